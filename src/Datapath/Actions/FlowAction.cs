@@ -1,0 +1,138 @@
+using System.Runtime.InteropServices;
+
+namespace Softswitch.Datapath.Actions;
+
+/// <summary>The datapath's action kinds: every OpenFlow 1.0 action plus set-tunnel (Nicira extension).</summary>
+public enum ActionKind : byte
+{
+    Output = 0,
+    SetVlanVid = 1,
+    SetVlanPcp = 2,
+    StripVlan = 3,
+    SetDlSrc = 4,
+    SetDlDst = 5,
+    SetNwSrc = 6,
+    SetNwDst = 7,
+    SetNwTos = 8,
+    SetTpSrc = 9,
+    SetTpDst = 10,
+    Enqueue = 11,
+    /// <summary>Sets the tunnel id used when a later output encapsulates (NXAST_SET_TUNNEL/64).</summary>
+    SetTunnel = 32,
+}
+
+/// <summary>OpenFlow 1.0 port numbers, including the reserved ones (ofp_port).</summary>
+public static class OfPort
+{
+    public const ushort Max = 0xFF00;
+    public const ushort InPort = 0xFFF8;
+    public const ushort Table = 0xFFF9;
+    public const ushort Normal = 0xFFFA;
+    public const ushort Flood = 0xFFFB;
+    public const ushort All = 0xFFFC;
+    public const ushort Controller = 0xFFFD;
+    public const ushort Local = 0xFFFE;
+    public const ushort None = 0xFFFF;
+}
+
+/// <summary>
+/// One action, flat: the kind and its arguments. Arrays of these are executed once per flow-batch.
+/// </summary>
+/// <remarks>
+/// Arguments by kind: Output: <see cref="Port"/>, <see cref="MaxLen"/> (bytes sent to the controller);
+/// Enqueue: Port, <see cref="QueueId"/>; SetVlanVid: Value = vid (12 bits); SetVlanPcp: Value = pcp (3 bits);
+/// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
+/// SetNwTos: Value = tos byte (DSCP bits, low two bits zero); SetTpSrc/Dst: Value = port; SetTunnel: Value = tunnel id.
+/// Immutable.
+/// </remarks>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort MaxLen, uint QueueId, ulong Value)
+{
+    public static FlowAction Output(ushort port, ushort maxLen = 0) => new(ActionKind.Output, port, maxLen, 0, 0);
+    public static FlowAction Enqueue(ushort port, uint queueId) => new(ActionKind.Enqueue, port, 0, queueId, 0);
+    public static FlowAction SetVlanVid(ushort vid) => new(ActionKind.SetVlanVid, 0, 0, 0, vid);
+    public static FlowAction SetVlanPcp(byte pcp) => new(ActionKind.SetVlanPcp, 0, 0, 0, pcp);
+    public static FlowAction StripVlan() => new(ActionKind.StripVlan, 0, 0, 0, 0);
+    public static FlowAction SetDlSrc(Flow.MacAddress mac) => new(ActionKind.SetDlSrc, 0, 0, 0, mac.Value);
+    public static FlowAction SetDlDst(Flow.MacAddress mac) => new(ActionKind.SetDlDst, 0, 0, 0, mac.Value);
+    public static FlowAction SetNwSrc(uint ip) => new(ActionKind.SetNwSrc, 0, 0, 0, ip);
+    public static FlowAction SetNwDst(uint ip) => new(ActionKind.SetNwDst, 0, 0, 0, ip);
+    public static FlowAction SetNwTos(byte tos) => new(ActionKind.SetNwTos, 0, 0, 0, tos);
+    public static FlowAction SetTpSrc(ushort port) => new(ActionKind.SetTpSrc, 0, 0, 0, port);
+    public static FlowAction SetTpDst(ushort port) => new(ActionKind.SetTpDst, 0, 0, 0, port);
+    public static FlowAction SetTunnel(ulong tunId) => new(ActionKind.SetTunnel, 0, 0, 0, tunId);
+
+    public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
+    public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue);
+
+    public override string ToString() => Kind switch
+    {
+        ActionKind.Output => Port switch
+        {
+            OfPort.InPort => "output:in_port",
+            OfPort.Table => "output:table",
+            OfPort.Normal => "output:normal",
+            OfPort.Flood => "output:flood",
+            OfPort.All => "output:all",
+            OfPort.Controller => $"output:controller:{MaxLen}",
+            OfPort.Local => "output:local",
+            _ => $"output:{Port}",
+        },
+        ActionKind.Enqueue => $"enqueue:{Port}:{QueueId}",
+        ActionKind.StripVlan => "strip_vlan",
+        ActionKind.SetDlSrc => $"mod_dl_src:{new Flow.MacAddress(Value)}",
+        ActionKind.SetDlDst => $"mod_dl_dst:{new Flow.MacAddress(Value)}",
+        ActionKind.SetNwSrc => $"mod_nw_src:{Flow.Ipv4.Format((uint)Value)}",
+        ActionKind.SetNwDst => $"mod_nw_dst:{Flow.Ipv4.Format((uint)Value)}",
+        _ => $"{Kind}:{Value}",
+    };
+}
+
+/// <summary>
+/// An immutable action list with facts precomputed once per flow-mod so the hot path never re-derives them.
+/// </summary>
+/// <remarks>
+/// Design: <see cref="Items"/> is run in order once per flow-batch. <see cref="ModifiedAfter"/>[i] is true when
+/// some action after i changes packet bytes: an output at i must then send a copy, otherwise it can share the
+/// buffer (reference counted). An empty list means drop. Never mutated after construction: a MODIFY flow-mod
+/// swaps the whole object on the flow entry.
+/// </remarks>
+public sealed class FlowActions
+{
+    public static readonly FlowActions Drop = new([]);
+
+    public readonly FlowAction[] Items;
+    public readonly bool[] ModifiedAfter;
+    /// <summary>Some action sends to the controller.</summary>
+    public readonly bool HasController;
+    /// <summary>Number of output/enqueue actions.</summary>
+    public readonly int OutputCount;
+
+    public FlowActions(FlowAction[] items)
+    {
+        Items = items;
+        ModifiedAfter = new bool[items.Length];
+        bool modified = false;
+        for (int i = items.Length - 1; i >= 0; i--)
+        {
+            ModifiedAfter[i] = modified;
+            if (items[i].ModifiesPacket && items[i].Kind != ActionKind.SetTunnel) modified = true;
+            if (items[i].IsOutput)
+            {
+                OutputCount++;
+                if (items[i].Port == OfPort.Controller) HasController = true;
+            }
+        }
+    }
+
+    public int Count => Items.Length;
+
+    public bool OutputsTo(ushort port)
+    {
+        foreach (var a in Items)
+            if (a.IsOutput && a.Port == port) return true;
+        return false;
+    }
+
+    public override string ToString() => Items.Length == 0 ? "drop" : string.Join(",", Items);
+}

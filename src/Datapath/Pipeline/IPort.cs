@@ -1,0 +1,82 @@
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Pipeline;
+
+/// <summary>OpenFlow 1.0 port config bits (ofp_port_config).</summary>
+[Flags]
+public enum PortConfig : uint
+{
+    None = 0,
+    PortDown = 1 << 0,
+    NoStp = 1 << 1,
+    NoRecv = 1 << 2,
+    NoRecvStp = 1 << 3,
+    NoFlood = 1 << 4,
+    NoFwd = 1 << 5,
+    NoPacketIn = 1 << 6,
+}
+
+/// <summary>OpenFlow 1.0 port state bits (ofp_port_state; the STP bits are not used).</summary>
+[Flags]
+public enum PortState : uint
+{
+    None = 0,
+    LinkDown = 1 << 0,
+}
+
+/// <summary>OpenFlow 1.0 port feature bits (ofp_port_features).</summary>
+[Flags]
+public enum PortFeatures : uint
+{
+    None = 0,
+    Rate10MbHd = 1 << 0, Rate10MbFd = 1 << 1, Rate100MbHd = 1 << 2, Rate100MbFd = 1 << 3,
+    Rate1GbHd = 1 << 4, Rate1GbFd = 1 << 5, Rate10GbFd = 1 << 6,
+    Copper = 1 << 7, Fiber = 1 << 8, Autoneg = 1 << 9, Pause = 1 << 10, PauseAsym = 1 << 11,
+}
+
+/// <summary>What a port tells about itself (ofp_phy_port, minus the config the datapath owns).</summary>
+public sealed record PortInfo(string Name, MacAddress HwAddr, PortFeatures Current = PortFeatures.Rate1GbFd | PortFeatures.Copper,
+    PortFeatures Advertised = PortFeatures.None, PortFeatures Supported = PortFeatures.None, PortFeatures Peer = PortFeatures.None,
+    int Mtu = 1500);
+
+/// <summary>
+/// Counters of one port. Written by the threads that receive from or send to the port (each counter has one
+/// writer per thread role: receive counters by the port's poll thread, transmit counters under the port's
+/// send path), read by anyone.
+/// </summary>
+public sealed class PortCounters
+{
+    public long RxPackets, RxBytes, RxDropped, RxErrors;
+    public long TxPackets, TxBytes, TxDropped, TxErrors;
+    public long RxFrameErrors, RxOverErrors, RxCrcErrors, Collisions;
+
+    public PortCountersSnapshot Snapshot() => new(
+        Volatile.Read(ref RxPackets), Volatile.Read(ref TxPackets), Volatile.Read(ref RxBytes), Volatile.Read(ref TxBytes),
+        Volatile.Read(ref RxDropped), Volatile.Read(ref TxDropped), Volatile.Read(ref RxErrors), Volatile.Read(ref TxErrors),
+        Volatile.Read(ref RxFrameErrors), Volatile.Read(ref RxOverErrors), Volatile.Read(ref RxCrcErrors), Volatile.Read(ref Collisions));
+}
+
+public readonly record struct PortCountersSnapshot(long RxPackets, long TxPackets, long RxBytes, long TxBytes,
+    long RxDropped, long TxDropped, long RxErrors, long TxErrors, long RxFrameErrors, long RxOverErrors, long RxCrcErrors, long Collisions);
+
+/// <summary>
+/// A network port the datapath receives from and sends to, in bursts (the provider interface of Ports.*).
+/// </summary>
+/// <remarks>
+/// Contract: <see cref="Receive"/> is called by one poll thread at a time; it allocates buffers from the
+/// given pool, fills frame bytes, Length and InPort (the datapath sets InPort again), and returns how many
+/// packets it produced (0 when nothing is waiting: it must not block for long; a port may wait up to about
+/// a millisecond when idle). <see cref="Send"/> may be called from several threads at once; it must copy or
+/// transmit the frames before returning and must not keep or release the caller's references.
+/// Implementations: Ports.Memory (tests, benchmarks), AF_PACKET, AF_XDP, libpcap, tunnels.
+/// </remarks>
+public interface IPort : IDisposable
+{
+    PortInfo Info { get; }
+    PortCounters Counters { get; }
+    /// <summary>Current link state (polled by the datapath's port monitor; a change becomes PORT_STATUS).</summary>
+    bool LinkUp { get; }
+    int Receive(PacketPool pool, Span<int> pkts);
+    void Send(PacketPool pool, ReadOnlySpan<int> pkts);
+}
