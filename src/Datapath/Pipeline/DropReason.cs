@@ -1,0 +1,54 @@
+namespace Softswitch.Datapath.Pipeline;
+
+/// <summary>Why the datapath dropped a packet (or a copy of one). Each value is a named counter.</summary>
+public enum DropReason : byte
+{
+    /// <summary>Received on a port configured OFPPC_NO_RECV.</summary>
+    NoRecv,
+    /// <summary>Received on, or sent to, a port configured OFPPC_PORT_DOWN.</summary>
+    PortDown,
+    /// <summary>Sent to a port configured OFPPC_NO_FWD.</summary>
+    NoFwd,
+    /// <summary>Sent to a port whose link is down.</summary>
+    LinkDown,
+    /// <summary>An IPv4 fragment while the fragment mode is DROP.</summary>
+    Fragment,
+    /// <summary>No flow matched, no controller, fail mode secure.</summary>
+    MissSecure,
+    /// <summary>No flow matched and the receiving port has OFPPC_NO_PACKET_IN.</summary>
+    MissNoPacketIn,
+    /// <summary>A packet for the controller found its queue full (slow controller).</summary>
+    UpcallQueueFull,
+    /// <summary>A packet for the controller was over the packet-in rate limit.</summary>
+    UpcallRateLimited,
+    /// <summary>A copy was needed (output then rewrite) but the packet pool was empty.</summary>
+    PoolExhausted,
+    /// <summary>Output to a port number that does not exist.</summary>
+    NoSuchPort,
+    /// <summary>Output to the packet's own ingress port by number (OF1.0 requires OFPP_IN_PORT for that).</summary>
+    OutputToInPort,
+    /// <summary>OFPP_TABLE used in a flow's actions (only packet-out may use it).</summary>
+    TableInFlow,
+    /// <summary>A flow's action list had no output: the OF1.0 drop.</summary>
+    FlowDrop,
+    /// <summary>A frame larger than the egress port's MTU allows.</summary>
+    TooBig,
+    /// <summary>An output that needs a tunnel or feature the egress port lacks.</summary>
+    Unsupported,
+    Count,
+}
+
+/// <summary>Per-thread drop counters; a reader sums them over threads.</summary>
+public sealed class DropCounters
+{
+    private readonly long[] _c = new long[(int)DropReason.Count];
+
+    public void Add(DropReason r, long n = 1) => _c[(int)r] += n;
+    public void AddAtomic(DropReason r, long n = 1) => Interlocked.Add(ref _c[(int)r], n);
+    public long this[DropReason r] => Volatile.Read(ref _c[(int)r]);
+
+    public void AddTo(Span<long> totals)
+    {
+        for (int i = 0; i < _c.Length; i++) totals[i] += Volatile.Read(ref _c[i]);
+    }
+}

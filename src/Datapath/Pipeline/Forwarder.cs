@@ -1,0 +1,424 @@
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Pipeline;
+
+/// <summary>
+/// One forwarding context: a poll thread's (or the control path's) packet pool, exact-match cache, burst
+/// arrays, per-port transmit queues and counters.
+/// </summary>
+/// <remarks>
+/// Design (ovs dp_netdev_pmd_thread): a burst of up to 32 packets goes receive → parse → classify (EMC,
+/// exact, tuple space) → group by flow → one action run per flow-batch → per-port transmit queues, flushed
+/// with one Send per port per burst. Nothing here takes a lock or allocates per packet. Output shares the
+/// buffer (refcount) unless a later action rewrites it, in which case it sends a copy. All state is owned
+/// by one thread; counters are read racily (monotonic longs) by the statistics code.
+/// </remarks>
+public sealed class Forwarder
+{
+    private readonly Dataplane _dp;
+    public readonly PacketPool Pool;
+    public readonly ExactMatchCache? Emc;
+    public readonly FlowTableThreadStats TableStats;
+    public readonly ParseCounters ParseErrors = new();
+    public readonly DropCounters Drops = new();
+    public readonly UpcallRing Upcalls;
+    public long Packets, Bursts, Misses;
+
+    // Burst state (parallel arrays indexed by position in the burst).
+    private readonly int[] _pkts = new int[Burst.Size];
+    private readonly FlowKey[] _keys = new FlowKey[Burst.Size];
+    private readonly uint[] _hashes = new uint[Burst.Size];
+    private readonly PacketLayers[] _layers = new PacketLayers[Burst.Size];
+    private readonly FlowEntry?[] _entries = new FlowEntry?[Burst.Size];
+    private readonly byte[] _valid = new byte[Burst.Size];
+
+    // Flow batches: packets grouped by the flow they matched.
+    private readonly FlowEntry[] _batchFlow = new FlowEntry[Burst.Size];
+    private readonly int[] _batchCount = new int[Burst.Size];
+    private readonly int[] _batchPkts = new int[Burst.Size * Burst.Size];
+    private readonly PacketLayers[] _batchLayers = new PacketLayers[Burst.Size * Burst.Size];
+    private readonly int[] _missPkts = new int[Burst.Size];
+    private readonly PacketLayers[] _missLayers = new PacketLayers[Burst.Size];
+
+    // Transmit queues, one per port slot index (grown when ports are added).
+    private int[][] _txq = [];
+    private int[] _txCount = [];
+    private PortSlot?[] _txSlot = [];
+    private bool _txPending;
+    private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
+    private long _now;
+
+    internal Forwarder(Dataplane dp, int poolSize, int emcEntries, int upcallSlots)
+    {
+        _dp = dp;
+        Pool = new PacketPool(poolSize);
+        Emc = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
+        TableStats = new FlowTableThreadStats();
+        Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
+    }
+
+    internal long Now => _now;
+
+    /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
+    public int Poll(PortSlot slot)
+    {
+        int n = slot.Port.Receive(Pool, _pkts);
+        if (n <= 0) return 0;
+        Process(slot, _pkts.AsSpan(0, n));
+        return n;
+    }
+
+    /// <summary>Forwards packets already in <see cref="Pool"/> that arrived on <paramref name="slot"/>; releases them.</summary>
+    [SkipLocalsInit]
+    public void Process(PortSlot slot, Span<int> pkts)
+    {
+        int n = pkts.Length;
+        _now = _dp.Clock.NowNanos;
+        Bursts++;
+        Packets += n;
+        var config = slot.Config;
+        if ((config & (PortConfig.PortDown | PortConfig.NoRecv)) != 0)
+        {
+            Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoRecv, n);
+            Pool.Release(pkts);
+            return;
+        }
+
+        ushort inPort = slot.No;
+        bool dropFrags = _dp.FragmentMode == FragmentMode.Drop;
+        var keys = _keys.AsSpan(0, n);
+        var hashes = _hashes.AsSpan(0, n);
+        var layers = _layers.AsSpan(0, n);
+        int kept = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int p = pkts[i];
+            Pool.InPort[p] = inPort;
+            var err = PacketParser.Parse(Pool.Frame(p), inPort, out keys[kept], out layers[kept]);
+            if (err != ParseError.None) ParseErrors.Count(err);
+            if (dropFrags && (layers[kept].Flags & LayerFlags.Fragment) != 0)
+            {
+                Drops.Add(DropReason.Fragment);
+                Pool.Release(p);
+                continue;
+            }
+            hashes[kept] = keys[kept].Hash();
+            pkts[kept] = p;
+            kept++;
+        }
+        if (kept == 0) return;
+        pkts = pkts[..kept];
+        ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
+        Pool.Release(pkts);
+        FlushTx();
+    }
+
+    private void ClassifyAndExecute(Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot)
+    {
+        int n = pkts.Length;
+        var entries = _entries.AsSpan(0, n);
+        _dp.Flows.LookupBurst(keys, hashes, entries, Emc, TableStats);
+
+        // Group by flow (ovs packet_batch_per_flow): few flows per burst in practice, so a linear scan.
+        int batches = 0, misses = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var e = entries[i];
+            if (e is null)
+            {
+                _missPkts[misses] = pkts[i];
+                _missLayers[misses] = layers[i];
+                misses++;
+                continue;
+            }
+            int b = 0;
+            while (b < batches && !ReferenceEquals(_batchFlow[b], e)) b++;
+            if (b == batches)
+            {
+                _batchFlow[b] = e;
+                _batchCount[b] = 0;
+                batches++;
+            }
+            int slotIdx = b * Burst.Size + _batchCount[b]++;
+            _batchPkts[slotIdx] = pkts[i];
+            _batchLayers[slotIdx] = layers[i];
+        }
+
+        for (int b = 0; b < batches; b++)
+        {
+            var e = _batchFlow[b];
+            int count = _batchCount[b];
+            var bp = _batchPkts.AsSpan(b * Burst.Size, count);
+            long bytes = 0;
+            foreach (int p in bp) bytes += Pool.Length[p];
+            e.Hit(count, bytes, _now);
+            var actions = e.Actions;
+            if (actions.Items.Length == 0)
+            {
+                Drops.Add(DropReason.FlowDrop, count);
+                continue;
+            }
+            var sink = new Sink(this, false);
+            ActionExecutor.Execute(actions, Pool, bp, _batchLayers.AsSpan(b * Burst.Size, count), ref sink);
+        }
+        for (int b = 0; b < batches; b++) _batchFlow[b] = null!;
+
+        if (misses > 0)
+        {
+            Misses += misses;
+            HandleMisses(_missPkts.AsSpan(0, misses), _missLayers.AsSpan(0, misses), inSlot);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void HandleMisses(Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
+    {
+        switch (_dp.MissBehavior)
+        {
+            case MissBehavior.Controller:
+                if ((inSlot.Config & PortConfig.NoPacketIn) != 0)
+                {
+                    Drops.Add(DropReason.MissNoPacketIn, pkts.Length);
+                    return;
+                }
+                foreach (int p in pkts) ToController(p, PacketInReason.NoMatch, 0xFFFF);
+                return;
+            case MissBehavior.Normal:
+                Normal(pkts);
+                return;
+            default:
+                Drops.Add(DropReason.MissSecure, pkts.Length);
+                return;
+        }
+    }
+
+    internal void ToController(int p, PacketInReason reason, ushort maxLen)
+    {
+        var r = Upcalls.TryEnqueue(Pool.Frame(p), Pool.InPort[p], reason, maxLen, _now, _dp.PacketInRatePerForwarder, _dp.PacketInBurst);
+        if (r is { } drop) Drops.Add(drop);
+    }
+
+    /// <summary>OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations).</summary>
+    internal void Normal(ReadOnlySpan<int> pkts)
+    {
+        var mac = _dp.MacTable;
+        foreach (int p in pkts)
+        {
+            var f = Pool.Frame(p);
+            if (f.Length < 14) continue;
+            ushort vlan = 0;
+            if (f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00) vlan = (ushort)(((f[14] << 8) | f[15]) & 0x0FFF);
+            ushort inPort = Pool.InPort[p];
+            mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _now);
+            ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _now);
+            if (outPort == OfPort.None) Flood(p, inPort, true, false);
+            else if (outPort != inPort) Enqueue(outPort, p, false, inPort, uint.MaxValue);
+        }
+    }
+
+    private void Flood(int p, ushort inPort, bool respectNoFlood, bool copy)
+    {
+        var ports = _dp.Ports.List;
+        foreach (var s in ports)
+        {
+            if (s.No == inPort) continue;
+            if (respectNoFlood && (s.Config & PortConfig.NoFlood) != 0) continue;
+            EnqueueSlot(s, p, copy, uint.MaxValue);
+        }
+    }
+
+    /// <summary>Queues packet <paramref name="p"/> for port number <paramref name="port"/>.</summary>
+    internal void Enqueue(ushort port, int p, bool copy, ushort inPort, uint queueId)
+    {
+        if (port == inPort)
+        {
+            Drops.Add(DropReason.OutputToInPort);
+            return;
+        }
+        var slot = _dp.Ports.Get(port);
+        if (slot is null)
+        {
+            Drops.Add(DropReason.NoSuchPort);
+            return;
+        }
+        EnqueueSlot(slot, p, copy, queueId);
+    }
+
+    private void EnqueueSlot(PortSlot slot, int p, bool copy, uint queueId)
+    {
+        var config = slot.Config;
+        if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0)
+        {
+            Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
+            return;
+        }
+        int q = slot.Index;
+        if ((uint)q >= (uint)_txq.Length) GrowTx(q);
+        if (queueId != uint.MaxValue)
+        {
+            var queues = slot.Queues;
+            if (queueId < (uint)queues.Length)
+            {
+                Interlocked.Increment(ref queues[queueId].TxPackets);
+                Interlocked.Add(ref queues[queueId].TxBytes, Pool.Length[p]);
+            }
+        }
+        int buf;
+        if (copy)
+        {
+            buf = Pool.Clone(p);
+            if (buf < 0)
+            {
+                Drops.Add(DropReason.PoolExhausted);
+                return;
+            }
+        }
+        else
+        {
+            Pool.AddRef(p);
+            buf = p;
+        }
+        _txSlot[q] = slot;
+        var queue = _txq[q];
+        queue[_txCount[q]++] = buf;
+        _txPending = true;
+        if (_txCount[q] == queue.Length) FlushQueue(q);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowTx(int index)
+    {
+        int need = Math.Max(index + 1, _dp.PortIndexCount);
+        var q = new int[need][];
+        var c = new int[need];
+        var s = new PortSlot?[need];
+        for (int i = 0; i < need; i++) q[i] = i < _txq.Length ? _txq[i] : new int[Burst.Size];
+        Array.Copy(_txCount, c, _txCount.Length);
+        Array.Copy(_txSlot, s, _txSlot.Length);
+        _txq = q;
+        _txCount = c;
+        _txSlot = s;
+    }
+
+    internal void FlushTx()
+    {
+        if (!_txPending) return;
+        for (int q = 0; q < _txq.Length; q++)
+            if (_txCount[q] > 0) FlushQueue(q);
+        _txPending = false;
+    }
+
+    private void FlushQueue(int q)
+    {
+        var slot = _txSlot[q]!;
+        var pkts = _txq[q].AsSpan(0, _txCount[q]);
+        if (!slot.Port.LinkUp) Drops.Add(DropReason.LinkDown, pkts.Length);
+        else slot.Port.Send(Pool, pkts);
+        Pool.Release(pkts);
+        _txCount[q] = 0;
+    }
+
+    /// <summary>The action sink: turns output actions into transmit-queue entries, upcalls and NORMAL.</summary>
+    internal struct Sink : IActionSink
+    {
+        private readonly Forwarder _f;
+        private readonly bool _packetOut;
+
+        public Sink(Forwarder f, bool packetOut)
+        {
+            _f = f;
+            _packetOut = packetOut;
+        }
+
+        public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
+        {
+            var f = _f;
+            switch (port)
+            {
+                case OfPort.InPort:
+                    foreach (int p in pkts)
+                    {
+                        var slot = f._dp.Ports.Get(f.Pool.InPort[p]);
+                        if (slot is null) f.Drops.Add(DropReason.NoSuchPort);
+                        else f.EnqueueSlot(slot, p, modifiedAfter, queueId);
+                    }
+                    return;
+                case OfPort.Flood:
+                case OfPort.All:
+                    foreach (int p in pkts) f.Flood(p, f.Pool.InPort[p], port == OfPort.Flood, modifiedAfter);
+                    return;
+                case OfPort.Controller:
+                    foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
+                    return;
+                case OfPort.Normal:
+                    f.Normal(pkts);
+                    return;
+                case OfPort.Table:
+                    if (!_packetOut) f.Drops.Add(DropReason.TableInFlow, pkts.Length);
+                    else foreach (int p in pkts) f.ResubmitToTable(p);
+                    return;
+                case OfPort.None:
+                    return;
+                default:
+                    foreach (int p in pkts) f.Enqueue(port, p, modifiedAfter, f.Pool.InPort[p], queueId);
+                    return;
+            }
+        }
+    }
+
+    /// <summary>OFPP_TABLE in a packet-out: run the packet through the flow table as if received on its in_port.</summary>
+    private void ResubmitToTable(int p)
+    {
+        int copy = Pool.Clone(p);
+        if (copy < 0)
+        {
+            Drops.Add(DropReason.PoolExhausted);
+            return;
+        }
+        ushort inPort = Pool.InPort[copy];
+        var slot = _dp.Ports.Get(inPort);
+        var one = new Span<int>(ref copy);
+        if (slot is null)
+        {
+            // in_port NONE/CONTROLLER: classify anyway with that in_port.
+            var key = _keys.AsSpan(0, 1);
+            var layers = _layers.AsSpan(0, 1);
+            PacketParser.Parse(Pool.Frame(copy), inPort, out key[0], out layers[0]);
+            var hashes = _hashes.AsSpan(0, 1);
+            hashes[0] = key[0].Hash();
+            ClassifyAndExecute(one, key, hashes, layers, _dp.ControlSlot);
+            Pool.Release(copy);
+            return;
+        }
+        Process(slot, one);
+    }
+
+    /// <summary>Control path: executes <paramref name="actions"/> on one frame (packet-out). Caller serialises.</summary>
+    internal void ExecutePacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
+    {
+        _now = _dp.Clock.NowNanos;
+        int p = Pool.Alloc();
+        if (p < 0)
+        {
+            Drops.Add(DropReason.PoolExhausted);
+            return;
+        }
+        if (!Pool.Write(p, frame))
+        {
+            Pool.Release(p);
+            Drops.Add(DropReason.TooBig);
+            return;
+        }
+        Pool.InPort[p] = inPort;
+        PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
+        var sink = new Sink(this, true);
+        var one = new Span<int>(ref p);
+        ActionExecutor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
+        Pool.Release(p);
+        FlushTx();
+    }
+}

@@ -1,0 +1,76 @@
+using Softswitch.Datapath.Actions;
+
+namespace Softswitch.Datapath.Pipeline;
+
+/// <summary>One port as the datapath holds it: the provider, its OpenFlow number and the config bits the controller sets.</summary>
+public sealed class PortSlot
+{
+    public readonly IPort Port;
+    public readonly ushort No;
+    /// <summary>Dense index assigned by the datapath (never reused): forwarders index transmit queues by it.</summary>
+    public readonly int Index;
+    private PortConfig _config;
+    private bool _lastLinkUp;
+    /// <summary>Per-queue transmit counters (ENQUEUE); index = queue id.</summary>
+    public readonly QueueCounters[] Queues;
+
+    public PortSlot(IPort port, ushort no, int index, int queueCount)
+    {
+        Port = port;
+        No = no;
+        Index = index;
+        _lastLinkUp = port.LinkUp;
+        Queues = new QueueCounters[queueCount];
+        for (int i = 0; i < queueCount; i++) Queues[i] = new QueueCounters();
+    }
+
+    public PortConfig Config => (PortConfig)Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config));
+    public void SetConfig(PortConfig c) => Volatile.Write(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config), (uint)c);
+
+    /// <summary>Returns true (once) when the link state changed since the last call.</summary>
+    internal bool PollLinkChange()
+    {
+        bool up = Port.LinkUp;
+        if (up == _lastLinkUp) return false;
+        _lastLinkUp = up;
+        return true;
+    }
+
+    public PortState State => Port.LinkUp ? PortState.None : PortState.LinkDown;
+}
+
+public sealed class QueueCounters
+{
+    public long TxPackets, TxBytes, TxErrors;
+}
+
+/// <summary>
+/// The datapath's ports by OpenFlow number: an immutable array indexed by number (0 unused), replaced whole
+/// on add/remove so forwarding threads read it without locks. LOCAL (0xfffe) is kept apart.
+/// </summary>
+public sealed class PortTable
+{
+    public readonly PortSlot?[] ByNo;
+    /// <summary>The ports in number order (for FLOOD/ALL and stats).</summary>
+    public readonly PortSlot[] List;
+    public readonly PortSlot? Local;
+
+    public static readonly PortTable Empty = new([], null);
+
+    public PortTable(PortSlot[] ports, PortSlot? local)
+    {
+        List = (PortSlot[])ports.Clone();
+        Array.Sort(List, static (a, b) => a.No.CompareTo(b.No));
+        int max = List.Length == 0 ? 0 : List[^1].No;
+        ByNo = new PortSlot?[max + 1];
+        foreach (var p in List) ByNo[p.No] = p;
+        Local = local;
+    }
+
+    public PortSlot? Get(ushort no)
+    {
+        if (no == OfPort.Local) return Local;
+        var a = ByNo;
+        return (uint)no < (uint)a.Length ? a[no] : null;
+    }
+}

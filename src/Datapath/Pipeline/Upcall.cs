@@ -1,0 +1,115 @@
+using System.Runtime.CompilerServices;
+
+namespace Softswitch.Datapath.Pipeline;
+
+/// <summary>OFPR_* packet-in reasons.</summary>
+public enum PacketInReason : byte
+{
+    NoMatch = 0,
+    Action = 1,
+}
+
+/// <summary>A packet for the controller, as the agent sees it while draining (valid only during the callback).</summary>
+public readonly ref struct Upcall
+{
+    public readonly ReadOnlySpan<byte> Frame;
+    public readonly ushort InPort;
+    public readonly PacketInReason Reason;
+    /// <summary>For reason Action: the output action's max_len. For NoMatch: 0xFFFF (the agent applies miss_send_len).</summary>
+    public readonly ushort MaxLen;
+
+    public Upcall(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen)
+    {
+        Frame = frame;
+        InPort = inPort;
+        Reason = reason;
+        MaxLen = maxLen;
+    }
+}
+
+public delegate void UpcallHandler(in Upcall upcall);
+
+/// <summary>
+/// A bounded single-producer/single-consumer ring of packets for the controller, with preallocated slots.
+/// </summary>
+/// <remarks>
+/// Design: the forwarding thread copies the whole frame into the next free slot (the agent buffers whole
+/// packets for buffer_id and truncates what it sends itself); when the ring is full, or the token bucket
+/// (packet-in rate limit) is empty, the packet is counted and dropped, so a slow controller never makes
+/// memory grow. A <see cref="ManualResetEventSlim"/> wakes the consumer. Producers that are not the
+/// owning forwarding thread must serialise through <see cref="ProducerLock"/>.
+/// </remarks>
+public sealed class UpcallRing
+{
+    private readonly byte[][] _data;
+    private readonly int[] _length;
+    private readonly ushort[] _inPort;
+    private readonly byte[] _reason;
+    private readonly ushort[] _maxLen;
+    private readonly int _mask;
+    private long _head, _tail; // head: next to write (producer); tail: next to read (consumer)
+    private readonly ManualResetEventSlim _signal;
+    private double _tokens;
+    private long _lastRefill;
+    public readonly Lock ProducerLock = new();
+
+    public UpcallRing(int capacityPow2, int maxFrame, ManualResetEventSlim signal)
+    {
+        if ((capacityPow2 & (capacityPow2 - 1)) != 0 || capacityPow2 <= 0) throw new ArgumentException("capacity must be a power of two");
+        _data = new byte[capacityPow2][];
+        for (int i = 0; i < capacityPow2; i++) _data[i] = new byte[maxFrame];
+        _length = new int[capacityPow2];
+        _inPort = new ushort[capacityPow2];
+        _reason = new byte[capacityPow2];
+        _maxLen = new ushort[capacityPow2];
+        _mask = capacityPow2 - 1;
+        _signal = signal;
+    }
+
+    public int Count => (int)(Volatile.Read(ref _head) - Volatile.Read(ref _tail));
+
+    /// <summary>Producer: queue a packet; returns the drop reason, or null when queued.</summary>
+    public DropReason? TryEnqueue(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen,
+                                  long nowNanos, double ratePerSecond, double burst)
+    {
+        if (ratePerSecond > 0)
+        {
+            if (nowNanos > _lastRefill)
+            {
+                _tokens = Math.Min(burst, _tokens + (nowNanos - _lastRefill) * 1e-9 * ratePerSecond);
+                _lastRefill = nowNanos;
+            }
+            if (_tokens < 1) return DropReason.UpcallRateLimited;
+            _tokens -= 1;
+        }
+        long head = _head;
+        if (head - Volatile.Read(ref _tail) > _mask) return DropReason.UpcallQueueFull;
+        int i = (int)(head & _mask);
+        var slot = _data[i];
+        int len = Math.Min(frame.Length, slot.Length);
+        frame[..len].CopyTo(slot);
+        _length[i] = len;
+        _inPort[i] = inPort;
+        _reason[i] = (byte)reason;
+        _maxLen[i] = maxLen;
+        Volatile.Write(ref _head, head + 1);
+        if (!_signal.IsSet) _signal.Set();
+        return null;
+    }
+
+    /// <summary>Consumer: hands up to <paramref name="max"/> queued packets to <paramref name="handler"/>; returns how many.</summary>
+    public int Drain(UpcallHandler handler, int max = int.MaxValue)
+    {
+        long tail = _tail, head = Volatile.Read(ref _head);
+        int n = 0;
+        while (tail < head && n < max)
+        {
+            int i = (int)(tail & _mask);
+            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (PacketInReason)_reason[i], _maxLen[i]));
+            tail++;
+            n++;
+            Volatile.Write(ref _tail, tail);
+        }
+        return n;
+    }
+}

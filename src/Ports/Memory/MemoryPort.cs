@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+
+namespace Softswitch.Ports.Memory;
+
+/// <summary>Receives a frame a memory port sent (the simulated host or wire on the far side).</summary>
+public delegate void FrameHandler(ReadOnlySpan<byte> frame);
+
+/// <summary>
+/// An in-memory port for tests, benchmarks and the demo (ovs lib/netdev-dummy.c in spirit).
+/// </summary>
+/// <remarks>
+/// Design: three ways to feed it. <see cref="Inject"/> queues copies of frames (tests, simulated hosts);
+/// <see cref="SetGenerator"/> makes <see cref="Receive"/> produce frames from a fixed set forever, copying
+/// each into a pool buffer as a NIC's DMA would (the pps harness: no allocation); and <see cref="Link"/>
+/// wires two memory ports back to back. On send the port counts, then hands each frame to
+/// <see cref="OnSend"/> (if set) and keeps a copy when <see cref="CaptureSent"/> is on.
+/// Thread safety: Receive has one caller at a time; Send, Inject and the capture may be used from any thread.
+/// </remarks>
+public sealed class MemoryPort : IPort
+{
+    private readonly ConcurrentQueue<byte[]> _rx = new();
+    private readonly List<byte[]> _captured = new();
+    private byte[][]? _gen;
+    private int _genNext;
+    private long _genRemaining = long.MaxValue;
+    private bool _linkUp = true;
+
+    public MemoryPort(string name, MacAddress mac, int mtu = 1500)
+    {
+        Info = new PortInfo(name, mac, Mtu: mtu);
+    }
+
+    public PortInfo Info { get; }
+    public PortCounters Counters { get; } = new();
+    public bool LinkUp => Volatile.Read(ref _linkUp);
+    public void SetLink(bool up) => Volatile.Write(ref _linkUp, up);
+
+    /// <summary>Called for every frame sent through this port (from the sending thread).</summary>
+    public FrameHandler? OnSend { get; set; }
+    /// <summary>Keep a copy of every sent frame (see <see cref="TakeSent"/>).</summary>
+    public bool CaptureSent { get; set; }
+    /// <summary>Frames sent through the far end of a <see cref="Link"/> arrive here.</summary>
+    public MemoryPort? Peer { get; private set; }
+
+    /// <summary>Queues a copy of <paramref name="frame"/> to be received.</summary>
+    public void Inject(ReadOnlySpan<byte> frame) => _rx.Enqueue(frame.ToArray());
+
+    public int PendingReceive => _rx.Count;
+
+    /// <summary>Receive cycles through <paramref name="frames"/> (copied per packet into pool buffers), <paramref name="count"/> frames in all.</summary>
+    public void SetGenerator(byte[][]? frames, long count = long.MaxValue)
+    {
+        _gen = frames;
+        _genNext = 0;
+        _genRemaining = count;
+    }
+
+    /// <summary>Connects two memory ports like a cable: what one sends, the other receives.</summary>
+    public static void Link(MemoryPort a, MemoryPort b)
+    {
+        a.Peer = b;
+        b.Peer = a;
+    }
+
+    public int Receive(PacketPool pool, Span<int> pkts)
+    {
+        if (!LinkUp) return 0;
+        var gen = _gen;
+        if (gen is not null) return ReceiveGenerated(pool, pkts, gen);
+        if (_rx.IsEmpty) return 0;
+        int n = 0;
+        while (n < pkts.Length && _rx.TryPeek(out var frame))
+        {
+            if (pool.Alloc(pkts.Slice(n, 1)) == 0) break;
+            _rx.TryDequeue(out _);
+            int p = pkts[n];
+            if (!pool.Write(p, frame))
+            {
+                pool.Release(p);
+                Counters.RxErrors++;
+                continue;
+            }
+            Counters.RxPackets++;
+            Counters.RxBytes += frame.Length;
+            n++;
+        }
+        return n;
+    }
+
+    private int ReceiveGenerated(PacketPool pool, Span<int> pkts, byte[][] gen)
+    {
+        int want = (int)Math.Min(pkts.Length, _genRemaining);
+        if (want <= 0) return 0;
+        int n = pool.Alloc(pkts[..want]);
+        int next = _genNext;
+        long bytes = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var f = gen[next];
+            if (++next == gen.Length) next = 0;
+            int p = pkts[i];
+            f.CopyTo(new Span<byte>(pool.Slab, p * pool.SlotSize + pool.Head[p], f.Length));
+            pool.Length[p] = (ushort)f.Length;
+            bytes += f.Length;
+        }
+        _genNext = next;
+        _genRemaining -= n;
+        Counters.RxPackets += n;
+        Counters.RxBytes += bytes;
+        return n;
+    }
+
+    public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        if (!LinkUp)
+        {
+            Interlocked.Add(ref Counters.TxDropped, pkts.Length);
+            return;
+        }
+        long bytes = 0;
+        var handler = OnSend;
+        var peer = Peer;
+        foreach (int p in pkts)
+        {
+            var frame = pool.Frame(p);
+            bytes += frame.Length;
+            if (handler is not null) handler(frame);
+            if (peer is not null) peer.Inject(frame);
+            if (CaptureSent)
+            {
+                var copy = frame.ToArray();
+                lock (_captured) _captured.Add(copy);
+            }
+        }
+        Interlocked.Add(ref Counters.TxPackets, pkts.Length);
+        Interlocked.Add(ref Counters.TxBytes, bytes);
+    }
+
+    /// <summary>Returns and clears the frames captured so far.</summary>
+    public List<byte[]> TakeSent()
+    {
+        lock (_captured)
+        {
+            var list = new List<byte[]>(_captured);
+            _captured.Clear();
+            return list;
+        }
+    }
+
+    public void Dispose() { }
+
+    public override string ToString() => $"mem:{Info.Name}";
+}
