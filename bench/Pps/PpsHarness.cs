@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Bench.Pps;
+
+/// <summary>Options of the pps harness.</summary>
+public sealed class PpsOptions
+{
+    public int Flows = 100_000;
+    public int Rules;
+    public int Masks = 16;
+    public bool Emc = true;
+    public int EmcEntries = 1 << 16;
+    public double Churn;          // flow-mods per second; double.PositiveInfinity = as fast as possible
+    public double Seconds = 10;
+    public bool Json;
+    public int Ports = 4;
+    public int FrameSize = 64;
+    public int Seed = 1;
+
+    public static PpsOptions Parse(string[] args)
+    {
+        var o = new PpsOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+            switch (a)
+            {
+                case "--flows": o.Flows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--rules": o.Rules = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--masks": o.Masks = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--emc": o.Emc = Next() is "on" or "true" or "1"; break;
+                case "--emc-entries": o.EmcEntries = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--churn": { var v = Next(); o.Churn = v == "max" ? double.PositiveInfinity : double.Parse(v, CultureInfo.InvariantCulture); break; }
+                case "--seconds": o.Seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--json": o.Json = true; break;
+                case "--ports": o.Ports = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--frame-size": o.FrameSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--seed": o.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--help": case "-h":
+                    Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
+                    Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
+                    Console.WriteLine("             --ports N (default 4) --frame-size B (default 64) --seed N --json");
+                    Environment.Exit(0);
+                    break;
+                default: throw new ArgumentException($"unknown option {a}");
+            }
+        }
+        if (o.Flows < 0 || o.Rules < 0 || o.Flows + o.Rules == 0) throw new ArgumentException("need --flows or --rules > 0");
+        if (o.Ports < 2) throw new ArgumentException("--ports must be at least 2");
+        return o;
+    }
+}
+
+/// <summary>
+/// Drives the real datapath through in-memory ports on one forwarding thread with synthetic traffic, and
+/// optionally a second thread applying flow-mods (churn). Reports Mpps, ns/packet, bytes allocated per
+/// packet on the forwarding thread, flow-mods/s and the EMC hit rate.
+/// </summary>
+public static class PpsHarness
+{
+    public static int Run(string[] args)
+    {
+        PpsOptions o;
+        try { o = PpsOptions.Parse(args); }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            Console.Error.WriteLine($"pps: {e.Message}");
+            return 2;
+        }
+        var r = Measure(o, o.Json ? null : Console.Out);
+        if (o.Json) Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        else PrintSummary(o, r);
+        return 0;
+    }
+
+    public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
+        long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied);
+
+    public static Result Measure(PpsOptions o, TextWriter? progress)
+    {
+        var rng = new Random(o.Seed);
+        var dp = new Dataplane(new DataplaneOptions
+        {
+            Threads = 1,
+            EmcEntries = o.Emc ? o.EmcEntries : 0,
+            PoolSize = 4096,
+            Table = new Softswitch.Datapath.Classifier.FlowTableOptions(),
+        });
+        dp.MissBehavior = MissBehavior.Drop;
+        var ports = new MemoryPort[o.Ports];
+        for (int i = 0; i < o.Ports; i++)
+        {
+            ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1)));
+            dp.AddPort(ports[i]);
+        }
+
+        // Traffic and flows.
+        var traffic = Traffic.Build(o, rng);
+        long memBefore = GC.GetTotalMemory(true);
+        var mods = new FlowMod[traffic.Mods.Length];
+        traffic.Mods.CopyTo(mods, 0);
+        var status = new FlowModStatus[mods.Length];
+        dp.Flows.ApplyBatch(mods, status, null);
+        foreach (var s in status) if (s != FlowModStatus.Ok) throw new InvalidOperationException($"flow install failed: {s}");
+        long memAfter = GC.GetTotalMemory(true);
+        double bytesPerFlow = mods.Length == 0 ? 0 : (double)(memAfter - memBefore) / mods.Length;
+        progress?.WriteLine($"installed {o.Flows:N0} exact flows and {o.Rules:N0} wildcard rules over {traffic.MaskCount} masks " +
+                            $"({bytesPerFlow:F0} B/flow incl. traffic-independent tables); {traffic.Frames.Length:N0} distinct frames");
+
+        ports[0].SetGenerator(traffic.Frames);
+        var fwd = dp.Forwarders[0];
+
+        // Churn thread.
+        using var stop = new CancellationTokenSource();
+        long churnApplied = 0;
+        Thread? churn = null;
+        if (o.Churn > 0)
+        {
+            churn = new Thread(() => churnApplied = ChurnLoop(dp, traffic, o.Churn, stop.Token, o.Seed)) { IsBackground = true, Name = "churn" };
+        }
+
+        // Warm-up (JIT tiering, caches), then measure.
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4)) dp.PollOnce();
+        churn?.Start();
+        long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Emc?.Hits ?? 0, emcM0 = fwd.Emc?.Misses ?? 0;
+        long sent0 = SentTotal(ports);
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        var sw = Stopwatch.StartNew();
+        double nextReport = 1;
+        long lastP = p0;
+        double lastT = 0;
+        while (true)
+        {
+            for (int i = 0; i < 64; i++) dp.PollOnce();
+            double t = sw.Elapsed.TotalSeconds;
+            if (t >= o.Seconds) break;
+            if (t >= nextReport)
+            {
+                long p = fwd.Packets;
+                progress?.WriteLine($"  t={t,5:F1}s  {(p - lastP) / (t - lastT) / 1e6,7:F2} Mpps  flows-mods applied {Interlocked.Read(ref churnApplied),10:N0}  misses {fwd.Misses - m0:N0}");
+                lastP = p;
+                lastT = t;
+                nextReport += 1;
+            }
+        }
+        double secs = sw.Elapsed.TotalSeconds;
+        long alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+        long packets = fwd.Packets - p0;
+        stop.Cancel();
+        churn?.Join();
+        long emcH = (fwd.Emc?.Hits ?? 0) - emcH0, emcM = (fwd.Emc?.Misses ?? 0) - emcM0;
+        long forwarded = SentTotal(ports) - sent0;
+        dp.Dispose();
+        return new Result(
+            Mpps: packets / secs / 1e6,
+            NsPerPacket: packets == 0 ? 0 : secs * 1e9 / packets,
+            AllocBytesPerPacket: packets == 0 ? 0 : (double)alloc / packets,
+            ChurnPerS: churnApplied / secs,
+            EmcHitRate: emcH + emcM == 0 ? 0 : (double)emcH / (emcH + emcM),
+            Packets: packets, Forwarded: forwarded, Misses: fwd.Misses - m0, Seconds: secs,
+            Flows: o.Flows, Rules: o.Rules, Masks: traffic.MaskCount, BytesPerFlow: bytesPerFlow, FlowModsApplied: churnApplied);
+    }
+
+    private static long SentTotal(MemoryPort[] ports)
+    {
+        long n = 0;
+        foreach (var p in ports) n += Interlocked.Read(ref p.Counters.TxPackets);
+        return n;
+    }
+
+    /// <summary>Half deletes, half adds of flows the traffic hits: delete flow i, then add it back.</summary>
+    private static long ChurnLoop(Dataplane dp, Traffic traffic, double rate, CancellationToken stop, int seed)
+    {
+        var rng = new Random(seed ^ 0x5eed);
+        var pool = traffic.Mods;
+        const int batch = 64;
+        var mods = new FlowMod[batch];
+        var status = new FlowModStatus[batch];
+        long applied = 0;
+        var sw = Stopwatch.StartNew();
+        while (!stop.IsCancellationRequested)
+        {
+            if (!double.IsPositiveInfinity(rate))
+            {
+                double due = sw.Elapsed.TotalSeconds * rate;
+                if (applied + batch > due)
+                {
+                    Thread.Sleep(1);
+                    continue;
+                }
+            }
+            for (int i = 0; i < batch; i += 2)
+            {
+                var add = pool[rng.Next(pool.Length)];
+                mods[i] = add with { Command = FlowModCommand.DeleteStrict };
+                mods[i + 1] = add;
+            }
+            dp.Flows.ApplyBatch(mods, status, null);
+            applied += batch;
+        }
+        return applied;
+    }
+
+    private static void PrintSummary(PpsOptions o, Result r)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"{"flows",-8}{"rules",-8}{"masks",-7}{"emc",-5}{"churn/s",12}{"Mpps",9}{"ns/pkt",9}{"alloc B/pkt",13}{"emc hit",9}{"fwd",14}{"misses",12}");
+        Console.WriteLine($"{o.Flows,-8}{o.Rules,-8}{r.Masks,-7}{(o.Emc ? "on" : "off"),-5}{r.ChurnPerS,12:N0}{r.Mpps,9:F2}{r.NsPerPacket,9:F1}{r.AllocBytesPerPacket,13:F4}{r.EmcHitRate,9:P1}{r.Forwarded,14:N0}{r.Misses,12:N0}");
+    }
+}
+
+/// <summary>Synthetic traffic: distinct 64-byte UDP frames, each hitting one installed flow or rule.</summary>
+internal sealed class Traffic
+{
+    public required byte[][] Frames;
+    public required FlowMod[] Mods;
+    public int MaskCount;
+
+    public static Traffic Build(PpsOptions o, Random rng)
+    {
+        var frames = new List<byte[]>();
+        var mods = new List<FlowMod>();
+        var outputs = new FlowActions[o.Ports + 1];
+        for (ushort p = 2; p <= o.Ports; p++) outputs[p] = new FlowActions([FlowAction.Output(p)]);
+        var srcMac = new MacAddress(0x0200_0000_1000UL);
+        var dstMac = new MacAddress(0x0200_0000_2000UL);
+
+        for (int i = 0; i < o.Flows; i++)
+        {
+            uint src = 0x0A00_0000u | (uint)(i & 0xFFFFFF);
+            uint dst = 0x0B00_0000u | (uint)(rng.Next() & 0xFFFF);
+            var f = FrameBuilder.Udp(srcMac, dstMac, src, dst, (ushort)(1024 + (i & 0x7FFF)), 5001, o.FrameSize);
+            PacketParser.Parse(f, 1, out var key, out _);
+            frames.Add(f);
+            mods.Add(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 0xFFFF, outputs[2 + i % (o.Ports - 1)]));
+        }
+
+        int masks = 0;
+        if (o.Rules > 0)
+        {
+            // Distinct masks: combinations of which L2-L4 fields are matched plus nw_dst prefix lengths.
+            var maskList = new List<Wildcards>();
+            var bases = new[]
+            {
+                Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask),
+                Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask | Wildcards.NwProto),
+                Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask | Wildcards.NwProto | Wildcards.TpDst),
+                Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask),
+            };
+            int[] prefixes = [32, 24, 16, 8];
+            for (int i = 0; maskList.Count < Math.Max(1, o.Masks); i++)
+            {
+                var b = bases[i % bases.Length];
+                int prefix = prefixes[(i / bases.Length) % prefixes.Length];
+                int srcPrefix = i / (bases.Length * prefixes.Length); // more variety beyond 16 masks
+                var w = (b & ~Wildcards.NwDstMask) | (Wildcards)((uint)(32 - prefix) << (int)Wildcards.NwDstShift);
+                if (srcPrefix > 0) w = (w & ~Wildcards.NwSrcMask) | (Wildcards)((uint)(32 - Math.Min(32, srcPrefix * 4)) << (int)Wildcards.NwSrcShift);
+                maskList.Add(w | Wildcards.TunIdExt);
+            }
+            masks = maskList.Count;
+            for (int i = 0; i < o.Rules; i++)
+            {
+                var w = maskList[i % masks];
+                uint src = 0x0C00_0000u | (uint)rng.Next(1 << 20);
+                uint dst = 0x0D00_0000u | (uint)(i * 2654435761u >> 8);
+                var f = FrameBuilder.Udp(srcMac, dstMac, src, dst, (ushort)(2000 + i % 20000), 5001, o.FrameSize);
+                PacketParser.Parse(f, 1, out var key, out _);
+                frames.Add(f);
+                ushort prio = (ushort)(100 + rng.Next(30000));
+                mods.Add(new FlowMod(FlowModCommand.Add, FlowMatch.FromOpenFlow(w, key), prio, outputs[2 + i % (o.Ports - 1)]));
+            }
+        }
+        // Shuffle the frame order so consecutive packets hit different flows (the hard case for caches).
+        var arr = frames.ToArray();
+        rng.Shuffle(arr);
+        return new Traffic { Frames = arr, Mods = mods.ToArray(), MaskCount = masks };
+    }
+}

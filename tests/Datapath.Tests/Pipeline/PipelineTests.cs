@@ -1,0 +1,312 @@
+using System.Buffers.Binary;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Datapath.Tests.Pipeline;
+
+/// <summary>End to end through the real pipeline with in-memory ports (ovs tests/ofproto-dpif.at in spirit).</summary>
+public sealed class PipelineTests
+{
+    private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01");
+    private static readonly MacAddress H2 = MacAddress.Parse("00:00:00:00:00:02");
+    private static readonly MacAddress H3 = MacAddress.Parse("00:00:00:00:00:03");
+
+    private sealed class Rig : IDisposable
+    {
+        public readonly Dataplane Dp;
+        public readonly MemoryPort[] Ports;
+        public readonly ManualClock Clock = new();
+        public readonly List<FlowRemoved> Removed = new();
+        public readonly List<(PortStatusReason, ushort)> PortEvents = new();
+
+        public Rig(int ports = 4, int emc = 1024)
+        {
+            Dp = new Dataplane(new DataplaneOptions { EmcEntries = emc, PacketInRate = 0 }, Clock);
+            Dp.Events = new Ev(this);
+            Ports = new MemoryPort[ports];
+            for (int i = 0; i < ports; i++)
+            {
+                Ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
+                Dp.AddPort(Ports[i]);
+            }
+            PortEvents.Clear();
+        }
+
+        private sealed class Ev(Rig r) : IDataplaneEvents
+        {
+            public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
+            public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }
+        }
+
+        public void Send(int port, byte[] frame)
+        {
+            Ports[port - 1].Inject(frame);
+            Dp.PollUntilIdle();
+        }
+
+        public List<byte[]> Sent(int port) => Ports[port - 1].TakeSent();
+
+        public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
+            => Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
+
+        public List<(ushort inPort, PacketInReason reason, byte[] frame)> Upcalls()
+        {
+            var list = new List<(ushort, PacketInReason, byte[])>();
+            Dp.DrainUpcalls((in Upcall u) => list.Add((u.InPort, u.Reason, u.Frame.ToArray())));
+            return list;
+        }
+
+        public void Dispose() => Dp.Dispose();
+    }
+
+    private static byte[] Udp(MacAddress s, MacAddress d, string ips, string ipd, ushort sp = 1000, ushort dpt = 2000, ushort? vlan = null)
+        => FrameBuilder.Udp(s, d, Ipv4.Parse(ips), Ipv4.Parse(ipd), sp, dpt, 64, vlan);
+
+    private static FlowMatch MatchOf(byte[] frame, ushort inPort, Wildcards w)
+    {
+        PacketParser.Parse(frame, inPort, out var key, out _);
+        return FlowMatch.FromOpenFlow(w | Wildcards.TunIdExt, key);
+    }
+
+    [Fact]
+    public void ExactFlowForwardsToItsPortAndCounts()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        Assert.Equal(FlowModStatus.Ok, r.Add(MatchOf(f, 1, Wildcards.None), 100, FlowAction.Output(2)));
+        r.Send(1, f);
+        r.Send(1, f);
+        var sent = r.Sent(2);
+        Assert.Equal(2, sent.Count);
+        Assert.Equal(f, sent[0]);
+        Assert.Empty(r.Sent(3));
+        var entries = new List<FlowEntry>();
+        r.Dp.Flows.Collect(FlowMatch.All, OfPort.None, false, entries);
+        Assert.Single(entries);
+        Assert.Equal(2, entries[0].Packets);
+        Assert.Equal(2 * f.Length, entries[0].Bytes);
+    }
+
+    [Fact]
+    public void ExactBeatsHigherPriorityWildcard()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Add(MatchOf(f, 1, Wildcards.All & ~Wildcards.DlType), 65000, FlowAction.Output(3));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(2));
+        r.Send(1, f);
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+    }
+
+    [Fact]
+    public void MissGoesToControllerWithNoMatchReason()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Send(1, f);
+        var ups = r.Upcalls();
+        Assert.Single(ups);
+        Assert.Equal((ushort)1, ups[0].inPort);
+        Assert.Equal(PacketInReason.NoMatch, ups[0].reason);
+        Assert.Equal(f, ups[0].frame);
+    }
+
+    [Fact]
+    public void MissInSecureModeDropsAndCounts()
+    {
+        using var r = new Rig();
+        r.Dp.MissBehavior = MissBehavior.Drop;
+        r.Send(1, Udp(H1, H2, "10.0.0.1", "10.0.0.2"));
+        Assert.Empty(r.Upcalls());
+        Assert.Equal(1, r.Dp.DropCount(DropReason.MissSecure));
+    }
+
+    [Fact]
+    public void StandaloneLearnsAndStopsFlooding()
+    {
+        using var r = new Rig();
+        r.Dp.MissBehavior = MissBehavior.Normal;
+        r.Send(1, Udp(H1, H2, "10.0.0.1", "10.0.0.2"));
+        Assert.Single(r.Sent(2));
+        Assert.Single(r.Sent(3));
+        Assert.Single(r.Sent(4));
+        Assert.Empty(r.Sent(1));
+        r.Send(2, Udp(H2, H1, "10.0.0.2", "10.0.0.1"));
+        Assert.Single(r.Sent(1));
+        Assert.Empty(r.Sent(3));
+        r.Send(1, Udp(H1, H2, "10.0.0.1", "10.0.0.2"));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+    }
+
+    [Fact]
+    public void OutputRewriteOutputSendsBothVersions()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(2), FlowAction.SetDlDst(H3), FlowAction.Output(3));
+        r.Send(1, f);
+        var a = r.Sent(2);
+        var b = r.Sent(3);
+        Assert.Equal(f, a.Single());
+        Assert.Equal(H3, MacAddress.Read(b.Single()));
+        Assert.Equal(f.AsSpan(6).ToArray(), b.Single().AsSpan(6).ToArray());
+    }
+
+    [Fact]
+    public void FloodSkipsInPortAndNoFloodPorts_AllDoesNot()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Dp.SetPortConfig(3, PortConfig.NoFlood, PortConfig.NoFlood);
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Flood));
+        r.Send(1, f);
+        Assert.Empty(r.Sent(1));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+        Assert.Single(r.Sent(4));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.All));
+        r.Send(1, f);
+        Assert.Empty(r.Sent(1));
+        Assert.Single(r.Sent(2));
+        Assert.Single(r.Sent(3));
+        Assert.Single(r.Sent(4));
+    }
+
+    [Fact]
+    public void OutputToOwnInPortNeedsInPortAction()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(1));
+        r.Send(1, f);
+        Assert.Empty(r.Sent(1));
+        Assert.Equal(1, r.Dp.DropCount(DropReason.OutputToInPort));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.InPort));
+        r.Send(1, f);
+        Assert.Single(r.Sent(1));
+    }
+
+    [Fact]
+    public void ControllerActionTruncationIsTheAgentsButReasonIsAction()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Controller, 32));
+        r.Send(1, f);
+        var ups = r.Upcalls();
+        Assert.Equal(PacketInReason.Action, ups.Single().reason);
+    }
+
+    [Fact]
+    public void PortConfigNoRecvAndNoFwdDrop()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(2));
+        r.Dp.SetPortConfig(2, PortConfig.NoFwd, PortConfig.NoFwd);
+        r.Send(1, f);
+        Assert.Empty(r.Sent(2));
+        Assert.Equal(1, r.Dp.DropCount(DropReason.NoFwd));
+        r.Dp.SetPortConfig(2, PortConfig.None, PortConfig.NoFwd);
+        r.Dp.SetPortConfig(1, PortConfig.NoRecv, PortConfig.NoRecv);
+        r.Send(1, f);
+        Assert.Empty(r.Sent(2));
+        Assert.Equal(1, r.Dp.DropCount(DropReason.NoRecv));
+        Assert.Contains((PortStatusReason.Modify, (ushort)2), r.PortEvents);
+    }
+
+    [Fact]
+    public void FragmentDropModeDropsFragments()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        // Set MF on the frame and fix the IPv4 header checksum.
+        f[14 + 6] = 0x20;
+        f[14 + 10] = 0; f[14 + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + 10), FrameBuilder.InternetChecksum(f.AsSpan(14, 20)));
+        r.Dp.MissBehavior = MissBehavior.Normal;
+        r.Dp.FragmentMode = FragmentMode.Drop;
+        r.Send(1, f);
+        Assert.Equal(1, r.Dp.DropCount(DropReason.Fragment));
+        Assert.Empty(r.Sent(2));
+    }
+
+    [Fact]
+    public void RuntIsCountedAndDoesNotCrash()
+    {
+        using var r = new Rig();
+        r.Dp.MissBehavior = MissBehavior.Drop;
+        r.Send(1, new byte[5]);
+        Assert.Equal(1, r.Dp.ParseErrorCount(ParseError.Runt));
+    }
+
+    [Fact]
+    public void PacketOutWithTableUsesFlowTable()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(4));
+        r.Dp.PacketOut(f, 1, new FlowActions([FlowAction.Output(OfPort.Table)]));
+        Assert.Single(r.Sent(4));
+        r.Dp.PacketOut(f, OfPort.None, new FlowActions([FlowAction.Output(2), FlowAction.Output(3)]));
+        Assert.Single(r.Sent(2));
+        Assert.Single(r.Sent(3));
+    }
+
+    [Fact]
+    public void IdleTimeoutExpiresThroughMaintenanceAndReports()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, MatchOf(f, 1, Wildcards.None), 1,
+            new FlowActions([FlowAction.Output(2)]), IdleTimeout: 5, Flags: FlowModFlags.SendFlowRemoved));
+        r.Clock.Advance(TimeSpan.FromSeconds(3));
+        r.Send(1, f);
+        r.Clock.Advance(TimeSpan.FromSeconds(3));
+        r.Dp.RunMaintenance();
+        Assert.Empty(r.Removed);
+        r.Clock.Advance(TimeSpan.FromSeconds(6));
+        r.Dp.RunMaintenance();
+        var rem = Assert.Single(r.Removed);
+        Assert.Equal(FlowRemovedReason.IdleTimeout, rem.Reason);
+        Assert.Equal(1, rem.Packets);
+    }
+
+    [Fact]
+    public void ForwardingAllocatesNothingPerPacket()
+    {
+        using var r = new Rig(emc: 1024);
+        var frames = new byte[64][];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            frames[i] = Udp(H1, H2, "10.0.0.1", $"10.0.1.{i}");
+            r.Add(MatchOf(frames[i], 1, Wildcards.None), 1, FlowAction.SetDlDst(H3), FlowAction.Output((ushort)(2 + i % 3)));
+        }
+        r.Add(MatchOf(frames[0], 1, Wildcards.All & ~(Wildcards.DlType | Wildcards.NwProto)), 5, FlowAction.Output(2));
+        foreach (var p in r.Ports) p.CaptureSent = false;
+        r.Ports[0].SetGenerator(frames, 1000);
+        r.Dp.PollUntilIdle();
+        r.Ports[0].SetGenerator(frames, 10_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int got = r.Dp.PollUntilIdle(100_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(10_000, got);
+        Assert.Equal(0, allocated);
+        Assert.Equal(11_000, r.Ports[1].Counters.TxPackets + r.Ports[2].Counters.TxPackets + r.Ports[3].Counters.TxPackets);
+    }
+
+    [Fact]
+    public void AddedPortGetsNumberAndStatusEvent_RemovedPortToo()
+    {
+        using var r = new Rig(ports: 2);
+        var slot = r.Dp.AddPort(new MemoryPort("p9", new MacAddress(9)));
+        Assert.Equal((ushort)3, slot.No);
+        Assert.True(r.Dp.RemovePort(3));
+        Assert.Equal([(PortStatusReason.Add, (ushort)3), (PortStatusReason.Delete, (ushort)3)], r.PortEvents);
+    }
+}
