@@ -26,6 +26,9 @@ public sealed class Forwarder
     public readonly ParseCounters ParseErrors = new();
     public readonly DropCounters Drops = new();
     public readonly UpcallRing Upcalls;
+    public readonly ActionExecutor Executor = new();
+    /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
+    internal ulong TunnelId;
     public long Packets, Bursts, Misses;
 
     // Burst state (parallel arrays indexed by position in the burst).
@@ -162,8 +165,9 @@ public sealed class Forwarder
                 Drops.Add(DropReason.FlowDrop, count);
                 continue;
             }
+            TunnelId = 0;
             var sink = new Sink(this, false);
-            ActionExecutor.Execute(actions, Pool, bp, _batchLayers.AsSpan(b * Burst.Size, count), ref sink);
+            Executor.Execute(actions, Pool, bp, _batchLayers.AsSpan(b * Burst.Size, count), ref sink);
         }
         for (int b = 0; b < batches; b++) _batchFlow[b] = null!;
 
@@ -334,7 +338,9 @@ public sealed class Forwarder
             _packetOut = packetOut;
         }
 
-        public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
+        public readonly void SetTunnel(ulong tunnelId) => _f.TunnelId = tunnelId;
+
+        public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
         {
             var f = _f;
             switch (port)
@@ -417,7 +423,7 @@ public sealed class Forwarder
         PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
         var sink = new Sink(this, true);
         var one = new Span<int>(ref p);
-        ActionExecutor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
+        Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
         Pool.Release(p);
         FlushTx();
     }
