@@ -426,7 +426,11 @@ public sealed class OfpFlowStats
     public int Encode(Span<byte> destination)
     {
         int size = EncodedSize;
-        if ((uint)destination.Length < (uint)size || size > ushort.MaxValue)
+        if (size > ushort.MaxValue)
+        {
+            ThrowHelper.ThrowMessageTooLarge(size);
+        }
+        if ((uint)destination.Length < (uint)size)
         {
             ThrowHelper.ThrowDestinationTooSmall();
         }
@@ -846,6 +850,10 @@ public sealed class OfpVendorStatsReply : OfpStatsReply
         Data.Span.CopyTo(body.Slice(4));
     }
 
+    // +---------------------------------------------------------------+
+    // |                         vendor (4)                            |
+    // +---------------------------------------------------------------+
+    // | data ...                                                      |
     internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
         (uint)body.Length < 4
             ? null

@@ -222,6 +222,30 @@ public class MessageApiTests
     }
 
     [Fact]
+    public void Flow_mod_decode_allocates_only_the_message_list_and_action_array()
+    {
+        var fm = new OfpFlowMod
+        {
+            Match = new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.InPort, InPort = 1 },
+            Actions = { OfpAction.SetVlanVid(10), OfpAction.SetDlDst(OfpMac.Broadcast), OfpAction.Output(2), OfpAction.Output(3) },
+        };
+        byte[] wire = fm.ToArray();
+        for (int i = 0; i < 100; i++)
+        {
+            OfpMessage.TryDecode(wire, out _, out _); // warm up (tiering)
+        }
+        const int n = 1000;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < n; i++)
+        {
+            OfpMessage.TryDecode(wire, out _, out _);
+        }
+        long perMessage = (GC.GetAllocatedBytesForCurrentThread() - before) / n;
+        // OfpFlowMod + List<OfpAction> + one OfpAction[4]: a few hundred bytes, nothing per field.
+        Assert.True(perMessage <= 640, $"{perMessage} bytes allocated per flow-mod decode");
+    }
+
+    [Fact]
     public void Match_nw_prefix_helpers()
     {
         var m = new OfpMatch { Wildcards = OfpMatch.WithNwDstPrefix(OfpMatch.WithNwSrcPrefix(OfpFlowWildcards.All, 16), 8) };
