@@ -461,7 +461,15 @@ public readonly record struct OfpQueueProperty
 
     public static OfpQueueProperty MinRate(ushort rate) => new() { Property = OfpQueueProperties.MinRate, Rate = rate };
 
-    public static OfpQueueProperty Other(OfpQueueProperties property, ReadOnlyMemory<byte> body) => new() { Property = property, Body = body };
+    /// <summary>Any property other than OFPQT_MIN_RATE, kept as raw bytes after its header.</summary>
+    public static OfpQueueProperty Other(OfpQueueProperties property, ReadOnlyMemory<byte> body)
+    {
+        if (property == OfpQueueProperties.MinRate || body.Length > 0xfff0)
+        {
+            ThrowHelper.ThrowArgument("Use MinRate() for OFPQT_MIN_RATE; other bodies are at most 65520 bytes.", nameof(property));
+        }
+        return new() { Property = property, Body = body };
+    }
 
     public int EncodedSize => Property == OfpQueueProperties.MinRate ? MinRateSize : HeaderSize + Body.Length;
 

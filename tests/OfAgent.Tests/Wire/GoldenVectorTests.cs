@@ -60,8 +60,9 @@ public class GoldenVectorTests
     {
         string path = VectorFile.Locate();
         Assert.True(File.Exists(path), $"missing {path}");
-        Assert.Equal(214, VectorFile.All.Count);
-        Assert.Equal(23, VectorFile.All.Count(v => v.Malformed));
+        // 214 vectors, 23 malformed when this was written; more may be added.
+        Assert.True(VectorFile.All.Count >= 214, $"only {VectorFile.All.Count} vectors in {path}");
+        Assert.True(VectorFile.All.Count(v => v.Malformed) >= 23);
         foreach (string name in Deviations.Keys.Concat(AltCodeAccepted.Keys))
         {
             Assert.Contains(VectorFile.All, v => v.Name == name);
