@@ -1,0 +1,115 @@
+using System.Text.Json;
+
+namespace Softswitch.OfAgent.Tests.Wire;
+
+/// <summary>One line of shared/of10-vectors.jsonl.</summary>
+public sealed record WireVector(
+    string Id,
+    string Name,
+    string Kind,
+    string Type,
+    bool Malformed,
+    byte[] Bytes,
+    JsonElement Expect,
+    string? ExpectedErrorType,
+    string? ExpectedErrorCode,
+    string[] AltCodes,
+    string Source);
+
+/// <summary>
+/// Loads the shared OpenFlow 1.0 vectors. The file is found by walking up from the test binaries to the
+/// directory holding Softswitch.sln and taking ../shared/of10-vectors.jsonl (CI clones the repo with shared/
+/// beside it); a git worktree nests the checkout one level deeper, so further ancestors of the solution
+/// directory are tried the same way. OF10_VECTORS overrides the search. A missing file fails the tests.
+/// </summary>
+public static class VectorFile
+{
+    public const string FileName = "of10-vectors.jsonl";
+
+    private static readonly Lazy<IReadOnlyList<WireVector>> s_all = new(Load);
+    private static readonly Lazy<Dictionary<string, WireVector>> s_byId = new(() => s_all.Value.ToDictionary(v => v.Id));
+
+    public static IReadOnlyList<WireVector> All => s_all.Value;
+
+    public static WireVector Get(string id) => s_byId.Value[id];
+
+    public static string Locate()
+    {
+        string? env = Environment.GetEnvironmentVariable("OF10_VECTORS");
+        if (!string.IsNullOrEmpty(env))
+        {
+            if (File.Exists(env))
+            {
+                return env;
+            }
+            throw new FileNotFoundException($"OF10_VECTORS points at '{env}', which does not exist.");
+        }
+
+        DirectoryInfo? dir = new(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Softswitch.sln")))
+        {
+            dir = dir.Parent;
+        }
+        if (dir is null)
+        {
+            throw new FileNotFoundException(
+                $"Could not find Softswitch.sln above '{AppContext.BaseDirectory}', so could not locate ../shared/{FileName}.");
+        }
+
+        var tried = new List<string>();
+        for (DirectoryInfo? d = dir; d?.Parent is not null; d = d.Parent)
+        {
+            string candidate = Path.GetFullPath(Path.Combine(d.FullName, "..", "shared", FileName));
+            tried.Add(candidate);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new FileNotFoundException(
+            $"The OpenFlow 1.0 golden vectors are missing: expected shared/{FileName} beside the repository " +
+            $"(tried: {string.Join(", ", tried)}). Clone the shared directory next to the repo or set OF10_VECTORS.");
+    }
+
+    private static IReadOnlyList<WireVector> Load()
+    {
+        string path = Locate();
+        var vectors = new List<WireVector>();
+        int index = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+            using JsonDocument doc = JsonDocument.Parse(line);
+            JsonElement root = doc.RootElement;
+            string name = root.GetProperty("name").GetString()!;
+            string? errType = null, errCode = null;
+            string[] alt = [];
+            if (root.TryGetProperty("expected_error", out JsonElement ee))
+            {
+                errType = ee.GetProperty("type").GetString();
+                errCode = ee.GetProperty("code").GetString();
+                if (ee.TryGetProperty("alt_codes", out JsonElement altCodes))
+                {
+                    alt = altCodes.EnumerateArray().Select(a => a.GetString()!).ToArray();
+                }
+            }
+            vectors.Add(new WireVector(
+                Id: $"{index:D3} {name}",
+                Name: name,
+                Kind: root.GetProperty("kind").GetString()!,
+                Type: root.GetProperty("type").GetString()!,
+                Malformed: root.GetProperty("malformed").GetBoolean(),
+                Bytes: Convert.FromHexString(root.GetProperty("hex").GetString()!),
+                Expect: root.GetProperty("expect").Clone(),
+                ExpectedErrorType: errType,
+                ExpectedErrorCode: errCode,
+                AltCodes: alt,
+                Source: root.GetProperty("source").GetString()!));
+            index++;
+        }
+        return vectors;
+    }
+}
