@@ -138,6 +138,8 @@ public class ChecksumTests
             {
                 uint old = BinaryPrimitives.ReadUInt32BigEndian(d.AsSpan(f));
                 uint nw = special == 2 ? ~old : (uint)nv;
+                if (special == 3) // the value that makes the correct result +0 (where RFC 1141's eqn. 2 gives -0)
+                    nw = (old & 0xFFFF_0000) | (ushort)(0xFFFF - Cs.Add((ushort)~hc, (ushort)~(ushort)old));
                 BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(f), nw);
                 updated = Cs.Update32(hc, old, nw);
             }
@@ -145,6 +147,7 @@ public class ChecksumTests
             {
                 ushort old = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(f));
                 ushort nw = special == 2 ? (ushort)~old : (ushort)nv;
+                if (special == 3) nw = (ushort)(0xFFFF - Cs.Add((ushort)~hc, (ushort)~old));
                 BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(f), nw);
                 updated = Cs.Update16(hc, old, nw);
             }
