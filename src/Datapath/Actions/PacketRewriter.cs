@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Softswitch.Datapath.Packets;
 
 namespace Softswitch.Datapath.Actions;
@@ -58,8 +59,9 @@ public static class PacketRewriter
     private static void WriteMac(Span<byte> frame, int offset, ulong mac)
     {
         if ((uint)frame.Length < (uint)MacPairSize) return;
-        BinaryPrimitives.WriteUInt16BigEndian(frame.Slice(offset, 2), (ushort)(mac >> 32));
-        BinaryPrimitives.WriteUInt32BigEndian(frame.Slice(offset + 2, 4), (uint)mac);
+        ref byte f = ref MemoryMarshal.GetReference(frame);
+        Write16(ref f, offset, (ushort)(mac >> 32));
+        Write32(ref f, offset + 2, (uint)mac);
     }
 
     /// <summary>Sets the IPv4 source address (host-order value) and fixes the IPv4 and TCP/UDP checksums.</summary>
@@ -73,8 +75,9 @@ public static class PacketRewriter
         if ((layers.Flags & LayerFlags.Ipv4) == 0) return;
         int l3 = layers.L3;
         if ((uint)frame.Length < (uint)(l3 + IpMinHeader)) return;
-        Span<byte> ip = frame.Slice(l3, IpMinHeader);
-        uint oldAddr = BinaryPrimitives.ReadUInt32BigEndian(ip[field..]);
+        // Each access below is inside a range checked against frame.Length just before it.
+        ref byte f = ref MemoryMarshal.GetReference(frame);
+        uint oldAddr = Read32(ref f, l3 + field);
         if (oldAddr == newAddr) return;
 
         int l4 = layers.L4;
@@ -82,25 +85,22 @@ public static class PacketRewriter
         {
             if ((layers.Flags & LayerFlags.Tcp) != 0)
             {
-                if ((uint)frame.Length >= (uint)(l4 + TcpCsum + 2))
-                {
-                    Span<byte> c = frame.Slice(l4 + TcpCsum, 2);
-                    BinaryPrimitives.WriteUInt16BigEndian(c, Checksum.Update32(BinaryPrimitives.ReadUInt16BigEndian(c), oldAddr, newAddr));
-                }
+                int c = l4 + TcpCsum;
+                if ((uint)frame.Length >= (uint)(c + 2))
+                    Write16(ref f, c, Checksum.Update32(Read16(ref f, c), oldAddr, newAddr));
             }
             else if ((layers.Flags & LayerFlags.Udp) != 0)
             {
-                if ((uint)frame.Length >= (uint)(l4 + UdpCsum + 2))
+                int c = l4 + UdpCsum;
+                if ((uint)frame.Length >= (uint)(c + 2))
                 {
-                    Span<byte> c = frame.Slice(l4 + UdpCsum, 2);
-                    ushort old = BinaryPrimitives.ReadUInt16BigEndian(c);
-                    if (old != 0) BinaryPrimitives.WriteUInt16BigEndian(c, UdpNonZero(Checksum.Update32(old, oldAddr, newAddr)));
+                    ushort old = Read16(ref f, c);
+                    if (old != 0) Write16(ref f, c, UdpNonZero(Checksum.Update32(old, oldAddr, newAddr)));
                 }
             }
         }
-        Span<byte> hc = ip.Slice(IpCsum, 2);
-        BinaryPrimitives.WriteUInt16BigEndian(hc, Checksum.Update32(BinaryPrimitives.ReadUInt16BigEndian(hc), oldAddr, newAddr));
-        BinaryPrimitives.WriteUInt32BigEndian(ip[field..], newAddr);
+        Write16(ref f, l3 + IpCsum, Checksum.Update32(Read16(ref f, l3 + IpCsum), oldAddr, newAddr));
+        Write32(ref f, l3 + field, newAddr);
     }
 
     /// <summary>Sets the DSCP bits of the IPv4 TOS byte to those of <paramref name="tos"/> (its low two bits are
@@ -110,16 +110,14 @@ public static class PacketRewriter
         if ((layers.Flags & LayerFlags.Ipv4) == 0) return;
         int l3 = layers.L3;
         if ((uint)frame.Length < (uint)(l3 + IpMinHeader)) return;
-        Span<byte> ip = frame.Slice(l3, IpMinHeader);
-        byte oldTos = ip[IpTos];
+        ref byte ip = ref Unsafe.Add(ref MemoryMarshal.GetReference(frame), l3);
+        byte oldTos = Unsafe.Add(ref ip, IpTos);
         byte newTos = (byte)((tos & 0xFC) | (oldTos & 0x03));
         if (oldTos == newTos) return;
         // TOS is the low byte of the 16-bit word at offset 0 (version/IHL is the high byte).
-        ushort hi = (ushort)(ip[0] << 8);
-        Span<byte> hc = ip.Slice(IpCsum, 2);
-        BinaryPrimitives.WriteUInt16BigEndian(hc,
-            Checksum.Update16(BinaryPrimitives.ReadUInt16BigEndian(hc), (ushort)(hi | oldTos), (ushort)(hi | newTos)));
-        ip[IpTos] = newTos;
+        ushort hi = (ushort)(ip << 8);
+        Write16(ref ip, IpCsum, Checksum.Update16(Read16(ref ip, IpCsum), (ushort)(hi | oldTos), (ushort)(hi | newTos)));
+        Unsafe.Add(ref ip, IpTos) = newTos;
     }
 
     /// <summary>Sets the TCP/UDP source port and fixes the L4 checksum; no-op for other protocols.</summary>
@@ -137,20 +135,42 @@ public static class PacketRewriter
         else if ((layers.Flags & LayerFlags.Udp) != 0) csum = UdpCsum;
         else return;
         if ((uint)frame.Length < (uint)(l4 + csum + 2)) return;
-        Span<byte> h = frame.Slice(l4, csum + 2);
-        ushort oldPort = BinaryPrimitives.ReadUInt16BigEndian(h[field..]);
+        ref byte h = ref Unsafe.Add(ref MemoryMarshal.GetReference(frame), l4);
+        ushort oldPort = Read16(ref h, field);
         if (oldPort == newPort) return;
-        Span<byte> c = h.Slice(csum, 2);
-        ushort oldCsum = BinaryPrimitives.ReadUInt16BigEndian(c);
+        ushort oldCsum = Read16(ref h, csum);
         if (csum == TcpCsum)
-            BinaryPrimitives.WriteUInt16BigEndian(c, Checksum.Update16(oldCsum, oldPort, newPort));
+            Write16(ref h, csum, Checksum.Update16(oldCsum, oldPort, newPort));
         else if (oldCsum != 0)
-            BinaryPrimitives.WriteUInt16BigEndian(c, UdpNonZero(Checksum.Update16(oldCsum, oldPort, newPort)));
-        BinaryPrimitives.WriteUInt16BigEndian(h[field..], newPort);
+            Write16(ref h, csum, UdpNonZero(Checksum.Update16(oldCsum, oldPort, newPort)));
+        Write16(ref h, field, newPort);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort UdpNonZero(ushort csum) => csum == 0 ? (ushort)0xFFFF : csum;
+
+    // Big-endian access at a byte offset from a reference; callers have bounds-checked the range.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort Read16(ref byte b, int off)
+    {
+        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref b, off));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Read32(ref byte b, int off)
+    {
+        uint v = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref b, off));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write16(ref byte b, int off, ushort v)
+        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write32(ref byte b, int off, uint v)
+        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
 
     /// <summary>
     /// Sets the VLAN id of a tagged frame (keeping PCP and CFI), or pushes a tag with this id and PCP 0 onto an
