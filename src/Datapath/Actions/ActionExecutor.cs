@@ -13,7 +13,8 @@ public interface IActionSink
     /// Output or enqueue of the whole batch, called once per output action. <paramref name="queueId"/> is
     /// <see cref="ActionExecutor.NoQueue"/> for a plain output. When <paramref name="modifiedAfter"/> is true a
     /// later action rewrites these buffers, so the sink must send copies; otherwise it may share them (add a
-    /// reference). The buffers still belong to the caller after the call.
+    /// reference). The buffers still belong to the caller after the call. Reserved ports (in_port, flood, all,
+    /// controller with <paramref name="maxLen"/>, table, normal, local) are resolved by the sink.
     /// </summary>
     void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts);
 

@@ -13,7 +13,7 @@ namespace Softswitch.Datapath.Actions;
 /// patches bytes in place. Checksums are updated incrementally (<see cref="Checksum.Update16"/>/<see cref="Checksum.Update32"/>),
 /// never recomputed, so the cost does not depend on the payload size. The <see cref="Flow.FlowKey"/> is
 /// not touched: the key is not re-derived after rewrites.
-/// <para>Semantics (OpenFlow 1.0.0 section 5.2.4, the reference switch and Open vSwitch's lib/packets.c agree):</para>
+/// <para>Semantics (the OpenFlow 1.0.0 action structures; the reference switch and Open vSwitch's lib/packets.c agree):</para>
 /// <list type="bullet">
 /// <item>A rewrite whose layer is absent is a no-op. In particular SetNw* act on IPv4 only: on ARP they do
 /// nothing (the reference switch rewrites nw_src/nw_dst only when dl_type is IPv4), and SetTp* act on TCP and
@@ -31,7 +31,7 @@ namespace Softswitch.Datapath.Actions;
 /// <see cref="PacketPool"/> buffer: a push uses 4 bytes of headroom and moves the 12 MAC bytes back, a strip
 /// moves them forward and gives the 4 bytes back; layer offsets shift by 4 either way.</item>
 /// </list>
-/// The offsets in <paramref name="layers"/> are trusted to come from parsing this frame; each method still
+/// The layer offsets are trusted to come from parsing this frame; each method still
 /// checks the frame is long enough for the bytes it touches (one unsigned compare) and does nothing otherwise,
 /// so a stale layers value cannot make it throw. Stateless and thread-safe per frame; never allocates.
 /// </remarks>
