@@ -104,7 +104,12 @@ public static class PacketParser
         ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
         if (type == EthTypeVlan)
         {
-            if ((uint)frame.Length < 18u) return ParseError.VlanTruncated;
+            if ((uint)frame.Length < 18u)
+            {
+                // The tag is not parsed, so dl_type stays the TPID (as in the OF1.0 reference switch and OVS).
+                BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlTypeOffset..], EthTypeVlan);
+                return ParseError.VlanTruncated;
+            }
             layers.Vlan = 12;
             ushort tci = BinaryPrimitives.ReadUInt16BigEndian(frame[14..]);
             BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlVlanOffset..], (ushort)(tci & 0x0FFF));

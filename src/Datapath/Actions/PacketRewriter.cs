@@ -1,0 +1,234 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Actions;
+
+/// <summary>
+/// The OpenFlow 1.0 set-field actions as byte rewrites of one frame, keeping every checksum valid.
+/// </summary>
+/// <remarks>
+/// Design: each method takes the frame and the <see cref="PacketLayers"/> the parser produced for it, and
+/// patches bytes in place. Checksums are updated incrementally (<see cref="Checksum.Update16"/>/<see cref="Checksum.Update32"/>),
+/// never recomputed, so the cost does not depend on the payload size. The <see cref="Flow.FlowKey"/> is
+/// not touched: the key is not re-derived after rewrites.
+/// <para>Semantics (the OpenFlow 1.0.0 action structures; the reference switch and Open vSwitch's lib/packets.c agree):</para>
+/// <list type="bullet">
+/// <item>A rewrite whose layer is absent is a no-op. In particular SetNw* act on IPv4 only: on ARP they do
+/// nothing (the reference switch rewrites nw_src/nw_dst only when dl_type is IPv4), and SetTp* act on TCP and
+/// UDP only (no-op on ICMP, other protocols, and later fragments, which carry no L4 header).</item>
+/// <item>SetNwSrc/Dst fix the IPv4 header checksum and, when a TCP/UDP header is present, the L4 checksum
+/// (its pseudo-header covers the addresses). A first fragment carries the datagram's L4 checksum and is fixed;
+/// a later fragment has no L4 header and only its IP header changes. ICMP's checksum has no pseudo-header and
+/// is left alone.</item>
+/// <item>UDP checksum 0 means "none" and stays 0; a UDP checksum that updates to 0 is written as 0xFFFF
+/// (RFC 768: a computed 0 is sent as all ones).</item>
+/// <item>SetNwTos replaces the six DSCP bits and keeps the two ECN bits.</item>
+/// <item>SetVlanVid/SetVlanPcp on an untagged frame push an 802.1Q tag (TPID 0x8100) after the MAC addresses
+/// with the other TCI field zero; on a tagged frame they replace their field and keep the rest (CFI too).
+/// StripVlan on an untagged frame is a no-op. These change the frame length, so they take the
+/// <see cref="PacketPool"/> buffer: a push uses 4 bytes of headroom and moves the 12 MAC bytes back, a strip
+/// moves them forward and gives the 4 bytes back; layer offsets shift by 4 either way.</item>
+/// </list>
+/// The layer offsets are trusted to come from parsing this frame; each method still
+/// checks the frame is long enough for the bytes it touches (one unsigned compare) and does nothing otherwise,
+/// so a stale layers value cannot make it throw. Stateless and thread-safe per frame; never allocates.
+/// </remarks>
+public static class PacketRewriter
+{
+    public const int VlanTagSize = 4;
+    private const int MacPairSize = 12;
+    private const int EthHeaderSize = 14;
+    private const ushort TpidVlan = 0x8100;
+
+    // IPv4 header field offsets.
+    private const int IpTos = 1, IpCsum = 10, IpSrc = 12, IpDst = 16, IpMinHeader = 20;
+    // L4 checksum offsets.
+    private const int TcpCsum = 16, UdpCsum = 6;
+
+    /// <summary>Sets the Ethernet source address (MAC in <see cref="Flow.MacAddress"/> layout: low 48 bits, first byte most significant).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SetDlSrc(Span<byte> frame, ulong mac) => WriteMac(frame, 6, mac);
+
+    /// <summary>Sets the Ethernet destination address.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SetDlDst(Span<byte> frame, ulong mac) => WriteMac(frame, 0, mac);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteMac(Span<byte> frame, int offset, ulong mac)
+    {
+        if ((uint)frame.Length < (uint)MacPairSize) return;
+        ref byte f = ref MemoryMarshal.GetReference(frame);
+        Write16(ref f, offset, (ushort)(mac >> 32));
+        Write32(ref f, offset + 2, (uint)mac);
+    }
+
+    /// <summary>Sets the IPv4 source address (host-order value) and fixes the IPv4 and TCP/UDP checksums.</summary>
+    public static void SetNwSrc(Span<byte> frame, in PacketLayers layers, uint ip) => SetNwAddr(frame, layers, IpSrc, ip);
+
+    /// <summary>Sets the IPv4 destination address (host-order value) and fixes the IPv4 and TCP/UDP checksums.</summary>
+    public static void SetNwDst(Span<byte> frame, in PacketLayers layers, uint ip) => SetNwAddr(frame, layers, IpDst, ip);
+
+    private static void SetNwAddr(Span<byte> frame, in PacketLayers layers, int field, uint newAddr)
+    {
+        if ((layers.Flags & LayerFlags.Ipv4) == 0) return;
+        int l3 = layers.L3;
+        if ((uint)frame.Length < (uint)(l3 + IpMinHeader)) return;
+        // Each access below is inside a range checked against frame.Length just before it.
+        ref byte f = ref MemoryMarshal.GetReference(frame);
+        uint oldAddr = Read32(ref f, l3 + field);
+        if (oldAddr == newAddr) return;
+
+        int l4 = layers.L4;
+        if (l4 != PacketLayers.Absent)
+        {
+            if ((layers.Flags & LayerFlags.Tcp) != 0)
+            {
+                int c = l4 + TcpCsum;
+                if ((uint)frame.Length >= (uint)(c + 2))
+                    Write16(ref f, c, Checksum.Update32(Read16(ref f, c), oldAddr, newAddr));
+            }
+            else if ((layers.Flags & LayerFlags.Udp) != 0)
+            {
+                int c = l4 + UdpCsum;
+                if ((uint)frame.Length >= (uint)(c + 2))
+                {
+                    ushort old = Read16(ref f, c);
+                    if (old != 0) Write16(ref f, c, UdpNonZero(Checksum.Update32(old, oldAddr, newAddr)));
+                }
+            }
+        }
+        Write16(ref f, l3 + IpCsum, Checksum.Update32(Read16(ref f, l3 + IpCsum), oldAddr, newAddr));
+        Write32(ref f, l3 + field, newAddr);
+    }
+
+    /// <summary>Sets the DSCP bits of the IPv4 TOS byte to those of <paramref name="tos"/> (its low two bits are
+    /// ignored), keeps the ECN bits, and fixes the header checksum.</summary>
+    public static void SetNwTos(Span<byte> frame, in PacketLayers layers, byte tos)
+    {
+        if ((layers.Flags & LayerFlags.Ipv4) == 0) return;
+        int l3 = layers.L3;
+        if ((uint)frame.Length < (uint)(l3 + IpMinHeader)) return;
+        ref byte ip = ref Unsafe.Add(ref MemoryMarshal.GetReference(frame), l3);
+        byte oldTos = Unsafe.Add(ref ip, IpTos);
+        byte newTos = (byte)((tos & 0xFC) | (oldTos & 0x03));
+        if (oldTos == newTos) return;
+        // TOS is the low byte of the 16-bit word at offset 0 (version/IHL is the high byte).
+        ushort hi = (ushort)(ip << 8);
+        Write16(ref ip, IpCsum, Checksum.Update16(Read16(ref ip, IpCsum), (ushort)(hi | oldTos), (ushort)(hi | newTos)));
+        Unsafe.Add(ref ip, IpTos) = newTos;
+    }
+
+    /// <summary>Sets the TCP/UDP source port and fixes the L4 checksum; no-op for other protocols.</summary>
+    public static void SetTpSrc(Span<byte> frame, in PacketLayers layers, ushort port) => SetTpPort(frame, layers, 0, port);
+
+    /// <summary>Sets the TCP/UDP destination port and fixes the L4 checksum; no-op for other protocols.</summary>
+    public static void SetTpDst(Span<byte> frame, in PacketLayers layers, ushort port) => SetTpPort(frame, layers, 2, port);
+
+    private static void SetTpPort(Span<byte> frame, in PacketLayers layers, int field, ushort newPort)
+    {
+        int l4 = layers.L4;
+        if (l4 == PacketLayers.Absent) return;
+        int csum;
+        if ((layers.Flags & LayerFlags.Tcp) != 0) csum = TcpCsum;
+        else if ((layers.Flags & LayerFlags.Udp) != 0) csum = UdpCsum;
+        else return;
+        if ((uint)frame.Length < (uint)(l4 + csum + 2)) return;
+        ref byte h = ref Unsafe.Add(ref MemoryMarshal.GetReference(frame), l4);
+        ushort oldPort = Read16(ref h, field);
+        if (oldPort == newPort) return;
+        ushort oldCsum = Read16(ref h, csum);
+        if (csum == TcpCsum)
+            Write16(ref h, csum, Checksum.Update16(oldCsum, oldPort, newPort));
+        else if (oldCsum != 0)
+            Write16(ref h, csum, UdpNonZero(Checksum.Update16(oldCsum, oldPort, newPort)));
+        Write16(ref h, field, newPort);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort UdpNonZero(ushort csum) => csum == 0 ? (ushort)0xFFFF : csum;
+
+    // Big-endian access at a byte offset from a reference; callers have bounds-checked the range.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort Read16(ref byte b, int off)
+    {
+        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref b, off));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Read32(ref byte b, int off)
+    {
+        uint v = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref b, off));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write16(ref byte b, int off, ushort v)
+        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write32(ref byte b, int off, uint v)
+        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
+
+    /// <summary>
+    /// Sets the VLAN id of a tagged frame (keeping PCP and CFI), or pushes a tag with this id and PCP 0 onto an
+    /// untagged one. Returns false, leaving the frame unchanged, when a push finds no headroom or a frame shorter
+    /// than an Ethernet header.
+    /// </summary>
+    public static bool PushOrSetVlanVid(PacketPool pool, int p, ref PacketLayers layers, ushort vid)
+    {
+        vid &= 0x0FFF;
+        if (layers.Vlan == PacketLayers.Absent) return PushTag(pool, p, ref layers, vid);
+        Span<byte> f = pool.Frame(p);
+        int t = layers.Vlan + 2;
+        if ((uint)f.Length < (uint)(t + 2)) return false;
+        ushort tci = BinaryPrimitives.ReadUInt16BigEndian(f[t..]);
+        BinaryPrimitives.WriteUInt16BigEndian(f[t..], (ushort)((tci & 0xF000) | vid));
+        return true;
+    }
+
+    /// <summary>
+    /// Sets the VLAN priority of a tagged frame (keeping the id and CFI), or pushes a tag with this priority and
+    /// id 0 onto an untagged one. Returns false as <see cref="PushOrSetVlanVid"/> does.
+    /// </summary>
+    public static bool PushOrSetVlanPcp(PacketPool pool, int p, ref PacketLayers layers, byte pcp)
+    {
+        ushort bits = (ushort)((pcp & 0x7) << 13);
+        if (layers.Vlan == PacketLayers.Absent) return PushTag(pool, p, ref layers, bits);
+        Span<byte> f = pool.Frame(p);
+        int t = layers.Vlan + 2;
+        if ((uint)f.Length < (uint)(t + 2)) return false;
+        ushort tci = BinaryPrimitives.ReadUInt16BigEndian(f[t..]);
+        BinaryPrimitives.WriteUInt16BigEndian(f[t..], (ushort)((tci & 0x1FFF) | bits));
+        return true;
+    }
+
+    private static bool PushTag(PacketPool pool, int p, ref PacketLayers layers, ushort tci)
+    {
+        if (pool.Length[p] < EthHeaderSize || !pool.Push(p, VlanTagSize)) return false;
+        Span<byte> f = pool.Frame(p);
+        f.Slice(VlanTagSize, MacPairSize).CopyTo(f);   // overlapping move, memmove semantics
+        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize, 2), TpidVlan);
+        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize + 2, 2), tci);
+        layers.Vlan = MacPairSize;
+        if (layers.L3 != PacketLayers.Absent) layers.L3 += VlanTagSize;
+        if (layers.L4 != PacketLayers.Absent) layers.L4 += VlanTagSize;
+        return true;
+    }
+
+    /// <summary>Removes the 802.1Q tag; no-op on an untagged frame.</summary>
+    public static void StripVlan(PacketPool pool, int p, ref PacketLayers layers)
+    {
+        int vlan = layers.Vlan;
+        if (vlan == PacketLayers.Absent) return;
+        Span<byte> f = pool.Frame(p);
+        if ((uint)f.Length < (uint)(vlan + VlanTagSize)) return;
+        f[..vlan].CopyTo(f[VlanTagSize..]);   // overlapping move, memmove semantics
+        pool.Pull(p, VlanTagSize);
+        layers.Vlan = PacketLayers.Absent;
+        if (layers.L3 != PacketLayers.Absent) layers.L3 -= VlanTagSize;
+        if (layers.L4 != PacketLayers.Absent) layers.L4 -= VlanTagSize;
+    }
+}
