@@ -1,0 +1,164 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Datapath.Classifier;
+
+/// <summary>
+/// The exact-match cache (EMC): a per-forwarding-thread, fixed-size, set-associative array mapping a full packet
+/// key to the flow a table lookup chose for it (after ovs <c>lib/dpif-netdev-dfc.h</c>).
+/// </summary>
+/// <remarks>
+/// <para>Layout: <c>Capacity / Ways</c> sets of <see cref="Ways"/> slots (2 or 4), each slot {hash, key, flow,
+/// version}; the set is <c>hash &amp; setMask</c> where hash is the packet hash carried with the burst (any
+/// well-mixed hash; keys are compared in full).</para>
+/// <para>Validity: a slot is a hit only when its key equals the packet key, its flow is not
+/// <see cref="FlowEntry.IsRemoved"/>, and either the flow is an exact rule (table 0) or the slot's version equals
+/// the table's current shadow version (<see cref="FlowTable.ShadowVersion"/>). The table bumps the shadow version
+/// after publishing any flow-mod that adds a rule which could change the winner for some key (a new wildcard or
+/// exact rule); deletions and modifications need no bump (a removed flow fails the IsRemoved test; removing other
+/// rules cannot dethrone a winner; MODIFY swaps actions on the same entry). An exact rule beats every wildcard rule
+/// and is unique for its key, so only its removal can invalidate it: exact-flow churn never invalidates cached
+/// exact flows.</para>
+/// <para>Insertion (on a table hit that the cache missed): into the slot already holding the key, else into an
+/// empty or invalid slot of the set, else, when the set is busy with valid flows, with probability
+/// 1/<c>insertInverseProbability</c> over a pseudo-randomly chosen way (ovs emc-insert-inv-prob, default 100), so
+/// a flood of short flows cannot thrash the cache.</para>
+/// <para>Thread safety: none; one instance per forwarding thread. Counters are plain fields, read racily by stats.</para>
+/// </remarks>
+[SkipLocalsInit]
+public sealed class ExactMatchCache
+{
+    public const int DefaultCapacity = 8192;
+    public const int DefaultInsertInverseProbability = 100;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Slot
+    {
+        public FlowKey Key;
+        public FlowEntry? Flow;
+        public long Version;
+        public uint Hash;
+    }
+
+    private readonly Slot[] _slots;
+    private readonly uint _setMask;
+    private readonly int _waysShift;
+    private readonly uint _insertThreshold;
+    private readonly bool _alwaysInsert;
+    private uint _rng;
+    private long _hits, _misses, _inserts;
+
+    /// <param name="capacity">Slots in total (rounded up to a power of two, at least <paramref name="ways"/>).</param>
+    /// <param name="ways">Associativity: 2 or 4.</param>
+    /// <param name="insertInverseProbability">When a set is busy, insert 1 in this many misses (1 or less: always).</param>
+    /// <param name="seed">Seed of the insertion coin (deterministic per seed).</param>
+    public ExactMatchCache(int capacity = DefaultCapacity, int ways = 2,
+                           int insertInverseProbability = DefaultInsertInverseProbability, uint seed = 0x9E3779B9u)
+    {
+        if (ways is not (2 or 4)) ThrowHelper.ArgumentOutOfRange(nameof(ways));
+        if (capacity < ways || capacity > 1 << 26) ThrowHelper.ArgumentOutOfRange(nameof(capacity));
+        int slots = (int)BitOperations.RoundUpToPowerOf2((uint)capacity);
+        _slots = new Slot[slots];
+        _waysShift = BitOperations.Log2((uint)ways);
+        _setMask = (uint)(slots >> _waysShift) - 1;
+        _alwaysInsert = insertInverseProbability <= 1;
+        _insertThreshold = _alwaysInsert ? uint.MaxValue : uint.MaxValue / (uint)insertInverseProbability;
+        _rng = seed == 0 ? 1u : seed;
+    }
+
+    public int Capacity => _slots.Length;
+    public int Ways => 1 << _waysShift;
+    public long Hits => _hits;
+    public long Misses => _misses;
+    public long Inserts => _inserts;
+
+    /// <summary>The cached flow for this key if still valid under <paramref name="shadowVersion"/>; counts a hit or a miss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public FlowEntry? Lookup(in FlowKey key, uint hash, long shadowVersion)
+    {
+        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
+        int ways = 1 << _waysShift;
+        for (int w = 0; w < ways; w++)
+        {
+            ref Slot x = ref Unsafe.Add(ref s, w);
+            if (x.Hash == hash && x.Key.Equals(key))
+            {
+                var f = x.Flow;
+                if (f is not null && !f.IsRemoved && (f.TableId == 0 || x.Version == shadowVersion))
+                {
+                    _hits++;
+                    return f;
+                }
+                break;
+            }
+        }
+        _misses++;
+        return null;
+    }
+
+    /// <summary>Offers a table lookup's result for caching (see the insertion policy above).</summary>
+    public void Insert(in FlowKey key, uint hash, FlowEntry flow, long shadowVersion)
+    {
+        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
+        int ways = 1 << _waysShift;
+        int victim = -1;
+        for (int w = 0; w < ways; w++)
+        {
+            ref Slot x = ref Unsafe.Add(ref s, w);
+            if (x.Hash == hash && x.Key.Equals(key))
+            {
+                victim = w;
+                break;
+            }
+        }
+        if (victim < 0)
+        {
+            for (int w = 0; w < ways; w++)
+            {
+                ref Slot x = ref Unsafe.Add(ref s, w);
+                var f = x.Flow;
+                if (f is null || f.IsRemoved || (f.TableId != 0 && x.Version != shadowVersion))
+                {
+                    victim = w;
+                    break;
+                }
+            }
+        }
+        if (victim < 0)
+        {
+            uint r = NextRandom();
+            if (!_alwaysInsert && r >= _insertThreshold) return;
+            victim = (int)(NextRandom() >> (32 - _waysShift));
+        }
+        ref Slot v = ref Unsafe.Add(ref s, victim);
+        v.Key = key;
+        v.Hash = hash;
+        v.Flow = flow;
+        v.Version = shadowVersion;
+        _inserts++;
+    }
+
+    /// <summary>Drops every cached flow (counters are kept).</summary>
+    public void Clear() => Array.Clear(_slots);
+
+    public void ResetCounters()
+    {
+        _hits = 0;
+        _misses = 0;
+        _inserts = 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint NextRandom()
+    {
+        // xorshift32
+        uint x = _rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        _rng = x;
+        return x;
+    }
+}

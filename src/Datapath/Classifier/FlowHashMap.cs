@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Datapath.Classifier;
+
+/// <summary>
+/// An open-addressed map from a masked key to one <see cref="FlowEntry"/>: one writer, any number of
+/// lock-free readers. The exact table and every tuple-space subtable are one of these.
+/// </summary>
+/// <remarks>
+/// <para>Layout: two parallel arrays, <c>uint[] Tags</c> and <c>FlowEntry?[] Entries</c>, grouped in buckets of
+/// <see cref="BucketSlots"/> slots (one <see cref="Vector128{T}"/> of tags). A bucket is <c>hash &amp; BucketMask</c>;
+/// probing moves to the next bucket (linear probing at bucket granularity). A tag is the key's hash with bit 31
+/// set, so 0 means "empty" and <see cref="DeletedTag"/> (1) means "deleted" (a tombstone: it keeps probe chains
+/// intact and never matches). The entry's own <see cref="FlowMatch.Value"/> is the stored key, compared after a
+/// tag hit. The low bits of a tag are the hash's low bits, so a rebuild re-buckets from tags without rehashing.</para>
+/// <para>Invariant: a key lives in the first bucket of its probe sequence that had a free (empty or deleted) slot
+/// when it was inserted; deletion never makes a slot empty; so a bucket holding an empty slot ends every probe
+/// sequence through it, and a reader may stop there. At most 3/4 of the slots are used or deleted, so every probe
+/// ends.</para>
+/// <para>Writer protocol (caller serialises writers): insert writes the entry, then the tag (both release
+/// stores); replacing a key's entry writes only the entry slot (readers see the old or the new entry, both fully
+/// built); delete writes the tag to <see cref="DeletedTag"/>, then clears the entry. When used plus deleted
+/// slots would pass 3/4, the writer builds new arrays (never touching the old ones, which readers may still be
+/// walking) and publishes them with one <see cref="Volatile.Write{T}(ref T, T)"/>. Readers load
+/// <see cref="Current"/> once and never see a torn state: a reader racing an insert may miss the key being inserted,
+/// never one that was present before it started.</para>
+/// </remarks>
+internal sealed class FlowHashMap
+{
+    public const int BucketSlots = 4;
+    public const uint DeletedTag = 1;
+    private const uint TagBit = 0x8000_0000u;
+    private const int MinSlots = 16;
+
+    /// <summary>One immutable-shape generation of the arrays (contents change in place as described above).</summary>
+    public sealed class Table
+    {
+        public readonly uint[] Tags;
+        public readonly FlowEntry?[] Entries;
+        public readonly uint BucketMask;
+
+        public Table(int slots)
+        {
+            Debug.Assert(slots >= BucketSlots && (slots & (slots - 1)) == 0);
+            Tags = new uint[slots];
+            Entries = new FlowEntry?[slots];
+            BucketMask = (uint)(slots / BucketSlots - 1);
+        }
+
+        public int Slots => Tags.Length;
+    }
+
+    private Table _table;
+    private int _count;
+    private int _deleted;
+
+    public FlowHashMap(int initialCapacity = 0)
+    {
+        _table = new Table(SlotsFor(initialCapacity));
+    }
+
+    /// <summary>The published arrays: readers load this once per lookup (or once per burst).</summary>
+    public Table Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _table);
+    }
+
+    /// <summary>Keys present (written by the writer, readable by anyone).</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    public int SlotCount => _table.Slots;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint TagOf(uint hash) => hash | TagBit;
+
+    /// <summary>
+    /// Reader probe: the entry whose <see cref="FlowMatch.Value"/> equals the masked key (k0..k5), whose table
+    /// hash is <paramref name="hash"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowEntry? Probe(Table t, uint hash, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
+    {
+        ref uint tags = ref MemoryMarshal.GetArrayDataReference(t.Tags);
+        ref FlowEntry? entries = ref MemoryMarshal.GetArrayDataReference(t.Entries);
+        uint mask = t.BucketMask;
+        uint tag = hash | TagBit;
+        uint b = hash & mask;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var want = Vector128.Create(tag);
+            while (true)
+            {
+                var v = Vector128.LoadUnsafe(ref tags, (nuint)(b * BucketSlots));
+                uint hits = Vector128.Equals(v, want).ExtractMostSignificantBits();
+                while (hits != 0)
+                {
+                    int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
+                    var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
+                    if (e is not null)
+                    {
+                        ref readonly FlowKey v2 = ref e.Match.Value;
+                        if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
+                            return e;
+                    }
+                    hits &= hits - 1;
+                }
+                if (Vector128.EqualsAny(v, Vector128<uint>.Zero)) return null;
+                b = (b + 1) & mask;
+            }
+        }
+        return ProbeScalar(t, hash, k0, k1, k2, k3, k4, k5);
+    }
+
+    /// <summary>Scalar twin of <see cref="Probe"/> (SIMD off).</summary>
+    public static FlowEntry? ProbeScalar(Table t, uint hash, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
+    {
+        uint[] tags = t.Tags;
+        FlowEntry?[] entries = t.Entries;
+        uint mask = t.BucketMask;
+        uint tag = hash | TagBit;
+        uint b = hash & mask;
+        while (true)
+        {
+            bool sawEmpty = false;
+            int s0 = (int)(b * BucketSlots);
+            for (int j = 0; j < BucketSlots; j++)
+            {
+                uint tg = Volatile.Read(ref tags[s0 + j]);
+                if (tg == tag)
+                {
+                    var e = Volatile.Read(ref entries[s0 + j]);
+                    if (e is not null)
+                    {
+                        ref readonly FlowKey v2 = ref e.Match.Value;
+                        if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
+                            return e;
+                    }
+                }
+                else if (tg == 0)
+                {
+                    sawEmpty = true;
+                }
+            }
+            if (sawEmpty) return null;
+            b = (b + 1) & mask;
+        }
+    }
+
+    // ---------------------------------------------------------------- writer side (caller serialises)
+
+    /// <summary>Writer: slot index of the key equal to <paramref name="value"/> (already masked), or -1.</summary>
+    public int FindSlot(in FlowKey value, uint hash)
+    {
+        var t = _table;
+        uint tag = hash | TagBit;
+        uint b = hash & t.BucketMask;
+        while (true)
+        {
+            bool sawEmpty = false;
+            int s0 = (int)(b * BucketSlots);
+            for (int j = 0; j < BucketSlots; j++)
+            {
+                uint tg = t.Tags[s0 + j];
+                if (tg == tag)
+                {
+                    var e = t.Entries[s0 + j];
+                    if (e is not null && e.Match.Value.Equals(value)) return s0 + j;
+                }
+                else if (tg == 0)
+                {
+                    sawEmpty = true;
+                }
+            }
+            if (sawEmpty) return -1;
+            b = (b + 1) & t.BucketMask;
+        }
+    }
+
+    /// <summary>Writer: the entry in a slot returned by <see cref="FindSlot"/>.</summary>
+    public FlowEntry SlotEntry(int slot) => _table.Entries[slot]!;
+
+    /// <summary>Writer: replaces the entry of an existing key in place (same key, same tag): one atomic store.</summary>
+    public void ReplaceAt(int slot, FlowEntry e) => Volatile.Write(ref _table.Entries[slot], e);
+
+    /// <summary>Writer: adds a key that is not present (<see cref="FindSlot"/> returned -1).</summary>
+    public void Add(uint hash, FlowEntry e)
+    {
+        var t = _table;
+        if ((_count + _deleted + 1) * 4 > t.Slots * 3)
+            t = Rebuild(_count + 1);
+        Place(t, hash | TagBit, e, publish: true);
+        Volatile.Write(ref _count, _count + 1);
+    }
+
+    /// <summary>Writer: deletes the key in <paramref name="slot"/>.</summary>
+    public void RemoveAt(int slot)
+    {
+        var t = _table;
+        Volatile.Write(ref t.Tags[slot], DeletedTag);
+        Volatile.Write(ref t.Entries[slot], null);
+        _deleted++;
+        Volatile.Write(ref _count, _count - 1);
+        // Shrink when mostly empty so a burst of deletes does not leave a huge sparse array behind.
+        if (t.Slots > MinSlots && _count * 8 < t.Slots && _deleted * 4 > t.Slots)
+            Rebuild(_count);
+    }
+
+    /// <summary>Writer: every present entry, in slot order (a snapshot copy; safe to mutate the map meanwhile).</summary>
+    public void CopyTo(List<FlowEntry> into)
+    {
+        var entries = _table.Entries;
+        for (int i = 0; i < entries.Length; i++)
+        {
+            var e = entries[i];
+            if (e is not null) into.Add(e);
+        }
+    }
+
+    /// <summary>Writer: visits the present entries of the current arrays (do not mutate the map from the callback).</summary>
+    public Table WriterTable => _table;
+
+    private static int SlotsFor(int count)
+    {
+        // At most half full right after a (re)build.
+        long want = Math.Max(MinSlots, (long)count * 2);
+        long slots = MinSlots;
+        while (slots < want) slots <<= 1;
+        if (slots > 1 << 30) ThrowHelper.InvalidOperation("flow hash map too large");
+        return (int)slots;
+    }
+
+    private Table Rebuild(int count)
+    {
+        var old = _table;
+        var t = new Table(SlotsFor(count));
+        for (int i = 0; i < old.Slots; i++)
+        {
+            var e = old.Entries[i];
+            if (e is not null) Place(t, old.Tags[i], e, publish: false);
+        }
+        _deleted = 0;
+        Volatile.Write(ref _table, t);
+        return t;
+    }
+
+    private void Place(Table t, uint tag, FlowEntry e, bool publish)
+    {
+        uint b = tag & t.BucketMask;
+        while (true)
+        {
+            int s0 = (int)(b * BucketSlots);
+            for (int j = 0; j < BucketSlots; j++)
+            {
+                uint tg = t.Tags[s0 + j];
+                if (tg == 0 || tg == DeletedTag)
+                {
+                    if (publish)
+                    {
+                        if (tg == DeletedTag) _deleted--;
+                        Volatile.Write(ref t.Entries[s0 + j], e);
+                        Volatile.Write(ref t.Tags[s0 + j], tag);
+                    }
+                    else
+                    {
+                        t.Entries[s0 + j] = e;
+                        t.Tags[s0 + j] = tag;
+                    }
+                    return;
+                }
+            }
+            b = (b + 1) & t.BucketMask;
+        }
+    }
+}

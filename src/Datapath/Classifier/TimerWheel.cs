@@ -1,0 +1,126 @@
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Datapath.Classifier;
+
+/// <summary>
+/// Idle and hard timeouts of the flows in a <see cref="FlowTable"/>: a single-level timer wheel with lazy
+/// re-arming. Writer-private (used under the table's writer lock).
+/// </summary>
+/// <remarks>
+/// <para>Design: <see cref="SlotCount"/> buckets of 2^<see cref="TickShift"/> ns (about 134 ms; the wheel spans
+/// about 137 s). A flow with a timeout sits in exactly one bucket, the one of its earliest possible deadline
+/// (created + hard, or last use + idle). Nothing happens when a flow is used: when its bucket comes due, the
+/// deadline is recomputed from <see cref="FlowEntry.LastUsedNanos"/>; a flow used since then is simply re-filed
+/// under its new deadline (once per idle period at most), otherwise it expires, hard first when both are due.
+/// Deadlines beyond the span are revisited once per revolution. Flows deleted by flow-mods stay in their bucket
+/// as stale references and are dropped when met (or by a compaction once stale references outnumber live ones),
+/// so every operation is O(1) amortised per flow.</para>
+/// <para>Precision: <see cref="Advance"/> expires every tracked flow whose deadline is at or before <c>now</c>,
+/// exactly; the tick only decides which buckets are looked at.</para>
+/// </remarks>
+internal sealed class TimerWheel
+{
+    public const int TickShift = 27;
+    public const int SlotCount = 1024;
+    private const int SlotMask = SlotCount - 1;
+    private const long NanosPerSecond = 1_000_000_000L;
+
+    private readonly List<FlowEntry>?[] _buckets = new List<FlowEntry>?[SlotCount];
+    private List<FlowEntry>? _spare;
+    private long _nextTick;
+    private int _tracked;
+    private int _stale;
+
+    public TimerWheel(long nowNanos) => _nextTick = nowNanos >> TickShift;
+
+    /// <summary>References held, live or stale.</summary>
+    public int Tracked => _tracked;
+
+    /// <summary>Entries examined by <see cref="Advance"/> since creation (tests use it to check the work done).</summary>
+    public long Visits { get; private set; }
+
+    public static bool HasTimeout(FlowEntry e) => (e.IdleTimeout | e.HardTimeout) != 0;
+
+    /// <summary>Starts tracking a newly installed flow that has a timeout.</summary>
+    public void Add(FlowEntry e)
+    {
+        File(e, Math.Min(HardDeadline(e), IdleDeadline(e)));
+        _tracked++;
+    }
+
+    /// <summary>A tracked flow left the table other than by expiry (delete, replace).</summary>
+    public void NoteRemoved()
+    {
+        _stale++;
+        if (_stale > 4096 && _stale * 2 > _tracked) Compact();
+    }
+
+    /// <summary>Appends every flow due at <paramref name="nowNanos"/> (with its reason) to <paramref name="due"/>.</summary>
+    public void Advance(long nowNanos, List<(FlowEntry Entry, FlowRemovedReason Reason)> due)
+    {
+        long nowTick = nowNanos >> TickShift;
+        if (nowTick < _nextTick) return;
+        long first = _nextTick;
+        if (nowTick - first >= SlotCount) first = nowTick - SlotCount + 1;
+        // Advance first, so flows re-filed while processing land at or after the current tick.
+        _nextTick = nowTick;
+        for (long t = first; t <= nowTick; t++) Process((int)(t & SlotMask), nowNanos, due);
+    }
+
+    private void Process(int index, long now, List<(FlowEntry, FlowRemovedReason)> due)
+    {
+        var list = _buckets[index];
+        if (list is null || list.Count == 0) return;
+        _buckets[index] = _spare;
+        _spare = null;
+        foreach (var e in list)
+        {
+            Visits++;
+            if (e.IsRemoved)
+            {
+                _stale--;
+                _tracked--;
+                continue;
+            }
+            long hard = HardDeadline(e), idle = IdleDeadline(e);
+            if (hard <= now)
+            {
+                due.Add((e, FlowRemovedReason.HardTimeout));
+                _tracked--;
+            }
+            else if (idle <= now)
+            {
+                due.Add((e, FlowRemovedReason.IdleTimeout));
+                _tracked--;
+            }
+            else
+            {
+                File(e, Math.Min(hard, idle));
+            }
+        }
+        list.Clear();
+        _spare = list;
+    }
+
+    private void File(FlowEntry e, long deadline)
+    {
+        long tick = Math.Max(deadline >> TickShift, _nextTick);
+        (_buckets[(int)(tick & SlotMask)] ??= new List<FlowEntry>()).Add(e);
+    }
+
+    private void Compact()
+    {
+        foreach (var list in _buckets)
+        {
+            if (list is null) continue;
+            _tracked -= list.RemoveAll(static e => e.IsRemoved);
+        }
+        _stale = 0;
+    }
+
+    private static long HardDeadline(FlowEntry e)
+        => e.HardTimeout == 0 ? long.MaxValue : e.CreatedNanos + e.HardTimeout * NanosPerSecond;
+
+    private static long IdleDeadline(FlowEntry e)
+        => e.IdleTimeout == 0 ? long.MaxValue : e.LastUsedNanos + e.IdleTimeout * NanosPerSecond;
+}

@@ -1,0 +1,410 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Datapath.Classifier;
+
+/// <summary>
+/// The wildcard table (table 1, "tuple-space"): one hashed <see cref="Subtable"/> per distinct mask, searched in
+/// order of the subtables' highest rule priority, stopping as soon as nothing later can win.
+/// </summary>
+/// <remarks>
+/// <para>Design (after ovs <c>lib/classifier.c</c> and <c>lib/pvector.c</c>): a subtable maps
+/// <c>hash(key &amp; mask)</c> to the rules whose match is exactly (mask, value). Rules that share a match differ
+/// only in priority; the subtable's slot holds the highest of them and the rest hang off it, ordered by priority
+/// descending, in a writer-private chain (<see cref="FlowEntry.TableData"/>). So a probe yields at most one
+/// candidate per subtable. The published subtable list is an immutable array sorted by (max priority
+/// descending, mask specificity descending, mask words ascending); it is rebuilt and republished with one
+/// <see cref="Volatile.Write{T}(ref T, T)"/> by <see cref="Publish"/> when its order or membership changed.</para>
+/// <para>Lookup: visit subtables in order, keep the best candidate (a later subtable replaces it only with a
+/// strictly higher priority), and stop once the best priority is at least the next subtable's max priority.
+/// Tie rule: among overlapping wildcard rules of equal priority, the one whose subtable comes first in that order
+/// wins (more specific mask first), a deterministic function of the rule set, not of insertion history.</para>
+/// <para>Thread safety: one writer at a time (the caller serialises); lock-free readers. A rule becomes visible to
+/// readers when its slot is written (inside its subtable), and its subtable's position in the search order is
+/// updated at the next <see cref="Publish"/>: until then a newly created subtable is not searched, and a raised
+/// max priority may not yet be honoured, so a new rule may be briefly invisible, never half visible.</para>
+/// </remarks>
+[SkipLocalsInit]
+public sealed class TupleSpace
+{
+    private static readonly SubtableRef[] s_empty = [];
+
+    private readonly Dictionary<FlowKey, Subtable> _byMask = new();
+    private readonly Dictionary<ushort, HashSet<FlowEntry>> _byPriority = new();
+    private SubtableRef[] _order = s_empty;
+    private bool _dirty;
+    private int _count;
+
+    /// <summary>Rules in the table (including rules shadowed by a higher-priority rule with the same match).</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Distinct masks (subtables) currently holding rules.</summary>
+    public int SubtableCount => _byMask.Count;
+
+    /// <summary>Subtables in the published search order.</summary>
+    public int PublishedSubtableCount => Volatile.Read(ref _order).Length;
+
+    // ---------------------------------------------------------------- readers
+
+    /// <summary>Reader: the winning wildcard rule for one packet key, or null.</summary>
+    public FlowEntry? Lookup(in FlowKey key)
+    {
+        var order = Volatile.Read(ref _order);
+        FlowEntry? best = null;
+        int bestPriority = -1;
+        for (int s = 0; s < order.Length; s++)
+        {
+            ref readonly SubtableRef sr = ref order[s];
+            if (bestPriority >= sr.MaxPriority) break;
+            var sub = sr.Table;
+            ref readonly FlowKey m = ref sub.Mask;
+            ulong k0 = key.W0 & m.W0, k1 = key.W1 & m.W1, k2 = key.W2 & m.W2;
+            ulong k3 = key.W3 & m.W3, k4 = key.W4 & m.W4, k5 = key.W5 & m.W5;
+            uint h = FlowHash.Of(k0, k1, k2, k3, k4, k5);
+            var e = FlowHashMap.Probe(sub.Map.Current, h, k0, k1, k2, k3, k4, k5);
+            if (e is not null && e.Priority > bestPriority)
+            {
+                best = e;
+                bestPriority = e.Priority;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// Reader, burst form (ovs dpcls style): subtable-major over the keys whose bit is set in
+    /// <paramref name="pending"/> (at most 64 keys). Writes each winner to <paramref name="results"/> (entries of
+    /// keys without a match are left untouched) and returns the bitmap of keys that matched.
+    /// </summary>
+    public ulong LookupBurst(ReadOnlySpan<FlowKey> keys, ulong pending, Span<FlowEntry?> results)
+    {
+        var order = Volatile.Read(ref _order);
+        if (pending == 0 || order.Length == 0) return 0;
+        if (keys.Length > 64 || results.Length < keys.Length || (keys.Length < 64 && pending >> keys.Length != 0))
+            ThrowHelper.Argument(nameof(pending));
+
+        Span<int> best = stackalloc int[64];
+        for (ulong b = pending; b != 0; b &= b - 1) best[BitOperations.TrailingZeroCount(b)] = -1;
+        ref int best0 = ref MemoryMarshal.GetReference(best);
+        ref FlowKey key0 = ref MemoryMarshal.GetReference(keys);
+        ref FlowEntry? res0 = ref MemoryMarshal.GetReference(results);
+
+        ulong found = 0;
+        ulong remaining = pending;
+        for (int s = 0; s < order.Length; s++)
+        {
+            var sub = order[s].Table;
+            int nextMax = s + 1 < order.Length ? order[s + 1].MaxPriority : -1;
+            var table = sub.Map.Current;
+            ref readonly FlowKey m = ref sub.Mask;
+            ulong m0 = m.W0, m1 = m.W1, m2 = m.W2, m3 = m.W3, m4 = m.W4, m5 = m.W5;
+
+            ulong bits = remaining;
+            do
+            {
+                int i = BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                ref FlowKey key = ref Unsafe.Add(ref key0, i);
+                ulong k0 = key.W0 & m0, k1 = key.W1 & m1, k2 = key.W2 & m2;
+                ulong k3 = key.W3 & m3, k4 = key.W4 & m4, k5 = key.W5 & m5;
+                uint h = FlowHash.Of(k0, k1, k2, k3, k4, k5);
+                var e = FlowHashMap.Probe(table, h, k0, k1, k2, k3, k4, k5);
+                ref int bp = ref Unsafe.Add(ref best0, i);
+                if (e is not null && e.Priority > bp)
+                {
+                    bp = e.Priority;
+                    Unsafe.Add(ref res0, i) = e;
+                    found |= 1UL << i;
+                }
+                if (bp >= nextMax) remaining &= ~(1UL << i);
+            }
+            while (bits != 0);
+
+            if (remaining == 0) break;
+        }
+        return found;
+    }
+
+    // ---------------------------------------------------------------- writer side (caller serialises)
+
+    /// <summary>Writer: the rule with exactly this match and priority, or null.</summary>
+    public FlowEntry? Find(in FlowMatch match, ushort priority)
+    {
+        if (!_byMask.TryGetValue(match.Mask, out var sub)) return null;
+        for (var e = sub.FindTop(match.Value); e is not null; e = Next(e))
+        {
+            if (e.Priority == priority) return e;
+            if (e.Priority < priority) break;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Writer: inserts a fully built wildcard entry, replacing an entry with the same match and priority (returned;
+    /// the caller marks it removed). Call <see cref="Publish"/> afterwards (once per batch is enough).
+    /// </summary>
+    public FlowEntry? Insert(FlowEntry entry)
+    {
+        ref readonly FlowMatch match = ref entry.Match;
+        if (!_byMask.TryGetValue(match.Mask, out var sub))
+        {
+            sub = new Subtable(match.Mask);
+            _byMask.Add(match.Mask, sub);
+            _dirty = true;
+        }
+
+        FlowEntry? replaced = null;
+        uint h = FlowHash.Of(match.Value);
+        int slot = sub.Map.FindSlot(match.Value, h);
+        if (slot < 0)
+        {
+            entry.TableData = null;
+            sub.Map.Add(h, entry);
+        }
+        else
+        {
+            var top = sub.Map.SlotEntry(slot);
+            if (entry.Priority > top.Priority)
+            {
+                entry.TableData = top;
+                sub.Map.ReplaceAt(slot, entry);
+            }
+            else if (entry.Priority == top.Priority)
+            {
+                entry.TableData = top.TableData;
+                sub.Map.ReplaceAt(slot, entry);
+                replaced = top;
+            }
+            else
+            {
+                FlowEntry prev = top;
+                FlowEntry? cur = Next(top);
+                while (cur is not null && cur.Priority > entry.Priority)
+                {
+                    prev = cur;
+                    cur = Next(cur);
+                }
+                if (cur is not null && cur.Priority == entry.Priority)
+                {
+                    entry.TableData = cur.TableData;
+                    replaced = cur;
+                }
+                else
+                {
+                    entry.TableData = cur;
+                }
+                prev.TableData = entry;
+            }
+        }
+
+        if (replaced is null)
+        {
+            sub.AddPriority(entry.Priority);
+            Volatile.Write(ref _count, _count + 1);
+        }
+        else
+        {
+            replaced.TableData = null;
+            _byPriority[replaced.Priority].Remove(replaced);
+        }
+        if (!_byPriority.TryGetValue(entry.Priority, out var set))
+            _byPriority.Add(entry.Priority, set = new HashSet<FlowEntry>(ReferenceEqualityComparer.Instance));
+        set.Add(entry);
+        if (sub.MaxPriority != sub.PublishedMax) _dirty = true;
+        return replaced;
+    }
+
+    /// <summary>Writer: removes this entry (by identity). Returns false when it is not in the table.</summary>
+    public bool Remove(FlowEntry entry)
+    {
+        ref readonly FlowMatch match = ref entry.Match;
+        if (!_byMask.TryGetValue(match.Mask, out var sub)) return false;
+        int slot = sub.Map.FindSlot(match.Value, FlowHash.Of(match.Value));
+        if (slot < 0) return false;
+        var top = sub.Map.SlotEntry(slot);
+        if (ReferenceEquals(top, entry))
+        {
+            var next = Next(entry);
+            if (next is not null) sub.Map.ReplaceAt(slot, next);
+            else sub.Map.RemoveAt(slot);
+        }
+        else
+        {
+            FlowEntry prev = top;
+            FlowEntry? cur = Next(top);
+            while (cur is not null && !ReferenceEquals(cur, entry))
+            {
+                prev = cur;
+                cur = Next(cur);
+            }
+            if (cur is null) return false;
+            prev.TableData = entry.TableData;
+        }
+        entry.TableData = null;
+        sub.RemovePriority(entry.Priority);
+        Volatile.Write(ref _count, _count - 1);
+        var set = _byPriority[entry.Priority];
+        set.Remove(entry);
+        if (set.Count == 0) _byPriority.Remove(entry.Priority);
+        if (sub.RuleCount == 0)
+        {
+            _byMask.Remove(match.Mask);
+            _dirty = true;
+        }
+        else if (sub.MaxPriority != sub.PublishedMax)
+        {
+            _dirty = true;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Writer: republishes the subtable search order if membership or a max priority changed. Returns true when it
+    /// published a new order.
+    /// </summary>
+    public bool Publish()
+    {
+        if (!_dirty) return false;
+        var arr = new SubtableRef[_byMask.Count];
+        int n = 0;
+        foreach (var sub in _byMask.Values)
+        {
+            Debug.Assert(sub.RuleCount > 0);
+            sub.PublishedMax = sub.MaxPriority;
+            arr[n++] = new SubtableRef(sub, sub.MaxPriority);
+        }
+        Array.Sort(arr, static (a, b) => CompareOrder(a.Table, a.MaxPriority, b.Table, b.MaxPriority));
+        Volatile.Write(ref _order, arr);
+        _dirty = false;
+        return true;
+    }
+
+    /// <summary>The search-order comparison (also the tie rule): max priority desc, specificity desc, mask words asc.</summary>
+    internal static int CompareOrder(Subtable a, int aMax, Subtable b, int bMax)
+    {
+        if (aMax != bMax) return bMax.CompareTo(aMax);
+        if (a.Specificity != b.Specificity) return b.Specificity.CompareTo(a.Specificity);
+        return FlowHash.CompareWords(a.Mask, b.Mask);
+    }
+
+    /// <summary>Writer: true when some rule of this priority overlaps <paramref name="match"/> (OFPFF_CHECK_OVERLAP).</summary>
+    public bool HasOverlap(in FlowMatch match, ushort priority)
+    {
+        if (!_byPriority.TryGetValue(priority, out var set)) return false;
+        foreach (var e in set)
+            if (e.Match.Overlaps(match)) return true;
+        return false;
+    }
+
+    /// <summary>Writer: the rules of this priority (for overlap checks against exact rules).</summary>
+    internal HashSet<FlowEntry>? RulesWithPriority(ushort priority)
+        => _byPriority.TryGetValue(priority, out var set) ? set : null;
+
+    /// <summary>Writer: appends every rule whose match is a subset of <paramref name="request"/> (OF1.0 non-strict).</summary>
+    public void CollectSubsets(in FlowMatch request, List<FlowEntry> into)
+    {
+        foreach (var sub in _byMask.Values)
+        {
+            // A rule can be a subset only if its mask has every bit of the request's mask.
+            if (!FlowHash.Covers(sub.Mask, request.Mask)) continue;
+            if (sub.Mask.Equals(request.Mask))
+            {
+                for (var e = sub.FindTop(request.Value); e is not null; e = Next(e)) into.Add(e);
+                continue;
+            }
+            var entries = sub.Map.WriterTable.Entries;
+            for (int i = 0; i < entries.Length; i++)
+            {
+                var top = entries[i];
+                if (top is null || !top.Match.Value.MatchesMasked(request.Mask, request.Value)) continue;
+                for (var e = top; e is not null; e = Next(e)) into.Add(e);
+            }
+        }
+    }
+
+    /// <summary>Writer: appends every rule with exactly this match, whatever its priority.</summary>
+    public void CollectIdentical(in FlowMatch match, List<FlowEntry> into)
+    {
+        if (!_byMask.TryGetValue(match.Mask, out var sub)) return;
+        for (var e = sub.FindTop(match.Value); e is not null; e = Next(e)) into.Add(e);
+    }
+
+    /// <summary>Writer (or quiescent reader): appends every rule.</summary>
+    public void CopyTo(List<FlowEntry> into)
+    {
+        foreach (var sub in _byMask.Values)
+        {
+            var entries = sub.Map.WriterTable.Entries;
+            for (int i = 0; i < entries.Length; i++)
+                for (var e = entries[i]; e is not null; e = Next(e)) into.Add(e);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static FlowEntry? Next(FlowEntry e) => Unsafe.As<FlowEntry?>(e.TableData);
+
+    internal readonly struct SubtableRef(Subtable table, int maxPriority)
+    {
+        public readonly Subtable Table = table;
+        public readonly int MaxPriority = maxPriority;
+    }
+}
+
+/// <summary>
+/// One mask's rules in the tuple space: a <see cref="FlowHashMap"/> from masked value to the highest-priority rule
+/// with that match, plus writer-side bookkeeping of the priorities present.
+/// </summary>
+internal sealed class Subtable
+{
+    public readonly FlowKey Mask;
+    public readonly FlowHashMap Map = new();
+    public readonly int Specificity;
+    /// <summary>The max priority in the currently published order (writer only).</summary>
+    public int PublishedMax = -1;
+
+    private readonly Dictionary<ushort, int> _priorityCounts = new();
+    private readonly SortedSet<ushort> _priorities = new();
+    private int _maxPriority = -1;
+    private int _ruleCount;
+
+    public Subtable(in FlowKey mask)
+    {
+        Mask = mask;
+        Specificity = FlowHash.PopCount(mask);
+    }
+
+    public int RuleCount => _ruleCount;
+    public int MaxPriority => _maxPriority;
+
+    public FlowEntry? FindTop(in FlowKey value)
+    {
+        int slot = Map.FindSlot(value, FlowHash.Of(value));
+        return slot < 0 ? null : Map.SlotEntry(slot);
+    }
+
+    public void AddPriority(ushort p)
+    {
+        _priorityCounts.TryGetValue(p, out int c);
+        _priorityCounts[p] = c + 1;
+        if (c == 0) _priorities.Add(p);
+        _ruleCount++;
+        if (p > _maxPriority) _maxPriority = p;
+    }
+
+    public void RemovePriority(ushort p)
+    {
+        int c = _priorityCounts[p] - 1;
+        _ruleCount--;
+        if (c > 0)
+        {
+            _priorityCounts[p] = c;
+            return;
+        }
+        _priorityCounts.Remove(p);
+        _priorities.Remove(p);
+        if (p == _maxPriority) _maxPriority = _priorities.Count == 0 ? -1 : _priorities.Max;
+    }
+}

@@ -1,0 +1,416 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Datapath.Tests;
+
+/// <summary>OpenFlow 1.0 flow-mod semantics, capacity, emergency flows, EMC validity, observers, stats.</summary>
+public class ClassifierFlowModTests
+{
+    private static readonly FlowActions s_out1 = new([FlowAction.Output(1)]);
+    private static readonly FlowActions s_out2 = new([FlowAction.Output(2)]);
+
+    private static FlowKey Key(ushort inPort, uint nwDst, ushort tpDst = 80)
+        => new FlowKeyBuilder().InPort(inPort).DlVlan(0xFFFF).DlType(0x0800).NwProto(6)
+            .NwSrc(0x0A000001).NwDst(nwDst).TpSrc(1234).TpDst(tpDst).Key;
+
+    /// <summary>Match on in_port and an nw_dst prefix (tunnel id wildcarded, as OF1.0 controllers mean).</summary>
+    private static FlowMatch InPortDst(ushort inPort, uint nwDst, int prefix)
+        => FlowMatch.FromOpenFlow(
+            (Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask))
+            | (Wildcards)((uint)(32 - prefix) << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
+            Key(inPort, nwDst));
+
+    private static FlowMod Add(in FlowMatch m, ushort prio, FlowActions? a = null, ulong cookie = 0, ushort idle = 0,
+                               ushort hard = 0, FlowModFlags flags = FlowModFlags.None)
+        => new(FlowModCommand.Add, m, prio, a ?? s_out1, cookie, idle, hard, flags);
+
+    [Fact]
+    public void Add_ReplacesIdenticalRule_WithFreshCountersAndNoFlowRemoved()
+    {
+        var clock = new ManualClock();
+        var table = new FlowTable(clock);
+        var m = InPortDst(1, 0x0A000002, 24);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(m, 100, s_out1, cookie: 1), null));
+        var first = table.Lookup(Key(1, 0x0A000002), 0)!;
+        first.Hit(5, 500, clock.NowNanos);
+        clock.Advance(TimeSpan.FromSeconds(3));
+
+        var removed = new List<FlowRemoved>();
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(m, 100, s_out2, cookie: 2), removed));
+        Assert.Empty(removed);
+        Assert.True(first.IsRemoved);
+        var second = table.Lookup(Key(1, 0x0A000002), 0)!;
+        Assert.NotSame(first, second);
+        Assert.Equal(0, second.Packets);
+        Assert.Equal(clock.NowNanos, second.CreatedNanos);
+        Assert.Equal(2UL, second.Cookie);
+        Assert.Same(s_out2, second.Actions);
+        Assert.Equal(1, table.ActiveWildcard);
+
+        // Same match, another priority: a second rule, not a replacement.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(m, 50), null));
+        Assert.Equal(2, table.ActiveWildcard);
+        Assert.Same(second, table.Lookup(Key(1, 0x0A000002), 0));
+    }
+
+    [Fact]
+    public void Exact_BeatsEveryWildcard_AndPriorityIsNormalised()
+    {
+        var table = new FlowTable(new ManualClock());
+        var key = Key(1, 0x0A000002);
+        table.Apply(Add(InPortDst(1, 0x0A000002, 32), 0xFFFF, s_out1), null);
+        table.Apply(Add(FlowMatch.Exact(key), 3, s_out2), null);
+        var hit = table.Lookup(key, 0)!;
+        Assert.Equal(0xFFFF, hit.Priority);
+        Assert.Equal(FlowTable.ExactTableId, hit.TableId);
+        Assert.Same(s_out2, hit.Actions);
+        // A packet with a tunnel id still hits the exact rule (exact rules ignore it).
+        var tunnelled = new FlowKeyBuilder(key).TunId(77).Key;
+        Assert.Same(hit, table.Lookup(tunnelled, 0));
+
+        // Strict requests on an exact match are normalised too: whatever priority they carry.
+        var removed = new List<FlowRemoved>();
+        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, FlowMatch.Exact(key), 9, s_out1), null);
+        Assert.Same(s_out1, hit.Actions);
+        table.Apply(new FlowMod(FlowModCommand.DeleteStrict, FlowMatch.Exact(key), 1234, FlowActions.Drop), removed);
+        Assert.Single(removed);
+        Assert.Same(hit, removed[0].Entry);
+        Assert.Equal(0, table.ActiveExact);
+    }
+
+    [Fact]
+    public void Modify_KeepsCountersAndTimeouts_UpdatesActionsAndCookie_OrAddsWhenNothingMatches()
+    {
+        var clock = new ManualClock();
+        var table = new FlowTable(clock);
+        var a = InPortDst(1, 0x0A000100, 24);
+        var b = InPortDst(1, 0x0A000200, 24);
+        table.Apply(Add(a, 10, s_out1, cookie: 1, idle: 30, hard: 60), null);
+        table.Apply(Add(b, 20, s_out1, cookie: 1), null);
+        var ea = table.Lookup(Key(1, 0x0A000101), 0)!;
+        var eb = table.Lookup(Key(1, 0x0A000201), 0)!;
+        ea.Hit(3, 300, clock.NowNanos);
+
+        // Non-strict on in_port=1 covers both (any priority).
+        var inPort1 = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort | Wildcards.TunIdExt, Key(1, 0));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Modify, inPort1, 0, s_out2, Cookie: 7, IdleTimeout: 1), null));
+        foreach (var e in new[] { ea, eb })
+        {
+            Assert.False(e.IsRemoved);
+            Assert.Same(s_out2, e.Actions);
+            Assert.Equal(7UL, e.Cookie);
+        }
+        Assert.Equal(3, ea.Packets);
+        Assert.Equal(30, ea.IdleTimeout);
+        Assert.Equal(60, ea.HardTimeout);
+        Assert.Equal(2, table.ActiveWildcard);
+
+        // Strict with the wrong priority matches nothing, so it acts as ADD.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.ModifyStrict, a, 11, s_out1, Cookie: 9), null));
+        Assert.Equal(3, table.ActiveWildcard);
+        Assert.Equal(11, table.Lookup(Key(1, 0x0A000101), 0)!.Priority);
+        Assert.Same(s_out2, ea.Actions);
+    }
+
+    [Fact]
+    public void Modify_CookieOptionOff_KeepsCookie()
+    {
+        var table = new FlowTable(new ManualClock(), new FlowTableOptions { ModifyUpdatesCookie = false });
+        var m = InPortDst(2, 0x0A000100, 24);
+        table.Apply(Add(m, 10, s_out1, cookie: 5), null);
+        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 10, s_out2, Cookie: 6), null);
+        var e = table.Lookup(Key(2, 0x0A000100), 0)!;
+        Assert.Same(s_out2, e.Actions);
+        Assert.Equal(5UL, e.Cookie);
+    }
+
+    [Fact]
+    public void CheckOverlap_RefusesSamePriorityOverlap_Only()
+    {
+        var table = new FlowTable(new ManualClock());
+        var wide = InPortDst(1, 0x0A000000, 16);
+        var narrow = InPortDst(1, 0x0A000100, 24);
+        var elsewhere = InPortDst(2, 0x0A000100, 24);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(wide, 10), null));
+        Assert.Equal(FlowModStatus.Overlap, table.Apply(Add(narrow, 10, flags: FlowModFlags.CheckOverlap), null));
+        Assert.Equal(FlowModStatus.Overlap, table.Apply(Add(wide, 10, flags: FlowModFlags.CheckOverlap), null)); // identical overlaps too
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(narrow, 11, flags: FlowModFlags.CheckOverlap), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(elsewhere, 10, flags: FlowModFlags.CheckOverlap), null));
+        Assert.Equal(3, table.ActiveWildcard);
+
+        // Exact rules live at 0xFFFF: they overlap wildcard rules of priority 0xFFFF that cover them.
+        var key = Key(1, 0x0A000105);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0x0A000100, 24), 0xFFFF), null));
+        Assert.Equal(FlowModStatus.Overlap, table.Apply(Add(FlowMatch.Exact(key), 1, flags: FlowModFlags.CheckOverlap), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(3, 0x0A000105)), 1, flags: FlowModFlags.CheckOverlap), null));
+        Assert.Equal(FlowModStatus.Overlap, table.Apply(Add(InPortDst(3, 0x0A000000, 8), 0xFFFF, flags: FlowModFlags.CheckOverlap), null));
+    }
+
+    [Fact]
+    public void Capacity_IsEnforcedPerTable_ReplacementsStillAllowed()
+    {
+        var table = new FlowTable(new ManualClock(), new FlowTableOptions { MaxExactFlows = 3, MaxWildcardFlows = 2, MaxEmergencyFlows = 1 });
+        for (ushort p = 1; p <= 3; p++) Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(p, 1)), 0), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(4, 1)), 0), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(3, 1)), 0, s_out2), null)); // replace
+        Assert.Equal(3, table.ActiveExact);
+
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 1), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 2), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 3), null));
+        // MODIFY that has to add also reports TableFull.
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(new FlowMod(FlowModCommand.ModifyStrict, InPortDst(9, 0, 8), 3, s_out1), null));
+        Assert.Equal(2, table.ActiveWildcard);
+
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0, 8), 1, flags: FlowModFlags.Emergency), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(9, 9)), 1, flags: FlowModFlags.Emergency), null));
+
+        var stats = table.GetTableStats(0);
+        Assert.Equal(("hash", 3, 3), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+        stats = table.GetTableStats(1);
+        Assert.Equal(("tuple-space", 2, 2), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+    }
+
+    [Fact]
+    public void Emergency_SeparateTable_TimeoutsRefused_UsedOnlyWhenSwitchedOn()
+    {
+        var table = new FlowTable(new ManualClock());
+        var key = Key(1, 0x0A000001);
+        var m = InPortDst(1, 0x0A000000, 8);
+        Assert.Equal(FlowModStatus.BadEmergencyTimeout, table.Apply(Add(m, 5, idle: 1, flags: FlowModFlags.Emergency), null));
+        Assert.Equal(FlowModStatus.BadEmergencyTimeout, table.Apply(Add(m, 5, hard: 1, flags: FlowModFlags.Emergency), null));
+        // A MODIFY that would have to add an emergency flow with timeouts fails the same way.
+        Assert.Equal(FlowModStatus.BadEmergencyTimeout,
+            table.Apply(new FlowMod(FlowModCommand.Modify, m, 5, s_out1, IdleTimeout: 3, Flags: FlowModFlags.Emergency), null));
+        Assert.Equal(0, table.Emergency);
+
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(m, 5, s_out2, flags: FlowModFlags.Emergency), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(m, 5, s_out1), null));
+        Assert.Equal((1, 1), (table.Emergency, table.ActiveWildcard));
+
+        var emc = new ExactMatchCache(64);
+        var results = new FlowEntry?[1];
+        Assert.Same(s_out1, table.Lookup(key, 0)!.Actions);
+        table.LookupBurst([key], [key.Hash()], results, emc);
+        Assert.Same(s_out1, results[0]!.Actions);
+        table.LookupBurst([key], [key.Hash()], results, emc); // now cached
+
+        table.UseEmergencyTable = true;
+        var em = table.Lookup(key, 0)!;
+        Assert.True(em.IsEmergency);
+        Assert.Same(s_out2, em.Actions);
+        table.LookupBurst([key], [key.Hash()], results, emc);
+        Assert.Same(em, results[0]); // the EMC is bypassed
+        Assert.Null(table.Lookup(Key(2, 0x0A000001), 0));
+
+        // Flow-mods without OFPFF_EMERG never touch emergency flows, and vice versa.
+        var removed = new List<FlowRemoved>();
+        table.Apply(new FlowMod(FlowModCommand.Delete, FlowMatch.All, 0, FlowActions.Drop), removed);
+        Assert.Single(removed);
+        Assert.False(removed[0].Entry.IsEmergency);
+        Assert.Equal(1, table.Emergency);
+        var listed = new List<FlowEntry>();
+        table.Collect(FlowMatch.All, OfPort.None, false, listed, emergency: true);
+        Assert.Equal(new[] { em }, listed);
+        table.Apply(new FlowMod(FlowModCommand.Delete, FlowMatch.All, 0, FlowActions.Drop, Flags: FlowModFlags.Emergency), removed);
+        Assert.Equal(0, table.Emergency);
+
+        table.UseEmergencyTable = false;
+        Assert.Null(table.Lookup(key, 0));
+    }
+
+    [Fact]
+    public void BadCommand()
+    {
+        var table = new FlowTable(new ManualClock());
+        Assert.Equal(FlowModStatus.BadCommand, table.Apply(new FlowMod((FlowModCommand)9, FlowMatch.All, 0, s_out1), null));
+        Assert.Equal(0L, table.Version);
+    }
+
+    [Fact]
+    public void EmcValidity_ExactChurnKeepsExactHits_WildcardAddInvalidates()
+    {
+        var table = new FlowTable(new ManualClock());
+        var emc = new ExactMatchCache(1024, insertInverseProbability: 1000);
+        var exactKey = Key(1, 0x0A000001);
+        var wildKey = Key(2, 0x0A000001);
+        table.Apply(Add(FlowMatch.Exact(exactKey), 0, s_out1), null);
+        table.Apply(Add(InPortDst(2, 0x0A000000, 8), 10, s_out1), null);
+        FlowKey[] keys = [exactKey, wildKey];
+        uint[] hashes = [exactKey.Hash(), wildKey.Hash()];
+        var results = new FlowEntry?[2];
+        table.LookupBurst(keys, hashes, results, emc);
+        Assert.Equal(2, emc.Inserts);
+        table.LookupBurst(keys, hashes, results, emc);
+        Assert.Equal(2, emc.Hits);
+
+        // Exact churn: the shadow version moves, the cached exact flow stays valid, the wildcard one does not.
+        long shadow = table.ShadowVersion;
+        for (ushort i = 0; i < 50; i++)
+        {
+            table.Apply(Add(FlowMatch.Exact(Key(3, i)), 0), null);
+            table.Apply(new FlowMod(FlowModCommand.DeleteStrict, FlowMatch.Exact(Key(3, i)), 0, FlowActions.Drop), null);
+        }
+        Assert.True(table.ShadowVersion > shadow);
+        emc.ResetCounters();
+        table.LookupBurst(keys, hashes, results, emc);
+        Assert.Equal((1L, 1L), (emc.Hits, emc.Misses));
+        Assert.Same(s_out1, results[1]!.Actions);
+
+        // A higher-priority wildcard rule must win at once, not after the cached entry ages out.
+        table.LookupBurst(keys, hashes, results, emc); // re-cached
+        table.Apply(Add(InPortDst(2, 0x0A000000, 24), 20, s_out2), null);
+        table.LookupBurst(keys, hashes, results, emc);
+        Assert.Same(s_out2, results[1]!.Actions);
+
+        // MODIFY needs no invalidation: same entry object, new actions.
+        shadow = table.ShadowVersion;
+        table.LookupBurst(keys, hashes, results, emc);
+        var cached = results[1];
+        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, InPortDst(2, 0x0A000000, 24), 20, s_out1), null);
+        Assert.Equal(shadow, table.ShadowVersion);
+        emc.ResetCounters();
+        table.LookupBurst(keys, hashes, results, emc);
+        Assert.Equal(2L, emc.Hits);
+        Assert.Same(cached, results[1]);
+        Assert.Same(s_out1, results[1]!.Actions);
+
+        // Deleting the cached flow makes it a miss (IsRemoved), and the lower rule takes over.
+        table.Apply(new FlowMod(FlowModCommand.DeleteStrict, InPortDst(2, 0x0A000000, 24), 20, FlowActions.Drop), null);
+        Assert.Equal(shadow, table.ShadowVersion);
+        table.LookupBurst(keys, hashes, results, emc);
+        Assert.Equal(10, results[1]!.Priority);
+        // An exact add for the wildcard-cached key takes over too.
+        table.LookupBurst(keys, hashes, results, emc);
+        table.Apply(Add(FlowMatch.Exact(wildKey), 0, s_out2), null);
+        table.LookupBurst(keys, hashes, results, emc);
+        Assert.Equal(FlowTable.ExactTableId, results[1]!.TableId);
+    }
+
+    [Fact]
+    public void Emc_ProbabilisticInsertWhenBusy_AlwaysWhenFree()
+    {
+        var table = new FlowTable(new ManualClock());
+        table.Apply(Add(FlowMatch.FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default), 1), null);
+        // One set of two ways: everything collides.
+        var emc = new ExactMatchCache(2, ways: 2, insertInverseProbability: 100, seed: 42);
+        var results = new FlowEntry?[1];
+        for (ushort i = 0; i < 10_000; i++)
+        {
+            var k = Key(i, 1);
+            table.LookupBurst([k], [7u], results, emc);
+        }
+        // Two free-way inserts, then about 1 in 100 of the remaining misses.
+        Assert.InRange(emc.Inserts, 2 + 50, 2 + 200);
+        var always = new ExactMatchCache(2, ways: 2, insertInverseProbability: 1);
+        for (ushort i = 0; i < 100; i++) table.LookupBurst([Key(i, 1)], [7u], results, always);
+        Assert.Equal(100, always.Inserts);
+    }
+
+    [Fact]
+    public void Observers_SeeEveryChangeAfterItIsPublished()
+    {
+        var clock = new ManualClock();
+        var table = new FlowTable(clock);
+        var log = new RecordingObserver(table);
+        table.AddObserver(log);
+        var m = InPortDst(1, 0x0A000000, 8);
+        table.Apply(Add(m, 5), null);
+        table.Apply(Add(m, 5, s_out2), null);                                   // replace
+        table.Apply(new FlowMod(FlowModCommand.Modify, m, 0, s_out1), null);
+        table.Apply(Add(FlowMatch.Exact(Key(1, 1)), 0, idle: 1), null);
+        clock.Advance(TimeSpan.FromSeconds(2));
+        table.Expire(new List<FlowRemoved>());
+        table.Apply(new FlowMod(FlowModCommand.Delete, FlowMatch.All, 0, FlowActions.Drop), null);
+        Assert.Equal(new[]
+        {
+            "added 5", "removed 5 Delete", "added 5", "modified 5", "added 65535", "removed 65535 IdleTimeout", "removed 5 Delete",
+        }, log.Events);
+        Assert.True(log.AllVisibleWhenReported);
+    }
+
+    private sealed class RecordingObserver(FlowTable table) : IFlowTableObserver
+    {
+        public readonly List<string> Events = new();
+        public bool AllVisibleWhenReported = true;
+
+        public void OnAdded(FlowEntry e)
+        {
+            Events.Add($"added {e.Priority}");
+            var found = new List<FlowEntry>();
+            // Collect takes the writer lock; observers run under it, and the lock is reentrant.
+            table.Collect(e.Match, OfPort.None, true, found);
+            AllVisibleWhenReported &= found.Contains(e);
+        }
+
+        public void OnModified(FlowEntry e) => Events.Add($"modified {e.Priority}");
+
+        public void OnRemoved(FlowEntry e, FlowRemovedReason reason)
+        {
+            Events.Add($"removed {e.Priority} {reason}");
+            AllVisibleWhenReported &= e.IsRemoved;
+        }
+    }
+
+    [Fact]
+    public void Version_BumpsOncePerPublishedChange()
+    {
+        var table = new FlowTable(new ManualClock());
+        Assert.Equal(0L, table.Version);
+        table.Apply(Add(InPortDst(1, 0, 8), 1), null);
+        Assert.Equal(1L, table.Version);
+        table.Apply(new FlowMod(FlowModCommand.DeleteStrict, InPortDst(1, 0, 8), 2, FlowActions.Drop), null); // no-op
+        Assert.Equal(1L, table.Version);
+        var mods = Enumerable.Range(0, 10).Select(i => Add(InPortDst((ushort)i, 0, 8), 1)).ToArray();
+        table.ApplyBatch(mods, new FlowModStatus[10], null);
+        Assert.Equal(2L, table.Version);
+        Assert.Equal(10, table.ActiveWildcard); // in_port 1 replaced
+    }
+
+    [Fact]
+    public void TableStats_SumPerThreadCounters()
+    {
+        var table = new FlowTable(new ManualClock());
+        table.Apply(Add(FlowMatch.Exact(Key(1, 1)), 0), null);
+        table.Apply(Add(InPortDst(2, 0, 8), 1), null);
+        var s1 = table.CreateThreadStats();
+        var s2 = table.CreateThreadStats();
+        var emc = new ExactMatchCache(64, insertInverseProbability: 1);
+        FlowKey[] keys = [Key(1, 1), Key(2, 5), Key(3, 5)];
+        uint[] hashes = keys.Select(k => k.Hash()).ToArray();
+        var results = new FlowEntry?[3];
+        table.LookupBurst(keys, hashes, results, emc, s1);
+        table.LookupBurst(keys, hashes, results, emc, s2); // EMC hits counted like table hits
+        table.Lookup(keys[2], 0, s2);
+        var t0 = table.GetTableStats(0);
+        var t1 = table.GetTableStats(1);
+        Assert.Equal((7L, 2L), (t0.LookupCount, t0.MatchedCount));
+        Assert.Equal((5L, 2L), (t1.LookupCount, t1.MatchedCount));
+        table.ReleaseThreadStats(s1);
+        Assert.Equal(7L, table.GetTableStats(0).LookupCount);
+    }
+
+    [Fact]
+    public void Collect_SubsetStrictAndOutPort()
+    {
+        var table = new FlowTable(new ManualClock());
+        table.Apply(Add(InPortDst(1, 0x0A000000, 8), 1, s_out1), null);
+        table.Apply(Add(InPortDst(1, 0x0A000000, 8), 2, s_out2), null);
+        table.Apply(Add(InPortDst(1, 0x0A010000, 16), 3, s_out1), null);
+        table.Apply(Add(FlowMatch.Exact(Key(1, 0x0A010203)), 0, s_out2), null);
+        table.Apply(Add(InPortDst(2, 0x0A000000, 8), 1, s_out1), null);
+        var list = new List<FlowEntry>();
+        table.Collect(InPortDst(1, 0x0A000000, 8), OfPort.None, strict: false, list);
+        Assert.Equal(4, list.Count);
+        list.Clear();
+        table.Collect(InPortDst(1, 0x0A000000, 8), 2, strict: false, list);
+        Assert.Equal(2, list.Count);
+        list.Clear();
+        table.Collect(InPortDst(1, 0x0A000000, 8), OfPort.None, strict: true, list);
+        Assert.Equal(new[] { 1, 2 }, list.Select(e => (int)e.Priority).Order());
+        list.Clear();
+        table.Collect(FlowMatch.Exact(Key(1, 0x0A010203)), OfPort.None, strict: false, list);
+        Assert.Single(list);
+    }
+}
