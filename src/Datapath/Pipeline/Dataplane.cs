@@ -91,7 +91,7 @@ public sealed class Dataplane : IDisposable
     {
         Options = options ?? new DataplaneOptions();
         Clock = clock ?? MonotonicClock.Instance;
-        Flows = new FlowTable(Options.Table, Clock);
+        Flows = new FlowTable(Clock, Options.Table);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
         _assigned = new List<PortSlot>[threads];

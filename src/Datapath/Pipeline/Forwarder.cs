@@ -60,7 +60,7 @@ public sealed class Forwarder
         _dp = dp;
         Pool = new PacketPool(poolSize);
         Emc = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
-        TableStats = new FlowTableThreadStats();
+        TableStats = dp.Flows.CreateThreadStats();
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
     }
 
