@@ -12,8 +12,9 @@ namespace Softswitch.Datapath.Packets;
 /// prepends by moving Head back and VLAN push/pop by moving 12 bytes. Buffers are reference counted:
 /// a buffer queued to several output ports is shared, and returns to the free list when the last
 /// reference is released. The slab is pinned, so ports may hand its addresses to the kernel.
-/// Thread safety: <see cref="Alloc"/>/<see cref="Release"/> take a short lock per call (callers pass
-/// bursts); metadata of a buffer belongs to whoever holds a reference to it.
+/// Thread safety: none, by design. A pool belongs to one forwarding context (a poll thread, or the control
+/// path under its lock); ports allocate from it on that thread in Receive and must have copied frames out
+/// before Send returns, so buffers never cross threads and reference counts need no atomics.
 /// </remarks>
 public sealed class PacketPool
 {
@@ -32,7 +33,6 @@ public sealed class PacketPool
     private readonly int[] _refs;
     private readonly int[] _free;
     private int _freeCount;
-    private readonly Lock _lock = new();
 
     public PacketPool(int capacity, int dataSize = DefaultDataSize)
     {
@@ -52,24 +52,22 @@ public sealed class PacketPool
     /// <summary>Largest frame a buffer holds without headroom use.</summary>
     public int MaxFrameSize => SlotSize - Headroom;
 
-    public int FreeCount => Volatile.Read(ref _freeCount);
+    public int FreeCount => _freeCount;
 
     /// <summary>Fills <paramref name="dest"/> with fresh buffers (refcount 1, Head = Headroom, Length 0); returns how many it got.</summary>
     public int Alloc(Span<int> dest)
     {
-        int n;
-        lock (_lock)
-        {
-            n = Math.Min(dest.Length, _freeCount);
-            for (int i = 0; i < n; i++) dest[i] = _free[--_freeCount];
-        }
+        int n = Math.Min(dest.Length, _freeCount);
+        int top = _freeCount;
         for (int i = 0; i < n; i++)
         {
-            int p = dest[i];
+            int p = _free[--top];
+            dest[i] = p;
             _refs[p] = 1;
             Head[p] = Headroom;
             Length[p] = 0;
         }
+        _freeCount = top;
         return n;
     }
 
@@ -81,38 +79,26 @@ public sealed class PacketPool
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void AddRef(int p) => Interlocked.Increment(ref _refs[p]);
+    public void AddRef(int p) => _refs[p]++;
 
-    public int RefCount(int p) => Volatile.Read(ref _refs[p]);
+    public int RefCount(int p) => _refs[p];
 
     /// <summary>Drops one reference from each buffer; buffers that reach zero return to the free list.</summary>
     public void Release(ReadOnlySpan<int> pkts)
     {
-        Span<int> dead = stackalloc int[64];
-        int nd = 0;
+        var refs = _refs;
+        var free = _free;
+        int top = _freeCount;
         foreach (int p in pkts)
         {
-            if (Interlocked.Decrement(ref _refs[p]) == 0)
-            {
-                dead[nd++] = p;
-                if (nd == dead.Length) { Free(dead); nd = 0; }
-            }
+            if (--refs[p] == 0) free[top++] = p;
         }
-        if (nd > 0) Free(dead[..nd]);
+        _freeCount = top;
     }
 
     public void Release(int p)
     {
-        if (Interlocked.Decrement(ref _refs[p]) == 0)
-            Free(new ReadOnlySpan<int>(in p));
-    }
-
-    private void Free(ReadOnlySpan<int> pkts)
-    {
-        lock (_lock)
-        {
-            foreach (int p in pkts) _free[_freeCount++] = p;
-        }
+        if (--_refs[p] == 0) _free[_freeCount++] = p;
     }
 
     /// <summary>The frame bytes of buffer <paramref name="p"/>.</summary>
