@@ -23,7 +23,9 @@ public sealed class MemoryPort : IPort
 {
     private readonly ConcurrentQueue<byte[]> _rx = new();
     private readonly List<byte[]> _captured = new();
-    private byte[][]? _gen;
+    private byte[]? _gen;        // generator frames, back to back at a fixed stride
+    private ushort[]? _genLength;
+    private int _genStride, _genCount;
     private int _genNext;
     private long _genRemaining = long.MaxValue;
     private bool _linkUp = true;
@@ -53,9 +55,24 @@ public sealed class MemoryPort : IPort
     /// <summary>Receive cycles through <paramref name="frames"/> (copied per packet into pool buffers), <paramref name="count"/> frames in all.</summary>
     public void SetGenerator(byte[][]? frames, long count = long.MaxValue)
     {
-        _gen = frames;
+        _gen = null;
         _genNext = 0;
         _genRemaining = count;
+        if (frames is null || frames.Length == 0) return;
+        // Lay the frames out back to back (like a NIC's descriptor ring) so generation streams through memory.
+        int stride = 64;
+        foreach (var f in frames) while (stride < f.Length) stride *= 2;
+        var all = GC.AllocateUninitializedArray<byte>(stride * frames.Length);
+        var len = new ushort[frames.Length];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            frames[i].CopyTo(all, i * stride);
+            len[i] = (ushort)frames[i].Length;
+        }
+        _genStride = stride;
+        _genCount = frames.Length;
+        _genLength = len;
+        _gen = all;
     }
 
     /// <summary>Connects two memory ports like a cable: what one sends, the other receives.</summary>
@@ -90,21 +107,22 @@ public sealed class MemoryPort : IPort
         return n;
     }
 
-    private int ReceiveGenerated(PacketPool pool, Span<int> pkts, byte[][] gen)
+    private int ReceiveGenerated(PacketPool pool, Span<int> pkts, byte[] gen)
     {
         int want = (int)Math.Min(pkts.Length, _genRemaining);
         if (want <= 0) return 0;
         int n = pool.Alloc(pkts[..want]);
-        int next = _genNext;
+        int next = _genNext, count = _genCount, stride = _genStride;
+        var lengths = _genLength!;
         long bytes = 0;
         for (int i = 0; i < n; i++)
         {
-            var f = gen[next];
-            if (++next == gen.Length) next = 0;
+            int len = lengths[next];
             int p = pkts[i];
-            f.CopyTo(new Span<byte>(pool.Slab, p * pool.SlotSize + pool.Head[p], f.Length));
-            pool.Length[p] = (ushort)f.Length;
-            bytes += f.Length;
+            new ReadOnlySpan<byte>(gen, next * stride, len).CopyTo(new Span<byte>(pool.Slab, p * pool.SlotSize + pool.Head[p], len));
+            pool.Length[p] = (ushort)len;
+            bytes += len;
+            if (++next == count) next = 0;
         }
         _genNext = next;
         _genRemaining -= n;
