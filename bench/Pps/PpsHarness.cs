@@ -82,7 +82,7 @@ public static class PpsHarness
     }
 
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
-        long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied);
+        long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -134,6 +134,8 @@ public static class PpsHarness
         long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Emc?.Hits ?? 0, emcM0 = fwd.Emc?.Misses ?? 0;
         long sent0 = SentTotal(ports);
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
+        var pause0 = GC.GetTotalPauseDuration();
         var sw = Stopwatch.StartNew();
         double nextReport = 1;
         long lastP = p0;
@@ -155,6 +157,8 @@ public static class PpsHarness
         double secs = sw.Elapsed.TotalSeconds;
         long alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
         long packets = fwd.Packets - p0;
+        int gen0 = GC.CollectionCount(0) - gc0, gen2 = GC.CollectionCount(2) - gc2;
+        double pauseMs = (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds;
         stop.Cancel();
         churn?.Join();
         long emcH = (fwd.Emc?.Hits ?? 0) - emcH0, emcM = (fwd.Emc?.Misses ?? 0) - emcM0;
@@ -167,7 +171,8 @@ public static class PpsHarness
             ChurnPerS: churnApplied / secs,
             EmcHitRate: emcH + emcM == 0 ? 0 : (double)emcH / (emcH + emcM),
             Packets: packets, Forwarded: forwarded, Misses: fwd.Misses - m0, Seconds: secs,
-            Flows: o.Flows, Rules: o.Rules, Masks: traffic.MaskCount, BytesPerFlow: bytesPerFlow, FlowModsApplied: churnApplied);
+            Flows: o.Flows, Rules: o.Rules, Masks: traffic.MaskCount, BytesPerFlow: bytesPerFlow, FlowModsApplied: churnApplied,
+            Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs);
     }
 
     private static long SentTotal(MemoryPort[] ports)
@@ -182,7 +187,8 @@ public static class PpsHarness
     {
         var rng = new Random(seed ^ 0x5eed);
         var pool = traffic.Mods;
-        const int batch = 64;
+        // Apply in batches about every 10 ms (fewer wake-ups), at least 64 mods a batch.
+        int batch = double.IsPositiveInfinity(rate) ? 1024 : (int)Math.Clamp(rate / 100, 64, 65536) & ~1;
         var mods = new FlowMod[batch];
         var status = new FlowModStatus[batch];
         long applied = 0;
@@ -194,7 +200,7 @@ public static class PpsHarness
                 double due = sw.Elapsed.TotalSeconds * rate;
                 if (applied + batch > due)
                 {
-                    Thread.Sleep(1);
+                    Thread.Sleep(2);
                     continue;
                 }
             }
@@ -213,8 +219,8 @@ public static class PpsHarness
     private static void PrintSummary(PpsOptions o, Result r)
     {
         Console.WriteLine();
-        Console.WriteLine($"{"flows",-8}{"rules",-8}{"masks",-7}{"emc",-5}{"churn/s",12}{"Mpps",9}{"ns/pkt",9}{"alloc B/pkt",13}{"emc hit",9}{"fwd",14}{"misses",12}");
-        Console.WriteLine($"{o.Flows,-8}{o.Rules,-8}{r.Masks,-7}{(o.Emc ? "on" : "off"),-5}{r.ChurnPerS,12:N0}{r.Mpps,9:F2}{r.NsPerPacket,9:F1}{r.AllocBytesPerPacket,13:F4}{r.EmcHitRate,9:P1}{r.Forwarded,14:N0}{r.Misses,12:N0}");
+        Console.WriteLine($"{"flows",-8}{"rules",-8}{"masks",-7}{"emc",-5}{"churn/s",12}{"Mpps",9}{"ns/pkt",9}{"alloc B/pkt",13}{"emc hit",9}{"fwd",14}{"misses",12}{"GCs",6}{"GC ms",8}");
+        Console.WriteLine($"{o.Flows,-8}{o.Rules,-8}{r.Masks,-7}{(o.Emc ? "on" : "off"),-5}{r.ChurnPerS,12:N0}{r.Mpps,9:F2}{r.NsPerPacket,9:F1}{r.AllocBytesPerPacket,13:F4}{r.EmcHitRate,9:P1}{r.Forwarded,14:N0}{r.Misses,12:N0}{r.Gen0Collections,6}{r.GcPauseMs,8:F1}");
     }
 }
 
