@@ -161,9 +161,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
         }
 
         Run(2000); // warm up (tiered JIT, EMC fill)
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Run(10_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = AllocationMeter.SteadyState(() => Run(10_000));
         Assert.Equal(0L, allocated);
         Assert.True(emc.Hits > 0);
     }

@@ -75,6 +75,9 @@ public sealed class MemoryPort : IPort
         _gen = all;
     }
 
+    /// <summary>Lets the generator produce <paramref name="count"/> more frames (no allocation).</summary>
+    public void SetGeneratorCount(long count) => _genRemaining = count;
+
     /// <summary>Connects two memory ports like a cable: what one sends, the other receives.</summary>
     public static void Link(MemoryPort a, MemoryPort b)
     {
