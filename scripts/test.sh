@@ -10,10 +10,17 @@ bash scripts/install-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 dotnet build Softswitch.sln -c Release -nologo -v q -clp:ErrorsOnly
 
+log=$(mktemp)
 status=0
-dotnet test Softswitch.sln -c Release --no-build -nologo --logger "console;verbosity=normal" || status=$?
+dotnet test Softswitch.sln -c Release --no-build -nologo 2>&1 | tee -a "$log" || status=$?
 
 echo "== Datapath tests again with DOTNET_EnableHWIntrinsic=0 (scalar paths)"
-DOTNET_EnableHWIntrinsic=0 dotnet test tests/Datapath.Tests -c Release --no-build -nologo || status=$?
+DOTNET_EnableHWIntrinsic=0 dotnet test tests/Datapath.Tests -c Release --no-build -nologo 2>&1 | tee -a "$log" || status=$?
 
+# One closing line over every run: "tests: N passed, N failed, N skipped".
+awk '/(Passed|Failed)! +- +Failed:/ {
+        for (i = 1; i <= NF; i++) { g = $i; gsub(/,/, "", g)
+          if ($(i-1) == "Failed:") f += g; if ($(i-1) == "Passed:") p += g; if ($(i-1) == "Skipped:") s += g } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
 exit $status
