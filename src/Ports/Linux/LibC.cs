@@ -38,6 +38,9 @@ internal static unsafe partial class LibC
     public const int EBUSY = 16;
     public const int ENODEV = 19;
     public const int EINVAL = 22;
+    public const int ENOSPC = 28;
+    public const int EEXIST = 17;
+    public const int ENOSYS = 38;
     public const int ENOBUFS = 105;
     public const int ENETDOWN = 100;
     public const int EAFNOSUPPORT = 97;
