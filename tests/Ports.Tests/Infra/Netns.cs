@@ -75,16 +75,34 @@ public sealed class Netns : IDisposable
     }
 
     /// <summary>Sends frames out of the namespace end (AF_PACKET raw socket in the namespace).</summary>
-    public void SendFrames(IEnumerable<byte[]> frames)
+    public void SendFrames(IEnumerable<byte[]> frames, string? ifname = null)
     {
         string input = string.Join('\n', frames.Select(Convert.ToHexString)) + "\n";
-        var r = Sh.Run("ip", ["netns", "exec", Name, NsTool.Python, NsTool.Path, "send", NsIf], 20_000, input);
+        var r = Sh.Run("ip", ["netns", "exec", Name, NsTool.Python, NsTool.Path, "send", ifname ?? NsIf], 20_000, input);
         if (!r.Ok) throw new InvalidOperationException($"nstool send failed: {r.Stderr}");
     }
 
     /// <summary>Starts a capture of frames of <paramref name="ethertype"/> arriving at the namespace end; returns once it is listening.</summary>
-    public NsCapture StartCapture(ushort ethertype, int count, double timeoutSeconds = 5)
-        => new(this, ethertype, count, timeoutSeconds);
+    public NsCapture StartCapture(ushort ethertype, int count, double timeoutSeconds = 5, string? ifname = null)
+        => new(this, ifname ?? NsIf, ethertype, count, timeoutSeconds);
+
+    /// <summary>Starts sending <paramref name="count"/> broadcast frames of <paramref name="size"/> bytes from <paramref name="ifname"/> as fast as python can.</summary>
+    public Process StartFlood(string ifname, int count, int size, double seconds)
+    {
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var a in new[] { "netns", "exec", Name, NsTool.Python, NsTool.Path, "flood", ifname, count.ToString(), size.ToString(),
+                     seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    /// <summary>Moves a root-namespace interface into this namespace and brings it up (IPv6 off).</summary>
+    public void Adopt(string ifname)
+    {
+        Sh.Check("ip", "link", "set", ifname, "netns", Name);
+        Exec("sysctl", "-qw", $"net.ipv6.conf.{ifname}.disable_ipv6=1");
+        Sh.Check("ip", "-n", Name, "link", "set", ifname, "up");
+    }
 
     public void Dispose()
     {
@@ -107,7 +125,7 @@ public sealed class NsCapture : IDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string _stderr = "";
 
-    internal NsCapture(Netns ns, ushort ethertype, int count, double timeoutSeconds)
+    internal NsCapture(Netns ns, string ifname, ushort ethertype, int count, double timeoutSeconds)
     {
         var psi = new ProcessStartInfo("ip")
         {
@@ -115,7 +133,7 @@ public sealed class NsCapture : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "netns", "exec", ns.Name, NsTool.Python, NsTool.Path, "recv", ns.NsIf,
+        foreach (var a in new[] { "netns", "exec", ns.Name, NsTool.Python, NsTool.Path, "recv", ifname,
                      ethertype.ToString(), count.ToString(), timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             psi.ArgumentList.Add(a);
         _proc = Process.Start(psi)!;
