@@ -124,3 +124,21 @@ public sealed class PortSpecTests
         public void Dispose() => Disposed = true;
     }
 }
+
+public sealed class PortOpenExceptionTests
+{
+    [Theory]
+    [InlineData(1, PortOpenError.PermissionDenied, "run as root")]
+    [InlineData(13, PortOpenError.PermissionDenied, "CAP_NET_RAW")]
+    [InlineData(19, PortOpenError.InterfaceMissing, "ip link")]
+    [InlineData(97, PortOpenError.Unsupported, "not supported")]
+    [InlineData(12, PortOpenError.Failed, "errno 12")]
+    public void FromErrno_MapsToKindAndAdvice(int errno, PortOpenError kind, string text)
+    {
+        var e = PortOpenException.FromErrno("eth9", "Opening a socket", errno);
+        Assert.Equal(kind, e.Error);
+        Assert.Equal("eth9", e.Interface);
+        Assert.Contains(text, e.Message);
+        Assert.Contains("eth9", e.Message);
+    }
+}

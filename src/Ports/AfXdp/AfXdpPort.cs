@@ -17,12 +17,17 @@ public enum XdpAttachMode
     Generic,
 }
 
+/// <summary>struct xdp_statistics: RxDropped (no UMEM frame or too big), RxRingFull (we did not consume fast enough),
+/// FillRingEmptyDescs (times the fill ring was found empty), and the invalid-descriptor counts.</summary>
+public readonly record struct XdpSocketStatistics(ulong RxDropped, ulong RxInvalidDescs, ulong TxInvalidDescs, ulong RxRingFull,
+    ulong FillRingEmptyDescs, ulong TxRingEmptyDescs);
+
 /// <summary>Tuning of an <see cref="AfXdpPort"/>.</summary>
 public sealed record AfXdpOptions
 {
     public XdpAttachMode Mode { get; init; } = XdpAttachMode.Auto;
     /// <summary>UMEM frames for receive (a power of two; the fill and RX rings have this size).</summary>
-    public int RxFrames { get; init; } = 2048;
+    public int RxFrames { get; init; } = 4096;
     /// <summary>UMEM frames for transmit (a power of two; the TX and completion rings have this size).</summary>
     public int TxFrames { get; init; } = 1024;
     /// <summary>UMEM chunk size (2048 or 4096). The kernel puts 256 B of XDP headroom in front of received frames.</summary>
@@ -118,7 +123,7 @@ public sealed unsafe class AfXdpPort : IPort
                 if (e == LibC.EAFNOSUPPORT)
                     throw new PortOpenException(PortOpenError.Unsupported, ifname,
                         $"afxdp:{ifname}: this kernel has no AF_XDP sockets (built without CONFIG_XDP_SOCKETS); use afpacket:{ifname}.", e);
-                throw PortOpenException.FromErrno(ifname, "Opening an AF_XDP socket", e);
+                throw PortOpenException.FromErrno(ifname, "Opening an AF_XDP socket", e, "CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF", "cap_net_raw,cap_net_admin,cap_bpf");
             }
             SetupUmem();
             SetupRings();
@@ -344,11 +349,33 @@ public sealed unsafe class AfXdpPort : IPort
             _nextStatsTick = now + 1000;
             RefreshStatistics();
         }
+        // Frames a busy device refused (NETDEV_TX_BUSY) stay in the TX ring; push them out while idle.
+        if (!_tx.Drained && _txLock.TryEnter())
+        {
+            try
+            {
+                if (_fd >= 0) { Kick(); ReclaimCompletions(); }
+            }
+            finally { _txLock.Exit(); }
+        }
         LibC.PollFd pfd;
         pfd.Fd = _fd;
         pfd.Events = LibC.POLLIN;
         pfd.Revents = 0;
         LibC.poll(&pfd, 1, _opt.IdleWaitMs);
+    }
+
+    /// <summary>The socket's kernel counters (XDP_STATISTICS), cumulative since open; default when unavailable.</summary>
+    public XdpSocketStatistics KernelStatistics
+    {
+        get
+        {
+            ulong* st = stackalloc ulong[6];
+            new Span<ulong>(st, 6).Clear();
+            uint len = 48;
+            if (_fd < 0 || LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_STATISTICS, st, &len) != 0) return default;
+            return new XdpSocketStatistics(st[0], st[1], st[2], st[3], st[4], st[5]);
+        }
     }
 
     /// <summary>Folds the socket's cumulative kernel drops (XDP_STATISTICS rx_dropped + rx_ring_full) into RxDropped.

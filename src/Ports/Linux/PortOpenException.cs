@@ -31,13 +31,13 @@ public sealed class PortOpenException : Exception
     }
 
     /// <summary>Maps a failed syscall to an exception with advice for the common errnos.</summary>
-    internal static PortOpenException FromErrno(string iface, string what, int errno)
+    internal static PortOpenException FromErrno(string iface, string what, int errno, string caps = "CAP_NET_RAW and CAP_NET_ADMIN", string setcap = "cap_net_raw,cap_net_admin")
     {
         string text = LibC.StrError(errno);
         return errno switch
         {
             LibC.EPERM or LibC.EACCES => new PortOpenException(PortOpenError.PermissionDenied, iface,
-                $"{what} on '{iface}' was refused ({text}): run as root or grant CAP_NET_RAW and CAP_NET_ADMIN (e.g. `setcap cap_net_raw,cap_net_admin+ep`).", errno),
+                $"{what} on '{iface}' was refused ({text}): run as root or grant {caps} (e.g. `setcap {setcap}+ep`).", errno),
             LibC.ENODEV or LibC.ENXIO => new PortOpenException(PortOpenError.InterfaceMissing, iface,
                 $"{what} failed: no network interface named '{iface}' ({text}); see `ip link`.", errno),
             LibC.EAFNOSUPPORT or LibC.EPROTONOSUPPORT or LibC.ENOPROTOOPT or LibC.EOPNOTSUPP => new PortOpenException(PortOpenError.Unsupported, iface,
