@@ -231,6 +231,9 @@ public sealed unsafe class AfXdpPort : IPort
         if (LibC.bind(_fd, sa, 16) != 0)
         {
             int e = LibC.LastErrno;
+            if (e == LibC.EBUSY)
+                throw new PortOpenException(PortOpenError.Failed, _if.Name,
+                    $"afxdp:{_if.Name}: queue {_opt.QueueId} already has an AF_XDP socket (another afxdp port on this interface, or another AF_XDP program).", e);
             if (e == LibC.EINVAL)
                 throw new PortOpenException(PortOpenError.Failed, _if.Name,
                     $"afxdp:{_if.Name}: binding the AF_XDP socket to queue {_opt.QueueId} failed ({LibC.StrError(e)}); the interface has {_if.RxQueueCount} RX queue(s).", e);
@@ -269,7 +272,7 @@ public sealed unsafe class AfXdpPort : IPort
     private PortOpenException AttachError(string mode, int errno)
     {
         string hint = errno == LibC.EBUSY || errno == LibC.EEXIST
-            ? $" Another XDP program is attached to {_if.Name} (`ip link show {_if.Name}`; detach it with `ip link set {_if.Name} xdp off` if it is stale)."
+            ? $" Another XDP program is attached to {_if.Name} (`ip link show {_if.Name}`; detach it with `ip link set {_if.Name} xdp off` if it is stale; one attached through a BPF link goes away when the process holding it exits)."
             : "";
         return new PortOpenException(errno == LibC.EPERM ? PortOpenError.PermissionDenied : PortOpenError.Unsupported, _if.Name,
             $"afxdp:{_if.Name}: attaching the XDP program in {mode} mode failed: {LibC.StrError(errno)}.{hint}", errno);
