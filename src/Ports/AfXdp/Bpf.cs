@@ -1,0 +1,123 @@
+using System.Text;
+using Softswitch.Ports.Linux;
+
+namespace Softswitch.Ports.AfXdp;
+
+/// <summary>
+/// The few bpf(2) commands an AF_XDP port needs, issued directly (no libbpf/libxdp): an XSKMAP, a five-instruction
+/// XDP program that redirects every frame to the socket registered for its RX queue, and a BPF link that attaches
+/// the program to the interface (the link detaches it when its fd closes, also when the process dies).
+/// </summary>
+/// <remarks>
+/// The program, as C: <c>return bpf_redirect_map(&amp;xsks, ctx->rx_queue_index, XDP_PASS);</c> (the same logic as
+/// libxdp's default xsk program): frames of queues without a socket go to the kernel stack.
+/// Attribute layouts follow union bpf_attr in linux/bpf.h; unused bytes stay zero, which the kernel requires.
+/// </remarks>
+internal static unsafe class Bpf
+{
+    private const int BPF_MAP_CREATE = 0;
+    private const int BPF_MAP_UPDATE_ELEM = 2;
+    private const int BPF_PROG_LOAD = 5;
+    private const int BPF_LINK_CREATE = 28;
+    private const uint BPF_MAP_TYPE_XSKMAP = 17;
+    private const uint BPF_PROG_TYPE_XDP = 6;
+    private const uint BPF_XDP = 37;          // enum bpf_attach_type
+    private const int BPF_FUNC_redirect_map = 51;
+    private const int XDP_PASS = 2;
+    public const uint XDP_FLAGS_SKB_MODE = 1 << 1;
+    public const uint XDP_FLAGS_DRV_MODE = 1 << 2;
+    private const int AttrSize = 128;
+
+    private static int Sys(int cmd, byte* attr)
+    {
+        long r = LibC.syscall3(LibC.SYS_bpf, cmd, (long)attr, AttrSize);
+        return r < 0 ? -LibC.LastErrno : (int)r;
+    }
+
+    /// <summary>Creates an XSKMAP (u32 queue index → AF_XDP socket); returns the fd or -errno.</summary>
+    public static int CreateXskMap(int maxEntries)
+    {
+        byte* a = stackalloc byte[AttrSize];
+        new Span<byte>(a, AttrSize).Clear();
+        *(uint*)(a + 0) = BPF_MAP_TYPE_XSKMAP;
+        *(uint*)(a + 4) = 4;                 // key_size
+        *(uint*)(a + 8) = 4;                 // value_size (socket fd)
+        *(uint*)(a + 12) = (uint)maxEntries; // max_entries
+        WriteName(a + 28, "ssw_xsks");       // map_name (after map_flags, inner_map_fd, numa_node)
+        return Sys(BPF_MAP_CREATE, a);
+    }
+
+    /// <summary>Loads the redirect program for <paramref name="mapFd"/>; returns the fd or -errno, with the verifier log in <paramref name="log"/>.</summary>
+    public static int LoadRedirectProgram(int mapFd, out string log)
+    {
+        // struct bpf_insn { u8 code; u8 dst:4, src:4; s16 off; s32 imm; }
+        ulong* insns = stackalloc ulong[6];
+        insns[0] = Insn(0x61, dst: 2, src: 1, off: 16, imm: 0);          // r2 = *(u32 *)(r1 + 16)  ctx->rx_queue_index
+        insns[1] = Insn(0x18, dst: 1, src: 1, off: 0, imm: mapFd);       // r1 = map (ld_imm64, BPF_PSEUDO_MAP_FD)
+        insns[2] = Insn(0x00, dst: 0, src: 0, off: 0, imm: 0);           //      (upper 32 bits of the imm64)
+        insns[3] = Insn(0xb7, dst: 3, src: 0, off: 0, imm: XDP_PASS);    // r3 = XDP_PASS (action when no socket)
+        insns[4] = Insn(0x85, dst: 0, src: 0, off: 0, imm: BPF_FUNC_redirect_map); // call bpf_redirect_map
+        insns[5] = Insn(0x95, dst: 0, src: 0, off: 0, imm: 0);           // exit
+        byte* license = stackalloc byte[16];
+        new Span<byte>(license, 16).Clear();
+        Encoding.ASCII.GetBytes("Dual MIT/GPL", new Span<byte>(license, 16));
+        const int LogSize = 4096;
+        byte* logBuf = stackalloc byte[LogSize];
+        logBuf[0] = 0;
+
+        byte* a = stackalloc byte[AttrSize];
+        new Span<byte>(a, AttrSize).Clear();
+        *(uint*)(a + 0) = BPF_PROG_TYPE_XDP;
+        *(uint*)(a + 4) = 6;                 // insn_cnt
+        *(ulong*)(a + 8) = (ulong)insns;
+        *(ulong*)(a + 16) = (ulong)license;
+        *(uint*)(a + 24) = 1;                // log_level
+        *(uint*)(a + 28) = LogSize;
+        *(ulong*)(a + 32) = (ulong)logBuf;
+        WriteName(a + 48, "ssw_xsk_redir");  // prog_name
+        *(uint*)(a + 68) = BPF_XDP;          // expected_attach_type
+        int fd = Sys(BPF_PROG_LOAD, a);
+        log = fd < 0 ? Encoding.ASCII.GetString(new ReadOnlySpan<byte>(logBuf, LogSize)).TrimEnd('\0').Trim() : "";
+        if (fd == -LibC.ENOSPC)
+        {
+            // The verifier log overflowed; retry without a log to get the real result.
+            *(uint*)(a + 24) = 0; *(uint*)(a + 28) = 0; *(ulong*)(a + 32) = 0;
+            fd = Sys(BPF_PROG_LOAD, a);
+        }
+        return fd;
+    }
+
+    /// <summary>Attaches <paramref name="progFd"/> to <paramref name="ifindex"/> as XDP in the given mode; returns the link fd or -errno.</summary>
+    public static int AttachXdp(int progFd, int ifindex, uint xdpFlags)
+    {
+        byte* a = stackalloc byte[AttrSize];
+        new Span<byte>(a, AttrSize).Clear();
+        *(uint*)(a + 0) = (uint)progFd;
+        *(uint*)(a + 4) = (uint)ifindex;     // target_ifindex
+        *(uint*)(a + 8) = BPF_XDP;           // attach_type
+        *(uint*)(a + 12) = xdpFlags;         // flags: XDP_FLAGS_SKB_MODE / XDP_FLAGS_DRV_MODE
+        return Sys(BPF_LINK_CREATE, a);
+    }
+
+    /// <summary>Sets map[key] = value (u32 → u32); returns 0 or -errno.</summary>
+    public static int UpdateElem(int mapFd, uint key, uint value)
+    {
+        byte* a = stackalloc byte[AttrSize];
+        new Span<byte>(a, AttrSize).Clear();
+        *(uint*)(a + 0) = (uint)mapFd;
+        *(ulong*)(a + 8) = (ulong)&key;
+        *(ulong*)(a + 16) = (ulong)&value;
+        *(ulong*)(a + 24) = 0;               // BPF_ANY
+        return Sys(BPF_MAP_UPDATE_ELEM, a);
+    }
+
+    private static ulong Insn(byte code, int dst, int src, short off, int imm)
+        => code | ((ulong)(byte)((src << 4) | (dst & 0xF)) << 8) | ((ulong)(ushort)off << 16) | ((ulong)(uint)imm << 32);
+
+    private static void WriteName(byte* dst, string name)
+    {
+        var span = new Span<byte>(dst, 16);
+        span.Clear();
+        Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), span);
+    }
+}

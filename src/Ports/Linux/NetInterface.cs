@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Text;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Pipeline;
+
+namespace Softswitch.Ports.Linux;
+
+/// <summary>
+/// A Linux network interface by name: its ifindex, MAC, MTU, link state and speed.
+/// </summary>
+/// <remarks>
+/// Design: the ifindex is resolved once, at <see cref="Open"/>; MAC, MTU and flags are read on demand with
+/// SIOCGIF* ioctls on one shared AF_INET datagram socket (no privileges needed), so <see cref="IsUp"/> costs one
+/// syscall and no allocation and may be polled by the port monitor. Speed and duplex come from sysfs, once.
+/// Thread safety: immutable after Open; every method may be called from any thread.
+/// </remarks>
+public sealed unsafe class NetInterface
+{
+    private static int s_ctlFd = -1;
+    private readonly byte[] _ifrName = new byte[LibC.IFNAMSIZ];
+
+    public string Name { get; }
+    public int Index { get; }
+
+    private NetInterface(string name, int index)
+    {
+        Name = name;
+        Index = index;
+        Encoding.ASCII.GetBytes(name, _ifrName);
+    }
+
+    /// <summary>Resolves <paramref name="name"/>; throws <see cref="PortOpenException"/> when it is not a valid, existing interface.</summary>
+    public static NetInterface Open(string name)
+    {
+        ValidateName(name);
+        Span<byte> z = stackalloc byte[LibC.IFNAMSIZ];
+        z.Clear();
+        Encoding.ASCII.GetBytes(name, z);
+        uint index;
+        fixed (byte* p = z) index = LibC.if_nametoindex(p);
+        if (index == 0)
+        {
+            throw new PortOpenException(PortOpenError.InterfaceMissing, name,
+                $"No network interface named '{name}' in this network namespace (existing: {string.Join(", ", ListNames())}); see `ip link`.",
+                LibC.LastErrno);
+        }
+        return new NetInterface(name, (int)index);
+    }
+
+    /// <summary>Throws <see cref="PortOpenException"/> unless <paramref name="name"/> could name a Linux interface.</summary>
+    public static void ValidateName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length >= LibC.IFNAMSIZ || name == "." || name == "..")
+            throw new PortOpenException(PortOpenError.InvalidSpec, name, $"'{name}' is not a valid interface name (1 to 15 characters).");
+        foreach (char c in name)
+        {
+            if (c <= ' ' || c >= 0x7F || c == '/' || c == ':')
+                throw new PortOpenException(PortOpenError.InvalidSpec, name, $"'{name}' is not a valid interface name (no spaces, '/' or ':').");
+        }
+    }
+
+    /// <summary>Names under /sys/class/net (for error messages).</summary>
+    public static IReadOnlyList<string> ListNames()
+    {
+        try
+        {
+            var names = Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).OfType<string>().ToList();
+            names.Sort(StringComparer.Ordinal);
+            return names;
+        }
+        catch (IOException) { return []; }
+        catch (UnauthorizedAccessException) { return []; }
+    }
+
+    /// <summary>IFF_UP and IFF_RUNNING both set (administratively up with carrier). False if the interface vanished.</summary>
+    public bool IsUp
+    {
+        get
+        {
+            byte* ifr = stackalloc byte[LibC.IfReqSize];
+            if (!Ioctl(LibC.SIOCGIFFLAGS, ifr)) return false;
+            short flags = *(short*)(ifr + 16);
+            return (flags & (LibC.IFF_UP | LibC.IFF_RUNNING)) == (LibC.IFF_UP | LibC.IFF_RUNNING);
+        }
+    }
+
+    public MacAddress Mac
+    {
+        get
+        {
+            byte* ifr = stackalloc byte[LibC.IfReqSize];
+            if (!Ioctl(LibC.SIOCGIFHWADDR, ifr)) return default;
+            return MacAddress.Read(new ReadOnlySpan<byte>(ifr + 18, 6)); // ifr_hwaddr: sa_family (2 bytes), then sa_data
+        }
+    }
+
+    public int Mtu
+    {
+        get
+        {
+            byte* ifr = stackalloc byte[LibC.IfReqSize];
+            return Ioctl(LibC.SIOCGIFMTU, ifr) ? *(int*)(ifr + 16) : 1500;
+        }
+    }
+
+    /// <summary>Number of RX queues (sysfs queues/rx-*), at least 1.</summary>
+    public int RxQueueCount
+    {
+        get
+        {
+            try { return Math.Max(1, Directory.GetDirectories($"/sys/class/net/{Name}/queues", "rx-*").Length); }
+            catch (IOException) { return 1; }
+        }
+    }
+
+    /// <summary>Current speed as OpenFlow 1.0 feature bits; <paramref name="fallback"/> when the driver reports none.</summary>
+    public PortFeatures SpeedFeatures(PortFeatures fallback = PortFeatures.Rate1GbFd | PortFeatures.Copper)
+    {
+        int speed = ReadSysInt("speed");
+        if (speed <= 0) return fallback;
+        bool full = !string.Equals(ReadSys("duplex"), "half", StringComparison.Ordinal);
+        PortFeatures rate = speed switch
+        {
+            >= 10_000 => PortFeatures.Rate10GbFd,
+            >= 1_000 => full ? PortFeatures.Rate1GbFd : PortFeatures.Rate1GbHd,
+            >= 100 => full ? PortFeatures.Rate100MbFd : PortFeatures.Rate100MbHd,
+            _ => full ? PortFeatures.Rate10MbFd : PortFeatures.Rate10MbHd,
+        };
+        return rate | PortFeatures.Copper;
+    }
+
+    /// <summary>The ofp_phy_port view of this interface.</summary>
+    public PortInfo ToPortInfo(string? portName = null)
+    {
+        var cur = SpeedFeatures();
+        return new PortInfo(portName ?? Name, Mac, Current: cur, Supported: cur, Mtu: Mtu);
+    }
+
+    private string? ReadSys(string attr)
+    {
+        try { return File.ReadAllText($"/sys/class/net/{Name}/{attr}").Trim(); }
+        catch (IOException) { return null; }          // e.g. EINVAL reading speed of a down link
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    private int ReadSysInt(string attr)
+        => int.TryParse(ReadSys(attr), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : -1;
+
+    private bool Ioctl(ulong request, byte* ifr)
+    {
+        new Span<byte>(ifr, LibC.IfReqSize).Clear();
+        _ifrName.CopyTo(new Span<byte>(ifr, LibC.IFNAMSIZ));
+        return LibC.ioctl(ControlFd(), request, ifr) == 0;
+    }
+
+    private static int ControlFd()
+    {
+        int fd = Volatile.Read(ref s_ctlFd);
+        if (fd >= 0) return fd;
+        fd = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0) return -1;
+        int prev = Interlocked.CompareExchange(ref s_ctlFd, fd, -1);
+        if (prev >= 0) { LibC.close(fd); return prev; }
+        return fd;
+    }
+
+    public override string ToString() => $"{Name}(ifindex {Index})";
+}

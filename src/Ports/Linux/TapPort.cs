@@ -1,0 +1,167 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+
+namespace Softswitch.Ports.Linux;
+
+/// <summary>
+/// A port that is a TAP device: frames the kernel sends out of the tap interface are received here, and frames we
+/// send appear as received on it (so the host stack, or a namespace the tap is moved into, is the peer).
+/// </summary>
+/// <remarks>
+/// Opens /dev/net/tun with TUNSETIFF (IFF_TAP | IFF_NO_PI), creating the interface if it does not exist, non-blocking,
+/// and sets it up. The tap has no batch syscall: one read() per received frame (until the burst is full or read says
+/// EAGAIN) and one write() per sent frame (under a lock). An empty Receive polls for at most 1 ms.
+/// The interface disappears when the port is disposed unless it was made persistent beforehand (ip tuntap add).
+/// Thread safety: Receive from one thread at a time; Send from any number of threads.
+/// </remarks>
+[SkipLocalsInit]
+public sealed unsafe partial class TapPort : IPort
+{
+    private const ulong TUNSETIFF = 0x400454ca;
+    private const short IFF_TAP = 0x0002;
+    private const short IFF_NO_PI = 0x1000;
+    private const int O_RDWR = 2;
+    private const int O_NONBLOCK = 0x800;
+    private const int O_CLOEXEC = 0x80000;
+    private const ulong SIOCSIFFLAGS = 0x8914;
+
+    private readonly PortCounters _counters = new();
+    private readonly Lock _txLock = new();
+    private readonly NetInterface _if;
+    private int _fd;
+    private long _rxTooBig;
+
+    public PortInfo Info { get; }
+    public PortCounters Counters => _counters;
+    public bool LinkUp => _if.IsUp;
+    public ushort PortNo { get; set; }
+    public NetInterface Interface => _if;
+    public long RxTooBig => Volatile.Read(ref _rxTooBig);
+
+    public TapPort(string name, ILogger? logger = null)
+    {
+        NetInterface.ValidateName(name);
+        Span<byte> path = stackalloc byte[16];
+        path.Clear();
+        "/dev/net/tun"u8.CopyTo(path);
+        fixed (byte* p = path) _fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (_fd < 0)
+        {
+            int e = LibC.LastErrno;
+            if (e is LibC.ENOENT or LibC.ENODEV or LibC.ENXIO)
+                throw new PortOpenException(PortOpenError.Unsupported, name, $"tap:{name}: /dev/net/tun is missing (no TUN/TAP support in this kernel or container).", e);
+            throw PortOpenException.FromErrno(name, "Opening /dev/net/tun", e);
+        }
+        try
+        {
+            byte* ifr = stackalloc byte[LibC.IfReqSize];
+            new Span<byte>(ifr, LibC.IfReqSize).Clear();
+            Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, LibC.IFNAMSIZ));
+            *(short*)(ifr + 16) = IFF_TAP | IFF_NO_PI;
+            if (LibC.ioctl(_fd, TUNSETIFF, ifr) != 0)
+                throw PortOpenException.FromErrno(name, "Creating the TAP interface (TUNSETIFF)", LibC.LastErrno);
+            _if = NetInterface.Open(name);
+            SetUp(ifr);
+            Info = _if.ToPortInfo();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        logger?.LogInformation("{If}: TAP port open", name);
+    }
+
+    private static void SetUp(byte* ifr)
+    {
+        int s = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
+        if (s < 0) return;
+        if (LibC.ioctl(s, LibC.SIOCGIFFLAGS, ifr) == 0)
+        {
+            *(short*)(ifr + 16) |= LibC.IFF_UP;
+            LibC.ioctl(s, SIOCSIFFLAGS, ifr);
+        }
+        LibC.close(s);
+    }
+
+    public int Receive(PacketPool pool, Span<int> pkts)
+    {
+        if (_fd < 0 || pkts.IsEmpty) return 0;
+        int p = pool.Alloc();
+        if (p < 0) return 0;
+        int n = 0;
+        long bytes = 0;
+        bool waited = false;
+        while (true)
+        {
+            int room = pool.SlotSize - pool.Head[p];
+            nint r;
+            fixed (byte* dst = &pool.Slab[p * pool.SlotSize + pool.Head[p]]) r = LibC.read(_fd, dst, (nuint)room);
+            if (r > 0)
+            {
+                if (r >= room) { _rxTooBig++; _counters.RxDropped++; continue; } // possibly truncated
+                pool.Length[p] = (ushort)r;
+                pool.InPort[p] = PortNo;
+                pkts[n++] = p;
+                bytes += r;
+                if (n == pkts.Length) { p = -1; break; }
+                p = pool.Alloc();
+                if (p < 0) break;
+                continue;
+            }
+            if (r < 0 && LibC.LastErrno == LibC.EINTR) continue;
+            if (r < 0 && LibC.LastErrno != LibC.EAGAIN) _counters.RxErrors++;
+            if (n > 0 || waited) break;
+            waited = true;
+            LibC.PollFd pfd;
+            pfd.Fd = _fd;
+            pfd.Events = LibC.POLLIN;
+            pfd.Revents = 0;
+            LibC.poll(&pfd, 1, 1);
+        }
+        if (p >= 0) pool.Release(p);
+        _counters.RxPackets += n;
+        _counters.RxBytes += bytes;
+        return n;
+    }
+
+    public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        long sent = 0, bytes = 0, dropped = 0;
+        fixed (byte* slab = pool.Slab)
+        {
+            lock (_txLock)
+            {
+                if (_fd < 0) return;
+                foreach (int p in pkts)
+                {
+                    int len = pool.Length[p];
+                    if (LibC.write(_fd, slab + (nint)p * pool.SlotSize + pool.Head[p], (nuint)len) == len) { sent++; bytes += len; }
+                    else dropped++;
+                }
+            }
+        }
+        if (sent > 0)
+        {
+            Interlocked.Add(ref _counters.TxPackets, sent);
+            Interlocked.Add(ref _counters.TxBytes, bytes);
+        }
+        if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+    }
+
+    public void Dispose()
+    {
+        lock (_txLock)
+        {
+            if (_fd >= 0) { LibC.close(_fd); _fd = -1; }
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int open(byte* path, int flags);
+
+    public override string ToString() => $"tap:{_if?.Name}";
+}

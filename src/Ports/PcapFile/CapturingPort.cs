@@ -1,0 +1,72 @@
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+
+namespace Softswitch.Ports.PcapFile;
+
+/// <summary>
+/// Wraps a port and records what it receives and what is sent to it into two pcap files (for --pcap-dir):
+/// <c>p{N}-rx.pcap</c> and <c>p{N}-tx.pcap</c>.
+/// </summary>
+/// <remarks>
+/// Receive records the burst the inner port produced; Send records the frames before handing them on (so a frame the
+/// inner port then drops still shows in the tx file; compare with its counters). Thread safety: as the inner port;
+/// the writers lock internally.
+/// </remarks>
+public sealed class CapturingPort : IPort
+{
+    private readonly IPort _inner;
+    private readonly PcapWriter _rx;
+    private readonly PcapWriter _tx;
+
+    public CapturingPort(IPort inner, PcapWriter rx, PcapWriter tx)
+    {
+        _inner = inner;
+        _rx = rx;
+        _tx = tx;
+    }
+
+    /// <summary>Wraps <paramref name="inner"/> with files <c>p{portNo}-rx.pcap</c> and <c>p{portNo}-tx.pcap</c> in <paramref name="dir"/>.</summary>
+    public static CapturingPort Create(IPort inner, string dir, int portNo)
+    {
+        Directory.CreateDirectory(dir);
+        var rx = new PcapWriter(Path.Combine(dir, $"p{portNo}-rx.pcap"));
+        try
+        {
+            return new CapturingPort(inner, rx, new PcapWriter(Path.Combine(dir, $"p{portNo}-tx.pcap")));
+        }
+        catch
+        {
+            rx.Dispose();
+            throw;
+        }
+    }
+
+    public IPort Inner => _inner;
+    public PcapWriter RxWriter => _rx;
+    public PcapWriter TxWriter => _tx;
+    public PortInfo Info => _inner.Info;
+    public PortCounters Counters => _inner.Counters;
+    public bool LinkUp => _inner.LinkUp;
+
+    public int Receive(PacketPool pool, Span<int> pkts)
+    {
+        int n = _inner.Receive(pool, pkts);
+        if (n > 0) _rx.Write(pool, pkts[..n]);
+        return n;
+    }
+
+    public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        _tx.Write(pool, pkts);
+        _inner.Send(pool, pkts);
+    }
+
+    public void Dispose()
+    {
+        _inner.Dispose();
+        _rx.Dispose();
+        _tx.Dispose();
+    }
+
+    public override string ToString() => _inner.ToString() ?? "port";
+}

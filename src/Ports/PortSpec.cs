@@ -1,0 +1,227 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.AfPacket;
+using Softswitch.Ports.AfXdp;
+using Softswitch.Ports.Linux;
+using Softswitch.Ports.Pcap;
+using Softswitch.Ports.PcapFile;
+
+namespace Softswitch.Ports;
+
+/// <summary>The backend of a port spec.</summary>
+public enum PortKind
+{
+    AfPacket,
+    AfXdp,
+    Pcap,
+    Memory,
+    Tap,
+}
+
+/// <summary>
+/// One item of a <c>--ports</c> list: a backend and an interface name, or <see cref="PortKind.Memory"/> with a count.
+/// <see cref="FirstPortNo"/> is the OpenFlow port number of its first port; numbers run from 1 in list order.
+/// </summary>
+public sealed record PortSpecEntry(PortKind Kind, string Name, int Count, ushort FirstPortNo)
+{
+    /// <summary>The canonical spelling (afpacket:eth0, mem:4, ...).</summary>
+    public override string ToString() => Kind switch
+    {
+        PortKind.Memory => $"mem:{Count}",
+        _ => $"{PortSpec.Prefix(Kind)}:{Name}",
+    };
+}
+
+/// <summary>A port opened from a spec, with its OpenFlow port number.</summary>
+public sealed record OpenedPort(ushort PortNo, PortSpecEntry Spec, IPort Port);
+
+/// <summary>How <see cref="PortSpec.Open"/> builds ports.</summary>
+public sealed record PortFactoryOptions
+{
+    /// <summary>Makes in-memory port number <c>portNo</c> named <c>name</c> (Ports.Memory is supplied by the caller).</summary>
+    public Func<ushort, string, IPort>? Memory { get; init; }
+    /// <summary>Overrides how a tap port is made (default: <see cref="TapPort"/>).</summary>
+    public Func<ushort, string, IPort>? Tap { get; init; }
+    /// <summary>When set, every port is wrapped in a <see cref="CapturingPort"/> writing p{N}-rx.pcap and p{N}-tx.pcap here.</summary>
+    public string? PcapDir { get; init; }
+    public ILoggerFactory? LoggerFactory { get; init; }
+    public AfPacketOptions? AfPacket { get; init; }
+    public AfXdpOptions? AfXdp { get; init; }
+    public PcapOptions? Pcap { get; init; }
+}
+
+/// <summary>
+/// Parses <c>--ports</c> specs and opens the ports they name.
+/// </summary>
+/// <remarks>
+/// Grammar: a comma-separated list of items, each one of
+/// <c>afpacket:IF</c>, <c>IF</c> (same as afpacket:IF), <c>afxdp:IF</c>, <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
+/// (N in-memory ports). Prefixes are case-insensitive; spaces around items are ignored. An interface may appear once.
+/// Port numbers are assigned in list order from 1 (mem:N takes N consecutive numbers), up to 0xFF00 (OFPP_MAX).
+/// </remarks>
+public static class PortSpec
+{
+    public const int MaxPorts = 0xFF00;
+
+    internal static string Prefix(PortKind kind) => kind switch
+    {
+        PortKind.AfPacket => "afpacket",
+        PortKind.AfXdp => "afxdp",
+        PortKind.Pcap => "pcap",
+        PortKind.Memory => "mem",
+        PortKind.Tap => "tap",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>Parses <paramref name="spec"/>; throws <see cref="PortOpenException"/> (InvalidSpec) with a user-facing message.</summary>
+    public static IReadOnlyList<PortSpecEntry> Parse(string spec)
+    {
+        if (!TryParse(spec, out var entries, out var error))
+            throw new PortOpenException(PortOpenError.InvalidSpec, null, error);
+        return entries;
+    }
+
+    public static bool TryParse(string? spec, out IReadOnlyList<PortSpecEntry> entries, out string error)
+    {
+        entries = [];
+        error = "";
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            error = "--ports is empty: give a comma-separated list such as `afpacket:eth1,afxdp:eth2,pcap:eth3,mem:2`.";
+            return false;
+        }
+        var list = new List<PortSpecEntry>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        int next = 1;
+        foreach (var raw in spec.Split(','))
+        {
+            string item = raw.Trim();
+            if (item.Length == 0)
+            {
+                error = $"--ports '{spec}': empty item (two commas in a row, or a trailing comma).";
+                return false;
+            }
+            PortKind kind;
+            string arg;
+            int colon = item.IndexOf(':');
+            if (colon < 0)
+            {
+                kind = PortKind.AfPacket;
+                arg = item;
+            }
+            else
+            {
+                string prefix = item[..colon].Trim().ToLowerInvariant();
+                arg = item[(colon + 1)..].Trim();
+                switch (prefix)
+                {
+                    case "afpacket": case "af_packet": kind = PortKind.AfPacket; break;
+                    case "afxdp": case "af_xdp": case "xdp": kind = PortKind.AfXdp; break;
+                    case "pcap": kind = PortKind.Pcap; break;
+                    case "mem": case "memory": kind = PortKind.Memory; break;
+                    case "tap": kind = PortKind.Tap; break;
+                    default:
+                        error = $"--ports item '{item}': unknown port type '{prefix}' (use afpacket:, afxdp:, pcap:, tap:, mem:, or a bare interface name).";
+                        return false;
+                }
+            }
+
+            int count = 1;
+            if (kind == PortKind.Memory)
+            {
+                if (!int.TryParse(arg, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count < 1)
+                {
+                    error = $"--ports item '{item}': mem:N needs a port count N >= 1.";
+                    return false;
+                }
+                arg = "";
+            }
+            else
+            {
+                try { NetInterface.ValidateName(arg); }
+                catch (PortOpenException e)
+                {
+                    error = $"--ports item '{item}': {e.Message}";
+                    return false;
+                }
+                if (!seen.Add(arg))
+                {
+                    error = $"--ports item '{item}': interface '{arg}' is listed twice.";
+                    return false;
+                }
+            }
+            if ((long)next - 1 + count > MaxPorts)
+            {
+                error = $"--ports '{spec}': more than {MaxPorts} ports.";
+                return false;
+            }
+            list.Add(new PortSpecEntry(kind, arg, count, (ushort)next));
+            next += count;
+        }
+        entries = list;
+        return true;
+    }
+
+    /// <summary>Total number of ports the entries make.</summary>
+    public static int PortCount(IReadOnlyList<PortSpecEntry> entries) => entries.Sum(e => e.Count);
+
+    /// <summary>
+    /// Opens every port of <paramref name="entries"/> in order. On the first failure the ports opened so far are
+    /// disposed and the <see cref="PortOpenException"/> propagates (its message names the interface and the fix).
+    /// </summary>
+    public static IReadOnlyList<OpenedPort> Open(IReadOnlyList<PortSpecEntry> entries, PortFactoryOptions? options = null)
+    {
+        options ??= new PortFactoryOptions();
+        var opened = new List<OpenedPort>();
+        try
+        {
+            foreach (var e in entries)
+            {
+                for (int i = 0; i < e.Count; i++)
+                {
+                    ushort no = (ushort)(e.FirstPortNo + i);
+                    IPort port = OpenOne(e, no, options);
+                    if (options.PcapDir is not null)
+                    {
+                        try { port = CapturingPort.Create(port, options.PcapDir, no); }
+                        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                        {
+                            port.Dispose();
+                            throw new PortOpenException(PortOpenError.Failed, e.Name, $"--pcap-dir {options.PcapDir}: cannot create capture files for port {no}: {ex.Message}", 0, ex);
+                        }
+                    }
+                    opened.Add(new OpenedPort(no, e, port));
+                }
+            }
+            return opened;
+        }
+        catch
+        {
+            foreach (var o in opened) o.Port.Dispose();
+            throw;
+        }
+    }
+
+    private static IPort OpenOne(PortSpecEntry e, ushort no, PortFactoryOptions o)
+    {
+        ILogger? Log(string category) => o.LoggerFactory?.CreateLogger(category);
+        switch (e.Kind)
+        {
+            case PortKind.AfPacket:
+                return new AfPacketPort(e.Name, (o.AfPacket ?? new AfPacketOptions()) with { Logger = o.AfPacket?.Logger ?? Log("Softswitch.Ports.AfPacket") }) { PortNo = no };
+            case PortKind.AfXdp:
+                return new AfXdpPort(e.Name, (o.AfXdp ?? new AfXdpOptions()) with { Logger = o.AfXdp?.Logger ?? Log("Softswitch.Ports.AfXdp") }) { PortNo = no };
+            case PortKind.Pcap:
+                return new PcapPort(e.Name, (o.Pcap ?? new PcapOptions()) with { Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap") }) { PortNo = no };
+            case PortKind.Tap:
+                return o.Tap?.Invoke(no, e.Name) ?? new TapPort(e.Name, Log("Softswitch.Ports.Tap")) { PortNo = no };
+            case PortKind.Memory:
+                if (o.Memory is null)
+                    throw new PortOpenException(PortOpenError.Unsupported, null, "mem:N ports need an in-memory port factory (PortFactoryOptions.Memory).");
+                return o.Memory(no, $"mem{no}");
+            default:
+                throw new PortOpenException(PortOpenError.InvalidSpec, e.Name, $"unknown port kind {e.Kind}");
+        }
+    }
+}

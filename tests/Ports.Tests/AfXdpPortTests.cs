@@ -1,0 +1,73 @@
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.AfXdp;
+using Softswitch.Ports.Linux;
+using Softswitch.Ports.Tests.Infra;
+using Xunit.Abstractions;
+
+namespace Softswitch.Ports.Tests;
+
+/// <summary>AF_XDP with the default mode choice (native on veth when the kernel allows it).</summary>
+public sealed class AfXdpPortTests(ITestOutputHelper output) : PortBackendTests(output)
+{
+    protected override IPort Open(string ifname)
+    {
+        var port = new AfXdpPort(ifname);
+        Output.WriteLine($"afxdp:{ifname} attached in {port.AttachedMode} mode");
+        return port;
+    }
+
+    [NetnsFact]
+    public void Open_Twice_OnSameQueue_ExplainsWhy()
+    {
+        using var ns = Netns.Create();
+        using var first = new AfXdpPort(ns.HostIf);
+        var e = Assert.Throws<PortOpenException>(() => new AfXdpPort(ns.HostIf));
+        Assert.Contains("already has an AF_XDP socket", e.Message);
+        Output.WriteLine(e.Message);
+    }
+
+    [NetnsFact]
+    public void Open_WithForeignXdpProgramAttached_ExplainsHowToDetach()
+    {
+        using var ns = Netns.Create();
+        int idx = int.Parse(File.ReadAllText($"/sys/class/net/{ns.HostIf}/ifindex"));
+        int map = Bpf.CreateXskMap(1);
+        int prog = Bpf.LoadRedirectProgram(map, out _);
+        Assert.True(map >= 0 && prog >= 0, $"map {map} prog {prog}");
+        int link = Bpf.AttachXdp(prog, idx, Bpf.XDP_FLAGS_SKB_MODE);
+        try
+        {
+            Assert.True(link >= 0, $"attach: {link}");
+            var e = Assert.Throws<PortOpenException>(() => new AfXdpPort(ns.HostIf, new AfXdpOptions { Mode = XdpAttachMode.Generic }));
+            Assert.Contains("xdp off", e.Message);
+            Output.WriteLine(e.Message);
+        }
+        finally
+        {
+            LibC.close(link);
+            LibC.close(prog);
+            LibC.close(map);
+        }
+    }
+
+    [NetnsFact]
+    public void Dispose_DetachesXdpProgram()
+    {
+        using var ns = Netns.Create();
+        var port = new AfXdpPort(ns.HostIf);
+        Assert.Contains("xdp", Sh.Check("ip", "link", "show", ns.HostIf));
+        port.Dispose();
+        Assert.DoesNotContain("xdp", Sh.Check("ip", "link", "show", ns.HostIf));
+    }
+}
+
+/// <summary>AF_XDP forced into generic (skb) XDP mode, the fallback for drivers without native XDP.</summary>
+public sealed class AfXdpGenericPortTests(ITestOutputHelper output) : PortBackendTests(output)
+{
+    protected override IPort Open(string ifname)
+    {
+        var port = new AfXdpPort(ifname, new AfXdpOptions { Mode = XdpAttachMode.Generic });
+        Assert.Equal(XdpAttachMode.Generic, port.AttachedMode);
+        return port;
+    }
+}

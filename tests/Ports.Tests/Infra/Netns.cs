@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+
+namespace Softswitch.Ports.Tests.Infra;
+
+/// <summary>
+/// A private network namespace joined to the root namespace by a veth pair: <see cref="HostIf"/> stays in the root
+/// namespace (the switch side, where the port under test opens), <see cref="NsIf"/> lives in <see cref="Name"/>.
+/// </summary>
+/// <remarks>
+/// Names are random (ssw-XXXXXXXX, sswXXXXXXXXh/n) so parallel tests and other users of the machine do not collide.
+/// IPv6 is disabled on both ends (no router solicitations or MLD reports to confuse frame counts) and tx offloads are
+/// turned off with ethtool when it is installed (veth with tx checksum offload hands CHECKSUM_PARTIAL frames to
+/// packet sockets). Dispose deletes the namespace, which removes the veth pair; it also runs when Create fails midway.
+/// </remarks>
+public sealed class Netns : IDisposable
+{
+    public string Name { get; }
+    public string HostIf { get; }
+    public string NsIf { get; }
+    private bool _disposed;
+
+    private Netns(string tag)
+    {
+        Name = "ssw-" + tag;
+        HostIf = "ssw" + tag + "h";
+        NsIf = "ssw" + tag + "n";
+    }
+
+    public static Netns Create()
+    {
+        var ns = new Netns(Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant());
+        try
+        {
+            Sh.Check("ip", "netns", "add", ns.Name);
+            Sh.Check("ip", "link", "add", ns.HostIf, "type", "veth", "peer", "name", ns.NsIf);
+            Sh.Check("ip", "link", "set", ns.NsIf, "netns", ns.Name);
+            Sh.Run("sysctl", "-qw", $"net.ipv6.conf.{ns.HostIf}.disable_ipv6=1");
+            ns.Exec("sysctl", "-qw", $"net.ipv6.conf.{ns.NsIf}.disable_ipv6=1");
+            if (Sh.Exists("ethtool"))
+            {
+                ns.Exec("ethtool", "-K", ns.NsIf, "tx", "off", "tso", "off", "gso", "off", "gro", "off", "sg", "off");
+                Sh.Run("ethtool", "-K", ns.HostIf, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+            }
+            else
+            {
+                Console.Error.WriteLine("[Netns] ethtool not installed: veth offloads stay on (fine for raw frames, not for TCP)");
+            }
+            Sh.Check("ip", "-n", ns.Name, "link", "set", "lo", "up");
+            Sh.Check("ip", "-n", ns.Name, "link", "set", ns.NsIf, "up");
+            Sh.Check("ip", "link", "set", ns.HostIf, "up");
+            ns.WaitUp();
+            return ns;
+        }
+        catch
+        {
+            ns.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs a command inside the namespace.</summary>
+    public Sh.Result Exec(params string[] cmd) => Sh.Run("ip", ["netns", "exec", Name, .. cmd]);
+
+    public string NsMac => Exec("cat", $"/sys/class/net/{NsIf}/address").Stdout.Trim();
+
+    private void WaitUp()
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 3000)
+        {
+            if (File.ReadAllText($"/sys/class/net/{HostIf}/operstate").Trim() == "up") return;
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Sends frames out of the namespace end (AF_PACKET raw socket in the namespace).</summary>
+    public void SendFrames(IEnumerable<byte[]> frames, string? ifname = null)
+    {
+        string input = string.Join('\n', frames.Select(Convert.ToHexString)) + "\n";
+        var r = Sh.Run("ip", ["netns", "exec", Name, NsTool.Python, NsTool.Path, "send", ifname ?? NsIf], 20_000, input);
+        if (!r.Ok) throw new InvalidOperationException($"nstool send failed: {r.Stderr}");
+    }
+
+    /// <summary>Starts a capture of frames of <paramref name="ethertype"/> arriving at the namespace end; returns once it is listening.</summary>
+    public NsCapture StartCapture(ushort ethertype, int count, double timeoutSeconds = 5, string? ifname = null)
+        => new(this, ifname ?? NsIf, ethertype, count, timeoutSeconds);
+
+    /// <summary>Starts sending <paramref name="count"/> broadcast frames of <paramref name="size"/> bytes from <paramref name="ifname"/> as fast as python can.</summary>
+    public Process StartFlood(string ifname, int count, int size, double seconds)
+    {
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var a in new[] { "netns", "exec", Name, NsTool.Python, NsTool.Path, "flood", ifname, count.ToString(), size.ToString(),
+                     seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    /// <summary>Moves a root-namespace interface into this namespace and brings it up (IPv6 off).</summary>
+    public void Adopt(string ifname)
+    {
+        Sh.Check("ip", "link", "set", ifname, "netns", Name);
+        Exec("sysctl", "-qw", $"net.ipv6.conf.{ifname}.disable_ipv6=1");
+        Sh.Check("ip", "-n", Name, "link", "set", ifname, "up");
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Sh.Run("ip", "netns", "del", Name);
+        if (Directory.Exists($"/sys/class/net/{HostIf}")) Sh.Run("ip", "link", "del", HostIf);
+    }
+
+    /// <summary>True when this namespace still exists (for leak checks).</summary>
+    public static bool Exists(string name) => Sh.Run("ip", "netns", "list").Stdout.Split('\n').Any(l => l.Split(' ')[0] == name);
+}
+
+/// <summary>A raw-socket capture running inside a namespace (python3 helper); <see cref="Finish"/> returns the frames.</summary>
+public sealed class NsCapture : IDisposable
+{
+    private readonly Process _proc;
+    private readonly List<byte[]> _frames = [];
+    private readonly Task _reader;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string _stderr = "";
+
+    internal NsCapture(Netns ns, string ifname, ushort ethertype, int count, double timeoutSeconds)
+    {
+        var psi = new ProcessStartInfo("ip")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "netns", "exec", ns.Name, NsTool.Python, NsTool.Path, "recv", ifname,
+                     ethertype.ToString(), count.ToString(), timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        _proc = Process.Start(psi)!;
+        _reader = Task.Run(() =>
+        {
+            string? line;
+            while ((line = _proc.StandardOutput.ReadLine()) is not null)
+            {
+                if (line == "ready") { _ready.TrySetResult(); continue; }
+                if (line.StartsWith("done", StringComparison.Ordinal)) continue;
+                lock (_frames) _frames.Add(Convert.FromHexString(line));
+            }
+            _ready.TrySetResult();
+        });
+        var err = Task.Run(() => _stderr = _proc.StandardError.ReadToEnd());
+        if (!_ready.Task.Wait(10_000)) throw new TimeoutException("capture helper did not start");
+        if (_proc.HasExited && _proc.ExitCode != 0) { err.Wait(1000); throw new InvalidOperationException("capture helper failed: " + _stderr); }
+    }
+
+    /// <summary>Waits for the helper to exit (count reached or timeout) and returns the captured frames.</summary>
+    public List<byte[]> Finish()
+    {
+        if (!_proc.WaitForExit(15_000)) { try { _proc.Kill(true); } catch (InvalidOperationException) { } }
+        _reader.Wait(5000);
+        lock (_frames) return [.. _frames];
+    }
+
+    public void Dispose()
+    {
+        try { if (!_proc.HasExited) _proc.Kill(true); } catch (InvalidOperationException) { }
+        _proc.Dispose();
+    }
+}
+
+/// <summary>The python3 helper run inside namespaces: sends hex frames from stdin, or prints received frames as hex.</summary>
+internal static class NsTool
+{
+    public static readonly string Python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+    private static readonly Lazy<string> s_path = new(() =>
+    {
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"ssw-nstool-{Environment.ProcessId}.py");
+        File.WriteAllText(path, Script);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { File.Delete(path); } catch (IOException) { } };
+        return path;
+    });
+
+    public static string Path => s_path.Value;
+
+    private const string Script = """
+import socket, sys, time, select
+
+def main():
+    mode, ifname = sys.argv[1], sys.argv[2]
+    if mode == 'send':
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        s.bind((ifname, 0))
+        n = 0
+        for line in sys.stdin:
+            line = line.strip()
+            if line:
+                s.send(bytes.fromhex(line))
+                n += 1
+        print(n)
+    elif mode == 'recv':
+        proto, count, timeout = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind((ifname, proto))
+        print('ready', flush=True)
+        end = time.time() + timeout
+        got = 0
+        while got < count:
+            left = end - time.time()
+            if left <= 0:
+                break
+            r, _, _ = select.select([s], [], [], left)
+            if not r:
+                break
+            data, addr = s.recvfrom(65535)
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            print(data.hex(), flush=True)
+            got += 1
+        print('done', got, flush=True)
+    elif mode == 'flood':
+        count, size, seconds = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        s.bind((ifname, 0))
+        frame = bytes.fromhex('ffffffffffff020000000001' + '88b5') + bytes(size - 14)
+        n = 0
+        end = time.time() + seconds
+        while n < count and time.time() < end:
+            try:
+                s.send(frame)
+                n += 1
+            except OSError:
+                pass
+        print(n)
+
+main()
+""";
+}

@@ -1,0 +1,42 @@
+using Softswitch.Ports.Tests.Infra;
+
+namespace Softswitch.Ports.Tests;
+
+public sealed class NetnsTests
+{
+    [NetnsFact]
+    public void Dispose_RemovesNamespaceAndVeth()
+    {
+        string name, host;
+        using (var ns = Netns.Create())
+        {
+            name = ns.Name;
+            host = ns.HostIf;
+            Assert.True(Netns.Exists(name));
+            Assert.True(Directory.Exists($"/sys/class/net/{host}"));
+            Assert.Equal("up", File.ReadAllText($"/sys/class/net/{host}/operstate").Trim());
+        }
+        Assert.False(Netns.Exists(name), $"namespace {name} leaked");
+        Assert.False(Directory.Exists($"/sys/class/net/{host}"), $"veth {host} leaked");
+    }
+
+    [NetnsFact]
+    public void LinkUp_FollowsTheVethPeer()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacket.AfPacketPort(ns.HostIf);
+        Assert.True(port.LinkUp);
+        Assert.Equal(ns.HostIf, port.Info.Name);
+        Assert.Equal(File.ReadAllText($"/sys/class/net/{ns.HostIf}/address").Trim(), port.Info.HwAddr.ToString());
+        Assert.Equal(1500, port.Info.Mtu);
+        Assert.Equal(Datapath.Pipeline.PortFeatures.Rate10GbFd | Datapath.Pipeline.PortFeatures.Copper, port.Info.Current); // veth reports 10000 Mb/s
+        ns.Exec("ip", "link", "set", ns.NsIf, "down");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (port.LinkUp && sw.ElapsedMilliseconds < 2000) Thread.Sleep(10);
+        Assert.False(port.LinkUp);
+        ns.Exec("ip", "link", "set", ns.NsIf, "up");
+        sw.Restart();
+        while (!port.LinkUp && sw.ElapsedMilliseconds < 2000) Thread.Sleep(10);
+        Assert.True(port.LinkUp);
+    }
+}

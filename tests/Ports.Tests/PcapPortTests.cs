@@ -1,0 +1,11 @@
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.Pcap;
+using Xunit.Abstractions;
+
+namespace Softswitch.Ports.Tests;
+
+[Infra.RequiresLibrary("libpcap.so.0.8", "apt-get install libpcap0.8")]
+public sealed class PcapPortTests(ITestOutputHelper output) : PortBackendTests(output)
+{
+    protected override IPort Open(string ifname) => new PcapPort(ifname);
+}

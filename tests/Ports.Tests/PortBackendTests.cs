@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.Linux;
+using Softswitch.Ports.Tests.Infra;
+using Xunit.Abstractions;
+
+namespace Softswitch.Ports.Tests;
+
+/// <summary>
+/// The same checks for every real-port backend: a port opens on the root-side end of a fresh veth pair, frames are
+/// sent from inside the namespace with a raw socket, and frames sent by the port are captured inside the namespace.
+/// </summary>
+public abstract class PortBackendTests(ITestOutputHelper output)
+{
+    protected const ushort RxType = 0x88B5;   // IEEE local experimental ethertypes
+    protected const ushort TxType = 0x88B6;
+    protected readonly ITestOutputHelper Output = output;
+
+    protected abstract IPort Open(string ifname);
+
+    /// <summary>Opens the port under test for <paramref name="ns"/>; returns it and the namespace-side interface that is its peer.</summary>
+    protected virtual (IPort Port, string PeerIf) OpenFor(Netns ns) => (Open(ns.HostIf), ns.NsIf);
+
+    /// <summary>True for backends that create their interface (tap): no "missing interface" error then.</summary>
+    protected virtual bool CreatesInterface => false;
+
+    /// <summary>Backends whose kernel path needs a moment after open before the first frame is seen.</summary>
+    protected virtual int SettleMs => 0;
+
+    [NetnsFact]
+    public void Receive_GetsFramesFromNamespace_Intact_InOrder()
+    {
+        using var ns = Netns.Create();
+        var (port, peer) = OpenFor(ns);
+        using var _ = port;
+        Settle();
+        var frames = new List<byte[]>();
+        for (int i = 0; i < 40; i++)
+            frames.Add(MakeFrame(RxType, i, 60 + (i * 37) % 1455));
+        frames.Add(MakeFrame(RxType, 40, 1514));
+        ns.SendFrames(frames, peer);
+
+        var pool = new PacketPool(512);
+        var got = ReceiveUntil(port, pool, RxType, frames.Count, TimeSpan.FromSeconds(3));
+        Assert.Equal(frames.Count, got.Count);
+        for (int i = 0; i < frames.Count; i++)
+            Assert.True(frames[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs: sent {frames[i].Length} B, got {got[i].Length} B");
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+        var c = port.Counters.Snapshot();
+        Assert.True(c.RxPackets >= frames.Count, $"RxPackets {c.RxPackets}");
+        Assert.True(c.RxBytes >= frames.Sum(f => (long)f.Length), $"RxBytes {c.RxBytes}");
+    }
+
+    [NetnsFact]
+    public void Receive_KeepsVlanTag()
+    {
+        using var ns = Netns.Create();
+        var (port, peer) = OpenFor(ns);
+        using var _ = port;
+        Settle();
+        // 802.1Q, PCP 5, VID 0x123, inner type RxType.
+        var inner = MakeFrame(RxType, 7, 100);
+        var tagged = new byte[inner.Length + 4];
+        inner.AsSpan(0, 12).CopyTo(tagged);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(12), 0x8100);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(14), (5 << 13) | 0x123);
+        inner.AsSpan(12).CopyTo(tagged.AsSpan(16));
+        ns.SendFrames([tagged], peer);
+
+        var pool = new PacketPool(64);
+        var got = ReceiveUntil(port, pool, 0x8100, 1, TimeSpan.FromSeconds(3));
+        Assert.Single(got);
+        Assert.Equal(Convert.ToHexString(tagged), Convert.ToHexString(got[0]));
+    }
+
+    [NetnsFact]
+    public void Send_BurstOf32_ArrivesInNamespace_AndIsNotReceivedBack()
+    {
+        using var ns = Netns.Create();
+        var (port, peer) = OpenFor(ns);
+        using var _ = port;
+        Settle();
+        var pool = new PacketPool(256);
+        var frames = new List<byte[]>();
+        for (int i = 0; i < 32; i++) frames.Add(MakeFrame(TxType, i, 60 + i * 45));
+
+        using var cap = ns.StartCapture(TxType, frames.Count, timeoutSeconds: 5, ifname: peer);
+        Span<int> burst = stackalloc int[32];
+        Assert.Equal(32, pool.Alloc(burst));
+        for (int i = 0; i < 32; i++) Assert.True(pool.Write(burst[i], frames[i]));
+        port.Send(pool, burst);
+        pool.Release(burst);  // Send copied the frames out: the buffers are ours again
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+
+        var captured = cap.Finish();
+        Assert.Equal(32, captured.Count);
+        captured.Sort((a, b) => Seq(a).CompareTo(Seq(b)));
+        for (int i = 0; i < 32; i++)
+            Assert.Equal(Convert.ToHexString(frames[i]), Convert.ToHexString(captured[i]));
+        var c = port.Counters.Snapshot();
+        Assert.Equal(32, c.TxPackets);
+        Assert.Equal(frames.Sum(f => (long)f.Length), c.TxBytes);
+
+        // Our own transmissions must not come back on receive.
+        var echoed = ReceiveUntil(port, pool, TxType, 1, TimeSpan.FromMilliseconds(300));
+        Assert.Empty(echoed);
+    }
+
+    [NetnsFact]
+    public void HotPath_AllocatesNothing_Over10kPackets()
+    {
+        using var ns = Netns.Create();
+        var (port, peer) = OpenFor(ns);
+        using var _ = port;
+        Settle();
+        var pool = new PacketPool(1024);
+        Span<int> burst = stackalloc int[Burst.Size];
+        var frame = MakeFrame(TxType, 1, 64);
+
+        // Warm up both paths (JIT, lazy init), then measure this thread's allocations.
+        for (int i = 0; i < 50; i++) SendBurst(port, pool, burst, frame);
+        for (int i = 0; i < 50; i++) { int n = port.Receive(pool, burst); pool.Release(burst[..n]); }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000 / Burst.Size + 1; i++) SendBurst(port, pool, burst, frame);
+        long afterSend = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(port.Counters.TxPackets >= 10_000, $"sent {port.Counters.TxPackets}");
+
+        // Receive: a flood of 64-byte frames from the namespace, drained in bursts.
+        using var flood = ns.StartFlood(peer, int.MaxValue, 64, seconds: 15);
+        long rx = 0;
+        var sw = Stopwatch.StartNew();
+        long beforeRx = GC.GetAllocatedBytesForCurrentThread();
+        while (rx < 10_000 && sw.ElapsedMilliseconds < 10_000)
+        {
+            int n = port.Receive(pool, burst);
+            rx += n;
+            pool.Release(burst[..n]);
+        }
+        long afterRx = GC.GetAllocatedBytesForCurrentThread();
+        if (!flood.WaitForExit(0)) flood.Kill(entireProcessTree: true);
+        Output.WriteLine($"send: {afterSend - before} B allocated; receive: {afterRx - beforeRx} B allocated over {rx} frames");
+        Assert.True(rx >= 10_000, $"received only {rx} frames");
+        Assert.Equal(0, afterSend - before);
+        Assert.Equal(0, afterRx - beforeRx);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    private static void SendBurst(IPort port, PacketPool pool, Span<int> burst, byte[] frame)
+    {
+        int n = pool.Alloc(burst);
+        for (int i = 0; i < n; i++) pool.Write(burst[i], frame);
+        port.Send(pool, burst[..n]);
+        pool.Release(burst[..n]);
+    }
+
+    [Fact]
+    public void Open_MissingInterface_ThrowsPortOpenException()
+    {
+        if (CreatesInterface) return;
+        var e = Assert.Throws<PortOpenException>(() => Open("ssw-nonexist0"));
+        Assert.Equal(PortOpenError.InterfaceMissing, e.Error);
+        Assert.Contains("ssw-nonexist0", e.Message);
+        Output.WriteLine(e.Message);
+    }
+
+    private void Settle()
+    {
+        if (SettleMs > 0) Thread.Sleep(SettleMs);
+    }
+
+    /// <summary>Builds an Ethernet frame of <paramref name="size"/> bytes carrying a sequence number and a byte pattern.</summary>
+    protected static byte[] MakeFrame(ushort ethertype, int seq, int size)
+    {
+        var f = new byte[size];
+        new byte[] { 0x02, 0x5e, 0x00, 0x00, 0x00, 0x02 }.CopyTo(f, 0);
+        new byte[] { 0x02, 0x5e, 0x00, 0x00, 0x00, 0x01 }.CopyTo(f, 6);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), ethertype);
+        BinaryPrimitives.WriteInt32BigEndian(f.AsSpan(14), seq);
+        for (int i = 18; i < size; i++) f[i] = (byte)(i * 7 + seq);
+        return f;
+    }
+
+    private static int Seq(byte[] f) => BinaryPrimitives.ReadInt32BigEndian(f.AsSpan(14));
+
+    /// <summary>Receives until <paramref name="count"/> frames of <paramref name="ethertype"/> arrived or the time is up; other frames are ignored.</summary>
+    protected static List<byte[]> ReceiveUntil(IPort port, PacketPool pool, ushort ethertype, int count, TimeSpan limit)
+    {
+        var got = new List<byte[]>();
+        Span<int> burst = stackalloc int[Burst.Size];
+        var sw = Stopwatch.StartNew();
+        while (got.Count < count && sw.Elapsed < limit)
+        {
+            int n = port.Receive(pool, burst);
+            for (int i = 0; i < n; i++)
+            {
+                var f = pool.Frame(burst[i]);
+                if (f.Length >= 14 && BinaryPrimitives.ReadUInt16BigEndian(f[12..]) == ethertype) got.Add(f.ToArray());
+            }
+            pool.Release(burst[..n]);
+            if (n == 0) Thread.Sleep(1);
+        }
+        return got;
+    }
+}

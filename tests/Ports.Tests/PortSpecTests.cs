@@ -1,0 +1,144 @@
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.Linux;
+
+namespace Softswitch.Ports.Tests;
+
+public sealed class PortSpecTests
+{
+    [Fact]
+    public void Parse_AllKinds_NumbersPortsInOrderFromOne()
+    {
+        var e = PortSpec.Parse("afpacket:eth1, eth2,afxdp:eth3,pcap:eth4,mem:3,tap:tap0,MEM:1");
+        Assert.Equal(
+        [
+            new PortSpecEntry(PortKind.AfPacket, "eth1", 1, 1),
+            new PortSpecEntry(PortKind.AfPacket, "eth2", 1, 2),
+            new PortSpecEntry(PortKind.AfXdp, "eth3", 1, 3),
+            new PortSpecEntry(PortKind.Pcap, "eth4", 1, 4),
+            new PortSpecEntry(PortKind.Memory, "", 3, 5),
+            new PortSpecEntry(PortKind.Tap, "tap0", 1, 8),
+            new PortSpecEntry(PortKind.Memory, "", 1, 9),
+        ], e);
+        Assert.Equal(9, PortSpec.PortCount(e));
+        Assert.Equal("afpacket:eth1,afpacket:eth2,afxdp:eth3,pcap:eth4,mem:3,tap:tap0,mem:1", string.Join(',', e));
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("eth0,,eth1", "empty item")]
+    [InlineData("eth0,", "empty item")]
+    [InlineData("foo:eth0", "unknown port type 'foo'")]
+    [InlineData("mem:0", "mem:N needs")]
+    [InlineData("mem:x", "mem:N needs")]
+    [InlineData("mem:-1", "mem:N needs")]
+    [InlineData("afpacket:", "not a valid interface name")]
+    [InlineData("afpacket:averyveryverylongname", "not a valid interface name")]
+    [InlineData("eth0,pcap:eth0", "listed twice")]
+    [InlineData("mem:65281", "more than")]
+    public void Parse_Rejects_WithHelpfulMessage(string spec, string expected)
+    {
+        Assert.False(PortSpec.TryParse(spec, out _, out var error));
+        Assert.Contains(expected, error);
+        var ex = Assert.Throws<PortOpenException>(() => PortSpec.Parse(spec));
+        Assert.Equal(PortOpenError.InvalidSpec, ex.Error);
+    }
+
+    [Fact]
+    public void Open_MemoryPorts_UseCallerFactory_WithPortNumbers()
+    {
+        var made = new List<(ushort, string)>();
+        var ports = PortSpec.Open(PortSpec.Parse("mem:2,mem:1"), new PortFactoryOptions
+        {
+            Memory = (no, name) => { made.Add((no, name)); return new NullPort(name); },
+        });
+        Assert.Equal([(1, "mem1"), (2, "mem2"), (3, "mem3")], made.Select(m => ((int)m.Item1, m.Item2)));
+        Assert.Equal([1, 2, 3], ports.Select(p => (int)p.PortNo));
+    }
+
+    [Fact]
+    public void Open_MemoryWithoutFactory_Throws()
+    {
+        var ex = Assert.Throws<PortOpenException>(() => PortSpec.Open(PortSpec.Parse("mem:1")));
+        Assert.Contains("factory", ex.Message);
+    }
+
+    [Fact]
+    public void Open_Failure_DisposesPortsOpenedSoFar()
+    {
+        var made = new List<NullPort>();
+        var ex = Assert.Throws<PortOpenException>(() => PortSpec.Open(PortSpec.Parse("mem:2,afpacket:ssw-nonexist1"), new PortFactoryOptions
+        {
+            Memory = (_, name) => { var p = new NullPort(name); made.Add(p); return p; },
+        }));
+        Assert.Equal(PortOpenError.InterfaceMissing, ex.Error);
+        Assert.Equal(2, made.Count);
+        Assert.All(made, p => Assert.True(p.Disposed));
+    }
+
+    [Fact]
+    public void Open_WithPcapDir_WrapsPortsInCaptures()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ssw-pcapdir-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var ports = PortSpec.Open(PortSpec.Parse("mem:2"), new PortFactoryOptions { Memory = (_, n) => new NullPort(n), PcapDir = dir });
+            Assert.All(ports, p => Assert.IsType<PcapFile.CapturingPort>(p.Port));
+            foreach (var p in ports) p.Port.Dispose();
+            Assert.Equal(["p1-rx.pcap", "p1-tx.pcap", "p2-rx.pcap", "p2-tx.pcap"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    /// <summary>A port that receives nothing and drops what it is sent.</summary>
+    internal sealed class NullPort(string name) : IPort
+    {
+        public bool Disposed;
+        public List<byte[]> Sent { get; } = [];
+        public Queue<byte[]> ToReceive { get; } = new();
+        public PortInfo Info { get; } = new(name, new MacAddress(0x020000000001));
+        public PortCounters Counters { get; } = new();
+        public bool LinkUp => true;
+
+        public int Receive(PacketPool pool, Span<int> pkts)
+        {
+            int n = 0;
+            while (n < pkts.Length && ToReceive.Count > 0)
+            {
+                int p = pool.Alloc();
+                pool.Write(p, ToReceive.Dequeue());
+                pkts[n++] = p;
+            }
+            return n;
+        }
+
+        public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
+        {
+            foreach (int p in pkts) Sent.Add(pool.Frame(p).ToArray());
+        }
+
+        public void Dispose() => Disposed = true;
+    }
+}
+
+public sealed class PortOpenExceptionTests
+{
+    [Theory]
+    [InlineData(1, PortOpenError.PermissionDenied, "run as root")]
+    [InlineData(13, PortOpenError.PermissionDenied, "CAP_NET_RAW")]
+    [InlineData(19, PortOpenError.InterfaceMissing, "ip link")]
+    [InlineData(97, PortOpenError.Unsupported, "not supported")]
+    [InlineData(12, PortOpenError.Failed, "errno 12")]
+    public void FromErrno_MapsToKindAndAdvice(int errno, PortOpenError kind, string text)
+    {
+        var e = PortOpenException.FromErrno("eth9", "Opening a socket", errno);
+        Assert.Equal(kind, e.Error);
+        Assert.Equal("eth9", e.Interface);
+        Assert.Contains(text, e.Message);
+        Assert.Contains("eth9", e.Message);
+    }
+}
