@@ -42,6 +42,11 @@ internal sealed class FlowHashMap
         public readonly uint[] Tags;
         public readonly FlowEntry?[] Entries;
         public readonly uint BucketMask;
+        /// <summary>
+        /// How many buckets past its home bucket any key of this table was ever placed (only grows; written
+        /// before the key is published). A reader that loaded it may stop probing after that many extra buckets.
+        /// </summary>
+        public int MaxDisplacement;
 
         public Table(int slots)
         {
@@ -85,35 +90,44 @@ internal sealed class FlowHashMap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FlowEntry? Probe(Table t, uint hash, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
     {
-        ref uint tags = ref MemoryMarshal.GetArrayDataReference(t.Tags);
-        ref FlowEntry? entries = ref MemoryMarshal.GetArrayDataReference(t.Entries);
-        uint mask = t.BucketMask;
-        uint tag = hash | TagBit;
-        uint b = hash & mask;
         if (Vector128.IsHardwareAccelerated)
         {
-            var want = Vector128.Create(tag);
-            while (true)
-            {
-                var v = Vector128.LoadUnsafe(ref tags, (nuint)(b * BucketSlots));
-                uint hits = Vector128.Equals(v, want).ExtractMostSignificantBits();
-                while (hits != 0)
-                {
-                    int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
-                    var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
-                    if (e is not null)
-                    {
-                        ref readonly FlowKey v2 = ref e.Match.Value;
-                        if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
-                            return e;
-                    }
-                    hits &= hits - 1;
-                }
-                if (Vector128.EqualsAny(v, Vector128<uint>.Zero)) return null;
-                b = (b + 1) & mask;
-            }
+            return Probe(ref MemoryMarshal.GetArrayDataReference(t.Tags), ref MemoryMarshal.GetArrayDataReference(t.Entries),
+                         t.BucketMask, Volatile.Read(ref t.MaxDisplacement), hash, k0, k1, k2, k3, k4, k5);
         }
         return ProbeScalar(t, hash, k0, k1, k2, k3, k4, k5);
+    }
+
+    /// <summary>
+    /// <see cref="Probe(Table, uint, ulong, ulong, ulong, ulong, ulong, ulong)"/> over references the caller has
+    /// already taken from one <see cref="Table"/> (a burst loop hoists them out of its per-packet loop), with the
+    /// table's <see cref="Table.MaxDisplacement"/> read before them. SIMD only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowEntry? Probe(ref uint tags, ref FlowEntry? entries, uint bucketMask, int maxDisplacement, uint hash,
+                                   ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
+    {
+        var want = Vector128.Create(hash | TagBit);
+        uint b = hash & bucketMask;
+        for (int d = 0; ; d++)
+        {
+            var v = Vector128.LoadUnsafe(ref tags, (nuint)(b * BucketSlots));
+            uint hits = Vector128.Equals(v, want).ExtractMostSignificantBits();
+            while (hits != 0)
+            {
+                int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
+                var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
+                if (e is not null)
+                {
+                    ref readonly FlowKey v2 = ref e.Match.Value;
+                    if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
+                        return e;
+                }
+                hits &= hits - 1;
+            }
+            if (d >= maxDisplacement) return null;
+            b = (b + 1) & bucketMask;
+        }
     }
 
     /// <summary>Scalar twin of <see cref="Probe"/> (SIMD off).</summary>
@@ -251,8 +265,9 @@ internal sealed class FlowHashMap
     private void Place(Table t, uint tag, FlowEntry e, bool publish)
     {
         uint b = tag & t.BucketMask;
-        while (true)
+        for (int displacement = 0; ; displacement++)
         {
+            if (displacement > t.MaxDisplacement) Volatile.Write(ref t.MaxDisplacement, displacement);
             int s0 = (int)(b * BucketSlots);
             for (int j = 0; j < BucketSlots; j++)
             {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Classifier;
@@ -94,13 +95,17 @@ public sealed class TupleSpace
 
         ulong found = 0;
         ulong remaining = pending;
+        if (!Vector128.IsHardwareAccelerated) return LookupBurstScalar(order, ref key0, ref best0, ref res0, remaining);
         for (int s = 0; s < order.Length; s++)
         {
             var sub = order[s].Table;
             int nextMax = s + 1 < order.Length ? order[s + 1].MaxPriority : -1;
             var table = sub.Map.Current;
+            int maxDisplacement = Volatile.Read(ref table.MaxDisplacement);
+            ref uint tags = ref MemoryMarshal.GetArrayDataReference(table.Tags);
+            ref FlowEntry? entries = ref MemoryMarshal.GetArrayDataReference(table.Entries);
+            uint bucketMask = table.BucketMask;
             ref readonly FlowKey m = ref sub.Mask;
-            ulong m0 = m.W0, m1 = m.W1, m2 = m.W2, m3 = m.W3, m4 = m.W4, m5 = m.W5;
 
             ulong bits = remaining;
             do
@@ -108,10 +113,41 @@ public sealed class TupleSpace
                 int i = BitOperations.TrailingZeroCount(bits);
                 bits &= bits - 1;
                 ref FlowKey key = ref Unsafe.Add(ref key0, i);
-                ulong k0 = key.W0 & m0, k1 = key.W1 & m1, k2 = key.W2 & m2;
-                ulong k3 = key.W3 & m3, k4 = key.W4 & m4, k5 = key.W5 & m5;
+                ulong k0 = key.W0 & m.W0, k1 = key.W1 & m.W1, k2 = key.W2 & m.W2;
+                ulong k3 = key.W3 & m.W3, k4 = key.W4 & m.W4, k5 = key.W5 & m.W5;
                 uint h = FlowHash.Of(k0, k1, k2, k3, k4, k5);
-                var e = FlowHashMap.Probe(table, h, k0, k1, k2, k3, k4, k5);
+                var e = FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, h, k0, k1, k2, k3, k4, k5);
+                ref int bp = ref Unsafe.Add(ref best0, i);
+                if (e is not null && e.Priority > bp)
+                {
+                    bp = e.Priority;
+                    Unsafe.Add(ref res0, i) = e;
+                    found |= 1UL << i;
+                }
+                // Resolved once nothing later can beat it (branch-free: bp >= nextMax <=> nextMax - bp - 1 < 0).
+                remaining &= ~((ulong)((uint)(nextMax - bp - 1) >> 31) << i);
+            }
+            while (bits != 0);
+
+            if (remaining == 0) break;
+        }
+        return found;
+    }
+
+    private static ulong LookupBurstScalar(SubtableRef[] order, ref FlowKey key0, ref int best0, ref FlowEntry? res0, ulong remaining)
+    {
+        ulong found = 0;
+        for (int s = 0; s < order.Length && remaining != 0; s++)
+        {
+            var sub = order[s].Table;
+            int nextMax = s + 1 < order.Length ? order[s + 1].MaxPriority : -1;
+            var table = sub.Map.Current;
+            for (ulong bits = remaining; bits != 0; bits &= bits - 1)
+            {
+                int i = BitOperations.TrailingZeroCount(bits);
+                ref FlowKey key = ref Unsafe.Add(ref key0, i);
+                var masked = key.And(sub.Mask);
+                var e = FlowHashMap.ProbeScalar(table, FlowHash.Of(masked), masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
                 ref int bp = ref Unsafe.Add(ref best0, i);
                 if (e is not null && e.Priority > bp)
                 {
@@ -121,9 +157,6 @@ public sealed class TupleSpace
                 }
                 if (bp >= nextMax) remaining &= ~(1UL << i);
             }
-            while (bits != 0);
-
-            if (remaining == 0) break;
         }
         return found;
     }
