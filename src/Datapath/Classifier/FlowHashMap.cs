@@ -130,6 +130,33 @@ internal sealed class FlowHashMap
         }
     }
 
+    /// <summary>
+    /// Burst-loop probe: like <see cref="Probe(ref uint, ref FlowEntry?, uint, int, uint, ulong, ulong, ulong, ulong, ulong, ulong)"/>
+    /// but compares a tag hit as <c>(key &amp; mask) == value</c> straight from memory, so the caller keeps no
+    /// masked words live across the probe (fewer registers, fewer spills in the per-packet loop). SIMD only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowEntry? ProbeMasked(ref uint tags, ref FlowEntry? entries, uint bucketMask, int maxDisplacement, uint hash,
+                                         in FlowKey key, in FlowKey mask)
+    {
+        var want = Vector128.Create(hash | TagBit);
+        uint b = hash & bucketMask;
+        for (int d = 0; ; d++)
+        {
+            var v = Vector128.LoadUnsafe(ref tags, (nuint)(b * BucketSlots));
+            uint hits = Vector128.Equals(v, want).ExtractMostSignificantBits();
+            while (hits != 0)
+            {
+                int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
+                var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
+                if (e is not null && key.MatchesMasked(mask, e.Match.Value)) return e;
+                hits &= hits - 1;
+            }
+            if (d >= maxDisplacement) return null;
+            b = (b + 1) & bucketMask;
+        }
+    }
+
     /// <summary>Scalar twin of <see cref="Probe"/> (SIMD off).</summary>
     public static FlowEntry? ProbeScalar(Table t, uint hash, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
     {

@@ -93,7 +93,6 @@ public sealed class TupleSpace
         ref FlowKey key0 = ref MemoryMarshal.GetReference(keys);
         ref FlowEntry? res0 = ref MemoryMarshal.GetReference(results);
 
-        ulong found = 0;
         ulong remaining = pending;
         if (!Vector128.IsHardwareAccelerated) return LookupBurstScalar(order, ref key0, ref best0, ref res0, remaining);
         for (int s = 0; s < order.Length; s++)
@@ -113,16 +112,13 @@ public sealed class TupleSpace
                 int i = BitOperations.TrailingZeroCount(bits);
                 bits &= bits - 1;
                 ref FlowKey key = ref Unsafe.Add(ref key0, i);
-                ulong k0 = key.W0 & m.W0, k1 = key.W1 & m.W1, k2 = key.W2 & m.W2;
-                ulong k3 = key.W3 & m.W3, k4 = key.W4 & m.W4, k5 = key.W5 & m.W5;
-                uint h = FlowHash.Of(k0, k1, k2, k3, k4, k5);
-                var e = FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, h, k0, k1, k2, k3, k4, k5);
+                uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
+                var e = FlowHashMap.ProbeMasked(ref tags, ref entries, bucketMask, maxDisplacement, h, key, m);
                 ref int bp = ref Unsafe.Add(ref best0, i);
                 if (e is not null && e.Priority > bp)
                 {
                     bp = e.Priority;
                     Unsafe.Add(ref res0, i) = e;
-                    found |= 1UL << i;
                 }
                 // Resolved once nothing later can beat it (branch-free: bp >= nextMax <=> nextMax - bp - 1 < 0).
                 remaining &= ~((ulong)((uint)(nextMax - bp - 1) >> 31) << i);
@@ -130,6 +126,12 @@ public sealed class TupleSpace
             while (bits != 0);
 
             if (remaining == 0) break;
+        }
+        ulong found = 0;
+        for (ulong b = pending; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            if (Unsafe.Add(ref best0, i) >= 0) found |= 1UL << i;
         }
         return found;
     }
