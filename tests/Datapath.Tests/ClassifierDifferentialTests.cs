@@ -125,6 +125,37 @@ public class ClassifierDifferentialTests
         }
     }
 
+    /// <summary>The sequence generator reaches every outcome (so the sequences above test every path).</summary>
+    [Fact]
+    public void FlowModGenerator_CoversEveryStatusAndCommand()
+    {
+        var statuses = new HashSet<FlowModStatus>();
+        var commands = new HashSet<FlowModCommand>();
+        int deletesThatRemoved = 0, outPortDeletes = 0;
+        foreach (var seed in Enumerable.Range(1, 8))
+        {
+            var data = new ClassifierTestData(seed, masks: 10);
+            var options = new FlowTableOptions { MaxExactFlows = 40, MaxWildcardFlows = 150, MaxEmergencyFlows = 10 };
+            var reference = new ReferenceClassifier(new ManualClock(), options);
+            var removed = new List<FlowRemoved>();
+            for (int step = 0; step < 500; step++)
+            {
+                var mod = data.RandomMod(reference.Normal);
+                removed.Clear();
+                statuses.Add(reference.Apply(mod, removed));
+                commands.Add(mod.Command);
+                if (removed.Count > 0)
+                {
+                    deletesThatRemoved++;
+                    if (mod.OutPort != OfPort.None) outPortDeletes++;
+                }
+            }
+        }
+        Assert.Equal(Enum.GetValues<FlowModStatus>().Order(), statuses.Order());
+        Assert.Superset(Enum.GetValues<FlowModCommand>().ToHashSet(), commands);
+        Assert.True(deletesThatRemoved > 100 && outPortDeletes > 10, $"{deletesThatRemoved} deletes removed flows, {outPortDeletes} with out_port");
+    }
+
     [Fact]
     public void OutPortFilterAndStrictness()
     {

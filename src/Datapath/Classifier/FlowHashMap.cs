@@ -20,7 +20,9 @@ namespace Softswitch.Datapath.Classifier;
 /// <para>Invariant: a key lives in the first bucket of its probe sequence that had a free (empty or deleted) slot
 /// when it was inserted; deletion never makes a slot empty; so a bucket holding an empty slot ends every probe
 /// sequence through it, and a reader may stop there. At most 3/4 of the slots are used or deleted, so every probe
-/// ends.</para>
+/// ends. Each array generation also records <see cref="Table.MaxDisplacement"/>, the furthest any key was ever
+/// placed from its home bucket (it only grows, and is raised before the key is published); the SIMD readers stop
+/// after that many extra buckets instead, which at these load factors is usually after the home bucket.</para>
 /// <para>Writer protocol (caller serialises writers): insert writes the entry, then the tag (both release
 /// stores); replacing a key's entry writes only the entry slot (readers see the old or the new entry, both fully
 /// built); delete writes the tag to <see cref="DeletedTag"/>, then clears the entry. When used plus deleted

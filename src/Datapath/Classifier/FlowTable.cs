@@ -381,11 +381,11 @@ public sealed class FlowTable
         CollectTargets(mod.Match, mod.Priority, strict, emergency, targets);
         if (mod.OutPort != OfPort.None) FilterOutPort(targets, 0, mod.OutPort);
         if (targets.Count == 0) return;
-        // Lowest priority first: a concurrent lookup then sees either the pre- or the post-delete winner.
-        if (targets.Count > 1) targets.Sort(static (a, b) => a.Priority.CompareTo(b.Priority));
-
         var exact = emergency ? _emExact : _exact;
         var tuple = emergency ? _emTuple : _tuple;
+        // Losers first: a concurrent lookup then sees either the pre- or the post-delete winner.
+        if (targets.Count > 1) targets.Sort(tuple.RemovalOrder);
+
         foreach (var e in targets)
         {
             bool ok = e.TableId == ExactTableId ? exact.Remove(e) : tuple.Remove(e);

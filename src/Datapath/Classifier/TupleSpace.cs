@@ -39,6 +39,16 @@ public sealed class TupleSpace
     private bool _dirty;
     private int _count;
 
+    public TupleSpace() => RemovalOrder = CompareForRemoval;
+
+    /// <summary>
+    /// Writer: orders rules (of this table, or exact rules of the same flow table) the way a multi-rule delete
+    /// removes them so each concurrent lookup sees the before- or the after-state: lowest priority first, exact
+    /// rules after wildcard rules of equal priority, and equal-priority wildcard rules in reverse search order.
+    /// Use before removing any of them.
+    /// </summary>
+    internal readonly Comparison<FlowEntry> RemovalOrder;
+
     /// <summary>Rules in the table (including rules shadowed by a higher-priority rule with the same match).</summary>
     public int Count => Volatile.Read(ref _count);
 
@@ -315,6 +325,17 @@ public sealed class TupleSpace
         Volatile.Write(ref _order, arr);
         _dirty = false;
         return true;
+    }
+
+    private int CompareForRemoval(FlowEntry a, FlowEntry b)
+    {
+        if (a.Priority != b.Priority) return a.Priority.CompareTo(b.Priority);
+        bool ax = a.Match.IsExact, bx = b.Match.IsExact;
+        if (ax != bx) return ax ? 1 : -1;
+        if (ax || a.Match.Mask.Equals(b.Match.Mask)) return 0;
+        var sa = _byMask[a.Match.Mask];
+        var sb = _byMask[b.Match.Mask];
+        return -CompareOrder(sa, sa.PublishedMax, sb, sb.PublishedMax);
     }
 
     /// <summary>The search-order comparison (also the tie rule): max priority desc, specificity desc, mask words asc.</summary>
