@@ -138,6 +138,25 @@ public sealed class ExactTable
         return null;
     }
 
+    /// <summary>
+    /// Writer: like <see cref="Find"/>, also returning the slot (or -1) and hash for an <see cref="InsertAt"/> that
+    /// follows with no other write in between.
+    /// </summary>
+    internal FlowEntry? FindForInsert(in FlowKey value, out int slot, out uint hash)
+    {
+        hash = FlowHash.Of(value);
+        slot = _map.FindSlot(value, hash);
+        return slot < 0 ? null : _map.SlotEntry(slot);
+    }
+
+    /// <summary>Writer: completes an insertion prepared by <see cref="FindForInsert"/> (replace in place, or add).</summary>
+    internal void InsertAt(int slot, uint hash, FlowEntry entry)
+    {
+        Debug.Assert(entry.Match.IsExact);
+        if (slot >= 0) _map.ReplaceAt(slot, entry);
+        else _map.Add(hash, entry);
+    }
+
     /// <summary>Writer: removes this entry (by identity). Returns false when it is not in the table.</summary>
     public bool Remove(FlowEntry entry)
     {

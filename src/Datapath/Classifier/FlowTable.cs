@@ -323,7 +323,10 @@ public sealed class FlowTable
             if (priority == ExactPriority && exact.HasOverlap(match)) return FlowModStatus.Overlap;
         }
 
-        var existing = isExact ? exact.Find(match.Value) : tuple.Find(match, priority);
+        // Exact: one probe serves both the identity check and the insertion below.
+        int exactSlot = -1;
+        uint exactHash = 0;
+        var existing = isExact ? exact.FindForInsert(match.Value, out exactSlot, out exactHash) : tuple.Find(match, priority);
         if (existing is null)
         {
             bool full = emergency
@@ -333,8 +336,17 @@ public sealed class FlowTable
         }
 
         var entry = new FlowEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
-        var replaced = isExact ? exact.Insert(entry) : tuple.Insert(entry);
-        Debug.Assert(ReferenceEquals(replaced, existing));
+        FlowEntry? replaced;
+        if (isExact)
+        {
+            exact.InsertAt(exactSlot, exactHash, entry);
+            replaced = existing;
+        }
+        else
+        {
+            replaced = tuple.Insert(entry);
+            Debug.Assert(ReferenceEquals(replaced, existing));
+        }
         if (replaced is not null)
         {
             // Same match and priority, so the new entry wins exactly where the old one did: no shadow bump; EMC
