@@ -33,9 +33,17 @@ namespace Softswitch.Datapath.Classifier;
 /// are serialised by one lock. Readers never lock: every entry is fully built before a single reference store
 /// publishes it; a replacement is one store into the same slot; the tuple space's subtable order is republished
 /// once per flow-mod or per batch. Each lookup sees each flow-mod atomically: an added or replaced rule is seen
-/// whole or not at all; MODIFY swaps each entry's whole action list; a multi-entry DELETE removes entries in
-/// ascending priority order, so any one lookup returns either what it returned before the delete or what it
-/// returns after it. The EMC shadow version is bumped after everything else is published.</para>
+/// whole or not at all; MODIFY swaps each entry's whole action list (a multi-entry MODIFY updates entries one after
+/// the other, so two lookups racing it may see different entries at different stages, never a mixed action list);
+/// a multi-entry DELETE removes losers first (ascending priority, exact rules after wildcard rules of equal
+/// priority, equal-priority wildcard rules in reverse search order), so any one lookup returns either what it
+/// returned before the delete or what it returns after it (up to ties between equal-priority rules while the
+/// search order is being republished). The EMC shadow version is bumped after everything else is published.
+/// Lookups racing a flow-mod may still return an entry it has just removed (it is then
+/// <see cref="FlowEntry.IsRemoved"/>); the GC is the grace period, entries are never mutated in place except for
+/// their action list, cookie and counters.</para>
+/// <para><b>Hashes</b>: the per-packet hash given to <see cref="LookupBurst"/> only indexes the EMC (any well-mixed
+/// hash, e.g. <see cref="FlowKey.Hash"/> or a NIC's); the tables hash masked keys themselves.</para>
 /// </remarks>
 [SkipLocalsInit]
 public sealed class FlowTable
