@@ -64,9 +64,17 @@ internal sealed class FlowHashMap
     private Table _table;
     private int _count;
     private int _deleted;
+    private readonly int _slotsPerKey;
 
-    public FlowHashMap(int initialCapacity = 0)
+    /// <param name="initialCapacity">Keys to size for.</param>
+    /// <param name="slotsPerKey">
+    /// Slots allocated per key when (re)building: 2 (at most half full: the exact table, where memory per flow
+    /// counts) or 4 (a quarter: subtables, which are small and probed by every packet, so short probes matter more).
+    /// </param>
+    public FlowHashMap(int initialCapacity = 0, int slotsPerKey = 2)
     {
+        if (slotsPerKey is not (2 or 4)) ThrowHelper.ArgumentOutOfRange(nameof(slotsPerKey));
+        _slotsPerKey = slotsPerKey;
         _table = new Table(SlotsFor(initialCapacity));
     }
 
@@ -267,10 +275,9 @@ internal sealed class FlowHashMap
     /// <summary>Writer: visits the present entries of the current arrays (do not mutate the map from the callback).</summary>
     public Table WriterTable => _table;
 
-    private static int SlotsFor(int count)
+    private int SlotsFor(int count)
     {
-        // At most half full right after a (re)build.
-        long want = Math.Max(MinSlots, (long)count * 2);
+        long want = Math.Max(MinSlots, (long)count * _slotsPerKey);
         long slots = MinSlots;
         while (slots < want) slots <<= 1;
         if (slots > 1 << 30) ThrowHelper.InvalidOperation("flow hash map too large");

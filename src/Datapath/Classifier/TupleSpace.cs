@@ -416,7 +416,7 @@ public sealed class TupleSpace
 internal sealed class Subtable
 {
     public readonly FlowKey Mask;
-    public readonly FlowHashMap Map = new();
+    public readonly FlowHashMap Map = new(slotsPerKey: 4);
     public readonly int Specificity;
     /// <summary>The max priority in the currently published order (writer only).</summary>
     public int PublishedMax = -1;
