@@ -141,6 +141,17 @@ internal sealed class FlowHashMap
     }
 
     /// <summary>
+    /// Tag hits (one bit per slot) in the home bucket of <paramref name="hash"/>, and its empty slots. SIMD only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint HomeBucketHits(ref uint tags, uint bucketMask, uint hash, out uint empties)
+    {
+        var v = Vector128.LoadUnsafe(ref tags, (nuint)((hash & bucketMask) * BucketSlots));
+        empties = Vector128.Equals(v, Vector128<uint>.Zero).ExtractMostSignificantBits();
+        return Vector128.Equals(v, Vector128.Create(hash | TagBit)).ExtractMostSignificantBits();
+    }
+
+    /// <summary>
     /// Burst-loop probe: like <see cref="Probe(ref uint, ref FlowEntry?, uint, int, uint, ulong, ulong, ulong, ulong, ulong, ulong)"/>
     /// but compares a tag hit as <c>(key &amp; mask) == value</c> straight from memory, so the caller keeps no
     /// masked words live across the probe (fewer registers, fewer spills in the per-packet loop). SIMD only.

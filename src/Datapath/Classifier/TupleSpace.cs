@@ -55,6 +55,17 @@ public sealed class TupleSpace
     /// <summary>Distinct masks (subtables) currently holding rules.</summary>
     public int SubtableCount => _byMask.Count;
 
+    /// <summary>Largest probe displacement over the subtables (diagnostics and tests).</summary>
+    internal int MaxDisplacement
+    {
+        get
+        {
+            int max = 0;
+            foreach (var sub in _byMask.Values) max = Math.Max(max, sub.Map.Current.MaxDisplacement);
+            return max;
+        }
+    }
+
     /// <summary>Subtables in the published search order.</summary>
     public int PublishedSubtableCount => Volatile.Read(ref _order).Length;
 
@@ -98,8 +109,10 @@ public sealed class TupleSpace
             ThrowHelper.Argument(nameof(pending));
 
         Span<int> best = stackalloc int[64];
+        Span<uint> hashes = stackalloc uint[64];
         for (ulong b = pending; b != 0; b &= b - 1) best[BitOperations.TrailingZeroCount(b)] = -1;
         ref int best0 = ref MemoryMarshal.GetReference(best);
+        ref uint hash0 = ref MemoryMarshal.GetReference(hashes);
         ref FlowKey key0 = ref MemoryMarshal.GetReference(keys);
         ref FlowEntry? res0 = ref MemoryMarshal.GetReference(results);
 
@@ -116,24 +129,26 @@ public sealed class TupleSpace
             uint bucketMask = table.BucketMask;
             ref readonly FlowKey m = ref sub.Mask;
 
-            ulong bits = remaining;
-            do
+            // Phase 1, branch-free per packet: hash, look at the home bucket, keep packets with a tag hit there (and,
+            // if some key of this table sits past its home bucket, packets whose home bucket is full) as candidates.
+            ulong candidates = maxDisplacement == 0
+                ? Candidates<HomeOnly>(ref key0, ref best0, ref hash0, ref tags, bucketMask, m, nextMax, ref remaining)
+                : Candidates<MayOverflow>(ref key0, ref best0, ref hash0, ref tags, bucketMask, m, nextMax, ref remaining);
+
+            // Phase 2: the few candidates get the full probe and compare.
+            for (; candidates != 0; candidates &= candidates - 1)
             {
-                int i = BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
+                int i = BitOperations.TrailingZeroCount(candidates);
                 ref FlowKey key = ref Unsafe.Add(ref key0, i);
-                uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
-                var e = FlowHashMap.ProbeMasked(ref tags, ref entries, bucketMask, maxDisplacement, h, key, m);
+                var e = FlowHashMap.ProbeMasked(ref tags, ref entries, bucketMask, maxDisplacement, Unsafe.Add(ref hash0, i), key, m);
                 ref int bp = ref Unsafe.Add(ref best0, i);
                 if (e is not null && e.Priority > bp)
                 {
                     bp = e.Priority;
                     Unsafe.Add(ref res0, i) = e;
+                    if (bp >= nextMax) remaining &= ~(1UL << i);
                 }
-                // Resolved once nothing later can beat it (branch-free: bp >= nextMax <=> nextMax - bp - 1 < 0).
-                remaining &= ~((ulong)((uint)(nextMax - bp - 1) >> 31) << i);
             }
-            while (bits != 0);
 
             if (remaining == 0) break;
         }
@@ -144,6 +159,35 @@ public sealed class TupleSpace
             if (Unsafe.Add(ref best0, i) >= 0) found |= 1UL << i;
         }
         return found;
+    }
+
+    private struct HomeOnly;
+    private struct MayOverflow;
+
+    /// <summary>Phase 1 of a subtable visit (see <see cref="LookupBurst"/>), specialised on whether keys may overflow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Candidates<TOverflow>(ref FlowKey key0, ref int best0, ref uint hash0, ref uint tags, uint bucketMask,
+                                               in FlowKey m, int nextMax, ref ulong remaining)
+        where TOverflow : struct
+    {
+        ulong candidates = 0;
+        ulong bits = remaining;
+        do
+        {
+            int i = BitOperations.TrailingZeroCount(bits);
+            bits &= bits - 1;
+            ref FlowKey key = ref Unsafe.Add(ref key0, i);
+            uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
+            Unsafe.Add(ref hash0, i) = h;
+            uint hits = FlowHashMap.HomeBucketHits(ref tags, bucketMask, h, out uint empties);
+            ulong flag = (ulong)(uint)-(int)hits >> 31;                                 // any tag hit
+            if (typeof(TOverflow) == typeof(MayOverflow)) flag |= (empties - 1) >> 31;  // home bucket full
+            candidates |= flag << i;
+            // Resolved once nothing later can beat it (bp >= nextMax <=> nextMax - bp - 1 < 0).
+            remaining &= ~((ulong)((uint)(nextMax - Unsafe.Add(ref best0, i) - 1) >> 31) << i);
+        }
+        while (bits != 0);
+        return candidates;
     }
 
     private static ulong LookupBurstScalar(SubtableRef[] order, ref FlowKey key0, ref int best0, ref FlowEntry? res0, ulong remaining)
