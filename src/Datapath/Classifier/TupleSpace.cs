@@ -23,6 +23,11 @@ namespace Softswitch.Datapath.Classifier;
 /// strictly higher priority), and stop once the best priority is at least the next subtable's max priority.
 /// Tie rule: among overlapping wildcard rules of equal priority, the one whose subtable comes first in that order
 /// wins (more specific mask first), a deterministic function of the rule set, not of insertion history.</para>
+/// <para>Burst lookup (what the pipeline calls): subtable-major over up to 64 keys with a bitmap of unresolved keys
+/// (ovs dpcls). Per subtable, phase 1 hashes each unresolved key and compares its home bucket's tags without
+/// branching on the outcome, collecting a bitmap of candidates; phase 2 gives only the candidates (usually about one
+/// key in sixteen) the full probe and key compare. Subtables are kept at most a quarter full after a rebuild so
+/// probes almost always end in the home bucket.</para>
 /// <para>Thread safety: one writer at a time (the caller serialises); lock-free readers. A rule becomes visible to
 /// readers when its slot is written (inside its subtable), and its subtable's position in the search order is
 /// updated at the next <see cref="Publish"/>: until then a newly created subtable is not searched, and a raised
