@@ -140,6 +140,25 @@ public class ClassifierTimeoutTests
     }
 
     [Fact]
+    public void FrequentExpireCalls_DoNotRewalkFlowsThatAreNotDue()
+    {
+        var clock = new ManualClock();
+        var table = new FlowTable(clock);
+        const int n = 10_000;
+        var mods = Enumerable.Range(0, n).Select(i => Exact(i, idle: (ushort)(5 + i % 3), hard: 0)).ToArray();
+        table.ApplyBatch(mods, new FlowModStatus[n], null);
+        var removed = new List<FlowRemoved>();
+        for (int ms = 1; ms <= 9000; ms++)
+        {
+            clock.AdvanceNanos(1_000_000);
+            table.Expire(removed);
+            if (ms == 4999) Assert.Empty(removed);
+        }
+        Assert.Equal(n, removed.Count);
+        Assert.True(table.TimerVisits <= 2L * n, $"{table.TimerVisits} visits for {n} flows over 9000 Expire calls");
+    }
+
+    [Fact]
     public void HundredThousandFlows_ExpirePromptly_WithConstantWorkPerFlow()
     {
         var clock = new ManualClock();

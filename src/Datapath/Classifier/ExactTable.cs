@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Classifier;
@@ -64,6 +65,11 @@ public sealed class ExactTable
         if (bits == 0) return 0;
         Debug.Assert(keys.Length <= 64 && results.Length >= keys.Length && (keys.Length == 64 || bits >> keys.Length == 0));
         var table = _map.Current;
+        if (!Vector128.IsHardwareAccelerated) return LookupBurstScalar(table, keys, ref pending, results);
+        int maxDisplacement = Volatile.Read(ref table.MaxDisplacement);
+        ref uint tags = ref MemoryMarshal.GetArrayDataReference(table.Tags);
+        ref FlowEntry? entries = ref MemoryMarshal.GetArrayDataReference(table.Entries);
+        uint bucketMask = table.BucketMask;
         ulong m0 = M0, m1 = M1, m2 = M2, m3 = M3, m4 = M4;
         int found = 0;
         ref FlowKey k = ref MemoryMarshal.GetReference(keys);
@@ -75,13 +81,30 @@ public sealed class ExactTable
             ref FlowKey key = ref Unsafe.Add(ref k, i);
             ulong k0 = key.W0 & m0, k1 = key.W1 & m1, k2 = key.W2 & m2, k3 = key.W3 & m3, k4 = key.W4 & m4;
             uint h = FlowHash.Of(k0, k1, k2, k3, k4, 0);
-            var e = FlowHashMap.Probe(table, h, k0, k1, k2, k3, k4, 0);
+            var e = FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, h, k0, k1, k2, k3, k4, 0);
             if (e is not null)
             {
                 Unsafe.Add(ref r, i) = e;
                 pending &= ~(1UL << i);
                 found++;
             }
+        }
+        return found;
+    }
+
+    private static int LookupBurstScalar(FlowHashMap.Table table, ReadOnlySpan<FlowKey> keys, ref ulong pending, Span<FlowEntry?> results)
+    {
+        int found = 0;
+        for (ulong bits = pending; bits != 0; bits &= bits - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(bits);
+            ref readonly FlowKey key = ref keys[i];
+            ulong k0 = key.W0 & M0, k1 = key.W1 & M1, k2 = key.W2 & M2, k3 = key.W3 & M3, k4 = key.W4 & M4;
+            var e = FlowHashMap.ProbeScalar(table, FlowHash.Of(k0, k1, k2, k3, k4, 0), k0, k1, k2, k3, k4, 0);
+            if (e is null) continue;
+            results[i] = e;
+            pending &= ~(1UL << i);
+            found++;
         }
         return found;
     }
@@ -113,6 +136,25 @@ public sealed class ExactTable
         }
         _map.Add(h, entry);
         return null;
+    }
+
+    /// <summary>
+    /// Writer: like <see cref="Find"/>, also returning the slot (or -1) and hash for an <see cref="InsertAt"/> that
+    /// follows with no other write in between.
+    /// </summary>
+    internal FlowEntry? FindForInsert(in FlowKey value, out int slot, out uint hash)
+    {
+        hash = FlowHash.Of(value);
+        slot = _map.FindSlot(value, hash);
+        return slot < 0 ? null : _map.SlotEntry(slot);
+    }
+
+    /// <summary>Writer: completes an insertion prepared by <see cref="FindForInsert"/> (replace in place, or add).</summary>
+    internal void InsertAt(int slot, uint hash, FlowEntry entry)
+    {
+        Debug.Assert(entry.Match.IsExact);
+        if (slot >= 0) _map.ReplaceAt(slot, entry);
+        else _map.Add(hash, entry);
     }
 
     /// <summary>Writer: removes this entry (by identity). Returns false when it is not in the table.</summary>

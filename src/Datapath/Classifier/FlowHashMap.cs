@@ -20,7 +20,9 @@ namespace Softswitch.Datapath.Classifier;
 /// <para>Invariant: a key lives in the first bucket of its probe sequence that had a free (empty or deleted) slot
 /// when it was inserted; deletion never makes a slot empty; so a bucket holding an empty slot ends every probe
 /// sequence through it, and a reader may stop there. At most 3/4 of the slots are used or deleted, so every probe
-/// ends.</para>
+/// ends. Each array generation also records <see cref="Table.MaxDisplacement"/>, the furthest any key was ever
+/// placed from its home bucket (it only grows, and is raised before the key is published); the SIMD readers stop
+/// after that many extra buckets instead, which at these load factors is usually after the home bucket.</para>
 /// <para>Writer protocol (caller serialises writers): insert writes the entry, then the tag (both release
 /// stores); replacing a key's entry writes only the entry slot (readers see the old or the new entry, both fully
 /// built); delete writes the tag to <see cref="DeletedTag"/>, then clears the entry. When used plus deleted
@@ -42,6 +44,11 @@ internal sealed class FlowHashMap
         public readonly uint[] Tags;
         public readonly FlowEntry?[] Entries;
         public readonly uint BucketMask;
+        /// <summary>
+        /// How many buckets past its home bucket any key of this table was ever placed (only grows; written
+        /// before the key is published). A reader that loaded it may stop probing after that many extra buckets.
+        /// </summary>
+        public int MaxDisplacement;
 
         public Table(int slots)
         {
@@ -57,9 +64,17 @@ internal sealed class FlowHashMap
     private Table _table;
     private int _count;
     private int _deleted;
+    private readonly int _slotsPerKey;
 
-    public FlowHashMap(int initialCapacity = 0)
+    /// <param name="initialCapacity">Keys to size for.</param>
+    /// <param name="slotsPerKey">
+    /// Slots allocated per key when (re)building: 2 (at most half full: the exact table, where memory per flow
+    /// counts) or 4 (a quarter: subtables, which are small and probed by every packet, so short probes matter more).
+    /// </param>
+    public FlowHashMap(int initialCapacity = 0, int slotsPerKey = 2)
     {
+        if (slotsPerKey is not (2 or 4)) ThrowHelper.ArgumentOutOfRange(nameof(slotsPerKey));
+        _slotsPerKey = slotsPerKey;
         _table = new Table(SlotsFor(initialCapacity));
     }
 
@@ -85,35 +100,82 @@ internal sealed class FlowHashMap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FlowEntry? Probe(Table t, uint hash, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
     {
-        ref uint tags = ref MemoryMarshal.GetArrayDataReference(t.Tags);
-        ref FlowEntry? entries = ref MemoryMarshal.GetArrayDataReference(t.Entries);
-        uint mask = t.BucketMask;
-        uint tag = hash | TagBit;
-        uint b = hash & mask;
         if (Vector128.IsHardwareAccelerated)
         {
-            var want = Vector128.Create(tag);
-            while (true)
-            {
-                var v = Vector128.LoadUnsafe(ref tags, (nuint)(b * BucketSlots));
-                uint hits = Vector128.Equals(v, want).ExtractMostSignificantBits();
-                while (hits != 0)
-                {
-                    int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
-                    var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
-                    if (e is not null)
-                    {
-                        ref readonly FlowKey v2 = ref e.Match.Value;
-                        if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
-                            return e;
-                    }
-                    hits &= hits - 1;
-                }
-                if (Vector128.EqualsAny(v, Vector128<uint>.Zero)) return null;
-                b = (b + 1) & mask;
-            }
+            return Probe(ref MemoryMarshal.GetArrayDataReference(t.Tags), ref MemoryMarshal.GetArrayDataReference(t.Entries),
+                         t.BucketMask, Volatile.Read(ref t.MaxDisplacement), hash, k0, k1, k2, k3, k4, k5);
         }
         return ProbeScalar(t, hash, k0, k1, k2, k3, k4, k5);
+    }
+
+    /// <summary>
+    /// <see cref="Probe(Table, uint, ulong, ulong, ulong, ulong, ulong, ulong)"/> over references the caller has
+    /// already taken from one <see cref="Table"/> (a burst loop hoists them out of its per-packet loop), with the
+    /// table's <see cref="Table.MaxDisplacement"/> read before them. SIMD only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowEntry? Probe(ref uint tags, ref FlowEntry? entries, uint bucketMask, int maxDisplacement, uint hash,
+                                   ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
+    {
+        var want = Vector128.Create(hash | TagBit);
+        uint b = hash & bucketMask;
+        for (int d = 0; ; d++)
+        {
+            var v = Vector128.LoadUnsafe(ref tags, (nuint)(b * BucketSlots));
+            uint hits = Vector128.Equals(v, want).ExtractMostSignificantBits();
+            while (hits != 0)
+            {
+                int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
+                var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
+                if (e is not null)
+                {
+                    ref readonly FlowKey v2 = ref e.Match.Value;
+                    if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
+                        return e;
+                }
+                hits &= hits - 1;
+            }
+            if (d >= maxDisplacement) return null;
+            b = (b + 1) & bucketMask;
+        }
+    }
+
+    /// <summary>
+    /// Tag hits (one bit per slot) in the home bucket of <paramref name="hash"/>, and its empty slots. SIMD only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint HomeBucketHits(ref uint tags, uint bucketMask, uint hash, out uint empties)
+    {
+        var v = Vector128.LoadUnsafe(ref tags, (nuint)((hash & bucketMask) * BucketSlots));
+        empties = Vector128.Equals(v, Vector128<uint>.Zero).ExtractMostSignificantBits();
+        return Vector128.Equals(v, Vector128.Create(hash | TagBit)).ExtractMostSignificantBits();
+    }
+
+    /// <summary>
+    /// Burst-loop probe: like <see cref="Probe(ref uint, ref FlowEntry?, uint, int, uint, ulong, ulong, ulong, ulong, ulong, ulong)"/>
+    /// but compares a tag hit as <c>(key &amp; mask) == value</c> straight from memory, so the caller keeps no
+    /// masked words live across the probe (fewer registers, fewer spills in the per-packet loop). SIMD only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowEntry? ProbeMasked(ref uint tags, ref FlowEntry? entries, uint bucketMask, int maxDisplacement, uint hash,
+                                         in FlowKey key, in FlowKey mask)
+    {
+        var want = Vector128.Create(hash | TagBit);
+        uint b = hash & bucketMask;
+        for (int d = 0; ; d++)
+        {
+            var v = Vector128.LoadUnsafe(ref tags, (nuint)(b * BucketSlots));
+            uint hits = Vector128.Equals(v, want).ExtractMostSignificantBits();
+            while (hits != 0)
+            {
+                int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
+                var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
+                if (e is not null && key.MatchesMasked(mask, e.Match.Value)) return e;
+                hits &= hits - 1;
+            }
+            if (d >= maxDisplacement) return null;
+            b = (b + 1) & bucketMask;
+        }
     }
 
     /// <summary>Scalar twin of <see cref="Probe"/> (SIMD off).</summary>
@@ -224,10 +286,9 @@ internal sealed class FlowHashMap
     /// <summary>Writer: visits the present entries of the current arrays (do not mutate the map from the callback).</summary>
     public Table WriterTable => _table;
 
-    private static int SlotsFor(int count)
+    private int SlotsFor(int count)
     {
-        // At most half full right after a (re)build.
-        long want = Math.Max(MinSlots, (long)count * 2);
+        long want = Math.Max(MinSlots, (long)count * _slotsPerKey);
         long slots = MinSlots;
         while (slots < want) slots <<= 1;
         if (slots > 1 << 30) ThrowHelper.InvalidOperation("flow hash map too large");
@@ -251,8 +312,9 @@ internal sealed class FlowHashMap
     private void Place(Table t, uint tag, FlowEntry e, bool publish)
     {
         uint b = tag & t.BucketMask;
-        while (true)
+        for (int displacement = 0; ; displacement++)
         {
+            if (displacement > t.MaxDisplacement) Volatile.Write(ref t.MaxDisplacement, displacement);
             int s0 = (int)(b * BucketSlots);
             for (int j = 0; j < BucketSlots; j++)
             {

@@ -33,9 +33,17 @@ namespace Softswitch.Datapath.Classifier;
 /// are serialised by one lock. Readers never lock: every entry is fully built before a single reference store
 /// publishes it; a replacement is one store into the same slot; the tuple space's subtable order is republished
 /// once per flow-mod or per batch. Each lookup sees each flow-mod atomically: an added or replaced rule is seen
-/// whole or not at all; MODIFY swaps each entry's whole action list; a multi-entry DELETE removes entries in
-/// ascending priority order, so any one lookup returns either what it returned before the delete or what it
-/// returns after it. The EMC shadow version is bumped after everything else is published.</para>
+/// whole or not at all; MODIFY swaps each entry's whole action list (a multi-entry MODIFY updates entries one after
+/// the other, so two lookups racing it may see different entries at different stages, never a mixed action list);
+/// a multi-entry DELETE removes losers first (ascending priority, exact rules after wildcard rules of equal
+/// priority, equal-priority wildcard rules in reverse search order), so any one lookup returns either what it
+/// returned before the delete or what it returns after it (up to ties between equal-priority rules while the
+/// search order is being republished). The EMC shadow version is bumped after everything else is published.
+/// Lookups racing a flow-mod may still return an entry it has just removed (it is then
+/// <see cref="FlowEntry.IsRemoved"/>); the GC is the grace period, entries are never mutated in place except for
+/// their action list, cookie and counters.</para>
+/// <para><b>Hashes</b>: the per-packet hash given to <see cref="LookupBurst"/> only indexes the EMC (any well-mixed
+/// hash, e.g. <see cref="FlowKey.Hash"/> or a NIC's); the tables hash masked keys themselves.</para>
 /// </remarks>
 [SkipLocalsInit]
 public sealed class FlowTable
@@ -323,7 +331,10 @@ public sealed class FlowTable
             if (priority == ExactPriority && exact.HasOverlap(match)) return FlowModStatus.Overlap;
         }
 
-        var existing = isExact ? exact.Find(match.Value) : tuple.Find(match, priority);
+        // Exact: one probe serves both the identity check and the insertion below.
+        int exactSlot = -1;
+        uint exactHash = 0;
+        var existing = isExact ? exact.FindForInsert(match.Value, out exactSlot, out exactHash) : tuple.Find(match, priority);
         if (existing is null)
         {
             bool full = emergency
@@ -333,8 +344,17 @@ public sealed class FlowTable
         }
 
         var entry = new FlowEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
-        var replaced = isExact ? exact.Insert(entry) : tuple.Insert(entry);
-        Debug.Assert(ReferenceEquals(replaced, existing));
+        FlowEntry? replaced;
+        if (isExact)
+        {
+            exact.InsertAt(exactSlot, exactHash, entry);
+            replaced = existing;
+        }
+        else
+        {
+            replaced = tuple.Insert(entry);
+            Debug.Assert(ReferenceEquals(replaced, existing));
+        }
         if (replaced is not null)
         {
             // Same match and priority, so the new entry wins exactly where the old one did: no shadow bump; EMC
@@ -381,11 +401,11 @@ public sealed class FlowTable
         CollectTargets(mod.Match, mod.Priority, strict, emergency, targets);
         if (mod.OutPort != OfPort.None) FilterOutPort(targets, 0, mod.OutPort);
         if (targets.Count == 0) return;
-        // Lowest priority first: a concurrent lookup then sees either the pre- or the post-delete winner.
-        if (targets.Count > 1) targets.Sort(static (a, b) => a.Priority.CompareTo(b.Priority));
-
         var exact = emergency ? _emExact : _exact;
         var tuple = emergency ? _emTuple : _tuple;
+        // Losers first: a concurrent lookup then sees either the pre- or the post-delete winner.
+        if (targets.Count > 1) targets.Sort(tuple.RemovalOrder);
+
         foreach (var e in targets)
         {
             bool ok = e.TableId == ExactTableId ? exact.Remove(e) : tuple.Remove(e);

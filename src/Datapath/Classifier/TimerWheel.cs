@@ -12,11 +12,12 @@ namespace Softswitch.Datapath.Classifier;
 /// (created + hard, or last use + idle). Nothing happens when a flow is used: when its bucket comes due, the
 /// deadline is recomputed from <see cref="FlowEntry.LastUsedNanos"/>; a flow used since then is simply re-filed
 /// under its new deadline (once per idle period at most), otherwise it expires, hard first when both are due.
-/// Deadlines beyond the span are revisited once per revolution. Flows deleted by flow-mods stay in their bucket
+/// Deadlines beyond the span share a bucket with nearer ones and are looked at only when that bucket is walked. Flows deleted by flow-mods stay in their bucket
 /// as stale references and are dropped when met (or by a compaction once stale references outnumber live ones),
 /// so every operation is O(1) amortised per flow.</para>
 /// <para>Precision: <see cref="Advance"/> expires every tracked flow whose deadline is at or before <c>now</c>,
-/// exactly; the tick only decides which buckets are looked at.</para>
+/// exactly; the tick only decides which buckets are looked at, and a bucket is walked only once its earliest
+/// deadline has passed, so calling it often (every few ms) costs little more than calling it every second.</para>
 /// </remarks>
 internal sealed class TimerWheel
 {
@@ -26,12 +27,18 @@ internal sealed class TimerWheel
     private const long NanosPerSecond = 1_000_000_000L;
 
     private readonly List<FlowEntry>?[] _buckets = new List<FlowEntry>?[SlotCount];
+    /// <summary>Earliest deadline filed in each bucket since it was last walked (long.MaxValue: none).</summary>
+    private readonly long[] _bucketMin = new long[SlotCount];
     private List<FlowEntry>? _spare;
     private long _nextTick;
     private int _tracked;
     private int _stale;
 
-    public TimerWheel(long nowNanos) => _nextTick = nowNanos >> TickShift;
+    public TimerWheel(long nowNanos)
+    {
+        _nextTick = nowNanos >> TickShift;
+        Array.Fill(_bucketMin, long.MaxValue);
+    }
 
     /// <summary>References held, live or stale.</summary>
     public int Tracked => _tracked;
@@ -70,9 +77,11 @@ internal sealed class TimerWheel
     private void Process(int index, long now, List<(FlowEntry, FlowRemovedReason)> due)
     {
         var list = _buckets[index];
-        if (list is null || list.Count == 0) return;
+        // Walk a bucket only when something in it is due: calling Expire often costs nothing extra.
+        if (list is null || list.Count == 0 || now < _bucketMin[index]) return;
         _buckets[index] = _spare;
         _spare = null;
+        _bucketMin[index] = long.MaxValue;
         foreach (var e in list)
         {
             Visits++;
@@ -105,7 +114,9 @@ internal sealed class TimerWheel
     private void File(FlowEntry e, long deadline)
     {
         long tick = Math.Max(deadline >> TickShift, _nextTick);
-        (_buckets[(int)(tick & SlotMask)] ??= new List<FlowEntry>()).Add(e);
+        int index = (int)(tick & SlotMask);
+        (_buckets[index] ??= new List<FlowEntry>()).Add(e);
+        if (deadline < _bucketMin[index]) _bucketMin[index] = deadline;
     }
 
     private void Compact()

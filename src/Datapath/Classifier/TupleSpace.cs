@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Classifier;
@@ -22,6 +23,11 @@ namespace Softswitch.Datapath.Classifier;
 /// strictly higher priority), and stop once the best priority is at least the next subtable's max priority.
 /// Tie rule: among overlapping wildcard rules of equal priority, the one whose subtable comes first in that order
 /// wins (more specific mask first), a deterministic function of the rule set, not of insertion history.</para>
+/// <para>Burst lookup (what the pipeline calls): subtable-major over up to 64 keys with a bitmap of unresolved keys
+/// (ovs dpcls). Per subtable, phase 1 hashes each unresolved key and compares its home bucket's tags without
+/// branching on the outcome, collecting a bitmap of candidates; phase 2 gives only the candidates (usually about one
+/// key in sixteen) the full probe and key compare. Subtables are kept at most a quarter full after a rebuild so
+/// probes almost always end in the home bucket.</para>
 /// <para>Thread safety: one writer at a time (the caller serialises); lock-free readers. A rule becomes visible to
 /// readers when its slot is written (inside its subtable), and its subtable's position in the search order is
 /// updated at the next <see cref="Publish"/>: until then a newly created subtable is not searched, and a raised
@@ -38,11 +44,32 @@ public sealed class TupleSpace
     private bool _dirty;
     private int _count;
 
+    public TupleSpace() => RemovalOrder = CompareForRemoval;
+
+    /// <summary>
+    /// Writer: orders rules (of this table, or exact rules of the same flow table) the way a multi-rule delete
+    /// removes them so each concurrent lookup sees the before- or the after-state: lowest priority first, exact
+    /// rules after wildcard rules of equal priority, and equal-priority wildcard rules in reverse search order.
+    /// Use before removing any of them.
+    /// </summary>
+    internal readonly Comparison<FlowEntry> RemovalOrder;
+
     /// <summary>Rules in the table (including rules shadowed by a higher-priority rule with the same match).</summary>
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>Distinct masks (subtables) currently holding rules.</summary>
     public int SubtableCount => _byMask.Count;
+
+    /// <summary>Largest probe displacement over the subtables (diagnostics and tests).</summary>
+    internal int MaxDisplacement
+    {
+        get
+        {
+            int max = 0;
+            foreach (var sub in _byMask.Values) max = Math.Max(max, sub.Map.Current.MaxDisplacement);
+            return max;
+        }
+    }
 
     /// <summary>Subtables in the published search order.</summary>
     public int PublishedSubtableCount => Volatile.Read(ref _order).Length;
@@ -87,31 +114,101 @@ public sealed class TupleSpace
             ThrowHelper.Argument(nameof(pending));
 
         Span<int> best = stackalloc int[64];
+        Span<uint> hashes = stackalloc uint[64];
         for (ulong b = pending; b != 0; b &= b - 1) best[BitOperations.TrailingZeroCount(b)] = -1;
         ref int best0 = ref MemoryMarshal.GetReference(best);
+        ref uint hash0 = ref MemoryMarshal.GetReference(hashes);
         ref FlowKey key0 = ref MemoryMarshal.GetReference(keys);
         ref FlowEntry? res0 = ref MemoryMarshal.GetReference(results);
 
-        ulong found = 0;
         ulong remaining = pending;
+        if (!Vector128.IsHardwareAccelerated) return LookupBurstScalar(order, ref key0, ref best0, ref res0, remaining);
         for (int s = 0; s < order.Length; s++)
         {
             var sub = order[s].Table;
             int nextMax = s + 1 < order.Length ? order[s + 1].MaxPriority : -1;
             var table = sub.Map.Current;
+            int maxDisplacement = Volatile.Read(ref table.MaxDisplacement);
+            ref uint tags = ref MemoryMarshal.GetArrayDataReference(table.Tags);
+            ref FlowEntry? entries = ref MemoryMarshal.GetArrayDataReference(table.Entries);
+            uint bucketMask = table.BucketMask;
             ref readonly FlowKey m = ref sub.Mask;
-            ulong m0 = m.W0, m1 = m.W1, m2 = m.W2, m3 = m.W3, m4 = m.W4, m5 = m.W5;
 
-            ulong bits = remaining;
-            do
+            // Phase 1, branch-free per packet: hash, look at the home bucket, keep packets with a tag hit there (and,
+            // if some key of this table sits past its home bucket, packets whose home bucket is full) as candidates.
+            ulong candidates = maxDisplacement == 0
+                ? Candidates<HomeOnly>(ref key0, ref best0, ref hash0, ref tags, bucketMask, m, nextMax, ref remaining)
+                : Candidates<MayOverflow>(ref key0, ref best0, ref hash0, ref tags, bucketMask, m, nextMax, ref remaining);
+
+            // Phase 2: the few candidates get the full probe and compare.
+            for (; candidates != 0; candidates &= candidates - 1)
+            {
+                int i = BitOperations.TrailingZeroCount(candidates);
+                ref FlowKey key = ref Unsafe.Add(ref key0, i);
+                var e = FlowHashMap.ProbeMasked(ref tags, ref entries, bucketMask, maxDisplacement, Unsafe.Add(ref hash0, i), key, m);
+                ref int bp = ref Unsafe.Add(ref best0, i);
+                if (e is not null && e.Priority > bp)
+                {
+                    bp = e.Priority;
+                    Unsafe.Add(ref res0, i) = e;
+                    if (bp >= nextMax) remaining &= ~(1UL << i);
+                }
+            }
+
+            if (remaining == 0) break;
+        }
+        ulong found = 0;
+        for (ulong b = pending; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            if (Unsafe.Add(ref best0, i) >= 0) found |= 1UL << i;
+        }
+        return found;
+    }
+
+    private struct HomeOnly;
+    private struct MayOverflow;
+
+    /// <summary>Phase 1 of a subtable visit (see <see cref="LookupBurst"/>), specialised on whether keys may overflow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Candidates<TOverflow>(ref FlowKey key0, ref int best0, ref uint hash0, ref uint tags, uint bucketMask,
+                                               in FlowKey m, int nextMax, ref ulong remaining)
+        where TOverflow : struct
+    {
+        ulong candidates = 0;
+        ulong bits = remaining;
+        do
+        {
+            int i = BitOperations.TrailingZeroCount(bits);
+            bits &= bits - 1;
+            ref FlowKey key = ref Unsafe.Add(ref key0, i);
+            uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
+            Unsafe.Add(ref hash0, i) = h;
+            uint hits = FlowHashMap.HomeBucketHits(ref tags, bucketMask, h, out uint empties);
+            ulong flag = (ulong)(uint)-(int)hits >> 31;                                 // any tag hit
+            if (typeof(TOverflow) == typeof(MayOverflow)) flag |= (empties - 1) >> 31;  // home bucket full
+            candidates |= flag << i;
+            // Resolved once nothing later can beat it (bp >= nextMax <=> nextMax - bp - 1 < 0).
+            remaining &= ~((ulong)((uint)(nextMax - Unsafe.Add(ref best0, i) - 1) >> 31) << i);
+        }
+        while (bits != 0);
+        return candidates;
+    }
+
+    private static ulong LookupBurstScalar(SubtableRef[] order, ref FlowKey key0, ref int best0, ref FlowEntry? res0, ulong remaining)
+    {
+        ulong found = 0;
+        for (int s = 0; s < order.Length && remaining != 0; s++)
+        {
+            var sub = order[s].Table;
+            int nextMax = s + 1 < order.Length ? order[s + 1].MaxPriority : -1;
+            var table = sub.Map.Current;
+            for (ulong bits = remaining; bits != 0; bits &= bits - 1)
             {
                 int i = BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
                 ref FlowKey key = ref Unsafe.Add(ref key0, i);
-                ulong k0 = key.W0 & m0, k1 = key.W1 & m1, k2 = key.W2 & m2;
-                ulong k3 = key.W3 & m3, k4 = key.W4 & m4, k5 = key.W5 & m5;
-                uint h = FlowHash.Of(k0, k1, k2, k3, k4, k5);
-                var e = FlowHashMap.Probe(table, h, k0, k1, k2, k3, k4, k5);
+                var masked = key.And(sub.Mask);
+                var e = FlowHashMap.ProbeScalar(table, FlowHash.Of(masked), masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
                 ref int bp = ref Unsafe.Add(ref best0, i);
                 if (e is not null && e.Priority > bp)
                 {
@@ -121,9 +218,6 @@ public sealed class TupleSpace
                 }
                 if (bp >= nextMax) remaining &= ~(1UL << i);
             }
-            while (bits != 0);
-
-            if (remaining == 0) break;
         }
         return found;
     }
@@ -282,6 +376,17 @@ public sealed class TupleSpace
         return true;
     }
 
+    private int CompareForRemoval(FlowEntry a, FlowEntry b)
+    {
+        if (a.Priority != b.Priority) return a.Priority.CompareTo(b.Priority);
+        bool ax = a.Match.IsExact, bx = b.Match.IsExact;
+        if (ax != bx) return ax ? 1 : -1;
+        if (ax || a.Match.Mask.Equals(b.Match.Mask)) return 0;
+        var sa = _byMask[a.Match.Mask];
+        var sb = _byMask[b.Match.Mask];
+        return -CompareOrder(sa, sa.PublishedMax, sb, sb.PublishedMax);
+    }
+
     /// <summary>The search-order comparison (also the tie rule): max priority desc, specificity desc, mask words asc.</summary>
     internal static int CompareOrder(Subtable a, int aMax, Subtable b, int bMax)
     {
@@ -360,7 +465,7 @@ public sealed class TupleSpace
 internal sealed class Subtable
 {
     public readonly FlowKey Mask;
-    public readonly FlowHashMap Map = new();
+    public readonly FlowHashMap Map = new(slotsPerKey: 4);
     public readonly int Specificity;
     /// <summary>The max priority in the currently published order (writer only).</summary>
     public int PublishedMax = -1;
