@@ -75,6 +75,49 @@ public sealed class ExactMatchCache
     public long Inserts => _inserts;
 
     /// <summary>The cached flow for this key if still valid under <paramref name="shadowVersion"/>; counts a hit or a miss.</summary>
+    /// <summary>Prefetches the set <paramref name="hash"/> maps to (a burst's first pass).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchSet(uint hash)
+    {
+        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
+        Prefetch.Lines(ref s, ((Unsafe.SizeOf<Slot>() << _waysShift) + 63) >> 6);
+    }
+
+    /// <summary>
+    /// The flow cached under <paramref name="key"/> without validating it (a burst's second pass; the caller
+    /// prefetches the flow and then calls <see cref="Validate"/>), or null.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public FlowEntry? Candidate(in FlowKey key, uint hash, out long version)
+    {
+        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
+        int ways = 1 << _waysShift;
+        for (int w = 0; w < ways; w++)
+        {
+            ref Slot x = ref Unsafe.Add(ref s, w);
+            if (x.Hash == hash && x.Key.Equals(key))
+            {
+                version = x.Version;
+                return x.Flow;
+            }
+        }
+        version = 0;
+        return null;
+    }
+
+    /// <summary>Whether a <see cref="Candidate"/> is a hit; counts the hit or miss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Validate(FlowEntry? f, long version, long shadowVersion)
+    {
+        if (f is not null && !f.IsRemoved && (f.TableId == 0 || version == shadowVersion))
+        {
+            _hits++;
+            return true;
+        }
+        _misses++;
+        return false;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public FlowEntry? Lookup(in FlowKey key, uint hash, long shadowVersion)
     {

@@ -74,14 +74,28 @@ public sealed class ExactTable
         int found = 0;
         ref FlowKey k = ref MemoryMarshal.GetReference(keys);
         ref FlowEntry? r = ref MemoryMarshal.GetReference(results);
+        // First pass: hash every pending key and prefetch its home bucket (tags and entries), so the misses of
+        // the burst overlap; second pass: probe.
+        Span<uint> hs = stackalloc uint[64];
+        while (bits != 0)
+        {
+            int i = BitOperations.TrailingZeroCount(bits);
+            bits &= bits - 1;
+            ref FlowKey key = ref Unsafe.Add(ref k, i);
+            uint h = FlowHash.Of(key.W0 & m0, key.W1 & m1, key.W2 & m2, key.W3 & m3, key.W4 & m4, 0);
+            hs[i] = h;
+            nint b = (nint)((h & bucketMask) * FlowHashMap.BucketSlots);
+            Prefetch.Line(ref Unsafe.Add(ref tags, b));
+            Prefetch.Line(ref Unsafe.Add(ref entries, b));
+        }
+        bits = pending;
         while (bits != 0)
         {
             int i = BitOperations.TrailingZeroCount(bits);
             bits &= bits - 1;
             ref FlowKey key = ref Unsafe.Add(ref k, i);
             ulong k0 = key.W0 & m0, k1 = key.W1 & m1, k2 = key.W2 & m2, k3 = key.W3 & m3, k4 = key.W4 & m4;
-            uint h = FlowHash.Of(k0, k1, k2, k3, k4, 0);
-            var e = FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, h, k0, k1, k2, k3, k4, 0);
+            var e = FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, hs[i], k0, k1, k2, k3, k4, 0);
             if (e is not null)
             {
                 Unsafe.Add(ref r, i) = e;

@@ -174,16 +174,29 @@ public sealed class FlowTable
 
         if (emc is not null)
         {
+            // Three passes so the cache misses of a burst overlap: prefetch every set, then find the candidates
+            // and prefetch their flows, then validate.
             ref FlowKey k0 = ref MemoryMarshal.GetReference(keys);
             ref uint h0 = ref MemoryMarshal.GetReference(hashes);
             ref FlowEntry? r0 = ref MemoryMarshal.GetReference(results);
+            Span<long> versions = stackalloc long[64];
+            for (int i = 0; i < n; i++) emc.PrefetchSet(Unsafe.Add(ref h0, i));
             for (int i = 0; i < n; i++)
             {
-                var f = emc.Lookup(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), shadow);
-                if (f is null) continue;
-                Unsafe.Add(ref r0, i) = f;
+                var c = emc.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out versions[i]);
+                Unsafe.Add(ref r0, i) = c;
+                Prefetch.Object(c, 2);
+            }
+            for (int i = 0; i < n; i++)
+            {
+                var f = Unsafe.Add(ref r0, i);
+                if (!emc.Validate(f, versions[i], shadow))
+                {
+                    Unsafe.Add(ref r0, i) = null;
+                    continue;
+                }
                 pending &= ~(1UL << i);
-                if (f.TableId == ExactTableId)
+                if (f!.TableId == ExactTableId)
                 {
                     exactMatched++;
                 }

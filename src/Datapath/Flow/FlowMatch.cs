@@ -46,8 +46,9 @@ public enum Wildcards : uint
 [StructLayout(LayoutKind.Auto)]
 public readonly struct FlowMatch : IEquatable<FlowMatch>
 {
-    public readonly FlowKey Mask;
+    // Value first: lookups compare it, and it then shares cache lines with the flow entry's hot fields.
     public readonly FlowKey Value;
+    public readonly FlowKey Mask;
     /// <summary>The OF1.0 wildcards this match was built from (normalised: nw counts clamped to 32).</summary>
     public readonly Wildcards Wildcards;
 
