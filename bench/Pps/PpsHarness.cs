@@ -82,7 +82,7 @@ public static class PpsHarness
     }
 
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
-        long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs);
+        long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -172,7 +172,7 @@ public static class PpsHarness
             EmcHitRate: emcH + emcM == 0 ? 0 : (double)emcH / (emcH + emcM),
             Packets: packets, Forwarded: forwarded, Misses: fwd.Misses - m0, Seconds: secs,
             Flows: o.Flows, Rules: o.Rules, Masks: traffic.MaskCount, BytesPerFlow: bytesPerFlow, FlowModsApplied: churnApplied,
-            Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs);
+            Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs, EmcBypasses: fwd.EmcBypassCount);
     }
 
     private static long SentTotal(MemoryPort[] ports)

@@ -74,9 +74,12 @@ public sealed class ExactTable
         int found = 0;
         ref FlowKey k = ref MemoryMarshal.GetReference(keys);
         ref FlowEntry? r = ref MemoryMarshal.GetReference(results);
-        // First pass: hash every pending key and prefetch its home bucket (tags and entries), so the misses of
-        // the burst overlap; second pass: probe.
+        // Three passes so the cache misses of a burst overlap instead of queueing: (1) hash every pending key and
+        // prefetch its home bucket's tags and entries; (2) take the first tag hit in the home bucket as the
+        // candidate and prefetch the entry it points to; (3) confirm the candidate by its full key, falling back
+        // to a complete probe when it is not the one.
         Span<uint> hs = stackalloc uint[64];
+        Span<nint> cand = stackalloc nint[64];
         while (bits != 0)
         {
             int i = BitOperations.TrailingZeroCount(bits);
@@ -88,6 +91,16 @@ public sealed class ExactTable
             Prefetch.Line(ref Unsafe.Add(ref tags, b));
             Prefetch.Line(ref Unsafe.Add(ref entries, b));
         }
+        for (bits = pending; bits != 0; bits &= bits - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(bits);
+            uint h = hs[i];
+            nint b = (nint)((h & bucketMask) * FlowHashMap.BucketSlots);
+            uint hit = Vector128.Equals(Vector128.LoadUnsafe(ref tags, (nuint)b), Vector128.Create(FlowHashMap.TagOf(h))).ExtractMostSignificantBits();
+            nint slot = hit == 0 ? -1 : b + BitOperations.TrailingZeroCount(hit);
+            cand[i] = slot;
+            if (slot >= 0) Prefetch.Object(Volatile.Read(ref Unsafe.Add(ref entries, slot)), 2);
+        }
         bits = pending;
         while (bits != 0)
         {
@@ -95,7 +108,18 @@ public sealed class ExactTable
             bits &= bits - 1;
             ref FlowKey key = ref Unsafe.Add(ref k, i);
             ulong k0 = key.W0 & m0, k1 = key.W1 & m1, k2 = key.W2 & m2, k3 = key.W3 & m3, k4 = key.W4 & m4;
-            var e = FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, hs[i], k0, k1, k2, k3, k4, 0);
+            FlowEntry? e = null;
+            nint slot = cand[i];
+            if (slot >= 0)
+            {
+                e = Volatile.Read(ref Unsafe.Add(ref entries, slot));
+                if (e is not null)
+                {
+                    ref readonly FlowKey v = ref e.Match.Value;
+                    if (((v.W0 ^ k0) | (v.W1 ^ k1) | (v.W2 ^ k2) | (v.W3 ^ k3) | (v.W4 ^ k4) | v.W5) != 0) e = null;
+                }
+            }
+            e ??= FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, hs[i], k0, k1, k2, k3, k4, 0);
             if (e is not null)
             {
                 Unsafe.Add(ref r, i) = e;

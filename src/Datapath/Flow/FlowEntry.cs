@@ -89,6 +89,11 @@ public sealed class FlowEntry
     private long _lastUsedNanos;
     private volatile bool _removed;
 
+    private static int s_serial;
+
+    /// <summary>A number unique among live entries (wraps after 2^32 creations); forwarders group packets by it.</summary>
+    public readonly int Serial = Interlocked.Increment(ref s_serial);
+
     /// <summary>Writer-private slot for the table's own bookkeeping (timer wheel links, indexes).</summary>
     internal object? TableData;
 

@@ -66,6 +66,39 @@ public sealed class Forwarder
 
     internal long Now => _now;
 
+    // Adaptive EMC: when the working set is much larger than the cache, probing it costs more than it saves
+    // (every miss pays for the probe and an insertion attempt). The hit rate is sampled over windows and the
+    // EMC is bypassed for EmcBypassPackets packets, then sampled again, when it falls below EmcMinHitRate, or
+    // below EmcMinHitRateExact while nearly all packets are won by exact rules (whose table lookup costs about
+    // what an EMC lookup does, so only a high hit rate pays for the cache).
+    private const int EmcWindowPackets = 16_384, EmcBypassPackets = 262_144;
+    private const double EmcMinHitRate = 0.5, EmcMinHitRateExact = 0.8, ExactDominated = 0.9;
+    private long _emcBypass, _emcWindow, _emcWindowHits0, _emcWindowLookups0, _windowWildcardWins;
+
+    /// <summary>Whether this burst consults the EMC (present and not bypassed for a low hit rate).</summary>
+    public bool EmcActive => Emc is not null && _emcBypass == 0;
+    /// <summary>Times the EMC was bypassed for a low hit rate.</summary>
+    public long EmcBypassCount;
+
+    private void SampleEmc(int n)
+    {
+        if ((_emcWindow += n) < EmcWindowPackets) return;
+        var emc = Emc!;
+        long hits = emc.Hits, lookups = emc.Hits + emc.Misses;
+        long dh = hits - _emcWindowHits0, dl = lookups - _emcWindowLookups0;
+        _emcWindowHits0 = hits;
+        _emcWindowLookups0 = lookups;
+        _emcWindow = 0;
+        long wild = _windowWildcardWins;
+        _windowWildcardWins = 0;
+        double minRate = wild < dl * (1 - ExactDominated) ? EmcMinHitRateExact : EmcMinHitRate;
+        if (dl > 0 && dh < dl * minRate)
+        {
+            _emcBypass = EmcBypassPackets;
+            EmcBypassCount++;
+        }
+    }
+
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
     public int Poll(PortSlot slot)
     {
@@ -109,12 +142,13 @@ public sealed class Forwarder
                 Pool.Release(p);
                 continue;
             }
-            hashes[kept] = keys[kept].Hash();
             pkts[kept] = p;
             kept++;
         }
         if (kept == 0) return;
         pkts = pkts[..kept];
+        if (EmcActive)
+            for (int i = 0; i < kept; i++) hashes[i] = keys[i].Hash();
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
         Pool.Release(pkts);
         FlushTx();
@@ -124,9 +158,21 @@ public sealed class Forwarder
     {
         int n = pkts.Length;
         var entries = _entries.AsSpan(0, n);
-        _dp.Flows.LookupBurst(keys, hashes, entries, Emc, TableStats);
+        if (EmcActive)
+        {
+            _dp.Flows.LookupBurst(keys, hashes, entries, Emc, TableStats);
+            SampleEmc(n);
+        }
+        else
+        {
+            _dp.Flows.LookupBurst(keys, hashes, entries, null, TableStats);
+            if (Emc is not null && (_emcBypass -= n) <= 0) _emcBypass = 0;
+        }
 
-        // Group by flow (ovs packet_batch_per_flow): few flows per burst in practice, so a linear scan.
+        // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
+        // entry's serial number: O(1) per packet however many flows the burst holds.
+        Span<byte> index = stackalloc byte[64];
+        index.Fill(0xFF);
         int batches = 0, misses = 0;
         for (int i = 0; i < n; i++)
         {
@@ -138,13 +184,22 @@ public sealed class Forwarder
                 misses++;
                 continue;
             }
-            int b = 0;
-            while (b < batches && !ReferenceEquals(_batchFlow[b], e)) b++;
-            if (b == batches)
+            _windowWildcardWins += e.TableId;
+            int h = e.Serial & 63;
+            int b;
+            while (true)
             {
-                _batchFlow[b] = e;
-                _batchCount[b] = 0;
-                batches++;
+                b = index[h];
+                if (b == 0xFF)
+                {
+                    b = batches++;
+                    index[h] = (byte)b;
+                    _batchFlow[b] = e;
+                    _batchCount[b] = 0;
+                    break;
+                }
+                if (ReferenceEquals(_batchFlow[b], e)) break;
+                h = (h + 1) & 63;
             }
             int slotIdx = b * Burst.Size + _batchCount[b]++;
             _batchPkts[slotIdx] = pkts[i];
