@@ -1,0 +1,637 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfAgent.Translate;
+using Softswitch.OfAgent.Wire;
+
+namespace Softswitch.OfAgent;
+
+/// <summary>
+/// The OpenFlow 1.0 agent: connections to controllers and tools, and the translation of every OF1.0 request
+/// into datapath operations (ovs ofproto/ofproto.c handle_* in spirit).
+/// </summary>
+/// <remarks>
+/// Design: each connection's receive loop calls <see cref="Dispatch"/> for its messages in order; the
+/// datapath's control operations are synchronous and thread-safe, so a request has taken effect when its
+/// handler returns (which is what makes BARRIER_REPLY truthful). Packet-ins come from the datapath's upcall
+/// rings through one pump thread; flow-removed and port-status events arrive through
+/// <see cref="IDataplaneEvents"/>. Asynchronous messages go to primary connections: the active controllers,
+/// or, when none is configured, every passive connection. The fail mode applies while no primary
+/// connection has completed HELLO.
+/// </remarks>
+public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
+{
+    private readonly Dataplane _dp;
+    private readonly ILogger _log;
+    private readonly ILoggerFactory _loggers;
+    private readonly List<OfConnection> _conns = new();
+    private readonly Lock _connLock = new();
+    private readonly List<TcpListener> _listeners = new();
+    private readonly CancellationTokenSource _cts = new();
+    private readonly List<Task> _tasks = new();
+    private readonly PacketBufferPool _buffers;
+    private readonly bool _hasActiveControllers;
+    private Thread? _pump;
+    private volatile ushort _missSendLen = OfpConstants.DefaultMissSendLen;
+    private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
+    private readonly long _startTicks = Environment.TickCount64;
+
+    public OfSwitchAgent(Dataplane dp, AgentOptions options, ILoggerFactory? loggers = null)
+    {
+        _dp = dp;
+        Options = options;
+        _loggers = loggers ?? NullLoggerFactory.Instance;
+        _log = _loggers.CreateLogger("ofagent");
+        _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
+        _hasActiveControllers = options.Controllers.Count > 0;
+        dp.Events = this;
+        ApplyFailMode();
+    }
+
+    public AgentOptions Options { get; }
+    public Dataplane Dataplane => _dp;
+    public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
+
+    /// <summary>The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>
+    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => (IPEndPoint)l.LocalEndpoint).ToList();
+
+    public IReadOnlyList<OfConnection> Connections
+    {
+        get { lock (_connLock) return _conns.ToList(); }
+    }
+
+    public bool ControllerConnected
+    {
+        get { lock (_connLock) return _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen); }
+    }
+
+    /// <summary>Opens the listeners and starts connecting to the controllers. Throws <see cref="SocketException"/> when a listen port is taken.</summary>
+    public void Start()
+    {
+        foreach (var l in Options.Listeners)
+        {
+            var ep = OfEndpoint.Parse(l);
+            var listener = new TcpListener(IPAddress.Parse(ep.Host), ep.Port);
+            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            listener.Start(64);
+            _listeners.Add(listener);
+            _log.LogInformation("listening for OpenFlow connections on {Endpoint}", listener.LocalEndpoint);
+            _tasks.Add(Task.Run(() => AcceptLoop(listener)));
+        }
+        foreach (var c in Options.Controllers)
+        {
+            var ep = OfEndpoint.Parse(c);
+            _tasks.Add(Task.Run(() => ConnectLoop(ep)));
+        }
+        _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofagent-upcalls" };
+        _pump.Start();
+    }
+
+    private async Task AcceptLoop(TcpListener listener)
+    {
+        while (!_cts.IsCancellationRequested)
+        {
+            Socket s;
+            try { s = await listener.AcceptSocketAsync(_cts.Token).ConfigureAwait(false); }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { return; }
+            var conn = new OfConnection(s, this, primary: !_hasActiveControllers, $"ptcp {s.RemoteEndPoint}", _loggers.CreateLogger("ofconn"));
+            lock (_connLock) _conns.Add(conn);
+            conn.Start();
+        }
+    }
+
+    private async Task ConnectLoop(OfEndpoint ep)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!_cts.IsCancellationRequested)
+        {
+            var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await s.ConnectAsync(ep.Host, ep.Port, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                s.Dispose();
+                if (_cts.IsCancellationRequested) return;
+                _log.LogInformation("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, e.Message, backoff.TotalSeconds);
+                try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
+                continue;
+            }
+            _log.LogInformation("controller {Endpoint}: connected", ep);
+            var conn = new OfConnection(s, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
+            lock (_connLock) _conns.Add(conn);
+            conn.Start();
+            await conn.Completion.ConfigureAwait(false);
+            if (conn.Negotiated) backoff = TimeSpan.FromSeconds(1);
+            if (_cts.IsCancellationRequested) return;
+            try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
+        }
+    }
+
+    internal void OnNegotiated(OfConnection c)
+    {
+        if (c.IsPrimary) ApplyFailMode();
+    }
+
+    internal void OnClosed(OfConnection c)
+    {
+        lock (_connLock) _conns.Remove(c);
+        if (c.IsPrimary) ApplyFailMode();
+    }
+
+    /// <summary>Sets the datapath's miss behaviour from the controller connection state and the fail mode.</summary>
+    private void ApplyFailMode()
+    {
+        bool connected = ControllerConnected;
+        _dp.MissBehavior = connected ? MissBehavior.Controller
+                         : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
+        // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
+        _dp.Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _dp.Flows.Emergency > 0;
+        _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected", _dp.MissBehavior);
+    }
+
+    // ------------------------------------------------------------------ asynchronous messages
+
+    private void PumpUpcalls()
+    {
+        UpcallHandler handler = OnUpcall;
+        while (!_cts.IsCancellationRequested)
+        {
+            _dp.UpcallSignal.Wait(100);
+            _dp.DrainUpcalls(handler);
+        }
+    }
+
+    private void OnUpcall(in Upcall u)
+    {
+        List<OfConnection> targets;
+        lock (_connLock) targets = _conns.Where(c => c.IsPrimary && c.Negotiated && c.IsOpen).ToList();
+        if (targets.Count == 0)
+        {
+            Interlocked.Increment(ref PacketInsDropped);
+            return;
+        }
+        int limit = u.Reason == PacketInReason.NoMatch ? _missSendLen : u.MaxLen;
+        uint bufferId = _buffers.Store(u.Frame, u.InPort);
+        int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
+        var pin = new OfpPacketIn
+        {
+            BufferId = bufferId,
+            TotalLen = (ushort)u.Frame.Length,
+            InPort = u.InPort,
+            Reason = u.Reason == PacketInReason.NoMatch ? OfpPacketInReason.NoMatch : OfpPacketInReason.Action,
+            Data = u.Frame[..dataLen].ToArray(),
+        };
+        foreach (var c in targets)
+        {
+            pin.Xid = 0;
+            if (c.SendAsync(pin)) Interlocked.Increment(ref PacketInsSent);
+            else Interlocked.Increment(ref PacketInsDropped);
+        }
+    }
+
+    private void SendToPrimaries(OfpMessage msg)
+    {
+        List<OfConnection> targets;
+        lock (_connLock) targets = _conns.Where(c => c.IsPrimary && c.Negotiated && c.IsOpen).ToList();
+        foreach (var c in targets) c.Send(msg);
+    }
+
+    public void OnFlowRemoved(in FlowRemoved r)
+    {
+        if (!r.Entry.SendFlowRemoved) return;
+        var e = r.Entry;
+        long dur = Math.Max(0, r.DurationNanos);
+        SendToPrimaries(new OfpFlowRemoved
+        {
+            Match = MatchTranslator.ToOfpMatch(e.Match),
+            Cookie = e.Cookie,
+            Priority = e.Priority,
+            Reason = (OfpFlowRemovedReason)(byte)r.Reason,
+            DurationSec = (uint)(dur / 1_000_000_000),
+            DurationNsec = (uint)(dur % 1_000_000_000),
+            IdleTimeout = e.IdleTimeout,
+            PacketCount = (ulong)r.Packets,
+            ByteCount = (ulong)r.Bytes,
+        });
+    }
+
+    public void OnPortStatus(PortStatusReason reason, PortSlot port)
+        => SendToPrimaries(new OfpPortStatus { Reason = (OfpPortReason)(byte)reason, Desc = PhyPort(port) });
+
+    // ------------------------------------------------------------------ requests
+
+    internal void Dispatch(OfConnection c, byte[] msg)
+    {
+        if (!OfpMessage.TryDecode(msg, out var m, out var err))
+        {
+            SendError(c, err, msg);
+            return;
+        }
+        switch (m)
+        {
+            case OfpEchoRequest echo:
+                c.Send(new OfpEchoReply { Xid = echo.Xid, Data = echo.Data });
+                break;
+            case OfpEchoReply:
+                break;
+            case OfpErrorMsg e:
+                _log.LogWarning("{Conn}: peer sent error {Type}/{Code}", c.Name, e.ErrorType, e.Code);
+                break;
+            case OfpFeaturesRequest fr:
+                c.Send(FeaturesReply(fr.Xid));
+                break;
+            case OfpGetConfigRequest gc:
+                c.Send(new OfpGetConfigReply { Xid = gc.Xid, Flags = _configFlags, MissSendLen = _missSendLen });
+                break;
+            case OfpSetConfig sc:
+                HandleSetConfig(c, sc, msg);
+                break;
+            case OfpPacketOut po:
+                HandlePacketOut(c, po, msg);
+                break;
+            case OfpFlowMod fm:
+                HandleFlowMod(c, fm, msg);
+                break;
+            case OfpPortMod pm:
+                HandlePortMod(c, pm, msg);
+                break;
+            case OfpStatsRequest sr:
+                HandleStats(c, sr, msg);
+                break;
+            case OfpBarrierRequest br:
+                c.Send(new OfpBarrierReply { Xid = br.Xid });
+                break;
+            case OfpQueueGetConfigRequest qc:
+                HandleQueueGetConfig(c, qc, msg);
+                break;
+            case OfpVendor:
+                SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadVendor), msg);
+                break;
+            default:
+                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ...) are not requests.
+                SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadType), msg);
+                break;
+        }
+    }
+
+    private void SendError(OfConnection c, OfpError error, byte[] request)
+    {
+        Interlocked.Increment(ref ErrorsSent);
+        _log.LogDebug("{Conn}: error {Type}/{Code} for a {Len}-byte request", c.Name, error.Type, error.Code, request.Length);
+        c.SendRaw(OfpErrorMsg.ForRequest(error, request).ToArray());
+    }
+
+    private OfpFeaturesReply FeaturesReply(uint xid)
+    {
+        var reply = new OfpFeaturesReply
+        {
+            Xid = xid,
+            DatapathId = Options.DatapathId,
+            NBuffers = (uint)_buffers.Count,
+            NTables = (byte)_dp.Flows.TableCount,
+            Capabilities = OfpCapabilities.FlowStats | OfpCapabilities.TableStats | OfpCapabilities.PortStats
+                         | OfpCapabilities.QueueStats | OfpCapabilities.ArpMatchIp,
+            Actions = (1u << 12) - 1, // OUTPUT .. ENQUEUE: every OF1.0 action
+        };
+        foreach (var p in _dp.Ports.List) reply.Ports.Add(PhyPort(p));
+        if (_dp.Ports.Local is { } local) reply.Ports.Add(PhyPort(local));
+        return reply;
+    }
+
+    internal static OfpPhyPort PhyPort(PortSlot p)
+    {
+        var info = p.Port.Info;
+        return new OfpPhyPort
+        {
+            PortNo = p.No,
+            HwAddr = new OfpMac(info.HwAddr.Value),
+            Name = info.Name.Length > 15 ? info.Name[..15] : info.Name,
+            Config = (OfpPortConfig)(uint)p.Config,
+            State = (OfpPortState)(uint)p.State,
+            Curr = (OfpPortFeatures)(uint)info.Current,
+            Advertised = (OfpPortFeatures)(uint)info.Advertised,
+            Supported = (OfpPortFeatures)(uint)info.Supported,
+            Peer = (OfpPortFeatures)(uint)info.Peer,
+        };
+    }
+
+    private void HandleSetConfig(OfConnection c, OfpSetConfig sc, byte[] msg)
+    {
+        var frag = sc.Flags & OfpConfigFlags.FragMask;
+        if (frag == OfpConfigFlags.FragReasm || frag == OfpConfigFlags.FragMask)
+        {
+            // We do not reassemble fragments (OFPC_IP_REASM is not in our capabilities).
+            SendError(c, OfpError.BadRequest(OfpBadRequestCode.Eperm), msg);
+            _missSendLen = sc.MissSendLen;
+            return;
+        }
+        _configFlags = frag;
+        _missSendLen = sc.MissSendLen;
+        _dp.FragmentMode = frag == OfpConfigFlags.FragDrop ? FragmentMode.Drop : FragmentMode.Normal;
+    }
+
+    private void HandlePacketOut(OfConnection c, OfpPacketOut po, byte[] msg)
+    {
+        if (!ActionTranslator.TryTranslate(po.Actions, _dp.Ports, ActionContext.PacketOut, _dp.Options.QueuesPerPort, out var actions, out var err))
+        {
+            SendError(c, err, msg);
+            return;
+        }
+        ushort inPort = po.InPort;
+        if (po.BufferId != PacketBufferPool.NoBuffer)
+        {
+            var r = _buffers.Take(po.BufferId, out var frame, out _);
+            if (r != PacketBufferPool.TakeResult.Ok)
+            {
+                SendError(c, OfpError.BadRequest(r == PacketBufferPool.TakeResult.Empty ? OfpBadRequestCode.BufferEmpty : OfpBadRequestCode.BufferUnknown), msg);
+                return;
+            }
+            _dp.PacketOut(frame, inPort, actions);
+            return;
+        }
+        if (po.Data.Length == 0)
+        {
+            SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadLen), msg);
+            return;
+        }
+        _dp.PacketOut(po.Data.Span, inPort, actions);
+    }
+
+    private void HandleFlowMod(OfConnection c, OfpFlowMod fm, byte[] msg)
+    {
+        var match = MatchTranslator.ToFlowMatch(fm.Match);
+        FlowActions actions = FlowActions.Drop;
+        bool addOrModify = fm.Command is OfpFlowModCommand.Add or OfpFlowModCommand.Modify or OfpFlowModCommand.ModifyStrict;
+        if (addOrModify && !ActionTranslator.TryTranslate(fm.Actions, _dp.Ports, ActionContext.FlowMod, _dp.Options.QueuesPerPort, out actions, out var err))
+        {
+            SendError(c, err, msg);
+            return;
+        }
+        var mod = new FlowMod((FlowModCommand)(ushort)fm.Command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
+                              fm.HardTimeout, (FlowModFlags)(ushort)fm.Flags, fm.OutPort);
+        var st = _dp.ApplyFlowMod(mod);
+        Interlocked.Increment(ref FlowModsApplied);
+        if (st != FlowModStatus.Ok)
+        {
+            SendError(c, OfpError.FlowModFailed(st switch
+            {
+                FlowModStatus.TableFull => OfpFlowModFailedCode.AllTablesFull,
+                FlowModStatus.Overlap => OfpFlowModFailedCode.Overlap,
+                FlowModStatus.BadEmergencyTimeout => OfpFlowModFailedCode.BadEmergTimeout,
+                FlowModStatus.BadCommand => OfpFlowModFailedCode.BadCommand,
+                _ => OfpFlowModFailedCode.Unsupported,
+            }), msg);
+            return;
+        }
+        if ((mod.Flags & FlowModFlags.Emergency) != 0 && !ControllerConnected) ApplyFailMode();
+        if (addOrModify && fm.BufferId != PacketBufferPool.NoBuffer)
+        {
+            // Release the buffered packet through the table, as if it arrived again (spec: "as if OFPT_PACKET_OUT").
+            var r = _buffers.Take(fm.BufferId, out var frame, out var inPort);
+            if (r != PacketBufferPool.TakeResult.Ok)
+            {
+                SendError(c, OfpError.BadRequest(r == PacketBufferPool.TakeResult.Empty ? OfpBadRequestCode.BufferEmpty : OfpBadRequestCode.BufferUnknown), msg);
+                return;
+            }
+            _dp.PacketOut(frame, inPort, new FlowActions([FlowAction.Output(OfPort.Table)]));
+        }
+    }
+
+    private void HandlePortMod(OfConnection c, OfpPortMod pm, byte[] msg)
+    {
+        var slot = _dp.Ports.Get(pm.PortNo);
+        if (slot is null)
+        {
+            SendError(c, OfpError.PortModFailed(OfpPortModFailedCode.BadPort), msg);
+            return;
+        }
+        if (pm.HwAddr.Value != slot.Port.Info.HwAddr.Value)
+        {
+            SendError(c, OfpError.PortModFailed(OfpPortModFailedCode.BadHwAddr), msg);
+            return;
+        }
+        const uint known = 0x7F;
+        _dp.SetPortConfig(pm.PortNo, (PortConfig)((uint)pm.Config & known), (PortConfig)((uint)pm.Mask & known));
+    }
+
+    private void HandleQueueGetConfig(OfConnection c, OfpQueueGetConfigRequest qc, byte[] msg)
+    {
+        var slot = _dp.Ports.Get(qc.Port);
+        if (slot is null)
+        {
+            SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);
+            return;
+        }
+        var reply = new OfpQueueGetConfigReply { Xid = qc.Xid, Port = qc.Port };
+        for (uint q = 0; q < (uint)slot.Queues.Length; q++) reply.Queues.Add(new OfpPacketQueue { QueueId = q });
+        c.Send(reply);
+    }
+
+    private void HandleStats(OfConnection c, OfpStatsRequest sr, byte[] msg)
+    {
+        switch (sr)
+        {
+            case OfpDescStatsRequest:
+                c.Send(new OfpDescStatsReply
+                {
+                    Xid = sr.Xid,
+                    MfrDesc = "Softswitch project",
+                    HwDesc = "Softswitch user-space datapath",
+                    SwDesc = "Softswitch " + (typeof(OfSwitchAgent).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"),
+                    SerialNum = "None",
+                    DpDesc = Options.DatapathDescription,
+                });
+                break;
+            case OfpFlowStatsRequest fr:
+                SendFlowStats(c, fr);
+                break;
+            case OfpAggregateStatsRequest ar:
+            {
+                var flows = CollectFlows(ar);
+                ulong packets = 0, bytes = 0;
+                foreach (var e in flows)
+                {
+                    packets += (ulong)e.Packets;
+                    bytes += (ulong)e.Bytes;
+                }
+                c.Send(new OfpAggregateStatsReply { Xid = sr.Xid, PacketCount = packets, ByteCount = bytes, FlowCount = (uint)flows.Count });
+                break;
+            }
+            case OfpTableStatsRequest:
+            {
+                var reply = new OfpTableStatsReply { Xid = sr.Xid };
+                for (int t = 0; t < _dp.Flows.TableCount; t++)
+                {
+                    var s = _dp.Flows.GetTableStats(t);
+                    reply.Tables.Add(new OfpTableStats
+                    {
+                        TableId = s.TableId,
+                        Name = s.Name,
+                        Wildcards = (OfpFlowWildcards)((uint)s.Wildcards & (uint)Wildcards.All),
+                        MaxEntries = (uint)s.MaxEntries,
+                        ActiveCount = (uint)s.ActiveCount,
+                        LookupCount = (ulong)s.LookupCount,
+                        MatchedCount = (ulong)s.MatchedCount,
+                    });
+                }
+                c.Send(reply);
+                break;
+            }
+            case OfpPortStatsRequest pr:
+            {
+                var all = new List<OfpPortStats>();
+                foreach (var p in _dp.Ports.List)
+                    if (pr.PortNo == OfPort.None || pr.PortNo == p.No) all.Add(PortStats(p));
+                if (_dp.Ports.Local is { } local && (pr.PortNo == OfPort.None || pr.PortNo == OfPort.Local)) all.Add(PortStats(local));
+                SendChunked(all, 104, chunk => new OfpPortStatsReply { Xid = sr.Xid, Ports = chunk }, c);
+                break;
+            }
+            case OfpQueueStatsRequest qr:
+            {
+                var list = new List<OfpQueueStats>();
+                bool anyPort = qr.PortNo == OfPort.All;
+                if (!anyPort && _dp.Ports.Get(qr.PortNo) is null)
+                {
+                    SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);
+                    return;
+                }
+                foreach (var p in _dp.Ports.List)
+                {
+                    if (!anyPort && p.No != qr.PortNo) continue;
+                    if (qr.QueueId != OfpConstants.QueueAll && qr.QueueId >= (uint)p.Queues.Length)
+                    {
+                        SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadQueue), msg);
+                        return;
+                    }
+                    for (uint q = 0; q < (uint)p.Queues.Length; q++)
+                    {
+                        if (qr.QueueId != OfpConstants.QueueAll && q != qr.QueueId) continue;
+                        var qc = p.Queues[q];
+                        list.Add(new OfpQueueStats
+                        {
+                            PortNo = p.No,
+                            QueueId = q,
+                            TxPackets = (ulong)Interlocked.Read(ref qc.TxPackets),
+                            TxBytes = (ulong)Interlocked.Read(ref qc.TxBytes),
+                            TxErrors = (ulong)Interlocked.Read(ref qc.TxErrors),
+                        });
+                    }
+                }
+                SendChunked(list, 32, chunk => new OfpQueueStatsReply { Xid = sr.Xid, Queues = chunk }, c);
+                break;
+            }
+            default:
+                // OFPST_VENDOR: no vendor statistics are supported.
+                SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadVendor), msg);
+                break;
+        }
+    }
+
+    private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
+    {
+        var into = new List<FlowEntry>();
+        if (req.TableId != 0xFF && req.TableId >= _dp.Flows.TableCount) return into;
+        _dp.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
+        if (req.TableId != 0xFF) into.RemoveAll(e => e.TableId != req.TableId);
+        return into;
+    }
+
+    private void SendFlowStats(OfConnection c, OfpFlowStatsRequest req)
+    {
+        var flows = CollectFlows(req);
+        long now = _dp.Clock.NowNanos;
+        var stats = new List<OfpFlowStats>(flows.Count);
+        foreach (var e in flows)
+        {
+            long dur = Math.Max(0, now - e.CreatedNanos);
+            stats.Add(new OfpFlowStats
+            {
+                TableId = e.TableId,
+                Match = MatchTranslator.ToOfpMatch(e.Match),
+                DurationSec = (uint)(dur / 1_000_000_000),
+                DurationNsec = (uint)(dur % 1_000_000_000),
+                Priority = e.Priority,
+                IdleTimeout = e.IdleTimeout,
+                HardTimeout = e.HardTimeout,
+                Cookie = e.Cookie,
+                PacketCount = (ulong)e.Packets,
+                ByteCount = (ulong)e.Bytes,
+                Actions = ActionTranslator.ToOfp(e.Actions),
+            });
+        }
+        // Split so no reply exceeds the 64 KiB message limit; all but the last carry OFPSF_REPLY_MORE.
+        const int budget = 65535 - 12;
+        var chunk = new List<OfpFlowStats>();
+        int size = 0;
+        foreach (var s in stats)
+        {
+            int sz = 88 + OfpActions.GetEncodedSize(s.Actions);
+            if (size + sz > budget && chunk.Count > 0)
+            {
+                c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flags = OfpStatsReplyFlags.ReplyMore, Flows = chunk });
+                chunk = new List<OfpFlowStats>();
+                size = 0;
+            }
+            chunk.Add(s);
+            size += sz;
+        }
+        c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flows = chunk });
+    }
+
+    private static void SendChunked<T>(List<T> items, int itemSize, Func<List<T>, OfpStatsReply> make, OfConnection c)
+    {
+        int per = (65535 - 12) / itemSize;
+        int i = 0;
+        do
+        {
+            var chunk = items.GetRange(i, Math.Min(per, items.Count - i));
+            i += chunk.Count;
+            var reply = make(chunk);
+            if (i < items.Count) reply.Flags = OfpStatsReplyFlags.ReplyMore;
+            c.Send(reply);
+        } while (i < items.Count);
+    }
+
+    private static OfpPortStats PortStats(PortSlot p)
+    {
+        var s = p.Port.Counters.Snapshot();
+        return new OfpPortStats
+        {
+            PortNo = p.No,
+            RxPackets = (ulong)s.RxPackets,
+            TxPackets = (ulong)s.TxPackets,
+            RxBytes = (ulong)s.RxBytes,
+            TxBytes = (ulong)s.TxBytes,
+            RxDropped = (ulong)s.RxDropped,
+            TxDropped = (ulong)s.TxDropped,
+            RxErrors = (ulong)s.RxErrors,
+            TxErrors = (ulong)s.TxErrors,
+            RxFrameErr = (ulong)s.RxFrameErrors,
+            RxOverErr = (ulong)s.RxOverErrors,
+            RxCrcErr = (ulong)s.RxCrcErrors,
+            Collisions = (ulong)s.Collisions,
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _cts.Cancel();
+        foreach (var l in _listeners) l.Stop();
+        foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);
+        try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
+        _pump?.Join();
+        _dp.Events = null;
+    }
+}

@@ -1,0 +1,95 @@
+namespace Softswitch.OfAgent.Session;
+
+/// <summary>
+/// The switch's packet buffers for PACKET_IN buffer_id (OF1.0 n_buffers): whole packets kept for a few seconds
+/// so a PACKET_OUT or FLOW_MOD can release them by id.
+/// </summary>
+/// <remarks>
+/// Design: a fixed ring of slots; a buffer id is the slot index in the low 8 bits and a per-slot generation
+/// above it, so a stale id is recognised (BUFFER_UNKNOWN) and a used one too (BUFFER_EMPTY) until the slot is
+/// reused. A slot is reused only after <see cref="Lifetime"/> or once it has been taken. Thread-safe (one lock).
+/// </remarks>
+public sealed class PacketBufferPool
+{
+    public const uint NoBuffer = 0xFFFF_FFFF;
+
+    private sealed class Slot
+    {
+        public byte[] Data = [];
+        public int Length;
+        public ushort InPort;
+        public uint Id = NoBuffer;
+        public long StoredTicks;
+        public bool Taken = true;
+    }
+
+    private readonly Slot[] _slots;
+    private readonly Lock _lock = new();
+    private readonly long _lifetimeTicks;
+    private uint _next;
+    private uint _generation;
+
+    public PacketBufferPool(int count = 256, TimeSpan? lifetime = null)
+    {
+        if (count is <= 0 or > 256) throw new ArgumentOutOfRangeException(nameof(count), "1..256 buffers");
+        _slots = new Slot[count];
+        for (int i = 0; i < count; i++) _slots[i] = new Slot();
+        Lifetime = lifetime ?? TimeSpan.FromSeconds(5);
+        _lifetimeTicks = (long)(Lifetime.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+    }
+
+    public int Count => _slots.Length;
+    public TimeSpan Lifetime { get; }
+
+    /// <summary>Stores a packet; returns its buffer id, or <see cref="NoBuffer"/> when every buffer is in use.</summary>
+    public uint Store(ReadOnlySpan<byte> frame, ushort inPort)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_lock)
+        {
+            for (int tries = 0; tries < _slots.Length; tries++)
+            {
+                uint idx = _next++ % (uint)_slots.Length;
+                var s = _slots[idx];
+                if (!s.Taken && now - s.StoredTicks < _lifetimeTicks) continue;
+                if (s.Data.Length < frame.Length) s.Data = new byte[Math.Max(frame.Length, 2048)];
+                frame.CopyTo(s.Data);
+                s.Length = frame.Length;
+                s.InPort = inPort;
+                s.StoredTicks = now;
+                s.Taken = false;
+                _generation = (_generation + 1) & 0x00FF_FFFF;
+                s.Id = (_generation << 8) | idx;
+                if (s.Id == NoBuffer) s.Id = idx;
+                return s.Id;
+            }
+            return NoBuffer;
+        }
+    }
+
+    public enum TakeResult : byte { Ok, Unknown, Empty }
+
+    /// <summary>Takes the packet stored under <paramref name="id"/> (once).</summary>
+    public TakeResult Take(uint id, out byte[] frame, out ushort inPort)
+    {
+        frame = [];
+        inPort = 0;
+        uint idx = id & 0xFF;
+        lock (_lock)
+        {
+            if (idx >= (uint)_slots.Length) return TakeResult.Unknown;
+            var s = _slots[idx];
+            if (s.Id != id) return TakeResult.Unknown;
+            if (s.Taken) return TakeResult.Empty;
+            if (System.Diagnostics.Stopwatch.GetTimestamp() - s.StoredTicks >= _lifetimeTicks)
+            {
+                s.Taken = true;
+                return TakeResult.Unknown;
+            }
+            s.Taken = true;
+            frame = s.Data.AsSpan(0, s.Length).ToArray();
+            inPort = s.InPort;
+            return TakeResult.Ok;
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.OfAgent.Wire;
+
+namespace Softswitch.OfAgent.Translate;
+
+/// <summary>Where an action list is used: flow-mods may not output to OFPP_TABLE, packet-outs may.</summary>
+public enum ActionContext : byte
+{
+    FlowMod,
+    PacketOut,
+}
+
+/// <summary>
+/// OpenFlow 1.0 action lists ↔ <see cref="FlowActions"/>, validated against the switch's state as the spec
+/// asks: output to a port that does not exist is OFPBAC_BAD_OUT_PORT (Open vSwitch accepts it; we follow the
+/// spec), OFPP_TABLE only in packet-out, enqueue to an unknown queue OFPBAC_BAD_QUEUE, Nicira set_tunnel
+/// becomes the datapath's set-tunnel, any other vendor action OFPBAC_BAD_VENDOR.
+/// </summary>
+public static class ActionTranslator
+{
+    public const uint NiciraVendorId = 0x00002320;
+
+    public static bool TryTranslate(List<OfpAction> actions, PortTable ports, ActionContext context, int queuesPerPort,
+                                    out FlowActions result, out OfpError error)
+    {
+        result = FlowActions.Drop;
+        error = default;
+        if (actions.Count == 0) return true;
+        var items = new FlowAction[actions.Count];
+        for (int i = 0; i < actions.Count; i++)
+        {
+            var a = actions[i];
+            switch (a.Type)
+            {
+                case OfpActionType.Output:
+                    if (!CheckOutPort(a.Port, ports, context, out error)) return false;
+                    items[i] = FlowAction.Output(a.Port, a.MaxLen);
+                    break;
+                case OfpActionType.Enqueue:
+                    if (a.Port != OfPort.InPort && ports.Get(a.Port) is null)
+                    {
+                        error = OfpError.BadAction(OfpBadActionCode.BadOutPort);
+                        return false;
+                    }
+                    if (a.QueueId >= (uint)queuesPerPort)
+                    {
+                        error = OfpError.BadAction(OfpBadActionCode.BadQueue);
+                        return false;
+                    }
+                    items[i] = FlowAction.Enqueue(a.Port, a.QueueId);
+                    break;
+                case OfpActionType.SetVlanVid: items[i] = FlowAction.SetVlanVid(a.VlanVid); break;
+                case OfpActionType.SetVlanPcp: items[i] = FlowAction.SetVlanPcp(a.VlanPcp); break;
+                case OfpActionType.StripVlan: items[i] = FlowAction.StripVlan(); break;
+                case OfpActionType.SetDlSrc: items[i] = FlowAction.SetDlSrc(new MacAddress(a.DlAddr.Value)); break;
+                case OfpActionType.SetDlDst: items[i] = FlowAction.SetDlDst(new MacAddress(a.DlAddr.Value)); break;
+                case OfpActionType.SetNwSrc: items[i] = FlowAction.SetNwSrc(a.NwAddr); break;
+                case OfpActionType.SetNwDst: items[i] = FlowAction.SetNwDst(a.NwAddr); break;
+                case OfpActionType.SetNwTos: items[i] = FlowAction.SetNwTos(a.NwTos); break;
+                case OfpActionType.SetTpSrc: items[i] = FlowAction.SetTpSrc(a.TpPort); break;
+                case OfpActionType.SetTpDst: items[i] = FlowAction.SetTpDst(a.TpPort); break;
+                case OfpActionType.Vendor:
+                    if (a.IsNxSetTunnel)
+                    {
+                        items[i] = FlowAction.SetTunnel(a.TunnelId);
+                        break;
+                    }
+                    error = a.Vendor == NiciraVendorId
+                        ? OfpError.BadAction(OfpBadActionCode.BadVendorType)
+                        : OfpError.BadAction(OfpBadActionCode.BadVendor);
+                    return false;
+                default:
+                    error = OfpError.BadAction(OfpBadActionCode.BadType);
+                    return false;
+            }
+        }
+        result = new FlowActions(items);
+        return true;
+    }
+
+    private static bool CheckOutPort(ushort port, PortTable ports, ActionContext context, out OfpError error)
+    {
+        error = default;
+        switch (port)
+        {
+            case OfPort.InPort:
+            case OfPort.Normal:
+            case OfPort.Flood:
+            case OfPort.All:
+            case OfPort.Controller:
+                return true;
+            case OfPort.Local:
+                if (ports.Local is not null) return true;
+                break;
+            case OfPort.Table:
+                if (context == ActionContext.PacketOut) return true;
+                break;
+            default:
+                if (port != 0 && port < OfPort.Max && ports.Get(port) is not null) return true;
+                break;
+        }
+        error = OfpError.BadAction(OfpBadActionCode.BadOutPort);
+        return false;
+    }
+
+    public static List<OfpAction> ToOfp(FlowActions actions)
+    {
+        var list = new List<OfpAction>(actions.Count);
+        foreach (var a in actions.Items)
+        {
+            list.Add(a.Kind switch
+            {
+                ActionKind.Output => OfpAction.Output(a.Port, a.MaxLen),
+                ActionKind.Enqueue => OfpAction.Enqueue(a.Port, a.QueueId),
+                ActionKind.SetVlanVid => OfpAction.SetVlanVid((ushort)a.Value),
+                ActionKind.SetVlanPcp => OfpAction.SetVlanPcp((byte)a.Value),
+                ActionKind.StripVlan => OfpAction.StripVlan(),
+                ActionKind.SetDlSrc => OfpAction.SetDlSrc(new OfpMac(a.Value)),
+                ActionKind.SetDlDst => OfpAction.SetDlDst(new OfpMac(a.Value)),
+                ActionKind.SetNwSrc => OfpAction.SetNwSrc((uint)a.Value),
+                ActionKind.SetNwDst => OfpAction.SetNwDst((uint)a.Value),
+                ActionKind.SetNwTos => OfpAction.SetNwTos((byte)a.Value),
+                ActionKind.SetTpSrc => OfpAction.SetTpSrc((ushort)a.Value),
+                ActionKind.SetTpDst => OfpAction.SetTpDst((ushort)a.Value),
+                ActionKind.SetTunnel => a.Value <= uint.MaxValue ? OfpAction.NxSetTunnel((uint)a.Value) : OfpAction.NxSetTunnel64(a.Value),
+                _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
+            });
+        }
+        return list;
+    }
+}
