@@ -40,7 +40,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
     private Thread? _pump;
     private volatile ushort _missSendLen = OfpConstants.DefaultMissSendLen;
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
-    private readonly long _startTicks = Environment.TickCount64;
+    private bool _failModeLogged;
 
     public OfSwitchAgent(Dataplane dp, AgentOptions options, ILoggerFactory? loggers = null)
     {
@@ -154,11 +154,15 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
     private void ApplyFailMode()
     {
         bool connected = ControllerConnected;
+        var before = _dp.MissBehavior;
         _dp.MissBehavior = connected ? MissBehavior.Controller
                          : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
         // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
         _dp.Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _dp.Flows.Emergency > 0;
-        _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected", _dp.MissBehavior);
+        if (_dp.MissBehavior != before || !_failModeLogged)
+            _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
+                _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
+        _failModeLogged = true;
     }
 
     // ------------------------------------------------------------------ asynchronous messages

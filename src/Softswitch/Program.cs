@@ -5,5 +5,40 @@ var seconds = new Option<double>("--seconds") { Description = "length of the thr
 var demo = new Command("demo", "run the switch on in-memory ports with simulated hosts, then a short throughput run") { seconds };
 demo.SetAction(pr => Demo.Run(pr.GetValue(seconds)));
 
-var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { demo };
+var ports = new Option<string?>("--ports") { Description = "ports: mem:N, afpacket:IF, IF, afxdp:IF, pcap:IF, tap:NAME (comma-separated; numbered from 1)" };
+var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST:PORT (repeatable)", AllowMultipleArgumentsPerToken = false };
+var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:PORT[:IP] (repeatable; binds 127.0.0.1 by default)" };
+var dpid = new Option<string?>("--dpid") { Description = "datapath id in hex (default: the first port's MAC)" };
+var failMode = new Option<string?>("--fail-mode") { Description = "without a controller: secure (drop misses) or standalone (learning switch)" };
+var config = new Option<string?>("--config") { Description = "a JSON file with the same settings (the command line wins)" };
+var threads = new Option<int?>("--threads") { Description = "forwarding threads (default 1)" };
+var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory" };
+var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
+var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
+var run = new Command("run", "run the switch") { ports, controller, listen, dpid, failMode, config, threads, pcapDir, stats, logLevel };
+run.SetAction(pr =>
+{
+    var s = new RunSettings();
+    if (pr.GetValue(config) is { } path)
+    {
+        s = RunCommand.LoadConfig(path, out var error);
+        if (s is null)
+        {
+            Console.Error.WriteLine($"softswitch: {error}");
+            return 2;
+        }
+    }
+    if (pr.GetValue(ports) is { } p) s.Ports = p;
+    if (pr.GetValue(controller) is { Length: > 0 } c) s.Controllers = [.. c];
+    if (pr.GetValue(listen) is { Length: > 0 } l) s.Listen = [.. l];
+    if (pr.GetValue(dpid) is { } d) s.Dpid = d;
+    if (pr.GetValue(failMode) is { } f) s.FailMode = f;
+    if (pr.GetValue(threads) is { } t) s.Threads = t;
+    if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;
+    if (pr.GetValue(stats)) s.Stats = true;
+    if (pr.GetValue(logLevel) is { } ll) s.LogLevel = ll;
+    return RunCommand.Run(s);
+});
+
+var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo };
 return root.Parse(args).Invoke();

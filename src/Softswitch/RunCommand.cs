@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.OfAgent;
+using Softswitch.OfAgent.Session;
+using Softswitch.Ports;
+using Softswitch.Ports.Linux;
+using Softswitch.Ports.Memory;
+using Spectre.Console;
+
+namespace Softswitch;
+
+/// <summary>Settings of `softswitch run`; the same names are accepted in the JSON file given with --config.</summary>
+public sealed class RunSettings
+{
+    public string Ports { get; set; } = "mem:4";
+    public List<string> Controllers { get; set; } = new();
+    public List<string> Listen { get; set; } = new();
+    public string? Dpid { get; set; }
+    public string FailMode { get; set; } = "secure";
+    public int Threads { get; set; } = 1;
+    public int EmcEntries { get; set; } = 8192;
+    public double PacketInRate { get; set; } = 20_000;
+    public string? PcapDir { get; set; }
+    public bool Stats { get; set; }
+    public string LogLevel { get; set; } = "Information";
+}
+
+/// <summary>
+/// `softswitch run`: opens the ports, starts the datapath and the OpenFlow agent, logs, and stops cleanly on
+/// Ctrl-C or SIGTERM. A user mistake (a bad spec, a missing interface, a port in use) is one clear line and
+/// exit code 2, never a stack trace.
+/// </summary>
+internal static class RunCommand
+{
+    public static int Run(RunSettings s)
+    {
+        if (!Enum.TryParse<LogLevel>(s.LogLevel, true, out var level)) return UserError($"unknown log level '{s.LogLevel}'");
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        }).SetMinimumLevel(level));
+        var log = loggers.CreateLogger("softswitch");
+
+        FailMode failMode;
+        switch (s.FailMode.ToLowerInvariant())
+        {
+            case "secure": failMode = FailMode.Secure; break;
+            case "standalone": failMode = FailMode.Standalone; break;
+            default: return UserError($"--fail-mode must be secure or standalone, not '{s.FailMode}'");
+        }
+        foreach (var c in s.Controllers)
+            if (!OfEndpoint.TryParse(c, out var ep, out var why) || ep!.Passive) return UserError(ep is { Passive: true } ? $"--controller wants tcp:HOST:PORT, not '{c}'" : why);
+        foreach (var l in s.Listen)
+            if (!OfEndpoint.TryParse(l, out var ep, out var why) || !ep!.Passive) return UserError(ep is { Passive: false } ? $"--listen wants ptcp:PORT[:IP], not '{l}'" : why);
+        if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
+        if (s.Threads is < 1 or > 64) return UserError("--threads must be 1..64");
+
+        IReadOnlyList<OpenedPort> opened;
+        try
+        {
+            opened = PortSpec.Open(specs, new PortFactoryOptions
+            {
+                Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
+                PcapDir = s.PcapDir,
+                LoggerFactory = loggers,
+            });
+        }
+        catch (PortOpenException e)
+        {
+            return UserError(e.Message);
+        }
+
+        using var dp = new Dataplane(new DataplaneOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
+        foreach (var p in opened) dp.AddPort(p.Port, p.PortNo);
+
+        ulong dpid;
+        if (s.Dpid is { } hex)
+        {
+            if (!ulong.TryParse(hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out dpid))
+                return UserError($"--dpid wants up to 16 hex digits, not '{hex}'");
+        }
+        else
+        {
+            dpid = opened.Count > 0 ? opened[0].Port.Info.HwAddr.Value : 1;
+        }
+
+        var agent = new OfSwitchAgent(dp, new AgentOptions
+        {
+            DatapathId = dpid,
+            FailMode = failMode,
+            Controllers = s.Controllers,
+            Listeners = s.Listen,
+        }, loggers);
+        try
+        {
+            agent.Start();
+        }
+        catch (SocketException e)
+        {
+            return UserError($"cannot listen: {e.Message}");
+        }
+        dp.Start();
+        log.LogInformation("softswitch running: dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
+            dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), failMode, s.Threads);
+
+        using var done = new ManualResetEventSlim(false);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; done.Set(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; done.Set(); });
+        if (s.Stats) StatsView(dp, agent, done);
+        else done.Wait();
+
+        log.LogInformation("shutting down");
+        agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        dp.Stop();
+        return 0;
+    }
+
+    private static void StatsView(Dataplane dp, OfSwitchAgent agent, ManualResetEventSlim done)
+    {
+        AnsiConsole.Live(new Table()).Start(ctx =>
+        {
+            while (!done.Wait(1000))
+            {
+                var t = new Table().Title($"softswitch  flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard  " +
+                                          $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}  packet-ins: {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped");
+                t.AddColumns("port", "name", "rx packets", "rx bytes", "tx packets", "tx bytes", "rx dropped", "tx dropped", "link");
+                foreach (var p in dp.Ports.List)
+                {
+                    var c = p.Port.Counters.Snapshot();
+                    t.AddRow(p.No.ToString(), p.Port.Info.Name, c.RxPackets.ToString("N0"), c.RxBytes.ToString("N0"), c.TxPackets.ToString("N0"),
+                             c.TxBytes.ToString("N0"), c.RxDropped.ToString("N0"), c.TxDropped.ToString("N0"), p.Port.LinkUp ? "up" : "down");
+                }
+                var drops = string.Join("  ", Enum.GetValues<DropReason>().Where(r => r != DropReason.Count && dp.DropCount(r) > 0).Select(r => $"{r}={dp.DropCount(r):N0}"));
+                t.Caption(drops.Length == 0 ? "no drops" : "drops: " + drops);
+                ctx.UpdateTarget(t);
+            }
+        });
+    }
+
+    private static int UserError(string message)
+    {
+        Console.Error.WriteLine($"softswitch: {message}");
+        return 2;
+    }
+
+    /// <summary>Reads a --config JSON file into settings (property names as in <see cref="RunSettings"/>, case-insensitive).</summary>
+    public static RunSettings? LoadConfig(string path, out string? error)
+    {
+        error = null;
+        try
+        {
+            var json = File.ReadAllText(path);
+            return JsonSerializer.Deserialize<RunSettings>(json, new JsonSerializerOptions { PropertyNameCaseInsensitive = true, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+                   ?? new RunSettings();
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            error = $"cannot read config '{path}': {e.Message}";
+            return null;
+        }
+    }
+}
