@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.Sockets;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.OfAgent.Wire;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.OfAgent.Tests.Session;
+
+/// <summary>A running agent and datapath on in-memory ports, listening on a free loopback port.</summary>
+internal sealed class AgentRig : IAsyncDisposable
+{
+    public readonly Dataplane Dp;
+    public readonly OfSwitchAgent Agent;
+    public readonly MemoryPort[] Ports;
+    public readonly ManualClock Clock = new();
+
+    public AgentRig(int ports = 4, AgentOptions? options = null)
+    {
+        Dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 }, Clock);
+        Ports = new MemoryPort[ports];
+        for (int i = 0; i < ports; i++)
+        {
+            Ports[i] = new MemoryPort($"mem{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
+            Dp.AddPort(Ports[i]);
+        }
+        options ??= new AgentOptions();
+        options.DatapathId = 0x1234;
+        if (options.Listeners.Count == 0) options.Listeners.Add("ptcp:0");
+        Agent = new OfSwitchAgent(Dp, options);
+        Agent.Start();
+    }
+
+    public int Port => Agent.ListenEndpoints[0].Port;
+
+    /// <summary>Receives from memory ports until idle (the datapath's threads are not started; tests drive it).</summary>
+    public void Poll() => Dp.PollUntilIdle();
+
+    public async Task<TestController> ConnectAsync(byte helloVersion = 1)
+    {
+        var c = new TestController();
+        await c.ConnectAsync(Port, helloVersion);
+        return c;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Agent.DisposeAsync();
+        Dp.Dispose();
+    }
+}
+
+/// <summary>A minimal OpenFlow 1.0 controller over a real loopback socket, built on the codec.</summary>
+internal sealed class TestController : IDisposable
+{
+    private readonly Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
+    private readonly List<byte> _buf = new();
+    private uint _xid = 100;
+
+    public async Task ConnectAsync(int port, byte helloVersion)
+    {
+        await _s.ConnectAsync(IPAddress.Loopback, port);
+        var hello = await ReceiveRawAsync();
+        Assert.Equal((byte)OfpType.Hello, hello[1]);
+        Assert.Equal(1, hello[0]);
+        SendRaw([helloVersion, 0, 0, 8, 0, 0, 0, 1]);
+    }
+
+    public uint Send(OfpMessage m)
+    {
+        m.Xid = ++_xid;
+        SendRaw(m.ToArray());
+        return m.Xid;
+    }
+
+    public void SendRaw(byte[] bytes) => _s.Send(bytes);
+
+    /// <summary>The next message (or null when the peer closed or nothing came within the timeout).</summary>
+    public async Task<byte[]?> ReceiveRawAsync(int timeoutMs = 5000)
+    {
+        using var cts = new CancellationTokenSource(timeoutMs);
+        var tmp = new byte[65536];
+        while (true)
+        {
+            if (_buf.Count >= 8)
+            {
+                int len = (_buf[2] << 8) | _buf[3];
+                if (_buf.Count >= len)
+                {
+                    var msg = _buf.GetRange(0, len).ToArray();
+                    _buf.RemoveRange(0, len);
+                    return msg;
+                }
+            }
+            int n;
+            try { n = await _s.ReceiveAsync(tmp, SocketFlags.None, cts.Token); }
+            catch (OperationCanceledException) { return null; }
+            catch (SocketException) { return null; }
+            if (n == 0) return null;
+            _buf.AddRange(tmp.AsSpan(0, n).ToArray());
+        }
+    }
+
+    /// <summary>The next message that is not an echo request (echo requests are answered).</summary>
+    public async Task<OfpMessage> ReceiveAsync(int timeoutMs = 5000)
+    {
+        while (true)
+        {
+            var raw = await ReceiveRawAsync(timeoutMs) ?? throw new Xunit.Sdk.XunitException("no message from the switch");
+            Assert.True(OfpMessage.TryDecode(raw, out var m, out var err), $"switch sent an undecodable message: {err}");
+            if (m is OfpEchoRequest e)
+            {
+                Send(new OfpEchoReply { Data = e.Data });
+                continue;
+            }
+            return m!;
+        }
+    }
+
+    public async Task<T> ReceiveAsync<T>(int timeoutMs = 5000) where T : OfpMessage
+    {
+        var m = await ReceiveAsync(timeoutMs);
+        return Assert.IsType<T>(m);
+    }
+
+    /// <summary>Sends a barrier and returns every message that arrived before its reply.</summary>
+    public async Task<List<OfpMessage>> BarrierAsync()
+    {
+        uint xid = Send(new OfpBarrierRequest());
+        var before = new List<OfpMessage>();
+        while (true)
+        {
+            var m = await ReceiveAsync();
+            if (m is OfpBarrierReply br && br.Xid == xid) return before;
+            before.Add(m);
+        }
+    }
+
+    public void Dispose() => _s.Dispose();
+}

@@ -1,0 +1,352 @@
+using System.Buffers.Binary;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.OfAgent.Wire;
+
+namespace Softswitch.OfAgent.Tests.Session;
+
+/// <summary>The agent over a real loopback socket with a codec-built test controller, driving a real datapath.</summary>
+public sealed class AgentSessionTests
+{
+    private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01");
+    private static readonly MacAddress H2 = MacAddress.Parse("00:00:00:00:00:02");
+
+    private static byte[] Udp(uint dst = 0x0A000002) => FrameBuilder.Udp(H1, H2, 0x0A000001, dst, 1000, 2000, 100);
+
+    private static OfpFlowMod ExactFlow(byte[] frame, ushort inPort, params OfpAction[] actions)
+    {
+        PacketParser.Parse(frame, inPort, out var k, out _);
+        var m = new OfpMatch
+        {
+            Wildcards = 0, InPort = inPort, DlSrc = new OfpMac(k.DlSrc.Value), DlDst = new OfpMac(k.DlDst.Value), DlVlan = k.DlVlan,
+            DlType = k.DlType, NwTos = k.NwTos, NwProto = k.NwProto, NwSrc = k.NwSrc, NwDst = k.NwDst, TpSrc = k.TpSrc, TpDst = k.TpDst,
+        };
+        var fm = new OfpFlowMod { Match = m, Command = OfpFlowModCommand.Add, Priority = 100 };
+        fm.Actions.AddRange(actions);
+        return fm;
+    }
+
+    private static async Task<OfpErrorMsg> ExpectError(TestController c, OfpErrorType type, ushort code, uint xid)
+    {
+        var e = await c.ReceiveAsync<OfpErrorMsg>();
+        Assert.Equal(type, e.ErrorType);
+        Assert.Equal(code, e.Code);
+        Assert.Equal(xid, e.Xid);
+        Assert.True(e.Data.Length >= 8, "the error echoes the request");
+        return e;
+    }
+
+    [Fact]
+    public async Task HandshakeFeaturesAndConfig()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        uint xid = c.Send(new OfpFeaturesRequest());
+        var f = await c.ReceiveAsync<OfpFeaturesReply>();
+        Assert.Equal(xid, f.Xid);
+        Assert.Equal(0x1234UL, f.DatapathId);
+        Assert.Equal(4, f.Ports.Count);
+        Assert.Equal("mem1", f.Ports[0].Name);
+        Assert.Equal((byte)2, f.NTables);
+        Assert.Equal(256u, f.NBuffers);
+        Assert.Equal(0xFFFu, f.Actions);
+
+        c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragDrop, MissSendLen = 64 });
+        c.Send(new OfpGetConfigRequest());
+        var gc = await c.ReceiveAsync<OfpGetConfigReply>();
+        Assert.Equal(OfpConfigFlags.FragDrop, gc.Flags);
+        Assert.Equal((ushort)64, gc.MissSendLen);
+        Assert.Equal(FragmentMode.Drop, rig.Dp.FragmentMode);
+
+        uint ex = c.Send(new OfpEchoRequest { Data = new byte[] { 1, 2, 3 } });
+        var er = await c.ReceiveAsync<OfpEchoReply>();
+        Assert.Equal(ex, er.Xid);
+        Assert.Equal(new byte[] { 1, 2, 3 }, er.Data.ToArray());
+    }
+
+    [Fact]
+    public async Task HigherHelloVersionNegotiatesDown_LowerIsRefused()
+    {
+        await using var rig = new AgentRig();
+        using (var c = await rig.ConnectAsync(helloVersion: 6))
+        {
+            c.Send(new OfpFeaturesRequest());
+            Assert.IsType<OfpFeaturesReply>(await c.ReceiveAsync());
+        }
+        using var old = await rig.ConnectAsync(helloVersion: 0);
+        var raw = await old.ReceiveRawAsync();
+        Assert.NotNull(raw);
+        Assert.True(OfpMessage.TryDecode(raw!, out var m, out _));
+        var e = Assert.IsType<OfpErrorMsg>(m);
+        Assert.Equal(OfpErrorType.HelloFailed, e.ErrorType);
+        Assert.Equal((ushort)OfpHelloFailedCode.Incompatible, e.Code);
+        Assert.Null(await old.ReceiveRawAsync(2000)); // closed
+    }
+
+    [Fact]
+    public async Task FlowModForwardsAndMissBecomesBufferedPacketInThenPacketOut()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        await c.BarrierAsync();
+        c.Send(new OfpSetConfig { MissSendLen = 32 });
+        var f = Udp();
+        c.Send(ExactFlow(f, 1, OfpAction.Output(2)));
+        await c.BarrierAsync();
+        rig.Ports[0].Inject(f);
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+
+        var miss = Udp(0x0A000009);
+        rig.Ports[0].Inject(miss);
+        rig.Poll();
+        var pin = await c.ReceiveAsync<OfpPacketIn>();
+        Assert.Equal(OfpPacketInReason.NoMatch, pin.Reason);
+        Assert.Equal((ushort)1, pin.InPort);
+        Assert.Equal(miss.Length, pin.TotalLen);
+        Assert.Equal(32, pin.Data.Length);
+        Assert.NotEqual(OfpConstants.NoBuffer, pin.BufferId);
+
+        var po = new OfpPacketOut { BufferId = pin.BufferId, InPort = 1 };
+        po.Actions.Add(OfpAction.Output(3));
+        c.Send(po);
+        await c.BarrierAsync();
+        Assert.Equal(miss, Assert.Single(rig.Ports[2].TakeSent()));
+
+        // The buffer was used: a second packet-out with it is BUFFER_EMPTY; a made-up id is BUFFER_UNKNOWN.
+        uint x1 = c.Send(po);
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BufferEmpty, x1);
+        po.BufferId = 0x00ABCD42;
+        uint x2 = c.Send(po);
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BufferUnknown, x2);
+    }
+
+    [Fact]
+    public async Task FlowModWithBufferIdReleasesThePacketThroughTheNewFlow()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        await c.BarrierAsync();
+        var f = Udp();
+        rig.Ports[0].Inject(f);
+        rig.Poll();
+        var pin = await c.ReceiveAsync<OfpPacketIn>();
+        var fm = ExactFlow(f, 1, OfpAction.Output(4));
+        fm.BufferId = pin.BufferId;
+        c.Send(fm);
+        await c.BarrierAsync();
+        Assert.Equal(f, Assert.Single(rig.Ports[3].TakeSent()));
+    }
+
+    [Fact]
+    public async Task ControllerActionPacketInIsTruncatedToMaxLen()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var f = Udp();
+        c.Send(ExactFlow(f, 1, OfpAction.Output((ushort)OfpPort.Controller, 20)));
+        await c.BarrierAsync();
+        rig.Ports[0].Inject(f);
+        rig.Poll();
+        var pin = await c.ReceiveAsync<OfpPacketIn>();
+        Assert.Equal(OfpPacketInReason.Action, pin.Reason);
+        Assert.Equal(20, pin.Data.Length);
+    }
+
+    [Fact]
+    public async Task DeleteWithSendFlowRemReportsFinalCounters_IdleTimeoutToo()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var f = Udp();
+        var fm = ExactFlow(f, 1, OfpAction.Output(2));
+        fm.Flags = OfpFlowModFlags.SendFlowRem;
+        fm.Cookie = 0xC0FFEE;
+        c.Send(fm);
+        await c.BarrierAsync();
+        rig.Ports[0].Inject(f);
+        rig.Ports[0].Inject(f);
+        rig.Poll();
+        c.Send(new OfpFlowMod { Command = OfpFlowModCommand.Delete, Match = OfpMatch.All });
+        var fr = await c.ReceiveAsync<OfpFlowRemoved>();
+        Assert.Equal(OfpFlowRemovedReason.Delete, fr.Reason);
+        Assert.Equal(2UL, fr.PacketCount);
+        Assert.Equal((ulong)(2 * f.Length), fr.ByteCount);
+        Assert.Equal(0xC0FFEEUL, fr.Cookie);
+
+        var idle = ExactFlow(f, 1, OfpAction.Output(2));
+        idle.Flags = OfpFlowModFlags.SendFlowRem;
+        idle.IdleTimeout = 3;
+        c.Send(idle);
+        await c.BarrierAsync();
+        rig.Clock.Advance(TimeSpan.FromSeconds(4));
+        rig.Dp.RunMaintenance();
+        var ir = await c.ReceiveAsync<OfpFlowRemoved>();
+        Assert.Equal(OfpFlowRemovedReason.IdleTimeout, ir.Reason);
+        Assert.Equal((ushort)3, ir.IdleTimeout);
+    }
+
+    [Fact]
+    public async Task StatsOfEveryKind_FlowStatsSplitWithReplyMore()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        for (int i = 0; i < 800; i++)
+            c.Send(ExactFlow(Udp(0x0B000000u + (uint)i), 1, OfpAction.SetDlDst(new OfpMac(0x020000000099)), OfpAction.Output(2)));
+        await c.BarrierAsync();
+
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        int flows = 0, replies = 0;
+        while (true)
+        {
+            var r = await c.ReceiveAsync<OfpFlowStatsReply>();
+            replies++;
+            flows += r.Flows.Count;
+            if ((r.Flags & OfpStatsReplyFlags.ReplyMore) == 0) break;
+        }
+        Assert.Equal(800, flows);
+        Assert.True(replies >= 2, $"{replies} replies for 800 flows of 104 bytes");
+
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = 2 });
+        Assert.Equal(800u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = 3 });
+        Assert.Equal(0u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+
+        c.Send(new OfpTableStatsRequest());
+        var ts = await c.ReceiveAsync<OfpTableStatsReply>();
+        Assert.Equal(2, ts.Tables.Count);
+        Assert.Equal(800u, ts.Tables[0].ActiveCount);
+
+        c.Send(new OfpPortStatsRequest { PortNo = (ushort)OfpPort.None });
+        Assert.Equal(4, (await c.ReceiveAsync<OfpPortStatsReply>()).Ports.Count);
+        c.Send(new OfpQueueStatsRequest { PortNo = (ushort)OfpPort.All, QueueId = OfpConstants.QueueAll });
+        Assert.Equal(4 * rig.Dp.Options.QueuesPerPort, (await c.ReceiveAsync<OfpQueueStatsReply>()).Queues.Count);
+        c.Send(new OfpDescStatsRequest());
+        Assert.Contains("Softswitch", (await c.ReceiveAsync<OfpDescStatsReply>()).MfrDesc);
+        c.Send(new OfpQueueGetConfigRequest { Port = 1 });
+        Assert.Equal(rig.Dp.Options.QueuesPerPort, (await c.ReceiveAsync<OfpQueueGetConfigReply>()).Queues.Count);
+    }
+
+    [Fact]
+    public async Task EveryBadRequestGetsItsError()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var f = Udp();
+        uint x = c.Send(ExactFlow(f, 1, OfpAction.Output(9)));
+        await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadOutPort, x);
+        x = c.Send(ExactFlow(f, 1, OfpAction.Output((ushort)OfpPort.Table)));
+        await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadOutPort, x);
+        x = c.Send(ExactFlow(f, 1, OfpAction.Enqueue(2, 99)));
+        await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadQueue, x);
+        x = c.Send(ExactFlow(f, 1, OfpAction.VendorAction(0x005c16c7, new byte[8])));
+        await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadVendor, x);
+        x = c.Send(new OfpVendor { Vendor = 0x2320, Data = new byte[8] });
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadVendor, x);
+        x = c.Send(new OfpVendorStatsRequest { Vendor = 0x2320 });
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadVendor, x);
+        x = c.Send(new OfpFeaturesReply());
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadType, x);
+        var emerg = ExactFlow(f, 1, OfpAction.Output(2));
+        emerg.Flags = OfpFlowModFlags.Emerg;
+        emerg.IdleTimeout = 5;
+        x = c.Send(emerg);
+        await ExpectError(c, OfpErrorType.FlowModFailed, (ushort)OfpFlowModFailedCode.BadEmergTimeout, x);
+        var ov = new OfpFlowMod { Match = OfpMatch.All, Priority = 5, Flags = OfpFlowModFlags.CheckOverlap };
+        c.Send(ov);
+        await c.BarrierAsync();
+        x = c.Send(ov);
+        await ExpectError(c, OfpErrorType.FlowModFailed, (ushort)OfpFlowModFailedCode.Overlap, x);
+        x = c.Send(new OfpPortMod { PortNo = 77, HwAddr = new OfpMac(1) });
+        await ExpectError(c, OfpErrorType.PortModFailed, (ushort)OfpPortModFailedCode.BadPort, x);
+        x = c.Send(new OfpPortMod { PortNo = 1, HwAddr = new OfpMac(0xBAD) });
+        await ExpectError(c, OfpErrorType.PortModFailed, (ushort)OfpPortModFailedCode.BadHwAddr, x);
+        x = c.Send(new OfpQueueGetConfigRequest { Port = 77 });
+        await ExpectError(c, OfpErrorType.QueueOpFailed, (ushort)OfpQueueOpFailedCode.BadPort, x);
+        x = c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragReasm, MissSendLen = 128 });
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.Eperm, x);
+        var bad = new OfpEchoRequest { Xid = 7 }.ToArray();
+        bad[0] = 4; // wrong version after negotiation
+        c.SendRaw(bad);
+        var be = await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadVersion, 7);
+        Assert.Equal(bad, be.Data.ToArray());
+        // The connection still works.
+        await c.BarrierAsync();
+    }
+
+    [Fact]
+    public async Task PortModConfigIsHonouredAndReported()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        await c.BarrierAsync();
+        c.Send(new OfpPortMod { PortNo = 2, HwAddr = new OfpMac(rig.Ports[1].Info.HwAddr.Value), Config = (OfpPortConfig)(uint)PortConfig.NoFwd, Mask = (OfpPortConfig)(uint)PortConfig.NoFwd });
+        var ps = await c.ReceiveAsync<OfpPortStatus>();
+        Assert.Equal(OfpPortReason.Modify, ps.Reason);
+        Assert.Equal((ushort)2, ps.Desc.PortNo);
+        Assert.Equal(PortConfig.NoFwd, rig.Dp.Ports.Get(2)!.Config);
+    }
+
+    [Fact]
+    public async Task MalformedStreamClosesOnlyThatConnection()
+    {
+        await using var rig = new AgentRig();
+        using var good = await rig.ConnectAsync();
+        using var evil = await rig.ConnectAsync();
+        evil.SendRaw([1, 2, 0, 4, 0, 0, 0, 9]); // length 4 < 8
+        var raw = await evil.ReceiveRawAsync();
+        Assert.NotNull(raw);
+        Assert.Equal((byte)OfpType.Error, raw![1]);
+        Assert.Null(await evil.ReceiveRawAsync(2000));
+        good.Send(new OfpFeaturesRequest());
+        Assert.IsType<OfpFeaturesReply>(await good.ReceiveAsync());
+    }
+
+    [Fact]
+    public async Task FailModeFollowsTheControllerConnection()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { FailMode = FailMode.Standalone });
+        Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
+        using (var c = await rig.ConnectAsync())
+        {
+            await c.BarrierAsync();
+            Assert.Equal(MissBehavior.Controller, rig.Dp.MissBehavior);
+        }
+        for (int i = 0; i < 100 && rig.Dp.MissBehavior != MissBehavior.Normal; i++) await Task.Delay(20);
+        Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
+    }
+
+    [Fact]
+    public async Task FuzzedMessagesNeverKillTheAgent()
+    {
+        await using var rig = new AgentRig();
+        var seed = Environment.GetEnvironmentVariable("SOFTSWITCH_FUZZ_SEED") is { } s ? int.Parse(s) : 20261122;
+        var rng = new Random(seed);
+        var f = Udp();
+        byte[][] corpus =
+        [
+            ExactFlow(f, 1, OfpAction.Output(2), OfpAction.SetNwSrc(1)).ToArray(),
+            new OfpPacketOut { InPort = 1, Actions = [OfpAction.Output(2)], Data = f }.ToArray(),
+            new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF }.ToArray(),
+            new OfpPortMod { PortNo = 1 }.ToArray(),
+            new OfpSetConfig { MissSendLen = 128 }.ToArray(),
+            new OfpQueueGetConfigRequest { Port = 1 }.ToArray(),
+        ];
+        using var c = await rig.ConnectAsync();
+        for (int i = 0; i < 3000; i++)
+        {
+            var m = (byte[])corpus[rng.Next(corpus.Length)].Clone();
+            int flips = 1 + rng.Next(4);
+            for (int k = 0; k < flips; k++) m[8 + rng.Next(m.Length - 8)] = (byte)rng.Next(256);
+            m[0] = 1;
+            BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
+            c.SendRaw(m);
+            if (i % 500 == 499) await c.BarrierAsync();
+        }
+        await c.BarrierAsync();
+        using var c2 = await rig.ConnectAsync();
+        c2.Send(new OfpFeaturesRequest());
+        Assert.IsType<OfpFeaturesReply>(await c2.ReceiveAsync());
+    }
+}
