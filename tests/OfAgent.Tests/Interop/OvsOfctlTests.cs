@@ -1,0 +1,126 @@
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.OfAgent.Tests.Session;
+
+namespace Softswitch.OfAgent.Tests.Interop;
+
+/// <summary>Real ovs-ofctl (Open vSwitch 3.x) against our passive listener, checking its printed output.</summary>
+public sealed class OvsOfctlTests
+{
+    private static (int, string, string) Ofctl(AgentRig rig, string cmd, params string[] rest)
+        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, $"tcp:127.0.0.1:{rig.Port}", .. rest]);
+
+    private static string Ok(AgentRig rig, string cmd, params string[] rest)
+    {
+        var (code, so, se) = Ofctl(rig, cmd, rest);
+        Assert.True(code == 0, $"ovs-ofctl {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
+        return so;
+    }
+
+    private static string OkF10(AgentRig rig, string cmd, params string[] rest)
+    {
+        var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", "-F", "openflow10", "--no-names", cmd, $"tcp:127.0.0.1:{rig.Port}", .. rest]);
+        Assert.True(code == 0, $"ovs-ofctl -F openflow10 {cmd} failed ({code}): {se}{so}");
+        return so;
+    }
+
+    [Fact]
+    public async Task ShowDescTablesPorts()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        var show = Ok(rig, "show");
+        Assert.Contains("dpid:0000000000001234", show);
+        Assert.Contains("n_tables:2, n_buffers:256", show);
+        Assert.Contains("1(mem1): addr:02:00:00:00:00:01", show);
+        Assert.Contains("4(mem4)", show);
+        Assert.Contains("frags=normal miss_send_len=128", show);
+        Assert.Contains("Manufacturer: Softswitch project", Ok(rig, "dump-desc"));
+        var tables = Ok(rig, "dump-tables");
+        Assert.Contains("table 0 (\"hash\")", tables);
+        Assert.Contains("table 1 (\"tuple-space\")", tables);
+        var ports = Ok(rig, "dump-ports");
+        Assert.Contains("OFPST_PORT reply", ports);
+        Assert.Contains("4 ports", ports);
+    }
+
+    [Fact]
+    public async Task AddModDelDumpFlows_BothFlowFormats()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        Ok(rig, "add-flow", "priority=3000,ip,nw_dst=192.168.1.101,actions=mod_dl_dst:00:15:17:8f:ca:37,output:3");
+        Ok(rig, "add-flow", "priority=3000,ip,nw_src=192.168.1.101,actions=controller");
+        Ok(rig, "add-flow", "priority=100,arp,actions=flood");
+        var flows = Ok(rig, "dump-flows");
+        Assert.Contains("priority=3000,ip,nw_dst=192.168.1.101 actions=mod_dl_dst:00:15:17:8f:ca:37,output:3", flows);
+        Assert.Contains("ip,nw_src=192.168.1.101 actions=CONTROLLER", flows);
+        Assert.Contains("arp actions=FLOOD", flows);
+        var f10 = OkF10(rig, "dump-flows");
+        Assert.Contains("nw_dst=192.168.1.101", f10);
+        Assert.Equal(3, rig.Dp.Flows.ActiveWildcard);
+
+        Ok(rig, "mod-flows", "ip,nw_dst=192.168.1.101,actions=output:4");
+        Assert.Contains("nw_dst=192.168.1.101 actions=output:4", Ok(rig, "dump-flows"));
+        Assert.Contains("flow_count=3", Ok(rig, "dump-aggregate"));
+
+        var (code, so, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "--strict", "del-flows", $"tcp:127.0.0.1:{rig.Port}", "priority=100,arp");
+        Assert.True(code == 0, se + so);
+        Assert.DoesNotContain("arp", Ok(rig, "dump-flows"));
+        Ok(rig, "del-flows", "ip");
+        Assert.Equal(0, rig.Dp.Flows.ActiveWildcard);
+        Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate"));
+    }
+
+    [Fact]
+    public async Task AddFlowsFromAFileOfTenThousand()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        var file = Path.GetTempFileName();
+        try
+        {
+            using (var w = new StreamWriter(file))
+                for (int i = 0; i < 10_000; i++)
+                    w.WriteLine($"priority={100 + i % 7},ip,nw_dst=10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255},actions=output:{2 + i % 3}");
+            Ok(rig, "add-flows", file);
+            Assert.Equal(10_000, rig.Dp.Flows.ActiveWildcard);
+            Assert.Contains("flow_count=10000", Ok(rig, "dump-aggregate"));
+            var dump = OkF10(rig, "dump-flows");
+            Assert.Equal(10_000, dump.Split('\n').Count(l => l.Contains("actions=output:")));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task PacketOutAndModPort()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        var frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 0x0A000001, 0x0A000002, 1, 2);
+        Ok(rig, "packet-out", "none", "output:2", Convert.ToHexString(frame));
+        Assert.Equal(frame, Assert.Single(rig.Ports[1].TakeSent()));
+
+        Ok(rig, "mod-port", "3", "down");
+        Assert.Equal(PortConfig.PortDown, rig.Dp.Ports.Get(3)!.Config & PortConfig.PortDown);
+        Assert.Contains("PORT_DOWN", Ok(rig, "show"));
+        Ok(rig, "mod-port", "3", "up");
+        Assert.Equal(PortConfig.None, rig.Dp.Ports.Get(3)!.Config & PortConfig.PortDown);
+        Ok(rig, "mod-port", "2", "no-flood");
+        Assert.Equal(PortConfig.NoFlood, rig.Dp.Ports.Get(2)!.Config & PortConfig.NoFlood);
+    }
+
+    [Fact]
+    public async Task ErrorsAreReportedToOvsOfctl()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        var (code, so, se) = Ofctl(rig, "add-flow", "in_port=1,actions=output:9");
+        Assert.NotEqual(0, code);
+        Assert.Contains("OFPBAC_BAD_OUT_PORT", se + so);
+    }
+}
