@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.OfAgent.Tests.Session;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.OfAgent.Tests.Interop;
+
+/// <summary>Real controllers driving the switch over an active connection: ovs-testcontroller and os-ken.</summary>
+public sealed class ControllerInteropTests
+{
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int p = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return p;
+    }
+
+    private static async Task<bool> WaitFor(Func<bool> cond, int ms)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < ms)
+        {
+            if (cond()) return true;
+            await Task.Delay(50);
+        }
+        return cond();
+    }
+
+    private static SimulatedHost[] Hosts(AgentRig rig)
+    {
+        var hosts = new SimulatedHost[rig.Ports.Length];
+        for (int i = 0; i < hosts.Length; i++)
+        {
+            rig.Ports[i].CaptureSent = false;
+            hosts[i] = new SimulatedHost($"h{i + 1}", rig.Ports[i], new MacAddress(0x0000_0000_0A01UL + (ulong)i), 0x0A000001u + (uint)i);
+        }
+        return hosts;
+    }
+
+    private static async Task AllPairsPing(SimulatedHost[] hosts)
+    {
+        ushort seq = 0;
+        int expected = 0;
+        foreach (var a in hosts)
+            foreach (var b in hosts)
+                if (a != b) { a.Ping(b.Ip, 7, ++seq); expected++; }
+        bool ok = await WaitFor(() => hosts.Sum(h => h.EchoRepliesReceived) >= expected, 15_000);
+        Assert.True(ok, $"echo replies: {string.Join(", ", hosts.Select(h => $"{h.Name}={h.EchoRepliesReceived}"))} of {expected}");
+    }
+
+    [Fact]
+    public async Task OvsTestcontrollerLearnsAndAllPairsPing()
+    {
+        if (!ExternalTool.Require("ovs-testcontroller")) return;
+        int port = FreePort();
+        var dir = Directory.CreateTempSubdirectory("ssw-tc");
+        var psi = new ProcessStartInfo("ovs-testcontroller")
+        {
+            ArgumentList = { "-O", "OpenFlow10", $"ptcp:{port}:127.0.0.1", "--no-chdir", $"--pidfile={dir}/tc.pid", $"--log-file={dir}/tc.log", $"--unixctl={dir}/tc.ctl" },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var tc = Process.Start(psi)!;
+        try
+        {
+            await Task.Delay(300);
+            await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
+            rig.Dp.Start();
+            Assert.True(await WaitFor(() => rig.Agent.ControllerConnected, 10_000), "ovs-testcontroller did not complete the handshake");
+            var hosts = Hosts(rig);
+            await AllPairsPing(hosts);
+            // The controller's learning-switch flows are in our table: exact 12-tuple matches at priority 65535.
+            var flows = new List<FlowEntry>();
+            rig.Dp.Flows.Collect(FlowMatch.All, OfPort.None, false, flows);
+            Assert.Contains(flows, f => f.Match.IsExact && f.Priority == 0xFFFF && f.IdleTimeout > 0);
+            Assert.True(flows.Sum(f => f.Packets) > 0, "traffic went through the controller's flows");
+        }
+        finally
+        {
+            tc.Kill(true);
+            tc.WaitForExit(5000);
+            dir.Delete(true);
+        }
+    }
+
+    [Fact]
+    public async Task OsKenAppReceivesFeaturesAndPacketInsAndInstallsFlows()
+    {
+        if (!ExternalTool.Require("osken-manager")) return;
+        int port = FreePort();
+        var dir = Directory.CreateTempSubdirectory("ssw-osken");
+        var app = Path.Combine(AppContext.BaseDirectory, "Interop", "osken_l2_of10.py");
+        var log = Path.Combine(dir.FullName, "app.log");
+        var psi = new ProcessStartInfo("/usr/bin/python3")
+        {
+            ArgumentList = { "/usr/bin/osken-manager", "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", port.ToString(), app },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            Environment = { ["SSW_OSKEN_LOG"] = log },
+        };
+        using var osken = Process.Start(psi)!;
+        try
+        {
+            await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
+            rig.Dp.Start();
+            Assert.True(await WaitFor(() => rig.Agent.ControllerConnected, 20_000), "os-ken did not complete the handshake");
+            var hosts = Hosts(rig);
+            await AllPairsPing(hosts);
+            Assert.True(await WaitFor(() => File.Exists(log) && File.ReadAllText(log).Contains("features dpid=0000000000001234"), 5000),
+                "the app saw no FEATURES_REPLY: " + (File.Exists(log) ? File.ReadAllText(log) : "(no log)"));
+            var text = File.ReadAllText(log);
+            Assert.Contains("packet_in", text);
+            Assert.True(rig.Dp.Flows.ActiveWildcard + rig.Dp.Flows.ActiveExact > 0, "the app installed flows");
+        }
+        finally
+        {
+            osken.Kill(true);
+            osken.WaitForExit(5000);
+            dir.Delete(true);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using Softswitch.OfAgent.Tests.Session;
+
+namespace Softswitch.OfAgent.Tests.Interop;
+
+/// <summary>tshark's OpenFlow 1.0 dissector decodes a capture of our sessions without a malformed packet.</summary>
+public sealed class TsharkTests
+{
+    [Fact]
+    public async Task CapturedSessionsDissectCleanly()
+    {
+        if (!ExternalTool.Require("tshark") || !ExternalTool.Require("ovs-ofctl")) return;
+        if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("CI") != "true")
+        {
+            Console.WriteLine("SKIPPED: capturing on loopback needs root");
+            return;
+        }
+        await using var rig = new AgentRig();
+        var dir = Directory.CreateTempSubdirectory("ssw-tshark");
+        var pcap = Path.Combine(dir.FullName, "of.pcapng");
+        var cap = Process.Start(new ProcessStartInfo("tshark")
+        {
+            ArgumentList = { "-i", "lo", "-f", $"tcp port {rig.Port}", "-w", pcap, "-q" },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            // Wait until tshark is capturing (it says so on stderr).
+            var started = new TaskCompletionSource();
+            cap.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("Capturing on") == true) started.TrySetResult(); };
+            cap.BeginErrorReadLine();
+            await Task.WhenAny(started.Task, Task.Delay(10_000));
+            string ep = $"tcp:127.0.0.1:{rig.Port}";
+            ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "show", ep);
+            ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flow", ep, "priority=10,ip,nw_dst=10.0.0.0/8,actions=mod_nw_tos:16,output:2");
+            ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flow", ep, "in_port=1,actions=output:99");
+            ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", ep);
+            ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-ports", ep);
+            ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-tables", ep);
+            await Task.Delay(1500);
+        }
+        finally
+        {
+            cap.Kill();
+            cap.WaitForExit(5000);
+        }
+        try
+        {
+            var (_, all, _) = ExternalTool.Run("tshark", "-r", pcap, "-d", $"tcp.port=={rig.Port},openflow", "-Y", "openflow_v1", "-T", "fields", "-e", "openflow_1_0.type");
+            var types = all.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.True(types.Length >= 10, $"only {types.Length} OpenFlow 1.0 messages dissected");
+            Assert.Contains("1", types);  // OFPT_ERROR for the bad output port
+            Assert.Contains("17", types); // OFPT_STATS_REPLY
+            var (_, bad, _) = ExternalTool.Run("tshark", "-r", pcap, "-d", $"tcp.port=={rig.Port},openflow", "-Y", "_ws.malformed || _ws.expert.severity == error");
+            Assert.True(bad.Trim().Length == 0, "malformed in the dissection:\n" + bad);
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
+}
