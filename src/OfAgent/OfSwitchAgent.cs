@@ -98,8 +98,8 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
         while (!_cts.IsCancellationRequested)
         {
             Socket s;
-            try { s = await listener.AcceptSocketAsync(_cts.Token).ConfigureAwait(false); }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { return; }
+            try { s = await Task.Run(listener.AcceptSocket).ConfigureAwait(false); }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException) { return; }
             var conn = new OfConnection(s, this, primary: !_hasActiveControllers, $"ptcp {s.RemoteEndPoint}", _loggers.CreateLogger("ofconn"));
             lock (_connLock) _conns.Add(conn);
             conn.Start();
@@ -114,15 +114,17 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                await s.ConnectAsync(ep.Host, ep.Port, timeout.Token).ConfigureAwait(false);
+                // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
+                // dedicated threads; a timer aborts it after 5 s.
+                using var abort = new Timer(_ => s.Dispose(), null, TimeSpan.FromSeconds(5), Timeout.InfiniteTimeSpan);
+                using var reg = _cts.Token.Register(() => s.Dispose());
+                s.Connect(ep.Host, ep.Port);
             }
-            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 s.Dispose();
                 if (_cts.IsCancellationRequested) return;
-                _log.LogInformation("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, e.Message, backoff.TotalSeconds);
+                _log.LogInformation("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, e is ObjectDisposedException ? "timed out" : e.Message, backoff.TotalSeconds);
                 try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
                 continue;

@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Wire;
 
@@ -12,9 +10,10 @@ namespace Softswitch.OfAgent.Session;
 /// bounded send queue.
 /// </summary>
 /// <remarks>
-/// Design (Kestrel's SocketConnection): one receive loop reading a <see cref="PipeReader"/> over the socket,
-/// framing on the 8-byte ofp_header and bounding the length before buffering, and one send loop draining a
-/// channel. Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
+/// Design: one receive loop, framing on the 8-byte ofp_header and bounding the length before buffering, and
+/// one send loop draining a queue, each on its own thread with blocking socket calls. (Measured here: the
+/// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
+/// writes one flow-mod per segment CPU-bound on our side.) Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
 /// every earlier request took effect. Asynchronous messages (packet-in) are dropped and counted once the
 /// queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>; past the hard limit the peer is not reading
 /// at all and the connection is closed, so a slow controller never makes memory grow without bound.
@@ -24,12 +23,14 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly Socket _socket;
     private readonly OfSwitchAgent _agent;
     private readonly ILogger _log;
-    private readonly Channel<byte[]> _out = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _out = new();
+    private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
     private readonly CancellationTokenSource _cts = new();
     private long _queuedBytes;
     private long _lastRxTicks;
     private bool _helloReceived;
     private Task? _run;
+    private Timer? _keepalive;
     private uint _xid = 0x5353_0000;
 
     public OfConnection(Socket socket, OfSwitchAgent agent, bool primary, string name, ILogger log)
@@ -55,7 +56,20 @@ public sealed class OfConnection : IAsyncDisposable
     {
         _socket.NoDelay = true;
         Send(new OfpHello { Xid = NextXid() });
-        _run = Task.WhenAll(Task.Run(ReceiveLoop), Task.Run(SendLoop), Task.Run(KeepaliveLoop)).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
+        var probe = _agent.Options.InactivityProbe;
+        if (probe > TimeSpan.Zero) _keepalive = new Timer(_ => Keepalive(), null, probe / 2, probe / 2);
+        _run = Task.WhenAll(RunThread(ReceiveLoop, "of-rx"), RunThread(SendLoop, "of-tx")).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
+    }
+
+    private Task RunThread(Action body, string name)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try { body(); }
+            finally { done.TrySetResult(); }
+        }) { IsBackground = true, Name = name }.Start();
+        return done.Task;
     }
 
     public uint NextXid() => Interlocked.Increment(ref _xid);
@@ -84,23 +98,44 @@ public sealed class OfConnection : IAsyncDisposable
             return false;
         }
         Interlocked.Add(ref _queuedBytes, bytes.Length);
-        return _out.Writer.TryWrite(bytes);
+        _out.Enqueue(bytes);
+        _outSignal.Set();
+        return true;
     }
 
-    private async Task SendLoop()
+    /// <summary>
+    /// The send loop, on a dedicated thread with blocking writes (the socket stays in blocking mode). It coalesces
+    /// whatever is queued into one write: ovs-ofctl add-flows sends a barrier after every flow-mod, and a reply
+    /// per syscall would make the replies, not the flow-mods, the bottleneck.
+    /// </summary>
+    private void SendLoop()
     {
+        var buf = new byte[256 * 1024];
         try
         {
-            var reader = _out.Reader;
-            while (await reader.WaitToReadAsync(_cts.Token).ConfigureAwait(false))
+            while (true)
             {
-                while (reader.TryRead(out var bytes))
+                _outSignal.Wait(_cts.Token);
+                _outSignal.Reset();
+                int used = 0;
+                long dequeued = 0;
+                while (_out.TryDequeue(out var bytes))
                 {
-                    int sent = 0;
-                    while (sent < bytes.Length)
-                        sent += await _socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None, _cts.Token).ConfigureAwait(false);
-                    Interlocked.Add(ref _queuedBytes, -bytes.Length);
+                    dequeued += bytes.Length;
+                    if (used + bytes.Length > buf.Length)
+                    {
+                        SendAll(buf, used);
+                        used = 0;
+                    }
+                    if (bytes.Length > buf.Length) SendAll(bytes, bytes.Length);
+                    else
+                    {
+                        Buffer.BlockCopy(bytes, 0, buf, used, bytes.Length);
+                        used += bytes.Length;
+                    }
                 }
+                if (used > 0) SendAll(buf, used);
+                Interlocked.Add(ref _queuedBytes, -dequeued);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -112,46 +147,60 @@ public sealed class OfConnection : IAsyncDisposable
         }
     }
 
-    private async Task ReceiveLoop()
+    private void SendAll(byte[] bytes, int count)
     {
-        var stream = new NetworkStream(_socket, ownsSocket: false);
-        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536));
+        int sent = 0;
+        while (sent < count) sent += _socket.Send(bytes, sent, count - sent, SocketFlags.None);
+    }
+
+    /// <summary>
+    /// The receive loop, on a dedicated thread with blocking reads: each read takes everything the kernel has
+    /// buffered, so a peer that writes one small message per segment (ovs-ofctl add-flows) costs one syscall
+    /// per batch instead of an event-loop wake-up and a thread-pool hop per message.
+    /// </summary>
+    private void ReceiveLoop()
+    {
+        var buf = new byte[Math.Max(65536, _agent.Options.MaxMessageSize) * 2];
+        int start = 0, end = 0;
         try
         {
             while (!_cts.IsCancellationRequested)
             {
-                var result = await reader.ReadAsync(_cts.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
+                if (start > 0 && (end == buf.Length || start == end))
+                {
+                    Buffer.BlockCopy(buf, start, buf, 0, end - start);
+                    end -= start;
+                    start = 0;
+                }
+                int n = _socket.Receive(buf, end, buf.Length - end, SocketFlags.None);
+                if (n == 0) break;
+                end += n;
+                Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
                 while (true)
                 {
-                    var st = OfpFraming.TryGetFrame(buffer, out var header, out int len, _agent.Options.MaxMessageSize);
+                    var st = OfpFraming.TryGetFrame(buf.AsSpan(start, end - start), out var header, out int len, _agent.Options.MaxMessageSize);
                     if (st == OfpFrameStatus.Incomplete) break;
                     if (st == OfpFrameStatus.Invalid)
                     {
                         // A length below 8 (or above what we accept) leaves no way to find the next message.
-                        var head = buffer.Slice(0, Math.Min(buffer.Length, 64)).ToArray();
+                        var head = buf.AsSpan(start, Math.Min(end - start, 64)).ToArray();
                         SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
                         _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
-                        await FlushAndClose().ConfigureAwait(false);
+                        FlushAndClose();
                         return;
                     }
-                    var frame = buffer.Slice(0, len);
-                    byte[] msg = frame.ToArray();
-                    buffer = buffer.Slice(len);
-                    Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+                    byte[] msg = buf.AsSpan(start, len).ToArray();
+                    start += len;
                     MessagesReceived++;
                     if (!Handle(msg))
                     {
-                        reader.AdvanceTo(buffer.Start);
-                        await FlushAndClose().ConfigureAwait(false);
+                        FlushAndClose();
                         return;
                     }
                 }
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted) break;
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
         catch (Exception e)
@@ -160,7 +209,6 @@ public sealed class OfConnection : IAsyncDisposable
         }
         finally
         {
-            await reader.CompleteAsync().ConfigureAwait(false);
             Close();
         }
     }
@@ -198,34 +246,24 @@ public sealed class OfConnection : IAsyncDisposable
         return true;
     }
 
-    private async Task KeepaliveLoop()
+    private void Keepalive()
     {
         var probe = _agent.Options.InactivityProbe;
-        if (probe <= TimeSpan.Zero) return;
-        try
+        if (!IsOpen) return;
+        long idle = Environment.TickCount64 - Volatile.Read(ref _lastRxTicks);
+        if (idle > 2 * probe.TotalMilliseconds)
         {
-            while (!_cts.IsCancellationRequested)
-            {
-                await Task.Delay(probe / 2, _cts.Token).ConfigureAwait(false);
-                long idle = Environment.TickCount64 - Volatile.Read(ref _lastRxTicks);
-                if (idle > 2 * probe.TotalMilliseconds)
-                {
-                    _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, idle / 1000.0);
-                    Close();
-                    return;
-                }
-                if (idle > probe.TotalMilliseconds) Send(new OfpEchoRequest { Xid = NextXid() });
-            }
+            _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, idle / 1000.0);
+            Close();
+            return;
         }
-        catch (OperationCanceledException)
-        {
-        }
+        if (idle > probe.TotalMilliseconds) Send(new OfpEchoRequest { Xid = NextXid() });
     }
 
-    private async Task FlushAndClose()
+    private void FlushAndClose()
     {
         // Give the send loop a moment to deliver a final error before closing.
-        for (int i = 0; i < 50 && Interlocked.Read(ref _queuedBytes) > 0; i++) await Task.Delay(10).ConfigureAwait(false);
+        for (int i = 0; i < 50 && Interlocked.Read(ref _queuedBytes) > 0; i++) Thread.Sleep(10);
         Close();
     }
 
@@ -233,7 +271,7 @@ public sealed class OfConnection : IAsyncDisposable
     {
         if (_cts.IsCancellationRequested) return;
         try { _cts.Cancel(); } catch (ObjectDisposedException) { }
-        _out.Writer.TryComplete();
+        _keepalive?.Dispose();
         try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         _socket.Dispose();
     }

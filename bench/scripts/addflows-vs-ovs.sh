@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `ovs-ofctl add-flows` of N flows (default 100,000), timed against Softswitch and against Open vSwitch's
+# user-space bridge (datapath_type=netdev) in the same run, both over TCP on loopback. Needs root and the
+# openvswitch-switch package (scripts/install-deps.sh). Uses a private OVS run directory and ports; ends only
+# the processes it started.
+set -euo pipefail
+N=${1:-100000}
+cd "$(dirname "$0")/../.."
+command -v ovs-vswitchd >/dev/null || { echo "needs openvswitch-switch (bash scripts/install-deps.sh)"; exit 2; }
+dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
+
+RUN=$(mktemp -d /tmp/ssw-ovs.XXXXXX)
+FLOWS=$RUN/flows.txt
+SSW_PORT=$((20000 + RANDOM % 20000)); OVS_PORT=$((SSW_PORT + 1))
+BR=sswbr$((RANDOM % 1000))
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$RUN/ovs-vswitchd.pid" ]; then
+    ovs-vsctl --db=unix:$RUN/db.sock --timeout=5 del-br $BR 2>/dev/null || true
+    kill "$(cat $RUN/ovs-vswitchd.pid)" 2>/dev/null || true
+  fi
+  [ -f "$RUN/ovsdb-server.pid" ] && kill "$(cat $RUN/ovsdb-server.pid)" 2>/dev/null || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+python3 - "$N" > "$FLOWS" <<'PY'
+import sys
+n = int(sys.argv[1])
+for i in range(n):
+    print(f"priority={100 + i % 7},ip,in_port=1,nw_src=10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255},nw_dst=192.168.0.1,actions=output:2")
+PY
+
+# Softswitch, passive listener on mem ports.
+dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:4 --listen ptcp:$SSW_PORT --log-level Warning > $RUN/ssw.log 2>&1 &
+pids+=($!)
+
+# Open vSwitch in user space, listening on TCP for ovs-ofctl too.
+export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
+ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
+ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir
+V="ovs-vsctl --db=unix:$RUN/db.sock"
+$V --no-wait init
+ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir
+$V add-br $BR -- set bridge $BR datapath_type=netdev protocols=OpenFlow10 -- set-controller $BR ptcp:$OVS_PORT:127.0.0.1 -- set-fail-mode $BR secure
+for i in 1 2; do $V add-port $BR ${BR}p$i -- set interface ${BR}p$i type=internal ofport_request=$i; done
+for i in $(seq 50); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$SSW_PORT >/dev/null 2>&1 && break; sleep 0.2; done
+for i in $(seq 50); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$OVS_PORT >/dev/null 2>&1 && break; sleep 0.2; done
+
+time_addflows() {
+  local ep=$1
+  local t0=$(date +%s.%N)
+  ovs-ofctl -O OpenFlow10 add-flows "$ep" "$FLOWS"
+  local t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc
+}
+count_flows() { ovs-ofctl -O OpenFlow10 dump-aggregate "$1" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p'; }
+
+ssw=$(time_addflows tcp:127.0.0.1:$SSW_PORT); sswn=$(count_flows tcp:127.0.0.1:$SSW_PORT)
+ovs=$(time_addflows tcp:127.0.0.1:$OVS_PORT); ovsn=$(count_flows tcp:127.0.0.1:$OVS_PORT)
+printf "%-34s %10s %12s %14s\n" "ovs-ofctl add-flows ($N flows)" "seconds" "flows/s" "flows in table"
+printf "%-34s %10.2f %12.0f %14s\n" "Softswitch (TCP, mem ports)" "$ssw" "$(echo "$N / $ssw" | bc -l)" "$sswn"
+printf "%-34s %10.2f %12.0f %14s\n" "Open vSwitch netdev bridge (TCP)" "$ovs" "$(echo "$N / $ovs" | bc -l)" "$ovsn"
+printf "ratio: Softswitch is %.1fx Open vSwitch's speed\n" "$(echo "$ovs / $ssw" | bc -l)"
