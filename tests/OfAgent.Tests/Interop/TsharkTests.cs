@@ -48,7 +48,8 @@ public sealed class TsharkTests
         try
         {
             var (_, all, _) = ExternalTool.Run("tshark", "-r", pcap, "-d", $"tcp.port=={rig.Port},openflow", "-Y", "openflow_v1", "-T", "fields", "-e", "openflow_1_0.type");
-            var types = all.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            // One line per frame; a frame carrying several messages lists their types comma-separated.
+            var types = all.Split(['\n', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             Assert.True(types.Length >= 10, $"only {types.Length} OpenFlow 1.0 messages dissected");
             Assert.Contains("1", types);  // OFPT_ERROR for the bad output port
             Assert.Contains("17", types); // OFPT_STATS_REPLY
