@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Softswitch.Ports.Tests.Infra;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// The real `softswitch run` daemon as a child process, with a private OpenFlow listener on loopback. Ends only
+/// the process it started (by pid), on Dispose even when a test fails.
+/// </summary>
+internal sealed class SwitchProcess : IDisposable
+{
+    private readonly Process _p;
+    private readonly StringBuilder _out = new();
+
+    public int ListenPort { get; }
+    public string Endpoint => $"tcp:127.0.0.1:{ListenPort}";
+
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int p = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return p;
+    }
+
+    public SwitchProcess(string ports, params string[] extra)
+    {
+        ListenPort = FreePort();
+        string dll = Path.Combine(AppContext.BaseDirectory, "softswitch.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { dll, "run", "--ports", ports, "--listen", $"ptcp:{ListenPort}" }) psi.ArgumentList.Add(a);
+        foreach (var a in extra) psi.ArgumentList.Add(a);
+        _p = Process.Start(psi)!;
+        _p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_out) _out.AppendLine(e.Data); };
+        _p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_out) _out.AppendLine(e.Data); };
+        _p.BeginOutputReadLine();
+        _p.BeginErrorReadLine();
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 20_000)
+        {
+            if (_p.HasExited) throw new InvalidOperationException($"softswitch exited ({_p.ExitCode}):\n{Output}");
+            if (Sh.Run("ovs-ofctl", "-O", "OpenFlow10", "show", Endpoint).Ok) return;
+            Thread.Sleep(200);
+        }
+        throw new TimeoutException("softswitch did not start listening:\n" + Output);
+    }
+
+    public string Output
+    {
+        get { lock (_out) return _out.ToString(); }
+    }
+
+    public string Ofctl(string cmd, params string[] args)
+    {
+        var r = Sh.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, Endpoint, .. args], 60_000);
+        if (!r.Ok) throw new InvalidOperationException($"ovs-ofctl {cmd} {string.Join(' ', args)}: {r.Stderr}{r.Stdout}");
+        return r.Stdout;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_p.HasExited)
+            {
+                Sh.Run("kill", "-TERM", _p.Id.ToString());
+                if (!_p.WaitForExit(5000)) _p.Kill(true);
+            }
+        }
+        catch (InvalidOperationException) { }
+        _p.Dispose();
+    }
+}
+
+/// <summary>N hosts, each a namespace with an IPv4 address on a veth whose root end is a switch port.</summary>
+internal sealed class Hosts : IDisposable
+{
+    public readonly List<Netns> Ns = new();
+    public readonly List<string> Ips = new();
+
+    public Hosts(int n, string subnet = "10.77.0")
+    {
+        try
+        {
+            for (int i = 0; i < n; i++)
+            {
+                var ns = Netns.Create();
+                Ns.Add(ns);
+                string ip = $"{subnet}.{i + 1}";
+                Ips.Add(ip);
+                ns.Exec("ip", "addr", "add", $"{ip}/24", "dev", ns.NsIf);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The daemon's --ports spec: afpacket on every root-side veth end, in host order.</summary>
+    public string PortSpec => string.Join(',', Ns.Select(n => "afpacket:" + n.HostIf));
+
+    public bool Ping(int from, int to, int count = 1, double timeout = 2)
+        => Ns[from].Exec("ping", "-c", count.ToString(), "-W", timeout.ToString(System.Globalization.CultureInfo.InvariantCulture), Ips[to]).Ok;
+
+    public void AllPairsPing()
+    {
+        var failed = new List<string>();
+        for (int a = 0; a < Ns.Count; a++)
+            for (int b = 0; b < Ns.Count; b++)
+                if (a != b && !Ping(a, b) && !Ping(a, b, 2, 3)) failed.Add($"h{a + 1}->h{b + 1}");
+        Assert.True(failed.Count == 0, "pings failed: " + string.Join(", ", failed));
+    }
+
+    public void Dispose()
+    {
+        foreach (var n in Ns) n.Dispose();
+    }
+}

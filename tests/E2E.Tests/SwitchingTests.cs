@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using Softswitch.Ports.Tests.Infra;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>The daemon on real veth ports between network namespaces: standalone, under ovs-testcontroller, port down/up.</summary>
+public sealed class SwitchingTests
+{
+    [E2EFact]
+    public void StandaloneAllPairsPingAndTcpStream()
+    {
+        using var hosts = new Hosts(4);
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "standalone");
+        hosts.AllPairsPing();
+
+        // iperf3 TCP for 2 s from h1 to h2 (the server runs once and exits).
+        var server = Process.Start(new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", hosts.Ns[1].Name, "iperf3", "-s", "-1", "-B", hosts.Ips[1] }, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            Thread.Sleep(500);
+            var r = hosts.Ns[0].Exec("iperf3", "-c", hosts.Ips[1], "-t", "2", "-J");
+            Assert.True(r.Ok, "iperf3 failed: " + r.Stderr + r.Stdout[..Math.Min(400, r.Stdout.Length)]);
+            using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+            double bps = doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
+            Console.WriteLine($"iperf3 TCP through softswitch (AF_PACKET, standalone): {bps / 1e6:F0} Mbit/s");
+            Assert.True(bps > 1e6, $"TCP stream too slow: {bps} bit/s");
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(true);
+            server.Dispose();
+        }
+    }
+
+    [E2EFact]
+    public void OvsTestcontrollerAllPairsPing()
+    {
+        using var hosts = new Hosts(3);
+        int port = SwitchProcess.FreePort();
+        var dir = Directory.CreateTempSubdirectory("ssw-e2e-tc");
+        var tc = Process.Start(new ProcessStartInfo("ovs-testcontroller")
+        {
+            ArgumentList = { "-O", "OpenFlow10", $"ptcp:{port}:127.0.0.1", "--no-chdir", $"--pidfile={dir}/tc.pid", $"--log-file={dir}/tc.log", $"--unixctl={dir}/tc.ctl" },
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        })!;
+        try
+        {
+            Thread.Sleep(300);
+            using var sw = new SwitchProcess(hosts.PortSpec, "--controller", $"tcp:127.0.0.1:{port}");
+            var deadline = Stopwatch.StartNew();
+            while (!sw.Output.Contains("table misses go to the controller") && deadline.ElapsedMilliseconds < 10_000) Thread.Sleep(100);
+            hosts.AllPairsPing();
+            var flows = sw.Ofctl("dump-flows");
+            Assert.Contains("priority=65535", flows);
+        }
+        finally
+        {
+            tc.Kill(true);
+            tc.Dispose();
+            dir.Delete(true);
+        }
+    }
+
+    [E2EFact]
+    public void PortDownAndUpReportPortStatusAndForwardingContinues()
+    {
+        using var hosts = new Hosts(2);
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "standalone");
+        // A monitor connection receives asynchronous messages (no active controller is configured).
+        var mon = Process.Start(new ProcessStartInfo("stdbuf") { ArgumentList = { "-oL", "ovs-ofctl", "-O", "OpenFlow10", "monitor", sw.Endpoint, $"--unixctl={Path.Combine(Path.GetTempPath(), $"ssw-mon-{Environment.ProcessId}.ctl")}" }, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var seen = new System.Text.StringBuilder();
+        mon.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (seen) seen.AppendLine(e.Data); };
+        mon.BeginOutputReadLine();
+        try
+        {
+            Thread.Sleep(500);
+            Sh.Check("ip", "link", "set", hosts.Ns[1].HostIf, "down");
+            var t = Stopwatch.StartNew();
+            while (!Text(seen).Contains("LINK_DOWN") && t.ElapsedMilliseconds < 5000) Thread.Sleep(50);
+            Assert.Contains("OFPT_PORT_STATUS", Text(seen));
+            Assert.Contains("LINK_DOWN", Text(seen));
+            Sh.Check("ip", "link", "set", hosts.Ns[1].HostIf, "up");
+            t.Restart();
+            while (Text(seen).Split("OFPT_PORT_STATUS").Length < 3 && t.ElapsedMilliseconds < 5000) Thread.Sleep(50);
+            Assert.True(Text(seen).Split("OFPT_PORT_STATUS").Length >= 3, "no PORT_STATUS for link up:\n" + Text(seen));
+            Thread.Sleep(500);
+            Assert.True(hosts.Ping(0, 1, 1, 3) || hosts.Ping(0, 1, 2, 3), "no forwarding after the port came back");
+        }
+        finally
+        {
+            mon.Kill(true);
+            mon.Dispose();
+        }
+    }
+
+    private static string Text(System.Text.StringBuilder sb)
+    {
+        lock (sb) return sb.ToString();
+    }
+}
