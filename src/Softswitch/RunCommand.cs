@@ -8,7 +8,10 @@ using Softswitch.Datapath.Pipeline;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Ports;
+using Softswitch.Ports.AfPacket;
+using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
+using Softswitch.Ports.Pcap;
 using Softswitch.Ports.Memory;
 using Spectre.Console;
 
@@ -61,6 +64,10 @@ internal static class RunCommand
         if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
         if (s.Threads is < 1 or > 64) return UserError("--threads must be 1..64");
 
+        // A forwarding thread polls its ports in turn, so a port must not wait for traffic when the thread has
+        // others to poll (the thread backs off by itself when every port is idle).
+        int portsPerThread = (PortSpec.PortCount(specs) + s.Threads - 1) / s.Threads;
+        int idleWait = portsPerThread > 1 ? 0 : 1;
         IReadOnlyList<OpenedPort> opened;
         try
         {
@@ -69,6 +76,9 @@ internal static class RunCommand
                 Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
                 PcapDir = s.PcapDir,
                 LoggerFactory = loggers,
+                AfPacket = new AfPacketOptions { IdleWaitMs = idleWait, BlockCount = 64, Logger = loggers.CreateLogger("afpacket") },
+                AfXdp = new AfXdpOptions { IdleWaitMs = idleWait, Logger = loggers.CreateLogger("afxdp") },
+                Pcap = new PcapOptions { IdleWaitMs = idleWait },
             });
         }
         catch (PortOpenException e)

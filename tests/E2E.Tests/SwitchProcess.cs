@@ -54,9 +54,13 @@ internal sealed class SwitchProcess : IDisposable
         get { lock (_out) return _out.ToString(); }
     }
 
+    /// <summary>Runs `ovs-ofctl -O OpenFlow10 [--strict] CMD tcp:... ARGS`; a leading option such as --strict goes before the command.</summary>
     public string Ofctl(string cmd, params string[] args)
     {
-        var r = Sh.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, Endpoint, .. args], 60_000);
+        string[] argv = cmd.StartsWith("--", StringComparison.Ordinal)
+            ? ["-O", "OpenFlow10", cmd, args[0], Endpoint, .. args[1..]]
+            : ["-O", "OpenFlow10", cmd, Endpoint, .. args];
+        var r = Sh.Run("ovs-ofctl", argv, 60_000);
         if (!r.Ok) throw new InvalidOperationException($"ovs-ofctl {cmd} {string.Join(' ', args)}: {r.Stderr}{r.Stdout}");
         return r.Stdout;
     }
