@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Side-by-side: Softswitch and Open vSwitch's user-space bridge (datapath_type=netdev) forwarding between two
+# network namespaces over veth, with the same generators and the same receiver counters. Prints one table:
+# offered pps, delivered pps and loss per switch and backend (Softswitch AF_PACKET vs OVS default ports,
+# Softswitch AF_XDP vs OVS type=afxdp), unthrottled trafgen and a paced tcpreplay step, iperf3 TCP, and the
+# same with 10,000 installed flows and 10,000 flow-mods/s of churn. Needs root and scripts/install-deps.sh.
+# Private names; ends only what it started; a full run takes about 3 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${SECS:-3}
+PACED=${PACED:-100000}
+for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
+dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
+SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
+
+TAG=$(printf '%04x' $((RANDOM)))
+NA=sswcmpa$TAG NB=sswcmpb$TAG
+VA=cmpa$TAG VB=cmpb$TAG          # namespace ends
+HA=cmpa${TAG}h HB=cmpb${TAG}h    # switch ends
+RUN=$(mktemp -d /tmp/ssw-cmp.XXXXXX)
+pids=()
+
+ovs_down() {
+  if [ -f "$RUN/ovs-vswitchd.pid" ]; then
+    ovs-vsctl --db=unix:$RUN/db.sock --timeout=5 -- --if-exists del-br br$TAG >/dev/null 2>&1
+    kill "$(cat $RUN/ovs-vswitchd.pid)" 2>/dev/null; rm -f $RUN/ovs-vswitchd.pid
+  fi
+  if [ -f "$RUN/ovsdb-server.pid" ]; then kill "$(cat $RUN/ovsdb-server.pid)" 2>/dev/null; rm -f $RUN/ovsdb-server.pid; fi
+}
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  ovs_down
+  ip netns del $NA 2>/dev/null; ip netns del $NB 2>/dev/null
+  rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+topology() {
+  ip netns add $NA; ip netns add $NB
+  ip link add $HA type veth peer name $VA; ip link add $HB type veth peer name $VB
+  ip link set $VA netns $NA; ip link set $VB netns $NB
+  for pair in "$NA $VA 10.88.0.1" "$NB $VB 10.88.0.2"; do
+    set -- $pair
+    ip -n $1 addr add $3/24 dev $2; ip -n $1 link set $2 up; ip -n $1 link set lo up
+    ip netns exec $1 sysctl -qw net.ipv6.conf.$2.disable_ipv6=1
+    ip netns exec $1 ethtool -K $2 tx off tso off gso off gro off sg off >/dev/null 2>&1
+  done
+  for h in $HA $HB; do ip link set $h up; sysctl -qw net.ipv6.conf.$h.disable_ipv6=1; ethtool -K $h tx off tso off gso off gro off >/dev/null 2>&1; done
+  MACB=$(ip netns exec $NB cat /sys/class/net/$VB/address)
+  MACA=$(ip netns exec $NA cat /sys/class/net/$VA/address)
+  ip -n $NA neigh replace 10.88.0.2 lladdr $MACB dev $VA
+  ip -n $NB neigh replace 10.88.0.1 lladdr $MACA dev $VB
+}
+
+# 64-byte UDP frames A -> B for trafgen (a config) and tcpreplay (a one-packet pcap, looped).
+frames() {
+  python3 - "$RUN" "$MACA" "$MACB" <<'PY'
+import struct, sys
+run, a, b = sys.argv[1:4]
+mac = lambda m: bytes(int(x, 16) for x in m.split(':'))
+def csum(x):
+    s = sum(struct.unpack('!%dH' % (len(x) // 2), x)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 46, 1, 0, 64, 17, 0, bytes([10, 88, 0, 1]), bytes([10, 88, 0, 2]))
+ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+udp = struct.pack('!HHHH', 9, 9, 26, 0) + bytes(18)
+f = mac(b) + mac(a) + b'\x08\x00' + ip + udp
+assert len(f) == 60
+open(run + '/trafgen.cfg', 'w').write('{ ' + ', '.join('0x%02x' % c for c in f) + ' }\n')
+with open(run + '/udp.pcap', 'wb') as p:
+    p.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    p.write(struct.pack('<IIII', 0, 0, len(f), len(f)) + f)
+PY
+}
+
+rx() { ip netns exec $NB cat /sys/class/net/$VB/statistics/rx_packets; }
+tx() { ip netns exec $NA cat /sys/class/net/$VA/statistics/tx_packets; }
+
+measure() {   # $1 label
+  local label=$1 t0 r0 t1 r1 off del loss mbit
+  # unthrottled trafgen
+  t0=$(tx); r0=$(rx)
+  ip netns exec $NA timeout $SECS trafgen --dev $VA --conf $RUN/trafgen.cfg -q >/dev/null 2>&1
+  sleep 0.5; t1=$(tx); r1=$(rx)
+  off=$(( (t1 - t0) / SECS )); del=$(( (r1 - r0) / SECS ))
+  loss=$(awk -v o=$((t1 - t0)) -v d=$((r1 - r0)) 'BEGIN { printf "%.1f", o ? 100 * (o - d) / o : 0 }')
+  printf "%-34s %-13s %12s %12s %7s%%\n" "$label" "trafgen max" "$off" "$del" "$loss"
+  # paced
+  local n=$((PACED * 2))
+  t0=$(tx); r0=$(rx)
+  ip netns exec $NA tcpreplay -q -i $VA --pps $PACED --loop $n $RUN/udp.pcap >/dev/null 2>&1
+  sleep 0.5; t1=$(tx); r1=$(rx)
+  loss=$(awk -v o=$((t1 - t0)) -v d=$((r1 - r0)) 'BEGIN { printf "%.2f", o ? 100 * (o - d) / o : 0 }')
+  printf "%-34s %-13s %12s %12s %7s%%\n" "$label" "paced" "$(( (t1 - t0) / 2 ))" "$(( (r1 - r0) / 2 ))" "$loss"
+  # TCP
+  ip netns exec $NB iperf3 -s -1 -B 10.88.0.2 >/dev/null 2>&1 &
+  local sp=$!; sleep 0.5
+  mbit=$(ip netns exec $NA iperf3 -c 10.88.0.2 -t $SECS -J < /dev/null 2>/dev/null | python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null || echo "-")
+  kill $sp 2>/dev/null; wait $sp 2>/dev/null
+  printf "%-34s %-13s %12s %12s %8s\n" "$label" "iperf3 TCP" "" "${mbit} Mbit/s" ""
+}
+
+flows_file() {  # 10,000 flows that do not match the test traffic
+  python3 -c '
+for i in range(10000):
+    print("priority=50,ip,nw_src=172.%d.%d.%d,nw_dst=192.168.7.7,actions=drop" % (16 + (i >> 16), (i >> 8) & 255, i & 255))' > $RUN/flows10k.txt
+  head -500 $RUN/flows10k.txt > $RUN/churn.txt
+}
+
+churn() {  # $1 endpoint: 10,000 flow-mods/s (500 deletes + 500 adds, ten times a second)
+  while true; do
+    ovs-ofctl -O OpenFlow10 del-flows $1 $RUN/churn.txt >/dev/null 2>&1 || ovs-ofctl -O OpenFlow10 --strict del-flows $1 "priority=50,ip,nw_src=172.16.0.0,nw_dst=192.168.7.7" >/dev/null 2>&1
+    ovs-ofctl -O OpenFlow10 add-flows $1 $RUN/churn.txt >/dev/null 2>&1
+    sleep 0.05
+  done
+}
+
+run_ssw() {  # $1 backend (afpacket|afxdp) $2 churn(0|1)
+  local port=$((30000 + RANDOM % 20000))
+  $SSW run --ports $1:$HA,$1:$HB --listen ptcp:$port --fail-mode secure --log-level Warning > $RUN/ssw.log 2>&1 &
+  local sp=$!; pids+=($sp)
+  for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=1,actions=output:2"
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=2,actions=output:1"
+  local cp=""
+  if [ "$2" = 1 ]; then ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$port $RUN/flows10k.txt; churn tcp:127.0.0.1:$port & cp=$!; fi
+  measure "Softswitch $1$([ "$2" = 1 ] && echo ' +10k flows, churn')"
+  [ -n "$cp" ] && kill $cp 2>/dev/null
+  kill $sp; wait $sp 2>/dev/null
+}
+
+run_ovs() {  # $1 port type (default|afxdp) $2 churn
+  export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
+  rm -f $RUN/conf.db
+  ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
+  ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir 2>/dev/null
+  local V="ovs-vsctl --db=unix:$RUN/db.sock"
+  $V --no-wait init
+  ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir 2>/dev/null
+  local port=$((30000 + RANDOM % 20000))
+  $V add-br br$TAG -- set bridge br$TAG datapath_type=netdev protocols=OpenFlow10 fail-mode=secure -- set-controller br$TAG ptcp:$port:127.0.0.1
+  if [ "$1" = afxdp ]; then
+    $V add-port br$TAG $HA -- set interface $HA type=afxdp ofport_request=1 -- add-port br$TAG $HB -- set interface $HB type=afxdp ofport_request=2
+  else
+    $V add-port br$TAG $HA -- set interface $HA ofport_request=1 -- add-port br$TAG $HB -- set interface $HB ofport_request=2
+  fi
+  for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=1,actions=output:2"
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=2,actions=output:1"
+  local cp=""
+  if [ "$2" = 1 ]; then ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$port $RUN/flows10k.txt; churn tcp:127.0.0.1:$port & cp=$!; fi
+  measure "Open vSwitch $1$([ "$2" = 1 ] && echo ' +10k flows, churn')"
+  [ -n "$cp" ] && kill $cp 2>/dev/null
+  ovs_down
+}
+
+topology
+frames
+flows_file
+printf "%-34s %-13s %12s %12s %8s\n" "switch / backend" "load" "offered pps" "delivered" "loss"
+run_ssw afpacket 0
+run_ovs default 0
+run_ssw afxdp 0
+run_ovs afxdp 0
+run_ssw afpacket 1
+run_ovs default 1
