@@ -99,6 +99,80 @@ public sealed class SeedScenarioTests
     }
 
     /// <summary>
+    /// seeds/002 (VICTOR), table 1 "IP forwarding on FE2": nw_dst flows rewrite the destination MAC and pick the port
+    /// (the paper's out:0, its uplink, is our port 1); ARP goes to the controller as the registration of a new node;
+    /// after a migration the controller re-points the VM's flow and traffic follows.
+    /// </summary>
+    [E2EFact]
+    public void Victor_Fe2_IpForwardingAndArpRegistration()
+    {
+        var ns = Namespaces(3);
+        try
+        {
+            var fe2 = MacAddress.Parse("02:fe:00:00:00:02");
+            var vm = MacAddress.Parse("02:0a:0a:00:00:0b");
+            var a1 = MacAddress.Parse("02:0a:02:03:00:01");
+            var b1 = MacAddress.Parse("02:0a:0a:00:00:24");
+            using var sw = new SwitchProcess(Spec(ns));
+            sw.Ofctl("add-flow", $"ip,nw_dst=10.2.3.1,actions=mod_dl_dst:{a1},output:2");
+            sw.Ofctl("add-flow", $"ip,nw_dst=10.10.0.11,actions=mod_dl_dst:{vm},output:2");
+            sw.Ofctl("add-flow", $"ip,nw_dst=10.10.0.36,actions=mod_dl_dst:{b1},output:3");
+            sw.Ofctl("add-flow", "ip,nw_dst=10.4.5.1,actions=output:1");
+            sw.Ofctl("add-flow", "arp,actions=CONTROLLER:65535");
+
+            var ext = MacAddress.Parse("02:00:00:00:0e:01");
+            byte[] To(string dst) => FrameBuilder.Udp(ext, fe2, Ipv4.Parse("10.4.5.1"), Ipv4.Parse(dst), 1000, 2000);
+            using (var cap = ns[1].StartCapture(0x0800, 2, 3))
+            {
+                ns[0].SendFrames([To("10.10.0.11"), To("10.2.3.1")]);
+                var got = cap.Finish();
+                Assert.Equal(2, got.Count);
+                Assert.Contains(got, f => MacAddress.Read(f) == vm);
+                Assert.Contains(got, f => MacAddress.Read(f) == a1);
+            }
+            using (var cap = ns[2].StartCapture(0x0800, 1, 3))
+            {
+                ns[0].SendFrames([To("10.10.0.36")]);
+                Assert.Equal(b1, MacAddress.Read(Assert.Single(cap.Finish())));
+            }
+            var back = FrameBuilder.Udp(b1, fe2, Ipv4.Parse("10.10.0.36"), Ipv4.Parse("10.4.5.1"), 2000, 1000);
+            using (var cap = ns[0].StartCapture(0x0800, 1, 3))
+            {
+                ns[2].SendFrames([back]);
+                Assert.Equal(back, Assert.Single(cap.Finish()).AsSpan(0, back.Length).ToArray());
+            }
+
+            // A node attached on port 3 announces itself with ARP: the controller gets it as PACKET_IN.
+            var mon = Monitor(sw);
+            try
+            {
+                Thread.Sleep(500);
+                ns[2].SendFrames([FrameBuilder.Arp(1, vm, Ipv4.Parse("10.10.0.11"), default, Ipv4.Parse("10.10.0.11"))]);
+                var t = Stopwatch.StartNew();
+                while (!mon.Text.Contains("OFPT_PACKET_IN") && t.ElapsedMilliseconds < 3000) Thread.Sleep(50);
+                Assert.Contains("in_port=3 (via action)", mon.Text);
+                Assert.Contains("arp", mon.Text);
+            }
+            finally
+            {
+                mon.Dispose();
+            }
+
+            // The controller moves the VM's flow to port 3; traffic for it follows.
+            sw.Ofctl("--strict", "mod-flows", $"ip,nw_dst=10.10.0.11,actions=mod_dl_dst:{vm},output:3");
+            using (var cap = ns[2].StartCapture(0x0800, 1, 3))
+            {
+                ns[0].SendFrames([To("10.10.0.11")]);
+                Assert.Equal(vm, MacAddress.Read(Assert.Single(cap.Finish())));
+            }
+        }
+        finally
+        {
+            foreach (var n in ns) n.Dispose();
+        }
+    }
+
+    /// <summary>
     /// seeds/003 (gateway NAT for cross-site migration): two flows rewrite source IP, MAC and TCP port on the way
     /// out and reverse them on the way back; a real TCP connection succeeds, so every checksum is right.
     /// </summary>
