@@ -104,16 +104,15 @@ public static class PpsHarness
 
         // Traffic and flows.
         var traffic = Traffic.Build(o, rng);
-        long memBefore = GC.GetTotalMemory(true);
-        var mods = new FlowMod[traffic.Mods.Length];
-        traffic.Mods.CopyTo(mods, 0);
+        var mods = traffic.Mods;
         var status = new FlowModStatus[mods.Length];
+        long memBefore = GC.GetTotalMemory(true);
         dp.Flows.ApplyBatch(mods, status, null);
         foreach (var s in status) if (s != FlowModStatus.Ok) throw new InvalidOperationException($"flow install failed: {s}");
         long memAfter = GC.GetTotalMemory(true);
         double bytesPerFlow = mods.Length == 0 ? 0 : (double)(memAfter - memBefore) / mods.Length;
         progress?.WriteLine($"installed {o.Flows:N0} exact flows and {o.Rules:N0} wildcard rules over {traffic.MaskCount} masks " +
-                            $"({bytesPerFlow:F0} B/flow incl. traffic-independent tables); {traffic.Frames.Length:N0} distinct frames");
+                            $"({bytesPerFlow:F0} B of table memory per flow); {traffic.Frames.Length:N0} distinct frames");
 
         ports[0].SetGenerator(traffic.Frames);
         var fwd = dp.Forwarders[0];
