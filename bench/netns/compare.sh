@@ -80,7 +80,7 @@ measure() {   # $1 label
   local label=$1 t0 r0 t1 r1 off del loss mbit
   # unthrottled trafgen
   t0=$(tx); r0=$(rx)
-  ip netns exec $NA timeout $SECS trafgen --dev $VA --conf $RUN/trafgen.cfg -q >/dev/null 2>&1
+  ip netns exec $NA timeout $SECS trafgen --dev $VA --conf $RUN/trafgen.cfg --cpus 1 -q >/dev/null 2>&1; sleep 0.5
   sleep 0.5; t1=$(tx); r1=$(rx)
   off=$(( (t1 - t0) / SECS )); del=$(( (r1 - r0) / SECS ))
   loss=$(awk -v o=$((t1 - t0)) -v d=$((r1 - r0)) 'BEGIN { printf "%.1f", o ? 100 * (o - d) / o : 0 }')
