@@ -117,7 +117,7 @@ churn() {  # $1 endpoint: 10,000 flow-mods/s (500 deletes + 500 adds, ten times 
 
 run_ssw() {  # $1 backend (afpacket|afxdp) $2 churn(0|1)
   local port=$((30000 + RANDOM % 20000))
-  $SSW run --ports $1:$HA,$1:$HB --listen ptcp:$port --fail-mode secure --log-level Warning > $RUN/ssw.log 2>&1 &
+  $SSW run --ports $1:$HA,$1:$HB --listen ptcp:$port --fail-mode secure --threads ${SSW_THREADS:-1} --log-level Warning > $RUN/ssw.log 2>&1 &
   local sp=$!; pids+=($sp)
   for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
   ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=1,actions=output:2"

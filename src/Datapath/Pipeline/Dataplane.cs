@@ -270,12 +270,11 @@ public sealed class Dataplane : IDisposable
     {
         _expired.Clear();
         Flows.Expire(_expired);
-        if (Events is { } ev)
-        {
+        var ev = Events;
+        if (ev is not null)
             foreach (var r in _expired) ev.OnFlowRemoved(r);
-            foreach (var slot in _ports.List)
-                if (slot.PollLinkChange()) ev.OnPortStatus(PortStatusReason.Modify, slot);
-        }
+        foreach (var slot in _ports.List)
+            if (slot.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, slot);
         long now = Clock.NowNanos;
         if (now - lastAge > 10_000_000_000)
         {

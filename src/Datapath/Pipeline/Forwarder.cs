@@ -375,7 +375,7 @@ public sealed class Forwarder
     {
         var slot = _txSlot[q]!;
         var pkts = _txq[q].AsSpan(0, _txCount[q]);
-        if (!slot.Port.LinkUp) Drops.Add(DropReason.LinkDown, pkts.Length);
+        if (!slot.LinkUp) Drops.Add(DropReason.LinkDown, pkts.Length);
         else slot.Port.Send(Pool, pkts);
         Pool.Release(pkts);
         _txCount[q] = 0;

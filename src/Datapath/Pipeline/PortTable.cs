@@ -10,7 +10,7 @@ public sealed class PortSlot
     /// <summary>Dense index assigned by the datapath (never reused): forwarders index transmit queues by it.</summary>
     public readonly int Index;
     private PortConfig _config;
-    private bool _lastLinkUp;
+    private volatile bool _lastLinkUp;
     /// <summary>Per-queue transmit counters (ENQUEUE); index = queue id.</summary>
     public readonly QueueCounters[] Queues;
 
@@ -27,6 +27,12 @@ public sealed class PortSlot
     public PortConfig Config => (PortConfig)Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config));
     public void SetConfig(PortConfig c) => Volatile.Write(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config), (uint)c);
 
+    /// <summary>
+    /// The link state as last polled by the datapath's maintenance timer (every 100 ms). The forwarding path reads
+    /// this, never <see cref="IPort.LinkUp"/>, which may cost a syscall on real ports.
+    /// </summary>
+    public bool LinkUp => _lastLinkUp;
+
     /// <summary>Returns true (once) when the link state changed since the last call.</summary>
     internal bool PollLinkChange()
     {
@@ -36,7 +42,7 @@ public sealed class PortSlot
         return true;
     }
 
-    public PortState State => Port.LinkUp ? PortState.None : PortState.LinkDown;
+    public PortState State => _lastLinkUp ? PortState.None : PortState.LinkDown;
 }
 
 public sealed class QueueCounters
