@@ -43,6 +43,13 @@ public sealed class OvsOfctlTests
         var ports = Ok(rig, "dump-ports");
         Assert.Contains("OFPST_PORT reply", ports);
         Assert.Contains("4 ports", ports);
+
+        // The same with the plain OF1.0 flow format and no port names (no table/feature look-ups first).
+        Assert.Contains("dpid:0000000000001234", OkF10(rig, "show"));
+        Assert.Contains("Manufacturer: Softswitch project", OkF10(rig, "dump-desc"));
+        Assert.Contains("table 1 (\"tuple-space\")", OkF10(rig, "dump-tables"));
+        Assert.Contains("4 ports", OkF10(rig, "dump-ports"));
+        Assert.Contains("flow_count=0", OkF10(rig, "dump-aggregate"));
     }
 
     [Fact]
@@ -63,6 +70,10 @@ public sealed class OvsOfctlTests
 
         Ok(rig, "mod-flows", "ip,nw_dst=192.168.1.101,actions=output:4");
         Assert.Contains("nw_dst=192.168.1.101 actions=output:4", Ok(rig, "dump-flows"));
+        OkF10(rig, "add-flow", "priority=7,udp,tp_dst=53,actions=output:2");
+        OkF10(rig, "mod-flows", "udp,tp_dst=53,actions=output:1");
+        Assert.Contains("tp_dst=53 actions=output:1", OkF10(rig, "dump-flows"));
+        OkF10(rig, "del-flows", "udp,tp_dst=53");
         Assert.Contains("flow_count=3", Ok(rig, "dump-aggregate"));
 
         var (code, so, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "--strict", "del-flows", $"tcp:127.0.0.1:{rig.Port}", "priority=100,arp");
