@@ -18,13 +18,26 @@ internal sealed class SwitchProcess : IDisposable
     public int ListenPort { get; }
     public string Endpoint => $"tcp:127.0.0.1:{ListenPort}";
 
+    /// <summary>
+    /// A free TCP port below Linux's ephemeral range (32768+), so listeners that other tests open on port 0 can
+    /// never take it between our check and the program binding it.
+    /// </summary>
     public static int FreePort()
     {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int p = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return p;
+        for (int attempt = 0; ; attempt++)
+        {
+            int port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                l.Stop();
+                return port;
+            }
+            catch (SocketException) when (attempt < 100)
+            {
+            }
+        }
     }
 
     public SwitchProcess(string ports, params string[] extra)

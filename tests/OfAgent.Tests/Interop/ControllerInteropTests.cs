@@ -11,13 +11,26 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>Real controllers driving the switch over an active connection: ovs-testcontroller and os-ken.</summary>
 public sealed class ControllerInteropTests
 {
+    /// <summary>
+    /// A free TCP port below Linux's ephemeral range (32768+), so listeners that other tests open on port 0 can
+    /// never take it between our check and the program binding it.
+    /// </summary>
     private static int FreePort()
     {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int p = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return p;
+        for (int attempt = 0; ; attempt++)
+        {
+            int port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                l.Stop();
+                return port;
+            }
+            catch (SocketException) when (attempt < 100)
+            {
+            }
+        }
     }
 
     private static async Task<bool> WaitFor(Func<bool> cond, int ms)
