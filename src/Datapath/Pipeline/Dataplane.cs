@@ -73,6 +73,8 @@ public sealed class Dataplane : IDisposable
     public readonly MacLearningTable MacTable = new();
     public readonly ManualResetEventSlim UpcallSignal = new(false);
     public IDataplaneEvents? Events { get; set; }
+    /// <summary>Runs at the start of every maintenance step, before flows expire (hardware offload reads its counters here).</summary>
+    public event Action? MaintenanceStarting;
 
     private volatile PortTable _ports = PortTable.Empty;
     private readonly Lock _portLock = new();
@@ -268,6 +270,7 @@ public sealed class Dataplane : IDisposable
 
     private void RunMaintenance(ref long lastAge)
     {
+        MaintenanceStarting?.Invoke();
         _expired.Clear();
         Flows.Expire(_expired);
         var ev = Events;
