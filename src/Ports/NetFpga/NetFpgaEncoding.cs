@@ -1,0 +1,353 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Offload;
+
+namespace Softswitch.Ports.NetFpga;
+
+/// <summary>
+/// The driver's encoding of OpenFlow 1.0 matches and actions into the bitfile's 248-bit flow key (8 words), key
+/// mask (8 words) and 320-bit action (10 words).
+/// </summary>
+/// <remarks>
+/// Layouts (bit positions LSB-first over the little-endian words, word i = bits 32i..32i+31; packed C structs
+/// nf2_of_entry / nf2_of_action of the OF1.0 bitfile):
+/// <code>
+/// key    tp_dst 0-15 | tp_src 16-31 | ip_proto 32-39 | ip_dst 40-71 | ip_src 72-103 | eth_type 104-119
+///        eth_dst 120-167 | eth_src 168-215 | src_port 216-223 | ip_tos 224-231 | vlan 232-247 | pad 248-255
+/// action forward_bitmask 0-15 | nf2_action_flag 16-31 | vlan_vid 32-47 | vlan_pcp 48-55 | dl_src 56-103
+///        dl_dst 104-151 | nw_src 152-183 | nw_dst 184-215 | nw_tos 216-223 | tp_src 224-239 | tp_dst 240-255
+/// </code>
+/// Values: MACs as 48-bit numbers with the first wire byte most significant (so byte-reversed in memory), IPs and
+/// ports in host order, ip_tos masked 0xFC, vlan = PCP &lt;&lt; 13 | VID or 0xFFFF for untagged, src_port =
+/// (of_port − 1) × 2, pad = 0x80 marks a valid exact row. Mask bits are 1 for "don't care": a wildcarded field is all
+/// ones, nw_src/nw_dst with n wildcarded bits have the low n bits set, a wildcarded in_port is 0xFF; ip_tos
+/// wildcarded is 0xFC (the reference library's value; the key's low two TOS bits are always zero). A wildcarded
+/// dl_vlan masks all 16 bits (the reference library leaves bit 12 compared, which would keep untagged frames from
+/// matching). forward_bitmask bit 2i = MAC port i, bit 2i+1 = CPU queue i.
+/// Stateless; the emulator (<see cref="EmulatedNetFpga"/>) deliberately decodes with code of its own.
+/// </remarks>
+public static class NetFpgaEncoding
+{
+    // Key bit positions.
+    public const int TpDstPos = 0, TpSrcPos = 16, IpProtoPos = 32, IpDstPos = 40, IpSrcPos = 72, EthTypePos = 104;
+    public const int EthDstPos = 120, EthSrcPos = 168, SrcPortPos = 216, IpTosPos = 224, VlanPos = 232, PadPos = 248;
+    public const byte ValidBit = 0x80;
+
+    // Action bit positions.
+    public const int ForwardBitmaskPos = 0, ActionFlagPos = 16, VlanVidPos = 32, VlanPcpPos = 48, DlSrcPos = 56, DlDstPos = 104;
+    public const int NwSrcPos = 152, NwDstPos = 184, NwTosPos = 216, ActTpSrcPos = 224, ActTpDstPos = 240;
+
+    public const ushort VlanNone = 0xFFFF;
+    public const byte TosBits = 0xFC;
+
+    /// <summary>Writes <paramref name="width"/> (&lt;= 64) bits of <paramref name="value"/> at bit <paramref name="pos"/>.</summary>
+    public static void PutBits(Span<uint> words, int pos, int width, ulong value)
+    {
+        for (int i = 0; i < width; i++)
+        {
+            int b = pos + i;
+            uint bit = 1u << (b & 31);
+            if (((value >> i) & 1) != 0) words[b >> 5] |= bit;
+            else words[b >> 5] &= ~bit;
+        }
+    }
+
+    /// <summary>Reads <paramref name="width"/> (&lt;= 64) bits at bit <paramref name="pos"/>.</summary>
+    public static ulong GetBits(ReadOnlySpan<uint> words, int pos, int width)
+    {
+        ulong v = 0;
+        for (int i = 0; i < width; i++)
+        {
+            int b = pos + i;
+            if ((words[b >> 5] & (1u << (b & 31))) != 0) v |= 1UL << i;
+        }
+        return v;
+    }
+
+    /// <summary>The key's src_port of OpenFlow port <paramref name="ofPort"/> (1-based): its MAC queue, (of_port − 1) × 2.</summary>
+    public static byte SrcPortOf(ushort ofPort) => (byte)((ofPort - 1) * 2);
+
+    /// <summary>The 16-bit vlan field of a frame or rule: PCP &lt;&lt; 13 | VID, or 0xFFFF when untagged.</summary>
+    public static ushort VlanField(ushort dlVlan, byte pcp) => dlVlan == VlanNone ? VlanNone : (ushort)(((pcp & 7) << 13) | (dlVlan & 0x0FFF));
+
+    /// <summary>Whether the hardware key can express <paramref name="m"/> with the software's meaning.</summary>
+    public static OffloadReason CheckMatch(in FlowMatch m, out string? detail)
+    {
+        detail = null;
+        var w = m.Wildcards;
+        if ((w & Wildcards.TunIdExt) == 0)
+        {
+            detail = "matches a tunnel id";
+            return OffloadReason.UnsupportedMatch;
+        }
+        bool vlanWild = (w & Wildcards.DlVlan) != 0, pcpWild = (w & Wildcards.DlVlanPcp) != 0;
+        ushort vlan = m.Value.DlVlan;
+        if (vlanWild && !pcpWild)
+        {
+            // Software gives untagged frames PCP 0; the board's key gives them 0xFFFF (PCP 7).
+            detail = "matches dl_vlan_pcp with dl_vlan wildcarded";
+            return OffloadReason.UnsupportedMatch;
+        }
+        if (!vlanWild && vlan != VlanNone && vlan > 0x0FFF)
+        {
+            detail = $"dl_vlan {vlan} is not a VLAN id";
+            return OffloadReason.UnsupportedMatch;
+        }
+        if (!vlanWild && vlan == VlanNone && !pcpWild && m.Value.DlVlanPcp != 0)
+        {
+            detail = "matches untagged frames with a non-zero dl_vlan_pcp";
+            return OffloadReason.UnsupportedMatch;
+        }
+        return OffloadReason.None;
+    }
+
+    /// <summary>
+    /// The key words of <paramref name="m"/>'s values (fields it wildcards hold whatever the match holds, i.e. zero),
+    /// with src_port = <paramref name="srcPort"/> and pad = <paramref name="pad"/>.
+    /// </summary>
+    public static void EncodeKey(in FlowMatch m, byte srcPort, byte pad, Span<uint> key)
+    {
+        key[..NetFpgaRegisters.KeyWords].Clear();
+        var v = m.Value;
+        PutBits(key, TpDstPos, 16, v.TpDst);
+        PutBits(key, TpSrcPos, 16, v.TpSrc);
+        PutBits(key, IpProtoPos, 8, v.NwProto);
+        PutBits(key, IpDstPos, 32, v.NwDst);
+        PutBits(key, IpSrcPos, 32, v.NwSrc);
+        PutBits(key, EthTypePos, 16, v.DlType);
+        PutBits(key, EthDstPos, 48, v.DlDst.Value);
+        PutBits(key, EthSrcPos, 48, v.DlSrc.Value);
+        PutBits(key, SrcPortPos, 8, srcPort);
+        PutBits(key, IpTosPos, 8, (byte)(v.NwTos & TosBits));
+        bool vlanWild = (m.Wildcards & Wildcards.DlVlan) != 0;
+        PutBits(key, VlanPos, 16, vlanWild ? 0u : VlanField(v.DlVlan, v.DlVlanPcp));
+        PutBits(key, PadPos, 8, pad);
+    }
+
+    /// <summary>The mask words of <paramref name="m"/> (1 = don't care), with the src_port mask <paramref name="srcPortMask"/>.</summary>
+    public static void EncodeMask(in FlowMatch m, byte srcPortMask, Span<uint> mask)
+    {
+        mask[..NetFpgaRegisters.KeyWords].Clear();
+        var w = m.Wildcards;
+        var k = m.Mask;
+        PutBits(mask, TpDstPos, 16, (ushort)~k.TpDst);
+        PutBits(mask, TpSrcPos, 16, (ushort)~k.TpSrc);
+        PutBits(mask, IpProtoPos, 8, (byte)~k.NwProto);
+        PutBits(mask, IpDstPos, 32, ~k.NwDst);  // n wildcarded bits: the low n bits set
+        PutBits(mask, IpSrcPos, 32, ~k.NwSrc);
+        PutBits(mask, EthTypePos, 16, (ushort)~k.DlType);
+        PutBits(mask, EthDstPos, 48, ~k.DlDst.Value & 0xFFFF_FFFF_FFFFUL);
+        PutBits(mask, EthSrcPos, 48, ~k.DlSrc.Value & 0xFFFF_FFFF_FFFFUL);
+        PutBits(mask, SrcPortPos, 8, srcPortMask);
+        PutBits(mask, IpTosPos, 8, (w & Wildcards.NwTos) != 0 ? TosBits : (byte)0);
+        bool vlanWild = (w & Wildcards.DlVlan) != 0, pcpWild = (w & Wildcards.DlVlanPcp) != 0;
+        PutBits(mask, VlanPos, 16, vlanWild ? 0xFFFFu : pcpWild ? 0xE000u : 0u);
+        PutBits(mask, PadPos, 8, 0);
+    }
+
+    /// <summary>
+    /// Whether the board can run <paramref name="actions"/> exactly as the software does, given its
+    /// <paramref name="portCount"/> ports (OpenFlow ports 1..portCount).
+    /// </summary>
+    /// <remarks>
+    /// The board applies every modification, then outputs the one modified frame to every port of its bitmask:
+    /// so a set-field after an output, a field set twice, a VLAN strip next to a VLAN set (order matters there) or two
+    /// outputs that reach one port (checked per in_port in <see cref="EncodeAction"/>) run differently.
+    /// </remarks>
+    public static OffloadReason CheckActions(FlowActions actions, int portCount, out string? detail)
+    {
+        detail = null;
+        bool output = false, strip = false, setVlan = false;
+        int seen = 0;
+        foreach (var a in actions.Items)
+        {
+            switch (a.Kind)
+            {
+                case ActionKind.Output:
+                    switch (a.Port)
+                    {
+                        case OfPort.InPort or OfPort.Flood or OfPort.All:
+                            break;
+                        case OfPort.Controller or OfPort.Local or OfPort.Normal or OfPort.Table:
+                            detail = a.ToString();
+                            return OffloadReason.UnsupportedAction;
+                        default:
+                            if (a.Port < 1 || a.Port > portCount)
+                            {
+                                detail = a.ToString();
+                                return OffloadReason.UnsupportedOutputPort;
+                            }
+                            break;
+                    }
+                    output = true;
+                    continue;
+                case ActionKind.Enqueue:
+                case ActionKind.SetTunnel:
+                    detail = a.ToString();
+                    return OffloadReason.UnsupportedAction;
+                case ActionKind.SetVlanVid or ActionKind.SetVlanPcp:
+                    setVlan = true;
+                    break;
+                case ActionKind.StripVlan:
+                    strip = true;
+                    break;
+                case ActionKind.SetDlSrc or ActionKind.SetDlDst or ActionKind.SetNwSrc or ActionKind.SetNwDst
+                    or ActionKind.SetNwTos or ActionKind.SetTpSrc or ActionKind.SetTpDst:
+                    break;
+                default:
+                    detail = a.ToString();
+                    return OffloadReason.UnsupportedAction;
+            }
+            if (output)
+            {
+                detail = $"{a} after an output";
+                return OffloadReason.UnsupportedActionOrder;
+            }
+            int bit = 1 << (int)a.Kind;
+            if ((seen & bit) != 0)
+            {
+                detail = $"{a.Kind} twice";
+                return OffloadReason.UnsupportedActionOrder;
+            }
+            seen |= bit;
+        }
+        if (strip && setVlan)
+        {
+            detail = "strip_vlan together with a VLAN set";
+            return OffloadReason.UnsupportedActionOrder;
+        }
+        return OffloadReason.None;
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="actions"/> (already accepted by <see cref="CheckActions"/>) for packets arriving on
+    /// board port <paramref name="inPort"/> (0-based): the forward bitmask follows the software's output rules for that
+    /// in_port (an output to the in_port itself is dropped, IN_PORT sends back, FLOOD/ALL send to every other port).
+    /// Returns false when two outputs reach the same port (the board would send one copy, the software two).
+    /// </summary>
+    public static bool EncodeAction(FlowActions actions, int inPort, int portCount, Span<uint> action, out string? detail)
+    {
+        detail = null;
+        action[..NetFpgaRegisters.ActionWords].Clear();
+        ushort flags = 0;
+        Span<byte> copies = stackalloc byte[NetFpgaRegisters.MaxPorts];
+        copies.Clear();
+        foreach (var a in actions.Items)
+        {
+            switch (a.Kind)
+            {
+                case ActionKind.Output:
+                    switch (a.Port)
+                    {
+                        case OfPort.InPort:
+                            copies[inPort]++;
+                            break;
+                        case OfPort.Flood:
+                        case OfPort.All:
+                            for (int i = 0; i < portCount; i++)
+                                if (i != inPort) copies[i]++;
+                            break;
+                        default:
+                            int p = a.Port - 1;
+                            if (p != inPort) copies[p]++;
+                            break;
+                    }
+                    break;
+                case ActionKind.SetVlanVid:
+                    flags |= NetFpgaRegisters.FlagSetVlanVid;
+                    PutBits(action, VlanVidPos, 16, a.Value & 0x0FFF);
+                    break;
+                case ActionKind.SetVlanPcp:
+                    flags |= NetFpgaRegisters.FlagSetVlanPcp;
+                    PutBits(action, VlanPcpPos, 8, a.Value & 7);
+                    break;
+                case ActionKind.StripVlan:
+                    flags |= NetFpgaRegisters.FlagStripVlan;
+                    break;
+                case ActionKind.SetDlSrc:
+                    flags |= NetFpgaRegisters.FlagSetDlSrc;
+                    PutBits(action, DlSrcPos, 48, a.Value & 0xFFFF_FFFF_FFFFUL);
+                    break;
+                case ActionKind.SetDlDst:
+                    flags |= NetFpgaRegisters.FlagSetDlDst;
+                    PutBits(action, DlDstPos, 48, a.Value & 0xFFFF_FFFF_FFFFUL);
+                    break;
+                case ActionKind.SetNwSrc:
+                    flags |= NetFpgaRegisters.FlagSetNwSrc;
+                    PutBits(action, NwSrcPos, 32, (uint)a.Value);
+                    break;
+                case ActionKind.SetNwDst:
+                    flags |= NetFpgaRegisters.FlagSetNwDst;
+                    PutBits(action, NwDstPos, 32, (uint)a.Value);
+                    break;
+                case ActionKind.SetNwTos:
+                    flags |= NetFpgaRegisters.FlagSetNwTos;
+                    PutBits(action, NwTosPos, 8, a.Value & TosBits);
+                    break;
+                case ActionKind.SetTpSrc:
+                    flags |= NetFpgaRegisters.FlagSetTpSrc;
+                    PutBits(action, ActTpSrcPos, 16, a.Value & 0xFFFF);
+                    break;
+                case ActionKind.SetTpDst:
+                    flags |= NetFpgaRegisters.FlagSetTpDst;
+                    PutBits(action, ActTpDstPos, 16, a.Value & 0xFFFF);
+                    break;
+            }
+        }
+        ushort bitmask = 0;
+        for (int i = 0; i < portCount; i++)
+        {
+            if (copies[i] > 1)
+            {
+                detail = $"two outputs reach port {i + 1}";
+                return false;
+            }
+            if (copies[i] == 1) bitmask |= (ushort)(1 << (2 * i));
+        }
+        if (bitmask != 0) flags |= NetFpgaRegisters.FlagOutput;
+        PutBits(action, ForwardBitmaskPos, 16, bitmask);
+        PutBits(action, ActionFlagPos, 16, flags);
+        return true;
+    }
+
+    /// <summary>The forward bitmask of encoded action words.</summary>
+    public static ushort ForwardBitmask(ReadOnlySpan<uint> action) => (ushort)GetBits(action, ForwardBitmaskPos, 16);
+
+    // ================================================================ exact-table hash
+
+    private static readonly uint[] s_table1 = CrcTable(NetFpgaRegisters.CrcPoly1);
+    private static readonly uint[] s_table2 = CrcTable(NetFpgaRegisters.CrcPoly2);
+
+    private static uint[] CrcTable(uint poly)
+    {
+        var t = new uint[256];
+        for (uint i = 0; i < 256; i++)
+        {
+            uint r = i << 24;
+            for (int j = 0; j < 8; j++) r = (r & 0x8000_0000) != 0 ? (r << 1) ^ poly : r << 1;
+            t[i] = r;
+        }
+        return t;
+    }
+
+    /// <summary>
+    /// The two exact-table positions of a key: CRC-32 (MSB first, initial value 0, no final xor) over the 32 key bytes
+    /// as they lie in memory (word 0's low byte first) with the pad byte zero, low 15 bits; first with the Ethernet
+    /// polynomial, then with 0x1EDC6F41 (nf2_lib.c get_free_exact).
+    /// </summary>
+    public static (int First, int Second) ExactRows(ReadOnlySpan<uint> key)
+    {
+        uint c1 = 0, c2 = 0;
+        for (int w = 0; w < NetFpgaRegisters.KeyWords; w++)
+        {
+            uint word = w == NetFpgaRegisters.KeyWords - 1 ? key[w] & 0x00FF_FFFF : key[w];
+            for (int b = 0; b < 4; b++)
+            {
+                byte x = (byte)(word >> (8 * b));
+                c1 = (c1 << 8) ^ s_table1[(c1 >> 24) ^ x];
+                c2 = (c2 << 8) ^ s_table2[(c2 >> 24) ^ x];
+            }
+        }
+        return ((int)(c1 & 0x7FFF), (int)(c2 & 0x7FFF));
+    }
+}

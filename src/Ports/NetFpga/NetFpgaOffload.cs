@@ -1,0 +1,128 @@
+using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Pipeline;
+
+namespace Softswitch.Ports.NetFpga;
+
+/// <summary>Which board the offload drives.</summary>
+public enum NetFpgaMode
+{
+    /// <summary>The real board through the nf2 driver's register ioctls.</summary>
+    Hardware,
+    /// <summary>The register-level emulator; the given ports are the wires of its MAC ports.</summary>
+    Emulated,
+}
+
+public sealed record NetFpgaOffloadOptions
+{
+    /// <summary>The board's first interface (register access goes through it).</summary>
+    public string Interface { get; init; } = Nf2RegisterBus.DefaultInterface;
+    /// <summary>Reset the card before programming it (real board only; takes 2 s).</summary>
+    public bool ResetCard { get; init; }
+}
+
+/// <summary>
+/// Puts a NetFPGA board (real or emulated) between a <see cref="Dataplane"/> and its physical ports, and keeps the
+/// board's tables in step with the flow table.
+/// </summary>
+/// <remarks>
+/// <code>
+///   wire ─► MAC i ─► board lookup ─┬─ hit ──► actions ─► MAC j ─► wire        (never seen by software)
+///                                  └─ miss ─► catch-all row ─► CPU queue i ─► NetFpgaBoardPort i ─► Dataplane
+///   Dataplane ─► NetFpgaBoardPort j ─► CPU queue j ─► CPU→MAC row ─► MAC j ─► wire
+///   FlowTable ─(IFlowTableObserver)─► OffloadManager ─(IOffloadTarget)─► NetFpgaDriver ─(IRegisterBus)─► board
+/// </code>
+/// <see cref="Attach"/> adds board port i as OpenFlow port i + 1, registers the manager as the table's observer, and
+/// hooks <see cref="Dataplane.MaintenanceStarting"/> so each maintenance step first reads the hardware counters (flow
+/// counters into the flows, MAC counters into the ports) and only then expires flows.
+/// </remarks>
+public sealed class NetFpgaOffload : IDisposable
+{
+    private readonly Dataplane _dp;
+    private readonly Action _onMaintenance;
+
+    public OffloadManager Manager { get; }
+    public NetFpgaDriver Driver { get; }
+    /// <summary>The emulator, in <see cref="NetFpgaMode.Emulated"/>.</summary>
+    public EmulatedNetFpga? Emulator { get; }
+    public IReadOnlyList<NetFpgaBoardPort> Ports { get; }
+
+    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager)
+    {
+        _dp = dp;
+        Driver = driver;
+        Emulator = emulator;
+        Ports = ports;
+        Manager = manager;
+        _onMaintenance = Maintenance;
+        dp.MaintenanceStarting += _onMaintenance;
+    }
+
+    /// <summary>
+    /// Builds the board, wraps <paramref name="physicalPorts"/> (1 to 4, board ports 0..n−1) as OpenFlow ports 1..n of
+    /// <paramref name="dp"/>, programs the reserved rows and attaches the offload manager to <paramref name="dp"/>'s
+    /// flow table (flows already there are offered too). Throws <see cref="NetFpgaUnavailableException"/> when the real
+    /// board is not there.
+    /// </summary>
+    public static NetFpgaOffload Attach(Dataplane dp, IReadOnlyList<IPort> physicalPorts, NetFpgaMode mode, NetFpgaOffloadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(dp);
+        ArgumentNullException.ThrowIfNull(physicalPorts);
+        if (physicalPorts.Count is < 1 or > NetFpgaRegisters.MaxPorts)
+            throw new ArgumentException($"a NetFPGA-1G has 1 to {NetFpgaRegisters.MaxPorts} ports, not {physicalPorts.Count}", nameof(physicalPorts));
+        options ??= new NetFpgaOffloadOptions();
+        EmulatedNetFpga? emulator = null;
+        IRegisterBus bus;
+        if (mode == NetFpgaMode.Emulated)
+        {
+            emulator = new EmulatedNetFpga(dp.Clock);
+            bus = emulator;
+        }
+        else
+        {
+            bus = Nf2RegisterBus.Open(options.Interface);
+        }
+        var driver = new NetFpgaDriver(bus, physicalPorts.Count);
+        try
+        {
+            driver.Initialize(resetCard: mode == NetFpgaMode.Hardware && options.ResetCard);
+        }
+        catch
+        {
+            driver.Dispose();
+            throw;
+        }
+        var ports = new NetFpgaBoardPort[physicalPorts.Count];
+        for (int i = 0; i < ports.Length; i++)
+        {
+            ports[i] = new NetFpgaBoardPort(i, physicalPorts[i], emulator);
+            dp.AddPort(ports[i], (ushort)(i + 1));
+        }
+        var manager = new OffloadManager(dp, driver);
+        manager.Attach();
+        return new NetFpgaOffload(dp, driver, emulator, ports, manager);
+    }
+
+    /// <summary>Parses "netfpga" / "netfpga-emulated" (the daemon's --offload values).</summary>
+    public static bool TryParseMode(string? text, out NetFpgaMode mode)
+    {
+        switch (text)
+        {
+            case "netfpga": mode = NetFpgaMode.Hardware; return true;
+            case "netfpga-emulated": mode = NetFpgaMode.Emulated; return true;
+            default: mode = default; return false;
+        }
+    }
+
+    /// <summary>Reads the hardware counters now (what each maintenance step does first).</summary>
+    public void Maintenance()
+    {
+        Manager.Poll();
+        foreach (var p in Ports) p.RefreshCounters(Driver);
+    }
+
+    public void Dispose()
+    {
+        _dp.MaintenanceStarting -= _onMaintenance;
+        Manager.Detach();
+    }
+}
