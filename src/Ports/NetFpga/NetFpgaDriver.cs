@@ -386,27 +386,31 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
         (0b0001, 0, 0), (0b0010, 2, 0), (0b0100, 4, 0), (0b1000, 6, 0),
     ];
 
-    /// <summary>The fewest src_port patterns covering <paramref name="ports"/> and nothing outside it but <paramref name="dontCare"/>.</summary>
+    /// <summary>
+    /// The fewest src_port patterns covering <paramref name="ports"/> and nothing outside it but <paramref name="dontCare"/>
+    /// (disjoint patterns preferred, so each packet's hits land on one row).
+    /// </summary>
     internal static List<(byte Value, byte Mask)> Cover(int ports, int dontCare)
     {
         int allowed = ports | dontCare;
-        int best = -1, bestCount = int.MaxValue;
+        int best = -1, bestScore = int.MaxValue;
         for (int subset = 1; subset < 1 << s_cubes.Length; subset++)
         {
-            int count = System.Numerics.BitOperations.PopCount((uint)subset);
-            if (count >= bestCount) continue;
+            int score = 2 * System.Numerics.BitOperations.PopCount((uint)subset);
+            if (score >= bestScore) continue;
             int covered = 0;
             bool ok = true;
             for (int c = 0; c < s_cubes.Length && ok; c++)
             {
                 if ((subset & (1 << c)) == 0) continue;
                 if ((s_cubes[c].Set & ~allowed) != 0) ok = false;
+                if ((covered & s_cubes[c].Set) != 0) score |= 1;
                 covered |= s_cubes[c].Set;
             }
-            if (ok && (covered & ports) == ports)
+            if (ok && (covered & ports) == ports && score < bestScore)
             {
                 best = subset;
-                bestCount = count;
+                bestScore = score;
             }
         }
         var list = new List<(byte, byte)>();

@@ -1,0 +1,144 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.Memory;
+using Softswitch.Ports.NetFpga;
+
+namespace Softswitch.Ports.Tests.NetFpga;
+
+/// <summary>Records every register write going to an inner bus (golden tests of write sequences).</summary>
+internal sealed class RecordingBus(IRegisterBus inner) : IRegisterBus
+{
+    public readonly List<(uint Address, uint Value)> Writes = new();
+    public string Name => inner.Name;
+    public uint Read(uint address) => inner.Read(address);
+    public void Write(uint address, uint value)
+    {
+        Writes.Add((address, value));
+        inner.Write(address, value);
+    }
+    public void Dispose() => inner.Dispose();
+}
+
+/// <summary>
+/// A switch over four memory ports, either pure software or with the emulated NetFPGA board in front of the
+/// software datapath. Both sides are driven the same way by the tests.
+/// </summary>
+internal sealed class SwitchRig : IDisposable
+{
+    public readonly Dataplane Dp;
+    public readonly MemoryPort[] Wires;
+    public readonly ManualClock Clock;
+    public readonly NetFpgaOffload? Offload;
+    public readonly List<FlowRemoved> Removed = new();
+
+    public SwitchRig(bool offload, int ports = 4, ManualClock? clock = null)
+    {
+        Clock = clock ?? new ManualClock();
+        Dp = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, Clock);
+        Dp.Events = new Ev(this);
+        Wires = new MemoryPort[ports];
+        for (int i = 0; i < ports; i++)
+            Wires[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
+        if (offload)
+        {
+            Offload = NetFpgaOffload.Attach(Dp, Wires, NetFpgaMode.Emulated);
+        }
+        else
+        {
+            for (int i = 0; i < ports; i++) Dp.AddPort(Wires[i], (ushort)(i + 1));
+        }
+    }
+
+    public EmulatedNetFpga Board => Offload!.Emulator!;
+
+    private sealed class Ev(SwitchRig r) : IDataplaneEvents
+    {
+        public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
+        public void OnPortStatus(PortStatusReason reason, PortSlot port) { }
+    }
+
+    public void Inject(int port, byte[] frame) => Wires[port - 1].Inject(frame);
+
+    public void Run() => Dp.PollUntilIdle();
+
+    public FlowModStatus Apply(FlowMod mod) => Dp.ApplyFlowMod(mod);
+
+    public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
+        => Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
+
+    /// <summary>Reads the hardware counters into the flows (what maintenance does first), without expiring anything.</summary>
+    public void PollCounters() => Offload?.Maintenance();
+
+    public List<byte[]> Sent(int port) => Wires[port - 1].TakeSent();
+
+    public List<(ushort InPort, PacketInReason Reason, byte[] Frame)> Upcalls()
+    {
+        var list = new List<(ushort, PacketInReason, byte[])>();
+        Dp.DrainUpcalls((in Upcall u) => list.Add((u.InPort, u.Reason, u.Frame.ToArray())));
+        return list;
+    }
+
+    public List<FlowEntry> Flows()
+    {
+        var list = new List<FlowEntry>();
+        Dp.Flows.Collect(FlowMatch.All, OfPort.None, strict: false, list);
+        return list;
+    }
+
+    public void Dispose()
+    {
+        Offload?.Dispose();
+        Dp.Dispose();
+    }
+}
+
+internal static class Frames
+{
+    public static MacAddress Mac(string s) => MacAddress.Parse(s);
+    public static uint Ip(string s) => Ipv4.Parse(s);
+
+    public static byte[] Udp(string src, string dst, string ipSrc, string ipDst, ushort sport = 1000, ushort dport = 2000, ushort? vlan = null)
+        => FrameBuilder.Udp(Mac(src), Mac(dst), Ip(ipSrc), Ip(ipDst), sport, dport, 64, vlan);
+
+    /// <summary>The OF1.0 match of <paramref name="frame"/> arriving on <paramref name="inPort"/>, with <paramref name="w"/> wildcarded.</summary>
+    public static FlowMatch MatchOf(byte[] frame, ushort inPort, Wildcards w)
+    {
+        PacketParser.Parse(frame, inPort, out var key, out _);
+        return FlowMatch.FromOpenFlow(w | Wildcards.TunIdExt, key);
+    }
+
+    /// <summary>A match from OF1.0 fields (host order), the rest wildcarded, like a controller's flow-mod.</summary>
+    public static FlowMatch Match(ushort? inPort = null, ushort? dlType = null, string? dlSrc = null, string? dlDst = null,
+        string? nwSrc = null, string? nwDst = null, byte? nwProto = null, ushort? tpSrc = null, ushort? tpDst = null,
+        ushort? dlVlan = null, byte? pcp = null, byte? tos = null)
+    {
+        var b = new FlowKeyBuilder();
+        var w = Wildcards.All | Wildcards.TunIdExt;
+        if (inPort is { } ip) { b.InPort(ip); w &= ~Wildcards.InPort; }
+        if (dlType is { } t) { b.DlType(t); w &= ~Wildcards.DlType; }
+        if (dlSrc is not null) { b.DlSrc(Mac(dlSrc)); w &= ~Wildcards.DlSrc; }
+        if (dlDst is not null) { b.DlDst(Mac(dlDst)); w &= ~Wildcards.DlDst; }
+        if (nwProto is { } pr) { b.NwProto(pr); w &= ~Wildcards.NwProto; }
+        if (tpSrc is { } ts) { b.TpSrc(ts); w &= ~Wildcards.TpSrc; }
+        if (tpDst is { } td) { b.TpDst(td); w &= ~Wildcards.TpDst; }
+        if (dlVlan is { } v) { b.DlVlan(v); w &= ~Wildcards.DlVlan; }
+        if (pcp is { } pc) { b.DlVlanPcp(pc); w &= ~Wildcards.DlVlanPcp; }
+        if (tos is { } to) { b.NwTos(to); w &= ~Wildcards.NwTos; }
+        w = Prefix(w, nwSrc, Wildcards.NwSrcMask, (int)Wildcards.NwSrcShift, ip => b.NwSrc(ip));
+        w = Prefix(w, nwDst, Wildcards.NwDstMask, (int)Wildcards.NwDstShift, ip => b.NwDst(ip));
+        return FlowMatch.FromOpenFlow(w, b.Key);
+    }
+
+    private static Wildcards Prefix(Wildcards w, string? cidr, Wildcards field, int shift, Action<uint> set)
+    {
+        if (cidr is null) return w;
+        var parts = cidr.Split('/');
+        set(Ip(parts[0]));
+        int len = parts.Length > 1 ? int.Parse(parts[1]) : 32;
+        return (Wildcards)(((uint)w & ~(uint)field) | ((uint)(32 - len) << shift));
+    }
+
+    public static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexString(b);
+}
