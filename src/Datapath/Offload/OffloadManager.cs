@@ -167,6 +167,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
                 else
                 {
                     TakeOut(s, r.Reason, r.Detail);
+                    // Back in software, an exact flow outranks every offloaded wildcard rule matching its key.
+                    if (s.IsExact) EvictWildcards(s, e.Match.Value, exactKey: true);
                 }
             }
             else if (!e.IsEmergency)
