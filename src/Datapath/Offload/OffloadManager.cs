@@ -86,6 +86,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private int _hwFlows, _hwRows;
     private long _flowModEvents, _flowModWrites, _maintenanceWrites, _polls, _installs, _evictions, _promotions;
     private long _hwPackets, _hwBytes;
+    private long _targetErrors;
+    private string? _lastError;
 
     /// <summary>Most retries per <see cref="Poll"/> (each may cost a scan of the wildcard flows).</summary>
     public int MaxRetriesPerPoll { get; set; } = 256;
@@ -147,38 +149,19 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
 
     public void OnAdded(FlowEntry e)
     {
-        lock (_lock) AddLocked(e, countAsFlowMod: true);
+        lock (_lock)
+        {
+            try { AddLocked(e, countAsFlowMod: true); }
+            catch (Exception ex) when (ex is not OutOfMemoryException) { Fault(e, ex); }
+        }
     }
 
     public void OnModified(FlowEntry e)
     {
         lock (_lock)
         {
-            if (!_flows.TryGetValue(e, out var s)) return;
-            long w0 = _target.RegisterWrites;
-            if (s.InHardware)
-            {
-                var why = Eligibility(e);
-                OffloadResult r = why.Reason == OffloadReason.None ? _target.Modify(e) : OffloadResult.Refused(why.Reason, why.Detail);
-                if (r.Installed)
-                {
-                    SetRows(s, r.Rows);
-                }
-                else
-                {
-                    TakeOut(s, r.Reason, r.Detail);
-                    // Back in software, an exact flow outranks every offloaded wildcard rule matching its key.
-                    if (s.IsExact) EvictWildcards(s, e.Match.Value, exactKey: true);
-                }
-            }
-            else if (!e.IsEmergency)
-            {
-                // New actions may be supported now; the overlap rules did not change (same match and priority).
-                Place(s);
-            }
-            s.LastWrites = (int)(_target.RegisterWrites - w0);
-            _flowModEvents++;
-            _flowModWrites += s.LastWrites;
+            try { ModifiedLocked(e); }
+            catch (Exception ex) when (ex is not OutOfMemoryException) { Fault(e, ex); }
         }
     }
 
@@ -186,17 +169,67 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     {
         lock (_lock)
         {
-            if (!_flows.Remove(e, out var s)) return;
-            long w0 = _target.RegisterWrites;
-            if (s.InHardware) TakeOut(s, OffloadReason.None, null, forget: true);
-            else SetReason(s, OffloadReason.None, null);
-            _swWildcard.Remove(s);
-            _swExact.Remove(s);
-            _retryPending = true;
-            s.LastWrites = (int)(_target.RegisterWrites - w0);
-            _flowModEvents++;
-            _flowModWrites += s.LastWrites;
+            try { RemovedLocked(e); }
+            catch (Exception ex) when (ex is not OutOfMemoryException) { Fault(null, ex); }
         }
+    }
+
+    /// <summary>
+    /// A target call threw (a register access failed). The table must not see it (observers run inside its writer
+    /// lock): the flow is recorded as software with <see cref="OffloadReason.TargetError"/> and the error is counted.
+    /// </summary>
+    private void Fault(FlowEntry? e, Exception ex)
+    {
+        _targetErrors++;
+        _lastError = ex.Message;
+        if (e is not null && _flows.TryGetValue(e, out var s) && !s.InHardware) SetReason(s, OffloadReason.TargetError, ex.Message);
+    }
+
+    /// <summary>Target calls that threw (see <see cref="LastError"/>); the flows involved stay in software.</summary>
+    public long TargetErrors { get { lock (_lock) return _targetErrors; } }
+    public string? LastError { get { lock (_lock) return _lastError; } }
+
+    private void ModifiedLocked(FlowEntry e)
+    {
+        if (!_flows.TryGetValue(e, out var s)) return;
+        long w0 = _target.RegisterWrites;
+        if (s.InHardware)
+        {
+            var why = Eligibility(e);
+            OffloadResult r = why.Reason == OffloadReason.None ? _target.Modify(e) : OffloadResult.Refused(why.Reason, why.Detail);
+            if (r.Installed)
+            {
+                SetRows(s, r.Rows);
+            }
+            else
+            {
+                TakeOut(s, r.Reason, r.Detail);
+                // Back in software, an exact flow outranks every offloaded wildcard rule matching its key.
+                if (s.IsExact) EvictWildcards(s, e.Match.Value, exactKey: true);
+            }
+        }
+        else if (!e.IsEmergency)
+        {
+            // New actions may be supported now; the overlap rules did not change (same match and priority).
+            Place(s);
+        }
+        s.LastWrites = (int)(_target.RegisterWrites - w0);
+        _flowModEvents++;
+        _flowModWrites += s.LastWrites;
+    }
+
+    private void RemovedLocked(FlowEntry e)
+    {
+        if (!_flows.Remove(e, out var s)) return;
+        long w0 = _target.RegisterWrites;
+        if (s.InHardware) TakeOut(s, OffloadReason.None, null, forget: true);
+        else SetReason(s, OffloadReason.None, null);
+        _swWildcard.Remove(s);
+        _swExact.Remove(s);
+        _retryPending = true;
+        s.LastWrites = (int)(_target.RegisterWrites - w0);
+        _flowModEvents++;
+        _flowModWrites += s.LastWrites;
     }
 
     // ================================================================ maintenance

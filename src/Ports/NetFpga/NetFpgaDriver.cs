@@ -145,9 +145,9 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
             {
                 f.ExactRow = exactRow;
                 f.Plan = rows;
+                WriteExactRow(exactRow, exactKey, rows![0].Action);
                 _exactUsed[exactRow] = true;
                 _exactCount++;
-                WriteExactRow(exactRow, exactKey, rows![0].Action);
             }
             else
             {
@@ -438,16 +438,39 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
     private void AllocateAndWrite(HwFlow f, in FlowMatch m, NetFpgaRowPlan[] plan)
     {
         var rows = new int[plan.Length];
-        Span<uint> key = stackalloc uint[NetFpgaRegisters.KeyWords];
-        Span<uint> mask = stackalloc uint[NetFpgaRegisters.KeyWords];
         for (int i = 0; i < plan.Length; i++)
         {
             int r = Array.IndexOf(_wildUsed, false);
             _wildUsed[r] = true;
             _wildFree--;
             rows[i] = r;
-            RowKeyAndMask(m, plan[i], key, mask);
-            WriteWildcardRow(r, key, mask, plan[i].Action, zeroCounters: true);
+        }
+        Span<uint> key = stackalloc uint[NetFpgaRegisters.KeyWords];
+        Span<uint> mask = stackalloc uint[NetFpgaRegisters.KeyWords];
+        int written = 0;
+        try
+        {
+            for (; written < plan.Length; written++)
+            {
+                RowKeyAndMask(m, plan[written], key, mask);
+                WriteWildcardRow(rows[written], key, mask, plan[written].Action, zeroCounters: true);
+            }
+        }
+        catch
+        {
+            // The board did not take every row: clear the committed ones (best effort) and free them all.
+            var zero = new uint[NetFpgaRegisters.ActionWords];
+            for (int i = 0; i < written; i++)
+            {
+                try { WriteWildcardRow(rows[i], zero, zero, zero, zeroCounters: false); }
+                catch (NetFpgaRegisterException) { }
+            }
+            foreach (int r in rows)
+            {
+                _wildUsed[r] = false;
+                _wildFree++;
+            }
+            throw;
         }
         f.Rows = rows;
         f.Plan = plan;

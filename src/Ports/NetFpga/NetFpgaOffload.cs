@@ -113,11 +113,28 @@ public sealed class NetFpgaOffload : IDisposable
         }
     }
 
-    /// <summary>Reads the hardware counters now (what each maintenance step does first).</summary>
+    private long _maintenanceErrors;
+
+    /// <summary>Maintenance steps whose register accesses failed (expiry still runs after them).</summary>
+    public long MaintenanceErrors => Interlocked.Read(ref _maintenanceErrors);
+    public string? LastMaintenanceError { get; private set; }
+
+    /// <summary>
+    /// Reads the hardware counters now (what each maintenance step does first). A failing board is counted, not
+    /// thrown: the datapath's flow expiry runs right after this hook and must not be skipped.
+    /// </summary>
     public void Maintenance()
     {
-        Manager.Poll();
-        foreach (var p in Ports) p.RefreshCounters(Driver);
+        try
+        {
+            Manager.Poll();
+            foreach (var p in Ports) p.RefreshCounters(Driver);
+        }
+        catch (Exception e) when (e is NetFpgaRegisterException or IOException or ObjectDisposedException)
+        {
+            Interlocked.Increment(ref _maintenanceErrors);
+            LastMaintenanceError = e.Message;
+        }
     }
 
     public void Dispose()

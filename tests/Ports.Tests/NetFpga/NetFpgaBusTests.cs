@@ -82,4 +82,37 @@ public sealed class NetFpgaBusTests
         dp.PacketOut(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), OfPort.Controller, new FlowActions([FlowAction.Output(1)]));
         Assert.Single(wire.TakeSent());
     }
+
+    private sealed class FailingBus(IRegisterBus inner) : IRegisterBus
+    {
+        public bool Fail;
+        public string Name => inner.Name;
+        public uint Read(uint address) => Fail ? throw new NetFpgaRegisterException("register read failed", 5) : inner.Read(address);
+        public void Write(uint address, uint value)
+        {
+            if (Fail) throw new NetFpgaRegisterException("register write failed", 5);
+            inner.Write(address, value);
+        }
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void FailingBoard_FlowModsStillSucceed_FlowsStayInSoftware()
+    {
+        var table = new Softswitch.Datapath.Classifier.FlowTable(new ManualClock());
+        var bus = new FailingBus(new EmulatedNetFpga(new ManualClock()));
+        var driver = new NetFpgaDriver(bus);
+        driver.Initialize();
+        var manager = new Softswitch.Datapath.Offload.OffloadManager(table, driver);
+        manager.Attach();
+        bus.Fail = true;
+        var m = Frames.Match(inPort: 1, dlType: 0x0800);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, m, 10, new FlowActions([FlowAction.Output(2)])), null));
+        var e = table.Lookup(m.Value, 0)!;
+        Assert.True(manager.TryGetPlacement(e, out var p));
+        Assert.False(p.InHardware);
+        Assert.Equal(Softswitch.Datapath.Offload.OffloadReason.TargetError, p.Reason);
+        Assert.Equal(1, manager.TargetErrors);
+        Assert.Contains("register write failed", manager.LastError);
+    }
 }
