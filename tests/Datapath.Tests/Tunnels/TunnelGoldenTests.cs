@@ -184,7 +184,10 @@ public sealed class TunnelGoldenTests
             Assert.Equal(50 - 34 + len, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(38)));
             Assert.Equal(inner, f[50..]);
         }
-        Assert.Equal(EncapStatus.TooBig, t.Header.Encapsulate(new byte[1451], pool, b, 1));
+        // 1500-byte underlay MTU: 1450 bytes of inner IP (the port's MTU) plus its 14-byte Ethernet header fit, one more does not.
+        Assert.Equal(1450, t.Info.Mtu);
+        Assert.Equal(EncapStatus.Ok, t.Header.Encapsulate(new byte[1464], pool, b, 1));
+        Assert.Equal(EncapStatus.TooBig, t.Header.Encapsulate(new byte[1465], pool, b, 1));
     }
 
     // ---- decapsulation of the golden frames ----
