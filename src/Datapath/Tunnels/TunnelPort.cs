@@ -63,7 +63,7 @@ public sealed class TunnelPort : IPort
         LocalMac = config.LocalMac ?? ul.HwAddr;
         InnerSource = config.InnerSource;
         InnerDestination = config.InnerDestination;
-        Info = new PortInfo(config.Name, config.PortMac, Mtu: Math.Max(68, ul.Mtu - TunnelHeader.InnerOverhead(config)));
+        Info = new PortInfo(config.Name, config.PortMac, Mtu: Math.Max(0, ul.Mtu - TunnelHeader.InnerOverhead(config)));
         _header = TunnelHeader.Build(config, LocalMac, config.RemoteMac ?? default, config.RemoteMac is not null, ul.Mtu);
         _own = new PacketPool(Burst.Size + HoldCapacity + 2, PacketPool.DefaultDataSize + PacketPool.Headroom);
     }
