@@ -1,0 +1,136 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Tunnels;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Datapath.Tests.Tunnels;
+
+/// <summary>The tunnel paths allocate nothing per packet, and a tunnel port's Send is safe from several threads.</summary>
+public sealed class TunnelAllocationTests
+{
+    private const int Packets = 10_000;
+
+    [Theory]
+    [InlineData("vxlan,vni=100", "", "")]
+    [InlineData("gre,key=5", "", "")]
+    [InlineData("ipip", ",inner_src_mac=00:00:00:00:00:02,inner_dst_mac=00:00:00:00:00:01", ",inner_src_mac=00:00:00:00:00:01,inner_dst_mac=00:00:00:00:00:02")]
+    public void TenThousandPacketsEncapAndDecapThroughTheDatapathAllocateNothing(string kind, string optionsA, string optionsB)
+    {
+        // Switch A encapsulates frames from a generator on its host port; switch B decapsulates a generator of the
+        // frames A produced. Nothing links the underlays and nothing captures, so the ports allocate nothing either.
+        using var r = new TunnelRig(link: false, capture: false).WithTunnels(kind, true, optionsA, optionsB).WithCrossFlows();
+        var frames = new byte[32][];
+        for (int i = 0; i < frames.Length; i++) frames[i] = TunnelGoldenTests.Inner(64 + i * 8, (ushort)(1000 + i));
+        r.HostA.SetGenerator(frames, 0);
+        // What A sends is what B will receive.
+        var wire = new List<byte[]>();
+        r.UnderA.OnSend = f => wire.Add(f.ToArray());
+        r.HostA.SetGeneratorCount(frames.Length);
+        r.A.PollUntilIdle();
+        r.UnderA.OnSend = null;
+        Assert.Equal(frames.Length, wire.Count);
+        r.UnderB.SetGenerator([.. wire], 0);
+        var delivered = new List<byte[]>();
+        r.HostB.OnSend = f => delivered.Add(f.ToArray());
+        r.UnderB.SetGeneratorCount(frames.Length);
+        r.B.PollUntilIdle();
+        r.HostB.OnSend = null;
+        Assert.Equal(frames, delivered);
+
+        long txBefore = r.TunA!.Counters.TxPackets, rxBefore = r.TunB!.Counters.RxPackets;
+        long hostBefore = r.HostB.Counters.TxPackets;
+        long bytes = AllocationMeter.SteadyState(() =>
+        {
+            r.HostA.SetGeneratorCount(Packets);
+            r.A.PollUntilIdle();
+            r.UnderB.SetGeneratorCount(Packets);
+            r.B.PollUntilIdle();
+        });
+        Assert.Equal(0, bytes);
+        Assert.True(r.TunA.Counters.TxPackets - txBefore >= Packets);
+        Assert.Equal(r.TunA.Counters.TxPackets - txBefore, r.TunB.Counters.RxPackets - rxBefore);
+        Assert.Equal(r.TunB.Counters.RxPackets - rxBefore, r.HostB.Counters.TxPackets - hostBefore);
+        Assert.Equal(0, r.A.Tunnels.ReceiveDrops.Total + r.B.Tunnels.ReceiveDrops.Total + r.TunA.Drops.Total);
+    }
+
+    [Fact]
+    public void EncapAndClassifyApisAllocateNothing()
+    {
+        var u = new MemoryPort("u", TunnelGoldenTests.UnderA);
+        var tx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02"), u);
+        var rx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100"), new MemoryPort("u", TunnelGoldenTests.UnderB));
+        var bind = new UnderlayBinding(null, [rx], new TunnelDropCounters());
+        var pool = new PacketPool(64);
+        int src = pool.Alloc();
+        pool.Write(src, TunnelGoldenTests.Inner());
+        var pkts = new int[32];
+        long bytes = AllocationMeter.SteadyState(() =>
+        {
+            for (int i = 0; i < Packets; i++)
+            {
+                int b = pool.Alloc();
+                tx.Header.Encapsulate(pool.Frame(src), pool, b, 100);
+                if (bind.Classify(pool, b, out _, out _) != RxVerdict.Decapsulated) throw new InvalidOperationException();
+                pool.Release(b);
+            }
+            // The IPort path: a burst through Send (private pool, lock) into the underlay.
+            for (int i = 0; i < Packets / 32; i++)
+            {
+                pkts.AsSpan().Fill(src);
+                tx.Send(pool, pkts, 7);
+            }
+        });
+        Assert.Equal(0, bytes);
+        Assert.Equal(pool.Capacity - 1, pool.FreeCount);
+    }
+
+    [Fact]
+    public void SendFromSeveralThreadsDeliversEveryFrameIntact()
+    {
+        const int threads = 4, perThread = 2_000;
+        var u = new MemoryPort("u", TunnelGoldenTests.UnderA);
+        var tx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02"), u);
+        var rx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=flow"), new MemoryPort("u", TunnelGoldenTests.UnderB));
+        var bind = new UnderlayBinding(null, [rx], new TunnelDropCounters());
+        var seen = new int[threads];
+        long bad = 0;
+        var check = new PacketPool(1);
+        var gate = new Lock();
+        u.OnSend = frame =>
+        {
+            lock (gate)
+            {
+                int b = check.Alloc();
+                check.Write(b, frame);
+                if (bind.Classify(check, b, out _, out ulong id) != RxVerdict.Decapsulated
+                    || !check.Frame(b).SequenceEqual(TunnelGoldenTests.Inner(64 + (int)id * 4, (ushort)(1000 + id))))
+                    bad++;
+                else seen[id]++;
+                check.Release(b);
+            }
+        };
+        var workers = new Thread[threads];
+        for (int t = 0; t < threads; t++)
+        {
+            int id = t;
+            workers[t] = new Thread(() =>
+            {
+                var pool = new PacketPool(64);
+                var frame = TunnelGoldenTests.Inner(64 + id * 4, (ushort)(1000 + id));
+                var burst = new int[8];
+                for (int i = 0; i < burst.Length; i++)
+                {
+                    burst[i] = pool.Alloc();
+                    pool.Write(burst[i], frame);
+                }
+                for (int i = 0; i < perThread / burst.Length; i++) tx.Send(pool, burst, (ulong)id);
+            });
+        }
+        foreach (var w in workers) w.Start();
+        foreach (var w in workers) w.Join();
+        Assert.Equal(0, bad);
+        Assert.All(seen, n => Assert.Equal(perThread, n));
+        Assert.Equal(threads * perThread, tx.Counters.TxPackets);
+    }
+}
