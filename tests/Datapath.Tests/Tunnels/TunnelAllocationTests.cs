@@ -104,16 +104,17 @@ public sealed class TunnelAllocationTests
                 int b = check.Alloc();
                 check.Write(b, frame);
                 if (bind.Classify(check, b, out _, out ulong id) != RxVerdict.Decapsulated
+                    || id == 0 || id > threads
                     || !check.Frame(b).SequenceEqual(TunnelGoldenTests.Inner(64 + (int)id * 4, (ushort)(1000 + id))))
                     bad++;
-                else seen[id]++;
+                else seen[id - 1]++;
                 check.Release(b);
             }
         };
         var workers = new Thread[threads];
         for (int t = 0; t < threads; t++)
         {
-            int id = t;
+            int id = t + 1;   // the thread's VNI (0 would mean "the configured one")
             workers[t] = new Thread(() =>
             {
                 var pool = new PacketPool(64);
