@@ -150,7 +150,7 @@ public static class PpsHarness
             var wire = new byte[traffic.Frames.Length][];
             for (int i = 0; i < wire.Length; i++)
             {
-                peer!.Header.Encapsulate(traffic.Frames[i], wrap, b, 0);
+                peer!.Header.Encapsulate(traffic.Frames[i], wrap, b, peer.Header.DefaultKey);
                 wire[i] = wrap.Frame(b).ToArray();
             }
             ports[o.Ports].SetGenerator(wire);
