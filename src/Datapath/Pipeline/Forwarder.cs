@@ -121,8 +121,11 @@ public sealed class Forwarder
     {
         int n = pkts.Length;
         _now = _dp.Clock.NowNanos;
-        Bursts++;
-        Packets += n;
+        if (tunIds.IsEmpty) // decapsulated sub-bursts were counted with their underlay burst
+        {
+            Bursts++;
+            Packets += n;
+        }
         var config = slot.Config;
         if ((config & (PortConfig.PortDown | PortConfig.NoRecv)) != 0)
         {
