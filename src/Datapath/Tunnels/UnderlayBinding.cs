@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
@@ -47,6 +48,7 @@ public sealed class UnderlayBinding
     private readonly uint[] _localIps;
     private readonly MacAddress[] _localMacs;
     private readonly ushort[] _vxlanPorts;
+    private readonly ushort _vxlanPort0;
     private readonly bool _gre, _ipip;
     private readonly TunnelPort[] _tunnels;
     private readonly Entry[] _entries;
@@ -103,6 +105,7 @@ public sealed class UnderlayBinding
         _localMacs = [.. macs];
         _local0 = _localIps[0];
         _vxlanPorts = [.. ports];
+        _vxlanPort0 = ports.Count > 0 ? ports[0] : (ushort)0;
         if (_tunnels.Length > DictionaryThreshold)
         {
             _exact = new Dictionary<DemuxKey, TunnelPort>();
@@ -172,11 +175,13 @@ public sealed class UnderlayBinding
             case TunnelHeader.ProtoIpip: if (!_ipip) return RxVerdict.Pass; break;
             default: return RxVerdict.Pass;
         }
+        // The caller checked f.Length >= 42, which covers the fixed IPv4 header (bytes 14..33).
         const int ip = TunnelHeader.EthSize;
-        int vihl = f[ip];
+        ref byte fr = ref MemoryMarshal.GetReference(f);
+        int vihl = Unsafe.Add(ref fr, ip);
         int ihl = (vihl & 0x0F) << 2;
-        int totalLen = BinaryPrimitives.ReadUInt16BigEndian(f[(ip + 2)..]);
-        ushort frag = BinaryPrimitives.ReadUInt16BigEndian(f[(ip + 6)..]);
+        int totalLen = Be16(ref fr, ip + 2);
+        int frag = Be16(ref fr, ip + 6);
         bool versionOk = (vihl >> 4) == 4 && ihl >= TunnelHeader.Ipv4Size;
         int l4 = ip + ihl;
         int l4Len = totalLen - ihl;
@@ -185,11 +190,12 @@ public sealed class UnderlayBinding
         {
             // UDP to other ports (and later fragments, which have no UDP header) is not ours.
             if (!versionOk || f.Length < l4 + TunnelHeader.UdpSize || (frag & 0x1FFF) != 0) return RxVerdict.Pass;
-            dport = BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + 2)..]);
-            if (Array.IndexOf(_vxlanPorts, dport) < 0) return RxVerdict.Pass;
+            dport = (ushort)Be16(ref fr, l4 + 2);
+            if (dport != _vxlanPort0 && Array.IndexOf(_vxlanPorts, dport) < 0) return RxVerdict.Pass;
         }
         if (!versionOk || totalLen < ihl || totalLen > f.Length - ip) return Drop(TunnelDropReason.Malformed);
-        if (!Checksum.IsValid(f.Slice(ip, ihl))) return Drop(TunnelDropReason.BadChecksum);
+        if (!(ihl == TunnelHeader.Ipv4Size ? Ipv4HeaderValid(ref Unsafe.Add(ref fr, ip)) : Checksum.IsValid(f.Slice(ip, ihl))))
+            return Drop(TunnelDropReason.BadChecksum);
         if ((frag & 0x3FFF) != 0) return Drop(TunnelDropReason.Fragment);
 
         uint remote = BinaryPrimitives.ReadUInt32BigEndian(f[(ip + 12)..]);
@@ -258,6 +264,24 @@ public sealed class UnderlayBinding
         pool.Pull(p, strip);
         tunnel = t;
         return RxVerdict.Decapsulated;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Be16(ref byte b, int off)
+    {
+        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref b, off));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
+    }
+
+    /// <summary>A 20-byte IPv4 header sums to 0xffff (its checksum is right). The one's-complement sum of the words in
+    /// either byte order is all ones exactly when it is in the other, so native-order reads need no swapping.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Ipv4HeaderValid(ref byte h)
+    {
+        ulong s = (ulong)Unsafe.ReadUnaligned<uint>(ref h) + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref h, 4))
+                  + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref h, 8)) + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref h, 12))
+                  + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref h, 16));
+        return Checksum.Fold(s) == 0xFFFF;
     }
 
     private TunnelPort? Find(TunnelKind kind, uint local, uint remote, uint key, bool hasKey, ushort dport)
