@@ -125,7 +125,9 @@ public static class PpsHarness
             tunnelNo = (ushort)(o.Ports + 2);
             dp.AddPort(underlay, underlayNo);
             string key = kind switch { "vxlan" => ",vni=100", "gre" => ",key=100", _ => "" };
-            dp.Tunnels.Add($"tun:{kind},local=10.255.0.1,remote=10.255.0.2{key},port={tunnelNo},underlay={underlayNo},remote_mac=02:00:00:00:00:ff");
+            // IP-in-IP: decapsulated packets get the traffic's own Ethernet addresses, so they hit the exact flows.
+            string inner = kind == "ipip" ? $",inner_src_mac={Traffic.SrcMac},inner_dst_mac={Traffic.DstMac}" : "";
+            dp.Tunnels.Add($"tun:{kind},local=10.255.0.1,remote=10.255.0.2{key},port={tunnelNo},underlay={underlayNo},remote_mac=02:00:00:00:00:ff{inner}");
             // The far end, to build what arrives in --tunnel-rx.
             peer = new TunnelPort(TunnelConfig.Parse($"peer:{kind},local=10.255.0.2,remote=10.255.0.1{key},remote_mac=02:00:00:00:00:fe"),
                 new MemoryPort("peer", new MacAddress(0x0200_0000_00FFUL)));
@@ -272,6 +274,7 @@ internal sealed class Traffic
     public required byte[][] Frames;
     public required FlowMod[] Mods;
     public int MaskCount;
+    public static readonly MacAddress SrcMac = new(0x0200_0000_1000UL), DstMac = new(0x0200_0000_2000UL);
 
     /// <summary>Frames and flows; flows match <paramref name="inPort"/> and output to ports 2..N, or all to <paramref name="outputTo"/> when non-zero.</summary>
     public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0)
@@ -280,8 +283,8 @@ internal sealed class Traffic
         var mods = new List<FlowMod>();
         var outputs = new FlowActions[o.Ports + 1];
         for (ushort p = 2; p <= o.Ports; p++) outputs[p] = new FlowActions([FlowAction.Output(outputTo != 0 ? outputTo : p)]);
-        var srcMac = new MacAddress(0x0200_0000_1000UL);
-        var dstMac = new MacAddress(0x0200_0000_2000UL);
+        var srcMac = SrcMac;
+        var dstMac = DstMac;
 
         for (int i = 0; i < o.Flows; i++)
         {

@@ -198,27 +198,26 @@ public sealed class UnderlayBinding
             return Drop(TunnelDropReason.BadChecksum);
         if ((frag & 0x3FFF) != 0) return Drop(TunnelDropReason.Fragment);
 
-        uint remote = BinaryPrimitives.ReadUInt32BigEndian(f[(ip + 12)..]);
-        f = f[..(ip + totalLen)];   // drop Ethernet padding
-        pool.Length[p] = (ushort)f.Length;
+        uint remote = Be32(ref fr, ip + 12);
+        int end = ip + totalLen;    // Ethernet padding after the IPv4 packet is dropped
         TunnelPort? t;
         int strip;
+        // Below, every read is below `end`, which is within the frame.
         switch (proto)
         {
             case TunnelHeader.ProtoUdp:
             {
-                int udpLen = BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + 4)..]);
+                int udpLen = Be16(ref fr, l4 + 4);
                 if (udpLen < TunnelHeader.UdpSize + TunnelHeader.VxlanSize + TunnelHeader.EthSize || udpLen > l4Len)
                     return Drop(TunnelDropReason.Malformed);
-                var udp = f.Slice(l4, udpLen);
-                if ((udp[TunnelHeader.UdpSize] & 0x08) == 0) return Drop(TunnelDropReason.Malformed);
-                if (BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0
-                    && Checksum.Add(Checksum.PseudoHeaderSum(remote, dst, TunnelHeader.ProtoUdp, (ushort)udpLen), Checksum.Sum(udp)) != 0xFFFF)
+                if ((Unsafe.Add(ref fr, l4 + TunnelHeader.UdpSize) & 0x08) == 0) return Drop(TunnelDropReason.Malformed);
+                if (Be16(ref fr, l4 + 6) != 0
+                    && Checksum.Add(Checksum.PseudoHeaderSum(remote, dst, TunnelHeader.ProtoUdp, (ushort)udpLen), Checksum.Sum(f.Slice(l4, udpLen))) != 0xFFFF)
                     return Drop(TunnelDropReason.BadChecksum);
-                uint vni = BinaryPrimitives.ReadUInt32BigEndian(udp[12..]) >> 8;
+                uint vni = Be32(ref fr, l4 + 12) >> 8;
                 t = Find(TunnelKind.Vxlan, dst, remote, vni, true, dport);
                 if (t is null) return Drop(TunnelDropReason.UnknownKey);
-                pool.Length[p] = (ushort)(l4 + udpLen);
+                end = l4 + udpLen;
                 strip = l4 + TunnelHeader.UdpSize + TunnelHeader.VxlanSize;
                 tunId = vni;
                 break;
@@ -226,9 +225,9 @@ public sealed class UnderlayBinding
             case TunnelHeader.ProtoGre:
             {
                 if (l4Len < TunnelHeader.GreBaseSize) return Drop(TunnelDropReason.Malformed);
-                ushort flags = BinaryPrimitives.ReadUInt16BigEndian(f[l4..]);
-                const ushort known = TunnelHeader.GreFlagChecksum | TunnelHeader.GreFlagKey | TunnelHeader.GreFlagSeq;
-                if ((flags & ~known) != 0 || BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + 2)..]) != TunnelHeader.EthTypeTeb)
+                int flags = Be16(ref fr, l4);
+                const int known = TunnelHeader.GreFlagChecksum | TunnelHeader.GreFlagKey | TunnelHeader.GreFlagSeq;
+                if ((flags & ~known) != 0 || Be16(ref fr, l4 + 2) != TunnelHeader.EthTypeTeb)
                     return Drop(TunnelDropReason.Malformed);
                 int gh = TunnelHeader.GreBaseSize;
                 if ((flags & TunnelHeader.GreFlagChecksum) != 0) gh += 4;
@@ -239,7 +238,7 @@ public sealed class UnderlayBinding
                 if (l4Len < gh + TunnelHeader.EthSize) return Drop(TunnelDropReason.Malformed);
                 if ((flags & TunnelHeader.GreFlagChecksum) != 0 && !Checksum.IsValid(f.Slice(l4, l4Len)))
                     return Drop(TunnelDropReason.BadChecksum);
-                uint key = hasKey ? BinaryPrimitives.ReadUInt32BigEndian(f[keyOff..]) : 0;
+                uint key = hasKey ? Be32(ref fr, keyOff) : 0;
                 t = Find(TunnelKind.Gre, dst, remote, key, hasKey, 0);
                 if (t is null) return Drop(TunnelDropReason.UnknownKey);
                 strip = l4 + gh;
@@ -248,20 +247,20 @@ public sealed class UnderlayBinding
             }
             default:
             {
-                if (l4Len < TunnelHeader.Ipv4Size || (f[l4] >> 4) != 4) return Drop(TunnelDropReason.Malformed);
+                if (l4Len < TunnelHeader.Ipv4Size || (Unsafe.Add(ref fr, l4) >> 4) != 4) return Drop(TunnelDropReason.Malformed);
                 t = Find(TunnelKind.Ipip, dst, remote, 0, false, 0);
                 if (t is null) return Drop(TunnelDropReason.UnknownKey);
                 // The inner IPv4 header moves to offset 14; the synthesised Ethernet header reuses the outer header's bytes.
-                pool.Pull(p, ihl);
-                var e = pool.Frame(p);
+                strip = ihl;
+                var e = f.Slice(strip, TunnelHeader.EthSize);
                 t.InnerDestination.Write(e);
                 t.InnerSource.Write(e[6..]);
                 BinaryPrimitives.WriteUInt16BigEndian(e[12..], PacketParser.EthTypeIpv4);
-                tunnel = t;
-                return RxVerdict.Decapsulated;
+                break;
             }
         }
-        pool.Pull(p, strip);
+        pool.Head[p] += (ushort)strip;
+        pool.Length[p] = (ushort)(end - strip);
         tunnel = t;
         return RxVerdict.Decapsulated;
     }
@@ -270,6 +269,13 @@ public sealed class UnderlayBinding
     private static int Be16(ref byte b, int off)
     {
         ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref b, off));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Be32(ref byte b, int off)
+    {
+        uint v = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref b, off));
         return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
     }
 
