@@ -32,6 +32,11 @@ public sealed class TunnelInteropTests(ITestOutputHelper output)
     public void LinuxVxlanDeviceTalksToTheTunnelPort()
         => Run("vxlan", $"type vxlan id 100 local {UnderLinux} remote {UnderOurs} dstport 4789", "vni=100", l2: true);
 
+    /// <summary>Linux computes the outer UDP checksum (<c>udpcsum</c>): our receive path verifies it.</summary>
+    [NetnsFact]
+    public void LinuxVxlanDeviceWithUdpChecksumsTalksToTheTunnelPort()
+        => Run("vxlan", $"type vxlan id 4000 local {UnderLinux} remote {UnderOurs} dstport 4789 udpcsum", "vni=4000", l2: true);
+
     [NetnsFact]
     public void LinuxGretapDeviceWithKeyTalksToTheTunnelPort()
         => Run("gretap", $"type gretap local {UnderLinux} remote {UnderOurs} key 5", "key=5", l2: true, kind: "gre");
