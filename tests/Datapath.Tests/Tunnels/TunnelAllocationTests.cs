@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
 
@@ -133,5 +134,61 @@ public sealed class TunnelAllocationTests
         Assert.Equal(0, bad);
         Assert.All(seen, n => Assert.Equal(perThread, n));
         Assert.Equal(threads * perThread, tx.Counters.TxPackets);
+    }
+}
+
+public sealed class TunnelThreadedTests
+{
+    [Fact]
+    public void RunningSwitchesWithTwoThreadsEachDeliverEveryFrameWhileArpResolves()
+    {
+        // Host and underlay ports are polled by different threads, so encapsulation (host thread) races the ARP
+        // reply being learned (underlay thread); the held frames must all come out once, in one piece.
+        const int frames = 2_000;
+        var optA = new DataplaneOptions { Threads = 2, PacketInRate = 0 };
+        var optB = new DataplaneOptions { Threads = 2, PacketInRate = 0 };
+        using var a = new Dataplane(optA) { MissBehavior = MissBehavior.Drop };
+        using var b = new Dataplane(optB) { MissBehavior = MissBehavior.Drop };
+        var hostA = new MemoryPort("hA", MacAddress.Parse("0a:00:00:00:00:01"));
+        var hostB = new MemoryPort("hB", MacAddress.Parse("0a:00:00:00:00:02"));
+        var ulA = new MemoryPort("uA", TunnelGoldenTests.UnderA);
+        var ulB = new MemoryPort("uB", TunnelGoldenTests.UnderB);
+        MemoryPort.Link(ulA, ulB);
+        a.AddPort(hostA, 1);
+        a.AddPort(ulA, 2);
+        b.AddPort(hostB, 1);
+        b.AddPort(ulB, 2);
+        long delivered = 0, corrupt = 0;
+        var expect = TunnelGoldenTests.Inner();
+        hostB.OnSend = f =>
+        {
+            if (f.SequenceEqual(expect)) Interlocked.Increment(ref delivered);
+            else Interlocked.Increment(ref corrupt);
+        };
+        var ta = a.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=9,port=10,underlay=2");
+        var tb = b.Tunnels.Add("t:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=9,port=10,underlay=2");
+        TunnelRig.Add(a, TunnelRig.InPort(1), FlowAction.Output(10));
+        TunnelRig.Add(b, TunnelRig.InPort(10), FlowAction.Output(1));
+        // The first frames are queued before the switches run, so they meet an unresolved next hop.
+        for (int i = 0; i < TunnelPort.HoldCapacity; i++) hostA.Inject(expect);
+        a.Start();
+        b.Start();
+        for (int i = TunnelPort.HoldCapacity; i < frames; i++)
+        {
+            hostA.Inject(expect);
+            if (i % 64 == 0) Thread.Sleep(1);
+        }
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (Interlocked.Read(ref delivered) + ta.Drops.Total < frames && sw.ElapsedMilliseconds < 20_000) Thread.Sleep(10);
+        a.Stop();
+        b.Stop();
+        Assert.Equal(0, corrupt);
+        Assert.Equal(TunnelGoldenTests.UnderB, ta.NextHopMac);
+        Assert.Equal(TunnelGoldenTests.UnderA, tb.NextHopMac);
+        // Frames that found the hold queue full are the only ones allowed to go missing, and they are counted.
+        Assert.Equal(frames, Interlocked.Read(ref delivered) + ta.Drops[TunnelDropReason.Unresolved]);
+        Assert.True(delivered > frames / 2, $"delivered {delivered} of {frames}");
+        Assert.Equal(0, ta.HeldCount);
+        Assert.Equal(0, b.Tunnels.ReceiveDrops.Total);
     }
 }
