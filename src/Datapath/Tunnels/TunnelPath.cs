@@ -16,7 +16,8 @@ namespace Softswitch.Datapath.Tunnels;
 /// copied behind the tunnel's header template into a fresh buffer of the forwarder's pool (the original may be
 /// shared with other outputs or rewritten by later actions) and the copy is queued on the underlay port's transmit
 /// queue, so the underlay gets one Send per burst. Tunnel tx counters are accumulated per run of packets to one
-/// tunnel and added atomically when the forwarder flushes.</item>
+/// tunnel and added atomically when the forwarder flushes. The id is the flow's set_tunnel id, else the tunnel's
+/// configured one: a decapsulated packet's tun_id is not carried over when it is output to another tunnel.</item>
 /// <item>Receive: a burst from an underlay port is classified packet by packet (<see cref="UnderlayBinding"/>);
 /// tunnel packets are stripped in place and set aside, ARP requests for a local endpoint are answered in place
 /// through the underlay's transmit queue, and everything else stays in the burst, compacted. The decapsulated

@@ -37,7 +37,9 @@ public enum RxVerdict : byte
 /// key and its presence, UDP port): an exact key wins over a <c>key=flow</c> tunnel; with more than
 /// <see cref="DictionaryThreshold"/> tunnels the lookup is a hash table. IPv4 packets for an endpoint with other
 /// protocols (a ping, say) and UDP to other ports pass into the pipeline. ARP requests for an endpoint are
-/// answered in place; any ARP whose sender is a tunnel's next hop teaches that tunnel the MAC.
+/// answered in place; any ARP whose sender is a tunnel's next hop teaches that tunnel the MAC. The underlay is
+/// untagged IPv4: 802.1Q-tagged frames, IPv6 and outer IPv4 options beyond the header checksum are ordinary traffic
+/// or validated only as far as described here; fragments are not reassembled.
 /// Immutable after construction (rebuilt by <see cref="TunnelRegistry"/> when tunnels change); thread-safe.
 /// </remarks>
 public sealed class UnderlayBinding
