@@ -5,6 +5,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
 
 namespace Softswitch.Bench.Pps;
@@ -23,6 +24,10 @@ public sealed class PpsOptions
     public int Ports = 4;
     public int FrameSize = 64;
     public int Seed = 1;
+    /// <summary>vxlan, gre or ipip: traffic goes through a tunnel port over an in-memory underlay (null: plain forwarding).</summary>
+    public string? Tunnel;
+    /// <summary>With <see cref="Tunnel"/>: measure decapsulation (encapsulated frames arrive on the underlay) instead of encapsulation.</summary>
+    public bool TunnelRx;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -44,10 +49,17 @@ public sealed class PpsOptions
                 case "--ports": o.Ports = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--frame-size": o.FrameSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seed": o.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--tunnel":
+                    o.Tunnel = Next().ToLowerInvariant();
+                    if (o.Tunnel is not ("vxlan" or "gre" or "ipip")) throw new ArgumentException("--tunnel takes vxlan, gre or ipip");
+                    break;
+                case "--tunnel-rx": o.TunnelRx = true; break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
                     Console.WriteLine("             --ports N (default 4) --frame-size B (default 64) --seed N --json");
+                    Console.WriteLine("             --tunnel vxlan|gre|ipip (every flow outputs to a tunnel port over an in-memory underlay)");
+                    Console.WriteLine("             --tunnel-rx (with --tunnel: encapsulated frames arrive on the underlay, are decapsulated and forwarded)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"unknown option {a}");
@@ -55,6 +67,7 @@ public sealed class PpsOptions
         }
         if (o.Flows < 0 || o.Rules < 0 || o.Flows + o.Rules == 0) throw new ArgumentException("need --flows or --rules > 0");
         if (o.Ports < 2) throw new ArgumentException("--ports must be at least 2");
+        if (o.TunnelRx && o.Tunnel is null) throw new ArgumentException("--tunnel-rx needs --tunnel");
         return o;
     }
 }
@@ -82,7 +95,8 @@ public static class PpsHarness
     }
 
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
-        long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses);
+        long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses,
+        string? Tunnel = null);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -95,15 +109,32 @@ public static class PpsHarness
             Table = new Softswitch.Datapath.Classifier.FlowTableOptions(),
         });
         dp.MissBehavior = MissBehavior.Drop;
-        var ports = new MemoryPort[o.Ports];
+        var ports = new MemoryPort[o.Ports + (o.Tunnel is null ? 0 : 1)];
         for (int i = 0; i < o.Ports; i++)
         {
             ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1)));
             dp.AddPort(ports[i]);
         }
+        // --tunnel: port N+1 is the underlay, N+2 the tunnel; flows output to the tunnel (tx) or match in_port = tunnel (rx).
+        ushort tunnelNo = 0;
+        TunnelPort? peer = null;
+        if (o.Tunnel is { } kind)
+        {
+            var underlay = ports[o.Ports] = new MemoryPort("underlay", new MacAddress(0x0200_0000_00FEUL));
+            ushort underlayNo = (ushort)(o.Ports + 1);
+            tunnelNo = (ushort)(o.Ports + 2);
+            dp.AddPort(underlay, underlayNo);
+            string key = kind switch { "vxlan" => ",vni=100", "gre" => ",key=100", _ => "" };
+            // IP-in-IP: decapsulated packets get the traffic's own Ethernet addresses, so they hit the exact flows.
+            string inner = kind == "ipip" ? $",inner_src_mac={Traffic.SrcMac},inner_dst_mac={Traffic.DstMac}" : "";
+            dp.Tunnels.Add($"tun:{kind},local=10.255.0.1,remote=10.255.0.2{key},port={tunnelNo},underlay={underlayNo},remote_mac=02:00:00:00:00:ff{inner}");
+            // The far end, to build what arrives in --tunnel-rx.
+            peer = new TunnelPort(TunnelConfig.Parse($"peer:{kind},local=10.255.0.2,remote=10.255.0.1{key},remote_mac=02:00:00:00:00:fe"),
+                new MemoryPort("peer", new MacAddress(0x0200_0000_00FFUL)));
+        }
 
         // Traffic and flows.
-        var traffic = Traffic.Build(o, rng);
+        var traffic = Traffic.Build(o, rng, o.TunnelRx ? tunnelNo : (ushort)1, o.Tunnel is not null && !o.TunnelRx ? tunnelNo : (ushort)0);
         var mods = traffic.Mods;
         var status = new FlowModStatus[mods.Length];
         long memBefore = GC.GetTotalMemory(true);
@@ -114,7 +145,19 @@ public static class PpsHarness
         progress?.WriteLine($"installed {o.Flows:N0} exact flows and {o.Rules:N0} wildcard rules over {traffic.MaskCount} masks " +
                             $"({bytesPerFlow:F0} B of table memory per flow); {traffic.Frames.Length:N0} distinct frames");
 
-        ports[0].SetGenerator(traffic.Frames);
+        if (o.TunnelRx)
+        {
+            var wrap = new PacketPool(1);
+            int b = wrap.Alloc();
+            var wire = new byte[traffic.Frames.Length][];
+            for (int i = 0; i < wire.Length; i++)
+            {
+                peer!.Header.Encapsulate(traffic.Frames[i], wrap, b, peer.Header.DefaultKey);
+                wire[i] = wrap.Frame(b).ToArray();
+            }
+            ports[o.Ports].SetGenerator(wire);
+        }
+        else ports[0].SetGenerator(traffic.Frames);
         var fwd = dp.Forwarders[0];
 
         // Churn thread.
@@ -171,7 +214,8 @@ public static class PpsHarness
             EmcHitRate: emcH + emcM == 0 ? 0 : (double)emcH / (emcH + emcM),
             Packets: packets, Forwarded: forwarded, Misses: fwd.Misses - m0, Seconds: secs,
             Flows: o.Flows, Rules: o.Rules, Masks: traffic.MaskCount, BytesPerFlow: bytesPerFlow, FlowModsApplied: churnApplied,
-            Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs, EmcBypasses: fwd.EmcBypassCount);
+            Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs, EmcBypasses: fwd.EmcBypassCount,
+            Tunnel: o.Tunnel is null ? null : o.Tunnel + (o.TunnelRx ? " rx" : " tx"));
     }
 
     private static long SentTotal(MemoryPort[] ports)
@@ -218,6 +262,7 @@ public static class PpsHarness
     private static void PrintSummary(PpsOptions o, Result r)
     {
         Console.WriteLine();
+        if (r.Tunnel is not null) Console.WriteLine($"through a {r.Tunnel} tunnel port ({(o.TunnelRx ? "decapsulating frames from the underlay" : "encapsulating onto the underlay")})");
         Console.WriteLine($"{"flows",-8}{"rules",-8}{"masks",-7}{"emc",-5}{"churn/s",12}{"Mpps",9}{"ns/pkt",9}{"alloc B/pkt",13}{"emc hit",9}{"fwd",14}{"misses",12}{"GCs",6}{"GC ms",8}");
         Console.WriteLine($"{o.Flows,-8}{o.Rules,-8}{r.Masks,-7}{(o.Emc ? "on" : "off"),-5}{r.ChurnPerS,12:N0}{r.Mpps,9:F2}{r.NsPerPacket,9:F1}{r.AllocBytesPerPacket,13:F4}{r.EmcHitRate,9:P1}{r.Forwarded,14:N0}{r.Misses,12:N0}{r.Gen0Collections,6}{r.GcPauseMs,8:F1}");
     }
@@ -229,22 +274,24 @@ internal sealed class Traffic
     public required byte[][] Frames;
     public required FlowMod[] Mods;
     public int MaskCount;
+    public static readonly MacAddress SrcMac = new(0x0200_0000_1000UL), DstMac = new(0x0200_0000_2000UL);
 
-    public static Traffic Build(PpsOptions o, Random rng)
+    /// <summary>Frames and flows; flows match <paramref name="inPort"/> and output to ports 2..N, or all to <paramref name="outputTo"/> when non-zero.</summary>
+    public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0)
     {
         var frames = new List<byte[]>();
         var mods = new List<FlowMod>();
         var outputs = new FlowActions[o.Ports + 1];
-        for (ushort p = 2; p <= o.Ports; p++) outputs[p] = new FlowActions([FlowAction.Output(p)]);
-        var srcMac = new MacAddress(0x0200_0000_1000UL);
-        var dstMac = new MacAddress(0x0200_0000_2000UL);
+        for (ushort p = 2; p <= o.Ports; p++) outputs[p] = new FlowActions([FlowAction.Output(outputTo != 0 ? outputTo : p)]);
+        var srcMac = SrcMac;
+        var dstMac = DstMac;
 
         for (int i = 0; i < o.Flows; i++)
         {
             uint src = 0x0A00_0000u | (uint)(i & 0xFFFFFF);
             uint dst = 0x0B00_0000u | (uint)(rng.Next() & 0xFFFF);
             var f = FrameBuilder.Udp(srcMac, dstMac, src, dst, (ushort)(1024 + (i & 0x7FFF)), 5001, o.FrameSize);
-            PacketParser.Parse(f, 1, out var key, out _);
+            PacketParser.Parse(f, inPort, out var key, out _);
             frames.Add(f);
             mods.Add(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 0xFFFF, outputs[2 + i % (o.Ports - 1)]));
         }
@@ -278,7 +325,7 @@ internal sealed class Traffic
                 uint src = 0x0C00_0000u | (uint)rng.Next(1 << 20);
                 uint dst = 0x0D00_0000u | (uint)(i * 2654435761u >> 8);
                 var f = FrameBuilder.Udp(srcMac, dstMac, src, dst, (ushort)(2000 + i % 20000), 5001, o.FrameSize);
-                PacketParser.Parse(f, 1, out var key, out _);
+                PacketParser.Parse(f, inPort, out var key, out _);
                 frames.Add(f);
                 ushort prio = (ushort)(100 + rng.Next(30000));
                 mods.Add(new FlowMod(FlowModCommand.Add, FlowMatch.FromOpenFlow(w, key), prio, outputs[2 + i % (o.Ports - 1)]));

@@ -23,6 +23,8 @@ public sealed class RunSettings
     public string Ports { get; set; } = "mem:4";
     public List<string> Controllers { get; set; } = new();
     public List<string> Listen { get; set; } = new();
+    /// <summary>Tunnel ports, e.g. <c>vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,port=5</c>.</summary>
+    public List<string> Tunnels { get; set; } = new();
     public string? Dpid { get; set; }
     public string FailMode { get; set; } = "secure";
     public int Threads { get; set; } = 1;
@@ -88,6 +90,18 @@ internal static class RunCommand
 
         using var dp = new Dataplane(new DataplaneOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
         foreach (var p in opened) dp.AddPort(p.Port, p.PortNo);
+        foreach (var t in s.Tunnels)
+        {
+            try
+            {
+                var tp = dp.Tunnels.Add(t);
+                log.LogInformation("tunnel port {Spec}", tp);
+            }
+            catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException)
+            {
+                return UserError($"--tunnel '{t}': {e.Message}");
+            }
+        }
 
         ulong dpid;
         if (s.Dpid is { } hex)

@@ -2,6 +2,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Datapath.Pipeline;
 
@@ -72,6 +73,8 @@ public sealed class Dataplane : IDisposable
     public readonly FlowTable Flows;
     public readonly MacLearningTable MacTable = new();
     public readonly ManualResetEventSlim UpcallSignal = new(false);
+    /// <summary>Tunnel ports (VXLAN, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
+    public readonly TunnelRegistry Tunnels;
     public IDataplaneEvents? Events { get; set; }
     /// <summary>Runs at the start of every maintenance step, before flows expire (hardware offload reads its counters here).</summary>
     public event Action? MaintenanceStarting;
@@ -94,6 +97,7 @@ public sealed class Dataplane : IDisposable
         Options = options ?? new DataplaneOptions();
         Clock = clock ?? MonotonicClock.Instance;
         Flows = new FlowTable(Clock, Options.Table);
+        Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
         _assigned = new List<PortSlot>[threads];
@@ -165,6 +169,7 @@ public sealed class Dataplane : IDisposable
             foreach (var l in _assigned) l.Remove(slot);
             PublishAssignments();
         }
+        Tunnels.OnPortRemoved(slot);
         MacTable.Age(Clock.NowNanos, no);
         Events?.OnPortStatus(PortStatusReason.Delete, slot);
         return true;

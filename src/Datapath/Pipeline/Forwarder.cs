@@ -3,6 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Datapath.Pipeline;
 
@@ -29,6 +30,8 @@ public sealed class Forwarder
     public readonly ActionExecutor Executor = new();
     /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
     internal ulong TunnelId;
+    /// <summary>Tunnel encapsulation on output and decapsulation on underlay receive.</summary>
+    private readonly TunnelPath _tunnels;
     public long Packets, Bursts, Misses;
 
     // Burst state (parallel arrays indexed by position in the burst).
@@ -62,6 +65,7 @@ public sealed class Forwarder
         Emc = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Flows.CreateThreadStats();
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
+        _tunnels = new TunnelPath(this, dp.Tunnels);
     }
 
     internal long Now => _now;
@@ -109,19 +113,36 @@ public sealed class Forwarder
     }
 
     /// <summary>Forwards packets already in <see cref="Pool"/> that arrived on <paramref name="slot"/>; releases them.</summary>
+    public void Process(PortSlot slot, Span<int> pkts) => Process(slot, pkts, default);
+
+    /// <summary>As <see cref="Process(PortSlot, Span{int})"/>; <paramref name="tunIds"/>[i] is the tun_id of pkts[i] (empty: all 0).</summary>
     [SkipLocalsInit]
-    public void Process(PortSlot slot, Span<int> pkts)
+    internal void Process(PortSlot slot, Span<int> pkts, ReadOnlySpan<ulong> tunIds)
     {
         int n = pkts.Length;
         _now = _dp.Clock.NowNanos;
-        Bursts++;
-        Packets += n;
+        if (tunIds.IsEmpty) // decapsulated sub-bursts were counted with their underlay burst
+        {
+            Bursts++;
+            Packets += n;
+        }
         var config = slot.Config;
         if ((config & (PortConfig.PortDown | PortConfig.NoRecv)) != 0)
         {
             Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoRecv, n);
             Pool.Release(pkts);
             return;
+        }
+
+        if (_tunnels.UnderlayOf(slot) is { } underlay)
+        {
+            pkts = _tunnels.Receive(underlay, slot, pkts);
+            n = pkts.Length;
+            if (n == 0)
+            {
+                FlushTx();
+                return;
+            }
         }
 
         ushort inPort = slot.No;
@@ -134,7 +155,7 @@ public sealed class Forwarder
         {
             int p = pkts[i];
             Pool.InPort[p] = inPort;
-            var err = PacketParser.Parse(Pool.Frame(p), inPort, out keys[kept], out layers[kept]);
+            var err = PacketParser.Parse(Pool.Frame(p), inPort, out keys[kept], out layers[kept], tunIds.IsEmpty ? 0 : tunIds[i]);
             if (err != ParseError.None) ParseErrors.Count(err);
             if (dropFrags && (layers[kept].Flags & LayerFlags.Fragment) != 0)
             {
@@ -307,12 +328,17 @@ public sealed class Forwarder
         EnqueueSlot(slot, p, copy, queueId);
     }
 
-    private void EnqueueSlot(PortSlot slot, int p, bool copy, uint queueId)
+    internal void EnqueueSlot(PortSlot slot, int p, bool copy, uint queueId)
     {
         var config = slot.Config;
         if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0)
         {
             Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
+            return;
+        }
+        if (slot.Port is TunnelPort tunnel)
+        {
+            _tunnels.Output(tunnel, p);
             return;
         }
         int q = slot.Index;
@@ -365,6 +391,7 @@ public sealed class Forwarder
 
     internal void FlushTx()
     {
+        _tunnels.FlushCounters();
         if (!_txPending) return;
         for (int q = 0; q < _txq.Length; q++)
             if (_txCount[q] > 0) FlushQueue(q);
@@ -475,6 +502,7 @@ public sealed class Forwarder
             return;
         }
         Pool.InPort[p] = inPort;
+        TunnelId = 0;
         PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
         var sink = new Sink(this, true);
         var one = new Span<int>(ref p);

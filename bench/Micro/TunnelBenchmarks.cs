@@ -1,0 +1,116 @@
+using BenchmarkDotNet.Attributes;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Tunnels;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Bench.Micro;
+
+/// <summary>
+/// Tunnel encapsulation and decapsulation per packet, 32 packets per invocation.
+/// Encap*: <see cref="TunnelHeader.Encapsulate"/> of a 64-byte UDP frame (template copy, frame copy, length and
+/// checksum patch, VXLAN source-port hash). Decap*: the encapsulated frame is written into a buffer (as a port's
+/// receive would; <see cref="ReceiveCopyOnly"/> is that copy alone) and <see cref="UnderlayBinding.Classify"/>
+/// validates and strips it. <see cref="ClassifyOrdinary"/>: the cost an underlay adds to non-tunnel traffic.
+/// </summary>
+[MemoryDiagnoser]
+public class TunnelBenchmarks
+{
+    private const int Batch = 32;
+
+    private PacketPool _pool = null!;
+    private int[] _bufs = [];
+    private byte[] _inner = [], _innerMax = [];
+    private TunnelHeader _vxlan = null!, _gre = null!, _ipip = null!;
+    private byte[] _vxlanWire = [], _greWire = [], _ipipWire = [];
+    private UnderlayBinding _rxVxlan = null!, _rxGre = null!, _rxIpip = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _pool = new PacketPool(Batch + 1);
+        _bufs = new int[Batch];
+        for (int i = 0; i < Batch; i++) _bufs[i] = _pool.Alloc();
+        var a = new MacAddress(0x0000_0000_0001);
+        var b = new MacAddress(0x0000_0000_0002);
+        _inner = FrameBuilder.Udp(a, b, 0xC0A8_0101, 0xC0A8_0102, 1000, 2000, 64);
+        _innerMax = FrameBuilder.Udp(a, b, 0xC0A8_0101, 0xC0A8_0102, 1000, 2000, 1464); // the largest that fits a 1500-byte underlay
+        var ul = new MemoryPort("u", new MacAddress(0x0200_0000_0001));
+        const string common = "local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02";
+        _vxlan = new TunnelPort(TunnelConfig.Parse($"vx:vxlan,{common},vni=100"), ul).Header;
+        _gre = new TunnelPort(TunnelConfig.Parse($"gre:gre,{common},key=5"), ul).Header;
+        _ipip = new TunnelPort(TunnelConfig.Parse($"ip:ipip,{common}"), ul).Header;
+        _vxlanWire = Wire(_vxlan);
+        _greWire = Wire(_gre);
+        _ipipWire = Wire(_ipip);
+        var rxUl = new MemoryPort("u", new MacAddress(0x0200_0000_0002));
+        const string back = "local=10.0.0.2,remote=10.0.0.1";
+        var drops = new TunnelDropCounters();
+        _rxVxlan = new UnderlayBinding(null, [new TunnelPort(TunnelConfig.Parse($"vx:vxlan,{back},vni=100"), rxUl)], drops);
+        _rxGre = new UnderlayBinding(null, [new TunnelPort(TunnelConfig.Parse($"gre:gre,{back},key=5"), rxUl)], drops);
+        _rxIpip = new UnderlayBinding(null, [new TunnelPort(TunnelConfig.Parse($"ip:ipip,{back}"), rxUl)], drops);
+    }
+
+    private byte[] Wire(TunnelHeader h)
+    {
+        int p = _bufs[0];
+        h.Encapsulate(_inner, _pool, p, 100);
+        return _pool.Frame(p).ToArray();
+    }
+
+    private int Encap(TunnelHeader h, byte[] inner)
+    {
+        int ok = 0;
+        var pool = _pool;
+        foreach (int p in _bufs) ok += h.Encapsulate(inner, pool, p, 100) == EncapStatus.Ok ? 1 : 0;
+        return ok;
+    }
+
+    [Benchmark(OperationsPerInvoke = Batch)] public int EncapVxlan() => Encap(_vxlan, _inner);
+    [Benchmark(OperationsPerInvoke = Batch)] public int EncapGre() => Encap(_gre, _inner);
+    [Benchmark(OperationsPerInvoke = Batch)] public int EncapIpip() => Encap(_ipip, _inner);
+    [Benchmark(OperationsPerInvoke = Batch)] public int EncapVxlanMaxFrame() => Encap(_vxlan, _innerMax);
+
+    private int Decap(UnderlayBinding b, byte[] wire)
+    {
+        int ok = 0;
+        var pool = _pool;
+        foreach (int p in _bufs)
+        {
+            pool.Head[p] = PacketPool.Headroom;
+            pool.Write(p, wire);
+            ok += b.Classify(pool, p, out _, out _) == RxVerdict.Decapsulated ? 1 : 0;
+        }
+        return ok;
+    }
+
+    [Benchmark(OperationsPerInvoke = Batch)] public int DecapVxlan() => Decap(_rxVxlan, _vxlanWire);
+    [Benchmark(OperationsPerInvoke = Batch)] public int DecapGre() => Decap(_rxGre, _greWire);
+    [Benchmark(OperationsPerInvoke = Batch)] public int DecapIpip() => Decap(_rxIpip, _ipipWire);
+
+    /// <summary>The receive copy the Decap benchmarks include, alone.</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int ReceiveCopyOnly()
+    {
+        var pool = _pool;
+        foreach (int p in _bufs)
+        {
+            pool.Head[p] = PacketPool.Headroom;
+            pool.Write(p, _vxlanWire);
+        }
+        return pool.Length[_bufs[0]];
+    }
+
+    /// <summary>Ordinary traffic on an underlay port: the checks it pays before continuing into the pipeline.</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int ClassifyOrdinary()
+    {
+        int pass = 0;
+        var pool = _pool;
+        int p = _bufs[0];
+        pool.Head[p] = PacketPool.Headroom;
+        pool.Write(p, _inner);
+        for (int i = 0; i < Batch; i++) pass += _rxVxlan.Classify(pool, p, out _, out _) == RxVerdict.Pass ? 1 : 0;
+        return pass;
+    }
+}

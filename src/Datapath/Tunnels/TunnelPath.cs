@@ -1,0 +1,189 @@
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+
+namespace Softswitch.Datapath.Tunnels;
+
+/// <summary>
+/// A forwarder's tunnel transmit and receive steps (one per <see cref="Forwarder"/>, owned by its thread).
+/// </summary>
+/// <remarks>
+/// Design:
+/// <list type="bullet">
+/// <item>Transmit: an output to a <see cref="TunnelPort"/> is encapsulated when it is queued, not when the queue is
+/// flushed, because that is when the flow's set_tunnel id (<see cref="Forwarder.TunnelId"/>) is known. The frame is
+/// copied behind the tunnel's header template into a fresh buffer of the forwarder's pool (the original may be
+/// shared with other outputs or rewritten by later actions) and the copy is queued on the underlay port's transmit
+/// queue, so the underlay gets one Send per burst. Tunnel tx counters are accumulated per run of packets to one
+/// tunnel and added atomically when the forwarder flushes. The id is the flow's set_tunnel id, else the tunnel's
+/// configured one: a decapsulated packet's tun_id is not carried over when it is output to another tunnel.</item>
+/// <item>Receive: a burst from an underlay port is classified packet by packet (<see cref="UnderlayBinding"/>);
+/// tunnel packets are stripped in place and set aside, ARP requests for a local endpoint are answered in place
+/// through the underlay's transmit queue, and everything else stays in the burst, compacted. The decapsulated
+/// packets then run through the pipeline as sub-bursts, one per tunnel port, with that port as in_port and
+/// their VNI/key as tun_id; the forwarder continues with the rest.</item>
+/// </list>
+/// No locks or allocation, except a tunnel's hold queue while its next hop is unresolved.
+/// </remarks>
+internal sealed class TunnelPath
+{
+    private readonly Forwarder _f;
+    private readonly TunnelRegistry _registry;
+    private readonly int[] _decPkts = new int[Burst.Size];
+    private readonly TunnelPort?[] _decPort = new TunnelPort?[Burst.Size];
+    private readonly ulong[] _decIds = new ulong[Burst.Size];
+    private readonly int[] _subPkts = new int[Burst.Size];
+    private readonly ulong[] _subIds = new ulong[Burst.Size];
+    private TunnelPort? _txPort;
+    private long _txPackets, _txBytes;
+
+    public TunnelPath(Forwarder f, TunnelRegistry registry)
+    {
+        _f = f;
+        _registry = registry;
+    }
+
+    /// <summary>The underlay binding of <paramref name="slot"/>, or null for ports that carry no tunnel (the common case).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public UnderlayBinding? UnderlayOf(PortSlot slot) => _registry.UnderlayOf(slot.Index);
+
+    /// <summary>
+    /// Splits a burst received on an underlay: decapsulates and forwards tunnel packets (as sub-bursts on their tunnel
+    /// ports), answers ARP for the endpoints, and returns the remaining packets (compacted at the front of <paramref name="pkts"/>).
+    /// </summary>
+    public Span<int> Receive(UnderlayBinding b, PortSlot slot, Span<int> pkts)
+    {
+        var pool = _f.Pool;
+        int keep = 0, dec = 0;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            int p = pkts[i];
+            switch (b.Classify(pool, p, out var t, out ulong id))
+            {
+                case RxVerdict.Pass:
+                    pkts[keep++] = p;
+                    break;
+                case RxVerdict.Decapsulated:
+                    _decPkts[dec] = p;
+                    _decPort[dec] = t;
+                    _decIds[dec] = id;
+                    dec++;
+                    break;
+                case RxVerdict.ArpReply:
+                    _f.EnqueueSlot(slot, p, false, ActionExecutor.NoQueue);
+                    pool.Release(p);
+                    break;
+                default:
+                    pool.Release(p);
+                    break;
+            }
+        }
+        if (dec > 0) Deliver(dec);
+        return pkts[..keep];
+    }
+
+    private void Deliver(int dec)
+    {
+        var pool = _f.Pool;
+        while (dec > 0)
+        {
+            var t = _decPort[0]!;
+            int m = 0, rest = 0;
+            long bytes = 0;
+            for (int i = 0; i < dec; i++)
+            {
+                int p = _decPkts[i];
+                if (ReferenceEquals(_decPort[i], t))
+                {
+                    _subPkts[m] = p;
+                    _subIds[m] = _decIds[i];
+                    bytes += pool.Length[p];
+                    m++;
+                }
+                else
+                {
+                    _decPkts[rest] = p;
+                    _decPort[rest] = _decPort[i];
+                    _decIds[rest] = _decIds[i];
+                    rest++;
+                }
+            }
+            for (int i = rest; i < dec; i++) _decPort[i] = null;
+            dec = rest;
+            var sub = _subPkts.AsSpan(0, m);
+            var ts = t.Slot;
+            if (ts is null)
+            {
+                _registry.ReceiveDrops.Add(TunnelDropReason.NoPort, m);
+                pool.Release(sub);
+                continue;
+            }
+            t.CountRx(m, bytes);
+            _f.Process(ts, sub, _subIds.AsSpan(0, m));
+        }
+    }
+
+    /// <summary>Encapsulates packet <paramref name="p"/> for tunnel <paramref name="t"/> with the current set_tunnel id
+    /// and queues it on the underlay (the caller keeps its reference to <paramref name="p"/>).</summary>
+    public void Output(TunnelPort t, int p)
+    {
+        var pool = _f.Pool;
+        var ul = t.UnderlaySlot;
+        if (ul is null)
+        {
+            // Detached (underlay removed), or a tunnel added with AddPort directly: its own Send path.
+            if (t.IsDetached) t.Drop(TunnelDropReason.NoUnderlay);
+            else t.Send(pool, new ReadOnlySpan<int>(in p), _f.TunnelId);
+            return;
+        }
+        var h = t.Header;
+        ulong id = _f.TunnelId;
+        uint key = id != 0 ? (uint)id : h.DefaultKey;
+        int b = pool.Alloc();
+        if (b < 0)
+        {
+            t.Drop(TunnelDropReason.PoolExhausted);
+            return;
+        }
+        int innerLen = pool.Length[p];
+        var st = h.Encapsulate(pool.Frame(p), pool, b, key);
+        if (st != EncapStatus.Ok)
+        {
+            pool.Release(b);
+            t.Drop(TunnelDropCounters.FromEncap(st));
+            return;
+        }
+        if (!h.NextHopKnown)
+        {
+            t.Hold(pool.Frame(b), innerLen);
+            pool.Release(b);
+            return;
+        }
+        _f.EnqueueSlot(ul, b, false, ActionExecutor.NoQueue);
+        pool.Release(b);
+        if (!ReferenceEquals(t, _txPort))
+        {
+            FlushCounters();
+            _txPort = t;
+        }
+        _txPackets++;
+        _txBytes += innerLen;
+    }
+
+    /// <summary>Adds the accumulated tunnel tx counts (called when the forwarder flushes its transmit queues).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void FlushCounters()
+    {
+        if (_txPort is not null) FlushCountersSlow();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FlushCountersSlow()
+    {
+        _txPort!.CountTx(_txPackets, _txBytes);
+        _txPort = null;
+        _txPackets = 0;
+        _txBytes = 0;
+    }
+}

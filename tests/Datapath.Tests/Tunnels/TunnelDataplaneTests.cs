@@ -1,0 +1,452 @@
+using System.Buffers.Binary;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Tunnels;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Datapath.Tests.Tunnels;
+
+/// <summary>
+/// Two datapaths joined by a tunnel over linked in-memory underlays (the TWAREN setup: two domains, one tunnel):
+/// host A — [switch A: port 1 host, port 2 underlay, port 10 tunnel] ≈ [switch B: same] — host B.
+/// </summary>
+internal sealed class TunnelRig : IDisposable
+{
+    public const ushort Host = 1, Under = 2, Tun = 10;
+    public static readonly uint IpA = Ipv4.Parse("10.0.0.1"), IpB = Ipv4.Parse("10.0.0.2");
+
+    public readonly ManualClock Clock = new();
+    public readonly Dataplane A, B;
+    public readonly MemoryPort HostA, HostB, UnderA, UnderB;
+    public TunnelPort? TunA, TunB;
+
+    public TunnelRig(int underlayMtu = 1500, bool link = true, bool capture = true, MissBehavior miss = MissBehavior.Drop)
+    {
+        A = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
+        B = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
+        HostA = new MemoryPort("hostA", MacAddress.Parse("0a:00:00:00:00:01")) { CaptureSent = capture };
+        HostB = new MemoryPort("hostB", MacAddress.Parse("0a:00:00:00:00:02")) { CaptureSent = capture };
+        UnderA = new MemoryPort("ulA", TunnelGoldenTests.UnderA, underlayMtu) { CaptureSent = capture };
+        UnderB = new MemoryPort("ulB", TunnelGoldenTests.UnderB, underlayMtu) { CaptureSent = capture };
+        if (link) MemoryPort.Link(UnderA, UnderB);
+        A.AddPort(HostA, Host);
+        A.AddPort(UnderA, Under);
+        B.AddPort(HostB, Host);
+        B.AddPort(UnderB, Under);
+    }
+
+    /// <summary>Adds mirror-image tunnels: <paramref name="kind"/> plus options, A = 10.0.0.1, B = 10.0.0.2.</summary>
+    public TunnelRig WithTunnels(string kindAndOptions, bool staticMacs = true, string optionsA = "", string optionsB = "")
+    {
+        string macA = staticMacs ? $",remote_mac={TunnelGoldenTests.UnderB}" : "";
+        string macB = staticMacs ? $",remote_mac={TunnelGoldenTests.UnderA}" : "";
+        TunA = A.Tunnels.Add($"t:{kindAndOptions},local=10.0.0.1,remote=10.0.0.2,port={Tun},underlay={Under}{macA}{optionsA}");
+        TunB = B.Tunnels.Add($"t:{kindAndOptions},local=10.0.0.2,remote=10.0.0.1,port={Tun},underlay={Under}{macB}{optionsB}");
+        return this;
+    }
+
+    /// <summary>in_port=<paramref name="inPort"/> (and tun_id when given), everything else wildcarded.</summary>
+    public static FlowMatch InPort(ushort inPort, ulong? tunId = null)
+    {
+        PacketParser.Parse(TunnelGoldenTests.Inner(), inPort, out var key, out _, tunId ?? 0);
+        var w = Wildcards.All & ~Wildcards.InPort;
+        if (tunId is null) w |= Wildcards.TunIdExt;
+        return FlowMatch.FromOpenFlow(w, key);
+    }
+
+    public static void Add(Dataplane dp, FlowMatch m, params FlowAction[] actions)
+        => Assert.Equal(FlowModStatus.Ok, dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
+
+    /// <summary>host ↔ tunnel both ways on both switches.</summary>
+    public TunnelRig WithCrossFlows()
+    {
+        Add(A, InPort(Host), FlowAction.Output(Tun));
+        Add(A, InPort(Tun), FlowAction.Output(Host));
+        Add(B, InPort(Host), FlowAction.Output(Tun));
+        Add(B, InPort(Tun), FlowAction.Output(Host));
+        return this;
+    }
+
+    /// <summary>Polls both switches until neither has anything left.</summary>
+    public void Pump()
+    {
+        for (int i = 0; i < 1000; i++)
+            if (A.PollUntilIdle() + B.PollUntilIdle() == 0) return;
+        throw new InvalidOperationException("traffic did not settle");
+    }
+
+    public void Dispose()
+    {
+        A.Dispose();
+        B.Dispose();
+    }
+}
+
+public sealed class TunnelDataplaneTests
+{
+    private static byte[] HostFrame(int size = 64, ushort sport = 1000) => TunnelGoldenTests.Inner(size, sport);
+
+    [Theory]
+    [InlineData("vxlan,vni=100")]
+    [InlineData("gre,key=5")]
+    [InlineData("gre")]
+    [InlineData("ipip", ",inner_src_mac=00:00:00:00:00:02,inner_dst_mac=00:00:00:00:00:01", ",inner_src_mac=00:00:00:00:00:01,inner_dst_mac=00:00:00:00:00:02")]
+    public void HostFrameCrossesTheTunnelUnchangedBothWays(string kind, string optionsA = "", string optionsB = "")
+    {
+        using var r = new TunnelRig().WithTunnels(kind, true, optionsA, optionsB).WithCrossFlows();
+        r.UnderA.TakeSent();
+        r.UnderB.TakeSent();
+        var f = HostFrame();
+        r.HostA.Inject(f);
+        r.Pump();
+        var got = r.HostB.TakeSent();
+        Assert.Single(got);
+        Assert.Equal(f, got[0]);
+        var wire = r.UnderA.TakeSent();
+        Assert.Single(wire);
+        Assert.Equal(r.TunA!.Header.Size + f.Length - (kind == "ipip" ? 14 : 0), wire[0].Length);
+        TunnelGoldenTests.AssertIpv4Valid(wire[0], wire[0].Length - 14);
+
+        // and back: B's host answers with the addresses swapped
+        var back = FrameBuilder.Udp(TunnelGoldenTests.HostB, TunnelGoldenTests.HostA, Ipv4.Parse("192.168.1.2"), Ipv4.Parse("192.168.1.1"), 2000, 1000, 64);
+        r.HostB.Inject(back);
+        r.Pump();
+        var gotBack = r.HostA.TakeSent();
+        Assert.Single(gotBack);
+        Assert.Equal(back, gotBack[0]);
+
+        Assert.Equal(1, r.TunA.Counters.TxPackets);
+        Assert.Equal(1, r.TunA.Counters.RxPackets);
+        Assert.Equal(f.Length, r.TunA.Counters.TxBytes);
+        Assert.Equal(1, r.TunB!.Counters.RxPackets);
+        Assert.Equal(f.Length, r.TunB.Counters.RxBytes);
+        Assert.Equal(0, r.A.Tunnels.ReceiveDrops.Total + r.B.Tunnels.ReceiveDrops.Total);
+    }
+
+    [Fact]
+    public void DecapsulatedPacketsCarryTheTunnelPortAndVniForMatching()
+    {
+        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
+        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
+        // B only forwards in_port=10 with tun_id=100; tun_id 100 on another in_port does not match.
+        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun, 100), FlowAction.Output(TunnelRig.Host));
+        r.HostA.Inject(HostFrame());
+        r.Pump();
+        Assert.Single(r.HostB.TakeSent());
+
+        // Packet-in of a miss carries in_port = the tunnel port.
+        using var r2 = new TunnelRig(miss: MissBehavior.Controller).WithTunnels("vxlan,vni=100");
+        TunnelRig.Add(r2.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
+        r2.HostA.Inject(HostFrame());
+        r2.Pump();
+        var ups = new List<(ushort, byte[])>();
+        r2.B.DrainUpcalls((in Upcall u) => ups.Add((u.InPort, u.Frame.ToArray())));
+        Assert.Single(ups);
+        Assert.Equal(TunnelRig.Tun, ups[0].Item1);
+        Assert.Equal(HostFrame(), ups[0].Item2);
+    }
+
+    [Fact]
+    public void SetTunnelPerFlowSelectsTheVni()
+    {
+        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
+        var vx200 = r.B.Tunnels.Add($"vx200:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=200,port=11,underlay=2,remote_mac={TunnelGoldenTests.UnderA}");
+        Assert.Equal((ushort)11, vx200.Slot!.No);
+        // Flow 1 (sport 1000): set_tunnel 200. Flow 2 (sport 1001): no set_tunnel, the configured VNI 100.
+        PacketParser.Parse(HostFrame(64, 1000), TunnelRig.Host, out var k1, out _);
+        PacketParser.Parse(HostFrame(64, 1001), TunnelRig.Host, out var k2, out _);
+        TunnelRig.Add(r.A, FlowMatch.Exact(k1), FlowAction.SetTunnel(200), FlowAction.Output(TunnelRig.Tun));
+        TunnelRig.Add(r.A, FlowMatch.Exact(k2), FlowAction.Output(TunnelRig.Tun));
+        TunnelRig.Add(r.B, TunnelRig.InPort(11, 200), FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:02:00")), FlowAction.Output(TunnelRig.Host));
+        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun, 100), FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:01:00")), FlowAction.Output(TunnelRig.Host));
+        r.UnderA.TakeSent();
+        // Both flows in one burst: the tunnel id must follow each flow-batch.
+        r.HostA.Inject(HostFrame(64, 1000));
+        r.HostA.Inject(HostFrame(64, 1001));
+        r.HostA.Inject(HostFrame(64, 1000));
+        r.Pump();
+        var wire = r.UnderA.TakeSent();
+        Assert.Equal(3, wire.Count);
+        var vnis = wire.Select(w => BinaryPrimitives.ReadUInt32BigEndian(w.AsSpan(46)) >> 8).OrderBy(v => v).ToArray();
+        Assert.Equal([100u, 200u, 200u], vnis);
+        var got = r.HostB.TakeSent();
+        Assert.Equal(3, got.Count);
+        Assert.Equal(2, got.Count(g => MacAddress.Read(g.AsSpan(6)) == MacAddress.Parse("00:00:00:00:02:00")));
+        Assert.Equal(1, got.Count(g => MacAddress.Read(g.AsSpan(6)) == MacAddress.Parse("00:00:00:00:01:00")));
+        Assert.Equal(2, vx200.Counters.RxPackets);
+        Assert.Equal(1, r.TunB!.Counters.RxPackets);
+    }
+
+    [Fact]
+    public void UnknownVniIsDroppedAndCounted()
+    {
+        using var r = new TunnelRig().WithTunnels("vxlan,vni=100").WithCrossFlows();
+        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.SetTunnel(300), FlowAction.Output(TunnelRig.Tun));
+        r.HostA.Inject(HostFrame());
+        r.Pump();
+        Assert.Empty(r.HostB.TakeSent());
+        Assert.Equal(1, r.B.Tunnels.DropCount(TunnelDropReason.UnknownKey));
+        Assert.Equal(0, r.TunB!.Counters.RxPackets);
+        // Nothing leaked into B's pipeline as ordinary traffic from the underlay.
+        Assert.Equal(0, r.B.DropCount(DropReason.MissSecure));
+    }
+
+    [Fact]
+    public void GreKeyMismatchAndKeylessAreUnknown()
+    {
+        using var r = new TunnelRig();
+        r.TunA = r.A.Tunnels.Add($"g:gre,local=10.0.0.1,remote=10.0.0.2,port=10,underlay=2,remote_mac={TunnelGoldenTests.UnderB}");
+        r.TunB = r.B.Tunnels.Add($"g:gre,local=10.0.0.2,remote=10.0.0.1,key=9,port=10,underlay=2,remote_mac={TunnelGoldenTests.UnderA}");
+        r.WithCrossFlows();
+        r.HostA.Inject(HostFrame());
+        r.Pump();
+        Assert.Empty(r.HostB.TakeSent());
+        Assert.Equal(1, r.B.Tunnels.DropCount(TunnelDropReason.UnknownKey));
+    }
+
+    [Fact]
+    public void FrameTooBigForTheUnderlayMtuIsDroppedAndCounted()
+    {
+        using var r = new TunnelRig(underlayMtu: 100).WithTunnels("vxlan,vni=100").WithCrossFlows();
+        Assert.Equal(50, r.TunA!.Info.Mtu);
+        r.HostA.Inject(HostFrame(64));     // 64 + 36 = 100: fits exactly
+        r.HostA.Inject(HostFrame(65));     // 101: one byte too many
+        r.Pump();
+        var got = r.HostB.TakeSent();
+        Assert.Single(got);
+        Assert.Equal(64, got[0].Length);
+        Assert.Equal(1, r.TunA.Counters.TxDropped);
+        Assert.Equal(1, r.TunA.Drops[TunnelDropReason.TooBig]);
+        Assert.Equal(1, r.A.Tunnels.DropCount(TunnelDropReason.TooBig));
+        Assert.Equal(1, r.TunA.Counters.TxPackets);
+    }
+
+    [Theory]
+    [InlineData("vxlan,vni=7")]
+    [InlineData("gre,key=7")]
+    public void ArpResolvesTheRemoteEndpointAndHeldFramesAreSent(string kind)
+    {
+        using var r = new TunnelRig().WithTunnels(kind, staticMacs: false).WithCrossFlows();
+        Assert.Null(r.TunA!.NextHopMac);
+        Assert.Equal(1, r.TunA.ArpRequestsSent);   // at registration
+        // The host frame arrives before any reply: it is held.
+        var hostSlot = r.A.Ports.Get(TunnelRig.Host)!;
+        var f = HostFrame();
+        r.HostA.Inject(f);
+        r.A.Forwarders[0].Poll(hostSlot);
+        Assert.Equal(1, r.TunA.HeldCount);
+        Assert.Equal(1, r.TunA.ArpRequestsSent);   // within the retry interval: no second request
+        r.Pump();
+        Assert.Equal(TunnelGoldenTests.UnderB, r.TunA.NextHopMac);
+        Assert.Equal(TunnelGoldenTests.UnderA, r.TunB!.NextHopMac);
+        Assert.Equal(0, r.TunA.HeldCount);
+        var got = r.HostB.TakeSent();
+        Assert.Single(got);
+        Assert.Equal(f, got[0]);
+        Assert.Equal(1, r.TunA.Counters.TxPackets);
+        // Everything A put on the wire: its ARP request, its ARP reply to B's request, the tunnelled frame.
+        var wire = r.UnderA.TakeSent();
+        Assert.Equal(3, wire.Count);
+        Assert.Equal(FrameBuilder.Arp(1, TunnelGoldenTests.UnderA, TunnelRig.IpA, default, TunnelRig.IpB), wire[0]);
+        Assert.Contains(FrameBuilder.Arp(2, TunnelGoldenTests.UnderA, TunnelRig.IpA, TunnelGoldenTests.UnderB, TunnelRig.IpB), wire);
+        Assert.Contains(wire, w => w.Length > 60 && MacAddress.Read(w) == TunnelGoldenTests.UnderB);
+        // Later frames go straight out.
+        r.HostA.Inject(f);
+        r.Pump();
+        Assert.Single(r.HostB.TakeSent());
+    }
+
+    [Fact]
+    public void ArpForTheLocalEndpointIsAnsweredAndRepliesTeachTheNextHop()
+    {
+        using var r = new TunnelRig(link: false).WithTunnels("vxlan,vni=1", staticMacs: false);
+        r.UnderA.TakeSent();
+        var linuxMac = MacAddress.Parse("5e:00:00:00:00:99");
+        // A Linux peer asks for our endpoint.
+        r.UnderA.Inject(FrameBuilder.Arp(1, linuxMac, TunnelRig.IpB, default, TunnelRig.IpA));
+        r.A.PollUntilIdle();
+        var sent = r.UnderA.TakeSent();
+        Assert.Single(sent);
+        Assert.Equal(FrameBuilder.Arp(2, TunnelGoldenTests.UnderA, TunnelRig.IpA, linuxMac, TunnelRig.IpB), sent[0]);
+        // The request came from the remote endpoint, so A learned its MAC as well.
+        Assert.Equal(linuxMac, r.TunA!.NextHopMac);
+        // A later reply with another MAC (the peer moved) updates it; the reply is consumed, not forwarded.
+        var moved = MacAddress.Parse("5e:00:00:00:00:aa");
+        r.UnderA.Inject(FrameBuilder.Arp(2, moved, TunnelRig.IpB, TunnelGoldenTests.UnderA, TunnelRig.IpA));
+        r.A.PollUntilIdle();
+        Assert.Equal(moved, r.TunA.NextHopMac);
+        Assert.Equal(2, r.TunA.NextHopChanges);
+        Assert.Empty(r.UnderA.TakeSent());
+        Assert.Empty(r.HostA.TakeSent());
+        // ARP for another address on the underlay is ordinary traffic (here: a miss, dropped by the fail mode).
+        r.UnderA.Inject(FrameBuilder.Arp(1, linuxMac, TunnelRig.IpB, default, Ipv4.Parse("10.0.0.77")));
+        r.A.PollUntilIdle();
+        Assert.Empty(r.UnderA.TakeSent());
+        Assert.Equal(1, r.A.DropCount(DropReason.MissSecure));
+    }
+
+    [Fact]
+    public void UnansweredArpIsRetriedEverySecondAndTheHoldQueueIsBounded()
+    {
+        using var r = new TunnelRig(link: false).WithTunnels("vxlan,vni=1", staticMacs: false).WithCrossFlows();
+        Assert.Equal(1, r.TunA!.ArpRequestsSent);
+        for (int i = 0; i < TunnelPort.HoldCapacity + 4; i++) r.HostA.Inject(HostFrame(64, (ushort)(1000 + i)));
+        r.A.PollUntilIdle();
+        Assert.Equal(TunnelPort.HoldCapacity, r.TunA.HeldCount);
+        Assert.Equal(4, r.TunA.Drops[TunnelDropReason.Unresolved]);
+        Assert.Equal(4, r.TunA.Counters.TxDropped);
+        Assert.Equal(1, r.TunA.ArpRequestsSent);
+        r.Clock.Advance(TimeSpan.FromMilliseconds(1100));
+        r.HostA.Inject(HostFrame());
+        r.A.PollUntilIdle();
+        Assert.Equal(2, r.TunA.ArpRequestsSent);
+        var arps = r.UnderA.TakeSent();
+        Assert.Equal(2, arps.Count);
+        Assert.All(arps, a => Assert.Equal(0x0806, BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(12))));
+        // The reply releases the held frames.
+        r.UnderA.Inject(FrameBuilder.Arp(2, TunnelGoldenTests.UnderB, TunnelRig.IpB, TunnelGoldenTests.UnderA, TunnelRig.IpA));
+        r.A.PollUntilIdle();
+        var released = r.UnderA.TakeSent();
+        Assert.Equal(TunnelPort.HoldCapacity, released.Count);
+        Assert.All(released, w => Assert.Equal(TunnelGoldenTests.UnderB, MacAddress.Read(w)));
+        Assert.Equal(TunnelPort.HoldCapacity, r.TunA.Counters.TxPackets);
+        Assert.Equal(TunnelPort.HoldCapacity * 64, r.TunA.Counters.TxBytes);
+    }
+
+    [Theory]
+    [InlineData("vxlan,vni=5000")]
+    [InlineData("gre,key=5000")]
+    public void TwoDomainsBehaveAsOneL2SegmentWithNormal(string kind)
+    {
+        // TWAREN: with no controller, each switch is a learning switch and the tunnel joins the two domains.
+        using var r = new TunnelRig(miss: MissBehavior.Normal).WithTunnels(kind, staticMacs: false);
+        // The underlays are not part of either L2 domain (a controller would say the same): no flooding onto them,
+        // or a broadcast would loop between the plain underlay link and the tunnel.
+        r.A.SetPortConfig(TunnelRig.Under, PortConfig.NoFlood, PortConfig.NoFlood);
+        r.B.SetPortConfig(TunnelRig.Under, PortConfig.NoFlood, PortConfig.NoFlood);
+        var hA = new SimulatedHost("R", r.HostA, MacAddress.Parse("08:00:27:94:9e:3d"), Ipv4.Parse("192.168.1.2"));
+        var hB = new SimulatedHost("S", r.HostB, MacAddress.Parse("00:15:17:8f:ca:37"), Ipv4.Parse("192.168.1.101"));
+        r.HostA.CaptureSent = r.HostB.CaptureSent = false;
+        for (ushort seq = 1; seq <= 3; seq++)
+        {
+            hA.Ping(hB.Ip, 7, seq);
+            r.Pump();
+        }
+        Assert.Equal(3, hA.EchoRepliesReceived);
+        Assert.Equal(3, hB.EchoRequestsAnswered);
+        // B learned host R behind its tunnel port.
+        Assert.Equal(TunnelRig.Tun, r.B.MacTable.Lookup(hA.Mac, 0, r.Clock.NowNanos));
+    }
+
+    [Fact]
+    public void TunnelPortsAppearInThePortTableAndFollowTheirUnderlay()
+    {
+        using var r = new TunnelRig().WithTunnels("vxlan,vni=100,mac=0e:00:00:00:00:10").WithCrossFlows();
+        var slot = r.A.Ports.Get(TunnelRig.Tun)!;
+        Assert.Same(r.TunA, slot.Port);
+        Assert.Equal("t", slot.Port.Info.Name);
+        Assert.Equal(MacAddress.Parse("0e:00:00:00:00:10"), slot.Port.Info.HwAddr);
+        Assert.Equal(1450, slot.Port.Info.Mtu);
+        Assert.True(slot.Port.LinkUp);
+        Assert.Contains(r.TunA, r.A.Tunnels.List);
+
+        // Removing the tunnel port unbinds it: its traffic is no longer decapsulated.
+        Assert.True(r.B.Tunnels.Remove(TunnelRig.Tun));
+        Assert.Empty(r.B.Tunnels.List);
+        r.HostA.Inject(HostFrame());
+        r.Pump();
+        Assert.Empty(r.HostB.TakeSent());
+        Assert.Equal(0, r.B.Tunnels.ReceiveDrops.Total);   // ordinary traffic to B now (a miss)
+
+        // Removing the underlay detaches the tunnel: link down, output dropped and counted.
+        Assert.True(r.A.RemovePort(TunnelRig.Under));
+        Assert.False(r.TunA!.LinkUp);
+        r.HostA.Inject(HostFrame());
+        r.A.PollUntilIdle();
+        Assert.Equal(1, r.TunA.Drops[TunnelDropReason.NoUnderlay]);
+    }
+
+    [Fact]
+    public void RegistrationErrorsNameTheProblem()
+    {
+        using var r = new TunnelRig();
+        var e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1"));
+        Assert.Contains("give underlay=N", e.Message);
+        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=9"));
+        Assert.Contains("underlay port 9 does not exist", e.Message);
+        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2,port=1"));
+        Assert.Contains("port number 1 is taken", e.Message);
+        Assert.Empty(r.A.Tunnels.List);
+        r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2,port=10");
+        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2"));
+        Assert.Contains("already receives", e.Message);
+        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.3,vni=1,underlay=10"));
+        Assert.Contains("is a tunnel", e.Message);
+        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("u:gre,local=10.0.0.1,remote=10.0.0.3,underlay=2,local_mac=02:00:00:00:00:99"));
+        Assert.Contains("two MACs", e.Message);
+        // Another VNI to the same remote, and the only-non-tunnel-port default once unambiguous.
+        r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=2,underlay=2");
+        Assert.Equal(2, r.A.Tunnels.List.Count);
+        using var single = new Dataplane();
+        single.AddPort(new MemoryPort("u", TunnelGoldenTests.UnderA));
+        var t = single.Tunnels.Add("t:ipip,local=10.0.0.1,remote=10.0.0.2");
+        Assert.Equal((ushort)1, t.UnderlaySlot!.No);
+        Assert.Equal((ushort)2, t.Slot!.No);
+    }
+
+    [Fact]
+    public void PacketOutToATunnelPortEncapsulates()
+    {
+        using var r = new TunnelRig().WithTunnels("vxlan,vni=100").WithCrossFlows();
+        r.UnderA.TakeSent();
+        r.A.PacketOut(HostFrame(), OfPort.None, new FlowActions([FlowAction.SetTunnel(200), FlowAction.Output(TunnelRig.Tun)]));
+        // A second packet-out without set_tunnel must not inherit the first one's id.
+        r.A.PacketOut(HostFrame(), OfPort.None, new FlowActions([FlowAction.Output(TunnelRig.Tun)]));
+        r.Pump();
+        var wire = r.UnderA.TakeSent();
+        Assert.Equal(2, wire.Count);
+        Assert.Equal(200u, BinaryPrimitives.ReadUInt32BigEndian(wire[0].AsSpan(46)) >> 8);
+        Assert.Equal(100u, BinaryPrimitives.ReadUInt32BigEndian(wire[1].AsSpan(46)) >> 8);
+        Assert.Single(r.HostB.TakeSent());
+        Assert.Equal(1, r.B.Tunnels.DropCount(TunnelDropReason.UnknownKey));
+    }
+
+    [Fact]
+    public void FloodIncludesTunnelPortsAndSharedBuffersStayIntact()
+    {
+        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
+        var extra = new MemoryPort("h2", MacAddress.Parse("0a:00:00:00:00:03")) { CaptureSent = true };
+        r.A.AddPort(extra, 3);
+        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(OfPort.Flood));
+        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(TunnelRig.Host));
+        var f = HostFrame();
+        r.HostA.Inject(f);
+        r.Pump();
+        Assert.Equal(f, Assert.Single(extra.TakeSent()));
+        Assert.Equal(f, Assert.Single(r.HostB.TakeSent()));
+        // The underlay got the tunnelled copy (and the flood's own copy of the frame, as a port).
+        var wire = r.UnderA.TakeSent();
+        Assert.Equal(2, wire.Count);
+        Assert.Contains(f, wire);
+    }
+
+    [Fact]
+    public void DecapsulatedAndOrdinaryPacketsInOneBurstBothGetThrough()
+    {
+        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
+        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
+        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(TunnelRig.Host));
+        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Under), FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:00:ee")), FlowAction.Output(TunnelRig.Host));
+        for (int i = 0; i < 5; i++) r.HostA.Inject(HostFrame(64, (ushort)(2000 + i)));
+        r.A.PollUntilIdle();
+        // Interleave ordinary underlay traffic with the tunnelled frames in B's receive queue.
+        var wire = r.UnderB;
+        for (int i = 0; i < 3; i++) wire.Inject(HostFrame(64, (ushort)(3000 + i)));
+        r.B.PollUntilIdle();
+        var got = r.HostB.TakeSent();
+        Assert.Equal(8, got.Count);
+        Assert.Equal(3, got.Count(g => MacAddress.Read(g.AsSpan(6)) == MacAddress.Parse("00:00:00:00:00:ee")));
+    }
+}
