@@ -51,7 +51,8 @@ public readonly record struct OffloadStats(
 /// read, its rows freed) and stays in software with reason <see cref="OffloadReason.Evicted"/>.</item>
 /// <item>With a <see cref="Dataplane"/>, the datapath's state must match what the hardware assumes: every board
 /// port is a datapath port, FLOOD/ALL go to exactly the board's ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD,
-/// NO_FLOOD) do not change the answer, no emergency table, no fragment dropping. A change there (checked each
+/// NO_FLOOD) do not change the answer, no board port carries a tunnel (software decapsulates what arrives there), no
+/// emergency table, no fragment dropping. A change there (checked each
 /// <see cref="Poll"/>) re-places every flow.</item>
 /// </list>
 /// <para><b>Counters</b>: <see cref="Poll"/> (from the datapath's maintenance, before expiry) reads each offloaded
@@ -593,6 +594,11 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         sig = sig * 31 + (dp.Flows.UseEmergencyTable ? 1 : 0);
         sig = sig * 31 + (int)dp.FragmentMode;
         foreach (var p in ports) sig = sig * 31 + ((long)p.No << 32 | (uint)p.Config);
+        // A port that carries tunnels has its frames decapsulated by software: the hardware must not answer them.
+        var underlays = new HashSet<ushort>();
+        foreach (var t in dp.Tunnels.List)
+            if (t.UnderlaySlot is { } u) underlays.Add(u.No);
+        foreach (var u in underlays) sig = sig * 31 + u + 0x10000;
         signature = sig;
 
         if (dp.Flows.UseEmergencyTable) return Env.Suspend("emergency flow table in use");
@@ -609,6 +615,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         foreach (var p in ports)
         {
             var c = p.Config;
+            if (underlays.Contains(p.No)) c |= PortConfig.NoRecv;
             recvOk[p.No] = (c & recvBad) == 0;
             fwdOk[p.No] = (c & fwdBad) == 0;
             if (_targetPorts.Contains(p.No))
