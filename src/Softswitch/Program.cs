@@ -9,6 +9,7 @@ var ports = new Option<string?>("--ports") { Description = "ports: mem:N, afpack
 var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST:PORT (repeatable)", AllowMultipleArgumentsPerToken = false };
 var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:PORT[:IP] (repeatable; binds 127.0.0.1 by default)" };
 var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable)" };
+var offloadOpt = new Option<string?>("--offload") { Description = "flow offload: none (default), netfpga (a NetFPGA-1G board) or netfpga-emulated" };
 var dpid = new Option<string?>("--dpid") { Description = "datapath id in hex (default: the first port's MAC)" };
 var failMode = new Option<string?>("--fail-mode") { Description = "without a controller: secure (drop misses) or standalone (learning switch)" };
 var config = new Option<string?>("--config") { Description = "a JSON file with the same settings (the command line wins)" };
@@ -16,7 +17,7 @@ var threads = new Option<int?>("--threads") { Description = "forwarding threads 
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory" };
 var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
 var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
-var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, dpid, failMode, config, threads, pcapDir, stats, logLevel };
+var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel };
 run.SetAction(pr =>
 {
     var s = new RunSettings();
@@ -33,6 +34,7 @@ run.SetAction(pr =>
     if (pr.GetValue(controller) is { Length: > 0 } c) s.Controllers = [.. c];
     if (pr.GetValue(listen) is { Length: > 0 } l) s.Listen = [.. l];
     if (pr.GetValue(tunnel) is { Length: > 0 } tn) s.Tunnels = [.. tn];
+    if (pr.GetValue(offloadOpt) is { } o) s.Offload = o;
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;
     if (pr.GetValue(failMode) is { } f) s.FailMode = f;
     if (pr.GetValue(threads) is { } t) s.Threads = t;

@@ -11,6 +11,7 @@ using Softswitch.Ports;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
+using Softswitch.Ports.NetFpga;
 using Softswitch.Ports.Pcap;
 using Softswitch.Ports.Memory;
 using Spectre.Console;
@@ -25,6 +26,8 @@ public sealed class RunSettings
     public List<string> Listen { get; set; } = new();
     /// <summary>Tunnel ports, e.g. <c>vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,port=5</c>.</summary>
     public List<string> Tunnels { get; set; } = new();
+    /// <summary>none, netfpga (a real NetFPGA-1G board) or netfpga-emulated.</summary>
+    public string Offload { get; set; } = "none";
     public string? Dpid { get; set; }
     public string FailMode { get; set; } = "secure";
     public int Threads { get; set; } = 1;
@@ -89,7 +92,29 @@ internal static class RunCommand
         }
 
         using var dp = new Dataplane(new DataplaneOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
-        foreach (var p in opened) dp.AddPort(p.Port, p.PortNo);
+        NetFpgaOffload? offload = null;
+        if (s.Offload is "netfpga" or "netfpga-emulated")
+        {
+            NetFpgaOffload.TryParseMode(s.Offload, out var mode);
+            try
+            {
+                // The board's ports become OpenFlow ports 1..n; flows that fit go to its tables, the rest stay in software.
+                offload = NetFpgaOffload.Attach(dp, opened.Select(p => p.Port).ToList(), mode);
+            }
+            catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or InvalidOperationException)
+            {
+                return UserError($"--offload {s.Offload}: {e.Message}");
+            }
+            log.LogInformation("NetFPGA offload ({Mode}) over {Ports} port(s)", s.Offload, opened.Count);
+        }
+        else if (s.Offload != "none")
+        {
+            return UserError($"--offload must be none, netfpga or netfpga-emulated, not '{s.Offload}'");
+        }
+        else
+        {
+            foreach (var p in opened) dp.AddPort(p.Port, p.PortNo);
+        }
         foreach (var t in s.Tunnels)
         {
             try
@@ -142,6 +167,7 @@ internal static class RunCommand
         log.LogInformation("shutting down");
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Stop();
+        offload?.Dispose();
         return 0;
     }
 
