@@ -17,7 +17,8 @@ var threads = new Option<int?>("--threads") { Description = "forwarding threads 
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory" };
 var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
 var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
-var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel };
+var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default: /run/softswitch/DPID.ctl, or $SOFTSWITCH_RUNDIR; 'none' for no socket)" };
+var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl };
 run.SetAction(pr =>
 {
     var s = new RunSettings();
@@ -41,8 +42,15 @@ run.SetAction(pr =>
     if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;
     if (pr.GetValue(stats)) s.Stats = true;
     if (pr.GetValue(logLevel) is { } ll) s.LogLevel = ll;
+    if (pr.GetValue(unixctl) is { } u) s.Unixctl = u;
     return RunCommand.Run(s);
 });
 
-var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo };
+var target = new Option<string?>("--target", "-t") { Description = "the daemon: its control socket path, its datapath id, or a name in the run directory (default: the only socket there)" };
+var ctlTimeout = new Option<double>("--timeout") { Description = "seconds to wait for the reply", DefaultValueFactory = _ => 30 };
+var ctlWords = new Argument<string[]>("command") { Description = "the command and its arguments (softswitch ctl help lists them)", Arity = ArgumentArity.OneOrMore };
+var ctl = new Command("ctl", "send a command to a running switch's control socket (offload/show, offload/dump-flows, dp/show, help)") { target, ctlTimeout, ctlWords };
+ctl.SetAction(pr => CtlCommand.Run(pr.GetValue(target), pr.GetValue(ctlTimeout), pr.GetValue(ctlWords) ?? [], Console.Out, Console.Error));
+
+var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo, ctl };
 return root.Parse(args).Invoke();

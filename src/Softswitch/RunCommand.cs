@@ -3,7 +3,9 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Softswitch.Control;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Pipeline;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
@@ -36,6 +38,8 @@ public sealed class RunSettings
     public string? PcapDir { get; set; }
     public bool Stats { get; set; }
     public string LogLevel { get; set; } = "Information";
+    /// <summary>The control socket: a path, "none", or null for RUNDIR/DPID.ctl (see <see cref="ControlPaths"/>).</summary>
+    public string? Unixctl { get; set; }
 }
 
 /// <summary>
@@ -99,13 +103,13 @@ internal static class RunCommand
             try
             {
                 // The board's ports become OpenFlow ports 1..n; flows that fit go to its tables, the rest stay in software.
-                offload = NetFpgaOffload.Attach(dp, opened.Select(p => p.Port).ToList(), mode);
+                offload = NetFpgaOffload.Attach(dp, opened.Select(p => p.Port).ToList(), mode,
+                    new NetFpgaOffloadOptions { Logger = loggers.CreateLogger("offload") });
             }
             catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or InvalidOperationException)
             {
                 return UserError($"--offload {s.Offload}: {e.Message}");
             }
-            log.LogInformation("NetFPGA offload ({Mode}) over {Ports} port(s)", s.Offload, opened.Count);
         }
         else if (s.Offload != "none")
         {
@@ -146,12 +150,37 @@ internal static class RunCommand
             Controllers = s.Controllers,
             Listeners = s.Listen,
         }, loggers);
+
+        // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
+        var commands = new ControlCommands(loggers.CreateLogger("control"));
+        DaemonCommands.Register(commands, dp, agent, offload?.Manager);
+        ControlServer? control = null;
+        if (!string.Equals(s.Unixctl, "none", StringComparison.Ordinal))
+        {
+            string path = s.Unixctl ?? ControlPaths.DefaultFor(dpid);
+            try
+            {
+                control = ControlServer.Start(path, commands, loggers.CreateLogger("control"));
+                log.LogInformation("control socket {Path} (softswitch ctl --target {Path} help)", control.Path, control.Path);
+            }
+            catch (ControlSocketException e) when (s.Unixctl is null)
+            {
+                log.LogWarning("no control socket: {Error} (choose one with --unixctl PATH)", e.Message);
+            }
+            catch (ControlSocketException e)
+            {
+                offload?.Dispose();
+                return UserError($"--unixctl: {e.Message}");
+            }
+        }
         try
         {
             agent.Start();
         }
         catch (SocketException e)
         {
+            control?.Dispose();
+            offload?.Dispose();
             return UserError($"cannot listen: {e.Message}");
         }
         dp.Start();
@@ -161,23 +190,24 @@ internal static class RunCommand
         using var done = new ManualResetEventSlim(false);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; done.Set(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; done.Set(); });
-        if (s.Stats) StatsView(dp, agent, done);
+        if (s.Stats) StatsView(dp, agent, offload?.Manager, done);
         else done.Wait();
 
         log.LogInformation("shutting down");
+        control?.Dispose();
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Stop();
         offload?.Dispose();
         return 0;
     }
 
-    private static void StatsView(Dataplane dp, OfSwitchAgent agent, ManualResetEventSlim done)
+    private static void StatsView(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
     {
         AnsiConsole.Live(new Table()).Start(ctx =>
         {
             while (!done.Wait(1000))
             {
-                var t = new Table().Title($"softswitch  flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard  " +
+                var t = new Table().Title($"softswitch  flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard{OffloadTitle(offload)}  " +
                                           $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}  packet-ins: {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped");
                 t.AddColumns("port", "name", "rx packets", "rx bytes", "tx packets", "tx bytes", "rx dropped", "tx dropped", "link");
                 foreach (var p in dp.Ports.List)
@@ -191,6 +221,16 @@ internal static class RunCommand
                 ctx.UpdateTarget(t);
             }
         });
+    }
+
+    /// <summary>The live view's offload part: <c> (hw 3, sw 2: unsupported-action=2)</c>, or "" without offload.</summary>
+    internal static string OffloadTitle(OffloadManager? offload)
+    {
+        if (offload is null) return "";
+        var st = offload.Stats;
+        var reasons = OffloadReport.SortedReasons(st);
+        string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{OffloadReport.ReasonName(r.Reason)}={r.Count}"));
+        return Markup.Escape($" (hw {st.HardwareFlows}, sw {st.SoftwareFlows}{why})");
     }
 
     private static int UserError(string message)

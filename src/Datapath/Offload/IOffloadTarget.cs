@@ -14,6 +14,9 @@ public enum OffloadReason : byte
     /// <summary>An action list the hardware would run differently: a set-field after an output, the same field set
     /// twice, VLAN strip together with a VLAN set, or two outputs to one port.</summary>
     UnsupportedActionOrder,
+    /// <summary>An output back out the packet's own in_port (IN_PORT): the hardware's contract does not say whether it
+    /// sends a frame out the port it arrived on, so the flow stays where the answer is known.</summary>
+    OutputToInPort,
     /// <summary>A match the hardware cannot express the same way (tunnel id, PCP without VLAN id, a VLAN id above 4095).</summary>
     UnsupportedMatch,
     /// <summary>The match's in_port is not one of the hardware's ports.</summary>
@@ -48,6 +51,9 @@ public readonly record struct OffloadResult(bool Installed, OffloadReason Reason
 {
     public static OffloadResult Refused(OffloadReason reason, string? detail = null, int writes = 0) => new(false, reason, detail, 0, writes);
 }
+
+/// <summary>How full one hardware table is (rows in use out of the rows flows may use).</summary>
+public readonly record struct OffloadTableUsage(string Name, int Used, int Capacity);
 
 /// <summary>Packets and bytes counted by hardware since the previous read (deltas).</summary>
 public readonly record struct OffloadCounts(long Packets, long Bytes)
@@ -95,4 +101,13 @@ public interface IOffloadTarget
 
     /// <summary>Counts of an installed flow since the previous read (or install).</summary>
     OffloadCounts ReadCounters(FlowEntry entry);
+
+    /// <summary>Occupancy of each of the hardware's tables, for observability (no device access).</summary>
+    IReadOnlyList<OffloadTableUsage> Occupancy => [];
+
+    /// <summary>
+    /// Where an installed flow sits, as <c>TABLE,KEY=VALUE</c> text for dump-flows and logs (e.g. <c>exact,row=17</c>),
+    /// or null when not installed or not known. No device access.
+    /// </summary>
+    string? Location(FlowEntry entry) => null;
 }

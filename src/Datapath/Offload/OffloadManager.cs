@@ -14,6 +14,47 @@ namespace Softswitch.Datapath.Offload;
 /// <param name="LastRegisterWrites">Register writes of the last operation on it (install, modify, removal).</param>
 public readonly record struct FlowPlacement(FlowEntry Entry, bool InHardware, OffloadReason Reason, string? Detail, int Rows, int LastRegisterWrites);
 
+/// <summary>What led to a placement decision.</summary>
+public enum PlacementEvent : byte
+{
+    /// <summary>A flow arrived (or was already in the table when the manager attached).</summary>
+    Added,
+    /// <summary>Its actions changed.</summary>
+    Modified,
+    /// <summary>It left the table.</summary>
+    Removed,
+    /// <summary>Taken out of hardware because a flow that overlaps it arrived.</summary>
+    Evicted,
+    /// <summary>Offered again after a removal freed room or an overlap went away.</summary>
+    Retried,
+    /// <summary>Placed again because the datapath's ports or modes changed.</summary>
+    Replaced,
+}
+
+/// <summary>One placement decision, for logs.</summary>
+/// <param name="Event">What led to it.</param>
+/// <param name="Placement">Where the flow lives now (for <see cref="PlacementEvent.Removed"/>: nowhere).</param>
+/// <param name="Location">The target's <see cref="IOffloadTarget.Location"/> when in hardware, else null.</param>
+/// <param name="WasInHardware">Whether the flow was in hardware before.</param>
+public readonly record struct OffloadDecision(PlacementEvent Event, FlowPlacement Placement, string? Location, bool WasInHardware);
+
+/// <summary>
+/// Receives an <see cref="OffloadManager"/>'s decisions (the Datapath has no logging of its own; the daemon plugs a
+/// logger in). Called under the manager's lock, itself inside the flow table's writer lock: keep it short, never call
+/// back into the manager or the table.
+/// </summary>
+public interface IOffloadLog
+{
+    /// <summary>Whether <see cref="OnDecision"/> is wanted now (building a decision costs a few strings per flow-mod).</summary>
+    bool DecisionsEnabled { get; }
+
+    /// <summary>One flow's placement was decided (never per packet).</summary>
+    void OnDecision(in OffloadDecision decision);
+
+    /// <summary>A target call threw; <paramref name="entry"/> is the flow involved, if any.</summary>
+    void OnTargetError(FlowEntry? entry, Exception error);
+}
+
 /// <summary>Counters of an <see cref="OffloadManager"/> (a snapshot).</summary>
 public readonly record struct OffloadStats(
     int HardwareFlows,
@@ -28,7 +69,8 @@ public readonly record struct OffloadStats(
     long Promotions,
     long HardwarePackets,
     long HardwareBytes,
-    IReadOnlyDictionary<OffloadReason, int> SoftwareReasons)
+    IReadOnlyDictionary<OffloadReason, int> SoftwareReasons,
+    long TargetErrors = 0)
 {
     /// <summary>Mean register writes per flow-table change (add, modify, removal).</summary>
     public double RegisterWritesPerFlowMod => FlowModEvents == 0 ? 0 : (double)FlowModRegisterWrites / FlowModEvents;
@@ -89,6 +131,15 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private long _hwPackets, _hwBytes;
     private long _targetErrors;
     private string? _lastError;
+
+    private IOffloadLog? _log;
+
+    /// <summary>Where decisions and target errors are reported (set it before <see cref="Attach"/>), or null.</summary>
+    public IOffloadLog? Log
+    {
+        get { lock (_lock) return _log; }
+        set { lock (_lock) _log = value; }
+    }
 
     /// <summary>Most retries per <see cref="Poll"/> (each may cost a scan of the wildcard flows).</summary>
     public int MaxRetriesPerPoll { get; set; } = 256;
@@ -184,6 +235,16 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         _targetErrors++;
         _lastError = ex.Message;
         if (e is not null && _flows.TryGetValue(e, out var s) && !s.InHardware) SetReason(s, OffloadReason.TargetError, ex.Message);
+        _log?.OnTargetError(e, ex);
+    }
+
+    /// <summary>Reports a decision about <paramref name="s"/> to <see cref="Log"/> (when it wants them).</summary>
+    private void Decided(PlacementEvent ev, FlowState s, bool wasInHardware)
+    {
+        var log = _log;
+        if (log is null || !log.DecisionsEnabled) return;
+        string? where = s.InHardware ? _target.Location(s.Entry) : null;
+        log.OnDecision(new OffloadDecision(ev, s.ToPlacement(), where, wasInHardware));
     }
 
     /// <summary>Target calls that threw (see <see cref="LastError"/>); the flows involved stay in software.</summary>
@@ -194,6 +255,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     {
         if (!_flows.TryGetValue(e, out var s)) return;
         long w0 = _target.RegisterWrites;
+        bool wasIn = s.InHardware;
         if (s.InHardware)
         {
             var why = Eligibility(e);
@@ -217,12 +279,14 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         s.LastWrites = (int)(_target.RegisterWrites - w0);
         _flowModEvents++;
         _flowModWrites += s.LastWrites;
+        Decided(PlacementEvent.Modified, s, wasIn);
     }
 
     private void RemovedLocked(FlowEntry e)
     {
         if (!_flows.Remove(e, out var s)) return;
         long w0 = _target.RegisterWrites;
+        bool wasIn = s.InHardware;
         if (s.InHardware) TakeOut(s, OffloadReason.None, null, forget: true);
         else SetReason(s, OffloadReason.None, null);
         _swWildcard.Remove(s);
@@ -231,6 +295,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         s.LastWrites = (int)(_target.RegisterWrites - w0);
         _flowModEvents++;
         _flowModWrites += s.LastWrites;
+        Decided(PlacementEvent.Removed, s, wasIn);
     }
 
     // ================================================================ maintenance
@@ -304,7 +369,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             lock (_lock)
             {
                 return new OffloadStats(_hwFlows, _flows.Count - _hwFlows, _hwRows, _flowModEvents, _flowModWrites, _maintenanceWrites,
-                    _polls, _installs, _evictions, _promotions, _hwPackets, _hwBytes, new Dictionary<OffloadReason, int>(_reasons));
+                    _polls, _installs, _evictions, _promotions, _hwPackets, _hwBytes, new Dictionary<OffloadReason, int>(_reasons), _targetErrors);
             }
         }
     }
@@ -333,6 +398,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             _flowModEvents++;
             _flowModWrites += s.LastWrites;
         }
+        Decided(PlacementEvent.Added, s, wasInHardware: false);
     }
 
     /// <summary>Decides and applies the placement of a software-resident flow <paramref name="s"/> (see the type remarks).</summary>
@@ -431,6 +497,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             if (!unsafeNow) continue;
             TakeOut(h, OffloadReason.Evicted, Describe(by.Entry));
             _evictions++;
+            Decided(PlacementEvent.Evicted, h, wasInHardware: true);
         }
     }
 
@@ -525,8 +592,11 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
                 break;
             }
             if (s.InHardware || !_flows.ContainsKey(s.Entry)) continue;
+            var was = (s.Reason, s.Detail);
             Place(s);
             if (s.InHardware) _promotions++;
+            // Only what changed: a flow refused again for the same reason is not news.
+            if (s.InHardware || s.Reason != was.Reason || s.Detail != was.Detail) Decided(PlacementEvent.Retried, s, wasInHardware: false);
         }
     }
 
@@ -534,14 +604,22 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private void ReplaceAllLocked()
     {
         var all = new List<FlowState>(_flows.Values);
+        var was = new Dictionary<FlowState, (bool InHardware, OffloadReason Reason)>(all.Count, ReferenceEqualityComparer.Instance);
         foreach (var s in all)
+        {
+            was[s] = (s.InHardware, s.Reason);
             if (s.InHardware) TakeOut(s, OffloadReason.DatapathState, null);
+        }
         all.Sort(static (a, b) => a.IsExact != b.IsExact ? (a.IsExact ? -1 : 1) : b.Entry.Priority.CompareTo(a.Entry.Priority));
         foreach (var s in all)
+        {
             if (!s.Entry.IsEmergency) Place(s);
+            var (wasIn, wasReason) = was[s];
+            if (s.InHardware != wasIn || s.Reason != wasReason) Decided(PlacementEvent.Replaced, s, wasIn);
+        }
     }
 
-    private static string Describe(FlowEntry e) => $"priority={e.Priority} {e.Match}";
+    private static string Describe(FlowEntry e) => OfctlText.Rule(e.Priority, e.Match);
 
     // ================================================================ datapath state
 

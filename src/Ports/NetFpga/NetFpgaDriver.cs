@@ -27,8 +27,8 @@ public readonly record struct NetFpgaLookupStats(uint ExactHits, uint ExactMisse
 /// for misses; written by <see cref="Initialize"/>). A row is written through the staging registers: CMP_0..7,
 /// CMP_MASK_0..7, ACTION_0..9, the row's BYTES_HIT/PKTS_HIT/LAST_SEEN_TS zeroed, then WRITE_ADDR = row: 30 writes.
 /// Rows have no priority (the first matching row wins; the caller keeps offloaded rows disjoint). A flow whose
-/// in_port is wildcarded but whose outputs depend on the in_port (FLOOD/ALL, IN_PORT, an output to a port the packet
-/// may have come in on, which software drops) becomes one row per group of in_ports with the same forward bitmask,
+/// in_port is wildcarded but whose outputs depend on the in_port (FLOOD/ALL, an output to a port the packet may have
+/// come in on, which software drops; IN_PORT outputs stay in software, see <see cref="NetFpgaEncoding.CheckActions"/>) becomes one row per group of in_ports with the same forward bitmask,
 /// each group covered by the fewest src_port value/mask pairs (so FLOOD takes 4 rows); in_ports whose packets would
 /// all be dropped are left to software when other in_ports need rows. Wildcard counters are 32-bit totals; reads
 /// subtract the previous total modulo 2^32.</para>
@@ -64,6 +64,33 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
     public long RegisterReads => Interlocked.Read(ref _reads);
     public int ExactRowsUsed { get { lock (_lock) return _exactCount; } }
     public int WildcardRowsFree { get { lock (_lock) return _wildFree; } }
+
+    /// <summary>The exact table (32,768 rows) and the wildcard rows flows may use (24; 8 more are reserved).</summary>
+    public IReadOnlyList<OffloadTableUsage> Occupancy
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return
+                [
+                    new OffloadTableUsage("exact", _exactCount, NetFpgaRegisters.ExactTableRows),
+                    new OffloadTableUsage("wildcard", NetFpgaRegisters.UsableWildcardRows - _wildFree, NetFpgaRegisters.UsableWildcardRows),
+                ];
+            }
+        }
+    }
+
+    /// <summary><c>exact,row=N</c> or <c>wildcard,rows=A+B</c> (rows in lookup order), or null when not installed.</summary>
+    public string? Location(FlowEntry entry)
+    {
+        lock (_lock)
+        {
+            if (!_flows.TryGetValue(entry, out var f)) return null;
+            if (f.ExactRow >= 0) return $"exact,row={f.ExactRow}";
+            return f.Rows!.Length == 1 ? $"wildcard,row={f.Rows[0]}" : $"wildcard,rows={string.Join('+', f.Rows)}";
+        }
+    }
 
     private void Write(uint address, uint value)
     {

@@ -24,6 +24,12 @@ namespace Softswitch.Ports.NetFpga;
 /// wildcarded is 0xFC (the reference library's value; the key's low two TOS bits are always zero). A wildcarded
 /// dl_vlan masks all 16 bits (the reference library leaves bit 12 compared, which would keep untagged frames from
 /// matching). forward_bitmask bit 2i = MAC port i, bit 2i+1 = CPU queue i.
+/// VLAN, where the contract says less than we would like: it gives the key's vlan field as PCP &lt;&lt; 13 | VID
+/// (0xFFFF untagged) and says nothing of the CFI/DEI bit at position 12. Every choice here only relies on "mask 1 = don't
+/// care" and on 0xFFFF for untagged frames: a wildcarded dl_vlan ignores the whole field; a matched VID compares bit 12 as
+/// zero, so if the board did carry a set DEI bit there, such frames would miss and be answered by software (slower, same
+/// answer); dl_vlan_pcp with dl_vlan wildcarded, which depends on how the board keys untagged frames, stays in software
+/// (<see cref="CheckMatch"/>).
 /// Stateless; the emulator (<see cref="EmulatedNetFpga"/>) deliberately decodes with code of its own.
 /// </remarks>
 public static class NetFpgaEncoding
@@ -150,9 +156,16 @@ public static class NetFpgaEncoding
     /// <paramref name="portCount"/> ports (OpenFlow ports 1..portCount).
     /// </summary>
     /// <remarks>
-    /// The board applies every modification, then outputs the one modified frame to every port of its bitmask:
+    /// <para>The board applies every modification, then outputs the one modified frame to every port of its bitmask:
     /// so a set-field after an output, a field set twice, a VLAN strip next to a VLAN set (order matters there) or two
-    /// outputs that reach one port (checked per in_port in <see cref="EncodeAction"/>) run differently.
+    /// outputs that reach one port (checked per in_port in <see cref="EncodeAction"/>) run differently.</para>
+    /// <para>Output back out the in_port: the register contract does not say what the bitfile does with a forward
+    /// bitmask that includes the frame's own MAC port. The reference library sets that bit both for IN_PORT (expecting
+    /// the frame to go back) and for an explicit output to the in_port (which OpenFlow 1.0 drops), so one of the two
+    /// must behave differently on the real board, and nothing tells which. We never set that bit: an explicit output to
+    /// the in_port and FLOOD/ALL leave it clear (the software drops those copies, and so does a board that sends nothing
+    /// for a clear bit), and a flow with an IN_PORT output stays in software
+    /// (<see cref="OffloadReason.OutputToInPort"/>) rather than risk being answered differently.</para>
     /// </remarks>
     public static OffloadReason CheckActions(FlowActions actions, int portCount, out string? detail)
     {
@@ -166,7 +179,11 @@ public static class NetFpgaEncoding
                 case ActionKind.Output:
                     switch (a.Port)
                     {
-                        case OfPort.InPort or OfPort.Flood or OfPort.All:
+                        case OfPort.InPort:
+                            // See the remarks: the one forward bit whose effect the contract leaves open.
+                            detail = "IN_PORT (the board may not send a frame back out its in_port)";
+                            return OffloadReason.OutputToInPort;
+                        case OfPort.Flood or OfPort.All:
                             break;
                         case OfPort.Controller or OfPort.Local or OfPort.Normal or OfPort.Table:
                             detail = a.ToString();
@@ -222,7 +239,8 @@ public static class NetFpgaEncoding
     /// <summary>
     /// Encodes <paramref name="actions"/> (already accepted by <see cref="CheckActions"/>) for packets arriving on
     /// board port <paramref name="inPort"/> (0-based): the forward bitmask follows the software's output rules for that
-    /// in_port (an output to the in_port itself is dropped, IN_PORT sends back, FLOOD/ALL send to every other port).
+    /// in_port (an output to the in_port itself is dropped, FLOOD/ALL send to every other port; IN_PORT, refused by
+    /// <see cref="CheckActions"/>, would set the in_port's own bit).
     /// Returns false when two outputs reach the same port (the board would send one copy, the software two).
     /// </summary>
     public static bool EncodeAction(FlowActions actions, int inPort, int portCount, Span<uint> action, out string? detail)

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Pipeline;
+using Softswitch.Ports.Offload;
 
 namespace Softswitch.Ports.NetFpga;
 
@@ -18,6 +20,10 @@ public sealed record NetFpgaOffloadOptions
     public string Interface { get; init; } = Nf2RegisterBus.DefaultInterface;
     /// <summary>Reset the card before programming it (real board only; takes 2 s).</summary>
     public bool ResetCard { get; init; }
+    /// <summary>Where placement decisions (Debug), summaries (Information) and board errors (Warning) go; null: nowhere.</summary>
+    public ILogger? Logger { get; init; }
+    /// <summary>Shortest time between two Information summaries of the placement (logged only when it changed).</summary>
+    public TimeSpan SummaryInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
@@ -33,7 +39,9 @@ public sealed record NetFpgaOffloadOptions
 /// </code>
 /// <see cref="Attach"/> adds board port i as OpenFlow port i + 1, registers the manager as the table's observer, and
 /// hooks <see cref="Dataplane.MaintenanceStarting"/> so each maintenance step first reads the hardware counters (flow
-/// counters into the flows, MAC counters into the ports) and only then expires flows.
+/// counters into the flows, MAC counters into the ports) and only then expires flows. With
+/// <see cref="NetFpgaOffloadOptions.Logger"/>, each maintenance step also logs the placement summary when it changed
+/// (<see cref="OffloadLogger"/>).
 /// </remarks>
 public sealed class NetFpgaOffload : IDisposable
 {
@@ -45,14 +53,17 @@ public sealed class NetFpgaOffload : IDisposable
     /// <summary>The emulator, in <see cref="NetFpgaMode.Emulated"/>.</summary>
     public EmulatedNetFpga? Emulator { get; }
     public IReadOnlyList<NetFpgaBoardPort> Ports { get; }
+    /// <summary>The logs of the placement, when a logger was given.</summary>
+    public OffloadLogger? Log { get; }
 
-    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager)
+    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager, OffloadLogger? log)
     {
         _dp = dp;
         Driver = driver;
         Emulator = emulator;
         Ports = ports;
         Manager = manager;
+        Log = log;
         _onMaintenance = Maintenance;
         dp.MaintenanceStarting += _onMaintenance;
     }
@@ -98,8 +109,17 @@ public sealed class NetFpgaOffload : IDisposable
             dp.AddPort(ports[i], (ushort)(i + 1));
         }
         var manager = new OffloadManager(dp, driver);
+        OffloadLogger? log = null;
+        if (options.Logger is { } logger)
+        {
+            log = new OffloadLogger(logger, manager, () => dp.Clock.NowNanos) { SummaryInterval = options.SummaryInterval };
+            manager.Log = log;
+        }
         manager.Attach();
-        return new NetFpgaOffload(dp, driver, emulator, ports, manager);
+        log?.LogStarted($"NetFPGA-1G {(mode == NetFpgaMode.Emulated ? "emulator" : $"board on {bus.Name}")}, {ports.Length} port(s) " +
+                        $"(OpenFlow ports 1..{ports.Length}), exact table {NetFpgaRegisters.ExactTableRows} rows, " +
+                        $"wildcard table {NetFpgaRegisters.UsableWildcardRows} rows for flows + {NetFpgaRegisters.WildcardTableRows - NetFpgaRegisters.UsableWildcardRows} reserved");
+        return new NetFpgaOffload(dp, driver, emulator, ports, manager, log);
     }
 
     /// <summary>Parses "netfpga" / "netfpga-emulated" (the daemon's --offload values).</summary>
@@ -134,7 +154,9 @@ public sealed class NetFpgaOffload : IDisposable
         {
             Interlocked.Increment(ref _maintenanceErrors);
             LastMaintenanceError = e.Message;
+            Log?.Warn($"offload: reading the board's counters failed: {e.Message}");
         }
+        Log?.MaybeLogSummary();
     }
 
     public void Dispose()

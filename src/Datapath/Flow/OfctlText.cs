@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Text;
+using Softswitch.Datapath.Actions;
+
+namespace Softswitch.Datapath.Flow;
+
+/// <summary>
+/// Flows as text in ovs-ofctl's OpenFlow 1.0 syntax (what `ovs-ofctl dump-flows` prints and `add-flow` reads), for
+/// the control socket and the logs.
+/// </summary>
+/// <remarks>
+/// Match: a protocol shorthand when dl_type (and nw_proto) say it (<c>ip</c>, <c>tcp</c>, <c>udp</c>, <c>icmp</c>,
+/// <c>arp</c>), then only the fields the match does not wildcard, in ovs-ofctl's order: in_port, dl_vlan, dl_vlan_pcp,
+/// dl_src, dl_dst, dl_type, nw_src, nw_dst (with a /prefix when partly wildcarded), nw_proto, nw_tos, tp_src, tp_dst,
+/// tun_id. ARP addresses and opcode print as arp_spa/arp_tpa/arp_op, ICMP type/code as icmp_type/icmp_code. A match
+/// of everything is the empty string. Actions: ovs-ofctl's names (<c>output:2</c>, <c>IN_PORT</c>, <c>FLOOD</c>,
+/// <c>CONTROLLER:65535</c>, <c>mod_vlan_vid:5</c>, ..., <c>drop</c>). Management-plane only: allocates.
+/// </remarks>
+public static class OfctlText
+{
+    private const ushort EthIp = 0x0800, EthArp = 0x0806;
+
+    /// <summary><c>priority=P[,match]</c>, the way ovs-ofctl prints a flow's rule.</summary>
+    public static string Rule(ushort priority, in FlowMatch m)
+    {
+        string match = Match(m);
+        return match.Length == 0 ? $"priority={priority}" : $"priority={priority},{match}";
+    }
+
+    public static string Match(in FlowMatch m)
+    {
+        var w = m.Wildcards;
+        var v = m.Value;
+        var sb = new StringBuilder(96);
+        bool typeSet = (w & Wildcards.DlType) == 0, protoSet = (w & Wildcards.NwProto) == 0;
+        bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp;
+        bool typeShown = false, protoShown = false;
+        if (ip && protoSet && v.NwProto is 1 or 6 or 17)
+        {
+            Add(sb, v.NwProto switch { 1 => "icmp", 6 => "tcp", _ => "udp" });
+            typeShown = protoShown = true;
+        }
+        else if (ip)
+        {
+            Add(sb, "ip");
+            typeShown = true;
+        }
+        else if (arp)
+        {
+            Add(sb, "arp");
+            typeShown = true;
+        }
+
+        if ((w & Wildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
+        if ((w & Wildcards.DlVlan) == 0) Add(sb, "dl_vlan=", v.DlVlan == 0xFFFF ? "0xffff" : v.DlVlan.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.DlVlanPcp) == 0) Add(sb, "dl_vlan_pcp=", v.DlVlanPcp.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.DlSrc) == 0) Add(sb, "dl_src=", v.DlSrc.ToString());
+        if ((w & Wildcards.DlDst) == 0) Add(sb, "dl_dst=", v.DlDst.ToString());
+        if (typeSet && !typeShown) Add(sb, "dl_type=", "0x" + v.DlType.ToString("x4", CultureInfo.InvariantCulture));
+        int srcBits = m.NwSrcPrefixBits, dstBits = m.NwDstPrefixBits;
+        if (srcBits > 0) Add(sb, arp ? "arp_spa=" : "nw_src=", Prefix(v.NwSrc, srcBits));
+        if (dstBits > 0) Add(sb, arp ? "arp_tpa=" : "nw_dst=", Prefix(v.NwDst, dstBits));
+        if (protoSet && !protoShown) Add(sb, arp ? "arp_op=" : "nw_proto=", v.NwProto.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.NwTos) == 0) Add(sb, "nw_tos=", v.NwTos.ToString(CultureInfo.InvariantCulture));
+        bool icmp = ip && protoSet && v.NwProto == 1;
+        if ((w & Wildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.TunIdExt) == 0) Add(sb, "tun_id=", "0x" + v.TunId.ToString("x", CultureInfo.InvariantCulture));
+        return sb.ToString();
+    }
+
+    public static string Actions(FlowActions actions)
+    {
+        if (actions.Items.Length == 0) return "drop";
+        var sb = new StringBuilder(32);
+        foreach (var a in actions.Items)
+        {
+            if (sb.Length > 0) sb.Append(',');
+            sb.Append(Action(a));
+        }
+        return sb.ToString();
+    }
+
+    public static string Action(in FlowAction a) => a.Kind switch
+    {
+        ActionKind.Output => a.Port switch
+        {
+            OfPort.InPort => "IN_PORT",
+            OfPort.Table => "TABLE",
+            OfPort.Normal => "NORMAL",
+            OfPort.Flood => "FLOOD",
+            OfPort.All => "ALL",
+            OfPort.Controller => $"CONTROLLER:{a.MaxLen}",
+            OfPort.Local => "LOCAL",
+            _ => $"output:{a.Port}",
+        },
+        ActionKind.Enqueue => $"enqueue:{Port(a.Port)}:{a.QueueId}",
+        ActionKind.SetVlanVid => $"mod_vlan_vid:{a.Value}",
+        ActionKind.SetVlanPcp => $"mod_vlan_pcp:{a.Value}",
+        ActionKind.StripVlan => "strip_vlan",
+        ActionKind.SetDlSrc => $"mod_dl_src:{new MacAddress(a.Value)}",
+        ActionKind.SetDlDst => $"mod_dl_dst:{new MacAddress(a.Value)}",
+        ActionKind.SetNwSrc => $"mod_nw_src:{Ipv4.Format((uint)a.Value)}",
+        ActionKind.SetNwDst => $"mod_nw_dst:{Ipv4.Format((uint)a.Value)}",
+        ActionKind.SetNwTos => $"mod_nw_tos:{a.Value}",
+        ActionKind.SetTpSrc => $"mod_tp_src:{a.Value}",
+        ActionKind.SetTpDst => $"mod_tp_dst:{a.Value}",
+        ActionKind.SetTunnel => $"set_tunnel:0x{a.Value:x}",
+        _ => $"{a.Kind}:{a.Value}",
+    };
+
+    /// <summary>A port number, or its reserved name (LOCAL, CONTROLLER, ...).</summary>
+    public static string Port(ushort port) => port switch
+    {
+        OfPort.InPort => "IN_PORT",
+        OfPort.Table => "TABLE",
+        OfPort.Normal => "NORMAL",
+        OfPort.Flood => "FLOOD",
+        OfPort.All => "ALL",
+        OfPort.Controller => "CONTROLLER",
+        OfPort.Local => "LOCAL",
+        OfPort.None => "NONE",
+        _ => port.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static string Prefix(uint addr, int bits) => bits >= 32 ? Ipv4.Format(addr) : $"{Ipv4.Format(addr)}/{bits}";
+
+    private static void Add(StringBuilder sb, string text)
+    {
+        if (sb.Length > 0) sb.Append(',');
+        sb.Append(text);
+    }
+
+    private static void Add(StringBuilder sb, string name, string value)
+    {
+        if (sb.Length > 0) sb.Append(',');
+        sb.Append(name).Append(value);
+    }
+}

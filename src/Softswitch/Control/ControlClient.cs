@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Net.Sockets;
+
+namespace Softswitch.Control;
+
+/// <summary>Where control sockets live, and how `softswitch ctl --target` finds one.</summary>
+/// <remarks>
+/// The run directory is $SOFTSWITCH_RUNDIR, else /run/softswitch. A daemon's default socket is RUNDIR/DPID.ctl with
+/// the datapath id as 16 hex digits. A target containing '/' is a path; a hex number is a datapath id; any other
+/// word is a name in the run directory (RUNDIR/NAME.ctl); no target means the only socket in the run directory.
+/// </remarks>
+internal static class ControlPaths
+{
+    public const string RunDirVariable = "SOFTSWITCH_RUNDIR";
+
+    public static string RunDir => Environment.GetEnvironmentVariable(RunDirVariable) is { Length: > 0 } d ? d : "/run/softswitch";
+
+    public static string DefaultFor(ulong dpid) => Path.Combine(RunDir, $"{dpid:x16}.ctl");
+
+    /// <summary>The socket path for <paramref name="target"/> (see the remarks); false with a message for the user.</summary>
+    public static bool TryResolve(string? target, out string path, out string error)
+    {
+        path = "";
+        error = "";
+        if (target is { Length: > 0 })
+        {
+            if (target.Contains('/'))
+            {
+                path = target;
+                return true;
+            }
+            string hex = target.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? target[2..] : target;
+            path = hex.Length is > 0 and <= 16 && ulong.TryParse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong dpid)
+                ? DefaultFor(dpid)
+                : Path.Combine(RunDir, target + ".ctl");
+            return true;
+        }
+        string dir = RunDir;
+        string[] found;
+        try
+        {
+            found = Directory.Exists(dir) ? Directory.GetFiles(dir, "*.ctl") : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"cannot list {dir}: {e.Message}";
+            return false;
+        }
+        Array.Sort(found, StringComparer.Ordinal);
+        switch (found.Length)
+        {
+            case 1:
+                path = found[0];
+                return true;
+            case 0:
+                error = $"no control socket in {dir} (is `softswitch run` running? give --target PATH for its --unixctl)";
+                return false;
+            default:
+                error = $"several control sockets in {dir}; pick one with --target: {string.Join(", ", found.Select(Path.GetFileName))}";
+                return false;
+        }
+    }
+}
+
+/// <summary>Sends one request to a control socket and reads the reply (the client side of <see cref="ControlProtocol"/>).</summary>
+internal static class ControlClient
+{
+    /// <summary>The daemon's reply; throws <see cref="ControlSocketException"/> when it cannot be reached or answers garbage.</summary>
+    public static ControlReply Call(string path, string command, IReadOnlyList<string> args, TimeSpan timeout)
+    {
+        if (!ControlProtocol.TryFormatRequest(command, args, out var request, out string error)) throw new ControlSocketException(error);
+        if (!File.Exists(path) && !SocketFile.TryStat(path, out _))
+            throw new ControlSocketException($"no control socket at {path} (is `softswitch run` running with this --unixctl?)");
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.SendTimeout = socket.ReceiveTimeout = (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException e)
+        {
+            string hint = e.SocketErrorCode switch
+            {
+                SocketError.AddressNotAvailable or SocketError.ConnectionRefused => " (is `softswitch run` running with this --unixctl?)",
+                SocketError.AccessDenied => " (the socket is only for its owner; try as root)",
+                _ => "",
+            };
+            throw new ControlSocketException($"cannot connect to {path}: {e.Message}{hint}");
+        }
+        try
+        {
+            socket.Send(request);
+            socket.Shutdown(SocketShutdown.Send);
+            var reply = new MemoryStream();
+            var buf = new byte[64 * 1024];
+            int n;
+            while ((n = socket.Receive(buf)) > 0)
+            {
+                if (reply.Length + n > ControlProtocol.MaxReplySize + 1024)
+                    throw new ControlSocketException($"reply from {path} is larger than {ControlProtocol.MaxReplySize} bytes");
+                reply.Write(buf, 0, n);
+            }
+            if (!ControlProtocol.TryDecodeReply(reply.GetBuffer().AsSpan(0, (int)reply.Length), out var r))
+                throw new ControlSocketException($"{path} did not answer with a control reply (is it a softswitch control socket?)");
+            return r;
+        }
+        catch (SocketException e)
+        {
+            throw new ControlSocketException(e.SocketErrorCode == SocketError.TimedOut
+                ? $"no reply from {path} within {timeout.TotalSeconds:0.#} s"
+                : $"talking to {path}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Softswitch.Control;
+
+/// <summary>A control socket could not be created (the message is for the user).</summary>
+internal sealed class ControlSocketException(string message) : Exception(message);
+
+/// <summary>
+/// The daemon's control socket: a Unix domain stream socket that answers one <see cref="ControlProtocol"/> request per
+/// connection with <see cref="ControlCommands"/>.
+/// </summary>
+/// <remarks>
+/// <para><b>The file</b>: the parent directory is created (mode 0750) when missing; the socket is bound under umask 0177,
+/// so it is born 0600 (only its owner, normally root, may connect). A socket file already at the path is taken over
+/// only when nobody answers on it (a daemon that died); a live one, or a path that is not a socket, is an error.
+/// <see cref="Dispose"/> removes the file, unless another process has put a socket of its own there since.</para>
+/// <para><b>Robustness</b>: at most <see cref="MaxConnections"/> requests run at once (more are answered "busy");
+/// a client has <see cref="RequestTimeout"/> to send its line; every failure of one connection stays in that
+/// connection. Nothing here runs on a forwarding thread.</para>
+/// </remarks>
+internal sealed class ControlServer : IDisposable
+{
+    public const int MaxConnections = 4;
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    private const int MaxPathBytes = 107; // sun_path is 108 bytes with its NUL
+
+    private readonly Socket _listener;
+    private readonly ControlCommands _commands;
+    private readonly ILogger? _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ulong _inode;
+    private Task? _acceptLoop;
+    private int _active;
+    private int _disposed;
+
+    public string Path { get; }
+
+    private ControlServer(string path, Socket listener, ulong inode, ControlCommands commands, ILogger? logger)
+    {
+        Path = path;
+        _listener = listener;
+        _inode = inode;
+        _commands = commands;
+        _logger = logger;
+    }
+
+    /// <summary>Creates the socket file at <paramref name="path"/> and starts answering; throws <see cref="ControlSocketException"/>.</summary>
+    public static ControlServer Start(string path, ControlCommands commands, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        if (string.IsNullOrWhiteSpace(path)) throw new ControlSocketException("the control socket path is empty");
+        path = System.IO.Path.GetFullPath(path);
+        if (Encoding.UTF8.GetByteCount(path) > MaxPathBytes)
+            throw new ControlSocketException($"control socket path '{path}' is longer than {MaxPathBytes} bytes");
+        string dir = System.IO.Path.GetDirectoryName(path)!;
+        try
+        {
+            if (!Directory.Exists(dir))
+            {
+                if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dir);
+                else Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ControlSocketException($"cannot create directory '{dir}' for the control socket: {e.Message}");
+        }
+        TakeOverStale(path);
+
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            SocketFile.WithUmask(0x7F, () => listener.Bind(new UnixDomainSocketEndPoint(path)));  // 0177: born 0600
+            listener.Listen(16);
+        }
+        catch (SocketException e)
+        {
+            listener.Dispose();
+            throw new ControlSocketException($"cannot create control socket '{path}': {e.Message}");
+        }
+        ulong inode = SocketFile.TryStat(path, out var info) ? info.Inode : 0;
+        var server = new ControlServer(path, listener, inode, commands, logger);
+        server._acceptLoop = Task.Run(server.AcceptLoop);
+        return server;
+    }
+
+    /// <summary>Removes a socket file nobody answers on; refuses a live socket and anything that is not a socket.</summary>
+    private static void TakeOverStale(string path)
+    {
+        if (SocketFile.TryStat(path, out var info))
+        {
+            if (!info.IsSocket) throw new ControlSocketException($"'{path}' exists and is not a socket; not touching it");
+        }
+        else if (!File.Exists(path))
+        {
+            return;
+        }
+        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                throw new ControlSocketException($"control socket '{path}' is in use by a running process (another softswitch?)");
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
+            {
+                // Nobody listens: a previous daemon died without removing it.
+            }
+            catch (SocketException e)
+            {
+                throw new ControlSocketException($"cannot check control socket '{path}': {e.Message}");
+            }
+        }
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ControlSocketException($"cannot remove stale control socket '{path}': {e.Message}");
+        }
+    }
+
+    private async Task AcceptLoop()
+    {
+        var token = _stop.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { break; }
+            catch (ObjectDisposedException) { break; }
+            catch (SocketException e)
+            {
+                _logger?.LogWarning("control socket: accept failed: {Error}", e.Message);
+                try { await Task.Delay(100, token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                continue;
+            }
+            if (Interlocked.Increment(ref _active) > MaxConnections)
+            {
+                Interlocked.Decrement(ref _active);
+                _ = ReplyAndClose(client, ControlReply.Error($"busy: {MaxConnections} requests are running; try again"));
+                continue;
+            }
+            _ = Task.Run(async () =>
+            {
+                try { await Serve(client).ConfigureAwait(false); }
+                finally { Interlocked.Decrement(ref _active); }
+            });
+        }
+    }
+
+    /// <summary>Reads one request line (bounded, with a timeout), runs it, replies, closes.</summary>
+    private async Task Serve(Socket client)
+    {
+        ControlReply reply;
+        var buffer = new byte[ControlProtocol.MaxRequestSize + 1];
+        int length = 0;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            timeout.CancelAfter(RequestTimeout);
+            bool complete = false;
+            while (length < buffer.Length)
+            {
+                int n = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                if (n == 0) break;
+                int nl = buffer.AsSpan(length, n).IndexOf((byte)'\n');
+                length += n;
+                if (nl >= 0)
+                {
+                    length = length - n + nl + 1;
+                    complete = true;
+                    break;
+                }
+            }
+            if (!complete && length == 0)
+            {
+                client.Dispose();
+                return;
+            }
+            if (!complete && length >= buffer.Length)
+            {
+                reply = ControlReply.Error($"request longer than {ControlProtocol.MaxRequestSize} bytes");
+            }
+            else
+            {
+                reply = _commands.Execute(buffer.AsSpan(0, length));
+                _logger?.LogDebug("control socket: {Request} -> {Status}", Encoding.UTF8.GetString(buffer, 0, Math.Min(length, 200)).TrimEnd(), reply.Ok ? "ok" : "error");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            reply = ControlReply.Error($"no request line within {RequestTimeout.TotalSeconds:0} s");
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            client.Dispose();
+            return;
+        }
+        await ReplyAndClose(client, reply).ConfigureAwait(false);
+    }
+
+    private static async Task ReplyAndClose(Socket client, ControlReply reply)
+    {
+        try
+        {
+            var bytes = ControlProtocol.EncodeReply(reply);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            int sent = 0;
+            while (sent < bytes.Length)
+                sent += await client.SendAsync(bytes.AsMemory(sent), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            client.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away; nothing to tell it.
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stop.Cancel();
+        _listener.Dispose();
+        try { _acceptLoop?.Wait(TimeSpan.FromSeconds(2)); }
+        catch (AggregateException) { }
+        // Remove the file only if it is still ours (a newer daemon may have taken the path over).
+        if (SocketFile.TryStat(Path, out var info) && info.IsSocket && (_inode == 0 || info.Inode == _inode))
+        {
+            try { File.Delete(Path); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        _stop.Dispose();
+    }
+}

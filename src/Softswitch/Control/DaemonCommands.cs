@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text;
+using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Pipeline;
+using Softswitch.OfAgent;
+
+namespace Softswitch.Control;
+
+/// <summary>
+/// The commands of a running `softswitch run`: <c>dp/show</c> (ports, tables, drops), <c>offload/show</c> (where the
+/// flows live and what it cost) and <c>offload/dump-flows [hw|sw]</c> (every flow with its placement).
+/// </summary>
+/// <remarks>
+/// Each reads snapshots: port counters, table stats, <see cref="OffloadManager.Stats"/> and
+/// <see cref="OffloadManager.Placements"/> (taken under the manager's lock, formatted outside it). Nothing here touches
+/// the board's registers: occupancy and rows come from the driver's own bookkeeping.
+/// </remarks>
+internal static class DaemonCommands
+{
+    public const string OffloadOff = "offload is not enabled (run with --offload netfpga or netfpga-emulated)";
+
+    public static void Register(ControlCommands commands, Dataplane dp, OfSwitchAgent agent, OffloadManager? offload)
+    {
+        commands.Register("dp/show", "", 0, 0, _ => ControlReply.Success(DpShow(dp, agent, offload)));
+        commands.Register("offload/show", "", 0, 0, _ => OffloadShow(offload));
+        commands.Register("offload/dump-flows", "[hw|sw]", 0, 1, args => OffloadDumpFlows(offload, args.Length > 0 ? args[0] : null, dp.Clock.NowNanos));
+    }
+
+    public static ControlReply OffloadShow(OffloadManager? offload)
+    {
+        if (offload is null) return ControlReply.Error(OffloadOff);
+        return ControlReply.Success(OffloadReport.Show(offload.Target.Name, offload.Stats, offload.Target.Occupancy));
+    }
+
+    /// <summary>One line per flow (<see cref="OffloadReport.FlowLine"/>), hardware first; <paramref name="filter"/> hw or sw keeps one side.</summary>
+    public static ControlReply OffloadDumpFlows(OffloadManager? offload, string? filter, long nowNanos)
+    {
+        if (offload is null) return ControlReply.Error(OffloadOff);
+        if (filter is not (null or "hw" or "sw")) return ControlReply.Error($"'{filter}' is not hw or sw; usage: offload/dump-flows [hw|sw]");
+        var placements = offload.Placements();
+        if (filter is not null) placements.RemoveAll(p => p.InHardware != (filter == "hw"));
+        OffloadReport.SortForDump(placements);
+        var sb = new StringBuilder(placements.Count * 160);
+        foreach (var p in placements)
+        {
+            string? location = p.InHardware ? offload.Target.Location(p.Entry) : null;
+            sb.Append(OffloadReport.FlowLine(p, location, nowNanos)).Append('\n');
+        }
+        return ControlReply.Success(sb.ToString());
+    }
+
+    public static string DpShow(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload)
+    {
+        var sb = new StringBuilder(1024);
+        var ic = CultureInfo.InvariantCulture;
+        sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s), {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
+        sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
+        for (int t = 0; t < dp.Flows.TableCount; t++)
+        {
+            var st = dp.Flows.GetTableStats(t);
+            sb.Append(ic, $"table {st.TableId} ({st.Name}): {st.ActiveCount} flows (max {st.MaxEntries}), {st.LookupCount} lookups, {st.MatchedCount} matched\n");
+        }
+        sb.Append(ic, $"emergency flows: {dp.Flows.Emergency}\n");
+        sb.Append("ports:\n");
+        foreach (var p in dp.Ports.List)
+        {
+            var c = p.Port.Counters.Snapshot();
+            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config 0x{(uint)p.Config:x}, ")
+              .Append(ic, $"rx {c.RxPackets} packets {c.RxBytes} bytes {c.RxDropped} dropped, tx {c.TxPackets} packets {c.TxBytes} bytes {c.TxDropped} dropped\n");
+        }
+        var drops = new List<string>();
+        for (var r = (DropReason)0; r < DropReason.Count; r++)
+            if (dp.DropCount(r) is > 0 and var n) drops.Add($"{r}={n}");
+        sb.Append("drops: ").Append(drops.Count == 0 ? "none" : string.Join(' ', drops)).Append('\n');
+        if (offload is not null)
+        {
+            var s = offload.Stats;
+            sb.Append(ic, $"offload ({offload.Target.Name}): {s.HardwareFlows} flows in hardware, {s.SoftwareFlows} in software\n");
+        }
+        return sb.ToString();
+    }
+}
