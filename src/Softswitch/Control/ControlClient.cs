@@ -15,10 +15,14 @@ internal static class ControlPaths
 
     public static string RunDir => Environment.GetEnvironmentVariable(RunDirVariable) is { Length: > 0 } d ? d : "/run/softswitch";
 
-    public static string DefaultFor(ulong dpid) => Path.Combine(RunDir, $"{dpid:x16}.ctl");
+    public static string DefaultFor(ulong dpid) => DefaultFor(dpid, RunDir);
+
+    public static string DefaultFor(ulong dpid, string runDir) => Path.Combine(runDir, $"{dpid:x16}.ctl");
 
     /// <summary>The socket path for <paramref name="target"/> (see the remarks); false with a message for the user.</summary>
-    public static bool TryResolve(string? target, out string path, out string error)
+    public static bool TryResolve(string? target, out string path, out string error) => TryResolve(target, RunDir, out path, out error);
+
+    public static bool TryResolve(string? target, string runDir, out string path, out string error)
     {
         path = "";
         error = "";
@@ -31,11 +35,11 @@ internal static class ControlPaths
             }
             string hex = target.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? target[2..] : target;
             path = hex.Length is > 0 and <= 16 && ulong.TryParse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong dpid)
-                ? DefaultFor(dpid)
-                : Path.Combine(RunDir, target + ".ctl");
+                ? DefaultFor(dpid, runDir)
+                : Path.Combine(runDir, target + ".ctl");
             return true;
         }
-        string dir = RunDir;
+        string dir = runDir;
         string[] found;
         try
         {

@@ -23,7 +23,6 @@ internal sealed class ControlSocketException(string message) : Exception(message
 internal sealed class ControlServer : IDisposable
 {
     public const int MaxConnections = 4;
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
     private const int MaxPathBytes = 107; // sun_path is 108 bytes with its NUL
 
     private readonly Socket _listener;
@@ -37,6 +36,9 @@ internal sealed class ControlServer : IDisposable
 
     public string Path { get; }
 
+    /// <summary>How long a client has to send its request line (default 5 s).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     private ControlServer(string path, Socket listener, ulong inode, ControlCommands commands, ILogger? logger)
     {
         Path = path;
@@ -47,7 +49,7 @@ internal sealed class ControlServer : IDisposable
     }
 
     /// <summary>Creates the socket file at <paramref name="path"/> and starts answering; throws <see cref="ControlSocketException"/>.</summary>
-    public static ControlServer Start(string path, ControlCommands commands, ILogger? logger = null)
+    public static ControlServer Start(string path, ControlCommands commands, ILogger? logger = null, TimeSpan? requestTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(commands);
         if (string.IsNullOrWhiteSpace(path)) throw new ControlSocketException("the control socket path is empty");
@@ -69,19 +71,26 @@ internal sealed class ControlServer : IDisposable
         }
         TakeOverStale(path);
 
+        // Bound under a private name, then linked into place: the runtime unlinks a Unix socket's bound name when the
+        // socket is disposed, and that must never be the public path (a newer daemon may own it by then).
+        string staging = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        if (Encoding.UTF8.GetByteCount(staging) > MaxPathBytes) staging = System.IO.Path.Combine(dir, $".{Guid.NewGuid():N}.tmp");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            SocketFile.WithUmask(0x7F, () => listener.Bind(new UnixDomainSocketEndPoint(path)));  // 0177: born 0600
+            SocketFile.WithUmask(0x7F, () => listener.Bind(new UnixDomainSocketEndPoint(staging)));  // 0177: born 0600
             listener.Listen(16);
+            File.Move(staging, path, overwrite: false);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
             listener.Dispose();
+            try { File.Delete(staging); }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
             throw new ControlSocketException($"cannot create control socket '{path}': {e.Message}");
         }
         ulong inode = SocketFile.TryStat(path, out var info) ? info.Inode : 0;
-        var server = new ControlServer(path, listener, inode, commands, logger);
+        var server = new ControlServer(path, listener, inode, commands, logger) { RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5) };
         server._acceptLoop = Task.Run(server.AcceptLoop);
         return server;
     }
@@ -197,7 +206,7 @@ internal sealed class ControlServer : IDisposable
         }
         catch (OperationCanceledException)
         {
-            reply = ControlReply.Error($"no request line within {RequestTimeout.TotalSeconds:0} s");
+            reply = ControlReply.Error($"no request line within {RequestTimeout.TotalSeconds:0.###} s");
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -216,7 +225,18 @@ internal sealed class ControlServer : IDisposable
             int sent = 0;
             while (sent < bytes.Length)
                 sent += await client.SendAsync(bytes.AsMemory(sent), SocketFlags.None, timeout.Token).ConfigureAwait(false);
-            client.Shutdown(SocketShutdown.Both);
+            client.Shutdown(SocketShutdown.Send);
+            // Read what the client still sends (bounded) before closing: closing with unread input resets the
+            // connection, and the client could lose the reply (a request that was too long, a "busy" answer).
+            var sink = new byte[4096];
+            int drained = 0;
+            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            while (drained < 1 << 20)
+            {
+                int n = await client.ReceiveAsync(sink, SocketFlags.None, drain.Token).ConfigureAwait(false);
+                if (n == 0) break;
+                drained += n;
+            }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {

@@ -128,7 +128,7 @@ public sealed class NetFpgaGoldenEncodingTests
         Assert.True(manager.TryGetPlacement(e, out var p));
         Assert.False(p.InHardware);
         Assert.Equal(OffloadReason.UnsupportedAction, p.Reason);
-        Assert.Contains("controller", p.Detail);
+        Assert.Contains("CONTROLLER", p.Detail);
         Assert.Empty(bus.Writes);
     }
 
