@@ -495,7 +495,9 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
                 ? h.Entry.Match.Matches(key)
                 : h.Entry.Priority <= prio && h.Entry.Match.Overlaps(m);
             if (!unsafeNow) continue;
+            long w0 = _target.RegisterWrites;
             TakeOut(h, OffloadReason.Evicted, Describe(by.Entry));
+            h.LastWrites = (int)(_target.RegisterWrites - w0);
             _evictions++;
             Decided(PlacementEvent.Evicted, h, wasInHardware: true);
         }
@@ -593,7 +595,9 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             }
             if (s.InHardware || !_flows.ContainsKey(s.Entry)) continue;
             var was = (s.Reason, s.Detail);
+            long w0 = _target.RegisterWrites;
             Place(s);
+            s.LastWrites = (int)(_target.RegisterWrites - w0);
             if (s.InHardware) _promotions++;
             // Only what changed: a flow refused again for the same reason is not news.
             if (s.InHardware || s.Reason != was.Reason || s.Detail != was.Detail) Decided(PlacementEvent.Retried, s, wasInHardware: false);
@@ -604,17 +608,22 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private void ReplaceAllLocked()
     {
         var all = new List<FlowState>(_flows.Values);
-        var was = new Dictionary<FlowState, (bool InHardware, OffloadReason Reason)>(all.Count, ReferenceEqualityComparer.Instance);
+        var was = new Dictionary<FlowState, (bool InHardware, OffloadReason Reason, long Writes)>(all.Count, ReferenceEqualityComparer.Instance);
         foreach (var s in all)
         {
-            was[s] = (s.InHardware, s.Reason);
+            long w0 = _target.RegisterWrites;
+            bool wasIn = s.InHardware;
+            var wasReason = s.Reason;
             if (s.InHardware) TakeOut(s, OffloadReason.DatapathState, null);
+            was[s] = (wasIn, wasReason, _target.RegisterWrites - w0);
         }
         all.Sort(static (a, b) => a.IsExact != b.IsExact ? (a.IsExact ? -1 : 1) : b.Entry.Priority.CompareTo(a.Entry.Priority));
         foreach (var s in all)
         {
+            long w0 = _target.RegisterWrites;
             if (!s.Entry.IsEmergency) Place(s);
-            var (wasIn, wasReason) = was[s];
+            var (wasIn, wasReason, takeOutWrites) = was[s];
+            s.LastWrites = (int)(takeOutWrites + _target.RegisterWrites - w0);
             if (s.InHardware != wasIn || s.Reason != wasReason) Decided(PlacementEvent.Replaced, s, wasIn);
         }
     }

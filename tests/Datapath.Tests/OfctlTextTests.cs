@@ -1,0 +1,84 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Datapath.Tests;
+
+/// <summary>Matches and actions in ovs-ofctl's OpenFlow 1.0 syntax (what `ovs-ofctl dump-flows` prints for the same flow).</summary>
+public sealed class OfctlTextTests
+{
+    private const Wildcards Any = Wildcards.All | Wildcards.TunIdExt;
+
+    private static FlowMatch M(Wildcards keep, Action<FlowKeyBuilderBox> set, int nwSrcBits = 0, int nwDstBits = 0)
+    {
+        var box = new FlowKeyBuilderBox();
+        set(box);
+        var w = Any & ~keep;
+        if (nwSrcBits > 0) w = (Wildcards)(((uint)w & ~(uint)Wildcards.NwSrcMask) | ((uint)(32 - nwSrcBits) << (int)Wildcards.NwSrcShift));
+        if (nwDstBits > 0) w = (Wildcards)(((uint)w & ~(uint)Wildcards.NwDstMask) | ((uint)(32 - nwDstBits) << (int)Wildcards.NwDstShift));
+        return FlowMatch.FromOpenFlow(w, box.B.Key);
+    }
+
+    /// <summary>FlowKeyBuilder returns copies from its setters; a box keeps one builder.</summary>
+    private sealed class FlowKeyBuilderBox
+    {
+        public FlowKeyBuilder B;
+    }
+
+    [Fact]
+    public void MatchAll_IsEmpty_RuleIsPriorityOnly()
+    {
+        Assert.Equal("", OfctlText.Match(FlowMatch.All));
+        Assert.Equal("priority=0", OfctlText.Rule(0, FlowMatch.All));
+    }
+
+    [Fact]
+    public void ProtocolShorthands()
+    {
+        Assert.Equal("ip", OfctlText.Match(M(Wildcards.DlType, x => x.B.DlType(0x0800))));
+        Assert.Equal("arp", OfctlText.Match(M(Wildcards.DlType, x => x.B.DlType(0x0806))));
+        Assert.Equal("tcp,tp_dst=80", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(6); x.B.TpDst(80); })));
+        Assert.Equal("udp", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(17); })));
+        Assert.Equal("icmp,icmp_type=8,icmp_code=0", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpSrc | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(1); x.B.TpSrc(8); })));
+        Assert.Equal("ip,nw_proto=47", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(47); })));
+        Assert.Equal("dl_type=0x88cc", OfctlText.Match(M(Wildcards.DlType, x => x.B.DlType(0x88CC))));
+        Assert.Equal("arp,arp_spa=10.0.0.1,arp_tpa=10.0.0.0/8,arp_op=1",
+            OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0806); x.B.NwProto(1); x.B.NwSrc(0x0A000001); x.B.NwDst(0x0A000000); }, nwSrcBits: 32, nwDstBits: 8)));
+    }
+
+    [Fact]
+    public void FieldsInOvsOrder_PrefixesAndVlan()
+    {
+        var m = M(Wildcards.InPort | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlType | Wildcards.NwTos,
+            x =>
+            {
+                x.B.InPort(3);
+                x.B.DlVlan(100);
+                x.B.DlVlanPcp(5);
+                x.B.DlSrc(MacAddress.Parse("02:00:00:00:00:01"));
+                x.B.DlDst(MacAddress.Parse("ff:ff:ff:ff:ff:ff"));
+                x.B.DlType(0x0800);
+                x.B.NwSrc(0xC0A80100);
+                x.B.NwTos(0x20);
+            }, nwSrcBits: 24);
+        Assert.Equal("ip,in_port=3,dl_vlan=100,dl_vlan_pcp=5,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=192.168.1.0/24,nw_tos=32",
+            OfctlText.Match(m));
+        Assert.Equal("dl_vlan=0xffff", OfctlText.Match(M(Wildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
+        Assert.Equal("in_port=LOCAL", OfctlText.Match(M(Wildcards.InPort, x => x.B.InPort(OfPort.Local))));
+        Assert.Equal("tun_id=0x2a", OfctlText.Match(M(Wildcards.TunIdExt, x => x.B.TunId(42))));
+    }
+
+    [Fact]
+    public void Actions_OvsNames()
+    {
+        var a = new FlowActions([
+            FlowAction.SetVlanVid(10), FlowAction.SetVlanPcp(3), FlowAction.SetDlSrc(MacAddress.Parse("02:00:00:00:00:09")),
+            FlowAction.SetNwDst(0x0A000002), FlowAction.SetNwTos(0x40), FlowAction.SetTpDst(8080), FlowAction.SetTunnel(0x1F),
+            FlowAction.Output(2), FlowAction.Output(OfPort.InPort), FlowAction.Output(OfPort.Flood), FlowAction.Output(OfPort.All),
+            FlowAction.Output(OfPort.Controller, 128), FlowAction.Output(OfPort.Local), FlowAction.Output(OfPort.Normal),
+            FlowAction.Enqueue(1, 7), FlowAction.StripVlan(),
+        ]);
+        Assert.Equal("mod_vlan_vid:10,mod_vlan_pcp:3,mod_dl_src:02:00:00:00:00:09,mod_nw_dst:10.0.0.2,mod_nw_tos:64,mod_tp_dst:8080," +
+                     "set_tunnel:0x1f,output:2,IN_PORT,FLOOD,ALL,CONTROLLER:128,LOCAL,NORMAL,enqueue:1:7,strip_vlan", OfctlText.Actions(a));
+        Assert.Equal("drop", OfctlText.Actions(FlowActions.Drop));
+    }
+}
