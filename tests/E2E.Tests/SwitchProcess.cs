@@ -22,11 +22,14 @@ internal sealed class SwitchProcess : IDisposable
     /// A free TCP port below Linux's ephemeral range (32768+), so listeners that other tests open on port 0 can
     /// never take it between our check and the program binding it.
     /// </summary>
-    public static int FreePort()
+    public static int FreePort() => FreePort(20_000, 32_000);
+
+    /// <summary>A free TCP port in [<paramref name="min"/>, <paramref name="max"/>).</summary>
+    public static int FreePort(int min, int max)
     {
         for (int attempt = 0; ; attempt++)
         {
-            int port = Random.Shared.Next(20_000, 32_000);
+            int port = Random.Shared.Next(min, max);
             try
             {
                 var l = new TcpListener(IPAddress.Loopback, port);
@@ -40,9 +43,13 @@ internal sealed class SwitchProcess : IDisposable
         }
     }
 
-    public SwitchProcess(string ports, params string[] extra)
+    public SwitchProcess(string ports, params string[] extra) : this(FreePort(), ports, extra)
     {
-        ListenPort = FreePort();
+    }
+
+    public SwitchProcess(int listenPort, string ports, params string[] extra)
+    {
+        ListenPort = listenPort;
         string dll = Path.Combine(AppContext.BaseDirectory, "softswitch.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { dll, "run", "--ports", ports, "--listen", $"ptcp:{ListenPort}" }) psi.ArgumentList.Add(a);
@@ -77,6 +84,12 @@ internal sealed class SwitchProcess : IDisposable
         if (!r.Ok) throw new InvalidOperationException($"ovs-ofctl {cmd} {string.Join(' ', args)}: {r.Stderr}{r.Stdout}");
         return r.Stdout;
     }
+
+    /// <summary>Runs `softswitch ctl --target SOCKET WORDS...` (the client side of the daemon's control socket).</summary>
+    public static Sh.Result Ctl(string socket, params string[] words)
+        => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "ctl", "--target", socket, .. words], 30_000);
+
+    public bool HasExited => _p.HasExited;
 
     public void Dispose()
     {

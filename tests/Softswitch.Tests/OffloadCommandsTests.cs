@@ -161,6 +161,15 @@ public sealed class OffloadCommandsTests : IDisposable
     }
 
     [Fact]
+    public void StatsView_TitleShowsHardwareAndSoftwareCounts()
+    {
+        Assert.Equal("", RunCommand.OffloadTitle(null));
+        Assert.Equal(" (hw 0, sw 0)", RunCommand.OffloadTitle(_offload.Manager));
+        AddMix();
+        Assert.Equal(" (hw 3, sw 2: output-to-in-port=1, unsupported-action=1)", RunCommand.OffloadTitle(_offload.Manager));
+    }
+
+    [Fact]
     public void WithoutOffload_OffloadCommandsSayWhy()
     {
         var c = new ControlCommands();
