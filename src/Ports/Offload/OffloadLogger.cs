@@ -24,7 +24,7 @@ public sealed class OffloadLogger : IOffloadLog
     private readonly OffloadManager _manager;
     private readonly Func<long> _nowNanos;
     private readonly Lock _lock = new();
-    private long _lastSummaryAt = long.MinValue;
+    private long _lastSummaryAt = long.MinValue, _lastCheckAt = long.MinValue;
     private (int Hw, int Sw, long FlowMods, long Evictions, long Promotions, long Errors, int Rows) _lastLogged;
     private bool _loggedOnce;
     private long _lastWarningAt = long.MinValue;
@@ -112,6 +112,9 @@ public sealed class OffloadLogger : IOffloadLog
         lock (_lock)
         {
             if (_lastSummaryAt != long.MinValue && now - _lastSummaryAt < SummaryInterval.Ticks * 100) return false;
+            // Past the interval with nothing new, look again at most once a second (a snapshot copies the reasons).
+            if (_lastCheckAt != long.MinValue && now - _lastCheckAt < 1_000_000_000) return false;
+            _lastCheckAt = now;
         }
         var s = _manager.Stats;
         var sig = Signature(s);
