@@ -11,8 +11,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${SECS:-3}
 PACED=${PACED:-100000}
-ROWS=${ROWS:-all}
-SINK=${SINK:-socket}   # or stack, see measure()   # or a comma list of afpacket, afxdp, churn
+ROWS=${ROWS:-all}       # or a comma list of afpacket, afxdp, churn
+SINK=${SINK:-socket}    # or stack, see measure()
 for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
 SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
