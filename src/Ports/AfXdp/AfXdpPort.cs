@@ -51,7 +51,8 @@ public sealed record AfXdpOptions
 /// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
 /// free stack, go out through the TX ring and come back through the completion ring.
 /// Receive: peek the RX ring, allocate that many pool buffers (at most the burst), copy, return the UMEM frames to the
-/// fill ring. An empty ring polls for at most <see cref="AfXdpOptions.IdleWaitMs"/>.
+/// fill ring. An empty ring polls for at most <see cref="AfXdpOptions.IdleWaitMs"/> (and, waiting or not, folds the
+/// kernel's drop counters into RxDropped once a second).
 /// Transmit (under a lock: the TX ring has one producer): reclaim completions, copy up to 32 frames into free UMEM
 /// frames, publish them, and sendto() (copy mode transmits inside that call, 32 descriptors per call).
 /// Only the bound queue is served; on a multi-queue NIC set `ethtool -L IF combined 1` or steer traffic to it.
@@ -295,8 +296,8 @@ public sealed unsafe class AfXdpPort : IPort
         uint avail = _rx.Available;
         if (avail == 0)
         {
+            Idle();
             if (_opt.IdleWaitMs <= 0) return 0;
-            WaitIdle();
             avail = _rx.Available;
             if (avail == 0) return 0;
         }
@@ -343,8 +344,12 @@ public sealed unsafe class AfXdpPort : IPort
         return n;
     }
 
+    /// <summary>
+    /// The RX ring is empty: fold the kernel's drop counters in once a second, push out frames a busy device refused,
+    /// and, when this port has its thread to itself (<see cref="AfXdpOptions.IdleWaitMs"/> &gt; 0), wait in poll().
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WaitIdle()
+    private void Idle()
     {
         long now = Environment.TickCount64;
         if (now >= _nextStatsTick)
@@ -361,6 +366,7 @@ public sealed unsafe class AfXdpPort : IPort
             }
             finally { _txLock.Exit(); }
         }
+        if (_opt.IdleWaitMs <= 0) return;
         LibC.PollFd pfd;
         pfd.Fd = _fd;
         pfd.Events = LibC.POLLIN;
