@@ -13,6 +13,7 @@ SECS=${SECS:-3}
 PACED=${PACED:-100000}
 ROWS=${ROWS:-all}       # or a comma list of afpacket, afxdp, churn
 SINK=${SINK:-socket}    # or stack, see measure()
+REPEAT=${REPEAT:-1}     # interleaved rounds; with more than one, medians of the unthrottled step at the end
 for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
 SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
@@ -100,6 +101,7 @@ time.sleep(3600)' & sink=$!
   off=$(( (t1 - t0) / SECS )); del=$(( (r1 - r0) / SECS ))
   loss=$(awk -v o=$((t1 - t0)) -v d=$((r1 - r0)) 'BEGIN { printf "%.1f", o ? 100 * (o - d) / o : 0 }')
   printf "%-34s %-13s %12s %12s %7s%%\n" "$label" "trafgen max" "$off" "$del" "$loss"
+  echo "$label|$del" >> $RUN/max.txt
   # paced
   local n=$((PACED * 2))
   t0=$(tx); r0=$(rx)
@@ -176,6 +178,21 @@ flows_file
 printf "%-34s %-13s %12s %12s %8s\n" "switch / backend" "load" "offered pps" "delivered" "loss"
 want() { [ "$ROWS" = all ] || [[ ",$ROWS," == *",$1,"* ]]; }
 ovs() { [ "${OVS:-1}" = 1 ] && run_ovs "$@"; }   # OVS=0: Softswitch rows only
-want afpacket && { run_ssw afpacket 0; ovs default 0; }
-want afxdp && { run_ssw afxdp 0; ovs afxdp 0; }
-want churn && { run_ssw afpacket 1; ovs default 1; }
+for round in $(seq $REPEAT); do
+  want afpacket && { run_ssw afpacket 0; ovs default 0; }
+  want afxdp && { run_ssw afxdp 0; ovs afxdp 0; }
+  want churn && { run_ssw afpacket 1; ovs default 1; }
+done
+if [ "$REPEAT" -gt 1 ]; then   # medians of the unthrottled step over the interleaved rounds
+  echo
+  printf "%-34s %-13s %12s %s\n" "switch / backend" "rounds" "median pps" "each round"
+  python3 - "$RUN/max.txt" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, d = line.rstrip('\n').split('|')
+    rows.setdefault(label, []).append(int(d))
+for label, v in rows.items():
+    print("%-34s %-13d %12d %s" % (label, len(v), statistics.median(v), " ".join(map(str, v))))
+PY
+fi
