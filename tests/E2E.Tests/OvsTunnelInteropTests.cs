@@ -8,7 +8,8 @@ namespace Softswitch.E2E.Tests;
 /// Our tunnel ports against Open vSwitch's user-space native tunneling (a netdev bridge with a gre or vxlan interface,
 /// the underlay IP on a second netdev bridge), run inside a private namespace. A host behind Softswitch and a host
 /// behind OVS ping each other both ways and exchange a TCP stream (iperf3) through the tunnel: each side
-/// encapsulates what the other decapsulates, and each resolves the other's endpoint with ARP on the underlay. This is
+/// encapsulates what the other decapsulates, and each resolves the other's endpoint with ARP on the underlay; host A's
+/// oversized TCP segments are answered with ICMP fragmentation-needed, so its path MTU discovery adapts. This is
 /// the GRE interop proof on kernels without gretap devices; OVS has no plain IP-in-IP tunnel to test against.
 /// </summary>
 public sealed class OvsTunnelInteropTests
@@ -38,12 +39,13 @@ public sealed class OvsTunnelInteropTests
             Sh.Check("ip", "link", "set", hostB, "netns", nsOvs);
             foreach (var i in new[] { under, hostA }) Up(null, i);
             foreach (var i in new[] { underOvs, hostB, "lo" }) Up(nsOvs, i);
-            // The hosts leave room for the tunnel headers (1500-byte underlay), as operators do.
+            // Both hosts keep 1500-byte MTUs: host A's full-size TCP segments do not fit the tunnel, and it learns the
+            // tunnel's MTU from our ICMP fragmentation-needed answers (path MTU discovery). The stream runs from A to B,
+            // so host B (behind OVS, which sends no such answers) only sends small segments.
             Sh.Check("ip", "-n", nsA, "addr", "add", "192.168.55.1/24", "dev", "eth0");
             Sh.Check("ip", "-n", nsB, "addr", "add", "192.168.55.2/24", "dev", "eth0");
             foreach (var ns in new[] { nsA, nsB })
             {
-                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "mtu", "1400");
                 Up(ns, "eth0");
                 Up(ns, "lo");
             }
@@ -75,7 +77,7 @@ public sealed class OvsTunnelInteropTests
             ping = Sh.Run("ip", "netns", "exec", nsB, "ping", "-c", "3", "-i", "0.3", "-W", "3", "192.168.55.1");
             Assert.True(ping.Ok, $"OVS side -> Softswitch side over {kind} failed: {ping.Stdout}{Diag()}");
 
-            // TCP for 2 s from the Softswitch side to the OVS side, full-size segments.
+            // TCP for 2 s from the Softswitch side to the OVS side: works only once host A has shrunk its segments.
             var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in new[] { "netns", "exec", nsB, "iperf3", "-s", "-1", "-B", "192.168.55.2", "-p", "15201" }) psi.ArgumentList.Add(a);
             iperf = Process.Start(psi)!;

@@ -186,6 +186,7 @@ internal sealed class TunnelPath
         {
             pool.Release(b);
             t.Drop(TunnelDropCounters.FromEncap(st));
+            if (st == EncapStatus.TooBig) FragmentationNeeded(t, h, p);
             return;
         }
         if (!h.NextHopKnown)
@@ -204,6 +205,91 @@ internal sealed class TunnelPath
         _txPackets++;
         _txBytes += innerLen;
     }
+
+    private long _icmpWindowStart;
+    private int _icmpInWindow;
+    /// <summary>At most this many "fragmentation needed" answers per forwarder per 100 ms (RFC 1812 4.3.2.8 rate limiting).</summary>
+    internal const int MaxFragNeededPer100Ms = 100;
+
+    /// <summary>
+    /// Answers an IPv4 packet with DF set that does not fit the tunnel with ICMP destination unreachable, fragmentation
+    /// needed (RFC 1191), carrying the largest inner IPv4 length the tunnel takes, so the sender's path MTU discovery
+    /// shrinks its packets instead of losing them. Like a bridged Linux vxlan device, the switch answers in the name
+    /// of the packet's destination (its IP and MAC as the source): it has no address of its own on that segment. The
+    /// answer leaves by the port the packet came in on. Not for fragments, ICMP errors, or multicast/broadcast/zero
+    /// sources; rate-limited.
+    /// </summary>
+    private void FragmentationNeeded(TunnelPort t, TunnelHeader h, int p)
+    {
+        var pool = _f.Pool;
+        var inner = pool.Frame(p);
+        int ip = TunnelHeader.InnerIpv4Offset(inner);
+        if (ip < 0) return;
+        var iph = inner[ip..];
+        int ihl = (iph[0] & 0x0F) * 4;
+        if ((iph[0] >> 4) != 4 || ihl < 20 || iph.Length < ihl + 8) return;
+        int frag = (iph[6] << 8) | iph[7];
+        if ((frag & 0x4000) == 0 || (frag & 0x3FFF) != 0) return;   // DF set, not a fragment
+        uint src = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(iph[12..]);
+        uint dst = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(iph[16..]);
+        if (src == 0 || src == 0xFFFFFFFF || (src >> 28) == 0xE || (dst >> 28) == 0xE || dst == 0xFFFFFFFF) return;
+        if (iph[9] == 1 && iph[ihl] is 3 or 4 or 5 or 11 or 12) return;       // never answer an ICMP error
+        if ((inner[0] & 1) != 0) return;                                       // sent to a multicast/broadcast MAC
+
+        ushort inPort = pool.InPort[p];
+        var slot = inPort <= Actions.OfPort.Max ? _f.Dataplane.Ports.Get(inPort) : null;
+        if (slot is null || slot.Port is TunnelPort) return;
+        long now = _f.Dataplane.Clock.NowNanos;
+        if (now - _icmpWindowStart > 100_000_000)
+        {
+            _icmpWindowStart = now;
+            _icmpInWindow = 0;
+        }
+        if (_icmpInWindow >= MaxFragNeededPer100Ms) return;
+
+        // The largest inner IPv4 packet that fits: the underlay's IPv4 limit, minus the outer headers after the
+        // outer IPv4 header's start, minus the inner Ethernet header for the L2 tunnels.
+        int mtu = h.MaxIpLength - (h.Size - TunnelHeader.EthSize) - (h.Kind == TunnelKind.Ipip ? 0 : ip);
+        if (mtu < 68) return;
+        int origLen = Math.Min(iph.Length, (iph[2] << 8) | iph[3]);
+        int quote = Math.Min(origLen, 576 - 20 - 8);
+        int len = ip + 20 + 8 + quote;
+        int b = pool.Alloc();
+        if (b < 0) return;
+        var f = pool.Tail(b);
+        if (f.Length < len)
+        {
+            pool.Release(b);
+            return;
+        }
+        f = f[..len];
+        inner[6..12].CopyTo(f);                 // to the sender's MAC
+        inner[..6].CopyTo(f[6..]);              // from the MAC it sent to
+        inner[12..ip].CopyTo(f[12..]);          // same VLAN tag, if any, and EtherType IPv4
+        var o = f[ip..];
+        o[0] = 0x45; o[1] = 0xC0;               // internetwork control
+        Be16(o[2..], (ushort)(20 + 8 + quote));
+        Be16(o[4..], 0); Be16(o[6..], 0);
+        o[8] = 64; o[9] = 1;
+        Be16(o[10..], 0);
+        iph.Slice(16, 4).CopyTo(o[12..]);       // from the packet's destination
+        iph.Slice(12, 4).CopyTo(o[16..]);       // to its source
+        Be16(o[10..], (ushort)~Actions.Checksum.Sum(o[..20]));
+        var icmp = o[20..];
+        icmp[0] = 3; icmp[1] = 4;
+        Be16(icmp[2..], 0); Be16(icmp[4..], 0);
+        Be16(icmp[6..], (ushort)mtu);
+        iph[..quote].CopyTo(icmp[8..]);
+        Be16(icmp[2..], (ushort)~Actions.Checksum.Sum(icmp[..(8 + quote)]));
+        pool.Length[b] = (ushort)len;
+        pool.InPort[b] = inPort;
+        _icmpInWindow++;
+        t.CountFragmentationNeeded();
+        _f.EnqueueSlot(slot, b, false, ActionExecutor.NoQueue);
+        pool.Release(b);
+    }
+
+    private static void Be16(Span<byte> s, ushort v) => System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(s, v);
 
     /// <summary>Adds the accumulated tunnel tx counts (called when the forwarder flushes its transmit queues).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
