@@ -3,7 +3,7 @@ using Softswitch.Control;
 namespace Softswitch;
 
 /// <summary>
-/// `softswitch ctl [--target T] COMMAND [ARG...]`: sends one command to a running daemon's control socket and prints
+/// `softswitch ctl [--target T] [COMMAND [ARG...]]`: sends one command (default <c>help</c>) to a running daemon's control socket and prints
 /// the reply (like ovs-appctl). Exit code 0 when the command succeeded, 1 when the daemon answered with an error,
 /// 2 when the daemon could not be reached or the request is malformed.
 /// </summary>
@@ -11,11 +11,7 @@ internal static class CtlCommand
 {
     public static int Run(string? target, double timeoutSeconds, IReadOnlyList<string> words, TextWriter stdout, TextWriter stderr)
     {
-        if (words.Count == 0)
-        {
-            stderr.WriteLine("softswitch: ctl needs a command (try: softswitch ctl help)");
-            return 2;
-        }
+        if (words.Count == 0) words = ["help"];
         if (!ControlPaths.TryResolve(target, out string path, out string error))
         {
             stderr.WriteLine($"softswitch: {error}");

@@ -17,7 +17,7 @@ var threads = new Option<int?>("--threads") { Description = "forwarding threads 
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory" };
 var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
 var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
-var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default: /run/softswitch/DPID.ctl, or $SOFTSWITCH_RUNDIR; 'none' for no socket)" };
+var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default RUNDIR/DPID.ctl: $SOFTSWITCH_RUNDIR, /run/softswitch as root, else a per-user temp directory), or none" };
 var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl };
 run.SetAction(pr =>
 {
@@ -48,7 +48,7 @@ run.SetAction(pr =>
 
 var target = new Option<string?>("--target", "-t") { Description = "the daemon: its control socket path, its datapath id, or a name in the run directory (default: the only socket there)" };
 var ctlTimeout = new Option<double>("--timeout") { Description = "seconds to wait for the reply", DefaultValueFactory = _ => 30 };
-var ctlWords = new Argument<string[]>("command") { Description = "the command and its arguments (softswitch ctl help lists them)", Arity = ArgumentArity.OneOrMore };
+var ctlWords = new Argument<string[]>("command") { Description = "the command and its arguments (default: help, which lists them)", Arity = ArgumentArity.ZeroOrMore };
 var ctl = new Command("ctl", "send a command to a running switch's control socket (offload/show, offload/dump-flows, dp/show, help)") { target, ctlTimeout, ctlWords };
 ctl.SetAction(pr => CtlCommand.Run(pr.GetValue(target), pr.GetValue(ctlTimeout), pr.GetValue(ctlWords) ?? [], Console.Out, Console.Error));
 

@@ -153,14 +153,22 @@ internal static class RunCommand
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
         var commands = new ControlCommands(loggers.CreateLogger("control"));
-        DaemonCommands.Register(commands, dp, agent, offload?.Manager);
+        DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.DescribeBoard);
         ControlServer? control = null;
         if (!string.Equals(s.Unixctl, "none", StringComparison.Ordinal))
         {
             string path = s.Unixctl ?? ControlPaths.DefaultFor(dpid);
             try
             {
-                control = ControlServer.Start(path, commands, loggers.CreateLogger("control"));
+                try
+                {
+                    control = ControlServer.Start(path, commands, loggers.CreateLogger("control"));
+                }
+                catch (ControlSocketException e) when (s.Unixctl is null && e.InUse)
+                {
+                    // Another daemon with the same datapath id has the default name: this one adds its pid.
+                    control = ControlServer.Start(ControlPaths.DefaultFor(dpid, Environment.ProcessId), commands, loggers.CreateLogger("control"));
+                }
                 log.LogInformation("control socket {Path} (softswitch ctl --target {Path} help)", control.Path, control.Path);
             }
             catch (ControlSocketException e) when (s.Unixctl is null)

@@ -85,9 +85,9 @@ internal sealed class SwitchProcess : IDisposable
         return r.Stdout;
     }
 
-    /// <summary>Runs `softswitch ctl --target SOCKET WORDS...` (the client side of the daemon's control socket).</summary>
-    public static Sh.Result Ctl(string socket, params string[] words)
-        => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "ctl", "--target", socket, .. words], 30_000);
+    /// <summary>Runs `softswitch ctl ARGS` (the same build as the daemon).</summary>
+    public static Sh.Result Ctl(params string[] args)
+        => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "ctl", .. args], 30_000);
 
     public bool HasExited => _p.HasExited;
 

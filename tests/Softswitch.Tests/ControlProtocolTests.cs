@@ -135,7 +135,7 @@ public sealed class ControlCommandsTests
     public void ArgumentCounts_AreChecked_WithUsage()
     {
         var c = new ControlCommands();
-        c.Register("offload/dump-flows", "[hw|sw]", 0, 1, a => ControlReply.Success("n=" + a.Length));
+        c.Register("offload/dump-flows", "[hw|sw]", "dump-flows things", 0, 1, a => ControlReply.Success("n=" + a.Length));
         Assert.Equal(ControlReply.Success("n=0"), Run(c, "offload/dump-flows\n"));
         Assert.Equal(ControlReply.Success("n=1"), Run(c, "offload/dump-flows hw\n"));
         var r = Run(c, "offload/dump-flows hw sw\n");
@@ -148,7 +148,7 @@ public sealed class ControlCommandsTests
     public void FailingHandler_IsAnErrorReply_NotACrash()
     {
         var c = new ControlCommands();
-        c.Register("boom", "", 0, 0, _ => throw new InvalidOperationException("kaput"));
+        c.Register("boom", "", "boom things", 0, 0, _ => throw new InvalidOperationException("kaput"));
         var r = Run(c, "boom\n");
         Assert.False(r.Ok);
         Assert.Equal("'boom' failed: kaput", r.Text);
@@ -159,20 +159,24 @@ public sealed class ControlCommandsTests
     public void Help_ListsEveryCommand_Sorted_WithUsage()
     {
         var c = new ControlCommands();
-        c.Register("offload/show", "", 0, 0, _ => ControlReply.Success(""));
-        c.Register("dp/show", "", 0, 0, _ => ControlReply.Success(""));
-        c.Register("offload/dump-flows", "[hw|sw]", 0, 1, _ => ControlReply.Success(""));
+        c.Register("offload/show", "", "show things", 0, 0, _ => ControlReply.Success(""));
+        c.Register("dp/show", "", "show things", 0, 0, _ => ControlReply.Success(""));
+        c.Register("offload/dump-flows", "[hw|sw]", "dump-flows things", 0, 1, _ => ControlReply.Success(""));
         var r = Run(c, "help\n");
         Assert.True(r.Ok);
-        Assert.Equal("The available commands are:\n  dp/show\n  help\n  offload/dump-flows [hw|sw]\n  offload/show\n", r.Text);
+        Assert.Equal("The available commands are:\n" +
+                     "  dp/show                     show things\n" +
+                     "  help                        this list\n" +
+                     "  offload/dump-flows [hw|sw]  dump-flows things\n" +
+                     "  offload/show                show things\n", r.Text);
     }
 
     [Fact]
     public void Register_RefusesBadNamesAndDuplicates()
     {
         var c = new ControlCommands();
-        Assert.Throws<ArgumentException>(() => c.Register("Bad Name", "", 0, 0, _ => default));
-        Assert.Throws<InvalidOperationException>(() => c.Register("help", "", 0, 0, _ => default));
-        Assert.Throws<ArgumentOutOfRangeException>(() => c.Register("x", "", 2, 1, _ => default));
+        Assert.Throws<ArgumentException>(() => c.Register("Bad Name", "", "Bad Name things", 0, 0, _ => default));
+        Assert.Throws<InvalidOperationException>(() => c.Register("help", "", "help things", 0, 0, _ => default));
+        Assert.Throws<ArgumentOutOfRangeException>(() => c.Register("x", "", "x things", 2, 1, _ => default));
     }
 }

@@ -16,8 +16,8 @@ public sealed class ControlServerTests : IDisposable
     private static ControlCommands Commands()
     {
         var c = new ControlCommands();
-        c.Register("echo", "WORD...", 0, 16, a => ControlReply.Success(string.Join(' ', a)));
-        c.Register("boom", "", 0, 0, _ => throw new InvalidOperationException("kaput"));
+        c.Register("echo", "WORD...", "echo things", 0, 16, a => ControlReply.Success(string.Join(' ', a)));
+        c.Register("boom", "", "boom things", 0, 0, _ => throw new InvalidOperationException("kaput"));
         return c;
     }
 

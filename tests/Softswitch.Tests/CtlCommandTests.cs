@@ -22,7 +22,7 @@ public sealed class CtlCommandTests : IDisposable
     {
         string path = Path.Combine(_dir.FullName, "sw.ctl");
         var commands = new ControlCommands();
-        commands.Register("offload/show", "", 0, 0, _ => ControlReply.Success("hardware flows: 3\n"));
+        commands.Register("offload/show", "", "show things", 0, 0, _ => ControlReply.Success("hardware flows: 3\n"));
         using (ControlServer.Start(path, commands))
         {
             // The only socket in the run directory is the default target.
@@ -34,7 +34,9 @@ public sealed class CtlCommandTests : IDisposable
             Assert.Equal("", stdout);
             Assert.Equal($"softswitch: {path}: unknown command 'offload/shw'; 'help' lists the commands\n", stderr.ReplaceLineEndings("\n"));
             Assert.Equal(2, Ctl(path, "offload/show", "two words").Code);   // cannot be sent as one request
-            Assert.Equal(2, Ctl(path).Code);
+            var help = Ctl(path);   // no command: help
+            Assert.Equal(0, help.Code);
+            Assert.Contains("  offload/show  show things\n", help.Out);
         }
         var gone = Ctl(path, "offload/show");
         Assert.Equal(2, gone.Code);

@@ -507,8 +507,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     {
         bool wasIn = s.InHardware;
         s.InHardware = true;
-        SetReason(s, OffloadReason.None, null);
         SetRows(s, rows);
+        SetReason(s, OffloadReason.None, null);
         if (!wasIn)
         {
             _hwFlows++;
@@ -628,7 +628,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         }
     }
 
-    private static string Describe(FlowEntry e) => OfctlText.Rule(e.Priority, e.Match);
+    private static string Describe(FlowEntry e) => FlowFormat.Rule(e.Priority, e.Match);
 
     // ================================================================ datapath state
 

@@ -62,8 +62,8 @@ public static class OffloadReport
         if (e.IdleTimeout != 0) sb.Append(", idle_timeout=").Append(e.IdleTimeout.ToString(CultureInfo.InvariantCulture));
         if (e.HardTimeout != 0) sb.Append(", hard_timeout=").Append(e.HardTimeout.ToString(CultureInfo.InvariantCulture));
         sb.Append(", placement=").Append(Placement(p, location));
-        sb.Append(", ").Append(OfctlText.Rule(e.Priority, e.Match));
-        sb.Append(" actions=").Append(OfctlText.Actions(e.Actions));
+        sb.Append(", ").Append(FlowFormat.Rule(e.Priority, e.Match));
+        sb.Append(" actions=").Append(FlowFormat.Actions(e.Actions));
         return sb.ToString();
     }
 

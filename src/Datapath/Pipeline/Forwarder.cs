@@ -21,6 +21,7 @@ namespace Softswitch.Datapath.Pipeline;
 public sealed class Forwarder
 {
     private readonly Dataplane _dp;
+    internal Dataplane Dataplane => _dp;
     public readonly PacketPool Pool;
     public readonly ExactMatchCache? Emc;
     public readonly FlowTableThreadStats TableStats;

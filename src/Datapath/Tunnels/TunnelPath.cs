@@ -56,6 +56,10 @@ internal sealed class TunnelPath
     {
         var pool = _f.Pool;
         int keep = 0, dec = 0;
+        // Usually a burst's tunnel packets all belong to one tunnel: per-packet ports are recorded only once a second
+        // tunnel shows up (reference stores cost a GC write barrier each).
+        TunnelPort? first = null;
+        bool mixed = false;
         for (int i = 0; i < pkts.Length; i++)
         {
             int p = pkts[i];
@@ -65,8 +69,15 @@ internal sealed class TunnelPath
                     pkts[keep++] = p;
                     break;
                 case RxVerdict.Decapsulated:
+                    if (first is null) first = t;
+                    else if (mixed) _decPort[dec] = t;
+                    else if (!ReferenceEquals(t, first))
+                    {
+                        mixed = true;
+                        _decPort.AsSpan(0, dec).Fill(first);
+                        _decPort[dec] = t;
+                    }
                     _decPkts[dec] = p;
-                    _decPort[dec] = t;
                     _decIds[dec] = id;
                     dec++;
                     break;
@@ -79,10 +90,33 @@ internal sealed class TunnelPath
                     break;
             }
         }
-        if (dec > 0) Deliver(dec);
+        if (dec > 0)
+        {
+            if (mixed) Deliver(dec);
+            else DeliverOne(first!, dec);
+        }
         return pkts[..keep];
     }
 
+    /// <summary>The decapsulated packets [0, dec) all came through <paramref name="t"/>: one sub-burst, no partitioning.</summary>
+    private void DeliverOne(TunnelPort t, int dec)
+    {
+        var pool = _f.Pool;
+        var sub = _decPkts.AsSpan(0, dec);
+        var ts = t.Slot;
+        if (ts is null)
+        {
+            _registry.ReceiveDrops.Add(TunnelDropReason.NoPort, dec);
+            pool.Release(sub);
+            return;
+        }
+        long bytes = 0;
+        foreach (int p in sub) bytes += pool.Length[p];
+        t.CountRx(dec, bytes);
+        _f.Process(ts, sub, _decIds.AsSpan(0, dec));
+    }
+
+    /// <summary>The decapsulated packets [0, dec) came through several tunnels (<c>_decPort</c>): one sub-burst per tunnel.</summary>
     private void Deliver(int dec)
     {
         var pool = _f.Pool;
@@ -152,6 +186,7 @@ internal sealed class TunnelPath
         {
             pool.Release(b);
             t.Drop(TunnelDropCounters.FromEncap(st));
+            if (st == EncapStatus.TooBig) FragmentationNeeded(t, h, p);
             return;
         }
         if (!h.NextHopKnown)
@@ -170,6 +205,91 @@ internal sealed class TunnelPath
         _txPackets++;
         _txBytes += innerLen;
     }
+
+    private long _icmpWindowStart;
+    private int _icmpInWindow;
+    /// <summary>At most this many "fragmentation needed" answers per forwarder per 100 ms (RFC 1812 4.3.2.8 rate limiting).</summary>
+    internal const int MaxFragNeededPer100Ms = 100;
+
+    /// <summary>
+    /// Answers an IPv4 packet with DF set that does not fit the tunnel with ICMP destination unreachable, fragmentation
+    /// needed (RFC 1191), carrying the largest inner IPv4 length the tunnel takes, so the sender's path MTU discovery
+    /// shrinks its packets instead of losing them. Like a bridged Linux vxlan device, the switch answers in the name
+    /// of the packet's destination (its IP and MAC as the source): it has no address of its own on that segment. The
+    /// answer leaves by the port the packet came in on. Not for fragments, ICMP errors, or multicast/broadcast/zero
+    /// sources; rate-limited.
+    /// </summary>
+    private void FragmentationNeeded(TunnelPort t, TunnelHeader h, int p)
+    {
+        var pool = _f.Pool;
+        var inner = pool.Frame(p);
+        int ip = TunnelHeader.InnerIpv4Offset(inner);
+        if (ip < 0) return;
+        var iph = inner[ip..];
+        int ihl = (iph[0] & 0x0F) * 4;
+        if ((iph[0] >> 4) != 4 || ihl < 20 || iph.Length < ihl + 8) return;
+        int frag = (iph[6] << 8) | iph[7];
+        if ((frag & 0x4000) == 0 || (frag & 0x3FFF) != 0) return;   // DF set, not a fragment
+        uint src = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(iph[12..]);
+        uint dst = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(iph[16..]);
+        if (src == 0 || src == 0xFFFFFFFF || (src >> 28) == 0xE || (dst >> 28) == 0xE || dst == 0xFFFFFFFF) return;
+        if (iph[9] == 1 && iph[ihl] is 3 or 4 or 5 or 11 or 12) return;       // never answer an ICMP error
+        if ((inner[0] & 1) != 0) return;                                       // sent to a multicast/broadcast MAC
+
+        ushort inPort = pool.InPort[p];
+        var slot = inPort <= Actions.OfPort.Max ? _f.Dataplane.Ports.Get(inPort) : null;
+        if (slot is null || slot.Port is TunnelPort) return;
+        long now = _f.Dataplane.Clock.NowNanos;
+        if (now - _icmpWindowStart > 100_000_000)
+        {
+            _icmpWindowStart = now;
+            _icmpInWindow = 0;
+        }
+        if (_icmpInWindow >= MaxFragNeededPer100Ms) return;
+
+        // The largest inner IPv4 packet that fits: the underlay's IPv4 limit, minus the outer headers after the
+        // outer IPv4 header's start, minus the inner Ethernet header for the L2 tunnels.
+        int mtu = h.MaxIpLength - (h.Size - TunnelHeader.EthSize) - (h.Kind == TunnelKind.Ipip ? 0 : ip);
+        if (mtu < 68) return;
+        int origLen = Math.Min(iph.Length, (iph[2] << 8) | iph[3]);
+        int quote = Math.Min(origLen, 576 - 20 - 8);
+        int len = ip + 20 + 8 + quote;
+        int b = pool.Alloc();
+        if (b < 0) return;
+        var f = pool.Tail(b);
+        if (f.Length < len)
+        {
+            pool.Release(b);
+            return;
+        }
+        f = f[..len];
+        inner[6..12].CopyTo(f);                 // to the sender's MAC
+        inner[..6].CopyTo(f[6..]);              // from the MAC it sent to
+        inner[12..ip].CopyTo(f[12..]);          // same VLAN tag, if any, and EtherType IPv4
+        var o = f[ip..];
+        o[0] = 0x45; o[1] = 0xC0;               // internetwork control
+        Be16(o[2..], (ushort)(20 + 8 + quote));
+        Be16(o[4..], 0); Be16(o[6..], 0);
+        o[8] = 64; o[9] = 1;
+        Be16(o[10..], 0);
+        iph.Slice(16, 4).CopyTo(o[12..]);       // from the packet's destination
+        iph.Slice(12, 4).CopyTo(o[16..]);       // to its source
+        Be16(o[10..], (ushort)~Actions.Checksum.Sum(o[..20]));
+        var icmp = o[20..];
+        icmp[0] = 3; icmp[1] = 4;
+        Be16(icmp[2..], 0); Be16(icmp[4..], 0);
+        Be16(icmp[6..], (ushort)mtu);
+        iph[..quote].CopyTo(icmp[8..]);
+        Be16(icmp[2..], (ushort)~Actions.Checksum.Sum(icmp[..(8 + quote)]));
+        pool.Length[b] = (ushort)len;
+        pool.InPort[b] = inPort;
+        _icmpInWindow++;
+        t.CountFragmentationNeeded();
+        _f.EnqueueSlot(slot, b, false, ActionExecutor.NoQueue);
+        pool.Release(b);
+    }
+
+    private static void Be16(Span<byte> s, ushort v) => System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(s, v);
 
     /// <summary>Adds the accumulated tunnel tx counts (called when the forwarder flushes its transmit queues).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -208,6 +208,13 @@ public sealed class TunnelPort : IPort
     }
 
     /// <summary>A transmit drop: the named counter and the port's tx_dropped.</summary>
+    private long _fragNeededSent;
+
+    /// <summary>ICMP "fragmentation needed" answers sent for IPv4 packets with DF too big for this tunnel.</summary>
+    public long FragmentationNeededSent => Interlocked.Read(ref _fragNeededSent);
+
+    internal void CountFragmentationNeeded() => Interlocked.Increment(ref _fragNeededSent);
+
     internal void Drop(TunnelDropReason reason, long n = 1)
     {
         Drops.Add(reason, n);

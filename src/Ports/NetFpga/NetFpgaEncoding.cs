@@ -186,12 +186,12 @@ public static class NetFpgaEncoding
                         case OfPort.Flood or OfPort.All:
                             break;
                         case OfPort.Controller or OfPort.Local or OfPort.Normal or OfPort.Table:
-                            detail = OfctlText.Action(a);
+                            detail = FlowFormat.Action(a);
                             return OffloadReason.UnsupportedAction;
                         default:
                             if (a.Port < 1 || a.Port > portCount)
                             {
-                                detail = OfctlText.Action(a);
+                                detail = FlowFormat.Action(a);
                                 return OffloadReason.UnsupportedOutputPort;
                             }
                             break;
@@ -200,7 +200,7 @@ public static class NetFpgaEncoding
                     continue;
                 case ActionKind.Enqueue:
                 case ActionKind.SetTunnel:
-                    detail = OfctlText.Action(a);
+                    detail = FlowFormat.Action(a);
                     return OffloadReason.UnsupportedAction;
                 case ActionKind.SetVlanVid or ActionKind.SetVlanPcp:
                     setVlan = true;
@@ -212,12 +212,12 @@ public static class NetFpgaEncoding
                     or ActionKind.SetNwTos or ActionKind.SetTpSrc or ActionKind.SetTpDst:
                     break;
                 default:
-                    detail = OfctlText.Action(a);
+                    detail = FlowFormat.Action(a);
                     return OffloadReason.UnsupportedAction;
             }
             if (output)
             {
-                detail = $"{OfctlText.Action(a)} after an output";
+                detail = $"{FlowFormat.Action(a)} after an output";
                 return OffloadReason.UnsupportedActionOrder;
             }
             int bit = 1 << (int)a.Kind;

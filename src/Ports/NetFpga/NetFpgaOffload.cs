@@ -56,9 +56,13 @@ public sealed class NetFpgaOffload : IDisposable
     /// <summary>The logs of the placement, when a logger was given.</summary>
     public OffloadLogger? Log { get; }
 
-    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager, OffloadLogger? log)
+    private readonly string _interface;
+
+    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager,
+                           OffloadLogger? log, string iface)
     {
         _dp = dp;
+        _interface = iface;
         Driver = driver;
         Emulator = emulator;
         Ports = ports;
@@ -116,10 +120,10 @@ public sealed class NetFpgaOffload : IDisposable
             manager.Log = log;
         }
         manager.Attach();
-        log?.LogStarted($"NetFPGA-1G {(mode == NetFpgaMode.Emulated ? "emulator" : $"board on {bus.Name}")}, {ports.Length} port(s) " +
-                        $"(OpenFlow ports 1..{ports.Length}), exact table {NetFpgaRegisters.ExactTableRows} rows, " +
+        var offload = new NetFpgaOffload(dp, driver, emulator, ports, manager, log, options.Interface);
+        log?.LogStarted($"{offload.BoardName}, {ports.Length} port(s) (OpenFlow ports 1..{ports.Length}), exact table {NetFpgaRegisters.ExactTableRows} rows, " +
                         $"wildcard table {NetFpgaRegisters.UsableWildcardRows} rows for flows + {NetFpgaRegisters.WildcardTableRows - NetFpgaRegisters.UsableWildcardRows} reserved");
-        return new NetFpgaOffload(dp, driver, emulator, ports, manager, log);
+        return offload;
     }
 
     /// <summary>Parses "netfpga" / "netfpga-emulated" (the daemon's --offload values).</summary>
@@ -134,6 +138,20 @@ public sealed class NetFpgaOffload : IDisposable
     }
 
     private long _maintenanceErrors;
+
+    /// <summary>Which board: "NetFPGA-1G through nf2c0" or "emulated NetFPGA-1G (register-level model)".</summary>
+    public string BoardName => Emulator is null ? $"NetFPGA-1G through {_interface}" : "emulated NetFPGA-1G (register-level model)";
+
+    /// <summary>
+    /// The board's own lines of `softswitch ctl offload/show` (the table occupancy comes from the driver's
+    /// <see cref="NetFpgaDriver.Occupancy"/>): which board, every register access so far, failed maintenance steps.
+    /// </summary>
+    public string DescribeBoard()
+    {
+        string errors = MaintenanceErrors == 0 ? "" : $"maintenance errors: {MaintenanceErrors} (last: {LastMaintenanceError})\n";
+        return $"board: {BoardName}, {Ports.Count} port(s)\n" +
+               $"register accesses: {Driver.RegisterWrites} writes, {Driver.RegisterReads} reads\n" + errors;
+    }
 
     /// <summary>Maintenance steps whose register accesses failed (expiry still runs after them).</summary>
     public long MaintenanceErrors => Interlocked.Read(ref _maintenanceErrors);

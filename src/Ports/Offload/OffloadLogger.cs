@@ -49,8 +49,8 @@ public sealed class OffloadLogger : IOffloadLog
     {
         if (!_logger.IsEnabled(LogLevel.Debug)) return;
         var p = d.Placement;
-        string rule = OfctlText.Rule(p.Entry.Priority, p.Entry.Match);
-        string actions = OfctlText.Actions(p.Entry.Actions);
+        string rule = FlowFormat.Rule(p.Entry.Priority, p.Entry.Match);
+        string actions = FlowFormat.Actions(p.Entry.Actions);
         string ev = EventName(d.Event);
         if (d.Event == PlacementEvent.Removed)
         {
@@ -64,7 +64,7 @@ public sealed class OffloadLogger : IOffloadLog
 
     public void OnTargetError(FlowEntry? entry, Exception error)
         => Warn(entry is null ? $"offload: {_manager.Target.Name} failed: {error.Message}"
-                              : $"offload: {_manager.Target.Name} failed for {OfctlText.Rule(entry.Priority, entry.Match)}: {error.Message} (the flow stays in software)");
+                              : $"offload: {_manager.Target.Name} failed for {FlowFormat.Rule(entry.Priority, entry.Match)}: {error.Message} (the flow stays in software)");
 
     /// <summary>A Warning, at most one per <see cref="WarningInterval"/>; the ones in between are counted into the next.</summary>
     public void Warn(string message)

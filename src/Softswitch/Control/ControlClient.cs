@@ -5,19 +5,27 @@ namespace Softswitch.Control;
 
 /// <summary>Where control sockets live, and how `softswitch ctl --target` finds one.</summary>
 /// <remarks>
-/// The run directory is $SOFTSWITCH_RUNDIR, else /run/softswitch. A daemon's default socket is RUNDIR/DPID.ctl with
-/// the datapath id as 16 hex digits. A target containing '/' is a path; a hex number is a datapath id; any other
+/// The run directory is $SOFTSWITCH_RUNDIR, else /run/softswitch as root, else a per-user directory under the temp
+/// directory. A daemon's default socket is RUNDIR/DPID.ctl with the datapath id as 16 hex digits (RUNDIR/DPID.PID.ctl
+/// when another daemon with the same datapath id already answers there). A target containing '/' is a path; a hex number is a datapath id; any other
 /// word is a name in the run directory (RUNDIR/NAME.ctl); no target means the only socket in the run directory.
 /// </remarks>
 internal static class ControlPaths
 {
     public const string RunDirVariable = "SOFTSWITCH_RUNDIR";
 
-    public static string RunDir => Environment.GetEnvironmentVariable(RunDirVariable) is { Length: > 0 } d ? d : "/run/softswitch";
+    /// <summary>$SOFTSWITCH_RUNDIR, else /run/softswitch for root, else a per-user directory under the temp directory.</summary>
+    public static string RunDir
+        => Environment.GetEnvironmentVariable(RunDirVariable) is { Length: > 0 } d ? d
+         : SocketFile.EffectiveUid == 0 ? "/run/softswitch"
+         : Path.Combine(Path.GetTempPath(), $"softswitch-{Environment.UserName}");
 
     public static string DefaultFor(ulong dpid) => DefaultFor(dpid, RunDir);
 
     public static string DefaultFor(ulong dpid, string runDir) => Path.Combine(runDir, $"{dpid:x16}.ctl");
+
+    /// <summary>The name a second daemon with the same datapath id takes: RUNDIR/DPID.PID.ctl.</summary>
+    public static string DefaultFor(ulong dpid, int pid) => Path.Combine(RunDir, $"{dpid:x16}.{pid}.ctl");
 
     /// <summary>The socket path for <paramref name="target"/> (see the remarks); false with a message for the user.</summary>
     public static bool TryResolve(string? target, out string path, out string error) => TryResolve(target, RunDir, out path, out error);

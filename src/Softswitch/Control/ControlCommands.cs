@@ -17,24 +17,25 @@ internal sealed class ControlCommands
     private readonly Dictionary<string, Command> _commands = new(StringComparer.Ordinal);
     private readonly ILogger? _logger;
 
-    private sealed record Command(string Name, string Usage, int MinArgs, int MaxArgs, Func<string[], ControlReply> Handler);
+    private sealed record Command(string Name, string Usage, string Description, int MinArgs, int MaxArgs, Func<string[], ControlReply> Handler);
 
     public ControlCommands(ILogger? logger = null)
     {
         _logger = logger;
-        Register("help", "", 0, 0, _ => ControlReply.Success(Help()));
+        Register("help", "", "this list", 0, 0, _ => ControlReply.Success(Help()));
     }
 
     public IReadOnlyCollection<string> Names => _commands.Keys;
 
     /// <param name="name">Lower-case, '/'-separated (<c>offload/show</c>); see <see cref="ControlProtocol.IsCommandName"/>.</param>
     /// <param name="usage">The arguments, as shown by <c>help</c> (e.g. <c>[hw|sw]</c>), or "".</param>
-    public void Register(string name, string usage, int minArgs, int maxArgs, Func<string[], ControlReply> handler)
+    /// <param name="description">What it prints, in a few words, for <c>help</c>.</param>
+    public void Register(string name, string usage, string description, int minArgs, int maxArgs, Func<string[], ControlReply> handler)
     {
         if (!ControlProtocol.IsCommandName(name)) throw new ArgumentException($"bad command name '{name}'", nameof(name));
         if (minArgs < 0 || maxArgs < minArgs || maxArgs > ControlProtocol.MaxArgs) throw new ArgumentOutOfRangeException(nameof(maxArgs));
         ArgumentNullException.ThrowIfNull(handler);
-        if (!_commands.TryAdd(name, new Command(name, usage, minArgs, maxArgs, handler)))
+        if (!_commands.TryAdd(name, new Command(name, usage, description, minArgs, maxArgs, handler)))
             throw new InvalidOperationException($"command '{name}' is already registered");
     }
 
@@ -67,8 +68,13 @@ internal sealed class ControlCommands
     {
         var names = _commands.Keys.ToList();
         names.Sort(StringComparer.Ordinal);
+        int width = names.Max(n => UsageLine(_commands[n]).Length);
         var sb = new System.Text.StringBuilder("The available commands are:\n");
-        foreach (var name in names) sb.Append("  ").Append(UsageLine(_commands[name])).Append('\n');
+        foreach (var name in names)
+        {
+            var c = _commands[name];
+            sb.Append("  ").Append(UsageLine(c).PadRight(width)).Append("  ").Append(c.Description).Append('\n');
+        }
         return sb.ToString();
     }
 

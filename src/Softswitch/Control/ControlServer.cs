@@ -5,7 +5,11 @@ using Microsoft.Extensions.Logging;
 namespace Softswitch.Control;
 
 /// <summary>A control socket could not be created (the message is for the user).</summary>
-internal sealed class ControlSocketException(string message) : Exception(message);
+internal sealed class ControlSocketException(string message, bool inUse = false) : Exception(message)
+{
+    /// <summary>A live socket is already at the path (another daemon answers there).</summary>
+    public bool InUse { get; } = inUse;
+}
 
 /// <summary>
 /// The daemon's control socket: a Unix domain stream socket that answers one <see cref="ControlProtocol"/> request per
@@ -111,7 +115,7 @@ internal sealed class ControlServer : IDisposable
             try
             {
                 probe.Connect(new UnixDomainSocketEndPoint(path));
-                throw new ControlSocketException($"control socket '{path}' is in use by a running process (another softswitch?)");
+                throw new ControlSocketException($"control socket '{path}' is in use by a running process (another softswitch?)", inUse: true);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
             {

@@ -19,17 +19,19 @@ internal static class DaemonCommands
 {
     public const string OffloadOff = "offload is not enabled (run with --offload netfpga or netfpga-emulated)";
 
-    public static void Register(ControlCommands commands, Dataplane dp, OfSwitchAgent agent, OffloadManager? offload)
+    /// <param name="board">The offload target's own lines for offload/show (which board, register accesses, errors), or null.</param>
+    public static void Register(ControlCommands commands, Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, Func<string>? board = null)
     {
-        commands.Register("dp/show", "", 0, 0, _ => ControlReply.Success(DpShow(dp, agent, offload)));
-        commands.Register("offload/show", "", 0, 0, _ => OffloadShow(offload));
-        commands.Register("offload/dump-flows", "[hw|sw]", 0, 1, args => OffloadDumpFlows(offload, args.Length > 0 ? args[0] : null, dp.Clock.NowNanos));
+        commands.Register("dp/show", "", "ports with counters, tables, controller, drops", 0, 0, _ => ControlReply.Success(DpShow(dp, agent, offload)));
+        commands.Register("offload/show", "", "flows in hardware and software, reasons, register writes, table occupancy", 0, 0, _ => OffloadShow(offload, board));
+        commands.Register("offload/dump-flows", "[hw|sw]", "every flow with its placement (hardware row, or why software)", 0, 1,
+            args => OffloadDumpFlows(offload, args.Length > 0 ? args[0] : null, dp.Clock.NowNanos));
     }
 
-    public static ControlReply OffloadShow(OffloadManager? offload)
+    public static ControlReply OffloadShow(OffloadManager? offload, Func<string>? board = null)
     {
         if (offload is null) return ControlReply.Error(OffloadOff);
-        return ControlReply.Success(OffloadReport.Show(offload.Target.Name, offload.Stats, offload.Target.Occupancy));
+        return ControlReply.Success(OffloadReport.Show(offload.Target.Name, offload.Stats, offload.Target.Occupancy) + board?.Invoke());
     }
 
     /// <summary>One line per flow (<see cref="OffloadReport.FlowLine"/>), hardware first; <paramref name="filter"/> hw or sw keeps one side.</summary>
@@ -49,6 +51,9 @@ internal static class DaemonCommands
         return ControlReply.Success(sb.ToString());
     }
 
+    /// <summary>A counter, or n/a for −1 (not counted by the port, as in OpenFlow 1.0 port stats).</summary>
+    private static string N(long v) => v < 0 ? "n/a" : v.ToString(CultureInfo.InvariantCulture);
+
     public static string DpShow(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload)
     {
         var sb = new StringBuilder(1024);
@@ -66,7 +71,7 @@ internal static class DaemonCommands
         {
             var c = p.Port.Counters.Snapshot();
             sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config 0x{(uint)p.Config:x}, ")
-              .Append(ic, $"rx {c.RxPackets} packets {c.RxBytes} bytes {c.RxDropped} dropped, tx {c.TxPackets} packets {c.TxBytes} bytes {c.TxDropped} dropped\n");
+              .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
         }
         var drops = new List<string>();
         for (var r = (DropReason)0; r < DropReason.Count; r++)

@@ -223,6 +223,88 @@ public sealed class TunnelDataplaneTests
         Assert.Equal(1, r.TunA.Counters.TxPackets);
     }
 
+    /// <summary>An IPv4 frame with DF set, with <paramref name="ipLen"/> bytes of IPv4 packet (optionally 802.1Q-tagged).</summary>
+    private static byte[] DfFrame(int ipLen, bool df = true, ushort? vlan = null)
+    {
+        var f = FrameBuilder.Udp(MacAddress.Parse("0a:00:00:00:00:01"), MacAddress.Parse("0a:00:00:00:00:02"), Ipv4.Parse("192.168.5.1"),
+                                 Ipv4.Parse("192.168.5.2"), 1000, 2000, frameSize: ipLen + 14 + (vlan is null ? 0 : 4), vlan: vlan);
+        int ip = vlan is null ? 14 : 18;
+        f[ip + 6] = (byte)(df ? f[ip + 6] | 0x40 : f[ip + 6] & ~0x40);
+        f[ip + 10] = 0; f[ip + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(ip + 10), (ushort)~Checksum.Sum(f.AsSpan(ip, 20)));
+        return f;
+    }
+
+    /// <summary>
+    /// A DF packet too big for the tunnel is answered with ICMP fragmentation-needed carrying the inner IPv4 MTU the
+    /// tunnel takes, from the packet's destination to its source, out of the port it came in on; without DF it is only
+    /// dropped. (Underlay MTU 200: VXLAN takes 200 - 20 - 8 - 8 - 14 = 150, GRE with a key 200 - 20 - 8 - 14 = 158,
+    /// IP-in-IP 200 - 20 = 180.)
+    /// </summary>
+    [Theory]
+    [InlineData("vxlan,vni=7", 150)]
+    [InlineData("gre,key=7", 158)]
+    [InlineData("ipip", 180)]
+    public void TooBigWithDontFragment_IsAnsweredWithFragmentationNeeded(string kind, int mtu)
+    {
+        using var r = new TunnelRig(underlayMtu: 200).WithTunnels(kind).WithCrossFlows();
+        r.HostA.Inject(DfFrame(mtu));          // fits exactly
+        r.HostA.Inject(DfFrame(mtu + 1));      // one byte too many, DF: answered
+        r.HostA.Inject(DfFrame(mtu + 1, df: false));   // too big without DF: dropped silently
+        r.Pump();
+        Assert.Single(r.HostB.TakeSent());
+        Assert.Equal(2, r.TunA!.Drops[TunnelDropReason.TooBig]);
+        Assert.Equal(1, r.TunA.FragmentationNeededSent);
+
+        var back = Assert.Single(r.HostA.TakeSent());
+        var orig = DfFrame(mtu + 1);
+        Assert.Equal(orig.AsSpan(6, 6).ToArray(), back.AsSpan(0, 6).ToArray());     // to the sender's MAC
+        Assert.Equal(orig.AsSpan(0, 6).ToArray(), back.AsSpan(6, 6).ToArray());     // from the MAC it sent to
+        Assert.Equal(0x0800, BinaryPrimitives.ReadUInt16BigEndian(back.AsSpan(12)));
+        var ip = back.AsSpan(14);
+        Assert.True(Checksum.IsValid(ip[..20]), "IPv4 header checksum");
+        Assert.Equal(1, ip[9]);
+        Assert.Equal(orig.AsSpan(14 + 16, 4).ToArray(), ip.Slice(12, 4).ToArray());   // source: the packet's destination
+        Assert.Equal(orig.AsSpan(14 + 12, 4).ToArray(), ip.Slice(16, 4).ToArray());   // destination: its source
+        int total = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+        Assert.Equal(back.Length - 14, total);
+        var icmp = ip[20..total];
+        Assert.Equal(3, icmp[0]);
+        Assert.Equal(4, icmp[1]);
+        Assert.True(Checksum.IsValid(icmp), "ICMP checksum");
+        Assert.Equal(mtu, BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]));
+        Assert.Equal(orig.AsSpan(14, Math.Min(mtu + 1, 548)).ToArray(), icmp[8..].ToArray());   // the original packet, quoted
+
+        // The announced MTU is right: a packet of exactly that size crosses.
+        r.HostA.Inject(DfFrame(mtu));
+        r.Pump();
+        Assert.Single(r.HostB.TakeSent());
+    }
+
+    [Fact]
+    public void FragmentationNeeded_IsRateLimited_AndNeverAnswersIcmpErrors()
+    {
+        using var r = new TunnelRig(underlayMtu: 200).WithTunnels("vxlan,vni=7").WithCrossFlows();
+        for (int i = 0; i < 300; i++) r.HostA.Inject(DfFrame(400));
+        r.Pump();
+        Assert.Equal(300, r.TunA!.Drops[TunnelDropReason.TooBig]);
+        Assert.Equal(100, r.HostA.TakeSent().Count);   // the clock did not move: one window's worth
+        r.Clock.Advance(TimeSpan.FromMilliseconds(150));
+        r.HostA.Inject(DfFrame(400));
+        r.Pump();
+        Assert.Single(r.HostA.TakeSent());
+
+        // An ICMP error that is too big is dropped without an answer.
+        var err = DfFrame(400);
+        err[14 + 9] = 1;      // protocol ICMP
+        err[14 + 20] = 3;     // destination unreachable
+        err[14 + 10] = 0; err[14 + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(err.AsSpan(14 + 10), (ushort)~Checksum.Sum(err.AsSpan(14, 20)));
+        r.HostA.Inject(err);
+        r.Pump();
+        Assert.Empty(r.HostA.TakeSent());
+    }
+
     [Theory]
     [InlineData("vxlan,vni=7")]
     [InlineData("gre,key=7")]

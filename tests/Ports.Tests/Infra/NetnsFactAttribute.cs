@@ -21,6 +21,17 @@ public sealed class RequiresLibraryAttribute(string library, string installHint)
     public string InstallHint { get; } = installHint;
 }
 
+/// <summary>
+/// The test needs a kernel network device type (`ip link add ... type TYPE`), e.g. gretap from the ip_gre module. A
+/// kernel without it reports the test as skipped with the reason; where the type exists the test runs.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+public sealed class RequiresLinkTypeAttribute(string type, string module) : Attribute
+{
+    public string Type { get; } = type;
+    public string Module { get; } = module;
+}
+
 public sealed class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
 {
     public IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions options, ITestMethod testMethod, IAttributeInfo factAttribute)
@@ -34,6 +45,18 @@ public sealed class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDisco
                 if (!TestEnv.HasLibrary(name))
                 {
                     reason = $"{name} is not installed ({lib.GetConstructorArguments().Skip(1).First()})";
+                    break;
+                }
+            }
+        }
+        if (reason is null)
+        {
+            foreach (var lt in testMethod.Method.GetCustomAttributes(typeof(RequiresLinkTypeAttribute)))
+            {
+                var args = lt.GetConstructorArguments().Cast<string>().ToArray();
+                if (TestEnv.LinkTypeProblem(args[0]) is { } problem)
+                {
+                    reason = $"this kernel has no {args[0]} devices ({problem}); load the {args[1]} module to run this test";
                     break;
                 }
             }
@@ -55,6 +78,34 @@ internal static class TestEnv
     private static readonly HashSet<string> s_reported = [];
 
     public static string? Reason => s_reason.Value;
+
+    private static readonly Dictionary<string, string?> s_linkTypes = [];
+
+    /// <summary>Null when `ip link add` can create a device of <paramref name="type"/> (tried in a throwaway namespace), else why not.</summary>
+    public static string? LinkTypeProblem(string type)
+    {
+        lock (s_linkTypes)
+        {
+            if (s_linkTypes.TryGetValue(type, out var known)) return known;
+            string ns = $"ssw-lt{Environment.ProcessId:x}";
+            string[] args = type switch
+            {
+                "vxlan" => ["type", "vxlan", "id", "1", "dstport", "4789", "local", "10.99.99.1"],
+                "gretap" or "gre" or "ipip" => ["type", type, "local", "10.99.99.1", "remote", "10.99.99.2"],
+                _ => ["type", type],
+            };
+            Sh.Run("ip", "netns", "add", ns);
+            try
+            {
+                var r = Sh.Run("ip", ["-n", ns, "link", "add", "probe0", .. args]);
+                return s_linkTypes[type] = r.Ok ? null : (r.Stderr.Trim() is { Length: > 0 } e ? e : $"exit code {r.ExitCode}");
+            }
+            finally
+            {
+                Sh.Run("ip", "netns", "del", ns);
+            }
+        }
+    }
 
     public static bool HasLibrary(string name)
     {

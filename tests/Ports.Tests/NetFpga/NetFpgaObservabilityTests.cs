@@ -137,7 +137,7 @@ public sealed class NetFpgaObservabilityTests
         using var r = new Rig(LogLevel.Information);
         var info = () => r.Log.At(LogLevel.Information);
         Assert.Single(info());
-        Assert.StartsWith("offload started: NetFPGA-1G emulator, 4 port(s) (OpenFlow ports 1..4), exact table 32768 rows, wildcard table 24 rows for flows + 8 reserved; " +
+        Assert.StartsWith("offload started: emulated NetFPGA-1G (register-level model), 4 port(s) (OpenFlow ports 1..4), exact table 32768 rows, wildcard table 24 rows for flows + 8 reserved; " +
                           "0 flows in hardware (0 rows), 0 in software", info()[0]);
         Assert.Empty(r.Log.At(LogLevel.Debug));
 

@@ -4,7 +4,7 @@ using Softswitch.Datapath.Flow;
 namespace Softswitch.Datapath.Tests;
 
 /// <summary>Matches and actions in ovs-ofctl's OpenFlow 1.0 syntax (what `ovs-ofctl dump-flows` prints for the same flow).</summary>
-public sealed class OfctlTextTests
+public sealed class FlowFormatTests
 {
     private const Wildcards Any = Wildcards.All | Wildcards.TunIdExt;
 
@@ -27,22 +27,22 @@ public sealed class OfctlTextTests
     [Fact]
     public void MatchAll_IsEmpty_RuleIsPriorityOnly()
     {
-        Assert.Equal("", OfctlText.Match(FlowMatch.All));
-        Assert.Equal("priority=0", OfctlText.Rule(0, FlowMatch.All));
+        Assert.Equal("", FlowFormat.Match(FlowMatch.All));
+        Assert.Equal("priority=0", FlowFormat.Rule(0, FlowMatch.All));
     }
 
     [Fact]
     public void ProtocolShorthands()
     {
-        Assert.Equal("ip", OfctlText.Match(M(Wildcards.DlType, x => x.B.DlType(0x0800))));
-        Assert.Equal("arp", OfctlText.Match(M(Wildcards.DlType, x => x.B.DlType(0x0806))));
-        Assert.Equal("tcp,tp_dst=80", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(6); x.B.TpDst(80); })));
-        Assert.Equal("udp", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(17); })));
-        Assert.Equal("icmp,icmp_type=8,icmp_code=0", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpSrc | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(1); x.B.TpSrc(8); })));
-        Assert.Equal("ip,nw_proto=47", OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(47); })));
-        Assert.Equal("dl_type=0x88cc", OfctlText.Match(M(Wildcards.DlType, x => x.B.DlType(0x88CC))));
+        Assert.Equal("ip", FlowFormat.Match(M(Wildcards.DlType, x => x.B.DlType(0x0800))));
+        Assert.Equal("arp", FlowFormat.Match(M(Wildcards.DlType, x => x.B.DlType(0x0806))));
+        Assert.Equal("tcp,tp_dst=80", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(6); x.B.TpDst(80); })));
+        Assert.Equal("udp", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(17); })));
+        Assert.Equal("icmp,icmp_type=8,icmp_code=0", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpSrc | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(1); x.B.TpSrc(8); })));
+        Assert.Equal("ip,nw_proto=47", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(47); })));
+        Assert.Equal("dl_type=0x88cc", FlowFormat.Match(M(Wildcards.DlType, x => x.B.DlType(0x88CC))));
         Assert.Equal("arp,arp_spa=10.0.0.1,arp_tpa=10.0.0.0/8,arp_op=1",
-            OfctlText.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0806); x.B.NwProto(1); x.B.NwSrc(0x0A000001); x.B.NwDst(0x0A000000); }, nwSrcBits: 32, nwDstBits: 8)));
+            FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0806); x.B.NwProto(1); x.B.NwSrc(0x0A000001); x.B.NwDst(0x0A000000); }, nwSrcBits: 32, nwDstBits: 8)));
     }
 
     [Fact]
@@ -61,10 +61,19 @@ public sealed class OfctlTextTests
                 x.B.NwTos(0x20);
             }, nwSrcBits: 24);
         Assert.Equal("ip,in_port=3,dl_vlan=100,dl_vlan_pcp=5,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=192.168.1.0/24,nw_tos=32",
-            OfctlText.Match(m));
-        Assert.Equal("dl_vlan=0xffff", OfctlText.Match(M(Wildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
-        Assert.Equal("in_port=LOCAL", OfctlText.Match(M(Wildcards.InPort, x => x.B.InPort(OfPort.Local))));
-        Assert.Equal("tun_id=0x2a", OfctlText.Match(M(Wildcards.TunIdExt, x => x.B.TunId(42))));
+            FlowFormat.Match(m));
+        Assert.Equal("dl_vlan=0xffff", FlowFormat.Match(M(Wildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
+        Assert.Equal("in_port=LOCAL", FlowFormat.Match(M(Wildcards.InPort, x => x.B.InPort(OfPort.Local))));
+        Assert.Equal("tun_id=0x2a", FlowFormat.Match(M(Wildcards.TunIdExt, x => x.B.TunId(42))));
+    }
+
+    [Fact]
+    public void Flow_PrintsPriorityMatchAndActions()
+    {
+        var arp = new FlowEntry(M(Wildcards.DlType, x => x.B.DlType(0x0806)), 50, new FlowActions([FlowAction.Output(OfPort.Controller, 65535)]),
+                                0, 0, 0, FlowModFlags.None, 0);
+        Assert.Equal("priority=50,arp actions=CONTROLLER:65535", FlowFormat.Flow(arp));
+        Assert.Equal("priority=1 actions=drop", FlowFormat.Flow(new FlowEntry(FlowMatch.All, 1, FlowActions.Drop, 0, 0, 0, FlowModFlags.None, 0)));
     }
 
     [Fact]
@@ -78,7 +87,7 @@ public sealed class OfctlTextTests
             FlowAction.Enqueue(1, 7), FlowAction.StripVlan(),
         ]);
         Assert.Equal("mod_vlan_vid:10,mod_vlan_pcp:3,mod_dl_src:02:00:00:00:00:09,mod_nw_dst:10.0.0.2,mod_nw_tos:64,mod_tp_dst:8080," +
-                     "set_tunnel:0x1f,output:2,IN_PORT,FLOOD,ALL,CONTROLLER:128,LOCAL,NORMAL,enqueue:1:7,strip_vlan", OfctlText.Actions(a));
-        Assert.Equal("drop", OfctlText.Actions(FlowActions.Drop));
+                     "set_tunnel:0x1f,output:2,IN_PORT,FLOOD,ALL,CONTROLLER:128,LOCAL,NORMAL,enqueue:1:7,strip_vlan", FlowFormat.Actions(a));
+        Assert.Equal("drop", FlowFormat.Actions(FlowActions.Drop));
     }
 }

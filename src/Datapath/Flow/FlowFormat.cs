@@ -16,9 +16,12 @@ namespace Softswitch.Datapath.Flow;
 /// of everything is the empty string. Actions: ovs-ofctl's names (<c>output:2</c>, <c>IN_PORT</c>, <c>FLOOD</c>,
 /// <c>CONTROLLER:65535</c>, <c>mod_vlan_vid:5</c>, ..., <c>drop</c>). Management-plane only: allocates.
 /// </remarks>
-public static class OfctlText
+public static class FlowFormat
 {
     private const ushort EthIp = 0x0800, EthArp = 0x0806;
+
+    /// <summary>A flow as ovs-ofctl prints it, without counters: <c>priority=P[,MATCH] actions=ACTIONS</c>.</summary>
+    public static string Flow(FlowEntry e) => $"{Rule(e.Priority, e.Match)} actions={Actions(e.Actions)}";
 
     /// <summary><c>priority=P[,match]</c>, the way ovs-ofctl prints a flow's rule.</summary>
     public static string Rule(ushort priority, in FlowMatch m)
