@@ -4,11 +4,16 @@
 # offered pps, delivered pps and loss per switch and backend (Softswitch AF_PACKET vs OVS default ports,
 # Softswitch AF_XDP vs OVS type=afxdp), unthrottled trafgen and a paced tcpreplay step, iperf3 TCP, and the
 # same with 10,000 installed flows and 10,000 flow-mods/s of churn. Needs root and scripts/install-deps.sh.
-# Private names; ends only what it started; a full run takes about 3 minutes.
+# Private names; ends only what it started; a full run takes about 3 minutes. ROWS=afxdp (or afpacket,churn)
+# runs only those pairs; SECS and PACED set the step length and the paced rate; PERF=PREFIX records a system-wide
+# perf profile of each unthrottled step into PREFIX.<row>.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${SECS:-3}
 PACED=${PACED:-100000}
+ROWS=${ROWS:-all}       # or a comma list of afpacket, afxdp, churn
+SINK=${SINK:-socket}    # or stack, see measure()
+REPEAT=${REPEAT:-1}     # interleaved rounds; with more than one, medians of the unthrottled step at the end
 for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
 SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
@@ -77,14 +82,26 @@ rx() { ip netns exec $NB cat /sys/class/net/$VB/statistics/rx_packets; }
 tx() { ip netns exec $NA cat /sys/class/net/$VA/statistics/tx_packets; }
 
 measure() {   # $1 label
-  local label=$1 t0 r0 t1 r1 off del loss mbit
+  local label=$1 t0 r0 t1 r1 off del loss mbit sink=""
+  # The receiver: with SINK=socket (default) a UDP socket on port 9 that never reads, so B's kernel drops each frame at
+  # the socket (counted in B's rx_packets first); with SINK=stack nothing listens and B's kernel answers every frame
+  # with an ICMP port unreachable attempt (route lookups, rate limiting), work that runs on the forwarding CPU of
+  # whichever switch delivers the frame and so measures B's stack more than the switch.
+  if [ "$SINK" = socket ]; then
+    ip netns exec $NB python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1); s.bind(("10.88.0.2", 9))
+time.sleep(3600)' & sink=$!
+    sleep 0.3
+  fi
   # unthrottled trafgen
   t0=$(tx); r0=$(rx)
+  if [ -n "${PERF:-}" ]; then (sleep 1; perf record -q -a -g -o "$PERF.$(echo $label | tr -c 'A-Za-z0-9\n' _)" -- sleep $((SECS - 2)) >/dev/null 2>&1) & fi
   ip netns exec $NA timeout $SECS trafgen --dev $VA --conf $RUN/trafgen.cfg --cpus 1 -q >/dev/null 2>&1; sleep 0.5
   sleep 0.5; t1=$(tx); r1=$(rx)
   off=$(( (t1 - t0) / SECS )); del=$(( (r1 - r0) / SECS ))
   loss=$(awk -v o=$((t1 - t0)) -v d=$((r1 - r0)) 'BEGIN { printf "%.1f", o ? 100 * (o - d) / o : 0 }')
   printf "%-34s %-13s %12s %12s %7s%%\n" "$label" "trafgen max" "$off" "$del" "$loss"
+  echo "$label|$del" >> $RUN/max.txt
   # paced
   local n=$((PACED * 2))
   t0=$(tx); r0=$(rx)
@@ -98,6 +115,7 @@ measure() {   # $1 label
   mbit=$(ip netns exec $NA iperf3 -c 10.88.0.2 -t $SECS -J < /dev/null 2>/dev/null | python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null || echo "-")
   kill $sp 2>/dev/null; wait $sp 2>/dev/null
   printf "%-34s %-13s %12s %12s %8s\n" "$label" "iperf3 TCP" "" "${mbit} Mbit/s" ""
+  [ -n "$sink" ] && { kill $sink 2>/dev/null; wait $sink 2>/dev/null; }
 }
 
 flows_file() {  # 10,000 flows that do not match the test traffic
@@ -158,9 +176,23 @@ topology
 frames
 flows_file
 printf "%-34s %-13s %12s %12s %8s\n" "switch / backend" "load" "offered pps" "delivered" "loss"
-run_ssw afpacket 0
-run_ovs default 0
-run_ssw afxdp 0
-run_ovs afxdp 0
-run_ssw afpacket 1
-run_ovs default 1
+want() { [ "$ROWS" = all ] || [[ ",$ROWS," == *",$1,"* ]]; }
+ovs() { [ "${OVS:-1}" = 1 ] && run_ovs "$@"; }   # OVS=0: Softswitch rows only
+for round in $(seq $REPEAT); do
+  want afpacket && { run_ssw afpacket 0; ovs default 0; }
+  want afxdp && { run_ssw afxdp 0; ovs afxdp 0; }
+  want churn && { run_ssw afpacket 1; ovs default 1; }
+done
+if [ "$REPEAT" -gt 1 ]; then   # medians of the unthrottled step over the interleaved rounds
+  echo
+  printf "%-34s %-13s %12s %s\n" "switch / backend" "rounds" "median pps" "each round"
+  python3 - "$RUN/max.txt" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, d = line.rstrip('\n').split('|')
+    rows.setdefault(label, []).append(int(d))
+for label, v in rows.items():
+    print("%-34s %-13d %12d %s" % (label, len(v), statistics.median(v), " ".join(map(str, v))))
+PY
+fi

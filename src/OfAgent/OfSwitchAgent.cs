@@ -358,12 +358,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
         ushort inPort = po.InPort;
         if (po.BufferId != PacketBufferPool.NoBuffer)
         {
-            var r = _buffers.Take(po.BufferId, out var frame, out _);
-            if (r != PacketBufferPool.TakeResult.Ok)
-            {
-                SendError(c, OfpError.BadRequest(r == PacketBufferPool.TakeResult.Empty ? OfpBadRequestCode.BufferEmpty : OfpBadRequestCode.BufferUnknown), msg);
-                return;
-            }
+            if (!TryTakeBuffer(c, po.BufferId, msg, out var frame, out _)) return;
             _dp.PacketOut(frame, inPort, actions);
             return;
         }
@@ -373,6 +368,18 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             return;
         }
         _dp.PacketOut(po.Data.Span, inPort, actions);
+    }
+
+    /// <summary>
+    /// Takes a buffered packet for PACKET_OUT or FLOW_MOD; answers BAD_REQUEST BUFFER_EMPTY (already used or expired)
+    /// or BUFFER_UNKNOWN (never handed out) and returns false when it cannot.
+    /// </summary>
+    private bool TryTakeBuffer(OfConnection c, uint bufferId, byte[] msg, out byte[] frame, out ushort inPort)
+    {
+        var r = _buffers.Take(bufferId, out frame, out inPort);
+        if (r == PacketBufferPool.TakeResult.Ok) return true;
+        SendError(c, OfpError.BadRequest(r == PacketBufferPool.TakeResult.Empty ? OfpBadRequestCode.BufferEmpty : OfpBadRequestCode.BufferUnknown), msg);
+        return false;
     }
 
     private void HandleFlowMod(OfConnection c, OfpFlowMod fm, byte[] msg)
@@ -405,12 +412,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
         if (addOrModify && fm.BufferId != PacketBufferPool.NoBuffer)
         {
             // Release the buffered packet through the table, as if it arrived again (spec: "as if OFPT_PACKET_OUT").
-            var r = _buffers.Take(fm.BufferId, out var frame, out var inPort);
-            if (r != PacketBufferPool.TakeResult.Ok)
-            {
-                SendError(c, OfpError.BadRequest(r == PacketBufferPool.TakeResult.Empty ? OfpBadRequestCode.BufferEmpty : OfpBadRequestCode.BufferUnknown), msg);
-                return;
-            }
+            if (!TryTakeBuffer(c, fm.BufferId, msg, out var frame, out var inPort)) return;
             _dp.PacketOut(frame, inPort, new FlowActions([FlowAction.Output(OfPort.Table)]));
         }
     }

@@ -17,7 +17,8 @@ var threads = new Option<int?>("--threads") { Description = "forwarding threads 
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory" };
 var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
 var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
-var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel };
+var unixctl = new Option<string?>("--unixctl") { Description = "control socket path for softswitch ctl (default /run/softswitch/DPID.ctl as root), or none" };
+var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl };
 run.SetAction(pr =>
 {
     var s = new RunSettings();
@@ -41,8 +42,14 @@ run.SetAction(pr =>
     if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;
     if (pr.GetValue(stats)) s.Stats = true;
     if (pr.GetValue(logLevel) is { } ll) s.LogLevel = ll;
+    if (pr.GetValue(unixctl) is { } u) s.Unixctl = u;
     return RunCommand.Run(s);
 });
 
-var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo };
+var target = new Option<string?>("--target") { Description = "the daemon's control socket (default: the only one in /run/softswitch)" };
+var words = new Argument<string[]>("command") { Description = "a command and its arguments: help, dp/show, offload/show, offload/dump-flows", Arity = ArgumentArity.ZeroOrMore };
+var ctl = new Command("ctl", "ask a running switch (its control socket) for state") { target, words };
+ctl.SetAction(pr => Softswitch.Control.ControlClient.Run(pr.GetValue(target), pr.GetValue(words) ?? []));
+
+var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo, ctl };
 return root.Parse(args).Invoke();

@@ -3,7 +3,9 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Softswitch.Control;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Pipeline;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
@@ -36,6 +38,8 @@ public sealed class RunSettings
     public string? PcapDir { get; set; }
     public bool Stats { get; set; }
     public string LogLevel { get; set; } = "Information";
+    /// <summary>The control socket's path (default: DIR/DPID.ctl, DIR = /run/softswitch as root), or "none".</summary>
+    public string? Unixctl { get; set; }
 }
 
 /// <summary>
@@ -146,6 +150,33 @@ internal static class RunCommand
             Controllers = s.Controllers,
             Listeners = s.Listen,
         }, loggers);
+        ControlServer? control = null;
+        if (!string.Equals(s.Unixctl, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            var commands = BuildCommands(dp, agent, offload, dpid);
+            string path = s.Unixctl ?? Path.Combine(ControlServer.DefaultDirectory, $"{dpid:x16}.ctl");
+            try
+            {
+                try
+                {
+                    control = ControlServer.Start(path, commands, loggers.CreateLogger("unixctl"));
+                }
+                catch (IOException) when (s.Unixctl is null && ControlServer.IsLive(path))
+                {
+                    // Another daemon with the same datapath id has the default name: this one adds its pid.
+                    control = ControlServer.Start(Path.Combine(ControlServer.DefaultDirectory, $"{dpid:x16}.{Environment.ProcessId}.ctl"), commands, loggers.CreateLogger("unixctl"));
+                }
+                log.LogInformation("control socket {Path} (softswitch ctl --target {Path} help)", control.Path, control.Path);
+            }
+            catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException)
+            {
+                if (s.Unixctl is not null) return UserError($"--unixctl {s.Unixctl}: {e.Message}");
+                log.LogWarning("no control socket ({Path}: {Error}); softswitch ctl cannot reach this daemon", path, e.Message);
+            }
+        }
+        using var controlLifetime = control;
+        using var offloadReporter = offload is null ? null : StartOffloadReporting(offload, loggers);
+
         try
         {
             agent.Start();
@@ -161,7 +192,7 @@ internal static class RunCommand
         using var done = new ManualResetEventSlim(false);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; done.Set(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; done.Set(); });
-        if (s.Stats) StatsView(dp, agent, done);
+        if (s.Stats) StatsView(dp, agent, offload, done);
         else done.Wait();
 
         log.LogInformation("shutting down");
@@ -171,14 +202,20 @@ internal static class RunCommand
         return 0;
     }
 
-    private static void StatsView(Dataplane dp, OfSwitchAgent agent, ManualResetEventSlim done)
+    private static void StatsView(Dataplane dp, OfSwitchAgent agent, NetFpgaOffload? offload, ManualResetEventSlim done)
     {
         AnsiConsole.Live(new Table()).Start(ctx =>
         {
             while (!done.Wait(1000))
             {
-                var t = new Table().Title($"softswitch  flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard  " +
-                                          $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}  packet-ins: {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped");
+                string hw = "";
+                if (offload is not null)
+                {
+                    var st = offload.Manager.Stats;
+                    hw = $"  offload: {st.HardwareFlows} in hardware, {st.SoftwareFlows} in software, {st.RegisterWritesPerFlowMod:0.0} writes/flow-mod";
+                }
+                var t = new Table().Title(Markup.Escape($"softswitch  flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard{hw}  " +
+                                          $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}  packet-ins: {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped"));
                 t.AddColumns("port", "name", "rx packets", "rx bytes", "tx packets", "tx bytes", "rx dropped", "tx dropped", "link");
                 foreach (var p in dp.Ports.List)
                 {
@@ -191,6 +228,72 @@ internal static class RunCommand
                 ctx.UpdateTarget(t);
             }
         });
+    }
+
+    /// <summary>The control socket's commands (see <see cref="ControlCommands"/>).</summary>
+    private static ControlCommands BuildCommands(Dataplane dp, OfSwitchAgent agent, NetFpgaOffload? offload, ulong dpid)
+    {
+        var c = new ControlCommands();
+        c.Add("dp/show", "", "datapath id, flows, controller, ports with counters, drops", args =>
+        {
+            ControlCommands.NoArguments(args);
+            var sb = new System.Text.StringBuilder();
+            sb.Append(CultureInfo.InvariantCulture, $"dpid: {dpid:x16}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard\n");
+            sb.Append(CultureInfo.InvariantCulture, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, {agent.PacketInsSent} packet-ins sent, {agent.PacketInsDropped} dropped, {agent.FlowModsApplied} flow-mods applied\n");
+            sb.Append("ports:\n");
+            foreach (var p in dp.Ports.List)
+            {
+                var k = p.Port.Counters.Snapshot();
+                static string N(long v) => v < 0 ? "n/a" : v.ToString(CultureInfo.InvariantCulture);   // -1: not counted (as in OF1.0 port stats)
+                sb.Append(CultureInfo.InvariantCulture,
+                    $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, rx {N(k.RxPackets)} packets {N(k.RxBytes)} bytes {N(k.RxDropped)} dropped, tx {N(k.TxPackets)} packets {N(k.TxBytes)} bytes {N(k.TxDropped)} dropped\n");
+            }
+            var drops = Enum.GetValues<DropReason>().Where(r => r != DropReason.Count && dp.DropCount(r) > 0).Select(r => $"{r}={dp.DropCount(r)}").ToList();
+            sb.Append(drops.Count == 0 ? "drops: none\n" : "drops: " + string.Join(", ", drops) + "\n");
+            return sb.ToString();
+        });
+        c.Add("offload/show", "", "flows in hardware and software, software flows by reason, register writes, board tables", args =>
+        {
+            ControlCommands.NoArguments(args);
+            var o = offload ?? throw new ControlCommandException("offload is off (start with --offload netfpga or netfpga-emulated)");
+            return OffloadReport.Summary(o.Manager.Stats, o.Manager.Target.Name) + o.DescribeBoard();
+        });
+        c.Add("offload/dump-flows", "", "every flow with its placement: hardware rows, or the reason it stays in software", args =>
+        {
+            ControlCommands.NoArguments(args);
+            var o = offload ?? throw new ControlCommandException("offload is off (start with --offload netfpga or netfpga-emulated)");
+            return OffloadReport.DumpFlows(o.Manager.Placements());
+        });
+        return c;
+    }
+
+    /// <summary>
+    /// Offload logging: each placement decision at Debug, and at Information a one-line summary when offload starts and
+    /// then every 10 s while the placements change (never per flow-mod at Information, so churn cannot flood the log).
+    /// </summary>
+    private static IDisposable StartOffloadReporting(NetFpgaOffload offload, ILoggerFactory loggers)
+    {
+        var log = loggers.CreateLogger("offload");
+        var m = offload.Manager;
+        if (log.IsEnabled(LogLevel.Debug))
+        {
+            m.PlacementChanged += p =>
+            {
+                if (p.Entry.IsRemoved) log.LogDebug("removed {Flow}", FlowFormat.Flow(p.Entry));
+                else log.LogDebug("{Flow} {Placement}", FlowFormat.Flow(p.Entry), OffloadReport.Placement(p));
+            };
+        }
+        log.LogInformation("{Summary}", OffloadReport.OneLine(m.Stats));
+        long lastChanges = m.Stats.FlowModEvents + m.Stats.Installs + m.Stats.Evictions;
+        return new Timer(_ =>
+        {
+            var st = m.Stats;
+            long changes = st.FlowModEvents + st.Installs + st.Evictions;
+            if (changes == lastChanges) return;
+            lastChanges = changes;
+            log.LogInformation("{Summary}", OffloadReport.OneLine(st));
+        }, null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
     }
 
     private static int UserError(string message)

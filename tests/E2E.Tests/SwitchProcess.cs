@@ -78,6 +78,12 @@ internal sealed class SwitchProcess : IDisposable
         return r.Stdout;
     }
 
+    /// <summary>Runs `softswitch ctl ARGS` (the same build as the daemon).</summary>
+    public static Sh.Result Ctl(params string[] args)
+        => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "ctl", .. args], 30_000);
+
+    public bool HasExited => _p.HasExited;
+
     public void Dispose()
     {
         try

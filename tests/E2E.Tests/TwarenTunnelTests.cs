@@ -35,7 +35,7 @@ namespace Softswitch.E2E.Tests;
 /// <item>R still reaches VM-S over the tunnel (ping and a TCP exchange), and the tunnel ports count it.</item>
 /// </list>
 /// Both underlay ends are captured and tshark must dissect every frame each daemon sent as the tunnel kind with the
-/// key, a good outer IPv4 checksum and good inner checksums. Neighbour entries on the hosts do not expire during the
+/// key, a good outer IPv4 checksum with DF set and good inner checksums. Neighbour entries on the hosts do not expire during the
 /// test, so every ARP on the wire is one the test caused.
 /// <para>
 /// IP-in-IP carries no Ethernet header and so no ARP: hosts across it have static neighbours, and the receiving switch
@@ -99,8 +99,8 @@ public sealed class TwarenTunnelTests(ITestOutputHelper output)
                           + (ipip ? $",inner_src_mac={VmS},inner_dst_mac={Cr1}" : "");
             string tunB = $"to-domain1:{kind},local={UnderB},remote={UnderA}{keyOption},port={BTunnel},underlay=1,local_mac=02:96:00:00:00:02"
                           + (ipip ? $",inner_src_mac={Cr1},inner_dst_mac={VmS}" : "");
-            var startA = Task.Run(() => new SwitchProcess($"afpacket:{r.HostIf},afpacket:{cr1.HostIf},afpacket:{cable.A}", "--tunnel", tunA, "--dpid", "0000111111111111"));
-            var startB = Task.Run(() => new SwitchProcess($"afpacket:{cable.B},afpacket:{vmT.HostIf},afpacket:{vmS.HostIf},afpacket:{cr2.HostIf}", "--tunnel", tunB, "--dpid", "000000049652213d"));
+            var startA = Task.Run(() => new SwitchProcess($"afpacket:{r.HostIf},afpacket:{cr1.HostIf},afpacket:{cable.A}", "--tunnel", tunA, "--dpid", "0000111111111111", "--unixctl", "none"));
+            var startB = Task.Run(() => new SwitchProcess($"afpacket:{cable.B},afpacket:{vmT.HostIf},afpacket:{vmS.HostIf},afpacket:{cr2.HostIf}", "--tunnel", tunB, "--dpid", "000000049652213d", "--unixctl", "none"));
             try
             {
                 Task.WaitAll(startA, startB);
@@ -165,7 +165,7 @@ public sealed class TwarenTunnelTests(ITestOutputHelper output)
             sentByB.Stop();
             foreach (var (pcap, src) in new[] { (sentByA.Path, UnderA), (sentByB.Path, UnderB) })
             {
-                var ours = TunnelDissection.AssertOurFrames(Tshark.Dissect(pcap), kind, src, key, 36);
+                var ours = TunnelFrameCheck.AssertOurFrames(Tshark.Dissect(pcap), kind, src, key, 36);
                 Assert.True(ours.Count(f => f.TcpChecksumStatus.Length > 0) >= 25, $"too few TCP segments from {src} in the capture");
             }
             output.WriteLine($"{kind}: setup {setup.TotalSeconds:F1} s, traffic {traffic.TotalSeconds:F1} s, total {total.Elapsed.TotalSeconds:F1} s; " +

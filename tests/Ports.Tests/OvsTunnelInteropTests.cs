@@ -20,8 +20,8 @@ namespace Softswitch.Ports.Tests;
 /// Open vSwitch runs in its own namespace with a private run directory (<see cref="OvsUserspace"/>). Its tunnel
 /// traffic leaves through br-ul, the bridge that owns the underlay address: OVS routes to our endpoint with the
 /// namespace's routing table (br-ul's address) and resolves our endpoint's MAC with its own ARP, which our underlay
-/// binding answers; we resolve br-ul's MAC the same way. Host A pings host B and then runs a short TCP exchange with
-/// it. A capture on OVS's end of the underlay (where the frames we send are visible: ours bypass the taps on our end)
+/// binding answers; we resolve br-ul's MAC the same way. Host A pings host B, host B pings host A, and host A runs a
+/// short TCP exchange with host B. A capture on OVS's end of the underlay (where the frames we send are visible: ours bypass the taps on our end)
 /// goes through tshark, which must dissect our frames as the tunnel kind with the right key, a good outer IPv4
 /// checksum and good inner checksums.
 /// <para>
@@ -94,12 +94,14 @@ public sealed class OvsTunnelInteropTests(ITestOutputHelper output)
             var ping = hostA.Exec("ping", "-c", "3", "-i", "0.2", "-w", "8", HostB);
             output.WriteLine(ping.Stdout);
             Assert.True(ping.Ok && ping.Stdout.Contains(" 0% packet loss"), $"ping through OVS {kind} failed: {ping.Stdout}{ping.Stderr}\n{Describe()}");
+            ping = hostB.Exec("ping", "-c", "3", "-i", "0.2", "-w", "8", HostA);
+            Assert.True(ping.Ok && ping.Stdout.Contains(" 0% packet loss"), $"ping from the OVS side over {kind} failed: {ping.Stdout}{ping.Stderr}\n{Describe()}");
             Assert.Equal(HostA, TcpEcho.Run(hostB, HostB, hostA, 15001, 64 * 1024, Describe));
 
             // Both ends resolved the other's endpoint with ARP on the underlay.
             Assert.Equal(OvsBridgeMac, t.NextHopMac);
             Assert.Contains(OurEndpointMac.ToString(), ovs.Appctl("tnl/arp/show"));
-            Assert.True(t.Counters.TxPackets >= 3 + 45 && t.Counters.RxPackets >= 3 + 45, Counters(dp, t));
+            Assert.True(t.Counters.TxPackets >= 6 + 49 && t.Counters.RxPackets >= 6 + 49, Counters(dp, t));
             Assert.Equal(0, dp.Tunnels.ReceiveDrops.Total);
             Assert.Equal(0, t.Drops.Total);
         }
@@ -108,8 +110,8 @@ public sealed class OvsTunnelInteropTests(ITestOutputHelper output)
             dp.Stop();
             cap.Stop();
         }
-        // 3 echo requests and the 64 KiB in segments of at most 1348 bytes (49 or more) went out through our tunnel.
-        var ours = TunnelDissection.AssertOurFrames(Tshark.Dissect(pcap), kind, UnderOurs, key, 3 + 49);
+        // 3 echo requests, 3 replies and the 64 KiB in segments of at most 1348 bytes (49 or more) went out through our tunnel.
+        var ours = TunnelFrameCheck.AssertOurFrames(Tshark.Dissect(pcap), kind, UnderOurs, key, 6 + 49);
         Assert.True(ours.Count(f => f.Protocols.EndsWith(":tcp", StringComparison.Ordinal) || f.Protocols.Contains(":tcp:", StringComparison.Ordinal)) >= 49,
             "the TCP segments are not in the capture");
         output.WriteLine($"{kind}: tshark dissected {ours.Count} frames we sent; tunnel tx={t.Counters.TxPackets} rx={t.Counters.RxPackets}");

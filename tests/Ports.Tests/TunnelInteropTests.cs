@@ -17,8 +17,8 @@ namespace Softswitch.Ports.Tests;
 /// both directions (Linux resolving our endpoint, us resolving Linux's), are checked against the kernel.
 /// </summary>
 /// <remarks>
-/// Needs root, `ip netns` and a kernel that can create the device type (ip_gre for gretap, ipip): otherwise each test
-/// is reported as skipped with the reason (see <see cref="KernelTunnelFactAttribute"/>), never as passed.
+/// Needs root and `ip netns` (skipped with the reason otherwise, see <see cref="NetnsFactAttribute"/>). A device type
+/// the kernel lacks (ip_gre, ipip modules) makes its test skipped, with the reason (<see cref="RequiresLinkTypeAttribute"/>).
 /// </remarks>
 public sealed class TunnelInteropTests(ITestOutputHelper output)
 {
@@ -28,20 +28,22 @@ public sealed class TunnelInteropTests(ITestOutputHelper output)
     private static readonly MacAddress HostMac = MacAddress.Parse("0e:00:00:00:77:01");
     private static readonly MacAddress LinuxDevMac = MacAddress.Parse("0e:00:00:00:77:02");
 
-    [KernelTunnelFact("vxlan")]
+    [NetnsFact]
     public void LinuxVxlanDeviceTalksToTheTunnelPort()
         => Run("vxlan", $"type vxlan id 100 local {UnderLinux} remote {UnderOurs} dstport 4789", "vni=100", l2: true);
 
     /// <summary>Linux computes the outer UDP checksum (<c>udpcsum</c>): our receive path verifies it.</summary>
-    [KernelTunnelFact("vxlan")]
+    [NetnsFact]
     public void LinuxVxlanDeviceWithUdpChecksumsTalksToTheTunnelPort()
         => Run("vxlan", $"type vxlan id 4000 local {UnderLinux} remote {UnderOurs} dstport 4789 udpcsum", "vni=4000", l2: true);
 
-    [KernelTunnelFact("gretap")]
+    [NetnsFact]
+    [RequiresLinkType("gretap", "ip_gre")]
     public void LinuxGretapDeviceWithKeyTalksToTheTunnelPort()
         => Run("gretap", $"type gretap local {UnderLinux} remote {UnderOurs} key 5", "key=5", l2: true, kind: "gre");
 
-    [KernelTunnelFact("ipip")]
+    [NetnsFact]
+    [RequiresLinkType("ipip", "ipip")]
     public void LinuxIpipDeviceTalksToTheTunnelPort()
         => Run("ipip", $"type ipip local {UnderLinux} remote {UnderOurs}",
             $"inner_src_mac=0e:00:00:00:77:fe,inner_dst_mac={HostMac}", l2: false);

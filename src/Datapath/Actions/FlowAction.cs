@@ -84,6 +84,12 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
         ActionKind.SetDlDst => $"mod_dl_dst:{new Flow.MacAddress(Value)}",
         ActionKind.SetNwSrc => $"mod_nw_src:{Flow.Ipv4.Format((uint)Value)}",
         ActionKind.SetNwDst => $"mod_nw_dst:{Flow.Ipv4.Format((uint)Value)}",
+        ActionKind.SetVlanVid => $"mod_vlan_vid:{Value}",
+        ActionKind.SetVlanPcp => $"mod_vlan_pcp:{Value}",
+        ActionKind.SetNwTos => $"mod_nw_tos:{Value}",
+        ActionKind.SetTpSrc => $"mod_tp_src:{Value}",
+        ActionKind.SetTpDst => $"mod_tp_dst:{Value}",
+        ActionKind.SetTunnel => $"set_tunnel:0x{Value:x}",
         _ => $"{Kind}:{Value}",
     };
 }

@@ -110,6 +110,13 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
 
     public IOffloadTarget Target => _target;
 
+    /// <summary>
+    /// A flow's placement was decided or changed (installed, refused with a reason, evicted, promoted, removed: then
+    /// <see cref="FlowEntry.IsRemoved"/> is set). Raised under the manager's lock, from the flow table's writer or the
+    /// maintenance thread: handlers must be quick and must not call back into the manager or the table (logging only).
+    /// </summary>
+    public event Action<FlowPlacement>? PlacementChanged;
+
     /// <summary>Registers with the table and offers it every flow it already holds (highest priority first).</summary>
     public void Attach()
     {
@@ -438,8 +445,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     {
         bool wasIn = s.InHardware;
         s.InHardware = true;
-        SetReason(s, OffloadReason.None, null);
         SetRows(s, rows);
+        SetReason(s, OffloadReason.None, null);
         if (!wasIn)
         {
             _hwFlows++;
@@ -503,6 +510,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             _reasons.TryGetValue(reason, out int n);
             _reasons[reason] = n + 1;
         }
+        PlacementChanged?.Invoke(s.ToPlacement());
     }
 
     private static bool Retryable(OffloadReason r) => r is OffloadReason.ExactCollision or OffloadReason.WildcardRowsFull
@@ -541,7 +549,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             if (!s.Entry.IsEmergency) Place(s);
     }
 
-    private static string Describe(FlowEntry e) => $"priority={e.Priority} {e.Match}";
+    private static string Describe(FlowEntry e) => $"priority={e.Priority},{FlowFormat.Match(e.Match)}";
 
     // ================================================================ datapath state
 

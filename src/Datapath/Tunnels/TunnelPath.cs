@@ -56,6 +56,10 @@ internal sealed class TunnelPath
     {
         var pool = _f.Pool;
         int keep = 0, dec = 0;
+        // Usually a burst's tunnel packets all belong to one tunnel: per-packet ports are recorded only once a second
+        // tunnel shows up (reference stores cost a GC write barrier each).
+        TunnelPort? first = null;
+        bool mixed = false;
         for (int i = 0; i < pkts.Length; i++)
         {
             int p = pkts[i];
@@ -65,8 +69,15 @@ internal sealed class TunnelPath
                     pkts[keep++] = p;
                     break;
                 case RxVerdict.Decapsulated:
+                    if (first is null) first = t;
+                    else if (mixed) _decPort[dec] = t;
+                    else if (!ReferenceEquals(t, first))
+                    {
+                        mixed = true;
+                        _decPort.AsSpan(0, dec).Fill(first);
+                        _decPort[dec] = t;
+                    }
                     _decPkts[dec] = p;
-                    _decPort[dec] = t;
                     _decIds[dec] = id;
                     dec++;
                     break;
@@ -79,10 +90,33 @@ internal sealed class TunnelPath
                     break;
             }
         }
-        if (dec > 0) Deliver(dec);
+        if (dec > 0)
+        {
+            if (mixed) Deliver(dec);
+            else DeliverOne(first!, dec);
+        }
         return pkts[..keep];
     }
 
+    /// <summary>The decapsulated packets [0, dec) all came through <paramref name="t"/>: one sub-burst, no partitioning.</summary>
+    private void DeliverOne(TunnelPort t, int dec)
+    {
+        var pool = _f.Pool;
+        var sub = _decPkts.AsSpan(0, dec);
+        var ts = t.Slot;
+        if (ts is null)
+        {
+            _registry.ReceiveDrops.Add(TunnelDropReason.NoPort, dec);
+            pool.Release(sub);
+            return;
+        }
+        long bytes = 0;
+        foreach (int p in sub) bytes += pool.Length[p];
+        t.CountRx(dec, bytes);
+        _f.Process(ts, sub, _decIds.AsSpan(0, dec));
+    }
+
+    /// <summary>The decapsulated packets [0, dec) came through several tunnels (<c>_decPort</c>): one sub-burst per tunnel.</summary>
     private void Deliver(int dec)
     {
         var pool = _f.Pool;

@@ -192,7 +192,13 @@ public sealed unsafe class AfPacketPort : IPort
                 uint status = Volatile.Read(ref *(uint*)(bd + BlockStatusOffset));
                 if ((status & TP_STATUS_USER) == 0)
                 {
-                    if (n > 0 || waited || _opt.IdleWaitMs <= 0) break;
+                    if (n > 0 || waited) break;
+                    if (_opt.IdleWaitMs <= 0)
+                    {
+                        // Sharing the thread with other ports: never wait, but keep the kernel's drop count current.
+                        if (Environment.TickCount64 >= _nextStatsTick) RefreshIdleStatistics();
+                        break;
+                    }
                     WaitIdle();
                     waited = true;
                     continue;
@@ -276,14 +282,16 @@ public sealed unsafe class AfPacketPort : IPort
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RefreshIdleStatistics()
+    {
+        _nextStatsTick = Environment.TickCount64 + 1000;
+        ReadStatistics();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void WaitIdle()
     {
-        long now = Environment.TickCount64;
-        if (now >= _nextStatsTick)
-        {
-            _nextStatsTick = now + 1000;
-            ReadStatistics();
-        }
+        if (Environment.TickCount64 >= _nextStatsTick) RefreshIdleStatistics();
         LibC.PollFd pfd;
         pfd.Fd = _fd;
         pfd.Events = LibC.POLLIN;

@@ -46,9 +46,12 @@ public sealed class NetFpgaOffload : IDisposable
     public EmulatedNetFpga? Emulator { get; }
     public IReadOnlyList<NetFpgaBoardPort> Ports { get; }
 
-    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager)
+    private readonly string _interface;
+
+    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager, string iface)
     {
         _dp = dp;
+        _interface = iface;
         Driver = driver;
         Emulator = emulator;
         Ports = ports;
@@ -99,7 +102,7 @@ public sealed class NetFpgaOffload : IDisposable
         }
         var manager = new OffloadManager(dp, driver);
         manager.Attach();
-        return new NetFpgaOffload(dp, driver, emulator, ports, manager);
+        return new NetFpgaOffload(dp, driver, emulator, ports, manager, options.Interface);
     }
 
     /// <summary>Parses "netfpga" / "netfpga-emulated" (the daemon's --offload values).</summary>
@@ -114,6 +117,18 @@ public sealed class NetFpgaOffload : IDisposable
     }
 
     private long _maintenanceErrors;
+
+    /// <summary>The board's side of `softswitch ctl offload/show`: which board, table occupancy, register traffic.</summary>
+    public string DescribeBoard()
+    {
+        int wildUsed = NetFpgaRegisters.UsableWildcardRows - Driver.WildcardRowsFree;
+        string board = Emulator is null ? $"NetFPGA-1G through {_interface}" : "emulated NetFPGA-1G (register-level model)";
+        string errors = MaintenanceErrors == 0 ? "" : $"maintenance errors: {MaintenanceErrors} (last: {LastMaintenanceError})\n";
+        return $"board: {board}, {Ports.Count} port(s)\n" +
+               $"exact table: {Driver.ExactRowsUsed} of {NetFpgaRegisters.ExactTableRows} rows used\n" +
+               $"wildcard table: {wildUsed} of {NetFpgaRegisters.UsableWildcardRows} usable rows used\n" +
+               $"register accesses: {Driver.RegisterWrites} writes, {Driver.RegisterReads} reads\n" + errors;
+    }
 
     /// <summary>Maintenance steps whose register accesses failed (expiry still runs after them).</summary>
     public long MaintenanceErrors => Interlocked.Read(ref _maintenanceErrors);

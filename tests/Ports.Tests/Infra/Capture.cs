@@ -77,6 +77,7 @@ public sealed record DissectedFrame(
     string[] IpSrc,
     string[] IpDst,
     string[] IpChecksumStatus,
+    string[] IpDf,
     string[] UdpChecksum,
     string[] UdpChecksumStatus,
     string[] TcpChecksumStatus,
@@ -95,7 +96,7 @@ public sealed record DissectedFrame(
     public bool HasError => Malformed.Length > 0 || ExpertSeverity.Contains(SeverityError);
 
     public override string ToString()
-        => $"#{Number} {Protocols} ip.src={string.Join(',', IpSrc)} ip.checksum.status={string.Join(',', IpChecksumStatus)} " +
+        => $"#{Number} {Protocols} ip.src={string.Join(',', IpSrc)} ip.checksum.status={string.Join(',', IpChecksumStatus)} df={string.Join(',', IpDf)} " +
            $"udp.checksum={string.Join(',', UdpChecksum)}/{string.Join(',', UdpChecksumStatus)} tcp={string.Join(',', TcpChecksumStatus)} " +
            $"icmp={string.Join(',', IcmpChecksumStatus)} gre.key={GreKey} vxlan.vni={VxlanVni} {Malformed} {ExpertMessage}";
 }
@@ -105,7 +106,7 @@ public static class Tshark
 {
     private static readonly string[] s_fields =
     [
-        "frame.number", "frame.protocols", "ip.src", "ip.dst", "ip.checksum.status", "udp.checksum", "udp.checksum.status",
+        "frame.number", "frame.protocols", "ip.src", "ip.dst", "ip.checksum.status", "ip.flags.df", "udp.checksum", "udp.checksum.status",
         "tcp.checksum.status", "icmp.checksum.status", "gre.key", "vxlan.vni", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message",
     ];
 
@@ -125,15 +126,15 @@ public static class Tshark
             var c = line.Split('\t');
             if (c.Length < s_fields.Length) throw new InvalidOperationException("unexpected tshark line: " + line);
             static string[] L(string s) => s.Length == 0 ? [] : s.Split(',');
-            frames.Add(new DissectedFrame(int.Parse(c[0], CultureInfo.InvariantCulture), c[1], L(c[2]), L(c[3]), L(c[4]), L(c[5]), L(c[6]), L(c[7]), L(c[8]),
-                c[9], c[10], c[11], L(c[12]), c[13]));
+            frames.Add(new DissectedFrame(int.Parse(c[0], CultureInfo.InvariantCulture), c[1], L(c[2]), L(c[3]), L(c[4]), L(c[5]), L(c[6]), L(c[7]), L(c[8]), L(c[9]),
+                c[10], c[11], c[12], L(c[13]), c[14]));
         }
         return frames;
     }
 }
 
 /// <summary>What tshark must make of the tunnel frames a switch sent.</summary>
-public static class TunnelDissection
+public static class TunnelFrameCheck
 {
     /// <summary>
     /// Asserts that every frame of the capture dissects without error, and that the frames from <paramref name="ourIp"/>
@@ -158,6 +159,7 @@ public static class TunnelDissection
         {
             Assert.True(f.Protocols.StartsWith(prefix, StringComparison.Ordinal), $"not dissected as {kind}: {f}");
             Assert.True(f.IpChecksumStatus.Length > 0 && f.IpChecksumStatus.All(s => s == DissectedFrame.Good), $"IPv4 header checksum not verified good: {f}");
+            Assert.True(f.IpDf.FirstOrDefault() is "1" or "True", $"outer header without don't-fragment: {f}");
             Assert.True(!f.TcpChecksumStatus.Contains(DissectedFrame.Bad) && !f.IcmpChecksumStatus.Contains(DissectedFrame.Bad)
                         && !f.UdpChecksumStatus.Contains(DissectedFrame.Bad), $"bad inner checksum: {f}");
             switch (kind)

@@ -6,8 +6,9 @@ namespace Softswitch.Ports.Tests.Infra;
 
 /// <summary>
 /// A fact that needs root and `ip netns` (and libpcap when its class is marked <see cref="RequiresLibraryAttribute"/>,
-/// and programs named by <see cref="RequiresToolAttribute"/>). When a requirement is missing the test is reported as
-/// skipped with the reason, and the reason is also printed once to stderr so a CI log shows why.
+/// a kernel device type with <see cref="RequiresLinkTypeAttribute"/>, programs with <see cref="RequiresToolAttribute"/>).
+/// When a requirement is missing the test is reported as skipped with the reason, and the reason is also printed
+/// once to stderr so a CI log shows why.
 /// </summary>
 [XunitTestCaseDiscoverer("Softswitch.Ports.Tests.Infra.NetnsFactDiscoverer", "Softswitch.Ports.Tests")]
 [AttributeUsage(AttributeTargets.Method)]
@@ -22,6 +23,17 @@ public sealed class RequiresLibraryAttribute(string library, string installHint)
 }
 
 /// <summary>
+/// The test needs a kernel network device type (`ip link add ... type TYPE`), e.g. gretap from the ip_gre module. A
+/// kernel without it reports the test as skipped with the reason; where the type exists the test runs.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+public sealed class RequiresLinkTypeAttribute(string type, string module) : Attribute
+{
+    public string Type { get; } = type;
+    public string Module { get; } = module;
+}
+
+/// <summary>
 /// The test (on a class: each of its namespace tests) runs a program, e.g. tshark or ovs-vswitchd. Without it the test
 /// is skipped with the reason, except in CI (CI=true), which installs every tool (scripts/install-deps.sh): there the
 /// test runs and fails where it calls the program.
@@ -32,19 +44,7 @@ public sealed class RequiresToolAttribute(string tool) : Attribute
     public string Tool { get; } = tool;
 }
 
-/// <summary>
-/// A namespace fact that needs the kernel to create devices of <paramref name="linkType"/> (gretap comes from the ip_gre
-/// module, ipip from ipip). Discovery probes <c>ip link add ... type LINKTYPE</c> in a throwaway namespace; a kernel
-/// without the type reports the test as skipped with the reason, a kernel with it runs the test.
-/// </summary>
-[XunitTestCaseDiscoverer("Softswitch.Ports.Tests.Infra.KernelTunnelFactDiscoverer", "Softswitch.Ports.Tests")]
-[AttributeUsage(AttributeTargets.Method)]
-public sealed class KernelTunnelFactAttribute(string linkType) : FactAttribute
-{
-    public string LinkType { get; } = linkType;
-}
-
-public class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
+public sealed class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
 {
     public IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions options, ITestMethod testMethod, IAttributeInfo factAttribute)
     {
@@ -57,6 +57,18 @@ public class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
                 if (!TestEnv.HasLibrary(name))
                 {
                     reason = $"{name} is not installed ({lib.GetConstructorArguments().Skip(1).First()})";
+                    break;
+                }
+            }
+        }
+        if (reason is null)
+        {
+            foreach (var lt in testMethod.Method.GetCustomAttributes(typeof(RequiresLinkTypeAttribute)))
+            {
+                var args = lt.GetConstructorArguments().Cast<string>().ToArray();
+                if (TestEnv.LinkTypeProblem(args[0]) is { } problem)
+                {
+                    reason = $"this kernel has no {args[0]} devices ({problem}); load the {args[1]} module to run this test";
                     break;
                 }
             }
@@ -75,7 +87,6 @@ public class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
                 }
             }
         }
-        reason ??= ExtraReason(factAttribute);
         var display = options.MethodDisplayOrDefault();
         var displayOptions = options.MethodDisplayOptionsOrDefault();
         if (reason is not null)
@@ -85,52 +96,6 @@ public class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
         }
         return [new XunitTestCase(sink, display, displayOptions, testMethod)];
     }
-
-    /// <summary>A further requirement of a derived fact attribute; null when it is met.</summary>
-    protected virtual string? ExtraReason(IAttributeInfo factAttribute) => null;
-}
-
-/// <summary>Skips a <see cref="KernelTunnelFactAttribute"/> test when the kernel cannot create its link type.</summary>
-public sealed class KernelTunnelFactDiscoverer(IMessageSink sink) : NetnsFactDiscoverer(sink)
-{
-    protected override string? ExtraReason(IAttributeInfo factAttribute)
-        => KernelLinkTypes.Missing(factAttribute.GetConstructorArguments().First() as string ?? "");
-}
-
-/// <summary>Which link types the running kernel can create (probed once per type, in a throwaway namespace).</summary>
-public static class KernelLinkTypes
-{
-    private static readonly Dictionary<string, string?> s_missing = new(StringComparer.Ordinal);
-
-    /// <summary>Null when <c>ip link add X type <paramref name="linkType"/></c> works here; otherwise why not.</summary>
-    public static string? Missing(string linkType)
-    {
-        lock (s_missing)
-        {
-            if (!s_missing.TryGetValue(linkType, out var reason)) s_missing[linkType] = reason = Probe(linkType);
-            return reason;
-        }
-    }
-
-    private static string? Probe(string linkType)
-    {
-        string ns = "ssw-kp" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
-        var add = Sh.Run("ip", "netns", "add", ns);
-        if (!add.Ok) return $"cannot create a namespace to probe for {linkType} devices: {add.Stderr.Trim()}";
-        try
-        {
-            // The least each type accepts: vxlan needs its VNI, the others need nothing.
-            string[] args = linkType == "vxlan" ? ["id", "1", "dstport", "4789"] : [];
-            var r = Sh.Run("ip", ["-n", ns, "link", "add", "probe0", "type", linkType, .. args]);
-            if (r.Ok) return null;
-            string module = linkType switch { "gretap" or "gre" => "ip_gre", "vxlan" => "vxlan", _ => linkType };
-            return $"the kernel cannot create {linkType} devices ({r.Stderr.Trim()}; it needs the {module} module, e.g. modprobe {module})";
-        }
-        finally
-        {
-            Sh.Run("ip", "netns", "del", ns);
-        }
-    }
 }
 
 internal static class TestEnv
@@ -139,6 +104,34 @@ internal static class TestEnv
     private static readonly HashSet<string> s_reported = [];
 
     public static string? Reason => s_reason.Value;
+
+    private static readonly Dictionary<string, string?> s_linkTypes = [];
+
+    /// <summary>Null when `ip link add` can create a device of <paramref name="type"/> (tried in a throwaway namespace), else why not.</summary>
+    public static string? LinkTypeProblem(string type)
+    {
+        lock (s_linkTypes)
+        {
+            if (s_linkTypes.TryGetValue(type, out var known)) return known;
+            string ns = $"ssw-lt{Environment.ProcessId:x}";
+            string[] args = type switch
+            {
+                "vxlan" => ["type", "vxlan", "id", "1", "dstport", "4789", "local", "10.99.99.1"],
+                "gretap" or "gre" or "ipip" => ["type", type, "local", "10.99.99.1", "remote", "10.99.99.2"],
+                _ => ["type", type],
+            };
+            Sh.Run("ip", "netns", "add", ns);
+            try
+            {
+                var r = Sh.Run("ip", ["-n", ns, "link", "add", "probe0", .. args]);
+                return s_linkTypes[type] = r.Ok ? null : (r.Stderr.Trim() is { Length: > 0 } e ? e : $"exit code {r.ExitCode}");
+            }
+            finally
+            {
+                Sh.Run("ip", "netns", "del", ns);
+            }
+        }
+    }
 
     public static bool HasLibrary(string name)
     {

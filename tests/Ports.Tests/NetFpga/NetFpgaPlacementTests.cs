@@ -50,6 +50,34 @@ public sealed class NetFpgaPlacementTests
         return NetFpgaEncoding.ExactRows(key).First;
     }
 
+    /// <summary>Every placement decision is announced (what the daemon logs at Debug), including evictions and removals.</summary>
+    [Fact]
+    public void PlacementChanged_ReportsInstallsRefusalsEvictionsAndRemovals()
+    {
+        var b = new Bare();
+        var seen = new List<FlowPlacement>();
+        b.Manager.PlacementChanged += seen.Add;
+        var exact = b.Add(ExactUdp(1, 7), 0, FlowAction.Output(2));
+        var toController = b.Add(FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlType | Wildcards.TunIdExt, new FlowKeyBuilder().DlType(0x0806).Key),
+                                 50, FlowAction.Output(OfPort.Controller, 128));
+        var route = b.Add(FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | (Wildcards)(16 << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
+                                                 new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A010000).Key), 10, FlowAction.Output(3));
+        Assert.Contains(seen, p => p.Entry == exact && p.InHardware && p.Rows == 1);
+        Assert.Contains(seen, p => p.Entry == toController && !p.InHardware && p.Reason == OffloadReason.UnsupportedAction);
+        Assert.Contains(seen, p => p.Entry == route && p.InHardware);
+
+        // A higher-priority software rule overlapping the offloaded route evicts it.
+        seen.Clear();
+        var blocker = b.Add(FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | (Wildcards)(0 << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
+                                                   new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A010203).Key), 20, FlowAction.Output(OfPort.Controller, 128));
+        Assert.Contains(seen, p => p.Entry == route && !p.InHardware && p.Reason == OffloadReason.Evicted);
+        Assert.Contains(seen, p => p.Entry == blocker && p.Reason == OffloadReason.UnsupportedAction);
+
+        seen.Clear();
+        b.Table.Apply(new FlowMod(FlowModCommand.DeleteStrict, exact.Match, 0, FlowActions.Drop), null);
+        Assert.Contains(seen, p => p.Entry == exact && p.Entry.IsRemoved && !p.InHardware);
+    }
+
     [Fact]
     public void ExactDoubleCollision_GoesToSoftwareWithReason()
     {
