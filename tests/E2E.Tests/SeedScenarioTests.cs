@@ -12,12 +12,12 @@ namespace Softswitch.E2E.Tests;
 /// </summary>
 public sealed class SeedScenarioTests
 {
-    private static readonly MacAddress VmS = MacAddress.Parse("00:15:17:8f:ca:37");
-    private static readonly MacAddress VmT = MacAddress.Parse("08:00:27:9b:b3:12");
-    private static readonly MacAddress Cr1 = MacAddress.Parse("00:15:fa:fe:34:41");
-    private static readonly MacAddress Cr2 = MacAddress.Parse("00:15:fa:fe:34:42");
+    internal static readonly MacAddress VmS = MacAddress.Parse("00:15:17:8f:ca:37");
+    internal static readonly MacAddress VmT = MacAddress.Parse("08:00:27:9b:b3:12");
+    internal static readonly MacAddress Cr1 = MacAddress.Parse("00:15:fa:fe:34:41");
+    internal static readonly MacAddress Cr2 = MacAddress.Parse("00:15:fa:fe:34:42");
 
-    private static List<Netns> Namespaces(int n)
+    internal static List<Netns> Namespaces(int n)
     {
         var list = new List<Netns>();
         try

@@ -20,6 +20,19 @@ public sealed class NetnsTests
         Assert.False(Directory.Exists($"/sys/class/net/{host}"), $"veth {host} leaked");
     }
 
+    /// <summary>The probe behind <see cref="RequiresLinkTypeAttribute"/>: a type every kernel with namespaces has is
+    /// available, an unknown one is a problem in the kernel's own words; the probe namespace does not leak.</summary>
+    [NetnsFact]
+    public void LinkTypeProbe_TellsAvailableFromMissing()
+    {
+        var before = Namespaces();
+        Assert.Null(TestEnv.LinkTypeProblem("veth"));
+        Assert.Contains("nknown device type", TestEnv.LinkTypeProblem("sswnosuchtype"));
+        Assert.DoesNotContain(Namespaces().Except(before), n => n.StartsWith("ssw-lt", StringComparison.Ordinal));
+    }
+
+    private static string[] Namespaces() => Sh.Run("ip", "netns", "list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]).ToArray();
+
     [NetnsFact]
     public void LinkUp_FollowsTheVethPeer()
     {

@@ -237,3 +237,45 @@ def main():
 main()
 """;
 }
+
+/// <summary>
+/// A veth pair with both ends in the root namespace (a cable between two switches' ports), named sswXXXXXXXXa/b,
+/// with IPv6 and offloads off on both ends, like <see cref="Netns"/>. Dispose deletes it.
+/// </summary>
+public sealed class VethPair : IDisposable
+{
+    public string A { get; }
+    public string B { get; }
+
+    private VethPair(string tag)
+    {
+        A = "ssw" + tag + "a";
+        B = "ssw" + tag + "b";
+    }
+
+    public static VethPair Create()
+    {
+        var v = new VethPair(Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant());
+        try
+        {
+            Sh.Check("ip", "link", "add", v.A, "type", "veth", "peer", "name", v.B);
+            foreach (var end in new[] { v.A, v.B })
+            {
+                Sh.Run("sysctl", "-qw", $"net.ipv6.conf.{end}.disable_ipv6=1");
+                if (Sh.Exists("ethtool")) Sh.Run("ethtool", "-K", end, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+                Sh.Check("ip", "link", "set", end, "up");
+            }
+            return v;
+        }
+        catch
+        {
+            v.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists($"/sys/class/net/{A}")) Sh.Run("ip", "link", "del", A);
+    }
+}

@@ -5,7 +5,8 @@ using Xunit.Sdk;
 namespace Softswitch.Ports.Tests.Infra;
 
 /// <summary>
-/// A fact that needs root and `ip netns` (and libpcap when its class is marked <see cref="RequiresLibraryAttribute"/>).
+/// A fact that needs root and `ip netns` (and libpcap when its class is marked <see cref="RequiresLibraryAttribute"/>,
+/// a kernel device type with <see cref="RequiresLinkTypeAttribute"/>, programs with <see cref="RequiresToolAttribute"/>).
 /// When a requirement is missing the test is reported as skipped with the reason, and the reason is also printed
 /// once to stderr so a CI log shows why.
 /// </summary>
@@ -30,6 +31,17 @@ public sealed class RequiresLinkTypeAttribute(string type, string module) : Attr
 {
     public string Type { get; } = type;
     public string Module { get; } = module;
+}
+
+/// <summary>
+/// The test (on a class: each of its namespace tests) runs a program, e.g. tshark or ovs-vswitchd. Without it the test
+/// is skipped with the reason, except in CI (CI=true), which installs every tool (scripts/install-deps.sh): there the
+/// test runs and fails where it calls the program.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = true)]
+public sealed class RequiresToolAttribute(string tool) : Attribute
+{
+    public string Tool { get; } = tool;
 }
 
 public sealed class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
@@ -57,6 +69,20 @@ public sealed class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDisco
                 if (TestEnv.LinkTypeProblem(args[0]) is { } problem)
                 {
                     reason = $"this kernel has no {args[0]} devices ({problem}); load the {args[1]} module to run this test";
+                    break;
+                }
+            }
+        }
+        if (reason is null && Environment.GetEnvironmentVariable("CI") != "true")
+        {
+            var tools = testMethod.TestClass.Class.GetCustomAttributes(typeof(RequiresToolAttribute))
+                .Concat(testMethod.Method.GetCustomAttributes(typeof(RequiresToolAttribute)));
+            foreach (var tool in tools)
+            {
+                string name = tool.GetConstructorArguments().First() as string ?? "";
+                if (!Sh.Exists(name))
+                {
+                    reason = $"{name} is not installed (run scripts/install-deps.sh as root)";
                     break;
                 }
             }
