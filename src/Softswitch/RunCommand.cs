@@ -155,7 +155,7 @@ internal static class RunCommand
         var commands = new ControlCommands(loggers.CreateLogger("control"));
         DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.DescribeBoard);
         ControlServer? control = null;
-        if (!string.Equals(s.Unixctl, "none", StringComparison.Ordinal))
+        if (!string.Equals(s.Unixctl, "none", StringComparison.OrdinalIgnoreCase))
         {
             string path = s.Unixctl ?? ControlPaths.DefaultFor(dpid);
             try
