@@ -57,10 +57,13 @@ public sealed class CtlCommandTests : IDisposable
 
         Assert.False(ControlPaths.TryResolve(null, run, out _, out var error));
         Assert.Contains("no control socket in", error);
-        File.WriteAllText(Path.Combine(run, "0000000000000001.ctl"), "");
-        Assert.True(ControlPaths.TryResolve(null, run, out p, out _));
+        File.WriteAllText(Path.Combine(run, "0000000000000009.ctl"), "");   // left behind: nobody answers there
+        Assert.False(ControlPaths.TryResolve(null, run, out _, out error));
+        Assert.Contains("no running softswitch answers", error);
+        using var one = ControlServer.Start(Path.Combine(run, "0000000000000001.ctl"), new ControlCommands());
+        Assert.True(ControlPaths.TryResolve(null, run, out p, out error), error);
         Assert.Equal(Path.Combine(run, "0000000000000001.ctl"), p);
-        File.WriteAllText(Path.Combine(run, "0000000000000002.ctl"), "");
+        using var two = ControlServer.Start(Path.Combine(run, "0000000000000002.ctl"), new ControlCommands());
         Assert.False(ControlPaths.TryResolve(null, run, out _, out error));
         Assert.Contains("several control sockets", error);
         Assert.Contains("0000000000000002.ctl", error);

@@ -8,7 +8,7 @@ namespace Softswitch.Control;
 /// The run directory is $SOFTSWITCH_RUNDIR, else /run/softswitch as root, else a per-user directory under the temp
 /// directory. A daemon's default socket is RUNDIR/DPID.ctl with the datapath id as 16 hex digits (RUNDIR/DPID.PID.ctl
 /// when another daemon with the same datapath id already answers there). A target containing '/' is a path; a hex number is a datapath id; any other
-/// word is a name in the run directory (RUNDIR/NAME.ctl); no target means the only socket in the run directory.
+/// word is a name in the run directory (RUNDIR/NAME.ctl); no target means the only live socket in the run directory.
 /// </remarks>
 internal static class ControlPaths
 {
@@ -58,18 +58,37 @@ internal static class ControlPaths
             error = $"cannot list {dir}: {e.Message}";
             return false;
         }
-        Array.Sort(found, StringComparer.Ordinal);
-        switch (found.Length)
+        // Only sockets somebody answers on: a daemon killed without cleaning up leaves its file behind.
+        var live = found.Where(IsLive).ToArray();
+        Array.Sort(live, StringComparer.Ordinal);
+        switch (live.Length)
         {
             case 1:
-                path = found[0];
+                path = live[0];
                 return true;
             case 0:
-                error = $"no control socket in {dir} (is `softswitch run` running? give --target PATH for its --unixctl)";
+                error = found.Length == 0
+                    ? $"no control socket in {dir} (is `softswitch run` running? give --target PATH for its --unixctl)"
+                    : $"no running softswitch answers in {dir} (stale: {string.Join(", ", found.Select(Path.GetFileName))}); give --target PATH";
                 return false;
             default:
-                error = $"several control sockets in {dir}; pick one with --target: {string.Join(", ", found.Select(Path.GetFileName))}";
+                error = $"several control sockets in {dir}; pick one with --target: {string.Join(", ", live.Select(Path.GetFileName))}";
                 return false;
+        }
+    }
+
+    /// <summary>Whether something accepts connections on the socket at <paramref name="path"/>.</summary>
+    public static bool IsLive(string path)
+    {
+        try
+        {
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     }
 }
