@@ -7,7 +7,7 @@ using Softswitch.Ports.Tests.Infra;
 namespace Softswitch.E2E.Tests;
 
 /// <summary>
-/// The VM-migration papers' scenarios (shared/seeds) replayed through the daemon with their own flow tables,
+/// The VM-migration papers' scenarios (the seed scenarios) replayed through the daemon with their own flow tables,
 /// pushed by ovs-ofctl, and checked with real packets between namespaces.
 /// </summary>
 public sealed class SeedScenarioTests

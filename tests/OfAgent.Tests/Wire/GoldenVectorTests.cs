@@ -3,7 +3,7 @@ using Softswitch.OfAgent.Wire;
 namespace Softswitch.OfAgent.Tests.Wire;
 
 /// <summary>
-/// Golden tests over shared/of10-vectors.jsonl: decode, compare every "expect" field, re-encode
+/// Golden tests over Vectors/of10-vectors.jsonl: decode, compare every "expect" field, re-encode
 /// byte-exact; malformed vectors must yield exactly their expected_error. One theory case per vector.
 /// </summary>
 public class GoldenVectorTests

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 
-/// <summary>One line of shared/of10-vectors.jsonl.</summary>
+/// <summary>One line of Vectors/of10-vectors.jsonl.</summary>
 public sealed record WireVector(
     string Id,
     string Name,
@@ -17,10 +17,8 @@ public sealed record WireVector(
     string Source);
 
 /// <summary>
-/// Loads the shared OpenFlow 1.0 vectors. The file is found by walking up from the test binaries to the
-/// directory holding Softswitch.sln and taking ../shared/of10-vectors.jsonl (CI clones the repo with shared/
-/// beside it); a git worktree nests the checkout one level deeper, so further ancestors of the solution
-/// directory are tried the same way. OF10_VECTORS overrides the search. A missing file fails the tests.
+/// Loads the OpenFlow 1.0 golden vectors: tests/OfAgent.Tests/Vectors/of10-vectors.jsonl (provenance in the README
+/// beside it), copied next to the test binaries at build time. OF10_VECTORS overrides it. A missing file fails the tests.
 /// </summary>
 public static class VectorFile
 {
@@ -45,30 +43,12 @@ public static class VectorFile
             throw new FileNotFoundException($"OF10_VECTORS points at '{env}', which does not exist.");
         }
 
-        DirectoryInfo? dir = new(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Softswitch.sln")))
+        string path = Path.Combine(AppContext.BaseDirectory, "Vectors", FileName);
+        if (!File.Exists(path))
         {
-            dir = dir.Parent;
+            throw new FileNotFoundException($"The OpenFlow 1.0 golden vectors are missing: expected '{path}' (copied from tests/OfAgent.Tests/Vectors by the build).");
         }
-        if (dir is null)
-        {
-            throw new FileNotFoundException(
-                $"Could not find Softswitch.sln above '{AppContext.BaseDirectory}', so could not locate ../shared/{FileName}.");
-        }
-
-        var tried = new List<string>();
-        for (DirectoryInfo? d = dir; d?.Parent is not null; d = d.Parent)
-        {
-            string candidate = Path.GetFullPath(Path.Combine(d.FullName, "..", "shared", FileName));
-            tried.Add(candidate);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new FileNotFoundException(
-            $"The OpenFlow 1.0 golden vectors are missing: expected shared/{FileName} beside the repository " +
-            $"(tried: {string.Join(", ", tried)}). Clone the shared directory next to the repo or set OF10_VECTORS.");
+        return path;
     }
 
     private static IReadOnlyList<WireVector> Load()
