@@ -101,6 +101,7 @@ public static class AgentBench
         // flow-mod sent.
         double placedSecs = fmSecs;
         int inHardware = 0;
+        double latencyMeanUs = 0, latencyMaxUs = 0;
         if (offload is not null)
         {
             while (true)
@@ -109,6 +110,8 @@ public static class AgentBench
                 if (st.HardwareFlows + st.SoftwareFlows >= installed)
                 {
                     inHardware = st.HardwareFlows;
+                    latencyMeanUs = st.PlacementLatencyMeanMicros;
+                    latencyMaxUs = st.PlacementLatencyMaxMicros;
                     break;
                 }
                 Thread.Sleep(1);
@@ -145,6 +148,8 @@ public static class AgentBench
             offload = offloadMode ?? "none",
             flows_in_hardware = inHardware,
             all_placed_s = placedSecs,
+            placement_latency_mean_us = latencyMeanUs,
+            placement_latency_max_us = latencyMaxUs,
             round_trips = rtts,
             packet_in_out_median_us = lat[rtts / 2],
             packet_in_out_p99_us = lat[(int)(rtts * 0.99)],
@@ -156,7 +161,8 @@ public static class AgentBench
         {
             Console.WriteLine($"flow-mods over one connection until BARRIER_REPLY: {flows:N0} in {fmSecs:F3} s = {r.flow_mods_per_s:N0}/s ({installed:N0} installed)");
             if (offload is not null)
-                Console.WriteLine($"offload {offloadMode}: every flow placed {placedSecs:F3} s after the first flow-mod ({inHardware:N0} in hardware)");
+                Console.WriteLine($"offload {offloadMode}: every flow placed {placedSecs:F3} s after the first flow-mod ({inHardware:N0} in hardware); " +
+                                  $"flow-mod to placement: mean {latencyMeanUs / 1000:F1} ms, max {latencyMaxUs / 1000:F1} ms");
             Console.WriteLine($"packet-in -> packet-out round trip over {rtts:N0} packets: median {r.packet_in_out_median_us:F1} us, p99 {r.packet_in_out_p99_us:F1} us");
         }
         return 0;

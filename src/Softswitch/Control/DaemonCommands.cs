@@ -13,11 +13,16 @@ namespace Softswitch.Control;
 /// <remarks>
 /// Each reads snapshots: port counters, table stats, <see cref="OffloadManager.Stats"/> and
 /// <see cref="OffloadManager.Placements"/> (taken under the manager's lock, formatted outside it). Nothing here touches
-/// the board's registers: occupancy and rows come from the driver's own bookkeeping.
+/// the board's registers: occupancy and rows come from the driver's own bookkeeping. Placement is asynchronous: the
+/// offload commands first wait (at most <see cref="SettleTimeout"/>) for the flow-mods already applied to be placed, so
+/// a script that adds flows and then asks sees where they went; what is still queued after that shows as pending.
 /// </remarks>
 internal static class DaemonCommands
 {
     public const string OffloadOff = "offload is not enabled (run with --offload netfpga or netfpga-emulated)";
+
+    /// <summary>How long the offload commands wait for queued flow-mods to be placed before answering.</summary>
+    public static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(2);
 
     /// <param name="board">The offload target's own lines for offload/show (which board, register accesses, errors), or null.</param>
     public static void Register(ControlCommands commands, Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, Func<string>? board = null)
@@ -31,6 +36,7 @@ internal static class DaemonCommands
     public static ControlReply OffloadShow(OffloadManager? offload, Func<string>? board = null)
     {
         if (offload is null) return ControlReply.Error(OffloadOff);
+        offload.WaitForPlacement(SettleTimeout);
         return ControlReply.Success(OffloadReport.Show(offload.Target.Name, offload.Stats, offload.Target.Occupancy) + board?.Invoke());
     }
 
@@ -39,6 +45,7 @@ internal static class DaemonCommands
     {
         if (offload is null) return ControlReply.Error(OffloadOff);
         if (filter is not (null or "hw" or "sw")) return ControlReply.Error($"'{filter}' is not hw or sw; usage: offload/dump-flows [hw|sw]");
+        offload.WaitForPlacement(SettleTimeout);
         var placements = offload.Placements();
         if (filter is not null) placements.RemoveAll(p => p.InHardware != (filter == "hw"));
         OffloadReport.SortForDump(placements);
