@@ -1,7 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Offload;
 
@@ -110,7 +110,7 @@ public readonly record struct OffloadStats(
 /// equal priority. When a flow arrives (or returns to software) that breaks this for a hardware flow, that flow is
 /// evicted first (its counters read, its rows freed) and stays in software with reason
 /// <see cref="OffloadReason.Evicted"/>; a flow the target would order differently than a higher-ranked hardware flow is
-/// refused with <see cref="OffloadReason.OverlapsOffloadedRule"/>. With a <see cref="Dataplane"/>, the datapath's state
+/// refused with <see cref="OffloadReason.OverlapsOffloadedRule"/>. With a <see cref="SwitchDatapath"/>, the datapath's state
 /// must match what the hardware assumes: every target port is a datapath port, FLOOD/ALL go to exactly the target's
 /// ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD, NO_FLOOD) do not change the answer, no target port carries a
 /// tunnel (software decapsulates what arrives there), no emergency table, no fragment dropping. A change there (checked
@@ -132,7 +132,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private readonly FlowTable _table;
     private readonly IOffloadTarget _target;
     private readonly OffloadLookupModel _model;
-    private readonly Dataplane? _dp;
+    private readonly SwitchDatapath? _dp;
     private readonly Lock _lock = new();
     private readonly HashSet<ushort> _targetPorts;
 
@@ -188,7 +188,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     }
 
     /// <summary>A manager for <paramref name="dp"/>'s table that also checks the datapath's ports and modes.</summary>
-    public OffloadManager(Dataplane dp, IOffloadTarget target) : this(dp.Flows, target)
+    public OffloadManager(SwitchDatapath dp, IOffloadTarget target) : this(dp.Flows, target)
     {
         _dp = dp;
         _env = ComputeEnv(out _envSignature);
