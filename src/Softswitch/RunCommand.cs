@@ -225,7 +225,8 @@ internal static class RunCommand
                     t.AddRow(p.No.ToString(), p.Port.Info.Name, c.RxPackets.ToString("N0"), c.RxBytes.ToString("N0"), c.TxPackets.ToString("N0"),
                              c.TxBytes.ToString("N0"), c.RxDropped.ToString("N0"), c.TxDropped.ToString("N0"), p.Port.LinkUp ? "up" : "down");
                 }
-                var drops = string.Join("  ", Enum.GetValues<DropReason>().Where(r => r != DropReason.Count && dp.DropCount(r) > 0).Select(r => $"{r}={dp.DropCount(r):N0}"));
+                var drops = string.Join("  ", dp.Counters.Snapshot().Where(c => c.Info.Name.StartsWith("drop-", StringComparison.Ordinal) && c.Value > 0)
+                                                                    .Select(c => $"{c.Info.Name}={c.Value:N0}"));
                 t.Caption(drops.Length == 0 ? "no drops" : "drops: " + drops);
                 ctx.UpdateTarget(t);
             }

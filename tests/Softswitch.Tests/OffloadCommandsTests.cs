@@ -204,4 +204,22 @@ public sealed class OffloadCommandsTests : IDisposable
         Assert.Contains("  4 p4: link up", r.Text);
         Assert.Contains("offload (netfpga): 3 flows in hardware, 2 in software\n", r.Text);
     }
+
+    [Fact]
+    public void CoverageShow_ListsEveryCounter_DpShowTheNonZeroOnes()
+    {
+        _dp.PacketOut(new byte[10], 1, new FlowActions([FlowAction.Output(OfPort.Normal)])); // a runt into NORMAL: dropped and counted
+        var cov = Run("coverage/show");
+        Assert.True(cov.Ok, cov.Text);
+        var lines = cov.Text.TrimEnd('\n').Split('\n');
+        Assert.Equal(Softswitch.Datapath.Counters.Coverage.All.Count, lines.Length);
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^drop-normal-runt +1  NORMAL got a frame shorter than an Ethernet header$"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^drop-miss-secure +0  \S"));
+        Assert.Contains(lines, l => l.StartsWith("offload-sw-unsupported-action ", StringComparison.Ordinal));
+        var dp = Run("dp/show");
+        Assert.Contains("\ncounters: ", dp.Text);
+        var counters = dp.Text.Split('\n').Single(l => l.StartsWith("counters: ", StringComparison.Ordinal));
+        Assert.Contains("drop-normal-runt=1", counters);
+        Assert.DoesNotContain("drop-miss-secure", counters);
+    }
 }

@@ -143,6 +143,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private readonly HashSet<FlowState> _swWildcard = new();
     private readonly HashSet<FlowState> _swExact = new();
     private readonly Dictionary<OffloadReason, int> _reasons = new();
+    // The same counts by reason, read without the lock by the counter registry.
+    private readonly int[] _reasonCounts = new int[OffloadCounters.ReasonSlots];
     private readonly List<FlowState> _outranked = new();
 
     // The queue of table changes (guarded by _queueGate; Monitor wait/pulse wakes the worker and the waiters).
@@ -187,11 +189,21 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         _targetPorts = new HashSet<ushort>(target.Ports);
     }
 
-    /// <summary>A manager for <paramref name="dp"/>'s table that also checks the datapath's ports and modes.</summary>
+    /// <summary>
+    /// A manager for <paramref name="dp"/>'s table that also checks the datapath's ports and modes, and shows its
+    /// software flows by reason in <paramref name="dp"/>'s counters (<c>offload-sw-REASON</c>).
+    /// </summary>
     public OffloadManager(SwitchDatapath dp, IOffloadTarget target) : this(dp.Flows, target)
     {
         _dp = dp;
         _env = ComputeEnv(out _envSignature);
+        foreach (var r in Enum.GetValues<OffloadReason>())
+        {
+            if (r == OffloadReason.None) continue;
+            int i = (int)r;
+            dp.Counters.AddSource(OffloadCounters.Software(r), () => Volatile.Read(ref _reasonCounts[i]), this);
+        }
+        dp.Counters.AddSource(OffloadCounters.Pending, () => { lock (_queueGate) return _enqueued - _placed; }, this);
     }
 
     public IOffloadTarget Target => _target;
@@ -235,6 +247,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         if (!_attached) return;
         _attached = false;
         _table.RemoveObserver(this);
+        _dp?.Counters.RemoveSources(this);
         StopWorker();
         lock (_lock)
         {
@@ -252,6 +265,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             _swWildcard.Clear();
             _swExact.Clear();
             _reasons.Clear();
+            Array.Clear(_reasonCounts);
         }
     }
 
@@ -778,12 +792,14 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             if (old <= 1) _reasons.Remove(s.Reason);
             else _reasons[s.Reason] = old - 1;
         }
+        if (s.Reason != OffloadReason.None) Volatile.Write(ref _reasonCounts[(int)s.Reason], _reasonCounts[(int)s.Reason] - 1);
         s.Reason = reason;
         s.Detail = detail;
         if (reason != OffloadReason.None)
         {
             _reasons.TryGetValue(reason, out int n);
             _reasons[reason] = n + 1;
+            Volatile.Write(ref _reasonCounts[(int)reason], _reasonCounts[(int)reason] + 1);
         }
     }
 
