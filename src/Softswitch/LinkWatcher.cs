@@ -1,18 +1,19 @@
 using Microsoft.Extensions.Logging;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch;
 
 /// <summary>Logs each port's link going down or coming up (checked twice a second; a timer thread, no datapath locks).</summary>
 internal sealed class LinkWatcher : IDisposable
 {
-    private readonly Dataplane _dp;
+    private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
     private readonly Dictionary<PortSlot, bool> _last = new();
     private readonly Timer _timer;
     private readonly Lock _lock = new();
 
-    public LinkWatcher(Dataplane dp, ILogger log, TimeSpan? period = null)
+    public LinkWatcher(SwitchDatapath dp, ILogger log, TimeSpan? period = null)
     {
         _dp = dp;
         _log = log;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
 using Spectre.Console;
@@ -20,7 +21,7 @@ internal static class StatsView
         public readonly Dictionary<Datapath.Flow.FlowEntry, long> Flows = new();
     }
 
-    public static void Run(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, Vlog vlog, ManualResetEventSlim done)
+    public static void Run(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, Vlog vlog, ManualResetEventSlim done)
     {
         var prev = new Rates();
         Sample(dp, prev);
@@ -63,7 +64,7 @@ internal static class StatsView
     internal readonly record struct FlowRow(string Rule, double Pps);
     internal sealed record Rows(List<PortRow> Ports, List<FlowRow> TopFlows);
 
-    private static void Sample(Dataplane dp, Rates into)
+    private static void Sample(SwitchDatapath dp, Rates into)
     {
         foreach (var p in dp.Ports.List) into.Ports[p] = p.Port.Counters.Snapshot();
         var flows = new List<Datapath.Flow.FlowEntry>();
@@ -72,7 +73,7 @@ internal static class StatsView
     }
 
     /// <summary>Rates over the last second; <paramref name="prev"/> becomes this sample.</summary>
-    internal static Rows Compute(Dataplane dp, ref Rates prev)
+    internal static Rows Compute(SwitchDatapath dp, ref Rates prev)
     {
         var now = new Rates();
         Sample(dp, now);
@@ -94,7 +95,7 @@ internal static class StatsView
     }
 
     /// <summary>The plain form: one line per port, one per busy flow, then a blank line (fits 80 columns for short names).</summary>
-    internal static IEnumerable<string> Lines(Dataplane dp, OfSwitchAgent agent, Rows rows)
+    internal static IEnumerable<string> Lines(SwitchDatapath dp, OfSwitchAgent agent, Rows rows)
     {
         var ic = CultureInfo.InvariantCulture;
         yield return string.Create(ic, $"{DateTime.UtcNow:HH:mm:ss} flows={dp.Flows.ActiveExact + dp.Flows.ActiveWildcard} macs={dp.MacTable.Count} controller={(agent.ControllerConnected ? "connected" : "none")}");

@@ -4,7 +4,8 @@ using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
 using Softswitch.Ports;
@@ -19,14 +20,14 @@ namespace Softswitch.Control;
 /// </summary>
 /// <remarks>
 /// Handlers read snapshots (the learning table, the flow table through its query lock, counters) and never block the
-/// datapath. port/add and port/del change the port table through <see cref="Dataplane.AddPort"/> and
-/// <see cref="Dataplane.RemovePort"/>, which tell the controller (PORT_STATUS); a removed port is disposed one second
+/// datapath. port/add and port/del change the port table through <see cref="SwitchDatapath.AddPort"/> and
+/// <see cref="SwitchDatapath.RemovePort"/>, which tell the controller (PORT_STATUS); a removed port is disposed one second
 /// later, when no forwarding thread can still be inside a burst on it.
 /// </remarks>
 internal static class HostCommands
 {
     /// <summary>What the handlers reach: the datapath, the agent, the logs, how to end the daemon and open a port.</summary>
-    public sealed record Context(Dataplane Dp, OfSwitchAgent Agent, Vlog Vlog, Action Exit)
+    public sealed record Context(SwitchDatapath Dp, OfSwitchAgent Agent, Vlog Vlog, Action Exit)
     {
         public PortFactoryOptions? PortFactory { get; init; }
     }
@@ -78,7 +79,7 @@ internal static class HostCommands
         return ControlReply.Error($"'{string.Join(' ', args)}': {name} takes only --format text|json");
     }
 
-    internal static ControlReply FdbShow(Dataplane dp, string[] args)
+    internal static ControlReply FdbShow(SwitchDatapath dp, string[] args)
     {
         long now = dp.Clock.NowNanos;
         var entries = dp.MacTable.Snapshot();
@@ -106,7 +107,7 @@ internal static class HostCommands
         });
     }
 
-    internal static ControlReply MemoryShow(Dataplane dp, string[] args)
+    internal static ControlReply MemoryShow(SwitchDatapath dp, string[] args)
     {
         var gc = GC.GetGCMemoryInfo();
         var items = new (string Name, long Value)[]
@@ -129,7 +130,7 @@ internal static class HostCommands
     }
 
     /// <summary>Every flow (normal, then emergency), highest priority first, as <c>ovs-ofctl dump-flows</c> prints it.</summary>
-    internal static ControlReply DumpFlows(Dataplane dp, string[] args)
+    internal static ControlReply DumpFlows(SwitchDatapath dp, string[] args)
     {
         var flows = new List<FlowEntry>();
         dp.Flows.Collect(FlowMatch.All, OfPortNone, strict: false, flows);
@@ -225,7 +226,7 @@ internal static class HostCommands
         return ControlReply.Success($"port {no}: {spec}\n");
     }
 
-    private static ControlReply PortDel(Dataplane dp, string which)
+    private static ControlReply PortDel(SwitchDatapath dp, string which)
     {
         PortSlot? slot = ushort.TryParse(which, NumberStyles.None, CultureInfo.InvariantCulture, out ushort no)
             ? dp.Ports.Get(no)
