@@ -125,7 +125,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             {
                 s.Dispose();
                 if (_cts.IsCancellationRequested) return;
-                _log.LogInformation("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, e is ObjectDisposedException ? "timed out" : e.Message, backoff.TotalSeconds);
+                _log.LogWarning("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, e is ObjectDisposedException ? "timed out" : e.Message, backoff.TotalSeconds);
                 try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
                 continue;
