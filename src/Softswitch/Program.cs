@@ -6,8 +6,11 @@ var demo = new Command("demo", "run the switch on in-memory ports with simulated
 demo.SetAction(pr => Demo.Run(pr.GetValue(seconds)));
 
 var ports = new Option<string?>("--ports") { Description = "ports: mem:N, afpacket:IF, IF, afxdp:IF, pcap:IF, tap:NAME (comma-separated; numbered from 1)" };
-var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST:PORT (repeatable)", AllowMultipleArgumentsPerToken = false };
-var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:PORT[:IP] (repeatable; binds 127.0.0.1 by default)" };
+var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST[:PORT], ssl:HOST[:PORT] or unix:FILE (port 6653 by default; IPv6 as [ADDR]; repeatable)", AllowMultipleArgumentsPerToken = false };
+var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (port 6653, IP 127.0.0.1 by default; IPv6 as [ADDR]; repeatable)" };
+var privateKey = new Option<string?>("--private-key") { Description = "PEM private key of this switch, for ssl: and pssl:" };
+var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
+var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
 var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable)" };
 var offloadOpt = new Option<string?>("--offload") { Description = "flow offload: none (default), netfpga (a NetFPGA-1G board) or netfpga-emulated" };
 var dpid = new Option<string?>("--dpid") { Description = "datapath id in hex (default: the first port's MAC)" };
@@ -18,7 +21,7 @@ var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each
 var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
 var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
 var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default RUNDIR/DPID.ctl: $SOFTSWITCH_RUNDIR, /run/softswitch as root, else a per-user temp directory), or none" };
-var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl };
+var run = new Command("run", "run the switch") { ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl };
 run.SetAction(pr =>
 {
     var s = new RunSettings();
@@ -34,6 +37,9 @@ run.SetAction(pr =>
     if (pr.GetValue(ports) is { } p) s.Ports = p;
     if (pr.GetValue(controller) is { Length: > 0 } c) s.Controllers = [.. c];
     if (pr.GetValue(listen) is { Length: > 0 } l) s.Listen = [.. l];
+    if (pr.GetValue(privateKey) is { } pk) s.PrivateKey = pk;
+    if (pr.GetValue(certificate) is { } cert) s.Certificate = cert;
+    if (pr.GetValue(caCert) is { } ca) s.CaCert = ca;
     if (pr.GetValue(tunnel) is { Length: > 0 } tn) s.Tunnels = [.. tn];
     if (pr.GetValue(offloadOpt) is { } o) s.Offload = o;
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;

@@ -38,6 +38,10 @@ public sealed class RunSettings
     public string? PcapDir { get; set; }
     public bool Stats { get; set; }
     public string LogLevel { get; set; } = "Information";
+    /// <summary>PEM private key, certificate and CA certificate for ssl: and pssl: endpoints.</summary>
+    public string? PrivateKey { get; set; }
+    public string? Certificate { get; set; }
+    public string? CaCert { get; set; }
     /// <summary>The control socket: a path, "none", or null for RUNDIR/DPID.ctl (see <see cref="ControlPaths"/>).</summary>
     public string? Unixctl { get; set; }
 }
@@ -67,9 +71,11 @@ internal static class RunCommand
             default: return UserError($"--fail-mode must be secure or standalone, not '{s.FailMode}'");
         }
         foreach (var c in s.Controllers)
-            if (!OfEndpoint.TryParse(c, out var ep, out var why) || ep!.Passive) return UserError(ep is { Passive: true } ? $"--controller wants tcp:HOST:PORT, not '{c}'" : why);
+            if (!OfEndpoint.TryParse(c, out var ep, out var why) || ep!.Passive)
+                return UserError(ep is { Passive: true } ? $"bad OpenFlow endpoint '{c}': --controller wants tcp:HOST[:PORT], ssl:HOST[:PORT] or unix:FILE" : why);
         foreach (var l in s.Listen)
-            if (!OfEndpoint.TryParse(l, out var ep, out var why) || !ep!.Passive) return UserError(ep is { Passive: false } ? $"--listen wants ptcp:PORT[:IP], not '{l}'" : why);
+            if (!OfEndpoint.TryParse(l, out var ep, out var why) || !ep!.Passive)
+                return UserError(ep is { Passive: false } ? $"bad OpenFlow endpoint '{l}': --listen wants ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE" : why);
         if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
         if (s.Threads is < 1 or > 64) return UserError("--threads must be 1..64");
 
@@ -149,6 +155,7 @@ internal static class RunCommand
             FailMode = failMode,
             Controllers = s.Controllers,
             Listeners = s.Listen,
+            Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert },
         }, loggers);
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
@@ -185,11 +192,11 @@ internal static class RunCommand
         {
             agent.Start();
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is IOException or SocketException or OfTlsException)
         {
             control?.Dispose();
             offload?.Dispose();
-            return UserError($"cannot listen: {e.Message}");
+            return UserError(e.Message);
         }
         dp.Start();
         log.LogInformation("softswitch running: dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
