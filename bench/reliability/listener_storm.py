@@ -29,9 +29,10 @@ def open_conn(host, port):
     return s
 
 def is_open(s):
+    """True while the switch keeps the connection (reads and discards what it sent, e.g. its HELLO)."""
     try:
-        d = s.recv(65536)
-        return d != b""      # data (our HELLO) but not EOF
+        while True:
+            if s.recv(65536) == b"": return False
     except BlockingIOError:
         return True
     except OSError:

@@ -136,15 +136,18 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             {
                 try
                 {
-                    deadline.CancelAfter(TimeSpan.FromSeconds(5));
-                    if (ep.Kind == OfTransportKind.Unix) await s.ConnectAsync(new UnixDomainSocketEndPoint(ep.Path), deadline.Token).ConfigureAwait(false);
+                    // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
+                    // dedicated threads (see SocketReadiness); a timer aborts it after 5 s.
+                    using var abort = new Timer(_ => s.Dispose(), null, TimeSpan.FromSeconds(5), Timeout.InfiniteTimeSpan);
+                    using var reg = _cts.Token.Register(() => s.Dispose());
+                    if (ep.Kind == OfTransportKind.Unix) s.Connect(new UnixDomainSocketEndPoint(ep.Path));
                     else
                     {
-                        await s.ConnectAsync(ep.Host, ep.Port, deadline.Token).ConfigureAwait(false);
+                        s.Connect(ep.Host, ep.Port);
                         s.NoDelay = true;
                     }
                 }
-                catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
                     failure = e is SocketException se ? se.Message : "timed out";
                 }

@@ -15,7 +15,7 @@ public readonly record struct OfHandshakeResult(string? Failure, byte[] Received
 /// <c>ssl:</c>/<c>pssl:</c>), our HELLO, and the peer's first complete message, all within one deadline.
 /// </summary>
 /// <remarks>
-/// Everything here is asynchronous, so a peer that connects and then stays silent, or trickles bytes, costs a
+/// Everything here is asynchronous (waiting on <see cref="SocketReadiness"/>), so a peer that connects and then stays silent, or trickles bytes, costs a
 /// socket, a small buffer and a timer, never a thread; when the deadline passes the channel is closed whatever
 /// the peer sent meanwhile (bytes do not extend it). The buffer starts at 64 bytes and grows only to the length
 /// the peer's first header announces (bounded by the maximum message size). Stateless; one call per channel.
@@ -41,7 +41,8 @@ public static class OfHandshake
                 {
                     // A first byte that is not a TLS handshake record gets a clearer reason than the TLS stack's.
                     var first = new byte[1];
-                    int n = await transport.Socket.ReceiveAsync(first, SocketFlags.Peek, ct).ConfigureAwait(false);
+                    await SocketReadiness.Shared.WaitReadableAsync(transport.Socket, ct).ConfigureAwait(false);
+                    int n = transport.Socket.Receive(first, SocketFlags.Peek);
                     if (n == 0) return Fail("closed before the TLS handshake");
                     if (first[0] != TlsHandshakeRecord)
                         return Fail(first[0] is >= 1 and <= 6

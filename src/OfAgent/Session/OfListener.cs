@@ -97,7 +97,13 @@ public sealed class OfListener : IAsyncDisposable
         }
         s.Listen(128);
         var l = new OfListener(endpoint, tls, options, s, establish, log);
-        l._acceptLoop = Task.Run(l.AcceptLoop);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try { l.AcceptLoop(); }
+            finally { done.TrySetResult(); }
+        }) { IsBackground = true, Name = "of-accept" }.Start();
+        l._acceptLoop = done.Task;
         return l;
     }
 
@@ -118,25 +124,30 @@ public sealed class OfListener : IAsyncDisposable
         throw new IOException($"cannot listen on punix:{path}: another process answers there");
     }
 
-    private async Task AcceptLoop()
+    /// <summary>
+    /// The accept loop, on its own thread with blocking accepts: an accepted socket must stay in blocking mode
+    /// (see <see cref="SocketReadiness"/>), and the runtime's asynchronous accept would not promise that.
+    /// </summary>
+    private void AcceptLoop()
     {
         while (!_cts.IsCancellationRequested)
         {
             Socket s;
             try
             {
-                s = await _socket.AcceptAsync(_cts.Token).ConfigureAwait(false);
+                s = _socket.Accept();
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
                 return;
             }
             catch (SocketException e)
             {
+                if (_cts.IsCancellationRequested) return;
                 // Out of descriptors and the like: say so (rate-limited), breathe, and keep accepting.
                 if (_refusalLog.TryTake(out long suppressed))
                     _log.LogWarning("{Endpoint}: accept failed: {Reason}{Suppressed}", _endpoint, e.Message, Suppressed(suppressed));
-                try { await Task.Delay(100, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                Thread.Sleep(100);
                 continue;
             }
             Interlocked.Increment(ref Accepted);
@@ -232,6 +243,7 @@ public sealed class OfListener : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _cts.Cancel();
+        try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } // wakes the blocked accept
         _socket.Dispose();
         try { await _acceptLoop.ConfigureAwait(false); } catch (OperationCanceledException) { }
         if (_endpoint.Kind == OfTransportKind.Unix)
