@@ -92,9 +92,9 @@ public sealed record OfEndpoint(OfTransportKind Kind, bool Passive, string Host,
         else
         {
             int c = rest.IndexOf(':');
+            if (c >= 0 && rest.IndexOf(':', c + 1) >= 0) return "an IPv6 address is written in brackets: tcp:[ADDR]:PORT";
             host = c < 0 ? rest : rest[..c];
             if (c >= 0) portText = rest[(c + 1)..];
-            if (host.Contains(':')) return "an IPv6 address is written in brackets: tcp:[ADDR]:PORT";
         }
         if (host.Length == 0) return "expected a host after the colon";
         if (portText is not null && !TryPort(portText, allowZero: false, out port)) return $"'{portText}' is not a port (1-65535)";
@@ -111,10 +111,11 @@ public sealed record OfEndpoint(OfTransportKind Kind, bool Passive, string Host,
         if (portText.Length > 0 && !TryPort(portText, allowZero: true, out port)) return $"'{portText}' is not a port (0-65535)";
         if (c < 0) return null;
         string ip = rest[(c + 1)..];
-        if (ip.StartsWith('[') && ip.EndsWith(']')) ip = ip[1..^1];
+        bool bracketed = ip.Length >= 2 && ip[0] == '[' && ip[^1] == ']';
+        if (bracketed) ip = ip[1..^1];
         else if (ip.Contains(':')) return "an IPv6 address is written in brackets: ptcp:PORT:[ADDR]";
-        if (!IPAddress.TryParse(ip, out var addr) || (ip.Contains('.') ? addr.AddressFamily != AddressFamily.InterNetwork : addr.AddressFamily != AddressFamily.InterNetworkV6))
-            return $"'{ip}' is not an IP address";
+        var family = bracketed ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+        if (!IPAddress.TryParse(ip, out var addr) || addr.AddressFamily != family) return $"'{ip}' is not an IP address";
         host = addr.ToString();
         return null;
     }

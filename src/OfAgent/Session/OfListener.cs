@@ -83,7 +83,10 @@ public sealed class OfListener : IAsyncDisposable
             s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                // SO_REUSEADDR alone (a restart binds over TIME_WAIT connections): the runtime's ReuseAddress option also
+                // sets SO_REUSEPORT on Linux, which would let a second switch bind the same port without an error.
+                if (OperatingSystem.IsLinux()) s.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+                else s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
                 s.Bind(new IPEndPoint(ip, endpoint.Port));
             }

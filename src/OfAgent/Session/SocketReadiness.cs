@@ -100,8 +100,9 @@ public sealed class SocketReadiness
             }
             if (check.Remove(_wakeRead))
             {
-                Volatile.Write(ref _wakePending, 0);
+                // Drain first, then re-arm: a waiter added meanwhile is in _incoming before the next turn reads it.
                 try { _wakeRead.Receive(wakeBuf); } catch (SocketException) { }
+                Volatile.Write(ref _wakePending, 0);
             }
             if (check.Count == 0) continue;
             ready.Clear();
