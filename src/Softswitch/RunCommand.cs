@@ -206,6 +206,8 @@ internal static class RunCommand
         using var done = new ManualResetEventSlim(false);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; done.Set(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; done.Set(); });
+        // SIGHUP too, as Open vSwitch does (Mininet's teardown sends it): a clean stop, sockets removed, exit code 0.
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; done.Set(); });
         if (s.Stats) StatsView(dp, agent, offload?.Manager, done);
         else done.Wait();
 
