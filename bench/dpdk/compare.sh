@@ -102,23 +102,25 @@ VS="ovs-appctl -t $RUN/vs.ctl"
 DEV=0   # DPDK device names are unique per attach
 
 ovs_start_row() {  # $1 = row files base, $2 = controller port or empty; sets BR
+  # Flows first, the source port last: flow-mods that meet traffic make Open vSwitch revalidate its datapath flows
+  # after each one (a 1,000,000-flow add-flows then takes hours).
   local base=$1 ctl=${2:-}
   BR=br$DEV
   $V add-br $BR -- set bridge $BR datapath_type=netdev protocols=OpenFlow10 -- set-fail-mode $BR secure
-  $V add-port $BR src$DEV -- set interface src$DEV type=dpdk ofport_request=1 \
-    "options:dpdk-devargs=net_pcap$DEV,rx_pcap=$RUN/rows/$base.pcap,infinite_rx=1"
   for s in $(seq 2 $((SINKS + 1))); do
     $V add-port $BR sink$DEV-$s -- set interface sink$DEV-$s type=dpdk ofport_request=$s \
       "options:dpdk-devargs=net_null$DEV$s,no-rx=1"
   done
-  DEV=$((DEV + 1))
   local t0=$(date +%s.%N)
   ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
-  OVS_ADD_SECS=$(echo "$(date +%s.%N) - $t0" | bc -l)
+  ADD_SECS[$base]+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
   if [ -f $RUN/rows/$base.fdb ]; then
-    while read -r mac port; do $VS fdb/add $BR sink$((DEV - 1))-$port 0 $mac >/dev/null; done < $RUN/rows/$base.fdb
+    while read -r mac port; do $VS fdb/add $BR sink$DEV-$port 0 $mac >/dev/null; done < $RUN/rows/$base.fdb
   fi
   [ -z "$ctl" ] || $V set-controller $BR ptcp:$ctl:127.0.0.1
+  $V add-port $BR src$DEV -- set interface src$DEV type=dpdk ofport_request=1 \
+    "options:dpdk-devargs=net_pcap$DEV,rx_pcap=$RUN/rows/$base.pcap,infinite_rx=1"
+  DEV=$((DEV + 1))
 }
 
 ovs_counts() {  # prints "rx_of_port_1 tx_of_the_sinks" from one port-stats reply
@@ -171,7 +173,7 @@ ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes alloca
   read -r SM SD SA < <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print("%.3f %d %.4f" % (r["delivered_mpps"], r["drops"], r["alloc_bytes_per_packet"]))' $RUN/ssw-$row.json)
 }
 
-declare -A OVS SSW OVSD SSWD ALLOC
+declare -A OVS SSW OVSD SSWD ALLOC ADD_SECS
 for round in $(seq $ROUNDS); do
   for row in $ROWS; do
     # Interleaved: the order alternates between rounds.
@@ -194,3 +196,29 @@ for row in $ROWS; do
   ratio=$(echo "if ($om > 0) $sm / $om else 0" | bc -l)
   printf "%-12s %14.2f %16.2f %7.2f %11s %13s %13s\n" $row $om $sm $ratio "$(median "${OVSD[$row]}")" "$(median "${SSWD[$row]}")" "$(median "${ALLOC[$row]}")"
 done
+
+# Flow-mod throughput: ovs-ofctl add-flows of the exact rows' files into each switch (Open vSwitch's times are its
+# bridge set-ups above; Softswitch is the daemon on in-memory ports, reached over TCP on loopback).
+ADD_ROWS=""
+for r in exact-100k exact-1m; do [ -n "${ADD_SECS[$r]:-}" ] && ADD_ROWS+="$r "; done
+if [ -n "$ADD_ROWS" ]; then
+  echo
+  printf "%-34s %14s %16s %7s\n" "ovs-ofctl add-flows (flows/s)" "OVS-DPDK" "Softswitch" ratio
+  for r in $ADD_ROWS; do
+    n=$(grep -c . $RUN/rows/$r.flows)
+    ssecs=""
+    for round in $(seq $ROUNDS); do
+      port=$((20000 + RANDOM % 20000))
+      dotnet $ROOT/src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:$((SINKS + 1)) --listen ptcp:$port \
+        --unixctl none --log-level Warning > $RUN/ssw-daemon.log 2>&1 &
+      dpid=$!; pids+=($dpid)
+      for i in $(seq 300); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+      t0=$(date +%s.%N)
+      ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$port $RUN/rows/$r.flows
+      ssecs+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
+      kill $dpid; wait $dpid 2>/dev/null || true
+    done
+    o=$(median "${ADD_SECS[$r]}"); s=$(median "$ssecs")
+    printf "%-34s %14.0f %16.0f %7.2f\n" "$r ($n flows)" "$(echo "$n / $o" | bc -l)" "$(echo "$n / $s" | bc -l)" "$(echo "$o / $s" | bc -l)"
+  done
+fi
