@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
 using Softswitch.Flows;
 using Softswitch.Ports.PcapFile;
 
@@ -44,7 +44,7 @@ internal static class PcapTraffic
     private static extern int SchedSetAffinity(int pid, nint size, ref ulong mask);
 
     /// <summary>Teaches the learning table the <c>MAC PORT</c> lines of <paramref name="path"/> (VLAN 0).</summary>
-    public static void Learn(Dataplane dp, string path)
+    public static void Learn(SwitchDatapath dp, string path)
     {
         long now = dp.Clock.NowNanos;
         int lineNo = 0;

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Ports;
@@ -95,7 +96,7 @@ internal static class RunCommand
             return UserError(e.Message);
         }
 
-        using var dp = new Dataplane(new DataplaneOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
+        using var dp = new SwitchDatapath(new DatapathOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
         NetFpgaOffload? offload = null;
         if (s.Offload is "netfpga" or "netfpga-emulated")
         {
@@ -209,7 +210,7 @@ internal static class RunCommand
         return 0;
     }
 
-    private static void StatsView(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
+    private static void StatsView(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
     {
         AnsiConsole.Live(new Table()).Start(ctx =>
         {

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
 using Softswitch.Flows;
 using Softswitch.OfAgent;
 using Softswitch.Ports.Memory;
@@ -34,7 +34,7 @@ public sealed class OfctlFlowParserInteropTests
         if (!RequireTool("ovs-ofctl")) return;
         string file = Path.GetTempFileName();
         File.WriteAllText(file, Flows);
-        using var dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 });
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         for (int i = 0; i < 4; i++) dp.AddPort(new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)));
         var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Listeners = { "ptcp:0" } });
         try
