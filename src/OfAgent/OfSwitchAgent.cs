@@ -172,7 +172,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                 if (transport is not null) transport.Close();
                 else s.Dispose();
                 if (_cts.IsCancellationRequested) return;
-                _log.LogWarning("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
+                _log.LogWarning("controller {Endpoint}: not connected ({Reason}); retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
                 try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
                 continue;
