@@ -261,6 +261,16 @@ public sealed class Forwarder
             _batchLayers[slotIdx] = layers[i];
         }
 
+        // A burst spread over many flows (a large working set) would otherwise pay, per flow and one after the
+        // other, a cache miss for the entry's counters, one for its action list and one for the list's items:
+        // prefetch them for every batch first, one level per pass, so the misses overlap.
+        if (batches > 2)
+        {
+            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b], 3);
+            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions, 1);
+            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions.Items, 1);
+        }
+
         for (int b = 0; b < batches; b++)
         {
             var e = _batchFlow[b];

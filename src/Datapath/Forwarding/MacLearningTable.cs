@@ -63,4 +63,16 @@ public sealed class MacLearningTable
     }
 
     public void Clear() => _table.Clear();
+
+    /// <summary>A learned address as <see cref="Snapshot"/> lists it.</summary>
+    public readonly record struct Learned(MacAddress Mac, ushort Vlan, ushort Port, long SeenNanos);
+
+    /// <summary>The entries at the time of the call, for management (allocates; safe while forwarding threads learn).</summary>
+    public List<Learned> Snapshot()
+    {
+        var list = new List<Learned>(_table.Count);
+        foreach (var kv in _table)
+            list.Add(new Learned(new MacAddress(kv.Key & 0xFFFF_FFFF_FFFFUL), (ushort)(kv.Key >> 48), kv.Value.Port, Volatile.Read(ref kv.Value.SeenNanos)));
+        return list;
+    }
 }
