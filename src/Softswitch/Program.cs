@@ -14,11 +14,12 @@ var dpid = new Option<string?>("--dpid") { Description = "datapath id in hex (de
 var failMode = new Option<string?>("--fail-mode") { Description = "without a controller: secure (drop misses) or standalone (learning switch)" };
 var config = new Option<string?>("--config") { Description = "a JSON file with the same settings (the command line wins)" };
 var threads = new Option<int?>("--threads") { Description = "forwarding threads (default 1)" };
+var busyPoll = new Option<int?>("--busy-poll-us") { Description = "microseconds a forwarding thread keeps polling after its last packet before it sleeps in the kernel (default 50; 0 sleeps at once)" };
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory" };
 var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
 var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
 var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default RUNDIR/DPID.ctl: $SOFTSWITCH_RUNDIR, /run/softswitch as root, else a per-user temp directory), or none" };
-var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl };
+var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, busyPoll, pcapDir, stats, logLevel, unixctl };
 run.SetAction(pr =>
 {
     var s = new RunSettings();
@@ -39,6 +40,7 @@ run.SetAction(pr =>
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;
     if (pr.GetValue(failMode) is { } f) s.FailMode = f;
     if (pr.GetValue(threads) is { } t) s.Threads = t;
+    if (pr.GetValue(busyPoll) is { } bp) s.BusyPollUs = bp;
     if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;
     if (pr.GetValue(stats)) s.Stats = true;
     if (pr.GetValue(logLevel) is { } ll) s.LogLevel = ll;

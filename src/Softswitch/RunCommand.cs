@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Pipeline;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
@@ -33,6 +34,8 @@ public sealed class RunSettings
     public string? Dpid { get; set; }
     public string FailMode { get; set; } = "secure";
     public int Threads { get; set; } = 1;
+    /// <summary>Microseconds a forwarding thread keeps polling after its last packet before it blocks in the kernel.</summary>
+    public int BusyPollUs { get; set; } = DataplaneOptions.DefaultBusyPollMicros;
     public int EmcEntries { get; set; } = 8192;
     public double PacketInRate { get; set; } = 20_000;
     public string? PcapDir { get; set; }
@@ -72,11 +75,8 @@ internal static class RunCommand
             if (!OfEndpoint.TryParse(l, out var ep, out var why) || !ep!.Passive) return UserError(ep is { Passive: false } ? $"--listen wants ptcp:PORT[:IP], not '{l}'" : why);
         if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
         if (s.Threads is < 1 or > 64) return UserError("--threads must be 1..64");
+        if (s.BusyPollUs is < 0 or > 1_000_000) return UserError("--busy-poll-us must be 0..1000000");
 
-        // A forwarding thread polls its ports in turn, so a port must not wait for traffic when the thread has
-        // others to poll (the thread backs off by itself when every port is idle).
-        int portsPerThread = (PortSpec.PortCount(specs) + s.Threads - 1) / s.Threads;
-        int idleWait = portsPerThread > 1 ? 0 : 1;
         IReadOnlyList<OpenedPort> opened;
         try
         {
@@ -85,9 +85,9 @@ internal static class RunCommand
                 Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
                 PcapDir = s.PcapDir,
                 LoggerFactory = loggers,
-                AfPacket = new AfPacketOptions { IdleWaitMs = idleWait, BlockCount = 64, Logger = loggers.CreateLogger("afpacket") },
-                AfXdp = new AfXdpOptions { IdleWaitMs = idleWait, Logger = loggers.CreateLogger("afxdp") },
-                Pcap = new PcapOptions { IdleWaitMs = idleWait },
+                AfPacket = new AfPacketOptions { Logger = loggers.CreateLogger("afpacket") },
+                AfXdp = new AfXdpOptions { Logger = loggers.CreateLogger("afxdp") },
+                Pcap = new PcapOptions(),
             });
         }
         catch (PortOpenException e)
@@ -95,7 +95,12 @@ internal static class RunCommand
             return UserError(e.Message);
         }
 
-        using var dp = new Dataplane(new DataplaneOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
+        // Packet buffers hold the largest frame any port may carry: its MTU, the Ethernet header and two VLAN tags.
+        int frameSize = Math.Max(PacketPool.DefaultDataSize, opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8);
+        using var dp = new Dataplane(new DataplaneOptions
+        {
+            Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
+        });
         NetFpgaOffload? offload = null;
         if (s.Offload is "netfpga" or "netfpga-emulated")
         {

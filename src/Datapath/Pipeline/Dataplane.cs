@@ -43,6 +43,9 @@ public sealed class DataplaneOptions
     /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
     public int Threads { get; set; } = 1;
     public int PoolSize { get; set; } = 4096;
+    /// <summary>Bytes of frame a packet buffer holds (besides its headroom): at least the largest port MTU plus the
+    /// Ethernet header and two VLAN tags, so jumbo frames fit.</summary>
+    public int FrameSize { get; set; } = PacketPool.DefaultDataSize;
     /// <summary>EMC entries per forwarding thread (0 = no EMC).</summary>
     public int EmcEntries { get; set; } = 8192;
     public int UpcallSlots { get; set; } = 1024;
@@ -53,6 +56,15 @@ public sealed class DataplaneOptions
     public int QueuesPerPort { get; set; } = 8;
     public FlowTableOptions Table { get; set; } = new();
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// How long a forwarding thread keeps polling after its last packet before it blocks in the kernel on its
+    /// ports (microseconds; 0 blocks as soon as a poll round finds nothing).
+    /// </summary>
+    public int BusyPollMicros { get; set; } = DefaultBusyPollMicros;
+    /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
+    public int IdleWakeMs { get; set; } = 1000;
+    /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
+    public const int DefaultBusyPollMicros = 50;
 }
 
 /// <summary>
@@ -65,6 +77,11 @@ public sealed class DataplaneOptions
 /// packet-out, config) come from the agent's threads: flow-mods go straight to <see cref="FlowTable"/>
 /// (which serialises writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
 /// Events (flow removed, port status) go to <see cref="Events"/>.
+/// Idle threads: a thread that found nothing for <see cref="DataplaneOptions.BusyPollMicros"/> blocks in epoll on its
+/// ports' wait descriptors and its control eventfd (<see cref="PortWaiter"/>); port changes and Stop wake it. Frames
+/// that arrive meanwhile wake it through their descriptor (level-triggered: none is lost between the last empty poll
+/// and the wait). No fixed sleep remains on the forwarding path; a blocked thread still wakes once a second so ports
+/// can refresh kernel drop counters from Receive.
 /// </remarks>
 public sealed class Dataplane : IDisposable
 {
@@ -83,6 +100,7 @@ public sealed class Dataplane : IDisposable
     private readonly Lock _portLock = new();
     private int _nextIndex;
     private readonly Forwarder[] _forwarders;
+    private readonly PortWaiter[] _waiters;
     private readonly Forwarder _control;
     private readonly Lock _controlLock = new();
     private readonly List<Thread> _threads = new();
@@ -100,6 +118,8 @@ public sealed class Dataplane : IDisposable
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
+        _waiters = new PortWaiter[threads];
+        for (int i = 0; i < threads; i++) _waiters[i] = new PortWaiter();
         _assigned = new List<PortSlot>[threads];
         for (int i = 0; i < threads; i++)
         {
@@ -116,6 +136,8 @@ public sealed class Dataplane : IDisposable
 
     public PortTable Ports => _ports;
     public IReadOnlyList<Forwarder> Forwarders => _forwarders;
+    /// <summary>Where each forwarding thread blocks when idle (index = thread), for its sleep counters.</summary>
+    public IReadOnlyList<PortWaiter> Waiters => _waiters;
     public Forwarder Control => _control;
     internal PortSlot ControlSlot { get; }
     internal int PortIndexCount => Volatile.Read(ref _nextIndex);
@@ -180,6 +202,7 @@ public sealed class Dataplane : IDisposable
         var snap = new PortSlot[_assigned.Length][];
         for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
         _assignedSnapshot = snap;
+        foreach (var w in _waiters) w.Wake();
     }
 
     /// <summary>Changes a port's config bits (PORT_MOD); reports PORT_STATUS when they changed.</summary>
@@ -242,17 +265,34 @@ public sealed class Dataplane : IDisposable
     private void PollLoop(int idx)
     {
         var f = _forwarders[idx];
-        int idle = 0;
+        var waiter = _waiters[idx];
+        long busyTicks = (long)Options.BusyPollMicros * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+        long lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
         while (_running)
         {
             var ports = _assignedSnapshot[idx];
             int got = 0;
             foreach (var slot in ports) got += f.Poll(slot);
-            if (got > 0) { idle = 0; continue; }
-            if (++idle < 64) Thread.SpinWait(20);
-            else if (idle < 256) Thread.Yield();
-            else Thread.Sleep(1);
+            if (got > 0)
+            {
+                lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
+                continue;
+            }
+            if (System.Diagnostics.Stopwatch.GetTimestamp() - lastWork < busyTicks) continue;
+            if (!PrepareWait(ports)) continue;
+            if (!_running) break;
+            waiter.Wait(ports, Options.IdleWakeMs);
+            lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
         }
+    }
+
+    /// <summary>Arms every port's wake-up; false when one has frames already.</summary>
+    private static bool PrepareWait(PortSlot[] ports)
+    {
+        bool idle = true;
+        foreach (var slot in ports)
+            if (!slot.Port.PrepareWait()) idle = false;
+        return idle;
     }
 
     private void MaintenanceLoop()
@@ -331,6 +371,7 @@ public sealed class Dataplane : IDisposable
     public void Stop()
     {
         _running = false;
+        foreach (var w in _waiters) w.Wake();
         foreach (var t in _threads) t.Join();
         _threads.Clear();
         _maintenance?.Join();
@@ -342,6 +383,7 @@ public sealed class Dataplane : IDisposable
         Stop();
         foreach (var s in _ports.List) s.Port.Dispose();
         _ports.Local?.Port.Dispose();
+        foreach (var w in _waiters) w.Dispose();
     }
 
     private sealed class NullPort : IPort
@@ -349,6 +391,7 @@ public sealed class Dataplane : IDisposable
         public PortInfo Info { get; } = new("none", default);
         public PortCounters Counters { get; } = new();
         public bool LinkUp => false;
+        public int WaitFd => PortWait.NeverReceives;
         public int Receive(PacketPool pool, Span<int> pkts) => 0;
         public void Send(PacketPool pool, ReadOnlySpan<int> pkts) { }
         public void Dispose() { }

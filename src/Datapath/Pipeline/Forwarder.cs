@@ -62,7 +62,7 @@ public sealed class Forwarder
     internal Forwarder(Dataplane dp, int poolSize, int emcEntries, int upcallSlots)
     {
         _dp = dp;
-        Pool = new PacketPool(poolSize);
+        Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize));
         Emc = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Flows.CreateThreadStats();
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);

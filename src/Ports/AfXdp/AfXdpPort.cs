@@ -36,8 +36,9 @@ public sealed record AfXdpOptions
     /// counted in RxDropped. Packet buffers hold 2048 B anyway.</summary>
     public int FrameSize { get; init; } = 2048;
     public int QueueId { get; init; }
-    /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0: never waits).</summary>
-    public int IdleWaitMs { get; init; } = 1;
+    /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0, the default: never waits; the
+    /// forwarding thread blocks on <see cref="AfXdpPort.WaitFd"/> instead).</summary>
+    public int IdleWaitMs { get; init; }
     public ILogger? Logger { get; init; }
 }
 
@@ -54,8 +55,10 @@ public sealed record AfXdpOptions
 /// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
 /// free stack, go out through the TX ring and come back through the completion ring.
 /// Receive: peek the RX ring, allocate that many pool buffers (at most the burst), copy, return the UMEM frames to the
-/// fill ring. An empty ring polls for at most <see cref="AfXdpOptions.IdleWaitMs"/> (and, waiting or not, folds the
-/// kernel's drop counters into RxDropped once a second).
+/// fill ring. An empty ring folds the kernel's drop counters into RxDropped once a second. An idle forwarding thread
+/// blocks in epoll on the socket (<see cref="WaitFd"/>: readable while the RX ring holds descriptors); the kernel's
+/// poll also serves the need_wakeup protocol (it drives copy-mode transmit and refills), and Receive kicks the kernel
+/// with recvfrom when the fill ring asks for a wakeup.
 /// Transmit (under a lock: the TX ring has one producer): reclaim completions, copy up to 32 frames into free UMEM
 /// frames, publish them, and sendto() (copy mode transmits inside that call, 32 descriptors per call).
 /// Only the bound queue is served; on a multi-queue NIC set `ethtool -L IF combined 1` or steer traffic to it.
@@ -108,6 +111,14 @@ public sealed unsafe class AfXdpPort : IPort
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
     public long RxNoBuffers => Volatile.Read(ref _rxNoBuffers);
     public long TxKickErrors => Volatile.Read(ref _txKickErrors);
+    public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
+
+    public bool PrepareWait()
+    {
+        if (_fd < 0) return true;
+        if (!_tx.Drained) Idle();   // frames a busy device refused: push them out before sleeping
+        return _rx.Available == 0;
+    }
 
     public AfXdpPort(string ifname, AfXdpOptions? options = null)
     {
