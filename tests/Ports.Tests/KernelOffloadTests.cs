@@ -81,6 +81,22 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
     }
 
     [NetnsFact]
+    public void TwoThreads_SplitEachPortByFlow_AndEveryFlowWorks()
+    {
+        using var p = new Pair(1500, threads: 2);
+        var ping = p.A.Exec("ping", "-c", "2", "-i", "0.2", "-W", "2", "10.79.0.2");
+        Assert.True(ping.Ok, ping.Stdout + ping.Stderr);
+        for (int i = 0; i < 16; i++)
+            Assert.Equal("10.79.0.1", TcpEcho.Run(p.B, "10.79.0.2", p.A, 15110 + i, 256 << 10, p.Counters));
+        output.WriteLine(p.Counters());
+        output.WriteLine($"thread packets: {p.Dp.Forwarders[0].Packets} {p.Dp.Forwarders[1].Packets}");
+        // 16 flows hashed over two sockets per port: both threads forward (all on one: probability 2^-15).
+        Assert.True(p.Dp.Forwarders[0].Packets > 0 && p.Dp.Forwarders[1].Packets > 0,
+            $"thread packets {p.Dp.Forwarders[0].Packets} / {p.Dp.Forwarders[1].Packets}");
+        Assert.Equal(0, p.PortA.Counters.RxOversize + p.PortB.Counters.RxOversize);
+    }
+
+    [NetnsFact]
     public void JumboFrames_UpToTheMtu_CrossWhole()
     {
         using var p = new Pair(9000);

@@ -31,6 +31,10 @@ public enum PortStatusReason : byte
     Modify = 2,
 }
 
+/// <summary>One receive queue a forwarding thread polls: a port's slot and the provider that receives for it (the
+/// port itself, or one of the receivers it split its traffic into).</summary>
+public sealed record RxQueue(PortSlot Slot, IPort Receiver);
+
 /// <summary>What the datapath tells the agent about (called from datapath threads; handlers must be quick).</summary>
 public interface IDataplaneEvents
 {
@@ -77,6 +81,9 @@ public sealed class DataplaneOptions
 /// packet-out, config) come from the agent's threads: flow-mods go straight to <see cref="FlowTable"/>
 /// (which serialises writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
 /// Events (flow removed, port status) go to <see cref="Events"/>.
+/// Threads: with N threads each port is asked for N receivers (<see cref="IPort.OpenReceivers"/>); a port that splits
+/// (AF_PACKET fanout by flow hash) is polled by every thread, one receiver each, so one flow stays on one thread (its
+/// packet order and packet-in order hold); a port that does not is polled by one thread, dealt round-robin.
 /// Idle threads: a thread that found nothing for <see cref="DataplaneOptions.BusyPollMicros"/> blocks in epoll on its
 /// ports' wait descriptors and its control eventfd (<see cref="PortWaiter"/>); port changes and Stop wake it. Frames
 /// that arrive meanwhile wake it through their descriptor (level-triggered: none is lost between the last empty poll
@@ -104,8 +111,9 @@ public sealed class Dataplane : IDisposable
     private readonly Forwarder _control;
     private readonly Lock _controlLock = new();
     private readonly List<Thread> _threads = new();
-    private readonly List<PortSlot>[] _assigned;
-    private volatile PortSlot[][] _assignedSnapshot;
+    private readonly List<RxQueue>[] _assigned;
+    private volatile RxQueue[][] _assignedSnapshot;
+    private readonly List<IPort> _extraReceivers = new();
     private volatile bool _running;
     private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
@@ -120,13 +128,13 @@ public sealed class Dataplane : IDisposable
         _forwarders = new Forwarder[threads];
         _waiters = new PortWaiter[threads];
         for (int i = 0; i < threads; i++) _waiters[i] = new PortWaiter();
-        _assigned = new List<PortSlot>[threads];
+        _assigned = new List<RxQueue>[threads];
         for (int i = 0; i < threads; i++)
         {
             _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots);
-            _assigned[i] = new List<PortSlot>();
+            _assigned[i] = new List<RxQueue>();
         }
-        _assignedSnapshot = new PortSlot[threads][];
+        _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
         _control = new Forwarder(this, 1024, 0, Options.UpcallSlots);
         ControlSlot = new PortSlot(new NullPort(), OfPort.None, -1, 0);
@@ -171,8 +179,21 @@ public sealed class Dataplane : IDisposable
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
-            int t = slot.Index % _forwarders.Length;
-            _assigned[t].Add(slot);
+            // With several threads a port may split its receiving (AF_PACKET fanout by flow hash): receiver i is
+            // thread i's. Otherwise the port goes to one thread, round-robin.
+            var receivers = _forwarders.Length > 1 ? port.OpenReceivers(_forwarders.Length) : [port];
+            if (receivers.Length > 1)
+            {
+                for (int i = 0; i < receivers.Length; i++)
+                {
+                    _assigned[i % _forwarders.Length].Add(new RxQueue(slot, receivers[i]));
+                    if (i > 0) _extraReceivers.Add(receivers[i]);
+                }
+            }
+            else
+            {
+                _assigned[slot.Index % _forwarders.Length].Add(new RxQueue(slot, port));
+            }
             PublishAssignments();
         }
         Events?.OnPortStatus(PortStatusReason.Add, slot);
@@ -188,7 +209,7 @@ public sealed class Dataplane : IDisposable
             slot = cur.Get(no);
             if (slot is null) return false;
             _ports = no == OfPort.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
-            foreach (var l in _assigned) l.Remove(slot);
+            foreach (var l in _assigned) l.RemoveAll(q => q.Slot == slot);   // extra receivers close with the datapath
             PublishAssignments();
         }
         Tunnels.OnPortRemoved(slot);
@@ -199,7 +220,7 @@ public sealed class Dataplane : IDisposable
 
     private void PublishAssignments()
     {
-        var snap = new PortSlot[_assigned.Length][];
+        var snap = new RxQueue[_assigned.Length][];
         for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
         _assignedSnapshot = snap;
         foreach (var w in _waiters) w.Wake();
@@ -272,7 +293,7 @@ public sealed class Dataplane : IDisposable
         {
             var ports = _assignedSnapshot[idx];
             int got = 0;
-            foreach (var slot in ports) got += f.Poll(slot);
+            foreach (var q in ports) got += f.Poll(q.Slot, q.Receiver);
             if (got > 0)
             {
                 lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -287,11 +308,11 @@ public sealed class Dataplane : IDisposable
     }
 
     /// <summary>Arms every port's wake-up; false when one has frames already.</summary>
-    private static bool PrepareWait(PortSlot[] ports)
+    private static bool PrepareWait(RxQueue[] ports)
     {
         bool idle = true;
-        foreach (var slot in ports)
-            if (!slot.Port.PrepareWait()) idle = false;
+        foreach (var q in ports)
+            if (!q.Receiver.PrepareWait()) idle = false;
         return idle;
     }
 
@@ -336,7 +357,7 @@ public sealed class Dataplane : IDisposable
     {
         var f = _forwarders[forwarder];
         int got = 0;
-        foreach (var slot in _assignedSnapshot[forwarder]) got += f.Poll(slot);
+        foreach (var q in _assignedSnapshot[forwarder]) got += f.Poll(q.Slot, q.Receiver);
         return got;
     }
 
@@ -383,6 +404,11 @@ public sealed class Dataplane : IDisposable
         Stop();
         foreach (var s in _ports.List) s.Port.Dispose();
         _ports.Local?.Port.Dispose();
+        lock (_portLock)
+        {
+            foreach (var r in _extraReceivers) r.Dispose();
+            _extraReceivers.Clear();
+        }
         foreach (var w in _waiters) w.Dispose();
     }
 

@@ -105,9 +105,12 @@ public sealed class Forwarder
     }
 
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
-    public int Poll(PortSlot slot)
+    public int Poll(PortSlot slot) => Poll(slot, slot.Port);
+
+    /// <summary>Receives one burst through <paramref name="receiver"/> (the port or one of its receivers) for <paramref name="slot"/>.</summary>
+    public int Poll(PortSlot slot, IPort receiver)
     {
-        int n = slot.Port.Receive(Pool, _pkts);
+        int n = receiver.Receive(Pool, _pkts);
         if (n <= 0) return 0;
         Process(slot, _pkts.AsSpan(0, n));
         return n;

@@ -98,4 +98,12 @@ public interface IPort : IDisposable
     /// frames already (the thread polls again instead of sleeping).
     /// </summary>
     bool PrepareWait() => true;
+
+    /// <summary>
+    /// Splits receiving across <paramref name="count"/> forwarding threads: receivers (this port first) that together
+    /// receive each frame once, all frames of a flow through the same one. Only Receive, WaitFd and PrepareWait of the
+    /// others are used (sending stays with this port), from their own threads; they count into this port's counters
+    /// and the datapath disposes them. The default cannot split: just this port.
+    /// </summary>
+    IPort[] OpenReceivers(int count) => [this];
 }

@@ -38,7 +38,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
 
     private int _epfd = -1;
     private int _efd = -1;
-    private PortSlot[]? _ports;
+    private RxQueue[]? _ports;
     private bool _hasUnwaitable;
     private long _sleeps, _wakeups;
 
@@ -74,7 +74,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
     /// Blocks until a port's descriptor is readable, <see cref="Wake"/> is called, or <paramref name="timeoutMs"/>
     /// passes (-1: no limit). The caller has called <see cref="IPort.PrepareWait"/> on every port and found no work.
     /// </summary>
-    public void Wait(PortSlot[] ports, int timeoutMs)
+    public void Wait(RxQueue[] ports, int timeoutMs)
     {
         if (!ReferenceEquals(ports, _ports)) Rebuild(ports);
         if (_hasUnwaitable && (timeoutMs < 0 || timeoutMs > UnwaitableNapMs)) timeoutMs = UnwaitableNapMs;
@@ -96,7 +96,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
         }
     }
 
-    private void Rebuild(PortSlot[] ports)
+    private void Rebuild(RxQueue[] ports)
     {
         _ports = ports;
         _hasUnwaitable = false;
@@ -106,9 +106,9 @@ public sealed unsafe partial class PortWaiter : IDisposable
         _epfd = epoll_create1(EPOLL_CLOEXEC);
         if (_epfd < 0) return;
         Add(_efd);
-        foreach (var slot in ports)
+        foreach (var q in ports)
         {
-            int fd = slot.Port.WaitFd;
+            int fd = q.Receiver.WaitFd;
             if (fd == PortWait.NeverReceives) continue;
             if (fd < 0 || !Add(fd)) _hasUnwaitable = true;
         }

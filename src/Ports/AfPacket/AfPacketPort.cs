@@ -67,6 +67,8 @@ public sealed unsafe class AfPacketPort : IPort
     private const int PACKET_MR_PROMISC = 1;
     private const byte PACKET_OUTGOING = 4;
     private const int PACKET_FANOUT_HASH = 0;
+    private const int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;   // flags share the upper half of the option with the type
+    private const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
     private const int SO_RCVBUFFORCE = 33;
     private const int MSG_TRUNC = 0x20;
 
@@ -94,7 +96,7 @@ public sealed unsafe class AfPacketPort : IPort
 
     private readonly NetInterface _if;
     private readonly AfPacketOptions _opt;
-    private readonly PortCounters _counters = new();
+    private readonly PortCounters _counters;
     private int _fd;
     private byte* _ring;
     private readonly nuint _ringSize;
@@ -137,8 +139,14 @@ public sealed unsafe class AfPacketPort : IPort
 
     private const int ScratchFrameOffset = 16;   // room to put a VLAN tag back in front of a queued frame
 
-    public AfPacketPort(string ifname, AfPacketOptions? options = null)
+    public AfPacketPort(string ifname, AfPacketOptions? options = null) : this(ifname, options, null)
     {
+    }
+
+    /// <summary>A port, or (with <paramref name="shared"/>) an extra receiver counting into the main port's counters.</summary>
+    private AfPacketPort(string ifname, AfPacketOptions? options, PortCounters? shared)
+    {
+        _counters = shared ?? new PortCounters();
         _opt = options ?? new AfPacketOptions();
         _if = NetInterface.Open(ifname);
         int mtu = Math.Max(_if.Mtu, 1500);
@@ -207,7 +215,7 @@ public sealed unsafe class AfPacketPort : IPort
                 if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16) != 0)
                     throw PortOpenException.FromErrno(ifname, "Enabling promiscuous mode (PACKET_MR_PROMISC)", LibC.LastErrno);
             }
-            if (_opt.FanoutGroup != 0) SetInt(PACKET_FANOUT, (_opt.FanoutGroup & 0xFFFF) | (PACKET_FANOUT_HASH << 16), "Joining the PACKET_FANOUT group");
+            if (_opt.FanoutGroup != 0) SetInt(PACKET_FANOUT, FanoutArg(_opt.FanoutGroup), "Joining the PACKET_FANOUT group");
             Info = _if.ToPortInfo();
         }
         catch
@@ -221,6 +229,44 @@ public sealed unsafe class AfPacketPort : IPort
     }
 
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
+
+    private static int FanoutArg(int group) => (group & 0xFFFF) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+
+    /// <summary>
+    /// Splits this interface's receiving into <paramref name="count"/> sockets of one PACKET_FANOUT group (hash by flow,
+    /// fragments defragmented first so they hash alike): this port and count - 1 receive-only sockets with their own
+    /// rings, counting into this port's counters. The group id comes from the kernel (PACKET_FANOUT_FLAG_UNIQUEID), so
+    /// it collides with no other process. If the kernel refuses, one line says so and this port receives alone.
+    /// </summary>
+    public IPort[] OpenReceivers(int count)
+    {
+        if (count <= 1 || _fd < 0) return [this];
+        var list = new List<IPort> { this };
+        try
+        {
+            int group = _opt.FanoutGroup;
+            if (group == 0)
+            {
+                SetInt(PACKET_FANOUT, FanoutArg(0) | (PACKET_FANOUT_FLAG_UNIQUEID << 16), "Creating a PACKET_FANOUT group");
+                int v = 0;
+                uint len = 4;
+                if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_FANOUT, &v, &len) != 0)
+                    throw PortOpenException.FromErrno(_if.Name, "Reading the PACKET_FANOUT group id", LibC.LastErrno);
+                group = v & 0xFFFF;
+            }
+            for (int i = 1; i < count; i++)
+                list.Add(new AfPacketPort(_if.Name, _opt with { FanoutGroup = group }, _counters) { PortNo = PortNo });
+            _opt.Logger?.LogInformation("{If}: receiving through {Count} sockets of fanout group {Group} (hash by flow), one per forwarding thread",
+                _if.Name, count, group);
+            return [.. list];
+        }
+        catch (PortOpenException e)
+        {
+            for (int i = 1; i < list.Count; i++) list[i].Dispose();
+            _opt.Logger?.LogWarning("{If}: cannot split receiving across {Count} threads ({Error}); one thread receives from it", _if.Name, count, e.Message);
+            return [this];
+        }
+    }
 
     public bool PrepareWait()
     {
@@ -286,8 +332,9 @@ public sealed unsafe class AfPacketPort : IPort
         }
         if (n > 0)
         {
-            _counters.RxPackets += n;
-            _counters.RxBytes += rxBytes;
+            // Receivers split by fanout share these counters, so updates are atomic (once per burst).
+            Interlocked.Add(ref _counters.RxPackets, n);
+            Interlocked.Add(ref _counters.RxBytes, rxBytes);
         }
         return n;
     }
@@ -314,7 +361,7 @@ public sealed unsafe class AfPacketPort : IPort
             if (r < hdr + 12 || r > ScratchSize - ScratchFrameOffset + hdr)
             {
                 if (r >= 0) Oversize();
-                else _counters.RxErrors++;
+                else Interlocked.Increment(ref _counters.RxErrors);
                 return false;
             }
             if (_vnet) vh = VirtioNetHeader.Read(new ReadOnlySpan<byte>(_scratch, ScratchFrameOffset - hdr, hdr));
@@ -351,8 +398,8 @@ public sealed unsafe class AfPacketPort : IPort
         pool.InPort[p] = PortNo;
         if (vh.NeedsChecksum)
         {
-            if (SoftwareOffload.CompleteChecksum(new Span<byte>(dst, len), vh.CsumStart + shift, vh.CsumOffset)) _counters.RxChecksumCompleted++;
-            else _counters.RxErrors++;
+            if (SoftwareOffload.CompleteChecksum(new Span<byte>(dst, len), vh.CsumStart + shift, vh.CsumOffset)) Interlocked.Increment(ref _counters.RxChecksumCompleted);
+            else Interlocked.Increment(ref _counters.RxErrors);
         }
         return true;
     }
@@ -405,12 +452,12 @@ public sealed unsafe class AfPacketPort : IPort
         if (refusal != GsoRefusal.None)
         {
             _gso.Clear();
-            _counters.RxGsoRefused++;
-            _counters.RxDropped++;
+            Interlocked.Increment(ref _counters.RxGsoRefused);
+            Interlocked.Increment(ref _counters.RxDropped);
             _opt.Logger?.LogDebug("{If}: GSO frame refused ({Reason}, gso_type {Type})", _if.Name, refusal, vh.GsoType);
             return;
         }
-        _counters.RxGsoFrames++;
+        Interlocked.Increment(ref _counters.RxGsoFrames);
     }
 
     private int _superOffset;
@@ -440,7 +487,7 @@ public sealed unsafe class AfPacketPort : IPort
             pool.Length[p] = (ushort)len;
             pool.InPort[p] = PortNo;
             rxBytes += len;
-            _counters.RxGsoSegments++;
+            Interlocked.Increment(ref _counters.RxGsoSegments);
             n++;
         }
         return n;
@@ -449,8 +496,8 @@ public sealed unsafe class AfPacketPort : IPort
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Oversize()
     {
-        _counters.RxOversize++;
-        _counters.RxDropped++;
+        Interlocked.Increment(ref _counters.RxOversize);
+        Interlocked.Increment(ref _counters.RxDropped);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -484,8 +531,8 @@ public sealed unsafe class AfPacketPort : IPort
     {
         uint* st = stackalloc uint[3];
         uint len = 12;
-        if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_STATISTICS, st, &len) == 0)
-            _counters.RxDropped += st[1];
+        if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_STATISTICS, st, &len) == 0 && st[1] != 0)
+            Interlocked.Add(ref _counters.RxDropped, st[1]);
     }
 
     /// <summary>Reads PACKET_STATISTICS now (the poll thread does this about once a second when idle and on TP_STATUS_LOSING).
