@@ -62,6 +62,8 @@ public sealed record AfXdpOptions
 /// Transmit (under a lock: the TX ring has one producer): reclaim completions, copy up to 32 frames into free UMEM
 /// frames, publish them, and sendto() (copy mode transmits inside that call, 32 descriptors per call).
 /// Only the bound queue is served; on a multi-queue NIC set `ethtool -L IF combined 1` or steer traffic to it.
+/// Kernel offloads: AF_XDP carries no checksum or GSO metadata, so frames a local sender left to "hardware" cannot be
+/// completed here; the port says so once at open, with the fix (turn the sender's offloads off, or use AF_PACKET).
 /// Frames are seen before the kernel's VLAN untagging, so tags arrive in place.
 /// Thread safety: Receive from one thread at a time; Send from any number of threads.
 /// </remarks>
@@ -155,6 +157,11 @@ public sealed unsafe class AfXdpPort : IPort
         if (queues > 1)
             _opt.Logger?.LogWarning("{If}: {Queues} RX queues but AF_XDP serves queue {Queue} only; frames on other queues go to the kernel stack (ethtool -L {If} combined 1)",
                 ifname, queues, _opt.QueueId, ifname);
+        // XDP sees frames before the kernel's checksum and GSO metadata could travel with them (no virtio-net header
+        // here), so partial checksums and super-frames from local senders cannot be fixed: say so once, with the fix.
+        _opt.Logger?.LogWarning("{If}: AF_XDP receives frames without the kernel's offload metadata: a local sender with tx checksum offload or TSO " +
+            "(a veth peer's default) sends frames this port forwards with unfilled checksums or drops as too big. Turn them off on the sending side " +
+            "(`ethtool -K PEER tx off tso off gso off`) or use afpacket:{If}, which completes checksums and segments in software.", ifname, ifname);
         _opt.Logger?.LogInformation("{If}: AF_XDP port open, queue {Queue}, copy mode, XDP program attached in {Mode} mode",
             ifname, _opt.QueueId, AttachedMode == XdpAttachMode.Native ? "native (driver)" : "generic (skb)");
     }
