@@ -4,7 +4,8 @@ using System.Text.Json;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
 
@@ -107,7 +108,7 @@ public static class PpsHarness
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
         var rng = new Random(o.Seed);
-        var dp = new Dataplane(new DataplaneOptions
+        var dp = new SwitchDatapath(new DatapathOptions
         {
             Threads = o.Threads,
             EmcEntries = o.Emc ? o.EmcEntries : 0,
@@ -180,7 +181,7 @@ public static class PpsHarness
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4)) dp.PollOnce();
         churn?.Start();
-        long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Emc?.Hits ?? 0, emcM0 = fwd.Emc?.Misses ?? 0;
+        long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Cache?.Hits ?? 0, emcM0 = fwd.Cache?.Misses ?? 0;
         long sent0 = SentTotal(ports);
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
         int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
@@ -210,7 +211,7 @@ public static class PpsHarness
         double pauseMs = (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds;
         stop.Cancel();
         churn?.Join();
-        long emcH = (fwd.Emc?.Hits ?? 0) - emcH0, emcM = (fwd.Emc?.Misses ?? 0) - emcM0;
+        long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;
         long forwarded = SentTotal(ports) - sent0;
         dp.Dispose();
         return new Result(
@@ -229,7 +230,7 @@ public static class PpsHarness
     /// --threads N: port i+1 (dealt to forwarding thread i) generates the same traffic with flows of its own in_port;
     /// each thread polls its ports in a loop, as the datapath's threads do under load. Reports the total and per-thread rate.
     /// </summary>
-    private static Result MeasureThreads(PpsOptions o, Dataplane dp, MemoryPort[] ports, Traffic traffic, Random rng, double bytesPerFlow, TextWriter? progress)
+    private static Result MeasureThreads(PpsOptions o, SwitchDatapath dp, MemoryPort[] ports, Traffic traffic, Random rng, double bytesPerFlow, TextWriter? progress)
     {
         int n = o.Threads;
         for (int t = 1; t < n; t++)
@@ -284,7 +285,7 @@ public static class PpsHarness
     }
 
     /// <summary>Half deletes, half adds of flows the traffic hits: delete flow i, then add it back.</summary>
-    private static long ChurnLoop(Dataplane dp, Traffic traffic, double rate, CancellationToken stop, int seed)
+    private static long ChurnLoop(SwitchDatapath dp, Traffic traffic, double rate, CancellationToken stop, int seed)
     {
         var rng = new Random(seed ^ 0x5eed);
         var pool = traffic.Mods;

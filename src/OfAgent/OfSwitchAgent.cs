@@ -5,7 +5,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfAgent.Wire;
@@ -21,13 +22,13 @@ namespace Softswitch.OfAgent;
 /// datapath's control operations are synchronous and thread-safe, so a request has taken effect when its
 /// handler returns (which is what makes BARRIER_REPLY truthful). Packet-ins come from the datapath's upcall
 /// rings through one pump thread; flow-removed and port-status events arrive through
-/// <see cref="IDataplaneEvents"/>. Asynchronous messages go to primary connections: the active controllers,
+/// <see cref="IDatapathEvents"/>. Asynchronous messages go to primary connections: the active controllers,
 /// or, when none is configured, every passive connection. The fail mode applies while no primary
 /// connection has completed HELLO.
 /// </remarks>
-public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
+public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
 {
-    private readonly Dataplane _dp;
+    private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
     private readonly ILoggerFactory _loggers;
     private readonly List<OfConnection> _conns = new();
@@ -42,7 +43,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
     private bool _failModeLogged;
 
-    public OfSwitchAgent(Dataplane dp, AgentOptions options, ILoggerFactory? loggers = null)
+    public OfSwitchAgent(SwitchDatapath dp, AgentOptions options, ILoggerFactory? loggers = null)
     {
         _dp = dp;
         Options = options;
@@ -55,7 +56,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
     }
 
     public AgentOptions Options { get; }
-    public Dataplane Dataplane => _dp;
+    public SwitchDatapath SwitchDatapath => _dp;
     public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
 
     /// <summary>The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>

@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Ports;
@@ -35,7 +36,7 @@ public sealed class RunSettings
     public string FailMode { get; set; } = "secure";
     public int Threads { get; set; } = 1;
     /// <summary>Microseconds a forwarding thread keeps polling after its last packet before it blocks in the kernel.</summary>
-    public int BusyPollUs { get; set; } = DataplaneOptions.DefaultBusyPollMicros;
+    public int BusyPollUs { get; set; } = DatapathOptions.DefaultBusyPollMicros;
     public int EmcEntries { get; set; } = 8192;
     public double PacketInRate { get; set; } = 20_000;
     public string? PcapDir { get; set; }
@@ -97,7 +98,7 @@ internal static class RunCommand
 
         // Packet buffers hold the largest frame any port may carry: its MTU, the Ethernet header and two VLAN tags.
         int frameSize = Math.Max(PacketPool.DefaultDataSize, opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8);
-        using var dp = new Dataplane(new DataplaneOptions
+        using var dp = new SwitchDatapath(new DatapathOptions
         {
             Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
         });
@@ -214,7 +215,7 @@ internal static class RunCommand
         return 0;
     }
 
-    private static void StatsView(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
+    private static void StatsView(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
     {
         AnsiConsole.Live(new Table()).Start(ctx =>
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.Tests.Infra;
 using Xunit.Abstractions;
@@ -16,10 +17,10 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
     private sealed class Pair : IDisposable
     {
         public readonly Netns A, B;
-        public readonly Dataplane Dp;
+        public readonly SwitchDatapath Dp;
         public readonly AfPacketPort PortA, PortB;
 
-        public Pair(int mtu, int threads = 1, int busyPollMicros = DataplaneOptions.DefaultBusyPollMicros)
+        public Pair(int mtu, int threads = 1, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros)
         {
             A = Netns.Create(kernelOffloads: true);
             B = Netns.Create(kernelOffloads: true);
@@ -34,7 +35,7 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
                 }
                 PortA = new AfPacketPort(A.HostIf);
                 PortB = new AfPacketPort(B.HostIf);
-                Dp = new Dataplane(new DataplaneOptions { FrameSize = mtu + 22, Threads = threads, BusyPollMicros = busyPollMicros, PacketInRate = 0 })
+                Dp = new SwitchDatapath(new DatapathOptions { FrameSize = mtu + 22, Threads = threads, BusyPollMicros = busyPollMicros, PacketInRate = 0 })
                 {
                     MissBehavior = MissBehavior.Normal,
                 };

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Xunit.Abstractions;
 
@@ -17,9 +18,9 @@ public sealed class WakeupTests(ITestOutputHelper output)
     private static readonly MacAddress MacA = MacAddress.Parse("0e:00:00:00:0a:01"), MacB = MacAddress.Parse("0e:00:00:00:0a:02");
     private static readonly byte[] Frame = FrameBuilder.Udp(MacA, MacB, 0x0A000001, 0x0A000002, 1000, 2000);
 
-    private static (Dataplane dp, MemoryPort a, MemoryPort b, Func<long> delivered) Switch(int busyPollMicros, bool addPorts = true)
+    private static (SwitchDatapath dp, MemoryPort a, MemoryPort b, Func<long> delivered) Switch(int busyPollMicros, bool addPorts = true)
     {
-        var dp = new Dataplane(new DataplaneOptions { BusyPollMicros = busyPollMicros, IdleWakeMs = 20_000, PacketInRate = 0 })
+        var dp = new SwitchDatapath(new DatapathOptions { BusyPollMicros = busyPollMicros, IdleWakeMs = 20_000, PacketInRate = 0 })
         {
             MissBehavior = MissBehavior.Normal,   // an unknown destination floods: port 1 -> port 2
         };
@@ -117,7 +118,7 @@ public sealed class WakeupTests(ITestOutputHelper output)
     [Fact]
     public void TwoThreads_EachSleepsAndWakesOnItsOwnPorts()
     {
-        var dp = new Dataplane(new DataplaneOptions { Threads = 2, BusyPollMicros = 0, IdleWakeMs = 20_000, PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
+        var dp = new SwitchDatapath(new DatapathOptions { Threads = 2, BusyPollMicros = 0, IdleWakeMs = 20_000, PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
         using var _dp = dp;
         var ports = new MemoryPort[4];
         long n = 0;

@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Wire;
 
 namespace Softswitch.OfAgent.Tests.Session;

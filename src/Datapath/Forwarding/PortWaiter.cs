@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>Special values of <see cref="IPort.WaitFd"/>.</summary>
 public static class PortWait
