@@ -4,7 +4,7 @@
 # offered pps, delivered pps and loss per switch and backend (Softswitch AF_PACKET vs OVS default ports,
 # Softswitch AF_XDP vs OVS type=afxdp), unthrottled trafgen and a paced tcpreplay step, iperf3 TCP, and the
 # same with 10,000 installed flows and 10,000 flow-mods/s of churn. Needs root and scripts/install-deps.sh.
-# Private names; ends only what it started; a full run takes about 3 minutes. ROWS=afxdp (or afpacket,churn)
+# Private names; ends only what it started; a full run takes about 10 minutes (3 without ROWS latency). ROWS=afxdp (or afpacket,churn)
 # runs only those pairs; ROWS=latency measures, on a second pair of namespaces whose veths keep the kernel's default
 # offloads (as a user's do), ping's average RTT, iperf3 TCP and sockperf TCP ping-pong through the Linux bridge,
 # Softswitch (AF_PACKET: default busy-poll window, always busy, and 2 threads; AF_XDP) and OVS (default and afxdp
