@@ -94,7 +94,7 @@ public sealed class Forwarder
         ParseErrors = new ParseCounters(Counters);
         Drops = new DropCounters(Counters);
         Executor = new ActionExecutor(Counters);
-        Pool = new PacketPool(poolSize);
+        Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize));
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Flows.CreateThreadStats();
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
@@ -138,9 +138,12 @@ public sealed class Forwarder
     }
 
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
-    public int Poll(PortSlot slot)
+    public int Poll(PortSlot slot) => Poll(slot, slot.Port);
+
+    /// <summary>Receives one burst through <paramref name="receiver"/> (the port or one of its receivers) for <paramref name="slot"/>.</summary>
+    public int Poll(PortSlot slot, IPort receiver)
     {
-        int n = slot.Port.Receive(Pool, _pkts);
+        int n = receiver.Receive(Pool, _pkts);
         if (n <= 0) return 0;
         Process(slot, _pkts.AsSpan(0, n));
         return n;

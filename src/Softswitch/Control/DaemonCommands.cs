@@ -98,7 +98,12 @@ internal static class DaemonCommands
             var c = p.Port.Counters.Snapshot();
             sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config 0x{(uint)p.Config:x}, ")
               .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
+            var pc = p.Port.Counters;
+            sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")
+              .Append(ic, $"({Volatile.Read(ref pc.RxGsoSegments)} segments), gso-refused {Volatile.Read(ref pc.RxGsoRefused)}, oversize {Volatile.Read(ref pc.RxOversize)}\n");
         }
+        for (int t = 0; t < dp.Waiters.Count; t++)
+            sb.Append(ic, $"thread {t}: {dp.Forwarders[t].Packets} packets, {dp.Waiters[t].Sleeps} sleeps in the kernel, {dp.Waiters[t].ControlWakeups} control wake-ups\n");
         var counters = new List<string>();
         foreach (var (info, value) in dp.Counters.Snapshot())
             if (value != 0) counters.Add($"{info.Name}={value}");
