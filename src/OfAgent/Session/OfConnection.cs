@@ -48,7 +48,11 @@ public sealed class OfConnection : IAsyncDisposable
         Name = name;
         _log = log;
         _lastRxTicks = Environment.TickCount64;
+        // A tool's connection to a listener (ovs-ofctl makes one per command) is a debug line, as in OVS; a controller's is news.
+        _lifecycleLevel = name.StartsWith("ptcp", StringComparison.Ordinal) ? LogLevel.Debug : LogLevel.Information;
     }
+
+    private readonly LogLevel _lifecycleLevel;
 
     public string Name { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
@@ -247,7 +251,7 @@ public sealed class OfConnection : IAsyncDisposable
                     return false;
                 }
                 _helloReceived = true;
-                _log.LogInformation("{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
+                _log.Log(_lifecycleLevel, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
                 _agent.OnNegotiated(this);
                 return true;
             }
@@ -296,7 +300,7 @@ public sealed class OfConnection : IAsyncDisposable
 
     private void OnClosed()
     {
-        _log.LogInformation("{Conn}: connection closed", Name);
+        _log.Log(_lifecycleLevel, "{Conn}: connection closed", Name);
         _agent.OnClosed(this);
     }
 
