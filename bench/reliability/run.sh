@@ -2,8 +2,8 @@
 # Softswitch reliability suite: hostile peers, fuzzed OpenFlow, controller flaps and restarts against the real daemon,
 # one table at the end. Needs the Debian packages of scripts/install-deps.sh (ovs-ofctl, ovs-testcontroller) and python3.
 #
-#   bash bench/reliability/run.sh            # full figures (about 6 minutes)
-#   bash bench/reliability/run.sh --quick    # the short version CI runs (about a minute)
+#   bash bench/reliability/run.sh            # full figures (about 10 minutes)
+#   bash bench/reliability/run.sh --quick    # the short version CI runs (about 2 minutes)
 #   options: --fuzz N (messages), --flaps N, --no-build
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -202,6 +202,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   ok=PASS
   echo "$res" | grep -q '"open_after_stall": true' || ok=FAIL
   echo "$res" | grep -q '"echo_ms": null' && ok=FAIL
+  $PY -c "import json,sys; d=json.loads(sys.argv[1]); a,b=d['replies_kept'].split('/'); sys.exit(0 if a==b else 1)" "$res" || ok=FAIL
   fl=$((b1 - b0))
   [ $fl -ge $((NFLOW * 99 / 100)) ] || ok=FAIL
   alive $DPID_PID || ok=FAIL
