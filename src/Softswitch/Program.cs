@@ -12,8 +12,11 @@ demo.SetAction(pr =>
 
 var defaults = new RunSettings();
 var ports = new Option<string?>("--ports") { Description = "the ports, required: afpacket:IF (or IF), afxdp:IF, pcap:IF, tap:NAME, mem:N, comma-separated, numbered from 1 or as N=SPEC (3=afpacket:eth3)" };
-var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST[:PORT] (repeatable; PORT 6653; default none)" };
-var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:PORT[:IP] (repeatable; IP 127.0.0.1; default none)" };
+var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST[:PORT], ssl:HOST[:PORT] or unix:FILE (PORT 6653; IPv6 as [ADDR]; repeatable; default none)", AllowMultipleArgumentsPerToken = false };
+var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (PORT 6653, IP 127.0.0.1; IPv6 as [ADDR]; repeatable; default none)" };
+var privateKey = new Option<string?>("--private-key") { Description = "PEM private key of this switch, for ssl: and pssl:" };
+var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
+var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
 var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable; default none)" };
 var offloadOpt = new Option<string?>("--offload") { Description = $"flow offload: none, netfpga (a NetFPGA-1G board) or netfpga-emulated (default {defaults.Offload})" };
 var dpid = new Option<string?>("--dpid") { Description = "datapath id: 0x1, 1 or 00:00:00:00:00:00:00:01, hex (default: the first port's MAC)" };
@@ -32,7 +35,7 @@ var metrics = new Option<string?>("--metrics") { Description = "serve Prometheus
 var detach = new Option<bool>("--detach") { Description = "run in the background; return once the switch is ready" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
     unixctl, pidfile, detach, metrics,
 };
 run.SetAction(pr =>
@@ -46,6 +49,9 @@ run.SetAction(pr =>
     if (pr.GetValue(ports) is { } p) s.Ports = p;
     if (pr.GetValue(controller) is { Length: > 0 } c) s.Controllers = [.. c];
     if (pr.GetValue(listen) is { Length: > 0 } l) s.Listen = [.. l];
+    if (pr.GetValue(privateKey) is { } pk) s.PrivateKey = pk;
+    if (pr.GetValue(certificate) is { } cert) s.Certificate = cert;
+    if (pr.GetValue(caCert) is { } ca) s.CaCert = ca;
     if (pr.GetValue(tunnel) is { Length: > 0 } tn) s.Tunnels = [.. tn];
     if (pr.GetValue(offloadOpt) is { } o) s.Offload = o;
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;

@@ -63,12 +63,12 @@ internal static class RunCommand
         foreach (var c in s.Controllers)
         {
             if (!OfEndpoint.TryParse(c, out var ep, out var why)) return UserError(EndpointError(c, why));
-            if (ep!.Passive) return UserError(EndpointError(c, "--controller connects out: tcp:HOST[:PORT] (ptcp: belongs to --listen)"));
+            if (ep!.Passive) return UserError(EndpointError(c, "--controller connects out: tcp:HOST[:PORT], ssl:HOST[:PORT] or unix:FILE (ptcp:, pssl: and punix: belong to --listen)"));
         }
         foreach (var l in s.Listen)
         {
             if (!OfEndpoint.TryParse(l, out var ep, out var why)) return UserError(EndpointError(l, why));
-            if (!ep!.Passive) return UserError(EndpointError(l, "--listen waits for connections: ptcp:PORT[:IP] (tcp: belongs to --controller)"));
+            if (!ep!.Passive) return UserError(EndpointError(l, "--listen waits for connections: ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (tcp:, ssl: and unix: belong to --controller)"));
         }
         if (string.IsNullOrWhiteSpace(s.Ports))
             return UserError("no ports: give --ports, e.g. --ports afpacket:eth1,afpacket:eth2 (`ip -br link` lists the interfaces; mem:4 makes in-memory ports; `softswitch demo` runs without any)");
@@ -151,6 +151,7 @@ internal static class RunCommand
             FailMode = failMode,
             Controllers = s.Controllers,
             Listeners = s.Listen,
+            Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert },
         }, loggers);
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
@@ -193,11 +194,11 @@ internal static class RunCommand
         {
             agent.Start();
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is IOException or SocketException or OfTlsException)
         {
             control?.Dispose();
             offload?.Dispose();
-            return UserError($"cannot listen on {string.Join(", ", s.Listen)}: {e.Message}");
+            return UserError(e.Message);
         }
         MetricsEndpoint? metrics = null;
         if (s.Metrics is not null)

@@ -33,6 +33,10 @@ public sealed class RunSettings
     public string? Unixctl { get; set; }
     public string? Pidfile { get; set; }
     public bool Detach { get; set; }
+    /// <summary>PEM private key, certificate and CA certificate for ssl: and pssl: endpoints.</summary>
+    public string? PrivateKey { get; set; }
+    public string? Certificate { get; set; }
+    public string? CaCert { get; set; }
     /// <summary>The OpenMetrics endpoint, HOST:PORT (e.g. 127.0.0.1:9477), or null.</summary>
     public string? Metrics { get; set; }
 }
@@ -58,7 +62,8 @@ internal static class ConfigFile
         ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer),
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
-        ("detach", Kind.Boolean), ("metrics", Kind.String),
+        ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),
+        ("caCert", Kind.String),
     ];
 
     public static IEnumerable<string> Keys => s_keys.Select(k => k.Key);

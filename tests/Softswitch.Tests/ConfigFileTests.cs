@@ -13,7 +13,7 @@ public sealed class ConfigFileTests
               "tunnels": ["vx1:vxlan,local=10.0.0.1,remote=10.0.0.2"], "offload": "netfpga-emulated", "dpid": "0x2a",
               "failMode": "secure", "threads": 2, "emcEntries": 0, "packetInRate": 500.5, "pcapDir": "/tmp/p", "stats": true,
               "logLevel": "ofagent:dbg", "logFile": "/tmp/s.log", "unixctl": "none", "pidfile": "/tmp/s.pid", "detach": true,
-              "metrics": "127.0.0.1:9477",
+              "metrics": "127.0.0.1:9477", "privateKey": "/tmp/k.pem", "certificate": "/tmp/c.pem", "caCert": "/tmp/ca.pem",
             }
             """, "c.json", out var error);
         Assert.True(s is not null, error);
@@ -24,8 +24,9 @@ public sealed class ConfigFileTests
         Assert.Equal(("netfpga-emulated", "0x2a", "secure", 2, 0, 500.5), (s.Offload, s.Dpid, s.FailMode, s.Threads, s.EmcEntries, s.PacketInRate));
         Assert.Equal(("/tmp/p", true, "ofagent:dbg", "/tmp/s.log", "none", "/tmp/s.pid", true, "127.0.0.1:9477"),
             (s.PcapDir, s.Stats, s.LogLevel, s.LogFile, s.Unixctl, s.Pidfile, s.Detach, s.Metrics));
+        Assert.Equal(("/tmp/k.pem", "/tmp/c.pem", "/tmp/ca.pem"), (s.PrivateKey, s.Certificate, s.CaCert));
         // Every key the checker knows is a property the generated deserializer fills (nothing is silently dropped).
-        Assert.Equal(18, ConfigFile.Keys.Count());
+        Assert.Equal(21, ConfigFile.Keys.Count());
     }
 
     [Fact]
