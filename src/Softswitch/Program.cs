@@ -32,11 +32,12 @@ var logLevel = new Option<string?>("--log-level") { Description = $"LEVEL or MOD
 var logFile = new Option<string?>("--log-file") { Description = "write the log to FILE instead of stderr (softswitch ctl vlog/reopen reopens it)" };
 var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default RUNDIR/DPID.ctl: $SOFTSWITCH_RUNDIR, /run/softswitch as root, else a per-user temp directory), or none" };
 var pidfile = new Option<string?>("--pidfile") { Description = "write the process id to FILE (removed on exit; default none)" };
+var metrics = new Option<string?>("--metrics") { Description = "serve Prometheus/OpenMetrics metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9477 (default none)" };
 var detach = new Option<bool>("--detach") { Description = "run in the background; return once the switch is ready" };
 var run = new Command("run", "run the switch")
 {
     ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
-    unixctl, pidfile, detach,
+    unixctl, pidfile, detach, metrics,
 };
 run.SetAction(pr =>
 {
@@ -67,6 +68,7 @@ run.SetAction(pr =>
     if (pr.GetValue(unixctl) is { } u) s.Unixctl = u;
     if (pr.GetValue(pidfile) is { } pf) s.Pidfile = pf;
     if (pr.GetValue(detach)) s.Detach = true;
+    if (pr.GetValue(metrics) is { } mx) s.Metrics = mx;
     return RunCommand.Run(s, args);
 });
 

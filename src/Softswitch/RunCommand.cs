@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Logging;
+using Softswitch.Metrics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
@@ -76,6 +77,9 @@ internal static class RunCommand
         if (s.Threads is < 1 or > 64) return UserError($"--threads must be 1 to 64, not {s.Threads}");
         if (s.EmcEntries is < 0 or > 1 << 24) return UserError($"--emc-entries must be 0 to {1 << 24}, not {s.EmcEntries}");
         if (!(s.PacketInRate > 0)) return UserError($"--packet-in-rate must be above 0, not {s.PacketInRate}");
+        string metricsHost = "";
+        int metricsPort = 0;
+        if (s.Metrics is { } metricsText && !MetricsEndpoint.TryParse(metricsText, out metricsHost, out metricsPort, out var metricsError)) return UserError(metricsError);
         ulong configuredDpid = 0;
         if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
             return UserError($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)");
@@ -199,8 +203,25 @@ internal static class RunCommand
             offload?.Dispose();
             return UserError(e.Message);
         }
+        MetricsEndpoint? metrics = null;
+        if (s.Metrics is not null)
+        {
+            try
+            {
+                metrics = MetricsEndpoint.Start(metricsHost, metricsPort, dp, agent, offload?.Manager);
+                log.LogInformation("metrics at {Url}", metrics.Url);
+            }
+            catch (Exception e) when (e is System.Net.HttpListenerException or InvalidOperationException)
+            {
+                control?.Dispose();
+                agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                offload?.Dispose();
+                return UserError($"--metrics {s.Metrics}: cannot listen: {e.Message}");
+            }
+        }
         if (s.Pidfile is { } pidfile && !Daemon.TryWritePidFile(pidfile, out var pidError))
         {
+            metrics?.Dispose();
             control?.Dispose();
             agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
             offload?.Dispose();
@@ -222,6 +243,7 @@ internal static class RunCommand
 
         log.LogInformation("shutting down{Why}", signal is null ? "" : $" ({signal})");
         Daemon.Notify("STOPPING=1");
+        metrics?.Dispose();
         control?.Dispose();
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Stop();
