@@ -37,6 +37,9 @@ public interface IDatapathEvents
 {
     void OnFlowRemoved(in FlowRemoved removed);
     void OnPortStatus(PortStatusReason reason, PortSlot port);
+    /// <summary>A maintenance step failed (a bug: the step is retried at the next interval, counted in
+    /// <see cref="SwitchDatapath.MaintenanceErrorCount"/>).</summary>
+    void OnMaintenanceError(Exception error);
 }
 
 public sealed class DatapathOptions
@@ -92,6 +95,7 @@ public sealed class SwitchDatapath : IDisposable
     private volatile bool _running;
     private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
+    private long _maintenanceErrors;
 
     public SwitchDatapath(DatapathOptions? options = null, IClock? clock = null)
     {
@@ -140,13 +144,13 @@ public sealed class SwitchDatapath : IDisposable
             }
             if (no == OfPort.Local)
             {
-                if (cur.Local is not null) throw new InvalidOperationException("LOCAL port exists already");
+                if (cur.Local is not null) throw new DatapathConfigurationException("LOCAL port exists already");
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable(cur.List, slot);
             }
             else
             {
-                if (no > OfPort.Max || cur.Get(no) is not null) throw new InvalidOperationException($"port number {no} is taken or invalid");
+                if (no > OfPort.Max || cur.Get(no) is not null) throw new DatapathConfigurationException($"port number {no} is taken or invalid");
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
@@ -262,10 +266,21 @@ public sealed class SwitchDatapath : IDisposable
         while (_running)
         {
             Thread.Sleep(Options.MaintenanceInterval);
-            try { RunMaintenance(ref lastAge); }
-            catch (Exception) when (_running) { /* keep the timer alive; errors are counted by their owners */ }
+            try
+            {
+                RunMaintenance(ref lastAge);
+            }
+            catch (Exception e) when (_running)
+            {
+                // The timer stays alive (flows must keep expiring); the failure is counted and handed to the owner.
+                Interlocked.Increment(ref _maintenanceErrors);
+                Events?.OnMaintenanceError(e);
+            }
         }
     }
+
+    /// <summary>Maintenance steps that threw (each reported through <see cref="IDatapathEvents.OnMaintenanceError"/>).</summary>
+    public long MaintenanceErrorCount => Interlocked.Read(ref _maintenanceErrors);
 
     /// <summary>One maintenance step: expire flows, report link changes, age MACs (tests call it directly).</summary>
     public void RunMaintenance()

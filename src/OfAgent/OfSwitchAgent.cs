@@ -234,6 +234,9 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         });
     }
 
+    public void OnMaintenanceError(Exception error)
+        => _log.LogError(error, "datapath maintenance step failed (flow expiry, link monitoring, MAC aging); retrying at the next interval");
+
     public void OnPortStatus(PortStatusReason reason, PortSlot port)
         => SendToPrimaries(new OfpPortStatus { Reason = (OfpPortReason)(byte)reason, Desc = PhyPort(port) });
 

@@ -118,29 +118,6 @@ public sealed class ExactMatchCache
         return false;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public FlowEntry? Lookup(in FlowKey key, uint hash, long shadowVersion)
-    {
-        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
-        int ways = 1 << _waysShift;
-        for (int w = 0; w < ways; w++)
-        {
-            ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.Equals(key))
-            {
-                var f = x.Flow;
-                if (f is not null && !f.IsRemoved && (f.TableId == 0 || x.Version == shadowVersion))
-                {
-                    _hits++;
-                    return f;
-                }
-                break;
-            }
-        }
-        _misses++;
-        return null;
-    }
-
     /// <summary>Offers a table lookup's result for caching (see the insertion policy above).</summary>
     public void Insert(in FlowKey key, uint hash, FlowEntry flow, long shadowVersion)
     {

@@ -404,10 +404,6 @@ public sealed class TupleSpace
         return false;
     }
 
-    /// <summary>Writer: the rules of this priority (for overlap checks against exact rules).</summary>
-    internal HashSet<FlowEntry>? RulesWithPriority(ushort priority)
-        => _byPriority.TryGetValue(priority, out var set) ? set : null;
-
     /// <summary>Writer: appends every rule whose match is a subset of <paramref name="request"/> (OF1.0 non-strict).</summary>
     public void CollectSubsets(in FlowMatch request, List<FlowEntry> into)
     {
@@ -435,17 +431,6 @@ public sealed class TupleSpace
     {
         if (!_byMask.TryGetValue(match.Mask, out var sub)) return;
         for (var e = sub.FindTop(match.Value); e is not null; e = Next(e)) into.Add(e);
-    }
-
-    /// <summary>Writer (or quiescent reader): appends every rule.</summary>
-    public void CopyTo(List<FlowEntry> into)
-    {
-        foreach (var sub in _byMask.Values)
-        {
-            var entries = sub.Map.WriterTable.Entries;
-            for (int i = 0; i < entries.Length; i++)
-                for (var e = entries[i]; e is not null; e = Next(e)) into.Add(e);
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -38,7 +38,8 @@ public sealed class ForwardingTests
         private sealed class Ev(Rig r) : IDatapathEvents
         {
             public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
-            public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }
+            public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
+        public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }
         }
 
         public void Send(int port, byte[] frame)
@@ -228,7 +229,7 @@ public sealed class ForwardingTests
         // Set MF on the frame and fix the IPv4 header checksum.
         f[14 + 6] = 0x20;
         f[14 + 10] = 0; f[14 + 11] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + 10), FrameBuilder.InternetChecksum(f.AsSpan(14, 20)));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + 10), Checksum.Compute(f.AsSpan(14, 20)));
         r.Dp.MissBehavior = MissBehavior.Normal;
         r.Dp.FragmentMode = FragmentMode.Drop;
         r.Send(1, f);

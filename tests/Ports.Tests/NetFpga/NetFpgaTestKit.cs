@@ -57,6 +57,7 @@ internal sealed class SwitchRig : IDisposable
     private sealed class Ev(SwitchRig r) : IDatapathEvents
     {
         public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
+        public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
         public void OnPortStatus(PortStatusReason reason, PortSlot port) { }
     }
 
