@@ -10,6 +10,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ports.Memory;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Agent;
 
@@ -80,7 +81,7 @@ public static class AgentBench
             if (m[1] == (byte)OfpType.Error) throw new InvalidOperationException("flow-mod refused");
         }
         double fmSecs = sw.Elapsed.TotalSeconds;
-        int installed = dp.Flows.ActiveExact;
+        int installed = agent.Flows.ActiveExact;
 
         // 2. Packet-in -> packet-out round trip.
         long arrived = 0;

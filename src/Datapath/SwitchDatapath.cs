@@ -32,10 +32,15 @@ public enum PortStatusReason : byte
     Modify = 2,
 }
 
-/// <summary>What the datapath tells the agent about (called from datapath threads; handlers must be quick).</summary>
+/// <summary>
+/// What happens in the datapath on its own, told to the layer above (called from datapath threads; handlers must be
+/// quick). Results of the layer's own requests (a rule removed by a write) are returned by the request instead.
+/// Packets for the controller travel apart, through the forwarders' upcall rings (<see cref="SwitchDatapath.DrainUpcalls"/>).
+/// </summary>
 public interface IDatapathEvents
 {
-    void OnFlowRemoved(in FlowRemoved removed);
+    /// <summary>A rule's idle or hard timeout passed; it has left its table.</summary>
+    void OnFlowExpired(in FlowRemoved expired);
     void OnPortStatus(PortStatusReason reason, PortSlot port);
     /// <summary>A maintenance step failed (a bug: the step is retried at the next interval, counted in
     /// <see cref="SwitchDatapath.MaintenanceErrorCount"/>).</summary>
@@ -55,7 +60,6 @@ public sealed class DatapathOptions
     public double PacketInBurst { get; set; } = 2_000;
     /// <summary>ENQUEUE queues per port (queue ids 0..N-1).</summary>
     public int QueuesPerPort { get; set; } = 8;
-    public FlowTableOptions Table { get; set; } = new();
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 }
 
@@ -66,15 +70,17 @@ public sealed class DatapathOptions
 /// <remarks>
 /// Design: forwarding threads each own a <see cref="Forwarder"/> and poll their ports; they read the port
 /// table (an immutable snapshot) and the flow table lock-free. Control operations (ports, flow-mods,
-/// packet-out, config) come from the agent's threads: flow-mods go straight to <see cref="FlowTable"/>
-/// (which serialises writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
-/// Events (flow removed, port status) go to <see cref="Events"/>.
+/// packet-out, config) come from the agent's threads: rule changes go straight to the <see cref="Pipeline"/>'s
+/// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
+/// Asynchronous events (expiry, port status, maintenance failures) go to <see cref="Events"/>. The datapath knows no
+/// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
 /// </remarks>
 public sealed class SwitchDatapath : IDisposable
 {
     public readonly DatapathOptions Options;
     public readonly IClock Clock;
-    public readonly FlowTable Flows;
+    /// <summary>The classifiers: table 0 and whatever tables the layer above adds.</summary>
+    public readonly Pipeline Pipeline;
     public readonly MacLearningTable MacTable = new();
     public readonly ManualResetEventSlim UpcallSignal = new(false);
     /// <summary>Tunnel ports (VXLAN, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
@@ -101,7 +107,7 @@ public sealed class SwitchDatapath : IDisposable
     {
         Options = options ?? new DatapathOptions();
         Clock = clock ?? MonotonicClock.Instance;
-        Flows = new FlowTable(Clock, Options.Table);
+        Pipeline = new Pipeline(Clock);
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
@@ -209,15 +215,6 @@ public sealed class SwitchDatapath : IDisposable
         }
     }
 
-    /// <summary>Applies a flow-mod; removed flows (non-strict and strict deletes) are reported through <see cref="Events"/>.</summary>
-    public FlowModStatus ApplyFlowMod(in FlowMod mod)
-    {
-        var removed = new List<FlowRemoved>();
-        var st = Flows.Apply(mod, removed);
-        if (Events is { } ev) foreach (var r in removed) ev.OnFlowRemoved(r);
-        return st;
-    }
-
     /// <summary>Drains packets for the controller from every forwarder (single consumer).</summary>
     public int DrainUpcalls(UpcallHandler handler, int maxPerRing = 256)
     {
@@ -293,10 +290,10 @@ public sealed class SwitchDatapath : IDisposable
     {
         MaintenanceStarting?.Invoke();
         _expired.Clear();
-        Flows.Expire(_expired);
+        foreach (var table in Pipeline.Tables) table.Expire(_expired);
         var ev = Events;
         if (ev is not null)
-            foreach (var r in _expired) ev.OnFlowRemoved(r);
+            foreach (var r in _expired) ev.OnFlowExpired(r);
         foreach (var slot in _ports.List)
             if (slot.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, slot);
         long now = Clock.NowNanos;

@@ -216,7 +216,7 @@ internal static class RunCommand
         {
             while (!done.Wait(1000))
             {
-                var t = new Table().Title($"softswitch  flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard{OffloadTitle(offload)}  " +
+                var t = new Table().Title($"softswitch  flows: {agent.Flows.ActiveExact} exact, {agent.Flows.ActiveWildcard} wildcard{OffloadTitle(offload)}  " +
                                           $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}  packet-ins: {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped");
                 t.AddColumns("port", "name", "rx packets", "rx bytes", "tx packets", "tx bytes", "rx dropped", "tx dropped", "link");
                 foreach (var p in dp.Ports.List)

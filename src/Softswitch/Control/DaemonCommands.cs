@@ -3,6 +3,7 @@ using System.Text;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Ofproto;
 using Softswitch.OfAgent;
 
 namespace Softswitch.Control;
@@ -47,7 +48,7 @@ internal static class DaemonCommands
         foreach (var p in placements)
         {
             string? location = p.InHardware ? offload.Target.Location(p.Entry) : null;
-            sb.Append(OffloadReport.FlowLine(p, location, nowNanos)).Append('\n');
+            sb.Append(OffloadReport.FlowLine(p, location, nowNanos, OfFlowRule.CookieOf(p.Entry))).Append('\n');
         }
         return ControlReply.Success(sb.ToString());
     }
@@ -61,12 +62,12 @@ internal static class DaemonCommands
         var ic = CultureInfo.InvariantCulture;
         sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s), {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
         sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
-        for (int t = 0; t < dp.Flows.TableCount; t++)
+        for (int t = 0; t < agent.Flows.TableCount; t++)
         {
-            var st = dp.Flows.GetTableStats(t);
+            var st = agent.Flows.GetTableStats(t);
             sb.Append(ic, $"table {st.TableId} ({st.Name}): {st.ActiveCount} flows (max {st.MaxEntries}), {st.LookupCount} lookups, {st.MatchedCount} matched\n");
         }
-        sb.Append(ic, $"emergency flows: {dp.Flows.Emergency}\n");
+        sb.Append(ic, $"emergency flows: {agent.Flows.Emergency}\n");
         sb.Append("ports:\n");
         foreach (var p in dp.Ports.List)
         {

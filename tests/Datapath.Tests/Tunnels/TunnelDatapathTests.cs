@@ -5,6 +5,7 @@ using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 
@@ -56,8 +57,10 @@ internal sealed class TunnelRig : IDisposable
         return FlowMatch.FromOpenFlow(w, key);
     }
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SwitchDatapath, OfFlowTables> s_flows = new();
+
     public static void Add(SwitchDatapath dp, FlowMatch m, params FlowAction[] actions)
-        => Assert.Equal(FlowModStatus.Ok, dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
+        => Assert.Equal(FlowModStatus.Ok, s_flows.GetValue(dp, d => new OfFlowTables(d)).Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
 
     /// <summary>host ↔ tunnel both ways on both switches.</summary>
     public TunnelRig WithCrossFlows()

@@ -5,6 +5,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -29,6 +30,7 @@ internal sealed class RecordingBus(IRegisterBus inner) : IRegisterBus
 internal sealed class SwitchRig : IDisposable
 {
     public readonly SwitchDatapath Dp;
+    public readonly OfFlowTables Tables;
     public readonly MemoryPort[] Wires;
     public readonly ManualClock Clock;
     public readonly NetFpgaOffload? Offload;
@@ -38,6 +40,7 @@ internal sealed class SwitchRig : IDisposable
     {
         Clock = clock ?? new ManualClock();
         Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, Clock);
+        Tables = new OfFlowTables(Dp);
         Dp.Events = new Ev(this);
         Wires = new MemoryPort[ports];
         for (int i = 0; i < ports; i++)
@@ -56,7 +59,7 @@ internal sealed class SwitchRig : IDisposable
 
     private sealed class Ev(SwitchRig r) : IDatapathEvents
     {
-        public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
+        public void OnFlowExpired(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
         public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
         public void OnPortStatus(PortStatusReason reason, PortSlot port) { }
     }
@@ -65,10 +68,10 @@ internal sealed class SwitchRig : IDisposable
 
     public void Run() => Dp.PollUntilIdle();
 
-    public FlowModStatus Apply(FlowMod mod) => Dp.ApplyFlowMod(mod);
+    public FlowModStatus Apply(FlowMod mod) => Tables.Apply(mod);
 
     public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
-        => Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
+        => Tables.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
 
     /// <summary>Reads the hardware counters into the flows (what maintenance does first), without expiring anything.</summary>
     public void PollCounters() => Offload?.Maintenance();
@@ -85,7 +88,7 @@ internal sealed class SwitchRig : IDisposable
     public List<FlowEntry> Flows()
     {
         var list = new List<FlowEntry>();
-        Dp.Flows.Collect(FlowMatch.All, OfPort.None, strict: false, list);
+        Tables.Collect(FlowMatch.All, OfPort.None, strict: false, list);
         return list;
     }
 
