@@ -10,6 +10,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ports.Memory;
+using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Bench.Agent;
@@ -97,7 +98,7 @@ public static class AgentBench
             if (m[1] == (byte)OfpType.Error) throw new InvalidOperationException("flow-mod refused");
         }
         double fmSecs = sw.Elapsed.TotalSeconds;
-        int installed = dp.Flows.ActiveExact;
+        int installed = agent.Flows.ActiveExact;
         // With offload: when every flow has a placement (hardware or software with a reason), counted from the first
         // flow-mod sent.
         double placedSecs = fmSecs;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 using Softswitch.Flows;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;

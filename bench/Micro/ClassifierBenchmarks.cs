@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Micro;
 
@@ -15,16 +16,16 @@ public class ClassifierLookupBenchmarks
     private const int Burst = 32;
     private const int SampleKeys = 4096;
 
-    private FlowTable _exactTable = null!;
+    private OfFlowTables _exactTable = null!;
     private FlowKey[] _exactKeys = null!;
     private uint[] _exactHashes = null!;
 
-    private FlowTable _emcTable = null!;
+    private OfFlowTables _emcTable = null!;
     private ExactMatchCache _emc = null!;
     private FlowKey[] _emcKeys = null!;
     private uint[] _emcHashes = null!;
 
-    private FlowTable _missTable = null!;
+    private OfFlowTables _missTable = null!;
     private FlowKey[] _missKeys = null!;
     private uint[] _missHashes = null!;
 
@@ -83,7 +84,7 @@ public class ClassifierTupleSpaceBenchmarks
     [Params(1, 8, 16, 32)]
     public int Subtables;
 
-    private FlowTable _table = null!;
+    private OfFlowTables _table = null!;
     private FlowKey[] _keys = null!;
     private uint[] _hashes = null!;
     private readonly FlowEntry?[] _results = new FlowEntry?[Burst];
@@ -111,7 +112,7 @@ public class ClassifierFlowModBenchmarks
 {
     private const int BatchPairs = 500;
 
-    private FlowTable _table = null!;
+    private OfFlowTables _table = null!;
     private FlowActions _actions = null!;
     private FlowMatch[] _matches = null!;
     private FlowMod[] _batch = null!;
@@ -161,9 +162,9 @@ internal static class ClassifierWorkloads
         => new FlowKeyBuilder().InPort((ushort)(1 + (id & 7))).DlVlan(0xFFFF).DlType(0x0800).NwProto(6)
             .NwSrc(0x0A000000u + (uint)id).NwDst(0xC0A80000u + (uint)(id >> 8)).TpSrc((ushort)id).TpDst(80).Key;
 
-    public static (FlowTable, FlowKey[]) ExactTable(int flows)
+    public static (OfFlowTables, FlowKey[]) ExactTable(int flows)
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var actions = new FlowActions([FlowAction.Output(1)]);
         var keys = new FlowKey[flows];
         var mods = new FlowMod[flows];
@@ -181,7 +182,7 @@ internal static class ClassifierWorkloads
     /// random priorities, and 4096 packets, 90% built to match a random rule. <paramref name="pinInPort"/>: no
     /// pattern wildcards in_port (so a packet from an unknown port misses everything).
     /// </summary>
-    public static (FlowTable, FlowKey[]) TupleTable(int masks, int rules, int seed, bool pinInPort = false)
+    public static (OfFlowTables, FlowKey[]) TupleTable(int masks, int rules, int seed, bool pinInPort = false)
     {
         var rng = new Random(seed);
         var pool = new HashSet<Wildcards>();
@@ -196,7 +197,7 @@ internal static class ClassifierWorkloads
             if (w != Wildcards.TunIdExt) pool.Add(w);
         }
         var maskList = pool.ToArray();
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var actions = new FlowActions([FlowAction.Output(2)]);
         var mods = new FlowMod[rules];
         for (int i = 0; i < rules; i++)

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.NetFpga;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Micro;
 
@@ -23,8 +24,8 @@ public class NetFpgaBenchmarks
     private const int ExactBatch = 1000;
     private const int WildBatch = 24;
 
-    private FlowTable _table = null!;
-    private FlowTable _swOnly = null!;
+    private OfFlowTables _table = null!;
+    private OfFlowTables _swOnly = null!;
     private EmulatedNetFpga _board = null!;
     private NetFpgaDriver _driver = null!;
     private OffloadManager _manager = null!;
@@ -36,12 +37,12 @@ public class NetFpgaBenchmarks
     public void Setup()
     {
         var clock = new ManualClock();
-        _table = new FlowTable(clock);
-        _swOnly = new FlowTable(clock);
+        _table = new OfFlowTables(clock);
+        _swOnly = new OfFlowTables(clock);
         _board = new EmulatedNetFpga(clock);
         _driver = new NetFpgaDriver(_board);
         _driver.Initialize();
-        _manager = new OffloadManager(_table, _driver);
+        _manager = new OffloadManager(_table.Main, _driver);
         // No worker thread: each batch is placed on the benchmark's thread right after it is applied, so the figures
         // are the placement's own cost (and a batch of adds is placed before the deletes that follow it).
         _manager.Attach(startWorker: false);
@@ -97,7 +98,7 @@ public class NetFpgaBenchmarks
                           $"manager: {st.RegisterWritesPerFlowMod:F1} per table change), {_board.RegisterWrites} bus writes in all");
     }
 
-    private void Run(FlowTable t, FlowMod[] mods)
+    private void Run(OfFlowTables t, FlowMod[] mods)
     {
         foreach (ref readonly var m in mods.AsSpan()) t.Apply(m, null);
         if (!ReferenceEquals(t, _table)) return;

@@ -8,6 +8,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Pps;
 
@@ -141,9 +142,9 @@ public static class PpsHarness
             Threads = o.Threads,
             EmcEntries = o.Emc ? o.EmcEntries : 0,
             PoolSize = 4096,
-            Table = new Softswitch.Datapath.Classifier.FlowTableOptions(),
         });
         dp.MissBehavior = MissBehavior.Drop;
+        var flows = new OfFlowTables(dp);
         var ports = new MemoryPort[o.Ports + (o.Tunnel is null ? 0 : 1)];
         for (int i = 0; i < o.Ports; i++)
         {
@@ -175,12 +176,12 @@ public static class PpsHarness
         var mods = traffic.Mods;
         var status = new FlowModStatus[mods.Length];
         long memBefore = GC.GetTotalMemory(true);
-        dp.Flows.ApplyBatch(mods, status, null);
+        flows.ApplyBatch(mods, status, null);
         foreach (var s in status) if (s != FlowModStatus.Ok) throw new InvalidOperationException($"flow install failed: {s}");
         long memAfter = GC.GetTotalMemory(true);
         double bytesPerFlow = mods.Length == 0 ? 0 : (double)(memAfter - memBefore) / mods.Length;
         if (o.Fdb is not null) PcapTraffic.Learn(dp, o.Fdb);
-        progress?.WriteLine($"installed {dp.Flows.ActiveExact:N0} exact flows and {dp.Flows.ActiveWildcard:N0} wildcard rules over {dp.Flows.WildcardSubtableCount} masks " +
+        progress?.WriteLine($"installed {flows.ActiveExact:N0} exact flows and {flows.ActiveWildcard:N0} wildcard rules over {flows.WildcardSubtableCount} masks " +
                             $"({bytesPerFlow:F0} B of table memory per flow); {traffic.Frames.Length:N0} distinct frames");
 
         if (o.TunnelRx)
@@ -212,11 +213,11 @@ public static class PpsHarness
         Thread? churn = null;
         if (o.Churn > 0)
         {
-            churn = new Thread(() => churnApplied = ChurnLoop(dp, traffic, o.Churn, stop.Token, o.Seed)) { IsBackground = true, Name = "churn" };
+            churn = new Thread(() => churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed)) { IsBackground = true, Name = "churn" };
         }
 
         if (o.PinCpu >= 0) PcapTraffic.PinCurrentThread(o.PinCpu);
-        int exactFlows = dp.Flows.ActiveExact, wildcardRules = dp.Flows.ActiveWildcard;
+        int exactFlows = flows.ActiveExact, wildcardRules = flows.ActiveWildcard;
 
         // Warm-up (JIT tiering, caches), then measure.
         var warm = Stopwatch.StartNew();
@@ -341,7 +342,7 @@ public static class PpsHarness
     }
 
     /// <summary>Half deletes, half adds of flows the traffic hits: delete flow i, then add it back.</summary>
-    private static long ChurnLoop(SwitchDatapath dp, Traffic traffic, double rate, CancellationToken stop, int seed)
+    private static long ChurnLoop(OfFlowTables flows, Traffic traffic, double rate, CancellationToken stop, int seed)
     {
         var rng = new Random(seed ^ 0x5eed);
         var pool = traffic.Mods;
@@ -368,7 +369,7 @@ public static class PpsHarness
                 mods[i] = add with { Command = FlowModCommand.DeleteStrict };
                 mods[i + 1] = add;
             }
-            dp.Flows.ApplyBatch(mods, status, null);
+            flows.ApplyBatch(mods, status, null);
             applied += batch;
         }
         return applied;

@@ -37,11 +37,19 @@ public enum PortStatusReason : byte
 /// port itself, or one of the receivers it split its traffic into).</summary>
 public sealed record RxQueue(PortSlot Slot, IPort Receiver);
 
-/// <summary>What the datapath tells the agent about (called from datapath threads; handlers must be quick).</summary>
+/// <summary>
+/// What happens in the datapath on its own, told to the layer above (called from datapath threads; handlers must be
+/// quick). Results of the layer's own requests (a rule removed by a write) are returned by the request instead.
+/// Packets for the controller travel apart, through the forwarders' upcall rings (<see cref="SwitchDatapath.DrainUpcalls"/>).
+/// </summary>
 public interface IDatapathEvents
 {
-    void OnFlowRemoved(in FlowRemoved removed);
+    /// <summary>A rule's idle or hard timeout passed; it has left its table.</summary>
+    void OnFlowExpired(in FlowRemoved expired);
     void OnPortStatus(PortStatusReason reason, PortSlot port);
+    /// <summary>A maintenance step failed (a bug: the step is retried at the next interval, counted in
+    /// <see cref="SwitchDatapath.MaintenanceErrorCount"/>).</summary>
+    void OnMaintenanceError(Exception error);
 }
 
 public sealed class DatapathOptions
@@ -60,7 +68,6 @@ public sealed class DatapathOptions
     public double PacketInBurst { get; set; } = 2_000;
     /// <summary>ENQUEUE queues per port (queue ids 0..N-1).</summary>
     public int QueuesPerPort { get; set; } = 8;
-    public FlowTableOptions Table { get; set; } = new();
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
     /// <summary>
     /// How long a forwarding thread keeps polling after its last packet before it blocks in the kernel on its
@@ -80,9 +87,10 @@ public sealed class DatapathOptions
 /// <remarks>
 /// Design: forwarding threads each own a <see cref="Forwarder"/> and poll their ports; they read the port
 /// table (an immutable snapshot) and the flow table lock-free. Control operations (ports, flow-mods,
-/// packet-out, config) come from the agent's threads: flow-mods go straight to <see cref="FlowTable"/>
-/// (which serialises writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
-/// Events (flow removed, port status) go to <see cref="Events"/>.
+/// packet-out, config) come from the agent's threads: rule changes go straight to the <see cref="Pipeline"/>'s
+/// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
+/// Asynchronous events (expiry, port status, maintenance failures) go to <see cref="Events"/>. The datapath knows no
+/// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
 /// Threads: with N threads each port is asked for N receivers (<see cref="IPort.OpenReceivers"/>); a port that splits
 /// (AF_PACKET fanout by flow hash) is polled by every thread, one receiver each, so one flow stays on one thread (its
 /// packet order and packet-in order hold); a port that does not is polled by one thread, dealt round-robin.
@@ -96,7 +104,8 @@ public sealed class SwitchDatapath : IDisposable
 {
     public readonly DatapathOptions Options;
     public readonly IClock Clock;
-    public readonly FlowTable Flows;
+    /// <summary>The classifiers: table 0 and whatever tables the layer above adds.</summary>
+    public readonly Pipeline Pipeline;
     /// <summary>The counter registry's values for this switch: every forwarder's set, the shared set, and sources.</summary>
     public readonly CounterGroup Counters = new();
     public readonly MacLearningTable MacTable = new();
@@ -121,12 +130,13 @@ public sealed class SwitchDatapath : IDisposable
     private volatile bool _running;
     private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
+    private long _maintenanceErrors;
 
     public SwitchDatapath(DatapathOptions? options = null, IClock? clock = null)
     {
         Options = options ?? new DatapathOptions();
         Clock = clock ?? MonotonicClock.Instance;
-        Flows = new FlowTable(Clock, Options.Table);
+        Pipeline = new Pipeline(Clock);
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
@@ -189,13 +199,13 @@ public sealed class SwitchDatapath : IDisposable
             }
             if (no == OfPort.Local)
             {
-                if (cur.Local is not null) throw new InvalidOperationException("LOCAL port exists already");
+                if (cur.Local is not null) throw new DatapathConfigurationException("LOCAL port exists already");
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable(cur.List, slot);
             }
             else
             {
-                if (no > OfPort.Max || cur.Get(no) is not null) throw new InvalidOperationException($"port number {no} is taken or invalid");
+                if (no > OfPort.Max || cur.Get(no) is not null) throw new DatapathConfigurationException($"port number {no} is taken or invalid");
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
@@ -268,15 +278,6 @@ public sealed class SwitchDatapath : IDisposable
         }
     }
 
-    /// <summary>Applies a flow-mod; removed flows (non-strict and strict deletes) are reported through <see cref="Events"/>.</summary>
-    public FlowModStatus ApplyFlowMod(in FlowMod mod)
-    {
-        var removed = new List<FlowRemoved>();
-        var st = Flows.Apply(mod, removed);
-        if (Events is { } ev) foreach (var r in removed) ev.OnFlowRemoved(r);
-        return st;
-    }
-
     /// <summary>Drains packets for the controller from every forwarder (single consumer).</summary>
     public int DrainUpcalls(UpcallHandler handler, int maxPerRing = 256)
     {
@@ -342,10 +343,21 @@ public sealed class SwitchDatapath : IDisposable
         while (_running)
         {
             Thread.Sleep(Options.MaintenanceInterval);
-            try { RunMaintenance(ref lastAge); }
-            catch (Exception) when (_running) { /* keep the timer alive; errors are counted by their owners */ }
+            try
+            {
+                RunMaintenance(ref lastAge);
+            }
+            catch (Exception e) when (_running)
+            {
+                // The timer stays alive (flows must keep expiring); the failure is counted and handed to the owner.
+                Interlocked.Increment(ref _maintenanceErrors);
+                Events?.OnMaintenanceError(e);
+            }
         }
     }
+
+    /// <summary>Maintenance steps that threw (each reported through <see cref="IDatapathEvents.OnMaintenanceError"/>).</summary>
+    public long MaintenanceErrorCount => Interlocked.Read(ref _maintenanceErrors);
 
     /// <summary>One maintenance step: expire flows, report link changes, age MACs (tests call it directly).</summary>
     public void RunMaintenance()
@@ -358,10 +370,10 @@ public sealed class SwitchDatapath : IDisposable
     {
         MaintenanceStarting?.Invoke();
         _expired.Clear();
-        Flows.Expire(_expired);
+        foreach (var table in Pipeline.Tables) table.Expire(_expired);
         var ev = Events;
         if (ev is not null)
-            foreach (var r in _expired) ev.OnFlowRemoved(r);
+            foreach (var r in _expired) ev.OnFlowExpired(r);
         foreach (var slot in _ports.List)
             if (slot.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, slot);
         long now = Clock.NowNanos;

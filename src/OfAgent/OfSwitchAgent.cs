@@ -10,6 +10,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent;
 
@@ -48,9 +49,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private bool _failModeLogged;
     private OfTlsContext? _tls;
 
-    public OfSwitchAgent(SwitchDatapath dp, AgentOptions options, ILoggerFactory? loggers = null)
+    /// <param name="flows">The OpenFlow table set over <paramref name="dp"/>; null creates it.</param>
+    public OfSwitchAgent(SwitchDatapath dp, AgentOptions options, ILoggerFactory? loggers = null, OfFlowTables? flows = null)
     {
         _dp = dp;
+        Flows = flows ?? new OfFlowTables(dp);
         Options = options;
         _loggers = loggers ?? NullLoggerFactory.Instance;
         _log = _loggers.CreateLogger("ofagent");
@@ -62,6 +65,8 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
 
     public AgentOptions Options { get; }
     public SwitchDatapath SwitchDatapath => _dp;
+    /// <summary>The OpenFlow table set this agent applies flow-mods to.</summary>
+    public OfFlowTables Flows { get; }
     public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
 
     /// <summary>The local endpoints of the passive TCP listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>
@@ -211,7 +216,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _dp.MissBehavior = connected ? MissBehavior.Controller
                          : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
         // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
-        _dp.Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _dp.Flows.Emergency > 0;
+        Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && Flows.Emergency > 0;
         if (_dp.MissBehavior != before || !_failModeLogged)
             _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
                 _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
@@ -265,17 +270,25 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         foreach (var c in targets) c.Send(msg);
     }
 
-    public void OnFlowRemoved(in FlowRemoved r)
+    public void OnFlowExpired(in FlowRemoved expired) => SendFlowRemoved(expired);
+
+    /// <summary>OFPT_FLOW_REMOVED for a flow installed with SendFlowRemoved (expired, or deleted by a flow-mod).</summary>
+    private void SendFlowRemoved(in FlowRemoved r)
     {
-        if (!r.Entry.SendFlowRemoved) return;
         var e = r.Entry;
+        if (OfFlowRule.Of(e) is not { SendFlowRemoved: true }) return;
         long dur = Math.Max(0, r.DurationNanos);
         SendToPrimaries(new OfpFlowRemoved
         {
             Match = MatchTranslator.ToOfpMatch(e.Match),
-            Cookie = e.Cookie,
+            Cookie = OfFlowRule.CookieOf(e),
             Priority = e.Priority,
-            Reason = (OfpFlowRemovedReason)(byte)r.Reason,
+            Reason = r.Reason switch
+            {
+                FlowRemovedReason.IdleTimeout => OfpFlowRemovedReason.IdleTimeout,
+                FlowRemovedReason.HardTimeout => OfpFlowRemovedReason.HardTimeout,
+                _ => OfpFlowRemovedReason.Delete,
+            },
             DurationSec = (uint)(dur / 1_000_000_000),
             DurationNsec = (uint)(dur % 1_000_000_000),
             IdleTimeout = e.IdleTimeout,
@@ -284,8 +297,20 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         });
     }
 
+    public void OnMaintenanceError(Exception error)
+        => _log.LogError(error, "datapath maintenance step failed (flow expiry, link monitoring, MAC aging); retrying at the next interval");
+
     public void OnPortStatus(PortStatusReason reason, PortSlot port)
-        => SendToPrimaries(new OfpPortStatus { Reason = (OfpPortReason)(byte)reason, Desc = PhyPort(port) });
+        => SendToPrimaries(new OfpPortStatus
+        {
+            Reason = reason switch
+            {
+                PortStatusReason.Add => OfpPortReason.Add,
+                PortStatusReason.Delete => OfpPortReason.Delete,
+                _ => OfpPortReason.Modify,
+            },
+            Desc = PhyPort(port),
+        });
 
     // ------------------------------------------------------------------ requests
 
@@ -357,7 +382,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             Xid = xid,
             DatapathId = Options.DatapathId,
             NBuffers = (uint)_buffers.Count,
-            NTables = (byte)_dp.Flows.TableCount,
+            NTables = (byte)Flows.TableCount,
             Capabilities = OfpCapabilities.FlowStats | OfpCapabilities.TableStats | OfpCapabilities.PortStats
                          | OfpCapabilities.QueueStats | OfpCapabilities.ArpMatchIp,
             Actions = (1u << 12) - 1, // OUTPUT .. ENQUEUE: every OF1.0 action
@@ -443,10 +468,17 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             SendError(c, err, msg);
             return;
         }
-        var mod = new FlowMod((FlowModCommand)(ushort)fm.Command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
-                              fm.HardTimeout, (FlowModFlags)(ushort)fm.Flags, fm.OutPort);
-        var st = _dp.ApplyFlowMod(mod);
+        if (!FlowModTranslator.TryCommand(fm.Command, out var command))
+        {
+            SendError(c, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), msg);
+            return;
+        }
+        var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
+                              fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
+        var removed = new List<FlowRemoved>();
+        var st = Flows.Apply(mod, removed);
         Interlocked.Increment(ref FlowModsApplied);
+        foreach (var r in removed) SendFlowRemoved(r);
         if (st != FlowModStatus.Ok)
         {
             SendError(c, OfpError.FlowModFailed(st switch
@@ -531,14 +563,14 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             case OfpTableStatsRequest:
             {
                 var reply = new OfpTableStatsReply { Xid = sr.Xid };
-                for (int t = 0; t < _dp.Flows.TableCount; t++)
+                for (int t = 0; t < Flows.TableCount; t++)
                 {
-                    var s = _dp.Flows.GetTableStats(t);
+                    var s = Flows.GetTableStats(t);
                     reply.Tables.Add(new OfpTableStats
                     {
                         TableId = s.TableId,
                         Name = s.Name,
-                        Wildcards = (OfpFlowWildcards)((uint)s.Wildcards & (uint)Wildcards.All),
+                        Wildcards = s.Wildcards ? OfpFlowWildcards.All : 0,
                         MaxEntries = (uint)s.MaxEntries,
                         ActiveCount = (uint)s.ActiveCount,
                         LookupCount = (ulong)s.LookupCount,
@@ -601,11 +633,13 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
     {
         var into = new List<FlowEntry>();
-        if (req.TableId != 0xFF && req.TableId >= _dp.Flows.TableCount) return into;
-        _dp.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
-        if (req.TableId != 0xFF) into.RemoveAll(e => e.TableId != req.TableId);
+        if (req.TableId != 0xFF && req.TableId >= Flows.TableCount) return into;
+        Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
+        if (req.TableId != 0xFF) into.RemoveAll(e => TableIdOf(e) != req.TableId);
         return into;
     }
+
+    private static byte TableIdOf(FlowEntry e) => OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId;
 
     private void SendFlowStats(OfConnection c, OfpFlowStatsRequest req)
     {
@@ -617,14 +651,14 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             long dur = Math.Max(0, now - e.CreatedNanos);
             stats.Add(new OfpFlowStats
             {
-                TableId = e.TableId,
+                TableId = TableIdOf(e),
                 Match = MatchTranslator.ToOfpMatch(e.Match),
                 DurationSec = (uint)(dur / 1_000_000_000),
                 DurationNsec = (uint)(dur % 1_000_000_000),
                 Priority = e.Priority,
                 IdleTimeout = e.IdleTimeout,
                 HardTimeout = e.HardTimeout,
-                Cookie = e.Cookie,
+                Cookie = OfFlowRule.CookieOf(e),
                 PacketCount = (ulong)e.Packets,
                 ByteCount = (ulong)e.Bytes,
                 Actions = ActionTranslator.ToOfp(e.Actions),

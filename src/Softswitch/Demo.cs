@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Ofproto;
 using Softswitch.Ports.Memory;
 using Spectre.Console;
 
@@ -47,7 +48,7 @@ internal static class Demo
         var vmsMac = MacAddress.Parse("00:15:17:8f:ca:37");
         var fields = new FlowKeyBuilder().DlType(PacketParser.EthTypeIpv4).NwDst(hosts[2].Ip).Key;
         var flow1 = FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | Wildcards.TunIdExt, fields);
-        dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, flow1, 3000, new FlowActions([FlowAction.SetDlDst(vmsMac), FlowAction.Output(3)])));
+        new OfFlowTables(dp).Apply(new FlowMod(FlowModCommand.Add, flow1, 3000, new FlowActions([FlowAction.SetDlDst(vmsMac), FlowAction.Output(3)])));
         long before = ports[2].Counters.TxPackets;
         var rewritten = 0;
         ports[2].OnSend = f => { if (MacAddress.Read(f) == vmsMac) Interlocked.Increment(ref rewritten); hosts[2].OnFrame(f); };
@@ -78,7 +79,7 @@ internal static class Demo
             PacketParser.Parse(frames[i], 1, out var key, out _);
             mods[i] = new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 0xFFFF, outs[i % 3]);
         }
-        dp.Flows.ApplyBatch(mods, new FlowModStatus[flows], null);
+        new OfFlowTables(dp).ApplyBatch(mods, new FlowModStatus[flows], null);
         ports[0].SetGenerator(frames);
         var fwd = dp.Forwarders[0];
         var warm = Stopwatch.StartNew();

@@ -120,7 +120,7 @@ internal static class RunCommand
                 offload = NetFpgaOffload.Attach(dp, opened.Select(p => p.Port).ToList(), mode,
                     new NetFpgaOffloadOptions { Logger = loggers.CreateLogger("offload") });
             }
-            catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or DatapathConfigurationException)
             {
                 return UserError($"--offload {s.Offload}: {e.Message}");
             }
@@ -140,7 +140,7 @@ internal static class RunCommand
                 var tp = dp.Tunnels.Add(t);
                 log.LogInformation("tunnel port {Spec}", tp);
             }
-            catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException)
+            catch (Exception e) when (e is FormatException or DatapathConfigurationException or ArgumentException)
             {
                 return UserError($"--tunnel '{t}': {e.Message}");
             }

@@ -3,6 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Xunit.Abstractions;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -17,7 +18,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
         const int seed = 2024;
         var data = new ClassifierTestData(seed, masks: 12);
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
 
         // Stable rules: in_port 1..4 (or wildcarded); churn rules all match in_port 99 exactly, so no churn
         // delete (non-strict subset or strict) can cover a stable rule and no churn rule matches a stable key.
@@ -131,7 +132,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
     public void Lookups_AllocateNothing()
     {
         var data = new ClassifierTestData(5, masks: 16);
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var mods = new List<FlowMod>();
         for (int i = 0; i < 1000; i++) mods.Add(data.AddMod(data.RandomWildcardMatch(), data.RandomPriority()));
         for (int i = 0; i < 100; i++) mods.Add(data.AddMod(data.RandomExactMatch(), 0));
@@ -175,7 +176,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
         GC.WaitForPendingFinalizers();
         long before = GC.GetTotalMemory(forceFullCollection: true);
 
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var batch = new FlowMod[10_000];
         var statuses = new FlowModStatus[batch.Length];
         for (int done = 0; done < n; done += batch.Length)

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -17,7 +18,7 @@ public class ClassifierDifferentialTests
     {
         var data = new ClassifierTestData(seed);
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         var reference = new ReferenceClassifier(clock);
 
         int rules = 300 + data.Rng.Next(300);
@@ -57,7 +58,7 @@ public class ClassifierDifferentialTests
         var data = new ClassifierTestData(seed, masks: 10);
         var clock = new ManualClock();
         var options = new FlowTableOptions { MaxExactFlows = 40, MaxWildcardFlows = 150, MaxEmergencyFlows = 10 };
-        var table = new FlowTable(clock, options);
+        var table = new OfFlowTables(clock, options);
         var reference = new ReferenceClassifier(clock, options);
         var emc = new ExactMatchCache(256, insertInverseProbability: 2); // persists across steps: tests invalidation
         var removedT = new List<FlowRemoved>();
@@ -142,7 +143,7 @@ public class ClassifierDifferentialTests
         {
             var key = new FlowKeyBuilder().InPort((ushort)rng.Next(1, 50)).NwSrc((uint)rng.Next(1 << 12)).NwDst((uint)rng.Next(1 << 12))
                 .TpDst((ushort)rng.Next(1, 8)).Key;
-            var e = new FlowEntry(FlowMatch.FromOpenFlow(masks[i & 1], key), (ushort)rng.Next(100), FlowActions.Drop, 0, 0, 0, 0, 0);
+            var e = OfFlowRule.NewEntry(FlowMatch.FromOpenFlow(masks[i & 1], key), (ushort)rng.Next(100), FlowActions.Drop, 0, 0, 0, 0, 0);
             var replaced = space.Insert(e);
             if (replaced is not null) rules.Remove(replaced);
             rules.Add(e);
@@ -215,7 +216,7 @@ public class ClassifierDifferentialTests
     public void OutPortFilterAndStrictness()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         var toPort1 = new FlowActions([FlowAction.Output(1)]);
         var toPort2 = new FlowActions([FlowAction.Output(2)]);
         var enqueue2 = new FlowActions([FlowAction.Enqueue(2, 7)]);
@@ -253,7 +254,7 @@ public class ClassifierDifferentialTests
         return keys;
     }
 
-    private static void CompareAll(int seed, string what, FlowTable table, ReferenceClassifier reference, FlowKey[] keys,
+    private static void CompareAll(int seed, string what, OfFlowTables table, ReferenceClassifier reference, FlowKey[] keys,
                                    ExactMatchCache emc, FlowTableThreadStats stats)
     {
         var expected = new FlowEntry?[keys.Length];
@@ -278,7 +279,7 @@ public class ClassifierDifferentialTests
         }
     }
 
-    private static void CompareContents(int seed, int step, FlowTable table, List<FlowEntry> reference, bool emergency)
+    private static void CompareContents(int seed, int step, OfFlowTables table, List<FlowEntry> reference, bool emergency)
     {
         var got = new List<FlowEntry>();
         table.Collect(FlowMatch.All, OfPort.None, strict: false, got, emergency);

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -29,7 +30,7 @@ public class ClassifierFlowModTests
     public void Add_ReplacesIdenticalRule_WithFreshCountersAndNoFlowRemoved()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         var m = InPortDst(1, 0x0A000002, 24);
         Assert.Equal(FlowModStatus.Ok, table.Apply(Add(m, 100, s_out1, cookie: 1), null));
         var first = table.Lookup(Key(1, 0x0A000002), 0)!;
@@ -57,13 +58,13 @@ public class ClassifierFlowModTests
     [Fact]
     public void Exact_BeatsEveryWildcard_AndPriorityIsNormalised()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var key = Key(1, 0x0A000002);
         table.Apply(Add(InPortDst(1, 0x0A000002, 32), 0xFFFF, s_out1), null);
         table.Apply(Add(FlowMatch.Exact(key), 3, s_out2), null);
         var hit = table.Lookup(key, 0)!;
         Assert.Equal(0xFFFF, hit.Priority);
-        Assert.Equal(FlowTable.ExactTableId, hit.TableId);
+        Assert.Equal(OfFlowTables.ExactTableId, hit.TableId);
         Assert.Same(s_out2, hit.Actions);
         // A packet with a tunnel id still hits the exact rule (exact rules ignore it).
         var tunnelled = new FlowKeyBuilder(key).TunId(77).Key;
@@ -83,7 +84,7 @@ public class ClassifierFlowModTests
     public void Modify_KeepsCountersAndTimeouts_UpdatesActionsAndCookie_OrAddsWhenNothingMatches()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         var a = InPortDst(1, 0x0A000100, 24);
         var b = InPortDst(1, 0x0A000200, 24);
         table.Apply(Add(a, 10, s_out1, cookie: 1, idle: 30, hard: 60), null);
@@ -116,7 +117,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void Modify_CookieOptionOff_KeepsCookie()
     {
-        var table = new FlowTable(new ManualClock(), new FlowTableOptions { ModifyUpdatesCookie = false });
+        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { ModifyUpdatesCookie = false });
         var m = InPortDst(2, 0x0A000100, 24);
         table.Apply(Add(m, 10, s_out1, cookie: 5), null);
         table.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 10, s_out2, Cookie: 6), null);
@@ -128,7 +129,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void CheckOverlap_RefusesSamePriorityOverlap_Only()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var wide = InPortDst(1, 0x0A000000, 16);
         var narrow = InPortDst(1, 0x0A000100, 24);
         var elsewhere = InPortDst(2, 0x0A000100, 24);
@@ -150,7 +151,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void Capacity_IsEnforcedPerTable_ReplacementsStillAllowed()
     {
-        var table = new FlowTable(new ManualClock(), new FlowTableOptions { MaxExactFlows = 3, MaxWildcardFlows = 2, MaxEmergencyFlows = 1 });
+        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxExactFlows = 3, MaxWildcardFlows = 2, MaxEmergencyFlows = 1 });
         for (ushort p = 1; p <= 3; p++) Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(p, 1)), 0), null));
         Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(4, 1)), 0), null));
         Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(3, 1)), 0, s_out2), null)); // replace
@@ -175,7 +176,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void Emergency_SeparateTable_TimeoutsRefused_UsedOnlyWhenSwitchedOn()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var key = Key(1, 0x0A000001);
         var m = InPortDst(1, 0x0A000000, 8);
         Assert.Equal(FlowModStatus.BadEmergencyTimeout, table.Apply(Add(m, 5, idle: 1, flags: FlowModFlags.Emergency), null));
@@ -223,7 +224,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void BadCommand()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         Assert.Equal(FlowModStatus.BadCommand, table.Apply(new FlowMod((FlowModCommand)9, FlowMatch.All, 0, s_out1), null));
         Assert.Equal(0L, table.Version);
     }
@@ -231,7 +232,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void EmcValidity_ExactChurnKeepsExactHits_WildcardAddInvalidates()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var emc = new ExactMatchCache(1024, insertInverseProbability: 1000);
         var exactKey = Key(1, 0x0A000001);
         var wildKey = Key(2, 0x0A000001);
@@ -285,13 +286,13 @@ public class ClassifierFlowModTests
         table.LookupBurst(keys, hashes, results, emc);
         table.Apply(Add(FlowMatch.Exact(wildKey), 0, s_out2), null);
         table.LookupBurst(keys, hashes, results, emc);
-        Assert.Equal(FlowTable.ExactTableId, results[1]!.TableId);
+        Assert.Equal(OfFlowTables.ExactTableId, results[1]!.TableId);
     }
 
     [Fact]
     public void Emc_ProbabilisticInsertWhenBusy_AlwaysWhenFree()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         table.Apply(Add(FlowMatch.FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default), 1), null);
         // One set of two ways: everything collides.
         var emc = new ExactMatchCache(2, ways: 2, insertInverseProbability: 100, seed: 42);
@@ -312,7 +313,7 @@ public class ClassifierFlowModTests
     public void Observers_SeeEveryChangeAfterItIsPublished()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         var log = new RecordingObserver(table);
         table.AddObserver(log);
         var m = InPortDst(1, 0x0A000000, 8);
@@ -330,7 +331,7 @@ public class ClassifierFlowModTests
         Assert.True(log.AllVisibleWhenReported);
     }
 
-    private sealed class RecordingObserver(FlowTable table) : IFlowTableObserver
+    private sealed class RecordingObserver(OfFlowTables table) : IFlowTableObserver
     {
         public readonly List<string> Events = new();
         public bool AllVisibleWhenReported = true;
@@ -356,7 +357,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void Version_BumpsOncePerPublishedChange()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         Assert.Equal(0L, table.Version);
         table.Apply(Add(InPortDst(1, 0, 8), 1), null);
         Assert.Equal(1L, table.Version);
@@ -371,7 +372,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void TableStats_SumPerThreadCounters()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         table.Apply(Add(FlowMatch.Exact(Key(1, 1)), 0), null);
         table.Apply(Add(InPortDst(2, 0, 8), 1), null);
         var s1 = table.CreateThreadStats();
@@ -394,7 +395,7 @@ public class ClassifierFlowModTests
     [Fact]
     public void Collect_SubsetStrictAndOutPort()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         table.Apply(Add(InPortDst(1, 0x0A000000, 8), 1, s_out1), null);
         table.Apply(Add(InPortDst(1, 0x0A000000, 8), 2, s_out2), null);
         table.Apply(Add(InPortDst(1, 0x0A010000, 16), 3, s_out1), null);

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -84,7 +85,7 @@ internal sealed class ReferenceClassifier
                 foreach (var e in targets)
                 {
                     e.SetActions(mod.Actions);
-                    if (Options.ModifyUpdatesCookie) e.SetCookie(mod.Cookie);
+                    if (Options.ModifyUpdatesCookie) e.SetTag(mod.Cookie);
                 }
                 return FlowModStatus.Ok;
             }
@@ -127,7 +128,7 @@ internal sealed class ReferenceClassifier
                     : list.Count(e => !e.Match.IsExact) >= Options.MaxWildcardFlows;
             if (full) return FlowModStatus.TableFull;
         }
-        var entry = new FlowEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        var entry = OfFlowRule.NewEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
         if (idx >= 0)
         {
             list[idx].MarkRemoved();

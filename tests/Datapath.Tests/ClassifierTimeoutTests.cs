@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -25,7 +26,7 @@ public class ClassifierTimeoutTests
     public void Idle_ExpiresOnlyWhenUnused_AndIsReArmedByUse()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         table.Apply(Exact(1, idle: 10, hard: 0), null);
         table.Apply(Wild(2, idle: 10, hard: 0), null);
         var exact = table.Lookup(Key(1), 0)!;
@@ -59,7 +60,7 @@ public class ClassifierTimeoutTests
     public void Hard_ExpiresEvenWhenUsed()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         table.Apply(Exact(1, idle: 0, hard: 5), null);
         var e = table.Lookup(Key(1), 0)!;
         var removed = new List<FlowRemoved>();
@@ -79,7 +80,7 @@ public class ClassifierTimeoutTests
     public void Both_WhicheverComesFirst_HardWinsWhenBothAreDue()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         table.Apply(Exact(1, idle: 5, hard: 8), null);  // kept busy: hard at 8 s
         table.Apply(Exact(2, idle: 5, hard: 20), null); // idle: idle at 5 s
         table.Apply(Exact(3, idle: 5, hard: 5), null);  // both at 5 s: hard
@@ -101,7 +102,7 @@ public class ClassifierTimeoutTests
     public void DeletedOrReplacedFlows_NeverExpireLater()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         table.Apply(Exact(1, idle: 2, hard: 0), null);
         table.Apply(new FlowMod(FlowModCommand.DeleteStrict, FlowMatch.Exact(Key(1)), 0, FlowActions.Drop), null);
         table.Apply(Exact(2, idle: 2, hard: 0), null);
@@ -115,14 +116,14 @@ public class ClassifierTimeoutTests
         Assert.Equal(1, table.Expire(removed));
         Assert.NotSame(old, removed[0].Entry);
         Assert.Equal(2 * Second, removed[0].DurationNanos);
-        Assert.Equal(0, table.TimerTracked);
+        Assert.Equal(0, table.Main.TimerTracked);
     }
 
     [Fact]
     public void ClockJumpPastTheWheelSpan_ExpiresEverythingDue()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         table.Apply(Exact(1, idle: 3, hard: 0), null);
         table.Apply(Exact(2, idle: 0, hard: 1000), null); // beyond one revolution of the wheel
         table.Apply(Exact(3, idle: 600, hard: 0), null);
@@ -143,7 +144,7 @@ public class ClassifierTimeoutTests
     public void FrequentExpireCalls_DoNotRewalkFlowsThatAreNotDue()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         const int n = 10_000;
         var mods = Enumerable.Range(0, n).Select(i => Exact(i, idle: (ushort)(5 + i % 3), hard: 0)).ToArray();
         table.ApplyBatch(mods, new FlowModStatus[n], null);
@@ -155,14 +156,14 @@ public class ClassifierTimeoutTests
             if (ms == 4999) Assert.Empty(removed);
         }
         Assert.Equal(n, removed.Count);
-        Assert.True(table.TimerVisits <= 2L * n, $"{table.TimerVisits} visits for {n} flows over 9000 Expire calls");
+        Assert.True(table.Main.TimerVisits <= 2L * n, $"{table.Main.TimerVisits} visits for {n} flows over 9000 Expire calls");
     }
 
     [Fact]
     public void HundredThousandFlows_ExpirePromptly_WithConstantWorkPerFlow()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         const int n = 100_000;
         var mods = new FlowMod[n];
         var rng = new Random(7);
@@ -208,6 +209,6 @@ public class ClassifierTimeoutTests
         Assert.Equal((0, 0), (table.ActiveExact, table.ActiveWildcard));
         // Each flow is examined when its bucket comes due, plus once per idle period it was used, plus once per
         // wheel revolution for deadlines beyond the span (none here): bounded by a small constant per flow.
-        Assert.True(table.TimerVisits < 3L * installed, $"{table.TimerVisits} visits for {installed} flows");
+        Assert.True(table.Main.TimerVisits < 3L * installed, $"{table.Main.TimerVisits} visits for {installed} flows");
     }
 }

@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -70,10 +71,10 @@ public sealed class FlowFormatTests
     [Fact]
     public void Flow_PrintsPriorityMatchAndActions()
     {
-        var arp = new FlowEntry(M(Wildcards.DlType, x => x.B.DlType(0x0806)), 50, new FlowActions([FlowAction.Output(OfPort.Controller, 65535)]),
+        var arp = OfFlowRule.NewEntry(M(Wildcards.DlType, x => x.B.DlType(0x0806)), 50, new FlowActions([FlowAction.Output(OfPort.Controller, 65535)]),
                                 0, 0, 0, FlowModFlags.None, 0);
         Assert.Equal("priority=50,arp actions=CONTROLLER:65535", FlowFormat.Flow(arp));
-        Assert.Equal("priority=1 actions=drop", FlowFormat.Flow(new FlowEntry(FlowMatch.All, 1, FlowActions.Drop, 0, 0, 0, FlowModFlags.None, 0)));
+        Assert.Equal("priority=1 actions=drop", FlowFormat.Flow(OfFlowRule.NewEntry(FlowMatch.All, 1, FlowActions.Drop, 0, 0, 0, FlowModFlags.None, 0)));
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using Softswitch.Ports.Memory;
 using Softswitch.Ports.PcapFile;
 using Softswitch.Ports.Tests.Infra;
 using Xunit.Abstractions;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests;
 
@@ -34,7 +35,7 @@ public sealed class TunnelDissectionTests(ITestOutputHelper output)
         string opt = options.Length > 0 ? "," + options : "";
         dp.Tunnels.Add($"t:{kind},local=10.96.0.1,remote=10.96.0.2{opt},port=10,underlay=2,remote_mac=02:00:00:00:aa:02");
         var all = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
-        Assert.Equal(FlowModStatus.Ok, dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, all, 100, new FlowActions([FlowAction.Output(10)]))));
+        Assert.Equal(FlowModStatus.Ok, new OfFlowTables(dp).Apply(new FlowMod(FlowModCommand.Add, all, 100, new FlowActions([FlowAction.Output(10)]))));
 
         for (ushort seq = 1; seq <= 8; seq++)
             host.Inject(FrameBuilder.IcmpEcho(hostMac, MacAddress.Parse("0e:00:00:00:00:02"), Ipv4.Parse("192.168.9.1"), Ipv4.Parse("192.168.9.2"), false, 7, seq));

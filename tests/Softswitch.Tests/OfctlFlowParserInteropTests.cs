@@ -3,6 +3,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Flows;
 using Softswitch.OfAgent;
+using Softswitch.Ofproto;
 using Softswitch.Ports.Memory;
 
 namespace Softswitch.Tests;
@@ -46,7 +47,7 @@ public sealed class OfctlFlowParserInteropTests
 
             var parsed = OfctlFlowParser.ParseFile(file);
             var installed = new List<FlowEntry>();
-            dp.Flows.Collect(FlowMatch.All, Datapath.Actions.OfPort.None, strict: false, installed);
+            agent.Flows.Collect(FlowMatch.All, Datapath.Actions.OfPort.None, strict: false, installed);
             Assert.Equal(parsed.Count, installed.Count);
             foreach (var m in parsed)
             {
@@ -55,7 +56,7 @@ public sealed class OfctlFlowParserInteropTests
                 Assert.True(e is not null, $"no installed flow with the parser's match {FlowFormat.Rule(priority, m.Match)}; installed: "
                     + string.Join(" | ", installed.Select(FlowFormat.Flow)));
                 Assert.Equal(m.Actions.Items, e.Actions.Items);
-                Assert.Equal((m.Cookie, m.IdleTimeout, m.HardTimeout), (e.Cookie, e.IdleTimeout, e.HardTimeout));
+                Assert.Equal((m.Cookie, m.IdleTimeout, m.HardTimeout), (OfFlowRule.CookieOf(e), e.IdleTimeout, e.HardTimeout));
             }
         }
         finally

@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Actions;
+using Softswitch.Ofproto;
 using Softswitch.Datapath.Flow;
 using Softswitch.Flows;
 

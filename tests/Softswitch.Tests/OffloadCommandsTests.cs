@@ -6,6 +6,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Tests;
 
@@ -17,12 +18,14 @@ public sealed class OffloadCommandsTests : IDisposable
 {
     private readonly ManualClock _clock = new();
     private readonly SwitchDatapath _dp;
+    private readonly OfFlowTables _flows;
     private readonly NetFpgaOffload _offload;
     private readonly ControlCommands _commands = new();
 
     public OffloadCommandsTests()
     {
         _dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, _clock);
+        _flows = new OfFlowTables(_dp);
         var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
         _offload = NetFpgaOffload.Attach(_dp, wires, NetFpgaMode.Emulated);
         var agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });
@@ -56,7 +59,7 @@ public sealed class OffloadCommandsTests : IDisposable
 
     private void Add(FlowMatch m, ushort prio, params FlowAction[] actions)
     {
-        Assert.Equal(FlowModStatus.Ok, _dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions))));
+        Assert.Equal(FlowModStatus.Ok, _flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions))));
         _offload.Manager.WaitForPlacement();
     }
 
@@ -126,7 +129,7 @@ public sealed class OffloadCommandsTests : IDisposable
         Assert.Equal(5, lines.Length);
         var rowOf = (FlowKey k) =>
         {
-            var e = _dp.Flows.Lookup(k, k.Hash())!;
+            var e = _flows.Lookup(k, k.Hash())!;
             Assert.True(_offload.Driver.TryGetRows(e, out int row, out _, out _));
             return row;
         };
@@ -155,7 +158,7 @@ public sealed class OffloadCommandsTests : IDisposable
     {
         AddMix();
         var key = Udp(1, "10.0.0.2", 2000);
-        var e = _dp.Flows.Lookup(key, key.Hash())!;
+        var e = _flows.Lookup(key, key.Hash())!;
         Assert.True(_offload.Driver.TryGetRows(e, out int row, out _, out _));
         // The board counted 7 packets, 700 bytes on that row (what its lookup would have written).
         _offload.Emulator!.Write(NetFpgaRegisters.ExactRow(row, NetFpgaRegisters.ExactCountersOffset), 7);

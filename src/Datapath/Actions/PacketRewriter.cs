@@ -60,8 +60,8 @@ public static class PacketRewriter
     {
         if ((uint)frame.Length < (uint)MacPairSize) return;
         ref byte f = ref MemoryMarshal.GetReference(frame);
-        Write16(ref f, offset, (ushort)(mac >> 32));
-        Write32(ref f, offset + 2, (uint)mac);
+        BigEndian.Write16(ref f, offset, (ushort)(mac >> 32));
+        BigEndian.Write32(ref f, offset + 2, (uint)mac);
     }
 
     /// <summary>Sets the IPv4 source address (host-order value) and fixes the IPv4 and TCP/UDP checksums.</summary>
@@ -77,7 +77,7 @@ public static class PacketRewriter
         if ((uint)frame.Length < (uint)(l3 + IpMinHeader)) return;
         // Each access below is inside a range checked against frame.Length just before it.
         ref byte f = ref MemoryMarshal.GetReference(frame);
-        uint oldAddr = Read32(ref f, l3 + field);
+        uint oldAddr = BigEndian.Read32(ref f, l3 + field);
         if (oldAddr == newAddr) return;
 
         int l4 = layers.L4;
@@ -87,20 +87,20 @@ public static class PacketRewriter
             {
                 int c = l4 + TcpCsum;
                 if ((uint)frame.Length >= (uint)(c + 2))
-                    Write16(ref f, c, Checksum.Update32(Read16(ref f, c), oldAddr, newAddr));
+                    BigEndian.Write16(ref f, c, Checksum.Update32(BigEndian.Read16(ref f, c), oldAddr, newAddr));
             }
             else if ((layers.Flags & LayerFlags.Udp) != 0)
             {
                 int c = l4 + UdpCsum;
                 if ((uint)frame.Length >= (uint)(c + 2))
                 {
-                    ushort old = Read16(ref f, c);
-                    if (old != 0) Write16(ref f, c, UdpNonZero(Checksum.Update32(old, oldAddr, newAddr)));
+                    ushort old = BigEndian.Read16(ref f, c);
+                    if (old != 0) BigEndian.Write16(ref f, c, UdpNonZero(Checksum.Update32(old, oldAddr, newAddr)));
                 }
             }
         }
-        Write16(ref f, l3 + IpCsum, Checksum.Update32(Read16(ref f, l3 + IpCsum), oldAddr, newAddr));
-        Write32(ref f, l3 + field, newAddr);
+        BigEndian.Write16(ref f, l3 + IpCsum, Checksum.Update32(BigEndian.Read16(ref f, l3 + IpCsum), oldAddr, newAddr));
+        BigEndian.Write32(ref f, l3 + field, newAddr);
     }
 
     /// <summary>Sets the DSCP bits of the IPv4 TOS byte to those of <paramref name="tos"/> (its low two bits are
@@ -116,7 +116,7 @@ public static class PacketRewriter
         if (oldTos == newTos) return;
         // TOS is the low byte of the 16-bit word at offset 0 (version/IHL is the high byte).
         ushort hi = (ushort)(ip << 8);
-        Write16(ref ip, IpCsum, Checksum.Update16(Read16(ref ip, IpCsum), (ushort)(hi | oldTos), (ushort)(hi | newTos)));
+        BigEndian.Write16(ref ip, IpCsum, Checksum.Update16(BigEndian.Read16(ref ip, IpCsum), (ushort)(hi | oldTos), (ushort)(hi | newTos)));
         Unsafe.Add(ref ip, IpTos) = newTos;
     }
 
@@ -136,41 +136,18 @@ public static class PacketRewriter
         else return;
         if ((uint)frame.Length < (uint)(l4 + csum + 2)) return;
         ref byte h = ref Unsafe.Add(ref MemoryMarshal.GetReference(frame), l4);
-        ushort oldPort = Read16(ref h, field);
+        ushort oldPort = BigEndian.Read16(ref h, field);
         if (oldPort == newPort) return;
-        ushort oldCsum = Read16(ref h, csum);
+        ushort oldCsum = BigEndian.Read16(ref h, csum);
         if (csum == TcpCsum)
-            Write16(ref h, csum, Checksum.Update16(oldCsum, oldPort, newPort));
+            BigEndian.Write16(ref h, csum, Checksum.Update16(oldCsum, oldPort, newPort));
         else if (oldCsum != 0)
-            Write16(ref h, csum, UdpNonZero(Checksum.Update16(oldCsum, oldPort, newPort)));
-        Write16(ref h, field, newPort);
+            BigEndian.Write16(ref h, csum, UdpNonZero(Checksum.Update16(oldCsum, oldPort, newPort)));
+        BigEndian.Write16(ref h, field, newPort);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort UdpNonZero(ushort csum) => csum == 0 ? (ushort)0xFFFF : csum;
-
-    // Big-endian access at a byte offset from a reference; callers have bounds-checked the range.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ushort Read16(ref byte b, int off)
-    {
-        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref b, off));
-        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint Read32(ref byte b, int off)
-    {
-        uint v = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref b, off));
-        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Write16(ref byte b, int off, ushort v)
-        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Write32(ref byte b, int off, uint v)
-        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
 
     /// <summary>
     /// Sets the VLAN id of a tagged frame (keeping PCP and CFI), or pushes a tag with this id and PCP 0 onto an

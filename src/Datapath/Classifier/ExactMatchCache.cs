@@ -14,13 +14,13 @@ namespace Softswitch.Datapath.Classifier;
 /// version}; the set is <c>hash &amp; setMask</c> where hash is the packet hash carried with the burst (any
 /// well-mixed hash; keys are compared in full).</para>
 /// <para>Validity: a slot is a hit only when its key equals the packet key, its flow is not
-/// <see cref="FlowEntry.IsRemoved"/>, and either the flow is an exact rule (table 0) or the slot's version equals
-/// the table's current shadow version (<see cref="FlowTable.CacheVersion"/>). The table bumps the shadow version
-/// after publishing any flow-mod that adds a rule which could change the winner for some key (a new wildcard or
-/// exact rule); deletions and modifications need no bump (a removed flow fails the IsRemoved test; removing other
-/// rules cannot dethrone a winner; MODIFY swaps actions on the same entry). An exact rule beats every wildcard rule
-/// and is unique for its key, so only its removal can invalidate it: exact-flow churn never invalidates cached
-/// exact flows.</para>
+/// <see cref="FlowEntry.IsRemoved"/>, and either the flow is <see cref="FlowEntry.IsUnshadowable"/> or the slot's
+/// version equals the table's current cache version (<see cref="FlowTable.CacheVersion"/>). The table bumps the cache
+/// version after publishing a write that adds a rule which could change the winner for some key (a new rule, not a
+/// replacement); removals and action swaps need no bump (a removed flow fails the IsRemoved test; removing other
+/// rules cannot dethrone a winner; an action swap keeps the same entry). An unshadowable rule (all-ones mask, top
+/// priority) can only lose its key by being removed: churn of such rules never invalidates cached ones. The owning
+/// forwarder clears the cache when the pipeline's lookup table changes.</para>
 /// <para>Insertion (on a table hit that the cache missed): into the slot already holding the key, else into an
 /// empty or invalid slot of the set, else, when the set is busy with valid flows, with probability
 /// 1/<c>insertInverseProbability</c> over a pseudo-randomly chosen way (ovs emc-insert-inv-prob, default 100), so
@@ -74,7 +74,6 @@ public sealed class ExactMatchCache
     public long Misses => _misses;
     public long Inserts => _inserts;
 
-    /// <summary>The cached flow for this key if still valid under <paramref name="shadowVersion"/>; counts a hit or a miss.</summary>
     /// <summary>Prefetches the set <paramref name="hash"/> maps to (a burst's first pass).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchSet(uint hash)
@@ -107,9 +106,9 @@ public sealed class ExactMatchCache
 
     /// <summary>Whether a <see cref="Candidate"/> is a hit; counts the hit or miss.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Validate(FlowEntry? f, long version, long shadowVersion)
+    public bool Validate(FlowEntry? f, long version, long cacheVersion)
     {
-        if (f is not null && !f.IsRemoved && (f.TableId == 0 || version == shadowVersion))
+        if (f is not null && !f.IsRemoved && (f.IsUnshadowable || version == cacheVersion))
         {
             _hits++;
             return true;
@@ -118,31 +117,8 @@ public sealed class ExactMatchCache
         return false;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public FlowEntry? Lookup(in FlowKey key, uint hash, long shadowVersion)
-    {
-        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
-        int ways = 1 << _waysShift;
-        for (int w = 0; w < ways; w++)
-        {
-            ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.Equals(key))
-            {
-                var f = x.Flow;
-                if (f is not null && !f.IsRemoved && (f.TableId == 0 || x.Version == shadowVersion))
-                {
-                    _hits++;
-                    return f;
-                }
-                break;
-            }
-        }
-        _misses++;
-        return null;
-    }
-
     /// <summary>Offers a table lookup's result for caching (see the insertion policy above).</summary>
-    public void Insert(in FlowKey key, uint hash, FlowEntry flow, long shadowVersion)
+    public void Insert(in FlowKey key, uint hash, FlowEntry flow, long cacheVersion)
     {
         ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
         int ways = 1 << _waysShift;
@@ -162,7 +138,7 @@ public sealed class ExactMatchCache
             {
                 ref Slot x = ref Unsafe.Add(ref s, w);
                 var f = x.Flow;
-                if (f is null || f.IsRemoved || (f.TableId != 0 && x.Version != shadowVersion))
+                if (f is null || f.IsRemoved || (!f.IsUnshadowable && x.Version != cacheVersion))
                 {
                     victim = w;
                     break;
@@ -179,7 +155,7 @@ public sealed class ExactMatchCache
         v.Key = key;
         v.Hash = hash;
         v.Flow = flow;
-        v.Version = shadowVersion;
+        v.Version = cacheVersion;
         _inserts++;
     }
 

@@ -41,11 +41,6 @@ public sealed class ExactTable
     /// <summary>Slots currently allocated (for memory accounting).</summary>
     public int SlotCount => _map.SlotCount;
 
-    /// <summary>The table's hash of a packet key (CRC32C over the key masked to the exact-rule fields).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint HashKey(in FlowKey key)
-        => FlowHash.Of(key.W0 & M0, key.W1 & M1, key.W2 & M2, key.W3 & M3, key.W4 & M4, 0);
-
     /// <summary>Reader: the exact rule matching this packet key (its tunnel id is ignored), or null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public FlowEntry? Lookup(in FlowKey key)
@@ -157,26 +152,6 @@ public sealed class ExactTable
     }
 
     /// <summary>
-    /// Writer: inserts a fully built exact entry, replacing (in the same slot) any entry with the same match.
-    /// Returns the replaced entry, or null. The caller marks the replaced entry removed.
-    /// </summary>
-    public FlowEntry? Insert(FlowEntry entry)
-    {
-        if (!entry.Match.IsExact) ThrowHelper.Argument(nameof(entry));
-        ref readonly FlowKey value = ref entry.Match.Value;
-        uint h = FlowHash.Of(value);
-        int slot = _map.FindSlot(value, h);
-        if (slot >= 0)
-        {
-            var old = _map.SlotEntry(slot);
-            _map.ReplaceAt(slot, entry);
-            return old;
-        }
-        _map.Add(h, entry);
-        return null;
-    }
-
-    /// <summary>
     /// Writer: like <see cref="Find"/>, also returning the slot (or -1) and hash for an <see cref="InsertAt"/> that
     /// follows with no other write in between.
     /// </summary>
@@ -249,7 +224,4 @@ public sealed class ExactTable
         }
         return false;
     }
-
-    /// <summary>Writer (or quiescent reader): appends every entry to <paramref name="into"/>.</summary>
-    public void CopyTo(List<FlowEntry> into) => _map.CopyTo(into);
 }

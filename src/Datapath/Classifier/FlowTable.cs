@@ -8,119 +8,98 @@ using Softswitch.Datapath.Flow;
 namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
-/// The switch's OpenFlow 1.0 flow table: the exact table (table 0) in front of the wildcard tuple space (table 1),
-/// a separate emergency pair, timeouts, stats, and flow-mod semantics. What the pipeline and the agent use.
+/// One classifier of the datapath's <see cref="Pipeline"/>: rules of (mask, value, priority, actions), each with an
+/// optional idle and hard timeout and an opaque <see cref="FlowEntry.Owner"/>; for a packet key, the highest-priority
+/// rule whose masked value it matches. Mechanism only: it knows no protocol, flags, cookies or table numbers.
 /// </summary>
 /// <remarks>
-/// <para><b>Lookup</b> (forwarding threads, no locks): per burst, the thread's <see cref="ExactMatchCache"/>, then
-/// the exact table, then the tuple space. An exact rule beats every wildcard rule. Among wildcard rules the highest
-/// priority wins; among overlapping wildcard rules of equal priority the one in the subtable that comes first in
-/// the tuple space's order wins: the subtable with the higher max priority, then the more specific mask (more
-/// matched bits), then the smaller mask words (see <see cref="TupleSpace"/>). With
-/// <see cref="UseEmergencyTable"/> set, lookups use only the emergency flows and bypass the EMC.</para>
-/// <para><b>Flow-mods</b> follow OpenFlow 1.0: ADD replaces an entry with identical match and priority (a new entry,
-/// counters and duration reset, no flow-removed), honours OFPFF_CHECK_OVERLAP (an entry of the same priority that
-/// some packet could match too, including an identical one, fails with Overlap), and sends emergency entries
-/// (OFPFF_EMERG, which need idle = hard = 0) to the emergency table. MODIFY changes the actions (and, per
-/// <see cref="FlowTableOptions.ModifyUpdatesCookie"/>, the cookie) of every entry whose match is a subset of the
-/// request, keeping counters, timeouts and flags; MODIFY_STRICT of the entry with identical match and priority;
-/// either acts as ADD when nothing matches. DELETE removes every entry whose match is a subset of the request;
-/// DELETE_STRICT the identical one; both filtered by out_port unless it is OFPP_NONE. The OFPFF_EMERG flag of any
-/// command selects the emergency table. Exact matches' priority is normalised to 0xFFFF, in entries and in strict
-/// requests. Removed entries are marked removed and reported with reason Delete (the caller decides about
-/// OFPFF_SEND_FLOW_REM). Capacity is enforced per table (TableFull, never silent).</para>
-/// <para><b>Concurrency</b>: writers (<see cref="Apply"/>, <see cref="ApplyBatch"/>, <see cref="Expire"/>, queries)
-/// are serialised by one lock. Readers never lock: every entry is fully built before a single reference store
-/// publishes it; a replacement is one store into the same slot; the tuple space's subtable order is republished
-/// once per flow-mod or per batch. Each lookup sees each flow-mod atomically: an added or replaced rule is seen
-/// whole or not at all; MODIFY swaps each entry's whole action list (a multi-entry MODIFY updates entries one after
-/// the other, so two lookups racing it may see different entries at different stages, never a mixed action list);
-/// a multi-entry DELETE removes losers first (ascending priority, exact rules after wildcard rules of equal
-/// priority, equal-priority wildcard rules in reverse search order), so any one lookup returns either what it
-/// returned before the delete or what it returns after it (up to ties between equal-priority rules while the
-/// search order is being republished). The EMC cacheVersion version is bumped after everything else is published.
-/// Lookups racing a flow-mod may still return an entry it has just removed (it is then
-/// <see cref="FlowEntry.IsRemoved"/>); the GC is the grace period, entries are never mutated in place except for
-/// their action list, cookie and counters.</para>
+/// <para><b>Stages</b>: rules whose mask is all ones (<see cref="FlowMatch.IsExact"/>) live in a hash table (one
+/// probe per packet), all others in the tuple space (one hashed subtable per mask, see <see cref="TupleSpace"/>);
+/// the hash stage is an optimisation, not a rank: a packet's winner is the highest priority over both. Ties: a rule
+/// of the hash stage beats an equal-priority wildcard rule (it is the more specific); among equal-priority wildcard
+/// rules, the one in the subtable that comes first in the tuple space's order wins (see <see cref="TupleSpace"/>).
+/// The hash stage holds one rule per key; a second all-ones rule with the same value and another priority goes to
+/// the tuple space. Lookups consult the tuple space after a hash-stage hit only when it holds a higher priority,
+/// so when every all-ones rule has the top priority (what an OpenFlow 1.0 policy installs) a hash hit ends the search.
+/// In front of both, each forwarding thread may keep an <see cref="ExactMatchCache"/> of lookup results.</para>
+/// <para><b>Writers</b> go through <see cref="Write"/>: one writer at a time (a lock), any number of inserts, removals
+/// and action swaps, published when the scope ends (the tuple space's search order once, the versions once, then the
+/// observers). <see cref="Expire"/> is a writer too. <see cref="Insert"/> replaces a rule with identical match and
+/// priority (the old one is reported removed with reason Delete). <see cref="Remove(List{FlowEntry})"/> removes
+/// losers first (ascending priority, hash-stage rules after wildcard rules of equal priority, equal-priority wildcard
+/// rules in reverse search order), so any one lookup racing a multi-rule removal returns either what it returned
+/// before or what it returns after (up to ties while the search order is republished).</para>
+/// <para><b>Readers</b> never lock: every entry is fully built before a single reference store publishes it; a
+/// replacement is one store into the same slot; <see cref="SetActions"/> swaps a rule's whole action list. Lookups
+/// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); the GC is
+/// the grace period, and entries are never mutated in place except for their action list and counters.</para>
+/// <para><b>Versions</b>: <see cref="Version"/> is bumped once per published change. <see cref="CacheVersion"/> is
+/// what cached lookup results are valid for: bumped when an insert could change some key's winner (a new rule, not a
+/// replacement), drawn from one process-wide sequence so that no two tables ever share a value (a cache that
+/// outlives a table swap can never validate an entry against the wrong table). Readers load it before any table
+/// state, so a cached result is never newer than its version.</para>
 /// <para><b>Hashes</b>: the per-packet hash given to <see cref="LookupBurst"/> only indexes the EMC (any well-mixed
-/// hash, e.g. <see cref="FlowKey.Hash"/> or a NIC's); the tables hash masked keys themselves.</para>
+/// hash, e.g. <see cref="FlowKey.Hash"/> or a NIC's); the stages hash masked keys themselves.</para>
 /// </remarks>
 [SkipLocalsInit]
 public sealed class FlowTable
 {
-    public const byte ExactTableId = 0;
-    public const byte WildcardTableId = 1;
-    public const ushort ExactPriority = 0xFFFF;
+    /// <summary>The highest priority; an all-ones rule at it can never be shadowed (<see cref="FlowEntry.IsUnshadowable"/>).</summary>
+    public const ushort MaxPriority = ushort.MaxValue;
+
+    private static long s_cacheVersions;
 
     private readonly IClock _clock;
-    private readonly FlowTableOptions _options;
     private readonly Lock _writeLock = new();
 
+    // Read by lookups.
     private readonly ExactTable _exact = new();
     private readonly TupleSpace _tuple = new();
-    private readonly ExactTable _emergencyExact = new();
-    private readonly TupleSpace _emergencyTuple = new();
-    private readonly TimerWheel _wheel;
-
-    private volatile bool _useEmergency;
-    private long _version;
-    private long _cacheVersion;
+    private long _cacheVersion = Interlocked.Increment(ref s_cacheVersions);
+    private volatile int _exactBelowMax; // hash-stage rules below MaxPriority: lookups must also ask the tuple space
 
     // Writer-private state.
+    private readonly TimerWheel _wheel;
+    private long _version;
     private bool _changed;
     private bool _invalidateCaches;
-    private readonly List<FlowEntry> _scratch = new();
     private readonly List<(FlowEntry Entry, FlowRemovedReason Reason)> _due = new();
     private IFlowTableObserver[] _observers = [];
     private readonly List<ObserverEvent> _events = new();
+    private bool _flushing;
 
-    // Stats registry.
-    private readonly Lock _statsLock = new();
-    private FlowTableThreadStats[] _threadStats = [];
-    private long _retiredExactLookups, _retiredExactMatched, _retiredWildcardLookups, _retiredWildcardMatched;
-
-    public FlowTable(IClock? clock = null, FlowTableOptions? options = null)
+    public FlowTable(IClock? clock = null)
     {
         _clock = clock ?? MonotonicClock.Instance;
-        _options = options ?? new FlowTableOptions();
         _wheel = new TimerWheel(_clock.NowNanos);
     }
 
-    public FlowTableOptions Options => _options;
     public IClock Clock => _clock;
 
-    /// <summary>Bumped once per published change (per flow-mod, per batch, per expiry pass that removed something).</summary>
+    /// <summary>Bumped once per published change (per write scope or expiry pass that changed something).</summary>
     public long Version => Volatile.Read(ref _version);
 
-    /// <summary>The EMC validity version: bumped after an ADD that could change the winning rule for some key.</summary>
+    /// <summary>The version cached lookup results must carry to be valid (see the type remarks).</summary>
     public long CacheVersion => Volatile.Read(ref _cacheVersion);
 
-    /// <summary>When true (controller connection lost), lookups use only the emergency flows.</summary>
-    public bool UseEmergencyTable
-    {
-        get => _useEmergency;
-        set => _useEmergency = value;
-    }
+    /// <summary>Rules in the table.</summary>
+    public int Count => _exact.Count + _tuple.Count;
 
-    public int ActiveExact => _exact.Count;
-    public int ActiveWildcard => _tuple.Count;
-    public int Emergency => _emergencyExact.Count + _emergencyTuple.Count;
+    /// <summary>Rules in the hash stage (all-ones masks).</summary>
+    public int ExactCount => _exact.Count;
 
-    /// <summary>Wildcard subtables (distinct masks) in the normal table.</summary>
+    /// <summary>Rules in the tuple space (every other mask, and all-ones rules sharing a key with a hash-stage rule).</summary>
+    public int WildcardCount => _tuple.Count;
+
+    /// <summary>Wildcard subtables (distinct masks) in the published search order.</summary>
     public int WildcardSubtableCount => _tuple.PublishedSubtableCount;
 
     // ================================================================ readers
 
-    /// <summary>Reader: the winning flow for one packet, without EMC and without stats.</summary>
-    /// <param name="hash">The packet's hash (unused by the tables, which hash masked keys themselves; kept for symmetry with bursts).</param>
-    public FlowEntry? Lookup(in FlowKey key, uint hash) => Lookup(key, hash, null);
-
-    /// <summary>Reader: the winning flow for one packet, counted in <paramref name="stats"/> when given.</summary>
-    public FlowEntry? Lookup(in FlowKey key, uint hash, FlowTableThreadStats? stats)
+    /// <summary>Reader: the winning rule for one packet key, without cache, counted in <paramref name="stats"/> when given.</summary>
+    public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null)
     {
-        bool emergency = _useEmergency;
-        var exact = emergency ? _emergencyExact : _exact;
-        var e = exact.Count != 0 ? exact.Lookup(key) : null;
+        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
         {
             if (stats is not null)
@@ -128,9 +107,14 @@ public sealed class FlowTable
                 stats.ExactLookups++;
                 stats.ExactMatched++;
             }
+            if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
+            {
+                var w = _tuple.Lookup(key);
+                if (w is not null && w.Priority > e.Priority) e = w;
+            }
             return e;
         }
-        e = (emergency ? _emergencyTuple : _tuple).Lookup(key);
+        e = _tuple.Lookup(key);
         if (stats is not null)
         {
             stats.ExactLookups++;
@@ -141,13 +125,13 @@ public sealed class FlowTable
     }
 
     /// <summary>
-    /// Reader, the pipeline's lookup: for each key, EMC (when given), then the exact table, then the tuple space
-    /// (subtable-major over the burst). <paramref name="results"/>[i] is the winning flow or null. Table hits are
-    /// offered to the EMC. No allocation.
+    /// Reader, the forwarders' lookup: for each key, the cache (when given), then the hash stage, then the tuple space
+    /// (subtable-major over the burst). <paramref name="results"/>[i] is the winning rule or null. Stage hits are
+    /// offered to the cache. No allocation.
     /// </summary>
-    /// <param name="hashes">Per-packet hashes (any well-mixed hash; only the EMC uses them).</param>
+    /// <param name="hashes">Per-packet hashes (any well-mixed hash; only the cache uses them).</param>
     /// <param name="cache">This thread's cache, or null.</param>
-    /// <param name="stats">This thread's counters (from <see cref="CreateThreadStats"/>), or null.</param>
+    /// <param name="stats">This thread's counters, or null.</param>
     public void LookupBurst(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
                             ExactMatchCache? cache, FlowTableThreadStats? stats = null)
     {
@@ -165,10 +149,8 @@ public sealed class FlowTable
     {
         int n = keys.Length;
         results.Clear();
-        // The cacheVersion version is read before any table state, so a cached wildcard result is never newer than it.
+        // The cache version is read before any table state, so a cached wildcard result is never newer than it.
         long cacheVersion = Volatile.Read(ref _cacheVersion);
-        bool emergency = _useEmergency;
-        if (emergency) cache = null;
         ulong pending = n == 64 ? ulong.MaxValue : (1UL << n) - 1;
         long exactLookups = 0, exactMatched = 0, wildLookups = 0, wildMatched = 0;
 
@@ -196,7 +178,7 @@ public sealed class FlowTable
                     continue;
                 }
                 pending &= ~(1UL << i);
-                if (f!.TableId == ExactTableId)
+                if (f!.InExactStage)
                 {
                     exactMatched++;
                 }
@@ -212,13 +194,16 @@ public sealed class FlowTable
         if (pending != 0)
         {
             ulong missed = pending;
-            var exact = emergency ? _emergencyExact : _exact;
             exactLookups += BitOperations.PopCount(pending);
-            if (exact.Count != 0) exactMatched += exact.LookupBurst(keys, ref pending, results);
+            if (_exact.Count != 0)
+            {
+                exactMatched += _exact.LookupBurst(keys, ref pending, results);
+                if (_exactBelowMax != 0) ResolveExactBelowMax(keys, missed & ~pending, results);
+            }
             if (pending != 0)
             {
                 wildLookups += BitOperations.PopCount(pending);
-                ulong found = (emergency ? _emergencyTuple : _tuple).LookupBurst(keys, pending, results);
+                ulong found = _tuple.LookupBurst(keys, pending, results);
                 wildMatched += BitOperations.PopCount(found);
             }
             if (cache is not null)
@@ -241,60 +226,114 @@ public sealed class FlowTable
         }
     }
 
-    // ================================================================ writers
-
-    /// <summary>Applies one flow-mod (OpenFlow 1.0 semantics, see the type remarks) and publishes it.</summary>
-    /// <param name="removed">Receives the entries a DELETE removed (reason Delete), or null to discard them.</param>
-    public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed)
+    /// <summary>Hash-stage hits below the tuple space's top priority: a wildcard rule may outrank them.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ResolveExactBelowMax(ReadOnlySpan<FlowKey> keys, ulong hits, Span<FlowEntry?> results)
     {
-        lock (_writeLock)
+        int top = _tuple.PublishedMaxPriority;
+        for (ulong b = hits; b != 0; b &= b - 1)
         {
-            var status = ApplyLocked(mod, removed, _clock.NowNanos);
-            PublishLocked();
-            return status;
+            int i = BitOperations.TrailingZeroCount(b);
+            var e = results[i]!;
+            if (e.Priority >= top) continue;
+            var w = _tuple.Lookup(keys[i]);
+            if (w is not null && w.Priority > e.Priority) results[i] = w;
         }
     }
 
-    /// <summary>Applies flow-mods in order under one lock acquisition and publishes once at the end.</summary>
-    public void ApplyBatch(ReadOnlySpan<FlowMod> mods, Span<FlowModStatus> statuses, List<FlowRemoved>? removed)
+    // ================================================================ writers
+
+    /// <summary>Starts a write: takes the writer lock; disposing the scope publishes everything it did and releases the lock.</summary>
+    public WriteScope Write()
     {
-        if (statuses.Length < mods.Length) ThrowHelper.Argument(nameof(statuses));
-        lock (_writeLock)
+        _writeLock.Enter();
+        return new WriteScope(this);
+    }
+
+    /// <summary>
+    /// The writer's handle (see <see cref="Write"/>). Queries made through it see the writer's own changes at once;
+    /// lookups see them when the scope ends (rules are visible earlier, never half-built).
+    /// </summary>
+    public readonly ref struct WriteScope
+    {
+        private readonly FlowTable _table;
+
+        internal WriteScope(FlowTable table) => _table = table;
+
+        public FlowTable Table => _table;
+
+        /// <summary>Inserts a fully built rule; returns the rule with identical match and priority it replaced, or null.</summary>
+        public FlowEntry? Insert(FlowEntry entry) => _table.InsertLocked(entry);
+
+        /// <summary>Removes one rule (reason Delete); false when it is not in the table.</summary>
+        public bool Remove(FlowEntry entry) => _table.RemoveLocked(entry);
+
+        /// <summary>Removes these rules, losers first (see the type remarks); the list is reordered.</summary>
+        public void Remove(List<FlowEntry> entries) => _table.RemoveManyLocked(entries);
+
+        /// <summary>Swaps a rule's whole action list (readers see the old or the new list, never a mix).</summary>
+        public void SetActions(FlowEntry entry, FlowActions actions) => _table.SetActionsLocked(entry, actions);
+
+        /// <summary>Replaces a rule's <see cref="FlowEntry.Tag"/> (not an observed change: the datapath does not read it).</summary>
+        public void SetTag(FlowEntry entry, ulong tag) => entry.SetTag(tag);
+
+        /// <summary>The rule with exactly this match and priority, or null.</summary>
+        public FlowEntry? Find(in FlowMatch match, ushort priority) => _table.FindLocked(match, priority);
+
+        /// <summary>Appends every rule whose match is a subset of <paramref name="request"/> (any priority).</summary>
+        public void CollectSubsets(in FlowMatch request, List<FlowEntry> into) => _table.CollectSubsetsLocked(request, into);
+
+        /// <summary>Appends every rule with exactly this match, whatever its priority.</summary>
+        public void CollectIdentical(in FlowMatch match, List<FlowEntry> into) => _table.CollectIdenticalLocked(match, into);
+
+        /// <summary>True when a rule of this priority overlaps <paramref name="match"/> (some packet could match both).</summary>
+        public bool HasOverlap(in FlowMatch match, ushort priority) => _table.HasOverlapLocked(match, priority);
+
+        public void Dispose()
         {
-            long now = _clock.NowNanos;
-            for (int i = 0; i < mods.Length; i++) statuses[i] = ApplyLocked(mods[i], removed, now);
-            PublishLocked();
+            try
+            {
+                _table.PublishLocked();
+            }
+            finally
+            {
+                _table._writeLock.Exit();
+            }
         }
     }
 
     /// <summary>
-    /// Removes every flow whose idle or hard timeout has passed at the clock's current time, appending them (reason
+    /// Removes every rule whose idle or hard timeout has passed at the clock's current time, appending them (reason
     /// IdleTimeout or HardTimeout; hard wins when both are due) to <paramref name="removed"/>. Returns how many.
     /// </summary>
     public int Expire(List<FlowRemoved> removed)
     {
-        lock (_writeLock)
+        using var w = Write();
+        long now = _clock.NowNanos;
+        _due.Clear();
+        _wheel.Advance(now, _due);
+        foreach (var (e, reason) in _due)
         {
-            long now = _clock.NowNanos;
-            _due.Clear();
-            _wheel.Advance(now, _due);
-            foreach (var (e, reason) in _due)
-            {
-                bool ok = e.TableId == ExactTableId ? _exact.Remove(e) : _tuple.Remove(e);
-                Debug.Assert(ok, "a timed flow is always in the normal tables");
-                e.MarkRemoved();
-                removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
-                Notify(ObserverEventKind.Removed, e, reason);
-            }
-            int count = _due.Count;
-            _due.Clear();
-            if (count > 0) _changed = true;
-            PublishLocked();
-            return count;
+            bool ok = RemoveFromStage(e);
+            Debug.Assert(ok, "a timed rule is in the table until it expires or is removed");
+            e.MarkRemoved();
+            removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
+            Notify(ObserverEventKind.Removed, e, reason);
         }
+        int count = _due.Count;
+        _due.Clear();
+        if (count > 0) _changed = true;
+        return count;
     }
 
-    /// <summary>Registers an observer (called under the writer lock after each published change).</summary>
+    /// <summary>Appends every rule (a consistent snapshot, taken under the writer lock).</summary>
+    public void Snapshot(List<FlowEntry> into)
+    {
+        using var w = Write();
+        CollectSubsetsLocked(FlowMatch.All, into);
+    }
+
+    /// <summary>Registers an observer: told, in order, about every published insert, action swap and removal.</summary>
     public void AddObserver(IFlowTableObserver observer)
     {
         ArgumentNullException.ThrowIfNull(observer);
@@ -306,162 +345,130 @@ public sealed class FlowTable
         lock (_writeLock) _observers = Array.FindAll(_observers, o => !ReferenceEquals(o, observer));
     }
 
-    private FlowModStatus ApplyLocked(in FlowMod mod, List<FlowRemoved>? removed, long now)
+    private FlowEntry? InsertLocked(FlowEntry entry)
     {
-        switch (mod.Command)
-        {
-            case FlowModCommand.Add:
-                return AddLocked(mod, now);
-            case FlowModCommand.Modify:
-                return ModifyLocked(mod, strict: false, now);
-            case FlowModCommand.ModifyStrict:
-                return ModifyLocked(mod, strict: true, now);
-            case FlowModCommand.Delete:
-                DeleteLocked(mod, strict: false, removed, now);
-                return FlowModStatus.Ok;
-            case FlowModCommand.DeleteStrict:
-                DeleteLocked(mod, strict: true, removed, now);
-                return FlowModStatus.Ok;
-            default:
-                return FlowModStatus.BadCommand;
-        }
-    }
-
-    private FlowModStatus AddLocked(in FlowMod mod, long now)
-    {
-        bool emergency = (mod.Flags & FlowModFlags.Emergency) != 0;
-        if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
-
-        FlowMatch match = mod.Match;
-        bool isExact = match.IsExact;
-        ushort priority = isExact ? ExactPriority : mod.Priority;
-        var exact = emergency ? _emergencyExact : _exact;
-        var tuple = emergency ? _emergencyTuple : _tuple;
-
-        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0)
-        {
-            if (tuple.HasOverlap(match, priority)) return FlowModStatus.Overlap;
-            if (priority == ExactPriority && exact.HasOverlap(match)) return FlowModStatus.Overlap;
-        }
-
-        // Exact: one probe serves both the identity check and the insertion below.
-        int exactSlot = -1;
-        uint exactHash = 0;
-        var existing = isExact ? exact.FindForInsert(match.Value, out exactSlot, out exactHash) : tuple.Find(match, priority);
-        if (existing is null)
-        {
-            bool full = emergency
-                ? _emergencyExact.Count + _emergencyTuple.Count >= _options.MaxEmergencyFlows
-                : isExact ? _exact.Count >= _options.MaxExactFlows : _tuple.Count >= _options.MaxWildcardFlows;
-            if (full) return FlowModStatus.TableFull;
-        }
-
-        var entry = new FlowEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
         FlowEntry? replaced;
-        if (isExact)
+        if (entry.Match.IsExact)
         {
-            exact.InsertAt(exactSlot, exactHash, entry);
-            replaced = existing;
+            var existing = _exact.FindForInsert(entry.Match.Value, out int slot, out uint hash);
+            if (existing is null || existing.Priority == entry.Priority)
+            {
+                entry.InExactStage = true;
+                _exact.InsertAt(slot, hash, entry);
+                if (entry.Priority != MaxPriority) _exactBelowMax++;
+                if (existing is not null && existing.Priority != MaxPriority) _exactBelowMax--;
+                replaced = existing;
+            }
+            else
+            {
+                replaced = _tuple.Insert(entry);
+            }
         }
         else
         {
-            replaced = tuple.Insert(entry);
-            Debug.Assert(ReferenceEquals(replaced, existing));
+            replaced = _tuple.Insert(entry);
         }
         if (replaced is not null)
         {
-            // Same match and priority, so the new entry wins exactly where the old one did: no cacheVersion bump; EMC
-            // slots holding the old entry fail its IsRemoved test.
+            // Same match and priority, so the new rule wins exactly where the old one did: no cache invalidation;
+            // cache slots holding the old rule fail its IsRemoved test.
             replaced.MarkRemoved();
             if (TimerWheel.HasTimeout(replaced)) _wheel.NoteRemoved();
             Notify(ObserverEventKind.Removed, replaced, FlowRemovedReason.Delete);
         }
-        else if (!emergency)
+        else
         {
             _invalidateCaches = true;
         }
         if (TimerWheel.HasTimeout(entry)) _wheel.Add(entry);
         Notify(ObserverEventKind.Added, entry, default);
         _changed = true;
-        return FlowModStatus.Ok;
+        return replaced;
     }
 
-    private FlowModStatus ModifyLocked(in FlowMod mod, bool strict, long now)
+    private bool RemoveLocked(FlowEntry entry)
     {
-        bool emergency = (mod.Flags & FlowModFlags.Emergency) != 0;
-        var targets = _scratch;
-        targets.Clear();
-        CollectTargets(mod.Match, mod.Priority, strict, emergency, targets);
-        if (targets.Count == 0) return AddLocked(mod, now);
-
-        bool cookie = _options.ModifyUpdatesCookie;
-        foreach (var e in targets)
-        {
-            e.SetActions(mod.Actions);
-            if (cookie) e.SetCookie(mod.Cookie);
-            Notify(ObserverEventKind.Modified, e, default);
-        }
-        targets.Clear();
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        if (!RemoveFromStage(entry)) return false;
+        entry.MarkRemoved();
+        if (TimerWheel.HasTimeout(entry)) _wheel.NoteRemoved();
+        Notify(ObserverEventKind.Removed, entry, FlowRemovedReason.Delete);
         _changed = true;
-        return FlowModStatus.Ok;
+        return true;
     }
 
-    private void DeleteLocked(in FlowMod mod, bool strict, List<FlowRemoved>? removed, long now)
+    private void RemoveManyLocked(List<FlowEntry> entries)
     {
-        bool emergency = (mod.Flags & FlowModFlags.Emergency) != 0;
-        var targets = _scratch;
-        targets.Clear();
-        CollectTargets(mod.Match, mod.Priority, strict, emergency, targets);
-        if (mod.OutPort != OfPort.None) FilterOutPort(targets, 0, mod.OutPort);
-        if (targets.Count == 0) return;
-        var exact = emergency ? _emergencyExact : _exact;
-        var tuple = emergency ? _emergencyTuple : _tuple;
-        // Losers first: a concurrent lookup then sees either the pre- or the post-delete winner.
-        if (targets.Count > 1) targets.Sort(tuple.RemovalOrder);
-
-        foreach (var e in targets)
+        // Losers first: a concurrent lookup then sees either the pre- or the post-removal winner.
+        if (entries.Count > 1) entries.Sort(_tuple.RemovalOrder);
+        foreach (var e in entries)
         {
-            bool ok = e.TableId == ExactTableId ? exact.Remove(e) : tuple.Remove(e);
+            bool ok = RemoveLocked(e);
             Debug.Assert(ok);
-            e.MarkRemoved();
-            if (TimerWheel.HasTimeout(e)) _wheel.NoteRemoved();
-            removed?.Add(new FlowRemoved(e, FlowRemovedReason.Delete, now - e.CreatedNanos, e.Packets, e.Bytes));
-            Notify(ObserverEventKind.Removed, e, FlowRemovedReason.Delete);
         }
-        targets.Clear();
+    }
+
+    private bool RemoveFromStage(FlowEntry e)
+    {
+        if (e.InExactStage)
+        {
+            if (!_exact.Remove(e)) return false;
+            if (e.Priority != MaxPriority) _exactBelowMax--;
+            return true;
+        }
+        return _tuple.Remove(e);
+    }
+
+    private void SetActionsLocked(FlowEntry entry, FlowActions actions)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        entry.SetActions(actions);
+        Notify(ObserverEventKind.Modified, entry, default);
         _changed = true;
     }
 
-    /// <summary>Strict: the entry with identical match and (normalised) priority. Non-strict: every subset.</summary>
-    private void CollectTargets(in FlowMatch match, ushort priority, bool strict, bool emergency, List<FlowEntry> into)
+    private FlowEntry? FindLocked(in FlowMatch match, ushort priority)
     {
-        var exact = emergency ? _emergencyExact : _exact;
-        var tuple = emergency ? _emergencyTuple : _tuple;
-        if (strict)
+        if (match.IsExact)
         {
-            FlowEntry? e = match.IsExact ? exact.Find(match.Value) : tuple.Find(match, priority);
-            if (e is not null) into.Add(e);
-            return;
+            var e = _exact.Find(match.Value);
+            if (e is not null && e.Priority == priority) return e;
         }
-        exact.CollectSubsets(match, into);
-        tuple.CollectSubsets(match, into);
+        return _tuple.Find(match, priority);
     }
 
-    private static void FilterOutPort(List<FlowEntry> list, int start, ushort outPort)
+    private void CollectSubsetsLocked(in FlowMatch request, List<FlowEntry> into)
     {
-        int w = start;
-        for (int r = start; r < list.Count; r++)
-            if (list[r].Actions.OutputsTo(outPort)) list[w++] = list[r];
-        list.RemoveRange(w, list.Count - w);
+        _exact.CollectSubsets(request, into);
+        _tuple.CollectSubsets(request, into);
+    }
+
+    private void CollectIdenticalLocked(in FlowMatch match, List<FlowEntry> into)
+    {
+        if (match.IsExact && _exact.Find(match.Value) is { } e) into.Add(e);
+        _tuple.CollectIdentical(match, into);
+    }
+
+    private bool HasOverlapLocked(in FlowMatch match, ushort priority)
+    {
+        if (_tuple.HasOverlap(match, priority)) return true;
+        if (_exact.Count == 0) return false;
+        if (_exactBelowMax == 0)
+            return priority == MaxPriority && _exact.HasOverlap(match);
+        var scratch = new List<FlowEntry>();
+        _exact.CollectSubsets(FlowMatch.All, scratch);
+        foreach (var e in scratch)
+            if (e.Priority == priority && e.Match.Overlaps(match)) return true;
+        return false;
     }
 
     private void PublishLocked()
     {
         _tuple.Publish();
-        _emergencyTuple.Publish();
         if (_invalidateCaches)
         {
-            Volatile.Write(ref _cacheVersion, _cacheVersion + 1);
+            Volatile.Write(ref _cacheVersion, Interlocked.Increment(ref s_cacheVersions));
             _invalidateCaches = false;
         }
         if (_changed)
@@ -469,7 +476,7 @@ public sealed class FlowTable
             Volatile.Write(ref _version, _version + 1);
             _changed = false;
         }
-        if (_events.Count > 0) FlushEvents();
+        if (_events.Count > 0 && !_flushing) FlushEvents();
     }
 
     private void Notify(ObserverEventKind kind, FlowEntry e, FlowRemovedReason reason)
@@ -479,6 +486,20 @@ public sealed class FlowTable
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void FlushEvents()
+    {
+        // Observers may query the table (the lock is reentrant; a nested scope must not flush the same events again).
+        _flushing = true;
+        try
+        {
+            FlushEventsCore();
+        }
+        finally
+        {
+            _flushing = false;
+        }
+    }
+
+    private void FlushEventsCore()
     {
         var observers = _observers;
         foreach (var ev in _events)
@@ -499,92 +520,6 @@ public sealed class FlowTable
     private enum ObserverEventKind : byte { Added, Modified, Removed }
 
     private readonly record struct ObserverEvent(ObserverEventKind Kind, FlowEntry Entry, FlowRemovedReason Reason);
-
-    // ================================================================ queries (off the hot path)
-
-    /// <summary>
-    /// Appends the flows a stats request selects: non-strict, every flow whose match is a subset of
-    /// <paramref name="match"/>; strict, every flow with exactly that match (any priority); then filtered by
-    /// <paramref name="outPort"/> unless it is OFPP_NONE. Normal or emergency flows. Order unspecified.
-    /// </summary>
-    public void Collect(in FlowMatch match, ushort outPort, bool strict, List<FlowEntry> into, bool emergency = false)
-    {
-        lock (_writeLock)
-        {
-            int start = into.Count;
-            var exact = emergency ? _emergencyExact : _exact;
-            var tuple = emergency ? _emergencyTuple : _tuple;
-            if (strict)
-            {
-                if (match.IsExact)
-                {
-                    var e = exact.Find(match.Value);
-                    if (e is not null) into.Add(e);
-                }
-                else
-                {
-                    tuple.CollectIdentical(match, into);
-                }
-            }
-            else
-            {
-                exact.CollectSubsets(match, into);
-                tuple.CollectSubsets(match, into);
-            }
-            if (outPort != OfPort.None) FilterOutPort(into, start, outPort);
-        }
-    }
-
-    /// <summary>Stats of table 0 ("hash", exact) or 1 ("tuple-space", wildcard).</summary>
-    public FlowTableStats GetTableStats(int tableId)
-    {
-        long exactLookups, exactMatched, wildLookups, wildMatched;
-        lock (_statsLock)
-        {
-            exactLookups = _retiredExactLookups;
-            exactMatched = _retiredExactMatched;
-            wildLookups = _retiredWildcardLookups;
-            wildMatched = _retiredWildcardMatched;
-            foreach (var s in _threadStats)
-            {
-                exactLookups += s.ExactLookupCount;
-                exactMatched += s.ExactMatchedCount;
-                wildLookups += s.WildcardLookupCount;
-                wildMatched += s.WildcardMatchedCount;
-            }
-        }
-        return tableId switch
-        {
-            ExactTableId => new FlowTableStats(ExactTableId, "hash", Wildcards.None, _options.MaxExactFlows, _exact.Count, exactLookups, exactMatched),
-            WildcardTableId => new FlowTableStats(WildcardTableId, "tuple-space", Wildcards.All, _options.MaxWildcardFlows, _tuple.Count, wildLookups, wildMatched),
-            _ => throw new ArgumentOutOfRangeException(nameof(tableId)),
-        };
-    }
-
-    public int TableCount => 2;
-
-    /// <summary>A forwarding thread's counters, summed into <see cref="GetTableStats"/> while registered.</summary>
-    public FlowTableThreadStats CreateThreadStats()
-    {
-        var s = new FlowTableThreadStats();
-        lock (_statsLock) _threadStats = [.. _threadStats, s];
-        return s;
-    }
-
-    /// <summary>Retires a thread's counters: their totals are kept, the object is no longer read.</summary>
-    public void ReleaseThreadStats(FlowTableThreadStats stats)
-    {
-        lock (_statsLock)
-        {
-            int i = Array.IndexOf(_threadStats, stats);
-            if (i < 0) return;
-            _retiredExactLookups += stats.ExactLookupCount;
-            _retiredExactMatched += stats.ExactMatchedCount;
-            _retiredWildcardLookups += stats.WildcardLookupCount;
-            _retiredWildcardMatched += stats.WildcardMatchedCount;
-            _threadStats = Array.FindAll(_threadStats, x => !ReferenceEquals(x, stats));
-        }
-    }
 
     /// <summary>Timer-wheel work counter (entries examined by <see cref="Expire"/>), for tests.</summary>
     internal long TimerVisits => _wheel.Visits;

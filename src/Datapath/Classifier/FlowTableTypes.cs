@@ -2,31 +2,13 @@ using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Classifier;
 
-/// <summary>Limits and policy knobs of a <see cref="FlowTable"/>.</summary>
-public sealed record FlowTableOptions
-{
-    /// <summary>Most exact flows (table 0); an ADD beyond it fails with <see cref="FlowModStatus.TableFull"/>.</summary>
-    public int MaxExactFlows { get; init; } = 2_000_000;
-
-    /// <summary>Most wildcard flows (table 1); an ADD beyond it fails with <see cref="FlowModStatus.TableFull"/>.</summary>
-    public int MaxWildcardFlows { get; init; } = 200_000;
-
-    /// <summary>Most emergency flows (exact and wildcard together).</summary>
-    public int MaxEmergencyFlows { get; init; } = 200_000;
-
-    /// <summary>
-    /// Whether MODIFY / MODIFY_STRICT of existing flows also sets their cookie to the request's. The OF1.0.0 text
-    /// only says the actions change ("its counters and idle time fields are left unchanged"); Open vSwitch's OF1.0
-    /// behaviour (Documentation/topics/design.rst, "updates flow_cookie: yes") updates it. Default: the OVS behaviour.
-    /// </summary>
-    public bool ModifyUpdatesCookie { get; init; } = true;
-}
-
 /// <summary>
 /// Told about every change to a <see cref="FlowTable"/> (hardware offload keeps its copy in step). Called under
-/// the table's writer lock, after the change is visible to lookups, in the order the changes happened. An ADD that
-/// replaces an identical rule reports <see cref="OnRemoved"/> (reason Delete) for the old entry, then
-/// <see cref="OnAdded"/> for the new one. Must not call back into the table's writer methods.
+/// the table's writer lock, after the change is visible to lookups, in the order the changes happened. An insert that
+/// replaces a rule with identical match and priority reports <see cref="OnRemoved"/> (reason Delete) for the old
+/// rule, then <see cref="OnAdded"/> for the new one; an action swap reports <see cref="OnModified"/>. Each event
+/// carries the rule itself: its match, priority and (current) actions. Must not call back into the table's writer
+/// methods.
 /// </summary>
 public interface IFlowTableObserver
 {
@@ -35,18 +17,14 @@ public interface IFlowTableObserver
     void OnRemoved(FlowEntry e, FlowRemovedReason reason);
 }
 
-/// <summary>One OpenFlow table's statistics (ofp_table_stats).</summary>
-public readonly record struct FlowTableStats(byte TableId, string Name, Wildcards Wildcards, int MaxEntries,
-                                             int ActiveCount, long LookupCount, long MatchedCount);
-
 /// <summary>
-/// Lookup counters owned by one forwarding thread (no sharing, no atomics); <see cref="FlowTable"/> sums every
-/// registered instance when stats are read.
+/// Lookup counters owned by one forwarding thread (no sharing, no atomics); <see cref="Pipeline"/> sums every
+/// registered instance when they are read.
 /// </summary>
 /// <remarks>
-/// OF1.0 table stats semantics: every packet is looked up in table 0 (exact); a packet not matched there is
-/// looked up in table 1 (wildcard). EMC hits are counted as the tables would have counted them.
-/// Create with <see cref="FlowTable.CreateThreadStats"/>; hand back with <see cref="FlowTable.ReleaseThreadStats"/>.
+/// Every looked-up packet counts one hash-stage lookup; a packet the hash stage did not match counts one wildcard
+/// lookup. Cache hits are counted as the stages would have counted them. Create with
+/// <see cref="Pipeline.CreateThreadStats"/>; hand back with <see cref="Pipeline.ReleaseThreadStats"/>.
 /// </remarks>
 public sealed class FlowTableThreadStats
 {
@@ -62,3 +40,6 @@ public sealed class FlowTableThreadStats
     public long WildcardLookupCount => Volatile.Read(ref WildcardLookups);
     public long WildcardMatchedCount => Volatile.Read(ref WildcardMatched);
 }
+
+/// <summary>Lookup counters summed over every forwarding thread (see <see cref="FlowTableThreadStats"/>).</summary>
+public readonly record struct LookupTotals(long ExactLookups, long ExactMatched, long WildcardLookups, long WildcardMatched);

@@ -8,7 +8,7 @@ using Softswitch.Datapath.Flow;
 namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
-/// The wildcard table (table 1, "tuple-space"): one hashed <see cref="Subtable"/> per distinct mask, searched in
+/// The wildcard stage of a <see cref="FlowTable"/>: one hashed <see cref="Subtable"/> per distinct mask, searched in
 /// order of the subtables' highest rule priority, stopping as soon as nothing later can win.
 /// </summary>
 /// <remarks>
@@ -59,6 +59,16 @@ public sealed class TupleSpace
 
     /// <summary>Distinct masks (subtables) currently holding rules.</summary>
     public int SubtableCount => _byMask.Count;
+
+    /// <summary>Reader: the highest priority in the published search order (-1 when it is empty).</summary>
+    internal int PublishedMaxPriority
+    {
+        get
+        {
+            var order = Volatile.Read(ref _order);
+            return order.Length == 0 ? -1 : order[0].MaxPriority;
+        }
+    }
 
     /// <summary>Largest probe displacement over the subtables (diagnostics and tests).</summary>
     internal int MaxDisplacement
@@ -404,10 +414,6 @@ public sealed class TupleSpace
         return false;
     }
 
-    /// <summary>Writer: the rules of this priority (for overlap checks against exact rules).</summary>
-    internal HashSet<FlowEntry>? RulesWithPriority(ushort priority)
-        => _byPriority.TryGetValue(priority, out var set) ? set : null;
-
     /// <summary>Writer: appends every rule whose match is a subset of <paramref name="request"/> (OF1.0 non-strict).</summary>
     public void CollectSubsets(in FlowMatch request, List<FlowEntry> into)
     {
@@ -437,19 +443,8 @@ public sealed class TupleSpace
         for (var e = sub.FindTop(match.Value); e is not null; e = Next(e)) into.Add(e);
     }
 
-    /// <summary>Writer (or quiescent reader): appends every rule.</summary>
-    public void CopyTo(List<FlowEntry> into)
-    {
-        foreach (var sub in _byMask.Values)
-        {
-            var entries = sub.Map.WriterTable.Entries;
-            for (int i = 0; i < entries.Length; i++)
-                for (var e = entries[i]; e is not null; e = Next(e)) into.Add(e);
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static FlowEntry? Next(FlowEntry e) => Unsafe.As<FlowEntry?>(e.NextLowerPriority);
+    private static FlowEntry? Next(FlowEntry e) => e.NextLowerPriority;
 
     internal readonly struct SubtableRef(Subtable table, int maxPriority)
     {

@@ -2,60 +2,18 @@ using Softswitch.Datapath.Actions;
 
 namespace Softswitch.Datapath.Flow;
 
-/// <summary>OpenFlow 1.0 flow-mod flags (ofp_flow_mod_flags).</summary>
-[Flags]
-public enum FlowModFlags : ushort
-{
-    None = 0,
-    SendFlowRemoved = 1,
-    CheckOverlap = 2,
-    Emergency = 4,
-}
-
-public enum FlowModCommand : ushort
-{
-    Add = 0,
-    Modify = 1,
-    ModifyStrict = 2,
-    Delete = 3,
-    DeleteStrict = 4,
-}
-
-/// <summary>Why a flow left the table (ofp_flow_removed_reason).</summary>
+/// <summary>Why a rule left its table.</summary>
 public enum FlowRemovedReason : byte
 {
-    IdleTimeout = 0,
-    HardTimeout = 1,
-    Delete = 2,
+    /// <summary>Not hit for its idle timeout.</summary>
+    IdleTimeout,
+    /// <summary>Its hard timeout passed.</summary>
+    HardTimeout,
+    /// <summary>Removed or replaced by the table's writer.</summary>
+    Delete,
 }
 
-/// <summary>A flow-mod in datapath form (the agent translates the wire message into this).</summary>
-public readonly record struct FlowMod(
-    FlowModCommand Command,
-    FlowMatch Match,
-    ushort Priority,
-    FlowActions Actions,
-    ulong Cookie = 0,
-    ushort IdleTimeout = 0,
-    ushort HardTimeout = 0,
-    FlowModFlags Flags = FlowModFlags.None,
-    ushort OutPort = OfPort.None);
-
-/// <summary>Outcome of applying a flow-mod; non-Ok values map to OFPET_FLOW_MOD_FAILED codes in the agent.</summary>
-public enum FlowModStatus : byte
-{
-    Ok = 0,
-    /// <summary>OFPFMFC_ALL_TABLES_FULL.</summary>
-    TableFull,
-    /// <summary>OFPFMFC_OVERLAP (OFPFF_CHECK_OVERLAP and an overlapping rule of the same priority).</summary>
-    Overlap,
-    /// <summary>OFPFMFC_BAD_EMERG_TIMEOUT (emergency flow with a non-zero timeout).</summary>
-    BadEmergencyTimeout,
-    /// <summary>OFPFMFC_BAD_COMMAND.</summary>
-    BadCommand,
-}
-
-/// <summary>A flow that left the table, with its final counters (the agent turns it into OFPT_FLOW_REMOVED).</summary>
+/// <summary>A rule that left its table, with its final counters.</summary>
 public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Reason, long DurationNanos, long Packets, long Bytes);
 
 /// <summary>
@@ -66,25 +24,32 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// swapped whole by MODIFY (readers load it once per flow-batch). Counters are updated by forwarding
 /// threads with one Interlocked add per flow-batch; <see cref="LastUsedNanos"/> by a plain volatile write.
 /// <see cref="IsRemoved"/> becomes true when the writer unlinks the entry, so caches holding it treat it as
-/// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>.
+/// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>. The datapath knows a rule as
+/// (mask, value, priority, actions, timeouts); whatever a policy layer above keeps about it (a protocol's cookie,
+/// flags, the table it reports) hangs off <see cref="Owner"/> and <see cref="Tag"/>, which the datapath never reads.
 /// </remarks>
 public sealed class FlowEntry
 {
     public readonly FlowMatch Match;
-    /// <summary>
-    /// The rule's priority. An exact rule's is 0xFFFF whatever the controller sent (as Open vSwitch does for
-    /// OF1.0): exact entries rank above every wildcard entry. Strict requests are normalised the same way.
-    /// </summary>
+    /// <summary>Higher wins; see <see cref="Classifier.FlowTable"/> for ties.</summary>
     public readonly ushort Priority;
+    /// <summary>Seconds without a hit before the rule expires (0: never).</summary>
     public readonly ushort IdleTimeout;
+    /// <summary>Seconds after creation when the rule expires (0: never).</summary>
     public readonly ushort HardTimeout;
-    public readonly FlowModFlags Flags;
     public readonly long CreatedNanos;
-    /// <summary>0 = the exact table, 1 = the wildcard table (as reported in flow and table stats).</summary>
-    public readonly byte TableId;
+    /// <summary>The policy layer's description of this rule (opaque to the datapath; may be shared by many rules), or null.</summary>
+    public readonly object? Owner;
+    /// <summary>
+    /// No rule can ever take a packet from this one: its mask is all ones (one key) and its priority the highest, so a
+    /// cache may keep it across table versions until it is removed.
+    /// </summary>
+    public readonly bool IsUnshadowable;
+    /// <summary>Whether the table holds it in its hash stage (all-ones masks); set by the writer before publication.</summary>
+    internal bool InExactStage;
 
     private FlowActions _actions;
-    private ulong _cookie;
+    private ulong _tag;
     private long _packets, _bytes;
     private long _lastUsedNanos;
     private volatile bool _removed;
@@ -95,31 +60,30 @@ public sealed class FlowEntry
     public readonly int Serial = Interlocked.Increment(ref s_serial);
 
     /// <summary>Writer-private slot for the table's own bookkeeping (timer wheel links, indexes).</summary>
-    internal object? NextLowerPriority;
+    internal FlowEntry? NextLowerPriority;
 
-    public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ulong cookie, ushort idleTimeout,
-                     ushort hardTimeout, FlowModFlags flags, long createdNanos)
+    public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
+                     long createdNanos, object? owner = null, ulong tag = 0)
     {
+        _tag = tag;
         Match = match;
-        Priority = match.IsExact ? (ushort)0xFFFF : priority;
+        Priority = priority;
         _actions = actions;
-        _cookie = cookie;
         IdleTimeout = idleTimeout;
         HardTimeout = hardTimeout;
-        Flags = flags;
         CreatedNanos = createdNanos;
         _lastUsedNanos = createdNanos;
-        TableId = match.IsExact ? (byte)0 : (byte)1;
+        Owner = owner;
+        IsUnshadowable = match.IsExact && priority == ushort.MaxValue;
     }
 
     public FlowActions Actions => Volatile.Read(ref _actions);
-    public ulong Cookie => Volatile.Read(ref _cookie);
+    /// <summary>A 64-bit word the policy layer keeps with the rule (opaque to the datapath; its writer may replace it).</summary>
+    public ulong Tag => Volatile.Read(ref _tag);
     public long Packets => Volatile.Read(ref _packets);
     public long Bytes => Volatile.Read(ref _bytes);
     public long LastUsedNanos => Volatile.Read(ref _lastUsedNanos);
     public bool IsRemoved => _removed;
-    public bool IsEmergency => (Flags & FlowModFlags.Emergency) != 0;
-    public bool SendFlowRemoved => (Flags & FlowModFlags.SendFlowRemoved) != 0;
 
     /// <summary>Hot path: account one flow-batch.</summary>
     public void Hit(int packets, long bytes, long nowNanos)
@@ -136,11 +100,11 @@ public sealed class FlowEntry
     public void Touch(long nowNanos) { if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos); }
 
     internal void SetActions(FlowActions actions) => Volatile.Write(ref _actions, actions);
-    internal void SetCookie(ulong cookie) => Volatile.Write(ref _cookie, cookie);
+    internal void SetTag(ulong tag) => Volatile.Write(ref _tag, tag);
     internal void ResetCounters() { Volatile.Write(ref _packets, 0); Volatile.Write(ref _bytes, 0); }
     internal void MarkRemoved() => _removed = true;
 
-    public override string ToString() => $"priority={Priority},{Match},cookie=0x{Cookie:x},actions={Actions}";
+    public override string ToString() => $"priority={Priority},{Match},actions={Actions}";
 }
 
 /// <summary>A monotonic clock in nanoseconds; tests substitute a controllable one.</summary>

@@ -106,12 +106,6 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public static bool operator ==(in FlowKey a, in FlowKey b) => a.Equals(b);
     public static bool operator !=(in FlowKey a, in FlowKey b) => !a.Equals(b);
 
-    public static FlowKey FromBytes(ReadOnlySpan<byte> bytes48)
-    {
-        if (bytes48.Length < Size) ThrowHelper.Argument(nameof(bytes48));
-        return MemoryMarshal.Read<FlowKey>(bytes48);
-    }
-
     public override string ToString()
         => $"in_port={InPort},dl_vlan=0x{DlVlan:x4},pcp={DlVlanPcp},dl_src={DlSrc},dl_dst={DlDst},dl_type=0x{DlType:x4}," +
            $"nw_tos={NwTos},nw_proto={NwProto},nw_src={Ipv4.Format(NwSrc)},nw_dst={Ipv4.Format(NwDst)},tp_src={TpSrc},tp_dst={TpDst}" +

@@ -66,7 +66,6 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     /// </summary>
     public bool IsExact => Mask.Equals(ExactMaskNoTun);
 
-    public static readonly FlowKey ExactMask = BuildMask(Wildcards.None);
     public static readonly FlowKey ExactMaskNoTun = BuildMask(Wildcards.TunIdExt);
     public static readonly FlowMatch All = FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default);
 

@@ -96,7 +96,8 @@ public sealed class Forwarder
         Executor = new ActionExecutor(Counters);
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize));
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
-        TableStats = dp.Flows.CreateThreadStats();
+        TableStats = dp.Pipeline.CreateThreadStats();
+        _cachedTable = dp.Pipeline.LookupTable;
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
         _tunnels = new TunnelPath(this, dp.Tunnels);
         Output = new OutputStage(this);
@@ -111,12 +112,21 @@ public sealed class Forwarder
     // what an EMC lookup does, so only a high hit rate pays for the cache).
     private const int EmcWindowPackets = 16_384, EmcBypassPackets = 262_144;
     private const double EmcMinHitRate = 0.5, EmcMinHitRateExact = 0.8, ExactDominated = 0.9;
+    private FlowTable _cachedTable;
     private long _emcBypass, _emcWindow, _emcWindowHits0, _emcWindowLookups0, _windowWildcardWins;
 
     /// <summary>Whether this burst consults the EMC (present and not bypassed for a low hit rate).</summary>
     public bool EmcActive => Cache is not null && _emcBypass == 0;
     /// <summary>Times the EMC was bypassed for a low hit rate (<c>emc-bypass</c>).</summary>
     public long EmcBypassCount => Counters[DatapathCounters.EmcBypass];
+
+    /// <summary>The pipeline now classifies in another table: this thread's cache holds the old table's results.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SwitchTable(FlowTable table)
+    {
+        Cache?.Clear();
+        _cachedTable = table;
+    }
 
     private void SampleEmc(int n)
     {
@@ -216,14 +226,16 @@ public sealed class Forwarder
     {
         int n = pkts.Length;
         var entries = _entries.AsSpan(0, n);
+        var table = _dp.Pipeline.LookupTable;
+        if (!ReferenceEquals(table, _cachedTable)) SwitchTable(table);
         if (EmcActive)
         {
-            _dp.Flows.LookupBurst(keys, hashes, entries, Cache, TableStats);
+            table.LookupBurst(keys, hashes, entries, Cache, TableStats);
             SampleEmc(n);
         }
         else
         {
-            _dp.Flows.LookupBurst(keys, hashes, entries, null, TableStats);
+            table.LookupBurst(keys, hashes, entries, null, TableStats);
             if (Cache is not null && (_emcBypass -= n) <= 0) _emcBypass = 0;
         }
 
@@ -242,7 +254,7 @@ public sealed class Forwarder
                 misses++;
                 continue;
             }
-            _windowWildcardWins += e.TableId;
+            _windowWildcardWins += e.InExactStage ? 0 : 1;
             int h = e.Serial & 63;
             int b;
             while (true)

@@ -36,8 +36,8 @@ public delegate void UpcallHandler(in Upcall upcall);
 /// Design: the forwarding thread copies the whole frame into the next free slot (the agent buffers whole
 /// packets for buffer_id and truncates what it sends itself); when the ring is full, or the token bucket
 /// (packet-in rate limit) is empty, the packet is counted and dropped, so a slow controller never makes
-/// memory grow. A <see cref="ManualResetEventSlim"/> wakes the consumer. Producers that are not the
-/// owning forwarding thread must serialise through <see cref="ProducerLock"/>.
+/// memory grow. A <see cref="ManualResetEventSlim"/> wakes the consumer. One producer: the owning forwarding
+/// thread (the control path's ring is written under the datapath's control lock).
 /// </remarks>
 public sealed class UpcallRing
 {
@@ -51,7 +51,6 @@ public sealed class UpcallRing
     private readonly ManualResetEventSlim _signal;
     private double _tokens;
     private long _lastRefill;
-    public readonly Lock ProducerLock = new();
 
     public UpcallRing(int capacityPow2, int maxFrame, ManualResetEventSlim signal)
     {

@@ -193,7 +193,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     /// A manager for <paramref name="dp"/>'s table that also checks the datapath's ports and modes, and shows its
     /// software flows by reason in <paramref name="dp"/>'s counters (<c>offload-sw-REASON</c>).
     /// </summary>
-    public OffloadManager(SwitchDatapath dp, IOffloadTarget target) : this(dp.Flows, target)
+    public OffloadManager(SwitchDatapath dp, IOffloadTarget target) : this(dp.Pipeline.Table(0), target)
     {
         _dp = dp;
         _env = ComputeEnv(out _envSignature);
@@ -218,7 +218,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         _attached = true;
         _table.AddObserver(this);
         var existing = new List<FlowEntry>();
-        _table.Collect(FlowMatch.All, OfPort.None, strict: false, existing);
+        _table.Snapshot(existing);
         existing.Sort(static (a, b) => b.Priority.CompareTo(a.Priority));
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         lock (_queueGate)
@@ -458,7 +458,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
                 EvictOutrankedBy(s);
             }
         }
-        else if (!e.IsEmergency)
+        else
         {
             // New actions may be supported now; the overlap rules did not change (same match and priority).
             Place(s);
@@ -582,16 +582,9 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         var s = new FlowState(e);
         _flows[e] = s;
         long w0 = _target.RegisterWrites;
-        if (e.IsEmergency)
-        {
-            SetReason(s, OffloadReason.Emergency, null);
-        }
-        else
-        {
-            if (s.IsExact) _swExact.Add(s);
-            else _swWildcard.Add(s);
-            Place(s);
-        }
+        if (s.IsExact) _swExact.Add(s);
+        else _swWildcard.Add(s);
+        Place(s);
         s.LastWrites = (int)(_target.RegisterWrites - w0);
         if (countAsFlowMod)
         {
@@ -866,7 +859,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         foreach (var s in all)
         {
             long w0 = _target.RegisterWrites;
-            if (!s.Entry.IsEmergency && !s.Entry.IsRemoved) Place(s);
+            if (!s.Entry.IsRemoved) Place(s);
             var (wasIn, wasReason, takeOutWrites) = was[s];
             s.LastWrites = (int)(takeOutWrites + _target.RegisterWrites - w0);
             if (s.InHardware != wasIn || s.Reason != wasReason) Decided(PlacementEvent.Replaced, s, wasIn);
@@ -923,7 +916,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         var dp = _dp!;
         var ports = dp.Ports.List;
         long sig = 17;
-        sig = sig * 31 + (dp.Flows.UseEmergencyTable ? 1 : 0);
+        sig = sig * 31 + (dp.Pipeline.IsRedirected ? 1 : 0);
         sig = sig * 31 + (int)dp.FragmentMode;
         foreach (var p in ports) sig = sig * 31 + ((long)p.No << 32 | (uint)p.Config);
         // A port that carries tunnels has its frames decapsulated by software: the hardware must not answer them.
@@ -933,7 +926,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         foreach (var u in underlays) sig = sig * 31 + u + 0x10000;
         signature = sig;
 
-        if (dp.Flows.UseEmergencyTable) return Env.Suspend("emergency flow table in use");
+        if (dp.Pipeline.IsRedirected) return Env.Suspend("emergency flow table in use");
         if (dp.FragmentMode != FragmentMode.Normal) return Env.Suspend("fragment mode drops IP fragments in software");
         var dpPorts = new HashSet<ushort>();
         foreach (var p in ports) dpPorts.Add(p.No);

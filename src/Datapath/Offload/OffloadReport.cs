@@ -50,11 +50,12 @@ public static class OffloadReport
     /// One dump-flows line, ovs-ofctl style:
     /// <c> cookie=0x0, duration=1.5s, n_packets=3, n_bytes=180, placement=hw(exact,row=17), priority=100,ip,... actions=output:2</c>.
     /// </summary>
-    public static string FlowLine(in FlowPlacement p, string? location, long nowNanos)
+    /// <param name="cookie">The rule's cookie, as the OpenFlow layer keeps it (the datapath does not).</param>
+    public static string FlowLine(in FlowPlacement p, string? location, long nowNanos, ulong cookie)
     {
         var e = p.Entry;
         var sb = new StringBuilder(192);
-        sb.Append(" cookie=0x").Append(e.Cookie.ToString("x", CultureInfo.InvariantCulture));
+        sb.Append(" cookie=0x").Append(cookie.ToString("x", CultureInfo.InvariantCulture));
         double seconds = Math.Max(0, nowNanos - e.CreatedNanos) / 1e9;
         sb.Append(", duration=").Append(seconds.ToString("0.###", CultureInfo.InvariantCulture)).Append('s');
         sb.Append(", n_packets=").Append(e.Packets.ToString(CultureInfo.InvariantCulture));

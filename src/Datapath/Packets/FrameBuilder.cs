@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Packets;
@@ -51,7 +52,7 @@ public static class FrameBuilder
         f[ip + 9] = proto;
         BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(ip + 12), ipSrc);
         BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(ip + 16), ipDst);
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(ip + 10), InternetChecksum(f.AsSpan(ip, 20)));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(ip + 10), Checksum.Compute(f.AsSpan(ip, 20)));
         int l4 = ip + 20;
         for (int i = 0; i < payload; i++) f[l4 + l4Header + i] = (byte)i;
         switch (proto)
@@ -60,7 +61,7 @@ public static class FrameBuilder
                 BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4), sport);
                 BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 2), dport);
                 BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 4), (ushort)(8 + payload));
-                ushort uc = L4Checksum(f.AsSpan(ip, 20), f.AsSpan(l4, 8 + payload), proto);
+                ushort uc = Checksum.ComputeL4(ipSrc, ipDst, proto, f.AsSpan(l4, 8 + payload));
                 BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 6), uc == 0 ? (ushort)0xFFFF : uc);
                 break;
             case PacketParser.ProtoTcp:
@@ -70,14 +71,14 @@ public static class FrameBuilder
                 f[l4 + 12] = 0x50;
                 f[l4 + 13] = 0x18; // PSH|ACK
                 BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 14), 0xFFFF);
-                BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 16), L4Checksum(f.AsSpan(ip, 20), f.AsSpan(l4, 20 + payload), proto));
+                BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 16), Checksum.ComputeL4(ipSrc, ipDst, proto, f.AsSpan(l4, 20 + payload)));
                 break;
             default:
                 f[l4] = (byte)sport;
                 f[l4 + 1] = (byte)dport;
                 BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 4), icmpId);
                 BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 6), icmpSeq);
-                BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 2), InternetChecksum(f.AsSpan(l4, 8 + payload)));
+                BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 2), Checksum.Compute(f.AsSpan(l4, 8 + payload)));
                 break;
         }
         return f;
@@ -101,26 +102,5 @@ public static class FrameBuilder
         tha.Write(a[18..]);
         BinaryPrimitives.WriteUInt32BigEndian(a[24..], tpa);
         return f;
-    }
-
-    /// <summary>RFC 1071 checksum of <paramref name="data"/> (the value to store).</summary>
-    public static ushort InternetChecksum(ReadOnlySpan<byte> data, uint initial = 0)
-    {
-        uint sum = initial;
-        int i = 0;
-        for (; i + 1 < data.Length; i += 2) sum += (uint)(data[i] << 8 | data[i + 1]);
-        if (i < data.Length) sum += (uint)(data[i] << 8);
-        while ((sum >> 16) != 0) sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
-    }
-
-    /// <summary>TCP/UDP checksum with the IPv4 pseudo-header (the value to store; 0 means "computes to zero").</summary>
-    public static ushort L4Checksum(ReadOnlySpan<byte> ipHeader, ReadOnlySpan<byte> l4, byte proto)
-    {
-        uint sum = 0;
-        for (int i = 12; i < 20; i += 2) sum += (uint)(ipHeader[i] << 8 | ipHeader[i + 1]);
-        sum += proto;
-        sum += (uint)l4.Length;
-        return InternetChecksum(l4, sum);
     }
 }

@@ -177,17 +177,17 @@ public sealed class TunnelHeader
         inner[strip..].CopyTo(f[size..]);
 
         ref byte b = ref MemoryMarshal.GetReference(f);
-        WriteBe16(ref b, IpTotalLenOff, (ushort)ipLen);
-        WriteBe16(ref b, IpCsumOff, (ushort)~Checksum.Add(IpPartialSum, (ushort)ipLen));
+        BigEndian.Write16(ref b, IpTotalLenOff, (ushort)ipLen);
+        BigEndian.Write16(ref b, IpCsumOff, (ushort)~Checksum.Add(IpPartialSum, (ushort)ipLen));
         switch (Kind)
         {
             case TunnelKind.Vxlan:
-                WriteBe16(ref b, UdpSrcOff, SourcePort(inner));
-                WriteBe16(ref b, UdpLenOff, (ushort)(ipLen - Ipv4Size));
-                WriteBe32(ref b, VniOff, key << 8);
+                BigEndian.Write16(ref b, UdpSrcOff, SourcePort(inner));
+                BigEndian.Write16(ref b, UdpLenOff, (ushort)(ipLen - Ipv4Size));
+                BigEndian.Write32(ref b, VniOff, key << 8);
                 break;
             case TunnelKind.Gre:
-                if (HasKeyField) WriteBe32(ref b, GreKeyOff, key);
+                if (HasKeyField) BigEndian.Write32(ref b, GreKeyOff, key);
                 break;
         }
         return EncapStatus.Ok;
@@ -235,12 +235,4 @@ public sealed class TunnelHeader
         }
         return h;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteBe16(ref byte b, int off, ushort v)
-        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteBe32(ref byte b, int off, uint v)
-        => Unsafe.WriteUnaligned(ref Unsafe.Add(ref b, off), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v);
 }

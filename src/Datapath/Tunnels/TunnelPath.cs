@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Packets;
@@ -230,8 +231,8 @@ internal sealed class TunnelPath
         if ((iph[0] >> 4) != 4 || ihl < 20 || iph.Length < ihl + 8) return;
         int frag = (iph[6] << 8) | iph[7];
         if ((frag & 0x4000) == 0 || (frag & 0x3FFF) != 0) return;   // DF set, not a fragment
-        uint src = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(iph[12..]);
-        uint dst = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(iph[16..]);
+        uint src = BinaryPrimitives.ReadUInt32BigEndian(iph[12..]);
+        uint dst = BinaryPrimitives.ReadUInt32BigEndian(iph[16..]);
         if (src == 0 || src == 0xFFFFFFFF || (src >> 28) == 0xE || (dst >> 28) == 0xE || dst == 0xFFFFFFFF) return;
         if (iph[9] == 1 && iph[ihl] is 3 or 4 or 5 or 11 or 12) return;       // never answer an ICMP error
         if ((inner[0] & 1) != 0) return;                                       // sent to a multicast/broadcast MAC
@@ -268,19 +269,19 @@ internal sealed class TunnelPath
         inner[12..ip].CopyTo(f[12..]);          // same VLAN tag, if any, and EtherType IPv4
         var o = f[ip..];
         o[0] = 0x45; o[1] = 0xC0;               // internetwork control
-        Be16(o[2..], (ushort)(20 + 8 + quote));
-        Be16(o[4..], 0); Be16(o[6..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(o[2..], (ushort)(20 + 8 + quote));
+        BinaryPrimitives.WriteUInt16BigEndian(o[4..], 0); BinaryPrimitives.WriteUInt16BigEndian(o[6..], 0);
         o[8] = 64; o[9] = 1;
-        Be16(o[10..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(o[10..], 0);
         iph.Slice(16, 4).CopyTo(o[12..]);       // from the packet's destination
         iph.Slice(12, 4).CopyTo(o[16..]);       // to its source
-        Be16(o[10..], (ushort)~Actions.Checksum.Sum(o[..20]));
+        BinaryPrimitives.WriteUInt16BigEndian(o[10..], (ushort)~Actions.Checksum.Sum(o[..20]));
         var icmp = o[20..];
         icmp[0] = 3; icmp[1] = 4;
-        Be16(icmp[2..], 0); Be16(icmp[4..], 0);
-        Be16(icmp[6..], (ushort)mtu);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0); BinaryPrimitives.WriteUInt16BigEndian(icmp[4..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)mtu);
         iph[..quote].CopyTo(icmp[8..]);
-        Be16(icmp[2..], (ushort)~Actions.Checksum.Sum(icmp[..(8 + quote)]));
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], (ushort)~Actions.Checksum.Sum(icmp[..(8 + quote)]));
         pool.Length[b] = (ushort)len;
         pool.InPort[b] = inPort;
         _icmpInWindow++;
@@ -288,8 +289,6 @@ internal sealed class TunnelPath
         _f.Output.StageTxSlot(slot, b, false, ActionExecutor.NoQueue);
         pool.Release(b);
     }
-
-    private static void Be16(Span<byte> s, ushort v) => System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(s, v);
 
     /// <summary>Adds the accumulated tunnel tx counts (called when the forwarder flushes its transmit queues).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -54,7 +54,7 @@ public sealed class TunnelRegistry
     /// <summary>
     /// Adds a tunnel port over its underlay (which must already be a port of this datapath) with the configured
     /// OpenFlow number, and sends the first ARP request for its next hop when the MAC is not configured.
-    /// Throws <see cref="InvalidOperationException"/> with a message naming the problem.
+    /// Throws <see cref="DatapathConfigurationException"/> with a message naming the problem.
     /// </summary>
     public TunnelPort Add(TunnelConfig cfg)
     {
@@ -67,8 +67,8 @@ public sealed class TunnelRegistry
             if (cfg.Underlay != 0)
             {
                 underlay = ports.Get(cfg.Underlay);
-                if (underlay is null) throw new InvalidOperationException($"tunnel {cfg.Name}: underlay port {cfg.Underlay} does not exist");
-                if (underlay.Port is TunnelPort) throw new InvalidOperationException($"tunnel {cfg.Name}: underlay port {cfg.Underlay} is a tunnel");
+                if (underlay is null) throw new DatapathConfigurationException($"tunnel {cfg.Name}: underlay port {cfg.Underlay} does not exist");
+                if (underlay.Port is TunnelPort) throw new DatapathConfigurationException($"tunnel {cfg.Name}: underlay port {cfg.Underlay} is a tunnel");
             }
             else
             {
@@ -81,14 +81,14 @@ public sealed class TunnelRegistry
                     candidates++;
                 }
                 if (candidates != 1)
-                    throw new InvalidOperationException($"tunnel {cfg.Name}: give underlay=N (the datapath has {candidates} non-tunnel ports to choose from)");
+                    throw new DatapathConfigurationException($"tunnel {cfg.Name}: give underlay=N (the datapath has {candidates} non-tunnel ports to choose from)");
             }
             foreach (var t in _tunnels)
             {
                 var c = t.Config;
-                if (c.Name == cfg.Name) throw new InvalidOperationException($"tunnel {cfg.Name}: a tunnel with that name exists");
+                if (c.Name == cfg.Name) throw new DatapathConfigurationException($"tunnel {cfg.Name}: a tunnel with that name exists");
                 if (ReferenceEquals(t.UnderlaySlot, underlay) && SameDemux(c, cfg))
-                    throw new InvalidOperationException($"tunnel {cfg.Name}: {c.Name} already receives {cfg.Kind} from {Ipv4.Format(cfg.RemoteIp)} to {Ipv4.Format(cfg.LocalIp)} with that {(cfg.Kind == TunnelKind.Vxlan ? "VNI" : "key")}");
+                    throw new DatapathConfigurationException($"tunnel {cfg.Name}: {c.Name} already receives {cfg.Kind} from {Ipv4.Format(cfg.RemoteIp)} to {Ipv4.Format(cfg.LocalIp)} with that {(cfg.Kind == TunnelKind.Vxlan ? "VNI" : "key")}");
             }
             port = new TunnelPort(cfg, underlay!.Port, _dp.Clock);
             port.Attach(underlay);
@@ -98,9 +98,9 @@ public sealed class TunnelRegistry
             {
                 slot = _dp.AddPort(port, cfg.PortNo);
             }
-            catch (InvalidOperationException e)
+            catch (DatapathConfigurationException e)
             {
-                throw new InvalidOperationException($"tunnel {cfg.Name}: {e.Message}", e);
+                throw new DatapathConfigurationException($"tunnel {cfg.Name}: {e.Message}", e);
             }
             port.Slot = slot;
             _tunnels.Add(port);
@@ -171,7 +171,7 @@ public sealed class TunnelRegistry
             }
             catch (ArgumentException e)
             {
-                throw new InvalidOperationException(e.Message, e);
+                throw new DatapathConfigurationException(e.Message, e);
             }
         }
         return a;

@@ -182,8 +182,8 @@ public sealed class UnderlayBinding
         ref byte fr = ref MemoryMarshal.GetReference(f);
         int vihl = Unsafe.Add(ref fr, ip);
         int ihl = (vihl & 0x0F) << 2;
-        int totalLen = Be16(ref fr, ip + 2);
-        int frag = Be16(ref fr, ip + 6);
+        int totalLen = BigEndian.Read16(ref fr, ip + 2);
+        int frag = BigEndian.Read16(ref fr, ip + 6);
         bool versionOk = (vihl >> 4) == 4 && ihl >= TunnelHeader.Ipv4Size;
         int l4 = ip + ihl;
         int l4Len = totalLen - ihl;
@@ -192,7 +192,7 @@ public sealed class UnderlayBinding
         {
             // UDP to other ports (and later fragments, which have no UDP header) is not ours.
             if (!versionOk || f.Length < l4 + TunnelHeader.UdpSize || (frag & 0x1FFF) != 0) return RxVerdict.Pass;
-            dport = (ushort)Be16(ref fr, l4 + 2);
+            dport = (ushort)BigEndian.Read16(ref fr, l4 + 2);
             if (dport != _vxlanPort0 && Array.IndexOf(_vxlanPorts, dport) < 0) return RxVerdict.Pass;
         }
         if (!versionOk || totalLen < ihl || totalLen > f.Length - ip) return Drop(TunnelDropReason.Malformed);
@@ -200,7 +200,7 @@ public sealed class UnderlayBinding
             return Drop(TunnelDropReason.BadChecksum);
         if ((frag & 0x3FFF) != 0) return Drop(TunnelDropReason.Fragment);
 
-        uint remote = Be32(ref fr, ip + 12);
+        uint remote = BigEndian.Read32(ref fr, ip + 12);
         int end = ip + totalLen;    // Ethernet padding after the IPv4 packet is dropped
         TunnelPort? t;
         int strip;
@@ -209,14 +209,14 @@ public sealed class UnderlayBinding
         {
             case TunnelHeader.ProtoUdp:
             {
-                int udpLen = Be16(ref fr, l4 + 4);
+                int udpLen = BigEndian.Read16(ref fr, l4 + 4);
                 if (udpLen < TunnelHeader.UdpSize + TunnelHeader.VxlanSize + TunnelHeader.EthSize || udpLen > l4Len)
                     return Drop(TunnelDropReason.Malformed);
                 if ((Unsafe.Add(ref fr, l4 + TunnelHeader.UdpSize) & 0x08) == 0) return Drop(TunnelDropReason.Malformed);
-                if (Be16(ref fr, l4 + 6) != 0
+                if (BigEndian.Read16(ref fr, l4 + 6) != 0
                     && Checksum.Add(Checksum.PseudoHeaderSum(remote, dst, TunnelHeader.ProtoUdp, (ushort)udpLen), Checksum.Sum(f.Slice(l4, udpLen))) != 0xFFFF)
                     return Drop(TunnelDropReason.BadChecksum);
-                uint vni = Be32(ref fr, l4 + 12) >> 8;
+                uint vni = BigEndian.Read32(ref fr, l4 + 12) >> 8;
                 t = Find(TunnelKind.Vxlan, dst, remote, vni, true, dport);
                 if (t is null) return Drop(TunnelDropReason.UnknownKey);
                 end = l4 + udpLen;
@@ -227,9 +227,9 @@ public sealed class UnderlayBinding
             case TunnelHeader.ProtoGre:
             {
                 if (l4Len < TunnelHeader.GreBaseSize) return Drop(TunnelDropReason.Malformed);
-                int flags = Be16(ref fr, l4);
+                int flags = BigEndian.Read16(ref fr, l4);
                 const int known = TunnelHeader.GreFlagChecksum | TunnelHeader.GreFlagKey | TunnelHeader.GreFlagSeq;
-                if ((flags & ~known) != 0 || Be16(ref fr, l4 + 2) != TunnelHeader.EthTypeTeb)
+                if ((flags & ~known) != 0 || BigEndian.Read16(ref fr, l4 + 2) != TunnelHeader.EthTypeTeb)
                     return Drop(TunnelDropReason.Malformed);
                 int gh = TunnelHeader.GreBaseSize;
                 if ((flags & TunnelHeader.GreFlagChecksum) != 0) gh += 4;
@@ -240,7 +240,7 @@ public sealed class UnderlayBinding
                 if (l4Len < gh + TunnelHeader.EthSize) return Drop(TunnelDropReason.Malformed);
                 if ((flags & TunnelHeader.GreFlagChecksum) != 0 && !Checksum.IsValid(f.Slice(l4, l4Len)))
                     return Drop(TunnelDropReason.BadChecksum);
-                uint key = hasKey ? Be32(ref fr, keyOff) : 0;
+                uint key = hasKey ? BigEndian.Read32(ref fr, keyOff) : 0;
                 t = Find(TunnelKind.Gre, dst, remote, key, hasKey, 0);
                 if (t is null) return Drop(TunnelDropReason.UnknownKey);
                 strip = l4 + gh;
@@ -265,20 +265,6 @@ public sealed class UnderlayBinding
         pool.Length[p] = (ushort)(end - strip);
         tunnel = t;
         return RxVerdict.Decapsulated;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Be16(ref byte b, int off)
-    {
-        ushort v = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref b, off));
-        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint Be32(ref byte b, int off)
-    {
-        uint v = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref b, off));
-        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(v) : v;
     }
 
     /// <summary>A 20-byte IPv4 header sums to 0xffff (its checksum is right). The one's-complement sum of the words in

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Softswitch.OfAgent.Wire;
 
 /// <summary>Outcome of looking for one message at the start of received stream bytes.</summary>
@@ -32,30 +30,6 @@ public static class OfpFraming
         if (!OfpHeader.TryRead(buffer, out header))
         {
             return OfpFrameStatus.Incomplete;
-        }
-        return Classify(header, buffer.Length, maxMessageSize, out frameLength);
-    }
-
-    /// <summary>As <see cref="TryGetFrame(ReadOnlySpan{byte}, out OfpHeader, out int, int)"/> over a pipe's buffer.</summary>
-    public static OfpFrameStatus TryGetFrame(in ReadOnlySequence<byte> buffer, out OfpHeader header, out int frameLength,
-        int maxMessageSize = OfpConstants.MaxMessageSize)
-    {
-        frameLength = 0;
-        header = default;
-        if (buffer.Length < OfpHeader.Size)
-        {
-            return OfpFrameStatus.Incomplete;
-        }
-        ReadOnlySpan<byte> first = buffer.FirstSpan;
-        if (first.Length >= OfpHeader.Size)
-        {
-            OfpHeader.TryRead(first, out header);
-        }
-        else
-        {
-            Span<byte> copy = stackalloc byte[OfpHeader.Size];
-            buffer.Slice(0, OfpHeader.Size).CopyTo(copy);
-            OfpHeader.TryRead(copy, out header);
         }
         return Classify(header, buffer.Length, maxMessageSize, out frameLength);
     }

@@ -3,6 +3,7 @@ using System.Text;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Ofproto;
 using Softswitch.OfAgent;
 
 namespace Softswitch.Control;
@@ -56,7 +57,7 @@ internal static class DaemonCommands
         foreach (var p in placements)
         {
             string? location = p.InHardware ? offload.Target.Location(p.Entry) : null;
-            sb.Append(OffloadReport.FlowLine(p, location, nowNanos)).Append('\n');
+            sb.Append(OffloadReport.FlowLine(p, location, nowNanos, OfFlowRule.CookieOf(p.Entry))).Append('\n');
         }
         return ControlReply.Success(sb.ToString());
     }
@@ -89,12 +90,12 @@ internal static class DaemonCommands
         foreach (var l in agent.Listeners)
             sb.Append(ic, $"listener {l.Endpoint}: {l.Live} open, {Interlocked.Read(ref l.Accepted)} accepted, {Interlocked.Read(ref l.Established)} established, ")
               .Append(ic, $"{Interlocked.Read(ref l.OpeningFailed)} refused in opening (deadline, TLS, closed), {Interlocked.Read(ref l.Evicted)} dropped for room, {Interlocked.Read(ref l.RefusedFull)} refused at the cap\n");
-        for (int t = 0; t < dp.Flows.TableCount; t++)
+        for (int t = 0; t < agent.Flows.TableCount; t++)
         {
-            var st = dp.Flows.GetTableStats(t);
+            var st = agent.Flows.GetTableStats(t);
             sb.Append(ic, $"table {st.TableId} ({st.Name}): {st.ActiveCount} flows (max {st.MaxEntries}), {st.LookupCount} lookups, {st.MatchedCount} matched\n");
         }
-        sb.Append(ic, $"emergency flows: {dp.Flows.Emergency}\n");
+        sb.Append(ic, $"emergency flows: {agent.Flows.Emergency}\n");
         sb.Append("ports:\n");
         foreach (var p in dp.Ports.List)
         {

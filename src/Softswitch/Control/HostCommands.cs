@@ -8,6 +8,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
+using Softswitch.Ofproto;
 using Softswitch.Ports;
 using Softswitch.Ports.Linux;
 
@@ -60,8 +61,8 @@ internal static class HostCommands
             c.Dp.MacTable.Clear();
             return ControlReply.Success("table successfully flushed\n");
         });
-        commands.Register("memory/show", "[--format json]", "flows, ports, learned addresses, managed heap", 0, 2, args => MemoryShow(c.Dp, args));
-        commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, args));
+        commands.Register("memory/show", "[--format json]", "flows, ports, learned addresses, managed heap", 0, 2, args => MemoryShow(c.Dp, c.Agent.Flows, args));
+        commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Flows, args));
         commands.Register("port/add", "SPEC [N]", "open a port (afpacket:IF, afxdp:IF, pcap:IF, tap:NAME) as OpenFlow port N", 1, 2, args => PortAdd(c, args));
         commands.Register("port/del", "NAME|N", "remove a port", 1, 1, args => PortDel(c.Dp, args[0]));
     }
@@ -107,14 +108,14 @@ internal static class HostCommands
         });
     }
 
-    internal static ControlReply MemoryShow(SwitchDatapath dp, string[] args)
+    internal static ControlReply MemoryShow(SwitchDatapath dp, OfFlowTables tables, string[] args)
     {
         var gc = GC.GetGCMemoryInfo();
         var items = new (string Name, long Value)[]
         {
-            ("flows", dp.Flows.ActiveExact + dp.Flows.ActiveWildcard),
-            ("exact-flows", dp.Flows.ActiveExact),
-            ("wildcard-flows", dp.Flows.ActiveWildcard),
+            ("flows", tables.ActiveExact + tables.ActiveWildcard),
+            ("exact-flows", tables.ActiveExact),
+            ("wildcard-flows", tables.ActiveWildcard),
             ("ports", dp.Ports.List.Length),
             ("mac-entries", dp.MacTable.Count),
             ("managed-heap-bytes", GC.GetTotalMemory(false)),
@@ -130,12 +131,12 @@ internal static class HostCommands
     }
 
     /// <summary>Every flow (normal, then emergency), highest priority first, as <c>ovs-ofctl dump-flows</c> prints it.</summary>
-    internal static ControlReply DumpFlows(SwitchDatapath dp, string[] args)
+    internal static ControlReply DumpFlows(SwitchDatapath dp, OfFlowTables tables, string[] args)
     {
         var flows = new List<FlowEntry>();
-        dp.Flows.Collect(FlowMatch.All, OfPortNone, strict: false, flows);
+        tables.Collect(FlowMatch.All, OfPortNone, strict: false, flows);
         int normal = flows.Count;
-        dp.Flows.Collect(FlowMatch.All, OfPortNone, strict: false, flows, emergency: true);
+        tables.Collect(FlowMatch.All, OfPortNone, strict: false, flows, emergency: true);
         flows.Sort(0, normal, Comparer<FlowEntry>.Create(Order));
         flows.Sort(normal, flows.Count - normal, Comparer<FlowEntry>.Create(Order));
         long now = dp.Clock.NowNanos;
@@ -150,7 +151,7 @@ internal static class HostCommands
             foreach (var e in flows)
             {
                 w.WriteStartObject();
-                w.WriteString("cookie", $"0x{e.Cookie:x}");
+                w.WriteString("cookie", $"0x{OfFlowRule.CookieOf(e):x}");
                 w.WriteNumber("duration", Math.Round(Math.Max(0, now - e.CreatedNanos) / 1e9, 3));
                 w.WriteNumber("n_packets", e.Packets);
                 w.WriteNumber("n_bytes", e.Bytes);
@@ -159,7 +160,7 @@ internal static class HostCommands
                 w.WriteNumber("priority", e.Priority);
                 w.WriteString("match", FlowFormat.Match(e.Match));
                 w.WriteString("actions", FlowFormat.Actions(e.Actions));
-                w.WriteBoolean("emergency", e.IsEmergency);
+                w.WriteBoolean("emergency", (OfFlowRule.Of(e)?.IsEmergency ?? false));
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -176,10 +177,10 @@ internal static class HostCommands
     {
         var ic = CultureInfo.InvariantCulture;
         var sb = new StringBuilder(160);
-        sb.Append(ic, $" cookie=0x{e.Cookie:x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table={e.TableId}, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
+        sb.Append(ic, $" cookie=0x{OfFlowRule.CookieOf(e):x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table={OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId}, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
         if (e.IdleTimeout != 0) sb.Append(ic, $"idle_timeout={e.IdleTimeout}, ");
         if (e.HardTimeout != 0) sb.Append(ic, $"hard_timeout={e.HardTimeout}, ");
-        if (e.IsEmergency) sb.Append("emergency, ");
+        if ((OfFlowRule.Of(e)?.IsEmergency ?? false)) sb.Append("emergency, ");
         if (e.IdleTimeout != 0) sb.Append(ic, $"idle_age={Math.Max(0, nowNanos - e.LastUsedNanos) / 1_000_000_000}, ");
         sb.Append(FlowFormat.Rule(e.Priority, e.Match)).Append(" actions=").Append(FlowFormat.Actions(e.Actions));
         return sb.ToString();

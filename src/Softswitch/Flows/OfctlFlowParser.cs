@@ -1,6 +1,7 @@
 using System.Globalization;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Flows;
 

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -17,6 +18,7 @@ public sealed class ForwardingTests
     private sealed class Rig : IDisposable
     {
         public readonly SwitchDatapath Dp;
+        public readonly OfFlowTables Flows;
         public readonly MemoryPort[] Ports;
         public readonly ManualClock Clock = new();
         public readonly List<FlowRemoved> Removed = new();
@@ -25,6 +27,7 @@ public sealed class ForwardingTests
         public Rig(int ports = 4, int emc = 1024)
         {
             Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = emc, PacketInRate = 0 }, Clock);
+            Flows = new OfFlowTables(Dp);
             Dp.Events = new Ev(this);
             Ports = new MemoryPort[ports];
             for (int i = 0; i < ports; i++)
@@ -37,8 +40,9 @@ public sealed class ForwardingTests
 
         private sealed class Ev(Rig r) : IDatapathEvents
         {
-            public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
-            public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }
+            public void OnFlowExpired(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
+            public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
+        public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }
         }
 
         public void Send(int port, byte[] frame)
@@ -50,7 +54,7 @@ public sealed class ForwardingTests
         public List<byte[]> Sent(int port) => Ports[port - 1].TakeSent();
 
         public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
-            => Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
+            => Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
 
         public List<(ushort inPort, PacketInReason reason, byte[] frame)> Upcalls()
         {
@@ -84,7 +88,7 @@ public sealed class ForwardingTests
         Assert.Equal(f, sent[0]);
         Assert.Empty(r.Sent(3));
         var entries = new List<FlowEntry>();
-        r.Dp.Flows.Collect(FlowMatch.All, OfPort.None, false, entries);
+        r.Flows.Collect(FlowMatch.All, OfPort.None, false, entries);
         Assert.Single(entries);
         Assert.Equal(2, entries[0].Packets);
         Assert.Equal(2 * f.Length, entries[0].Bytes);
@@ -228,7 +232,7 @@ public sealed class ForwardingTests
         // Set MF on the frame and fix the IPv4 header checksum.
         f[14 + 6] = 0x20;
         f[14 + 10] = 0; f[14 + 11] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + 10), FrameBuilder.InternetChecksum(f.AsSpan(14, 20)));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + 10), Checksum.Compute(f.AsSpan(14, 20)));
         r.Dp.MissBehavior = MissBehavior.Normal;
         r.Dp.FragmentMode = FragmentMode.Drop;
         r.Send(1, f);
@@ -263,7 +267,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, MatchOf(f, 1, Wildcards.None), 1,
+        r.Flows.Apply(new FlowMod(FlowModCommand.Add, MatchOf(f, 1, Wildcards.None), 1,
             new FlowActions([FlowAction.Output(2)]), IdleTimeout: 5, Flags: FlowModFlags.SendFlowRemoved));
         r.Clock.Advance(TimeSpan.FromSeconds(3));
         r.Send(1, f);

@@ -3,6 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
+using Softswitch.Ofproto;
 using Xunit.Abstractions;
 
 namespace Softswitch.Datapath.Tests.Offload;
@@ -41,7 +42,7 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         return FlowMatch.FromOpenFlow(w, b.Key);
     }
 
-    private static FlowEntry Add(FlowTable t, in FlowMatch m, ushort prio, params FlowAction[] actions)
+    private static FlowEntry Add(OfFlowTables t, in FlowMatch m, ushort prio, params FlowAction[] actions)
     {
         Assert.Equal(FlowModStatus.Ok, t.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)), null));
         var list = new List<FlowEntry>();
@@ -49,7 +50,7 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         return list.Single();
     }
 
-    private static void Delete(FlowTable t, in FlowMatch m, ushort prio)
+    private static void Delete(OfFlowTables t, in FlowMatch m, ushort prio)
         => Assert.Equal(FlowModStatus.Ok, t.Apply(new FlowMod(FlowModCommand.DeleteStrict, m, prio, FlowActions.Drop), null));
 
     private static FlowPlacement Where(OffloadManager m, FlowEntry e)
@@ -61,11 +62,11 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     [Fact]
     public void FlowMod_DoesNotWaitForTheTarget_SoftwareForwardsUntilPlaced()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst);
         using var device = new ManualResetEventSlim(false);
         target.BeforeWrite = _ => device.Wait(TimeSpan.FromSeconds(30)); // a device that does not answer
-        using var manager = new OffloadManager(table, target);
+        using var manager = new OffloadManager(table.Main, target);
         manager.Attach();
 
         var key = Udp(1, 0x0B000001);
@@ -109,9 +110,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     [Fact]
     public void AddThenDeleteBeforePlacement_CostsTheTargetNothing()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst);
-        using var manager = new OffloadManager(table, target);
+        using var manager = new OffloadManager(table.Main, target);
         manager.Attach(startWorker: false);
         var m = FlowMatch.Exact(Udp(1, 0x0B000002));
         Add(table, m, 0, FlowAction.Output(2));
@@ -129,9 +130,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     public void Counts_OnceEach_SoftwareBeforePlacement_HardwareAfter()
     {
         var clock = new ManualClock();
-        var table = new FlowTable(clock);
+        var table = new OfFlowTables(clock);
         var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst);
-        using var manager = new OffloadManager(table, target);
+        using var manager = new OffloadManager(table.Main, target);
         manager.Attach(startWorker: false);
         var key = Udp(1, 0x0B000003);
         var e = Add(table, FlowMatch.Exact(key), 0, FlowAction.Output(2));
@@ -159,9 +160,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     [Fact]
     public void ModifiedActions_ReachTheTarget_WhenPlaced()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst);
-        using var manager = new OffloadManager(table, target);
+        using var manager = new OffloadManager(table.Main, target);
         manager.Attach(startWorker: false);
         var key = Udp(2, 0x0B000004);
         var e = Add(table, FlowMatch.Exact(key), 0, FlowAction.Output(3));
@@ -182,9 +183,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     {
         foreach (var model in Enum.GetValues<OffloadLookupModel>())
         {
-            var table = new FlowTable(new ManualClock());
+            var table = new OfFlowTables(new ManualClock());
             var target = new DummyOffloadTarget(Ports, model);
-            using var manager = new OffloadManager(table, target);
+            using var manager = new OffloadManager(table.Main, target);
             manager.Attach(startWorker: false);
             var wide = Add(table, IpDst(0x0B000000, 8), 10, FlowAction.Output(2));
             var narrow = Add(table, IpDst(0x0B010000, 16), 20, FlowAction.Output(3));
@@ -220,9 +221,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     [Fact]
     public void PriorityModel_EqualPrioritiesTie_AndAnEvictionCascades()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var target = new DummyOffloadTarget(Ports, OffloadLookupModel.Priority);
-        using var manager = new OffloadManager(table, target);
+        using var manager = new OffloadManager(table.Main, target);
         manager.Attach(startWorker: false);
         var low = Add(table, IpDst(0x0B000000, 8), 10, FlowAction.Output(2));
         var mid = Add(table, IpDst(0x0B010000, 16), 20, FlowAction.Output(3));
@@ -235,9 +236,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         Assert.Equal(OffloadReason.Evicted, Where(manager, low).Reason);
         Assert.Null(target.Lookup(Udp(1, 0x0B010101)));
         // A tie with a hardware rule: both end in software.
-        var table2 = new FlowTable(new ManualClock());
+        var table2 = new OfFlowTables(new ManualClock());
         var target2 = new DummyOffloadTarget(Ports, OffloadLookupModel.Priority);
-        using var m2 = new OffloadManager(table2, target2);
+        using var m2 = new OffloadManager(table2.Main, target2);
         m2.Attach(startWorker: false);
         var a = Add(table2, IpDst(0x0B000000, 8), 10, FlowAction.Output(2));
         var b = Add(table2, IpDst(0x0B010000, 16), 10, FlowAction.Output(3));
@@ -260,9 +261,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         int seed = Environment.GetEnvironmentVariable("SOFTSWITCH_OFFLOAD_SEED") is { } s ? int.Parse(s) : 20261122;
         output.WriteLine($"seed {seed} (rerun with SOFTSWITCH_OFFLOAD_SEED={seed})");
         var rng = new Random(seed + (int)model);
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var target = new DummyOffloadTarget(Ports, model, capacity: 24, seed: seed);
-        using var manager = new OffloadManager(table, target);
+        using var manager = new OffloadManager(table.Main, target);
         manager.Attach();
         uint[] nets = [0x0B000000, 0x0B010000, 0x0B010100, 0x0C000000];
         ushort[] tps = [80, 443];

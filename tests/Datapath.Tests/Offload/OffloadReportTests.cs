@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Offload;
 
@@ -9,7 +10,7 @@ namespace Softswitch.Datapath.Tests.Offload;
 public sealed class OffloadReportTests
 {
     private static FlowEntry Entry(FlowMatch m, ushort prio, FlowActions a, ulong cookie = 0, ushort idle = 0, ushort hard = 0, long created = 1_000_000_000)
-        => new(m, prio, a, cookie, idle, hard, FlowModFlags.None, created);
+        => OfFlowRule.NewEntry(m, prio, a, cookie, idle, hard, FlowModFlags.None, created);
 
     private static FlowMatch IpTo(string cidr, ushort? inPort = null)
     {
@@ -63,7 +64,7 @@ public sealed class OffloadReportTests
         var p = new FlowPlacement(e, true, OffloadReason.None, null, 1, 30);
         Assert.Equal(" cookie=0xab, duration=2.25s, n_packets=3, n_bytes=180, idle_timeout=10, hard_timeout=60, placement=hw(wildcard,row=5), " +
                      "priority=50,ip,in_port=1,nw_dst=10.0.1.0/24 actions=mod_nw_tos:32,output:3",
-                     OffloadReport.FlowLine(p, "wildcard,row=5", nowNanos: 3_250_000_000));
+                     OffloadReport.FlowLine(p, "wildcard,row=5", nowNanos: 3_250_000_000, cookie: OfFlowRule.CookieOf(e)));
     }
 
     private static OffloadStats Stats(Dictionary<OffloadReason, int> reasons, long errors = 0, int pending = 0)

@@ -5,6 +5,7 @@ using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 
@@ -56,8 +57,10 @@ internal sealed class TunnelRig : IDisposable
         return FlowMatch.FromOpenFlow(w, key);
     }
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SwitchDatapath, OfFlowTables> s_flows = new();
+
     public static void Add(SwitchDatapath dp, FlowMatch m, params FlowAction[] actions)
-        => Assert.Equal(FlowModStatus.Ok, dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
+        => Assert.Equal(FlowModStatus.Ok, s_flows.GetValue(dp, d => new OfFlowTables(d)).Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
 
     /// <summary>host ↔ tunnel both ways on both switches.</summary>
     public TunnelRig WithCrossFlows()
@@ -454,19 +457,19 @@ public sealed class TunnelDatapathTests
     public void RegistrationErrorsNameTheProblem()
     {
         using var r = new TunnelRig();
-        var e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1"));
+        var e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1"));
         Assert.Contains("give underlay=N", e.Message);
-        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=9"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=9"));
         Assert.Contains("underlay port 9 does not exist", e.Message);
-        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2,port=1"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2,port=1"));
         Assert.Contains("port number 1 is taken", e.Message);
         Assert.Empty(r.A.Tunnels.List);
         r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2,port=10");
-        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2"));
         Assert.Contains("already receives", e.Message);
-        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.3,vni=1,underlay=10"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.3,vni=1,underlay=10"));
         Assert.Contains("is a tunnel", e.Message);
-        e = Assert.Throws<InvalidOperationException>(() => r.A.Tunnels.Add("u:gre,local=10.0.0.1,remote=10.0.0.3,underlay=2,local_mac=02:00:00:00:00:99"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("u:gre,local=10.0.0.1,remote=10.0.0.3,underlay=2,local_mac=02:00:00:00:00:99"));
         Assert.Contains("two MACs", e.Message);
         // Another VNI to the same remote, and the only-non-tunnel-port default once unambiguous.
         r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=2,underlay=2");

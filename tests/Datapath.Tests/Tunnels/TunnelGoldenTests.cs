@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
@@ -52,10 +53,10 @@ public sealed class TunnelGoldenTests
 
     internal static void AssertIpv4Valid(byte[] f, int expectTotal)
     {
-        Assert.Equal(0, FrameBuilder.InternetChecksum(f.AsSpan(14, 20)));     // sums to 0xffff including the checksum
+        Assert.Equal(0, Checksum.Compute(f.AsSpan(14, 20)));     // sums to 0xffff including the checksum
         var copy = f.AsSpan(14, 20).ToArray();
         copy[10] = copy[11] = 0;
-        Assert.Equal(BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(24)), FrameBuilder.InternetChecksum(copy)); // from scratch
+        Assert.Equal(BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(24)), Checksum.Compute(copy)); // from scratch
         Assert.Equal(expectTotal, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(16)));
         Assert.Equal(f.Length - 14, expectTotal);
     }
@@ -349,7 +350,7 @@ public sealed class TunnelGoldenTests
     {
         var (tx, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
         var withSum = EncapOne(tx, Inner());
-        ushort sum = FrameBuilder.L4Checksum(withSum.AsSpan(14, 20), withSum.AsSpan(34), 17);
+        ushort sum = Checksum.ComputeL4(BinaryPrimitives.ReadUInt32BigEndian(withSum.AsSpan(26)), BinaryPrimitives.ReadUInt32BigEndian(withSum.AsSpan(30)), 17, withSum.AsSpan(34));
         BinaryPrimitives.WriteUInt16BigEndian(withSum.AsSpan(40), sum == 0 ? (ushort)0xFFFF : sum);
         var drops = new TunnelDropCounters();
         var bind = new UnderlayBinding(null, [Receiver("vx1:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100")], drops);
@@ -370,7 +371,7 @@ public sealed class TunnelGoldenTests
         BinaryPrimitives.WriteUInt32BigEndian(gre.AsSpan(8), 7);
         BinaryPrimitives.WriteUInt32BigEndian(gre.AsSpan(12), 1);
         inner.CopyTo(gre, 16);
-        BinaryPrimitives.WriteUInt16BigEndian(gre.AsSpan(4), FrameBuilder.InternetChecksum(gre));
+        BinaryPrimitives.WriteUInt16BigEndian(gre.AsSpan(4), Checksum.Compute(gre));
         var outer = Outer(47, gre);
         var drops = new TunnelDropCounters();
         var rx = Receiver("gre1:gre,local=10.0.0.2,remote=10.0.0.1,key=7");
@@ -467,6 +468,6 @@ public sealed class TunnelGoldenTests
     internal static void FixIpChecksum(byte[] f)
     {
         f[24] = f[25] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), FrameBuilder.InternetChecksum(f.AsSpan(14, 20)));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Compute(f.AsSpan(14, 20)));
     }
 }

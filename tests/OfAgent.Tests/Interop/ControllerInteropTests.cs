@@ -5,6 +5,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.Ports.Memory;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Interop;
 
@@ -95,7 +96,7 @@ public sealed class ControllerInteropTests
             await AllPairsPing(hosts);
             // The controller's learning-switch flows are in our table: exact 12-tuple matches at priority 65535.
             var flows = new List<FlowEntry>();
-            rig.Dp.Flows.Collect(FlowMatch.All, OfPort.None, false, flows);
+            rig.Agent.Flows.Collect(FlowMatch.All, OfPort.None, false, flows);
             Assert.Contains(flows, f => f.Match.IsExact && f.Priority == 0xFFFF && f.IdleTimeout > 0);
             Assert.True(flows.Sum(f => f.Packets) > 0, "traffic went through the controller's flows");
         }
@@ -134,7 +135,7 @@ public sealed class ControllerInteropTests
                 "the app saw no FEATURES_REPLY: " + (File.Exists(log) ? File.ReadAllText(log) : "(no log)"));
             var text = File.ReadAllText(log);
             Assert.Contains("packet_in", text);
-            Assert.True(rig.Dp.Flows.ActiveWildcard + rig.Dp.Flows.ActiveExact > 0, "the app installed flows");
+            Assert.True(rig.Agent.Flows.ActiveWildcard + rig.Agent.Flows.ActiveExact > 0, "the app installed flows");
         }
         finally
         {

@@ -3,6 +3,7 @@ using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Tests.Session;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Interop;
 
@@ -67,7 +68,7 @@ public sealed class OvsOfctlTests
         Assert.Contains("arp actions=FLOOD", flows);
         var f10 = OkF10(rig, "dump-flows");
         Assert.Contains("nw_dst=192.168.1.101", f10);
-        Assert.Equal(3, rig.Dp.Flows.ActiveWildcard);
+        Assert.Equal(3, rig.Agent.Flows.ActiveWildcard);
 
         Ok(rig, "mod-flows", "ip,nw_dst=192.168.1.101,actions=output:4");
         Assert.Contains("nw_dst=192.168.1.101 actions=output:4", Ok(rig, "dump-flows"));
@@ -81,7 +82,7 @@ public sealed class OvsOfctlTests
         Assert.True(code == 0, se + so);
         Assert.DoesNotContain("arp", Ok(rig, "dump-flows"));
         Ok(rig, "del-flows", "ip");
-        Assert.Equal(0, rig.Dp.Flows.ActiveWildcard);
+        Assert.Equal(0, rig.Agent.Flows.ActiveWildcard);
         Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate"));
     }
 
@@ -97,7 +98,7 @@ public sealed class OvsOfctlTests
                 for (int i = 0; i < 10_000; i++)
                     w.WriteLine($"priority={100 + i % 7},ip,nw_dst=10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255},actions=output:{2 + i % 3}");
             Ok(rig, "add-flows", file);
-            Assert.Equal(10_000, rig.Dp.Flows.ActiveWildcard);
+            Assert.Equal(10_000, rig.Agent.Flows.ActiveWildcard);
             Assert.Contains("flow_count=10000", Ok(rig, "dump-aggregate"));
             var dump = OkF10(rig, "dump-flows");
             Assert.Equal(10_000, dump.Split('\n').Count(l => l.Contains("actions=output:")));

@@ -70,41 +70,6 @@ public class FramingTests
         Assert.Equal(8, rest.Length); // a header announcing 20 bytes, body still to come
     }
 
-    [Fact]
-    public void Sequence_with_the_header_split_across_segments()
-    {
-        byte[] message = new OfpEchoReply { Xid = 0x01020304, Data = new byte[] { 9, 9 } }.ToArray();
-        for (int split = 1; split < message.Length; split++)
-        {
-            ReadOnlySequence<byte> seq = Segments(message.AsMemory(0, split), message.AsMemory(split));
-            Assert.Equal(OfpFrameStatus.Complete, OfpFraming.TryGetFrame(seq, out OfpHeader h, out int len));
-            Assert.Equal(message.Length, len);
-            Assert.Equal(0x01020304u, h.Xid);
-
-            ReadOnlySequence<byte> partial = seq.Slice(0, message.Length - 1);
-            Assert.Equal(OfpFrameStatus.Incomplete, OfpFraming.TryGetFrame(partial, out _, out _));
-        }
-        Assert.Equal(OfpFrameStatus.Invalid, OfpFraming.TryGetFrame(Segments(Header(4).AsMemory(0, 3), Header(4).AsMemory(3)), out _, out _));
-    }
-
-    private static ReadOnlySequence<byte> Segments(ReadOnlyMemory<byte> a, ReadOnlyMemory<byte> b)
-    {
-        var first = new Segment(a);
-        Segment last = first.Append(b);
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
-        }
-    }
 }
 
 public class ErrorReplyTests

@@ -1,4 +1,5 @@
 using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

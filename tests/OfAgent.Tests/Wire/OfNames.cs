@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

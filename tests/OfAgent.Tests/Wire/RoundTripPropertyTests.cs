@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

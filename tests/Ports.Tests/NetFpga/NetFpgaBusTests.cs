@@ -4,6 +4,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -100,11 +101,11 @@ public sealed class NetFpgaBusTests
     [Fact]
     public void FailingBoard_FlowModsStillSucceed_FlowsStayInSoftware()
     {
-        var table = new Softswitch.Datapath.Classifier.FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var bus = new FailingBus(new EmulatedNetFpga(new ManualClock()));
         var driver = new NetFpgaDriver(bus);
         driver.Initialize();
-        var manager = new Softswitch.Datapath.Offload.OffloadManager(table, driver);
+        var manager = new Softswitch.Datapath.Offload.OffloadManager(table.Main, driver);
         manager.Attach();
         bus.Fail = true;
         var m = Frames.Match(inPort: 1, dlType: 0x0800);

@@ -6,6 +6,7 @@ using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Xunit.Abstractions;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -115,7 +116,7 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
                 {
                     foreach (var r in new[] { a, b })
                     {
-                        if (emergency) r.Dp.Flows.UseEmergencyTable = on;
+                        if (emergency) r.Tables.UseEmergencyTable = on;
                         else r.Dp.SetPortConfig(port, on ? bits : PortConfig.None, bits);
                     }
                     b.PollCounters();

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.NetFpga;
 using static Softswitch.Ports.Tests.NetFpga.Frames;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -37,15 +38,15 @@ public sealed class NetFpgaGoldenEncodingTests
         Match(dlType: 0x0800, nwSrc: "192.168.1.101", dlSrc: "00:15:17:8f:ca:37", dlDst: "00:15:fa:fe:34:41", nwDst: "10.27.82.101"), 32768,
         new FlowActions([FlowAction.SetDlDst(Mac("08:00:27:9b:b3:12")), FlowAction.Output(2)]));
 
-    private static (FlowTable Table, NetFpgaDriver Driver, RecordingBus Bus, EmulatedNetFpga Board, OffloadManager Manager) Setup()
+    private static (OfFlowTables Table, NetFpgaDriver Driver, RecordingBus Bus, EmulatedNetFpga Board, OffloadManager Manager) Setup()
     {
         var board = new EmulatedNetFpga(new ManualClock());
         var bus = new RecordingBus(board);
         var driver = new NetFpgaDriver(bus);
         driver.Initialize();
         bus.Writes.Clear();
-        var table = new FlowTable(new ManualClock());
-        var manager = new OffloadManager(table, driver);
+        var table = new OfFlowTables(new ManualClock());
+        var manager = new OffloadManager(table.Main, driver);
         manager.Attach();
         return (table, driver, bus, board, manager);
     }

@@ -9,6 +9,7 @@ using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ports.Offload;
 using static Softswitch.Ports.Tests.NetFpga.Frames;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -39,6 +40,7 @@ public sealed class NetFpgaObservabilityTests
     {
         public readonly ManualClock Clock = new();
         public readonly SwitchDatapath Dp;
+        public readonly OfFlowTables Flows;
         public readonly NetFpgaOffload Offload;
         public readonly ListLogger Log;
 
@@ -46,22 +48,23 @@ public sealed class NetFpgaObservabilityTests
         {
             Log = new ListLogger(level);
             Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
+            Flows = new OfFlowTables(Dp);
             var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
             Offload = NetFpgaOffload.Attach(Dp, wires, NetFpgaMode.Emulated, new NetFpgaOffloadOptions { Logger = Log, SummaryInterval = TimeSpan.FromSeconds(10) });
         }
 
         public FlowEntry Add(FlowMatch m, ushort prio, params FlowAction[] actions)
         {
-            Assert.Equal(FlowModStatus.Ok, Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions))));
+            Assert.Equal(FlowModStatus.Ok, Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions))));
             Offload.Manager.WaitForPlacement();
             var list = new List<FlowEntry>();
-            Dp.Flows.Collect(m, OfPort.None, strict: true, list);
+            Flows.Collect(m, OfPort.None, strict: true, list);
             return list.Single(e => e.Priority == (m.IsExact ? 0xFFFF : prio));
         }
 
         public void Delete(FlowMatch m, ushort prio)
         {
-            Dp.ApplyFlowMod(new FlowMod(FlowModCommand.DeleteStrict, m, prio, FlowActions.Drop));
+            Flows.Apply(new FlowMod(FlowModCommand.DeleteStrict, m, prio, FlowActions.Drop));
             Offload.Manager.WaitForPlacement();
         }
 
@@ -121,10 +124,10 @@ public sealed class NetFpgaObservabilityTests
     [Fact]
     public void DecisionsAreNotBuilt_WhenNobodyWantsThem()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var driver = new NetFpgaDriver(new EmulatedNetFpga(new ManualClock()));
         driver.Initialize();
-        var manager = new OffloadManager(table, driver);
+        var manager = new OffloadManager(table.Main, driver);
         var off = new CountingLog(enabled: false);
         manager.Log = off;
         manager.Attach();
@@ -206,7 +209,7 @@ public sealed class NetFpgaObservabilityTests
         var m = ExactUdp(1, 11);
         var e = r.Add(m, 1, FlowAction.Output(2));
         Assert.True(r.Where(e).InHardware);
-        Assert.Equal(FlowModStatus.Ok, r.Dp.ApplyFlowMod(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(OfPort.InPort)]))));
+        Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(OfPort.InPort)]))));
         r.Offload.Manager.WaitForPlacement();
         Assert.False(r.Where(e).InHardware);
         Assert.Equal(OffloadReason.OutputToInPort, r.Where(e).Reason);

@@ -6,6 +6,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.NetFpga;
 using static Softswitch.Ports.Tests.NetFpga.Frames;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -13,7 +14,7 @@ public sealed class NetFpgaPlacementTests
 {
     private sealed class Bare
     {
-        public readonly FlowTable Table = new(new ManualClock());
+        public readonly OfFlowTables Table = new(new ManualClock());
         public readonly EmulatedNetFpga Board = new(new ManualClock());
         public readonly NetFpgaDriver Driver;
         public readonly OffloadManager Manager;
@@ -22,7 +23,7 @@ public sealed class NetFpgaPlacementTests
         {
             Driver = new NetFpgaDriver(Board);
             Driver.Initialize();
-            Manager = new OffloadManager(Table, Driver);
+            Manager = new OffloadManager(Table.Main, Driver);
             Manager.Attach();
         }
 
@@ -376,7 +377,7 @@ public sealed class NetFpgaPlacementTests
         hw.Dp.SetPortConfig(2, PortConfig.None, PortConfig.NoFwd);
         hw.RunMaintenance();
         Assert.Equal(2, m.Stats.HardwareFlows);
-        hw.Dp.Flows.UseEmergencyTable = true;
+        hw.Tables.UseEmergencyTable = true;
         hw.RunMaintenance();
         Assert.Equal(0, m.Stats.HardwareFlows);
     }

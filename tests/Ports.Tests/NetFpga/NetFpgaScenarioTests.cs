@@ -4,6 +4,7 @@ using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
 using Xunit.Abstractions;
 using static Softswitch.Ports.Tests.NetFpga.Frames;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 

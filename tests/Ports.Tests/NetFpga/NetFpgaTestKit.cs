@@ -5,6 +5,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -29,6 +30,7 @@ internal sealed class RecordingBus(IRegisterBus inner) : IRegisterBus
 internal sealed class SwitchRig : IDisposable
 {
     public readonly SwitchDatapath Dp;
+    public readonly OfFlowTables Tables;
     public readonly MemoryPort[] Wires;
     public readonly ManualClock Clock;
     public readonly NetFpgaOffload? Offload;
@@ -38,6 +40,7 @@ internal sealed class SwitchRig : IDisposable
     {
         Clock = clock ?? new ManualClock();
         Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, Clock);
+        Tables = new OfFlowTables(Dp);
         Dp.Events = new Ev(this);
         Wires = new MemoryPort[ports];
         for (int i = 0; i < ports; i++)
@@ -56,7 +59,8 @@ internal sealed class SwitchRig : IDisposable
 
     private sealed class Ev(SwitchRig r) : IDatapathEvents
     {
-        public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
+        public void OnFlowExpired(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
+        public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
         public void OnPortStatus(PortStatusReason reason, PortSlot port) { }
     }
 
@@ -67,7 +71,7 @@ internal sealed class SwitchRig : IDisposable
     /// <summary>Applies a flow-mod and, with the board, waits until the offload worker has placed it (placement is asynchronous).</summary>
     public FlowModStatus Apply(FlowMod mod)
     {
-        var st = Dp.ApplyFlowMod(mod);
+        var st = Tables.Apply(mod);
         Offload?.Manager.WaitForPlacement();
         return st;
     }
@@ -97,7 +101,7 @@ internal sealed class SwitchRig : IDisposable
     public List<FlowEntry> Flows()
     {
         var list = new List<FlowEntry>();
-        Dp.Flows.Collect(FlowMatch.All, OfPort.None, strict: false, list);
+        Tables.Collect(FlowMatch.All, OfPort.None, strict: false, list);
         return list;
     }
 

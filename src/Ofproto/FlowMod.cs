@@ -1,0 +1,77 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>What a flow-mod does (any OpenFlow version's codec maps its commands onto these).</summary>
+public enum FlowModCommand : byte
+{
+    Add,
+    Modify,
+    ModifyStrict,
+    Delete,
+    DeleteStrict,
+}
+
+/// <summary>Flow-mod options (a codec maps its wire flags onto these one by one).</summary>
+[Flags]
+public enum FlowModFlags : byte
+{
+    None = 0,
+    /// <summary>Tell the controller when the flow leaves the table.</summary>
+    SendFlowRemoved = 1 << 0,
+    /// <summary>Refuse an ADD that overlaps a flow of the same priority.</summary>
+    CheckOverlap = 1 << 1,
+    /// <summary>An emergency flow (OpenFlow 1.0): used only while no controller is connected in fail-secure mode.</summary>
+    Emergency = 1 << 2,
+}
+
+/// <summary>A flow-mod, version-independent: the codec decodes the wire message into this.</summary>
+public readonly record struct FlowMod(
+    FlowModCommand Command,
+    FlowMatch Match,
+    ushort Priority,
+    FlowActions Actions,
+    ulong Cookie = 0,
+    ushort IdleTimeout = 0,
+    ushort HardTimeout = 0,
+    FlowModFlags Flags = FlowModFlags.None,
+    ushort OutPort = OfPort.None);
+
+/// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
+public enum FlowModStatus : byte
+{
+    Ok,
+    /// <summary>The table the flow belongs in is full.</summary>
+    TableFull,
+    /// <summary>CheckOverlap and an overlapping flow of the same priority.</summary>
+    Overlap,
+    /// <summary>An emergency flow with a non-zero timeout.</summary>
+    BadEmergencyTimeout,
+    /// <summary>A command this table set does not know.</summary>
+    BadCommand,
+}
+
+/// <summary>Limits and policy knobs of an <see cref="OfFlowTables"/>.</summary>
+public sealed record FlowTableOptions
+{
+    /// <summary>Most exact flows (table 0); an ADD beyond it fails with <see cref="FlowModStatus.TableFull"/>.</summary>
+    public int MaxExactFlows { get; init; } = 2_000_000;
+
+    /// <summary>Most wildcard flows (table 1); an ADD beyond it fails with <see cref="FlowModStatus.TableFull"/>.</summary>
+    public int MaxWildcardFlows { get; init; } = 200_000;
+
+    /// <summary>Most emergency flows (exact and wildcard together).</summary>
+    public int MaxEmergencyFlows { get; init; } = 200_000;
+
+    /// <summary>
+    /// Whether MODIFY / MODIFY_STRICT of existing flows also sets their cookie to the request's. The OF1.0.0 text
+    /// only says the actions change ("its counters and idle time fields are left unchanged"); Open vSwitch's OF1.0
+    /// behaviour (Documentation/topics/design.rst, "updates flow_cookie: yes") updates it. Default: the OVS behaviour.
+    /// </summary>
+    public bool ModifyUpdatesCookie { get; init; } = true;
+}
+
+/// <summary>One OpenFlow table's statistics, version-independent (a codec encodes them as its table stats).</summary>
+public readonly record struct FlowTableStats(byte TableId, string Name, bool Wildcards, int MaxEntries,
+                                             int ActiveCount, long LookupCount, long MatchedCount);

@@ -1,0 +1,296 @@
+using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>
+/// The OpenFlow 1.0 table set over the datapath's generic classifiers: what a flow-mod, a flow stats request and a
+/// table stats request mean. Its own layer (the Softswitch.Ofproto assembly), between the wire codecs and the datapath.
+/// </summary>
+/// <remarks>
+/// <para><b>Layer</b>: owns OpenFlow policy and nothing else. It may use the datapath's mechanism (the
+/// <see cref="Pipeline"/>'s <see cref="FlowTable"/>s, rules, actions, matches) and must not touch any wire format:
+/// codecs (OpenFlow 1.0 in Softswitch.OfAgent.Wire, 1.3 later beside it) decode into its version-independent model
+/// (<see cref="FlowMod"/>, <see cref="FlowModStatus"/>, <see cref="FlowTableStats"/>, <see cref="OfFlowRule"/>) and
+/// encode its results. A project of its own rather than a folder of the agent, so that the compiler keeps the
+/// direction one-way (Wire → Ofproto → Datapath): this assembly cannot see the codec, the datapath cannot see it.
+/// Rules specific to an OpenFlow version's conformance (match normalisation, buffered packets, which tables stats
+/// report) belong here, next to the rules below.</para>
+/// <para><b>Tables</b>: the flows live in datapath table 0 (where packets are classified); emergency flows
+/// (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a second datapath table that serves
+/// lookups instead while <see cref="UseEmergencyTable"/> is set. To a controller the normal flows are two tables: 0
+/// ("hash") the exact flows, 1 ("tuple-space") the wildcard flows, each with its own capacity; an exact flow ranks
+/// above every wildcard flow because its priority is normalised to 0xFFFF (as Open vSwitch does for OF1.0), in
+/// entries and in strict requests, and the classifier lets an all-ones rule win ties.</para>
+/// <para><b>Flow-mods</b>: ADD replaces a flow with identical match and priority (a new entry, counters and duration
+/// reset, no flow-removed), honours CheckOverlap (a flow of the same priority that some packet could match too,
+/// including an identical one, fails with Overlap). MODIFY changes the actions (and, per
+/// <see cref="FlowTableOptions.ModifyUpdatesCookie"/>, the cookie) of every flow whose match is a subset of the
+/// request, keeping counters, timeouts and flags; MODIFY_STRICT of the flow with identical match and priority; either
+/// acts as ADD when nothing matches. DELETE removes every flow whose match is a subset of the request; DELETE_STRICT
+/// the identical one; both filtered by out_port unless it is OFPP_NONE, and returned to the caller (reason Delete;
+/// the caller decides about SendFlowRemoved). The Emergency flag of any command selects the emergency table.
+/// Capacity is enforced per table (TableFull, never silent).</para>
+/// <para><b>Concurrency</b>: each flow-mod is one write scope of one datapath table (published whole when it ends,
+/// see <see cref="FlowTable"/>); a batch holds both tables' scopes (normal, then emergency: the only lock order here)
+/// and publishes once. Expiry runs on the datapath's maintenance thread through the same scopes.</para>
+/// </remarks>
+public sealed class OfFlowTables
+{
+    public const byte ExactTableId = 0;
+    public const byte WildcardTableId = 1;
+    /// <summary>The priority of every exact flow.</summary>
+    public const ushort ExactPriority = FlowTable.MaxPriority;
+
+    private readonly Pipeline _pipeline;
+    private readonly FlowTable _main;
+    private readonly FlowTable _emergency;
+    private readonly FlowTableOptions _options;
+    private readonly IClock _clock;
+    private volatile bool _useEmergency;
+
+    // Writer-private scratch (used under the table's write scope only).
+    [ThreadStatic] private static List<FlowEntry>? t_scratch;
+
+    /// <summary>The table set of a datapath: its table 0 and an emergency table added to its pipeline.</summary>
+    public OfFlowTables(SwitchDatapath dp, FlowTableOptions? options = null) : this(dp.Pipeline, dp.Clock, options) { }
+
+    /// <summary>A table set over a pipeline of its own (no forwarders: tests, tools).</summary>
+    public OfFlowTables(IClock? clock = null, FlowTableOptions? options = null)
+        : this(new Pipeline(clock ?? MonotonicClock.Instance), clock ?? MonotonicClock.Instance, options) { }
+
+    private OfFlowTables(Pipeline pipeline, IClock clock, FlowTableOptions? options)
+    {
+        _pipeline = pipeline;
+        _clock = clock;
+        _options = options ?? new FlowTableOptions();
+        _main = pipeline.Table(0);
+        _emergency = pipeline.AddTable();
+    }
+
+    public FlowTableOptions Options => _options;
+    public IClock Clock => _clock;
+    public Pipeline Pipeline => _pipeline;
+
+    /// <summary>The datapath table holding the normal flows (what hardware offload mirrors).</summary>
+    public FlowTable Main => _main;
+
+    /// <summary>The datapath table holding the emergency flows.</summary>
+    public FlowTable EmergencyTable => _emergency;
+
+    /// <summary>Bumped once per published change of the normal flows.</summary>
+    public long Version => _main.Version;
+
+    /// <summary>The cache version of the normal flows' table.</summary>
+    public long CacheVersion => _main.CacheVersion;
+
+    /// <summary>When true (controller connection lost, fail mode secure), lookups use only the emergency flows.</summary>
+    public bool UseEmergencyTable
+    {
+        get => _useEmergency;
+        set
+        {
+            _useEmergency = value;
+            _pipeline.Redirect(value ? _emergency : null);
+        }
+    }
+
+    public int ActiveExact => _main.ExactCount;
+    public int ActiveWildcard => _main.WildcardCount;
+    public int Emergency => _emergency.Count;
+
+    /// <summary>Wildcard subtables (distinct masks) of the normal flows.</summary>
+    public int WildcardSubtableCount => _main.WildcardSubtableCount;
+
+    /// <summary>Tables reported to controllers.</summary>
+    public int TableCount => 2;
+
+    /// <summary>Registers an observer of the normal flows' table (see <see cref="IFlowTableObserver"/>).</summary>
+    public void AddObserver(IFlowTableObserver observer) => _main.AddObserver(observer);
+
+    public void RemoveObserver(IFlowTableObserver observer) => _main.RemoveObserver(observer);
+
+    // ================================================================ lookups (what the datapath does per packet)
+
+    /// <summary>The winning flow for one packet, without cache and without stats.</summary>
+    /// <param name="hash">The packet's hash (unused by the tables, which hash masked keys themselves).</param>
+    public FlowEntry? Lookup(in FlowKey key, uint hash) => _pipeline.LookupTable.Lookup(key);
+
+    /// <summary>The winning flow for one packet, counted in <paramref name="stats"/> when given.</summary>
+    public FlowEntry? Lookup(in FlowKey key, uint hash, FlowTableThreadStats? stats) => _pipeline.LookupTable.Lookup(key, stats);
+
+    /// <summary>The datapath's burst lookup on the table in use (the cache is bypassed while emergency flows are in use).</summary>
+    public void LookupBurst(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
+                            ExactMatchCache? cache, FlowTableThreadStats? stats = null)
+    {
+        var table = _pipeline.LookupTable;
+        table.LookupBurst(keys, hashes, results, ReferenceEquals(table, _main) ? cache : null, stats);
+    }
+
+    /// <summary>Lookup counters of a forwarding thread (summed into <see cref="GetTableStats"/>).</summary>
+    public FlowTableThreadStats CreateThreadStats() => _pipeline.CreateThreadStats();
+
+    public void ReleaseThreadStats(FlowTableThreadStats stats) => _pipeline.ReleaseThreadStats(stats);
+
+    // ================================================================ flow-mods
+
+    /// <summary>Applies one flow-mod (see the type remarks) and publishes it.</summary>
+    /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
+    public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed = null)
+    {
+        using var w = TableFor(mod).Write();
+        return ApplyLocked(w, mod, removed, _clock.NowNanos);
+    }
+
+    /// <summary>Applies flow-mods in order under one acquisition of each table's writer scope and publishes once.</summary>
+    public void ApplyBatch(ReadOnlySpan<FlowMod> mods, Span<FlowModStatus> statuses, List<FlowRemoved>? removed)
+    {
+        if (statuses.Length < mods.Length) throw new ArgumentException("fewer statuses than flow-mods", nameof(statuses));
+        using var main = _main.Write();
+        using var emergency = _emergency.Write();
+        long now = _clock.NowNanos;
+        for (int i = 0; i < mods.Length; i++)
+            statuses[i] = ApplyLocked(IsEmergency(mods[i]) ? emergency : main, mods[i], removed, now);
+    }
+
+    /// <summary>
+    /// Removes every flow whose idle or hard timeout has passed, appending them to <paramref name="removed"/>
+    /// (the datapath's maintenance does this on its own; tests and tools call it directly).
+    /// </summary>
+    public int Expire(List<FlowRemoved> removed) => _main.Expire(removed) + _emergency.Expire(removed);
+
+    private static bool IsEmergency(in FlowMod mod) => (mod.Flags & FlowModFlags.Emergency) != 0;
+
+    private FlowTable TableFor(in FlowMod mod) => IsEmergency(mod) ? _emergency : _main;
+
+    private FlowModStatus ApplyLocked(FlowTable.WriteScope w, in FlowMod mod, List<FlowRemoved>? removed, long now)
+    {
+        switch (mod.Command)
+        {
+            case FlowModCommand.Add:
+                return AddLocked(w, mod, now);
+            case FlowModCommand.Modify:
+                return ModifyLocked(w, mod, strict: false, now);
+            case FlowModCommand.ModifyStrict:
+                return ModifyLocked(w, mod, strict: true, now);
+            case FlowModCommand.Delete:
+                DeleteLocked(w, mod, strict: false, removed, now);
+                return FlowModStatus.Ok;
+            case FlowModCommand.DeleteStrict:
+                DeleteLocked(w, mod, strict: true, removed, now);
+                return FlowModStatus.Ok;
+            default:
+                return FlowModStatus.BadCommand;
+        }
+    }
+
+    private static ushort NormalisedPriority(in FlowMatch match, ushort priority) => match.IsExact ? ExactPriority : priority;
+
+    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, long now)
+    {
+        bool emergency = IsEmergency(mod);
+        if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
+
+        FlowMatch match = mod.Match;
+        bool isExact = match.IsExact;
+        ushort priority = NormalisedPriority(match, mod.Priority);
+
+        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(match, priority)) return FlowModStatus.Overlap;
+
+        if (w.Find(match, priority) is null)
+        {
+            bool full = emergency
+                ? _emergency.Count >= _options.MaxEmergencyFlows
+                : isExact ? _main.ExactCount >= _options.MaxExactFlows : _main.WildcardCount >= _options.MaxWildcardFlows;
+            if (full) return FlowModStatus.TableFull;
+        }
+
+        w.Insert(OfFlowRule.NewEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now));
+        return FlowModStatus.Ok;
+    }
+
+    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, long now)
+    {
+        var targets = Scratch();
+        CollectTargets(w, mod.Match, mod.Priority, strict, targets);
+        if (targets.Count == 0) return AddLocked(w, mod, now);
+
+        bool cookie = _options.ModifyUpdatesCookie;
+        foreach (var e in targets)
+        {
+            w.SetActions(e, mod.Actions);
+            if (cookie) w.SetTag(e, mod.Cookie);
+        }
+        targets.Clear();
+        return FlowModStatus.Ok;
+    }
+
+    private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, List<FlowRemoved>? removed, long now)
+    {
+        var targets = Scratch();
+        CollectTargets(w, mod.Match, mod.Priority, strict, targets);
+        if (mod.OutPort != OfPort.None) FilterOutPort(targets, 0, mod.OutPort);
+        if (targets.Count == 0) return;
+        w.Remove(targets);
+        if (removed is not null)
+            foreach (var e in targets)
+                removed.Add(new FlowRemoved(e, FlowRemovedReason.Delete, now - e.CreatedNanos, e.Packets, e.Bytes));
+        targets.Clear();
+    }
+
+    /// <summary>Strict: the flow with identical match and (normalised) priority. Non-strict: every subset.</summary>
+    private static void CollectTargets(FlowTable.WriteScope w, in FlowMatch match, ushort priority, bool strict, List<FlowEntry> into)
+    {
+        if (strict)
+        {
+            if (w.Find(match, NormalisedPriority(match, priority)) is { } e) into.Add(e);
+            return;
+        }
+        w.CollectSubsets(match, into);
+    }
+
+    private static void FilterOutPort(List<FlowEntry> list, int start, ushort outPort)
+    {
+        int w = start;
+        for (int r = start; r < list.Count; r++)
+            if (list[r].Actions.OutputsTo(outPort)) list[w++] = list[r];
+        list.RemoveRange(w, list.Count - w);
+    }
+
+    private static List<FlowEntry> Scratch()
+    {
+        var l = t_scratch ??= new List<FlowEntry>();
+        l.Clear();
+        return l;
+    }
+
+    // ================================================================ queries (off the hot path)
+
+    /// <summary>
+    /// Appends the flows a stats request selects: non-strict, every flow whose match is a subset of
+    /// <paramref name="match"/>; strict, every flow with exactly that match (any priority); then filtered by
+    /// <paramref name="outPort"/> unless it is OFPP_NONE. Normal or emergency flows. Order unspecified.
+    /// </summary>
+    public void Collect(in FlowMatch match, ushort outPort, bool strict, List<FlowEntry> into, bool emergency = false)
+    {
+        using var w = (emergency ? _emergency : _main).Write();
+        int start = into.Count;
+        if (strict) w.CollectIdentical(match, into);
+        else w.CollectSubsets(match, into);
+        if (outPort != OfPort.None) FilterOutPort(into, start, outPort);
+    }
+
+    /// <summary>Stats of table 0 ("hash", exact flows) or 1 ("tuple-space", wildcard flows).</summary>
+    public FlowTableStats GetTableStats(int tableId)
+    {
+        var t = _pipeline.GetLookupTotals();
+        return tableId switch
+        {
+            ExactTableId => new FlowTableStats(ExactTableId, "hash", false, _options.MaxExactFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
+            WildcardTableId => new FlowTableStats(WildcardTableId, "tuple-space", true, _options.MaxWildcardFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
+            _ => throw new ArgumentOutOfRangeException(nameof(tableId)),
+        };
+    }
+}
