@@ -197,7 +197,7 @@ public static class PpsHarness
             ports[o.Ports].SetGenerator(wire);
         }
         else ports[0].SetGenerator(traffic.Frames);
-        if (o.Threads > 1) return MeasureThreads(o, dp, ports, traffic, rng, bytesPerFlow, progress);
+        if (o.Threads > 1) return MeasureThreads(o, dp, flows, ports, traffic, rng, bytesPerFlow, progress);
         var fwd = dp.Forwarders[0];
         Softswitch.OfAgent.OfSwitchAgent? agent = null;
         if (o.Listen is not null)
@@ -287,14 +287,14 @@ public static class PpsHarness
     /// --threads N: port i+1 (dealt to forwarding thread i) generates the same traffic with flows of its own in_port;
     /// each thread polls its ports in a loop, as the datapath's threads do under load. Reports the total and per-thread rate.
     /// </summary>
-    private static Result MeasureThreads(PpsOptions o, SwitchDatapath dp, MemoryPort[] ports, Traffic traffic, Random rng, double bytesPerFlow, TextWriter? progress)
+    private static Result MeasureThreads(PpsOptions o, SwitchDatapath dp, OfFlowTables flows, MemoryPort[] ports, Traffic traffic, Random rng, double bytesPerFlow, TextWriter? progress)
     {
         int n = o.Threads;
         for (int t = 1; t < n; t++)
         {
             var more = Traffic.Build(o, new Random(o.Seed), (ushort)(t + 1));
             var status = new FlowModStatus[more.Mods.Length];
-            dp.Flows.ApplyBatch(more.Mods, status, null);
+            flows.ApplyBatch(more.Mods, status, null);
             ports[t].SetGenerator(more.Frames);
         }
         var stop = false;

@@ -8,6 +8,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
+using Softswitch.Ofproto;
 using Softswitch.Ports.Memory;
 
 namespace Softswitch.Tests;
@@ -50,8 +51,8 @@ public sealed class HostCommandsTests : IDisposable
     public void DumpFlows_OvsOfctlSyntax_WithCountsAndDurations_TextAndJson()
     {
         var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
-        Assert.Equal(FlowModStatus.Ok, _dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)]), 0x1f, 60, 0)));
-        Assert.Equal(FlowModStatus.Ok, _dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, new FlowActions([]))));
+        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)]), 0x1f, 60, 0)));
+        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, new FlowActions([]))));
         _clock.Advance(TimeSpan.FromMilliseconds(2500));
         Send(1, s_a, s_b);
         Send(1, s_a, s_b);
@@ -126,7 +127,7 @@ public sealed class HostCommandsTests : IDisposable
     public void StatsLines_ArePlainRatesPerPortAndBusiestFlows()
     {
         var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
-        _dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)])));
+        _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)])));
         var rates = new StatsView.Rates();
         StatsView.Compute(_dp, ref rates);
         for (int i = 0; i < 5; i++) Send(1, s_a, s_b);

@@ -147,9 +147,9 @@ internal sealed class MetricsEndpoint : IDisposable
                 }
                 known.Clear();
                 known.UnionWith(seen);
-                for (int t = 0; t < dp.Flows.TableCount; t++)
+                for (int t = 0; t < agent.Flows.TableCount; t++)
                 {
-                    var st = dp.Flows.GetTableStats(t);
+                    var st = agent.Flows.GetTableStats(t);
                     flows.WithLabels(st.Name).Set(st.ActiveCount);
                     lookups.WithLabels(st.Name).IncTo(st.LookupCount);
                     matches.WithLabels(st.Name).IncTo(st.MatchedCount);

@@ -91,9 +91,9 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     [Fact]
     public void ABurstLongerThanTheWorkersChunk_IsPlacedWhole_InOrder()
     {
-        var table = new FlowTable(new ManualClock());
+        var table = new OfFlowTables(new ManualClock());
         var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst, capacity: 1024);
-        using var manager = new OffloadManager(table, target);
+        using var manager = new OffloadManager(table.Main, target);
         manager.Attach();
         var entries = new List<FlowEntry>();
         for (int i = 0; i < 700; i++) entries.Add(Add(table, FlowMatch.Exact(Udp((ushort)(1 + i % 4), 0x0C000000u + (uint)i)), 0, FlowAction.Output(2)));
