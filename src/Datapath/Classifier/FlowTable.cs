@@ -29,6 +29,8 @@ namespace Softswitch.Datapath.Classifier;
 /// command selects the emergency table. Exact matches' priority is normalised to 0xFFFF, in entries and in strict
 /// requests. Removed entries are marked removed and reported with reason Delete (the caller decides about
 /// OFPFF_SEND_FLOW_REM). Capacity is enforced per table (TableFull, never silent).</para>
+/// <para><b>Action lists</b> are shared: ADD and MODIFY store the <see cref="ActionInterner"/>'s list equal to the
+/// request's (immutable, so sharing is safe), so many flows with few distinct action lists keep them hot in the cache.</para>
 /// <para><b>Concurrency</b>: writers (<see cref="Apply"/>, <see cref="ApplyBatch"/>, <see cref="Expire"/>, queries)
 /// are serialised by one lock. Readers never lock: every entry is fully built before a single reference store
 /// publishes it; a replacement is one store into the same slot; the tuple space's subtable order is republished
@@ -55,6 +57,7 @@ public sealed class FlowTable
     private readonly IClock _clock;
     private readonly FlowTableOptions _options;
     private readonly Lock _writeLock = new();
+    private readonly ActionInterner _interner = new();
 
     private readonly ExactTable _exact = new();
     private readonly TupleSpace _tuple = new();
@@ -356,7 +359,7 @@ public sealed class FlowTable
             if (full) return FlowModStatus.TableFull;
         }
 
-        var entry = new FlowEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        var entry = new FlowEntry(match, priority, _interner.Intern(mod.Actions), mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
         FlowEntry? replaced;
         if (isExact)
         {
@@ -397,7 +400,7 @@ public sealed class FlowTable
         bool cookie = _options.ModifyUpdatesCookie;
         foreach (var e in targets)
         {
-            e.SetActions(mod.Actions);
+            e.SetActions(_interner.Intern(mod.Actions));
             if (cookie) e.SetCookie(mod.Cookie);
             Notify(ObserverEventKind.Modified, e, default);
         }
