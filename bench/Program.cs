@@ -20,7 +20,7 @@ if (args.Length > 0 && args[0] == "micro")
     return 0;
 }
 Console.Error.WriteLine("usage: Softswitch.Bench pps [--flows N] [--rules N] [--masks N] [--emc on|off] [--churn R|max] [--seconds S] [--json]");
-Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trips N] [--json]");
+Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trips N] [--offload netfpga-emulated] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a side-by-side row's pcap, flows and fdb files)");
 Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT --flow-file F --rate R --seconds S [--json]");
 Console.Error.WriteLine("       Softswitch.Bench micro [BenchmarkDotNet arguments, e.g. --filter '*']");

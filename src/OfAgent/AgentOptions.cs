@@ -1,3 +1,5 @@
+using Softswitch.OfAgent.Session;
+
 namespace Softswitch.OfAgent;
 
 /// <summary>What the switch does when no controller is connected.</summary>
@@ -13,10 +15,25 @@ public sealed class AgentOptions
 {
     public ulong DatapathId { get; set; }
     public FailMode FailMode { get; set; } = FailMode.Secure;
-    /// <summary>Active connections (<c>tcp:HOST:PORT</c>): the controllers.</summary>
+    /// <summary>Active connections (<c>tcp:HOST[:PORT]</c>, <c>ssl:HOST[:PORT]</c>, <c>unix:FILE</c>): the controllers.</summary>
     public List<string> Controllers { get; set; } = new();
-    /// <summary>Passive listeners (<c>ptcp:PORT[:IP]</c>): tools such as ovs-ofctl, or controllers when no active one is configured.</summary>
+    /// <summary>
+    /// Passive listeners (<c>ptcp:[PORT][:IP]</c>, <c>pssl:[PORT][:IP]</c>, <c>punix:FILE</c>): tools such as ovs-ofctl,
+    /// or controllers when no active one is configured.
+    /// </summary>
     public List<string> Listeners { get; set; } = new();
+    /// <summary>Key, certificate and CA for <c>ssl:</c> and <c>pssl:</c> endpoints.</summary>
+    public OfTlsOptions Tls { get; set; } = new();
+    /// <summary>
+    /// Connections one listener keeps at once, in their opening phase or established (default 100: a controller or
+    /// two and a burst of ovs-ofctl commands, with room to spare; each established connection owns two threads).
+    /// </summary>
+    public int MaxConnectionsPerListener { get; set; } = 100;
+    /// <summary>
+    /// How long a new channel has to complete its opening (TLS handshake and the peer's first message, normally
+    /// HELLO) before it is closed; bytes received meanwhile do not extend it.
+    /// </summary>
+    public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Send ECHO_REQUEST after this long without traffic; close after twice as long.</summary>
     public TimeSpan InactivityProbe { get; set; } = TimeSpan.FromSeconds(5);
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(8);

@@ -33,7 +33,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly List<OfConnection> _conns = new();
     private readonly Lock _connLock = new();
-    private readonly List<TcpListener> _listeners = new();
+    private readonly List<OfListener> _listeners = new();
     private readonly CancellationTokenSource _cts = new();
     private readonly List<Task> _tasks = new();
     private readonly PacketBufferPool _buffers;
@@ -42,6 +42,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private volatile ushort _missSendLen = OfpConstants.DefaultMissSendLen;
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
     private bool _failModeLogged;
+    private OfTlsContext? _tls;
 
     public OfSwitchAgent(SwitchDatapath dp, AgentOptions options, ILoggerFactory? loggers = null)
     {
@@ -59,8 +60,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public SwitchDatapath SwitchDatapath => _dp;
     public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
 
-    /// <summary>The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>
-    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => (IPEndPoint)l.LocalEndpoint).ToList();
+    /// <summary>The local endpoints of the passive TCP listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>
+    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => l.LocalEndPoint).OfType<IPEndPoint>().ToList();
+
+    /// <summary>The passive listeners, with their counters (after <see cref="Start"/>).</summary>
+    public IReadOnlyList<OfListener> Listeners => _listeners;
 
     public IReadOnlyList<OfConnection> Connections
     {
@@ -72,39 +76,50 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         get { lock (_connLock) return _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen); }
     }
 
-    /// <summary>Opens the listeners and starts connecting to the controllers. Throws <see cref="SocketException"/> when a listen port is taken.</summary>
+    /// <summary>
+    /// Opens the listeners and starts connecting to the controllers. Throws <see cref="IOException"/> naming the
+    /// endpoint when a listener cannot be opened (the address is in use, ...), and
+    /// <see cref="OfTlsException"/> when an ssl:/pssl: endpoint is configured without usable TLS files.
+    /// </summary>
     public void Start()
     {
-        foreach (var l in Options.Listeners)
+        var listeners = Options.Listeners.Select(OfEndpoint.Parse).ToList();
+        var controllers = Options.Controllers.Select(OfEndpoint.Parse).ToList();
+        if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls);
+        try
         {
-            var ep = OfEndpoint.Parse(l);
-            var listener = new TcpListener(IPAddress.Parse(ep.Host), ep.Port);
-            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            listener.Start(64);
-            _listeners.Add(listener);
-            _log.LogInformation("listening for OpenFlow connections on {Endpoint}", listener.LocalEndpoint);
-            _tasks.Add(Task.Run(() => AcceptLoop(listener)));
+            foreach (var ep in listeners)
+            {
+                var listener = OfListener.Start(ep, ep.IsTls ? _tls : null, Options, Establish, _loggers.CreateLogger("oflistener"));
+                _listeners.Add(listener);
+                _log.LogInformation("listening for OpenFlow connections on {Endpoint}", Describe(listener));
+            }
         }
-        foreach (var c in Options.Controllers)
+        catch
         {
-            var ep = OfEndpoint.Parse(c);
-            _tasks.Add(Task.Run(() => ConnectLoop(ep)));
+            foreach (var l in _listeners) l.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _listeners.Clear();
+            throw;
         }
+        foreach (var ep in controllers) _tasks.Add(Task.Run(() => ConnectLoop(ep)));
         _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofagent-upcalls" };
         _pump.Start();
     }
 
-    private async Task AcceptLoop(TcpListener listener)
+    private static string Describe(OfListener l) => l.Endpoint.Kind switch
     {
-        while (!_cts.IsCancellationRequested)
-        {
-            Socket s;
-            try { s = await Task.Run(listener.AcceptSocket).ConfigureAwait(false); }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException) { return; }
-            var conn = new OfConnection(s, this, primary: !_hasActiveControllers, $"ptcp {s.RemoteEndPoint}", _loggers.CreateLogger("ofconn"));
-            lock (_connLock) _conns.Add(conn);
-            conn.Start();
-        }
+        OfTransportKind.Unix => l.Endpoint.ToString(),
+        _ => $"{(l.Endpoint.IsTls ? "pssl" : "ptcp")}:{((IPEndPoint)l.LocalEndPoint!).Port}:{(l.Endpoint.Host.Contains(':') ? $"[{l.Endpoint.Host}]" : l.Endpoint.Host)}",
+    };
+
+    /// <summary>A passive channel completed its opening phase: it becomes a connection with threads of its own.</summary>
+    private OfConnection Establish(OfTransport transport, OfHandshakeResult opening)
+    {
+        string kind = transport.IsTls ? "pssl" : transport.Socket.AddressFamily == AddressFamily.Unix ? "punix" : "ptcp";
+        var conn = new OfConnection(transport, opening, this, primary: !_hasActiveControllers, $"{kind} {transport.Remote}", _loggers.CreateLogger("ofconn"));
+        lock (_connLock) _conns.Add(conn);
+        conn.Start();
+        return conn;
     }
 
     private async Task ConnectLoop(OfEndpoint ep)
@@ -112,26 +127,57 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var backoff = TimeSpan.FromSeconds(1);
         while (!_cts.IsCancellationRequested)
         {
-            var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            try
+            string? failure = null;
+            OfConnection? conn = null;
+            var s = ep.Kind == OfTransportKind.Unix
+                ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                : new Socket(SocketType.Stream, ProtocolType.Tcp);
+            OfTransport? transport = null;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token))
             {
-                // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
-                // dedicated threads; a timer aborts it after 5 s.
-                using var abort = new Timer(_ => s.Dispose(), null, TimeSpan.FromSeconds(5), Timeout.InfiniteTimeSpan);
-                using var reg = _cts.Token.Register(() => s.Dispose());
-                s.Connect(ep.Host, ep.Port);
+                try
+                {
+                    // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
+                    // dedicated threads (see SocketReadiness); a timer aborts it after 5 s.
+                    using var abort = new Timer(_ => s.Dispose(), null, TimeSpan.FromSeconds(5), Timeout.InfiniteTimeSpan);
+                    using var reg = _cts.Token.Register(() => s.Dispose());
+                    if (ep.Kind == OfTransportKind.Unix) s.Connect(new UnixDomainSocketEndPoint(ep.Path));
+                    else
+                    {
+                        s.Connect(ep.Host, ep.Port);
+                        s.NoDelay = true;
+                    }
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    failure = e is SocketException se ? se.Message : "timed out";
+                }
+                if (failure is null)
+                {
+                    // The same opening phase as a listener's: TLS (we present our certificate and check theirs), HELLO.
+                    transport = new OfTransport(s);
+                    deadline.CancelAfter(Options.HelloTimeout);
+                    var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, 0x5353_0000, deadline.Token)
+                        .ConfigureAwait(false);
+                    if (r.Ok)
+                    {
+                        conn = new OfConnection(transport, r, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
+                        if (transport.IsTls) _log.LogInformation("controller {Endpoint}: TLS established ({Tls})", ep, transport.TlsDescription);
+                    }
+                    else failure = r.Failure;
+                }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            if (conn is null)
             {
-                s.Dispose();
+                if (transport is not null) transport.Close();
+                else s.Dispose();
                 if (_cts.IsCancellationRequested) return;
-                _log.LogInformation("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, e is ObjectDisposedException ? "timed out" : e.Message, backoff.TotalSeconds);
+                _log.LogWarning("controller {Endpoint}: not connected ({Reason}); retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
                 try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
                 continue;
             }
             _log.LogInformation("controller {Endpoint}: connected", ep);
-            var conn = new OfConnection(s, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
             lock (_connLock) _conns.Add(conn);
             conn.Start();
             await conn.Completion.ConfigureAwait(false);
@@ -637,7 +683,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _cts.Cancel();
-        foreach (var l in _listeners) l.Stop();
+        foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
         foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();
