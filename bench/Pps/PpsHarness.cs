@@ -25,6 +25,8 @@ public sealed class PpsOptions
     public int Ports = 4;
     public int FrameSize = 64;
     public int Seed = 1;
+    /// <summary>Forwarding threads: thread i forwards what in-memory port i+1 generates (its own flows, its own EMC).</summary>
+    public int Threads = 1;
     /// <summary>vxlan, gre or ipip: traffic goes through a tunnel port over an in-memory underlay (null: plain forwarding).</summary>
     public string? Tunnel;
     /// <summary>With <see cref="Tunnel"/>: measure decapsulation (encapsulated frames arrive on the underlay) instead of encapsulation.</summary>
@@ -62,6 +64,7 @@ public sealed class PpsOptions
                 case "--ports": o.Ports = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--frame-size": o.FrameSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seed": o.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--threads": o.Threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--tunnel":
                     o.Tunnel = Next().ToLowerInvariant();
                     if (o.Tunnel is not ("vxlan" or "gre" or "ipip")) throw new ArgumentException("--tunnel takes vxlan, gre or ipip");
@@ -77,6 +80,7 @@ public sealed class PpsOptions
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
                     Console.WriteLine("             --ports N (default 4) --frame-size B (default 64) --seed N --json");
+                    Console.WriteLine("             --threads N (N forwarding threads, each fed by its own generating port; per-thread rates reported)");
                     Console.WriteLine("             --tunnel vxlan|gre|ipip (every flow outputs to a tunnel port over an in-memory underlay)");
                     Console.WriteLine("             --tunnel-rx (with --tunnel: encapsulated frames arrive on the underlay, are decapsulated and forwarded)");
                     Console.WriteLine("             --pcap FILE --flow-file FILE (replay a capture's frames on port 1, install an ovs-ofctl add-flows file)");
@@ -93,6 +97,9 @@ public sealed class PpsOptions
         if (o.Pcap is null && (o.Flows < 0 || o.Rules < 0 || o.Flows + o.Rules == 0)) throw new ArgumentException("need --flows or --rules > 0");
         if (o.Ports < 2) throw new ArgumentException("--ports must be at least 2");
         if (o.TunnelRx && o.Tunnel is null) throw new ArgumentException("--tunnel-rx needs --tunnel");
+        if (o.Threads < 1 || o.Threads > o.Ports) throw new ArgumentException("--threads must be 1..ports");
+        if (o.Threads > 1 && (o.Tunnel is not null || o.Churn > 0)) throw new ArgumentException("--threads > 1 runs without --tunnel and --churn");
+        if (o.Threads > 1 && (o.Pcap is not null || o.Listen is not null)) throw new ArgumentException("--threads > 1 runs without --pcap and --listen");
         return o;
     }
 }
@@ -127,14 +134,15 @@ public static class PpsHarness
 
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
         long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses,
-        string? Tunnel = null, double DeliveredMpps = 0, long Drops = 0, string? Pcap = null, long FlowModsOverOpenFlow = 0);
+        string? Tunnel = null, double DeliveredMpps = 0, long Drops = 0, string? Pcap = null, long FlowModsOverOpenFlow = 0,
+        int Threads = 1, double[]? MppsPerThread = null);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
         var rng = new Random(o.Seed);
         var dp = new SwitchDatapath(new DatapathOptions
         {
-            Threads = 1,
+            Threads = o.Threads,
             EmcEntries = o.Emc ? o.EmcEntries : 0,
             PoolSize = 4096,
             Table = new Softswitch.Datapath.Classifier.FlowTableOptions(),
@@ -192,6 +200,7 @@ public static class PpsHarness
             ports[o.Ports].SetGenerator(wire);
         }
         else ports[0].SetGenerator(traffic.Frames);
+        if (o.Threads > 1) return MeasureThreads(o, dp, ports, traffic, rng, bytesPerFlow, progress);
         var fwd = dp.Forwarders[0];
         Softswitch.OfAgent.OfSwitchAgent? agent = null;
         if (o.Listen is not null)
@@ -285,6 +294,57 @@ public static class PpsHarness
         long n = 0;
         foreach (long v in totals) n += v;
         return n;
+    }
+
+    /// <summary>
+    /// --threads N: port i+1 (dealt to forwarding thread i) generates the same traffic with flows of its own in_port;
+    /// each thread polls its ports in a loop, as the datapath's threads do under load. Reports the total and per-thread rate.
+    /// </summary>
+    private static Result MeasureThreads(PpsOptions o, SwitchDatapath dp, MemoryPort[] ports, Traffic traffic, Random rng, double bytesPerFlow, TextWriter? progress)
+    {
+        int n = o.Threads;
+        for (int t = 1; t < n; t++)
+        {
+            var more = Traffic.Build(o, new Random(o.Seed), (ushort)(t + 1));
+            var status = new FlowModStatus[more.Mods.Length];
+            dp.Flows.ApplyBatch(more.Mods, status, null);
+            ports[t].SetGenerator(more.Frames);
+        }
+        var stop = false;
+        var threads = new Thread[n];
+        for (int t = 0; t < n; t++)
+        {
+            int idx = t;
+            threads[t] = new Thread(() => { while (!Volatile.Read(ref stop)) for (int i = 0; i < 64; i++) dp.PollOnce(idx); }) { IsBackground = true, Name = $"pps-{t}" };
+        }
+        foreach (var t in threads) t.Start();
+        Thread.Sleep(TimeSpan.FromSeconds(Math.Min(2, o.Seconds / 4)));
+        var p0 = new long[n];
+        for (int t = 0; t < n; t++) p0[t] = dp.Forwarders[t].Packets;
+        long sent0 = SentTotal(ports), alloc0 = GC.GetTotalAllocatedBytes(true);
+        int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
+        var sw = Stopwatch.StartNew();
+        Thread.Sleep(TimeSpan.FromSeconds(o.Seconds));
+        double secs = sw.Elapsed.TotalSeconds;
+        var per = new double[n];
+        long packets = 0;
+        for (int t = 0; t < n; t++)
+        {
+            long d = dp.Forwarders[t].Packets - p0[t];
+            per[t] = d / secs / 1e6;
+            packets += d;
+        }
+        long alloc = GC.GetTotalAllocatedBytes(true) - alloc0;
+        long forwarded = SentTotal(ports) - sent0;
+        Volatile.Write(ref stop, true);
+        foreach (var t in threads) t.Join();
+        progress?.WriteLine($"  per thread: {string.Join(", ", per.Select(x => x.ToString("F2", CultureInfo.InvariantCulture) + " Mpps"))}");
+        long misses = 0;
+        foreach (var f in dp.Forwarders) misses += f.Misses;
+        dp.Dispose();
+        return new Result(packets / secs / 1e6, packets == 0 ? 0 : secs * 1e9 / packets, packets == 0 ? 0 : (double)alloc / packets, 0, 0,
+            packets, forwarded, misses, secs, o.Flows, o.Rules, traffic.MaskCount, bytesPerFlow, 0,
+            GC.CollectionCount(0) - gc0, GC.CollectionCount(2) - gc2, 0, 0, Threads: n, MppsPerThread: per);
     }
 
     private static long SentTotal(MemoryPort[] ports)

@@ -4,17 +4,24 @@
 # offered pps, delivered pps and loss per switch and backend (Softswitch AF_PACKET vs OVS default ports,
 # Softswitch AF_XDP vs OVS type=afxdp), unthrottled trafgen and a paced tcpreplay step, iperf3 TCP, and the
 # same with 10,000 installed flows and 10,000 flow-mods/s of churn. Needs root and scripts/install-deps.sh.
-# Private names; ends only what it started; a full run takes about 3 minutes. ROWS=afxdp (or afpacket,churn)
-# runs only those pairs; SECS and PACED set the step length and the paced rate; PERF=PREFIX records a system-wide
+# Private names; ends only what it started; a full run takes about 10 minutes (3 without ROWS latency). ROWS=afxdp (or afpacket,churn)
+# runs only those pairs; ROWS=latency measures, on a second pair of namespaces whose veths keep the kernel's default
+# offloads (as a user's do), ping's average RTT, iperf3 TCP and sockperf TCP ping-pong through the Linux bridge,
+# Softswitch (AF_PACKET: default busy-poll window, always busy, and 2 threads; AF_XDP) and OVS (default and afxdp
+# ports), medians of LAT_REPEAT (3) runs, plus Softswitch's idle CPU over 10 s; ROWS=scaling forwards FLOWS (64) UDP
+# flows unthrottled through Softswitch AF_PACKET with 1 and with 2 threads (fanout by flow hash); SECS and PACED set the step length and the paced rate; PERF=PREFIX records a system-wide
 # perf profile of each unthrottled step into PREFIX.<row>.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${SECS:-3}
 PACED=${PACED:-100000}
-ROWS=${ROWS:-all}       # or a comma list of afpacket, afxdp, churn
+ROWS=${ROWS:-all}       # or a comma list of afpacket, afxdp, churn, latency, scaling
+FLOWS=${FLOWS:-1}       # UDP flows in the trafgen frames (distinct source ports); ROWS=scaling uses 64
+LAT_REPEAT=${LAT_REPEAT:-3}
 SINK=${SINK:-socket}    # or stack, see measure()
 REPEAT=${REPEAT:-1}     # interleaved rounds; with more than one, medians of the unthrottled step at the end
-for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
+[[ ",$ROWS," == *",scaling,"* ]] && [ "$FLOWS" = 1 ] && FLOWS=64
+for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl sockperf; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
 SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
 
@@ -59,9 +66,9 @@ topology() {
 
 # 64-byte UDP frames A -> B for trafgen (a config) and tcpreplay (a one-packet pcap, looped).
 frames() {
-  python3 - "$RUN" "$MACA" "$MACB" <<'PY'
+  python3 - "$RUN" "$MACA" "$MACB" "$FLOWS" <<'PY'
 import struct, sys
-run, a, b = sys.argv[1:4]
+run, a, b, flows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 mac = lambda m: bytes(int(x, 16) for x in m.split(':'))
 def csum(x):
     s = sum(struct.unpack('!%dH' % (len(x) // 2), x)); s = (s >> 16) + (s & 0xffff); s += s >> 16
@@ -71,7 +78,10 @@ ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
 udp = struct.pack('!HHHH', 9, 9, 26, 0) + bytes(18)
 f = mac(b) + mac(a) + b'\x08\x00' + ip + udp
 assert len(f) == 60
-open(run + '/trafgen.cfg', 'w').write('{ ' + ', '.join('0x%02x' % c for c in f) + ' }\n')
+with open(run + '/trafgen.cfg', 'w') as cfg:   # one frame per flow (source ports 9, 1001, 1002, ...); trafgen cycles through them
+    for i in range(flows):
+        g = f[:34] + struct.pack('!H', 9 if i == 0 else 1000 + i) + f[36:]
+        cfg.write('{ ' + ', '.join('0x%02x' % c for c in g) + ' }\n')
 with open(run + '/udp.pcap', 'wb') as p:
     p.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
     p.write(struct.pack('<IIII', 0, 0, len(f), len(f)) + f)
@@ -142,7 +152,7 @@ run_ssw() {  # $1 backend (afpacket|afxdp) $2 churn(0|1)
   ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=2,actions=output:1"
   local cp=""
   if [ "$2" = 1 ]; then ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$port $RUN/flows10k.txt; churn tcp:127.0.0.1:$port & cp=$!; fi
-  measure "Softswitch $1$([ "$2" = 1 ] && echo ' +10k flows, churn')"
+  measure "Softswitch $1$([ "$2" = 1 ] && echo ' +10k flows, churn')${3:-}"
   [ -n "$cp" ] && kill $cp 2>/dev/null
   kill $sp; wait $sp 2>/dev/null
 }
@@ -172,6 +182,119 @@ run_ovs() {  # $1 port type (default|afxdp) $2 churn
   ovs_down
 }
 
+
+# ---- latency, TCP with the kernel's offloads, TCP request/response, idle CPU (ROWS=latency) ----
+LA=ltca$TAG LB=ltcb$TAG NLA=sswlata$TAG NLB=sswlatb$TAG
+lat_topology() {   # a second pair of namespaces; offloads stay as the kernel sets them (tx csum, TSO, GSO, GRO on)
+  ip netns add $NLA; ip netns add $NLB
+  ip link add ${LA}h type veth peer name $LA; ip link add ${LB}h type veth peer name $LB
+  ip link set $LA netns $NLA; ip link set $LB netns $NLB
+  for pair in "$NLA $LA 10.89.0.1" "$NLB $LB 10.89.0.2"; do
+    set -- $pair
+    ip -n $1 addr add $3/24 dev $2; ip -n $1 link set $2 up; ip -n $1 link set lo up
+    ip netns exec $1 sysctl -qw net.ipv6.conf.$2.disable_ipv6=1
+  done
+  for h in ${LA}h ${LB}h; do ip link set $h up; sysctl -qw net.ipv6.conf.$h.disable_ipv6=1; done
+}
+lat_cleanup() { ip netns del $NLA 2>/dev/null; ip netns del $NLB 2>/dev/null; ip link del br$TAG 2>/dev/null; }
+
+lat_measure() {   # $1 label: one line per run into lat.txt: label|ping avg ms|TCP Mbit/s|RR transactions/s|sockperf avg one-way us
+  local label=$1 rtt mbit rr lat sp
+  ip netns exec $NLA ping -q -c 20 -i 0.05 -W 1 10.89.0.2 >/dev/null 2>&1   # ARP, learning, warm-up
+  rtt=$( (ip netns exec $NLA ping -q -c 200 -i 0.01 -W 1 10.89.0.2 2>/dev/null || true) | awk -F/ '/^rtt/ { print $5 }')
+  ip netns exec $NLB iperf3 -s -1 -B 10.89.0.2 >/dev/null 2>&1 & sp=$!; sleep 0.5
+  mbit=$( (ip netns exec $NLA timeout $((SECS + 15)) iperf3 -c 10.89.0.2 -t $SECS -J < /dev/null 2>/dev/null || true) | python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null)
+  [ -z "$mbit" ] && mbit=0   # no JSON: the connection never got going
+  kill $sp 2>/dev/null; wait $sp 2>/dev/null
+  ip netns exec $NLB sockperf sr --tcp -i 10.89.0.2 -p 11111 >/dev/null 2>&1 & sp=$!; sleep 0.5
+  lat=$( (ip netns exec $NLA timeout $((SECS + 15)) sockperf pp --tcp -i 10.89.0.2 -p 11111 -t $SECS 2>/dev/null || true) | sed -n 's/.*avg-latency=\([0-9.]*\).*/\1/p' | head -1)
+  kill $sp 2>/dev/null; wait $sp 2>/dev/null
+  rr=$(awk -v l="${lat:-0}" 'BEGIN { if (l > 0) printf "%.0f", 1e6 / (2 * l); else print "-" }')
+  echo "$label|${rtt:--}|${mbit:--}|$rr|${lat:--}" >> $RUN/lat.txt
+  printf "%-40s ping avg %8s ms   TCP %7s Mbit/s   TCP_RR %7s /s\n" "$label" "${rtt:--}" "${mbit:--}" "$rr"
+}
+
+lat_bridge() {
+  ip link add br$TAG type bridge; ip link set br$TAG up
+  ip link set ${LA}h master br$TAG; ip link set ${LB}h master br$TAG
+  lat_measure "Linux bridge"
+  ip link set ${LA}h nomaster; ip link set ${LB}h nomaster; ip link del br$TAG
+}
+
+lat_ssw() {   # $1 backend $2 label suffix, then extra run options
+  local be=$1 suffix=$2; shift 2
+  local port=$((30000 + RANDOM % 20000))
+  $SSW run --ports $be:${LA}h,$be:${LB}h --listen ptcp:$port --fail-mode secure --unixctl none --log-level Warning "$@" > $RUN/ssw-lat.log 2>&1 &
+  local sp=$!; pids+=($sp)
+  for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=1,actions=output:2"
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=2,actions=output:1"
+  if [ "${IDLE_DONE:-0}" = 0 ] && [ "$be" = afpacket ] && [ -z "$suffix" ]; then   # idle CPU: utime + stime over 10 s
+    sleep 1
+    local c0 c1 hz; hz=$(getconf CLK_TCK)
+    c0=$(awk '{ print $14 + $15 }' /proc/$sp/stat); sleep 10; c1=$(awk '{ print $14 + $15 }' /proc/$sp/stat)
+    IDLE_CPU=$(awk -v a=$c0 -v b=$c1 -v hz=$hz 'BEGIN { printf "%.2f", 100 * (b - a) / hz / 10 }')
+    IDLE_DONE=1
+  fi
+  lat_measure "Softswitch $be$suffix"
+  kill $sp; wait $sp 2>/dev/null
+}
+
+lat_ovs() {   # $1 port type (default|afxdp); OVS runs in its own namespace (its ovs-netdev tap must not collide)
+  export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
+  rm -f $RUN/conf.db
+  ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
+  ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir 2>/dev/null
+  local V="ovs-vsctl --db=unix:$RUN/db.sock"
+  $V --no-wait init
+  ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir 2>/dev/null
+  local port=$((30000 + RANDOM % 20000))
+  $V add-br br$TAG -- set bridge br$TAG datapath_type=netdev protocols=OpenFlow10 fail-mode=secure -- set-controller br$TAG ptcp:$port:127.0.0.1
+  if [ "$1" = afxdp ]; then
+    $V add-port br$TAG ${LA}h -- set interface ${LA}h type=afxdp ofport_request=1 -- add-port br$TAG ${LB}h -- set interface ${LB}h type=afxdp ofport_request=2
+  else
+    $V add-port br$TAG ${LA}h -- set interface ${LA}h ofport_request=1 -- add-port br$TAG ${LB}h -- set interface ${LB}h ofport_request=2
+  fi
+  for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=1,actions=output:2"
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=2,actions=output:1"
+  lat_measure "Open vSwitch $1"
+  ovs_down
+}
+
+lat_rows() {
+  lat_topology
+  echo
+  echo "latency and TCP through each switch, veth offloads left on (ping 200 x 10 ms; iperf3 ${SECS} s; sockperf TCP ping-pong ${SECS} s)"
+  for round in $(seq $LAT_REPEAT); do
+    lat_bridge
+    lat_ssw afpacket ""
+    lat_ssw afpacket " busy-poll 100 ms" --busy-poll-us 100000
+    lat_ssw afpacket " 2 threads" --threads 2
+    lat_ssw afxdp ""
+    [ "${OVS:-1}" = 1 ] && { lat_ovs default; lat_ovs afxdp; }
+  done
+  echo
+  printf "%-40s %14s %14s %14s %18s\n" "switch (medians of $LAT_REPEAT)" "ping avg ms" "TCP Mbit/s" "TCP_RR /s" "sockperf one-way us"
+  python3 - "$RUN/lat.txt" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.rstrip('\n').split('|')
+    rows.setdefault(f[0], []).append(f[1:])
+def med(vals):
+    v = [float(x) for x in vals if x not in ('-', '')]
+    return statistics.median(v) if v else None
+for label, runs in rows.items():
+    cols = [med([r[i] for r in runs]) for i in range(4)]
+    fmt = lambda x, p: '-' if x is None else ('%.' + str(p) + 'f') % x
+    print("%-40s %14s %14s %14s %18s" % (label, fmt(cols[0], 3), fmt(cols[1], 0), fmt(cols[2], 0), fmt(cols[3], 1)))
+PY
+  [ -n "${IDLE_CPU:-}" ] && echo "Softswitch afpacket idle: ${IDLE_CPU}% of one core over 10 s (utime+stime from /proc/PID/stat)"
+  lat_cleanup
+}
+
+trap 'lat_cleanup; cleanup' EXIT
 topology
 frames
 flows_file
@@ -179,6 +302,7 @@ printf "%-34s %-13s %12s %12s %8s\n" "switch / backend" "load" "offered pps" "de
 want() { [ "$ROWS" = all ] || [[ ",$ROWS," == *",$1,"* ]]; }
 ovs() { [ "${OVS:-1}" = 1 ] && run_ovs "$@"; }   # OVS=0: Softswitch rows only
 for round in $(seq $REPEAT); do
+  [[ ",$ROWS," == *",scaling,"* ]] && { SSW_THREADS=1 run_ssw afpacket 0 " 1 thread, $FLOWS flows"; SSW_THREADS=2 run_ssw afpacket 0 " 2 threads, $FLOWS flows"; }
   want afpacket && { run_ssw afpacket 0; ovs default 0; }
   want afxdp && { run_ssw afxdp 0; ovs afxdp 0; }
   want churn && { run_ssw afpacket 1; ovs default 1; }
@@ -196,3 +320,4 @@ for label, v in rows.items():
     print("%-34s %-13d %12d %s" % (label, len(v), statistics.median(v), " ".join(map(str, v))))
 PY
 fi
+want latency && lat_rows

@@ -33,6 +33,10 @@ public enum PortStatusReason : byte
     Modify = 2,
 }
 
+/// <summary>One receive queue a forwarding thread polls: a port's slot and the provider that receives for it (the
+/// port itself, or one of the receivers it split its traffic into).</summary>
+public sealed record RxQueue(PortSlot Slot, IPort Receiver);
+
 /// <summary>What the datapath tells the agent about (called from datapath threads; handlers must be quick).</summary>
 public interface IDatapathEvents
 {
@@ -45,6 +49,9 @@ public sealed class DatapathOptions
     /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
     public int Threads { get; set; } = 1;
     public int PoolSize { get; set; } = 4096;
+    /// <summary>Bytes of frame a packet buffer holds (besides its headroom): at least the largest port MTU plus the
+    /// Ethernet header and two VLAN tags, so jumbo frames fit.</summary>
+    public int FrameSize { get; set; } = PacketPool.DefaultDataSize;
     /// <summary>EMC entries per forwarding thread (0 = no EMC).</summary>
     public int EmcEntries { get; set; } = 8192;
     public int UpcallSlots { get; set; } = 1024;
@@ -55,6 +62,15 @@ public sealed class DatapathOptions
     public int QueuesPerPort { get; set; } = 8;
     public FlowTableOptions Table { get; set; } = new();
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// How long a forwarding thread keeps polling after its last packet before it blocks in the kernel on its
+    /// ports (microseconds; 0 blocks as soon as a poll round finds nothing).
+    /// </summary>
+    public int BusyPollMicros { get; set; } = DefaultBusyPollMicros;
+    /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
+    public int IdleWakeMs { get; set; } = 1000;
+    /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
+    public const int DefaultBusyPollMicros = 50;
 }
 
 /// <summary>
@@ -67,6 +83,14 @@ public sealed class DatapathOptions
 /// packet-out, config) come from the agent's threads: flow-mods go straight to <see cref="FlowTable"/>
 /// (which serialises writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
 /// Events (flow removed, port status) go to <see cref="Events"/>.
+/// Threads: with N threads each port is asked for N receivers (<see cref="IPort.OpenReceivers"/>); a port that splits
+/// (AF_PACKET fanout by flow hash) is polled by every thread, one receiver each, so one flow stays on one thread (its
+/// packet order and packet-in order hold); a port that does not is polled by one thread, dealt round-robin.
+/// Idle threads: a thread that found nothing for <see cref="DatapathOptions.BusyPollMicros"/> blocks in epoll on its
+/// ports' wait descriptors and its control eventfd (<see cref="PortWaiter"/>); port changes and Stop wake it. Frames
+/// that arrive meanwhile wake it through their descriptor (level-triggered: none is lost between the last empty poll
+/// and the wait). No fixed sleep remains on the forwarding path; a blocked thread still wakes once a second so ports
+/// can refresh kernel drop counters from Receive.
 /// </remarks>
 public sealed class SwitchDatapath : IDisposable
 {
@@ -87,11 +111,13 @@ public sealed class SwitchDatapath : IDisposable
     private readonly Lock _portLock = new();
     private int _nextIndex;
     private readonly Forwarder[] _forwarders;
+    private readonly PortWaiter[] _waiters;
     private readonly Forwarder _control;
     private readonly Lock _controlLock = new();
     private readonly List<Thread> _threads = new();
-    private readonly List<PortSlot>[] _assigned;
-    private volatile PortSlot[][] _assignedSnapshot;
+    private readonly List<RxQueue>[] _assigned;
+    private volatile RxQueue[][] _assignedSnapshot;
+    private readonly List<IPort> _extraReceivers = new();
     private volatile bool _running;
     private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
@@ -104,13 +130,15 @@ public sealed class SwitchDatapath : IDisposable
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
-        _assigned = new List<PortSlot>[threads];
+        _waiters = new PortWaiter[threads];
+        for (int i = 0; i < threads; i++) _waiters[i] = new PortWaiter();
+        _assigned = new List<RxQueue>[threads];
         for (int i = 0; i < threads; i++)
         {
             _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots);
-            _assigned[i] = new List<PortSlot>();
+            _assigned[i] = new List<RxQueue>();
         }
-        _assignedSnapshot = new PortSlot[threads][];
+        _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
         _control = new Forwarder(this, 1024, 0, Options.UpcallSlots);
         ControlSlot = new PortSlot(new NullPort(), OfPort.None, -1, 0);
@@ -136,6 +164,8 @@ public sealed class SwitchDatapath : IDisposable
 
     public PortTable Ports => _ports;
     public IReadOnlyList<Forwarder> Forwarders => _forwarders;
+    /// <summary>Where each forwarding thread blocks when idle (index = thread), for its sleep counters.</summary>
+    public IReadOnlyList<PortWaiter> Waiters => _waiters;
     public Forwarder Control => _control;
     internal PortSlot ControlSlot { get; }
     internal int PortIndexCount => Volatile.Read(ref _nextIndex);
@@ -169,8 +199,21 @@ public sealed class SwitchDatapath : IDisposable
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
-            int t = slot.Index % _forwarders.Length;
-            _assigned[t].Add(slot);
+            // With several threads a port may split its receiving (AF_PACKET fanout by flow hash): receiver i is
+            // thread i's. Otherwise the port goes to one thread, round-robin.
+            var receivers = _forwarders.Length > 1 ? port.OpenReceivers(_forwarders.Length) : [port];
+            if (receivers.Length > 1)
+            {
+                for (int i = 0; i < receivers.Length; i++)
+                {
+                    _assigned[i % _forwarders.Length].Add(new RxQueue(slot, receivers[i]));
+                    if (i > 0) _extraReceivers.Add(receivers[i]);
+                }
+            }
+            else
+            {
+                _assigned[slot.Index % _forwarders.Length].Add(new RxQueue(slot, port));
+            }
             PublishAssignments();
         }
         Events?.OnPortStatus(PortStatusReason.Add, slot);
@@ -186,7 +229,7 @@ public sealed class SwitchDatapath : IDisposable
             slot = cur.Get(no);
             if (slot is null) return false;
             _ports = no == OfPort.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
-            foreach (var l in _assigned) l.Remove(slot);
+            foreach (var l in _assigned) l.RemoveAll(q => q.Slot == slot);   // extra receivers close with the datapath
             PublishAssignments();
         }
         Tunnels.OnPortRemoved(slot);
@@ -197,9 +240,10 @@ public sealed class SwitchDatapath : IDisposable
 
     private void PublishAssignments()
     {
-        var snap = new PortSlot[_assigned.Length][];
+        var snap = new RxQueue[_assigned.Length][];
         for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
         _assignedSnapshot = snap;
+        foreach (var w in _waiters) w.Wake();
     }
 
     /// <summary>Changes a port's config bits (PORT_MOD); reports PORT_STATUS when they changed.</summary>
@@ -262,17 +306,34 @@ public sealed class SwitchDatapath : IDisposable
     private void PollLoop(int idx)
     {
         var f = _forwarders[idx];
-        int idle = 0;
+        var waiter = _waiters[idx];
+        long busyTicks = (long)Options.BusyPollMicros * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+        long lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
         while (_running)
         {
             var ports = _assignedSnapshot[idx];
             int got = 0;
-            foreach (var slot in ports) got += f.Poll(slot);
-            if (got > 0) { idle = 0; continue; }
-            if (++idle < 64) Thread.SpinWait(20);
-            else if (idle < 256) Thread.Yield();
-            else Thread.Sleep(1);
+            foreach (var q in ports) got += f.Poll(q.Slot, q.Receiver);
+            if (got > 0)
+            {
+                lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
+                continue;
+            }
+            if (System.Diagnostics.Stopwatch.GetTimestamp() - lastWork < busyTicks) continue;
+            if (!PrepareWait(ports)) continue;
+            if (!_running) break;
+            waiter.Wait(ports, Options.IdleWakeMs);
+            lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
         }
+    }
+
+    /// <summary>Arms every port's wake-up; false when one has frames already.</summary>
+    private static bool PrepareWait(RxQueue[] ports)
+    {
+        bool idle = true;
+        foreach (var q in ports)
+            if (!q.Receiver.PrepareWait()) idle = false;
+        return idle;
     }
 
     private void MaintenanceLoop()
@@ -316,7 +377,7 @@ public sealed class SwitchDatapath : IDisposable
     {
         var f = _forwarders[forwarder];
         int got = 0;
-        foreach (var slot in _assignedSnapshot[forwarder]) got += f.Poll(slot);
+        foreach (var q in _assignedSnapshot[forwarder]) got += f.Poll(q.Slot, q.Receiver);
         return got;
     }
 
@@ -351,6 +412,7 @@ public sealed class SwitchDatapath : IDisposable
     public void Stop()
     {
         _running = false;
+        foreach (var w in _waiters) w.Wake();
         foreach (var t in _threads) t.Join();
         _threads.Clear();
         _maintenance?.Join();
@@ -362,6 +424,12 @@ public sealed class SwitchDatapath : IDisposable
         Stop();
         foreach (var s in _ports.List) s.Port.Dispose();
         _ports.Local?.Port.Dispose();
+        lock (_portLock)
+        {
+            foreach (var r in _extraReceivers) r.Dispose();
+            _extraReceivers.Clear();
+        }
+        foreach (var w in _waiters) w.Dispose();
     }
 
     private sealed class NullPort : IPort
@@ -369,6 +437,7 @@ public sealed class SwitchDatapath : IDisposable
         public PortInfo Info { get; } = new("none", default);
         public PortCounters Counters { get; } = new();
         public bool LinkUp => false;
+        public int WaitFd => PortWait.NeverReceives;
         public int Receive(PacketPool pool, Span<int> pkts) => 0;
         public void Send(PacketPool pool, ReadOnlySpan<int> pkts) { }
         public void Dispose() { }

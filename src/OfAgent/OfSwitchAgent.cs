@@ -25,6 +25,10 @@ namespace Softswitch.OfAgent;
 /// <see cref="IDatapathEvents"/>. Asynchronous messages go to primary connections: the active controllers,
 /// or, when none is configured, every passive connection. The fail mode applies while no primary
 /// connection has completed HELLO.
+/// <para>Channels: each passive endpoint is an <see cref="OfListener"/> (connection cap, opening deadline, no thread
+/// before HELLO); each active one a connect loop with backoff. Both run the same <see cref="OfHandshake"/> (TLS with
+/// mutual authentication for ssl:/pssl: through <see cref="OfTlsContext"/>, then HELLO) before an
+/// <see cref="OfConnection"/> with its own threads exists.</para>
 /// </remarks>
 public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
 {

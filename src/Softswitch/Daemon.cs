@@ -67,7 +67,13 @@ internal static partial class Daemon
         }
         if (ready)
         {
-            lock (errors) Console.Error.Write(errors.ToString());
+            // What a detached daemon logged before it was ready: warnings and errors reach the user, the rest is in
+            // the log file (or gone, as with OVS daemons detached without --log-file).
+            lock (errors)
+            {
+                foreach (var line in errors.ToString().Split('\n'))
+                    if (line.Contains("|WARN|") || line.Contains("|ERR|") || line.Contains("|EMER|")) Console.Error.WriteLine(line.TrimEnd('\r'));
+            }
             Console.Out.WriteLine($"softswitch: running as pid {child.Id}");
             return 0;
         }

@@ -22,7 +22,8 @@ var offloadOpt = new Option<string?>("--offload") { Description = $"flow offload
 var dpid = new Option<string?>("--dpid") { Description = "datapath id: 0x1, 1 or 00:00:00:00:00:00:00:01, hex (default: the first port's MAC)" };
 var failMode = new Option<string?>("--fail-mode") { Description = $"without a controller: standalone (learning switch) or secure (drop misses) (default {defaults.FailMode}, as OVS)" };
 var config = new Option<string?>("--config") { Description = "a JSON file with the same settings (keys: " + string.Join(", ", ConfigFile.Keys) + "); the command line wins" };
-var threads = new Option<int?>("--threads") { Description = $"forwarding threads (default {defaults.Threads})" };
+var threads = new Option<int?>("--threads") { Description = $"forwarding threads (default {defaults.Threads}); AF_PACKET ports are split across them by flow hash" };
+var busyPoll = new Option<int?>("--busy-poll-us") { Description = $"microseconds a forwarding thread keeps polling after its last packet before it sleeps in the kernel, 0 sleeps at once (default {defaults.BusyPollUs})" };
 var emcEntries = new Option<int?>("--emc-entries") { Description = $"exact-match cache entries per forwarding thread, 0 for none (default {defaults.EmcEntries})" };
 var packetInRate = new Option<double?>("--packet-in-rate") { Description = $"packet-ins per second at most (default {defaults.PacketInRate})" };
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory (default none)" };
@@ -31,11 +32,12 @@ var logLevel = new Option<string?>("--log-level") { Description = $"LEVEL or MOD
 var logFile = new Option<string?>("--log-file") { Description = "write the log to FILE instead of stderr (softswitch ctl vlog/reopen reopens it)" };
 var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default RUNDIR/DPID.ctl: $SOFTSWITCH_RUNDIR, /run/softswitch as root, else a per-user temp directory), or none" };
 var pidfile = new Option<string?>("--pidfile") { Description = "write the process id to FILE (removed on exit; default none)" };
+var metrics = new Option<string?>("--metrics") { Description = "serve Prometheus/OpenMetrics metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9477 (default none)" };
 var detach = new Option<bool>("--detach") { Description = "run in the background; return once the switch is ready" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
-    unixctl, pidfile, detach,
+    ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    unixctl, pidfile, detach, metrics,
 };
 run.SetAction(pr =>
 {
@@ -56,6 +58,7 @@ run.SetAction(pr =>
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;
     if (pr.GetValue(failMode) is { } f) s.FailMode = f;
     if (pr.GetValue(threads) is { } t) s.Threads = t;
+    if (pr.GetValue(busyPoll) is { } bp) s.BusyPollUs = bp;
     if (pr.GetValue(emcEntries) is { } emc) s.EmcEntries = emc;
     if (pr.GetValue(packetInRate) is { } pir) s.PacketInRate = pir;
     if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;
@@ -65,6 +68,7 @@ run.SetAction(pr =>
     if (pr.GetValue(unixctl) is { } u) s.Unixctl = u;
     if (pr.GetValue(pidfile) is { } pf) s.Pidfile = pf;
     if (pr.GetValue(detach)) s.Detach = true;
+    if (pr.GetValue(metrics) is { } mx) s.Metrics = mx;
     return RunCommand.Run(s, args);
 });
 

@@ -5,10 +5,12 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Logging;
+using Softswitch.Metrics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Ports;
@@ -75,14 +77,14 @@ internal static class RunCommand
         if (s.Threads is < 1 or > 64) return UserError($"--threads must be 1 to 64, not {s.Threads}");
         if (s.EmcEntries is < 0 or > 1 << 24) return UserError($"--emc-entries must be 0 to {1 << 24}, not {s.EmcEntries}");
         if (!(s.PacketInRate > 0)) return UserError($"--packet-in-rate must be above 0, not {s.PacketInRate}");
+        string metricsHost = "";
+        int metricsPort = 0;
+        if (s.Metrics is { } metricsText && !MetricsEndpoint.TryParse(metricsText, out metricsHost, out metricsPort, out var metricsError)) return UserError(metricsError);
         ulong configuredDpid = 0;
         if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
             return UserError($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)");
+        if (s.BusyPollUs is < 0 or > 1_000_000) return UserError($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}");
 
-        // A forwarding thread polls its ports in turn, so a port must not wait for traffic when the thread has
-        // others to poll (the thread backs off by itself when every port is idle).
-        int portsPerThread = (PortSpec.PortCount(specs) + s.Threads - 1) / s.Threads;
-        int idleWait = portsPerThread > 1 ? 0 : 1;
         IReadOnlyList<OpenedPort> opened;
         PortFactoryOptions portFactory;
         try
@@ -92,9 +94,9 @@ internal static class RunCommand
                 Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
                 PcapDir = s.PcapDir,
                 LoggerFactory = loggers,
-                AfPacket = new AfPacketOptions { IdleWaitMs = idleWait, BlockCount = 64, Logger = loggers.CreateLogger("afpacket") },
-                AfXdp = new AfXdpOptions { IdleWaitMs = idleWait, Logger = loggers.CreateLogger("afxdp") },
-                Pcap = new PcapOptions { IdleWaitMs = idleWait },
+                AfPacket = new AfPacketOptions { Logger = loggers.CreateLogger("afpacket") },
+                AfXdp = new AfXdpOptions { Logger = loggers.CreateLogger("afxdp") },
+                Pcap = new PcapOptions(),
             });
         }
         catch (PortOpenException e)
@@ -102,7 +104,12 @@ internal static class RunCommand
             return UserError(e.Message);
         }
 
-        using var dp = new SwitchDatapath(new DatapathOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
+        // Packet buffers hold the largest frame any port may carry: its MTU, the Ethernet header and two VLAN tags.
+        int frameSize = Math.Max(PacketPool.DefaultDataSize, opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8);
+        using var dp = new SwitchDatapath(new DatapathOptions
+        {
+            Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
+        });
         NetFpgaOffload? offload = null;
         if (s.Offload is "netfpga" or "netfpga-emulated")
         {
@@ -196,8 +203,25 @@ internal static class RunCommand
             offload?.Dispose();
             return UserError(e.Message);
         }
+        MetricsEndpoint? metrics = null;
+        if (s.Metrics is not null)
+        {
+            try
+            {
+                metrics = MetricsEndpoint.Start(metricsHost, metricsPort, dp, agent, offload?.Manager);
+                log.LogInformation("metrics at {Url}", metrics.Url);
+            }
+            catch (Exception e) when (e is System.Net.HttpListenerException or InvalidOperationException)
+            {
+                control?.Dispose();
+                agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                offload?.Dispose();
+                return UserError($"--metrics {s.Metrics}: cannot listen: {e.Message}");
+            }
+        }
         if (s.Pidfile is { } pidfile && !Daemon.TryWritePidFile(pidfile, out var pidError))
         {
+            metrics?.Dispose();
             control?.Dispose();
             agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
             offload?.Dispose();
@@ -219,6 +243,7 @@ internal static class RunCommand
 
         log.LogInformation("shutting down{Why}", signal is null ? "" : $" ({signal})");
         Daemon.Notify("STOPPING=1");
+        metrics?.Dispose();
         control?.Dispose();
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Stop();

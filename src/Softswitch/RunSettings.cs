@@ -22,6 +22,8 @@ public sealed class RunSettings
     /// <summary>standalone (the OVS and reference-switch default: a learning switch while no controller is connected) or secure.</summary>
     public string FailMode { get; set; } = "standalone";
     public int Threads { get; set; } = 1;
+    /// <summary>Microseconds a forwarding thread keeps polling after its last packet before it blocks in the kernel.</summary>
+    public int BusyPollUs { get; set; } = Datapath.DatapathOptions.DefaultBusyPollMicros;
     public int EmcEntries { get; set; } = 8192;
     public double PacketInRate { get; set; } = 20_000;
     public string? PcapDir { get; set; }
@@ -59,7 +61,7 @@ internal static class ConfigFile
     private static readonly (string Key, Kind Kind)[] s_keys =
     [
         ("ports", Kind.String), ("controllers", Kind.StringList), ("listen", Kind.StringList), ("tunnels", Kind.StringList),
-        ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer),
+        ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer), ("busyPollUs", Kind.Integer),
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),

@@ -112,13 +112,14 @@ internal sealed class Hosts : IDisposable
     public readonly List<Netns> Ns = new();
     public readonly List<string> Ips = new();
 
-    public Hosts(int n, string subnet = "10.77.0")
+    /// <param name="kernelOffloads">Leave the veths' default offloads (tx checksum, TSO, GSO) on, as a user's are.</param>
+    public Hosts(int n, string subnet = "10.77.0", bool kernelOffloads = false)
     {
         try
         {
             for (int i = 0; i < n; i++)
             {
-                var ns = Netns.Create();
+                var ns = Netns.Create(kernelOffloads);
                 Ns.Add(ns);
                 string ip = $"{subnet}.{i + 1}";
                 Ips.Add(ip);

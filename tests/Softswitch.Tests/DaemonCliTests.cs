@@ -88,7 +88,7 @@ public sealed class DaemonCliTests : IDisposable
         var (code, stdout, _) = Softswitch("run", "--help");
         Assert.Equal(0, code);
         foreach (var option in new[] { "--ports", "--controller", "--listen", "--tunnel", "--offload", "--dpid", "--fail-mode", "--config", "--threads",
-                     "--emc-entries", "--packet-in-rate", "--pcap-dir", "--stats", "--log-level", "--log-file", "--unixctl", "--pidfile", "--detach" })
+                     "--emc-entries", "--packet-in-rate", "--pcap-dir", "--stats", "--log-level", "--log-file", "--unixctl", "--pidfile", "--detach", "--metrics" })
             Assert.Contains(option, stdout);
         foreach (var d in new[] { "default standalone", "default 1)", "default 8192", "default 20000", "default info", "default none" })
             Assert.Contains(d, stdout);
@@ -206,6 +206,59 @@ public sealed class DaemonCliTests : IDisposable
         WaitGone(pid);
         Assert.False(File.Exists(ctl));
         Assert.False(File.Exists(pidFile));
+    }
+
+    [Fact]
+    public async Task Metrics_ScrapedOverHttp_ParseAsOpenMetrics()
+    {
+        int port = FreePort();
+        var (pid, ctl, _, _) = Detached("--metrics", $"127.0.0.1:{port}");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType?.MediaType);
+        string body = await response.Content.ReadAsStringAsync();
+
+        // The OpenMetrics text format: families declared by TYPE (and HELP) before their samples, one sample per line
+        // (name, optional labels, value), names of counter samples end in _total, and the exposition ends with # EOF.
+        var lines = body.Split('\n');
+        Assert.Equal("# EOF", lines[^1] == "" ? lines[^2] : lines[^1]);
+        var types = new Dictionary<string, string>();
+        var samples = new Dictionary<string, double>();
+        var sample = new System.Text.RegularExpressions.Regex(@"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.eE+]+|NaN|\+Inf|-Inf)$");
+        foreach (var line in lines.TakeWhile(l => l != "# EOF"))
+        {
+            if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
+            {
+                var parts = line.Split(' ');
+                types[parts[2]] = parts[3];
+                continue;
+            }
+            if (line.StartsWith("# HELP ", StringComparison.Ordinal) || line.StartsWith("# UNIT ", StringComparison.Ordinal)) continue;
+            var m = sample.Match(line);
+            Assert.True(m.Success, $"not an OpenMetrics sample: '{line}'");
+            string name = m.Groups[1].Value;
+            string family = types.ContainsKey(name) ? name : name.EndsWith("_total", StringComparison.Ordinal) ? name[..^6] : name;
+            Assert.True(types.TryGetValue(family, out var type), $"sample {name} without a TYPE line");
+            if (type == "counter") Assert.EndsWith("_total", name);
+            samples[name + m.Groups[2].Value] = double.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(0, samples["softswitch_interface_rx_packets_total{port=\"1\",name=\"mem1\"}"]);
+        Assert.Equal(1, samples["softswitch_interface_link_up{port=\"2\",name=\"mem2\"}"]);
+        Assert.Equal(0, samples["softswitch_controller_connected"]);
+        Assert.Contains("softswitch_datapath_drops_total{reason=\"MissSecure\"}", samples.Keys);
+        Assert.Contains("softswitch_flows{table=\"hash\"}", samples.Keys);
+
+        // A port added at run time appears at the next scrape; the plain Prometheus format is the default.
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "port/add", "mem:1", "9").Code);
+        string plain = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+        Assert.Contains("softswitch_interface_rx_packets_total{port=\"9\",name=\"mem9\"} 0", plain);
+        Assert.DoesNotContain("# EOF", plain);
+
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
+        WaitGone(pid);
     }
 
     /// <summary>Reads OpenFlow messages until one of <paramref name="type"/> arrives (answering ECHO_REQUEST on the way).</summary>

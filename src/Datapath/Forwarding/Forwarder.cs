@@ -82,11 +82,8 @@ public sealed class Forwarder
     private readonly int[] _missPkts = new int[Burst.Size];
     private readonly PacketLayers[] _missLayers = new PacketLayers[Burst.Size];
 
-    // Transmit queues, one per port slot index (grown when ports are added).
-    private int[][] _txq = [];
-    private int[] _txCount = [];
-    private PortSlot?[] _txSlot = [];
-    private bool _txPending;
+    /// <summary>Step 5: transmit queues, flood, NORMAL, packets for the controller, virtual ports.</summary>
+    internal readonly OutputStage Output;
     private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
     private long _now;
 
@@ -97,11 +94,12 @@ public sealed class Forwarder
         ParseErrors = new ParseCounters(Counters);
         Drops = new DropCounters(Counters);
         Executor = new ActionExecutor(Counters);
-        Pool = new PacketPool(poolSize);
+        Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize));
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Flows.CreateThreadStats();
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
         _tunnels = new TunnelPath(this, dp.Tunnels);
+        Output = new OutputStage(this);
     }
 
     internal long Now => _now;
@@ -140,9 +138,12 @@ public sealed class Forwarder
     }
 
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
-    public int Poll(PortSlot slot)
+    public int Poll(PortSlot slot) => Poll(slot, slot.Port);
+
+    /// <summary>Receives one burst through <paramref name="receiver"/> (the port or one of its receivers) for <paramref name="slot"/>.</summary>
+    public int Poll(PortSlot slot, IPort receiver)
     {
-        int n = slot.Port.Receive(Pool, _pkts);
+        int n = receiver.Receive(Pool, _pkts);
         if (n <= 0) return 0;
         Process(slot, _pkts.AsSpan(0, n));
         return n;
@@ -176,7 +177,7 @@ public sealed class Forwarder
             n = pkts.Length;
             if (n == 0)
             {
-                FlushTx();
+                Output.FlushTx();
                 return;
             }
         }
@@ -208,7 +209,7 @@ public sealed class Forwarder
             for (int i = 0; i < kept; i++) hashes[i] = keys[i].Hash();
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
         Pool.Release(pkts);
-        FlushTx();
+        Output.FlushTx();
     }
 
     private void ClassifyAndExecute(Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot)
@@ -288,7 +289,7 @@ public sealed class Forwarder
                 continue;
             }
             TunnelId = 0;
-            var sink = new Sink(this, false);
+            var sink = new OutputStage.Sink(Output, false);
             Executor.Execute(actions, Pool, bp, _batchLayers.AsSpan(b * Burst.Size, count), ref sink);
         }
         for (int b = 0; b < batches; b++) _batchFlow[b] = null!;
@@ -311,10 +312,10 @@ public sealed class Forwarder
                     Drops.Add(DropReason.MissNoPacketIn, pkts.Length);
                     return;
                 }
-                foreach (int p in pkts) ToController(p, PacketInReason.NoMatch, 0xFFFF);
+                foreach (int p in pkts) Output.ToController(p, PacketInReason.NoMatch, 0xFFFF);
                 return;
             case MissBehavior.Normal:
-                Normal(pkts);
+                Output.Normal(pkts);
                 return;
             default:
                 Drops.Add(DropReason.MissSecure, pkts.Length);
@@ -322,194 +323,8 @@ public sealed class Forwarder
         }
     }
 
-    internal void ToController(int p, PacketInReason reason, ushort maxLen)
-    {
-        var r = Upcalls.TryEnqueue(Pool.Frame(p), Pool.InPort[p], reason, maxLen, _now, _dp.PacketInRatePerForwarder, _dp.PacketInBurst);
-        if (r is { } drop) Drops.Add(drop);
-    }
-
-    /// <summary>OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations).</summary>
-    internal void Normal(ReadOnlySpan<int> pkts)
-    {
-        var mac = _dp.MacTable;
-        foreach (int p in pkts)
-        {
-            var f = Pool.Frame(p);
-            if (f.Length < 14)
-            {
-                Drops.Add(DropReason.NormalRunt);
-                continue;
-            }
-            ushort vlan = 0;
-            if (f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00) vlan = (ushort)(((f[14] << 8) | f[15]) & 0x0FFF);
-            ushort inPort = Pool.InPort[p];
-            if (!mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _now)) Counters.Add(DatapathCounters.MacTableFull);
-            ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _now);
-            if (outPort == OfPort.None) Flood(p, inPort, true, false);
-            else if (outPort != inPort) StageTx(outPort, p, false, inPort, uint.MaxValue);
-        }
-    }
-
-    private void Flood(int p, ushort inPort, bool respectNoFlood, bool copy)
-    {
-        var ports = _dp.Ports.List;
-        foreach (var s in ports)
-        {
-            if (s.No == inPort) continue;
-            if (respectNoFlood && (s.Config & PortConfig.NoFlood) != 0) continue;
-            StageTxSlot(s, p, copy, uint.MaxValue);
-        }
-    }
-
-    /// <summary>Queues packet <paramref name="p"/> for port number <paramref name="port"/>.</summary>
-    internal void StageTx(ushort port, int p, bool copy, ushort inPort, uint queueId)
-    {
-        if (port == inPort)
-        {
-            Drops.Add(DropReason.OutputToInPort);
-            return;
-        }
-        var slot = _dp.Ports.Get(port);
-        if (slot is null)
-        {
-            Drops.Add(DropReason.NoSuchPort);
-            return;
-        }
-        StageTxSlot(slot, p, copy, queueId);
-    }
-
-    internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
-    {
-        var config = slot.Config;
-        if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0)
-        {
-            Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
-            return;
-        }
-        if (slot.Encapsulating is { } virtualPort)
-        {
-            virtualPort.Output(this, p);
-            return;
-        }
-        int q = slot.Index;
-        if ((uint)q >= (uint)_txq.Length) GrowTx(q);
-        if (queueId != uint.MaxValue)
-        {
-            var queues = slot.Queues;
-            if (queueId < (uint)queues.Length)
-            {
-                Interlocked.Increment(ref queues[queueId].TxPackets);
-                Interlocked.Add(ref queues[queueId].TxBytes, Pool.Length[p]);
-            }
-        }
-        int buf;
-        if (copy)
-        {
-            buf = Pool.Clone(p);
-            if (buf < 0)
-            {
-                Drops.Add(DropReason.PoolExhausted);
-                return;
-            }
-        }
-        else
-        {
-            Pool.AddRef(p);
-            buf = p;
-        }
-        _txSlot[q] = slot;
-        var queue = _txq[q];
-        queue[_txCount[q]++] = buf;
-        _txPending = true;
-        if (_txCount[q] == queue.Length) FlushQueue(q);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void GrowTx(int index)
-    {
-        int need = Math.Max(index + 1, _dp.PortIndexCount);
-        var q = new int[need][];
-        var c = new int[need];
-        var s = new PortSlot?[need];
-        for (int i = 0; i < need; i++) q[i] = i < _txq.Length ? _txq[i] : new int[Burst.Size];
-        Array.Copy(_txCount, c, _txCount.Length);
-        Array.Copy(_txSlot, s, _txSlot.Length);
-        _txq = q;
-        _txCount = c;
-        _txSlot = s;
-    }
-
-    internal void FlushTx()
-    {
-        _tunnels.FlushCounters();
-        if (!_txPending) return;
-        for (int q = 0; q < _txq.Length; q++)
-            if (_txCount[q] > 0) FlushQueue(q);
-        _txPending = false;
-    }
-
-    private void FlushQueue(int q)
-    {
-        var slot = _txSlot[q]!;
-        var pkts = _txq[q].AsSpan(0, _txCount[q]);
-        if (!slot.LinkUp) Drops.Add(DropReason.LinkDown, pkts.Length);
-        else slot.Port.Send(Pool, pkts);
-        Pool.Release(pkts);
-        _txCount[q] = 0;
-    }
-
-    /// <summary>The action sink: turns output actions into transmit-queue entries, upcalls and NORMAL.</summary>
-    internal struct Sink : IActionSink
-    {
-        private readonly Forwarder _f;
-        private readonly bool _packetOut;
-
-        public Sink(Forwarder f, bool packetOut)
-        {
-            _f = f;
-            _packetOut = packetOut;
-        }
-
-        public readonly void SetTunnel(ulong tunnelId) => _f.TunnelId = tunnelId;
-
-        public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
-        {
-            var f = _f;
-            switch (port)
-            {
-                case OfPort.InPort:
-                    foreach (int p in pkts)
-                    {
-                        var slot = f._dp.Ports.Get(f.Pool.InPort[p]);
-                        if (slot is null) f.Drops.Add(DropReason.NoSuchPort);
-                        else f.StageTxSlot(slot, p, modifiedAfter, queueId);
-                    }
-                    return;
-                case OfPort.Flood:
-                case OfPort.All:
-                    foreach (int p in pkts) f.Flood(p, f.Pool.InPort[p], port == OfPort.Flood, modifiedAfter);
-                    return;
-                case OfPort.Controller:
-                    foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
-                    return;
-                case OfPort.Normal:
-                    f.Normal(pkts);
-                    return;
-                case OfPort.Table:
-                    if (!_packetOut) f.Drops.Add(DropReason.TableInFlow, pkts.Length);
-                    else foreach (int p in pkts) f.ResubmitToTable(p);
-                    return;
-                case OfPort.None:
-                    return;
-                default:
-                    foreach (int p in pkts) f.StageTx(port, p, modifiedAfter, f.Pool.InPort[p], queueId);
-                    return;
-            }
-        }
-    }
-
     /// <summary>OFPP_TABLE in a packet-out: run the packet through the flow table as if received on its in_port.</summary>
-    private void ResubmitToTable(int p)
+    internal void ResubmitToTable(int p)
     {
         int copy = Pool.Clone(p);
         if (copy < 0)
@@ -554,10 +369,10 @@ public sealed class Forwarder
         Pool.InPort[p] = inPort;
         TunnelId = 0;
         PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
-        var sink = new Sink(this, true);
+        var sink = new OutputStage.Sink(Output, true);
         var one = new Span<int>(ref p);
         Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
         Pool.Release(p);
-        FlushTx();
+        Output.FlushTx();
     }
 }

@@ -50,6 +50,10 @@ public sealed class PortCounters
     public long RxPackets, RxBytes, RxDropped, RxErrors;
     public long TxPackets, TxBytes, TxDropped, TxErrors;
     public long RxFrameErrors, RxOverErrors, RxCrcErrors, Collisions;
+    /// <summary>Kernel offloads taken in software on receive: partial checksums completed, GSO super-frames cut into
+    /// segments (and the segments made), super-frames refused (unsupported or malformed), and frames larger than a
+    /// packet buffer or the receive ring (dropped; also in RxDropped).</summary>
+    public long RxChecksumCompleted, RxGsoFrames, RxGsoSegments, RxGsoRefused, RxOversize;
 
     public PortCountersSnapshot Snapshot() => new(
         Volatile.Read(ref RxPackets), Volatile.Read(ref TxPackets), Volatile.Read(ref RxBytes), Volatile.Read(ref TxBytes),
@@ -66,8 +70,8 @@ public readonly record struct PortCountersSnapshot(long RxPackets, long TxPacket
 /// <remarks>
 /// Contract: <see cref="Receive"/> is called by one poll thread at a time; it allocates buffers from the
 /// given pool, fills frame bytes, Length and InPort (the datapath sets InPort again), and returns how many
-/// packets it produced (0 when nothing is waiting: it must not block for long; a port may wait up to about
-/// a millisecond when idle). <see cref="Send"/> may be called from several threads at once; it must copy or
+/// packets it produced (0 when nothing is waiting: it never blocks). An idle forwarding thread blocks in epoll on
+/// the ports' <see cref="WaitFd"/> after calling <see cref="PrepareWait"/> on each. <see cref="Send"/> may be called from several threads at once; it must copy or
 /// transmit the frames before returning and must not keep or release the caller's references.
 /// Implementations: Ports.Memory (tests, benchmarks), AF_PACKET, AF_XDP, libpcap, tunnels.
 /// </remarks>
@@ -79,4 +83,27 @@ public interface IPort : IDisposable
     bool LinkUp { get; }
     int Receive(PacketPool pool, Span<int> pkts);
     void Send(PacketPool pool, ReadOnlySpan<int> pkts);
+
+    /// <summary>
+    /// A descriptor that polls readable (level-triggered) while <see cref="Receive"/> has frames: a socket, or an
+    /// eventfd the port writes. <see cref="PortWait.NeverReceives"/> for ports that receive nothing themselves;
+    /// <see cref="PortWait.Unavailable"/> (the default) when the port cannot signal, so its thread naps in short
+    /// timed waits instead of blocking.
+    /// </summary>
+    int WaitFd => PortWait.Unavailable;
+
+    /// <summary>
+    /// Called on the receiving thread just before it blocks on <see cref="WaitFd"/>: arm whatever makes the
+    /// descriptor readable for frames that arrive from now on, then return false if <see cref="Receive"/> has
+    /// frames already (the thread polls again instead of sleeping).
+    /// </summary>
+    bool PrepareWait() => true;
+
+    /// <summary>
+    /// Splits receiving across <paramref name="count"/> forwarding threads: receivers (this port first) that together
+    /// receive each frame once, all frames of a flow through the same one. Only Receive, WaitFd and PrepareWait of the
+    /// others are used (sending stays with this port), from their own threads; they count into this port's counters
+    /// and the datapath disposes them. The default cannot split: just this port.
+    /// </summary>
+    IPort[] OpenReceivers(int count) => [this];
 }

@@ -314,7 +314,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
                 while (_queue.Count == 0 && !_stopping) Monitor.Wait(_queueGate);
                 if (_stopping) return;
             }
-            lock (_lock) DrainLocked();
+            // A chunk at a time, so readers of the placement and the maintenance poll get the lock between chunks.
+            lock (_lock) DrainLocked(WorkerChunk);
         }
     }
 
@@ -349,16 +350,28 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         return true;
     }
 
-    /// <summary>Places the queued changes in order (exceptions from the target become <see cref="OffloadReason.TargetError"/>).</summary>
-    private int DrainLocked()
+    /// <summary>
+    /// Places the queued changes in order, at most <paramref name="limit"/> of them (exceptions from the target become
+    /// <see cref="OffloadReason.TargetError"/>).
+    /// </summary>
+    private int DrainLocked(int limit = int.MaxValue)
     {
         List<TableEvent> batch;
         lock (_queueGate)
         {
             if (_queue.Count == 0) return 0;
-            batch = _queue;
-            _queue = _draining;
-            _draining = batch;
+            if (_queue.Count <= limit)
+            {
+                batch = _queue;
+                _queue = _draining;
+                _draining = batch;
+            }
+            else
+            {
+                batch = _draining;
+                batch.AddRange(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_queue)[..limit]);
+                _queue.RemoveRange(0, limit);
+            }
         }
         long sum = 0, max = 0;
         foreach (var ev in batch)
@@ -392,6 +405,9 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         }
         return n;
     }
+
+    /// <summary>Most table changes the worker places per hold of the placement lock.</summary>
+    private const int WorkerChunk = 256;
 
     private enum TableEventKind : byte { Added, Existing, Modified, Removed }
 

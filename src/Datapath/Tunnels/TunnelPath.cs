@@ -82,7 +82,7 @@ internal sealed class TunnelPath
                     dec++;
                     break;
                 case RxVerdict.ArpReply:
-                    _f.StageTxSlot(slot, p, false, ActionExecutor.NoQueue);
+                    _f.Output.StageTxSlot(slot, p, false, ActionExecutor.NoQueue);
                     pool.Release(p);
                     break;
                 default:
@@ -195,7 +195,7 @@ internal sealed class TunnelPath
             pool.Release(b);
             return;
         }
-        _f.StageTxSlot(ul, b, false, ActionExecutor.NoQueue);
+        _f.Output.StageTxSlot(ul, b, false, ActionExecutor.NoQueue);
         pool.Release(b);
         if (!ReferenceEquals(t, _txPort))
         {
@@ -285,7 +285,7 @@ internal sealed class TunnelPath
         pool.InPort[b] = inPort;
         _icmpInWindow++;
         t.CountFragmentationNeeded();
-        _f.StageTxSlot(slot, b, false, ActionExecutor.NoQueue);
+        _f.Output.StageTxSlot(slot, b, false, ActionExecutor.NoQueue);
         pool.Release(b);
     }
 

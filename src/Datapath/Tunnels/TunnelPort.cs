@@ -35,6 +35,9 @@ namespace Softswitch.Datapath.Tunnels;
 /// </remarks>
 public sealed class TunnelPort : IEncapsulatingPort
 {
+    /// <summary>Frames of a tunnel arrive through its underlay port, never here.</summary>
+    public int WaitFd => PortWait.NeverReceives;
+
     public const int HoldCapacity = 16;
     public const long ArpRetryNanos = 1_000_000_000;
 

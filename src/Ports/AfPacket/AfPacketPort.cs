@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
@@ -10,37 +11,46 @@ namespace Softswitch.Ports.AfPacket;
 /// <summary>Tuning of an <see cref="AfPacketPort"/>.</summary>
 public sealed record AfPacketOptions
 {
-    /// <summary>Bytes per TPACKET_V3 block (a power of two, a multiple of the page size).</summary>
-    public int BlockSize { get; init; } = 1 << 18;
-    public int BlockCount { get; init; } = 16;
-    /// <summary>The kernel hands a partly filled block over after this many milliseconds (tp_retire_blk_tov): the added latency at low rates.</summary>
-    public int BlockTimeoutMs { get; init; } = 1;
+    /// <summary>Bytes of the TPACKET_V2 receive ring (rounded to whole blocks; frames are sized for the interface's MTU).</summary>
+    public int RingSize { get; init; } = 8 << 20;
     public bool Promiscuous { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
-    /// <summary>How long an empty <see cref="AfPacketPort.Receive"/> waits in poll() (0: never waits).</summary>
-    public int IdleWaitMs { get; init; } = 1;
+    /// <summary>Take the kernel's offloads (PACKET_VNET_HDR): complete partial checksums and segment GSO super-frames in
+    /// software. Off: such frames are passed on as the kernel gives them (wrong checksums, oversize frames dropped).</summary>
+    public bool VnetHeader { get; init; } = true;
+    /// <summary>Non-zero: join this PACKET_FANOUT group (hash by flow), so several sockets on one interface share its
+    /// traffic, each flow staying on one socket. The id must be unique to this interface within the process.</summary>
+    public int FanoutGroup { get; init; }
+    /// <summary>How long an empty <see cref="AfPacketPort.Receive"/> waits in poll() (0, the default: never waits; the
+    /// forwarding thread blocks on <see cref="AfPacketPort.WaitFd"/> instead).</summary>
+    public int IdleWaitMs { get; init; }
     public ILogger? Logger { get; init; }
 }
 
 /// <summary>
-/// A port on a Linux interface through an AF_PACKET socket: TPACKET_V3 mmap ring for receive, sendmmsg for transmit.
+/// A port on a Linux interface through an AF_PACKET socket: TPACKET_V2 mmap ring for receive, sendmmsg for transmit,
+/// and the kernel's checksum and segmentation offloads taken in software (PACKET_VNET_HDR, as Open vSwitch's
+/// netdev-linux does).
 /// </summary>
 /// <remarks>
-/// Receive: the kernel fills blocks of <see cref="AfPacketOptions.BlockSize"/> bytes and flips a block's status to
-/// TP_STATUS_USER when it is full or its timer expires. We walk the frames of the current block (tpacket3_hdr chain),
-/// copy each into a pool buffer (one copy), and give the block back (status TP_STATUS_KERNEL, release store) once
-/// every frame in it is consumed; a burst may end mid-block, and the next call resumes there. Only when the current
-/// block is still the kernel's does Receive poll() for at most <see cref="AfPacketOptions.IdleWaitMs"/>.
-/// The kernel strips 802.1Q tags into metadata before packet sockets see a frame (skb_vlan_untag); we put the tag back
-/// (tp_vlan_tci/tp_vlan_tpid) so the datapath sees the frame as it was on the wire.
-/// Frames marked TP_STATUS_CSUMNOTREADY (CHECKSUM_PARTIAL: a local sender, e.g. a veth peer with tx checksum offload on,
-/// left the L4 checksum unfilled) are passed on unchanged and counted in <see cref="RxChecksumNotReady"/>; the fix is
-/// `ethtool -K PEER tx off` on the sending side, not here.
+/// Receive: TPACKET_V2 hands each frame over on its own (TP_STATUS_USER per frame, and the socket polls readable at
+/// once), so a lone frame wakes a sleeping forwarding thread without waiting for a block to fill or time out, as
+/// TPACKET_V3 would. Ring frames are sized for the interface's MTU (jumbo frames included); a larger frame (a GSO
+/// super-frame) is truncated in the ring and marked TP_STATUS_COPY, and its whole copy waits on the socket's receive
+/// queue (PACKET_COPY_THRESH), read with recvfrom into a scratch buffer. Each frame carries a virtio-net header:
+/// NEEDS_CSUM frames (CHECKSUM_PARTIAL: a local sender left the L4 checksum to "hardware", the veth default) get the
+/// checksum completed in software, only them; GSO frames are cut into MSS-sized segments (<see cref="SoftwareOffload"/>)
+/// across as many Receive calls as the bursts need. The kernel strips 802.1Q tags into metadata (skb_vlan_untag); we
+/// put the tag back so the datapath sees the frame as on the wire. A frame that fits neither a pool buffer nor the
+/// scratch buffer is dropped and counted (RxOversize, RxDropped); nothing is lost silently.
 /// Own transmissions are not looped back: PACKET_IGNORE_OUTGOING (Linux 4.20+), and PACKET_OUTGOING frames are skipped
 /// if that option is missing. Ring overruns are read from PACKET_STATISTICS (tp_drops) into RxDropped.
 /// Transmit: a burst becomes one sendmmsg(MSG_DONTWAIT) whose iovecs point into the pinned slab (the kernel copies
-/// before returning), with PACKET_QDISC_BYPASS. The scratch headers live on the stack, so Send is reentrant.
-/// Thread safety: Receive from one thread at a time; Send from any number of threads.
+/// before returning), each frame behind an all-zero virtio-net header, with PACKET_QDISC_BYPASS. The scratch headers
+/// live on the stack, so Send is reentrant.
+/// With <see cref="AfPacketOptions.FanoutGroup"/>, several ports on one interface split its traffic by flow hash
+/// (PACKET_FANOUT_HASH), one per forwarding thread.
+/// Thread safety: Receive and PrepareWait from one thread at a time; Send from any number of threads.
 /// </remarks>
 [SkipLocalsInit]
 public sealed unsafe class AfPacketPort : IPort
@@ -48,52 +58,64 @@ public sealed unsafe class AfPacketPort : IPort
     private const int PACKET_ADD_MEMBERSHIP = 1;
     private const int PACKET_RX_RING = 5;
     private const int PACKET_STATISTICS = 6;
+    private const int PACKET_COPY_THRESH = 7;
     private const int PACKET_VERSION = 10;
+    private const int PACKET_VNET_HDR = 15;
+    private const int PACKET_FANOUT = 18;
     private const int PACKET_QDISC_BYPASS = 20;
     private const int PACKET_IGNORE_OUTGOING = 23;
-    private const int TPACKET_V3 = 2;
+    private const int TPACKET_V2 = 1;
     private const int PACKET_MR_PROMISC = 1;
     private const byte PACKET_OUTGOING = 4;
+    private const int PACKET_FANOUT_HASH = 0;
+    private const int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;   // flags share the upper half of the option with the type
+    private const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
+    private const int SO_RCVBUFFORCE = 33;
+    private const int MSG_TRUNC = 0x20;
 
     private const uint TP_STATUS_KERNEL = 0;
     private const uint TP_STATUS_USER = 1 << 0;
+    private const uint TP_STATUS_COPY = 1 << 1;
     private const uint TP_STATUS_LOSING = 1 << 2;
     private const uint TP_STATUS_CSUMNOTREADY = 1 << 3;
     private const uint TP_STATUS_VLAN_VALID = 1 << 4;
     private const uint TP_STATUS_VLAN_TPID_VALID = 1 << 6;
 
-    // tpacket_block_desc: version, offset_to_priv, then tpacket_hdr_v1.
-    private const int BlockStatusOffset = 8;
-    private const int BlockNumPktsOffset = 12;
-    private const int BlockFirstPktOffset = 16;
-    // tpacket3_hdr.
-    private const int HdrNextOffset = 0;
-    private const int HdrSnapLen = 12;
-    private const int HdrLen = 16;
-    private const int HdrStatus = 20;
-    private const int HdrMac = 24;
-    private const int HdrVlanTci = 32;
-    private const int HdrVlanTpid = 36;
-    private const int HdrSllPktType = 48 + 10; // sockaddr_ll follows at TPACKET_ALIGN(sizeof(tpacket3_hdr)) = 48
+    // tpacket2_hdr: status, len, snaplen, mac, net, sec, nsec, vlan_tci, vlan_tpid; sockaddr_ll follows at 32.
+    private const int HdrStatus = 0;
+    private const int HdrLen = 4;
+    private const int HdrSnapLen = 8;
+    private const int HdrMac = 12;
+    private const int HdrVlanTci = 24;
+    private const int HdrVlanTpid = 26;
+    private const int HdrSllPktType = 32 + 10;
+    // The kernel puts a frame at TPACKET_ALIGN(hdrlen 52 + 16) + vnet header - 14 from its ring slot start.
+    private const int RingMacOffset = 80 + VirtioNetHeader.Size - 14;
     private const int MaxSendBatch = 64;
+    /// <summary>Scratch for a frame read whole from the socket queue: the largest GSO super-frame plus headers.</summary>
+    private const int ScratchSize = 256 * 1024;
 
     private readonly NetInterface _if;
     private readonly AfPacketOptions _opt;
-    private readonly PortCounters _counters = new();
+    private readonly PortCounters _counters;
     private int _fd;
     private byte* _ring;
     private readonly nuint _ringSize;
+    private readonly int _frameSize;
+    private readonly int _frameCount;
+    private readonly int _framesPerBlock;
     private readonly int _blockSize;
-    private readonly int _blockCount;
+    private readonly bool _vnet;
+    private byte* _zeroVnet;
 
-    // Receive cursor (owned by the poll thread).
-    private int _block;
-    private byte* _frame;
-    private int _left;
+    // Receive state (owned by the poll thread).
+    private int _head;
     private long _nextStatsTick;
+    private readonly byte[] _scratch;      // a whole frame read from the queue (vnet header first), or a super-frame being cut
+    private readonly byte* _scratchPtr;    // _scratch is pinned
+    private int _superLength;              // bytes of the super-frame in _scratch (from ScratchFrameOffset)
+    private SoftwareOffload.Cursor _gso;
 
-    private long _rxChecksumNotReady;
-    private long _rxTooBig;
     private long _rxNoBuffers;
 
     public PortInfo Info { get; }
@@ -104,23 +126,43 @@ public sealed unsafe class AfPacketPort : IPort
     public ushort PortNo { get; set; }
     /// <summary>Whether the kernel honours PACKET_IGNORE_OUTGOING (else outgoing frames are filtered here).</summary>
     public bool IgnoresOutgoingInKernel { get; }
+    /// <summary>Whether frames come with virtio-net headers (the kernel's offloads are taken in software).</summary>
+    public bool VnetHeader => _vnet;
+    /// <summary>Bytes of one receive ring slot (sized for the interface's MTU).</summary>
+    public int RingFrameSize => _frameSize;
 
-    /// <summary>Received frames whose checksum the sender left for offload (TP_STATUS_CSUMNOTREADY); passed on as is.</summary>
-    public long RxChecksumNotReady => Volatile.Read(ref _rxChecksumNotReady);
-    /// <summary>Received frames dropped because they exceed the pool's buffer size.</summary>
-    public long RxTooBig => Volatile.Read(ref _rxTooBig);
+    /// <summary>Received frames whose checksum the sender left for offload and that we completed.</summary>
+    public long RxChecksumNotReady => Volatile.Read(ref _counters.RxChecksumCompleted);
+    /// <summary>Received frames dropped because they exceed the pool's buffer size (or the scratch buffer).</summary>
+    public long RxTooBig => Volatile.Read(ref _counters.RxOversize);
     /// <summary>Receive calls that found frames waiting but no free pool buffer (frames stay in the ring).</summary>
     public long RxNoBuffers => Volatile.Read(ref _rxNoBuffers);
 
-    public AfPacketPort(string ifname, AfPacketOptions? options = null)
+    private const int ScratchFrameOffset = 16;   // room to put a VLAN tag back in front of a queued frame
+
+    public AfPacketPort(string ifname, AfPacketOptions? options = null) : this(ifname, options, null)
     {
+    }
+
+    /// <summary>A port, or (with <paramref name="shared"/>) an extra receiver counting into the main port's counters.</summary>
+    private AfPacketPort(string ifname, AfPacketOptions? options, PortCounters? shared)
+    {
+        _counters = shared ?? new PortCounters();
         _opt = options ?? new AfPacketOptions();
         _if = NetInterface.Open(ifname);
-        _blockSize = _opt.BlockSize;
-        _blockCount = _opt.BlockCount;
-        if (_blockSize < 4096 || (_blockSize & (_blockSize - 1)) != 0 || _blockCount < 2)
-            throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"AF_PACKET ring for '{ifname}': block size must be a power of two >= 4096 and block count >= 2.");
-        _ringSize = (nuint)_blockSize * (nuint)_blockCount;
+        int mtu = Math.Max(_if.Mtu, 1500);
+        // A ring slot holds the frame headers, the virtio-net header and an MTU-sized frame (VLAN tags live in metadata).
+        int need = RingMacOffset + 14 + mtu;
+        _frameSize = 2048;
+        while (_frameSize < need) _frameSize *= 2;
+        _blockSize = Math.Max(_frameSize, 1 << 16);
+        _framesPerBlock = _blockSize / _frameSize;
+        int blocks = Math.Max(2, _opt.RingSize / _blockSize);
+        _frameCount = blocks * _framesPerBlock;
+        _ringSize = (nuint)_blockSize * (nuint)blocks;
+        _scratch = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
+        _scratchPtr = (byte*)Unsafe.AsPointer(ref _scratch[0]);
+        _zeroVnet = (byte*)NativeMemory.AllocZeroed(VirtioNetHeader.Size);
 
         // Protocol 0: the socket hears nothing until bind() names the protocol and the interface, so no frame of
         // another interface can slip into the ring meanwhile.
@@ -128,24 +170,31 @@ public sealed unsafe class AfPacketPort : IPort
         if (_fd < 0) throw PortOpenException.FromErrno(ifname, "Opening an AF_PACKET socket", LibC.LastErrno);
         try
         {
-            SetInt(PACKET_VERSION, TPACKET_V3, "Selecting TPACKET_V3");
+            SetInt(PACKET_VERSION, TPACKET_V2, "Selecting TPACKET_V2");
+            if (_opt.VnetHeader)
+            {
+                _vnet = TrySetInt(PACKET_VNET_HDR, 1);
+                if (!_vnet)
+                    _opt.Logger?.LogWarning("{If}: PACKET_VNET_HDR unsupported ({Error}): frames with checksum offload or GSO from local senders pass unfixed; turn offloads off on the sending side (ethtool -K PEER tx off tso off gso off)",
+                        ifname, LibC.StrError(LibC.LastErrno));
+            }
             IgnoresOutgoingInKernel = TrySetInt(PACKET_IGNORE_OUTGOING, 1);
             if (!IgnoresOutgoingInKernel)
                 _opt.Logger?.LogWarning("{If}: PACKET_IGNORE_OUTGOING unsupported (kernel < 4.20); filtering own frames in user space", ifname);
             if (_opt.QdiscBypass && !TrySetInt(PACKET_QDISC_BYPASS, 1))
                 _opt.Logger?.LogWarning("{If}: PACKET_QDISC_BYPASS unsupported", ifname);
             TrySetSockInt(LibC.SO_SNDBUF, 4 << 20);
+            // Frames larger than a ring slot are queued whole on the socket; its buffer bounds how many may wait.
+            if (!TrySetSockInt(SO_RCVBUFFORCE, 8 << 20)) TrySetSockInt(LibC.SO_RCVBUF, 8 << 20);
+            TrySetInt(PACKET_COPY_THRESH, 1);
 
-            uint* req = stackalloc uint[7];
-            req[0] = (uint)_blockSize;                               // tp_block_size
-            req[1] = (uint)_blockCount;                              // tp_block_nr
-            req[2] = 2048;                                           // tp_frame_size (V3: only a sizing hint)
-            req[3] = (uint)(_blockSize / 2048 * _blockCount);        // tp_frame_nr
-            req[4] = (uint)Math.Max(1, _opt.BlockTimeoutMs);         // tp_retire_blk_tov
-            req[5] = 0;                                              // tp_sizeof_priv
-            req[6] = 0;                                              // tp_feature_req_word
-            if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 28) != 0)
-                throw PortOpenException.FromErrno(ifname, "Setting up the AF_PACKET TPACKET_V3 RX ring", LibC.LastErrno);
+            uint* req = stackalloc uint[4];
+            req[0] = (uint)_blockSize;          // tp_block_size
+            req[1] = (uint)blocks;              // tp_block_nr
+            req[2] = (uint)_frameSize;          // tp_frame_size
+            req[3] = (uint)_frameCount;         // tp_frame_nr
+            if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16) != 0)
+                throw PortOpenException.FromErrno(ifname, "Setting up the AF_PACKET TPACKET_V2 RX ring", LibC.LastErrno);
 
             nint map = LibC.mmap(null, _ringSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, 0);
             if (map == LibC.MAP_FAILED) throw PortOpenException.FromErrno(ifname, "Mapping the AF_PACKET RX ring", LibC.LastErrno);
@@ -167,6 +216,7 @@ public sealed unsafe class AfPacketPort : IPort
                 if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16) != 0)
                     throw PortOpenException.FromErrno(ifname, "Enabling promiscuous mode (PACKET_MR_PROMISC)", LibC.LastErrno);
             }
+            if (_opt.FanoutGroup != 0) SetInt(PACKET_FANOUT, FanoutArg(_opt.FanoutGroup), "Joining the PACKET_FANOUT group");
             Info = _if.ToPortInfo();
         }
         catch
@@ -174,112 +224,288 @@ public sealed unsafe class AfPacketPort : IPort
             Dispose();
             throw;
         }
-        _opt.Logger?.LogInformation("{If}: AF_PACKET port open (TPACKET_V3 {Blocks}x{Size} B, qdisc bypass {Bypass})",
-            ifname, _blockCount, _blockSize, _opt.QdiscBypass);
+        _opt.Logger?.LogInformation("{If}: AF_PACKET port open (TPACKET_V2 {Frames}x{Size} B, MTU {Mtu}, offloads {Vnet}, qdisc bypass {Bypass}{Fanout})",
+            ifname, _frameCount, _frameSize, mtu, _vnet ? "taken in software" : "off", _opt.QdiscBypass,
+            _opt.FanoutGroup != 0 ? $", fanout group {_opt.FanoutGroup}" : "");
     }
+
+    public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
+
+    private static int FanoutArg(int group) => (group & 0xFFFF) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+
+    /// <summary>
+    /// Splits this interface's receiving into <paramref name="count"/> sockets of one PACKET_FANOUT group (hash by flow,
+    /// fragments defragmented first so they hash alike): this port and count - 1 receive-only sockets with their own
+    /// rings, counting into this port's counters. The group id comes from the kernel (PACKET_FANOUT_FLAG_UNIQUEID), so
+    /// it collides with no other process. If the kernel refuses, one line says so and this port receives alone.
+    /// </summary>
+    public IPort[] OpenReceivers(int count)
+    {
+        if (count <= 1 || _fd < 0) return [this];
+        var list = new List<IPort> { this };
+        try
+        {
+            int group = _opt.FanoutGroup;
+            if (group == 0)
+            {
+                SetInt(PACKET_FANOUT, FanoutArg(0) | (PACKET_FANOUT_FLAG_UNIQUEID << 16), "Creating a PACKET_FANOUT group");
+                int v = 0;
+                uint len = 4;
+                if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_FANOUT, &v, &len) != 0)
+                    throw PortOpenException.FromErrno(_if.Name, "Reading the PACKET_FANOUT group id", LibC.LastErrno);
+                group = v & 0xFFFF;
+            }
+            for (int i = 1; i < count; i++)
+                list.Add(new AfPacketPort(_if.Name, _opt with { FanoutGroup = group }, _counters) { PortNo = PortNo });
+            _opt.Logger?.LogInformation("{If}: receiving through {Count} sockets of fanout group {Group} (hash by flow), one per forwarding thread",
+                _if.Name, count, group);
+            return [.. list];
+        }
+        catch (PortOpenException e)
+        {
+            for (int i = 1; i < list.Count; i++) list[i].Dispose();
+            _opt.Logger?.LogWarning("{If}: cannot split receiving across {Count} threads ({Error}); one thread receives from it", _if.Name, count, e.Message);
+            return [this];
+        }
+    }
+
+    public bool PrepareWait()
+    {
+        if (_ring == null) return true;
+        if (_gso.Active) return false;
+        return (Volatile.Read(ref *(uint*)Frame(_head)) & TP_STATUS_USER) == 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* Frame(int i) => _ring + (nint)(i / _framesPerBlock) * _blockSize + (nint)(i % _framesPerBlock) * _frameSize;
 
     public int Receive(PacketPool pool, Span<int> pkts)
     {
         if (_ring == null) return 0;
         int n = 0;
         int max = pkts.Length;
-        bool waited = false;
         long rxBytes = 0;
+        bool waited = false;
         while (n < max)
         {
-            if (_left == 0)
+            if (_gso.Active)
             {
-                byte* bd = _ring + (nint)_block * _blockSize;
-                uint status = Volatile.Read(ref *(uint*)(bd + BlockStatusOffset));
-                if ((status & TP_STATUS_USER) == 0)
-                {
-                    if (n > 0 || waited) break;
-                    if (_opt.IdleWaitMs <= 0)
-                    {
-                        // Sharing the thread with other ports: never wait, but keep the kernel's drop count current.
-                        if (Environment.TickCount64 >= _nextStatsTick) RefreshIdleStatistics();
-                        break;
-                    }
-                    WaitIdle();
-                    waited = true;
-                    continue;
-                }
-                if ((status & TP_STATUS_LOSING) != 0) ReadStatistics();
-                _left = (int)*(uint*)(bd + BlockNumPktsOffset);
-                _frame = bd + *(uint*)(bd + BlockFirstPktOffset);
-                if (_left == 0) { ReleaseBlock(); continue; }
+                n += EmitSegments(pool, pkts[n..], ref rxBytes);
+                if (_gso.Active) break;   // the pool ran dry or the burst is full
+                continue;
             }
-
-            int want = Math.Min(_left, max - n);
-            Span<int> dest = pkts.Slice(n, want);
-            int got = pool.Alloc(dest);
-            int used = 0;
-            while (used < got && _left > 0)
+            byte* h = Frame(_head);
+            uint st = Volatile.Read(ref *(uint*)(h + HdrStatus));
+            if ((st & TP_STATUS_USER) == 0)
             {
-                byte* h = _frame;
-                uint st = *(uint*)(h + HdrStatus);
-                int snap = (int)*(uint*)(h + HdrSnapLen);
-                byte* data = h + *(ushort*)(h + HdrMac);
-                _frame = h + *(uint*)(h + HdrNextOffset);
-                _left--;
-                if (h[HdrSllPktType] == PACKET_OUTGOING) continue;
-                if ((st & TP_STATUS_CSUMNOTREADY) != 0) _rxChecksumNotReady++;
-
-                int p = dest[used];
-                int room = pool.SlotSize - pool.Head[p];
-                bool vlan = (st & TP_STATUS_VLAN_VALID) != 0;
-                int len = vlan ? snap + 4 : snap;
-                if (len > room || len > ushort.MaxValue || snap < 12 || snap != (int)*(uint*)(h + HdrLen))
+                if (n > 0 || waited || _opt.IdleWaitMs <= 0)
                 {
-                    _rxTooBig++;
-                    _counters.RxDropped++;
-                    continue;
+                    if (n == 0 && Environment.TickCount64 >= _nextStatsTick) RefreshIdleStatistics();
+                    break;
                 }
-                byte* dst = (byte*)Unsafe.AsPointer(ref pool.Slab[p * pool.SlotSize + pool.Head[p]]);
-                if (vlan)
-                {
-                    ushort tpid = (st & TP_STATUS_VLAN_TPID_VALID) != 0 ? *(ushort*)(h + HdrVlanTpid) : (ushort)0x8100;
-                    ushort tci = *(ushort*)(h + HdrVlanTci);
-                    Buffer.MemoryCopy(data, dst, 12, 12);
-                    dst[12] = (byte)(tpid >> 8); dst[13] = (byte)tpid;
-                    dst[14] = (byte)(tci >> 8); dst[15] = (byte)tci;
-                    Buffer.MemoryCopy(data + 12, dst + 16, snap - 12, snap - 12);
-                }
-                else
-                {
-                    Buffer.MemoryCopy(data, dst, snap, snap);
-                }
-                pool.Length[p] = (ushort)len;
-                pool.InPort[p] = PortNo;
-                rxBytes += len;
-                used++;
+                WaitIdle();
+                waited = true;
+                continue;
             }
-            if (used < got) pool.Release(dest.Slice(used, got - used));
-            // Compact: dest[0..used) are the filled buffers, already in place.
-            n += used;
-            if (_left == 0) ReleaseBlock();
-            if (got < want)
+            if ((st & TP_STATUS_LOSING) != 0) ReadStatistics();
+            if (h[HdrSllPktType] == PACKET_OUTGOING)
+            {
+                ReleaseFrame(h, st);
+                continue;
+            }
+            int p;
+            if (pool.Alloc(pkts.Slice(n, 1)) == 0)
             {
                 _rxNoBuffers++;
-                break;
+                break;   // the frame stays in the ring
             }
+            p = pkts[n];
+            if (TakeFrame(pool, p, h, st, out int len))
+            {
+                pkts[n++] = p;
+                rxBytes += len;
+            }
+            else
+            {
+                pool.Release(p);
+            }
+            ReleaseFrame(h, st);
         }
         if (n > 0)
         {
-            _counters.RxPackets += n;
-            _counters.RxBytes += rxBytes;
+            // Receivers split by fanout share these counters, so updates are atomic (once per burst).
+            Interlocked.Add(ref _counters.RxPackets, n);
+            Interlocked.Add(ref _counters.RxBytes, rxBytes);
         }
         return n;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ReleaseBlock()
+    /// <summary>
+    /// Copies the frame of ring slot <paramref name="h"/> into buffer <paramref name="p"/> (VLAN tag restored, partial
+    /// checksum completed), or starts cutting it when it is a GSO super-frame (then returns false: segments follow).
+    /// </summary>
+    private bool TakeFrame(PacketPool pool, int p, byte* h, uint st, out int len)
     {
-        byte* bd = _ring + (nint)_block * _blockSize;
-        Volatile.Write(ref *(uint*)(bd + BlockStatusOffset), TP_STATUS_KERNEL);
-        _left = 0;
-        _frame = null;
-        if (++_block == _blockCount) _block = 0;
+        len = 0;
+        bool vlan = (st & TP_STATUS_VLAN_VALID) != 0;
+        ushort tpid = (st & TP_STATUS_VLAN_TPID_VALID) != 0 ? *(ushort*)(h + HdrVlanTpid) : (ushort)0x8100;
+        ushort tci = *(ushort*)(h + HdrVlanTci);
+        byte* data;
+        int snap;
+        VirtioNetHeader vh = default;
+        if ((st & TP_STATUS_COPY) != 0)
+        {
+            // The ring holds a truncated copy; the whole frame (virtio-net header first) waits on the socket queue.
+            int hdr = _vnet ? VirtioNetHeader.Size : 0;
+            nint r = LibC.recvfrom(_fd, _scratchPtr + ScratchFrameOffset - hdr, (nuint)(ScratchSize - ScratchFrameOffset + hdr),
+                LibC.MSG_DONTWAIT | MSG_TRUNC, null, null);
+            if (r < hdr + 12 || r > ScratchSize - ScratchFrameOffset + hdr)
+            {
+                if (r >= 0) Oversize();
+                else Interlocked.Increment(ref _counters.RxErrors);
+                return false;
+            }
+            if (_vnet) vh = VirtioNetHeader.Read(new ReadOnlySpan<byte>(_scratch, ScratchFrameOffset - hdr, hdr));
+            snap = (int)r - hdr;
+            data = _scratchPtr + ScratchFrameOffset;
+        }
+        else
+        {
+            data = h + *(ushort*)(h + HdrMac);
+            snap = (int)*(uint*)(h + HdrSnapLen);
+            if (snap < 12 || snap != (int)*(uint*)(h + HdrLen))
+            {
+                Oversize();   // truncated in the ring and no copy queued (the socket buffer was full)
+                return false;
+            }
+            if (_vnet) vh = VirtioNetHeader.Read(new ReadOnlySpan<byte>(data - VirtioNetHeader.Size, VirtioNetHeader.Size));
+        }
+        int shift = vlan ? 4 : 0;
+        if (vh.IsGso)
+        {
+            StartSuper(data, snap, vlan, tpid, tci, in vh);
+            return false;
+        }
+        len = snap + shift;
+        int room = pool.SlotSize - pool.Head[p];
+        if (len > room || len > ushort.MaxValue)
+        {
+            Oversize();
+            return false;
+        }
+        byte* dst = (byte*)Unsafe.AsPointer(ref pool.Slab[p * pool.SlotSize + pool.Head[p]]);
+        CopyWithTag(data, snap, dst, vlan, tpid, tci);
+        pool.Length[p] = (ushort)len;
+        pool.InPort[p] = PortNo;
+        if (vh.NeedsChecksum)
+        {
+            if (SoftwareOffload.CompleteChecksum(new Span<byte>(dst, len), vh.CsumStart + shift, vh.CsumOffset)) Interlocked.Increment(ref _counters.RxChecksumCompleted);
+            else Interlocked.Increment(ref _counters.RxErrors);
+        }
+        return true;
+    }
+
+    private static void CopyWithTag(byte* src, int snap, byte* dst, bool vlan, ushort tpid, ushort tci)
+    {
+        if (!vlan)
+        {
+            Buffer.MemoryCopy(src, dst, snap, snap);
+            return;
+        }
+        Buffer.MemoryCopy(src, dst, 12, 12);
+        Buffer.MemoryCopy(src + 12, dst + 16, snap - 12, snap - 12);
+        dst[12] = (byte)(tpid >> 8); dst[13] = (byte)tpid;
+        dst[14] = (byte)(tci >> 8); dst[15] = (byte)tci;
+    }
+
+    /// <summary>Puts a GSO super-frame (tag restored) in the scratch buffer and prepares to cut it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void StartSuper(byte* data, int snap, bool vlan, ushort tpid, ushort tci, in VirtioNetHeader vh)
+    {
+        byte* s = _scratchPtr;
+        int len = snap + (vlan ? 4 : 0);
+        if (data == s + ScratchFrameOffset)
+        {
+            // Read whole from the socket queue: it is in place; a tag goes in by moving the MAC addresses back.
+            _superOffset = ScratchFrameOffset;
+            if (vlan)
+            {
+                _superOffset -= 4;
+                byte* dst = s + _superOffset;
+                Buffer.MemoryCopy(data, dst, 12, 12);
+                dst[12] = (byte)(tpid >> 8); dst[13] = (byte)tpid;
+                dst[14] = (byte)(tci >> 8); dst[15] = (byte)tci;
+            }
+        }
+        else
+        {
+            if (len > ScratchSize)
+            {
+                Oversize();
+                return;
+            }
+            CopyWithTag(data, snap, s, vlan, tpid, tci);
+            _superOffset = 0;
+        }
+        _superLength = len;
+        var frame = new ReadOnlySpan<byte>(_scratch, _superOffset, len);
+        var refusal = SoftwareOffload.Start(frame, vh.GsoType, vh.GsoSize, out _gso);
+        if (refusal != GsoRefusal.None)
+        {
+            _gso.Clear();
+            Interlocked.Increment(ref _counters.RxGsoRefused);
+            Interlocked.Increment(ref _counters.RxDropped);
+            _opt.Logger?.LogDebug("{If}: GSO frame refused ({Reason}, gso_type {Type})", _if.Name, refusal, vh.GsoType);
+            return;
+        }
+        Interlocked.Increment(ref _counters.RxGsoFrames);
+    }
+
+    private int _superOffset;
+
+    /// <summary>Cuts segments of the current super-frame into fresh pool buffers, up to <paramref name="pkts"/>.Length.</summary>
+    private int EmitSegments(PacketPool pool, Span<int> pkts, ref long rxBytes)
+    {
+        var frame = new ReadOnlySpan<byte>(_scratch, _superOffset, _superLength);
+        int n = 0;
+        while (n < pkts.Length && _gso.Active)
+        {
+            if (pool.Alloc(pkts.Slice(n, 1)) == 0)
+            {
+                _rxNoBuffers++;
+                break;
+            }
+            int p = pkts[n];
+            int len = SoftwareOffload.Next(frame, ref _gso, pool.Tail(p));
+            if (len <= 0)
+            {
+                // A segment larger than a pool buffer: the whole super-frame is lost, and counted.
+                pool.Release(p);
+                _gso.Clear();
+                Oversize();
+                break;
+            }
+            pool.Length[p] = (ushort)len;
+            pool.InPort[p] = PortNo;
+            rxBytes += len;
+            Interlocked.Increment(ref _counters.RxGsoSegments);
+            n++;
+        }
+        return n;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Oversize()
+    {
+        Interlocked.Increment(ref _counters.RxOversize);
+        Interlocked.Increment(ref _counters.RxDropped);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ReleaseFrame(byte* h, uint st)
+    {
+        Volatile.Write(ref *(uint*)(h + HdrStatus), TP_STATUS_KERNEL);
+        if (++_head == _frameCount) _head = 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -306,8 +532,8 @@ public sealed unsafe class AfPacketPort : IPort
     {
         uint* st = stackalloc uint[3];
         uint len = 12;
-        if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_STATISTICS, st, &len) == 0)
-            _counters.RxDropped += st[1];
+        if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_STATISTICS, st, &len) == 0 && st[1] != 0)
+            Interlocked.Add(ref _counters.RxDropped, st[1]);
     }
 
     /// <summary>Reads PACKET_STATISTICS now (the poll thread does this about once a second when idle and on TP_STATUS_LOSING).
@@ -318,7 +544,8 @@ public sealed unsafe class AfPacketPort : IPort
     {
         if (pkts.IsEmpty || _fd < 0) return;
         LibC.MMsgHdr* msgs = stackalloc LibC.MMsgHdr[MaxSendBatch];
-        LibC.IoVec* iov = stackalloc LibC.IoVec[MaxSendBatch];
+        LibC.IoVec* iov = stackalloc LibC.IoVec[MaxSendBatch * 2];
+        int per = _vnet ? 2 : 1;
         long sentPkts = 0, sentBytes = 0, dropped = 0;
         fixed (byte* slab = pool.Slab)
         {
@@ -329,11 +556,18 @@ public sealed unsafe class AfPacketPort : IPort
                 for (int i = 0; i < cnt; i++)
                 {
                     int p = pkts[start + i];
-                    iov[i].Base = slab + (nint)p * slot + pool.Head[p];
-                    iov[i].Len = pool.Length[p];
+                    LibC.IoVec* v = iov + i * per;
+                    if (_vnet)
+                    {
+                        v->Base = _zeroVnet;   // no offload asked of the kernel: the frame is final
+                        v->Len = VirtioNetHeader.Size;
+                        v++;
+                    }
+                    v->Base = slab + (nint)p * slot + pool.Head[p];
+                    v->Len = pool.Length[p];
                     msgs[i].Hdr = default;
-                    msgs[i].Hdr.Iov = &iov[i];
-                    msgs[i].Hdr.IovLen = 1;
+                    msgs[i].Hdr.Iov = iov + i * per;
+                    msgs[i].Hdr.IovLen = (nuint)per;
                     msgs[i].Len = 0;
                 }
                 int done = 0;
@@ -342,7 +576,7 @@ public sealed unsafe class AfPacketPort : IPort
                     int r = LibC.sendmmsg(_fd, msgs + done, (uint)(cnt - done), LibC.MSG_DONTWAIT);
                     if (r > 0)
                     {
-                        for (int i = done; i < done + r; i++) sentBytes += (long)iov[i].Len;
+                        for (int i = done; i < done + r; i++) sentBytes += pool.Length[pkts[start + i]];
                         sentPkts += r;
                         done += r;
                         continue;
@@ -382,6 +616,11 @@ public sealed unsafe class AfPacketPort : IPort
         {
             LibC.close(_fd);
             _fd = -1;
+        }
+        if (_zeroVnet != null)
+        {
+            NativeMemory.Free(_zeroVnet);
+            _zeroVnet = null;
         }
     }
 

@@ -37,8 +37,9 @@ public sealed record AfXdpOptions
     /// counted in RxDropped. Packet buffers hold 2048 B anyway.</summary>
     public int FrameSize { get; init; } = 2048;
     public int QueueId { get; init; }
-    /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0: never waits).</summary>
-    public int IdleWaitMs { get; init; } = 1;
+    /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0, the default: never waits; the
+    /// forwarding thread blocks on <see cref="AfXdpPort.WaitFd"/> instead).</summary>
+    public int IdleWaitMs { get; init; }
     public ILogger? Logger { get; init; }
 }
 
@@ -55,11 +56,15 @@ public sealed record AfXdpOptions
 /// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
 /// free stack, go out through the TX ring and come back through the completion ring.
 /// Receive: peek the RX ring, allocate that many pool buffers (at most the burst), copy, return the UMEM frames to the
-/// fill ring. An empty ring polls for at most <see cref="AfXdpOptions.IdleWaitMs"/> (and, waiting or not, folds the
-/// kernel's drop counters into RxDropped once a second).
+/// fill ring. An empty ring folds the kernel's drop counters into RxDropped once a second. An idle forwarding thread
+/// blocks in epoll on the socket (<see cref="WaitFd"/>: readable while the RX ring holds descriptors); the kernel's
+/// poll also serves the need_wakeup protocol (it drives copy-mode transmit and refills), and Receive kicks the kernel
+/// with recvfrom when the fill ring asks for a wakeup.
 /// Transmit (under a lock: the TX ring has one producer): reclaim completions, copy up to 32 frames into free UMEM
 /// frames, publish them, and sendto() (copy mode transmits inside that call, 32 descriptors per call).
 /// Only the bound queue is served; on a multi-queue NIC set `ethtool -L IF combined 1` or steer traffic to it.
+/// Kernel offloads: AF_XDP carries no checksum or GSO metadata, so frames a local sender left to "hardware" cannot be
+/// completed here; the port says so once at open, with the fix (turn the sender's offloads off, or use AF_PACKET).
 /// Frames are seen before the kernel's VLAN untagging, so tags arrive in place.
 /// Thread safety: Receive from one thread at a time; Send from any number of threads.
 /// </remarks>
@@ -109,6 +114,14 @@ public sealed unsafe class AfXdpPort : IPort
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
     public long RxNoBuffers => Volatile.Read(ref _rxNoBuffers);
     public long TxKickErrors => Volatile.Read(ref _txKickErrors);
+    public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
+
+    public bool PrepareWait()
+    {
+        if (_fd < 0) return true;
+        if (!_tx.Drained) Idle();   // frames a busy device refused: push them out before sleeping
+        return _rx.Available == 0;
+    }
 
     public AfXdpPort(string ifname, AfXdpOptions? options = null)
     {
@@ -145,6 +158,11 @@ public sealed unsafe class AfXdpPort : IPort
         if (queues > 1)
             _opt.Logger?.LogWarning("{If}: {Queues} RX queues but AF_XDP serves queue {Queue} only; frames on other queues go to the kernel stack (ethtool -L {If} combined 1)",
                 ifname, queues, _opt.QueueId, ifname);
+        // XDP sees frames before the kernel's checksum and GSO metadata could travel with them (no virtio-net header
+        // here), so partial checksums and super-frames from local senders cannot be fixed: say so once, with the fix.
+        _opt.Logger?.LogWarning("{If}: AF_XDP receives frames without the kernel's offload metadata: a local sender with tx checksum offload or TSO " +
+            "(a veth peer's default) sends frames this port forwards with unfilled checksums or drops as too big. Turn them off on the sending side " +
+            "(`ethtool -K PEER tx off tso off gso off`) or use afpacket:{If}, which completes checksums and segments in software.", ifname, ifname);
         _opt.Logger?.LogInformation("{If}: AF_XDP port open, queue {Queue}, copy mode, XDP program attached in {Mode} mode",
             ifname, _opt.QueueId, AttachedMode == XdpAttachMode.Native ? "native (driver)" : "generic (skb)");
     }

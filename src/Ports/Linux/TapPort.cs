@@ -14,7 +14,8 @@ namespace Softswitch.Ports.Linux;
 /// <remarks>
 /// Opens /dev/net/tun with TUNSETIFF (IFF_TAP | IFF_NO_PI), creating the interface if it does not exist, non-blocking,
 /// and sets it up. The tap has no batch syscall: one read() per received frame (until the burst is full or read says
-/// EAGAIN) and one write() per sent frame (under a lock). An empty Receive polls for at most 1 ms.
+/// EAGAIN) and one write() per sent frame (under a lock). Receive never waits: an idle forwarding thread blocks on
+/// the tap's fd (<see cref="WaitFd"/>).
 /// The interface disappears when the port is disposed unless it was made persistent beforehand (ip tuntap add).
 /// Thread safety: Receive from one thread at a time; Send from any number of threads.
 /// </remarks>
@@ -41,6 +42,7 @@ public sealed unsafe partial class TapPort : IPort
     public ushort PortNo { get; set; }
     public NetInterface Interface => _if;
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
+    public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
 
     public TapPort(string name, ILogger? logger = null)
     {
@@ -95,7 +97,6 @@ public sealed unsafe partial class TapPort : IPort
         if (p < 0) return 0;
         int n = 0;
         long bytes = 0;
-        bool waited = false;
         while (true)
         {
             int room = pool.SlotSize - pool.Head[p];
@@ -115,13 +116,7 @@ public sealed unsafe partial class TapPort : IPort
             }
             if (r < 0 && LibC.LastErrno == LibC.EINTR) continue;
             if (r < 0 && LibC.LastErrno != LibC.EAGAIN) _counters.RxErrors++;
-            if (n > 0 || waited) break;
-            waited = true;
-            LibC.PollFd pfd;
-            pfd.Fd = _fd;
-            pfd.Events = LibC.POLLIN;
-            pfd.Revents = 0;
-            LibC.poll(&pfd, 1, 1);
+            break;
         }
         if (p >= 0) pool.Release(p);
         _counters.RxPackets += n;

@@ -18,6 +18,10 @@ public delegate void FrameHandler(ReadOnlySpan<byte> frame);
 /// each into a pool buffer as a NIC's DMA would (the pps harness: no allocation); and <see cref="Link"/>
 /// wires two memory ports back to back. On send the port counts, then hands each frame to
 /// <see cref="OnSend"/> (if set) and keeps a copy when <see cref="CaptureSent"/> is on.
+/// Wake-up: <see cref="WaitFd"/> is an eventfd. <see cref="PrepareWait"/> drains it and arms the port; the next
+/// <see cref="Inject"/> after arming disarms it and signals the eventfd (one write per sleep, not per frame). Inject
+/// enqueues before it looks at the arm flag and PrepareWait arms before it looks at the queue, both with full
+/// fences, so a frame injected while the receiver goes to sleep is either seen by PrepareWait or signalled.
 /// Thread safety: Receive has one caller at a time; Send, Inject and the capture may be used from any thread.
 /// </remarks>
 public sealed class MemoryPort : IPort
@@ -30,16 +34,42 @@ public sealed class MemoryPort : IPort
     private int _genNext;
     private long _genRemaining = long.MaxValue;
     private bool _linkUp = true;
+    private int _eventFd = -1;
+    private int _armed;
 
     public MemoryPort(string name, MacAddress mac, int mtu = 1500)
     {
         Info = new PortInfo(name, mac, Mtu: mtu);
+        if (OperatingSystem.IsLinux()) _eventFd = Linux.LibC.eventfd(0, Linux.LibC.EFD_CLOEXEC | Linux.LibC.EFD_NONBLOCK);
+    }
+
+    public int WaitFd => _eventFd >= 0 ? _eventFd : PortWait.Unavailable;
+
+    public bool PrepareWait()
+    {
+        if (_eventFd < 0) return true;
+        Linux.LibC.EventFdDrain(_eventFd);
+        Interlocked.Exchange(ref _armed, 1);
+        return !HasWork;
+    }
+
+    private bool HasWork => LinkUp && ((_gen is not null && _genRemaining > 0) || !_rx.IsEmpty);
+
+    /// <summary>Wakes a receiver that armed this port (after frames were queued or generation was enabled).</summary>
+    private void Signal()
+    {
+        if (Volatile.Read(ref _armed) != 0 && Interlocked.Exchange(ref _armed, 0) == 1 && _eventFd >= 0)
+            Linux.LibC.EventFdSignal(_eventFd);
     }
 
     public PortInfo Info { get; }
     public PortCounters Counters { get; } = new();
     public bool LinkUp => Volatile.Read(ref _linkUp);
-    public void SetLink(bool up) => Volatile.Write(ref _linkUp, up);
+    public void SetLink(bool up)
+    {
+        Volatile.Write(ref _linkUp, up);
+        if (up) Signal();
+    }
 
     /// <summary>Called for every frame sent through this port (from the sending thread).</summary>
     public FrameHandler? OnSend { get; set; }
@@ -49,7 +79,12 @@ public sealed class MemoryPort : IPort
     public MemoryPort? Peer { get; private set; }
 
     /// <summary>Queues a copy of <paramref name="frame"/> to be received.</summary>
-    public void Inject(ReadOnlySpan<byte> frame) => _rx.Enqueue(frame.ToArray());
+    public void Inject(ReadOnlySpan<byte> frame)
+    {
+        _rx.Enqueue(frame.ToArray());
+        Interlocked.MemoryBarrier();
+        Signal();
+    }
 
     public int PendingReceive => _rx.Count;
 
@@ -74,10 +109,17 @@ public sealed class MemoryPort : IPort
         _genCount = frames.Length;
         _genLength = len;
         _gen = all;
+        Interlocked.MemoryBarrier();
+        Signal();
     }
 
     /// <summary>Lets the generator produce <paramref name="count"/> more frames (no allocation).</summary>
-    public void SetGeneratorCount(long count) => _genRemaining = count;
+    public void SetGeneratorCount(long count)
+    {
+        _genRemaining = count;
+        Interlocked.MemoryBarrier();
+        Signal();
+    }
 
     /// <summary>Connects two memory ports like a cable: what one sends, the other receives.</summary>
     public static void Link(MemoryPort a, MemoryPort b)
@@ -172,7 +214,11 @@ public sealed class MemoryPort : IPort
         }
     }
 
-    public void Dispose() { }
+    public void Dispose()
+    {
+        int fd = Interlocked.Exchange(ref _eventFd, -1);
+        if (fd >= 0) Linux.LibC.close(fd);
+    }
 
     public override string ToString() => $"mem:{Info.Name}";
 }

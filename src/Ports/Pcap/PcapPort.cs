@@ -15,8 +15,9 @@ public sealed record PcapOptions
     /// <summary>Kernel buffer (libpcap's ring) in bytes.</summary>
     public int BufferSize { get; init; } = 4 << 20;
     public bool Promiscuous { get; init; } = true;
-    /// <summary>How long an empty <see cref="PcapPort.Receive"/> waits in poll() on the capture fd (0: never waits).</summary>
-    public int IdleWaitMs { get; init; } = 1;
+    /// <summary>How long an empty <see cref="PcapPort.Receive"/> waits in poll() on the capture fd (0, the default: never
+    /// waits; the forwarding thread blocks on <see cref="PcapPort.WaitFd"/> instead).</summary>
+    public int IdleWaitMs { get; init; }
     public ILogger? Logger { get; init; }
 }
 
@@ -27,8 +28,8 @@ public sealed record PcapOptions
 /// Open: pcap_create, snaplen, promisc, immediate mode (no buffering delay), pcap_activate, then non-blocking mode
 /// and pcap_setdirection(PCAP_D_IN) so our own injected frames are not captured back.
 /// Receive: pcap_next_ex in a loop up to the burst size, copying each frame into a pool buffer (libpcap's pointer is
-/// valid only until the next call); buffers are allocated once per non-empty burst and leftovers returned. When the
-/// first pcap_next_ex finds nothing we poll() the selectable fd for at most <see cref="PcapOptions.IdleWaitMs"/>.
+/// valid only until the next call); buffers are allocated once per non-empty burst and leftovers returned. An idle
+/// forwarding thread blocks on the selectable fd (<see cref="WaitFd"/>, libpcap runs it in immediate mode).
 /// libpcap re-inserts 802.1Q tags the kernel moved into metadata, so frames arrive as on the wire.
 /// Transmit: pcap_inject per frame, under a lock (a pcap_t is not thread safe).
 /// Drops: ps_drop + ps_ifdrop from pcap_stats (cumulative), read about once a second by the poll thread.
@@ -52,6 +53,7 @@ public sealed unsafe class PcapPort : IPort
     public ushort PortNo { get; set; }
     public NetInterface Interface => _if;
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
+    public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
 
     /// <summary>libpcap's version string, or null when libpcap is not installed.</summary>
     public static string? LibraryVersion => LibPcap.Available ? LibPcap.Str(LibPcap.pcap_lib_version()) : null;
@@ -129,7 +131,7 @@ public sealed unsafe class PcapPort : IPort
         int r = LibPcap.pcap_next_ex(pcap, &hdr, &data);
         if (r != 1)
         {
-            if (r == 0 && _opt.IdleWaitMs > 0) WaitIdle();
+            if (r == 0) WaitIdle();
             else if (r < 0) _counters.RxErrors++;
             return 0;
         }
@@ -182,7 +184,7 @@ public sealed unsafe class PcapPort : IPort
             _nextStatsTick = now + 1000;
             RefreshStatistics();
         }
-        if (_fd < 0) return;
+        if (_fd < 0 || _opt.IdleWaitMs <= 0) return;
         LibC.PollFd pfd;
         pfd.Fd = _fd;
         pfd.Events = LibC.POLLIN;

@@ -88,6 +88,25 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ABurstLongerThanTheWorkersChunk_IsPlacedWhole_InOrder()
+    {
+        var table = new FlowTable(new ManualClock());
+        var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst, capacity: 1024);
+        using var manager = new OffloadManager(table, target);
+        manager.Attach();
+        var entries = new List<FlowEntry>();
+        for (int i = 0; i < 700; i++) entries.Add(Add(table, FlowMatch.Exact(Udp((ushort)(1 + i % 4), 0x0C000000u + (uint)i)), 0, FlowAction.Output(2)));
+        // Every other one deleted again, behind its add in the queue.
+        for (int i = 0; i < 700; i += 2) Delete(table, entries[i].Match, 0);
+        Assert.True(manager.WaitForPlacement(TimeSpan.FromSeconds(60)));
+        var st = manager.Stats;
+        Assert.Equal(1050, st.PlacedEvents);
+        Assert.Equal(0, st.PendingEvents);
+        Assert.Equal(350, target.Count);
+        for (int i = 0; i < 700; i++) Assert.Equal(i % 2 == 1, target.Holds(entries[i]));
+    }
+
+    [Fact]
     public void AddThenDeleteBeforePlacement_CostsTheTargetNothing()
     {
         var table = new FlowTable(new ManualClock());

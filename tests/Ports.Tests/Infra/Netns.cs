@@ -27,7 +27,9 @@ public sealed class Netns : IDisposable
         NsIf = "ssw" + tag + "n";
     }
 
-    public static Netns Create()
+    /// <summary>A fresh namespace and veth pair; <paramref name="kernelOffloads"/> leaves the veths' default offloads
+    /// (tx checksum, TSO, GSO, GRO) on, as a user's machine has them.</summary>
+    public static Netns Create(bool kernelOffloads = false)
     {
         var ns = new Netns(Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant());
         try
@@ -37,7 +39,8 @@ public sealed class Netns : IDisposable
             Sh.Check("ip", "link", "set", ns.NsIf, "netns", ns.Name);
             Sh.Run("sysctl", "-qw", $"net.ipv6.conf.{ns.HostIf}.disable_ipv6=1");
             ns.Exec("sysctl", "-qw", $"net.ipv6.conf.{ns.NsIf}.disable_ipv6=1");
-            if (Sh.Exists("ethtool"))
+            if (kernelOffloads) { }
+            else if (Sh.Exists("ethtool"))
             {
                 ns.Exec("ethtool", "-K", ns.NsIf, "tx", "off", "tso", "off", "gso", "off", "gro", "off", "sg", "off");
                 Sh.Run("ethtool", "-K", ns.HostIf, "tx", "off", "tso", "off", "gso", "off", "gro", "off");

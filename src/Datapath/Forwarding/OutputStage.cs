@@ -1,0 +1,223 @@
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Forwarding;
+
+/// <summary>
+/// Step 5 of a <see cref="Forwarder"/>: where action outputs go. Per-port transmit queues (flushed with one
+/// <see cref="IPort.Send"/> per port per burst), FLOOD/ALL, NORMAL (the L2 learning switch), packets for the controller,
+/// virtual ports (<see cref="IEncapsulatingPort"/>), and the action <see cref="Sink"/> that turns output actions into all
+/// of these.
+/// </summary>
+/// <remarks>
+/// Owned by its forwarder's thread, like everything of the forwarder: no locks, no allocation per packet (queues grow
+/// when a port is added, once). A queued packet holds a reference (or is a copy when a later action rewrites it) until
+/// <see cref="FlushTx"/> sends and releases it. Virtual ports and the tunnel path stage on these same queues
+/// (<see cref="StageTxSlot"/>) from inside the stage (see the forwarder's re-entrancy note).
+/// </remarks>
+public sealed class OutputStage
+{
+    private readonly Forwarder _f;
+    private readonly PacketPool _pool;
+
+    // Transmit queues, one per port slot index (grown when ports are added).
+    private int[][] _txq = [];
+    private int[] _txCount = [];
+    private PortSlot?[] _txSlot = [];
+    private bool _txPending;
+
+    internal OutputStage(Forwarder f)
+    {
+        _f = f;
+        _pool = f.Pool;
+    }
+
+    internal void ToController(int p, PacketInReason reason, ushort maxLen)
+    {
+        var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst);
+        if (r is { } drop) _f.Drops.Add(drop);
+    }
+
+    /// <summary>OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations).</summary>
+    internal void Normal(ReadOnlySpan<int> pkts)
+    {
+        var mac = _f.Owner.MacTable;
+        foreach (int p in pkts)
+        {
+            var f = _pool.Frame(p);
+            if (f.Length < 14)
+            {
+                _f.Drops.Add(DropReason.NormalRunt);
+                continue;
+            }
+            ushort vlan = 0;
+            if (f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00) vlan = (ushort)(((f[14] << 8) | f[15]) & 0x0FFF);
+            ushort inPort = _pool.InPort[p];
+            if (!mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
+            ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _f.Now);
+            if (outPort == OfPort.None) Flood(p, inPort, true, false);
+            else if (outPort != inPort) StageTx(outPort, p, false, inPort, uint.MaxValue);
+        }
+    }
+
+    private void Flood(int p, ushort inPort, bool respectNoFlood, bool copy)
+    {
+        var ports = _f.Owner.Ports.List;
+        foreach (var s in ports)
+        {
+            if (s.No == inPort) continue;
+            if (respectNoFlood && (s.Config & PortConfig.NoFlood) != 0) continue;
+            StageTxSlot(s, p, copy, uint.MaxValue);
+        }
+    }
+
+    /// <summary>Queues packet <paramref name="p"/> for port number <paramref name="port"/>.</summary>
+    internal void StageTx(ushort port, int p, bool copy, ushort inPort, uint queueId)
+    {
+        if (port == inPort)
+        {
+            _f.Drops.Add(DropReason.OutputToInPort);
+            return;
+        }
+        var slot = _f.Owner.Ports.Get(port);
+        if (slot is null)
+        {
+            _f.Drops.Add(DropReason.NoSuchPort);
+            return;
+        }
+        StageTxSlot(slot, p, copy, queueId);
+    }
+
+    internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
+    {
+        var config = slot.Config;
+        if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0)
+        {
+            _f.Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
+            return;
+        }
+        if (slot.Encapsulating is { } virtualPort)
+        {
+            virtualPort.Output(_f, p);
+            return;
+        }
+        int q = slot.Index;
+        if ((uint)q >= (uint)_txq.Length) GrowTx(q);
+        if (queueId != uint.MaxValue)
+        {
+            var queues = slot.Queues;
+            if (queueId < (uint)queues.Length)
+            {
+                Interlocked.Increment(ref queues[queueId].TxPackets);
+                Interlocked.Add(ref queues[queueId].TxBytes, _pool.Length[p]);
+            }
+        }
+        int buf;
+        if (copy)
+        {
+            buf = _pool.Clone(p);
+            if (buf < 0)
+            {
+                _f.Drops.Add(DropReason.PoolExhausted);
+                return;
+            }
+        }
+        else
+        {
+            _pool.AddRef(p);
+            buf = p;
+        }
+        _txSlot[q] = slot;
+        var queue = _txq[q];
+        queue[_txCount[q]++] = buf;
+        _txPending = true;
+        if (_txCount[q] == queue.Length) FlushQueue(q);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowTx(int index)
+    {
+        int need = Math.Max(index + 1, _f.Owner.PortIndexCount);
+        var q = new int[need][];
+        var c = new int[need];
+        var s = new PortSlot?[need];
+        for (int i = 0; i < need; i++) q[i] = i < _txq.Length ? _txq[i] : new int[Burst.Size];
+        Array.Copy(_txCount, c, _txCount.Length);
+        Array.Copy(_txSlot, s, _txSlot.Length);
+        _txq = q;
+        _txCount = c;
+        _txSlot = s;
+    }
+
+    internal void FlushTx()
+    {
+        _f.TunnelPath.FlushCounters();
+        if (!_txPending) return;
+        for (int q = 0; q < _txq.Length; q++)
+            if (_txCount[q] > 0) FlushQueue(q);
+        _txPending = false;
+    }
+
+    private void FlushQueue(int q)
+    {
+        var slot = _txSlot[q]!;
+        var pkts = _txq[q].AsSpan(0, _txCount[q]);
+        if (!slot.LinkUp) _f.Drops.Add(DropReason.LinkDown, pkts.Length);
+        else slot.Port.Send(_pool, pkts);
+        _pool.Release(pkts);
+        _txCount[q] = 0;
+    }
+
+    /// <summary>The action sink: turns output actions into transmit-queue entries, upcalls and NORMAL.</summary>
+    internal struct Sink : IActionSink
+    {
+        private readonly OutputStage _out;
+        private readonly bool _packetOut;
+
+        public Sink(OutputStage output, bool packetOut)
+        {
+            _out = output;
+            _packetOut = packetOut;
+        }
+
+        public readonly void SetTunnel(ulong tunnelId) => _out._f.TunnelId = tunnelId;
+
+        public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
+        {
+            var f = _out;
+            switch (port)
+            {
+                case OfPort.InPort:
+                    foreach (int p in pkts)
+                    {
+                        var slot = f._f.Owner.Ports.Get(f._pool.InPort[p]);
+                        if (slot is null) f._f.Drops.Add(DropReason.NoSuchPort);
+                        else f.StageTxSlot(slot, p, modifiedAfter, queueId);
+                    }
+                    return;
+                case OfPort.Flood:
+                case OfPort.All:
+                    foreach (int p in pkts) f.Flood(p, f._pool.InPort[p], port == OfPort.Flood, modifiedAfter);
+                    return;
+                case OfPort.Controller:
+                    foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
+                    return;
+                case OfPort.Normal:
+                    f.Normal(pkts);
+                    return;
+                case OfPort.Table:
+                    if (!_packetOut) f._f.Drops.Add(DropReason.TableInFlow, pkts.Length);
+                    else foreach (int p in pkts) f._f.ResubmitToTable(p);
+                    return;
+                case OfPort.None:
+                    return;
+                default:
+                    foreach (int p in pkts) f.StageTx(port, p, modifiedAfter, f._pool.InPort[p], queueId);
+                    return;
+            }
+        }
+    }
+}

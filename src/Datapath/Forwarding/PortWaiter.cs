@@ -1,0 +1,160 @@
+using System.Runtime.InteropServices;
+
+namespace Softswitch.Datapath.Forwarding;
+
+/// <summary>Special values of <see cref="IPort.WaitFd"/>.</summary>
+public static class PortWait
+{
+    /// <summary>The port cannot signal arrivals: a thread that owns it naps in timed waits of <see cref="PortWaiter.UnwaitableNapMs"/>.</summary>
+    public const int Unavailable = -1;
+    /// <summary>The port never receives on its own (tunnels: their frames arrive through the underlay port).</summary>
+    public const int NeverReceives = -2;
+}
+
+/// <summary>
+/// Where one forwarding thread blocks when it has nothing to do: an epoll set over its ports' wait descriptors
+/// (<see cref="IPort.WaitFd"/>: AF_PACKET and AF_XDP sockets, tap and pcap fds, in-memory ports' eventfds) plus an
+/// eventfd for control work (port changes, stop).
+/// </summary>
+/// <remarks>
+/// Design: the set is rebuilt on the owning thread when its port array (an immutable snapshot) changed; descriptors
+/// are level-triggered, so a frame that arrived after the last poll and before epoll_wait makes the wait return at
+/// once: there is no lost wake-up as long as each port's <see cref="IPort.PrepareWait"/> arms its signal before
+/// re-checking for work (in-memory ports) or its fd is readable while frames wait (sockets).
+/// <see cref="Wake"/> writes the eventfd from any thread; the owner drains it after each wait.
+/// Without epoll (a non-Linux host) the waiter degrades to a timed nap, so the switch still runs.
+/// Thread safety: everything but <see cref="Wake"/> belongs to the owning forwarding thread.
+/// </remarks>
+public sealed unsafe partial class PortWaiter : IDisposable
+{
+    /// <summary>Longest blocking wait when some port cannot signal (it is polled at least this often).</summary>
+    public const int UnwaitableNapMs = 1;
+
+    private const int EPOLL_CLOEXEC = 0x80000;
+    private const int EPOLL_CTL_ADD = 1;
+    private const uint EPOLLIN = 0x1;
+    private const int EFD_CLOEXEC = 0x80000;
+    private const int EFD_NONBLOCK = 0x800;
+
+    private int _epfd = -1;
+    private int _efd = -1;
+    private RxQueue[]? _ports;
+    private bool _hasUnwaitable;
+    private long _sleeps, _wakeups;
+
+    public PortWaiter()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        _epfd = epoll_create1(EPOLL_CLOEXEC);
+        _efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (_epfd < 0 || _efd < 0)
+        {
+            Dispose();
+            return;
+        }
+        Add(_efd);
+    }
+
+    /// <summary>Times the thread blocked in the kernel.</summary>
+    public long Sleeps => Volatile.Read(ref _sleeps);
+    /// <summary>Times a control request (<see cref="Wake"/>) woke it.</summary>
+    public long ControlWakeups => Volatile.Read(ref _wakeups);
+    /// <summary>Whether the waiter blocks in epoll (false: timed naps only).</summary>
+    public bool Blocking => _epfd >= 0;
+
+    /// <summary>Wakes the owning thread if it is blocked, or makes its next wait return at once (any thread).</summary>
+    public void Wake()
+    {
+        if (_efd < 0) return;
+        ulong one = 1;
+        write(_efd, &one, 8);
+    }
+
+    /// <summary>
+    /// Blocks until a port's descriptor is readable, <see cref="Wake"/> is called, or <paramref name="timeoutMs"/>
+    /// passes (-1: no limit). The caller has called <see cref="IPort.PrepareWait"/> on every port and found no work.
+    /// </summary>
+    public void Wait(RxQueue[] ports, int timeoutMs)
+    {
+        if (!ReferenceEquals(ports, _ports)) Rebuild(ports);
+        if (_hasUnwaitable && (timeoutMs < 0 || timeoutMs > UnwaitableNapMs)) timeoutMs = UnwaitableNapMs;
+        _sleeps++;
+        if (_epfd < 0)
+        {
+            Thread.Sleep(timeoutMs < 0 ? UnwaitableNapMs : Math.Min(timeoutMs, UnwaitableNapMs));
+            return;
+        }
+        const int Max = 16;
+        EpollEvent* events = stackalloc EpollEvent[Max];
+        int n = epoll_wait(_epfd, events, Max, timeoutMs);
+        for (int i = 0; i < n; i++)
+        {
+            if (events[i].Data != (ulong)_efd) continue;
+            ulong v;
+            read(_efd, &v, 8);
+            _wakeups++;
+        }
+    }
+
+    private void Rebuild(RxQueue[] ports)
+    {
+        _ports = ports;
+        _hasUnwaitable = false;
+        if (_epfd < 0) return;
+        // A fresh set: closing and reopening is simpler than diffing, and port changes are rare.
+        close(_epfd);
+        _epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (_epfd < 0) return;
+        Add(_efd);
+        foreach (var q in ports)
+        {
+            int fd = q.Receiver.WaitFd;
+            if (fd == PortWait.NeverReceives) continue;
+            if (fd < 0 || !Add(fd)) _hasUnwaitable = true;
+        }
+    }
+
+    private bool Add(int fd)
+    {
+        EpollEvent ev;
+        ev.Events = EPOLLIN;
+        ev.Data = (ulong)fd;
+        // EEXIST: two ports share a descriptor (a wrapper and its inner port); one registration serves both.
+        return epoll_ctl(_epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || Marshal.GetLastPInvokeError() == 17;
+    }
+
+    public void Dispose()
+    {
+        if (_epfd >= 0) { close(_epfd); _epfd = -1; }
+        if (_efd >= 0) { close(_efd); _efd = -1; }
+    }
+
+    /// <summary>struct epoll_event as x86-64 lays it out (packed, 12 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    private struct EpollEvent
+    {
+        public uint Events;
+        public ulong Data;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_create1(int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_ctl(int epfd, int op, int fd, EpollEvent* ev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_wait(int epfd, EpollEvent* events, int maxEvents, int timeoutMs);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int eventfd(uint initval, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint read(int fd, void* buf, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint write(int fd, void* buf, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+}

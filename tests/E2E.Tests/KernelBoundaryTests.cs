@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Softswitch.Ports.Tests.Infra;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// The daemon as a user runs it on veths with the kernel's default offloads (tx checksum offload, TSO and GSO on, no
+/// ethtool): TCP works, and `softswitch ctl dp/show` shows the checksums completed and super-frames segmented, and the
+/// forwarding thread sleeping in the kernel when idle.
+/// </summary>
+public sealed partial class KernelBoundaryTests
+{
+    [E2EFact]
+    public void Tcp_WithDefaultVethOffloads_Works_AndDpShowCountsTheOffloads()
+    {
+        using var hosts = new Hosts(2, "10.78.0", kernelOffloads: true);
+        string socket = Path.Combine(Path.GetTempPath(), $"ssw-kernel-{Environment.ProcessId:x}-{Random.Shared.Next():x}.ctl");
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "standalone", "--unixctl", socket);
+        Assert.True(hosts.Ping(0, 1, 3), "ping failed\n" + sw.Output);
+
+        var server = Process.Start(new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", hosts.Ns[1].Name, "iperf3", "-s", "-1", "-B", hosts.Ips[1] }, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            Thread.Sleep(500);
+            var r = hosts.Ns[0].Exec("iperf3", "-c", hosts.Ips[1], "-t", "2", "-J");
+            Assert.True(r.Ok, "iperf3 failed: " + r.Stderr + r.Stdout[..Math.Min(400, r.Stdout.Length)]);
+            using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+            double bps = doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
+            Console.WriteLine($"iperf3 TCP through softswitch, veth offloads on: {bps / 1e6:F0} Mbit/s");
+            Assert.True(bps > 10e6, $"TCP with offloads on: {bps / 1e6:F1} Mbit/s");
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(true);
+            server.Dispose();
+        }
+        Assert.Equal(hosts.Ips[0], TcpEcho.Run(hosts.Ns[1], hosts.Ips[1], hosts.Ns[0], 15201, 1 << 20));
+
+        var show = SwitchProcess.Ctl("--target", socket, "dp/show");
+        Assert.True(show.Ok, show.Stderr + show.Stdout);
+        Console.WriteLine(show.Stdout);
+        long csum = 0, gso = 0;
+        foreach (Match m in OffloadLine().Matches(show.Stdout))
+        {
+            csum += long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            gso += long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        }
+        Assert.True(csum > 0, "no checksum completed:\n" + show.Stdout);
+        Assert.True(gso > 0, "no super-frame segmented:\n" + show.Stdout);
+        var sleeps = SleepLine().Match(show.Stdout);
+        Assert.True(sleeps.Success && long.Parse(sleeps.Groups[1].Value, CultureInfo.InvariantCulture) > 0, "the thread never slept:\n" + show.Stdout);
+    }
+
+    [GeneratedRegex(@"csum-completed (\d+), gso-segmented (\d+)")]
+    private static partial Regex OffloadLine();
+
+    [GeneratedRegex(@"thread 0: \d+ packets, (\d+) sleeps in the kernel")]
+    private static partial Regex SleepLine();
+}
