@@ -21,6 +21,8 @@ namespace Softswitch.Bench.Agent;
 /// Every 10 ms the mods due at the target rate are sent, then a BARRIER_REQUEST; at most 8 barriers are
 /// outstanding, so a switch that cannot keep up slows the sender and the reported rate is what it applied
 /// (acknowledged by BARRIER_REPLY). Echo requests are answered. Errors from the switch are counted.
+/// <c>--ready-file</c> is created once the first batch is sent (a script starts its measurement then);
+/// <c>--progress-file</c> holds the flow-mods acknowledged so far, rewritten every second.
 /// </remarks>
 public static class ChurnClient
 {
@@ -28,7 +30,7 @@ public static class ChurnClient
 
     public static int Run(string[] args)
     {
-        string? target = null, flowFile = null;
+        string? target = null, flowFile = null, readyFile = null, progressFile = null;
         double rate = 100_000, seconds = 10;
         bool json = false;
         int seed = 7;
@@ -45,6 +47,8 @@ public static class ChurnClient
                     case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--json": json = true; break;
+                    case "--ready-file": readyFile = Next(); break;
+                    case "--progress-file": progressFile = Next(); break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
@@ -107,8 +111,18 @@ public static class ChurnClient
         long sent = 0, barriers = 0;
         var ackedAt = new List<long>();
         var sw = Stopwatch.StartNew();
+        double nextProgress = 0;
         while (sw.Elapsed.TotalSeconds < seconds)
         {
+            if (progressFile is not null && sw.Elapsed.TotalSeconds >= nextProgress)
+            {
+                // The flow-mods acknowledged so far, rewritten once a second (a script reads it around its window).
+                long ackedBarriers = Interlocked.Read(ref barriersAcked);
+                long ackedMods = ackedBarriers == 0 ? 0 : ackedAt[(int)ackedBarriers - 1];
+                File.WriteAllText(progressFile + ".tmp", $"{ackedMods}\n");
+                File.Move(progressFile + ".tmp", progressFile, overwrite: true);
+                nextProgress += 1;
+            }
             long due = (long)(sw.Elapsed.TotalSeconds * rate) & ~1L;
             if (due - sent < 2 || barriers - Interlocked.Read(ref barriersAcked) >= MaxOutstandingBarriers)
             {
@@ -129,6 +143,7 @@ public static class ChurnClient
             ackedAt.Add(sent);
             barriers++;
             lock (s) s.Send(buf.AsSpan(0, used));
+            if (readyFile is not null && barriers == 1) File.WriteAllText(readyFile, "sending\n");
         }
         double sendSecs = sw.Elapsed.TotalSeconds;
         // Wait (briefly) for the last barriers.

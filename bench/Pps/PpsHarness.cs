@@ -42,6 +42,8 @@ public sealed class PpsOptions
     public string? Listen;
     /// <summary>Pin the forwarding thread to this CPU (-1: let the scheduler place it).</summary>
     public int PinCpu = -1;
+    /// <summary>After warm-up, keep forwarding until this file exists, then measure (another process's cue, e.g. churn started).</summary>
+    public string? StartFile;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -74,6 +76,7 @@ public sealed class PpsOptions
                 case "--fdb": o.Fdb = Next(); break;
                 case "--listen": o.Listen = Next(); break;
                 case "--pin-cpu": o.PinCpu = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--start-file": o.StartFile = Next(); break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
@@ -83,7 +86,7 @@ public sealed class PpsOptions
                     Console.WriteLine("             --tunnel-rx (with --tunnel: encapsulated frames arrive on the underlay, are decapsulated and forwarded)");
                     Console.WriteLine("             --pcap FILE --flow-file FILE (replay a capture's frames on port 1, install an ovs-ofctl add-flows file)");
                     Console.WriteLine("             --fdb FILE (MAC PORT lines learned before traffic, for NORMAL) --listen ptcp:PORT (OpenFlow listener)");
-                    Console.WriteLine("             --pin-cpu N (pin the forwarding thread to CPU N)");
+                    Console.WriteLine("             --pin-cpu N (pin the forwarding thread to CPU N) --start-file F (measure once F exists)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"unknown option {a}");
@@ -97,6 +100,7 @@ public sealed class PpsOptions
         if (o.TunnelRx && o.Tunnel is null) throw new ArgumentException("--tunnel-rx needs --tunnel");
         if (o.Threads < 1 || o.Threads > o.Ports) throw new ArgumentException("--threads must be 1..ports");
         if (o.Threads > 1 && (o.Tunnel is not null || o.Churn > 0)) throw new ArgumentException("--threads > 1 runs without --tunnel and --churn");
+        if (o.Threads > 1 && (o.Pcap is not null || o.Listen is not null)) throw new ArgumentException("--threads > 1 runs without --pcap and --listen");
         return o;
     }
 }
@@ -223,6 +227,16 @@ public static class PpsHarness
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4)) dp.PollOnce();
         churn?.Start();
+        if (o.StartFile is not null)
+        {
+            var wait = Stopwatch.StartNew();
+            while (!File.Exists(o.StartFile))
+            {
+                if (wait.Elapsed.TotalSeconds > 300) throw new IOException($"--start-file {o.StartFile} did not appear in 300 s");
+                for (int i = 0; i < 1024; i++) dp.PollOnce();
+            }
+        }
+        long ofMods0 = agent is null ? 0 : Interlocked.Read(ref agent.FlowModsApplied);
         long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Cache?.Hits ?? 0, emcM0 = fwd.Cache?.Misses ?? 0;
         long sent0 = SentTotal(ports), drops0 = DropTotal(fwd);
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
@@ -255,7 +269,7 @@ public static class PpsHarness
         churn?.Join();
         long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;
         long forwarded = SentTotal(ports) - sent0, drops = DropTotal(fwd) - drops0;
-        long flowModsOverOpenFlow = agent?.FlowModsApplied ?? 0;
+        long flowModsOverOpenFlow = agent is null ? 0 : Interlocked.Read(ref agent.FlowModsApplied) - ofMods0;
         agent?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Dispose();
         return new Result(

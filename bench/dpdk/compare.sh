@@ -30,6 +30,7 @@ MAIN_CPU=${MAIN_CPU:-0}
 HUGEPAGES=${HUGEPAGES:-1200}
 CHURN_RATE=${CHURN_RATE:-100000}
 MAX_FRAMES=${MAX_FRAMES:-131072}
+SETTLE_MAX=${SETTLE_MAX:-120}
 SINKS=3
 
 [ "$(id -u)" = 0 ] || { echo "compare.sh: needs root (hugepages, network namespace)"; exit 2; }
@@ -130,58 +131,91 @@ ovs_counts() {  # prints "rx_of_port_1 tx_of_the_sinks" from one port-stats repl
     END { s = 0; for (p in tx) if (p != "1" && p != "LOCAL") s += tx[p]; printf "%d %d\n", rx["1"], s }'
 }
 
-ovs_measure() {  # row -> sets OM (Mpps delivered) and OD (drops)
-  local row=$1 base=${1/churn-100k/exact-100k} ctl=""
-  local cpid=""
-  [ "$row" = churn-100k ] && ctl=$((20000 + RANDOM % 20000))
+ovs_settle() {  # waits until the PMD stops taking upcalls (every frame has its datapath flow), at most SETTLE_MAX s
+  local prev=-1 cur i
+  for i in $(seq $SETTLE_MAX); do
+    cur=$($VS dpif-netdev/pmd-stats-show | awk '/miss with success upcall/ { s += $NF } END { print s + 0 }')
+    [ "$cur" = "$prev" ] && return
+    prev=$cur; sleep 1
+  done
+  echo "  (Open vSwitch still taking upcalls after $SETTLE_MAX s)" >&2
+}
+
+ovs_measure() {  # rows sharing one flow file (exact-100k, then churn-100k on the same bridge) -> OM[row], OD[row]
+  local base=${1/churn-100k/exact-100k} ctl="" row cpid
+  [[ " $* " == *" churn-100k "* ]] && ctl=$((20000 + RANDOM % 20000))
   ovs_start_row $base $ctl
+  ovs_settle
   sleep $WARM
-  if [ -n "$ctl" ]; then
-    ip netns exec $NS $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
-      --seconds $((SECS + 4)) --json > $RUN/ovs-churn.json &
-    cpid=$!; pids+=($cpid)
-    sleep 2
-  fi
-  read -r rx0 tx0 < <(ovs_counts); local t0=$(date +%s.%N)
-  sleep $SECS
-  read -r rx1 tx1 < <(ovs_counts); local t1=$(date +%s.%N)
-  [ -z "$cpid" ] || wait $cpid || true
-  local dt=$(echo "$t1 - $t0" | bc -l)
-  local mpps=$(echo "($tx1 - $tx0) / $dt / 1000000" | bc -l)
-  local drops=$(( (rx1 - rx0) - (tx1 - tx0) )); [ $drops -ge 0 ] || drops=0
-  $VS dpif-netdev/pmd-stats-show > $RUN/ovs-$row.pmd-stats 2>&1 || true
+  for row in "$@"; do
+    cpid=""
+    if [ "$row" = churn-100k ]; then
+      rm -f $RUN/churn.ready $RUN/churn.progress
+      ip netns exec $NS $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
+        --seconds $((SECS * 20 + 300)) --ready-file $RUN/churn.ready --progress-file $RUN/churn.progress > /dev/null &
+      cpid=$!; pids+=($cpid)
+      for i in $(seq 3000); do [ -f $RUN/churn.ready ] && break; sleep 0.1; done
+      sleep 1.5
+    fi
+    local m0=$(cat $RUN/churn.progress 2>/dev/null || echo 0)
+    read -r rx0 tx0 < <(ovs_counts); local t0=$(date +%s.%N)
+    sleep $SECS
+    read -r rx1 tx1 < <(ovs_counts); local t1=$(date +%s.%N)
+    local m1=$(cat $RUN/churn.progress 2>/dev/null || echo 0)
+    [ -z "$cpid" ] || { kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true; }
+    local dt=$(echo "$t1 - $t0" | bc -l)
+    [ "$row" != churn-100k ] || OVS_CHURN=$(printf "%.0f" "$(echo "($m1 - $m0) / $dt" | bc -l)")
+    local drops=$(( (rx1 - rx0) - (tx1 - tx0) )); [ $drops -ge 0 ] || drops=0
+    OM[$row]=$(printf "%.3f" "$(echo "($tx1 - $tx0) / $dt / 1000000" | bc -l)"); OD[$row]=$drops
+    $VS dpif-netdev/pmd-stats-show > $RUN/ovs-$row.pmd-stats 2>&1 || true
+  done
   $V del-br $BR
-  OM=$(printf "%.3f" "$mpps"); OD=$drops
 }
 
 ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes allocated per packet)
   local row=$1 base=${1/churn-100k/exact-100k} extra=() cpid=""
   [ -f $RUN/rows/$base.fdb ] && extra+=(--fdb $RUN/rows/$base.fdb)
   local ctl=""
-  if [ "$row" = churn-100k ]; then ctl=$((20000 + RANDOM % 20000)); extra+=(--listen ptcp:$ctl:127.0.0.1); fi
+  if [ "$row" = churn-100k ]; then
+    ctl=$((20000 + RANDOM % 20000)); rm -f $RUN/churn.ready
+    extra+=(--listen ptcp:$ctl:127.0.0.1 --start-file $RUN/churn.ready)
+  fi
   $BENCH pps --pcap $RUN/rows/$base.pcap --flow-file $RUN/rows/$base.flows --ports $((SINKS + 1)) --pin-cpu $PMD_CPU \
     --seconds $SECS --json "${extra[@]}" > $RUN/ssw-$row.json &
   local spid=$!; pids+=($spid)
   if [ -n "$ctl" ]; then
     for i in $(seq 300); do ss -ltn "sport = :$ctl" | grep -q LISTEN && break; sleep 0.1; done
     $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
-      --seconds $((SECS + 6)) --json > $RUN/ssw-churn.json &
+      --seconds $((SECS * 20 + 300)) --ready-file $RUN/churn.ready > /dev/null &
     cpid=$!; pids+=($cpid)
   fi
   wait $spid
   [ -z "$cpid" ] || { kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true; }
-  read -r SM SD SA < <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print("%.3f %d %.4f" % (r["delivered_mpps"], r["drops"], r["alloc_bytes_per_packet"]))' $RUN/ssw-$row.json)
+  read -r SM SD SA SC < <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print("%.3f %d %.4f %.0f" % (r["delivered_mpps"], r["drops"], r["alloc_bytes_per_packet"], r["flow_mods_over_open_flow"] / r["seconds"]))' $RUN/ssw-$row.json)
+  [ "$row" != churn-100k ] || SSW_CHURN=$SC
 }
 
 declare -A OVS SSW OVSD SSWD ALLOC ADD_SECS
+declare -A OM OD SMS SDS SAS
+OVS_CHURN=0 SSW_CHURN=0 OVSC="" SSWC=""
+ssw_group() { for r in "$@"; do ssw_measure $r; SMS[$r]=$SM; SDS[$r]=$SD; SAS[$r]=$SA; done; }
 for round in $(seq $ROUNDS); do
   for row in $ROWS; do
-    # Interleaved: the order alternates between rounds.
-    if [ $((round % 2)) = 1 ]; then ovs_measure $row; ssw_measure $row; else ssw_measure $row; ovs_measure $row; fi
-    om=$OM od=$OD sm=$SM sd=$SD sa=$SA
-    OVS[$row]+="$om "; OVSD[$row]+="$od "; SSW[$row]+="$sm "; SSWD[$row]+="$sd "; ALLOC[$row]+="$sa "
-    printf "  round %d %-11s OVS-DPDK %7.3f Mpps (drops %d)   Softswitch %7.3f Mpps (drops %d, %s B/pkt)\n" $round $row $om $od $sm $sd $sa
-    [ "$row" != churn-100k ] || printf "    churn: OVS %s  Softswitch %s\n" "$(cat $RUN/ovs-churn.json 2>/dev/null)" "$(cat $RUN/ssw-churn.json 2>/dev/null)"
+    # The churn row runs on the exact-100k row's bridge right after it (Open vSwitch installs 100,000 flows once).
+    group=$row
+    if [ "$row" = churn-100k ] && [[ " $ROWS " == *" exact-100k "* ]]; then continue; fi
+    if [ "$row" = exact-100k ] && [[ " $ROWS " == *" churn-100k "* ]]; then group="exact-100k churn-100k"; fi
+    # Interleaved: who goes first alternates between rounds.
+    if [ $((round % 2)) = 1 ]; then ovs_measure $group; ssw_group $group; else ssw_group $group; ovs_measure $group; fi
+    for r in $group; do
+      om=${OM[$r]} od=${OD[$r]} sm=${SMS[$r]} sd=${SDS[$r]} sa=${SAS[$r]}
+      OVS[$r]+="$om "; OVSD[$r]+="$od "; SSW[$r]+="$sm "; SSWD[$r]+="$sd "; ALLOC[$r]+="$sa "
+      printf "  round %d %-11s OVS-DPDK %7.3f Mpps (drops %d)   Softswitch %7.3f Mpps (drops %d, %s B/pkt)\n" $round $r $om $od $sm $sd $sa
+      if [ "$r" = churn-100k ]; then
+        printf "    flow-mods/s applied during the window: OVS-DPDK %s, Softswitch %s (asked %s)\n" "$OVS_CHURN" "$SSW_CHURN" "$CHURN_RATE"
+        OVSC+="$OVS_CHURN "; SSWC+="$SSW_CHURN "
+      fi
+    done
   done
 done
 
@@ -196,6 +230,8 @@ for row in $ROWS; do
   ratio=$(echo "if ($om > 0) $sm / $om else 0" | bc -l)
   printf "%-12s %14.2f %16.2f %7.2f %11s %13s %13s\n" $row $om $sm $ratio "$(median "${OVSD[$row]}")" "$(median "${SSWD[$row]}")" "$(median "${ALLOC[$row]}")"
 done
+
+[ -z "$OVSC" ] || printf "churn-100k flow-mods/s applied (median): OVS-DPDK %s, Softswitch %s (asked %s)\n" "$(median "$OVSC")" "$(median "$SSWC")" "$CHURN_RATE"
 
 # Flow-mod throughput: ovs-ofctl add-flows of the exact rows' files into each switch (Open vSwitch's times are its
 # bridge set-ups above; Softswitch is the daemon on in-memory ports, reached over TCP on loopback).

@@ -33,6 +33,9 @@ namespace Softswitch.Datapath.Classifier;
 /// replacement is one store into the same slot; <see cref="SetActions"/> swaps a rule's whole action list. Lookups
 /// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); the GC is
 /// the grace period, and entries are never mutated in place except for their action list and counters.</para>
+/// <para><b>Action lists</b> are shared: <see cref="Insert"/> and <see cref="SetActions"/> store the
+/// <see cref="ActionInterner"/>'s list equal to the rule's (immutable, so sharing is safe), so many rules with few
+/// distinct action lists keep them hot in the cache.</para>
 /// <para><b>Versions</b>: <see cref="Version"/> is bumped once per published change. <see cref="CacheVersion"/> is
 /// what cached lookup results are valid for: bumped when an insert could change some key's winner (a new rule, not a
 /// replacement), drawn from one process-wide sequence so that no two tables ever share a value (a cache that
@@ -51,6 +54,7 @@ public sealed class FlowTable
 
     private readonly IClock _clock;
     private readonly Lock _writeLock = new();
+    private readonly ActionInterner _interner = new();
 
     // Read by lookups.
     private readonly ExactTable _exact = new();
@@ -348,6 +352,8 @@ public sealed class FlowTable
     private FlowEntry? InsertLocked(FlowEntry entry)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        // Not yet published: its action list may still be swapped for the shared equal one.
+        entry.SetActions(_interner.Intern(entry.Actions));
         FlowEntry? replaced;
         if (entry.Match.IsExact)
         {
@@ -423,7 +429,7 @@ public sealed class FlowTable
     private void SetActionsLocked(FlowEntry entry, FlowActions actions)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
-        entry.SetActions(actions);
+        entry.SetActions(_interner.Intern(actions));
         Notify(ObserverEventKind.Modified, entry, default);
         _changed = true;
     }
