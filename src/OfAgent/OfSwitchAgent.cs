@@ -362,8 +362,10 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             _dp.PacketOut(frame, inPort, actions);
             return;
         }
-        if (po.Data.Length == 0)
+        if (po.Data.Length == 0 || po.Data.Length > _dp.MaxFrameSize)
         {
+            // OF1.0 has no code for "too big to carry"; BAD_LEN (as for missing data) tells the controller the
+            // frame was not sent rather than dropping it silently.
             SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadLen), msg);
             return;
         }

@@ -195,6 +195,9 @@ public sealed class Dataplane : IDisposable
         return true;
     }
 
+    /// <summary>The largest frame the datapath carries (a packet buffer's size); larger packet-out data is refused.</summary>
+    public int MaxFrameSize => _control.Pool.MaxFrameSize;
+
     /// <summary>Executes a packet-out (thread-safe; serialised on the control path).</summary>
     public void PacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
     {

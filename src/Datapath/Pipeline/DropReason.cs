@@ -3,7 +3,7 @@ namespace Softswitch.Datapath.Pipeline;
 /// <summary>Why the datapath dropped a packet (or a copy of one). Each value is a named counter.</summary>
 public enum DropReason : byte
 {
-    /// <summary>Received on a port configured OFPPC_NO_RECV.</summary>
+    /// <summary>Received on a port configured OFPPC_NO_RECV (anything but an 802.1D BPDU).</summary>
     NoRecv,
     /// <summary>Received on, or sent to, a port configured OFPPC_PORT_DOWN.</summary>
     PortDown,
@@ -35,6 +35,8 @@ public enum DropReason : byte
     TooBig,
     /// <summary>An output that needs a tunnel or feature the egress port lacks.</summary>
     Unsupported,
+    /// <summary>An 802.1D BPDU (to 01:80:c2:00:00:00) received on a port configured OFPPC_NO_RECV_STP.</summary>
+    NoRecvStp,
     Count,
 }
 

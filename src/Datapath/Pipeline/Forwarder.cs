@@ -128,11 +128,17 @@ public sealed class Forwarder
             Packets += n;
         }
         var config = slot.Config;
-        if ((config & (PortConfig.PortDown | PortConfig.NoRecv)) != 0)
+        if ((config & (PortConfig.PortDown | PortConfig.NoRecv | PortConfig.NoRecvStp)) != 0)
         {
-            Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoRecv, n);
-            Pool.Release(pkts);
-            return;
+            if ((config & PortConfig.PortDown) != 0)
+            {
+                Drops.Add(DropReason.PortDown, n);
+                Pool.Release(pkts);
+                return;
+            }
+            pkts = FilterNoRecv(pkts, config);
+            n = pkts.Length;
+            if (n == 0) return;
         }
 
         if (_tunnels.UnderlayOf(slot) is { } underlay)
@@ -174,6 +180,31 @@ public sealed class Forwarder
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
         Pool.Release(pkts);
         FlushTx();
+    }
+
+    /// <summary>
+    /// OFPPC_NO_RECV drops everything except 802.1D spanning-tree frames (to 01:80:c2:00:00:00), which
+    /// OFPPC_NO_RECV_STP drops (OF1.0 5.2.1; as the reference switch), so a controller running spanning tree
+    /// through PORT_MOD still hears BPDUs on blocked ports. Returns the packets that stay.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Span<int> FilterNoRecv(Span<int> pkts, PortConfig config)
+    {
+        int kept = 0;
+        foreach (int p in pkts)
+        {
+            var f = Pool.Frame(p);
+            bool bpdu = f.Length >= 6 && f[0] == 0x01 && f[1] == 0x80 && f[2] == 0xC2 && f[3] == 0 && f[4] == 0 && f[5] == 0;
+            var bit = bpdu ? PortConfig.NoRecvStp : PortConfig.NoRecv;
+            if ((config & bit) != 0)
+            {
+                Drops.Add(bpdu ? DropReason.NoRecvStp : DropReason.NoRecv);
+                Pool.Release(p);
+                continue;
+            }
+            pkts[kept++] = p;
+        }
+        return pkts[..kept];
     }
 
     private void ClassifyAndExecute(Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot)
@@ -269,7 +300,7 @@ public sealed class Forwarder
                 foreach (int p in pkts) ToController(p, PacketInReason.NoMatch, 0xFFFF);
                 return;
             case MissBehavior.Normal:
-                Normal(pkts);
+                Normal(pkts, false);
                 return;
             default:
                 Drops.Add(DropReason.MissSecure, pkts.Length);
@@ -283,10 +314,16 @@ public sealed class Forwarder
         if (r is { } drop) Drops.Add(drop);
     }
 
-    /// <summary>OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations).</summary>
-    internal void Normal(ReadOnlySpan<int> pkts)
+    /// <summary>
+    /// OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations). With
+    /// <paramref name="copy"/> (a later action rewrites the packet) every output is a copy, so NORMAL sends the
+    /// packet as it was. Addresses are learned only on ports that exist (never on CONTROLLER, NONE, or LOCAL
+    /// without a LOCAL port): a packet-out from the controller must not move a host.
+    /// </summary>
+    internal void Normal(ReadOnlySpan<int> pkts, bool copy)
     {
         var mac = _dp.MacTable;
+        var ports = _dp.Ports;
         foreach (int p in pkts)
         {
             var f = Pool.Frame(p);
@@ -294,10 +331,10 @@ public sealed class Forwarder
             ushort vlan = 0;
             if (f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00) vlan = (ushort)(((f[14] << 8) | f[15]) & 0x0FFF);
             ushort inPort = Pool.InPort[p];
-            mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _now);
+            if (ports.Get(inPort) is not null) mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _now);
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _now);
-            if (outPort == OfPort.None) Flood(p, inPort, true, false);
-            else if (outPort != inPort) Enqueue(outPort, p, false, inPort, uint.MaxValue);
+            if (outPort == OfPort.None) Flood(p, inPort, true, copy);
+            else if (outPort != inPort) Enqueue(outPort, p, copy, inPort, uint.MaxValue);
         }
     }
 
@@ -444,7 +481,7 @@ public sealed class Forwarder
                     foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
                     return;
                 case OfPort.Normal:
-                    f.Normal(pkts);
+                    f.Normal(pkts, modifiedAfter);
                     return;
                 case OfPort.Table:
                     if (!_packetOut) f.Drops.Add(DropReason.TableInFlow, pkts.Length);

@@ -47,9 +47,13 @@ public sealed record PortInfo(string Name, MacAddress HwAddr, PortFeatures Curre
 /// </summary>
 public sealed class PortCounters
 {
-    public long RxPackets, RxBytes, RxDropped, RxErrors;
-    public long TxPackets, TxBytes, TxDropped, TxErrors;
-    public long RxFrameErrors, RxOverErrors, RxCrcErrors, Collisions;
+    public long RxPackets, RxBytes, RxDropped;
+    public long TxPackets, TxBytes, TxDropped;
+    /// <summary>
+    /// Error counters start at -1, "not maintained": OF1.0 reports a counter a port does not keep as all ones
+    /// (0xffffffffffffffff). A port that keeps one writes it (from 0).
+    /// </summary>
+    public long RxErrors = -1, TxErrors = -1, RxFrameErrors = -1, RxOverErrors = -1, RxCrcErrors = -1, Collisions = -1;
 
     public PortCountersSnapshot Snapshot() => new(
         Volatile.Read(ref RxPackets), Volatile.Read(ref TxPackets), Volatile.Read(ref RxBytes), Volatile.Read(ref TxBytes),

@@ -213,6 +213,14 @@ public sealed class OfConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>HELLO_FAILED/INCOMPATIBLE with the ASCII explanation OF1.0 asks for (not the request's bytes).</summary>
+    private static OfpErrorMsg HelloFailed(in OfpHeader peer) => new()
+    {
+        Xid = peer.Xid,
+        Error = OfpError.HelloFailed(OfpHelloFailedCode.Incompatible),
+        Data = System.Text.Encoding.ASCII.GetBytes($"We support version 0x{OfpConstants.Version:x2}, you support version 0x{peer.Version:x2}"),
+    };
+
     /// <summary>Handles one framed message; false closes the connection.</summary>
     private bool Handle(byte[] msg)
     {
@@ -223,7 +231,7 @@ public sealed class OfConnection : IAsyncDisposable
             {
                 if (header.Version < OfpConstants.Version)
                 {
-                    SendRaw(OfpErrorMsg.ForRequest(OfpError.HelloFailed(OfpHelloFailedCode.Incompatible), msg).ToArray());
+                    SendRaw(HelloFailed(header).ToArray());
                     _log.LogWarning("{Conn}: peer HELLO version {Version} is below 1.0; closing", Name, header.Version);
                     return false;
                 }
@@ -235,7 +243,7 @@ public sealed class OfConnection : IAsyncDisposable
             // Tolerate a peer that starts without HELLO if it speaks 1.0; anything else cannot be understood.
             if (header.Version != OfpConstants.Version)
             {
-                SendRaw(OfpErrorMsg.ForRequest(OfpError.HelloFailed(OfpHelloFailedCode.Incompatible), msg).ToArray());
+                SendRaw(HelloFailed(header).ToArray());
                 return false;
             }
             _helloReceived = true;

@@ -81,6 +81,11 @@ public sealed class AgentSessionTests
         var e = Assert.IsType<OfpErrorMsg>(m);
         Assert.Equal(OfpErrorType.HelloFailed, e.ErrorType);
         Assert.Equal((ushort)OfpHelloFailedCode.Incompatible, e.Code);
+        // OF1.0: HELLO_FAILED data is an ASCII explanation, not the request's bytes.
+        var text = e.Data.ToArray();
+        Assert.NotEmpty(text);
+        Assert.All(text, b => Assert.InRange(b, (byte)0x20, (byte)0x7E));
+        Assert.Contains("0x01", System.Text.Encoding.ASCII.GetString(text));
         Assert.Null(await old.ReceiveRawAsync(2000)); // closed
     }
 
@@ -273,6 +278,48 @@ public sealed class AgentSessionTests
         Assert.Equal(bad, be.Data.ToArray());
         // The connection still works.
         await c.BarrierAsync();
+    }
+
+    [Fact]
+    public async Task PortStatsReportUnmaintainedCountersAsAllOnes()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        rig.Ports[0].Inject(Udp());
+        rig.Poll();
+        c.Send(new OfpPortStatsRequest { PortNo = 1 });
+        var p = (await c.ReceiveAsync<OfpPortStatsReply>()).Ports.Single();
+        Assert.Equal(1UL, p.RxPackets);            // kept by the port
+        Assert.Equal(0UL, p.TxDropped);            // kept, nothing dropped
+        const ulong unknown = ulong.MaxValue;      // OF1.0: a counter the port does not keep is all ones
+        Assert.Equal(unknown, p.RxErrors);
+        Assert.Equal(unknown, p.TxErrors);
+        Assert.Equal(unknown, p.RxFrameErr);
+        Assert.Equal(unknown, p.RxOverErr);
+        Assert.Equal(unknown, p.RxCrcErr);
+        Assert.Equal(unknown, p.Collisions);
+    }
+
+    [Fact]
+    public async Task PacketOutLargerThanTheSwitchCarriesIsAnError()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var big = new byte[rig.Dp.MaxFrameSize + 1];
+        Udp().CopyTo(big, 0);
+        var po = new OfpPacketOut { InPort = (ushort)OfpPort.None, Data = big };
+        po.Actions.Add(OfpAction.Output(2));
+        uint x = c.Send(po);
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadLen, x);
+        Assert.Empty(rig.Ports[1].TakeSent());
+        // The largest frame it carries goes out.
+        var max = new byte[rig.Dp.MaxFrameSize];
+        Udp().CopyTo(max, 0);
+        po = new OfpPacketOut { InPort = (ushort)OfpPort.None, Data = max };
+        po.Actions.Add(OfpAction.Output(2));
+        c.Send(po);
+        await c.BarrierAsync();
+        Assert.Equal(max.Length, rig.Ports[1].TakeSent().Single().Length);
     }
 
     [Fact]
