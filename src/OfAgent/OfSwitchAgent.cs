@@ -71,15 +71,29 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
         get { lock (_connLock) return _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen); }
     }
 
-    /// <summary>Opens the listeners and starts connecting to the controllers. Throws <see cref="SocketException"/> when a listen port is taken.</summary>
+    /// <summary>
+    /// Opens the listeners and starts connecting to the controllers. Throws <see cref="ListenException"/> when a listen
+    /// address is taken, by another process or by an earlier listener of this one (no listener stays open then).
+    /// </summary>
     public void Start()
     {
         foreach (var l in Options.Listeners)
         {
             var ep = OfEndpoint.Parse(l);
+            // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT as well, which lets a second daemon (or a second
+            // listener of this one) bind the same port and silently take half of the connections.
             var listener = new TcpListener(IPAddress.Parse(ep.Host), ep.Port);
-            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            listener.Start(64);
+            try
+            {
+                listener.Start(64);
+            }
+            catch (SocketException e)
+            {
+                listener.Stop();
+                foreach (var open in _listeners) open.Stop();
+                _listeners.Clear();
+                throw new ListenException($"{ep.Host}:{ep.Port}", e);
+            }
             _listeners.Add(listener);
             _log.LogInformation("listening for OpenFlow connections on {Endpoint}", listener.LocalEndpoint);
             _tasks.Add(Task.Run(() => AcceptLoop(listener)));
@@ -644,4 +658,19 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
         _pump?.Join();
         _dp.Events = null;
     }
+}
+
+/// <summary>A listen address could not be bound; the message is one user-facing line naming the address.</summary>
+public sealed class ListenException(string address, SocketException inner)
+    : Exception($"cannot listen on {address}: {Describe(inner)}", inner)
+{
+    public string Address { get; } = address;
+
+    private static string Describe(SocketException e) => e.SocketErrorCode switch
+    {
+        SocketError.AddressAlreadyInUse => "address already in use",
+        SocketError.AddressNotAvailable => "address not available on this host",
+        SocketError.AccessDenied => "permission denied",
+        _ => e.Message.ToLowerInvariant(),
+    };
 }

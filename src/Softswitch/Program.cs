@@ -18,7 +18,8 @@ var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each
 var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
 var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
 var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default RUNDIR/DPID.ctl: $SOFTSWITCH_RUNDIR, /run/softswitch as root, else a per-user temp directory), or none" };
-var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl };
+var localPort = new Option<string?>("--local-port") { Description = "the LOCAL port: a tap device NAME (created administratively down; default ss-DPID), or none" };
+var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl, localPort };
 run.SetAction(pr =>
 {
     var s = new RunSettings();
@@ -43,6 +44,7 @@ run.SetAction(pr =>
     if (pr.GetValue(stats)) s.Stats = true;
     if (pr.GetValue(logLevel) is { } ll) s.LogLevel = ll;
     if (pr.GetValue(unixctl) is { } u) s.Unixctl = u;
+    if (pr.GetValue(localPort) is { } lp) s.LocalPort = lp;
     return RunCommand.Run(s);
 });
 

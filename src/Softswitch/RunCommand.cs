@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -40,6 +39,8 @@ public sealed class RunSettings
     public string LogLevel { get; set; } = "Information";
     /// <summary>The control socket: a path, "none", or null for RUNDIR/DPID.ctl (see <see cref="ControlPaths"/>).</summary>
     public string? Unixctl { get; set; }
+    /// <summary>The LOCAL port's tap name, "none" for no LOCAL port, or null for ss-DPID (see <see cref="Softswitch.Ports.LocalPort"/>).</summary>
+    public string? LocalPort { get; set; }
 }
 
 /// <summary>
@@ -72,6 +73,8 @@ internal static class RunCommand
             if (!OfEndpoint.TryParse(l, out var ep, out var why) || !ep!.Passive) return UserError(ep is { Passive: false } ? $"--listen wants ptcp:PORT[:IP], not '{l}'" : why);
         if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
         if (s.Threads is < 1 or > 64) return UserError("--threads must be 1..64");
+        using var claim = InterfaceLock.TryClaim(specs.Where(e => e.Kind != PortKind.Memory).Select(e => e.Name), out var claimError);
+        if (claim is null) return UserError(claimError!);
 
         // A forwarding thread polls its ports in turn, so a port must not wait for traffic when the thread has
         // others to poll (the thread backs off by itself when every port is idle).
@@ -143,6 +146,20 @@ internal static class RunCommand
             dpid = opened.Count > 0 ? opened[0].Port.Info.HwAddr.Value : 1;
         }
 
+        if (!string.Equals(s.LocalPort, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                var local = Softswitch.Ports.LocalPort.Open(s.LocalPort ?? Softswitch.Ports.LocalPort.DefaultName(dpid), dpid, s.LocalPort is not null, loggers.CreateLogger("ports"));
+                dp.AddPort(local, Softswitch.Datapath.Actions.OfPort.Local);
+            }
+            catch (PortOpenException e)
+            {
+                offload?.Dispose();
+                return UserError($"--local-port: {e.Message}");
+            }
+        }
+
         var agent = new OfSwitchAgent(dp, new AgentOptions
         {
             DatapathId = dpid,
@@ -185,11 +202,11 @@ internal static class RunCommand
         {
             agent.Start();
         }
-        catch (SocketException e)
+        catch (ListenException e)
         {
             control?.Dispose();
             offload?.Dispose();
-            return UserError($"cannot listen: {e.Message}");
+            return UserError(e.Message);
         }
         dp.Start();
         log.LogInformation("softswitch running: dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",

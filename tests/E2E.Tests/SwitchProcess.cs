@@ -90,6 +90,11 @@ internal sealed class SwitchProcess : IDisposable
         => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "ctl", .. args], 30_000);
 
     public bool HasExited => _p.HasExited;
+    public int Pid => _p.Id;
+
+    /// <summary>Runs `softswitch run ARGS` to completion (for start-up failures); kills it after <paramref name="timeoutMs"/>.</summary>
+    public static Sh.Result RunToExit(int timeoutMs, params string[] args)
+        => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "run", .. args], timeoutMs);
 
     public void Dispose()
     {

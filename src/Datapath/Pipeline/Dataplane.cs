@@ -284,8 +284,10 @@ public sealed class Dataplane : IDisposable
         var ev = Events;
         if (ev is not null)
             foreach (var r in _expired) ev.OnFlowRemoved(r);
-        foreach (var slot in _ports.List)
+        var ports = _ports;
+        foreach (var slot in ports.List)
             if (slot.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, slot);
+        if (ports.Local is { } local && local.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, local);
         long now = Clock.NowNanos;
         if (now - lastAge > 10_000_000_000)
         {

@@ -12,7 +12,7 @@ namespace Softswitch.Ports.Linux;
 /// </summary>
 /// <remarks>
 /// Opens /dev/net/tun with TUNSETIFF (IFF_TAP | IFF_NO_PI), creating the interface if it does not exist, non-blocking,
-/// and sets it up. The tap has no batch syscall: one read() per received frame (until the burst is full or read says
+/// and sets it up (unless asked to leave it administratively down, as the LOCAL port is). The tap has no batch syscall: one read() per received frame (until the burst is full or read says
 /// EAGAIN) and one write() per sent frame (under a lock). An empty Receive polls for at most 1 ms.
 /// The interface disappears when the port is disposed unless it was made persistent beforehand (ip tuntap add).
 /// Thread safety: Receive from one thread at a time; Send from any number of threads.
@@ -28,7 +28,7 @@ public sealed unsafe partial class TapPort : IPort
     private const int O_CLOEXEC = 0x80000;
     private const ulong SIOCSIFFLAGS = 0x8914;
 
-    private readonly PortCounters _counters = new();
+    private readonly PortCounters _counters = new() { RxErrors = 0 }; // the one error counter this port keeps
     private readonly Lock _txLock = new();
     private readonly NetInterface _if;
     private int _fd;
@@ -41,7 +41,11 @@ public sealed unsafe partial class TapPort : IPort
     public NetInterface Interface => _if;
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
 
-    public TapPort(string name, ILogger? logger = null)
+    /// <param name="name">The interface name (created if it does not exist).</param>
+    /// <param name="logger">Where the port logs that it opened.</param>
+    /// <param name="adminUp">Bring the interface up (a tap port between hosts); false leaves it as the kernel made
+    /// it, administratively down (the switch's LOCAL port: the host decides when it carries traffic).</param>
+    public TapPort(string name, ILogger? logger = null, bool adminUp = true)
     {
         NetInterface.ValidateName(name);
         Span<byte> path = stackalloc byte[16];
@@ -64,7 +68,7 @@ public sealed unsafe partial class TapPort : IPort
             if (LibC.ioctl(_fd, TUNSETIFF, ifr) != 0)
                 throw PortOpenException.FromErrno(name, "Creating the TAP interface (TUNSETIFF)", LibC.LastErrno);
             _if = NetInterface.Open(name);
-            SetUp(ifr);
+            if (adminUp) SetUp(ifr);
             Info = _if.ToPortInfo();
         }
         catch

@@ -284,6 +284,32 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public void LocalPortCarriesFlowsBothWaysAndItsLinkIsMonitored()
+    {
+        using var r = new Rig();
+        var local = new MemoryPort("ss-1", new MacAddress(0x0200_0000_00FEUL)) { CaptureSent = true };
+        local.SetLink(false); // a LOCAL tap starts administratively down
+        r.Dp.AddPort(local, OfPort.Local);
+        Assert.Contains((PortStatusReason.Add, OfPort.Local), r.PortEvents);
+        var toLocal = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        var fromLocal = Udp(H2, H1, "10.0.0.2", "10.0.0.1");
+        r.Add(MatchOf(toLocal, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Local));
+        r.Add(MatchOf(fromLocal, OfPort.Local, Wildcards.None), 1, FlowAction.Output(1));
+        r.Send(1, toLocal);
+        Assert.Empty(local.TakeSent());
+        Assert.Equal(1, r.Dp.DropCount(DropReason.LinkDown));
+
+        local.SetLink(true); // the host brings the interface up
+        r.Dp.RunMaintenance();
+        Assert.Contains((PortStatusReason.Modify, OfPort.Local), r.PortEvents);
+        r.Send(1, toLocal);
+        Assert.Equal(toLocal, local.TakeSent().Single());
+        local.Inject(fromLocal);   // what the host sends on the tap enters with in_port LOCAL
+        r.Dp.PollUntilIdle();
+        Assert.Equal(fromLocal, r.Sent(1).Single());
+    }
+
+    [Fact]
     public void FragmentsOfOneDatagramTakeTheSameFlow()
     {
         using var r = new Rig();

@@ -287,12 +287,13 @@ public sealed class AgentSessionTests
         using var c = await rig.ConnectAsync();
         rig.Ports[0].Inject(Udp());
         rig.Poll();
+        await c.ReceiveAsync<OfpPacketIn>(); // a table miss
         c.Send(new OfpPortStatsRequest { PortNo = 1 });
         var p = (await c.ReceiveAsync<OfpPortStatsReply>()).Ports.Single();
         Assert.Equal(1UL, p.RxPackets);            // kept by the port
         Assert.Equal(0UL, p.TxDropped);            // kept, nothing dropped
+        Assert.Equal(0UL, p.RxErrors);             // an in-memory port counts frames too big for a buffer
         const ulong unknown = ulong.MaxValue;      // OF1.0: a counter the port does not keep is all ones
-        Assert.Equal(unknown, p.RxErrors);
         Assert.Equal(unknown, p.TxErrors);
         Assert.Equal(unknown, p.RxFrameErr);
         Assert.Equal(unknown, p.RxOverErr);
@@ -320,6 +321,46 @@ public sealed class AgentSessionTests
         c.Send(po);
         await c.BarrierAsync();
         Assert.Equal(max.Length, rig.Ports[1].TakeSent().Single().Length);
+    }
+
+    [Fact]
+    public async Task MatchIsNormalisedForItsDlType_OF101Section34()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        // Wildcards 0x00100013: in_port, dl_vlan, dl_type and dl_vlan_pcp wildcarded; the IP and port fields are left
+        // at zero "exact", which cannot apply without an IPv4 dl_type and must be wildcarded.
+        var m = new OfpMatch { Wildcards = (OfpFlowWildcards)0x00100013, DlSrc = new OfpMac(H1.Value), DlDst = new OfpMac(H2.Value) };
+        var fm = new OfpFlowMod { Match = m, Command = OfpFlowModCommand.Add, Priority = 10 };
+        fm.Actions.Add(OfpAction.Output(2));
+        c.Send(fm);
+        await c.BarrierAsync();
+        rig.Ports[0].Inject(Udp());
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        var st = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+        Assert.Equal(32, st.Match.NwSrcWildcardBits);
+        Assert.Equal(32, st.Match.NwDstWildcardBits);
+        var w = st.Match.Wildcards;
+        Assert.True((w & (OfpFlowWildcards.NwProto | OfpFlowWildcards.NwTos | OfpFlowWildcards.TpSrc | OfpFlowWildcards.TpDst))
+            == (OfpFlowWildcards.NwProto | OfpFlowWildcards.NwTos | OfpFlowWildcards.TpSrc | OfpFlowWildcards.TpDst), $"wildcards 0x{(uint)w:x}");
+        Assert.Equal(1UL, st.PacketCount);
+
+        // ARP: nw_src/nw_dst/nw_proto apply, nw_tos and the ports do not.
+        var arp = new OfpMatch { Wildcards = OfpFlowWildcards.All & ~(OfpFlowWildcards.DlType | OfpFlowWildcards.NwProto), DlType = 0x0806, NwProto = 1, TpSrc = 7 };
+        arp.Wildcards &= ~(OfpFlowWildcards.TpSrc | OfpFlowWildcards.NwTos);
+        fm = new OfpFlowMod { Match = arp, Command = OfpFlowModCommand.Add, Priority = 11 };
+        fm.Actions.Add(OfpAction.Output(3));
+        c.Send(fm);
+        await c.BarrierAsync();
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = 3 });
+        var a = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+        Assert.Equal((OfpFlowWildcards)0, a.Match.Wildcards & OfpFlowWildcards.NwProto);
+        Assert.NotEqual((OfpFlowWildcards)0, a.Match.Wildcards & OfpFlowWildcards.TpSrc);
+        Assert.NotEqual((OfpFlowWildcards)0, a.Match.Wildcards & OfpFlowWildcards.NwTos);
+        Assert.Equal((ushort)0, a.Match.TpSrc);
     }
 
     [Fact]
