@@ -5,7 +5,8 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ports.Memory;
@@ -34,7 +35,7 @@ public static class AgentBench
             }
         }
 
-        using var dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 });
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         var ports = new MemoryPort[4];
         for (int i = 0; i < 4; i++) dp.AddPort(ports[i] = new MemoryPort($"mem{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)));
         var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Listeners = { "ptcp:0" }, SendQueueSoftLimit = 16 << 20 });

@@ -4,7 +4,8 @@ using System.Text.Json;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
 
@@ -101,7 +102,7 @@ public static class PpsHarness
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
         var rng = new Random(o.Seed);
-        var dp = new Dataplane(new DataplaneOptions
+        var dp = new SwitchDatapath(new DatapathOptions
         {
             Threads = 1,
             EmcEntries = o.Emc ? o.EmcEntries : 0,
@@ -173,7 +174,7 @@ public static class PpsHarness
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4)) dp.PollOnce();
         churn?.Start();
-        long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Emc?.Hits ?? 0, emcM0 = fwd.Emc?.Misses ?? 0;
+        long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Cache?.Hits ?? 0, emcM0 = fwd.Cache?.Misses ?? 0;
         long sent0 = SentTotal(ports);
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
         int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
@@ -203,7 +204,7 @@ public static class PpsHarness
         double pauseMs = (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds;
         stop.Cancel();
         churn?.Join();
-        long emcH = (fwd.Emc?.Hits ?? 0) - emcH0, emcM = (fwd.Emc?.Misses ?? 0) - emcM0;
+        long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;
         long forwarded = SentTotal(ports) - sent0;
         dp.Dispose();
         return new Result(
@@ -226,7 +227,7 @@ public static class PpsHarness
     }
 
     /// <summary>Half deletes, half adds of flows the traffic hits: delete flow i, then add it back.</summary>
-    private static long ChurnLoop(Dataplane dp, Traffic traffic, double rate, CancellationToken stop, int seed)
+    private static long ChurnLoop(SwitchDatapath dp, Traffic traffic, double rate, CancellationToken stop, int seed)
     {
         var rng = new Random(seed ^ 0x5eed);
         var pool = traffic.Mods;

@@ -5,7 +5,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfAgent.Wire;
@@ -21,13 +22,13 @@ namespace Softswitch.OfAgent;
 /// datapath's control operations are synchronous and thread-safe, so a request has taken effect when its
 /// handler returns (which is what makes BARRIER_REPLY truthful). Packet-ins come from the datapath's upcall
 /// rings through one pump thread; flow-removed and port-status events arrive through
-/// <see cref="IDataplaneEvents"/>. Asynchronous messages go to primary connections: the active controllers,
+/// <see cref="IDatapathEvents"/>. Asynchronous messages go to primary connections: the active controllers,
 /// or, when none is configured, every passive connection. The fail mode applies while no primary
 /// connection has completed HELLO.
 /// </remarks>
-public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
+public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
 {
-    private readonly Dataplane _dp;
+    private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
     private readonly ILoggerFactory _loggers;
     private readonly List<OfConnection> _conns = new();
@@ -42,7 +43,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
     private bool _failModeLogged;
 
-    public OfSwitchAgent(Dataplane dp, AgentOptions options, ILoggerFactory? loggers = null)
+    public OfSwitchAgent(SwitchDatapath dp, AgentOptions options, ILoggerFactory? loggers = null)
     {
         _dp = dp;
         Options = options;
@@ -55,7 +56,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
     }
 
     public AgentOptions Options { get; }
-    public Dataplane Dataplane => _dp;
+    public SwitchDatapath SwitchDatapath => _dp;
     public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
 
     /// <summary>The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>
@@ -320,7 +321,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             Xid = xid,
             DatapathId = Options.DatapathId,
             NBuffers = (uint)_buffers.Count,
-            NTables = (byte)_dp.Flows.TableCount,
+            NTables = 1, // one logical table (see HandleStats)
             Capabilities = OfpCapabilities.FlowStats | OfpCapabilities.TableStats | OfpCapabilities.PortStats
                          | OfpCapabilities.QueueStats | OfpCapabilities.ArpMatchIp,
             Actions = (1u << 12) - 1, // OUTPUT .. ENQUEUE: every OF1.0 action
@@ -408,6 +409,12 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             SendError(c, err, msg);
             return;
         }
+        if (addOrModify && OfpFlowStats.MinSize + OfpActions.GetEncodedSize(fm.Actions) > ushort.MaxValue - OfpStatsReply.HeaderSize)
+        {
+            // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
+            SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
+            return;
+        }
         var mod = new FlowMod((FlowModCommand)(ushort)fm.Command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
                               fm.HardTimeout, (FlowModFlags)(ushort)fm.Flags, fm.OutPort);
         var st = _dp.ApplyFlowMod(mod);
@@ -427,9 +434,11 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
         if ((mod.Flags & FlowModFlags.Emergency) != 0 && !ControllerConnected) ApplyFailMode();
         if (addOrModify && fm.BufferId != PacketBufferPool.NoBuffer)
         {
-            // Release the buffered packet through the table, as if it arrived again (spec: "as if OFPT_PACKET_OUT").
+            // The buffered packet is processed by this flow's actions (as the reference switch and Open vSwitch do),
+            // not resubmitted to the table: a packet the new flow does not match must not come back as a new
+            // PACKET_IN (with a mis-built match that loops thousands of times a second).
             if (!TryTakeBuffer(c, fm.BufferId, msg, out var frame, out var inPort)) return;
-            _dp.PacketOut(frame, inPort, new FlowActions([FlowAction.Output(OfPort.Table)]));
+            _dp.PacketOut(frame, inPort, actions);
         }
     }
 
@@ -495,21 +504,22 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             }
             case OfpTableStatsRequest:
             {
+                // One logical OpenFlow table 0: the exact hash table and the wildcard tuple space are how it is
+                // stored, not two tables. Every lookup consults the exact part first, so its lookup count is the
+                // table's (the wildcard part's lookups are the same packets again); matches are the sum.
+                var exact = _dp.Flows.GetTableStats(0);
+                var wild = _dp.Flows.GetTableStats(1);
                 var reply = new OfpTableStatsReply { Xid = sr.Xid };
-                for (int t = 0; t < _dp.Flows.TableCount; t++)
+                reply.Tables.Add(new OfpTableStats
                 {
-                    var s = _dp.Flows.GetTableStats(t);
-                    reply.Tables.Add(new OfpTableStats
-                    {
-                        TableId = s.TableId,
-                        Name = s.Name,
-                        Wildcards = (OfpFlowWildcards)((uint)s.Wildcards & (uint)Wildcards.All),
-                        MaxEntries = (uint)s.MaxEntries,
-                        ActiveCount = (uint)s.ActiveCount,
-                        LookupCount = (ulong)s.LookupCount,
-                        MatchedCount = (ulong)s.MatchedCount,
-                    });
-                }
+                    TableId = 0,
+                    Name = "classifier",
+                    Wildcards = (OfpFlowWildcards)(uint)Wildcards.All,
+                    MaxEntries = (uint)Math.Min(uint.MaxValue, (long)exact.MaxEntries + wild.MaxEntries),
+                    ActiveCount = (uint)(exact.ActiveCount + wild.ActiveCount),
+                    LookupCount = (ulong)exact.LookupCount,
+                    MatchedCount = (ulong)(exact.MatchedCount + wild.MatchedCount),
+                });
                 c.Send(reply);
                 break;
             }
@@ -566,9 +576,8 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
     private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
     {
         var into = new List<FlowEntry>();
-        if (req.TableId != 0xFF && req.TableId >= _dp.Flows.TableCount) return into;
+        if (req.TableId != 0xFF && req.TableId != 0) return into; // table 0 is the only table
         _dp.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
-        if (req.TableId != 0xFF) into.RemoveAll(e => e.TableId != req.TableId);
         return into;
     }
 
@@ -582,7 +591,7 @@ public sealed class OfSwitchAgent : IDataplaneEvents, IAsyncDisposable
             long dur = Math.Max(0, now - e.CreatedNanos);
             stats.Add(new OfpFlowStats
             {
-                TableId = e.TableId,
+                TableId = 0,
                 Match = MatchTranslator.ToOfpMatch(e.Match),
                 DurationSec = (uint)(dur / 1_000_000_000),
                 DurationNsec = (uint)(dur % 1_000_000_000),

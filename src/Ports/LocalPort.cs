@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.Memory;
 

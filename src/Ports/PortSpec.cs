@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;

@@ -2,7 +2,8 @@ using System.Diagnostics;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Spectre.Console;
 
@@ -18,7 +19,7 @@ internal static class Demo
 {
     public static int Run(double seconds)
     {
-        using var dp = new Dataplane(new DataplaneOptions { EmcEntries = 1 << 14 });
+        using var dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1 << 14 });
         var hosts = new SimulatedHost[4];
         var ports = new MemoryPort[4];
         for (int i = 0; i < 4; i++)
@@ -63,7 +64,7 @@ internal static class Demo
 
     private static void Throughput(double seconds)
     {
-        using var dp = new Dataplane(new DataplaneOptions { EmcEntries = 1 << 14 });
+        using var dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1 << 14 });
         var ports = new MemoryPort[4];
         for (int i = 0; i < 4; i++) dp.AddPort(ports[i] = new MemoryPort($"mem{i + 1}", new MacAddress(0x02_00_00_00_02_00UL + (ulong)i + 1)));
         dp.MissBehavior = MissBehavior.Drop;

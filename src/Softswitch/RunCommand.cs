@@ -5,7 +5,8 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Ports;
@@ -81,9 +82,10 @@ internal static class RunCommand
         int portsPerThread = (PortSpec.PortCount(specs) + s.Threads - 1) / s.Threads;
         int idleWait = portsPerThread > 1 ? 0 : 1;
         IReadOnlyList<OpenedPort> opened;
+        PortFactoryOptions portOptions;
         try
         {
-            opened = PortSpec.Open(specs, new PortFactoryOptions
+            opened = PortSpec.Open(specs, portOptions = new PortFactoryOptions
             {
                 Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
                 PcapDir = s.PcapDir,
@@ -98,7 +100,7 @@ internal static class RunCommand
             return UserError(e.Message);
         }
 
-        using var dp = new Dataplane(new DataplaneOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
+        using var dp = new SwitchDatapath(new DatapathOptions { Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate });
         NetFpgaOffload? offload = null;
         if (s.Offload is "netfpga" or "netfpga-emulated")
         {
@@ -209,6 +211,8 @@ internal static class RunCommand
             return UserError(e.Message);
         }
         dp.Start();
+        // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
+        using var reopener = offload is null ? new PortReopener(dp, opened, portOptions, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
         log.LogInformation("softswitch running: dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
             dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), failMode, s.Threads);
 
@@ -226,7 +230,7 @@ internal static class RunCommand
         return 0;
     }
 
-    private static void StatsView(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
+    private static void StatsView(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
     {
         AnsiConsole.Live(new Table()).Start(ctx =>
         {

@@ -246,13 +246,13 @@ public class ClassifierFlowModTests
         Assert.Equal(2, emc.Hits);
 
         // Exact churn: the shadow version moves, the cached exact flow stays valid, the wildcard one does not.
-        long shadow = table.ShadowVersion;
+        long shadow = table.CacheVersion;
         for (ushort i = 0; i < 50; i++)
         {
             table.Apply(Add(FlowMatch.Exact(Key(3, i)), 0), null);
             table.Apply(new FlowMod(FlowModCommand.DeleteStrict, FlowMatch.Exact(Key(3, i)), 0, FlowActions.Drop), null);
         }
-        Assert.True(table.ShadowVersion > shadow);
+        Assert.True(table.CacheVersion > shadow);
         emc.ResetCounters();
         table.LookupBurst(keys, hashes, results, emc);
         Assert.Equal((1L, 1L), (emc.Hits, emc.Misses));
@@ -265,11 +265,11 @@ public class ClassifierFlowModTests
         Assert.Same(s_out2, results[1]!.Actions);
 
         // MODIFY needs no invalidation: same entry object, new actions.
-        shadow = table.ShadowVersion;
+        shadow = table.CacheVersion;
         table.LookupBurst(keys, hashes, results, emc);
         var cached = results[1];
         table.Apply(new FlowMod(FlowModCommand.ModifyStrict, InPortDst(2, 0x0A000000, 24), 20, s_out1), null);
-        Assert.Equal(shadow, table.ShadowVersion);
+        Assert.Equal(shadow, table.CacheVersion);
         emc.ResetCounters();
         table.LookupBurst(keys, hashes, results, emc);
         Assert.Equal(2L, emc.Hits);
@@ -278,7 +278,7 @@ public class ClassifierFlowModTests
 
         // Deleting the cached flow makes it a miss (IsRemoved), and the lower rule takes over.
         table.Apply(new FlowMod(FlowModCommand.DeleteStrict, InPortDst(2, 0x0A000000, 24), 20, FlowActions.Drop), null);
-        Assert.Equal(shadow, table.ShadowVersion);
+        Assert.Equal(shadow, table.CacheVersion);
         table.LookupBurst(keys, hashes, results, emc);
         Assert.Equal(10, results[1]!.Priority);
         // An exact add for the wildcard-cached key takes over too.

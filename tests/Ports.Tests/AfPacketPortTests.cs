@@ -1,4 +1,5 @@
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.AfPacket;
 using Xunit.Abstractions;
 

@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.Tests.Infra;

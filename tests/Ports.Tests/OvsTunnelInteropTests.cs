@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.Tests.Infra;
@@ -14,7 +15,7 @@ namespace Softswitch.Ports.Tests;
 /// <remarks>
 /// Topology, every link a veth pair:
 /// <code>
-///  host A ── [ our Dataplane, NORMAL ] ══ underlay ══ [ OVS br-ul (10.98.0.2) ]   [ OVS br-ov, NORMAL ] ── host B
+///  host A ── [ our SwitchDatapath, NORMAL ] ══ underlay ══ [ OVS br-ul (10.98.0.2) ]   [ OVS br-ov, NORMAL ] ── host B
 ///  192.168.98.1   port 1   tunnel port 10   port 2      namespace "ovs", native tunnel port tun0 on br-ov   192.168.98.2
 /// </code>
 /// Open vSwitch runs in its own namespace with a private run directory (<see cref="OvsUserspace"/>). Its tunnel
@@ -78,7 +79,7 @@ public sealed class OvsTunnelInteropTests(ITestOutputHelper output)
         Sh.Check("ip", "-n", underlay.Name, "addr", "add", UnderOvs + "/24", "dev", "br-ul");
         Sh.Check("ip", "-n", underlay.Name, "link", "set", "br-ul", "up");
 
-        using var dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
         dp.AddPort(new AfPacketPort(hostA.HostIf), 1);
         dp.AddPort(new AfPacketPort(underlay.HostIf), 2);
         dp.SetPortConfig(2, PortConfig.NoFlood, PortConfig.NoFlood);
@@ -117,7 +118,7 @@ public sealed class OvsTunnelInteropTests(ITestOutputHelper output)
         output.WriteLine($"{kind}: tshark dissected {ours.Count} frames we sent; tunnel tx={t.Counters.TxPackets} rx={t.Counters.RxPackets}");
     }
 
-    private static string Counters(Dataplane dp, TunnelPort t)
+    private static string Counters(SwitchDatapath dp, TunnelPort t)
     {
         var drops = Enum.GetValues<TunnelDropReason>().Where(r => r != TunnelDropReason.Count && dp.Tunnels.DropCount(r) != 0)
             .Select(r => $"{r}={dp.Tunnels.DropCount(r)}");

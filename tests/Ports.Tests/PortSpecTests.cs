@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Linux;
 
 namespace Softswitch.Ports.Tests;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.Tests.Infra;
 using Xunit.Abstractions;

@@ -1,7 +1,8 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.PcapFile;
 using Softswitch.Ports.Tests.Infra;
@@ -25,7 +26,7 @@ public sealed class TunnelDissectionTests(ITestOutputHelper output)
     {
         Assert.True(Sh.Exists("tshark"), "tshark is not installed (bash scripts/install-deps.sh installs it)");
         var hostMac = MacAddress.Parse("0e:00:00:00:00:01");
-        using var dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 });
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         var host = new MemoryPort("host", hostMac);
         var under = new MemoryPort("under", MacAddress.Parse("02:00:00:00:aa:01")) { CaptureSent = true };
         dp.AddPort(host, 1);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.Memory;
@@ -60,7 +61,7 @@ public sealed class TunnelInteropTests(ITestOutputHelper output)
         Check(ns.Exec("ip", "link", "set", dev, "up"));
         string linuxUnderMac = ns.NsMac;
 
-        using var dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
         dp.AddPort(new AfPacketPort(ns.HostIf), 1);
         var hostPort = new MemoryPort("host", MacAddress.Parse("0e:00:00:00:00:02"));
         dp.AddPort(hostPort, 2);
@@ -98,7 +99,7 @@ public sealed class TunnelInteropTests(ITestOutputHelper output)
         }
     }
 
-    private static string Describe(Dataplane dp, TunnelPort t)
+    private static string Describe(SwitchDatapath dp, TunnelPort t)
     {
         var names = Enum.GetValues<TunnelDropReason>().Where(r => r != TunnelDropReason.Count && dp.Tunnels.DropCount(r) != 0)
             .Select(r => $"{r}={dp.Tunnels.DropCount(r)}");

@@ -1,7 +1,8 @@
 using Softswitch.Control;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
@@ -15,13 +16,13 @@ namespace Softswitch.Tests;
 public sealed class OffloadCommandsTests : IDisposable
 {
     private readonly ManualClock _clock = new();
-    private readonly Dataplane _dp;
+    private readonly SwitchDatapath _dp;
     private readonly NetFpgaOffload _offload;
     private readonly ControlCommands _commands = new();
 
     public OffloadCommandsTests()
     {
-        _dp = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0 }, _clock);
+        _dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, _clock);
         var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
         _offload = NetFpgaOffload.Attach(_dp, wires, NetFpgaMode.Emulated);
         var agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });

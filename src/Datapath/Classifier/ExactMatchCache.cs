@@ -15,7 +15,7 @@ namespace Softswitch.Datapath.Classifier;
 /// well-mixed hash; keys are compared in full).</para>
 /// <para>Validity: a slot is a hit only when its key equals the packet key, its flow is not
 /// <see cref="FlowEntry.IsRemoved"/>, and either the flow is an exact rule (table 0) or the slot's version equals
-/// the table's current shadow version (<see cref="FlowTable.ShadowVersion"/>). The table bumps the shadow version
+/// the table's current shadow version (<see cref="FlowTable.CacheVersion"/>). The table bumps the shadow version
 /// after publishing any flow-mod that adds a rule which could change the winner for some key (a new wildcard or
 /// exact rule); deletions and modifications need no bump (a removed flow fails the IsRemoved test; removing other
 /// rules cannot dethrone a winner; MODIFY swaps actions on the same entry). An exact rule beats every wildcard rule

@@ -38,7 +38,7 @@ namespace Softswitch.Datapath.Classifier;
 /// a multi-entry DELETE removes losers first (ascending priority, exact rules after wildcard rules of equal
 /// priority, equal-priority wildcard rules in reverse search order), so any one lookup returns either what it
 /// returned before the delete or what it returns after it (up to ties between equal-priority rules while the
-/// search order is being republished). The EMC shadow version is bumped after everything else is published.
+/// search order is being republished). The EMC cacheVersion version is bumped after everything else is published.
 /// Lookups racing a flow-mod may still return an entry it has just removed (it is then
 /// <see cref="FlowEntry.IsRemoved"/>); the GC is the grace period, entries are never mutated in place except for
 /// their action list, cookie and counters.</para>
@@ -58,17 +58,17 @@ public sealed class FlowTable
 
     private readonly ExactTable _exact = new();
     private readonly TupleSpace _tuple = new();
-    private readonly ExactTable _emExact = new();
-    private readonly TupleSpace _emTuple = new();
+    private readonly ExactTable _emergencyExact = new();
+    private readonly TupleSpace _emergencyTuple = new();
     private readonly TimerWheel _wheel;
 
     private volatile bool _useEmergency;
     private long _version;
-    private long _shadowVersion;
+    private long _cacheVersion;
 
     // Writer-private state.
     private bool _changed;
-    private bool _shadowDirty;
+    private bool _invalidateCaches;
     private readonly List<FlowEntry> _scratch = new();
     private readonly List<(FlowEntry Entry, FlowRemovedReason Reason)> _due = new();
     private IFlowTableObserver[] _observers = [];
@@ -93,7 +93,7 @@ public sealed class FlowTable
     public long Version => Volatile.Read(ref _version);
 
     /// <summary>The EMC validity version: bumped after an ADD that could change the winning rule for some key.</summary>
-    public long ShadowVersion => Volatile.Read(ref _shadowVersion);
+    public long CacheVersion => Volatile.Read(ref _cacheVersion);
 
     /// <summary>When true (controller connection lost), lookups use only the emergency flows.</summary>
     public bool UseEmergencyTable
@@ -104,7 +104,7 @@ public sealed class FlowTable
 
     public int ActiveExact => _exact.Count;
     public int ActiveWildcard => _tuple.Count;
-    public int Emergency => _emExact.Count + _emTuple.Count;
+    public int Emergency => _emergencyExact.Count + _emergencyTuple.Count;
 
     /// <summary>Wildcard subtables (distinct masks) in the normal table.</summary>
     public int WildcardSubtableCount => _tuple.PublishedSubtableCount;
@@ -118,8 +118,8 @@ public sealed class FlowTable
     /// <summary>Reader: the winning flow for one packet, counted in <paramref name="stats"/> when given.</summary>
     public FlowEntry? Lookup(in FlowKey key, uint hash, FlowTableThreadStats? stats)
     {
-        bool em = _useEmergency;
-        var exact = em ? _emExact : _exact;
+        bool emergency = _useEmergency;
+        var exact = emergency ? _emergencyExact : _exact;
         var e = exact.Count != 0 ? exact.Lookup(key) : null;
         if (e is not null)
         {
@@ -130,7 +130,7 @@ public sealed class FlowTable
             }
             return e;
         }
-        e = (em ? _emTuple : _tuple).Lookup(key);
+        e = (emergency ? _emergencyTuple : _tuple).Lookup(key);
         if (stats is not null)
         {
             stats.ExactLookups++;
@@ -146,33 +146,33 @@ public sealed class FlowTable
     /// offered to the EMC. No allocation.
     /// </summary>
     /// <param name="hashes">Per-packet hashes (any well-mixed hash; only the EMC uses them).</param>
-    /// <param name="emc">This thread's cache, or null.</param>
+    /// <param name="cache">This thread's cache, or null.</param>
     /// <param name="stats">This thread's counters (from <see cref="CreateThreadStats"/>), or null.</param>
     public void LookupBurst(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
-                            ExactMatchCache? emc, FlowTableThreadStats? stats = null)
+                            ExactMatchCache? cache, FlowTableThreadStats? stats = null)
     {
         int n = keys.Length;
         if (hashes.Length < n || results.Length < n) ThrowHelper.Argument(nameof(results));
         for (int off = 0; off < n; off += 64)
         {
             int len = Math.Min(64, n - off);
-            LookupChunk(keys.Slice(off, len), hashes.Slice(off, len), results.Slice(off, len), emc, stats);
+            LookupChunk(keys.Slice(off, len), hashes.Slice(off, len), results.Slice(off, len), cache, stats);
         }
     }
 
     private void LookupChunk(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
-                             ExactMatchCache? emc, FlowTableThreadStats? stats)
+                             ExactMatchCache? cache, FlowTableThreadStats? stats)
     {
         int n = keys.Length;
         results.Clear();
-        // The shadow version is read before any table state, so a cached wildcard result is never newer than it.
-        long shadow = Volatile.Read(ref _shadowVersion);
-        bool em = _useEmergency;
-        if (em) emc = null;
+        // The cacheVersion version is read before any table state, so a cached wildcard result is never newer than it.
+        long cacheVersion = Volatile.Read(ref _cacheVersion);
+        bool emergency = _useEmergency;
+        if (emergency) cache = null;
         ulong pending = n == 64 ? ulong.MaxValue : (1UL << n) - 1;
         long exactLookups = 0, exactMatched = 0, wildLookups = 0, wildMatched = 0;
 
-        if (emc is not null)
+        if (cache is not null)
         {
             // Three passes so the cache misses of a burst overlap: prefetch every set, then find the candidates
             // and prefetch their flows, then validate.
@@ -180,17 +180,17 @@ public sealed class FlowTable
             ref uint h0 = ref MemoryMarshal.GetReference(hashes);
             ref FlowEntry? r0 = ref MemoryMarshal.GetReference(results);
             Span<long> versions = stackalloc long[64];
-            for (int i = 0; i < n; i++) emc.PrefetchSet(Unsafe.Add(ref h0, i));
+            for (int i = 0; i < n; i++) cache.PrefetchSet(Unsafe.Add(ref h0, i));
             for (int i = 0; i < n; i++)
             {
-                var c = emc.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out versions[i]);
+                var c = cache.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out versions[i]);
                 Unsafe.Add(ref r0, i) = c;
                 Prefetch.Object(c, 2);
             }
             for (int i = 0; i < n; i++)
             {
                 var f = Unsafe.Add(ref r0, i);
-                if (!emc.Validate(f, versions[i], shadow))
+                if (!cache.Validate(f, versions[i], cacheVersion))
                 {
                     Unsafe.Add(ref r0, i) = null;
                     continue;
@@ -212,22 +212,22 @@ public sealed class FlowTable
         if (pending != 0)
         {
             ulong missed = pending;
-            var exact = em ? _emExact : _exact;
+            var exact = emergency ? _emergencyExact : _exact;
             exactLookups += BitOperations.PopCount(pending);
             if (exact.Count != 0) exactMatched += exact.LookupBurst(keys, ref pending, results);
             if (pending != 0)
             {
                 wildLookups += BitOperations.PopCount(pending);
-                ulong found = (em ? _emTuple : _tuple).LookupBurst(keys, pending, results);
+                ulong found = (emergency ? _emergencyTuple : _tuple).LookupBurst(keys, pending, results);
                 wildMatched += BitOperations.PopCount(found);
             }
-            if (emc is not null)
+            if (cache is not null)
             {
                 for (ulong b = missed; b != 0; b &= b - 1)
                 {
                     int i = BitOperations.TrailingZeroCount(b);
                     var f = results[i];
-                    if (f is not null) emc.Insert(keys[i], hashes[i], f, shadow);
+                    if (f is not null) cache.Insert(keys[i], hashes[i], f, cacheVersion);
                 }
             }
         }
@@ -335,8 +335,8 @@ public sealed class FlowTable
         FlowMatch match = mod.Match;
         bool isExact = match.IsExact;
         ushort priority = isExact ? ExactPriority : mod.Priority;
-        var exact = emergency ? _emExact : _exact;
-        var tuple = emergency ? _emTuple : _tuple;
+        var exact = emergency ? _emergencyExact : _exact;
+        var tuple = emergency ? _emergencyTuple : _tuple;
 
         if ((mod.Flags & FlowModFlags.CheckOverlap) != 0)
         {
@@ -351,7 +351,7 @@ public sealed class FlowTable
         if (existing is null)
         {
             bool full = emergency
-                ? _emExact.Count + _emTuple.Count >= _options.MaxEmergencyFlows
+                ? _emergencyExact.Count + _emergencyTuple.Count >= _options.MaxEmergencyFlows
                 : isExact ? _exact.Count >= _options.MaxExactFlows : _tuple.Count >= _options.MaxWildcardFlows;
             if (full) return FlowModStatus.TableFull;
         }
@@ -370,7 +370,7 @@ public sealed class FlowTable
         }
         if (replaced is not null)
         {
-            // Same match and priority, so the new entry wins exactly where the old one did: no shadow bump; EMC
+            // Same match and priority, so the new entry wins exactly where the old one did: no cacheVersion bump; EMC
             // slots holding the old entry fail its IsRemoved test.
             replaced.MarkRemoved();
             if (TimerWheel.HasTimeout(replaced)) _wheel.NoteRemoved();
@@ -378,7 +378,7 @@ public sealed class FlowTable
         }
         else if (!emergency)
         {
-            _shadowDirty = true;
+            _invalidateCaches = true;
         }
         if (TimerWheel.HasTimeout(entry)) _wheel.Add(entry);
         Notify(ObserverEventKind.Added, entry, default);
@@ -414,8 +414,8 @@ public sealed class FlowTable
         CollectTargets(mod.Match, mod.Priority, strict, emergency, targets);
         if (mod.OutPort != OfPort.None) FilterOutPort(targets, 0, mod.OutPort);
         if (targets.Count == 0) return;
-        var exact = emergency ? _emExact : _exact;
-        var tuple = emergency ? _emTuple : _tuple;
+        var exact = emergency ? _emergencyExact : _exact;
+        var tuple = emergency ? _emergencyTuple : _tuple;
         // Losers first: a concurrent lookup then sees either the pre- or the post-delete winner.
         if (targets.Count > 1) targets.Sort(tuple.RemovalOrder);
 
@@ -435,8 +435,8 @@ public sealed class FlowTable
     /// <summary>Strict: the entry with identical match and (normalised) priority. Non-strict: every subset.</summary>
     private void CollectTargets(in FlowMatch match, ushort priority, bool strict, bool emergency, List<FlowEntry> into)
     {
-        var exact = emergency ? _emExact : _exact;
-        var tuple = emergency ? _emTuple : _tuple;
+        var exact = emergency ? _emergencyExact : _exact;
+        var tuple = emergency ? _emergencyTuple : _tuple;
         if (strict)
         {
             FlowEntry? e = match.IsExact ? exact.Find(match.Value) : tuple.Find(match, priority);
@@ -458,11 +458,11 @@ public sealed class FlowTable
     private void PublishLocked()
     {
         _tuple.Publish();
-        _emTuple.Publish();
-        if (_shadowDirty)
+        _emergencyTuple.Publish();
+        if (_invalidateCaches)
         {
-            Volatile.Write(ref _shadowVersion, _shadowVersion + 1);
-            _shadowDirty = false;
+            Volatile.Write(ref _cacheVersion, _cacheVersion + 1);
+            _invalidateCaches = false;
         }
         if (_changed)
         {
@@ -512,8 +512,8 @@ public sealed class FlowTable
         lock (_writeLock)
         {
             int start = into.Count;
-            var exact = emergency ? _emExact : _exact;
-            var tuple = emergency ? _emTuple : _tuple;
+            var exact = emergency ? _emergencyExact : _exact;
+            var tuple = emergency ? _emergencyTuple : _tuple;
             if (strict)
             {
                 if (match.IsExact)
@@ -538,25 +538,25 @@ public sealed class FlowTable
     /// <summary>Stats of table 0 ("hash", exact) or 1 ("tuple-space", wildcard).</summary>
     public FlowTableStats GetTableStats(int tableId)
     {
-        long el, em, wl, wm;
+        long exactLookups, exactMatched, wildLookups, wildMatched;
         lock (_statsLock)
         {
-            el = _retiredExactLookups;
-            em = _retiredExactMatched;
-            wl = _retiredWildcardLookups;
-            wm = _retiredWildcardMatched;
+            exactLookups = _retiredExactLookups;
+            exactMatched = _retiredExactMatched;
+            wildLookups = _retiredWildcardLookups;
+            wildMatched = _retiredWildcardMatched;
             foreach (var s in _threadStats)
             {
-                el += s.ExactLookupCount;
-                em += s.ExactMatchedCount;
-                wl += s.WildcardLookupCount;
-                wm += s.WildcardMatchedCount;
+                exactLookups += s.ExactLookupCount;
+                exactMatched += s.ExactMatchedCount;
+                wildLookups += s.WildcardLookupCount;
+                wildMatched += s.WildcardMatchedCount;
             }
         }
         return tableId switch
         {
-            ExactTableId => new FlowTableStats(ExactTableId, "hash", Wildcards.None, _options.MaxExactFlows, _exact.Count, el, em),
-            WildcardTableId => new FlowTableStats(WildcardTableId, "tuple-space", Wildcards.All, _options.MaxWildcardFlows, _tuple.Count, wl, wm),
+            ExactTableId => new FlowTableStats(ExactTableId, "hash", Wildcards.None, _options.MaxExactFlows, _exact.Count, exactLookups, exactMatched),
+            WildcardTableId => new FlowTableStats(WildcardTableId, "tuple-space", Wildcards.All, _options.MaxWildcardFlows, _tuple.Count, wildLookups, wildMatched),
             _ => throw new ArgumentOutOfRangeException(nameof(tableId)),
         };
     }

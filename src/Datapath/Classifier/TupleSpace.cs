@@ -15,7 +15,7 @@ namespace Softswitch.Datapath.Classifier;
 /// <para>Design (after ovs <c>lib/classifier.c</c> and <c>lib/pvector.c</c>): a subtable maps
 /// <c>hash(key &amp; mask)</c> to the rules whose match is exactly (mask, value). Rules that share a match differ
 /// only in priority; the subtable's slot holds the highest of them and the rest hang off it, ordered by priority
-/// descending, in a writer-private chain (<see cref="FlowEntry.TableData"/>). So a probe yields at most one
+/// descending, in a writer-private chain (<see cref="FlowEntry.NextLowerPriority"/>). So a probe yields at most one
 /// candidate per subtable. The published subtable list is an immutable array sorted by (max priority
 /// descending, mask specificity descending, mask words ascending); it is rebuilt and republished with one
 /// <see cref="Volatile.Write{T}(ref T, T)"/> by <see cref="Publish"/> when its order or membership changed.</para>
@@ -255,7 +255,7 @@ public sealed class TupleSpace
         int slot = sub.Map.FindSlot(match.Value, h);
         if (slot < 0)
         {
-            entry.TableData = null;
+            entry.NextLowerPriority = null;
             sub.Map.Add(h, entry);
         }
         else
@@ -263,12 +263,12 @@ public sealed class TupleSpace
             var top = sub.Map.SlotEntry(slot);
             if (entry.Priority > top.Priority)
             {
-                entry.TableData = top;
+                entry.NextLowerPriority = top;
                 sub.Map.ReplaceAt(slot, entry);
             }
             else if (entry.Priority == top.Priority)
             {
-                entry.TableData = top.TableData;
+                entry.NextLowerPriority = top.NextLowerPriority;
                 sub.Map.ReplaceAt(slot, entry);
                 replaced = top;
             }
@@ -283,14 +283,14 @@ public sealed class TupleSpace
                 }
                 if (cur is not null && cur.Priority == entry.Priority)
                 {
-                    entry.TableData = cur.TableData;
+                    entry.NextLowerPriority = cur.NextLowerPriority;
                     replaced = cur;
                 }
                 else
                 {
-                    entry.TableData = cur;
+                    entry.NextLowerPriority = cur;
                 }
-                prev.TableData = entry;
+                prev.NextLowerPriority = entry;
             }
         }
 
@@ -301,7 +301,7 @@ public sealed class TupleSpace
         }
         else
         {
-            replaced.TableData = null;
+            replaced.NextLowerPriority = null;
             _byPriority[replaced.Priority].Remove(replaced);
         }
         if (!_byPriority.TryGetValue(entry.Priority, out var set))
@@ -335,9 +335,9 @@ public sealed class TupleSpace
                 cur = Next(cur);
             }
             if (cur is null) return false;
-            prev.TableData = entry.TableData;
+            prev.NextLowerPriority = entry.NextLowerPriority;
         }
-        entry.TableData = null;
+        entry.NextLowerPriority = null;
         sub.RemovePriority(entry.Priority);
         Volatile.Write(ref _count, _count - 1);
         var set = _byPriority[entry.Priority];
@@ -449,7 +449,7 @@ public sealed class TupleSpace
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static FlowEntry? Next(FlowEntry e) => Unsafe.As<FlowEntry?>(e.TableData);
+    private static FlowEntry? Next(FlowEntry e) => Unsafe.As<FlowEntry?>(e.NextLowerPriority);
 
     internal readonly struct SubtableRef(Subtable table, int maxPriority)
     {

@@ -95,7 +95,7 @@ public sealed class FlowEntry
     public readonly int Serial = Interlocked.Increment(ref s_serial);
 
     /// <summary>Writer-private slot for the table's own bookkeeping (timer wheel links, indexes).</summary>
-    internal object? TableData;
+    internal object? NextLowerPriority;
 
     public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ulong cookie, ushort idleTimeout,
                      ushort hardTimeout, FlowModFlags flags, long createdNanos)

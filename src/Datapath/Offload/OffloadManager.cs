@@ -1,7 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Offload;
 
@@ -91,7 +91,7 @@ public readonly record struct OffloadStats(
 /// the software breaks them by subtable order, the hardware by row order) and no other offloaded wildcard flow
 /// overlaps it at all. When a flow arrives that breaks this for an offloaded W, W is evicted first (its counters are
 /// read, its rows freed) and stays in software with reason <see cref="OffloadReason.Evicted"/>.</item>
-/// <item>With a <see cref="Dataplane"/>, the datapath's state must match what the hardware assumes: every board
+/// <item>With a <see cref="SwitchDatapath"/>, the datapath's state must match what the hardware assumes: every board
 /// port is a datapath port, FLOOD/ALL go to exactly the board's ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD,
 /// NO_FLOOD) do not change the answer, no board port carries a tunnel (software decapsulates what arrives there), no
 /// emergency table, no fragment dropping. A change there (checked each
@@ -110,7 +110,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
 {
     private readonly FlowTable _table;
     private readonly IOffloadTarget _target;
-    private readonly Dataplane? _dp;
+    private readonly SwitchDatapath? _dp;
     private readonly Lock _lock = new();
     private readonly HashSet<ushort> _targetPorts;
 
@@ -153,7 +153,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     }
 
     /// <summary>A manager for <paramref name="dp"/>'s table that also checks the datapath's ports and modes.</summary>
-    public OffloadManager(Dataplane dp, IOffloadTarget target) : this(dp.Flows, target)
+    public OffloadManager(SwitchDatapath dp, IOffloadTarget target) : this(dp.Flows, target)
     {
         _dp = dp;
         _env = ComputeEnv(out _envSignature);

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Tunnels;
 
@@ -82,7 +82,7 @@ internal sealed class TunnelPath
                     dec++;
                     break;
                 case RxVerdict.ArpReply:
-                    _f.EnqueueSlot(slot, p, false, ActionExecutor.NoQueue);
+                    _f.StageTxSlot(slot, p, false, ActionExecutor.NoQueue);
                     pool.Release(p);
                     break;
                 default:
@@ -195,7 +195,7 @@ internal sealed class TunnelPath
             pool.Release(b);
             return;
         }
-        _f.EnqueueSlot(ul, b, false, ActionExecutor.NoQueue);
+        _f.StageTxSlot(ul, b, false, ActionExecutor.NoQueue);
         pool.Release(b);
         if (!ReferenceEquals(t, _txPort))
         {
@@ -237,9 +237,9 @@ internal sealed class TunnelPath
         if ((inner[0] & 1) != 0) return;                                       // sent to a multicast/broadcast MAC
 
         ushort inPort = pool.InPort[p];
-        var slot = inPort <= Actions.OfPort.Max ? _f.Dataplane.Ports.Get(inPort) : null;
+        var slot = inPort <= Actions.OfPort.Max ? _f.Owner.Ports.Get(inPort) : null;
         if (slot is null || slot.Port is TunnelPort) return;
-        long now = _f.Dataplane.Clock.NowNanos;
+        long now = _f.Owner.Clock.NowNanos;
         if (now - _icmpWindowStart > 100_000_000)
         {
             _icmpWindowStart = now;
@@ -285,7 +285,7 @@ internal sealed class TunnelPath
         pool.InPort[b] = inPort;
         _icmpInWindow++;
         t.CountFragmentationNeeded();
-        _f.EnqueueSlot(slot, b, false, ActionExecutor.NoQueue);
+        _f.StageTxSlot(slot, b, false, ActionExecutor.NoQueue);
         pool.Release(b);
     }
 

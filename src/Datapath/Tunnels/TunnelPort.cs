@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Tunnels;
 

@@ -1,5 +1,5 @@
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Tunnels;
 
@@ -17,12 +17,12 @@ namespace Softswitch.Datapath.Tunnels;
 /// </remarks>
 public sealed class TunnelRegistry
 {
-    private readonly Dataplane _dp;
+    private readonly SwitchDatapath _dp;
     private readonly Lock _lock = new();
     private readonly List<TunnelPort> _tunnels = new();
     private volatile UnderlayBinding?[] _byIndex = [];
 
-    internal TunnelRegistry(Dataplane dp) => _dp = dp;
+    internal TunnelRegistry(SwitchDatapath dp) => _dp = dp;
 
     /// <summary>Drops on the receive path that belong to no tunnel port (unknown VNI/key, malformed, bad checksum, fragment).</summary>
     public TunnelDropCounters ReceiveDrops { get; } = new();

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Tunnels;
 

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ports.Linux;
 

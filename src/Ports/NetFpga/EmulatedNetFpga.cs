@@ -3,7 +3,8 @@ using System.Collections.Concurrent;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ports.NetFpga;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Offload;
 
 namespace Softswitch.Ports.NetFpga;
@@ -27,25 +28,25 @@ public sealed record NetFpgaOffloadOptions
 }
 
 /// <summary>
-/// Puts a NetFPGA board (real or emulated) between a <see cref="Dataplane"/> and its physical ports, and keeps the
+/// Puts a NetFPGA board (real or emulated) between a <see cref="SwitchDatapath"/> and its physical ports, and keeps the
 /// board's tables in step with the flow table.
 /// </summary>
 /// <remarks>
 /// <code>
 ///   wire ─► MAC i ─► board lookup ─┬─ hit ──► actions ─► MAC j ─► wire        (never seen by software)
-///                                  └─ miss ─► catch-all row ─► CPU queue i ─► NetFpgaBoardPort i ─► Dataplane
-///   Dataplane ─► NetFpgaBoardPort j ─► CPU queue j ─► CPU→MAC row ─► MAC j ─► wire
+///                                  └─ miss ─► catch-all row ─► CPU queue i ─► NetFpgaBoardPort i ─► SwitchDatapath
+///   SwitchDatapath ─► NetFpgaBoardPort j ─► CPU queue j ─► CPU→MAC row ─► MAC j ─► wire
 ///   FlowTable ─(IFlowTableObserver)─► OffloadManager ─(IOffloadTarget)─► NetFpgaDriver ─(IRegisterBus)─► board
 /// </code>
 /// <see cref="Attach"/> adds board port i as OpenFlow port i + 1, registers the manager as the table's observer, and
-/// hooks <see cref="Dataplane.MaintenanceStarting"/> so each maintenance step first reads the hardware counters (flow
+/// hooks <see cref="SwitchDatapath.MaintenanceStarting"/> so each maintenance step first reads the hardware counters (flow
 /// counters into the flows, MAC counters into the ports) and only then expires flows. With
 /// <see cref="NetFpgaOffloadOptions.Logger"/>, each maintenance step also logs the placement summary when it changed
 /// (<see cref="OffloadLogger"/>).
 /// </remarks>
 public sealed class NetFpgaOffload : IDisposable
 {
-    private readonly Dataplane _dp;
+    private readonly SwitchDatapath _dp;
     private readonly Action _onMaintenance;
 
     public OffloadManager Manager { get; }
@@ -58,7 +59,7 @@ public sealed class NetFpgaOffload : IDisposable
 
     private readonly string _interface;
 
-    private NetFpgaOffload(Dataplane dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager,
+    private NetFpgaOffload(SwitchDatapath dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager,
                            OffloadLogger? log, string iface)
     {
         _dp = dp;
@@ -78,7 +79,7 @@ public sealed class NetFpgaOffload : IDisposable
     /// flow table (flows already there are offered too). Throws <see cref="NetFpgaUnavailableException"/> when the real
     /// board is not there.
     /// </summary>
-    public static NetFpgaOffload Attach(Dataplane dp, IReadOnlyList<IPort> physicalPorts, NetFpgaMode mode, NetFpgaOffloadOptions? options = null)
+    public static NetFpgaOffload Attach(SwitchDatapath dp, IReadOnlyList<IPort> physicalPorts, NetFpgaMode mode, NetFpgaOffloadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(dp);
         ArgumentNullException.ThrowIfNull(physicalPorts);

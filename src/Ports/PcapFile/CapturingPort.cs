@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ports.PcapFile;
 

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 
 namespace Softswitch.Control;
@@ -20,7 +21,7 @@ internal static class DaemonCommands
     public const string OffloadOff = "offload is not enabled (run with --offload netfpga or netfpga-emulated)";
 
     /// <param name="board">The offload target's own lines for offload/show (which board, register accesses, errors), or null.</param>
-    public static void Register(ControlCommands commands, Dataplane dp, OfSwitchAgent agent, OffloadManager? offload, Func<string>? board = null)
+    public static void Register(ControlCommands commands, SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, Func<string>? board = null)
     {
         commands.Register("dp/show", "", "ports with counters, tables, controller, drops", 0, 0, _ => ControlReply.Success(DpShow(dp, agent, offload)));
         commands.Register("offload/show", "", "flows in hardware and software, reasons, register writes, table occupancy", 0, 0, _ => OffloadShow(offload, board));
@@ -54,7 +55,7 @@ internal static class DaemonCommands
     /// <summary>A counter, or n/a for −1 (not counted by the port, as in OpenFlow 1.0 port stats).</summary>
     private static string N(long v) => v < 0 ? "n/a" : v.ToString(CultureInfo.InvariantCulture);
 
-    public static string DpShow(Dataplane dp, OfSwitchAgent agent, OffloadManager? offload)
+    public static string DpShow(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload)
     {
         var sb = new StringBuilder(1024);
         var ic = CultureInfo.InvariantCulture;

@@ -1,7 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
 
@@ -145,10 +145,10 @@ public sealed class TunnelThreadedTests
         // Host and underlay ports are polled by different threads, so encapsulation (host thread) races the ARP
         // reply being learned (underlay thread); the held frames must all come out once, in one piece.
         const int frames = 2_000;
-        var optA = new DataplaneOptions { Threads = 2, PacketInRate = 0 };
-        var optB = new DataplaneOptions { Threads = 2, PacketInRate = 0 };
-        using var a = new Dataplane(optA) { MissBehavior = MissBehavior.Drop };
-        using var b = new Dataplane(optB) { MissBehavior = MissBehavior.Drop };
+        var optA = new DatapathOptions { Threads = 2, PacketInRate = 0 };
+        var optB = new DatapathOptions { Threads = 2, PacketInRate = 0 };
+        using var a = new SwitchDatapath(optA) { MissBehavior = MissBehavior.Drop };
+        using var b = new SwitchDatapath(optB) { MissBehavior = MissBehavior.Drop };
         var hostA = new MemoryPort("hA", MacAddress.Parse("0a:00:00:00:00:01"));
         var hostB = new MemoryPort("hB", MacAddress.Parse("0a:00:00:00:00:02"));
         var ulA = new MemoryPort("uA", TunnelGoldenTests.UnderA);

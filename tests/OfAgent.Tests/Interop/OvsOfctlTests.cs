@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Tests.Session;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -32,7 +33,7 @@ public sealed class OvsOfctlTests
         await using var rig = new AgentRig();
         var show = Ok(rig, "show");
         Assert.Contains("dpid:0000000000001234", show);
-        Assert.Contains("n_tables:2, n_buffers:256", show);
+        Assert.Contains("n_tables:1, n_buffers:256", show);
         Assert.Contains("1(mem1): addr:02:00:00:00:00:01", show);
         Assert.Contains("4(mem4)", show);
         Assert.Contains("frags=normal miss_send_len=128", show);

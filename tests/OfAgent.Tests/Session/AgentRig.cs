@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ports.Memory;
 
@@ -10,14 +11,14 @@ namespace Softswitch.OfAgent.Tests.Session;
 /// <summary>A running agent and datapath on in-memory ports, listening on a free loopback port.</summary>
 internal sealed class AgentRig : IAsyncDisposable
 {
-    public readonly Dataplane Dp;
+    public readonly SwitchDatapath Dp;
     public readonly OfSwitchAgent Agent;
     public readonly MemoryPort[] Ports;
     public readonly ManualClock Clock = new();
 
     public AgentRig(int ports = 4, AgentOptions? options = null)
     {
-        Dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 }, Clock);
+        Dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, Clock);
         Ports = new MemoryPort[ports];
         for (int i = 0; i < ports; i++)
         {

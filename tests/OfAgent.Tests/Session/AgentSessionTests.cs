@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Wire;
 
 namespace Softswitch.OfAgent.Tests.Session;
@@ -48,7 +49,7 @@ public sealed class AgentSessionTests
         Assert.Equal(0x1234UL, f.DatapathId);
         Assert.Equal(4, f.Ports.Count);
         Assert.Equal("mem1", f.Ports[0].Name);
-        Assert.Equal((byte)2, f.NTables);
+        Assert.Equal((byte)1, f.NTables); // one logical OpenFlow table
         Assert.Equal(256u, f.NBuffers);
         Assert.Equal(0xFFFu, f.Actions);
 
@@ -145,6 +146,77 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
+    public async Task BufferedPacketOfAFlowModIsProcessedByThatFlowsActions()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        await c.BarrierAsync();
+        var f = Udp();
+        rig.Ports[0].Inject(f);
+        rig.Poll();
+        var pin = await c.ReceiveAsync<OfpPacketIn>();
+        // A flow that the buffered packet does not match (it came in on port 1): its actions still apply to it,
+        // and it does not come back as a new PACKET_IN.
+        var fm = ExactFlow(f, 2, OfpAction.Output(4));
+        fm.BufferId = pin.BufferId;
+        c.Send(fm);
+        await c.BarrierAsync();
+        Assert.Equal(f, Assert.Single(rig.Ports[3].TakeSent()));
+        rig.Poll();
+        c.Send(new OfpEchoRequest());
+        Assert.IsType<OfpEchoReply>(await c.ReceiveAsync()); // no PACKET_IN before it
+    }
+
+    [Fact]
+    public async Task FlowWhoseStatsEntryCannotBeEncodedIsRefusedWithTooMany()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        // 8,182 outputs: the flow-mod fits in 64 KiB (72 + 65,456 bytes) but its flow-stats entry (88 + 65,456) does not.
+        var f = Udp();
+        var tooMany = ExactFlow(f, 1, Enumerable.Repeat(OfpAction.Output(2), 8182).ToArray());
+        uint x = c.Send(tooMany);
+        await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.TooMany, x);
+        var most = ExactFlow(f, 1, Enumerable.Repeat(OfpAction.Output(2), 8179).ToArray()); // 88 + 65,432 = 65,520
+        c.Send(most);
+        await c.BarrierAsync();
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(8179, (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single().Actions.Count);
+    }
+
+    [Fact]
+    public async Task OneLogicalTable_FlowsAndStatsSayTableZero()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var f = Udp();
+        c.Send(ExactFlow(f, 1, OfpAction.Output(2)));                                  // stored in the exact part
+        var wild = new OfpFlowMod { Command = OfpFlowModCommand.Add, Priority = 5, Match = new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.InPort, InPort = 3 } };
+        wild.Actions.Add(OfpAction.Output(1));                                            // stored in the wildcard part
+        c.Send(wild);
+        await c.BarrierAsync();
+        rig.Ports[2].Inject(f);
+        rig.Poll();
+        Assert.Single(rig.Ports[0].TakeSent());
+
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        var flows = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows;
+        Assert.Equal(2, flows.Count);
+        Assert.All(flows, s => Assert.Equal((byte)0, s.TableId));
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(2, (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Count);
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 1, OutPort = (ushort)OfpPort.None });
+        Assert.Empty((await c.ReceiveAsync<OfpFlowStatsReply>()).Flows);
+
+        c.Send(new OfpTableStatsRequest());
+        var t = Assert.Single((await c.ReceiveAsync<OfpTableStatsReply>()).Tables);
+        Assert.Equal((byte)0, t.TableId);
+        Assert.Equal(2u, t.ActiveCount);
+        Assert.Equal(1UL, t.LookupCount);   // one packet, looked up once
+        Assert.Equal(1UL, t.MatchedCount);
+    }
+
+    [Fact]
     public async Task ControllerActionPacketInIsTruncatedToMaxLen()
     {
         await using var rig = new AgentRig();
@@ -220,7 +292,7 @@ public sealed class AgentSessionTests
 
         c.Send(new OfpTableStatsRequest());
         var ts = await c.ReceiveAsync<OfpTableStatsReply>();
-        Assert.Equal(2, ts.Tables.Count);
+        Assert.Single(ts.Tables);
         Assert.Equal(800u, ts.Tables[0].ActiveCount);
 
         c.Send(new OfpPortStatsRequest { PortNo = (ushort)OfpPort.None });

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
 
@@ -17,7 +18,7 @@ public sealed class NetFpgaBusTests
         Assert.Equal("nf2c0", e.Interface);
 
         // The composition helper fails the same way, before touching the datapath.
-        using var dp = new Dataplane(new DataplaneOptions(), new ManualClock());
+        using var dp = new SwitchDatapath(new DatapathOptions(), new ManualClock());
         var ports = new IPort[] { new MemoryPort("p1", new MacAddress(1)) };
         var e2 = Assert.Throws<NetFpgaUnavailableException>(() => NetFpgaOffload.Attach(dp, ports, NetFpgaMode.Hardware));
         Assert.StartsWith("no NetFPGA board: interface nf2c0 not found", e2.Message);
@@ -62,7 +63,7 @@ public sealed class NetFpgaBusTests
     {
         // A driver that forgot Initialize: no catch-all rows, so the software never sees a miss.
         var clock = new ManualClock();
-        using var dp = new Dataplane(new DataplaneOptions { PacketInRate = 0 }, clock);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, clock);
         var board = new EmulatedNetFpga(clock);
         var wire = new MemoryPort("p1", new MacAddress(1)) { CaptureSent = true };
         var port = new NetFpgaBoardPort(0, wire, board);

@@ -3,7 +3,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ports.Offload;
@@ -37,14 +38,14 @@ public sealed class NetFpgaObservabilityTests
     private sealed class Rig : IDisposable
     {
         public readonly ManualClock Clock = new();
-        public readonly Dataplane Dp;
+        public readonly SwitchDatapath Dp;
         public readonly NetFpgaOffload Offload;
         public readonly ListLogger Log;
 
         public Rig(LogLevel level)
         {
             Log = new ListLogger(level);
-            Dp = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
+            Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
             var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
             Offload = NetFpgaOffload.Attach(Dp, wires, NetFpgaMode.Emulated, new NetFpgaOffloadOptions { Logger = Log, SummaryInterval = TimeSpan.FromSeconds(10) });
         }

@@ -1,7 +1,8 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
 
@@ -27,7 +28,7 @@ internal sealed class RecordingBus(IRegisterBus inner) : IRegisterBus
 /// </summary>
 internal sealed class SwitchRig : IDisposable
 {
-    public readonly Dataplane Dp;
+    public readonly SwitchDatapath Dp;
     public readonly MemoryPort[] Wires;
     public readonly ManualClock Clock;
     public readonly NetFpgaOffload? Offload;
@@ -36,7 +37,7 @@ internal sealed class SwitchRig : IDisposable
     public SwitchRig(bool offload, int ports = 4, ManualClock? clock = null)
     {
         Clock = clock ?? new ManualClock();
-        Dp = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, Clock);
+        Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, Clock);
         Dp.Events = new Ev(this);
         Wires = new MemoryPort[ports];
         for (int i = 0; i < ports; i++)
@@ -53,7 +54,7 @@ internal sealed class SwitchRig : IDisposable
 
     public EmulatedNetFpga Board => Offload!.Emulator!;
 
-    private sealed class Ev(SwitchRig r) : IDataplaneEvents
+    private sealed class Ev(SwitchRig r) : IDatapathEvents
     {
         public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
         public void OnPortStatus(PortStatusReason reason, PortSlot port) { }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.Memory;
 
@@ -18,14 +18,14 @@ internal sealed class TunnelRig : IDisposable
     public static readonly uint IpA = Ipv4.Parse("10.0.0.1"), IpB = Ipv4.Parse("10.0.0.2");
 
     public readonly ManualClock Clock = new();
-    public readonly Dataplane A, B;
+    public readonly SwitchDatapath A, B;
     public readonly MemoryPort HostA, HostB, UnderA, UnderB;
     public TunnelPort? TunA, TunB;
 
     public TunnelRig(int underlayMtu = 1500, bool link = true, bool capture = true, MissBehavior miss = MissBehavior.Drop)
     {
-        A = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
-        B = new Dataplane(new DataplaneOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
+        A = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
+        B = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
         HostA = new MemoryPort("hostA", MacAddress.Parse("0a:00:00:00:00:01")) { CaptureSent = capture };
         HostB = new MemoryPort("hostB", MacAddress.Parse("0a:00:00:00:00:02")) { CaptureSent = capture };
         UnderA = new MemoryPort("ulA", TunnelGoldenTests.UnderA, underlayMtu) { CaptureSent = capture };
@@ -56,7 +56,7 @@ internal sealed class TunnelRig : IDisposable
         return FlowMatch.FromOpenFlow(w, key);
     }
 
-    public static void Add(Dataplane dp, FlowMatch m, params FlowAction[] actions)
+    public static void Add(SwitchDatapath dp, FlowMatch m, params FlowAction[] actions)
         => Assert.Equal(FlowModStatus.Ok, dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
 
     /// <summary>host ↔ tunnel both ways on both switches.</summary>
@@ -84,7 +84,7 @@ internal sealed class TunnelRig : IDisposable
     }
 }
 
-public sealed class TunnelDataplaneTests
+public sealed class TunnelDatapathTests
 {
     private static byte[] HostFrame(int size = 64, ushort sport = 1000) => TunnelGoldenTests.Inner(size, sport);
 
@@ -471,7 +471,7 @@ public sealed class TunnelDataplaneTests
         // Another VNI to the same remote, and the only-non-tunnel-port default once unambiguous.
         r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=2,underlay=2");
         Assert.Equal(2, r.A.Tunnels.List.Count);
-        using var single = new Dataplane();
+        using var single = new SwitchDatapath();
         single.AddPort(new MemoryPort("u", TunnelGoldenTests.UnderA));
         var t = single.Tunnels.Add("t:ipip,local=10.0.0.1,remote=10.0.0.2");
         Assert.Equal((ushort)1, t.UnderlaySlot!.No);

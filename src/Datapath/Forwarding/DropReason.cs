@@ -1,4 +1,4 @@
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>Why the datapath dropped a packet (or a copy of one). Each value is a named counter.</summary>
 public enum DropReason : byte

@@ -1,7 +1,7 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>OpenFlow 1.0 port config bits (ofp_port_config).</summary>
 [Flags]

@@ -1,6 +1,6 @@
 using Softswitch.Datapath.Actions;
 
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>One port as the datapath holds it: the provider, its OpenFlow number and the config bits the controller sets.</summary>
 public sealed class PortSlot

@@ -5,7 +5,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
 
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>
 /// One forwarding context: a poll thread's (or the control path's) packet pool, exact-match cache, burst
@@ -20,10 +20,10 @@ namespace Softswitch.Datapath.Pipeline;
 /// </remarks>
 public sealed class Forwarder
 {
-    private readonly Dataplane _dp;
-    internal Dataplane Dataplane => _dp;
+    private readonly SwitchDatapath _dp;
+    internal SwitchDatapath Owner => _dp;
     public readonly PacketPool Pool;
-    public readonly ExactMatchCache? Emc;
+    public readonly ExactMatchCache? Cache;
     public readonly FlowTableThreadStats TableStats;
     public readonly ParseCounters ParseErrors = new();
     public readonly DropCounters Drops = new();
@@ -59,11 +59,11 @@ public sealed class Forwarder
     private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
     private long _now;
 
-    internal Forwarder(Dataplane dp, int poolSize, int emcEntries, int upcallSlots)
+    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots)
     {
         _dp = dp;
         Pool = new PacketPool(poolSize);
-        Emc = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
+        Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Flows.CreateThreadStats();
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
         _tunnels = new TunnelPath(this, dp.Tunnels);
@@ -81,14 +81,14 @@ public sealed class Forwarder
     private long _emcBypass, _emcWindow, _emcWindowHits0, _emcWindowLookups0, _windowWildcardWins;
 
     /// <summary>Whether this burst consults the EMC (present and not bypassed for a low hit rate).</summary>
-    public bool EmcActive => Emc is not null && _emcBypass == 0;
+    public bool EmcActive => Cache is not null && _emcBypass == 0;
     /// <summary>Times the EMC was bypassed for a low hit rate.</summary>
     public long EmcBypassCount;
 
     private void SampleEmc(int n)
     {
         if ((_emcWindow += n) < EmcWindowPackets) return;
-        var emc = Emc!;
+        var emc = Cache!;
         long hits = emc.Hits, lookups = emc.Hits + emc.Misses;
         long dh = hits - _emcWindowHits0, dl = lookups - _emcWindowLookups0;
         _emcWindowHits0 = hits;
@@ -213,13 +213,13 @@ public sealed class Forwarder
         var entries = _entries.AsSpan(0, n);
         if (EmcActive)
         {
-            _dp.Flows.LookupBurst(keys, hashes, entries, Emc, TableStats);
+            _dp.Flows.LookupBurst(keys, hashes, entries, Cache, TableStats);
             SampleEmc(n);
         }
         else
         {
             _dp.Flows.LookupBurst(keys, hashes, entries, null, TableStats);
-            if (Emc is not null && (_emcBypass -= n) <= 0) _emcBypass = 0;
+            if (Cache is not null && (_emcBypass -= n) <= 0) _emcBypass = 0;
         }
 
         // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
@@ -334,7 +334,7 @@ public sealed class Forwarder
             if (ports.Get(inPort) is not null) mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _now);
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _now);
             if (outPort == OfPort.None) Flood(p, inPort, true, copy);
-            else if (outPort != inPort) Enqueue(outPort, p, copy, inPort, uint.MaxValue);
+            else if (outPort != inPort) StageTx(outPort, p, copy, inPort, uint.MaxValue);
         }
     }
 
@@ -345,12 +345,12 @@ public sealed class Forwarder
         {
             if (s.No == inPort) continue;
             if (respectNoFlood && (s.Config & PortConfig.NoFlood) != 0) continue;
-            EnqueueSlot(s, p, copy, uint.MaxValue);
+            StageTxSlot(s, p, copy, uint.MaxValue);
         }
     }
 
     /// <summary>Queues packet <paramref name="p"/> for port number <paramref name="port"/>.</summary>
-    internal void Enqueue(ushort port, int p, bool copy, ushort inPort, uint queueId)
+    internal void StageTx(ushort port, int p, bool copy, ushort inPort, uint queueId)
     {
         if (port == inPort)
         {
@@ -363,10 +363,10 @@ public sealed class Forwarder
             Drops.Add(DropReason.NoSuchPort);
             return;
         }
-        EnqueueSlot(slot, p, copy, queueId);
+        StageTxSlot(slot, p, copy, queueId);
     }
 
-    internal void EnqueueSlot(PortSlot slot, int p, bool copy, uint queueId)
+    internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
     {
         var config = slot.Config;
         if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0)
@@ -470,7 +470,7 @@ public sealed class Forwarder
                     {
                         var slot = f._dp.Ports.Get(f.Pool.InPort[p]);
                         if (slot is null) f.Drops.Add(DropReason.NoSuchPort);
-                        else f.EnqueueSlot(slot, p, modifiedAfter, queueId);
+                        else f.StageTxSlot(slot, p, modifiedAfter, queueId);
                     }
                     return;
                 case OfPort.Flood:
@@ -490,7 +490,7 @@ public sealed class Forwarder
                 case OfPort.None:
                     return;
                 default:
-                    foreach (int p in pkts) f.Enqueue(port, p, modifiedAfter, f.Pool.InPort[p], queueId);
+                    foreach (int p in pkts) f.StageTx(port, p, modifiedAfter, f.Pool.InPort[p], queueId);
                     return;
             }
         }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Softswitch.Datapath.Flow;
 
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>
 /// The L2 learning table behind OFPP_NORMAL and fail-standalone mode: (MAC, VLAN) → port, with aging.

@@ -2,13 +2,13 @@ using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Pipeline;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 
-namespace Softswitch.Datapath.Tests.Pipeline;
+namespace Softswitch.Datapath.Tests.Forwarding;
 
 /// <summary>End to end through the real pipeline with in-memory ports (ovs tests/ofproto-dpif.at in spirit).</summary>
-public sealed class PipelineTests
+public sealed class ForwardingTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01");
     private static readonly MacAddress H2 = MacAddress.Parse("00:00:00:00:00:02");
@@ -16,7 +16,7 @@ public sealed class PipelineTests
 
     private sealed class Rig : IDisposable
     {
-        public readonly Dataplane Dp;
+        public readonly SwitchDatapath Dp;
         public readonly MemoryPort[] Ports;
         public readonly ManualClock Clock = new();
         public readonly List<FlowRemoved> Removed = new();
@@ -24,7 +24,7 @@ public sealed class PipelineTests
 
         public Rig(int ports = 4, int emc = 1024)
         {
-            Dp = new Dataplane(new DataplaneOptions { EmcEntries = emc, PacketInRate = 0 }, Clock);
+            Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = emc, PacketInRate = 0 }, Clock);
             Dp.Events = new Ev(this);
             Ports = new MemoryPort[ports];
             for (int i = 0; i < ports; i++)
@@ -35,7 +35,7 @@ public sealed class PipelineTests
             PortEvents.Clear();
         }
 
-        private sealed class Ev(Rig r) : IDataplaneEvents
+        private sealed class Ev(Rig r) : IDatapathEvents
         {
             public void OnFlowRemoved(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
             public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }

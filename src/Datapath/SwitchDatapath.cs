@@ -2,9 +2,10 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath;
 
 /// <summary>OF1.0 IP fragment handling (OFPC_FRAG_*). REASM is refused by the agent (we do not reassemble).</summary>
 public enum FragmentMode : byte
@@ -32,13 +33,13 @@ public enum PortStatusReason : byte
 }
 
 /// <summary>What the datapath tells the agent about (called from datapath threads; handlers must be quick).</summary>
-public interface IDataplaneEvents
+public interface IDatapathEvents
 {
     void OnFlowRemoved(in FlowRemoved removed);
     void OnPortStatus(PortStatusReason reason, PortSlot port);
 }
 
-public sealed class DataplaneOptions
+public sealed class DatapathOptions
 {
     /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
     public int Threads { get; set; } = 1;
@@ -66,16 +67,16 @@ public sealed class DataplaneOptions
 /// (which serialises writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
 /// Events (flow removed, port status) go to <see cref="Events"/>.
 /// </remarks>
-public sealed class Dataplane : IDisposable
+public sealed class SwitchDatapath : IDisposable
 {
-    public readonly DataplaneOptions Options;
+    public readonly DatapathOptions Options;
     public readonly IClock Clock;
     public readonly FlowTable Flows;
     public readonly MacLearningTable MacTable = new();
     public readonly ManualResetEventSlim UpcallSignal = new(false);
     /// <summary>Tunnel ports (VXLAN, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
     public readonly TunnelRegistry Tunnels;
-    public IDataplaneEvents? Events { get; set; }
+    public IDatapathEvents? Events { get; set; }
     /// <summary>Runs at the start of every maintenance step, before flows expire (hardware offload reads its counters here).</summary>
     public event Action? MaintenanceStarting;
 
@@ -92,9 +93,9 @@ public sealed class Dataplane : IDisposable
     private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
 
-    public Dataplane(DataplaneOptions? options = null, IClock? clock = null)
+    public SwitchDatapath(DatapathOptions? options = null, IClock? clock = null)
     {
-        Options = options ?? new DataplaneOptions();
+        Options = options ?? new DatapathOptions();
         Clock = clock ?? MonotonicClock.Instance;
         Flows = new FlowTable(Clock, Options.Table);
         Tunnels = new TunnelRegistry(this);

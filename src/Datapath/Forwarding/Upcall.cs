@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Softswitch.Datapath.Pipeline;
+namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>OFPR_* packet-in reasons.</summary>
 public enum PacketInReason : byte
