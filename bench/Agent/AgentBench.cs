@@ -38,7 +38,7 @@ public static class AgentBench
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         var ports = new MemoryPort[4];
         for (int i = 0; i < 4; i++) dp.AddPort(ports[i] = new MemoryPort($"mem{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)));
-        var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Listeners = { "ptcp:0" }, SendQueueSoftLimit = 16 << 20 });
+        var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Controllers = { "ptcp:0" }, SendQueueSoftLimit = 16 << 20 });
         agent.Start();
         dp.Start();
         int port = agent.ListenEndpoints[0].Port;

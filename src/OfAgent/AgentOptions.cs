@@ -13,10 +13,12 @@ public sealed class AgentOptions
 {
     public ulong DatapathId { get; set; }
     public FailMode FailMode { get; set; } = FailMode.Secure;
-    /// <summary>Active connections (<c>tcp:HOST:PORT</c>): the controllers.</summary>
+    /// <summary>Controllers: <c>tcp:HOST:PORT</c> (we connect) or <c>ptcp:PORT[:IP]</c> (they connect to us).</summary>
     public List<string> Controllers { get; set; } = new();
-    /// <summary>Passive listeners (<c>ptcp:PORT[:IP]</c>): tools such as ovs-ofctl, or controllers when no active one is configured.</summary>
+    /// <summary>Service listeners (<c>ptcp:PORT[:IP]</c>): tools such as ovs-ofctl; never the controller.</summary>
     public List<string> Listeners { get; set; } = new();
+    /// <summary>Service listeners on unix sockets (paths), like Open vSwitch's <c>br0.mgmt</c>; the socket file is removed on dispose.</summary>
+    public List<string> ServiceSockets { get; set; } = new();
     /// <summary>Send ECHO_REQUEST after this long without traffic; close after twice as long.</summary>
     public TimeSpan InactivityProbe { get; set; } = TimeSpan.FromSeconds(5);
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(8);

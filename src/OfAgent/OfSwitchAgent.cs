@@ -22,9 +22,13 @@ namespace Softswitch.OfAgent;
 /// datapath's control operations are synchronous and thread-safe, so a request has taken effect when its
 /// handler returns (which is what makes BARRIER_REPLY truthful). Packet-ins come from the datapath's upcall
 /// rings through one pump thread; flow-removed and port-status events arrive through
-/// <see cref="IDatapathEvents"/>. Asynchronous messages go to primary connections: the active controllers,
-/// or, when none is configured, every passive connection. The fail mode applies while no primary
-/// connection has completed HELLO.
+/// <see cref="IDatapathEvents"/>. As in Open vSwitch's connmgr, there are two kinds of connection. Primary
+/// (controller) connections are those of <see cref="AgentOptions.Controllers"/>, active (<c>tcp:</c>) or passive
+/// (<c>ptcp:</c>): they alone decide the fail mode (it applies while none has completed HELLO) and get asynchronous
+/// messages with miss_send_len 128 to start with. Service connections (<see cref="AgentOptions.Listeners"/>, the
+/// management socket: ovs-ofctl and other tools) never change the fail mode and get asynchronous messages only
+/// after a SET_CONFIG with a non-zero miss_send_len; miss_send_len is per connection. The fail mode's state is
+/// computed and written under one lock, so two connections closing at once cannot leave it stale.
 /// </remarks>
 public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
 {
@@ -33,13 +37,13 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly List<OfConnection> _conns = new();
     private readonly Lock _connLock = new();
-    private readonly List<TcpListener> _listeners = new();
+    private readonly List<(TcpListener Listener, bool Primary)> _listeners = new();
+    private readonly Lock _failModeLock = new();
+    private readonly List<(Socket Socket, string Path)> _unixListeners = new();
     private readonly CancellationTokenSource _cts = new();
     private readonly List<Task> _tasks = new();
     private readonly PacketBufferPool _buffers;
-    private readonly bool _hasActiveControllers;
     private Thread? _pump;
-    private volatile ushort _missSendLen = OfpConstants.DefaultMissSendLen;
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
     private bool _failModeLogged;
 
@@ -50,7 +54,6 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _loggers = loggers ?? NullLoggerFactory.Instance;
         _log = _loggers.CreateLogger("ofagent");
         _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
-        _hasActiveControllers = options.Controllers.Count > 0;
         dp.Events = this;
         ApplyFailMode();
     }
@@ -59,8 +62,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public SwitchDatapath SwitchDatapath => _dp;
     public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
 
-    /// <summary>The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>
-    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => (IPEndPoint)l.LocalEndpoint).ToList();
+    /// <summary>
+    /// The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port): the passive
+    /// controller ones (<c>ptcp:</c> in <see cref="AgentOptions.Controllers"/>) first, then the service ones.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => (IPEndPoint)l.Listener.LocalEndpoint).ToList();
 
     public IReadOnlyList<OfConnection> Connections
     {
@@ -78,9 +84,12 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     /// </summary>
     public void Start()
     {
-        foreach (var l in Options.Listeners)
+        var passive = new List<(OfEndpoint Ep, bool Primary)>();
+        foreach (var c in Options.Controllers)
+            if (OfEndpoint.Parse(c) is { Passive: true } ep) passive.Add((ep, true));
+        foreach (var l in Options.Listeners) passive.Add((OfEndpoint.Parse(l), false));
+        foreach (var (ep, primary) in passive)
         {
-            var ep = OfEndpoint.Parse(l);
             // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT as well, which lets a second daemon (or a second
             // listener of this one) bind the same port and silently take half of the connections.
             var listener = new TcpListener(IPAddress.Parse(ep.Host), ep.Port);
@@ -91,34 +100,77 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             catch (SocketException e)
             {
                 listener.Stop();
-                foreach (var open in _listeners) open.Stop();
+                foreach (var open in _listeners) open.Listener.Stop();
                 _listeners.Clear();
                 throw new ListenException($"{ep.Host}:{ep.Port}", e);
             }
-            _listeners.Add(listener);
-            _log.LogInformation("listening for OpenFlow connections on {Endpoint}", listener.LocalEndpoint);
-            _tasks.Add(Task.Run(() => AcceptLoop(listener)));
+            _listeners.Add((listener, primary));
+            _log.LogInformation("listening for OpenFlow {Kind} connections on {Endpoint}", primary ? "controller" : "service (tool)", listener.LocalEndpoint);
+            _tasks.Add(Task.Run(() => AcceptLoop(listener, primary)));
+        }
+        foreach (var path in Options.ServiceSockets)
+        {
+            var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                unix.Bind(new UnixDomainSocketEndPoint(path));
+                unix.Listen(64);
+            }
+            catch (SocketException e)
+            {
+                unix.Dispose();
+                foreach (var open in _listeners) open.Listener.Stop();
+                _listeners.Clear();
+                foreach (var (open, openPath) in _unixListeners) CloseUnix(open, openPath);
+                _unixListeners.Clear();
+                throw new ListenException("unix:" + path, e);
+            }
+            _unixListeners.Add((unix, path));
+            _log.LogInformation("listening for OpenFlow service (tool) connections on unix:{Path}", path);
+            _tasks.Add(Task.Run(() => AcceptUnixLoop(unix, path)));
         }
         foreach (var c in Options.Controllers)
         {
             var ep = OfEndpoint.Parse(c);
+            if (ep.Passive) continue;
             _tasks.Add(Task.Run(() => ConnectLoop(ep)));
         }
         _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofagent-upcalls" };
         _pump.Start();
     }
 
-    private async Task AcceptLoop(TcpListener listener)
+    private async Task AcceptLoop(TcpListener listener, bool primary)
     {
         while (!_cts.IsCancellationRequested)
         {
             Socket s;
             try { s = await Task.Run(listener.AcceptSocket).ConfigureAwait(false); }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException) { return; }
-            var conn = new OfConnection(s, this, primary: !_hasActiveControllers, $"ptcp {s.RemoteEndPoint}", _loggers.CreateLogger("ofconn"));
+            var conn = new OfConnection(s, this, primary, $"{(primary ? "controller ptcp" : "service ptcp")} {s.RemoteEndPoint}", _loggers.CreateLogger("ofconn"));
             lock (_connLock) _conns.Add(conn);
             conn.Start();
         }
+    }
+
+    private async Task AcceptUnixLoop(Socket listener, string path)
+    {
+        while (!_cts.IsCancellationRequested)
+        {
+            Socket s;
+            try { s = await listener.AcceptAsync().ConfigureAwait(false); }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { return; }
+            // A blocking socket for the connection's dedicated threads (AcceptAsync leaves it non-blocking).
+            s.Blocking = true;
+            var conn = new OfConnection(s, this, primary: false, "service unix:" + path, _loggers.CreateLogger("ofconn"));
+            lock (_connLock) _conns.Add(conn);
+            conn.Start();
+        }
+    }
+
+    private static void CloseUnix(Socket s, string path)
+    {
+        s.Dispose();
+        try { File.Delete(path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     private async Task ConnectLoop(OfEndpoint ep)
@@ -170,16 +222,21 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     /// <summary>Sets the datapath's miss behaviour from the controller connection state and the fail mode.</summary>
     private void ApplyFailMode()
     {
-        bool connected = ControllerConnected;
-        var before = _dp.MissBehavior;
-        _dp.MissBehavior = connected ? MissBehavior.Controller
-                         : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
-        // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
-        _dp.Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _dp.Flows.Emergency > 0;
-        if (_dp.MissBehavior != before || !_failModeLogged)
-            _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
-                _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
-        _failModeLogged = true;
+        // One lock around reading the connection state and writing the datapath's: otherwise a connection that
+        // negotiates while another closes can leave the older computation written last.
+        lock (_failModeLock)
+        {
+            bool connected = ControllerConnected;
+            var before = _dp.MissBehavior;
+            _dp.MissBehavior = connected ? MissBehavior.Controller
+                             : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
+            // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
+            _dp.Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _dp.Flows.Emergency > 0;
+            if (_dp.MissBehavior != before || !_failModeLogged)
+                _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
+                    _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
+            _failModeLogged = true;
+        }
     }
 
     // ------------------------------------------------------------------ asynchronous messages
@@ -197,35 +254,35 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private void OnUpcall(in Upcall u)
     {
         List<OfConnection> targets;
-        lock (_connLock) targets = _conns.Where(c => c.IsPrimary && c.Negotiated && c.IsOpen).ToList();
+        lock (_connLock) targets = _conns.Where(c => c.ReceivesAsync).ToList();
         if (targets.Count == 0)
         {
             Interlocked.Increment(ref PacketInsDropped);
             return;
         }
-        int limit = u.Reason == PacketInReason.NoMatch ? _missSendLen : u.MaxLen;
         uint bufferId = _buffers.Store(u.Frame, u.InPort);
-        int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
-        var pin = new OfpPacketIn
-        {
-            BufferId = bufferId,
-            TotalLen = (ushort)u.Frame.Length,
-            InPort = u.InPort,
-            Reason = u.Reason == PacketInReason.NoMatch ? OfpPacketInReason.NoMatch : OfpPacketInReason.Action,
-            Data = u.Frame[..dataLen].ToArray(),
-        };
         foreach (var c in targets)
         {
-            pin.Xid = 0;
+            // miss_send_len is per connection (a tool that asked for 65535 gets whole frames, a controller 128 bytes).
+            int limit = u.Reason == PacketInReason.NoMatch ? c.MissSendLen : u.MaxLen;
+            int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
+            var pin = new OfpPacketIn
+            {
+                BufferId = bufferId,
+                TotalLen = (ushort)u.Frame.Length,
+                InPort = u.InPort,
+                Reason = u.Reason == PacketInReason.NoMatch ? OfpPacketInReason.NoMatch : OfpPacketInReason.Action,
+                Data = u.Frame[..dataLen].ToArray(),
+            };
             if (c.SendAsync(pin)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);
         }
     }
 
-    private void SendToPrimaries(OfpMessage msg)
+    private void SendAsyncMessage(OfpMessage msg)
     {
         List<OfConnection> targets;
-        lock (_connLock) targets = _conns.Where(c => c.IsPrimary && c.Negotiated && c.IsOpen).ToList();
+        lock (_connLock) targets = _conns.Where(c => c.ReceivesAsync).ToList();
         foreach (var c in targets) c.Send(msg);
     }
 
@@ -234,7 +291,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         if (!r.Entry.SendFlowRemoved) return;
         var e = r.Entry;
         long dur = Math.Max(0, r.DurationNanos);
-        SendToPrimaries(new OfpFlowRemoved
+        SendAsyncMessage(new OfpFlowRemoved
         {
             Match = MatchTranslator.ToOfpMatch(e.Match),
             Cookie = e.Cookie,
@@ -249,7 +306,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     }
 
     public void OnPortStatus(PortStatusReason reason, PortSlot port)
-        => SendToPrimaries(new OfpPortStatus { Reason = (OfpPortReason)(byte)reason, Desc = PhyPort(port) });
+        => SendAsyncMessage(new OfpPortStatus { Reason = (OfpPortReason)(byte)reason, Desc = PhyPort(port) });
 
     // ------------------------------------------------------------------ requests
 
@@ -274,7 +331,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                 c.Send(FeaturesReply(fr.Xid));
                 break;
             case OfpGetConfigRequest gc:
-                c.Send(new OfpGetConfigReply { Xid = gc.Xid, Flags = _configFlags, MissSendLen = _missSendLen });
+                c.Send(new OfpGetConfigReply { Xid = gc.Xid, Flags = _configFlags, MissSendLen = c.MissSendLen });
                 break;
             case OfpSetConfig sc:
                 HandleSetConfig(c, sc, msg);
@@ -355,11 +412,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         {
             // We do not reassemble fragments (OFPC_IP_REASM is not in our capabilities).
             SendError(c, OfpError.BadRequest(OfpBadRequestCode.Eperm), msg);
-            _missSendLen = sc.MissSendLen;
+            c.MissSendLen = sc.MissSendLen;
             return;
         }
         _configFlags = frag;
-        _missSendLen = sc.MissSendLen;
+        c.MissSendLen = sc.MissSendLen;
         _dp.FragmentMode = frag == OfpConfigFlags.FragDrop ? FragmentMode.Drop : FragmentMode.Normal;
     }
 
@@ -661,7 +718,8 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _cts.Cancel();
-        foreach (var l in _listeners) l.Stop();
+        foreach (var l in _listeners) l.Listener.Stop();
+        foreach (var (unix, path) in _unixListeners) CloseUnix(unix, path);
         foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();

@@ -6,8 +6,8 @@ var demo = new Command("demo", "run the switch on in-memory ports with simulated
 demo.SetAction(pr => Demo.Run(pr.GetValue(seconds)));
 
 var ports = new Option<string?>("--ports") { Description = "ports: mem:N, afpacket:IF, IF, afxdp:IF, pcap:IF, tap:NAME (comma-separated; numbered from 1)" };
-var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST:PORT (repeatable)", AllowMultipleArgumentsPerToken = false };
-var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:PORT[:IP] (repeatable; binds 127.0.0.1 by default)" };
+var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller: tcp:HOST:PORT (connect to it) or ptcp:PORT[:IP] (it connects to us); controllers decide the fail mode (repeatable)", AllowMultipleArgumentsPerToken = false };
+var listen = new Option<string[]>("--listen") { Description = "listen for service connections (ovs-ofctl and other tools): ptcp:PORT[:IP] (repeatable; binds 127.0.0.1 by default)" };
 var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable)" };
 var offloadOpt = new Option<string?>("--offload") { Description = "flow offload: none (default), netfpga (a NetFPGA-1G board) or netfpga-emulated" };
 var dpid = new Option<string?>("--dpid") { Description = "datapath id in hex (default: the first port's MAC)" };

@@ -69,7 +69,7 @@ internal static class RunCommand
             default: return UserError($"--fail-mode must be secure or standalone, not '{s.FailMode}'");
         }
         foreach (var c in s.Controllers)
-            if (!OfEndpoint.TryParse(c, out var ep, out var why) || ep!.Passive) return UserError(ep is { Passive: true } ? $"--controller wants tcp:HOST:PORT, not '{c}'" : why);
+            if (!OfEndpoint.TryParse(c, out _, out var why)) return UserError(why);
         foreach (var l in s.Listen)
             if (!OfEndpoint.TryParse(l, out var ep, out var why) || !ep!.Passive) return UserError(ep is { Passive: false } ? $"--listen wants ptcp:PORT[:IP], not '{l}'" : why);
         if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
@@ -168,6 +168,7 @@ internal static class RunCommand
             FailMode = failMode,
             Controllers = s.Controllers,
             Listeners = s.Listen,
+            ServiceSockets = ManagementSocket(dpid, log) is { } mgmt ? [mgmt] : [],
         }, loggers);
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
@@ -260,6 +261,40 @@ internal static class RunCommand
         var reasons = OffloadReport.SortedReasons(st);
         string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{OffloadReport.ReasonName(r.Reason)}={r.Count}"));
         return Markup.Escape($" (hw {st.HardwareFlows}, sw {st.SoftwareFlows}{why})");
+    }
+
+    /// <summary>
+    /// The default service socket RUNDIR/DPID.mgmt (like Open vSwitch's br0.mgmt, so `ovs-ofctl dump-flows
+    /// unix:RUNDIR/DPID.mgmt` works), or RUNDIR/DPID.PID.mgmt when a live daemon with the same datapath id has the
+    /// first; a stale file is removed. Null (with a warning) when the run directory cannot be used.
+    /// </summary>
+    private static string? ManagementSocket(ulong dpid, ILogger log)
+    {
+        string dir = ControlPaths.RunDir;
+        try
+        {
+            Directory.CreateDirectory(dir);
+            string path = Path.Combine(dir, $"{dpid:x16}.mgmt");
+            if (File.Exists(path))
+            {
+                using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                try
+                {
+                    probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+                    return Path.Combine(dir, $"{dpid:x16}.{Environment.ProcessId}.mgmt"); // another live daemon has it
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    File.Delete(path); // left behind by a daemon that did not exit cleanly
+                }
+            }
+            return path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("no management socket in {Dir}: {Error}", dir, e.Message);
+            return null;
+        }
     }
 
     private static int UserError(string message)

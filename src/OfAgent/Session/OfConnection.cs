@@ -38,6 +38,7 @@ public sealed class OfConnection : IAsyncDisposable
         _socket = socket;
         _agent = agent;
         IsPrimary = primary;
+        MissSendLen = primary ? OfpConstants.DefaultMissSendLen : (ushort)0;
         Name = name;
         _log = log;
         _lastRxTicks = Environment.TickCount64;
@@ -46,6 +47,15 @@ public sealed class OfConnection : IAsyncDisposable
     public string Name { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
     public bool IsPrimary { get; }
+    /// <summary>
+    /// This connection's miss_send_len (SET_CONFIG): 128 on a controller connection, 0 on a service connection,
+    /// which receives no asynchronous message until it asks with a non-zero value (as Open vSwitch's connmgr).
+    /// </summary>
+    public ushort MissSendLen { get; set; }
+    /// <summary>Whether PACKET_IN, FLOW_REMOVED and PORT_STATUS go to this connection.</summary>
+    public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _helloReceived && IsOpen;
+    /// <summary>Lifecycle lines of a tool's (service) connection are Debug, a controller's Information.</summary>
+    private LogLevel Lifecycle => IsPrimary ? LogLevel.Information : LogLevel.Debug;
     public bool IsOpen => !_cts.IsCancellationRequested;
     public bool Negotiated => _helloReceived;
     public long PacketInsDropped;
@@ -54,7 +64,7 @@ public sealed class OfConnection : IAsyncDisposable
 
     public void Start()
     {
-        _socket.NoDelay = true;
+        if (_socket.ProtocolType == ProtocolType.Tcp) _socket.NoDelay = true; // not on a unix socket
         Send(new OfpHello { Xid = NextXid() });
         var probe = _agent.Options.InactivityProbe;
         if (probe > TimeSpan.Zero) _keepalive = new Timer(_ => Keepalive(), null, probe / 2, probe / 2);
@@ -236,7 +246,7 @@ public sealed class OfConnection : IAsyncDisposable
                     return false;
                 }
                 _helloReceived = true;
-                _log.LogInformation("{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
+                _log.Log(Lifecycle, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
                 _agent.OnNegotiated(this);
                 return true;
             }
@@ -286,7 +296,7 @@ public sealed class OfConnection : IAsyncDisposable
 
     private void OnClosed()
     {
-        _log.LogInformation("{Conn}: connection closed", Name);
+        _log.Log(Lifecycle, "{Conn}: connection closed", Name);
         _agent.OnClosed(this);
     }
 

@@ -477,6 +477,53 @@ public sealed class AgentSessionTests
         Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
     }
 
+    [Fact]
+    public async Task ServiceConnectionsNeverChangeFailModeAndGetAsyncOnlyAfterSetConfig()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { FailMode = FailMode.Standalone, Controllers = { "ptcp:0" }, Listeners = { "ptcp:0" } });
+        int controllerPort = rig.Agent.ListenEndpoints[0].Port, servicePort = rig.Agent.ListenEndpoints[1].Port;
+        using var tool = await AgentRig.ConnectToAsync(servicePort);
+        await tool.BarrierAsync();
+        // A tool's connection is not a controller: the standalone switch keeps forwarding table misses itself.
+        Assert.False(rig.Agent.ControllerConnected);
+        Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
+        rig.Ports[0].Inject(Udp());
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+        rig.Dp.SetPortConfig(2, PortConfig.NoFlood, PortConfig.NoFlood); // a PORT_STATUS a controller would see
+        uint x = tool.Send(new OfpGetConfigRequest());
+        var gc = await tool.ReceiveAsync<OfpGetConfigReply>();
+        Assert.Equal(x, gc.Xid);
+        Assert.Equal((ushort)0, gc.MissSendLen);                           // OVS: a service connection starts at 0
+
+        // A controller connects: misses go to it (128 bytes), not to the tool.
+        using var ctl = await AgentRig.ConnectToAsync(controllerPort);
+        await ctl.BarrierAsync();
+        Assert.Equal(MissBehavior.Controller, rig.Dp.MissBehavior);
+        var big = FrameBuilder.Udp(H1, H2, 0x0A000001, 0x0A000002, 1000, 2000, 600);
+        rig.Ports[0].Inject(big);
+        rig.Poll();
+        Assert.Equal(128, (await ctl.ReceiveAsync<OfpPacketIn>()).Data.Length);
+        tool.Send(new OfpEchoRequest());
+        Assert.IsType<OfpEchoReply>(await tool.ReceiveAsync());            // nothing asynchronous before it
+
+        // The tool asks (as ovs-ofctl monitor does): now it gets packet-ins too, with its own miss_send_len.
+        tool.Send(new OfpSetConfig { MissSendLen = 65535 });
+        await tool.BarrierAsync();
+        rig.Ports[0].Inject(big);
+        rig.Poll();
+        Assert.Equal(big.Length, (await tool.ReceiveAsync<OfpPacketIn>()).Data.Length);
+        Assert.Equal(128, (await ctl.ReceiveAsync<OfpPacketIn>()).Data.Length);
+
+        // The tool leaving changes nothing; the controller leaving brings the fail mode back.
+        tool.Dispose();
+        await Task.Delay(200);
+        Assert.Equal(MissBehavior.Controller, rig.Dp.MissBehavior);
+        ctl.Dispose();
+        for (int i = 0; i < 100 && rig.Dp.MissBehavior != MissBehavior.Normal; i++) await Task.Delay(20);
+        Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
+    }
+
     /// <summary>Mutated messages per run (SOFTSWITCH_FUZZ_ITERATIONS overrides, e.g. for a soak of millions).</summary>
     private static readonly int Iterations = Environment.GetEnvironmentVariable("SOFTSWITCH_FUZZ_ITERATIONS") is { } n ? int.Parse(n) : 20_000;
 
