@@ -39,8 +39,8 @@ public sealed class OvsOfctlTests
         Assert.Contains("frags=normal miss_send_len=128", show);
         Assert.Contains("Manufacturer: Softswitch project", Ok(rig, "dump-desc"));
         var tables = Ok(rig, "dump-tables");
-        Assert.Contains("table 0 (\"hash\")", tables);
-        Assert.Contains("table 1 (\"tuple-space\")", tables);
+        Assert.Contains("table 0 (\"classifier\")", tables);   // one logical table
+        Assert.DoesNotContain("table 1", tables);
         var ports = Ok(rig, "dump-ports");
         Assert.Contains("OFPST_PORT reply", ports);
         Assert.Contains("4 ports", ports);
@@ -48,7 +48,7 @@ public sealed class OvsOfctlTests
         // The same with the plain OF1.0 flow format and no port names (no table/feature look-ups first).
         Assert.Contains("dpid:0000000000001234", OkF10(rig, "show"));
         Assert.Contains("Manufacturer: Softswitch project", OkF10(rig, "dump-desc"));
-        Assert.Contains("table 1 (\"tuple-space\")", OkF10(rig, "dump-tables"));
+        Assert.Contains("table 0 (\"classifier\")", OkF10(rig, "dump-tables"));
         Assert.Contains("4 ports", OkF10(rig, "dump-ports"));
         Assert.Contains("flow_count=0", OkF10(rig, "dump-aggregate"));
     }
