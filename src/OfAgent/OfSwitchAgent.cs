@@ -61,6 +61,8 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public AgentOptions Options { get; }
     public SwitchDatapath SwitchDatapath => _dp;
     public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
+    /// <summary>FLOW_REMOVED and PORT_STATUS messages dropped because their connection was behind.</summary>
+    public long AsyncMessagesDropped;
 
     /// <summary>
     /// The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port): the passive
@@ -283,7 +285,10 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     {
         List<OfConnection> targets;
         lock (_connLock) targets = _conns.Where(c => c.ReceivesAsync).ToList();
-        foreach (var c in targets) c.Send(msg);
+        // Droppable: a mass delete's FLOW_REMOVED burst to a controller that is behind is dropped and counted
+        // (AsyncMessagesDropped), never a reason to close its connection.
+        foreach (var c in targets)
+            if (!c.SendAsync(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
     }
 
     public void OnFlowRemoved(in FlowRemoved r)
@@ -295,7 +300,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         {
             Match = MatchTranslator.ToOfpMatch(e.Match),
             Cookie = e.Cookie,
-            Priority = e.Priority,
+            Priority = e.RequestedPriority,
             Reason = (OfpFlowRemovedReason)(byte)r.Reason,
             DurationSec = (uint)(dur / 1_000_000_000),
             DurationNsec = (uint)(dur % 1_000_000_000),
@@ -638,38 +643,39 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         return into;
     }
 
+    /// <summary>
+    /// Flow stats as a stream of replies (OFPSF_REPLY_MORE on all but the last), each built only when the previous
+    /// ones have drained below the connection's soft limit: a million-flow dump is paced by the reader, never queued
+    /// whole (and never a reason to close a connection that is reading).
+    /// </summary>
     private void SendFlowStats(OfConnection c, OfpFlowStatsRequest req)
     {
         var flows = CollectFlows(req);
-        long now = _dp.Clock.NowNanos;
-        var stats = new List<OfpFlowStats>(flows.Count);
+        const int budget = ushort.MaxValue - OfpStatsReply.HeaderSize;
+        var chunk = new List<OfpFlowStats>();
+        int size = 0;
         foreach (var e in flows)
         {
-            long dur = Math.Max(0, now - e.CreatedNanos);
-            stats.Add(new OfpFlowStats
+            long dur = Math.Max(0, _dp.Clock.NowNanos - e.CreatedNanos);
+            var s = new OfpFlowStats
             {
                 TableId = 0,
                 Match = MatchTranslator.ToOfpMatch(e.Match),
                 DurationSec = (uint)(dur / 1_000_000_000),
                 DurationNsec = (uint)(dur % 1_000_000_000),
-                Priority = e.Priority,
+                // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
+                Priority = e.RequestedPriority,
                 IdleTimeout = e.IdleTimeout,
                 HardTimeout = e.HardTimeout,
                 Cookie = e.Cookie,
                 PacketCount = (ulong)e.Packets,
                 ByteCount = (ulong)e.Bytes,
                 Actions = ActionTranslator.ToOfp(e.Actions),
-            });
-        }
-        // Split so no reply exceeds the 64 KiB message limit; all but the last carry OFPSF_REPLY_MORE.
-        const int budget = 65535 - 12;
-        var chunk = new List<OfpFlowStats>();
-        int size = 0;
-        foreach (var s in stats)
-        {
-            int sz = 88 + OfpActions.GetEncodedSize(s.Actions);
+            };
+            int sz = OfpFlowStats.MinSize + OfpActions.GetEncodedSize(s.Actions);
             if (size + sz > budget && chunk.Count > 0)
             {
+                if (!c.WaitForRoom()) return;
                 c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flags = OfpStatsReplyFlags.ReplyMore, Flows = chunk });
                 chunk = new List<OfpFlowStats>();
                 size = 0;
@@ -677,6 +683,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             chunk.Add(s);
             size += sz;
         }
+        if (!c.WaitForRoom()) return;
         c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flows = chunk });
     }
 

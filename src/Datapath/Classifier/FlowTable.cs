@@ -356,7 +356,7 @@ public sealed class FlowTable
             if (full) return FlowModStatus.TableFull;
         }
 
-        var entry = new FlowEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        var entry = new FlowEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now, mod.Priority);
         FlowEntry? replaced;
         if (isExact)
         {

@@ -76,6 +76,9 @@ public sealed class FlowEntry
     /// OF1.0): exact entries rank above every wildcard entry. Strict requests are normalised the same way.
     /// </summary>
     public readonly ushort Priority;
+    /// <summary>The priority the controller asked for, which flow stats and flow-removed report (for an exact rule it
+    /// differs from <see cref="Priority"/>, the rank it is looked up with).</summary>
+    public readonly ushort RequestedPriority;
     public readonly ushort IdleTimeout;
     public readonly ushort HardTimeout;
     public readonly FlowModFlags Flags;
@@ -98,10 +101,11 @@ public sealed class FlowEntry
     internal object? NextLowerPriority;
 
     public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ulong cookie, ushort idleTimeout,
-                     ushort hardTimeout, FlowModFlags flags, long createdNanos)
+                     ushort hardTimeout, FlowModFlags flags, long createdNanos, ushort? requestedPriority = null)
     {
         Match = match;
         Priority = match.IsExact ? (ushort)0xFFFF : priority;
+        RequestedPriority = requestedPriority ?? priority;
         _actions = actions;
         _cookie = cookie;
         IdleTimeout = idleTimeout;

@@ -14,9 +14,13 @@ namespace Softswitch.OfAgent.Session;
 /// one send loop draining a queue, each on its own thread with blocking socket calls. (Measured here: the
 /// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
 /// writes one flow-mod per segment CPU-bound on our side.) Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
-/// every earlier request took effect. Asynchronous messages (packet-in) are dropped and counted once the
-/// queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>; past the hard limit the peer is not reading
-/// at all and the connection is closed, so a slow controller never makes memory grow without bound.
+/// every earlier request took effect. The queued byte count falls with every write, not when the queue empties.
+/// Asynchronous messages (packet-in, flow-removed, port-status) are dropped and counted in
+/// <see cref="AsyncDropped"/> once the queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>, as Open
+/// vSwitch's rconn backlog does; replies are never dropped. A long reply (a flow-stats dump) is produced with
+/// back-pressure: its handler waits in <see cref="WaitForRoom"/> until the previous chunks have drained below the
+/// soft limit, so a million-flow dump never sits in memory at once. Past the hard limit (only reachable by replies
+/// produced without waiting) the peer is not reading at all and the connection is closed.
 /// </remarks>
 public sealed class OfConnection : IAsyncDisposable
 {
@@ -58,7 +62,9 @@ public sealed class OfConnection : IAsyncDisposable
     private LogLevel Lifecycle => IsPrimary ? LogLevel.Information : LogLevel.Debug;
     public bool IsOpen => !_cts.IsCancellationRequested;
     public bool Negotiated => _helloReceived;
-    public long PacketInsDropped;
+    /// <summary>Asynchronous messages dropped because the peer was behind (the queue was past the soft limit).</summary>
+    public long AsyncDropped;
+    private readonly ManualResetEventSlim _drained = new(true);
     public long MessagesReceived;
     public Task Completion => _run ?? Task.CompletedTask;
 
@@ -98,7 +104,7 @@ public sealed class OfConnection : IAsyncDisposable
         long q = Interlocked.Read(ref _queuedBytes);
         if (droppable && q > _agent.Options.SendQueueSoftLimit)
         {
-            Interlocked.Increment(ref PacketInsDropped);
+            Interlocked.Increment(ref AsyncDropped);
             return false;
         }
         if (q > _agent.Options.SendQueueHardLimit)
@@ -107,10 +113,30 @@ public sealed class OfConnection : IAsyncDisposable
             Close();
             return false;
         }
-        Interlocked.Add(ref _queuedBytes, bytes.Length);
+        if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _agent.Options.SendQueueSoftLimit) _drained.Reset();
         _out.Enqueue(bytes);
         _outSignal.Set();
         return true;
+    }
+
+    /// <summary>
+    /// Blocks (a request handler, on this connection's receive loop) until the queued bytes are below the soft
+    /// limit; false when the connection closed meanwhile. The back-pressure of long replies.
+    /// </summary>
+    public bool WaitForRoom()
+    {
+        while (IsOpen)
+        {
+            if (Interlocked.Read(ref _queuedBytes) <= _agent.Options.SendQueueSoftLimit) return true;
+            try { _drained.Wait(100, _cts.Token); }
+            catch (OperationCanceledException) { return false; }
+        }
+        return false;
+    }
+
+    private void Written(long bytes)
+    {
+        if (Interlocked.Add(ref _queuedBytes, -bytes) <= _agent.Options.SendQueueSoftLimit) _drained.Set();
     }
 
     /// <summary>
@@ -128,24 +154,30 @@ public sealed class OfConnection : IAsyncDisposable
                 _outSignal.Wait(_cts.Token);
                 _outSignal.Reset();
                 int used = 0;
-                long dequeued = 0;
                 while (_out.TryDequeue(out var bytes))
                 {
-                    dequeued += bytes.Length;
                     if (used + bytes.Length > buf.Length)
                     {
                         SendAll(buf, used);
+                        Written(used);
                         used = 0;
                     }
-                    if (bytes.Length > buf.Length) SendAll(bytes, bytes.Length);
+                    if (bytes.Length > buf.Length)
+                    {
+                        SendAll(bytes, bytes.Length);
+                        Written(bytes.Length);
+                    }
                     else
                     {
                         Buffer.BlockCopy(bytes, 0, buf, used, bytes.Length);
                         used += bytes.Length;
                     }
                 }
-                if (used > 0) SendAll(buf, used);
-                Interlocked.Add(ref _queuedBytes, -dequeued);
+                if (used > 0)
+                {
+                    SendAll(buf, used);
+                    Written(used);
+                }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)

@@ -185,6 +185,25 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
+    public async Task FlowStatsReportTheControllersPriorityAndExactFlowsStillWin()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var f = Udp();
+        c.Send(ExactFlow(f, 1, OfpAction.Output(2)));   // priority 100, exact
+        var wild = new OfpFlowMod { Command = OfpFlowModCommand.Add, Priority = 60000, Match = new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.InPort, InPort = 1 } };
+        wild.Actions.Add(OfpAction.Output(3));
+        c.Send(wild);
+        await c.BarrierAsync();
+        rig.Ports[0].Inject(f);
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());          // the exact flow beats the higher-priority wildcard one
+        Assert.Empty(rig.Ports[2].TakeSent());
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = 2 });
+        Assert.Equal((ushort)100, (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single().Priority);
+    }
+
+    [Fact]
     public async Task OneLogicalTable_FlowsAndStatsSayTableZero()
     {
         await using var rig = new AgentRig();
@@ -522,6 +541,56 @@ public sealed class AgentSessionTests
         ctl.Dispose();
         for (int i = 0; i < 100 && rig.Dp.MissBehavior != MissBehavior.Normal; i++) await Task.Delay(20);
         Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
+    }
+
+    private static AgentOptions SmallQueues() => new() { SendQueueSoftLimit = 64 << 10, SendQueueHardLimit = 1 << 20 };
+
+    private static async Task AddFlowsAsync(TestController c, int n, OfpFlowModFlags flags = OfpFlowModFlags.None)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            var fm = ExactFlow(Udp(0x0B000000u + (uint)i), 1, OfpAction.Output(2));
+            fm.Flags = flags;
+            c.Send(fm);
+            if (i % 5000 == 4999) await c.BarrierAsync();
+        }
+        await c.BarrierAsync();
+    }
+
+    [Fact]
+    public async Task LongFlowStatsDumpIsPacedByTheReaderNotClosed()
+    {
+        // 100,000 flows are about 10 MB of replies, ten times the hard limit: streamed with back-pressure, all arrive.
+        await using var rig = new AgentRig(options: SmallQueues());
+        using var c = await rig.ConnectAsync();
+        await AddFlowsAsync(c, 100_000);
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        await Task.Delay(1500); // a reader that is slow to start
+        int flows = 0;
+        while (true)
+        {
+            var r = await c.ReceiveAsync<OfpFlowStatsReply>(20_000);
+            flows += r.Flows.Count;
+            if ((r.Flags & OfpStatsReplyFlags.ReplyMore) == 0) break;
+        }
+        Assert.Equal(100_000, flows);
+        await c.BarrierAsync();
+    }
+
+    [Fact]
+    public async Task MassDeleteOfSendFlowRemFlowsKeepsTheControllerConnected()
+    {
+        await using var rig = new AgentRig(options: SmallQueues());
+        using var c = await rig.ConnectAsync();
+        await AddFlowsAsync(c, 50_000, OfpFlowModFlags.SendFlowRem);
+        c.Send(new OfpFlowMod { Command = OfpFlowModCommand.Delete, Match = OfpMatch.All, OutPort = (ushort)OfpPort.None });
+        await Task.Delay(1500); // the controller does not read while 50,000 FLOW_REMOVED (4.4 MB) are produced
+        var before = await c.BarrierAsync();   // the reply is never dropped, the connection stays
+        int removed = before.Count(m => m is OfpFlowRemoved);
+        Assert.True(removed > 0, "no FLOW_REMOVED at all");
+        Assert.Equal(50_000, removed + rig.Agent.AsyncMessagesDropped);   // every one sent or dropped and counted
+        Assert.True(rig.Agent.AsyncMessagesDropped > 0, "the queue never filled: the test proves nothing");
+        Assert.Contains(rig.Agent.Connections, x => x.IsOpen);
     }
 
     /// <summary>Mutated messages per run (SOFTSWITCH_FUZZ_ITERATIONS overrides, e.g. for a soak of millions).</summary>
