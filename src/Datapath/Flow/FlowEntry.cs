@@ -83,7 +83,7 @@ public sealed class FlowEntry
     public readonly ushort HardTimeout;
     public readonly FlowModFlags Flags;
     public readonly long CreatedNanos;
-    /// <summary>0 = the exact table, 1 = the wildcard table (as reported in flow and table stats).</summary>
+    /// <summary>0 = the exact table, 1 = the wildcard table: where the rule is stored (OpenFlow reports one table 0).</summary>
     public readonly byte TableId;
 
     private FlowActions _actions;

@@ -31,7 +31,7 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
     private readonly CancellationTokenSource _cts = new();
     private long _queuedBytes;
-    private long _lastRxTicks;
+    private long _lastRxTicks, _lastTxTicks;
     private bool _helloReceived;
     private Task? _run;
     private Timer? _keepalive;
@@ -136,6 +136,7 @@ public sealed class OfConnection : IAsyncDisposable
 
     private void Written(long bytes)
     {
+        Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
         if (Interlocked.Add(ref _queuedBytes, -bytes) <= _agent.Options.SendQueueSoftLimit) _drained.Set();
     }
 
@@ -300,7 +301,9 @@ public sealed class OfConnection : IAsyncDisposable
     {
         var probe = _agent.Options.InactivityProbe;
         if (!IsOpen) return;
-        long idle = Environment.TickCount64 - Volatile.Read(ref _lastRxTicks);
+        // A peer that keeps taking our writes is alive even when its echo replies wait behind a long reply that
+        // this connection's receive loop is still producing (a million-flow dump takes longer than the probe).
+        long idle = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
         if (idle > 2 * probe.TotalMilliseconds)
         {
             _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, idle / 1000.0);
