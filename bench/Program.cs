@@ -3,17 +3,25 @@ using Softswitch.Bench.Pps;
 
 // Softswitch benchmarks.
 //   pps [options]     the packets-per-second harness (see PpsOptions for the options; --help lists them)
+//   rows --row NAME   the inputs of one side-by-side row (pcap, ovs-ofctl flows, fdb)
+//   churn ...         flow-mods at a steady rate over OpenFlow to any switch
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
 if (args.Length > 0 && args[0] == "pps")
     return PpsHarness.Run(args[1..]);
 if (args.Length > 0 && args[0] == "agent")
     return Softswitch.Bench.Agent.AgentBench.Run(args[1..]);
+if (args.Length > 0 && args[0] == "rows")
+    return Softswitch.Bench.Rows.RowFiles.Run(args[1..]);
+if (args.Length > 0 && args[0] == "churn")
+    return Softswitch.Bench.Agent.ChurnClient.Run(args[1..]);
 if (args.Length > 0 && args[0] == "micro")
 {
     BenchmarkSwitcher.FromAssembly(typeof(PpsHarness).Assembly).Run(args[1..]);
     return 0;
 }
 Console.Error.WriteLine("usage: Softswitch.Bench pps [--flows N] [--rules N] [--masks N] [--emc on|off] [--churn R|max] [--seconds S] [--json]");
-Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trips N] [--json]");
+Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trips N] [--offload netfpga-emulated] [--json]");
+Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a side-by-side row's pcap, flows and fdb files)");
+Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT --flow-file F --rate R --seconds S [--json]");
 Console.Error.WriteLine("       Softswitch.Bench micro [BenchmarkDotNet arguments, e.g. --filter '*']");
 return 2;

@@ -10,6 +10,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ports.Memory;
+using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Bench.Agent;
 
@@ -24,6 +25,7 @@ public static class AgentBench
     {
         int flows = 200_000, rtts = 2000;
         bool json = false;
+        string? offloadMode = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -31,13 +33,28 @@ public static class AgentBench
                 case "--flows": flows = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--round-trips": rtts = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--json": json = true; break;
-                default: Console.Error.WriteLine($"agent: unknown option {args[i]} (--flows N --round-trips N --json)"); return 2;
+                case "--offload": offloadMode = args[++i]; break;
+                default: Console.Error.WriteLine($"agent: unknown option {args[i]} (--flows N --round-trips N --offload netfpga-emulated --json)"); return 2;
             }
         }
 
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         var ports = new MemoryPort[4];
-        for (int i = 0; i < 4; i++) dp.AddPort(ports[i] = new MemoryPort($"mem{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)));
+        for (int i = 0; i < 4; i++) ports[i] = new MemoryPort($"mem{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1));
+        NetFpgaOffload? offload = null;
+        if (offloadMode is null)
+        {
+            for (int i = 0; i < 4; i++) dp.AddPort(ports[i]);
+        }
+        else
+        {
+            if (offloadMode != "netfpga-emulated")
+            {
+                Console.Error.WriteLine($"agent: --offload {offloadMode}: only netfpga-emulated runs without a board");
+                return 2;
+            }
+            offload = NetFpgaOffload.Attach(dp, ports, NetFpgaMode.Emulated);
+        }
         var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Controllers = { "ptcp:0" }, SendQueueSoftLimit = 16 << 20 });
         agent.Start();
         dp.Start();
@@ -81,6 +98,27 @@ public static class AgentBench
         }
         double fmSecs = sw.Elapsed.TotalSeconds;
         int installed = dp.Flows.ActiveExact;
+        // With offload: when every flow has a placement (hardware or software with a reason), counted from the first
+        // flow-mod sent.
+        double placedSecs = fmSecs;
+        int inHardware = 0;
+        double latencyMeanUs = 0, latencyMaxUs = 0;
+        if (offload is not null)
+        {
+            while (true)
+            {
+                var st = offload.Manager.Stats;
+                if (st.HardwareFlows + st.SoftwareFlows >= installed)
+                {
+                    inHardware = st.HardwareFlows;
+                    latencyMeanUs = st.PlacementLatencyMeanMicros;
+                    latencyMaxUs = st.PlacementLatencyMaxMicros;
+                    break;
+                }
+                Thread.Sleep(1);
+            }
+            placedSecs = sw.Elapsed.TotalSeconds;
+        }
 
         // 2. Packet-in -> packet-out round trip.
         long arrived = 0;
@@ -108,15 +146,24 @@ public static class AgentBench
             flow_mods = flows,
             flow_mods_installed = installed,
             flow_mods_per_s = flows / fmSecs,
+            offload = offloadMode ?? "none",
+            flows_in_hardware = inHardware,
+            all_placed_s = placedSecs,
+            placement_latency_mean_us = latencyMeanUs,
+            placement_latency_max_us = latencyMaxUs,
             round_trips = rtts,
             packet_in_out_median_us = lat[rtts / 2],
             packet_in_out_p99_us = lat[(int)(rtts * 0.99)],
         };
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        offload?.Dispose();
         if (json) Console.WriteLine(JsonSerializer.Serialize(r));
         else
         {
             Console.WriteLine($"flow-mods over one connection until BARRIER_REPLY: {flows:N0} in {fmSecs:F3} s = {r.flow_mods_per_s:N0}/s ({installed:N0} installed)");
+            if (offload is not null)
+                Console.WriteLine($"offload {offloadMode}: every flow placed {placedSecs:F3} s after the first flow-mod ({inHardware:N0} in hardware); " +
+                                  $"flow-mod to placement: mean {latencyMeanUs / 1000:F1} ms, max {latencyMaxUs / 1000:F1} ms");
             Console.WriteLine($"packet-in -> packet-out round trip over {rtts:N0} packets: median {r.packet_in_out_median_us:F1} us, p99 {r.packet_in_out_p99_us:F1} us");
         }
         return 0;

@@ -29,6 +29,16 @@ public sealed class PpsOptions
     public string? Tunnel;
     /// <summary>With <see cref="Tunnel"/>: measure decapsulation (encapsulated frames arrive on the underlay) instead of encapsulation.</summary>
     public bool TunnelRx;
+    /// <summary>Replay this capture's frames on port 1 (from memory, cycling) instead of synthetic traffic; needs <see cref="FlowFile"/>.</summary>
+    public string? Pcap;
+    /// <summary>Install the flows of this ovs-ofctl add-flows file instead of synthetic flows.</summary>
+    public string? FlowFile;
+    /// <summary>With <see cref="FlowFile"/>: MAC PORT lines the learning table (OFPP_NORMAL) knows before traffic starts.</summary>
+    public string? Fdb;
+    /// <summary>An OpenFlow listener (ptcp:PORT[:IP]) so a controller can send flow-mods while traffic runs.</summary>
+    public string? Listen;
+    /// <summary>Pin the forwarding thread to this CPU (-1: let the scheduler place it).</summary>
+    public int PinCpu = -1;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -55,18 +65,29 @@ public sealed class PpsOptions
                     if (o.Tunnel is not ("vxlan" or "gre" or "ipip")) throw new ArgumentException("--tunnel takes vxlan, gre or ipip");
                     break;
                 case "--tunnel-rx": o.TunnelRx = true; break;
+                case "--pcap": o.Pcap = Next(); break;
+                case "--flow-file": o.FlowFile = Next(); break;
+                case "--fdb": o.Fdb = Next(); break;
+                case "--listen": o.Listen = Next(); break;
+                case "--pin-cpu": o.PinCpu = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
                     Console.WriteLine("             --ports N (default 4) --frame-size B (default 64) --seed N --json");
                     Console.WriteLine("             --tunnel vxlan|gre|ipip (every flow outputs to a tunnel port over an in-memory underlay)");
                     Console.WriteLine("             --tunnel-rx (with --tunnel: encapsulated frames arrive on the underlay, are decapsulated and forwarded)");
+                    Console.WriteLine("             --pcap FILE --flow-file FILE (replay a capture's frames on port 1, install an ovs-ofctl add-flows file)");
+                    Console.WriteLine("             --fdb FILE (MAC PORT lines learned before traffic, for NORMAL) --listen ptcp:PORT (OpenFlow listener)");
+                    Console.WriteLine("             --pin-cpu N (pin the forwarding thread to CPU N)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"unknown option {a}");
             }
         }
-        if (o.Flows < 0 || o.Rules < 0 || o.Flows + o.Rules == 0) throw new ArgumentException("need --flows or --rules > 0");
+        if ((o.Pcap is null) != (o.FlowFile is null)) throw new ArgumentException("--pcap and --flow-file go together");
+        if (o.Fdb is not null && o.Pcap is null) throw new ArgumentException("--fdb needs --pcap and --flow-file");
+        if (o.Pcap is not null && o.Tunnel is not null) throw new ArgumentException("--pcap does not combine with --tunnel");
+        if (o.Pcap is null && (o.Flows < 0 || o.Rules < 0 || o.Flows + o.Rules == 0)) throw new ArgumentException("need --flows or --rules > 0");
         if (o.Ports < 2) throw new ArgumentException("--ports must be at least 2");
         if (o.TunnelRx && o.Tunnel is null) throw new ArgumentException("--tunnel-rx needs --tunnel");
         return o;
@@ -84,12 +105,18 @@ public static class PpsHarness
     {
         PpsOptions o;
         try { o = PpsOptions.Parse(args); }
-        catch (Exception e) when (e is ArgumentException or FormatException)
+        catch (Exception e) when (e is ArgumentException or FormatException or IOException)
         {
             Console.Error.WriteLine($"pps: {e.Message}");
             return 2;
         }
-        var r = Measure(o, o.Json ? null : Console.Out);
+        Result r;
+        try { r = Measure(o, o.Json ? null : Console.Out); }
+        catch (Exception e) when (e is FormatException or IOException or InvalidDataException or ArgumentException)
+        {
+            Console.Error.WriteLine($"pps: {e.Message}");
+            return 2;
+        }
         if (o.Json) Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         else PrintSummary(o, r);
         return 0;
@@ -97,7 +124,7 @@ public static class PpsHarness
 
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
         long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses,
-        string? Tunnel = null);
+        string? Tunnel = null, double DeliveredMpps = 0, long Drops = 0, string? Pcap = null, long FlowModsOverOpenFlow = 0);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -135,7 +162,9 @@ public static class PpsHarness
         }
 
         // Traffic and flows.
-        var traffic = Traffic.Build(o, rng, o.TunnelRx ? tunnelNo : (ushort)1, o.Tunnel is not null && !o.TunnelRx ? tunnelNo : (ushort)0);
+        var traffic = o.Pcap is not null
+            ? PcapTraffic.Load(o)
+            : Traffic.Build(o, rng, o.TunnelRx ? tunnelNo : (ushort)1, o.Tunnel is not null && !o.TunnelRx ? tunnelNo : (ushort)0);
         var mods = traffic.Mods;
         var status = new FlowModStatus[mods.Length];
         long memBefore = GC.GetTotalMemory(true);
@@ -143,7 +172,8 @@ public static class PpsHarness
         foreach (var s in status) if (s != FlowModStatus.Ok) throw new InvalidOperationException($"flow install failed: {s}");
         long memAfter = GC.GetTotalMemory(true);
         double bytesPerFlow = mods.Length == 0 ? 0 : (double)(memAfter - memBefore) / mods.Length;
-        progress?.WriteLine($"installed {o.Flows:N0} exact flows and {o.Rules:N0} wildcard rules over {traffic.MaskCount} masks " +
+        if (o.Fdb is not null) PcapTraffic.Learn(dp, o.Fdb);
+        progress?.WriteLine($"installed {dp.Flows.ActiveExact:N0} exact flows and {dp.Flows.ActiveWildcard:N0} wildcard rules over {dp.Flows.WildcardSubtableCount} masks " +
                             $"({bytesPerFlow:F0} B of table memory per flow); {traffic.Frames.Length:N0} distinct frames");
 
         if (o.TunnelRx)
@@ -160,6 +190,13 @@ public static class PpsHarness
         }
         else ports[0].SetGenerator(traffic.Frames);
         var fwd = dp.Forwarders[0];
+        Softswitch.OfAgent.OfSwitchAgent? agent = null;
+        if (o.Listen is not null)
+        {
+            agent = new Softswitch.OfAgent.OfSwitchAgent(dp, new Softswitch.OfAgent.AgentOptions { DatapathId = 1, Listeners = { o.Listen }, SendQueueSoftLimit = 16 << 20 });
+            agent.Start();
+            progress?.WriteLine($"OpenFlow listener on {agent.ListenEndpoints[0]}");
+        }
 
         // Churn thread.
         using var stop = new CancellationTokenSource();
@@ -170,12 +207,15 @@ public static class PpsHarness
             churn = new Thread(() => churnApplied = ChurnLoop(dp, traffic, o.Churn, stop.Token, o.Seed)) { IsBackground = true, Name = "churn" };
         }
 
+        if (o.PinCpu >= 0) PcapTraffic.PinCurrentThread(o.PinCpu);
+        int exactFlows = dp.Flows.ActiveExact, wildcardRules = dp.Flows.ActiveWildcard;
+
         // Warm-up (JIT tiering, caches), then measure.
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4)) dp.PollOnce();
         churn?.Start();
         long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Cache?.Hits ?? 0, emcM0 = fwd.Cache?.Misses ?? 0;
-        long sent0 = SentTotal(ports);
+        long sent0 = SentTotal(ports), drops0 = DropTotal(fwd);
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
         int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
         var pause0 = GC.GetTotalPauseDuration();
@@ -205,7 +245,9 @@ public static class PpsHarness
         stop.Cancel();
         churn?.Join();
         long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;
-        long forwarded = SentTotal(ports) - sent0;
+        long forwarded = SentTotal(ports) - sent0, drops = DropTotal(fwd) - drops0;
+        long flowModsOverOpenFlow = agent?.FlowModsApplied ?? 0;
+        agent?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Dispose();
         return new Result(
             Mpps: packets / secs / 1e6,
@@ -214,9 +256,22 @@ public static class PpsHarness
             ChurnPerS: churnApplied / secs,
             EmcHitRate: emcH + emcM == 0 ? 0 : (double)emcH / (emcH + emcM),
             Packets: packets, Forwarded: forwarded, Misses: fwd.Misses - m0, Seconds: secs,
-            Flows: o.Flows, Rules: o.Rules, Masks: traffic.MaskCount, BytesPerFlow: bytesPerFlow, FlowModsApplied: churnApplied,
+            Flows: o.Pcap is null ? o.Flows : exactFlows, Rules: o.Pcap is null ? o.Rules : wildcardRules, Masks: traffic.MaskCount, BytesPerFlow: bytesPerFlow, FlowModsApplied: churnApplied,
             Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs, EmcBypasses: fwd.EmcBypassCount,
-            Tunnel: o.Tunnel is null ? null : o.Tunnel + (o.TunnelRx ? " rx" : " tx"));
+            Tunnel: o.Tunnel is null ? null : o.Tunnel + (o.TunnelRx ? " rx" : " tx"),
+            DeliveredMpps: forwarded / secs / 1e6, Drops: drops, Pcap: o.Pcap is null ? null : Path.GetFileName(o.Pcap),
+            FlowModsOverOpenFlow: flowModsOverOpenFlow);
+    }
+
+    /// <summary>Packets received and not delivered: table misses, parse errors and every named drop reason.</summary>
+    private static long DropTotal(Forwarder fwd)
+    {
+        Span<long> totals = stackalloc long[(int)DropReason.Count];
+        totals.Clear();
+        fwd.Drops.AddTo(totals);
+        long n = 0;
+        foreach (long v in totals) n += v;
+        return n;
     }
 
     private static long SentTotal(MemoryPort[] ports)

@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
@@ -72,6 +73,8 @@ public sealed class SwitchDatapath : IDisposable
     public readonly DatapathOptions Options;
     public readonly IClock Clock;
     public readonly FlowTable Flows;
+    /// <summary>The counter registry's values for this switch: every forwarder's set, the shared set, and sources.</summary>
+    public readonly CounterGroup Counters = new();
     public readonly MacLearningTable MacTable = new();
     public readonly ManualResetEventSlim UpcallSignal = new(false);
     /// <summary>Tunnel ports (VXLAN, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
@@ -113,6 +116,22 @@ public sealed class SwitchDatapath : IDisposable
         ControlSlot = new PortSlot(new NullPort(), OfPort.None, -1, 0);
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
+        // Counters other types keep, read into the registry on demand.
+        Counters.AddSource(DatapathCounters.EmcHit, () => SumCache(static c => c.Hits));
+        Counters.AddSource(DatapathCounters.EmcMiss, () => SumCache(static c => c.Misses));
+        for (var r = (TunnelDropReason)0; r < TunnelDropReason.Count; r++)
+        {
+            var reason = r;
+            Counters.AddSource(DatapathCounters.Tunnel(reason), () => Tunnels.DropCount(reason));
+        }
+    }
+
+    private long SumCache(Func<ExactMatchCache, long> read)
+    {
+        long n = 0;
+        foreach (var f in _forwarders)
+            if (f.Cache is { } c) n += read(c);
+        return n;
     }
 
     public PortTable Ports => _ports;

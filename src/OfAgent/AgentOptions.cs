@@ -1,3 +1,5 @@
+using Softswitch.OfAgent.Session;
+
 namespace Softswitch.OfAgent;
 
 /// <summary>What the switch does when no controller is connected.</summary>
@@ -13,12 +15,28 @@ public sealed class AgentOptions
 {
     public ulong DatapathId { get; set; }
     public FailMode FailMode { get; set; } = FailMode.Secure;
-    /// <summary>Controllers: <c>tcp:HOST:PORT</c> (we connect) or <c>ptcp:PORT[:IP]</c> (they connect to us).</summary>
+    /// <summary>
+    /// The controllers (primary connections: they alone decide the fail mode): active (<c>tcp:HOST[:PORT]</c>,
+    /// <c>ssl:HOST[:PORT]</c>, <c>unix:FILE</c>) or passive (<c>ptcp:</c>, <c>pssl:</c>, <c>punix:</c>: they connect to us).
+    /// </summary>
     public List<string> Controllers { get; set; } = new();
-    /// <summary>Service listeners (<c>ptcp:PORT[:IP]</c>): tools such as ovs-ofctl; never the controller.</summary>
+    /// <summary>
+    /// Service listeners (<c>ptcp:[PORT][:IP]</c>, <c>pssl:[PORT][:IP]</c>, <c>punix:FILE</c>): tools such as ovs-ofctl,
+    /// never the controller (miss_send_len 0 until they SET_CONFIG, as Open vSwitch's service connections).
+    /// </summary>
     public List<string> Listeners { get; set; } = new();
-    /// <summary>Service listeners on unix sockets (paths), like Open vSwitch's <c>br0.mgmt</c>; the socket file is removed on dispose.</summary>
-    public List<string> ServiceSockets { get; set; } = new();
+    /// <summary>Key, certificate and CA for <c>ssl:</c> and <c>pssl:</c> endpoints.</summary>
+    public OfTlsOptions Tls { get; set; } = new();
+    /// <summary>
+    /// Connections one listener keeps at once, in their opening phase or established (default 100: a controller or
+    /// two and a burst of ovs-ofctl commands, with room to spare; each established connection owns two threads).
+    /// </summary>
+    public int MaxConnectionsPerListener { get; set; } = 100;
+    /// <summary>
+    /// How long a new channel has to complete its opening (TLS handshake and the peer's first message, normally
+    /// HELLO) before it is closed; bytes received meanwhile do not extend it.
+    /// </summary>
+    public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Send ECHO_REQUEST after this long without traffic; close after twice as long.</summary>
     public TimeSpan InactivityProbe { get; set; } = TimeSpan.FromSeconds(5);
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(8);

@@ -37,15 +37,15 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly List<OfConnection> _conns = new();
     private readonly Lock _connLock = new();
-    private readonly List<(TcpListener Listener, bool Primary)> _listeners = new();
+    private readonly List<OfListener> _listeners = new();
     private readonly Lock _failModeLock = new();
-    private readonly List<(Socket Socket, string Path)> _unixListeners = new();
     private readonly CancellationTokenSource _cts = new();
     private readonly List<Task> _tasks = new();
     private readonly PacketBufferPool _buffers;
     private Thread? _pump;
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
     private bool _failModeLogged;
+    private OfTlsContext? _tls;
 
     public OfSwitchAgent(SwitchDatapath dp, AgentOptions options, ILoggerFactory? loggers = null)
     {
@@ -65,10 +65,13 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public long AsyncMessagesDropped;
 
     /// <summary>
-    /// The local endpoints of the passive listeners (after <see cref="Start"/>; port 0 gets a free port): the passive
+    /// The local endpoints of the passive TCP listeners (after <see cref="Start"/>; port 0 gets a free port): the passive
     /// controller ones (<c>ptcp:</c> in <see cref="AgentOptions.Controllers"/>) first, then the service ones.
     /// </summary>
-    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => (IPEndPoint)l.Listener.LocalEndpoint).ToList();
+    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => l.LocalEndPoint).OfType<IPEndPoint>().ToList();
+
+    /// <summary>The passive listeners, with their counters (after <see cref="Start"/>).</summary>
+    public IReadOnlyList<OfListener> Listeners => _listeners;
 
     public IReadOnlyList<OfConnection> Connections
     {
@@ -81,98 +84,52 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     }
 
     /// <summary>
-    /// Opens the listeners and starts connecting to the controllers. Throws <see cref="ListenException"/> when a listen
-    /// address is taken, by another process or by an earlier listener of this one (no listener stays open then).
+    /// Opens the listeners and starts connecting to the controllers. Throws <see cref="IOException"/> naming the
+    /// endpoint when a listener cannot be opened (the address is in use, ...), and
+    /// <see cref="OfTlsException"/> when an ssl:/pssl: endpoint is configured without usable TLS files.
     /// </summary>
     public void Start()
     {
-        var passive = new List<(OfEndpoint Ep, bool Primary)>();
-        foreach (var c in Options.Controllers)
-            if (OfEndpoint.Parse(c) is { Passive: true } ep) passive.Add((ep, true));
-        foreach (var l in Options.Listeners) passive.Add((OfEndpoint.Parse(l), false));
-        foreach (var (ep, primary) in passive)
+        var listeners = Options.Listeners.Select(OfEndpoint.Parse).ToList();
+        var controllers = Options.Controllers.Select(OfEndpoint.Parse).ToList();
+        if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls);
+        // Passive controllers (ptcp:/pssl:/punix: in Controllers) are primaries; --listen endpoints are services.
+        var passive = controllers.Where(e => e.Passive).Select(e => (Ep: e, Primary: true))
+                                 .Concat(listeners.Select(e => (Ep: e, Primary: false))).ToList();
+        try
         {
-            // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT as well, which lets a second daemon (or a second
-            // listener of this one) bind the same port and silently take half of the connections.
-            var listener = new TcpListener(IPAddress.Parse(ep.Host), ep.Port);
-            try
+            foreach (var (ep, primary) in passive)
             {
-                listener.Start(64);
+                var listener = OfListener.Start(ep, ep.IsTls ? _tls : null, Options, (t, o) => Establish(t, o, primary), _loggers.CreateLogger("oflistener"));
+                _listeners.Add(listener);
+                _log.LogInformation("listening for OpenFlow {Kind} connections on {Endpoint}", primary ? "controller" : "service (tool)", Describe(listener));
             }
-            catch (SocketException e)
-            {
-                listener.Stop();
-                foreach (var open in _listeners) open.Listener.Stop();
-                _listeners.Clear();
-                throw new ListenException($"{ep.Host}:{ep.Port}", e);
-            }
-            _listeners.Add((listener, primary));
-            _log.LogInformation("listening for OpenFlow {Kind} connections on {Endpoint}", primary ? "controller" : "service (tool)", listener.LocalEndpoint);
-            _tasks.Add(Task.Run(() => AcceptLoop(listener, primary)));
         }
-        foreach (var path in Options.ServiceSockets)
+        catch
         {
-            var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                unix.Bind(new UnixDomainSocketEndPoint(path));
-                unix.Listen(64);
-            }
-            catch (SocketException e)
-            {
-                unix.Dispose();
-                foreach (var open in _listeners) open.Listener.Stop();
-                _listeners.Clear();
-                foreach (var (open, openPath) in _unixListeners) CloseUnix(open, openPath);
-                _unixListeners.Clear();
-                throw new ListenException("unix:" + path, e);
-            }
-            _unixListeners.Add((unix, path));
-            _log.LogInformation("listening for OpenFlow service (tool) connections on unix:{Path}", path);
-            _tasks.Add(Task.Run(() => AcceptUnixLoop(unix, path)));
+            foreach (var l in _listeners) l.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _listeners.Clear();
+            throw;
         }
-        foreach (var c in Options.Controllers)
-        {
-            var ep = OfEndpoint.Parse(c);
-            if (ep.Passive) continue;
-            _tasks.Add(Task.Run(() => ConnectLoop(ep)));
-        }
+        foreach (var ep in controllers.Where(e => !e.Passive)) _tasks.Add(Task.Run(() => ConnectLoop(ep)));
         _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofagent-upcalls" };
         _pump.Start();
     }
 
-    private async Task AcceptLoop(TcpListener listener, bool primary)
+    private static string Describe(OfListener l) => l.Endpoint.Kind switch
     {
-        while (!_cts.IsCancellationRequested)
-        {
-            Socket s;
-            try { s = await Task.Run(listener.AcceptSocket).ConfigureAwait(false); }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException) { return; }
-            var conn = new OfConnection(s, this, primary, $"{(primary ? "controller ptcp" : "service ptcp")} {s.RemoteEndPoint}", _loggers.CreateLogger("ofconn"));
-            lock (_connLock) _conns.Add(conn);
-            conn.Start();
-        }
-    }
+        OfTransportKind.Unix => l.Endpoint.ToString(),
+        _ => $"{(l.Endpoint.IsTls ? "pssl" : "ptcp")}:{((IPEndPoint)l.LocalEndPoint!).Port}:{(l.Endpoint.Host.Contains(':') ? $"[{l.Endpoint.Host}]" : l.Endpoint.Host)}",
+    };
 
-    private async Task AcceptUnixLoop(Socket listener, string path)
+    /// <summary>A passive channel completed its opening phase: it becomes a connection with threads of its own.</summary>
+    private OfConnection Establish(OfTransport transport, OfHandshakeResult opening, bool primary)
     {
-        while (!_cts.IsCancellationRequested)
-        {
-            Socket s;
-            try { s = await listener.AcceptAsync().ConfigureAwait(false); }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { return; }
-            // A blocking socket for the connection's dedicated threads (AcceptAsync leaves it non-blocking).
-            s.Blocking = true;
-            var conn = new OfConnection(s, this, primary: false, "service unix:" + path, _loggers.CreateLogger("ofconn"));
-            lock (_connLock) _conns.Add(conn);
-            conn.Start();
-        }
-    }
-
-    private static void CloseUnix(Socket s, string path)
-    {
-        s.Dispose();
-        try { File.Delete(path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        string kind = transport.IsTls ? "pssl" : transport.Socket.AddressFamily == AddressFamily.Unix ? "punix" : "ptcp";
+        var conn = new OfConnection(transport, opening, this, primary, $"{(primary ? "controller" : "service")} {kind} {transport.Remote}", _loggers.CreateLogger("ofconn"));
+        lock (_connLock) _conns.Add(conn);
+        conn.Start();
+        return conn;
     }
 
     private async Task ConnectLoop(OfEndpoint ep)
@@ -180,26 +137,57 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var backoff = TimeSpan.FromSeconds(1);
         while (!_cts.IsCancellationRequested)
         {
-            var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            try
+            string? failure = null;
+            OfConnection? conn = null;
+            var s = ep.Kind == OfTransportKind.Unix
+                ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                : new Socket(SocketType.Stream, ProtocolType.Tcp);
+            OfTransport? transport = null;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token))
             {
-                // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
-                // dedicated threads; a timer aborts it after 5 s.
-                using var abort = new Timer(_ => s.Dispose(), null, TimeSpan.FromSeconds(5), Timeout.InfiniteTimeSpan);
-                using var reg = _cts.Token.Register(() => s.Dispose());
-                s.Connect(ep.Host, ep.Port);
+                try
+                {
+                    // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
+                    // dedicated threads (see SocketReadiness); a timer aborts it after 5 s.
+                    using var abort = new Timer(_ => s.Dispose(), null, TimeSpan.FromSeconds(5), Timeout.InfiniteTimeSpan);
+                    using var reg = _cts.Token.Register(() => s.Dispose());
+                    if (ep.Kind == OfTransportKind.Unix) s.Connect(new UnixDomainSocketEndPoint(ep.Path));
+                    else
+                    {
+                        s.Connect(ep.Host, ep.Port);
+                        s.NoDelay = true;
+                    }
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    failure = e is SocketException se ? se.Message : "timed out";
+                }
+                if (failure is null)
+                {
+                    // The same opening phase as a listener's: TLS (we present our certificate and check theirs), HELLO.
+                    transport = new OfTransport(s);
+                    deadline.CancelAfter(Options.HelloTimeout);
+                    var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, 0x5353_0000, deadline.Token)
+                        .ConfigureAwait(false);
+                    if (r.Ok)
+                    {
+                        conn = new OfConnection(transport, r, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
+                        if (transport.IsTls) _log.LogInformation("controller {Endpoint}: TLS established ({Tls})", ep, transport.TlsDescription);
+                    }
+                    else failure = r.Failure;
+                }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            if (conn is null)
             {
-                s.Dispose();
+                if (transport is not null) transport.Close();
+                else s.Dispose();
                 if (_cts.IsCancellationRequested) return;
-                _log.LogInformation("controller {Endpoint}: not reachable ({Reason}); retrying in {Seconds} s", ep, e is ObjectDisposedException ? "timed out" : e.Message, backoff.TotalSeconds);
+                _log.LogWarning("controller {Endpoint}: not connected ({Reason}); retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
                 try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
                 continue;
             }
             _log.LogInformation("controller {Endpoint}: connected", ep);
-            var conn = new OfConnection(s, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
             lock (_connLock) _conns.Add(conn);
             conn.Start();
             await conn.Completion.ConfigureAwait(false);
@@ -725,26 +713,10 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _cts.Cancel();
-        foreach (var l in _listeners) l.Listener.Stop();
-        foreach (var (unix, path) in _unixListeners) CloseUnix(unix, path);
+        foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
         foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();
         _dp.Events = null;
     }
-}
-
-/// <summary>A listen address could not be bound; the message is one user-facing line naming the address.</summary>
-public sealed class ListenException(string address, SocketException inner)
-    : Exception($"cannot listen on {address}: {Describe(inner)}", inner)
-{
-    public string Address { get; } = address;
-
-    private static string Describe(SocketException e) => e.SocketErrorCode switch
-    {
-        SocketError.AddressAlreadyInUse => "address already in use",
-        SocketError.AddressNotAvailable => "address not available on this host",
-        SocketError.AccessDenied => "permission denied",
-        _ => e.Message.ToLowerInvariant(),
-    };
 }

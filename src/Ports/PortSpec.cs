@@ -22,7 +22,8 @@ public enum PortKind
 
 /// <summary>
 /// One item of a <c>--ports</c> list: a backend and an interface name, or <see cref="PortKind.Memory"/> with a count.
-/// <see cref="FirstPortNo"/> is the OpenFlow port number of its first port; numbers run from 1 in list order.
+/// <see cref="FirstPortNo"/> is the OpenFlow port number of its first port: the number the item asks for (<c>3=eth3</c>),
+/// else the one after the previous item's last port (from 1).
 /// </summary>
 public sealed record PortSpecEntry(PortKind Kind, string Name, int Count, ushort FirstPortNo)
 {
@@ -58,8 +59,10 @@ public sealed record PortFactoryOptions
 /// <remarks>
 /// Grammar: a comma-separated list of items, each one of
 /// <c>afpacket:IF</c>, <c>IF</c> (same as afpacket:IF), <c>afxdp:IF</c>, <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
-/// (N in-memory ports). Prefixes are case-insensitive; spaces around items are ignored. An interface may appear once.
-/// Port numbers are assigned in list order from 1 (mem:N takes N consecutive numbers), up to 0xFF00 (OFPP_MAX).
+/// (N in-memory ports), optionally preceded by an OpenFlow port number and '=' (<c>3=afpacket:eth3</c>, the way OVS
+/// has ofport_request). Prefixes are case-insensitive; spaces around items are ignored. An interface may appear once.
+/// An item without a number takes the one after the previous item's last port (the first item takes 1); mem:N takes
+/// N consecutive numbers. Numbers run from 1 to 0xFF00 (OFPP_MAX) and may not repeat.
 /// </remarks>
 public static class PortSpec
 {
@@ -102,6 +105,18 @@ public static class PortSpec
             {
                 error = $"--ports '{spec}': empty item (two commas in a row, or a trailing comma).";
                 return false;
+            }
+            int eq = item.IndexOf('=');
+            if (eq >= 0)
+            {
+                string number = item[..eq].Trim();
+                if (!int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out int requested) || requested is < 1 or > MaxPorts)
+                {
+                    error = $"--ports item '{item}': '{number}' is not an OpenFlow port number (1 to {MaxPorts}), as in 3=afpacket:eth3.";
+                    return false;
+                }
+                next = requested;
+                item = item[(eq + 1)..].Trim();
             }
             PortKind kind;
             string arg;
@@ -154,8 +169,16 @@ public static class PortSpec
             }
             if ((long)next - 1 + count > MaxPorts)
             {
-                error = $"--ports '{spec}': more than {MaxPorts} ports.";
+                error = $"--ports '{spec}': port numbers beyond {MaxPorts}.";
                 return false;
+            }
+            foreach (var other in list)
+            {
+                if (next < other.FirstPortNo + other.Count && other.FirstPortNo < next + count)
+                {
+                    error = $"--ports item '{raw.Trim()}': OpenFlow port number {Math.Max(next, other.FirstPortNo)} is already taken by '{other}'.";
+                    return false;
+                }
             }
             list.Add(new PortSpecEntry(kind, arg, count, (ushort)next));
             next += count;

@@ -1,58 +1,99 @@
 using System.CommandLine;
 using Softswitch;
 
-var seconds = new Option<double>("--seconds") { Description = "length of the throughput run", DefaultValueFactory = _ => 3 };
+var seconds = new Option<double>("--seconds") { Description = "length of the throughput run in seconds (default 3)", DefaultValueFactory = _ => 3 };
 var demo = new Command("demo", "run the switch on in-memory ports with simulated hosts, then a short throughput run") { seconds };
-demo.SetAction(pr => Demo.Run(pr.GetValue(seconds)));
+demo.SetAction(pr =>
+{
+    double s = pr.GetValue(seconds);
+    if (!(s > 0) || s > 3600) return RunCommand.UserError($"--seconds must be above 0 and at most 3600, not {s}");
+    return Demo.Run(s);
+});
 
-var ports = new Option<string?>("--ports") { Description = "ports: mem:N, afpacket:IF, IF, afxdp:IF, pcap:IF, tap:NAME (comma-separated; numbered from 1)" };
-var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller: tcp:HOST:PORT (connect to it) or ptcp:PORT[:IP] (it connects to us); controllers decide the fail mode (repeatable)", AllowMultipleArgumentsPerToken = false };
-var listen = new Option<string[]>("--listen") { Description = "listen for service connections (ovs-ofctl and other tools): ptcp:PORT[:IP] (repeatable; binds 127.0.0.1 by default)" };
-var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable)" };
-var offloadOpt = new Option<string?>("--offload") { Description = "flow offload: none (default), netfpga (a NetFPGA-1G board) or netfpga-emulated" };
-var dpid = new Option<string?>("--dpid") { Description = "datapath id in hex (default: the first port's MAC)" };
-var failMode = new Option<string?>("--fail-mode") { Description = "without a controller: secure (drop misses) or standalone (learning switch)" };
-var config = new Option<string?>("--config") { Description = "a JSON file with the same settings (the command line wins)" };
-var threads = new Option<int?>("--threads") { Description = "forwarding threads (default 1)" };
-var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory" };
-var stats = new Option<bool>("--stats") { Description = "show a live statistics view instead of logs" };
-var logLevel = new Option<string?>("--log-level") { Description = "Trace, Debug, Information (default), Warning, Error" };
+var defaults = new RunSettings();
+var ports = new Option<string?>("--ports") { Description = "the ports, required: afpacket:IF (or IF), afxdp:IF, pcap:IF, tap:NAME, mem:N, comma-separated, numbered from 1 or as N=SPEC (3=afpacket:eth3)" };
+var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller, which alone decides the fail mode: tcp:HOST[:PORT], ssl:HOST[:PORT], unix:FILE (we connect) or ptcp:[PORT][:IP], pssl:[PORT][:IP], punix:FILE (it connects to us) (PORT 6653; IPv6 as [ADDR]; repeatable; default none)", AllowMultipleArgumentsPerToken = false };
+var listen = new Option<string[]>("--listen") { Description = "listen for service connections (ovs-ofctl and other tools; never the controller): ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (PORT 6653, IP 127.0.0.1; IPv6 as [ADDR]; repeatable; default none, besides RUNDIR/DPID.mgmt)" };
+var privateKey = new Option<string?>("--private-key") { Description = "PEM private key of this switch, for ssl: and pssl:" };
+var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
+var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
+var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable; default none)" };
+var offloadOpt = new Option<string?>("--offload") { Description = $"flow offload: none, netfpga (a NetFPGA-1G board) or netfpga-emulated (default {defaults.Offload})" };
+var dpid = new Option<string?>("--dpid") { Description = "datapath id: 0x1, 1 or 00:00:00:00:00:00:00:01, hex (default: the first port's MAC)" };
+var failMode = new Option<string?>("--fail-mode") { Description = $"without a controller: standalone (learning switch) or secure (drop misses) (default {defaults.FailMode}, as OVS)" };
+var config = new Option<string?>("--config") { Description = "a JSON file with the same settings (keys: " + string.Join(", ", ConfigFile.Keys) + "); the command line wins" };
+var threads = new Option<int?>("--threads") { Description = $"forwarding threads (default {defaults.Threads})" };
+var emcEntries = new Option<int?>("--emc-entries") { Description = $"exact-match cache entries per forwarding thread, 0 for none (default {defaults.EmcEntries})" };
+var packetInRate = new Option<double?>("--packet-in-rate") { Description = $"packet-ins per second at most (default {defaults.PacketInRate})" };
+var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory (default none)" };
+var stats = new Option<bool>("--stats") { Description = "show per-second rates per port and the busiest flows (plain lines when stdout is not a terminal)" };
+var logLevel = new Option<string?>("--log-level") { Description = $"LEVEL or MODULE:LEVEL[,...], levels off emer err warn info dbg (or the .NET names) (default {defaults.LogLevel})" };
+var logFile = new Option<string?>("--log-file") { Description = "write the log to FILE instead of stderr (softswitch ctl vlog/reopen reopens it)" };
 var unixctl = new Option<string?>("--unixctl") { Description = "control socket for `softswitch ctl` (default RUNDIR/DPID.ctl: $SOFTSWITCH_RUNDIR, /run/softswitch as root, else a per-user temp directory), or none" };
+var pidfile = new Option<string?>("--pidfile") { Description = "write the process id to FILE (removed on exit; default none)" };
+var detach = new Option<bool>("--detach") { Description = "run in the background; return once the switch is ready" };
 var localPort = new Option<string?>("--local-port") { Description = "the LOCAL port: a tap device NAME (created administratively down; default ss-DPID), or none" };
-var run = new Command("run", "run the switch") { ports, controller, listen, tunnel, offloadOpt, dpid, failMode, config, threads, pcapDir, stats, logLevel, unixctl, localPort };
+var run = new Command("run", "run the switch")
+{
+    ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    unixctl, pidfile, detach, localPort,
+};
 run.SetAction(pr =>
 {
     var s = new RunSettings();
     if (pr.GetValue(config) is { } path)
     {
-        s = RunCommand.LoadConfig(path, out var error);
-        if (s is null)
-        {
-            Console.Error.WriteLine($"softswitch: {error}");
-            return 2;
-        }
+        s = ConfigFile.Load(path, out var error);
+        if (s is null) return RunCommand.UserError(error);
     }
     if (pr.GetValue(ports) is { } p) s.Ports = p;
     if (pr.GetValue(controller) is { Length: > 0 } c) s.Controllers = [.. c];
     if (pr.GetValue(listen) is { Length: > 0 } l) s.Listen = [.. l];
+    if (pr.GetValue(privateKey) is { } pk) s.PrivateKey = pk;
+    if (pr.GetValue(certificate) is { } cert) s.Certificate = cert;
+    if (pr.GetValue(caCert) is { } ca) s.CaCert = ca;
     if (pr.GetValue(tunnel) is { Length: > 0 } tn) s.Tunnels = [.. tn];
     if (pr.GetValue(offloadOpt) is { } o) s.Offload = o;
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;
     if (pr.GetValue(failMode) is { } f) s.FailMode = f;
     if (pr.GetValue(threads) is { } t) s.Threads = t;
+    if (pr.GetValue(emcEntries) is { } emc) s.EmcEntries = emc;
+    if (pr.GetValue(packetInRate) is { } pir) s.PacketInRate = pir;
     if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;
     if (pr.GetValue(stats)) s.Stats = true;
     if (pr.GetValue(logLevel) is { } ll) s.LogLevel = ll;
+    if (pr.GetValue(logFile) is { } lf) s.LogFile = lf;
     if (pr.GetValue(unixctl) is { } u) s.Unixctl = u;
+    if (pr.GetValue(pidfile) is { } pf) s.Pidfile = pf;
+    if (pr.GetValue(detach)) s.Detach = true;
     if (pr.GetValue(localPort) is { } lp) s.LocalPort = lp;
-    return RunCommand.Run(s);
+    return RunCommand.Run(s, args);
 });
 
 var target = new Option<string?>("--target", "-t") { Description = "the daemon: its control socket path, its datapath id, or a name in the run directory (default: the only socket there)" };
-var ctlTimeout = new Option<double>("--timeout") { Description = "seconds to wait for the reply", DefaultValueFactory = _ => 30 };
+var ctlTimeout = new Option<double>("--timeout") { Description = "seconds to wait for the reply (default 30)", DefaultValueFactory = _ => 30 };
+var ctlFormat = new Option<string?>("--format", "-f") { Description = "text (default) or json, for show commands" };
 var ctlWords = new Argument<string[]>("command") { Description = "the command and its arguments (default: help, which lists them)", Arity = ArgumentArity.ZeroOrMore };
-var ctl = new Command("ctl", "send a command to a running switch's control socket (offload/show, offload/dump-flows, dp/show, help)") { target, ctlTimeout, ctlWords };
-ctl.SetAction(pr => CtlCommand.Run(pr.GetValue(target), pr.GetValue(ctlTimeout), pr.GetValue(ctlWords) ?? [], Console.Out, Console.Error));
+var ctl = new Command("ctl", "send a command to a running switch's control socket, as ovs-appctl does (help lists the commands)") { target, ctlTimeout, ctlFormat, ctlWords };
+ctl.SetAction(pr =>
+{
+    var words = pr.GetValue(ctlWords) ?? [];
+    if (pr.GetValue(ctlFormat) is { } fmt)
+    {
+        if (fmt is not ("text" or "json")) return RunCommand.UserError($"--format must be text or json, not '{fmt}'");
+        if (words.Length == 0) return RunCommand.UserError("--format goes with a show command (fdb/show, dump-flows, ...)");
+        words = [.. words, "--format", fmt];
+    }
+    return CtlCommand.Run(pr.GetValue(target), pr.GetValue(ctlTimeout), words, Console.Out, Console.Error);
+});
 
 var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo, ctl };
-return root.Parse(args).Invoke();
+if (args.Length == 0) return RunCommand.UserError("give a command: run, demo or ctl (see `softswitch --help`)");
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // One line per mistake, exit code 2; the usage only on --help.
+    string where = parsed.CommandResult.Command == root ? "softswitch --help" : $"softswitch {parsed.CommandResult.Command.Name} --help";
+    return RunCommand.UserError($"{parsed.Errors[0].Message} (see `{where}`)");
+}
+return parsed.Invoke();

@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Softswitch.Control;
+using Softswitch.Logging;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
@@ -20,30 +22,6 @@ using Spectre.Console;
 
 namespace Softswitch;
 
-/// <summary>Settings of `softswitch run`; the same names are accepted in the JSON file given with --config.</summary>
-public sealed class RunSettings
-{
-    public string Ports { get; set; } = "mem:4";
-    public List<string> Controllers { get; set; } = new();
-    public List<string> Listen { get; set; } = new();
-    /// <summary>Tunnel ports, e.g. <c>vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,port=5</c>.</summary>
-    public List<string> Tunnels { get; set; } = new();
-    /// <summary>none, netfpga (a real NetFPGA-1G board) or netfpga-emulated.</summary>
-    public string Offload { get; set; } = "none";
-    public string? Dpid { get; set; }
-    public string FailMode { get; set; } = "secure";
-    public int Threads { get; set; } = 1;
-    public int EmcEntries { get; set; } = 8192;
-    public double PacketInRate { get; set; } = 20_000;
-    public string? PcapDir { get; set; }
-    public bool Stats { get; set; }
-    public string LogLevel { get; set; } = "Information";
-    /// <summary>The control socket: a path, "none", or null for RUNDIR/DPID.ctl (see <see cref="ControlPaths"/>).</summary>
-    public string? Unixctl { get; set; }
-    /// <summary>The LOCAL port's tap name, "none" for no LOCAL port, or null for ss-DPID (see <see cref="Softswitch.Ports.LocalPort"/>).</summary>
-    public string? LocalPort { get; set; }
-}
-
 /// <summary>
 /// `softswitch run`: opens the ports, starts the datapath and the OpenFlow agent, logs, and stops cleanly on
 /// Ctrl-C or SIGTERM. A user mistake (a bad spec, a missing interface, a port in use) is one clear line and
@@ -51,14 +29,27 @@ public sealed class RunSettings
 /// </summary>
 internal static class RunCommand
 {
-    public static int Run(RunSettings s)
+    /// <summary>What the Mininet class and scripts read: the first line a log consumer sees when the switch is up.</summary>
+    public const string RunningMessage = "softswitch running";
+
+    /// <param name="commandLine">The command line as given, to start the daemon again for --detach.</param>
+    public static int Run(RunSettings s, IReadOnlyList<string> commandLine)
     {
-        if (!Enum.TryParse<LogLevel>(s.LogLevel, true, out var level)) return UserError($"unknown log level '{s.LogLevel}'");
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+        if (s.Detach && !Daemon.IsDetachedChild)
+            return Daemon.Detach(commandLine.Where(a => a != "--detach").ToList(), TimeSpan.FromSeconds(60));
+        if (Daemon.IsDetachedChild) Daemon.EnterOwnSession();
+
+        Vlog vlog;
+        try
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        }).SetMinimumLevel(level));
+            vlog = new Vlog(file: s.LogFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return UserError($"--log-file {s.LogFile}: {e.Message}");
+        }
+        if (!vlog.TrySet(s.LogLevel, out var levelError)) return UserError($"--log-level: {levelError}");
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(vlog).SetMinimumLevel(LogLevel.Trace));
         var log = loggers.CreateLogger("softswitch");
 
         FailMode failMode;
@@ -66,14 +57,26 @@ internal static class RunCommand
         {
             case "secure": failMode = FailMode.Secure; break;
             case "standalone": failMode = FailMode.Standalone; break;
-            default: return UserError($"--fail-mode must be secure or standalone, not '{s.FailMode}'");
+            default: return UserError($"--fail-mode must be standalone or secure, not '{s.FailMode}'");
         }
         foreach (var c in s.Controllers)
-            if (!OfEndpoint.TryParse(c, out _, out var why)) return UserError(why);
+        {
+            if (!OfEndpoint.TryParse(c, out _, out var why)) return UserError(EndpointError(c, why));
+        }
         foreach (var l in s.Listen)
-            if (!OfEndpoint.TryParse(l, out var ep, out var why) || !ep!.Passive) return UserError(ep is { Passive: false } ? $"--listen wants ptcp:PORT[:IP], not '{l}'" : why);
+        {
+            if (!OfEndpoint.TryParse(l, out var ep, out var why)) return UserError(EndpointError(l, why));
+            if (!ep!.Passive) return UserError(EndpointError(l, "--listen waits for connections: ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (tcp:, ssl: and unix: belong to --controller)"));
+        }
+        if (string.IsNullOrWhiteSpace(s.Ports))
+            return UserError("no ports: give --ports, e.g. --ports afpacket:eth1,afpacket:eth2 (`ip -br link` lists the interfaces; mem:4 makes in-memory ports; `softswitch demo` runs without any)");
         if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
-        if (s.Threads is < 1 or > 64) return UserError("--threads must be 1..64");
+        if (s.Threads is < 1 or > 64) return UserError($"--threads must be 1 to 64, not {s.Threads}");
+        if (s.EmcEntries is < 0 or > 1 << 24) return UserError($"--emc-entries must be 0 to {1 << 24}, not {s.EmcEntries}");
+        if (!(s.PacketInRate > 0)) return UserError($"--packet-in-rate must be above 0, not {s.PacketInRate}");
+        ulong configuredDpid = 0;
+        if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
+            return UserError($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)");
         using var claim = InterfaceLock.TryClaim(specs.Where(e => e.Kind != PortKind.Memory).Select(e => e.Name), out var claimError);
         if (claim is null) return UserError(claimError!);
 
@@ -82,10 +85,10 @@ internal static class RunCommand
         int portsPerThread = (PortSpec.PortCount(specs) + s.Threads - 1) / s.Threads;
         int idleWait = portsPerThread > 1 ? 0 : 1;
         IReadOnlyList<OpenedPort> opened;
-        PortFactoryOptions portOptions;
+        PortFactoryOptions portFactory;
         try
         {
-            opened = PortSpec.Open(specs, portOptions = new PortFactoryOptions
+            opened = PortSpec.Open(specs, portFactory = new PortFactoryOptions
             {
                 Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
                 PcapDir = s.PcapDir,
@@ -137,16 +140,7 @@ internal static class RunCommand
             }
         }
 
-        ulong dpid;
-        if (s.Dpid is { } hex)
-        {
-            if (!ulong.TryParse(hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out dpid))
-                return UserError($"--dpid wants up to 16 hex digits, not '{hex}'");
-        }
-        else
-        {
-            dpid = opened.Count > 0 ? opened[0].Port.Info.HwAddr.Value : 1;
-        }
+        ulong dpid = s.Dpid is not null ? configuredDpid : opened.Count > 0 ? opened[0].Port.Info.HwAddr.Value : 1;
 
         if (!string.Equals(s.LocalPort, "none", StringComparison.OrdinalIgnoreCase))
         {
@@ -167,13 +161,20 @@ internal static class RunCommand
             DatapathId = dpid,
             FailMode = failMode,
             Controllers = s.Controllers,
-            Listeners = s.Listen,
-            ServiceSockets = ManagementSocket(dpid, log) is { } mgmt ? [mgmt] : [],
+            // --listen endpoints and the default RUNDIR/DPID.mgmt are service connections (tools), like OVS's br0.mgmt.
+            Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
+            Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert },
         }, loggers);
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
+        using var done = new ManualResetEventSlim(false);
         var commands = new ControlCommands(loggers.CreateLogger("control"));
         DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.DescribeBoard);
+        HostCommands.Register(commands, new HostCommands.Context(dp, agent, vlog, () =>
+        {
+            log.LogInformation("exit requested over the control socket");
+            done.Set();
+        }) { PortFactory = portFactory });
         ControlServer? control = null;
         if (!string.Equals(s.Unixctl, "none", StringComparison.OrdinalIgnoreCase))
         {
@@ -205,52 +206,52 @@ internal static class RunCommand
         {
             agent.Start();
         }
-        catch (ListenException e)
+        catch (Exception e) when (e is IOException or SocketException or OfTlsException)
         {
             control?.Dispose();
             offload?.Dispose();
             return UserError(e.Message);
         }
+        if (s.Pidfile is { } pidfile && !Daemon.TryWritePidFile(pidfile, out var pidError))
+        {
+            control?.Dispose();
+            agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            offload?.Dispose();
+            return UserError(pidError);
+        }
         dp.Start();
         // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
-        using var reopener = offload is null ? new PortReopener(dp, opened, portOptions, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
-        log.LogInformation("softswitch running: dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
-            dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), failMode, s.Threads);
+        using var reopener = offload is null ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
+        log.LogInformation(RunningMessage + ": dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
+            dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), failMode.ToString().ToLowerInvariant(), s.Threads);
 
-        using var done = new ManualResetEventSlim(false);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; done.Set(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; done.Set(); });
-        if (s.Stats) StatsView(dp, agent, offload?.Manager, done);
+        // SIGHUP ends the daemon as it ends ovs-vswitchd (Mininet's teardown sends it), like SIGTERM and Ctrl-C.
+        string? signal = null;
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; signal = "SIGTERM"; done.Set(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; signal = "SIGINT"; done.Set(); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; signal = "SIGHUP"; done.Set(); });
+        Daemon.SignalReady(() => vlog.RedirectConsole(TextWriter.Null));
+        using var links = new LinkWatcher(dp, loggers.CreateLogger("link"));
+        if (s.Stats) StatsView.Run(dp, agent, offload?.Manager, vlog, done);
         else done.Wait();
 
-        log.LogInformation("shutting down");
+        log.LogInformation("shutting down{Why}", signal is null ? "" : $" ({signal})");
+        Daemon.Notify("STOPPING=1");
         control?.Dispose();
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Stop();
         offload?.Dispose();
+        if (s.Pidfile is not null) Daemon.RemovePidFile(s.Pidfile);
         return 0;
     }
 
-    private static void StatsView(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, ManualResetEventSlim done)
+    /// <summary>One wording for every bad endpoint: <c>bad OpenFlow endpoint 'X': why</c>.</summary>
+    internal static string EndpointError(string text, string why)
     {
-        AnsiConsole.Live(new Table()).Start(ctx =>
-        {
-            while (!done.Wait(1000))
-            {
-                var t = new Table().Title($"softswitch  flows: {dp.Flows.ActiveExact} exact, {dp.Flows.ActiveWildcard} wildcard{OffloadTitle(offload)}  " +
-                                          $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}  packet-ins: {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped");
-                t.AddColumns("port", "name", "rx packets", "rx bytes", "tx packets", "tx bytes", "rx dropped", "tx dropped", "link");
-                foreach (var p in dp.Ports.List)
-                {
-                    var c = p.Port.Counters.Snapshot();
-                    t.AddRow(p.No.ToString(), p.Port.Info.Name, c.RxPackets.ToString("N0"), c.RxBytes.ToString("N0"), c.TxPackets.ToString("N0"),
-                             c.TxBytes.ToString("N0"), c.RxDropped.ToString("N0"), c.TxDropped.ToString("N0"), p.Port.LinkUp ? "up" : "down");
-                }
-                var drops = string.Join("  ", Enum.GetValues<DropReason>().Where(r => r != DropReason.Count && dp.DropCount(r) > 0).Select(r => $"{r}={dp.DropCount(r):N0}"));
-                t.Caption(drops.Length == 0 ? "no drops" : "drops: " + drops);
-                ctx.UpdateTarget(t);
-            }
-        });
+        const string Prefix = "bad OpenFlow endpoint";
+        if (why.StartsWith(Prefix, StringComparison.Ordinal)) return why;
+        int cut = why.IndexOf("': ", StringComparison.Ordinal);
+        return $"{Prefix} '{text}': {(cut >= 0 ? why[(cut + 3)..] : why)}";
     }
 
     /// <summary>The live view's offload part: <c> (hw 3, sw 2: unsupported-action=2)</c>, or "" without offload.</summary>
@@ -297,26 +298,9 @@ internal static class RunCommand
         }
     }
 
-    private static int UserError(string message)
+    internal static int UserError(string message)
     {
         Console.Error.WriteLine($"softswitch: {message}");
         return 2;
-    }
-
-    /// <summary>Reads a --config JSON file into settings (property names as in <see cref="RunSettings"/>, case-insensitive).</summary>
-    public static RunSettings? LoadConfig(string path, out string? error)
-    {
-        error = null;
-        try
-        {
-            var json = File.ReadAllText(path);
-            return JsonSerializer.Deserialize<RunSettings>(json, new JsonSerializerOptions { PropertyNameCaseInsensitive = true, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
-                   ?? new RunSettings();
-        }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
-        {
-            error = $"cannot read config '{path}': {e.Message}";
-            return null;
-        }
     }
 }

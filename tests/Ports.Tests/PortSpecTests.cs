@@ -26,6 +26,20 @@ public sealed class PortSpecTests
         Assert.Equal("afpacket:eth1,afpacket:eth2,afxdp:eth3,pcap:eth4,mem:3,tap:tap0,mem:1", string.Join(',', e));
     }
 
+    [Fact]
+    public void Parse_ExplicitNumbers_AsMininetGivesThem_OthersFollowThePreviousItem()
+    {
+        var e = PortSpec.Parse("3=afpacket:s1-eth3, 1=s1-eth1,eth9,10 = mem:2,tap:t0");
+        Assert.Equal(
+        [
+            new PortSpecEntry(PortKind.AfPacket, "s1-eth3", 1, 3),
+            new PortSpecEntry(PortKind.AfPacket, "s1-eth1", 1, 1),
+            new PortSpecEntry(PortKind.AfPacket, "eth9", 1, 2),
+            new PortSpecEntry(PortKind.Memory, "", 2, 10),
+            new PortSpecEntry(PortKind.Tap, "t0", 1, 12),
+        ], e);
+    }
+
     [Theory]
     [InlineData("", "empty")]
     [InlineData("eth0,,eth1", "empty item")]
@@ -37,7 +51,14 @@ public sealed class PortSpecTests
     [InlineData("afpacket:", "not a valid interface name")]
     [InlineData("afpacket:averyveryverylongname", "not a valid interface name")]
     [InlineData("eth0,pcap:eth0", "listed twice")]
-    [InlineData("mem:65281", "more than")]
+    [InlineData("mem:65281", "beyond 65280")]
+    [InlineData("0=eth0", "not an OpenFlow port number")]
+    [InlineData("65281=eth0", "not an OpenFlow port number")]
+    [InlineData("x=eth0", "not an OpenFlow port number")]
+    [InlineData("2=eth0,2=eth1", "number 2 is already taken by 'afpacket:eth0'")]
+    [InlineData("3=mem:4,5=eth1", "number 5 is already taken by 'mem:4'")]
+    [InlineData("5=eth1,3=mem:4", "number 5 is already taken by 'afpacket:eth1'")]
+    [InlineData("65280=eth0,eth1", "beyond 65280")]
     public void Parse_Rejects_WithHelpfulMessage(string spec, string expected)
     {
         Assert.False(PortSpec.TryParse(spec, out _, out var error));

@@ -36,6 +36,42 @@ public sealed class ControlServerTests : IDisposable
     }
 
     [Fact]
+    public void ARunDirectoryOthersControlIsRefused()
+    {
+        if (SocketFile.EffectiveUid != 0)
+        {
+            Console.WriteLine("SKIPPED: ARunDirectoryOthersControlIsRefused needs root to chown a directory to another user");
+            return;
+        }
+        string dir = Path.Combine(_dir.FullName, "run");
+        Directory.CreateDirectory(dir);
+        string sock = Path.Combine(dir, "sw.ctl");
+
+        File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("777", 8));
+        var e = Assert.Throws<ControlSocketException>(() => ControlServer.Start(sock, Commands()));
+        Assert.Equal($"run directory '{dir}' is writable by others (mode 0777) without the sticky bit; not using it", e.Message);
+        File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("1777", 8)); // like /tmp: fine
+        using (ControlServer.Start(sock, Commands())) { }
+
+        File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("750", 8));
+        var (code, _, err) = Run("chown", "54321", dir);
+        Assert.True(code == 0, err);
+        e = Assert.Throws<ControlSocketException>(() => ControlServer.Start(sock, Commands()));
+        Assert.Equal($"run directory '{dir}' is owned by uid 54321, not by this user (uid 0) or root; not using it", e.Message);
+        Assert.False(File.Exists(sock));
+    }
+
+    private static (int, string, string) Run(string tool, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string so = p.StandardOutput.ReadToEnd(), se = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, so, se);
+    }
+
+    [Fact]
     public void Answers_AndSurvivesMalformedRequests()
     {
         using var server = ControlServer.Start(SocketPath, Commands());

@@ -1,3 +1,4 @@
+using Softswitch.Datapath.Counters;
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Packets;
 
@@ -32,7 +33,7 @@ public interface IActionSink
 /// <see cref="PacketLayers"/> (parallel to the packet indices) so later actions see the new offsets. Output
 /// and enqueue call the sink once per batch. Packets are never dropped or reordered here.
 /// <para>
-/// Thread safety: one executor per poll thread (it owns its counters, which are plain fields summed when
+/// Thread safety: one executor per poll thread (it counts into its thread's <see cref="CounterSet"/>, summed when
 /// read). Zero allocation per batch.
 /// </para>
 /// </remarks>
@@ -41,8 +42,19 @@ public sealed class ActionExecutor
     /// <summary>The queue id passed to <see cref="IActionSink.Output"/> for a plain output action.</summary>
     public const uint NoQueue = uint.MaxValue;
 
-    /// <summary>Packets left untagged because a VLAN push found no headroom (or a frame shorter than 14 bytes).</summary>
-    public long VlanPushFailed;
+    private readonly CounterSet _counters;
+
+    /// <summary>An executor counting into <paramref name="counters"/> (its thread's set), or into a set of its own.</summary>
+    public ActionExecutor(CounterSet? counters = null) => _counters = counters ?? new CounterSet();
+
+    /// <summary>Packets left untagged because a VLAN push found no headroom (or a frame shorter than 14 bytes): <c>vlan-push-failed</c>.</summary>
+    public long VlanPushFailed => _counters[DatapathCounters.VlanPushFailed];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CountVlanPushFailed(int n)
+    {
+        if (n != 0) _counters.Add(DatapathCounters.VlanPushFailed, n);
+    }
 
     /// <summary>
     /// Applies <paramref name="actions"/> to the buffers <paramref name="pkts"/> of <paramref name="pool"/>.
@@ -93,10 +105,10 @@ public sealed class ActionExecutor
                     SetTpDst(pool, pkts, layers, (ushort)a.Value);
                     break;
                 case ActionKind.SetVlanVid:
-                    VlanPushFailed += SetVlanVid(pool, pkts, layers, (ushort)a.Value);
+                    CountVlanPushFailed(SetVlanVid(pool, pkts, layers, (ushort)a.Value));
                     break;
                 case ActionKind.SetVlanPcp:
-                    VlanPushFailed += SetVlanPcp(pool, pkts, layers, (byte)a.Value);
+                    CountVlanPushFailed(SetVlanPcp(pool, pkts, layers, (byte)a.Value));
                     break;
                 case ActionKind.StripVlan:
                     StripVlan(pool, pkts, layers);

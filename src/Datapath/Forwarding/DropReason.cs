@@ -1,6 +1,11 @@
+using Softswitch.Datapath.Counters;
+
 namespace Softswitch.Datapath.Forwarding;
 
-/// <summary>Why the datapath dropped a packet (or a copy of one). Each value is a named counter.</summary>
+/// <summary>
+/// Why the datapath dropped a packet (or a copy of one). Each value is a named counter of the registry
+/// (<see cref="Counters.DatapathCounters.Drop"/>: <c>drop-no-recv</c>, ...); a new value needs its name there.
+/// </summary>
 public enum DropReason : byte
 {
     /// <summary>Received on a port configured OFPPC_NO_RECV (anything but an 802.1D BPDU).</summary>
@@ -35,22 +40,26 @@ public enum DropReason : byte
     TooBig,
     /// <summary>An output that needs a tunnel or feature the egress port lacks.</summary>
     Unsupported,
+    /// <summary>NORMAL (or fail-standalone) got a frame shorter than an Ethernet header.</summary>
+    NormalRunt,
     /// <summary>An 802.1D BPDU (to 01:80:c2:00:00:00) received on a port configured OFPPC_NO_RECV_STP.</summary>
     NoRecvStp,
     Count,
 }
 
-/// <summary>Per-thread drop counters; a reader sums them over threads.</summary>
+/// <summary>Per-thread drop counters: a view of the thread's <see cref="CounterSet"/> by <see cref="DropReason"/>; a reader sums the threads.</summary>
 public sealed class DropCounters
 {
-    private readonly long[] _c = new long[(int)DropReason.Count];
+    private readonly CounterSet _set;
 
-    public void Add(DropReason r, long n = 1) => _c[(int)r] += n;
-    public void AddAtomic(DropReason r, long n = 1) => Interlocked.Add(ref _c[(int)r], n);
-    public long this[DropReason r] => Volatile.Read(ref _c[(int)r]);
+    public DropCounters(CounterSet? set = null) => _set = set ?? new CounterSet();
+
+    public void Add(DropReason r, long n = 1) => _set.Add(DatapathCounters.Drop(r), n);
+    public void AddAtomic(DropReason r, long n = 1) => _set.AddAtomic(DatapathCounters.Drop(r), n);
+    public long this[DropReason r] => _set[DatapathCounters.Drop(r)];
 
     public void AddTo(Span<long> totals)
     {
-        for (int i = 0; i < _c.Length; i++) totals[i] += Volatile.Read(ref _c[i]);
+        for (int i = 0; i < (int)DropReason.Count && i < totals.Length; i++) totals[i] += this[(DropReason)i];
     }
 }

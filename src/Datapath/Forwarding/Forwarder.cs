@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
@@ -12,11 +13,37 @@ namespace Softswitch.Datapath.Forwarding;
 /// arrays, per-port transmit queues and counters.
 /// </summary>
 /// <remarks>
-/// Design (ovs dp_netdev_pmd_thread): a burst of up to 32 packets goes receive → parse → classify (EMC,
-/// exact, tuple space) → group by flow → one action run per flow-batch → per-port transmit queues, flushed
-/// with one Send per port per burst. Nothing here takes a lock or allocates per packet. Output shares the
-/// buffer (refcount) unless a later action rewrites it, in which case it sends a copy. All state is owned
-/// by one thread; counters are read racily (monotonic longs) by the statistics code.
+/// <para><b>Pipeline</b> (ovs dp_netdev_pmd_thread): a burst of up to 32 packets goes (1) receive, (2) parse into
+/// flow keys, (3) classify (EMC, exact, tuple space), (4) group by flow and run each flow-batch's actions once,
+/// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here takes a lock or
+/// allocates per packet. Output shares the buffer (refcount) unless a later action rewrites it, in which case it
+/// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>) are read racily (monotonic
+/// longs) by the statistics code. Virtual ports (tunnels) plug in through <see cref="IEncapsulatingPort"/> on the
+/// port slot: the output step hands them each packet instead of queueing it.</para>
+/// <para><b>Re-entrancy</b> (the pipeline calls itself on one thread, in two places; the burst arrays, batch arrays
+/// and transmit queues are shared by the nested calls):</para>
+/// <list type="bullet">
+/// <item>Tunnel sub-bursts: a burst from an underlay port is decapsulated in step 1 (<c>TunnelPath.Receive</c>), and
+/// each tunnel's inner packets run the whole pipeline through <c>Process(slot, pkts, tunIds)</c> before the outer call
+/// parses anything: the outer call touches the burst arrays only after the nested calls have returned, and the packets
+/// it keeps are in the span <c>Receive</c> hands back. Nested calls stage output on the shared queues and flush them;
+/// decapsulated packets never reach an underlay's decapsulation again in the same call (they arrive on the tunnel
+/// port's slot).</item>
+/// <item>Packet-out with OFPP_TABLE (control forwarder, under <c>SwitchDatapath</c>'s control lock): the action run of
+/// <see cref="ExecutePacketOut"/> calls back into <c>Process</c> (or classification, for in_port NONE/CONTROLLER) from
+/// inside the executor; the packet-out keeps its own one-packet layer array and span, so the nested pipeline may use
+/// every burst array. A flow's actions may not use TABLE (counted as <c>drop-table-in-flow</c>), so this nests once.</item>
+/// <item>Tunnel output: the output step calls the virtual port, which stages the encapsulated copy on its underlay's
+/// queue (<c>StageTxSlot</c> again, one level: an underlay is never itself virtual).</item>
+/// </list>
+/// <para><b>Lock order of the whole switch</b> (a thread holding one may take only those after it):
+/// agent connection list → <c>SwitchDatapath</c> control lock (packet-out; the control forwarder runs under it) →
+/// flow table writer lock (flow-mods, expiry, queries) → offload manager's queue gate (its observer only appends). The
+/// offload manager's placement lock (worker and maintenance) → its queue gate, and → the target's own lock (driver,
+/// board emulator, dummy); it is never held while taking the flow table's writer lock. <c>SwitchDatapath</c>'s port
+/// lock → tunnel registry lock; a tunnel port's lock (ARP and hold queue) is a leaf taken from forwarding threads.
+/// The counter registry's locks (definitions, group membership) are leaves. Forwarding threads take none of these on
+/// the packet path except the tunnel port's, on a next-hop miss.</para>
 /// </remarks>
 public sealed class Forwarder
 {
@@ -25,14 +52,18 @@ public sealed class Forwarder
     public readonly PacketPool Pool;
     public readonly ExactMatchCache? Cache;
     public readonly FlowTableThreadStats TableStats;
-    public readonly ParseCounters ParseErrors = new();
-    public readonly DropCounters Drops = new();
+    /// <summary>This thread's slots of the switch's counter registry (no atomics; summed by <see cref="SwitchDatapath.Counters"/>).</summary>
+    public readonly CounterSet Counters;
+    public readonly ParseCounters ParseErrors;
+    public readonly DropCounters Drops;
     public readonly UpcallRing Upcalls;
-    public readonly ActionExecutor Executor = new();
+    public readonly ActionExecutor Executor;
     /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
     internal ulong TunnelId;
     /// <summary>Tunnel encapsulation on output and decapsulation on underlay receive.</summary>
     private readonly TunnelPath _tunnels;
+    /// <summary>This forwarder's tunnel path (virtual tunnel ports encapsulate through it).</summary>
+    internal TunnelPath TunnelPath => _tunnels;
     public long Packets, Bursts, Misses;
 
     // Burst state (parallel arrays indexed by position in the burst).
@@ -62,6 +93,10 @@ public sealed class Forwarder
     internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots)
     {
         _dp = dp;
+        Counters = dp.Counters.CreateSet();
+        ParseErrors = new ParseCounters(Counters);
+        Drops = new DropCounters(Counters);
+        Executor = new ActionExecutor(Counters);
         Pool = new PacketPool(poolSize);
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Flows.CreateThreadStats();
@@ -82,8 +117,8 @@ public sealed class Forwarder
 
     /// <summary>Whether this burst consults the EMC (present and not bypassed for a low hit rate).</summary>
     public bool EmcActive => Cache is not null && _emcBypass == 0;
-    /// <summary>Times the EMC was bypassed for a low hit rate.</summary>
-    public long EmcBypassCount;
+    /// <summary>Times the EMC was bypassed for a low hit rate (<c>emc-bypass</c>).</summary>
+    public long EmcBypassCount => Counters[DatapathCounters.EmcBypass];
 
     private void SampleEmc(int n)
     {
@@ -100,7 +135,7 @@ public sealed class Forwarder
         if (dl > 0 && dh < dl * minRate)
         {
             _emcBypass = EmcBypassPackets;
-            EmcBypassCount++;
+            Counters.Add(DatapathCounters.EmcBypass);
         }
     }
 
@@ -259,6 +294,16 @@ public sealed class Forwarder
             _batchLayers[slotIdx] = layers[i];
         }
 
+        // A burst spread over many flows (a large working set) would otherwise pay, per flow and one after the
+        // other, a cache miss for the entry's counters, one for its action list and one for the list's items:
+        // prefetch them for every batch first, one level per pass, so the misses overlap.
+        if (batches > 2)
+        {
+            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b], 3);
+            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions, 1);
+            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions.Items, 1);
+        }
+
         for (int b = 0; b < batches; b++)
         {
             var e = _batchFlow[b];
@@ -327,11 +372,15 @@ public sealed class Forwarder
         foreach (int p in pkts)
         {
             var f = Pool.Frame(p);
-            if (f.Length < 14) continue;
+            if (f.Length < 14)
+            {
+                Drops.Add(DropReason.NormalRunt);
+                continue;
+            }
             ushort vlan = 0;
             if (f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00) vlan = (ushort)(((f[14] << 8) | f[15]) & 0x0FFF);
             ushort inPort = Pool.InPort[p];
-            if (ports.Get(inPort) is not null) mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _now);
+            if (ports.Get(inPort) is not null && !mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _now)) Counters.Add(DatapathCounters.MacTableFull);
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _now);
             if (outPort == OfPort.None) Flood(p, inPort, true, copy);
             else if (outPort != inPort) StageTx(outPort, p, copy, inPort, uint.MaxValue);
@@ -374,9 +423,9 @@ public sealed class Forwarder
             Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
             return;
         }
-        if (slot.Port is TunnelPort tunnel)
+        if (slot.Encapsulating is { } virtualPort)
         {
-            _tunnels.Output(tunnel, p);
+            virtualPort.Output(this, p);
             return;
         }
         int q = slot.Index;

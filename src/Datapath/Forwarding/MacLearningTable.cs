@@ -27,18 +27,20 @@ public sealed class MacLearningTable
 
     private static ulong Key(ulong mac, ushort vlan) => (mac & 0xFFFF_FFFF_FFFFUL) | ((ulong)vlan << 48);
 
-    public void Learn(MacAddress src, ushort vlan, ushort port, long nowNanos)
+    /// <summary>Learns (or refreshes) <paramref name="src"/> on <paramref name="port"/>; false when the table is full and it was not learned.</summary>
+    public bool Learn(MacAddress src, ushort vlan, ushort port, long nowNanos)
     {
-        if (src.IsMulticast) return;
+        if (src.IsMulticast) return true;
         ulong k = Key(src.Value, vlan);
         if (_table.TryGetValue(k, out var e))
         {
             if (e.Port != port) e.Port = port;
             if (nowNanos - Volatile.Read(ref e.SeenNanos) > 1_000_000_000) Volatile.Write(ref e.SeenNanos, nowNanos);
-            return;
+            return true;
         }
-        if (_table.Count >= MaxEntries) return;
+        if (_table.Count >= MaxEntries) return false;
         _table.TryAdd(k, new Entry { Port = port, SeenNanos = nowNanos });
+        return true;
     }
 
     /// <summary>The port <paramref name="dst"/> was learned on, or <see cref="Actions.OfPort.None"/>.</summary>
@@ -61,4 +63,16 @@ public sealed class MacLearningTable
     }
 
     public void Clear() => _table.Clear();
+
+    /// <summary>A learned address as <see cref="Snapshot"/> lists it.</summary>
+    public readonly record struct Learned(MacAddress Mac, ushort Vlan, ushort Port, long SeenNanos);
+
+    /// <summary>The entries at the time of the call, for management (allocates; safe while forwarding threads learn).</summary>
+    public List<Learned> Snapshot()
+    {
+        var list = new List<Learned>(_table.Count);
+        foreach (var kv in _table)
+            list.Add(new Learned(new MacAddress(kv.Key & 0xFFFF_FFFF_FFFFUL), (ushort)(kv.Key >> 48), kv.Value.Port, Volatile.Read(ref kv.Value.SeenNanos)));
+        return list;
+    }
 }

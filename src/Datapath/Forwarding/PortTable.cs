@@ -6,6 +6,8 @@ namespace Softswitch.Datapath.Forwarding;
 public sealed class PortSlot
 {
     public readonly IPort Port;
+    /// <summary>The port's virtual-port seam when it has one (tunnels), else null: set once, read per output packet.</summary>
+    public readonly IEncapsulatingPort? Encapsulating;
     public readonly ushort No;
     /// <summary>Dense index assigned by the datapath (never reused): forwarders index transmit queues by it.</summary>
     public readonly int Index;
@@ -17,6 +19,7 @@ public sealed class PortSlot
     public PortSlot(IPort port, ushort no, int index, int queueCount)
     {
         Port = port;
+        Encapsulating = port as IEncapsulatingPort;
         No = no;
         Index = index;
         _lastLinkUp = port.LinkUp;

@@ -41,6 +41,17 @@ public enum OffloadReason : byte
     TargetError,
 }
 
+/// <summary>How a target picks the rule that answers a packet (what the offload manager must keep equal to the software's choice).</summary>
+public enum OffloadLookupModel : byte
+{
+    /// <summary>One table of rows without priority: the first matching row wins, and the target chooses the rows.</summary>
+    RowOrder,
+    /// <summary>An exact table looked up first, then wildcard rows in row order without priority (NetFPGA-1G).</summary>
+    ExactFirst,
+    /// <summary>Rules carry the flow's priority and the highest wins (exact flows have the highest); equal priorities tie.</summary>
+    Priority,
+}
+
 /// <summary>What an <see cref="IOffloadTarget"/> operation did.</summary>
 /// <param name="Installed">The flow is in hardware after the call.</param>
 /// <param name="Reason">Why not, when <paramref name="Installed"/> is false.</param>
@@ -69,13 +80,17 @@ public readonly record struct OffloadCounts(long Packets, long Bytes)
 /// Contract: the software <see cref="Classifier.FlowTable"/> stays the truth. A target is a cache that may refuse:
 /// <see cref="TryInstall"/> answers with a reason instead of throwing. The target decides what its hardware can
 /// express (actions, match encoding, table placement); the caller (<see cref="OffloadManager"/>) decides what is safe
-/// to put there (priorities, overlaps, datapath state). Counters are read as deltas so the caller can add them to
-/// the flow (<see cref="FlowEntry.AddCounts"/>). Calls are serialised by the caller (not thread-safe).
+/// to put there (priorities, overlaps, datapath state), following the target's <see cref="LookupModel"/>. Counters are read as deltas so the caller can add them to
+/// the flow (<see cref="FlowEntry.AddCounts"/>). Calls are serialised by the caller (not thread-safe) and made from the
+/// offload worker or maintenance thread, never under the flow table's lock: a target may take its time.
 /// </remarks>
 public interface IOffloadTarget
 {
     /// <summary>A short name for logs and stats ("netfpga", "dummy").</summary>
     string Name { get; }
+
+    /// <summary>How the hardware picks among the rules it holds (the manager places flows so it picks as software does).</summary>
+    OffloadLookupModel LookupModel { get; }
 
     /// <summary>The OpenFlow port numbers the hardware forwards between (its physical ports).</summary>
     IReadOnlyList<ushort> Ports { get; }

@@ -39,9 +39,9 @@ public enum PlacementEvent : byte
 public readonly record struct OffloadDecision(PlacementEvent Event, FlowPlacement Placement, string? Location, bool WasInHardware);
 
 /// <summary>
-/// Receives an <see cref="OffloadManager"/>'s decisions (the Datapath has no logging of its own; the daemon plugs a
-/// logger in). Called under the manager's lock, itself inside the flow table's writer lock: keep it short, never call
-/// back into the manager or the table.
+/// Receives an <see cref="OffloadManager"/>'s decisions (the Datapath has no logging of its own; the host plugs a
+/// logger in). Called on the thread that places flows (the offload worker, or maintenance), under the manager's lock
+/// and never under the flow table's writer lock: keep it short, never call back into the manager.
 /// </summary>
 public interface IOffloadLog
 {
@@ -56,6 +56,10 @@ public interface IOffloadLog
 }
 
 /// <summary>Counters of an <see cref="OffloadManager"/> (a snapshot).</summary>
+/// <param name="PendingEvents">Table changes queued and not yet placed.</param>
+/// <param name="PlacedEvents">Table changes placed so far (flow-mods, and flows offered when the manager attached).</param>
+/// <param name="PlacementLatencyMeanMicros">Mean time from a table change to its placement decision.</param>
+/// <param name="PlacementLatencyMaxMicros">Longest time from a table change to its placement decision.</param>
 public readonly record struct OffloadStats(
     int HardwareFlows,
     int SoftwareFlows,
@@ -70,7 +74,11 @@ public readonly record struct OffloadStats(
     long HardwarePackets,
     long HardwareBytes,
     IReadOnlyDictionary<OffloadReason, int> SoftwareReasons,
-    long TargetErrors = 0)
+    long TargetErrors = 0,
+    int PendingEvents = 0,
+    long PlacedEvents = 0,
+    double PlacementLatencyMeanMicros = 0,
+    double PlacementLatencyMaxMicros = 0)
 {
     /// <summary>Mean register writes per flow-table change (add, modify, removal).</summary>
     public double RegisterWritesPerFlowMod => FlowModEvents == 0 ? 0 : (double)FlowModRegisterWrites / FlowModEvents;
@@ -81,35 +89,49 @@ public readonly record struct OffloadStats(
 /// which flows go to hardware, remembers where each flow lives and why, and adds hardware counters to the flows.
 /// </summary>
 /// <remarks>
+/// <para><b>Asynchronous</b> (as Open vSwitch offloads): the table's observer calls only append the change to a queue
+/// (no target call, no manager lock), so a flow-mod never waits for the device. The offload worker thread
+/// (<see cref="Start"/>) drains the queue in batches and makes the target calls; <see cref="Poll"/> drains it too, and
+/// <see cref="ProcessPending"/> drains it on the caller's thread (tests, harnesses without a worker). The software
+/// table stays the truth: a new flow is forwarded by software (the target misses it) until its installation is
+/// confirmed, and counted by whoever forwarded each packet (software hits into the flow directly, hardware counts added
+/// by <see cref="Poll"/>), so nothing is forwarded or counted twice. Until a queued change is placed the hardware still
+/// answers with what it holds: a deleted flow, a flow's old actions, or a rule the new flow makes unsafe (evicted when
+/// the change is placed). That window is the queue's latency, reported as <see cref="OffloadStats.PlacementLatencyMaxMicros"/>;
+/// <see cref="WaitForPlacement"/> waits it out. A change whose flow has left the table by the time it is placed is skipped
+/// (an ADD then DELETE before the worker runs costs the device nothing).</para>
 /// <para><b>Invariant</b> (what makes the hardware a safe cache): for every packet the hardware answers, it picks the
-/// rule the software would pick. The hardware looks up its exact rows first, then its wildcard rows in row order with
-/// no priority, and sends misses to software. So:</para>
-/// <list type="bullet">
-/// <item>An exact flow may always go to hardware (exact beats every wildcard, in both). An exact flow left in
-/// software (hash collision, unsupported action) evicts every offloaded wildcard rule that matches its key.</item>
-/// <item>A wildcard flow W may be in hardware only if no software flow of priority &gt;= W's overlaps it (ties count:
-/// the software breaks them by subtable order, the hardware by row order) and no other offloaded wildcard flow
-/// overlaps it at all. When a flow arrives that breaks this for an offloaded W, W is evicted first (its counters are
-/// read, its rows freed) and stays in software with reason <see cref="OffloadReason.Evicted"/>.</item>
-/// <item>With a <see cref="SwitchDatapath"/>, the datapath's state must match what the hardware assumes: every board
-/// port is a datapath port, FLOOD/ALL go to exactly the board's ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD,
-/// NO_FLOOD) do not change the answer, no board port carries a tunnel (software decapsulates what arrives there), no
-/// emergency table, no fragment dropping. A change there (checked each
-/// <see cref="Poll"/>) re-places every flow.</item>
-/// </list>
+/// rule the software would pick. The software's order: an exact rule beats every wildcard rule; among wildcard rules
+/// the higher priority wins and equal priorities tie. The target's order is its <see cref="IOffloadTarget.LookupModel"/>.
+/// A flow H may be in hardware only if (1) no software flow that overlaps H outranks or ties it, and (2) no other
+/// hardware flow that overlaps H is ordered differently by the target than by the software: under
+/// <see cref="OffloadLookupModel.ExactFirst"/> two wildcard rows (rows have no priority; the first row wins), under
+/// <see cref="OffloadLookupModel.RowOrder"/> any two rows, under <see cref="OffloadLookupModel.Priority"/> two rules of
+/// equal priority. When a flow arrives (or returns to software) that breaks this for a hardware flow, that flow is
+/// evicted first (its counters read, its rows freed) and stays in software with reason
+/// <see cref="OffloadReason.Evicted"/>; a flow the target would order differently than a higher-ranked hardware flow is
+/// refused with <see cref="OffloadReason.OverlapsOffloadedRule"/>. With a <see cref="SwitchDatapath"/>, the datapath's state
+/// must match what the hardware assumes: every target port is a datapath port, FLOOD/ALL go to exactly the target's
+/// ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD, NO_FLOOD) do not change the answer, no target port carries a
+/// tunnel (software decapsulates what arrives there), no emergency table, no fragment dropping. A change there (checked
+/// each <see cref="Poll"/>) re-places every flow.</para>
 /// <para><b>Counters</b>: <see cref="Poll"/> (from the datapath's maintenance, before expiry) reads each offloaded
 /// flow's hardware counts, adds them with <see cref="FlowEntry.AddCounts"/> and <see cref="FlowEntry.Touch"/>es the flow
 /// when they moved, so idle timeouts see hardware traffic. A removed or evicted flow's last counts are read before its
-/// rows are cleared (a FLOW_REMOVED built before the callback misses at most the packets since the last poll).</para>
+/// rows are cleared (a FLOW_REMOVED built before that misses the packets since the last poll).</para>
 /// <para><b>Retries</b>: flows refused for a reason that can go away (overlap, full table, collision, eviction) are
-/// offered again on the next <see cref="Poll"/> after a removal, highest priority first.</para>
-/// <para><b>Threading</b>: the table calls the observer methods under its writer lock; <see cref="Poll"/> runs on the
-/// maintenance thread. One private lock serialises both; the manager never calls back into the table's writers.</para>
+/// offered again on the next <see cref="Poll"/> after a removal, exact flows first, then highest priority first.</para>
+/// <para><b>Threading and lock order</b>: the table's writer lock → <c>_queueGate</c> (the observer calls append under
+/// both). <c>_lock</c> (all placement state, every target call) → <c>_queueGate</c>. The manager never takes the table's
+/// writer lock while holding <c>_lock</c> (<see cref="Attach"/> reads the table before taking it), and never calls back
+/// into the table's writers. Readers of placement (<see cref="Stats"/>, <see cref="Placements"/>) take <c>_lock</c>, so
+/// they wait for a batch in progress.</para>
 /// </remarks>
 public sealed class OffloadManager : IFlowTableObserver, IDisposable
 {
     private readonly FlowTable _table;
     private readonly IOffloadTarget _target;
+    private readonly OffloadLookupModel _model;
     private readonly SwitchDatapath? _dp;
     private readonly Lock _lock = new();
     private readonly HashSet<ushort> _targetPorts;
@@ -117,9 +139,21 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private readonly Dictionary<FlowEntry, FlowState> _flows = new(ReferenceEqualityComparer.Instance);
     // Overlap bookkeeping (normal, non-emergency flows only).
     private readonly List<FlowState> _hwWildcard = new();
+    private readonly HashSet<FlowState> _hwExact = new();
     private readonly HashSet<FlowState> _swWildcard = new();
     private readonly HashSet<FlowState> _swExact = new();
     private readonly Dictionary<OffloadReason, int> _reasons = new();
+    // The same counts by reason, read without the lock by the counter registry.
+    private readonly int[] _reasonCounts = new int[OffloadCounters.ReasonSlots];
+    private readonly List<FlowState> _outranked = new();
+
+    // The queue of table changes (guarded by _queueGate; Monitor wait/pulse wakes the worker and the waiters).
+    private readonly object _queueGate = new();
+    private List<TableEvent> _queue = new();
+    private List<TableEvent> _draining = new();
+    private long _enqueued, _placed;
+    private Thread? _worker;
+    private volatile bool _stopping;
 
     private bool _attached;
     private bool _retryPending;
@@ -130,6 +164,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private long _flowModEvents, _flowModWrites, _maintenanceWrites, _polls, _installs, _evictions, _promotions;
     private long _hwPackets, _hwBytes;
     private long _targetErrors;
+    private long _latencyTicksSum, _latencyTicksMax;
     private string? _lastError;
 
     private IOffloadLog? _log;
@@ -149,20 +184,35 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     {
         _table = table ?? throw new ArgumentNullException(nameof(table));
         _target = target ?? throw new ArgumentNullException(nameof(target));
+        _model = target.LookupModel;
+        if (!Enum.IsDefined(_model)) throw new ArgumentException($"unknown lookup model {(int)_model}", nameof(target));
         _targetPorts = new HashSet<ushort>(target.Ports);
     }
 
-    /// <summary>A manager for <paramref name="dp"/>'s table that also checks the datapath's ports and modes.</summary>
+    /// <summary>
+    /// A manager for <paramref name="dp"/>'s table that also checks the datapath's ports and modes, and shows its
+    /// software flows by reason in <paramref name="dp"/>'s counters (<c>offload-sw-REASON</c>).
+    /// </summary>
     public OffloadManager(SwitchDatapath dp, IOffloadTarget target) : this(dp.Flows, target)
     {
         _dp = dp;
         _env = ComputeEnv(out _envSignature);
+        foreach (var r in Enum.GetValues<OffloadReason>())
+        {
+            if (r == OffloadReason.None) continue;
+            int i = (int)r;
+            dp.Counters.AddSource(OffloadCounters.Software(r), () => Volatile.Read(ref _reasonCounts[i]), this);
+        }
+        dp.Counters.AddSource(OffloadCounters.Pending, () => { lock (_queueGate) return _enqueued - _placed; }, this);
     }
 
     public IOffloadTarget Target => _target;
 
-    /// <summary>Registers with the table and offers it every flow it already holds (highest priority first).</summary>
-    public void Attach()
+    /// <summary>
+    /// Registers with the table and queues every flow it already holds (highest priority first); with
+    /// <paramref name="startWorker"/>, starts the offload worker thread that places queued changes.
+    /// </summary>
+    public void Attach(bool startWorker = true)
     {
         if (_attached) return;
         _attached = true;
@@ -170,65 +220,186 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         var existing = new List<FlowEntry>();
         _table.Collect(FlowMatch.All, OfPort.None, strict: false, existing);
         existing.Sort(static (a, b) => b.Priority.CompareTo(a.Priority));
-        lock (_lock)
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_queueGate)
         {
-            foreach (var e in existing)
-                if (!e.IsRemoved && !_flows.ContainsKey(e)) AddLocked(e, countAsFlowMod: false);
+            foreach (var e in existing) _queue.Add(new TableEvent(TableEventKind.Existing, e, now));
+            _enqueued += existing.Count;
+        }
+        if (startWorker) Start();
+    }
+
+    /// <summary>Starts the offload worker thread (idempotent; <see cref="Attach"/> does it by default).</summary>
+    public void Start()
+    {
+        lock (_queueGate)
+        {
+            if (_worker is not null) return;
+            _stopping = false;
+            _worker = new Thread(WorkerLoop) { IsBackground = true, Name = "dp-offload" };
+            _worker.Start();
         }
     }
 
-    /// <summary>Unregisters and takes every flow out of hardware (counts read into the flows).</summary>
+    /// <summary>Unregisters, stops the worker, drops queued changes and takes every flow out of hardware (counts read into the flows).</summary>
     public void Detach()
     {
         if (!_attached) return;
         _attached = false;
         _table.RemoveObserver(this);
+        _dp?.Counters.RemoveSources(this);
+        StopWorker();
         lock (_lock)
         {
+            lock (_queueGate)
+            {
+                _placed += _queue.Count;
+                _queue.Clear();
+                Monitor.PulseAll(_queueGate);
+            }
             foreach (var s in _flows.Values)
                 if (s.InHardware) TakeOut(s, OffloadReason.DatapathState, "offload detached");
             _flows.Clear();
             _hwWildcard.Clear();
+            _hwExact.Clear();
             _swWildcard.Clear();
             _swExact.Clear();
             _reasons.Clear();
+            Array.Clear(_reasonCounts);
         }
+    }
+
+    private void StopWorker()
+    {
+        Thread? w;
+        lock (_queueGate)
+        {
+            w = _worker;
+            _worker = null;
+            _stopping = true;
+            Monitor.PulseAll(_queueGate);
+        }
+        w?.Join();
     }
 
     public void Dispose() => Detach();
 
     // ================================================================ observer (under the table's writer lock)
 
-    public void OnAdded(FlowEntry e)
+    public void OnAdded(FlowEntry e) => Enqueue(TableEventKind.Added, e);
+
+    public void OnModified(FlowEntry e) => Enqueue(TableEventKind.Modified, e);
+
+    public void OnRemoved(FlowEntry e, FlowRemovedReason reason) => Enqueue(TableEventKind.Removed, e);
+
+    private void Enqueue(TableEventKind kind, FlowEntry e)
     {
-        lock (_lock)
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_queueGate)
         {
-            try { AddLocked(e, countAsFlowMod: true); }
-            catch (Exception ex) when (ex is not OutOfMemoryException) { Fault(e, ex); }
+            _queue.Add(new TableEvent(kind, e, now));
+            _enqueued++;
+            if (_queue.Count == 1) Monitor.Pulse(_queueGate);
         }
     }
 
-    public void OnModified(FlowEntry e)
+    // ================================================================ the queue
+
+    private void WorkerLoop()
     {
-        lock (_lock)
+        while (true)
         {
-            try { ModifiedLocked(e); }
-            catch (Exception ex) when (ex is not OutOfMemoryException) { Fault(e, ex); }
+            lock (_queueGate)
+            {
+                while (_queue.Count == 0 && !_stopping) Monitor.Wait(_queueGate);
+                if (_stopping) return;
+            }
+            lock (_lock) DrainLocked();
         }
     }
 
-    public void OnRemoved(FlowEntry e, FlowRemovedReason reason)
+    /// <summary>Places every queued table change on the calling thread; returns how many it placed.</summary>
+    public int ProcessPending()
     {
-        lock (_lock)
-        {
-            try { RemovedLocked(e); }
-            catch (Exception ex) when (ex is not OutOfMemoryException) { Fault(null, ex); }
-        }
+        lock (_lock) return DrainLocked();
     }
 
     /// <summary>
-    /// A target call threw (a register access failed). The table must not see it (observers run inside its writer
-    /// lock): the flow is recorded as software with <see cref="OffloadReason.TargetError"/> and the error is counted.
+    /// Waits until every table change queued before the call is placed (drains on the calling thread when no worker
+    /// runs). Returns false when <paramref name="timeout"/> passed first.
+    /// </summary>
+    public bool WaitForPlacement(TimeSpan? timeout = null)
+    {
+        lock (_queueGate)
+        {
+            long target = _enqueued;
+            if (_worker is not null)
+            {
+                long deadline = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
+                while (_placed < target)
+                {
+                    long left = deadline - Environment.TickCount64;
+                    if (left <= 0) return false;
+                    Monitor.Wait(_queueGate, (int)Math.Min(left, int.MaxValue));
+                }
+                return true;
+            }
+        }
+        ProcessPending();
+        return true;
+    }
+
+    /// <summary>Places the queued changes in order (exceptions from the target become <see cref="OffloadReason.TargetError"/>).</summary>
+    private int DrainLocked()
+    {
+        List<TableEvent> batch;
+        lock (_queueGate)
+        {
+            if (_queue.Count == 0) return 0;
+            batch = _queue;
+            _queue = _draining;
+            _draining = batch;
+        }
+        long sum = 0, max = 0;
+        foreach (var ev in batch)
+        {
+            try
+            {
+                switch (ev.Kind)
+                {
+                    case TableEventKind.Added: AddLocked(ev.Entry, countAsFlowMod: true); break;
+                    case TableEventKind.Existing: AddLocked(ev.Entry, countAsFlowMod: false); break;
+                    case TableEventKind.Modified: ModifiedLocked(ev.Entry); break;
+                    default: RemovedLocked(ev.Entry); break;
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Fault(ev.Kind == TableEventKind.Removed ? null : ev.Entry, ex);
+            }
+            long lat = System.Diagnostics.Stopwatch.GetTimestamp() - ev.EnqueuedTicks;
+            sum += lat;
+            if (lat > max) max = lat;
+        }
+        int n = batch.Count;
+        batch.Clear();
+        _latencyTicksSum += sum;
+        if (max > _latencyTicksMax) _latencyTicksMax = max;
+        lock (_queueGate)
+        {
+            _placed += n;
+            Monitor.PulseAll(_queueGate);
+        }
+        return n;
+    }
+
+    private enum TableEventKind : byte { Added, Existing, Modified, Removed }
+
+    private readonly record struct TableEvent(TableEventKind Kind, FlowEntry Entry, long EnqueuedTicks);
+
+    /// <summary>
+    /// A target call threw (a register access failed). The table never sees it: the flow is recorded as software with
+    /// <see cref="OffloadReason.TargetError"/> and the error is counted.
     /// </summary>
     private void Fault(FlowEntry? e, Exception ex)
     {
@@ -253,7 +424,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
 
     private void ModifiedLocked(FlowEntry e)
     {
-        if (!_flows.TryGetValue(e, out var s)) return;
+        if (!_flows.TryGetValue(e, out var s) || e.IsRemoved) return;
         long w0 = _target.RegisterWrites;
         bool wasIn = s.InHardware;
         if (s.InHardware)
@@ -267,8 +438,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             else
             {
                 TakeOut(s, r.Reason, r.Detail);
-                // Back in software, an exact flow outranks every offloaded wildcard rule matching its key.
-                if (s.IsExact) EvictWildcards(s, e.Match.Value, exactKey: true);
+                // Back in software, it outranks the hardware flows it overlaps and does not lose to.
+                EvictOutrankedBy(s);
             }
         }
         else if (!e.IsEmergency)
@@ -308,6 +479,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     {
         lock (_lock)
         {
+            // Queued changes first: counters and retries then see the table as it is.
+            DrainLocked();
             long w0 = _target.RegisterWrites;
             _polls++;
             long now = _table.Clock.NowNanos;
@@ -368,8 +541,18 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         {
             lock (_lock)
             {
+                int pending;
+                long placed;
+                lock (_queueGate)
+                {
+                    pending = (int)(_enqueued - _placed);
+                    placed = _placed;
+                }
+                double usPerTick = 1e6 / System.Diagnostics.Stopwatch.Frequency;
+                double mean = placed == 0 ? 0 : _latencyTicksSum * usPerTick / placed;
                 return new OffloadStats(_hwFlows, _flows.Count - _hwFlows, _hwRows, _flowModEvents, _flowModWrites, _maintenanceWrites,
-                    _polls, _installs, _evictions, _promotions, _hwPackets, _hwBytes, new Dictionary<OffloadReason, int>(_reasons), _targetErrors);
+                    _polls, _installs, _evictions, _promotions, _hwPackets, _hwBytes, new Dictionary<OffloadReason, int>(_reasons), _targetErrors,
+                    pending, placed, mean, _latencyTicksMax * usPerTick);
             }
         }
     }
@@ -378,7 +561,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
 
     private void AddLocked(FlowEntry e, bool countAsFlowMod)
     {
-        if (e.IsRemoved) return;
+        // Gone before it was placed (its removal is queued behind), or already offered (attached while it arrived).
+        if (e.IsRemoved || _flows.ContainsKey(e)) return;
         var s = new FlowState(e);
         _flows[e] = s;
         long w0 = _target.RegisterWrites;
@@ -405,63 +589,101 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private void Place(FlowState s)
     {
         var e = s.Entry;
-        if (s.IsExact)
+        // Hardware flows that s outranks or ties: unsafe while s is in software, and also next to s in hardware when
+        // the target could order the two differently; those go first, whatever happens to s (an evicted flow of equal
+        // priority then blocks s from software). A hardware flow that s does not outrank but the target could order
+        // differently keeps its place: s is refused.
+        var outranked = _outranked;
+        outranked.Clear();
+        FlowState? blockerHw = null;
+        CollectHardwareOverlaps(s, outranked, ref blockerHw);
+        foreach (var h in outranked)
+            if (h.InHardware && ConflictInHardware(h, s)) Evict(h, s);
+
+        var why = Eligibility(e);
+        if (why.Reason == OffloadReason.None && blockerHw is not null && blockerHw.InHardware)
+            why = (OffloadReason.OverlapsOffloadedRule, Describe(blockerHw.Entry));
+        if (why.Reason == OffloadReason.None && !s.IsExact)
         {
-            var why = Eligibility(e);
-            if (why.Reason == OffloadReason.None)
+            // Cheap device-side refusals before the scan of the software rules.
+            var check = _target.Check(e);
+            if (!check.Installed) why = (check.Reason, check.Detail);
+            else if (SoftwareBlocker(s) is { } blocker) why = (OffloadReason.OverlapsSoftwareRule, Describe(blocker.Entry));
+        }
+        if (why.Reason == OffloadReason.None)
+        {
+            var r = _target.TryInstall(e);
+            if (r.Installed)
             {
-                var r = _target.TryInstall(e);
-                if (r.Installed)
-                {
-                    PutIn(s, r.Rows);
-                    return;
-                }
-                why = (r.Reason, r.Detail);
+                // The outranked flows still in hardware are ordered by the target as by the software: they stay.
+                PutIn(s, r.Rows);
+                outranked.Clear();
+                return;
             }
-            SetReason(s, why.Reason, why.Detail);
-            // A software exact flow outranks every wildcard rule: no offloaded wildcard may answer for its key.
-            EvictWildcards(s, e.Match.Value, exactKey: true);
-            return;
+            why = (r.Reason, r.Detail);
         }
+        SetReason(s, why.Reason, why.Detail);
+        // s stays in software: no hardware flow it outranks may answer for a packet it matches.
+        foreach (var h in outranked)
+            if (h.InHardware) Evict(h, s);
+        outranked.Clear();
+    }
 
-        // Offloaded wildcard rules this one overlaps become unsafe whatever happens to it, unless they outrank it.
-        EvictWildcards(s, default, exactKey: false);
-
-        var reason = Eligibility(e);
-        if (reason.Reason != OffloadReason.None)
-        {
-            SetReason(s, reason.Reason, reason.Detail);
-            return;
-        }
+    /// <summary>
+    /// Appends to <paramref name="outranked"/> the hardware flows overlapping <paramref name="s"/> that it outranks or
+    /// ties in the software's order; sets <paramref name="blocker"/> to one it does not outrank that the target would
+    /// order differently next to it.
+    /// </summary>
+    private void CollectHardwareOverlaps(FlowState s, List<FlowState> outranked, ref FlowState? blocker)
+    {
         foreach (var h in _hwWildcard)
         {
-            if (h.Entry.Match.Overlaps(e.Match))
+            if (ReferenceEquals(h, s) || !Overlaps(h, s)) continue;
+            if (OutranksOrTies(s, h)) outranked.Add(h);
+            else if (blocker is null && ConflictInHardware(h, s)) blocker = h;
+        }
+        // An exact flow outranks no exact flow it could overlap (identical keys are one flow), and a wildcard flow
+        // never outranks an exact one: hardware exact flows only matter when the target may order them differently.
+        if (s.IsExact || _model == OffloadLookupModel.ExactFirst || blocker is not null) return;
+        foreach (var h in _hwExact)
+        {
+            if (s.Entry.Match.Matches(h.Entry.Match.Value) && ConflictInHardware(h, s))
             {
-                SetReason(s, OffloadReason.OverlapsOffloadedRule, Describe(h.Entry));
+                blocker = h;
                 return;
             }
         }
-        // Cheap device-side refusals before the scan of the software rules.
-        var check = _target.Check(e);
-        if (!check.Installed)
-        {
-            SetReason(s, check.Reason, check.Detail);
-            return;
-        }
-        var blocker = SoftwareBlocker(s);
-        if (blocker is not null)
-        {
-            SetReason(s, OffloadReason.OverlapsSoftwareRule, Describe(blocker.Entry));
-            return;
-        }
-        var res = _target.TryInstall(e);
-        if (!res.Installed)
-        {
-            SetReason(s, res.Reason, res.Detail);
-            return;
-        }
-        PutIn(s, res.Rows);
     }
+
+    /// <summary>Whether <paramref name="a"/> and <paramref name="b"/> could both match some packet.</summary>
+    private static bool Overlaps(FlowState a, FlowState b)
+    {
+        if (a.IsExact) return b.Entry.Match.Matches(a.Entry.Match.Value);
+        if (b.IsExact) return a.Entry.Match.Matches(b.Entry.Match.Value);
+        return a.Entry.Match.Overlaps(b.Entry.Match);
+    }
+
+    /// <summary>
+    /// The software's order for two overlapping flows: whether <paramref name="x"/> wins over <paramref name="r"/> or ties
+    /// with it (an exact flow beats every wildcard flow; among wildcard flows the higher priority wins).
+    /// </summary>
+    private static bool OutranksOrTies(FlowState x, FlowState r)
+    {
+        if (x.IsExact) return true;
+        if (r.IsExact) return false;
+        return x.Entry.Priority >= r.Entry.Priority;
+    }
+
+    /// <summary>Whether the target could order two overlapping hardware flows differently from the software.</summary>
+    private bool ConflictInHardware(FlowState a, FlowState b) => _model switch
+    {
+        // Exact rows are looked up before the wildcard rows; wildcard rows have no priority.
+        OffloadLookupModel.ExactFirst => !a.IsExact && !b.IsExact,
+        // The target honours priorities (exact flows carry the highest one); equal priorities tie.
+        OffloadLookupModel.Priority => a.Entry.Priority == b.Entry.Priority,
+        // Rows in row order: the manager does not choose the rows, so any overlap could come out either way.
+        _ => true,
+    };
 
     /// <summary>A software flow that outranks (or ties) wildcard flow <paramref name="s"/> and overlaps it, or null.</summary>
     private FlowState? SoftwareBlocker(FlowState s)
@@ -478,29 +700,29 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         return null;
     }
 
-    /// <summary>
-    /// Evicts the offloaded wildcard flows that <paramref name="by"/> makes unsafe: with <paramref name="exactKey"/>,
-    /// those matching the exact key; otherwise those overlapping <paramref name="by"/>'s match with priority &lt;= its own.
-    /// </summary>
-    private void EvictWildcards(FlowState by, in FlowKey key, bool exactKey)
+    /// <summary>Takes hardware flow <paramref name="h"/> back to software because <paramref name="by"/> made it unsafe.</summary>
+    private void Evict(FlowState h, FlowState by)
     {
-        if (_hwWildcard.Count == 0) return;
-        var m = by.Entry.Match;
-        ushort prio = by.Entry.Priority;
-        for (int i = _hwWildcard.Count - 1; i >= 0; i--)
-        {
-            var h = _hwWildcard[i];
-            if (ReferenceEquals(h, by)) continue;
-            bool unsafeNow = exactKey
-                ? h.Entry.Match.Matches(key)
-                : h.Entry.Priority <= prio && h.Entry.Match.Overlaps(m);
-            if (!unsafeNow) continue;
-            long w0 = _target.RegisterWrites;
-            TakeOut(h, OffloadReason.Evicted, Describe(by.Entry));
-            h.LastWrites = (int)(_target.RegisterWrites - w0);
-            _evictions++;
-            Decided(PlacementEvent.Evicted, h, wasInHardware: true);
-        }
+        long w0 = _target.RegisterWrites;
+        TakeOut(h, OffloadReason.Evicted, Describe(by.Entry));
+        h.LastWrites = (int)(_target.RegisterWrites - w0);
+        _evictions++;
+        Decided(PlacementEvent.Evicted, h, wasInHardware: true);
+        EvictOutrankedBy(h);
+    }
+
+    /// <summary>
+    /// <paramref name="s"/> is (back) in software: evicts every hardware flow it overlaps and outranks or ties (and,
+    /// in turn, those the evicted ones outrank).
+    /// </summary>
+    private void EvictOutrankedBy(FlowState s)
+    {
+        List<FlowState>? unsafeNow = null;
+        foreach (var h in _hwWildcard)
+            if (!ReferenceEquals(h, s) && Overlaps(h, s) && OutranksOrTies(s, h)) (unsafeNow ??= new()).Add(h);
+        if (unsafeNow is null) return;
+        foreach (var h in unsafeNow)
+            if (h.InHardware) Evict(h, s);
     }
 
     private void PutIn(FlowState s, int rows)
@@ -513,7 +735,11 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         {
             _hwFlows++;
             _installs++;
-            if (s.IsExact) _swExact.Remove(s);
+            if (s.IsExact)
+            {
+                _swExact.Remove(s);
+                _hwExact.Add(s);
+            }
             else
             {
                 _swWildcard.Remove(s);
@@ -531,7 +757,8 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         s.InHardware = false;
         _hwFlows--;
         SetRows(s, 0);
-        if (!s.IsExact) _hwWildcard.Remove(s);
+        if (s.IsExact) _hwExact.Remove(s);
+        else _hwWildcard.Remove(s);
         if (forget)
         {
             SetReason(s, OffloadReason.None, null);
@@ -565,12 +792,14 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             if (old <= 1) _reasons.Remove(s.Reason);
             else _reasons[s.Reason] = old - 1;
         }
+        if (s.Reason != OffloadReason.None) Volatile.Write(ref _reasonCounts[(int)s.Reason], _reasonCounts[(int)s.Reason] - 1);
         s.Reason = reason;
         s.Detail = detail;
         if (reason != OffloadReason.None)
         {
             _reasons.TryGetValue(reason, out int n);
             _reasons[reason] = n + 1;
+            Volatile.Write(ref _reasonCounts[(int)reason], _reasonCounts[(int)reason] + 1);
         }
     }
 
@@ -593,7 +822,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
                 _retryPending = true;
                 break;
             }
-            if (s.InHardware || !_flows.ContainsKey(s.Entry)) continue;
+            if (s.InHardware || s.Entry.IsRemoved || !_flows.ContainsKey(s.Entry)) continue;
             var was = (s.Reason, s.Detail);
             long w0 = _target.RegisterWrites;
             Place(s);
@@ -621,7 +850,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         foreach (var s in all)
         {
             long w0 = _target.RegisterWrites;
-            if (!s.Entry.IsEmergency) Place(s);
+            if (!s.Entry.IsEmergency && !s.Entry.IsRemoved) Place(s);
             var (wasIn, wasReason, takeOutWrites) = was[s];
             s.LastWrites = (int)(takeOutWrites + _target.RegisterWrites - w0);
             if (s.InHardware != wasIn || s.Reason != wasReason) Decided(PlacementEvent.Replaced, s, wasIn);

@@ -79,6 +79,7 @@ public static class OffloadReport
         sb.Append("hardware flows: ").Append(s.HardwareFlows).Append(" (").Append(s.HardwareRows).Append(" rows)\n");
         sb.Append("software flows: ").Append(s.SoftwareFlows).Append('\n');
         foreach (var (reason, n) in SortedReasons(s)) sb.Append("  ").Append(ReasonName(reason)).Append(": ").Append(n).Append('\n');
+        if (s.PendingEvents > 0) sb.Append("pending flow-mods: ").Append(s.PendingEvents).Append('\n');
         foreach (var t in occupancy)
             sb.Append("table ").Append(t.Name).Append(": ").Append(t.Used).Append('/').Append(t.Capacity).Append(" rows used\n");
         sb.Append("register writes: ").Append(s.FlowModRegisterWrites + s.MaintenanceRegisterWrites).Append('\n');
@@ -91,6 +92,9 @@ public static class OffloadReport
         sb.Append("installs: ").Append(s.Installs).Append('\n');
         sb.Append("evictions: ").Append(s.Evictions).Append('\n');
         sb.Append("promotions: ").Append(s.Promotions).Append('\n');
+        sb.Append("placement latency: mean ").Append(s.PlacementLatencyMeanMicros.ToString("0", CultureInfo.InvariantCulture))
+          .Append(" us, max ").Append(s.PlacementLatencyMaxMicros.ToString("0", CultureInfo.InvariantCulture)).Append(" us over ")
+          .Append(s.PlacedEvents).Append(" changes\n");
         sb.Append("polls: ").Append(s.Polls).Append('\n');
         sb.Append("target errors: ").Append(s.TargetErrors).Append('\n');
         return sb.ToString();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Packets;
@@ -235,18 +236,26 @@ public static class PacketParser
     }
 }
 
-/// <summary>Per-thread parse error counters, one per <see cref="ParseError"/>; summed when read.</summary>
+/// <summary>Per-thread parse error counters: a view of the thread's <see cref="CounterSet"/> by <see cref="ParseError"/> (<c>parse-runt</c>, ...); summed when read.</summary>
 public sealed class ParseCounters
 {
-    private readonly long[] _counts = new long[(int)ParseError.Count];
+    private readonly CounterSet _set;
+    // ParseError.None (parsed whole) when a caller counts it; not a registry counter (the forwarders count errors only).
+    private long _ok;
+
+    public ParseCounters(CounterSet? set = null) => _set = set ?? new CounterSet();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Count(ParseError e) => _counts[(int)e]++;
+    public void Count(ParseError e)
+    {
+        if (e == ParseError.None) _ok++;
+        else _set.Add(DatapathCounters.Parse(e));
+    }
 
-    public long this[ParseError e] => Volatile.Read(ref _counts[(int)e]);
+    public long this[ParseError e] => e == ParseError.None ? Volatile.Read(ref _ok) : _set[DatapathCounters.Parse(e)];
 
     public void AddTo(Span<long> totals)
     {
-        for (int i = 0; i < _counts.Length && i < totals.Length; i++) totals[i] += Volatile.Read(ref _counts[i]);
+        for (int i = 0; i < (int)ParseError.Count && i < totals.Length; i++) totals[i] += this[(ParseError)i];
     }
 }

@@ -33,7 +33,7 @@ namespace Softswitch.Datapath.Tunnels;
 /// Thread safety: Send, the hold queue, ARP and learning serialise on one lock; the template is read lock-free.
 /// Counters are updated atomically.
 /// </remarks>
-public sealed class TunnelPort : IPort
+public sealed class TunnelPort : IEncapsulatingPort
 {
     public const int HoldCapacity = 16;
     public const long ArpRetryNanos = 1_000_000_000;
@@ -133,6 +133,9 @@ public sealed class TunnelPort : IPort
 
     /// <summary>Tunnel ports never produce packets themselves: the underlay's poll thread decapsulates.</summary>
     public int Receive(PacketPool pool, Span<int> pkts) => 0;
+
+    /// <summary>Output on a forwarding thread: encapsulated by the forwarder's tunnel path (with its set_tunnel id).</summary>
+    void IEncapsulatingPort.Output(Forwarder forwarder, int p) => forwarder.TunnelPath.Output(this, p);
 
     /// <summary>Encapsulates and sends with the configured VNI/key (see <see cref="Send(PacketPool, ReadOnlySpan{int}, ulong)"/>).</summary>
     public void Send(PacketPool pool, ReadOnlySpan<int> pkts) => Send(pool, pkts, 0);

@@ -1,16 +1,17 @@
-using System.Buffers;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Wire;
 
 namespace Softswitch.OfAgent.Session;
 
 /// <summary>
-/// One OpenFlow channel to a controller or a tool (ovs-ofctl): framing, HELLO negotiation, keepalive, and a
-/// bounded send queue.
+/// One established OpenFlow channel to a controller or a tool (ovs-ofctl): framing, HELLO negotiation, keepalive,
+/// and a bounded send queue, over an <see cref="OfTransport"/> (TCP, TLS or a Unix socket).
 /// </summary>
 /// <remarks>
-/// Design: one receive loop, framing on the 8-byte ofp_header and bounding the length before buffering, and
+/// Design: a connection is made only after <see cref="OfHandshake"/> (TLS, our HELLO sent, the peer's first message
+/// received, all without a thread); it starts by handling those first bytes. Then one receive loop, framing on the 8-byte ofp_header and bounding the length before buffering, and
 /// one send loop draining a queue, each on its own thread with blocking socket calls. (Measured here: the
 /// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
 /// writes one flow-mod per segment CPU-bound on our side.) Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
@@ -20,11 +21,15 @@ namespace Softswitch.OfAgent.Session;
 /// vSwitch's rconn backlog does; replies are never dropped. A long reply (a flow-stats dump) is produced with
 /// back-pressure: its handler waits in <see cref="WaitForRoom"/> until the previous chunks have drained below the
 /// soft limit, so a million-flow dump never sits in memory at once. Past the hard limit (only reachable by replies
-/// produced without waiting) the peer is not reading at all and the connection is closed.
+/// produced without waiting) the peer is not reading at all and the connection is closed. Liveness counts whole
+/// messages received, or our writes being taken: a peer that trickles a message byte by byte is as silent as one
+/// that sends nothing, and is closed after twice the inactivity probe.
 /// </remarks>
 public sealed class OfConnection : IAsyncDisposable
 {
-    private readonly Socket _socket;
+    private readonly OfTransport _transport;
+    private byte[]? _initial;
+    private int _initialCount;
     private readonly OfSwitchAgent _agent;
     private readonly ILogger _log;
     private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _out = new();
@@ -37,16 +42,23 @@ public sealed class OfConnection : IAsyncDisposable
     private Timer? _keepalive;
     private uint _xid = 0x5353_0000;
 
-    public OfConnection(Socket socket, OfSwitchAgent agent, bool primary, string name, ILogger log)
+    public OfConnection(OfTransport transport, OfHandshakeResult opening, OfSwitchAgent agent, bool primary, string name, ILogger log)
     {
-        _socket = socket;
+        _transport = transport;
+        _initial = opening.Received;
+        _initialCount = opening.Count;
         _agent = agent;
         IsPrimary = primary;
         MissSendLen = primary ? OfpConstants.DefaultMissSendLen : (ushort)0;
         Name = name;
         _log = log;
         _lastRxTicks = Environment.TickCount64;
+        // A tool's connection to a listener (ovs-ofctl makes one per command) is a debug line, as in OVS; a controller's is news.
+        // A tool's (service) connection logs its lifecycle at Debug, a controller's at Information.
+        _lifecycleLevel = primary ? LogLevel.Information : LogLevel.Debug;
     }
+
+    private readonly LogLevel _lifecycleLevel;
 
     public string Name { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
@@ -58,8 +70,6 @@ public sealed class OfConnection : IAsyncDisposable
     public ushort MissSendLen { get; set; }
     /// <summary>Whether PACKET_IN, FLOW_REMOVED and PORT_STATUS go to this connection.</summary>
     public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _helloReceived && IsOpen;
-    /// <summary>Lifecycle lines of a tool's (service) connection are Debug, a controller's Information.</summary>
-    private LogLevel Lifecycle => IsPrimary ? LogLevel.Information : LogLevel.Debug;
     public bool IsOpen => !_cts.IsCancellationRequested;
     public bool Negotiated => _helloReceived;
     /// <summary>Asynchronous messages dropped because the peer was behind (the queue was past the soft limit).</summary>
@@ -70,8 +80,6 @@ public sealed class OfConnection : IAsyncDisposable
 
     public void Start()
     {
-        if (_socket.ProtocolType == ProtocolType.Tcp) _socket.NoDelay = true; // not on a unix socket
-        Send(new OfpHello { Xid = NextXid() });
         var probe = _agent.Options.InactivityProbe;
         if (probe > TimeSpan.Zero) _keepalive = new Timer(_ => Keepalive(), null, probe / 2, probe / 2);
         _run = Task.WhenAll(RunThread(ReceiveLoop, "of-rx"), RunThread(SendLoop, "of-tx")).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
@@ -125,9 +133,20 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     public bool WaitForRoom()
     {
+        long before = Interlocked.Read(ref _queuedBytes);
         while (IsOpen)
         {
-            if (Interlocked.Read(ref _queuedBytes) <= _agent.Options.SendQueueSoftLimit) return true;
+            long now = Interlocked.Read(ref _queuedBytes);
+            // The peer is taking this long reply: that is liveness while the reply keeps this receive loop busy
+            // (its echo replies wait unread behind it). Only here, so a peer that merely accepts our echo requests
+            // but trickles its own messages is still closed as silent.
+            if (now < before) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+            before = now;
+            if (now <= _agent.Options.SendQueueSoftLimit)
+            {
+                Volatile.Write(ref _lastTxTicks, Environment.TickCount64); // what we wrote so far was taken
+                return true;
+            }
             try { _drained.Wait(100, _cts.Token); }
             catch (OperationCanceledException) { return false; }
         }
@@ -136,7 +155,6 @@ public sealed class OfConnection : IAsyncDisposable
 
     private void Written(long bytes)
     {
-        Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
         if (Interlocked.Add(ref _queuedBytes, -bytes) <= _agent.Options.SendQueueSoftLimit) _drained.Set();
     }
 
@@ -181,7 +199,7 @@ public sealed class OfConnection : IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException or AuthenticationException)
         {
         }
         finally
@@ -193,7 +211,7 @@ public sealed class OfConnection : IAsyncDisposable
     private void SendAll(byte[] bytes, int count)
     {
         int sent = 0;
-        while (sent < count) sent += _socket.Send(bytes, sent, count - sent, SocketFlags.None);
+        _transport.Send(bytes, sent, count);
     }
 
     /// <summary>
@@ -205,8 +223,16 @@ public sealed class OfConnection : IAsyncDisposable
     {
         var buf = new byte[Math.Max(65536, _agent.Options.MaxMessageSize) * 2];
         int start = 0, end = 0;
+        if (_initial is { } first)
+        {
+            // What the opening phase read: the peer's first message, perhaps more.
+            Buffer.BlockCopy(first, 0, buf, 0, _initialCount);
+            end = _initialCount;
+            _initial = null;
+        }
         try
         {
+            if (end > 0 && FrameLoop(buf, ref start, end)) return;
             while (!_cts.IsCancellationRequested)
             {
                 if (start > 0 && (end == buf.Length || start == end))
@@ -215,35 +241,13 @@ public sealed class OfConnection : IAsyncDisposable
                     end -= start;
                     start = 0;
                 }
-                int n = _socket.Receive(buf, end, buf.Length - end, SocketFlags.None);
+                int n = _transport.Receive(buf, end, buf.Length - end);
                 if (n == 0) break;
                 end += n;
-                Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
-                while (true)
-                {
-                    var st = OfpFraming.TryGetFrame(buf.AsSpan(start, end - start), out var header, out int len, _agent.Options.MaxMessageSize);
-                    if (st == OfpFrameStatus.Incomplete) break;
-                    if (st == OfpFrameStatus.Invalid)
-                    {
-                        // A length below 8 (or above what we accept) leaves no way to find the next message.
-                        var head = buf.AsSpan(start, Math.Min(end - start, 64)).ToArray();
-                        SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
-                        _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
-                        FlushAndClose();
-                        return;
-                    }
-                    byte[] msg = buf.AsSpan(start, len).ToArray();
-                    start += len;
-                    MessagesReceived++;
-                    if (!Handle(msg))
-                    {
-                        FlushAndClose();
-                        return;
-                    }
-                }
+                if (FrameLoop(buf, ref start, end)) return;
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException or AuthenticationException)
         {
         }
         catch (Exception e)
@@ -257,12 +261,40 @@ public sealed class OfConnection : IAsyncDisposable
     }
 
     /// <summary>HELLO_FAILED/INCOMPATIBLE with the ASCII explanation OF1.0 asks for (not the request's bytes).</summary>
-    private static OfpErrorMsg HelloFailed(in OfpHeader peer) => new()
+    internal static OfpErrorMsg HelloFailed(in OfpHeader peer) => new()
     {
         Xid = peer.Xid,
         Error = OfpError.HelloFailed(OfpHelloFailedCode.Incompatible),
         Data = System.Text.Encoding.ASCII.GetBytes($"We support version 0x{OfpConstants.Version:x2}, you support version 0x{peer.Version:x2}"),
     };
+
+    /// <summary>Handles every whole message in buf[start..end); true when the connection is to close.</summary>
+    private bool FrameLoop(byte[] buf, ref int start, int end)
+    {
+        while (true)
+        {
+            var st = OfpFraming.TryGetFrame(buf.AsSpan(start, end - start), out var header, out int len, _agent.Options.MaxMessageSize);
+            if (st == OfpFrameStatus.Incomplete) return false;
+            if (st == OfpFrameStatus.Invalid)
+            {
+                // A length below 8 (or above what we accept) leaves no way to find the next message.
+                var head = buf.AsSpan(start, Math.Min(end - start, 64)).ToArray();
+                SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
+                _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
+                FlushAndClose();
+                return true;
+            }
+            byte[] msg = buf.AsSpan(start, len).ToArray();
+            start += len;
+            MessagesReceived++;
+            Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+            if (!Handle(msg))
+            {
+                FlushAndClose();
+                return true;
+            }
+        }
+    }
 
     /// <summary>Handles one framed message; false closes the connection.</summary>
     private bool Handle(byte[] msg)
@@ -279,7 +311,7 @@ public sealed class OfConnection : IAsyncDisposable
                     return false;
                 }
                 _helloReceived = true;
-                _log.Log(Lifecycle, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
+                _log.Log(_lifecycleLevel, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
                 _agent.OnNegotiated(this);
                 return true;
             }
@@ -325,13 +357,12 @@ public sealed class OfConnection : IAsyncDisposable
         if (_cts.IsCancellationRequested) return;
         try { _cts.Cancel(); } catch (ObjectDisposedException) { }
         _keepalive?.Dispose();
-        try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
-        _socket.Dispose();
+        _transport.Close();
     }
 
     private void OnClosed()
     {
-        _log.Log(Lifecycle, "{Conn}: connection closed", Name);
+        _log.Log(_lifecycleLevel, "{Conn}: connection closed", Name);
         _agent.OnClosed(this);
     }
 

@@ -58,6 +58,8 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
     }
 
     public string Name => "netfpga";
+    /// <summary>The board looks up its exact table first, then its wildcard rows in row order (no priorities).</summary>
+    public OffloadLookupModel LookupModel => OffloadLookupModel.ExactFirst;
     public IReadOnlyList<ushort> Ports => _ofPorts;
     public int PortCount => _portCount;
     public IRegisterBus Bus => _bus;

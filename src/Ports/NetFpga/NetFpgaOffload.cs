@@ -36,9 +36,10 @@ public sealed record NetFpgaOffloadOptions
 ///   wire ─► MAC i ─► board lookup ─┬─ hit ──► actions ─► MAC j ─► wire        (never seen by software)
 ///                                  └─ miss ─► catch-all row ─► CPU queue i ─► NetFpgaBoardPort i ─► SwitchDatapath
 ///   SwitchDatapath ─► NetFpgaBoardPort j ─► CPU queue j ─► CPU→MAC row ─► MAC j ─► wire
-///   FlowTable ─(IFlowTableObserver)─► OffloadManager ─(IOffloadTarget)─► NetFpgaDriver ─(IRegisterBus)─► board
+///   FlowTable ─(IFlowTableObserver: queue)─► OffloadManager (dp-offload thread) ─(IOffloadTarget)─► NetFpgaDriver ─(IRegisterBus)─► board
 /// </code>
-/// <see cref="Attach"/> adds board port i as OpenFlow port i + 1, registers the manager as the table's observer, and
+/// <see cref="Attach"/> adds board port i as OpenFlow port i + 1, registers the manager as the table's observer (flow-mods
+/// are queued and placed on the manager's worker thread, so none waits for register writes), and
 /// hooks <see cref="SwitchDatapath.MaintenanceStarting"/> so each maintenance step first reads the hardware counters (flow
 /// counters into the flows, MAC counters into the ports) and only then expires flows. With
 /// <see cref="NetFpgaOffloadOptions.Logger"/>, each maintenance step also logs the placement summary when it changed

@@ -16,7 +16,8 @@ internal sealed class ControlSocketException(string message, bool inUse = false)
 /// connection with <see cref="ControlCommands"/>.
 /// </summary>
 /// <remarks>
-/// <para><b>The file</b>: the parent directory is created (mode 0750) when missing; the socket is bound under umask 0177,
+/// <para><b>The file</b>: the parent directory is created (mode 0750) when missing, and refused when another user (not
+/// root) owns it or others may write to it without the sticky bit (<see cref="CheckDirectory"/>); the socket is bound under umask 0177,
 /// so it is born 0600 (only its owner, normally root, may connect). A socket file already at the path is taken over
 /// only when nobody answers on it (a daemon that died); a live one, or a path that is not a socket, is an error.
 /// <see cref="Dispose"/> removes the file, unless another process has put a socket of its own there since.</para>
@@ -73,6 +74,7 @@ internal sealed class ControlServer : IDisposable
         {
             throw new ControlSocketException($"cannot create directory '{dir}' for the control socket: {e.Message}");
         }
+        CheckDirectory(dir);
         TakeOverStale(path);
 
         // Bound under a private name, then linked into place: the runtime unlinks a Unix socket's bound name when the
@@ -97,6 +99,21 @@ internal sealed class ControlServer : IDisposable
         var server = new ControlServer(path, listener, inode, commands, logger) { RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5) };
         server._acceptLoop = Task.Run(server.AcceptLoop);
         return server;
+    }
+
+    /// <summary>
+    /// Refuses a run directory that someone else could use to put their own socket in our name: owned by a user other
+    /// than us or root, or writable by group or others without the sticky bit (as /tmp has).
+    /// </summary>
+    internal static void CheckDirectory(string dir)
+    {
+        if (!SocketFile.TryStat(dir, out var info)) return; // not Linux: nothing to check with
+        uint me = SocketFile.EffectiveUid;
+        if (info.Uid != me && info.Uid != 0)
+            throw new ControlSocketException($"run directory '{dir}' is owned by uid {info.Uid}, not by this user (uid {me}) or root; not using it");
+        const uint groupOrOtherWrite = 0x12, sticky = 0x200; // 0022, 01000
+        if ((info.Permissions & groupOrOtherWrite) != 0 && (info.Permissions & sticky) == 0)
+            throw new ControlSocketException($"run directory '{dir}' is writable by others (mode {Convert.ToString(info.Permissions, 8).PadLeft(4, '0')}) without the sticky bit; not using it");
     }
 
     /// <summary>Removes a socket file nobody answers on; refuses a live socket and anything that is not a socket.</summary>

@@ -8,22 +8,29 @@ using Softswitch.OfAgent;
 namespace Softswitch.Control;
 
 /// <summary>
-/// The commands of a running `softswitch run`: <c>dp/show</c> (ports, tables, drops), <c>offload/show</c> (where the
-/// flows live and what it cost) and <c>offload/dump-flows [hw|sw]</c> (every flow with its placement).
+/// The commands of a running `softswitch run`: <c>dp/show</c> (ports, tables, the non-zero counters),
+/// <c>coverage/show</c> (every counter of the registry with its description), <c>offload/show</c> (where the flows
+/// live and what it cost) and <c>offload/dump-flows [hw|sw]</c> (every flow with its placement).
 /// </summary>
 /// <remarks>
 /// Each reads snapshots: port counters, table stats, <see cref="OffloadManager.Stats"/> and
 /// <see cref="OffloadManager.Placements"/> (taken under the manager's lock, formatted outside it). Nothing here touches
-/// the board's registers: occupancy and rows come from the driver's own bookkeeping.
+/// the board's registers: occupancy and rows come from the driver's own bookkeeping. Placement is asynchronous: the
+/// offload commands first wait (at most <see cref="SettleTimeout"/>) for the flow-mods already applied to be placed, so
+/// a script that adds flows and then asks sees where they went; what is still queued after that shows as pending.
 /// </remarks>
 internal static class DaemonCommands
 {
     public const string OffloadOff = "offload is not enabled (run with --offload netfpga or netfpga-emulated)";
 
+    /// <summary>How long the offload commands wait for queued flow-mods to be placed before answering.</summary>
+    public static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(2);
+
     /// <param name="board">The offload target's own lines for offload/show (which board, register accesses, errors), or null.</param>
     public static void Register(ControlCommands commands, SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, Func<string>? board = null)
     {
-        commands.Register("dp/show", "", "ports with counters, tables, controller, drops", 0, 0, _ => ControlReply.Success(DpShow(dp, agent, offload)));
+        commands.Register("dp/show", "", "ports with counters, tables, controller, non-zero counters", 0, 0, _ => ControlReply.Success(DpShow(dp, agent, offload)));
+        commands.Register("coverage/show", "", "every registered counter: name, value, description", 0, 0, _ => ControlReply.Success(CoverageShow(dp)));
         commands.Register("offload/show", "", "flows in hardware and software, reasons, register writes, table occupancy", 0, 0, _ => OffloadShow(offload, board));
         commands.Register("offload/dump-flows", "[hw|sw]", "every flow with its placement (hardware row, or why software)", 0, 1,
             args => OffloadDumpFlows(offload, args.Length > 0 ? args[0] : null, dp.Clock.NowNanos));
@@ -32,6 +39,7 @@ internal static class DaemonCommands
     public static ControlReply OffloadShow(OffloadManager? offload, Func<string>? board = null)
     {
         if (offload is null) return ControlReply.Error(OffloadOff);
+        offload.WaitForPlacement(SettleTimeout);
         return ControlReply.Success(OffloadReport.Show(offload.Target.Name, offload.Stats, offload.Target.Occupancy) + board?.Invoke());
     }
 
@@ -40,6 +48,7 @@ internal static class DaemonCommands
     {
         if (offload is null) return ControlReply.Error(OffloadOff);
         if (filter is not (null or "hw" or "sw")) return ControlReply.Error($"'{filter}' is not hw or sw; usage: offload/dump-flows [hw|sw]");
+        offload.WaitForPlacement(SettleTimeout);
         var placements = offload.Placements();
         if (filter is not null) placements.RemoveAll(p => p.InHardware != (filter == "hw"));
         OffloadReport.SortForDump(placements);
@@ -50,6 +59,22 @@ internal static class DaemonCommands
             sb.Append(OffloadReport.FlowLine(p, location, nowNanos)).Append('\n');
         }
         return ControlReply.Success(sb.ToString());
+    }
+
+    /// <summary>
+    /// coverage/show: one line per registered counter, <c>NAME VALUE  DESCRIPTION</c>, in registration order (families
+    /// together), zeros included.
+    /// </summary>
+    public static string CoverageShow(SwitchDatapath dp)
+    {
+        var all = dp.Counters.Snapshot();
+        int width = 0;
+        foreach (var (info, _) in all) width = Math.Max(width, info.Name.Length);
+        var sb = new StringBuilder(all.Count * 96);
+        foreach (var (info, value) in all)
+            sb.Append(info.Name.PadRight(width)).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture).PadLeft(12))
+              .Append("  ").Append(info.Description).Append('\n');
+        return sb.ToString();
     }
 
     /// <summary>A counter, or n/a for −1 (not counted by the port, as in OpenFlow 1.0 port stats).</summary>
@@ -74,10 +99,10 @@ internal static class DaemonCommands
             sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config 0x{(uint)p.Config:x}, ")
               .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
         }
-        var drops = new List<string>();
-        for (var r = (DropReason)0; r < DropReason.Count; r++)
-            if (dp.DropCount(r) is > 0 and var n) drops.Add($"{r}={n}");
-        sb.Append("drops: ").Append(drops.Count == 0 ? "none" : string.Join(' ', drops)).Append('\n');
+        var counters = new List<string>();
+        foreach (var (info, value) in dp.Counters.Snapshot())
+            if (value != 0) counters.Add($"{info.Name}={value}");
+        sb.Append("counters: ").Append(counters.Count == 0 ? "none" : string.Join(' ', counters)).Append('\n');
         if (offload is not null)
         {
             var s = offload.Stats;

@@ -16,8 +16,12 @@ internal static partial class SocketFile
     private const uint StatxType = 0x1, StatxMode = 0x2, StatxUid = 0x8, StatxIno = 0x100;
     private const int TypeMask = 0xF000, TypeSocket = 0xC000;
 
-    /// <summary>The file's type, owner and inode (of the path itself, symlinks not followed).</summary>
-    public readonly record struct Info(bool IsSocket, uint Uid, ulong Inode);
+    /// <summary>The file's type, owner, inode and permission bits (of the path itself, symlinks not followed).</summary>
+    public readonly record struct Info(bool IsSocket, uint Uid, ulong Inode, uint Mode = 0)
+    {
+        /// <summary>The low 12 bits of st_mode: permissions, setuid/setgid and sticky.</summary>
+        public uint Permissions => Mode & 0xFFF;
+    }
 
     public static bool TryStat(string path, out Info info)
     {
@@ -35,7 +39,7 @@ internal static partial class SocketFile
         uint uid = BitConverter.ToUInt32(buf[20..]);
         ushort mode = BitConverter.ToUInt16(buf[28..]);
         ulong ino = BitConverter.ToUInt64(buf[32..]);
-        info = new Info((mode & TypeMask) == TypeSocket, uid, ino);
+        info = new Info((mode & TypeMask) == TypeSocket, uid, ino, mode);
         return true;
     }
 

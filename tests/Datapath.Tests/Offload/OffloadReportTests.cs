@@ -66,9 +66,10 @@ public sealed class OffloadReportTests
                      OffloadReport.FlowLine(p, "wildcard,row=5", nowNanos: 3_250_000_000));
     }
 
-    private static OffloadStats Stats(Dictionary<OffloadReason, int> reasons, long errors = 0)
+    private static OffloadStats Stats(Dictionary<OffloadReason, int> reasons, long errors = 0, int pending = 0)
         => new(HardwareFlows: 3, SoftwareFlows: 4, HardwareRows: 6, FlowModEvents: 8, FlowModRegisterWrites: 130, MaintenanceRegisterWrites: 44,
-               Polls: 12, Installs: 5, Evictions: 2, Promotions: 1, HardwarePackets: 1000, HardwareBytes: 64000, reasons, errors);
+               Polls: 12, Installs: 5, Evictions: 2, Promotions: 1, HardwarePackets: 1000, HardwareBytes: 64000, reasons, errors,
+               PendingEvents: pending, PlacedEvents: 9, PlacementLatencyMeanMicros: 120.4, PlacementLatencyMaxMicros: 2500.6);
 
     private static readonly OffloadTableUsage[] s_tables = [new("exact", 2, 32768), new("wildcard", 4, 24)];
 
@@ -87,7 +88,7 @@ public sealed class OffloadReportTests
     [Fact]
     public void Show_OneValuePerLine()
     {
-        var s = Stats(new() { [OffloadReason.OutputToInPort] = 1, [OffloadReason.UnsupportedAction] = 3 });
+        var s = Stats(new() { [OffloadReason.OutputToInPort] = 1, [OffloadReason.UnsupportedAction] = 3 }, pending: 2);
         Assert.Equal(
             "offload target: netfpga\n" +
             "flows: 7\n" +
@@ -95,6 +96,7 @@ public sealed class OffloadReportTests
             "software flows: 4\n" +
             "  unsupported-action: 3\n" +
             "  output-to-in-port: 1\n" +
+            "pending flow-mods: 2\n" +
             "table exact: 2/32768 rows used\n" +
             "table wildcard: 4/24 rows used\n" +
             "register writes: 174\n" +
@@ -107,6 +109,7 @@ public sealed class OffloadReportTests
             "installs: 5\n" +
             "evictions: 2\n" +
             "promotions: 1\n" +
+            "placement latency: mean 120 us, max 2501 us over 9 changes\n" +
             "polls: 12\n" +
             "target errors: 0\n", OffloadReport.Show("netfpga", s, s_tables));
     }

@@ -15,7 +15,7 @@ public sealed class ControllerInteropTests
     /// A free TCP port below Linux's ephemeral range (32768+), so listeners that other tests open on port 0 can
     /// never take it between our check and the program binding it.
     /// </summary>
-    private static int FreePort()
+    internal static int FreePort()
     {
         for (int attempt = 0; ; attempt++)
         {
@@ -44,7 +44,7 @@ public sealed class ControllerInteropTests
         return cond();
     }
 
-    private static SimulatedHost[] Hosts(AgentRig rig)
+    internal static SimulatedHost[] Hosts(AgentRig rig)
     {
         var hosts = new SimulatedHost[rig.Ports.Length];
         for (int i = 0; i < hosts.Length; i++)
@@ -55,7 +55,7 @@ public sealed class ControllerInteropTests
         return hosts;
     }
 
-    private static async Task AllPairsPing(SimulatedHost[] hosts)
+    internal static async Task AllPairsPing(SimulatedHost[] hosts)
     {
         // A controller may drop packet-ins that arrive while it is still finishing its own handshake, and the
         // simulated hosts do not retransmit ARP by themselves: ping again every 2 s, like a real host would.

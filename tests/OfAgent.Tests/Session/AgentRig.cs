@@ -16,6 +16,8 @@ internal sealed class AgentRig : IAsyncDisposable
     public readonly MemoryPort[] Ports;
     public readonly ManualClock Clock = new();
 
+    public readonly LogCapture Log = new();
+
     public AgentRig(int ports = 4, AgentOptions? options = null)
     {
         Dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, Clock);
@@ -33,7 +35,7 @@ internal sealed class AgentRig : IAsyncDisposable
             if (options.Controllers.Count == 0) options.Controllers.Add("ptcp:0");
             else options.Listeners.Add("ptcp:0");
         }
-        Agent = new OfSwitchAgent(Dp, options);
+        Agent = new OfSwitchAgent(Dp, options, Log);
         Agent.Start();
     }
 
@@ -52,6 +54,18 @@ internal sealed class AgentRig : IAsyncDisposable
         return c;
     }
 
+    /// <summary>Waits until <paramref name="cond"/> holds (polling every 20 ms); false after <paramref name="ms"/>.</summary>
+    public static async Task<bool> WaitFor(Func<bool> cond, int ms = 5000)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < ms)
+        {
+            if (cond()) return true;
+            await Task.Delay(20);
+        }
+        return cond();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Agent.DisposeAsync();
@@ -62,13 +76,36 @@ internal sealed class AgentRig : IAsyncDisposable
 /// <summary>A minimal OpenFlow 1.0 controller over a real loopback socket, built on the codec.</summary>
 internal sealed class TestController : IDisposable
 {
-    private readonly Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
+    private Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
     private readonly List<byte> _buf = new();
+    private Stream? _stream;
     private uint _xid = 100;
 
     public async Task ConnectAsync(int port, byte helloVersion)
     {
         await _s.ConnectAsync(IPAddress.Loopback, port);
+        await OpenAsync(helloVersion);
+    }
+
+    /// <summary>Connects to any endpoint (IPv6, a Unix socket).</summary>
+    public async Task ConnectAsync(EndPoint endpoint, byte helloVersion = 1)
+    {
+        _s.Dispose();
+        _s = endpoint is UnixDomainSocketEndPoint ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                                                  : new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await _s.ConnectAsync(endpoint);
+        await OpenAsync(helloVersion);
+    }
+
+    /// <summary>Speaks over <paramref name="stream"/> (a TLS stream over a connected socket) instead of the socket.</summary>
+    public async Task ConnectAsync(Stream stream, byte helloVersion = 1)
+    {
+        _stream = stream;
+        await OpenAsync(helloVersion);
+    }
+
+    private async Task OpenAsync(byte helloVersion)
+    {
         var hello = await ReceiveRawAsync();
         Assert.Equal((byte)OfpType.Hello, hello[1]);
         Assert.Equal(1, hello[0]);
@@ -82,7 +119,11 @@ internal sealed class TestController : IDisposable
         return m.Xid;
     }
 
-    public void SendRaw(byte[] bytes) => _s.Send(bytes);
+    public void SendRaw(byte[] bytes)
+    {
+        if (_stream is { } st) st.Write(bytes);
+        else _s.Send(bytes);
+    }
 
     /// <summary>The next message (or null when the peer closed or nothing came within the timeout).</summary>
     public async Task<byte[]?> ReceiveRawAsync(int timeoutMs = 5000)
@@ -102,9 +143,10 @@ internal sealed class TestController : IDisposable
                 }
             }
             int n;
-            try { n = await _s.ReceiveAsync(tmp, SocketFlags.None, cts.Token); }
+            try { n = _stream is { } st ? await st.ReadAsync(tmp, cts.Token) : await _s.ReceiveAsync(tmp, SocketFlags.None, cts.Token); }
             catch (OperationCanceledException) { return null; }
             catch (SocketException) { return null; }
+            catch (IOException) { return null; }
             if (n == 0) return null;
             _buf.AddRange(tmp.AsSpan(0, n).ToArray());
         }
@@ -145,5 +187,9 @@ internal sealed class TestController : IDisposable
         }
     }
 
-    public void Dispose() => _s.Dispose();
+    public void Dispose()
+    {
+        _stream?.Dispose();
+        _s.Dispose();
+    }
 }

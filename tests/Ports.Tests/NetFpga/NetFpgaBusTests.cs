@@ -109,6 +109,7 @@ public sealed class NetFpgaBusTests
         bus.Fail = true;
         var m = Frames.Match(inPort: 1, dlType: 0x0800);
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, m, 10, new FlowActions([FlowAction.Output(2)])), null));
+        manager.WaitForPlacement();
         var e = table.Lookup(m.Value, 0)!;
         Assert.True(manager.TryGetPlacement(e, out var p));
         Assert.False(p.InHardware);

@@ -141,8 +141,8 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
                 var by = TimeSpan.FromMilliseconds(rng.Next(500, 4000));
                 a.Clock.Advance(by);
                 b.Clock.Advance(by);
-                a.Dp.RunMaintenance();
-                b.Dp.RunMaintenance();
+                a.RunMaintenance();
+                b.RunMaintenance();
                 total.Expired += a.Removed.Count(r => r.Reason != FlowRemovedReason.Delete);
                 CompareRemoved(a, b, Fail);
                 CompareFlows(a, b, Fail);

@@ -89,6 +89,7 @@ public sealed class NetFpgaGoldenEncodingTests
     {
         var (table, driver, bus, board, manager) = Setup();
         Assert.Equal(FlowModStatus.Ok, table.Apply(Flow1, null));
+        manager.WaitForPlacement();
         var e = table.Lookup(KeyOf(Flow1.Match, inPort: 1), 0)!;
         Assert.True(manager.TryGetPlacement(e, out var p));
         Assert.True(p.InHardware);
@@ -124,6 +125,7 @@ public sealed class NetFpgaGoldenEncodingTests
     {
         var (table, _, bus, _, manager) = Setup();
         table.Apply(Flow2, null);
+        manager.WaitForPlacement();
         var e = table.Lookup(KeyOf(Flow2.Match, inPort: 1), 0)!;
         Assert.True(manager.TryGetPlacement(e, out var p));
         Assert.False(p.InHardware);
@@ -158,6 +160,7 @@ public sealed class NetFpgaGoldenEncodingTests
         var (table, _, _, _, manager) = Setup();
         table.Apply(Flow2, null);
         table.Apply(Flow4, null);
+        manager.WaitForPlacement();
         var f4 = table.Lookup(KeyOf(Flow4.Match, inPort: 1), 0)!;
         Assert.Equal(32768, f4.Priority);
         Assert.True(manager.TryGetPlacement(f4, out var p));
@@ -235,6 +238,7 @@ public sealed class NetFpgaGoldenEncodingTests
         var m = MatchOf(frame, 2, Wildcards.None);
         Assert.True(m.IsExact);
         table.Apply(new FlowMod(FlowModCommand.Add, m, 0, new FlowActions([FlowAction.Output(4)])), null);
+        manager.WaitForPlacement();
         Assert.Equal(20, bus.Writes.Count);
         // Every write lands in one 128-byte SRAM row: 0x1000000 + (row << 7).
         uint rowBase = bus.Writes[0].Address - 40;

@@ -53,13 +53,17 @@ public sealed class NetFpgaObservabilityTests
         public FlowEntry Add(FlowMatch m, ushort prio, params FlowAction[] actions)
         {
             Assert.Equal(FlowModStatus.Ok, Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions))));
+            Offload.Manager.WaitForPlacement();
             var list = new List<FlowEntry>();
             Dp.Flows.Collect(m, OfPort.None, strict: true, list);
             return list.Single(e => e.Priority == (m.IsExact ? 0xFFFF : prio));
         }
 
         public void Delete(FlowMatch m, ushort prio)
-            => Dp.ApplyFlowMod(new FlowMod(FlowModCommand.DeleteStrict, m, prio, FlowActions.Drop));
+        {
+            Dp.ApplyFlowMod(new FlowMod(FlowModCommand.DeleteStrict, m, prio, FlowActions.Drop));
+            Offload.Manager.WaitForPlacement();
+        }
 
         public FlowPlacement Where(FlowEntry e)
         {
@@ -125,10 +129,12 @@ public sealed class NetFpgaObservabilityTests
         manager.Log = off;
         manager.Attach();
         table.Apply(new FlowMod(FlowModCommand.Add, ExactUdp(1, 5), 1, new FlowActions([FlowAction.Output(2)])), null);
+        manager.WaitForPlacement();
         Assert.Equal(0, off.Decisions);
         var on = new CountingLog(enabled: true);
         manager.Log = on;
         table.Apply(new FlowMod(FlowModCommand.Add, ExactUdp(1, 6), 1, new FlowActions([FlowAction.Output(2)])), null);
+        manager.WaitForPlacement();
         Assert.Equal(1, on.Decisions);
     }
 
@@ -201,6 +207,7 @@ public sealed class NetFpgaObservabilityTests
         var e = r.Add(m, 1, FlowAction.Output(2));
         Assert.True(r.Where(e).InHardware);
         Assert.Equal(FlowModStatus.Ok, r.Dp.ApplyFlowMod(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(OfPort.InPort)]))));
+        r.Offload.Manager.WaitForPlacement();
         Assert.False(r.Where(e).InHardware);
         Assert.Equal(OffloadReason.OutputToInPort, r.Where(e).Reason);
         Assert.Equal(0, r.Offload.Driver.ExactRowsUsed);

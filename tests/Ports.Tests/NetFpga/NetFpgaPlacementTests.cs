@@ -29,6 +29,7 @@ public sealed class NetFpgaPlacementTests
         public FlowEntry Add(FlowMatch m, ushort prio, params FlowAction[] actions)
         {
             Assert.Equal(FlowModStatus.Ok, Table.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)), null));
+            Manager.WaitForPlacement();
             var list = new List<FlowEntry>();
             Table.Collect(m, OfPort.None, strict: true, list);
             return list.Single(e => e.Priority == (m.IsExact ? 0xFFFF : prio));
@@ -86,6 +87,7 @@ public sealed class NetFpgaPlacementTests
 
         seen.Clear();
         b.Table.Apply(new FlowMod(FlowModCommand.DeleteStrict, exact.Match, 0, FlowActions.Drop), null);
+        b.Manager.WaitForPlacement();
         Assert.Contains(seen, p => p.Entry == exact && p.Entry.IsRemoved && !p.InHardware);
     }
 
@@ -123,6 +125,7 @@ public sealed class NetFpgaPlacementTests
 
         // Once a position frees, the next poll retries it.
         b.Table.Apply(new FlowMod(FlowModCommand.DeleteStrict, a.Value, 0, FlowActions.Drop), null);
+        b.Manager.WaitForPlacement();
         b.Manager.Poll();
         Assert.True(b.Where(et).InHardware);
         Assert.Equal(1, b.Manager.Stats.Promotions);
@@ -279,6 +282,7 @@ public sealed class NetFpgaPlacementTests
 
         long before = b.Driver.RegisterWrites;
         b.Table.Apply(new FlowMod(FlowModCommand.Delete, FlowMatch.All, 0, FlowActions.Drop), null);
+        b.Manager.WaitForPlacement();
         Assert.Equal(24, b.Driver.WildcardRowsFree);
         Assert.Equal(0, b.Driver.ExactRowsUsed);
         Assert.Equal(0u, b.Board.ExactRowWords(row)[7] & 0x80000000);
@@ -345,11 +349,11 @@ public sealed class NetFpgaPlacementTests
             hw.Inject(1, frame);
             hw.Run();
             hw.Clock.Advance(TimeSpan.FromSeconds(3));
-            hw.Dp.RunMaintenance();        // reads the hardware counter first: the flow is used, it stays
+            hw.RunMaintenance();        // reads the hardware counter first: the flow is used, it stays
             Assert.Single(hw.Flows());
         }
         hw.Clock.Advance(TimeSpan.FromSeconds(6));
-        hw.Dp.RunMaintenance();
+        hw.RunMaintenance();
         Assert.Empty(hw.Flows());
         var removed = Assert.Single(hw.Removed);
         Assert.Equal(FlowRemovedReason.IdleTimeout, removed.Reason);
@@ -366,14 +370,14 @@ public sealed class NetFpgaPlacementTests
         var m = hw.Offload!.Manager;
         Assert.Equal(2, m.Stats.HardwareFlows);
         hw.Dp.SetPortConfig(2, PortConfig.NoFwd, PortConfig.NoFwd);
-        hw.Dp.RunMaintenance();
+        hw.RunMaintenance();
         Assert.Equal(1, m.Stats.HardwareFlows);
         Assert.Equal(1, m.Stats.SoftwareReasons[OffloadReason.DatapathState]);
         hw.Dp.SetPortConfig(2, PortConfig.None, PortConfig.NoFwd);
-        hw.Dp.RunMaintenance();
+        hw.RunMaintenance();
         Assert.Equal(2, m.Stats.HardwareFlows);
         hw.Dp.Flows.UseEmergencyTable = true;
-        hw.Dp.RunMaintenance();
+        hw.RunMaintenance();
         Assert.Equal(0, m.Stats.HardwareFlows);
     }
 
@@ -385,7 +389,7 @@ public sealed class NetFpgaPlacementTests
         var frame = Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2", 1, 2);
         for (int i = 0; i < 5; i++) hw.Inject(1, frame);
         hw.Run();
-        hw.Dp.RunMaintenance();
+        hw.RunMaintenance();
         var p1 = hw.Offload!.Ports[0].Counters.Snapshot();
         var p2 = hw.Offload.Ports[1].Counters.Snapshot();
         Assert.Equal(5, p1.RxPackets);

@@ -64,10 +64,23 @@ internal sealed class SwitchRig : IDisposable
 
     public void Run() => Dp.PollUntilIdle();
 
-    public FlowModStatus Apply(FlowMod mod) => Dp.ApplyFlowMod(mod);
+    /// <summary>Applies a flow-mod and, with the board, waits until the offload worker has placed it (placement is asynchronous).</summary>
+    public FlowModStatus Apply(FlowMod mod)
+    {
+        var st = Dp.ApplyFlowMod(mod);
+        Offload?.Manager.WaitForPlacement();
+        return st;
+    }
 
     public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
-        => Dp.ApplyFlowMod(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
+        => Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
+
+    /// <summary>One maintenance step (counters, expiry), then waits until the offload has placed the removals it caused.</summary>
+    public void RunMaintenance()
+    {
+        Dp.RunMaintenance();
+        Offload?.Manager.WaitForPlacement();
+    }
 
     /// <summary>Reads the hardware counters into the flows (what maintenance does first), without expiring anything.</summary>
     public void PollCounters() => Offload?.Maintenance();

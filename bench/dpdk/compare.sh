@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Softswitch against Open vSwitch with DPDK, per core, on the same frames and the same flows, in one run.
+#
+#   bash bench/dpdk/compare.sh            # every row, 3 interleaved rounds, prints one table (medians)
+#   ROWS="1-flow exact-100k" ROUNDS=1 SECS=5 bash bench/dpdk/compare.sh
+#
+# Open vSwitch: /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk run directly (never the system service or the
+# system alternative) from a private run directory inside a private network namespace, with a private EAL file
+# prefix and a private hugetlbfs mount. Ports are DPDK virtual devices: port 1 is net_pcap replaying the row's pcap
+# from memory (rx_pcap=FILE,infinite_rx=1), ports 2..4 are net_null sinks (no-rx=1). One PMD thread, pinned to
+# CPU $PMD_CPU. Flows are installed with ovs-ofctl add-flows; delivered packets are the sinks' tx counters
+# (ovs-ofctl dump-ports), drops are what port 1 received and the sinks did not send.
+# Softswitch: the pps harness (bench pps --pcap ROW.pcap --flow-file ROW.flows) on the same files, one forwarding
+# thread pinned to the same CPU; delivered packets are its sink ports' tx counters.
+# Churn row: both switches get 100,000 flow-mods/s (DELETE_STRICT + ADD of the row's flows) from `bench churn`
+# over OpenFlow on loopback while forwarding the exact-100k row.
+# Hugepages: 2 MiB pages are added for the run and given back at exit (HUGEPAGES, default 1200). The EAL runs with
+# hugepages here; no --no-huge.
+# Installs what it needs (apt) itself; needs root. Ends only the processes it started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+ROWS=${ROWS:-"1-flow exact-1k exact-100k exact-1m wild-1k-16 normal-1k rewrite-1k churn-100k"}
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-10}
+WARM=${WARM:-3}
+PMD_CPU=${PMD_CPU:-1}
+MAIN_CPU=${MAIN_CPU:-0}
+HUGEPAGES=${HUGEPAGES:-1200}
+CHURN_RATE=${CHURN_RATE:-100000}
+MAX_FRAMES=${MAX_FRAMES:-131072}
+SINKS=3
+
+[ "$(id -u)" = 0 ] || { echo "compare.sh: needs root (hugepages, network namespace)"; exit 2; }
+OVSD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+PMDS=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
+if [ ! -x $OVSD ] || [ ! -e $PMDS/librte_net_pcap.so.23 ] || [ ! -e $PMDS/librte_net_null.so.23 ] || ! command -v ovs-ofctl >/dev/null; then
+  echo "== installing Open vSwitch with DPDK (apt)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    openvswitch-switch-dpdk openvswitch-common librte-net-pcap23 librte-net-null23 librte-mempool-ring23 >/dev/null
+fi
+
+echo "== building"
+dotnet build bench -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
+BENCH="dotnet $ROOT/bench/bin/Release/net10.0/Softswitch.Bench.dll"
+
+TAG=ssdpdk$$
+RUN=$(mktemp -d /tmp/$TAG.XXXXXX)
+NS=$TAG
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+HP_ADDED=0
+OVS_UP=0
+pids=()
+V="ovs-vsctl --db=unix:$RUN/db.sock --timeout=30"
+export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
+
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  if [ -f $RUN/ovs-vswitchd.pid ]; then kill "$(cat $RUN/ovs-vswitchd.pid)" 2>/dev/null; fi
+  for i in $(seq 50); do [ -f $RUN/ovs-vswitchd.pid ] && kill -0 "$(cat $RUN/ovs-vswitchd.pid)" 2>/dev/null || break; sleep 0.2; done
+  if [ -f $RUN/ovsdb-server.pid ]; then kill "$(cat $RUN/ovsdb-server.pid)" 2>/dev/null; fi
+  mountpoint -q $RUN/huge && umount $RUN/huge
+  if [ "$HP_ADDED" -gt 0 ]; then
+    # Give the pages back (another user's pages, if any, stay).
+    echo $(( $(cat $HP) - HP_ADDED )) > $HP
+  fi
+  ip netns del $NS 2>/dev/null
+  rm -rf /run/dpdk/$TAG /var/run/dpdk/$TAG
+  [ -n "${KEEP:-}" ] || rm -rf $RUN
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== rows (pcap, ovs-ofctl flows) in $RUN/rows"
+mkdir -p $RUN/rows
+for r in $ROWS; do
+  base=${r/churn-100k/exact-100k}
+  [ -f $RUN/rows/$base.flows ] || $BENCH rows --row $base --dir $RUN/rows --ports $((SINKS + 1)) --max-frames $MAX_FRAMES
+done
+
+echo "== Open vSwitch with DPDK (private netns $NS, run dir $RUN, EAL prefix $TAG)"
+ip netns add $NS
+ip -n $NS link set lo up
+echo $(( $(cat $HP) + HUGEPAGES )) > $HP
+HP_ADDED=$HUGEPAGES
+mkdir -p $RUN/huge
+mount -t hugetlbfs -o pagesize=2M nodev $RUN/huge
+ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
+ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log \
+  --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir
+$V --no-wait init
+$V --no-wait set Open_vSwitch . other_config:dpdk-init=true other_config:dpdk-socket-mem=$(( HUGEPAGES * 2 - 128 )) \
+  other_config:per-port-memory=false other_config:pmd-cpu-mask=$(printf '0x%x' $((1 << PMD_CPU))) \
+  other_config:dpdk-lcore-mask=$(printf '0x%x' $((1 << MAIN_CPU))) \
+  "other_config:dpdk-extra=--file-prefix=$TAG --no-pci --huge-dir=$RUN/huge -d $PMDS"
+ip netns exec $NS $OVSD unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log \
+  --unixctl=$RUN/vs.ctl --detach --no-chdir > $RUN/ovs-vswitchd.start 2>&1 || { cat $RUN/ovs-vswitchd.start; exit 1; }
+VS="ovs-appctl -t $RUN/vs.ctl"
+DEV=0   # DPDK device names are unique per attach
+
+ovs_start_row() {  # $1 = row files base, $2 = controller port or empty; sets BR
+  # Flows first, the source port last: flow-mods that meet traffic make Open vSwitch revalidate its datapath flows
+  # after each one (a 1,000,000-flow add-flows then takes hours).
+  local base=$1 ctl=${2:-}
+  BR=br$DEV
+  $V add-br $BR -- set bridge $BR datapath_type=netdev protocols=OpenFlow10 -- set-fail-mode $BR secure
+  for s in $(seq 2 $((SINKS + 1))); do
+    $V add-port $BR sink$DEV-$s -- set interface sink$DEV-$s type=dpdk ofport_request=$s \
+      "options:dpdk-devargs=net_null$DEV$s,no-rx=1"
+  done
+  local t0=$(date +%s.%N)
+  ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
+  ADD_SECS[$base]+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
+  if [ -f $RUN/rows/$base.fdb ]; then
+    while read -r mac port; do $VS fdb/add $BR sink$DEV-$port 0 $mac >/dev/null; done < $RUN/rows/$base.fdb
+  fi
+  [ -z "$ctl" ] || $V set-controller $BR ptcp:$ctl:127.0.0.1
+  $V add-port $BR src$DEV -- set interface src$DEV type=dpdk ofport_request=1 \
+    "options:dpdk-devargs=net_pcap$DEV,rx_pcap=$RUN/rows/$base.pcap,infinite_rx=1"
+  DEV=$((DEV + 1))
+}
+
+ovs_counts() {  # prints "rx_of_port_1 tx_of_the_sinks" from one port-stats reply
+  ovs-ofctl -O OpenFlow10 dump-ports unix:$RUN/$BR.mgmt | awk '
+    $1 == "port" { p = $2; sub(":", "", p); split($0, a, "pkts="); split(a[2], b, ","); rx[p] = b[1]
+                   getline; split($0, a, "pkts="); split(a[2], b, ","); tx[p] = b[1] }
+    END { s = 0; for (p in tx) if (p != "1" && p != "LOCAL") s += tx[p]; printf "%d %d\n", rx["1"], s }'
+}
+
+ovs_measure() {  # row -> sets OM (Mpps delivered) and OD (drops)
+  local row=$1 base=${1/churn-100k/exact-100k} ctl=""
+  local cpid=""
+  [ "$row" = churn-100k ] && ctl=$((20000 + RANDOM % 20000))
+  ovs_start_row $base $ctl
+  sleep $WARM
+  if [ -n "$ctl" ]; then
+    ip netns exec $NS $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
+      --seconds $((SECS + 4)) --json > $RUN/ovs-churn.json &
+    cpid=$!; pids+=($cpid)
+    sleep 2
+  fi
+  read -r rx0 tx0 < <(ovs_counts); local t0=$(date +%s.%N)
+  sleep $SECS
+  read -r rx1 tx1 < <(ovs_counts); local t1=$(date +%s.%N)
+  [ -z "$cpid" ] || wait $cpid || true
+  local dt=$(echo "$t1 - $t0" | bc -l)
+  local mpps=$(echo "($tx1 - $tx0) / $dt / 1000000" | bc -l)
+  local drops=$(( (rx1 - rx0) - (tx1 - tx0) )); [ $drops -ge 0 ] || drops=0
+  $VS dpif-netdev/pmd-stats-show > $RUN/ovs-$row.pmd-stats 2>&1 || true
+  $V del-br $BR
+  OM=$(printf "%.3f" "$mpps"); OD=$drops
+}
+
+ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes allocated per packet)
+  local row=$1 base=${1/churn-100k/exact-100k} extra=() cpid=""
+  [ -f $RUN/rows/$base.fdb ] && extra+=(--fdb $RUN/rows/$base.fdb)
+  local ctl=""
+  if [ "$row" = churn-100k ]; then ctl=$((20000 + RANDOM % 20000)); extra+=(--listen ptcp:$ctl:127.0.0.1); fi
+  $BENCH pps --pcap $RUN/rows/$base.pcap --flow-file $RUN/rows/$base.flows --ports $((SINKS + 1)) --pin-cpu $PMD_CPU \
+    --seconds $SECS --json "${extra[@]}" > $RUN/ssw-$row.json &
+  local spid=$!; pids+=($spid)
+  if [ -n "$ctl" ]; then
+    for i in $(seq 300); do ss -ltn "sport = :$ctl" | grep -q LISTEN && break; sleep 0.1; done
+    $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
+      --seconds $((SECS + 6)) --json > $RUN/ssw-churn.json &
+    cpid=$!; pids+=($cpid)
+  fi
+  wait $spid
+  [ -z "$cpid" ] || { kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true; }
+  read -r SM SD SA < <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print("%.3f %d %.4f" % (r["delivered_mpps"], r["drops"], r["alloc_bytes_per_packet"]))' $RUN/ssw-$row.json)
+}
+
+declare -A OVS SSW OVSD SSWD ALLOC ADD_SECS
+for round in $(seq $ROUNDS); do
+  for row in $ROWS; do
+    # Interleaved: the order alternates between rounds.
+    if [ $((round % 2)) = 1 ]; then ovs_measure $row; ssw_measure $row; else ssw_measure $row; ovs_measure $row; fi
+    om=$OM od=$OD sm=$SM sd=$SD sa=$SA
+    OVS[$row]+="$om "; OVSD[$row]+="$od "; SSW[$row]+="$sm "; SSWD[$row]+="$sd "; ALLOC[$row]+="$sa "
+    printf "  round %d %-11s OVS-DPDK %7.3f Mpps (drops %d)   Softswitch %7.3f Mpps (drops %d, %s B/pkt)\n" $round $row $om $od $sm $sd $sa
+    [ "$row" != churn-100k ] || printf "    churn: OVS %s  Softswitch %s\n" "$(cat $RUN/ovs-churn.json 2>/dev/null)" "$(cat $RUN/ssw-churn.json 2>/dev/null)"
+  done
+done
+
+median() { printf "%s\n" $1 | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+echo
+echo "Softswitch vs Open vSwitch $(ovs-vswitchd --version | head -1 | awk '{print $NF}') with DPDK, one core each, 64-byte frames, medians of $ROUNDS interleaved rounds of ${SECS} s"
+echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; delivered = counted at the sinks)"
+printf "%-12s %14s %16s %7s %11s %13s %13s\n" row "OVS-DPDK Mpps" "Softswitch Mpps" ratio "OVS drops" "Ssw drops" "Ssw B/pkt"
+for row in $ROWS; do
+  om=$(median "${OVS[$row]}"); sm=$(median "${SSW[$row]}")
+  ratio=$(echo "if ($om > 0) $sm / $om else 0" | bc -l)
+  printf "%-12s %14.2f %16.2f %7.2f %11s %13s %13s\n" $row $om $sm $ratio "$(median "${OVSD[$row]}")" "$(median "${SSWD[$row]}")" "$(median "${ALLOC[$row]}")"
+done
+
+# Flow-mod throughput: ovs-ofctl add-flows of the exact rows' files into each switch (Open vSwitch's times are its
+# bridge set-ups above; Softswitch is the daemon on in-memory ports, reached over TCP on loopback).
+ADD_ROWS=""
+for r in exact-100k exact-1m; do [ -n "${ADD_SECS[$r]:-}" ] && ADD_ROWS+="$r "; done
+if [ -n "$ADD_ROWS" ]; then
+  echo
+  printf "%-34s %14s %16s %7s\n" "ovs-ofctl add-flows (flows/s)" "OVS-DPDK" "Softswitch" ratio
+  for r in $ADD_ROWS; do
+    n=$(grep -c . $RUN/rows/$r.flows)
+    ssecs=""
+    for round in $(seq $ROUNDS); do
+      port=$((20000 + RANDOM % 20000))
+      dotnet $ROOT/src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:$((SINKS + 1)) --listen ptcp:$port \
+        --unixctl none --log-level Warning > $RUN/ssw-daemon.log 2>&1 &
+      dpid=$!; pids+=($dpid)
+      for i in $(seq 300); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+      t0=$(date +%s.%N)
+      ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$port $RUN/rows/$r.flows
+      ssecs+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
+      kill $dpid; wait $dpid 2>/dev/null || true
+    done
+    o=$(median "${ADD_SECS[$r]}"); s=$(median "$ssecs")
+    printf "%-34s %14.0f %16.0f %7.2f\n" "$r ($n flows)" "$(echo "$n / $o" | bc -l)" "$(echo "$n / $s" | bc -l)" "$(echo "$o / $s" | bc -l)"
+  done
+fi

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs Softswitch as a native command: `bash scripts/install.sh [PREFIX]` (default /usr/local) builds
+# `softswitch` with NativeAOT (no .NET runtime needed to run it; gcc links it when clang is missing) and puts
+#   PREFIX/bin/softswitch                          the switch (run, demo, ctl)
+#   PREFIX/lib/systemd/system/softswitch@.service  a systemd unit, one instance per /etc/softswitch/NAME.json
+#   PREFIX/share/softswitch/mininet/softswitch_mn.py  the Mininet switch class (mn --custom ... --switch softswitch)
+# DESTDIR is honoured (staging for packages). Re-running replaces the installed files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PREFIX=${1:-/usr/local}
+DEST=${DESTDIR:-}
+
+case "$(uname -m)" in
+  x86_64) rid=linux-x64 ;;
+  aarch64) rid=linux-arm64 ;;
+  *) echo "install.sh: no NativeAOT runtime identifier for $(uname -m)" >&2; exit 2 ;;
+esac
+linker=()
+if ! command -v clang >/dev/null 2>&1; then
+  if ! command -v gcc >/dev/null 2>&1; then
+    echo "install.sh: NativeAOT needs a C toolchain to link: apt-get install gcc (or clang)" >&2
+    exit 2
+  fi
+  linker=(-p:CppCompilerAndLinker=gcc)
+fi
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+echo "install.sh: building the native binary ($rid)"
+dotnet publish src/Softswitch -c Release -r "$rid" -p:PublishAot=true "${linker[@]}" -o "$out" -nologo -v q -clp:ErrorsOnly
+
+install -D -m 0755 "$out/softswitch" "$DEST$PREFIX/bin/softswitch"
+install -d "$DEST$PREFIX/lib/systemd/system"
+sed "s|@BINDIR@|$PREFIX/bin|g" packaging/softswitch@.service > "$DEST$PREFIX/lib/systemd/system/softswitch@.service"
+chmod 0644 "$DEST$PREFIX/lib/systemd/system/softswitch@.service"
+install -D -m 0644 mininet/softswitch_mn.py "$DEST$PREFIX/share/softswitch/mininet/softswitch_mn.py"
+echo "install.sh: installed $DEST$PREFIX/bin/softswitch ($("$DEST$PREFIX/bin/softswitch" ctl --help >/dev/null 2>&1 && echo ok || echo 'does not run here'))"
+echo "install.sh: systemd: put a config in /etc/softswitch/NAME.json, then systemctl daemon-reload; systemctl enable --now softswitch@NAME"

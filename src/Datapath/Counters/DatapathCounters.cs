@@ -1,0 +1,96 @@
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Tunnels;
+
+namespace Softswitch.Datapath.Counters;
+
+/// <summary>
+/// The datapath's counter families, registered in one place: drops by reason, parse errors, tunnel drops, VLAN push
+/// failures, the exact-match cache, the NORMAL learning table. The enum-indexed families (<see cref="DropReason"/>,
+/// <see cref="ParseError"/>, <see cref="TunnelDropReason"/>) map each value to its counter through one array, so a new
+/// enum value without a name here fails at start-up (<see cref="EnsureDefined"/>), not silently.
+/// </summary>
+public static class DatapathCounters
+{
+    private static readonly Counter[] s_drops = Family<DropReason>((int)DropReason.Count, r => r switch
+    {
+        DropReason.NoRecv => ("drop-no-recv", "received on a port configured NO_RECV (anything but an 802.1D BPDU)"),
+        DropReason.NoRecvStp => ("drop-no-recv-stp", "an 802.1D BPDU received on a port configured NO_RECV_STP"),
+        DropReason.PortDown => ("drop-port-down", "received on, or sent to, a port configured PORT_DOWN"),
+        DropReason.NoFwd => ("drop-no-fwd", "sent to a port configured NO_FWD"),
+        DropReason.LinkDown => ("drop-link-down", "sent to a port whose link is down"),
+        DropReason.Fragment => ("drop-fragment", "an IPv4 fragment while the fragment mode is DROP"),
+        DropReason.MissSecure => ("drop-miss-secure", "no flow matched, no controller, fail mode secure"),
+        DropReason.MissNoPacketIn => ("drop-miss-no-packet-in", "no flow matched and the receiving port has NO_PACKET_IN"),
+        DropReason.UpcallQueueFull => ("drop-upcall-queue-full", "a packet for the controller found its queue full"),
+        DropReason.UpcallRateLimited => ("drop-upcall-rate-limited", "a packet for the controller was over the packet-in rate limit"),
+        DropReason.PoolExhausted => ("drop-pool-exhausted", "a copy was needed but the packet pool was empty"),
+        DropReason.NoSuchPort => ("drop-no-such-port", "output to a port number that does not exist"),
+        DropReason.OutputToInPort => ("drop-output-to-in-port", "output to the ingress port by number (OpenFlow wants IN_PORT for that)"),
+        DropReason.TableInFlow => ("drop-table-in-flow", "TABLE used in a flow's actions (only packet-out may use it)"),
+        DropReason.FlowDrop => ("drop-flow-no-output", "a flow's action list had no output (the OpenFlow drop)"),
+        DropReason.TooBig => ("drop-too-big", "a frame larger than the packet buffer or the egress MTU allows"),
+        DropReason.Unsupported => ("drop-unsupported", "an output needing a tunnel or feature the egress port lacks"),
+        DropReason.NormalRunt => ("drop-normal-runt", "NORMAL got a frame shorter than an Ethernet header"),
+        _ => throw new InvalidOperationException($"drop reason {r} has no counter name"),
+    });
+
+    // ParseError.None is no error: the family starts at 1.
+    private static readonly Counter[] s_parse = Family<ParseError>((int)ParseError.Count, e => e switch
+    {
+        ParseError.Runt => ("parse-runt", "shorter than an Ethernet header (14 bytes)"),
+        ParseError.VlanTruncated => ("parse-vlan-truncated", "802.1Q tag, or the type after it, cut off"),
+        ParseError.LlcTruncated => ("parse-llc-truncated", "802.3 length field with an LLC/SNAP header cut off"),
+        ParseError.IpTruncated => ("parse-ip-truncated", "IPv4 header shorter than 20 bytes or than its IHL says"),
+        ParseError.IpBadHeader => ("parse-ip-bad-header", "IPv4 version not 4, or IHL below 5"),
+        ParseError.IpBadLength => ("parse-ip-bad-length", "IPv4 total length below the header or beyond the frame"),
+        ParseError.ArpTruncated => ("parse-arp-truncated", "ARP header cut off, or not Ethernet/IPv4 ARP"),
+        ParseError.L4Truncated => ("parse-l4-truncated", "TCP/UDP/ICMP header cut off by the frame or the IPv4 length"),
+        _ => throw new InvalidOperationException($"parse error {e} has no counter name"),
+    });
+
+    private static readonly Counter[] s_tunnel = Family<TunnelDropReason>((int)TunnelDropReason.Count, r => r switch
+    {
+        TunnelDropReason.UnknownKey => ("tunnel-unknown-key", "decap: no tunnel port has this remote, VNI/key and UDP port"),
+        TunnelDropReason.Malformed => ("tunnel-malformed", "decap: outer headers cut short or invalid, or the inner frame too short"),
+        TunnelDropReason.BadChecksum => ("tunnel-bad-checksum", "decap: wrong outer IPv4, UDP or GRE checksum"),
+        TunnelDropReason.Fragment => ("tunnel-fragment", "decap: an outer IPv4 fragment (tunnel packets are not reassembled)"),
+        TunnelDropReason.TooBig => ("tunnel-too-big", "encap: the outer packet would exceed the underlay MTU"),
+        TunnelDropReason.NotIpv4 => ("tunnel-not-ipv4", "encap (ipip): the inner frame does not carry IPv4"),
+        TunnelDropReason.Runt => ("tunnel-runt", "encap: shorter than an Ethernet header"),
+        TunnelDropReason.NoUnderlay => ("tunnel-no-underlay", "encap: the tunnel has no underlay port"),
+        TunnelDropReason.Unresolved => ("tunnel-unresolved", "encap: next hop MAC unresolved and the hold queue full"),
+        TunnelDropReason.NoPort => ("tunnel-no-port", "decap: the tunnel port was removed"),
+        TunnelDropReason.PoolExhausted => ("tunnel-pool-exhausted", "encap: no buffer for the encapsulated copy"),
+        _ => throw new InvalidOperationException($"tunnel drop {r} has no counter name"),
+    });
+
+    /// <summary>mod_vlan_vid / mod_vlan_pcp on an untagged frame that could not take a tag (no headroom, runt).</summary>
+    public static readonly Counter VlanPushFailed = Coverage.Define("vlan-push-failed", "mod_vlan_vid/pcp could not push a tag on an untagged frame (no headroom or runt)");
+    public static readonly Counter EmcHit = Coverage.Define("emc-hit", "packets whose flow the exact-match cache found");
+    public static readonly Counter EmcMiss = Coverage.Define("emc-miss", "packets the exact-match cache missed (looked up in the tables)");
+    public static readonly Counter EmcBypass = Coverage.Define("emc-bypass", "times a forwarder stopped using its exact-match cache for a low hit rate");
+    /// <summary>A source MAC not learned because the NORMAL learning table is full.</summary>
+    public static readonly Counter MacTableFull = Coverage.Define("mac-table-full", "a source MAC not learned: the NORMAL learning table is full");
+
+    /// <summary>The counter of drop reason <paramref name="r"/>.</summary>
+    public static Counter Drop(DropReason r) => s_drops[(int)r];
+    /// <summary>The counter of parse error <paramref name="e"/> (not <see cref="ParseError.None"/>).</summary>
+    public static Counter Parse(ParseError e) => s_parse[(int)e - 1];
+    public static Counter Tunnel(TunnelDropReason r) => s_tunnel[(int)r];
+
+    /// <summary>Makes sure every datapath counter is registered (runs the static initialisers).</summary>
+    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index;
+
+    private static Counter[] Family<T>(int count, Func<T, (string Name, string Description)> name) where T : struct, Enum
+    {
+        int first = typeof(T) == typeof(ParseError) ? 1 : 0;
+        var a = new Counter[count - first];
+        for (int i = first; i < count; i++)
+        {
+            var (n, d) = name((T)(object)(byte)i);
+            a[i - first] = Coverage.Define(n, d);
+        }
+        return a;
+    }
+}

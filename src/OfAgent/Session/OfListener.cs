@@ -1,0 +1,293 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Softswitch.OfAgent.Session;
+
+/// <summary>
+/// One passive OpenFlow endpoint (<c>ptcp:</c>, <c>pssl:</c>, <c>punix:</c>): accepts connections, runs each
+/// one's opening phase (<see cref="OfHandshake"/>) without a thread, and hands the ones that complete it to
+/// the agent.
+/// </summary>
+/// <remarks>
+/// <para><b>Bounded</b>: at most <see cref="AgentOptions.MaxConnectionsPerListener"/> connections of this listener
+/// are alive at once, in the opening phase or established. When a new peer arrives at the cap, the oldest peer still
+/// in its opening phase is dropped to make room (so silent peers cannot lock out a tool that completes HELLO in
+/// milliseconds); when every slot holds an established connection, the newcomer is closed at once. The opening phase
+/// has a hard deadline (<see cref="AgentOptions.HelloTimeout"/>) that no byte extends. Refusals are logged with their
+/// reason, rate-limited (<see cref="LogLimiter"/>) so a flood cannot flood the log, and counted.</para>
+/// <para><b>Threads</b>: the accept loop and the opening phases are asynchronous; only an established connection
+/// owns threads (its receive and send loops).</para>
+/// <para><b>Thread safety</b>: <c>_lock</c> guards the slot count and the list of peers in their opening phase;
+/// counters are updated with interlocked operations and may be read from any thread.</para>
+/// </remarks>
+public sealed class OfListener : IAsyncDisposable
+{
+    private readonly OfEndpoint _endpoint;
+    private readonly OfTlsContext? _tls;
+    private readonly AgentOptions _options;
+    private readonly Func<OfTransport, OfHandshakeResult, OfConnection> _establish;
+    private readonly ILogger _log;
+    private readonly Socket _socket;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Lock _lock = new();
+    private readonly LinkedList<Opening> _opening = new();
+    private readonly LogLimiter _refusalLog = new(20, TimeSpan.FromSeconds(10));
+    private Task _acceptLoop = Task.CompletedTask;
+    private int _live;
+
+    public long Accepted, RefusedFull, Evicted, OpeningFailed, Established;
+
+    private sealed class Opening(CancellationTokenSource cts)
+    {
+        public readonly CancellationTokenSource Cts = cts;
+        public bool Evicted;
+    }
+
+    private OfListener(OfEndpoint endpoint, OfTlsContext? tls, AgentOptions options, Socket socket,
+        Func<OfTransport, OfHandshakeResult, OfConnection> establish, ILogger log)
+    {
+        _endpoint = endpoint;
+        _tls = tls;
+        _options = options;
+        _socket = socket;
+        _establish = establish;
+        _log = log;
+    }
+
+    public OfEndpoint Endpoint => _endpoint;
+    /// <summary>The bound address (an <see cref="IPEndPoint"/> for TCP, with the real port when 0 was asked).</summary>
+    public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
+    /// <summary>Connections of this listener alive now, in their opening phase or established.</summary>
+    public int Live { get { lock (_lock) return _live; } }
+
+    /// <summary>Binds and starts accepting. Throws <see cref="IOException"/> naming the endpoint (address in use, a live socket file, ...).</summary>
+    public static OfListener Start(OfEndpoint endpoint, OfTlsContext? tls, AgentOptions options,
+        Func<OfTransport, OfHandshakeResult, OfConnection> establish, ILogger log)
+    {
+        Socket s;
+        if (endpoint.Kind == OfTransportKind.Unix)
+        {
+            TakeOverStaleSocketFile(endpoint.Path);
+            s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try { s.Bind(new UnixDomainSocketEndPoint(endpoint.Path)); }
+            catch (SocketException e)
+            {
+                s.Dispose();
+                throw new IOException($"cannot listen on {endpoint}: {e.Message}", e);
+            }
+        }
+        else
+        {
+            var ip = IPAddress.Parse(endpoint.Host);
+            s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                // SO_REUSEADDR alone (a restart binds over TIME_WAIT connections): the runtime's ReuseAddress option also
+                // sets SO_REUSEPORT on Linux, which would let a second switch bind the same port without an error.
+                if (OperatingSystem.IsLinux()) s.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+                else s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
+                s.Bind(new IPEndPoint(ip, endpoint.Port));
+            }
+            catch (SocketException e)
+            {
+                s.Dispose();
+                throw new IOException($"cannot listen on {endpoint}: {e.Message}", e);
+            }
+            if (!IPAddress.IsLoopback(ip) && !endpoint.IsTls)
+                log.LogWarning("{Endpoint}: listening on a non-loopback address without TLS: anyone who can reach it controls the switch (use pssl:)", endpoint);
+        }
+        s.Listen(128);
+        var l = new OfListener(endpoint, tls, options, s, establish, log);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try { l.AcceptLoop(); }
+            finally { done.TrySetResult(); }
+        }) { IsBackground = true, Name = "of-accept" }.Start();
+        l._acceptLoop = done.Task;
+        return l;
+    }
+
+    private static void TakeOverStaleSocketFile(string path)
+    {
+        if (!UnixSocketFile.TryIsSocket(path, out bool isSocket)) return; // nothing there
+        if (!isSocket) throw new IOException($"cannot listen on punix:{path}: the file exists and is not a socket");
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path); // nobody answers: left behind by a process that died
+            return;
+        }
+        throw new IOException($"cannot listen on punix:{path}: another process answers there");
+    }
+
+    /// <summary>
+    /// The accept loop, on its own thread with blocking accepts: an accepted socket must stay in blocking mode
+    /// (see <see cref="SocketReadiness"/>), and the runtime's asynchronous accept would not promise that.
+    /// </summary>
+    private void AcceptLoop()
+    {
+        while (!_cts.IsCancellationRequested)
+        {
+            Socket s;
+            try
+            {
+                s = _socket.Accept();
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                if (_cts.IsCancellationRequested) return;
+                // Out of descriptors and the like: say so (rate-limited), breathe, and keep accepting.
+                if (_refusalLog.TryTake(out long suppressed))
+                    _log.LogWarning("{Endpoint}: accept failed: {Reason}{Suppressed}", _endpoint, e.Message, Suppressed(suppressed));
+                Thread.Sleep(100);
+                continue;
+            }
+            Interlocked.Increment(ref Accepted);
+            Admit(s);
+        }
+    }
+
+    private void Admit(Socket s)
+    {
+        Opening? evict = null;
+        LinkedListNode<Opening> node;
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
+        lock (_lock)
+        {
+            if (_live >= _options.MaxConnectionsPerListener)
+            {
+                if (_opening.First is { } oldest)
+                {
+                    evict = oldest.Value;
+                    evict.Evicted = true;
+                    _opening.RemoveFirst();
+                }
+                else
+                {
+                    Interlocked.Increment(ref RefusedFull);
+                    cts.Dispose();
+                    string remote = s.RemoteEndPoint?.ToString() ?? "unix";
+                    s.Dispose();
+                    if (_refusalLog.TryTake(out long suppressed))
+                        _log.LogWarning("{Endpoint}: refused {Remote}: {Max} connections are established (the listener's cap){Suppressed}",
+                            _endpoint, remote, _options.MaxConnectionsPerListener, Suppressed(suppressed));
+                    return;
+                }
+            }
+            _live++;
+            node = _opening.AddLast(new Opening(cts));
+        }
+        if (evict is not null)
+        {
+            Interlocked.Increment(ref Evicted);
+            try { evict.Cts.Cancel(); } catch (ObjectDisposedException) { }
+        }
+        _ = RunAsync(s, node);
+    }
+
+    private async Task RunAsync(Socket s, LinkedListNode<Opening> node)
+    {
+        var opening = node.Value;
+        var transport = new OfTransport(s);
+        OfConnection? conn = null;
+        try
+        {
+            if (_endpoint.Kind != OfTransportKind.Unix) s.NoDelay = true;
+            opening.Cts.CancelAfter(_options.HelloTimeout);
+            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, 0x5353_0000, opening.Cts.Token)
+                .ConfigureAwait(false);
+            lock (_lock)
+                if (node.List is not null) _opening.Remove(node);
+            if (!r.Ok || _cts.IsCancellationRequested)
+            {
+                transport.Close();
+                if (_cts.IsCancellationRequested) return;
+                Interlocked.Increment(ref OpeningFailed);
+                string why = opening.Evicted
+                    ? $"dropped before its HELLO to make room ({_options.MaxConnectionsPerListener} connections is the listener's cap)"
+                    : r.Failure!;
+                if (_refusalLog.TryTake(out long suppressed))
+                    _log.LogWarning("{Endpoint}: refused {Remote}: {Reason}{Suppressed}", _endpoint, transport.Remote, why, Suppressed(suppressed));
+                return;
+            }
+            Interlocked.Increment(ref Established);
+            if (transport.IsTls) _log.LogDebug("{Endpoint}: {Remote}: TLS established ({Tls})", _endpoint, transport.Remote, transport.TlsDescription);
+            conn = _establish(transport, r);
+            await conn.Completion.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            transport.Close();
+        }
+        finally
+        {
+            opening.Cts.Dispose();
+            lock (_lock)
+            {
+                if (node.List is not null) _opening.Remove(node);
+                _live--;
+            }
+        }
+    }
+
+    private static string Suppressed(long n) => n > 0 ? $" ({n} similar line(s) suppressed)" : "";
+
+    public async ValueTask DisposeAsync()
+    {
+        _cts.Cancel();
+        try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } // wakes the blocked accept
+        _socket.Dispose();
+        try { await _acceptLoop.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        if (_endpoint.Kind == OfTransportKind.Unix)
+        {
+            try { File.Delete(_endpoint.Path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+}
+
+/// <summary>
+/// A token bucket for log lines: at most <c>burst</c> lines per <c>window</c>; the next line allowed after a quiet
+/// spell reports how many were suppressed. Thread-safe (one lock, taken only on rare paths).
+/// </summary>
+public sealed class LogLimiter(int burst, TimeSpan window)
+{
+    private readonly Lock _lock = new();
+    private long _windowStart = Environment.TickCount64;
+    private int _taken;
+    private long _suppressed;
+
+    /// <summary>True when a line may be written now; <paramref name="suppressed"/> is how many were held back before it.</summary>
+    public bool TryTake(out long suppressed)
+    {
+        lock (_lock)
+        {
+            long now = Environment.TickCount64;
+            if (now - _windowStart >= (long)window.TotalMilliseconds)
+            {
+                _windowStart = now;
+                _taken = 0;
+            }
+            if (_taken < burst)
+            {
+                _taken++;
+                suppressed = _suppressed;
+                _suppressed = 0;
+                return true;
+            }
+            _suppressed++;
+            suppressed = 0;
+            return false;
+        }
+    }
+}

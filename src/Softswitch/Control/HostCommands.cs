@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Logging;
+using Softswitch.OfAgent;
+using Softswitch.Ports;
+using Softswitch.Ports.Linux;
+
+namespace Softswitch.Control;
+
+/// <summary>
+/// The daemon's own control commands, as OVS users know them from ovs-appctl: <c>version</c>, <c>exit</c>,
+/// <c>list-commands</c>, <c>vlog/set|list|reopen</c>, <c>fdb/show|flush</c>, <c>memory/show</c>, <c>dump-flows</c>,
+/// <c>port/add</c>, <c>port/del</c>. Show commands take <c>--format json</c> (sent by <c>softswitch ctl --format json</c>).
+/// </summary>
+/// <remarks>
+/// Handlers read snapshots (the learning table, the flow table through its query lock, counters) and never block the
+/// datapath. port/add and port/del change the port table through <see cref="SwitchDatapath.AddPort"/> and
+/// <see cref="SwitchDatapath.RemovePort"/>, which tell the controller (PORT_STATUS); a removed port is disposed one second
+/// later, when no forwarding thread can still be inside a burst on it.
+/// </remarks>
+internal static class HostCommands
+{
+    /// <summary>What the handlers reach: the datapath, the agent, the logs, how to end the daemon and open a port.</summary>
+    public sealed record Context(SwitchDatapath Dp, OfSwitchAgent Agent, Vlog Vlog, Action Exit)
+    {
+        public PortFactoryOptions? PortFactory { get; init; }
+    }
+
+    public static string Version
+        => typeof(HostCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static void Register(ControlCommands commands, Context c)
+    {
+        commands.Register("version", "", "the program's version", 0, 0, _ => ControlReply.Success($"softswitch {Version} (OpenFlow 1.0; .NET {Environment.Version})\n"));
+        commands.Register("exit", "", "stop the switch cleanly", 0, 0, _ =>
+        {
+            c.Exit();
+            return ControlReply.Success("");
+        });
+        commands.Register("list-commands", "", "this list (as ovs-appctl spells it)", 0, 0, _ => commands.Execute(new ControlRequest("help", [])));
+        commands.Register("vlog/set", "SPEC", "log levels: LEVEL or MODULE:LEVEL[,...] (off emer err warn info dbg)", 1, 8, args =>
+            c.Vlog.TrySet(string.Join(',', args), out var error) ? ControlReply.Success("") : ControlReply.Error(error));
+        commands.Register("vlog/list", "[--format json]", "modules and their log levels", 0, 2, args => Show(args, "vlog/list", () => c.Vlog.Describe(), w =>
+        {
+            w.WriteStartObject();
+            foreach (var (module, level) in c.Vlog.List()) w.WriteString(module, Vlog.LevelName(level).ToLowerInvariant());
+            w.WriteEndObject();
+        }));
+        commands.Register("vlog/reopen", "", "reopen the log file (after logrotate)", 0, 0, _ =>
+            c.Vlog.Reopen(out var error) ? ControlReply.Success("") : ControlReply.Error(error));
+        commands.Register("fdb/show", "[--format json]", "the learned MAC addresses (NORMAL and fail-standalone)", 0, 2, args => FdbShow(c.Dp, args));
+        commands.Register("fdb/flush", "", "forget every learned MAC address", 0, 0, _ =>
+        {
+            c.Dp.MacTable.Clear();
+            return ControlReply.Success("table successfully flushed\n");
+        });
+        commands.Register("memory/show", "[--format json]", "flows, ports, learned addresses, managed heap", 0, 2, args => MemoryShow(c.Dp, args));
+        commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, args));
+        commands.Register("port/add", "SPEC [N]", "open a port (afpacket:IF, afxdp:IF, pcap:IF, tap:NAME) as OpenFlow port N", 1, 2, args => PortAdd(c, args));
+        commands.Register("port/del", "NAME|N", "remove a port", 1, 1, args => PortDel(c.Dp, args[0]));
+    }
+
+    /// <summary>Text, or JSON when the arguments are <c>--format json</c>; anything else is an error naming the usage.</summary>
+    internal static ControlReply Show(string[] args, string name, Func<string> text, Action<Utf8JsonWriter> json)
+    {
+        if (args.Length == 0 || args is ["--format", "text"] or ["--format=text"]) return ControlReply.Success(text());
+        if (args is ["--format", "json"] or ["--format=json"])
+        {
+            var buffer = new MemoryStream();
+            using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false })) json(w);
+            return ControlReply.Success(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length) + "\n");
+        }
+        return ControlReply.Error($"'{string.Join(' ', args)}': {name} takes only --format text|json");
+    }
+
+    internal static ControlReply FdbShow(SwitchDatapath dp, string[] args)
+    {
+        long now = dp.Clock.NowNanos;
+        var entries = dp.MacTable.Snapshot();
+        entries.Sort((a, b) => a.Port != b.Port ? a.Port.CompareTo(b.Port) : a.Vlan != b.Vlan ? a.Vlan.CompareTo(b.Vlan) : a.Mac.Value.CompareTo(b.Mac.Value));
+        static long Age(long now, long seen) => Math.Max(0, now - seen) / 1_000_000_000;
+        return Show(args, "fdb/show", () =>
+        {
+            var sb = new StringBuilder(" port  VLAN  MAC                Age\n");
+            foreach (var e in entries)
+                sb.Append(CultureInfo.InvariantCulture, $"{e.Port,5}  {e.Vlan,4}  {e.Mac}  {Age(now, e.SeenNanos),3}\n");
+            return sb.ToString();
+        }, w =>
+        {
+            w.WriteStartArray();
+            foreach (var e in entries)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("port", e.Port);
+                w.WriteNumber("vlan", e.Vlan);
+                w.WriteString("mac", e.Mac.ToString());
+                w.WriteNumber("age", Age(now, e.SeenNanos));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        });
+    }
+
+    internal static ControlReply MemoryShow(SwitchDatapath dp, string[] args)
+    {
+        var gc = GC.GetGCMemoryInfo();
+        var items = new (string Name, long Value)[]
+        {
+            ("flows", dp.Flows.ActiveExact + dp.Flows.ActiveWildcard),
+            ("exact-flows", dp.Flows.ActiveExact),
+            ("wildcard-flows", dp.Flows.ActiveWildcard),
+            ("ports", dp.Ports.List.Length),
+            ("mac-entries", dp.MacTable.Count),
+            ("managed-heap-bytes", GC.GetTotalMemory(false)),
+            ("gc-committed-bytes", gc.TotalCommittedBytes),
+            ("rss-bytes", Environment.WorkingSet),
+        };
+        return Show(args, "memory/show", () => string.Join(' ', items.Select(i => $"{i.Name}:{i.Value}")) + "\n", w =>
+        {
+            w.WriteStartObject();
+            foreach (var (name, value) in items) w.WriteNumber(name, value);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>Every flow (normal, then emergency), highest priority first, as <c>ovs-ofctl dump-flows</c> prints it.</summary>
+    internal static ControlReply DumpFlows(SwitchDatapath dp, string[] args)
+    {
+        var flows = new List<FlowEntry>();
+        dp.Flows.Collect(FlowMatch.All, OfPortNone, strict: false, flows);
+        int normal = flows.Count;
+        dp.Flows.Collect(FlowMatch.All, OfPortNone, strict: false, flows, emergency: true);
+        flows.Sort(0, normal, Comparer<FlowEntry>.Create(Order));
+        flows.Sort(normal, flows.Count - normal, Comparer<FlowEntry>.Create(Order));
+        long now = dp.Clock.NowNanos;
+        return Show(args, "dump-flows", () =>
+        {
+            var sb = new StringBuilder(flows.Count * 128);
+            foreach (var e in flows) sb.Append(FlowLine(e, now)).Append('\n');
+            return sb.ToString();
+        }, w =>
+        {
+            w.WriteStartArray();
+            foreach (var e in flows)
+            {
+                w.WriteStartObject();
+                w.WriteString("cookie", $"0x{e.Cookie:x}");
+                w.WriteNumber("duration", Math.Round(Math.Max(0, now - e.CreatedNanos) / 1e9, 3));
+                w.WriteNumber("n_packets", e.Packets);
+                w.WriteNumber("n_bytes", e.Bytes);
+                w.WriteNumber("idle_timeout", e.IdleTimeout);
+                w.WriteNumber("hard_timeout", e.HardTimeout);
+                w.WriteNumber("priority", e.Priority);
+                w.WriteString("match", FlowFormat.Match(e.Match));
+                w.WriteString("actions", FlowFormat.Actions(e.Actions));
+                w.WriteBoolean("emergency", e.IsEmergency);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        });
+    }
+
+    private const ushort OfPortNone = 0xFFFF;
+
+    private static int Order(FlowEntry a, FlowEntry b)
+        => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Serial.CompareTo(b.Serial);
+
+    /// <summary><c> cookie=0x0, duration=1.5s, table=0, n_packets=3, n_bytes=294, idle_timeout=60, priority=..., actions=...</c></summary>
+    internal static string FlowLine(FlowEntry e, long nowNanos)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder(160);
+        sb.Append(ic, $" cookie=0x{e.Cookie:x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table={e.TableId}, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
+        if (e.IdleTimeout != 0) sb.Append(ic, $"idle_timeout={e.IdleTimeout}, ");
+        if (e.HardTimeout != 0) sb.Append(ic, $"hard_timeout={e.HardTimeout}, ");
+        if (e.IsEmergency) sb.Append("emergency, ");
+        if (e.IdleTimeout != 0) sb.Append(ic, $"idle_age={Math.Max(0, nowNanos - e.LastUsedNanos) / 1_000_000_000}, ");
+        sb.Append(FlowFormat.Rule(e.Priority, e.Match)).Append(" actions=").Append(FlowFormat.Actions(e.Actions));
+        return sb.ToString();
+    }
+
+    private static ControlReply PortAdd(Context c, string[] args)
+    {
+        if (c.PortFactory is null) return ControlReply.Error("this switch cannot open ports at run time");
+        ushort no = 0;
+        if (args.Length > 1 && (!ushort.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out no) || no is 0 or > PortSpec.MaxPorts))
+            return ControlReply.Error($"'{args[1]}' is not an OpenFlow port number (1 to {PortSpec.MaxPorts})");
+        if (!PortSpec.TryParse(args[0], out var specs, out var error)) return ControlReply.Error(error);
+        if (specs.Count != 1 || specs[0].Count != 1) return ControlReply.Error($"'{args[0]}': port/add opens one port at a time");
+        if (specs[0].Kind == PortKind.AfPacket || specs[0].Kind == PortKind.AfXdp || specs[0].Kind == PortKind.Pcap || specs[0].Kind == PortKind.Tap)
+        {
+            foreach (var p in c.Dp.Ports.List)
+                if (p.Port.Info.Name == specs[0].Name) return ControlReply.Error($"'{specs[0].Name}' is already port {p.No}");
+        }
+        if (no != 0 && c.Dp.Ports.Get(no) is { } taken) return ControlReply.Error($"port number {no} is taken by '{taken.Port.Info.Name}'");
+        if (no == 0)
+        {
+            no = 1;
+            while (c.Dp.Ports.Get(no) is not null) no++;
+        }
+        var spec = specs[0] with { FirstPortNo = no };
+        IReadOnlyList<OpenedPort> opened;
+        try
+        {
+            opened = PortSpec.Open([spec], c.PortFactory);
+        }
+        catch (PortOpenException e)
+        {
+            return ControlReply.Error(e.Message);
+        }
+        try
+        {
+            c.Dp.AddPort(opened[0].Port, no);
+        }
+        catch (InvalidOperationException e)
+        {
+            opened[0].Port.Dispose();
+            return ControlReply.Error(e.Message);
+        }
+        return ControlReply.Success($"port {no}: {spec}\n");
+    }
+
+    private static ControlReply PortDel(SwitchDatapath dp, string which)
+    {
+        PortSlot? slot = ushort.TryParse(which, NumberStyles.None, CultureInfo.InvariantCulture, out ushort no)
+            ? dp.Ports.Get(no)
+            : dp.Ports.List.FirstOrDefault(p => p.Port.Info.Name == which);
+        if (slot is null) return ControlReply.Error($"no port '{which}' (dp/show lists the ports)");
+        if (!dp.RemovePort(slot.No)) return ControlReply.Error($"port {slot.No} is already gone");
+        var port = slot.Port;
+        _ = Task.Delay(TimeSpan.FromSeconds(1)).ContinueWith(_ => port.Dispose(), TaskScheduler.Default);
+        return ControlReply.Success($"port {slot.No} ({port.Info.Name}) removed\n");
+    }
+}

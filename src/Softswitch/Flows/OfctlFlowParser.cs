@@ -1,0 +1,442 @@
+using System.Globalization;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Flows;
+
+/// <summary>
+/// Reads flows written in ovs-ofctl's OpenFlow 1.0 syntax (the lines of an <c>ovs-ofctl add-flows</c> file, or the
+/// argument of <c>add-flow</c>) into datapath flow-mods, the way ovs-ofctl would put them on the OpenFlow 1.0 wire.
+/// </summary>
+/// <remarks>
+/// <para>Grammar: fields separated by commas or white space, <c>actions=</c> last (everything after it is the action
+/// list). Match fields: <c>in_port</c>, <c>dl_vlan</c>, <c>dl_vlan_pcp</c>, <c>dl_src</c>, <c>dl_dst</c>,
+/// <c>dl_type</c>, <c>nw_src</c>/<c>nw_dst</c> (an address, <c>/prefix</c> or <c>/netmask</c> with contiguous bits),
+/// <c>nw_proto</c>, <c>nw_tos</c>, <c>tp_src</c>, <c>tp_dst</c>, <c>icmp_type</c>, <c>icmp_code</c>,
+/// <c>arp_spa</c>, <c>arp_tpa</c>, <c>arp_op</c>, and the shorthands <c>ip</c>, <c>icmp</c>, <c>tcp</c>, <c>udp</c>,
+/// <c>arp</c>. Flow fields: <c>priority</c> (default 32768), <c>cookie</c>, <c>idle_timeout</c>, <c>hard_timeout</c>,
+/// <c>table</c> (0 only), <c>out_port</c>, <c>send_flow_rem</c>, <c>check_overlap</c>, <c>emerg</c>. Actions: a port
+/// number or <c>output:N</c>, <c>IN_PORT</c>, <c>TABLE</c>, <c>NORMAL</c>, <c>FLOOD</c>, <c>ALL</c>, <c>LOCAL</c>,
+/// <c>CONTROLLER[:max_len]</c>, <c>enqueue:PORT:QUEUE</c> (or <c>enqueue(PORT,QUEUE)</c>), <c>mod_vlan_vid</c>,
+/// <c>mod_vlan_pcp</c>, <c>strip_vlan</c>, <c>mod_dl_src</c>, <c>mod_dl_dst</c>, <c>mod_nw_src</c>,
+/// <c>mod_nw_dst</c>, <c>mod_nw_tos</c>, <c>mod_tp_src</c>, <c>mod_tp_dst</c>, <c>set_tunnel</c>, <c>drop</c>.
+/// Numbers are decimal or <c>0x</c> hexadecimal; names are case-insensitive.</para>
+/// <para>ovs-ofctl's meaning, not a literal reading: <c>dl_vlan=0xffff</c> (untagged) also pins
+/// <c>dl_vlan_pcp</c> to 0, as ovs-ofctl encodes it in an ofp_match; fields whose prerequisites are missing
+/// (<c>nw_src</c> without <c>ip</c> or <c>arp</c>, <c>tp_dst</c> without <c>tcp</c> or <c>udp</c>, ...) are
+/// errors, as in ovs-ofctl. Parsing allocates; it is management-plane code.</para>
+/// </remarks>
+public static class OfctlFlowParser
+{
+    public const ushort DefaultPriority = 0x8000;
+    private const ushort EthIp = 0x0800, EthArp = 0x0806;
+
+    /// <summary>
+    /// Every flow of an add-flows file (blank lines and lines starting with <c>#</c> are skipped) as ADD flow-mods.
+    /// Throws <see cref="FormatException"/> naming the line of the first error.
+    /// </summary>
+    public static List<FlowMod> ParseFile(string path, FlowModCommand command = FlowModCommand.Add)
+    {
+        var mods = new List<FlowMod>();
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            var t = line.Trim();
+            if (t.Length == 0 || t[0] == '#') continue;
+            if (!TryParse(t, command, out var mod, out var error)) throw new FormatException($"{path}:{lineNo}: {error}");
+            mods.Add(mod);
+        }
+        return mods;
+    }
+
+    /// <summary>One flow; false with a message naming the field on bad input.</summary>
+    public static bool TryParse(string text, FlowModCommand command, out FlowMod mod, out string error)
+    {
+        mod = default;
+        error = "";
+        ArgumentNullException.ThrowIfNull(text);
+        string matchPart = text, actionsPart = "";
+        int a = IndexOfActions(text);
+        bool needsActions = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        if (a >= 0)
+        {
+            matchPart = text[..a];
+            actionsPart = text[(a + "actions=".Length)..].Trim();
+        }
+        else if (needsActions)
+        {
+            error = "must specify an action";
+            return false;
+        }
+
+        var b = new FlowKeyBuilder();
+        var w = Wildcards.All | Wildcards.TunIdExt;
+        ushort priority = DefaultPriority, idle = 0, hard = 0, outPort = OfPort.None;
+        ulong cookie = 0;
+        var flags = FlowModFlags.None;
+        int srcBits = 0, dstBits = 0;
+        bool vlanNone = false, pcpSet = false;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+
+        foreach (var raw in matchPart.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = raw.IndexOf('=');
+            string name = (eq < 0 ? raw : raw[..eq]).ToLowerInvariant();
+            string? value = eq < 0 ? null : raw[(eq + 1)..];
+            if (!seen.Add(name))
+            {
+                error = $"field {name} set multiple times";
+                return false;
+            }
+            if (value is null)
+            {
+                switch (name)
+                {
+                    case "ip": SetType(ref b, ref w, EthIp); break;
+                    case "arp": SetType(ref b, ref w, EthArp); break;
+                    case "icmp": SetType(ref b, ref w, EthIp); SetProto(ref b, ref w, 1); break;
+                    case "tcp": SetType(ref b, ref w, EthIp); SetProto(ref b, ref w, 6); break;
+                    case "udp": SetType(ref b, ref w, EthIp); SetProto(ref b, ref w, 17); break;
+                    case "send_flow_rem": flags |= FlowModFlags.SendFlowRemoved; break;
+                    case "check_overlap": flags |= FlowModFlags.CheckOverlap; break;
+                    case "emerg": flags |= FlowModFlags.Emergency; break;
+                    default: error = $"unknown keyword {raw}"; return false;
+                }
+                continue;
+            }
+            if (value.Length == 0)
+            {
+                error = $"field {name} needs a value";
+                return false;
+            }
+            switch (name)
+            {
+                case "priority": if (!Num16(value, out priority)) return Bad(name, value, out error); break;
+                case "idle_timeout": if (!Num16(value, out idle)) return Bad(name, value, out error); break;
+                case "hard_timeout": if (!Num16(value, out hard)) return Bad(name, value, out error); break;
+                case "cookie": if (!Num64(value, out cookie)) return Bad(name, value, out error); break;
+                case "table":
+                    if (!Num16(value, out var table) || table != 0) { error = $"table={value}: OpenFlow 1.0 has table 0 only"; return false; }
+                    break;
+                case "out_port": if (!TryPort(value, out outPort)) return Bad(name, value, out error); break;
+                case "in_port":
+                    if (!TryPort(value, out var inPort)) return Bad(name, value, out error);
+                    b.InPort(inPort);
+                    w &= ~Wildcards.InPort;
+                    break;
+                case "dl_vlan":
+                    if (!Num16(value, out var vid) || (vid > 0x0FFF && vid != 0xFFFF)) return Bad(name, value, out error);
+                    b.DlVlan(vid);
+                    w &= ~Wildcards.DlVlan;
+                    vlanNone = vid == 0xFFFF;
+                    break;
+                case "dl_vlan_pcp":
+                    if (!Num16(value, out var pcp) || pcp > 7) return Bad(name, value, out error);
+                    b.DlVlanPcp((byte)pcp);
+                    w &= ~Wildcards.DlVlanPcp;
+                    pcpSet = true;
+                    break;
+                case "dl_src":
+                case "dl_dst":
+                    if (!TryMac(value, out var mac)) return Bad(name, value, out error);
+                    if (name == "dl_src") { b.DlSrc(mac); w &= ~Wildcards.DlSrc; }
+                    else { b.DlDst(mac); w &= ~Wildcards.DlDst; }
+                    break;
+                case "dl_type":
+                    if (!Num16(value, out var type)) return Bad(name, value, out error);
+                    if ((w & Wildcards.DlType) == 0 && b.Key.DlType != type) { error = $"dl_type={value} contradicts the protocol shorthand"; return false; }
+                    SetType(ref b, ref w, type);
+                    break;
+                case "nw_src":
+                case "arp_spa":
+                case "nw_dst":
+                case "arp_tpa":
+                    if (!TryPrefix(value, out uint addr, out int bits)) return Bad(name, value, out error);
+                    if (name is "nw_src" or "arp_spa") { b.NwSrc(addr); srcBits = bits; }
+                    else { b.NwDst(addr); dstBits = bits; }
+                    break;
+                case "nw_proto":
+                case "arp_op":
+                    if (!Num16(value, out var proto) || proto > 255) return Bad(name, value, out error);
+                    if ((w & Wildcards.NwProto) == 0 && b.Key.NwProto != proto) { error = $"{name}={value} contradicts the protocol shorthand"; return false; }
+                    SetProto(ref b, ref w, (byte)proto);
+                    break;
+                case "nw_tos":
+                    if (!Num16(value, out var tos) || tos > 255 || (tos & 3) != 0) { error = $"nw_tos={value}: a DSCP value (0-252, low two bits zero)"; return false; }
+                    b.NwTos((byte)tos);
+                    w &= ~Wildcards.NwTos;
+                    break;
+                case "tp_src":
+                case "icmp_type":
+                    if (!Num16(value, out var tps)) return Bad(name, value, out error);
+                    b.TpSrc(tps);
+                    w &= ~Wildcards.TpSrc;
+                    break;
+                case "tp_dst":
+                case "icmp_code":
+                    if (!Num16(value, out var tpd)) return Bad(name, value, out error);
+                    b.TpDst(tpd);
+                    w &= ~Wildcards.TpDst;
+                    break;
+                default:
+                    error = $"unknown field {name}";
+                    return false;
+            }
+        }
+
+        // Prerequisites, as ovs-ofctl checks them.
+        var key = b.Key;
+        bool typeSet = (w & Wildcards.DlType) == 0, protoSet = (w & Wildcards.NwProto) == 0;
+        bool ip = typeSet && key.DlType == EthIp, arp = typeSet && key.DlType == EthArp;
+        if ((seen.Contains("nw_src") || seen.Contains("nw_dst") || seen.Contains("nw_proto")) && !(ip || arp)) return Prereq("nw_src, nw_dst and nw_proto need ip or arp", out error);
+        if ((seen.Contains("arp_spa") || seen.Contains("arp_tpa") || seen.Contains("arp_op")) && !arp) return Prereq("arp_spa, arp_tpa and arp_op need arp", out error);
+        if (seen.Contains("nw_tos") && !ip) return Prereq("nw_tos needs ip", out error);
+        bool l4 = ip && protoSet && key.NwProto is 6 or 17 or 132;
+        if ((seen.Contains("tp_src") || seen.Contains("tp_dst")) && !l4) return Prereq("tp_src and tp_dst need tcp or udp", out error);
+        bool icmp = ip && protoSet && key.NwProto == 1;
+        if ((seen.Contains("icmp_type") || seen.Contains("icmp_code")) && !icmp) return Prereq("icmp_type and icmp_code need icmp", out error);
+        if (vlanNone)
+        {
+            if (pcpSet) return Prereq("dl_vlan_pcp with dl_vlan=0xffff (untagged)", out error);
+            // ovs-ofctl puts an untagged match on the OpenFlow 1.0 wire as dl_vlan=0xffff with dl_vlan_pcp 0 matched.
+            w &= ~Wildcards.DlVlanPcp;
+        }
+        w = (w & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask))
+            | (Wildcards)((uint)(32 - srcBits) << (int)Wildcards.NwSrcShift)
+            | (Wildcards)((uint)(32 - dstBits) << (int)Wildcards.NwDstShift);
+
+        FlowActions actions = FlowActions.Drop;
+        if (a >= 0 && !TryParseActions(actionsPart, out actions, out error)) return false;
+        mod = new FlowMod(command, FlowMatch.FromOpenFlow(w, key), priority, actions, cookie, idle, hard, flags, outPort);
+        return true;
+    }
+
+    /// <summary>An action list (what follows <c>actions=</c>); an empty list or <c>drop</c> drops.</summary>
+    public static bool TryParseActions(string text, out FlowActions actions, out string error)
+    {
+        actions = FlowActions.Drop;
+        error = "";
+        var items = new List<FlowAction>();
+        foreach (var tok in SplitActions(text))
+        {
+            string t = tok.Trim();
+            if (t.Length == 0) continue;
+            string name, arg;
+            int colon = t.IndexOf(':'), paren = t.IndexOf('(');
+            if (paren > 0 && (colon < 0 || paren < colon) && t[^1] == ')')
+            {
+                name = t[..paren];
+                arg = t[(paren + 1)..^1].Replace(',', ':');
+            }
+            else if (colon > 0)
+            {
+                name = t[..colon];
+                arg = t[(colon + 1)..];
+            }
+            else
+            {
+                name = t;
+                arg = "";
+            }
+            name = name.ToLowerInvariant();
+            switch (name)
+            {
+                case "drop":
+                    if (t.Length != 4 || items.Count > 0) { error = "drop must be the only action"; return false; }
+                    continue;
+                case "output":
+                    if (!TryPort(arg, out var port)) return BadAction(t, out error);
+                    items.Add(FlowAction.Output(port, port == OfPort.Controller ? (ushort)0xFFFF : (ushort)0));
+                    continue;
+                case "in_port": items.Add(FlowAction.Output(OfPort.InPort)); continue;
+                case "table": items.Add(FlowAction.Output(OfPort.Table)); continue;
+                case "normal": items.Add(FlowAction.Output(OfPort.Normal)); continue;
+                case "flood": items.Add(FlowAction.Output(OfPort.Flood)); continue;
+                case "all": items.Add(FlowAction.Output(OfPort.All)); continue;
+                case "local": items.Add(FlowAction.Output(OfPort.Local)); continue;
+                case "controller":
+                    {
+                        ushort maxLen = 0xFFFF;
+                        if (arg.Length > 0)
+                        {
+                            string v = arg.StartsWith("max_len=", StringComparison.OrdinalIgnoreCase) ? arg[8..] : arg;
+                            if (!Num16(v, out maxLen)) return BadAction(t, out error);
+                        }
+                        items.Add(FlowAction.Output(OfPort.Controller, maxLen));
+                        continue;
+                    }
+                case "enqueue":
+                    {
+                        var parts = arg.Split(':');
+                        if (parts.Length != 2 || !TryPort(parts[0], out var qp) || !uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var q))
+                            return BadAction(t, out error);
+                        items.Add(FlowAction.Enqueue(qp, q));
+                        continue;
+                    }
+                case "mod_vlan_vid":
+                    if (!Num16(arg, out var vid) || vid > 0x0FFF) return BadAction(t, out error);
+                    items.Add(FlowAction.SetVlanVid(vid));
+                    continue;
+                case "mod_vlan_pcp":
+                    if (!Num16(arg, out var pcp) || pcp > 7) return BadAction(t, out error);
+                    items.Add(FlowAction.SetVlanPcp((byte)pcp));
+                    continue;
+                case "strip_vlan": items.Add(FlowAction.StripVlan()); continue;
+                case "mod_dl_src":
+                case "mod_dl_dst":
+                    if (!MacAddress.TryParse(arg, out var mac)) return BadAction(t, out error);
+                    items.Add(name == "mod_dl_src" ? FlowAction.SetDlSrc(mac) : FlowAction.SetDlDst(mac));
+                    continue;
+                case "mod_nw_src":
+                case "mod_nw_dst":
+                    if (!Ipv4.TryParse(arg, out var ip)) return BadAction(t, out error);
+                    items.Add(name == "mod_nw_src" ? FlowAction.SetNwSrc(ip) : FlowAction.SetNwDst(ip));
+                    continue;
+                case "mod_nw_tos":
+                    if (!Num16(arg, out var tos) || tos > 255 || (tos & 3) != 0) return BadAction(t, out error);
+                    items.Add(FlowAction.SetNwTos((byte)tos));
+                    continue;
+                case "mod_tp_src":
+                case "mod_tp_dst":
+                    if (!Num16(arg, out var tp)) return BadAction(t, out error);
+                    items.Add(name == "mod_tp_src" ? FlowAction.SetTpSrc(tp) : FlowAction.SetTpDst(tp));
+                    continue;
+                case "set_tunnel":
+                case "set_tunnel64":
+                    if (!Num64(arg, out var tun)) return BadAction(t, out error);
+                    items.Add(FlowAction.SetTunnel(tun));
+                    continue;
+                default:
+                    if (arg.Length == 0 && TryPort(t, out var bare) && bare < OfPort.Max)
+                    {
+                        items.Add(FlowAction.Output(bare));
+                        continue;
+                    }
+                    error = $"unknown action {t}";
+                    return false;
+            }
+        }
+        actions = items.Count == 0 ? FlowActions.Drop : new FlowActions([.. items]);
+        return true;
+    }
+
+    private static int IndexOfActions(string text)
+    {
+        int i = text.IndexOf("actions=", StringComparison.OrdinalIgnoreCase);
+        // "actions" is a whole field name: at the start or after a separator.
+        while (i > 0 && text[i - 1] is not (',' or ' ' or '\t')) i = text.IndexOf("actions=", i + 1, StringComparison.OrdinalIgnoreCase);
+        return i;
+    }
+
+    /// <summary>Splits an action list on commas outside parentheses.</summary>
+    private static IEnumerable<string> SplitActions(string text)
+    {
+        int depth = 0, start = 0;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c == '(') depth++;
+            else if (c == ')') depth--;
+            else if (c == ',' && depth == 0)
+            {
+                yield return text[start..i];
+                start = i + 1;
+            }
+        }
+        yield return text[start..];
+    }
+
+    private static void SetType(ref FlowKeyBuilder b, ref Wildcards w, ushort type)
+    {
+        b.DlType(type);
+        w &= ~Wildcards.DlType;
+    }
+
+    private static void SetProto(ref FlowKeyBuilder b, ref Wildcards w, byte proto)
+    {
+        b.NwProto(proto);
+        w &= ~Wildcards.NwProto;
+    }
+
+    private static bool TryPort(string s, out ushort port)
+    {
+        port = s.ToUpperInvariant() switch
+        {
+            "IN_PORT" => OfPort.InPort,
+            "TABLE" => OfPort.Table,
+            "NORMAL" => OfPort.Normal,
+            "FLOOD" => OfPort.Flood,
+            "ALL" => OfPort.All,
+            "CONTROLLER" => OfPort.Controller,
+            "LOCAL" => OfPort.Local,
+            "NONE" => OfPort.None,
+            _ => 0,
+        };
+        if (port != 0) return true;
+        return Num16(s, out port) && port != 0;
+    }
+
+    private static bool TryMac(string s, out MacAddress mac)
+    {
+        int slash = s.IndexOf('/');
+        if (slash < 0) return MacAddress.TryParse(s, out mac);
+        // OpenFlow 1.0 matches a whole MAC or none of it.
+        mac = default;
+        return MacAddress.TryParse(s[..slash], out mac) && MacAddress.TryParse(s[(slash + 1)..], out var m) && m.IsBroadcast;
+    }
+
+    private static bool TryPrefix(string s, out uint addr, out int bits)
+    {
+        bits = 32;
+        int slash = s.IndexOf('/');
+        if (!Ipv4.TryParse(slash < 0 ? s : s[..slash], out addr)) return false;
+        if (slash >= 0)
+        {
+            string p = s[(slash + 1)..];
+            if (Ipv4.TryParse(p, out var netmask))
+            {
+                // A netmask must be contiguous ones.
+                int ones = System.Numerics.BitOperations.PopCount(netmask);
+                if (ones != 0 && netmask != ~0u << (32 - ones)) return false;
+                bits = ones;
+            }
+            else if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out bits) || bits > 32) return false;
+        }
+        if (bits < 32) addr &= bits == 0 ? 0 : ~0u << (32 - bits);
+        return true;
+    }
+
+    private static bool Num16(string s, out ushort v)
+    {
+        v = 0;
+        if (!Num64(s, out var x) || x > ushort.MaxValue) return false;
+        v = (ushort)x;
+        return true;
+    }
+
+    private static bool Num64(string s, out ulong v)
+    {
+        if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return ulong.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out v) && s.Length > 2;
+        return ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out v);
+    }
+
+    private static bool Bad(string name, string value, out string error)
+    {
+        error = $"{name}={value}: bad value";
+        return false;
+    }
+
+    private static bool BadAction(string action, out string error)
+    {
+        error = $"bad action {action}";
+        return false;
+    }
+
+    private static bool Prereq(string what, out string error)
+    {
+        error = $"prerequisites not met: {what}";
+        return false;
+    }
+}

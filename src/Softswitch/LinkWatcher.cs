@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
+
+namespace Softswitch;
+
+/// <summary>Logs each port's link going down or coming up (checked twice a second; a timer thread, no datapath locks).</summary>
+internal sealed class LinkWatcher : IDisposable
+{
+    private readonly SwitchDatapath _dp;
+    private readonly ILogger _log;
+    private readonly Dictionary<PortSlot, bool> _last = new();
+    private readonly Timer _timer;
+    private readonly Lock _lock = new();
+
+    public LinkWatcher(SwitchDatapath dp, ILogger log, TimeSpan? period = null)
+    {
+        _dp = dp;
+        _log = log;
+        foreach (var p in dp.Ports.List) _last[p] = p.Port.LinkUp;
+        var every = period ?? TimeSpan.FromMilliseconds(500);
+        _timer = new Timer(_ => Check(), null, every, every);
+    }
+
+    public void Check()
+    {
+        lock (_lock)
+        {
+            foreach (var p in _dp.Ports.List)
+            {
+                bool up = p.Port.LinkUp;
+                if (!_last.TryGetValue(p, out bool was))
+                {
+                    _log.LogInformation("port {No} ({Name}): added, link {State}", p.No, p.Port.Info.Name, up ? "up" : "down");
+                }
+                else if (was != up)
+                {
+                    if (up) _log.LogInformation("port {No} ({Name}): link up", p.No, p.Port.Info.Name);
+                    else _log.LogWarning("port {No} ({Name}): link down", p.No, p.Port.Info.Name);
+                }
+                _last[p] = up;
+            }
+            foreach (var gone in _last.Keys.Where(k => Array.IndexOf(_dp.Ports.List, k) < 0).ToList())
+            {
+                _log.LogInformation("port {No} ({Name}): removed", gone.No, gone.Port.Info.Name);
+                _last.Remove(gone);
+            }
+        }
+    }
+
+    public void Dispose() => _timer.Dispose();
+}

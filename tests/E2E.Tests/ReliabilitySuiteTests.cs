@@ -1,0 +1,52 @@
+using System.Diagnostics;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// The short version of bench/reliability/run.sh against the real daemon: listener storm, connection flood, wire
+/// fuzz, controller flaps and restart safety, each row PASS.
+/// </summary>
+public sealed class ReliabilitySuiteTests
+{
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Softswitch.sln"))) return d.FullName;
+        throw new InvalidOperationException("Softswitch.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    [Fact]
+    public void QuickReliabilitySuitePasses()
+    {
+        foreach (var tool in new[] { "ovs-ofctl", "ovs-testcontroller", "python3" })
+        {
+            if ((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(p => File.Exists(Path.Combine(p, tool)))) continue;
+            string msg = $"{tool} is not installed (run scripts/install-deps.sh as root)";
+            if (Environment.GetEnvironmentVariable("CI") == "true") Assert.Fail(msg);
+            Console.WriteLine($"SKIPPED: QuickReliabilitySuitePasses: {msg}");
+            return;
+        }
+        string root = RepoRoot();
+        // The suite runs the daemon this test run built (src/Softswitch/bin/Release); build it if this is another configuration.
+        var psi = new ProcessStartInfo("bash", ["bench/reliability/run.sh", "--quick"])
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        if (File.Exists(Path.Combine(root, "src/Softswitch/bin/Release/net10.0/softswitch.dll"))) psi.ArgumentList.Add("--no-build");
+        using var p = Process.Start(psi)!;
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(300_000))
+        {
+            p.Kill(true);
+            Assert.Fail("the quick reliability suite did not finish in 5 minutes:\n" + se.Result + so.Result);
+        }
+        string table = so.Result;
+        Console.WriteLine(table);
+        Assert.True(p.ExitCode == 0, $"reliability suite failed ({p.ExitCode}):\n{table}\n{se.Result}");
+        foreach (var scenario in new[] { "listener-storm", "connect-flood", "wire-fuzz", "controller-flaps", "restart-safety" })
+            Assert.Matches($"(?m)^{scenario} +PASS ", table);
+    }
+}

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfAgent.Wire;
+
+namespace Softswitch.OfAgent.Tests.Session;
+
+/// <summary>
+/// Listeners that cannot be exhausted: a hard deadline on the opening phase, a per-listener cap, no thread per peer
+/// that has not completed HELLO, and liveness counted in whole messages.
+/// </summary>
+public sealed class ListenerHardeningTests
+{
+    private static Socket Open(int port)
+    {
+        var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        s.Connect(IPAddress.Loopback, port);
+        return s;
+    }
+
+    /// <summary>True once the switch has closed <paramref name="s"/> (EOF or reset), reading and discarding what it sent.</summary>
+    private static bool ClosedByPeer(Socket s)
+    {
+        var buf = new byte[4096];
+        try
+        {
+            while (s.Poll(0, SelectMode.SelectRead))
+                if (s.Receive(buf) == 0) return true;
+            return false;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+    }
+
+    [Fact]
+    public async Task SilentAndTricklingPeersAreClosedAtTheHelloDeadline_WithoutAThreadEach()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { HelloTimeout = TimeSpan.FromMilliseconds(700), MaxConnectionsPerListener = 1000 });
+        int threadsBefore = Process.GetCurrentProcess().Threads.Count;
+        var silent = Enumerable.Range(0, 300).Select(_ => Open(rig.Port)).ToList();
+        var trickle = Enumerable.Range(0, 10).Select(_ => Open(rig.Port)).ToList();
+        await AgentRig.WaitFor(() => rig.Agent.Listeners[0].Live == 310, 3000);
+        // The former design gave each accepted peer two threads (600+ here); the opening phase now has none.
+        int threadsDuring = Process.GetCurrentProcess().Threads.Count;
+        Assert.True(threadsDuring - threadsBefore < 100, $"threads went from {threadsBefore} to {threadsDuring} with 310 peers in their opening phase");
+
+        // One byte every 100 ms: a HELLO that would take 800 ms to arrive; bytes must not extend the deadline.
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 2500 && !trickle.All(ClosedByPeer))
+        {
+            foreach (var t in trickle)
+                try { t.Send([1]); } catch (SocketException) { }
+            await Task.Delay(100);
+        }
+        Assert.True(trickle.All(ClosedByPeer), "trickling peers are still open after 2.5 s");
+        Assert.True(await AgentRig.WaitFor(() => silent.All(ClosedByPeer), 3000), "silent peers are still open");
+        Assert.True(await AgentRig.WaitFor(() => rig.Agent.Listeners[0].Live == 0), $"live: {rig.Agent.Listeners[0].Live}");
+        Assert.Equal(310, rig.Agent.Listeners[0].OpeningFailed);
+        Assert.True(rig.Log.Contains("timed out waiting for the peer's HELLO"), rig.Log.Dump());
+
+        // A well-behaved controller still gets in.
+        using var c = await rig.ConnectAsync();
+        Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
+        foreach (var s in silent.Concat(trickle)) s.Dispose();
+    }
+
+    private static async Task<OfpMessage> RequestAsync(TestController c, OfpMessage m)
+    {
+        c.Send(m);
+        return await c.ReceiveAsync();
+    }
+
+    [Fact]
+    public async Task ANegotiatedPeerThatTricklesAPartialMessageIsClosedAsSilent()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = TimeSpan.FromMilliseconds(300) });
+        using var c = await rig.ConnectAsync();
+        Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
+        // An ECHO_REQUEST header announcing 64 bytes, then one byte every 100 ms: never a whole message.
+        c.SendRaw([1, 2, 0, 64, 0, 0, 0, 9]);
+        var sw = Stopwatch.StartNew();
+        bool closed = false;
+        while (!closed && sw.ElapsedMilliseconds < 3000)
+        {
+            try { c.SendRaw([0]); }
+            catch (SocketException) { closed = true; }
+            await Task.Delay(100);
+            closed |= !rig.Agent.Connections.Any();
+        }
+        Assert.True(closed, "a peer that trickles bytes of one message was kept open for 3 s (bytes counted as liveness)");
+        Assert.True(rig.Log.Contains("no answer for"), rig.Log.Dump());
+    }
+
+    [Fact]
+    public async Task AtTheCapTheOldestSilentPeerMakesRoom_AndEstablishedOnesAreNeverDisplaced()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { MaxConnectionsPerListener = 3, HelloTimeout = TimeSpan.FromSeconds(30) });
+        var listener = rig.Agent.Listeners[0];
+        using var c1 = await rig.ConnectAsync();
+        using var silent1 = Open(rig.Port);
+        using var silent2 = Open(rig.Port);
+        Assert.True(await AgentRig.WaitFor(() => listener.Live == 3));
+
+        // A tool arriving at the cap completes its HELLO: the oldest silent peer was dropped for it.
+        using var c2 = await rig.ConnectAsync();
+        Assert.IsType<OfpFeaturesReply>(await RequestAsync(c2, new OfpFeaturesRequest()));
+        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(silent1)), "the oldest silent peer is still open");
+        Assert.False(ClosedByPeer(silent2));
+        Assert.Equal(1, listener.Evicted);
+        Assert.True(rig.Log.Contains("dropped before its HELLO to make room (3 connections is the listener's cap)"), rig.Log.Dump());
+
+        using var c3 = await rig.ConnectAsync();
+        Assert.IsType<OfpFeaturesReply>(await RequestAsync(c3, new OfpFeaturesRequest())); // established, not still opening
+        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(silent2)));
+        // Three established connections: a fourth peer is closed at once, and the established ones keep working.
+        using var late = Open(rig.Port);
+        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(late)), "a peer beyond the cap was kept");
+        Assert.Equal(1, listener.RefusedFull);
+        Assert.True(rig.Log.Contains("3 connections are established (the listener's cap)"), rig.Log.Dump());
+        foreach (var c in new[] { c1, c2, c3 }) Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
+    }
+
+    [Fact]
+    public async Task IPv6AndUnixListeners()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ssw-tls-{Guid.NewGuid():N}.sock");
+        await using (var rig = new AgentRig(options: new AgentOptions { Listeners = { "ptcp:0:[::1]", $"punix:{path}" } }))
+        {
+            var v6 = Assert.IsType<IPEndPoint>(rig.Agent.Listeners[0].LocalEndPoint);
+            Assert.Equal(IPAddress.IPv6Loopback, v6.Address);
+            using var c6 = new TestController();
+            await c6.ConnectAsync(v6);
+            Assert.IsType<OfpFeaturesReply>(await RequestAsync(c6, new OfpFeaturesRequest()));
+            using var cu = new TestController();
+            await cu.ConnectAsync(new UnixDomainSocketEndPoint(path));
+            Assert.IsType<OfpFeaturesReply>(await RequestAsync(cu, new OfpFeaturesRequest()));
+            Assert.False(rig.Log.Contains("without TLS"), "a loopback or Unix listener needs no warning");
+        }
+        Assert.False(File.Exists(path), "the punix: socket file is removed on shutdown");
+
+        // A stale socket file (its process died) is taken over; a regular file is never deleted.
+        // (python binds and exits without unlinking, like a process that died; the runtime would unlink it on dispose.)
+        var (code, _, err) = Interop.ExternalTool.Run("python3", "-c", $"import socket; socket.socket(socket.AF_UNIX).bind('{path}')");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(path));
+        await using (var rig = new AgentRig(options: new AgentOptions { Listeners = { $"punix:{path}" } }))
+        {
+            using var cu = new TestController();
+            await cu.ConnectAsync(new UnixDomainSocketEndPoint(path));
+        }
+        File.WriteAllText(path, "not a socket");
+        var e = Assert.Throws<IOException>(() => new AgentRig(options: new AgentOptions { Listeners = { $"punix:{path}" } }));
+        Assert.Contains($"cannot listen on punix:{path}: the file exists and is not a socket", e.Message);
+        Assert.Equal("not a socket", File.ReadAllText(path));
+        File.Delete(path);
+    }
+
+    [Fact]
+    public async Task APlaintextListenerOnANonLoopbackAddressWarnsOnce()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { Listeners = { "ptcp:0:0.0.0.0" } });
+        var warnings = rig.Log.Lines.Where(l => l.Message.Contains("non-loopback address without TLS")).ToList();
+        Assert.Single(warnings);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warnings[0].Level);
+    }
+
+    [Fact]
+    public async Task AnAddressInUseNamesTheEndpoint()
+    {
+        await using var rig = new AgentRig();
+        var e = Assert.Throws<IOException>(() => new AgentRig(options: new AgentOptions { Listeners = { $"ptcp:{rig.Port}" } }));
+        Assert.StartsWith($"cannot listen on ptcp:{rig.Port}:127.0.0.1: ", e.Message);
+    }
+}

@@ -1,0 +1,239 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Softswitch.Tests;
+
+/// <summary>
+/// The real `softswitch` program as a child process (in-memory ports, no root needed): one-line user errors with exit
+/// code 2, --help listing the defaults, --detach/--pidfile/--log-file, the ctl commands, port/add and port/del with
+/// PORT_STATUS, and SIGHUP or `ctl exit` ending it cleanly. Every process it starts ends by pid.
+/// </summary>
+public sealed class DaemonCliTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("ssw-cli-");
+    private readonly List<int> _pids = new();
+
+    public void Dispose()
+    {
+        foreach (int pid in _pids)
+        {
+            try { using var p = Process.GetProcessById(pid); p.Kill(); }
+            catch (ArgumentException) { }
+            catch (InvalidOperationException) { }
+        }
+        _dir.Delete(recursive: true);
+    }
+
+    private static string Dll => Path.Combine(AppContext.BaseDirectory, "softswitch.dll");
+
+    private static (int Code, string Out, string Err) Softswitch(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(60_000))
+        {
+            p.Kill(true);
+            Assert.Fail($"softswitch {string.Join(' ', args)} did not finish");
+        }
+        p.WaitForExit();
+        return (p.ExitCode, o.Result, e.Result);
+    }
+
+    [Theory]
+    [InlineData(new[] { "run" }, "softswitch: no ports: give --ports, e.g. --ports afpacket:eth1,afpacket:eth2")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--bogus" }, "softswitch: Unrecognized command or argument '--bogus'")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--threads", "many" }, "softswitch: Cannot parse argument 'many'")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--controller", "ptcp:6653" }, "softswitch: bad OpenFlow endpoint 'ptcp:6653': --controller connects out")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--listen", "tcp:1.2.3.4:5" }, "softswitch: bad OpenFlow endpoint 'tcp:1.2.3.4:5': --listen waits")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--controller", "udp:1.2.3.4" }, "softswitch: bad OpenFlow endpoint 'udp:1.2.3.4': ")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--listen", "ptcp:x" }, "softswitch: bad OpenFlow endpoint 'ptcp:x': ")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--dpid", "xyz" }, "softswitch: --dpid 'xyz': want up to 16 hex digits")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--fail-mode", "open" }, "softswitch: --fail-mode must be standalone or secure, not 'open'")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--log-level", "ofagent:loud" }, "softswitch: --log-level: bad log level 'ofagent:loud'")]
+    [InlineData(new[] { "run", "--ports", "2=mem:1,2=mem:1" }, "OpenFlow port number 2 is already taken")]
+    [InlineData(new[] { "demo", "--seconds", "0" }, "softswitch: --seconds must be above 0")]
+    [InlineData(new string[0], "softswitch: give a command: run, demo or ctl")]
+    [InlineData(new[] { "ctl", "--format", "yaml", "fdb/show" }, "softswitch: --format must be text or json")]
+    public void UserMistake_IsOneLine_ExitCode2_NoUsage(string[] args, string expected)
+    {
+        var (code, stdout, stderr) = Softswitch(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("softswitch: ", stderr);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        Assert.DoesNotContain("Usage", stderr);
+    }
+
+    [Fact]
+    public void ConfigMistake_SuggestsTheKey()
+    {
+        string path = Path.Combine(_dir.FullName, "c.json");
+        File.WriteAllText(path, """{"port": "mem:2"}""");
+        var (code, _, stderr) = Softswitch("run", "--config", path);
+        Assert.Equal(2, code);
+        Assert.Equal($"softswitch: config '{path}': unknown setting 'port' (did you mean 'ports'?)\n", stderr);
+    }
+
+    [Fact]
+    public void Help_ListsEveryOptionWithItsDefault()
+    {
+        var (code, stdout, _) = Softswitch("run", "--help");
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "--ports", "--controller", "--listen", "--tunnel", "--offload", "--dpid", "--fail-mode", "--config", "--threads",
+                     "--emc-entries", "--packet-in-rate", "--pcap-dir", "--stats", "--log-level", "--log-file", "--unixctl", "--pidfile", "--detach" })
+            Assert.Contains(option, stdout);
+        foreach (var d in new[] { "default standalone", "default 1)", "default 8192", "default 20000", "default info", "default none" })
+            Assert.Contains(d, stdout);
+    }
+
+    private (int Pid, string Ctl, string PidFile, string Log) Detached(params string[] extra)
+    {
+        string ctl = Path.Combine(_dir.FullName, "sw.ctl"), pidFile = Path.Combine(_dir.FullName, "sw.pid"), log = Path.Combine(_dir.FullName, "sw.log");
+        var sw = Stopwatch.StartNew();
+        var (code, stdout, stderr) = Softswitch(["run", "--ports", "mem:2", "--dpid", "00:00:00:00:00:00:00:2a", "--unixctl", ctl, "--pidfile", pidFile,
+            "--log-file", log, "--detach", .. extra]);
+        Assert.True(code == 0, $"--detach failed ({code}): {stdout}{stderr}");
+        int pid = int.Parse(File.ReadAllText(pidFile).Trim());
+        _pids.Add(pid);
+        Assert.Contains($"running as pid {pid}", stdout);
+        Assert.True(File.Exists(ctl), "the control socket exists when --detach returns");
+        Console.WriteLine($"softswitch run --detach returned ready in {sw.ElapsedMilliseconds} ms");
+        return (pid, ctl, pidFile, log);
+    }
+
+    private static void WaitGone(int pid)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 10_000)
+        {
+            try { using var p = Process.GetProcessById(pid); if (p.HasExited) return; }
+            catch (ArgumentException) { return; }
+            Thread.Sleep(50);
+        }
+        Assert.Fail($"pid {pid} still runs");
+    }
+
+    [Fact]
+    public void Detach_Pidfile_CtlCommands_SighupEndsCleanly()
+    {
+        var (pid, ctl, pidFile, log) = Detached("--log-level", "info,control:dbg");
+
+        var version = Softswitch("ctl", "-t", ctl, "version");
+        Assert.Equal(0, version.Code);
+        Assert.StartsWith("softswitch ", version.Out);
+        var list = Softswitch("ctl", "-t", ctl, "list-commands");
+        foreach (var c in new[] { "version", "exit", "list-commands", "vlog/set", "vlog/list", "vlog/reopen", "fdb/show", "fdb/flush", "memory/show", "dump-flows", "port/add", "port/del", "dp/show" })
+            Assert.Contains("  " + c, list.Out);
+
+        using (var mem = JsonDocument.Parse(Softswitch("ctl", "-t", ctl, "--format", "json", "memory/show").Out))
+        {
+            Assert.Equal(2, mem.RootElement.GetProperty("ports").GetInt32());
+            Assert.True(mem.RootElement.GetProperty("rss-bytes").GetInt64() > 0);
+        }
+        Assert.Equal(" port  VLAN  MAC                Age\n", Softswitch("ctl", "-t", ctl, "fdb/show").Out);
+        Assert.Equal("[]\n", Softswitch("ctl", "-t", ctl, "fdb/show", "--format", "json").Out);
+        Assert.Equal("table successfully flushed\n", Softswitch("ctl", "-t", ctl, "fdb/flush").Out);
+        Assert.Equal("", Softswitch("ctl", "-t", ctl, "dump-flows").Out);
+        var bad = Softswitch("ctl", "-t", ctl, "fdb/show", "--format", "xml");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--format must be text or json", bad.Err);
+        var extra = Softswitch("ctl", "-t", ctl, "fdb/show", "json");   // the daemon's own check
+        Assert.Equal(1, extra.Code);
+        Assert.Contains("fdb/show takes only --format text|json", extra.Err);
+
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "vlog/set", "afpacket:warn").Code);
+        var levels = Softswitch("ctl", "-t", ctl, "vlog/list").Out;
+        Assert.Matches(@"(?m)^afpacket\s+warn$", levels);
+        Assert.Matches(@"(?m)^control\s+dbg$", levels);
+        Assert.Equal(1, Softswitch("ctl", "-t", ctl, "vlog/set", "afpacket:loud").Code);
+
+        File.Move(log, log + ".1");
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "vlog/reopen").Code);
+
+        Process.Start("kill", ["-HUP", pid.ToString()])!.WaitForExit();
+        WaitGone(pid);
+        Assert.False(File.Exists(ctl), "socket removed");
+        Assert.False(File.Exists(pidFile), "pid file removed");
+        string before = File.ReadAllText(log + ".1"), after = File.ReadAllText(log);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|00001\|\w+\|INFO\|", before);
+        Assert.Contains("|softswitch|INFO|softswitch running: dpid 000000000000002a", before);
+        Assert.Contains("|control|DBG|control socket: version -> ok", before);
+        Assert.DoesNotContain("vlog/list", after);   // written before the reopen
+        Assert.Contains("|control|DBG|control socket: vlog/reopen -> ok", after);
+        Assert.Contains("|softswitch|INFO|shutting down (SIGHUP)", after);
+    }
+
+    [Fact]
+    public void PortAddDel_AtRunTime_TellTheController_CtlExitEnds()
+    {
+        int port = FreePort();
+        var (pid, ctl, pidFile, _) = Detached("--listen", $"ptcp:{port}");
+        using var of = new TcpClient();
+        of.Connect(IPAddress.Loopback, port);
+        var stream = of.GetStream();
+        stream.ReadTimeout = 10_000;
+        stream.Write([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);   // HELLO, OpenFlow 1.0
+        Thread.Sleep(300);
+
+        var add = Softswitch("ctl", "-t", ctl, "port/add", "mem:1", "7");
+        Assert.True(add.Code == 0, add.Err);
+        Assert.Equal("port 7: mem:1\n", add.Out);
+        var status = ReadUntil(stream, 12);   // OFPT_PORT_STATUS
+        Assert.Equal(0, status[8]);           // OFPPR_ADD
+        Assert.Equal(7, BinaryPrimitives.ReadUInt16BigEndian(status.AsSpan(16)));
+        Assert.Contains("  7 mem7: link", Softswitch("ctl", "-t", ctl, "dp/show").Out);
+
+        var taken = Softswitch("ctl", "-t", ctl, "port/add", "mem:1", "7");
+        Assert.Equal(1, taken.Code);
+        Assert.Contains("port number 7 is taken", taken.Err);
+
+        var del = Softswitch("ctl", "-t", ctl, "port/del", "mem7");
+        Assert.True(del.Code == 0, del.Err);
+        status = ReadUntil(stream, 12);
+        Assert.Equal(1, status[8]);           // OFPPR_DELETE
+        Assert.Equal(7, BinaryPrimitives.ReadUInt16BigEndian(status.AsSpan(16)));
+        Assert.Equal(1, Softswitch("ctl", "-t", ctl, "port/del", "7").Code);
+
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
+        WaitGone(pid);
+        Assert.False(File.Exists(ctl));
+        Assert.False(File.Exists(pidFile));
+    }
+
+    /// <summary>Reads OpenFlow messages until one of <paramref name="type"/> arrives (answering ECHO_REQUEST on the way).</summary>
+    private static byte[] ReadUntil(NetworkStream s, byte type)
+    {
+        while (true)
+        {
+            var header = new byte[8];
+            s.ReadExactly(header);
+            int length = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(2));
+            var msg = new byte[length];
+            header.CopyTo(msg, 0);
+            s.ReadExactly(msg, 8, length - 8);
+            if (msg[1] == type) return msg;
+            if (msg[1] == 2)
+            {
+                msg[1] = 3;
+                s.Write(msg);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+}
