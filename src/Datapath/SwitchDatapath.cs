@@ -269,6 +269,9 @@ public sealed class SwitchDatapath : IDisposable
         return true;
     }
 
+    /// <summary>The largest frame the datapath carries (a packet buffer's size); larger packet-out data is refused.</summary>
+    public int MaxFrameSize => _control.Pool.MaxFrameSize;
+
     /// <summary>Executes a packet-out (thread-safe; serialised on the control path).</summary>
     public void PacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
     {
@@ -374,8 +377,10 @@ public sealed class SwitchDatapath : IDisposable
         var ev = Events;
         if (ev is not null)
             foreach (var r in _expired) ev.OnFlowExpired(r);
-        foreach (var slot in _ports.List)
+        var ports = _ports;
+        foreach (var slot in ports.List)
             if (slot.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, slot);
+        if (ports.Local is { } local && local.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, local);
         long now = Clock.NowNanos;
         if (now - lastAge > 10_000_000_000)
         {

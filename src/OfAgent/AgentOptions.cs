@@ -15,11 +15,14 @@ public sealed class AgentOptions
 {
     public ulong DatapathId { get; set; }
     public FailMode FailMode { get; set; } = FailMode.Secure;
-    /// <summary>Active connections (<c>tcp:HOST[:PORT]</c>, <c>ssl:HOST[:PORT]</c>, <c>unix:FILE</c>): the controllers.</summary>
+    /// <summary>
+    /// The controllers (primary connections: they alone decide the fail mode): active (<c>tcp:HOST[:PORT]</c>,
+    /// <c>ssl:HOST[:PORT]</c>, <c>unix:FILE</c>) or passive (<c>ptcp:</c>, <c>pssl:</c>, <c>punix:</c>: they connect to us).
+    /// </summary>
     public List<string> Controllers { get; set; } = new();
     /// <summary>
-    /// Passive listeners (<c>ptcp:[PORT][:IP]</c>, <c>pssl:[PORT][:IP]</c>, <c>punix:FILE</c>): tools such as ovs-ofctl,
-    /// or controllers when no active one is configured.
+    /// Service listeners (<c>ptcp:[PORT][:IP]</c>, <c>pssl:[PORT][:IP]</c>, <c>punix:FILE</c>): tools such as ovs-ofctl,
+    /// never the controller (miss_send_len 0 until they SET_CONFIG, as Open vSwitch's service connections).
     /// </summary>
     public List<string> Listeners { get; set; } = new();
     /// <summary>Key, certificate and CA for <c>ssl:</c> and <c>pssl:</c> endpoints.</summary>

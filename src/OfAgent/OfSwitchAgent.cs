@@ -23,9 +23,13 @@ namespace Softswitch.OfAgent;
 /// datapath's control operations are synchronous and thread-safe, so a request has taken effect when its
 /// handler returns (which is what makes BARRIER_REPLY truthful). Packet-ins come from the datapath's upcall
 /// rings through one pump thread; flow-removed and port-status events arrive through
-/// <see cref="IDatapathEvents"/>. Asynchronous messages go to primary connections: the active controllers,
-/// or, when none is configured, every passive connection. The fail mode applies while no primary
-/// connection has completed HELLO.
+/// <see cref="IDatapathEvents"/>. As in Open vSwitch's connmgr, there are two kinds of connection. Primary
+/// (controller) connections are those of <see cref="AgentOptions.Controllers"/>, active (<c>tcp:</c>) or passive
+/// (<c>ptcp:</c>): they alone decide the fail mode (it applies while none has completed HELLO) and get asynchronous
+/// messages with miss_send_len 128 to start with. Service connections (<see cref="AgentOptions.Listeners"/>, the
+/// management socket: ovs-ofctl and other tools) never change the fail mode and get asynchronous messages only
+/// after a SET_CONFIG with a non-zero miss_send_len; miss_send_len is per connection. The fail mode's state is
+/// computed and written under one lock, so two connections closing at once cannot leave it stale.
 /// <para>Channels: each passive endpoint is an <see cref="OfListener"/> (connection cap, opening deadline, no thread
 /// before HELLO); each active one a connect loop with backoff. Both run the same <see cref="OfHandshake"/> (TLS with
 /// mutual authentication for ssl:/pssl: through <see cref="OfTlsContext"/>, then HELLO) before an
@@ -39,12 +43,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private readonly List<OfConnection> _conns = new();
     private readonly Lock _connLock = new();
     private readonly List<OfListener> _listeners = new();
+    private readonly Lock _failModeLock = new();
     private readonly CancellationTokenSource _cts = new();
     private readonly List<Task> _tasks = new();
     private readonly PacketBufferPool _buffers;
-    private readonly bool _hasActiveControllers;
     private Thread? _pump;
-    private volatile ushort _missSendLen = OfpConstants.DefaultMissSendLen;
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
     private bool _failModeLogged;
     private OfTlsContext? _tls;
@@ -58,7 +61,6 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _loggers = loggers ?? NullLoggerFactory.Instance;
         _log = _loggers.CreateLogger("ofagent");
         _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
-        _hasActiveControllers = options.Controllers.Count > 0;
         dp.Events = this;
         ApplyFailMode();
     }
@@ -68,8 +70,13 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     /// <summary>The OpenFlow table set this agent applies flow-mods to.</summary>
     public OfFlowTables Flows { get; }
     public long PacketInsSent, PacketInsDropped, ErrorsSent, FlowModsApplied;
+    /// <summary>FLOW_REMOVED and PORT_STATUS messages dropped because their connection was behind.</summary>
+    public long AsyncMessagesDropped;
 
-    /// <summary>The local endpoints of the passive TCP listeners (after <see cref="Start"/>; port 0 gets a free port).</summary>
+    /// <summary>
+    /// The local endpoints of the passive TCP listeners (after <see cref="Start"/>; port 0 gets a free port): the passive
+    /// controller ones (<c>ptcp:</c> in <see cref="AgentOptions.Controllers"/>) first, then the service ones.
+    /// </summary>
     public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => l.LocalEndPoint).OfType<IPEndPoint>().ToList();
 
     /// <summary>The passive listeners, with their counters (after <see cref="Start"/>).</summary>
@@ -95,13 +102,16 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var listeners = Options.Listeners.Select(OfEndpoint.Parse).ToList();
         var controllers = Options.Controllers.Select(OfEndpoint.Parse).ToList();
         if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls);
+        // Passive controllers (ptcp:/pssl:/punix: in Controllers) are primaries; --listen endpoints are services.
+        var passive = controllers.Where(e => e.Passive).Select(e => (Ep: e, Primary: true))
+                                 .Concat(listeners.Select(e => (Ep: e, Primary: false))).ToList();
         try
         {
-            foreach (var ep in listeners)
+            foreach (var (ep, primary) in passive)
             {
-                var listener = OfListener.Start(ep, ep.IsTls ? _tls : null, Options, Establish, _loggers.CreateLogger("oflistener"));
+                var listener = OfListener.Start(ep, ep.IsTls ? _tls : null, Options, (t, o) => Establish(t, o, primary), _loggers.CreateLogger("oflistener"));
                 _listeners.Add(listener);
-                _log.LogInformation("listening for OpenFlow connections on {Endpoint}", Describe(listener));
+                _log.LogInformation("listening for OpenFlow {Kind} connections on {Endpoint}", primary ? "controller" : "service (tool)", Describe(listener));
             }
         }
         catch
@@ -110,7 +120,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             _listeners.Clear();
             throw;
         }
-        foreach (var ep in controllers) _tasks.Add(Task.Run(() => ConnectLoop(ep)));
+        foreach (var ep in controllers.Where(e => !e.Passive)) _tasks.Add(Task.Run(() => ConnectLoop(ep)));
         _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofagent-upcalls" };
         _pump.Start();
     }
@@ -122,10 +132,10 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     };
 
     /// <summary>A passive channel completed its opening phase: it becomes a connection with threads of its own.</summary>
-    private OfConnection Establish(OfTransport transport, OfHandshakeResult opening)
+    private OfConnection Establish(OfTransport transport, OfHandshakeResult opening, bool primary)
     {
         string kind = transport.IsTls ? "pssl" : transport.Socket.AddressFamily == AddressFamily.Unix ? "punix" : "ptcp";
-        var conn = new OfConnection(transport, opening, this, primary: !_hasActiveControllers, $"{kind} {transport.Remote}", _loggers.CreateLogger("ofconn"));
+        var conn = new OfConnection(transport, opening, this, primary, $"{(primary ? "controller" : "service")} {kind} {transport.Remote}", _loggers.CreateLogger("ofconn"));
         lock (_connLock) _conns.Add(conn);
         conn.Start();
         return conn;
@@ -211,16 +221,21 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     /// <summary>Sets the datapath's miss behaviour from the controller connection state and the fail mode.</summary>
     private void ApplyFailMode()
     {
-        bool connected = ControllerConnected;
-        var before = _dp.MissBehavior;
-        _dp.MissBehavior = connected ? MissBehavior.Controller
-                         : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
-        // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
-        Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && Flows.Emergency > 0;
-        if (_dp.MissBehavior != before || !_failModeLogged)
-            _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
-                _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
-        _failModeLogged = true;
+        // One lock around reading the connection state and writing the datapath's: otherwise a connection that
+        // negotiates while another closes can leave the older computation written last.
+        lock (_failModeLock)
+        {
+            bool connected = ControllerConnected;
+            var before = _dp.MissBehavior;
+            _dp.MissBehavior = connected ? MissBehavior.Controller
+                             : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
+            // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
+            Flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && Flows.Emergency > 0;
+            if (_dp.MissBehavior != before || !_failModeLogged)
+                _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
+                    _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
+            _failModeLogged = true;
+        }
     }
 
     // ------------------------------------------------------------------ asynchronous messages
@@ -238,36 +253,39 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private void OnUpcall(in Upcall u)
     {
         List<OfConnection> targets;
-        lock (_connLock) targets = _conns.Where(c => c.IsPrimary && c.Negotiated && c.IsOpen).ToList();
+        lock (_connLock) targets = _conns.Where(c => c.ReceivesAsync).ToList();
         if (targets.Count == 0)
         {
             Interlocked.Increment(ref PacketInsDropped);
             return;
         }
-        int limit = u.Reason == PacketInReason.NoMatch ? _missSendLen : u.MaxLen;
         uint bufferId = _buffers.Store(u.Frame, u.InPort);
-        int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
-        var pin = new OfpPacketIn
-        {
-            BufferId = bufferId,
-            TotalLen = (ushort)u.Frame.Length,
-            InPort = u.InPort,
-            Reason = u.Reason == PacketInReason.NoMatch ? OfpPacketInReason.NoMatch : OfpPacketInReason.Action,
-            Data = u.Frame[..dataLen].ToArray(),
-        };
         foreach (var c in targets)
         {
-            pin.Xid = 0;
+            // miss_send_len is per connection (a tool that asked for 65535 gets whole frames, a controller 128 bytes).
+            int limit = u.Reason == PacketInReason.NoMatch ? c.MissSendLen : u.MaxLen;
+            int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
+            var pin = new OfpPacketIn
+            {
+                BufferId = bufferId,
+                TotalLen = (ushort)u.Frame.Length,
+                InPort = u.InPort,
+                Reason = u.Reason == PacketInReason.NoMatch ? OfpPacketInReason.NoMatch : OfpPacketInReason.Action,
+                Data = u.Frame[..dataLen].ToArray(),
+            };
             if (c.SendAsync(pin)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);
         }
     }
 
-    private void SendToPrimaries(OfpMessage msg)
+    private void SendAsyncMessage(OfpMessage msg)
     {
         List<OfConnection> targets;
-        lock (_connLock) targets = _conns.Where(c => c.IsPrimary && c.Negotiated && c.IsOpen).ToList();
-        foreach (var c in targets) c.Send(msg);
+        lock (_connLock) targets = _conns.Where(c => c.ReceivesAsync).ToList();
+        // Droppable: a mass delete's FLOW_REMOVED burst to a controller that is behind is dropped and counted
+        // (AsyncMessagesDropped), never a reason to close its connection.
+        foreach (var c in targets)
+            if (!c.SendAsync(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
     }
 
     public void OnFlowExpired(in FlowRemoved expired) => SendFlowRemoved(expired);
@@ -278,11 +296,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var e = r.Entry;
         if (OfFlowRule.Of(e) is not { SendFlowRemoved: true }) return;
         long dur = Math.Max(0, r.DurationNanos);
-        SendToPrimaries(new OfpFlowRemoved
+        SendAsyncMessage(new OfpFlowRemoved
         {
             Match = MatchTranslator.ToOfpMatch(e.Match),
             Cookie = OfFlowRule.CookieOf(e),
-            Priority = e.Priority,
+            Priority = e.RequestedPriority,
             Reason = r.Reason switch
             {
                 FlowRemovedReason.IdleTimeout => OfpFlowRemovedReason.IdleTimeout,
@@ -301,7 +319,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         => _log.LogError(error, "datapath maintenance step failed (flow expiry, link monitoring, MAC aging); retrying at the next interval");
 
     public void OnPortStatus(PortStatusReason reason, PortSlot port)
-        => SendToPrimaries(new OfpPortStatus
+        => SendAsyncMessage(new OfpPortStatus
         {
             Reason = reason switch
             {
@@ -335,7 +353,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                 c.Send(FeaturesReply(fr.Xid));
                 break;
             case OfpGetConfigRequest gc:
-                c.Send(new OfpGetConfigReply { Xid = gc.Xid, Flags = _configFlags, MissSendLen = _missSendLen });
+                c.Send(new OfpGetConfigReply { Xid = gc.Xid, Flags = _configFlags, MissSendLen = c.MissSendLen });
                 break;
             case OfpSetConfig sc:
                 HandleSetConfig(c, sc, msg);
@@ -382,7 +400,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             Xid = xid,
             DatapathId = Options.DatapathId,
             NBuffers = (uint)_buffers.Count,
-            NTables = (byte)Flows.TableCount,
+            NTables = 1, // one logical table (see HandleStats)
             Capabilities = OfpCapabilities.FlowStats | OfpCapabilities.TableStats | OfpCapabilities.PortStats
                          | OfpCapabilities.QueueStats | OfpCapabilities.ArpMatchIp,
             Actions = (1u << 12) - 1, // OUTPUT .. ENQUEUE: every OF1.0 action
@@ -416,11 +434,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         {
             // We do not reassemble fragments (OFPC_IP_REASM is not in our capabilities).
             SendError(c, OfpError.BadRequest(OfpBadRequestCode.Eperm), msg);
-            _missSendLen = sc.MissSendLen;
+            c.MissSendLen = sc.MissSendLen;
             return;
         }
         _configFlags = frag;
-        _missSendLen = sc.MissSendLen;
+        c.MissSendLen = sc.MissSendLen;
         _dp.FragmentMode = frag == OfpConfigFlags.FragDrop ? FragmentMode.Drop : FragmentMode.Normal;
     }
 
@@ -438,8 +456,10 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             _dp.PacketOut(frame, inPort, actions);
             return;
         }
-        if (po.Data.Length == 0)
+        if (po.Data.Length == 0 || po.Data.Length > _dp.MaxFrameSize)
         {
+            // OF1.0 has no code for "too big to carry"; BAD_LEN (as for missing data) tells the controller the
+            // frame was not sent rather than dropping it silently.
             SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadLen), msg);
             return;
         }
@@ -468,6 +488,12 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             SendError(c, err, msg);
             return;
         }
+        if (addOrModify && OfpFlowStats.MinSize + OfpActions.GetEncodedSize(fm.Actions) > ushort.MaxValue - OfpStatsReply.HeaderSize)
+        {
+            // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
+            SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
+            return;
+        }
         if (!FlowModTranslator.TryCommand(fm.Command, out var command))
         {
             SendError(c, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), msg);
@@ -494,9 +520,11 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         if ((mod.Flags & FlowModFlags.Emergency) != 0 && !ControllerConnected) ApplyFailMode();
         if (addOrModify && fm.BufferId != PacketBufferPool.NoBuffer)
         {
-            // Release the buffered packet through the table, as if it arrived again (spec: "as if OFPT_PACKET_OUT").
+            // The buffered packet is processed by this flow's actions (as the reference switch and Open vSwitch do),
+            // not resubmitted to the table: a packet the new flow does not match must not come back as a new
+            // PACKET_IN (with a mis-built match that loops thousands of times a second).
             if (!TryTakeBuffer(c, fm.BufferId, msg, out var frame, out var inPort)) return;
-            _dp.PacketOut(frame, inPort, new FlowActions([FlowAction.Output(OfPort.Table)]));
+            _dp.PacketOut(frame, inPort, actions);
         }
     }
 
@@ -562,21 +590,22 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             }
             case OfpTableStatsRequest:
             {
+                // One logical OpenFlow table 0: the exact hash table and the wildcard tuple space are how it is
+                // stored, not two tables. Every lookup consults the exact part first, so its lookup count is the
+                // table's (the wildcard part's lookups are the same packets again); matches are the sum.
+                var exact = Flows.GetTableStats(0);
+                var wild = Flows.GetTableStats(1);
                 var reply = new OfpTableStatsReply { Xid = sr.Xid };
-                for (int t = 0; t < Flows.TableCount; t++)
+                reply.Tables.Add(new OfpTableStats
                 {
-                    var s = Flows.GetTableStats(t);
-                    reply.Tables.Add(new OfpTableStats
-                    {
-                        TableId = s.TableId,
-                        Name = s.Name,
-                        Wildcards = s.Wildcards ? OfpFlowWildcards.All : 0,
-                        MaxEntries = (uint)s.MaxEntries,
-                        ActiveCount = (uint)s.ActiveCount,
-                        LookupCount = (ulong)s.LookupCount,
-                        MatchedCount = (ulong)s.MatchedCount,
-                    });
-                }
+                    TableId = 0,
+                    Name = "classifier",
+                    Wildcards = OfpFlowWildcards.All,
+                    MaxEntries = (uint)Math.Min(uint.MaxValue, (long)exact.MaxEntries + wild.MaxEntries),
+                    ActiveCount = (uint)(exact.ActiveCount + wild.ActiveCount),
+                    LookupCount = (ulong)exact.LookupCount,
+                    MatchedCount = (ulong)(exact.MatchedCount + wild.MatchedCount),
+                });
                 c.Send(reply);
                 break;
             }
@@ -633,46 +662,44 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
     {
         var into = new List<FlowEntry>();
-        if (req.TableId != 0xFF && req.TableId >= Flows.TableCount) return into;
+        if (req.TableId != 0xFF && req.TableId != 0) return into; // table 0 is the only table
         Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
-        if (req.TableId != 0xFF) into.RemoveAll(e => TableIdOf(e) != req.TableId);
         return into;
     }
 
-    private static byte TableIdOf(FlowEntry e) => OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId;
-
+    /// <summary>
+    /// Flow stats as a stream of replies (OFPSF_REPLY_MORE on all but the last), each built only when the previous
+    /// ones have drained below the connection's soft limit: a million-flow dump is paced by the reader, never queued
+    /// whole (and never a reason to close a connection that is reading).
+    /// </summary>
     private void SendFlowStats(OfConnection c, OfpFlowStatsRequest req)
     {
         var flows = CollectFlows(req);
-        long now = _dp.Clock.NowNanos;
-        var stats = new List<OfpFlowStats>(flows.Count);
+        const int budget = ushort.MaxValue - OfpStatsReply.HeaderSize;
+        var chunk = new List<OfpFlowStats>();
+        int size = 0;
         foreach (var e in flows)
         {
-            long dur = Math.Max(0, now - e.CreatedNanos);
-            stats.Add(new OfpFlowStats
+            long dur = Math.Max(0, _dp.Clock.NowNanos - e.CreatedNanos);
+            var s = new OfpFlowStats
             {
-                TableId = TableIdOf(e),
+                TableId = 0,
                 Match = MatchTranslator.ToOfpMatch(e.Match),
                 DurationSec = (uint)(dur / 1_000_000_000),
                 DurationNsec = (uint)(dur % 1_000_000_000),
-                Priority = e.Priority,
+                // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
+                Priority = e.RequestedPriority,
                 IdleTimeout = e.IdleTimeout,
                 HardTimeout = e.HardTimeout,
                 Cookie = OfFlowRule.CookieOf(e),
                 PacketCount = (ulong)e.Packets,
                 ByteCount = (ulong)e.Bytes,
                 Actions = ActionTranslator.ToOfp(e.Actions),
-            });
-        }
-        // Split so no reply exceeds the 64 KiB message limit; all but the last carry OFPSF_REPLY_MORE.
-        const int budget = 65535 - 12;
-        var chunk = new List<OfpFlowStats>();
-        int size = 0;
-        foreach (var s in stats)
-        {
-            int sz = 88 + OfpActions.GetEncodedSize(s.Actions);
+            };
+            int sz = OfpFlowStats.MinSize + OfpActions.GetEncodedSize(s.Actions);
             if (size + sz > budget && chunk.Count > 0)
             {
+                if (!c.WaitForRoom()) return;
                 c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flags = OfpStatsReplyFlags.ReplyMore, Flows = chunk });
                 chunk = new List<OfpFlowStats>();
                 size = 0;
@@ -680,6 +707,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             chunk.Add(s);
             size += sz;
         }
+        if (!c.WaitForRoom()) return;
         c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flows = chunk });
     }
 

@@ -48,7 +48,7 @@ public sealed class OfFlowRule
     {
         bool exact = match.IsExact;
         var rule = For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId);
-        return new FlowEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie);
+        return new FlowEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
     }
 
     /// <summary>The OpenFlow descriptor of a datapath rule, or null for a rule this layer did not install.</summary>

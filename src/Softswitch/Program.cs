@@ -12,8 +12,8 @@ demo.SetAction(pr =>
 
 var defaults = new RunSettings();
 var ports = new Option<string?>("--ports") { Description = "the ports, required: afpacket:IF (or IF), afxdp:IF, pcap:IF, tap:NAME, mem:N, comma-separated, numbered from 1 or as N=SPEC (3=afpacket:eth3)" };
-var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller to connect to: tcp:HOST[:PORT], ssl:HOST[:PORT] or unix:FILE (PORT 6653; IPv6 as [ADDR]; repeatable; default none)", AllowMultipleArgumentsPerToken = false };
-var listen = new Option<string[]>("--listen") { Description = "listen for OpenFlow connections: ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (PORT 6653, IP 127.0.0.1; IPv6 as [ADDR]; repeatable; default none)" };
+var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller, which alone decides the fail mode: tcp:HOST[:PORT], ssl:HOST[:PORT], unix:FILE (we connect) or ptcp:[PORT][:IP], pssl:[PORT][:IP], punix:FILE (it connects to us) (PORT 6653; IPv6 as [ADDR]; repeatable; default none)", AllowMultipleArgumentsPerToken = false };
+var listen = new Option<string[]>("--listen") { Description = "listen for service connections (ovs-ofctl and other tools; never the controller): ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (PORT 6653, IP 127.0.0.1; IPv6 as [ADDR]; repeatable; default none, besides RUNDIR/DPID.mgmt)" };
 var privateKey = new Option<string?>("--private-key") { Description = "PEM private key of this switch, for ssl: and pssl:" };
 var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
 var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
@@ -34,10 +34,11 @@ var unixctl = new Option<string?>("--unixctl") { Description = "control socket f
 var pidfile = new Option<string?>("--pidfile") { Description = "write the process id to FILE (removed on exit; default none)" };
 var metrics = new Option<string?>("--metrics") { Description = "serve Prometheus/OpenMetrics metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9477 (default none)" };
 var detach = new Option<bool>("--detach") { Description = "run in the background; return once the switch is ready" };
+var localPort = new Option<string?>("--local-port") { Description = "the LOCAL port: a tap device NAME (created administratively down; default ss-DPID), or none" };
 var run = new Command("run", "run the switch")
 {
     ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
-    unixctl, pidfile, detach, metrics,
+    unixctl, pidfile, detach, metrics, localPort,
 };
 run.SetAction(pr =>
 {
@@ -69,6 +70,7 @@ run.SetAction(pr =>
     if (pr.GetValue(pidfile) is { } pf) s.Pidfile = pf;
     if (pr.GetValue(detach)) s.Detach = true;
     if (pr.GetValue(metrics) is { } mx) s.Metrics = mx;
+    if (pr.GetValue(localPort) is { } lp) s.LocalPort = lp;
     return RunCommand.Run(s, args);
 });
 

@@ -63,8 +63,7 @@ internal static class RunCommand
         }
         foreach (var c in s.Controllers)
         {
-            if (!OfEndpoint.TryParse(c, out var ep, out var why)) return UserError(EndpointError(c, why));
-            if (ep!.Passive) return UserError(EndpointError(c, "--controller connects out: tcp:HOST[:PORT], ssl:HOST[:PORT] or unix:FILE (ptcp:, pssl: and punix: belong to --listen)"));
+            if (!OfEndpoint.TryParse(c, out _, out var why)) return UserError(EndpointError(c, why));
         }
         foreach (var l in s.Listen)
         {
@@ -84,6 +83,8 @@ internal static class RunCommand
         if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
             return UserError($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)");
         if (s.BusyPollUs is < 0 or > 1_000_000) return UserError($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}");
+        using var claim = InterfaceLock.TryClaim(specs.Where(e => e.Kind != PortKind.Memory).Select(e => e.Name), out var claimError);
+        if (claim is null) return UserError(claimError!);
 
         IReadOnlyList<OpenedPort> opened;
         PortFactoryOptions portFactory;
@@ -148,12 +149,27 @@ internal static class RunCommand
 
         ulong dpid = s.Dpid is not null ? configuredDpid : opened.Count > 0 ? opened[0].Port.Info.HwAddr.Value : 1;
 
+        if (!string.Equals(s.LocalPort, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                var local = Softswitch.Ports.LocalPort.Open(s.LocalPort ?? Softswitch.Ports.LocalPort.DefaultName(dpid), dpid, s.LocalPort is not null, loggers.CreateLogger("ports"));
+                dp.AddPort(local, Softswitch.Datapath.Actions.OfPort.Local);
+            }
+            catch (PortOpenException e)
+            {
+                offload?.Dispose();
+                return UserError($"--local-port: {e.Message}");
+            }
+        }
+
         var agent = new OfSwitchAgent(dp, new AgentOptions
         {
             DatapathId = dpid,
             FailMode = failMode,
             Controllers = s.Controllers,
-            Listeners = s.Listen,
+            // --listen endpoints and the default RUNDIR/DPID.mgmt are service connections (tools), like OVS's br0.mgmt.
+            Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
             Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert },
         }, loggers);
 
@@ -228,6 +244,8 @@ internal static class RunCommand
             return UserError(pidError);
         }
         dp.Start();
+        // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
+        using var reopener = offload is null ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
         log.LogInformation(RunningMessage + ": dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
             dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), failMode.ToString().ToLowerInvariant(), s.Threads);
 
@@ -269,6 +287,40 @@ internal static class RunCommand
         var reasons = OffloadReport.SortedReasons(st);
         string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{OffloadReport.ReasonName(r.Reason)}={r.Count}"));
         return Markup.Escape($" (hw {st.HardwareFlows}, sw {st.SoftwareFlows}{why})");
+    }
+
+    /// <summary>
+    /// The default service socket RUNDIR/DPID.mgmt (like Open vSwitch's br0.mgmt, so `ovs-ofctl dump-flows
+    /// unix:RUNDIR/DPID.mgmt` works), or RUNDIR/DPID.PID.mgmt when a live daemon with the same datapath id has the
+    /// first; a stale file is removed. Null (with a warning) when the run directory cannot be used.
+    /// </summary>
+    private static string? ManagementSocket(ulong dpid, ILogger log)
+    {
+        string dir = ControlPaths.RunDir;
+        try
+        {
+            Directory.CreateDirectory(dir);
+            string path = Path.Combine(dir, $"{dpid:x16}.mgmt");
+            if (File.Exists(path))
+            {
+                using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                try
+                {
+                    probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+                    return Path.Combine(dir, $"{dpid:x16}.{Environment.ProcessId}.mgmt"); // another live daemon has it
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    File.Delete(path); // left behind by a daemon that did not exit cleanly
+                }
+            }
+            return path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("no management socket in {Dir}: {Error}", dir, e.Message);
+            return null;
+        }
     }
 
     internal static int UserError(string message)

@@ -283,7 +283,9 @@ namespace Softswitch.Datapath.Tests.Actions
         public static FlowKey Apply(FlowKey k, in PacketLayers l, FlowAction a)
         {
             var b = new FlowKeyBuilder(k);
-            bool ip = l.Has(LayerFlags.Ipv4), tp = l.L4 != PacketLayers.Absent && (l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp));
+            bool ip = l.Has(LayerFlags.Ipv4);
+            // A first fragment's ports are rewritten in the frame but its key keeps tp 0 (FRAG_NORMAL).
+            bool tp = l.L4 != PacketLayers.Absent && (l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp)) && !l.Has(LayerFlags.Fragment);
             bool tagged = k.DlVlan != PacketParser.VlanNone;
             switch (a.Kind)
             {

@@ -177,8 +177,14 @@ public class ParserEdgeTests
         if (later)
             Expect(f, ParseError.None, key, l3: 14, flags: flags | LayerFlags.LaterFragment);
         else
-            Expect(f, ParseError.None, key.TpSrc(80).TpDst(81), l3: 14, l4: 34, flags: flags | LayerFlags.Tcp);
+            Expect(f, ParseError.None, key, l3: 14, l4: 34, flags: flags | LayerFlags.Tcp); // FRAG_NORMAL: ports 0
     }
+
+    [Fact]
+    public void FirstIcmpFragmentHasTypeAndCodeZero()
+        => Expect(Dst + Src + "0800 45000030 0000 2000 4001 0000" + Ip + "0800 f7ff 0000 0000" + new string('0', 40),
+            ParseError.None, EthKey(0x0800).NwProto(1).NwSrc(0x0A000001).NwDst(0x0A000002),
+            l3: 14, l4: 34, flags: LayerFlags.Ipv4 | LayerFlags.Fragment | LayerFlags.Icmp);
 
     [Fact]
     public void DontFragmentIsNotAFragment()

@@ -225,7 +225,13 @@ public sealed class SeedScenarioTests
     /// make-before-break (add the new path, modify the first hop, delete the old): not one packet is lost.
     /// </summary>
     [E2EFact]
-    public void XenFlowZeroLossFlowMove()
+    public void XenFlowZeroLossFlowMove() => XenFlowMove(64);
+
+    /// <summary>seeds/004 with full-size frames (1514 bytes on the wire, 1500-byte IP datagrams): still no loss.</summary>
+    [E2EFact]
+    public void XenFlowZeroLossFlowMoveAt1500Bytes() => XenFlowMove(1514);
+
+    private static void XenFlowMove(int frameSize)
     {
         if (!Sh.Exists("tcpreplay"))
         {
@@ -241,7 +247,7 @@ public sealed class SeedScenarioTests
             using (var w = new PcapWriter(pcap))
                 for (int i = 0; i < count; i++)
                     w.Write(FrameBuilder.Udp(new MacAddress(0x02_00_00_00_00_10), new MacAddress(0x02_00_00_00_00_20),
-                        Ipv4.Parse("10.40.0.1"), Ipv4.Parse("10.40.0.2"), 7000, (ushort)(8000 + i % 100)));
+                        Ipv4.Parse("10.40.0.1"), Ipv4.Parse("10.40.0.2"), 7000, (ushort)(8000 + i % 100), frameSize));
             using var sw = new SwitchProcess(Spec(ns));
             sw.Ofctl("add-flow", "priority=100,in_port=1,actions=output:2");
             sw.Ofctl("add-flow", "priority=100,in_port=2,actions=output:1");
@@ -260,7 +266,7 @@ public sealed class SeedScenarioTests
             Assert.True(replay.WaitForExit(30_000), "tcpreplay did not finish");
             Thread.Sleep(500);
             long a = RxPackets(ns[1]) - a0, b = RxPackets(ns[2]) - b0;
-            Console.WriteLine($"XenFlow move at 20,000 pps: {a} packets on the old path, {b} on the new, {a + b} of {count}");
+            Console.WriteLine($"XenFlow move at 20,000 pps of {frameSize}-byte frames: {a} packets on the old path, {b} on the new, {a + b} of {count}");
             Assert.Contains($"Successful packets:        {count}", replayOut);
             Assert.True(a > 0 && b > 0, $"the move did not happen mid-stream: old {a}, new {b}");
             Assert.True(count == a + b, $"lost {count - a - b} of {count}\n{sw.Ofctl("dump-ports")}\n{sw.Ofctl("dump-flows")}\n{replayOut}");

@@ -47,11 +47,20 @@ internal sealed class SwitchProcess : IDisposable
     {
     }
 
-    public SwitchProcess(int listenPort, string ports, params string[] extra)
+    public SwitchProcess(string ports, IReadOnlyDictionary<string, string> environment, params string[] extra) : this(FreePort(), ports, environment, extra)
+    {
+    }
+
+    public SwitchProcess(int listenPort, string ports, params string[] extra) : this(listenPort, ports, new Dictionary<string, string>(), extra)
+    {
+    }
+
+    public SwitchProcess(int listenPort, string ports, IReadOnlyDictionary<string, string> environment, params string[] extra)
     {
         ListenPort = listenPort;
         string dll = Path.Combine(AppContext.BaseDirectory, "softswitch.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         foreach (var a in new[] { dll, "run", "--ports", ports, "--listen", $"ptcp:{ListenPort}" }) psi.ArgumentList.Add(a);
         foreach (var a in extra) psi.ArgumentList.Add(a);
         _p = Process.Start(psi)!;
@@ -90,6 +99,11 @@ internal sealed class SwitchProcess : IDisposable
         => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "ctl", .. args], 30_000);
 
     public bool HasExited => _p.HasExited;
+    public int Pid => _p.Id;
+
+    /// <summary>Runs `softswitch run ARGS` to completion (for start-up failures); kills it after <paramref name="timeoutMs"/>.</summary>
+    public static Sh.Result RunToExit(int timeoutMs, params string[] args)
+        => Sh.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "softswitch.dll"), "run", .. args], timeoutMs);
 
     public void Dispose()
     {

@@ -50,7 +50,6 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run" }, "softswitch: no ports: give --ports, e.g. --ports afpacket:eth1,afpacket:eth2")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--bogus" }, "softswitch: Unrecognized command or argument '--bogus'")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--threads", "many" }, "softswitch: Cannot parse argument 'many'")]
-    [InlineData(new[] { "run", "--ports", "mem:2", "--controller", "ptcp:6653" }, "softswitch: bad OpenFlow endpoint 'ptcp:6653': --controller connects out")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--listen", "tcp:1.2.3.4:5" }, "softswitch: bad OpenFlow endpoint 'tcp:1.2.3.4:5': --listen waits")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--controller", "udp:1.2.3.4" }, "softswitch: bad OpenFlow endpoint 'udp:1.2.3.4': ")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--listen", "ptcp:x" }, "softswitch: bad OpenFlow endpoint 'ptcp:x': ")]

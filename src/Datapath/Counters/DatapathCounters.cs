@@ -14,7 +14,8 @@ public static class DatapathCounters
 {
     private static readonly Counter[] s_drops = Family<DropReason>((int)DropReason.Count, r => r switch
     {
-        DropReason.NoRecv => ("drop-no-recv", "received on a port configured NO_RECV"),
+        DropReason.NoRecv => ("drop-no-recv", "received on a port configured NO_RECV (anything but an 802.1D BPDU)"),
+        DropReason.NoRecvStp => ("drop-no-recv-stp", "an 802.1D BPDU received on a port configured NO_RECV_STP"),
         DropReason.PortDown => ("drop-port-down", "received on, or sent to, a port configured PORT_DOWN"),
         DropReason.NoFwd => ("drop-no-fwd", "sent to a port configured NO_FWD"),
         DropReason.LinkDown => ("drop-link-down", "sent to a port whose link is down"),

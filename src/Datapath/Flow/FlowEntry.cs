@@ -33,6 +33,10 @@ public sealed class FlowEntry
     public readonly FlowMatch Match;
     /// <summary>Higher wins; see <see cref="Classifier.FlowTable"/> for ties.</summary>
     public readonly ushort Priority;
+    /// <summary>The priority the layer above reports for this rule (the one it was requested with); it may rank rules
+    /// differently (an OpenFlow 1.0 table set ranks all-ones rules above every other), so this may differ from
+    /// <see cref="Priority"/>, the rank the rule is looked up with.</summary>
+    public readonly ushort RequestedPriority;
     /// <summary>Seconds without a hit before the rule expires (0: never).</summary>
     public readonly ushort IdleTimeout;
     /// <summary>Seconds after creation when the rule expires (0: never).</summary>
@@ -63,11 +67,12 @@ public sealed class FlowEntry
     internal FlowEntry? NextLowerPriority;
 
     public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
-                     long createdNanos, object? owner = null, ulong tag = 0)
+                     long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null)
     {
         _tag = tag;
         Match = match;
         Priority = priority;
+        RequestedPriority = requestedPriority ?? priority;
         _actions = actions;
         IdleTimeout = idleTimeout;
         HardTimeout = hardTimeout;

@@ -8,7 +8,7 @@ namespace Softswitch.Datapath.Forwarding;
 /// </summary>
 public enum DropReason : byte
 {
-    /// <summary>Received on a port configured OFPPC_NO_RECV.</summary>
+    /// <summary>Received on a port configured OFPPC_NO_RECV (anything but an 802.1D BPDU).</summary>
     NoRecv,
     /// <summary>Received on, or sent to, a port configured OFPPC_PORT_DOWN.</summary>
     PortDown,
@@ -42,6 +42,8 @@ public enum DropReason : byte
     Unsupported,
     /// <summary>NORMAL (or fail-standalone) got a frame shorter than an Ethernet header.</summary>
     NormalRunt,
+    /// <summary>An 802.1D BPDU (to 01:80:c2:00:00:00) received on a port configured OFPPC_NO_RECV_STP.</summary>
+    NoRecvStp,
     Count,
 }
 

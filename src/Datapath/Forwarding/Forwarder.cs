@@ -174,11 +174,17 @@ public sealed class Forwarder
             Packets += n;
         }
         var config = slot.Config;
-        if ((config & (PortConfig.PortDown | PortConfig.NoRecv)) != 0)
+        if ((config & (PortConfig.PortDown | PortConfig.NoRecv | PortConfig.NoRecvStp)) != 0)
         {
-            Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoRecv, n);
-            Pool.Release(pkts);
-            return;
+            if ((config & PortConfig.PortDown) != 0)
+            {
+                Drops.Add(DropReason.PortDown, n);
+                Pool.Release(pkts);
+                return;
+            }
+            pkts = FilterNoRecv(pkts, config);
+            n = pkts.Length;
+            if (n == 0) return;
         }
 
         if (_tunnels.UnderlayOf(slot) is { } underlay)
@@ -220,6 +226,31 @@ public sealed class Forwarder
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
         Pool.Release(pkts);
         Output.FlushTx();
+    }
+
+    /// <summary>
+    /// OFPPC_NO_RECV drops everything except 802.1D spanning-tree frames (to 01:80:c2:00:00:00), which
+    /// OFPPC_NO_RECV_STP drops (OF1.0 5.2.1; as the reference switch), so a controller running spanning tree
+    /// through PORT_MOD still hears BPDUs on blocked ports. Returns the packets that stay.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Span<int> FilterNoRecv(Span<int> pkts, PortConfig config)
+    {
+        int kept = 0;
+        foreach (int p in pkts)
+        {
+            var f = Pool.Frame(p);
+            bool bpdu = f.Length >= 6 && f[0] == 0x01 && f[1] == 0x80 && f[2] == 0xC2 && f[3] == 0 && f[4] == 0 && f[5] == 0;
+            var bit = bpdu ? PortConfig.NoRecvStp : PortConfig.NoRecv;
+            if ((config & bit) != 0)
+            {
+                Drops.Add(bpdu ? DropReason.NoRecvStp : DropReason.NoRecv);
+                Pool.Release(p);
+                continue;
+            }
+            pkts[kept++] = p;
+        }
+        return pkts[..kept];
     }
 
     private void ClassifyAndExecute(Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot)
@@ -327,7 +358,7 @@ public sealed class Forwarder
                 foreach (int p in pkts) Output.ToController(p, PacketInReason.NoMatch, 0xFFFF);
                 return;
             case MissBehavior.Normal:
-                Output.Normal(pkts);
+                Output.Normal(pkts, false);
                 return;
             default:
                 Drops.Add(DropReason.MissSecure, pkts.Length);

@@ -47,9 +47,13 @@ public sealed record PortInfo(string Name, MacAddress HwAddr, PortFeatures Curre
 /// </summary>
 public sealed class PortCounters
 {
-    public long RxPackets, RxBytes, RxDropped, RxErrors;
-    public long TxPackets, TxBytes, TxDropped, TxErrors;
-    public long RxFrameErrors, RxOverErrors, RxCrcErrors, Collisions;
+    public long RxPackets, RxBytes, RxDropped;
+    public long TxPackets, TxBytes, TxDropped;
+    /// <summary>
+    /// Error counters start at -1, "not maintained": OF1.0 reports a counter a port does not keep as all ones
+    /// (0xffffffffffffffff). A port that keeps one writes it (from 0).
+    /// </summary>
+    public long RxErrors = -1, TxErrors = -1, RxFrameErrors = -1, RxOverErrors = -1, RxCrcErrors = -1, Collisions = -1;
     /// <summary>Kernel offloads taken in software on receive: partial checksums completed, GSO super-frames cut into
     /// segments (and the segments made), super-frames refused (unsupported or malformed), and frames larger than a
     /// packet buffer or the receive ring (dropped; also in RxDropped).</summary>

@@ -41,10 +41,16 @@ public sealed class OutputStage
         if (r is { } drop) _f.Drops.Add(drop);
     }
 
-    /// <summary>OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations).</summary>
-    internal void Normal(ReadOnlySpan<int> pkts)
+    /// <summary>
+    /// OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations). With
+    /// <paramref name="copy"/> (a later action rewrites the packet) every output is a copy, so NORMAL sends the
+    /// packet as it was. Addresses are learned only on ports that exist (never on CONTROLLER, NONE, or LOCAL
+    /// without a LOCAL port): a packet-out from the controller must not move a host.
+    /// </summary>
+    internal void Normal(ReadOnlySpan<int> pkts, bool copy)
     {
         var mac = _f.Owner.MacTable;
+        var ports = _f.Owner.Ports;
         foreach (int p in pkts)
         {
             var f = _pool.Frame(p);
@@ -56,10 +62,10 @@ public sealed class OutputStage
             ushort vlan = 0;
             if (f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00) vlan = (ushort)(((f[14] << 8) | f[15]) & 0x0FFF);
             ushort inPort = _pool.InPort[p];
-            if (!mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
+            if (ports.Get(inPort) is not null && !mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _f.Now);
-            if (outPort == OfPort.None) Flood(p, inPort, true, false);
-            else if (outPort != inPort) StageTx(outPort, p, false, inPort, uint.MaxValue);
+            if (outPort == OfPort.None) Flood(p, inPort, true, copy);
+            else if (outPort != inPort) StageTx(outPort, p, copy, inPort, uint.MaxValue);
         }
     }
 
@@ -206,7 +212,7 @@ public sealed class OutputStage
                     foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
                     return;
                 case OfPort.Normal:
-                    f.Normal(pkts);
+                    f.Normal(pkts, modifiedAfter);
                     return;
                 case OfPort.Table:
                     if (!_packetOut) f._f.Drops.Add(DropReason.TableInFlow, pkts.Length);

@@ -66,8 +66,8 @@ public enum ParseError : byte
 /// problem is returned as a <see cref="ParseError"/> (the caller counts it). Fields of layers that could
 /// not be parsed stay zero, as OF1.0 specifies for absent fields. Follows the OF1.0 reference rules:
 /// 802.3/LLC frames get dl_type 0x05FF unless they carry SNAP with OUI 0 (then the SNAP type); an
-/// untagged frame has dl_vlan 0xFFFF; IPv4 options are skipped by IHL; non-first fragments have tp
-/// ports 0; ICMP type/code go to tp_src/tp_dst; ARP opcode (low byte) goes to nw_proto and
+/// untagged frame has dl_vlan 0xFFFF; IPv4 options are skipped by IHL; every fragment (MF set or offset
+/// non-zero) has tp ports 0 (the first one keeps its L4 layer offset for the actions); ICMP type/code go to tp_src/tp_dst; ARP opcode (low byte) goes to nw_proto and
 /// SPA/TPA to nw_src/nw_dst. Stateless and thread-safe.
 /// </remarks>
 public static class PacketParser
@@ -203,6 +203,7 @@ public static class PacketParser
                 if ((uint)l4Len < 4u) return ParseError.L4Truncated;
                 layers.Flags |= LayerFlags.Icmp;
                 layers.L4 = (ushort)l4;
+                if ((layers.Flags & LayerFlags.Fragment) != 0) return ParseError.None;
                 kb[FlowKey.TpSrcOffset + 1] = frame[l4];
                 kb[FlowKey.TpDstOffset + 1] = frame[l4 + 1];
                 return ParseError.None;
@@ -210,7 +211,10 @@ public static class PacketParser
                 return ParseError.None;
         }
         layers.L4 = (ushort)l4;
-        frame.Slice(l4, 4).CopyTo(kb.Slice(FlowKey.TpSrcOffset, 4));
+        // OFPC_FRAG_NORMAL: every fragment, the first one too, has tp_src = tp_dst = 0 (as the reference switch
+        // and OVS), so all fragments of one datagram take the same flow. The first fragment keeps its L4 layer
+        // for the actions (its L4 checksum covers the pseudo-header).
+        if ((layers.Flags & LayerFlags.Fragment) == 0) frame.Slice(l4, 4).CopyTo(kb.Slice(FlowKey.TpSrcOffset, 4));
         return ParseError.None;
     }
 

@@ -15,11 +15,15 @@ namespace Softswitch.OfAgent.Session;
 /// one send loop draining a queue, each on its own thread with blocking socket calls. (Measured here: the
 /// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
 /// writes one flow-mod per segment CPU-bound on our side.) Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
-/// every earlier request took effect. Asynchronous messages (packet-in) are dropped and counted once the
-/// queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>; past the hard limit the peer is not reading
-/// at all and the connection is closed, so a slow controller never makes memory grow without bound. Liveness counts
-/// whole messages, not bytes: a peer that trickles a message byte by byte is as silent as one that sends nothing, and
-/// is closed after twice the inactivity probe.
+/// every earlier request took effect. The queued byte count falls with every write, not when the queue empties.
+/// Asynchronous messages (packet-in, flow-removed, port-status) are dropped and counted in
+/// <see cref="AsyncDropped"/> once the queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>, as Open
+/// vSwitch's rconn backlog does; replies are never dropped. A long reply (a flow-stats dump) is produced with
+/// back-pressure: its handler waits in <see cref="WaitForRoom"/> until the previous chunks have drained below the
+/// soft limit, so a million-flow dump never sits in memory at once. Past the hard limit (only reachable by replies
+/// produced without waiting) the peer is not reading at all and the connection is closed. Liveness counts whole
+/// messages received, or our writes being taken: a peer that trickles a message byte by byte is as silent as one
+/// that sends nothing, and is closed after twice the inactivity probe.
 /// </remarks>
 public sealed class OfConnection : IAsyncDisposable
 {
@@ -32,7 +36,7 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
     private readonly CancellationTokenSource _cts = new();
     private long _queuedBytes;
-    private long _lastRxTicks;
+    private long _lastRxTicks, _lastTxTicks;
     private bool _helloReceived;
     private Task? _run;
     private Timer? _keepalive;
@@ -45,11 +49,13 @@ public sealed class OfConnection : IAsyncDisposable
         _initialCount = opening.Count;
         _agent = agent;
         IsPrimary = primary;
+        MissSendLen = primary ? OfpConstants.DefaultMissSendLen : (ushort)0;
         Name = name;
         _log = log;
         _lastRxTicks = Environment.TickCount64;
         // A tool's connection to a listener (ovs-ofctl makes one per command) is a debug line, as in OVS; a controller's is news.
-        _lifecycleLevel = name.StartsWith("ptcp", StringComparison.Ordinal) ? LogLevel.Debug : LogLevel.Information;
+        // A tool's (service) connection logs its lifecycle at Debug, a controller's at Information.
+        _lifecycleLevel = primary ? LogLevel.Information : LogLevel.Debug;
     }
 
     private readonly LogLevel _lifecycleLevel;
@@ -57,9 +63,18 @@ public sealed class OfConnection : IAsyncDisposable
     public string Name { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
     public bool IsPrimary { get; }
+    /// <summary>
+    /// This connection's miss_send_len (SET_CONFIG): 128 on a controller connection, 0 on a service connection,
+    /// which receives no asynchronous message until it asks with a non-zero value (as Open vSwitch's connmgr).
+    /// </summary>
+    public ushort MissSendLen { get; set; }
+    /// <summary>Whether PACKET_IN, FLOW_REMOVED and PORT_STATUS go to this connection.</summary>
+    public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _helloReceived && IsOpen;
     public bool IsOpen => !_cts.IsCancellationRequested;
     public bool Negotiated => _helloReceived;
-    public long PacketInsDropped;
+    /// <summary>Asynchronous messages dropped because the peer was behind (the queue was past the soft limit).</summary>
+    public long AsyncDropped;
+    private readonly ManualResetEventSlim _drained = new(true);
     public long MessagesReceived;
     public Task Completion => _run ?? Task.CompletedTask;
 
@@ -97,7 +112,7 @@ public sealed class OfConnection : IAsyncDisposable
         long q = Interlocked.Read(ref _queuedBytes);
         if (droppable && q > _agent.Options.SendQueueSoftLimit)
         {
-            Interlocked.Increment(ref PacketInsDropped);
+            Interlocked.Increment(ref AsyncDropped);
             return false;
         }
         if (q > _agent.Options.SendQueueHardLimit)
@@ -106,10 +121,41 @@ public sealed class OfConnection : IAsyncDisposable
             Close();
             return false;
         }
-        Interlocked.Add(ref _queuedBytes, bytes.Length);
+        if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _agent.Options.SendQueueSoftLimit) _drained.Reset();
         _out.Enqueue(bytes);
         _outSignal.Set();
         return true;
+    }
+
+    /// <summary>
+    /// Blocks (a request handler, on this connection's receive loop) until the queued bytes are below the soft
+    /// limit; false when the connection closed meanwhile. The back-pressure of long replies.
+    /// </summary>
+    public bool WaitForRoom()
+    {
+        long before = Interlocked.Read(ref _queuedBytes);
+        while (IsOpen)
+        {
+            long now = Interlocked.Read(ref _queuedBytes);
+            // The peer is taking this long reply: that is liveness while the reply keeps this receive loop busy
+            // (its echo replies wait unread behind it). Only here, so a peer that merely accepts our echo requests
+            // but trickles its own messages is still closed as silent.
+            if (now < before) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+            before = now;
+            if (now <= _agent.Options.SendQueueSoftLimit)
+            {
+                Volatile.Write(ref _lastTxTicks, Environment.TickCount64); // what we wrote so far was taken
+                return true;
+            }
+            try { _drained.Wait(100, _cts.Token); }
+            catch (OperationCanceledException) { return false; }
+        }
+        return false;
+    }
+
+    private void Written(long bytes)
+    {
+        if (Interlocked.Add(ref _queuedBytes, -bytes) <= _agent.Options.SendQueueSoftLimit) _drained.Set();
     }
 
     /// <summary>
@@ -127,24 +173,30 @@ public sealed class OfConnection : IAsyncDisposable
                 _outSignal.Wait(_cts.Token);
                 _outSignal.Reset();
                 int used = 0;
-                long dequeued = 0;
                 while (_out.TryDequeue(out var bytes))
                 {
-                    dequeued += bytes.Length;
                     if (used + bytes.Length > buf.Length)
                     {
                         SendAll(buf, used);
+                        Written(used);
                         used = 0;
                     }
-                    if (bytes.Length > buf.Length) SendAll(bytes, bytes.Length);
+                    if (bytes.Length > buf.Length)
+                    {
+                        SendAll(bytes, bytes.Length);
+                        Written(bytes.Length);
+                    }
                     else
                     {
                         Buffer.BlockCopy(bytes, 0, buf, used, bytes.Length);
                         used += bytes.Length;
                     }
                 }
-                if (used > 0) SendAll(buf, used);
-                Interlocked.Add(ref _queuedBytes, -dequeued);
+                if (used > 0)
+                {
+                    SendAll(buf, used);
+                    Written(used);
+                }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException or AuthenticationException)
@@ -208,6 +260,14 @@ public sealed class OfConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>HELLO_FAILED/INCOMPATIBLE with the ASCII explanation OF1.0 asks for (not the request's bytes).</summary>
+    internal static OfpErrorMsg HelloFailed(in OfpHeader peer) => new()
+    {
+        Xid = peer.Xid,
+        Error = OfpError.HelloFailed(OfpHelloFailedCode.Incompatible),
+        Data = System.Text.Encoding.ASCII.GetBytes($"We support version 0x{OfpConstants.Version:x2}, you support version 0x{peer.Version:x2}"),
+    };
+
     /// <summary>Handles every whole message in buf[start..end); true when the connection is to close.</summary>
     private bool FrameLoop(byte[] buf, ref int start, int end)
     {
@@ -246,7 +306,7 @@ public sealed class OfConnection : IAsyncDisposable
             {
                 if (header.Version < OfpConstants.Version)
                 {
-                    SendRaw(OfpErrorMsg.ForRequest(OfpError.HelloFailed(OfpHelloFailedCode.Incompatible), msg).ToArray());
+                    SendRaw(HelloFailed(header).ToArray());
                     _log.LogWarning("{Conn}: peer HELLO version {Version} is below 1.0; closing", Name, header.Version);
                     return false;
                 }
@@ -258,7 +318,7 @@ public sealed class OfConnection : IAsyncDisposable
             // Tolerate a peer that starts without HELLO if it speaks 1.0; anything else cannot be understood.
             if (header.Version != OfpConstants.Version)
             {
-                SendRaw(OfpErrorMsg.ForRequest(OfpError.HelloFailed(OfpHelloFailedCode.Incompatible), msg).ToArray());
+                SendRaw(HelloFailed(header).ToArray());
                 return false;
             }
             _helloReceived = true;
@@ -273,7 +333,9 @@ public sealed class OfConnection : IAsyncDisposable
     {
         var probe = _agent.Options.InactivityProbe;
         if (!IsOpen) return;
-        long idle = Environment.TickCount64 - Volatile.Read(ref _lastRxTicks);
+        // A peer that keeps taking our writes is alive even when its echo replies wait behind a long reply that
+        // this connection's receive loop is still producing (a million-flow dump takes longer than the probe).
+        long idle = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
         if (idle > 2 * probe.TotalMilliseconds)
         {
             _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, idle / 1000.0);

@@ -13,9 +13,9 @@ namespace Softswitch.Ports.Linux;
 /// </summary>
 /// <remarks>
 /// Opens /dev/net/tun with TUNSETIFF (IFF_TAP | IFF_NO_PI), creating the interface if it does not exist, non-blocking,
-/// and sets it up. The tap has no batch syscall: one read() per received frame (until the burst is full or read says
-/// EAGAIN) and one write() per sent frame (under a lock). Receive never waits: an idle forwarding thread blocks on
-/// the tap's fd (<see cref="WaitFd"/>).
+/// and sets it up (unless asked to leave it administratively down, as the LOCAL port is). The tap has no batch
+/// syscall: one read() per received frame (until the burst is full or read says EAGAIN) and one write() per sent
+/// frame (under a lock). Receive never waits: an idle forwarding thread blocks on the tap's fd (<see cref="WaitFd"/>).
 /// The interface disappears when the port is disposed unless it was made persistent beforehand (ip tuntap add).
 /// Thread safety: Receive from one thread at a time; Send from any number of threads.
 /// </remarks>
@@ -30,7 +30,7 @@ public sealed unsafe partial class TapPort : IPort
     private const int O_CLOEXEC = 0x80000;
     private const ulong SIOCSIFFLAGS = 0x8914;
 
-    private readonly PortCounters _counters = new();
+    private readonly PortCounters _counters = new() { RxErrors = 0 }; // the one error counter this port keeps
     private readonly Lock _txLock = new();
     private readonly NetInterface _if;
     private int _fd;
@@ -44,7 +44,11 @@ public sealed unsafe partial class TapPort : IPort
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
 
-    public TapPort(string name, ILogger? logger = null)
+    /// <param name="name">The interface name (created if it does not exist).</param>
+    /// <param name="logger">Where the port logs that it opened.</param>
+    /// <param name="adminUp">Bring the interface up (a tap port between hosts); false leaves it as the kernel made
+    /// it, administratively down (the switch's LOCAL port: the host decides when it carries traffic).</param>
+    public TapPort(string name, ILogger? logger = null, bool adminUp = true)
     {
         NetInterface.ValidateName(name);
         Span<byte> path = stackalloc byte[16];
@@ -67,7 +71,7 @@ public sealed unsafe partial class TapPort : IPort
             if (LibC.ioctl(_fd, TUNSETIFF, ifr) != 0)
                 throw PortOpenException.FromErrno(name, "Creating the TAP interface (TUNSETIFF)", LibC.LastErrno);
             _if = NetInterface.Open(name);
-            SetUp(ifr);
+            if (adminUp) SetUp(ifr);
             Info = _if.ToPortInfo();
         }
         catch

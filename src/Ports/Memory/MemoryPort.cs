@@ -63,7 +63,7 @@ public sealed class MemoryPort : IPort
     }
 
     public PortInfo Info { get; }
-    public PortCounters Counters { get; } = new();
+    public PortCounters Counters { get; } = new() { RxErrors = 0 }; // the one error counter this port keeps
     public bool LinkUp => Volatile.Read(ref _linkUp);
     public void SetLink(bool up)
     {

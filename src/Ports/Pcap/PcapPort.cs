@@ -39,7 +39,7 @@ public sealed unsafe class PcapPort : IPort
 {
     private readonly NetInterface _if;
     private readonly PcapOptions _opt;
-    private readonly PortCounters _counters = new();
+    private readonly PortCounters _counters = new() { RxErrors = 0 }; // the one error counter this port keeps
     private readonly Lock _txLock = new();
     private nint _pcap;
     private readonly int _fd;

@@ -86,6 +86,7 @@ for framing in ("ethernet", "snap"):
                             flags=fw >> 13, frag=fw & 0x1FFF,
                             options=[IPOption(b"\x82\x0b\x6b\xc5\xab\xcd\x12\x34\x01\x02\x03")] if opts == "opts" else [])
                     later = (fw & 0x1FFF) != 0
+                    # FRAG_NORMAL: every fragment (MF or offset) has tp_src = tp_dst = 0, the first one too.
                     pkt = ip / (Raw(b"fragment data, no header") if later else mk())
                     ihl = 32 if opts == "opts" else 20
                     l3 = l2 + snap_len
@@ -98,7 +99,7 @@ for framing in ("ethernet", "snap"):
                     if later:
                         flags.append("LaterFragment")
                     add(f"{framing}-{vname}-{opts}-{frag}-{pname}", frame_of(pkt, 0x0800), dl_type=0x0800, tos=44,
-                        proto=proto, nw_src=NW_SRC, nw_dst=NW_DST, tp_src=0 if later else sp, tp_dst=0 if later else dp,
+                        proto=proto, nw_src=NW_SRC, nw_dst=NW_DST, tp_src=0 if fw & 0x3FFF else sp, tp_dst=0 if fw & 0x3FFF else dp,
                         l3=l3, l4=l3 + ihl if has_l4 else "-", flags=",".join(flags), **vf)
 
 # --- 802.2 without SNAP, SNAP with a foreign OUI --------------------------------------------------------

@@ -225,6 +225,118 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public void NoRecvKeepsBpdus_NoRecvStpDropsThem()
+    {
+        using var r = new Rig();
+        r.Dp.MissBehavior = MissBehavior.Controller;
+        var bpdu = new byte[60];
+        MacAddress.Parse("01:80:c2:00:00:00").Write(bpdu);
+        H1.Write(bpdu.AsSpan(6));
+        BinaryPrimitives.WriteUInt16BigEndian(bpdu.AsSpan(12), 38); // 802.3 length, LLC 42 42 03
+        bpdu[14] = 0x42; bpdu[15] = 0x42; bpdu[16] = 0x03;
+        var data = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+
+        r.Dp.SetPortConfig(1, PortConfig.NoRecv, PortConfig.NoRecv);
+        r.Send(1, data);
+        r.Send(1, bpdu);
+        var ups = r.Upcalls();
+        Assert.Equal(bpdu, ups.Single().frame);          // the BPDU still reaches the controller
+        Assert.Equal(1, r.Dp.DropCount(DropReason.NoRecv));
+
+        r.Dp.SetPortConfig(1, PortConfig.NoRecvStp, PortConfig.NoRecv | PortConfig.NoRecvStp);
+        r.Send(1, bpdu);
+        r.Send(1, data);
+        ups = r.Upcalls();
+        Assert.Equal(data, ups.Single().frame);
+        Assert.Equal(1, r.Dp.DropCount(DropReason.NoRecvStp));
+    }
+
+    [Fact]
+    public void NormalThenRewriteLeavesNormalsCopiesAsReceived()
+    {
+        using var r = new Rig();
+        var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Normal), FlowAction.SetDlDst(H3), FlowAction.Output(3));
+        r.Send(1, f);
+        // NORMAL floods the unknown destination as received; then port 3 also gets the rewritten copy.
+        Assert.Equal(f, r.Sent(2).Single());
+        Assert.Equal(f, r.Sent(4).Single());
+        var three = r.Sent(3);
+        Assert.Equal(2, three.Count);
+        Assert.Equal(f, three[0]);
+        Assert.Equal(H3, MacAddress.Read(three[1]));
+    }
+
+    [Fact]
+    public void NormalLearnsNothingOnPseudoPorts()
+    {
+        using var r = new Rig();
+        var fromH1 = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        var normal = new FlowActions([FlowAction.Output(OfPort.Normal)]);
+        r.Dp.PacketOut(fromH1, OfPort.Controller, normal);
+        r.Dp.PacketOut(fromH1, OfPort.None, normal);
+        r.Dp.PacketOut(fromH1, OfPort.Local, normal); // this rig has no LOCAL port
+        Assert.Equal(0, r.Dp.MacTable.Count);
+        for (int p = 1; p <= 4; p++) Assert.Equal(3, r.Sent(p).Count); // each packet-out flooded to every port
+        // A reply to H1 is still flooded: H1 was not learned on a pseudo-port.
+        r.Dp.MissBehavior = MissBehavior.Normal;
+        r.Send(2, Udp(H2, H1, "10.0.0.2", "10.0.0.1"));
+        Assert.Single(r.Sent(1));
+        Assert.Single(r.Sent(3));
+        Assert.Single(r.Sent(4));
+        Assert.Equal(0, r.Dp.DropCount(DropReason.NoSuchPort));
+    }
+
+    [Fact]
+    public void LocalPortCarriesFlowsBothWaysAndItsLinkIsMonitored()
+    {
+        using var r = new Rig();
+        var local = new MemoryPort("ss-1", new MacAddress(0x0200_0000_00FEUL)) { CaptureSent = true };
+        local.SetLink(false); // a LOCAL tap starts administratively down
+        r.Dp.AddPort(local, OfPort.Local);
+        Assert.Contains((PortStatusReason.Add, OfPort.Local), r.PortEvents);
+        var toLocal = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
+        var fromLocal = Udp(H2, H1, "10.0.0.2", "10.0.0.1");
+        r.Add(MatchOf(toLocal, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Local));
+        r.Add(MatchOf(fromLocal, OfPort.Local, Wildcards.None), 1, FlowAction.Output(1));
+        r.Send(1, toLocal);
+        Assert.Empty(local.TakeSent());
+        Assert.Equal(1, r.Dp.DropCount(DropReason.LinkDown));
+
+        local.SetLink(true); // the host brings the interface up
+        r.Dp.RunMaintenance();
+        Assert.Contains((PortStatusReason.Modify, OfPort.Local), r.PortEvents);
+        r.Send(1, toLocal);
+        Assert.Equal(toLocal, local.TakeSent().Single());
+        local.Inject(fromLocal);   // what the host sends on the tap enters with in_port LOCAL
+        r.Dp.PollUntilIdle();
+        Assert.Equal(fromLocal, r.Sent(1).Single());
+    }
+
+    [Fact]
+    public void FragmentsOfOneDatagramTakeTheSameFlow()
+    {
+        using var r = new Rig();
+        var first = Udp(H1, H2, "10.0.0.1", "10.0.0.2", 1000, 2000);
+        first[14 + 6] = 0x20; // MF, offset 0
+        first[14 + 10] = 0; first[14 + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(first.AsSpan(14 + 10), Checksum.Compute(first.AsSpan(14, 20)));
+        var later = (byte[])first.Clone();
+        later[14 + 6] = 0x00; later[14 + 7] = 0x05; // offset 40 bytes, last fragment
+        later[14 + 10] = 0; later[14 + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(later.AsSpan(14 + 10), Checksum.Compute(later.AsSpan(14, 20)));
+        // An exact flow for fragments: tp_src = tp_dst = 0.
+        PacketParser.Parse(first, 1, out var key, out _);
+        Assert.Equal(0, key.TpSrc);
+        Assert.Equal(0, key.TpDst);
+        r.Add(FlowMatch.FromOpenFlow(Wildcards.TunIdExt, key), 1, FlowAction.Output(2));
+        r.Send(1, first);
+        r.Send(1, later);
+        Assert.Equal(2, r.Sent(2).Count);
+        Assert.Empty(r.Upcalls());
+    }
+
+    [Fact]
     public void FragmentDropModeDropsFragments()
     {
         using var r = new Rig();

@@ -34,14 +34,14 @@ public sealed class OvsOfctlTests
         await using var rig = new AgentRig();
         var show = Ok(rig, "show");
         Assert.Contains("dpid:0000000000001234", show);
-        Assert.Contains("n_tables:2, n_buffers:256", show);
+        Assert.Contains("n_tables:1, n_buffers:256", show);
         Assert.Contains("1(mem1): addr:02:00:00:00:00:01", show);
         Assert.Contains("4(mem4)", show);
         Assert.Contains("frags=normal miss_send_len=128", show);
         Assert.Contains("Manufacturer: Softswitch project", Ok(rig, "dump-desc"));
         var tables = Ok(rig, "dump-tables");
-        Assert.Contains("table 0 (\"hash\")", tables);
-        Assert.Contains("table 1 (\"tuple-space\")", tables);
+        Assert.Contains("table 0 (\"classifier\")", tables);   // one logical table
+        Assert.DoesNotContain("table 1", tables);
         var ports = Ok(rig, "dump-ports");
         Assert.Contains("OFPST_PORT reply", ports);
         Assert.Contains("4 ports", ports);
@@ -49,7 +49,7 @@ public sealed class OvsOfctlTests
         // The same with the plain OF1.0 flow format and no port names (no table/feature look-ups first).
         Assert.Contains("dpid:0000000000001234", OkF10(rig, "show"));
         Assert.Contains("Manufacturer: Softswitch project", OkF10(rig, "dump-desc"));
-        Assert.Contains("table 1 (\"tuple-space\")", OkF10(rig, "dump-tables"));
+        Assert.Contains("table 0 (\"classifier\")", OkF10(rig, "dump-tables"));
         Assert.Contains("4 ports", OkF10(rig, "dump-ports"));
         Assert.Contains("flow_count=0", OkF10(rig, "dump-aggregate"));
     }

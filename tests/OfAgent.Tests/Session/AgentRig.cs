@@ -29,7 +29,12 @@ internal sealed class AgentRig : IAsyncDisposable
         }
         options ??= new AgentOptions();
         options.DatapathId = 0x1234;
-        if (options.Listeners.Count == 0) options.Listeners.Add("ptcp:0");
+        // The test controller connects in as a controller (ptcp), unless the test configures its own connections.
+        if (options.Listeners.Count == 0 && !options.Controllers.Any(c => c.StartsWith("ptcp:", StringComparison.Ordinal)))
+        {
+            if (options.Controllers.Count == 0) options.Controllers.Add("ptcp:0");
+            else options.Listeners.Add("ptcp:0");
+        }
         Agent = new OfSwitchAgent(Dp, options, Log);
         Agent.Start();
     }
@@ -39,10 +44,13 @@ internal sealed class AgentRig : IAsyncDisposable
     /// <summary>Receives from memory ports until idle (the datapath's threads are not started; tests drive it).</summary>
     public void Poll() => Dp.PollUntilIdle();
 
-    public async Task<TestController> ConnectAsync(byte helloVersion = 1)
+    public async Task<TestController> ConnectAsync(byte helloVersion = 1) => await ConnectToAsync(Port, helloVersion);
+
+    /// <summary>Connects to listener <paramref name="port"/> (e.g. a service listener of <see cref="OfSwitchAgent.ListenEndpoints"/>).</summary>
+    public static async Task<TestController> ConnectToAsync(int port, byte helloVersion = 1)
     {
         var c = new TestController();
-        await c.ConnectAsync(Port, helloVersion);
+        await c.ConnectAsync(port, helloVersion);
         return c;
     }
 

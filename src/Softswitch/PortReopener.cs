@@ -1,0 +1,104 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
+using Softswitch.Ports;
+using Softswitch.Ports.Linux;
+
+namespace Softswitch;
+
+/// <summary>
+/// Re-opens ports whose network interface disappears and comes back (a deleted and re-created veth, a NIC driver
+/// reload), as Open vSwitch re-adds a bridge port: the vanished port is removed (PORT_STATUS DELETE) and the new
+/// interface of the same name is opened as the same OpenFlow port number (PORT_STATUS ADD), each with a log line.
+/// </summary>
+/// <remarks>
+/// Design: one timer thread checks /sys/class/net/NAME/ifindex of every interface-backed port once a second; an
+/// interface that is missing, or has a new ifindex, is a port to remove; a missing port whose interface exists is
+/// opened again from its spec. A removed port is disposed only after a grace period, so forwarding threads that
+/// took it from the previous port table finish with it first. Flows keep naming the port number; while it is
+/// gone, their output to it is dropped and counted (no-such-port). Tap ports are not watched (the switch creates
+/// them). Thread safety: the timer thread alone touches its state; the datapath's port calls are thread-safe.
+/// </remarks>
+internal sealed class PortReopener : IDisposable
+{
+    private sealed class Watched(PortSpecEntry spec, ushort no, int ifindex)
+    {
+        public readonly PortSpecEntry Spec = spec;
+        public readonly ushort No = no;
+        public int IfIndex = ifindex;   // 0 while the port is closed
+    }
+
+    private static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(500);
+    private readonly SwitchDatapath _dp;
+    private readonly PortFactoryOptions _options;
+    private readonly ILogger _log;
+    private readonly List<Watched> _watched = new();
+    private readonly Timer _timer;
+    private int _busy;
+
+    public PortReopener(SwitchDatapath dp, IEnumerable<OpenedPort> opened, PortFactoryOptions options, ILogger log, TimeSpan period)
+    {
+        _dp = dp;
+        _options = options;
+        _log = log;
+        foreach (var o in opened)
+            if (o.Spec.Kind is PortKind.AfPacket or PortKind.AfXdp or PortKind.Pcap)
+                _watched.Add(new Watched(o.Spec, o.PortNo, IfIndex(o.Spec.Name)));
+        _timer = new Timer(_ => Check(), null, period, period);
+    }
+
+    /// <summary>The interface's current ifindex, or 0 when there is none of that name.</summary>
+    private static int IfIndex(string name)
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText($"/sys/class/net/{name}/ifindex").Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>One check of every watched port (the timer's tick).</summary>
+    public void Check()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) == 1) return;
+        try
+        {
+            foreach (var w in _watched)
+            {
+                int now = IfIndex(w.Spec.Name);
+                if (w.IfIndex != 0 && now != w.IfIndex && _dp.Ports.Get(w.No) is { } slot)
+                {
+                    _dp.RemovePort(w.No);
+                    w.IfIndex = 0;
+                    _log.LogWarning("port {No} ({Name}): the interface {What}; the port is removed until it is back",
+                        w.No, w.Spec.Name, now == 0 ? "disappeared" : "was re-created");
+                    var port = slot.Port;
+                    _ = Task.Delay(Grace).ContinueWith(_ => port.Dispose(), TaskScheduler.Default);
+                }
+                if (w.IfIndex == 0 && now != 0 && _dp.Ports.Get(w.No) is null)
+                {
+                    try
+                    {
+                        var opened = PortSpec.Open([w.Spec], _options);
+                        _dp.AddPort(opened[0].Port, w.No);
+                        w.IfIndex = now;
+                        _log.LogInformation("port {No} ({Name}): the interface is back; port re-opened", w.No, w.Spec.Name);
+                    }
+                    catch (PortOpenException e)
+                    {
+                        _log.LogDebug("port {No} ({Name}): not re-opened yet: {Error}", w.No, w.Spec.Name, e.Message);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    public void Dispose() => _timer.Dispose();
+}

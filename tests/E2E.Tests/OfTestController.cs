@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Sockets;
+using Softswitch.OfAgent.Wire;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// A small OpenFlow 1.0 controller for end-to-end scenarios, built on the project's codec: it listens on a private
+/// loopback port, accepts the daemon's active connection (`--controller tcp:127.0.0.1:PORT`), does HELLO,
+/// FEATURES_REQUEST and SET_CONFIG, and then sends and receives whatever the scenario needs. Echo requests are
+/// answered while waiting; messages a wait does not ask for are kept in <see cref="Seen"/>.
+/// </summary>
+internal sealed class OfTestController : IDisposable
+{
+    private readonly TcpListener _listener;
+    private Socket? _s;
+    private readonly List<byte> _buf = new();
+    private uint _xid = 1000;
+
+    public readonly List<OfpMessage> Seen = new();
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public string Target => $"tcp:127.0.0.1:{Port}";
+    public OfpFeaturesReply? Features { get; private set; }
+
+    public OfTestController()
+    {
+        _listener = new TcpListener(IPAddress.Loopback, SwitchProcess.FreePort());
+        _listener.Start(1);
+    }
+
+    /// <summary>Accepts the switch and completes the handshake (miss_send_len <paramref name="missSendLen"/>).</summary>
+    public void Accept(ushort missSendLen = 128, int timeoutMs = 20_000)
+    {
+        var accept = _listener.AcceptSocketAsync();
+        if (!accept.Wait(timeoutMs)) throw new TimeoutException("the switch did not connect to the controller");
+        _s = accept.Result;
+        _s.NoDelay = true;
+        Send(new OfpHello());
+        Receive<OfpHello>();
+        Send(new OfpFeaturesRequest());
+        Features = Receive<OfpFeaturesReply>();
+        Send(new OfpSetConfig { MissSendLen = missSendLen });
+        Barrier();
+    }
+
+    public uint Send(OfpMessage m)
+    {
+        if (m.Xid == 0) m.Xid = ++_xid;
+        _s!.Send(m.ToArray());
+        return m.Xid;
+    }
+
+    /// <summary>BARRIER_REQUEST, then waits for its reply (everything before it has taken effect).</summary>
+    public void Barrier(int timeoutMs = 10_000)
+    {
+        uint x = Send(new OfpBarrierRequest());
+        Receive<OfpBarrierReply>(m => m.Xid == x, timeoutMs);
+    }
+
+    /// <summary>The next message of type <typeparamref name="T"/> matching <paramref name="match"/>; an OFPT_ERROR fails.</summary>
+    public T Receive<T>(Func<T, bool>? match = null, int timeoutMs = 10_000) where T : OfpMessage
+    {
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+        while (true)
+        {
+            var m = ReceiveAny(deadline) ?? throw new TimeoutException($"no {typeof(T).Name} from the switch; seen: {string.Join(", ", Seen.Select(s => s.Type))}");
+            if (m is T t && (match is null || match(t))) return t;
+            if (m is OfpErrorMsg e && typeof(T) != typeof(OfpErrorMsg))
+                throw new InvalidOperationException($"switch sent error {e.ErrorType}/{e.Code} for xid {e.Xid}");
+            Seen.Add(m);
+        }
+    }
+
+    private OfpMessage? ReceiveAny(DateTime deadline)
+    {
+        var tmp = new byte[65536];
+        while (true)
+        {
+            if (_buf.Count >= 8)
+            {
+                int len = (_buf[2] << 8) | _buf[3];
+                if (_buf.Count >= len)
+                {
+                    var raw = _buf.GetRange(0, len).ToArray();
+                    _buf.RemoveRange(0, len);
+                    if (!OfpMessage.TryDecode(raw, out var m, out var err))
+                        throw new InvalidOperationException($"switch sent an undecodable message ({err}): {Convert.ToHexString(raw)}");
+                    if (m is OfpEchoRequest echo)
+                    {
+                        Send(new OfpEchoReply { Xid = echo.Xid, Data = echo.Data });
+                        continue;
+                    }
+                    return m;
+                }
+            }
+            int wait = (int)(deadline - DateTime.UtcNow).TotalMilliseconds;
+            if (wait <= 0) return null;
+            _s!.ReceiveTimeout = wait;
+            int n;
+            try { n = _s.Receive(tmp); }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut) { return null; }
+            if (n == 0) throw new InvalidOperationException("the switch closed the controller connection");
+            _buf.AddRange(tmp.AsSpan(0, n).ToArray());
+        }
+    }
+
+    public void Dispose()
+    {
+        _s?.Dispose();
+        _listener.Stop();
+    }
+}
