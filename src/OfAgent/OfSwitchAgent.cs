@@ -525,7 +525,22 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             // PACKET_IN (with a mis-built match that loops thousands of times a second).
             if (!TryTakeBuffer(c, fm.BufferId, msg, out var frame, out var inPort)) return;
             _dp.PacketOut(frame, inPort, actions);
+            CreditBufferedPacket(mod, frame.Length);
         }
+    }
+
+    /// <summary>
+    /// The buffered packet a flow-mod released was processed by the flow's actions, so it counts in that flow's
+    /// statistics (the reference switch's add_flow does the same): the flows with exactly the request's match and
+    /// priority (after normalisation, at most one).
+    /// </summary>
+    private void CreditBufferedPacket(in FlowMod mod, int length)
+    {
+        var flows = new List<FlowEntry>(1);
+        Flows.Collect(mod.Match, OfPort.None, strict: true, flows, emergency: (mod.Flags & FlowModFlags.Emergency) != 0);
+        long now = _dp.Clock.NowNanos;
+        foreach (var e in flows)
+            if (e.RequestedPriority == mod.Priority || mod.Match.IsExact) e.Hit(1, length, now);
     }
 
     private void HandlePortMod(OfConnection c, OfpPortMod pm, byte[] msg)

@@ -41,7 +41,8 @@ public sealed class OfFlowRule
 
     /// <summary>
     /// A datapath rule for a flow of an OpenFlow table set: an exact match's priority is normalised to
-    /// <see cref="OfFlowTables.ExactPriority"/>; the rule carries its cookie, flags and reported table.
+    /// <see cref="OfFlowTables.ExactPriority"/> (the requested one is kept for reporting); the rule carries its cookie,
+    /// flags and reported table.
     /// </summary>
     public static FlowEntry NewEntry(in FlowMatch match, ushort priority, FlowActions actions, ulong cookie, ushort idleTimeout,
                                      ushort hardTimeout, FlowModFlags flags, long createdNanos)

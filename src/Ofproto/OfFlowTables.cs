@@ -207,7 +207,7 @@ public sealed class OfFlowTables
             if (full) return FlowModStatus.TableFull;
         }
 
-        w.Insert(OfFlowRule.NewEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now));
+        w.Insert(OfFlowRule.NewEntry(match, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now));
         return FlowModStatus.Ok;
     }
 

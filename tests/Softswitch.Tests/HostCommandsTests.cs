@@ -60,8 +60,8 @@ public sealed class HostCommandsTests : IDisposable
         Assert.True(text.Ok, text.Text);
         var lines = text.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
-        Assert.Matches(@"^ cookie=0x1f, duration=2\.500s, table=1, n_packets=2, n_bytes=\d+, idle_timeout=60, idle_age=0, priority=100,in_port=1 actions=output:2$", lines[0]);
-        Assert.Matches(@"^ cookie=0x0, duration=2\.500s, table=1, n_packets=0, n_bytes=0, priority=1 actions=drop$", lines[1]);
+        Assert.Matches(@"^ cookie=0x1f, duration=2\.500s, table=0, n_packets=2, n_bytes=\d+, idle_timeout=60, idle_age=0, priority=100,in_port=1 actions=output:2$", lines[0]);
+        Assert.Matches(@"^ cookie=0x0, duration=2\.500s, table=0, n_packets=0, n_bytes=0, priority=1 actions=drop$", lines[1]);
 
         using var json = JsonDocument.Parse(Run("dump-flows --format json").Text);
         var first = json.RootElement[0];

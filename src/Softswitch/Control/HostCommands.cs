@@ -157,7 +157,7 @@ internal static class HostCommands
                 w.WriteNumber("n_bytes", e.Bytes);
                 w.WriteNumber("idle_timeout", e.IdleTimeout);
                 w.WriteNumber("hard_timeout", e.HardTimeout);
-                w.WriteNumber("priority", e.Priority);
+                w.WriteNumber("priority", e.RequestedPriority);
                 w.WriteString("match", FlowFormat.Match(e.Match));
                 w.WriteString("actions", FlowFormat.Actions(e.Actions));
                 w.WriteBoolean("emergency", (OfFlowRule.Of(e)?.IsEmergency ?? false));
@@ -177,12 +177,12 @@ internal static class HostCommands
     {
         var ic = CultureInfo.InvariantCulture;
         var sb = new StringBuilder(160);
-        sb.Append(ic, $" cookie=0x{OfFlowRule.CookieOf(e):x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table={OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId}, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
+        sb.Append(ic, $" cookie=0x{OfFlowRule.CookieOf(e):x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table=0, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
         if (e.IdleTimeout != 0) sb.Append(ic, $"idle_timeout={e.IdleTimeout}, ");
         if (e.HardTimeout != 0) sb.Append(ic, $"hard_timeout={e.HardTimeout}, ");
         if ((OfFlowRule.Of(e)?.IsEmergency ?? false)) sb.Append("emergency, ");
         if (e.IdleTimeout != 0) sb.Append(ic, $"idle_age={Math.Max(0, nowNanos - e.LastUsedNanos) / 1_000_000_000}, ");
-        sb.Append(FlowFormat.Rule(e.Priority, e.Match)).Append(" actions=").Append(FlowFormat.Actions(e.Actions));
+        sb.Append(FlowFormat.Rule(e.RequestedPriority, e.Match)).Append(" actions=").Append(FlowFormat.Actions(e.Actions));
         return sb.ToString();
     }
 
