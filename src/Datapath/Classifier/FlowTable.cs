@@ -129,6 +129,26 @@ public sealed class FlowTable
     }
 
     /// <summary>
+    /// Reader, for diagnostics (ofproto/trace): the rule <see cref="Lookup"/> would return for <paramref name="key"/>,
+    /// and which stage found it (with the tuple-space subtable's mask). Touches no counter, cache or rule.
+    /// </summary>
+    public LookupTrace Trace(in FlowKey key)
+    {
+        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        if (e is not null)
+        {
+            if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
+            {
+                var w = _tuple.Trace(key, out var wMask, out int wProbed);
+                if (w is not null && w.Priority > e.Priority) return new LookupTrace(w, LookupStage.TupleSpace, wMask, wProbed);
+            }
+            return new LookupTrace(e, LookupStage.Hash, e.Match.Mask, 0);
+        }
+        var t = _tuple.Trace(key, out var mask, out int probed);
+        return t is null ? new LookupTrace(null, LookupStage.None, default, probed) : new LookupTrace(t, LookupStage.TupleSpace, mask, probed);
+    }
+
+    /// <summary>
     /// Reader, the forwarders' lookup: for each key, the cache (when given), then the hash stage, then the tuple space
     /// (subtable-major over the burst). <paramref name="results"/>[i] is the winning rule or null. Stage hits are
     /// offered to the cache. No allocation.
