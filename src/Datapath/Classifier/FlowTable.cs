@@ -32,7 +32,8 @@ namespace Softswitch.Datapath.Classifier;
 /// <para><b>Readers</b> never lock: every entry is fully built before a single reference store publishes it; a
 /// replacement is one store into the same slot; <see cref="SetActions"/> swaps a rule's whole action list. Lookups
 /// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); the GC is
-/// the grace period, and entries are never mutated in place except for their action list and counters.</para>
+/// the grace period, and entries are never mutated in place except for their action list and counters.
+/// <see cref="Trace"/> is a reader too (diagnostics): <see cref="Lookup"/>'s answer plus the stage, with no counter touched.</para>
 /// <para><b>Action lists</b> are shared: <see cref="Insert"/> and <see cref="SetActions"/> store the
 /// <see cref="ActionInterner"/>'s list equal to the rule's (immutable, so sharing is safe), so many rules with few
 /// distinct action lists keep them hot in the cache.</para>
