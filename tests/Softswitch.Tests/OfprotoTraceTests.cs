@@ -145,6 +145,7 @@ public sealed class OfprotoTraceTests : IDisposable
     [InlineData("ofproto/trace 1 0011zz", "is not a frame in hexadecimal")]
     [InlineData("ofproto/trace 1 001", "is not a frame in hexadecimal")]
     [InlineData("ofproto/trace 1 0011223344", "a frame of 5 bytes")]
+    [InlineData("ofproto/trace 1", "a frame in hexadecimal must follow the port")]
     [InlineData("ofproto/trace in_port=1 actions=output:2", "has no actions=")]
     [InlineData("ofproto/trace in_port=1 --format yaml", "takes only --format text|json")]
     public void BadInput_OneClearErrorLine(string line, string expected)

@@ -196,6 +196,11 @@ internal static class OfprotoTrace
             return true;
         }
 
+        if (args.Length == 1 && args[0].All(char.IsAsciiDigit))
+        {
+            error = $"ofproto/trace: a frame in hexadecimal must follow the port ({Usage})";
+            return false;
+        }
         string text = string.Join(',', args);
         if (text.Contains("actions=", StringComparison.OrdinalIgnoreCase))
         {
