@@ -121,6 +121,12 @@ public sealed class OfFlowTables
     /// <summary>The winning flow for one packet, counted in <paramref name="stats"/> when given.</summary>
     public FlowEntry? Lookup(in FlowKey key, uint hash, FlowTableThreadStats? stats) => _pipeline.LookupTable.Lookup(key, stats);
 
+    /// <summary>
+    /// For diagnostics: the winning flow in the table lookups use now (the emergency flows while they are in use) and
+    /// the stage that found it, without cache, counters or any other side effect.
+    /// </summary>
+    public LookupTrace Trace(in FlowKey key) => _pipeline.LookupTable.Trace(key);
+
     /// <summary>The datapath's burst lookup on the table in use (the cache is bypassed while emergency flows are in use).</summary>
     public void LookupBurst(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
                             ExactMatchCache? cache, FlowTableThreadStats? stats = null)

@@ -32,7 +32,8 @@ namespace Softswitch.Datapath.Classifier;
 /// <para><b>Readers</b> never lock: every entry is fully built before a single reference store publishes it; a
 /// replacement is one store into the same slot; <see cref="SetActions"/> swaps a rule's whole action list. Lookups
 /// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); the GC is
-/// the grace period, and entries are never mutated in place except for their action list and counters.</para>
+/// the grace period, and entries are never mutated in place except for their action list and counters.
+/// <see cref="Trace"/> is a reader too (diagnostics): <see cref="Lookup"/>'s answer plus the stage, with no counter touched.</para>
 /// <para><b>Action lists</b> are shared: <see cref="Insert"/> and <see cref="SetActions"/> store the
 /// <see cref="ActionInterner"/>'s list equal to the rule's (immutable, so sharing is safe), so many rules with few
 /// distinct action lists keep them hot in the cache.</para>
@@ -126,6 +127,26 @@ public sealed class FlowTable
             if (e is not null) stats.WildcardMatched++;
         }
         return e;
+    }
+
+    /// <summary>
+    /// Reader, for diagnostics (ofproto/trace): the rule <see cref="Lookup"/> would return for <paramref name="key"/>,
+    /// and which stage found it (with the tuple-space subtable's mask). Touches no counter, cache or rule.
+    /// </summary>
+    public LookupTrace Trace(in FlowKey key)
+    {
+        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        if (e is not null)
+        {
+            if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
+            {
+                var w = _tuple.Trace(key, out var wMask, out int wProbed);
+                if (w is not null && w.Priority > e.Priority) return new LookupTrace(w, LookupStage.TupleSpace, wMask, wProbed);
+            }
+            return new LookupTrace(e, LookupStage.Hash, e.Match.Mask, 0);
+        }
+        var t = _tuple.Trace(key, out var mask, out int probed);
+        return t is null ? new LookupTrace(null, LookupStage.None, default, probed) : new LookupTrace(t, LookupStage.TupleSpace, mask, probed);
     }
 
     /// <summary>

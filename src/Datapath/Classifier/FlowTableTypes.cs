@@ -43,3 +43,20 @@ public sealed class FlowTableThreadStats
 
 /// <summary>Lookup counters summed over every forwarding thread (see <see cref="FlowTableThreadStats"/>).</summary>
 public readonly record struct LookupTotals(long ExactLookups, long ExactMatched, long WildcardLookups, long WildcardMatched);
+
+/// <summary>Which stage of a <see cref="FlowTable"/> found a rule.</summary>
+public enum LookupStage : byte
+{
+    /// <summary>No rule matched.</summary>
+    None,
+    /// <summary>The hash stage (all-ones masks, one probe).</summary>
+    Hash,
+    /// <summary>A tuple-space subtable.</summary>
+    TupleSpace,
+}
+
+/// <summary>
+/// The result of <see cref="FlowTable.Trace"/>: the winning rule (or null), the stage that found it, the mask of its
+/// subtable (all ones for the hash stage) and how many tuple-space subtables were probed.
+/// </summary>
+public readonly record struct LookupTrace(FlowEntry? Entry, LookupStage Stage, FlowKey Mask, int SubtablesProbed);

@@ -112,6 +112,37 @@ public sealed class TupleSpace
     }
 
     /// <summary>
+    /// Reader, for diagnostics: what <see cref="Lookup"/> returns, plus the mask of the subtable that holds it and how
+    /// many subtables were probed (the search stops at the first subtable whose rules cannot beat the best so far).
+    /// No side effect.
+    /// </summary>
+    public FlowEntry? Trace(in FlowKey key, out FlowKey mask, out int probed)
+    {
+        var order = Volatile.Read(ref _order);
+        FlowEntry? best = null;
+        int bestPriority = -1;
+        mask = default;
+        probed = 0;
+        for (int s = 0; s < order.Length; s++)
+        {
+            ref readonly SubtableRef sr = ref order[s];
+            if (bestPriority >= sr.MaxPriority) break;
+            probed++;
+            var sub = sr.Table;
+            var masked = key.And(sub.Mask);
+            var e = FlowHashMap.Probe(sub.Map.Current, FlowHash.Of(masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5),
+                                      masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
+            if (e is not null && e.Priority > bestPriority)
+            {
+                best = e;
+                bestPriority = e.Priority;
+                mask = sub.Mask;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>
     /// Reader, burst form (ovs dpcls style): subtable-major over the keys whose bit is set in
     /// <paramref name="pending"/> (at most 64 keys). Writes each winner to <paramref name="results"/> (entries of
     /// keys without a match are left untouched) and returns the bitmap of keys that matched.

@@ -17,6 +17,7 @@ namespace Softswitch.Control;
 /// <summary>
 /// The daemon's own control commands, as OVS users know them from ovs-appctl: <c>version</c>, <c>exit</c>,
 /// <c>list-commands</c>, <c>vlog/set|list|reopen</c>, <c>fdb/show|flush</c>, <c>memory/show</c>, <c>dump-flows</c>,
+/// <c>ofproto/trace</c> (see <see cref="OfprotoTrace"/>),
 /// <c>port/add</c>, <c>port/del</c>. Show commands take <c>--format json</c> (sent by <c>softswitch ctl --format json</c>).
 /// </summary>
 /// <remarks>
@@ -63,6 +64,8 @@ internal static class HostCommands
         });
         commands.Register("memory/show", "[--format json]", "flows, ports, learned addresses, managed heap", 0, 2, args => MemoryShow(c.Dp, c.Agent.Flows, args));
         commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Flows, args));
+        commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
+            args => OfprotoTrace.Run(c.Dp, c.Agent.Flows, args));
         commands.Register("port/add", "SPEC [N]", "open a port (afpacket:IF, afxdp:IF, pcap:IF, tap:NAME) as OpenFlow port N", 1, 2, args => PortAdd(c, args));
         commands.Register("port/del", "NAME|N", "remove a port", 1, 1, args => PortDel(c.Dp, args[0]));
     }

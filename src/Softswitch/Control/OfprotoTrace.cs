@@ -1,0 +1,259 @@
+using System.Globalization;
+using System.Text;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
+using Softswitch.Flows;
+using Softswitch.Ofproto;
+
+namespace Softswitch.Control;
+
+/// <summary>
+/// <c>ofproto/trace</c>, as Open vSwitch's <c>ovs-appctl ofproto/trace</c>: which flow a packet would hit, found
+/// by which classifier stage, what its actions do to the packet and where it would go.
+/// </summary>
+/// <remarks>
+/// Two forms: <c>ofproto/trace FLOW</c> (a flow in ovs-ofctl syntax with <c>in_port</c>; fields not given are zero,
+/// <c>dl_vlan</c> not given means untagged) and <c>ofproto/trace IN_PORT HEXFRAME</c> (a frame, parsed as the datapath
+/// parses it). Read-only: the lookup is <see cref="OfFlowTables.Trace"/> (no exact-match cache, no counters), the
+/// actions run on a private one-buffer pool through a sink that only records, so nothing is sent, learned or
+/// counted. The table-miss behaviour is the datapath's current <see cref="SwitchDatapath.MissBehavior"/>.
+/// Management-plane code: it allocates freely. Thread safety: as the classifier's readers (lock-free).
+/// </remarks>
+internal static class OfprotoTrace
+{
+    public const string Usage = "FLOW | IN_PORT HEXFRAME [--format json]";
+
+    public static ControlReply Run(SwitchDatapath dp, OfFlowTables tables, string[] args)
+    {
+        string[] format = [];
+        if (args.Length >= 2 && args[^2] == "--format") { format = args[^2..]; args = args[..^2]; }
+        else if (args.Length >= 1 && args[^1].StartsWith("--format=", StringComparison.Ordinal)) { format = args[^1..]; args = args[..^1]; }
+        if (args.Length == 0) return ControlReply.Error($"ofproto/trace needs {Usage}");
+        if (!TryBuild(dp, args, out var key, out var frame, out var note, out var error)) return ControlReply.Error(error);
+
+        var trace = tables.Trace(key);
+        var inSlot = dp.Ports.Get(key.InPort)!;
+        var outputs = new List<TraceOutput>();
+        byte[]? final = null;
+        FlowKey finalKey = default;
+        string? missText = null;
+        if (trace.Entry is { } entry)
+        {
+            if (frame is not null)
+            {
+                final = Execute(entry.Actions, frame, key.InPort, outputs);
+                PacketParser.Parse(final, key.InPort, out finalKey, out _);
+            }
+            else
+            {
+                foreach (var a in entry.Actions.Items)
+                    if (a.Kind is ActionKind.Output or ActionKind.Enqueue)
+                        outputs.Add(new TraceOutput(a.Port, a.Kind == ActionKind.Enqueue ? a.QueueId : ActionExecutor.NoQueue, null));
+            }
+        }
+        else
+        {
+            missText = dp.MissBehavior switch
+            {
+                MissBehavior.Controller when (inSlot.Config & PortConfig.NoPacketIn) != 0 => "drop (no flow matched; in_port has no-packet-in)",
+                MissBehavior.Controller => "packet-in to the controller (reason no_match)",
+                MissBehavior.Normal => "NORMAL (no controller, fail mode standalone: MAC learning switch)",
+                _ => "drop (no controller, fail mode secure)",
+            };
+            if (dp.MissBehavior == MissBehavior.Normal) outputs.Add(new TraceOutput(OfPort.Normal, ActionExecutor.NoQueue, frame));
+            else if (dp.MissBehavior == MissBehavior.Controller && (inSlot.Config & PortConfig.NoPacketIn) == 0)
+                outputs.Add(new TraceOutput(OfPort.Controller, ActionExecutor.NoQueue, frame));
+        }
+
+        string table = tables.UseEmergencyTable ? "emergency flows" : "flows";
+        string stage = trace.Stage switch
+        {
+            LookupStage.Hash => "hash stage (exact match, one probe)",
+            LookupStage.TupleSpace => $"tuple space subtable mask={Convert.ToHexString(trace.Mask.Bytes).ToLowerInvariant()} ({trace.SubtablesProbed} subtable(s) probed)",
+            _ => $"none ({trace.SubtablesProbed} tuple space subtable(s) probed)",
+        };
+        return HostCommands.Show(format, "ofproto/trace", () =>
+        {
+            var sb = new StringBuilder();
+            if (note is not null) sb.Append(note).Append('\n');
+            sb.Append("Flow: ").Append(key.ToString()).Append('\n');
+            sb.Append("Table: ").Append(table).Append('\n');
+            sb.Append("Stage: ").Append(stage).Append('\n');
+            if (trace.Entry is { } e)
+            {
+                sb.Append("Rule: ").Append(RuleText(e)).Append('\n');
+                sb.Append("Actions: ").Append(FlowFormat.Actions(e.Actions)).Append('\n');
+            }
+            else
+            {
+                sb.Append("Rule: no match\n");
+                sb.Append("Miss: ").Append(missText).Append('\n');
+            }
+            if (final is not null)
+            {
+                sb.Append("Final flow: ").Append(finalKey.ToString()).Append('\n');
+                sb.Append("Final packet: ").Append(Hex(final)).Append('\n');
+            }
+            sb.Append("Output: ").Append(outputs.Count == 0 ? "drop" : string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o)))).Append('\n');
+            return sb.ToString();
+        }, w =>
+        {
+            w.WriteStartObject();
+            if (note is not null) w.WriteString("note", note);
+            w.WriteString("flow", key.ToString());
+            w.WriteString("table", table);
+            w.WriteString("stage", trace.Stage switch { LookupStage.Hash => "hash", LookupStage.TupleSpace => "tuple-space", _ => "none" });
+            if (trace.Stage == LookupStage.TupleSpace) w.WriteString("mask", Convert.ToHexString(trace.Mask.Bytes).ToLowerInvariant());
+            w.WriteNumber("subtables_probed", trace.SubtablesProbed);
+            if (trace.Entry is { } e)
+            {
+                w.WriteStartObject("rule");
+                w.WriteNumber("table", OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId);
+                w.WriteString("cookie", $"0x{OfFlowRule.CookieOf(e):x}");
+                w.WriteNumber("priority", e.Priority);
+                w.WriteString("match", FlowFormat.Match(e.Match));
+                w.WriteString("actions", FlowFormat.Actions(e.Actions));
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("rule");
+                w.WriteString("miss", missText);
+            }
+            if (final is not null)
+            {
+                w.WriteString("final_flow", finalKey.ToString());
+                w.WriteString("final_packet", Hex(final));
+            }
+            w.WriteStartArray("output");
+            foreach (var o in outputs) w.WriteStringValue(OutputText(dp, key.InPort, o));
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private readonly record struct TraceOutput(ushort Port, uint Queue, byte[]? Packet);
+
+    private static string RuleText(FlowEntry e)
+        => string.Create(CultureInfo.InvariantCulture,
+            $"table={OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId}, cookie=0x{OfFlowRule.CookieOf(e):x}, {FlowFormat.Rule(e.Priority, e.Match)} actions={FlowFormat.Actions(e.Actions)}");
+
+    private static string Hex(byte[] b) => Convert.ToHexString(b).ToLowerInvariant();
+
+    /// <summary>A port number, a reserved port resolved to the ports it means now, and the queue of an enqueue.</summary>
+    private static string OutputText(SwitchDatapath dp, ushort inPort, TraceOutput o)
+    {
+        string text = o.Port switch
+        {
+            OfPort.InPort => $"{inPort} (IN_PORT)",
+            OfPort.Flood or OfPort.All => $"{FlowFormat.Port(o.Port)} [{string.Join(' ', dp.Ports.List.Where(p => p.No != inPort && (o.Port == OfPort.All || (p.Config & PortConfig.NoFlood) == 0)).Select(p => p.No))}]",
+            OfPort.Normal => "NORMAL (MAC learning)",
+            OfPort.Controller => "CONTROLLER",
+            OfPort.Table => "TABLE (resubmit)",
+            OfPort.Local => "LOCAL",
+            _ when o.Port == inPort => $"{o.Port} (is in_port: dropped, use IN_PORT)",
+            _ when dp.Ports.Get(o.Port) is null => $"{o.Port} (no such port: dropped)",
+            _ => o.Port.ToString(CultureInfo.InvariantCulture),
+        };
+        return o.Queue == ActionExecutor.NoQueue ? text : $"{text} queue {o.Queue}";
+    }
+
+    private static bool TryBuild(SwitchDatapath dp, string[] args, out FlowKey key, out byte[]? frame, out string? note, out string error)
+    {
+        key = default;
+        frame = null;
+        note = null;
+        if (args.Length >= 2 && args[0].All(char.IsAsciiDigit))
+        {
+            if (!ushort.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out ushort port) || dp.Ports.Get(port) is null)
+            {
+                error = $"ofproto/trace: no port {args[0]} (dp/show lists the ports)";
+                return false;
+            }
+            string hex = string.Concat(args[1..]).Replace(":", "", StringComparison.Ordinal);
+            if (hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) hex = hex[2..];
+            try
+            {
+                frame = Convert.FromHexString(hex);
+            }
+            catch (FormatException)
+            {
+                error = $"ofproto/trace: '{Shorten(string.Concat(args[1..]))}' is not a frame in hexadecimal (an even number of hex digits)";
+                return false;
+            }
+            if (frame.Length < 14 || frame.Length > PacketPool.DefaultDataSize)
+            {
+                error = $"ofproto/trace: a frame of {frame.Length} bytes (an Ethernet frame is 14 to {PacketPool.DefaultDataSize} bytes)";
+                return false;
+            }
+            var perr = PacketParser.Parse(frame, port, out key, out _);
+            if (perr != ParseError.None) note = $"Parse: {perr} (parsed as far as valid, as the datapath does)";
+            error = "";
+            return true;
+        }
+
+        if (args.Length == 1 && args[0].All(char.IsAsciiDigit))
+        {
+            error = $"ofproto/trace: a frame in hexadecimal must follow the port ({Usage})";
+            return false;
+        }
+        string text = string.Join(',', args);
+        if (text.Contains("actions=", StringComparison.OrdinalIgnoreCase))
+        {
+            error = "ofproto/trace: a flow to trace has no actions= (give match fields only)";
+            return false;
+        }
+        if (!OfctlFlowParser.TryParse(text, FlowModCommand.Delete, out var mod, out var perror))
+        {
+            error = $"ofproto/trace: bad flow '{Shorten(text)}': {perror}";
+            return false;
+        }
+        var wc = mod.Match.Wildcards;
+        if ((wc & Wildcards.InPort) != 0)
+        {
+            error = "ofproto/trace: the flow needs in_port=N";
+            return false;
+        }
+        var b = new FlowKeyBuilder(mod.Match.Value);
+        if ((wc & Wildcards.DlVlan) != 0) b.DlVlan(PacketParser.VlanNone);
+        key = b.Key;
+        if (dp.Ports.Get(key.InPort) is null)
+        {
+            error = $"ofproto/trace: no port {key.InPort} (dp/show lists the ports)";
+            return false;
+        }
+        error = "";
+        return true;
+    }
+
+    private static string Shorten(string s) => s.Length <= 64 ? s : s[..64] + "...";
+
+    /// <summary>Runs the actions on a private copy of the frame; records each output with the packet as sent.</summary>
+    private static byte[] Execute(FlowActions actions, byte[] frame, ushort inPort, List<TraceOutput> outputs)
+    {
+        var pool = new PacketPool(1);
+        int p = pool.Alloc();
+        pool.Write(p, frame);
+        pool.InPort[p] = inPort;
+        PacketParser.Parse(pool.Frame(p), inPort, out _, out var layers);
+        Span<int> pkts = [p];
+        Span<PacketLayers> ls = [layers];
+        var sink = new RecordingSink(pool, outputs);
+        new ActionExecutor().Execute(actions, pool, pkts, ls, ref sink);
+        return pool.Frame(p).ToArray();
+    }
+
+    private struct RecordingSink(PacketPool pool, List<TraceOutput> outputs) : IActionSink
+    {
+        public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
+        {
+            foreach (int p in pkts) outputs.Add(new TraceOutput(port, queueId, pool.Frame(p).ToArray()));
+        }
+
+        public void SetTunnel(ulong tunnelId) { }
+    }
+}

@@ -1,0 +1,158 @@
+using System.Text.Json;
+using Softswitch.Control;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.Flows;
+using Softswitch.Logging;
+using Softswitch.OfAgent;
+using Softswitch.Ofproto;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Tests;
+
+/// <summary>ofproto/trace over the control commands against a real datapath and agent: stages, rules, misses, rewrites, errors.</summary>
+public sealed class OfprotoTraceTests : IDisposable
+{
+    private readonly ManualClock _clock = new();
+    private readonly SwitchDatapath _dp;
+    private readonly MemoryPort[] _ports;
+    private readonly ControlCommands _commands = new();
+    private readonly OfSwitchAgent _agent;
+
+    private static readonly MacAddress s_a = MacAddress.Parse("00:00:00:00:00:0a"), s_b = MacAddress.Parse("00:00:00:00:00:0b");
+    private static readonly byte[] s_udp = FrameBuilder.Udp(s_a, s_b, 0x0A000001, 0x0A000002, 1000, 2000);
+
+    public OfprotoTraceTests()
+    {
+        _dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, _clock);
+        _ports = Enumerable.Range(1, 3).Select(i => new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i)) { CaptureSent = true }).ToArray();
+        foreach (var p in _ports) _dp.AddPort(p);
+        _agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });
+        HostCommands.Register(_commands, new HostCommands.Context(_dp, _agent, new Vlog(console: new StringWriter()), () => { }));
+    }
+
+    public void Dispose() => _dp.Dispose();
+
+    private ControlReply Run(string line) => _commands.Execute(System.Text.Encoding.UTF8.GetBytes(line + "\n"));
+
+    private void AddFlow(string text)
+    {
+        Assert.True(OfctlFlowParser.TryParse(text, FlowModCommand.Add, out var mod, out var error), error);
+        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(mod));
+    }
+
+    private static string Line(string text, string prefix)
+        => text.Split('\n').Single(l => l.StartsWith(prefix, StringComparison.Ordinal))[prefix.Length..];
+
+    private static string Hex(byte[] b) => Convert.ToHexString(b).ToLowerInvariant();
+
+    [Fact]
+    public void ExactRule_FoundByTheHashStage_FromAHexFrame()
+    {
+        PacketParser.Parse(s_udp, 1, out var key, out _);
+        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 10,
+            new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.Output(3)]), 0xabc, 0, 0)));
+        AddFlow("priority=100,in_port=1 actions=output:2");
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal(key.ToString(), Line(r.Text, "Flow: "));
+        Assert.StartsWith("hash stage", Line(r.Text, "Stage: "));
+        Assert.Matches(@"^table=0, cookie=0xabc, priority=65535,udp,in_port=1,.*nw_dst=10\.0\.0\.2.* actions=output:3$", Line(r.Text, "Rule: "));
+        Assert.Equal("output:3", Line(r.Text, "Actions: "));
+        Assert.Equal("3", Line(r.Text, "Output: "));
+        Assert.Equal(Hex(s_udp), Line(r.Text, "Final packet: "));
+    }
+
+    [Fact]
+    public void WildcardRules_HighestPriorityWins_TupleSpaceWithMask()
+    {
+        AddFlow("priority=100,in_port=1 actions=output:2");
+        AddFlow("priority=200,in_port=1,ip,nw_dst=10.0.0.2 actions=output:3");
+        AddFlow("priority=300,in_port=2 actions=FLOOD");
+
+        var hit = Run("ofproto/trace in_port=1,ip,nw_src=10.0.0.1,nw_dst=10.0.0.2");
+        Assert.True(hit.Ok, hit.Text);
+        Assert.Matches(@"^tuple space subtable mask=[0-9a-f]{96} \(\d subtable\(s\) probed\)$", Line(hit.Text, "Stage: "));
+        Assert.Equal("table=1, cookie=0x0, priority=200,ip,in_port=1,nw_dst=10.0.0.2 actions=output:3", Line(hit.Text, "Rule: "));
+        Assert.Contains("dl_vlan=0xffff", Line(hit.Text, "Flow: "));
+        Assert.Equal("3", Line(hit.Text, "Output: "));
+        Assert.DoesNotContain("Final packet", hit.Text);
+
+        var lower = Run("ofproto/trace in_port=1,ip,nw_dst=10.0.0.9");
+        Assert.Equal("table=1, cookie=0x0, priority=100,in_port=1 actions=output:2", Line(lower.Text, "Rule: "));
+        // Different rules come from different subtables: the masks differ.
+        Assert.NotEqual(Line(hit.Text, "Stage: ")[..120], Line(lower.Text, "Stage: ")[..120]);
+
+        var flood = Run("ofproto/trace in_port=2");
+        Assert.Equal("FLOOD [1 3]", Line(flood.Text, "Output: "));
+
+        using var json = JsonDocument.Parse(Run("ofproto/trace in_port=1,ip,nw_dst=10.0.0.2 --format json").Text);
+        Assert.Equal("tuple-space", json.RootElement.GetProperty("stage").GetString());
+        Assert.Equal(200, json.RootElement.GetProperty("rule").GetProperty("priority").GetInt32());
+        Assert.Equal("output:3", json.RootElement.GetProperty("rule").GetProperty("actions").GetString());
+        Assert.Equal("3", json.RootElement.GetProperty("output")[0].GetString());
+    }
+
+    [Theory]
+    [InlineData(MissBehavior.Controller, "packet-in to the controller (reason no_match)", "CONTROLLER")]
+    [InlineData(MissBehavior.Drop, "drop (no controller, fail mode secure)", "drop")]
+    [InlineData(MissBehavior.Normal, "NORMAL (no controller, fail mode standalone: MAC learning switch)", "NORMAL (MAC learning)")]
+    public void NoMatch_ReportsTheMissBehaviour(MissBehavior miss, string expected, string output)
+    {
+        AddFlow("priority=100,in_port=2 actions=output:1");
+        _dp.MissBehavior = miss;
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal("no match", Line(r.Text, "Rule: "));
+        Assert.StartsWith("none", Line(r.Text, "Stage: "));
+        Assert.Equal(expected, Line(r.Text, "Miss: "));
+        Assert.Equal(output, Line(r.Text, "Output: "));
+    }
+
+    [Fact]
+    public void Rewrite_ShowsTheChangedPacket_AndChangesNothingInTheSwitch()
+    {
+        AddFlow("priority=100,in_port=1,ip actions=mod_nw_dst:10.0.0.99,output:2");
+        _dp.MissBehavior = MissBehavior.Normal;
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal("mod_nw_dst:10.0.0.99,output:2", Line(r.Text, "Actions: "));
+        Assert.Contains("nw_dst=10.0.0.99", Line(r.Text, "Final flow: "));
+        Assert.Contains("nw_dst=10.0.0.2", Line(r.Text, "Flow: "));
+        // The rewritten frame, checksums included, is the frame built with the new address.
+        Assert.Equal(Hex(FrameBuilder.Udp(s_a, s_b, 0x0A000001, 0x0A000063, 1000, 2000)), Line(r.Text, "Final packet: "));
+        Assert.Equal("2", Line(r.Text, "Output: "));
+
+        // Read-only: no counts, no frames sent, nothing learned, the flows unchanged.
+        _dp.PollUntilIdle();
+        Assert.All(_ports, p => Assert.Empty(p.TakeSent()));
+        Assert.Equal(0, _dp.MacTable.Count);
+        var dump = Run("dump-flows").Text;
+        Assert.Contains("n_packets=0, n_bytes=0", dump);
+        Assert.Equal(0, _dp.Counters.Read(DatapathCounters.EmcHit) + _dp.Counters.Read(DatapathCounters.EmcMiss));
+        Assert.Equal(0, _agent.Flows.Pipeline.GetLookupTotals().ExactLookups);
+    }
+
+    [Theory]
+    [InlineData("ofproto/trace in_port=1,nw_dst=10.0.0.300", "ofproto/trace: bad flow")]
+    [InlineData("ofproto/trace in_port=1,bogus=3", "ofproto/trace: bad flow")]
+    [InlineData("ofproto/trace ip,nw_dst=10.0.0.2", "ofproto/trace: the flow needs in_port=N")]
+    [InlineData("ofproto/trace in_port=9", "ofproto/trace: no port 9")]
+    [InlineData("ofproto/trace 9 00112233445566778899aabbccdd", "ofproto/trace: no port 9")]
+    [InlineData("ofproto/trace 1 0011zz", "is not a frame in hexadecimal")]
+    [InlineData("ofproto/trace 1 001", "is not a frame in hexadecimal")]
+    [InlineData("ofproto/trace 1 0011223344", "a frame of 5 bytes")]
+    [InlineData("ofproto/trace 1", "a frame in hexadecimal must follow the port")]
+    [InlineData("ofproto/trace in_port=1 actions=output:2", "has no actions=")]
+    [InlineData("ofproto/trace in_port=1 --format yaml", "takes only --format text|json")]
+    public void BadInput_OneClearErrorLine(string line, string expected)
+    {
+        var r = Run(line);
+        Assert.False(r.Ok, r.Text);
+        Assert.Contains(expected, r.Text);
+        Assert.Single(r.Text.TrimEnd('\n').Split('\n'));
+    }
+}
