@@ -174,7 +174,8 @@ public sealed class DaemonCliTests : IDisposable
     public void PortAddDel_AtRunTime_TellTheController_CtlExitEnds()
     {
         int port = FreePort();
-        var (pid, ctl, pidFile, _) = Detached("--listen", $"ptcp:{port}");
+        // A controller connection (primary: it gets PORT_STATUS), passive so the test can connect to it.
+        var (pid, ctl, pidFile, _) = Detached("--controller", $"ptcp:{port}");
         using var of = new TcpClient();
         of.Connect(IPAddress.Loopback, port);
         var stream = of.GetStream();
@@ -263,8 +264,11 @@ public sealed class DaemonCliTests : IDisposable
     /// <summary>Reads OpenFlow messages until one of <paramref name="type"/> arrives (answering ECHO_REQUEST on the way).</summary>
     private static byte[] ReadUntil(NetworkStream s, byte type)
     {
+        // Echo requests keep arriving while we wait: bound the wait as a whole, not only each read.
+        var deadline = Stopwatch.StartNew();
         while (true)
         {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), $"no OpenFlow message of type {type} within 20 s");
             var header = new byte[8];
             s.ReadExactly(header);
             int length = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(2));

@@ -93,7 +93,15 @@ public sealed class OfListener : IAsyncDisposable
             catch (SocketException e)
             {
                 s.Dispose();
-                throw new IOException($"cannot listen on {endpoint}: {e.Message}", e);
+                // The address as the user reads it (127.0.0.1:6634, [::1]:6634), the reason in the kernel's words.
+                string why = e.SocketErrorCode switch
+                {
+                    SocketError.AddressAlreadyInUse => "address already in use",
+                    SocketError.AddressNotAvailable => "address not available on this host",
+                    SocketError.AccessDenied => "permission denied",
+                    _ => e.Message,
+                };
+                throw new IOException($"cannot listen on {new IPEndPoint(ip, endpoint.Port)}: {why}", e);
             }
             if (!IPAddress.IsLoopback(ip) && !endpoint.IsTls)
                 log.LogWarning("{Endpoint}: listening on a non-loopback address without TLS: anyone who can reach it controls the switch (use pssl:)", endpoint);
