@@ -147,8 +147,9 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   ip netns exec $NSA sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip netns exec $NSB sysctl -qw net.ipv6.conf.all.disable_ipv6=1
   ip -n $NSA link set ${VA}n up; ip -n $NSB link set ${VB}n up
   ip netns exec $NSA ethtool -K ${VA}n tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
-  P=$(port)
-  start netns --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$P --fail-mode secure --unixctl "$RUN/nf.ctl"
+  P=$(port); SCP=$(port)
+  # ovs-ofctl talks to the service listener; the stalled controller of scenario 7 connects as the controller.
+  start netns --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$P --controller ptcp:$SCP --fail-mode secure --unixctl "$RUN/nf.ctl"
   OF="ovs-ofctl -O OpenFlow10 --no-names"
   dpshow() { $SSW ctl --target "$RUN/nf.ctl" dp/show; }
   # "rx R packets B bytes D dropped, tx T packets B bytes D dropped" of port $1
@@ -184,7 +185,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   $OF del-flows tcp:127.0.0.1:$P
   $OF add-flow tcp:127.0.0.1:$P "priority=100,in_port=1,ip,nw_dst=10.0.0.2,actions=output:2"
   [ $QUICK = 1 ] && { STALL=6; NMISS=50000; NFLOW=20000; } || { STALL=20; NMISS=500000; NFLOW=200000; }
-  $PY bench/reliability/stalled_controller.py --port $P --stall $STALL >"$RUN/stall.json" &
+  $PY bench/reliability/stalled_controller.py --port $SCP --stall $STALL >"$RUN/stall.json" &
   SC=$!; PIDS+=("$SC")
   for _ in $(seq 50); do grep -q ready "$RUN/stall.json" 2>/dev/null && break; sleep 0.1; done
   rss0=$(awk '/VmRSS/ {print int($2/1024)}' /proc/$DPID_PID/status); rssmax=$rss0

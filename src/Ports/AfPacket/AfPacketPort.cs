@@ -12,7 +12,7 @@ namespace Softswitch.Ports.AfPacket;
 public sealed record AfPacketOptions
 {
     /// <summary>Bytes of the TPACKET_V2 receive ring (rounded to whole blocks; frames are sized for the interface's MTU).</summary>
-    public int RingSize { get; init; } = 8 << 20;
+    public int RingSize { get; init; } = 32 << 20;
     public bool Promiscuous { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
     /// <summary>Take the kernel's offloads (PACKET_VNET_HDR): complete partial checksums and segment GSO super-frames in
