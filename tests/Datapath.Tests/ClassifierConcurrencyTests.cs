@@ -166,7 +166,18 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
         Assert.Equal(0L, allocated);
         Assert.True(emc.Hits > 0);
     }
+}
 
+/// <summary>
+/// Live memory per exact flow. <see cref="GC.GetTotalMemory(bool)"/> is process-wide, so this runs in a collection
+/// that xunit runs alone, after the parallel ones: another test's live objects would otherwise count as ours.
+/// </summary>
+[CollectionDefinition(nameof(MemoryFootprintCollection), DisableParallelization = true)]
+public sealed class MemoryFootprintCollection;
+
+[Collection(nameof(MemoryFootprintCollection))]
+public class ClassifierMemoryTests(ITestOutputHelper output)
+{
     [Fact]
     public void OneMillionExactFlows_TakeAtMost256BytesEach()
     {
