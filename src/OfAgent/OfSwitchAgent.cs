@@ -62,6 +62,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _log = _loggers.CreateLogger("ofagent");
         _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
         dp.Events = this;
+        AgentCounters.Register(dp.Counters, this);
         ApplyFailMode();
     }
 
@@ -769,5 +770,6 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();
         _dp.Events = null;
+        _dp.Counters.RemoveSources(this);
     }
 }
