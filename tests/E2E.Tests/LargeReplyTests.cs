@@ -42,7 +42,7 @@ public sealed class LargeReplyTests
             // What its connection cannot take is dropped and counted, never a reason to close it.
             t.Restart();
             var del = Sh.Run("ovs-ofctl", ["-O", "OpenFlow10", "del-flows", sw.Endpoint], 900_000);
-            Assert.True(del.Ok, del.Stderr);
+            Assert.True(del.Ok, $"{del.Stderr}\nswitch exited: {sw.HasExited}\n{Tail(sw.Output)}");
             long received = 0;
             var quiet = Stopwatch.StartNew();
             while (quiet.ElapsedMilliseconds < 3000 && t.ElapsedMilliseconds < 300_000)
@@ -69,6 +69,8 @@ public sealed class LargeReplyTests
             File.Delete(file);
         }
     }
+
+    private static string Tail(string s) => s.Length > 4000 ? s[^4000..] : s;
 
     /// <summary>The value of <paramref name="name"/> in `ctl coverage/show` output (0 when not listed).</summary>
     private static long CounterValue(string coverage, string name)
