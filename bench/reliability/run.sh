@@ -4,17 +4,20 @@
 #
 #   bash bench/reliability/run.sh            # full figures (about 10 minutes)
 #   bash bench/reliability/run.sh --quick    # the short version CI runs (about 2 minutes)
-#   options: --fuzz N (messages), --flaps N, --no-build
+#   bash bench/reliability/run.sh --soak 30  # only the soak: 30 minutes of traffic, flow churn, controller restarts (root)
+#   options: --fuzz N (messages), --flaps N, --churn-rate N (soak flow-mods/s), --no-build
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-QUICK=0 BUILD=1 FUZZ="" FLAPS=""
+QUICK=0 BUILD=1 FUZZ="" FLAPS="" SOAK="" CHURN_RATE=10000
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
     --fuzz) FUZZ=$2; shift ;;
     --flaps) FLAPS=$2; shift ;;
-    *) echo "usage: run.sh [--quick] [--fuzz N] [--flaps N] [--no-build]" >&2; exit 2 ;;
+    --soak) SOAK=$2; shift ;;
+    --churn-rate) CHURN_RATE=$2; shift ;;
+    *) echo "usage: run.sh [--quick] [--fuzz N] [--flaps N] [--soak MINUTES [--churn-rate N]] [--no-build]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -23,13 +26,16 @@ if [ $QUICK = 1 ]; then
 else
   SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-20} FLOWS=1000
 fi
-for t in python3 ovs-ofctl ovs-testcontroller; do
+NEED="python3 ovs-ofctl ovs-testcontroller"; [ -n "$SOAK" ] && NEED="$NEED iperf3 ip ethtool ping"
+for t in $NEED; do
   command -v $t >/dev/null || { echo "reliability: $t is missing (run scripts/install-deps.sh as root)" >&2; exit 2; }
 done
 [ $BUILD = 1 ] && dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
-SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
 PY=$(command -v python3)
 RUN=$(mktemp -d /tmp/ssw-reliability.XXXXXX)
+# A private copy of the build: a rebuild of the tree during a long run must not change the daemon under test.
+cp -r src/Softswitch/bin/Release/net10.0 "$RUN/bin"
+SSW="dotnet $RUN/bin/softswitch.dll"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$RUN"; }
 trap cleanup EXIT
@@ -53,6 +59,46 @@ start() {
   echo "reliability: the daemon did not start:" >&2; cat "$RUN/$name.log" >&2; return 1
 }
 alive() { kill -0 "$1" 2>/dev/null; }
+table() {
+  echo
+  printf '%-18s %-6s %s\n' scenario result figures
+  printf '%-18s %-6s %s\n' -------- ------ -------
+  for r in "${ROWS[@]}"; do echo "$r"; done
+  for r in "${ROWS[@]}"; do case "$r" in *" FAIL "*) exit 1 ;; esac; done
+  exit 0
+}
+
+# Two namespaces A and B (with `netns_up addr`: hosts 10.0.0.1 and 10.0.0.2), each behind a veth whose host end becomes a switch port (root).
+netns_up() {
+  NSA=tlsrel-a-$$ NSB=tlsrel-b-$$ VA=tlsra$$ VB=tlsrb$$
+  VA=${VA:0:12} VB=${VB:0:12}
+  netns_cleanup() { ip netns del $NSA 2>/dev/null || true; ip netns del $NSB 2>/dev/null || true; }
+  trap 'netns_cleanup; cleanup' EXIT
+  ip netns add $NSA; ip netns add $NSB
+  ip link add ${VA}n type veth peer name ${VA}h; ip link set ${VA}n netns $NSA
+  ip link add ${VB}n type veth peer name ${VB}h; ip link set ${VB}n netns $NSB
+  for v in ${VA}h ${VB}h; do sysctl -qw net.ipv6.conf.$v.disable_ipv6=1; ip link set $v up; ethtool -K $v tx off tso off gso off gro off >/dev/null 2>&1 || true; done
+  ip netns exec $NSA sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip netns exec $NSB sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip -n $NSA link set ${VA}n up; ip -n $NSB link set ${VB}n up; ip -n $NSA link set lo up; ip -n $NSB link set lo up
+  if [ "${1:-}" = addr ]; then ip -n $NSA addr add 10.0.0.1/24 dev ${VA}n; ip -n $NSB addr add 10.0.0.2/24 dev ${VB}n; fi
+  ip netns exec $NSA ethtool -K ${VA}n tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+  ip netns exec $NSB ethtool -K ${VB}n tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+}
+
+# Counters of the daemon whose control socket is $DPCTL.
+dpshow() { $SSW ctl --target "$DPCTL" dp/show; }
+# "rx R packets B bytes D dropped, tx T packets B bytes D dropped" of port $1
+portc() { dpshow | $PY -c "import re,sys; l=[x for x in sys.stdin if x.startswith('  $1 ')][0]; m=re.search(r'rx (\d+) packets \d+ bytes (\d+) dropped, tx (\d+) packets \d+ bytes (\d+) dropped', l); print(*m.groups())"; }
+# the drop-REASON counters of dp/show's "counters:" line, listed and summed
+droplist() { dpshow | grep '^counters:' | tr ' ' '\n' | { grep '^drop-' || true; } | tr '\n' ' '; }
+drops() { droplist | tr ' ' '\n' | awk -F= '/=/ {s += $2} END {print s + 0}'; }
+brx() { ip netns exec $NSB cat /sys/class/net/${VB}n/statistics/rx_packets; }
+
+if [ -n "$SOAK" ]; then
+  [ "$(id -u)" = 0 ] || { echo "reliability: the soak needs root (network namespaces)" >&2; exit 2; }
+  . bench/reliability/soak.sh
+  table
+fi
 
 # 1. Listener storm: silent and trickling peers, a controller measuring FLOW_MOD+BARRIER round trips meanwhile.
 P=$(port); start storm --listen ptcp:$P --unixctl none
@@ -136,28 +182,12 @@ row restart-safety $ok "${detail# }"
 
 # 6 and 7 need root for network namespaces: real AF_PACKET ports on veth, frames sent from a namespace.
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/null; then
-  NSA=tlsrel-a-$$ NSB=tlsrel-b-$$ VA=tlsra$$ VB=tlsrb$$
-  VA=${VA:0:12} VB=${VB:0:12}
-  netns_cleanup() { ip netns del $NSA 2>/dev/null || true; ip netns del $NSB 2>/dev/null || true; }
-  trap 'netns_cleanup; cleanup' EXIT
-  ip netns add $NSA; ip netns add $NSB
-  ip link add ${VA}n type veth peer name ${VA}h; ip link set ${VA}n netns $NSA
-  ip link add ${VB}n type veth peer name ${VB}h; ip link set ${VB}n netns $NSB
-  for v in ${VA}h ${VB}h; do sysctl -qw net.ipv6.conf.$v.disable_ipv6=1; ip link set $v up; ethtool -K $v tx off tso off gso off gro off >/dev/null 2>&1 || true; done
-  ip netns exec $NSA sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip netns exec $NSB sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-  ip -n $NSA link set ${VA}n up; ip -n $NSB link set ${VB}n up
-  ip netns exec $NSA ethtool -K ${VA}n tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+  netns_up
   P=$(port); SCP=$(port)
   # ovs-ofctl talks to the service listener; the stalled controller of scenario 7 connects as the controller.
   start netns --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$P --controller ptcp:$SCP --fail-mode secure --unixctl "$RUN/nf.ctl"
   OF="ovs-ofctl -O OpenFlow10 --no-names"
-  dpshow() { $SSW ctl --target "$RUN/nf.ctl" dp/show; }
-  # "rx R packets B bytes D dropped, tx T packets B bytes D dropped" of port $1
-  portc() { dpshow | $PY -c "import re,sys; l=[x for x in sys.stdin if x.startswith('  $1 ')][0]; m=re.search(r'rx (\d+) packets \d+ bytes (\d+) dropped, tx (\d+) packets \d+ bytes (\d+) dropped', l); print(*m.groups())"; }
-  # the drop-REASON counters of dp/show's "counters:" line, listed and summed
-  droplist() { dpshow | grep '^counters:' | tr ' ' '\n' | { grep '^drop-' || true; } | tr '\n' ' '; }
-  drops() { droplist | tr ' ' '\n' | awk -F= '/=/ {s += $2} END {print s + 0}'; }
-  brx() { ip netns exec $NSB cat /sys/class/net/${VB}n/statistics/rx_packets; }
+  DPCTL="$RUN/nf.ctl"
   [ $QUICK = 1 ] && NFRAMES=20000 || NFRAMES=500000
 
   # 6. Frame fuzz through real ports: every frame received is forwarded or dropped by a named reason.
@@ -214,9 +244,4 @@ else
   row slow-reader SKIP "needs root and ip netns"
 fi
 
-echo
-printf '%-18s %-6s %s\n' scenario result figures
-printf '%-18s %-6s %s\n' -------- ------ -------
-for r in "${ROWS[@]}"; do echo "$r"; done
-for r in "${ROWS[@]}"; do case "$r" in *" FAIL "*) exit 1 ;; esac; done
-exit 0
+table
