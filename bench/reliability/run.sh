@@ -5,10 +5,10 @@
 #   bash bench/reliability/run.sh            # full figures (about 10 minutes)
 #   bash bench/reliability/run.sh --quick    # the short version CI runs (about 2 minutes)
 #   bash bench/reliability/run.sh --soak 30  # only the soak: 30 minutes of traffic, flow churn, controller restarts (root)
-#   options: --fuzz N (messages), --flaps N, --churn-rate N (soak flow-mods/s), --no-build
+#   options: --fuzz N (messages), --flaps N, --churn-rate N (soak flow-mods/s), --only SCENARIO[,SCENARIO...], --no-build
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-QUICK=0 BUILD=1 FUZZ="" FLAPS="" SOAK="" CHURN_RATE=10000
+QUICK=0 BUILD=1 FUZZ="" FLAPS="" SOAK="" CHURN_RATE=10000 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -17,7 +17,8 @@ while [ $# -gt 0 ]; do
     --flaps) FLAPS=$2; shift ;;
     --soak) SOAK=$2; shift ;;
     --churn-rate) CHURN_RATE=$2; shift ;;
-    *) echo "usage: run.sh [--quick] [--fuzz N] [--flaps N] [--soak MINUTES [--churn-rate N]] [--no-build]" >&2; exit 2 ;;
+    --only) ONLY=$2; shift ;;
+    *) echo "usage: run.sh [--quick] [--fuzz N] [--flaps N] [--soak MINUTES [--churn-rate N]] [--only SCENARIO,...] [--no-build]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -59,6 +60,8 @@ start() {
   echo "reliability: the daemon did not start:" >&2; cat "$RUN/$name.log" >&2; return 1
 }
 alive() { kill -0 "$1" 2>/dev/null; }
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+for i in $(seq $FLOWS); do echo "cookie=0x77,priority=10,ip,nw_dst=10.9.$((i / 256)).$((i % 256)),actions=output:2"; done >"$RUN/flows.txt"
 table() {
   echo
   printf '%-18s %-6s %s\n' scenario result figures
@@ -101,6 +104,7 @@ if [ -n "$SOAK" ]; then
 fi
 
 # 1. Listener storm: silent and trickling peers, a controller measuring FLOW_MOD+BARRIER round trips meanwhile.
+if want listener-storm; then
 P=$(port); start storm --listen ptcp:$P --unixctl none
 $PY bench/reliability/listener_storm.py --port $P --pid $DPID_PID --silent $SILENT --trickle $TRICKLE --seconds $STORM_S --controller --json >"$RUN/storm.json"
 ok=PASS
@@ -110,8 +114,10 @@ ok=PASS
 alive $DPID_PID || ok=FAIL
 row listener-storm $ok "$(json $RUN/storm.json "f\"$SILENT silent + $TRICKLE trickling: threads {d['threads_before']}->{d['threads_max']} max, RSS {d['rss_mb_before']}->{d['rss_mb_max']} MB max, open at end {d['silent_open_at_end'] + d['trickle_open_at_end']}; flow-mod p50/p99 {d['flowmod_ms_p50_idle']}/{d['flowmod_ms_p99_idle']} ms idle, {d['flowmod_ms_p50_storm']}/{d['flowmod_ms_p99_storm']} ms in the storm\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 2. Connection flood plus trickling peers.
+if want connect-flood; then
 P=$(port); start flood --listen ptcp:$P --unixctl none
 $PY bench/reliability/listener_storm.py --port $P --pid $DPID_PID --trickle $FLOOD_TRICKLE --flood $FLOOD --seconds $STORM_S --controller --json >"$RUN/flood.json"
 ok=PASS
@@ -120,8 +126,10 @@ ok=PASS
 alive $DPID_PID || ok=FAIL
 row connect-flood $ok "$(json $RUN/flood.json "f\"{d['flood_connected']} connects + $FLOOD_TRICKLE trickling: threads {d['threads_before']}->{d['threads_max']} max, RSS {d['rss_mb_before']}->{d['rss_mb_max']} MB max; flow-mod p50/p99 {d['flowmod_ms_p50_idle']}/{d['flowmod_ms_p99_idle']} ms idle, {d['flowmod_ms_p50_storm']}/{d['flowmod_ms_p99_storm']} ms in the flood\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 3. Wire fuzz: generated and mutated OpenFlow on several live sessions, ECHO within 1 s after every batch.
+if want wire-fuzz; then
 P=$(port); start fuzz --listen ptcp:$P --unixctl none
 ok=PASS
 $PY bench/reliability/wire_fuzz.py --port $P --pid $DPID_PID --messages $FUZZ --sessions 4 --json >"$RUN/fuzz.json" || ok=FAIL
@@ -129,11 +137,12 @@ alive $DPID_PID || ok=FAIL
 grep -q "unexpected error" "$RUN/fuzz.log" && ok=FAIL
 row wire-fuzz $ok "$(json $RUN/fuzz.json "f\"{d['messages']:,} messages, {d['sessions']} sessions in {d['seconds']} s (seed {d['seed']}): {d['echoes']} echoes, {d['echo_late']} late, max {d['echo_max_ms']} ms; {d['sessions_reopened']} sessions closed by the switch ({d['broken_streams_sent']} unframeable streams sent); RSS {d['rss_mb_start']}->{d['rss_mb_max']} MB max\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 4. Controller flaps: ovs-testcontroller killed (SIGKILL) and restarted; fail-secure keeps every installed flow.
+if want controller-flaps; then
 CP=$(port); LP=$(port)
 start flaps --controller tcp:127.0.0.1:$CP --listen ptcp:$LP --fail-mode secure --unixctl none
-for i in $(seq $FLOWS); do echo "cookie=0x77,priority=10,ip,nw_dst=10.9.$((i / 256)).$((i % 256)),actions=output:2"; done >"$RUN/flows.txt"
 ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$LP "$RUN/flows.txt"
 ours() { ovs-ofctl -O OpenFlow10 -F openflow10 dump-flows tcp:127.0.0.1:$LP | grep -c "cookie=0x77,.*nw_dst=10\.9\." || true; }
 ok=PASS lost=0 reconnects=0 before=$(ours)
@@ -152,8 +161,10 @@ done
 alive $DPID_PID || ok=FAIL
 row controller-flaps $ok "$FLAPS kills (SIGKILL) of ovs-testcontroller: $reconnects reconnects, $before flows installed, $lost lost (fail-secure)"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 5. Restart safety: SIGTERM, SIGHUP, SIGKILL during flow churn; the next start takes over stale sockets and comes up clean.
+if want restart-safety; then
 CTL="$RUN/sw.ctl" OFS="$RUN/of.sock"
 ok=PASS detail=""
 for sig in TERM HUP KILL; do
@@ -179,18 +190,22 @@ for sig in TERM HUP KILL; do
   fi
 done
 row restart-safety $ok "${detail# }"
+fi
 
-# 6 and 7 need root for network namespaces: real AF_PACKET ports on veth, frames sent from a namespace.
+# 6, 7 and 8 need root for network namespaces: real AF_PACKET ports on veth, frames sent from a namespace.
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/null; then
   netns_up
   P=$(port); SCP=$(port)
   # ovs-ofctl talks to the service listener; the stalled controller of scenario 7 connects as the controller.
-  start netns --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$P --controller ptcp:$SCP --fail-mode secure --unixctl "$RUN/nf.ctl"
   OF="ovs-ofctl -O OpenFlow10 --no-names"
   DPCTL="$RUN/nf.ctl"
   [ $QUICK = 1 ] && NFRAMES=20000 || NFRAMES=500000
+  if want frame-fuzz || want slow-reader; then
+  start netns --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$P --controller ptcp:$SCP --fail-mode secure --unixctl "$RUN/nf.ctl"
+  fi
 
   # 6. Frame fuzz through real ports: every frame received is forwarded or dropped by a named reason.
+  if want frame-fuzz; then
   $OF add-flow tcp:127.0.0.1:$P "priority=1,in_port=1,actions=output:2"
   $OF add-flow tcp:127.0.0.1:$P "priority=5,in_port=1,ip,nw_dst=10.0.0.2,actions=mod_nw_tos:4,output:2"
   $OF add-flow tcp:127.0.0.1:$P "priority=6,in_port=1,dl_vlan=5,actions=strip_vlan,output:2"
@@ -210,8 +225,11 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   alive $DPID_PID || ok=FAIL
   row frame-fuzz $ok "$sent malformed frames sent: port 1 received $rx (+$rxd ring drops) = $tx forwarded + $txd tx drops + $dr dropped by reason ($(droplist)); $brx_ arrived behind port 2"
 
+  fi
+
   # 7. A controller that stops reading during a packet-in storm: forwarding on installed flows unchanged, memory
   #    bounded, the connection kept (packet-ins dropped and counted), and answers again when it reads.
+  if want slow-reader; then
   $OF del-flows tcp:127.0.0.1:$P
   $OF add-flow tcp:127.0.0.1:$P "priority=100,in_port=1,ip,nw_dst=10.0.0.2,actions=output:2"
   [ $QUICK = 1 ] && { STALL=6; NMISS=50000; NFLOW=20000; } || { STALL=20; NMISS=500000; NFLOW=200000; }
@@ -238,10 +256,15 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   [ $fl -ge $((NFLOW * 99 / 100)) ] || ok=FAIL
   alive $DPID_PID || ok=FAIL
   row slow-reader $ok "controller stalled ${STALL} s under $NMISS misses: $fl of $NFLOW installed-flow frames delivered, $pin, RSS $rss0->$rssmax MB; after: $res"
-  kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+  fi
+  if [ -n "${DPID_PID:-}" ] && alive $DPID_PID; then kill $DPID_PID; wait $DPID_PID 2>/dev/null || true; fi
+
+  # 8. Controller flaps under traffic, with ovs-testcontroller and os-ken (bench/reliability/flaps_traffic.sh).
+  if want flaps-traffic; then
+    . bench/reliability/flaps_traffic.sh
+  fi
 else
-  row frame-fuzz SKIP "needs root and ip netns"
-  row slow-reader SKIP "needs root and ip netns"
+  for s in frame-fuzz slow-reader flaps-traffic; do if want $s; then row $s SKIP "needs root and ip netns"; fi; done
 fi
 
 table
