@@ -27,7 +27,7 @@ if [ $QUICK = 1 ]; then
 else
   SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-20} FLOWS=1000
 fi
-NEED="python3 ovs-ofctl ovs-testcontroller"; [ -n "$SOAK" ] && NEED="$NEED iperf3 ip ethtool ping"
+NEED="python3 ovs-ofctl ovs-testcontroller"; [ "$(id -u)" = 0 ] && NEED="$NEED iperf3 ip ethtool ping tcpreplay"
 for t in $NEED; do
   command -v $t >/dev/null || { echo "reliability: $t is missing (run scripts/install-deps.sh as root)" >&2; exit 2; }
 done
@@ -259,12 +259,17 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   fi
   if [ -n "${DPID_PID:-}" ] && alive $DPID_PID; then kill $DPID_PID; wait $DPID_PID 2>/dev/null || true; fi
 
+  # 6b. Frame fuzz through tunnel ports, at the harness's top speed (bench/reliability/tunnel_fuzz.sh).
+  if want tunnel-fuzz; then
+    . bench/reliability/tunnel_fuzz.sh
+  fi
+
   # 8. Controller flaps under traffic, with ovs-testcontroller and os-ken (bench/reliability/flaps_traffic.sh).
   if want flaps-traffic; then
     . bench/reliability/flaps_traffic.sh
   fi
 else
-  for s in frame-fuzz slow-reader flaps-traffic; do if want $s; then row $s SKIP "needs root and ip netns"; fi; done
+  for s in frame-fuzz slow-reader tunnel-fuzz flaps-traffic; do if want $s; then row $s SKIP "needs root and ip netns"; fi; done
 fi
 
 table

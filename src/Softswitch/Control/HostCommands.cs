@@ -124,6 +124,7 @@ internal static class HostCommands
             ("managed-heap-bytes", GC.GetTotalMemory(false)),
             ("gc-committed-bytes", gc.TotalCommittedBytes),
             ("rss-bytes", Environment.WorkingSet),
+            ("gc-allocated-bytes", GC.GetTotalAllocatedBytes()),
             ("gc-collections", GC.CollectionCount(0)),
             ("gc-gen2-collections", GC.CollectionCount(2)),
             ("gc-pause-total-us", (long)GC.GetTotalPauseDuration().TotalMicroseconds),
