@@ -100,7 +100,7 @@ internal static class DaemonCommands
         foreach (var p in dp.Ports.List)
         {
             var c = p.Port.Counters.Snapshot();
-            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config 0x{(uint)p.Config:x}, ")
+            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config {p.Config}, ")
               .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
             var pc = p.Port.Counters;
             sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")

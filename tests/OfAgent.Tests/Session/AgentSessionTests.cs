@@ -461,7 +461,7 @@ public sealed class AgentSessionTests
         await using var rig = new AgentRig();
         using var c = await rig.ConnectAsync();
         await c.BarrierAsync();
-        c.Send(new OfpPortMod { PortNo = 2, HwAddr = new OfpMac(rig.Ports[1].Info.HwAddr.Value), Config = (OfpPortConfig)(uint)PortConfig.NoFwd, Mask = (OfpPortConfig)(uint)PortConfig.NoFwd });
+        c.Send(new OfpPortMod { PortNo = 2, HwAddr = new OfpMac(rig.Ports[1].Info.HwAddr.Value), Config = OfpPortConfig.NoFwd, Mask = OfpPortConfig.NoFwd });
         var ps = await c.ReceiveAsync<OfpPortStatus>();
         Assert.Equal(OfpPortReason.Modify, ps.Reason);
         Assert.Equal((ushort)2, ps.Desc.PortNo);
