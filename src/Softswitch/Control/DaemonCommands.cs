@@ -103,7 +103,7 @@ internal static class DaemonCommands
             sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config {p.Config}, ")
               .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
             var pc = p.Port.Counters;
-            sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")
+            sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-whole {Volatile.Read(ref pc.RxGsoWhole)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")
               .Append(ic, $"({Volatile.Read(ref pc.RxGsoSegments)} segments), gso-refused {Volatile.Read(ref pc.RxGsoRefused)}, oversize {Volatile.Read(ref pc.RxOversize)}\n");
         }
         for (int t = 0; t < dp.Waiters.Count; t++)
