@@ -1,4 +1,4 @@
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 

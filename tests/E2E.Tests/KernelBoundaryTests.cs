@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 
@@ -21,22 +21,9 @@ public sealed partial class KernelBoundaryTests
         using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "standalone", "--unixctl", socket);
         Assert.True(hosts.Ping(0, 1, 3), "ping failed\n" + sw.Output);
 
-        var server = Process.Start(new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", hosts.Ns[1].Name, "iperf3", "-s", "-1", "-B", hosts.Ips[1] }, RedirectStandardOutput = true, RedirectStandardError = true })!;
-        try
-        {
-            Thread.Sleep(500);
-            var r = hosts.Ns[0].Exec("iperf3", "-c", hosts.Ips[1], "-t", "2", "-J");
-            Assert.True(r.Ok, "iperf3 failed: " + r.Stderr + r.Stdout[..Math.Min(400, r.Stdout.Length)]);
-            using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
-            double bps = doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
-            Console.WriteLine($"iperf3 TCP through softswitch, veth offloads on: {bps / 1e6:F0} Mbit/s");
-            Assert.True(bps > 10e6, $"TCP with offloads on: {bps / 1e6:F1} Mbit/s");
-        }
-        finally
-        {
-            if (!server.HasExited) server.Kill(true);
-            server.Dispose();
-        }
+        double bps = hosts.Iperf3(0, 1);
+        Console.WriteLine($"iperf3 TCP through softswitch, veth offloads on: {bps / 1e6:F0} Mbit/s");
+        Assert.True(bps > 10e6, $"TCP with offloads on: {bps / 1e6:F1} Mbit/s");
         Assert.Equal(hosts.Ips[0], TcpEcho.Run(hosts.Ns[1], hosts.Ips[1], hosts.Ns[0], 15201, 1 << 20));
 
         var show = SwitchProcess.Ctl("--target", socket, "dp/show");
@@ -53,18 +40,11 @@ public sealed partial class KernelBoundaryTests
 
         var coverage = SwitchProcess.Ctl("--target", socket, "coverage/show");
         Assert.True(coverage.Ok, coverage.Stderr + coverage.Stdout);
-        Assert.True(Counter(coverage.Stdout, "offload-csum-completed") > 0, coverage.Stdout);
-        Assert.True(Counter(coverage.Stdout, "offload-handed-on") > 0, "no super-frame handed on whole:\n" + coverage.Stdout);
-        Assert.Equal(0, Counter(coverage.Stdout, "offload-gso-refused"));
+        Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "offload-csum-completed") > 0, coverage.Stdout);
+        Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "offload-handed-on") > 0, "no super-frame handed on whole:\n" + coverage.Stdout);
+        Assert.Equal(0, SwitchProcess.CoverageCounter(coverage.Stdout, "offload-gso-refused"));
         var sleeps = SleepLine().Match(show.Stdout);
         Assert.True(sleeps.Success && long.Parse(sleeps.Groups[1].Value, CultureInfo.InvariantCulture) > 0, "the thread never slept:\n" + show.Stdout);
-    }
-
-    private static long Counter(string coverage, string name)
-    {
-        var m = Regex.Match(coverage, "^" + Regex.Escape(name) + @"\s+(\d+)", RegexOptions.Multiline);
-        Assert.True(m.Success, $"{name} missing from coverage/show:\n{coverage}");
-        return long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
     [GeneratedRegex(@"csum-completed (\d+), gso-whole (\d+), gso-segmented (\d+)")]

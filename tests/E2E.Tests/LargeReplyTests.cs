@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 
@@ -56,7 +56,7 @@ public sealed class LargeReplyTests
             ctl.Barrier(30_000);                                      // still connected, and answering
             var coverage = SwitchProcess.Ctl("--target", sock, "coverage/show");
             Assert.True(coverage.Ok, coverage.Stderr);
-            long dropped = CounterValue(coverage.Stdout, "ofconn-async-dropped");
+            long dropped = SwitchProcess.CoverageCounter(coverage.Stdout, "ofconn-async-dropped");
             Console.WriteLine($"del-flows of {n:N0}: {t.Elapsed.TotalSeconds:F1} s, {received:N0} FLOW_REMOVED received, {dropped:N0} dropped and counted");
             Assert.Equal(n, received + dropped);
             Assert.True(received > 0, "no FLOW_REMOVED reached the controller");
@@ -71,15 +71,4 @@ public sealed class LargeReplyTests
     }
 
     private static string Tail(string s) => s.Length > 4000 ? s[^4000..] : s;
-
-    /// <summary>The value of <paramref name="name"/> in `ctl coverage/show` output (0 when not listed).</summary>
-    private static long CounterValue(string coverage, string name)
-    {
-        foreach (var line in coverage.Split('\n'))
-        {
-            var cols = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (cols.Length > 1 && cols[0] == name) return long.Parse(cols[1], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        return 0;
-    }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 

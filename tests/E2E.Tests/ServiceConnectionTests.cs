@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 

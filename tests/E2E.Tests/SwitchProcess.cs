@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 
@@ -18,30 +18,11 @@ internal sealed class SwitchProcess : IDisposable
     public int ListenPort { get; }
     public string Endpoint => $"tcp:127.0.0.1:{ListenPort}";
 
-    /// <summary>
-    /// A free TCP port below Linux's ephemeral range (32768+), so listeners that other tests open on port 0 can
-    /// never take it between our check and the program binding it.
-    /// </summary>
-    public static int FreePort() => FreePort(20_000, 32_000);
+    /// <summary>A free TCP port below Linux's ephemeral range (see <see cref="FreePorts.Tcp"/>).</summary>
+    public static int FreePort() => FreePorts.Tcp();
 
     /// <summary>A free TCP port in [<paramref name="min"/>, <paramref name="max"/>).</summary>
-    public static int FreePort(int min, int max)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            int port = Random.Shared.Next(min, max);
-            try
-            {
-                var l = new TcpListener(IPAddress.Loopback, port);
-                l.Start();
-                l.Stop();
-                return port;
-            }
-            catch (SocketException) when (attempt < 100)
-            {
-            }
-        }
-    }
+    public static int FreePort(int min, int max) => FreePorts.Tcp(min, max);
 
     public SwitchProcess(string ports, params string[] extra) : this(FreePort(), ports, extra)
     {
@@ -92,6 +73,14 @@ internal sealed class SwitchProcess : IDisposable
         var r = Sh.Run("ovs-ofctl", argv, 60_000);
         if (!r.Ok) throw new InvalidOperationException($"ovs-ofctl {cmd} {string.Join(' ', args)}: {r.Stderr}{r.Stdout}");
         return r.Stdout;
+    }
+
+    /// <summary>The value of counter <paramref name="name"/> in `ctl coverage/show` output; fails the test when it is missing.</summary>
+    public static long CoverageCounter(string coverage, string name)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(coverage, "^" + System.Text.RegularExpressions.Regex.Escape(name) + @"\s+(\d+)", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(m.Success, $"{name} missing from coverage/show:\n{coverage}");
+        return long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Runs `softswitch ctl ARGS` (the same build as the daemon).</summary>
@@ -152,6 +141,28 @@ internal sealed class Hosts : IDisposable
 
     public bool Ping(int from, int to, int count = 1, double timeout = 2)
         => Ns[from].Exec("ping", "-c", count.ToString(), "-W", timeout.ToString(System.Globalization.CultureInfo.InvariantCulture), Ips[to]).Ok;
+
+    /// <summary>
+    /// iperf3 TCP for <paramref name="seconds"/> s from host <paramref name="from"/> to <paramref name="to"/> (the
+    /// server serves once and exits); the received rate in bit/s. Fails the test when iperf3 fails.
+    /// </summary>
+    public double Iperf3(int from, int to, int seconds = 2)
+    {
+        var server = Process.Start(new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", Ns[to].Name, "iperf3", "-s", "-1", "-B", Ips[to] }, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            Thread.Sleep(500);
+            var r = Ns[from].Exec("iperf3", "-c", Ips[to], "-t", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-J");
+            Assert.True(r.Ok, "iperf3 failed: " + r.Stderr + r.Stdout[..Math.Min(400, r.Stdout.Length)]);
+            using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+            return doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(true);
+            server.Dispose();
+        }
+    }
 
     public void AllPairsPing()
     {

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 
@@ -14,23 +14,10 @@ public sealed class SwitchingTests
         using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "standalone");
         hosts.AllPairsPing();
 
-        // iperf3 TCP for 2 s from h1 to h2 (the server runs once and exits).
-        var server = Process.Start(new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", hosts.Ns[1].Name, "iperf3", "-s", "-1", "-B", hosts.Ips[1] }, RedirectStandardOutput = true, RedirectStandardError = true })!;
-        try
-        {
-            Thread.Sleep(500);
-            var r = hosts.Ns[0].Exec("iperf3", "-c", hosts.Ips[1], "-t", "2", "-J");
-            Assert.True(r.Ok, "iperf3 failed: " + r.Stderr + r.Stdout[..Math.Min(400, r.Stdout.Length)]);
-            using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
-            double bps = doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
-            Console.WriteLine($"iperf3 TCP through softswitch (AF_PACKET, standalone): {bps / 1e6:F0} Mbit/s");
-            Assert.True(bps > 1e6, $"TCP stream too slow: {bps} bit/s");
-        }
-        finally
-        {
-            if (!server.HasExited) server.Kill(true);
-            server.Dispose();
-        }
+        // iperf3 TCP for 2 s from h1 to h2.
+        double bps = hosts.Iperf3(0, 1);
+        Console.WriteLine($"iperf3 TCP through softswitch (AF_PACKET, standalone): {bps / 1e6:F0} Mbit/s");
+        Assert.True(bps > 1e6, $"TCP stream too slow: {bps} bit/s");
     }
 
     [E2EFact]

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 using Xunit.Abstractions;
 
 namespace Softswitch.E2E.Tests;

@@ -6,7 +6,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 using Softswitch.Ports.AfPacket;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 using Xunit.Abstractions;
 
 namespace Softswitch.Ports.Tests;

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.Memory;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests;
 

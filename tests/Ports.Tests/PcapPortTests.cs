@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace Softswitch.Ports.Tests;
 
-[Infra.RequiresLibrary("libpcap.so.0.8", "apt-get install libpcap0.8")]
+[TestKit.RequiresLibrary("libpcap.so.0.8", "apt-get install libpcap0.8")]
 public sealed class PcapPortTests(ITestOutputHelper output) : PortBackendTests(output)
 {
     protected override IPort Open(string ifname) => new PcapPort(ifname);

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ports.PcapFile;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 using Xunit.Abstractions;
 
 namespace Softswitch.Ports.Tests;

@@ -3,7 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.PcapFile;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 using Xunit.Abstractions;
 
 namespace Softswitch.Ports.Tests;

@@ -5,7 +5,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.PcapFile;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 using Xunit.Abstractions;
 using Softswitch.Ofproto;
 

@@ -5,7 +5,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.Memory;
-using Softswitch.Ports.Tests.Infra;
+using Softswitch.TestKit;
 using Xunit.Abstractions;
 
 namespace Softswitch.Ports.Tests;

@@ -5,6 +5,7 @@ using Softswitch.Flows;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
 using Softswitch.Ports.Memory;
+using Softswitch.TestKit;
 
 namespace Softswitch.Tests;
 
@@ -32,7 +33,7 @@ public sealed class OfctlFlowParserInteropTests
     [Fact]
     public async Task OvsOfctlAddFlows_InstallsWhatTheParserReads()
     {
-        if (!RequireTool("ovs-ofctl")) return;
+        if (!ExternalTool.Require("ovs-ofctl")) return;
         string file = Path.GetTempFileName();
         File.WriteAllText(file, Flows);
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
@@ -42,7 +43,7 @@ public sealed class OfctlFlowParserInteropTests
         {
             agent.Start();
             int port = agent.ListenEndpoints[0].Port;
-            var (code, stdout, stderr) = Run("ovs-ofctl", "-O", "OpenFlow10", "add-flows", $"tcp:127.0.0.1:{port}", file);
+            var (code, stdout, stderr) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flows", $"tcp:127.0.0.1:{port}", file);
             Assert.True(code == 0, $"ovs-ofctl add-flows failed ({code}): {stderr}{stdout}");
 
             var parsed = OfctlFlowParser.ParseFile(file);
@@ -64,30 +65,5 @@ public sealed class OfctlFlowParserInteropTests
             await agent.DisposeAsync();
             File.Delete(file);
         }
-    }
-
-    private static bool RequireTool(string tool)
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
-            if (File.Exists(Path.Combine(dir, tool))) return true;
-        string msg = $"{tool} is not installed (run scripts/install-deps.sh as root)";
-        if (Environment.GetEnvironmentVariable("CI") == "true") Assert.Fail(msg);
-        Console.WriteLine($"SKIPPED: {msg}");
-        return false;
-    }
-
-    private static (int Code, string Stdout, string Stderr) Run(string tool, params string[] args)
-    {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000))
-        {
-            p.Kill(true);
-            Assert.Fail($"{tool} did not finish in 60 s");
-        }
-        return (p.ExitCode, so.Result, se.Result);
     }
 }

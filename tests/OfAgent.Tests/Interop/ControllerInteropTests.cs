@@ -6,34 +6,13 @@ using Softswitch.Datapath.Flow;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
 
 /// <summary>Real controllers driving the switch over an active connection: ovs-testcontroller and os-ken.</summary>
 public sealed class ControllerInteropTests
 {
-    /// <summary>
-    /// A free TCP port below Linux's ephemeral range (32768+), so listeners that other tests open on port 0 can
-    /// never take it between our check and the program binding it.
-    /// </summary>
-    internal static int FreePort()
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            int port = Random.Shared.Next(20_000, 32_000);
-            try
-            {
-                var l = new TcpListener(IPAddress.Loopback, port);
-                l.Start();
-                l.Stop();
-                return port;
-            }
-            catch (SocketException) when (attempt < 100)
-            {
-            }
-        }
-    }
-
     private static async Task<bool> WaitFor(Func<bool> cond, int ms)
     {
         var sw = Stopwatch.StartNew();
@@ -77,7 +56,7 @@ public sealed class ControllerInteropTests
     public async Task OvsTestcontrollerLearnsAndAllPairsPing()
     {
         if (!ExternalTool.Require("ovs-testcontroller")) return;
-        int port = FreePort();
+        int port = FreePorts.Tcp();
         var dir = Directory.CreateTempSubdirectory("ssw-tc");
         var psi = new ProcessStartInfo("ovs-testcontroller")
         {
@@ -112,7 +91,7 @@ public sealed class ControllerInteropTests
     public async Task OsKenAppReceivesFeaturesAndPacketInsAndInstallsFlows()
     {
         if (!ExternalTool.Require("osken-manager")) return;
-        int port = FreePort();
+        int port = FreePorts.Tcp();
         var dir = Directory.CreateTempSubdirectory("ssw-osken");
         var app = Path.Combine(AppContext.BaseDirectory, "Interop", "osken_l2_of10.py");
         var log = Path.Combine(dir.FullName, "app.log");

@@ -4,6 +4,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Tests.Session;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
 
@@ -54,7 +55,7 @@ public sealed class TlsInteropTests : IDisposable
         var controllerCa = _pki.NewCa("controllerca");
         var sw = _pki.Issue(switchCa, "switch");
         var tcCert = _pki.Issue(controllerCa, "controller");
-        int port = ControllerInteropTests.FreePort();
+        int port = FreePorts.Tcp();
         var dir = Directory.CreateTempSubdirectory("ssw-tls-tc");
         var psi = new ProcessStartInfo("ovs-testcontroller")
         {
@@ -121,7 +122,7 @@ public sealed class TlsInteropTests : IDisposable
         var sw = _pki.Issue(switchCa, "switch");
         var dir = Directory.CreateTempSubdirectory("ssw-tls-boot").FullName;
         string boot = Path.Combine(dir, "cacert.pem");
-        int port = ControllerInteropTests.FreePort();
+        int port = FreePorts.Tcp();
         var tc = StartTestController(_pki.Issue(controllerCa, "controller"), switchCa, controllerCa, port, dir);
         try
         {
@@ -171,7 +172,7 @@ public sealed class TlsInteropTests : IDisposable
         var sw = _pki.Issue(switchCa, "switch");
         var dir = Directory.CreateTempSubdirectory("ssw-tls-boot").FullName;
         string boot = Path.Combine(dir, "cacert.pem");
-        int port = ControllerInteropTests.FreePort();
+        int port = FreePorts.Tcp();
         var tc = StartTestController(_pki.Issue(controllerCa, "controller"), switchCa, peerCa: null, port, dir);
         try
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Softswitch.OfAgent.Tests.Session;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Wire;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -167,7 +168,7 @@ public sealed class ListenerHardeningTests
 
         // A stale socket file (its process died) is taken over; a regular file is never deleted.
         // (python binds and exits without unlinking, like a process that died; the runtime would unlink it on dispose.)
-        var (code, _, err) = Interop.ExternalTool.Run("python3", "-c", $"import socket; socket.socket(socket.AF_UNIX).bind('{path}')");
+        var (code, _, err) = TestKit.ExternalTool.Run("python3", "-c", $"import socket; socket.socket(socket.AF_UNIX).bind('{path}')");
         Assert.True(code == 0, err);
         Assert.True(File.Exists(path));
         await using (var rig = new AgentRig(options: new AgentOptions { Listeners = { $"punix:{path}" } }))

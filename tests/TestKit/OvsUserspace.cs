@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Softswitch.Ports.Tests.Infra;
+namespace Softswitch.TestKit;
 
 /// <summary>
 /// Open vSwitch in user space (ovsdb-server and ovs-vswitchd; bridges with datapath_type=netdev) running inside a

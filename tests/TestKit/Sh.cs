@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Softswitch.Ports.Tests.Infra;
+namespace Softswitch.TestKit;
 
 /// <summary>Runs external commands (ip, ethtool, python3) for the namespace tests.</summary>
 public static class Sh

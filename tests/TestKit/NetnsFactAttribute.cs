@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
-namespace Softswitch.Ports.Tests.Infra;
+namespace Softswitch.TestKit;
 
 /// <summary>
 /// A fact that needs root and `ip netns` (and libpcap when its class is marked <see cref="RequiresLibraryAttribute"/>,
@@ -10,7 +10,7 @@ namespace Softswitch.Ports.Tests.Infra;
 /// When a requirement is missing the test is reported as skipped with the reason, and the reason is also printed
 /// once to stderr so a CI log shows why.
 /// </summary>
-[XunitTestCaseDiscoverer("Softswitch.Ports.Tests.Infra.NetnsFactDiscoverer", "Softswitch.Ports.Tests")]
+[XunitTestCaseDiscoverer("Softswitch.TestKit.NetnsFactDiscoverer", "Softswitch.TestKit")]
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class NetnsFactAttribute : FactAttribute;
 
@@ -91,14 +91,14 @@ public sealed class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDisco
         var displayOptions = options.MethodDisplayOptionsOrDefault();
         if (reason is not null)
         {
-            if (TestEnv.Report(reason)) sink.OnMessage(new DiagnosticMessage($"[Ports.Tests] namespace tests skipped: {reason}"));
+            if (TestEnv.Report(reason)) sink.OnMessage(new DiagnosticMessage($"[netns] namespace tests skipped: {reason}"));
             return [new XunitSkippedDataRowTestCase(sink, display, displayOptions, testMethod, "SKIPPED: " + reason)];
         }
         return [new XunitTestCase(sink, display, displayOptions, testMethod)];
     }
 }
 
-internal static class TestEnv
+public static class TestEnv
 {
     private static readonly Lazy<string?> s_reason = new(Probe);
     private static readonly HashSet<string> s_reported = [];
@@ -147,14 +147,14 @@ internal static class TestEnv
         {
             if (!s_reported.Add(reason)) return false;
         }
-        Console.Error.WriteLine($"[Ports.Tests] namespace tests skipped: {reason}");
+        Console.Error.WriteLine($"[{System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "tests"}] namespace tests skipped: {reason}");
         return true;
     }
 
     private static string? Probe()
     {
         if (!OperatingSystem.IsLinux()) return "not Linux";
-        if (Softswitch.Ports.Linux.Privileges.EffectiveUid != 0) return "not running as root (network namespaces and raw sockets need root)";
+        if (!Environment.IsPrivilegedProcess) return "not running as root (network namespaces and raw sockets need root)";
         if (!Sh.Exists("ip")) return "the `ip` command (iproute2) is not installed";
         if (!Sh.Exists("/usr/bin/python3") && !Sh.Exists("python3")) return "python3 is not installed (used to send and capture frames inside the namespace)";
         try

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Softswitch.Ports.Tests.Infra;
+namespace Softswitch.TestKit;
 
 /// <summary>
 /// A short TCP exchange between two namespaces (python3 on both ends): the client sends random bytes, the server sends

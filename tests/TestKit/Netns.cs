@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 
-namespace Softswitch.Ports.Tests.Infra;
+namespace Softswitch.TestKit;
 
 /// <summary>
 /// A private network namespace joined to the root namespace by a veth pair: <see cref="HostIf"/> stays in the root
@@ -172,7 +172,7 @@ public sealed class NsCapture : IDisposable
 }
 
 /// <summary>The python3 helper run inside namespaces: sends hex frames from stdin, or prints received frames as hex.</summary>
-internal static class NsTool
+public static class NsTool
 {
     public static readonly string Python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 

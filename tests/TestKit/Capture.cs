@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Softswitch.Ports.Tests.Infra;
+namespace Softswitch.TestKit;
 
 /// <summary>
 /// tcpdump writing one interface's frames to a pcap file, in the root namespace or inside a namespace. Ends only the

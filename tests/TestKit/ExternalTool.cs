@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Softswitch.OfAgent.Tests.Interop;
+namespace Softswitch.TestKit;
 
 /// <summary>Runs real programs (ovs-ofctl ...) for interop tests; decides loudly what happens when one is missing.</summary>
-internal static class ExternalTool
+public static class ExternalTool
 {
     /// <summary>
     /// True when <paramref name="tool"/> is on PATH. When it is not: in CI (CI=true) the test fails, since CI
