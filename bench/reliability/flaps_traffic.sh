@@ -106,7 +106,8 @@ start ft-standalone --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$FP --
 DPCTL="$RUN/ft2.ctl"
 ip netns exec $NSA ping -D -i 0.01 10.0.0.2 >"$RUN/ft-ping-sta.txt" 2>&1 &
 PING=$!; PIDS+=("$PING")
-ok=PASS detail="" : >"$RUN/ft-kills.txt"
+ok=PASS detail=""
+: >"$RUN/ft-kills.txt"
 for i in $(seq $FT_STA); do
   k=$(kind_of $i standalone) n0=$(connects "$RUN/ft-standalone.log") v0=$(views)
   ctl_start $k $CP
