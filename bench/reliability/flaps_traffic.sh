@@ -82,7 +82,7 @@ kill -INT $PING; wait $PING 2>/dev/null || true
 iperf_mbit=""
 if [ -n "$IPERF" ]; then
   kill -INT $IPERF; wait $IPERF 2>/dev/null || true
-  iperf_mbit=", iperf3 TCP $(grep -E 'receiver|sender' "$RUN/ft-iperf.txt" | tail -1 | grep -oE '[0-9.]+ [MG]bits/sec' || echo '?')"
+  iperf_mbit=", iperf3 TCP $(grep 'sender' "$RUN/ft-iperf.txt" | tail -1 | grep -oE '[0-9.]+ [KMG]?bits/sec' || echo '?')"
 fi
 read -r tx_ rx_ gap <<<"$($PY - "$RUN/ft-ping-sec.txt" <<'EOF'
 import re, sys
