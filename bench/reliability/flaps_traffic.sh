@@ -82,7 +82,7 @@ kill -INT $PING; wait $PING 2>/dev/null || true
 iperf_mbit=""
 if [ -n "$IPERF" ]; then
   kill -INT $IPERF; wait $IPERF 2>/dev/null || true
-  iperf_mbit=", iperf3 TCP $(grep -E 'receiver|sender' "$RUN/ft-iperf.txt" | tail -1 | grep -oE '[0-9.]+ [MG]bits/sec' || echo '?')"
+  iperf_mbit=", iperf3 TCP $(grep 'sender' "$RUN/ft-iperf.txt" | tail -1 | grep -oE '[0-9.]+ [KMG]?bits/sec' || echo '?')"
 fi
 read -r tx_ rx_ gap <<<"$($PY - "$RUN/ft-ping-sec.txt" <<'EOF'
 import re, sys
@@ -106,7 +106,8 @@ start ft-standalone --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$FP --
 DPCTL="$RUN/ft2.ctl"
 ip netns exec $NSA ping -D -i 0.01 10.0.0.2 >"$RUN/ft-ping-sta.txt" 2>&1 &
 PING=$!; PIDS+=("$PING")
-ok=PASS detail="" : >"$RUN/ft-kills.txt"
+ok=PASS detail=""
+: >"$RUN/ft-kills.txt"
 for i in $(seq $FT_STA); do
   k=$(kind_of $i standalone) n0=$(connects "$RUN/ft-standalone.log") v0=$(views)
   ctl_start $k $CP

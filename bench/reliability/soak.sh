@@ -26,7 +26,7 @@ CTLS="$SSW ctl --target $RUN/soak.ctl" DPCTL="$RUN/soak.ctl"
 $OF add-flows tcp:127.0.0.1:$LP "$RUN/perm.txt"
 soak_stop() {
   touch "$RUN/stop"
-  for f in "$RUN"/*.bgpid; do [ -e "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+  for f in "$RUN"/*.bgpid; do [ -e "$f" ] && { kill -9 "$(cat "$f")" 2>/dev/null || true; }; done
   true
 }
 trap 'soak_stop; netns_cleanup; cleanup' EXIT

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Grammar-aware OpenFlow 1.0 fuzzing of a live switch over several concurrent sessions.
 
-  wire_fuzz.py --port P --pid PID [--messages N] [--sessions K] [--seed S] [--json]
+  wire_fuzz.py --port P --pid PID [--messages N] [--sessions K] [--seed S] [--corpus FILE] [--json]
 
 Each session completes HELLO, then sends generated messages: every message type with well-formed bodies of random
 content, every length boundary (headers announcing 8..65535 bytes, bodies cut short or padded), stats requests of
@@ -151,6 +151,8 @@ def main():
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--warmup", type=int, default=5000, help="messages sent first on every session, echo not timed (the daemon's JIT)")
+    ap.add_argument("--corpus", help="replay this minimised corpus first (OUTCOME<TAB>HEX lines, tests/OfAgent.Tests/Corpus/wire-corpus.txt), "
+                    "each input followed by an ECHO that must be answered within 1 s")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     per = a.messages // a.sessions
@@ -217,6 +219,25 @@ def main():
         sess.close()
 
     threading.Thread(target=sampler, daemon=True).start()
+    corpus = {"replayed": 0, "late": 0, "closed": 0}
+    if a.corpus:
+        # Every input on a live session: an unframeable one must close that session (and only it); any other must
+        # leave the session answering ECHO within 1 s.
+        sess = Session(a.host, a.port)
+        sess.echo(1, timeout=30)
+        for line in open(a.corpus):
+            if not line.strip() or line.startswith("#"): continue
+            outcome, hx = line.rstrip("\n").rsplit("\t", 1)
+            try:
+                sess.s.sendall(bytes.fromhex(hx))
+                corpus["replayed"] += 1
+                if outcome.startswith("frame "): raise EOFError
+                if sess.echo(0x7000 + corpus["replayed"]) is None: corpus["late"] += 1
+            except (EOFError, OSError):
+                corpus["closed"] += 1
+                sess.close()
+                sess = Session(a.host, a.port)
+        sess.close()
     t0 = time.time()
     ws = [threading.Thread(target=worker, args=(k,)) for k in range(a.sessions)]
     for w in ws: w.start()
@@ -232,9 +253,10 @@ def main():
     res = {"seed": a.seed, "messages": stats["sent"], "sessions": a.sessions, "seconds": round(time.time() - t0, 1),
            "echoes": stats["echoes"], "echo_late": stats["echo_late"], "echo_max_ms": round(stats["echo_max_ms"], 1),
            "sessions_reopened": stats["reopened"], "broken_streams_sent": stats["broken_streams"],
-           "rss_mb_start": rss0, "rss_mb_max": max(rss), "alive": alive, "errors": stats["errors"]}
+           "rss_mb_start": rss0, "rss_mb_max": max(rss), "alive": alive, "errors": stats["errors"],
+           "corpus_replayed": corpus["replayed"], "corpus_late": corpus["late"], "corpus_sessions_closed": corpus["closed"]}
     print(json.dumps(res) if a.json else "\n".join(f"{k}: {v}" for k, v in res.items()))
-    raise SystemExit(0 if alive and stats["echo_late"] == 0 and not stats["errors"] else 1)
+    raise SystemExit(0 if alive and stats["echo_late"] == 0 and corpus["late"] == 0 and not stats["errors"] else 1)
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@ public class ParserFuzzTests(ITestOutputHelper output)
     private static readonly ushort[] InterestingTypes = [0x0800, 0x8100, 0x0806, 0x0000, 0x05FF, 0x0600, 0x05DC, 0x86DD, 0xFFFF];
     private static readonly byte[] InterestingBytes = [0x00, 0xFF, 0x45, 0x4F, 0x44, 0x40, 0x81, 0x08, 0x06, 0xAA, 0x03, 0x20, 0x11, 0x01, 0x7F, 0x80];
 
-    private static List<byte[]> Seeds()
+    internal static List<byte[]> Seeds()
     {
         var seeds = Pcap.Read(Path.Combine(Pcap.CorpusDir(), "parser-corpus.pcap"));
         var r = new Random(1);

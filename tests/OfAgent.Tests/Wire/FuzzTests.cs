@@ -145,7 +145,7 @@ public class FuzzTests
     }
 
     /// <summary>Applies 1-4 mutations to a copy of <paramref name="source"/> in <paramref name="dest"/>; returns the length.</summary>
-    private static int Mutate(byte[] source, byte[] dest, Random rng, IReadOnlyList<WireVector> corpus)
+    internal static int Mutate(byte[] source, byte[] dest, Random rng, IReadOnlyList<WireVector> corpus)
     {
         source.CopyTo(dest, 0);
         int len = source.Length;
