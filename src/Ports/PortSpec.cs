@@ -45,7 +45,7 @@ public sealed record PortFactoryOptions
     public Func<ushort, string, IPort>? Memory { get; init; }
     /// <summary>Overrides how a tap port is made (default: <see cref="TapPort"/>).</summary>
     public Func<ushort, string, IPort>? Tap { get; init; }
-    /// <summary>When set, every port is wrapped in a <see cref="CapturingPort"/> writing p{N}-rx.pcap and p{N}-tx.pcap here.</summary>
+    /// <summary>When set, every port is wrapped in a <see cref="CapturingPort"/> writing {interface}-rx.pcap and {interface}-tx.pcap here (the log says where).</summary>
     public string? PcapDir { get; init; }
     public ILoggerFactory? LoggerFactory { get; init; }
     public AfPacketOptions? AfPacket { get; init; }
@@ -208,7 +208,13 @@ public static class PortSpec
                     IPort port = OpenOne(e, no, options);
                     if (options.PcapDir is not null)
                     {
-                        try { port = CapturingPort.Create(port, options.PcapDir, no); }
+                        try
+                        {
+                            var capture = CapturingPort.Create(port, options.PcapDir);
+                            port = capture;
+                            options.LoggerFactory?.CreateLogger("pcap").LogInformation("port {PortNo} ({Name}): capturing to {Rx} and {Tx}",
+                                no, capture.Info.Name, Path.GetFullPath(capture.RxWriter.Path!), Path.GetFullPath(capture.TxWriter.Path!));
+                        }
                         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                         {
                             port.Dispose();

@@ -27,7 +27,7 @@ var threads = new Option<int?>("--threads") { Description = $"forwarding threads
 var busyPoll = new Option<int?>("--busy-poll-us") { Description = $"microseconds a forwarding thread keeps polling after its last packet before it sleeps in the kernel, 0 sleeps at once (default {defaults.BusyPollUs})" };
 var emcEntries = new Option<int?>("--emc-entries") { Description = $"exact-match cache entries per forwarding thread, 0 for none (default {defaults.EmcEntries})" };
 var packetInRate = new Option<double?>("--packet-in-rate") { Description = $"packet-ins per second at most (default {defaults.PacketInRate})" };
-var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port sends and receives as pcap files in this directory (default none)" };
+var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port receives and sends to IF-rx.pcap and IF-tx.pcap (IF: the interface) in this directory (default none)" };
 var stats = new Option<bool>("--stats") { Description = "show per-second rates per port and the busiest flows (plain lines when stdout is not a terminal)" };
 var logLevel = new Option<string?>("--log-level") { Description = $"LEVEL or MODULE:LEVEL[,...], levels off emer err warn info dbg (or the .NET names) (default {defaults.LogLevel})" };
 var logFile = new Option<string?>("--log-file") { Description = "write the log to FILE instead of stderr (softswitch ctl vlog/reopen reopens it)" };

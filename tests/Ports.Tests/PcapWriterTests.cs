@@ -104,7 +104,7 @@ public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
         inner.ToReceive.Enqueue(Frame(1, 64));
         inner.ToReceive.Enqueue(Frame(2, 70));
         var pool = new PacketPool(16);
-        using (var port = CapturingPort.Create(inner, _dir, 7))
+        using (var port = CapturingPort.Create(inner, _dir))
         {
             Span<int> burst = stackalloc int[32];
             int n = port.Receive(pool, burst);
@@ -113,10 +113,19 @@ public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
             pool.Release(burst[..n]);
         }
         Assert.True(inner.Disposed);
-        Assert.Equal(2, PcapReader.ReadAll(Path.Combine(_dir, "p7-rx.pcap")).Records.Count);
-        var tx = PcapReader.ReadAll(Path.Combine(_dir, "p7-tx.pcap")).Records;
+        Assert.Equal(2, PcapReader.ReadAll(Path.Combine(_dir, "x-rx.pcap")).Records.Count);
+        var tx = PcapReader.ReadAll(Path.Combine(_dir, "x-tx.pcap")).Records;
         Assert.Single(tx);
         Assert.Equal(Frame(1, 64), tx[0].Data);
         Assert.Equal(Frame(1, 64), inner.Sent[0]);
     }
+
+    [Theory]
+    [InlineData("eth1", "rx", "eth1-rx.pcap")]
+    [InlineData("s1-eth3", "tx", "s1-eth3-tx.pcap")]
+    [InlineData("vlan10@eth0", "rx", "vlan10@eth0-rx.pcap")]
+    [InlineData("a b/c", "rx", "a_b_c-rx.pcap")]
+    [InlineData("..", "tx", "_..-tx.pcap")]
+    public void CaptureFiles_AreNamedAfterTheInterface(string ifname, string direction, string expected)
+        => Assert.Equal(expected, CapturingPort.FileName(ifname, direction));
 }

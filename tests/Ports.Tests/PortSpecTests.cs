@@ -108,7 +108,7 @@ public sealed class PortSpecTests
             var ports = PortSpec.Open(PortSpec.Parse("mem:2"), new PortFactoryOptions { Memory = (_, n) => new NullPort(n), PcapDir = dir });
             Assert.All(ports, p => Assert.IsType<PcapFile.CapturingPort>(p.Port));
             foreach (var p in ports) p.Port.Dispose();
-            Assert.Equal(["p1-rx.pcap", "p1-tx.pcap", "p2-rx.pcap", "p2-tx.pcap"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+            Assert.Equal(["mem1-rx.pcap", "mem1-tx.pcap", "mem2-rx.pcap", "mem2-tx.pcap"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
         }
         finally
         {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Softswitch.TestKit;
 
 namespace Softswitch.Tests;
 
@@ -208,6 +209,78 @@ public sealed class DaemonCliTests : IDisposable
         Assert.False(File.Exists(pidFile));
     }
 
+    private static (int Code, string Out, string Err) OvsAppctl(params string[] args)
+    {
+        var psi = new ProcessStartInfo("ovs-appctl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(30_000), $"ovs-appctl {string.Join(' ', args)} did not finish");
+        p.WaitForExit();
+        return (p.ExitCode, o.Result, e.Result);
+    }
+
+    [Fact]
+    public void OvsAppctl_SpeaksToTheControlSocket()
+    {
+        if (!File.Exists("/usr/bin/ovs-appctl"))
+        {
+            Console.WriteLine("SKIPPED: OvsAppctl_SpeaksToTheControlSocket needs ovs-appctl (apt-get install openvswitch-common; scripts/install-deps.sh does)");
+            return;
+        }
+        var (pid, ctl, pidFile, _) = Detached();
+
+        var version = OvsAppctl("-t", ctl, "version");
+        Assert.True(version.Code == 0, version.Err);
+        Assert.Equal(Softswitch("ctl", "-t", ctl, "version").Out, version.Out);
+        Assert.StartsWith("softswitch ", version.Out);
+        foreach (var command in new[] { "fdb/show", "vlog/list", "list-commands", "coverage/show" })
+        {
+            var r = OvsAppctl("-t", ctl, command);
+            Assert.True(r.Code == 0, $"{command}: {r.Err}");
+            Assert.Equal(Softswitch("ctl", "-t", ctl, command).Out, r.Out);
+        }
+        var dp = OvsAppctl("-t", ctl, "dp/show");
+        Assert.Equal(0, dp.Code);
+        Assert.StartsWith("datapath 000000000000002a: 2 port(s)", dp.Out);
+        Assert.Contains("  1 mem1: link up", dp.Out);
+        Assert.Equal("[]\n", OvsAppctl("-t", ctl, "fdb/show", "--format", "json").Out);
+        Assert.Equal(0, OvsAppctl("-t", ctl, "vlog/set", "ofagent:dbg").Code);
+        Assert.Matches(@"(?m)^ofagent\s+dbg$", OvsAppctl("-t", ctl, "vlog/list").Out);
+
+        // Errors: ovs-appctl prints the daemon's message and "server returned an error", exit code 2.
+        var unknown = OvsAppctl("-t", ctl, "no/such");
+        Assert.Equal(2, unknown.Code);
+        Assert.Equal("", unknown.Out);
+        Assert.Contains("unknown command 'no/such'", unknown.Err);
+        Assert.Contains("server returned an error", unknown.Err);
+        var badArgs = OvsAppctl("-t", ctl, "fdb/show", "json");
+        Assert.Equal(2, badArgs.Code);
+        Assert.Contains("fdb/show takes only --format text|json", badArgs.Err);
+
+        var exit = OvsAppctl("-t", ctl, "exit");
+        Assert.True(exit.Code == 0, exit.Err);
+        WaitGone(pid);
+        Assert.False(File.Exists(ctl));
+        Assert.False(File.Exists(pidFile));
+    }
+
+    [Fact]
+    public void PcapDir_FilesNamedAfterTheInterface_LogSaysWhere()
+    {
+        string dir = Path.Combine(_dir.FullName, "captures");
+        var (pid, ctl, _, log) = Detached("--pcap-dir", dir);
+        Assert.Equal(["mem1-rx.pcap", "mem1-tx.pcap", "mem2-rx.pcap", "mem2-tx.pcap"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "port/add", "mem:1", "5").Code);
+        Assert.True(File.Exists(Path.Combine(dir, "mem5-rx.pcap")));
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
+        WaitGone(pid);
+        string text = File.ReadAllText(log);
+        foreach (var (no, name) in new[] { (1, "mem1"), (2, "mem2"), (5, "mem5") })
+            Assert.Contains($"|pcap|INFO|port {no} ({name}): capturing to {dir}/{name}-rx.pcap and {dir}/{name}-tx.pcap", text);
+    }
+
     [Fact]
     public async Task Metrics_ScrapedOverHttp_ParseAsOpenMetrics_MatchDpShow()
     {
@@ -277,6 +350,8 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Contains("softswitch_interface_rx_packets_total{name=\"mem9\",port=\"9\"} 0", plain);
         Assert.Contains("# TYPE softswitch_interface_rx_packets_total counter", plain);
         Assert.DoesNotContain("# EOF", plain);
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "port/del", "9").Code);
+        Assert.DoesNotContain("port=\"9\"", await http.GetStringAsync($"http://127.0.0.1:{port}/metrics"));
 
         Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
         WaitGone(pid);

@@ -5,8 +5,8 @@ using Softswitch.Datapath.Forwarding;
 namespace Softswitch.Ports.PcapFile;
 
 /// <summary>
-/// Wraps a port and records what it receives and what is sent to it into two pcap files (for --pcap-dir):
-/// <c>p{N}-rx.pcap</c> and <c>p{N}-tx.pcap</c>.
+/// Wraps a port and records what it receives and what is sent to it into two pcap files (for --pcap-dir), named after
+/// the interface: <c>{name}-rx.pcap</c> and <c>{name}-tx.pcap</c> (<c>eth1-rx.pcap</c>, <c>mem2-tx.pcap</c>).
 /// </summary>
 /// <remarks>
 /// Receive records the burst the inner port produced; Send records the frames before handing them on (so a frame the
@@ -26,20 +26,41 @@ public sealed class CapturingPort : IPort
         _tx = tx;
     }
 
-    /// <summary>Wraps <paramref name="inner"/> with files <c>p{portNo}-rx.pcap</c> and <c>p{portNo}-tx.pcap</c> in <paramref name="dir"/>.</summary>
-    public static CapturingPort Create(IPort inner, string dir, int portNo)
+    /// <summary>
+    /// Wraps <paramref name="inner"/> with files <see cref="FileName"/>(name, "rx"/"tx") in <paramref name="dir"/>
+    /// (created if missing; existing files of the same name are replaced).
+    /// </summary>
+    public static CapturingPort Create(IPort inner, string dir)
     {
         Directory.CreateDirectory(dir);
-        var rx = new PcapWriter(Path.Combine(dir, $"p{portNo}-rx.pcap"));
+        var rx = new PcapWriter(Path.Combine(dir, FileName(inner.Info.Name, "rx")));
         try
         {
-            return new CapturingPort(inner, rx, new PcapWriter(Path.Combine(dir, $"p{portNo}-tx.pcap")));
+            return new CapturingPort(inner, rx, new PcapWriter(Path.Combine(dir, FileName(inner.Info.Name, "tx"))));
         }
         catch
         {
             rx.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// <c>{interface}-{direction}.pcap</c>; characters a file name should not carry (a path separator, spaces, control
+    /// characters: Linux interface names may hold almost anything but '/') become '_'.
+    /// </summary>
+    public static string FileName(string interfaceName, string direction)
+    {
+        var name = string.Create(interfaceName.Length, interfaceName, static (span, src) =>
+        {
+            for (int i = 0; i < src.Length; i++)
+            {
+                char c = src[i];
+                span[i] = char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@' or ':' ? c : '_';
+            }
+        });
+        if (name.Length == 0 || name[0] == '.') name = "_" + name;
+        return $"{name}-{direction}.pcap";
     }
 
     public IPort Inner => _inner;

@@ -13,7 +13,8 @@ internal sealed class ControlSocketException(string message, bool inUse = false)
 
 /// <summary>
 /// The daemon's control socket: a Unix domain stream socket that answers one <see cref="ControlProtocol"/> request per
-/// connection with <see cref="ControlCommands"/>.
+/// connection with <see cref="ControlCommands"/>, or, when a connection's first byte opens a JSON object, Open vSwitch's
+/// unixctl JSON-RPC (<see cref="UnixctlJsonRpc"/>, for <c>ovs-appctl -t SOCKET</c>), several requests per connection.
 /// </summary>
 /// <remarks>
 /// <para><b>The file</b>: the parent directory is created (mode 0750) when missing, and refused when another user (not
@@ -22,7 +23,7 @@ internal sealed class ControlSocketException(string message, bool inUse = false)
 /// only when nobody answers on it (a daemon that died); a live one, or a path that is not a socket, is an error.
 /// <see cref="Dispose"/> removes the file, unless another process has put a socket of its own there since.</para>
 /// <para><b>Robustness</b>: at most <see cref="MaxConnections"/> requests run at once (more are answered "busy");
-/// a client has <see cref="RequestTimeout"/> to send its line; every failure of one connection stays in that
+/// a client has <see cref="RequestTimeout"/> to send its line (a JSON-RPC client, each request); every failure of one connection stays in that
 /// connection. Nothing here runs on a forwarding thread.</para>
 /// </remarks>
 internal sealed class ControlServer : IDisposable
@@ -186,7 +187,10 @@ internal sealed class ControlServer : IDisposable
         }
     }
 
-    /// <summary>Reads one request line (bounded, with a timeout), runs it, replies, closes.</summary>
+    /// <summary>
+    /// Reads one request line (bounded, with a timeout), runs it, replies, closes; or, when the first byte opens a JSON
+    /// object, serves ovs-appctl's JSON-RPC (<see cref="ServeJsonRpc"/>).
+    /// </summary>
     private async Task Serve(Socket client)
     {
         ControlReply reply;
@@ -201,6 +205,11 @@ internal sealed class ControlServer : IDisposable
             {
                 int n = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
                 if (n == 0) break;
+                if (length == 0 && buffer[0] == (byte)'{')
+                {
+                    await ServeJsonRpc(client, buffer.AsMemory(0, n)).ConfigureAwait(false);
+                    return;
+                }
                 int nl = buffer.AsSpan(length, n).IndexOf((byte)'\n');
                 length += n;
                 if (nl >= 0)
@@ -235,6 +244,71 @@ internal sealed class ControlServer : IDisposable
             return;
         }
         await ReplyAndClose(client, reply).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// ovs-appctl's unixctl JSON-RPC: requests one after another on the connection, each answered before the next is
+    /// read, until the client closes, sends something that is not a request, or is silent for
+    /// <see cref="RequestTimeout"/>. Always disposes <paramref name="client"/>.
+    /// </summary>
+    private async Task ServeJsonRpc(Socket client, ReadOnlyMemory<byte> first)
+    {
+        var buffer = new byte[UnixctlJsonRpc.MaxMessageSize];
+        first.CopyTo(buffer);
+        int length = first.Length;
+        try
+        {
+            while (true)
+            {
+                var status = UnixctlJsonRpc.TryRead(buffer.AsSpan(0, length), out int consumed, out var request, out byte[] id, out string error);
+                if (status == UnixctlJsonRpc.ReadStatus.Incomplete)
+                {
+                    if (length == buffer.Length)
+                    {
+                        _logger?.LogDebug("control socket: JSON-RPC request longer than {Max} bytes; closing", UnixctlJsonRpc.MaxMessageSize);
+                        break;
+                    }
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                    timeout.CancelAfter(RequestTimeout);
+                    int n = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    if (n == 0) break;
+                    length += n;
+                    continue;
+                }
+                if (status == UnixctlJsonRpc.ReadStatus.Invalid)
+                {
+                    _logger?.LogDebug("control socket: {Error}; closing", error);
+                    break;
+                }
+                var reply = error.Length > 0 ? ControlReply.Error(error) : _commands.Execute(request);
+                _logger?.LogDebug("control socket: {Request} (JSON-RPC) -> {Status}", string.Join(' ', [request.Command, .. request.Args]), reply.Ok ? "ok" : "error");
+                var bytes = UnixctlJsonRpc.EncodeReply(id, reply);
+                using (var sendTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+                {
+                    int sent = 0;
+                    while (sent < bytes.Length)
+                        sent += await client.SendAsync(bytes.AsMemory(sent), SocketFlags.None, sendTimeout.Token).ConfigureAwait(false);
+                }
+                buffer.AsSpan(consumed, length - consumed).CopyTo(buffer);
+                length -= consumed;
+                // Whitespace between messages is allowed.
+                int skip = 0;
+                while (skip < length && buffer[skip] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t') skip++;
+                if (skip > 0)
+                {
+                    buffer.AsSpan(skip, length - skip).CopyTo(buffer);
+                    length -= skip;
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away or fell silent.
+        }
+        finally
+        {
+            client.Dispose();
+        }
     }
 
     private static async Task ReplyAndClose(Socket client, ControlReply reply)

@@ -18,8 +18,8 @@ namespace Softswitch.Metrics;
 /// <remarks>
 /// <para>The exporter reads the meter at each scrape (no response cache, so a scrape right after `ctl dp/show` agrees
 /// with it), appends <c>_total</c> to counters, and adds <c>target_info</c> naming the service (<c>softswitch</c>,
-/// its version, the dpid). Only the switch's own meter is exported. Series of a port removed at run time keep their
-/// last value until the switch restarts (the SDK keeps every series it has seen, as cumulative counters should).</para>
+/// its version, the dpid). Only the switch's own meter is exported. A port removed at run time leaves the exposition at
+/// the next scrape (an observable instrument's series not reported by its callback are not exported).</para>
 /// <para>Why not prometheus-net's MeterAdapter: it publishes every .NET counter as a Prometheus gauge (so no
 /// <c>_total</c>, no counter type for rate()), prefixes each name with the meter's name, and creates its series through
 /// its <c>MetricFactory</c> option, which defaults to the default registry even when <c>Registry</c> names another; its

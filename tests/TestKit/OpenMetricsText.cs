@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Softswitch.Tests;
+namespace Softswitch.TestKit;
 
 /// <summary>
 /// A strict reader of the OpenMetrics 1.0 text format (what a Prometheus server checks when it scrapes with
@@ -10,7 +10,7 @@ namespace Softswitch.Tests;
 /// allows (counter: <c>_total</c>, <c>_created</c>), label values are quoted and escaped, and the exposition ends with
 /// <c># EOF</c>. Fails the test on the first line that breaks a rule, quoting it.
 /// </summary>
-internal sealed partial class OpenMetricsText
+public sealed partial class OpenMetricsText
 {
     public Dictionary<string, string> Types { get; } = new();
     public Dictionary<string, string> Units { get; } = new();
