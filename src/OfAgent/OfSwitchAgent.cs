@@ -61,7 +61,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _loggers = loggers ?? NullLoggerFactory.Instance;
         _log = _loggers.CreateLogger("ofagent");
         _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
-        dp.Events = this;
+        dp.Subscribe(this);
         ApplyFailMode();
     }
 
@@ -492,7 +492,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
                               fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
         var removed = new List<FlowRemoved>();
-        var st = Flows.Apply(mod, removed);
+        var st = Flows.Apply(mod, removed, out var flow);
         Interlocked.Increment(ref FlowModsApplied);
         foreach (var r in removed) SendFlowRemoved(r);
         if (st != FlowModStatus.Ok)
@@ -515,22 +515,10 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             // PACKET_IN (with a mis-built match that loops thousands of times a second).
             if (!TryTakeBuffer(c, fm.BufferId, msg, out var frame, out var inPort)) return;
             _dp.PacketOut(frame, inPort, actions);
-            CreditBufferedPacket(mod, frame.Length);
+            // The packet was processed by the flow's actions, so it counts in that flow's statistics (the reference
+            // switch's add_flow does the same): the flow with exactly the request's match and priority.
+            flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
-    }
-
-    /// <summary>
-    /// The buffered packet a flow-mod released was processed by the flow's actions, so it counts in that flow's
-    /// statistics (the reference switch's add_flow does the same): the flows with exactly the request's match and
-    /// priority (after normalisation, at most one).
-    /// </summary>
-    private void CreditBufferedPacket(in FlowMod mod, int length)
-    {
-        var flows = new List<FlowEntry>(1);
-        Flows.Collect(mod.Match, OfPort.None, strict: true, flows, emergency: (mod.Flags & FlowModFlags.Emergency) != 0);
-        long now = _dp.Clock.NowNanos;
-        foreach (var e in flows)
-            if (e.RequestedPriority == mod.Priority || mod.Match.IsExact) e.Hit(1, length, now);
     }
 
     private void HandlePortMod(OfConnection c, OfpPortMod pm, byte[] msg)
@@ -757,6 +745,6 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();
-        _dp.Events = null;
+        _dp.Unsubscribe(this);
     }
 }
