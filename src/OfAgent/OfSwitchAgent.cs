@@ -478,7 +478,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             SendError(c, err, msg);
             return;
         }
-        if (addOrModify && OfpFlowStats.MinSize + OfpActions.GetEncodedSize(fm.Actions) > ushort.MaxValue - OfpStatsReply.HeaderSize)
+        if (addOrModify && !OfpStatsReplies.FlowEntryFits(fm.Actions))
         {
             // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
             SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
@@ -607,7 +607,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                 foreach (var p in _dp.Ports.List)
                     if (pr.PortNo == OfPort.None || pr.PortNo == p.No) all.Add(PortStats(p));
                 if (_dp.Ports.Local is { } local && (pr.PortNo == OfPort.None || pr.PortNo == OfPort.Local)) all.Add(PortStats(local));
-                SendChunked(all, 104, chunk => new OfpPortStatsReply { Xid = sr.Xid, Ports = chunk }, c);
+                foreach (var reply in OfpStatsReplies.Ports(sr.Xid, all)) c.Send(reply);
                 break;
             }
             case OfpQueueStatsRequest qr:
@@ -641,7 +641,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                         });
                     }
                 }
-                SendChunked(list, 32, chunk => new OfpQueueStatsReply { Xid = sr.Xid, Queues = chunk }, c);
+                foreach (var reply in OfpStatsReplies.Queues(sr.Xid, list)) c.Send(reply);
                 break;
             }
             default:
@@ -667,54 +667,31 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private void SendFlowStats(OfConnection c, OfpFlowStatsRequest req)
     {
         var flows = CollectFlows(req);
-        const int budget = ushort.MaxValue - OfpStatsReply.HeaderSize;
-        var chunk = new List<OfpFlowStats>();
-        int size = 0;
-        foreach (var e in flows)
+        foreach (var reply in OfpStatsReplies.Flows(req.Xid, flows.Select(FlowStats)))
         {
-            long dur = Math.Max(0, _dp.Clock.NowNanos - e.CreatedNanos);
-            var s = new OfpFlowStats
-            {
-                TableId = 0,
-                Match = MatchTranslator.ToOfpMatch(e.Match),
-                DurationSec = (uint)(dur / 1_000_000_000),
-                DurationNsec = (uint)(dur % 1_000_000_000),
-                // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
-                Priority = e.RequestedPriority,
-                IdleTimeout = e.IdleTimeout,
-                HardTimeout = e.HardTimeout,
-                Cookie = OfFlowRule.CookieOf(e),
-                PacketCount = (ulong)e.Packets,
-                ByteCount = (ulong)e.Bytes,
-                Actions = ActionTranslator.ToOfp(e.Actions),
-            };
-            int sz = OfpFlowStats.MinSize + OfpActions.GetEncodedSize(s.Actions);
-            if (size + sz > budget && chunk.Count > 0)
-            {
-                if (!c.WaitForRoom()) return;
-                c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flags = OfpStatsReplyFlags.ReplyMore, Flows = chunk });
-                chunk = new List<OfpFlowStats>();
-                size = 0;
-            }
-            chunk.Add(s);
-            size += sz;
+            if (!c.WaitForRoom()) return;
+            c.Send(reply);
         }
-        if (!c.WaitForRoom()) return;
-        c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flows = chunk });
     }
 
-    private static void SendChunked<T>(List<T> items, int itemSize, Func<List<T>, OfpStatsReply> make, OfConnection c)
+    private OfpFlowStats FlowStats(FlowEntry e)
     {
-        int per = (65535 - 12) / itemSize;
-        int i = 0;
-        do
+        long dur = Math.Max(0, _dp.Clock.NowNanos - e.CreatedNanos);
+        return new OfpFlowStats
         {
-            var chunk = items.GetRange(i, Math.Min(per, items.Count - i));
-            i += chunk.Count;
-            var reply = make(chunk);
-            if (i < items.Count) reply.Flags = OfpStatsReplyFlags.ReplyMore;
-            c.Send(reply);
-        } while (i < items.Count);
+            TableId = 0,
+            Match = MatchTranslator.ToOfpMatch(e.Match),
+            DurationSec = (uint)(dur / 1_000_000_000),
+            DurationNsec = (uint)(dur % 1_000_000_000),
+            // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
+            Priority = e.RequestedPriority,
+            IdleTimeout = e.IdleTimeout,
+            HardTimeout = e.HardTimeout,
+            Cookie = OfFlowRule.CookieOf(e),
+            PacketCount = (ulong)e.Packets,
+            ByteCount = (ulong)e.Bytes,
+            Actions = ActionTranslator.ToOfp(e.Actions),
+        };
     }
 
     private static OfpPortStats PortStats(PortSlot p)
