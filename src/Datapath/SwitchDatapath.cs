@@ -39,18 +39,22 @@ public enum PortStatusReason : byte
 public sealed record RxQueue(PortSlot Slot, IPort Receiver);
 
 /// <summary>
-/// What happens in the datapath on its own, told to the layer above (called from datapath threads; handlers must be
-/// quick). Results of the layer's own requests (a rule removed by a write) are returned by the request instead.
-/// Packets for the controller travel apart, through the forwarders' upcall rings (<see cref="SwitchDatapath.DrainUpcalls"/>).
+/// What happens in the datapath on its own, told to the layers above (called from datapath threads; handlers must be
+/// quick). The one callback mechanism of the datapath: every listener (<see cref="SwitchDatapath.Subscribe"/>: the
+/// OpenFlow agent, an offload target) implements what it needs; the rest are no-ops. Results of a layer's own requests
+/// (a rule removed by a write) are returned by the request instead. Packets for the controller travel apart, through
+/// the forwarders' upcall rings (<see cref="SwitchDatapath.DrainUpcalls"/>).
 /// </summary>
 public interface IDatapathEvents
 {
+    /// <summary>A maintenance step starts, before flows expire (an offload target reads its hardware counters here).</summary>
+    void OnMaintenanceStarting() { }
     /// <summary>A rule's idle or hard timeout passed; it has left its table.</summary>
-    void OnFlowExpired(in FlowRemoved expired);
-    void OnPortStatus(PortStatusReason reason, PortSlot port);
+    void OnFlowExpired(in FlowRemoved expired) { }
+    void OnPortStatus(PortStatusReason reason, PortSlot port) { }
     /// <summary>A maintenance step failed (a bug: the step is retried at the next interval, counted in
     /// <see cref="SwitchDatapath.MaintenanceErrorCount"/>).</summary>
-    void OnMaintenanceError(Exception error);
+    void OnMaintenanceError(Exception error) { }
 }
 
 public sealed class DatapathOptions
@@ -94,7 +98,8 @@ public sealed class DatapathOptions
 /// table (an immutable snapshot) and the flow table lock-free. Control operations (ports, flow-mods,
 /// packet-out, config) come from the agent's threads: rule changes go straight to the <see cref="Pipeline"/>'s
 /// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
-/// Asynchronous events (expiry, port status, maintenance failures) go to <see cref="Events"/>. The datapath knows no
+/// Asynchronous events (maintenance start, expiry, port status, maintenance failures) go to every subscribed
+/// <see cref="IDatapathEvents"/> (an immutable array, replaced under a lock, read without one). The datapath knows no
 /// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
 /// Threads: with N threads each port is asked for N receivers (<see cref="IPort.OpenReceivers"/>); a port that splits
 /// (AF_PACKET fanout by flow hash) is polled by every thread, one receiver each, so one flow stays on one thread (its
@@ -117,9 +122,8 @@ public sealed class SwitchDatapath : IDisposable
     public readonly ManualResetEventSlim UpcallSignal = new(false);
     /// <summary>Tunnel ports (VXLAN, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
     public readonly TunnelRegistry Tunnels;
-    public IDatapathEvents? Events { get; set; }
-    /// <summary>Runs at the start of every maintenance step, before flows expire (hardware offload reads its counters here).</summary>
-    public event Action? MaintenanceStarting;
+    private volatile IDatapathEvents[] _listeners = [];
+    private readonly Lock _listenerLock = new();
 
     private volatile PortTable _ports = PortTable.Empty;
     private readonly Lock _portLock = new();
@@ -232,7 +236,7 @@ public sealed class SwitchDatapath : IDisposable
             PublishAssignments();
         }
         AddPortCounterSources(slot);
-        Events?.OnPortStatus(PortStatusReason.Add, slot);
+        foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Add, slot);
         return slot;
     }
 
@@ -280,7 +284,7 @@ public sealed class SwitchDatapath : IDisposable
         Tunnels.OnPortRemoved(slot);
         RemovePortCounterSources(slot);
         MacTable.Age(Clock.NowNanos, no);
-        Events?.OnPortStatus(PortStatusReason.Delete, slot);
+        foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Delete, slot);
         return true;
     }
 
@@ -301,7 +305,7 @@ public sealed class SwitchDatapath : IDisposable
         var now = (old & ~mask) | (config & mask);
         if (now == old) return true;
         slot.SetConfig(now);
-        Events?.OnPortStatus(PortStatusReason.Modify, slot);
+        foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
         return true;
     }
 
@@ -390,13 +394,26 @@ public sealed class SwitchDatapath : IDisposable
             {
                 // The timer stays alive (flows must keep expiring); the failure is counted and handed to the owner.
                 Interlocked.Increment(ref _maintenanceErrors);
-                Events?.OnMaintenanceError(e);
+                foreach (var l in _listeners) l.OnMaintenanceError(e);
             }
         }
     }
 
     /// <summary>Maintenance steps that threw (each reported through <see cref="IDatapathEvents.OnMaintenanceError"/>).</summary>
     public long MaintenanceErrorCount => Interlocked.Read(ref _maintenanceErrors);
+
+    /// <summary>Adds a listener of the datapath's asynchronous events (told in subscription order).</summary>
+    public void Subscribe(IDatapathEvents listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        lock (_listenerLock) _listeners = [.. _listeners, listener];
+    }
+
+    /// <summary>Removes a listener; events already being delivered may still reach it.</summary>
+    public void Unsubscribe(IDatapathEvents listener)
+    {
+        lock (_listenerLock) _listeners = Array.FindAll(_listeners, l => !ReferenceEquals(l, listener));
+    }
 
     /// <summary>One maintenance step: expire flows, report link changes, age MACs (tests call it directly).</summary>
     public void RunMaintenance()
@@ -407,16 +424,18 @@ public sealed class SwitchDatapath : IDisposable
 
     private void RunMaintenance(ref long lastAge)
     {
-        MaintenanceStarting?.Invoke();
+        var listeners = _listeners;
+        foreach (var l in listeners) l.OnMaintenanceStarting();
         _expired.Clear();
         foreach (var table in Pipeline.Tables) table.Expire(_expired);
-        var ev = Events;
-        if (ev is not null)
-            foreach (var r in _expired) ev.OnFlowExpired(r);
+        foreach (var l in listeners)
+            foreach (var r in _expired) l.OnFlowExpired(r);
         var ports = _ports;
         foreach (var slot in ports.List)
-            if (slot.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, slot);
-        if (ports.Local is { } local && local.PollLinkChange()) ev?.OnPortStatus(PortStatusReason.Modify, local);
+            if (slot.PollLinkChange())
+                foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
+        if (ports.Local is { } local && local.PollLinkChange())
+            foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, local);
         long now = Clock.NowNanos;
         if (now - lastAge > 10_000_000_000)
         {

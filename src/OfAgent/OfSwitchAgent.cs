@@ -61,7 +61,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _loggers = loggers ?? NullLoggerFactory.Instance;
         _log = _loggers.CreateLogger("ofagent");
         _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
-        dp.Events = this;
+        dp.Subscribe(this);
         AgentCounters.Register(dp.Counters, this);
         ApplyFailMode();
     }
@@ -479,7 +479,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             SendError(c, err, msg);
             return;
         }
-        if (addOrModify && OfpFlowStats.MinSize + OfpActions.GetEncodedSize(fm.Actions) > ushort.MaxValue - OfpStatsReply.HeaderSize)
+        if (addOrModify && !OfpStatsReplies.FlowEntryFits(fm.Actions))
         {
             // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
             SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
@@ -493,7 +493,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
                               fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
         var removed = new List<FlowRemoved>();
-        var st = Flows.Apply(mod, removed);
+        var st = Flows.Apply(mod, removed, out var flow);
         Interlocked.Increment(ref FlowModsApplied);
         foreach (var r in removed) SendFlowRemoved(r);
         if (st != FlowModStatus.Ok)
@@ -516,22 +516,10 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             // PACKET_IN (with a mis-built match that loops thousands of times a second).
             if (!TryTakeBuffer(c, fm.BufferId, msg, out var frame, out var inPort)) return;
             _dp.PacketOut(frame, inPort, actions);
-            CreditBufferedPacket(mod, frame.Length);
+            // The packet was processed by the flow's actions, so it counts in that flow's statistics (the reference
+            // switch's add_flow does the same): the flow with exactly the request's match and priority.
+            flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
-    }
-
-    /// <summary>
-    /// The buffered packet a flow-mod released was processed by the flow's actions, so it counts in that flow's
-    /// statistics (the reference switch's add_flow does the same): the flows with exactly the request's match and
-    /// priority (after normalisation, at most one).
-    /// </summary>
-    private void CreditBufferedPacket(in FlowMod mod, int length)
-    {
-        var flows = new List<FlowEntry>(1);
-        Flows.Collect(mod.Match, OfPort.None, strict: true, flows, emergency: (mod.Flags & FlowModFlags.Emergency) != 0);
-        long now = _dp.Clock.NowNanos;
-        foreach (var e in flows)
-            if (e.RequestedPriority == mod.Priority || mod.Match.IsExact) e.Hit(1, length, now);
     }
 
     private void HandlePortMod(OfConnection c, OfpPortMod pm, byte[] msg)
@@ -620,7 +608,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                 foreach (var p in _dp.Ports.List)
                     if (pr.PortNo == OfPort.None || pr.PortNo == p.No) all.Add(PortStats(p));
                 if (_dp.Ports.Local is { } local && (pr.PortNo == OfPort.None || pr.PortNo == OfPort.Local)) all.Add(PortStats(local));
-                SendChunked(all, 104, chunk => new OfpPortStatsReply { Xid = sr.Xid, Ports = chunk }, c);
+                foreach (var reply in OfpStatsReplies.Ports(sr.Xid, all)) c.Send(reply);
                 break;
             }
             case OfpQueueStatsRequest qr:
@@ -654,7 +642,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                         });
                     }
                 }
-                SendChunked(list, 32, chunk => new OfpQueueStatsReply { Xid = sr.Xid, Queues = chunk }, c);
+                foreach (var reply in OfpStatsReplies.Queues(sr.Xid, list)) c.Send(reply);
                 break;
             }
             default:
@@ -680,54 +668,31 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     private void SendFlowStats(OfConnection c, OfpFlowStatsRequest req)
     {
         var flows = CollectFlows(req);
-        const int budget = ushort.MaxValue - OfpStatsReply.HeaderSize;
-        var chunk = new List<OfpFlowStats>();
-        int size = 0;
-        foreach (var e in flows)
+        foreach (var reply in OfpStatsReplies.Flows(req.Xid, flows.Select(FlowStats)))
         {
-            long dur = Math.Max(0, _dp.Clock.NowNanos - e.CreatedNanos);
-            var s = new OfpFlowStats
-            {
-                TableId = 0,
-                Match = MatchTranslator.ToOfpMatch(e.Match),
-                DurationSec = (uint)(dur / 1_000_000_000),
-                DurationNsec = (uint)(dur % 1_000_000_000),
-                // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
-                Priority = e.RequestedPriority,
-                IdleTimeout = e.IdleTimeout,
-                HardTimeout = e.HardTimeout,
-                Cookie = OfFlowRule.CookieOf(e),
-                PacketCount = (ulong)e.Packets,
-                ByteCount = (ulong)e.Bytes,
-                Actions = ActionTranslator.ToOfp(e.Actions),
-            };
-            int sz = OfpFlowStats.MinSize + OfpActions.GetEncodedSize(s.Actions);
-            if (size + sz > budget && chunk.Count > 0)
-            {
-                if (!c.WaitForRoom()) return;
-                c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flags = OfpStatsReplyFlags.ReplyMore, Flows = chunk });
-                chunk = new List<OfpFlowStats>();
-                size = 0;
-            }
-            chunk.Add(s);
-            size += sz;
+            if (!c.WaitForRoom()) return;
+            c.Send(reply);
         }
-        if (!c.WaitForRoom()) return;
-        c.Send(new OfpFlowStatsReply { Xid = req.Xid, Flows = chunk });
     }
 
-    private static void SendChunked<T>(List<T> items, int itemSize, Func<List<T>, OfpStatsReply> make, OfConnection c)
+    private OfpFlowStats FlowStats(FlowEntry e)
     {
-        int per = (65535 - 12) / itemSize;
-        int i = 0;
-        do
+        long dur = Math.Max(0, _dp.Clock.NowNanos - e.CreatedNanos);
+        return new OfpFlowStats
         {
-            var chunk = items.GetRange(i, Math.Min(per, items.Count - i));
-            i += chunk.Count;
-            var reply = make(chunk);
-            if (i < items.Count) reply.Flags = OfpStatsReplyFlags.ReplyMore;
-            c.Send(reply);
-        } while (i < items.Count);
+            TableId = 0,
+            Match = MatchTranslator.ToOfpMatch(e.Match),
+            DurationSec = (uint)(dur / 1_000_000_000),
+            DurationNsec = (uint)(dur % 1_000_000_000),
+            // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
+            Priority = e.RequestedPriority,
+            IdleTimeout = e.IdleTimeout,
+            HardTimeout = e.HardTimeout,
+            Cookie = OfFlowRule.CookieOf(e),
+            PacketCount = (ulong)e.Packets,
+            ByteCount = (ulong)e.Bytes,
+            Actions = ActionTranslator.ToOfp(e.Actions),
+        };
     }
 
     private static OfpPortStats PortStats(PortSlot p)
@@ -758,7 +723,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();
-        _dp.Events = null;
+        _dp.Unsubscribe(this);
         _dp.Counters.RemoveSources(this);
     }
 }

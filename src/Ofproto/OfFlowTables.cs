@@ -144,10 +144,20 @@ public sealed class OfFlowTables
 
     /// <summary>Applies one flow-mod (see the type remarks) and publishes it.</summary>
     /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
-    public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed = null)
+    public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed = null) => Apply(mod, removed, out _);
+
+    /// <summary>Applies one flow-mod and publishes it, returning the flow it leaves in place.</summary>
+    /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
+    /// <param name="flow">
+    /// After a successful ADD, MODIFY or MODIFY_STRICT: the flow with exactly the request's match and (normalised)
+    /// priority, the one that processes a buffered packet the request releases: the inserted entry, or the existing
+    /// flow a modify changed. Null otherwise (a DELETE, a failure, a non-strict modify that changed only broader
+    /// flows).
+    /// </param>
+    public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed, out FlowEntry? flow)
     {
         using var w = TableFor(mod).Write();
-        return ApplyLocked(w, mod, removed, _clock.NowNanos);
+        return ApplyLocked(w, mod, removed, _clock.NowNanos, out flow);
     }
 
     /// <summary>Applies flow-mods in order under one acquisition of each table's writer scope and publishes once.</summary>
@@ -158,7 +168,7 @@ public sealed class OfFlowTables
         using var emergency = _emergency.Write();
         long now = _clock.NowNanos;
         for (int i = 0; i < mods.Length; i++)
-            statuses[i] = ApplyLocked(IsEmergency(mods[i]) ? emergency : main, mods[i], removed, now);
+            statuses[i] = ApplyLocked(IsEmergency(mods[i]) ? emergency : main, mods[i], removed, now, out _);
     }
 
     /// <summary>
@@ -171,16 +181,18 @@ public sealed class OfFlowTables
 
     private FlowTable TableFor(in FlowMod mod) => IsEmergency(mod) ? _emergency : _main;
 
-    private FlowModStatus ApplyLocked(FlowTable.WriteScope w, in FlowMod mod, List<FlowRemoved>? removed, long now)
+    private FlowModStatus ApplyLocked(FlowTable.WriteScope w, in FlowMod mod, List<FlowRemoved>? removed, long now,
+                                      out FlowEntry? flow)
     {
+        flow = null;
         switch (mod.Command)
         {
             case FlowModCommand.Add:
-                return AddLocked(w, mod, now);
+                return AddLocked(w, mod, now, out flow);
             case FlowModCommand.Modify:
-                return ModifyLocked(w, mod, strict: false, now);
+                return ModifyLocked(w, mod, strict: false, now, out flow);
             case FlowModCommand.ModifyStrict:
-                return ModifyLocked(w, mod, strict: true, now);
+                return ModifyLocked(w, mod, strict: true, now, out flow);
             case FlowModCommand.Delete:
                 DeleteLocked(w, mod, strict: false, removed, now);
                 return FlowModStatus.Ok;
@@ -194,8 +206,9 @@ public sealed class OfFlowTables
 
     private static ushort NormalisedPriority(in FlowMatch match, ushort priority) => match.IsExact ? ExactPriority : priority;
 
-    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, long now)
+    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, long now, out FlowEntry? flow)
     {
+        flow = null;
         bool emergency = IsEmergency(mod);
         if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
 
@@ -213,21 +226,25 @@ public sealed class OfFlowTables
             if (full) return FlowModStatus.TableFull;
         }
 
-        w.Insert(OfFlowRule.NewEntry(match, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now));
+        flow = OfFlowRule.NewEntry(match, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        w.Insert(flow);
         return FlowModStatus.Ok;
     }
 
-    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, long now)
+    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, long now, out FlowEntry? flow)
     {
         var targets = Scratch();
         CollectTargets(w, mod.Match, mod.Priority, strict, targets);
-        if (targets.Count == 0) return AddLocked(w, mod, now);
+        if (targets.Count == 0) return AddLocked(w, mod, now, out flow);
 
+        flow = null;
         bool cookie = _options.ModifyUpdatesCookie;
+        ushort priority = NormalisedPriority(mod.Match, mod.Priority);
         foreach (var e in targets)
         {
             w.SetActions(e, mod.Actions);
             if (cookie) w.SetTag(e, mod.Cookie);
+            if (e.Priority == priority && e.Match == mod.Match) flow = e;
         }
         targets.Clear();
         return FlowModStatus.Ok;

@@ -331,6 +331,47 @@ public class ClassifierFlowModTests
         Assert.True(log.AllVisibleWhenReported);
     }
 
+    [Fact]
+    public void Apply_ReturnsTheFlowWithTheRequestsMatchAndPriority()
+    {
+        var table = new OfFlowTables(new ManualClock());
+        var m = InPortDst(1, 0x0A000002, 24);
+
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(m, 100), null, out var added));
+        Assert.NotNull(added);
+        Assert.Same(added, table.Lookup(Key(1, 0x0A000002), 0));
+
+        // MODIFY_STRICT changes that flow in place and returns it.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 100, s_out2), null, out var modified));
+        Assert.Same(added, modified);
+        Assert.Same(s_out2, modified!.Actions);
+
+        // A non-strict MODIFY returns the one of its targets with the request's match and priority, if any.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Modify, m, 100, s_out1), null, out modified));
+        Assert.Same(added, modified);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Modify, FlowMatch.All, 100, s_out2), null, out modified));
+        Assert.Null(modified);
+        Assert.Same(s_out2, added!.Actions);
+
+        // A MODIFY_STRICT that matches nothing adds, and returns the new flow.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 7, s_out1), null, out var asAdd));
+        Assert.NotNull(asAdd);
+        Assert.NotSame(added, asAdd);
+        Assert.Equal(7, asAdd!.RequestedPriority);
+
+        // An exact flow's priority is normalised; the request's own priority still finds it.
+        var exact = FlowMatch.Exact(Key(2, 0x0A000003));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(exact, 10), null, out var exactFlow));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.ModifyStrict, exact, 10, s_out2), null, out var exactModified));
+        Assert.Same(exactFlow, exactModified);
+
+        // DELETE and failures return nothing.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.DeleteStrict, m, 100, FlowActions.Drop), null, out var deleted));
+        Assert.Null(deleted);
+        Assert.Equal(FlowModStatus.Overlap, table.Apply(Add(m, 7, flags: FlowModFlags.CheckOverlap), null, out var refused));
+        Assert.Null(refused);
+    }
+
     private sealed class RecordingObserver(OfFlowTables table) : IFlowTableObserver
     {
         public readonly List<string> Events = new();

@@ -60,10 +60,21 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.True(r.Ok, r.Text);
         Assert.Equal(key.ToString(), Line(r.Text, "Flow: "));
         Assert.StartsWith("hash stage", Line(r.Text, "Stage: "));
-        Assert.Matches(@"^table=0, cookie=0xabc, priority=65535,udp,in_port=1,.*nw_dst=10\.0\.0\.2.* actions=output:3$", Line(r.Text, "Rule: "));
+        // As dump-flows prints it: table 0 and the priority the controller asked for (10), not the normalised 65535.
+        Assert.Matches(@"^cookie=0xabc, table=0, priority=10,udp,in_port=1,.*nw_dst=10\.0\.0\.2.* actions=output:3$", Line(r.Text, "Rule: "));
         Assert.Equal("output:3", Line(r.Text, "Actions: "));
         Assert.Equal("3", Line(r.Text, "Output: "));
         Assert.Equal(Hex(s_udp), Line(r.Text, "Final packet: "));
+    }
+
+    [Fact]
+    public void TraceAndDumpFlows_PrintTheSameRule()
+    {
+        AddFlow("cookie=0x5,idle_timeout=30,priority=100,in_port=1,ip actions=output:2");
+        Assert.Equal("cookie=0x5, table=0, idle_timeout=30, priority=100,ip,in_port=1 actions=output:2",
+                     Line(Run("ofproto/trace in_port=1,ip").Text, "Rule: "));
+        Assert.Matches(@"^ cookie=0x5, duration=[0-9.]+s, table=0, n_packets=0, n_bytes=0, idle_timeout=30, idle_age=\d+, priority=100,ip,in_port=1 actions=output:2$",
+                       Run("dump-flows").Text.Split('\n')[0]);
     }
 
     [Fact]
@@ -76,13 +87,13 @@ public sealed class OfprotoTraceTests : IDisposable
         var hit = Run("ofproto/trace in_port=1,ip,nw_src=10.0.0.1,nw_dst=10.0.0.2");
         Assert.True(hit.Ok, hit.Text);
         Assert.Matches(@"^tuple space subtable mask=[0-9a-f]{96} \(\d subtable\(s\) probed\)$", Line(hit.Text, "Stage: "));
-        Assert.Equal("table=1, cookie=0x0, priority=200,ip,in_port=1,nw_dst=10.0.0.2 actions=output:3", Line(hit.Text, "Rule: "));
+        Assert.Equal("cookie=0x0, table=0, priority=200,ip,in_port=1,nw_dst=10.0.0.2 actions=output:3", Line(hit.Text, "Rule: "));
         Assert.Contains("dl_vlan=0xffff", Line(hit.Text, "Flow: "));
         Assert.Equal("3", Line(hit.Text, "Output: "));
         Assert.DoesNotContain("Final packet", hit.Text);
 
         var lower = Run("ofproto/trace in_port=1,ip,nw_dst=10.0.0.9");
-        Assert.Equal("table=1, cookie=0x0, priority=100,in_port=1 actions=output:2", Line(lower.Text, "Rule: "));
+        Assert.Equal("cookie=0x0, table=0, priority=100,in_port=1 actions=output:2", Line(lower.Text, "Rule: "));
         // Different rules come from different subtables: the masks differ.
         Assert.NotEqual(Line(hit.Text, "Stage: ")[..120], Line(lower.Text, "Stage: ")[..120]);
 
@@ -92,6 +103,7 @@ public sealed class OfprotoTraceTests : IDisposable
         using var json = JsonDocument.Parse(Run("ofproto/trace in_port=1,ip,nw_dst=10.0.0.2 --format json").Text);
         Assert.Equal("tuple-space", json.RootElement.GetProperty("stage").GetString());
         Assert.Equal(200, json.RootElement.GetProperty("rule").GetProperty("priority").GetInt32());
+        Assert.Equal(0, json.RootElement.GetProperty("rule").GetProperty("table").GetInt32());
         Assert.Equal("output:3", json.RootElement.GetProperty("rule").GetProperty("actions").GetString());
         Assert.Equal("3", json.RootElement.GetProperty("output")[0].GetString());
     }

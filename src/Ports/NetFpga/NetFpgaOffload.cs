@@ -40,15 +40,14 @@ public sealed record NetFpgaOffloadOptions
 /// </code>
 /// <see cref="Attach"/> adds board port i as OpenFlow port i + 1, registers the manager as the table's observer (flow-mods
 /// are queued and placed on the manager's worker thread, so none waits for register writes), and
-/// hooks <see cref="SwitchDatapath.MaintenanceStarting"/> so each maintenance step first reads the hardware counters (flow
+/// subscribes to the datapath's events (<see cref="IDatapathEvents.OnMaintenanceStarting"/>) so each maintenance step first reads the hardware counters (flow
 /// counters into the flows, MAC counters into the ports) and only then expires flows. With
 /// <see cref="NetFpgaOffloadOptions.Logger"/>, each maintenance step also logs the placement summary when it changed
 /// (<see cref="OffloadLogger"/>).
 /// </remarks>
-public sealed class NetFpgaOffload : IDisposable
+public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
 {
     private readonly SwitchDatapath _dp;
-    private readonly Action _onMaintenance;
 
     public OffloadManager Manager { get; }
     public NetFpgaDriver Driver { get; }
@@ -70,8 +69,7 @@ public sealed class NetFpgaOffload : IDisposable
         Ports = ports;
         Manager = manager;
         Log = log;
-        _onMaintenance = Maintenance;
-        dp.MaintenanceStarting += _onMaintenance;
+        dp.Subscribe(this);
     }
 
     /// <summary>
@@ -159,6 +157,8 @@ public sealed class NetFpgaOffload : IDisposable
     public long MaintenanceErrors => Interlocked.Read(ref _maintenanceErrors);
     public string? LastMaintenanceError { get; private set; }
 
+    void IDatapathEvents.OnMaintenanceStarting() => Maintenance();
+
     /// <summary>
     /// Reads the hardware counters now (what each maintenance step does first). A failing board is counted, not
     /// thrown: the datapath's flow expiry runs right after this hook and must not be skipped.
@@ -181,7 +181,7 @@ public sealed class NetFpgaOffload : IDisposable
 
     public void Dispose()
     {
-        _dp.MaintenanceStarting -= _onMaintenance;
+        _dp.Unsubscribe(this);
         Manager.Detach();
     }
 }

@@ -194,15 +194,27 @@ internal static class HostCommands
         => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Serial.CompareTo(b.Serial);
 
     /// <summary><c> cookie=0x0, duration=1.5s, table=0, n_packets=3, n_bytes=294, idle_timeout=60, priority=..., actions=...</c></summary>
-    internal static string FlowLine(FlowEntry e, long nowNanos)
+    internal static string FlowLine(FlowEntry e, long nowNanos) => RuleText(e, nowNanos, withCounters: true);
+
+    /// <summary>
+    /// The one text form of an installed flow, as ovs-ofctl dump-flows prints it to an OpenFlow 1.0 controller: table 0
+    /// (the only table a controller addresses) and the priority the controller asked for (an exact flow's normalised
+    /// priority is an implementation detail). With <paramref name="withCounters"/> (dump-flows) the line has duration,
+    /// packet and byte counts and idle age; without (ofproto/trace, which prints its lookup stage apart) the rule alone:
+    /// <c>cookie=0x0, table=0, idle_timeout=60, priority=...,match actions=...</c>.
+    /// </summary>
+    internal static string RuleText(FlowEntry e, long nowNanos, bool withCounters)
     {
         var ic = CultureInfo.InvariantCulture;
         var sb = new StringBuilder(160);
-        sb.Append(ic, $" cookie=0x{OfFlowRule.CookieOf(e):x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table=0, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
+        if (withCounters)
+            sb.Append(ic, $" cookie=0x{OfFlowRule.CookieOf(e):x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table=0, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
+        else
+            sb.Append(ic, $"cookie=0x{OfFlowRule.CookieOf(e):x}, table=0, ");
         if (e.IdleTimeout != 0) sb.Append(ic, $"idle_timeout={e.IdleTimeout}, ");
         if (e.HardTimeout != 0) sb.Append(ic, $"hard_timeout={e.HardTimeout}, ");
         if ((OfFlowRule.Of(e)?.IsEmergency ?? false)) sb.Append("emergency, ");
-        if (e.IdleTimeout != 0) sb.Append(ic, $"idle_age={Math.Max(0, nowNanos - e.LastUsedNanos) / 1_000_000_000}, ");
+        if (withCounters && e.IdleTimeout != 0) sb.Append(ic, $"idle_age={Math.Max(0, nowNanos - e.LastUsedNanos) / 1_000_000_000}, ");
         sb.Append(FlowFormat.Rule(e.RequestedPriority, e.Match)).Append(" actions=").Append(FlowFormat.Actions(e.Actions));
         return sb.ToString();
     }

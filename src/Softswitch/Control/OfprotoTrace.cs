@@ -85,7 +85,7 @@ internal static class OfprotoTrace
             sb.Append("Stage: ").Append(stage).Append('\n');
             if (trace.Entry is { } e)
             {
-                sb.Append("Rule: ").Append(RuleText(e)).Append('\n');
+                sb.Append("Rule: ").Append(HostCommands.RuleText(e, 0, withCounters: false)).Append('\n');
                 sb.Append("Actions: ").Append(FlowFormat.Actions(e.Actions)).Append('\n');
             }
             else
@@ -112,9 +112,9 @@ internal static class OfprotoTrace
             if (trace.Entry is { } e)
             {
                 w.WriteStartObject("rule");
-                w.WriteNumber("table", OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId);
+                w.WriteNumber("table", 0);
                 w.WriteString("cookie", $"0x{OfFlowRule.CookieOf(e):x}");
-                w.WriteNumber("priority", e.Priority);
+                w.WriteNumber("priority", e.RequestedPriority);
                 w.WriteString("match", FlowFormat.Match(e.Match));
                 w.WriteString("actions", FlowFormat.Actions(e.Actions));
                 w.WriteEndObject();
@@ -137,10 +137,6 @@ internal static class OfprotoTrace
     }
 
     private readonly record struct TraceOutput(ushort Port, uint Queue, byte[]? Packet);
-
-    private static string RuleText(FlowEntry e)
-        => string.Create(CultureInfo.InvariantCulture,
-            $"table={OfFlowRule.Of(e)?.TableId ?? OfFlowTables.WildcardTableId}, cookie=0x{OfFlowRule.CookieOf(e):x}, {FlowFormat.Rule(e.Priority, e.Match)} actions={FlowFormat.Actions(e.Actions)}");
 
     private static string Hex(byte[] b) => Convert.ToHexString(b).ToLowerInvariant();
 

@@ -28,7 +28,7 @@ public sealed class ForwardingTests
         {
             Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = emc, PacketInRate = 0 }, Clock);
             Flows = new OfFlowTables(Dp);
-            Dp.Events = new Ev(this);
+            Dp.Subscribe(new Ev(this));
             Ports = new MemoryPort[ports];
             for (int i = 0; i < ports; i++)
             {
@@ -372,6 +372,34 @@ public sealed class ForwardingTests
         r.Dp.PacketOut(f, OfPort.None, new FlowActions([FlowAction.Output(2), FlowAction.Output(3)]));
         Assert.Single(r.Sent(2));
         Assert.Single(r.Sent(3));
+    }
+
+    [Fact]
+    public void EveryListenerHearsMaintenanceStartBeforeExpiry_AndUnsubscribedOnesNothing()
+    {
+        using var r = new Rig();
+        var log = new List<string>();
+        var a = new OrderLog("a", log);
+        var b = new OrderLog("b", log);
+        r.Dp.Subscribe(a);
+        r.Dp.Subscribe(b);
+        var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
+        Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 5, new FlowActions([FlowAction.Output(2)]), IdleTimeout: 1)));
+        r.Clock.Advance(TimeSpan.FromSeconds(2));
+        r.Dp.RunMaintenance();
+        Assert.Equal(new[] { "a start", "b start", "a expired", "b expired" }, log);
+        Assert.Single(r.Removed);
+
+        r.Dp.Unsubscribe(a);
+        log.Clear();
+        r.Dp.RunMaintenance();
+        Assert.Equal(new[] { "b start" }, log);
+    }
+
+    private sealed class OrderLog(string name, List<string> log) : IDatapathEvents
+    {
+        public void OnMaintenanceStarting() => log.Add(name + " start");
+        public void OnFlowExpired(in FlowRemoved expired) => log.Add(name + " expired");
     }
 
     [Fact]

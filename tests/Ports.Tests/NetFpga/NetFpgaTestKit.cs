@@ -41,7 +41,7 @@ internal sealed class SwitchRig : IDisposable
         Clock = clock ?? new ManualClock();
         Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, Clock);
         Tables = new OfFlowTables(Dp);
-        Dp.Events = new Ev(this);
+        Dp.Subscribe(new Ev(this));
         Wires = new MemoryPort[ports];
         for (int i = 0; i < ports; i++)
             Wires[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
