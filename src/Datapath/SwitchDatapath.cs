@@ -26,11 +26,12 @@ public enum MissBehavior : byte
     Normal,
 }
 
+/// <summary>What happened to a port: added, deleted, or its config or link state changed.</summary>
 public enum PortStatusReason : byte
 {
-    Add = 0,
-    Delete = 1,
-    Modify = 2,
+    Add,
+    Delete,
+    Modify,
 }
 
 /// <summary>One receive queue a forwarding thread polls: a port's slot and the provider that receives for it (the
