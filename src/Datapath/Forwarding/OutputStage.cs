@@ -117,15 +117,22 @@ public sealed class OutputStage
                 SegmentTo(slot, p, queueId);
                 return;
             }
-            if (copy) p = CloneForOutput(p);
-            if (p < 0 || !SoftwareOffload.RefreshPartial(_pool.Frame(p), ref _pool.OffloadOf(p)))
+            if (copy)
             {
-                if (p >= 0)
+                // A later action rewrites the frame: this output gets a copy, whole if a large buffer is free, else cut.
+                int c = _pool.Clone(p);
+                if (c < 0)
                 {
-                    // A rewrite left the frame unlike its offload request: finish it here instead.
                     SegmentTo(slot, p, queueId);
-                    if (copy) _pool.Release(p);
+                    return;
                 }
+                p = c;
+            }
+            if (!SoftwareOffload.RefreshPartial(_pool.Frame(p), ref _pool.OffloadOf(p)))
+            {
+                // A rewrite left the frame unlike its offload request: finish it here instead.
+                SegmentTo(slot, p, queueId);
+                if (copy) _pool.Release(p);
                 return;
             }
             _f.Counters.Add(DatapathCounters.OffloadHandedOn);
@@ -194,14 +201,6 @@ public sealed class OutputStage
         queue[_txCount[q]++] = buf;
         _txPending = true;
         if (_txCount[q] == queue.Length) FlushQueue(q);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private int CloneForOutput(int p)
-    {
-        int c = _pool.Clone(p);
-        if (c < 0) _f.Drops.Add(DropReason.PoolExhausted);
-        return c;
     }
 
     /// <summary>

@@ -11,6 +11,8 @@ namespace Softswitch.Datapath.Packets;
 /// <see cref="CsumStart"/> with the frame start (VLAN push/pop). The GSO type values are virtio-net's
 /// (include/uapi/linux/virtio_net.h), so a port speaking virtio-net copies them as they are.
 /// Kept only for large buffers (<see cref="PacketPool.IsLarge"/>); a frame in a small buffer owes nothing.
+/// A super-frame handed on whole counts as one packet in flow and port statistics (its bytes: one set of headers and
+/// all the payload), as in Open vSwitch with user-space TSO; segmented in software, each segment counts on output.
 /// </remarks>
 public struct OffloadInfo
 {

@@ -1,0 +1,339 @@
+using System.Buffers.Binary;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
+using Softswitch.Ofproto;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Datapath.Tests.Forwarding;
+
+/// <summary>
+/// GSO super-frames through the pipeline in large buffers: handed on whole (with their offload request, partial
+/// checksum refreshed after rewrites) to ports that take them, cut in software for every other output (a port
+/// without offloads, the controller), and the buffers come back. Checksums are checked by completing them as the
+/// kernel would and by verifying each software segment.
+/// </summary>
+public sealed class SuperFrameTests
+{
+    private static readonly MacAddress Src = MacAddress.Parse("02:00:00:00:00:01"), Dst = MacAddress.Parse("02:00:00:00:00:02");
+    private static readonly uint SrcIp = Ipv4.Parse("10.5.0.1"), DstIp = Ipv4.Parse("10.5.0.2");
+    private const int Mss = 1448, Payload = 20 * Mss + 100;   // 21 segments, the last one short
+    private const int L4 = 34;
+
+    /// <summary>A port whose frames arrive in large buffers as super-frames and which takes them whole (or not) on send.</summary>
+    private sealed class OffloadPort(string name, bool accepts) : IPort
+    {
+        private readonly Queue<(byte[] Frame, OffloadInfo Offload)> _rx = new();
+        public readonly List<(byte[] Frame, OffloadInfo Offload, bool Large)> Sent = new();
+        public bool Capture = true;
+        public long SentCount;
+        public byte[]? Generator;
+        public OffloadInfo GeneratorOffload;
+        public int GeneratorLeft;
+
+        public PortInfo Info { get; } = new(name, MacAddress.Parse("02:00:00:00:aa:01"));
+        public PortCounters Counters { get; } = new();
+        public bool LinkUp => true;
+        public bool AcceptsOffload => accepts;
+        public int WaitFd => PortWait.NeverReceives;
+
+        public void Inject(byte[] frame, OffloadInfo o) => _rx.Enqueue((frame, o));
+
+        public int Receive(PacketPool pool, Span<int> pkts)
+        {
+            int n = 0;
+            while (n < pkts.Length && (_rx.Count > 0 || GeneratorLeft > 0))
+            {
+                int p = pool.AllocLarge();
+                if (p < 0) break;
+                byte[] f;
+                OffloadInfo o;
+                if (_rx.Count > 0) (f, o) = _rx.Dequeue();
+                else
+                {
+                    f = Generator!;
+                    o = GeneratorOffload;
+                    GeneratorLeft--;
+                }
+                Assert.True(pool.Write(p, f));
+                pool.OffloadOf(p) = o;
+                pkts[n++] = p;
+            }
+            return n;
+        }
+
+        public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
+        {
+            foreach (int p in pkts)
+            {
+                SentCount++;
+                if (Capture) Sent.Add((pool.Frame(p).ToArray(), pool.IsLarge(p) ? pool.OffloadOf(p) : default, pool.IsLarge(p)));
+            }
+        }
+
+        public void Dispose() { }
+    }
+
+    private sealed class Rig : IDisposable
+    {
+        public readonly SwitchDatapath Dp = new(new DatapathOptions { PacketInRate = 0, LargeBuffers = 8 });
+        public readonly OfFlowTables Flows;
+        public readonly OffloadPort In = new("in", accepts: true), Whole = new("whole", accepts: true);
+        public readonly MemoryPort Plain = new("plain", MacAddress.Parse("02:00:00:00:bb:01")) { CaptureSent = true };
+
+        public Rig()
+        {
+            Flows = new OfFlowTables(Dp);
+            Dp.AddPort(In, 1);
+            Dp.AddPort(Whole, 2);
+            Dp.AddPort(Plain, 3);
+        }
+
+        public void Add(params FlowAction[] actions)
+        {
+            var all = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort, new FlowKeyBuilder().InPort(1).Key);
+            Assert.Equal(FlowModStatus.Ok, Flows.Apply(new FlowMod(FlowModCommand.Add, all, 100, new FlowActions(actions))));
+        }
+
+        public long Read(Counter c) => Dp.Counters.Read(c);
+
+        public void Dispose() => Dp.Dispose();
+    }
+
+    /// <summary>Ethernet + IPv4 + TCP carrying <paramref name="payload"/> bytes, its TCP checksum left partial as a
+    /// local sender leaves it (the field holds the pseudo-header sum), with the offload request that goes with it.</summary>
+    private static (byte[] Frame, OffloadInfo Offload) SuperFrame(int payload = Payload, ushort ipId = 0x4000, uint seq = 7000)
+    {
+        int l4Length = 20 + payload;
+        var f = new byte[L4 + l4Length];
+        Src.Write(f.AsSpan(6));
+        Dst.Write(f);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), 0x0800);
+        f[14] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(16), (ushort)(20 + l4Length));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(18), ipId);
+        f[20] = 0x40;   // DF
+        f[22] = 64;
+        f[23] = 6;
+        BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(26), SrcIp);
+        BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(30), DstIp);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Compute(f.AsSpan(14, 20)));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(L4), 40000);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(L4 + 2), 5001);
+        BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(L4 + 4), seq);
+        BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(L4 + 8), 99);
+        f[L4 + 12] = 0x50;
+        f[L4 + 13] = 0x18;   // ACK PSH
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(L4 + 14), 512);
+        for (int i = 0; i < payload; i++) f[L4 + 20 + i] = (byte)(i * 7 + 3);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(L4 + 16), Checksum.PseudoHeaderSum(SrcIp, DstIp, 6, (ushort)l4Length));
+        var o = new OffloadInfo { GsoType = OffloadInfo.GsoTcpV4, GsoSize = Mss, CsumStart = L4, CsumOffset = 16 };
+        return (f, o);
+    }
+
+    /// <summary>What the kernel does with a partial checksum: sum from csum_start to the end, complement, store.</summary>
+    private static byte[] Completed(byte[] frame, OffloadInfo o)
+    {
+        var c = (byte[])frame.Clone();
+        Assert.True(SoftwareOffload.CompleteChecksum(c, o.CsumStart, o.CsumOffset));
+        return c;
+    }
+
+    private static void AssertValidTcp(byte[] f, int l3 = 14)
+    {
+        Assert.True(Checksum.IsValid(f.AsSpan(l3, 20)), "IPv4 header checksum");
+        uint s = BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(l3 + 12)), d = BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(l3 + 16));
+        var seg = f.AsSpan(l3 + 20);
+        Assert.Equal(0xFFFF, Checksum.Add(Checksum.PseudoHeaderSum(s, d, 6, (ushort)seg.Length), Checksum.Sum(seg)));
+    }
+
+    [Fact]
+    public void HandedOnWhole_ToAPortThatTakesIt_PartialChecksumFollowsRewrittenAddressAndPort()
+    {
+        using var rig = new Rig();
+        uint newDst = Ipv4.Parse("192.0.2.77");
+        rig.Add(FlowAction.SetNwDst(newDst), FlowAction.SetTpDst(8080), FlowAction.Output(2));
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+
+        var sent = Assert.Single(rig.Whole.Sent);
+        Assert.True(sent.Large);
+        Assert.Equal(frame.Length, sent.Frame.Length);
+        Assert.Equal(OffloadInfo.GsoTcpV4, sent.Offload.GsoType);
+        Assert.Equal(Mss, sent.Offload.GsoSize);
+        Assert.Equal(L4, sent.Offload.CsumStart);
+        Assert.Equal(16, sent.Offload.CsumOffset);
+        Assert.Equal(L4 + 20, sent.Offload.HdrLen);
+        Assert.Equal(newDst, BinaryPrimitives.ReadUInt32BigEndian(sent.Frame.AsSpan(30)));
+        Assert.Equal(8080, BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(L4 + 2)));
+        Assert.Equal(Checksum.PseudoHeaderSum(SrcIp, newDst, 6, (ushort)(frame.Length - L4)), BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(L4 + 16)));
+        AssertValidTcp(Completed(sent.Frame, sent.Offload));
+        Assert.Equal(1, rig.Read(DatapathCounters.OffloadHandedOn));
+        Assert.Equal(0, rig.Read(DatapathCounters.OffloadGsoSegmented));
+        var pool = rig.Dp.Forwarders[0].Pool;
+        Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    [Fact]
+    public void ToAPortWithoutOffloads_SegmentedInSoftware_EverySegmentValidAndRewritten()
+    {
+        using var rig = new Rig();
+        rig.Add(FlowAction.SetNwSrc(Ipv4.Parse("198.51.100.9")), FlowAction.SetTpSrc(1234), FlowAction.Output(3));
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+
+        var segs = rig.Plain.TakeSent();
+        Assert.Equal(21, segs.Count);
+        uint seq = 7000;
+        for (int i = 0; i < segs.Count; i++)
+        {
+            var s = segs[i];
+            int payload = i < 20 ? Mss : 100;
+            Assert.Equal(L4 + 20 + payload, s.Length);
+            AssertValidTcp(s);
+            Assert.Equal(Ipv4.Parse("198.51.100.9"), BinaryPrimitives.ReadUInt32BigEndian(s.AsSpan(26)));
+            Assert.Equal(1234, BinaryPrimitives.ReadUInt16BigEndian(s.AsSpan(L4)));
+            Assert.Equal((ushort)(0x4000 + i), BinaryPrimitives.ReadUInt16BigEndian(s.AsSpan(18)));
+            Assert.Equal(seq, BinaryPrimitives.ReadUInt32BigEndian(s.AsSpan(L4 + 4)));
+            Assert.Equal(i == 20 ? 0x18 : 0x10, s[L4 + 13]);   // PSH on the last segment only
+            Assert.True(frame.AsSpan(L4 + 20 + i * Mss, payload).SequenceEqual(s.AsSpan(L4 + 20)));
+            seq += (uint)payload;
+        }
+        Assert.Equal(1, rig.Read(DatapathCounters.OffloadGsoSegmented));
+        Assert.Equal(21, rig.Read(DatapathCounters.OffloadGsoSegments));
+        Assert.Equal(0, rig.Read(DatapathCounters.OffloadHandedOn));
+        var pool = rig.Dp.Forwarders[0].Pool;
+        Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    [Fact]
+    public void OutputThenRewriteThenOutput_SegmentsShowTheFrameBefore_TheWholeCopyAfter()
+    {
+        using var rig = new Rig();
+        rig.Add(FlowAction.Output(3), FlowAction.SetNwDst(Ipv4.Parse("203.0.113.5")), FlowAction.SetVlanVid(42), FlowAction.Output(2));
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+
+        var segs = rig.Plain.TakeSent();
+        Assert.Equal(21, segs.Count);
+        foreach (var s in segs)
+        {
+            AssertValidTcp(s);
+            Assert.Equal(DstIp, BinaryPrimitives.ReadUInt32BigEndian(s.AsSpan(30)));
+        }
+        var sent = Assert.Single(rig.Whole.Sent);
+        // The pushed tag moved the L4 header by 4 bytes, and the offsets with it.
+        Assert.Equal(frame.Length + 4, sent.Frame.Length);
+        Assert.Equal(0x8100, BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(12)));
+        Assert.Equal(L4 + 4, sent.Offload.CsumStart);
+        Assert.Equal(L4 + 24, sent.Offload.HdrLen);
+        Assert.Equal(Ipv4.Parse("203.0.113.5"), BinaryPrimitives.ReadUInt32BigEndian(sent.Frame.AsSpan(34)));
+        AssertValidTcp(Completed(sent.Frame, sent.Offload), l3: 18);
+        var pool = rig.Dp.Forwarders[0].Pool;
+        Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    [Fact]
+    public void ToTheController_EachSegmentIsAPacketIn()
+    {
+        using var rig = new Rig();   // no flow: a miss goes to the controller
+        var (frame, o) = SuperFrame(payload: 3 * Mss);
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        var ups = new List<byte[]>();
+        rig.Dp.DrainUpcalls((in Upcall u) => ups.Add(u.Frame.ToArray()));
+        Assert.Equal(3, ups.Count);
+        foreach (var u in ups)
+        {
+            Assert.Equal(L4 + 20 + Mss, u.Length);
+            AssertValidTcp(u);
+        }
+        Assert.Equal(1, rig.Read(DatapathCounters.OffloadGsoSegmented));
+    }
+
+    [Fact]
+    public void CopyForAPortThatTakesOffloads_NoLargeBufferFree_SegmentedInstead()
+    {
+        using var rig = new Rig();
+        rig.Add(FlowAction.Output(2), FlowAction.SetTpDst(10), FlowAction.Output(2));
+        var pool = rig.Dp.Forwarders[0].Pool;
+        for (int i = 0; i < pool.LargeCapacity; i++) rig.In.Inject(SuperFrame().Frame, SuperFrame().Offload);   // a burst takes every large buffer
+        rig.Dp.PollUntilIdle();
+        int whole = rig.Whole.Sent.Count(s => s.Large), cut = rig.Whole.Sent.Count(s => !s.Large);
+        Assert.Equal(pool.LargeCapacity, whole);   // the last output of each: the buffer itself
+        Assert.Equal(pool.LargeCapacity * 21, cut);   // the first output of each: no buffer for a whole copy
+        foreach (var s in rig.Whole.Sent)
+        {
+            if (s.Large) AssertValidTcp(Completed(s.Frame, s.Offload));
+            else AssertValidTcp(s.Frame);
+        }
+        Assert.Equal(0, rig.Read(DatapathCounters.Drop(DropReason.PoolExhausted)));
+        Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    [Fact]
+    public void MalformedSuperFrame_ForAPortWithoutOffloads_IsDroppedAndCounted()
+    {
+        using var rig = new Rig();
+        rig.Add(FlowAction.Output(3));
+        var (frame, o) = SuperFrame();
+        o.GsoType = OffloadInfo.GsoTcpV6;   // says IPv6, carries IPv4
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        Assert.Empty(rig.Plain.TakeSent());
+        Assert.Equal(1, rig.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
+        var pool = rig.Dp.Forwarders[0].Pool;
+        Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
+    }
+
+    [Fact]
+    public void IncoherentAfterRewrite_ForAPortThatTakesOffloads_IsSegmentedInstead()
+    {
+        using var rig = new Rig();
+        rig.Add(FlowAction.Output(2));
+        var (frame, o) = SuperFrame();
+        o.CsumStart = L4 + 2;   // does not point at the TCP header
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        Assert.Equal(21, rig.Whole.Sent.Count);
+        foreach (var s in rig.Whole.Sent)
+        {
+            Assert.False(s.Large);
+            AssertValidTcp(s.Frame);
+        }
+        Assert.Equal(0, rig.Read(DatapathCounters.OffloadHandedOn));
+    }
+
+    [Fact]
+    public void HandingOnAndSegmenting_AllocateNothingPerPacket()
+    {
+        using var rig = new Rig();
+        rig.Add(FlowAction.SetTpDst(9), FlowAction.Output(3), FlowAction.SetTpDst(10), FlowAction.Output(2));
+        rig.Whole.Capture = false;
+        rig.Plain.CaptureSent = false;
+        var (frame, o) = SuperFrame();
+        rig.In.Generator = frame;
+        rig.In.GeneratorOffload = o;
+        var fwd = rig.Dp.Forwarders[0];
+        var slot = rig.Dp.Ports.Get(1)!;
+        void Round()
+        {
+            rig.In.GeneratorLeft = 200;
+            while (fwd.Poll(slot) > 0) { }
+        }
+        Round();
+        long bytes = AllocationMeter.SteadyState(Round);
+        Assert.Equal(0, bytes);
+        Assert.True(rig.Read(DatapathCounters.OffloadHandedOn) >= 200, $"sent whole {rig.Whole.SentCount}, handed on {rig.Read(DatapathCounters.OffloadHandedOn)}, segments {rig.Read(DatapathCounters.OffloadGsoSegments)}, forwarder packets {fwd.Packets}, misses {fwd.Misses}");
+        Assert.True(rig.Read(DatapathCounters.OffloadGsoSegments) >= 200 * 21);
+    }
+}
