@@ -62,6 +62,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _log = _loggers.CreateLogger("ofagent");
         _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
         dp.Subscribe(this);
+        AgentCounters.Register(dp.Counters, this);
         ApplyFailMode();
     }
 
@@ -101,7 +102,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     {
         var listeners = Options.Listeners.Select(OfEndpoint.Parse).ToList();
         var controllers = Options.Controllers.Select(OfEndpoint.Parse).ToList();
-        if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls);
+        if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls, _log);
         // Passive controllers (ptcp:/pssl:/punix: in Controllers) are primaries; --listen endpoints are services.
         var passive = controllers.Where(e => e.Passive).Select(e => (Ep: e, Primary: true))
                                  .Concat(listeners.Select(e => (Ep: e, Primary: false))).ToList();
@@ -723,5 +724,6 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();
         _dp.Unsubscribe(this);
+        _dp.Counters.RemoveSources(this);
     }
 }

@@ -209,56 +209,100 @@ public sealed class DaemonCliTests : IDisposable
     }
 
     [Fact]
-    public async Task Metrics_ScrapedOverHttp_ParseAsOpenMetrics()
+    public async Task Metrics_ScrapedOverHttp_ParseAsOpenMetrics_MatchDpShow()
     {
-        int port = FreePort();
-        var (pid, ctl, _, _) = Detached("--metrics", $"127.0.0.1:{port}");
+        int port = FreePort(), of = FreePort();
+        var (pid, ctl, _, _) = Detached("--metrics", $"127.0.0.1:{port}", "--controller", $"ptcp:{of}");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/metrics");
-        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
-        using var response = await http.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType?.MediaType);
-        string body = await response.Content.ReadAsStringAsync();
 
-        // The OpenMetrics text format: families declared by TYPE (and HELP) before their samples, one sample per line
-        // (name, optional labels, value), names of counter samples end in _total, and the exposition ends with # EOF.
-        var lines = body.Split('\n');
-        Assert.Equal("# EOF", lines[^1] == "" ? lines[^2] : lines[^1]);
-        var types = new Dictionary<string, string>();
-        var samples = new Dictionary<string, double>();
-        var sample = new System.Text.RegularExpressions.Regex(@"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.eE+]+|NaN|\+Inf|-Inf)$");
-        foreach (var line in lines.TakeWhile(l => l != "# EOF"))
+        async Task<OpenMetricsText> Scrape()
         {
-            if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
-            {
-                var parts = line.Split(' ');
-                types[parts[2]] = parts[3];
-                continue;
-            }
-            if (line.StartsWith("# HELP ", StringComparison.Ordinal) || line.StartsWith("# UNIT ", StringComparison.Ordinal)) continue;
-            var m = sample.Match(line);
-            Assert.True(m.Success, $"not an OpenMetrics sample: '{line}'");
-            string name = m.Groups[1].Value;
-            string family = types.ContainsKey(name) ? name : name.EndsWith("_total", StringComparison.Ordinal) ? name[..^6] : name;
-            Assert.True(types.TryGetValue(family, out var type), $"sample {name} without a TYPE line");
-            if (type == "counter") Assert.EndsWith("_total", name);
-            samples[name + m.Groups[2].Value] = double.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/metrics");
+            request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType?.MediaType);
+            return OpenMetricsText.Parse(await response.Content.ReadAsStringAsync());
         }
-        Assert.Equal(0, samples["softswitch_interface_rx_packets_total{port=\"1\",name=\"mem1\"}"]);
-        Assert.Equal(1, samples["softswitch_interface_link_up{port=\"2\",name=\"mem2\"}"]);
-        Assert.Equal(0, samples["softswitch_controller_connected"]);
-        Assert.Contains("softswitch_datapath_drops_total{reason=\"MissSecure\"}", samples.Keys);
-        Assert.Contains("softswitch_flows{table=\"hash\"}", samples.Keys);
+
+        var m = await Scrape();
+        Assert.Equal("counter", m.Types["softswitch_interface_rx_packets"]);
+        Assert.Equal("gauge", m.Types["softswitch_interface_link_up"]);
+        Assert.Equal(0, m["softswitch_interface_rx_packets_total{name=\"mem1\",port=\"1\"}"]);
+        Assert.Equal(1, m["softswitch_interface_link_up{name=\"mem2\",port=\"2\"}"]);
+        Assert.Equal(0, m["softswitch_controller_connected"]);
+        Assert.Equal(0, m["softswitch_datapath_drops_total{reason=\"miss-secure\"}"]);
+        Assert.Equal(0, m["softswitch_coverage_total{counter=\"emc-hit\"}"]);
+        Assert.Contains("softswitch_flows{table=\"hash\"}", m.Samples.Keys);
+        string target = Assert.Single(m.Samples.Keys, k => k.StartsWith("target_info{", StringComparison.Ordinal));
+        Assert.Contains("service_instance_id=\"000000000000002a\"", target);
+        Assert.Contains("service_name=\"softswitch\"", target);
+
+        // Traffic: a controller sends three packet-outs to port 1 and one back to its own in_port (dropped, counted).
+        using (var controller = new TcpClient())
+        {
+            controller.Connect(IPAddress.Loopback, of);
+            var stream = controller.GetStream();
+            stream.ReadTimeout = 10_000;
+            stream.Write([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);   // HELLO, OpenFlow 1.0
+            ReadUntil(stream, 0);                                   // the switch's HELLO
+            for (int i = 0; i < 4; i++) stream.Write(i < 3 ? PacketOut(0xffff, 1, (uint)(10 + i)) : PacketOut(2, 2, 13));
+            stream.Write([0x01, 18, 0x00, 0x08, 0, 0, 0, 99]);      // BARRIER_REQUEST
+            ReadUntil(stream, 19);                                  // BARRIER_REPLY: every packet-out is done
+            m = await Scrape();
+            Assert.Equal(1, m["softswitch_controller_connected"]);
+        }
+
+        // The values are dp/show's (read once more after the scrape: nothing moves between them here).
+        string dpShow = Softswitch("ctl", "-t", ctl, "dp/show").Out;
+        var line = System.Text.RegularExpressions.Regex.Match(dpShow, @"(?m)^  1 mem1: .* tx (\d+) packets (\d+) bytes");
+        Assert.True(line.Success, dpShow);
+        Assert.Equal(3, long.Parse(line.Groups[1].Value));
+        Assert.Equal(3, m["softswitch_interface_tx_packets_total{name=\"mem1\",port=\"1\"}"]);
+        Assert.Equal(long.Parse(line.Groups[2].Value), m["softswitch_interface_tx_bytes_total{name=\"mem1\",port=\"1\"}"]);
+        Assert.Equal(3 * 60, m["softswitch_interface_tx_bytes_total{name=\"mem1\",port=\"1\"}"]);
+        string coverage = Softswitch("ctl", "-t", ctl, "coverage/show").Out;
+        long toInPort = long.Parse(System.Text.RegularExpressions.Regex.Match(coverage, @"(?m)^drop-output-to-in-port +(\d+)").Groups[1].Value);
+        Assert.Equal(1, toInPort);
+        Assert.Equal(toInPort, m["softswitch_datapath_drops_total{reason=\"output-to-in-port\"}"]);
+        Assert.Equal(toInPort, m["softswitch_coverage_total{counter=\"drop-output-to-in-port\"}"]);
+        var listener = System.Text.RegularExpressions.Regex.Match(dpShow, @"(?m)^listener (\S+): \d+ open, (\d+) accepted, (\d+) established");
+        Assert.True(listener.Success, dpShow);
+        Assert.Equal(1, long.Parse(listener.Groups[3].Value));
+        Assert.Equal(1, m[$"softswitch_listener_established_total{{endpoint=\"{listener.Groups[1].Value}\"}}"]);
 
         // A port added at run time appears at the next scrape; the plain Prometheus format is the default.
         Assert.Equal(0, Softswitch("ctl", "-t", ctl, "port/add", "mem:1", "9").Code);
         string plain = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
-        Assert.Contains("softswitch_interface_rx_packets_total{port=\"9\",name=\"mem9\"} 0", plain);
+        Assert.Contains("softswitch_interface_rx_packets_total{name=\"mem9\",port=\"9\"} 0", plain);
+        Assert.Contains("# TYPE softswitch_interface_rx_packets_total counter", plain);
         Assert.DoesNotContain("# EOF", plain);
 
         Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
         WaitGone(pid);
+    }
+
+    /// <summary>OFPT_PACKET_OUT of a 60-byte frame, no buffer, one output action.</summary>
+    private static byte[] PacketOut(ushort inPort, ushort outPort, uint xid)
+    {
+        var msg = new byte[8 + 8 + 8 + 60];
+        msg[0] = 1;
+        msg[1] = 13;
+        BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(2), (ushort)msg.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(msg.AsSpan(4), xid);
+        BinaryPrimitives.WriteUInt32BigEndian(msg.AsSpan(8), 0xffffffff);   // buffer_id: none
+        BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(12), inPort);
+        BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(14), 8);            // actions_len
+        BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(16), 0);            // OFPAT_OUTPUT
+        BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(18), 8);
+        BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(20), outPort);
+        var frame = msg.AsSpan(24);
+        frame[..6].Fill(0xff);                                                // broadcast from 02:00:00:00:00:01
+        frame[6] = 2;
+        frame[11] = 1;
+        frame[12] = 0x88;                                                     // an experimental EtherType
+        frame[13] = 0xb5;
+        return msg;
     }
 
     /// <summary>Reads OpenFlow messages until one of <paramref name="type"/> arrives (answering ECHO_REQUEST on the way).</summary>

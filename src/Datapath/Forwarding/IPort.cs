@@ -63,9 +63,11 @@ public sealed class PortCounters
     /// </summary>
     public long RxErrors = -1, TxErrors = -1, RxFrameErrors = -1, RxOverErrors = -1, RxCrcErrors = -1, Collisions = -1;
     /// <summary>Kernel offloads taken in software on receive: partial checksums completed, GSO super-frames cut into
-    /// segments (and the segments made), super-frames refused (unsupported or malformed), and frames larger than a
-    /// packet buffer or the receive ring (dropped; also in RxDropped).</summary>
-    public long RxChecksumCompleted, RxGsoFrames, RxGsoSegments, RxGsoRefused, RxOversize;
+    /// segments (and the segments made), super-frames refused (unsupported or malformed), frames larger than a
+    /// packet buffer or the receive ring (dropped; also in RxDropped), and super-frames received whole into a large
+    /// buffer (segmented later only if their output port cannot take them). The datapath adds them to the counter
+    /// registry (<c>offload-*</c> in <c>ctl coverage/show</c>).</summary>
+    public long RxChecksumCompleted, RxGsoFrames, RxGsoSegments, RxGsoRefused, RxOversize, RxGsoWhole;
 
     public PortCountersSnapshot Snapshot() => new(
         Volatile.Read(ref RxPackets), Volatile.Read(ref TxPackets), Volatile.Read(ref RxBytes), Volatile.Read(ref TxBytes),
@@ -110,6 +112,13 @@ public interface IPort : IDisposable
     /// frames already (the thread polls again instead of sleeping).
     /// </summary>
     bool PrepareWait() => true;
+
+    /// <summary>
+    /// Whether <see cref="Send"/> takes a large buffer's frame whole with what it owes (<see cref="PacketPool.Offload"/>:
+    /// a GSO super-frame, a partial checksum) and has the kernel or the device finish it (a packet socket with
+    /// PACKET_VNET_HDR). Other ports are given such frames already segmented by the datapath.
+    /// </summary>
+    bool AcceptsOffload => false;
 
     /// <summary>
     /// Splits receiving across <paramref name="count"/> forwarding threads: receivers (this port first) that together
