@@ -4,17 +4,21 @@
 #
 #   bash bench/reliability/run.sh            # full figures (about 10 minutes)
 #   bash bench/reliability/run.sh --quick    # the short version CI runs (about 2 minutes)
-#   options: --fuzz N (messages), --flaps N, --no-build
+#   bash bench/reliability/run.sh --soak 30  # only the soak: 30 minutes of traffic, flow churn, controller restarts (root)
+#   options: --fuzz N (messages), --flaps N, --churn-rate N (soak flow-mods/s), --only SCENARIO[,SCENARIO...], --no-build
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-QUICK=0 BUILD=1 FUZZ="" FLAPS=""
+QUICK=0 BUILD=1 FUZZ="" FLAPS="" SOAK="" CHURN_RATE=10000 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
     --fuzz) FUZZ=$2; shift ;;
     --flaps) FLAPS=$2; shift ;;
-    *) echo "usage: run.sh [--quick] [--fuzz N] [--flaps N] [--no-build]" >&2; exit 2 ;;
+    --soak) SOAK=$2; shift ;;
+    --churn-rate) CHURN_RATE=$2; shift ;;
+    --only) ONLY=$2; shift ;;
+    *) echo "usage: run.sh [--quick] [--fuzz N] [--flaps N] [--soak MINUTES [--churn-rate N]] [--only SCENARIO,...] [--no-build]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -23,13 +27,16 @@ if [ $QUICK = 1 ]; then
 else
   SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-20} FLOWS=1000
 fi
-for t in python3 ovs-ofctl ovs-testcontroller; do
+NEED="python3 ovs-ofctl ovs-testcontroller"; [ "$(id -u)" = 0 ] && NEED="$NEED iperf3 ip ethtool ping tcpreplay"
+for t in $NEED; do
   command -v $t >/dev/null || { echo "reliability: $t is missing (run scripts/install-deps.sh as root)" >&2; exit 2; }
 done
 [ $BUILD = 1 ] && dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
-SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
 PY=$(command -v python3)
 RUN=$(mktemp -d /tmp/ssw-reliability.XXXXXX)
+# A private copy of the build: a rebuild of the tree during a long run must not change the daemon under test.
+cp -r src/Softswitch/bin/Release/net10.0 "$RUN/bin"
+SSW="dotnet $RUN/bin/softswitch.dll"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$RUN"; }
 trap cleanup EXIT
@@ -53,8 +60,51 @@ start() {
   echo "reliability: the daemon did not start:" >&2; cat "$RUN/$name.log" >&2; return 1
 }
 alive() { kill -0 "$1" 2>/dev/null; }
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+for i in $(seq $FLOWS); do echo "cookie=0x77,priority=10,ip,nw_dst=10.9.$((i / 256)).$((i % 256)),actions=output:2"; done >"$RUN/flows.txt"
+table() {
+  echo
+  printf '%-18s %-6s %s\n' scenario result figures
+  printf '%-18s %-6s %s\n' -------- ------ -------
+  for r in "${ROWS[@]}"; do echo "$r"; done
+  for r in "${ROWS[@]}"; do case "$r" in *" FAIL "*) exit 1 ;; esac; done
+  exit 0
+}
+
+# Two namespaces A and B (with `netns_up addr`: hosts 10.0.0.1 and 10.0.0.2), each behind a veth whose host end becomes a switch port (root).
+netns_up() {
+  NSA=tlsrel-a-$$ NSB=tlsrel-b-$$ VA=tlsra$$ VB=tlsrb$$
+  VA=${VA:0:12} VB=${VB:0:12}
+  netns_cleanup() { ip netns del $NSA 2>/dev/null || true; ip netns del $NSB 2>/dev/null || true; }
+  trap 'netns_cleanup; cleanup' EXIT
+  ip netns add $NSA; ip netns add $NSB
+  ip link add ${VA}n type veth peer name ${VA}h; ip link set ${VA}n netns $NSA
+  ip link add ${VB}n type veth peer name ${VB}h; ip link set ${VB}n netns $NSB
+  for v in ${VA}h ${VB}h; do sysctl -qw net.ipv6.conf.$v.disable_ipv6=1; ip link set $v up; ethtool -K $v tx off tso off gso off gro off >/dev/null 2>&1 || true; done
+  ip netns exec $NSA sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip netns exec $NSB sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip -n $NSA link set ${VA}n up; ip -n $NSB link set ${VB}n up; ip -n $NSA link set lo up; ip -n $NSB link set lo up
+  if [ "${1:-}" = addr ]; then ip -n $NSA addr add 10.0.0.1/24 dev ${VA}n; ip -n $NSB addr add 10.0.0.2/24 dev ${VB}n; fi
+  ip netns exec $NSA ethtool -K ${VA}n tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+  ip netns exec $NSB ethtool -K ${VB}n tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+}
+
+# Counters of the daemon whose control socket is $DPCTL.
+dpshow() { $SSW ctl --target "$DPCTL" dp/show; }
+# "rx R packets B bytes D dropped, tx T packets B bytes D dropped" of port $1
+portc() { dpshow | $PY -c "import re,sys; l=[x for x in sys.stdin if x.startswith('  $1 ')][0]; m=re.search(r'rx (\d+) packets \d+ bytes (\d+) dropped, tx (\d+) packets \d+ bytes (\d+) dropped', l); print(*m.groups())"; }
+# the drop-REASON counters of dp/show's "counters:" line, listed and summed
+droplist() { dpshow | grep '^counters:' | tr ' ' '\n' | { grep '^drop-' || true; } | tr '\n' ' '; }
+drops() { droplist | tr ' ' '\n' | awk -F= '/=/ {s += $2} END {print s + 0}'; }
+brx() { ip netns exec $NSB cat /sys/class/net/${VB}n/statistics/rx_packets; }
+
+if [ -n "$SOAK" ]; then
+  [ "$(id -u)" = 0 ] || { echo "reliability: the soak needs root (network namespaces)" >&2; exit 2; }
+  . bench/reliability/soak.sh
+  table
+fi
 
 # 1. Listener storm: silent and trickling peers, a controller measuring FLOW_MOD+BARRIER round trips meanwhile.
+if want listener-storm; then
 P=$(port); start storm --listen ptcp:$P --unixctl none
 $PY bench/reliability/listener_storm.py --port $P --pid $DPID_PID --silent $SILENT --trickle $TRICKLE --seconds $STORM_S --controller --json >"$RUN/storm.json"
 ok=PASS
@@ -64,8 +114,10 @@ ok=PASS
 alive $DPID_PID || ok=FAIL
 row listener-storm $ok "$(json $RUN/storm.json "f\"$SILENT silent + $TRICKLE trickling: threads {d['threads_before']}->{d['threads_max']} max, RSS {d['rss_mb_before']}->{d['rss_mb_max']} MB max, open at end {d['silent_open_at_end'] + d['trickle_open_at_end']}; flow-mod p50/p99 {d['flowmod_ms_p50_idle']}/{d['flowmod_ms_p99_idle']} ms idle, {d['flowmod_ms_p50_storm']}/{d['flowmod_ms_p99_storm']} ms in the storm\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 2. Connection flood plus trickling peers.
+if want connect-flood; then
 P=$(port); start flood --listen ptcp:$P --unixctl none
 $PY bench/reliability/listener_storm.py --port $P --pid $DPID_PID --trickle $FLOOD_TRICKLE --flood $FLOOD --seconds $STORM_S --controller --json >"$RUN/flood.json"
 ok=PASS
@@ -74,8 +126,10 @@ ok=PASS
 alive $DPID_PID || ok=FAIL
 row connect-flood $ok "$(json $RUN/flood.json "f\"{d['flood_connected']} connects + $FLOOD_TRICKLE trickling: threads {d['threads_before']}->{d['threads_max']} max, RSS {d['rss_mb_before']}->{d['rss_mb_max']} MB max; flow-mod p50/p99 {d['flowmod_ms_p50_idle']}/{d['flowmod_ms_p99_idle']} ms idle, {d['flowmod_ms_p50_storm']}/{d['flowmod_ms_p99_storm']} ms in the flood\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 3. Wire fuzz: generated and mutated OpenFlow on several live sessions, ECHO within 1 s after every batch.
+if want wire-fuzz; then
 P=$(port); start fuzz --listen ptcp:$P --unixctl none
 ok=PASS
 $PY bench/reliability/wire_fuzz.py --port $P --pid $DPID_PID --messages $FUZZ --sessions 4 --json >"$RUN/fuzz.json" || ok=FAIL
@@ -83,11 +137,12 @@ alive $DPID_PID || ok=FAIL
 grep -q "unexpected error" "$RUN/fuzz.log" && ok=FAIL
 row wire-fuzz $ok "$(json $RUN/fuzz.json "f\"{d['messages']:,} messages, {d['sessions']} sessions in {d['seconds']} s (seed {d['seed']}): {d['echoes']} echoes, {d['echo_late']} late, max {d['echo_max_ms']} ms; {d['sessions_reopened']} sessions closed by the switch ({d['broken_streams_sent']} unframeable streams sent); RSS {d['rss_mb_start']}->{d['rss_mb_max']} MB max\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 4. Controller flaps: ovs-testcontroller killed (SIGKILL) and restarted; fail-secure keeps every installed flow.
+if want controller-flaps; then
 CP=$(port); LP=$(port)
 start flaps --controller tcp:127.0.0.1:$CP --listen ptcp:$LP --fail-mode secure --unixctl none
-for i in $(seq $FLOWS); do echo "cookie=0x77,priority=10,ip,nw_dst=10.9.$((i / 256)).$((i % 256)),actions=output:2"; done >"$RUN/flows.txt"
 ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$LP "$RUN/flows.txt"
 ours() { ovs-ofctl -O OpenFlow10 -F openflow10 dump-flows tcp:127.0.0.1:$LP | grep -c "cookie=0x77,.*nw_dst=10\.9\." || true; }
 ok=PASS lost=0 reconnects=0 before=$(ours)
@@ -106,8 +161,10 @@ done
 alive $DPID_PID || ok=FAIL
 row controller-flaps $ok "$FLAPS kills (SIGKILL) of ovs-testcontroller: $reconnects reconnects, $before flows installed, $lost lost (fail-secure)"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
 
 # 5. Restart safety: SIGTERM, SIGHUP, SIGKILL during flow churn; the next start takes over stale sockets and comes up clean.
+if want restart-safety; then
 CTL="$RUN/sw.ctl" OFS="$RUN/of.sock"
 ok=PASS detail=""
 for sig in TERM HUP KILL; do
@@ -133,34 +190,22 @@ for sig in TERM HUP KILL; do
   fi
 done
 row restart-safety $ok "${detail# }"
+fi
 
-# 6 and 7 need root for network namespaces: real AF_PACKET ports on veth, frames sent from a namespace.
+# 6, 7 and 8 need root for network namespaces: real AF_PACKET ports on veth, frames sent from a namespace.
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/null; then
-  NSA=tlsrel-a-$$ NSB=tlsrel-b-$$ VA=tlsra$$ VB=tlsrb$$
-  VA=${VA:0:12} VB=${VB:0:12}
-  netns_cleanup() { ip netns del $NSA 2>/dev/null || true; ip netns del $NSB 2>/dev/null || true; }
-  trap 'netns_cleanup; cleanup' EXIT
-  ip netns add $NSA; ip netns add $NSB
-  ip link add ${VA}n type veth peer name ${VA}h; ip link set ${VA}n netns $NSA
-  ip link add ${VB}n type veth peer name ${VB}h; ip link set ${VB}n netns $NSB
-  for v in ${VA}h ${VB}h; do sysctl -qw net.ipv6.conf.$v.disable_ipv6=1; ip link set $v up; ethtool -K $v tx off tso off gso off gro off >/dev/null 2>&1 || true; done
-  ip netns exec $NSA sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip netns exec $NSB sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-  ip -n $NSA link set ${VA}n up; ip -n $NSB link set ${VB}n up
-  ip netns exec $NSA ethtool -K ${VA}n tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+  netns_up
   P=$(port); SCP=$(port)
   # ovs-ofctl talks to the service listener; the stalled controller of scenario 7 connects as the controller.
-  start netns --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$P --controller ptcp:$SCP --fail-mode secure --unixctl "$RUN/nf.ctl"
   OF="ovs-ofctl -O OpenFlow10 --no-names"
-  dpshow() { $SSW ctl --target "$RUN/nf.ctl" dp/show; }
-  # "rx R packets B bytes D dropped, tx T packets B bytes D dropped" of port $1
-  portc() { dpshow | $PY -c "import re,sys; l=[x for x in sys.stdin if x.startswith('  $1 ')][0]; m=re.search(r'rx (\d+) packets \d+ bytes (\d+) dropped, tx (\d+) packets \d+ bytes (\d+) dropped', l); print(*m.groups())"; }
-  # the drop-REASON counters of dp/show's "counters:" line, listed and summed
-  droplist() { dpshow | grep '^counters:' | tr ' ' '\n' | { grep '^drop-' || true; } | tr '\n' ' '; }
-  drops() { droplist | tr ' ' '\n' | awk -F= '/=/ {s += $2} END {print s + 0}'; }
-  brx() { ip netns exec $NSB cat /sys/class/net/${VB}n/statistics/rx_packets; }
+  DPCTL="$RUN/nf.ctl"
   [ $QUICK = 1 ] && NFRAMES=20000 || NFRAMES=500000
+  if want frame-fuzz || want slow-reader; then
+  start netns --ports afpacket:${VA}h,afpacket:${VB}h --listen ptcp:$P --controller ptcp:$SCP --fail-mode secure --unixctl "$RUN/nf.ctl"
+  fi
 
   # 6. Frame fuzz through real ports: every frame received is forwarded or dropped by a named reason.
+  if want frame-fuzz; then
   $OF add-flow tcp:127.0.0.1:$P "priority=1,in_port=1,actions=output:2"
   $OF add-flow tcp:127.0.0.1:$P "priority=5,in_port=1,ip,nw_dst=10.0.0.2,actions=mod_nw_tos:4,output:2"
   $OF add-flow tcp:127.0.0.1:$P "priority=6,in_port=1,dl_vlan=5,actions=strip_vlan,output:2"
@@ -180,8 +225,11 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   alive $DPID_PID || ok=FAIL
   row frame-fuzz $ok "$sent malformed frames sent: port 1 received $rx (+$rxd ring drops) = $tx forwarded + $txd tx drops + $dr dropped by reason ($(droplist)); $brx_ arrived behind port 2"
 
+  fi
+
   # 7. A controller that stops reading during a packet-in storm: forwarding on installed flows unchanged, memory
   #    bounded, the connection kept (packet-ins dropped and counted), and answers again when it reads.
+  if want slow-reader; then
   $OF del-flows tcp:127.0.0.1:$P
   $OF add-flow tcp:127.0.0.1:$P "priority=100,in_port=1,ip,nw_dst=10.0.0.2,actions=output:2"
   [ $QUICK = 1 ] && { STALL=6; NMISS=50000; NFLOW=20000; } || { STALL=20; NMISS=500000; NFLOW=200000; }
@@ -208,15 +256,20 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/nu
   [ $fl -ge $((NFLOW * 99 / 100)) ] || ok=FAIL
   alive $DPID_PID || ok=FAIL
   row slow-reader $ok "controller stalled ${STALL} s under $NMISS misses: $fl of $NFLOW installed-flow frames delivered, $pin, RSS $rss0->$rssmax MB; after: $res"
-  kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+  fi
+  if [ -n "${DPID_PID:-}" ] && alive $DPID_PID; then kill $DPID_PID; wait $DPID_PID 2>/dev/null || true; fi
+
+  # 6b. Frame fuzz through tunnel ports, at the harness's top speed (bench/reliability/tunnel_fuzz.sh).
+  if want tunnel-fuzz; then
+    . bench/reliability/tunnel_fuzz.sh
+  fi
+
+  # 8. Controller flaps under traffic, with ovs-testcontroller and os-ken (bench/reliability/flaps_traffic.sh).
+  if want flaps-traffic; then
+    . bench/reliability/flaps_traffic.sh
+  fi
 else
-  row frame-fuzz SKIP "needs root and ip netns"
-  row slow-reader SKIP "needs root and ip netns"
+  for s in frame-fuzz slow-reader tunnel-fuzz flaps-traffic; do if want $s; then row $s SKIP "needs root and ip netns"; fi; done
 fi
 
-echo
-printf '%-18s %-6s %s\n' scenario result figures
-printf '%-18s %-6s %s\n' -------- ------ -------
-for r in "${ROWS[@]}"; do echo "$r"; done
-for r in "${ROWS[@]}"; do case "$r" in *" FAIL "*) exit 1 ;; esac; done
-exit 0
+table

@@ -26,11 +26,12 @@ public enum MissBehavior : byte
     Normal,
 }
 
+/// <summary>What happened to a port: added, deleted, or its config or link state changed.</summary>
 public enum PortStatusReason : byte
 {
-    Add = 0,
-    Delete = 1,
-    Modify = 2,
+    Add,
+    Delete,
+    Modify,
 }
 
 /// <summary>One receive queue a forwarding thread polls: a port's slot and the provider that receives for it (the
@@ -60,6 +61,10 @@ public sealed class DatapathOptions
     /// <summary>Bytes of frame a packet buffer holds (besides its headroom): at least the largest port MTU plus the
     /// Ethernet header and two VLAN tags, so jumbo frames fit.</summary>
     public int FrameSize { get; set; } = PacketPool.DefaultDataSize;
+    /// <summary>Large (64 KiB) packet buffers per forwarding thread, for GSO super-frames received whole from ports that
+    /// speak the kernel's offloads and handed on whole to ports that take them (0: super-frames are always segmented
+    /// on receive). When they run out, a port segments on receive.</summary>
+    public int LargeBuffers { get; set; } = 32;
     /// <summary>EMC entries per forwarding thread (0 = no EMC).</summary>
     public int EmcEntries { get; set; } = 8192;
     public int UpcallSlots { get; set; } = 1024;
@@ -145,12 +150,12 @@ public sealed class SwitchDatapath : IDisposable
         _assigned = new List<RxQueue>[threads];
         for (int i = 0; i < threads; i++)
         {
-            _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots);
+            _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots, Options.LargeBuffers);
             _assigned[i] = new List<RxQueue>();
         }
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
-        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots);
+        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0);
         ControlSlot = new PortSlot(new NullPort(), OfPort.None, -1, 0);
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
@@ -226,8 +231,38 @@ public sealed class SwitchDatapath : IDisposable
             }
             PublishAssignments();
         }
+        AddPortCounterSources(slot);
         Events?.OnPortStatus(PortStatusReason.Add, slot);
         return slot;
+    }
+
+    /// <summary>The offloads a port takes on receive, as registry counters (read from its <see cref="PortCounters"/>).</summary>
+    private static readonly (Counter Counter, Func<PortCounters, long> Read)[] s_portOffloadCounters =
+    [
+        (DatapathCounters.OffloadCsumCompleted, static c => Volatile.Read(ref c.RxChecksumCompleted)),
+        (DatapathCounters.OffloadGsoSegmented, static c => Volatile.Read(ref c.RxGsoFrames)),
+        (DatapathCounters.OffloadGsoSegments, static c => Volatile.Read(ref c.RxGsoSegments)),
+        (DatapathCounters.OffloadGsoWhole, static c => Volatile.Read(ref c.RxGsoWhole)),
+        (DatapathCounters.OffloadGsoRefused, static c => Volatile.Read(ref c.RxGsoRefused)),
+        (DatapathCounters.OffloadOversize, static c => Volatile.Read(ref c.RxOversize)),
+    ];
+
+    private void AddPortCounterSources(PortSlot slot)
+    {
+        var pc = slot.Port.Counters;
+        foreach (var (counter, read) in s_portOffloadCounters) Counters.AddSource(counter, () => read(pc), slot);
+    }
+
+    /// <summary>A removed port's counts stay in the registry (its totals move to the shared set), so counters never go back.</summary>
+    private void RemovePortCounterSources(PortSlot slot)
+    {
+        var pc = slot.Port.Counters;
+        Counters.RemoveSources(slot);
+        foreach (var (counter, read) in s_portOffloadCounters)
+        {
+            long v = read(pc);
+            if (v != 0) Counters.Shared.AddAtomic(counter, v);
+        }
     }
 
     public bool RemovePort(ushort no)
@@ -243,6 +278,7 @@ public sealed class SwitchDatapath : IDisposable
             PublishAssignments();
         }
         Tunnels.OnPortRemoved(slot);
+        RemovePortCounterSources(slot);
         MacTable.Age(Clock.NowNanos, no);
         Events?.OnPortStatus(PortStatusReason.Delete, slot);
         return true;

@@ -62,6 +62,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         _log = _loggers.CreateLogger("ofagent");
         _buffers = new PacketBufferPool(options.PacketBuffers, options.PacketBufferLifetime);
         dp.Events = this;
+        AgentCounters.Register(dp.Counters, this);
         ApplyFailMode();
     }
 
@@ -101,7 +102,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     {
         var listeners = Options.Listeners.Select(OfEndpoint.Parse).ToList();
         var controllers = Options.Controllers.Select(OfEndpoint.Parse).ToList();
-        if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls);
+        if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls, _log);
         // Passive controllers (ptcp:/pssl:/punix: in Controllers) are primaries; --listen endpoints are services.
         var passive = controllers.Where(e => e.Passive).Select(e => (Ep: e, Primary: true))
                                  .Concat(listeners.Select(e => (Ep: e, Primary: false))).ToList();
@@ -270,7 +271,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                 BufferId = bufferId,
                 TotalLen = (ushort)u.Frame.Length,
                 InPort = u.InPort,
-                Reason = u.Reason == PacketInReason.NoMatch ? OfpPacketInReason.NoMatch : OfpPacketInReason.Action,
+                Reason = WireMap.ToWire(u.Reason),
                 Data = u.Frame[..dataLen].ToArray(),
             };
             if (c.SendAsync(pin)) Interlocked.Increment(ref PacketInsSent);
@@ -301,12 +302,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             Match = MatchTranslator.ToOfpMatch(e.Match),
             Cookie = OfFlowRule.CookieOf(e),
             Priority = e.RequestedPriority,
-            Reason = r.Reason switch
-            {
-                FlowRemovedReason.IdleTimeout => OfpFlowRemovedReason.IdleTimeout,
-                FlowRemovedReason.HardTimeout => OfpFlowRemovedReason.HardTimeout,
-                _ => OfpFlowRemovedReason.Delete,
-            },
+            Reason = WireMap.ToWire(r.Reason),
             DurationSec = (uint)(dur / 1_000_000_000),
             DurationNsec = (uint)(dur % 1_000_000_000),
             IdleTimeout = e.IdleTimeout,
@@ -321,12 +317,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     public void OnPortStatus(PortStatusReason reason, PortSlot port)
         => SendAsyncMessage(new OfpPortStatus
         {
-            Reason = reason switch
-            {
-                PortStatusReason.Add => OfpPortReason.Add,
-                PortStatusReason.Delete => OfpPortReason.Delete,
-                _ => OfpPortReason.Modify,
-            },
+            Reason = WireMap.ToWire(reason),
             Desc = PhyPort(port),
         });
 
@@ -418,12 +409,12 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             PortNo = p.No,
             HwAddr = new OfpMac(info.HwAddr.Value),
             Name = info.Name.Length > 15 ? info.Name[..15] : info.Name,
-            Config = (OfpPortConfig)(uint)p.Config,
-            State = (OfpPortState)(uint)p.State,
-            Curr = (OfpPortFeatures)(uint)info.Current,
-            Advertised = (OfpPortFeatures)(uint)info.Advertised,
-            Supported = (OfpPortFeatures)(uint)info.Supported,
-            Peer = (OfpPortFeatures)(uint)info.Peer,
+            Config = WireMap.ToWire(p.Config),
+            State = WireMap.ToWire(p.State),
+            Curr = WireMap.ToWire(info.Current),
+            Advertised = WireMap.ToWire(info.Advertised),
+            Supported = WireMap.ToWire(info.Supported),
+            Peer = WireMap.ToWire(info.Peer),
         };
     }
 
@@ -556,8 +547,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             SendError(c, OfpError.PortModFailed(OfpPortModFailedCode.BadHwAddr), msg);
             return;
         }
-        const uint known = 0x7F;
-        _dp.SetPortConfig(pm.PortNo, (PortConfig)((uint)pm.Config & known), (PortConfig)((uint)pm.Mask & known));
+        _dp.SetPortConfig(pm.PortNo, WireMap.ToDatapath(pm.Config), WireMap.ToDatapath(pm.Mask));
     }
 
     private void HandleQueueGetConfig(OfConnection c, OfpQueueGetConfigRequest qc, byte[] msg)
@@ -769,5 +759,6 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _pump?.Join();
         _dp.Events = null;
+        _dp.Counters.RemoveSources(this);
     }
 }

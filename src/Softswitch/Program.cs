@@ -17,6 +17,7 @@ var listen = new Option<string[]>("--listen") { Description = "listen for servic
 var privateKey = new Option<string?>("--private-key") { Description = "PEM private key of this switch, for ssl: and pssl:" };
 var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
 var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
+var bootstrapCaCert = new Option<string?>("--bootstrap-ca-cert") { Description = "instead of --ca-cert: the CA file; when it does not exist, the first ssl: controller's CA certificate is trusted without verification, saved there and required from then on (as OVS)" };
 var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable; default none)" };
 var offloadOpt = new Option<string?>("--offload") { Description = $"flow offload: none, netfpga (a NetFPGA-1G board) or netfpga-emulated (default {defaults.Offload})" };
 var dpid = new Option<string?>("--dpid") { Description = "datapath id: 0x1, 1 or 00:00:00:00:00:00:00:01, hex (default: the first port's MAC)" };
@@ -37,7 +38,7 @@ var detach = new Option<bool>("--detach") { Description = "run in the background
 var localPort = new Option<string?>("--local-port") { Description = "the LOCAL port: a tap device NAME (created administratively down; default ss-DPID), or none" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, privateKey, certificate, caCert, tunnel, offloadOpt, dpid, failMode, config, threads, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    ports, controller, listen, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
     unixctl, pidfile, detach, metrics, localPort,
 };
 run.SetAction(pr =>
@@ -54,6 +55,7 @@ run.SetAction(pr =>
     if (pr.GetValue(privateKey) is { } pk) s.PrivateKey = pk;
     if (pr.GetValue(certificate) is { } cert) s.Certificate = cert;
     if (pr.GetValue(caCert) is { } ca) s.CaCert = ca;
+    if (pr.GetValue(bootstrapCaCert) is { } bca) s.BootstrapCaCert = bca;
     if (pr.GetValue(tunnel) is { Length: > 0 } tn) s.Tunnels = [.. tn];
     if (pr.GetValue(offloadOpt) is { } o) s.Offload = o;
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;

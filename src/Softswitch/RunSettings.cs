@@ -39,6 +39,8 @@ public sealed class RunSettings
     public string? PrivateKey { get; set; }
     public string? Certificate { get; set; }
     public string? CaCert { get; set; }
+    /// <summary>The CA file learned from the first ssl: controller when it does not exist (--bootstrap-ca-cert), instead of CaCert.</summary>
+    public string? BootstrapCaCert { get; set; }
     /// <summary>The OpenMetrics endpoint, HOST:PORT (e.g. 127.0.0.1:9477), or null.</summary>
     public string? Metrics { get; set; }
     /// <summary>The LOCAL port's tap name, "none" for no LOCAL port, or null for ss-DPID (see <see cref="Ports.LocalPort"/>).</summary>
@@ -67,7 +69,7 @@ internal static class ConfigFile
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),
-        ("caCert", Kind.String), ("localPort", Kind.String),
+        ("caCert", Kind.String), ("bootstrapCaCert", Kind.String), ("localPort", Kind.String),
     ];
 
     public static IEnumerable<string> Keys => s_keys.Select(k => k.Key);

@@ -7,8 +7,9 @@ namespace Softswitch.E2E.Tests;
 
 /// <summary>
 /// The daemon as a user runs it on veths with the kernel's default offloads (tx checksum offload, TSO and GSO on, no
-/// ethtool): TCP works, and `softswitch ctl dp/show` shows the checksums completed and super-frames segmented, and the
-/// forwarding thread sleeping in the kernel when idle.
+/// ethtool): TCP works, `softswitch ctl dp/show` shows per port the checksums completed and the super-frames received
+/// whole or segmented, `ctl coverage/show` the same in the counter registry with the super-frames handed on whole, and
+/// the forwarding thread sleeps in the kernel when idle.
 /// </summary>
 public sealed partial class KernelBoundaryTests
 {
@@ -45,15 +46,28 @@ public sealed partial class KernelBoundaryTests
         foreach (Match m in OffloadLine().Matches(show.Stdout))
         {
             csum += long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            gso += long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+            gso += long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) + long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
         }
         Assert.True(csum > 0, "no checksum completed:\n" + show.Stdout);
-        Assert.True(gso > 0, "no super-frame segmented:\n" + show.Stdout);
+        Assert.True(gso > 0, "no super-frame received:\n" + show.Stdout);
+
+        var coverage = SwitchProcess.Ctl("--target", socket, "coverage/show");
+        Assert.True(coverage.Ok, coverage.Stderr + coverage.Stdout);
+        Assert.True(Counter(coverage.Stdout, "offload-csum-completed") > 0, coverage.Stdout);
+        Assert.True(Counter(coverage.Stdout, "offload-handed-on") > 0, "no super-frame handed on whole:\n" + coverage.Stdout);
+        Assert.Equal(0, Counter(coverage.Stdout, "offload-gso-refused"));
         var sleeps = SleepLine().Match(show.Stdout);
         Assert.True(sleeps.Success && long.Parse(sleeps.Groups[1].Value, CultureInfo.InvariantCulture) > 0, "the thread never slept:\n" + show.Stdout);
     }
 
-    [GeneratedRegex(@"csum-completed (\d+), gso-segmented (\d+)")]
+    private static long Counter(string coverage, string name)
+    {
+        var m = Regex.Match(coverage, "^" + Regex.Escape(name) + @"\s+(\d+)", RegexOptions.Multiline);
+        Assert.True(m.Success, $"{name} missing from coverage/show:\n{coverage}");
+        return long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    [GeneratedRegex(@"csum-completed (\d+), gso-whole (\d+), gso-segmented (\d+)")]
     private static partial Regex OffloadLine();
 
     [GeneratedRegex(@"thread 0: \d+ packets, (\d+) sleeps in the kernel")]

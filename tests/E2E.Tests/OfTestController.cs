@@ -14,8 +14,14 @@ internal sealed class OfTestController : IDisposable
 {
     private readonly TcpListener _listener;
     private Socket? _s;
-    private readonly List<byte> _buf = new();
+    private byte[] _buf = new byte[1 << 17];
+    private int _start, _end;
     private uint _xid = 1000;
+    private readonly Lock _sendLock = new();
+    private Thread? _reader;
+    private volatile bool _stopReader;
+    private readonly Dictionary<OfpType, long> _counts = new();
+    private Exception? _readerFailure;
 
     public readonly List<OfpMessage> Seen = new();
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -45,9 +51,12 @@ internal sealed class OfTestController : IDisposable
 
     public uint Send(OfpMessage m)
     {
-        if (m.Xid == 0) m.Xid = ++_xid;
-        _s!.Send(m.ToArray());
-        return m.Xid;
+        lock (_sendLock)
+        {
+            if (m.Xid == 0) m.Xid = ++_xid;
+            _s!.Send(m.ToArray());
+            return m.Xid;
+        }
     }
 
     /// <summary>BARRIER_REQUEST, then waits for its reply (everything before it has taken effect).</summary>
@@ -71,18 +80,60 @@ internal sealed class OfTestController : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads on a thread of its own until <see cref="StopReading"/>: answers echo requests (so a long operation on
+    /// another connection does not make the switch drop this one) and only counts what arrives, by type, without
+    /// keeping it (a mass delete sends a million FLOW_REMOVED).
+    /// </summary>
+    public void StartReading()
+    {
+        _stopReader = false;
+        _reader = new Thread(() =>
+        {
+            try
+            {
+                while (!_stopReader)
+                {
+                    var m = ReceiveAny(DateTime.UtcNow.AddMilliseconds(200));
+                    if (m is null) continue;
+                    lock (_counts) _counts[m.Type] = _counts.GetValueOrDefault(m.Type) + 1;
+                }
+            }
+            catch (Exception e)
+            {
+                _readerFailure = e;
+            }
+        }) { IsBackground = true, Name = "of-test-controller" };
+        _reader.Start();
+    }
+
+    /// <summary>Stops the reading thread; rethrows what ended it early (the switch closing the connection).</summary>
+    public void StopReading()
+    {
+        _stopReader = true;
+        _reader?.Join();
+        _reader = null;
+        if (_readerFailure is { } e) throw new InvalidOperationException("the controller connection failed while reading", e);
+    }
+
+    /// <summary>Messages of <paramref name="type"/> counted by <see cref="StartReading"/>.</summary>
+    public long Count(OfpType type)
+    {
+        lock (_counts) return _counts.GetValueOrDefault(type);
+    }
+
     private OfpMessage? ReceiveAny(DateTime deadline)
     {
-        var tmp = new byte[65536];
         while (true)
         {
-            if (_buf.Count >= 8)
+            int have = _end - _start;
+            if (have >= 8)
             {
-                int len = (_buf[2] << 8) | _buf[3];
-                if (_buf.Count >= len)
+                int len = (_buf[_start + 2] << 8) | _buf[_start + 3];
+                if (have >= len)
                 {
-                    var raw = _buf.GetRange(0, len).ToArray();
-                    _buf.RemoveRange(0, len);
+                    var raw = _buf.AsSpan(_start, len).ToArray();
+                    _start += len;
                     if (!OfpMessage.TryDecode(raw, out var m, out var err))
                         throw new InvalidOperationException($"switch sent an undecodable message ({err}): {Convert.ToHexString(raw)}");
                     if (m is OfpEchoRequest echo)
@@ -95,17 +146,25 @@ internal sealed class OfTestController : IDisposable
             }
             int wait = (int)(deadline - DateTime.UtcNow).TotalMilliseconds;
             if (wait <= 0) return null;
+            if (_start > 0)
+            {
+                _buf.AsSpan(_start, have).CopyTo(_buf);
+                _start = 0;
+                _end = have;
+            }
             _s!.ReceiveTimeout = wait;
             int n;
-            try { n = _s.Receive(tmp); }
+            try { n = _s.Receive(_buf, _end, _buf.Length - _end, SocketFlags.None); }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut) { return null; }
             if (n == 0) throw new InvalidOperationException("the switch closed the controller connection");
-            _buf.AddRange(tmp.AsSpan(0, n).ToArray());
+            _end += n;
         }
     }
 
     public void Dispose()
     {
+        _stopReader = true;
+        _reader?.Join(1000);
         _s?.Dispose();
         _listener.Stop();
     }

@@ -51,7 +51,7 @@ public sealed class ReliabilitySuiteTests
             Assert.Matches($"(?m)^{scenario} +PASS ", table);
         // Real ports on veth need root (CI is root); elsewhere the suite says SKIP and why, loudly.
         bool isRoot = Environment.UserName == "root";
-        foreach (var scenario in new[] { "frame-fuzz", "slow-reader" })
+        foreach (var scenario in new[] { "frame-fuzz", "slow-reader", "tunnel-fuzz", "flaps-secure", "flaps-standalone" })
             Assert.Matches(isRoot ? $"(?m)^{scenario} +PASS " : $"(?m)^{scenario} +SKIP ", table);
     }
 }

@@ -1,6 +1,10 @@
 using System.Globalization;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Ofproto;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.Tests.Infra;
 using Xunit.Abstractions;
@@ -9,8 +13,9 @@ namespace Softswitch.Ports.Tests;
 
 /// <summary>
 /// The switch between two namespaces whose veths keep the kernel's default offloads (tx checksum, TSO, GSO): TCP
-/// works because partial checksums are completed and GSO super-frames segmented in software, and jumbo frames up to
-/// the MTU cross whole. A learning switch on two AF_PACKET ports in this process.
+/// works because GSO super-frames are handed on whole to ports that take them (the kernel segments), or segmented in
+/// software (no large buffer free, an output port without offloads), partial checksums are completed, and jumbo
+/// frames up to the MTU cross whole. A learning switch on two AF_PACKET ports in this process.
 /// </summary>
 public sealed class KernelOffloadTests(ITestOutputHelper output)
 {
@@ -20,10 +25,11 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         public readonly SwitchDatapath Dp;
         public readonly AfPacketPort PortA, PortB;
 
-        public Pair(int mtu, int threads = 1, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros)
+        public Pair(int mtu, int threads = 1, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros, int largeBuffers = 32,
+            bool offloadsB = true)
         {
             A = Netns.Create(kernelOffloads: true);
-            B = Netns.Create(kernelOffloads: true);
+            B = Netns.Create(kernelOffloads: offloadsB);
             try
             {
                 string m = mtu.ToString(CultureInfo.InvariantCulture);
@@ -34,8 +40,11 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
                     Sh.Check("ip", "-n", ns.Name, "addr", "add", ip + "/24", "dev", ns.NsIf);
                 }
                 PortA = new AfPacketPort(A.HostIf);
-                PortB = new AfPacketPort(B.HostIf);
-                Dp = new SwitchDatapath(new DatapathOptions { FrameSize = mtu + 22, Threads = threads, BusyPollMicros = busyPollMicros, PacketInRate = 0 })
+                PortB = new AfPacketPort(B.HostIf, new AfPacketOptions { VnetHeader = offloadsB });
+                Dp = new SwitchDatapath(new DatapathOptions
+                {
+                    FrameSize = mtu + 22, Threads = threads, BusyPollMicros = busyPollMicros, PacketInRate = 0, LargeBuffers = largeBuffers,
+                })
                 {
                     MissBehavior = MissBehavior.Normal,
                 };
@@ -53,9 +62,12 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         public string Counters()
         {
             string One(string name, PortCounters c) =>
-                $"{name}: rx {c.RxPackets} tx {c.TxPackets} rxdrop {c.RxDropped} txdrop {c.TxDropped} csum {c.RxChecksumCompleted} gso {c.RxGsoFrames}/{c.RxGsoSegments} refused {c.RxGsoRefused} oversize {c.RxOversize}";
-            return One("A", PortA.Counters) + "\n" + One("B", PortB.Counters);
+                $"{name}: rx {c.RxPackets} tx {c.TxPackets} rxdrop {c.RxDropped} txdrop {c.TxDropped} csum {c.RxChecksumCompleted} gso {c.RxGsoFrames}/{c.RxGsoSegments} whole {c.RxGsoWhole} refused {c.RxGsoRefused} oversize {c.RxOversize}";
+            return One("A", PortA.Counters) + "\n" + One("B", PortB.Counters)
+                + $"\nregistry: handed-on {Read(DatapathCounters.OffloadHandedOn)} gso-segmented {Read(DatapathCounters.OffloadGsoSegmented)} segments {Read(DatapathCounters.OffloadGsoSegments)} drop-gso-refused {Read(DatapathCounters.Drop(DropReason.GsoRefused))}";
         }
+
+        public long Read(Counter c) => Dp.Counters.Read(c);
 
         public void Dispose()
         {
@@ -66,9 +78,67 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
     }
 
     [NetnsFact]
-    public void Tcp_WithDefaultVethOffloads_Works_ChecksumsCompletedAndSuperFramesSegmented()
+    public void Tcp_WithDefaultVethOffloads_Works_SuperFramesHandedOnWhole()
     {
         using var p = new Pair(1500);
+        var ping = p.A.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.79.0.2");
+        Assert.True(ping.Ok, ping.Stdout + ping.Stderr);
+        string client = TcpEcho.Run(p.B, "10.79.0.2", p.A, 15103, 4 << 20, p.Counters);
+        output.WriteLine(p.Counters());
+        Assert.Equal("10.79.0.1", client);
+        long whole = p.PortA.Counters.RxGsoWhole + p.PortB.Counters.RxGsoWhole;
+        Assert.True(whole > 0, "no GSO super-frame was received whole\n" + p.Counters());
+        Assert.True(p.Read(DatapathCounters.OffloadHandedOn) > 0, "no super-frame was handed on whole\n" + p.Counters());
+        Assert.Equal(whole, p.Read(DatapathCounters.OffloadGsoWhole));
+        Assert.Equal(0, p.Read(DatapathCounters.OffloadGsoRefused) + p.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
+        Assert.Equal(0, p.PortA.Counters.RxOversize + p.PortB.Counters.RxOversize);
+    }
+
+    [NetnsFact]
+    public void Tcp_ToAPortWithoutOffloads_SuperFramesSegmentedOnOutput()
+    {
+        // B's port takes no virtio-net header (and B's veth sends finished frames): A's super-frames, received whole,
+        // must be cut by the output stage.
+        using var p = new Pair(1500, offloadsB: false);
+        string client = TcpEcho.Run(p.B, "10.79.0.2", p.A, 15104, 4 << 20, p.Counters);
+        output.WriteLine(p.Counters());
+        Assert.Equal("10.79.0.1", client);
+        Assert.True(p.PortA.Counters.RxGsoWhole > 0, "no GSO super-frame was received whole\n" + p.Counters());
+        long onReceive = p.PortA.Counters.RxGsoFrames + p.PortB.Counters.RxGsoFrames;
+        Assert.True(p.Read(DatapathCounters.OffloadGsoSegmented) - onReceive > 0, "nothing was segmented on output\n" + p.Counters());
+        Assert.Equal(0, p.Read(DatapathCounters.OffloadHandedOn));
+        Assert.Equal(0, p.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
+    }
+
+    [NetnsFact]
+    public void Tcp_RewrittenSuperFrames_AddressAndPortTranslated_HandedOnWhole()
+    {
+        // A talks to 10.79.0.99:15180; the switch rewrites it into 10.79.0.2:15105 (and the replies back), on the
+        // super-frames themselves: their partial checksums must follow the new pseudo-header.
+        using var p = new Pair(1500);
+        uint virtualIp = Ipv4.Parse("10.79.0.99"), b = Ipv4.Parse("10.79.0.2");
+        var bMac = MacAddress.Parse(p.B.NsMac);
+        Sh.Check("ip", "-n", p.A.Name, "neigh", "replace", "10.79.0.99", "lladdr", p.B.NsMac, "dev", p.A.NsIf);
+        var tables = new OfFlowTables(p.Dp);
+        var fwd = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwProto | Wildcards.TpDst | Wildcards.NwDstMask),
+            new FlowKeyBuilder().InPort(1).DlType(0x0800).NwProto(6).NwDst(virtualIp).TpDst(15180).Key);
+        Assert.Equal(FlowModStatus.Ok, tables.Apply(new FlowMod(FlowModCommand.Add, fwd, 200,
+            new FlowActions([FlowAction.SetNwDst(b), FlowAction.SetTpDst(15105), FlowAction.SetDlDst(bMac), FlowAction.Output(2)]))));
+        var back = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwProto | Wildcards.TpSrc | Wildcards.NwSrcMask),
+            new FlowKeyBuilder().InPort(2).DlType(0x0800).NwProto(6).NwSrc(b).TpSrc(15105).Key);
+        Assert.Equal(FlowModStatus.Ok, tables.Apply(new FlowMod(FlowModCommand.Add, back, 200,
+            new FlowActions([FlowAction.SetNwSrc(virtualIp), FlowAction.SetTpSrc(15180), FlowAction.Output(1)]))));
+
+        string client = TcpEcho.Run(p.B, "10.79.0.2", p.A, 15105, 4 << 20, p.Counters, connectTo: ("10.79.0.99", 15180));
+        output.WriteLine(p.Counters());
+        Assert.Equal("10.79.0.1", client);
+        Assert.True(p.Read(DatapathCounters.OffloadHandedOn) > 0, "no rewritten super-frame was handed on whole\n" + p.Counters());
+    }
+
+    [NetnsFact]
+    public void Tcp_WithoutLargeBuffers_SuperFramesSegmentedOnReceive()
+    {
+        using var p = new Pair(1500, largeBuffers: 0);
         var ping = p.A.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.79.0.2");
         Assert.True(ping.Ok, ping.Stdout + ping.Stderr);
         string client = TcpEcho.Run(p.B, "10.79.0.2", p.A, 15101, 4 << 20, p.Counters);
@@ -79,6 +149,9 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         Assert.True(a.RxGsoFrames + p.PortB.Counters.RxGsoFrames > 0, "no GSO super-frame was seen\n" + p.Counters());
         Assert.Equal(0, a.RxGsoRefused + p.PortB.Counters.RxGsoRefused);
         Assert.Equal(0, a.RxOversize + p.PortB.Counters.RxOversize);
+        Assert.Equal(0, a.RxGsoWhole + p.PortB.Counters.RxGsoWhole);
+        Assert.Equal(a.RxGsoFrames + p.PortB.Counters.RxGsoFrames, p.Read(DatapathCounters.OffloadGsoSegmented));
+        Assert.Equal(a.RxChecksumCompleted + p.PortB.Counters.RxChecksumCompleted, p.Read(DatapathCounters.OffloadCsumCompleted));
     }
 
     [NetnsFact]

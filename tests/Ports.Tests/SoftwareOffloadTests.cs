@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Packets;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.PcapFile;
 using Softswitch.Ports.Tests.Infra;

@@ -14,6 +14,7 @@ public sealed class ConfigFileTests
               "failMode": "secure", "threads": 2, "busyPollUs": 200, "emcEntries": 0, "packetInRate": 500.5, "pcapDir": "/tmp/p", "stats": true,
               "logLevel": "ofagent:dbg", "logFile": "/tmp/s.log", "unixctl": "none", "pidfile": "/tmp/s.pid", "detach": true,
               "metrics": "127.0.0.1:9477", "privateKey": "/tmp/k.pem", "certificate": "/tmp/c.pem", "caCert": "/tmp/ca.pem",
+              "bootstrapCaCert": "/tmp/boot.pem",
             }
             """, "c.json", out var error);
         Assert.True(s is not null, error);
@@ -24,10 +25,10 @@ public sealed class ConfigFileTests
         Assert.Equal(("netfpga-emulated", "0x2a", "secure", 2, 0, 500.5), (s.Offload, s.Dpid, s.FailMode, s.Threads, s.EmcEntries, s.PacketInRate));
         Assert.Equal(("/tmp/p", true, "ofagent:dbg", "/tmp/s.log", "none", "/tmp/s.pid", true, "127.0.0.1:9477"),
             (s.PcapDir, s.Stats, s.LogLevel, s.LogFile, s.Unixctl, s.Pidfile, s.Detach, s.Metrics));
-        Assert.Equal(("/tmp/k.pem", "/tmp/c.pem", "/tmp/ca.pem"), (s.PrivateKey, s.Certificate, s.CaCert));
+        Assert.Equal(("/tmp/k.pem", "/tmp/c.pem", "/tmp/ca.pem", "/tmp/boot.pem"), (s.PrivateKey, s.Certificate, s.CaCert, s.BootstrapCaCert));
         Assert.Equal(200, s.BusyPollUs);
         // Every key the checker knows is a property the generated deserializer fills (nothing is silently dropped).
-        Assert.Equal(23, ConfigFile.Keys.Count());
+        Assert.Equal(24, ConfigFile.Keys.Count());
     }
 
     [Fact]

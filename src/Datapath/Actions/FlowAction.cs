@@ -2,23 +2,27 @@ using System.Runtime.InteropServices;
 
 namespace Softswitch.Datapath.Actions;
 
-/// <summary>The datapath's action kinds: every OpenFlow 1.0 action plus set-tunnel (Nicira extension).</summary>
+/// <summary>
+/// The datapath's action kinds (the controller protocols map their action types to these explicitly; the values
+/// are the datapath's own and mean nothing on any wire).
+/// </summary>
 public enum ActionKind : byte
 {
-    Output = 0,
-    SetVlanVid = 1,
-    SetVlanPcp = 2,
-    StripVlan = 3,
-    SetDlSrc = 4,
-    SetDlDst = 5,
-    SetNwSrc = 6,
-    SetNwDst = 7,
-    SetNwTos = 8,
-    SetTpSrc = 9,
-    SetTpDst = 10,
-    Enqueue = 11,
-    /// <summary>Sets the tunnel id used when a later output encapsulates (NXAST_SET_TUNNEL/64).</summary>
-    SetTunnel = 32,
+    Output,
+    /// <summary>Output through one of a port's transmit queues.</summary>
+    Enqueue,
+    StripVlan,
+    SetVlanVid,
+    SetVlanPcp,
+    SetDlSrc,
+    SetDlDst,
+    SetNwSrc,
+    SetNwDst,
+    SetNwTos,
+    SetTpSrc,
+    SetTpDst,
+    /// <summary>Sets the tunnel id used when a later output encapsulates.</summary>
+    SetTunnel,
 }
 
 /// <summary>OpenFlow 1.0 port numbers, including the reserved ones (ofp_port).</summary>

@@ -32,6 +32,7 @@ public static class DatapathCounters
         DropReason.TooBig => ("drop-too-big", "a frame larger than the packet buffer or the egress MTU allows"),
         DropReason.Unsupported => ("drop-unsupported", "an output needing a tunnel or feature the egress port lacks"),
         DropReason.NormalRunt => ("drop-normal-runt", "NORMAL got a frame shorter than an Ethernet header"),
+        DropReason.GsoRefused => ("drop-gso-refused", "a GSO super-frame to segment for its output whose headers its GSO type does not allow"),
         _ => throw new InvalidOperationException($"drop reason {r} has no counter name"),
     });
 
@@ -71,6 +72,14 @@ public static class DatapathCounters
     public static readonly Counter EmcMiss = Coverage.Define("emc-miss", "packets the exact-match cache missed (looked up in the tables)");
     public static readonly Counter EmcBypass = Coverage.Define("emc-bypass", "times a forwarder stopped using its exact-match cache for a low hit rate");
     /// <summary>A source MAC not learned because the NORMAL learning table is full.</summary>
+    /// <summary>The kernel's offloads as ports take them (port counters added as sources) and the output stage finishes them.</summary>
+    public static readonly Counter OffloadCsumCompleted = Coverage.Define("offload-csum-completed", "received frames whose partial checksum (left to hardware by a local sender) was completed in software");
+    public static readonly Counter OffloadGsoSegmented = Coverage.Define("offload-gso-segmented", "GSO super-frames cut into segments in software (on receive, or for an output that cannot take them whole)");
+    public static readonly Counter OffloadGsoSegments = Coverage.Define("offload-gso-segments", "segments made by software GSO segmentation");
+    public static readonly Counter OffloadGsoWhole = Coverage.Define("offload-gso-received-whole", "GSO super-frames received whole into a large buffer (segmented only if an output needs it)");
+    public static readonly Counter OffloadHandedOn = Coverage.Define("offload-handed-on", "super-frames handed on whole with their offload request to a port that takes them (the kernel segments)");
+    public static readonly Counter OffloadGsoRefused = Coverage.Define("offload-gso-refused", "received GSO super-frames refused: unsupported GSO type or malformed headers (dropped)");
+    public static readonly Counter OffloadOversize = Coverage.Define("offload-oversize", "received frames larger than a packet buffer or the receive ring (dropped)");
     public static readonly Counter MacTableFull = Coverage.Define("mac-table-full", "a source MAC not learned: the NORMAL learning table is full");
 
     /// <summary>The counter of drop reason <paramref name="r"/>.</summary>
@@ -80,7 +89,7 @@ public static class DatapathCounters
     public static Counter Tunnel(TunnelDropReason r) => s_tunnel[(int)r];
 
     /// <summary>Makes sure every datapath counter is registered (runs the static initialisers).</summary>
-    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index;
+    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + OffloadOversize.Index;
 
     private static Counter[] Family<T>(int count, Func<T, (string Name, string Description)> name) where T : struct, Enum
     {

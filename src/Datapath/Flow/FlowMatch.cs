@@ -3,33 +3,37 @@ using System.Runtime.InteropServices;
 
 namespace Softswitch.Datapath.Flow;
 
-/// <summary>OpenFlow 1.0 wildcard bits (ofp_flow_wildcards); same values as on the wire.</summary>
+/// <summary>
+/// The fields a <see cref="FlowMatch"/> leaves out: one bit a field, plus for nw_src and nw_dst a 6-bit count of
+/// ignored low-order address bits (0 = the whole address is matched, 32 or more = none of it). The datapath's own
+/// layout: the OpenFlow codecs map their wildcard words to it explicitly (no value is shared with a wire format).
+/// </summary>
 [Flags]
 public enum Wildcards : uint
 {
     None = 0,
-    InPort = 1 << 0,
-    DlVlan = 1 << 1,
-    DlSrc = 1 << 2,
-    DlDst = 1 << 3,
-    DlType = 1 << 4,
-    NwProto = 1 << 5,
-    TpSrc = 1 << 6,
-    TpDst = 1 << 7,
-    NwSrcShift = 8,
+    InPort = 0x0001,
+    DlSrc = 0x0002,
+    DlDst = 0x0004,
+    DlVlan = 0x0008,
+    DlVlanPcp = 0x0010,
+    DlType = 0x0020,
+    NwTos = 0x0040,
+    NwProto = 0x0080,
+    TpSrc = 0x0100,
+    TpDst = 0x0200,
+    /// <summary>The tunnel id (not part of the OpenFlow 1.0 match; plain OpenFlow 1.0 rules leave it out).</summary>
+    TunIdExt = 0x0400,
+    NwSrcShift = 16,
     NwSrcBits = 6,
-    NwSrcMask = 0x3F00,
-    NwSrcAll = 0x2000,
-    NwDstShift = 14,
+    NwSrcMask = 0x3F << 16,
+    NwSrcAll = 32 << 16,
+    NwDstShift = 24,
     NwDstBits = 6,
-    NwDstMask = 0xFC000,
-    NwDstAll = 0x80000,
-    DlVlanPcp = 1 << 20,
-    NwTos = 1 << 21,
-    /// <summary>All fields wildcarded (OFPFW_ALL, 22 bits).</summary>
-    All = (1 << 22) - 1,
-    /// <summary>Our extension (not on the OF1.0 wire): the tunnel id is matched only when this bit is clear.</summary>
-    TunIdExt = 1u << 31,
+    NwDstMask = 0x3Fu << 24,
+    NwDstAll = 32u << 24,
+    /// <summary>Every field of the OpenFlow 1.0 twelve-tuple left out (the tunnel id is not among them).</summary>
+    All = 0x03FF | NwSrcAll | NwDstAll,
 }
 
 /// <summary>
@@ -99,7 +103,7 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
         if (dst > 32) dst = 32;
         v &= ~((uint)Wildcards.NwSrcMask | (uint)Wildcards.NwDstMask);
         v |= (src << (int)Wildcards.NwSrcShift) | (dst << (int)Wildcards.NwDstShift);
-        v &= (uint)Wildcards.All | (uint)Wildcards.TunIdExt;
+        v &= (uint)(Wildcards.All | Wildcards.TunIdExt | Wildcards.NwSrcMask | Wildcards.NwDstMask);
         return (Wildcards)v;
     }
 

@@ -44,6 +44,8 @@ public enum DropReason : byte
     NormalRunt,
     /// <summary>An 802.1D BPDU (to 01:80:c2:00:00:00) received on a port configured OFPPC_NO_RECV_STP.</summary>
     NoRecvStp,
+    /// <summary>A GSO super-frame its output needed segmented in software, whose headers the GSO type does not allow.</summary>
+    GsoRefused,
     Count,
 }
 

@@ -87,14 +87,14 @@ public sealed class Forwarder
     private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
     private long _now;
 
-    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots)
+    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers)
     {
         _dp = dp;
         Counters = dp.Counters.CreateSet();
         ParseErrors = new ParseCounters(Counters);
         Drops = new DropCounters(Counters);
         Executor = new ActionExecutor(Counters);
-        Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize));
+        Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Pipeline.CreateThreadStats();
         _cachedTable = dp.Pipeline.LookupTable;

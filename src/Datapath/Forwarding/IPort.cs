@@ -3,39 +3,47 @@ using Softswitch.Datapath.Packets;
 
 namespace Softswitch.Datapath.Forwarding;
 
-/// <summary>OpenFlow 1.0 port config bits (ofp_port_config).</summary>
+/// <summary>
+/// What a port's administrator switched off, as the datapath acts on it: receiving (all frames, or only spanning
+/// tree frames), forwarding to it, flooding to it, sending its misses to the controller, the whole port; and
+/// spanning tree participation, which the datapath only stores. The datapath's own bits: a controller protocol maps
+/// its port-config word to these explicitly.
+/// </summary>
 [Flags]
 public enum PortConfig : uint
 {
     None = 0,
-    PortDown = 1 << 0,
-    NoStp = 1 << 1,
-    NoRecv = 1 << 2,
-    NoRecvStp = 1 << 3,
-    NoFlood = 1 << 4,
-    NoFwd = 1 << 5,
-    NoPacketIn = 1 << 6,
+    NoRecv = 0x01,
+    NoRecvStp = 0x02,
+    NoFwd = 0x04,
+    NoFlood = 0x08,
+    NoPacketIn = 0x10,
+    PortDown = 0x20,
+    NoStp = 0x40,
 }
 
-/// <summary>OpenFlow 1.0 port state bits (ofp_port_state; the STP bits are not used).</summary>
+/// <summary>What the datapath knows of a port's state besides its config: only whether the link is down.</summary>
 [Flags]
 public enum PortState : uint
 {
     None = 0,
-    LinkDown = 1 << 0,
+    LinkDown = 0x01,
 }
 
-/// <summary>OpenFlow 1.0 port feature bits (ofp_port_features).</summary>
+/// <summary>
+/// Link modes of a port (what it runs at, advertises, supports, or sees its peer offer): speed and duplex pairs,
+/// medium, autonegotiation and pause. The datapath's own bits, mapped explicitly by the controller protocols.
+/// </summary>
 [Flags]
 public enum PortFeatures : uint
 {
     None = 0,
-    Rate10MbHd = 1 << 0, Rate10MbFd = 1 << 1, Rate100MbHd = 1 << 2, Rate100MbFd = 1 << 3,
-    Rate1GbHd = 1 << 4, Rate1GbFd = 1 << 5, Rate10GbFd = 1 << 6,
-    Copper = 1 << 7, Fiber = 1 << 8, Autoneg = 1 << 9, Pause = 1 << 10, PauseAsym = 1 << 11,
+    Copper = 0x0001, Fiber = 0x0002, Autoneg = 0x0004, Pause = 0x0008, PauseAsym = 0x0010,
+    Rate10MbHd = 0x0100, Rate10MbFd = 0x0200, Rate100MbHd = 0x0400, Rate100MbFd = 0x0800,
+    Rate1GbHd = 0x1000, Rate1GbFd = 0x2000, Rate10GbFd = 0x4000,
 }
 
-/// <summary>What a port tells about itself (ofp_phy_port, minus the config the datapath owns).</summary>
+/// <summary>What a port tells about itself (name, address, link modes, MTU); its config is the datapath's.</summary>
 public sealed record PortInfo(string Name, MacAddress HwAddr, PortFeatures Current = PortFeatures.Rate1GbFd | PortFeatures.Copper,
     PortFeatures Advertised = PortFeatures.None, PortFeatures Supported = PortFeatures.None, PortFeatures Peer = PortFeatures.None,
     int Mtu = 1500);
@@ -55,9 +63,11 @@ public sealed class PortCounters
     /// </summary>
     public long RxErrors = -1, TxErrors = -1, RxFrameErrors = -1, RxOverErrors = -1, RxCrcErrors = -1, Collisions = -1;
     /// <summary>Kernel offloads taken in software on receive: partial checksums completed, GSO super-frames cut into
-    /// segments (and the segments made), super-frames refused (unsupported or malformed), and frames larger than a
-    /// packet buffer or the receive ring (dropped; also in RxDropped).</summary>
-    public long RxChecksumCompleted, RxGsoFrames, RxGsoSegments, RxGsoRefused, RxOversize;
+    /// segments (and the segments made), super-frames refused (unsupported or malformed), frames larger than a
+    /// packet buffer or the receive ring (dropped; also in RxDropped), and super-frames received whole into a large
+    /// buffer (segmented later only if their output port cannot take them). The datapath adds them to the counter
+    /// registry (<c>offload-*</c> in <c>ctl coverage/show</c>).</summary>
+    public long RxChecksumCompleted, RxGsoFrames, RxGsoSegments, RxGsoRefused, RxOversize, RxGsoWhole;
 
     public PortCountersSnapshot Snapshot() => new(
         Volatile.Read(ref RxPackets), Volatile.Read(ref TxPackets), Volatile.Read(ref RxBytes), Volatile.Read(ref TxBytes),
@@ -102,6 +112,13 @@ public interface IPort : IDisposable
     /// frames already (the thread polls again instead of sleeping).
     /// </summary>
     bool PrepareWait() => true;
+
+    /// <summary>
+    /// Whether <see cref="Send"/> takes a large buffer's frame whole with what it owes (<see cref="PacketPool.Offload"/>:
+    /// a GSO super-frame, a partial checksum) and has the kernel or the device finish it (a packet socket with
+    /// PACKET_VNET_HDR). Other ports are given such frames already segmented by the datapath.
+    /// </summary>
+    bool AcceptsOffload => false;
 
     /// <summary>
     /// Splits receiving across <paramref name="count"/> forwarding threads: receivers (this port first) that together

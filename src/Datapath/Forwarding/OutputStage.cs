@@ -37,6 +37,11 @@ public sealed class OutputStage
 
     internal void ToController(int p, PacketInReason reason, ushort maxLen)
     {
+        if (_pool.OwesOffload(p))
+        {
+            SegmentToController(p, reason, maxLen);
+            return;
+        }
         var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst);
         if (r is { } drop) _f.Drops.Add(drop);
     }
@@ -105,6 +110,31 @@ public sealed class OutputStage
             _f.Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
             return;
         }
+        if (_pool.IsLarge(p) && _pool.OwesOffload(p))
+        {
+            if (!slot.AcceptsOffload)
+            {
+                SegmentTo(slot, p, queueId);
+                return;
+            }
+            if (copy) p = CloneForOutput(p);
+            if (p < 0 || !SoftwareOffload.RefreshPartial(_pool.Frame(p), ref _pool.OffloadOf(p)))
+            {
+                if (p >= 0)
+                {
+                    // A rewrite left the frame unlike its offload request: finish it here instead.
+                    SegmentTo(slot, p, queueId);
+                    if (copy) _pool.Release(p);
+                }
+                return;
+            }
+            _f.Counters.Add(DatapathCounters.OffloadHandedOn);
+            if (copy)
+            {
+                Queue(slot, p, queueId);   // the clone's reference goes to the queue
+                return;
+            }
+        }
         if (slot.Encapsulating is { } virtualPort)
         {
             virtualPort.Output(_f, p);
@@ -136,11 +166,108 @@ public sealed class OutputStage
             _pool.AddRef(p);
             buf = p;
         }
+        Enqueue(q, slot, buf);
+    }
+
+    /// <summary>Queues <paramref name="buf"/> (its reference passes to the queue) on a port without virtual-port seam.</summary>
+    private void Queue(PortSlot slot, int buf, uint queueId)
+    {
+        int q = slot.Index;
+        if ((uint)q >= (uint)_txq.Length) GrowTx(q);
+        if (queueId != uint.MaxValue)
+        {
+            var queues = slot.Queues;
+            if (queueId < (uint)queues.Length)
+            {
+                Interlocked.Increment(ref queues[queueId].TxPackets);
+                Interlocked.Add(ref queues[queueId].TxBytes, _pool.Length[buf]);
+            }
+        }
+        Enqueue(q, slot, buf);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enqueue(int q, PortSlot slot, int buf)
+    {
         _txSlot[q] = slot;
         var queue = _txq[q];
         queue[_txCount[q]++] = buf;
         _txPending = true;
         if (_txCount[q] == queue.Length) FlushQueue(q);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int CloneForOutput(int p)
+    {
+        int c = _pool.Clone(p);
+        if (c < 0) _f.Drops.Add(DropReason.PoolExhausted);
+        return c;
+    }
+
+    /// <summary>
+    /// Output of a super-frame to a port that cannot take it whole (or a virtual port): cuts it into small buffers,
+    /// each staged as a packet of its own. The super-frame itself is left as it was (later actions may rewrite it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SegmentTo(PortSlot slot, int p, uint queueId)
+    {
+        if (!StartSegments(p, out var cursor)) return;
+        var frame = _pool.Frame(p);
+        while (cursor.Active)
+        {
+            int s = NextSegment(p, frame, ref cursor);
+            if (s < 0) return;
+            StageTxSlot(slot, s, false, queueId);
+            _pool.Release(s);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SegmentToController(int p, PacketInReason reason, ushort maxLen)
+    {
+        if (!StartSegments(p, out var cursor)) return;
+        var frame = _pool.Frame(p);
+        while (cursor.Active)
+        {
+            int s = NextSegment(p, frame, ref cursor);
+            if (s < 0) return;
+            ToController(s, reason, maxLen);
+            _pool.Release(s);
+        }
+    }
+
+    private bool StartSegments(int p, out SoftwareOffload.Cursor cursor)
+    {
+        ref var o = ref _pool.OffloadOf(p);
+        if (SoftwareOffload.Start(_pool.Frame(p), o.GsoType, o.GsoSize, out cursor) != GsoRefusal.None)
+        {
+            _f.Drops.Add(DropReason.GsoRefused);
+            return false;
+        }
+        _f.Counters.Add(DatapathCounters.OffloadGsoSegmented);
+        return true;
+    }
+
+    /// <summary>The next segment in a fresh small buffer (refcount 1), or -1 (counted) when the pool is dry or it does not fit.</summary>
+    private int NextSegment(int p, ReadOnlySpan<byte> frame, ref SoftwareOffload.Cursor cursor)
+    {
+        int s = _pool.Alloc();
+        if (s < 0)
+        {
+            _f.Drops.Add(DropReason.PoolExhausted);
+            return -1;
+        }
+        int len = SoftwareOffload.Next(frame, ref cursor, _pool.Tail(s));
+        if (len <= 0)
+        {
+            _pool.Release(s);
+            _f.Drops.Add(DropReason.TooBig);
+            return -1;
+        }
+        _pool.Length[s] = (ushort)len;
+        _pool.InPort[s] = _pool.InPort[p];
+        _f.Counters.Add(DatapathCounters.OffloadGsoSegments);
+        return s;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -9,6 +9,8 @@ public sealed class PortSlot
     /// <summary>The port's virtual-port seam when it has one (tunnels), else null: set once, read per output packet.</summary>
     public readonly IEncapsulatingPort? Encapsulating;
     public readonly ushort No;
+    /// <summary><see cref="IPort.AcceptsOffload"/>, read once.</summary>
+    public readonly bool AcceptsOffload;
     /// <summary>Dense index assigned by the datapath (never reused): forwarders index transmit queues by it.</summary>
     public readonly int Index;
     private PortConfig _config;
@@ -20,6 +22,7 @@ public sealed class PortSlot
     {
         Port = port;
         Encapsulating = port as IEncapsulatingPort;
+        AcceptsOffload = Encapsulating is null && port.AcceptsOffload;
         No = no;
         Index = index;
         _lastLinkUp = port.LinkUp;

@@ -2,11 +2,11 @@ using System.Runtime.CompilerServices;
 
 namespace Softswitch.Datapath.Forwarding;
 
-/// <summary>OFPR_* packet-in reasons.</summary>
+/// <summary>Why a packet goes to the controller: no rule matched, or a rule's output action sent it.</summary>
 public enum PacketInReason : byte
 {
-    NoMatch = 0,
-    Action = 1,
+    NoMatch,
+    Action,
 }
 
 /// <summary>A packet for the controller, as the agent sees it while draining (valid only during the callback).</summary>

@@ -4,13 +4,23 @@ namespace Softswitch.Datapath.Packets;
 
 /// <summary>
 /// A pinned slab of fixed-size packet buffers referenced by int index, with per-packet metadata in
-/// parallel arrays (vpp-style).
+/// parallel arrays (vpp-style), and a side pool of large buffers for GSO super-frames.
 /// </summary>
 /// <remarks>
-/// Design: slot i spans <c>[i*SlotSize, (i+1)*SlotSize)</c> of <see cref="Slab"/>. A frame starts at
+/// Design: small buffer i (0 &lt;= i &lt; <see cref="Capacity"/>) spans <c>[i*SlotSize, (i+1)*SlotSize)</c> of
+/// <see cref="Slab"/>; large buffer <see cref="Capacity"/> + j spans <see cref="LargeSlotSize"/> bytes after all small
+/// ones (<see cref="SlotOffset"/>). Both kinds share the index space and the metadata arrays, so every stage handles a
+/// large buffer as any other; only ports and the output stage look at <see cref="IsLarge"/>. A frame starts at
 /// <c>Head[i]</c> bytes into its slot, which is <see cref="Headroom"/> on allocation, so encapsulation
-/// prepends by moving Head back and VLAN push/pop by moving 12 bytes. Buffers are reference counted:
-/// a buffer queued to several output ports is shared, and returns to the free list when the last
+/// prepends by moving Head back and VLAN push/pop by moving 12 bytes.
+/// Large buffers (a few, <see cref="LargeDataSize"/> bytes each) hold a 64 KiB GSO super-frame whole, received from a
+/// port that speaks virtio-net offloads, with what it still owes in <see cref="Offload"/> (segmentation, a partial
+/// checksum); <see cref="Push"/>/<see cref="Pull"/> keep its offsets in step with the frame start. Why a side pool and
+/// not chained small buffers: every stage (parser, rewriter, encap, ports) reads a frame as one span, and a super-frame
+/// is rare enough per burst (its payload is 45 MSS-sized segments) that 64 KiB slots cost little memory; chains would
+/// touch every stage. When the side pool is empty a port falls back to cutting the super-frame into small buffers.
+/// Buffers are reference counted:
+/// a buffer queued to several output ports is shared, and returns to its free list when the last
 /// reference is released. The slab is pinned, so ports may hand its addresses to the kernel.
 /// Thread safety: none, by design. A pool belongs to one forwarding context (a poll thread, or the control
 /// path under its lock); ports allocate from it on that thread in Receive and must have copied frames out
@@ -20,36 +30,97 @@ public sealed class PacketPool
 {
     public const int Headroom = 128;
     public const int DefaultDataSize = 2048;
+    /// <summary>Frame bytes of a large buffer: the largest frame <see cref="Length"/> can describe.</summary>
+    public const int LargeDataSize = ushort.MaxValue;
+    public const int LargeSlotSize = Headroom + LargeDataSize + 1;
 
     public readonly byte[] Slab;
+    /// <summary>Bytes of a small buffer's slot (see <see cref="SlotSizeOf"/> for any buffer).</summary>
     public readonly int SlotSize;
+    /// <summary>Small buffers (indices 0 to Capacity - 1).</summary>
     public readonly int Capacity;
+    /// <summary>Large buffers (indices Capacity to Capacity + LargeCapacity - 1).</summary>
+    public readonly int LargeCapacity;
     /// <summary>Offset of the frame's first byte within its slot.</summary>
     public readonly ushort[] Head;
     /// <summary>Frame length in bytes.</summary>
     public readonly ushort[] Length;
     /// <summary>OpenFlow port the frame arrived on (or the packet-out in_port).</summary>
     public readonly ushort[] InPort;
+    /// <summary>What a large buffer's frame still owes (index: buffer - <see cref="Capacity"/>).</summary>
+    public readonly OffloadInfo[] Offload;
     private readonly int[] _refs;
     private readonly int[] _free;
     private int _freeCount;
+    private readonly int[] _largeFree;
+    private int _largeFreeCount;
+    private readonly int _largeStart;
 
-    public PacketPool(int capacity, int dataSize = DefaultDataSize)
+    public PacketPool(int capacity, int dataSize = DefaultDataSize, int largeCapacity = 0)
     {
         if (capacity <= 0) ThrowHelper.ArgumentOutOfRange(nameof(capacity));
+        if (largeCapacity < 0) ThrowHelper.ArgumentOutOfRange(nameof(largeCapacity));
         SlotSize = Headroom + dataSize;
         Capacity = capacity;
-        Slab = GC.AllocateUninitializedArray<byte>(capacity * SlotSize, pinned: true);
-        Head = new ushort[capacity];
-        Length = new ushort[capacity];
-        InPort = new ushort[capacity];
-        _refs = new int[capacity];
+        LargeCapacity = largeCapacity;
+        _largeStart = capacity * SlotSize;
+        Slab = GC.AllocateUninitializedArray<byte>(checked(_largeStart + largeCapacity * LargeSlotSize), pinned: true);
+        int total = capacity + largeCapacity;
+        Head = new ushort[total];
+        Length = new ushort[total];
+        InPort = new ushort[total];
+        Offload = new OffloadInfo[largeCapacity];
+        _refs = new int[total];
         _free = new int[capacity];
         for (int i = 0; i < capacity; i++) _free[i] = capacity - 1 - i;
         _freeCount = capacity;
+        _largeFree = new int[largeCapacity];
+        for (int i = 0; i < largeCapacity; i++) _largeFree[i] = total - 1 - i;
+        _largeFreeCount = largeCapacity;
     }
 
-    /// <summary>Largest frame a buffer holds without headroom use.</summary>
+    /// <summary>Whether <paramref name="p"/> is a large buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsLarge(int p) => p >= Capacity;
+
+    /// <summary>Whether <paramref name="p"/> holds a frame that still owes segmentation or a checksum (<see cref="Offload"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool OwesOffload(int p) => p >= Capacity && Offload[p - Capacity].Pending;
+
+    /// <summary>The offload request of large buffer <paramref name="p"/>.</summary>
+    public ref OffloadInfo OffloadOf(int p) => ref Offload[p - Capacity];
+
+    /// <summary>Offset of buffer <paramref name="p"/>'s slot in <see cref="Slab"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int SlotOffset(int p) => p < Capacity ? p * SlotSize : _largeStart + (p - Capacity) * LargeSlotSize;
+
+    /// <summary>Bytes of buffer <paramref name="p"/>'s slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int SlotSizeOf(int p) => p < Capacity ? SlotSize : LargeSlotSize;
+
+    /// <summary>Bytes from the frame start to the slot end (the most a frame may grow to without moving Head).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Room(int p) => SlotSizeOf(p) - Head[p];
+
+    /// <summary>Offset of the frame's first byte in <see cref="Slab"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int FrameOffset(int p) => SlotOffset(p) + Head[p];
+
+    public int LargeFreeCount => _largeFreeCount;
+
+    /// <summary>One large buffer (refcount 1, Head = Headroom, Length 0, no offload request), or -1 when none is free.</summary>
+    public int AllocLarge()
+    {
+        if (_largeFreeCount == 0) return -1;
+        int p = _largeFree[--_largeFreeCount];
+        _refs[p] = 1;
+        Head[p] = Headroom;
+        Length[p] = 0;
+        Offload[p - Capacity] = default;
+        return p;
+    }
+
+    /// <summary>Largest frame a small buffer holds without headroom use.</summary>
     public int MaxFrameSize => SlotSize - Headroom;
 
     public int FreeCount => _freeCount;
@@ -89,31 +160,36 @@ public sealed class PacketPool
         var refs = _refs;
         var free = _free;
         int top = _freeCount;
+        int small = Capacity;
         foreach (int p in pkts)
         {
-            if (--refs[p] == 0) free[top++] = p;
+            if (--refs[p] != 0) continue;
+            if (p < small) free[top++] = p;
+            else _largeFree[_largeFreeCount++] = p;
         }
         _freeCount = top;
     }
 
     public void Release(int p)
     {
-        if (--_refs[p] == 0) _free[_freeCount++] = p;
+        if (--_refs[p] != 0) return;
+        if (p < Capacity) _free[_freeCount++] = p;
+        else _largeFree[_largeFreeCount++] = p;
     }
 
     /// <summary>The frame bytes of buffer <paramref name="p"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Span<byte> Frame(int p) => new(Slab, p * SlotSize + Head[p], Length[p]);
+    public Span<byte> Frame(int p) => new(Slab, SlotOffset(p) + Head[p], Length[p]);
 
     /// <summary>The whole writable area from the frame start to the slot end (for receive and growth).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Span<byte> Tail(int p) => new(Slab, p * SlotSize + Head[p], SlotSize - Head[p]);
+    public Span<byte> Tail(int p) => new(Slab, SlotOffset(p) + Head[p], SlotSizeOf(p) - Head[p]);
 
     /// <summary>Copies <paramref name="frame"/> into buffer <paramref name="p"/>; false when it does not fit.</summary>
     public bool Write(int p, ReadOnlySpan<byte> frame)
     {
-        if ((uint)frame.Length > (uint)(SlotSize - Head[p])) return false;
-        frame.CopyTo(new Span<byte>(Slab, p * SlotSize + Head[p], frame.Length));
+        if ((uint)frame.Length > (uint)Room(p) || frame.Length > ushort.MaxValue) return false;
+        frame.CopyTo(new Span<byte>(Slab, SlotOffset(p) + Head[p], frame.Length));
         Length[p] = (ushort)frame.Length;
         return true;
     }
@@ -121,9 +197,10 @@ public sealed class PacketPool
     /// <summary>Prepends <paramref name="bytes"/> of room before the frame (encap, VLAN push); false without headroom.</summary>
     public bool Push(int p, int bytes)
     {
-        if (bytes > Head[p]) return false;
+        if (bytes > Head[p] || Length[p] + bytes > ushort.MaxValue) return false;
         Head[p] = (ushort)(Head[p] - bytes);
         Length[p] = (ushort)(Length[p] + bytes);
+        if (p >= Capacity) MoveOffload(p, bytes);
         return true;
     }
 
@@ -133,17 +210,36 @@ public sealed class PacketPool
         if (bytes > Length[p]) return false;
         Head[p] = (ushort)(Head[p] + bytes);
         Length[p] = (ushort)(Length[p] - bytes);
+        if (p >= Capacity) MoveOffload(p, -bytes);
         return true;
     }
 
-    /// <summary>Copies buffer <paramref name="src"/> (frame, in_port) into a new buffer; -1 when the pool is empty.</summary>
+    /// <summary>The frame start moved by <paramref name="delta"/> bytes (positive: bytes prepended): so do the offsets into it.</summary>
+    private void MoveOffload(int p, int delta)
+    {
+        ref var o = ref Offload[p - Capacity];
+        if (o.CsumStart == 0) return;
+        int start = o.CsumStart + delta;
+        if (start <= 0 || start > ushort.MaxValue)
+        {
+            o.CsumStart = 1;   // the L4 header was cut away: not coherent any more, RefreshPartial refuses it
+            return;
+        }
+        o.CsumStart = (ushort)start;
+        if (o.HdrLen != 0) o.HdrLen = (ushort)Math.Max(0, o.HdrLen + delta);
+    }
+
+    /// <summary>Copies buffer <paramref name="src"/> (frame, in_port, offload request) into a new buffer of its kind;
+    /// -1 when that kind has none free.</summary>
     public int Clone(int src)
     {
-        int p = Alloc();
+        bool large = src >= Capacity;
+        int p = large ? AllocLarge() : Alloc();
         if (p < 0) return -1;
         Head[p] = Head[src];
         Length[p] = Length[src];
         InPort[p] = InPort[src];
+        if (large) Offload[p - Capacity] = Offload[src - Capacity];
         Frame(src).CopyTo(Frame(p));
         return p;
     }

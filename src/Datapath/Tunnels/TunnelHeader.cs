@@ -167,12 +167,12 @@ public sealed class TunnelHeader
         int payload = inner.Length - strip;
         int size = _bytes.Length;
         int ipLen = size - EthSize + payload;
-        if (ipLen > MaxIpLength || payload > pool.SlotSize - PacketPool.Headroom) return EncapStatus.TooBig;
+        if (ipLen > MaxIpLength || payload > pool.SlotSizeOf(p) - PacketPool.Headroom) return EncapStatus.TooBig;
 
         int head = PacketPool.Headroom - size;
         pool.Head[p] = (ushort)head;
         pool.Length[p] = (ushort)(size + payload);
-        var f = new Span<byte>(pool.Slab, p * pool.SlotSize + head, size + payload);
+        var f = new Span<byte>(pool.Slab, pool.SlotOffset(p) + head, size + payload);
         _bytes.CopyTo(f);
         inner[strip..].CopyTo(f[size..]);
 

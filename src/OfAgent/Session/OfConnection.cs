@@ -23,7 +23,9 @@ namespace Softswitch.OfAgent.Session;
 /// soft limit, so a million-flow dump never sits in memory at once. Past the hard limit (only reachable by replies
 /// produced without waiting) the peer is not reading at all and the connection is closed. Liveness counts whole
 /// messages received, or our writes being taken: a peer that trickles a message byte by byte is as silent as one
-/// that sends nothing, and is closed after twice the inactivity probe.
+/// that sends nothing, and is closed after twice the inactivity probe. The idle clock stops while one of the peer's
+/// requests is being handled (a tool such as ovs-ofctl waits for its BARRIER_REPLY without answering echoes, and a
+/// delete of a million flows takes longer than the probe) and restarts when the handler returns.
 /// </remarks>
 public sealed class OfConnection : IAsyncDisposable
 {
@@ -37,6 +39,7 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly CancellationTokenSource _cts = new();
     private long _queuedBytes;
     private long _lastRxTicks, _lastTxTicks;
+    private bool _handling;
     private bool _helloReceived;
     private Task? _run;
     private Timer? _keepalive;
@@ -288,7 +291,17 @@ public sealed class OfConnection : IAsyncDisposable
             start += len;
             MessagesReceived++;
             Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
-            if (!Handle(msg))
+            // While a request is being handled (a delete of a million flows takes seconds) the peer is waiting on
+            // us, not silent: the idle clock stops, and restarts when we are ready to read again.
+            Volatile.Write(ref _handling, true);
+            bool keep;
+            try { keep = Handle(msg); }
+            finally
+            {
+                Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+                Volatile.Write(ref _handling, false);
+            }
+            if (!keep)
             {
                 FlushAndClose();
                 return true;
@@ -336,6 +349,7 @@ public sealed class OfConnection : IAsyncDisposable
         // A peer that keeps taking our writes is alive even when its echo replies wait behind a long reply that
         // this connection's receive loop is still producing (a million-flow dump takes longer than the probe).
         long idle = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
+        if (Volatile.Read(ref _handling)) return;     // we owe the peer an answer; it owes us nothing yet
         if (idle > 2 * probe.TotalMilliseconds)
         {
             _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, idle / 1000.0);

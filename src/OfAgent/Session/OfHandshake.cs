@@ -5,7 +5,11 @@ using Softswitch.OfAgent.Wire;
 namespace Softswitch.OfAgent.Session;
 
 /// <summary>What a channel's opening phase produced: the peer's first message (and anything after it), or why not.</summary>
-public readonly record struct OfHandshakeResult(string? Failure, byte[] Received, int Count)
+/// <param name="PeerSilent">
+/// The peer closed or reset the channel without sending a byte: a liveness probe (another daemon checking whether a
+/// socket file is in use, a port scanner, a health check). Listeners log these at debug, not as refusals.
+/// </param>
+public readonly record struct OfHandshakeResult(string? Failure, byte[] Received, int Count, bool PeerSilent = false)
 {
     public bool Ok => Failure is null;
 }
@@ -33,6 +37,7 @@ public static class OfHandshake
     {
         string? certificateRefusal = null;
         string stage = "waiting for the TLS handshake";
+        int count = 0;
         try
         {
             if (tls is not null)
@@ -43,7 +48,7 @@ public static class OfHandshake
                     var first = new byte[1];
                     await SocketReadiness.Shared.WaitReadableAsync(transport.Socket, ct).ConfigureAwait(false);
                     int n = transport.Socket.Receive(first, SocketFlags.Peek);
-                    if (n == 0) return Fail("closed before the TLS handshake");
+                    if (n == 0) return Fail("closed before the TLS handshake", silent: true);
                     if (first[0] != TlsHandshakeRecord)
                         return Fail(first[0] is >= 1 and <= 6
                             ? "plaintext OpenFlow on a TLS listener (the peer did not start TLS)"
@@ -60,7 +65,6 @@ public static class OfHandshake
             stage = "waiting for the peer's HELLO";
             await transport.SendAsync(new OfpHello { Xid = helloXid }.ToArray(), ct).ConfigureAwait(false);
             var buf = new byte[64];
-            int count = 0;
             while (true)
             {
                 var st = OfpFraming.TryGetFrame(buf.AsSpan(0, count), out var header, out int len, maxMessageSize);
@@ -69,7 +73,7 @@ public static class OfHandshake
                 int want = count < OfpHeader.Size ? OfpHeader.Size : header.Length;
                 if (want > buf.Length) Array.Resize(ref buf, Math.Max(want, buf.Length * 2));
                 int n = await transport.ReceiveAsync(buf.AsMemory(count, buf.Length - count), ct).ConfigureAwait(false);
-                if (n == 0) return Fail(count == 0 ? "closed before sending HELLO" : $"closed after {count} byte(s) of its first message");
+                if (n == 0) return count == 0 ? Fail("closed before sending HELLO", silent: true) : Fail($"closed after {count} byte(s) of its first message");
                 count += n;
             }
         }
@@ -84,11 +88,12 @@ public static class OfHandshake
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             if (certificateRefusal is not null) return Fail($"TLS: {certificateRefusal}");
-            return Fail($"connection failed {stage}: {Inner(e)}");
+            // A reset before the peer's first byte (it closed with our HELLO unread) is a probe too.
+            return Fail($"connection failed {stage}: {Inner(e)}", silent: e is SocketException { SocketErrorCode: SocketError.ConnectionReset } && tls is null && count == 0);
         }
     }
 
-    private static OfHandshakeResult Fail(string why) => new(why, [], 0);
+    private static OfHandshakeResult Fail(string why, bool silent = false) => new(why, [], 0, silent);
 
     private static string Inner(Exception e)
     {

@@ -37,6 +37,8 @@ public sealed class OfListener : IAsyncDisposable
     private int _live;
 
     public long Accepted, RefusedFull, Evicted, OpeningFailed, Established;
+    /// <summary>Openings that failed because the peer closed without sending a byte (also in <see cref="OpeningFailed"/>).</summary>
+    public long Probes;
 
     private sealed class Opening(CancellationTokenSource cts)
     {
@@ -225,7 +227,14 @@ public sealed class OfListener : IAsyncDisposable
                 string why = opening.Evicted
                     ? $"dropped before its HELLO to make room ({_options.MaxConnectionsPerListener} connections is the listener's cap)"
                     : r.Failure!;
-                if (_refusalLog.TryTake(out long suppressed))
+                if (r.PeerSilent && !opening.Evicted)
+                {
+                    // A probe (connect and close without a byte: another daemon checking the socket, a health
+                    // check) is not a refusal worth a warning.
+                    Interlocked.Increment(ref Probes);
+                    _log.LogDebug("{Endpoint}: {Remote} closed without sending anything ({Reason})", _endpoint, transport.Remote, why);
+                }
+                else if (_refusalLog.TryTake(out long suppressed))
                     _log.LogWarning("{Endpoint}: refused {Remote}: {Reason}{Suppressed}", _endpoint, transport.Remote, why, Suppressed(suppressed));
                 return;
             }

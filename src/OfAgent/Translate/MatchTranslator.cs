@@ -4,7 +4,7 @@ using Softswitch.OfAgent.Wire;
 namespace Softswitch.OfAgent.Translate;
 
 /// <summary>
-/// ofp_match ↔ <see cref="FlowMatch"/>. The OF1.0 wildcard bits have the same values in both, and plain
+/// ofp_match ↔ <see cref="FlowMatch"/>. Wildcards map through <see cref="WireMap"/>, and plain
 /// OF1.0 matches leave the tunnel id out (<see cref="Wildcards.TunIdExt"/>). Matches are normalised on the way in
 /// (<see cref="Normalize"/>), so flow stats and flow-removed report what the flow really matches.
 /// </summary>
@@ -26,7 +26,7 @@ public static class MatchTranslator
             .TpSrc(m.TpSrc)
             .TpDst(m.TpDst)
             .Key;
-        var w = Normalize((Wildcards)((uint)m.Wildcards & (uint)Wildcards.All), m.DlType, m.NwProto) | Wildcards.TunIdExt;
+        var w = Normalize(WireMap.ToDatapath(m.Wildcards), m.DlType, m.NwProto) | Wildcards.TunIdExt;
         return FlowMatch.FromOpenFlow(w, fields);
     }
 
@@ -53,7 +53,7 @@ public static class MatchTranslator
         ref readonly var v = ref fm.Value;
         return new OfpMatch
         {
-            Wildcards = (OfpFlowWildcards)((uint)fm.Wildcards & (uint)Wildcards.All),
+            Wildcards = WireMap.ToWire(fm.Wildcards),
             InPort = v.InPort,
             DlSrc = new OfpMac(v.DlSrc.Value),
             DlDst = new OfpMac(v.DlDst.Value),

@@ -231,6 +231,9 @@ public sealed unsafe class AfPacketPort : IPort
 
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
 
+    /// <summary>With PACKET_VNET_HDR the kernel segments and checksums what a frame's virtio-net header asks of it.</summary>
+    public bool AcceptsOffload => _vnet;
+
     private static int FanoutArg(int group) => (group & 0xFFFF) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
 
     /// <summary>
@@ -314,6 +317,18 @@ public sealed unsafe class AfPacketPort : IPort
                 continue;
             }
             int p;
+            if ((st & TP_STATUS_COPY) != 0 && _vnet && pool.LargeFreeCount > 0)
+            {
+                // Larger than a ring slot (a GSO super-frame): whole into a large buffer, to be handed on as it is.
+                p = TakeWhole(pool, h, st);
+                if (p >= 0)
+                {
+                    pkts[n++] = p;
+                    rxBytes += pool.Length[p];
+                }
+                ReleaseFrame(h, st);
+                continue;
+            }
             if (pool.Alloc(pkts.Slice(n, 1)) == 0)
             {
                 _rxNoBuffers++;
@@ -387,13 +402,13 @@ public sealed unsafe class AfPacketPort : IPort
             return false;
         }
         len = snap + shift;
-        int room = pool.SlotSize - pool.Head[p];
+        int room = pool.Room(p);
         if (len > room || len > ushort.MaxValue)
         {
             Oversize();
             return false;
         }
-        byte* dst = (byte*)Unsafe.AsPointer(ref pool.Slab[p * pool.SlotSize + pool.Head[p]]);
+        byte* dst = (byte*)Unsafe.AsPointer(ref pool.Slab[pool.FrameOffset(p)]);
         CopyWithTag(data, snap, dst, vlan, tpid, tci);
         pool.Length[p] = (ushort)len;
         pool.InPort[p] = PortNo;
@@ -403,6 +418,74 @@ public sealed unsafe class AfPacketPort : IPort
             else Interlocked.Increment(ref _counters.RxErrors);
         }
         return true;
+    }
+
+    /// <summary>
+    /// Reads the whole frame queued behind ring slot <paramref name="h"/> (TP_STATUS_COPY) straight into a large buffer,
+    /// its virtio-net header landing in the headroom: a GSO super-frame keeps its offload request
+    /// (<see cref="PacketPool.Offload"/>), a plain frame has its partial checksum completed. Returns the buffer, or -1
+    /// (counted) when the frame was refused or lost.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int TakeWhole(PacketPool pool, byte* h, uint st)
+    {
+        int p = pool.AllocLarge();
+        bool vlan = (st & TP_STATUS_VLAN_VALID) != 0;
+        int shift = vlan ? 4 : 0;
+        byte* frame = (byte*)Unsafe.AsPointer(ref pool.Slab[pool.SlotOffset(p) + PacketPool.Headroom]);
+        int cap = PacketPool.LargeDataSize - shift;
+        nint r = LibC.recvfrom(_fd, frame - VirtioNetHeader.Size, (nuint)(cap + VirtioNetHeader.Size), LibC.MSG_DONTWAIT | MSG_TRUNC, null, null);
+        if (r < VirtioNetHeader.Size + 14 || r > cap + VirtioNetHeader.Size)
+        {
+            pool.Release(p);
+            if (r >= 0) Oversize();
+            else Interlocked.Increment(ref _counters.RxErrors);
+            return -1;
+        }
+        var vh = VirtioNetHeader.Read(new ReadOnlySpan<byte>(frame - VirtioNetHeader.Size, VirtioNetHeader.Size));
+        int len = (int)r - VirtioNetHeader.Size;
+        if (vlan)
+        {
+            // The kernel keeps the tag in metadata: put it back by moving the MAC addresses 4 bytes forward.
+            ushort tpid = (st & TP_STATUS_VLAN_TPID_VALID) != 0 ? *(ushort*)(h + HdrVlanTpid) : (ushort)0x8100;
+            ushort tci = *(ushort*)(h + HdrVlanTci);
+            byte* dst = frame - 4;
+            Buffer.MemoryCopy(frame, dst, 12, 12);
+            dst[12] = (byte)(tpid >> 8); dst[13] = (byte)tpid;
+            dst[14] = (byte)(tci >> 8); dst[15] = (byte)tci;
+            pool.Head[p] = PacketPool.Headroom - 4;
+            len += 4;
+        }
+        pool.Length[p] = (ushort)len;
+        pool.InPort[p] = PortNo;
+        var f = pool.Frame(p);
+        if (vh.IsGso)
+        {
+            var refusal = SoftwareOffload.Start(f, vh.GsoType, vh.GsoSize, out _);
+            if (refusal != GsoRefusal.None)
+            {
+                pool.Release(p);
+                Interlocked.Increment(ref _counters.RxGsoRefused);
+                Interlocked.Increment(ref _counters.RxDropped);
+                _opt.Logger?.LogDebug("{If}: GSO frame refused ({Reason}, gso_type {Type})", _if.Name, refusal, vh.GsoType);
+                return -1;
+            }
+            ref var o = ref pool.OffloadOf(p);
+            o.GsoType = vh.GsoType;
+            o.GsoSize = vh.GsoSize;
+            if (vh.NeedsChecksum)
+            {
+                o.CsumStart = (ushort)(vh.CsumStart + shift);
+                o.CsumOffset = vh.CsumOffset;
+            }
+            Interlocked.Increment(ref _counters.RxGsoWhole);
+        }
+        else if (vh.NeedsChecksum)
+        {
+            if (SoftwareOffload.CompleteChecksum(f, vh.CsumStart + shift, vh.CsumOffset)) Interlocked.Increment(ref _counters.RxChecksumCompleted);
+            else Interlocked.Increment(ref _counters.RxErrors);
+        }
+        return p;
     }
 
     private static void CopyWithTag(byte* src, int snap, byte* dst, bool vlan, ushort tpid, ushort tci)
@@ -545,11 +628,11 @@ public sealed unsafe class AfPacketPort : IPort
         if (pkts.IsEmpty || _fd < 0) return;
         LibC.MMsgHdr* msgs = stackalloc LibC.MMsgHdr[MaxSendBatch];
         LibC.IoVec* iov = stackalloc LibC.IoVec[MaxSendBatch * 2];
+        byte* vhdrs = stackalloc byte[MaxSendBatch * VirtioNetHeader.Size];
         int per = _vnet ? 2 : 1;
         long sentPkts = 0, sentBytes = 0, dropped = 0;
         fixed (byte* slab = pool.Slab)
         {
-            int slot = pool.SlotSize;
             for (int start = 0; start < pkts.Length; start += MaxSendBatch)
             {
                 int cnt = Math.Min(MaxSendBatch, pkts.Length - start);
@@ -560,10 +643,11 @@ public sealed unsafe class AfPacketPort : IPort
                     if (_vnet)
                     {
                         v->Base = _zeroVnet;   // no offload asked of the kernel: the frame is final
+                        if (pool.OwesOffload(p)) v->Base = OffloadHeader(pool, p, vhdrs + i * VirtioNetHeader.Size);
                         v->Len = VirtioNetHeader.Size;
                         v++;
                     }
-                    v->Base = slab + (nint)p * slot + pool.Head[p];
+                    v->Base = slab + pool.FrameOffset(p);
                     v->Len = pool.Length[p];
                     msgs[i].Hdr = default;
                     msgs[i].Hdr.Iov = iov + i * per;
@@ -593,6 +677,16 @@ public sealed unsafe class AfPacketPort : IPort
             Interlocked.Add(ref _counters.TxBytes, sentBytes);
         }
         if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+    }
+
+    /// <summary>The virtio-net header asking the kernel to finish a large buffer's frame (segment it, complete its checksum).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static byte* OffloadHeader(PacketPool pool, int p, byte* dst)
+    {
+        ref var o = ref pool.OffloadOf(p);
+        var vh = new VirtioNetHeader(o.NeedsChecksum ? VirtioNetHeader.FlagNeedsCsum : (byte)0, o.GsoType, o.HdrLen, o.GsoSize, o.CsumStart, o.CsumOffset);
+        vh.Write(new Span<byte>(dst, VirtioNetHeader.Size));
+        return dst;
     }
 
     private void SetInt(int opt, int value, string what)

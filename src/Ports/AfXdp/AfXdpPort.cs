@@ -342,9 +342,9 @@ public sealed unsafe class AfXdpPort : IPort
             ulong addr = d.Addr;
             int len = (int)d.Len;
             int p = pkts[n];
-            if ((uint)len <= (uint)(pool.SlotSize - pool.Head[p]) && len <= ushort.MaxValue)
+            if ((uint)len <= (uint)(pool.Room(p)) && len <= ushort.MaxValue)
             {
-                new ReadOnlySpan<byte>(umem + addr, len).CopyTo(new Span<byte>(pool.Slab, p * pool.SlotSize + pool.Head[p], len));
+                new ReadOnlySpan<byte>(umem + addr, len).CopyTo(new Span<byte>(pool.Slab, pool.FrameOffset(p), len));
                 pool.Length[p] = (ushort)len;
                 pool.InPort[p] = PortNo;
                 bytes += len;
@@ -458,7 +458,7 @@ public sealed unsafe class AfXdpPort : IPort
                         continue;
                     }
                     ulong addr = _txFree[--_txFreeCount];
-                    new ReadOnlySpan<byte>(pool.Slab, p * pool.SlotSize + pool.Head[p], len).CopyTo(new Span<byte>(_umem + addr, len));
+                    new ReadOnlySpan<byte>(pool.Slab, pool.FrameOffset(p), len).CopyTo(new Span<byte>(_umem + addr, len));
                     ref XdpDesc d = ref _tx.Desc(idx + k);
                     d.Addr = addr;
                     d.Len = (uint)len;

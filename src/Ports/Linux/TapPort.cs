@@ -103,9 +103,9 @@ public sealed unsafe partial class TapPort : IPort
         long bytes = 0;
         while (true)
         {
-            int room = pool.SlotSize - pool.Head[p];
+            int room = pool.Room(p);
             nint r;
-            fixed (byte* dst = &pool.Slab[p * pool.SlotSize + pool.Head[p]]) r = LibC.read(_fd, dst, (nuint)room);
+            fixed (byte* dst = &pool.Slab[pool.FrameOffset(p)]) r = LibC.read(_fd, dst, (nuint)room);
             if (r > 0)
             {
                 if (r >= room) { _rxTooBig++; _counters.RxDropped++; continue; } // possibly truncated
@@ -139,7 +139,7 @@ public sealed unsafe partial class TapPort : IPort
                 foreach (int p in pkts)
                 {
                     int len = pool.Length[p];
-                    if (LibC.write(_fd, slab + (nint)p * pool.SlotSize + pool.Head[p], (nuint)len) == len) { sent++; bytes += len; }
+                    if (LibC.write(_fd, slab + (nint)pool.FrameOffset(p), (nuint)len) == len) { sent++; bytes += len; }
                     else dropped++;
                 }
             }

@@ -165,7 +165,7 @@ public sealed class MemoryPort : IPort
         {
             int len = lengths[next];
             int p = pkts[i];
-            new ReadOnlySpan<byte>(gen, next * stride, len).CopyTo(new Span<byte>(pool.Slab, p * pool.SlotSize + pool.Head[p], len));
+            new ReadOnlySpan<byte>(gen, next * stride, len).CopyTo(new Span<byte>(pool.Slab, pool.FrameOffset(p), len));
             pool.Length[p] = (ushort)len;
             bytes += len;
             if (++next == count) next = 0;

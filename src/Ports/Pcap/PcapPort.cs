@@ -148,9 +148,9 @@ public sealed unsafe class PcapPort : IPort
         {
             int p = pkts[n];
             int len = (int)hdr->CapLen;
-            if (len <= pool.SlotSize - pool.Head[p] && hdr->CapLen == hdr->Len)
+            if (len <= pool.Room(p) && hdr->CapLen == hdr->Len)
             {
-                new ReadOnlySpan<byte>(data, len).CopyTo(new Span<byte>(pool.Slab, p * pool.SlotSize + pool.Head[p], len));
+                new ReadOnlySpan<byte>(data, len).CopyTo(new Span<byte>(pool.Slab, pool.FrameOffset(p), len));
                 pool.Length[p] = (ushort)len;
                 pool.InPort[p] = PortNo;
                 bytes += len;
@@ -215,7 +215,7 @@ public sealed unsafe class PcapPort : IPort
                 foreach (int p in pkts)
                 {
                     int len = pool.Length[p];
-                    if (LibPcap.pcap_inject(pcap, slab + (nint)p * pool.SlotSize + pool.Head[p], (nuint)len) == len)
+                    if (LibPcap.pcap_inject(pcap, slab + (nint)pool.FrameOffset(p), (nuint)len) == len)
                     {
                         sent++;
                         bytes += len;

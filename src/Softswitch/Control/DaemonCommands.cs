@@ -86,7 +86,7 @@ internal static class DaemonCommands
         var sb = new StringBuilder(1024);
         var ic = CultureInfo.InvariantCulture;
         sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s), {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
-        sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
+        sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, async messages {agent.AsyncMessagesDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
         foreach (var l in agent.Listeners)
             sb.Append(ic, $"listener {l.Endpoint}: {l.Live} open, {Interlocked.Read(ref l.Accepted)} accepted, {Interlocked.Read(ref l.Established)} established, ")
               .Append(ic, $"{Interlocked.Read(ref l.OpeningFailed)} refused in opening (deadline, TLS, closed), {Interlocked.Read(ref l.Evicted)} dropped for room, {Interlocked.Read(ref l.RefusedFull)} refused at the cap\n");
@@ -100,10 +100,10 @@ internal static class DaemonCommands
         foreach (var p in dp.Ports.List)
         {
             var c = p.Port.Counters.Snapshot();
-            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config 0x{(uint)p.Config:x}, ")
+            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config {p.Config}, ")
               .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
             var pc = p.Port.Counters;
-            sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")
+            sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-whole {Volatile.Read(ref pc.RxGsoWhole)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")
               .Append(ic, $"({Volatile.Read(ref pc.RxGsoSegments)} segments), gso-refused {Volatile.Read(ref pc.RxGsoRefused)}, oversize {Volatile.Read(ref pc.RxOversize)}\n");
         }
         for (int t = 0; t < dp.Waiters.Count; t++)

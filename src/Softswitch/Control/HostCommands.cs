@@ -124,6 +124,11 @@ internal static class HostCommands
             ("managed-heap-bytes", GC.GetTotalMemory(false)),
             ("gc-committed-bytes", gc.TotalCommittedBytes),
             ("rss-bytes", Environment.WorkingSet),
+            ("gc-allocated-bytes", GC.GetTotalAllocatedBytes()),
+            ("gc-collections", GC.CollectionCount(0)),
+            ("gc-gen2-collections", GC.CollectionCount(2)),
+            ("gc-pause-total-us", (long)GC.GetTotalPauseDuration().TotalMicroseconds),
+            ("gc-last-pause-us", LastPauseMicros()),
         };
         return Show(args, "memory/show", () => string.Join(' ', items.Select(i => $"{i.Name}:{i.Value}")) + "\n", w =>
         {
@@ -131,6 +136,19 @@ internal static class HostCommands
             foreach (var (name, value) in items) w.WriteNumber(name, value);
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>The longest pause of the most recent collection of each kind (ephemeral, full blocking, background), in
+    /// microseconds: sampled periodically, it bounds the pauses a soak saw without a per-collection callback.</summary>
+    static long LastPauseMicros()
+    {
+        long max = 0;
+        foreach (var kind in (ReadOnlySpan<GCKind>)[GCKind.Ephemeral, GCKind.FullBlocking, GCKind.Background])
+        {
+            var info = GC.GetGCMemoryInfo(kind);
+            foreach (var p in info.PauseDurations) max = Math.Max(max, (long)p.TotalMicroseconds);
+        }
+        return max;
     }
 
     /// <summary>Every flow (normal, then emergency), highest priority first, as <c>ovs-ofctl dump-flows</c> prints it.</summary>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Tests.Session;
 
@@ -85,5 +87,149 @@ public sealed class TlsInteropTests : IDisposable
             tc.WaitForExit(5000);
             dir.Delete(true);
         }
+    }
+
+    /// <summary>ovs-testcontroller on pssl: with its certificate, and (with <paramref name="peerCa"/>) its CA sent in the chain.</summary>
+    private static Process StartTestController(TestPki.Identity id, TestPki.Ca trusts, TestPki.Ca? peerCa, int port, string dir)
+    {
+        var psi = new ProcessStartInfo("ovs-testcontroller")
+        {
+            ArgumentList = { "-O", "OpenFlow10", "-p", id.KeyFile, "-c", id.CertFile, "-C", trusts.CertFile },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        if (peerCa is not null) psi.ArgumentList.Add($"--peer-ca-cert={peerCa.CertFile}");
+        foreach (var a in new[] { $"pssl:{port}:127.0.0.1", "--no-chdir", $"--log-file={dir}/tc-{port}.log", $"--unixctl={dir}/tc-{port}.ctl" })
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    private static void Stop(Process p)
+    {
+        p.Kill(true);
+        p.WaitForExit(5000);
+        p.Dispose();
+    }
+
+    [Fact]
+    public async Task BootstrapCaCert_LearnsTheControllersCaSavesItAndThenRequiresIt()
+    {
+        if (!ExternalTool.Require("ovs-testcontroller")) return;
+        var switchCa = _pki.NewCa("switchca");
+        var controllerCa = _pki.NewCa("controllerca");
+        var otherCa = _pki.NewCa("otherca");
+        var sw = _pki.Issue(switchCa, "switch");
+        var dir = Directory.CreateTempSubdirectory("ssw-tls-boot").FullName;
+        string boot = Path.Combine(dir, "cacert.pem");
+        int port = ControllerInteropTests.FreePort();
+        var tc = StartTestController(_pki.Issue(controllerCa, "controller"), switchCa, controllerCa, port, dir);
+        try
+        {
+            await Task.Delay(300);
+            await using var rig = new AgentRig(options: new AgentOptions
+            {
+                Controllers = { $"ssl:127.0.0.1:{port}" },
+                Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = boot },
+                MaxBackoff = TimeSpan.FromSeconds(1),
+            });
+            Assert.True(await AgentRig.WaitFor(() => rig.Agent.ControllerConnected, 10_000), "no connection after bootstrapping:\n" + rig.Log.Dump());
+            Assert.True(File.Exists(boot), rig.Log.Dump());
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(boot));
+            var saved = new X509Certificate2Collection();
+            saved.ImportFromPemFile(boot);
+            Assert.Equal(controllerCa.Cert.Thumbprint, Assert.Single(saved).Thumbprint);
+            Assert.True(rig.Log.Contains("TRUSTING CA certificate 'CN=controllerca") && rig.Log.Contains(controllerCa.Cert.GetCertHashString(HashAlgorithmName.SHA256)),
+                rig.Log.Dump());
+
+            // From now on the learned CA is required: a controller whose certificate another CA signed is refused.
+            Stop(tc);
+            tc = StartTestController(_pki.Issue(otherCa, "impostor"), switchCa, otherCa, port, dir);
+            Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("CN=impostor") && rig.Log.Contains("is not signed by a trusted CA"), 15_000), rig.Log.Dump());
+            Assert.False(rig.Agent.ControllerConnected);
+            Assert.Equal(controllerCa.Cert.Thumbprint, X509CertificateLoader.LoadCertificate(Assert.Single(LoadPem(boot)).RawData).Thumbprint);
+        }
+        finally
+        {
+            Stop(tc);
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static X509Certificate2Collection LoadPem(string file)
+    {
+        var c = new X509Certificate2Collection();
+        c.ImportFromPemFile(file);
+        return c;
+    }
+
+    [Fact]
+    public async Task BootstrapCaCert_RefusesAControllerThatDoesNotSendItsCa_AndSavesNothing()
+    {
+        if (!ExternalTool.Require("ovs-testcontroller")) return;
+        var switchCa = _pki.NewCa("switchca");
+        var controllerCa = _pki.NewCa("controllerca");
+        var sw = _pki.Issue(switchCa, "switch");
+        var dir = Directory.CreateTempSubdirectory("ssw-tls-boot").FullName;
+        string boot = Path.Combine(dir, "cacert.pem");
+        int port = ControllerInteropTests.FreePort();
+        var tc = StartTestController(_pki.Issue(controllerCa, "controller"), switchCa, peerCa: null, port, dir);
+        try
+        {
+            await Task.Delay(300);
+            await using var rig = new AgentRig(options: new AgentOptions
+            {
+                Controllers = { $"ssl:127.0.0.1:{port}" },
+                Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = boot },
+            });
+            Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("is not self-signed") && rig.Log.Contains("--peer-ca-cert"), 10_000), rig.Log.Dump());
+            Assert.False(rig.Agent.ControllerConnected);
+            Assert.False(File.Exists(boot));
+        }
+        finally
+        {
+            Stop(tc);
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public async Task BootstrapCaCert_PsslRefusesPeersUntilACaIsKnown()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        var switchCa = _pki.NewCa("switchca");
+        var controllerCa = _pki.NewCa("controllerca");
+        var sw = _pki.Issue(switchCa, "switch");
+        var ctl = _pki.Issue(controllerCa, "ofctl");
+        string boot = Path.Combine(_pki.Dir, "not-yet-cacert.pem");
+        await using var rig = new AgentRig(options: new AgentOptions
+        {
+            Listeners = { "pssl:0" },
+            Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = boot },
+        });
+        var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", "--private-key", ctl.KeyFile, "--certificate", ctl.CertFile,
+                                                            "--ca-cert", switchCa.CertFile, "--timeout=5", "show", $"ssl:127.0.0.1:{rig.Port}"]);
+        Assert.NotEqual(0, code);
+        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("no CA certificate to verify peers with yet")), rig.Log.Dump() + se + so);
+        Assert.False(File.Exists(boot));
+    }
+
+    [Fact]
+    public void BootstrapCaCert_AnExistingFileIsTheCa_AndItExcludesCaCert()
+    {
+        var ca = _pki.NewCa("ca");
+        var sw = _pki.Issue(ca, "switch");
+        var tls = OfTlsContext.Load(new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = ca.CertFile });
+        Assert.True(tls.HasCa);
+        Assert.Null(tls.Verify(sw.Cert));
+        var pending = OfTlsContext.Load(new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = ca.CertFile + ".absent" });
+        Assert.False(pending.HasCa);
+        Assert.Contains("no CA certificate", pending.Verify(sw.Cert));
+        var e = Assert.Throws<OfTlsException>(() => OfTlsContext.Load(new OfTlsOptions
+        {
+            PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, CaCertFile = ca.CertFile, BootstrapCaCertFile = ca.CertFile,
+        }));
+        Assert.Contains("give one of them", e.Message);
+        e = Assert.Throws<OfTlsException>(() => OfTlsContext.Load(new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile }));
+        Assert.Contains("--ca-cert (or --bootstrap-ca-cert)", e.Message);
     }
 }

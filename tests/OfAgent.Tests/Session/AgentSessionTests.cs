@@ -461,7 +461,7 @@ public sealed class AgentSessionTests
         await using var rig = new AgentRig();
         using var c = await rig.ConnectAsync();
         await c.BarrierAsync();
-        c.Send(new OfpPortMod { PortNo = 2, HwAddr = new OfpMac(rig.Ports[1].Info.HwAddr.Value), Config = (OfpPortConfig)(uint)PortConfig.NoFwd, Mask = (OfpPortConfig)(uint)PortConfig.NoFwd });
+        c.Send(new OfpPortMod { PortNo = 2, HwAddr = new OfpMac(rig.Ports[1].Info.HwAddr.Value), Config = OfpPortConfig.NoFwd, Mask = OfpPortConfig.NoFwd });
         var ps = await c.ReceiveAsync<OfpPortStatus>();
         Assert.Equal(OfpPortReason.Modify, ps.Reason);
         Assert.Equal((ushort)2, ps.Desc.PortNo);
@@ -495,6 +495,56 @@ public sealed class AgentSessionTests
         }
         for (int i = 0; i < 100 && rig.Dp.MissBehavior != MissBehavior.Normal; i++) await Task.Delay(20);
         Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
+    }
+
+    [Theory]
+    [InlineData(FailMode.Standalone, MissBehavior.Normal)]
+    [InlineData(FailMode.Secure, MissBehavior.Drop)]
+    public async Task FailModeIsRightAfterControllersConnectAndCloseConcurrently(FailMode mode, MissBehavior alone)
+    {
+        // Controllers connect, negotiate and close from 8 threads at once. The fail-mode state is computed from the
+        // connection set and written under one lock, so whatever the interleaving: while an anchor controller stays
+        // connected every sample says Controller, and once the last one is gone the fail mode is back.
+        await using var rig = new AgentRig(options: new AgentOptions { FailMode = mode });
+        using var anchor = await rig.ConnectAsync();
+        await anchor.BarrierAsync();
+        Assert.Equal(MissBehavior.Controller, rig.Dp.MissBehavior);
+
+        int wrong = 0, samples = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (rig.Dp.MissBehavior != MissBehavior.Controller) Interlocked.Increment(ref wrong);
+                samples++;
+                Thread.SpinWait(50);
+            }
+        });
+        async Task Churn(int rounds)
+        {
+            for (int i = 0; i < rounds; i++)
+            {
+                using var c = await rig.ConnectAsync();
+                if ((i & 1) == 0) await c.BarrierAsync();     // half negotiate fully, half close right after HELLO
+            }
+        }
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Churn(25))));
+        Assert.True(await AgentRig.WaitFor(() => rig.Agent.Connections.Count == 1), $"connections left: {rig.Agent.Connections.Count}");
+        stop.Cancel();
+        await sampler;
+        Assert.True(samples > 100, $"only {samples} samples");
+        Assert.Equal(0, wrong);
+        Assert.Equal(MissBehavior.Controller, rig.Dp.MissBehavior);
+
+        // Now without an anchor: the last close must leave the fail mode, whichever close ran last.
+        anchor.Dispose();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Churn(10))));
+        Assert.True(await AgentRig.WaitFor(() => rig.Agent.Connections.Count == 0), $"connections left: {rig.Agent.Connections.Count}");
+        Assert.True(await AgentRig.WaitFor(() => rig.Dp.MissBehavior == alone), $"miss behaviour {rig.Dp.MissBehavior} with no controller ({mode})");
+        Assert.False(rig.Agent.ControllerConnected);
+        await Task.Delay(100);
+        Assert.Equal(alone, rig.Dp.MissBehavior);                 // and it stays there (no late write of an older state)
     }
 
     [Fact]

@@ -67,6 +67,30 @@ public sealed class ListenerHardeningTests
         foreach (var s in silent.Concat(trickle)) s.Dispose();
     }
 
+    [Fact]
+    public async Task AProbeThatClosesWithoutAByteIsADebugLine_NotARefusal()
+    {
+        await using var rig = new AgentRig();
+        var listener = rig.Agent.Listeners[0];
+        // Connect-and-close, as a second daemon checking whether a socket is live does, 5 times; then a peer that
+        // sends half a header and closes, which IS a refusal worth a warning.
+        for (int i = 0; i < 5; i++)
+            using (var probe = Open(rig.Port))
+                probe.Shutdown(SocketShutdown.Both);
+        Assert.True(await AgentRig.WaitFor(() => listener.Probes == 5), $"probes: {listener.Probes}\n{rig.Log.Dump()}");
+        using (var partial = Open(rig.Port))
+        {
+            partial.Send([1, 0, 0]);
+            partial.Shutdown(SocketShutdown.Both);
+        }
+        Assert.True(await AgentRig.WaitFor(() => listener.OpeningFailed == 6), $"opening failures: {listener.OpeningFailed}\n{rig.Log.Dump()}");
+        var warnings = rig.Log.Lines.Where(l => l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).Select(l => l.Message).ToList();
+        Assert.Single(warnings, w => w.Contains("closed after 3 byte(s)", StringComparison.Ordinal));
+        Assert.DoesNotContain(warnings, w => w.Contains("closed before sending HELLO", StringComparison.Ordinal));
+        Assert.Equal(5, rig.Log.Lines.Count(l => l.Level == Microsoft.Extensions.Logging.LogLevel.Debug && l.Message.Contains("closed without sending anything", StringComparison.Ordinal)));
+        Assert.Equal(5, listener.Probes);
+    }
+
     private static async Task<OfpMessage> RequestAsync(TestController c, OfpMessage m)
     {
         c.Send(m);

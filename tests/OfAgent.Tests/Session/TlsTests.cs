@@ -185,7 +185,7 @@ public sealed class TlsTests : IDisposable
     {
         var o = new AgentOptions { Listeners = { "pssl:0" } };
         var e = Assert.Throws<OfTlsException>(() => new AgentRig(options: o));
-        Assert.Equal("ssl: and pssl: need --private-key, --certificate, --ca-cert", e.Message);
+        Assert.Equal("ssl: and pssl: need --private-key, --certificate, --ca-cert (or --bootstrap-ca-cert)", e.Message);
 
         o = Options("pssl:0");
         o.Tls.CaCertFile = Path.Combine(_pki.Dir, "missing.pem");

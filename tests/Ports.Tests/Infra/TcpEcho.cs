@@ -49,11 +49,14 @@ print('echoed' if buf == data else 'mismatch after %d bytes' % len(buf))
     /// <summary>
     /// Runs the exchange of <paramref name="size"/> bytes from <paramref name="client"/> to <paramref name="serverIp"/>:<paramref name="port"/>
     /// in <paramref name="server"/>; fails the test with <paramref name="describe"/>'s text when it does not complete.
-    /// Returns the client address the server saw.
+    /// Returns the client address the server saw. With <paramref name="connectTo"/> the client connects there instead
+    /// (an address and port the switch rewrites into the server's).
     /// </summary>
-    public static string Run(Netns server, string serverIp, Netns client, int port, int size, Func<string>? describe = null)
+    public static string Run(Netns server, string serverIp, Netns client, int port, int size, Func<string>? describe = null,
+        (string Ip, int Port)? connectTo = null)
     {
         string p = port.ToString(CultureInfo.InvariantCulture), n = size.ToString(CultureInfo.InvariantCulture);
+        string cIp = connectTo?.Ip ?? serverIp, cPort = (connectTo?.Port ?? port).ToString(CultureInfo.InvariantCulture);
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "netns", "exec", server.Name, NsTool.Python, "-c", Server, serverIp, p, n }) psi.ArgumentList.Add(a);
         using var srv = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the TCP server");
@@ -62,7 +65,7 @@ print('echoed' if buf == data else 'mismatch after %d bytes' % len(buf))
             var ready = srv.StandardOutput.ReadLineAsync();
             if (!ready.Wait(10_000) || ready.Result != "listening")
                 Assert.Fail("TCP server did not start: " + srv.StandardError.ReadToEnd());
-            var r = Sh.Run("ip", ["netns", "exec", client.Name, NsTool.Python, "-c", Client, serverIp, p, n], 30_000);
+            var r = Sh.Run("ip", ["netns", "exec", client.Name, NsTool.Python, "-c", Client, cIp, cPort, n], 30_000);
             Assert.True(r.Ok && r.Stdout.Trim() == "echoed",
                 $"TCP exchange of {size} bytes failed: {r.Stdout.Trim()} {r.Stderr.Trim()}\n{describe?.Invoke()}");
             Assert.True(srv.WaitForExit(5000), "TCP server did not finish");

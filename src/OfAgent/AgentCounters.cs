@@ -1,0 +1,24 @@
+using Softswitch.Datapath.Counters;
+
+namespace Softswitch.OfAgent;
+
+/// <summary>
+/// The OpenFlow agent's counters in the switch's counter registry (<c>softswitch ctl coverage/show</c>): what it sent
+/// to controllers and what it dropped because a connection was behind. The values live in
+/// <see cref="OfSwitchAgent"/>'s fields (one atomic add where they happen); the registry reads them.
+/// </summary>
+internal static class AgentCounters
+{
+    public static readonly Counter PacketInSent = Coverage.Define("ofconn-packet-in-sent", "PACKET_IN messages queued to OpenFlow connections");
+    public static readonly Counter PacketInDropped = Coverage.Define("ofconn-packet-in-dropped", "PACKET_IN messages dropped because the connection was behind (its send queue full)");
+    public static readonly Counter AsyncDropped = Coverage.Define("ofconn-async-dropped", "FLOW_REMOVED and PORT_STATUS messages dropped because the connection was behind (replies are never dropped)");
+    public static readonly Counter ErrorsSent = Coverage.Define("ofconn-error-sent", "OFPT_ERROR messages sent to OpenFlow peers");
+
+    public static void Register(CounterGroup counters, OfSwitchAgent agent)
+    {
+        counters.AddSource(PacketInSent, () => Interlocked.Read(ref agent.PacketInsSent), agent);
+        counters.AddSource(PacketInDropped, () => Interlocked.Read(ref agent.PacketInsDropped), agent);
+        counters.AddSource(AsyncDropped, () => Interlocked.Read(ref agent.AsyncMessagesDropped), agent);
+        counters.AddSource(ErrorsSent, () => Interlocked.Read(ref agent.ErrorsSent), agent);
+    }
+}
