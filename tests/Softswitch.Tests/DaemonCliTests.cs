@@ -339,7 +339,7 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Equal(1, toInPort);
         Assert.Equal(toInPort, m["softswitch_datapath_drops_total{reason=\"output-to-in-port\"}"]);
         Assert.Equal(toInPort, m["softswitch_coverage_total{counter=\"drop-output-to-in-port\"}"]);
-        var listener = System.Text.RegularExpressions.Regex.Match(dpShow, @"(?m)^listener (\S+): \d+ open, (\d+) accepted, (\d+) established");
+        var listener = System.Text.RegularExpressions.Regex.Match(dpShow, @"(?m)^listener (ptcp:\S+): \d+ open, (\d+) accepted, (\d+) established");
         Assert.True(listener.Success, dpShow);
         Assert.Equal(1, long.Parse(listener.Groups[3].Value));
         Assert.Equal(1, m[$"softswitch_listener_established_total{{endpoint=\"{listener.Groups[1].Value}\"}}"]);

@@ -377,6 +377,7 @@ public sealed class AgentSessionTests
     {
         await using var rig = new AgentRig();
         using var c = await rig.ConnectAsync();
+        await c.BarrierAsync();              // negotiated: table misses now go to this controller
         rig.Ports[0].Inject(Udp());
         rig.Poll();
         await c.ReceiveAsync<OfpPacketIn>(); // a table miss
