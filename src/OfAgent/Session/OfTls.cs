@@ -172,12 +172,8 @@ public sealed class OfTlsContext
             }
             try
             {
-                var create = new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew,
-                    Access = FileAccess.Write,
-                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-                };
+                var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows()) create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
                 using (var w = new StreamWriter(file, create)) w.Write(top.ExportCertificatePem() + "\n");
             }
             catch (IOException) when (File.Exists(file))
