@@ -22,8 +22,6 @@ import time
 from mininet.log import debug, error
 from mininet.node import Switch
 
-OFFLOADS = 'tx off tso off gso off gro off sg off'
-
 
 class Softswitch(Switch):
     """A user-space OpenFlow 1.0 switch (Softswitch) on AF_PACKET ports."""
@@ -54,15 +52,6 @@ class Softswitch(Switch):
         "The interfaces that carry traffic, with their OpenFlow port numbers."
         return [(self.ports[i], i) for i in self.intfList() if i.name != 'lo' and self.ports.get(i)]
 
-    def turnOffOffloads(self, intf):
-        """Frames from a veth carry unfilled checksums while tx checksum offload is on: a user-space switch
-        forwards them as they are, and TCP fails. Turn it off on both ends of the link."""
-        self.cmd('ethtool -K', intf.name, OFFLOADS, '>/dev/null 2>&1')
-        link = getattr(intf, 'link', None)
-        if link is not None:
-            peer = link.intf2 if link.intf1 is intf else link.intf1
-            peer.node.cmd('ethtool -K', peer.name, OFFLOADS, '>/dev/null 2>&1')
-
     def start(self, controllers):
         os.makedirs(self.runDir, exist_ok=True)
         for path in (self.pidPath,):
@@ -70,7 +59,6 @@ class Softswitch(Switch):
                 os.unlink(path)
         ports = []
         for number, intf in sorted(self.dataIntfs(), key=lambda p: p[0]):
-            self.turnOffOffloads(intf)
             ports.append('%d=afpacket:%s' % (number, intf.name))
         args = shlex.split(self.command) + ['run', '--ports', ','.join(ports), '--dpid', self.dpid,
                                             '--fail-mode', self.failMode, '--unixctl', self.ctlPath,

@@ -60,7 +60,6 @@ internal sealed class SwitchMetrics : IDisposable
         OffloadCounter("softswitch_interface_rx_checksum_completed", "{packet}", "partial checksums completed in software", p => Volatile.Read(ref p.RxChecksumCompleted));
         OffloadCounter("softswitch_interface_rx_gso_whole", "{frame}", "GSO super-frames received whole (segmented later only if the output needs it)", p => Volatile.Read(ref p.RxGsoWhole));
         OffloadCounter("softswitch_interface_rx_gso_frames", "{frame}", "GSO super-frames cut into segments", p => Volatile.Read(ref p.RxGsoFrames));
-        OffloadCounter("softswitch_interface_rx_gso_whole", "{frame}", "GSO super-frames received whole into a large buffer", p => Volatile.Read(ref p.RxGsoWhole));
         OffloadCounter("softswitch_interface_rx_gso_segments", "{packet}", "segments made from GSO super-frames", p => Volatile.Read(ref p.RxGsoSegments));
         OffloadCounter("softswitch_interface_rx_gso_refused", "{frame}", "GSO super-frames refused (unsupported or malformed)", p => Volatile.Read(ref p.RxGsoRefused));
         OffloadCounter("softswitch_interface_rx_oversize", "{frame}", "frames larger than a packet buffer (dropped)", p => Volatile.Read(ref p.RxOversize));
