@@ -2,8 +2,8 @@
 # Softswitch reliability suite: hostile peers, fuzzed OpenFlow, controller flaps and restarts against the real daemon,
 # one table at the end. Needs the Debian packages of scripts/install-deps.sh (ovs-ofctl, ovs-testcontroller) and python3.
 #
-#   bash bench/reliability/run.sh            # full figures (about 10 minutes)
-#   bash bench/reliability/run.sh --quick    # the short version CI runs (about 2 minutes)
+#   bash bench/reliability/run.sh            # full figures (about 15 minutes)
+#   bash bench/reliability/run.sh --quick    # the short version CI runs (about 2.5 minutes)
 #   bash bench/reliability/run.sh --soak 30  # only the soak: 30 minutes of traffic, flow churn, controller restarts (root)
 #   options: --fuzz N (messages), --flaps N, --churn-rate N (soak flow-mods/s), --only SCENARIO[,SCENARIO...], --no-build
 set -euo pipefail
