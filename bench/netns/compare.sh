@@ -196,7 +196,7 @@ lat_topology() {   # a second pair of namespaces; offloads stay as the kernel se
   done
   for h in ${LA}h ${LB}h; do ip link set $h up; sysctl -qw net.ipv6.conf.$h.disable_ipv6=1; done
 }
-lat_cleanup() { ip netns del $NLA 2>/dev/null; ip netns del $NLB 2>/dev/null; ip link del br$TAG 2>/dev/null; }
+lat_cleanup() { ip netns del $NLA 2>/dev/null; ip netns del $NLB 2>/dev/null; ip link del br$TAG 2>/dev/null; true; }   # each may be gone already
 
 lat_measure() {   # $1 label: one line per run into lat.txt: label|ping avg ms|TCP Mbit/s|RR transactions/s|sockperf avg one-way us
   local label=$1 rtt mbit rr lat sp
