@@ -88,8 +88,8 @@ public static class OfHandshake
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             if (certificateRefusal is not null) return Fail($"TLS: {certificateRefusal}");
-            // A reset before the peer's first byte (it closed with our HELLO unread) is a probe too.
-            return Fail($"connection failed {stage}: {Inner(e)}", silent: e is SocketException { SocketErrorCode: SocketError.ConnectionReset } && tls is null && count == 0);
+            // A reset or broken pipe before the peer's first byte (it closed with our HELLO unread) is a probe too.
+            return Fail($"connection failed {stage}: {Inner(e)}", silent: tls is null && count == 0 && stage == "waiting for the peer's HELLO");
         }
     }
 

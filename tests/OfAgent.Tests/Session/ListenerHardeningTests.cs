@@ -125,6 +125,9 @@ public sealed class ListenerHardeningTests
         await using var rig = new AgentRig(options: new AgentOptions { MaxConnectionsPerListener = 3, HelloTimeout = TimeSpan.FromSeconds(30) });
         var listener = rig.Agent.Listeners[0];
         using var c1 = await rig.ConnectAsync();
+        // Established before the silent peers arrive; until the switch has read its HELLO it is still opening, and
+        // would be the oldest opening peer.
+        Assert.IsType<OfpFeaturesReply>(await RequestAsync(c1, new OfpFeaturesRequest()));
         using var silent1 = Open(rig.Port);
         using var silent2 = Open(rig.Port);
         Assert.True(await AgentRig.WaitFor(() => listener.Live == 3));
@@ -135,7 +138,8 @@ public sealed class ListenerHardeningTests
         Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(silent1)), "the oldest silent peer is still open");
         Assert.False(ClosedByPeer(silent2));
         Assert.Equal(1, listener.Evicted);
-        Assert.True(rig.Log.Contains("dropped before its HELLO to make room (3 connections is the listener's cap)"), rig.Log.Dump());
+        // The line is written after the socket is closed: wait for it.
+        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("dropped before its HELLO to make room (3 connections is the listener's cap)")), rig.Log.Dump());
 
         using var c3 = await rig.ConnectAsync();
         Assert.IsType<OfpFeaturesReply>(await RequestAsync(c3, new OfpFeaturesRequest())); // established, not still opening
@@ -144,7 +148,8 @@ public sealed class ListenerHardeningTests
         using var late = Open(rig.Port);
         Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(late)), "a peer beyond the cap was kept");
         Assert.Equal(1, listener.RefusedFull);
-        Assert.True(rig.Log.Contains("3 connections are established (the listener's cap)"), rig.Log.Dump());
+        // The line is written after the socket is closed: wait for it.
+        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("3 connections are established (the listener's cap)")), rig.Log.Dump());
         foreach (var c in new[] { c1, c2, c3 }) Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
     }
 
