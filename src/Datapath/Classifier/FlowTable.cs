@@ -62,6 +62,8 @@ public sealed class FlowTable
     private readonly TupleSpace _tuple = new();
     private long _cacheVersion = Interlocked.Increment(ref s_cacheVersions);
     private volatile int _exactBelowMax; // hash-stage rules below MaxPriority: lookups must also ask the tuple space
+    private volatile bool _inPortShaped = true; // published: no hash-stage rule, every subtable's mask within in_port
+    private bool _tupleInPortShaped = true; // writer: every subtable of the last published order within in_port
 
     // Writer-private state.
     private readonly TimerWheel _wheel;
@@ -99,7 +101,45 @@ public sealed class FlowTable
     /// <summary>Wildcard subtables (distinct masks) in the published search order.</summary>
     public int WildcardSubtableCount => _tuple.PublishedSubtableCount;
 
+    /// <summary>
+    /// The table's current shape, republished with every change: <see cref="LookupShape.InPortOnly"/> when no rule
+    /// looks at anything but the in_port (every mask within the in_port field, no all-ones rule), so one lookup
+    /// answers every packet received on a port (<see cref="TryLookupByInPort"/>); otherwise
+    /// <see cref="LookupShape.General"/>.
+    /// </summary>
+    public LookupShape Shape => _inPortShaped ? LookupShape.InPortOnly : LookupShape.General;
+
     // ================================================================ readers
+
+    /// <summary>
+    /// Reader, the forwarders' lookup for an <see cref="LookupShape.InPortOnly"/> table: the winning rule for every
+    /// key of <paramref name="count"/> packets that share <paramref name="key"/>'s in_port. Returns false (and the
+    /// caller looks the packets up one by one) when the table has left that shape, or when the rule found looks at
+    /// more than the in_port (a writer changed the table meanwhile): a rule is never applied to a packet it does not
+    /// match. A race with a writer otherwise gives what <see cref="LookupBurst"/> gives: the state before or after.
+    /// Counted in <paramref name="stats"/> as <paramref name="count"/> lookups.
+    /// </summary>
+    public bool TryLookupByInPort(in FlowKey key, int count, out FlowEntry? winner, FlowTableThreadStats? stats = null)
+    {
+        winner = null;
+        if (!_inPortShaped) return false;
+        var e = _tuple.Lookup(key);
+        if (e is not null && !WithinInPort(e.Match.Mask)) return false;
+        winner = e;
+        if (stats is not null)
+        {
+            stats.ExactLookups += count;
+            stats.WildcardLookups += count;
+            if (e is not null) stats.WildcardMatched += count;
+        }
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="mask"/> selects no bit outside the in_port field.</summary>
+    private static bool WithinInPort(in FlowKey mask)
+        => ((mask.W0 & ~s_inPortMask.W0) | mask.W1 | mask.W2 | mask.W3 | mask.W4 | mask.W5) == 0;
+
+    private static readonly FlowKey s_inPortMask = new FlowKeyBuilder().InPort(0xFFFF).Key;
 
     /// <summary>Reader: the winning rule for one packet key, without cache, counted in <paramref name="stats"/> when given.</summary>
     public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null)
@@ -492,7 +532,14 @@ public sealed class FlowTable
 
     private void PublishLocked()
     {
-        _tuple.Publish();
+        if (_tuple.Publish())
+        {
+            bool within = true;
+            foreach (var mask in _tuple.PublishedMasks()) within &= WithinInPort(mask);
+            _tupleInPortShaped = within;
+        }
+        bool shaped = _tupleInPortShaped && _exact.Count == 0;
+        if (shaped != _inPortShaped) _inPortShaped = shaped;
         if (_invalidateCaches)
         {
             Volatile.Write(ref _cacheVersion, Interlocked.Increment(ref s_cacheVersions));

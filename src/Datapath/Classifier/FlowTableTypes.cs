@@ -44,6 +44,18 @@ public sealed class FlowTableThreadStats
 /// <summary>Lookup counters summed over every forwarding thread (see <see cref="FlowTableThreadStats"/>).</summary>
 public readonly record struct LookupTotals(long ExactLookups, long ExactMatched, long WildcardLookups, long WildcardMatched);
 
+/// <summary>
+/// What a <see cref="FlowTable"/>'s rules look at, so a forwarder can take a lookup specialised to it (switched by
+/// the table whenever a change alters it).
+/// </summary>
+public enum LookupShape : byte
+{
+    /// <summary>Any masks: per-packet lookups (cache, hash stage, tuple space).</summary>
+    General,
+    /// <summary>No rule looks at anything but the in_port: one lookup answers a whole burst from one port.</summary>
+    InPortOnly,
+}
+
 /// <summary>Which stage of a <see cref="FlowTable"/> found a rule.</summary>
 public enum LookupStage : byte
 {

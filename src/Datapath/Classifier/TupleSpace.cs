@@ -84,6 +84,12 @@ public sealed class TupleSpace
     /// <summary>Subtables in the published search order.</summary>
     public int PublishedSubtableCount => Volatile.Read(ref _order).Length;
 
+    /// <summary>The masks of the published subtables, in search order.</summary>
+    public IEnumerable<FlowKey> PublishedMasks()
+    {
+        foreach (var sr in Volatile.Read(ref _order)) yield return sr.Table.Mask;
+    }
+
     // ---------------------------------------------------------------- readers
 
     /// <summary>Reader: the winning wildcard rule for one packet key, or null.</summary>

@@ -14,7 +14,9 @@ namespace Softswitch.Datapath.Forwarding;
 /// </summary>
 /// <remarks>
 /// <para><b>Pipeline</b> (ovs dp_netdev_pmd_thread): a burst of up to 32 packets goes (1) receive, (2) parse into
-/// flow keys, (3) classify (EMC, exact, tuple space), (4) group by flow and run each flow-batch's actions once,
+/// flow keys, (3) classify (EMC, exact, tuple space; or, while no rule looks at more than the in_port
+/// (<see cref="LookupShape.InPortOnly"/>), one lookup for the whole burst, which is then one flow-batch), (4) group
+/// by flow and run each flow-batch's actions once,
 /// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here takes a lock or
 /// allocates per packet. Output shares the buffer (refcount) unless a later action rewrites it, in which case it
 /// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>) are read racily (monotonic
@@ -221,8 +223,6 @@ public sealed class Forwarder
         }
         if (kept == 0) return;
         pkts = pkts[..kept];
-        if (EmcActive)
-            for (int i = 0; i < kept; i++) hashes[i] = keys[i].Hash();
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
         Pool.Release(pkts);
         Output.FlushTx();
@@ -259,8 +259,15 @@ public sealed class Forwarder
         var entries = _entries.AsSpan(0, n);
         var table = _dp.Pipeline.LookupTable;
         if (!ReferenceEquals(table, _cachedTable)) SwitchTable(table);
+        if (table.Shape == LookupShape.InPortOnly && SameInPort(keys) &&
+            table.TryLookupByInPort(keys[0], n, out var winner, TableStats))
+        {
+            ExecuteOneFlow(pkts, layers, winner, inSlot);
+            return;
+        }
         if (EmcActive)
         {
+            for (int i = 0; i < n; i++) hashes[i] = keys[i].Hash();
             table.LookupBurst(keys, hashes, entries, Cache, TableStats);
             SampleEmc(n);
         }
@@ -344,6 +351,42 @@ public sealed class Forwarder
         }
     }
 
+    /// <summary>Whether every key has the first one's in_port (true for any burst from one port).</summary>
+    private static bool SameInPort(ReadOnlySpan<FlowKey> keys)
+    {
+        ushort first = keys[0].InPort;
+        for (int i = 1; i < keys.Length; i++)
+            if (keys[i].InPort != first) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// The in_port-shaped table's step 4: every packet of the burst has the same winner, so the burst is one
+    /// flow-batch (or all misses) with no cache, hashing or grouping.
+    /// </summary>
+    private void ExecuteOneFlow(Span<int> pkts, Span<PacketLayers> layers, FlowEntry? winner, PortSlot inSlot)
+    {
+        int n = pkts.Length;
+        if (winner is null)
+        {
+            Misses += n;
+            HandleMisses(pkts, layers, inSlot);
+            return;
+        }
+        long bytes = 0;
+        foreach (int p in pkts) bytes += Pool.Length[p];
+        winner.Hit(n, bytes, _now);
+        var actions = winner.Actions;
+        if (actions.Items.Length == 0)
+        {
+            Drops.Add(DropReason.FlowDrop, n);
+            return;
+        }
+        TunnelId = 0;
+        var sink = new OutputStage.Sink(Output, false);
+        Executor.Execute(actions, Pool, pkts, layers, ref sink);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void HandleMisses(Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
     {
@@ -384,9 +427,7 @@ public sealed class Forwarder
             var key = _keys.AsSpan(0, 1);
             var layers = _layers.AsSpan(0, 1);
             PacketParser.Parse(Pool.Frame(copy), inPort, out key[0], out layers[0]);
-            var hashes = _hashes.AsSpan(0, 1);
-            hashes[0] = key[0].Hash();
-            ClassifyAndExecute(one, key, hashes, layers, _dp.ControlSlot);
+            ClassifyAndExecute(one, key, _hashes.AsSpan(0, 1), layers, _dp.ControlSlot);
             Pool.Release(copy);
             return;
         }

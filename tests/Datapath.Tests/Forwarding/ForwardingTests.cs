@@ -422,6 +422,58 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public void InPortOnlyTable_OneLookupPerBurst_GivesPerPacketResults_AndFallsBackWhenTheShapeChanges()
+    {
+        using var r = new Rig(emc: 1024);
+        var allButInPort = (Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt;
+        var frames = new byte[64][];
+        for (int i = 0; i < frames.Length; i++) frames[i] = Udp(H1, H2, "10.0.0.1", $"10.0.1.{i}", (ushort)(1000 + i));
+        r.Add(MatchOf(frames[0], 1, allButInPort), 10, FlowAction.Output(2));
+        r.Add(FlowMatch.FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default), 0, FlowAction.Output(4));
+        Assert.Equal(Classifier.LookupShape.InPortOnly, r.Dp.Pipeline.LookupTable.Shape);
+
+        foreach (var p in r.Ports) p.CaptureSent = false;
+        var before = r.Dp.Pipeline.GetLookupTotals();
+        r.Ports[0].SetGenerator(frames, 6400);
+        Assert.Equal(6400, r.Dp.PollUntilIdle(100_000));
+        Assert.Equal(6400, r.Ports[1].Counters.TxPackets);
+        var byPort = r.Dp.Pipeline.LookupTable.Lookup(new FlowKeyBuilder().InPort(1).Key)!;
+        Assert.Equal(6400, byPort.Packets);
+        Assert.Equal(6400L * frames[0].Length, byPort.Bytes);
+        var after = r.Dp.Pipeline.GetLookupTotals();
+        Assert.Equal(6400, after.WildcardLookups - before.WildcardLookups);
+        Assert.Equal(6400, after.WildcardMatched - before.WildcardMatched);
+
+        // Port 3 has no rule of its own: the match-all rule takes its packets.
+        r.Ports[2].SetGenerator(frames, 640);
+        Assert.Equal(640, r.Dp.PollUntilIdle(100_000));
+        Assert.Equal(640, r.Ports[3].Counters.TxPackets);
+
+        // One rule that looks at nw_dst: per-packet lookups again, and only its packet changes its way.
+        var one = MatchOf(frames[5], 1, Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask));
+        r.Add(one, 20, FlowAction.Output(3));
+        Assert.Equal(Classifier.LookupShape.General, r.Dp.Pipeline.LookupTable.Shape);
+        r.Ports[0].SetGenerator(frames, 6400);
+        Assert.Equal(6400, r.Dp.PollUntilIdle(100_000));
+        Assert.Equal(100, r.Ports[2].Counters.TxPackets);
+        Assert.Equal(6400 + 6300, r.Ports[1].Counters.TxPackets);
+
+        // Deleted again: back to one lookup per burst, with no allocation per packet.
+        Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.DeleteStrict, one, 20, FlowActions.Drop)));
+        Assert.Equal(Classifier.LookupShape.InPortOnly, r.Dp.Pipeline.LookupTable.Shape);
+        int got = 0, rounds = 0;
+        long allocated = AllocationMeter.SteadyState(() =>
+        {
+            r.Ports[0].SetGeneratorCount(10_000);
+            got += r.Dp.PollUntilIdle(100_000);
+            rounds++;
+        });
+        Assert.Equal(10_000 * rounds, got);
+        Assert.Equal(0, allocated);
+        Assert.Equal(100, r.Ports[2].Counters.TxPackets);
+    }
+
+    [Fact]
     public void ForwardingAllocatesNothingPerPacket()
     {
         using var r = new Rig(emc: 1024);
