@@ -142,7 +142,17 @@ public static class ChurnClient
             used += new OfpBarrierRequest { Xid = 0xB0000000u + (uint)barriers }.Encode(buf.AsSpan(used));
             ackedAt.Add(sent);
             barriers++;
-            lock (s) s.Send(buf.AsSpan(0, used));
+            try
+            {
+                lock (s) s.Send(buf.AsSpan(0, used));
+            }
+            catch (SocketException e)
+            {
+                // The switch closed the connection (e.g. a harness that ended its measurement first): report what
+                // was acknowledged until then instead of dying mid-write.
+                Console.Error.WriteLine($"churn: {target} closed the connection after {sw.Elapsed.TotalSeconds:F1} s ({e.SocketErrorCode}); stopping");
+                break;
+            }
             if (readyFile is not null && barriers == 1) File.WriteAllText(readyFile, "sending\n");
         }
         double sendSecs = sw.Elapsed.TotalSeconds;
@@ -152,7 +162,7 @@ public static class ChurnClient
         double secs = sw.Elapsed.TotalSeconds;
         long acked = Interlocked.Read(ref barriersAcked);
         long applied = acked == 0 ? 0 : ackedAt[(int)Math.Min(acked, ackedAt.Count) - 1];
-        s.Shutdown(SocketShutdown.Both);
+        try { s.Shutdown(SocketShutdown.Both); } catch (SocketException) { } // already closed by the peer
 
         var r = new
         {

@@ -162,7 +162,7 @@ ovs_measure() {  # rows sharing one flow file (exact-100k, then churn-100k on th
     sleep $SECS
     read -r rx1 tx1 < <(ovs_counts); local t1=$(date +%s.%N)
     local m1=$(cat $RUN/churn.progress 2>/dev/null || echo 0)
-    [ -z "$cpid" ] || { kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true; }
+    [ -z "$cpid" ] || { kill $cpid 2>/dev/null || true; wait $cpid 2>/dev/null || true; }
     local dt=$(echo "$t1 - $t0" | bc -l)
     [ "$row" != churn-100k ] || OVS_CHURN=$(printf "%.0f" "$(echo "($m1 - $m0) / $dt" | bc -l)")
     local drops=$(( (rx1 - rx0) - (tx1 - tx0) )); [ $drops -ge 0 ] || drops=0
@@ -190,7 +190,7 @@ ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes alloca
     cpid=$!; pids+=($cpid)
   fi
   wait $spid
-  [ -z "$cpid" ] || { kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true; }
+  [ -z "$cpid" ] || { kill $cpid 2>/dev/null || true; wait $cpid 2>/dev/null || true; }
   read -r SM SD SA SC < <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print("%.3f %d %.4f %.0f" % (r["delivered_mpps"], r["drops"], r["alloc_bytes_per_packet"], r["flow_mods_over_open_flow"] / r["seconds"]))' $RUN/ssw-$row.json)
   [ "$row" != churn-100k ] || SSW_CHURN=$SC
 }
