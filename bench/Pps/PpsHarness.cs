@@ -236,7 +236,7 @@ public static class PpsHarness
                 for (int i = 0; i < 1024; i++) dp.PollOnce();
             }
         }
-        long ofMods0 = agent is null ? 0 : Interlocked.Read(ref agent.FlowModsApplied);
+        long ofMods0 = agent is null ? 0 : agent.FlowModsApplied;
         long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Cache?.Hits ?? 0, emcM0 = fwd.Cache?.Misses ?? 0;
         long sent0 = SentTotal(ports), drops0 = DropTotal(fwd);
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
@@ -269,7 +269,7 @@ public static class PpsHarness
         churn?.Join();
         long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;
         long forwarded = SentTotal(ports) - sent0, drops = DropTotal(fwd) - drops0;
-        long flowModsOverOpenFlow = agent is null ? 0 : Interlocked.Read(ref agent.FlowModsApplied) - ofMods0;
+        long flowModsOverOpenFlow = agent is null ? 0 : agent.FlowModsApplied - ofMods0;
         agent?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Dispose();
         return new Result(

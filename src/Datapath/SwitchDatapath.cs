@@ -140,6 +140,7 @@ public sealed class SwitchDatapath : IDisposable
     private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
     private long _maintenanceErrors;
+    private Exception? _lastMaintenanceError;
 
     public SwitchDatapath(DatapathOptions? options = null, IClock? clock = null)
     {
@@ -166,6 +167,7 @@ public sealed class SwitchDatapath : IDisposable
         // Counters other types keep, read into the registry on demand.
         Counters.AddSource(DatapathCounters.EmcHit, () => SumCache(static c => c.Hits));
         Counters.AddSource(DatapathCounters.EmcMiss, () => SumCache(static c => c.Misses));
+        Counters.AddSource(DatapathCounters.MaintenanceError, () => MaintenanceErrorCount);
         for (var r = (TunnelDropReason)0; r < TunnelDropReason.Count; r++)
         {
             var reason = r;
@@ -390,10 +392,14 @@ public sealed class SwitchDatapath : IDisposable
             {
                 RunMaintenance(ref lastAge);
             }
-            catch (Exception e) when (_running)
+            catch (Exception e)
             {
-                // The timer stays alive (flows must keep expiring); the failure is counted and handed to the owner.
+                // The timer stays alive (flows must keep expiring), also while stopping. Never silent: the failure is
+                // counted (maintenance-error), kept (LastMaintenanceError), and handed to every listener, which logs it
+                // with its exception (the OpenFlow agent does). A listener that throws from its handler is a bug of
+                // its own and is not caught here.
                 Interlocked.Increment(ref _maintenanceErrors);
+                Volatile.Write(ref _lastMaintenanceError, e);
                 foreach (var l in _listeners) l.OnMaintenanceError(e);
             }
         }
@@ -401,6 +407,9 @@ public sealed class SwitchDatapath : IDisposable
 
     /// <summary>Maintenance steps that threw (each reported through <see cref="IDatapathEvents.OnMaintenanceError"/>).</summary>
     public long MaintenanceErrorCount => Interlocked.Read(ref _maintenanceErrors);
+
+    /// <summary>The exception of the last maintenance step that threw, or null (shown by the host's dp/show).</summary>
+    public Exception? LastMaintenanceError => Volatile.Read(ref _lastMaintenanceError);
 
     /// <summary>Adds a listener of the datapath's asynchronous events (told in subscription order).</summary>
     public void Subscribe(IDatapathEvents listener)

@@ -5,7 +5,7 @@ namespace Softswitch.OfAgent;
 /// <summary>
 /// The OpenFlow agent's counters in the switch's counter registry (<c>softswitch ctl coverage/show</c>): what it sent
 /// to controllers and what it dropped because a connection was behind. The values live in
-/// <see cref="OfSwitchAgent"/>'s fields (one atomic add where they happen); the registry reads them.
+/// the agent's parts (one atomic add where they happen); the registry reads them through <see cref="OfSwitchAgent"/>.
 /// </summary>
 internal static class AgentCounters
 {
@@ -16,9 +16,9 @@ internal static class AgentCounters
 
     public static void Register(CounterGroup counters, OfSwitchAgent agent)
     {
-        counters.AddSource(PacketInSent, () => Interlocked.Read(ref agent.PacketInsSent), agent);
-        counters.AddSource(PacketInDropped, () => Interlocked.Read(ref agent.PacketInsDropped), agent);
-        counters.AddSource(AsyncDropped, () => Interlocked.Read(ref agent.AsyncMessagesDropped), agent);
-        counters.AddSource(ErrorsSent, () => Interlocked.Read(ref agent.ErrorsSent), agent);
+        counters.AddSource(PacketInSent, () => agent.PacketInsSent, agent);
+        counters.AddSource(PacketInDropped, () => agent.PacketInsDropped, agent);
+        counters.AddSource(AsyncDropped, () => agent.AsyncMessagesDropped, agent);
+        counters.AddSource(ErrorsSent, () => agent.ErrorsSent, agent);
     }
 }

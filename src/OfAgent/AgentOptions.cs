@@ -1,4 +1,5 @@
 using Softswitch.OfAgent.Session;
+using Softswitch.OfAgent.Wire;
 
 namespace Softswitch.OfAgent;
 
@@ -42,7 +43,8 @@ public sealed class AgentOptions
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(8);
     public int PacketBuffers { get; set; } = 256;
     public TimeSpan PacketBufferLifetime { get; set; } = TimeSpan.FromSeconds(5);
-    public int MaxMessageSize { get; set; } = 65535;
+    /// <summary>Largest message accepted from a peer (bytes); a longer one is a framing error that closes the connection.</summary>
+    public int MaxMessageSize { get; set; } = OfpConstants.MaxMessageSize;
     /// <summary>Queued bytes beyond which packet-ins to a connection are dropped (and counted).</summary>
     public long SendQueueSoftLimit { get; set; } = 1 << 20;
     /// <summary>Queued bytes beyond which the peer is considered stuck and the connection is closed.</summary>

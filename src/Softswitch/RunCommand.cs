@@ -227,12 +227,12 @@ internal static class RunCommand
                 metrics = MetricsEndpoint.Start(metricsHost, metricsPort, dp, agent, offload?.Manager);
                 log.LogInformation("metrics at {Url}", metrics.Url);
             }
-            catch (Exception e) when (e is System.Net.HttpListenerException or InvalidOperationException)
+            catch (UserErrorException e)
             {
                 control?.Dispose();
                 agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 offload?.Dispose();
-                return UserError($"--metrics {s.Metrics}: cannot listen: {e.Message}");
+                return UserError($"--metrics {s.Metrics}: {e.Message}");
             }
         }
         if (s.Pidfile is { } pidfile && !Daemon.TryWritePidFile(pidfile, out var pidError))

@@ -81,6 +81,8 @@ public static class DatapathCounters
     public static readonly Counter OffloadGsoRefused = Coverage.Define("offload-gso-refused", "received GSO super-frames refused: unsupported GSO type or malformed headers (dropped)");
     public static readonly Counter OffloadOversize = Coverage.Define("offload-oversize", "received frames larger than a packet buffer or the receive ring (dropped)");
     public static readonly Counter MacTableFull = Coverage.Define("mac-table-full", "a source MAC not learned: the NORMAL learning table is full");
+    /// <summary>A maintenance step (flow expiry, link monitoring, MAC aging) that threw: a bug, logged by the datapath's listeners.</summary>
+    public static readonly Counter MaintenanceError = Coverage.Define("maintenance-error", "maintenance steps (flow expiry, link monitoring, MAC aging) that failed with an exception (logged; retried at the next interval)");
 
     /// <summary>The counter of drop reason <paramref name="r"/>.</summary>
     public static Counter Drop(DropReason r) => s_drops[(int)r];
@@ -89,7 +91,7 @@ public static class DatapathCounters
     public static Counter Tunnel(TunnelDropReason r) => s_tunnel[(int)r];
 
     /// <summary>Makes sure every datapath counter is registered (runs the static initialisers).</summary>
-    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + OffloadOversize.Index;
+    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + OffloadOversize.Index + MaintenanceError.Index;
 
     private static Counter[] Family<T>(int count, Func<T, (string Name, string Description)> name) where T : struct, Enum
     {

@@ -97,7 +97,7 @@ public sealed record OfEndpoint(OfTransportKind Kind, bool Passive, string Host,
             if (c >= 0) portText = rest[(c + 1)..];
         }
         if (host.Length == 0) return "expected a host after the colon";
-        if (portText is not null && !TryPort(portText, allowZero: false, out port)) return $"'{portText}' is not a port (1-65535)";
+        if (portText is not null && !TryPort(portText, allowZero: false, out port)) return $"'{portText}' is not a port (1-{IPEndPoint.MaxPort})";
         return null;
     }
 
@@ -108,7 +108,7 @@ public sealed record OfEndpoint(OfTransportKind Kind, bool Passive, string Host,
         host = "127.0.0.1";
         int c = rest.IndexOf(':');
         string portText = c < 0 ? rest : rest[..c];
-        if (portText.Length > 0 && !TryPort(portText, allowZero: true, out port)) return $"'{portText}' is not a port (0-65535)";
+        if (portText.Length > 0 && !TryPort(portText, allowZero: true, out port)) return $"'{portText}' is not a port (0-{IPEndPoint.MaxPort})";
         if (c < 0) return null;
         string ip = rest[(c + 1)..];
         bool bracketed = ip.Length >= 2 && ip[0] == '[' && ip[^1] == ']';
@@ -121,7 +121,7 @@ public sealed record OfEndpoint(OfTransportKind Kind, bool Passive, string Host,
     }
 
     private static bool TryPort(string s, bool allowZero, out int port)
-        => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= 65535 && (allowZero || port > 0);
+        => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= IPEndPoint.MaxPort && (allowZero || port > 0);
 
     private string HostText => Host.Contains(':') ? $"[{Host}]" : Host;
 

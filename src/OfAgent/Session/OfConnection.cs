@@ -32,7 +32,7 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly OfTransport _transport;
     private byte[]? _initial;
     private int _initialCount;
-    private readonly OfSwitchAgent _agent;
+    private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
     private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _out = new();
     private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
@@ -45,12 +45,17 @@ public sealed class OfConnection : IAsyncDisposable
     private Timer? _keepalive;
     private uint _xid = 0x5353_0000;
 
-    public OfConnection(OfTransport transport, OfHandshakeResult opening, OfSwitchAgent agent, bool primary, string name, ILogger log)
+    /// <summary>Bytes the send loop coalesces into one write (a larger message is written on its own).</summary>
+    private const int SendBufferSize = 256 * 1024;
+    /// <summary>The receive buffer holds two of the larger of this and the largest message accepted, so a read always has room.</summary>
+    private const int MinReceiveBufferSize = 64 * 1024;
+
+    internal OfConnection(OfTransport transport, OfHandshakeResult opening, OfConnectionManager owner, bool primary, string name, ILogger log)
     {
         _transport = transport;
         _initial = opening.Received;
         _initialCount = opening.Count;
-        _agent = agent;
+        _owner = owner;
         IsPrimary = primary;
         MissSendLen = primary ? OfpConstants.DefaultMissSendLen : (ushort)0;
         Name = name;
@@ -83,7 +88,7 @@ public sealed class OfConnection : IAsyncDisposable
 
     public void Start()
     {
-        var probe = _agent.Options.InactivityProbe;
+        var probe = _owner.Options.InactivityProbe;
         if (probe > TimeSpan.Zero) _keepalive = new Timer(_ => Keepalive(), null, probe / 2, probe / 2);
         _run = Task.WhenAll(RunThread(ReceiveLoop, "of-rx"), RunThread(SendLoop, "of-tx")).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
     }
@@ -113,18 +118,18 @@ public sealed class OfConnection : IAsyncDisposable
     {
         if (!IsOpen) return false;
         long q = Interlocked.Read(ref _queuedBytes);
-        if (droppable && q > _agent.Options.SendQueueSoftLimit)
+        if (droppable && q > _owner.Options.SendQueueSoftLimit)
         {
             Interlocked.Increment(ref AsyncDropped);
             return false;
         }
-        if (q > _agent.Options.SendQueueHardLimit)
+        if (q > _owner.Options.SendQueueHardLimit)
         {
             _log.LogWarning("{Conn}: peer is not reading ({Bytes} bytes queued); closing", Name, q);
             Close();
             return false;
         }
-        if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _agent.Options.SendQueueSoftLimit) _drained.Reset();
+        if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
         _out.Enqueue(bytes);
         _outSignal.Set();
         return true;
@@ -145,7 +150,7 @@ public sealed class OfConnection : IAsyncDisposable
             // but trickles its own messages is still closed as silent.
             if (now < before) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
             before = now;
-            if (now <= _agent.Options.SendQueueSoftLimit)
+            if (now <= _owner.Options.SendQueueSoftLimit)
             {
                 Volatile.Write(ref _lastTxTicks, Environment.TickCount64); // what we wrote so far was taken
                 return true;
@@ -158,7 +163,7 @@ public sealed class OfConnection : IAsyncDisposable
 
     private void Written(long bytes)
     {
-        if (Interlocked.Add(ref _queuedBytes, -bytes) <= _agent.Options.SendQueueSoftLimit) _drained.Set();
+        if (Interlocked.Add(ref _queuedBytes, -bytes) <= _owner.Options.SendQueueSoftLimit) _drained.Set();
     }
 
     /// <summary>
@@ -168,7 +173,7 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     private void SendLoop()
     {
-        var buf = new byte[256 * 1024];
+        var buf = new byte[SendBufferSize];
         try
         {
             while (true)
@@ -224,7 +229,7 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     private void ReceiveLoop()
     {
-        var buf = new byte[Math.Max(65536, _agent.Options.MaxMessageSize) * 2];
+        var buf = new byte[Math.Max(MinReceiveBufferSize, _owner.Options.MaxMessageSize) * 2];
         int start = 0, end = 0;
         if (_initial is { } first)
         {
@@ -276,7 +281,7 @@ public sealed class OfConnection : IAsyncDisposable
     {
         while (true)
         {
-            var st = OfpFraming.TryGetFrame(buf.AsSpan(start, end - start), out var header, out int len, _agent.Options.MaxMessageSize);
+            var st = OfpFraming.TryGetFrame(buf.AsSpan(start, end - start), out var header, out int len, _owner.Options.MaxMessageSize);
             if (st == OfpFrameStatus.Incomplete) return false;
             if (st == OfpFrameStatus.Invalid)
             {
@@ -325,7 +330,7 @@ public sealed class OfConnection : IAsyncDisposable
                 }
                 _helloReceived = true;
                 _log.Log(_lifecycleLevel, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
-                _agent.OnNegotiated(this);
+                _owner.OnNegotiated(this);
                 return true;
             }
             // Tolerate a peer that starts without HELLO if it speaks 1.0; anything else cannot be understood.
@@ -335,16 +340,16 @@ public sealed class OfConnection : IAsyncDisposable
                 return false;
             }
             _helloReceived = true;
-            _agent.OnNegotiated(this);
+            _owner.OnNegotiated(this);
         }
         if (header.Type == OfpType.Hello) return true; // a repeated HELLO is harmless
-        _agent.Dispatch(this, msg);
+        _owner.Dispatch(this, msg);
         return true;
     }
 
     private void Keepalive()
     {
-        var probe = _agent.Options.InactivityProbe;
+        var probe = _owner.Options.InactivityProbe;
         if (!IsOpen) return;
         // A peer that keeps taking our writes is alive even when its echo replies wait behind a long reply that
         // this connection's receive loop is still producing (a million-flow dump takes longer than the probe).
@@ -377,7 +382,7 @@ public sealed class OfConnection : IAsyncDisposable
     private void OnClosed()
     {
         _log.Log(_lifecycleLevel, "{Conn}: connection closed", Name);
-        _agent.OnClosed(this);
+        _owner.OnClosed(this);
     }
 
     public async ValueTask DisposeAsync()

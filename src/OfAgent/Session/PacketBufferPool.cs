@@ -5,13 +5,22 @@ namespace Softswitch.OfAgent.Session;
 /// so a PACKET_OUT or FLOW_MOD can release them by id.
 /// </summary>
 /// <remarks>
-/// Design: a fixed ring of slots; a buffer id is the slot index in the low 8 bits and a per-slot generation
+/// Design: a fixed ring of slots; a buffer id is the slot index in the low <see cref="SlotBits"/> bits and a per-slot generation
 /// above it, so a stale id is recognised (BUFFER_UNKNOWN) and a used one too (BUFFER_EMPTY) until the slot is
 /// reused. A slot is reused only after <see cref="Lifetime"/> or once it has been taken. Thread-safe (one lock).
 /// </remarks>
 public sealed class PacketBufferPool
 {
-    public const uint NoBuffer = 0xFFFF_FFFF;
+    public const uint NoBuffer = Wire.OfpConstants.NoBuffer;
+
+    /// <summary>Bits of a buffer id that name the slot; the generation is above them.</summary>
+    private const int SlotBits = 8;
+    private const uint SlotMask = (1u << SlotBits) - 1;
+    /// <summary>Most buffers a pool holds: every slot index fits in <see cref="SlotBits"/>.</summary>
+    public const int MaxCount = 1 << SlotBits;
+    private const uint GenerationMask = uint.MaxValue >> SlotBits;
+    /// <summary>Smallest data array of a slot, so most frames reuse it.</summary>
+    private const int MinSlotSize = 2048;
 
     private sealed class Slot
     {
@@ -29,9 +38,9 @@ public sealed class PacketBufferPool
     private uint _next;
     private uint _generation;
 
-    public PacketBufferPool(int count = 256, TimeSpan? lifetime = null)
+    public PacketBufferPool(int count = MaxCount, TimeSpan? lifetime = null)
     {
-        if (count is <= 0 or > 256) throw new ArgumentOutOfRangeException(nameof(count), "1..256 buffers");
+        if (count is <= 0 or > MaxCount) throw new ArgumentOutOfRangeException(nameof(count), $"1..{MaxCount} buffers");
         _slots = new Slot[count];
         for (int i = 0; i < count; i++) _slots[i] = new Slot();
         Lifetime = lifetime ?? TimeSpan.FromSeconds(5);
@@ -52,14 +61,14 @@ public sealed class PacketBufferPool
                 uint idx = _next++ % (uint)_slots.Length;
                 var s = _slots[idx];
                 if (!s.Taken && now - s.StoredTicks < _lifetimeTicks) continue;
-                if (s.Data.Length < frame.Length) s.Data = new byte[Math.Max(frame.Length, 2048)];
+                if (s.Data.Length < frame.Length) s.Data = new byte[Math.Max(frame.Length, MinSlotSize)];
                 frame.CopyTo(s.Data);
                 s.Length = frame.Length;
                 s.InPort = inPort;
                 s.StoredTicks = now;
                 s.Taken = false;
-                _generation = (_generation + 1) & 0x00FF_FFFF;
-                s.Id = (_generation << 8) | idx;
+                _generation = (_generation + 1) & GenerationMask;
+                s.Id = (_generation << SlotBits) | idx;
                 if (s.Id == NoBuffer) s.Id = idx;
                 return s.Id;
             }
@@ -74,7 +83,7 @@ public sealed class PacketBufferPool
     {
         frame = [];
         inPort = 0;
-        uint idx = id & 0xFF;
+        uint idx = id & SlotMask;
         lock (_lock)
         {
             if (idx >= (uint)_slots.Length) return TakeResult.Unknown;

@@ -36,6 +36,9 @@ public static class OfpConstants
     /// <summary>OFPQ_ALL: every queue of a port (queue stats request).</summary>
     public const uint QueueAll = 0xffffffff;
 
+    /// <summary>OFPTT_ALL: every table (flow and aggregate stats requests).</summary>
+    public const byte TableAll = 0xff;
+
     /// <summary>OFP_DEFAULT_PRIORITY.</summary>
     public const ushort DefaultPriority = 0x8000;
 

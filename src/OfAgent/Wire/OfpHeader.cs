@@ -123,7 +123,7 @@ internal static class ThrowHelper
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowMessageTooLarge(int size) =>
-        throw new InvalidOperationException($"Encoded message would be {size} bytes; an OpenFlow message is at most 65535.");
+        throw new InvalidOperationException($"Encoded message would be {size} bytes; an OpenFlow message is at most {OfpConstants.MaxMessageSize}.");
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowArgument(string message, string paramName) =>

@@ -108,8 +108,8 @@ public abstract class OfpFlowStatsRequestBase : OfpStatsRequest
 
     public OfpMatch Match { get; set; } = OfpMatch.All;
 
-    /// <summary>Table to read, or 0xff for all tables.</summary>
-    public byte TableId { get; set; } = 0xff;
+    /// <summary>Table to read, or <see cref="OfpConstants.TableAll"/>.</summary>
+    public byte TableId { get; set; } = OfpConstants.TableAll;
 
     /// <summary>Only flows that output to this port; OFPP_NONE means no restriction.</summary>
     public ushort OutPort { get; set; } = (ushort)OfpPort.None;

@@ -96,6 +96,8 @@ internal static class DaemonCommands
             sb.Append(ic, $"table {st.TableId} ({st.Name}): {st.ActiveCount} flows (max {st.MaxEntries}), {st.LookupCount} lookups, {st.MatchedCount} matched\n");
         }
         sb.Append(ic, $"emergency flows: {agent.Flows.Emergency}\n");
+        if (dp.MaintenanceErrorCount > 0)
+            sb.Append(ic, $"maintenance errors: {dp.MaintenanceErrorCount} (last: {dp.LastMaintenanceError?.GetType().Name}: {dp.LastMaintenanceError?.Message}; the log has the stack trace)\n");
         sb.Append("ports:\n");
         foreach (var p in dp.Ports.List)
         {

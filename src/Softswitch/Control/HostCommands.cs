@@ -252,7 +252,7 @@ internal static class HostCommands
         {
             c.Dp.AddPort(opened[0].Port, no);
         }
-        catch (InvalidOperationException e)
+        catch (DatapathConfigurationException e)
         {
             opened[0].Port.Dispose();
             return ControlReply.Error(e.Message);

@@ -43,7 +43,7 @@ internal sealed class MetricsEndpoint : IDisposable
         port = 0;
         error = "";
         int colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535)
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > IPEndPoint.MaxPort)
         {
             error = $"--metrics '{text}': want HOST:PORT, e.g. 127.0.0.1:9477";
             return false;
@@ -66,7 +66,10 @@ internal sealed class MetricsEndpoint : IDisposable
         _metrics = metrics;
     }
 
-    /// <summary>Starts serving; throws <see cref="InvalidOperationException"/> (around the listener's error) when the address cannot be bound.</summary>
+    /// <summary>
+    /// Starts serving; throws <see cref="UserErrorException"/> naming the address when it cannot be bound (in use, not
+    /// one of this machine's, not permitted). Any other failure is a bug and propagates as it is.
+    /// </summary>
     public static MetricsEndpoint Start(string host, int port, SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload)
     {
         var metrics = new SwitchMetrics(dp, agent, offload);
@@ -92,12 +95,22 @@ internal sealed class MetricsEndpoint : IDisposable
                 .Build();
             return new MetricsEndpoint(host, port, provider, metrics);
         }
+        catch (Exception e) when (ListenerError(e) is { } listen)
+        {
+            // The exporter wraps the HttpListener's failure to start in an InvalidOperationException; only that cause
+            // is the user's (the address), anything else stays a bug.
+            metrics.Dispose();
+            throw new UserErrorException($"cannot listen on {prefix}: {listen.Message}", e);
+        }
         catch
         {
             metrics.Dispose();
             throw;
         }
     }
+
+    private static HttpListenerException? ListenerError(Exception e)
+        => e as HttpListenerException ?? (e is InvalidOperationException ? e.InnerException as HttpListenerException : null);
 
     public void Dispose()
     {

@@ -403,6 +403,41 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public void AFailingMaintenanceStepIsCountedKeptAndReported_AndTheTimerGoesOn()
+    {
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, MaintenanceInterval = TimeSpan.FromMilliseconds(5) });
+        var failing = new FailsOnce();
+        dp.Subscribe(failing);
+        dp.Start();
+        Assert.True(failing.Reported.Wait(TimeSpan.FromSeconds(10)), "the failure never reached the listener");
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref failing.Starts) >= 3, TimeSpan.FromSeconds(10)), "the timer stopped after the failure");
+        dp.Stop();
+        Assert.Equal(1, dp.MaintenanceErrorCount);
+        Assert.Equal(1, dp.Counters.Read(Counters.DatapathCounters.MaintenanceError));
+        Assert.Same(failing.Thrown, dp.LastMaintenanceError);
+        Assert.Same(failing.Thrown, failing.Received);
+    }
+
+    private sealed class FailsOnce : IDatapathEvents
+    {
+        public readonly InvalidOperationException Thrown = new("maintenance step failed");
+        public readonly ManualResetEventSlim Reported = new();
+        public Exception? Received;
+        public int Starts;
+
+        public void OnMaintenanceStarting()
+        {
+            if (Interlocked.Increment(ref Starts) == 1) throw Thrown;
+        }
+
+        public void OnMaintenanceError(Exception error)
+        {
+            Received = error;
+            Reported.Set();
+        }
+    }
+
+    [Fact]
     public void IdleTimeoutExpiresThroughMaintenanceAndReports()
     {
         using var r = new Rig();

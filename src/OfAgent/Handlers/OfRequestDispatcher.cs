@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Logging;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfAgent.Wire;
+
+namespace Softswitch.OfAgent.Handlers;
+
+/// <summary>
+/// Every OpenFlow 1.0 request a connection receives after HELLO: decoded once, answered with the spec's error when it
+/// cannot be, and routed to the handler of its area (ovs ofproto/ofproto.c handle_openflow). Echo and barrier are
+/// answered here.
+/// </summary>
+/// <remarks>
+/// Design: owns the routing and nothing else. The areas: <see cref="FlowModHandler"/> (flow-mod, packet-out),
+/// <see cref="StatsHandler"/> (stats), <see cref="SwitchConfigHandler"/> (features, config, port-mod, queue config).
+/// A connection's receive loop calls <see cref="Handle"/> for its messages in arrival order, so a BARRIER_REPLY is
+/// queued only after every earlier request took effect; different connections call it concurrently (every handler is
+/// thread safe and lock-free). A new OpenFlow version is a second dispatcher beside this one, over its own codec and
+/// the same table set.
+/// </remarks>
+internal sealed class OfRequestDispatcher : IOfRequestHandler
+{
+    private readonly OfRequestContext _ctx;
+    private readonly FlowModHandler _flowMods;
+    private readonly StatsHandler _stats;
+    private readonly SwitchConfigHandler _config;
+
+    public OfRequestDispatcher(OfRequestContext ctx, OfConnectionManager connections)
+    {
+        _ctx = ctx;
+        _flowMods = new FlowModHandler(ctx, connections);
+        _stats = new StatsHandler(ctx);
+        _config = new SwitchConfigHandler(ctx);
+    }
+
+    public void Handle(OfConnection c, byte[] msg)
+    {
+        if (!OfpMessage.TryDecode(msg, out var m, out var err))
+        {
+            _ctx.SendError(c, err, msg);
+            return;
+        }
+        switch (m)
+        {
+            case OfpEchoRequest echo:
+                c.Send(new OfpEchoReply { Xid = echo.Xid, Data = echo.Data });
+                break;
+            case OfpEchoReply:
+                break;
+            case OfpErrorMsg e:
+                _ctx.Log.LogWarning("{Conn}: peer sent error {Type}/{Code}", c.Name, e.ErrorType, e.Code);
+                break;
+            case OfpFeaturesRequest fr:
+                c.Send(_config.Features(fr.Xid));
+                break;
+            case OfpGetConfigRequest gc:
+                c.Send(_config.GetConfig(c, gc.Xid));
+                break;
+            case OfpSetConfig sc:
+                _config.SetConfig(c, sc, msg);
+                break;
+            case OfpPacketOut po:
+                _flowMods.PacketOut(c, po, msg);
+                break;
+            case OfpFlowMod fm:
+                _flowMods.FlowMod(c, fm, msg);
+                break;
+            case OfpPortMod pm:
+                _config.PortMod(c, pm, msg);
+                break;
+            case OfpStatsRequest sr:
+                _stats.Handle(c, sr, msg);
+                break;
+            case OfpBarrierRequest br:
+                c.Send(new OfpBarrierReply { Xid = br.Xid });
+                break;
+            case OfpQueueGetConfigRequest qc:
+                _config.QueueGetConfig(c, qc, msg);
+                break;
+            case OfpVendor:
+                _ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadVendor), msg);
+                break;
+            default:
+                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ...) are not requests.
+                _ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadType), msg);
+                break;
+        }
+    }
+}

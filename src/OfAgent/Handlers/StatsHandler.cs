@@ -1,0 +1,157 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfAgent.Translate;
+using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Handlers;
+
+/// <summary>
+/// OFPT_STATS_REQUEST: description, flow, aggregate, table, port and queue statistics (ovs ofproto/ofproto.c
+/// handle_desc_stats_request, handle_flow_stats_request, ...).
+/// </summary>
+/// <remarks>
+/// Design: reads the table set and the datapath's counters and hands the entries to the wire layer, which splits them
+/// into replies (<see cref="OfpStatsReplies"/>: the sizes are the codec's, none is known here). Long answers are
+/// streams: each reply is built only once the previous ones have drained below the connection's soft limit
+/// (<see cref="OfConnection.WaitForRoom"/>), so a million-flow dump is paced by the reader and never queued whole.
+/// Stateless; runs on any connection's receive loop, concurrently with the others; takes no lock of its own.
+/// May not change the table set, the datapath or a connection's settings.
+/// </remarks>
+internal sealed class StatsHandler(OfRequestContext ctx)
+{
+    /// <summary>The one OpenFlow table the switch reports (see <see cref="TableStats"/>).</summary>
+    private const byte TableId = 0;
+
+    public void Handle(OfConnection c, OfpStatsRequest sr, byte[] msg)
+    {
+        switch (sr)
+        {
+            case OfpDescStatsRequest:
+                c.Send(new OfpDescStatsReply
+                {
+                    Xid = sr.Xid,
+                    MfrDesc = "Softswitch project",
+                    HwDesc = "Softswitch user-space datapath",
+                    SwDesc = "Softswitch " + (typeof(OfSwitchAgent).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"),
+                    SerialNum = "None",
+                    DpDesc = ctx.Options.DatapathDescription,
+                });
+                break;
+            case OfpFlowStatsRequest fr:
+                FlowStats(c, fr);
+                break;
+            case OfpAggregateStatsRequest ar:
+            {
+                var flows = CollectFlows(ar);
+                ulong packets = 0, bytes = 0;
+                foreach (var e in flows)
+                {
+                    packets += (ulong)e.Packets;
+                    bytes += (ulong)e.Bytes;
+                }
+                c.Send(new OfpAggregateStatsReply { Xid = sr.Xid, PacketCount = packets, ByteCount = bytes, FlowCount = (uint)flows.Count });
+                break;
+            }
+            case OfpTableStatsRequest:
+                c.Send(TableStats(sr.Xid));
+                break;
+            case OfpPortStatsRequest pr:
+                PortStats(c, pr);
+                break;
+            case OfpQueueStatsRequest qr:
+                QueueStats(c, qr, msg);
+                break;
+            default:
+                // OFPST_VENDOR: no vendor statistics are supported.
+                ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadVendor), msg);
+                break;
+        }
+    }
+
+    private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
+    {
+        var into = new List<FlowEntry>();
+        if (req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
+        ctx.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
+        return into;
+    }
+
+    private void FlowStats(OfConnection c, OfpFlowStatsRequest req)
+    {
+        var flows = CollectFlows(req);
+        foreach (var reply in OfpStatsReplies.Flows(req.Xid, flows.Select(e => ReportTranslator.FlowStats(e, ctx.Dp.Clock.NowNanos))))
+        {
+            if (!c.WaitForRoom()) return;
+            c.Send(reply);
+        }
+    }
+
+    /// <summary>
+    /// One logical OpenFlow table 0: the exact hash table and the wildcard tuple space are how it is stored, not two
+    /// tables. Every lookup consults the exact part first, so its lookup count is the table's (the wildcard part's
+    /// lookups are the same packets again); matches are the sum.
+    /// </summary>
+    private OfpTableStatsReply TableStats(uint xid)
+    {
+        var exact = ctx.Flows.GetTableStats(OfFlowTables.ExactTableId);
+        var wild = ctx.Flows.GetTableStats(OfFlowTables.WildcardTableId);
+        var reply = new OfpTableStatsReply { Xid = xid };
+        reply.Tables.Add(new OfpTableStats
+        {
+            TableId = TableId,
+            Name = "classifier",
+            Wildcards = OfpFlowWildcards.All,
+            MaxEntries = (uint)Math.Min(uint.MaxValue, (long)exact.MaxEntries + wild.MaxEntries),
+            ActiveCount = (uint)(exact.ActiveCount + wild.ActiveCount),
+            LookupCount = (ulong)exact.LookupCount,
+            MatchedCount = (ulong)(exact.MatchedCount + wild.MatchedCount),
+        });
+        return reply;
+    }
+
+    private void PortStats(OfConnection c, OfpPortStatsRequest pr)
+    {
+        var ports = ctx.Dp.Ports;
+        var all = new List<OfpPortStats>();
+        foreach (var p in ports.List)
+            if (pr.PortNo == OfPort.None || pr.PortNo == p.No) all.Add(ReportTranslator.PortStats(p));
+        if (ports.Local is { } local && (pr.PortNo == OfPort.None || pr.PortNo == OfPort.Local)) all.Add(ReportTranslator.PortStats(local));
+        foreach (var reply in OfpStatsReplies.Ports(pr.Xid, all)) c.Send(reply);
+    }
+
+    private void QueueStats(OfConnection c, OfpQueueStatsRequest qr, byte[] msg)
+    {
+        var list = new List<OfpQueueStats>();
+        bool anyPort = qr.PortNo == OfPort.All;
+        if (!anyPort && ctx.Dp.Ports.Get(qr.PortNo) is null)
+        {
+            ctx.SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);
+            return;
+        }
+        foreach (var p in ctx.Dp.Ports.List)
+        {
+            if (!anyPort && p.No != qr.PortNo) continue;
+            if (qr.QueueId != OfpConstants.QueueAll && qr.QueueId >= (uint)p.Queues.Length)
+            {
+                ctx.SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadQueue), msg);
+                return;
+            }
+            for (uint q = 0; q < (uint)p.Queues.Length; q++)
+            {
+                if (qr.QueueId != OfpConstants.QueueAll && q != qr.QueueId) continue;
+                var qc = p.Queues[q];
+                list.Add(new OfpQueueStats
+                {
+                    PortNo = p.No,
+                    QueueId = q,
+                    TxPackets = (ulong)Interlocked.Read(ref qc.TxPackets),
+                    TxBytes = (ulong)Interlocked.Read(ref qc.TxBytes),
+                    TxErrors = (ulong)Interlocked.Read(ref qc.TxErrors),
+                });
+            }
+        }
+        foreach (var reply in OfpStatsReplies.Queues(qr.Xid, list)) c.Send(reply);
+    }
+}

@@ -1,0 +1,316 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.OfAgent.Translate;
+using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Session;
+
+/// <summary>Where a connection's requests go once HELLO is done (the agent's request dispatcher).</summary>
+internal interface IOfRequestHandler
+{
+    /// <summary>Handles one whole message, on the connection's receive loop, in arrival order.</summary>
+    void Handle(OfConnection c, byte[] message);
+}
+
+/// <summary>
+/// The switch's OpenFlow channels (ovs ofproto/connmgr.c): passive listeners and active connect loops, the set of
+/// established connections, primaries versus service connections, the fail mode, and the fan-out of asynchronous
+/// messages with its drop counters.
+/// </summary>
+/// <remarks>
+/// <para><b>Owns</b>: the listeners (<see cref="OfListener"/>: connection cap, opening deadline, no thread before
+/// HELLO), one connect loop with backoff per active controller, every <see cref="OfConnection"/> until it closes,
+/// the TLS context, and the counters <see cref="PacketInsSent"/>, <see cref="PacketInsDropped"/> and
+/// <see cref="AsyncMessagesDropped"/>. Passive and active channels run the same <see cref="OfHandshake"/> (TLS with
+/// mutual authentication for ssl:/pssl:, then HELLO) before a connection with threads of its own exists.</para>
+/// <para><b>Connections</b>: as in Open vSwitch's connmgr there are two kinds. Primary (controller) connections are
+/// those of <see cref="AgentOptions.Controllers"/>, active (<c>tcp:</c>) or passive (<c>ptcp:</c>): they alone decide
+/// the fail mode (it applies while none has completed HELLO) and get asynchronous messages with miss_send_len 128 to
+/// start with. Service connections (<see cref="AgentOptions.Listeners"/>, the management socket: ovs-ofctl and other
+/// tools) never change the fail mode and get asynchronous messages only after a SET_CONFIG with a non-zero
+/// miss_send_len; miss_send_len is per connection. There are no OpenFlow roles in 1.0: every primary is equal.</para>
+/// <para><b>Fail mode</b>: sets the datapath's <see cref="SwitchDatapath.MissBehavior"/> and the table set's
+/// <see cref="OfFlowTables.UseEmergencyTable"/> from the primaries' state; computed and written under one lock, so two
+/// connections closing at once cannot leave it stale. That is the only datapath state it writes.</para>
+/// <para><b>Asynchronous messages</b> (PACKET_IN, FLOW_REMOVED, PORT_STATUS) go to every connection that
+/// <see cref="OfConnection.ReceivesAsync"/>; one that is behind drops them and they are counted here, never a reason
+/// to close it. Replies never pass through here: handlers answer their own connection.</para>
+/// <para><b>May not</b> decode requests (they go to the <see cref="IOfRequestHandler"/> given to <see cref="Start"/>)
+/// or change flows.</para>
+/// <para><b>Threads and locks</b>: listeners accept on their own threads, connect loops run on the thread pool, each
+/// connection has a receive and a send thread; the upcall pump and the datapath's maintenance thread call the
+/// fan-out. <c>_connLock</c> guards the connection list (held only to copy or change it, never while sending);
+/// <c>_failModeLock</c> guards the fail-mode computation. Lock order: <c>_failModeLock</c> → <c>_connLock</c> → the
+/// table set's and datapath's own locks. Counters are atomic adds.</para>
+/// </remarks>
+internal sealed class OfConnectionManager : IAsyncDisposable
+{
+    private readonly SwitchDatapath _dp;
+    private readonly OfFlowTables _flows;
+    private readonly PacketBufferPool _buffers;
+    private readonly ILogger _log;
+    private readonly ILoggerFactory _loggers;
+    private readonly List<OfConnection> _conns = new();
+    private readonly Lock _connLock = new();
+    private readonly List<OfListener> _listeners = new();
+    private readonly Lock _failModeLock = new();
+    private readonly CancellationTokenSource _cts = new();
+    private readonly List<Task> _tasks = new();
+    private IOfRequestHandler? _requests;
+    private bool _failModeLogged;
+    private OfTlsContext? _tls;
+
+    /// <summary>The first xid of our own requests on an active connection's opening (HELLO).</summary>
+    private const uint FirstXid = 0x5353_0000;
+    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_initialBackoff = TimeSpan.FromSeconds(1);
+
+    public OfConnectionManager(SwitchDatapath dp, OfFlowTables flows, AgentOptions options, PacketBufferPool buffers, ILoggerFactory loggers)
+    {
+        _dp = dp;
+        _flows = flows;
+        Options = options;
+        _buffers = buffers;
+        _loggers = loggers;
+        _log = loggers.CreateLogger("ofagent");
+        ApplyFailMode();
+    }
+
+    public AgentOptions Options { get; }
+
+    /// <summary>PACKET_IN messages queued to connections.</summary>
+    public long PacketInsSent;
+    /// <summary>PACKET_IN messages dropped: no connection took asynchronous messages, or one was behind.</summary>
+    public long PacketInsDropped;
+    /// <summary>FLOW_REMOVED and PORT_STATUS messages dropped because their connection was behind.</summary>
+    public long AsyncMessagesDropped;
+
+    /// <summary>The local endpoints of the passive TCP listeners: the passive controller ones first, then the service ones.</summary>
+    public IReadOnlyList<IPEndPoint> ListenEndpoints => _listeners.Select(l => l.LocalEndPoint).OfType<IPEndPoint>().ToList();
+
+    public IReadOnlyList<OfListener> Listeners => _listeners;
+
+    public IReadOnlyList<OfConnection> Connections
+    {
+        get { lock (_connLock) return _conns.ToList(); }
+    }
+
+    public bool ControllerConnected
+    {
+        get { lock (_connLock) return _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen); }
+    }
+
+    /// <summary>
+    /// Opens the listeners and starts connecting to the controllers; established connections hand their requests to
+    /// <paramref name="requests"/>. Throws <see cref="IOException"/> naming the endpoint when a listener cannot be
+    /// opened (the address is in use, ...), and <see cref="OfTlsException"/> when an ssl:/pssl: endpoint is configured
+    /// without usable TLS files.
+    /// </summary>
+    public void Start(IOfRequestHandler requests)
+    {
+        _requests = requests;
+        var listeners = Options.Listeners.Select(OfEndpoint.Parse).ToList();
+        var controllers = Options.Controllers.Select(OfEndpoint.Parse).ToList();
+        if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls, _log);
+        // Passive controllers (ptcp:/pssl:/punix: in Controllers) are primaries; --listen endpoints are services.
+        var passive = controllers.Where(e => e.Passive).Select(e => (Ep: e, Primary: true))
+                                 .Concat(listeners.Select(e => (Ep: e, Primary: false))).ToList();
+        try
+        {
+            foreach (var (ep, primary) in passive)
+            {
+                var listener = OfListener.Start(ep, ep.IsTls ? _tls : null, Options, (t, o) => Establish(t, o, primary), _loggers.CreateLogger("oflistener"));
+                _listeners.Add(listener);
+                _log.LogInformation("listening for OpenFlow {Kind} connections on {Endpoint}", primary ? "controller" : "service (tool)", Describe(listener));
+            }
+        }
+        catch
+        {
+            foreach (var l in _listeners) l.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _listeners.Clear();
+            throw;
+        }
+        foreach (var ep in controllers.Where(e => !e.Passive)) _tasks.Add(Task.Run(() => ConnectLoop(ep)));
+    }
+
+    private static string Describe(OfListener l) => l.Endpoint.Kind switch
+    {
+        OfTransportKind.Unix => l.Endpoint.ToString(),
+        _ => $"{(l.Endpoint.IsTls ? "pssl" : "ptcp")}:{((IPEndPoint)l.LocalEndPoint!).Port}:{(l.Endpoint.Host.Contains(':') ? $"[{l.Endpoint.Host}]" : l.Endpoint.Host)}",
+    };
+
+    /// <summary>A passive channel completed its opening phase: it becomes a connection with threads of its own.</summary>
+    private OfConnection Establish(OfTransport transport, OfHandshakeResult opening, bool primary)
+    {
+        string kind = transport.IsTls ? "pssl" : transport.Socket.AddressFamily == AddressFamily.Unix ? "punix" : "ptcp";
+        var conn = new OfConnection(transport, opening, this, primary, $"{(primary ? "controller" : "service")} {kind} {transport.Remote}", _loggers.CreateLogger("ofconn"));
+        lock (_connLock) _conns.Add(conn);
+        conn.Start();
+        return conn;
+    }
+
+    private async Task ConnectLoop(OfEndpoint ep)
+    {
+        var backoff = s_initialBackoff;
+        while (!_cts.IsCancellationRequested)
+        {
+            string? failure = null;
+            OfConnection? conn = null;
+            var s = ep.Kind == OfTransportKind.Unix
+                ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                : new Socket(SocketType.Stream, ProtocolType.Tcp);
+            OfTransport? transport = null;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token))
+            {
+                try
+                {
+                    // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
+                    // dedicated threads (see SocketReadiness); a timer aborts it after s_connectTimeout.
+                    using var abort = new Timer(_ => s.Dispose(), null, s_connectTimeout, Timeout.InfiniteTimeSpan);
+                    using var reg = _cts.Token.Register(() => s.Dispose());
+                    if (ep.Kind == OfTransportKind.Unix) s.Connect(new UnixDomainSocketEndPoint(ep.Path));
+                    else
+                    {
+                        s.Connect(ep.Host, ep.Port);
+                        s.NoDelay = true;
+                    }
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    failure = e is SocketException se ? se.Message : "timed out";
+                }
+                if (failure is null)
+                {
+                    // The same opening phase as a listener's: TLS (we present our certificate and check theirs), HELLO.
+                    transport = new OfTransport(s);
+                    deadline.CancelAfter(Options.HelloTimeout);
+                    var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, FirstXid, deadline.Token)
+                        .ConfigureAwait(false);
+                    if (r.Ok)
+                    {
+                        conn = new OfConnection(transport, r, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
+                        if (transport.IsTls) _log.LogInformation("controller {Endpoint}: TLS established ({Tls})", ep, transport.TlsDescription);
+                    }
+                    else failure = r.Failure;
+                }
+            }
+            if (conn is null)
+            {
+                if (transport is not null) transport.Close();
+                else s.Dispose();
+                if (_cts.IsCancellationRequested) return;
+                _log.LogWarning("controller {Endpoint}: not connected ({Reason}); retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
+                try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
+                continue;
+            }
+            _log.LogInformation("controller {Endpoint}: connected", ep);
+            lock (_connLock) _conns.Add(conn);
+            conn.Start();
+            await conn.Completion.ConfigureAwait(false);
+            if (conn.Negotiated) backoff = s_initialBackoff;
+            if (_cts.IsCancellationRequested) return;
+            try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
+        }
+    }
+
+    internal void OnNegotiated(OfConnection c)
+    {
+        if (c.IsPrimary) ApplyFailMode();
+    }
+
+    internal void OnClosed(OfConnection c)
+    {
+        lock (_connLock) _conns.Remove(c);
+        if (c.IsPrimary) ApplyFailMode();
+    }
+
+    /// <summary>A connection's request, after HELLO (its receive loop).</summary>
+    internal void Dispatch(OfConnection c, byte[] msg)
+        => (_requests ?? throw new InvalidOperationException("a connection exists before Start")).Handle(c, msg);
+
+    /// <summary>Emergency flows were added: they take over at once if no controller is connected.</summary>
+    public void EmergencyFlowsChanged()
+    {
+        if (!ControllerConnected) ApplyFailMode();
+    }
+
+    /// <summary>Sets the datapath's miss behaviour from the controller connection state and the fail mode.</summary>
+    private void ApplyFailMode()
+    {
+        // One lock around reading the connection state and writing the datapath's: otherwise a connection that
+        // negotiates while another closes can leave the older computation written last.
+        lock (_failModeLock)
+        {
+            bool connected = ControllerConnected;
+            var before = _dp.MissBehavior;
+            _dp.MissBehavior = connected ? MissBehavior.Controller
+                             : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
+            // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
+            _flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _flows.Emergency > 0;
+            if (_dp.MissBehavior != before || !_failModeLogged)
+                _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
+                    _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
+            _failModeLogged = true;
+        }
+    }
+
+    private List<OfConnection> AsyncTargets()
+    {
+        lock (_connLock) return _conns.Where(c => c.ReceivesAsync).ToList();
+    }
+
+    /// <summary>
+    /// A packet for the controllers: stored in a packet buffer (when any connection takes it) and sent to each
+    /// connection cut to its own miss_send_len (table misses) or to the action's max_len.
+    /// </summary>
+    public void SendPacketIn(in Upcall u)
+    {
+        var targets = AsyncTargets();
+        if (targets.Count == 0)
+        {
+            Interlocked.Increment(ref PacketInsDropped);
+            return;
+        }
+        uint bufferId = _buffers.Store(u.Frame, u.InPort);
+        foreach (var c in targets)
+        {
+            // miss_send_len is per connection (a tool that asked for a whole frame gets it, a controller 128 bytes).
+            int limit = u.Reason == PacketInReason.NoMatch ? c.MissSendLen : u.MaxLen;
+            int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
+            var pin = new OfpPacketIn
+            {
+                BufferId = bufferId,
+                TotalLen = (ushort)u.Frame.Length,
+                InPort = u.InPort,
+                Reason = WireMap.ToWire(u.Reason),
+                Data = u.Frame[..dataLen].ToArray(),
+            };
+            if (c.SendAsync(pin)) Interlocked.Increment(ref PacketInsSent);
+            else Interlocked.Increment(ref PacketInsDropped);
+        }
+    }
+
+    /// <summary>
+    /// FLOW_REMOVED or PORT_STATUS to every connection that takes asynchronous messages. Droppable: a mass delete's
+    /// FLOW_REMOVED burst to a controller that is behind is dropped and counted, never a reason to close it.
+    /// </summary>
+    public void SendAsync(OfpMessage msg)
+    {
+        foreach (var c in AsyncTargets())
+            if (!c.SendAsync(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _cts.Cancel();
+        foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+        foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);
+        try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
+    }
+}
