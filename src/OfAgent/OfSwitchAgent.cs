@@ -270,7 +270,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             {
                 BufferId = bufferId,
                 TotalLen = (ushort)u.Frame.Length,
-                InPort = u.InPort,
+                InPort = WireMap.ToWirePort(u.InPort),
                 Reason = WireMap.ToWire(u.Reason),
                 Data = u.Frame[..dataLen].ToArray(),
             };
@@ -406,7 +406,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var info = p.Port.Info;
         return new OfpPhyPort
         {
-            PortNo = p.No,
+            PortNo = WireMap.ToWirePort(p.No),
             HwAddr = new OfpMac(info.HwAddr.Value),
             Name = info.Name.Length > 15 ? info.Name[..15] : info.Name,
             Config = WireMap.ToWire(p.Config),
@@ -440,7 +440,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             SendError(c, err, msg);
             return;
         }
-        ushort inPort = po.InPort;
+        ushort inPort = WireMap.ToDatapathPort(po.InPort);
         if (po.BufferId != PacketBufferPool.NoBuffer)
         {
             if (!TryTakeBuffer(c, po.BufferId, msg, out var frame, out _)) return;
@@ -491,7 +491,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             return;
         }
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
-                              fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
+                              fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort));
         var removed = new List<FlowRemoved>();
         var st = Flows.Apply(mod, removed, out var flow);
         Interlocked.Increment(ref FlowModsApplied);
@@ -524,7 +524,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
 
     private void HandlePortMod(OfConnection c, OfpPortMod pm, byte[] msg)
     {
-        var slot = _dp.Ports.Get(pm.PortNo);
+        var slot = _dp.Ports.Get(WireMap.ToDatapathPort(pm.PortNo));
         if (slot is null)
         {
             SendError(c, OfpError.PortModFailed(OfpPortModFailedCode.BadPort), msg);
@@ -535,12 +535,12 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             SendError(c, OfpError.PortModFailed(OfpPortModFailedCode.BadHwAddr), msg);
             return;
         }
-        _dp.SetPortConfig(pm.PortNo, WireMap.ToDatapath(pm.Config), WireMap.ToDatapath(pm.Mask));
+        _dp.SetPortConfig(slot.No, WireMap.ToDatapath(pm.Config), WireMap.ToDatapath(pm.Mask));
     }
 
     private void HandleQueueGetConfig(OfConnection c, OfpQueueGetConfigRequest qc, byte[] msg)
     {
-        var slot = _dp.Ports.Get(qc.Port);
+        var slot = _dp.Ports.Get(WireMap.ToDatapathPort(qc.Port));
         if (slot is null)
         {
             SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);
@@ -606,23 +606,23 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             {
                 var all = new List<OfpPortStats>();
                 foreach (var p in _dp.Ports.List)
-                    if (pr.PortNo == OfPort.None || pr.PortNo == p.No) all.Add(PortStats(p));
-                if (_dp.Ports.Local is { } local && (pr.PortNo == OfPort.None || pr.PortNo == OfPort.Local)) all.Add(PortStats(local));
+                    if (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == WireMap.ToWirePort(p.No)) all.Add(PortStats(p));
+                if (_dp.Ports.Local is { } local && (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == (ushort)OfpPort.Local)) all.Add(PortStats(local));
                 foreach (var reply in OfpStatsReplies.Ports(sr.Xid, all)) c.Send(reply);
                 break;
             }
             case OfpQueueStatsRequest qr:
             {
                 var list = new List<OfpQueueStats>();
-                bool anyPort = qr.PortNo == OfPort.All;
-                if (!anyPort && _dp.Ports.Get(qr.PortNo) is null)
+                bool anyPort = qr.PortNo == (ushort)OfpPort.All;
+                if (!anyPort && _dp.Ports.Get(WireMap.ToDatapathPort(qr.PortNo)) is null)
                 {
                     SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);
                     return;
                 }
                 foreach (var p in _dp.Ports.List)
                 {
-                    if (!anyPort && p.No != qr.PortNo) continue;
+                    if (!anyPort && WireMap.ToWirePort(p.No) != qr.PortNo) continue;
                     if (qr.QueueId != OfpConstants.QueueAll && qr.QueueId >= (uint)p.Queues.Length)
                     {
                         SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadQueue), msg);
@@ -634,7 +634,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
                         var qc = p.Queues[q];
                         list.Add(new OfpQueueStats
                         {
-                            PortNo = p.No,
+                            PortNo = WireMap.ToWirePort(p.No),
                             QueueId = q,
                             TxPackets = (ulong)Interlocked.Read(ref qc.TxPackets),
                             TxBytes = (ulong)Interlocked.Read(ref qc.TxBytes),
@@ -656,7 +656,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     {
         var into = new List<FlowEntry>();
         if (req.TableId != 0xFF && req.TableId != 0) return into; // table 0 is the only table
-        Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
+        Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), WireMap.ToDatapathPort(req.OutPort), false, into);
         return into;
     }
 
@@ -700,7 +700,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         var s = p.Port.Counters.Snapshot();
         return new OfpPortStats
         {
-            PortNo = p.No,
+            PortNo = WireMap.ToWirePort(p.No),
             RxPackets = (ulong)s.RxPackets,
             TxPackets = (ulong)s.TxPackets,
             RxBytes = (ulong)s.RxBytes,

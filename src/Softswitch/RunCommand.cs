@@ -154,7 +154,7 @@ internal static class RunCommand
             try
             {
                 var local = Softswitch.Ports.LocalPort.Open(s.LocalPort ?? Softswitch.Ports.LocalPort.DefaultName(dpid), dpid, s.LocalPort is not null, loggers.CreateLogger("ports"));
-                dp.AddPort(local, Softswitch.Datapath.Actions.OfPort.Local);
+                dp.AddPort(local, Softswitch.Datapath.Forwarding.PortNumber.Local);
             }
             catch (PortOpenException e)
             {

@@ -120,7 +120,7 @@ public sealed class CounterRegistryTests
     {
         using var dp = new SwitchDatapath();
         // NORMAL with a runt frame: dropped, and now counted.
-        dp.PacketOut(new byte[10], 1, new FlowActions([FlowAction.Output(OfPort.Normal)]));
+        dp.PacketOut(new byte[10], 1, new FlowActions([FlowAction.Output(PortNumber.Normal)]));
         Assert.Equal(1, dp.Counters.Read(DatapathCounters.Drop(DropReason.NormalRunt)));
         Assert.Equal(1, dp.DropCount(DropReason.NormalRunt));
         // Output to a port that does not exist.

@@ -48,7 +48,7 @@ public sealed class OfctlFlowParserInteropTests
 
             var parsed = OfctlFlowParser.ParseFile(file);
             var installed = new List<FlowEntry>();
-            agent.Flows.Collect(FlowMatch.All, Datapath.Actions.OfPort.None, strict: false, installed);
+            agent.Flows.Collect(FlowMatch.All, Datapath.Forwarding.PortNumber.None, strict: false, installed);
             Assert.Equal(parsed.Count, installed.Count);
             foreach (var m in parsed)
             {

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Actions;
 
@@ -25,25 +26,11 @@ public enum ActionKind : byte
     SetTunnel,
 }
 
-/// <summary>OpenFlow 1.0 port numbers, including the reserved ones (ofp_port).</summary>
-public static class OfPort
-{
-    public const ushort Max = 0xFF00;
-    public const ushort InPort = 0xFFF8;
-    public const ushort Table = 0xFFF9;
-    public const ushort Normal = 0xFFFA;
-    public const ushort Flood = 0xFFFB;
-    public const ushort All = 0xFFFC;
-    public const ushort Controller = 0xFFFD;
-    public const ushort Local = 0xFFFE;
-    public const ushort None = 0xFFFF;
-}
-
 /// <summary>
 /// One action, flat: the kind and its arguments. Arrays of these are executed once per flow-batch.
 /// </summary>
 /// <remarks>
-/// Arguments by kind: Output: <see cref="Port"/>, <see cref="MaxLen"/> (bytes sent to the controller);
+/// Arguments by kind: Output: <see cref="Port"/> (a <see cref="Forwarding.PortNumber"/>), <see cref="MaxLen"/> (bytes sent to the controller);
 /// Enqueue: Port, <see cref="QueueId"/>; SetVlanVid: Value = vid (12 bits); SetVlanPcp: Value = pcp (3 bits);
 /// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
 /// SetNwTos: Value = tos byte (DSCP bits, low two bits zero); SetTpSrc/Dst: Value = port; SetTunnel: Value = tunnel id.
@@ -73,13 +60,13 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     {
         ActionKind.Output => Port switch
         {
-            OfPort.InPort => "output:in_port",
-            OfPort.Table => "output:table",
-            OfPort.Normal => "output:normal",
-            OfPort.Flood => "output:flood",
-            OfPort.All => "output:all",
-            OfPort.Controller => $"output:controller:{MaxLen}",
-            OfPort.Local => "output:local",
+            PortNumber.InPort => "output:in_port",
+            PortNumber.Table => "output:table",
+            PortNumber.Normal => "output:normal",
+            PortNumber.Flood => "output:flood",
+            PortNumber.All => "output:all",
+            PortNumber.Controller => $"output:controller:{MaxLen}",
+            PortNumber.Local => "output:local",
             _ => $"output:{Port}",
         },
         ActionKind.Enqueue => $"enqueue:{Port}:{QueueId}",
@@ -130,7 +117,7 @@ public sealed class FlowActions
             if (items[i].IsOutput)
             {
                 OutputCount++;
-                if (items[i].Port == OfPort.Controller) HasController = true;
+                if (items[i].Port == PortNumber.Controller) HasController = true;
             }
         }
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Flow;
 
@@ -88,13 +89,13 @@ public static class FlowFormat
     {
         ActionKind.Output => a.Port switch
         {
-            OfPort.InPort => "IN_PORT",
-            OfPort.Table => "TABLE",
-            OfPort.Normal => "NORMAL",
-            OfPort.Flood => "FLOOD",
-            OfPort.All => "ALL",
-            OfPort.Controller => $"CONTROLLER:{a.MaxLen}",
-            OfPort.Local => "LOCAL",
+            PortNumber.InPort => "IN_PORT",
+            PortNumber.Table => "TABLE",
+            PortNumber.Normal => "NORMAL",
+            PortNumber.Flood => "FLOOD",
+            PortNumber.All => "ALL",
+            PortNumber.Controller => $"CONTROLLER:{a.MaxLen}",
+            PortNumber.Local => "LOCAL",
             _ => $"output:{a.Port}",
         },
         ActionKind.Enqueue => $"enqueue:{Port(a.Port)}:{a.QueueId}",
@@ -115,14 +116,14 @@ public static class FlowFormat
     /// <summary>A port number, or its reserved name (LOCAL, CONTROLLER, ...).</summary>
     public static string Port(ushort port) => port switch
     {
-        OfPort.InPort => "IN_PORT",
-        OfPort.Table => "TABLE",
-        OfPort.Normal => "NORMAL",
-        OfPort.Flood => "FLOOD",
-        OfPort.All => "ALL",
-        OfPort.Controller => "CONTROLLER",
-        OfPort.Local => "LOCAL",
-        OfPort.None => "NONE",
+        PortNumber.InPort => "IN_PORT",
+        PortNumber.Table => "TABLE",
+        PortNumber.Normal => "NORMAL",
+        PortNumber.Flood => "FLOOD",
+        PortNumber.All => "ALL",
+        PortNumber.Controller => "CONTROLLER",
+        PortNumber.Local => "LOCAL",
+        PortNumber.None => "NONE",
         _ => port.ToString(CultureInfo.InvariantCulture),
     };
 

@@ -892,13 +892,13 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             if (!a.IsOutput) continue;
             switch (a.Port)
             {
-                case OfPort.Flood:
+                case PortNumber.Flood:
                     if (!env.FloodOk) return (OffloadReason.DatapathState, "FLOOD would not reach exactly the board ports");
                     break;
-                case OfPort.All:
+                case PortNumber.All:
                     if (!env.AllOk) return (OffloadReason.DatapathState, "ALL would not reach exactly the board ports");
                     break;
-                case OfPort.InPort:
+                case PortNumber.InPort:
                     if (inPortWild ? !env.AllFwdOk : _targetPorts.Contains(inPort) && !env.FwdOk(inPort))
                         return (OffloadReason.DatapathState, "IN_PORT output to a port with PORT_DOWN or NO_FWD");
                     break;

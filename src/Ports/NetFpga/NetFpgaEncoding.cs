@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 
 namespace Softswitch.Ports.NetFpga;
@@ -179,13 +180,13 @@ public static class NetFpgaEncoding
                 case ActionKind.Output:
                     switch (a.Port)
                     {
-                        case OfPort.InPort:
+                        case PortNumber.InPort:
                             // See the remarks: the one forward bit whose effect the contract leaves open.
                             detail = "IN_PORT (the board may not send a frame back out its in_port)";
                             return OffloadReason.OutputToInPort;
-                        case OfPort.Flood or OfPort.All:
+                        case PortNumber.Flood or PortNumber.All:
                             break;
-                        case OfPort.Controller or OfPort.Local or OfPort.Normal or OfPort.Table:
+                        case PortNumber.Controller or PortNumber.Local or PortNumber.Normal or PortNumber.Table:
                             detail = FlowFormat.Action(a);
                             return OffloadReason.UnsupportedAction;
                         default:
@@ -257,11 +258,11 @@ public static class NetFpgaEncoding
                 case ActionKind.Output:
                     switch (a.Port)
                     {
-                        case OfPort.InPort:
+                        case PortNumber.InPort:
                             copies[inPort]++;
                             break;
-                        case OfPort.Flood:
-                        case OfPort.All:
+                        case PortNumber.Flood:
+                        case PortNumber.All:
                             for (int i = 0; i < portCount; i++)
                                 if (i != inPort) copies[i]++;
                             break;

@@ -73,7 +73,7 @@ public sealed class NetFpgaBusTests
         dp.PollUntilIdle();
         Assert.Equal(0, dp.Forwarders[0].Packets);
         Assert.Equal(1u, board.Read(NetFpgaRegisters.NumPktsDropped0));
-        dp.PacketOut(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), OfPort.Controller, new FlowActions([FlowAction.Output(1)]));
+        dp.PacketOut(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), PortNumber.Controller, new FlowActions([FlowAction.Output(1)]));
         Assert.Empty(wire.TakeSent());
         Assert.Equal(1u, board.Read(NetFpgaRegisters.NumPktsDropped0 + 4));
 
@@ -81,7 +81,7 @@ public sealed class NetFpgaBusTests
         wire.Inject(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"));
         dp.PollUntilIdle();
         Assert.Equal(1, dp.Forwarders[0].Packets);
-        dp.PacketOut(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), OfPort.Controller, new FlowActions([FlowAction.Output(1)]));
+        dp.PacketOut(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), PortNumber.Controller, new FlowActions([FlowAction.Output(1)]));
         Assert.Single(wire.TakeSent());
     }
 

@@ -314,16 +314,16 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
                 ushort port = o switch
                 {
                     < 62 => (ushort)_r.Next(1, 5),
-                    < 70 => OfPort.Flood,
-                    < 75 => OfPort.All,
-                    < 80 => OfPort.InPort,
-                    < 86 => OfPort.Controller,
-                    < 88 => OfPort.Normal,
-                    < 89 => OfPort.Local,
+                    < 70 => PortNumber.Flood,
+                    < 75 => PortNumber.All,
+                    < 80 => PortNumber.InPort,
+                    < 86 => PortNumber.Controller,
+                    < 88 => PortNumber.Normal,
+                    < 89 => PortNumber.Local,
                     < 90 => 7,
                     _ => (ushort)_r.Next(1, 5),
                 };
-                list.Add(FlowAction.Output(port, port == OfPort.Controller ? (ushort)128 : (ushort)0));
+                list.Add(FlowAction.Output(port, port == PortNumber.Controller ? (ushort)128 : (ushort)0));
                 if (_r.Next(100) < 2) list.Add(RandomSet()); // output, modify, (output): hardware cannot
             }
             return new FlowActions(list.ToArray());
@@ -355,7 +355,7 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
             if (op < 70) return new FlowMod(FlowModCommand.ModifyStrict, e.Match, e.Priority, RandomActions());
             if (op < 75) return new FlowMod(FlowModCommand.Modify, RandomMatch(true), 0, RandomActions());
             if (op < 90) return new FlowMod(FlowModCommand.DeleteStrict, e.Match, e.Priority, FlowActions.Drop);
-            ushort outPort = _r.Next(3) == 0 ? (ushort)_r.Next(1, 5) : OfPort.None;
+            ushort outPort = _r.Next(3) == 0 ? (ushort)_r.Next(1, 5) : PortNumber.None;
             return new FlowMod(FlowModCommand.Delete, RandomMatch(true), 0, FlowActions.Drop, OutPort: outPort);
         }
     }

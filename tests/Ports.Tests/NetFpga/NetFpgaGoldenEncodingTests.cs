@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.NetFpga;
 using static Softswitch.Ports.Tests.NetFpga.Frames;
@@ -30,7 +31,7 @@ public sealed class NetFpgaGoldenEncodingTests
         new FlowActions([FlowAction.SetDlDst(Mac("00:15:17:8f:ca:37")), FlowAction.Output(3)]));
     internal static FlowMod Flow2 => new(FlowModCommand.Add,
         Match(dlType: 0x0800, nwSrc: "192.168.1.101", dlSrc: "00:15:17:8f:ca:37", dlDst: "00:15:fa:fe:34:41", nwDst: "10.27.82.0/24"), 30000,
-        new FlowActions([FlowAction.Output(OfPort.Controller, 0xFFFF)]));
+        new FlowActions([FlowAction.Output(PortNumber.Controller, 0xFFFF)]));
     internal static FlowMod Flow3 => new(FlowModCommand.Add,
         Match(dlType: 0x0806, dlDst: "ff:ff:ff:ff:ff:ff", nwDst: "192.168.1.254"), 32768,
         new FlowActions([FlowAction.Output(1)]));

@@ -58,7 +58,7 @@ public sealed class NetFpgaObservabilityTests
             Assert.Equal(FlowModStatus.Ok, Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions))));
             Offload.Manager.WaitForPlacement();
             var list = new List<FlowEntry>();
-            Flows.Collect(m, OfPort.None, strict: true, list);
+            Flows.Collect(m, PortNumber.None, strict: true, list);
             return list.Single(e => e.Priority == (m.IsExact ? 0xFFFF : prio));
         }
 
@@ -90,10 +90,10 @@ public sealed class NetFpgaObservabilityTests
         using var r = new Rig(LogLevel.Debug);
         var exact = r.Add(ExactUdp(1, 1000), 100, FlowAction.Output(2));
         Assert.True(r.Offload.Driver.TryGetRows(exact, out int row, out _, out _));
-        var ctl = r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(OfPort.Controller, 65535));
+        var ctl = r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(PortNumber.Controller, 65535));
         var wild = r.Add(Match(inPort: 1, dlType: 0x0800, nwDst: "10.0.1.0/24"), 50, FlowAction.Output(3));
         // A higher software rule over the offloaded wildcard evicts it.
-        r.Add(Match(inPort: 1, dlType: 0x0800, nwDst: "10.0.1.7"), 90, FlowAction.Output(OfPort.Controller, 128));
+        r.Add(Match(inPort: 1, dlType: 0x0800, nwDst: "10.0.1.7"), 90, FlowAction.Output(PortNumber.Controller, 128));
         r.Delete(ExactUdp(1, 1000), 0);
 
         var debug = r.Log.At(LogLevel.Debug);
@@ -173,7 +173,7 @@ public sealed class NetFpgaObservabilityTests
         Assert.Equal(2, info().Count);
 
         // One change: one summary, within a second (a quiet manager is looked at once a second).
-        r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(OfPort.Controller, 65535));
+        r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(PortNumber.Controller, 65535));
         for (int i = 0; i < 10; i++)
         {
             r.Clock.Advance(TimeSpan.FromMilliseconds(100));
@@ -198,18 +198,18 @@ public sealed class NetFpgaObservabilityTests
     public void InPortOutput_StaysInSoftware_AndAModifyToItTakesAFlowOut()
     {
         using var r = new Rig(LogLevel.Warning);
-        var back = r.Add(ExactUdp(2, 10), 1, FlowAction.Output(OfPort.InPort));
+        var back = r.Add(ExactUdp(2, 10), 1, FlowAction.Output(PortNumber.InPort));
         var p = r.Where(back);
         Assert.False(p.InHardware);
         Assert.Equal(OffloadReason.OutputToInPort, p.Reason);
-        var wildBack = r.Add(Match(dlType: 0x0800, nwDst: "10.9.0.0/16"), 5, FlowAction.Output(OfPort.InPort));
+        var wildBack = r.Add(Match(dlType: 0x0800, nwDst: "10.9.0.0/16"), 5, FlowAction.Output(PortNumber.InPort));
         Assert.Equal(OffloadReason.OutputToInPort, r.Where(wildBack).Reason);
         Assert.Equal(24, r.Offload.Driver.WildcardRowsFree);
 
         var m = ExactUdp(1, 11);
         var e = r.Add(m, 1, FlowAction.Output(2));
         Assert.True(r.Where(e).InHardware);
-        Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(OfPort.InPort)]))));
+        Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(PortNumber.InPort)]))));
         r.Offload.Manager.WaitForPlacement();
         Assert.False(r.Where(e).InHardware);
         Assert.Equal(OffloadReason.OutputToInPort, r.Where(e).Reason);
@@ -228,12 +228,12 @@ public sealed class NetFpgaObservabilityTests
         var exact = r.Add(ExactUdp(1, 20), 1, FlowAction.Output(2));
         Assert.True(d.TryGetRows(exact, out int row, out _, out _));
         Assert.Equal($"exact,row={row}", d.Location(exact));
-        var flood = r.Add(Match(dlType: 0x0800, nwDst: "10.1.0.0/16"), 5, FlowAction.Output(OfPort.Flood));
+        var flood = r.Add(Match(dlType: 0x0800, nwDst: "10.1.0.0/16"), 5, FlowAction.Output(PortNumber.Flood));
         Assert.Equal("wildcard,rows=0+1+2+3", d.Location(flood));
         var one = r.Add(Match(inPort: 2, dlType: 0x0806), 5, FlowAction.Output(1));
         Assert.Equal("wildcard,row=4", d.Location(one));
         Assert.Equal([new OffloadTableUsage("exact", 1, 32768), new OffloadTableUsage("wildcard", 5, 24)], d.Occupancy);
-        var sw = r.Add(Match(dlType: 0x88CC), 5, FlowAction.Output(OfPort.Controller, 128));
+        var sw = r.Add(Match(dlType: 0x88CC), 5, FlowAction.Output(PortNumber.Controller, 128));
         Assert.Null(d.Location(sw));
         r.Delete(Match(dlType: 0x0800, nwDst: "10.1.0.0/16"), 5);
         Assert.Null(d.Location(flood));

@@ -101,7 +101,7 @@ internal sealed class SwitchRig : IDisposable
     public List<FlowEntry> Flows()
     {
         var list = new List<FlowEntry>();
-        Tables.Collect(FlowMatch.All, OfPort.None, strict: false, list);
+        Tables.Collect(FlowMatch.All, PortNumber.None, strict: false, list);
         return list;
     }
 
