@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Memory;
 using Softswitch.Flows;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
-using Softswitch.Ports.Memory;
 using Softswitch.TestKit;
 
 namespace Softswitch.Tests;

@@ -3,8 +3,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent;
-using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ofproto;
 

@@ -34,7 +34,7 @@ public enum ActionKind : byte
 /// Enqueue: Port, <see cref="QueueId"/>; SetVlanVid: Value = vid (12 bits); SetVlanPcp: Value = pcp (3 bits);
 /// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
 /// SetNwTos: Value = tos byte (DSCP bits, low two bits zero); SetTpSrc/Dst: Value = port; SetTunnel: Value = tunnel id.
-/// Immutable.
+/// Immutable. The datapath has no text form of actions: the host prints them (ovs-ofctl's syntax).
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
 public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort MaxLen, uint QueueId, ulong Value)
@@ -55,34 +55,6 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
 
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue);
-
-    public override string ToString() => Kind switch
-    {
-        ActionKind.Output => Port switch
-        {
-            PortNumber.InPort => "output:in_port",
-            PortNumber.Table => "output:table",
-            PortNumber.Normal => "output:normal",
-            PortNumber.Flood => "output:flood",
-            PortNumber.All => "output:all",
-            PortNumber.Controller => $"output:controller:{MaxLen}",
-            PortNumber.Local => "output:local",
-            _ => $"output:{Port}",
-        },
-        ActionKind.Enqueue => $"enqueue:{Port}:{QueueId}",
-        ActionKind.StripVlan => "strip_vlan",
-        ActionKind.SetDlSrc => $"mod_dl_src:{new Flow.MacAddress(Value)}",
-        ActionKind.SetDlDst => $"mod_dl_dst:{new Flow.MacAddress(Value)}",
-        ActionKind.SetNwSrc => $"mod_nw_src:{Flow.Ipv4.Format((uint)Value)}",
-        ActionKind.SetNwDst => $"mod_nw_dst:{Flow.Ipv4.Format((uint)Value)}",
-        ActionKind.SetVlanVid => $"mod_vlan_vid:{Value}",
-        ActionKind.SetVlanPcp => $"mod_vlan_pcp:{Value}",
-        ActionKind.SetNwTos => $"mod_nw_tos:{Value}",
-        ActionKind.SetTpSrc => $"mod_tp_src:{Value}",
-        ActionKind.SetTpDst => $"mod_tp_dst:{Value}",
-        ActionKind.SetTunnel => $"set_tunnel:0x{Value:x}",
-        _ => $"{Kind}:{Value}",
-    };
 }
 
 /// <summary>
@@ -130,6 +102,4 @@ public sealed class FlowActions
             if (a.IsOutput && a.Port == port) return true;
         return false;
     }
-
-    public override string ToString() => Items.Length == 0 ? "drop" : string.Join(",", Items);
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Flows;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;

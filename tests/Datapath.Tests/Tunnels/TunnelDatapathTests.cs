@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Tunnels;

@@ -4,8 +4,8 @@ using System.Net.Sockets;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Tests.Session;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 using Softswitch.TestKit;
 

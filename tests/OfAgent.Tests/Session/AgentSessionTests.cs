@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Session;

@@ -7,6 +7,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Xunit.Abstractions;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -165,8 +166,8 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
     {
         for (int port = 1; port <= a.Wires.Length; port++)
         {
-            var sa = a.Sent(port).Select(f => Frames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
-            var sb = b.Sent(port).Select(f => Frames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
+            var sa = a.Sent(port).Select(f => FlowFrames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
+            var sb = b.Sent(port).Select(f => FlowFrames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
             if (!sa.SequenceEqual(sb))
             {
                 var onlyA = sa.Except(sb).Take(2);
@@ -174,8 +175,8 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
                 fail($"port {port}: software sent {sa.Count} frames, offloaded {sb.Count}; only software: [{string.Join(", ", onlyA)}] only offloaded: [{string.Join(", ", onlyB)}]\n{Dump(b)}");
             }
         }
-        var ua = a.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{Frames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
-        var ub = b.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{Frames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
+        var ua = a.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{FlowFrames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
+        var ub = b.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{FlowFrames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
         if (!ua.SequenceEqual(ub)) fail($"packet-ins differ: software {ua.Count}, offloaded {ub.Count}\n{Dump(b)}");
     }
 
@@ -240,9 +241,9 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
 
         private byte[] Template()
         {
-            var src = Frames.Mac(Pick(Macs[..5]));
-            var dst = Frames.Mac(Pick(Macs));
-            uint ipS = Frames.Ip(Pick(Ips)), ipD = Frames.Ip(Pick(Ips));
+            var src = FlowFrames.Mac(Pick(Macs[..5]));
+            var dst = FlowFrames.Mac(Pick(Macs));
+            uint ipS = FlowFrames.Ip(Pick(Ips)), ipD = FlowFrames.Ip(Pick(Ips));
             ushort? vlan = _r.Next(4) == 0 ? (ushort)(_r.Next(2) == 0 ? 10 : 20) : null;
             byte pcp = (byte)(_r.Next(2) == 0 ? 0 : 5);
             byte tos = (byte)(_r.Next(3) == 0 ? 0x20 : 0);
@@ -331,10 +332,10 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
 
         private FlowAction RandomSet() => _r.Next(10) switch
         {
-            0 => FlowAction.SetDlDst(Frames.Mac("02:aa:00:00:00:0" + _r.Next(1, 9))),
-            1 => FlowAction.SetDlSrc(Frames.Mac("02:bb:00:00:00:0" + _r.Next(1, 9))),
-            2 => FlowAction.SetNwDst(Frames.Ip("172.16.0." + _r.Next(1, 9))),
-            3 => FlowAction.SetNwSrc(Frames.Ip("172.17.0." + _r.Next(1, 9))),
+            0 => FlowAction.SetDlDst(FlowFrames.Mac("02:aa:00:00:00:0" + _r.Next(1, 9))),
+            1 => FlowAction.SetDlSrc(FlowFrames.Mac("02:bb:00:00:00:0" + _r.Next(1, 9))),
+            2 => FlowAction.SetNwDst(FlowFrames.Ip("172.16.0." + _r.Next(1, 9))),
+            3 => FlowAction.SetNwSrc(FlowFrames.Ip("172.17.0." + _r.Next(1, 9))),
             4 => FlowAction.SetTpDst((ushort)_r.Next(1, 9000)),
             5 => FlowAction.SetTpSrc((ushort)_r.Next(1, 9000)),
             6 => FlowAction.SetNwTos((byte)(_r.Next(64) << 2)),

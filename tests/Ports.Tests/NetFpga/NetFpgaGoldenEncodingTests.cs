@@ -4,7 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.NetFpga;
-using static Softswitch.Ports.Tests.NetFpga.Frames;
+using static Softswitch.TestKit.FlowFrames;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
@@ -132,7 +132,7 @@ public sealed class NetFpgaGoldenEncodingTests
         Assert.True(manager.TryGetPlacement(e, out var p));
         Assert.False(p.InHardware);
         Assert.Equal(OffloadReason.UnsupportedAction, p.Reason);
-        Assert.Contains("CONTROLLER", p.Detail);
+        Assert.Equal(FlowAction.Output(PortNumber.Controller, 0xFFFF), p.Detail.Action);
         Assert.Empty(bus.Writes);
     }
 
@@ -166,7 +166,7 @@ public sealed class NetFpgaGoldenEncodingTests
         var f4 = table.Lookup(KeyOf(Flow4.Match, inPort: 1), 0)!;
         Assert.Equal(32768, f4.Priority);
         Assert.True(manager.TryGetPlacement(f4, out var p));
-        Assert.True(p.InHardware, p.Detail);
+        Assert.True(p.InHardware, p.Detail.Note);
 
         var key = new uint[8];
         var act = new uint[10];

@@ -5,7 +5,7 @@ using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.NetFpga;
-using static Softswitch.Ports.Tests.NetFpga.Frames;
+using static Softswitch.TestKit.FlowFrames;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
@@ -60,6 +60,8 @@ public sealed class NetFpgaPlacementTests
         public bool DecisionsEnabled => true;
         public void OnDecision(in OffloadDecision decision) => Seen.Add(decision.Placement);
         public void OnTargetError(FlowEntry? entry, Exception error) { }
+        public void OnStarted(string description) { }
+        public void OnMaintenance(string? problem) { }
     }
 
     /// <summary>Every placement decision is announced (what the daemon logs at Debug), including evictions and removals.</summary>
@@ -122,7 +124,7 @@ public sealed class NetFpgaPlacementTests
         var p = b.Where(et);
         Assert.False(p.InHardware);
         Assert.Equal(OffloadReason.ExactCollision, p.Reason);
-        Assert.Contains($"{r1}", p.Detail);
+        Assert.Contains($"{r1}", p.Detail.Note);
 
         // Once a position frees, the next poll retries it.
         b.Table.Apply(new FlowMod(FlowModCommand.DeleteStrict, a.Value, 0, FlowActions.Drop), null);

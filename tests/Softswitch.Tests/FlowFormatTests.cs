@@ -1,9 +1,10 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Flows;
 using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Tests;
 
 /// <summary>Matches and actions in ovs-ofctl's OpenFlow 1.0 syntax (what `ovs-ofctl dump-flows` prints for the same flow).</summary>
 public sealed class FlowFormatTests

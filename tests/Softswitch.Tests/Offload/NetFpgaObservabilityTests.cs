@@ -2,16 +2,16 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.Memory;
-using Softswitch.Ports.NetFpga;
-using Softswitch.Ports.Offload;
-using static Softswitch.Ports.Tests.NetFpga.Frames;
+using Softswitch.Offload;
 using Softswitch.Ofproto;
+using Softswitch.Ports.NetFpga;
+using static Softswitch.TestKit.FlowFrames;
 
-namespace Softswitch.Ports.Tests.NetFpga;
+namespace Softswitch.Tests.Offload;
 
 /// <summary>A logger that keeps every line (level and rendered message) for assertions.</summary>
 internal sealed class ListLogger(LogLevel min) : ILogger
@@ -50,8 +50,11 @@ public sealed class NetFpgaObservabilityTests
             Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
             Flows = new OfFlowTables(Dp);
             var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
-            Offload = NetFpgaOffload.Attach(Dp, wires, NetFpgaMode.Emulated, new NetFpgaOffloadOptions { Logger = Log, SummaryInterval = TimeSpan.FromSeconds(10) });
+            Offload = OffloadSetup.AttachNetFpga(Dp, wires, NetFpgaMode.Emulated, Log, TimeSpan.FromSeconds(10));
         }
+
+        /// <summary>The host's logger of the placement, as the composition plugged it in.</summary>
+        public OffloadLogger Logger => Assert.IsType<OffloadLogger>(Offload.Manager.Log);
 
         public FlowEntry Add(FlowMatch m, ushort prio, params FlowAction[] actions)
         {
@@ -119,6 +122,17 @@ public sealed class NetFpgaObservabilityTests
         public bool DecisionsEnabled => enabled;
         public void OnDecision(in OffloadDecision decision) => Decisions++;
         public void OnTargetError(FlowEntry? entry, Exception error) { }
+        public void OnStarted(string description) { }
+        public void OnMaintenance(string? problem) { }
+    }
+
+    [Fact]
+    public void OffloadOption_NamesTheNetFpgaModes()
+    {
+        Assert.True(OffloadSetup.TryParseNetFpgaMode("netfpga", out var m) && m == NetFpgaMode.Hardware);
+        Assert.True(OffloadSetup.TryParseNetFpgaMode("netfpga-emulated", out m) && m == NetFpgaMode.Emulated);
+        Assert.False(OffloadSetup.TryParseNetFpgaMode("nf2", out _));
+        Assert.False(OffloadSetup.TryParseNetFpgaMode(null, out _));
     }
 
     [Fact]
@@ -187,10 +201,10 @@ public sealed class NetFpgaObservabilityTests
     public void Warnings_AreRateLimited_AndCountWhatWasHeldBack()
     {
         using var r = new Rig(LogLevel.Information);
-        for (int i = 0; i < 50; i++) r.Offload.Log!.Warn("offload: the board is gone");
+        for (int i = 0; i < 50; i++) r.Logger.Warn("offload: the board is gone");
         Assert.Equal(["offload: the board is gone"], r.Log.At(LogLevel.Warning));
         r.Clock.Advance(TimeSpan.FromSeconds(11));
-        r.Offload.Log!.Warn("offload: the board is gone");
+        r.Logger.Warn("offload: the board is gone");
         Assert.Equal("offload: the board is gone (49 similar warnings suppressed)", r.Log.At(LogLevel.Warning)[1]);
     }
 
