@@ -4,12 +4,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
 

@@ -1,8 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
-using Softswitch.Ports.Memory;
 
 namespace Softswitch.Bench.Micro;
 

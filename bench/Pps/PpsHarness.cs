@@ -3,11 +3,11 @@ using System.Globalization;
 using System.Text.Json;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Pps;

@@ -161,7 +161,7 @@ public sealed class SwitchDatapath : IDisposable
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
         _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0);
-        ControlSlot = new PortSlot(new NullPort(), OfPort.None, -1, 0);
+        ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
         // Counters other types keep, read into the registry on demand.
@@ -208,7 +208,7 @@ public sealed class SwitchDatapath : IDisposable
                 no = 1;
                 while (cur.Get(no) is not null) no++;
             }
-            if (no == OfPort.Local)
+            if (no == PortNumber.Local)
             {
                 if (cur.Local is not null) throw new DatapathConfigurationException("LOCAL port exists already");
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
@@ -216,7 +216,7 @@ public sealed class SwitchDatapath : IDisposable
             }
             else
             {
-                if (no > OfPort.Max || cur.Get(no) is not null) throw new DatapathConfigurationException($"port number {no} is taken or invalid");
+                if (no > PortNumber.Highest || cur.Get(no) is not null) throw new DatapathConfigurationException($"port number {no} is taken or invalid");
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
@@ -279,7 +279,7 @@ public sealed class SwitchDatapath : IDisposable
             var cur = _ports;
             slot = cur.Get(no);
             if (slot is null) return false;
-            _ports = no == OfPort.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
+            _ports = no == PortNumber.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
             foreach (var l in _assigned) l.RemoveAll(q => q.Slot == slot);   // extra receivers close with the datapath
             PublishAssignments();
         }

@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ofproto;
 
@@ -36,7 +37,7 @@ public readonly record struct FlowMod(
     ushort IdleTimeout = 0,
     ushort HardTimeout = 0,
     FlowModFlags Flags = FlowModFlags.None,
-    ushort OutPort = OfPort.None);
+    ushort OutPort = PortNumber.None);
 
 /// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
 public enum FlowModStatus : byte

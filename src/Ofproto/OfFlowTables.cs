@@ -2,6 +2,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ofproto;
 
@@ -254,7 +255,7 @@ public sealed class OfFlowTables
     {
         var targets = Scratch();
         CollectTargets(w, mod.Match, mod.Priority, strict, targets);
-        if (mod.OutPort != OfPort.None) FilterOutPort(targets, 0, mod.OutPort);
+        if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
         if (targets.Count == 0) return;
         w.Remove(targets);
         if (removed is not null)
@@ -302,7 +303,7 @@ public sealed class OfFlowTables
         int start = into.Count;
         if (strict) w.CollectIdentical(match, into);
         else w.CollectSubsets(match, into);
-        if (outPort != OfPort.None) FilterOutPort(into, start, outPort);
+        if (outPort != PortNumber.None) FilterOutPort(into, start, outPort);
     }
 
     /// <summary>Stats of table 0 ("hash", exact flows) or 1 ("tuple-space", wildcard flows).</summary>

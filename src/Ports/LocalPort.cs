@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.Ports.Linux;
-using Softswitch.Ports.Memory;
 
 namespace Softswitch.Ports;
 

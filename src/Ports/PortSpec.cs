@@ -41,7 +41,7 @@ public sealed record OpenedPort(ushort PortNo, PortSpecEntry Spec, IPort Port);
 /// <summary>How <see cref="PortSpec.Open"/> builds ports.</summary>
 public sealed record PortFactoryOptions
 {
-    /// <summary>Makes in-memory port number <c>portNo</c> named <c>name</c> (Ports.Memory is supplied by the caller).</summary>
+    /// <summary>Makes in-memory port number <c>portNo</c> named <c>name</c> (the datapath's MemoryPort is supplied by the caller).</summary>
     public Func<ushort, string, IPort>? Memory { get; init; }
     /// <summary>Overrides how a tap port is made (default: <see cref="TapPort"/>).</summary>
     public Func<ushort, string, IPort>? Tap { get; init; }

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
-using Softswitch.Ports.Memory;
 using Spectre.Console;
 
 namespace Softswitch;

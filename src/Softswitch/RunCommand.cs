@@ -4,8 +4,10 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Softswitch.Control;
+using Softswitch.Datapath.Memory;
 using Softswitch.Logging;
 using Softswitch.Metrics;
+using Softswitch.Offload;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
@@ -19,7 +21,6 @@ using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ports.Pcap;
-using Softswitch.Ports.Memory;
 using Spectre.Console;
 
 namespace Softswitch;
@@ -114,12 +115,11 @@ internal static class RunCommand
         NetFpgaOffload? offload = null;
         if (s.Offload is "netfpga" or "netfpga-emulated")
         {
-            NetFpgaOffload.TryParseMode(s.Offload, out var mode);
+            OffloadSetup.TryParseNetFpgaMode(s.Offload, out var mode);
             try
             {
                 // The board's ports become OpenFlow ports 1..n; flows that fit go to its tables, the rest stay in software.
-                offload = NetFpgaOffload.Attach(dp, opened.Select(p => p.Port).ToList(), mode,
-                    new NetFpgaOffloadOptions { Logger = loggers.CreateLogger("offload") });
+                offload = OffloadSetup.AttachNetFpga(dp, opened.Select(p => p.Port).ToList(), mode, loggers.CreateLogger("offload"));
             }
             catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or DatapathConfigurationException)
             {
@@ -154,7 +154,7 @@ internal static class RunCommand
             try
             {
                 var local = Softswitch.Ports.LocalPort.Open(s.LocalPort ?? Softswitch.Ports.LocalPort.DefaultName(dpid), dpid, s.LocalPort is not null, loggers.CreateLogger("ports"));
-                dp.AddPort(local, Softswitch.Datapath.Actions.OfPort.Local);
+                dp.AddPort(local, Softswitch.Datapath.Forwarding.PortNumber.Local);
             }
             catch (PortOpenException e)
             {
@@ -285,7 +285,7 @@ internal static class RunCommand
         if (offload is null) return "";
         var st = offload.Stats;
         var reasons = OffloadReport.SortedReasons(st);
-        string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{OffloadReport.ReasonName(r.Reason)}={r.Count}"));
+        string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{OffloadCounters.ReasonName(r.Reason)}={r.Count}"));
         return Markup.Escape($" (hw {st.HardwareFlows}, sw {st.SoftwareFlows}{why})");
     }
 

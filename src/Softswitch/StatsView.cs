@@ -89,7 +89,7 @@ internal static class StatsView
         var last = prev;
         var top = now.Flows.Select(kv => (kv.Key, Pps: (double)(kv.Value - (last.Flows.TryGetValue(kv.Key, out long b) ? b : 0))))
             .Where(f => f.Pps > 0).OrderByDescending(f => f.Pps).Take(5)
-            .Select(f => new FlowRow(Datapath.Flow.FlowFormat.Rule(f.Key.Priority, f.Key.Match), f.Pps)).ToList();
+            .Select(f => new FlowRow(Flows.FlowFormat.Rule(f.Key.Priority, f.Key.Match), f.Pps)).ToList();
         prev = now;
         return new Rows(ports, top);
     }

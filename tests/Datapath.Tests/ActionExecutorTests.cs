@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
 
@@ -23,7 +24,7 @@ public class ActionExecutorTests
         [
             FlowAction.Output(1),
             FlowAction.SetTunnel(0xABCD),
-            FlowAction.Output(OfPort.Controller, 128),
+            FlowAction.Output(PortNumber.Controller, 128),
             FlowAction.SetNwSrc(0x01020304),
             FlowAction.Enqueue(3, 7),
             FlowAction.SetTunnel(0x1234),
@@ -36,7 +37,7 @@ public class ActionExecutorTests
         Assert.Equal(ActionExecutor.NoQueue, sink.Outputs[0].Queue);
         Assert.True(sink.Outputs[0].ModifiedAfter);
         Assert.Equal(0UL, sink.Outputs[0].Tunnel);
-        Assert.Equal((OfPort.Controller, (ushort)128, true, 0xABCDUL), (sink.Outputs[1].Port, sink.Outputs[1].MaxLen, sink.Outputs[1].ModifiedAfter, sink.Outputs[1].Tunnel));
+        Assert.Equal((PortNumber.Controller, (ushort)128, true, 0xABCDUL), (sink.Outputs[1].Port, sink.Outputs[1].MaxLen, sink.Outputs[1].ModifiedAfter, sink.Outputs[1].Tunnel));
         Assert.Equal(((ushort)3, 7u, false), (sink.Outputs[2].Port, sink.Outputs[2].Queue, sink.Outputs[2].ModifiedAfter));
         Assert.Equal(((ushort)4, false, 0x1234UL), (sink.Outputs[3].Port, sink.Outputs[3].ModifiedAfter, sink.Outputs[3].Tunnel));
         foreach (var o in sink.Outputs) Assert.Equal(b.Pkts, o.Pkts);
@@ -131,7 +132,7 @@ public class ActionExecutorTests
             FlowAction.SetNwSrc(0x01020304), FlowAction.SetNwDst(0x05060708), FlowAction.SetNwTos(0x28),
             FlowAction.SetTpSrc(1000), FlowAction.SetTpDst(2000), FlowAction.SetVlanVid(10), FlowAction.SetVlanPcp(3),
             FlowAction.StripVlan(), FlowAction.SetTunnel(42), FlowAction.Output(1), FlowAction.Enqueue(2, 1),
-            FlowAction.Output(OfPort.Controller, 64),
+            FlowAction.Output(PortNumber.Controller, 64),
         ];
         var lists = new List<FlowActions>();
         foreach (var a in all) lists.Add(new FlowActions([a]));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Xunit.Abstractions;
 using Softswitch.Ofproto;
 
@@ -30,7 +31,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
         }
         table.ApplyBatch(stableMods.ToArray(), new FlowModStatus[stableMods.Count], null);
         var stable = new List<FlowEntry>();
-        table.Collect(FlowMatch.All, OfPort.None, false, stable);
+        table.Collect(FlowMatch.All, PortNumber.None, false, stable);
 
         const int nKeys = 256;
         var keys = new FlowKey[nKeys];
@@ -138,7 +139,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
         for (int i = 0; i < 100; i++) mods.Add(data.AddMod(data.RandomExactMatch(), 0));
         table.ApplyBatch(mods.ToArray(), new FlowModStatus[mods.Count], null);
         var rules = new List<FlowEntry>();
-        table.Collect(FlowMatch.All, OfPort.None, false, rules);
+        table.Collect(FlowMatch.All, PortNumber.None, false, rules);
         var keys = new FlowKey[32];
         var hashes = new uint[32];
         for (int i = 0; i < 32; i++)

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
@@ -203,7 +204,7 @@ public class ClassifierDifferentialTests
                 if (removed.Count > 0)
                 {
                     deletesThatRemoved++;
-                    if (mod.OutPort != OfPort.None) outPortDeletes++;
+                    if (mod.OutPort != PortNumber.None) outPortDeletes++;
                 }
             }
         }
@@ -282,7 +283,7 @@ public class ClassifierDifferentialTests
     private static void CompareContents(int seed, int step, OfFlowTables table, List<FlowEntry> reference, bool emergency)
     {
         var got = new List<FlowEntry>();
-        table.Collect(FlowMatch.All, OfPort.None, strict: false, got, emergency);
+        table.Collect(FlowMatch.All, PortNumber.None, strict: false, got, emergency);
         var a = reference.Select(ClassifierTestData.Content).Order().ToList();
         var b = got.Select(ClassifierTestData.Content).Order().ToList();
         Assert.True(a.SequenceEqual(b),

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
@@ -212,7 +213,7 @@ public class ClassifierFlowModTests
         Assert.False(removed[0].Entry.IsEmergency);
         Assert.Equal(1, table.Emergency);
         var listed = new List<FlowEntry>();
-        table.Collect(FlowMatch.All, OfPort.None, false, listed, emergency: true);
+        table.Collect(FlowMatch.All, PortNumber.None, false, listed, emergency: true);
         Assert.Equal(new[] { em }, listed);
         table.Apply(new FlowMod(FlowModCommand.Delete, FlowMatch.All, 0, FlowActions.Drop, Flags: FlowModFlags.Emergency), removed);
         Assert.Equal(0, table.Emergency);
@@ -382,7 +383,7 @@ public class ClassifierFlowModTests
             Events.Add($"added {e.Priority}");
             var found = new List<FlowEntry>();
             // Collect takes the writer lock; observers run under it, and the lock is reentrant.
-            table.Collect(e.Match, OfPort.None, true, found);
+            table.Collect(e.Match, PortNumber.None, true, found);
             AllVisibleWhenReported &= found.Contains(e);
         }
 
@@ -443,16 +444,16 @@ public class ClassifierFlowModTests
         table.Apply(Add(FlowMatch.Exact(Key(1, 0x0A010203)), 0, s_out2), null);
         table.Apply(Add(InPortDst(2, 0x0A000000, 8), 1, s_out1), null);
         var list = new List<FlowEntry>();
-        table.Collect(InPortDst(1, 0x0A000000, 8), OfPort.None, strict: false, list);
+        table.Collect(InPortDst(1, 0x0A000000, 8), PortNumber.None, strict: false, list);
         Assert.Equal(4, list.Count);
         list.Clear();
         table.Collect(InPortDst(1, 0x0A000000, 8), 2, strict: false, list);
         Assert.Equal(2, list.Count);
         list.Clear();
-        table.Collect(InPortDst(1, 0x0A000000, 8), OfPort.None, strict: true, list);
+        table.Collect(InPortDst(1, 0x0A000000, 8), PortNumber.None, strict: true, list);
         Assert.Equal(new[] { 1, 2 }, list.Select(e => (int)e.Priority).Order());
         list.Clear();
-        table.Collect(FlowMatch.Exact(Key(1, 0x0A010203)), OfPort.None, strict: false, list);
+        table.Collect(FlowMatch.Exact(Key(1, 0x0A010203)), PortNumber.None, strict: false, list);
         Assert.Single(list);
     }
 }

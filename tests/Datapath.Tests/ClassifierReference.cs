@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
@@ -95,7 +96,7 @@ internal sealed class ReferenceClassifier
                 bool strict = mod.Command == FlowModCommand.DeleteStrict;
                 ushort outPort = mod.OutPort;
                 var targets = list.Where(e => (strict ? e.Match == match && e.Priority == priority : e.Match.IsSubsetOf(match))
-                                              && (outPort == OfPort.None || e.Actions.OutputsTo(outPort))).ToList();
+                                              && (outPort == PortNumber.None || e.Actions.OutputsTo(outPort))).ToList();
                 foreach (var e in targets)
                 {
                     list.Remove(e);

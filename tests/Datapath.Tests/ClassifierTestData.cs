@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
@@ -34,7 +35,7 @@ internal sealed class ClassifierTestData
             new FlowActions([FlowAction.SetVlanVid(7), FlowAction.Output(3)]),
             new FlowActions([FlowAction.Output(1), FlowAction.Output(2)]),
             new FlowActions([FlowAction.Enqueue(3, 1)]),
-            new FlowActions([FlowAction.Output(OfPort.Controller, 128)]),
+            new FlowActions([FlowAction.Output(PortNumber.Controller, 128)]),
         ];
     }
 
@@ -141,7 +142,7 @@ internal sealed class ClassifierTestData
         ushort idle = 0, hard = 0;
         if (Rng.Next(6) == 0) idle = (ushort)Rng.Next(1, 30);
         if (Rng.Next(8) == 0) hard = (ushort)Rng.Next(1, 30);
-        ushort outPort = Rng.Next(3) == 0 ? (ushort)Rng.Next(1, 4) : OfPort.None;
+        ushort outPort = Rng.Next(3) == 0 ? (ushort)Rng.Next(1, 4) : PortNumber.None;
         return new FlowMod(cmd, match, priority, RandomActions(), (ulong)Rng.Next(1000), idle, hard, flags, outPort);
     }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;
@@ -50,7 +51,7 @@ public sealed class CounterRegistryTests
             Assert.True(names.Add(DatapathCounters.Tunnel(r).Info.Name));
         }
         foreach (var r in Enum.GetValues<OffloadReason>())
-            if (r != OffloadReason.None) Assert.Equal("offload-sw-" + OffloadReport.ReasonName(r), OffloadCounters.Software(r).Info.Name);
+            if (r != OffloadReason.None) Assert.Equal("offload-sw-" + OffloadCounters.ReasonName(r), OffloadCounters.Software(r).Info.Name);
         // Stable names scripts match on.
         Assert.Equal("drop-miss-secure", DatapathCounters.Drop(DropReason.MissSecure).Info.Name);
         Assert.Equal("parse-runt", DatapathCounters.Parse(ParseError.Runt).Info.Name);
@@ -120,7 +121,7 @@ public sealed class CounterRegistryTests
     {
         using var dp = new SwitchDatapath();
         // NORMAL with a runt frame: dropped, and now counted.
-        dp.PacketOut(new byte[10], 1, new FlowActions([FlowAction.Output(OfPort.Normal)]));
+        dp.PacketOut(new byte[10], 1, new FlowActions([FlowAction.Output(PortNumber.Normal)]));
         Assert.Equal(1, dp.Counters.Read(DatapathCounters.Drop(DropReason.NormalRunt)));
         Assert.Equal(1, dp.DropCount(DropReason.NormalRunt));
         // Output to a port that does not exist.
@@ -139,5 +140,21 @@ public sealed class CounterRegistryTests
         Assert.True(t.Learn(new Flow.MacAddress(0x0200_0000_0001UL), 0, 2, 0)); // known: refreshed
         Assert.False(t.Learn(new Flow.MacAddress(0x0200_0000_0002UL), 0, 1, 0));
         Assert.True(t.Learn(new Flow.MacAddress(0x0100_0000_0002UL), 0, 1, 0)); // multicast: never learned, not a failure
+    }
+
+    [Fact]
+    public void ReasonNames_AreDistinctStableAndHyphenated()
+    {
+        var names = new HashSet<string>();
+        foreach (var r in Enum.GetValues<OffloadReason>())
+        {
+            string n = OffloadCounters.ReasonName(r);
+            Assert.Matches(new Regex("^[a-z]+(-[a-z]+)*$"), n);
+            Assert.True(names.Add(n), $"{r}: '{n}' twice");
+        }
+        Assert.Equal("unsupported-action", OffloadCounters.ReasonName(OffloadReason.UnsupportedAction));
+        Assert.Equal("output-to-in-port", OffloadCounters.ReasonName(OffloadReason.OutputToInPort));
+        Assert.Equal("exact-collision", OffloadCounters.ReasonName(OffloadReason.ExactCollision));
+        Assert.Equal("wildcard-rows-full", OffloadCounters.ReasonName(OffloadReason.WildcardRowsFull));
     }
 }

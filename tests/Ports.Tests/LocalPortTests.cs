@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Memory;
 using Softswitch.Ports.Linux;
-using Softswitch.Ports.Memory;
 using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests;

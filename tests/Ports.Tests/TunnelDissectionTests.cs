@@ -1,9 +1,9 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.Memory;
 using Softswitch.Ports.PcapFile;
 using Softswitch.TestKit;
 using Xunit.Abstractions;

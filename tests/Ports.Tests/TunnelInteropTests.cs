@@ -2,9 +2,9 @@ using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.AfPacket;
-using Softswitch.Ports.Memory;
 using Softswitch.TestKit;
 using Xunit.Abstractions;
 

@@ -5,11 +5,11 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
-using Softswitch.Ports.Memory;
 
 namespace Softswitch.Tests;
 

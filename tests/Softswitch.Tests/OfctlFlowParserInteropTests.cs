@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Memory;
 using Softswitch.Flows;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
-using Softswitch.Ports.Memory;
 using Softswitch.TestKit;
 
 namespace Softswitch.Tests;
@@ -48,7 +48,7 @@ public sealed class OfctlFlowParserInteropTests
 
             var parsed = OfctlFlowParser.ParseFile(file);
             var installed = new List<FlowEntry>();
-            agent.Flows.Collect(FlowMatch.All, Datapath.Actions.OfPort.None, strict: false, installed);
+            agent.Flows.Collect(FlowMatch.All, Datapath.Forwarding.PortNumber.None, strict: false, installed);
             Assert.Equal(parsed.Count, installed.Count);
             foreach (var m in parsed)
             {

@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 using Softswitch.Datapath.Flow;
 using Softswitch.Flows;
@@ -92,9 +93,9 @@ public sealed class OfctlFlowParserTests
             FlowAction.SetVlanVid(10), FlowAction.SetVlanPcp(3), FlowAction.StripVlan(), FlowAction.SetDlSrc(new MacAddress(0x0200_0000_0009UL)),
             FlowAction.SetDlDst(new MacAddress(0x0200_0000_000AUL)), FlowAction.SetNwSrc(0x0A000009), FlowAction.SetNwDst(0x0A00000A), FlowAction.SetNwTos(64),
             FlowAction.SetTpSrc(7), FlowAction.SetTpDst(8080), FlowAction.SetTunnel(0x2a), FlowAction.Enqueue(2, 5), FlowAction.Enqueue(3, 1),
-            FlowAction.Output(4), FlowAction.Output(5), FlowAction.Output(OfPort.InPort), FlowAction.Output(OfPort.Normal),
-            FlowAction.Output(OfPort.Flood), FlowAction.Output(OfPort.All), FlowAction.Output(OfPort.Local),
-            FlowAction.Output(OfPort.Controller, 128), FlowAction.Output(OfPort.Controller, 0xFFFF),
+            FlowAction.Output(4), FlowAction.Output(5), FlowAction.Output(PortNumber.InPort), FlowAction.Output(PortNumber.Normal),
+            FlowAction.Output(PortNumber.Flood), FlowAction.Output(PortNumber.All), FlowAction.Output(PortNumber.Local),
+            FlowAction.Output(PortNumber.Controller, 128), FlowAction.Output(PortNumber.Controller, 0xFFFF),
         ];
         Assert.Equal(expected, a);
         Assert.Empty(Parse("in_port=1,actions=drop").Actions.Items);
@@ -107,7 +108,7 @@ public sealed class OfctlFlowParserTests
         var m = Parse("cookie=0x10,idle_timeout=30,hard_timeout=60,table=0,priority=7,send_flow_rem,check_overlap,in_port=LOCAL,actions=output:1");
         Assert.Equal((0x10UL, (ushort)30, (ushort)60, (ushort)7), (m.Cookie, m.IdleTimeout, m.HardTimeout, m.Priority));
         Assert.Equal(FlowModFlags.SendFlowRemoved | FlowModFlags.CheckOverlap, m.Flags);
-        Assert.Equal(OfPort.Local, m.Match.Value.InPort);
+        Assert.Equal(PortNumber.Local, m.Match.Value.InPort);
         var d = Parse("in_port=2,out_port=3", FlowModCommand.Delete);
         Assert.Equal(FlowModCommand.Delete, d.Command);
         Assert.Equal(3, d.OutPort);

@@ -3,8 +3,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent;
-using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ofproto;
 
@@ -76,12 +76,12 @@ public sealed class OffloadCommandsTests : IDisposable
         Add(FlowMatch.FromOpenFlow(w, b.Key), 50, FlowAction.Output(3));
         var arp = new FlowKeyBuilder();
         arp.DlType(0x0806);
-        Add(FlowMatch.FromOpenFlow((Wildcards.All | Wildcards.TunIdExt) & ~Wildcards.DlType, arp.Key), 60, FlowAction.Output(OfPort.Controller, 65535));
+        Add(FlowMatch.FromOpenFlow((Wildcards.All | Wildcards.TunIdExt) & ~Wildcards.DlType, arp.Key), 60, FlowAction.Output(PortNumber.Controller, 65535));
         var back = new FlowKeyBuilder();
         back.InPort(2);
         back.DlType(0x0800);
         back.NwDst(Ipv4.Parse("10.0.9.9"));
-        Add(FlowMatch.FromOpenFlow((Wildcards.All | Wildcards.TunIdExt) & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask), back.Key), 70, FlowAction.Output(OfPort.InPort));
+        Add(FlowMatch.FromOpenFlow((Wildcards.All | Wildcards.TunIdExt) & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask), back.Key), 70, FlowAction.Output(PortNumber.InPort));
     }
 
     [Fact]
@@ -211,7 +211,7 @@ public sealed class OffloadCommandsTests : IDisposable
     [Fact]
     public void CoverageShow_ListsEveryCounter_DpShowTheNonZeroOnes()
     {
-        _dp.PacketOut(new byte[10], 1, new FlowActions([FlowAction.Output(OfPort.Normal)])); // a runt into NORMAL: dropped and counted
+        _dp.PacketOut(new byte[10], 1, new FlowActions([FlowAction.Output(PortNumber.Normal)])); // a runt into NORMAL: dropped and counted
         var cov = Run("coverage/show");
         Assert.True(cov.Ok, cov.Text);
         var lines = cov.Text.TrimEnd('\n').Split('\n');

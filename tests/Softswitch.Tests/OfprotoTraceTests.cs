@@ -3,12 +3,12 @@ using Softswitch.Control;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Flows;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
-using Softswitch.Ports.Memory;
 
 namespace Softswitch.Tests;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Actions;
 
@@ -25,29 +26,15 @@ public enum ActionKind : byte
     SetTunnel,
 }
 
-/// <summary>OpenFlow 1.0 port numbers, including the reserved ones (ofp_port).</summary>
-public static class OfPort
-{
-    public const ushort Max = 0xFF00;
-    public const ushort InPort = 0xFFF8;
-    public const ushort Table = 0xFFF9;
-    public const ushort Normal = 0xFFFA;
-    public const ushort Flood = 0xFFFB;
-    public const ushort All = 0xFFFC;
-    public const ushort Controller = 0xFFFD;
-    public const ushort Local = 0xFFFE;
-    public const ushort None = 0xFFFF;
-}
-
 /// <summary>
 /// One action, flat: the kind and its arguments. Arrays of these are executed once per flow-batch.
 /// </summary>
 /// <remarks>
-/// Arguments by kind: Output: <see cref="Port"/>, <see cref="MaxLen"/> (bytes sent to the controller);
+/// Arguments by kind: Output: <see cref="Port"/> (a <see cref="Forwarding.PortNumber"/>), <see cref="MaxLen"/> (bytes sent to the controller);
 /// Enqueue: Port, <see cref="QueueId"/>; SetVlanVid: Value = vid (12 bits); SetVlanPcp: Value = pcp (3 bits);
 /// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
 /// SetNwTos: Value = tos byte (DSCP bits, low two bits zero); SetTpSrc/Dst: Value = port; SetTunnel: Value = tunnel id.
-/// Immutable.
+/// Immutable. The datapath has no text form of actions: the host prints them (ovs-ofctl's syntax).
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
 public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort MaxLen, uint QueueId, ulong Value)
@@ -68,34 +55,6 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
 
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue);
-
-    public override string ToString() => Kind switch
-    {
-        ActionKind.Output => Port switch
-        {
-            OfPort.InPort => "output:in_port",
-            OfPort.Table => "output:table",
-            OfPort.Normal => "output:normal",
-            OfPort.Flood => "output:flood",
-            OfPort.All => "output:all",
-            OfPort.Controller => $"output:controller:{MaxLen}",
-            OfPort.Local => "output:local",
-            _ => $"output:{Port}",
-        },
-        ActionKind.Enqueue => $"enqueue:{Port}:{QueueId}",
-        ActionKind.StripVlan => "strip_vlan",
-        ActionKind.SetDlSrc => $"mod_dl_src:{new Flow.MacAddress(Value)}",
-        ActionKind.SetDlDst => $"mod_dl_dst:{new Flow.MacAddress(Value)}",
-        ActionKind.SetNwSrc => $"mod_nw_src:{Flow.Ipv4.Format((uint)Value)}",
-        ActionKind.SetNwDst => $"mod_nw_dst:{Flow.Ipv4.Format((uint)Value)}",
-        ActionKind.SetVlanVid => $"mod_vlan_vid:{Value}",
-        ActionKind.SetVlanPcp => $"mod_vlan_pcp:{Value}",
-        ActionKind.SetNwTos => $"mod_nw_tos:{Value}",
-        ActionKind.SetTpSrc => $"mod_tp_src:{Value}",
-        ActionKind.SetTpDst => $"mod_tp_dst:{Value}",
-        ActionKind.SetTunnel => $"set_tunnel:0x{Value:x}",
-        _ => $"{Kind}:{Value}",
-    };
 }
 
 /// <summary>
@@ -130,7 +89,7 @@ public sealed class FlowActions
             if (items[i].IsOutput)
             {
                 OutputCount++;
-                if (items[i].Port == OfPort.Controller) HasController = true;
+                if (items[i].Port == PortNumber.Controller) HasController = true;
             }
         }
     }
@@ -143,6 +102,4 @@ public sealed class FlowActions
             if (a.IsOutput && a.Port == port) return true;
         return false;
     }
-
-    public override string ToString() => Items.Length == 0 ? "drop" : string.Join(",", Items);
 }

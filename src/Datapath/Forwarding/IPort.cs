@@ -87,7 +87,7 @@ public readonly record struct PortCountersSnapshot(long RxPackets, long TxPacket
 /// packets it produced (0 when nothing is waiting: it never blocks). An idle forwarding thread blocks in epoll on
 /// the ports' <see cref="WaitFd"/> after calling <see cref="PrepareWait"/> on each. <see cref="Send"/> may be called from several threads at once; it must copy or
 /// transmit the frames before returning and must not keep or release the caller's references.
-/// Implementations: Ports.Memory (tests, benchmarks), AF_PACKET, AF_XDP, libpcap, tunnels.
+/// Implementations: <see cref="Memory.MemoryPort"/> (tests, benchmarks, the demo), AF_PACKET, AF_XDP, libpcap, tunnels.
 /// </remarks>
 public interface IPort : IDisposable
 {

@@ -43,13 +43,13 @@ public sealed class MacLearningTable
         return true;
     }
 
-    /// <summary>The port <paramref name="dst"/> was learned on, or <see cref="Actions.OfPort.None"/>.</summary>
+    /// <summary>The port <paramref name="dst"/> was learned on, or <see cref="PortNumber.None"/>.</summary>
     public ushort Lookup(MacAddress dst, ushort vlan, long nowNanos)
     {
-        if (dst.IsMulticast) return Actions.OfPort.None;
+        if (dst.IsMulticast) return PortNumber.None;
         if (_table.TryGetValue(Key(dst.Value, vlan), out var e) && nowNanos - Volatile.Read(ref e.SeenNanos) < AgingNanos)
             return e.Port;
-        return Actions.OfPort.None;
+        return PortNumber.None;
     }
 
     /// <summary>Drops aged entries and those learned on <paramref name="removedPort"/> (when given).</summary>

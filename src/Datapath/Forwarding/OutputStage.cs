@@ -69,7 +69,7 @@ public sealed class OutputStage
             ushort inPort = _pool.InPort[p];
             if (ports.Get(inPort) is not null && !mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _f.Now);
-            if (outPort == OfPort.None) Flood(p, inPort, true, copy);
+            if (outPort == PortNumber.None) Flood(p, inPort, true, copy);
             else if (outPort != inPort) StageTx(outPort, p, copy, inPort, uint.MaxValue);
         }
     }
@@ -322,7 +322,7 @@ public sealed class OutputStage
             var f = _out;
             switch (port)
             {
-                case OfPort.InPort:
+                case PortNumber.InPort:
                     foreach (int p in pkts)
                     {
                         var slot = f._f.Owner.Ports.Get(f._pool.InPort[p]);
@@ -330,21 +330,21 @@ public sealed class OutputStage
                         else f.StageTxSlot(slot, p, modifiedAfter, queueId);
                     }
                     return;
-                case OfPort.Flood:
-                case OfPort.All:
-                    foreach (int p in pkts) f.Flood(p, f._pool.InPort[p], port == OfPort.Flood, modifiedAfter);
+                case PortNumber.Flood:
+                case PortNumber.All:
+                    foreach (int p in pkts) f.Flood(p, f._pool.InPort[p], port == PortNumber.Flood, modifiedAfter);
                     return;
-                case OfPort.Controller:
+                case PortNumber.Controller:
                     foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
                     return;
-                case OfPort.Normal:
+                case PortNumber.Normal:
                     f.Normal(pkts, modifiedAfter);
                     return;
-                case OfPort.Table:
+                case PortNumber.Table:
                     if (!_packetOut) f._f.Drops.Add(DropReason.TableInFlow, pkts.Length);
                     else foreach (int p in pkts) f._f.ResubmitToTable(p);
                     return;
-                case OfPort.None:
+                case PortNumber.None:
                     return;
                 default:
                     foreach (int p in pkts) f.StageTx(port, p, modifiedAfter, f._pool.InPort[p], queueId);

@@ -57,8 +57,8 @@ public sealed class QueueCounters
 }
 
 /// <summary>
-/// The datapath's ports by OpenFlow number: an immutable array indexed by number (0 unused), replaced whole
-/// on add/remove so forwarding threads read it without locks. LOCAL (0xfffe) is kept apart.
+/// The datapath's ports by number (<see cref="PortNumber"/>): an immutable array indexed by number (0 unused), replaced whole
+/// on add/remove so forwarding threads read it without locks. The local port (<see cref="PortNumber.Local"/>) is kept apart.
 /// </summary>
 public sealed class PortTable
 {
@@ -81,7 +81,7 @@ public sealed class PortTable
 
     public PortSlot? Get(ushort no)
     {
-        if (no == OfPort.Local) return Local;
+        if (no == PortNumber.Local) return Local;
         var a = ByNo;
         return (uint)no < (uint)a.Length ? a[no] : null;
     }

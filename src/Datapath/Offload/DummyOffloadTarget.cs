@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Offload;
 
@@ -220,7 +221,7 @@ public sealed class DummyOffloadTarget : IOffloadTarget
             return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {m.Value.InPort}");
         foreach (var a in e.Actions.Items)
         {
-            if (a.Kind != ActionKind.Output || a.Port > OfPort.Max) return OffloadResult.Refused(OffloadReason.UnsupportedAction, a.ToString());
+            if (a.Kind != ActionKind.Output || a.Port > PortNumber.Highest) return OffloadResult.Refused(OffloadReason.UnsupportedAction, new OffloadDetail(null, a));
             if (!_portSet.Contains(a.Port)) return OffloadResult.Refused(OffloadReason.UnsupportedOutputPort, $"port {a.Port}");
         }
         return null;

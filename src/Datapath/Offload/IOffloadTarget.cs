@@ -1,3 +1,4 @@
+using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Offload;
@@ -55,12 +56,28 @@ public enum OffloadLookupModel : byte
 /// <summary>What an <see cref="IOffloadTarget"/> operation did.</summary>
 /// <param name="Installed">The flow is in hardware after the call.</param>
 /// <param name="Reason">Why not, when <paramref name="Installed"/> is false.</param>
-/// <param name="Detail">A short human-readable detail (which action, which rule), or null.</param>
+/// <param name="Detail">What exactly refused it (which action, which rule), or empty.</param>
 /// <param name="Rows">Hardware rows the flow occupies after the call (exact: 1; wildcard: 1..4).</param>
 /// <param name="RegisterWrites">Device register writes the call made.</param>
-public readonly record struct OffloadResult(bool Installed, OffloadReason Reason, string? Detail, int Rows, int RegisterWrites)
+public readonly record struct OffloadResult(bool Installed, OffloadReason Reason, OffloadDetail Detail, int Rows, int RegisterWrites)
 {
-    public static OffloadResult Refused(OffloadReason reason, string? detail = null, int writes = 0) => new(false, reason, detail, 0, writes);
+    public static OffloadResult Refused(OffloadReason reason, OffloadDetail detail = default, int writes = 0) => new(false, reason, detail, 0, writes);
+}
+
+/// <summary>
+/// What exactly keeps a flow in software, as data: a note in words, the action refused (the note then says more about
+/// it, e.g. "after an output"), or the rule in the way (the one it overlaps, or the one that evicted it).
+/// </summary>
+/// <remarks>
+/// The datapath never writes actions or rules as text; whoever reports a placement does, in its own syntax (the host
+/// prints them as ovs-ofctl does). A note converts implicitly, so a refusal in words reads as one. Immutable; equal when
+/// the note, the action and the rule (by reference) are.
+/// </remarks>
+public readonly record struct OffloadDetail(string? Note, FlowAction? Action = null, FlowEntry? Rule = null)
+{
+    public static implicit operator OffloadDetail(string? note) => new(note);
+
+    public bool IsEmpty => Note is null && Action is null && Rule is null;
 }
 
 /// <summary>How full one hardware table is (rows in use out of the rows flows may use).</summary>

@@ -1,10 +1,11 @@
+using System.Globalization;
 using Softswitch.Datapath.Counters;
 
 namespace Softswitch.Datapath.Offload;
 
 /// <summary>
 /// The offload family of the counter registry: flows in software now, by reason (<c>offload-sw-unsupported-action</c>,
-/// ...; the reason names of <see cref="OffloadReport.ReasonName"/>), and table changes waiting to be placed.
+/// ...; the reason names of <see cref="ReasonName"/>), and table changes waiting to be placed.
 /// </summary>
 public static class OffloadCounters
 {
@@ -18,6 +19,27 @@ public static class OffloadCounters
     /// <summary>The counter of flows in software for <paramref name="reason"/> (not <see cref="OffloadReason.None"/>).</summary>
     public static Counter Software(OffloadReason reason) => s_software[(int)reason];
 
+    /// <summary>The name of <paramref name="reason"/> in the counter registry, the CLI and the logs (stable: scripts match on it).</summary>
+    public static string ReasonName(OffloadReason reason) => reason switch
+    {
+        OffloadReason.None => "none",
+        OffloadReason.UnsupportedAction => "unsupported-action",
+        OffloadReason.UnsupportedOutputPort => "unsupported-output-port",
+        OffloadReason.UnsupportedActionOrder => "unsupported-action-order",
+        OffloadReason.OutputToInPort => "output-to-in-port",
+        OffloadReason.UnsupportedMatch => "unsupported-match",
+        OffloadReason.InPortNotOffloadable => "in-port-not-offloadable",
+        OffloadReason.ExactCollision => "exact-collision",
+        OffloadReason.WildcardRowsFull => "wildcard-rows-full",
+        OffloadReason.OverlapsSoftwareRule => "overlaps-software-rule",
+        OffloadReason.OverlapsOffloadedRule => "overlaps-offloaded-rule",
+        OffloadReason.Evicted => "evicted",
+        OffloadReason.Emergency => "emergency",
+        OffloadReason.DatapathState => "datapath-state",
+        OffloadReason.TargetError => "target-error",
+        _ => "reason-" + ((int)reason).ToString(CultureInfo.InvariantCulture),
+    };
+
     private static Counter[] Define()
     {
         var a = new Counter[ReasonSlots];
@@ -25,7 +47,7 @@ public static class OffloadCounters
         {
             if (r == OffloadReason.None) continue;
             if ((int)r >= ReasonSlots) throw new InvalidOperationException($"offload reason {r} beyond {ReasonSlots} counter slots");
-            a[(int)r] = Coverage.Define("offload-sw-" + OffloadReport.ReasonName(r), "flows in software now: " + Describe(r));
+            a[(int)r] = Coverage.Define("offload-sw-" + ReasonName(r), "flows in software now: " + Describe(r));
         }
         return a;
     }

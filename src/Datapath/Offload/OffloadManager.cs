@@ -9,10 +9,10 @@ namespace Softswitch.Datapath.Offload;
 /// <param name="Entry">The flow.</param>
 /// <param name="InHardware">True when the target holds it.</param>
 /// <param name="Reason">Why it is in software (<see cref="OffloadReason.None"/> when in hardware).</param>
-/// <param name="Detail">What exactly refused it (an action, the rule it overlaps), or null.</param>
+/// <param name="Detail">What exactly refused it (an action, the rule it overlaps), or empty.</param>
 /// <param name="Rows">Hardware rows it occupies.</param>
 /// <param name="LastRegisterWrites">Register writes of the last operation on it (install, modify, removal).</param>
-public readonly record struct FlowPlacement(FlowEntry Entry, bool InHardware, OffloadReason Reason, string? Detail, int Rows, int LastRegisterWrites);
+public readonly record struct FlowPlacement(FlowEntry Entry, bool InHardware, OffloadReason Reason, OffloadDetail Detail, int Rows, int LastRegisterWrites);
 
 /// <summary>What led to a placement decision.</summary>
 public enum PlacementEvent : byte
@@ -53,6 +53,18 @@ public interface IOffloadLog
 
     /// <summary>A target call threw; <paramref name="entry"/> is the flow involved, if any.</summary>
     void OnTargetError(FlowEntry? entry, Exception error);
+
+    /// <summary>
+    /// Offload started: <paramref name="description"/> says what the target is (in words, by whoever assembled it);
+    /// the flows already in the table have been offered. Called once, on the thread that attached the manager.
+    /// </summary>
+    void OnStarted(string description);
+
+    /// <summary>
+    /// A maintenance step of the target ran (hardware counters read); <paramref name="problem"/> says what failed in
+    /// it, or null. Called on the maintenance thread, not under the manager's lock.
+    /// </summary>
+    void OnMaintenance(string? problem);
 }
 
 /// <summary>Counters of an <see cref="OffloadManager"/> (a snapshot).</summary>
@@ -475,7 +487,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         long w0 = _target.RegisterWrites;
         bool wasIn = s.InHardware;
         if (s.InHardware) TakeOut(s, OffloadReason.None, null, forget: true);
-        else SetReason(s, OffloadReason.None, null);
+        else SetReason(s, OffloadReason.None, default);
         _swWildcard.Remove(s);
         _swExact.Remove(s);
         _retryPending = true;
@@ -611,13 +623,13 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
 
         var why = Eligibility(e);
         if (why.Reason == OffloadReason.None && blockerHw is not null && blockerHw.InHardware)
-            why = (OffloadReason.OverlapsOffloadedRule, Describe(blockerHw.Entry));
+            why = (OffloadReason.OverlapsOffloadedRule, new OffloadDetail(null, Rule: blockerHw.Entry));
         if (why.Reason == OffloadReason.None && !s.IsExact)
         {
             // Cheap device-side refusals before the scan of the software rules.
             var check = _target.Check(e);
             if (!check.Installed) why = (check.Reason, check.Detail);
-            else if (SoftwareBlocker(s) is { } blocker) why = (OffloadReason.OverlapsSoftwareRule, Describe(blocker.Entry));
+            else if (SoftwareBlocker(s) is { } blocker) why = (OffloadReason.OverlapsSoftwareRule, new OffloadDetail(null, Rule: blocker.Entry));
         }
         if (why.Reason == OffloadReason.None)
         {
@@ -713,7 +725,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     private void Evict(FlowState h, FlowState by)
     {
         long w0 = _target.RegisterWrites;
-        TakeOut(h, OffloadReason.Evicted, Describe(by.Entry));
+        TakeOut(h, OffloadReason.Evicted, new OffloadDetail(null, Rule: by.Entry));
         h.LastWrites = (int)(_target.RegisterWrites - w0);
         _evictions++;
         Decided(PlacementEvent.Evicted, h, wasInHardware: true);
@@ -739,7 +751,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         bool wasIn = s.InHardware;
         s.InHardware = true;
         SetRows(s, rows);
-        SetReason(s, OffloadReason.None, null);
+        SetReason(s, OffloadReason.None, default);
         if (!wasIn)
         {
             _hwFlows++;
@@ -758,7 +770,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
     }
 
     /// <summary>Takes <paramref name="s"/> out of hardware: reads its last counts into the flow, frees its rows.</summary>
-    private void TakeOut(FlowState s, OffloadReason reason, string? detail, bool forget = false)
+    private void TakeOut(FlowState s, OffloadReason reason, OffloadDetail detail, bool forget = false)
     {
         if (!s.InHardware) return;
         var c = _target.Remove(s.Entry);
@@ -770,7 +782,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         else _hwWildcard.Remove(s);
         if (forget)
         {
-            SetReason(s, OffloadReason.None, null);
+            SetReason(s, OffloadReason.None, default);
             return;
         }
         if (s.IsExact) _swExact.Add(s);
@@ -794,7 +806,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         s.Rows = rows;
     }
 
-    private void SetReason(FlowState s, OffloadReason reason, string? detail)
+    private void SetReason(FlowState s, OffloadReason reason, OffloadDetail detail)
     {
         if (s.Reason != OffloadReason.None && _reasons.TryGetValue(s.Reason, out int old))
         {
@@ -852,7 +864,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             long w0 = _target.RegisterWrites;
             bool wasIn = s.InHardware;
             var wasReason = s.Reason;
-            if (s.InHardware) TakeOut(s, OffloadReason.DatapathState, null);
+            if (s.InHardware) TakeOut(s, OffloadReason.DatapathState, default);
             was[s] = (wasIn, wasReason, _target.RegisterWrites - w0);
         }
         all.Sort(static (a, b) => a.IsExact != b.IsExact ? (a.IsExact ? -1 : 1) : b.Entry.Priority.CompareTo(a.Entry.Priority));
@@ -866,16 +878,14 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         }
     }
 
-    private static string Describe(FlowEntry e) => FlowFormat.Rule(e.Priority, e.Match);
-
     // ================================================================ datapath state
 
     /// <summary>Whether the datapath state lets <paramref name="e"/> be answered by hardware (see the type remarks).</summary>
-    private (OffloadReason Reason, string? Detail) Eligibility(FlowEntry e)
+    private (OffloadReason Reason, OffloadDetail Detail) Eligibility(FlowEntry e)
     {
         var env = _env;
         if (env.Suspended is { } why) return (OffloadReason.DatapathState, why);
-        if (env.IsPermissive) return (OffloadReason.None, null);
+        if (env.IsPermissive) return (OffloadReason.None, default);
         var m = e.Match;
         bool inPortWild = (m.Wildcards & Wildcards.InPort) != 0;
         ushort inPort = m.Value.InPort;
@@ -892,13 +902,13 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
             if (!a.IsOutput) continue;
             switch (a.Port)
             {
-                case OfPort.Flood:
+                case PortNumber.Flood:
                     if (!env.FloodOk) return (OffloadReason.DatapathState, "FLOOD would not reach exactly the board ports");
                     break;
-                case OfPort.All:
+                case PortNumber.All:
                     if (!env.AllOk) return (OffloadReason.DatapathState, "ALL would not reach exactly the board ports");
                     break;
-                case OfPort.InPort:
+                case PortNumber.InPort:
                     if (inPortWild ? !env.AllFwdOk : _targetPorts.Contains(inPort) && !env.FwdOk(inPort))
                         return (OffloadReason.DatapathState, "IN_PORT output to a port with PORT_DOWN or NO_FWD");
                     break;
@@ -908,7 +918,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
                     break;
             }
         }
-        return (OffloadReason.None, null);
+        return (OffloadReason.None, default);
     }
 
     private Env ComputeEnv(out long signature)
@@ -978,7 +988,7 @@ public sealed class OffloadManager : IFlowTableObserver, IDisposable
         public readonly bool IsExact = entry.Match.IsExact;
         public bool InHardware;
         public OffloadReason Reason;
-        public string? Detail;
+        public OffloadDetail Detail;
         public int Rows;
         public int LastWrites;
 

@@ -45,7 +45,7 @@ public sealed class PacketPool
     public readonly ushort[] Head;
     /// <summary>Frame length in bytes.</summary>
     public readonly ushort[] Length;
-    /// <summary>OpenFlow port the frame arrived on (or the packet-out in_port).</summary>
+    /// <summary>The port number (<see cref="Forwarding.PortNumber"/>) the frame arrived on (or the packet-out in_port).</summary>
     public readonly ushort[] InPort;
     /// <summary>What a large buffer's frame still owes (index: buffer - <see cref="Capacity"/>).</summary>
     public readonly OffloadInfo[] Offload;

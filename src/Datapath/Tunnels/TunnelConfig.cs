@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Tunnels;
 
@@ -209,16 +210,16 @@ public sealed record TunnelConfig
                     hasKey = !flowKey;
                     break;
                 case "port":
-                    if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out portNo) || portNo == 0 || portNo > OfPort.Max)
+                    if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out portNo) || portNo == 0 || portNo > PortNumber.Highest)
                     {
-                        error = Fail($"port='{val}' is not an OpenFlow port number in 1..{OfPort.Max}");
+                        error = Fail($"port='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}");
                         return false;
                     }
                     break;
                 case "underlay":
-                    if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out underlay) || underlay == 0 || underlay > OfPort.Max)
+                    if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out underlay) || underlay == 0 || underlay > PortNumber.Highest)
                     {
-                        error = Fail($"underlay='{val}' is not an OpenFlow port number in 1..{OfPort.Max}");
+                        error = Fail($"underlay='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}");
                         return false;
                     }
                     break;

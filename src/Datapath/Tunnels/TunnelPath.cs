@@ -238,7 +238,7 @@ internal sealed class TunnelPath
         if ((inner[0] & 1) != 0) return;                                       // sent to a multicast/broadcast MAC
 
         ushort inPort = pool.InPort[p];
-        var slot = inPort <= Actions.OfPort.Max ? _f.Owner.Ports.Get(inPort) : null;
+        var slot = inPort <= PortNumber.Highest ? _f.Owner.Ports.Get(inPort) : null;
         if (slot is null || slot.Port is TunnelPort) return;
         long now = _f.Owner.Clock.NowNanos;
         if (now - _icmpWindowStart > 100_000_000)

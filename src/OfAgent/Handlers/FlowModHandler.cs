@@ -47,7 +47,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager c
             return;
         }
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
-                              fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
+                              fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort));
         var removed = new List<FlowRemoved>();
         var st = ctx.Flows.Apply(mod, removed, out var flow);
         Interlocked.Increment(ref ctx.FlowModsApplied);
@@ -87,7 +87,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager c
             ctx.SendError(c, err, msg);
             return;
         }
-        ushort inPort = po.InPort;
+        ushort inPort = WireMap.ToDatapathPort(po.InPort);
         if (po.BufferId != OfpConstants.NoBuffer)
         {
             if (!TryTakeBuffer(c, po.BufferId, msg, out var frame, out _)) return;

@@ -74,7 +74,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     {
         var into = new List<FlowEntry>();
         if (req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
-        ctx.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), req.OutPort, false, into);
+        ctx.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), WireMap.ToDatapathPort(req.OutPort), false, into);
         return into;
     }
 
@@ -116,23 +116,23 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var ports = ctx.Dp.Ports;
         var all = new List<OfpPortStats>();
         foreach (var p in ports.List)
-            if (pr.PortNo == OfPort.None || pr.PortNo == p.No) all.Add(ReportTranslator.PortStats(p));
-        if (ports.Local is { } local && (pr.PortNo == OfPort.None || pr.PortNo == OfPort.Local)) all.Add(ReportTranslator.PortStats(local));
+            if (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == WireMap.ToWirePort(p.No)) all.Add(ReportTranslator.PortStats(p));
+        if (ports.Local is { } local && (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == (ushort)OfpPort.Local)) all.Add(ReportTranslator.PortStats(local));
         foreach (var reply in OfpStatsReplies.Ports(pr.Xid, all)) c.Send(reply);
     }
 
     private void QueueStats(OfConnection c, OfpQueueStatsRequest qr, byte[] msg)
     {
         var list = new List<OfpQueueStats>();
-        bool anyPort = qr.PortNo == OfPort.All;
-        if (!anyPort && ctx.Dp.Ports.Get(qr.PortNo) is null)
+        bool anyPort = qr.PortNo == (ushort)OfpPort.All;
+        if (!anyPort && ctx.Dp.Ports.Get(WireMap.ToDatapathPort(qr.PortNo)) is null)
         {
             ctx.SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);
             return;
         }
         foreach (var p in ctx.Dp.Ports.List)
         {
-            if (!anyPort && p.No != qr.PortNo) continue;
+            if (!anyPort && WireMap.ToWirePort(p.No) != qr.PortNo) continue;
             if (qr.QueueId != OfpConstants.QueueAll && qr.QueueId >= (uint)p.Queues.Length)
             {
                 ctx.SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadQueue), msg);
@@ -144,7 +144,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 var qc = p.Queues[q];
                 list.Add(new OfpQueueStats
                 {
-                    PortNo = p.No,
+                    PortNo = WireMap.ToWirePort(p.No),
                     QueueId = q,
                     TxPackets = (ulong)Interlocked.Read(ref qc.TxPackets),
                     TxBytes = (ulong)Interlocked.Read(ref qc.TxBytes),

@@ -65,7 +65,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 
     public void PortMod(OfConnection c, OfpPortMod pm, byte[] msg)
     {
-        var slot = ctx.Dp.Ports.Get(pm.PortNo);
+        var slot = ctx.Dp.Ports.Get(WireMap.ToDatapathPort(pm.PortNo));
         if (slot is null)
         {
             ctx.SendError(c, OfpError.PortModFailed(OfpPortModFailedCode.BadPort), msg);
@@ -76,12 +76,12 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             ctx.SendError(c, OfpError.PortModFailed(OfpPortModFailedCode.BadHwAddr), msg);
             return;
         }
-        ctx.Dp.SetPortConfig(pm.PortNo, WireMap.ToDatapath(pm.Config), WireMap.ToDatapath(pm.Mask));
+        ctx.Dp.SetPortConfig(slot.No, WireMap.ToDatapath(pm.Config), WireMap.ToDatapath(pm.Mask));
     }
 
     public void QueueGetConfig(OfConnection c, OfpQueueGetConfigRequest qc, byte[] msg)
     {
-        var slot = ctx.Dp.Ports.Get(qc.Port);
+        var slot = ctx.Dp.Ports.Get(WireMap.ToDatapathPort(qc.Port));
         if (slot is null)
         {
             ctx.SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);

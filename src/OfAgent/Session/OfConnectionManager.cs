@@ -287,7 +287,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             {
                 BufferId = bufferId,
                 TotalLen = (ushort)u.Frame.Length,
-                InPort = u.InPort,
+                InPort = WireMap.ToWirePort(u.InPort),
                 Reason = WireMap.ToWire(u.Reason),
                 Data = u.Frame[..dataLen].ToArray(),
             };

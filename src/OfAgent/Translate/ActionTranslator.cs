@@ -17,7 +17,8 @@ public enum ActionContext : byte
 /// OpenFlow 1.0 action lists ↔ <see cref="FlowActions"/>, validated against the switch's state as the spec
 /// asks: output to a port that does not exist is OFPBAC_BAD_OUT_PORT (Open vSwitch accepts it; we follow the
 /// spec), OFPP_TABLE only in packet-out, enqueue to an unknown queue OFPBAC_BAD_QUEUE, Nicira set_tunnel
-/// becomes the datapath's set-tunnel, any other vendor action OFPBAC_BAD_VENDOR.
+/// becomes the datapath's set-tunnel, any other vendor action OFPBAC_BAD_VENDOR. Port numbers map through
+/// <see cref="WireMap"/> (the reserved ones by name).
 /// </summary>
 public static class ActionTranslator
 {
@@ -37,10 +38,10 @@ public static class ActionTranslator
             {
                 case OfpActionType.Output:
                     if (!CheckOutPort(a.Port, ports, context, out error)) return false;
-                    items[i] = FlowAction.Output(a.Port, a.MaxLen);
+                    items[i] = FlowAction.Output(WireMap.ToDatapathPort(a.Port), a.MaxLen);
                     break;
                 case OfpActionType.Enqueue:
-                    if (a.Port != OfPort.InPort && ports.Get(a.Port) is null)
+                    if (a.Port != (ushort)OfpPort.InPort && ports.Get(WireMap.ToDatapathPort(a.Port)) is null)
                     {
                         error = OfpError.BadAction(OfpBadActionCode.BadOutPort);
                         return false;
@@ -50,7 +51,7 @@ public static class ActionTranslator
                         error = OfpError.BadAction(OfpBadActionCode.BadQueue);
                         return false;
                     }
-                    items[i] = FlowAction.Enqueue(a.Port, a.QueueId);
+                    items[i] = FlowAction.Enqueue(WireMap.ToDatapathPort(a.Port), a.QueueId);
                     break;
                 case OfpActionType.SetVlanVid: items[i] = FlowAction.SetVlanVid(a.VlanVid); break;
                 case OfpActionType.SetVlanPcp: items[i] = FlowAction.SetVlanPcp(a.VlanPcp); break;
@@ -81,25 +82,26 @@ public static class ActionTranslator
         return true;
     }
 
+    /// <summary>Checks an output port as it is on the wire (ofp_port), against the datapath's ports.</summary>
     private static bool CheckOutPort(ushort port, PortTable ports, ActionContext context, out OfpError error)
     {
         error = default;
-        switch (port)
+        switch ((OfpPort)port)
         {
-            case OfPort.InPort:
-            case OfPort.Normal:
-            case OfPort.Flood:
-            case OfPort.All:
-            case OfPort.Controller:
+            case OfpPort.InPort:
+            case OfpPort.Normal:
+            case OfpPort.Flood:
+            case OfpPort.All:
+            case OfpPort.Controller:
                 return true;
-            case OfPort.Local:
+            case OfpPort.Local:
                 if (ports.Local is not null) return true;
                 break;
-            case OfPort.Table:
+            case OfpPort.Table:
                 if (context == ActionContext.PacketOut) return true;
                 break;
             default:
-                if (port != 0 && port < OfPort.Max && ports.Get(port) is not null) return true;
+                if (port != 0 && port < (ushort)OfpPort.Max && ports.Get(port) is not null) return true;
                 break;
         }
         error = OfpError.BadAction(OfpBadActionCode.BadOutPort);
@@ -113,8 +115,8 @@ public static class ActionTranslator
         {
             list.Add(a.Kind switch
             {
-                ActionKind.Output => OfpAction.Output(a.Port, a.MaxLen),
-                ActionKind.Enqueue => OfpAction.Enqueue(a.Port, a.QueueId),
+                ActionKind.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),
+                ActionKind.Enqueue => OfpAction.Enqueue(WireMap.ToWirePort(a.Port), a.QueueId),
                 ActionKind.SetVlanVid => OfpAction.SetVlanVid((ushort)a.Value),
                 ActionKind.SetVlanPcp => OfpAction.SetVlanPcp((byte)a.Value),
                 ActionKind.StripVlan => OfpAction.StripVlan(),

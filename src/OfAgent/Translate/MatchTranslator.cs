@@ -4,7 +4,7 @@ using Softswitch.OfAgent.Wire;
 namespace Softswitch.OfAgent.Translate;
 
 /// <summary>
-/// ofp_match ↔ <see cref="FlowMatch"/>. Wildcards map through <see cref="WireMap"/>, and plain
+/// ofp_match ↔ <see cref="FlowMatch"/>. Wildcards and in_port map through <see cref="WireMap"/>, and plain
 /// OF1.0 matches leave the tunnel id out (<see cref="Wildcards.TunIdExt"/>). Matches are normalised on the way in
 /// (<see cref="Normalize"/>), so flow stats and flow-removed report what the flow really matches.
 /// </summary>
@@ -13,7 +13,7 @@ public static class MatchTranslator
     public static FlowMatch ToFlowMatch(in OfpMatch m)
     {
         var fields = new FlowKeyBuilder()
-            .InPort(m.InPort)
+            .InPort(WireMap.ToDatapathPort(m.InPort))
             .DlSrc(new MacAddress(m.DlSrc.Value))
             .DlDst(new MacAddress(m.DlDst.Value))
             .DlVlan(m.DlVlan)
@@ -54,7 +54,7 @@ public static class MatchTranslator
         return new OfpMatch
         {
             Wildcards = WireMap.ToWire(fm.Wildcards),
-            InPort = v.InPort,
+            InPort = WireMap.ToWirePort(v.InPort),
             DlSrc = new OfpMac(v.DlSrc.Value),
             DlDst = new OfpMac(v.DlDst.Value),
             DlVlan = v.DlVlan,

@@ -24,7 +24,7 @@ internal static class ReportTranslator
         var info = p.Port.Info;
         return new OfpPhyPort
         {
-            PortNo = p.No,
+            PortNo = WireMap.ToWirePort(p.No),
             HwAddr = new OfpMac(info.HwAddr.Value),
             Name = info.Name.Length >= OfpConstants.MaxPortNameSize ? info.Name[..(OfpConstants.MaxPortNameSize - 1)] : info.Name,
             Config = WireMap.ToWire(p.Config),
@@ -82,7 +82,7 @@ internal static class ReportTranslator
         var s = p.Port.Counters.Snapshot();
         return new OfpPortStats
         {
-            PortNo = p.No,
+            PortNo = WireMap.ToWirePort(p.No),
             RxPackets = (ulong)s.RxPackets,
             TxPackets = (ulong)s.TxPackets,
             RxBytes = (ulong)s.RxBytes,

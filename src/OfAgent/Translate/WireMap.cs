@@ -6,8 +6,8 @@ using Softswitch.OfAgent.Wire;
 namespace Softswitch.OfAgent.Translate;
 
 /// <summary>
-/// The one place where OpenFlow 1.0 wire enums meet the datapath's own: wildcards, port config, port state, port
-/// features, and the packet-in, flow-removed and port-status reasons. Every mapping is a table of named pairs, never a
+/// The one place where OpenFlow 1.0 wire enums meet the datapath's own: port numbers (the reserved ones by name),
+/// wildcards, port config, port state, port features, and the packet-in, flow-removed and port-status reasons. Every mapping is a table of named pairs, never a
 /// cast, so the datapath's values may change (or a second protocol version map to them) without touching the wire.
 /// </summary>
 /// <remarks>
@@ -16,6 +16,46 @@ namespace Softswitch.OfAgent.Translate;
 /// </remarks>
 public static class WireMap
 {
+    /// <summary>ofp_port's reserved numbers and the datapath's names for the same ports and output targets.</summary>
+    private static readonly (OfpPort Wire, ushort Datapath)[] s_reservedPorts =
+    [
+        (OfpPort.InPort, PortNumber.InPort),
+        (OfpPort.Table, PortNumber.Table),
+        (OfpPort.Normal, PortNumber.Normal),
+        (OfpPort.Flood, PortNumber.Flood),
+        (OfpPort.All, PortNumber.All),
+        (OfpPort.Controller, PortNumber.Controller),
+        (OfpPort.Local, PortNumber.Local),
+        (OfpPort.None, PortNumber.None),
+    ];
+
+    /// <summary>
+    /// ofp_port → the datapath's port number: 1..OFPP_MAX-1 unchanged, the reserved numbers by name. The map is one to
+    /// one over all 16-bit values: a wire number without an OF1.0 name that happens to be one of the datapath's names
+    /// takes the place of the wire name it stands for, so a match on any in_port reads back as the controller wrote it
+    /// and no unnamed wire number reaches a reserved target.
+    /// </summary>
+    public static ushort ToDatapathPort(ushort wire)
+    {
+        foreach (var (ofp, dp) in s_reservedPorts)
+        {
+            if (wire == (ushort)ofp) return dp;
+            if (wire == dp) return (ushort)ofp;
+        }
+        return wire;
+    }
+
+    /// <summary>The datapath's port number → ofp_port (the inverse of <see cref="ToDatapathPort"/>).</summary>
+    public static ushort ToWirePort(ushort datapath)
+    {
+        foreach (var (ofp, dp) in s_reservedPorts)
+        {
+            if (datapath == dp) return (ushort)ofp;
+            if (datapath == (ushort)ofp) return dp;
+        }
+        return datapath;
+    }
+
     private static readonly (OfpFlowWildcards Wire, Wildcards Datapath)[] s_wildcardFields =
     [
         (OfpFlowWildcards.InPort, Wildcards.InPort),

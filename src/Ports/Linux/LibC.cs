@@ -146,26 +146,6 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint write(int fd, void* buf, nuint count);
 
-    public const int EFD_CLOEXEC = 0x80000;
-    public const int EFD_NONBLOCK = 0x800;
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int eventfd(uint initval, int flags);
-
-    /// <summary>Adds one to an eventfd's counter (wakes whoever polls it).</summary>
-    public static void EventFdSignal(int fd)
-    {
-        ulong one = 1;
-        write(fd, &one, 8);
-    }
-
-    /// <summary>Resets a non-blocking eventfd's counter to zero.</summary>
-    public static void EventFdDrain(int fd)
-    {
-        ulong v;
-        read(fd, &v, 8);
-    }
-
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int ioctl(int fd, ulong request, void* arg);
 

@@ -195,7 +195,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
         {
             if (!_flows.TryGetValue(entry, out var f)) return OffloadResult.Refused(OffloadReason.TargetError, "not installed");
             long w0 = _writes;
-            var why = NetFpgaEncoding.CheckActions(entry.Actions, _portCount, out string? detail);
+            var why = NetFpgaEncoding.CheckActions(entry.Actions, _portCount, out OffloadDetail detail);
             if (why != OffloadReason.None) return OffloadResult.Refused(why, detail);
             if (f.ExactRow >= 0)
             {
@@ -328,7 +328,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
         exactRow = -1;
         rows = null;
         var m = entry.Match;
-        var why = NetFpgaEncoding.CheckMatch(m, out string? detail);
+        var why = NetFpgaEncoding.CheckMatch(m, out OffloadDetail detail);
         if (why != OffloadReason.None) return OffloadResult.Refused(why, detail);
         why = NetFpgaEncoding.CheckActions(entry.Actions, _portCount, out detail);
         if (why != OffloadReason.None) return OffloadResult.Refused(why, detail);
@@ -365,7 +365,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
     {
         refusal = default;
         var m = entry.Match;
-        string? detail;
+        OffloadDetail detail;
         if ((m.Wildcards & Wildcards.InPort) == 0)
         {
             var action = new uint[NetFpgaRegisters.ActionWords];

@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 
 namespace Softswitch.Ports.NetFpga;
@@ -77,9 +78,9 @@ public static class NetFpgaEncoding
     public static ushort VlanField(ushort dlVlan, byte pcp) => dlVlan == VlanNone ? VlanNone : (ushort)(((pcp & 7) << 13) | (dlVlan & 0x0FFF));
 
     /// <summary>Whether the hardware key can express <paramref name="m"/> with the software's meaning.</summary>
-    public static OffloadReason CheckMatch(in FlowMatch m, out string? detail)
+    public static OffloadReason CheckMatch(in FlowMatch m, out OffloadDetail detail)
     {
-        detail = null;
+        detail = default;
         var w = m.Wildcards;
         if ((w & Wildcards.TunIdExt) == 0)
         {
@@ -167,9 +168,9 @@ public static class NetFpgaEncoding
     /// for a clear bit), and a flow with an IN_PORT output stays in software
     /// (<see cref="OffloadReason.OutputToInPort"/>) rather than risk being answered differently.</para>
     /// </remarks>
-    public static OffloadReason CheckActions(FlowActions actions, int portCount, out string? detail)
+    public static OffloadReason CheckActions(FlowActions actions, int portCount, out OffloadDetail detail)
     {
-        detail = null;
+        detail = default;
         bool output = false, strip = false, setVlan = false;
         int seen = 0;
         foreach (var a in actions.Items)
@@ -179,19 +180,19 @@ public static class NetFpgaEncoding
                 case ActionKind.Output:
                     switch (a.Port)
                     {
-                        case OfPort.InPort:
+                        case PortNumber.InPort:
                             // See the remarks: the one forward bit whose effect the contract leaves open.
-                            detail = "IN_PORT (the board may not send a frame back out its in_port)";
+                            detail = new OffloadDetail("(the board may not send a frame back out its in_port)", a);
                             return OffloadReason.OutputToInPort;
-                        case OfPort.Flood or OfPort.All:
+                        case PortNumber.Flood or PortNumber.All:
                             break;
-                        case OfPort.Controller or OfPort.Local or OfPort.Normal or OfPort.Table:
-                            detail = FlowFormat.Action(a);
+                        case PortNumber.Controller or PortNumber.Local or PortNumber.Normal or PortNumber.Table:
+                            detail = new OffloadDetail(null, a);
                             return OffloadReason.UnsupportedAction;
                         default:
                             if (a.Port < 1 || a.Port > portCount)
                             {
-                                detail = FlowFormat.Action(a);
+                                detail = new OffloadDetail(null, a);
                                 return OffloadReason.UnsupportedOutputPort;
                             }
                             break;
@@ -200,7 +201,7 @@ public static class NetFpgaEncoding
                     continue;
                 case ActionKind.Enqueue:
                 case ActionKind.SetTunnel:
-                    detail = FlowFormat.Action(a);
+                    detail = new OffloadDetail(null, a);
                     return OffloadReason.UnsupportedAction;
                 case ActionKind.SetVlanVid or ActionKind.SetVlanPcp:
                     setVlan = true;
@@ -212,12 +213,12 @@ public static class NetFpgaEncoding
                     or ActionKind.SetNwTos or ActionKind.SetTpSrc or ActionKind.SetTpDst:
                     break;
                 default:
-                    detail = FlowFormat.Action(a);
+                    detail = new OffloadDetail(null, a);
                     return OffloadReason.UnsupportedAction;
             }
             if (output)
             {
-                detail = $"{FlowFormat.Action(a)} after an output";
+                detail = new OffloadDetail("after an output", a);
                 return OffloadReason.UnsupportedActionOrder;
             }
             int bit = 1 << (int)a.Kind;
@@ -243,9 +244,9 @@ public static class NetFpgaEncoding
     /// <see cref="CheckActions"/>, would set the in_port's own bit).
     /// Returns false when two outputs reach the same port (the board would send one copy, the software two).
     /// </summary>
-    public static bool EncodeAction(FlowActions actions, int inPort, int portCount, Span<uint> action, out string? detail)
+    public static bool EncodeAction(FlowActions actions, int inPort, int portCount, Span<uint> action, out OffloadDetail detail)
     {
-        detail = null;
+        detail = default;
         action[..NetFpgaRegisters.ActionWords].Clear();
         ushort flags = 0;
         Span<byte> copies = stackalloc byte[NetFpgaRegisters.MaxPorts];
@@ -257,11 +258,11 @@ public static class NetFpgaEncoding
                 case ActionKind.Output:
                     switch (a.Port)
                     {
-                        case OfPort.InPort:
+                        case PortNumber.InPort:
                             copies[inPort]++;
                             break;
-                        case OfPort.Flood:
-                        case OfPort.All:
+                        case PortNumber.Flood:
+                        case PortNumber.All:
                             for (int i = 0; i < portCount; i++)
                                 if (i != inPort) copies[i]++;
                             break;

@@ -1,8 +1,6 @@
-using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.Offload;
 
 namespace Softswitch.Ports.NetFpga;
 
@@ -21,10 +19,11 @@ public sealed record NetFpgaOffloadOptions
     public string Interface { get; init; } = Nf2RegisterBus.DefaultInterface;
     /// <summary>Reset the card before programming it (real board only; takes 2 s).</summary>
     public bool ResetCard { get; init; }
-    /// <summary>Where placement decisions (Debug), summaries (Information) and board errors (Warning) go; null: nowhere.</summary>
-    public ILogger? Logger { get; init; }
-    /// <summary>Shortest time between two Information summaries of the placement (logged only when it changed).</summary>
-    public TimeSpan SummaryInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Makes the log of the placement for the new manager (decisions, the start, maintenance problems), before any flow
+    /// is offered; null: no log. The host plugs its logger in here.
+    /// </summary>
+    public Func<OffloadManager, IOffloadLog>? Log { get; init; }
 }
 
 /// <summary>
@@ -41,9 +40,9 @@ public sealed record NetFpgaOffloadOptions
 /// <see cref="Attach"/> adds board port i as OpenFlow port i + 1, registers the manager as the table's observer (flow-mods
 /// are queued and placed on the manager's worker thread, so none waits for register writes), and
 /// subscribes to the datapath's events (<see cref="IDatapathEvents.OnMaintenanceStarting"/>) so each maintenance step first reads the hardware counters (flow
-/// counters into the flows, MAC counters into the ports) and only then expires flows. With
-/// <see cref="NetFpgaOffloadOptions.Logger"/>, each maintenance step also logs the placement summary when it changed
-/// (<see cref="OffloadLogger"/>).
+/// counters into the flows, MAC counters into the ports) and only then expires flows. Assembly and mechanism only: the
+/// log of the placement is the caller's (<see cref="NetFpgaOffloadOptions.Log"/>), told of the start and of every
+/// maintenance step; which board a configuration names is the host's to parse.
 /// </remarks>
 public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
 {
@@ -54,13 +53,10 @@ public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
     /// <summary>The emulator, in <see cref="NetFpgaMode.Emulated"/>.</summary>
     public EmulatedNetFpga? Emulator { get; }
     public IReadOnlyList<NetFpgaBoardPort> Ports { get; }
-    /// <summary>The logs of the placement, when a logger was given.</summary>
-    public OffloadLogger? Log { get; }
-
     private readonly string _interface;
 
     private NetFpgaOffload(SwitchDatapath dp, NetFpgaDriver driver, EmulatedNetFpga? emulator, NetFpgaBoardPort[] ports, OffloadManager manager,
-                           OffloadLogger? log, string iface)
+                           string iface)
     {
         _dp = dp;
         _interface = iface;
@@ -68,7 +64,6 @@ public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
         Emulator = emulator;
         Ports = ports;
         Manager = manager;
-        Log = log;
         dp.Subscribe(this);
     }
 
@@ -113,28 +108,13 @@ public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
             dp.AddPort(ports[i], (ushort)(i + 1));
         }
         var manager = new OffloadManager(dp, driver);
-        OffloadLogger? log = null;
-        if (options.Logger is { } logger)
-        {
-            log = new OffloadLogger(logger, manager, () => dp.Clock.NowNanos) { SummaryInterval = options.SummaryInterval };
-            manager.Log = log;
-        }
+        var log = options.Log?.Invoke(manager);
+        manager.Log = log;
         manager.Attach();
-        var offload = new NetFpgaOffload(dp, driver, emulator, ports, manager, log, options.Interface);
-        log?.LogStarted($"{offload.BoardName}, {ports.Length} port(s) (OpenFlow ports 1..{ports.Length}), exact table {NetFpgaRegisters.ExactTableRows} rows, " +
-                        $"wildcard table {NetFpgaRegisters.UsableWildcardRows} rows for flows + {NetFpgaRegisters.WildcardTableRows - NetFpgaRegisters.UsableWildcardRows} reserved");
+        var offload = new NetFpgaOffload(dp, driver, emulator, ports, manager, options.Interface);
+        log?.OnStarted($"{offload.BoardName}, {ports.Length} port(s) (OpenFlow ports 1..{ports.Length}), exact table {NetFpgaRegisters.ExactTableRows} rows, " +
+                       $"wildcard table {NetFpgaRegisters.UsableWildcardRows} rows for flows + {NetFpgaRegisters.WildcardTableRows - NetFpgaRegisters.UsableWildcardRows} reserved");
         return offload;
-    }
-
-    /// <summary>Parses "netfpga" / "netfpga-emulated" (the daemon's --offload values).</summary>
-    public static bool TryParseMode(string? text, out NetFpgaMode mode)
-    {
-        switch (text)
-        {
-            case "netfpga": mode = NetFpgaMode.Hardware; return true;
-            case "netfpga-emulated": mode = NetFpgaMode.Emulated; return true;
-            default: mode = default; return false;
-        }
     }
 
     private long _maintenanceErrors;
@@ -165,6 +145,7 @@ public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
     /// </summary>
     public void Maintenance()
     {
+        string? problem = null;
         try
         {
             Manager.Poll();
@@ -174,9 +155,9 @@ public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
         {
             Interlocked.Increment(ref _maintenanceErrors);
             LastMaintenanceError = e.Message;
-            Log?.Warn($"offload: reading the board's counters failed: {e.Message}");
+            problem = $"offload: reading the board's counters failed: {e.Message}";
         }
-        Log?.MaybeLogSummary();
+        Manager.Log?.OnMaintenance(problem);
     }
 
     public void Dispose()

@@ -5,6 +5,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 using Softswitch.OfAgent;
+using Softswitch.Offload;
 
 namespace Softswitch.Control;
 

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Flows;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
@@ -155,9 +156,9 @@ internal static class HostCommands
     internal static ControlReply DumpFlows(SwitchDatapath dp, OfFlowTables tables, string[] args)
     {
         var flows = new List<FlowEntry>();
-        tables.Collect(FlowMatch.All, OfPortNone, strict: false, flows);
+        tables.Collect(FlowMatch.All, PortNumber.None, strict: false, flows);
         int normal = flows.Count;
-        tables.Collect(FlowMatch.All, OfPortNone, strict: false, flows, emergency: true);
+        tables.Collect(FlowMatch.All, PortNumber.None, strict: false, flows, emergency: true);
         flows.Sort(0, normal, Comparer<FlowEntry>.Create(Order));
         flows.Sort(normal, flows.Count - normal, Comparer<FlowEntry>.Create(Order));
         long now = dp.Clock.NowNanos;
@@ -187,8 +188,6 @@ internal static class HostCommands
             w.WriteEndArray();
         });
     }
-
-    private const ushort OfPortNone = 0xFFFF;
 
     private static int Order(FlowEntry a, FlowEntry b)
         => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Serial.CompareTo(b.Serial);

@@ -64,9 +64,9 @@ internal static class OfprotoTrace
                 MissBehavior.Normal => "NORMAL (no controller, fail mode standalone: MAC learning switch)",
                 _ => "drop (no controller, fail mode secure)",
             };
-            if (dp.MissBehavior == MissBehavior.Normal) outputs.Add(new TraceOutput(OfPort.Normal, ActionExecutor.NoQueue, frame));
+            if (dp.MissBehavior == MissBehavior.Normal) outputs.Add(new TraceOutput(PortNumber.Normal, ActionExecutor.NoQueue, frame));
             else if (dp.MissBehavior == MissBehavior.Controller && (inSlot.Config & PortConfig.NoPacketIn) == 0)
-                outputs.Add(new TraceOutput(OfPort.Controller, ActionExecutor.NoQueue, frame));
+                outputs.Add(new TraceOutput(PortNumber.Controller, ActionExecutor.NoQueue, frame));
         }
 
         string table = tables.UseEmergencyTable ? "emergency flows" : "flows";
@@ -145,12 +145,12 @@ internal static class OfprotoTrace
     {
         string text = o.Port switch
         {
-            OfPort.InPort => $"{inPort} (IN_PORT)",
-            OfPort.Flood or OfPort.All => $"{FlowFormat.Port(o.Port)} [{string.Join(' ', dp.Ports.List.Where(p => p.No != inPort && (o.Port == OfPort.All || (p.Config & PortConfig.NoFlood) == 0)).Select(p => p.No))}]",
-            OfPort.Normal => "NORMAL (MAC learning)",
-            OfPort.Controller => "CONTROLLER",
-            OfPort.Table => "TABLE (resubmit)",
-            OfPort.Local => "LOCAL",
+            PortNumber.InPort => $"{inPort} (IN_PORT)",
+            PortNumber.Flood or PortNumber.All => $"{FlowFormat.Port(o.Port)} [{string.Join(' ', dp.Ports.List.Where(p => p.No != inPort && (o.Port == PortNumber.All || (p.Config & PortConfig.NoFlood) == 0)).Select(p => p.No))}]",
+            PortNumber.Normal => "NORMAL (MAC learning)",
+            PortNumber.Controller => "CONTROLLER",
+            PortNumber.Table => "TABLE (resubmit)",
+            PortNumber.Local => "LOCAL",
             _ when o.Port == inPort => $"{o.Port} (is in_port: dropped, use IN_PORT)",
             _ when dp.Ports.Get(o.Port) is null => $"{o.Port} (no such port: dropped)",
             _ => o.Port.ToString(CultureInfo.InvariantCulture),

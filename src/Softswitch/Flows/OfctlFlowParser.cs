@@ -1,6 +1,8 @@
 using System.Globalization;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.OfAgent.Translate;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Flows;
@@ -73,7 +75,7 @@ public static class OfctlFlowParser
 
         var b = new FlowKeyBuilder();
         var w = Wildcards.All | Wildcards.TunIdExt;
-        ushort priority = DefaultPriority, idle = 0, hard = 0, outPort = OfPort.None;
+        ushort priority = DefaultPriority, idle = 0, hard = 0, outPort = PortNumber.None;
         ulong cookie = 0;
         var flags = FlowModFlags.None;
         int srcBits = 0, dstBits = 0;
@@ -248,14 +250,14 @@ public static class OfctlFlowParser
                     continue;
                 case "output":
                     if (!TryPort(arg, out var port)) return BadAction(t, out error);
-                    items.Add(FlowAction.Output(port, port == OfPort.Controller ? (ushort)0xFFFF : (ushort)0));
+                    items.Add(FlowAction.Output(port, port == PortNumber.Controller ? (ushort)0xFFFF : (ushort)0));
                     continue;
-                case "in_port": items.Add(FlowAction.Output(OfPort.InPort)); continue;
-                case "table": items.Add(FlowAction.Output(OfPort.Table)); continue;
-                case "normal": items.Add(FlowAction.Output(OfPort.Normal)); continue;
-                case "flood": items.Add(FlowAction.Output(OfPort.Flood)); continue;
-                case "all": items.Add(FlowAction.Output(OfPort.All)); continue;
-                case "local": items.Add(FlowAction.Output(OfPort.Local)); continue;
+                case "in_port": items.Add(FlowAction.Output(PortNumber.InPort)); continue;
+                case "table": items.Add(FlowAction.Output(PortNumber.Table)); continue;
+                case "normal": items.Add(FlowAction.Output(PortNumber.Normal)); continue;
+                case "flood": items.Add(FlowAction.Output(PortNumber.Flood)); continue;
+                case "all": items.Add(FlowAction.Output(PortNumber.All)); continue;
+                case "local": items.Add(FlowAction.Output(PortNumber.Local)); continue;
                 case "controller":
                     {
                         ushort maxLen = 0xFFFF;
@@ -264,7 +266,7 @@ public static class OfctlFlowParser
                             string v = arg.StartsWith("max_len=", StringComparison.OrdinalIgnoreCase) ? arg[8..] : arg;
                             if (!Num16(v, out maxLen)) return BadAction(t, out error);
                         }
-                        items.Add(FlowAction.Output(OfPort.Controller, maxLen));
+                        items.Add(FlowAction.Output(PortNumber.Controller, maxLen));
                         continue;
                     }
                 case "enqueue":
@@ -309,7 +311,7 @@ public static class OfctlFlowParser
                     items.Add(FlowAction.SetTunnel(tun));
                     continue;
                 default:
-                    if (arg.Length == 0 && TryPort(t, out var bare) && bare < OfPort.Max)
+                    if (arg.Length == 0 && TryPort(t, out var bare) && bare < PortNumber.Highest)
                     {
                         items.Add(FlowAction.Output(bare));
                         continue;
@@ -364,18 +366,21 @@ public static class OfctlFlowParser
     {
         port = s.ToUpperInvariant() switch
         {
-            "IN_PORT" => OfPort.InPort,
-            "TABLE" => OfPort.Table,
-            "NORMAL" => OfPort.Normal,
-            "FLOOD" => OfPort.Flood,
-            "ALL" => OfPort.All,
-            "CONTROLLER" => OfPort.Controller,
-            "LOCAL" => OfPort.Local,
-            "NONE" => OfPort.None,
+            "IN_PORT" => PortNumber.InPort,
+            "TABLE" => PortNumber.Table,
+            "NORMAL" => PortNumber.Normal,
+            "FLOOD" => PortNumber.Flood,
+            "ALL" => PortNumber.All,
+            "CONTROLLER" => PortNumber.Controller,
+            "LOCAL" => PortNumber.Local,
+            "NONE" => PortNumber.None,
             _ => 0,
         };
         if (port != 0) return true;
-        return Num16(s, out port) && port != 0;
+        // A number is in ovs-ofctl's OpenFlow 1.0 numbering (65534 is LOCAL): mapped as the agent maps the wire.
+        if (!Num16(s, out var number) || number == 0) return false;
+        port = WireMap.ToDatapathPort(number);
+        return true;
     }
 
     private static bool TryMac(string s, out MacAddress mac)

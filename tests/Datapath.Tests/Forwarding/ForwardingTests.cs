@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
@@ -88,7 +88,7 @@ public sealed class ForwardingTests
         Assert.Equal(f, sent[0]);
         Assert.Empty(r.Sent(3));
         var entries = new List<FlowEntry>();
-        r.Flows.Collect(FlowMatch.All, OfPort.None, false, entries);
+        r.Flows.Collect(FlowMatch.All, PortNumber.None, false, entries);
         Assert.Single(entries);
         Assert.Equal(2, entries[0].Packets);
         Assert.Equal(2 * f.Length, entries[0].Bytes);
@@ -167,13 +167,13 @@ public sealed class ForwardingTests
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
         r.Dp.SetPortConfig(3, PortConfig.NoFlood, PortConfig.NoFlood);
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Flood));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Flood));
         r.Send(1, f);
         Assert.Empty(r.Sent(1));
         Assert.Single(r.Sent(2));
         Assert.Empty(r.Sent(3));
         Assert.Single(r.Sent(4));
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.All));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.All));
         r.Send(1, f);
         Assert.Empty(r.Sent(1));
         Assert.Single(r.Sent(2));
@@ -190,7 +190,7 @@ public sealed class ForwardingTests
         r.Send(1, f);
         Assert.Empty(r.Sent(1));
         Assert.Equal(1, r.Dp.DropCount(DropReason.OutputToInPort));
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.InPort));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.InPort));
         r.Send(1, f);
         Assert.Single(r.Sent(1));
     }
@@ -200,7 +200,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Controller, 32));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Controller, 32));
         r.Send(1, f);
         var ups = r.Upcalls();
         Assert.Equal(PacketInReason.Action, ups.Single().reason);
@@ -256,7 +256,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Normal), FlowAction.SetDlDst(H3), FlowAction.Output(3));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Normal), FlowAction.SetDlDst(H3), FlowAction.Output(3));
         r.Send(1, f);
         // NORMAL floods the unknown destination as received; then port 3 also gets the rewritten copy.
         Assert.Equal(f, r.Sent(2).Single());
@@ -272,10 +272,10 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var fromH1 = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        var normal = new FlowActions([FlowAction.Output(OfPort.Normal)]);
-        r.Dp.PacketOut(fromH1, OfPort.Controller, normal);
-        r.Dp.PacketOut(fromH1, OfPort.None, normal);
-        r.Dp.PacketOut(fromH1, OfPort.Local, normal); // this rig has no LOCAL port
+        var normal = new FlowActions([FlowAction.Output(PortNumber.Normal)]);
+        r.Dp.PacketOut(fromH1, PortNumber.Controller, normal);
+        r.Dp.PacketOut(fromH1, PortNumber.None, normal);
+        r.Dp.PacketOut(fromH1, PortNumber.Local, normal); // this rig has no LOCAL port
         Assert.Equal(0, r.Dp.MacTable.Count);
         for (int p = 1; p <= 4; p++) Assert.Equal(3, r.Sent(p).Count); // each packet-out flooded to every port
         // A reply to H1 is still flooded: H1 was not learned on a pseudo-port.
@@ -293,19 +293,19 @@ public sealed class ForwardingTests
         using var r = new Rig();
         var local = new MemoryPort("ss-1", new MacAddress(0x0200_0000_00FEUL)) { CaptureSent = true };
         local.SetLink(false); // a LOCAL tap starts administratively down
-        r.Dp.AddPort(local, OfPort.Local);
-        Assert.Contains((PortStatusReason.Add, OfPort.Local), r.PortEvents);
+        r.Dp.AddPort(local, PortNumber.Local);
+        Assert.Contains((PortStatusReason.Add, PortNumber.Local), r.PortEvents);
         var toLocal = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
         var fromLocal = Udp(H2, H1, "10.0.0.2", "10.0.0.1");
-        r.Add(MatchOf(toLocal, 1, Wildcards.None), 1, FlowAction.Output(OfPort.Local));
-        r.Add(MatchOf(fromLocal, OfPort.Local, Wildcards.None), 1, FlowAction.Output(1));
+        r.Add(MatchOf(toLocal, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Local));
+        r.Add(MatchOf(fromLocal, PortNumber.Local, Wildcards.None), 1, FlowAction.Output(1));
         r.Send(1, toLocal);
         Assert.Empty(local.TakeSent());
         Assert.Equal(1, r.Dp.DropCount(DropReason.LinkDown));
 
         local.SetLink(true); // the host brings the interface up
         r.Dp.RunMaintenance();
-        Assert.Contains((PortStatusReason.Modify, OfPort.Local), r.PortEvents);
+        Assert.Contains((PortStatusReason.Modify, PortNumber.Local), r.PortEvents);
         r.Send(1, toLocal);
         Assert.Equal(toLocal, local.TakeSent().Single());
         local.Inject(fromLocal);   // what the host sends on the tap enters with in_port LOCAL
@@ -367,9 +367,9 @@ public sealed class ForwardingTests
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
         r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(4));
-        r.Dp.PacketOut(f, 1, new FlowActions([FlowAction.Output(OfPort.Table)]));
+        r.Dp.PacketOut(f, 1, new FlowActions([FlowAction.Output(PortNumber.Table)]));
         Assert.Single(r.Sent(4));
-        r.Dp.PacketOut(f, OfPort.None, new FlowActions([FlowAction.Output(2), FlowAction.Output(3)]));
+        r.Dp.PacketOut(f, PortNumber.None, new FlowActions([FlowAction.Output(2), FlowAction.Output(3)]));
         Assert.Single(r.Sent(2));
         Assert.Single(r.Sent(3));
     }

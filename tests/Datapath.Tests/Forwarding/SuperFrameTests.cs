@@ -3,9 +3,9 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ofproto;
-using Softswitch.Ports.Memory;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ofproto;
 using Xunit.Abstractions;
@@ -46,7 +47,7 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     {
         Assert.Equal(FlowModStatus.Ok, t.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)), null));
         var list = new List<FlowEntry>();
-        t.Collect(m, OfPort.None, strict: true, list);
+        t.Collect(m, PortNumber.None, strict: true, list);
         return list.Single();
     }
 
@@ -172,7 +173,7 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         manager.ProcessPending();
         Assert.Equal(4, target.Forward(key, 60)!.Value.Actions.Items[0].Port);
         // Actions the target cannot do take the flow back to software.
-        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, e.Match, 0, new FlowActions([FlowAction.Output(OfPort.Controller, 128)])), null);
+        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, e.Match, 0, new FlowActions([FlowAction.Output(PortNumber.Controller, 128)])), null);
         manager.ProcessPending();
         Assert.Null(target.Lookup(key));
         Assert.Equal(OffloadReason.UnsupportedAction, Where(manager, e).Reason);
@@ -230,7 +231,7 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         manager.ProcessPending();
         Assert.True(Where(manager, low).InHardware && Where(manager, mid).InHardware);
         // mid goes back to software (an action the target cannot do): low, which mid outranks, must leave too.
-        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, mid.Match, 20, new FlowActions([FlowAction.Output(OfPort.Controller, 0)])), null);
+        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, mid.Match, 20, new FlowActions([FlowAction.Output(PortNumber.Controller, 0)])), null);
         manager.ProcessPending();
         Assert.False(Where(manager, mid).InHardware);
         Assert.Equal(OffloadReason.Evicted, Where(manager, low).Reason);
@@ -285,7 +286,7 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         }
         FlowActions RandomActions() => rng.Next(6) switch
         {
-            0 => new FlowActions([FlowAction.Output(OfPort.Controller, 128)]),
+            0 => new FlowActions([FlowAction.Output(PortNumber.Controller, 128)]),
             1 => FlowActions.Drop,
             _ => new FlowActions([FlowAction.Output((ushort)rng.Next(1, 5))]),
         };

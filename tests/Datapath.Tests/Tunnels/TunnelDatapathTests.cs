@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
@@ -486,9 +486,9 @@ public sealed class TunnelDatapathTests
     {
         using var r = new TunnelRig().WithTunnels("vxlan,vni=100").WithCrossFlows();
         r.UnderA.TakeSent();
-        r.A.PacketOut(HostFrame(), OfPort.None, new FlowActions([FlowAction.SetTunnel(200), FlowAction.Output(TunnelRig.Tun)]));
+        r.A.PacketOut(HostFrame(), PortNumber.None, new FlowActions([FlowAction.SetTunnel(200), FlowAction.Output(TunnelRig.Tun)]));
         // A second packet-out without set_tunnel must not inherit the first one's id.
-        r.A.PacketOut(HostFrame(), OfPort.None, new FlowActions([FlowAction.Output(TunnelRig.Tun)]));
+        r.A.PacketOut(HostFrame(), PortNumber.None, new FlowActions([FlowAction.Output(TunnelRig.Tun)]));
         r.Pump();
         var wire = r.UnderA.TakeSent();
         Assert.Equal(2, wire.Count);
@@ -504,7 +504,7 @@ public sealed class TunnelDatapathTests
         using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
         var extra = new MemoryPort("h2", MacAddress.Parse("0a:00:00:00:00:03")) { CaptureSent = true };
         r.A.AddPort(extra, 3);
-        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(OfPort.Flood));
+        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(PortNumber.Flood));
         TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(TunnelRig.Host));
         var f = HostFrame();
         r.HostA.Inject(f);

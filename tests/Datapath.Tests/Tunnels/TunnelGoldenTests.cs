@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
-using Softswitch.Ports.Memory;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 

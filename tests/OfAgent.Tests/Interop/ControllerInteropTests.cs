@@ -3,8 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Tests.Session;
-using Softswitch.Ports.Memory;
 using Softswitch.Ofproto;
 using Softswitch.TestKit;
 
@@ -75,7 +76,7 @@ public sealed class ControllerInteropTests
             await AllPairsPing(hosts);
             // The controller's learning-switch flows are in our table: exact 12-tuple matches at priority 65535.
             var flows = new List<FlowEntry>();
-            rig.Agent.Flows.Collect(FlowMatch.All, OfPort.None, false, flows);
+            rig.Agent.Flows.Collect(FlowMatch.All, PortNumber.None, false, flows);
             Assert.Contains(flows, f => f.Match.IsExact && f.Priority == 0xFFFF && f.IdleTimeout > 0);
             Assert.True(flows.Sum(f => f.Packets) > 0, "traffic went through the controller's flows");
         }

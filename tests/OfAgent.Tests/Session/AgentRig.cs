@@ -3,8 +3,8 @@ using System.Net.Sockets;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ports.Memory;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
@@ -282,6 +283,53 @@ public sealed class AgentSessionTests
         var ir = await c.ReceiveAsync<OfpFlowRemoved>();
         Assert.Equal(OfpFlowRemovedReason.IdleTimeout, ir.Reason);
         Assert.Equal((ushort)3, ir.IdleTimeout);
+    }
+
+    [Fact]
+    public async Task LocalPortAndReservedOutputsCrossTheWireInOpenFlowNumbers()
+    {
+        // The datapath numbers the local port and the reserved outputs its own way; a controller sees OF1.0's.
+        await using var rig = new AgentRig(ports: 2);
+        var local = new MemoryPort("local", new MacAddress(0x0200_0000_00FEUL)) { CaptureSent = true };
+        rig.Dp.AddPort(local, PortNumber.Local);
+        using var c = await rig.ConnectAsync();
+        c.Send(new OfpFeaturesRequest());
+        var features = await c.ReceiveAsync<OfpFeaturesReply>();
+        Assert.Equal("local", Assert.Single(features.Ports, p => p.PortNo == (ushort)OfpPort.Local).Name);
+
+        var frame = Udp();
+        c.Send(ExactFlow(frame, (ushort)OfpPort.Local, OfpAction.Output((ushort)OfpPort.Flood), OfpAction.Output((ushort)OfpPort.Controller, 64)));
+        await c.BarrierAsync();
+        local.Inject(frame);
+        rig.Poll();
+        var pin = await c.ReceiveAsync<OfpPacketIn>();
+        Assert.Equal((ushort)OfpPort.Local, pin.InPort);
+        Assert.Equal(OfpPacketInReason.Action, pin.Reason);
+        Assert.Single(rig.Ports[0].TakeSent());
+        Assert.Single(rig.Ports[1].TakeSent());
+        Assert.Empty(local.TakeSent());
+
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.Flood });
+        var stats = Assert.Single((await c.ReceiveAsync<OfpFlowStatsReply>()).Flows);
+        Assert.Equal((ushort)OfpPort.Local, stats.Match.InPort);
+        Assert.Equal([(ushort)OfpPort.Flood, (ushort)OfpPort.Controller], stats.Actions.Select(a => a.Port));
+        Assert.Equal((ushort)64, stats.Actions[1].MaxLen);
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.All });
+        Assert.Empty((await c.ReceiveAsync<OfpFlowStatsReply>()).Flows);
+
+        c.Send(new OfpPortStatsRequest { PortNo = (ushort)OfpPort.Local });
+        Assert.Equal((ushort)OfpPort.Local, Assert.Single((await c.ReceiveAsync<OfpPortStatsReply>()).Ports).PortNo);
+
+        // A packet-out from LOCAL back to IN_PORT reaches the local port; to an unnamed reserved number it is refused.
+        var po = new OfpPacketOut { InPort = (ushort)OfpPort.Local, Data = frame };
+        po.Actions.Add(OfpAction.Output((ushort)OfpPort.InPort));
+        c.Send(po);
+        await c.BarrierAsync();
+        Assert.Single(local.TakeSent());
+        var bad = new OfpPacketOut { InPort = (ushort)OfpPort.None, Data = frame };
+        bad.Actions.Add(OfpAction.Output(PortNumber.Flood));
+        uint xid = c.Send(bad);
+        await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadOutPort, xid);
     }
 
     [Fact]

@@ -56,6 +56,38 @@ public class WireMapTests
         Assert.Equal(Wildcards.InPort, WireMap.ToDatapath(OfpFlowWildcards.InPort | (OfpFlowWildcards)0xFFC0_0000u));
     }
 
+    private static readonly string[] s_reservedPortNames = ["InPort", "Table", "Normal", "Flood", "All", "Controller", "Local", "None"];
+
+    [Fact]
+    public void Reserved_port_numbers_map_by_name_and_are_the_datapaths_own()
+    {
+        foreach (var name in s_reservedPortNames)
+        {
+            ushort wire = (ushort)Enum.Parse<OfpPort>(name);
+            ushort dp = (ushort)typeof(PortNumber).GetField(name)!.GetRawConstantValue()!;
+            Assert.Equal(dp, WireMap.ToDatapathPort(wire));
+            Assert.Equal(wire, WireMap.ToWirePort(dp));
+            Assert.NotEqual(wire, dp);
+        }
+    }
+
+    [Fact]
+    public void Port_numbers_map_one_to_one_and_ports_keep_their_numbers()
+    {
+        for (int n = 1; n < (int)OfpPort.Max; n++) Assert.Equal((ushort)n, WireMap.ToDatapathPort((ushort)n));
+        var seen = new bool[65536];
+        for (int n = 0; n <= ushort.MaxValue; n++)
+        {
+            ushort dp = WireMap.ToDatapathPort((ushort)n);
+            Assert.False(seen[dp], $"two wire numbers map to {dp}");
+            seen[dp] = true;
+            Assert.Equal((ushort)n, WireMap.ToWirePort(dp));
+        }
+        // A wire number OF1.0 leaves unnamed never becomes a reserved target of the datapath.
+        var targets = s_reservedPortNames.Select(n => (ushort)typeof(PortNumber).GetField(n)!.GetRawConstantValue()!).ToHashSet();
+        for (int n = (int)OfpPort.Max + 1; n < (int)OfpPort.InPort; n++) Assert.DoesNotContain(WireMap.ToDatapathPort((ushort)n), targets);
+    }
+
     [Fact]
     public void Port_config_bits_map_by_name_and_unknown_wire_bits_are_dropped()
     {

@@ -2,9 +2,10 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.Memory;
+using Softswitch.Datapath.Memory;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -24,10 +25,6 @@ public sealed class NetFpgaBusTests
         var e2 = Assert.Throws<NetFpgaUnavailableException>(() => NetFpgaOffload.Attach(dp, ports, NetFpgaMode.Hardware));
         Assert.StartsWith("no NetFPGA board: interface nf2c0 not found", e2.Message);
         Assert.Empty(dp.Ports.List);
-
-        Assert.True(NetFpgaOffload.TryParseMode("netfpga", out var m) && m == NetFpgaMode.Hardware);
-        Assert.True(NetFpgaOffload.TryParseMode("netfpga-emulated", out m) && m == NetFpgaMode.Emulated);
-        Assert.False(NetFpgaOffload.TryParseMode("nf2", out _));
     }
 
     [Fact]
@@ -69,19 +66,19 @@ public sealed class NetFpgaBusTests
         var wire = new MemoryPort("p1", new MacAddress(1)) { CaptureSent = true };
         var port = new NetFpgaBoardPort(0, wire, board);
         dp.AddPort(port, 1);
-        wire.Inject(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"));
+        wire.Inject(FlowFrames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"));
         dp.PollUntilIdle();
         Assert.Equal(0, dp.Forwarders[0].Packets);
         Assert.Equal(1u, board.Read(NetFpgaRegisters.NumPktsDropped0));
-        dp.PacketOut(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), OfPort.Controller, new FlowActions([FlowAction.Output(1)]));
+        dp.PacketOut(FlowFrames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), PortNumber.Controller, new FlowActions([FlowAction.Output(1)]));
         Assert.Empty(wire.TakeSent());
         Assert.Equal(1u, board.Read(NetFpgaRegisters.NumPktsDropped0 + 4));
 
         new NetFpgaDriver(board, 1).Initialize();
-        wire.Inject(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"));
+        wire.Inject(FlowFrames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"));
         dp.PollUntilIdle();
         Assert.Equal(1, dp.Forwarders[0].Packets);
-        dp.PacketOut(Frames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), OfPort.Controller, new FlowActions([FlowAction.Output(1)]));
+        dp.PacketOut(FlowFrames.Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2"), PortNumber.Controller, new FlowActions([FlowAction.Output(1)]));
         Assert.Single(wire.TakeSent());
     }
 
@@ -108,7 +105,7 @@ public sealed class NetFpgaBusTests
         var manager = new Softswitch.Datapath.Offload.OffloadManager(table.Main, driver);
         manager.Attach();
         bus.Fail = true;
-        var m = Frames.Match(inPort: 1, dlType: 0x0800);
+        var m = FlowFrames.Match(inPort: 1, dlType: 0x0800);
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, m, 10, new FlowActions([FlowAction.Output(2)])), null));
         manager.WaitForPlacement();
         var e = table.Lookup(m.Value, 0)!;

@@ -7,6 +7,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Xunit.Abstractions;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -165,8 +166,8 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
     {
         for (int port = 1; port <= a.Wires.Length; port++)
         {
-            var sa = a.Sent(port).Select(f => Frames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
-            var sb = b.Sent(port).Select(f => Frames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
+            var sa = a.Sent(port).Select(f => FlowFrames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
+            var sb = b.Sent(port).Select(f => FlowFrames.Hex(f)).OrderBy(x => x, StringComparer.Ordinal).ToList();
             if (!sa.SequenceEqual(sb))
             {
                 var onlyA = sa.Except(sb).Take(2);
@@ -174,8 +175,8 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
                 fail($"port {port}: software sent {sa.Count} frames, offloaded {sb.Count}; only software: [{string.Join(", ", onlyA)}] only offloaded: [{string.Join(", ", onlyB)}]\n{Dump(b)}");
             }
         }
-        var ua = a.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{Frames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
-        var ub = b.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{Frames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
+        var ua = a.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{FlowFrames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
+        var ub = b.Upcalls().Select(u => $"{u.InPort}/{u.Reason}/{FlowFrames.Hex(u.Frame)}").OrderBy(x => x, StringComparer.Ordinal).ToList();
         if (!ua.SequenceEqual(ub)) fail($"packet-ins differ: software {ua.Count}, offloaded {ub.Count}\n{Dump(b)}");
     }
 
@@ -240,9 +241,9 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
 
         private byte[] Template()
         {
-            var src = Frames.Mac(Pick(Macs[..5]));
-            var dst = Frames.Mac(Pick(Macs));
-            uint ipS = Frames.Ip(Pick(Ips)), ipD = Frames.Ip(Pick(Ips));
+            var src = FlowFrames.Mac(Pick(Macs[..5]));
+            var dst = FlowFrames.Mac(Pick(Macs));
+            uint ipS = FlowFrames.Ip(Pick(Ips)), ipD = FlowFrames.Ip(Pick(Ips));
             ushort? vlan = _r.Next(4) == 0 ? (ushort)(_r.Next(2) == 0 ? 10 : 20) : null;
             byte pcp = (byte)(_r.Next(2) == 0 ? 0 : 5);
             byte tos = (byte)(_r.Next(3) == 0 ? 0x20 : 0);
@@ -314,16 +315,16 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
                 ushort port = o switch
                 {
                     < 62 => (ushort)_r.Next(1, 5),
-                    < 70 => OfPort.Flood,
-                    < 75 => OfPort.All,
-                    < 80 => OfPort.InPort,
-                    < 86 => OfPort.Controller,
-                    < 88 => OfPort.Normal,
-                    < 89 => OfPort.Local,
+                    < 70 => PortNumber.Flood,
+                    < 75 => PortNumber.All,
+                    < 80 => PortNumber.InPort,
+                    < 86 => PortNumber.Controller,
+                    < 88 => PortNumber.Normal,
+                    < 89 => PortNumber.Local,
                     < 90 => 7,
                     _ => (ushort)_r.Next(1, 5),
                 };
-                list.Add(FlowAction.Output(port, port == OfPort.Controller ? (ushort)128 : (ushort)0));
+                list.Add(FlowAction.Output(port, port == PortNumber.Controller ? (ushort)128 : (ushort)0));
                 if (_r.Next(100) < 2) list.Add(RandomSet()); // output, modify, (output): hardware cannot
             }
             return new FlowActions(list.ToArray());
@@ -331,10 +332,10 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
 
         private FlowAction RandomSet() => _r.Next(10) switch
         {
-            0 => FlowAction.SetDlDst(Frames.Mac("02:aa:00:00:00:0" + _r.Next(1, 9))),
-            1 => FlowAction.SetDlSrc(Frames.Mac("02:bb:00:00:00:0" + _r.Next(1, 9))),
-            2 => FlowAction.SetNwDst(Frames.Ip("172.16.0." + _r.Next(1, 9))),
-            3 => FlowAction.SetNwSrc(Frames.Ip("172.17.0." + _r.Next(1, 9))),
+            0 => FlowAction.SetDlDst(FlowFrames.Mac("02:aa:00:00:00:0" + _r.Next(1, 9))),
+            1 => FlowAction.SetDlSrc(FlowFrames.Mac("02:bb:00:00:00:0" + _r.Next(1, 9))),
+            2 => FlowAction.SetNwDst(FlowFrames.Ip("172.16.0." + _r.Next(1, 9))),
+            3 => FlowAction.SetNwSrc(FlowFrames.Ip("172.17.0." + _r.Next(1, 9))),
             4 => FlowAction.SetTpDst((ushort)_r.Next(1, 9000)),
             5 => FlowAction.SetTpSrc((ushort)_r.Next(1, 9000)),
             6 => FlowAction.SetNwTos((byte)(_r.Next(64) << 2)),
@@ -355,7 +356,7 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
             if (op < 70) return new FlowMod(FlowModCommand.ModifyStrict, e.Match, e.Priority, RandomActions());
             if (op < 75) return new FlowMod(FlowModCommand.Modify, RandomMatch(true), 0, RandomActions());
             if (op < 90) return new FlowMod(FlowModCommand.DeleteStrict, e.Match, e.Priority, FlowActions.Drop);
-            ushort outPort = _r.Next(3) == 0 ? (ushort)_r.Next(1, 5) : OfPort.None;
+            ushort outPort = _r.Next(3) == 0 ? (ushort)_r.Next(1, 5) : PortNumber.None;
             return new FlowMod(FlowModCommand.Delete, RandomMatch(true), 0, FlowActions.Drop, OutPort: outPort);
         }
     }

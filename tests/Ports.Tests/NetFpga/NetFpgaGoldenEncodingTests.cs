@@ -1,9 +1,10 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.NetFpga;
-using static Softswitch.Ports.Tests.NetFpga.Frames;
+using static Softswitch.TestKit.FlowFrames;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
@@ -30,7 +31,7 @@ public sealed class NetFpgaGoldenEncodingTests
         new FlowActions([FlowAction.SetDlDst(Mac("00:15:17:8f:ca:37")), FlowAction.Output(3)]));
     internal static FlowMod Flow2 => new(FlowModCommand.Add,
         Match(dlType: 0x0800, nwSrc: "192.168.1.101", dlSrc: "00:15:17:8f:ca:37", dlDst: "00:15:fa:fe:34:41", nwDst: "10.27.82.0/24"), 30000,
-        new FlowActions([FlowAction.Output(OfPort.Controller, 0xFFFF)]));
+        new FlowActions([FlowAction.Output(PortNumber.Controller, 0xFFFF)]));
     internal static FlowMod Flow3 => new(FlowModCommand.Add,
         Match(dlType: 0x0806, dlDst: "ff:ff:ff:ff:ff:ff", nwDst: "192.168.1.254"), 32768,
         new FlowActions([FlowAction.Output(1)]));
@@ -131,7 +132,7 @@ public sealed class NetFpgaGoldenEncodingTests
         Assert.True(manager.TryGetPlacement(e, out var p));
         Assert.False(p.InHardware);
         Assert.Equal(OffloadReason.UnsupportedAction, p.Reason);
-        Assert.Contains("CONTROLLER", p.Detail);
+        Assert.Equal(FlowAction.Output(PortNumber.Controller, 0xFFFF), p.Detail.Action);
         Assert.Empty(bus.Writes);
     }
 
@@ -165,7 +166,7 @@ public sealed class NetFpgaGoldenEncodingTests
         var f4 = table.Lookup(KeyOf(Flow4.Match, inPort: 1), 0)!;
         Assert.Equal(32768, f4.Priority);
         Assert.True(manager.TryGetPlacement(f4, out var p));
-        Assert.True(p.InHardware, p.Detail);
+        Assert.True(p.InHardware, p.Detail.Note);
 
         var key = new uint[8];
         var act = new uint[10];

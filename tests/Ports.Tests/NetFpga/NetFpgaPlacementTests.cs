@@ -5,7 +5,7 @@ using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.NetFpga;
-using static Softswitch.Ports.Tests.NetFpga.Frames;
+using static Softswitch.TestKit.FlowFrames;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
@@ -32,7 +32,7 @@ public sealed class NetFpgaPlacementTests
             Assert.Equal(FlowModStatus.Ok, Table.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)), null));
             Manager.WaitForPlacement();
             var list = new List<FlowEntry>();
-            Table.Collect(m, OfPort.None, strict: true, list);
+            Table.Collect(m, PortNumber.None, strict: true, list);
             return list.Single(e => e.Priority == (m.IsExact ? 0xFFFF : prio));
         }
 
@@ -60,6 +60,8 @@ public sealed class NetFpgaPlacementTests
         public bool DecisionsEnabled => true;
         public void OnDecision(in OffloadDecision decision) => Seen.Add(decision.Placement);
         public void OnTargetError(FlowEntry? entry, Exception error) { }
+        public void OnStarted(string description) { }
+        public void OnMaintenance(string? problem) { }
     }
 
     /// <summary>Every placement decision is announced (what the daemon logs at Debug), including evictions and removals.</summary>
@@ -72,7 +74,7 @@ public sealed class NetFpgaPlacementTests
         var seen = log.Seen;
         var exact = b.Add(ExactUdp(1, 7), 0, FlowAction.Output(2));
         var toController = b.Add(FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlType | Wildcards.TunIdExt, new FlowKeyBuilder().DlType(0x0806).Key),
-                                 50, FlowAction.Output(OfPort.Controller, 128));
+                                 50, FlowAction.Output(PortNumber.Controller, 128));
         var route = b.Add(FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | (Wildcards)(16 << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
                                                  new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A010000).Key), 10, FlowAction.Output(3));
         Assert.Contains(seen, p => p.Entry == exact && p.InHardware && p.Rows == 1);
@@ -82,7 +84,7 @@ public sealed class NetFpgaPlacementTests
         // A higher-priority software rule overlapping the offloaded route evicts it.
         seen.Clear();
         var blocker = b.Add(FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | (Wildcards)(0 << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
-                                                   new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A010203).Key), 20, FlowAction.Output(OfPort.Controller, 128));
+                                                   new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A010203).Key), 20, FlowAction.Output(PortNumber.Controller, 128));
         Assert.Contains(seen, p => p.Entry == route && !p.InHardware && p.Reason == OffloadReason.Evicted);
         Assert.Contains(seen, p => p.Entry == blocker && p.Reason == OffloadReason.UnsupportedAction);
 
@@ -122,7 +124,7 @@ public sealed class NetFpgaPlacementTests
         var p = b.Where(et);
         Assert.False(p.InHardware);
         Assert.Equal(OffloadReason.ExactCollision, p.Reason);
-        Assert.Contains($"{r1}", p.Detail);
+        Assert.Contains($"{r1}", p.Detail.Note);
 
         // Once a position frees, the next poll retries it.
         b.Table.Apply(new FlowMod(FlowModCommand.DeleteStrict, a.Value, 0, FlowActions.Drop), null);
@@ -143,7 +145,7 @@ public sealed class NetFpgaPlacementTests
         Assert.Equal(2, b.Driver.WildcardRowsFree);
 
         // FLOOD with in_port wildcarded: 4 rows, only 2 free.
-        var flood = b.Add(Match(dlType: 0x0806), 100, FlowAction.Output(OfPort.Flood));
+        var flood = b.Add(Match(dlType: 0x0806), 100, FlowAction.Output(PortNumber.Flood));
         Assert.Equal(OffloadReason.WildcardRowsFull, b.Where(flood).Reason);
         flows.Add(b.Add(Match(inPort: 2, dlType: 0x0800, nwDst: "10.2.0.1"), 100, FlowAction.Output(1)));
         flows.Add(b.Add(Match(inPort: 2, dlType: 0x0800, nwDst: "10.2.0.2"), 100, FlowAction.Output(1)));
@@ -160,7 +162,7 @@ public sealed class NetFpgaPlacementTests
     public void FloodWithWildcardInPort_ExpandsToFourRows_EachExcludingItsPort()
     {
         var b = new Bare();
-        var e = b.Add(Match(dlType: 0x0806), 100, FlowAction.Output(OfPort.Flood));
+        var e = b.Add(Match(dlType: 0x0806), 100, FlowAction.Output(PortNumber.Flood));
         var p = b.Where(e);
         Assert.True(p.InHardware);
         Assert.Equal(4, p.Rows);
@@ -179,7 +181,7 @@ public sealed class NetFpgaPlacementTests
         Assert.Equal(new HashSet<uint> { 0, 2, 4, 6 }, seen);
 
         // ALL behaves the same; IN_PORT-dependent outputs too (one row per forward bitmask group).
-        var all = b.Add(Match(dlType: 0x88cc), 100, FlowAction.Output(OfPort.All));
+        var all = b.Add(Match(dlType: 0x88cc), 100, FlowAction.Output(PortNumber.All));
         Assert.Equal(4, b.Where(all).Rows);
     }
 
@@ -208,7 +210,7 @@ public sealed class NetFpgaPlacementTests
         // A higher rule that cannot be offloaded (controller) still evicts what it outranks.
         var h = b.Add(Match(dlType: 0x0800, nwDst: "172.16.0.0/12"), 150, FlowAction.Output(1));
         Assert.True(b.Where(h).InHardware);
-        var ctl = b.Add(Match(dlType: 0x0800, nwDst: "172.16.1.1"), 300, FlowAction.Output(OfPort.Controller, 128));
+        var ctl = b.Add(Match(dlType: 0x0800, nwDst: "172.16.1.1"), 300, FlowAction.Output(PortNumber.Controller, 128));
         Assert.Equal(OffloadReason.UnsupportedAction, b.Where(ctl).Reason);
         Assert.Equal(OffloadReason.Evicted, b.Where(h).Reason);
 
@@ -228,7 +230,7 @@ public sealed class NetFpgaPlacementTests
         var b = new Bare();
         var w = b.Add(Match(dlType: 0x0800), 100, FlowAction.Output(2));
         Assert.True(b.Where(w).InHardware);
-        var ex = b.Add(ExactUdp(1, 1234), 0, FlowAction.Output(OfPort.Controller, 64));
+        var ex = b.Add(ExactUdp(1, 1234), 0, FlowAction.Output(PortNumber.Controller, 64));
         Assert.Equal(OffloadReason.UnsupportedAction, b.Where(ex).Reason);
         Assert.Equal(OffloadReason.Evicted, b.Where(w).Reason);
         // An exact flow the hardware holds needs no eviction: exact rows are looked up first.
@@ -245,15 +247,15 @@ public sealed class NetFpgaPlacementTests
         var b = new Bare();
         (FlowAction[] Actions, OffloadReason Reason)[] cases =
         [
-            ([FlowAction.Output(OfPort.Local)], OffloadReason.UnsupportedAction),
-            ([FlowAction.Output(OfPort.Normal)], OffloadReason.UnsupportedAction),
+            ([FlowAction.Output(PortNumber.Local)], OffloadReason.UnsupportedAction),
+            ([FlowAction.Output(PortNumber.Normal)], OffloadReason.UnsupportedAction),
             ([FlowAction.Enqueue(2, 1)], OffloadReason.UnsupportedAction),
             ([FlowAction.SetTunnel(5), FlowAction.Output(2)], OffloadReason.UnsupportedAction),
             ([FlowAction.Output(7)], OffloadReason.UnsupportedOutputPort),
             ([FlowAction.Output(2), FlowAction.SetDlDst(Mac("02:00:00:00:00:09")), FlowAction.Output(3)], OffloadReason.UnsupportedActionOrder),
             ([FlowAction.SetNwTos(8), FlowAction.SetNwTos(16), FlowAction.Output(2)], OffloadReason.UnsupportedActionOrder),
             ([FlowAction.StripVlan(), FlowAction.SetVlanVid(5), FlowAction.Output(2)], OffloadReason.UnsupportedActionOrder),
-            ([FlowAction.Output(2), FlowAction.Output(OfPort.Flood)], OffloadReason.UnsupportedActionOrder),
+            ([FlowAction.Output(2), FlowAction.Output(PortNumber.Flood)], OffloadReason.UnsupportedActionOrder),
         ];
         int i = 0;
         foreach (var (actions, reason) in cases)
@@ -273,7 +275,7 @@ public sealed class NetFpgaPlacementTests
     public void DeleteFreesRows_ExactClearsValidBit()
     {
         var b = new Bare();
-        var w = b.Add(Match(dlType: 0x0806), 100, FlowAction.Output(OfPort.Flood));
+        var w = b.Add(Match(dlType: 0x0806), 100, FlowAction.Output(PortNumber.Flood));
         var ex = b.Add(ExactUdp(2, 99), 0, FlowAction.Output(1));
         Assert.Equal(20, b.Driver.WildcardRowsFree);
         Assert.Equal(1, b.Driver.ExactRowsUsed);

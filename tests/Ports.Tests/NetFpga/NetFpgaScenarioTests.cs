@@ -1,9 +1,10 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
 using Xunit.Abstractions;
-using static Softswitch.Ports.Tests.NetFpga.Frames;
+using static Softswitch.TestKit.FlowFrames;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
@@ -28,7 +29,7 @@ public sealed class NetFpgaScenarioTests(ITestOutputHelper output)
                 new FlowActions([FlowAction.SetDlDst(Mac(vmMac)), FlowAction.Output(3)])));
             // flow2: the VM's traffic to the remote domain goes to the controller first.
             mods.Add(new FlowMod(FlowModCommand.Add, Match(dlType: 0x0800, nwSrc: vmIp, dlSrc: vmMac, dlDst: Cr1, nwDst: "10.27.82.0/24"), 30000,
-                new FlowActions([FlowAction.Output(OfPort.Controller, 0xFFFF)])));
+                new FlowActions([FlowAction.Output(PortNumber.Controller, 0xFFFF)])));
             // flow4: the on-demand shortcut for one destination (outranks flow2).
             mods.Add(new FlowMod(FlowModCommand.Add, Match(dlType: 0x0800, nwSrc: vmIp, dlSrc: vmMac, dlDst: Cr1, nwDst: remote), 32768,
                 new FlowActions([FlowAction.SetDlDst(Mac(VmT)), FlowAction.Output(2)])));
@@ -39,7 +40,7 @@ public sealed class NetFpgaScenarioTests(ITestOutputHelper output)
         mods.Add(new FlowMod(FlowModCommand.Add, Match(dlType: 0x0806, dlDst: "ff:ff:ff:ff:ff:ff", nwDst: "10.27.82.254"), 32768,
             new FlowActions([FlowAction.Output(2)])));
         // Topology discovery to the controller.
-        mods.Add(new FlowMod(FlowModCommand.Add, Match(dlType: 0x88CC), 65000, new FlowActions([FlowAction.Output(OfPort.Controller, 0xFFFF)])));
+        mods.Add(new FlowMod(FlowModCommand.Add, Match(dlType: 0x88CC), 65000, new FlowActions([FlowAction.Output(PortNumber.Controller, 0xFFFF)])));
         // Reactive exact microflows between local hosts (port 1, 4) and the VMs (port 3).
         var rng = new Random(1);
         for (int i = 0; i < microflows; i++)

@@ -1,9 +1,9 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ofproto;
 
@@ -101,7 +101,7 @@ internal sealed class SwitchRig : IDisposable
     public List<FlowEntry> Flows()
     {
         var list = new List<FlowEntry>();
-        Tables.Collect(FlowMatch.All, OfPort.None, strict: false, list);
+        Tables.Collect(FlowMatch.All, PortNumber.None, strict: false, list);
         return list;
     }
 
@@ -110,53 +110,4 @@ internal sealed class SwitchRig : IDisposable
         Offload?.Dispose();
         Dp.Dispose();
     }
-}
-
-internal static class Frames
-{
-    public static MacAddress Mac(string s) => MacAddress.Parse(s);
-    public static uint Ip(string s) => Ipv4.Parse(s);
-
-    public static byte[] Udp(string src, string dst, string ipSrc, string ipDst, ushort sport = 1000, ushort dport = 2000, ushort? vlan = null)
-        => FrameBuilder.Udp(Mac(src), Mac(dst), Ip(ipSrc), Ip(ipDst), sport, dport, 64, vlan);
-
-    /// <summary>The OF1.0 match of <paramref name="frame"/> arriving on <paramref name="inPort"/>, with <paramref name="w"/> wildcarded.</summary>
-    public static FlowMatch MatchOf(byte[] frame, ushort inPort, Wildcards w)
-    {
-        PacketParser.Parse(frame, inPort, out var key, out _);
-        return FlowMatch.FromOpenFlow(w | Wildcards.TunIdExt, key);
-    }
-
-    /// <summary>A match from OF1.0 fields (host order), the rest wildcarded, like a controller's flow-mod.</summary>
-    public static FlowMatch Match(ushort? inPort = null, ushort? dlType = null, string? dlSrc = null, string? dlDst = null,
-        string? nwSrc = null, string? nwDst = null, byte? nwProto = null, ushort? tpSrc = null, ushort? tpDst = null,
-        ushort? dlVlan = null, byte? pcp = null, byte? tos = null)
-    {
-        var b = new FlowKeyBuilder();
-        var w = Wildcards.All | Wildcards.TunIdExt;
-        if (inPort is { } ip) { b.InPort(ip); w &= ~Wildcards.InPort; }
-        if (dlType is { } t) { b.DlType(t); w &= ~Wildcards.DlType; }
-        if (dlSrc is not null) { b.DlSrc(Mac(dlSrc)); w &= ~Wildcards.DlSrc; }
-        if (dlDst is not null) { b.DlDst(Mac(dlDst)); w &= ~Wildcards.DlDst; }
-        if (nwProto is { } pr) { b.NwProto(pr); w &= ~Wildcards.NwProto; }
-        if (tpSrc is { } ts) { b.TpSrc(ts); w &= ~Wildcards.TpSrc; }
-        if (tpDst is { } td) { b.TpDst(td); w &= ~Wildcards.TpDst; }
-        if (dlVlan is { } v) { b.DlVlan(v); w &= ~Wildcards.DlVlan; }
-        if (pcp is { } pc) { b.DlVlanPcp(pc); w &= ~Wildcards.DlVlanPcp; }
-        if (tos is { } to) { b.NwTos(to); w &= ~Wildcards.NwTos; }
-        w = Prefix(w, nwSrc, Wildcards.NwSrcMask, (int)Wildcards.NwSrcShift, ip => b.NwSrc(ip));
-        w = Prefix(w, nwDst, Wildcards.NwDstMask, (int)Wildcards.NwDstShift, ip => b.NwDst(ip));
-        return FlowMatch.FromOpenFlow(w, b.Key);
-    }
-
-    private static Wildcards Prefix(Wildcards w, string? cidr, Wildcards field, int shift, Action<uint> set)
-    {
-        if (cidr is null) return w;
-        var parts = cidr.Split('/');
-        set(Ip(parts[0]));
-        int len = parts.Length > 1 ? int.Parse(parts[1]) : 32;
-        return (Wildcards)(((uint)w & ~(uint)field) | ((uint)(32 - len) << shift));
-    }
-
-    public static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexString(b);
 }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 
-namespace Softswitch.Ports.Memory;
+namespace Softswitch.Datapath.Memory;
 
 /// <summary>
 /// A minimal IPv4 host behind a <see cref="MemoryPort"/>: answers ARP for its address and ICMP echo

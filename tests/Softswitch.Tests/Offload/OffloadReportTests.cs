@@ -1,10 +1,11 @@
-using System.Text.RegularExpressions;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Offload;
 using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests.Offload;
+namespace Softswitch.Tests.Offload;
 
 /// <summary>The text of offload observability (offload/show, offload/dump-flows, the log summary): golden strings.</summary>
 public sealed class OffloadReportTests
@@ -29,22 +30,6 @@ public sealed class OffloadReportTests
     }
 
     [Fact]
-    public void ReasonNames_AreDistinctStableAndHyphenated()
-    {
-        var names = new HashSet<string>();
-        foreach (var r in Enum.GetValues<OffloadReason>())
-        {
-            string n = OffloadReport.ReasonName(r);
-            Assert.Matches(new Regex("^[a-z]+(-[a-z]+)*$"), n);
-            Assert.True(names.Add(n), $"{r}: '{n}' twice");
-        }
-        Assert.Equal("unsupported-action", OffloadReport.ReasonName(OffloadReason.UnsupportedAction));
-        Assert.Equal("output-to-in-port", OffloadReport.ReasonName(OffloadReason.OutputToInPort));
-        Assert.Equal("exact-collision", OffloadReport.ReasonName(OffloadReason.ExactCollision));
-        Assert.Equal("wildcard-rows-full", OffloadReport.ReasonName(OffloadReason.WildcardRowsFull));
-    }
-
-    [Fact]
     public void Placement_HardwareWithLocation_SoftwareWithReasonAndEscapedDetail()
     {
         var e = Entry(IpTo("10.0.0.0/8"), 10, new FlowActions([FlowAction.Output(2)]));
@@ -53,6 +38,22 @@ public sealed class OffloadReportTests
         Assert.Equal("sw(reason=evicted)", OffloadReport.Placement(new FlowPlacement(e, false, OffloadReason.Evicted, null, 0, 0), null));
         Assert.Equal("sw(reason=target-error,detail=\"bus said \\\"no\\\" at C:\\\\nf2 twice\")",
             OffloadReport.Placement(new FlowPlacement(e, false, OffloadReason.TargetError, "bus said \"no\" at C:\\nf2\n twice", 0, 0), null));
+    }
+
+    [Fact]
+    public void Detail_PrintsTheRefusedActionAndTheRuleInTheWay_AsOvsOfctlDoes()
+    {
+        var e = Entry(IpTo("10.0.0.0/8"), 10, new FlowActions([FlowAction.Output(2)]));
+        var blocker = Entry(IpTo("10.1.0.0/16", inPort: 3), 100, new FlowActions([FlowAction.Output(PortNumber.Local)]));
+        Assert.Equal("sw(reason=unsupported-action,detail=\"CONTROLLER:128\")", OffloadReport.Placement(
+            new FlowPlacement(e, false, OffloadReason.UnsupportedAction, new OffloadDetail(null, FlowAction.Output(PortNumber.Controller, 128)), 0, 0), null));
+        Assert.Equal("IN_PORT (the board may not send a frame back out its in_port)",
+            OffloadReport.Detail(new OffloadDetail("(the board may not send a frame back out its in_port)", FlowAction.Output(PortNumber.InPort))));
+        Assert.Equal("mod_nw_tos:4 after an output", OffloadReport.Detail(new OffloadDetail("after an output", FlowAction.SetNwTos(4))));
+        Assert.Equal("LOCAL", OffloadReport.Detail(new OffloadDetail(null, FlowAction.Output(PortNumber.Local))));
+        Assert.Equal("priority=100,ip,in_port=3,nw_dst=10.1.0.0/16", OffloadReport.Detail(new OffloadDetail(null, Rule: blocker)));
+        Assert.Equal("needs 4 rows", OffloadReport.Detail("needs 4 rows"));
+        Assert.Null(OffloadReport.Detail(default));
     }
 
     [Fact]

@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.OfAgent.Translate;
 
-namespace Softswitch.Datapath.Flow;
+namespace Softswitch.Flows;
 
 /// <summary>
 /// Flows as text in ovs-ofctl's OpenFlow 1.0 syntax (what `ovs-ofctl dump-flows` prints and `add-flow` reads), for
@@ -14,7 +17,10 @@ namespace Softswitch.Datapath.Flow;
 /// dl_src, dl_dst, dl_type, nw_src, nw_dst (with a /prefix when partly wildcarded), nw_proto, nw_tos, tp_src, tp_dst,
 /// tun_id. ARP addresses and opcode print as arp_spa/arp_tpa/arp_op, ICMP type/code as icmp_type/icmp_code. A match
 /// of everything is the empty string. Actions: ovs-ofctl's names (<c>output:2</c>, <c>IN_PORT</c>, <c>FLOOD</c>,
-/// <c>CONTROLLER:65535</c>, <c>mod_vlan_vid:5</c>, ..., <c>drop</c>). Management-plane only: allocates.
+/// <c>CONTROLLER:65535</c>, <c>mod_vlan_vid:5</c>, ..., <c>drop</c>). Port numbers are OpenFlow 1.0's, as ovs-ofctl
+/// shows them: the reserved ones by name, any other number through the agent's wire map (<see cref="WireMap"/>), so a
+/// number without a name prints as the controller wrote it. The one text form of flows and actions: the control socket,
+/// the logs and the offload reports all print through it. Management-plane only: allocates; thread safe (stateless).
 /// </remarks>
 public static class FlowFormat
 {
@@ -88,14 +94,14 @@ public static class FlowFormat
     {
         ActionKind.Output => a.Port switch
         {
-            OfPort.InPort => "IN_PORT",
-            OfPort.Table => "TABLE",
-            OfPort.Normal => "NORMAL",
-            OfPort.Flood => "FLOOD",
-            OfPort.All => "ALL",
-            OfPort.Controller => $"CONTROLLER:{a.MaxLen}",
-            OfPort.Local => "LOCAL",
-            _ => $"output:{a.Port}",
+            PortNumber.InPort => "IN_PORT",
+            PortNumber.Table => "TABLE",
+            PortNumber.Normal => "NORMAL",
+            PortNumber.Flood => "FLOOD",
+            PortNumber.All => "ALL",
+            PortNumber.Controller => $"CONTROLLER:{a.MaxLen}",
+            PortNumber.Local => "LOCAL",
+            _ => $"output:{Port(a.Port)}",
         },
         ActionKind.Enqueue => $"enqueue:{Port(a.Port)}:{a.QueueId}",
         ActionKind.SetVlanVid => $"mod_vlan_vid:{a.Value}",
@@ -115,15 +121,15 @@ public static class FlowFormat
     /// <summary>A port number, or its reserved name (LOCAL, CONTROLLER, ...).</summary>
     public static string Port(ushort port) => port switch
     {
-        OfPort.InPort => "IN_PORT",
-        OfPort.Table => "TABLE",
-        OfPort.Normal => "NORMAL",
-        OfPort.Flood => "FLOOD",
-        OfPort.All => "ALL",
-        OfPort.Controller => "CONTROLLER",
-        OfPort.Local => "LOCAL",
-        OfPort.None => "NONE",
-        _ => port.ToString(CultureInfo.InvariantCulture),
+        PortNumber.InPort => "IN_PORT",
+        PortNumber.Table => "TABLE",
+        PortNumber.Normal => "NORMAL",
+        PortNumber.Flood => "FLOOD",
+        PortNumber.All => "ALL",
+        PortNumber.Controller => "CONTROLLER",
+        PortNumber.Local => "LOCAL",
+        PortNumber.None => "NONE",
+        _ => WireMap.ToWirePort(port).ToString(CultureInfo.InvariantCulture),
     };
 
     private static string Prefix(uint addr, int bits) => bits >= 32 ? Ipv4.Format(addr) : $"{Ipv4.Format(addr)}/{bits}";

@@ -4,13 +4,14 @@ using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 
-namespace Softswitch.Ports.Memory;
+namespace Softswitch.Datapath.Memory;
 
 /// <summary>Receives a frame a memory port sent (the simulated host or wire on the far side).</summary>
 public delegate void FrameHandler(ReadOnlySpan<byte> frame);
 
 /// <summary>
-/// An in-memory port for tests, benchmarks and the demo (ovs lib/netdev-dummy.c in spirit).
+/// The datapath's in-memory port, for tests, benchmarks, the demo and a LOCAL port that has no tap device (ovs
+/// lib/netdev-dummy.c in spirit: the datapath library ships its own test double of a port).
 /// </summary>
 /// <remarks>
 /// Design: three ways to feed it. <see cref="Inject"/> queues copies of frames (tests, simulated hosts);
@@ -40,7 +41,7 @@ public sealed class MemoryPort : IPort
     public MemoryPort(string name, MacAddress mac, int mtu = 1500)
     {
         Info = new PortInfo(name, mac, Mtu: mtu);
-        if (OperatingSystem.IsLinux()) _eventFd = Linux.LibC.eventfd(0, Linux.LibC.EFD_CLOEXEC | Linux.LibC.EFD_NONBLOCK);
+        _eventFd = PortWaiter.NewEventFd();
     }
 
     public int WaitFd => _eventFd >= 0 ? _eventFd : PortWait.Unavailable;
@@ -48,7 +49,7 @@ public sealed class MemoryPort : IPort
     public bool PrepareWait()
     {
         if (_eventFd < 0) return true;
-        Linux.LibC.EventFdDrain(_eventFd);
+        PortWaiter.DrainEventFd(_eventFd);
         Interlocked.Exchange(ref _armed, 1);
         return !HasWork;
     }
@@ -59,7 +60,7 @@ public sealed class MemoryPort : IPort
     private void Signal()
     {
         if (Volatile.Read(ref _armed) != 0 && Interlocked.Exchange(ref _armed, 0) == 1 && _eventFd >= 0)
-            Linux.LibC.EventFdSignal(_eventFd);
+            PortWaiter.SignalEventFd(_eventFd);
     }
 
     public PortInfo Info { get; }
@@ -217,7 +218,7 @@ public sealed class MemoryPort : IPort
     public void Dispose()
     {
         int fd = Interlocked.Exchange(ref _eventFd, -1);
-        if (fd >= 0) Linux.LibC.close(fd);
+        if (fd >= 0) PortWaiter.CloseFd(fd);
     }
 
     public override string ToString() => $"mem:{Info.Name}";

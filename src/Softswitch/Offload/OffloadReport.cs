@@ -1,49 +1,43 @@
 using System.Globalization;
 using System.Text;
-using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Offload;
+using Softswitch.Flows;
 
-namespace Softswitch.Datapath.Offload;
+namespace Softswitch.Offload;
 
 /// <summary>
-/// The text of offload observability: reason names, a flow's placement, the dump-flows line, the offload/show summary
+/// The text of offload observability: a flow's placement and what refused it, the dump-flows line, the offload/show summary
 /// and the one-line log summary. One formatter for the control socket and the logs, so they never disagree.
 /// </summary>
 /// <remarks>
-/// Reason names are stable, lower-case, hyphenated (<c>unsupported-action</c>); scripts may match on them. A placement is
-/// <c>hw(LOCATION)</c> (the target's <see cref="IOffloadTarget.Location"/>, e.g. <c>hw(exact,row=17)</c>) or
-/// <c>sw(reason=NAME)</c>, with <c>,detail="..."</c> when the refusal says what refused it (quotes and backslashes
-/// escaped, control characters dropped). Management-plane only: allocates.
+/// Reason names are the counter registry's (<see cref="OffloadCounters.ReasonName"/>: stable, lower-case, hyphenated,
+/// <c>unsupported-action</c>); scripts may match on them. A placement is <c>hw(LOCATION)</c> (the target's
+/// <see cref="IOffloadTarget.Location"/>, e.g. <c>hw(exact,row=17)</c>) or <c>sw(reason=NAME)</c>, with
+/// <c>,detail="..."</c> when the refusal says what refused it (<see cref="Detail"/>: quotes and backslashes escaped,
+/// control characters dropped). Flows, actions and rules print through <see cref="FlowFormat"/>, the one text form.
+/// Management-plane only: allocates; stateless, thread safe.
 /// </remarks>
 public static class OffloadReport
 {
-    /// <summary>The name of <paramref name="reason"/> in CLI output and logs.</summary>
-    public static string ReasonName(OffloadReason reason) => reason switch
-    {
-        OffloadReason.None => "none",
-        OffloadReason.UnsupportedAction => "unsupported-action",
-        OffloadReason.UnsupportedOutputPort => "unsupported-output-port",
-        OffloadReason.UnsupportedActionOrder => "unsupported-action-order",
-        OffloadReason.OutputToInPort => "output-to-in-port",
-        OffloadReason.UnsupportedMatch => "unsupported-match",
-        OffloadReason.InPortNotOffloadable => "in-port-not-offloadable",
-        OffloadReason.ExactCollision => "exact-collision",
-        OffloadReason.WildcardRowsFull => "wildcard-rows-full",
-        OffloadReason.OverlapsSoftwareRule => "overlaps-software-rule",
-        OffloadReason.OverlapsOffloadedRule => "overlaps-offloaded-rule",
-        OffloadReason.Evicted => "evicted",
-        OffloadReason.Emergency => "emergency",
-        OffloadReason.DatapathState => "datapath-state",
-        OffloadReason.TargetError => "target-error",
-        _ => "reason-" + ((int)reason).ToString(CultureInfo.InvariantCulture),
-    };
-
     /// <summary><c>hw(LOCATION)</c> or <c>sw(reason=NAME[,detail="..."])</c>.</summary>
     public static string Placement(in FlowPlacement p, string? location)
     {
         if (p.InHardware)
             return location is null ? $"hw(rows={p.Rows})" : $"hw({location})";
-        if (p.Detail is null) return $"sw(reason={ReasonName(p.Reason)})";
-        return $"sw(reason={ReasonName(p.Reason)},detail=\"{Escape(p.Detail)}\")";
+        if (Detail(p.Detail) is not { } detail) return $"sw(reason={OffloadCounters.ReasonName(p.Reason)})";
+        return $"sw(reason={OffloadCounters.ReasonName(p.Reason)},detail=\"{Escape(detail)}\")";
+    }
+
+    /// <summary>
+    /// A refusal's detail in words: the rule in the way as ovs-ofctl prints a rule, the refused action as ovs-ofctl
+    /// prints it followed by the note (<c>IN_PORT (the board may not ...)</c>, <c>mod_nw_tos:4 after an output</c>), or
+    /// the note alone; null when there is none.
+    /// </summary>
+    public static string? Detail(in OffloadDetail d)
+    {
+        if (d.Rule is { } rule) return FlowFormat.Rule(rule.Priority, rule.Match);
+        if (d.Action is { } action) return d.Note is null ? FlowFormat.Action(action) : $"{FlowFormat.Action(action)} {d.Note}";
+        return d.Note;
     }
 
     /// <summary>
@@ -79,7 +73,7 @@ public static class OffloadReport
         sb.Append("flows: ").Append(s.HardwareFlows + s.SoftwareFlows).Append('\n');
         sb.Append("hardware flows: ").Append(s.HardwareFlows).Append(" (").Append(s.HardwareRows).Append(" rows)\n");
         sb.Append("software flows: ").Append(s.SoftwareFlows).Append('\n');
-        foreach (var (reason, n) in SortedReasons(s)) sb.Append("  ").Append(ReasonName(reason)).Append(": ").Append(n).Append('\n');
+        foreach (var (reason, n) in SortedReasons(s)) sb.Append("  ").Append(OffloadCounters.ReasonName(reason)).Append(": ").Append(n).Append('\n');
         if (s.PendingEvents > 0) sb.Append("pending flow-mods: ").Append(s.PendingEvents).Append('\n');
         foreach (var t in occupancy)
             sb.Append("table ").Append(t.Name).Append(": ").Append(t.Used).Append('/').Append(t.Capacity).Append(" rows used\n");
@@ -117,7 +111,7 @@ public static class OffloadReport
             for (int i = 0; i < reasons.Count; i++)
             {
                 if (i > 0) sb.Append(", ");
-                sb.Append(ReasonName(reasons[i].Reason)).Append('=').Append(reasons[i].Count);
+                sb.Append(OffloadCounters.ReasonName(reasons[i].Reason)).Append('=').Append(reasons[i].Count);
             }
             sb.Append(')');
         }
@@ -138,7 +132,7 @@ public static class OffloadReport
         var list = new List<(OffloadReason Reason, int Count)>();
         foreach (var (r, n) in s.SoftwareReasons)
             if (n > 0 && r != OffloadReason.None) list.Add((r, n));
-        list.Sort(static (a, b) => a.Count != b.Count ? b.Count.CompareTo(a.Count) : string.CompareOrdinal(ReasonName(a.Reason), ReasonName(b.Reason)));
+        list.Sort(static (a, b) => a.Count != b.Count ? b.Count.CompareTo(a.Count) : string.CompareOrdinal(OffloadCounters.ReasonName(a.Reason), OffloadCounters.ReasonName(b.Reason)));
         return list;
     }
 

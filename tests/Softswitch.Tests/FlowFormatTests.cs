@@ -1,8 +1,10 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Flows;
 using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Tests;
 
 /// <summary>Matches and actions in ovs-ofctl's OpenFlow 1.0 syntax (what `ovs-ofctl dump-flows` prints for the same flow).</summary>
 public sealed class FlowFormatTests
@@ -64,14 +66,14 @@ public sealed class FlowFormatTests
         Assert.Equal("ip,in_port=3,dl_vlan=100,dl_vlan_pcp=5,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=192.168.1.0/24,nw_tos=32",
             FlowFormat.Match(m));
         Assert.Equal("dl_vlan=0xffff", FlowFormat.Match(M(Wildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
-        Assert.Equal("in_port=LOCAL", FlowFormat.Match(M(Wildcards.InPort, x => x.B.InPort(OfPort.Local))));
+        Assert.Equal("in_port=LOCAL", FlowFormat.Match(M(Wildcards.InPort, x => x.B.InPort(PortNumber.Local))));
         Assert.Equal("tun_id=0x2a", FlowFormat.Match(M(Wildcards.TunIdExt, x => x.B.TunId(42))));
     }
 
     [Fact]
     public void Flow_PrintsPriorityMatchAndActions()
     {
-        var arp = OfFlowRule.NewEntry(M(Wildcards.DlType, x => x.B.DlType(0x0806)), 50, new FlowActions([FlowAction.Output(OfPort.Controller, 65535)]),
+        var arp = OfFlowRule.NewEntry(M(Wildcards.DlType, x => x.B.DlType(0x0806)), 50, new FlowActions([FlowAction.Output(PortNumber.Controller, 65535)]),
                                 0, 0, 0, FlowModFlags.None, 0);
         Assert.Equal("priority=50,arp actions=CONTROLLER:65535", FlowFormat.Flow(arp));
         Assert.Equal("priority=1 actions=drop", FlowFormat.Flow(OfFlowRule.NewEntry(FlowMatch.All, 1, FlowActions.Drop, 0, 0, 0, FlowModFlags.None, 0)));
@@ -83,8 +85,8 @@ public sealed class FlowFormatTests
         var a = new FlowActions([
             FlowAction.SetVlanVid(10), FlowAction.SetVlanPcp(3), FlowAction.SetDlSrc(MacAddress.Parse("02:00:00:00:00:09")),
             FlowAction.SetNwDst(0x0A000002), FlowAction.SetNwTos(0x40), FlowAction.SetTpDst(8080), FlowAction.SetTunnel(0x1F),
-            FlowAction.Output(2), FlowAction.Output(OfPort.InPort), FlowAction.Output(OfPort.Flood), FlowAction.Output(OfPort.All),
-            FlowAction.Output(OfPort.Controller, 128), FlowAction.Output(OfPort.Local), FlowAction.Output(OfPort.Normal),
+            FlowAction.Output(2), FlowAction.Output(PortNumber.InPort), FlowAction.Output(PortNumber.Flood), FlowAction.Output(PortNumber.All),
+            FlowAction.Output(PortNumber.Controller, 128), FlowAction.Output(PortNumber.Local), FlowAction.Output(PortNumber.Normal),
             FlowAction.Enqueue(1, 7), FlowAction.StripVlan(),
         ]);
         Assert.Equal("mod_vlan_vid:10,mod_vlan_pcp:3,mod_dl_src:02:00:00:00:00:09,mod_nw_dst:10.0.0.2,mod_nw_tos:64,mod_tp_dst:8080," +

@@ -2,16 +2,16 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.Memory;
-using Softswitch.Ports.NetFpga;
-using Softswitch.Ports.Offload;
-using static Softswitch.Ports.Tests.NetFpga.Frames;
+using Softswitch.Offload;
 using Softswitch.Ofproto;
+using Softswitch.Ports.NetFpga;
+using static Softswitch.TestKit.FlowFrames;
 
-namespace Softswitch.Ports.Tests.NetFpga;
+namespace Softswitch.Tests.Offload;
 
 /// <summary>A logger that keeps every line (level and rendered message) for assertions.</summary>
 internal sealed class ListLogger(LogLevel min) : ILogger
@@ -50,15 +50,18 @@ public sealed class NetFpgaObservabilityTests
             Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
             Flows = new OfFlowTables(Dp);
             var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
-            Offload = NetFpgaOffload.Attach(Dp, wires, NetFpgaMode.Emulated, new NetFpgaOffloadOptions { Logger = Log, SummaryInterval = TimeSpan.FromSeconds(10) });
+            Offload = OffloadSetup.AttachNetFpga(Dp, wires, NetFpgaMode.Emulated, Log, TimeSpan.FromSeconds(10));
         }
+
+        /// <summary>The host's logger of the placement, as the composition plugged it in.</summary>
+        public OffloadLogger Logger => Assert.IsType<OffloadLogger>(Offload.Manager.Log);
 
         public FlowEntry Add(FlowMatch m, ushort prio, params FlowAction[] actions)
         {
             Assert.Equal(FlowModStatus.Ok, Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions))));
             Offload.Manager.WaitForPlacement();
             var list = new List<FlowEntry>();
-            Flows.Collect(m, OfPort.None, strict: true, list);
+            Flows.Collect(m, PortNumber.None, strict: true, list);
             return list.Single(e => e.Priority == (m.IsExact ? 0xFFFF : prio));
         }
 
@@ -90,10 +93,10 @@ public sealed class NetFpgaObservabilityTests
         using var r = new Rig(LogLevel.Debug);
         var exact = r.Add(ExactUdp(1, 1000), 100, FlowAction.Output(2));
         Assert.True(r.Offload.Driver.TryGetRows(exact, out int row, out _, out _));
-        var ctl = r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(OfPort.Controller, 65535));
+        var ctl = r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(PortNumber.Controller, 65535));
         var wild = r.Add(Match(inPort: 1, dlType: 0x0800, nwDst: "10.0.1.0/24"), 50, FlowAction.Output(3));
         // A higher software rule over the offloaded wildcard evicts it.
-        r.Add(Match(inPort: 1, dlType: 0x0800, nwDst: "10.0.1.7"), 90, FlowAction.Output(OfPort.Controller, 128));
+        r.Add(Match(inPort: 1, dlType: 0x0800, nwDst: "10.0.1.7"), 90, FlowAction.Output(PortNumber.Controller, 128));
         r.Delete(ExactUdp(1, 1000), 0);
 
         var debug = r.Log.At(LogLevel.Debug);
@@ -119,6 +122,17 @@ public sealed class NetFpgaObservabilityTests
         public bool DecisionsEnabled => enabled;
         public void OnDecision(in OffloadDecision decision) => Decisions++;
         public void OnTargetError(FlowEntry? entry, Exception error) { }
+        public void OnStarted(string description) { }
+        public void OnMaintenance(string? problem) { }
+    }
+
+    [Fact]
+    public void OffloadOption_NamesTheNetFpgaModes()
+    {
+        Assert.True(OffloadSetup.TryParseNetFpgaMode("netfpga", out var m) && m == NetFpgaMode.Hardware);
+        Assert.True(OffloadSetup.TryParseNetFpgaMode("netfpga-emulated", out m) && m == NetFpgaMode.Emulated);
+        Assert.False(OffloadSetup.TryParseNetFpgaMode("nf2", out _));
+        Assert.False(OffloadSetup.TryParseNetFpgaMode(null, out _));
     }
 
     [Fact]
@@ -173,7 +187,7 @@ public sealed class NetFpgaObservabilityTests
         Assert.Equal(2, info().Count);
 
         // One change: one summary, within a second (a quiet manager is looked at once a second).
-        r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(OfPort.Controller, 65535));
+        r.Add(Match(dlType: 0x0806), 60, FlowAction.Output(PortNumber.Controller, 65535));
         for (int i = 0; i < 10; i++)
         {
             r.Clock.Advance(TimeSpan.FromMilliseconds(100));
@@ -187,10 +201,10 @@ public sealed class NetFpgaObservabilityTests
     public void Warnings_AreRateLimited_AndCountWhatWasHeldBack()
     {
         using var r = new Rig(LogLevel.Information);
-        for (int i = 0; i < 50; i++) r.Offload.Log!.Warn("offload: the board is gone");
+        for (int i = 0; i < 50; i++) r.Logger.Warn("offload: the board is gone");
         Assert.Equal(["offload: the board is gone"], r.Log.At(LogLevel.Warning));
         r.Clock.Advance(TimeSpan.FromSeconds(11));
-        r.Offload.Log!.Warn("offload: the board is gone");
+        r.Logger.Warn("offload: the board is gone");
         Assert.Equal("offload: the board is gone (49 similar warnings suppressed)", r.Log.At(LogLevel.Warning)[1]);
     }
 
@@ -198,18 +212,18 @@ public sealed class NetFpgaObservabilityTests
     public void InPortOutput_StaysInSoftware_AndAModifyToItTakesAFlowOut()
     {
         using var r = new Rig(LogLevel.Warning);
-        var back = r.Add(ExactUdp(2, 10), 1, FlowAction.Output(OfPort.InPort));
+        var back = r.Add(ExactUdp(2, 10), 1, FlowAction.Output(PortNumber.InPort));
         var p = r.Where(back);
         Assert.False(p.InHardware);
         Assert.Equal(OffloadReason.OutputToInPort, p.Reason);
-        var wildBack = r.Add(Match(dlType: 0x0800, nwDst: "10.9.0.0/16"), 5, FlowAction.Output(OfPort.InPort));
+        var wildBack = r.Add(Match(dlType: 0x0800, nwDst: "10.9.0.0/16"), 5, FlowAction.Output(PortNumber.InPort));
         Assert.Equal(OffloadReason.OutputToInPort, r.Where(wildBack).Reason);
         Assert.Equal(24, r.Offload.Driver.WildcardRowsFree);
 
         var m = ExactUdp(1, 11);
         var e = r.Add(m, 1, FlowAction.Output(2));
         Assert.True(r.Where(e).InHardware);
-        Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(OfPort.InPort)]))));
+        Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(PortNumber.InPort)]))));
         r.Offload.Manager.WaitForPlacement();
         Assert.False(r.Where(e).InHardware);
         Assert.Equal(OffloadReason.OutputToInPort, r.Where(e).Reason);
@@ -228,12 +242,12 @@ public sealed class NetFpgaObservabilityTests
         var exact = r.Add(ExactUdp(1, 20), 1, FlowAction.Output(2));
         Assert.True(d.TryGetRows(exact, out int row, out _, out _));
         Assert.Equal($"exact,row={row}", d.Location(exact));
-        var flood = r.Add(Match(dlType: 0x0800, nwDst: "10.1.0.0/16"), 5, FlowAction.Output(OfPort.Flood));
+        var flood = r.Add(Match(dlType: 0x0800, nwDst: "10.1.0.0/16"), 5, FlowAction.Output(PortNumber.Flood));
         Assert.Equal("wildcard,rows=0+1+2+3", d.Location(flood));
         var one = r.Add(Match(inPort: 2, dlType: 0x0806), 5, FlowAction.Output(1));
         Assert.Equal("wildcard,row=4", d.Location(one));
         Assert.Equal([new OffloadTableUsage("exact", 1, 32768), new OffloadTableUsage("wildcard", 5, 24)], d.Occupancy);
-        var sw = r.Add(Match(dlType: 0x88CC), 5, FlowAction.Output(OfPort.Controller, 128));
+        var sw = r.Add(Match(dlType: 0x88CC), 5, FlowAction.Output(PortNumber.Controller, 128));
         Assert.Null(d.Location(sw));
         r.Delete(Match(dlType: 0x0800, nwDst: "10.1.0.0/16"), 5);
         Assert.Null(d.Location(flood));

@@ -1,8 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
+using Softswitch.Flows;
 
-namespace Softswitch.Ports.Offload;
+namespace Softswitch.Offload;
 
 /// <summary>
 /// The logs of an <see cref="OffloadManager"/>: a Debug line per placement decision, an Information summary when
@@ -15,8 +16,11 @@ namespace Softswitch.Ports.Offload;
 /// Under churn this is one line per flow-mod, which is what Debug is for; Information stays at one summary per
 /// interval: <c>offload: 3 flows in hardware (3 rows), 2 in software (unsupported-action=2); ...</c>
 /// (<see cref="OffloadReport.SummaryLine"/>).</para>
+/// <para>The host composes it: an offload target's assembly takes it as the manager's <see cref="IOffloadLog"/>
+/// (<c>NetFpgaOffloadOptions.Log</c>), so the datapath and the drivers never format or log a flow themselves.</para>
 /// <para>Threading: <see cref="OnDecision"/> and <see cref="OnTargetError"/> run under the manager's lock;
-/// <see cref="MaybeLogSummary"/> runs on the maintenance thread. The summary and warning state take a private lock.</para>
+/// <see cref="OnMaintenance"/> and <see cref="MaybeLogSummary"/> on the maintenance thread. The summary and warning
+/// state take a private lock.</para>
 /// </remarks>
 public sealed class OffloadLogger : IOffloadLog
 {
@@ -88,7 +92,7 @@ public sealed class OffloadLogger : IOffloadLog
     }
 
     /// <summary>The Information line when offload starts: what the target is and where the flows already in the table went.</summary>
-    public void LogStarted(string description)
+    public void OnStarted(string description)
     {
         var s = _manager.Stats;
         var occupancy = _manager.Target.Occupancy;
@@ -99,6 +103,13 @@ public sealed class OffloadLogger : IOffloadLog
             _loggedOnce = true;
             _lastSummaryAt = _nowNanos();
         }
+    }
+
+    /// <summary>After a maintenance step: a Warning for what failed in it (rate-limited), then the summary if it is due.</summary>
+    public void OnMaintenance(string? problem)
+    {
+        if (problem is not null) Warn(problem);
+        MaybeLogSummary();
     }
 
     /// <summary>
