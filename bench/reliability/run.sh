@@ -73,7 +73,7 @@ table() {
 
 # Two namespaces A and B (with `netns_up addr`: hosts 10.0.0.1 and 10.0.0.2), each behind a veth whose host end becomes a switch port (root).
 netns_up() {
-  NSA=tlsrel-a-$$ NSB=tlsrel-b-$$ VA=tlsra$$ VB=tlsrb$$
+  NSA=skrel-a-$$ NSB=skrel-b-$$ VA=skra$$ VB=skrb$$
   VA=${VA:0:12} VB=${VB:0:12}
   netns_cleanup() { ip netns del $NSA 2>/dev/null || true; ip netns del $NSB 2>/dev/null || true; }
   trap 'netns_cleanup; cleanup' EXIT

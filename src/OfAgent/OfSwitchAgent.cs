@@ -323,6 +323,19 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
 
     // ------------------------------------------------------------------ requests
 
+    /// <summary>Handles one framed message in the connection's receive buffer (valid for the call only).</summary>
+    internal void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        // Flow-mods, the bulk of a controller's traffic under churn, are decoded from the receive buffer without a
+        // copy or a message object.
+        if (msg.Length >= OfpHeader.Size && msg[1] == (byte)OfpType.FlowMod)
+        {
+            HandleFlowMod(c, msg);
+            return;
+        }
+        Dispatch(c, msg.ToArray());
+    }
+
     internal void Dispatch(OfConnection c, byte[] msg)
     {
         if (!OfpMessage.TryDecode(msg, out var m, out var err))
@@ -352,9 +365,6 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
             case OfpPacketOut po:
                 HandlePacketOut(c, po, msg);
                 break;
-            case OfpFlowMod fm:
-                HandleFlowMod(c, fm, msg);
-                break;
             case OfpPortMod pm:
                 HandlePortMod(c, pm, msg);
                 break;
@@ -377,7 +387,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         }
     }
 
-    private void SendError(OfConnection c, OfpError error, byte[] request)
+    private void SendError(OfConnection c, OfpError error, ReadOnlySpan<byte> request)
     {
         Interlocked.Increment(ref ErrorsSent);
         _log.LogDebug("{Conn}: error {Type}/{Code} for a {Len}-byte request", c.Name, error.Type, error.Code, request.Length);
@@ -461,7 +471,7 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
     /// Takes a buffered packet for PACKET_OUT or FLOW_MOD; answers BAD_REQUEST BUFFER_EMPTY (already used or expired)
     /// or BUFFER_UNKNOWN (never handed out) and returns false when it cannot.
     /// </summary>
-    private bool TryTakeBuffer(OfConnection c, uint bufferId, byte[] msg, out byte[] frame, out ushort inPort)
+    private bool TryTakeBuffer(OfConnection c, uint bufferId, ReadOnlySpan<byte> msg, out byte[] frame, out ushort inPort)
     {
         var r = _buffers.Take(bufferId, out frame, out inPort);
         if (r == PacketBufferPool.TakeResult.Ok) return true;
@@ -469,17 +479,29 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         return false;
     }
 
-    private void HandleFlowMod(OfConnection c, OfpFlowMod fm, byte[] msg)
+    // Per-thread scratch of the flow-mod path (connections have their own threads): the decoded actions and the flows a
+    // flow-mod removed, cleared before each use, so a flow-mod allocates only what the table keeps.
+    [ThreadStatic] private static List<OfpAction>? t_actions;
+    [ThreadStatic] private static List<FlowRemoved>? t_removed;
+
+    private void HandleFlowMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        var wireActions = t_actions ??= new List<OfpAction>(16);
+        wireActions.Clear();
+        if (!OfpFlowMod.TryDecode(msg, wireActions, out var fm, out var decodeError))
+        {
+            SendError(c, decodeError, msg);
+            return;
+        }
         var match = MatchTranslator.ToFlowMatch(fm.Match);
         FlowActions actions = FlowActions.Drop;
         bool addOrModify = fm.Command is OfpFlowModCommand.Add or OfpFlowModCommand.Modify or OfpFlowModCommand.ModifyStrict;
-        if (addOrModify && !ActionTranslator.TryTranslate(fm.Actions, _dp.Ports, ActionContext.FlowMod, _dp.Options.QueuesPerPort, out actions, out var err))
+        if (addOrModify && !ActionTranslator.TryTranslate(wireActions, _dp.Ports, ActionContext.FlowMod, _dp.Options.QueuesPerPort, out actions, out var err))
         {
             SendError(c, err, msg);
             return;
         }
-        if (addOrModify && !OfpStatsReplies.FlowEntryFits(fm.Actions))
+        if (addOrModify && !OfpStatsReplies.FlowEntryFits(wireActions))
         {
             // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
             SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
@@ -492,10 +514,12 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         }
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
                               fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
-        var removed = new List<FlowRemoved>();
+        var removed = t_removed ??= new List<FlowRemoved>();
+        removed.Clear();
         var st = Flows.Apply(mod, removed, out var flow);
         Interlocked.Increment(ref FlowModsApplied);
         foreach (var r in removed) SendFlowRemoved(r);
+        removed.Clear();
         if (st != FlowModStatus.Ok)
         {
             SendError(c, OfpError.FlowModFailed(st switch
