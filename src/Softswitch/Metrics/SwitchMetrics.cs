@@ -75,15 +75,15 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableCounter("softswitch_coverage", Coverage_, "{event}", "every counter of the switch's counter registry (ctl coverage/show)");
         _meter.CreateObservableCounter("softswitch_datapath_drops", Drops, "{packet}", "packets the datapath dropped, by reason (the drop- counters)");
         _meter.CreateObservableCounter("softswitch_thread_packets", Threads, "{packet}", "packets each forwarding thread processed");
-        _meter.CreateObservableGauge("softswitch_thread_stall_max_us", () => PerThread(f => f.MaxBusyGapMicros), "us", "longest gap between two poll rounds of each forwarding thread while it had packets");
+        _meter.CreateObservableGauge("softswitch_thread_stall_max_microseconds", () => PerThread(f => f.MaxBusyGapMicros), "us", "longest gap between two poll rounds of each forwarding thread while it had packets");
         _meter.CreateObservableCounter("softswitch_thread_stalls_over_1ms", () => PerThread(f => f.BusyGapsOver1ms), "{stall}", "gaps over 1 ms between two poll rounds of each forwarding thread while it had packets");
 
         // Runtime suspensions (garbage collections stop the forwarding threads too).
         var pauses = GcPauseMonitor.Start();
         _meter.CreateObservableCounter("softswitch_gc_pauses", () => pauses.GcPauses, "{pause}", "garbage collection pauses measured");
-        _meter.CreateObservableGauge("softswitch_gc_pause_max_us", () => pauses.MaxMicros, "us", "longest garbage collection pause (suspension to restart)");
-        _meter.CreateObservableGauge("softswitch_gc_pause_p99_us", () => pauses.Quantile(0.99), "us", "99th percentile of the garbage collection pauses (histogram bucket bound)");
-        _meter.CreateObservableCounter("softswitch_gc_pause_us", () => pauses.TotalMicros, "us", "sum of the garbage collection pauses");
+        _meter.CreateObservableGauge("softswitch_gc_pause_max_microseconds", () => pauses.MaxMicros, "us", "longest garbage collection pause (suspension to restart)");
+        _meter.CreateObservableGauge("softswitch_gc_pause_p99_microseconds", () => pauses.Quantile(0.99), "us", "99th percentile of the garbage collection pauses (histogram bucket bound)");
+        _meter.CreateObservableCounter("softswitch_gc_pause_microseconds", () => pauses.TotalMicros, "us", "sum of the garbage collection pauses");
         _meter.CreateObservableCounter("softswitch_gc_pause_bucket", PauseBuckets, "{pause}", "garbage collection pauses per histogram bucket (le: upper bound in us)");
 
         // Controller and listener connections.
