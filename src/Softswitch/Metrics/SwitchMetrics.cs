@@ -84,7 +84,7 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableGauge("softswitch_gc_pause_max_microseconds", () => pauses.MaxMicros, "us", "longest garbage collection pause (suspension to restart)");
         _meter.CreateObservableGauge("softswitch_gc_pause_p99_microseconds", () => pauses.Quantile(0.99), "us", "99th percentile of the garbage collection pauses (histogram bucket bound)");
         _meter.CreateObservableCounter("softswitch_gc_pause_microseconds", () => pauses.TotalMicros, "us", "sum of the garbage collection pauses");
-        _meter.CreateObservableCounter("softswitch_gc_pause_bucket", PauseBuckets, "{pause}", "garbage collection pauses per histogram bucket (le: upper bound in us)");
+        _meter.CreateObservableCounter("softswitch_gc_pause_bucket", PauseBuckets, "{pause}", "garbage collection pauses up to each bound (le, in us; cumulative)");
 
         // Controller and listener connections.
         _meter.CreateObservableGauge("softswitch_controller_connected", () => _agent.ControllerConnected ? 1L : 0L, null, "1 while a controller is connected");
@@ -185,10 +185,13 @@ internal sealed class SwitchMetrics : IDisposable
     {
         var h = GcPauseMonitor.Start().Histogram();
         var list = new List<Measurement<long>>(h.Length);
+        long cumulative = 0;
         for (int i = 0; i < h.Length; i++)
         {
+            // Cumulative, as a Prometheus histogram's le buckets are: pauses up to this bound.
+            cumulative += h[i];
             string le = i < GcPauseMonitor.BucketUpperMicros.Length ? GcPauseMonitor.BucketUpperMicros[i].ToString(CultureInfo.InvariantCulture) : "+Inf";
-            list.Add(new(h[i], Tag("le", le)));
+            list.Add(new(cumulative, Tag("le", le)));
         }
         return list;
     }
