@@ -5,6 +5,7 @@ using Softswitch.Bench.Pps;
 //   pps [options]     the packets-per-second harness (see PpsOptions for the options; --help lists them)
 //   rows --row NAME   the inputs of one side-by-side row (pcap, ovs-ofctl flows, fdb)
 //   churn ...         flow-mods at a steady rate over OpenFlow to any switch
+//   flowmod-alloc     bytes allocated per flow-mod by each stage of the agent's flow-mod path
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
 if (args.Length > 0 && args[0] == "pps")
     return PpsHarness.Run(args[1..]);
@@ -14,6 +15,8 @@ if (args.Length > 0 && args[0] == "rows")
     return Softswitch.Bench.Rows.RowFiles.Run(args[1..]);
 if (args.Length > 0 && args[0] == "churn")
     return Softswitch.Bench.Agent.ChurnClient.Run(args[1..]);
+if (args.Length > 0 && args[0] == "flowmod-alloc")
+    return Softswitch.Bench.Micro.FlowModPathBenchmarks.RunAllocations(args[1..]);
 if (args.Length > 0 && args[0] == "micro")
 {
     BenchmarkSwitcher.FromAssembly(typeof(PpsHarness).Assembly).Run(args[1..]);
@@ -23,5 +26,6 @@ Console.Error.WriteLine("usage: Softswitch.Bench pps [--flows N] [--rules N] [--
 Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trips N] [--offload netfpga-emulated] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a side-by-side row's pcap, flows and fdb files)");
 Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT --flow-file F --rate R --seconds S [--json]");
+Console.Error.WriteLine("       Softswitch.Bench flowmod-alloc [--pairs N]");
 Console.Error.WriteLine("       Softswitch.Bench micro [BenchmarkDotNet arguments, e.g. --filter '*']");
 return 2;

@@ -59,11 +59,12 @@ if [ $QUICK = 0 ]; then
   IPERF=$!; PIDS+=("$IPERF")
 fi
 sleep 1
-ok=PASS bad_views="" reconnect_ms=()
+ok=PASS bad_views=""
+: >"$RUN/ft-reconnect.txt"
 for i in $(seq $FT_SEC); do
   k=$(kind_of $i secure) n0=$(connects "$RUN/ft-secure.log") v0=$(views)
   ctl_start $k $CP
-  ms=$(wait_for_connect "$RUN/ft-secure.log" $n0); reconnect_ms+=("$ms")
+  ms=$(wait_for_connect "$RUN/ft-secure.log" $n0); echo "$k $ms" >>"$RUN/ft-reconnect.txt"
   [ "$ms" = timeout ] && { ok=FAIL; bad_views="$bad_views flap $i ($k): no reconnect;"; }
   if [ $k = osken ]; then
     for _ in $(seq 150); do [ "$(views)" -gt "$v0" ] && break; sleep 0.1; done
@@ -97,7 +98,23 @@ EOF
 [ $((tx_ - rx_)) -le 1 ] || ok=FAIL
 [ "$tx_" -gt 0 ] || ok=FAIL
 alive $DPID_PID || ok=FAIL
-row flaps-secure $ok "$FT_SEC SIGKILLs (ovs-testcontroller and os-ken alternating) under a 100/s ping$iperf_mbit: pings $rx_/$tx_ answered, longest gap ${gap} ms; reconnected after ${reconnect_ms[*]} ms; views after reconnect: ${bad_views:-all right (dpid $DPID, 2 ports, $FT_PERM flows)}"
+# reconnect times per controller kind: min / median / max (ms)
+reconnects=$($PY - "$RUN/ft-reconnect.txt" <<'EOF'
+import sys
+by = {}
+for line in open(sys.argv[1]):
+    kind, ms = line.split()
+    by.setdefault({"tc": "ovs-testcontroller", "osken": "os-ken"}.get(kind, kind), []).append(ms)
+out = []
+for kind, v in by.items():
+    n = sorted(int(x) for x in v if x != "timeout")
+    t = len(v) - len(n)
+    out.append(f"{kind} x{len(v)} min/median/max {n[0]}/{n[len(n) // 2]}/{n[-1]} ms" if n else f"{kind} x{len(v)}")
+    if t: out[-1] += f" ({t} timeouts)"
+print(", ".join(out))
+EOF
+)
+row flaps-secure $ok "$FT_SEC SIGKILLs (ovs-testcontroller and os-ken alternating) under a 100/s ping$iperf_mbit: pings $rx_/$tx_ answered, longest gap ${gap} ms; reconnected after: $reconnects; views after reconnect: ${bad_views:-all right (dpid $DPID, 2 ports, $FT_PERM flows)}"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
 
 # Phase 2: fail-standalone, no flows: the controller takes the misses until it is killed.
@@ -138,7 +155,16 @@ for line in open(sys.argv[2]):
     if ms is None or ms >= 1000: fails.append(f"{kind}: {ms} ms")
     # os-ken drops the misses: while it was connected no reply may have come back, or the measure would be void
     if kind == "osken" and before: fails.append(f"osken: {len(before)} replies while the controller dropped misses")
-print(("FAIL " if fails else "PASS ") + ", ".join(out) + ("; " + "; ".join(fails) if fails else ""))
+by = {}
+for o in out:
+    kind, ms, _ = o.split()
+    by.setdefault(kind, []).append(ms)
+summary = []
+for kind, v in by.items():
+    n = sorted(int(x) for x in v if x != "never")
+    summary.append(f"{'os-ken' if kind == 'osken' else 'ovs-testcontroller --noflow'} x{len(v)} min/median/max "
+                   + (f"{n[0]}/{n[len(n) // 2]}/{n[-1]} ms" if n else "never"))
+print(("FAIL " if fails else "PASS ") + ", ".join(summary) + ("; " + "; ".join(fails) if fails else ""))
 EOF
 )
 case "$res" in FAIL*) ok=FAIL ;; esac

@@ -2,7 +2,7 @@
 # Softswitch reliability suite: hostile peers, fuzzed OpenFlow, controller flaps and restarts against the real daemon,
 # one table at the end. Needs the Debian packages of scripts/install-deps.sh (ovs-ofctl, ovs-testcontroller) and python3.
 #
-#   bash bench/reliability/run.sh            # full figures (about 15 minutes)
+#   bash bench/reliability/run.sh            # full figures (about 40 minutes; 100 flaps of each kind take 24 of them)
 #   bash bench/reliability/run.sh --quick    # the short version CI runs (about 2.5 minutes)
 #   bash bench/reliability/run.sh --soak 30  # only the soak: 30 minutes of traffic, flow churn, controller restarts (root)
 #   options: --fuzz N (messages), --flaps N, --churn-rate N (soak flow-mods/s), --only SCENARIO[,SCENARIO...], --no-build
@@ -25,7 +25,7 @@ done
 if [ $QUICK = 1 ]; then
   SILENT=300 TRICKLE=50 STORM_S=8 FLOOD=1000 FLOOD_TRICKLE=100 FUZZ=${FUZZ:-20000} FLAPS=${FLAPS:-3} FLOWS=200
 else
-  SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-20} FLOWS=1000
+  SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-100} FLOWS=1000
 fi
 NEED="python3 ovs-ofctl ovs-testcontroller"; [ "$(id -u)" = 0 ] && NEED="$NEED iperf3 ip ethtool ping tcpreplay"
 for t in $NEED; do
@@ -73,7 +73,7 @@ table() {
 
 # Two namespaces A and B (with `netns_up addr`: hosts 10.0.0.1 and 10.0.0.2), each behind a veth whose host end becomes a switch port (root).
 netns_up() {
-  NSA=tlsrel-a-$$ NSB=tlsrel-b-$$ VA=tlsra$$ VB=tlsrb$$
+  NSA=skrel-a-$$ NSB=skrel-b-$$ VA=skra$$ VB=skrb$$
   VA=${VA:0:12} VB=${VB:0:12}
   netns_cleanup() { ip netns del $NSA 2>/dev/null || true; ip netns del $NSB 2>/dev/null || true; }
   trap 'netns_cleanup; cleanup' EXIT

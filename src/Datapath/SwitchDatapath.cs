@@ -355,17 +355,22 @@ public sealed class SwitchDatapath : IDisposable
         var waiter = _waiters[idx];
         long busyTicks = (long)Options.BusyPollMicros * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
         long lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
+        // A stall: the gap between the starts of two rounds of which the first had packets (more were likely waiting).
+        long prevBusyStart = 0;
         while (_running)
         {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
             var ports = _assignedSnapshot[idx];
             int got = 0;
             foreach (var q in ports) got += f.Poll(q.Slot, q.Receiver);
             if (got > 0)
             {
-                lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
+                if (prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
+                prevBusyStart = lastWork = start;
                 continue;
             }
-            if (System.Diagnostics.Stopwatch.GetTimestamp() - lastWork < busyTicks) continue;
+            prevBusyStart = 0;
+            if (start - lastWork < busyTicks) continue;
             if (!PrepareWait(ports)) continue;
             if (!_running) break;
             waiter.Wait(ports, Options.IdleWakeMs);

@@ -243,6 +243,8 @@ internal static class RunCommand
             offload?.Dispose();
             return UserError(pidError);
         }
+        // Pauses are measured from the start (a collection during start-up counts too).
+        Metrics.GcPauseMonitor.Start();
         dp.Start();
         // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
         using var reopener = offload is null ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;

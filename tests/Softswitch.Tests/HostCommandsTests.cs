@@ -96,7 +96,7 @@ public sealed class HostCommandsTests : IDisposable
     [Fact]
     public void MemoryShow_VlogCommands_Version_Exit()
     {
-        Assert.Matches(@"^flows:0 exact-flows:0 wildcard-flows:0 ports:3 mac-entries:0 managed-heap-bytes:\d+ gc-committed-bytes:\d+ rss-bytes:\d+ gc-allocated-bytes:\d+ gc-collections:\d+ gc-gen2-collections:\d+ gc-pause-total-us:\d+ gc-last-pause-us:\d+\n$", Run("memory/show").Text);
+        Assert.Matches(@"^flows:0 exact-flows:0 wildcard-flows:0 ports:3 mac-entries:0 managed-heap-bytes:\d+ gc-committed-bytes:\d+ rss-bytes:\d+ gc-allocated-bytes:\d+ gc-collections:\d+ gc-gen2-collections:\d+ gc-pause-total-us:\d+ gc-last-pause-us:\d+ gc-pauses:\d+ gc-pause-max-us:\d+ gc-pause-p50-us:\d+ gc-pause-p99-us:\d+ gc-pause-sum-us:\d+ gc-suspend-max-us:\d+ gc-suspend-sum-us:\d+ runtime-suspensions:\d+ other-suspension-max-us:\d+ (gc-pauses-le-\d+us:\d+ ){9}gc-pauses-over:\d+ forwarding-stall-max-us:\d+ forwarding-stalls-over-1ms:\d+ forwarding-stalls-over-10ms:\d+ gc-pause-source:(events|sampled)\n$", Run("memory/show").Text);
         Assert.True(Run("vlog/set ofagent:dbg afpacket:warn").Ok);
         using (var json = JsonDocument.Parse(Run("vlog/list --format json").Text))
         {

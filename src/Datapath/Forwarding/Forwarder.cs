@@ -68,6 +68,30 @@ public sealed class Forwarder
     internal TunnelPath TunnelPath => _tunnels;
     public long Packets, Bursts, Misses;
 
+    // Stalls of the poll loop (written by the owning thread only, read racily by dp/show and the metrics): the longest
+    // gap between the starts of two poll rounds of which the first had packets, and how many such gaps passed 1 ms
+    // and 10 ms. A garbage collection, a preempted thread or a slow burst all show here.
+    private static readonly long s_ticks1ms = System.Diagnostics.Stopwatch.Frequency / 1000;
+    private long _maxBusyGapTicks, _busyGapsOver1ms, _busyGapsOver10ms;
+
+    /// <summary>Longest gap, in microseconds, between two poll rounds while the thread had packets.</summary>
+    public long MaxBusyGapMicros => Volatile.Read(ref _maxBusyGapTicks) * 1_000_000 / System.Diagnostics.Stopwatch.Frequency;
+    /// <summary>Gaps between two poll rounds while the thread had packets that were longer than 1 ms.</summary>
+    public long BusyGapsOver1ms => Volatile.Read(ref _busyGapsOver1ms);
+    /// <summary>Gaps between two poll rounds while the thread had packets that were longer than 10 ms.</summary>
+    public long BusyGapsOver10ms => Volatile.Read(ref _busyGapsOver10ms);
+
+    /// <summary>Records one gap between poll rounds (the owning poll loop only).</summary>
+    internal void RecordBusyGap(long ticks)
+    {
+        if (ticks > _maxBusyGapTicks) Volatile.Write(ref _maxBusyGapTicks, ticks);
+        if (ticks > s_ticks1ms)
+        {
+            Volatile.Write(ref _busyGapsOver1ms, _busyGapsOver1ms + 1);
+            if (ticks > 10 * s_ticks1ms) Volatile.Write(ref _busyGapsOver10ms, _busyGapsOver10ms + 1);
+        }
+    }
+
     // Burst state (parallel arrays indexed by position in the burst).
     private readonly int[] _pkts = new int[Burst.Size];
     private readonly FlowKey[] _keys = new FlowKey[Burst.Size];

@@ -24,18 +24,31 @@ namespace Softswitch.OfAgent.Handlers;
 /// </remarks>
 internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager connections)
 {
-    public void FlowMod(OfConnection c, OfpFlowMod fm, byte[] msg)
+    // Per-thread scratch of the flow-mod path (connections have their own threads): the decoded actions and the flows a
+    // flow-mod removed, cleared before each use, so a flow-mod allocates only what the table keeps.
+    [ThreadStatic] private static List<OfpAction>? t_actions;
+    [ThreadStatic] private static List<FlowRemoved>? t_removed;
+
+    /// <summary>A FLOW_MOD, decoded from the connection's receive buffer (valid for the call only) into fields.</summary>
+    public void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         var dp = ctx.Dp;
+        var wireActions = t_actions ??= new List<OfpAction>(16);
+        wireActions.Clear();
+        if (!OfpFlowMod.TryDecode(msg, wireActions, out var fm, out var decodeError))
+        {
+            ctx.SendError(c, decodeError, msg);
+            return;
+        }
         var match = MatchTranslator.ToFlowMatch(fm.Match);
         FlowActions actions = FlowActions.Drop;
         bool addOrModify = fm.Command is OfpFlowModCommand.Add or OfpFlowModCommand.Modify or OfpFlowModCommand.ModifyStrict;
-        if (addOrModify && !ActionTranslator.TryTranslate(fm.Actions, dp.Ports, ActionContext.FlowMod, dp.Options.QueuesPerPort, out actions, out var err))
+        if (addOrModify && !ActionTranslator.TryTranslate(wireActions, dp.Ports, ActionContext.FlowMod, dp.Options.QueuesPerPort, out actions, out var err))
         {
             ctx.SendError(c, err, msg);
             return;
         }
-        if (addOrModify && !OfpStatsReplies.FlowEntryFits(fm.Actions))
+        if (addOrModify && !OfpStatsReplies.FlowEntryFits(wireActions))
         {
             // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
             ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
@@ -48,11 +61,13 @@ internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager c
         }
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
                               fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort));
-        var removed = new List<FlowRemoved>();
+        var removed = t_removed ??= new List<FlowRemoved>();
+        removed.Clear();
         var st = ctx.Flows.Apply(mod, removed, out var flow);
         Interlocked.Increment(ref ctx.FlowModsApplied);
         foreach (var r in removed)
             if (ReportTranslator.FlowRemoved(r) is { } message) connections.SendAsync(message);
+        removed.Clear();
         if (st != FlowModStatus.Ok)
         {
             ctx.SendError(c, OfpError.FlowModFailed(st switch
@@ -108,7 +123,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager c
     /// Takes a buffered packet for PACKET_OUT or FLOW_MOD; answers BAD_REQUEST BUFFER_EMPTY (already used or expired)
     /// or BUFFER_UNKNOWN (never handed out) and returns false when it cannot.
     /// </summary>
-    private bool TryTakeBuffer(OfConnection c, uint bufferId, byte[] msg, out byte[] frame, out ushort inPort)
+    private bool TryTakeBuffer(OfConnection c, uint bufferId, ReadOnlySpan<byte> msg, out byte[] frame, out ushort inPort)
     {
         var r = ctx.Buffers.Take(bufferId, out frame, out inPort);
         if (r == PacketBufferPool.TakeResult.Ok) return true;

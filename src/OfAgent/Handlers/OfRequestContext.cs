@@ -31,7 +31,7 @@ internal sealed class OfRequestContext(SwitchDatapath dp, OfFlowTables flows, Ag
     public long FlowModsApplied;
 
     /// <summary>Answers <paramref name="request"/> with OFPT_ERROR, echoing its first bytes as OF1.0 asks.</summary>
-    public void SendError(OfConnection c, OfpError error, byte[] request)
+    public void SendError(OfConnection c, OfpError error, ReadOnlySpan<byte> request)
     {
         Interlocked.Increment(ref ErrorsSent);
         Log.LogDebug("{Conn}: error {Type}/{Code} for a {Len}-byte request", c.Name, error.Type, error.Code, request.Length);

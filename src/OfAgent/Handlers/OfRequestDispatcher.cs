@@ -32,7 +32,19 @@ internal sealed class OfRequestDispatcher : IOfRequestHandler
         _config = new SwitchConfigHandler(ctx);
     }
 
-    public void Handle(OfConnection c, byte[] msg)
+    public void Handle(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        // Flow-mods, the bulk of a controller's traffic under churn, are decoded from the receive buffer without a
+        // copy or a message object.
+        if (msg.Length >= OfpHeader.Size && msg[1] == (byte)OfpType.FlowMod)
+        {
+            _flowMods.FlowMod(c, msg);
+            return;
+        }
+        Handle(c, msg.ToArray());
+    }
+
+    private void Handle(OfConnection c, byte[] msg)
     {
         if (!OfpMessage.TryDecode(msg, out var m, out var err))
         {
@@ -60,9 +72,6 @@ internal sealed class OfRequestDispatcher : IOfRequestHandler
                 break;
             case OfpPacketOut po:
                 _flowMods.PacketOut(c, po, msg);
-                break;
-            case OfpFlowMod fm:
-                _flowMods.FlowMod(c, fm, msg);
                 break;
             case OfpPortMod pm:
                 _config.PortMod(c, pm, msg);

@@ -292,7 +292,9 @@ public sealed class OfConnection : IAsyncDisposable
                 FlushAndClose();
                 return true;
             }
-            byte[] msg = buf.AsSpan(start, len).ToArray();
+            // The message stays in the receive buffer while it is handled (nothing else writes the buffer meanwhile); a
+            // handler that keeps it copies it.
+            ReadOnlySpan<byte> msg = buf.AsSpan(start, len);
             start += len;
             MessagesReceived++;
             Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
@@ -315,7 +317,7 @@ public sealed class OfConnection : IAsyncDisposable
     }
 
     /// <summary>Handles one framed message; false closes the connection.</summary>
-    private bool Handle(byte[] msg)
+    private bool Handle(ReadOnlySpan<byte> msg)
     {
         OfpHeader.TryRead(msg, out var header);
         if (!_helloReceived)

@@ -12,8 +12,11 @@ namespace Softswitch.OfAgent.Session;
 /// <summary>Where a connection's requests go once HELLO is done (the agent's request dispatcher).</summary>
 internal interface IOfRequestHandler
 {
-    /// <summary>Handles one whole message, on the connection's receive loop, in arrival order.</summary>
-    void Handle(OfConnection c, byte[] message);
+    /// <summary>
+    /// Handles one whole message, on the connection's receive loop, in arrival order. The message lies in the
+    /// connection's receive buffer and is valid for the call only: a handler that keeps it copies it.
+    /// </summary>
+    void Handle(OfConnection c, ReadOnlySpan<byte> message);
 }
 
 /// <summary>
@@ -231,7 +234,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     }
 
     /// <summary>A connection's request, after HELLO (its receive loop).</summary>
-    internal void Dispatch(OfConnection c, byte[] msg)
+    internal void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
         => (_requests ?? throw new InvalidOperationException("a connection exists before Start")).Handle(c, msg);
 
     /// <summary>Emergency flows were added: they take over at once if no controller is connected.</summary>

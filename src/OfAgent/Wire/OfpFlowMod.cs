@@ -77,37 +77,88 @@ public sealed class OfpFlowMod : OfpMessage
     // +---------------------------------------------------------------+
     internal static bool TryDecodeBody(ReadOnlySpan<byte> body, out OfpMessage? message, out OfpError error)
     {
-        const int fixedBody = MinSize - OfpHeader.Size;
-        if ((uint)body.Length < fixedBody)
-        {
-            return Fail(OfpError.BadLen, out message, out error);
-        }
-        var command = (OfpFlowModCommand)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(48));
-        if (command > OfpFlowModCommand.DeleteStrict)
-        {
-            return Fail(OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), out message, out error);
-        }
-        if (!OfpActions.TryDecode(body.Slice(fixedBody), out List<OfpAction> actions, out error))
+        var actions = new List<OfpAction>(Math.Min(Math.Max(0, body.Length - (MinSize - OfpHeader.Size)) / OfpAction.HeaderSize, 64));
+        if (!TryReadBody(body, actions, out var f, out error))
         {
             message = null;
             return false;
         }
-        OfpMatch.TryRead(body, out OfpMatch match);
         return Success(new OfpFlowMod
         {
-            Match = match,
-            Cookie = BinaryPrimitives.ReadUInt64BigEndian(body.Slice(40)),
-            Command = command,
-            IdleTimeout = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(50)),
-            HardTimeout = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(52)),
-            Priority = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(54)),
-            BufferId = BinaryPrimitives.ReadUInt32BigEndian(body.Slice(56)),
-            OutPort = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(60)),
-            Flags = (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(62)),
+            Match = f.Match,
+            Cookie = f.Cookie,
+            Command = f.Command,
+            IdleTimeout = f.IdleTimeout,
+            HardTimeout = f.HardTimeout,
+            Priority = f.Priority,
+            BufferId = f.BufferId,
+            OutPort = f.OutPort,
+            Flags = f.Flags,
             Actions = actions,
         }, out message, out error);
     }
+
+    /// <summary>
+    /// Decodes a whole OFPT_FLOW_MOD (header included) without building the message object: its fixed fields into
+    /// <paramref name="fields"/> and its actions appended to <paramref name="actions"/> (a list the caller reuses).
+    /// The same checks, in the same order and with the same errors, as <see cref="OfpMessage.TryDecode(ReadOnlySpan{byte}, out OfpMessage?, out OfpError)"/>
+    /// for a flow-mod: framing (OFPBRC_BAD_LEN), version (OFPBRC_BAD_VERSION), then the body's. False for another type.
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<byte> frame, List<OfpAction> actions, out OfpFlowModFields fields, out OfpError error)
+    {
+        fields = default;
+        if (!OfpHeader.TryRead(frame, out OfpHeader header) || header.Length != frame.Length)
+        {
+            error = OfpError.BadLen;
+            return false;
+        }
+        if (header.Version != OfpConstants.Version)
+        {
+            error = OfpError.BadRequest(OfpBadRequestCode.BadVersion);
+            return false;
+        }
+        if (header.Type != OfpType.FlowMod)
+        {
+            error = OfpError.BadRequest(OfpBadRequestCode.BadType);
+            return false;
+        }
+        return TryReadBody(frame.Slice(OfpHeader.Size), actions, out fields, out error);
+    }
+
+    private static bool TryReadBody(ReadOnlySpan<byte> body, List<OfpAction> actions, out OfpFlowModFields fields, out OfpError error)
+    {
+        const int fixedBody = MinSize - OfpHeader.Size;
+        fields = default;
+        if ((uint)body.Length < fixedBody)
+        {
+            error = OfpError.BadLen;
+            return false;
+        }
+        var command = (OfpFlowModCommand)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(48));
+        if (command > OfpFlowModCommand.DeleteStrict)
+        {
+            error = OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand);
+            return false;
+        }
+        if (!OfpActions.TryDecode(body.Slice(fixedBody), actions, out error)) return false;
+        OfpMatch.TryRead(body, out OfpMatch match);
+        fields = new OfpFlowModFields(
+            match,
+            BinaryPrimitives.ReadUInt64BigEndian(body.Slice(40)),
+            command,
+            BinaryPrimitives.ReadUInt16BigEndian(body.Slice(50)),
+            BinaryPrimitives.ReadUInt16BigEndian(body.Slice(52)),
+            BinaryPrimitives.ReadUInt16BigEndian(body.Slice(54)),
+            BinaryPrimitives.ReadUInt32BigEndian(body.Slice(56)),
+            BinaryPrimitives.ReadUInt16BigEndian(body.Slice(60)),
+            (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(62)));
+        return true;
+    }
 }
+
+/// <summary>The fixed fields of an OFPT_FLOW_MOD (<see cref="OfpFlowMod.TryDecode(ReadOnlySpan{byte}, List{OfpAction}, out OfpFlowModFields, out OfpError)"/>).</summary>
+public readonly record struct OfpFlowModFields(OfpMatch Match, ulong Cookie, OfpFlowModCommand Command, ushort IdleTimeout,
+                                               ushort HardTimeout, ushort Priority, uint BufferId, ushort OutPort, OfpFlowModFlags Flags);
 
 /// <summary>OFPT_FLOW_REMOVED: a flow expired or was deleted (sent when it had OFPFF_SEND_FLOW_REM).</summary>
 public sealed class OfpFlowRemoved : OfpMessage

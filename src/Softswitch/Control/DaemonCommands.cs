@@ -110,7 +110,11 @@ internal static class DaemonCommands
               .Append(ic, $"({Volatile.Read(ref pc.RxGsoSegments)} segments), gso-refused {Volatile.Read(ref pc.RxGsoRefused)}, oversize {Volatile.Read(ref pc.RxOversize)}\n");
         }
         for (int t = 0; t < dp.Waiters.Count; t++)
-            sb.Append(ic, $"thread {t}: {dp.Forwarders[t].Packets} packets, {dp.Waiters[t].Sleeps} sleeps in the kernel, {dp.Waiters[t].ControlWakeups} control wake-ups\n");
+        {
+            var f = dp.Forwarders[t];
+            sb.Append(ic, $"thread {t}: {f.Packets} packets, {dp.Waiters[t].Sleeps} sleeps in the kernel, {dp.Waiters[t].ControlWakeups} control wake-ups, ")
+              .Append(ic, $"longest stall {f.MaxBusyGapMicros} us, stalls over 1 ms {f.BusyGapsOver1ms}, over 10 ms {f.BusyGapsOver10ms}\n");
+        }
         var counters = new List<string>();
         foreach (var (info, value) in dp.Counters.Snapshot())
             if (value != 0) counters.Add($"{info.Name}={value}");

@@ -8,6 +8,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Flows;
 using Softswitch.Logging;
+using Softswitch.Metrics;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
 using Softswitch.Ports;
@@ -131,10 +132,38 @@ internal static class HostCommands
             ("gc-pause-total-us", (long)GC.GetTotalPauseDuration().TotalMicroseconds),
             ("gc-last-pause-us", LastPauseMicros()),
         };
-        return Show(args, "memory/show", () => string.Join(' ', items.Select(i => $"{i.Name}:{i.Value}")) + "\n", w =>
+        var pauses = GcPauseMonitor.Start();
+        var hist = pauses.Histogram();
+        var more = new List<(string Name, long Value)>
+        {
+            ("gc-pauses", pauses.GcPauses),
+            ("gc-pause-max-us", pauses.MaxMicros),
+            ("gc-pause-p50-us", pauses.Quantile(0.50)),
+            ("gc-pause-p99-us", pauses.Quantile(0.99)),
+            ("gc-pause-sum-us", pauses.TotalMicros),
+            ("gc-suspend-max-us", pauses.MaxSuspendMicros),
+            ("gc-suspend-sum-us", pauses.SuspendTotalMicros),
+            ("runtime-suspensions", pauses.Pauses),
+            ("other-suspension-max-us", pauses.OtherMaxMicros),
+        };
+        for (int i = 0; i < hist.Length; i++)
+            more.Add((i < GcPauseMonitor.BucketUpperMicros.Length ? $"gc-pauses-le-{GcPauseMonitor.BucketUpperMicros[i]}us" : "gc-pauses-over", hist[i]));
+        long stallMax = 0, stalls1 = 0, stalls10 = 0;
+        foreach (var f in dp.Forwarders)
+        {
+            stallMax = Math.Max(stallMax, f.MaxBusyGapMicros);
+            stalls1 += f.BusyGapsOver1ms;
+            stalls10 += f.BusyGapsOver10ms;
+        }
+        more.Add(("forwarding-stall-max-us", stallMax));
+        more.Add(("forwarding-stalls-over-1ms", stalls1));
+        more.Add(("forwarding-stalls-over-10ms", stalls10));
+        items = [.. items, .. more];
+        return Show(args, "memory/show", () => string.Join(' ', items.Select(i => $"{i.Name}:{i.Value}")) + $" gc-pause-source:{pauses.Source}\n", w =>
         {
             w.WriteStartObject();
             foreach (var (name, value) in items) w.WriteNumber(name, value);
+            w.WriteString("gc-pause-source", pauses.Source);
             w.WriteEndObject();
         });
     }

@@ -75,6 +75,16 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableCounter("softswitch_coverage", Coverage_, "{event}", "every counter of the switch's counter registry (ctl coverage/show)");
         _meter.CreateObservableCounter("softswitch_datapath_drops", Drops, "{packet}", "packets the datapath dropped, by reason (the drop- counters)");
         _meter.CreateObservableCounter("softswitch_thread_packets", Threads, "{packet}", "packets each forwarding thread processed");
+        _meter.CreateObservableGauge("softswitch_thread_stall_max_microseconds", () => PerThread(f => f.MaxBusyGapMicros), "us", "longest gap between two poll rounds of each forwarding thread while it had packets");
+        _meter.CreateObservableCounter("softswitch_thread_stalls_over_1ms", () => PerThread(f => f.BusyGapsOver1ms), "{stall}", "gaps over 1 ms between two poll rounds of each forwarding thread while it had packets");
+
+        // Runtime suspensions (garbage collections stop the forwarding threads too).
+        var pauses = GcPauseMonitor.Start();
+        _meter.CreateObservableCounter("softswitch_gc_pauses", () => pauses.GcPauses, "{pause}", "garbage collection pauses measured");
+        _meter.CreateObservableGauge("softswitch_gc_pause_max_microseconds", () => pauses.MaxMicros, "us", "longest garbage collection pause (suspension to restart)");
+        _meter.CreateObservableGauge("softswitch_gc_pause_p99_microseconds", () => pauses.Quantile(0.99), "us", "99th percentile of the garbage collection pauses (histogram bucket bound)");
+        _meter.CreateObservableCounter("softswitch_gc_pause_microseconds", () => pauses.TotalMicros, "us", "sum of the garbage collection pauses");
+        _meter.CreateObservableCounter("softswitch_gc_pause_bucket", PauseBuckets, "{pause}", "garbage collection pauses up to each bound (le, in us; cumulative)");
 
         // Controller and listener connections.
         _meter.CreateObservableGauge("softswitch_controller_connected", () => _agent.ControllerConnected ? 1L : 0L, null, "1 while a controller is connected");
@@ -160,6 +170,28 @@ internal sealed class SwitchMetrics : IDisposable
         {
             string name = DatapathCounters.Drop(r).Info.Name;
             list.Add(new(_dp.DropCount(r), Tag("reason", name.StartsWith("drop-", StringComparison.Ordinal) ? name[5..] : name)));
+        }
+        return list;
+    }
+
+    private List<Measurement<long>> PerThread(Func<Forwarder, long> read)
+    {
+        var list = new List<Measurement<long>>(_dp.Forwarders.Count);
+        for (int t = 0; t < _dp.Forwarders.Count; t++) list.Add(new(read(_dp.Forwarders[t]), Tag("thread", t.ToString(CultureInfo.InvariantCulture))));
+        return list;
+    }
+
+    private static List<Measurement<long>> PauseBuckets()
+    {
+        var h = GcPauseMonitor.Start().Histogram();
+        var list = new List<Measurement<long>>(h.Length);
+        long cumulative = 0;
+        for (int i = 0; i < h.Length; i++)
+        {
+            // Cumulative, as a Prometheus histogram's le buckets are: pauses up to this bound.
+            cumulative += h[i];
+            string le = i < GcPauseMonitor.BucketUpperMicros.Length ? GcPauseMonitor.BucketUpperMicros[i].ToString(CultureInfo.InvariantCulture) : "+Inf";
+            list.Add(new(cumulative, Tag("le", le)));
         }
         return list;
     }

@@ -1,0 +1,114 @@
+using System.Globalization;
+using BenchmarkDotNet.Attributes;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.OfAgent.Translate;
+using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
+using Softswitch.Ports.Memory;
+
+namespace Softswitch.Bench.Micro;
+
+/// <summary>
+/// The agent's flow-mod path without the socket, on a table of 5,000 flows: an OFPT_FLOW_MOD's bytes decoded (into
+/// fields and a reused action list, as the agent does), translated (match, actions) and applied; one ADD and one DELETE_STRICT of
+/// the same flow per operation pair. Its allocations per flow-mod (MemoryDiagnoser) are what churn costs the GC.
+/// `bench flowmod-alloc` prints the bytes allocated per flow-mod by each stage without BenchmarkDotNet.
+/// </summary>
+[MemoryDiagnoser]
+public class FlowModPathBenchmarks
+{
+    private FlowModPath _path = null!;
+
+    [GlobalSetup]
+    public void Setup() => _path = new FlowModPath(5000);
+
+    /// <summary>Decode only (the wire object and its action list).</summary>
+    [Benchmark(OperationsPerInvoke = 2)]
+    public void Decode() => _path.Step(FlowModPath.Stage.Decode);
+
+    /// <summary>Decode and translate (match, actions, the version-independent flow-mod).</summary>
+    [Benchmark(OperationsPerInvoke = 2)]
+    public void DecodeTranslate() => _path.Step(FlowModPath.Stage.Translate);
+
+    /// <summary>Decode, translate and apply to the flow table: the whole path of a flow-mod in the agent.</summary>
+    [Benchmark(OperationsPerInvoke = 2)]
+    public void DecodeTranslateApply() => _path.Step(FlowModPath.Stage.Apply);
+
+    /// <summary>`bench flowmod-alloc [--pairs N]`: bytes allocated per flow-mod by each stage (this thread's allocations).</summary>
+    public static int RunAllocations(string[] args)
+    {
+        int pairs = args.Length == 2 && args[0] == "--pairs" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000;
+        var path = new FlowModPath(5000);
+        foreach (var stage in Enum.GetValues<FlowModPath.Stage>())
+        {
+            for (int i = 0; i < 20_000; i++) path.Step(stage);   // warm-up: JIT, the table's arrays at their size
+            long b0 = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < pairs; i++) path.Step(stage);
+            double perMod = (GC.GetAllocatedBytesForCurrentThread() - b0) / (2.0 * pairs);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{stage,-10} {perMod,8:F1} bytes per flow-mod ({pairs:N0} ADD+DELETE_STRICT pairs)"));
+        }
+        return 0;
+    }
+}
+
+/// <summary>The flow-mod path of the agent over encoded messages (see <see cref="FlowModPathBenchmarks"/>).</summary>
+internal sealed class FlowModPath
+{
+    public enum Stage { Decode, Translate, Apply }
+
+    private readonly byte[][] _add, _del;
+    private readonly OfFlowTables _tables = new(new ManualClock());
+    private readonly SwitchDatapath _dp = new();
+    private readonly List<OfpAction> _actions = new(16);
+    private int _next;
+
+    public FlowModPath(int window)
+    {
+        _dp.AddPort(new MemoryPort("p1", MacAddress.Parse("02:00:00:00:00:01")));
+        _dp.AddPort(new MemoryPort("p2", MacAddress.Parse("02:00:00:00:00:02")));
+        _add = new byte[window][];
+        _del = new byte[window][];
+        for (int i = 0; i < window; i++)
+        {
+            var match = FlowMatch.Exact(new FlowKeyBuilder().DlType(0x0800).NwDst(0x0AC80000u + (uint)i).Key);
+            var fm = new OfpFlowMod
+            {
+                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(match), Priority = 20, Xid = (uint)i,
+                BufferId = 0xFFFFFFFF, OutPort = 0xFFFF,
+            };
+            _del[i] = fm.ToArray();
+            fm.Command = OfpFlowModCommand.Add;
+            fm.Cookie = 0x55;
+            fm.Actions = [OfpAction.Output(2)];
+            _add[i] = fm.ToArray();
+            Step(Stage.Apply, i);
+        }
+    }
+
+    public void Step(Stage stage) => Step(stage, _next++ % _add.Length);
+
+    private void Step(Stage stage, int i)
+    {
+        One(stage, _del[i]);
+        One(stage, _add[i]);
+    }
+
+    private void One(Stage stage, byte[] msg)
+    {
+        _actions.Clear();
+        if (!OfpFlowMod.TryDecode(msg, _actions, out var fm, out _)) throw new InvalidOperationException("not a flow-mod");
+        if (stage == Stage.Decode) return;
+        var match = MatchTranslator.ToFlowMatch(fm.Match);
+        FlowActions actions = FlowActions.Drop;
+        bool add = fm.Command == OfpFlowModCommand.Add;
+        if (add && !ActionTranslator.TryTranslate(_actions, _dp.Ports, ActionContext.FlowMod, 0, out actions, out _))
+            throw new InvalidOperationException("bad actions");
+        FlowModTranslator.TryCommand(fm.Command, out var command);
+        var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout, fm.HardTimeout,
+                              FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
+        if (stage == Stage.Translate) return;
+        _tables.Apply(mod, null, out _);
+    }
+}
