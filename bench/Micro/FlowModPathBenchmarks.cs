@@ -6,7 +6,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ofproto;
-using Softswitch.Ports.Memory;
+using Softswitch.Datapath.Memory;
 
 namespace Softswitch.Bench.Micro;
 
