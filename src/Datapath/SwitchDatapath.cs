@@ -102,8 +102,9 @@ public sealed class DatapathOptions
 /// <see cref="IDatapathEvents"/> (an immutable array, replaced under a lock, read without one). The datapath knows no
 /// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
 /// Threads: with N threads each port is asked for N receivers (<see cref="IPort.OpenReceivers"/>); a port that splits
-/// (AF_PACKET fanout by flow hash) is polled by every thread, one receiver each, so one flow stays on one thread (its
-/// packet order and packet-in order hold); a port that does not is polled by one thread, dealt round-robin.
+/// (AF_PACKET fanout by flow hash, AF_XDP one receiver per RX queue) has receiver i polled by thread i mod N, so one
+/// flow stays on one thread (its packet order and packet-in order hold); a port that does not is polled by one
+/// thread, dealt round-robin.
 /// Idle threads: a thread that found nothing for <see cref="DatapathOptions.BusyPollMicros"/> blocks in epoll on its
 /// ports' wait descriptors and its control eventfd (<see cref="PortWaiter"/>); port changes and Stop wake it. Frames
 /// that arrive meanwhile wake it through their descriptor (level-triggered: none is lost between the last empty poll
