@@ -246,8 +246,12 @@ public sealed class OfSwitchAgent : IDatapathEvents, IAsyncDisposable
         UpcallHandler handler = OnUpcall;
         while (!_cts.IsCancellationRequested)
         {
-            _dp.UpcallSignal.Wait(100);
-            _dp.DrainUpcalls(handler);
+            // DrainUpcalls resets the signal, then drains (a bounded number per ring): drain until a round finds
+            // nothing, then sleep. Forwarders set the signal after each packet for the controller (fenced against
+            // that Reset), so an idle pump sleeps until one arrives or the agent stops.
+            if (_dp.DrainUpcalls(handler) > 0) continue;
+            try { _dp.UpcallSignal.Wait(Timeout.Infinite, _cts.Token); }
+            catch (OperationCanceledException) { return; }
         }
     }
 

@@ -181,3 +181,64 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
         Assert.Equal(3, port.Counters.Snapshot().TxPackets);
     }
 }
+
+/// <summary>
+/// What AF_XDP cannot take from the kernel: no offload metadata travels with its frames, which one warning per port
+/// says (with the fix), and frames too large for a UMEM frame or a packet buffer are dropped and counted.
+/// </summary>
+public sealed class AfXdpKernelOffloadTests(ITestOutputHelper output)
+{
+    [NetnsFact]
+    public void OffloadWarning_OncePerPort_WithTheFix_WhateverTheQueuesAndThreads()
+    {
+        using var ns = Netns.Create(queues: 2);
+        var log = new NetFpga.ListLogger(Microsoft.Extensions.Logging.LogLevel.Debug);
+        using var port = new AfXdpPort(ns.HostIf, new AfXdpOptions { Logger = log });
+        var receivers = port.OpenReceivers(2);
+        Assert.Equal(2, receivers.Length);
+        var warnings = log.At(Microsoft.Extensions.Logging.LogLevel.Warning);
+        foreach (var w in warnings) output.WriteLine(w);
+        var offload = warnings.Where(w => w.Contains("offload metadata", StringComparison.Ordinal)).ToList();
+        Assert.Single(offload);
+        Assert.Contains("ethtool -K PEER tx off tso off gso off", offload[0]);
+        Assert.Contains($"afpacket:{ns.HostIf}", offload[0]);
+        Assert.Single(warnings);   // nothing else to warn about on a two-queue veth served whole
+    }
+
+    [NetnsFact]
+    public void FramesTooLargeForAUmemFrameOrAPacketBuffer_AreDroppedAndCounted()
+    {
+        using var ns = Netns.Create();
+        Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "9000");
+        ns.Exec("ip", "link", "set", ns.NsIf, "mtu", "9000");
+        using var port = new AfXdpPort(ns.HostIf);
+        output.WriteLine($"attached in {port.AttachedMode} mode");
+        var pool = new PacketPool(64, 1522);
+        static byte[] Frame(int size)
+        {
+            var f = new byte[size];
+            f.AsSpan(0, 6).Fill(0xff);
+            f[6] = 0x02; f[12] = 0x88; f[13] = 0xb5;
+            return f;
+        }
+        // 1700 B fits a UMEM frame (up to 1792 B behind the kernel's headroom) but not a 1522-byte packet buffer;
+        // 4000 B fits neither (the kernel drops it: XDP_STATISTICS rx_dropped); 100 B is fine.
+        ns.SendFrames([Frame(1700), Frame(4000), Frame(100)]);
+        Span<int> pkts = stackalloc int[32];
+        var got = new List<int>();
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 4000 && (got.Count < 1 || port.Counters.Snapshot().RxDropped < 2))
+        {
+            int n = port.Receive(pool, pkts);
+            for (int i = 0; i < n; i++) got.Add(pool.Length[pkts[i]]);
+            pool.Release(pkts[..n]);
+            if (n == 0) Thread.Sleep(20);
+        }
+        output.WriteLine($"received {string.Join(",", got)}; rx dropped {port.Counters.RxDropped}, oversize {port.Counters.RxOversize}, kernel {port.KernelStatistics}");
+        Assert.Equal([100], got);
+        Assert.Equal(1, port.Counters.RxOversize);
+        Assert.Equal(1, port.RxTooBig);
+        Assert.Equal(2, port.Counters.Snapshot().RxDropped);
+        Assert.Equal(1UL, port.KernelStatistics.RxDropped);
+    }
+}
