@@ -383,5 +383,6 @@ for label, v in rows.items():
     print("%-34s %-13d %12d %s" % (label, len(v), statistics.median(v), " ".join(map(str, v))))
 PY
 fi
-want latency && lat_rows
-want idle && idle_rows
+if want latency; then lat_rows; fi
+if want idle; then idle_rows; fi
+exit 0
