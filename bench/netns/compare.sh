@@ -9,18 +9,25 @@
 # offloads (as a user's do), ping's average RTT, iperf3 TCP and sockperf TCP ping-pong through the Linux bridge,
 # Softswitch (AF_PACKET: default busy-poll window, always busy, and 2 threads; AF_XDP) and OVS (default and afxdp
 # ports), medians of LAT_REPEAT (3) runs, plus Softswitch's idle CPU over 10 s once IDLE_SETTLE (20) s have passed since its start; ROWS=scaling forwards FLOWS (64) UDP
-# flows unthrottled through Softswitch AF_PACKET with 1 and with 2 threads (fanout by flow hash); SECS and PACED set the step length and the paced rate; PERF=PREFIX records a system-wide
+# flows unthrottled through Softswitch AF_PACKET (fanout by flow hash) and AF_XDP (one socket per queue) with 1 and with 2 threads, over veths
+# with QUEUES (2) RX/TX queues (trafgen goes through the qdisc, so the sending veth spreads the flows over its queues by hash);
+# ROWS=idle measures the CPU (utime + stime from /proc/PID/stat over IDLE_SECS (60) s, after IDLE_SETTLE (20) s) of an idle
+# Softswitch with 2 afpacket and 2 afxdp ports on idle veths (1 and 2 threads) and of OVS user space with the same ports;
+# SECS and PACED set the step length and the paced rate; PERF=PREFIX records a system-wide
 # perf profile of each unthrottled step into PREFIX.<row>.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${SECS:-3}
 PACED=${PACED:-100000}
-ROWS=${ROWS:-all}       # or a comma list of afpacket, afxdp, churn, latency, scaling
+ROWS=${ROWS:-all}       # or a comma list of afpacket, afxdp, churn, latency, scaling, idle
 FLOWS=${FLOWS:-1}       # UDP flows in the trafgen frames (distinct source ports); ROWS=scaling uses 64
 LAT_REPEAT=${LAT_REPEAT:-3}
 SINK=${SINK:-socket}    # or stack, see measure()
 REPEAT=${REPEAT:-1}     # interleaved rounds; with more than one, medians of the unthrottled step at the end
 [[ ",$ROWS," == *",scaling,"* ]] && [ "$FLOWS" = 1 ] && FLOWS=64
+QUEUES=${QUEUES:-1}     # RX/TX queues of the veths; ROWS=scaling uses 2 (AF_XDP gets one socket per queue)
+[[ ",$ROWS," == *",scaling,"* ]] && [ "$QUEUES" = 1 ] && QUEUES=2
+IDLE_SECS=${IDLE_SECS:-60}
 for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl sockperf; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
 SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
@@ -49,7 +56,8 @@ trap cleanup EXIT
 
 topology() {
   ip netns add $NA; ip netns add $NB
-  ip link add $HA type veth peer name $VA; ip link add $HB type veth peer name $VB
+  local q="numtxqueues $QUEUES numrxqueues $QUEUES"
+  ip link add $HA $q type veth peer name $VA $q; ip link add $HB $q type veth peer name $VB $q
   ip link set $VA netns $NA; ip link set $VB netns $NB
   for pair in "$NA $VA 10.88.0.1" "$NB $VB 10.88.0.2"; do
     set -- $pair
@@ -168,7 +176,7 @@ run_ovs() {  # $1 port type (default|afxdp) $2 churn
   local port=$((30000 + RANDOM % 20000))
   $V add-br br$TAG -- set bridge br$TAG datapath_type=netdev protocols=OpenFlow10 fail-mode=secure -- set-controller br$TAG ptcp:$port:127.0.0.1
   if [ "$1" = afxdp ]; then
-    $V add-port br$TAG $HA -- set interface $HA type=afxdp ofport_request=1 -- add-port br$TAG $HB -- set interface $HB type=afxdp ofport_request=2
+    $V add-port br$TAG $HA -- set interface $HA type=afxdp options:n_rxq=$QUEUES ofport_request=1 -- add-port br$TAG $HB -- set interface $HB type=afxdp options:n_rxq=$QUEUES ofport_request=2
   else
     $V add-port br$TAG $HA -- set interface $HA ofport_request=1 -- add-port br$TAG $HB -- set interface $HB ofport_request=2
   fi
@@ -296,7 +304,56 @@ PY
   lat_cleanup
 }
 
-trap 'lat_cleanup; cleanup' EXIT
+# ---- idle CPU (ROWS=idle): 2 afpacket + 2 afxdp ports on veths nothing is sent on ----
+NI=sswidle$TAG
+idle_topology() {
+  ip netns add $NI
+  for i in 1 2 3 4; do
+    ip link add idl$i${TAG}h type veth peer name idl$i$TAG; ip link set idl$i$TAG netns $NI
+    ip netns exec $NI sysctl -qw net.ipv6.conf.idl$i$TAG.disable_ipv6=1; ip -n $NI link set idl$i$TAG up
+    sysctl -qw net.ipv6.conf.idl$i${TAG}h.disable_ipv6=1; ip link set idl$i${TAG}h up
+  done
+}
+idle_cpu() {   # $1 pid: % of one core (utime + stime) over IDLE_SECS, after IDLE_SETTLE
+  local c0 c1 hz; hz=$(getconf CLK_TCK)
+  sleep ${IDLE_SETTLE:-20}
+  c0=$(awk '{ print $14 + $15 }' /proc/$1/stat); sleep $IDLE_SECS; c1=$(awk '{ print $14 + $15 }' /proc/$1/stat)
+  awk -v a=$c0 -v b=$c1 -v hz=$hz -v s=$IDLE_SECS 'BEGIN { printf "%.2f", 100 * (b - a) / hz / s }'
+}
+idle_ssw() {   # $1 label, then extra run options
+  local label=$1; shift
+  local port=$((30000 + RANDOM % 20000))
+  $SSW run --ports afpacket:idl1${TAG}h,afpacket:idl2${TAG}h,afxdp:idl3${TAG}h,afxdp:idl4${TAG}h --listen ptcp:$port --fail-mode secure --log-level Warning "$@" > $RUN/ssw-idle.log 2>&1 &
+  local sp=$!; pids+=($sp)
+  for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+  printf "%-44s %8s%% of one core\n" "$label" "$(idle_cpu $sp)"
+  kill $sp; wait $sp 2>/dev/null
+}
+idle_ovs() {
+  export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
+  rm -f $RUN/conf.db
+  ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
+  ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir 2>/dev/null
+  local V="ovs-vsctl --db=unix:$RUN/db.sock"
+  $V --no-wait init
+  ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir 2>/dev/null
+  $V add-br br$TAG -- set bridge br$TAG datapath_type=netdev protocols=OpenFlow10 fail-mode=secure \
+    -- add-port br$TAG idl1${TAG}h -- add-port br$TAG idl2${TAG}h \
+    -- add-port br$TAG idl3${TAG}h -- set interface idl3${TAG}h type=afxdp -- add-port br$TAG idl4${TAG}h -- set interface idl4${TAG}h type=afxdp
+  printf "%-44s %8s%% of one core\n" "Open vSwitch user space (2 default, 2 afxdp)" "$(idle_cpu $(cat $RUN/ovs-vswitchd.pid))"
+  ovs_down
+}
+idle_rows() {
+  idle_topology
+  echo
+  echo "idle CPU: 2 afpacket + 2 afxdp ports on idle veths, utime+stime over $IDLE_SECS s after ${IDLE_SETTLE:-20} s (/proc/PID/stat)"
+  idle_ssw "Softswitch, 1 thread"
+  idle_ssw "Softswitch, 2 threads" --threads 2
+  [ "${OVS:-1}" = 1 ] && idle_ovs
+  ip netns del $NI 2>/dev/null
+}
+
+trap 'lat_cleanup; ip netns del $NI 2>/dev/null; cleanup' EXIT
 topology
 frames
 flows_file
@@ -304,7 +361,11 @@ printf "%-34s %-13s %12s %12s %8s\n" "switch / backend" "load" "offered pps" "de
 want() { [ "$ROWS" = all ] || [[ ",$ROWS," == *",$1,"* ]]; }
 ovs() { [ "${OVS:-1}" = 1 ] && run_ovs "$@"; }   # OVS=0: Softswitch rows only
 for round in $(seq $REPEAT); do
-  [[ ",$ROWS," == *",scaling,"* ]] && { SSW_THREADS=1 run_ssw afpacket 0 " 1 thread, $FLOWS flows"; SSW_THREADS=2 run_ssw afpacket 0 " 2 threads, $FLOWS flows"; }
+  if [[ ",$ROWS," == *",scaling,"* ]]; then
+    for be in afpacket afxdp; do
+      SSW_THREADS=1 run_ssw $be 0 " 1 thread, $FLOWS flows"; SSW_THREADS=2 run_ssw $be 0 " 2 threads, $FLOWS flows"
+    done
+  fi
   want afpacket && { run_ssw afpacket 0; ovs default 0; }
   want afxdp && { run_ssw afxdp 0; ovs afxdp 0; }
   want churn && { run_ssw afpacket 1; ovs default 1; }
@@ -322,4 +383,6 @@ for label, v in rows.items():
     print("%-34s %-13d %12d %s" % (label, len(v), statistics.median(v), " ".join(map(str, v))))
 PY
 fi
-want latency && lat_rows
+if want latency; then lat_rows; fi
+if want idle; then idle_rows; fi
+exit 0

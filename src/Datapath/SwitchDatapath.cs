@@ -77,7 +77,11 @@ public sealed class DatapathOptions
     public double PacketInBurst { get; set; } = 2_000;
     /// <summary>ENQUEUE queues per port (queue ids 0..N-1).</summary>
     public int QueuesPerPort { get; set; } = 8;
+    /// <summary>How often maintenance runs while some flow has a timeout (expiry is at most this late).</summary>
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>How often maintenance runs while no flow has a timeout (links, MAC aging, offload counters): an idle
+    /// switch wakes seldom. A flow added with a timeout is first seen at most this late, well within its first second.</summary>
+    public TimeSpan IdleMaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>
     /// How long a forwarding thread keeps polling after its last packet before it blocks in the kernel on its
     /// ports (microseconds; 0 blocks as soon as a poll round finds nothing).
@@ -102,13 +106,16 @@ public sealed class DatapathOptions
 /// <see cref="IDatapathEvents"/> (an immutable array, replaced under a lock, read without one). The datapath knows no
 /// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
 /// Threads: with N threads each port is asked for N receivers (<see cref="IPort.OpenReceivers"/>); a port that splits
-/// (AF_PACKET fanout by flow hash) is polled by every thread, one receiver each, so one flow stays on one thread (its
-/// packet order and packet-in order hold); a port that does not is polled by one thread, dealt round-robin.
+/// (AF_PACKET fanout by flow hash, AF_XDP one receiver per RX queue) has receiver i polled by thread i mod N, so one
+/// flow stays on one thread (its packet order and packet-in order hold); a port that does not is polled by one
+/// thread, dealt round-robin.
 /// Idle threads: a thread that found nothing for <see cref="DatapathOptions.BusyPollMicros"/> blocks in epoll on its
 /// ports' wait descriptors and its control eventfd (<see cref="PortWaiter"/>); port changes and Stop wake it. Frames
 /// that arrive meanwhile wake it through their descriptor (level-triggered: none is lost between the last empty poll
 /// and the wait). No fixed sleep remains on the forwarding path; a blocked thread still wakes once a second so ports
-/// can refresh kernel drop counters from Receive.
+/// can refresh kernel drop counters from Receive. Only a round that found frames opens the busy-poll window, so a
+/// wake-up that finds nothing costs one poll round. An idle switch wakes a few times a second in all: maintenance
+/// runs every <see cref="DatapathOptions.MaintenanceInterval"/> while some flow has a timeout, else once a second.
 /// </remarks>
 public sealed class SwitchDatapath : IDisposable
 {
@@ -373,8 +380,10 @@ public sealed class SwitchDatapath : IDisposable
             if (start - lastWork < busyTicks) continue;
             if (!PrepareWait(ports)) continue;
             if (!_running) break;
+            // No busy-poll window after a wake-up by itself: the next round polls once, and only frames it finds
+            // (got > 0) open the window again, so stray wake-ups (a timeout, a readable socket with nothing for us)
+            // cost one poll round, not BusyPollMicros of spinning.
             waiter.Wait(ports, Options.IdleWakeMs);
-            lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
         }
     }
 
@@ -392,7 +401,7 @@ public sealed class SwitchDatapath : IDisposable
         long lastAge = 0;
         while (_running)
         {
-            Thread.Sleep(Options.MaintenanceInterval);
+            Thread.Sleep(AnyTimedFlow() ? Options.MaintenanceInterval : Options.IdleMaintenanceInterval);
             try
             {
                 RunMaintenance(ref lastAge);
@@ -408,6 +417,13 @@ public sealed class SwitchDatapath : IDisposable
                 foreach (var l in _listeners) l.OnMaintenanceError(e);
             }
         }
+    }
+
+    private bool AnyTimedFlow()
+    {
+        foreach (var t in Pipeline.Tables)
+            if (t.TimerTracked > 0) return true;
+        return false;
     }
 
     /// <summary>Maintenance steps that threw (each reported through <see cref="IDatapathEvents.OnMaintenanceError"/>).</summary>

@@ -29,7 +29,6 @@ internal sealed class OfEventRelay : IDatapathEvents, IDisposable
     private Thread? _pump;
 
     /// <summary>How long the pump sleeps without a signal before it looks at the rings again.</summary>
-    private const int PumpWaitMs = 100;
 
     public OfEventRelay(SwitchDatapath dp, OfConnectionManager connections, ILogger log)
     {
@@ -51,8 +50,12 @@ internal sealed class OfEventRelay : IDatapathEvents, IDisposable
         UpcallHandler handler = _connections.SendPacketIn;
         while (!_cts.IsCancellationRequested)
         {
-            _dp.UpcallSignal.Wait(PumpWaitMs);
-            _dp.DrainUpcalls(handler);
+            // DrainUpcalls resets the signal, then drains (a bounded number per ring): drain until a round finds
+            // nothing, then sleep. Forwarders set the signal after each packet for the controller (fenced against
+            // that Reset), so an idle pump sleeps until one arrives or the relay stops.
+            if (_dp.DrainUpcalls(handler) > 0) continue;
+            try { _dp.UpcallSignal.Wait(Timeout.Infinite, _cts.Token); }
+            catch (OperationCanceledException) { return; }
         }
     }
 

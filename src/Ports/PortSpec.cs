@@ -27,11 +27,14 @@ public enum PortKind
 /// </summary>
 public sealed record PortSpecEntry(PortKind Kind, string Name, int Count, ushort FirstPortNo)
 {
-    /// <summary>The canonical spelling (afpacket:eth0, mem:4, ...).</summary>
+    /// <summary>afxdp only: the one RX queue to serve (<c>afxdp:eth0:queue=1</c>); null serves every queue.</summary>
+    public int? Queue { get; init; }
+
+    /// <summary>The canonical spelling (afpacket:eth0, afxdp:eth0:queue=1, mem:4, ...).</summary>
     public override string ToString() => Kind switch
     {
         PortKind.Memory => $"mem:{Count}",
-        _ => $"{PortSpec.Prefix(Kind)}:{Name}",
+        _ => $"{PortSpec.Prefix(Kind)}:{Name}" + (Queue is { } q ? $":queue={q}" : ""),
     };
 }
 
@@ -58,7 +61,8 @@ public sealed record PortFactoryOptions
 /// </summary>
 /// <remarks>
 /// Grammar: a comma-separated list of items, each one of
-/// <c>afpacket:IF</c>, <c>IF</c> (same as afpacket:IF), <c>afxdp:IF</c>, <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
+/// <c>afpacket:IF</c>, <c>IF</c> (same as afpacket:IF), <c>afxdp:IF</c> (every RX queue, one socket each) or
+/// <c>afxdp:IF:queue=K</c> (RX queue K only), <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
 /// (N in-memory ports), optionally preceded by an OpenFlow port number and '=' (<c>3=afpacket:eth3</c>, the way OVS
 /// has ofport_request). Prefixes are case-insensitive; spaces around items are ignored. An interface may appear once.
 /// An item without a number takes the one after the previous item's last port (the first item takes 1); mem:N takes
@@ -107,7 +111,8 @@ public static class PortSpec
                 return false;
             }
             int eq = item.IndexOf('=');
-            if (eq >= 0)
+            int firstColon = item.IndexOf(':');
+            if (eq >= 0 && (firstColon < 0 || eq < firstColon))
             {
                 string number = item[..eq].Trim();
                 if (!int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out int requested) || requested is < 1 or > MaxPorts)
@@ -141,6 +146,26 @@ public static class PortSpec
                         error = $"--ports item '{item}': unknown port type '{prefix}' (use afpacket:, afxdp:, pcap:, tap:, mem:, or a bare interface name).";
                         return false;
                 }
+            }
+
+            int? queue = null;
+            int optColon = arg.IndexOf(':');
+            if (optColon >= 0 && kind != PortKind.Memory)
+            {
+                string opt = arg[(optColon + 1)..].Trim();
+                arg = arg[..optColon].Trim();
+                if (kind != PortKind.AfXdp)
+                {
+                    error = $"--ports item '{item}': options after the interface name are for afxdp only (afxdp:IF:queue=K).";
+                    return false;
+                }
+                if (!opt.StartsWith("queue=", StringComparison.OrdinalIgnoreCase)
+                    || !int.TryParse(opt.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k > 4095)
+                {
+                    error = $"--ports item '{item}': unknown afxdp option '{opt}' (the one option is queue=K, an RX queue number from 0).";
+                    return false;
+                }
+                queue = k;
             }
 
             int count = 1;
@@ -180,7 +205,7 @@ public static class PortSpec
                     return false;
                 }
             }
-            list.Add(new PortSpecEntry(kind, arg, count, (ushort)next));
+            list.Add(new PortSpecEntry(kind, arg, count, (ushort)next) { Queue = queue });
             next += count;
         }
         entries = list;
@@ -241,7 +266,11 @@ public static class PortSpec
             case PortKind.AfPacket:
                 return new AfPacketPort(e.Name, (o.AfPacket ?? new AfPacketOptions()) with { Logger = o.AfPacket?.Logger ?? Log("Softswitch.Ports.AfPacket") }) { PortNo = no };
             case PortKind.AfXdp:
-                return new AfXdpPort(e.Name, (o.AfXdp ?? new AfXdpOptions()) with { Logger = o.AfXdp?.Logger ?? Log("Softswitch.Ports.AfXdp") }) { PortNo = no };
+                return new AfXdpPort(e.Name, (o.AfXdp ?? new AfXdpOptions()) with
+                {
+                    Logger = o.AfXdp?.Logger ?? Log("Softswitch.Ports.AfXdp"),
+                    QueueId = e.Queue ?? o.AfXdp?.QueueId,
+                }) { PortNo = no };
             case PortKind.Pcap:
                 return new PcapPort(e.Name, (o.Pcap ?? new PcapOptions()) with { Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap") }) { PortNo = no };
             case PortKind.Tap:

@@ -4,13 +4,13 @@ using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch;
 
-/// <summary>Logs each port's link going down or coming up (checked twice a second; a timer thread, no datapath locks).</summary>
+/// <summary>Logs each port's link going down or coming up (checked once a second on a thread of its own, no datapath locks).</summary>
 internal sealed class LinkWatcher : IDisposable
 {
     private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
     private readonly Dictionary<PortSlot, bool> _last = new();
-    private readonly Timer _timer;
+    private readonly PeriodicThread _timer;
     private readonly Lock _lock = new();
 
     public LinkWatcher(SwitchDatapath dp, ILogger log, TimeSpan? period = null)
@@ -18,8 +18,7 @@ internal sealed class LinkWatcher : IDisposable
         _dp = dp;
         _log = log;
         foreach (var p in dp.Ports.List) _last[p] = p.Port.LinkUp;
-        var every = period ?? TimeSpan.FromMilliseconds(500);
-        _timer = new Timer(_ => Check(), null, every, every);
+        _timer = new PeriodicThread("link-watch", period ?? TimeSpan.FromSeconds(1), Check);
     }
 
     public void Check()

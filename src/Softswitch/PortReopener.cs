@@ -12,12 +12,12 @@ namespace Softswitch;
 /// interface of the same name is opened as the same OpenFlow port number (PORT_STATUS ADD), each with a log line.
 /// </summary>
 /// <remarks>
-/// Design: one timer thread checks /sys/class/net/NAME/ifindex of every interface-backed port once a second; an
+/// Design: one thread of its own (<see cref="PeriodicThread"/>) checks /sys/class/net/NAME/ifindex of every interface-backed port once a second; an
 /// interface that is missing, or has a new ifindex, is a port to remove; a missing port whose interface exists is
 /// opened again from its spec. A removed port is disposed only after a grace period, so forwarding threads that
 /// took it from the previous port table finish with it first. Flows keep naming the port number; while it is
 /// gone, their output to it is dropped and counted (no-such-port). Tap ports are not watched (the switch creates
-/// them). Thread safety: the timer thread alone touches its state; the datapath's port calls are thread-safe.
+/// them). Thread safety: that thread alone touches its state; the datapath's port calls are thread-safe.
 /// </remarks>
 internal sealed class PortReopener : IDisposable
 {
@@ -33,7 +33,7 @@ internal sealed class PortReopener : IDisposable
     private readonly PortFactoryOptions _options;
     private readonly ILogger _log;
     private readonly List<Watched> _watched = new();
-    private readonly Timer _timer;
+    private readonly PeriodicThread _timer;
     private int _busy;
 
     public PortReopener(SwitchDatapath dp, IEnumerable<OpenedPort> opened, PortFactoryOptions options, ILogger log, TimeSpan period)
@@ -44,7 +44,7 @@ internal sealed class PortReopener : IDisposable
         foreach (var o in opened)
             if (o.Spec.Kind is PortKind.AfPacket or PortKind.AfXdp or PortKind.Pcap)
                 _watched.Add(new Watched(o.Spec, o.PortNo, IfIndex(o.Spec.Name)));
-        _timer = new Timer(_ => Check(), null, period, period);
+        _timer = new PeriodicThread("port-reopen", period, Check);
     }
 
     /// <summary>The interface's current ifindex, or 0 when there is none of that name.</summary>

@@ -40,7 +40,25 @@ public sealed class PortSpecTests
         ], e);
     }
 
+    [Fact]
+    public void Parse_AfXdpQueueOption_ServesOneQueue_AndRoundTrips()
+    {
+        var e = PortSpec.Parse("afxdp:eth1:queue=3, 5=afxdp:eth2 ,afxdp:eth3:QUEUE=0");
+        Assert.Equal(3, e[0].Queue);
+        Assert.Equal(("eth1", (ushort)1), (e[0].Name, e[0].FirstPortNo));
+        Assert.Null(e[1].Queue);
+        Assert.Equal((ushort)5, e[1].FirstPortNo);
+        Assert.Equal(0, e[2].Queue);
+        Assert.Equal("afxdp:eth1:queue=3,afxdp:eth2,afxdp:eth3:queue=0", string.Join(',', e));
+        Assert.Equal(e, PortSpec.Parse(string.Join(',', e.Select(x => $"{x.FirstPortNo}={x}"))));
+    }
+
     [Theory]
+    [InlineData("afpacket:eth0:queue=1", "for afxdp only")]
+    [InlineData("afxdp:eth0:queue=x", "unknown afxdp option 'queue=x'")]
+    [InlineData("afxdp:eth0:queue=-1", "unknown afxdp option")]
+    [InlineData("afxdp:eth0:mode=native", "the one option is queue=K")]
+    [InlineData("afxdp:eth0:queue=1,afxdp:eth0:queue=2", "listed twice")]
     [InlineData("", "empty")]
     [InlineData("eth0,,eth1", "empty item")]
     [InlineData("eth0,", "empty item")]

@@ -28,14 +28,24 @@ public sealed class Netns : IDisposable
     }
 
     /// <summary>A fresh namespace and veth pair; <paramref name="kernelOffloads"/> leaves the veths' default offloads
-    /// (tx checksum, TSO, GSO, GRO) on, as a user's machine has them.</summary>
-    public static Netns Create(bool kernelOffloads = false)
+    /// (tx checksum, TSO, GSO, GRO) on, as a user's machine has them; <paramref name="queues"/> gives both veth ends that
+    /// many RX and TX queues (a sender's flows are spread over them by hash).</summary>
+    public static Netns Create(bool kernelOffloads = false, int queues = 1)
     {
         var ns = new Netns(Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant());
         try
         {
             Sh.Check("ip", "netns", "add", ns.Name);
-            Sh.Check("ip", "link", "add", ns.HostIf, "type", "veth", "peer", "name", ns.NsIf);
+            if (queues == 1)
+            {
+                Sh.Check("ip", "link", "add", ns.HostIf, "type", "veth", "peer", "name", ns.NsIf);
+            }
+            else
+            {
+                string q = queues.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                Sh.Check("ip", "link", "add", ns.HostIf, "numtxqueues", q, "numrxqueues", q, "type", "veth",
+                    "peer", "name", ns.NsIf, "numtxqueues", q, "numrxqueues", q);
+            }
             Sh.Check("ip", "link", "set", ns.NsIf, "netns", ns.Name);
             Sh.Run("sysctl", "-qw", $"net.ipv6.conf.{ns.HostIf}.disable_ipv6=1");
             ns.Exec("sysctl", "-qw", $"net.ipv6.conf.{ns.NsIf}.disable_ipv6=1");
@@ -77,11 +87,14 @@ public sealed class Netns : IDisposable
         }
     }
 
-    /// <summary>Sends frames out of the namespace end (AF_PACKET raw socket in the namespace).</summary>
-    public void SendFrames(IEnumerable<byte[]> frames, string? ifname = null)
+    /// <summary>Sends frames out of the namespace end (AF_PACKET raw socket in the namespace), from CPU
+    /// <paramref name="cpu"/> when given (taskset).</summary>
+    public void SendFrames(IEnumerable<byte[]> frames, string? ifname = null, int? cpu = null)
     {
         string input = string.Join('\n', frames.Select(Convert.ToHexString)) + "\n";
-        var r = Sh.Run("ip", ["netns", "exec", Name, NsTool.Python, NsTool.Path, "send", ifname ?? NsIf], 20_000, input);
+        string[] tool = [NsTool.Python, NsTool.Path, "send", ifname ?? NsIf];
+        if (cpu is { } c) tool = ["taskset", "-c", c.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tool];
+        var r = Sh.Run("ip", ["netns", "exec", Name, .. tool], 20_000, input);
         if (!r.Ok) throw new InvalidOperationException($"nstool send failed: {r.Stderr}");
     }
 

@@ -122,7 +122,8 @@ public interface IPort : IDisposable
 
     /// <summary>
     /// Splits receiving across <paramref name="count"/> forwarding threads: receivers (this port first) that together
-    /// receive each frame once, all frames of a flow through the same one. Only Receive, WaitFd and PrepareWait of the
+    /// receive each frame once, all frames of a flow through the same one; receiver i goes to thread i mod
+    /// <paramref name="count"/> (one per AF_XDP queue may be more or fewer than the threads). Only Receive, WaitFd and PrepareWait of the
     /// others are used (sending stays with this port), from their own threads; they count into this port's counters
     /// and the datapath disposes them. The default cannot split: just this port.
     /// </summary>

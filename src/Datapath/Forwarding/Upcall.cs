@@ -92,6 +92,9 @@ public sealed class UpcallRing
         _reason[i] = (byte)reason;
         _maxLen[i] = maxLen;
         Volatile.Write(ref _head, head + 1);
+        // Full fence: the consumer resets the signal and then reads _head; without it the IsSet load could pass the
+        // _head store and both sides miss each other (the consumer then sleeps until its wait times out).
+        Interlocked.MemoryBarrier();
         if (!_signal.IsSet) _signal.Set();
         return null;
     }

@@ -27,8 +27,9 @@ public readonly record struct XdpSocketStatistics(ulong RxDropped, ulong RxInval
 public sealed record AfXdpOptions
 {
     public XdpAttachMode Mode { get; init; } = XdpAttachMode.Auto;
-    /// <summary>UMEM frames for receive (a power of two; the fill and RX rings have this size). 8192 holds about 6 ms
-    /// of traffic at 1.3 Mpps, enough to ride out a descheduled forwarding thread on a busy machine.</summary>
+    /// <summary>UMEM frames for receive per queue (a power of two; the fill and RX rings have this size). 8192 holds
+    /// about 6 ms of traffic at 1.3 Mpps, enough to ride out a descheduled forwarding thread on a busy machine. Each
+    /// queue's UMEM takes (RxFrames + TxFrames) x FrameSize bytes (19 MiB by default).</summary>
     public int RxFrames { get; init; } = 8192;
     /// <summary>UMEM frames for transmit (a power of two; the TX and completion rings have this size).</summary>
     public int TxFrames { get; init; } = 1024;
@@ -36,7 +37,8 @@ public sealed record AfXdpOptions
     /// 2048 takes frames up to 1792 B (a 1500-byte MTU with a VLAN tag); larger frames are dropped by the kernel and
     /// counted in RxDropped. Packet buffers hold 2048 B anyway.</summary>
     public int FrameSize { get; init; } = 2048;
-    public int QueueId { get; init; }
+    /// <summary>The one RX queue to serve; null (the default) serves every RX queue of the interface, one socket each.</summary>
+    public int? QueueId { get; init; }
     /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0, the default: never waits; the
     /// forwarding thread blocks on <see cref="AfXdpPort.WaitFd"/> instead).</summary>
     public int IdleWaitMs { get; init; }
@@ -44,65 +46,49 @@ public sealed record AfXdpOptions
 }
 
 /// <summary>
-/// A port through an AF_XDP socket in copy mode (XDP_COPY): our own XDP program redirects the interface's frames into
-/// the socket's UMEM, and we copy them into pool buffers; transmit copies frames into UMEM and kicks the kernel.
+/// A port through AF_XDP sockets in copy mode (XDP_COPY), one per RX queue of the interface (or the one queue
+/// <see cref="AfXdpOptions.QueueId"/> names): our own XDP program redirects each queue's frames into its socket's
+/// UMEM, and we copy them into pool buffers; transmit copies frames into a UMEM and kicks the kernel.
 /// </summary>
 /// <remarks>
-/// Setup (all raw syscalls, no libxdp): an anonymous mmap as UMEM (XDP_UMEM_REG), fill/completion/RX/TX rings sized by
-/// setsockopt and mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_COPY |
-/// XDP_USE_NEED_WAKEUP, then an XSKMAP holding our socket at the queue index and the redirect program
-/// (<see cref="Bpf"/>), attached through a BPF link: native mode first, generic (skb) mode if the driver refuses.
-/// The link dies with its fd, so a crashed switch leaves no XDP program behind.
-/// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
-/// free stack, go out through the TX ring and come back through the completion ring.
-/// Receive: peek the RX ring, allocate that many pool buffers (at most the burst), copy, return the UMEM frames to the
-/// fill ring. An empty ring folds the kernel's drop counters into RxDropped once a second. An idle forwarding thread
-/// blocks in epoll on the socket (<see cref="WaitFd"/>: readable while the RX ring holds descriptors); the kernel's
-/// poll also serves the need_wakeup protocol (it drives copy-mode transmit and refills), and Receive kicks the kernel
-/// with recvfrom when the fill ring asks for a wakeup.
-/// Transmit (under a lock: the TX ring has one producer): reclaim completions, copy up to 32 frames into free UMEM
-/// frames, publish them, and sendto() (copy mode transmits inside that call, 32 descriptors per call).
-/// Only the bound queue is served; on a multi-queue NIC set `ethtool -L IF combined 1` or steer traffic to it.
+/// Setup: one <see cref="XskSocket"/> per served queue (each with its own UMEM and rings), then one XSKMAP holding
+/// every socket at its queue index and the redirect program (<see cref="Bpf"/>), attached through a BPF link: native
+/// mode first, generic (skb) mode if the driver refuses. The link dies with its fd, so a crashed switch leaves no XDP
+/// program behind. Frames of queues without a socket go to the kernel stack.
+/// Receive: the port itself polls every socket (from one thread, round-robin over the sockets so none starves; an
+/// epoll set over the sockets is its <see cref="WaitFd"/>) until the datapath splits it with
+/// <see cref="OpenReceivers"/>: then each socket has its own receiver (this port keeps the first), dealt round-robin to
+/// the forwarding threads as AF_PACKET fanout receivers are, so each thread owns a share of the queues. A socket's fd
+/// polls readable while its RX ring holds descriptors; the kernel's poll also serves the need_wakeup protocol, and
+/// Receive kicks the kernel with recvfrom when the fill ring asks for a wakeup.
+/// Transmit: the thread that receives from a socket owns its TX ring (it claims it on its first receive), so a
+/// forwarding thread transmits on its own queue with no lock. A thread that owns no socket of this port (the
+/// packet-out path, a forwarding thread with no queue here because the interface has fewer queues than threads)
+/// sends through a plain packet socket on the interface instead (sendmmsg; the kernel serialises), counted in
+/// <see cref="TxViaPacketSocket"/>.
 /// Kernel offloads: AF_XDP carries no checksum or GSO metadata, so frames a local sender left to "hardware" cannot be
 /// completed here; the port says so once at open, with the fix (turn the sender's offloads off, or use AF_PACKET).
-/// Frames are seen before the kernel's VLAN untagging, so tags arrive in place.
-/// Thread safety: Receive from one thread at a time; Send from any number of threads.
+/// Frames larger than a UMEM frame are dropped (by the kernel: XDP_STATISTICS rx_dropped, or here: RxOversize),
+/// counted in RxDropped. Frames are seen before the kernel's VLAN untagging, so tags arrive in place.
+/// Thread safety: Receive/PrepareWait of the port and of each receiver from one thread at a time; Send from any
+/// number of threads; Dispose after the datapath stopped using the port (the host waits a grace period).
 /// </remarks>
 [SkipLocalsInit]
 public sealed unsafe class AfXdpPort : IPort
 {
-    private const int XDP_MMAP_OFFSETS = 1;
-    private const int XDP_RX_RING = 2;
-    private const int XDP_TX_RING = 3;
-    private const int XDP_UMEM_REG = 4;
-    private const int XDP_UMEM_FILL_RING = 5;
-    private const int XDP_UMEM_COMPLETION_RING = 6;
-    private const int XDP_STATISTICS = 7;
-    private const ushort XDP_COPY = 1 << 1;
-    private const ushort XDP_USE_NEED_WAKEUP = 1 << 3;
-    private const long XDP_PGOFF_RX_RING = 0;
-    private const long XDP_PGOFF_TX_RING = 0x80000000;
-    private const long XDP_UMEM_PGOFF_FILL_RING = 0x100000000;
-    private const long XDP_UMEM_PGOFF_COMPLETION_RING = 0x180000000;
-    private const int TxBatch = 32; // the kernel's copy-mode transmit budget per sendto
+    private const int MaxSendBatch = 64;
 
     private readonly NetInterface _if;
     private readonly AfXdpOptions _opt;
     private readonly PortCounters _counters = new();
-    private readonly Lock _txLock = new();
-    private int _fd = -1, _mapFd = -1, _progFd = -1, _linkFd = -1;
-    private byte* _umem;
-    private nuint _umemSize;
-    private readonly int _frameSize;
-    private readonly ulong _frameMask;
-    private XskRing _rx, _tx, _fill, _comp;
-    private readonly ulong[] _txFree;
-    private int _txFreeCount;
-    private long _nextStatsTick;
-    private ulong _lastKernelDrops;
-    private long _rxTooBig;
-    private long _rxNoBuffers;
-    private long _txKickErrors;
+    private readonly XskSocket[] _sockets;
+    private volatile XskSocket[] _served;      // what this port's own Receive polls: all sockets, or the first once split
+    private int _next;                         // round-robin start among _served
+    private int _epollFd = -1;                 // over _served when it holds more than one socket
+    private int _mapFd = -1, _progFd = -1, _linkFd = -1;
+    private int _packetFd = -1;                // transmit for threads that own no TX ring here
+    private long _txViaPacketSocket;
+    private volatile bool _disposed;
 
     public PortInfo Info { get; }
     public PortCounters Counters => _counters;
@@ -111,42 +97,35 @@ public sealed unsafe class AfXdpPort : IPort
     public NetInterface Interface => _if;
     /// <summary>The XDP mode the redirect program got attached in (Native or Generic).</summary>
     public XdpAttachMode AttachedMode { get; }
-    public long RxTooBig => Volatile.Read(ref _rxTooBig);
-    public long RxNoBuffers => Volatile.Read(ref _rxNoBuffers);
-    public long TxKickErrors => Volatile.Read(ref _txKickErrors);
-    public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
-
-    public bool PrepareWait()
-    {
-        if (_fd < 0) return true;
-        if (!_tx.Drained) Idle();   // frames a busy device refused: push them out before sleeping
-        return _rx.Available == 0;
-    }
+    /// <summary>The RX queues served, one AF_XDP socket each.</summary>
+    public IReadOnlyList<int> Queues { get; }
+    public long RxTooBig => Sum(static s => Volatile.Read(ref s.RxTooBigCount));
+    public long RxNoBuffers => Sum(static s => Volatile.Read(ref s.RxNoBuffersCount));
+    public long TxKickErrors => Sum(static s => Volatile.Read(ref s.TxKickErrorCount));
+    /// <summary>Frames sent through the packet socket by threads that own no TX ring of this port.</summary>
+    public long TxViaPacketSocket => Volatile.Read(ref _txViaPacketSocket);
+    /// <summary>Frames received per served queue (same order as <see cref="Queues"/>).</summary>
+    public long[] RxPacketsPerQueue => Array.ConvertAll(_sockets, static s => s.RxPackets);
 
     public AfXdpPort(string ifname, AfXdpOptions? options = null)
     {
         _opt = options ?? new AfXdpOptions();
         _if = NetInterface.Open(ifname);
-        _frameSize = _opt.FrameSize;
-        if (_frameSize is not (2048 or 4096) || !IsPow2(_opt.RxFrames) || !IsPow2(_opt.TxFrames))
+        if (_opt.FrameSize is not (2048 or 4096) || !IsPow2(_opt.RxFrames) || !IsPow2(_opt.TxFrames))
             throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: frame size must be 2048 or 4096 and frame counts powers of two.");
-        _frameMask = ~(ulong)(_frameSize - 1);
-        _txFree = new ulong[_opt.TxFrames];
+        int queueCount = _if.RxQueueCount;
+        if (_opt.QueueId is { } q && (q < 0 || q >= queueCount))
+            throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: queue={q} does not exist; the interface has {queueCount} RX queue(s) (0 to {queueCount - 1}).");
+        int[] queues = _opt.QueueId is { } one ? [one] : Enumerable.Range(0, queueCount).ToArray();
+        Queues = queues;
+        _sockets = new XskSocket[queues.Length];
+        _served = _sockets;
         try
         {
-            _fd = LibC.socket(LibC.AF_XDP, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
-            if (_fd < 0)
-            {
-                int e = LibC.LastErrno;
-                if (e == LibC.EAFNOSUPPORT)
-                    throw new PortOpenException(PortOpenError.Unsupported, ifname,
-                        $"afxdp:{ifname}: this kernel has no AF_XDP sockets (built without CONFIG_XDP_SOCKETS); use afpacket:{ifname}.", e);
-                throw PortOpenException.FromErrno(ifname, "Opening an AF_XDP socket", e, "CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF", "cap_net_raw,cap_net_admin,cap_bpf");
-            }
-            SetupUmem();
-            SetupRings();
-            Bind();
-            AttachedMode = AttachProgram();
+            for (int i = 0; i < queues.Length; i++) _sockets[i] = new XskSocket(_if, _opt, queues[i], _counters);
+            if (_sockets.Length > 1) _epollFd = EpollOver(_sockets);
+            _packetFd = OpenPacketSocket();
+            AttachedMode = AttachProgram(queueCount);
             Info = _if.ToPortInfo();
         }
         catch
@@ -154,123 +133,76 @@ public sealed unsafe class AfXdpPort : IPort
             Dispose();
             throw;
         }
-        int queues = _if.RxQueueCount;
-        if (queues > 1)
-            _opt.Logger?.LogWarning("{If}: {Queues} RX queues but AF_XDP serves queue {Queue} only; frames on other queues go to the kernel stack (ethtool -L {If} combined 1)",
-                ifname, queues, _opt.QueueId, ifname);
         // XDP sees frames before the kernel's checksum and GSO metadata could travel with them (no virtio-net header
         // here), so partial checksums and super-frames from local senders cannot be fixed: say so once, with the fix.
         _opt.Logger?.LogWarning("{If}: AF_XDP receives frames without the kernel's offload metadata: a local sender with tx checksum offload or TSO " +
             "(a veth peer's default) sends frames this port forwards with unfilled checksums or drops as too big. Turn them off on the sending side " +
             "(`ethtool -K PEER tx off tso off gso off`) or use afpacket:{If}, which completes checksums and segments in software.", ifname, ifname);
-        _opt.Logger?.LogInformation("{If}: AF_XDP port open, queue {Queue}, copy mode, XDP program attached in {Mode} mode",
-            ifname, _opt.QueueId, AttachedMode == XdpAttachMode.Native ? "native (driver)" : "generic (skb)");
+        _opt.Logger?.LogInformation("{If}: AF_XDP port open, {Queues}, copy mode, XDP program attached in {Mode} mode",
+            ifname, queues.Length == 1 ? $"queue {queues[0]}" + (queueCount > 1 ? $" of {queueCount} (frames on the others go to the kernel stack)" : "")
+                : $"queues 0-{queues.Length - 1}, one socket each",
+            AttachedMode == XdpAttachMode.Native ? "native (driver)" : "generic (skb)");
     }
 
     private static bool IsPow2(int v) => v > 0 && (v & (v - 1)) == 0;
 
-    private void SetupUmem()
+    private long Sum(Func<XskSocket, long> read)
     {
-        int frames = _opt.RxFrames + _opt.TxFrames;
-        _umemSize = (nuint)frames * (nuint)_frameSize;
-        nint m = LibC.mmap(null, _umemSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_POPULATE, -1, 0);
-        if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, "Allocating the AF_XDP UMEM", LibC.LastErrno);
-        _umem = (byte*)m;
-
-        // struct xdp_umem_reg { u64 addr; u64 len; u32 chunk_size; u32 headroom; u32 flags; u32 tx_metadata_len; }
-        byte* reg = stackalloc byte[32];
-        new Span<byte>(reg, 32).Clear();
-        *(ulong*)reg = (ulong)_umem;
-        *(ulong*)(reg + 8) = _umemSize;
-        *(uint*)(reg + 16) = (uint)_frameSize;
-        if (LibC.setsockopt(_fd, LibC.SOL_XDP, XDP_UMEM_REG, reg, 32) != 0)
-            throw PortOpenException.FromErrno(_if.Name, "Registering the AF_XDP UMEM (XDP_UMEM_REG)", LibC.LastErrno);
+        long n = 0;
+        foreach (var s in _sockets) if (s is not null) n += read(s);
+        return n;
     }
 
-    private void SetupRings()
+    private int EpollOver(XskSocket[] sockets)
     {
-        SetRingSize(XDP_UMEM_FILL_RING, _opt.RxFrames, "fill");
-        SetRingSize(XDP_UMEM_COMPLETION_RING, _opt.TxFrames, "completion");
-        SetRingSize(XDP_RX_RING, _opt.RxFrames, "RX");
-        SetRingSize(XDP_TX_RING, _opt.TxFrames, "TX");
-
-        // struct xdp_mmap_offsets { struct xdp_ring_offset rx, tx, fr, cr; } with { u64 producer, consumer, desc, flags; }
-        ulong* off = stackalloc ulong[16];
-        new Span<ulong>(off, 16).Clear();
-        uint len = 128;
-        if (LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_MMAP_OFFSETS, off, &len) != 0)
-            throw PortOpenException.FromErrno(_if.Name, "Reading AF_XDP ring offsets (XDP_MMAP_OFFSETS)", LibC.LastErrno);
-        if (len != 128)
-            throw new PortOpenException(PortOpenError.Unsupported, _if.Name, $"afxdp:{_if.Name}: kernel too old (AF_XDP rings without flags, Linux < 5.4).");
-
-        _rx = MapRing(off + 0, _opt.RxFrames, sizeof(XdpDesc), XDP_PGOFF_RX_RING, "RX");
-        _tx = MapRing(off + 4, _opt.TxFrames, sizeof(XdpDesc), XDP_PGOFF_TX_RING, "TX");
-        _fill = MapRing(off + 8, _opt.RxFrames, sizeof(ulong), XDP_UMEM_PGOFF_FILL_RING, "fill");
-        _comp = MapRing(off + 12, _opt.TxFrames, sizeof(ulong), XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
-
-        // All RX frames start in the fill ring; all TX frames on the free stack.
-        for (uint i = 0; i < (uint)_opt.RxFrames; i++) _fill.Addr(_fill.Local + i) = (ulong)i * (ulong)_frameSize;
-        _fill.Submit((uint)_opt.RxFrames);
-        for (int i = 0; i < _opt.TxFrames; i++) _txFree[i] = (ulong)(_opt.RxFrames + i) * (ulong)_frameSize;
-        _txFreeCount = _opt.TxFrames;
-    }
-
-    private void SetRingSize(int opt, int entries, string what)
-    {
-        if (LibC.setsockopt(_fd, LibC.SOL_XDP, opt, &entries, 4) != 0)
-            throw PortOpenException.FromErrno(_if.Name, $"Sizing the AF_XDP {what} ring", LibC.LastErrno);
-    }
-
-    private XskRing MapRing(ulong* off, int entries, int descSize, long pgoff, string what)
-    {
-        nuint size = (nuint)(off[2] + (ulong)(entries * descSize));
-        nint m = LibC.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, pgoff);
-        if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, $"Mapping the AF_XDP {what} ring", LibC.LastErrno);
-        byte* b = (byte*)m;
-        var r = new XskRing
+        int ep = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
+        if (ep < 0) throw PortOpenException.FromErrno(_if.Name, "Creating an epoll set over the AF_XDP sockets", LibC.LastErrno);
+        foreach (var s in sockets)
         {
-            Producer = (uint*)(b + off[0]),
-            Consumer = (uint*)(b + off[1]),
-            Ring = b + off[2],
-            Flags = (uint*)(b + off[3]),
-            Mask = (uint)entries - 1,
-            Size = (uint)entries,
-            Map = b,
-            MapSize = size,
-        };
-        r.Local = pgoff is XDP_PGOFF_TX_RING or XDP_UMEM_PGOFF_FILL_RING ? *r.Producer : *r.Consumer;
-        return r;
+            LibC.EpollEvent ev;
+            ev.Events = LibC.EPOLLIN;
+            ev.Data = (ulong)s.Fd;
+            if (LibC.epoll_ctl(ep, LibC.EPOLL_CTL_ADD, s.Fd, &ev) != 0)
+            {
+                int e = LibC.LastErrno;
+                LibC.close(ep);
+                throw PortOpenException.FromErrno(_if.Name, "Adding an AF_XDP socket to the epoll set", e);
+            }
+        }
+        return ep;
     }
 
-    private void Bind()
+    /// <summary>A packet socket that only sends (protocol 0: it receives nothing), bypassing the qdisc as AF_XDP does.</summary>
+    private int OpenPacketSocket()
     {
-        // struct sockaddr_xdp { u16 family; u16 flags; u32 ifindex; u32 queue_id; u32 shared_umem_fd; }
-        byte* sa = stackalloc byte[16];
-        new Span<byte>(sa, 16).Clear();
-        *(ushort*)sa = LibC.AF_XDP;
-        *(ushort*)(sa + 2) = XDP_COPY | XDP_USE_NEED_WAKEUP;
-        *(uint*)(sa + 4) = (uint)_if.Index;
-        *(uint*)(sa + 8) = (uint)_opt.QueueId;
-        if (LibC.bind(_fd, sa, 16) != 0)
+        int fd = LibC.socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0) throw PortOpenException.FromErrno(_if.Name, "Opening the AF_PACKET socket for shared transmit", LibC.LastErrno);
+        byte* sll = stackalloc byte[20];
+        new Span<byte>(sll, 20).Clear();
+        *(ushort*)sll = LibC.AF_PACKET;
+        *(int*)(sll + 4) = _if.Index;
+        if (LibC.bind(fd, sll, 20) != 0)
         {
             int e = LibC.LastErrno;
-            if (e == LibC.EBUSY)
-                throw new PortOpenException(PortOpenError.Failed, _if.Name,
-                    $"afxdp:{_if.Name}: queue {_opt.QueueId} already has an AF_XDP socket (another afxdp port on this interface, or another AF_XDP program).", e);
-            if (e == LibC.EINVAL)
-                throw new PortOpenException(PortOpenError.Failed, _if.Name,
-                    $"afxdp:{_if.Name}: binding the AF_XDP socket to queue {_opt.QueueId} failed ({LibC.StrError(e)}); the interface has {_if.RxQueueCount} RX queue(s).", e);
-            throw PortOpenException.FromErrno(_if.Name, "Binding the AF_XDP socket", e);
+            LibC.close(fd);
+            throw PortOpenException.FromErrno(_if.Name, "Binding the AF_PACKET socket for shared transmit", e);
         }
+        int one = 1;
+        LibC.setsockopt(fd, LibC.SOL_PACKET, 20 /* PACKET_QDISC_BYPASS */, &one, 4);   // best effort
+        return fd;
     }
 
-    private XdpAttachMode AttachProgram()
+    private XdpAttachMode AttachProgram(int queueCount)
     {
-        int maxEntries = Math.Max(_opt.QueueId + 1, _if.RxQueueCount);
+        int maxEntries = queueCount;
+        foreach (var s in _sockets) maxEntries = Math.Max(maxEntries, s.QueueId + 1);
         _mapFd = Bpf.CreateXskMap(maxEntries);
         if (_mapFd < 0) throw BpfError("Creating the XSKMAP", -_mapFd);
-        int rc = Bpf.UpdateElem(_mapFd, (uint)_opt.QueueId, (uint)_fd);
-        if (rc < 0) throw BpfError("Registering the socket in the XSKMAP", -rc);
+        foreach (var s in _sockets)
+        {
+            int rc = Bpf.UpdateElem(_mapFd, (uint)s.QueueId, (uint)s.Fd);
+            if (rc < 0) throw BpfError($"Registering the socket of queue {s.QueueId} in the XSKMAP", -rc);
+        }
         _progFd = Bpf.LoadRedirectProgram(_mapFd, out string log);
         if (_progFd < 0)
         {
@@ -312,218 +244,183 @@ public sealed unsafe class AfXdpPort : IPort
         return new PortOpenException(PortOpenError.Failed, _if.Name, $"afxdp:{_if.Name}: {what} failed: {LibC.StrError(errno)} (errno {errno}).", errno);
     }
 
+    public int WaitFd
+    {
+        get
+        {
+            if (_disposed) return PortWait.Unavailable;
+            var served = _served;
+            return served.Length == 1 ? served[0].Fd : _epollFd;
+        }
+    }
+
+    public bool PrepareWait()
+    {
+        bool idle = true;
+        foreach (var s in _served)
+            if (!s.PrepareWait()) idle = false;
+        return idle;
+    }
+
     public int Receive(PacketPool pool, Span<int> pkts)
     {
-        if (_fd < 0 || pkts.IsEmpty) return 0;
-        uint avail = _rx.Available;
-        if (avail == 0)
-        {
-            Idle();
-            if (_opt.IdleWaitMs <= 0) return 0;
-            avail = _rx.Available;
-            if (avail == 0) return 0;
-        }
-        int want = (int)Math.Min(avail, (uint)pkts.Length);
-        int got = pool.Alloc(pkts[..want]);
-        if (got == 0)
-        {
-            _rxNoBuffers++;
-            return 0;
-        }
+        var served = _served;
+        int n = ReceiveFrom(served, pool, pkts);
+        if (n > 0 || _opt.IdleWaitMs <= 0 || _disposed) return n;
+        LibC.PollFd pfd;
+        pfd.Fd = served.Length == 1 ? served[0].Fd : _epollFd;
+        pfd.Events = LibC.POLLIN;
+        pfd.Revents = 0;
+        LibC.poll(&pfd, 1, _opt.IdleWaitMs);
+        return ReceiveFrom(served, pool, pkts);
+    }
 
+    private int ReceiveFrom(XskSocket[] served, PacketPool pool, Span<int> pkts)
+    {
+        if (served.Length == 1) return served[0].Receive(pool, pkts, PortNo);
         int n = 0;
-        long bytes = 0;
-        uint rxIdx = _rx.Local;
-        uint fillIdx = _fill.Local;
-        byte* umem = _umem;
-        for (int i = 0; i < got; i++)
+        int start = _next;
+        _next = start + 1 < served.Length ? start + 1 : 0;
+        for (int k = 0; k < served.Length && n < pkts.Length; k++)
         {
-            ref XdpDesc d = ref _rx.Desc(rxIdx + (uint)i);
-            ulong addr = d.Addr;
-            int len = (int)d.Len;
-            int p = pkts[n];
-            if ((uint)len <= (uint)(pool.Room(p)) && len <= ushort.MaxValue)
-            {
-                new ReadOnlySpan<byte>(umem + addr, len).CopyTo(new Span<byte>(pool.Slab, pool.FrameOffset(p), len));
-                pool.Length[p] = (ushort)len;
-                pool.InPort[p] = PortNo;
-                bytes += len;
-                n++;
-            }
-            else
-            {
-                _rxTooBig++;
-                _counters.RxDropped++;
-            }
-            _fill.Addr(fillIdx + (uint)i) = addr & _frameMask;
+            int i = start + k;
+            if (i >= served.Length) i -= served.Length;
+            n += served[i].Receive(pool, pkts[n..], PortNo);
         }
-        _rx.Release((uint)got);
-        _fill.Submit((uint)got);   // the fill ring holds every RX frame, so it always has room for these
-        if (_fill.NeedsWakeup) LibC.recvfrom(_fd, null, 0, LibC.MSG_DONTWAIT, null, null);
-        if (n < got) pool.Release(pkts.Slice(n, got - n));
-        _counters.RxPackets += n;
-        _counters.RxBytes += bytes;
         return n;
     }
 
     /// <summary>
-    /// The RX ring is empty: fold the kernel's drop counters in once a second, push out frames a busy device refused,
-    /// and, when this port has its thread to itself (<see cref="AfXdpOptions.IdleWaitMs"/> &gt; 0), wait in poll().
+    /// Gives each served queue its own receiver (this port keeps the first): the datapath deals them round-robin to its
+    /// <paramref name="count"/> forwarding threads, so each thread polls, and transmits on, a share of the queues.
+    /// One queue: just this port.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void Idle()
+    public IPort[] OpenReceivers(int count)
     {
-        long now = Environment.TickCount64;
-        if (now >= _nextStatsTick)
-        {
-            _nextStatsTick = now + 1000;
-            RefreshStatistics();
-        }
-        // Frames a busy device refused (NETDEV_TX_BUSY) stay in the TX ring; push them out while idle.
-        if (!_tx.Drained && _txLock.TryEnter())
-        {
-            try
-            {
-                if (_fd >= 0) { Kick(); ReclaimCompletions(); }
-            }
-            finally { _txLock.Exit(); }
-        }
-        if (_opt.IdleWaitMs <= 0) return;
-        LibC.PollFd pfd;
-        pfd.Fd = _fd;
-        pfd.Events = LibC.POLLIN;
-        pfd.Revents = 0;
-        LibC.poll(&pfd, 1, _opt.IdleWaitMs);
+        if (count <= 1 || _sockets.Length <= 1 || _served.Length <= 1) return [this];
+        var list = new IPort[_sockets.Length];
+        list[0] = this;
+        for (int i = 1; i < _sockets.Length; i++) list[i] = new QueueReceiver(this, _sockets[i]);
+        _served = [_sockets[0]];
+        _opt.Logger?.LogInformation("{If}: {Queues} AF_XDP queues split across {Count} forwarding threads (each receives and transmits on its own queues)",
+            _if.Name, _sockets.Length, count);
+        return list;
     }
 
-    /// <summary>The socket's kernel counters (XDP_STATISTICS), cumulative since open; default when unavailable.</summary>
+    /// <summary>The kernel counters (XDP_STATISTICS) summed over the sockets, cumulative since open.</summary>
     public XdpSocketStatistics KernelStatistics
     {
         get
         {
-            ulong* st = stackalloc ulong[6];
-            new Span<ulong>(st, 6).Clear();
-            uint len = 48;
-            if (_fd < 0 || LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_STATISTICS, st, &len) != 0) return default;
-            return new XdpSocketStatistics(st[0], st[1], st[2], st[3], st[4], st[5]);
+            ulong a = 0, b = 0, c = 0, d = 0, e = 0, f = 0;
+            foreach (var s in _sockets)
+            {
+                if (s is null) continue;
+                var st = s.KernelStatistics;
+                a += st.RxDropped; b += st.RxInvalidDescs; c += st.TxInvalidDescs; d += st.RxRingFull; e += st.FillRingEmptyDescs; f += st.TxRingEmptyDescs;
+            }
+            return new XdpSocketStatistics(a, b, c, d, e, f);
         }
     }
 
-    /// <summary>Folds the socket's cumulative kernel drops (XDP_STATISTICS rx_dropped + rx_ring_full) into RxDropped.
-    /// Call only from the receiving thread.</summary>
+    /// <summary>Folds the sockets' kernel drops into RxDropped. Call only from the thread(s) receiving from them.</summary>
     public void RefreshStatistics()
     {
-        // struct xdp_statistics { rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs }
-        ulong* st = stackalloc ulong[6];
-        uint len = 48;
-        if (_fd < 0 || LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_STATISTICS, st, &len) != 0) return;
-        ulong drops = st[0] + (len >= 32 ? st[3] : 0);
-        if (drops > _lastKernelDrops) _counters.RxDropped += (long)(drops - _lastKernelDrops);
-        _lastKernelDrops = drops;
+        foreach (var s in _served) s.RefreshStatistics();
     }
 
     public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
     {
-        if (pkts.IsEmpty) return;
-        long sent = 0, bytes = 0, dropped = 0;
-        lock (_txLock)
+        if (pkts.IsEmpty || _disposed) return;
+        int me = Environment.CurrentManagedThreadId;
+        foreach (var s in _sockets)
         {
-            if (_fd < 0) return;
-            ReclaimCompletions();
-            int i = 0;
-            while (i < pkts.Length)
+            if (s.TxOwner == me)
             {
-                int room = (int)Math.Min(_tx.Free, (uint)_txFreeCount);
-                if (room == 0)
-                {
-                    Kick();
-                    ReclaimCompletions();
-                    room = (int)Math.Min(_tx.Free, (uint)_txFreeCount);
-                    if (room == 0)
-                    {
-                        dropped += pkts.Length - i;
-                        break;
-                    }
-                }
-                int cnt = Math.Min(Math.Min(room, TxBatch), pkts.Length - i);
-                uint idx = _tx.Local;
-                uint k = 0;
-                for (int j = 0; j < cnt; j++)
-                {
-                    int p = pkts[i + j];
-                    int len = pool.Length[p];
-                    if (len == 0 || len > _frameSize)
-                    {
-                        dropped++;
-                        continue;
-                    }
-                    ulong addr = _txFree[--_txFreeCount];
-                    new ReadOnlySpan<byte>(pool.Slab, pool.FrameOffset(p), len).CopyTo(new Span<byte>(_umem + addr, len));
-                    ref XdpDesc d = ref _tx.Desc(idx + k);
-                    d.Addr = addr;
-                    d.Len = (uint)len;
-                    d.Options = 0;
-                    k++;
-                    bytes += len;
-                }
-                _tx.Submit(k);
-                sent += k;
-                i += cnt;
-                Kick();
-                ReclaimCompletions();
+                s.Send(pool, pkts);
+                return;
             }
         }
-        if (sent > 0)
+        SendViaPacketSocket(pool, pkts);
+    }
+
+    /// <summary>Transmit for a thread that owns no TX ring here: sendmmsg on the packet socket (reentrant; iovecs on the stack).</summary>
+    private void SendViaPacketSocket(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        int fd = _packetFd;
+        if (fd < 0) return;
+        LibC.MMsgHdr* msgs = stackalloc LibC.MMsgHdr[MaxSendBatch];
+        LibC.IoVec* iov = stackalloc LibC.IoVec[MaxSendBatch];
+        long sentPkts = 0, sentBytes = 0, dropped = 0;
+        fixed (byte* slab = pool.Slab)
         {
-            Interlocked.Add(ref _counters.TxPackets, sent);
-            Interlocked.Add(ref _counters.TxBytes, bytes);
+            for (int start = 0; start < pkts.Length; start += MaxSendBatch)
+            {
+                int cnt = Math.Min(MaxSendBatch, pkts.Length - start);
+                for (int i = 0; i < cnt; i++)
+                {
+                    int p = pkts[start + i];
+                    iov[i].Base = slab + pool.FrameOffset(p);
+                    iov[i].Len = pool.Length[p];
+                    msgs[i].Hdr = default;
+                    msgs[i].Hdr.Iov = iov + i;
+                    msgs[i].Hdr.IovLen = 1;
+                    msgs[i].Len = 0;
+                }
+                int done = 0;
+                while (done < cnt)
+                {
+                    int r = LibC.sendmmsg(fd, msgs + done, (uint)(cnt - done), LibC.MSG_DONTWAIT);
+                    if (r > 0)
+                    {
+                        for (int i = done; i < done + r; i++) sentBytes += pool.Length[pkts[start + i]];
+                        sentPkts += r;
+                        done += r;
+                        continue;
+                    }
+                    if (r < 0 && LibC.LastErrno == LibC.EINTR) continue;
+                    dropped++;   // this frame was refused (too short or long, no buffer space, link down): skip it
+                    done++;
+                }
+            }
+        }
+        if (sentPkts > 0)
+        {
+            Interlocked.Add(ref _txViaPacketSocket, sentPkts);
+            Interlocked.Add(ref _counters.TxPackets, sentPkts);
+            Interlocked.Add(ref _counters.TxBytes, sentBytes);
         }
         if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
     }
 
-    /// <summary>Asks the kernel to transmit what the TX ring holds (copy mode sends within this call, 32 at a time).</summary>
-    private void Kick()
-    {
-        for (int attempt = 0; attempt < 8 && !_tx.Drained; attempt++)
-        {
-            if (LibC.sendto(_fd, null, 0, LibC.MSG_DONTWAIT, null, 0) >= 0) continue;
-            int e = LibC.LastErrno;
-            if (e is LibC.EAGAIN or LibC.EINTR) continue;   // more than one batch queued, or interrupted
-            if (e is not (LibC.EBUSY or LibC.ENOBUFS)) _txKickErrors++;
-            break;
-        }
-    }
-
-    private void ReclaimCompletions()
-    {
-        uint avail = _comp.Available;
-        if (avail == 0) return;
-        uint idx = _comp.Local;
-        for (uint i = 0; i < avail; i++) _txFree[_txFreeCount++] = _comp.Addr(idx + i) & _frameMask;
-        _comp.Release(avail);
-    }
-
     public void Dispose()
     {
-        lock (_txLock)
-        {
-            if (_linkFd >= 0) { LibC.close(_linkFd); _linkFd = -1; }   // detaches the XDP program
-            if (_progFd >= 0) { LibC.close(_progFd); _progFd = -1; }
-            if (_mapFd >= 0) { LibC.close(_mapFd); _mapFd = -1; }
-            Unmap(ref _rx);
-            Unmap(ref _tx);
-            Unmap(ref _fill);
-            Unmap(ref _comp);
-            if (_fd >= 0) { LibC.close(_fd); _fd = -1; }
-            if (_umem != null) { LibC.munmap(_umem, _umemSize); _umem = null; }
-        }
-    }
-
-    private static void Unmap(ref XskRing r)
-    {
-        if (r.Map != null) LibC.munmap(r.Map, r.MapSize);
-        r = default;
+        if (_disposed) return;
+        _disposed = true;
+        if (_linkFd >= 0) { LibC.close(_linkFd); _linkFd = -1; }   // detaches the XDP program
+        if (_progFd >= 0) { LibC.close(_progFd); _progFd = -1; }
+        if (_mapFd >= 0) { LibC.close(_mapFd); _mapFd = -1; }
+        if (_epollFd >= 0) { LibC.close(_epollFd); _epollFd = -1; }
+        if (_packetFd >= 0) { LibC.close(_packetFd); _packetFd = -1; }
+        foreach (var s in _sockets) s?.Dispose();
     }
 
     public override string ToString() => $"afxdp:{_if.Name}";
+
+    /// <summary>
+    /// A split-off receiver of one queue: receives from its socket on its forwarding thread (which thereby owns the
+    /// socket's TX ring); sending, counters and disposal stay with the port.
+    /// </summary>
+    private sealed class QueueReceiver(AfXdpPort port, XskSocket socket) : IPort
+    {
+        public PortInfo Info => port.Info;
+        public PortCounters Counters => port.Counters;
+        public bool LinkUp => port.LinkUp;
+        public int WaitFd => port._disposed ? PortWait.Unavailable : socket.Fd;
+        public bool PrepareWait() => socket.PrepareWait();
+        public int Receive(PacketPool pool, Span<int> pkts) => socket.Receive(pool, pkts, port.PortNo);
+        public void Send(PacketPool pool, ReadOnlySpan<int> pkts) => port.Send(pool, pkts);
+        public void Dispose() { }
+        public override string ToString() => $"{port} queue {socket.QueueId}";
+    }
 }

@@ -1,0 +1,426 @@
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
+using Softswitch.Ports.Linux;
+
+namespace Softswitch.Ports.AfXdp;
+
+/// <summary>
+/// One AF_XDP socket in copy mode bound to one RX queue of an interface, with its own UMEM and its four rings
+/// (fill, RX, TX, completion). An <see cref="AfXdpPort"/> holds one per queue it serves.
+/// </summary>
+/// <remarks>
+/// Setup (raw syscalls, no libxdp): an anonymous mmap as UMEM (XDP_UMEM_REG), the rings sized by setsockopt and
+/// mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_COPY | XDP_USE_NEED_WAKEUP.
+/// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
+/// free stack, go out through the TX ring and come back through the completion ring.
+/// Own UMEM per socket rather than one shared UMEM: sockets on different queues need their own fill and completion
+/// rings anyway, and with separate UMEMs no frame allocator is shared between threads, so nothing here takes a lock.
+/// Receive: peek the RX ring, allocate that many pool buffers (at most the burst), copy, return the UMEM frames to the
+/// fill ring, and kick the kernel with recvfrom when the fill ring asks for a wakeup. An empty ring folds the kernel's
+/// drop counters into the port's RxDropped once a second.
+/// Transmit: copy up to 32 frames into free UMEM frames, publish them, sendto() (copy mode transmits inside that
+/// call), reclaim completions.
+/// Thread safety: the RX side (Receive, PrepareWait, statistics) belongs to the one thread polling the socket. The TX
+/// side has one producer: <see cref="TxOwner"/>, the thread that first received from the socket (so each forwarding
+/// thread transmits on the queue it receives from); only that thread calls <see cref="Send"/> and pushes the TX ring
+/// while idle. Port counters are shared by the port's sockets and updated atomically, once per burst.
+/// </remarks>
+[SkipLocalsInit]
+internal sealed unsafe class XskSocket : IDisposable
+{
+    private const int XDP_MMAP_OFFSETS = 1;
+    private const int XDP_RX_RING = 2;
+    private const int XDP_TX_RING = 3;
+    private const int XDP_UMEM_REG = 4;
+    private const int XDP_UMEM_FILL_RING = 5;
+    private const int XDP_UMEM_COMPLETION_RING = 6;
+    private const int XDP_STATISTICS = 7;
+    private const ushort XDP_COPY = 1 << 1;
+    private const ushort XDP_USE_NEED_WAKEUP = 1 << 3;
+    private const long XDP_PGOFF_RX_RING = 0;
+    private const long XDP_PGOFF_TX_RING = 0x80000000;
+    private const long XDP_UMEM_PGOFF_FILL_RING = 0x100000000;
+    private const long XDP_UMEM_PGOFF_COMPLETION_RING = 0x180000000;
+    private const int TxBatch = 32; // the kernel's copy-mode transmit budget per sendto
+
+    private readonly NetInterface _if;
+    private readonly AfXdpOptions _opt;
+    private readonly PortCounters _counters;
+    private int _fd = -1;
+    private byte* _umem;
+    private nuint _umemSize;
+    private readonly int _frameSize;
+    private readonly ulong _frameMask;
+    private XskRing _rx, _tx, _fill, _comp;
+    private readonly ulong[] _txFree;
+    private int _txFreeCount;
+    private long _nextStatsTick;
+    private ulong _lastKernelDrops;
+    private int _txOwner;
+    private long _rxPackets;
+    internal long RxTooBigCount, RxNoBuffersCount, TxKickErrorCount;
+
+    public int QueueId { get; }
+    public int Fd => _fd;
+    /// <summary>Managed id of the thread that produces on the TX ring (0: none has received yet).</summary>
+    public int TxOwner => Volatile.Read(ref _txOwner);
+    /// <summary>Frames received on this queue.</summary>
+    public long RxPackets => Volatile.Read(ref _rxPackets);
+
+    public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters)
+    {
+        _if = nif;
+        _opt = opt;
+        _counters = counters;
+        QueueId = queueId;
+        _frameSize = opt.FrameSize;
+        _frameMask = ~(ulong)(_frameSize - 1);
+        _txFree = new ulong[opt.TxFrames];
+        try
+        {
+            _fd = LibC.socket(LibC.AF_XDP, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
+            if (_fd < 0)
+            {
+                int e = LibC.LastErrno;
+                if (e == LibC.EAFNOSUPPORT)
+                    throw new PortOpenException(PortOpenError.Unsupported, nif.Name,
+                        $"afxdp:{nif.Name}: this kernel has no AF_XDP sockets (built without CONFIG_XDP_SOCKETS); use afpacket:{nif.Name}.", e);
+                throw PortOpenException.FromErrno(nif.Name, "Opening an AF_XDP socket", e, "CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF", "cap_net_raw,cap_net_admin,cap_bpf");
+            }
+            SetupUmem();
+            SetupRings();
+            Bind();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private void SetupUmem()
+    {
+        int frames = _opt.RxFrames + _opt.TxFrames;
+        _umemSize = (nuint)frames * (nuint)_frameSize;
+        nint m = LibC.mmap(null, _umemSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_POPULATE, -1, 0);
+        if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, "Allocating the AF_XDP UMEM", LibC.LastErrno);
+        _umem = (byte*)m;
+
+        // struct xdp_umem_reg { u64 addr; u64 len; u32 chunk_size; u32 headroom; u32 flags; u32 tx_metadata_len; }
+        byte* reg = stackalloc byte[32];
+        new Span<byte>(reg, 32).Clear();
+        *(ulong*)reg = (ulong)_umem;
+        *(ulong*)(reg + 8) = _umemSize;
+        *(uint*)(reg + 16) = (uint)_frameSize;
+        if (LibC.setsockopt(_fd, LibC.SOL_XDP, XDP_UMEM_REG, reg, 32) != 0)
+            throw PortOpenException.FromErrno(_if.Name, "Registering the AF_XDP UMEM (XDP_UMEM_REG)", LibC.LastErrno);
+    }
+
+    private void SetupRings()
+    {
+        SetRingSize(XDP_UMEM_FILL_RING, _opt.RxFrames, "fill");
+        SetRingSize(XDP_UMEM_COMPLETION_RING, _opt.TxFrames, "completion");
+        SetRingSize(XDP_RX_RING, _opt.RxFrames, "RX");
+        SetRingSize(XDP_TX_RING, _opt.TxFrames, "TX");
+
+        // struct xdp_mmap_offsets { struct xdp_ring_offset rx, tx, fr, cr; } with { u64 producer, consumer, desc, flags; }
+        ulong* off = stackalloc ulong[16];
+        new Span<ulong>(off, 16).Clear();
+        uint len = 128;
+        if (LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_MMAP_OFFSETS, off, &len) != 0)
+            throw PortOpenException.FromErrno(_if.Name, "Reading AF_XDP ring offsets (XDP_MMAP_OFFSETS)", LibC.LastErrno);
+        if (len != 128)
+            throw new PortOpenException(PortOpenError.Unsupported, _if.Name, $"afxdp:{_if.Name}: kernel too old (AF_XDP rings without flags, Linux < 5.4).");
+
+        _rx = MapRing(off + 0, _opt.RxFrames, sizeof(XdpDesc), XDP_PGOFF_RX_RING, "RX");
+        _tx = MapRing(off + 4, _opt.TxFrames, sizeof(XdpDesc), XDP_PGOFF_TX_RING, "TX");
+        _fill = MapRing(off + 8, _opt.RxFrames, sizeof(ulong), XDP_UMEM_PGOFF_FILL_RING, "fill");
+        _comp = MapRing(off + 12, _opt.TxFrames, sizeof(ulong), XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
+
+        // All RX frames start in the fill ring; all TX frames on the free stack.
+        for (uint i = 0; i < (uint)_opt.RxFrames; i++) _fill.Addr(_fill.Local + i) = (ulong)i * (ulong)_frameSize;
+        _fill.Submit((uint)_opt.RxFrames);
+        for (int i = 0; i < _opt.TxFrames; i++) _txFree[i] = (ulong)(_opt.RxFrames + i) * (ulong)_frameSize;
+        _txFreeCount = _opt.TxFrames;
+    }
+
+    private void SetRingSize(int opt, int entries, string what)
+    {
+        if (LibC.setsockopt(_fd, LibC.SOL_XDP, opt, &entries, 4) != 0)
+            throw PortOpenException.FromErrno(_if.Name, $"Sizing the AF_XDP {what} ring", LibC.LastErrno);
+    }
+
+    private XskRing MapRing(ulong* off, int entries, int descSize, long pgoff, string what)
+    {
+        nuint size = (nuint)(off[2] + (ulong)(entries * descSize));
+        nint m = LibC.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, pgoff);
+        if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, $"Mapping the AF_XDP {what} ring", LibC.LastErrno);
+        byte* b = (byte*)m;
+        var r = new XskRing
+        {
+            Producer = (uint*)(b + off[0]),
+            Consumer = (uint*)(b + off[1]),
+            Ring = b + off[2],
+            Flags = (uint*)(b + off[3]),
+            Mask = (uint)entries - 1,
+            Size = (uint)entries,
+            Map = b,
+            MapSize = size,
+        };
+        r.Local = pgoff is XDP_PGOFF_TX_RING or XDP_UMEM_PGOFF_FILL_RING ? *r.Producer : *r.Consumer;
+        return r;
+    }
+
+    private void Bind()
+    {
+        // struct sockaddr_xdp { u16 family; u16 flags; u32 ifindex; u32 queue_id; u32 shared_umem_fd; }
+        byte* sa = stackalloc byte[16];
+        new Span<byte>(sa, 16).Clear();
+        *(ushort*)sa = LibC.AF_XDP;
+        *(ushort*)(sa + 2) = XDP_COPY | XDP_USE_NEED_WAKEUP;
+        *(uint*)(sa + 4) = (uint)_if.Index;
+        *(uint*)(sa + 8) = (uint)QueueId;
+        if (LibC.bind(_fd, sa, 16) != 0)
+        {
+            int e = LibC.LastErrno;
+            if (e == LibC.EBUSY)
+                throw new PortOpenException(PortOpenError.Failed, _if.Name,
+                    $"afxdp:{_if.Name}: queue {QueueId} already has an AF_XDP socket (another afxdp port on this interface, or another AF_XDP program).", e);
+            if (e == LibC.EINVAL)
+                throw new PortOpenException(PortOpenError.Failed, _if.Name,
+                    $"afxdp:{_if.Name}: binding the AF_XDP socket to queue {QueueId} failed ({LibC.StrError(e)}); the interface has {_if.RxQueueCount} RX queue(s).", e);
+            throw PortOpenException.FromErrno(_if.Name, "Binding the AF_XDP socket", e);
+        }
+    }
+
+    /// <summary>Whether the RX ring holds frames (read by the polling thread).</summary>
+    public bool HasFrames => _fd >= 0 && _rx.Available != 0;
+
+    /// <summary>Copies up to <paramref name="pkts"/>.Length waiting frames into pool buffers; 0 when none wait.</summary>
+    public int Receive(PacketPool pool, Span<int> pkts, ushort portNo)
+    {
+        if (_fd < 0 || pkts.IsEmpty) return 0;
+        if (_txOwner == 0) ClaimTx();
+        uint avail = _rx.Available;
+        if (avail == 0)
+        {
+            Idle();
+            return 0;
+        }
+        int want = (int)Math.Min(avail, (uint)pkts.Length);
+        int got = pool.Alloc(pkts[..want]);
+        if (got == 0)
+        {
+            RxNoBuffersCount++;
+            return 0;
+        }
+
+        int n = 0;
+        long bytes = 0, tooBig = 0;
+        uint rxIdx = _rx.Local;
+        uint fillIdx = _fill.Local;
+        byte* umem = _umem;
+        for (int i = 0; i < got; i++)
+        {
+            ref XdpDesc d = ref _rx.Desc(rxIdx + (uint)i);
+            ulong addr = d.Addr;
+            int len = (int)d.Len;
+            int p = pkts[n];
+            if ((uint)len <= (uint)(pool.Room(p)) && len <= ushort.MaxValue)
+            {
+                new ReadOnlySpan<byte>(umem + addr, len).CopyTo(new Span<byte>(pool.Slab, pool.FrameOffset(p), len));
+                pool.Length[p] = (ushort)len;
+                pool.InPort[p] = portNo;
+                bytes += len;
+                n++;
+            }
+            else
+            {
+                tooBig++;
+            }
+            _fill.Addr(fillIdx + (uint)i) = addr & _frameMask;
+        }
+        _rx.Release((uint)got);
+        _fill.Submit((uint)got);   // the fill ring holds every RX frame, so it always has room for these
+        if (_fill.NeedsWakeup) LibC.recvfrom(_fd, null, 0, LibC.MSG_DONTWAIT, null, null);
+        if (n < got) pool.Release(pkts.Slice(n, got - n));
+        if (tooBig > 0)
+        {
+            RxTooBigCount += tooBig;
+            Interlocked.Add(ref _counters.RxOversize, tooBig);
+            Interlocked.Add(ref _counters.RxDropped, tooBig);
+        }
+        if (n > 0)
+        {
+            _rxPackets += n;
+            Interlocked.Add(ref _counters.RxPackets, n);
+            Interlocked.Add(ref _counters.RxBytes, bytes);
+        }
+        return n;
+    }
+
+    /// <summary>The polling thread is about to block: push out what the TX ring holds, and say whether frames wait.</summary>
+    public bool PrepareWait()
+    {
+        if (_fd < 0) return true;
+        if (_txOwner == 0) ClaimTx();
+        if (!_tx.Drained && OwnsTx) PushTx();   // frames a busy device refused: push them out before sleeping
+        return _rx.Available == 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ClaimTx() => Interlocked.CompareExchange(ref _txOwner, Environment.CurrentManagedThreadId, 0);
+
+    /// <summary>True on the thread that produces on the TX ring.</summary>
+    public bool OwnsTx
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _txOwner == Environment.CurrentManagedThreadId;
+    }
+
+    /// <summary>
+    /// The RX ring is empty: fold the kernel's drop counters in once a second, and push out frames a busy device
+    /// refused (on the TX ring's owner only).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Idle()
+    {
+        long now = Environment.TickCount64;
+        if (now >= _nextStatsTick)
+        {
+            _nextStatsTick = now + 1000;
+            RefreshStatistics();
+        }
+        if (!_tx.Drained && OwnsTx) PushTx();
+    }
+
+    private void PushTx()
+    {
+        if (_fd < 0) return;
+        Kick();
+        ReclaimCompletions();
+    }
+
+    /// <summary>The socket's kernel counters (XDP_STATISTICS), cumulative since open; default when unavailable.</summary>
+    public XdpSocketStatistics KernelStatistics
+    {
+        get
+        {
+            ulong* st = stackalloc ulong[6];
+            new Span<ulong>(st, 6).Clear();
+            uint len = 48;
+            if (_fd < 0 || LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_STATISTICS, st, &len) != 0) return default;
+            return new XdpSocketStatistics(st[0], st[1], st[2], st[3], st[4], st[5]);
+        }
+    }
+
+    /// <summary>Folds the socket's cumulative kernel drops (XDP_STATISTICS rx_dropped + rx_ring_full) into RxDropped.
+    /// Call only from the receiving thread.</summary>
+    public void RefreshStatistics()
+    {
+        // struct xdp_statistics { rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs }
+        ulong* st = stackalloc ulong[6];
+        uint len = 48;
+        if (_fd < 0 || LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_STATISTICS, st, &len) != 0) return;
+        ulong drops = st[0] + (len >= 32 ? st[3] : 0);
+        if (drops > _lastKernelDrops) Interlocked.Add(ref _counters.RxDropped, (long)(drops - _lastKernelDrops));
+        _lastKernelDrops = drops;
+    }
+
+    /// <summary>Transmits <paramref name="pkts"/> through the TX ring. Only the TX owner calls this.</summary>
+    public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        if (_fd < 0) return;
+        long sent = 0, bytes = 0, dropped = 0;
+        ReclaimCompletions();
+        int i = 0;
+        while (i < pkts.Length)
+        {
+            int room = (int)Math.Min(_tx.Free, (uint)_txFreeCount);
+            if (room == 0)
+            {
+                Kick();
+                ReclaimCompletions();
+                room = (int)Math.Min(_tx.Free, (uint)_txFreeCount);
+                if (room == 0)
+                {
+                    dropped += pkts.Length - i;
+                    break;
+                }
+            }
+            int cnt = Math.Min(Math.Min(room, TxBatch), pkts.Length - i);
+            uint idx = _tx.Local;
+            uint k = 0;
+            for (int j = 0; j < cnt; j++)
+            {
+                int p = pkts[i + j];
+                int len = pool.Length[p];
+                if (len == 0 || len > _frameSize)
+                {
+                    dropped++;
+                    continue;
+                }
+                ulong addr = _txFree[--_txFreeCount];
+                new ReadOnlySpan<byte>(pool.Slab, pool.FrameOffset(p), len).CopyTo(new Span<byte>(_umem + addr, len));
+                ref XdpDesc d = ref _tx.Desc(idx + k);
+                d.Addr = addr;
+                d.Len = (uint)len;
+                d.Options = 0;
+                k++;
+                bytes += len;
+            }
+            _tx.Submit(k);
+            sent += k;
+            i += cnt;
+            Kick();
+            ReclaimCompletions();
+        }
+        if (sent > 0)
+        {
+            Interlocked.Add(ref _counters.TxPackets, sent);
+            Interlocked.Add(ref _counters.TxBytes, bytes);
+        }
+        if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+    }
+
+    /// <summary>Asks the kernel to transmit what the TX ring holds (copy mode sends within this call, 32 at a time).</summary>
+    private void Kick()
+    {
+        for (int attempt = 0; attempt < 8 && !_tx.Drained; attempt++)
+        {
+            if (LibC.sendto(_fd, null, 0, LibC.MSG_DONTWAIT, null, 0) >= 0) continue;
+            int e = LibC.LastErrno;
+            if (e is LibC.EAGAIN or LibC.EINTR) continue;   // more than one batch queued, or interrupted
+            if (e is not (LibC.EBUSY or LibC.ENOBUFS)) TxKickErrorCount++;
+            break;
+        }
+    }
+
+    private void ReclaimCompletions()
+    {
+        uint avail = _comp.Available;
+        if (avail == 0) return;
+        uint idx = _comp.Local;
+        for (uint i = 0; i < avail; i++) _txFree[_txFreeCount++] = _comp.Addr(idx + i) & _frameMask;
+        _comp.Release(avail);
+    }
+
+    public void Dispose()
+    {
+        int fd = _fd;
+        _fd = -1;
+        Unmap(ref _rx);
+        Unmap(ref _tx);
+        Unmap(ref _fill);
+        Unmap(ref _comp);
+        if (fd >= 0) LibC.close(fd);
+        if (_umem != null) { LibC.munmap(_umem, _umemSize); _umem = null; }
+    }
+
+    private static void Unmap(ref XskRing r)
+    {
+        if (r.Map != null) LibC.munmap(r.Map, r.MapSize);
+        r = default;
+    }
+}
