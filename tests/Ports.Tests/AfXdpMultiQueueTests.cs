@@ -192,7 +192,7 @@ public sealed class AfXdpKernelOffloadTests(ITestOutputHelper output)
     public void OffloadWarning_OncePerPort_WithTheFix_WhateverTheQueuesAndThreads()
     {
         using var ns = Netns.Create(queues: 2);
-        var log = new NetFpga.ListLogger(Microsoft.Extensions.Logging.LogLevel.Debug);
+        var log = new Softswitch.TestKit.ListLogger(Microsoft.Extensions.Logging.LogLevel.Debug);
         using var port = new AfXdpPort(ns.HostIf, new AfXdpOptions { Logger = log });
         var receivers = port.OpenReceivers(2);
         Assert.Equal(2, receivers.Length);
