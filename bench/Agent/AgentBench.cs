@@ -6,11 +6,9 @@ using System.Text.Json;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ports.Memory;
-using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Bench.Agent;

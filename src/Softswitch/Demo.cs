@@ -3,7 +3,6 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 using Softswitch.Ports.Memory;
 using Spectre.Console;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Xunit.Abstractions;
 

@@ -31,7 +31,7 @@ public sealed class OfConnection : IAsyncDisposable
 {
     private readonly OfTransport _transport;
     private byte[]? _initial;
-    private int _initialCount;
+    private readonly int _initialCount;
     private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
     private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _out = new();

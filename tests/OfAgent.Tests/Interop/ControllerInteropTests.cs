@@ -1,11 +1,8 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.Ports.Memory;
-using Softswitch.Ofproto;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ports.Memory;
 
@@ -106,7 +105,7 @@ internal sealed class TestController : IDisposable
 
     private async Task OpenAsync(byte helloVersion)
     {
-        var hello = await ReceiveRawAsync();
+        var hello = await ReceiveRawAsync() ?? throw new Xunit.Sdk.XunitException("no HELLO from the switch");
         Assert.Equal((byte)OfpType.Hello, hello[1]);
         Assert.Equal(1, hello[0]);
         SendRaw([helloVersion, 0, 0, 8, 0, 0, 0, 1]);

@@ -1,13 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Memory;
 using Softswitch.Ports.NetFpga;
-using Softswitch.Ports.Offload;
 using static Softswitch.Ports.Tests.NetFpga.Frames;
 using Softswitch.Ofproto;
 
