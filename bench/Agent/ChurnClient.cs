@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
-using Softswitch.Datapath.Flow;
 using Softswitch.Ofproto;
 using Softswitch.Flows;
 using Softswitch.OfAgent.Session;

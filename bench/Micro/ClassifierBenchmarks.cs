@@ -130,7 +130,7 @@ public class ClassifierFlowModBenchmarks
         _statuses = new FlowModStatus[_batch.Length];
     }
 
-    /// <summary>One ADD and one DELETE_STRICT, each through <see cref="FlowTable.Apply"/> (two lock round trips).</summary>
+    /// <summary>One ADD and one DELETE_STRICT, each through <see cref="OfFlowTables.Apply(in FlowMod, List{FlowRemoved})"/> (two lock round trips).</summary>
     [Benchmark(OperationsPerInvoke = 2)]
     public void AddDeletePair()
     {
@@ -140,7 +140,7 @@ public class ClassifierFlowModBenchmarks
         _table.Apply(new FlowMod(FlowModCommand.DeleteStrict, m, 0, _actions), _removed);
     }
 
-    /// <summary>500 ADD+DELETE_STRICT pairs in one <see cref="FlowTable.ApplyBatch"/> (one lock, one publish).</summary>
+    /// <summary>500 ADD+DELETE_STRICT pairs in one <see cref="OfFlowTables.ApplyBatch"/> (one lock, one publish).</summary>
     [Benchmark(OperationsPerInvoke = 2 * BatchPairs)]
     public void ApplyBatchPairs()
     {

@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.NetFpga;

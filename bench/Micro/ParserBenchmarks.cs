@@ -12,8 +12,8 @@ public class ParserBenchmarks
     private const int Batch = 32;
     private byte[] _udp64 = [];
     private byte[] _vlanTcp = [];
-    private FlowKey[] _keys = new FlowKey[Batch];
-    private PacketLayers[] _layers = new PacketLayers[Batch];
+    private readonly FlowKey[] _keys = new FlowKey[Batch];
+    private readonly PacketLayers[] _layers = new PacketLayers[Batch];
 
     [GlobalSetup]
     public void Setup()

@@ -41,7 +41,8 @@ public sealed class AgentOptions
     /// <summary>Send ECHO_REQUEST after this long without traffic; close after twice as long.</summary>
     public TimeSpan InactivityProbe { get; set; } = TimeSpan.FromSeconds(5);
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(8);
-    public int PacketBuffers { get; set; } = 256;
+    /// <summary>Packet buffers for PACKET_IN buffer ids (OF1.0 n_buffers), at most <see cref="PacketBufferPool.MaxCount"/>.</summary>
+    public int PacketBuffers { get; set; } = PacketBufferPool.MaxCount;
     public TimeSpan PacketBufferLifetime { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Largest message accepted from a peer (bytes); a longer one is a framing error that closes the connection.</summary>
     public int MaxMessageSize { get; set; } = OfpConstants.MaxMessageSize;

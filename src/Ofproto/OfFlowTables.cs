@@ -53,7 +53,7 @@ public sealed class OfFlowTables
     private volatile bool _useEmergency;
 
     // Writer-private scratch (used under the table's write scope only).
-    [ThreadStatic] private static List<FlowEntry>? t_scratch;
+    [ThreadStatic] private static List<FlowEntry>? s_scratch;
 
     /// <summary>The table set of a datapath: its table 0 and an emergency table added to its pipeline.</summary>
     public OfFlowTables(SwitchDatapath dp, FlowTableOptions? options = null) : this(dp.Pipeline, dp.Clock, options) { }
@@ -285,7 +285,7 @@ public sealed class OfFlowTables
 
     private static List<FlowEntry> Scratch()
     {
-        var l = t_scratch ??= new List<FlowEntry>();
+        var l = s_scratch ??= new List<FlowEntry>();
         l.Clear();
         return l;
     }

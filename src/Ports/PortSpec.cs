@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.AfXdp;

@@ -4,7 +4,6 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 using Spectre.Console;
 

@@ -28,7 +28,7 @@ internal sealed class PortReopener : IDisposable
         public int IfIndex = ifindex;   // 0 while the port is closed
     }
 
-    private static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan s_grace = TimeSpan.FromMilliseconds(500);
     private readonly SwitchDatapath _dp;
     private readonly PortFactoryOptions _options;
     private readonly ILogger _log;
@@ -76,7 +76,7 @@ internal sealed class PortReopener : IDisposable
                     _log.LogWarning("port {No} ({Name}): the interface {What}; the port is removed until it is back",
                         w.No, w.Spec.Name, now == 0 ? "disappeared" : "was re-created");
                     var port = slot.Port;
-                    _ = Task.Delay(Grace).ContinueWith(_ => port.Dispose(), TaskScheduler.Default);
+                    _ = Task.Delay(s_grace).ContinueWith(_ => port.Dispose(), TaskScheduler.Default);
                 }
                 if (w.IfIndex == 0 && now != 0 && _dp.Ports.Get(w.No) is null)
                 {

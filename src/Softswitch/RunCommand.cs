@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Datapath.Memory;
@@ -11,7 +9,6 @@ using Softswitch.Offload;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;

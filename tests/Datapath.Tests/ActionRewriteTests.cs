@@ -312,7 +312,7 @@ namespace Softswitch.Datapath.Tests.Actions
             return b.Key;
         }
 
-        /// <summary>The bytes <paramref name="before"/> should become, for actions that keep the length, as the set of
+        /// <summary>The bytes a frame should become, for actions that keep the length, as the set of
         /// positions allowed to change.</summary>
         private static HashSet<int> Allowed(in PacketLayers l, FlowAction a)
         {

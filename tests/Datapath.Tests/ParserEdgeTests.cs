@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;

@@ -14,7 +14,7 @@ internal sealed class OfTestController : IDisposable
 {
     private readonly TcpListener _listener;
     private Socket? _s;
-    private byte[] _buf = new byte[1 << 17];
+    private readonly byte[] _buf = new byte[1 << 17];
     private int _start, _end;
     private uint _xid = 1000;
     private readonly Lock _sendLock = new();

@@ -36,7 +36,7 @@ public sealed class ReliabilitySuiteTests
     /// permanent flow may be lost, and the row must report the switch's applied flow-mod rate and the GC pauses.
     /// </summary>
     [Fact]
-    public void ShortSoakPasses()
+    public async Task ShortSoakPasses()
     {
         if (!ToolsPresent(nameof(ShortSoakPasses), "ovs-ofctl", "ovs-testcontroller", "python3", "iperf3", "ip")) return;
         if (Environment.UserName != "root")
@@ -58,14 +58,21 @@ public sealed class ReliabilitySuiteTests
         using var p = Process.Start(psi)!;
         var so = p.StandardOutput.ReadToEndAsync();
         var se = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(300_000))
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
         {
-            p.Kill(true);
-            Assert.Fail("the short soak did not finish in 5 minutes:\n" + se.Result + so.Result);
+            try
+            {
+                await p.WaitForExitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                p.Kill(true);
+                Assert.Fail("the short soak did not finish in 5 minutes:\n" + await se + await so);
+            }
         }
-        string table = so.Result;
+        string table = await so;
         Console.WriteLine(table);
-        Assert.True(p.ExitCode == 0, $"soak failed ({p.ExitCode}):\n{table}\n{se.Result}");
+        Assert.True(p.ExitCode == 0, $"soak failed ({p.ExitCode}):\n{table}\n{await se}");
         Assert.Matches("(?m)^soak +PASS ", table);
         Assert.Matches(@"traffic over 4 ports: .* = \d+ forwarded \+ \d+ tx drops \+ \d+ dropped by reason", table);
         Assert.Matches(@"churn: switch applied \d+ flow-mods/s", table);
@@ -73,7 +80,7 @@ public sealed class ReliabilitySuiteTests
     }
 
     [Fact]
-    public void QuickReliabilitySuitePasses()
+    public async Task QuickReliabilitySuitePasses()
     {
         if (!ToolsPresent(nameof(QuickReliabilitySuitePasses), "ovs-ofctl", "ovs-testcontroller", "python3")) return;
         string root = RepoRoot();
@@ -88,14 +95,22 @@ public sealed class ReliabilitySuiteTests
         using var p = Process.Start(psi)!;
         var so = p.StandardOutput.ReadToEndAsync();
         var se = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(300_000))
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
         {
-            p.Kill(true);
-            Assert.Fail("the quick reliability suite did not finish in 5 minutes:\n" + se.Result + so.Result);
+            try
+            {
+                await p.WaitForExitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                p.Kill(true);
+                Assert.Fail("the quick reliability suite did not finish in 5 minutes:\n" + await se + await so);
+            }
         }
-        string table = so.Result;
+        string table = await so;
         Console.WriteLine(table);
-        Assert.True(p.ExitCode == 0, $"reliability suite failed ({p.ExitCode}):\n{table}\n{se.Result}");
+        string errors = await se;
+        Assert.True(p.ExitCode == 0, $"reliability suite failed ({p.ExitCode}):\n{table}\n{errors}");
         foreach (var scenario in new[] { "listener-storm", "connect-flood", "wire-fuzz", "controller-flaps", "restart-safety" })
             Assert.Matches($"(?m)^{scenario} +PASS ", table);
         // Real ports on veth need root (CI is root); elsewhere the suite says SKIP and why, loudly.

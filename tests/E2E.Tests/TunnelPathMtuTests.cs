@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;

@@ -1,4 +1,3 @@
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.AfPacket;
 using Xunit.Abstractions;

@@ -1,5 +1,4 @@
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;

@@ -1,6 +1,5 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Linux;
 

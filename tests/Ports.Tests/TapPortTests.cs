@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Linux;
 using Softswitch.TestKit;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Memory;

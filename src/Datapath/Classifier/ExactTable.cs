@@ -24,8 +24,8 @@ namespace Softswitch.Datapath.Classifier;
 [SkipLocalsInit]
 public sealed class ExactTable
 {
-    private static readonly ulong M0 = FlowMatch.ExactMaskNoTun.W0, M1 = FlowMatch.ExactMaskNoTun.W1,
-        M2 = FlowMatch.ExactMaskNoTun.W2, M3 = FlowMatch.ExactMaskNoTun.W3, M4 = FlowMatch.ExactMaskNoTun.W4;
+    private static readonly ulong s_m0 = FlowMatch.ExactMaskNoTun.W0, s_m1 = FlowMatch.ExactMaskNoTun.W1,
+        s_m2 = FlowMatch.ExactMaskNoTun.W2, s_m3 = FlowMatch.ExactMaskNoTun.W3, s_m4 = FlowMatch.ExactMaskNoTun.W4;
 
     private readonly FlowHashMap _map;
 
@@ -45,7 +45,7 @@ public sealed class ExactTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public FlowEntry? Lookup(in FlowKey key)
     {
-        ulong k0 = key.W0 & M0, k1 = key.W1 & M1, k2 = key.W2 & M2, k3 = key.W3 & M3, k4 = key.W4 & M4;
+        ulong k0 = key.W0 & s_m0, k1 = key.W1 & s_m1, k2 = key.W2 & s_m2, k3 = key.W3 & s_m3, k4 = key.W4 & s_m4;
         uint h = FlowHash.Of(k0, k1, k2, k3, k4, 0);
         return FlowHashMap.Probe(_map.Current, h, k0, k1, k2, k3, k4, 0);
     }
@@ -65,7 +65,7 @@ public sealed class ExactTable
         ref uint tags = ref MemoryMarshal.GetArrayDataReference(table.Tags);
         ref FlowEntry? entries = ref MemoryMarshal.GetArrayDataReference(table.Entries);
         uint bucketMask = table.BucketMask;
-        ulong m0 = M0, m1 = M1, m2 = M2, m3 = M3, m4 = M4;
+        ulong m0 = s_m0, m1 = s_m1, m2 = s_m2, m3 = s_m3, m4 = s_m4;
         int found = 0;
         ref FlowKey k = ref MemoryMarshal.GetReference(keys);
         ref FlowEntry? r = ref MemoryMarshal.GetReference(results);
@@ -132,7 +132,7 @@ public sealed class ExactTable
         {
             int i = BitOperations.TrailingZeroCount(bits);
             ref readonly FlowKey key = ref keys[i];
-            ulong k0 = key.W0 & M0, k1 = key.W1 & M1, k2 = key.W2 & M2, k3 = key.W3 & M3, k4 = key.W4 & M4;
+            ulong k0 = key.W0 & s_m0, k1 = key.W1 & s_m1, k2 = key.W2 & s_m2, k3 = key.W3 & s_m3, k4 = key.W4 & s_m4;
             var e = FlowHashMap.ProbeScalar(table, FlowHash.Of(k0, k1, k2, k3, k4, 0), k0, k1, k2, k3, k4, 0);
             if (e is null) continue;
             results[i] = e;

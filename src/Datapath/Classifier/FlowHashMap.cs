@@ -178,7 +178,7 @@ internal sealed class FlowHashMap
         }
     }
 
-    /// <summary>Scalar twin of <see cref="Probe"/> (SIMD off).</summary>
+    /// <summary>Scalar twin of <see cref="Probe(Table, uint, ulong, ulong, ulong, ulong, ulong, ulong)"/> (SIMD off).</summary>
     public static FlowEntry? ProbeScalar(Table t, uint hash, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4, ulong k5)
     {
         uint[] tags = t.Tags;

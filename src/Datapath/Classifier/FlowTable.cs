@@ -24,17 +24,17 @@ namespace Softswitch.Datapath.Classifier;
 /// In front of both, each forwarding thread may keep an <see cref="ExactMatchCache"/> of lookup results.</para>
 /// <para><b>Writers</b> go through <see cref="Write"/>: one writer at a time (a lock), any number of inserts, removals
 /// and action swaps, published when the scope ends (the tuple space's search order once, the versions once, then the
-/// observers). <see cref="Expire"/> is a writer too. <see cref="Insert"/> replaces a rule with identical match and
-/// priority (the old one is reported removed with reason Delete). <see cref="Remove(List{FlowEntry})"/> removes
+/// observers). <see cref="Expire"/> is a writer too. <see cref="WriteScope.Insert"/> replaces a rule with identical match and
+/// priority (the old one is reported removed with reason Delete). <see cref="WriteScope.Remove(List{FlowEntry})"/> removes
 /// losers first (ascending priority, hash-stage rules after wildcard rules of equal priority, equal-priority wildcard
 /// rules in reverse search order), so any one lookup racing a multi-rule removal returns either what it returned
 /// before or what it returns after (up to ties while the search order is republished).</para>
 /// <para><b>Readers</b> never lock: every entry is fully built before a single reference store publishes it; a
-/// replacement is one store into the same slot; <see cref="SetActions"/> swaps a rule's whole action list. Lookups
+/// replacement is one store into the same slot; <see cref="WriteScope.SetActions"/> swaps a rule's whole action list. Lookups
 /// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); the GC is
 /// the grace period, and entries are never mutated in place except for their action list and counters.
 /// <see cref="Trace"/> is a reader too (diagnostics): <see cref="Lookup"/>'s answer plus the stage, with no counter touched.</para>
-/// <para><b>Action lists</b> are shared: <see cref="Insert"/> and <see cref="SetActions"/> store the
+/// <para><b>Action lists</b> are shared: <see cref="WriteScope.Insert"/> and <see cref="WriteScope.SetActions"/> store the
 /// <see cref="ActionInterner"/>'s list equal to the rule's (immutable, so sharing is safe), so many rules with few
 /// distinct action lists keep them hot in the cache.</para>
 /// <para><b>Versions</b>: <see cref="Version"/> is bumped once per published change. <see cref="CacheVersion"/> is

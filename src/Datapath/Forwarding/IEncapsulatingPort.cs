@@ -7,7 +7,7 @@ namespace Softswitch.Datapath.Forwarding;
 /// header building and decapsulation stay with the port's own code.
 /// </summary>
 /// <remarks>
-/// Contract: <see cref="Output"/> runs on <paramref name="forwarder"/>'s thread, inside its output stage, for a packet of
+/// Contract: <see cref="Output"/> runs on its forwarder's thread, inside its output stage, for a packet of
 /// <see cref="Forwarder.Pool"/> that it must not release (it copies what it sends on). It may stage packets on other,
 /// non-virtual ports of the same forwarder (<c>StageTxSlot</c>), which the forwarder flushes at the end of the burst,
 /// and must not re-enter the forwarder's pipeline. <see cref="IPort.Send"/> stays for callers without a forwarder.

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Memory;

@@ -31,7 +31,7 @@ public sealed class OfConnection : IAsyncDisposable
 {
     private readonly OfTransport _transport;
     private byte[]? _initial;
-    private int _initialCount;
+    private readonly int _initialCount;
     private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
     private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _out = new();
@@ -43,7 +43,10 @@ public sealed class OfConnection : IAsyncDisposable
     private bool _helloReceived;
     private Task? _run;
     private Timer? _keepalive;
-    private uint _xid = 0x5353_0000;
+    private uint _xid = FirstXid;
+
+    /// <summary>Where the xids of the switch's own requests (HELLO, ECHO_REQUEST) start: "SS" in the high bytes.</summary>
+    internal const uint FirstXid = 0x5353_0000;
 
     /// <summary>Bytes the send loop coalesces into one write (a larger message is written on its own).</summary>
     private const int SendBufferSize = 256 * 1024;
@@ -286,7 +289,7 @@ public sealed class OfConnection : IAsyncDisposable
             if (st == OfpFrameStatus.Invalid)
             {
                 // A length below 8 (or above what we accept) leaves no way to find the next message.
-                var head = buf.AsSpan(start, Math.Min(end - start, 64)).ToArray();
+                var head = buf.AsSpan(start, Math.Min(end - start, OfpConstants.ErrorDataMinSize)).ToArray();
                 SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
                 _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
                 FlushAndClose();

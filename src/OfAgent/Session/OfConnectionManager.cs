@@ -67,8 +67,6 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     private bool _failModeLogged;
     private OfTlsContext? _tls;
 
-    /// <summary>The first xid of our own requests on an active connection's opening (HELLO).</summary>
-    private const uint FirstXid = 0x5353_0000;
     private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_initialBackoff = TimeSpan.FromSeconds(1);
 
@@ -191,7 +189,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                     // The same opening phase as a listener's: TLS (we present our certificate and check theirs), HELLO.
                     transport = new OfTransport(s);
                     deadline.CancelAfter(Options.HelloTimeout);
-                    var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, FirstXid, deadline.Token)
+                    var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, OfConnection.FirstXid, deadline.Token)
                         .ConfigureAwait(false);
                     if (r.Ok)
                     {

@@ -26,6 +26,9 @@ public readonly record struct OfHandshakeResult(string? Failure, byte[] Received
 /// </remarks>
 public static class OfHandshake
 {
+    /// <summary>The opening read buffer: a HELLO and then some; it grows to a longer first message.</summary>
+    private const int FirstReadSize = 64;
+
     private const byte TlsHandshakeRecord = 0x16;
 
     /// <summary>
@@ -64,7 +67,7 @@ public static class OfHandshake
             }
             stage = "waiting for the peer's HELLO";
             await transport.SendAsync(new OfpHello { Xid = helloXid }.ToArray(), ct).ConfigureAwait(false);
-            var buf = new byte[64];
+            var buf = new byte[FirstReadSize];
             while (true)
             {
                 var st = OfpFraming.TryGetFrame(buf.AsSpan(0, count), out var header, out int len, maxMessageSize);

@@ -215,7 +215,7 @@ public sealed class OfListener : IAsyncDisposable
         {
             if (_endpoint.Kind != OfTransportKind.Unix) s.NoDelay = true;
             opening.Cts.CancelAfter(_options.HelloTimeout);
-            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, 0x5353_0000, opening.Cts.Token)
+            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, OfConnection.FirstXid, opening.Cts.Token)
                 .ConfigureAwait(false);
             lock (_lock)
                 if (node.List is not null) _opening.Remove(node);

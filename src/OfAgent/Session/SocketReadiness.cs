@@ -3,7 +3,7 @@ using System.Net.Sockets;
 namespace Softswitch.OfAgent.Session;
 
 /// <summary>
-/// Waits for many blocking-mode sockets to become readable on one thread (poll(2) through <see cref="Socket.Select"/>),
+/// Waits for many blocking-mode sockets to become readable on one thread (poll(2) through <see cref="Socket.Select(System.Collections.IList, System.Collections.IList, System.Collections.IList, int)"/>),
 /// so that channels in their opening phase cost no thread while their sockets stay in blocking mode.
 /// </summary>
 /// <remarks>

@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Wire;
 
 namespace Softswitch.OfAgent.Translate;
@@ -40,10 +41,10 @@ public static class MatchTranslator
     public static Wildcards Normalize(Wildcards w, ushort dlType, byte nwProto)
     {
         bool typed = (w & Wildcards.DlType) == 0;
-        bool ip = typed && dlType == 0x0800, arp = typed && dlType == 0x0806;
+        bool ip = typed && dlType == PacketParser.EthTypeIpv4, arp = typed && dlType == PacketParser.EthTypeArp;
         if (!ip) w |= Wildcards.NwTos;
         if (!ip && !arp) w = (w & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask)) | Wildcards.NwSrcAll | Wildcards.NwDstAll | Wildcards.NwProto;
-        bool l4 = ip && (w & Wildcards.NwProto) == 0 && nwProto is 1 or 6 or 17;
+        bool l4 = ip && (w & Wildcards.NwProto) == 0 && nwProto is PacketParser.ProtoIcmp or PacketParser.ProtoTcp or PacketParser.ProtoUdp;
         if (!l4) w |= Wildcards.TpSrc | Wildcards.TpDst;
         return w;
     }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ports.Linux;

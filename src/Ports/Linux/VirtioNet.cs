@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Packets;
 
 namespace Softswitch.Ports.Linux;

@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ports.NetFpga;

@@ -1,5 +1,4 @@
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ports.NetFpga;

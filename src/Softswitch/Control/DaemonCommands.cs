@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 using Softswitch.OfAgent;
 using Softswitch.Offload;

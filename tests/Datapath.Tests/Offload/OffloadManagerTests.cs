@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;

@@ -2,7 +2,6 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Datapath.Tests.Tunnels;

@@ -38,7 +38,7 @@ internal sealed class TunnelRig : IDisposable
         B.AddPort(UnderB, Under);
     }
 
-    /// <summary>Adds mirror-image tunnels: <paramref name="kind"/> plus options, A = 10.0.0.1, B = 10.0.0.2.</summary>
+    /// <summary>Adds mirror-image tunnels: <paramref name="kindAndOptions"/> (the kind plus options), A = 10.0.0.1, B = 10.0.0.2.</summary>
     public TunnelRig WithTunnels(string kindAndOptions, bool staticMacs = true, string optionsA = "", string optionsB = "")
     {
         string macA = staticMacs ? $",remote_mac={TunnelGoldenTests.UnderB}" : "";

@@ -1,9 +1,7 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Tests.Session;
-using Softswitch.Ofproto;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;

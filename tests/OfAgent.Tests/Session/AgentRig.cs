@@ -106,7 +106,7 @@ internal sealed class TestController : IDisposable
 
     private async Task OpenAsync(byte helloVersion)
     {
-        var hello = await ReceiveRawAsync();
+        var hello = await ReceiveRawAsync() ?? throw new Xunit.Sdk.XunitException("no HELLO from the switch");
         Assert.Equal((byte)OfpType.Hello, hello[1]);
         Assert.Equal(1, hello[0]);
         SendRaw([helloVersion, 0, 0, 8, 0, 0, 0, 1]);

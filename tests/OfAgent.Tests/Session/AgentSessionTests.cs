@@ -5,7 +5,6 @@ using Softswitch.Datapath.Packets;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Wire;
-using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using Softswitch.OfAgent.Wire;
 
 namespace Softswitch.OfAgent.Tests.Wire;

@@ -1,5 +1,4 @@
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

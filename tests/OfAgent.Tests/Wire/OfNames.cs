@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

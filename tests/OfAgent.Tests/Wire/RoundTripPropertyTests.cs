@@ -1,7 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

@@ -3,7 +3,6 @@ using System.Text;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Xunit.Abstractions;
 using Softswitch.Ofproto;

@@ -1,8 +1,6 @@
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.NetFpga;
 using static Softswitch.TestKit.FlowFrames;

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
