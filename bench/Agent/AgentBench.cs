@@ -3,13 +3,12 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Wire;
-using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Bench.Agent;

@@ -3,11 +3,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
-using Softswitch.Ofproto;
 using Softswitch.Flows;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Agent;
 

@@ -3,10 +3,10 @@ using BenchmarkDotNet.Attributes;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfAgent.Wire;
 using Softswitch.Ofproto;
-using Softswitch.Datapath.Memory;
 
 namespace Softswitch.Bench.Micro;
 

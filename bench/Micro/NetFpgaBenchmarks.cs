@@ -2,8 +2,8 @@ using BenchmarkDotNet.Attributes;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
-using Softswitch.Ports.NetFpga;
 using Softswitch.Ofproto;
+using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Bench.Micro;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
 using Softswitch.Flows;
 using Softswitch.Ports.PcapFile;
 

@@ -2,8 +2,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Datapath;

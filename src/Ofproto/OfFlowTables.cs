@@ -1,5 +1,4 @@
 using Softswitch.Datapath;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;

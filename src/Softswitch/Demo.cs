@@ -1,9 +1,9 @@
 using System.Diagnostics;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Ofproto;
 using Spectre.Console;
 

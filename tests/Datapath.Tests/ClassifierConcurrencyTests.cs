@@ -3,8 +3,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Xunit.Abstractions;
 using Softswitch.Ofproto;
+using Xunit.Abstractions;
 
 namespace Softswitch.Datapath.Tests;
 

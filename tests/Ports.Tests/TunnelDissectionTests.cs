@@ -1,13 +1,12 @@
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Ofproto;
 using Softswitch.Ports.PcapFile;
 using Softswitch.TestKit;
 using Xunit.Abstractions;
-using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests;
 

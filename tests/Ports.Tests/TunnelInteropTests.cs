@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Tunnels;

@@ -1,9 +1,8 @@
 using System.Diagnostics;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Xunit.Abstractions;
 
 namespace Softswitch.Ports.Tests;

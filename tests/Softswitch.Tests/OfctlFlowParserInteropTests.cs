@@ -1,5 +1,5 @@
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Flows;
 using Softswitch.OfAgent;

@@ -1,8 +1,8 @@
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Forwarding;
-using Softswitch.Ofproto;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Flows;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Tests;
 

@@ -1,12 +1,12 @@
 using Softswitch.Control;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent;
-using Softswitch.Ports.NetFpga;
 using Softswitch.Ofproto;
+using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Tests;
 

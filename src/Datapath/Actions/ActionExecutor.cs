@@ -1,5 +1,5 @@
-using Softswitch.Datapath.Counters;
 using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Packets;
 
 namespace Softswitch.Datapath.Actions;

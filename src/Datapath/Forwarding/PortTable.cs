@@ -1,5 +1,3 @@
-using Softswitch.Datapath.Actions;
-
 namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>One port as the datapath holds it: the provider, its OpenFlow number and the config bits the controller sets.</summary>

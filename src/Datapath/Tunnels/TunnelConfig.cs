@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
 
 namespace Softswitch.Datapath.Tunnels;
 

@@ -3,8 +3,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
 
 namespace Softswitch.Datapath.Tunnels;
 

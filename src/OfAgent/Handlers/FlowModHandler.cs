@@ -26,14 +26,14 @@ internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager c
 {
     // Per-thread scratch of the flow-mod path (connections have their own threads): the decoded actions and the flows a
     // flow-mod removed, cleared before each use, so a flow-mod allocates only what the table keeps.
-    [ThreadStatic] private static List<OfpAction>? t_actions;
-    [ThreadStatic] private static List<FlowRemoved>? t_removed;
+    [ThreadStatic] private static List<OfpAction>? s_actions;
+    [ThreadStatic] private static List<FlowRemoved>? s_removed;
 
     /// <summary>A FLOW_MOD, decoded from the connection's receive buffer (valid for the call only) into fields.</summary>
     public void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         var dp = ctx.Dp;
-        var wireActions = t_actions ??= new List<OfpAction>(16);
+        var wireActions = s_actions ??= new List<OfpAction>(16);
         wireActions.Clear();
         if (!OfpFlowMod.TryDecode(msg, wireActions, out var fm, out var decodeError))
         {
@@ -61,7 +61,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager c
         }
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
                               fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort));
-        var removed = t_removed ??= new List<FlowRemoved>();
+        var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
         var st = ctx.Flows.Apply(mod, removed, out var flow);
         Interlocked.Increment(ref ctx.FlowModsApplied);

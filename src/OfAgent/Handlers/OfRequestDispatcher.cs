@@ -12,7 +12,7 @@ namespace Softswitch.OfAgent.Handlers;
 /// <remarks>
 /// Design: owns the routing and nothing else. The areas: <see cref="FlowModHandler"/> (flow-mod, packet-out),
 /// <see cref="StatsHandler"/> (stats), <see cref="SwitchConfigHandler"/> (features, config, port-mod, queue config).
-/// A connection's receive loop calls <see cref="Handle"/> for its messages in arrival order, so a BARRIER_REPLY is
+/// A connection's receive loop calls <see cref="Handle(OfConnection, ReadOnlySpan{byte})"/> for its messages in arrival order, so a BARRIER_REPLY is
 /// queued only after every earlier request took effect; different connections call it concurrently (every handler is
 /// thread safe and lock-free). A new OpenFlow version is a second dispatcher beside this one, over its own codec and
 /// the same table set.

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
-using Softswitch.Datapath.Offload;
 using Softswitch.Datapath;
-using Softswitch.Ofproto;
+using Softswitch.Datapath.Offload;
 using Softswitch.OfAgent;
 using Softswitch.Offload;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Control;
 

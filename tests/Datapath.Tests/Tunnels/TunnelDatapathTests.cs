@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ofproto;
 

@@ -1,10 +1,8 @@
 using System.Diagnostics;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Tests.Session;
-using Softswitch.Ofproto;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;

@@ -1,8 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Wire;
 

@@ -1,10 +1,10 @@
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
-using Softswitch.Ports.NetFpga;
 using Softswitch.Ofproto;
+using Softswitch.Ports.NetFpga;
 using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests.NetFpga;

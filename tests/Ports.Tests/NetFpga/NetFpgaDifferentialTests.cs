@@ -2,11 +2,11 @@ using System.Buffers.Binary;
 using System.Text;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Forwarding;
-using Xunit.Abstractions;
+using Softswitch.Datapath.Packets;
 using Softswitch.Ofproto;
 using Softswitch.TestKit;
+using Xunit.Abstractions;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 

@@ -1,10 +1,10 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Offload;
+using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
 using static Softswitch.TestKit.FlowFrames;
-using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 

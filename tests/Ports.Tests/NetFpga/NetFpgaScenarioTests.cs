@@ -3,9 +3,9 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
+using Softswitch.Ofproto;
 using Xunit.Abstractions;
 using static Softswitch.TestKit.FlowFrames;
-using Softswitch.Ofproto;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 

@@ -1,11 +1,10 @@
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Memory;
-using Softswitch.Datapath.Packets;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ports.NetFpga;
+using Softswitch.Datapath.Memory;
 using Softswitch.Ofproto;
+using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 

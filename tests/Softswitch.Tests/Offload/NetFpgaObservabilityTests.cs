@@ -1,10 +1,10 @@
 using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
-using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Offload;
 using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
