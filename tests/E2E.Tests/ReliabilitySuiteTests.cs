@@ -16,6 +16,43 @@ public sealed class ReliabilitySuiteTests
         throw new InvalidOperationException("Softswitch.sln not found above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>
+    /// Runs bench/reliability/run.sh with <paramref name="args"/> (and --no-build when the daemon and
+    /// <paramref name="alsoBuilt"/> are built), at most 5 minutes; prints and returns its table.
+    /// </summary>
+    private static async Task<(int Code, string Table, string Errors)> RunSuiteAsync(string what, Dictionary<string, string> env,
+                                                                                    string[] args, params string[] alsoBuilt)
+    {
+        string root = RepoRoot();
+        var psi = new ProcessStartInfo("bash", ["bench/reliability/run.sh", .. args])
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        if (alsoBuilt.Append("src/Softswitch/bin/Release/net10.0/softswitch.dll").All(f => File.Exists(Path.Combine(root, f))))
+            psi.ArgumentList.Add("--no-build");
+        using var p = Process.Start(psi)!;
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
+        {
+            try
+            {
+                await p.WaitForExitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                p.Kill(true);
+                Assert.Fail($"{what} did not finish in 5 minutes:\n" + await se + await so);
+            }
+        }
+        string table = await so;
+        Console.WriteLine(table);
+        return (p.ExitCode, table, await se);
+    }
+
     /// <summary>False (and says why, or fails on CI) when a tool the suite needs is missing.</summary>
     private static bool ToolsPresent(string test, params string[] tools)
     {
@@ -45,34 +82,10 @@ public sealed class ReliabilitySuiteTests
             Console.WriteLine("SKIPPED: ShortSoakPasses: the soak needs root (network namespaces)");
             return;
         }
-        string root = RepoRoot();
-        var psi = new ProcessStartInfo("bash", ["bench/reliability/run.sh", "--soak", "1"])
-        {
-            WorkingDirectory = root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["SOAK_SECONDS"] = "45";
-        if (File.Exists(Path.Combine(root, "src/Softswitch/bin/Release/net10.0/softswitch.dll"))
-            && File.Exists(Path.Combine(root, "bench/bin/Release/net10.0/Softswitch.Bench.dll"))) psi.ArgumentList.Add("--no-build");
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
-        {
-            try
-            {
-                await p.WaitForExitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                p.Kill(true);
-                Assert.Fail("the short soak did not finish in 5 minutes:\n" + await se + await so);
-            }
-        }
-        string table = await so;
-        Console.WriteLine(table);
-        Assert.True(p.ExitCode == 0, $"soak failed ({p.ExitCode}):\n{table}\n{await se}");
+        // The soak runs the daemon and bench this test run built; run.sh builds them if this is another configuration.
+        var (code, table, errors) = await RunSuiteAsync("the short soak", new() { ["SOAK_SECONDS"] = "45" },
+            ["--soak", "1"], "bench/bin/Release/net10.0/Softswitch.Bench.dll");
+        Assert.True(code == 0, $"soak failed ({code}):\n{table}\n{errors}");
         Assert.Matches("(?m)^soak +PASS ", table);
         Assert.Matches(@"traffic over 4 ports: .* = \d+ forwarded \+ \d+ tx drops \+ \d+ dropped by reason", table);
         Assert.Matches(@"churn: switch applied \d+ flow-mods/s", table);
@@ -83,34 +96,9 @@ public sealed class ReliabilitySuiteTests
     public async Task QuickReliabilitySuitePasses()
     {
         if (!ToolsPresent(nameof(QuickReliabilitySuitePasses), "ovs-ofctl", "ovs-testcontroller", "python3")) return;
-        string root = RepoRoot();
         // The suite runs the daemon this test run built (src/Softswitch/bin/Release); build it if this is another configuration.
-        var psi = new ProcessStartInfo("bash", ["bench/reliability/run.sh", "--quick"])
-        {
-            WorkingDirectory = root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        if (File.Exists(Path.Combine(root, "src/Softswitch/bin/Release/net10.0/softswitch.dll"))) psi.ArgumentList.Add("--no-build");
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
-        {
-            try
-            {
-                await p.WaitForExitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                p.Kill(true);
-                Assert.Fail("the quick reliability suite did not finish in 5 minutes:\n" + await se + await so);
-            }
-        }
-        string table = await so;
-        Console.WriteLine(table);
-        string errors = await se;
-        Assert.True(p.ExitCode == 0, $"reliability suite failed ({p.ExitCode}):\n{table}\n{errors}");
+        var (code, table, errors) = await RunSuiteAsync("the quick reliability suite", new(), ["--quick"]);
+        Assert.True(code == 0, $"reliability suite failed ({code}):\n{table}\n{errors}");
         foreach (var scenario in new[] { "listener-storm", "connect-flood", "wire-fuzz", "controller-flaps", "restart-safety" })
             Assert.Matches($"(?m)^{scenario} +PASS ", table);
         // Real ports on veth need root (CI is root); elsewhere the suite says SKIP and why, loudly.

@@ -350,21 +350,8 @@ public sealed class Forwarder
 
         for (int b = 0; b < batches; b++)
         {
-            var e = _batchFlow[b];
             int count = _batchCount[b];
-            var bp = _batchPkts.AsSpan(b * Burst.Size, count);
-            long bytes = 0;
-            foreach (int p in bp) bytes += Pool.Length[p];
-            e.Hit(count, bytes, _now);
-            var actions = e.Actions;
-            if (actions.Items.Length == 0)
-            {
-                Drops.Add(DropReason.FlowDrop, count);
-                continue;
-            }
-            TunnelId = 0;
-            var sink = new OutputStage.Sink(Output, false);
-            Executor.Execute(actions, Pool, bp, _batchLayers.AsSpan(b * Burst.Size, count), ref sink);
+            RunFlowBatch(_batchFlow[b], _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count));
         }
         for (int b = 0; b < batches; b++) _batchFlow[b] = null!;
 
@@ -397,13 +384,20 @@ public sealed class Forwarder
             HandleMisses(pkts, layers, inSlot);
             return;
         }
+        RunFlowBatch(winner, pkts, layers);
+    }
+
+    /// <summary>Step 4 for one flow-batch: counts it on its flow and runs the flow's actions once over it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RunFlowBatch(FlowEntry flow, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
-        winner.Hit(n, bytes, _now);
-        var actions = winner.Actions;
+        flow.Hit(pkts.Length, bytes, _now);
+        var actions = flow.Actions;
         if (actions.Items.Length == 0)
         {
-            Drops.Add(DropReason.FlowDrop, n);
+            Drops.Add(DropReason.FlowDrop, pkts.Length);
             return;
         }
         TunnelId = 0;
