@@ -47,14 +47,26 @@ internal sealed class SwitchProcess : IDisposable
         _p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_out) _out.AppendLine(e.Data); };
         _p.BeginOutputReadLine();
         _p.BeginErrorReadLine();
+        // Up when it answers `ovs-ofctl show` within 30 s of its start. On a loaded machine one attempt may meet the
+        // daemon still compiling its request path: such an attempt is given up after 10 s and another one made.
         var sw = Stopwatch.StartNew();
-        while (sw.ElapsedMilliseconds < 20_000)
+        string last = "no attempt finished";
+        while (sw.ElapsedMilliseconds < 30_000)
         {
             if (_p.HasExited) throw new InvalidOperationException($"softswitch exited ({_p.ExitCode}):\n{Output}");
-            if (Sh.Run("ovs-ofctl", "-O", "OpenFlow10", "show", Endpoint).Ok) return;
+            try
+            {
+                var r = Sh.Run("ovs-ofctl", ["-O", "OpenFlow10", "show", Endpoint], 10_000);
+                if (r.Ok) return;
+                last = r.Stderr;
+            }
+            catch (TimeoutException e)
+            {
+                last = e.Message;
+            }
             Thread.Sleep(200);
         }
-        throw new TimeoutException("softswitch did not start listening:\n" + Output);
+        throw new TimeoutException($"softswitch did not answer ovs-ofctl show in 30 s (last: {last}):\n{Output}");
     }
 
     public string Output
