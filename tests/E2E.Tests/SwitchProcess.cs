@@ -49,6 +49,21 @@ internal sealed class SwitchProcess : IDisposable
         _p.BeginErrorReadLine();
         // Up when it answers `ovs-ofctl show` within 30 s of its start. On a loaded machine one attempt may meet the
         // daemon still compiling its request path: such an attempt is given up after 10 s and another one made.
+        try
+        {
+            WaitUntilAnswering();
+        }
+        catch
+        {
+            // A daemon that never came up is not left behind by the test that gave up on it.
+            try { _p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            _p.Dispose();
+            throw;
+        }
+    }
+
+    private void WaitUntilAnswering()
+    {
         var sw = Stopwatch.StartNew();
         string last = "no attempt finished";
         while (sw.ElapsedMilliseconds < 30_000)
