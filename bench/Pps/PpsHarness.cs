@@ -44,6 +44,8 @@ public sealed class PpsOptions
     public int PinCpu = -1;
     /// <summary>After warm-up, keep forwarding until this file exists, then measure (another process's cue, e.g. churn started).</summary>
     public string? StartFile;
+    /// <summary>Reuse removed flows' entries (as the daemon does): the polling threads are readers of the pipeline's reclamation domain.</summary>
+    public bool Recycle = true;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -75,11 +77,13 @@ public sealed class PpsOptions
                 case "--flow-file": o.FlowFile = Next(); break;
                 case "--fdb": o.Fdb = Next(); break;
                 case "--listen": o.Listen = Next(); break;
+                case "--recycle": o.Recycle = Next() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--recycle on|off, not {v}") }; break;
                 case "--pin-cpu": o.PinCpu = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--start-file": o.StartFile = Next(); break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
+                    Console.WriteLine("             --recycle on|off (reuse removed flows' entries, default on)");
                     Console.WriteLine("             --ports N (default 4) --frame-size B (default 64) --seed N --json");
                     Console.WriteLine("             --threads N (N forwarding threads, each fed by its own generating port; per-thread rates reported)");
                     Console.WriteLine("             --tunnel vxlan|gre|ipip (every flow outputs to a tunnel port over an in-memory underlay)");
@@ -148,7 +152,7 @@ public static class PpsHarness
             PoolSize = 4096,
         });
         dp.MissBehavior = MissBehavior.Drop;
-        var flows = new OfFlowTables(dp);
+        var flows = new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = o.Recycle });
         var ports = new MemoryPort[o.Ports + (o.Tunnel is null ? 0 : 1)];
         for (int i = 0; i < o.Ports; i++)
         {
@@ -206,7 +210,7 @@ public static class PpsHarness
         Softswitch.OfAgent.OfSwitchAgent? agent = null;
         if (o.Listen is not null)
         {
-            agent = new Softswitch.OfAgent.OfSwitchAgent(dp, new Softswitch.OfAgent.AgentOptions { DatapathId = 1, Listeners = { o.Listen }, SendQueueSoftLimit = 16 << 20 });
+            agent = new Softswitch.OfAgent.OfSwitchAgent(dp, new Softswitch.OfAgent.AgentOptions { DatapathId = 1, Listeners = { o.Listen }, SendQueueSoftLimit = 16 << 20 }, flows: flows);
             agent.Start();
             progress?.WriteLine($"OpenFlow listener on {agent.ListenEndpoints[0]}");
         }
@@ -223,9 +227,15 @@ public static class PpsHarness
         if (o.PinCpu >= 0) PcapTraffic.PinCurrentThread(o.PinCpu);
         int exactFlows = flows.ActiveExact, wildcardRules = flows.ActiveWildcard;
 
+        // This thread polls as a forwarding thread does: a reader of the reclamation domain, quiescent between rounds.
+        var reader = dp.Pipeline.Reclamation.Register();
         // Warm-up (JIT tiering, caches), then measure.
         var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4)) dp.PollOnce();
+        while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4))
+        {
+            reader.Quiesce();
+            dp.PollOnce();
+        }
         churn?.Start();
         if (o.StartFile is not null)
         {
@@ -233,7 +243,11 @@ public static class PpsHarness
             while (!File.Exists(o.StartFile))
             {
                 if (wait.Elapsed.TotalSeconds > 300) throw new IOException($"--start-file {o.StartFile} did not appear in 300 s");
-                for (int i = 0; i < 1024; i++) dp.PollOnce();
+                for (int i = 0; i < 1024; i++)
+                {
+                    reader.Quiesce();
+                    dp.PollOnce();
+                }
             }
         }
         long ofMods0 = agent is null ? 0 : agent.FlowModsApplied;
@@ -248,7 +262,11 @@ public static class PpsHarness
         double lastT = 0;
         while (true)
         {
-            for (int i = 0; i < 64; i++) dp.PollOnce();
+            for (int i = 0; i < 64; i++)
+            {
+                reader.Quiesce();
+                dp.PollOnce();
+            }
             double t = sw.Elapsed.TotalSeconds;
             if (t >= o.Seconds) break;
             if (t >= nextReport)
@@ -316,7 +334,19 @@ public static class PpsHarness
         for (int t = 0; t < n; t++)
         {
             int idx = t;
-            threads[t] = new Thread(() => { while (!Volatile.Read(ref stop)) for (int i = 0; i < 64; i++) dp.PollOnce(idx); }) { IsBackground = true, Name = $"pps-{t}" };
+            threads[t] = new Thread(() =>
+            {
+                var reader = dp.Pipeline.Reclamation.Register();
+                while (!Volatile.Read(ref stop))
+                {
+                    for (int i = 0; i < 64; i++)
+                    {
+                        reader.Quiesce();
+                        dp.PollOnce(idx);
+                    }
+                }
+                dp.Pipeline.Reclamation.Unregister(reader);
+            }) { IsBackground = true, Name = $"pps-{t}" };
         }
         foreach (var t in threads) t.Start();
         Thread.Sleep(TimeSpan.FromSeconds(Math.Min(2, o.Seconds / 4)));

@@ -49,7 +49,10 @@ public interface IDatapathEvents
 {
     /// <summary>A maintenance step starts, before flows expire (an offload target reads its hardware counters here).</summary>
     void OnMaintenanceStarting() { }
-    /// <summary>A rule's idle or hard timeout passed; it has left its table.</summary>
+    /// <summary>
+    /// A rule's idle or hard timeout passed; it has left its table. The entry is what it was only during the call (a
+    /// recycling table may give it a new incarnation later; see <see cref="Classifier.FlowTable.RecycleEntries"/>).
+    /// </summary>
     void OnFlowExpired(in FlowRemoved expired) { }
     void OnPortStatus(PortStatusReason reason, PortSlot port) { }
     /// <summary>A maintenance step failed (a bug: the step is retried at the next interval, counted in
@@ -116,6 +119,11 @@ public sealed class DatapathOptions
 /// can refresh kernel drop counters from Receive. Only a round that found frames opens the busy-poll window, so a
 /// wake-up that finds nothing costs one poll round. An idle switch wakes a few times a second in all: maintenance
 /// runs every <see cref="DatapathOptions.MaintenanceInterval"/> while some flow has a timeout, else once a second.
+/// Reclamation: each forwarding thread is a reader of the pipeline's <see cref="Classifier.QuiescentDomain"/>; every
+/// poll round starts at a quiescent point, and the thread is offline while it blocks, so rules removed from a
+/// recycling table are reused only once no round that could have found them is running. Maintenance reports expired
+/// flows inside a hold. <see cref="PollOnce"/> callers (tests, harnesses) are not readers: a table they poll must not
+/// recycle, or they take a hold around their rounds.
 /// </remarks>
 public sealed class SwitchDatapath : IDisposable
 {
@@ -358,6 +366,21 @@ public sealed class SwitchDatapath : IDisposable
 
     private void PollLoop(int idx)
     {
+        // Every round starts at a quiescent point (no rule of an earlier round is held); the thread is offline while
+        // it waits (see Classifier.QuiescentDomain).
+        var reader = Pipeline.Reclamation.Register();
+        try
+        {
+            PollRounds(idx, reader);
+        }
+        finally
+        {
+            Pipeline.Reclamation.Unregister(reader);
+        }
+    }
+
+    private void PollRounds(int idx, Classifier.QuiescentDomain.Reader reader)
+    {
         var f = _forwarders[idx];
         var waiter = _waiters[idx];
         long busyTicks = (long)Options.BusyPollMicros * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
@@ -366,6 +389,7 @@ public sealed class SwitchDatapath : IDisposable
         long prevBusyStart = 0;
         while (_running)
         {
+            reader.Quiesce();
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             var ports = _assignedSnapshot[idx];
             int got = 0;
@@ -383,6 +407,7 @@ public sealed class SwitchDatapath : IDisposable
             // No busy-poll window after a wake-up by itself: the next round polls once, and only frames it finds
             // (got > 0) open the window again, so stray wake-ups (a timeout, a readable socket with nothing for us)
             // cost one poll round, not BusyPollMicros of spinning.
+            reader.Offline();
             waiter.Wait(ports, Options.IdleWakeMs);
         }
     }
@@ -421,8 +446,9 @@ public sealed class SwitchDatapath : IDisposable
 
     private bool AnyTimedFlow()
     {
-        foreach (var t in Pipeline.Tables)
-            if (t.TimerTracked > 0) return true;
+        // By index: the tables as an IReadOnlyList would box an enumerator every maintenance interval.
+        for (int i = 0; i < Pipeline.TableCount; i++)
+            if (Pipeline.Table(i).TimerTracked > 0) return true;
         return false;
     }
 
@@ -457,9 +483,14 @@ public sealed class SwitchDatapath : IDisposable
         var listeners = _listeners;
         foreach (var l in listeners) l.OnMaintenanceStarting();
         _expired.Clear();
-        foreach (var table in Pipeline.Tables) table.Expire(_expired);
-        foreach (var l in listeners)
-            foreach (var r in _expired) l.OnFlowExpired(r);
+        // Listeners read the expired flows: a hold keeps them from being recycled until they are told.
+        using (Pipeline.Reclamation.Enter())
+        {
+            for (int i = 0; i < Pipeline.TableCount; i++) Pipeline.Table(i).Expire(_expired);
+            foreach (var l in listeners)
+                foreach (var r in _expired) l.OnFlowExpired(r);
+        }
+        _expired.Clear();
         var ports = _ports;
         foreach (var slot in ports.List)
             if (slot.PollLinkChange())

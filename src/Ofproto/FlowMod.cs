@@ -71,6 +71,14 @@ public sealed record FlowTableOptions
     /// behaviour (Documentation/topics/design.rst, "updates flow_cookie: yes") updates it. Default: the OVS behaviour.
     /// </summary>
     public bool ModifyUpdatesCookie { get; init; } = true;
+
+    /// <summary>
+    /// Whether the tables reuse removed flows' entries after their grace period, so that flow churn allocates nothing
+    /// (<see cref="Datapath.Classifier.FlowTable.RecycleEntries"/>). Whoever turns it on vouches that every thread
+    /// keeping flows the tables hand out (flow-mod results, stats, expiry reports, packet-outs) does so inside a hold
+    /// of <see cref="OfFlowTables.Reclamation"/> or is a registered reader of it. Default: off.
+    /// </summary>
+    public bool RecycleEntries { get; init; }
 }
 
 /// <summary>One OpenFlow table's statistics, version-independent (a codec encodes them as its table stats).</summary>

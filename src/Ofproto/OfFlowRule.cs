@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Ofproto;
@@ -50,6 +51,19 @@ public sealed class OfFlowRule
         bool exact = match.IsExact;
         var rule = For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId);
         return new FlowEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
+    }
+
+    /// <summary>
+    /// As <see cref="NewEntry(in FlowMatch, ushort, FlowActions, ulong, ushort, ushort, FlowModFlags, long)"/>, from the
+    /// table's write scope <paramref name="w"/> (a recycled entry when the table recycles; see
+    /// <see cref="FlowTable.RecycleEntries"/>); insert it within that scope.
+    /// </summary>
+    public static FlowEntry NewEntry(FlowTable.WriteScope w, in FlowMatch match, ushort priority, FlowActions actions, ulong cookie,
+                                     ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos)
+    {
+        bool exact = match.IsExact;
+        var rule = For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId);
+        return w.NewEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
     }
 
     /// <summary>The OpenFlow descriptor of a datapath rule, or null for a rule this layer did not install.</summary>

@@ -68,11 +68,19 @@ public sealed class OfFlowTables
         _options = options ?? new FlowTableOptions();
         _main = pipeline.Table(0);
         _emergency = pipeline.AddTable();
+        _main.RecycleEntries = _options.RecycleEntries;
+        _emergency.RecycleEntries = _options.RecycleEntries;
     }
 
     public FlowTableOptions Options => _options;
     public IClock Clock => _clock;
     public Pipeline Pipeline => _pipeline;
+
+    /// <summary>
+    /// The reclamation domain of both tables (the pipeline's): a thread that keeps flows these tables hand out takes
+    /// a hold of it first when <see cref="FlowTableOptions.RecycleEntries"/> is on.
+    /// </summary>
+    public QuiescentDomain Reclamation => _pipeline.Reclamation;
 
     /// <summary>The datapath table holding the normal flows (what hardware offload mirrors).</summary>
     public FlowTable Main => _main;
@@ -226,7 +234,7 @@ public sealed class OfFlowTables
             if (full) return FlowModStatus.TableFull;
         }
 
-        flow = OfFlowRule.NewEntry(match, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        flow = OfFlowRule.NewEntry(w, match, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
         w.Insert(flow);
         return FlowModStatus.Ok;
     }

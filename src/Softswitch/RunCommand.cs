@@ -12,6 +12,7 @@ using Softswitch.Metrics;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Offload;
+using Softswitch.Ofproto;
 using Softswitch.Ports;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.AfXdp;
@@ -168,7 +169,11 @@ internal static class RunCommand
             // --listen endpoints and the default RUNDIR/DPID.mgmt are service connections (tools), like OVS's br0.mgmt.
             Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
             Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert, BootstrapCaCertFile = s.BootstrapCaCert },
-        }, loggers);
+        }, loggers,
+        // Flow churn allocates nothing when removed entries are reused; every thread here that keeps flows is a
+        // forwarder (a reader) or holds them in a hold (requests, expiry, control commands, the stats view). An
+        // offload target keeps flows beyond any hold, so the tables do not recycle with one.
+        new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = offload is null }));
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
         using var done = new ManualResetEventSlim(false);

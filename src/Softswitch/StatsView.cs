@@ -18,7 +18,8 @@ internal static class StatsView
     internal sealed class Rates
     {
         public readonly Dictionary<PortSlot, PortCountersSnapshot> Ports = new();
-        public readonly Dictionary<Datapath.Flow.FlowEntry, long> Flows = new();
+        /// <summary>Packets per flow, keyed by the entry's incarnation (a recycled entry is another flow).</summary>
+        public readonly Dictionary<(Datapath.Flow.FlowEntry Entry, int Serial), long> Flows = new();
     }
 
     public static void Run(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload, Vlog vlog, ManualResetEventSlim done)
@@ -69,12 +70,14 @@ internal static class StatsView
         foreach (var p in dp.Ports.List) into.Ports[p] = p.Port.Counters.Snapshot();
         var flows = new List<Datapath.Flow.FlowEntry>();
         dp.Pipeline.Table(0).Snapshot(flows);
-        foreach (var f in flows) into.Flows[f] = f.Packets;
+        foreach (var f in flows) into.Flows[(f, f.Serial)] = f.Packets;
     }
 
     /// <summary>Rates over the last second; <paramref name="prev"/> becomes this sample.</summary>
     internal static Rows Compute(SwitchDatapath dp, ref Rates prev)
     {
+        // The flows sampled are read until the rows are made: a hold keeps them from being recycled meanwhile.
+        using var hold = dp.Pipeline.Reclamation.Enter();
         var now = new Rates();
         Sample(dp, now);
         var ports = new List<PortRow>();
@@ -89,7 +92,7 @@ internal static class StatsView
         var last = prev;
         var top = now.Flows.Select(kv => (kv.Key, Pps: (double)(kv.Value - (last.Flows.TryGetValue(kv.Key, out long b) ? b : 0))))
             .Where(f => f.Pps > 0).OrderByDescending(f => f.Pps).Take(5)
-            .Select(f => new FlowRow(Flows.FlowFormat.Rule(f.Key.Priority, f.Key.Match), f.Pps)).ToList();
+            .Select(f => new FlowRow(Flows.FlowFormat.Rule(f.Key.Entry.Priority, f.Key.Entry.Match), f.Pps)).ToList();
         prev = now;
         return new Rows(ports, top);
     }

@@ -11,10 +11,12 @@ namespace Softswitch.Datapath.Classifier;
 /// </summary>
 /// <remarks>
 /// <para>Layout: <c>Capacity / Ways</c> sets of <see cref="Ways"/> slots (2 or 4), each slot {hash, key, flow,
-/// version}; the set is <c>hash &amp; setMask</c> where hash is the packet hash carried with the burst (any
+/// version, the flow's serial}; the set is <c>hash &amp; setMask</c> where hash is the packet hash carried with the burst (any
 /// well-mixed hash; keys are compared in full).</para>
 /// <para>Validity: a slot is a hit only when its key equals the packet key, its flow is not
-/// <see cref="FlowEntry.IsRemoved"/>, and either the flow is <see cref="FlowEntry.IsUnshadowable"/> or the slot's
+/// <see cref="FlowEntry.IsRemoved"/> and is still the incarnation cached (its <see cref="FlowEntry.Serial"/>, read
+/// after <see cref="FlowEntry.IsRemoved"/>, equals the slot's: a recycling table may have given the entry a new rule,
+/// see <see cref="QuiescentDomain"/>), and either the flow is <see cref="FlowEntry.IsUnshadowable"/> or the slot's
 /// version equals the table's current cache version (<see cref="FlowTable.CacheVersion"/>). The table bumps the cache
 /// version after publishing a write that adds a rule which could change the winner for some key (a new rule, not a
 /// replacement); removals and action swaps need no bump (a removed flow fails the IsRemoved test; removing other
@@ -40,6 +42,7 @@ public sealed class ExactMatchCache
         public FlowEntry? Flow;
         public long Version;
         public uint Hash;
+        public int Serial;
     }
 
     private readonly Slot[] _slots;
@@ -84,10 +87,10 @@ public sealed class ExactMatchCache
 
     /// <summary>
     /// The flow cached under <paramref name="key"/> without validating it (a burst's second pass; the caller
-    /// prefetches the flow and then calls <see cref="Validate"/>), or null.
+    /// prefetches the flow and then calls <see cref="Validate"/> with <paramref name="slot"/>), or null.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public FlowEntry? Candidate(in FlowKey key, uint hash, out long version)
+    public FlowEntry? Candidate(in FlowKey key, uint hash, out long slot)
     {
         ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
         int ways = 1 << _waysShift;
@@ -96,22 +99,26 @@ public sealed class ExactMatchCache
             ref Slot x = ref Unsafe.Add(ref s, w);
             if (x.Hash == hash && x.Key.Equals(key))
             {
-                version = x.Version;
+                slot = (nint)((hash & _setMask) << _waysShift) + w;
                 return x.Flow;
             }
         }
-        version = 0;
+        slot = 0;
         return null;
     }
 
-    /// <summary>Whether a <see cref="Candidate"/> is a hit; counts the hit or miss.</summary>
+    /// <summary>Whether a <see cref="Candidate"/> (and the slot it came from) is a hit; counts the hit or miss.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Validate(FlowEntry? f, long version, long cacheVersion)
+    public bool Validate(FlowEntry? f, long slot, long cacheVersion)
     {
-        if (f is not null && !f.IsRemoved && (f.IsUnshadowable || version == cacheVersion))
+        if (f is not null && !f.IsRemoved)
         {
-            _hits++;
-            return true;
+            ref Slot x = ref _slots[(int)slot];
+            if (f.Serial == x.Serial && (f.IsUnshadowable || x.Version == cacheVersion))
+            {
+                _hits++;
+                return true;
+            }
         }
         _misses++;
         return false;
@@ -138,7 +145,7 @@ public sealed class ExactMatchCache
             {
                 ref Slot x = ref Unsafe.Add(ref s, w);
                 var f = x.Flow;
-                if (f is null || f.IsRemoved || (!f.IsUnshadowable && x.Version != cacheVersion))
+                if (f is null || f.IsRemoved || f.Serial != x.Serial || (!f.IsUnshadowable && x.Version != cacheVersion))
                 {
                     victim = w;
                     break;
@@ -156,6 +163,7 @@ public sealed class ExactMatchCache
         v.Hash = hash;
         v.Flow = flow;
         v.Version = cacheVersion;
+        v.Serial = flow.Serial;
         _inserts++;
     }
 

@@ -31,8 +31,9 @@ namespace Softswitch.Datapath.Classifier;
 /// before or what it returns after (up to ties while the search order is republished).</para>
 /// <para><b>Readers</b> never lock: every entry is fully built before a single reference store publishes it; a
 /// replacement is one store into the same slot; <see cref="WriteScope.SetActions"/> swaps a rule's whole action list. Lookups
-/// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); the GC is
-/// the grace period, and entries are never mutated in place except for their action list and counters.
+/// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); entries are
+/// never mutated in place except for their action list and counters, and a removed entry is either left to the GC or,
+/// when the table recycles (below), given a new incarnation only after its grace period.
 /// <see cref="Trace"/> is a reader too (diagnostics): <see cref="Lookup"/>'s answer plus the stage, with no counter touched.</para>
 /// <para><b>Action lists</b> are shared: <see cref="WriteScope.Insert"/> and <see cref="WriteScope.SetActions"/> store the
 /// <see cref="ActionInterner"/>'s list equal to the rule's (immutable, so sharing is safe), so many rules with few
@@ -44,6 +45,19 @@ namespace Softswitch.Datapath.Classifier;
 /// state, so a cached result is never newer than its version.</para>
 /// <para><b>Hashes</b>: the per-packet hash given to <see cref="LookupBurst"/> only indexes the EMC (any well-mixed
 /// hash, e.g. <see cref="FlowKey.Hash"/> or a NIC's); the stages hash masked keys themselves.</para>
+/// <para><b>Recycling</b> (<see cref="RecycleEntries"/>, off by default): so that churn allocates nothing, writers take
+/// entries from <see cref="WriteScope.NewEntry"/>, and every entry the table removes (delete, replace, expiry) is
+/// retired with the <see cref="Reclamation"/> domain's current epoch, instead of being left to the GC. A retired entry
+/// is given a new incarnation (<see cref="FlowEntry.Reinitialize"/>) by a later <see cref="WriteScope.NewEntry"/>
+/// only once the domain's safe epoch has passed its retire epoch: every forwarding thread has passed a quiescent
+/// point, and every hold taken by a control thread before then is given back, since the removal (the invariant is
+/// <see cref="QuiescentDomain"/>'s). The epoch is advanced once per published write that retired something. So a
+/// reader that found a rule in the table never sees it change identity before its next quiescent point, and a cache
+/// slot that keeps it longer tells incarnations apart by <see cref="FlowEntry.Serial"/>. Only a table without
+/// observers pools its entries (an observer, e.g. offload, keeps rules beyond any hold), at most
+/// <see cref="MaxPooledEntries"/> of them (the rest are left to the GC). Whoever enables recycling vouches that every
+/// thread keeping rules this table hands out (lookups, write-scope queries, removal reports) is a registered reader or
+/// keeps them inside a hold.</para>
 /// </remarks>
 [SkipLocalsInit]
 public sealed class FlowTable
@@ -51,9 +65,13 @@ public sealed class FlowTable
     /// <summary>The highest priority; an all-ones rule at it can never be shadowed (<see cref="FlowEntry.IsUnshadowable"/>).</summary>
     public const ushort MaxPriority = ushort.MaxValue;
 
+    /// <summary>The most removed entries a recycling table keeps for reuse (retired and free together).</summary>
+    public const int MaxPooledEntries = 65_536;
+
     private static long s_cacheVersions;
 
     private readonly IClock _clock;
+    private readonly QuiescentDomain _domain;
     private readonly Lock _writeLock = new();
     private readonly ActionInterner _interner = new();
 
@@ -74,14 +92,59 @@ public sealed class FlowTable
     private IFlowTableObserver[] _observers = [];
     private readonly List<ObserverEvent> _events = new();
     private bool _flushing;
+    private bool _recycle;
+    private bool _retiredInScope;
+    private readonly Queue<FlowEntry> _retired = new(); // retire epochs ascending
+    private readonly Stack<FlowEntry> _free = new();    // past their grace period
+    private long _safeEpoch;                            // the domain's safe epoch when last asked
+    private long _recycledCount;
 
-    public FlowTable(IClock? clock = null)
+    /// <param name="clock">Timestamps of rules and expiry (default: the monotonic clock).</param>
+    /// <param name="domain">The reclamation domain of the readers of this table (default: one of its own, with none).</param>
+    public FlowTable(IClock? clock = null, QuiescentDomain? domain = null)
     {
         _clock = clock ?? MonotonicClock.Instance;
+        _domain = domain ?? new QuiescentDomain();
         _wheel = new TimerWheel(_clock.NowNanos);
     }
 
     public IClock Clock => _clock;
+
+    /// <summary>The domain whose readers and holds decide when a removed entry may be reused (see the type remarks).</summary>
+    public QuiescentDomain Reclamation => _domain;
+
+    /// <summary>
+    /// Whether removed entries are reused by <see cref="WriteScope.NewEntry"/> after their grace period (see the
+    /// type remarks); off by default. Turning it off drops the pooled entries.
+    /// </summary>
+    public bool RecycleEntries
+    {
+        get => Volatile.Read(ref _recycle);
+        set
+        {
+            lock (_writeLock)
+            {
+                _recycle = value;
+                if (!value)
+                {
+                    _retired.Clear();
+                    _free.Clear();
+                }
+            }
+        }
+    }
+
+    /// <summary>Removed entries kept for reuse (retired or free).</summary>
+    public int PooledEntryCount
+    {
+        get
+        {
+            lock (_writeLock) return _retired.Count + _free.Count;
+        }
+    }
+
+    /// <summary>Entries <see cref="WriteScope.NewEntry"/> took from the pool instead of allocating.</summary>
+    public long RecycledCount => Volatile.Read(ref _recycledCount);
 
     /// <summary>Bumped once per published change (per write scope or expiry pass that changed something).</summary>
     public long Version => Volatile.Read(ref _version);
@@ -226,18 +289,18 @@ public sealed class FlowTable
             ref FlowKey k0 = ref MemoryMarshal.GetReference(keys);
             ref uint h0 = ref MemoryMarshal.GetReference(hashes);
             ref FlowEntry? r0 = ref MemoryMarshal.GetReference(results);
-            Span<long> versions = stackalloc long[64];
+            Span<long> slots = stackalloc long[64];
             for (int i = 0; i < n; i++) cache.PrefetchSet(Unsafe.Add(ref h0, i));
             for (int i = 0; i < n; i++)
             {
-                var c = cache.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out versions[i]);
+                var c = cache.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out slots[i]);
                 Unsafe.Add(ref r0, i) = c;
                 Prefetch.Object(c, 2);
             }
             for (int i = 0; i < n; i++)
             {
                 var f = Unsafe.Add(ref r0, i);
-                if (!cache.Validate(f, versions[i], cacheVersion))
+                if (!cache.Validate(f, slots[i], cacheVersion))
                 {
                     Unsafe.Add(ref r0, i) = null;
                     continue;
@@ -327,6 +390,15 @@ public sealed class FlowTable
 
         public FlowTable Table => _table;
 
+        /// <summary>
+        /// A new rule, not yet inserted: a recycled entry past its grace period when the table recycles and has one,
+        /// else a new one. Insert it (or drop it) within this scope.
+        /// </summary>
+        public FlowEntry NewEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
+                                  long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null)
+            => _table.NewEntryLocked(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag,
+                                     requestedPriority ?? priority);
+
         /// <summary>Inserts a fully built rule; returns the rule with identical match and priority it replaced, or null.</summary>
         public FlowEntry? Insert(FlowEntry entry) => _table.InsertLocked(entry);
 
@@ -384,6 +456,7 @@ public sealed class FlowTable
             e.MarkRemoved();
             removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
             Notify(ObserverEventKind.Removed, e, reason);
+            Retire(e);
         }
         int count = _due.Count;
         _due.Clear();
@@ -443,6 +516,7 @@ public sealed class FlowTable
             replaced.MarkRemoved();
             if (TimerWheel.HasTimeout(replaced)) _wheel.NoteRemoved();
             Notify(ObserverEventKind.Removed, replaced, FlowRemovedReason.Delete);
+            Retire(replaced);
         }
         else
         {
@@ -461,8 +535,42 @@ public sealed class FlowTable
         entry.MarkRemoved();
         if (TimerWheel.HasTimeout(entry)) _wheel.NoteRemoved();
         Notify(ObserverEventKind.Removed, entry, FlowRemovedReason.Delete);
+        Retire(entry);
         _changed = true;
         return true;
+    }
+
+    /// <summary>Writer: a removed entry enters the pool, tagged with the current epoch (see the type remarks).</summary>
+    private void Retire(FlowEntry e)
+    {
+        if (!_recycle || _observers.Length != 0 || _retired.Count + _free.Count >= MaxPooledEntries) return;
+        e.RetiredEpoch = _domain.CurrentEpoch;
+        _retired.Enqueue(e);
+        _retiredInScope = true;
+    }
+
+    private FlowEntry NewEntryLocked(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
+                                     long createdNanos, object? owner, ulong tag, ushort requestedPriority)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        if (_recycle && (_free.Count != 0 || Reclaim()))
+        {
+            var e = _free.Pop();
+            e.Reinitialize(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority);
+            _recycledCount++;
+            return e;
+        }
+        return new FlowEntry(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority);
+    }
+
+    /// <summary>Writer: moves the retired entries past their grace period to the free list; true when it has one.</summary>
+    private bool Reclaim()
+    {
+        if (_retired.Count == 0) return false;
+        // The domain is asked again only when the oldest retired entry is not known to be safe already.
+        if (_retired.Peek().RetiredEpoch >= _safeEpoch) _safeEpoch = _domain.SafeEpoch();
+        while (_retired.Count != 0 && _retired.Peek().RetiredEpoch < _safeEpoch) _free.Push(_retired.Dequeue());
+        return _free.Count != 0;
     }
 
     private void RemoveManyLocked(List<FlowEntry> entries)
@@ -549,6 +657,12 @@ public sealed class FlowTable
         {
             Volatile.Write(ref _version, _version + 1);
             _changed = false;
+        }
+        if (_retiredInScope)
+        {
+            // The entries retired in this scope are unlinked: their epoch ends (a full fence).
+            _domain.Advance();
+            _retiredInScope = false;
         }
         if (_events.Count > 0 && !_flushing) FlushEvents();
     }

@@ -15,11 +15,15 @@ namespace Softswitch.Datapath.Classifier;
 /// forwarder that sees it change clears its own exact-match cache (results of another table); besides, cache
 /// versions never repeat across tables (see <see cref="FlowTable.CacheVersion"/>). Table registration and
 /// redirection are serialised by a lock; the statistics registry by another.</para>
+/// <para>Reclamation: every table of the pipeline shares one <see cref="QuiescentDomain"/>
+/// (<see cref="Reclamation"/>), in which each forwarding thread registers as a reader and announces its quiescent
+/// points (see <see cref="FlowTable.RecycleEntries"/>).</para>
 /// </remarks>
 public sealed class Pipeline
 {
     private readonly Lock _lock = new();
     private readonly Flow.IClock _clock;
+    private readonly QuiescentDomain _reclamation = new();
     private volatile FlowTable[] _tables;
     private volatile FlowTable _lookup;
 
@@ -30,10 +34,13 @@ public sealed class Pipeline
     public Pipeline(Flow.IClock clock)
     {
         _clock = clock;
-        var main = new FlowTable(clock);
+        var main = new FlowTable(clock, _reclamation);
         _tables = [main];
         _lookup = main;
     }
+
+    /// <summary>The reclamation domain shared by every table of the pipeline and its forwarding threads.</summary>
+    public QuiescentDomain Reclamation => _reclamation;
 
     /// <summary>Table <paramref name="id"/> (0: the one packets are classified in, unless redirected).</summary>
     public FlowTable Table(int id) => _tables[id];
@@ -54,7 +61,7 @@ public sealed class Pipeline
     {
         lock (_lock)
         {
-            var t = new FlowTable(_clock);
+            var t = new FlowTable(_clock, _reclamation);
             _tables = [.. _tables, t];
             return t;
         }

@@ -14,7 +14,9 @@ namespace Softswitch.Datapath.Classifier;
 /// under its new deadline (once per idle period at most), otherwise it expires, hard first when both are due.
 /// Deadlines beyond the span share a bucket with nearer ones and are looked at only when that bucket is walked. Flows deleted by flow-mods stay in their bucket
 /// as stale references and are dropped when met (or by a compaction once stale references outnumber live ones),
-/// so every operation is O(1) amortised per flow.</para>
+/// so every operation is O(1) amortised per flow. A reference is filed with the entry's <see cref="FlowEntry.Serial"/>:
+/// an entry the table has given a new incarnation meanwhile (<see cref="FlowTable.RecycleEntries"/>) is stale to it,
+/// as a removed one is.</para>
 /// <para>Precision: <see cref="Advance"/> expires every tracked flow whose deadline is at or before <c>now</c>,
 /// exactly; the tick only decides which buckets are looked at, and a bucket is walked only once its earliest
 /// deadline has passed, so calling it often (every few ms) costs little more than calling it every second.</para>
@@ -26,10 +28,10 @@ internal sealed class TimerWheel
     private const int SlotMask = SlotCount - 1;
     private const long NanosPerSecond = 1_000_000_000L;
 
-    private readonly List<FlowEntry>?[] _buckets = new List<FlowEntry>?[SlotCount];
+    private readonly List<Filed>?[] _buckets = new List<Filed>?[SlotCount];
     /// <summary>Earliest deadline filed in each bucket since it was last walked (long.MaxValue: none).</summary>
     private readonly long[] _bucketMin = new long[SlotCount];
-    private List<FlowEntry>? _spare;
+    private List<Filed>? _spare;
     private long _nextTick;
     private int _tracked;
     private int _stale;
@@ -82,10 +84,10 @@ internal sealed class TimerWheel
         _buckets[index] = _spare;
         _spare = null;
         _bucketMin[index] = long.MaxValue;
-        foreach (var e in list)
+        foreach (var (e, serial) in list)
         {
             Visits++;
-            if (e.IsRemoved)
+            if (IsStale(e, serial))
             {
                 _stale--;
                 _tracked--;
@@ -115,7 +117,7 @@ internal sealed class TimerWheel
     {
         long tick = Math.Max(deadline >> TickShift, _nextTick);
         int index = (int)(tick & SlotMask);
-        (_buckets[index] ??= new List<FlowEntry>()).Add(e);
+        (_buckets[index] ??= new List<Filed>()).Add(new Filed(e, e.Serial));
         if (deadline < _bucketMin[index]) _bucketMin[index] = deadline;
     }
 
@@ -124,10 +126,15 @@ internal sealed class TimerWheel
         foreach (var list in _buckets)
         {
             if (list is null) continue;
-            _tracked -= list.RemoveAll(static e => e.IsRemoved);
+            _tracked -= list.RemoveAll(static f => IsStale(f.Entry, f.Serial));
         }
         _stale = 0;
     }
+
+    private static bool IsStale(FlowEntry e, int serial) => e.IsRemoved || e.Serial != serial;
+
+    /// <summary>A tracked entry and the incarnation it was filed for.</summary>
+    private readonly record struct Filed(FlowEntry Entry, int Serial);
 
     private static long HardDeadline(FlowEntry e)
         => e.HardTimeout == 0 ? long.MaxValue : e.CreatedNanos + e.HardTimeout * NanosPerSecond;

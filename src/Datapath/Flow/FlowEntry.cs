@@ -27,6 +27,13 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>. The datapath knows a rule as
 /// (mask, value, priority, actions, timeouts); whatever a policy layer above keeps about it (a protocol's cookie,
 /// flags, the table it reports) hangs off <see cref="Owner"/> and <see cref="Tag"/>, which the datapath never reads.
+/// <para><b>Reuse</b>: a table that recycles its entries (<see cref="Classifier.FlowTable.RecycleEntries"/>) gives a
+/// removed entry a new incarnation once every registered reader has passed a quiescent point since the removal
+/// (see <see cref="Classifier.QuiescentDomain"/>). The writer re-initialises it in one place (<see cref="Reinitialize"/>):
+/// a new <see cref="Serial"/> first, then every field, then <see cref="IsRemoved"/> cleared last (a release store),
+/// so a holder of a stale reference (an exact-match cache slot) that reads <see cref="IsRemoved"/> false and then the
+/// serial it stored knows it has the incarnation it cached. Between incarnations, the identity fields are as immutable
+/// as ever.</para>
 /// </remarks>
 public sealed class FlowEntry
 {
@@ -59,12 +66,19 @@ public sealed class FlowEntry
     private volatile bool _removed;
 
     private static int s_serial;
+    private volatile int _serial = Interlocked.Increment(ref s_serial);
 
-    /// <summary>A number unique among live entries (wraps after 2^32 creations); forwarders group packets by it.</summary>
-    public readonly int Serial = Interlocked.Increment(ref s_serial);
+    /// <summary>
+    /// A number unique among live entries and incarnations (wraps after 2^32 creations); forwarders group packets by
+    /// it, caches tell a recycled entry's incarnations apart by it.
+    /// </summary>
+    public int Serial => _serial;
 
     /// <summary>Writer-private slot for the table's own bookkeeping (timer wheel links, indexes).</summary>
     internal FlowEntry? NextLowerPriority;
+
+    /// <summary>Writer-private: the reclamation epoch in which the owning table retired this entry.</summary>
+    internal long RetiredEpoch;
 
     public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
                      long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null)
@@ -108,6 +122,34 @@ public sealed class FlowEntry
     internal void SetTag(ulong tag) => Volatile.Write(ref _tag, tag);
     internal void ResetCounters() { Volatile.Write(ref _packets, 0); Volatile.Write(ref _bytes, 0); }
     internal void MarkRemoved() => _removed = true;
+
+    /// <summary>
+    /// Writer of a recycling table only: gives a removed entry, past its grace period, a new incarnation (see the
+    /// remarks for the order of the stores). The identity fields are written through references because they are
+    /// read-only to everyone else.
+    /// </summary>
+    internal void Reinitialize(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
+                               long createdNanos, object? owner, ulong tag, ushort requestedPriority)
+    {
+        System.Diagnostics.Debug.Assert(_removed, "only a removed entry is given a new incarnation");
+        _serial = Interlocked.Increment(ref s_serial);
+        System.Runtime.CompilerServices.Unsafe.AsRef(in Match) = match;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in Priority) = priority;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in RequestedPriority) = requestedPriority;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in IdleTimeout) = idleTimeout;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in HardTimeout) = hardTimeout;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in CreatedNanos) = createdNanos;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in Owner) = owner;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in IsUnshadowable) = match.IsExact && priority == ushort.MaxValue;
+        InExactStage = false;
+        NextLowerPriority = null;
+        Volatile.Write(ref _actions, actions);
+        Volatile.Write(ref _tag, tag);
+        Volatile.Write(ref _packets, 0);
+        Volatile.Write(ref _bytes, 0);
+        Volatile.Write(ref _lastUsedNanos, createdNanos);
+        _removed = false;
+    }
 
     public override string ToString() => $"priority={Priority},{Match},actions={Actions}";
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Wire;
@@ -15,7 +17,8 @@ namespace Softswitch.OfAgent.Handlers;
 /// A connection's receive loop calls <see cref="Handle(OfConnection, ReadOnlySpan{byte})"/> for its messages in arrival order, so a BARRIER_REPLY is
 /// queued only after every earlier request took effect; different connections call it concurrently (every handler is
 /// thread safe and lock-free). A new OpenFlow version is a second dispatcher beside this one, over its own codec and
-/// the same table set.
+/// the same table set. Each request is handled inside a hold of the tables' reclamation domain (see
+/// <see cref="Datapath.Classifier.QuiescentDomain"/>), so the flows it keeps stay what they were until it is answered.
 /// </remarks>
 internal sealed class OfRequestDispatcher : IOfRequestHandler
 {
@@ -34,11 +37,25 @@ internal sealed class OfRequestDispatcher : IOfRequestHandler
 
     public void Handle(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        // Every request may keep flows of the tables until it is answered (a flow-mod's removed flows, a stats dump,
+        // a packet-out's lookup): a hold keeps them from being recycled meanwhile.
+        using var hold = _ctx.Flows.Reclamation.Enter();
         // Flow-mods, the bulk of a controller's traffic under churn, are decoded from the receive buffer without a
         // copy or a message object.
         if (msg.Length >= OfpHeader.Size && msg[1] == (byte)OfpType.FlowMod)
         {
             _flowMods.FlowMod(c, msg);
+            return;
+        }
+        // Barriers (one per batch of flow-mods) and echoes are answered from the receive buffer: the reply is the
+        // request with its type changed (same xid, same data), in a pooled array, with no message object.
+        if (msg.Length >= OfpHeader.Size && msg[0] == OfpConstants.Version && BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) == msg.Length &&
+            (msg[1] == (byte)OfpType.EchoRequest || (msg[1] == (byte)OfpType.BarrierRequest && msg.Length == OfpHeader.Size)))
+        {
+            var reply = ArrayPool<byte>.Shared.Rent(msg.Length);
+            msg.CopyTo(reply);
+            reply[1] = (byte)(msg[1] == (byte)OfpType.EchoRequest ? OfpType.EchoReply : OfpType.BarrierReply);
+            c.SendPooled(reply, msg.Length);
             return;
         }
         Handle(c, msg.ToArray());

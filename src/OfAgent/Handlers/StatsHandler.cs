@@ -1,3 +1,4 @@
+using System.Buffers;
 using Softswitch.Datapath.Flow;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
@@ -15,11 +16,18 @@ namespace Softswitch.OfAgent.Handlers;
 /// into replies (<see cref="OfpStatsReplies"/>: the sizes are the codec's, none is known here). Long answers are
 /// streams: each reply is built only once the previous ones have drained below the connection's soft limit
 /// (<see cref="OfConnection.WaitForRoom"/>), so a million-flow dump is paced by the reader and never queued whole.
-/// Stateless; runs on any connection's receive loop, concurrently with the others; takes no lock of its own.
+/// Flow stats are written straight from the flows into pooled reply arrays (no object per flow, no array per reply in
+/// steady state), and the flows are collected into a per-thread list: a periodic dump of a large table allocates little.
+/// Stateless otherwise; runs on any connection's receive loop (inside the request's hold of the tables' reclamation
+/// domain, so the flows it reads stay what they are), concurrently with the others; takes no lock of its own.
 /// May not change the table set, the datapath or a connection's settings.
 /// </remarks>
 internal sealed class StatsHandler(OfRequestContext ctx)
 {
+    [ThreadStatic] private static List<FlowEntry>? s_flows;
+    [ThreadStatic] private static OfpFlowStatsReplyWriter? s_writer;
+    [ThreadStatic] private static OfpAction[]? s_wireActions;
+
     /// <summary>The one OpenFlow table the switch reports (see <see cref="TableStats"/>).</summary>
     private const byte TableId = 0;
 
@@ -51,6 +59,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                     bytes += (ulong)e.Bytes;
                 }
                 c.Send(new OfpAggregateStatsReply { Xid = sr.Xid, PacketCount = packets, ByteCount = bytes, FlowCount = (uint)flows.Count });
+                flows.Clear();
                 break;
             }
             case OfpTableStatsRequest:
@@ -69,9 +78,11 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         }
     }
 
+    /// <summary>The flows a request selects, in this thread's list (cleared by the caller once used).</summary>
     private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
     {
-        var into = new List<FlowEntry>();
+        var into = s_flows ??= new List<FlowEntry>();
+        into.Clear();
         if (req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
         ctx.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), WireMap.ToDatapathPort(req.OutPort), false, into);
         return into;
@@ -80,10 +91,25 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     private void FlowStats(OfConnection c, OfpFlowStatsRequest req)
     {
         var flows = CollectFlows(req);
-        foreach (var reply in OfpStatsReplies.Flows(req.Xid, flows.Select(e => ReportTranslator.FlowStats(e, ctx.Dp.Clock.NowNanos))))
+        var writer = s_writer ??= new OfpFlowStatsReplyWriter();
+        var actions = s_wireActions ??= new OfpAction[16];
+        try
         {
-            if (!c.WaitForRoom()) return;
-            c.Send(reply);
+            ReportTranslator.FlowStatsReplies(req.Xid, flows, ctx.Dp.Clock.NowNanos, writer, ref actions, (reply, count) =>
+            {
+                if (!c.WaitForRoom())
+                {
+                    ArrayPool<byte>.Shared.Return(reply);
+                    return false;
+                }
+                c.SendPooled(reply, count);
+                return true;
+            });
+        }
+        finally
+        {
+            s_wireActions = actions;
+            flows.Clear();
         }
     }
 

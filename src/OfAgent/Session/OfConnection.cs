@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
@@ -16,6 +17,9 @@ namespace Softswitch.OfAgent.Session;
 /// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
 /// writes one flow-mod per segment CPU-bound on our side.) Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
 /// every earlier request took effect. The queued byte count falls with every write, not when the queue empties.
+/// A message is a whole array or, for replies built in an array rented from the shared pool
+/// (<see cref="SendPooled"/>: flow stats, barrier and echo replies), a prefix of it that the send loop gives back to
+/// the pool once written, so frequent replies allocate nothing.
 /// Asynchronous messages (packet-in, flow-removed, port-status) are dropped and counted in
 /// <see cref="AsyncDropped"/> once the queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>, as Open
 /// vSwitch's rconn backlog does; replies are never dropped. A long reply (a flow-stats dump) is produced with
@@ -34,7 +38,7 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly int _initialCount;
     private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
-    private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _out = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Outgoing> _out = new();
     private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
     private readonly CancellationTokenSource _cts = new();
     private long _queuedBytes;
@@ -115,25 +119,51 @@ public sealed class OfConnection : IAsyncDisposable
     /// <summary>Queues an asynchronous message; false when dropped because the peer is behind.</summary>
     public bool SendAsync(OfpMessage msg) => Enqueue(msg.ToArray(), droppable: true);
 
-    public void SendRaw(byte[] bytes) => Enqueue(bytes, droppable: false);
+    public void SendRaw(byte[] bytes) => Enqueue(new Outgoing(bytes, bytes.Length, Pooled: false), droppable: false);
 
-    private bool Enqueue(byte[] bytes, bool droppable)
+    /// <summary>
+    /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="ArrayPool{T}.Shared"/> (a
+    /// reply, never dropped); the connection returns the array to the pool once written (or drops it when it closes).
+    /// </summary>
+    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, count, Pooled: true), droppable: false);
+
+    /// <summary>As <see cref="SendPooled"/>, for an asynchronous message (dropped, and the array returned, when the peer is behind).</summary>
+    public bool SendAsyncPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, count, Pooled: true), droppable: true);
+
+    /// <summary>A queued message: its bytes, and whether the array goes back to the shared pool once written.</summary>
+    private readonly record struct Outgoing(byte[] Bytes, int Count, bool Pooled)
     {
-        if (!IsOpen) return false;
+        public void Release()
+        {
+            if (Pooled) ArrayPool<byte>.Shared.Return(Bytes);
+        }
+    }
+
+    private bool Enqueue(byte[] bytes, bool droppable) => Enqueue(new Outgoing(bytes, bytes.Length, Pooled: false), droppable);
+
+    private bool Enqueue(Outgoing m, bool droppable)
+    {
+        if (!IsOpen)
+        {
+            m.Release();
+            return false;
+        }
         long q = Interlocked.Read(ref _queuedBytes);
         if (droppable && q > _owner.Options.SendQueueSoftLimit)
         {
             Interlocked.Increment(ref AsyncDropped);
+            m.Release();
             return false;
         }
         if (q > _owner.Options.SendQueueHardLimit)
         {
             _log.LogWarning("{Conn}: peer is not reading ({Bytes} bytes queued); closing", Name, q);
             Close();
+            m.Release();
             return false;
         }
-        if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
-        _out.Enqueue(bytes);
+        if (Interlocked.Add(ref _queuedBytes, m.Count) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
+        _out.Enqueue(m);
         _outSignal.Set();
         return true;
     }
@@ -184,24 +214,25 @@ public sealed class OfConnection : IAsyncDisposable
                 _outSignal.Wait(_cts.Token);
                 _outSignal.Reset();
                 int used = 0;
-                while (_out.TryDequeue(out var bytes))
+                while (_out.TryDequeue(out var m))
                 {
-                    if (used + bytes.Length > buf.Length)
+                    if (used + m.Count > buf.Length)
                     {
                         SendAll(buf, used);
                         Written(used);
                         used = 0;
                     }
-                    if (bytes.Length > buf.Length)
+                    if (m.Count > buf.Length)
                     {
-                        SendAll(bytes, bytes.Length);
-                        Written(bytes.Length);
+                        SendAll(m.Bytes, m.Count);
+                        Written(m.Count);
                     }
                     else
                     {
-                        Buffer.BlockCopy(bytes, 0, buf, used, bytes.Length);
-                        used += bytes.Length;
+                        Buffer.BlockCopy(m.Bytes, 0, buf, used, m.Count);
+                        used += m.Count;
                     }
+                    m.Release();
                 }
                 if (used > 0)
                 {

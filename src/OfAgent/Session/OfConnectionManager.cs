@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -58,6 +59,8 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     private readonly ILogger _log;
     private readonly ILoggerFactory _loggers;
     private readonly List<OfConnection> _conns = new();
+    /// <summary>A copy of <see cref="_conns"/>, replaced under <c>_connLock</c> whenever it changes: read per packet-in without a lock or a list.</summary>
+    private volatile OfConnection[] _connSnapshot = [];
     private readonly Lock _connLock = new();
     private readonly List<OfListener> _listeners = new();
     private readonly Lock _failModeLock = new();
@@ -149,7 +152,11 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     {
         string kind = transport.IsTls ? "pssl" : transport.Socket.AddressFamily == AddressFamily.Unix ? "punix" : "ptcp";
         var conn = new OfConnection(transport, opening, this, primary, $"{(primary ? "controller" : "service")} {kind} {transport.Remote}", _loggers.CreateLogger("ofconn"));
-        lock (_connLock) _conns.Add(conn);
+        lock (_connLock)
+        {
+            _conns.Add(conn);
+            _connSnapshot = [.. _conns];
+        }
         conn.Start();
         return conn;
     }
@@ -210,7 +217,11 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 continue;
             }
             _log.LogInformation("controller {Endpoint}: connected", ep);
-            lock (_connLock) _conns.Add(conn);
+            lock (_connLock)
+            {
+                _conns.Add(conn);
+                _connSnapshot = [.. _conns];
+            }
             conn.Start();
             await conn.Completion.ConfigureAwait(false);
             if (conn.Negotiated) backoff = s_initialBackoff;
@@ -227,7 +238,11 @@ internal sealed class OfConnectionManager : IAsyncDisposable
 
     internal void OnClosed(OfConnection c)
     {
-        lock (_connLock) _conns.Remove(c);
+        lock (_connLock)
+        {
+            _conns.Remove(c);
+            _connSnapshot = [.. _conns];
+        }
         if (c.IsPrimary) ApplyFailMode();
     }
 
@@ -268,31 +283,38 @@ internal sealed class OfConnectionManager : IAsyncDisposable
 
     /// <summary>
     /// A packet for the controllers: stored in a packet buffer (when any connection takes it) and sent to each
-    /// connection cut to its own miss_send_len (table misses) or to the action's max_len.
+    /// connection cut to its own miss_send_len (table misses) or to the action's max_len. Allocates nothing: the
+    /// connections are read from a snapshot array, and each message is written into a pooled array.
     /// </summary>
     public void SendPacketIn(in Upcall u)
     {
-        var targets = AsyncTargets();
-        if (targets.Count == 0)
+        var conns = _connSnapshot;
+        bool any = false;
+        foreach (var c in conns)
+        {
+            if (!c.ReceivesAsync) continue;
+            any = true;
+            break;
+        }
+        if (!any)
         {
             Interlocked.Increment(ref PacketInsDropped);
             return;
         }
         uint bufferId = _buffers.Store(u.Frame, u.InPort);
-        foreach (var c in targets)
+        var wirePort = WireMap.ToWirePort(u.InPort);
+        var reason = WireMap.ToWire(u.Reason);
+        foreach (var c in conns)
         {
+            if (!c.ReceivesAsync) continue;
             // miss_send_len is per connection (a tool that asked for a whole frame gets it, a controller 128 bytes).
             int limit = u.Reason == PacketInReason.NoMatch ? c.MissSendLen : u.MaxLen;
             int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
-            var pin = new OfpPacketIn
-            {
-                BufferId = bufferId,
-                TotalLen = (ushort)u.Frame.Length,
-                InPort = WireMap.ToWirePort(u.InPort),
-                Reason = WireMap.ToWire(u.Reason),
-                Data = u.Frame[..dataLen].ToArray(),
-            };
-            if (c.SendAsync(pin)) Interlocked.Increment(ref PacketInsSent);
+            // A frame too large for one message (a received super-frame) is cut to what fits; total_len tells.
+            dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - OfpPacketIn.MinSize);
+            var buf = ArrayPool<byte>.Shared.Rent(OfpPacketIn.MinSize + dataLen);
+            int size = OfpPacketIn.Write(buf, bufferId, (ushort)Math.Min(u.Frame.Length, ushort.MaxValue), wirePort, reason, u.Frame[..dataLen]);
+            if (c.SendAsyncPooled(buf, size)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);
         }
     }

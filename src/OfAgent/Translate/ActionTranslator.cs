@@ -19,9 +19,22 @@ public enum ActionContext : byte
 /// becomes the datapath's set-tunnel, any other vendor action OFPBAC_BAD_VENDOR. Port numbers map through
 /// <see cref="WireMap"/> (the reserved ones by name).
 /// </summary>
+/// <remarks>
+/// Translation allocates nothing when the list equals one of the <see cref="RecentListCount"/> lists the calling
+/// thread translated last: it is translated into a per-thread scratch array and the equal immutable
+/// <see cref="FlowActions"/> is returned (a controller's flow-mods repeat few action lists). Thread safety: the
+/// scratch state is per thread; the lists returned are immutable and may be shared by any number of flows.
+/// </remarks>
 public static class ActionTranslator
 {
     public const uint NiciraVendorId = 0x00002320;
+
+    /// <summary>Distinct action lists each thread keeps for reuse.</summary>
+    public const int RecentListCount = 16;
+
+    [ThreadStatic] private static FlowAction[]? s_scratch;
+    [ThreadStatic] private static FlowActions[]? s_recent;
+    [ThreadStatic] private static int s_recentNext;
 
     public static bool TryTranslate(List<OfpAction> actions, PortTable ports, ActionContext context, int queuesPerPort,
                                     out FlowActions result, out OfpError error)
@@ -29,7 +42,7 @@ public static class ActionTranslator
         result = FlowActions.Drop;
         error = default;
         if (actions.Count == 0) return true;
-        var items = new FlowAction[actions.Count];
+        var items = s_scratch is { } sc && sc.Length >= actions.Count ? sc : s_scratch = new FlowAction[Math.Max(16, actions.Count)];
         for (int i = 0; i < actions.Count; i++)
         {
             var a = actions[i];
@@ -77,8 +90,20 @@ public static class ActionTranslator
                     return false;
             }
         }
-        result = new FlowActions(items);
+        result = Shared(items.AsSpan(0, actions.Count));
         return true;
+    }
+
+    /// <summary>The calling thread's recent list equal to <paramref name="items"/>, else a new one (then remembered).</summary>
+    private static FlowActions Shared(ReadOnlySpan<FlowAction> items)
+    {
+        var recent = s_recent ??= new FlowActions[RecentListCount];
+        foreach (var r in recent)
+            if (r is not null && items.SequenceEqual(r.Items)) return r;
+        var list = new FlowActions(items.ToArray());
+        recent[s_recentNext] = list;
+        s_recentNext = (s_recentNext + 1) % RecentListCount;
+        return list;
     }
 
     /// <summary>Checks an output port as it is on the wire (ofp_port), against the datapath's ports.</summary>
@@ -110,26 +135,33 @@ public static class ActionTranslator
     public static List<OfpAction> ToOfp(FlowActions actions)
     {
         var list = new List<OfpAction>(actions.Count);
-        foreach (var a in actions.Items)
-        {
-            list.Add(a.Kind switch
-            {
-                ActionKind.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),
-                ActionKind.Enqueue => OfpAction.Enqueue(WireMap.ToWirePort(a.Port), a.QueueId),
-                ActionKind.SetVlanVid => OfpAction.SetVlanVid((ushort)a.Value),
-                ActionKind.SetVlanPcp => OfpAction.SetVlanPcp((byte)a.Value),
-                ActionKind.StripVlan => OfpAction.StripVlan(),
-                ActionKind.SetDlSrc => OfpAction.SetDlSrc(new OfpMac(a.Value)),
-                ActionKind.SetDlDst => OfpAction.SetDlDst(new OfpMac(a.Value)),
-                ActionKind.SetNwSrc => OfpAction.SetNwSrc((uint)a.Value),
-                ActionKind.SetNwDst => OfpAction.SetNwDst((uint)a.Value),
-                ActionKind.SetNwTos => OfpAction.SetNwTos((byte)a.Value),
-                ActionKind.SetTpSrc => OfpAction.SetTpSrc((ushort)a.Value),
-                ActionKind.SetTpDst => OfpAction.SetTpDst((ushort)a.Value),
-                ActionKind.SetTunnel => a.Value <= uint.MaxValue ? OfpAction.NxSetTunnel((uint)a.Value) : OfpAction.NxSetTunnel64(a.Value),
-                _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
-            });
-        }
+        foreach (var a in actions.Items) list.Add(ToOfp(a));
         return list;
     }
+
+    /// <summary>Writes the wire form of <paramref name="actions"/> into <paramref name="into"/> (at least as long); returns the count.</summary>
+    public static int ToOfp(FlowActions actions, Span<OfpAction> into)
+    {
+        var items = actions.Items;
+        for (int i = 0; i < items.Length; i++) into[i] = ToOfp(items[i]);
+        return items.Length;
+    }
+
+    private static OfpAction ToOfp(in FlowAction a) => a.Kind switch
+    {
+        ActionKind.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),
+        ActionKind.Enqueue => OfpAction.Enqueue(WireMap.ToWirePort(a.Port), a.QueueId),
+        ActionKind.SetVlanVid => OfpAction.SetVlanVid((ushort)a.Value),
+        ActionKind.SetVlanPcp => OfpAction.SetVlanPcp((byte)a.Value),
+        ActionKind.StripVlan => OfpAction.StripVlan(),
+        ActionKind.SetDlSrc => OfpAction.SetDlSrc(new OfpMac(a.Value)),
+        ActionKind.SetDlDst => OfpAction.SetDlDst(new OfpMac(a.Value)),
+        ActionKind.SetNwSrc => OfpAction.SetNwSrc((uint)a.Value),
+        ActionKind.SetNwDst => OfpAction.SetNwDst((uint)a.Value),
+        ActionKind.SetNwTos => OfpAction.SetNwTos((byte)a.Value),
+        ActionKind.SetTpSrc => OfpAction.SetTpSrc((ushort)a.Value),
+        ActionKind.SetTpDst => OfpAction.SetTpDst((ushort)a.Value),
+        ActionKind.SetTunnel => a.Value <= uint.MaxValue ? OfpAction.NxSetTunnel((uint)a.Value) : OfpAction.NxSetTunnel64(a.Value),
+        _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
+    };
 }

@@ -76,6 +76,39 @@ internal static class ReportTranslator
         };
     }
 
+    /// <summary>
+    /// The OFPST_FLOW replies for <paramref name="flows"/>, written straight from the entries into
+    /// <paramref name="writer"/> (no object per flow): each reply (the first count bytes of an array rented from the
+    /// shared pool, now the callee's) is handed to <paramref name="send"/>, which returns false to stop (the peer went
+    /// away). The bytes are those of <see cref="OfpStatsReplies.Flows"/> over
+    /// <see cref="FlowStats"/> of each flow. <paramref name="actionScratch"/> holds the widest action list (grown when
+    /// needed).
+    /// </summary>
+    public static void FlowStatsReplies(uint xid, List<FlowEntry> flows, long nowNanos, OfpFlowStatsReplyWriter writer,
+                                        ref OfpAction[] actionScratch, Func<byte[], int, bool> send)
+    {
+        writer.Begin(xid);
+        foreach (var e in flows)
+        {
+            var actions = e.Actions;
+            if (actionScratch.Length < actions.Count) actionScratch = new OfpAction[Math.Max(actions.Count, actionScratch.Length * 2)];
+            int n = ActionTranslator.ToOfp(actions, actionScratch);
+            long dur = Math.Max(0, nowNanos - e.CreatedNanos);
+            var match = MatchTranslator.ToOfpMatch(e.Match);
+            ulong cookie = OfFlowRule.CookieOf(e), packets = (ulong)e.Packets, bytes = (ulong)e.Bytes;
+            var wire = actionScratch.AsSpan(0, n);
+            // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
+            if (writer.TryAdd(match, 0, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
+                              e.IdleTimeout, e.HardTimeout, cookie, packets, bytes, wire))
+                continue;
+            if (!send(writer.Finish(more: true, out int count), count)) return;
+            writer.Begin(xid);
+            writer.TryAdd(match, 0, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
+                          e.IdleTimeout, e.HardTimeout, cookie, packets, bytes, wire);
+        }
+        send(writer.Finish(more: false, out int last), last);
+    }
+
     public static OfpPortStats PortStats(PortSlot p)
     {
         var s = p.Port.Counters.Snapshot();

@@ -36,6 +36,27 @@ public sealed class OfpPacketIn : OfpMessage
         Data.Span.CopyTo(body.Slice(10));
     }
 
+    /// <summary>
+    /// Writes a whole OFPT_PACKET_IN (xid 0, as the switch sends them) without a message object: the bytes
+    /// <see cref="OfpMessage.ToArray"/> gives for the same fields. Returns its size (<see cref="MinSize"/> + data).
+    /// </summary>
+    public static int Write(Span<byte> destination, uint bufferId, ushort totalLen, ushort inPort, OfpPacketInReason reason,
+                            ReadOnlySpan<byte> data)
+    {
+        int size = MinSize + data.Length;
+        if (size > ushort.MaxValue) ThrowHelper.ThrowMessageTooLarge(size);
+        if ((uint)destination.Length < (uint)size) ThrowHelper.ThrowDestinationTooSmall();
+        new OfpHeader(OfpConstants.Version, OfpType.PacketIn, (ushort)size, 0).Write(destination);
+        var body = destination.Slice(OfpHeader.Size, size - OfpHeader.Size);
+        BinaryPrimitives.WriteUInt32BigEndian(body, bufferId);
+        BinaryPrimitives.WriteUInt16BigEndian(body.Slice(4), totalLen);
+        BinaryPrimitives.WriteUInt16BigEndian(body.Slice(6), inPort);
+        body[8] = (byte)reason;
+        body[9] = 0;
+        data.CopyTo(body.Slice(10));
+        return size;
+    }
+
     //  0                   1                   2                   3
     // +---------------------------------------------------------------+
     // | ofp_header (8)                                                |  0

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
 namespace Softswitch.OfAgent.Wire;
 
 /// <summary>
@@ -52,5 +55,86 @@ public static class OfpStatsReplies
             size += entrySize;
         }
         yield return make(chunk);
+    }
+}
+
+/// <summary>
+/// Builds OFPT_STATS_REPLY (OFPST_FLOW) messages entry by entry from plain fields, each into an array rented from
+/// <see cref="ArrayPool{T}.Shared"/>: no object per entry, no array per reply in steady state. The bytes are those <see cref="OfpStatsReplies.Flows"/> gives for the same entries (the same
+/// split: a reply takes entries while they fit in <see cref="OfpStatsReplies.MaxEntriesSize"/>).
+/// </summary>
+/// <remarks>
+/// Use: <see cref="Begin"/>, then <see cref="TryAdd"/> per entry; when it returns false the reply is full:
+/// <see cref="Finish"/> it with <c>more: true</c>, send it, <see cref="Begin"/> again and add the entry there. End with
+/// <see cref="Finish"/>(<c>more: false</c>), also for no entry at all (one empty reply). <see cref="Finish"/> hands the
+/// rented array over (the caller sends it and returns it to the pool). Not thread safe: one per thread.
+/// </remarks>
+public sealed class OfpFlowStatsReplyWriter
+{
+    private byte[]? _buffer;
+    private int _used;
+    private int _entries;
+    private uint _xid;
+
+    /// <summary>Entries in the reply being built.</summary>
+    public int EntryCount => _entries;
+
+    /// <summary>Starts a reply with this xid.</summary>
+    public void Begin(uint xid)
+    {
+        _xid = xid;
+        _used = OfpStatsReply.HeaderSize;
+        _entries = 0;
+        _buffer ??= ArrayPool<byte>.Shared.Rent(OfpConstants.MaxMessageSize);
+    }
+
+    /// <summary>
+    /// Appends one entry (see <see cref="OfpFlowStats"/> for the fields); false, with nothing written, when it does not
+    /// fit in this reply and the reply has entries already. Throws when one entry alone cannot fit any reply.
+    /// </summary>
+    public bool TryAdd(in OfpMatch match, byte tableId, uint durationSec, uint durationNsec, ushort priority, ushort idleTimeout,
+                       ushort hardTimeout, ulong cookie, ulong packetCount, ulong byteCount, ReadOnlySpan<OfpAction> actions)
+    {
+        int actionsSize = 0;
+        foreach (var a in actions) actionsSize += a.EncodedSize;
+        int size = OfpFlowStats.MinSize + actionsSize;
+        if (_buffer is null) throw new InvalidOperationException("TryAdd before Begin");
+        if (_used + size > OfpConstants.MaxMessageSize)
+        {
+            if (_entries > 0) return false;
+            ThrowHelper.ThrowMessageTooLarge(OfpStatsReply.HeaderSize + size);
+        }
+        Span<byte> d = _buffer.AsSpan(_used, size);
+        d.Slice(0, OfpFlowStats.MinSize).Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(d, (ushort)size);
+        d[2] = tableId;
+        match.Write(d.Slice(4));
+        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(44), durationSec);
+        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(48), durationNsec);
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(52), priority);
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(54), idleTimeout);
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(56), hardTimeout);
+        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(64), cookie);
+        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(72), packetCount);
+        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(80), byteCount);
+        OfpActions.Encode(actions, d.Slice(OfpFlowStats.MinSize));
+        _used += size;
+        _entries++;
+        return true;
+    }
+
+    /// <summary>
+    /// The reply built since <see cref="Begin"/> (OFPSF_REPLY_MORE when <paramref name="more"/>): its first
+    /// <paramref name="count"/> bytes of an array rented from <see cref="ArrayPool{T}.Shared"/>, now the caller's.
+    /// </summary>
+    public byte[] Finish(bool more, out int count)
+    {
+        var b = _buffer ?? throw new InvalidOperationException("Finish before Begin");
+        new OfpHeader(OfpConstants.Version, OfpType.StatsReply, (ushort)_used, _xid).Write(b);
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(OfpHeader.Size), (ushort)OfpStatsType.Flow);
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(OfpHeader.Size + 2), (ushort)(more ? OfpStatsReplyFlags.ReplyMore : 0));
+        _buffer = null;
+        count = _used;
+        return b;
     }
 }

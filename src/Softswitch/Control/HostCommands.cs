@@ -64,6 +64,9 @@ internal static class HostCommands
             return ControlReply.Success("table successfully flushed\n");
         });
         commands.Register("memory/show", "[--format json]", "flows, ports, learned addresses, managed heap", 0, 2, args => MemoryShow(c.Dp, c.Agent.Flows, args));
+        commands.Register("memory/allocators", "[--reset] [--format json]",
+            "who allocates: bytes and collections per second since the sampler started (or --reset), top types and threads", 0, 3,
+            MemoryAllocators);
         commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Flows, args));
         commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
             args => OfprotoTrace.Run(c.Dp, c.Agent.Flows, args));
@@ -167,6 +170,45 @@ internal static class HostCommands
         });
     }
 
+    /// <summary>
+    /// The allocation sampler's view (started by the first call); <c>--reset</c> starts counting again (and shows the
+    /// empty view, so a caller resets, waits, then asks again).
+    /// </summary>
+    internal static ControlReply MemoryAllocators(string[] args)
+    {
+        var sampler = Metrics.AllocationSampler.Start();
+        if (args.Length > 0 && args[0] == "--reset")
+        {
+            sampler.Reset();
+            args = args[1..];
+        }
+        var r = sampler.Snapshot();
+        return Show(args, "memory/allocators", r.ToText, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("seconds", r.Seconds);
+            w.WriteNumber("allocated-bytes", r.AllocatedBytes);
+            w.WriteNumber("bytes-per-second", r.BytesPerSecond);
+            w.WriteNumber("collections", r.Collections);
+            w.WriteNumber("collections-per-minute", r.CollectionsPerMinute);
+            w.WriteNumber("samples", r.Samples);
+            foreach (var (name, rows) in new[] { ("types", r.Types), ("threads", r.Threads) })
+            {
+                w.WriteStartArray(name);
+                foreach (var row in rows)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", row.Name);
+                    w.WriteNumber("sampled-bytes", row.SampledBytes);
+                    w.WriteNumber("bytes-per-second", r.RowBytesPerSecond(row));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+        });
+    }
+
     /// <summary>The longest pause of the most recent collection of each kind (ephemeral, full blocking, background), in
     /// microseconds: sampled periodically, it bounds the pauses a soak saw without a per-collection callback.</summary>
     static long LastPauseMicros()
@@ -183,6 +225,8 @@ internal static class HostCommands
     /// <summary>Every flow (normal, then emergency), highest priority first, as <c>ovs-ofctl dump-flows</c> prints it.</summary>
     internal static ControlReply DumpFlows(SwitchDatapath dp, OfFlowTables tables, string[] args)
     {
+        // The flows are read until the reply is made: a hold keeps them from being recycled meanwhile.
+        using var hold = tables.Reclamation.Enter();
         var flows = new List<FlowEntry>();
         tables.Collect(FlowMatch.All, PortNumber.None, strict: false, flows);
         int normal = flows.Count;

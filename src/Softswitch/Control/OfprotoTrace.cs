@@ -35,6 +35,8 @@ internal static class OfprotoTrace
         if (args.Length == 0) return ControlReply.Error($"ofproto/trace needs {Usage}");
         if (!TryBuild(dp, args, out var key, out var frame, out var note, out var error)) return ControlReply.Error(error);
 
+        // The rule found is read until the reply is made: a hold keeps it from being recycled meanwhile.
+        using var hold = tables.Reclamation.Enter();
         var trace = tables.Trace(key);
         var inSlot = dp.Ports.Get(key.InPort)!;
         var outputs = new List<TraceOutput>();

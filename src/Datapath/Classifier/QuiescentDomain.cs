@@ -1,0 +1,190 @@
+namespace Softswitch.Datapath.Classifier;
+
+/// <summary>
+/// Quiescent-state reclamation for the rules of a <see cref="Pipeline"/>'s tables: tells a table's writer when an
+/// entry it removed can no longer be held by any registered reader, so it may be given a new incarnation (see
+/// <see cref="FlowTable.RecycleEntries"/>) instead of being left to the garbage collector.
+/// </summary>
+/// <remarks>
+/// <para><b>Readers</b> (forwarding threads) each hold a <see cref="Reader"/> and announce, at every quiescent point
+/// (between two poll rounds), the current epoch with <see cref="Reader.Quiesce"/>: "I hold no rule I found before
+/// this point". A reader about to block (idle wait) goes <see cref="Reader.Offline"/> (it holds nothing while
+/// offline) and announces again before it touches a table. A reader's announcement is a full fence, so the table
+/// state it reads afterwards is at least as new as the epoch it announced.</para>
+/// <para><b>Writers</b> unlink an entry, tag it with <see cref="CurrentEpoch"/> (its retire epoch), and call
+/// <see cref="Advance"/> (a full fence) once per published write that retired something. An entry retired in epoch
+/// <c>e</c> may be reused once <see cref="SafeEpoch"/> is greater than <c>e</c>, that is, once every online reader
+/// has announced an epoch after <c>e</c>.</para>
+/// <para><b>Invariant</b>: a reader that found an entry in a table before its removal announced an epoch at most the
+/// entry's retire epoch, and keeps that announcement until its next quiescent point or until it goes offline; a
+/// reader that announced a later epoch read the table after the unlink and cannot find the entry there. So an entry
+/// is never given a new incarnation while a reader that found it in the table is between two quiescent points. A
+/// reference kept across quiescent points (an exact-match cache slot) must be validated by the entry's
+/// <see cref="Flow.FlowEntry.Serial"/> (see <see cref="ExactMatchCache"/>).</para>
+/// <para><b>Holds</b>: a thread that is not a forwarder (a controller connection applying a flow-mod and sending its
+/// flow-removed messages, a stats reply, a packet-out, expiry notifications, a control command) takes a
+/// <see cref="Hold"/> around the work that touches rules: the same announcement in one of <see cref="HoldSlots"/>
+/// shared slots, taken and given back without allocating. Taking a hold never waits: when every slot is taken, the
+/// hold joins the overflow group, which announces the epoch its first member entered in until its last member leaves
+/// (more conservative, never wrong). A thread that is neither (it holds rules outside a hold and
+/// is no registered reader) is invisible here: a table recycles its entries only where every holder of its rules is
+/// one of the two or works under the table's writer lock.</para>
+/// <para>Thread safety: <see cref="Register"/>/<see cref="Unregister"/> are serialised by a lock (rare; they
+/// allocate); <see cref="Reader.Quiesce"/>/<see cref="Reader.Offline"/> are wait-free and run on the reader's own
+/// thread; <see cref="Advance"/>, <see cref="CurrentEpoch"/> and <see cref="SafeEpoch"/> are for writers (any
+/// thread) and allocate nothing.</para>
+/// </remarks>
+public sealed class QuiescentDomain
+{
+    /// <summary>Holds with a slot of their own; more join the overflow group.</summary>
+    public const int HoldSlots = 64;
+    private const long Claimed = long.MaxValue;
+
+    private readonly Lock _lock = new();
+    private volatile Reader[] _readers = [];
+    private readonly long[] _holds = new long[HoldSlots];
+    private readonly Lock _overflowLock = new();
+    private int _overflowCount;
+    private long _overflowEpoch; // 0: no overflow hold
+    private long _epoch = 1;
+
+    /// <summary>Registered readers.</summary>
+    public int ReaderCount => _readers.Length;
+
+    /// <summary>The epoch a writer tags the entries it retires now with.</summary>
+    public long CurrentEpoch => Volatile.Read(ref _epoch);
+
+    /// <summary>Writer: ends the current epoch (after the entries retired in it were unlinked); a full fence.</summary>
+    public long Advance() => Interlocked.Increment(ref _epoch);
+
+    /// <summary>
+    /// Writer: the oldest epoch an online reader may still be in, or <see cref="CurrentEpoch"/> when every reader is
+    /// offline or past it: entries retired in an earlier epoch can be held by no reader.
+    /// </summary>
+    public long SafeEpoch()
+    {
+        Interlocked.MemoryBarrier();
+        long min = Volatile.Read(ref _epoch);
+        foreach (var r in _readers)
+        {
+            long a = Volatile.Read(ref r.Announced);
+            if (a != 0 && a < min) min = a;
+        }
+        for (int i = 0; i < _holds.Length; i++)
+        {
+            long a = Volatile.Read(ref _holds[i]);
+            if (a != 0 && a < min) min = a;
+        }
+        long o = Volatile.Read(ref _overflowEpoch);
+        if (o != 0 && o < min) min = o;
+        return min;
+    }
+
+    /// <summary>
+    /// Announces the calling thread as a holder of rules until the hold is disposed (see the remarks); take it before
+    /// reading a table or calling a writer whose results are kept. Never waits for another hold.
+    /// </summary>
+    public Hold Enter()
+    {
+        for (int i = 0; i < _holds.Length; i++)
+        {
+            if (Volatile.Read(ref _holds[i]) != 0 || Interlocked.CompareExchange(ref _holds[i], Claimed, 0) != 0) continue;
+            // A claimed slot lowers no minimum; the exchange is the fence that orders the announcement before
+            // the table reads that follow.
+            Interlocked.Exchange(ref _holds[i], Volatile.Read(ref _epoch));
+            return new Hold(this, i);
+        }
+        return EnterOverflow();
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private Hold EnterOverflow()
+    {
+        lock (_overflowLock)
+        {
+            // The group's epoch is its first member's: every later member entered in that epoch or after it.
+            if (_overflowCount++ == 0) Interlocked.Exchange(ref _overflowEpoch, Volatile.Read(ref _epoch));
+        }
+        Interlocked.MemoryBarrier();
+        return new Hold(this, -1);
+    }
+
+    private void ExitOverflow()
+    {
+        lock (_overflowLock)
+        {
+            if (--_overflowCount == 0) Volatile.Write(ref _overflowEpoch, 0);
+        }
+    }
+
+    /// <summary>Holds taken now (diagnostics, tests).</summary>
+    public int HoldCount
+    {
+        get
+        {
+            int n = 0;
+            for (int i = 0; i < _holds.Length; i++) if (Volatile.Read(ref _holds[i]) != 0) n++;
+            lock (_overflowLock) return n + _overflowCount;
+        }
+    }
+
+    /// <summary>A taken hold (see <see cref="Enter"/>); disposing it gives the slot back. Dispose once.</summary>
+    public readonly struct Hold : IDisposable
+    {
+        private readonly QuiescentDomain? _domain;
+        private readonly int _slot;
+
+        internal Hold(QuiescentDomain domain, int slot)
+        {
+            _domain = domain;
+            _slot = slot;
+        }
+
+        public void Dispose()
+        {
+            if (_domain is null) return;
+            if (_slot < 0) _domain.ExitOverflow();
+            else Volatile.Write(ref _domain._holds[_slot], 0);
+        }
+    }
+
+    /// <summary>A new reader, offline until its first <see cref="Reader.Quiesce"/>.</summary>
+    public Reader Register()
+    {
+        var r = new Reader(this);
+        lock (_lock) _readers = [.. _readers, r];
+        return r;
+    }
+
+    /// <summary>Removes a reader (it must hold no entry any more).</summary>
+    public void Unregister(Reader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        lock (_lock)
+        {
+            reader.Offline();
+            _readers = Array.FindAll(_readers, x => !ReferenceEquals(x, reader));
+        }
+    }
+
+    /// <summary>One reader thread's announcement (used only by that thread).</summary>
+    public sealed class Reader
+    {
+        private readonly QuiescentDomain _domain;
+        /// <summary>0: offline; otherwise the epoch announced at the last quiescent point.</summary>
+        internal long Announced;
+
+        internal Reader(QuiescentDomain domain) => _domain = domain;
+
+        public bool IsOnline => Volatile.Read(ref Announced) != 0;
+
+        /// <summary>
+        /// A quiescent point: the thread holds no entry found before this call; it goes online if it was offline.
+        /// Call before reading a table (a full fence orders the announcement before the reads).
+        /// </summary>
+        public void Quiesce() => Interlocked.Exchange(ref Announced, Volatile.Read(ref _domain._epoch));
+
+        /// <summary>The thread holds no entry and will announce again before it reads a table (e.g. before blocking).</summary>
+        public void Offline() => Volatile.Write(ref Announced, 0);
+    }
+}

@@ -1,0 +1,100 @@
+using System.Buffers;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.OfAgent.Translate;
+using Softswitch.OfAgent.Wire;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Tests.Wire;
+
+/// <summary>
+/// Flow stats written straight from the flows (<see cref="ReportTranslator.FlowStatsReplies"/>) are byte for byte
+/// the replies of the message objects (<see cref="OfpStatsReplies.Flows"/> over <see cref="ReportTranslator.FlowStats"/>),
+/// split the same way, and allocate only the replies.
+/// </summary>
+public class FlowStatsWriterTests
+{
+    private static readonly FlowActions[] s_actions =
+    [
+        FlowActions.Drop,
+        new([FlowAction.Output(2)]),
+        new([FlowAction.SetDlDst(new MacAddress(0x0200_0000_0042UL)), FlowAction.SetNwDst(0x0A000001), FlowAction.Output(3, 128)]),
+        new([FlowAction.SetVlanVid(7), FlowAction.SetVlanPcp(3), FlowAction.StripVlan(), FlowAction.Enqueue(1, 2), FlowAction.SetTunnel(0x1_0000_0001UL)]),
+        new([FlowAction.SetNwTos(0x10), FlowAction.SetTpSrc(80), FlowAction.SetTpDst(443), FlowAction.SetNwSrc(0xC0A80001), FlowAction.SetDlSrc(new MacAddress(0x0200_0000_0001UL)), FlowAction.Output(PortNumber.Controller, 65535)]),
+    ];
+
+    /// <param name="tunnels">Whether set-tunnel actions may appear (their wire form is a Nicira vendor body, an array per action).</param>
+    private static List<FlowEntry> Flows(int n, int seed, bool tunnels = true)
+    {
+        var rng = new Random(seed);
+        var flows = new List<FlowEntry>();
+        for (int i = 0; i < n; i++)
+        {
+            var key = new FlowKeyBuilder().InPort((ushort)(1 + i % 4)).DlType(0x0800).NwProto(6).NwSrc((uint)rng.Next()).NwDst((uint)rng.Next())
+                .TpSrc((ushort)rng.Next(65536)).TpDst((ushort)rng.Next(65536)).Key;
+            var match = rng.Next(3) == 0 ? FlowMatch.Exact(key)
+                : FlowMatch.FromOpenFlow((Wildcards)(uint)rng.Next() & (Wildcards.All & ~Wildcards.NwSrcMask & ~Wildcards.NwDstMask), key);
+            var actions = s_actions[rng.Next(s_actions.Length)];
+            if (!tunnels && actions.Items.Any(a => a.Kind == ActionKind.SetTunnel)) actions = s_actions[2];
+            var e = OfFlowRule.NewEntry(match, (ushort)rng.Next(65536), actions, (ulong)rng.NextInt64(),
+                                        (ushort)rng.Next(100), (ushort)rng.Next(100), FlowModFlags.None, rng.Next(1_000_000_000));
+            e.Hit(rng.Next(1000), rng.Next(1_000_000), 0);
+            flows.Add(e);
+        }
+        return flows;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(37)]
+    [InlineData(2500)] // several replies
+    public void Replies_equal_those_of_the_message_objects(int n)
+    {
+        var flows = Flows(n, seed: n + 1);
+        const long now = 5_000_000_000L;
+        var expected = OfpStatsReplies.Flows(0x1234, flows.Select(e => ReportTranslator.FlowStats(e, now))).Select(r => r.ToArray()).ToList();
+        var got = new List<byte[]>();
+        var scratch = new OfpAction[1];
+        ReportTranslator.FlowStatsReplies(0x1234, flows, now, new OfpFlowStatsReplyWriter(), ref scratch, (r, count) =>
+        {
+            got.Add(r.AsSpan(0, count).ToArray());
+            ArrayPool<byte>.Shared.Return(r);
+            return true;
+        });
+        Assert.Equal(expected.Count, got.Count);
+        if (n == 2500) Assert.True(got.Count > 1, "the dump was not split");
+        for (int i = 0; i < got.Count; i++) Assert.Equal(Convert.ToHexString(expected[i]), Convert.ToHexString(got[i]));
+    }
+
+    [Fact]
+    public void A_send_that_refuses_stops_the_dump()
+    {
+        var flows = Flows(2500, seed: 9);
+        int sent = 0;
+        var scratch = new OfpAction[16];
+        ReportTranslator.FlowStatsReplies(1, flows, 0, new OfpFlowStatsReplyWriter(), ref scratch, (_, _) => ++sent < 1);
+        Assert.Equal(1, sent);
+    }
+
+    [Fact]
+    public void A_dump_without_set_tunnel_actions_allocates_nothing_once_the_pool_has_its_arrays()
+    {
+        var flows = Flows(2000, seed: 3, tunnels: false);
+        var writer = new OfpFlowStatsReplyWriter();
+        var scratch = new OfpAction[16];
+        int replies = 0;
+        Func<byte[], int, bool> send = (r, _) =>
+        {
+            replies++;
+            ArrayPool<byte>.Shared.Return(r); // as the connection does once the reply is written
+            return true;
+        };
+        ReportTranslator.FlowStatsReplies(1, flows, 0, writer, ref scratch, send);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ReportTranslator.FlowStatsReplies(1, flows, 0, writer, ref scratch, send);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(replies >= 6, $"{replies} replies: the dump was not split");
+    }
+}
