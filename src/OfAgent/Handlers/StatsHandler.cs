@@ -17,14 +17,16 @@ namespace Softswitch.OfAgent.Handlers;
 /// streams: each reply is built only once the previous ones have drained below the connection's soft limit
 /// (<see cref="OfConnection.WaitForRoom"/>), so a million-flow dump is paced by the reader and never queued whole.
 /// Flow stats are written straight from the flows into pooled reply arrays (no object per flow, no array per reply in
-/// steady state), and the flows are collected into a per-thread list: a periodic dump of a large table allocates little.
+/// steady state), and the flows are collected into a spare list the connections share: a periodic dump of a large
+/// table allocates little.
 /// Stateless otherwise; runs on any connection's receive loop (inside the request's hold of the tables' reclamation
 /// domain, so the flows it reads stay what they are), concurrently with the others; takes no lock of its own.
 /// May not change the table set, the datapath or a connection's settings.
 /// </remarks>
 internal sealed class StatsHandler(OfRequestContext ctx)
 {
-    [ThreadStatic] private static List<FlowEntry>? s_flows;
+    /// <summary>A spare flow list shared by the connections (tools connect per command, so a list per thread would not last).</summary>
+    private static List<FlowEntry>? s_spareFlows;
     [ThreadStatic] private static OfpFlowStatsReplyWriter? s_writer;
     [ThreadStatic] private static OfpAction[]? s_wireActions;
 
@@ -59,7 +61,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                     bytes += (ulong)e.Bytes;
                 }
                 c.Send(new OfpAggregateStatsReply { Xid = sr.Xid, PacketCount = packets, ByteCount = bytes, FlowCount = (uint)flows.Count });
-                flows.Clear();
+                Release(flows);
                 break;
             }
             case OfpTableStatsRequest:
@@ -78,11 +80,10 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         }
     }
 
-    /// <summary>The flows a request selects, in this thread's list (cleared by the caller once used).</summary>
+    /// <summary>The flows a request selects, in the spare list when it is free (given back with <see cref="Release"/>).</summary>
     private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
     {
-        var into = s_flows ??= new List<FlowEntry>();
-        into.Clear();
+        var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
         if (req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
         ctx.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), WireMap.ToDatapathPort(req.OutPort), false, into);
         return into;
@@ -109,8 +110,14 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         finally
         {
             s_wireActions = actions;
-            flows.Clear();
+            Release(flows);
         }
+    }
+
+    private static void Release(List<FlowEntry> flows)
+    {
+        flows.Clear();
+        Volatile.Write(ref s_spareFlows, flows);
     }
 
     /// <summary>

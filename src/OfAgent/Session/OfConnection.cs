@@ -206,7 +206,7 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     private void SendLoop()
     {
-        var buf = new byte[SendBufferSize];
+        var buf = ArrayPool<byte>.Shared.Rent(SendBufferSize);
         try
         {
             while (true)
@@ -247,6 +247,7 @@ public sealed class OfConnection : IAsyncDisposable
         finally
         {
             Close();
+            ArrayPool<byte>.Shared.Return(buf);
         }
     }
 
@@ -263,7 +264,9 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     private void ReceiveLoop()
     {
-        var buf = new byte[Math.Max(MinReceiveBufferSize, _owner.Options.MaxMessageSize) * 2];
+        // Pooled: a connection's buffers are large (the large-object heap), and tools connect often (ovs-ofctl makes
+        // a connection per command), so new arrays per connection would cost full collections.
+        var buf = ArrayPool<byte>.Shared.Rent(Math.Max(MinReceiveBufferSize, _owner.Options.MaxMessageSize) * 2);
         int start = 0, end = 0;
         if (_initial is { } first)
         {
@@ -299,6 +302,7 @@ public sealed class OfConnection : IAsyncDisposable
         finally
         {
             Close();
+            ArrayPool<byte>.Shared.Return(buf);
         }
     }
 
