@@ -60,6 +60,12 @@ public sealed class OfConnection : IAsyncDisposable
     /// <summary>Where the xids of the switch's own requests (HELLO, ECHO_REQUEST) start: "SS" in the high bytes.</summary>
     internal const uint FirstXid = 0x5353_0000;
 
+    /// <summary>
+    /// The connections' receive and send buffers: a pool without per-thread caches (the shared pool keeps an array
+    /// returned by a thread in that thread's cache, lost when a tool's short-lived connection threads end).
+    /// </summary>
+    private static readonly ArrayPool<byte> s_buffers = ArrayPool<byte>.Create(1 << 20, 64);
+
     /// <summary>Bytes the send loop coalesces into one write (a larger message is written on its own).</summary>
     private const int SendBufferSize = 256 * 1024;
     /// <summary>The receive buffer holds two of the larger of this and the largest message accepted, so a read always has room.</summary>
@@ -244,7 +250,7 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     private void SendLoop()
     {
-        var buf = ArrayPool<byte>.Shared.Rent(SendBufferSize);
+        var buf = s_buffers.Rent(SendBufferSize);
         try
         {
             while (true)
@@ -292,7 +298,7 @@ public sealed class OfConnection : IAsyncDisposable
         finally
         {
             Close();
-            ArrayPool<byte>.Shared.Return(buf);
+            s_buffers.Return(buf);
         }
     }
 
@@ -311,7 +317,7 @@ public sealed class OfConnection : IAsyncDisposable
     {
         // Pooled: a connection's buffers are large (the large-object heap), and tools connect often (ovs-ofctl makes
         // a connection per command), so new arrays per connection would cost full collections.
-        var buf = ArrayPool<byte>.Shared.Rent(Math.Max(MinReceiveBufferSize, _owner.Options.MaxMessageSize) * 2);
+        var buf = s_buffers.Rent(Math.Max(MinReceiveBufferSize, _owner.Options.MaxMessageSize) * 2);
         int start = 0, end = 0;
         if (_initial is { } first)
         {
@@ -347,7 +353,7 @@ public sealed class OfConnection : IAsyncDisposable
         finally
         {
             Close();
-            ArrayPool<byte>.Shared.Return(buf);
+            s_buffers.Return(buf);
         }
     }
 
