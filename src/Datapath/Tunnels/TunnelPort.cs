@@ -351,7 +351,7 @@ public sealed class TunnelPort : IEncapsulatingPort
         }
     }
 
-    public override string ToString() => $"tunnel:{Config}";
+    public override string ToString() => $"tunnel:{Config.Name}";
 }
 
 /// <summary>ARP frames for tunnel endpoints (Ethernet/IPv4 ARP, RFC 826).</summary>
