@@ -19,7 +19,9 @@ namespace Softswitch.Bench.Agent;
 /// <remarks>
 /// Every 10 ms the mods due at the target rate are sent, then a BARRIER_REQUEST; at most 8 barriers are
 /// outstanding, so a switch that cannot keep up slows the sender and the reported rate is what it applied
-/// (acknowledged by BARRIER_REPLY). Echo requests are answered. Errors from the switch are counted.
+/// (acknowledged by BARRIER_REPLY). A barrier follows at most 10 ms worth of mods at the target rate, also after
+/// the sender was held back, so a slow switch acknowledges in small steps and the progress file moves with what it
+/// applied (one batch of everything due would take such a switch longer than a measurement window to acknowledge). Echo requests are answered. Errors from the switch are counted.
 /// <c>--ready-file</c> is created once the first batch is sent (a script starts its measurement then);
 /// <c>--progress-file</c> holds the flow-mods acknowledged so far, rewritten every second.
 /// </remarks>
@@ -105,6 +107,7 @@ public static class ChurnClient
             return 1;
         }
 
+        long maxPerBarrier = Math.Max(2, (long)(rate / 100) & ~1L);
         var rng = new Random(seed);
         var buf = new byte[4 << 20];
         long sent = 0, barriers = 0;
@@ -129,7 +132,8 @@ public static class ChurnClient
                 continue;
             }
             int used = 0;
-            while (sent < due && used + 512 < buf.Length)
+            long batchEnd = sent + maxPerBarrier;
+            while (sent < due && sent < batchEnd && used + 512 < buf.Length)
             {
                 int k = rng.Next(flows.Count);
                 del[k].CopyTo(buf, used);

@@ -60,8 +60,12 @@ export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
 cleanup() {
   set +e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  if [ -f $RUN/ovs-vswitchd.pid ]; then kill "$(cat $RUN/ovs-vswitchd.pid)" 2>/dev/null; fi
-  for i in $(seq 50); do [ -f $RUN/ovs-vswitchd.pid ] && kill -0 "$(cat $RUN/ovs-vswitchd.pid)" 2>/dev/null || break; sleep 0.2; done
+  local vpid
+  vpid=$(cat $RUN/ovs-vswitchd.pid 2>/dev/null)
+  if [ -n "$vpid" ]; then
+    kill "$vpid" 2>/dev/null
+    for i in $(seq 50); do kill -0 "$vpid" 2>/dev/null || break; sleep 0.2; done
+  fi
   if [ -f $RUN/ovsdb-server.pid ]; then kill "$(cat $RUN/ovsdb-server.pid)" 2>/dev/null; fi
   mountpoint -q $RUN/huge && umount $RUN/huge
   if [ "$HP_ADDED" -gt 0 ]; then

@@ -14,7 +14,13 @@ namespace Softswitch.OfAgent.Session;
 /// received, all without a thread); it starts by handling those first bytes. Then one receive loop, framing on the 8-byte ofp_header and bounding the length before buffering, and
 /// one send loop draining a queue, each on its own thread with blocking socket calls. (Measured here: the
 /// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
-/// writes one flow-mod per segment CPU-bound on our side.) Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
+/// writes one flow-mod per segment CPU-bound on our side.) A message queued while nothing else is (a reply to a
+/// tool waiting on it: ovs-ofctl add-flows waits for a BARRIER_REPLY after every flow-mod) is written at once by the
+/// thread that queues it, with a send that never blocks (<see cref="OfTransport.TrySendNow"/>), saving the send
+/// loop's wake-up on every round trip; what the socket does not take at once stays first in line for the send loop
+/// (<c>_pendingHead</c>). Whoever writes holds <c>_writeLock</c>: the send loop for its whole batch, the queueing
+/// thread only if it gets the lock without waiting; so bytes reach the socket in queue order and no queueing thread
+/// ever waits for a slow peer. Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
 /// every earlier request took effect. The queued byte count falls with every write, not when the queue empties.
 /// Asynchronous messages (packet-in, flow-removed, port-status) are dropped and counted in
 /// <see cref="AsyncDropped"/> once the queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>, as Open
@@ -36,6 +42,8 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly ILogger _log;
     private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _out = new();
     private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
+    private readonly Lock _writeLock = new();
+    private byte[]? _pendingHead; // under _writeLock: the unsent rest of a message written in part by its queueing thread
     private readonly CancellationTokenSource _cts = new();
     private long _queuedBytes;
     private long _lastRxTicks, _lastTxTicks;
@@ -132,6 +140,31 @@ public sealed class OfConnection : IAsyncDisposable
             Close();
             return false;
         }
+        if (q == 0 && _transport.CanSendNow && _writeLock.TryEnter())
+        {
+            try
+            {
+                // Nothing queued and nothing being written (the send loop writes under the lock): this message is next.
+                if (Interlocked.Read(ref _queuedBytes) == 0)
+                {
+                    int sent = _transport.TrySendNow(bytes);
+                    if (sent == bytes.Length) return true;
+                    if (sent >= 0)
+                    {
+                        var rest = sent == 0 ? bytes : bytes.AsSpan(sent).ToArray();
+                        if (Interlocked.Add(ref _queuedBytes, rest.Length) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
+                        _pendingHead = rest;
+                        _outSignal.Set();
+                        return true;
+                    }
+                    // The channel failed: queue it; the send loop meets the failure and closes.
+                }
+            }
+            finally
+            {
+                _writeLock.Exit();
+            }
+        }
         if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
         _out.Enqueue(bytes);
         _outSignal.Set();
@@ -183,6 +216,13 @@ public sealed class OfConnection : IAsyncDisposable
             {
                 _outSignal.Wait(_cts.Token);
                 _outSignal.Reset();
+                using var writing = _writeLock.EnterScope();
+                if (_pendingHead is { } head)
+                {
+                    _pendingHead = null;
+                    SendAll(head, head.Length);
+                    Written(head.Length);
+                }
                 int used = 0;
                 while (_out.TryDequeue(out var bytes))
                 {

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Softswitch.OfAgent.Session;
 
@@ -15,7 +16,7 @@ namespace Softswitch.OfAgent.Session;
 /// on the other threads fail (with <see cref="SocketException"/>, <see cref="IOException"/> or
 /// <see cref="ObjectDisposedException"/>, which callers treat as the end of the channel).
 /// </remarks>
-public sealed class OfTransport
+public sealed partial class OfTransport
 {
     private readonly Socket _socket;
     private SslStream? _tls;
@@ -56,6 +57,51 @@ public sealed class OfTransport
         if (_tls is { } t) t.Write(buffer, offset, count);
         else BlockingSocketStream.SendAll(_socket, buffer.AsSpan(offset, count));
     }
+
+    /// <summary>
+    /// Whether <see cref="TrySendNow"/> can write without blocking: a plain socket on Linux (a TLS record cannot be
+    /// written in part, so a TLS channel always writes from its send loop).
+    /// </summary>
+    public bool CanSendNow => _tls is null && OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// Writes what the socket's buffer takes now, never blocking (send(2) with MSG_DONTWAIT): the bytes written, 0
+    /// when the buffer is full, -1 when the channel failed (the send loop then meets the same failure and closes).
+    /// Only when <see cref="CanSendNow"/>; the caller holds the connection's write lock.
+    /// </summary>
+    public int TrySendNow(ReadOnlySpan<byte> bytes)
+    {
+        if (Volatile.Read(ref _closed) != 0) return -1;
+        // The reference keeps the descriptor open (and its number not reused) across the call, even if another
+        // thread closes the channel meanwhile.
+        var handle = _socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            nint r;
+            unsafe
+            {
+                fixed (byte* p = bytes) r = SendNative((int)handle.DangerousGetHandle(), p, (nuint)bytes.Length, MsgDontWait | MsgNoSignal);
+            }
+            if (r >= 0) return (int)r;
+            int errno = Marshal.GetLastPInvokeError();
+            return errno is EAgain or EIntr ? 0 : -1;
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    private const int MsgDontWait = 0x40, MsgNoSignal = 0x4000, EAgain = 11, EIntr = 4;
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static unsafe partial nint SendNative(int fd, byte* buf, nuint len, int flags);
 
     /// <summary>Reads what is there once the socket is readable, without a thread waiting meanwhile.</summary>
     public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken ct)
