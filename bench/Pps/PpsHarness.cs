@@ -206,7 +206,11 @@ public static class PpsHarness
             }
             ports[o.Ports].SetGenerator(wire);
         }
-        else ports[0].SetGenerator(traffic.Frames);
+        else
+        {
+            ports[0].SetGenerator(traffic.Frames);
+        }
+
         if (o.Threads > 1) return MeasureThreads(o, dp, flows, ports, traffic, rng, bytesPerFlow, progress);
         var fwd = dp.Forwarders[0];
         Softswitch.OfAgent.OfSwitchAgent? agent = null;

@@ -462,8 +462,11 @@ public sealed class SwitchDatapath : IDisposable
             foreach (var r in _expired) l.OnFlowExpired(r);
         var ports = _ports;
         foreach (var slot in ports.List)
+        {
             if (slot.PollLinkChange())
                 foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
+        }
+
         if (ports.Local is { } local && local.PollLinkChange())
             foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, local);
         long now = Clock.NowNanos;

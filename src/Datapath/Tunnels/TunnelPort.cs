@@ -324,7 +324,10 @@ public sealed class TunnelPort : IEncapsulatingPort
             h.WriteDestination(f);
             bytes += InnerLength(f);
         }
-        if (_detached) Drop(TunnelDropReason.NoUnderlay, held.Length);
+        if (_detached)
+        {
+            Drop(TunnelDropReason.NoUnderlay, held.Length);
+        }
         else
         {
             Underlay.Send(_own, held);

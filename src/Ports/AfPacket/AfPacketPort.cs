@@ -179,8 +179,10 @@ public sealed unsafe class AfPacketPort : IPort
             {
                 _vnet = TrySetInt(PACKET_VNET_HDR, 1);
                 if (!_vnet)
+                {
                     _opt.Logger?.LogWarning("{If}: PACKET_VNET_HDR unsupported ({Error}): frames with checksum offload or GSO from local senders pass unfixed; turn offloads off on the sending side (ethtool -K PEER tx off tso off gso off)",
                         ifname, LibC.StrError(LibC.LastErrno));
+                }
             }
             IgnoresOutgoingInKernel = TrySetInt(PACKET_IGNORE_OUTGOING, 1);
             if (!IgnoresOutgoingInKernel)

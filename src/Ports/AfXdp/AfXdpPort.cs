@@ -233,11 +233,17 @@ public sealed unsafe class AfXdpPort : IPort
     private PortOpenException BpfError(string what, int errno)
     {
         if (errno == LibC.EPERM || errno == LibC.EACCES)
+        {
             return new PortOpenException(PortOpenError.PermissionDenied, _if.Name,
                 $"afxdp:{_if.Name}: {what} was refused ({LibC.StrError(errno)}): AF_XDP needs root or CAP_BPF + CAP_NET_ADMIN + CAP_NET_RAW.", errno);
+        }
+
         if (errno == LibC.ENOSYS || errno == LibC.EINVAL)
+        {
             return new PortOpenException(PortOpenError.Unsupported, _if.Name,
                 $"afxdp:{_if.Name}: {what} failed ({LibC.StrError(errno)}): the kernel lacks the BPF features AF_XDP needs (XSKMAP, BPF links: Linux 5.9+).", errno);
+        }
+
         return new PortOpenException(PortOpenError.Failed, _if.Name, $"afxdp:{_if.Name}: {what} failed: {LibC.StrError(errno)} (errno {errno}).", errno);
     }
 

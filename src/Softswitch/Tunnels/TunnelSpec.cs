@@ -135,7 +135,10 @@ public static class TunnelSpec
                     break;
                 case "vni":
                     if (kind != TunnelKind.Vxlan) { error = Fail($"vni= is for vxlan tunnels ({(kind == TunnelKind.Gre ? "gre uses key=" : "ipip has no key")})"); return false; }
-                    if (val.Equals("flow", StringComparison.OrdinalIgnoreCase)) flowKey = true;
+                    if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
+                    {
+                        flowKey = true;
+                    }
                     else if (!uint.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out key) || key > TunnelConfig.MaxVni)
                     {
                         error = Fail($"vni='{val}' is not 'flow' or a number in 0..16777215 (24 bits)");
@@ -145,7 +148,10 @@ public static class TunnelSpec
                     break;
                 case "key":
                     if (kind != TunnelKind.Gre) { error = Fail($"key= is for gre tunnels ({(kind == TunnelKind.Vxlan ? "vxlan uses vni=" : "ipip has no key")})"); return false; }
-                    if (val.Equals("flow", StringComparison.OrdinalIgnoreCase)) flowKey = true;
+                    if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
+                    {
+                        flowKey = true;
+                    }
                     else if (!TryParseUInt(val, out key))
                     {
                         error = Fail($"key='{val}' is not 'flow' or a number in 0..4294967295 (32 bits)");

@@ -109,8 +109,14 @@ public sealed class TunnelAllocationTests
                 if (bind.Classify(check, b, out _, out ulong id) != RxVerdict.Decapsulated
                     || id == 0 || id > threads
                     || !check.Frame(b).SequenceEqual(TunnelGoldenTests.Inner(64 + (int)id * 4, (ushort)(1000 + id))))
+                {
                     bad++;
-                else seen[id - 1]++;
+                }
+                else
+                {
+                    seen[id - 1]++;
+                }
+
                 check.Release(b);
             }
         };
