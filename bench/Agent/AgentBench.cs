@@ -156,13 +156,19 @@ public static class AgentBench
         };
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         offload?.Dispose();
-        if (json) Console.WriteLine(JsonSerializer.Serialize(r));
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(r));
+        }
         else
         {
             Console.WriteLine($"flow-mods over one connection until BARRIER_REPLY: {flows:N0} in {fmSecs:F3} s = {r.flow_mods_per_s:N0}/s ({installed:N0} installed)");
             if (offload is not null)
+            {
                 Console.WriteLine($"offload {offloadMode}: every flow placed {placedSecs:F3} s after the first flow-mod ({inHardware:N0} in hardware); " +
                                   $"flow-mod to placement: mean {latencyMeanUs / 1000:F1} ms, max {latencyMaxUs / 1000:F1} ms");
+            }
+
             Console.WriteLine($"packet-in -> packet-out round trip over {rtts:N0} packets: median {r.packet_in_out_median_us:F1} us, p99 {r.packet_in_out_p99_us:F1} us");
         }
         return 0;

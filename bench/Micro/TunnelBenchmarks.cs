@@ -36,19 +36,20 @@ public class TunnelBenchmarks
         _inner = FrameBuilder.Udp(a, b, 0xC0A8_0101, 0xC0A8_0102, 1000, 2000, 64);
         _innerMax = FrameBuilder.Udp(a, b, 0xC0A8_0101, 0xC0A8_0102, 1000, 2000, 1464); // the largest that fits a 1500-byte underlay
         var ul = new MemoryPort("u", new MacAddress(0x0200_0000_0001));
-        const string common = "local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02";
-        _vxlan = new TunnelPort(TunnelConfig.Parse($"vx:vxlan,{common},vni=100"), ul).Header;
-        _gre = new TunnelPort(TunnelConfig.Parse($"gre:gre,{common},key=5"), ul).Header;
-        _ipip = new TunnelPort(TunnelConfig.Parse($"ip:ipip,{common}"), ul).Header;
+        const uint ipA = 0x0A00_0001, ipB = 0x0A00_0002;   // 10.0.0.1, 10.0.0.2
+        var common = new TunnelConfig { Name = "vx", LocalIp = ipA, RemoteIp = ipB, RemoteMac = new MacAddress(0x0200_0000_0002) };
+        _vxlan = new TunnelPort(common with { Kind = TunnelKind.Vxlan, Key = 100, HasKey = true }, ul).Header;
+        _gre = new TunnelPort(common with { Name = "gre", Kind = TunnelKind.Gre, Key = 5, HasKey = true }, ul).Header;
+        _ipip = new TunnelPort(common with { Name = "ip", Kind = TunnelKind.Ipip }, ul).Header;
         _vxlanWire = Wire(_vxlan);
         _greWire = Wire(_gre);
         _ipipWire = Wire(_ipip);
         var rxUl = new MemoryPort("u", new MacAddress(0x0200_0000_0002));
-        const string back = "local=10.0.0.2,remote=10.0.0.1";
+        var back = new TunnelConfig { Name = "vx", LocalIp = ipB, RemoteIp = ipA };
         var drops = new TunnelDropCounters();
-        _rxVxlan = new UnderlayBinding(null, [new TunnelPort(TunnelConfig.Parse($"vx:vxlan,{back},vni=100"), rxUl)], drops);
-        _rxGre = new UnderlayBinding(null, [new TunnelPort(TunnelConfig.Parse($"gre:gre,{back},key=5"), rxUl)], drops);
-        _rxIpip = new UnderlayBinding(null, [new TunnelPort(TunnelConfig.Parse($"ip:ipip,{back}"), rxUl)], drops);
+        _rxVxlan = new UnderlayBinding(null, [new TunnelPort(back with { Kind = TunnelKind.Vxlan, Key = 100, HasKey = true }, rxUl)], drops);
+        _rxGre = new UnderlayBinding(null, [new TunnelPort(back with { Name = "gre", Kind = TunnelKind.Gre, Key = 5, HasKey = true }, rxUl)], drops);
+        _rxIpip = new UnderlayBinding(null, [new TunnelPort(back with { Name = "ip", Kind = TunnelKind.Ipip }, rxUl)], drops);
     }
 
     private byte[] Wire(TunnelHeader h)

@@ -168,13 +168,19 @@ public static class PpsHarness
             ushort underlayNo = (ushort)(o.Ports + 1);
             tunnelNo = (ushort)(o.Ports + 2);
             dp.AddPort(underlay, underlayNo);
-            string key = kind switch { "vxlan" => ",vni=100", "gre" => ",key=100", _ => "" };
+            var tunnelKind = kind switch { "vxlan" => TunnelKind.Vxlan, "gre" => TunnelKind.Gre, _ => TunnelKind.Ipip };
+            const uint local = 0x0AFF_0001, remote = 0x0AFF_0002;   // 10.255.0.1, 10.255.0.2
+            var ours = new TunnelConfig
+            {
+                Name = "tun", Kind = tunnelKind, LocalIp = local, RemoteIp = remote,
+                Key = tunnelKind == TunnelKind.Ipip ? 0u : 100u, HasKey = tunnelKind != TunnelKind.Ipip,
+                PortNo = tunnelNo, Underlay = underlayNo, RemoteMac = new MacAddress(0x0200_0000_00FFUL),
+            };
             // IP-in-IP: decapsulated packets get the traffic's own Ethernet addresses, so they hit the exact flows.
-            string inner = kind == "ipip" ? $",inner_src_mac={Traffic.SrcMac},inner_dst_mac={Traffic.DstMac}" : "";
-            dp.Tunnels.Add($"tun:{kind},local=10.255.0.1,remote=10.255.0.2{key},port={tunnelNo},underlay={underlayNo},remote_mac=02:00:00:00:00:ff{inner}");
+            dp.Tunnels.Add(tunnelKind == TunnelKind.Ipip ? ours with { InnerSrcMac = Traffic.SrcMac, InnerDstMac = Traffic.DstMac } : ours);
             // The far end, to build what arrives in --tunnel-rx.
-            peer = new TunnelPort(TunnelConfig.Parse($"peer:{kind},local=10.255.0.2,remote=10.255.0.1{key},remote_mac=02:00:00:00:00:fe"),
-                new MemoryPort("peer", new MacAddress(0x0200_0000_00FFUL)));
+            var far = ours with { Name = "peer", LocalIp = remote, RemoteIp = local, PortNo = 0, Underlay = 0, RemoteMac = new MacAddress(0x0200_0000_00FEUL) };
+            peer = new TunnelPort(far, new MemoryPort("peer", new MacAddress(0x0200_0000_00FFUL)));
         }
 
         // Traffic and flows.
@@ -204,7 +210,11 @@ public static class PpsHarness
             }
             ports[o.Ports].SetGenerator(wire);
         }
-        else ports[0].SetGenerator(traffic.Frames);
+        else
+        {
+            ports[0].SetGenerator(traffic.Frames);
+        }
+
         if (o.Threads > 1) return MeasureThreads(o, dp, flows, ports, traffic, rng, bytesPerFlow, progress);
         var fwd = dp.Forwarders[0];
         Softswitch.OfAgent.OfSwitchAgent? agent = null;

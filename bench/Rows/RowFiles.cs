@@ -153,7 +153,10 @@ public static class RowFiles
             foreach (var (mac, port) in r.Fdb) sb.Append(mac).Append(' ').Append(port.ToString(CultureInfo.InvariantCulture)).Append('\n');
             File.WriteAllText(prefix + ".fdb", sb.ToString());
         }
-        else File.Delete(prefix + ".fdb");
+        else
+        {
+            File.Delete(prefix + ".fdb");
+        }
     }
 
     private static byte[] Udp(MacAddress src, MacAddress dst, uint ipSrc, uint ipDst, ushort sport, ushort dport)

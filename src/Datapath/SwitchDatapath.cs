@@ -493,8 +493,11 @@ public sealed class SwitchDatapath : IDisposable
         _expired.Clear();
         var ports = _ports;
         foreach (var slot in ports.List)
+        {
             if (slot.PollLinkChange())
                 foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
+        }
+
         if (ports.Local is { } local && local.PollLinkChange())
             foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, local);
         long now = Clock.NowNanos;

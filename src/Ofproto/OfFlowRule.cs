@@ -31,8 +31,11 @@ public sealed class OfFlowRule
     {
         var rules = new OfFlowRule[2 * FlagCombinations];
         for (int t = 0; t < 2; t++)
+        {
             for (int f = 0; f < FlagCombinations; f++)
                 rules[t * FlagCombinations + f] = new OfFlowRule((FlowModFlags)f, (byte)t);
+        }
+
         return rules;
     }
 

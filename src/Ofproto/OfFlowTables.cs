@@ -266,8 +266,11 @@ public sealed class OfFlowTables
         if (targets.Count == 0) return;
         w.Remove(targets);
         if (removed is not null)
+        {
             foreach (var e in targets)
                 removed.Add(new FlowRemoved(e, FlowRemovedReason.Delete, now - e.CreatedNanos, e.Packets, e.Bytes));
+        }
+
         targets.Clear();
     }
 

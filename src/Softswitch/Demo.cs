@@ -34,8 +34,11 @@ internal static class Demo
         AnsiConsole.MarkupLine("[bold]Softswitch demo[/]: 4 in-memory ports, one simulated host on each, fail mode [green]standalone[/] (L2 learning)");
         ushort seq = 0;
         foreach (var a in hosts)
+        {
             foreach (var b in hosts)
                 if (a != b) a.Ping(b.Ip, 1, ++seq);
+        }
+
         WaitFor(() => hosts.Sum(h => h.EchoRepliesReceived) >= 12, TimeSpan.FromSeconds(5));
 
         var t = new Table().Title("ping, every host to every other").AddColumn("host").AddColumn("ip").AddColumn("echo replies received").AddColumn("requests answered");

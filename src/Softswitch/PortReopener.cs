@@ -42,8 +42,11 @@ internal sealed class PortReopener : IDisposable
         _options = options;
         _log = log;
         foreach (var o in opened)
+        {
             if (o.Spec.Kind is PortKind.AfPacket or PortKind.AfXdp or PortKind.Pcap)
                 _watched.Add(new Watched(o.Spec, o.PortNo, IfIndex(o.Spec.Name)));
+        }
+
         _timer = new PeriodicThread("port-reopen", period, Check);
     }
 

@@ -19,6 +19,7 @@ using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.NetFpga;
 using Softswitch.Ports.Pcap;
+using Softswitch.Tunnels;
 using Spectre.Console;
 
 namespace Softswitch;
@@ -136,8 +137,8 @@ internal static class RunCommand
         {
             try
             {
-                var tp = dp.Tunnels.Add(t);
-                log.LogInformation("tunnel port {Spec}", tp);
+                var tp = dp.Tunnels.Add(TunnelSpec.Parse(t));
+                log.LogInformation("tunnel port {Spec}", TunnelSpec.Format(tp.Config));
             }
             catch (Exception e) when (e is FormatException or DatapathConfigurationException or ArgumentException)
             {

@@ -373,8 +373,10 @@ namespace Softswitch.Datapath.Tests.Actions
             Assert.Equal(before.Length, after.Length);
             var allowed = Allowed(lb, a);
             for (int i = 0; i < before.Length; i++)
+            {
                 if (before[i] != after[i])
                     Assert.True(allowed.Contains(i), $"byte {i} changed 0x{before[i]:x2}->0x{after[i]:x2} ({ctx})");
+            }
 
             // UDP without checksum keeps 0.
             if (lb.Has(LayerFlags.Udp) && lb.L4 != PacketLayers.Absent && Ref.StoredL4(before, lb) == 0)

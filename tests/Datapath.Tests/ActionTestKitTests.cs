@@ -213,8 +213,11 @@ internal static class Ref
         Assert.True(StoredIp(frame, l.L3) == IpHeaderFromScratch(frame, l.L3), $"IPv4 header checksum {context}");
         if (l.L4 == PacketLayers.Absent || l.Has(LayerFlags.Fragment)) return;
         if (l.Has(LayerFlags.Tcp) || (l.Has(LayerFlags.Udp) && StoredL4(frame, l) != 0))
+        {
             Assert.True(StoredL4(frame, l) == L4FromScratch(frame, l),
                 $"L4 checksum stored 0x{StoredL4(frame, l):x4} scratch 0x{L4FromScratch(frame, l):x4} {context}");
+        }
+
         if (l.Has(LayerFlags.Icmp))
         {
             int total = BinaryPrimitives.ReadUInt16BigEndian(frame[(l.L3 + 2)..]);

@@ -51,11 +51,13 @@ public class ChecksumTests
             rnd.NextBytes(buf);
             if (trial == 0) Array.Fill(buf, (byte)0xFF);
             for (int start = 0; start < 9; start++)
+            {
                 for (int len = 0; len + start <= 280; len++)
                 {
                     var s = buf.AsSpan(start, len);
                     Assert.Equal(Ref.FoldSum(Ref.RawSum(s)), Cs.Sum(s));
                 }
+            }
         }
     }
 

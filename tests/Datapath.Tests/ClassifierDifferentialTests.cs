@@ -274,8 +274,10 @@ public class ClassifierDifferentialTests
             {
                 table.LookupBurst(keys.AsSpan(off, Burst), hashes.AsSpan(off, Burst), results, cache, stats);
                 for (int i = 0; i < Burst; i++)
+                {
                     Assert.True(ClassifierTestData.Same(expected[off + i], results[i]),
                         $"seed {seed} ({what}) burst lookup (emc={cache is not null}) of {keys[off + i]}: got {ClassifierTestData.Describe(results[i])}, reference {ClassifierTestData.Describe(expected[off + i])}");
+                }
             }
         }
     }

@@ -35,7 +35,9 @@ internal sealed class ReferenceClassifier
             if (e.Match.IsExact || !e.Match.Matches(key)) continue;
             if (best is null || e.Priority > best.Priority
                 || (e.Priority == best.Priority && CompareRank(list, e.Match.Mask, best.Match.Mask) < 0))
+            {
                 best = e;
+            }
         }
         return best;
     }

@@ -109,8 +109,10 @@ public class ParserEdgeTests
     public void Ipv4HeaderLengthBelowFive()
     {
         for (int ihl = 0; ihl < 5; ihl++)
+        {
             Expect(Dst + Src + $"0800 4{ihl:x}000028 0000 0000 4006 0000" + Ip + "0001 0002 00000000 00000000 5000 0000 0000 0000",
                 ParseError.IpBadHeader, EthKey(0x0800));
+        }
     }
 
     [Fact]

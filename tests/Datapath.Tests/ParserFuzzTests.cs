@@ -110,7 +110,11 @@ public class ParserFuzzTests(ITestOutputHelper output)
             Assert.True(l.Has(LayerFlags.Ipv4) ^ l.Has(LayerFlags.Arp));
             Assert.True(l.L3 + (l.Has(LayerFlags.Arp) ? 28 : (f[l.L3] & 0xF) * 4) <= f.Length);
         }
-        else Assert.True(!l.Has(LayerFlags.Ipv4) && !l.Has(LayerFlags.Arp));
+        else
+        {
+            Assert.True(!l.Has(LayerFlags.Ipv4) && !l.Has(LayerFlags.Arp));
+        }
+
         if (l.L4 != PacketLayers.Absent)
         {
             Assert.True(l.Has(LayerFlags.Ipv4) && !l.Has(LayerFlags.LaterFragment));
@@ -121,7 +125,11 @@ public class ParserFuzzTests(ITestOutputHelper output)
             Assert.True(l.L4 + need <= f.Length);
             Assert.Equal(ParseError.None, e);
         }
-        else Assert.False(l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp) || l.Has(LayerFlags.Icmp));
+        else
+        {
+            Assert.False(l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp) || l.Has(LayerFlags.Icmp));
+        }
+
         if (l.Has(LayerFlags.LaterFragment)) Assert.True(k.TpSrc == 0 && k.TpDst == 0 && l.Has(LayerFlags.Fragment));
         if (!l.Has(LayerFlags.Ipv4) && !l.Has(LayerFlags.Arp))
             Assert.True(k.NwProto == 0 && k.NwSrc == 0 && k.NwDst == 0 && k.NwTos == 0 && k.TpSrc == 0 && k.TpDst == 0);

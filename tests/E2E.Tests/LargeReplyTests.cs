@@ -16,8 +16,10 @@ public sealed class LargeReplyTests
         try
         {
             using (var w = new StreamWriter(file))
+            {
                 for (int i = 0; i < n; i++)
                     w.WriteLine($"in_port=1,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,dl_vlan=5,dl_vlan_pcp=0,dl_type=0x0800,nw_tos=0,nw_proto=17,nw_src=10.1.0.1,nw_dst=10.{(i >> 16) + 2}.{(i >> 8) & 255}.{i & 255},tp_src=1,tp_dst=2,send_flow_rem,actions=output:2");
+            }
             // A controller that reads everything it is sent (and answers echoes) while the tool works on the
             // service connection: the add takes long enough that a controller that did not answer would be dropped.
             using var ctl = new OfTestController();

@@ -245,9 +245,14 @@ public sealed class SeedScenarioTests
         {
             const int count = 40_000;
             using (var w = new PcapWriter(pcap))
+            {
                 for (int i = 0; i < count; i++)
+                {
                     w.Write(FrameBuilder.Udp(new MacAddress(0x02_00_00_00_00_10), new MacAddress(0x02_00_00_00_00_20),
                         Ipv4.Parse("10.40.0.1"), Ipv4.Parse("10.40.0.2"), 7000, (ushort)(8000 + i % 100), frameSize));
+                }
+            }
+
             using var sw = new SwitchProcess(Spec(ns));
             sw.Ofctl("add-flow", "priority=100,in_port=1,actions=output:2");
             sw.Ofctl("add-flow", "priority=100,in_port=2,actions=output:1");

@@ -193,8 +193,11 @@ internal sealed class Hosts : IDisposable
     {
         var failed = new List<string>();
         for (int a = 0; a < Ns.Count; a++)
+        {
             for (int b = 0; b < Ns.Count; b++)
                 if (a != b && !Ping(a, b) && !Ping(a, b, 2, 3)) failed.Add($"h{a + 1}->h{b + 1}");
+        }
+
         Assert.True(failed.Count == 0, "pings failed: " + string.Join(", ", failed));
     }
 

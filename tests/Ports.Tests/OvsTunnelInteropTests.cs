@@ -83,8 +83,10 @@ public sealed class OvsTunnelInteropTests(ITestOutputHelper output)
         dp.AddPort(new AfPacketPort(hostA.HostIf), 1);
         dp.AddPort(new AfPacketPort(underlay.HostIf), 2);
         dp.SetPortConfig(2, PortConfig.NoFlood, PortConfig.NoFlood);
-        string keyOption = kind == "vxlan" ? $",vni={key}" : key is { } gk ? $",key={gk}" : "";
-        var t = dp.Tunnels.Add($"t:{kind},local={UnderOurs},remote={UnderOvs}{keyOption},port=10,underlay=2,local_mac={OurEndpointMac}");
+        var t = dp.Tunnels.Add(TestTunnels.Of(kind == "vxlan" ? TunnelKind.Vxlan : TunnelKind.Gre, key, "t", Ipv4.Parse(UnderOurs), Ipv4.Parse(UnderOvs)) with
+        {
+            PortNo = 10, Underlay = 2, LocalMac = OurEndpointMac,
+        });
 
         string pcap = Path.Combine(ovs.RunDir, "underlay.pcap");
         using var cap = Tcpdump.Start(underlay.NsIf, pcap, underlay.Name);

@@ -3,6 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Tunnels;
 using Softswitch.Ofproto;
 using Softswitch.Ports.PcapFile;
 using Softswitch.TestKit;
@@ -18,11 +19,11 @@ namespace Softswitch.Ports.Tests;
 public sealed class TunnelDissectionTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData("vxlan", "vni=100", "eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data", "vxlan.vni", "100")]
-    [InlineData("gre", "key=5", "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data", "gre.key", "0x00000005")]
-    [InlineData("gre", "", "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data", "gre.proto", "0x6558")]
-    [InlineData("ipip", "", "eth:ethertype:ip:ip:icmp:data", "ip.proto", "4,1")]
-    public void Tshark_DissectsOurEncapsulation(string kind, string options, string layers, string field, string expected)
+    [InlineData(TunnelKind.Vxlan, 100u, "eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data", "vxlan.vni", "100")]
+    [InlineData(TunnelKind.Gre, 5u, "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data", "gre.key", "0x00000005")]
+    [InlineData(TunnelKind.Gre, null, "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data", "gre.proto", "0x6558")]
+    [InlineData(TunnelKind.Ipip, null, "eth:ethertype:ip:ip:icmp:data", "ip.proto", "4,1")]
+    public void Tshark_DissectsOurEncapsulation(TunnelKind kind, uint? key, string layers, string field, string expected)
     {
         Assert.True(Sh.Exists("tshark"), "tshark is not installed (bash scripts/install-deps.sh installs it)");
         var hostMac = MacAddress.Parse("0e:00:00:00:00:01");
@@ -31,8 +32,10 @@ public sealed class TunnelDissectionTests(ITestOutputHelper output)
         var under = new MemoryPort("under", MacAddress.Parse("02:00:00:00:aa:01")) { CaptureSent = true };
         dp.AddPort(host, 1);
         dp.AddPort(under, 2);
-        string opt = options.Length > 0 ? "," + options : "";
-        dp.Tunnels.Add($"t:{kind},local=10.96.0.1,remote=10.96.0.2{opt},port=10,underlay=2,remote_mac=02:00:00:00:aa:02");
+        dp.Tunnels.Add(TestTunnels.Of(kind, key, "t", Ipv4.Parse("10.96.0.1"), Ipv4.Parse("10.96.0.2")) with
+        {
+            PortNo = 10, Underlay = 2, RemoteMac = MacAddress.Parse("02:00:00:00:aa:02"),
+        });
         var all = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal(FlowModStatus.Ok, new OfFlowTables(dp).Apply(new FlowMod(FlowModCommand.Add, all, 100, new FlowActions([FlowAction.Output(10)]))));
 

@@ -31,25 +31,28 @@ public sealed class TunnelInteropTests(ITestOutputHelper output)
 
     [NetnsFact]
     public void LinuxVxlanDeviceTalksToTheTunnelPort()
-        => Run("vxlan", $"type vxlan id 100 local {UnderLinux} remote {UnderOurs} dstport 4789", "vni=100", l2: true);
+        => Run("vxlan", $"type vxlan id 100 local {UnderLinux} remote {UnderOurs} dstport 4789", TunnelKind.Vxlan, 100, l2: true);
 
     /// <summary>Linux computes the outer UDP checksum (<c>udpcsum</c>): our receive path verifies it.</summary>
     [NetnsFact]
     public void LinuxVxlanDeviceWithUdpChecksumsTalksToTheTunnelPort()
-        => Run("vxlan", $"type vxlan id 4000 local {UnderLinux} remote {UnderOurs} dstport 4789 udpcsum", "vni=4000", l2: true);
+        => Run("vxlan", $"type vxlan id 4000 local {UnderLinux} remote {UnderOurs} dstport 4789 udpcsum", TunnelKind.Vxlan, 4000, l2: true);
 
     [NetnsFact]
     [RequiresLinkType("gretap", "ip_gre")]
     public void LinuxGretapDeviceWithKeyTalksToTheTunnelPort()
-        => Run("gretap", $"type gretap local {UnderLinux} remote {UnderOurs} key 5", "key=5", l2: true, kind: "gre");
+        => Run("gretap", $"type gretap local {UnderLinux} remote {UnderOurs} key 5", TunnelKind.Gre, 5, l2: true);
 
     [NetnsFact]
     [RequiresLinkType("ipip", "ipip")]
     public void LinuxIpipDeviceTalksToTheTunnelPort()
-        => Run("ipip", $"type ipip local {UnderLinux} remote {UnderOurs}",
-            $"inner_src_mac=0e:00:00:00:77:fe,inner_dst_mac={HostMac}", l2: false);
+        => Run("ipip", $"type ipip local {UnderLinux} remote {UnderOurs}", TunnelKind.Ipip, null, l2: false,
+            ours: c => c with { InnerSrcMac = MacAddress.Parse("0e:00:00:00:77:fe"), InnerDstMac = HostMac });
 
-    private void Run(string type, string linkArgs, string ourOptions, bool l2, string? kind = null)
+    /// <param name="type">The Linux device type.</param>
+    /// <param name="kind">Our tunnel port's kind, with <paramref name="key"/> its VNI or GRE key (none when null).</param>
+    /// <param name="ours">Changes to our tunnel port's config beyond the kind, endpoints and key.</param>
+    private void Run(string type, string linkArgs, TunnelKind kind, uint? key, bool l2, Func<TunnelConfig, TunnelConfig>? ours = null)
     {
         using var ns = Netns.Create();
         const string dev = "tun0";
@@ -69,7 +72,8 @@ public sealed class TunnelInteropTests(ITestOutputHelper output)
         dp.SetPortConfig(1, PortConfig.NoFlood, PortConfig.NoFlood);
         var host = new SimulatedHost("h", hostPort, HostMac, Ipv4.Parse(OverHost));
         // The endpoint MAC is not the veth's, so the root namespace's kernel ignores the tunnel traffic.
-        var tun = dp.Tunnels.Add($"t:{kind ?? type},local={UnderOurs},remote={UnderLinux},{ourOptions},port=10,underlay=1,local_mac={OurEndpointMac}");
+        var config = TestTunnels.Of(kind, key, "t", Ipv4.Parse(UnderOurs), Ipv4.Parse(UnderLinux)) with { PortNo = 10, Underlay = 1, LocalMac = OurEndpointMac };
+        var tun = dp.Tunnels.Add(ours is null ? config : ours(config));
         dp.Start();
         try
         {

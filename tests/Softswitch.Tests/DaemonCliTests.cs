@@ -89,7 +89,10 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Equal(0, code);
         foreach (var option in new[] { "--ports", "--controller", "--listen", "--tunnel", "--offload", "--dpid", "--fail-mode", "--config", "--threads",
                      "--emc-entries", "--packet-in-rate", "--pcap-dir", "--stats", "--log-level", "--log-file", "--unixctl", "--pidfile", "--detach", "--metrics" })
+        {
             Assert.Contains(option, stdout);
+        }
+
         foreach (var d in new[] { "default standalone", "default 1)", "default 8192", "default 20000", "default info", "default none" })
             Assert.Contains(d, stdout);
     }

@@ -64,7 +64,9 @@ public sealed class DebPackageTests : IDisposable
         Assert.Matches(@"(?m)^-rwxr-xr-x root/root .* \./usr/bin/softswitch$", contents.Out);
         foreach (var file in new[] { "usr/lib/systemd/system/softswitch@.service", "usr/share/man/man8/softswitch.8.gz",
                      "usr/share/softswitch/mininet/softswitch_mn.py", "usr/share/doc/softswitch/README.md.gz" })
+        {
             Assert.Matches($@"(?m)^-rw-r--r-- root/root .* \./{Regex.Escape(file)}$", contents.Out);
+        }
 
         string root = Path.Combine(_dir.FullName, "x");
         Assert.Equal(0, Run("dpkg-deb", ["--extract", deb, root]).Code);

@@ -108,7 +108,10 @@ public sealed class Netns : IDisposable
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true };
         foreach (var a in new[] { "netns", "exec", Name, NsTool.Python, NsTool.Path, "flood", ifname, count.ToString(), size.ToString(),
                      seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
             psi.ArgumentList.Add(a);
+        }
+
         return Process.Start(psi)!;
     }
 
@@ -151,7 +154,10 @@ public sealed class NsCapture : IDisposable
         };
         foreach (var a in new[] { "netns", "exec", ns.Name, NsTool.Python, NsTool.Path, "recv", ifname,
                      ethertype.ToString(), count.ToString(), timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
             psi.ArgumentList.Add(a);
+        }
+
         _proc = Process.Start(psi)!;
         _reader = Task.Run(() =>
         {

@@ -61,6 +61,9 @@ public static class Ipv4
 {
     public static string Format(uint a) => $"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}";
 
+    /// <summary>Whether <paramref name="a"/> is a unicast address: not 0.0.0.0, the limited broadcast or multicast (224/4).</summary>
+    public static bool IsUnicast(uint a) => a != 0 && a != 0xFFFF_FFFF && (a >> 28) != 0xE;
+
     public static uint Parse(string s)
     {
         if (!TryParse(s, out var a)) throw new FormatException($"not an IPv4 address: '{s}'");

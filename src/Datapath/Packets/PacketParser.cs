@@ -140,9 +140,16 @@ public static class PacketParser
                     type = BinaryPrimitives.ReadUInt16BigEndian(frame[(off + 6)..]);
                     off += 8;
                 }
-                else type = DlTypeNotEthType;
+                else
+                {
+                    type = DlTypeNotEthType;
+                }
             }
-            else type = DlTypeNotEthType;
+            else
+            {
+                type = DlTypeNotEthType;
+            }
+
             if (type < 0x0600) type = DlTypeNotEthType;
             BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlTypeOffset..], type);
             if (type == DlTypeNotEthType) return ParseError.None;
@@ -225,7 +232,10 @@ public static class PacketParser
         var arp = frame[off..];
         if (BinaryPrimitives.ReadUInt16BigEndian(arp) != 1 || BinaryPrimitives.ReadUInt16BigEndian(arp[2..]) != EthTypeIpv4
             || arp[4] != 6 || arp[5] != 4)
+        {
             return ParseError.ArpTruncated;
+        }
+
         layers.L3 = (ushort)off;
         layers.Flags |= LayerFlags.Arp;
         ushort op = BinaryPrimitives.ReadUInt16BigEndian(arp[6..]);

@@ -93,7 +93,11 @@ public static class SoftwareOffload
             if (BinaryPrimitives.ReadUInt16BigEndian(frame[(l3 + 4)..]) != l4Length || frame[l3 + 6] != (tcp ? 6 : 17)) return false;
             pseudo = PseudoHeaderSumV6(frame.Slice(l3 + 8, 32), tcp ? (byte)6 : (byte)17, l4Length);
         }
-        else return false;
+        else
+        {
+            return false;
+        }
+
         if (type is OffloadInfo.GsoTcpV4 or OffloadInfo.GsoTcpV6 ? !tcp : type == OffloadInfo.GsoUdpL4 && tcp) return false;
         BinaryPrimitives.WriteUInt16BigEndian(frame[(start + o.CsumOffset)..], pseudo);
         o.HdrLen = (ushort)hdr;
@@ -169,7 +173,10 @@ public static class SoftwareOffload
             l4 = l3 + 40;
             v6 = true;
         }
-        else return GsoRefusal.BadHeaders;
+        else
+        {
+            return GsoRefusal.BadHeaders;
+        }
 
         int hdr;
         if (tcp)

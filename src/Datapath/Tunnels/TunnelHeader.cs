@@ -163,7 +163,11 @@ public sealed class TunnelHeader
             strip = InnerIpv4Offset(inner);
             if (strip < 0) return EncapStatus.NotIpv4;
         }
-        else if ((uint)inner.Length < EthSize) return EncapStatus.Runt;
+        else if ((uint)inner.Length < EthSize)
+        {
+            return EncapStatus.Runt;
+        }
+
         int payload = inner.Length - strip;
         int size = _bytes.Length;
         int ipLen = size - EthSize + payload;
@@ -202,7 +206,10 @@ public sealed class TunnelHeader
         if (type == PacketParser.EthTypeIpv4) return (inner[14] >> 4) == 4 ? EthSize : -1;
         if (type == PacketParser.EthTypeVlan && (uint)inner.Length >= EthSize + 4 + Ipv4Size
             && BinaryPrimitives.ReadUInt16BigEndian(inner[16..]) == PacketParser.EthTypeIpv4 && (inner[18] >> 4) == 4)
+        {
             return EthSize + 4;
+        }
+
         return -1;
     }
 

@@ -70,8 +70,14 @@ internal sealed class TunnelPath
                     pkts[keep++] = p;
                     break;
                 case RxVerdict.Decapsulated:
-                    if (first is null) first = t;
-                    else if (mixed) _decPort[dec] = t;
+                    if (first is null)
+                    {
+                        first = t;
+                    }
+                    else if (mixed)
+                    {
+                        _decPort[dec] = t;
+                    }
                     else if (!ReferenceEquals(t, first))
                     {
                         mixed = true;

@@ -324,7 +324,10 @@ public sealed class TunnelPort : IEncapsulatingPort
             h.WriteDestination(f);
             bytes += InnerLength(f);
         }
-        if (_detached) Drop(TunnelDropReason.NoUnderlay, held.Length);
+        if (_detached)
+        {
+            Drop(TunnelDropReason.NoUnderlay, held.Length);
+        }
         else
         {
             Underlay.Send(_own, held);
@@ -351,7 +354,7 @@ public sealed class TunnelPort : IEncapsulatingPort
         }
     }
 
-    public override string ToString() => $"tunnel:{Config}";
+    public override string ToString() => $"tunnel:{Config.Name}";
 }
 
 /// <summary>ARP frames for tunnel endpoints (Ethernet/IPv4 ARP, RFC 826).</summary>

@@ -48,17 +48,17 @@ public sealed class TunnelRegistry
         return (uint)index < (uint)a.Length ? a[index] : null;
     }
 
-    /// <summary>Parses <paramref name="spec"/> (see <see cref="TunnelConfig"/>) and adds the tunnel.</summary>
-    public TunnelPort Add(string spec) => Add(TunnelConfig.Parse(spec));
-
     /// <summary>
     /// Adds a tunnel port over its underlay (which must already be a port of this datapath) with the configured
     /// OpenFlow number, and sends the first ARP request for its next hop when the MAC is not configured.
-    /// Throws <see cref="DatapathConfigurationException"/> with a message naming the problem.
+    /// Throws <see cref="DatapathConfigurationException"/> with a message naming the problem: an inconsistent config
+    /// (<see cref="TunnelConfig.Problem"/>), a missing underlay, a taken port number or name, traffic another tunnel
+    /// already receives.
     /// </summary>
     public TunnelPort Add(TunnelConfig cfg)
     {
         ArgumentNullException.ThrowIfNull(cfg);
+        if (cfg.Problem() is { } problem) throw new DatapathConfigurationException($"tunnel {cfg.Name}: {problem}");
         TunnelPort port;
         lock (_lock)
         {

@@ -95,7 +95,10 @@ public sealed class UnderlayBinding
                 macs.Add(t.LocalMac);
             }
             else if (macs[at] != t.LocalMac)
+            {
                 throw new ArgumentException($"tunnels on one underlay give local {Ipv4.Format(c.LocalIp)} two MACs ({macs[at]}, {t.LocalMac})");
+            }
+
             switch (c.Kind)
             {
                 case TunnelKind.Vxlan: if (!ports.Contains(c.DstPort)) ports.Add(c.DstPort); break;
@@ -215,8 +218,11 @@ public sealed class UnderlayBinding
                 if ((Unsafe.Add(ref fr, l4 + TunnelHeader.UdpSize) & 0x08) == 0) return Drop(TunnelDropReason.Malformed);
                 if (BigEndian.Read16(ref fr, l4 + 6) != 0
                     && Checksum.Add(Checksum.PseudoHeaderSum(remote, dst, TunnelHeader.ProtoUdp, (ushort)udpLen), Checksum.Sum(f.Slice(l4, udpLen))) != 0xFFFF)
-                    return Drop(TunnelDropReason.BadChecksum);
-                uint vni = BigEndian.Read32(ref fr, l4 + 12) >> 8;
+                    {
+                        return Drop(TunnelDropReason.BadChecksum);
+                    }
+
+                    uint vni = BigEndian.Read32(ref fr, l4 + 12) >> 8;
                 t = Find(TunnelKind.Vxlan, dst, remote, vni, true, dport);
                 if (t is null) return Drop(TunnelDropReason.UnknownKey);
                 end = l4 + udpLen;

@@ -180,7 +180,10 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                     // dedicated threads (see SocketReadiness); a timer aborts it after s_connectTimeout.
                     using var abort = new Timer(_ => s.Dispose(), null, s_connectTimeout, Timeout.InfiniteTimeSpan);
                     using var reg = _cts.Token.Register(() => s.Dispose());
-                    if (ep.Kind == OfTransportKind.Unix) s.Connect(new UnixDomainSocketEndPoint(ep.Path));
+                    if (ep.Kind == OfTransportKind.Unix)
+                    {
+                        s.Connect(new UnixDomainSocketEndPoint(ep.Path));
+                    }
                     else
                     {
                         s.Connect(ep.Host, ep.Port);
@@ -203,7 +206,10 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                         conn = new OfConnection(transport, r, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
                         if (transport.IsTls) _log.LogInformation("controller {Endpoint}: TLS established ({Tls})", ep, transport.TlsDescription);
                     }
-                    else failure = r.Failure;
+                    else
+                    {
+                        failure = r.Failure;
+                    }
                 }
             }
             if (conn is null)
@@ -270,8 +276,11 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
             _flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _flows.Emergency > 0;
             if (_dp.MissBehavior != before || !_failModeLogged)
+            {
                 _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
                     _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
+            }
+
             _failModeLogged = true;
         }
     }

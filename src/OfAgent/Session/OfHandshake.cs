@@ -53,9 +53,12 @@ public static class OfHandshake
                     int n = transport.Socket.Receive(first, SocketFlags.Peek);
                     if (n == 0) return Fail("closed before the TLS handshake", silent: true);
                     if (first[0] != TlsHandshakeRecord)
+                    {
                         return Fail(first[0] is >= 1 and <= 6
                             ? "plaintext OpenFlow on a TLS listener (the peer did not start TLS)"
                             : $"not a TLS handshake (first byte 0x{first[0]:x2})");
+                    }
+
                     stage = "in the TLS handshake";
                     await transport.AuthenticateAsServerAsync(tls.ServerOptions(why => certificateRefusal = why), ct).ConfigureAwait(false);
                 }

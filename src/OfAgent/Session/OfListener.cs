@@ -190,8 +190,11 @@ public sealed class OfListener : IAsyncDisposable
                     string remote = s.RemoteEndPoint?.ToString() ?? "unix";
                     s.Dispose();
                     if (_refusalLog.TryTake(out long suppressed))
+                    {
                         _log.LogWarning("{Endpoint}: refused {Remote}: {Max} connections are established (the listener's cap){Suppressed}",
                             _endpoint, remote, _options.MaxConnectionsPerListener, Suppressed(suppressed));
+                    }
+
                     return;
                 }
             }
@@ -235,7 +238,10 @@ public sealed class OfListener : IAsyncDisposable
                     _log.LogDebug("{Endpoint}: {Remote} closed without sending anything ({Reason})", _endpoint, transport.Remote, why);
                 }
                 else if (_refusalLog.TryTake(out long suppressed))
+                {
                     _log.LogWarning("{Endpoint}: refused {Remote}: {Reason}{Suppressed}", _endpoint, transport.Remote, why, Suppressed(suppressed));
+                }
+
                 return;
             }
             Interlocked.Increment(ref Established);

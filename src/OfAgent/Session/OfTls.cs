@@ -226,8 +226,11 @@ public sealed class OfTlsContext
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = DateTime.Now;
         if (presented is not null)
+        {
             foreach (var el in presented.ChainElements)
                 if (!el.Certificate.Equals(leaf)) chain.ChainPolicy.ExtraStore.Add(el.Certificate);
+        }
+
         if (chain.Build(leaf)) return null;
         var reasons = new List<string>();
         foreach (var s in chain.ChainStatus)

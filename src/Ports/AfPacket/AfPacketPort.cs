@@ -50,8 +50,9 @@ public sealed record AfPacketOptions
 /// Transmit: a burst becomes one sendmmsg(MSG_DONTWAIT) whose iovecs point into the pinned slab (the kernel copies
 /// before returning), each frame behind a virtio-net header, with PACKET_QDISC_BYPASS: all-zero for a finished frame,
 /// the large buffer's offload request for a super-frame (<see cref="AcceptsOffload"/>: the kernel segments it, or the
-/// peer takes it whole, as Open vSwitch's netdev-linux does with user-space TSO). The scratch headers live on the
-/// stack, so Send is reentrant.
+/// peer takes it whole, as Open vSwitch's netdev-linux does with user-space TSO). The loop is
+/// <see cref="PacketSocketTransmit"/>'s (shared with AF_XDP's fallback); its scratch headers live on the stack, so
+/// Send is reentrant.
 /// With <see cref="AfPacketOptions.FanoutGroup"/>, several ports on one interface split its traffic by flow hash
 /// (PACKET_FANOUT_HASH), one per forwarding thread.
 /// Thread safety: Receive and PrepareWait from one thread at a time; Send from any number of threads.
@@ -95,7 +96,6 @@ public sealed unsafe class AfPacketPort : IPort
     private const int HdrSllPktType = 32 + 10;
     // The kernel puts a frame at TPACKET_ALIGN(hdrlen 52 + 16) + vnet header - 14 from its ring slot start.
     private const int RingMacOffset = 80 + VirtioNetHeader.Size - 14;
-    private const int MaxSendBatch = 64;
     /// <summary>Scratch for a frame read whole from the socket queue: the largest GSO super-frame plus headers.</summary>
     private const int ScratchSize = 256 * 1024;
 
@@ -179,8 +179,10 @@ public sealed unsafe class AfPacketPort : IPort
             {
                 _vnet = TrySetInt(PACKET_VNET_HDR, 1);
                 if (!_vnet)
+                {
                     _opt.Logger?.LogWarning("{If}: PACKET_VNET_HDR unsupported ({Error}): frames with checksum offload or GSO from local senders pass unfixed; turn offloads off on the sending side (ethtool -K PEER tx off tso off gso off)",
                         ifname, LibC.StrError(LibC.LastErrno));
+                }
             }
             IgnoresOutgoingInKernel = TrySetInt(PACKET_IGNORE_OUTGOING, 1);
             if (!IgnoresOutgoingInKernel)
@@ -630,67 +632,7 @@ public sealed unsafe class AfPacketPort : IPort
     public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
     {
         if (pkts.IsEmpty || _fd < 0) return;
-        LibC.MMsgHdr* msgs = stackalloc LibC.MMsgHdr[MaxSendBatch];
-        LibC.IoVec* iov = stackalloc LibC.IoVec[MaxSendBatch * 2];
-        byte* vhdrs = stackalloc byte[MaxSendBatch * VirtioNetHeader.Size];
-        int per = _vnet ? 2 : 1;
-        long sentPkts = 0, sentBytes = 0, dropped = 0;
-        fixed (byte* slab = pool.Slab)
-        {
-            for (int start = 0; start < pkts.Length; start += MaxSendBatch)
-            {
-                int cnt = Math.Min(MaxSendBatch, pkts.Length - start);
-                for (int i = 0; i < cnt; i++)
-                {
-                    int p = pkts[start + i];
-                    LibC.IoVec* v = iov + i * per;
-                    if (_vnet)
-                    {
-                        v->Base = _zeroVnet;   // no offload asked of the kernel: the frame is final
-                        if (pool.OwesOffload(p)) v->Base = OffloadHeader(pool, p, vhdrs + i * VirtioNetHeader.Size);
-                        v->Len = VirtioNetHeader.Size;
-                        v++;
-                    }
-                    v->Base = slab + pool.FrameOffset(p);
-                    v->Len = pool.Length[p];
-                    msgs[i].Hdr = default;
-                    msgs[i].Hdr.Iov = iov + i * per;
-                    msgs[i].Hdr.IovLen = (nuint)per;
-                    msgs[i].Len = 0;
-                }
-                int done = 0;
-                while (done < cnt)
-                {
-                    int r = LibC.sendmmsg(_fd, msgs + done, (uint)(cnt - done), LibC.MSG_DONTWAIT);
-                    if (r > 0)
-                    {
-                        for (int i = done; i < done + r; i++) sentBytes += pool.Length[pkts[start + i]];
-                        sentPkts += r;
-                        done += r;
-                        continue;
-                    }
-                    if (r < 0 && LibC.LastErrno == LibC.EINTR) continue;
-                    dropped++; // this frame was refused (too short/long, no buffer space, link down): skip it
-                    done++;
-                }
-            }
-        }
-        if (sentPkts > 0)
-        {
-            Interlocked.Add(ref _counters.TxPackets, sentPkts);
-            Interlocked.Add(ref _counters.TxBytes, sentBytes);
-        }
-        if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
-    }
-
-    /// <summary>The virtio-net header asking the kernel to finish a large buffer's frame (segment it, complete its checksum).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static byte* OffloadHeader(PacketPool pool, int p, byte* dst)
-    {
-        ref var o = ref pool.OffloadOf(p);
-        var vh = new VirtioNetHeader(o.NeedsChecksum ? VirtioNetHeader.FlagNeedsCsum : (byte)0, o.GsoType, o.HdrLen, o.GsoSize, o.CsumStart, o.CsumOffset);
-        vh.Write(new Span<byte>(dst, VirtioNetHeader.Size));
-        return dst;
+        PacketSocketTransmit.Send(_fd, pool, pkts, _vnet ? _zeroVnet : null, _counters);
     }
 
     private void SetInt(int opt, int value, string what)

@@ -63,8 +63,8 @@ public sealed record AfXdpOptions
 /// Transmit: the thread that receives from a socket owns its TX ring (it claims it on its first receive), so a
 /// forwarding thread transmits on its own queue with no lock. A thread that owns no socket of this port (the
 /// packet-out path, a forwarding thread with no queue here because the interface has fewer queues than threads)
-/// sends through a plain packet socket on the interface instead (sendmmsg; the kernel serialises), counted in
-/// <see cref="TxViaPacketSocket"/>.
+/// sends through a plain packet socket on the interface instead (<see cref="PacketSocketTransmit"/>'s sendmmsg loop;
+/// the kernel serialises), counted in <see cref="TxViaPacketSocket"/>.
 /// Kernel offloads: AF_XDP carries no checksum or GSO metadata, so frames a local sender left to "hardware" cannot be
 /// completed here; the port says so once at open, with the fix (turn the sender's offloads off, or use AF_PACKET).
 /// Frames larger than a UMEM frame are dropped (by the kernel: XDP_STATISTICS rx_dropped, or here: RxOversize),
@@ -75,8 +75,6 @@ public sealed record AfXdpOptions
 [SkipLocalsInit]
 public sealed unsafe class AfXdpPort : IPort
 {
-    private const int MaxSendBatch = 64;
-
     private readonly NetInterface _if;
     private readonly AfXdpOptions _opt;
     private readonly PortCounters _counters = new();
@@ -235,11 +233,17 @@ public sealed unsafe class AfXdpPort : IPort
     private PortOpenException BpfError(string what, int errno)
     {
         if (errno == LibC.EPERM || errno == LibC.EACCES)
+        {
             return new PortOpenException(PortOpenError.PermissionDenied, _if.Name,
                 $"afxdp:{_if.Name}: {what} was refused ({LibC.StrError(errno)}): AF_XDP needs root or CAP_BPF + CAP_NET_ADMIN + CAP_NET_RAW.", errno);
+        }
+
         if (errno == LibC.ENOSYS || errno == LibC.EINVAL)
+        {
             return new PortOpenException(PortOpenError.Unsupported, _if.Name,
                 $"afxdp:{_if.Name}: {what} failed ({LibC.StrError(errno)}): the kernel lacks the BPF features AF_XDP needs (XSKMAP, BPF links: Linux 5.9+).", errno);
+        }
+
         return new PortOpenException(PortOpenError.Failed, _if.Name, $"afxdp:{_if.Name}: {what} failed: {LibC.StrError(errno)} (errno {errno}).", errno);
     }
 
@@ -348,48 +352,8 @@ public sealed unsafe class AfXdpPort : IPort
     {
         int fd = _packetFd;
         if (fd < 0) return;
-        LibC.MMsgHdr* msgs = stackalloc LibC.MMsgHdr[MaxSendBatch];
-        LibC.IoVec* iov = stackalloc LibC.IoVec[MaxSendBatch];
-        long sentPkts = 0, sentBytes = 0, dropped = 0;
-        fixed (byte* slab = pool.Slab)
-        {
-            for (int start = 0; start < pkts.Length; start += MaxSendBatch)
-            {
-                int cnt = Math.Min(MaxSendBatch, pkts.Length - start);
-                for (int i = 0; i < cnt; i++)
-                {
-                    int p = pkts[start + i];
-                    iov[i].Base = slab + pool.FrameOffset(p);
-                    iov[i].Len = pool.Length[p];
-                    msgs[i].Hdr = default;
-                    msgs[i].Hdr.Iov = iov + i;
-                    msgs[i].Hdr.IovLen = 1;
-                    msgs[i].Len = 0;
-                }
-                int done = 0;
-                while (done < cnt)
-                {
-                    int r = LibC.sendmmsg(fd, msgs + done, (uint)(cnt - done), LibC.MSG_DONTWAIT);
-                    if (r > 0)
-                    {
-                        for (int i = done; i < done + r; i++) sentBytes += pool.Length[pkts[start + i]];
-                        sentPkts += r;
-                        done += r;
-                        continue;
-                    }
-                    if (r < 0 && LibC.LastErrno == LibC.EINTR) continue;
-                    dropped++;   // this frame was refused (too short or long, no buffer space, link down): skip it
-                    done++;
-                }
-            }
-        }
-        if (sentPkts > 0)
-        {
-            Interlocked.Add(ref _txViaPacketSocket, sentPkts);
-            Interlocked.Add(ref _counters.TxPackets, sentPkts);
-            Interlocked.Add(ref _counters.TxBytes, sentBytes);
-        }
-        if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+        long sent = PacketSocketTransmit.Send(fd, pool, pkts, zeroVnetHeader: null, _counters);
+        if (sent > 0) Interlocked.Add(ref _txViaPacketSocket, sent);
     }
 
     public void Dispose()

@@ -84,8 +84,11 @@ internal sealed unsafe class XskSocket : IDisposable
             {
                 int e = LibC.LastErrno;
                 if (e == LibC.EAFNOSUPPORT)
+                {
                     throw new PortOpenException(PortOpenError.Unsupported, nif.Name,
                         $"afxdp:{nif.Name}: this kernel has no AF_XDP sockets (built without CONFIG_XDP_SOCKETS); use afpacket:{nif.Name}.", e);
+                }
+
                 throw PortOpenException.FromErrno(nif.Name, "Opening an AF_XDP socket", e, "CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF", "cap_net_raw,cap_net_admin,cap_bpf");
             }
             SetupUmem();
@@ -185,11 +188,17 @@ internal sealed unsafe class XskSocket : IDisposable
         {
             int e = LibC.LastErrno;
             if (e == LibC.EBUSY)
+            {
                 throw new PortOpenException(PortOpenError.Failed, _if.Name,
                     $"afxdp:{_if.Name}: queue {QueueId} already has an AF_XDP socket (another afxdp port on this interface, or another AF_XDP program).", e);
+            }
+
             if (e == LibC.EINVAL)
+            {
                 throw new PortOpenException(PortOpenError.Failed, _if.Name,
                     $"afxdp:{_if.Name}: binding the AF_XDP socket to queue {QueueId} failed ({LibC.StrError(e)}); the interface has {_if.RxQueueCount} RX queue(s).", e);
+            }
+
             throw PortOpenException.FromErrno(_if.Name, "Binding the AF_XDP socket", e);
         }
     }

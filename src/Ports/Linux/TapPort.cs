@@ -139,7 +139,10 @@ public sealed unsafe partial class TapPort : IPort
                 {
                     int len = pool.Length[p];
                     if (LibC.write(_fd, slab + (nint)pool.FrameOffset(p), (nuint)len) == len) { sent++; bytes += len; }
-                    else dropped++;
+                    else
+                    {
+                        dropped++;
+                    }
                 }
             }
         }

@@ -152,7 +152,11 @@ public sealed class EmulatedNetFpga : IRegisterBus
                         _stMask.CopyTo(_mask[value], 0);
                         _stAct.CopyTo(_act[value], 0);
                     }
-                    else _unknown++;
+                    else
+                    {
+                        _unknown++;
+                    }
+
                     return;
                 case NetFpgaRegisters.WildcardReadAddr:
                     _readAddr = value;
@@ -162,7 +166,11 @@ public sealed class EmulatedNetFpga : IRegisterBus
                         _mask[value].CopyTo(_stMask, 0);
                         _act[value].CopyTo(_stAct, 0);
                     }
-                    else _unknown++;
+                    else
+                    {
+                        _unknown++;
+                    }
+
                     return;
                 case NetFpgaRegisters.WildcardMisses: _wildMisses = value; return;
                 case NetFpgaRegisters.WildcardHits: _wildHits = value; return;

@@ -89,8 +89,11 @@ public sealed unsafe class PcapPort : IPort
             if (LibPcap.pcap_setnonblock(_pcap, 1, errbuf) < 0)
                 throw new PortOpenException(PortOpenError.Failed, ifname, $"pcap_setnonblock({ifname}) failed: {LibPcap.Str(errbuf)}");
             if (LibPcap.pcap_setdirection(_pcap, LibPcap.PCAP_D_IN) < 0)
+            {
                 throw new PortOpenException(PortOpenError.Unsupported, ifname,
                     $"pcap:{ifname}: libpcap cannot capture inbound-only (pcap_setdirection: {Err()}); without it the port would receive its own transmissions.");
+            }
+
             _fd = LibPcap.pcap_get_selectable_fd(_pcap);
             Info = _if.ToPortInfo();
         }
@@ -219,7 +222,10 @@ public sealed unsafe class PcapPort : IPort
                         sent++;
                         bytes += len;
                     }
-                    else dropped++;
+                    else
+                    {
+                        dropped++;
+                    }
                 }
             }
         }

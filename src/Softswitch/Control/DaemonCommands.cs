@@ -73,8 +73,11 @@ internal static class DaemonCommands
         foreach (var (info, _) in all) width = Math.Max(width, info.Name.Length);
         var sb = new StringBuilder(all.Count * 96);
         foreach (var (info, value) in all)
+        {
             sb.Append(info.Name.PadRight(width)).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture).PadLeft(12))
               .Append("  ").Append(info.Description).Append('\n');
+        }
+
         return sb.ToString();
     }
 
@@ -88,8 +91,11 @@ internal static class DaemonCommands
         sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s), {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
         sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, async messages {agent.AsyncMessagesDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
         foreach (var l in agent.Listeners)
+        {
             sb.Append(ic, $"listener {l.Endpoint}: {l.Live} open, {Interlocked.Read(ref l.Accepted)} accepted, {Interlocked.Read(ref l.Established)} established, ")
               .Append(ic, $"{Interlocked.Read(ref l.OpeningFailed)} refused in opening (deadline, TLS, closed), {Interlocked.Read(ref l.Evicted)} dropped for room, {Interlocked.Read(ref l.RefusedFull)} refused at the cap\n");
+        }
+
         for (int t = 0; t < agent.Flows.TableCount; t++)
         {
             var st = agent.Flows.GetTableStats(t);

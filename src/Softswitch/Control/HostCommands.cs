@@ -264,7 +264,7 @@ internal static class HostCommands
     private static int Order(FlowEntry a, FlowEntry b)
         => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Serial.CompareTo(b.Serial);
 
-    /// <summary><c> cookie=0x0, duration=1.5s, table=0, n_packets=3, n_bytes=294, idle_timeout=60, priority=..., actions=...</c></summary>
+    /// <summary><c> cookie=0x0, duration=1.500s, table=0, n_packets=3, n_bytes=294, idle_timeout=60, priority=..., actions=...</c></summary>
     internal static string FlowLine(FlowEntry e, long nowNanos) => RuleText(e, nowNanos, withCounters: true);
 
     /// <summary>
@@ -277,14 +277,8 @@ internal static class HostCommands
     internal static string RuleText(FlowEntry e, long nowNanos, bool withCounters)
     {
         var ic = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder(160);
-        if (withCounters)
-            sb.Append(ic, $" cookie=0x{OfFlowRule.CookieOf(e):x}, duration={Math.Max(0, nowNanos - e.CreatedNanos) / 1e9:0.000}s, table=0, n_packets={e.Packets}, n_bytes={e.Bytes}, ");
-        else
-            sb.Append(ic, $"cookie=0x{OfFlowRule.CookieOf(e):x}, table=0, ");
-        if (e.IdleTimeout != 0) sb.Append(ic, $"idle_timeout={e.IdleTimeout}, ");
-        if (e.HardTimeout != 0) sb.Append(ic, $"hard_timeout={e.HardTimeout}, ");
-        if ((OfFlowRule.Of(e)?.IsEmergency ?? false)) sb.Append("emergency, ");
+        var sb = FlowFormat.AppendHead(new StringBuilder(160), e, OfFlowRule.CookieOf(e), nowNanos, withCounters ? FlowHead.Counters | FlowHead.Table : FlowHead.Table);
+        if (OfFlowRule.Of(e)?.IsEmergency ?? false) sb.Append("emergency, ");
         if (withCounters && e.IdleTimeout != 0) sb.Append(ic, $"idle_age={Math.Max(0, nowNanos - e.LastUsedNanos) / 1_000_000_000}, ");
         sb.Append(FlowFormat.Rule(e.RequestedPriority, e.Match)).Append(" actions=").Append(FlowFormat.Actions(e.Actions));
         return sb.ToString();

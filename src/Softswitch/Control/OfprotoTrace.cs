@@ -53,8 +53,10 @@ internal static class OfprotoTrace
             else
             {
                 foreach (var a in entry.Actions.Items)
+                {
                     if (a.Kind is ActionKind.Output or ActionKind.Enqueue)
                         outputs.Add(new TraceOutput(a.Port, a.Kind == ActionKind.Enqueue ? a.QueueId : ActionExecutor.NoQueue, null));
+                }
             }
         }
         else

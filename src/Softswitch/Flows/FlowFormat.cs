@@ -29,6 +29,40 @@ public static class FlowFormat
     /// <summary>A flow as ovs-ofctl prints it, without counters: <c>priority=P[,MATCH] actions=ACTIONS</c>.</summary>
     public static string Flow(FlowEntry e) => $"{Rule(e.Priority, e.Match)} actions={Actions(e.Actions)}";
 
+    /// <summary>
+    /// The head of a dump-flows line, the one form the control socket's and the offload report's lines share: the
+    /// cookie, then (with <see cref="FlowHead.Counters"/>) duration, packet and byte counts, then the timeouts that are
+    /// set, each part followed by <c>", "</c>, in ovs-ofctl's order. With counters the line starts with a space, as
+    /// ovs-ofctl's dump-flows lines do:
+    /// <c> cookie=0x1f, duration=2.500s, table=0, n_packets=2, n_bytes=180, idle_timeout=60, hard_timeout=600, </c>;
+    /// without, the rule's own fields: <c>cookie=0x1f, table=0, idle_timeout=60, </c>. The caller appends what follows
+    /// (flags, placement, the rule and its actions).
+    /// </summary>
+    /// <param name="cookie">The flow's cookie, as the OpenFlow layer keeps it (the datapath does not).</param>
+    /// <param name="nowNanos">The clock's now, for the duration (read only with <see cref="FlowHead.Counters"/>).</param>
+    public static StringBuilder AppendHead(StringBuilder sb, FlowEntry e, ulong cookie, long nowNanos, FlowHead parts)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        bool counters = (parts & FlowHead.Counters) != 0;
+        if (counters) sb.Append(' ');
+        sb.Append("cookie=0x").Append(cookie.ToString("x", ic));
+        if (counters)
+        {
+            double seconds = Math.Max(0, nowNanos - e.CreatedNanos) / 1e9;
+            sb.Append(", duration=").Append(seconds.ToString((parts & FlowHead.TrimmedDuration) != 0 ? "0.###" : "0.000", ic)).Append('s');
+        }
+        if ((parts & FlowHead.Table) != 0) sb.Append(", table=0");
+        if (counters)
+        {
+            sb.Append(", n_packets=").Append(e.Packets.ToString(ic));
+            sb.Append(", n_bytes=").Append(e.Bytes.ToString(ic));
+        }
+        sb.Append(", ");
+        if (e.IdleTimeout != 0) sb.Append("idle_timeout=").Append(e.IdleTimeout.ToString(ic)).Append(", ");
+        if (e.HardTimeout != 0) sb.Append("hard_timeout=").Append(e.HardTimeout.ToString(ic)).Append(", ");
+        return sb;
+    }
+
     /// <summary><c>priority=P[,match]</c>, the way ovs-ofctl prints a flow's rule.</summary>
     public static string Rule(ushort priority, in FlowMatch m)
     {
@@ -145,4 +179,18 @@ public static class FlowFormat
         if (sb.Length > 0) sb.Append(',');
         sb.Append(name).Append(value);
     }
+}
+
+/// <summary>What the head of a flow line (<see cref="FlowFormat.AppendHead"/>) holds besides the cookie and the timeouts.</summary>
+[Flags]
+public enum FlowHead
+{
+    /// <summary>The rule's own fields: <c>cookie=0x0, </c> and the timeouts that are set.</summary>
+    Rule = 0,
+    /// <summary>dump-flows: a leading space; duration (to the millisecond, <c>2.500s</c>), n_packets and n_bytes.</summary>
+    Counters = 1,
+    /// <summary><c>table=0</c> after the duration (the only table an OpenFlow 1.0 controller addresses).</summary>
+    Table = 2,
+    /// <summary>With <see cref="Counters"/>: the duration without trailing zeros (<c>1.5s</c>), as the offload report prints it.</summary>
+    TrimmedDuration = 4,
 }

@@ -339,8 +339,14 @@ public static class OfctlFlowParser
         for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
-            if (c == '(') depth++;
-            else if (c == ')') depth--;
+            if (c == '(')
+            {
+                depth++;
+            }
+            else if (c == ')')
+            {
+                depth--;
+            }
             else if (c == ',' && depth == 0)
             {
                 yield return text[start..i];
@@ -407,7 +413,10 @@ public static class OfctlFlowParser
                 if (ones != 0 && netmask != ~0u << (32 - ones)) return false;
                 bits = ones;
             }
-            else if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out bits) || bits > 32) return false;
+            else if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out bits) || bits > 32)
+            {
+                return false;
+            }
         }
         if (bits < 32) addr &= bits == 0 ? 0 : ~0u << (32 - bits);
         return true;

@@ -47,18 +47,8 @@ public static class OffloadReport
     /// <param name="cookie">The rule's cookie, as the OpenFlow layer keeps it (the datapath does not).</param>
     public static string FlowLine(in FlowPlacement p, string? location, long nowNanos, ulong cookie)
     {
-        var e = p.Entry;
-        var sb = new StringBuilder(192);
-        sb.Append(" cookie=0x").Append(cookie.ToString("x", CultureInfo.InvariantCulture));
-        double seconds = Math.Max(0, nowNanos - e.CreatedNanos) / 1e9;
-        sb.Append(", duration=").Append(seconds.ToString("0.###", CultureInfo.InvariantCulture)).Append('s');
-        sb.Append(", n_packets=").Append(e.Packets.ToString(CultureInfo.InvariantCulture));
-        sb.Append(", n_bytes=").Append(e.Bytes.ToString(CultureInfo.InvariantCulture));
-        if (e.IdleTimeout != 0) sb.Append(", idle_timeout=").Append(e.IdleTimeout.ToString(CultureInfo.InvariantCulture));
-        if (e.HardTimeout != 0) sb.Append(", hard_timeout=").Append(e.HardTimeout.ToString(CultureInfo.InvariantCulture));
-        sb.Append(", placement=").Append(Placement(p, location));
-        sb.Append(", ").Append(FlowFormat.Rule(e.Priority, e.Match));
-        sb.Append(" actions=").Append(FlowFormat.Actions(e.Actions));
+        var sb = FlowFormat.AppendHead(new StringBuilder(192), p.Entry, cookie, nowNanos, FlowHead.Counters | FlowHead.TrimmedDuration);
+        sb.Append("placement=").Append(Placement(p, location)).Append(", ").Append(FlowFormat.Flow(p.Entry));
         return sb.ToString();
     }
 

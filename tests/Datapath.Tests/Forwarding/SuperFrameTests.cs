@@ -50,7 +50,10 @@ public sealed class SuperFrameTests
                 if (p < 0) break;
                 byte[] f;
                 OffloadInfo o;
-                if (_rx.Count > 0) (f, o) = _rx.Dequeue();
+                if (_rx.Count > 0)
+                {
+                    (f, o) = _rx.Dequeue();
+                }
                 else
                 {
                     f = Generator!;

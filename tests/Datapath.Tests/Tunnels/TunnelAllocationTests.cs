@@ -3,6 +3,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 
@@ -12,14 +13,16 @@ public sealed class TunnelAllocationTests
     private const int Packets = 10_000;
 
     [Theory]
-    [InlineData("vxlan,vni=100", "", "")]
-    [InlineData("gre,key=5", "", "")]
-    [InlineData("ipip", ",inner_src_mac=00:00:00:00:00:02,inner_dst_mac=00:00:00:00:00:01", ",inner_src_mac=00:00:00:00:00:01,inner_dst_mac=00:00:00:00:00:02")]
-    public void TenThousandPacketsEncapAndDecapThroughTheDatapathAllocateNothing(string kind, string optionsA, string optionsB)
+    [InlineData(TunnelKind.Vxlan, 100u)]
+    [InlineData(TunnelKind.Gre, 5u)]
+    [InlineData(TunnelKind.Ipip, null)]
+    public void TenThousandPacketsEncapAndDecapThroughTheDatapathAllocateNothing(TunnelKind kind, uint? key)
     {
         // Switch A encapsulates frames from a generator on its host port; switch B decapsulates a generator of the
         // frames A produced. Nothing links the underlays and nothing captures, so the ports allocate nothing either.
-        using var r = new TunnelRig(link: false, capture: false).WithTunnels(kind, true, optionsA, optionsB).WithCrossFlows();
+        bool ipip = kind == TunnelKind.Ipip;
+        using var r = new TunnelRig(link: false, capture: false)
+            .WithTunnels(kind, key, sideA: ipip ? TunnelRig.IpipInnerA : null, sideB: ipip ? TunnelRig.IpipInnerB : null).WithCrossFlows();
         var frames = new byte[32][];
         for (int i = 0; i < frames.Length; i++) frames[i] = TunnelGoldenTests.Inner(64 + i * 8, (ushort)(1000 + i));
         r.HostA.SetGenerator(frames, 0);
@@ -58,8 +61,8 @@ public sealed class TunnelAllocationTests
     public void EncapAndClassifyApisAllocateNothing()
     {
         var u = new MemoryPort("u", TunnelGoldenTests.UnderA);
-        var tx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02"), u);
-        var rx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100"), new MemoryPort("u", TunnelGoldenTests.UnderB));
+        var tx = new TunnelPort(TestTunnels.Vxlan("vx", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = TunnelGoldenTests.UnderB }, u);
+        var rx = new TunnelPort(TestTunnels.Vxlan("vx", TunnelRig.IpB, TunnelRig.IpA, 100), new MemoryPort("u", TunnelGoldenTests.UnderB));
         var bind = new UnderlayBinding(null, [rx], new TunnelDropCounters());
         var pool = new PacketPool(64);
         int src = pool.Alloc();
@@ -90,8 +93,8 @@ public sealed class TunnelAllocationTests
     {
         const int threads = 4, perThread = 2_000;
         var u = new MemoryPort("u", TunnelGoldenTests.UnderA);
-        var tx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02"), u);
-        var rx = new TunnelPort(TunnelConfig.Parse("vx:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=flow"), new MemoryPort("u", TunnelGoldenTests.UnderB));
+        var tx = new TunnelPort(TestTunnels.Vxlan("vx", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = TunnelGoldenTests.UnderB }, u);
+        var rx = new TunnelPort(TestTunnels.FlowKeyed(TunnelKind.Vxlan, "vx", TunnelRig.IpB, TunnelRig.IpA), new MemoryPort("u", TunnelGoldenTests.UnderB));
         var bind = new UnderlayBinding(null, [rx], new TunnelDropCounters());
         var seen = new int[threads];
         long bad = 0;
@@ -106,8 +109,14 @@ public sealed class TunnelAllocationTests
                 if (bind.Classify(check, b, out _, out ulong id) != RxVerdict.Decapsulated
                     || id == 0 || id > threads
                     || !check.Frame(b).SequenceEqual(TunnelGoldenTests.Inner(64 + (int)id * 4, (ushort)(1000 + id))))
+                {
                     bad++;
-                else seen[id - 1]++;
+                }
+                else
+                {
+                    seen[id - 1]++;
+                }
+
                 check.Release(b);
             }
         };
@@ -164,8 +173,8 @@ public sealed class TunnelThreadedTests
             if (f.SequenceEqual(expect)) Interlocked.Increment(ref delivered);
             else Interlocked.Increment(ref corrupt);
         };
-        var ta = a.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=9,port=10,underlay=2");
-        var tb = b.Tunnels.Add("t:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=9,port=10,underlay=2");
+        var ta = a.Tunnels.Add(TestTunnels.Vxlan("t", TunnelRig.IpA, TunnelRig.IpB, 9) with { PortNo = 10, Underlay = 2 });
+        var tb = b.Tunnels.Add(TestTunnels.Vxlan("t", TunnelRig.IpB, TunnelRig.IpA, 9) with { PortNo = 10, Underlay = 2 });
         TunnelRig.Add(a, TunnelRig.InPort(1), FlowAction.Output(10));
         TunnelRig.Add(b, TunnelRig.InPort(10), FlowAction.Output(1));
         // The first frames are queued before the switches run, so they meet an unresolved next hop.

@@ -6,6 +6,7 @@ using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 
@@ -38,13 +39,32 @@ internal sealed class TunnelRig : IDisposable
         B.AddPort(UnderB, Under);
     }
 
-    /// <summary>Adds mirror-image tunnels: <paramref name="kindAndOptions"/> (the kind plus options), A = 10.0.0.1, B = 10.0.0.2.</summary>
-    public TunnelRig WithTunnels(string kindAndOptions, bool staticMacs = true, string optionsA = "", string optionsB = "")
+    /// <summary>IP in IP synthesises the inner Ethernet header on receive: A's gets the addresses B's host frames carry.</summary>
+    public static readonly Func<TunnelConfig, TunnelConfig> IpipInnerA
+        = c => c with { InnerSrcMac = TunnelGoldenTests.HostB, InnerDstMac = TunnelGoldenTests.HostA };
+
+    /// <summary>B's synthesised inner header: the addresses A's host frames carry.</summary>
+    public static readonly Func<TunnelConfig, TunnelConfig> IpipInnerB
+        = c => c with { InnerSrcMac = TunnelGoldenTests.HostA, InnerDstMac = TunnelGoldenTests.HostB };
+
+    /// <summary>
+    /// Adds mirror-image tunnels named t, port <see cref="Tun"/> over <see cref="Under"/>: <paramref name="kind"/> with
+    /// <paramref name="key"/> (see <see cref="TestTunnels.Of"/>), A = 10.0.0.1, B = 10.0.0.2; with
+    /// <paramref name="staticMacs"/> each knows the other's underlay MAC (no ARP). <paramref name="sideA"/> and
+    /// <paramref name="sideB"/> change one side's config, <paramref name="both"/> both.
+    /// </summary>
+    public TunnelRig WithTunnels(TunnelKind kind, uint? key = null, bool staticMacs = true, Func<TunnelConfig, TunnelConfig>? both = null,
+                                 Func<TunnelConfig, TunnelConfig>? sideA = null, Func<TunnelConfig, TunnelConfig>? sideB = null)
     {
-        string macA = staticMacs ? $",remote_mac={TunnelGoldenTests.UnderB}" : "";
-        string macB = staticMacs ? $",remote_mac={TunnelGoldenTests.UnderA}" : "";
-        TunA = A.Tunnels.Add($"t:{kindAndOptions},local=10.0.0.1,remote=10.0.0.2,port={Tun},underlay={Under}{macA}{optionsA}");
-        TunB = B.Tunnels.Add($"t:{kindAndOptions},local=10.0.0.2,remote=10.0.0.1,port={Tun},underlay={Under}{macB}{optionsB}");
+        var a = TestTunnels.Of(kind, key, "t", IpA, IpB) with { PortNo = Tun, Underlay = Under, RemoteMac = staticMacs ? TunnelGoldenTests.UnderB : null };
+        var b = TestTunnels.Of(kind, key, "t", IpB, IpA) with { PortNo = Tun, Underlay = Under, RemoteMac = staticMacs ? TunnelGoldenTests.UnderA : null };
+        if (both is not null)
+        {
+            a = both(a);
+            b = both(b);
+        }
+        TunA = A.Tunnels.Add(sideA is null ? a : sideA(a));
+        TunB = B.Tunnels.Add(sideB is null ? b : sideB(b));
         return this;
     }
 
@@ -92,13 +112,14 @@ public sealed class TunnelDatapathTests
     private static byte[] HostFrame(int size = 64, ushort sport = 1000) => TunnelGoldenTests.Inner(size, sport);
 
     [Theory]
-    [InlineData("vxlan,vni=100")]
-    [InlineData("gre,key=5")]
-    [InlineData("gre")]
-    [InlineData("ipip", ",inner_src_mac=00:00:00:00:00:02,inner_dst_mac=00:00:00:00:00:01", ",inner_src_mac=00:00:00:00:00:01,inner_dst_mac=00:00:00:00:00:02")]
-    public void HostFrameCrossesTheTunnelUnchangedBothWays(string kind, string optionsA = "", string optionsB = "")
+    [InlineData(TunnelKind.Vxlan, 100u)]
+    [InlineData(TunnelKind.Gre, 5u)]
+    [InlineData(TunnelKind.Gre, null)]
+    [InlineData(TunnelKind.Ipip, null)]
+    public void HostFrameCrossesTheTunnelUnchangedBothWays(TunnelKind kind, uint? key)
     {
-        using var r = new TunnelRig().WithTunnels(kind, true, optionsA, optionsB).WithCrossFlows();
+        bool ipip = kind == TunnelKind.Ipip;
+        using var r = new TunnelRig().WithTunnels(kind, key, sideA: ipip ? TunnelRig.IpipInnerA : null, sideB: ipip ? TunnelRig.IpipInnerB : null).WithCrossFlows();
         r.UnderA.TakeSent();
         r.UnderB.TakeSent();
         var f = HostFrame();
@@ -109,7 +130,7 @@ public sealed class TunnelDatapathTests
         Assert.Equal(f, got[0]);
         var wire = r.UnderA.TakeSent();
         Assert.Single(wire);
-        Assert.Equal(r.TunA!.Header.Size + f.Length - (kind == "ipip" ? 14 : 0), wire[0].Length);
+        Assert.Equal(r.TunA!.Header.Size + f.Length - (kind == TunnelKind.Ipip ? 14 : 0), wire[0].Length);
         TunnelGoldenTests.AssertIpv4Valid(wire[0], wire[0].Length - 14);
 
         // and back: B's host answers with the addresses swapped
@@ -131,7 +152,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void DecapsulatedPacketsCarryTheTunnelPortAndVniForMatching()
     {
-        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
         TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
         // B only forwards in_port=10 with tun_id=100; tun_id 100 on another in_port does not match.
         TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun, 100), FlowAction.Output(TunnelRig.Host));
@@ -140,7 +161,7 @@ public sealed class TunnelDatapathTests
         Assert.Single(r.HostB.TakeSent());
 
         // Packet-in of a miss carries in_port = the tunnel port.
-        using var r2 = new TunnelRig(miss: MissBehavior.Controller).WithTunnels("vxlan,vni=100");
+        using var r2 = new TunnelRig(miss: MissBehavior.Controller).WithTunnels(TunnelKind.Vxlan, 100);
         TunnelRig.Add(r2.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
         r2.HostA.Inject(HostFrame());
         r2.Pump();
@@ -154,8 +175,8 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void SetTunnelPerFlowSelectsTheVni()
     {
-        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
-        var vx200 = r.B.Tunnels.Add($"vx200:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=200,port=11,underlay=2,remote_mac={TunnelGoldenTests.UnderA}");
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
+        var vx200 = r.B.Tunnels.Add(TestTunnels.Vxlan("vx200", TunnelRig.IpB, TunnelRig.IpA, 200) with { PortNo = 11, Underlay = TunnelRig.Under, RemoteMac = TunnelGoldenTests.UnderA });
         Assert.Equal((ushort)11, vx200.Slot!.No);
         // Flow 1 (sport 1000): set_tunnel 200. Flow 2 (sport 1001): no set_tunnel, the configured VNI 100.
         PacketParser.Parse(HostFrame(64, 1000), TunnelRig.Host, out var k1, out _);
@@ -185,7 +206,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void UnknownVniIsDroppedAndCounted()
     {
-        using var r = new TunnelRig().WithTunnels("vxlan,vni=100").WithCrossFlows();
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100).WithCrossFlows();
         TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.SetTunnel(300), FlowAction.Output(TunnelRig.Tun));
         r.HostA.Inject(HostFrame());
         r.Pump();
@@ -200,8 +221,8 @@ public sealed class TunnelDatapathTests
     public void GreKeyMismatchAndKeylessAreUnknown()
     {
         using var r = new TunnelRig();
-        r.TunA = r.A.Tunnels.Add($"g:gre,local=10.0.0.1,remote=10.0.0.2,port=10,underlay=2,remote_mac={TunnelGoldenTests.UnderB}");
-        r.TunB = r.B.Tunnels.Add($"g:gre,local=10.0.0.2,remote=10.0.0.1,key=9,port=10,underlay=2,remote_mac={TunnelGoldenTests.UnderA}");
+        r.TunA = r.A.Tunnels.Add(TestTunnels.Gre("g", TunnelRig.IpA, TunnelRig.IpB) with { PortNo = TunnelRig.Tun, Underlay = TunnelRig.Under, RemoteMac = TunnelGoldenTests.UnderB });
+        r.TunB = r.B.Tunnels.Add(TestTunnels.Gre("g", TunnelRig.IpB, TunnelRig.IpA, key: 9) with { PortNo = TunnelRig.Tun, Underlay = TunnelRig.Under, RemoteMac = TunnelGoldenTests.UnderA });
         r.WithCrossFlows();
         r.HostA.Inject(HostFrame());
         r.Pump();
@@ -212,7 +233,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void FrameTooBigForTheUnderlayMtuIsDroppedAndCounted()
     {
-        using var r = new TunnelRig(underlayMtu: 100).WithTunnels("vxlan,vni=100").WithCrossFlows();
+        using var r = new TunnelRig(underlayMtu: 100).WithTunnels(TunnelKind.Vxlan, 100).WithCrossFlows();
         Assert.Equal(50, r.TunA!.Info.Mtu);
         r.HostA.Inject(HostFrame(64));     // 64 + 36 = 100: fits exactly
         r.HostA.Inject(HostFrame(65));     // 101: one byte too many
@@ -245,12 +266,12 @@ public sealed class TunnelDatapathTests
     /// IP-in-IP 200 - 20 = 180.)
     /// </summary>
     [Theory]
-    [InlineData("vxlan,vni=7", 150)]
-    [InlineData("gre,key=7", 158)]
-    [InlineData("ipip", 180)]
-    public void TooBigWithDontFragment_IsAnsweredWithFragmentationNeeded(string kind, int mtu)
+    [InlineData(TunnelKind.Vxlan, 7u, 150)]
+    [InlineData(TunnelKind.Gre, 7u, 158)]
+    [InlineData(TunnelKind.Ipip, null, 180)]
+    public void TooBigWithDontFragment_IsAnsweredWithFragmentationNeeded(TunnelKind kind, uint? key, int mtu)
     {
-        using var r = new TunnelRig(underlayMtu: 200).WithTunnels(kind).WithCrossFlows();
+        using var r = new TunnelRig(underlayMtu: 200).WithTunnels(kind, key).WithCrossFlows();
         r.HostA.Inject(DfFrame(mtu));          // fits exactly
         r.HostA.Inject(DfFrame(mtu + 1));      // one byte too many, DF: answered
         r.HostA.Inject(DfFrame(mtu + 1, df: false));   // too big without DF: dropped silently
@@ -287,7 +308,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void FragmentationNeeded_IsRateLimited_AndNeverAnswersIcmpErrors()
     {
-        using var r = new TunnelRig(underlayMtu: 200).WithTunnels("vxlan,vni=7").WithCrossFlows();
+        using var r = new TunnelRig(underlayMtu: 200).WithTunnels(TunnelKind.Vxlan, 7).WithCrossFlows();
         for (int i = 0; i < 300; i++) r.HostA.Inject(DfFrame(400));
         r.Pump();
         Assert.Equal(300, r.TunA!.Drops[TunnelDropReason.TooBig]);
@@ -309,11 +330,11 @@ public sealed class TunnelDatapathTests
     }
 
     [Theory]
-    [InlineData("vxlan,vni=7")]
-    [InlineData("gre,key=7")]
-    public void ArpResolvesTheRemoteEndpointAndHeldFramesAreSent(string kind)
+    [InlineData(TunnelKind.Vxlan)]
+    [InlineData(TunnelKind.Gre)]
+    public void ArpResolvesTheRemoteEndpointAndHeldFramesAreSent(TunnelKind kind)
     {
-        using var r = new TunnelRig().WithTunnels(kind, staticMacs: false).WithCrossFlows();
+        using var r = new TunnelRig().WithTunnels(kind, 7, staticMacs: false).WithCrossFlows();
         Assert.Null(r.TunA!.NextHopMac);
         Assert.Equal(1, r.TunA.ArpRequestsSent);   // at registration
         // The host frame arrives before any reply: it is held.
@@ -346,7 +367,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void ArpForTheLocalEndpointIsAnsweredAndRepliesTeachTheNextHop()
     {
-        using var r = new TunnelRig(link: false).WithTunnels("vxlan,vni=1", staticMacs: false);
+        using var r = new TunnelRig(link: false).WithTunnels(TunnelKind.Vxlan, 1, staticMacs: false);
         r.UnderA.TakeSent();
         var linuxMac = MacAddress.Parse("5e:00:00:00:00:99");
         // A Linux peer asks for our endpoint.
@@ -375,7 +396,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void UnansweredArpIsRetriedEverySecondAndTheHoldQueueIsBounded()
     {
-        using var r = new TunnelRig(link: false).WithTunnels("vxlan,vni=1", staticMacs: false).WithCrossFlows();
+        using var r = new TunnelRig(link: false).WithTunnels(TunnelKind.Vxlan, 1, staticMacs: false).WithCrossFlows();
         Assert.Equal(1, r.TunA!.ArpRequestsSent);
         for (int i = 0; i < TunnelPort.HoldCapacity + 4; i++) r.HostA.Inject(HostFrame(64, (ushort)(1000 + i)));
         r.A.PollUntilIdle();
@@ -401,12 +422,12 @@ public sealed class TunnelDatapathTests
     }
 
     [Theory]
-    [InlineData("vxlan,vni=5000")]
-    [InlineData("gre,key=5000")]
-    public void TwoDomainsBehaveAsOneL2SegmentWithNormal(string kind)
+    [InlineData(TunnelKind.Vxlan)]
+    [InlineData(TunnelKind.Gre)]
+    public void TwoDomainsBehaveAsOneL2SegmentWithNormal(TunnelKind kind)
     {
         // TWAREN: with no controller, each switch is a learning switch and the tunnel joins the two domains.
-        using var r = new TunnelRig(miss: MissBehavior.Normal).WithTunnels(kind, staticMacs: false);
+        using var r = new TunnelRig(miss: MissBehavior.Normal).WithTunnels(kind, 5000, staticMacs: false);
         // The underlays are not part of either L2 domain (a controller would say the same): no flooding onto them,
         // or a broadcast would loop between the plain underlay link and the tunnel.
         r.A.SetPortConfig(TunnelRig.Under, PortConfig.NoFlood, PortConfig.NoFlood);
@@ -428,7 +449,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void TunnelPortsAppearInThePortTableAndFollowTheirUnderlay()
     {
-        using var r = new TunnelRig().WithTunnels("vxlan,vni=100,mac=0e:00:00:00:00:10").WithCrossFlows();
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100, both: c => c with { Mac = MacAddress.Parse("0e:00:00:00:00:10") }).WithCrossFlows();
         var slot = r.A.Ports.Get(TunnelRig.Tun)!;
         Assert.Same(r.TunA, slot.Port);
         Assert.Equal("t", slot.Port.Info.Name);
@@ -457,26 +478,27 @@ public sealed class TunnelDatapathTests
     public void RegistrationErrorsNameTheProblem()
     {
         using var r = new TunnelRig();
-        var e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1"));
+        uint a = TunnelRig.IpA, b = TunnelRig.IpB, c = Ipv4.Parse("10.0.0.3");
+        var e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add(TestTunnels.Vxlan("t", a, b, 1)));
         Assert.Contains("give underlay=N", e.Message);
-        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=9"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add(TestTunnels.Vxlan("t", a, b, 1) with { Underlay = 9 }));
         Assert.Contains("underlay port 9 does not exist", e.Message);
-        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2,port=1"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add(TestTunnels.Vxlan("t", a, b, 1) with { Underlay = 2, PortNo = 1 }));
         Assert.Contains("port number 1 is taken", e.Message);
         Assert.Empty(r.A.Tunnels.List);
-        r.A.Tunnels.Add("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2,port=10");
-        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,underlay=2"));
+        r.A.Tunnels.Add(TestTunnels.Vxlan("t", a, b, 1) with { Underlay = 2, PortNo = 10 });
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add(TestTunnels.Vxlan("u", a, b, 1) with { Underlay = 2 }));
         Assert.Contains("already receives", e.Message);
-        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.3,vni=1,underlay=10"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add(TestTunnels.Vxlan("u", a, c, 1) with { Underlay = 10 }));
         Assert.Contains("is a tunnel", e.Message);
-        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add("u:gre,local=10.0.0.1,remote=10.0.0.3,underlay=2,local_mac=02:00:00:00:00:99"));
+        e = Assert.Throws<DatapathConfigurationException>(() => r.A.Tunnels.Add(TestTunnels.Gre("u", a, c) with { Underlay = 2, LocalMac = MacAddress.Parse("02:00:00:00:00:99") }));
         Assert.Contains("two MACs", e.Message);
         // Another VNI to the same remote, and the only-non-tunnel-port default once unambiguous.
-        r.A.Tunnels.Add("u:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=2,underlay=2");
+        r.A.Tunnels.Add(TestTunnels.Vxlan("u", a, b, 2) with { Underlay = 2 });
         Assert.Equal(2, r.A.Tunnels.List.Count);
         using var single = new SwitchDatapath();
         single.AddPort(new MemoryPort("u", TunnelGoldenTests.UnderA));
-        var t = single.Tunnels.Add("t:ipip,local=10.0.0.1,remote=10.0.0.2");
+        var t = single.Tunnels.Add(TestTunnels.Ipip("t", a, b));
         Assert.Equal((ushort)1, t.UnderlaySlot!.No);
         Assert.Equal((ushort)2, t.Slot!.No);
     }
@@ -484,7 +506,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void PacketOutToATunnelPortEncapsulates()
     {
-        using var r = new TunnelRig().WithTunnels("vxlan,vni=100").WithCrossFlows();
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100).WithCrossFlows();
         r.UnderA.TakeSent();
         r.A.PacketOut(HostFrame(), PortNumber.None, new FlowActions([FlowAction.SetTunnel(200), FlowAction.Output(TunnelRig.Tun)]));
         // A second packet-out without set_tunnel must not inherit the first one's id.
@@ -501,7 +523,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void FloodIncludesTunnelPortsAndSharedBuffersStayIntact()
     {
-        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
         var extra = new MemoryPort("h2", MacAddress.Parse("0a:00:00:00:00:03")) { CaptureSent = true };
         r.A.AddPort(extra, 3);
         TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(PortNumber.Flood));
@@ -520,7 +542,7 @@ public sealed class TunnelDatapathTests
     [Fact]
     public void DecapsulatedAndOrdinaryPacketsInOneBurstBothGetThrough()
     {
-        using var r = new TunnelRig().WithTunnels("vxlan,vni=100");
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
         TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
         TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(TunnelRig.Host));
         TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Under), FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:00:ee")), FlowAction.Output(TunnelRig.Host));

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 
@@ -32,10 +33,10 @@ public sealed class TunnelGoldenTests
 
     internal static byte[] Hex(string s) => Convert.FromHexString(s.Replace(" ", ""));
 
-    private static (TunnelPort port, MemoryPort underlay) Make(string spec)
+    private static (TunnelPort port, MemoryPort underlay) Make(TunnelConfig config)
     {
         var u = new MemoryPort("u", UnderA) { CaptureSent = true };
-        return (new TunnelPort(TunnelConfig.Parse(spec), u), u);
+        return (new TunnelPort(config, u), u);
     }
 
     private static byte[] EncapOne(TunnelPort t, byte[] inner, ulong tunId = 0)
@@ -64,7 +65,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void VxlanEncapGolden()
     {
-        var (t, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
+        var (t, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });
         var inner = Inner();
         var f = EncapOne(t, inner);
         ushort sport = TunnelHeader.SourcePort(inner);
@@ -81,7 +82,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void VxlanEncapUsesSetTunnelIdAndMasksTo24Bits()
     {
-        var (t, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
+        var (t, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });
         var f = EncapOne(t, Inner(), 0x12_ABCDEF);
         Assert.Equal(Hex("08000000 abcdef00"), f[42..50]);
         AssertIpv4Valid(f, 100);
@@ -105,7 +106,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void GreWithKeyEncapGolden()
     {
-        var (t, _) = Make("gre1:gre,local=10.0.0.1,remote=10.0.0.2,key=5,remote_mac=02:00:00:00:00:02");
+        var (t, _) = Make(TestTunnels.Gre("gre1", TunnelRig.IpA, TunnelRig.IpB, 5) with { RemoteMac = UnderB });
         var inner = Inner();
         var f = EncapOne(t, inner);
         var expect = Hex(Macs + "4500 005c 0000 4000 402f 2671 0a000001 0a000002" + "2000 6558 00000005");
@@ -121,7 +122,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void GreWithoutKeyEncapGolden()
     {
-        var (t, _) = Make("gre1:gre,local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02");
+        var (t, _) = Make(TestTunnels.Gre("gre1", TunnelRig.IpA, TunnelRig.IpB) with { RemoteMac = UnderB });
         var inner = Inner();
         var f = EncapOne(t, inner);
         var expect = Hex(Macs + "4500 0058 0000 4000 402f 2675 0a000001 0a000002" + "0000 6558");
@@ -133,7 +134,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void IpipEncapGoldenStripsTheInnerEthernetHeader()
     {
-        var (t, _) = Make("ip1:ipip,local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02");
+        var (t, _) = Make(TestTunnels.Ipip("ip1", TunnelRig.IpA, TunnelRig.IpB) with { RemoteMac = UnderB });
         var inner = Inner();
         var f = EncapOne(t, inner);
         var expect = Hex(Macs + "4500 0046 0000 4000 4004 26b2 0a000001 0a000002");
@@ -145,7 +146,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void IpipEncapOfVlanTaggedIpv4StripsTheTag()
     {
-        var (t, _) = Make("ip1:ipip,local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02");
+        var (t, _) = Make(TestTunnels.Ipip("ip1", TunnelRig.IpA, TunnelRig.IpB) with { RemoteMac = UnderB });
         var tagged = FrameBuilder.Udp(HostA, HostB, Ipv4.Parse("192.168.1.1"), Ipv4.Parse("192.168.1.2"), 1000, 2000, 68, vlan: 7);
         var f = EncapOne(t, tagged);
         Assert.Equal(tagged[18..], f[34..]);
@@ -155,7 +156,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void IpipEncapDropsNonIpv4AndCounts()
     {
-        var (t, u) = Make("ip1:ipip,local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02");
+        var (t, u) = Make(TestTunnels.Ipip("ip1", TunnelRig.IpA, TunnelRig.IpB) with { RemoteMac = UnderB });
         var arp = FrameBuilder.Arp(1, HostA, Ipv4.Parse("192.168.1.1"), default, Ipv4.Parse("192.168.1.2"));
         var pool = new PacketPool(4);
         int p = pool.Alloc();
@@ -169,7 +170,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void TemplateChecksumIsPatchedIncrementallyForEveryLength()
     {
-        var (t, _) = Make("vx1:vxlan,local=172.16.255.254,remote=203.0.113.77,vni=1,tos=184,ttl=3,remote_mac=02:00:00:00:00:02");
+        var (t, _) = Make(TestTunnels.Vxlan("vx1", Ipv4.Parse("172.16.255.254"), Ipv4.Parse("203.0.113.77"), 1) with { Tos = 184, Ttl = 3, RemoteMac = UnderB });
         var pool = new PacketPool(2);
         int b = pool.Alloc();
         for (int len = 14; len <= 1450; len += 7)
@@ -205,16 +206,16 @@ public sealed class TunnelGoldenTests
     private static UnderlayBinding Bind(params TunnelPort[] ports) => new(null, ports, new TunnelDropCounters());
 
     /// <summary>The receiving side's view: local and remote swapped.</summary>
-    private static TunnelPort Receiver(string spec)
-        => new(TunnelConfig.Parse(spec), new MemoryPort("u", UnderB));
+    private static TunnelPort Receiver(TunnelConfig config)
+        => new(config, new MemoryPort("u", UnderB));
 
     [Fact]
     public void VxlanDecapGivesBackTheInnerFrameAndVni()
     {
-        var (tx, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });
         var inner = Inner();
         var outer = EncapOne(tx, inner);
-        var rx = Receiver("vx1:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100");
+        var rx = Receiver(TestTunnels.Vxlan("vx1", TunnelRig.IpB, TunnelRig.IpA, 100));
         var (v, port, id, frame) = Decap(Bind(rx), outer);
         Assert.Equal(RxVerdict.Decapsulated, v);
         Assert.Same(rx, port);
@@ -225,9 +226,9 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void GreDecapGivesBackTheInnerFrameAndKey()
     {
-        var (tx, _) = Make("gre1:gre,local=10.0.0.1,remote=10.0.0.2,key=5,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Gre("gre1", TunnelRig.IpA, TunnelRig.IpB, 5) with { RemoteMac = UnderB });
         var inner = Inner();
-        var rx = Receiver("gre1:gre,local=10.0.0.2,remote=10.0.0.1,key=5");
+        var rx = Receiver(TestTunnels.Gre("gre1", TunnelRig.IpB, TunnelRig.IpA, 5));
         var (v, port, id, frame) = Decap(Bind(rx), EncapOne(tx, inner));
         Assert.Equal(RxVerdict.Decapsulated, v);
         Assert.Same(rx, port);
@@ -238,9 +239,9 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void IpipDecapSynthesisesTheConfiguredEthernetHeader()
     {
-        var (tx, _) = Make("ip1:ipip,local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Ipip("ip1", TunnelRig.IpA, TunnelRig.IpB) with { RemoteMac = UnderB });
         var inner = Inner();
-        var rx = Receiver("ip1:ipip,local=10.0.0.2,remote=10.0.0.1,inner_src_mac=00:00:00:00:00:01,inner_dst_mac=00:00:00:00:00:02");
+        var rx = Receiver(TestTunnels.Ipip("ip1", TunnelRig.IpB, TunnelRig.IpA) with { InnerSrcMac = MacAddress.Parse("00:00:00:00:00:01"), InnerDstMac = MacAddress.Parse("00:00:00:00:00:02") });
         var (v, port, id, frame) = Decap(Bind(rx), EncapOne(tx, inner));
         Assert.Equal(RxVerdict.Decapsulated, v);
         Assert.Same(rx, port);
@@ -251,9 +252,9 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void IpipDecapDefaultsAreThePortMacAndBroadcast()
     {
-        var (tx, _) = Make("ip1:ipip,local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Ipip("ip1", TunnelRig.IpA, TunnelRig.IpB) with { RemoteMac = UnderB });
         var inner = Inner();
-        var rx = Receiver("ip1:ipip,local=10.0.0.2,remote=10.0.0.1,mac=0a:00:00:00:00:0a");
+        var rx = Receiver(TestTunnels.Ipip("ip1", TunnelRig.IpB, TunnelRig.IpA) with { Mac = MacAddress.Parse("0a:00:00:00:00:0a") });
         var (_, _, _, frame) = Decap(Bind(rx), EncapOne(tx, inner));
         Assert.Equal(Hex("ffffffffffff 0a000000000a 0800"), frame[..14]);
         Assert.Equal(inner[14..], frame[14..]);
@@ -262,12 +263,12 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void DecapTrimsEthernetPadding()
     {
-        var (tx, _) = Make("ip1:ipip,local=10.0.0.1,remote=10.0.0.2,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Ipip("ip1", TunnelRig.IpA, TunnelRig.IpB) with { RemoteMac = UnderB });
         var inner = Inner();
         var outer = EncapOne(tx, inner);
         var padded = new byte[outer.Length + 6];
         outer.CopyTo(padded, 0);
-        var rx = Receiver("ip1:ipip,local=10.0.0.2,remote=10.0.0.1,inner_src_mac=00:00:00:00:00:01,inner_dst_mac=00:00:00:00:00:02");
+        var rx = Receiver(TestTunnels.Ipip("ip1", TunnelRig.IpB, TunnelRig.IpA) with { InnerSrcMac = MacAddress.Parse("00:00:00:00:00:01"), InnerDstMac = MacAddress.Parse("00:00:00:00:00:02") });
         var (v, _, _, frame) = Decap(Bind(rx), padded);
         Assert.Equal(RxVerdict.Decapsulated, v);
         Assert.Equal(inner, frame);
@@ -276,11 +277,11 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void DecapPicksTheTunnelByVniAndFlowKeyCatchesTheRest()
     {
-        var (tx, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });
         var inner = Inner();
-        var r100 = Receiver("a:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100");
-        var r200 = Receiver("b:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=200");
-        var any = Receiver("c:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=flow");
+        var r100 = Receiver(TestTunnels.Vxlan("a", TunnelRig.IpB, TunnelRig.IpA, 100));
+        var r200 = Receiver(TestTunnels.Vxlan("b", TunnelRig.IpB, TunnelRig.IpA, 200));
+        var any = Receiver(TestTunnels.FlowKeyed(TunnelKind.Vxlan, "c", TunnelRig.IpB, TunnelRig.IpA));
         var bind = Bind(r200, any, r100);
         Assert.Same(r100, Decap(bind, EncapOne(tx, inner, 100)).port);
         Assert.Same(r200, Decap(bind, EncapOne(tx, inner, 200)).port);
@@ -293,9 +294,9 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void ManyTunnelsUseTheHashLookup()
     {
-        var (tx, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });
         var ports = new List<TunnelPort>();
-        for (int i = 0; i < 20; i++) ports.Add(Receiver($"t{i}:vxlan,local=10.0.0.2,remote=10.0.0.1,vni={1000 + i}"));
+        for (int i = 0; i < 20; i++) ports.Add(Receiver(TestTunnels.Vxlan($"t{i}", TunnelRig.IpB, TunnelRig.IpA, (uint)(1000 + i))));
         var drops = new TunnelDropCounters();
         var bind = new UnderlayBinding(null, ports, drops);
         var (v, port, id, _) = Decap(bind, EncapOne(tx, Inner(), 1007));
@@ -309,10 +310,10 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void DecapDropsUnknownVniWrongRemoteBadChecksumFragmentsAndTruncation()
     {
-        var (tx, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });
         var outer = EncapOne(tx, Inner(), 101);
         var drops = new TunnelDropCounters();
-        var bind = new UnderlayBinding(null, [Receiver("vx1:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100")], drops);
+        var bind = new UnderlayBinding(null, [Receiver(TestTunnels.Vxlan("vx1", TunnelRig.IpB, TunnelRig.IpA, 100))], drops);
         Assert.Equal(RxVerdict.Dropped, Decap(bind, outer).verdict);
         Assert.Equal(1, drops[TunnelDropReason.UnknownKey]);
 
@@ -348,12 +349,12 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void VxlanDecapVerifiesANonZeroUdpChecksum()
     {
-        var (tx, _) = Make("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,remote_mac=02:00:00:00:00:02");
+        var (tx, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });
         var withSum = EncapOne(tx, Inner());
         ushort sum = Checksum.ComputeL4(BinaryPrimitives.ReadUInt32BigEndian(withSum.AsSpan(26)), BinaryPrimitives.ReadUInt32BigEndian(withSum.AsSpan(30)), 17, withSum.AsSpan(34));
         BinaryPrimitives.WriteUInt16BigEndian(withSum.AsSpan(40), sum == 0 ? (ushort)0xFFFF : sum);
         var drops = new TunnelDropCounters();
-        var bind = new UnderlayBinding(null, [Receiver("vx1:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100")], drops);
+        var bind = new UnderlayBinding(null, [Receiver(TestTunnels.Vxlan("vx1", TunnelRig.IpB, TunnelRig.IpA, 100))], drops);
         Assert.Equal(RxVerdict.Decapsulated, Decap(bind, withSum).verdict);
         withSum[60] ^= 0xFF;   // corrupt the inner frame
         Assert.Equal(RxVerdict.Dropped, Decap(bind, withSum).verdict);
@@ -374,7 +375,7 @@ public sealed class TunnelGoldenTests
         BinaryPrimitives.WriteUInt16BigEndian(gre.AsSpan(4), Checksum.Compute(gre));
         var outer = Outer(47, gre);
         var drops = new TunnelDropCounters();
-        var rx = Receiver("gre1:gre,local=10.0.0.2,remote=10.0.0.1,key=7");
+        var rx = Receiver(TestTunnels.Gre("gre1", TunnelRig.IpB, TunnelRig.IpA, 7));
         var bind = new UnderlayBinding(null, [rx], drops);
         var (v, port, id, frame) = Decap(bind, outer);
         Assert.Equal(RxVerdict.Decapsulated, v);
@@ -408,7 +409,7 @@ public sealed class TunnelGoldenTests
     public void OrdinaryTrafficPassesUntouched()
     {
         var drops = new TunnelDropCounters();
-        var bind = new UnderlayBinding(null, [Receiver("vx1:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100")], drops);
+        var bind = new UnderlayBinding(null, [Receiver(TestTunnels.Vxlan("vx1", TunnelRig.IpB, TunnelRig.IpA, 100))], drops);
         var frames = new[]
         {
             Inner(),                                                                                          // elsewhere
@@ -431,7 +432,7 @@ public sealed class TunnelGoldenTests
     [Fact]
     public void ArpRequestForTheLocalEndpointIsAnsweredInPlace()
     {
-        var rx = Receiver("vx1:vxlan,local=10.0.0.2,remote=10.0.0.1,vni=100");
+        var rx = Receiver(TestTunnels.Vxlan("vx1", TunnelRig.IpB, TunnelRig.IpA, 100));
         var bind = Bind(rx);
         var peer = MacAddress.Parse("aa:bb:cc:dd:ee:ff");
         var req = FrameBuilder.Arp(1, peer, Ipv4.Parse("10.0.0.1"), default, Ipv4.Parse("10.0.0.2"));

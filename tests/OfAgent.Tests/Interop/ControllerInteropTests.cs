@@ -42,8 +42,11 @@ public sealed class ControllerInteropTests
         for (int round = 0; round < 8 && !ok; round++)
         {
             foreach (var a in hosts)
+            {
                 foreach (var b in hosts)
                     if (a != b) a.Ping(b.Ip, 7, ++seq);
+            }
+
             ok = await WaitFor(() => hosts.All(h => h.EchoRepliesReceived >= hosts.Length - 1), 2000);
         }
         Assert.True(ok, $"echo replies: {string.Join(", ", hosts.Select(h => $"{h.Name}={h.EchoRepliesReceived}"))}, wanted {hosts.Length - 1} each ({expected} in all)");

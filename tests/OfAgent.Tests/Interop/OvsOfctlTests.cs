@@ -94,8 +94,11 @@ public sealed class OvsOfctlTests
         try
         {
             using (var w = new StreamWriter(file))
+            {
                 for (int i = 0; i < 10_000; i++)
                     w.WriteLine($"priority={100 + i % 7},ip,nw_dst=10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255},actions=output:{2 + i % 3}");
+            }
+
             Ok(rig, "add-flows", file);
             Assert.Equal(10_000, rig.Agent.Flows.ActiveWildcard);
             Assert.Contains("flow_count=10000", Ok(rig, "dump-aggregate"));

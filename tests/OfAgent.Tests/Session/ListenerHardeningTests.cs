@@ -74,8 +74,11 @@ public sealed class ListenerHardeningTests
         // Connect-and-close, as a second daemon checking whether a socket is live does, 5 times; then a peer that
         // sends half a header and closes, which IS a refusal worth a warning.
         for (int i = 0; i < 5; i++)
+        {
             using (var probe = Open(rig.Port))
                 probe.Shutdown(SocketShutdown.Both);
+        }
+
         Assert.True(await AgentRig.WaitFor(() => listener.Probes == 5), $"probes: {listener.Probes}\n{rig.Log.Dump()}");
         using (var partial = Open(rig.Port))
         {

@@ -26,7 +26,10 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
     public void SoftwareAndOffloadedSwitchesAgree()
     {
         var seeds = new List<int>();
-        if (int.TryParse(Environment.GetEnvironmentVariable("SOFTSWITCH_NETFPGA_SEED"), out int one)) seeds.Add(one);
+        if (int.TryParse(Environment.GetEnvironmentVariable("SOFTSWITCH_NETFPGA_SEED"), out int one))
+        {
+            seeds.Add(one);
+        }
         else
         {
             int n = int.TryParse(Environment.GetEnvironmentVariable("SOFTSWITCH_NETFPGA_SEEDS"), out int m) ? m : DefaultSeeds;

@@ -266,11 +266,14 @@ public sealed class NetFpgaGoldenEncodingTests
     {
         uint crc = 0;
         foreach (uint w in words)
+        {
             for (int b = 0; b < 4; b++)
             {
                 crc ^= ((w >> (8 * b)) & 0xFF) << 24;
                 for (int k = 0; k < 8; k++) crc = (crc & 0x80000000) != 0 ? (crc << 1) ^ poly : crc << 1;
             }
+        }
+
         return crc;
     }
 

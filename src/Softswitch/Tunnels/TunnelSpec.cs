@@ -1,0 +1,302 @@
+using System.Globalization;
+using System.Text;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Tunnels;
+
+namespace Softswitch.Tunnels;
+
+/// <summary>
+/// The text form of a tunnel port (<c>--tunnel</c>, the configuration file's <c>tunnels</c>, the logs): a spec such as
+/// <c>vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,port=5</c> read into the datapath's <see cref="TunnelConfig"/>,
+/// and a config written back as its canonical spec.
+/// </summary>
+/// <remarks>
+/// Grammar: <c>NAME:KIND[,OPTION=VALUE]...</c>, KIND one of <c>vxlan</c>, <c>gre</c> (or <c>gretap</c>), <c>ipip</c>.
+/// Options (case-insensitive names, each at most once):
+/// <list type="bullet">
+/// <item><c>local=IPv4</c>, <c>remote=IPv4</c> (required): the outer source and destination. The switch owns
+/// <c>local</c> on the underlay: it answers ARP for it and decapsulates what is sent to it.</item>
+/// <item><c>vni=N</c> (vxlan, required; 0..16777215) or <c>key=N</c> (gre, optional; 0..4294967295 or 0x...): the id
+/// sent when no set_tunnel action chose one, and the only id accepted on receive. <c>vni=flow</c> / <c>key=flow</c>:
+/// any id is accepted on receive (and becomes tun_id); send uses the set_tunnel id (0 without one).</item>
+/// <item><c>port=N</c>: the OpenFlow port number (1..65280; default: the lowest free one).</item>
+/// <item><c>underlay=N</c>: the OpenFlow port number of the port that carries the encapsulated packets (default:
+/// the only non-tunnel port, when there is exactly one).</item>
+/// <item><c>remote_mac=MAC</c>: the outer destination MAC (default: resolved with ARP for <c>nexthop</c>).</item>
+/// <item><c>nexthop=IPv4</c>: the address ARP resolves when the remote is behind a router (default: <c>remote</c>).</item>
+/// <item><c>local_mac=MAC</c>: the outer source MAC, also used in ARP replies (default: the underlay port's MAC).</item>
+/// <item><c>mac=MAC</c>: the tunnel port's own OpenFlow hardware address (default: a locally administered
+/// address derived from local, remote and the key, see <see cref="TunnelConfig.DefaultPortMac"/>).</item>
+/// <item><c>dstport=N</c> (vxlan): the UDP destination port (default 4789, the IANA port; Linux's legacy default is 8472).</item>
+/// <item><c>ttl=N</c> (1..255, default 64), <c>tos=N</c> (0..255, default 0): outer IPv4 TTL and TOS. DF is always set.</item>
+/// <item><c>inner_src_mac=MAC</c>, <c>inner_dst_mac=MAC</c> (ipip): the Ethernet addresses of the header synthesised
+/// for decapsulated packets (defaults: <see cref="TunnelConfig.InnerSource"/>, <see cref="TunnelConfig.InnerDestination"/>).</item>
+/// </list>
+/// The parser checks what a spec can get wrong by itself (syntax, ranges, options that do not fit the kind, missing
+/// or equal endpoints); what depends on the datapath (the underlay exists, the port number is free, no other tunnel
+/// receives the same traffic) is the datapath's <see cref="TunnelRegistry.Add(TunnelConfig)"/> to refuse.
+/// Management-plane code: allocates; stateless, thread safe.
+/// </remarks>
+public static class TunnelSpec
+{
+    /// <summary>Parses a spec; throws <see cref="FormatException"/> with a message that names the problem.</summary>
+    public static TunnelConfig Parse(string? spec)
+    {
+        if (!TryParse(spec, out var cfg, out var error)) throw new FormatException(error);
+        return cfg;
+    }
+
+    /// <summary>Parses a spec; false with a message naming the problem (the spec, then what is wrong) on any bad input.</summary>
+    public static bool TryParse(string? spec, out TunnelConfig config, out string error)
+    {
+        config = null!;
+        error = "";
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            error = "tunnel spec is empty: expected NAME:KIND,local=IP,remote=IP[,...], e.g. vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100";
+            return false;
+        }
+        string Fail(string msg) => $"tunnel '{spec}': {msg}";
+
+        var items = spec.Split(',');
+        string head = items[0].Trim();
+        int colon = head.IndexOf(':');
+        if (colon < 0)
+        {
+            error = Fail("expected NAME:KIND first (KIND is vxlan, gre or ipip)");
+            return false;
+        }
+        string name = head[..colon].Trim();
+        string kindText = head[(colon + 1)..].Trim().ToLowerInvariant();
+        if (name.Length == 0)
+        {
+            error = Fail("the port name before ':' is empty");
+            return false;
+        }
+        if (name.Length > TunnelConfig.MaxNameLength)
+        {
+            error = Fail($"port name '{name}' is longer than {TunnelConfig.MaxNameLength} characters (OpenFlow's limit)");
+            return false;
+        }
+        TunnelKind kind;
+        switch (kindText)
+        {
+            case "vxlan": kind = TunnelKind.Vxlan; break;
+            case "gre": case "gretap": kind = TunnelKind.Gre; break;
+            case "ipip": kind = TunnelKind.Ipip; break;
+            default:
+                error = Fail($"unknown tunnel kind '{kindText}' (expected vxlan, gre or ipip)");
+                return false;
+        }
+
+        uint? local = null, remote = null, nexthop = null;
+        uint key = 0;
+        bool hasKey = false, flowKey = false;
+        ushort portNo = 0, underlay = 0, dstPort = TunnelConfig.VxlanPort;
+        byte ttl = TunnelConfig.DefaultTtl, tos = 0;
+        MacAddress? remoteMac = null, localMac = null, mac = null, innerSrc = null, innerDst = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+
+        for (int i = 1; i < items.Length; i++)
+        {
+            string item = items[i].Trim();
+            if (item.Length == 0)
+            {
+                error = Fail("empty option (two commas in a row, or a trailing comma)");
+                return false;
+            }
+            int eq = item.IndexOf('=');
+            if (eq <= 0)
+            {
+                error = Fail($"option '{item}' is not NAME=VALUE");
+                return false;
+            }
+            string opt = item[..eq].Trim().ToLowerInvariant();
+            string val = item[(eq + 1)..].Trim();
+            if (!seen.Add(opt))
+            {
+                error = Fail($"option '{opt}' given twice");
+                return false;
+            }
+            switch (opt)
+            {
+                case "local":
+                    if (!Ipv4.TryParse(val, out var l)) { error = Fail($"local='{val}' is not an IPv4 address"); return false; }
+                    local = l;
+                    break;
+                case "remote":
+                    if (!Ipv4.TryParse(val, out var r)) { error = Fail($"remote='{val}' is not an IPv4 address"); return false; }
+                    remote = r;
+                    break;
+                case "nexthop":
+                    if (!Ipv4.TryParse(val, out var nh)) { error = Fail($"nexthop='{val}' is not an IPv4 address"); return false; }
+                    nexthop = nh;
+                    break;
+                case "vni":
+                    if (kind != TunnelKind.Vxlan) { error = Fail($"vni= is for vxlan tunnels ({(kind == TunnelKind.Gre ? "gre uses key=" : "ipip has no key")})"); return false; }
+                    if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
+                    {
+                        flowKey = true;
+                    }
+                    else if (!uint.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out key) || key > TunnelConfig.MaxVni)
+                    {
+                        error = Fail($"vni='{val}' is not 'flow' or a number in 0..16777215 (24 bits)");
+                        return false;
+                    }
+                    hasKey = !flowKey;
+                    break;
+                case "key":
+                    if (kind != TunnelKind.Gre) { error = Fail($"key= is for gre tunnels ({(kind == TunnelKind.Vxlan ? "vxlan uses vni=" : "ipip has no key")})"); return false; }
+                    if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
+                    {
+                        flowKey = true;
+                    }
+                    else if (!TryParseUInt(val, out key))
+                    {
+                        error = Fail($"key='{val}' is not 'flow' or a number in 0..4294967295 (32 bits)");
+                        return false;
+                    }
+                    hasKey = !flowKey;
+                    break;
+                case "port":
+                    if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out portNo) || portNo == 0 || portNo > PortNumber.Highest)
+                    {
+                        error = Fail($"port='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}");
+                        return false;
+                    }
+                    break;
+                case "underlay":
+                    if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out underlay) || underlay == 0 || underlay > PortNumber.Highest)
+                    {
+                        error = Fail($"underlay='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}");
+                        return false;
+                    }
+                    break;
+                case "remote_mac":
+                    if (!MacAddress.TryParse(val, out var rm)) { error = Fail($"remote_mac='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
+                    remoteMac = rm;
+                    break;
+                case "local_mac":
+                    if (!MacAddress.TryParse(val, out var lm)) { error = Fail($"local_mac='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
+                    localMac = lm;
+                    break;
+                case "mac":
+                    if (!MacAddress.TryParse(val, out var m)) { error = Fail($"mac='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
+                    mac = m;
+                    break;
+                case "dstport":
+                    if (kind != TunnelKind.Vxlan) { error = Fail("dstport= is for vxlan tunnels (gre and ipip are IP protocols 47 and 4)"); return false; }
+                    if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out dstPort) || dstPort == 0)
+                    {
+                        error = Fail($"dstport='{val}' is not a UDP port in 1..65535");
+                        return false;
+                    }
+                    break;
+                case "ttl":
+                    if (!byte.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out ttl) || ttl == 0)
+                    {
+                        error = Fail($"ttl='{val}' is not in 1..255");
+                        return false;
+                    }
+                    break;
+                case "tos":
+                    if (!byte.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out tos))
+                    {
+                        error = Fail($"tos='{val}' is not in 0..255");
+                        return false;
+                    }
+                    break;
+                case "inner_src_mac":
+                case "inner_dst_mac":
+                    if (kind != TunnelKind.Ipip) { error = Fail($"{opt}= is for ipip tunnels (vxlan and gre carry the inner Ethernet header)"); return false; }
+                    if (!MacAddress.TryParse(val, out var im)) { error = Fail($"{opt}='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
+                    if (opt == "inner_src_mac") innerSrc = im;
+                    else innerDst = im;
+                    break;
+                default:
+                    error = Fail($"unknown option '{opt}' (known: local, remote, vni, key, port, underlay, remote_mac, local_mac, mac, nexthop, dstport, ttl, tos, inner_src_mac, inner_dst_mac)");
+                    return false;
+            }
+        }
+        if (local is null)
+        {
+            error = Fail("missing local= (this switch's tunnel endpoint IPv4 address on the underlay)");
+            return false;
+        }
+        if (remote is null)
+        {
+            error = Fail("missing remote= (the far tunnel endpoint's IPv4 address)");
+            return false;
+        }
+        if (local == remote)
+        {
+            error = Fail("local= and remote= are the same address");
+            return false;
+        }
+        if (!Ipv4.IsUnicast(local.Value) || !Ipv4.IsUnicast(remote.Value))
+        {
+            error = Fail("local= and remote= must be unicast addresses (not 0.0.0.0, broadcast or multicast)");
+            return false;
+        }
+        if (kind == TunnelKind.Vxlan && !hasKey && !flowKey)
+        {
+            error = Fail("missing vni= (a number in 0..16777215, or 'flow')");
+            return false;
+        }
+        config = new TunnelConfig
+        {
+            Name = name,
+            Kind = kind,
+            LocalIp = local.Value,
+            RemoteIp = remote.Value,
+            Key = key,
+            HasKey = hasKey,
+            FlowKey = flowKey,
+            PortNo = portNo,
+            Underlay = underlay,
+            RemoteMac = remoteMac,
+            LocalMac = localMac,
+            Mac = mac,
+            NextHop = nexthop ?? 0,
+            DstPort = dstPort,
+            Ttl = ttl,
+            Tos = tos,
+            InnerSrcMac = innerSrc,
+            InnerDstMac = innerDst,
+        };
+        return true;
+    }
+
+    /// <summary>The canonical spec of <paramref name="c"/>: options in a fixed order, defaults left out; it parses back
+    /// to an equal config.</summary>
+    public static string Format(TunnelConfig c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var sb = new StringBuilder();
+        sb.Append(c.Name).Append(':').Append(c.Kind switch { TunnelKind.Vxlan => "vxlan", TunnelKind.Gre => "gre", _ => "ipip" });
+        sb.Append(",local=").Append(Ipv4.Format(c.LocalIp)).Append(",remote=").Append(Ipv4.Format(c.RemoteIp));
+        string keyName = c.Kind == TunnelKind.Vxlan ? "vni" : "key";
+        if (c.FlowKey) sb.Append(',').Append(keyName).Append("=flow");
+        else if (c.HasKey) sb.Append(',').Append(keyName).Append('=').Append(c.Key.ToString(CultureInfo.InvariantCulture));
+        if (c.PortNo != 0) sb.Append(",port=").Append(c.PortNo);
+        if (c.Underlay != 0) sb.Append(",underlay=").Append(c.Underlay);
+        if (c.RemoteMac is { } rm) sb.Append(",remote_mac=").Append(rm);
+        if (c.NextHop != 0) sb.Append(",nexthop=").Append(Ipv4.Format(c.NextHop));
+        if (c.LocalMac is { } lm) sb.Append(",local_mac=").Append(lm);
+        if (c.Mac is { } m) sb.Append(",mac=").Append(m);
+        if (c.Kind == TunnelKind.Vxlan && c.DstPort != TunnelConfig.VxlanPort) sb.Append(",dstport=").Append(c.DstPort);
+        if (c.Ttl != TunnelConfig.DefaultTtl) sb.Append(",ttl=").Append(c.Ttl);
+        if (c.Tos != 0) sb.Append(",tos=").Append(c.Tos);
+        if (c.InnerSrcMac is { } s) sb.Append(",inner_src_mac=").Append(s);
+        if (c.InnerDstMac is { } d) sb.Append(",inner_dst_mac=").Append(d);
+        return sb.ToString();
+    }
+
+    private static bool TryParseUInt(string s, out uint v)
+    {
+        if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return uint.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out v);
+        return uint.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out v);
+    }
+}
