@@ -100,7 +100,9 @@ internal static class ReportTranslator
             // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
             if (writer.TryAdd(match, 0, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
                               e.IdleTimeout, e.HardTimeout, cookie, packets, bytes, wire))
+            {
                 continue;
+            }
             if (!send(writer.Finish(more: true, out int count), count)) return;
             writer.Begin(xid);
             writer.TryAdd(match, 0, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
