@@ -3,7 +3,6 @@ using FsCheck.Fluent;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
 using Xunit.Abstractions;
 
@@ -455,9 +454,13 @@ public class ClassifierReclamationTests(ITestOutputHelper output)
                     break;
             }
             for (int x = 0; x < held.Length; x++)
+            {
                 foreach (var (e, serial) in held[x])
+                {
                     if (e.Serial != serial)
                         throw new InvalidOperationException($"seed {seed} step {step}: holder {x} held an entry that was recycled (now {e})");
+                }
+            }
         }
         return t.RecycledCount;
     }
