@@ -434,21 +434,32 @@ public sealed class OfpFlowStats
         {
             ThrowHelper.ThrowDestinationTooSmall();
         }
-        Span<byte> d = destination.Slice(0, size);
-        d.Slice(0, MinSize).Clear();
-        BinaryPrimitives.WriteUInt16BigEndian(d, (ushort)size);
-        d[2] = TableId;
-        Match.Write(d.Slice(4));
-        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(44), DurationSec);
-        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(48), DurationNsec);
-        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(52), Priority);
-        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(54), IdleTimeout);
-        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(56), HardTimeout);
-        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(64), Cookie);
-        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(72), PacketCount);
-        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(80), ByteCount);
-        OfpActions.Encode(Actions, d.Slice(MinSize));
+        Write(destination.Slice(0, size), TableId, Match, DurationSec, DurationNsec, Priority, IdleTimeout, HardTimeout, Cookie,
+            PacketCount, ByteCount, CollectionsMarshal.AsSpan(Actions));
         return size;
+    }
+
+    /// <summary>
+    /// Writes one ofp_flow_stats entry filling <paramref name="d"/> (<see cref="MinSize"/> plus the actions' size,
+    /// pads zero): the one layout of an entry, for <see cref="Encode"/> and the pooled reply writer.
+    /// </summary>
+    internal static void Write(Span<byte> d, byte tableId, in OfpMatch match, uint durationSec, uint durationNsec, ushort priority,
+                               ushort idleTimeout, ushort hardTimeout, ulong cookie, ulong packetCount, ulong byteCount,
+                               ReadOnlySpan<OfpAction> actions)
+    {
+        d.Slice(0, MinSize).Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(d, (ushort)d.Length);
+        d[2] = tableId;
+        match.Write(d.Slice(4));
+        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(44), durationSec);
+        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(48), durationNsec);
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(52), priority);
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(54), idleTimeout);
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(56), hardTimeout);
+        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(64), cookie);
+        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(72), packetCount);
+        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(80), byteCount);
+        OfpActions.Encode(actions, d.Slice(MinSize));
     }
 }
 

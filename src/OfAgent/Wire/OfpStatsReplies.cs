@@ -104,20 +104,8 @@ public sealed class OfpFlowStatsReplyWriter
             if (_entries > 0) return false;
             ThrowHelper.ThrowMessageTooLarge(OfpStatsReply.HeaderSize + size);
         }
-        Span<byte> d = _buffer.AsSpan(_used, size);
-        d.Slice(0, OfpFlowStats.MinSize).Clear();
-        BinaryPrimitives.WriteUInt16BigEndian(d, (ushort)size);
-        d[2] = tableId;
-        match.Write(d.Slice(4));
-        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(44), durationSec);
-        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(48), durationNsec);
-        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(52), priority);
-        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(54), idleTimeout);
-        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(56), hardTimeout);
-        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(64), cookie);
-        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(72), packetCount);
-        BinaryPrimitives.WriteUInt64BigEndian(d.Slice(80), byteCount);
-        OfpActions.Encode(actions, d.Slice(OfpFlowStats.MinSize));
+        OfpFlowStats.Write(_buffer.AsSpan(_used, size), tableId, match, durationSec, durationNsec, priority, idleTimeout, hardTimeout,
+            cookie, packetCount, byteCount, actions);
         _used += size;
         _entries++;
         return true;
