@@ -9,7 +9,11 @@
 #  - the controller (ovs-testcontroller, fail mode secure) killed with SIGKILL every 50 s and restarted 5 s later;
 #  - a stats poll every 10 s (flow stats of the whole table, port stats), with a sample of RSS, threads, fds, flows,
 #    drops, flow-mods applied, GC pauses (count, longest, p99 from the runtime's events), the forwarding threads'
-#    longest stall, CPU pressure (/proc/pressure/cpu) and the control socket's latency.
+#    longest stall, CPU pressure (/proc/pressure/cpu) and the control socket's latency;
+#  - after warm-up, the allocation sampler is reset (ctl memory/allocators --reset); at the end its view (who
+#    allocated, bytes/s) is printed, with the bytes allocated per second and collections per minute after warm-up and
+#    what the pauses were made of (memory/show's gc-phase-*: suspension, marking by root kind, plan/sweep/compact,
+#    restart; the bytes each root kind kept alive; pauses by generation).
 # Fails on growth after warm-up (RSS, threads, fds), on any lost permanent flow, on packets that do not add up over
 # the four ports (received = forwarded + dropped by reason, and every namespace receives what the switch sent it)
 # and on a daemon that died or stopped answering. The GC and stall figures are reported, not judged (see README).
@@ -105,6 +109,7 @@ sample() {
   t0=$(date +%s%N)
   mem=$($CTLS --format json memory/show 2>/dev/null || echo '{}')
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  echo "$1 $mem" >>"$RUN/mem.jsonl"
   dp=$(dpshow 2>/dev/null || true)
   $OF dump-ports tcp:127.0.0.1:$LP >/dev/null 2>&1 || true
   local permn
@@ -124,19 +129,27 @@ print(t, int(st["VmRSS"].split()[0]) // 1024, st["Threads"].strip(), len(os.list
       drops, rx, fm, m.get("gc-collections", -1), m.get("gc-pauses", -1), m.get("gc-pause-max-us", -1), m.get("gc-pause-p99-us", -1),
       m.get("gc-pause-sum-us", -1), m.get("gc-suspend-sum-us", -1), m.get("forwarding-stall-max-us", -1),
       m.get("forwarding-stalls-over-1ms", -1), psi, conn, ms,
-      sum(v for k, v in m.items() if k.startswith("gc-pauses-") and k not in ("gc-pauses-le-100us", "gc-pauses-le-250us", "gc-pauses-le-500us", "gc-pauses-le-1000us")), sep="\t")
+      sum(v for k, v in m.items() if k.startswith("gc-pauses-le-") or k == "gc-pauses-over") - sum(m.get(k, 0) for k in ("gc-pauses-le-100us", "gc-pauses-le-250us", "gc-pauses-le-500us", "gc-pauses-le-1000us")),
+      m.get("gc-allocated-bytes", -1), sep="\t")
 EOF
 }
-echo -e "sec\trss_mb\tthreads\tfds\tflows\tperm\tdrops\trx_pkts\tflow_mods\tgcs\tpauses\tpause_max_us\tpause_p99_us\tpause_sum_us\tsuspend_sum_us\tstall_max_us\tstalls_1ms\tcpu_psi\tconnects\tctl_ms\tpauses_gt_1ms" >"$RUN/soak.tsv"
+echo -e "sec\trss_mb\tthreads\tfds\tflows\tperm\tdrops\trx_pkts\tflow_mods\tgcs\tpauses\tpause_max_us\tpause_p99_us\tpause_sum_us\tsuspend_sum_us\tstall_max_us\tstalls_1ms\tcpu_psi\tconnects\tctl_ms\tpauses_gt_1ms\talloc_bytes" >"$RUN/soak.tsv"
 T0=$(date +%s)
 while :; do
   now=$(( $(date +%s) - T0 ))
   alive $SPID || break
   sample $now >>"$RUN/soak.tsv"
+  # After warm-up (the verdict's first fifth), the allocation sampler starts counting.
+  if [ -z "${ALLOC_RESET:-}" ] && [ $now -ge $(( SECS / 5 )) ]; then
+    $CTLS memory/allocators --reset >/dev/null 2>&1 || true
+    ALLOC_RESET=$now
+  fi
   tail -1 "$RUN/soak.tsv" | sed 's/^/soak: /' >&2
   [ $now -ge $SECS ] && break
   sleep $(( 10 - ($(date +%s) - T0) % 10 ))
 done
+# Who allocated since warm-up, while the load still runs.
+$CTLS memory/allocators >"$RUN/allocators.txt" 2>&1 || true
 touch "$RUN/stop"
 wait $CHURNC 2>/dev/null || true
 fm1=$(dpshow | grep -o 'flow-mods [0-9]* applied' | awk '{print $2}'); T_FM1=$(date +%s%N)
@@ -154,10 +167,16 @@ final_flows=$($CTLS --format json memory/show | $PY -c "import json,sys; print(j
 $CTLS dp/show >/dev/null && ctl=ok || ctl=FAIL
 echo
 column -t "$RUN/soak.tsv"
-verdict=$($PY - "$RUN/soak.tsv" $PERM <<'EOF'
-import sys
+echo; echo "soak: allocators after warm-up (ctl memory/allocators):"; head -30 "$RUN/allocators.txt"
+verdict=$($PY - "$RUN/soak.tsv" $PERM "$RUN/mem.jsonl" <<'EOF'
+import json, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()[1:]]
 perm = int(sys.argv[2])
+mems = {}
+for l in open(sys.argv[3]):
+    t, _, js = l.partition(" ")
+    try: mems[t] = json.loads(js)
+    except ValueError: pass
 col = lambda i: [float(r[i]) for r in rows]
 n = len(rows)
 warm = min(max(3, n // 5), n - 1)           # warm-up: the first fifth (JIT, pools, the churn window filling), at least 3 samples
@@ -174,6 +193,19 @@ if mx(last, 3) > mx(first, 3) + 4: fails.append("fds grew")
 lost = perm - min(int(r[5]) for r in rows)
 if lost: fails.append(f"{lost} permanent flows lost")
 w = rows[warm]
+def phases(a, b):
+    # What the pauses after warm-up were made of (memory/show's gc-phase-*), and the longest pause's phases.
+    names = ["suspend", "mark-stack", "mark-finalize", "mark-handles", "mark-older", "mark-other", "plan", "restart"]
+    if f"gc-phase-suspend-sum-us" not in b: return "pause phases: not measured by this build"
+    d = {n: b[f"gc-phase-{n}-sum-us"] - a.get(f"gc-phase-{n}-sum-us", 0) for n in names}
+    tot = max(1, sum(d.values()))
+    kinds = ["stack", "finalize", "handles", "older", "other"]
+    mk = {k: b[f"gc-marked-{k}-bytes"] - a.get(f"gc-marked-{k}-bytes", 0) for k in kinds}
+    gens = "/".join(str(b[f"gc-pauses-gen{g}"] - a.get(f"gc-pauses-gen{g}", 0)) for g in range(3))
+    return ("pause time after warm-up by phase: " + ", ".join(f"{n} {d[n] / 1000:.1f} ms ({100 * d[n] / tot:.0f}%)" for n in names)
+            + "; longest pause: " + ", ".join(f"{n} {b[f'gc-phase-{n}-of-max-us'] / 1000:.1f}" for n in names) + " ms"
+            + "; bytes marked by root: " + ", ".join(f"{k} {mk[k]:,}" for k in kinds)
+            + f"; pauses by generation 0/1/2: {gens}")
 gcs = int(rows[-1][9]) - int(w[9])
 pauses = int(rows[-1][10]) - int(w[10])
 psum = int(rows[-1][13]) - int(w[13])
@@ -185,7 +217,10 @@ print(f"RSS {mean(first,1):.0f}->{mean(last,1):.0f} MB (first/last quarter after
       f"GC after warm-up: {gcs} collections, {pauses} pauses ({int(rows[-1][20]) - int(w[20])} over 1 ms), mean {psum / max(1, pauses) / 1000:.1f} ms "
       f"(of which waiting for threads to stop {ssum / max(1, pauses) / 1000:.1f} ms), longest {mx(rows, 11) / 1000:.1f} ms, p99 <= {mx(rows, 12) / 1000:.1f} ms; "
       f"forwarding stall longest {mx(rows, 15) / 1000:.1f} ms, {int(rows[-1][16]) - int(w[16])} stalls over 1 ms; "
-      f"CPU pressure mean {sum(float(r[17]) for r in post) / len(post):.0f}% (max {mx(post, 17):.0f}%); ctl max {mx(rows, 19):.0f} ms")
+      f"CPU pressure mean {sum(float(r[17]) for r in post) / len(post):.0f}% (max {mx(post, 17):.0f}%); ctl max {mx(rows, 19):.0f} ms; "
+      f"allocated after warm-up {(float(rows[-1][21]) - float(w[21])) / max(1, float(rows[-1][0]) - float(w[0])):,.0f} B/s, "
+      f"{gcs * 60 / max(1, float(rows[-1][0]) - float(w[0])):.1f} collections/min"
+      + (f" ({(float(rows[-1][21]) - float(w[21])) / gcs / 1e6:.1f} MB allocated per collection); " if gcs else "; ") + phases(mems.get(w[0], {}), mems.get(rows[-1][0], {})))
 print("FAIL " + "; ".join(fails) if fails else "PASS")
 EOF
 )
@@ -206,5 +241,5 @@ png=$(grep -o "[0-9]* packets transmitted, [0-9]* received" "$RUN/ping.txt" || e
 churn=$($PY -c "import json; d=json.load(open('$RUN/churn.json')); print(f\"client {d['flow_mods_acked']:,} flow-mods acknowledged, {d['flow_mods_per_s']:,.0f}/s of {d['rate_requested']:,.0f} asked, {d['errors']} errors\")" 2>/dev/null || echo "? ($(head -c 300 "$RUN/churn.err" 2>/dev/null))")
 flood=$($PY -c "import json; d=json.load(open('$RUN/flood.json')); s=d['end']['sum']; print(f\"{s['packets']:,} datagrams sent, {s['packets'] / s['seconds']:,.0f}/s, {s['lost_packets']:,} lost\")" 2>/dev/null || echo "?")
 row soak "$ok" "$SOAK min: $figs; ${res#FAIL }; traffic over 4 ports: A sent $atx, B sent $btx, C sent $ctx, D sent $dtx: switch received $rx (+$rxd ring drops) = $tx forwarded + $txd tx drops + $dr dropped by reason ($(droplist)), A received $arx, B $brx_, C $crx, D $drx (each what the switch sent it); paced: TCP $tcp Mbit/s, UDP $udp, ping $png; line rate C->D: $flood; churn: switch applied $fm_rate flow-mods/s over the run ($((fm1 - fm0)) in all), $churn; flows at end $final_flows (expected $((PERM + WINDOW))); controller killed $(cat "$RUN/tc.kills" 2>/dev/null || echo 0) times, connected $(grep -c 'controller connected' "$RUN/soak.log" || true) times; ctl $ctl"
-[ -n "${SOAK_OUT:-}" ] && cp "$RUN/soak.tsv" "$SOAK_OUT"
+[ -n "${SOAK_OUT:-}" ] && { cp "$RUN/soak.tsv" "$SOAK_OUT"; cp "$RUN/allocators.txt" "$SOAK_OUT.allocators"; cp "$RUN/mem.jsonl" "$SOAK_OUT.mem.jsonl"; }
 kill $SPID; wait $SPID 2>/dev/null || true

@@ -4,12 +4,17 @@ using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch;
 
-/// <summary>Logs each port's link going down or coming up (checked once a second on a thread of its own, no datapath locks).</summary>
+/// <summary>
+/// Logs each port's link going down or coming up (checked once a second on a thread of its own, no datapath locks).
+/// A check allocates nothing unless a port changed (no LINQ, a reused list of removed ports): it runs for the switch's
+/// whole life. Thread safety: checks are serialised by one lock.
+/// </summary>
 internal sealed class LinkWatcher : IDisposable
 {
     private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
     private readonly Dictionary<PortSlot, bool> _last = new();
+    private readonly List<PortSlot> _gone = new();
     private readonly PeriodicThread _timer;
     private readonly Lock _lock = new();
 
@@ -25,7 +30,8 @@ internal sealed class LinkWatcher : IDisposable
     {
         lock (_lock)
         {
-            foreach (var p in _dp.Ports.List)
+            var list = _dp.Ports.List;
+            foreach (var p in list)
             {
                 bool up = p.Port.LinkUp;
                 if (!_last.TryGetValue(p, out bool was))
@@ -39,11 +45,14 @@ internal sealed class LinkWatcher : IDisposable
                 }
                 _last[p] = up;
             }
-            foreach (var gone in _last.Keys.Where(k => Array.IndexOf(_dp.Ports.List, k) < 0).ToList())
+            foreach (var k in _last.Keys)
+                if (Array.IndexOf(list, k) < 0) _gone.Add(k);
+            foreach (var gone in _gone)
             {
                 _log.LogInformation("port {No} ({Name}): removed", gone.No, gone.Port.Info.Name);
                 _last.Remove(gone);
             }
+            _gone.Clear();
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
 using Softswitch.Ports;
@@ -12,7 +11,8 @@ namespace Softswitch;
 /// interface of the same name is opened as the same OpenFlow port number (PORT_STATUS ADD), each with a log line.
 /// </summary>
 /// <remarks>
-/// Design: one thread of its own (<see cref="PeriodicThread"/>) checks /sys/class/net/NAME/ifindex of every interface-backed port once a second; an
+/// Design: one thread of its own (<see cref="PeriodicThread"/>) asks the kernel for the ifindex of every interface-backed
+/// port's interface once a second (<see cref="NetInterface.CurrentIndex"/>: one ioctl each, no allocation); an
 /// interface that is missing, or has a new ifindex, is a port to remove; a missing port whose interface exists is
 /// opened again from its spec. A removed port is disposed only after a grace period, so forwarding threads that
 /// took it from the previous port table finish with it first. Flows keep naming the port number; while it is
@@ -21,11 +21,12 @@ namespace Softswitch;
 /// </remarks>
 internal sealed class PortReopener : IDisposable
 {
-    private sealed class Watched(PortSpecEntry spec, ushort no, int ifindex)
+    private sealed class Watched(PortSpecEntry spec, ushort no)
     {
         public readonly PortSpecEntry Spec = spec;
         public readonly ushort No = no;
-        public int IfIndex = ifindex;   // 0 while the port is closed
+        public readonly byte[] IfrName = NetInterface.IfrName(spec.Name);
+        public int IfIndex;   // 0 while the port is closed
     }
 
     private static readonly TimeSpan s_grace = TimeSpan.FromMilliseconds(500);
@@ -44,23 +45,14 @@ internal sealed class PortReopener : IDisposable
         foreach (var o in opened)
         {
             if (o.Spec.Kind is PortKind.AfPacket or PortKind.AfXdp or PortKind.Pcap)
-                _watched.Add(new Watched(o.Spec, o.PortNo, IfIndex(o.Spec.Name)));
+            {
+                var w = new Watched(o.Spec, o.PortNo);
+                w.IfIndex = Math.Max(0, NetInterface.CurrentIndex(w.IfrName));
+                _watched.Add(w);
+            }
         }
 
         _timer = new PeriodicThread("port-reopen", period, Check);
-    }
-
-    /// <summary>The interface's current ifindex, or 0 when there is none of that name.</summary>
-    private static int IfIndex(string name)
-    {
-        try
-        {
-            return int.Parse(File.ReadAllText($"/sys/class/net/{name}/ifindex").Trim(), CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-        {
-            return 0;
-        }
     }
 
     /// <summary>One check of every watched port (the timer's tick).</summary>
@@ -71,7 +63,8 @@ internal sealed class PortReopener : IDisposable
         {
             foreach (var w in _watched)
             {
-                int now = IfIndex(w.Spec.Name);
+                int now = NetInterface.CurrentIndex(w.IfrName);
+                if (now < 0) continue;   // the kernel could not be asked this time: nothing is known to have changed
                 if (w.IfIndex != 0 && now != w.IfIndex && _dp.Ports.Get(w.No) is { } slot)
                 {
                     _dp.RemovePort(w.No);

@@ -35,4 +35,52 @@ public class GcPauseMonitorTests
         Assert.True(m.Quantile(0.99) <= m.MaxMicros);
         Assert.True(m.Quantile(0.99) > 0);
     }
+
+    [Fact]
+    public void A_pause_is_split_into_the_collectors_phases()
+    {
+        var m = GcPauseMonitor.Start();
+        // Wait for the listener to be live (it may be the first test of the monitor).
+        GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (m.GcPauses == 0 && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        long pauses0 = m.GcPauses, total0 = m.TotalMicros, stack0 = m.MarkedBytes(GcPauseMonitor.RootKind.Stack);
+        long[] phases0 = Phases(m);
+        long gens0 = m.GcPausesOfGen(0) + m.GcPausesOfGen(1) + m.GcPausesOfGen(2);
+        for (int i = 0; i < 5; i++)
+        {
+            // A young array alive on this stack across the collection: marked through the stack roots.
+            var young = new byte[100_000];
+            GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+            GC.KeepAlive(young);
+            Thread.Sleep(20);
+        }
+        deadline = DateTime.UtcNow.AddSeconds(20);
+        while (m.GcPauses - pauses0 < 5 && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        long pauses = m.GcPauses - pauses0, total = m.TotalMicros - total0;
+        Assert.True(pauses >= 5, $"{pauses} of 5 forced collections measured");
+        long[] phases1 = Phases(m);
+        long sum = 0;
+        for (int i = 0; i < phases1.Length; i++)
+        {
+            Assert.True(phases1[i] >= phases0[i], $"phase {GcPauseMonitor.PhaseNames[i]} went back");
+            sum += phases1[i] - phases0[i];
+        }
+        // Every microsecond of a pause belongs to one phase (each phase is rounded down, so up to one per phase less).
+        // Pauses counted between the two readings of the totals may shift the figures by one pause at most.
+        Assert.InRange(sum, total - (pauses + 1) * GcPauseMonitor.PhaseNames.Length - m.MaxMicros, total + m.MaxMicros);
+        Assert.True(sum > 0);
+        Assert.InRange(m.GcPausesOfGen(0) + m.GcPausesOfGen(1) + m.GcPausesOfGen(2) - gens0, pauses, pauses + 1);
+        Assert.True(m.MarkedBytes(GcPauseMonitor.RootKind.Stack) - stack0 >= 100_000, "the young arrays were marked through the stack");
+        long ofMax = 0;
+        foreach (GcPauseMonitor.Phase p in Enum.GetValues<GcPauseMonitor.Phase>()) ofMax += m.PhaseOfMaxMicros(p);
+        Assert.InRange(ofMax, 0, m.MaxMicros);
+    }
+
+    private static long[] Phases(GcPauseMonitor m)
+    {
+        var a = new long[GcPauseMonitor.PhaseNames.Length];
+        for (int i = 0; i < a.Length; i++) a[i] = m.PhaseMicros((GcPauseMonitor.Phase)i);
+        return a;
+    }
 }

@@ -95,7 +95,7 @@ public sealed class HostCommandsTests : IDisposable
     [Fact]
     public void MemoryShow_VlogCommands_Version_Exit()
     {
-        Assert.Matches(@"^flows:0 exact-flows:0 wildcard-flows:0 ports:3 mac-entries:0 managed-heap-bytes:\d+ gc-committed-bytes:\d+ rss-bytes:\d+ gc-allocated-bytes:\d+ gc-collections:\d+ gc-gen2-collections:\d+ gc-pause-total-us:\d+ gc-last-pause-us:\d+ gc-pauses:\d+ gc-pause-max-us:\d+ gc-pause-p50-us:\d+ gc-pause-p99-us:\d+ gc-pause-sum-us:\d+ gc-suspend-max-us:\d+ gc-suspend-sum-us:\d+ runtime-suspensions:\d+ other-suspension-max-us:\d+ (gc-pauses-le-\d+us:\d+ ){9}gc-pauses-over:\d+ forwarding-stall-max-us:\d+ forwarding-stalls-over-1ms:\d+ forwarding-stalls-over-10ms:\d+ gc-pause-source:(events|sampled)\n$", Run("memory/show").Text);
+        Assert.Matches(@"^flows:0 exact-flows:0 wildcard-flows:0 ports:3 mac-entries:0 managed-heap-bytes:\d+ gc-committed-bytes:\d+ rss-bytes:\d+ gc-allocated-bytes:\d+ gc-collections:\d+ gc-gen2-collections:\d+ gc-pause-total-us:\d+ gc-last-pause-us:\d+ gc-pauses:\d+ gc-pause-max-us:\d+ gc-pause-p50-us:\d+ gc-pause-p99-us:\d+ gc-pause-sum-us:\d+ gc-suspend-max-us:\d+ gc-suspend-sum-us:\d+ runtime-suspensions:\d+ other-suspension-max-us:\d+ (gc-pauses-le-\d+us:\d+ ){9}gc-pauses-over:\d+ forwarding-stall-max-us:\d+ forwarding-stalls-over-1ms:\d+ forwarding-stalls-over-10ms:\d+ (gc-phase-[a-z-]+-(sum|of-max)-us:\d+ ){16}(gc-marked-[a-z]+-bytes:\d+ ){5}(gc-pauses-gen\d:\d+ ){3}gc-pause-source:(events|sampled)\n$", Run("memory/show").Text);
         Assert.True(Run("vlog/set ofagent:dbg afpacket:warn").Ok);
         using (var json = JsonDocument.Parse(Run("vlog/list --format json").Text))
         {
@@ -152,5 +152,39 @@ public sealed class HostCommandsTests : IDisposable
         w.Check();
         var lines = _log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join('|', l.Split('|')[2..])).ToArray();
         Assert.Equal(["link|WARN|port 2 (p2): link down", "link|INFO|port 2 (p2): link up"], lines);
+    }
+
+    [Fact]
+    public void LinkWatcher_AChangelessCheckAllocatesNothing_ARemovedPortIsLogged()
+    {
+        using var f = LoggerFactory.Create(b => b.AddProvider(_vlog).SetMinimumLevel(LogLevel.Trace));
+        using var w = new LinkWatcher(_dp, f.CreateLogger("link"), TimeSpan.FromHours(1));
+        w.Check();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) w.Check();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        _dp.RemovePort(3);
+        w.Check();
+        w.Check();
+        var lines = _log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join('|', l.Split('|')[2..])).ToArray();
+        Assert.Equal(["link|INFO|port 3 (p3): removed"], lines);
+    }
+
+    [Fact]
+    public void MemoryCollect_ShowsThePausePhaseByPhase()
+    {
+        Metrics.GcPauseMonitor.Start();
+        var text = Run("memory/collect 0");
+        Assert.True(text.Ok, text.Text);
+        Assert.Matches(@"^generation:[012] pause-us:\d+ suspend-us:\d+ mark-stack-us:\d+ mark-finalize-us:\d+ mark-handles-us:\d+ mark-older-us:\d+ mark-other-us:\d+ plan-us:\d+ restart-us:\d+ marked-stack-bytes:\d+ marked-finalize-bytes:\d+ marked-handles-bytes:\d+ marked-older-bytes:\d+ marked-other-bytes:\d+\n$", text.Text);
+        var json = Run("memory/collect 1 --format json");
+        Assert.True(json.Ok, json.Text);
+        using var doc = JsonDocument.Parse(json.Text);
+        var root = doc.RootElement;
+        long phases = 0;
+        foreach (var name in Metrics.GcPauseMonitor.PhaseNames) phases += root.GetProperty($"{name}-us").GetInt64();
+        // Each phase is rounded down: the phases add up to the pause, less up to a microsecond each.
+        Assert.InRange(phases, root.GetProperty("pause-us").GetInt64() - Metrics.GcPauseMonitor.PhaseNames.Length, root.GetProperty("pause-us").GetInt64());
+        Assert.False(Run("memory/collect 7").Ok);
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Session;
@@ -52,7 +51,7 @@ internal sealed class OfRequestDispatcher : IOfRequestHandler
         if (msg.Length >= OfpHeader.Size && msg[0] == OfpConstants.Version && BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) == msg.Length &&
             (msg[1] == (byte)OfpType.EchoRequest || (msg[1] == (byte)OfpType.BarrierRequest && msg.Length == OfpHeader.Size)))
         {
-            var reply = ArrayPool<byte>.Shared.Rent(msg.Length);
+            var reply = OfConnection.MessagePool.Rent(msg.Length);
             msg.CopyTo(reply);
             reply[1] = (byte)(msg[1] == (byte)OfpType.EchoRequest ? OfpType.EchoReply : OfpType.BarrierReply);
             c.SendPooled(reply, msg.Length);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Softswitch.Datapath.Flow;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
@@ -92,7 +91,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     private void FlowStats(OfConnection c, OfpFlowStatsRequest req)
     {
         var flows = CollectFlows(req);
-        var writer = s_writer ??= new OfpFlowStatsReplyWriter();
+        var writer = s_writer ??= new OfpFlowStatsReplyWriter(OfConnection.MessagePool);
         var actions = s_wireActions ??= new OfpAction[16];
         try
         {
@@ -100,7 +99,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             {
                 if (!c.WaitForRoom())
                 {
-                    ArrayPool<byte>.Shared.Return(reply);
+                    OfConnection.MessagePool.Return(reply);
                     return false;
                 }
                 c.SendPooled(reply, count);

@@ -23,9 +23,10 @@ namespace Softswitch.OfAgent.Session;
 /// thread only if it gets the lock without waiting; so bytes reach the socket in queue order and no queueing thread
 /// ever waits for a slow peer. Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
 /// every earlier request took effect. The queued byte count falls with every write, not when the queue empties.
-/// A message is a whole array or, for replies built in an array rented from the shared pool
-/// (<see cref="SendPooled"/>: flow stats, barrier and echo replies), a prefix of it that the send loop gives back to
-/// the pool once written, so frequent replies allocate nothing.
+/// A message is a whole array or, for messages built in an array rented from <see cref="MessagePool"/>
+/// (<see cref="SendPooled"/>: flow stats, barrier and echo replies, packet-ins), a prefix of it that the send loop gives
+/// back to the pool once written, so frequent messages allocate nothing. That pool keeps no per-thread caches: a
+/// tool's connection threads (ovs-ofctl connects per command) rent and return arrays and then end.
 /// Asynchronous messages (packet-in, flow-removed, port-status) are dropped and counted in
 /// <see cref="AsyncDropped"/> once the queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>, as Open
 /// vSwitch's rconn backlog does; replies are never dropped. A long reply (a flow-stats dump) is produced with
@@ -65,6 +66,14 @@ public sealed class OfConnection : IAsyncDisposable
     /// returned by a thread in that thread's cache, lost when a tool's short-lived connection threads end).
     /// </summary>
     private static readonly ArrayPool<byte> s_buffers = ArrayPool<byte>.Create(1 << 20, 64);
+
+    /// <summary>
+    /// Where the arrays of pooled messages (<see cref="SendPooled"/>, <see cref="SendAsyncPooled"/>) come from and go
+    /// back to: the connections' buffer pool, without per-thread caches (the shared pool would keep an array returned by
+    /// a short-lived connection's send thread in that thread's cache, lost when the thread ends: a flow-stats reply
+    /// buffer per ovs-ofctl dump-flows).
+    /// </summary>
+    internal static ArrayPool<byte> MessagePool => s_buffers;
 
     /// <summary>Bytes the send loop coalesces into one write (a larger message is written on its own).</summary>
     private const int SendBufferSize = 256 * 1024;
@@ -136,7 +145,7 @@ public sealed class OfConnection : IAsyncDisposable
     public void SendRaw(byte[] bytes) => Enqueue(new Outgoing(bytes, bytes.Length, Pooled: false), droppable: false);
 
     /// <summary>
-    /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="ArrayPool{T}.Shared"/> (a
+    /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="MessagePool"/> (a
     /// reply, never dropped); the connection returns the array to the pool once written (or drops it when it closes).
     /// </summary>
     public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, count, Pooled: true), droppable: false);
@@ -144,12 +153,12 @@ public sealed class OfConnection : IAsyncDisposable
     /// <summary>As <see cref="SendPooled"/>, for an asynchronous message (dropped, and the array returned, when the peer is behind).</summary>
     public bool SendAsyncPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, count, Pooled: true), droppable: true);
 
-    /// <summary>A queued message: its bytes, and whether the array goes back to the shared pool once written.</summary>
+    /// <summary>A queued message: its bytes, and whether the array goes back to <see cref="MessagePool"/> once written.</summary>
     private readonly record struct Outgoing(byte[] Bytes, int Count, bool Pooled)
     {
         public void Release()
         {
-            if (Pooled) ArrayPool<byte>.Shared.Return(Bytes);
+            if (Pooled) s_buffers.Return(Bytes);
         }
     }
 

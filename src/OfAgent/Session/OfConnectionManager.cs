@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -321,7 +320,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
             // A frame too large for one message (a received super-frame) is cut to what fits; total_len tells.
             dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - OfpPacketIn.MinSize);
-            var buf = ArrayPool<byte>.Shared.Rent(OfpPacketIn.MinSize + dataLen);
+            var buf = OfConnection.MessagePool.Rent(OfpPacketIn.MinSize + dataLen);
             int size = OfpPacketIn.Write(buf, bufferId, (ushort)Math.Min(u.Frame.Length, ushort.MaxValue), wirePort, reason, u.Frame[..dataLen]);
             if (c.SendAsyncPooled(buf, size)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);

@@ -60,7 +60,7 @@ public static class OfpStatsReplies
 
 /// <summary>
 /// Builds OFPT_STATS_REPLY (OFPST_FLOW) messages entry by entry from plain fields, each into an array rented from
-/// <see cref="ArrayPool{T}.Shared"/>: no object per entry, no array per reply in steady state. The bytes are those <see cref="OfpStatsReplies.Flows"/> gives for the same entries (the same
+/// its pool (<see cref="ArrayPool{T}.Shared"/> unless given one): no object per entry, no array per reply in steady state. The bytes are those <see cref="OfpStatsReplies.Flows"/> gives for the same entries (the same
 /// split: a reply takes entries while they fit in <see cref="OfpStatsReplies.MaxEntriesSize"/>).
 /// </summary>
 /// <remarks>
@@ -69,8 +69,9 @@ public static class OfpStatsReplies
 /// <see cref="Finish"/>(<c>more: false</c>), also for no entry at all (one empty reply). <see cref="Finish"/> hands the
 /// rented array over (the caller sends it and returns it to the pool). Not thread safe: one per thread.
 /// </remarks>
-public sealed class OfpFlowStatsReplyWriter
+public sealed class OfpFlowStatsReplyWriter(ArrayPool<byte>? pool = null)
 {
+    private readonly ArrayPool<byte> _pool = pool ?? ArrayPool<byte>.Shared;
     private byte[]? _buffer;
     private int _used;
     private int _entries;
@@ -85,7 +86,7 @@ public sealed class OfpFlowStatsReplyWriter
         _xid = xid;
         _used = OfpStatsReply.HeaderSize;
         _entries = 0;
-        _buffer ??= ArrayPool<byte>.Shared.Rent(OfpConstants.MaxMessageSize);
+        _buffer ??= _pool.Rent(OfpConstants.MaxMessageSize);
     }
 
     /// <summary>
@@ -113,7 +114,7 @@ public sealed class OfpFlowStatsReplyWriter
 
     /// <summary>
     /// The reply built since <see cref="Begin"/> (OFPSF_REPLY_MORE when <paramref name="more"/>): its first
-    /// <paramref name="count"/> bytes of an array rented from <see cref="ArrayPool{T}.Shared"/>, now the caller's.
+    /// <paramref name="count"/> bytes of an array rented from the writer's pool, now the caller's.
     /// </summary>
     public byte[] Finish(bool more, out int count)
     {

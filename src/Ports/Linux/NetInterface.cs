@@ -10,8 +10,8 @@ namespace Softswitch.Ports.Linux;
 /// </summary>
 /// <remarks>
 /// Design: the ifindex is resolved once, at <see cref="Open"/>; MAC, MTU and flags are read on demand with
-/// SIOCGIF* ioctls on one shared AF_INET datagram socket (no privileges needed), so <see cref="IsUp"/> costs one
-/// syscall and no allocation and may be polled by the port monitor. Speed and duplex come from sysfs, once.
+/// SIOCGIF* ioctls on one shared AF_INET datagram socket (no privileges needed), so <see cref="IsUp"/> (and
+/// <see cref="CurrentIndex"/>, an interface's ifindex now) costs one syscall and no allocation and may be polled. Speed and duplex come from sysfs, once.
 /// Thread safety: immutable after Open; every method may be called from any thread.
 /// </remarks>
 public sealed unsafe class NetInterface
@@ -70,6 +70,35 @@ public sealed unsafe class NetInterface
         }
         catch (IOException) { return []; }
         catch (UnauthorizedAccessException) { return []; }
+    }
+
+    /// <summary>
+    /// <paramref name="name"/> as the kernel's ifr_name field (IFNAMSIZ bytes, NUL-padded), for <see cref="CurrentIndex"/>;
+    /// throws <see cref="PortOpenException"/> unless it could name an interface.
+    /// </summary>
+    public static byte[] IfrName(string name)
+    {
+        ValidateName(name);
+        var b = new byte[LibC.IFNAMSIZ];
+        Encoding.ASCII.GetBytes(name, b);
+        return b;
+    }
+
+    /// <summary>
+    /// The ifindex the interface named by <paramref name="ifrName"/> (from <see cref="IfrName"/>) has now, 0 when no
+    /// interface has that name, -1 when the kernel could not be asked (no control socket): one ioctl (SIOCGIFINDEX)
+    /// and no allocation, so a watcher may poll it.
+    /// </summary>
+    public static int CurrentIndex(byte[] ifrName)
+    {
+        int fd = ControlFd();
+        if (fd < 0) return -1;
+        byte* ifr = stackalloc byte[LibC.IfReqSize];
+        var span = new Span<byte>(ifr, LibC.IfReqSize);
+        span.Clear();
+        ifrName.AsSpan(0, Math.Min(ifrName.Length, LibC.IFNAMSIZ - 1)).CopyTo(span);
+        if (LibC.ioctl(fd, LibC.SIOCGIFINDEX, ifr) == 0) return *(int*)(ifr + 16);
+        return LibC.LastErrno == LibC.ENODEV ? 0 : -1;
     }
 
     /// <summary>IFF_UP and IFF_RUNNING both set (administratively up with carrier). False if the interface vanished.</summary>

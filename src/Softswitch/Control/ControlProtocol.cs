@@ -137,10 +137,21 @@ internal static class ControlProtocol
     /// <summary>The reply's bytes: status line, then the text (ending in LF), cut at <see cref="MaxReplySize"/>.</summary>
     public static byte[] EncodeReply(in ControlReply reply)
     {
-        string text = reply.Text;
-        if (text.Length > 0 && text[^1] != '\n') text += "\n";
-        var bytes = Encoding.UTF8.GetBytes((reply.Ok ? OkStatus : ErrorStatus) + "\n" + text);
-        if (bytes.Length <= MaxReplySize) return bytes;
+        string status = reply.Ok ? OkStatus : ErrorStatus, text = reply.Text;
+        bool newline = text.Length > 0 && text[^1] != '\n';
+        long size = status.Length + 1L + Encoding.UTF8.GetByteCount(text) + (newline ? 1 : 0);
+        if (size <= MaxReplySize)
+        {
+            // Written in place: no concatenated copy of the text (replies are polled every few seconds by monitors).
+            var result = new byte[size];
+            int n = Encoding.UTF8.GetBytes(status, result);
+            result[n++] = (byte)'\n';
+            n += Encoding.UTF8.GetBytes(text, result.AsSpan(n));
+            if (newline) result[n] = (byte)'\n';
+            return result;
+        }
+        if (newline) text += "\n";
+        var bytes = Encoding.UTF8.GetBytes(status + "\n" + text);
         var note = Encoding.UTF8.GetBytes($"\n... reply cut at {MaxReplySize} bytes\n");
         var cut = new byte[MaxReplySize];
         bytes.AsSpan(0, MaxReplySize - note.Length).CopyTo(cut);

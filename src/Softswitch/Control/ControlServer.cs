@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -193,17 +194,31 @@ internal sealed class ControlServer : IDisposable
     /// </summary>
     private async Task Serve(Socket client)
     {
+        // The request buffer is pooled (a monitoring script asks every few seconds); the requests run on pool threads.
+        var buffer = ArrayPool<byte>.Shared.Rent(ControlProtocol.MaxRequestSize + 1);
+        try
+        {
+            await Serve(client, buffer).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task Serve(Socket client, byte[] buffer)
+    {
         ControlReply reply;
-        var buffer = new byte[ControlProtocol.MaxRequestSize + 1];
+        const int limit = ControlProtocol.MaxRequestSize + 1;
         int length = 0;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             timeout.CancelAfter(RequestTimeout);
             bool complete = false;
-            while (length < buffer.Length)
+            while (length < limit)
             {
-                int n = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                int n = await client.ReceiveAsync(buffer.AsMemory(length, limit - length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
                 if (n == 0) break;
                 if (length == 0 && buffer[0] == (byte)'{')
                 {
@@ -224,7 +239,7 @@ internal sealed class ControlServer : IDisposable
                 client.Dispose();
                 return;
             }
-            if (!complete && length >= buffer.Length)
+            if (!complete && length >= limit)
             {
                 reply = ControlReply.Error($"request longer than {ControlProtocol.MaxRequestSize} bytes");
             }
@@ -323,14 +338,21 @@ internal sealed class ControlServer : IDisposable
             client.Shutdown(SocketShutdown.Send);
             // Read what the client still sends (bounded) before closing: closing with unread input resets the
             // connection, and the client could lose the reply (a request that was too long, a "busy" answer).
-            var sink = new byte[4096];
-            int drained = 0;
-            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            while (drained < 1 << 20)
+            var sink = ArrayPool<byte>.Shared.Rent(4096);
+            try
             {
-                int n = await client.ReceiveAsync(sink, SocketFlags.None, drain.Token).ConfigureAwait(false);
-                if (n == 0) break;
-                drained += n;
+                int drained = 0;
+                using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                while (drained < 1 << 20)
+                {
+                    int n = await client.ReceiveAsync(sink, SocketFlags.None, drain.Token).ConfigureAwait(false);
+                    if (n == 0) break;
+                    drained += n;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(sink);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)

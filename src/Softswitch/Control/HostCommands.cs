@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Reflection;
 using System.Text;
@@ -17,7 +18,7 @@ namespace Softswitch.Control;
 
 /// <summary>
 /// The daemon's own control commands, as OVS users know them from ovs-appctl: <c>version</c>, <c>exit</c>,
-/// <c>list-commands</c>, <c>vlog/set|list|reopen</c>, <c>fdb/show|flush</c>, <c>memory/show</c>, <c>dump-flows</c>,
+/// <c>list-commands</c>, <c>vlog/set|list|reopen</c>, <c>fdb/show|flush</c>, <c>memory/show|allocators|collect</c>, <c>dump-flows</c>,
 /// <c>ofproto/trace</c> (see <see cref="OfprotoTrace"/>),
 /// <c>port/add</c>, <c>port/del</c>. Show commands take <c>--format json</c> (sent by <c>softswitch ctl --format json</c>).
 /// </summary>
@@ -67,6 +68,8 @@ internal static class HostCommands
         commands.Register("memory/allocators", "[--reset] [--format json]",
             "who allocates: bytes and collections per second since the sampler started (or --reset), top types and threads", 0, 3,
             MemoryAllocators);
+        commands.Register("memory/collect", "[0|1|2] [--format json]",
+            "run one blocking garbage collection of that generation (default 0) and show what its pause was made of", 0, 3, MemoryCollect);
         commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Flows, args));
         commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
             args => OfprotoTrace.Run(c.Dp, c.Agent.Flows, args));
@@ -80,9 +83,11 @@ internal static class HostCommands
         if (args.Length == 0 || args is ["--format", "text"] or ["--format=text"]) return ControlReply.Success(text());
         if (args is ["--format", "json"] or ["--format=json"])
         {
-            var buffer = new MemoryStream();
+            // One buffer sized for the usual reply (memory/show, dp/show), grown for long ones (dump-flows).
+            var buffer = new ArrayBufferWriter<byte>(8192);
             using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false })) json(w);
-            return ControlReply.Success(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length) + "\n");
+            buffer.Write("\n"u8);
+            return ControlReply.Success(Encoding.UTF8.GetString(buffer.WrittenSpan));
         }
         return ControlReply.Error($"'{string.Join(' ', args)}': {name} takes only --format text|json");
     }
@@ -115,6 +120,13 @@ internal static class HostCommands
         });
     }
 
+    // memory/show's counter names, made once (a monitoring script asks every few seconds).
+    private static readonly string[] s_histogramNames = [.. GcPauseMonitor.BucketUpperMicros.Select(b => $"gc-pauses-le-{b}us"), "gc-pauses-over"];
+    private static readonly string[] s_phaseSumNames = [.. GcPauseMonitor.PhaseNames.Select(n => $"gc-phase-{n}-sum-us")];
+    private static readonly string[] s_phaseOfMaxNames = [.. GcPauseMonitor.PhaseNames.Select(n => $"gc-phase-{n}-of-max-us")];
+    private static readonly string[] s_markedNames = [.. GcPauseMonitor.RootKindNames.Select(n => $"gc-marked-{n}-bytes")];
+    private static readonly string[] s_genNames = ["gc-pauses-gen0", "gc-pauses-gen1", "gc-pauses-gen2"];
+
     internal static ControlReply MemoryShow(SwitchDatapath dp, OfFlowTables tables, string[] args)
     {
         var gc = GC.GetGCMemoryInfo();
@@ -127,7 +139,7 @@ internal static class HostCommands
             ("mac-entries", dp.MacTable.Count),
             ("managed-heap-bytes", GC.GetTotalMemory(false)),
             ("gc-committed-bytes", gc.TotalCommittedBytes),
-            ("rss-bytes", Environment.WorkingSet),
+            ("rss-bytes", ResidentMemory.Bytes()),
             ("gc-allocated-bytes", GC.GetTotalAllocatedBytes()),
             ("gc-collections", GC.CollectionCount(0)),
             ("gc-gen2-collections", GC.CollectionCount(2)),
@@ -148,8 +160,7 @@ internal static class HostCommands
             ("runtime-suspensions", pauses.Pauses),
             ("other-suspension-max-us", pauses.OtherMaxMicros),
         };
-        for (int i = 0; i < hist.Length; i++)
-            more.Add((i < GcPauseMonitor.BucketUpperMicros.Length ? $"gc-pauses-le-{GcPauseMonitor.BucketUpperMicros[i]}us" : "gc-pauses-over", hist[i]));
+        for (int i = 0; i < hist.Length; i++) more.Add((s_histogramNames[i], hist[i]));
         long stallMax = 0, stalls1 = 0, stalls10 = 0;
         foreach (var f in dp.Forwarders)
         {
@@ -160,12 +171,60 @@ internal static class HostCommands
         more.Add(("forwarding-stall-max-us", stallMax));
         more.Add(("forwarding-stalls-over-1ms", stalls1));
         more.Add(("forwarding-stalls-over-10ms", stalls10));
+        // What the collections' pauses were made of: each phase summed over every pause, and in the longest one; the
+        // bytes each kind of root kept alive; the pauses by condemned generation.
+        for (int i = 0; i < GcPauseMonitor.PhaseNames.Length; i++)
+        {
+            more.Add((s_phaseSumNames[i], pauses.PhaseMicros((GcPauseMonitor.Phase)i)));
+            more.Add((s_phaseOfMaxNames[i], pauses.PhaseOfMaxMicros((GcPauseMonitor.Phase)i)));
+        }
+        for (int i = 0; i < GcPauseMonitor.RootKindNames.Length; i++) more.Add((s_markedNames[i], pauses.MarkedBytes((GcPauseMonitor.RootKind)i)));
+        for (int g = 0; g <= 2; g++) more.Add((s_genNames[g], pauses.GcPausesOfGen(g)));
         items = [.. items, .. more];
         return Show(args, "memory/show", () => string.Join(' ', items.Select(i => $"{i.Name}:{i.Value}")) + $" gc-pause-source:{pauses.Source}\n", w =>
         {
             w.WriteStartObject();
             foreach (var (name, value) in items) w.WriteNumber(name, value);
             w.WriteString("gc-pause-source", pauses.Source);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// One blocking collection of the generation asked (a diagnostic: it pauses the switch as any collection does), then
+    /// its pause as the monitor measured it, phase by phase (see <see cref="GcPauseMonitor.Phase"/>), with the bytes
+    /// each kind of root kept alive: what a collection costs now, idle or under load.
+    /// </summary>
+    internal static ControlReply MemoryCollect(string[] args)
+    {
+        int gen = 0;
+        if (args.Length > 0 && args[0] is "0" or "1" or "2")
+        {
+            gen = args[0][0] - '0';
+            args = args[1..];
+        }
+        var m = GcPauseMonitor.Start();
+        if (m.Source != "events") return ControlReply.Error("collection phases need the runtime's events, which this build does not raise");
+        long before = m.GcPauses;
+        GC.Collect(gen, GCCollectionMode.Forced, blocking: true, compacting: false);
+        // The events reach the monitor on the runtime's dispatch thread, a little after the fact.
+        var deadline = Environment.TickCount64 + 2000;
+        while (m.GcPauses == before && Environment.TickCount64 < deadline) Thread.Sleep(5);
+        if (m.GcPauses == before) return ControlReply.Error("the collection's events did not arrive within 2 s");
+        var items = new List<(string Name, long Value)> { ("generation", m.LastGeneration), ("pause-us", m.LastMicros) };
+        for (int i = 0; i < GcPauseMonitor.PhaseNames.Length; i++)
+            items.Add(($"{GcPauseMonitor.PhaseNames[i]}-us", m.PhaseOfLastMicros((GcPauseMonitor.Phase)i)));
+        for (int i = 0; i < GcPauseMonitor.RootKindNames.Length; i++)
+            items.Add(($"marked-{GcPauseMonitor.RootKindNames[i]}-bytes", m.MarkedOfLastBytes((GcPauseMonitor.RootKind)i)));
+        return Show(args, "memory/collect", () =>
+        {
+            var sb = new StringBuilder();
+            foreach (var (name, value) in items) sb.Append(CultureInfo.InvariantCulture, $"{(sb.Length == 0 ? "" : " ")}{name}:{value}");
+            return sb.Append('\n').ToString();
+        }, w =>
+        {
+            w.WriteStartObject();
+            foreach (var (name, value) in items) w.WriteNumber(name, value);
             w.WriteEndObject();
         });
     }

@@ -85,6 +85,7 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableGauge("softswitch_gc_pause_p99_microseconds", () => pauses.Quantile(0.99), "us", "99th percentile of the garbage collection pauses (histogram bucket bound)");
         _meter.CreateObservableCounter("softswitch_gc_pause_microseconds", () => pauses.TotalMicros, "us", "sum of the garbage collection pauses");
         _meter.CreateObservableCounter("softswitch_gc_pause_bucket", PauseBuckets, "{pause}", "garbage collection pauses up to each bound (le, in us; cumulative)");
+        _meter.CreateObservableCounter("softswitch_gc_pause_phase_microseconds", PausePhases, "us", "sum of the garbage collection pauses by phase (suspend, mark-stack, ..., plan, restart)");
 
         // Controller and listener connections.
         _meter.CreateObservableGauge("softswitch_controller_connected", () => _agent.ControllerConnected ? 1L : 0L, null, "1 while a controller is connected");
@@ -193,6 +194,14 @@ internal sealed class SwitchMetrics : IDisposable
             string le = i < GcPauseMonitor.BucketUpperMicros.Length ? GcPauseMonitor.BucketUpperMicros[i].ToString(CultureInfo.InvariantCulture) : "+Inf";
             list.Add(new(cumulative, Tag("le", le)));
         }
+        return list;
+    }
+
+    private static Measurement<long>[] PausePhases()
+    {
+        var m = GcPauseMonitor.Start();
+        var list = new Measurement<long>[GcPauseMonitor.PhaseNames.Length];
+        for (int i = 0; i < list.Length; i++) list[i] = new(m.PhaseMicros((GcPauseMonitor.Phase)i), Tag("phase", GcPauseMonitor.PhaseNames[i]));
         return list;
     }
 
