@@ -264,7 +264,10 @@ public sealed class OfConnection : IAsyncDisposable
         {
             while (true)
             {
-                _outSignal.Wait(_cts.Token);
+                // Close sets the signal after cancelling: the loop ends without an exception per connection (tools
+                // connect per command, and each thrown exception is garbage).
+                _outSignal.Wait();
+                if (_cts.IsCancellationRequested) return;
                 _outSignal.Reset();
                 using var writing = _writeLock.EnterScope();
                 if (_pendingHead is { } head)
@@ -475,6 +478,7 @@ public sealed class OfConnection : IAsyncDisposable
     {
         if (_cts.IsCancellationRequested) return;
         try { _cts.Cancel(); } catch (ObjectDisposedException) { }
+        _outSignal.Set();   // wakes the send loop, which sees the cancellation and ends
         _keepalive?.Dispose();
         _transport.Close();
     }

@@ -246,7 +246,9 @@ internal sealed class ControlServer : IDisposable
             else
             {
                 reply = _commands.Execute(buffer.AsSpan(0, length));
-                _logger?.LogDebug("control socket: {Request} -> {Status}", Encoding.UTF8.GetString(buffer, 0, Math.Min(length, 200)).TrimEnd(), reply.Ok ? "ok" : "error");
+                // Only formatted when wanted: monitors ask every few seconds.
+                if (_logger?.IsEnabled(LogLevel.Debug) == true)
+                    _logger.LogDebug("control socket: {Request} -> {Status}", Encoding.UTF8.GetString(buffer, 0, Math.Min(length, 200)).TrimEnd(), reply.Ok ? "ok" : "error");
             }
         }
         catch (OperationCanceledException)
