@@ -117,7 +117,7 @@ ovs_start_row() {  # $1 = row files base, $2 = controller port or empty; sets BR
       "options:dpdk-devargs=net_null$DEV$s,no-rx=1"
   done
   local t0=$(date +%s.%N)
-  ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
+  taskset -c $MAIN_CPU ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
   ADD_SECS[$base]+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
   if [ -f $RUN/rows/$base.fdb ]; then
     while read -r mac port; do $VS fdb/add $BR sink$DEV-$port 0 $mac >/dev/null; done < $RUN/rows/$base.fdb
@@ -238,7 +238,13 @@ done
 [ -z "$OVSC" ] || printf "churn-100k flow-mods/s applied (median): OVS-DPDK %s, Softswitch %s (asked %s)\n" "$(median "$OVSC")" "$(median "$SSWC")" "$CHURN_RATE"
 
 # Flow-mod throughput: ovs-ofctl add-flows of the exact rows' files into each switch (Open vSwitch's times are its
-# bridge set-ups above; Softswitch is the daemon on in-memory ports, reached over TCP on loopback).
+# bridge set-ups above). ovs-ofctl waits for a BARRIER_REPLY after every flow-mod, so this is a round-trip rate, and a
+# round trip costs what the two processes' placement costs: a wake-up across CPUs on this kind of virtual machine
+# takes tens of microseconds, one on the same CPU a context switch. So both switches get the same placement and the
+# same transport: ovs-ofctl on CPU $MAIN_CPU, over the switch's Unix management socket; Open vSwitch's main thread is
+# on CPU $MAIN_CPU (dpdk-lcore-mask), and so is the Softswitch daemon (taskset; DOTNET_PROCESSOR_COUNT keeps the
+# runtime configured for the machine's CPU count, as unpinned), on in-memory ports with no traffic, like Open
+# vSwitch's bridge before its source port is added.
 ADD_ROWS=""
 for r in exact-100k exact-1m; do [ -n "${ADD_SECS[$r]:-}" ] && ADD_ROWS+="$r "; done
 if [ -n "$ADD_ROWS" ]; then
@@ -248,13 +254,13 @@ if [ -n "$ADD_ROWS" ]; then
     n=$(grep -c . $RUN/rows/$r.flows)
     ssecs=""
     for round in $(seq $ROUNDS); do
-      port=$((20000 + RANDOM % 20000))
-      dotnet $ROOT/src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:$((SINKS + 1)) --listen ptcp:$port \
-        --unixctl none --log-level Warning > $RUN/ssw-daemon.log 2>&1 &
+      sock=$RUN/ssw.mgmt; rm -f $sock
+      DOTNET_PROCESSOR_COUNT=$(nproc) taskset -c $MAIN_CPU dotnet $ROOT/src/Softswitch/bin/Release/net10.0/softswitch.dll \
+        run --ports mem:$((SINKS + 1)) --listen punix:$sock --unixctl none --log-level Warning > $RUN/ssw-daemon.log 2>&1 &
       dpid=$!; pids+=($dpid)
-      for i in $(seq 300); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+      for i in $(seq 300); do ovs-ofctl -O OpenFlow10 show unix:$sock >/dev/null 2>&1 && break; sleep 0.1; done
       t0=$(date +%s.%N)
-      ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$port $RUN/rows/$r.flows
+      taskset -c $MAIN_CPU ovs-ofctl -O OpenFlow10 add-flows unix:$sock $RUN/rows/$r.flows
       ssecs+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
       kill $dpid; wait $dpid 2>/dev/null || true
     done
