@@ -13,7 +13,8 @@
 # Softswitch: the pps harness (bench pps --pcap ROW.pcap --flow-file ROW.flows) on the same files, one forwarding
 # thread pinned to the same CPU; delivered packets are its sink ports' tx counters.
 # Churn row: both switches get 100,000 flow-mods/s (DELETE_STRICT + ADD of the row's flows) from `bench churn`
-# over OpenFlow on loopback while forwarding the exact-100k row.
+# over OpenFlow on loopback while forwarding the exact-100k row; the churn client runs on CPU $MAIN_CPU, off the
+# forwarding core, for both (so do Open vSwitch's non-PMD threads, and every Softswitch thread but the forwarding one).
 # Hugepages: 2 MiB pages are added for the run and given back at exit (HUGEPAGES, default 1200). The EAL runs with
 # hugepages here; no --no-huge.
 # Installs what it needs (apt) itself; needs root. Ends only the processes it started.
@@ -155,7 +156,7 @@ ovs_measure() {  # rows sharing one flow file (exact-100k, then churn-100k on th
     cpid=""
     if [ "$row" = churn-100k ]; then
       rm -f $RUN/churn.ready $RUN/churn.progress
-      ip netns exec $NS $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
+      ip netns exec $NS taskset -c $MAIN_CPU $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
         --seconds $((SECS * 20 + 300)) --ready-file $RUN/churn.ready --progress-file $RUN/churn.progress > /dev/null &
       cpid=$!; pids+=($cpid)
       for i in $(seq 3000); do [ -f $RUN/churn.ready ] && break; sleep 0.1; done
@@ -189,7 +190,7 @@ ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes alloca
   local spid=$!; pids+=($spid)
   if [ -n "$ctl" ]; then
     for i in $(seq 300); do ss -ltn "sport = :$ctl" | grep -q LISTEN && break; sleep 0.1; done
-    $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
+    taskset -c $MAIN_CPU $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
       --seconds $((SECS * 20 + 300)) --ready-file $RUN/churn.ready > /dev/null &
     cpid=$!; pids+=($cpid)
   fi
