@@ -262,7 +262,7 @@ public static class PpsHarness
         if (failure is not null)
         {
             stop.Cancel();
-            throw new InvalidOperationException("forwarding loop failed", failure);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
         void Forward()
