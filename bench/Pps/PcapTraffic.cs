@@ -40,6 +40,25 @@ internal static class PcapTraffic
             throw new ArgumentException($"--pin-cpu {cpu}: sched_setaffinity failed (errno {Marshal.GetLastPInvokeError()})");
     }
 
+    /// <summary>
+    /// Keeps the calling thread, and every thread it makes from now on (a thread inherits its creator's CPU mask), off
+    /// <paramref name="cpu"/>, which a forwarding thread is to own; nothing is done when no other CPU is allowed.
+    /// </summary>
+    public static void KeepCurrentThreadOff(int cpu)
+    {
+        if (!OperatingSystem.IsLinux() || cpu is < 0 or >= 64) throw new ArgumentException($"--pin-cpu {cpu}: needs Linux and a CPU below 64");
+        ulong mask = 0;
+        if (SchedGetAffinity(0, sizeof(ulong), ref mask) < 0)
+            throw new ArgumentException($"--pin-cpu {cpu}: sched_getaffinity failed (errno {Marshal.GetLastPInvokeError()})");
+        ulong rest = mask & ~(1UL << cpu);
+        if (rest == 0) return;
+        if (SchedSetAffinity(0, sizeof(ulong), ref rest) != 0)
+            throw new ArgumentException($"--pin-cpu {cpu}: sched_setaffinity failed (errno {Marshal.GetLastPInvokeError()})");
+    }
+
+    [DllImport("libc", EntryPoint = "sched_getaffinity", SetLastError = true)]
+    private static extern int SchedGetAffinity(int pid, nint size, ref ulong mask);
+
     [DllImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
     private static extern int SchedSetAffinity(int pid, nint size, ref ulong mask);
 

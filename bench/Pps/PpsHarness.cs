@@ -90,7 +90,7 @@ public sealed class PpsOptions
                     Console.WriteLine("             --tunnel-rx (with --tunnel: encapsulated frames arrive on the underlay, are decapsulated and forwarded)");
                     Console.WriteLine("             --pcap FILE --flow-file FILE (replay a capture's frames on port 1, install an ovs-ofctl add-flows file)");
                     Console.WriteLine("             --fdb FILE (MAC PORT lines learned before traffic, for NORMAL) --listen ptcp:PORT (OpenFlow listener)");
-                    Console.WriteLine("             --pin-cpu N (pin the forwarding thread to CPU N) --start-file F (measure once F exists)");
+                    Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"unknown option {a}");
@@ -144,6 +144,10 @@ public static class PpsHarness
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
+        // --pin-cpu N: the forwarding thread owns CPU N, and the threads this one makes (the OpenFlow listener's and
+        // connections', the churn thread, the thread pool's) stay off it, as a switch's control threads stay off the
+        // cores its forwarding threads own.
+        if (o.PinCpu >= 0 && o.Threads <= 1) PcapTraffic.KeepCurrentThreadOff(o.PinCpu);
         var rng = new Random(o.Seed);
         var dp = new SwitchDatapath(new DatapathOptions
         {
@@ -225,74 +229,108 @@ public static class PpsHarness
             progress?.WriteLine($"OpenFlow listener on {agent.ListenEndpoints[0]}");
         }
 
-        // Churn thread.
+        // Churn thread: its OS thread is made here, unpinned, and it waits until the forwarding loop is warm.
         using var stop = new CancellationTokenSource();
+        using var warmedUp = new ManualResetEventSlim();
         long churnApplied = 0;
         Thread? churn = null;
         if (o.Churn > 0)
         {
-            churn = new Thread(() => churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed)) { IsBackground = true, Name = "churn" };
-        }
-
-        if (o.PinCpu >= 0) PcapTraffic.PinCurrentThread(o.PinCpu);
-        int exactFlows = flows.ActiveExact, wildcardRules = flows.ActiveWildcard;
-
-        // This thread polls as a forwarding thread does: a reader of the reclamation domain, quiescent between rounds.
-        var reader = dp.Pipeline.Reclamation.Register();
-        // Warm-up (JIT tiering, caches), then measure.
-        var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4))
-        {
-            reader.Quiesce();
-            dp.PollOnce();
-        }
-        churn?.Start();
-        if (o.StartFile is not null)
-        {
-            var wait = Stopwatch.StartNew();
-            while (!File.Exists(o.StartFile))
+            churn = new Thread(() =>
             {
-                if (wait.Elapsed.TotalSeconds > 300) throw new IOException($"--start-file {o.StartFile} did not appear in 300 s");
-                for (int i = 0; i < 1024; i++)
-                {
-                    reader.Quiesce();
-                    dp.PollOnce();
-                }
-            }
+                try { warmedUp.Wait(stop.Token); }
+                catch (OperationCanceledException) { return; }
+                churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed);
+            }) { IsBackground = true, Name = "churn" };
+            churn.Start();
         }
-        long ofMods0 = agent is null ? 0 : agent.FlowModsApplied;
-        long p0 = fwd.Packets, m0 = fwd.Misses, emcH0 = fwd.Cache?.Hits ?? 0, emcM0 = fwd.Cache?.Misses ?? 0;
-        long sent0 = SentTotal(ports), drops0 = DropTotal(fwd);
-        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
-        int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
-        var pause0 = GC.GetTotalPauseDuration();
-        var sw = Stopwatch.StartNew();
-        double nextReport = 1;
-        long lastP = p0;
-        double lastT = 0;
-        while (true)
+
+        int exactFlows = flows.ActiveExact, wildcardRules = flows.ActiveWildcard;
+        long ofMods0 = 0, p0 = 0, m0 = 0, emcH0 = 0, emcM0 = 0, sent0 = 0, drops0 = 0, alloc = 0, packets = 0;
+        int gen0 = 0, gen2 = 0;
+        double secs = 0, pauseMs = 0;
+        Exception? failure = null;
+        // The forwarding loop runs on a thread of its own, the only one on the --pin-cpu CPU, which starts no thread:
+        // a thread inherits its creator's CPU mask, so no other thread lands on the forwarding CPU.
+        var forwarding = new Thread(() =>
         {
-            for (int i = 0; i < 64; i++)
+            try { Forward(); }
+            catch (Exception e) { failure = e; }
+        }) { Name = "fwd-bench" };
+        forwarding.Start();
+        forwarding.Join();
+        if (failure is not null)
+        {
+            stop.Cancel();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+
+        void Forward()
+        {
+            if (o.PinCpu >= 0) PcapTraffic.PinCurrentThread(o.PinCpu);
+            // This thread polls as a forwarding thread does: a reader of the reclamation domain, quiescent between rounds.
+            var reader = dp.Pipeline.Reclamation.Register();
+            // Warm-up (JIT tiering, caches), then measure.
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed.TotalSeconds < Math.Min(2, o.Seconds / 4))
             {
                 reader.Quiesce();
                 dp.PollOnce();
             }
-            double t = sw.Elapsed.TotalSeconds;
-            if (t >= o.Seconds) break;
-            if (t >= nextReport)
+            warmedUp.Set();
+            if (o.StartFile is not null)
             {
-                long p = fwd.Packets;
-                progress?.WriteLine($"  t={t,5:F1}s  {(p - lastP) / (t - lastT) / 1e6,7:F2} Mpps  flows-mods applied {Interlocked.Read(ref churnApplied),10:N0}  misses {fwd.Misses - m0:N0}");
-                lastP = p;
-                lastT = t;
-                nextReport += 1;
+                var wait = Stopwatch.StartNew();
+                while (!File.Exists(o.StartFile))
+                {
+                    if (wait.Elapsed.TotalSeconds > 300) throw new IOException($"--start-file {o.StartFile} did not appear in 300 s");
+                    for (int i = 0; i < 1024; i++)
+                    {
+                        reader.Quiesce();
+                        dp.PollOnce();
+                    }
+                }
             }
+            ofMods0 = agent is null ? 0 : agent.FlowModsApplied;
+            p0 = fwd.Packets;
+            m0 = fwd.Misses;
+            emcH0 = fwd.Cache?.Hits ?? 0;
+            emcM0 = fwd.Cache?.Misses ?? 0;
+            sent0 = SentTotal(ports);
+            drops0 = DropTotal(fwd);
+            long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+            int gc0 = GC.CollectionCount(0), gc20 = GC.CollectionCount(2);
+            var pause0 = GC.GetTotalPauseDuration();
+            var sw = Stopwatch.StartNew();
+            double nextReport = 1;
+            long lastP = p0;
+            double lastT = 0;
+            while (true)
+            {
+                for (int i = 0; i < 64; i++)
+                {
+                    reader.Quiesce();
+                    dp.PollOnce();
+                }
+                double t = sw.Elapsed.TotalSeconds;
+                if (t >= o.Seconds) break;
+                if (t >= nextReport)
+                {
+                    long p = fwd.Packets;
+                    progress?.WriteLine($"  t={t,5:F1}s  {(p - lastP) / (t - lastT) / 1e6,7:F2} Mpps  flows-mods applied {Interlocked.Read(ref churnApplied),10:N0}  misses {fwd.Misses - m0:N0}");
+                    lastP = p;
+                    lastT = t;
+                    nextReport += 1;
+                }
+            }
+            secs = sw.Elapsed.TotalSeconds;
+            alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+            packets = fwd.Packets - p0;
+            gen0 = GC.CollectionCount(0) - gc0;
+            gen2 = GC.CollectionCount(2) - gc20;
+            pauseMs = (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds;
+            dp.Pipeline.Reclamation.Unregister(reader);
         }
-        double secs = sw.Elapsed.TotalSeconds;
-        long alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
-        long packets = fwd.Packets - p0;
-        int gen0 = GC.CollectionCount(0) - gc0, gen2 = GC.CollectionCount(2) - gc2;
-        double pauseMs = (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds;
         stop.Cancel();
         churn?.Join();
         long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;

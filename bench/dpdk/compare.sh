@@ -13,7 +13,8 @@
 # Softswitch: the pps harness (bench pps --pcap ROW.pcap --flow-file ROW.flows) on the same files, one forwarding
 # thread pinned to the same CPU; delivered packets are its sink ports' tx counters.
 # Churn row: both switches get 100,000 flow-mods/s (DELETE_STRICT + ADD of the row's flows) from `bench churn`
-# over OpenFlow on loopback while forwarding the exact-100k row.
+# over OpenFlow on loopback while forwarding the exact-100k row; the churn client runs on CPU $MAIN_CPU, off the
+# forwarding core, for both (so do Open vSwitch's non-PMD threads, and every Softswitch thread but the forwarding one).
 # Hugepages: 2 MiB pages are added for the run and given back at exit (HUGEPAGES, default 1200). The EAL runs with
 # hugepages here; no --no-huge.
 # Installs what it needs (apt) itself; needs root. Ends only the processes it started.
@@ -117,7 +118,7 @@ ovs_start_row() {  # $1 = row files base, $2 = controller port or empty; sets BR
       "options:dpdk-devargs=net_null$DEV$s,no-rx=1"
   done
   local t0=$(date +%s.%N)
-  ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
+  taskset -c $MAIN_CPU ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
   ADD_SECS[$base]+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
   if [ -f $RUN/rows/$base.fdb ]; then
     while read -r mac port; do $VS fdb/add $BR sink$DEV-$port 0 $mac >/dev/null; done < $RUN/rows/$base.fdb
@@ -155,7 +156,7 @@ ovs_measure() {  # rows sharing one flow file (exact-100k, then churn-100k on th
     cpid=""
     if [ "$row" = churn-100k ]; then
       rm -f $RUN/churn.ready $RUN/churn.progress
-      ip netns exec $NS $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
+      ip netns exec $NS taskset -c $MAIN_CPU $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
         --seconds $((SECS * 20 + 300)) --ready-file $RUN/churn.ready --progress-file $RUN/churn.progress > /dev/null &
       cpid=$!; pids+=($cpid)
       for i in $(seq 3000); do [ -f $RUN/churn.ready ] && break; sleep 0.1; done
@@ -189,7 +190,7 @@ ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes alloca
   local spid=$!; pids+=($spid)
   if [ -n "$ctl" ]; then
     for i in $(seq 300); do ss -ltn "sport = :$ctl" | grep -q LISTEN && break; sleep 0.1; done
-    $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
+    taskset -c $MAIN_CPU $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
       --seconds $((SECS * 20 + 300)) --ready-file $RUN/churn.ready > /dev/null &
     cpid=$!; pids+=($cpid)
   fi
@@ -238,7 +239,13 @@ done
 [ -z "$OVSC" ] || printf "churn-100k flow-mods/s applied (median): OVS-DPDK %s, Softswitch %s (asked %s)\n" "$(median "$OVSC")" "$(median "$SSWC")" "$CHURN_RATE"
 
 # Flow-mod throughput: ovs-ofctl add-flows of the exact rows' files into each switch (Open vSwitch's times are its
-# bridge set-ups above; Softswitch is the daemon on in-memory ports, reached over TCP on loopback).
+# bridge set-ups above). ovs-ofctl waits for a BARRIER_REPLY after every flow-mod, so this is a round-trip rate, and a
+# round trip costs what the two processes' placement costs: a wake-up across CPUs on this kind of virtual machine
+# takes tens of microseconds, one on the same CPU a context switch. So both switches get the same placement and the
+# same transport: ovs-ofctl on CPU $MAIN_CPU, over the switch's Unix management socket; Open vSwitch's main thread is
+# on CPU $MAIN_CPU (dpdk-lcore-mask), and so is the Softswitch daemon (taskset; DOTNET_PROCESSOR_COUNT keeps the
+# runtime configured for the machine's CPU count, as unpinned), on in-memory ports with no traffic, like Open
+# vSwitch's bridge before its source port is added.
 ADD_ROWS=""
 for r in exact-100k exact-1m; do [ -n "${ADD_SECS[$r]:-}" ] && ADD_ROWS+="$r "; done
 if [ -n "$ADD_ROWS" ]; then
@@ -248,13 +255,13 @@ if [ -n "$ADD_ROWS" ]; then
     n=$(grep -c . $RUN/rows/$r.flows)
     ssecs=""
     for round in $(seq $ROUNDS); do
-      port=$((20000 + RANDOM % 20000))
-      dotnet $ROOT/src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:$((SINKS + 1)) --listen ptcp:$port \
-        --unixctl none --log-level Warning > $RUN/ssw-daemon.log 2>&1 &
+      sock=$RUN/ssw.mgmt; rm -f $sock
+      DOTNET_PROCESSOR_COUNT=$(nproc) taskset -c $MAIN_CPU dotnet $ROOT/src/Softswitch/bin/Release/net10.0/softswitch.dll \
+        run --ports mem:$((SINKS + 1)) --listen punix:$sock --unixctl none --log-level Warning > $RUN/ssw-daemon.log 2>&1 &
       dpid=$!; pids+=($dpid)
-      for i in $(seq 300); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+      for i in $(seq 300); do ovs-ofctl -O OpenFlow10 show unix:$sock >/dev/null 2>&1 && break; sleep 0.1; done
       t0=$(date +%s.%N)
-      ovs-ofctl -O OpenFlow10 add-flows tcp:127.0.0.1:$port $RUN/rows/$r.flows
+      taskset -c $MAIN_CPU ovs-ofctl -O OpenFlow10 add-flows unix:$sock $RUN/rows/$r.flows
       ssecs+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
       kill $dpid; wait $dpid 2>/dev/null || true
     done

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # `ovs-ofctl add-flows` of N flows (default 100,000), timed against Softswitch and against Open vSwitch's
-# user-space bridge (datapath_type=netdev) in the same run, both over TCP on loopback. Needs root and the
+# user-space bridge (datapath_type=netdev) in the same run, both over TCP on loopback and both over a Unix socket
+# (Open vSwitch's BRIDGE.mgmt, Softswitch's punix: listener), ROUNDS interleaved rounds (default 3, medians).
+# ovs-ofctl sends a BARRIER_REQUEST after every flow-mod and waits for its reply, so this is a round-trip rate, and a
+# round trip costs what placement costs (a wake-up across CPUs of a virtual machine takes tens of microseconds, one on
+# the same CPU a context switch): both switches and ovs-ofctl run on CPU $CPU (default 0; CPU=all leaves placement to
+# the scheduler). DOTNET_PROCESSOR_COUNT keeps Softswitch's runtime configured for the machine's CPU count. Needs root and the
 # openvswitch-switch package (scripts/install-deps.sh). Uses a private OVS run directory and ports; ends only
 # the processes it started.
 set -euo pipefail
 N=${1:-100000}
+ROUNDS=${ROUNDS:-3}
+CPU=${CPU:-0}
+ON=(); [ "$CPU" = all ] || ON=(taskset -c "$CPU")
 cd "$(dirname "$0")/../.."
 command -v ovs-vswitchd >/dev/null || { echo "needs openvswitch-switch (bash scripts/install-deps.sh)"; exit 2; }
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
@@ -33,7 +41,7 @@ for i in range(n):
 PY
 
 # Softswitch, passive listener on mem ports.
-dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:4 --listen ptcp:$SSW_PORT --log-level Warning > $RUN/ssw.log 2>&1 &
+DOTNET_PROCESSOR_COUNT=$(nproc) "${ON[@]}" dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:4 --listen ptcp:$SSW_PORT --listen punix:$RUN/ssw.mgmt --unixctl none --log-level Warning > $RUN/ssw.log 2>&1 &
 pids+=($!)
 
 # Open vSwitch in user space, listening on TCP for ovs-ofctl too.
@@ -42,7 +50,7 @@ ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
 ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir
 V="ovs-vsctl --db=unix:$RUN/db.sock"
 $V --no-wait init
-ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir
+"${ON[@]}" ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir
 $V add-br $BR -- set bridge $BR datapath_type=netdev protocols=OpenFlow10 -- set-controller $BR ptcp:$OVS_PORT:127.0.0.1 -- set-fail-mode $BR secure
 for i in 1 2; do $V add-port $BR ${BR}p$i -- set interface ${BR}p$i type=internal ofport_request=$i; done
 for i in $(seq 50); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$SSW_PORT >/dev/null 2>&1 && break; sleep 0.2; done
@@ -51,15 +59,31 @@ for i in $(seq 50); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$OVS_PORT >/de
 time_addflows() {
   local ep=$1
   local t0=$(date +%s.%N)
-  ovs-ofctl -O OpenFlow10 add-flows "$ep" "$FLOWS"
+  "${ON[@]}" ovs-ofctl -O OpenFlow10 add-flows "$ep" "$FLOWS"
   local t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc
 }
 count_flows() { ovs-ofctl -O OpenFlow10 dump-aggregate "$1" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p'; }
 
-ssw=$(time_addflows tcp:127.0.0.1:$SSW_PORT); sswn=$(count_flows tcp:127.0.0.1:$SSW_PORT)
-ovs=$(time_addflows tcp:127.0.0.1:$OVS_PORT); ovsn=$(count_flows tcp:127.0.0.1:$OVS_PORT)
+median() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+declare -A T N_IN
+EPS=("Softswitch tcp:127.0.0.1:$SSW_PORT" "OVS tcp:127.0.0.1:$OVS_PORT" "Softswitch unix:$RUN/ssw.mgmt" "OVS unix:$RUN/$BR.mgmt")
+for r in $(seq $ROUNDS); do
+  for e in "${EPS[@]}"; do
+    ep=${e#* }
+    ovs-ofctl -O OpenFlow10 del-flows "$ep"
+    T[$e]+="$(time_addflows "$ep") "
+    N_IN[$e]=$(count_flows "$ep")
+  done
+done
 printf "%-34s %10s %12s %14s\n" "ovs-ofctl add-flows ($N flows)" "seconds" "flows/s" "flows in table"
-printf "%-34s %10.2f %12.0f %14s\n" "Softswitch (TCP, mem ports)" "$ssw" "$(echo "$N / $ssw" | bc -l)" "$sswn"
-printf "%-34s %10.2f %12.0f %14s\n" "Open vSwitch netdev bridge (TCP)" "$ovs" "$(echo "$N / $ovs" | bc -l)" "$ovsn"
-printf "ratio: Softswitch is %.1fx Open vSwitch's speed\n" "$(echo "$ovs / $ssw" | bc -l)"
+for e in "${EPS[@]}"; do
+  m=$(median "${T[$e]}")
+  label="${e%% *} (${e#* })"
+  printf "%-34s %10.2f %12.0f %14s\n" "${label/$RUN\//}" "$m" "$(echo "$N / $m" | bc -l)" "${N_IN[$e]}"
+done
+for t in tcp unix; do
+  s=""; o=""
+  for e in "${EPS[@]}"; do case "$e" in "Softswitch $t"*) s=$(median "${T[$e]}");; "OVS $t"*) o=$(median "${T[$e]}");; esac; done
+  printf "ratio over %s: Softswitch is %.2fx Open vSwitch's speed\n" "$t" "$(echo "$o / $s" | bc -l)"
+done

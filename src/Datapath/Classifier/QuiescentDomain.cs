@@ -10,7 +10,8 @@ namespace Softswitch.Datapath.Classifier;
 /// (between two poll rounds), the current epoch with <see cref="Reader.Quiesce"/>: "I hold no rule I found before
 /// this point". A reader about to block (idle wait) goes <see cref="Reader.Offline"/> (it holds nothing while
 /// offline) and announces again before it touches a table. A reader's announcement is a full fence, so the table
-/// state it reads afterwards is at least as new as the epoch it announced.</para>
+/// state it reads afterwards is at least as new as the epoch it announced; an unchanged announcement is not stored
+/// again (no fence: see <see cref="Reader.Quiesce"/>).</para>
 /// <para><b>Writers</b> unlink an entry, tag it with <see cref="CurrentEpoch"/> (its retire epoch), and call
 /// <see cref="Advance"/> (a full fence) once per published write that retired something. An entry retired in epoch
 /// <c>e</c> may be reused once <see cref="SafeEpoch"/> is greater than <c>e</c>, that is, once every online reader
@@ -182,7 +183,18 @@ public sealed class QuiescentDomain
         /// A quiescent point: the thread holds no entry found before this call; it goes online if it was offline.
         /// Call before reading a table (a full fence orders the announcement before the reads).
         /// </summary>
-        public void Quiesce() => Interlocked.Exchange(ref Announced, Volatile.Read(ref _domain._epoch));
+        /// <remarks>
+        /// When the announcement already is the current epoch (no writer retired anything since the last quiescent
+        /// point), nothing is stored and no fence is paid: what writers see is the value a store would write, made
+        /// visible by the fence of the announcement that wrote it; and a writer that retires an entry now tags it
+        /// with that epoch or a later one, which this announcement keeps from reuse. Only this thread writes
+        /// <see cref="Announced"/>, so its plain read here is current.
+        /// </remarks>
+        public void Quiesce()
+        {
+            long epoch = Volatile.Read(ref _domain._epoch);
+            if (Announced != epoch) Interlocked.Exchange(ref Announced, epoch);
+        }
 
         /// <summary>The thread holds no entry and will announce again before it reads a table (e.g. before blocking).</summary>
         public void Offline() => Volatile.Write(ref Announced, 0);

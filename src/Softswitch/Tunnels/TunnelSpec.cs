@@ -122,16 +122,12 @@ public static class TunnelSpec
             switch (opt)
             {
                 case "local":
-                    if (!Ipv4.TryParse(val, out var l)) { error = Fail($"local='{val}' is not an IPv4 address"); return false; }
-                    local = l;
-                    break;
                 case "remote":
-                    if (!Ipv4.TryParse(val, out var r)) { error = Fail($"remote='{val}' is not an IPv4 address"); return false; }
-                    remote = r;
-                    break;
                 case "nexthop":
-                    if (!Ipv4.TryParse(val, out var nh)) { error = Fail($"nexthop='{val}' is not an IPv4 address"); return false; }
-                    nexthop = nh;
+                    if (!Ipv4.TryParse(val, out var ip)) { error = Fail($"{opt}='{val}' is not an IPv4 address"); return false; }
+                    if (opt == "local") local = ip;
+                    else if (opt == "remote") remote = ip;
+                    else nexthop = ip;
                     break;
                 case "vni":
                     if (kind != TunnelKind.Vxlan) { error = Fail($"vni= is for vxlan tunnels ({(kind == TunnelKind.Gre ? "gre uses key=" : "ipip has no key")})"); return false; }
@@ -174,16 +170,12 @@ public static class TunnelSpec
                     }
                     break;
                 case "remote_mac":
-                    if (!MacAddress.TryParse(val, out var rm)) { error = Fail($"remote_mac='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
-                    remoteMac = rm;
-                    break;
                 case "local_mac":
-                    if (!MacAddress.TryParse(val, out var lm)) { error = Fail($"local_mac='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
-                    localMac = lm;
-                    break;
                 case "mac":
-                    if (!MacAddress.TryParse(val, out var m)) { error = Fail($"mac='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
-                    mac = m;
+                    if (!MacAddress.TryParse(val, out var m)) { error = Fail($"{opt}='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
+                    if (opt == "remote_mac") remoteMac = m;
+                    else if (opt == "local_mac") localMac = m;
+                    else mac = m;
                     break;
                 case "dstport":
                     if (kind != TunnelKind.Vxlan) { error = Fail("dstport= is for vxlan tunnels (gre and ipip are IP protocols 47 and 4)"); return false; }
