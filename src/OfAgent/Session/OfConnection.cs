@@ -265,10 +265,11 @@ public sealed class OfConnection : IAsyncDisposable
             while (true)
             {
                 // Close sets the signal after cancelling: the loop ends without an exception per connection (tools
-                // connect per command, and each thrown exception is garbage).
+                // connect per command, and each thrown exception is garbage). The check follows the reset: a Close
+                // that cancels after the check sets the signal after the reset, so the next wait returns at once.
                 _outSignal.Wait();
-                if (_cts.IsCancellationRequested) return;
                 _outSignal.Reset();
+                if (_cts.IsCancellationRequested) return;
                 using var writing = _writeLock.EnterScope();
                 if (_pendingHead is { } head)
                 {
