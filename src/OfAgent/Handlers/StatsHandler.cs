@@ -142,14 +142,39 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         return reply;
     }
 
+    /// <summary>
+    /// OFPST_PORT, written straight into pooled replies (a monitoring poll asks every few seconds): no entry list and no
+    /// message object. The split is <see cref="OfpStatsReplies.Ports"/>'s: entries while they fit, OFPSF_REPLY_MORE on
+    /// all but the last, one empty reply when nothing matches.
+    /// </summary>
     private void PortStats(OfConnection c, OfpPortStatsRequest pr)
     {
+        const int perReply = OfpStatsReplies.MaxEntriesSize / OfpPortStats.Size;
         var ports = ctx.Dp.Ports;
-        var all = new List<OfpPortStats>();
+        byte[]? reply = null;
+        int entries = 0;
         foreach (var p in ports.List)
-            if (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == WireMap.ToWirePort(p.No)) all.Add(ReportTranslator.PortStats(p));
-        if (ports.Local is { } local && (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == (ushort)OfpPort.Local)) all.Add(ReportTranslator.PortStats(local));
-        foreach (var reply in OfpStatsReplies.Ports(pr.Xid, all)) c.Send(reply);
+            if (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == WireMap.ToWirePort(p.No)) Add(ReportTranslator.PortStats(p));
+        if (ports.Local is { } local && (pr.PortNo == (ushort)OfpPort.None || pr.PortNo == (ushort)OfpPort.Local)) Add(ReportTranslator.PortStats(local));
+        Send(more: false);
+
+        void Add(in OfpPortStats entry)
+        {
+            if (entries == perReply) Send(more: true);
+            reply ??= OfConnection.MessagePool.Rent(OfpStatsReply.HeaderSize + perReply * OfpPortStats.Size);
+            entry.Write(reply.AsSpan(OfpStatsReply.HeaderSize + entries * OfpPortStats.Size));
+            entries++;
+        }
+
+        void Send(bool more)
+        {
+            reply ??= OfConnection.MessagePool.Rent(OfpStatsReply.HeaderSize);
+            int length = OfpStatsReply.HeaderSize + entries * OfpPortStats.Size;
+            OfpStatsReply.WriteHeader(reply, OfpStatsType.Port, more, length, pr.Xid);
+            c.SendPooled(reply, length);
+            reply = null;
+            entries = 0;
+        }
     }
 
     private void QueueStats(OfConnection c, OfpQueueStatsRequest qr, byte[] msg)

@@ -13,7 +13,8 @@ namespace Softswitch.OfAgent.Session;
 /// <remarks>
 /// Design: a connection is made only after <see cref="OfHandshake"/> (TLS, our HELLO sent, the peer's first message
 /// received, all without a thread); it starts by handling those first bytes. Then one receive loop, framing on the 8-byte ofp_header and bounding the length before buffering, and
-/// one send loop draining a queue, each on its own thread with blocking socket calls. (Measured here: the
+/// one send loop draining a queue, each on a thread of its own while the connection lives, with blocking socket calls
+/// (the threads outlive the connection and serve the next one: <see cref="ConnectionThreads"/>). (Measured here: the
 /// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
 /// writes one flow-mod per segment CPU-bound on our side.) A message queued while nothing else is (a reply to a
 /// tool waiting on it: ovs-ofctl add-flows waits for a BARRIER_REPLY after every flow-mod) is written at once by the
@@ -45,10 +46,12 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly int _initialCount;
     private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
-    private readonly System.Collections.Concurrent.ConcurrentQueue<Outgoing> _out = new();
+    // Made on first use: a tool's connection whose replies all go out at once from their queueing thread never needs
+    // one, and a queue's first segment is the largest object a connection would otherwise make.
+    private System.Collections.Concurrent.ConcurrentQueue<Outgoing>? _out;
     private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
     private readonly Lock _writeLock = new();
-    private byte[]? _pendingHead; // under _writeLock: the unsent rest of a message written in part by its queueing thread
+    private Outgoing? _pendingHead; // under _writeLock: the unsent rest of a message written in part by its queueing thread
     private readonly CancellationTokenSource _cts = new();
     private long _queuedBytes;
     private long _lastRxTicks, _lastTxTicks;
@@ -120,19 +123,14 @@ public sealed class OfConnection : IAsyncDisposable
     {
         var probe = _owner.Options.InactivityProbe;
         if (probe > TimeSpan.Zero) _keepalive = new Timer(_ => Keepalive(), null, probe / 2, probe / 2);
-        _run = Task.WhenAll(RunThread(ReceiveLoop, "of-rx"), RunThread(SendLoop, "of-tx")).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
+        _run = Task.WhenAll(s_rxThreads.Run(ReceiveLoop), s_txThreads.Run(SendLoop)).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
     }
 
-    private Task RunThread(Action body, string name)
-    {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        new Thread(() =>
-        {
-            try { body(); }
-            finally { done.TrySetResult(); }
-        }) { IsBackground = true, Name = name }.Start();
-        return done.Task;
-    }
+    /// <summary>The threads of connections' receive and send loops, kept for the next connection when one ends.</summary>
+    private static readonly ConnectionThreads s_rxThreads = new("of-rx"), s_txThreads = new("of-tx");
+
+    /// <summary>Threads created so far for receive and send loops (a thread reused by a later connection counts once).</summary>
+    internal static int ThreadsCreated => s_rxThreads.Created + s_txThreads.Created;
 
     public uint NextXid() => Interlocked.Increment(ref _xid);
 
@@ -142,19 +140,22 @@ public sealed class OfConnection : IAsyncDisposable
     /// <summary>Queues an asynchronous message; false when dropped because the peer is behind.</summary>
     public bool SendAsync(OfpMessage msg) => Enqueue(msg.ToArray(), droppable: true);
 
-    public void SendRaw(byte[] bytes) => Enqueue(new Outgoing(bytes, bytes.Length, Pooled: false), droppable: false);
+    public void SendRaw(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false), droppable: false);
 
     /// <summary>
     /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="MessagePool"/> (a
     /// reply, never dropped); the connection returns the array to the pool once written (or drops it when it closes).
     /// </summary>
-    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, count, Pooled: true), droppable: false);
+    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true), droppable: false);
 
     /// <summary>As <see cref="SendPooled"/>, for an asynchronous message (dropped, and the array returned, when the peer is behind).</summary>
-    public bool SendAsyncPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, count, Pooled: true), droppable: true);
+    public bool SendAsyncPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true), droppable: true);
 
-    /// <summary>A queued message: its bytes, and whether the array goes back to <see cref="MessagePool"/> once written.</summary>
-    private readonly record struct Outgoing(byte[] Bytes, int Count, bool Pooled)
+    /// <summary>
+    /// A queued message: Bytes[Offset..Offset+Count), and whether the array goes back to <see cref="MessagePool"/> once
+    /// written. Offset is not 0 only for the rest of a message its queueing thread wrote in part.
+    /// </summary>
+    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled)
     {
         public void Release()
         {
@@ -162,7 +163,7 @@ public sealed class OfConnection : IAsyncDisposable
         }
     }
 
-    private bool Enqueue(byte[] bytes, bool droppable) => Enqueue(new Outgoing(bytes, bytes.Length, Pooled: false), droppable);
+    private bool Enqueue(byte[] bytes, bool droppable) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false), droppable);
 
     private bool Enqueue(Outgoing m, bool droppable)
     {
@@ -192,7 +193,7 @@ public sealed class OfConnection : IAsyncDisposable
                 // Nothing queued and nothing being written (the send loop writes under the lock): this message is next.
                 if (Interlocked.Read(ref _queuedBytes) == 0)
                 {
-                    int sent = _transport.TrySendNow(m.Bytes.AsSpan(0, m.Count));
+                    int sent = _transport.TrySendNow(m.Bytes.AsSpan(m.Offset, m.Count));
                     if (sent == m.Count)
                     {
                         m.Release();
@@ -200,9 +201,9 @@ public sealed class OfConnection : IAsyncDisposable
                     }
                     if (sent >= 0)
                     {
-                        var rest = sent == 0 && !m.Pooled && m.Count == m.Bytes.Length ? m.Bytes : m.Bytes.AsSpan(sent, m.Count - sent).ToArray();
-                        m.Release();
-                        if (Interlocked.Add(ref _queuedBytes, rest.Length) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
+                        // The rest stays in the message's own array (a pooled one goes back once the send loop wrote it).
+                        var rest = m with { Offset = m.Offset + sent, Count = m.Count - sent };
+                        if (Interlocked.Add(ref _queuedBytes, rest.Count) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
                         _pendingHead = rest;
                         _outSignal.Set();
                         return true;
@@ -216,7 +217,7 @@ public sealed class OfConnection : IAsyncDisposable
             }
         }
         if (Interlocked.Add(ref _queuedBytes, m.Count) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
-        _out.Enqueue(m);
+        (Volatile.Read(ref _out) ?? MakeQueue()).Enqueue(m);
         _outSignal.Set();
         return true;
     }
@@ -247,6 +248,12 @@ public sealed class OfConnection : IAsyncDisposable
         return false;
     }
 
+    private System.Collections.Concurrent.ConcurrentQueue<Outgoing> MakeQueue()
+    {
+        Interlocked.CompareExchange(ref _out, new(), null);
+        return _out!;
+    }
+
     private void Written(long bytes)
     {
         if (Interlocked.Add(ref _queuedBytes, -bytes) <= _owner.Options.SendQueueSoftLimit) _drained.Set();
@@ -274,33 +281,35 @@ public sealed class OfConnection : IAsyncDisposable
                 if (_pendingHead is { } head)
                 {
                     _pendingHead = null;
-                    SendAll(head, head.Length);
-                    Written(head.Length);
+                    SendAll(head.Bytes, head.Offset, head.Count);
+                    Written(head.Count);
+                    head.Release();
                 }
                 int used = 0;
-                while (_out.TryDequeue(out var m))
+                var queue = Volatile.Read(ref _out);
+                while (queue is not null && queue.TryDequeue(out var m))
                 {
                     if (used + m.Count > buf.Length)
                     {
-                        SendAll(buf, used);
+                        SendAll(buf, 0, used);
                         Written(used);
                         used = 0;
                     }
                     if (m.Count > buf.Length)
                     {
-                        SendAll(m.Bytes, m.Count);
+                        SendAll(m.Bytes, m.Offset, m.Count);
                         Written(m.Count);
                     }
                     else
                     {
-                        Buffer.BlockCopy(m.Bytes, 0, buf, used, m.Count);
+                        Buffer.BlockCopy(m.Bytes, m.Offset, buf, used, m.Count);
                         used += m.Count;
                     }
                     m.Release();
                 }
                 if (used > 0)
                 {
-                    SendAll(buf, used);
+                    SendAll(buf, 0, used);
                     Written(used);
                 }
             }
@@ -315,11 +324,7 @@ public sealed class OfConnection : IAsyncDisposable
         }
     }
 
-    private void SendAll(byte[] bytes, int count)
-    {
-        int sent = 0;
-        _transport.Send(bytes, sent, count);
-    }
+    private void SendAll(byte[] bytes, int offset, int count) => _transport.Send(bytes, offset, count);
 
     /// <summary>
     /// The receive loop, on a dedicated thread with blocking reads: each read takes everything the kernel has

@@ -240,6 +240,17 @@ public abstract class OfpStatsReply : OfpMessage
 {
     public const int HeaderSize = 12;
 
+    /// <summary>
+    /// Writes the 12 bytes that open a stats reply of <paramref name="length"/> bytes (ofp_header, type, flags) at the
+    /// start of <paramref name="destination"/>: for replies written entry by entry into a buffer, without a message object.
+    /// </summary>
+    public static void WriteHeader(Span<byte> destination, OfpStatsType type, bool more, int length, uint xid)
+    {
+        new OfpHeader(OfpConstants.Version, OfpType.StatsReply, checked((ushort)length), xid).Write(destination);
+        BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(OfpHeader.Size), (ushort)type);
+        BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(OfpHeader.Size + 2), (ushort)(more ? OfpStatsReplyFlags.ReplyMore : 0));
+    }
+
     private protected OfpStatsReply()
     {
     }

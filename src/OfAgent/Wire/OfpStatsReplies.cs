@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 
 namespace Softswitch.OfAgent.Wire;
 
@@ -119,9 +118,7 @@ public sealed class OfpFlowStatsReplyWriter(ArrayPool<byte>? pool = null)
     public byte[] Finish(bool more, out int count)
     {
         var b = _buffer ?? throw new InvalidOperationException("Finish before Begin");
-        new OfpHeader(OfpConstants.Version, OfpType.StatsReply, (ushort)_used, _xid).Write(b);
-        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(OfpHeader.Size), (ushort)OfpStatsType.Flow);
-        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(OfpHeader.Size + 2), (ushort)(more ? OfpStatsReplyFlags.ReplyMore : 0));
+        OfpStatsReply.WriteHeader(b, OfpStatsType.Flow, more, _used, _xid);
         _buffer = null;
         count = _used;
         return b;
