@@ -261,7 +261,9 @@ public static class PpsHarness
         forwarding.Join();
         if (failure is not null)
         {
+            // The churn thread leaves its cancelled wait before the event it waits on is disposed with this scope.
             stop.Cancel();
+            churn?.Join();
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 

@@ -21,6 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. bench/scripts/lib.sh
 
 ROWS=${ROWS:-"1-flow exact-1k exact-100k exact-1m wild-1k-16 normal-1k rewrite-1k churn-100k"}
 ROUNDS=${ROUNDS:-3}
@@ -256,10 +257,9 @@ if [ -n "$ADD_ROWS" ]; then
     ssecs=""
     for round in $(seq $ROUNDS); do
       sock=$RUN/ssw.mgmt; rm -f $sock
-      DOTNET_PROCESSOR_COUNT=$(nproc) taskset -c $MAIN_CPU dotnet $ROOT/src/Softswitch/bin/Release/net10.0/softswitch.dll \
-        run --ports mem:$((SINKS + 1)) --listen punix:$sock --unixctl none --log-level Warning > $RUN/ssw-daemon.log 2>&1 &
-      dpid=$!; pids+=($dpid)
-      for i in $(seq 300); do ovs-ofctl -O OpenFlow10 show unix:$sock >/dev/null 2>&1 && break; sleep 0.1; done
+      ssw_start_placed $MAIN_CPU $RUN/ssw-daemon.log --ports mem:$((SINKS + 1)) --listen punix:$sock --unixctl none --log-level Warning
+      dpid=$SSW_PID; pids+=($dpid)
+      of_wait unix:$sock || { echo "compare: the Softswitch daemon did not answer on $sock (log: $RUN/ssw-daemon.log)" >&2; exit 1; }
       t0=$(date +%s.%N)
       taskset -c $MAIN_CPU ovs-ofctl -O OpenFlow10 add-flows unix:$sock $RUN/rows/$r.flows
       ssecs+="$(echo "$(date +%s.%N) - $t0" | bc -l) "

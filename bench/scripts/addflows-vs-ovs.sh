@@ -14,6 +14,7 @@ ROUNDS=${ROUNDS:-3}
 CPU=${CPU:-0}
 ON=(); [ "$CPU" = all ] || ON=(taskset -c "$CPU")
 cd "$(dirname "$0")/../.."
+. bench/scripts/lib.sh
 command -v ovs-vswitchd >/dev/null || { echo "needs openvswitch-switch (bash scripts/install-deps.sh)"; exit 2; }
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
 
@@ -41,8 +42,8 @@ for i in range(n):
 PY
 
 # Softswitch, passive listener on mem ports.
-DOTNET_PROCESSOR_COUNT=$(nproc) "${ON[@]}" dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll run --ports mem:4 --listen ptcp:$SSW_PORT --listen punix:$RUN/ssw.mgmt --unixctl none --log-level Warning > $RUN/ssw.log 2>&1 &
-pids+=($!)
+ssw_start_placed "$CPU" $RUN/ssw.log --ports mem:4 --listen ptcp:$SSW_PORT --listen punix:$RUN/ssw.mgmt --unixctl none --log-level Warning
+pids+=($SSW_PID)
 
 # Open vSwitch in user space, listening on TCP for ovs-ofctl too.
 export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
@@ -53,8 +54,8 @@ $V --no-wait init
 "${ON[@]}" ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir
 $V add-br $BR -- set bridge $BR datapath_type=netdev protocols=OpenFlow10 -- set-controller $BR ptcp:$OVS_PORT:127.0.0.1 -- set-fail-mode $BR secure
 for i in 1 2; do $V add-port $BR ${BR}p$i -- set interface ${BR}p$i type=internal ofport_request=$i; done
-for i in $(seq 50); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$SSW_PORT >/dev/null 2>&1 && break; sleep 0.2; done
-for i in $(seq 50); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$OVS_PORT >/dev/null 2>&1 && break; sleep 0.2; done
+of_wait tcp:127.0.0.1:$SSW_PORT || { echo "the Softswitch daemon did not answer (log: $RUN/ssw.log)" >&2; exit 1; }
+of_wait tcp:127.0.0.1:$OVS_PORT || { echo "Open vSwitch did not answer (log: $RUN/ovs-vswitchd.log)" >&2; exit 1; }
 
 time_addflows() {
   local ep=$1

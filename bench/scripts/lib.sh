@@ -1,0 +1,25 @@
+# Shared by the benchmark scripts that time the Softswitch daemon against Open vSwitch (sourced, not run).
+
+# ssw_start_placed CPU LOG ARGS...: starts the Softswitch daemon (the Release build; `softswitch run ARGS...`) in the
+# background with every thread on CPU (a taskset list; "all" leaves placement to the scheduler), its output in LOG,
+# and sets SSW_PID. DOTNET_PROCESSOR_COUNT keeps the runtime configured for the machine's CPU count, as unpinned: a
+# comparison changes the placement, not the switch.
+ssw_start_placed() {
+  local cpu=$1 log=$2 root
+  shift 2
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  local on=()
+  [ "$cpu" = all ] || on=(taskset -c "$cpu")
+  DOTNET_PROCESSOR_COUNT=$(nproc) "${on[@]}" dotnet "$root/src/Softswitch/bin/Release/net10.0/softswitch.dll" run "$@" > "$log" 2>&1 &
+  SSW_PID=$!
+}
+
+# of_wait TARGET [SECONDS]: waits until an OpenFlow switch answers `ovs-ofctl show TARGET` (default 30 s); false if not.
+of_wait() {
+  local i
+  for i in $(seq $(( ${2:-30} * 10 ))); do
+    ovs-ofctl -O OpenFlow10 show "$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
