@@ -64,6 +64,11 @@ public sealed class DatapathOptions
 {
     /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
     public int Threads { get; set; } = 1;
+    /// <summary>
+    /// CPUs for the forwarding threads (thread i on the (i mod n)-th), or null to leave them to the scheduler. Keeping
+    /// the other threads off these CPUs is the host's part (<see cref="CpuPlacement.KeepEveryThreadOff"/>).
+    /// </summary>
+    public int[]? ForwardingCpus { get; set; }
     public int PoolSize { get; set; } = 4096;
     /// <summary>Bytes of frame a packet buffer holds (besides its headroom): at least the largest port MTU plus the
     /// Ethernet header and two VLAN tags, so jumbo frames fit.</summary>
@@ -165,6 +170,7 @@ public sealed class SwitchDatapath : IDisposable
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
+        _placementErrors = new string?[threads];
         _waiters = new PortWaiter[threads];
         for (int i = 0; i < threads; i++) _waiters[i] = new PortWaiter();
         _assigned = new List<RxQueue>[threads];
@@ -353,19 +359,34 @@ public sealed class SwitchDatapath : IDisposable
     {
         if (_running) return;
         _running = true;
+        // Not disposed: a thread that starts after the wait below gave up still signals it (it holds no kernel handle).
+        var placed = new CountdownEvent(_forwarders.Length);
         for (int i = 0; i < _forwarders.Length; i++)
         {
             int idx = i;
-            var t = new Thread(() => PollLoop(idx)) { IsBackground = true, Name = $"fwd-{idx}" };
+            var t = new Thread(() => PollLoop(idx, placed)) { IsBackground = true, Name = $"fwd-{idx}" };
             _threads.Add(t);
             t.Start();
         }
+        // Returns with every forwarding thread on its CPU (or its reason in PlacementErrors), so the host reports placement as it is.
+        placed.Wait(TimeSpan.FromSeconds(5));
         _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
         _maintenance.Start();
     }
 
-    private void PollLoop(int idx)
+    private readonly string?[] _placementErrors;
+
+    /// <summary>Per forwarding thread, why it is not on its CPU of <see cref="DatapathOptions.ForwardingCpus"/> (null: it is, or none was asked).</summary>
+    public IReadOnlyList<string?> PlacementErrors => _placementErrors;
+
+    private void PollLoop(int idx, CountdownEvent placed)
     {
+        if (Options.ForwardingCpus is { Length: > 0 } cpus)
+        {
+            int cpu = cpus[idx % cpus.Length];
+            if (!CpuPlacement.PinCurrentThread(cpu, out var why)) Volatile.Write(ref _placementErrors[idx], $"CPU {cpu}: {why}");
+        }
+        placed.Signal();
         // Every round starts at a quiescent point (no rule of an earlier round is held); the thread is offline while
         // it waits (see Classifier.QuiescentDomain).
         var reader = Pipeline.Reclamation.Register();

@@ -24,6 +24,7 @@ var dpid = new Option<string?>("--dpid") { Description = "datapath id: 0x1, 1 or
 var failMode = new Option<string?>("--fail-mode") { Description = $"without a controller: standalone (learning switch) or secure (drop misses) (default {defaults.FailMode}, as OVS)" };
 var config = new Option<string?>("--config") { Description = "a JSON file with the same settings (keys: " + string.Join(", ", ConfigFile.Keys) + "); the command line wins" };
 var threads = new Option<int?>("--threads") { Description = $"forwarding threads (default {defaults.Threads}); AF_PACKET ports are split across them by flow hash, AF_XDP ports by RX queue" };
+var forwardingCpus = new Option<string?>("--forwarding-cpus") { Description = "CPUs for the forwarding threads, as taskset writes them (1, 2-3, 1,3): thread i on the i-th, every other thread of the switch kept off them, as OVS's pmd-cpu-mask (default none: the scheduler places them)" };
 var busyPoll = new Option<int?>("--busy-poll-us") { Description = $"microseconds a forwarding thread keeps polling after its last packet before it sleeps in the kernel, 0 sleeps at once (default {defaults.BusyPollUs})" };
 var emcEntries = new Option<int?>("--emc-entries") { Description = $"exact-match cache entries per forwarding thread, 0 for none (default {defaults.EmcEntries})" };
 var packetInRate = new Option<double?>("--packet-in-rate") { Description = $"packet-ins per second at most (default {defaults.PacketInRate})" };
@@ -38,7 +39,7 @@ var detach = new Option<bool>("--detach") { Description = "run in the background
 var localPort = new Option<string?>("--local-port") { Description = "the LOCAL port: a tap device NAME (created administratively down; default ss-DPID), or none" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    ports, controller, listen, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
     unixctl, pidfile, detach, metrics, localPort,
 };
 run.SetAction(pr =>
@@ -61,6 +62,7 @@ run.SetAction(pr =>
     if (pr.GetValue(dpid) is { } d) s.Dpid = d;
     if (pr.GetValue(failMode) is { } f) s.FailMode = f;
     if (pr.GetValue(threads) is { } t) s.Threads = t;
+    if (pr.GetValue(forwardingCpus) is { } fc) s.ForwardingCpus = fc;
     if (pr.GetValue(busyPoll) is { } bp) s.BusyPollUs = bp;
     if (pr.GetValue(emcEntries) is { } emc) s.EmcEntries = emc;
     if (pr.GetValue(packetInRate) is { } pir) s.PacketInRate = pir;

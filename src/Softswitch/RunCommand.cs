@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Control;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
@@ -83,6 +84,16 @@ internal static class RunCommand
         if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
             return UserError($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)");
         if (s.BusyPollUs is < 0 or > 1_000_000) return UserError($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}");
+        int[]? fwdCpus = null;
+        if (s.ForwardingCpus is { } cpuText)
+        {
+            if (!CpuPlacement.IsSupported) return UserError("--forwarding-cpus needs Linux");
+            if (!CpuPlacement.TryParseList(cpuText, out var list, out var cpuError)) return UserError($"--forwarding-cpus {cpuError}");
+            var allowed = CpuPlacement.Allowed();
+            if (list.FirstOrDefault(c => !allowed.Contains(c), -1) is int outside and >= 0)
+                return UserError($"--forwarding-cpus {cpuText}: CPU {outside} is not one this process may use ({CpuPlacement.Format(allowed)})");
+            fwdCpus = list;
+        }
         using var claim = InterfaceLock.TryClaim(specs.Where(e => e.Kind != PortKind.Memory).Select(e => e.Name), out var claimError);
         if (claim is null) return UserError(claimError!);
 
@@ -109,7 +120,7 @@ internal static class RunCommand
         int frameSize = Math.Max(PacketPool.DefaultDataSize, opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8);
         using var dp = new SwitchDatapath(new DatapathOptions
         {
-            Threads = s.Threads, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
+            Threads = s.Threads, ForwardingCpus = fwdCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
         });
         NetFpgaOffload? offload = null;
         if (s.Offload is "netfpga" or "netfpga-emulated")
@@ -248,7 +259,20 @@ internal static class RunCommand
         }
         // Pauses are measured from the start (a collection during start-up counts too).
         Metrics.GcPauseMonitor.Start();
+        if (fwdCpus is not null)
+        {
+            // Every thread so far (the runtime's too) moves off the forwarding CPUs, and threads made later inherit that.
+            var rest = CpuPlacement.KeepEveryThreadOff(fwdCpus);
+            if (rest.Length == 0)
+                log.LogWarning("--forwarding-cpus {Cpus} names every CPU this process may use: the other threads share them", s.ForwardingCpus);
+            else
+                log.LogInformation("forwarding threads on CPU(s) {Cpus}, the other threads on {Rest}", CpuPlacement.Format(fwdCpus), CpuPlacement.Format(rest));
+            if (fwdCpus.Length > s.Threads)
+                log.LogInformation("--forwarding-cpus names {Cpus} CPU(s) for {Threads} forwarding thread(s): the rest stay free", fwdCpus.Length, s.Threads);
+        }
         dp.Start();
+        for (int i = 0; i < dp.PlacementErrors.Count; i++)
+            if (dp.PlacementErrors[i] is { } placementError) log.LogWarning("forwarding thread fwd-{Thread} is not placed on {Error}", i, placementError);
         // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
         using var reopener = offload is null ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
         log.LogInformation(RunningMessage + ": dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",

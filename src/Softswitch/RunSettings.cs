@@ -22,6 +22,11 @@ public sealed class RunSettings
     /// <summary>standalone (the OVS and reference-switch default: a learning switch while no controller is connected) or secure.</summary>
     public string FailMode { get; set; } = "standalone";
     public int Threads { get; set; } = 1;
+    /// <summary>
+    /// CPUs for the forwarding threads, a taskset list (<c>1</c>, <c>2-3</c>); every other thread is kept off them. Null:
+    /// placement is the scheduler's.
+    /// </summary>
+    public string? ForwardingCpus { get; set; }
     /// <summary>Microseconds a forwarding thread keeps polling after its last packet before it blocks in the kernel.</summary>
     public int BusyPollUs { get; set; } = Datapath.DatapathOptions.DefaultBusyPollMicros;
     public int EmcEntries { get; set; } = 8192;
@@ -65,7 +70,7 @@ internal static class ConfigFile
     private static readonly (string Key, Kind Kind)[] s_keys =
     [
         ("ports", Kind.String), ("controllers", Kind.StringList), ("listen", Kind.StringList), ("tunnels", Kind.StringList),
-        ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer), ("busyPollUs", Kind.Integer),
+        ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer), ("forwardingCpus", Kind.String), ("busyPollUs", Kind.Integer),
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),

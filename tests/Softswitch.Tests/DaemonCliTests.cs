@@ -58,6 +58,9 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run", "--ports", "mem:2", "--fail-mode", "open" }, "softswitch: --fail-mode must be standalone or secure, not 'open'")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--log-level", "ofagent:loud" }, "softswitch: --log-level: bad log level 'ofagent:loud'")]
     [InlineData(new[] { "run", "--ports", "2=mem:1,2=mem:1" }, "OpenFlow port number 2 is already taken")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "1-0" }, "softswitch: --forwarding-cpus '1-0': the range 1-0 runs backwards")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "one" }, "softswitch: --forwarding-cpus 'one': want CPU numbers and ranges")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "1023" }, "softswitch: --forwarding-cpus 1023: CPU 1023 is not one this process may use")]
     [InlineData(new[] { "demo", "--seconds", "0" }, "softswitch: --seconds must be above 0")]
     [InlineData(new string[0], "softswitch: give a command: run, demo or ctl")]
     [InlineData(new[] { "ctl", "--format", "yaml", "fdb/show" }, "softswitch: --format must be text or json")]
@@ -110,6 +113,44 @@ public sealed class DaemonCliTests : IDisposable
         Assert.True(File.Exists(ctl), "the control socket exists when --detach returns");
         Console.WriteLine($"softswitch run --detach returned ready in {sw.ElapsedMilliseconds} ms");
         return (pid, ctl, pidFile, log);
+    }
+
+    [Fact]
+    public void ForwardingCpus_PinTheForwardingThreads_AndKeepEveryOtherThreadOff()
+    {
+        var allowed = global::Softswitch.Datapath.Forwarding.CpuPlacement.Allowed();
+        if (allowed.Length < 2)
+        {
+            // Nothing to keep apart on one CPU: said loudly, not passed quietly.
+            Console.WriteLine($"SKIPPED ForwardingCpus test: this process may use {allowed.Length} CPU(s); placement needs two");
+            return;
+        }
+        int cpu = allowed[^1];
+        var (pid, ctl, _, log) = Detached("--threads", "2", "--forwarding-cpus", cpu.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var threads = new List<(string Name, string Cpus)>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+            string cpus = File.ReadLines(Path.Combine(task, "status")).First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)).Split(':')[1].Trim();
+            threads.Add((name, cpus));
+        }
+        var fwd = threads.Where(t => t.Name.StartsWith("fwd-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, fwd.Count);
+        Assert.All(fwd, t => Assert.Equal(cpu.ToString(System.Globalization.CultureInfo.InvariantCulture), t.Cpus));
+        // Every other thread (the runtime's own included: the collector's, the finalizer, the tiered compiler) is off it.
+        var others = threads.Except(fwd).ToList();
+        Assert.Contains(others, t => t.Name.Contains("Finalizer", StringComparison.Ordinal));
+        foreach (var (name, cpus) in others)
+            Assert.DoesNotContain(cpu, Expand(cpus));
+        Assert.Contains($"forwarding threads on CPU(s) {cpu}, the other threads on", File.ReadAllText(log));
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
+        WaitGone(pid);
+
+        static IEnumerable<int> Expand(string list) => list.Split(',').SelectMany(r =>
+        {
+            var ends = r.Split('-').Select(int.Parse).ToArray();
+            return Enumerable.Range(ends[0], ends[^1] - ends[0] + 1);
+        });
     }
 
     private static void WaitGone(int pid)
