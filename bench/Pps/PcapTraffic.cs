@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Flows;
@@ -30,37 +29,6 @@ internal static class PcapTraffic
             if (!m.Match.IsExact) masks.Add(m.Match.Mask);
         return new Traffic { Frames = [.. frames], Mods = [.. mods], MaskCount = masks.Count };
     }
-
-    /// <summary>Pins the calling thread to one CPU (Linux sched_setaffinity); throws when the kernel refuses.</summary>
-    public static void PinCurrentThread(int cpu)
-    {
-        if (!OperatingSystem.IsLinux() || cpu is < 0 or >= 64) throw new ArgumentException($"--pin-cpu {cpu}: needs Linux and a CPU below 64");
-        ulong mask = 1UL << cpu;
-        if (SchedSetAffinity(0, sizeof(ulong), ref mask) != 0)
-            throw new ArgumentException($"--pin-cpu {cpu}: sched_setaffinity failed (errno {Marshal.GetLastPInvokeError()})");
-    }
-
-    /// <summary>
-    /// Keeps the calling thread, and every thread it makes from now on (a thread inherits its creator's CPU mask), off
-    /// <paramref name="cpu"/>, which a forwarding thread is to own; nothing is done when no other CPU is allowed.
-    /// </summary>
-    public static void KeepCurrentThreadOff(int cpu)
-    {
-        if (!OperatingSystem.IsLinux() || cpu is < 0 or >= 64) throw new ArgumentException($"--pin-cpu {cpu}: needs Linux and a CPU below 64");
-        ulong mask = 0;
-        if (SchedGetAffinity(0, sizeof(ulong), ref mask) < 0)
-            throw new ArgumentException($"--pin-cpu {cpu}: sched_getaffinity failed (errno {Marshal.GetLastPInvokeError()})");
-        ulong rest = mask & ~(1UL << cpu);
-        if (rest == 0) return;
-        if (SchedSetAffinity(0, sizeof(ulong), ref rest) != 0)
-            throw new ArgumentException($"--pin-cpu {cpu}: sched_setaffinity failed (errno {Marshal.GetLastPInvokeError()})");
-    }
-
-    [DllImport("libc", EntryPoint = "sched_getaffinity", SetLastError = true)]
-    private static extern int SchedGetAffinity(int pid, nint size, ref ulong mask);
-
-    [DllImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
-    private static extern int SchedSetAffinity(int pid, nint size, ref ulong mask);
 
     /// <summary>Teaches the learning table the <c>MAC PORT</c> lines of <paramref name="path"/> (VLAN 0).</summary>
     public static void Learn(SwitchDatapath dp, string path)

@@ -144,10 +144,15 @@ public static class PpsHarness
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
-        // --pin-cpu N: the forwarding thread owns CPU N, and the threads this one makes (the OpenFlow listener's and
-        // connections', the churn thread, the thread pool's) stay off it, as a switch's control threads stay off the
-        // cores its forwarding threads own.
-        if (o.PinCpu >= 0 && o.Threads <= 1) PcapTraffic.KeepCurrentThreadOff(o.PinCpu);
+        // --pin-cpu N: the forwarding thread owns CPU N, and every other thread (the runtime's, and those made later:
+        // the OpenFlow listener's and connections', the churn thread, the thread pool's) stays off it, as the daemon's
+        // --forwarding-cpus places them.
+        if (o.PinCpu >= 0 && o.Threads <= 1)
+        {
+            if (!CpuPlacement.IsSupported || !CpuPlacement.Allowed().Contains(o.PinCpu))
+                throw new ArgumentException($"--pin-cpu {o.PinCpu}: not a CPU this process may use ({CpuPlacement.Format(CpuPlacement.Allowed())}; Linux only)");
+            CpuPlacement.KeepEveryThreadOff([o.PinCpu]);
+        }
         var rng = new Random(o.Seed);
         var dp = new SwitchDatapath(new DatapathOptions
         {
@@ -269,7 +274,7 @@ public static class PpsHarness
 
         void Forward()
         {
-            if (o.PinCpu >= 0) PcapTraffic.PinCurrentThread(o.PinCpu);
+            if (o.PinCpu >= 0 && !CpuPlacement.PinCurrentThread(o.PinCpu, out string pinError)) throw new ArgumentException($"--pin-cpu {o.PinCpu}: {pinError}");
             // This thread polls as a forwarding thread does: a reader of the reclamation domain, quiescent between rounds.
             var reader = dp.Pipeline.Reclamation.Register();
             // Warm-up (JIT tiering, caches), then measure.
