@@ -34,8 +34,10 @@ internal sealed class ControlSocketException(string message, bool inUse = false)
 /// request's, the reply's 30 s, the drain's 1 s). So no timers, cancellation sources, async state machines or
 /// thread-pool hops; the client socket never joins the runtime's epoll engine; and no thread per request, which
 /// would cost its whole allocation context (kilobytes of the young generation's budget) each time.
-/// <see cref="Dispose"/> wakes the accept thread and the workers that wait for a request (shutdown(2)), closes what
-/// is queued, and waits up to 2 s for the threads; a worker that is running a command or sending a reply finishes it.</para>
+/// <see cref="Dispose"/> wakes the accept thread and the workers that wait for a request (shutdown(2) of the read
+/// side: a client that had sent part of a line is told the daemon is stopping, one that had sent nothing is closed),
+/// closes what is queued, and waits up to 2 s for the threads; a worker that is running a command or sending a reply
+/// finishes it.</para>
 /// </remarks>
 internal sealed class ControlServer : IDisposable
 {
@@ -287,7 +289,7 @@ internal sealed class ControlServer : IDisposable
         const int limit = ControlProtocol.MaxRequestSize + 1;
         long deadline = Environment.TickCount64 + (long)RequestTimeout.TotalMilliseconds;
         int length = 0;
-        bool complete = false, timedOut = false;
+        bool complete = false, timedOut = false, stopping = false;
         try
         {
             while (length < limit)
@@ -298,7 +300,12 @@ internal sealed class ControlServer : IDisposable
                     break;
                 }
                 int n = client.Receive(buffer.AsSpan(length, limit - length), SocketFlags.None);
-                if (_stopping) return;  // Dispose shut the read side: no half line is run as a request
+                if (_stopping)
+                {
+                    // Dispose shut the read side: no half line is run as a request.
+                    stopping = true;
+                    break;
+                }
                 if (n == 0) break;
                 if (length == 0 && buffer[0] == (byte)'{')
                 {
@@ -320,7 +327,12 @@ internal sealed class ControlServer : IDisposable
             return;  // the client went away
         }
         ControlReply reply;
-        if (timedOut)
+        if (stopping)
+        {
+            if (length == 0) return;
+            reply = ControlReply.Error("the daemon is stopping; request not run");
+        }
+        else if (timedOut)
         {
             reply = ControlReply.Error($"no request line within {RequestTimeout.TotalSeconds:0.###} s");
         }
