@@ -43,15 +43,14 @@ internal sealed class ControlServer : IDisposable
 {
     public const int MaxConnections = 4;
     private const int MaxPathBytes = 107; // sun_path is 108 bytes with its NUL
-
-    private readonly Socket _listener;
-    private readonly ControlCommands _commands;
-    private readonly ILogger? _logger;
     private const int SendTimeoutMs = 30_000;
     private const int DrainTimeoutMs = 1_000;
     private const int DrainLimit = 1 << 20;
     private const int StopWaitMs = 2_000;
 
+    private readonly Socket _listener;
+    private readonly ControlCommands _commands;
+    private readonly ILogger? _logger;
     private readonly ulong _inode;
     private readonly object _gate = new();
     // Connections accepted and not yet taken by a worker, a ring (never more than MaxConnections are admitted).
