@@ -221,6 +221,10 @@ internal sealed class ControlServer : IDisposable
             {
                 if (!_stopping) ReplyAndClose(client, ControlReply.Error($"busy: {MaxConnections} requests are running; try again"), _acceptScratch);
             }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _logger?.LogWarning(e, "control socket: answering busy failed");
+            }
             finally
             {
                 client.Dispose();
