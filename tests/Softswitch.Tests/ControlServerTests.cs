@@ -105,6 +105,62 @@ public sealed class ControlServerTests : IDisposable
     }
 
     [Fact]
+    public void TricklingClient_TimesOut_AtTheRequestDeadline_NotPerRead()
+    {
+        using var server = ControlServer.Start(SocketPath, Commands(), requestTimeout: TimeSpan.FromMilliseconds(500));
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
+        s.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        using var stop = new ManualResetEventSlim();
+        // A byte every 100 ms, never a LF: each read finds something, the request's deadline must still hold.
+        var trickle = new Thread(() =>
+        {
+            try
+            {
+                s.Send("echo "u8);
+                while (!stop.Wait(100)) s.Send("x"u8);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        trickle.Start();
+        var ms = new MemoryStream();
+        var buf = new byte[4096];
+        int n;
+        while ((n = s.Receive(buf)) > 0) ms.Write(buf, 0, n);
+        var elapsed = clock.Elapsed;
+        stop.Set();
+        Assert.True(trickle.Join(5000));
+        Assert.Equal("ERROR\nno request line within 0.5 s\n", Encoding.UTF8.GetString(ms.ToArray()));
+        Assert.InRange(elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public void Dispose_WakesClientsThatHaveNotSentALine_Promptly()
+    {
+        var server = ControlServer.Start(SocketPath, Commands(), requestTimeout: TimeSpan.FromSeconds(30));
+        using var silent = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
+        using var half = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
+        silent.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        half.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        half.Send("echo not-finished"u8);
+        Thread.Sleep(300);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        server.Dispose();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.5), $"Dispose took {clock.Elapsed}");
+        static string ReadAll(Socket s)
+        {
+            var ms = new MemoryStream();
+            var buf = new byte[4096];
+            int n;
+            while ((n = s.Receive(buf)) > 0) ms.Write(buf, 0, n);
+            return Encoding.UTF8.GetString(ms.ToArray());
+        }
+        Assert.Equal("", ReadAll(silent));
+        Assert.Equal("ERROR\nthe daemon is stopping; request not run\n", ReadAll(half));
+        Assert.False(File.Exists(SocketPath));
+    }
+
+    [Fact]
     public void SocketIsOwnerOnly_AndRemovedOnDispose()
     {
         var server = ControlServer.Start(SocketPath, Commands());

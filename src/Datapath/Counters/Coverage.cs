@@ -203,12 +203,23 @@ public sealed class CounterGroup
     {
         var all = Coverage.All;
         var values = new long[all.Count];
-        foreach (var s in Volatile.Read(ref _sets))
-            for (int i = 0; i < values.Length; i++) values[i] += s[new Counter(i)];
-        foreach (var (index, read, _) in Volatile.Read(ref _sources))
-            if (index < values.Length) values[index] += read();
+        ReadAll(values);
         var list = new List<(CounterInfo, long)>(all.Count);
         for (int i = 0; i < all.Count; i++) list.Add((all[i], values[i]));
         return list;
+    }
+
+    /// <summary>
+    /// The values of the first <paramref name="values"/>.Length registered counters (as <see cref="Coverage.All"/>
+    /// lists them), without allocating: for readers polled often (a monitor's dp/show).
+    /// </summary>
+    public void ReadAll(Span<long> values)
+    {
+        values.Clear();
+        int n = Math.Min(values.Length, Coverage.All.Count);
+        foreach (var s in Volatile.Read(ref _sets))
+            for (int i = 0; i < n; i++) values[i] += s[new Counter(i)];
+        foreach (var (index, read, _) in Volatile.Read(ref _sources))
+            if (index < n) values[index] += read();
     }
 }

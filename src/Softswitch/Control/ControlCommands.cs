@@ -7,8 +7,8 @@ namespace Softswitch.Control;
 /// the dispatch of one request line to them. <c>help</c> is built in and lists the others.
 /// </summary>
 /// <remarks>
-/// Handlers run on a thread-pool thread, possibly several at once, while the switch runs: they read snapshots
-/// (counters, <c>OffloadManager.Placements</c>) and never block the datapath. A handler that throws is answered with
+/// Handlers run on the control server's worker threads (<see cref="ControlServer"/>), possibly several at once, while
+/// the switch runs: they read snapshots (counters, <c>OffloadManager.Placements</c>) and never block the datapath. A handler that throws is answered with
 /// an ERROR reply and logged; it never takes the daemon down. Register everything before the server starts;
 /// afterwards the set is only read.
 /// </remarks>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -26,19 +25,42 @@ internal sealed class ControlSocketException(string message, bool inUse = false)
 /// <para><b>Robustness</b>: at most <see cref="MaxConnections"/> requests run at once (more are answered "busy");
 /// a client has <see cref="RequestTimeout"/> to send its line (a JSON-RPC client, each request); every failure of one connection stays in that
 /// connection. Nothing here runs on a forwarding thread.</para>
+/// <para><b>Threads, and no garbage per request</b>: monitors ask every few seconds, and every garbage collection
+/// pauses the forwarding threads, so a request allocates little more than its reply text. One long-lived thread
+/// (ctl-accept) blocks in accept(2) and hands each connection through a fixed ring, under a lock, to one of
+/// <see cref="MaxConnections"/> long-lived threads (ctl-worker); when all of them have a connection, the accept thread
+/// answers "busy" itself (and drains that client for at most a second before closing, as a worker does). A worker
+/// serves with blocking calls on buffers of its own, made once; each deadline is a poll(2) on the time left (the
+/// request's, the reply's 30 s, the drain's 1 s). So no timers, cancellation sources, async state machines or
+/// thread-pool hops; the client socket never joins the runtime's epoll engine; and no thread per request, which
+/// would cost its whole allocation context (kilobytes of the young generation's budget) each time.
+/// <see cref="Dispose"/> wakes the accept thread and the workers that wait for a request (shutdown(2) of the read
+/// side: a client that had sent part of a line is told the daemon is stopping, one that had sent nothing is closed),
+/// closes what is queued, and waits up to 2 s for the threads; a worker that is running a command or sending a reply
+/// finishes it.</para>
 /// </remarks>
 internal sealed class ControlServer : IDisposable
 {
     public const int MaxConnections = 4;
     private const int MaxPathBytes = 107; // sun_path is 108 bytes with its NUL
+    private const int SendTimeoutMs = 30_000;
+    private const int DrainTimeoutMs = 1_000;
+    private const int DrainLimit = 1 << 20;
+    private const int StopWaitMs = 2_000;
 
     private readonly Socket _listener;
     private readonly ControlCommands _commands;
     private readonly ILogger? _logger;
-    private readonly CancellationTokenSource _stop = new();
     private readonly ulong _inode;
-    private Task? _acceptLoop;
-    private int _active;
+    private readonly object _gate = new();
+    // Connections accepted and not yet taken by a worker, a ring (never more than MaxConnections are admitted).
+    private readonly Socket?[] _pending = new Socket?[MaxConnections];
+    private int _pendingHead, _pendingCount;
+    private int _admitted;  // queued or being served; under _gate
+    private readonly Worker[] _workers = new Worker[MaxConnections];
+    private readonly Worker _acceptScratch = new();
+    private Thread? _acceptThread;
+    private volatile bool _stopping;
     private int _disposed;
 
     public string Path { get; }
@@ -99,7 +121,7 @@ internal sealed class ControlServer : IDisposable
         }
         ulong inode = SocketFile.TryStat(path, out var info) ? info.Inode : 0;
         var server = new ControlServer(path, listener, inode, commands, logger) { RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5) };
-        server._acceptLoop = Task.Run(server.AcceptLoop);
+        server.StartThreads();
         return server;
     }
 
@@ -155,74 +177,142 @@ internal sealed class ControlServer : IDisposable
         }
     }
 
-    private async Task AcceptLoop()
+    /// <summary>A thread's reused buffers: the request line, the reply's chunks and the drain share one.</summary>
+    private sealed class Worker
     {
-        var token = _stop.Token;
-        while (!token.IsCancellationRequested)
+        public readonly byte[] Buffer = new byte[ControlProtocol.MaxRequestSize + 1];
+        public readonly Encoder Utf8 = Encoding.UTF8.GetEncoder();
+        public byte[]? JsonBuffer;  // made by the worker's first JSON-RPC connection, then kept
+        public Socket? Client;      // the connection being served; under _gate
+        public Thread? Thread;
+    }
+
+    private void StartThreads()
+    {
+        for (int i = 0; i < MaxConnections; i++)
+        {
+            var w = _workers[i] = new Worker();
+            w.Thread = new Thread(() => WorkerLoop(w)) { IsBackground = true, Name = "ctl-worker" };
+        }
+        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "ctl-accept" };
+        foreach (var w in _workers) w.Thread!.Start();
+        _acceptThread.Start();
+    }
+
+    private void AcceptLoop()
+    {
+        while (!_stopping)
         {
             Socket client;
             try
             {
-                client = await _listener.AcceptAsync(token).ConfigureAwait(false);
+                client = _listener.Accept();
             }
-            catch (OperationCanceledException) { break; }
             catch (ObjectDisposedException) { break; }
             catch (SocketException e)
             {
+                if (_stopping) break;
                 _logger?.LogWarning("control socket: accept failed: {Error}", e.Message);
-                try { await Task.Delay(100, token).ConfigureAwait(false); }
-                catch (OperationCanceledException) { break; }
+                Thread.Sleep(100);
                 continue;
             }
-            if (Interlocked.Increment(ref _active) > MaxConnections)
+            if (TryHandOff(client)) continue;
+            try
             {
-                Interlocked.Decrement(ref _active);
-                _ = ReplyAndClose(client, ControlReply.Error($"busy: {MaxConnections} requests are running; try again"));
-                continue;
+                if (!_stopping) ReplyAndClose(client, ControlReply.Error($"busy: {MaxConnections} requests are running; try again"), _acceptScratch);
             }
-            _ = Task.Run(async () =>
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                try { await Serve(client).ConfigureAwait(false); }
-                finally { Interlocked.Decrement(ref _active); }
-            });
+                _logger?.LogWarning(e, "control socket: answering busy failed");
+            }
+            finally
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Queues <paramref name="client"/> for a worker; false when every worker has a connection (or the server stops).</summary>
+    private bool TryHandOff(Socket client)
+    {
+        lock (_gate)
+        {
+            if (_stopping || _admitted >= MaxConnections) return false;
+            _admitted++;
+            _pending[(_pendingHead + _pendingCount) % MaxConnections] = client;
+            _pendingCount++;
+            Monitor.Pulse(_gate);
+            return true;
+        }
+    }
+
+    private void WorkerLoop(Worker w)
+    {
+        while (true)
+        {
+            Socket client;
+            lock (_gate)
+            {
+                while (_pendingCount == 0 && !_stopping) Monitor.Wait(_gate);
+                if (_stopping) return;  // Dispose closes what is still queued
+                client = _pending[_pendingHead]!;
+                _pending[_pendingHead] = null;
+                _pendingHead = (_pendingHead + 1) % MaxConnections;
+                _pendingCount--;
+                w.Client = client;
+            }
+            try
+            {
+                Serve(client, w);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Whatever went wrong stays in this connection; the worker serves the next one.
+                _logger?.LogWarning(e, "control socket: serving a connection failed");
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    w.Client = null;
+                    _admitted--;
+                }
+                client.Dispose();
+            }
         }
     }
 
     /// <summary>
-    /// Reads one request line (bounded, with a timeout), runs it, replies, closes; or, when the first byte opens a JSON
-    /// object, serves ovs-appctl's JSON-RPC (<see cref="ServeJsonRpc"/>).
+    /// Reads one request line (bounded, within <see cref="RequestTimeout"/>), runs it, replies; or, when the first
+    /// byte opens a JSON object, serves ovs-appctl's JSON-RPC (<see cref="ServeJsonRpc"/>). The caller closes.
     /// </summary>
-    private async Task Serve(Socket client)
+    private void Serve(Socket client, Worker w)
     {
-        // The request buffer is pooled (a monitoring script asks every few seconds); the requests run on pool threads.
-        var buffer = ArrayPool<byte>.Shared.Rent(ControlProtocol.MaxRequestSize + 1);
-        try
-        {
-            await Serve(client, buffer).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private async Task Serve(Socket client, byte[] buffer)
-    {
-        ControlReply reply;
+        var buffer = w.Buffer;
         const int limit = ControlProtocol.MaxRequestSize + 1;
+        long deadline = Environment.TickCount64 + (long)RequestTimeout.TotalMilliseconds;
         int length = 0;
+        bool complete = false, timedOut = false, stopping = false;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            timeout.CancelAfter(RequestTimeout);
-            bool complete = false;
             while (length < limit)
             {
-                int n = await client.ReceiveAsync(buffer.AsMemory(length, limit - length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                if (!WaitReadable(client, deadline))
+                {
+                    timedOut = true;
+                    break;
+                }
+                int n = client.Receive(buffer.AsSpan(length, limit - length), SocketFlags.None);
+                if (_stopping)
+                {
+                    // Dispose shut the read side: no half line is run as a request.
+                    stopping = true;
+                    break;
+                }
                 if (n == 0) break;
                 if (length == 0 && buffer[0] == (byte)'{')
                 {
-                    await ServeJsonRpc(client, buffer.AsMemory(0, n)).ConfigureAwait(false);
+                    ServeJsonRpc(client, w, n);
                     return;
                 }
                 int nl = buffer.AsSpan(length, n).IndexOf((byte)'\n');
@@ -234,45 +324,50 @@ internal sealed class ControlServer : IDisposable
                     break;
                 }
             }
-            if (!complete && length == 0)
-            {
-                client.Dispose();
-                return;
-            }
-            if (!complete && length >= limit)
-            {
-                reply = ControlReply.Error($"request longer than {ControlProtocol.MaxRequestSize} bytes");
-            }
-            else
-            {
-                reply = _commands.Execute(buffer.AsSpan(0, length));
-                // Only formatted when wanted: monitors ask every few seconds.
-                if (_logger?.IsEnabled(LogLevel.Debug) == true)
-                    _logger.LogDebug("control socket: {Request} -> {Status}", Encoding.UTF8.GetString(buffer, 0, Math.Min(length, 200)).TrimEnd(), reply.Ok ? "ok" : "error");
-            }
         }
-        catch (OperationCanceledException)
+        catch (SocketException)
+        {
+            return;  // the client went away
+        }
+        ControlReply reply;
+        if (stopping)
+        {
+            if (length == 0) return;
+            reply = ControlReply.Error("the daemon is stopping; request not run");
+        }
+        else if (timedOut)
         {
             reply = ControlReply.Error($"no request line within {RequestTimeout.TotalSeconds:0.###} s");
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        else if (!complete && length == 0)
         {
-            client.Dispose();
             return;
         }
-        await ReplyAndClose(client, reply).ConfigureAwait(false);
+        else if (!complete && length >= limit)
+        {
+            reply = ControlReply.Error($"request longer than {ControlProtocol.MaxRequestSize} bytes");
+        }
+        else
+        {
+            reply = _commands.Execute(buffer.AsSpan(0, length));
+            // Only formatted when wanted: monitors ask every few seconds.
+            if (_logger?.IsEnabled(LogLevel.Debug) == true)
+                _logger.LogDebug("control socket: {Request} -> {Status}", Encoding.UTF8.GetString(buffer, 0, Math.Min(length, 200)).TrimEnd(), reply.Ok ? "ok" : "error");
+        }
+        ReplyAndClose(client, reply, w);
     }
 
     /// <summary>
     /// ovs-appctl's unixctl JSON-RPC: requests one after another on the connection, each answered before the next is
     /// read, until the client closes, sends something that is not a request, or is silent for
-    /// <see cref="RequestTimeout"/>. Always disposes <paramref name="client"/>.
+    /// <see cref="RequestTimeout"/>. The first <paramref name="firstLength"/> bytes are in the worker's line buffer.
+    /// The caller closes.
     /// </summary>
-    private async Task ServeJsonRpc(Socket client, ReadOnlyMemory<byte> first)
+    private void ServeJsonRpc(Socket client, Worker w, int firstLength)
     {
-        var buffer = new byte[UnixctlJsonRpc.MaxMessageSize];
-        first.CopyTo(buffer);
-        int length = first.Length;
+        var buffer = w.JsonBuffer ??= new byte[UnixctlJsonRpc.MaxMessageSize];
+        w.Buffer.AsSpan(0, firstLength).CopyTo(buffer);
+        int length = firstLength;
         try
         {
             while (true)
@@ -285,10 +380,9 @@ internal sealed class ControlServer : IDisposable
                         _logger?.LogDebug("control socket: JSON-RPC request longer than {Max} bytes; closing", UnixctlJsonRpc.MaxMessageSize);
                         break;
                     }
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    timeout.CancelAfter(RequestTimeout);
-                    int n = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
-                    if (n == 0) break;
+                    if (!WaitReadable(client, Environment.TickCount64 + (long)RequestTimeout.TotalMilliseconds)) break;
+                    int n = client.Receive(buffer.AsSpan(length), SocketFlags.None);
+                    if (n == 0 || _stopping) break;
                     length += n;
                     continue;
                 }
@@ -298,14 +392,9 @@ internal sealed class ControlServer : IDisposable
                     break;
                 }
                 var reply = error.Length > 0 ? ControlReply.Error(error) : _commands.Execute(request);
-                _logger?.LogDebug("control socket: {Request} (JSON-RPC) -> {Status}", string.Join(' ', [request.Command, .. request.Args]), reply.Ok ? "ok" : "error");
-                var bytes = UnixctlJsonRpc.EncodeReply(id, reply);
-                using (var sendTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-                {
-                    int sent = 0;
-                    while (sent < bytes.Length)
-                        sent += await client.SendAsync(bytes.AsMemory(sent), SocketFlags.None, sendTimeout.Token).ConfigureAwait(false);
-                }
+                if (_logger?.IsEnabled(LogLevel.Debug) == true)
+                    _logger.LogDebug("control socket: {Request} (JSON-RPC) -> {Status}", string.Join(' ', [request.Command, .. request.Args]), reply.Ok ? "ok" : "error");
+                SendAll(client, UnixctlJsonRpc.EncodeReply(id, reply), Environment.TickCount64 + SendTimeoutMs);
                 buffer.AsSpan(consumed, length - consumed).CopyTo(buffer);
                 length -= consumed;
                 // Whitespace between messages is allowed.
@@ -318,68 +407,141 @@ internal sealed class ControlServer : IDisposable
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (SocketException)
         {
-            // The client went away or fell silent.
-        }
-        finally
-        {
-            client.Dispose();
+            // The client went away, or took longer than 30 s to take a reply.
         }
     }
 
-    private static async Task ReplyAndClose(Socket client, ControlReply reply)
+    /// <summary>
+    /// Sends the reply (within 30 s), shuts the send side down and reads what the client still sends (at most 1 MB,
+    /// for at most 1 s) before the caller closes: closing with unread input resets the connection, and the client
+    /// could lose the reply (a request that was too long, a "busy" answer).
+    /// </summary>
+    private static void ReplyAndClose(Socket client, in ControlReply reply, Worker w)
     {
         try
         {
-            var bytes = ControlProtocol.EncodeReply(reply);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            int sent = 0;
-            while (sent < bytes.Length)
-                sent += await client.SendAsync(bytes.AsMemory(sent), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            SendReply(client, reply, w, Environment.TickCount64 + SendTimeoutMs);
             client.Shutdown(SocketShutdown.Send);
-            // Read what the client still sends (bounded) before closing: closing with unread input resets the
-            // connection, and the client could lose the reply (a request that was too long, a "busy" answer).
-            var sink = ArrayPool<byte>.Shared.Rent(4096);
-            try
+            long deadline = Environment.TickCount64 + DrainTimeoutMs;
+            int drained = 0;
+            while (drained < DrainLimit && WaitReadable(client, deadline))
             {
-                int drained = 0;
-                using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                while (drained < 1 << 20)
-                {
-                    int n = await client.ReceiveAsync(sink, SocketFlags.None, drain.Token).ConfigureAwait(false);
-                    if (n == 0) break;
-                    drained += n;
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(sink);
+                int n = client.Receive(w.Buffer, SocketFlags.None);
+                if (n == 0) break;
+                drained += n;
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (SocketException)
         {
             // The client went away; nothing to tell it.
         }
-        finally
+    }
+
+    /// <summary>
+    /// <see cref="ControlProtocol.EncodeReply"/>'s bytes, encoded in chunks into the worker's buffer instead of one
+    /// array the size of the reply (the cut of an oversized reply is left to EncodeReply).
+    /// </summary>
+    private static void SendReply(Socket client, in ControlReply reply, Worker w, long deadline)
+    {
+        string status = reply.Ok ? ControlProtocol.OkStatus : ControlProtocol.ErrorStatus, text = reply.Text;
+        bool newline = text.Length > 0 && text[^1] != '\n';
+        if (status.Length + 1L + Encoding.UTF8.GetByteCount(text) + (newline ? 1 : 0) > ControlProtocol.MaxReplySize)
         {
-            client.Dispose();
+            SendAll(client, ControlProtocol.EncodeReply(reply), deadline);
+            return;
+        }
+        var buffer = w.Buffer;
+        int length = Encoding.UTF8.GetBytes(status, buffer);
+        buffer[length++] = (byte)'\n';
+        var encoder = w.Utf8;
+        encoder.Reset();
+        var chars = text.AsSpan();
+        while (true)
+        {
+            encoder.Convert(chars, buffer.AsSpan(length), flush: true, out int used, out int written, out bool completed);
+            length += written;
+            chars = chars[used..];
+            if (completed) break;
+            SendAll(client, buffer.AsSpan(0, length), deadline);
+            length = 0;
+        }
+        if (newline)
+        {
+            if (length == buffer.Length)
+            {
+                SendAll(client, buffer, deadline);
+                length = 0;
+            }
+            buffer[length++] = (byte)'\n';
+        }
+        SendAll(client, buffer.AsSpan(0, length), deadline);
+    }
+
+    /// <summary>Sends everything before <paramref name="deadline"/> (Environment.TickCount64); a SocketException otherwise.</summary>
+    private static void SendAll(Socket client, ReadOnlySpan<byte> bytes, long deadline)
+    {
+        while (bytes.Length > 0)
+        {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0) throw new SocketException((int)SocketError.TimedOut);
+            client.SendTimeout = (int)Math.Min(left, int.MaxValue);
+            bytes = bytes[client.Send(bytes, SocketFlags.None)..];
+        }
+    }
+
+    /// <summary>Waits until <paramref name="client"/> has input (or EOF, or an error) before <paramref name="deadline"/>.</summary>
+    private static bool WaitReadable(Socket client, long deadline)
+    {
+        while (true)
+        {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0) return false;
+            if (client.Poll((int)Math.Min(left, int.MaxValue / 1000) * 1000, SelectMode.SelectRead)) return true;
         }
     }
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _stop.Cancel();
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+            for (; _pendingCount > 0; _pendingCount--)
+            {
+                _pending[_pendingHead]!.Dispose();
+                _pending[_pendingHead] = null;
+                _pendingHead = (_pendingHead + 1) % MaxConnections;
+                _admitted--;
+            }
+            // A worker waiting for a request wakes with an end of input; one that replies finishes (its drain ends).
+            foreach (var w in _workers)
+            {
+                try { w?.Client?.Shutdown(SocketShutdown.Receive); }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+            }
+        }
+        // shutdown(2) wakes the thread blocked in accept(2); closing alone might not.
+        try { _listener.Shutdown(SocketShutdown.Both); }
+        catch (SocketException) { }
         _listener.Dispose();
-        try { _acceptLoop?.Wait(TimeSpan.FromSeconds(2)); }
-        catch (AggregateException) { }
+        long deadline = Environment.TickCount64 + StopWaitMs;
+        Join(_acceptThread, deadline);
+        foreach (var w in _workers) Join(w?.Thread, deadline);
         // Remove the file only if it is still ours (a newer daemon may have taken the path over).
         if (SocketFile.TryStat(Path, out var info) && info.IsSocket && (_inode == 0 || info.Inode == _inode))
         {
             try { File.Delete(Path); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
-        _stop.Dispose();
+    }
+
+    /// <summary>Waits for <paramref name="thread"/> until <paramref name="deadline"/>, unless it is this thread or never started.</summary>
+    private static void Join(Thread? thread, long deadline)
+    {
+        if (thread is null || thread == Thread.CurrentThread || (thread.ThreadState & ThreadState.Unstarted) != 0) return;
+        thread.Join((int)Math.Max(0, deadline - Environment.TickCount64));
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Offload;
 using Softswitch.OfAgent;
 using Softswitch.Offload;
@@ -82,11 +83,27 @@ internal static class DaemonCommands
     }
 
     /// <summary>A counter, or n/a for −1 (not counted by the port, as in OpenFlow 1.0 port stats).</summary>
-    private static string N(long v) => v < 0 ? "n/a" : v.ToString(CultureInfo.InvariantCulture);
+    private static OrNa N(long v) => new(v);
+
+    /// <summary>A counter formatted in place as <see cref="N"/> shows it (no string per counter in dp/show).</summary>
+    private readonly struct OrNa(long value) : ISpanFormattable
+    {
+        public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider)
+        {
+            if (value >= 0) return value.TryFormat(destination, out charsWritten, format, CultureInfo.InvariantCulture);
+            charsWritten = "n/a".AsSpan().TryCopyTo(destination) ? 3 : 0;
+            return charsWritten == 3;
+        }
+
+        public string ToString(string? format, IFormatProvider? formatProvider) => value < 0 ? "n/a" : value.ToString(CultureInfo.InvariantCulture);
+
+        public override string ToString() => ToString(null, null);
+    }
 
     public static string DpShow(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload)
     {
-        var sb = new StringBuilder(1024);
+        // The thread's builder, reused; the counters read without a snapshot list (monitors poll this every few seconds).
+        var sb = ReplyBuilders.RentText();
         var ic = CultureInfo.InvariantCulture;
         sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s), {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
         sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, async messages {agent.AsyncMessagesDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
@@ -120,15 +137,23 @@ internal static class DaemonCommands
             sb.Append(ic, $"thread {t}: {f.Packets} packets, {dp.Waiters[t].Sleeps} sleeps in the kernel, {dp.Waiters[t].ControlWakeups} control wake-ups, ")
               .Append(ic, $"longest stall {f.MaxBusyGapMicros} us, stalls over 1 ms {f.BusyGapsOver1ms}, over 10 ms {f.BusyGapsOver10ms}\n");
         }
-        var counters = new List<string>();
-        foreach (var (info, value) in dp.Counters.Snapshot())
-            if (value != 0) counters.Add($"{info.Name}={value}");
-        sb.Append("counters: ").Append(counters.Count == 0 ? "none" : string.Join(' ', counters)).Append('\n');
+        var all = Coverage.All;
+        Span<long> values = all.Count <= 1024 ? stackalloc long[all.Count] : new long[all.Count];
+        dp.Counters.ReadAll(values);
+        sb.Append("counters:");
+        int nonZero = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (values[i] == 0) continue;
+            sb.Append(' ').Append(all[i].Name).Append('=').Append(values[i]);
+            nonZero++;
+        }
+        sb.Append(nonZero == 0 ? " none\n" : "\n");
         if (offload is not null)
         {
             var s = offload.Stats;
             sb.Append(ic, $"offload ({offload.Target.Name}): {s.HardwareFlows} flows in hardware, {s.SoftwareFlows} in software\n");
         }
-        return sb.ToString();
+        return ReplyBuilders.ToStringAndReturn(sb);
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Reflection;
 using System.Text;
@@ -83,11 +82,8 @@ internal static class HostCommands
         if (args.Length == 0 || args is ["--format", "text"] or ["--format=text"]) return ControlReply.Success(text());
         if (args is ["--format", "json"] or ["--format=json"])
         {
-            // One buffer sized for the usual reply (memory/show, dp/show), grown for long ones (dump-flows).
-            var buffer = new ArrayBufferWriter<byte>(8192);
-            using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false })) json(w);
-            buffer.Write("\n"u8);
-            return ControlReply.Success(Encoding.UTF8.GetString(buffer.WrittenSpan));
+            // The thread's buffer and writer, reused (monitors poll memory/show every few seconds).
+            return ControlReply.Success(ReplyBuilders.Json(json));
         }
         return ControlReply.Error($"'{string.Join(' ', args)}': {name} takes only --format text|json");
     }
@@ -127,40 +123,41 @@ internal static class HostCommands
     private static readonly string[] s_markedNames = [.. GcPauseMonitor.RootKindNames.Select(n => $"gc-marked-{n}-bytes")];
     private static readonly string[] s_genNames = ["gc-pauses-gen0", "gc-pauses-gen1", "gc-pauses-gen2"];
 
+    [ThreadStatic] private static (string Name, long Value)[]? s_memoryItems;
+
     internal static ControlReply MemoryShow(SwitchDatapath dp, OfFlowTables tables, string[] args)
     {
         var gc = GC.GetGCMemoryInfo();
-        var items = new (string Name, long Value)[]
-        {
-            ("flows", tables.ActiveExact + tables.ActiveWildcard),
-            ("exact-flows", tables.ActiveExact),
-            ("wildcard-flows", tables.ActiveWildcard),
-            ("ports", dp.Ports.List.Length),
-            ("mac-entries", dp.MacTable.Count),
-            ("managed-heap-bytes", GC.GetTotalMemory(false)),
-            ("gc-committed-bytes", gc.TotalCommittedBytes),
-            ("rss-bytes", ResidentMemory.Bytes()),
-            ("gc-allocated-bytes", GC.GetTotalAllocatedBytes()),
-            ("gc-collections", GC.CollectionCount(0)),
-            ("gc-gen2-collections", GC.CollectionCount(2)),
-            ("gc-pause-total-us", (long)GC.GetTotalPauseDuration().TotalMicroseconds),
-            ("gc-last-pause-us", LastPauseMicros()),
-        };
         var pauses = GcPauseMonitor.Start();
         var hist = pauses.Histogram();
-        var more = new List<(string Name, long Value)>
-        {
-            ("gc-pauses", pauses.GcPauses),
-            ("gc-pause-max-us", pauses.MaxMicros),
-            ("gc-pause-p50-us", pauses.Quantile(0.50)),
-            ("gc-pause-p99-us", pauses.Quantile(0.99)),
-            ("gc-pause-sum-us", pauses.TotalMicros),
-            ("gc-suspend-max-us", pauses.MaxSuspendMicros),
-            ("gc-suspend-sum-us", pauses.SuspendTotalMicros),
-            ("runtime-suspensions", pauses.Pauses),
-            ("other-suspension-max-us", pauses.OtherMaxMicros),
-        };
-        for (int i = 0; i < hist.Length; i++) more.Add((s_histogramNames[i], hist[i]));
+        // The thread's array of items and text builder, reused: monitors poll this every few seconds.
+        int count = 22 + hist.Length + 3 + 2 * GcPauseMonitor.PhaseNames.Length + GcPauseMonitor.RootKindNames.Length + 3;
+        var items = s_memoryItems is { } kept && kept.Length == count ? kept : new (string Name, long Value)[count];
+        s_memoryItems = null;
+        int n = 0;
+        items[n++] = ("flows", tables.ActiveExact + tables.ActiveWildcard);
+        items[n++] = ("exact-flows", tables.ActiveExact);
+        items[n++] = ("wildcard-flows", tables.ActiveWildcard);
+        items[n++] = ("ports", dp.Ports.List.Length);
+        items[n++] = ("mac-entries", dp.MacTable.Count);
+        items[n++] = ("managed-heap-bytes", GC.GetTotalMemory(false));
+        items[n++] = ("gc-committed-bytes", gc.TotalCommittedBytes);
+        items[n++] = ("rss-bytes", ResidentMemory.Bytes());
+        items[n++] = ("gc-allocated-bytes", GC.GetTotalAllocatedBytes());
+        items[n++] = ("gc-collections", GC.CollectionCount(0));
+        items[n++] = ("gc-gen2-collections", GC.CollectionCount(2));
+        items[n++] = ("gc-pause-total-us", (long)GC.GetTotalPauseDuration().TotalMicroseconds);
+        items[n++] = ("gc-last-pause-us", LastPauseMicros());
+        items[n++] = ("gc-pauses", pauses.GcPauses);
+        items[n++] = ("gc-pause-max-us", pauses.MaxMicros);
+        items[n++] = ("gc-pause-p50-us", pauses.Quantile(0.50));
+        items[n++] = ("gc-pause-p99-us", pauses.Quantile(0.99));
+        items[n++] = ("gc-pause-sum-us", pauses.TotalMicros);
+        items[n++] = ("gc-suspend-max-us", pauses.MaxSuspendMicros);
+        items[n++] = ("gc-suspend-sum-us", pauses.SuspendTotalMicros);
+        items[n++] = ("runtime-suspensions", pauses.Pauses);
+        items[n++] = ("other-suspension-max-us", pauses.OtherMaxMicros);
+        for (int i = 0; i < hist.Length; i++) items[n++] = (s_histogramNames[i], hist[i]);
         long stallMax = 0, stalls1 = 0, stalls10 = 0;
         foreach (var f in dp.Forwarders)
         {
@@ -168,26 +165,33 @@ internal static class HostCommands
             stalls1 += f.BusyGapsOver1ms;
             stalls10 += f.BusyGapsOver10ms;
         }
-        more.Add(("forwarding-stall-max-us", stallMax));
-        more.Add(("forwarding-stalls-over-1ms", stalls1));
-        more.Add(("forwarding-stalls-over-10ms", stalls10));
+        items[n++] = ("forwarding-stall-max-us", stallMax);
+        items[n++] = ("forwarding-stalls-over-1ms", stalls1);
+        items[n++] = ("forwarding-stalls-over-10ms", stalls10);
         // What the collections' pauses were made of: each phase summed over every pause, and in the longest one; the
         // bytes each kind of root kept alive; the pauses by condemned generation.
         for (int i = 0; i < GcPauseMonitor.PhaseNames.Length; i++)
         {
-            more.Add((s_phaseSumNames[i], pauses.PhaseMicros((GcPauseMonitor.Phase)i)));
-            more.Add((s_phaseOfMaxNames[i], pauses.PhaseOfMaxMicros((GcPauseMonitor.Phase)i)));
+            items[n++] = (s_phaseSumNames[i], pauses.PhaseMicros((GcPauseMonitor.Phase)i));
+            items[n++] = (s_phaseOfMaxNames[i], pauses.PhaseOfMaxMicros((GcPauseMonitor.Phase)i));
         }
-        for (int i = 0; i < GcPauseMonitor.RootKindNames.Length; i++) more.Add((s_markedNames[i], pauses.MarkedBytes((GcPauseMonitor.RootKind)i)));
-        for (int g = 0; g <= 2; g++) more.Add((s_genNames[g], pauses.GcPausesOfGen(g)));
-        items = [.. items, .. more];
-        return Show(args, "memory/show", () => string.Join(' ', items.Select(i => $"{i.Name}:{i.Value}")) + $" gc-pause-source:{pauses.Source}\n", w =>
+        for (int i = 0; i < GcPauseMonitor.RootKindNames.Length; i++) items[n++] = (s_markedNames[i], pauses.MarkedBytes((GcPauseMonitor.RootKind)i));
+        for (int g = 0; g <= 2; g++) items[n++] = (s_genNames[g], pauses.GcPausesOfGen(g));
+        var reply = Show(args, "memory/show", () =>
+        {
+            var sb = ReplyBuilders.RentText();
+            foreach (var (name, value) in items) sb.Append(name).Append(':').Append(value).Append(' ');
+            sb.Append("gc-pause-source:").Append(pauses.Source).Append('\n');
+            return ReplyBuilders.ToStringAndReturn(sb);
+        }, w =>
         {
             w.WriteStartObject();
             foreach (var (name, value) in items) w.WriteNumber(name, value);
             w.WriteString("gc-pause-source", pauses.Source);
             w.WriteEndObject();
         });
+        s_memoryItems = items;
+        return reply;
     }
 
     /// <summary>

@@ -167,7 +167,9 @@ internal sealed class GcPauseMonitor : EventListener
     /// bound of that bucket; the maximum for the last bucket); 0 without collections.</summary>
     public long Quantile(double q)
     {
-        var h = Histogram();
+        // The buckets read once into the stack (memory/show asks for two quantiles every few seconds).
+        Span<long> h = stackalloc long[_buckets.Length];
+        for (int i = 0; i < h.Length; i++) h[i] = Interlocked.Read(ref _buckets[i]);
         long n = 0;
         foreach (var c in h) n += c;
         if (n == 0) return 0;
