@@ -117,14 +117,6 @@ public static partial class CpuPlacement
         return rest;
     }
 
-    /// <summary>The CPUs thread <paramref name="tid"/> may run on, from <c>/proc/self/task/TID/status</c> (for a report).</summary>
-    public static string AllowedListOf(int tid)
-    {
-        foreach (var line in File.ReadLines($"/proc/self/task/{tid}/status"))
-            if (line.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)) return line["Cpus_allowed_list:".Length..].Trim();
-        return "";
-    }
-
     private static bool Set(int tid, ReadOnlySpan<ulong> mask, out string error)
     {
         error = "";

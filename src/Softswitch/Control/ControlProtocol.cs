@@ -137,26 +137,43 @@ internal static class ControlProtocol
     /// <summary>The reply's bytes: status line, then the text (ending in LF), cut at <see cref="MaxReplySize"/>.</summary>
     public static byte[] EncodeReply(in ControlReply reply)
     {
-        string status = reply.Ok ? OkStatus : ErrorStatus, text = reply.Text;
-        bool newline = text.Length > 0 && text[^1] != '\n';
-        long size = status.Length + 1L + Encoding.UTF8.GetByteCount(text) + (newline ? 1 : 0);
+        long size = EncodedReplySize(reply);
         if (size <= MaxReplySize)
         {
-            // Written in place: no concatenated copy of the text (replies are polled every few seconds by monitors).
+            // Written in place: no concatenated copy of the text.
             var result = new byte[size];
-            int n = Encoding.UTF8.GetBytes(status, result);
-            result[n++] = (byte)'\n';
-            n += Encoding.UTF8.GetBytes(text, result.AsSpan(n));
-            if (newline) result[n] = (byte)'\n';
+            EncodeReply(reply, result);
             return result;
         }
-        if (newline) text += "\n";
-        var bytes = Encoding.UTF8.GetBytes(status + "\n" + text);
+        string text = reply.Text.Length > 0 && reply.Text[^1] != '\n' ? reply.Text + "\n" : reply.Text;
+        var bytes = Encoding.UTF8.GetBytes((reply.Ok ? OkStatus : ErrorStatus) + "\n" + text);
         var note = Encoding.UTF8.GetBytes($"\n... reply cut at {MaxReplySize} bytes\n");
         var cut = new byte[MaxReplySize];
         bytes.AsSpan(0, MaxReplySize - note.Length).CopyTo(cut);
         note.CopyTo(cut.AsSpan(MaxReplySize - note.Length));
         return cut;
+    }
+
+    /// <summary>The bytes <see cref="EncodeReply(in ControlReply, Span{byte})"/> writes, before any cut at <see cref="MaxReplySize"/>.</summary>
+    public static long EncodedReplySize(in ControlReply reply)
+    {
+        string text = reply.Text;
+        bool newline = text.Length > 0 && text[^1] != '\n';
+        return (reply.Ok ? OkStatus : ErrorStatus).Length + 1L + Encoding.UTF8.GetByteCount(text) + (newline ? 1 : 0);
+    }
+
+    /// <summary>
+    /// Writes the reply (status line, then the text ending in LF) into <paramref name="destination"/>, which holds at
+    /// least <see cref="EncodedReplySize"/> bytes; returns the count. For a caller that keeps its own buffer.
+    /// </summary>
+    public static int EncodeReply(in ControlReply reply, Span<byte> destination)
+    {
+        string text = reply.Text;
+        int n = Encoding.UTF8.GetBytes(reply.Ok ? OkStatus : ErrorStatus, destination);
+        destination[n++] = (byte)'\n';
+        n += Encoding.UTF8.GetBytes(text, destination[n..]);
+        if (text.Length > 0 && text[^1] != '\n') destination[n++] = (byte)'\n';
+        return n;
     }
 
     /// <summary>Splits a complete reply into status and text; false when it does not start with a status line.</summary>

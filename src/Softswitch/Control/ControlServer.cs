@@ -177,11 +177,11 @@ internal sealed class ControlServer : IDisposable
         }
     }
 
-    /// <summary>A thread's reused buffers: the request line, the reply's chunks and the drain share one.</summary>
+    /// <summary>A thread's reused buffers: the request line and the drain share one; the reply has its own.</summary>
     private sealed class Worker
     {
         public readonly byte[] Buffer = new byte[ControlProtocol.MaxRequestSize + 1];
-        public readonly Encoder Utf8 = Encoding.UTF8.GetEncoder();
+        public byte[]? ReplyBuffer;  // the encoded reply, grown to the longest kept (ReplyBuilders.MaxKeptBytes)
         public byte[]? JsonBuffer;  // made by the worker's first JSON-RPC connection, then kept
         public Socket? Client;      // the connection being served; under _gate
         public Thread? Thread;
@@ -440,42 +440,19 @@ internal sealed class ControlServer : IDisposable
     }
 
     /// <summary>
-    /// <see cref="ControlProtocol.EncodeReply"/>'s bytes, encoded in chunks into the worker's buffer instead of one
-    /// array the size of the reply (the cut of an oversized reply is left to EncodeReply).
+    /// Sends <see cref="ControlProtocol.EncodeReply(in ControlReply)"/>'s bytes, written into the worker's reply buffer
+    /// (kept while it stays under <see cref="ReplyBuilders.MaxKeptBytes"/>; a longer reply gets an array of its own).
     /// </summary>
     private static void SendReply(Socket client, in ControlReply reply, Worker w, long deadline)
     {
-        string status = reply.Ok ? ControlProtocol.OkStatus : ControlProtocol.ErrorStatus, text = reply.Text;
-        bool newline = text.Length > 0 && text[^1] != '\n';
-        if (status.Length + 1L + Encoding.UTF8.GetByteCount(text) + (newline ? 1 : 0) > ControlProtocol.MaxReplySize)
+        long size = ControlProtocol.EncodedReplySize(reply);
+        if (size > ReplyBuilders.MaxKeptBytes)
         {
             SendAll(client, ControlProtocol.EncodeReply(reply), deadline);
             return;
         }
-        var buffer = w.Buffer;
-        int length = Encoding.UTF8.GetBytes(status, buffer);
-        buffer[length++] = (byte)'\n';
-        var encoder = w.Utf8;
-        encoder.Reset();
-        var chars = text.AsSpan();
-        while (true)
-        {
-            encoder.Convert(chars, buffer.AsSpan(length), flush: true, out int used, out int written, out bool completed);
-            length += written;
-            chars = chars[used..];
-            if (completed) break;
-            SendAll(client, buffer.AsSpan(0, length), deadline);
-            length = 0;
-        }
-        if (newline)
-        {
-            if (length == buffer.Length)
-            {
-                SendAll(client, buffer, deadline);
-                length = 0;
-            }
-            buffer[length++] = (byte)'\n';
-        }
+        if (w.ReplyBuffer is not { } buffer || buffer.Length < size) w.ReplyBuffer = buffer = new byte[Math.Max(size, 4096)];
+        int length = ControlProtocol.EncodeReply(reply, buffer);
         SendAll(client, buffer.AsSpan(0, length), deadline);
     }
 

@@ -123,41 +123,41 @@ internal static class HostCommands
     private static readonly string[] s_markedNames = [.. GcPauseMonitor.RootKindNames.Select(n => $"gc-marked-{n}-bytes")];
     private static readonly string[] s_genNames = ["gc-pauses-gen0", "gc-pauses-gen1", "gc-pauses-gen2"];
 
-    [ThreadStatic] private static (string Name, long Value)[]? s_memoryItems;
+    [ThreadStatic] private static List<(string Name, long Value)>? s_memoryItems;
 
     internal static ControlReply MemoryShow(SwitchDatapath dp, OfFlowTables tables, string[] args)
     {
         var gc = GC.GetGCMemoryInfo();
         var pauses = GcPauseMonitor.Start();
-        var hist = pauses.Histogram();
-        // The thread's array of items and text builder, reused: monitors poll this every few seconds.
-        int count = 22 + hist.Length + 3 + 2 * GcPauseMonitor.PhaseNames.Length + GcPauseMonitor.RootKindNames.Length + 3;
-        var items = s_memoryItems is { } kept && kept.Length == count ? kept : new (string Name, long Value)[count];
+        Span<long> hist = stackalloc long[pauses.BucketCount];
+        pauses.Histogram(hist);
+        // The thread's list of items and text builder, reused: monitors poll this every few seconds.
+        var items = s_memoryItems ?? new List<(string Name, long Value)>(128);
         s_memoryItems = null;
-        int n = 0;
-        items[n++] = ("flows", tables.ActiveExact + tables.ActiveWildcard);
-        items[n++] = ("exact-flows", tables.ActiveExact);
-        items[n++] = ("wildcard-flows", tables.ActiveWildcard);
-        items[n++] = ("ports", dp.Ports.List.Length);
-        items[n++] = ("mac-entries", dp.MacTable.Count);
-        items[n++] = ("managed-heap-bytes", GC.GetTotalMemory(false));
-        items[n++] = ("gc-committed-bytes", gc.TotalCommittedBytes);
-        items[n++] = ("rss-bytes", ResidentMemory.Bytes());
-        items[n++] = ("gc-allocated-bytes", GC.GetTotalAllocatedBytes());
-        items[n++] = ("gc-collections", GC.CollectionCount(0));
-        items[n++] = ("gc-gen2-collections", GC.CollectionCount(2));
-        items[n++] = ("gc-pause-total-us", (long)GC.GetTotalPauseDuration().TotalMicroseconds);
-        items[n++] = ("gc-last-pause-us", LastPauseMicros());
-        items[n++] = ("gc-pauses", pauses.GcPauses);
-        items[n++] = ("gc-pause-max-us", pauses.MaxMicros);
-        items[n++] = ("gc-pause-p50-us", pauses.Quantile(0.50));
-        items[n++] = ("gc-pause-p99-us", pauses.Quantile(0.99));
-        items[n++] = ("gc-pause-sum-us", pauses.TotalMicros);
-        items[n++] = ("gc-suspend-max-us", pauses.MaxSuspendMicros);
-        items[n++] = ("gc-suspend-sum-us", pauses.SuspendTotalMicros);
-        items[n++] = ("runtime-suspensions", pauses.Pauses);
-        items[n++] = ("other-suspension-max-us", pauses.OtherMaxMicros);
-        for (int i = 0; i < hist.Length; i++) items[n++] = (s_histogramNames[i], hist[i]);
+        items.Clear();
+        items.Add(("flows", tables.ActiveExact + tables.ActiveWildcard));
+        items.Add(("exact-flows", tables.ActiveExact));
+        items.Add(("wildcard-flows", tables.ActiveWildcard));
+        items.Add(("ports", dp.Ports.List.Length));
+        items.Add(("mac-entries", dp.MacTable.Count));
+        items.Add(("managed-heap-bytes", GC.GetTotalMemory(false)));
+        items.Add(("gc-committed-bytes", gc.TotalCommittedBytes));
+        items.Add(("rss-bytes", ResidentMemory.Bytes()));
+        items.Add(("gc-allocated-bytes", GC.GetTotalAllocatedBytes()));
+        items.Add(("gc-collections", GC.CollectionCount(0)));
+        items.Add(("gc-gen2-collections", GC.CollectionCount(2)));
+        items.Add(("gc-pause-total-us", (long)GC.GetTotalPauseDuration().TotalMicroseconds));
+        items.Add(("gc-last-pause-us", LastPauseMicros()));
+        items.Add(("gc-pauses", pauses.GcPauses));
+        items.Add(("gc-pause-max-us", pauses.MaxMicros));
+        items.Add(("gc-pause-p50-us", pauses.Quantile(0.50)));
+        items.Add(("gc-pause-p99-us", pauses.Quantile(0.99)));
+        items.Add(("gc-pause-sum-us", pauses.TotalMicros));
+        items.Add(("gc-suspend-max-us", pauses.MaxSuspendMicros));
+        items.Add(("gc-suspend-sum-us", pauses.SuspendTotalMicros));
+        items.Add(("runtime-suspensions", pauses.Pauses));
+        items.Add(("other-suspension-max-us", pauses.OtherMaxMicros));
+        for (int i = 0; i < hist.Length; i++) items.Add((s_histogramNames[i], hist[i]));
         long stallMax = 0, stalls1 = 0, stalls10 = 0;
         foreach (var f in dp.Forwarders)
         {
@@ -165,18 +165,18 @@ internal static class HostCommands
             stalls1 += f.BusyGapsOver1ms;
             stalls10 += f.BusyGapsOver10ms;
         }
-        items[n++] = ("forwarding-stall-max-us", stallMax);
-        items[n++] = ("forwarding-stalls-over-1ms", stalls1);
-        items[n++] = ("forwarding-stalls-over-10ms", stalls10);
+        items.Add(("forwarding-stall-max-us", stallMax));
+        items.Add(("forwarding-stalls-over-1ms", stalls1));
+        items.Add(("forwarding-stalls-over-10ms", stalls10));
         // What the collections' pauses were made of: each phase summed over every pause, and in the longest one; the
         // bytes each kind of root kept alive; the pauses by condemned generation.
         for (int i = 0; i < GcPauseMonitor.PhaseNames.Length; i++)
         {
-            items[n++] = (s_phaseSumNames[i], pauses.PhaseMicros((GcPauseMonitor.Phase)i));
-            items[n++] = (s_phaseOfMaxNames[i], pauses.PhaseOfMaxMicros((GcPauseMonitor.Phase)i));
+            items.Add((s_phaseSumNames[i], pauses.PhaseMicros((GcPauseMonitor.Phase)i)));
+            items.Add((s_phaseOfMaxNames[i], pauses.PhaseOfMaxMicros((GcPauseMonitor.Phase)i)));
         }
-        for (int i = 0; i < GcPauseMonitor.RootKindNames.Length; i++) items[n++] = (s_markedNames[i], pauses.MarkedBytes((GcPauseMonitor.RootKind)i));
-        for (int g = 0; g <= 2; g++) items[n++] = (s_genNames[g], pauses.GcPausesOfGen(g));
+        for (int i = 0; i < GcPauseMonitor.RootKindNames.Length; i++) items.Add((s_markedNames[i], pauses.MarkedBytes((GcPauseMonitor.RootKind)i)));
+        for (int g = 0; g <= 2; g++) items.Add((s_genNames[g], pauses.GcPausesOfGen(g)));
         var reply = Show(args, "memory/show", () =>
         {
             var sb = ReplyBuilders.RentText();

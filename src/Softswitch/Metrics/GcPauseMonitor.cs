@@ -158,10 +158,19 @@ internal sealed class GcPauseMonitor : EventListener
     /// <summary>Collections per histogram bucket (index i counts pauses up to <see cref="BucketUpperMicros"/>[i]).</summary>
     public long[] Histogram()
     {
-        var h = new long[_buckets.Length];
-        for (int i = 0; i < h.Length; i++) h[i] = Interlocked.Read(ref _buckets[i]);
+        var h = new long[BucketCount];
+        Histogram(h);
         return h;
     }
+
+    /// <summary>The histogram's buckets, <see cref="BucketCount"/> of them, into <paramref name="into"/> (no array: memory/show polls it).</summary>
+    public void Histogram(Span<long> into)
+    {
+        for (int i = 0; i < _buckets.Length; i++) into[i] = Interlocked.Read(ref _buckets[i]);
+    }
+
+    /// <summary>Buckets of <see cref="Histogram()"/>.</summary>
+    public int BucketCount => _buckets.Length;
 
     /// <summary>The pause in microseconds below which a fraction <paramref name="q"/> of the collections fell (the upper
     /// bound of that bucket; the maximum for the last bucket); 0 without collections.</summary>
@@ -169,7 +178,7 @@ internal sealed class GcPauseMonitor : EventListener
     {
         // The buckets read once into the stack (memory/show asks for two quantiles every few seconds).
         Span<long> h = stackalloc long[_buckets.Length];
-        for (int i = 0; i < h.Length; i++) h[i] = Interlocked.Read(ref _buckets[i]);
+        Histogram(h);
         long n = 0;
         foreach (var c in h) n += c;
         if (n == 0) return 0;
