@@ -28,8 +28,9 @@ internal sealed class ControlSocketException(string message, bool inUse = false)
 /// <para><b>Threads, and no garbage per request</b>: monitors ask every few seconds, and every garbage collection
 /// pauses the forwarding threads, so a request allocates little more than its reply text. One long-lived thread
 /// (ctl-accept) blocks in accept(2) and hands each connection through a fixed ring, under a lock, to one of
-/// <see cref="MaxConnections"/> long-lived threads (ctl-worker); when all of them have a connection, the accept thread
-/// answers "busy" itself (and drains that client for at most a second before closing, as a worker does). A worker
+/// <see cref="MaxConnections"/> long-lived threads (ctl-worker); when that many connections wait or are being served
+/// (one stops counting once its reply is sent: a monitor asking again at once is never "busy" because the previous
+/// connection is still draining), the accept thread answers "busy" itself (and drains that client for at most a second before closing, as a worker does). A worker
 /// serves with blocking calls on buffers of its own, made once; each deadline is a poll(2) on the time left (the
 /// request's, the reply's 30 s, the drain's 1 s). So no timers, cancellation sources, async state machines or
 /// thread-pool hops; the client socket never joins the runtime's epoll engine; and no thread per request, which
@@ -56,7 +57,7 @@ internal sealed class ControlServer : IDisposable
     // Connections accepted and not yet taken by a worker, a ring (never more than MaxConnections are admitted).
     private readonly Socket?[] _pending = new Socket?[MaxConnections];
     private int _pendingHead, _pendingCount;
-    private int _admitted;  // queued or being served; under _gate
+    private int _admitted;  // queued, or being served until its reply is sent; under _gate
     private readonly Worker[] _workers = new Worker[MaxConnections];
     private readonly Worker _acceptScratch = new();
     private Thread? _acceptThread;
@@ -184,6 +185,7 @@ internal sealed class ControlServer : IDisposable
         public byte[]? ReplyBuffer;  // the encoded reply, grown to the longest kept (ReplyBuilders.MaxKeptBytes)
         public byte[]? JsonBuffer;  // made by the worker's first JSON-RPC connection, then kept
         public Socket? Client;      // the connection being served; under _gate
+        public bool Admitted;       // the connection being served still counts in _admitted; under _gate
         public Thread? Thread;
     }
 
@@ -232,6 +234,17 @@ internal sealed class ControlServer : IDisposable
         }
     }
 
+    /// <summary>The worker's connection stops counting against <see cref="MaxConnections"/> (once; the accept thread's scratch never counts).</summary>
+    private void Release(Worker w)
+    {
+        lock (_gate)
+        {
+            if (!w.Admitted) return;
+            w.Admitted = false;
+            _admitted--;
+        }
+    }
+
     /// <summary>Queues <paramref name="client"/> for a worker; false when every worker has a connection (or the server stops).</summary>
     private bool TryHandOff(Socket client)
     {
@@ -260,6 +273,7 @@ internal sealed class ControlServer : IDisposable
                 _pendingHead = (_pendingHead + 1) % MaxConnections;
                 _pendingCount--;
                 w.Client = client;
+                w.Admitted = true;
             }
             try
             {
@@ -272,11 +286,8 @@ internal sealed class ControlServer : IDisposable
             }
             finally
             {
-                lock (_gate)
-                {
-                    w.Client = null;
-                    _admitted--;
-                }
+                lock (_gate) w.Client = null;
+                Release(w);
                 client.Dispose();
             }
         }
@@ -418,12 +429,15 @@ internal sealed class ControlServer : IDisposable
     /// for at most 1 s) before the caller closes: closing with unread input resets the connection, and the client
     /// could lose the reply (a request that was too long, a "busy" answer).
     /// </summary>
-    private static void ReplyAndClose(Socket client, in ControlReply reply, Worker w)
+    private void ReplyAndClose(Socket client, in ControlReply reply, Worker w)
     {
         try
         {
             SendReply(client, reply, w, Environment.TickCount64 + SendTimeoutMs);
             client.Shutdown(SocketShutdown.Send);
+            // Answered: the client may connect again at once (a monitor's next request), and a connection that is only
+            // draining must not make it "busy".
+            Release(w);
             long deadline = Environment.TickCount64 + DrainTimeoutMs;
             int drained = 0;
             while (drained < DrainLimit && WaitReadable(client, deadline))
