@@ -197,6 +197,10 @@ internal static class RunCommand
             done.Set();
         }) { PortFactory = portFactory });
         ControlServer? control = null;
+        // Pauses are measured from the start (a collection during start-up counts too). Started before the control
+        // socket's and the OpenFlow listeners' threads: the runtime event listener it creates is then made while no
+        // connection thread is creating event sources of its own (sockets, array pools) at the same time.
+        Metrics.GcPauseMonitor.Start();
         if (!string.Equals(s.Unixctl, "none", StringComparison.OrdinalIgnoreCase))
         {
             string path = s.Unixctl ?? ControlPaths.DefaultFor(dpid);
@@ -257,8 +261,6 @@ internal static class RunCommand
             offload?.Dispose();
             return UserError(pidError);
         }
-        // Pauses are measured from the start (a collection during start-up counts too).
-        Metrics.GcPauseMonitor.Start();
         if (fwdCpus is not null)
         {
             // Every thread so far (the runtime's too) moves off the forwarding CPUs, and threads made later inherit that.
