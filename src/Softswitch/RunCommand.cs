@@ -298,11 +298,26 @@ internal static class RunCommand
 
         log.LogInformation("shutting down{Why}", signal is null ? "" : $" ({signal})");
         Daemon.Notify("STOPPING=1");
+        // Each stage's time is logged (dbg): `softswitch ctl exit` waits for the process, so a slow stage is seen there.
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        long Lap()
+        {
+            long ms = stopping.ElapsedMilliseconds;
+            stopping.Restart();
+            return ms;
+        }
         metrics?.Dispose();
         control?.Dispose();
+        long controlMs = Lap();
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        long agentMs = Lap();
         dp.Stop();
+        long datapathMs = Lap();
         offload?.Dispose();
+        links.Dispose();
+        reopener?.Dispose();
+        long restMs = Lap();
+        log.LogDebug("stopped: control socket {Control} ms, OpenFlow agent {Agent} ms, datapath {Datapath} ms, the rest {Rest} ms", controlMs, agentMs, datapathMs, restMs);
         if (s.Pidfile is not null) Daemon.RemovePidFile(s.Pidfile);
         return 0;
     }
