@@ -27,8 +27,16 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-echo "install.sh: building the native binary ($rid)"
+start=$SECONDS
+step() { echo "install.sh: $*"; }
+done_step() { echo "install.sh:   done in $((SECONDS - start)) s"; start=$SECONDS; }
+step "restoring packages (the first time: downloads the .NET packages and the NativeAOT compiler, usually 1-2 minutes)..."
+dotnet restore src/Softswitch -r "$rid" -p:PublishAot=true -nologo -v q
+done_step
+step "publishing a NativeAOT binary for $rid (usually 2-3 minutes on 2 cores; quiet until it is done)..."
 dotnet publish src/Softswitch -c Release -r "$rid" -p:PublishAot=true "${linker[@]}" -o "$out" -nologo -v q -clp:ErrorsOnly
+done_step
+step "installing into $DEST$PREFIX (a few seconds)..."
 
 install -D -m 0755 "$out/softswitch" "$DEST$PREFIX/bin/softswitch"
 install -d "$DEST$PREFIX/lib/systemd/system"

@@ -13,12 +13,25 @@ namespace Softswitch;
 /// `softswitch demo`: the switch on its embedded default. Four in-memory ports with a simulated host on
 /// each; first as a standalone learning switch (every host pings every other), then with the TWAREN
 /// AcS2 flows of the VM-migration scenario (destination-MAC rewrite and output), then a short
-/// throughput run of the real datapath with 10,000 exact flows.
+/// throughput run of the real datapath with 10,000 exact flows. It ends by saying what the TWAREN flow was and
+/// what to run next. Colour only on a terminal: when stdout is redirected (a pipe, a file) or $NO_COLOR is set, the
+/// output is plain text without escape sequences.
 /// </summary>
 internal static class Demo
 {
+    /// <summary>The line after the TWAREN flow: what the scenario is (the paper's one-line summary).</summary>
+    public const string TwarenLine =
+        "TWAREN is Taiwan's research and education network; on its OpenFlow testbed, VMs migrate across network domains and flows like flow1 steer their traffic after them.";
+
+    /// <summary>The closing lines: what to run next.</summary>
+    public const string NextLine = "next: run the switch on real interfaces (as root), e.g. softswitch run --ports afpacket:eth1,afpacket:eth2 --controller tcp:127.0.0.1:6653";
+
     public static int Run(double seconds)
     {
+        bool plain = Console.IsOutputRedirected || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+        var console = CreateConsole(Console.Out, plain);
+        if (Console.IsOutputRedirected) console.Profile.Width = 200;   // a pipe or a file has no width: lines are not wrapped at 80
+
         using var dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1 << 14 });
         var hosts = new SimulatedHost[4];
         var ports = new MemoryPort[4];
@@ -31,7 +44,7 @@ internal static class Demo
         dp.MissBehavior = MissBehavior.Normal;
         dp.Start();
 
-        AnsiConsole.MarkupLine("[bold]Softswitch demo[/]: 4 in-memory ports, one simulated host on each, fail mode [green]standalone[/] (L2 learning)");
+        console.MarkupLine("[bold]Softswitch demo[/]: 4 in-memory ports, one simulated host on each, fail mode [green]standalone[/] (L2 learning)");
         ushort seq = 0;
         foreach (var a in hosts)
         {
@@ -43,8 +56,8 @@ internal static class Demo
 
         var t = new Table().Title("ping, every host to every other").AddColumn("host").AddColumn("ip").AddColumn("echo replies received").AddColumn("requests answered");
         foreach (var h in hosts) t.AddRow(h.Name, Ipv4.Format(h.Ip), h.EchoRepliesReceived.ToString(), h.EchoRequestsAnswered.ToString());
-        AnsiConsole.Write(t);
-        AnsiConsole.MarkupLine($"learned MAC addresses: {dp.MacTable.Count}");
+        console.Write(t);
+        console.MarkupLine($"learned MAC addresses: {dp.MacTable.Count}");
 
         // The TWAREN AcS2 flow1 (seeds/000): traffic to VM-S (h3's IP) gets VM-S's MAC and leaves on port 3.
         var vmsMac = MacAddress.Parse("00:15:17:8f:ca:37");
@@ -56,16 +69,29 @@ internal static class Demo
         ports[2].OnSend = f => { if (MacAddress.Read(f) == vmsMac) Interlocked.Increment(ref rewritten); hosts[2].OnFrame(f); };
         ports[0].Inject(FrameBuilder.Udp(hosts[0].Mac, hosts[2].Mac, hosts[0].Ip, hosts[2].Ip, 4000, 5000));
         WaitFor(() => Volatile.Read(ref rewritten) > 0, TimeSpan.FromSeconds(2));
-        AnsiConsole.MarkupLine($"TWAREN flow1 ([grey]ip,nw_dst={Ipv4.Format(hosts[2].Ip)} actions=mod_dl_dst:{vmsMac},output:3[/]): " +
+        console.MarkupLine($"TWAREN flow1 ([grey]ip,nw_dst={Ipv4.Format(hosts[2].Ip)} actions=mod_dl_dst:{vmsMac},output:3[/]): " +
                                $"{ports[2].Counters.TxPackets - before} packet(s) out of port 3, {rewritten} with the rewritten MAC");
         dp.Stop();
         ports[2].OnSend = hosts[2].OnFrame;
 
-        Throughput(seconds);
+        console.MarkupLine(Markup.Escape(TwarenLine));
+
+        Throughput(console, seconds);
+        console.MarkupLine(Markup.Escape(NextLine) + " [grey](README.md: Getting started)[/]");
         return 0;
     }
 
-    private static void Throughput(double seconds)
+    /// <summary>A console writing to <paramref name="output"/>: colours and styles on a terminal, plain text when <paramref name="plain"/>.</summary>
+    internal static IAnsiConsole CreateConsole(TextWriter output, bool plain)
+        => AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = plain ? AnsiSupport.No : AnsiSupport.Detect,
+            ColorSystem = plain ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+            Interactive = plain ? InteractionSupport.No : InteractionSupport.Detect,
+            Out = new AnsiConsoleOutput(output),
+        });
+
+    private static void Throughput(IAnsiConsole console, double seconds)
     {
         using var dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1 << 14 });
         var ports = new MemoryPort[4];
@@ -91,9 +117,9 @@ internal static class Demo
         while (sw.Elapsed.TotalSeconds < seconds) for (int i = 0; i < 64; i++) dp.PollOnce();
         double s = sw.Elapsed.TotalSeconds;
         long n = fwd.Packets - p0, alloc = GC.GetAllocatedBytesForCurrentThread() - a0;
-        AnsiConsole.MarkupLine($"throughput, one forwarding thread, {flows:N0} exact flows, 64-byte UDP: [bold]{n / s / 1e6:F2} Mpps[/] " +
+        console.MarkupLine($"throughput, one forwarding thread, {flows:N0} exact flows, 64-byte UDP: [bold]{n / s / 1e6:F2} Mpps[/] " +
                                $"({s * 1e9 / Math.Max(1, n):F1} ns/packet, {(double)alloc / Math.Max(1, n):F3} bytes allocated/packet)");
-        AnsiConsole.MarkupLine("more: [grey]dotnet run -c Release --project bench -- pps --help[/]");
+        console.MarkupLine("more: [grey]dotnet run -c Release --project bench -- pps --help[/]");
     }
 
     private static void WaitFor(Func<bool> cond, TimeSpan timeout)

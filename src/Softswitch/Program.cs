@@ -79,10 +79,11 @@ run.SetAction(pr =>
 });
 
 var target = new Option<string?>("--target", "-t") { Description = "the daemon: its control socket path, its datapath id, or a name in the run directory (default: the only socket there)" };
+var ctlPidfile = new Option<string?>("--pidfile") { Description = "the daemon whose process id this file holds (as run --pidfile writes it): its control socket in the run directory" };
 var ctlTimeout = new Option<double>("--timeout") { Description = "seconds to wait for the reply (default 30)", DefaultValueFactory = _ => 30 };
 var ctlFormat = new Option<string?>("--format", "-f") { Description = "text (default) or json, for show commands" };
 var ctlWords = new Argument<string[]>("command") { Description = "the command and its arguments (default: help, which lists them)", Arity = ArgumentArity.ZeroOrMore };
-var ctl = new Command("ctl", "send a command to a running switch's control socket, as ovs-appctl does (help lists the commands)") { target, ctlTimeout, ctlFormat, ctlWords };
+var ctl = new Command("ctl", "send a command to a running switch's control socket, as ovs-appctl does (help lists the commands; exit returns once the switch has ended)") { target, ctlPidfile, ctlTimeout, ctlFormat, ctlWords };
 ctl.SetAction(pr =>
 {
     var words = pr.GetValue(ctlWords) ?? [];
@@ -92,7 +93,7 @@ ctl.SetAction(pr =>
         if (words.Length == 0) return RunCommand.UserError("--format goes with a show command (fdb/show, dump-flows, ...)");
         words = [.. words, "--format", fmt];
     }
-    return CtlCommand.Run(pr.GetValue(target), pr.GetValue(ctlTimeout), words, Console.Out, Console.Error);
+    return CtlCommand.Run(pr.GetValue(target), pr.GetValue(ctlPidfile), pr.GetValue(ctlTimeout), words, Console.Out, Console.Error);
 });
 
 var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo, ctl };
@@ -101,7 +102,6 @@ var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
     // One line per mistake, exit code 2; the usage only on --help.
-    string where = parsed.CommandResult.Command == root ? "softswitch --help" : $"softswitch {parsed.CommandResult.Command.Name} --help";
-    return RunCommand.UserError($"{parsed.Errors[0].Message} (see `{where}`)");
+    return RunCommand.UserError(CliErrors.Describe(parsed, root, args));
 }
 return parsed.Invoke();

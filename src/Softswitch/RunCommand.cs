@@ -189,13 +189,18 @@ internal static class RunCommand
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
         using var done = new ManualResetEventSlim(false);
+        // What ofproto/trace accepts as this switch's name: its datapath id in any form, its control socket's or LOCAL port's name.
+        string? controlName = null;
+        bool IsThisSwitch(string word)
+            => (ConfigFile.TryParseDpid(word, out ulong d) && d == dpid) || word == controlName
+               || dp.Ports.Get(Softswitch.Datapath.Forwarding.PortNumber.Local)?.Port.Info.Name == word;
         var commands = new ControlCommands(loggers.CreateLogger("control"));
         DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.DescribeBoard);
         HostCommands.Register(commands, new HostCommands.Context(dp, agent, vlog, () =>
         {
             log.LogInformation("exit requested over the control socket");
             done.Set();
-        }) { PortFactory = portFactory });
+        }) { PortFactory = portFactory, IsThisSwitch = IsThisSwitch });
         ControlServer? control = null;
         // Pauses are measured from the start (a collection during start-up counts too). Started before the control
         // socket's and the OpenFlow listeners' threads: the runtime event listener it creates is then made while no
@@ -215,6 +220,7 @@ internal static class RunCommand
                     // Another daemon with the same datapath id has the default name: this one adds its pid.
                     control = ControlServer.Start(ControlPaths.DefaultFor(dpid, Environment.ProcessId), commands, loggers.CreateLogger("control"));
                 }
+                controlName = Path.GetFileNameWithoutExtension(control.Path);
                 log.LogInformation("control socket {Path} (softswitch ctl --target {Path} help)", control.Path, control.Path);
             }
             catch (ControlSocketException e) when (s.Unixctl is null)
@@ -292,11 +298,26 @@ internal static class RunCommand
 
         log.LogInformation("shutting down{Why}", signal is null ? "" : $" ({signal})");
         Daemon.Notify("STOPPING=1");
+        // Each stage's time is logged (dbg): `softswitch ctl exit` waits for the process, so a slow stage is seen there.
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        long Lap()
+        {
+            long ms = stopping.ElapsedMilliseconds;
+            stopping.Restart();
+            return ms;
+        }
         metrics?.Dispose();
         control?.Dispose();
+        long controlMs = Lap();
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        long agentMs = Lap();
         dp.Stop();
+        long datapathMs = Lap();
         offload?.Dispose();
+        links.Dispose();
+        reopener?.Dispose();
+        long restMs = Lap();
+        log.LogDebug("stopped: control socket {Control} ms, OpenFlow agent {Agent} ms, datapath {Datapath} ms, the rest {Rest} ms", controlMs, agentMs, datapathMs, restMs);
         if (s.Pidfile is not null) Daemon.RemovePidFile(s.Pidfile);
         return 0;
     }

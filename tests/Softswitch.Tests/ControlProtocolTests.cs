@@ -131,6 +131,21 @@ public sealed class ControlCommandsTests
         Assert.Equal("unknown command 'offload/shwo'; 'help' lists the commands", r.Text);
     }
 
+    [Theory]
+    [InlineData("add-port", "(did you mean port/add?)")]
+    [InlineData("del-port", "(did you mean port/del?)")]
+    [InlineData("dump-flow", "(did you mean dump-flows?)")]
+    [InlineData("show", "(did you mean dp/show or fdb/show?)")]
+    public void UnknownCommand_SuggestsTheNearOnes(string typed, string suggestion)
+    {
+        var c = new ControlCommands();
+        foreach (var name in new[] { "port/add", "port/del", "dump-flows", "dp/show", "fdb/show", "version" })
+            c.Register(name, "", name, 0, 0, _ => ControlReply.Success(""));
+        var r = Run(c, typed + "\n");
+        Assert.False(r.Ok);
+        Assert.Equal($"unknown command '{typed}' {suggestion}; 'help' lists the commands", r.Text);
+    }
+
     [Fact]
     public void ArgumentCounts_AreChecked_WithUsage()
     {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Softswitch.Control;
 using Softswitch.TestKit;
 
 namespace Softswitch.Tests;
@@ -30,9 +31,12 @@ public sealed class DaemonCliTests : IDisposable
 
     private static string Dll => Path.Combine(AppContext.BaseDirectory, "softswitch.dll");
 
-    private static (int Code, string Out, string Err) Softswitch(params string[] args)
+    private static (int Code, string Out, string Err) Softswitch(params string[] args) => Softswitch(null, args);
+
+    private static (int Code, string Out, string Err) Softswitch(Dictionary<string, string>? env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -49,8 +53,13 @@ public sealed class DaemonCliTests : IDisposable
 
     [Theory]
     [InlineData(new[] { "run" }, "softswitch: no ports: give --ports, e.g. --ports afpacket:eth1,afpacket:eth2")]
-    [InlineData(new[] { "run", "--ports", "mem:2", "--bogus" }, "softswitch: Unrecognized command or argument '--bogus'")]
-    [InlineData(new[] { "run", "--ports", "mem:2", "--threads", "many" }, "softswitch: Cannot parse argument 'many'")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--bogus" }, "softswitch: unknown option '--bogus' (see `softswitch run --help`)")]
+    [InlineData(new[] { "run", "--port", "mem:2" }, "softswitch: unknown option '--port' (did you mean --ports?)")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--threads", "many" }, "softswitch: --threads wants a whole number, e.g. 4, not 'many'")]
+    [InlineData(new[] { "demo", "--seconds", "abc" }, "softswitch: --seconds wants a number, e.g. 2.5, not 'abc'")]
+    [InlineData(new[] { "version" }, "softswitch: unknown command 'version' (commands: run, demo, ctl)")]
+    [InlineData(new[] { "rnu" }, "softswitch: unknown command 'rnu' (did you mean run? commands: run, demo, ctl)")]
+    [InlineData(new[] { "ctl", "--pidfile", "/nonexistent/sw.pid", "exit" }, "softswitch: --pidfile /nonexistent/sw.pid: ")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--listen", "tcp:1.2.3.4:5" }, "softswitch: bad OpenFlow endpoint 'tcp:1.2.3.4:5': --listen waits")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--controller", "udp:1.2.3.4" }, "softswitch: bad OpenFlow endpoint 'udp:1.2.3.4': ")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--listen", "ptcp:x" }, "softswitch: bad OpenFlow endpoint 'ptcp:x': ")]
@@ -73,6 +82,40 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Contains(expected, stderr);
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
         Assert.DoesNotContain("Usage", stderr);
+        Assert.DoesNotContain("System.", stderr);
+        Assert.DoesNotContain("Required command was not provided", stderr);
+    }
+
+    [Fact]
+    public void CtlExit_ReturnsOnceTheSwitchHasEnded_SoItStartsAgainAtOnce()
+    {
+        for (int round = 0; round < 2; round++)
+        {
+            // The same socket and pid file each round: a switch still running would hold both ("process N is running and owns it").
+            var (pid, ctl, pidFile, _) = Detached();
+            Assert.Contains(", config none, ", Softswitch("ctl", "-t", ctl, "dp/show").Out);
+            var sw = Stopwatch.StartNew();
+            var exit = Softswitch("ctl", "-t", ctl, "exit");
+            Assert.True(exit.Code == 0, exit.Err);
+            Console.WriteLine($"softswitch ctl exit returned in {sw.ElapsedMilliseconds} ms (a process start included)");
+            Assert.True(ProcessExit.IsGone(pid), $"pid {pid} still runs when ctl exit has returned");
+            Assert.False(File.Exists(ctl), "socket removed");
+            Assert.False(File.Exists(pidFile), "pid file removed");
+            _pids.Remove(pid);
+        }
+    }
+
+    [Fact]
+    public void Demo_ThroughAPipe_IsPlainText_AndSaysWhatItShowed()
+    {
+        // A terminal type that invites colour: the pipe alone must turn it off.
+        var (code, stdout, stderr) = Softswitch(new Dictionary<string, string> { ["TERM"] = "xterm-256color", ["COLORTERM"] = "truecolor" }, "demo", "--seconds", "0.2");
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain('\u001b', stdout);
+        Assert.Contains("TWAREN flow1 (ip,nw_dst=10.0.0.3 actions=mod_dl_dst:00:15:17:8f:ca:37,output:3)", stdout);
+        Assert.Contains(Demo.TwarenLine, System.Text.RegularExpressions.Regex.Replace(stdout, @"\s+", " "));
+        Assert.Contains("next: run the switch on real interfaces", stdout);
+        Assert.Contains("softswitch run --ports afpacket:", stdout);
     }
 
     [Fact]

@@ -65,9 +65,59 @@ public sealed class FlowFormatTests
             }, nwSrcBits: 24);
         Assert.Equal("ip,in_port=3,dl_vlan=100,dl_vlan_pcp=5,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=192.168.1.0/24,nw_tos=32",
             FlowFormat.Match(m));
-        Assert.Equal("dl_vlan=0xffff", FlowFormat.Match(M(Wildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
+        // Untagged, as ovs-ofctl shows an OpenFlow 1.0 dl_vlan=0xffff (with or without its dl_vlan_pcp=0).
+        Assert.Equal("vlan_tci=0x0000", FlowFormat.Match(M(Wildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
+        Assert.Equal("vlan_tci=0x0000", FlowFormat.Match(M(Wildcards.DlVlan | Wildcards.DlVlanPcp, x => x.B.DlVlan(0xFFFF))));
         Assert.Equal("in_port=LOCAL", FlowFormat.Match(M(Wildcards.InPort, x => x.B.InPort(PortNumber.Local))));
         Assert.Equal("tun_id=0x2a", FlowFormat.Match(M(Wildcards.TunIdExt, x => x.B.TunId(42))));
+    }
+
+    [Fact]
+    public void Masked_PrintsMasksInOvsOfctlSyntax_NotHex()
+    {
+        var value = new FlowKeyBuilder();
+        value.InPort(1);
+        value.DlVlan(0xFFFF);
+        value.DlDst(MacAddress.Parse("01:00:5e:00:00:fb"));
+        value.DlType(0x0800);
+        value.NwProto(17);
+        value.NwSrc(0x0A000001);
+        value.NwDst(0x0A0A0A0A);
+        value.TpDst(0x0050);
+        var mask = new FlowKeyBuilder();
+        mask.InPort(0xFFFF);
+        mask.DlVlan(0xFFFF);
+        mask.DlDst(MacAddress.Parse("01:00:00:00:00:00"));
+        mask.DlType(0xFFFF);
+        mask.NwProto(0xFF);
+        mask.NwSrc(0xFFFFFF00);
+        mask.NwDst(0xFF00FF00);
+        mask.TpDst(0xFFF0);
+        Assert.Equal("udp,in_port=1,vlan_tci=0x0000,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,nw_src=10.0.0.0/24,nw_dst=10.0.10.0/255.0.255.0,tp_dst=0x50/0xfff0",
+            FlowFormat.Masked(value.Key, mask.Key));
+        Assert.Equal("", FlowFormat.Masked(value.Key, default));
+    }
+
+    [Fact]
+    public void Key_IsTheFlowLineOvsAppctlTracePrints()
+    {
+        var k = new FlowKeyBuilder();
+        k.InPort(1);
+        k.DlVlan(0xFFFF);
+        k.DlSrc(MacAddress.Parse("00:00:00:00:00:0a"));
+        k.DlDst(MacAddress.Parse("00:00:00:00:00:0b"));
+        k.DlType(0x0800);
+        k.NwProto(17);
+        k.NwSrc(0x0A000001);
+        k.NwDst(0x0A000002);
+        k.TpSrc(1000);
+        k.TpDst(2000);
+        Assert.Equal("udp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,tp_src=1000,tp_dst=2000",
+            FlowFormat.Key(k.Key));
+        k.DlVlan(5);
+        k.DlVlanPcp(3);
+        k.DlType(0x88cc);
+        Assert.Equal("in_port=1,dl_vlan=5,dl_vlan_pcp=3,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,dl_type=0x88cc", FlowFormat.Key(k.Key));
     }
 
     [Fact]

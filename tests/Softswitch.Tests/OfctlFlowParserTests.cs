@@ -123,7 +123,20 @@ public sealed class OfctlFlowParserTests
         Assert.Equal(Wildcards.None, untagged & (Wildcards.DlVlan | Wildcards.DlVlanPcp));
     }
 
+    [Fact]
+    public void VlanTci_AsOvsOfctlPrintsIt_ReadsAsDlVlan()
+    {
+        Assert.Equal(Parse("dl_vlan=0xffff,actions=drop").Match, Parse("vlan_tci=0x0000,actions=drop").Match);
+        Assert.Equal(Parse("dl_vlan=5,dl_vlan_pcp=3,actions=drop").Match, Parse("vlan_tci=0x7005,actions=drop").Match);
+        // What dump-flows prints reads back as the same flow.
+        var m = Parse("priority=9,udp,in_port=1,dl_vlan=0xffff,nw_dst=10.0.0.2,actions=output:2");
+        Assert.Equal("priority=9,udp,in_port=1,vlan_tci=0x0000,nw_dst=10.0.0.2", FlowFormat.Rule(m.Priority, m.Match));
+        Assert.Equal(m.Match, Parse(FlowFormat.Rule(m.Priority, m.Match) + ",actions=output:2").Match);
+    }
+
     [Theory]
+    [InlineData("vlan_tci=0x0005,actions=drop", "vlan_tci")]
+    [InlineData("vlan_tci=0x0000,dl_vlan=3,actions=drop", "vlan_tci")]
     [InlineData("in_port=1", "action")]
     [InlineData("in_port=1,frobnicate=2,actions=drop", "frobnicate")]
     [InlineData("nw_src=10.0.0.1,actions=drop", "prerequisites")]

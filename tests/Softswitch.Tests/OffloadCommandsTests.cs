@@ -134,7 +134,7 @@ public sealed class OffloadCommandsTests : IDisposable
             return row;
         };
         Assert.Equal($" cookie=0x0, duration=1.5s, n_packets=0, n_bytes=0, placement=hw(exact,row={rowOf(Udp(1, "10.0.0.2", 2000))}), " +
-                     "priority=65535,udp,in_port=1,dl_vlan=0xffff,dl_vlan_pcp=0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02," +
+                     "priority=65535,udp,in_port=1,vlan_tci=0x0000,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02," +
                      "nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,tp_src=1000,tp_dst=2000 actions=output:2", lines[0]);
         Assert.Contains($"placement=hw(exact,row={rowOf(Udp(2, "10.0.0.3", 2001))})", lines[1]);
         Assert.Equal(" cookie=0x0, duration=1.5s, n_packets=0, n_bytes=0, placement=hw(wildcard,row=0), priority=50,ip,in_port=1,nw_dst=10.0.1.0/24 actions=output:3", lines[2]);

@@ -30,7 +30,7 @@ public sealed class OfprotoTraceTests : IDisposable
         _ports = Enumerable.Range(1, 3).Select(i => new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i)) { CaptureSent = true }).ToArray();
         foreach (var p in _ports) _dp.AddPort(p);
         _agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });
-        HostCommands.Register(_commands, new HostCommands.Context(_dp, _agent, new Vlog(console: new StringWriter()), () => { }));
+        HostCommands.Register(_commands, new HostCommands.Context(_dp, _agent, new Vlog(console: new StringWriter()), () => { }) { IsThisSwitch = w => w is "s1" or "0x42" });
     }
 
     public void Dispose() => _dp.Dispose();
@@ -58,7 +58,8 @@ public sealed class OfprotoTraceTests : IDisposable
 
         var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
         Assert.True(r.Ok, r.Text);
-        Assert.Equal(key.ToString(), Line(r.Text, "Flow: "));
+        Assert.Equal(FlowFormat.Key(key), Line(r.Text, "Flow: "));
+        Assert.StartsWith("udp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.1,nw_dst=10.0.0.2,", Line(r.Text, "Flow: "));
         Assert.StartsWith("hash stage", Line(r.Text, "Stage: "));
         // As dump-flows prints it: table 0 and the priority the controller asked for (10), not the normalised 65535.
         Assert.Matches(@"^cookie=0xabc, table=0, priority=10,udp,in_port=1,.*nw_dst=10\.0\.0\.2.* actions=output:3$", Line(r.Text, "Rule: "));
@@ -86,16 +87,17 @@ public sealed class OfprotoTraceTests : IDisposable
 
         var hit = Run("ofproto/trace in_port=1,ip,nw_src=10.0.0.1,nw_dst=10.0.0.2");
         Assert.True(hit.Ok, hit.Text);
-        Assert.Matches(@"^tuple space subtable mask=[0-9a-f]{96} \(\d subtable\(s\) probed\)$", Line(hit.Text, "Stage: "));
+        // The subtable's mask over the flow, in ovs-ofctl's syntax.
+        Assert.Matches(@"^tuple space subtable ip,in_port=1,nw_dst=10\.0\.0\.2 \(\d subtable\(s\) probed\)$", Line(hit.Text, "Stage: "));
         Assert.Equal("cookie=0x0, table=0, priority=200,ip,in_port=1,nw_dst=10.0.0.2 actions=output:3", Line(hit.Text, "Rule: "));
-        Assert.Contains("dl_vlan=0xffff", Line(hit.Text, "Flow: "));
+        Assert.Contains("vlan_tci=0x0000", Line(hit.Text, "Flow: "));
         Assert.Equal("3", Line(hit.Text, "Output: "));
         Assert.DoesNotContain("Final packet", hit.Text);
 
         var lower = Run("ofproto/trace in_port=1,ip,nw_dst=10.0.0.9");
         Assert.Equal("cookie=0x0, table=0, priority=100,in_port=1 actions=output:2", Line(lower.Text, "Rule: "));
         // Different rules come from different subtables: the masks differ.
-        Assert.NotEqual(Line(hit.Text, "Stage: ")[..120], Line(lower.Text, "Stage: ")[..120]);
+        Assert.Matches(@"^tuple space subtable in_port=1 \(", Line(lower.Text, "Stage: "));
 
         var flood = Run("ofproto/trace in_port=2");
         Assert.Equal("FLOOD [1 3]", Line(flood.Text, "Output: "));
@@ -106,6 +108,22 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.Equal(0, json.RootElement.GetProperty("rule").GetProperty("table").GetInt32());
         Assert.Equal("output:3", json.RootElement.GetProperty("rule").GetProperty("actions").GetString());
         Assert.Equal("3", json.RootElement.GetProperty("output")[0].GetString());
+    }
+
+    [Fact]
+    public void SwitchName_First_AsOvsAppctlUsersTypeIt()
+    {
+        AddFlow("priority=200,in_port=1,ip,nw_dst=10.0.0.2 actions=output:3");
+        string expected = Run("ofproto/trace in_port=1,ip,nw_dst=10.0.0.2").Text;
+        Assert.Equal(expected, Run("ofproto/trace s1 in_port=1,ip,nw_dst=10.0.0.2").Text);
+        Assert.Equal(expected, Run("ofproto/trace 0x42 in_port=1,ip,nw_dst=10.0.0.2").Text);
+        Assert.Equal("3", Line(Run("ofproto/trace s1 ip in_port=1 nw_dst=10.0.0.2").Text, "Output: "));
+        Assert.Equal("3", Line(Run("ofproto/trace ip in_port=1 nw_dst=10.0.0.2").Text, "Output: "));   // a flow in words, no name
+        Assert.Equal("3", Line(Run($"ofproto/trace s1 1 {Hex(s_udp)}").Text, "Output: "));
+
+        var other = Run("ofproto/trace br0 in_port=1,ip");
+        Assert.False(other.Ok);
+        Assert.StartsWith("ofproto/trace: 'br0' is not this switch", other.Text);
     }
 
     [Theory]

@@ -30,6 +30,26 @@ public sealed class VlogTests : IDisposable
             w.ToString().ReplaceLineEndings("\n"));
     }
 
+    [Fact]
+    public void Values_ReadAsOvsUsersReadThem_LowerCaseBooleans_Ipv4WithoutMappedPrefix()
+    {
+        var w = new StringWriter();
+        var vlog = new Vlog(console: w, clock: () => s_when);
+        using var f = LoggerFactory.Create(b => b.AddProvider(vlog).SetMinimumLevel(LogLevel.Trace));
+        var log = f.CreateLogger("afpacket");
+        log.LogInformation("{If}: open (MTU {Mtu}, qdisc-bypass {Bypass}, fanout {Fanout})", "eth1", 1500, true, false);
+        log.LogInformation("dpid {Dpid:x16}, {{literal}}, ok {Ok}", 42UL, true);
+        log.LogInformation("peer {Peer} at {Address}", new System.Net.IPEndPoint(System.Net.IPAddress.Parse("::ffff:10.0.0.1"), 6653), System.Net.IPAddress.Parse("::ffff:127.0.0.1"));
+        log.LogInformation("service tcp {Remote}: connected, {Other}", "[::ffff:127.0.0.1]:41234", "[2001:db8::1]:6653");
+        string[] lines = w.ToString().ReplaceLineEndings("\n").TrimEnd('\n').Split('\n').Select(l => l.Split('|', 5)[4]).ToArray();
+        Assert.Equal([
+            "eth1: open (MTU 1500, qdisc-bypass true, fanout false)",
+            "dpid 000000000000002a, {literal}, ok true",
+            "peer 10.0.0.1:6653 at 127.0.0.1",
+            "service tcp 127.0.0.1:41234: connected, [2001:db8::1]:6653",
+        ], lines);
+    }
+
     [Theory]
     [InlineData("dbg", (int)Vlog.Level.Dbg)]
     [InlineData("Debug", (int)Vlog.Level.Dbg)]

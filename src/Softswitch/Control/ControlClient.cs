@@ -77,6 +77,62 @@ internal static class ControlPaths
         }
     }
 
+    /// <summary>
+    /// The control socket of the daemon whose pid <paramref name="pidFile"/> holds (as <c>softswitch run --pidfile</c> writes
+    /// it): the live socket in the run directory whose other end is that process. False with a message for the user.
+    /// </summary>
+    public static bool TryResolvePidFile(string pidFile, string runDir, out string path, out int pid, out string error)
+    {
+        path = "";
+        pid = 0;
+        string text;
+        try
+        {
+            text = File.ReadAllText(pidFile).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"--pidfile {pidFile}: {e.Message} (is the switch running with this --pidfile?)";
+            return false;
+        }
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out pid) || pid <= 0)
+        {
+            error = $"--pidfile {pidFile}: holds '{text}', not a process id";
+            return false;
+        }
+        string[] found;
+        try
+        {
+            found = Directory.Exists(runDir) ? Directory.GetFiles(runDir, "*.ctl") : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"cannot list {runDir}: {e.Message}";
+            return false;
+        }
+        Array.Sort(found, StringComparer.Ordinal);
+        foreach (string f in found)
+        {
+            try
+            {
+                using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                probe.Connect(new UnixDomainSocketEndPoint(f));
+                if (ControlClient.PeerPid(probe) != pid) continue;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            path = f;
+            error = "";
+            return true;
+        }
+        error = ProcessExit.IsGone(pid)
+            ? $"--pidfile {pidFile}: process {pid} is not running"
+            : $"--pidfile {pidFile}: process {pid} has no control socket in {runDir} (give --target the path of its --unixctl)";
+        return false;
+    }
+
     /// <summary>Whether something accepts connections on the socket at <paramref name="path"/>.</summary>
     public static bool IsLive(string path)
     {
@@ -93,12 +149,51 @@ internal static class ControlPaths
     }
 }
 
+/// <summary>Whether a process has ended, and waiting until it has (for <c>softswitch ctl exit</c>).</summary>
+internal static class ProcessExit
+{
+    /// <summary>True when no process <paramref name="pid"/> runs: /proc has no entry, or only a zombie waiting to be reaped.</summary>
+    public static bool IsGone(int pid)
+    {
+        if (!OperatingSystem.IsLinux()) return true;
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+        // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, the state follows the last ')'.
+        int close = stat.LastIndexOf(')');
+        return close >= 0 && close + 2 < stat.Length && stat[close + 2] is 'Z' or 'X';
+    }
+
+    /// <summary>Polls until <paramref name="pid"/> is gone; false when it still runs after <paramref name="timeout"/>.</summary>
+    public static bool WaitGone(int pid, TimeSpan timeout)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (!IsGone(pid))
+        {
+            if (sw.Elapsed > timeout) return false;
+            Thread.Sleep(10);
+        }
+        return true;
+    }
+}
+
 /// <summary>Sends one request to a control socket and reads the reply (the client side of <see cref="ControlProtocol"/>).</summary>
 internal static class ControlClient
 {
     /// <summary>The daemon's reply; throws <see cref="ControlSocketException"/> when it cannot be reached or answers garbage.</summary>
     public static ControlReply Call(string path, string command, IReadOnlyList<string> args, TimeSpan timeout)
+        => Call(path, command, args, timeout, out _);
+
+    /// <param name="peerPid">The daemon's process id as the kernel tells it (SO_PEERCRED), or 0 when unknown.</param>
+    public static ControlReply Call(string path, string command, IReadOnlyList<string> args, TimeSpan timeout, out int peerPid)
     {
+        peerPid = 0;
         if (!ControlProtocol.TryFormatRequest(command, args, out var request, out string error)) throw new ControlSocketException(error);
         if (!File.Exists(path) && !SocketFile.TryStat(path, out _))
             throw new ControlSocketException($"no control socket at {path} (is `softswitch run` running with this --unixctl?)");
@@ -118,6 +213,7 @@ internal static class ControlClient
             };
             throw new ControlSocketException($"cannot connect to {path}: {e.Message}{hint}");
         }
+        peerPid = PeerPid(socket);
         try
         {
             socket.Send(request);
@@ -140,6 +236,21 @@ internal static class ControlClient
             throw new ControlSocketException(e.SocketErrorCode == SocketError.TimedOut
                 ? $"no reply from {path} within {timeout.TotalSeconds:0.#} s"
                 : $"talking to {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>The process at the other end of a connected Unix socket (SO_PEERCRED's struct ucred), or 0 off Linux.</summary>
+    public static int PeerPid(Socket socket)
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        Span<byte> ucred = stackalloc byte[12];   // pid, uid, gid
+        try
+        {
+            return socket.GetRawSocketOption(1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, ucred) == 12 ? BitConverter.ToInt32(ucred) : 0;
+        }
+        catch (SocketException)
+        {
+            return 0;
         }
     }
 }

@@ -46,7 +46,11 @@ internal sealed class ControlCommands
     public ControlReply Execute(in ControlRequest request)
     {
         if (!_commands.TryGetValue(request.Command, out var c))
-            return ControlReply.Error($"unknown command '{request.Command}'; 'help' lists the commands");
+        {
+            return ControlReply.Error(Near(request.Command) is { Count: > 0 } near
+                ? $"unknown command '{request.Command}' (did you mean {string.Join(" or ", near)}?); 'help' lists the commands"
+                : $"unknown command '{request.Command}'; 'help' lists the commands");
+        }
         int n = request.Args.Length;
         if (n < c.MinArgs || n > c.MaxArgs)
         {
@@ -62,6 +66,21 @@ internal sealed class ControlCommands
             _logger?.LogWarning(e, "control command {Command} failed", c.Name);
             return ControlReply.Error($"'{c.Name}' failed: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Commands the user may have meant: the same words in another order or joined otherwise (<c>add-port</c>:
+    /// <c>port/add</c>, as ovs-vsctl users type it), else one a typo away, else those sharing a word (at most three).
+    /// </summary>
+    internal List<string> Near(string word)
+    {
+        static string[] Parts(string w) => w.ToLowerInvariant().Split(['/', '-', '_', '.'], StringSplitOptions.RemoveEmptyEntries);
+        var parts = Parts(word);
+        var names = _commands.Keys.Where(n => n != word).Order(StringComparer.Ordinal).ToList();
+        var same = names.Where(n => Parts(n).Order().SequenceEqual(parts.Order())).ToList();
+        if (same.Count > 0) return same;
+        if (ConfigFile.Nearest(word, names) is { } typo) return [typo];
+        return names.Where(n => Parts(n).Intersect(parts).Any()).Take(3).ToList();
     }
 
     private string Help()

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.OfAgent;
 using Softswitch.Offload;
@@ -100,6 +101,23 @@ internal static class DaemonCommands
         public override string ToString() => ToString(null, null);
     }
 
+    /// <summary>
+    /// A port's OpenFlow config bits as words, lower case as the rest of dp/show: <c>none</c>, <c>no_flood</c>,
+    /// <c>port_down,no_packet_in</c> (ovs-ofctl's names for OFPPC_*). Made once for the 128 combinations: dp/show is polled.
+    /// </summary>
+    internal static string ConfigText(PortConfig config) => (uint)config < (uint)s_configText.Length ? s_configText[(int)config] : $"0x{(uint)config:x}";
+
+    private static readonly string[] s_configText = Enumerable.Range(0, 128).Select(bits =>
+    {
+        var names = new List<string>();
+        foreach (var (bit, name) in new[] { (PortConfig.PortDown, "port_down"), (PortConfig.NoStp, "no_stp"), (PortConfig.NoRecv, "no_recv"), (PortConfig.NoRecvStp, "no_recv_stp"),
+                                             (PortConfig.NoFlood, "no_flood"), (PortConfig.NoFwd, "no_fwd"), (PortConfig.NoPacketIn, "no_packet_in") })
+        {
+            if ((bits & (int)bit) != 0) names.Add(name);
+        }
+        return names.Count == 0 ? "none" : string.Join(',', names);
+    }).ToArray();
+
     public static string DpShow(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload)
     {
         // The thread's builder, reused; the counters read without a snapshot list (monitors poll this every few seconds).
@@ -125,7 +143,7 @@ internal static class DaemonCommands
         foreach (var p in dp.Ports.List)
         {
             var c = p.Port.Counters.Snapshot();
-            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config {p.Config}, ")
+            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config {ConfigText(p.Config)}, ")
               .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
             var pc = p.Port.Counters;
             sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-whole {Volatile.Read(ref pc.RxGsoWhole)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")

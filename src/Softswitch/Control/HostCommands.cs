@@ -33,6 +33,9 @@ internal static class HostCommands
     public sealed record Context(SwitchDatapath Dp, OfSwitchAgent Agent, Vlog Vlog, Action Exit)
     {
         public PortFactoryOptions? PortFactory { get; init; }
+
+        /// <summary>The names a command may call this switch by (its datapath id, its control socket's name), or null.</summary>
+        public Func<string, bool>? IsThisSwitch { get; init; }
     }
 
     public static string Version
@@ -71,7 +74,7 @@ internal static class HostCommands
             "run one blocking garbage collection of that generation (default 0) and show what its pause was made of", 0, 3, MemoryCollect);
         commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Flows, args));
         commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
-            args => OfprotoTrace.Run(c.Dp, c.Agent.Flows, args));
+            args => OfprotoTrace.Run(c.Dp, c.Agent.Flows, args, c.IsThisSwitch));
         commands.Register("port/add", "SPEC [N]", "open a port (afpacket:IF, afxdp:IF, pcap:IF, tap:NAME) as OpenFlow port N", 1, 2, args => PortAdd(c, args));
         commands.Register("port/del", "NAME|N", "remove a port", 1, 1, args => PortDel(c.Dp, args[0]));
     }

@@ -16,7 +16,8 @@ namespace Softswitch.Control;
 /// by which classifier stage, what its actions do to the packet and where it would go.
 /// </summary>
 /// <remarks>
-/// Two forms: <c>ofproto/trace FLOW</c> (a flow in ovs-ofctl syntax with <c>in_port</c>; fields not given are zero,
+/// Two forms, each after an optional name of this switch (its datapath id or control socket name, as <c>ovs-appctl
+/// ofproto/trace br0 ...</c> names the bridge): <c>ofproto/trace FLOW</c> (a flow in ovs-ofctl syntax with <c>in_port</c>; fields not given are zero,
 /// <c>dl_vlan</c> not given means untagged) and <c>ofproto/trace IN_PORT HEXFRAME</c> (a frame, parsed as the datapath
 /// parses it). Read-only: the lookup is <see cref="OfFlowTables.Trace"/> (no exact-match cache, no counters), the
 /// actions run on a private one-buffer pool through a sink that only records, so nothing is sent, learned or
@@ -25,13 +26,25 @@ namespace Softswitch.Control;
 /// </remarks>
 internal static class OfprotoTrace
 {
-    public const string Usage = "FLOW | IN_PORT HEXFRAME [--format json]";
+    public const string Usage = "[SWITCH] FLOW | [SWITCH] IN_PORT HEXFRAME [--format json]";
 
-    public static ControlReply Run(SwitchDatapath dp, OfFlowTables tables, string[] args)
+    public static ControlReply Run(SwitchDatapath dp, OfFlowTables tables, string[] args) => Run(dp, tables, args, null);
+
+    /// <param name="isThisSwitch">
+    /// Whether a word names this switch (its datapath id, its control socket's name): a first argument so named is
+    /// skipped, as ovs-appctl users type <c>ofproto/trace br0 FLOW</c>; null when the switch has no names.
+    /// </param>
+    public static ControlReply Run(SwitchDatapath dp, OfFlowTables tables, string[] args, Func<string, bool>? isThisSwitch)
     {
         string[] format = [];
         if (args.Length >= 2 && args[^2] == "--format") { format = args[^2..]; args = args[..^2]; }
         else if (args.Length >= 1 && args[^1].StartsWith("--format=", StringComparison.Ordinal)) { format = args[^1..]; args = args[..^1]; }
+        if (args.Length >= 2 && LooksLikeSwitch(args))
+        {
+            if (isThisSwitch is null || !isThisSwitch(args[0]))
+                return ControlReply.Error($"ofproto/trace: '{Shorten(args[0])}' is not this switch (name it by its datapath id or its control socket's name, or leave it out)");
+            args = args[1..];
+        }
         if (args.Length == 0) return ControlReply.Error($"ofproto/trace needs {Usage}");
         if (!TryBuild(dp, args, out var key, out var frame, out var note, out var error)) return ControlReply.Error(error);
 
@@ -77,14 +90,14 @@ internal static class OfprotoTrace
         string stage = trace.Stage switch
         {
             LookupStage.Hash => "hash stage (exact match, one probe)",
-            LookupStage.TupleSpace => $"tuple space subtable mask={Convert.ToHexString(trace.Mask.Bytes).ToLowerInvariant()} ({trace.SubtablesProbed} subtable(s) probed)",
+            LookupStage.TupleSpace => $"tuple space subtable {MaskText(key, trace.Mask)} ({trace.SubtablesProbed} subtable(s) probed)",
             _ => $"none ({trace.SubtablesProbed} tuple space subtable(s) probed)",
         };
         return HostCommands.Show(format, "ofproto/trace", () =>
         {
             var sb = new StringBuilder();
             if (note is not null) sb.Append(note).Append('\n');
-            sb.Append("Flow: ").Append(key.ToString()).Append('\n');
+            sb.Append("Flow: ").Append(FlowFormat.Key(key)).Append('\n');
             sb.Append("Table: ").Append(table).Append('\n');
             sb.Append("Stage: ").Append(stage).Append('\n');
             if (trace.Entry is { } e)
@@ -99,7 +112,7 @@ internal static class OfprotoTrace
             }
             if (final is not null)
             {
-                sb.Append("Final flow: ").Append(finalKey.ToString()).Append('\n');
+                sb.Append("Final flow: ").Append(FlowFormat.Key(finalKey)).Append('\n');
                 sb.Append("Final packet: ").Append(Hex(final)).Append('\n');
             }
             sb.Append("Output: ").Append(outputs.Count == 0 ? "drop" : string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o)))).Append('\n');
@@ -108,10 +121,10 @@ internal static class OfprotoTrace
         {
             w.WriteStartObject();
             if (note is not null) w.WriteString("note", note);
-            w.WriteString("flow", key.ToString());
+            w.WriteString("flow", FlowFormat.Key(key));
             w.WriteString("table", table);
             w.WriteString("stage", trace.Stage switch { LookupStage.Hash => "hash", LookupStage.TupleSpace => "tuple-space", _ => "none" });
-            if (trace.Stage == LookupStage.TupleSpace) w.WriteString("mask", Convert.ToHexString(trace.Mask.Bytes).ToLowerInvariant());
+            if (trace.Stage == LookupStage.TupleSpace) w.WriteString("mask", MaskText(key, trace.Mask));
             w.WriteNumber("subtables_probed", trace.SubtablesProbed);
             if (trace.Entry is { } e)
             {
@@ -130,7 +143,7 @@ internal static class OfprotoTrace
             }
             if (final is not null)
             {
-                w.WriteString("final_flow", finalKey.ToString());
+                w.WriteString("final_flow", FlowFormat.Key(finalKey));
                 w.WriteString("final_packet", Hex(final));
             }
             w.WriteStartArray("output");
@@ -229,6 +242,18 @@ internal static class OfprotoTrace
         error = "";
         return true;
     }
+
+    /// <summary>
+    /// Whether the first of several words is a switch name rather than the flow or the in_port: a flow has '=', and an
+    /// in_port is followed by a frame, not by a flow.
+    /// </summary>
+    private static bool LooksLikeSwitch(string[] args)
+        => !args[0].Contains('=') && !args[0].Contains(',') && !args[0].StartsWith("--", StringComparison.Ordinal)
+           && args[0] is not ("ip" or "tcp" or "udp" or "icmp" or "arp" or "sctp" or "rarp" or "ipv6" or "tcp6" or "udp6" or "icmp6")
+           && (!args[0].All(char.IsAsciiDigit) || args[1].Contains('='));
+
+    /// <summary>The subtable's mask over the traced flow, in ovs-ofctl's syntax (<c>ip,in_port=1,nw_dst=10.0.0.0/24</c>), or "(all wildcards)".</summary>
+    private static string MaskText(in FlowKey key, in FlowKey mask) => FlowFormat.Masked(key, mask) is { Length: > 0 } m ? m : "(all wildcards)";
 
     private static string Shorten(string s) => s.Length <= 64 ? s : s[..64] + "...";
 

@@ -15,7 +15,7 @@ namespace Softswitch.Flows;
 /// Match: a protocol shorthand when dl_type (and nw_proto) say it (<c>ip</c>, <c>tcp</c>, <c>udp</c>, <c>icmp</c>,
 /// <c>arp</c>), then only the fields the match does not wildcard, in ovs-ofctl's order: in_port, dl_vlan, dl_vlan_pcp,
 /// dl_src, dl_dst, dl_type, nw_src, nw_dst (with a /prefix when partly wildcarded), nw_proto, nw_tos, tp_src, tp_dst,
-/// tun_id. ARP addresses and opcode print as arp_spa/arp_tpa/arp_op, ICMP type/code as icmp_type/icmp_code. A match
+/// tun_id; an untagged match (<c>dl_vlan=0xffff</c>) prints as ovs-ofctl prints it, <c>vlan_tci=0x0000</c>. ARP addresses and opcode print as arp_spa/arp_tpa/arp_op, ICMP type/code as icmp_type/icmp_code. A match
 /// of everything is the empty string. Actions: ovs-ofctl's names (<c>output:2</c>, <c>IN_PORT</c>, <c>FLOOD</c>,
 /// <c>CONTROLLER:65535</c>, <c>mod_vlan_vid:5</c>, ..., <c>drop</c>). Port numbers are OpenFlow 1.0's, as ovs-ofctl
 /// shows them: the reserved ones by name, any other number through the agent's wire map (<see cref="WireMap"/>), so a
@@ -95,8 +95,10 @@ public static class FlowFormat
         }
 
         if ((w & Wildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
-        if ((w & Wildcards.DlVlan) == 0) Add(sb, "dl_vlan=", v.DlVlan == 0xFFFF ? "0xffff" : v.DlVlan.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.DlVlanPcp) == 0) Add(sb, "dl_vlan_pcp=", v.DlVlanPcp.ToString(CultureInfo.InvariantCulture));
+        bool untagged = (w & Wildcards.DlVlan) == 0 && v.DlVlan == 0xFFFF;
+        if (untagged) Add(sb, "vlan_tci=0x0000");   // as ovs-ofctl shows dl_vlan=0xffff (its dl_vlan_pcp is 0 then)
+        else if ((w & Wildcards.DlVlan) == 0) Add(sb, "dl_vlan=", v.DlVlan.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.DlVlanPcp) == 0 && !(untagged && v.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", v.DlVlanPcp.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.DlSrc) == 0) Add(sb, "dl_src=", v.DlSrc.ToString());
         if ((w & Wildcards.DlDst) == 0) Add(sb, "dl_dst=", v.DlDst.ToString());
         if (typeSet && !typeShown) Add(sb, "dl_type=", "0x" + v.DlType.ToString("x4", CultureInfo.InvariantCulture));
@@ -110,6 +112,102 @@ public static class FlowFormat
         if ((w & Wildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.TunIdExt) == 0) Add(sb, "tun_id=", "0x" + v.TunId.ToString("x", CultureInfo.InvariantCulture));
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// A packet's flow key as ovs-appctl ofproto/trace prints its "Flow:" line: <c>udp,in_port=1,vlan_tci=0x0000,dl_src=..,
+    /// dl_dst=..,nw_src=..,nw_dst=..,nw_tos=0,nw_proto=17,tp_src=..,tp_dst=..</c> (the shorthand for dl_type and
+    /// nw_proto, untagged as <c>vlan_tci=0x0000</c>, tagged as <c>dl_vlan=V,dl_vlan_pcp=P</c>).
+    /// </summary>
+    public static string Key(in FlowKey k)
+    {
+        // The fields a packet of this type has: none above Ethernet for other types, no ports but for TCP, UDP and ICMP.
+        var m = new FlowKeyBuilder(s_allOnes);
+        bool ip = k.DlType == EthIp, arp = k.DlType == EthArp;
+        if (!ip && !arp)
+        {
+            m.NwSrc(0);
+            m.NwDst(0);
+            m.NwProto(0);
+        }
+        if (!ip) m.NwTos(0);
+        if (!ip || k.NwProto is not (1 or 6 or 17 or 132))
+        {
+            m.TpSrc(0);
+            m.TpDst(0);
+        }
+        return Masked(k, m.Key);
+    }
+
+    private static readonly FlowKey s_allOnes = new(~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL);
+
+    /// <summary>
+    /// A key under a mask in ovs-ofctl's syntax, as OVS prints a megaflow: fields the mask ignores are left out, fully
+    /// matched fields print as <c>field=value</c>, partly matched ones as <c>nw_src=10.0.0.0/24</c> (a prefix),
+    /// <c>nw_src=10.0.0.1/255.0.255.0</c>, <c>dl_dst=01:00:00:00:00:00/01:00:00:00:00:00</c> or <c>tp_dst=0x50/0xfff0</c>.
+    /// </summary>
+    public static string Masked(in FlowKey value, in FlowKey mask)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder(128);
+        bool typeSet = mask.DlType == 0xFFFF, protoSet = mask.NwProto == 0xFF;
+        bool ip = typeSet && value.DlType == EthIp, arp = typeSet && value.DlType == EthArp;
+        bool protoShown = false;
+        if (ip && protoSet && value.NwProto is 1 or 6 or 17)
+        {
+            Add(sb, value.NwProto switch { 1 => "icmp", 6 => "tcp", _ => "udp" });
+            protoShown = true;
+        }
+        else if (ip)
+        {
+            Add(sb, "ip");
+        }
+        else if (arp)
+        {
+            Add(sb, "arp");
+        }
+
+        if (mask.InPort == 0xFFFF) Add(sb, "in_port=", Port(value.InPort));
+        else if (mask.InPort != 0) Add(sb, "in_port=", Hex16(value.InPort, mask.InPort));
+        if (mask.DlVlan != 0)
+        {
+            if (mask.DlVlan == 0xFFFF && value.DlVlan == 0xFFFF) Add(sb, "vlan_tci=0x0000");
+            else if (mask.DlVlan == 0xFFFF) Add(sb, "dl_vlan=", value.DlVlan.ToString(ic));
+            else Add(sb, "dl_vlan=", Hex16(value.DlVlan, mask.DlVlan));
+        }
+        bool untagged = mask.DlVlan == 0xFFFF && value.DlVlan == 0xFFFF;
+        if (mask.DlVlanPcp != 0 && !(untagged && value.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", value.DlVlanPcp.ToString(ic));
+        AddMac(sb, "dl_src=", value.DlSrc, mask.DlSrc);
+        AddMac(sb, "dl_dst=", value.DlDst, mask.DlDst);
+        if (mask.DlType != 0 && !(ip || arp)) Add(sb, "dl_type=", Hex16(value.DlType, mask.DlType, fixedWidth: true));
+        AddIp(sb, arp ? "arp_spa=" : "nw_src=", value.NwSrc, mask.NwSrc);
+        AddIp(sb, arp ? "arp_tpa=" : "nw_dst=", value.NwDst, mask.NwDst);
+        if (mask.NwProto != 0 && !protoShown)
+            Add(sb, arp ? "arp_op=" : "nw_proto=", mask.NwProto == 0xFF ? value.NwProto.ToString(ic) : $"0x{value.NwProto:x}/0x{mask.NwProto:x}");
+        if (mask.NwTos != 0) Add(sb, "nw_tos=", mask.NwTos == 0xFF ? value.NwTos.ToString(ic) : $"0x{value.NwTos:x}/0x{mask.NwTos:x}");
+        bool icmp = ip && protoSet && value.NwProto == 1;
+        if (mask.TpSrc != 0) Add(sb, icmp ? "icmp_type=" : "tp_src=", mask.TpSrc == 0xFFFF ? value.TpSrc.ToString(ic) : Hex16(value.TpSrc, mask.TpSrc));
+        if (mask.TpDst != 0) Add(sb, icmp ? "icmp_code=" : "tp_dst=", mask.TpDst == 0xFFFF ? value.TpDst.ToString(ic) : Hex16(value.TpDst, mask.TpDst));
+        if (mask.TunId != 0 && (value.TunId & mask.TunId) != 0)
+            Add(sb, "tun_id=", mask.TunId == ulong.MaxValue ? $"0x{value.TunId:x}" : $"0x{value.TunId & mask.TunId:x}/0x{mask.TunId:x}");
+        return sb.ToString();
+    }
+
+    private static string Hex16(ushort value, ushort mask, bool fixedWidth = false)
+        => mask == 0xFFFF ? (fixedWidth ? $"0x{value:x4}" : $"0x{value:x}") : fixedWidth ? $"0x{value & mask:x4}/0x{mask:x4}" : $"0x{value & mask:x}/0x{mask:x}";
+
+    private static void AddMac(StringBuilder sb, string name, MacAddress value, MacAddress mask)
+    {
+        if (mask.Value == 0) return;
+        Add(sb, name, mask.Value == 0xFFFF_FFFF_FFFFUL ? value.ToString() : $"{new MacAddress(value.Value & mask.Value)}/{mask}");
+    }
+
+    private static void AddIp(StringBuilder sb, string name, uint value, uint mask)
+    {
+        if (mask == 0) return;
+        int bits = System.Numerics.BitOperations.PopCount(mask);
+        bool prefix = mask == (bits == 0 ? 0 : uint.MaxValue << (32 - bits));
+        Add(sb, name, prefix ? Prefix(value & mask, bits) : $"{Ipv4.Format(value & mask)}/{Ipv4.Format(mask)}");
     }
 
     public static string Actions(FlowActions actions)

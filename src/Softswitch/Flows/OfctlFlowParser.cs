@@ -13,7 +13,7 @@ namespace Softswitch.Flows;
 /// </summary>
 /// <remarks>
 /// <para>Grammar: fields separated by commas or white space, <c>actions=</c> last (everything after it is the action
-/// list). Match fields: <c>in_port</c>, <c>dl_vlan</c>, <c>dl_vlan_pcp</c>, <c>dl_src</c>, <c>dl_dst</c>,
+/// list). Match fields: <c>in_port</c>, <c>dl_vlan</c>, <c>dl_vlan_pcp</c>, <c>vlan_tci</c> (as ovs-ofctl prints OpenFlow 1.0 matches), <c>dl_src</c>, <c>dl_dst</c>,
 /// <c>dl_type</c>, <c>nw_src</c>/<c>nw_dst</c> (an address, <c>/prefix</c> or <c>/netmask</c> with contiguous bits),
 /// <c>nw_proto</c>, <c>nw_tos</c>, <c>tp_src</c>, <c>tp_dst</c>, <c>icmp_type</c>, <c>icmp_code</c>,
 /// <c>arp_spa</c>, <c>arp_tpa</c>, <c>arp_op</c>, and the shorthands <c>ip</c>, <c>icmp</c>, <c>tcp</c>, <c>udp</c>,
@@ -134,6 +134,27 @@ public static class OfctlFlowParser
                     w &= ~Wildcards.DlVlan;
                     vlanNone = vid == 0xFFFF;
                     break;
+                case "vlan_tci":
+                    // What ovs-ofctl prints for OpenFlow 1.0 matches: 0x0000 (untagged), or a tag with its CFI bit (VID and PCP).
+                    if (!Num16(value, out var tci) || (tci != 0 && (tci & 0x1000) == 0))
+                    {
+                        error = $"vlan_tci={value}: OpenFlow 1.0 matches vlan_tci=0x0000 (untagged) or a tag 0x1000|PCP<<13|VID, without a mask";
+                        return false;
+                    }
+                    if (tci == 0)
+                    {
+                        b.DlVlan(0xFFFF);
+                        vlanNone = true;
+                    }
+                    else
+                    {
+                        b.DlVlan((ushort)(tci & 0x0FFF));
+                        b.DlVlanPcp((byte)(tci >> 13));
+                        w &= ~Wildcards.DlVlanPcp;
+                        pcpSet = true;
+                    }
+                    w &= ~Wildcards.DlVlan;
+                    break;
                 case "dl_vlan_pcp":
                     if (!Num16(value, out var pcp) || pcp > 7) return Bad(name, value, out error);
                     b.DlVlanPcp((byte)pcp);
@@ -199,6 +220,11 @@ public static class OfctlFlowParser
         if ((seen.Contains("tp_src") || seen.Contains("tp_dst")) && !l4) return Prereq("tp_src and tp_dst need tcp or udp", out error);
         bool icmp = ip && protoSet && key.NwProto == 1;
         if ((seen.Contains("icmp_type") || seen.Contains("icmp_code")) && !icmp) return Prereq("icmp_type and icmp_code need icmp", out error);
+        if (seen.Contains("vlan_tci") && (seen.Contains("dl_vlan") || seen.Contains("dl_vlan_pcp")))
+        {
+            error = "vlan_tci says dl_vlan and dl_vlan_pcp already: give one or the other";
+            return false;
+        }
         if (vlanNone)
         {
             if (pcpSet) return Prereq("dl_vlan_pcp with dl_vlan=0xffff (untagged)", out error);

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 
 namespace Softswitch.Logging;
@@ -17,9 +19,10 @@ namespace Softswitch.Logging;
 /// <c>err</c>, <c>warn</c>, <c>info</c>, <c>dbg</c>); the .NET names are accepted too (Trace and Debug are dbg,
 /// Critical is emer). Thread safety: a module's level is one volatile int read by IsEnabled without locks; lines are
 /// formatted by the caller and written under one lock, so they never interleave and the sequence numbers appear in
-/// order. Logging is never on the per-packet path.
+/// order. Logging is never on the per-packet path. Values read as OVS users read them: booleans lower case
+/// (<c>true</c>), IPv4 addresses without the <c>::ffff:</c> of an IPv4-mapped IPv6 socket (<c>127.0.0.1:6653</c>).
 /// </remarks>
-internal sealed class Vlog : ILoggerProvider
+internal sealed partial class Vlog : ILoggerProvider
 {
     /// <summary>OVS's levels, most severe first; a module logs a line when the line's level is at most the module's.</summary>
     public enum Level
@@ -263,6 +266,67 @@ internal sealed class Vlog : ILoggerProvider
         }
     }
 
+    private static bool NeedsPlainValues(IReadOnlyList<KeyValuePair<string, object?>> values)
+    {
+        for (int i = 0; i < values.Count; i++)
+        {
+            if (values[i].Value is bool or IPAddress or IPEndPoint) return true;
+        }
+        return false;
+    }
+
+    /// <summary>The message template with each hole filled in order, booleans and addresses written plainly (see the remarks).</summary>
+    internal static string Render(IReadOnlyList<KeyValuePair<string, object?>> values)
+    {
+        string? template = null;
+        for (int i = 0; i < values.Count; i++)
+        {
+            if (values[i].Key == "{OriginalFormat}") template = values[i].Value as string;
+        }
+        if (template is null) return string.Join(", ", values.Select(v => $"{v.Key}={Plain(v.Value, null)}"));
+        var sb = new StringBuilder(template.Length + 32);
+        int hole = 0;
+        for (int i = 0; i < template.Length; i++)
+        {
+            char c = template[i];
+            if ((c == '{' || c == '}') && i + 1 < template.Length && template[i + 1] == c)
+            {
+                sb.Append(c);
+                i++;
+                continue;
+            }
+            int close = c == '{' ? template.IndexOf('}', i + 1) : -1;
+            if (close < 0)
+            {
+                sb.Append(c);
+                continue;
+            }
+            string inside = template[(i + 1)..close];
+            int colon = inside.IndexOf(':');
+            string? format = colon >= 0 ? inside[(colon + 1)..] : null;
+            sb.Append(hole < values.Count && values[hole].Key != "{OriginalFormat}" ? Plain(values[hole].Value, format) : template[i..(close + 1)]);
+            hole++;
+            i = close;
+        }
+        return sb.ToString();
+    }
+
+    private static string Plain(object? value, string? format) => value switch
+    {
+        null => "(null)",
+        bool b => b ? "true" : "false",
+        IPAddress a => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString(),
+        IPEndPoint e when e.Address.IsIPv4MappedToIPv6 => $"{e.Address.MapToIPv4()}:{e.Port}",
+        IFormattable f => f.ToString(format, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    /// <summary>IPv4-mapped IPv6 addresses in text (<c>[::ffff:10.0.0.1]:6653</c>, <c>::ffff:10.0.0.1</c>) as IPv4.</summary>
+    internal static string PlainAddresses(string text) => MappedAddress().Replace(text, "${a}");
+
+    [GeneratedRegex(@"\[::ffff:(?<a>\d{1,3}(?:\.\d{1,3}){3})\]|::ffff:(?<a>\d{1,3}(?:\.\d{1,3}){3})", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex MappedAddress();
+
     private sealed class Logger(Vlog owner, Module module) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
@@ -272,7 +336,8 @@ internal sealed class Vlog : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (!IsEnabled(logLevel)) return;
-            string message = formatter(state, exception);
+            string message = state is IReadOnlyList<KeyValuePair<string, object?>> values && NeedsPlainValues(values) ? Render(values) : formatter(state, exception);
+            if (message.Contains("::ffff:", StringComparison.OrdinalIgnoreCase)) message = PlainAddresses(message);
             if (exception is not null) message += $" ({exception.GetType().Name}: {exception.Message})";
             owner.Write(module.Name, FromDotNet(logLevel), message.ReplaceLineEndings(" "));
         }

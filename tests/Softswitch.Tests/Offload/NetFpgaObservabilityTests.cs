@@ -83,7 +83,7 @@ public sealed class NetFpgaObservabilityTests
         r.Delete(ExactUdp(1, 1000), 0);
 
         var debug = r.Log.At(LogLevel.Debug);
-        Assert.Contains("offload added: priority=65535,udp,in_port=1,dl_vlan=0xffff,dl_vlan_pcp=0,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02," +
+        Assert.Contains("offload added: priority=65535,udp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02," +
                         $"nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,tp_src=1000,tp_dst=80 actions=output:2 -> hw(exact,row={row}), 20 register writes", debug);
         Assert.Contains("offload added: priority=60,arp actions=CONTROLLER:65535 -> sw(reason=unsupported-action,detail=\"CONTROLLER:65535\"), 0 register writes", debug);
         Assert.Contains("offload added: priority=50,ip,in_port=1,nw_dst=10.0.1.0/24 actions=output:3 -> hw(wildcard,row=0), 30 register writes", debug);
