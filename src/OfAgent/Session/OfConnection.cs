@@ -253,6 +253,9 @@ public sealed class OfConnection : IAsyncDisposable
         else if (total - Interlocked.Read(ref _packetInBytes) > _owner.Options.ReplyQueueLimit) _drained.Reset();
     }
 
+    /// <summary>Queued bytes of every kind not yet written (diagnostics, tests).</summary>
+    internal long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
     /// <summary>Queued bytes of replies, FLOW_REMOVED and PORT_STATUS (what paces the peer).</summary>
     private long ReplyBytes => Interlocked.Read(ref _queuedBytes) - Interlocked.Read(ref _packetInBytes);
 
