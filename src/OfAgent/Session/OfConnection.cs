@@ -32,8 +32,8 @@ namespace Softswitch.OfAgent.Session;
 /// never dropped, only packet-ins are, against a packet-in backlog of their own). Replies, FLOW_REMOVED and
 /// PORT_STATUS are never dropped: their queued bytes (<c>_queuedBytes</c> less <c>_packetInBytes</c>) pace the peer
 /// instead. Past <see cref="AgentOptions.ReplyQueueLimit"/> the receive loop reads no further request until they
-/// drain below it (<see cref="WaitForRoom"/> before each message), so the replies a peer can make us queue are bounded
-/// by what one request produces; a long reply (a flow-stats dump) waits in <see cref="WaitForRoom"/> before each part,
+/// drain below it (<see cref="WaitForRoom"/> before each message), so what a peer's requests make us queue past the
+/// limit is what one request produces; a long reply (a flow-stats dump) waits in <see cref="WaitForRoom"/> before each part,
 /// so a million-flow dump never sits in memory at once. PACKET_IN is dropped once the packet-ins queued to this
 /// connection pass <see cref="AgentOptions.PacketInQueueLimit"/>, and counted (<see cref="PacketInsDropped"/>); replies
 /// queued ahead of them do not count. Past <see cref="AgentOptions.SendQueueHardLimit"/> (all kinds together: only an
