@@ -54,7 +54,7 @@ public static class AgentBench
             }
             offload = NetFpgaOffload.Attach(dp, ports, NetFpgaMode.Emulated);
         }
-        var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Controllers = { "ptcp:0" }, SendQueueSoftLimit = 16 << 20 });
+        var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Controllers = { "ptcp:0" }, ReplyQueueLimit = 16 << 20, PacketInQueueLimit = 16 << 20 });
         agent.Start();
         dp.Start();
         int port = agent.ListenEndpoints[0].Port;

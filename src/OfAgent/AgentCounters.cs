@@ -4,14 +4,14 @@ namespace Softswitch.OfAgent;
 
 /// <summary>
 /// The OpenFlow agent's counters in the switch's counter registry (<c>softswitch ctl coverage/show</c>): what it sent
-/// to controllers and what it dropped because a connection was behind. The values live in
+/// to controllers and what it dropped (only packet-ins are dropped for a connection that is behind). The values live in
 /// the agent's parts (one atomic add where they happen); the registry reads them through <see cref="OfSwitchAgent"/>.
 /// </summary>
 internal static class AgentCounters
 {
     public static readonly Counter PacketInSent = Coverage.Define("ofconn-packet-in-sent", "PACKET_IN messages queued to OpenFlow connections");
-    public static readonly Counter PacketInDropped = Coverage.Define("ofconn-packet-in-dropped", "PACKET_IN messages dropped because the connection was behind (its send queue full)");
-    public static readonly Counter AsyncDropped = Coverage.Define("ofconn-async-dropped", "FLOW_REMOVED and PORT_STATUS messages dropped because the connection was behind (replies are never dropped)");
+    public static readonly Counter PacketInDropped = Coverage.Define("ofconn-packet-in-dropped", "PACKET_IN messages dropped: no connection took them, or one's packet-in backlog was full (the only messages dropped for a peer that is behind)");
+    public static readonly Counter AsyncDropped = Coverage.Define("ofconn-async-dropped", "FLOW_REMOVED and PORT_STATUS messages lost because their connection was closed or closing (never dropped for a peer that is behind)");
     public static readonly Counter ErrorsSent = Coverage.Define("ofconn-error-sent", "OFPT_ERROR messages sent to OpenFlow peers");
 
     public static void Register(CounterGroup counters, OfSwitchAgent agent)

@@ -46,9 +46,18 @@ public sealed class AgentOptions
     public TimeSpan PacketBufferLifetime { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Largest message accepted from a peer (bytes); a longer one is a framing error that closes the connection.</summary>
     public int MaxMessageSize { get; set; } = OfpConstants.MaxMessageSize;
-    /// <summary>Queued bytes beyond which packet-ins to a connection are dropped (and counted).</summary>
-    public long SendQueueSoftLimit { get; set; } = 1 << 20;
-    /// <summary>Queued bytes beyond which the peer is considered stuck and the connection is closed.</summary>
-    public long SendQueueHardLimit { get; set; } = 64 << 20;
+    /// <summary>
+    /// Queued bytes of replies, FLOW_REMOVED and PORT_STATUS to one connection beyond which it reads no further request
+    /// until they drain, and a long reply (a flow-stats dump) waits before its next part. These are never dropped.
+    /// </summary>
+    public long ReplyQueueLimit { get; set; } = 1 << 20;
+    /// <summary>Queued PACKET_IN bytes to one connection beyond which further packet-ins to it are dropped (and counted).</summary>
+    public long PacketInQueueLimit { get; set; } = 1 << 20;
+    /// <summary>
+    /// Queued bytes of all kinds beyond which the connection is closed: a safety bound on memory, reached only by an
+    /// asynchronous burst this large (about three million FLOW_REMOVED) that the peer has not taken yet. A peer that
+    /// takes none of our writes is closed after twice the inactivity probe.
+    /// </summary>
+    public long SendQueueHardLimit { get; set; } = 256 << 20;
     public string DatapathDescription { get; set; } = "Softswitch datapath";
 }

@@ -13,8 +13,10 @@ namespace Softswitch.OfAgent.Handlers;
 /// <remarks>
 /// Design: reads the table set and the datapath's counters and hands the entries to the wire layer, which splits them
 /// into replies (<see cref="OfpStatsReplies"/>: the sizes are the codec's, none is known here). Long answers are
-/// streams: each reply is built only once the previous ones have drained below the connection's soft limit
-/// (<see cref="OfConnection.WaitForRoom"/>), so a million-flow dump is paced by the reader and never queued whole.
+/// streams: each reply is built only once the replies queued to the connection have drained below its reply limit
+/// (<see cref="OfConnection.WaitForRoom"/>, <see cref="AgentOptions.ReplyQueueLimit"/>), so a million-flow dump is
+/// paced by the reader and never queued whole; the wait gives up when the connection closes (a peer that stops
+/// reading is closed by the keepalive), which ends the dump and the request's hold of the reclamation domain.
 /// Flow stats are written straight from the flows into pooled reply arrays (no object per flow, no array per reply in
 /// steady state), and the flows are collected into a spare list the connections share: a periodic dump of a large
 /// table allocates little.

@@ -23,21 +23,30 @@ namespace Softswitch.OfAgent.Session;
 /// (<c>_pendingHead</c>). Whoever writes holds <c>_writeLock</c>: the send loop for its whole batch, the queueing
 /// thread only if it gets the lock without waiting; so bytes reach the socket in queue order and no queueing thread
 /// ever waits for a slow peer. Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
-/// every earlier request took effect. The queued byte count falls with every write, not when the queue empties.
+/// every earlier request took effect. The queued byte counts fall with every write, not when the queue empties.
 /// A message is a whole array or, for messages built in an array rented from <see cref="MessagePool"/>
 /// (<see cref="SendPooled"/>: flow stats, barrier and echo replies, packet-ins), a prefix of it that the send loop gives
 /// back to the pool once written, so frequent messages allocate nothing. That pool keeps no per-thread caches: a
 /// tool's connection threads (ovs-ofctl connects per command) rent and return arrays and then end.
-/// Asynchronous messages (packet-in, flow-removed, port-status) are dropped and counted in
-/// <see cref="AsyncDropped"/> once the queued bytes pass <see cref="AgentOptions.SendQueueSoftLimit"/>, as Open
-/// vSwitch's rconn backlog does; replies are never dropped. A long reply (a flow-stats dump) is produced with
-/// back-pressure: its handler waits in <see cref="WaitForRoom"/> until the previous chunks have drained below the
-/// soft limit, so a million-flow dump never sits in memory at once. Past the hard limit (only reachable by replies
-/// produced without waiting) the peer is not reading at all and the connection is closed. Liveness counts whole
-/// messages received, or our writes being taken: a peer that trickles a message byte by byte is as silent as one
-/// that sends nothing, and is closed after twice the inactivity probe. The idle clock stops while one of the peer's
-/// requests is being handled (a tool such as ovs-ofctl waits for its BARRIER_REPLY without answering echoes, and a
-/// delete of a million flows takes longer than the probe) and restarts when the handler returns.
+/// <para><b>Two accounts</b> (as Open vSwitch's connmgr: flow expirations are accounted as replies, port status is
+/// never dropped, only packet-ins are, against a packet-in backlog of their own). Replies, FLOW_REMOVED and
+/// PORT_STATUS are never dropped: their queued bytes (<c>_queuedBytes</c> less <c>_packetInBytes</c>) pace the peer
+/// instead. Past <see cref="AgentOptions.ReplyQueueLimit"/> the receive loop reads no further request until they
+/// drain below it (<see cref="WaitForRoom"/> before each message), so what a peer's requests make us queue past the
+/// limit is what one request produces; a long reply (a flow-stats dump) waits in <see cref="WaitForRoom"/> before each part,
+/// so a million-flow dump never sits in memory at once. PACKET_IN is dropped once the packet-ins queued to this
+/// connection pass <see cref="AgentOptions.PacketInQueueLimit"/>, and counted (<see cref="PacketInsDropped"/>); replies
+/// queued ahead of them do not count. Past <see cref="AgentOptions.SendQueueHardLimit"/> (all kinds together: only an
+/// asynchronous burst larger than it, a mass delete's FLOW_REMOVED, can get there) the connection is closed.</para>
+/// <para><b>Liveness</b> is a whole message received, or our writes being taken. While bytes are queued, the peer is
+/// alive as long as the send loop gets them into the socket (progress is marked per chunk of
+/// <see cref="ProgressChunkSize"/>, so a slow reader of a large write shows progress): a peer that takes none for twice
+/// the inactivity probe is closed, also while one of its requests is being handled (a dump waiting for room gives up
+/// when the connection closes, and the request's hold of the tables' reclamation domain goes with it). While nothing is
+/// queued and a request is being handled (a delete of a million flows takes longer than the probe), the peer waits on
+/// us: a tool such as ovs-ofctl waits for its BARRIER_REPLY without answering echoes, and the idle clock restarts when
+/// the handler returns. Otherwise the peer answers our ECHO_REQUEST after one probe interval or is closed after two; a
+/// peer that trickles a message byte by byte is as silent as one that sends nothing.</para>
 /// </remarks>
 public sealed class OfConnection : IAsyncDisposable
 {
@@ -53,7 +62,9 @@ public sealed class OfConnection : IAsyncDisposable
     private readonly Lock _writeLock = new();
     private Outgoing? _pendingHead; // under _writeLock: the unsent rest of a message written in part by its queueing thread
     private readonly CancellationTokenSource _cts = new();
-    private long _queuedBytes;
+    private long _queuedBytes;   // every queued byte not yet written, of all kinds
+    private long _packetInBytes; // the packet-ins among them
+    // _lastRxTicks: a whole message received; _lastTxTicks: our writes last taken, or the moment bytes began to wait.
     private long _lastRxTicks, _lastTxTicks;
     private bool _handling;
     private bool _helloReceived;
@@ -71,7 +82,7 @@ public sealed class OfConnection : IAsyncDisposable
     private static readonly ArrayPool<byte> s_buffers = ArrayPool<byte>.Create(1 << 20, 64);
 
     /// <summary>
-    /// Where the arrays of pooled messages (<see cref="SendPooled"/>, <see cref="SendAsyncPooled"/>) come from and go
+    /// Where the arrays of pooled messages (<see cref="SendPooled"/>, <see cref="SendPacketInPooled"/>) come from and go
     /// back to: the connections' buffer pool, without per-thread caches (the shared pool would keep an array returned by
     /// a short-lived connection's send thread in that thread's cache, lost when the thread ends: a flow-stats reply
     /// buffer per ovs-ofctl dump-flows).
@@ -80,6 +91,8 @@ public sealed class OfConnection : IAsyncDisposable
 
     /// <summary>Bytes the send loop coalesces into one write (a larger message is written on its own).</summary>
     private const int SendBufferSize = 256 * 1024;
+    /// <summary>A write is handed to the socket in pieces of this size, each one that is taken marking the peer alive.</summary>
+    private const int ProgressChunkSize = 64 * 1024;
     /// <summary>The receive buffer holds two of the larger of this and the largest message accepted, so a read always has room.</summary>
     private const int MinReceiveBufferSize = 64 * 1024;
 
@@ -113,8 +126,8 @@ public sealed class OfConnection : IAsyncDisposable
     public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _helloReceived && IsOpen;
     public bool IsOpen => !_cts.IsCancellationRequested;
     public bool Negotiated => _helloReceived;
-    /// <summary>Asynchronous messages dropped because the peer was behind (the queue was past the soft limit).</summary>
-    public long AsyncDropped;
+    /// <summary>PACKET_IN messages dropped because the packet-ins queued to this peer were past their limit.</summary>
+    public long PacketInsDropped;
     private readonly ManualResetEventSlim _drained = new(true);
     public long MessagesReceived;
     public Task Completion => _run ?? Task.CompletedTask;
@@ -135,27 +148,34 @@ public sealed class OfConnection : IAsyncDisposable
     public uint NextXid() => Interlocked.Increment(ref _xid);
 
     /// <summary>Queues a reply or request (never dropped; past the hard limit the connection closes).</summary>
-    public void Send(OfpMessage msg) => Enqueue(msg.ToArray(), droppable: false);
+    public void Send(OfpMessage msg) => Enqueue(msg.ToArray());
 
-    /// <summary>Queues an asynchronous message; false when dropped because the peer is behind.</summary>
-    public bool SendAsync(OfpMessage msg) => Enqueue(msg.ToArray(), droppable: true);
+    /// <summary>
+    /// Queues FLOW_REMOVED or PORT_STATUS: accounted as a reply, never dropped (false only when the connection is
+    /// closed, or closes because the queue passed the hard limit).
+    /// </summary>
+    public bool SendNotification(OfpMessage msg) => Enqueue(msg.ToArray());
 
-    public void SendRaw(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false), droppable: false);
+    public void SendRaw(byte[] bytes) => Enqueue(bytes);
 
     /// <summary>
     /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="MessagePool"/> (a
     /// reply, never dropped); the connection returns the array to the pool once written (or drops it when it closes).
     /// </summary>
-    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true), droppable: false);
-
-    /// <summary>As <see cref="SendPooled"/>, for an asynchronous message (dropped, and the array returned, when the peer is behind).</summary>
-    public bool SendAsyncPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true), droppable: true);
+    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: false));
 
     /// <summary>
-    /// A queued message: Bytes[Offset..Offset+Count), and whether the array goes back to <see cref="MessagePool"/> once
-    /// written. Offset is not 0 only for the rest of a message its queueing thread wrote in part.
+    /// As <see cref="SendPooled"/>, for a PACKET_IN: dropped and counted in <see cref="PacketInsDropped"/> (the array
+    /// returned) when the packet-ins queued to this peer are past <see cref="AgentOptions.PacketInQueueLimit"/>.
     /// </summary>
-    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled)
+    public bool SendPacketInPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: true));
+
+    /// <summary>
+    /// A queued message: Bytes[Offset..Offset+Count), whether the array goes back to <see cref="MessagePool"/> once
+    /// written, and whether it is a packet-in (its own account). Offset is not 0 only for the rest of a message its
+    /// queueing thread wrote in part.
+    /// </summary>
+    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled, bool PacketIn)
     {
         public void Release()
         {
@@ -163,23 +183,24 @@ public sealed class OfConnection : IAsyncDisposable
         }
     }
 
-    private bool Enqueue(byte[] bytes, bool droppable) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false), droppable);
+    private bool Enqueue(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false, PacketIn: false));
 
-    private bool Enqueue(Outgoing m, bool droppable)
+    private bool Enqueue(Outgoing m)
     {
         if (!IsOpen)
         {
             m.Release();
             return false;
         }
-        long q = Interlocked.Read(ref _queuedBytes);
-        if (droppable && q > _owner.Options.SendQueueSoftLimit)
+        var options = _owner.Options;
+        if (m.PacketIn && Interlocked.Read(ref _packetInBytes) > options.PacketInQueueLimit)
         {
-            Interlocked.Increment(ref AsyncDropped);
+            Interlocked.Increment(ref PacketInsDropped);
             m.Release();
             return false;
         }
-        if (q > _owner.Options.SendQueueHardLimit)
+        long q = Interlocked.Read(ref _queuedBytes);
+        if (q > options.SendQueueHardLimit)
         {
             _log.LogWarning("{Conn}: peer is not reading ({Bytes} bytes queued); closing", Name, q);
             Close();
@@ -203,7 +224,7 @@ public sealed class OfConnection : IAsyncDisposable
                     {
                         // The rest stays in the message's own array (a pooled one goes back once the send loop wrote it).
                         var rest = m with { Offset = m.Offset + sent, Count = m.Count - sent };
-                        if (Interlocked.Add(ref _queuedBytes, rest.Count) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
+                        Queued(rest);
                         _pendingHead = rest;
                         _outSignal.Set();
                         return true;
@@ -216,32 +237,40 @@ public sealed class OfConnection : IAsyncDisposable
                 _writeLock.Exit();
             }
         }
-        if (Interlocked.Add(ref _queuedBytes, m.Count) > _owner.Options.SendQueueSoftLimit) _drained.Reset();
+        Queued(m);
         (Volatile.Read(ref _out) ?? MakeQueue()).Enqueue(m);
         _outSignal.Set();
         return true;
     }
 
+    /// <summary>Counts a message about to be queued in its account (before the send loop can see it).</summary>
+    private void Queued(in Outgoing m)
+    {
+        long total = Interlocked.Add(ref _queuedBytes, m.Count);
+        // Bytes begin to wait now: the peer's time to take them starts here, not at its last message.
+        if (total == m.Count) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+        if (m.PacketIn) Interlocked.Add(ref _packetInBytes, m.Count);
+        else if (total - Interlocked.Read(ref _packetInBytes) > _owner.Options.ReplyQueueLimit) _drained.Reset();
+    }
+
+    /// <summary>Queued bytes of every kind not yet written (diagnostics, tests).</summary>
+    internal long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>Queued bytes of replies, FLOW_REMOVED and PORT_STATUS (what paces the peer).</summary>
+    private long ReplyBytes => Interlocked.Read(ref _queuedBytes) - Interlocked.Read(ref _packetInBytes);
+
     /// <summary>
-    /// Blocks (a request handler, on this connection's receive loop) until the queued bytes are below the soft
-    /// limit; false when the connection closed meanwhile. The back-pressure of long replies.
+    /// Blocks (this connection's receive loop: before it handles the next message, and inside a long reply before each
+    /// part) until the queued replies are below <see cref="AgentOptions.ReplyQueueLimit"/>; false when the connection
+    /// closed meanwhile (the keepalive closes a peer that takes none of them, so this never waits for good).
     /// </summary>
     public bool WaitForRoom()
     {
-        long before = Interlocked.Read(ref _queuedBytes);
+        long limit = _owner.Options.ReplyQueueLimit;
         while (IsOpen)
         {
-            long now = Interlocked.Read(ref _queuedBytes);
-            // The peer is taking this long reply: that is liveness while the reply keeps this receive loop busy
-            // (its echo replies wait unread behind it). Only here, so a peer that merely accepts our echo requests
-            // but trickles its own messages is still closed as silent.
-            if (now < before) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
-            before = now;
-            if (now <= _owner.Options.SendQueueSoftLimit)
-            {
-                Volatile.Write(ref _lastTxTicks, Environment.TickCount64); // what we wrote so far was taken
-                return true;
-            }
+            if (ReplyBytes <= limit) return true;
+            // A timed wait: a reset racing with the set of a write that drained the queue costs one interval, not a hang.
             try { _drained.Wait(100, _cts.Token); }
             catch (OperationCanceledException) { return false; }
         }
@@ -254,9 +283,13 @@ public sealed class OfConnection : IAsyncDisposable
         return _out!;
     }
 
-    private void Written(long bytes)
+    /// <summary>The send loop wrote <paramref name="bytes"/>, <paramref name="packetInBytes"/> of them packet-ins.</summary>
+    private void Written(long bytes, long packetInBytes)
     {
-        if (Interlocked.Add(ref _queuedBytes, -bytes) <= _owner.Options.SendQueueSoftLimit) _drained.Set();
+        if (packetInBytes != 0) Interlocked.Add(ref _packetInBytes, -packetInBytes);
+        long total = Interlocked.Add(ref _queuedBytes, -bytes);
+        Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+        if (total - Interlocked.Read(ref _packetInBytes) <= _owner.Options.ReplyQueueLimit) _drained.Set();
     }
 
     /// <summary>
@@ -282,35 +315,36 @@ public sealed class OfConnection : IAsyncDisposable
                 {
                     _pendingHead = null;
                     SendAll(head.Bytes, head.Offset, head.Count);
-                    Written(head.Count);
+                    Written(head.Count, head.PacketIn ? head.Count : 0);
                     head.Release();
                 }
-                int used = 0;
+                int used = 0, usedPacketIn = 0;
                 var queue = Volatile.Read(ref _out);
                 while (queue is not null && queue.TryDequeue(out var m))
                 {
                     if (used + m.Count > buf.Length)
                     {
                         SendAll(buf, 0, used);
-                        Written(used);
-                        used = 0;
+                        Written(used, usedPacketIn);
+                        used = usedPacketIn = 0;
                     }
                     if (m.Count > buf.Length)
                     {
                         SendAll(m.Bytes, m.Offset, m.Count);
-                        Written(m.Count);
+                        Written(m.Count, m.PacketIn ? m.Count : 0);
                     }
                     else
                     {
                         Buffer.BlockCopy(m.Bytes, m.Offset, buf, used, m.Count);
                         used += m.Count;
+                        if (m.PacketIn) usedPacketIn += m.Count;
                     }
                     m.Release();
                 }
                 if (used > 0)
                 {
                     SendAll(buf, 0, used);
-                    Written(used);
+                    Written(used, usedPacketIn);
                 }
             }
         }
@@ -324,7 +358,18 @@ public sealed class OfConnection : IAsyncDisposable
         }
     }
 
-    private void SendAll(byte[] bytes, int offset, int count) => _transport.Send(bytes, offset, count);
+    /// <summary>Writes in pieces, each one taken marking progress: a peer reading slowly through a large write is alive.</summary>
+    private void SendAll(byte[] bytes, int offset, int count)
+    {
+        while (count > 0)
+        {
+            int n = Math.Min(count, ProgressChunkSize);
+            _transport.Send(bytes, offset, n);
+            Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+            offset += n;
+            count -= n;
+        }
+    }
 
     /// <summary>
     /// The receive loop, on a dedicated thread with blocking reads: each read takes everything the kernel has
@@ -405,6 +450,9 @@ public sealed class OfConnection : IAsyncDisposable
             start += len;
             MessagesReceived++;
             Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+            // Back-pressure by not reading: no further request is taken while the replies already queued to this
+            // peer are past their limit (the keepalive closes a peer that takes none of them).
+            if (!WaitForRoom()) return true;
             // While a request is being handled (a delete of a million flows takes seconds) the peer is waiting on
             // us, not silent: the idle clock stops, and restarts when we are ready to read again.
             Volatile.Write(ref _handling, true);
@@ -458,19 +506,24 @@ public sealed class OfConnection : IAsyncDisposable
 
     private void Keepalive()
     {
-        var probe = _owner.Options.InactivityProbe;
         if (!IsOpen) return;
-        // A peer that keeps taking our writes is alive even when its echo replies wait behind a long reply that
-        // this connection's receive loop is still producing (a million-flow dump takes longer than the probe).
-        long idle = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
-        if (Volatile.Read(ref _handling)) return;     // we owe the peer an answer; it owes us nothing yet
-        if (idle > 2 * probe.TotalMilliseconds)
+        long probe = (long)_owner.Options.InactivityProbe.TotalMilliseconds;
+        long queued = Interlocked.Read(ref _queuedBytes);
+        // Every write was taken and we are producing an answer: the peer waits on us. With bytes waiting, a handler
+        // (a dump waiting for room) does not stop the clock.
+        if (queued == 0 && Volatile.Read(ref _handling)) return;
+        // Alive: a message received, or the send loop's writes taken (a dump's reader whose echo replies wait unread
+        // behind it; the idle clock restarts when a backlog drains). A write made at once by its queueing thread
+        // marks nothing: an idle peer must answer our echo.
+        long quiet = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
+        if (quiet > 2 * probe)
         {
-            _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, idle / 1000.0);
+            if (queued > 0) _log.LogWarning("{Conn}: none of our writes taken for {Seconds:F1} s ({Bytes} bytes queued); closing", Name, quiet / 1000.0, queued);
+            else _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, quiet / 1000.0);
             Close();
             return;
         }
-        if (idle > probe.TotalMilliseconds) Send(new OfpEchoRequest { Xid = NextXid() });
+        if (quiet > probe) Send(new OfpEchoRequest { Xid = NextXid() });
     }
 
     private void FlushAndClose()

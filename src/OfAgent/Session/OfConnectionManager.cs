@@ -40,8 +40,11 @@ internal interface IOfRequestHandler
 /// <see cref="OfFlowTables.UseEmergencyTable"/> from the primaries' state; computed and written under one lock, so two
 /// connections closing at once cannot leave it stale. That is the only datapath state it writes.</para>
 /// <para><b>Asynchronous messages</b> (PACKET_IN, FLOW_REMOVED, PORT_STATUS) go to every connection that
-/// <see cref="OfConnection.ReceivesAsync"/>; one that is behind drops them and they are counted here, never a reason
-/// to close it. Replies never pass through here: handlers answer their own connection.</para>
+/// <see cref="OfConnection.ReceivesAsync"/>. As in Open vSwitch's connmgr, FLOW_REMOVED and PORT_STATUS are accounted
+/// as replies and never dropped for a connection that is behind (it stops reading requests until they drain, see
+/// <see cref="OfConnection"/>); only a connection that closes loses them (counted in <see cref="AsyncMessagesDropped"/>).
+/// PACKET_IN to a connection whose packet-in backlog is full is dropped and counted in <see cref="PacketInsDropped"/>,
+/// never a reason to close it. Replies never pass through here: handlers answer their own connection.</para>
 /// <para><b>May not</b> decode requests (they go to the <see cref="IOfRequestHandler"/> given to <see cref="Start"/>)
 /// or change flows.</para>
 /// <para><b>Threads and locks</b>: listeners accept on their own threads, connect loops run on the thread pool, each
@@ -87,9 +90,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
 
     /// <summary>PACKET_IN messages queued to connections.</summary>
     public long PacketInsSent;
-    /// <summary>PACKET_IN messages dropped: no connection took asynchronous messages, or one was behind.</summary>
+    /// <summary>PACKET_IN messages dropped: no connection took asynchronous messages, or one's packet-in backlog was full.</summary>
     public long PacketInsDropped;
-    /// <summary>FLOW_REMOVED and PORT_STATUS messages dropped because their connection was behind.</summary>
+    /// <summary>FLOW_REMOVED and PORT_STATUS messages lost because their connection was closed or closing (never because it was behind).</summary>
     public long AsyncMessagesDropped;
 
     /// <summary>The local endpoints of the passive TCP listeners: the passive controller ones first, then the service ones.</summary>
@@ -322,19 +325,20 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - OfpPacketIn.MinSize);
             var buf = OfConnection.MessagePool.Rent(OfpPacketIn.MinSize + dataLen);
             int size = OfpPacketIn.Write(buf, bufferId, (ushort)Math.Min(u.Frame.Length, ushort.MaxValue), wirePort, reason, u.Frame[..dataLen]);
-            if (c.SendAsyncPooled(buf, size)) Interlocked.Increment(ref PacketInsSent);
+            if (c.SendPacketInPooled(buf, size)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);
         }
     }
 
     /// <summary>
-    /// FLOW_REMOVED or PORT_STATUS to every connection that takes asynchronous messages. Droppable: a mass delete's
-    /// FLOW_REMOVED burst to a controller that is behind is dropped and counted, never a reason to close it.
+    /// FLOW_REMOVED or PORT_STATUS to every connection that takes asynchronous messages: queued as replies, never
+    /// dropped for a connection that is behind (a mass delete's FLOW_REMOVED burst waits in its queue); counted only
+    /// when a connection closed meanwhile.
     /// </summary>
     public void SendAsync(OfpMessage msg)
     {
         foreach (var c in AsyncTargets())
-            if (!c.SendAsync(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
+            if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
     }
 
     public async ValueTask DisposeAsync()

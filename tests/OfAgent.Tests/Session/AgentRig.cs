@@ -17,7 +17,8 @@ internal sealed class AgentRig : IAsyncDisposable
 
     public readonly LogCapture Log = new();
 
-    public AgentRig(int ports = 4, AgentOptions? options = null)
+    /// <param name="tables">Options of the OpenFlow table set (e.g. entry recycling); null: the defaults.</param>
+    public AgentRig(int ports = 4, AgentOptions? options = null, Softswitch.Ofproto.FlowTableOptions? tables = null)
     {
         Dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, Clock);
         Ports = new MemoryPort[ports];
@@ -34,7 +35,7 @@ internal sealed class AgentRig : IAsyncDisposable
             if (options.Controllers.Count == 0) options.Controllers.Add("ptcp:0");
             else options.Listeners.Add("ptcp:0");
         }
-        Agent = new OfSwitchAgent(Dp, options, Log);
+        Agent = new OfSwitchAgent(Dp, options, Log, tables is null ? null : new Softswitch.Ofproto.OfFlowTables(Dp, tables));
         Agent.Start();
     }
 

@@ -14,8 +14,9 @@ public sealed class SendPathTests
     [Fact]
     public async Task RepliesToAPeerThatStopsReading_ArriveWhole_InOrder_AmongPacketInsFromAnotherThread()
     {
-        // Limits above the backlog, so the packet-ins queue behind the replies instead of being dropped.
-        await using var rig = new AgentRig(options: new AgentOptions { SendQueueSoftLimit = 64 << 20, SendQueueHardLimit = 128 << 20 });
+        // Limits above the backlog, so the packet-ins queue behind the replies instead of being dropped, and the
+        // receive loop keeps reading the echo requests while their replies wait.
+        await using var rig = new AgentRig(options: new AgentOptions { ReplyQueueLimit = 64 << 20, PacketInQueueLimit = 64 << 20, SendQueueHardLimit = 128 << 20 });
         using var c = await rig.ConnectAsync();
         // The table is empty: every injected frame is a miss, a PACKET_IN queued by the datapath's side while the
         // receive loop writes echo replies.
