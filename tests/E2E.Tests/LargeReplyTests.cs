@@ -41,27 +41,24 @@ public sealed class LargeReplyTests
             Assert.Equal(n, lines);
 
             // del-flows of a million SEND_FLOW_REM flows: a burst of a million FLOW_REMOVED (88 MB) to the controller.
-            // What its connection cannot take is dropped and counted, never a reason to close it.
+            // Every one arrives (flow expirations are accounted as replies, never dropped), and the connection stays.
             t.Restart();
             var del = Sh.Run("ovs-ofctl", ["-O", "OpenFlow10", "del-flows", sw.Endpoint], 900_000);
             Assert.True(del.Ok, $"{del.Stderr}\nswitch exited: {sw.HasExited}\n{Tail(sw.Output)}");
             long received = 0;
-            var quiet = Stopwatch.StartNew();
-            while (quiet.ElapsedMilliseconds < 3000 && t.ElapsedMilliseconds < 300_000)
+            while (received < n && t.ElapsedMilliseconds < 600_000)
             {
                 Thread.Sleep(250);
-                long now = ctl.Count(OfpType.FlowRemoved);
-                if (now != received) quiet.Restart();
-                received = now;
+                received = ctl.Count(OfpType.FlowRemoved);
             }
             ctl.StopReading();
             ctl.Barrier(30_000);                                      // still connected, and answering
             var coverage = SwitchProcess.Ctl("--target", sock, "coverage/show");
             Assert.True(coverage.Ok, coverage.Stderr);
             long dropped = SwitchProcess.CoverageCounter(coverage.Stdout, "ofconn-async-dropped");
-            Console.WriteLine($"del-flows of {n:N0}: {t.Elapsed.TotalSeconds:F1} s, {received:N0} FLOW_REMOVED received, {dropped:N0} dropped and counted");
-            Assert.Equal(n, received + dropped);
-            Assert.True(received > 0, "no FLOW_REMOVED reached the controller");
+            Console.WriteLine($"del-flows of {n:N0}: {t.Elapsed.TotalSeconds:F1} s, {received:N0} FLOW_REMOVED received, {dropped:N0} dropped");
+            Assert.Equal(n, received);
+            Assert.Equal(0, dropped);
             Assert.DoesNotContain("actions=", sw.Ofctl("dump-flows"));
             Assert.DoesNotContain("not reading", sw.Output);
             Assert.DoesNotContain("closing", sw.Output);
