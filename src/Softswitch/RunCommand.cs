@@ -316,7 +316,7 @@ internal static class RunCommand
         if (offload is null) return "";
         var st = offload.Stats;
         var reasons = OffloadReport.SortedReasons(st);
-        string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{OffloadCounters.ReasonName(r.Reason)}={r.Count}"));
+        string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{r.Reason.Name}={r.Count}"));
         return Markup.Escape($" (hw {st.HardwareFlows}, sw {st.SoftwareFlows}{why})");
     }
 
