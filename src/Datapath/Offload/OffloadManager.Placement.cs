@@ -81,6 +81,8 @@ public sealed partial class OffloadManager
         {
             // New actions may be supported now; the overlap rules did not change (same match and priority).
             Place(s);
+            // Out of software, it no longer blocks the flows it outranks: offer them again.
+            if (s.InHardware) _retryPending = true;
         }
         s.LastWrites = (int)(_target.RegisterWrites - w0);
         _flowModEvents++;

@@ -54,7 +54,8 @@ public static class OffloadReport
 
     /// <summary>
     /// The offload/show text: one <c>name: value</c> per line, software flows broken down by reason (every reason with
-    /// at least one flow, most frequent first), register writes in total and per flow-mod, table occupancy.
+    /// at least one flow, most frequent first, with the description its definer gave it: the target's own words for its
+    /// own reasons), register writes in total and per flow-mod, table occupancy.
     /// </summary>
     public static string Show(string target, in OffloadStats s, IReadOnlyList<OffloadTableUsage> occupancy)
     {
@@ -63,7 +64,8 @@ public static class OffloadReport
         sb.Append("flows: ").Append(s.HardwareFlows + s.SoftwareFlows).Append('\n');
         sb.Append("hardware flows: ").Append(s.HardwareFlows).Append(" (").Append(s.HardwareRows).Append(" rows)\n");
         sb.Append("software flows: ").Append(s.SoftwareFlows).Append('\n');
-        foreach (var (reason, n) in SortedReasons(s)) sb.Append("  ").Append(reason.Name).Append(": ").Append(n).Append('\n');
+        foreach (var (reason, n) in SortedReasons(s))
+            sb.Append("  ").Append(reason.Name).Append(": ").Append(n).Append(" (").Append(reason.Description).Append(")\n");
         if (s.PendingEvents > 0) sb.Append("pending flow-mods: ").Append(s.PendingEvents).Append('\n');
         foreach (var t in occupancy)
             sb.Append("table ").Append(t.Name).Append(": ").Append(t.Used).Append('/').Append(t.Capacity).Append(" rows used\n");
