@@ -266,12 +266,12 @@ public sealed class SwitchDatapath : IDisposable
     /// <summary>The offloads a port takes on receive, as registry counters (read from its <see cref="PortCounters"/>).</summary>
     private static readonly (Counter Counter, Func<PortCounters, long> Read)[] s_portOffloadCounters =
     [
-        (DatapathCounters.OffloadCsumCompleted, static c => Volatile.Read(ref c.RxChecksumCompleted)),
-        (DatapathCounters.OffloadGsoSegmented, static c => Volatile.Read(ref c.RxGsoFrames)),
-        (DatapathCounters.OffloadGsoSegments, static c => Volatile.Read(ref c.RxGsoSegments)),
-        (DatapathCounters.OffloadGsoWhole, static c => Volatile.Read(ref c.RxGsoWhole)),
-        (DatapathCounters.OffloadGsoRefused, static c => Volatile.Read(ref c.RxGsoRefused)),
-        (DatapathCounters.OffloadOversize, static c => Volatile.Read(ref c.RxOversize)),
+        (DatapathCounters.KernelCsumCompleted, static c => Volatile.Read(ref c.RxChecksumCompleted)),
+        (DatapathCounters.GsoSegmented, static c => Volatile.Read(ref c.RxGsoFrames)),
+        (DatapathCounters.GsoSegments, static c => Volatile.Read(ref c.RxGsoSegments)),
+        (DatapathCounters.GsoReceivedWhole, static c => Volatile.Read(ref c.RxGsoWhole)),
+        (DatapathCounters.GsoRefused, static c => Volatile.Read(ref c.RxGsoRefused)),
+        (DatapathCounters.KernelRxOversize, static c => Volatile.Read(ref c.RxOversize)),
     ];
 
     private void AddPortCounterSources(PortSlot slot)

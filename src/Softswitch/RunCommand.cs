@@ -122,25 +122,18 @@ internal static class RunCommand
         {
             Threads = s.Threads, ForwardingCpus = fwdCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
         });
-        NetFpgaOffload? offload = null;
-        if (s.Offload is "netfpga" or "netfpga-emulated")
+        IOffloadAttachment? offload;
+        try
         {
-            OffloadSetup.TryParseNetFpgaMode(s.Offload, out var mode);
-            try
-            {
-                // The board's ports become OpenFlow ports 1..n; flows that fit go to its tables, the rest stay in software.
-                offload = OffloadSetup.AttachNetFpga(dp, opened.Select(p => p.Port).ToList(), mode, loggers.CreateLogger("offload"));
-            }
-            catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or DatapathConfigurationException)
-            {
-                return UserError($"--offload {s.Offload}: {e.Message}");
-            }
+            // A board's ports become OpenFlow ports 1..n; flows that fit go to the target's tables, the rest stay in software.
+            if (!OffloadSetup.TryAttach(s.Offload, dp, opened.Select(p => p.Port).ToList(), loggers.CreateLogger("offload"), out offload, out var offloadError))
+                return UserError(offloadError!);
         }
-        else if (s.Offload != "none")
+        catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or DatapathConfigurationException)
         {
-            return UserError($"--offload must be none, netfpga or netfpga-emulated, not '{s.Offload}'");
+            return UserError($"--offload {s.Offload}: {e.Message}");
         }
-        else
+        if (offload is null)
         {
             foreach (var p in opened) dp.AddPort(p.Port, p.PortNo);
         }
@@ -195,7 +188,7 @@ internal static class RunCommand
             => (ConfigFile.TryParseDpid(word, out ulong d) && d == dpid) || word == controlName
                || dp.Ports.Get(Softswitch.Datapath.Forwarding.PortNumber.Local)?.Port.Info.Name == word;
         var commands = new ControlCommands(loggers.CreateLogger("control"));
-        DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.DescribeBoard);
+        DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.Describe);
         HostCommands.Register(commands, new HostCommands.Context(dp, agent, vlog, () =>
         {
             log.LogInformation("exit requested over the control socket");
@@ -337,7 +330,7 @@ internal static class RunCommand
         if (offload is null) return "";
         var st = offload.Stats;
         var reasons = OffloadReport.SortedReasons(st);
-        string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{OffloadCounters.ReasonName(r.Reason)}={r.Count}"));
+        string why = reasons.Count == 0 ? "" : ": " + string.Join(", ", reasons.Select(r => $"{r.Reason.Name}={r.Count}"));
         return Markup.Escape($" (hw {st.HardwareFlows}, sw {st.SoftwareFlows}{why})");
     }
 

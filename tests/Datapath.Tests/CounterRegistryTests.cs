@@ -50,8 +50,7 @@ public sealed class CounterRegistryTests
             Assert.StartsWith("tunnel-", DatapathCounters.Tunnel(r).Info.Name);
             Assert.True(names.Add(DatapathCounters.Tunnel(r).Info.Name));
         }
-        foreach (var r in Enum.GetValues<OffloadReason>())
-            if (r != OffloadReason.None) Assert.Equal("offload-sw-" + OffloadCounters.ReasonName(r), OffloadCounters.Software(r).Info.Name);
+        foreach (var r in OffloadReason.All) Assert.Equal("offload-sw-" + r.Name, OffloadCounters.Software(r).Info.Name);
         // Stable names scripts match on.
         Assert.Equal("drop-miss-secure", DatapathCounters.Drop(DropReason.MissSecure).Info.Name);
         Assert.Equal("parse-runt", DatapathCounters.Parse(ParseError.Runt).Info.Name);
@@ -59,6 +58,31 @@ public sealed class CounterRegistryTests
         Assert.True(Coverage.TryFind("emc-hit", out _));
         Assert.True(Coverage.TryFind("mac-table-full", out _));
         Assert.True(Coverage.TryFind("vlan-push-failed", out _));
+    }
+
+    [Fact]
+    public void KernelOffloadCounters_HaveTheirOwnNames_AndTheOffloadPrefixIsHardwareFlowOffloadAlone()
+    {
+        DatapathCounters.EnsureDefined();
+        _ = OffloadCounters.Pending;
+        Assert.Equal("kernel-csum-completed", DatapathCounters.KernelCsumCompleted.Info.Name);
+        Assert.Equal("gso-segmented", DatapathCounters.GsoSegmented.Info.Name);
+        Assert.Equal("gso-segments", DatapathCounters.GsoSegments.Info.Name);
+        Assert.Equal("gso-received-whole", DatapathCounters.GsoReceivedWhole.Info.Name);
+        Assert.Equal("gso-handed-on", DatapathCounters.GsoHandedOn.Info.Name);
+        Assert.Equal("gso-refused", DatapathCounters.GsoRefused.Info.Name);
+        Assert.Equal("kernel-rx-oversize", DatapathCounters.KernelRxOversize.Info.Name);
+        foreach (var old in new[] { "offload-csum-completed", "offload-gso-segmented", "offload-gso-segments", "offload-gso-received-whole",
+                                    "offload-handed-on", "offload-gso-refused", "offload-oversize" })
+        {
+            Assert.False(Coverage.TryFind(old, out _), old);
+        }
+        // What is left under offload- is the hardware flow offload family: software flows by reason, and the queue.
+        foreach (var c in Coverage.All)
+        {
+            if (c.Name.StartsWith("offload-", StringComparison.Ordinal))
+                Assert.True(c.Name.StartsWith("offload-sw-", StringComparison.Ordinal) || c.Name == "offload-pending", c.Name);
+        }
     }
 
     [Theory]
@@ -146,15 +170,20 @@ public sealed class CounterRegistryTests
     public void ReasonNames_AreDistinctStableAndHyphenated()
     {
         var names = new HashSet<string>();
-        foreach (var r in Enum.GetValues<OffloadReason>())
+        Assert.DoesNotContain(OffloadReason.None, OffloadReason.All);
+        foreach (var r in OffloadReason.All)
         {
-            string n = OffloadCounters.ReasonName(r);
+            string n = r.Name;
             Assert.Matches(new Regex("^[a-z]+(-[a-z]+)*$"), n);
             Assert.True(names.Add(n), $"{r}: '{n}' twice");
         }
-        Assert.Equal("unsupported-action", OffloadCounters.ReasonName(OffloadReason.UnsupportedAction));
-        Assert.Equal("output-to-in-port", OffloadCounters.ReasonName(OffloadReason.OutputToInPort));
-        Assert.Equal("exact-collision", OffloadCounters.ReasonName(OffloadReason.ExactCollision));
-        Assert.Equal("wildcard-rows-full", OffloadCounters.ReasonName(OffloadReason.WildcardRowsFull));
+        Assert.Equal("unsupported-action", OffloadReason.UnsupportedAction.Name);
+        Assert.Equal("overlaps-software-rule", OffloadReason.OverlapsSoftwareRule.Name);
+        Assert.Equal("other-table", OffloadReason.OtherTable.Name);
+        Assert.Equal("table-full", OffloadReason.TableFull.Name);
+        Assert.True(OffloadReason.TableFull.Retryable);
+        Assert.False(OffloadReason.UnsupportedAction.Retryable);
+        // A reason name is defined once (it names a counter).
+        Assert.Throws<ArgumentException>(() => OffloadReason.Define("unsupported-action", "again"));
     }
 }

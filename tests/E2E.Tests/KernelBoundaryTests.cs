@@ -39,9 +39,9 @@ public sealed partial class KernelBoundaryTests
 
         var coverage = SwitchProcess.Ctl("--target", socket, "coverage/show");
         Assert.True(coverage.Ok, coverage.Stderr + coverage.Stdout);
-        Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "offload-csum-completed") > 0, coverage.Stdout);
-        Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "offload-handed-on") > 0, "no super-frame handed on whole:\n" + coverage.Stdout);
-        Assert.Equal(0, SwitchProcess.CoverageCounter(coverage.Stdout, "offload-gso-refused"));
+        Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "kernel-csum-completed") > 0, coverage.Stdout);
+        Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "gso-handed-on") > 0, "no super-frame handed on whole:\n" + coverage.Stdout);
+        Assert.Equal(0, SwitchProcess.CoverageCounter(coverage.Stdout, "gso-refused"));
         var sleeps = SleepLine().Match(show.Stdout);
         Assert.True(sleeps.Success && long.Parse(sleeps.Groups[1].Value, CultureInfo.InvariantCulture) > 0, "the thread never slept:\n" + show.Stdout);
     }

@@ -64,7 +64,7 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
             string One(string name, PortCounters c) =>
                 $"{name}: rx {c.RxPackets} tx {c.TxPackets} rxdrop {c.RxDropped} txdrop {c.TxDropped} csum {c.RxChecksumCompleted} gso {c.RxGsoFrames}/{c.RxGsoSegments} whole {c.RxGsoWhole} refused {c.RxGsoRefused} oversize {c.RxOversize}";
             return One("A", PortA.Counters) + "\n" + One("B", PortB.Counters)
-                + $"\nregistry: handed-on {Read(DatapathCounters.OffloadHandedOn)} gso-segmented {Read(DatapathCounters.OffloadGsoSegmented)} segments {Read(DatapathCounters.OffloadGsoSegments)} drop-gso-refused {Read(DatapathCounters.Drop(DropReason.GsoRefused))}";
+                + $"\nregistry: handed-on {Read(DatapathCounters.GsoHandedOn)} gso-segmented {Read(DatapathCounters.GsoSegmented)} segments {Read(DatapathCounters.GsoSegments)} drop-gso-refused {Read(DatapathCounters.Drop(DropReason.GsoRefused))}";
         }
 
         public long Read(Counter c) => Dp.Counters.Read(c);
@@ -88,9 +88,9 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         Assert.Equal("10.79.0.1", client);
         long whole = p.PortA.Counters.RxGsoWhole + p.PortB.Counters.RxGsoWhole;
         Assert.True(whole > 0, "no GSO super-frame was received whole\n" + p.Counters());
-        Assert.True(p.Read(DatapathCounters.OffloadHandedOn) > 0, "no super-frame was handed on whole\n" + p.Counters());
-        Assert.Equal(whole, p.Read(DatapathCounters.OffloadGsoWhole));
-        Assert.Equal(0, p.Read(DatapathCounters.OffloadGsoRefused) + p.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
+        Assert.True(p.Read(DatapathCounters.GsoHandedOn) > 0, "no super-frame was handed on whole\n" + p.Counters());
+        Assert.Equal(whole, p.Read(DatapathCounters.GsoReceivedWhole));
+        Assert.Equal(0, p.Read(DatapathCounters.GsoRefused) + p.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
         Assert.Equal(0, p.PortA.Counters.RxOversize + p.PortB.Counters.RxOversize);
     }
 
@@ -105,8 +105,8 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         Assert.Equal("10.79.0.1", client);
         Assert.True(p.PortA.Counters.RxGsoWhole > 0, "no GSO super-frame was received whole\n" + p.Counters());
         long onReceive = p.PortA.Counters.RxGsoFrames + p.PortB.Counters.RxGsoFrames;
-        Assert.True(p.Read(DatapathCounters.OffloadGsoSegmented) - onReceive > 0, "nothing was segmented on output\n" + p.Counters());
-        Assert.Equal(0, p.Read(DatapathCounters.OffloadHandedOn));
+        Assert.True(p.Read(DatapathCounters.GsoSegmented) - onReceive > 0, "nothing was segmented on output\n" + p.Counters());
+        Assert.Equal(0, p.Read(DatapathCounters.GsoHandedOn));
         Assert.Equal(0, p.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
     }
 
@@ -132,7 +132,7 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         string client = TcpEcho.Run(p.B, "10.79.0.2", p.A, 15105, 4 << 20, p.Counters, connectTo: ("10.79.0.99", 15180));
         output.WriteLine(p.Counters());
         Assert.Equal("10.79.0.1", client);
-        Assert.True(p.Read(DatapathCounters.OffloadHandedOn) > 0, "no rewritten super-frame was handed on whole\n" + p.Counters());
+        Assert.True(p.Read(DatapathCounters.GsoHandedOn) > 0, "no rewritten super-frame was handed on whole\n" + p.Counters());
     }
 
     [NetnsFact]
@@ -150,8 +150,8 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         Assert.Equal(0, a.RxGsoRefused + p.PortB.Counters.RxGsoRefused);
         Assert.Equal(0, a.RxOversize + p.PortB.Counters.RxOversize);
         Assert.Equal(0, a.RxGsoWhole + p.PortB.Counters.RxGsoWhole);
-        Assert.Equal(a.RxGsoFrames + p.PortB.Counters.RxGsoFrames, p.Read(DatapathCounters.OffloadGsoSegmented));
-        Assert.Equal(a.RxChecksumCompleted + p.PortB.Counters.RxChecksumCompleted, p.Read(DatapathCounters.OffloadCsumCompleted));
+        Assert.Equal(a.RxGsoFrames + p.PortB.Counters.RxGsoFrames, p.Read(DatapathCounters.GsoSegmented));
+        Assert.Equal(a.RxChecksumCompleted + p.PortB.Counters.RxChecksumCompleted, p.Read(DatapathCounters.KernelCsumCompleted));
     }
 
     [NetnsFact]

@@ -100,8 +100,8 @@ public sealed class OffloadCommandsTests : IDisposable
             "flows: 5\n" +
             "hardware flows: 3 (3 rows)\n" +
             "software flows: 2\n" +
-            "  output-to-in-port: 1\n" +
-            "  unsupported-action: 1\n" +
+            "  output-to-in-port: 1 (an IN_PORT output: the board's contract does not say what it does)\n" +
+            "  unsupported-action: 1 (an action the target cannot do)\n" +
             "table exact: 2/32768 rows used\n" +
             "table wildcard: 1/24 rows used\n" +
             "register writes: 70\n" +

@@ -32,7 +32,7 @@ public sealed record CounterInfo(string Name, string Description, int Index);
 /// (a forwarder's <c>Forwarder.Counters</c>; <c>SwitchDatapath.Counters.Shared</c> with
 /// <see cref="CounterSet.AddAtomic"/> from threads that own no set), or, for a value kept elsewhere, one
 /// <see cref="CounterGroup.AddSource"/> call that reads it. Names are lower-case words joined by hyphens, unique;
-/// a family shares a prefix (<c>drop-</c>, <c>parse-</c>, <c>tunnel-</c>, <c>emc-</c>, <c>offload-</c>). A counter
+/// a family shares a prefix (<c>drop-</c>, <c>parse-</c>, <c>tunnel-</c>, <c>emc-</c>, <c>gso-</c> for the kernel's segmentation offload, <c>offload-</c> for hardware flow offload). A counter
 /// exists from the moment its static field is initialised: keep a family's fields in one static class and touch it
 /// where the family's owner is built (the datapath does that for its own families, <see cref="DatapathCounters"/>),
 /// so the listing is complete before anyone asks.</para>

@@ -72,14 +72,18 @@ public static class DatapathCounters
     public static readonly Counter EmcMiss = Coverage.Define("emc-miss", "packets the exact-match cache missed (looked up in the tables)");
     public static readonly Counter EmcBypass = Coverage.Define("emc-bypass", "times a forwarder stopped using its exact-match cache for a low hit rate");
     /// <summary>A source MAC not learned because the NORMAL learning table is full.</summary>
-    /// <summary>The kernel's offloads as ports take them (port counters added as sources) and the output stage finishes them.</summary>
-    public static readonly Counter OffloadCsumCompleted = Coverage.Define("offload-csum-completed", "received frames whose partial checksum (left to hardware by a local sender) was completed in software");
-    public static readonly Counter OffloadGsoSegmented = Coverage.Define("offload-gso-segmented", "GSO super-frames cut into segments in software (on receive, or for an output that cannot take them whole)");
-    public static readonly Counter OffloadGsoSegments = Coverage.Define("offload-gso-segments", "segments made by software GSO segmentation");
-    public static readonly Counter OffloadGsoWhole = Coverage.Define("offload-gso-received-whole", "GSO super-frames received whole into a large buffer (segmented only if an output needs it)");
-    public static readonly Counter OffloadHandedOn = Coverage.Define("offload-handed-on", "super-frames handed on whole with their offload request to a port that takes them (the kernel segments)");
-    public static readonly Counter OffloadGsoRefused = Coverage.Define("offload-gso-refused", "received GSO super-frames refused: unsupported GSO type or malformed headers (dropped)");
-    public static readonly Counter OffloadOversize = Coverage.Define("offload-oversize", "received frames larger than a packet buffer or the receive ring (dropped)");
+    /// <summary>
+    /// The kernel's checksum and segmentation offloads as ports take them (port counters added as sources) and the
+    /// output stage finishes them: <c>kernel-*</c> and <c>gso-*</c>, apart from the <c>offload-</c> family, which is
+    /// hardware flow offload only.
+    /// </summary>
+    public static readonly Counter KernelCsumCompleted = Coverage.Define("kernel-csum-completed", "received frames whose partial checksum (left to hardware by a local sender) was completed in software");
+    public static readonly Counter GsoSegmented = Coverage.Define("gso-segmented", "GSO super-frames cut into segments in software (on receive, or for an output that cannot take them whole)");
+    public static readonly Counter GsoSegments = Coverage.Define("gso-segments", "segments made by software GSO segmentation");
+    public static readonly Counter GsoReceivedWhole = Coverage.Define("gso-received-whole", "GSO super-frames received whole into a large buffer (segmented only if an output needs it)");
+    public static readonly Counter GsoHandedOn = Coverage.Define("gso-handed-on", "super-frames handed on whole with their offload request to a port that takes them (the kernel segments)");
+    public static readonly Counter GsoRefused = Coverage.Define("gso-refused", "received GSO super-frames refused: unsupported GSO type or malformed headers (dropped)");
+    public static readonly Counter KernelRxOversize = Coverage.Define("kernel-rx-oversize", "received frames larger than a packet buffer or the receive ring (dropped)");
     public static readonly Counter MacTableFull = Coverage.Define("mac-table-full", "a source MAC not learned: the NORMAL learning table is full");
     /// <summary>A maintenance step (flow expiry, link monitoring, MAC aging) that threw: a bug, logged by the datapath's listeners.</summary>
     public static readonly Counter MaintenanceError = Coverage.Define("maintenance-error", "maintenance steps (flow expiry, link monitoring, MAC aging) that failed with an exception (logged; retried at the next interval)");
@@ -91,7 +95,7 @@ public static class DatapathCounters
     public static Counter Tunnel(TunnelDropReason r) => s_tunnel[(int)r];
 
     /// <summary>Makes sure every datapath counter is registered (runs the static initialisers).</summary>
-    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + OffloadOversize.Index + MaintenanceError.Index;
+    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + KernelRxOversize.Index + MaintenanceError.Index;
 
     private static Counter[] Family<T>(int count, Func<T, (string Name, string Description)> name) where T : struct, Enum
     {

@@ -66,7 +66,7 @@ public sealed class PortCounters
     /// segments (and the segments made), super-frames refused (unsupported or malformed), frames larger than a
     /// packet buffer or the receive ring (dropped; also in RxDropped), and super-frames received whole into a large
     /// buffer (segmented later only if their output port cannot take them). The datapath adds them to the counter
-    /// registry (<c>offload-*</c> in <c>ctl coverage/show</c>).</summary>
+    /// registry (<c>kernel-csum-completed</c>, <c>gso-*</c>, <c>kernel-rx-oversize</c> in <c>ctl coverage/show</c>).</summary>
     public long RxChecksumCompleted, RxGsoFrames, RxGsoSegments, RxGsoRefused, RxOversize, RxGsoWhole;
 
     public PortCountersSnapshot Snapshot() => new(

@@ -135,7 +135,7 @@ public sealed class OutputStage
                 if (copy) _pool.Release(p);
                 return;
             }
-            _f.Counters.Add(DatapathCounters.OffloadHandedOn);
+            _f.Counters.Add(DatapathCounters.GsoHandedOn);
             if (copy)
             {
                 Queue(slot, p, queueId);   // the clone's reference goes to the queue
@@ -243,7 +243,7 @@ public sealed class OutputStage
             _f.Drops.Add(DropReason.GsoRefused);
             return false;
         }
-        _f.Counters.Add(DatapathCounters.OffloadGsoSegmented);
+        _f.Counters.Add(DatapathCounters.GsoSegmented);
         return true;
     }
 
@@ -265,7 +265,7 @@ public sealed class OutputStage
         }
         _pool.Length[s] = (ushort)len;
         _pool.InPort[s] = _pool.InPort[p];
-        _f.Counters.Add(DatapathCounters.OffloadGsoSegments);
+        _f.Counters.Add(DatapathCounters.GsoSegments);
         return s;
     }
 

@@ -11,7 +11,8 @@ namespace Softswitch.Datapath.Offload;
 /// </summary>
 /// <remarks>
 /// <para>What it holds: flows whose actions are a drop or plain outputs to its <see cref="Ports"/> (another action or
-/// a reserved port is <see cref="OffloadReason.UnsupportedAction"/>, another port <see cref="OffloadReason.UnsupportedOutputPort"/>), and whose
+/// a reserved port is <see cref="OffloadReason.UnsupportedAction"/>, another port <see cref="OffloadReason.UnsupportedOutputPort"/>, a full table
+/// <see cref="OffloadReason.TableFull"/>; <see cref="Refuse"/> adds refusals of its own), and whose
 /// in_port, when matched, is one of its ports. Under <see cref="OffloadLookupModel.ExactFirst"/> exact flows go to an
 /// exact table of <c>capacity</c> rows and the others to <c>capacity</c> wildcard rows; otherwise every flow takes one
 /// of <c>capacity</c> rows. The row is drawn from the free rows by a seeded generator, so a manager that relied on
@@ -51,6 +52,19 @@ public sealed class DummyOffloadTarget : IOffloadTarget
 
     public string Name => "dummy";
     public OffloadLookupModel LookupModel { get; }
+    public string Description => $"dummy target ({LookupModel}), ports {string.Join(',', _ports)}, {_rows.Length} rows per table";
+
+    /// <summary>The order refusal this target gives (<see cref="IOffloadTarget.OrderRefusal"/>); the generic one by default.</summary>
+    public OffloadReason OrderRefusal { get; init; } = OffloadReason.LookupOrder;
+
+    /// <summary>Reasons of the target's own (<see cref="Refuse"/>'s), listed in <see cref="IOffloadTarget.Reasons"/>.</summary>
+    public IReadOnlyList<OffloadReason> Reasons { get; init; } = [];
+
+    /// <summary>
+    /// A refusal of the target's own, checked before the others: a result not installed refuses the flow with its
+    /// reason and detail (tests play a target whose reasons the manager and the host have never heard of); null accepts.
+    /// </summary>
+    public Func<FlowEntry, OffloadResult?>? Refuse { get; set; }
     public IReadOnlyList<ushort> Ports => _ports;
     public long RegisterWrites { get { lock (_lock) return _writes; } }
 
@@ -210,12 +224,12 @@ public sealed class DummyOffloadTarget : IOffloadTarget
         return -1;
     }
 
-    private OffloadResult Full(FlowEntry e) => OffloadResult.Refused(
-        ReferenceEquals(TableOf(e), _exactRows) ? OffloadReason.ExactCollision : OffloadReason.WildcardRowsFull, $"{_rows.Length} rows");
+    private OffloadResult Full(FlowEntry e) => OffloadResult.Refused(OffloadReason.TableFull, $"{TableOf(e).Length} rows");
 
     /// <summary>Why the target cannot express <paramref name="e"/> at all, or null.</summary>
     private OffloadResult? Refusal(FlowEntry e)
     {
+        if (Refuse?.Invoke(e) is { Installed: false } own) return own;
         var m = e.Match;
         if ((m.Wildcards & Wildcards.InPort) == 0 && !_portSet.Contains(m.Value.InPort))
             return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {m.Value.InPort}");

@@ -1,61 +1,130 @@
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Offload;
 
-/// <summary>Why a flow is not (or no longer) in hardware. Every value is a named counter in <see cref="OffloadStats"/>.</summary>
-public enum OffloadReason : byte
+/// <summary>
+/// Why a flow is not (or no longer) in hardware, as data: a stable name (the counter <c>offload-sw-NAME</c>, the CLI,
+/// the logs; scripts match on it) and a one-line description in words. The offload manager defines the reasons of its
+/// own decisions and a few any target may use; a target defines the reasons only its hardware has
+/// (<see cref="Define"/>) and lists them in <see cref="IOffloadTarget.Reasons"/>.
+/// </summary>
+/// <remarks>
+/// Each reason is one instance, compared by reference. Defining one registers its counter, so a name is defined once
+/// per process (keep reasons in static fields). <see cref="Retryable"/> reasons may go away by themselves (room freed,
+/// an overlapping rule removed): the manager offers those flows again after a removal. Thread safe.
+/// </remarks>
+public sealed class OffloadReason
 {
-    /// <summary>In hardware.</summary>
-    None = 0,
-    /// <summary>An action the hardware cannot do (CONTROLLER, LOCAL, NORMAL, TABLE, ENQUEUE, SET_TUNNEL, ...).</summary>
-    UnsupportedAction,
-    /// <summary>An output to a port the hardware does not forward to (not one of its ports, or OFPP_NONE).</summary>
-    UnsupportedOutputPort,
-    /// <summary>An action list the hardware would run differently: a set-field after an output, the same field set
-    /// twice, VLAN strip together with a VLAN set, or two outputs to one port.</summary>
-    UnsupportedActionOrder,
-    /// <summary>An output back out the packet's own in_port (IN_PORT): the hardware's contract does not say whether it
-    /// sends a frame out the port it arrived on, so the flow stays where the answer is known.</summary>
-    OutputToInPort,
-    /// <summary>A match the hardware cannot express the same way (tunnel id, PCP without VLAN id, a VLAN id above 4095).</summary>
-    UnsupportedMatch,
-    /// <summary>The match's in_port is not one of the hardware's ports.</summary>
-    InPortNotOffloadable,
-    /// <summary>Exact table: both hash positions are taken.</summary>
-    ExactCollision,
-    /// <summary>Not enough free wildcard rows.</summary>
-    WildcardRowsFull,
-    /// <summary>Overlaps a software rule of higher or equal priority (or an exact software rule): the hardware would
-    /// answer first and could pick a different winner.</summary>
-    OverlapsSoftwareRule,
-    /// <summary>Overlaps another offloaded wildcard rule: wildcard rows have no priority (the first row wins).</summary>
-    OverlapsOffloadedRule,
+    private static readonly Lock s_lock = new();
+    private static OffloadReason[] s_all = [];
+
+    private OffloadReason(string name, string description, bool retryable, Counter counter = default)
+    {
+        Name = name;
+        Description = description;
+        Retryable = retryable;
+        Counter = counter;
+    }
+
+    /// <summary>Lower-case words joined by hyphens (<c>unsupported-action</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>What keeps the flow in software, in words, one line.</summary>
+    public string Description { get; }
+
+    /// <summary>Whether the reason may go away without the flow changing (the manager retries such flows).</summary>
+    public bool Retryable { get; }
+
+    /// <summary>The counter of flows in software now for this reason: <c>offload-sw-NAME</c> (none for <see cref="None"/>).</summary>
+    public Counter Counter { get; }
+
+    /// <summary>Every reason defined so far, in definition order.</summary>
+    public static IReadOnlyList<OffloadReason> All => Volatile.Read(ref s_all);
+
+    /// <summary>Defines a reason and its counter; throws when <paramref name="name"/> is not valid or defined already.</summary>
+    public static OffloadReason Define(string name, string description, bool retryable = false)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(description);
+        if (description.Contains('\n')) throw new ArgumentException("a reason's description is one line", nameof(description));
+        lock (s_lock)
+        {
+            var counter = Coverage.Define("offload-sw-" + name, "flows in software now: " + description);
+            var r = new OffloadReason(name, description, retryable, counter);
+            Volatile.Write(ref s_all, [.. s_all, r]);
+            return r;
+        }
+    }
+
+    public override string ToString() => Name;
+
+    /// <summary>In hardware (no reason; not in <see cref="All"/>, no counter).</summary>
+    public static readonly OffloadReason None = new("none", "in hardware", retryable: false);
+
+    // Reasons of the manager's own decisions.
+
+    /// <summary>Overlaps a software rule that outranks or ties it: the hardware would answer first and could pick a different winner.</summary>
+    public static readonly OffloadReason OverlapsSoftwareRule = Define("overlaps-software-rule", "overlaps a software rule that outranks or ties it", retryable: true);
+    /// <summary>Overlaps a hardware rule the target would order differently from the classifier.</summary>
+    public static readonly OffloadReason OverlapsOffloadedRule = Define("overlaps-offloaded-rule", "overlaps a hardware rule the target would order differently", retryable: true);
+    /// <summary>
+    /// The target's lookup model cannot order it as the classifier does next to a rule that outranks it (the default of
+    /// <see cref="IOffloadTarget.OrderRefusal"/>; a target may name its own).
+    /// </summary>
+    public static readonly OffloadReason LookupOrder = Define("lookup-order", "the target's lookup would answer before a rule that outranks it", retryable: true);
     /// <summary>Was in hardware, taken back to software because a rule that overlaps it arrived.</summary>
-    Evicted,
-    /// <summary>Emergency flow (used only when the controller is gone; never offloaded).</summary>
-    Emergency,
-    /// <summary>The datapath's ports, port config, fragment mode or emergency mode make the hardware's answer differ
-    /// from the software's (e.g. a port with NO_FWD, a datapath port that is not on the board).</summary>
-    DatapathState,
-    /// <summary>The target refused for a reason of its own (device error).</summary>
-    TargetError,
+    public static readonly OffloadReason Evicted = Define("evicted", "taken back from hardware when an overlapping rule arrived", retryable: true);
+    /// <summary>
+    /// The datapath's ports, port config, fragment mode or a redirected pipeline make the hardware's answer differ from
+    /// the software's (e.g. a port with NO_FWD, a datapath port that is not on the target).
+    /// </summary>
+    public static readonly OffloadReason DatapathState = Define("datapath-state", "the ports or modes make the target's answer differ");
+    /// <summary>
+    /// In a pipeline table other than the one packets are classified in first: the target holds one table, consulted
+    /// before the software's.
+    /// </summary>
+    public static readonly OffloadReason OtherTable = Define("other-table", "in a pipeline table other than the first (the target holds one table)");
+    /// <summary>A target call threw (device error).</summary>
+    public static readonly OffloadReason TargetError = Define("target-error", "the target failed (device error)");
+
+    // Reasons any target may give.
+
+    /// <summary>An action the target cannot do.</summary>
+    public static readonly OffloadReason UnsupportedAction = Define("unsupported-action", "an action the target cannot do");
+    /// <summary>An output to a port the target does not forward to (not one of its ports, or OFPP_NONE).</summary>
+    public static readonly OffloadReason UnsupportedOutputPort = Define("unsupported-output-port", "an output to a port the target does not forward to");
+    /// <summary>A match the target cannot express the same way.</summary>
+    public static readonly OffloadReason UnsupportedMatch = Define("unsupported-match", "a match the target cannot express");
+    /// <summary>The match's in_port is not one of the target's ports.</summary>
+    public static readonly OffloadReason InPortNotOffloadable = Define("in-port-not-offloadable", "matches an in_port that is not one of the target's ports");
+    /// <summary>No free row in the table the flow would go to.</summary>
+    public static readonly OffloadReason TableFull = Define("table-full", "no free row in the target's table", retryable: true);
 }
 
-/// <summary>How a target picks the rule that answers a packet (what the offload manager must keep equal to the software's choice).</summary>
+/// <summary>How a target picks the rule that answers a packet (what the offload manager must keep equal to the classifier's choice).</summary>
+/// <remarks>
+/// The classifier's order (<see cref="Classifier.FlowTable"/>): the highest priority wins; at equal priority an exact
+/// rule (all-ones mask) beats a wildcard rule; equal-priority wildcard rules tie. The manager places flows so that the
+/// target's model, declared here, picks as the classifier does, and refuses a flow it cannot.
+/// </remarks>
 public enum OffloadLookupModel : byte
 {
     /// <summary>One table of rows without priority: the first matching row wins, and the target chooses the rows.</summary>
     RowOrder,
-    /// <summary>An exact table looked up first, then wildcard rows in row order without priority (NetFPGA-1G).</summary>
+    /// <summary>
+    /// An exact table consulted before wildcard rows, which have no priority (the first row wins): an exact rule answers
+    /// before every wildcard rule, so it may be in hardware only when no overlapping wildcard rule outranks it (the
+    /// target's <see cref="IOffloadTarget.OrderRefusal"/> otherwise). NetFPGA-1G.
+    /// </summary>
     ExactFirst,
-    /// <summary>Rules carry the flow's priority and the highest wins (exact flows have the highest); equal priorities tie.</summary>
+    /// <summary>Rules carry the flow's priority and the highest wins; equal priorities tie (exact or not).</summary>
     Priority,
 }
 
 /// <summary>What an <see cref="IOffloadTarget"/> operation did.</summary>
 /// <param name="Installed">The flow is in hardware after the call.</param>
-/// <param name="Reason">Why not, when <paramref name="Installed"/> is false.</param>
+/// <param name="Reason">Why not, when <paramref name="Installed"/> is false (<see cref="OffloadReason.None"/> when installed).</param>
 /// <param name="Detail">What exactly refused it (which action, which rule), or empty.</param>
 /// <param name="Rows">Hardware rows the flow occupies after the call (exact: 1; wildcard: 1..4).</param>
 /// <param name="RegisterWrites">Device register writes the call made.</param>
@@ -108,6 +177,19 @@ public interface IOffloadTarget
 
     /// <summary>How the hardware picks among the rules it holds (the manager places flows so it picks as software does).</summary>
     OffloadLookupModel LookupModel { get; }
+
+    /// <summary>
+    /// The reason a flow is refused with when <see cref="LookupModel"/> cannot order it as the classifier does next to
+    /// a rule that outranks it (<see cref="OffloadLookupModel.ExactFirst"/>: an exact rule below an overlapping wildcard
+    /// rule's priority). Retryable: the rule in the way may go.
+    /// </summary>
+    OffloadReason OrderRefusal => OffloadReason.LookupOrder;
+
+    /// <summary>The reasons of the target's own refusals (defined with <see cref="OffloadReason.Define"/>), for listings.</summary>
+    IReadOnlyList<OffloadReason> Reasons => [];
+
+    /// <summary>What the target is, in words, one line ("dummy target, 4 ports, 64 rows"), for logs and offload/show.</summary>
+    string Description => Name;
 
     /// <summary>The OpenFlow port numbers the hardware forwards between (its physical ports).</summary>
     IReadOnlyList<ushort> Ports { get; }

@@ -17,7 +17,7 @@ public readonly record struct NetFpgaLookupStats(uint ExactHits, uint ExactMisse
 /// </summary>
 /// <remarks>
 /// <para><b>Exact flows</b> (OF1.0 wildcards == 0) go to row CRC1(key) &amp; 0x7FFF, else CRC2(key) &amp; 0x7FFF, else they
-/// are refused (<see cref="OffloadReason.ExactCollision"/>). A row is written action first, then the counters (zero),
+/// are refused (<see cref="NetFpgaReasons.ExactCollision"/>). A row is written action first, then the counters (zero),
 /// then key words 0..6 and last key word 7, whose top byte holds the valid bit, so a lookup never sees a half-written
 /// row: 20 writes. Modify rewrites the 10 action words (counters kept). Delete clears word 7 (the valid bit) first, then
 /// reads the counters: 1 write. Exact counters are deltas (the SRAM arbiter clears a counter word when it is read;
@@ -58,6 +58,11 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
     public string Name => "netfpga";
     /// <summary>The board looks up its exact table first, then its wildcard rows in row order (no priorities).</summary>
     public OffloadLookupModel LookupModel => OffloadLookupModel.ExactFirst;
+
+    /// <summary>An exact flow outranked by an overlapping wildcard flow: the board would answer it first.</summary>
+    public OffloadReason OrderRefusal => NetFpgaReasons.ExactBelowWildcard;
+
+    public IReadOnlyList<OffloadReason> Reasons => NetFpgaReasons.All;
     public IReadOnlyList<ushort> Ports => _ofPorts;
     public int PortCount => _portCount;
     public IRegisterBus Bus => _bus;
@@ -199,7 +204,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
             {
                 var action = new uint[NetFpgaRegisters.ActionWords];
                 if (!NetFpgaEncoding.EncodeAction(entry.Actions, entry.Match.Value.InPort - 1, _portCount, action, out detail))
-                    return OffloadResult.Refused(OffloadReason.UnsupportedActionOrder, detail);
+                    return OffloadResult.Refused(NetFpgaReasons.UnsupportedActionOrder, detail);
                 for (int i = 0; i < NetFpgaRegisters.ActionWords; i++)
                     Write(NetFpgaRegisters.ExactRow(f.ExactRow, NetFpgaRegisters.ExactActionOffset + 4u * (uint)i), action[i]);
                 f.Plan = [new NetFpgaRowPlan(0, 0, action)];
@@ -222,7 +227,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
             }
             // Different row layout: keep the counts read so far, free the old rows, write new ones.
             int need = plan.Length - f.RowCount;
-            if (need > _wildFree) return OffloadResult.Refused(OffloadReason.WildcardRowsFull, $"needs {plan.Length} rows");
+            if (need > _wildFree) return OffloadResult.Refused(NetFpgaReasons.WildcardRowsFull, $"needs {plan.Length} rows");
             var c = ReadWildcardCounts(f);
             f.CarryPackets += c.Packets;
             f.CarryBytes += c.Bytes;
@@ -338,12 +343,12 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
         {
             var action = new uint[NetFpgaRegisters.ActionWords];
             if (!NetFpgaEncoding.EncodeAction(entry.Actions, m.Value.InPort - 1, _portCount, action, out detail))
-                return OffloadResult.Refused(OffloadReason.UnsupportedActionOrder, detail);
+                return OffloadResult.Refused(NetFpgaReasons.UnsupportedActionOrder, detail);
             var key = new uint[NetFpgaRegisters.KeyWords];
             NetFpgaEncoding.EncodeKey(m, NetFpgaEncoding.SrcPortOf(m.Value.InPort), 0, key);
             var (r1, r2) = NetFpgaEncoding.ExactRows(key);
             int row = !_exactUsed[r1] ? r1 : !_exactUsed[r2] ? r2 : -1;
-            if (row < 0) return OffloadResult.Refused(OffloadReason.ExactCollision, $"rows {r1} and {r2} are taken");
+            if (row < 0) return OffloadResult.Refused(NetFpgaReasons.ExactCollision, $"rows {r1} and {r2} are taken");
             NetFpgaEncoding.PutBits(key, NetFpgaEncoding.PadPos, 8, NetFpgaEncoding.ValidBit);
             exactKey = key;
             exactRow = row;
@@ -354,7 +359,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
         rows = PlanWildcard(entry, out var refusal);
         if (rows is null) return refusal;
         if (rows.Length > _wildFree)
-            return OffloadResult.Refused(OffloadReason.WildcardRowsFull, $"needs {rows.Length} rows, {_wildFree} free");
+            return OffloadResult.Refused(NetFpgaReasons.WildcardRowsFull, $"needs {rows.Length} rows, {_wildFree} free");
         return new OffloadResult(true, OffloadReason.None, null, rows.Length, 0);
     }
 
@@ -369,7 +374,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
             var action = new uint[NetFpgaRegisters.ActionWords];
             if (!NetFpgaEncoding.EncodeAction(entry.Actions, m.Value.InPort - 1, _portCount, action, out detail))
             {
-                refusal = OffloadResult.Refused(OffloadReason.UnsupportedActionOrder, detail);
+                refusal = OffloadResult.Refused(NetFpgaReasons.UnsupportedActionOrder, detail);
                 return null;
             }
             return [new NetFpgaRowPlan(NetFpgaEncoding.SrcPortOf(m.Value.InPort), 0, action)];
@@ -382,7 +387,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
             perPort[i] = new uint[NetFpgaRegisters.ActionWords];
             if (!NetFpgaEncoding.EncodeAction(entry.Actions, i, _portCount, perPort[i], out detail))
             {
-                refusal = OffloadResult.Refused(OffloadReason.UnsupportedActionOrder, detail);
+                refusal = OffloadResult.Refused(NetFpgaReasons.UnsupportedActionOrder, detail);
                 return null;
             }
         }

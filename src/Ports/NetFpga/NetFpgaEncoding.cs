@@ -166,7 +166,7 @@ public static class NetFpgaEncoding
     /// must behave differently on the real board, and nothing tells which. We never set that bit: an explicit output to
     /// the in_port and FLOOD/ALL leave it clear (the software drops those copies, and so does a board that sends nothing
     /// for a clear bit), and a flow with an IN_PORT output stays in software
-    /// (<see cref="OffloadReason.OutputToInPort"/>) rather than risk being answered differently.</para>
+    /// (<see cref="NetFpgaReasons.OutputToInPort"/>) rather than risk being answered differently.</para>
     /// </remarks>
     public static OffloadReason CheckActions(FlowActions actions, int portCount, out OffloadDetail detail)
     {
@@ -183,7 +183,7 @@ public static class NetFpgaEncoding
                         case PortNumber.InPort:
                             // See the remarks: the one forward bit whose effect the contract leaves open.
                             detail = new OffloadDetail("(the board may not send a frame back out its in_port)", a);
-                            return OffloadReason.OutputToInPort;
+                            return NetFpgaReasons.OutputToInPort;
                         case PortNumber.Flood or PortNumber.All:
                             break;
                         case PortNumber.Controller or PortNumber.Local or PortNumber.Normal or PortNumber.Table:
@@ -219,20 +219,20 @@ public static class NetFpgaEncoding
             if (output)
             {
                 detail = new OffloadDetail("after an output", a);
-                return OffloadReason.UnsupportedActionOrder;
+                return NetFpgaReasons.UnsupportedActionOrder;
             }
             int bit = 1 << (int)a.Kind;
             if ((seen & bit) != 0)
             {
                 detail = $"{a.Kind} twice";
-                return OffloadReason.UnsupportedActionOrder;
+                return NetFpgaReasons.UnsupportedActionOrder;
             }
             seen |= bit;
         }
         if (strip && setVlan)
         {
             detail = "strip_vlan together with a VLAN set";
-            return OffloadReason.UnsupportedActionOrder;
+            return NetFpgaReasons.UnsupportedActionOrder;
         }
         return OffloadReason.None;
     }

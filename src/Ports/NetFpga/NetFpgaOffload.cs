@@ -44,7 +44,7 @@ public sealed record NetFpgaOffloadOptions
 /// log of the placement is the caller's (<see cref="NetFpgaOffloadOptions.Log"/>), told of the start and of every
 /// maintenance step; which board a configuration names is the host's to parse.
 /// </remarks>
-public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
+public sealed class NetFpgaOffload : IOffloadAttachment, IDatapathEvents
 {
     private readonly SwitchDatapath _dp;
 
@@ -132,6 +132,8 @@ public sealed class NetFpgaOffload : IDisposable, IDatapathEvents
         return $"board: {BoardName}, {Ports.Count} port(s)\n" +
                $"register accesses: {Driver.RegisterWrites} writes, {Driver.RegisterReads} reads\n" + errors;
     }
+
+    string IOffloadAttachment.Describe() => DescribeBoard();
 
     /// <summary>Maintenance steps whose register accesses failed (expiry still runs after them).</summary>
     public long MaintenanceErrors => Interlocked.Read(ref _maintenanceErrors);

@@ -57,12 +57,12 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableGauge("softswitch_interface_link_up", () => PerPort(p => p.Port.LinkUp ? 1L : 0L), null, "1 when the port's link is up");
 
         // Kernel offloads taken in software on receive.
-        OffloadCounter("softswitch_interface_rx_checksum_completed", "{packet}", "partial checksums completed in software", p => Volatile.Read(ref p.RxChecksumCompleted));
-        OffloadCounter("softswitch_interface_rx_gso_whole", "{frame}", "GSO super-frames received whole (segmented later only if the output needs it)", p => Volatile.Read(ref p.RxGsoWhole));
-        OffloadCounter("softswitch_interface_rx_gso_frames", "{frame}", "GSO super-frames cut into segments", p => Volatile.Read(ref p.RxGsoFrames));
-        OffloadCounter("softswitch_interface_rx_gso_segments", "{packet}", "segments made from GSO super-frames", p => Volatile.Read(ref p.RxGsoSegments));
-        OffloadCounter("softswitch_interface_rx_gso_refused", "{frame}", "GSO super-frames refused (unsupported or malformed)", p => Volatile.Read(ref p.RxGsoRefused));
-        OffloadCounter("softswitch_interface_rx_oversize", "{frame}", "frames larger than a packet buffer (dropped)", p => Volatile.Read(ref p.RxOversize));
+        KernelOffloadCounter("softswitch_interface_rx_checksum_completed", "{packet}", "partial checksums completed in software", p => Volatile.Read(ref p.RxChecksumCompleted));
+        KernelOffloadCounter("softswitch_interface_rx_gso_whole", "{frame}", "GSO super-frames received whole (segmented later only if the output needs it)", p => Volatile.Read(ref p.RxGsoWhole));
+        KernelOffloadCounter("softswitch_interface_rx_gso_frames", "{frame}", "GSO super-frames cut into segments", p => Volatile.Read(ref p.RxGsoFrames));
+        KernelOffloadCounter("softswitch_interface_rx_gso_segments", "{packet}", "segments made from GSO super-frames", p => Volatile.Read(ref p.RxGsoSegments));
+        KernelOffloadCounter("softswitch_interface_rx_gso_refused", "{frame}", "GSO super-frames refused (unsupported or malformed)", p => Volatile.Read(ref p.RxGsoRefused));
+        KernelOffloadCounter("softswitch_interface_rx_oversize", "{frame}", "frames larger than a packet buffer (dropped)", p => Volatile.Read(ref p.RxOversize));
 
         // Flow tables.
         _meter.CreateObservableGauge("softswitch_flows", () => PerTable(st => st.ActiveCount), "{flow}", "flows in each table");
@@ -131,7 +131,7 @@ internal sealed class SwitchMetrics : IDisposable
     private void PortCounter(string name, string unit, string description, Func<PortCountersSnapshot, long> read)
         => _meter.CreateObservableCounter(name, () => PerPort(p => read(p.Port.Counters.Snapshot())), unit, description);
 
-    private void OffloadCounter(string name, string unit, string description, Func<PortCounters, long> read)
+    private void KernelOffloadCounter(string name, string unit, string description, Func<PortCounters, long> read)
         => _meter.CreateObservableCounter(name, () => PerPort(p => read(p.Port.Counters)), unit, description);
 
     private List<Measurement<long>> PerTable(Func<Softswitch.Ofproto.FlowTableStats, long> read)

@@ -10,7 +10,7 @@ namespace Softswitch.Offload;
 /// and the one-line log summary. One formatter for the control socket and the logs, so they never disagree.
 /// </summary>
 /// <remarks>
-/// Reason names are the counter registry's (<see cref="OffloadCounters.ReasonName"/>: stable, lower-case, hyphenated,
+/// Reason names are the counter registry's (<see cref="OffloadReason.Name"/>: stable, lower-case, hyphenated,
 /// <c>unsupported-action</c>); scripts may match on them. A placement is <c>hw(LOCATION)</c> (the target's
 /// <see cref="IOffloadTarget.Location"/>, e.g. <c>hw(exact,row=17)</c>) or <c>sw(reason=NAME)</c>, with
 /// <c>,detail="..."</c> when the refusal says what refused it (<see cref="Detail"/>: quotes and backslashes escaped,
@@ -24,8 +24,8 @@ public static class OffloadReport
     {
         if (p.InHardware)
             return location is null ? $"hw(rows={p.Rows})" : $"hw({location})";
-        if (Detail(p.Detail) is not { } detail) return $"sw(reason={OffloadCounters.ReasonName(p.Reason)})";
-        return $"sw(reason={OffloadCounters.ReasonName(p.Reason)},detail=\"{Escape(detail)}\")";
+        if (Detail(p.Detail) is not { } detail) return $"sw(reason={p.Reason.Name})";
+        return $"sw(reason={p.Reason.Name},detail=\"{Escape(detail)}\")";
     }
 
     /// <summary>
@@ -54,7 +54,8 @@ public static class OffloadReport
 
     /// <summary>
     /// The offload/show text: one <c>name: value</c> per line, software flows broken down by reason (every reason with
-    /// at least one flow, most frequent first), register writes in total and per flow-mod, table occupancy.
+    /// at least one flow, most frequent first, with the description its definer gave it: the target's own words for its
+    /// own reasons), register writes in total and per flow-mod, table occupancy.
     /// </summary>
     public static string Show(string target, in OffloadStats s, IReadOnlyList<OffloadTableUsage> occupancy)
     {
@@ -63,7 +64,8 @@ public static class OffloadReport
         sb.Append("flows: ").Append(s.HardwareFlows + s.SoftwareFlows).Append('\n');
         sb.Append("hardware flows: ").Append(s.HardwareFlows).Append(" (").Append(s.HardwareRows).Append(" rows)\n");
         sb.Append("software flows: ").Append(s.SoftwareFlows).Append('\n');
-        foreach (var (reason, n) in SortedReasons(s)) sb.Append("  ").Append(OffloadCounters.ReasonName(reason)).Append(": ").Append(n).Append('\n');
+        foreach (var (reason, n) in SortedReasons(s))
+            sb.Append("  ").Append(reason.Name).Append(": ").Append(n).Append(" (").Append(reason.Description).Append(")\n");
         if (s.PendingEvents > 0) sb.Append("pending flow-mods: ").Append(s.PendingEvents).Append('\n');
         foreach (var t in occupancy)
             sb.Append("table ").Append(t.Name).Append(": ").Append(t.Used).Append('/').Append(t.Capacity).Append(" rows used\n");
@@ -101,7 +103,7 @@ public static class OffloadReport
             for (int i = 0; i < reasons.Count; i++)
             {
                 if (i > 0) sb.Append(", ");
-                sb.Append(OffloadCounters.ReasonName(reasons[i].Reason)).Append('=').Append(reasons[i].Count);
+                sb.Append(reasons[i].Reason.Name).Append('=').Append(reasons[i].Count);
             }
             sb.Append(')');
         }
@@ -122,7 +124,7 @@ public static class OffloadReport
         var list = new List<(OffloadReason Reason, int Count)>();
         foreach (var (r, n) in s.SoftwareReasons)
             if (n > 0 && r != OffloadReason.None) list.Add((r, n));
-        list.Sort(static (a, b) => a.Count != b.Count ? b.Count.CompareTo(a.Count) : string.CompareOrdinal(OffloadCounters.ReasonName(a.Reason), OffloadCounters.ReasonName(b.Reason)));
+        list.Sort(static (a, b) => a.Count != b.Count ? b.Count.CompareTo(a.Count) : string.CompareOrdinal(a.Reason.Name, b.Reason.Name));
         return list;
     }
 

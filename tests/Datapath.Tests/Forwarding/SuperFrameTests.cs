@@ -174,8 +174,8 @@ public sealed class SuperFrameTests
         Assert.Equal(8080, BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(L4 + 2)));
         Assert.Equal(Checksum.PseudoHeaderSum(SrcIp, newDst, 6, (ushort)(frame.Length - L4)), BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(L4 + 16)));
         AssertValidTcp(Completed(sent.Frame, sent.Offload));
-        Assert.Equal(1, rig.Read(DatapathCounters.OffloadHandedOn));
-        Assert.Equal(0, rig.Read(DatapathCounters.OffloadGsoSegmented));
+        Assert.Equal(1, rig.Read(DatapathCounters.GsoHandedOn));
+        Assert.Equal(0, rig.Read(DatapathCounters.GsoSegmented));
         var pool = rig.Dp.Forwarders[0].Pool;
         Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
         Assert.Equal(pool.Capacity, pool.FreeCount);
@@ -207,9 +207,9 @@ public sealed class SuperFrameTests
             Assert.True(frame.AsSpan(L4 + 20 + i * Mss, payload).SequenceEqual(s.AsSpan(L4 + 20)));
             seq += (uint)payload;
         }
-        Assert.Equal(1, rig.Read(DatapathCounters.OffloadGsoSegmented));
-        Assert.Equal(21, rig.Read(DatapathCounters.OffloadGsoSegments));
-        Assert.Equal(0, rig.Read(DatapathCounters.OffloadHandedOn));
+        Assert.Equal(1, rig.Read(DatapathCounters.GsoSegmented));
+        Assert.Equal(21, rig.Read(DatapathCounters.GsoSegments));
+        Assert.Equal(0, rig.Read(DatapathCounters.GsoHandedOn));
         var pool = rig.Dp.Forwarders[0].Pool;
         Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
         Assert.Equal(pool.Capacity, pool.FreeCount);
@@ -259,7 +259,7 @@ public sealed class SuperFrameTests
             Assert.Equal(L4 + 20 + Mss, u.Length);
             AssertValidTcp(u);
         }
-        Assert.Equal(1, rig.Read(DatapathCounters.OffloadGsoSegmented));
+        Assert.Equal(1, rig.Read(DatapathCounters.GsoSegmented));
     }
 
     [Fact]
@@ -313,7 +313,7 @@ public sealed class SuperFrameTests
             Assert.False(s.Large);
             AssertValidTcp(s.Frame);
         }
-        Assert.Equal(0, rig.Read(DatapathCounters.OffloadHandedOn));
+        Assert.Equal(0, rig.Read(DatapathCounters.GsoHandedOn));
     }
 
     [Fact]
@@ -336,7 +336,7 @@ public sealed class SuperFrameTests
         Round();
         long bytes = AllocationMeter.SteadyState(Round);
         Assert.Equal(0, bytes);
-        Assert.True(rig.Read(DatapathCounters.OffloadHandedOn) >= 200, $"sent whole {rig.Whole.SentCount}, handed on {rig.Read(DatapathCounters.OffloadHandedOn)}, segments {rig.Read(DatapathCounters.OffloadGsoSegments)}, forwarder packets {fwd.Packets}, misses {fwd.Misses}");
-        Assert.True(rig.Read(DatapathCounters.OffloadGsoSegments) >= 200 * 21);
+        Assert.True(rig.Read(DatapathCounters.GsoHandedOn) >= 200, $"sent whole {rig.Whole.SentCount}, handed on {rig.Read(DatapathCounters.GsoHandedOn)}, segments {rig.Read(DatapathCounters.GsoSegments)}, forwarder packets {fwd.Packets}, misses {fwd.Misses}");
+        Assert.True(rig.Read(DatapathCounters.GsoSegments) >= 200 * 21);
     }
 }

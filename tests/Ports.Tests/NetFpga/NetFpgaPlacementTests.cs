@@ -121,7 +121,7 @@ public sealed class NetFpgaPlacementTests
         var et = b.Add(target, 0, FlowAction.Output(3));
         var p = b.Where(et);
         Assert.False(p.InHardware);
-        Assert.Equal(OffloadReason.ExactCollision, p.Reason);
+        Assert.Equal(NetFpgaReasons.ExactCollision, p.Reason);
         Assert.Contains($"{r1}", p.Detail.Note);
 
         // Once a position frees, the next poll retries it.
@@ -144,16 +144,16 @@ public sealed class NetFpgaPlacementTests
 
         // FLOOD with in_port wildcarded: 4 rows, only 2 free.
         var flood = b.Add(Match(dlType: 0x0806), 100, FlowAction.Output(PortNumber.Flood));
-        Assert.Equal(OffloadReason.WildcardRowsFull, b.Where(flood).Reason);
+        Assert.Equal(NetFpgaReasons.WildcardRowsFull, b.Where(flood).Reason);
         flows.Add(b.Add(Match(inPort: 2, dlType: 0x0800, nwDst: "10.2.0.1"), 100, FlowAction.Output(1)));
         flows.Add(b.Add(Match(inPort: 2, dlType: 0x0800, nwDst: "10.2.0.2"), 100, FlowAction.Output(1)));
         Assert.Equal(0, b.Driver.WildcardRowsFree);
         var extra = b.Add(Match(inPort: 3, dlType: 0x0800, nwDst: "10.3.0.1"), 100, FlowAction.Output(1));
         var p = b.Where(extra);
         Assert.False(p.InHardware);
-        Assert.Equal(OffloadReason.WildcardRowsFull, p.Reason);
+        Assert.Equal(NetFpgaReasons.WildcardRowsFull, p.Reason);
         Assert.Equal(24, b.Manager.Stats.HardwareRows);
-        Assert.Equal(2, b.Manager.Stats.SoftwareReasons[OffloadReason.WildcardRowsFull]);
+        Assert.Equal(2, b.Manager.Stats.SoftwareReasons[NetFpgaReasons.WildcardRowsFull]);
     }
 
     [Fact]
@@ -250,10 +250,10 @@ public sealed class NetFpgaPlacementTests
             ([FlowAction.Enqueue(2, 1)], OffloadReason.UnsupportedAction),
             ([FlowAction.SetTunnel(5), FlowAction.Output(2)], OffloadReason.UnsupportedAction),
             ([FlowAction.Output(7)], OffloadReason.UnsupportedOutputPort),
-            ([FlowAction.Output(2), FlowAction.SetDlDst(Mac("02:00:00:00:00:09")), FlowAction.Output(3)], OffloadReason.UnsupportedActionOrder),
-            ([FlowAction.SetNwTos(8), FlowAction.SetNwTos(16), FlowAction.Output(2)], OffloadReason.UnsupportedActionOrder),
-            ([FlowAction.StripVlan(), FlowAction.SetVlanVid(5), FlowAction.Output(2)], OffloadReason.UnsupportedActionOrder),
-            ([FlowAction.Output(2), FlowAction.Output(PortNumber.Flood)], OffloadReason.UnsupportedActionOrder),
+            ([FlowAction.Output(2), FlowAction.SetDlDst(Mac("02:00:00:00:00:09")), FlowAction.Output(3)], NetFpgaReasons.UnsupportedActionOrder),
+            ([FlowAction.SetNwTos(8), FlowAction.SetNwTos(16), FlowAction.Output(2)], NetFpgaReasons.UnsupportedActionOrder),
+            ([FlowAction.StripVlan(), FlowAction.SetVlanVid(5), FlowAction.Output(2)], NetFpgaReasons.UnsupportedActionOrder),
+            ([FlowAction.Output(2), FlowAction.Output(PortNumber.Flood)], NetFpgaReasons.UnsupportedActionOrder),
         ];
         int i = 0;
         foreach (var (actions, reason) in cases)

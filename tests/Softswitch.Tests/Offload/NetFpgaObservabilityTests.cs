@@ -198,9 +198,9 @@ public sealed class NetFpgaObservabilityTests
         var back = r.Add(ExactUdp(2, 10), 1, FlowAction.Output(PortNumber.InPort));
         var p = r.Where(back);
         Assert.False(p.InHardware);
-        Assert.Equal(OffloadReason.OutputToInPort, p.Reason);
+        Assert.Equal(NetFpgaReasons.OutputToInPort, p.Reason);
         var wildBack = r.Add(Match(dlType: 0x0800, nwDst: "10.9.0.0/16"), 5, FlowAction.Output(PortNumber.InPort));
-        Assert.Equal(OffloadReason.OutputToInPort, r.Where(wildBack).Reason);
+        Assert.Equal(NetFpgaReasons.OutputToInPort, r.Where(wildBack).Reason);
         Assert.Equal(24, r.Offload.Driver.WildcardRowsFree);
 
         var m = ExactUdp(1, 11);
@@ -209,7 +209,7 @@ public sealed class NetFpgaObservabilityTests
         Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.ModifyStrict, m, 1, new FlowActions([FlowAction.Output(PortNumber.InPort)]))));
         r.Offload.Manager.WaitForPlacement();
         Assert.False(r.Where(e).InHardware);
-        Assert.Equal(OffloadReason.OutputToInPort, r.Where(e).Reason);
+        Assert.Equal(NetFpgaReasons.OutputToInPort, r.Where(e).Reason);
         Assert.Equal(0, r.Offload.Driver.ExactRowsUsed);
         // An explicit output to the in_port (which OpenFlow drops) is fine: its forward bit is never set.
         var own = r.Add(ExactUdp(3, 12), 1, FlowAction.Output(3), FlowAction.Output(4));

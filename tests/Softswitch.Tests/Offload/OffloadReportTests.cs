@@ -4,6 +4,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Offload;
 using Softswitch.Ofproto;
+using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Tests.Offload;
 
@@ -78,7 +79,7 @@ public sealed class OffloadReportTests
     [Fact]
     public void SummaryLine_MostFrequentReasonFirst_TiesByName()
     {
-        var s = Stats(new() { [OffloadReason.UnsupportedAction] = 1, [OffloadReason.Evicted] = 2, [OffloadReason.ExactCollision] = 1 });
+        var s = Stats(new() { [OffloadReason.UnsupportedAction] = 1, [OffloadReason.Evicted] = 2, [NetFpgaReasons.ExactCollision] = 1 });
         Assert.Equal("3 flows in hardware (6 rows), 4 in software (evicted=2, exact-collision=1, unsupported-action=1); " +
                      "130 register writes for 8 flow-mods (16.3 per flow-mod), 44 for maintenance; exact 2/32768, wildcard 4/24",
                      OffloadReport.SummaryLine(s, s_tables));
@@ -90,14 +91,14 @@ public sealed class OffloadReportTests
     [Fact]
     public void Show_OneValuePerLine()
     {
-        var s = Stats(new() { [OffloadReason.OutputToInPort] = 1, [OffloadReason.UnsupportedAction] = 3 }, pending: 2);
+        var s = Stats(new() { [NetFpgaReasons.OutputToInPort] = 1, [OffloadReason.UnsupportedAction] = 3 }, pending: 2);
         Assert.Equal(
             "offload target: netfpga\n" +
             "flows: 7\n" +
             "hardware flows: 3 (6 rows)\n" +
             "software flows: 4\n" +
-            "  unsupported-action: 3\n" +
-            "  output-to-in-port: 1\n" +
+            "  unsupported-action: 3 (an action the target cannot do)\n" +
+            "  output-to-in-port: 1 (an IN_PORT output: the board's contract does not say what it does)\n" +
             "pending flow-mods: 2\n" +
             "table exact: 2/32768 rows used\n" +
             "table wildcard: 4/24 rows used\n" +

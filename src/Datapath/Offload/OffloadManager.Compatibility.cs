@@ -1,0 +1,236 @@
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+
+namespace Softswitch.Datapath.Offload;
+
+// Compatibility: what may share the hardware, and when the datapath lets the hardware answer at all.
+//
+// The classifier's order (Outranks): the higher priority wins; at equal priority an exact rule (all-ones mask) beats a
+// wildcard rule; equal-priority wildcard rules tie. Two exact rules overlap only when their keys are equal (the
+// classifier then holds them at different priorities). The target's order is its declared lookup model, and
+// ConflictInHardware says when it could differ for two overlapping flows both in hardware:
+//   ExactFirst  the exact table answers before any wildcard row, and wildcard rows have no priority: two wildcard flows
+//               conflict, and so do an exact flow and a wildcard flow that outranks it (the target would still answer
+//               with the exact one: refused with the target's OrderRefusal, whichever side the wildcard flow lives);
+//               two exact flows of one key conflict (one row per key);
+//   Priority    the target honours priorities and ties at equal ones: flows of equal priority conflict;
+//   RowOrder    the first row wins and the target picks the rows: any two overlapping flows conflict.
+// Nothing here assumes how the layer above sets priorities.
+//
+// The datapath's state must match what the hardware assumes: every target port is a datapath port, FLOOD/ALL go to
+// exactly the target's ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD, NO_FLOOD) do not change the answer, no
+// target port carries a tunnel (software decapsulates what arrives there), the pipeline classifies in table 0 first
+// (not redirected), no fragment dropping. Env is that state, computed each Poll; a change of its signature re-places
+// every flow. Every method here runs under _lock.
+public sealed partial class OffloadManager
+{
+    private readonly HashSet<ushort> _targetPorts;
+    private readonly List<FlowState> _overlapScratch = new();
+    private long _envSignature = long.MinValue;
+    private Env _env = Env.Permissive;
+
+    /// <summary>The classifier's order: whether <paramref name="x"/> wins over <paramref name="r"/> (they overlap).</summary>
+    private static bool Outranks(FlowState x, FlowState r)
+        => x.Entry.Priority > r.Entry.Priority || (x.Entry.Priority == r.Entry.Priority && x.IsExact && !r.IsExact);
+
+    /// <summary>Whether <paramref name="x"/> wins over <paramref name="r"/> or ties with it in the classifier's order.</summary>
+    private static bool OutranksOrTies(FlowState x, FlowState r) => !Outranks(r, x);
+
+    /// <summary>Whether the target could order two overlapping hardware flows differently from the classifier.</summary>
+    private bool ConflictInHardware(FlowState a, FlowState b) => _model switch
+    {
+        OffloadLookupModel.ExactFirst => a.IsExact == b.IsExact || (a.IsExact ? Outranks(b, a) : Outranks(a, b)),
+        OffloadLookupModel.Priority => a.Entry.Priority == b.Entry.Priority,
+        _ => true,
+    };
+
+    /// <summary>
+    /// Why <paramref name="s"/> stays in software behind <paramref name="blocker"/> (which outranks or ties it, in
+    /// hardware or software): the target's <see cref="IOffloadTarget.OrderRefusal"/> when its model could never order
+    /// the two as the classifier does, else the overlap.
+    /// </summary>
+    private OffloadReason RefusalBehind(FlowState blocker, FlowState s, bool inHardware)
+    {
+        if (_model == OffloadLookupModel.ExactFirst && s.IsExact && !blocker.IsExact && Outranks(blocker, s)) return _orderRefusal;
+        return inHardware ? OffloadReason.OverlapsOffloadedRule : OffloadReason.OverlapsSoftwareRule;
+    }
+
+    /// <summary>Whether <paramref name="a"/> and <paramref name="b"/> could both match some packet.</summary>
+    private static bool Overlaps(FlowState a, FlowState b)
+    {
+        if (a.IsExact) return b.Entry.Match.Matches(a.Entry.Match.Value);
+        if (b.IsExact) return a.Entry.Match.Matches(b.Entry.Match.Value);
+        return a.Entry.Match.Overlaps(b.Entry.Match);
+    }
+
+    /// <summary>
+    /// Appends to <paramref name="into"/> the hardware flows overlapping <paramref name="s"/> that matter to it: every
+    /// one, except hardware exact flows that outrank a wildcard <paramref name="s"/> when the target orders those as
+    /// the classifier does (skipped without a scan when none has a priority that low).
+    /// </summary>
+    private void CollectHardwareOverlapping(FlowState s, List<FlowState> into)
+    {
+        foreach (var h in _hwWildcard)
+            if (!ReferenceEquals(h, s) && Overlaps(h, s)) into.Add(h);
+        if (s.IsExact)
+        {
+            if (!SharesExactKey(s)) return;
+            foreach (var h in _hwExact)
+                if (!ReferenceEquals(h, s) && h.Entry.Match.Value.Equals(s.Entry.Match.Value)) into.Add(h);
+            return;
+        }
+        if (_hwExact.Count == 0) return;
+        if (_model != OffloadLookupModel.RowOrder && LowestHardwareExactPriority() > s.Entry.Priority) return;
+        var m = s.Entry.Match;
+        foreach (var h in _hwExact)
+            if (m.Matches(h.Entry.Match.Value)) into.Add(h);
+    }
+
+    /// <summary>
+    /// Appends to <paramref name="outranked"/> the hardware flows overlapping <paramref name="s"/> that it outranks or
+    /// ties in the classifier's order; sets <paramref name="blocker"/> to one that outranks it which the target would
+    /// order differently next to it.
+    /// </summary>
+    private void CollectHardwareOverlaps(FlowState s, List<FlowState> outranked, ref FlowState? blocker)
+    {
+        var overlapping = _overlapScratch;
+        overlapping.Clear();
+        CollectHardwareOverlapping(s, overlapping);
+        foreach (var h in overlapping)
+        {
+            if (OutranksOrTies(s, h)) outranked.Add(h);
+            else if (blocker is null && ConflictInHardware(h, s)) blocker = h;
+        }
+        overlapping.Clear();
+    }
+
+    /// <summary>A software flow of the first table that overlaps <paramref name="s"/> and outranks or ties it, or null.</summary>
+    private FlowState? SoftwareBlocker(FlowState s)
+    {
+        var m = s.Entry.Match;
+        ushort prio = s.Entry.Priority;
+        if (s.IsExact)
+        {
+            if (SharesExactKey(s))
+            {
+                foreach (var x in _swExact)
+                    if (!ReferenceEquals(x, s) && x.Entry.Match.Value.Equals(m.Value) && OutranksOrTies(x, s)) return x;
+            }
+            // A wildcard flow outranks an exact one only with a higher priority.
+            if (prio == ushort.MaxValue) return null;
+            foreach (var x in _swWildcard)
+                if (x.Entry.Priority > prio && x.Entry.Match.Matches(m.Value)) return x;
+            return null;
+        }
+        foreach (var x in _swExact)
+            if (x.Entry.Priority >= prio && m.Matches(x.Entry.Match.Value)) return x;
+        foreach (var x in _swWildcard)
+        {
+            if (ReferenceEquals(x, s) || x.Entry.Priority < prio) continue;
+            if (x.Entry.Match.Overlaps(m)) return x;
+        }
+        return null;
+    }
+
+    /// <summary>Whether the datapath state lets <paramref name="e"/> be answered by hardware (see the type remarks).</summary>
+    private (OffloadReason Reason, OffloadDetail Detail) Eligibility(FlowEntry e)
+    {
+        var env = _env;
+        if (env.Suspended is { } why) return (OffloadReason.DatapathState, why);
+        if (env.IsPermissive) return (OffloadReason.None, default);
+        var m = e.Match;
+        bool inPortWild = (m.Wildcards & Wildcards.InPort) != 0;
+        ushort inPort = m.Value.InPort;
+        if (inPortWild)
+        {
+            if (!env.AllRecvOk) return (OffloadReason.DatapathState, "a board port has PORT_DOWN or NO_RECV");
+        }
+        else if (_targetPorts.Contains(inPort) && !env.RecvOk(inPort))
+        {
+            return (OffloadReason.DatapathState, $"in_port {inPort} has PORT_DOWN or NO_RECV");
+        }
+        foreach (var a in e.Actions.Items)
+        {
+            if (!a.IsOutput) continue;
+            switch (a.Port)
+            {
+                case PortNumber.Flood:
+                    if (!env.FloodOk) return (OffloadReason.DatapathState, "FLOOD would not reach exactly the board ports");
+                    break;
+                case PortNumber.All:
+                    if (!env.AllOk) return (OffloadReason.DatapathState, "ALL would not reach exactly the board ports");
+                    break;
+                case PortNumber.InPort:
+                    if (inPortWild ? !env.AllFwdOk : _targetPorts.Contains(inPort) && !env.FwdOk(inPort))
+                        return (OffloadReason.DatapathState, "IN_PORT output to a port with PORT_DOWN or NO_FWD");
+                    break;
+                default:
+                    if (_targetPorts.Contains(a.Port) && !env.FwdOk(a.Port))
+                        return (OffloadReason.DatapathState, $"port {a.Port} has PORT_DOWN or NO_FWD");
+                    break;
+            }
+        }
+        return (OffloadReason.None, default);
+    }
+
+    private Env ComputeEnv(out long signature)
+    {
+        var dp = _dp!;
+        var ports = dp.Ports.List;
+        long sig = 17;
+        sig = sig * 31 + (dp.Pipeline.IsRedirected ? 1 : 0);
+        sig = sig * 31 + (int)dp.FragmentMode;
+        foreach (var p in ports) sig = sig * 31 + ((long)p.No << 32 | (uint)p.Config);
+        // A port that carries tunnels has its frames decapsulated by software: the hardware must not answer them.
+        var underlays = new HashSet<ushort>();
+        foreach (var t in dp.Tunnels.List)
+            if (t.UnderlaySlot is { } u) underlays.Add(u.No);
+        foreach (var u in underlays) sig = sig * 31 + u + 0x10000;
+        signature = sig;
+
+        if (dp.Pipeline.IsRedirected) return Env.Suspend("the pipeline classifies packets in another table first");
+        if (dp.FragmentMode != FragmentMode.Normal) return Env.Suspend("fragment mode drops IP fragments in software");
+        var dpPorts = new HashSet<ushort>();
+        foreach (var p in ports) dpPorts.Add(p.No);
+        foreach (var t in _targetPorts)
+            if (!dpPorts.Contains(t)) return Env.Suspend($"board port {t} is not a datapath port");
+        const PortConfig recvBad = PortConfig.PortDown | PortConfig.NoRecv;
+        const PortConfig fwdBad = PortConfig.PortDown | PortConfig.NoFwd;
+        var recvOk = new Dictionary<ushort, bool>();
+        var fwdOk = new Dictionary<ushort, bool>();
+        bool allRecv = true, allFwd = true, anyNoFlood = false;
+        foreach (var p in ports)
+        {
+            var c = p.Config;
+            if (underlays.Contains(p.No)) c |= PortConfig.NoRecv;
+            recvOk[p.No] = (c & recvBad) == 0;
+            fwdOk[p.No] = (c & fwdBad) == 0;
+            if (_targetPorts.Contains(p.No))
+            {
+                allRecv &= (c & recvBad) == 0;
+                allFwd &= (c & fwdBad) == 0;
+            }
+            if ((c & PortConfig.NoFlood) != 0) anyNoFlood = true;
+        }
+        bool sameSet = dpPorts.SetEquals(_targetPorts);
+        bool allPortsFwd = true;
+        foreach (var p in ports) allPortsFwd &= (p.Config & fwdBad) == 0;
+        return new Env(null, false, allRecv, allFwd, sameSet && allPortsFwd, sameSet && allPortsFwd && !anyNoFlood, recvOk, fwdOk);
+    }
+
+    private sealed class Env(string? suspended, bool permissive, bool allRecvOk, bool allFwdOk, bool allOk, bool floodOk,
+                             Dictionary<ushort, bool>? recvOk, Dictionary<ushort, bool>? fwdOk)
+    {
+        public static readonly Env Permissive = new(null, true, true, true, true, true, null, null);
+        public static Env Suspend(string why) => new(why, false, false, false, false, false, null, null);
+
+        public string? Suspended => suspended;
+        public bool IsPermissive => permissive;
+        public bool AllRecvOk => allRecvOk;
+        public bool AllFwdOk => allFwdOk;
+        public bool AllOk => allOk;
+        public bool FloodOk => floodOk;
+        public bool RecvOk(ushort p) => recvOk is null || (recvOk.TryGetValue(p, out bool ok) && ok);
+        public bool FwdOk(ushort p) => fwdOk is null || (fwdOk.TryGetValue(p, out bool ok) && ok);
+    }
+}
