@@ -2,9 +2,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Ofproto.Tests;
 
 /// <summary>The classifier against <see cref="ReferenceClassifier"/> on seeded random rules, packets and flow-mods.</summary>
 public class ClassifierDifferentialTests
