@@ -106,6 +106,13 @@ public sealed class DatapathOptions
 /// the maintenance timer (flow expiry, link monitoring, MAC aging).
 /// </summary>
 /// <remarks>
+/// <para><b>Layer</b>: the datapath owns mechanism: ports and their numbers, the <see cref="Pipeline"/> of generic
+/// classifiers (rules of mask, value, priority, actions and timeouts; ties as <see cref="FlowTable"/> documents), the
+/// exact-match caches, actions, tunnels, counters, offload and maintenance. It references only the BCL and must not
+/// learn the policy above it: no OpenFlow wire values, flow-mod commands, flags, cookies, emergency flows, reported
+/// table numbers or priority normalisation (Softswitch.Ofproto's), no connections or fail-mode decisions beyond the
+/// miss behaviour it is told (the agent's), no port backends (they plug in through <see cref="IPort"/>). What a layer
+/// above keeps about a rule rides in <see cref="FlowEntry.Owner"/> and <see cref="FlowEntry.Tag"/>, never read here.</para>
 /// Design: forwarding threads each own a <see cref="Forwarder"/> and poll their ports; they read the port
 /// table (an immutable snapshot) and the flow table lock-free. Control operations (ports, flow-mods,
 /// packet-out, config) come from the agent's threads: rule changes go straight to the <see cref="Pipeline"/>'s

@@ -13,6 +13,13 @@ namespace Softswitch.OfAgent;
 /// controllers and tools. It composes the parts and owns their lifetime; it does no work of its own.
 /// </summary>
 /// <remarks>
+/// <para><b>Layer</b>: the agent owns the controller side: channels and connections, roles, fail mode, packet buffers,
+/// the relay of datapath events, and the translation between wire structs and the switch's models (Translate, with
+/// WireMap the one map of wire values). It uses the codec (Softswitch.OfWire) for bytes, the table set
+/// (Softswitch.Ofproto) for everything a flow-mod or a flow or table statistics request means, and the datapath's
+/// control surface (ports, packet-out, miss behaviour, event subscription). It must not encode or parse bytes itself,
+/// decide flow-table semantics (flow-mods go through <see cref="OfFlowTables"/>, never straight to a datapath table),
+/// or touch forwarding threads' state.</para>
 /// <para>Design: the composition root of the agent (ovs ofproto's split): the connection manager
 /// (<see cref="OfConnectionManager"/>: listeners, connect loops, primaries and services, fail mode, asynchronous
 /// fan-out; ovs connmgr.c), the request handlers (<see cref="OfRequestDispatcher"/> and its areas; ovs ofproto.c

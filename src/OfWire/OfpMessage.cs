@@ -6,6 +6,12 @@ namespace Softswitch.OfWire;
 /// <summary>
 /// Base of every OpenFlow 1.0 message: the header fields plus encode/decode plumbing.
 /// <para>
+/// Layer: the codec owns the OpenFlow wire format (byte layouts, wire constants, framing, length checks, and the
+/// error a malformed message earns) and nothing else. It references nothing of the switch: no datapath types and no
+/// Ofproto model. Mapping wire values to the switch's (ports, wildcards, reasons) is the agent's (Translate);
+/// deciding what a message means is the agent's and Ofproto's.
+/// </para>
+/// <para>
 /// Design: one sealed class per message type (per stats body for stats), mutable plain data, owned
 /// memory (decoding copies variable-length data out of the frame, so a message outlives the receive
 /// buffer). The hierarchy is closed: only this assembly can add types. Not thread-safe; hand a message

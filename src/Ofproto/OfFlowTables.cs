@@ -17,7 +17,11 @@ namespace Softswitch.Ofproto;
 /// encode its results. A project of its own rather than a folder of the agent, so that the compiler keeps the
 /// direction one-way (Wire → Ofproto → Datapath): this assembly cannot see the codec, the datapath cannot see it.
 /// Rules specific to an OpenFlow version's conformance (match normalisation, buffered packets, which tables stats
-/// report) belong here, next to the rules below.</para>
+/// report) belong here, next to the rules below. It may not touch what is the agent's (connections, roles, fail mode,
+/// packet buffers) nor the datapath's insides: it ranks flows only through the priorities it gives rules and the
+/// classifier's documented tie rule, never through which stage of a <see cref="FlowTable"/> holds a rule, and it
+/// reaches forwarding only through the tables it writes. Its tests (Ofproto.Tests) check it against an OpenFlow 1.0
+/// reference; the classifier's own rules are checked in Datapath.Tests.</para>
 /// <para><b>Tables</b>: the flows live in datapath table 0 (where packets are classified); emergency flows
 /// (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a second datapath table that serves
 /// lookups instead while <see cref="UseEmergencyTable"/> is set. To a controller the normal flows are two tables: 0

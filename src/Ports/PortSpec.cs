@@ -59,6 +59,11 @@ public sealed record PortFactoryOptions
 /// Parses <c>--ports</c> specs and opens the ports they name.
 /// </summary>
 /// <remarks>
+/// <para>Layer: Softswitch.Ports owns the port backends (AF_PACKET, AF_XDP, pcap, TAP, pcap files, the local port,
+/// NetFPGA): opening interfaces, their rings, offloads and kernel counters, each behind the datapath's
+/// <see cref="IPort"/> (and the NetFPGA board behind the datapath's offload target interface). It may use those
+/// interfaces and the packet pool; it must not touch flow tables, OpenFlow or the agent, and which ports a switch
+/// opens is the host's choice (this parser serves it).</para>
 /// Grammar: a comma-separated list of items, each one of
 /// <c>afpacket:IF</c>, <c>IF</c> (same as afpacket:IF), <c>afxdp:IF</c> (every RX queue, one socket each) or
 /// <c>afxdp:IF:queue=K</c> (RX queue K only), <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>

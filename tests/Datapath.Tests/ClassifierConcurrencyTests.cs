@@ -4,6 +4,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ofproto;
+using Softswitch.Ofproto.Tests;
 using Xunit.Abstractions;
 
 namespace Softswitch.Datapath.Tests;

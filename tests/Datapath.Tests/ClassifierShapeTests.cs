@@ -67,7 +67,7 @@ public class ClassifierShapeTests
             w.Insert(Rule(ByInPort(2), 10, 3));
             w.Insert(Rule(Any(), 5, 4));
         }
-        var data = new ClassifierTestData(7);
+        var data = new ClassifierRuleData(new Random(7));
         foreach (ushort port in new ushort[] { 1, 2, 3 })
         {
             for (int i = 0; i < 50; i++)

@@ -2,6 +2,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Ofproto;
+using Softswitch.Ofproto.Tests;
 
 namespace Softswitch.Datapath.Tests;
 

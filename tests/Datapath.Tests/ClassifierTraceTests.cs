@@ -1,11 +1,10 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
-/// <summary><see cref="FlowTable.Trace"/>: the same winner as the reference classifier, the stage that holds it, no side effect.</summary>
+/// <summary><see cref="FlowTable.Trace"/>: the same winner as the generic reference, the stage that holds it, no side effect.</summary>
 public class ClassifierTraceTests
 {
     public static IEnumerable<object[]> Seeds => Enumerable.Range(1, 4).Select(s => new object[] { s });
@@ -14,23 +13,27 @@ public class ClassifierTraceTests
     [MemberData(nameof(Seeds))]
     public void RandomRuleSets_TraceEqualsReference_StageHoldsTheRule_NothingCounted(int seed)
     {
-        var data = new ClassifierTestData(seed);
-        var clock = new ManualClock();
-        var table = new OfFlowTables(clock);
-        var reference = new ReferenceClassifier(clock);
-        for (int i = 0; i < 300; i++)
+        var rng = new Random(seed);
+        var data = new ClassifierRuleData(rng);
+        var pipeline = new Pipeline(new ManualClock());
+        var table = pipeline.Table(0);
+        var reference = new ClassifierModel();
+        using (var w = table.Write())
         {
-            var mod = data.AddMod(data.Rng.Next(8) == 0 ? data.RandomExactMatch() : data.RandomWildcardMatch(), data.RandomPriority());
-            Assert.Equal(reference.Apply(mod, null), table.Apply(mod));
+            for (int i = 0; i < 300; i++)
+            {
+                var e = data.NewRule();
+                Assert.Same(reference.Insert(e), w.Insert(e));
+            }
         }
-        var before = table.Pipeline.GetLookupTotals();
+        var before = pipeline.GetLookupTotals();
         int hash = 0, tuple = 0, none = 0;
         for (int i = 0; i < 2000; i++)
         {
-            var rules = reference.Normal;
-            var key = data.Rng.Next(10) < 7 ? data.KeyMatching(rules[data.Rng.Next(rules.Count)].Match) : data.RandomKey();
+            var rules = reference.Rules;
+            var key = rng.Next(10) < 7 ? data.KeyMatching(rules[rng.Next(rules.Count)].Match) : data.RandomKey();
             var t = table.Trace(key);
-            Assert.True(ClassifierTestData.Same(reference.Lookup(key), t.Entry), $"seed {seed}: trace differs at key {i}");
+            Assert.True(ReferenceEquals(reference.Lookup(key), t.Entry), $"seed {seed}: trace differs at key {i}");
             switch (t.Stage)
             {
                 case LookupStage.Hash:
@@ -51,7 +54,7 @@ public class ClassifierTraceTests
             }
         }
         Assert.True(hash > 0 && tuple > 0, $"seed {seed}: hash {hash}, tuple {tuple}, none {none}");
-        Assert.Equal(before, table.Pipeline.GetLookupTotals());
+        Assert.Equal(before, pipeline.GetLookupTotals());
     }
 
     [Fact]

@@ -19,8 +19,9 @@ namespace Softswitch.Datapath.Classifier;
 /// of the hash stage beats an equal-priority wildcard rule (it is the more specific); among equal-priority wildcard
 /// rules, the one in the subtable that comes first in the tuple space's order wins (see <see cref="TupleSpace"/>).
 /// The hash stage holds one rule per key; a second all-ones rule with the same value and another priority goes to
-/// the tuple space. Lookups consult the tuple space after a hash-stage hit only when it holds a higher priority,
-/// so when every all-ones rule has the top priority (what an OpenFlow 1.0 policy installs) a hash hit ends the search.
+/// the tuple space, and so does one replacing an identical rule there (a rule replaces its identical one in place).
+/// Lookups consult the tuple space after a hash-stage hit only when it holds a higher priority, so when every all-ones
+/// rule has the top priority (what an OpenFlow 1.0 policy installs) a hash hit ends the search.
 /// In front of both, each forwarding thread may keep an <see cref="ExactMatchCache"/> of lookup results.</para>
 /// <para><b>Writers</b> go through <see cref="Write"/>: one writer at a time (a lock), any number of inserts, removals
 /// and action swaps, published when the scope ends (the tuple space's search order once, the versions once, then the
@@ -492,7 +493,9 @@ public sealed class FlowTable
         if (entry.Match.IsExact)
         {
             var existing = _exact.FindForInsert(entry.Match.Value, out int slot, out uint hash);
-            if (existing is null || existing.Priority == entry.Priority)
+            // A free hash slot does not mean a new rule: an identical rule may sit in the tuple space (it went there
+            // while the slot held another priority); the new one replaces it there.
+            if (existing is null ? _tuple.Find(entry.Match, entry.Priority) is null : existing.Priority == entry.Priority)
             {
                 entry.InExactStage = true;
                 _exact.InsertAt(slot, hash, entry);

@@ -5,7 +5,6 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -82,13 +81,11 @@ public sealed class SuperFrameTests
     private sealed class Rig : IDisposable
     {
         public readonly SwitchDatapath Dp = new(new DatapathOptions { PacketInRate = 0, LargeBuffers = 8 });
-        public readonly OfFlowTables Flows;
         public readonly OffloadPort In = new("in", accepts: true), Whole = new("whole", accepts: true);
         public readonly MemoryPort Plain = new("plain", MacAddress.Parse("02:00:00:00:bb:01")) { CaptureSent = true };
 
         public Rig()
         {
-            Flows = new OfFlowTables(Dp);
             Dp.AddPort(In, 1);
             Dp.AddPort(Whole, 2);
             Dp.AddPort(Plain, 3);
@@ -97,7 +94,8 @@ public sealed class SuperFrameTests
         public void Add(params FlowAction[] actions)
         {
             var all = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort, new FlowKeyBuilder().InPort(1).Key);
-            Assert.Equal(FlowModStatus.Ok, Flows.Apply(new FlowMod(FlowModCommand.Add, all, 100, new FlowActions(actions))));
+            using var w = Dp.Pipeline.Table(0).Write();
+            w.Insert(new FlowEntry(all, 100, new FlowActions(actions), 0, 0, 0));
         }
 
         public long Read(Counter c) => Dp.Counters.Read(c);

@@ -5,7 +5,6 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
-using Softswitch.Ofproto;
 using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
@@ -77,10 +76,12 @@ internal sealed class TunnelRig : IDisposable
         return FlowMatch.FromOpenFlow(w, key);
     }
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SwitchDatapath, OfFlowTables> s_flows = new();
-
+    /// <summary>A rule at priority 100 in the datapath's table 0 (replacing one with the same match and priority).</summary>
     public static void Add(SwitchDatapath dp, FlowMatch m, params FlowAction[] actions)
-        => Assert.Equal(FlowModStatus.Ok, s_flows.GetValue(dp, d => new OfFlowTables(d)).Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
+    {
+        using var w = dp.Pipeline.Table(0).Write();
+        w.Insert(new FlowEntry(m, 100, new FlowActions(actions), 0, 0, 0));
+    }
 
     /// <summary>host ↔ tunnel both ways on both switches.</summary>
     public TunnelRig WithCrossFlows()

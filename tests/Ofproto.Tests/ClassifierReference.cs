@@ -1,8 +1,7 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Ofproto.Tests;
 
 /// <summary>
 /// The naive classifier the real one is tested against: a list of entries scanned linearly, with the same

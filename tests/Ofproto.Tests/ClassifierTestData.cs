@@ -1,9 +1,8 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Ofproto.Tests;
 
 /// <summary>Seeded generators of keys, matches and flow-mods over small value domains, so rules and packets meet.</summary>
 internal sealed class ClassifierTestData

@@ -2,9 +2,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Ofproto.Tests;
 
 /// <summary>OpenFlow 1.0 flow-mod semantics, capacity, emergency flows, EMC validity, observers, stats.</summary>
 public class ClassifierFlowModTests

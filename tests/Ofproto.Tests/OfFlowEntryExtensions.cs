@@ -1,7 +1,6 @@
 using Softswitch.Datapath.Flow;
-using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Ofproto.Tests;
 
 /// <summary>Shorthands for what the OpenFlow layer records about a rule (<see cref="OfFlowRule"/>).</summary>
 internal static class OfFlowEntryExtensions
