@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Session;
