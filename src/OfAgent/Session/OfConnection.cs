@@ -38,6 +38,11 @@ namespace Softswitch.OfAgent.Session;
 /// that sends nothing, and is closed after twice the inactivity probe. The idle clock stops while one of the peer's
 /// requests is being handled (a tool such as ovs-ofctl waits for its BARRIER_REPLY without answering echoes, and a
 /// delete of a million flows takes longer than the probe) and restarts when the handler returns.
+/// An OFPT_ERROR from the peer, in any state and of any version, is handled here and never reaches the request
+/// dispatcher: it is logged (rate-limited, the peer's text in printable ASCII) and never answered with an error; a
+/// HELLO_FAILED closes the connection and is kept in <see cref="PeerRefusal"/> for the connect loop's retry line. A peer
+/// whose HELLO names a later version counts as <see cref="Negotiated"/> only from its next message, so a controller
+/// that answers HELLO_FAILED never takes the fail mode, even for an instant.
 /// </remarks>
 public sealed class OfConnection : IAsyncDisposable
 {
