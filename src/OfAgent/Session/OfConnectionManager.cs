@@ -201,7 +201,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
-                    failure = e is SocketException se ? se.Message : "timed out";
+                    failure = $": not connected ({(e is SocketException se ? se.Message : "timed out")})";
                 }
                 if (failure is null)
                 {
@@ -217,7 +217,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                     }
                     else
                     {
-                        failure = r.Failure;
+                        failure = $": not connected ({r.Failure})";
                     }
                 }
             }
@@ -239,14 +239,14 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 await conn.Completion.ConfigureAwait(false);
                 long lived = Environment.TickCount64 - started;
                 stayedUp = conn.Negotiated && conn.PeerRefusal is null && lived >= (long)backoff.TotalMilliseconds;
-                if (conn.PeerRefusal is { } refusal) failure = $"refused our HELLO: {refusal}";
-                else if (!stayedUp) failure = $"closed after {lived / 1000.0:F1} s{(conn.Negotiated ? "" : " without agreeing on OpenFlow 1.0")}";
+                if (conn.PeerRefusal is { } refusal) failure = $" refused our HELLO: {refusal}";
+                else if (!stayedUp) failure = $": closed after {lived / 1000.0:F1} s{(conn.Negotiated ? "" : " without agreeing on OpenFlow 1.0")}";
             }
             backoff = NextBackoff(backoff, stayedUp, Options.MaxBackoff);
             failing = !stayedUp;
             if (_cts.IsCancellationRequested) return;
             if (failure is not null)
-                _log.LogWarning("controller {Endpoint} {Failure}; retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
+                _log.LogWarning("controller {Endpoint}{Failure}; retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
             try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
         }
     }
