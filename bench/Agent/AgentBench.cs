@@ -8,7 +8,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Bench.Agent;

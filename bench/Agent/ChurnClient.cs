@@ -6,7 +6,7 @@ using System.Text.Json;
 using Softswitch.Flows;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Agent;

@@ -12,7 +12,7 @@ namespace Softswitch.Ofproto;
 /// <remarks>
 /// <para><b>Layer</b>: owns OpenFlow policy and nothing else. It may use the datapath's mechanism (the
 /// <see cref="Pipeline"/>'s <see cref="FlowTable"/>s, rules, actions, matches) and must not touch any wire format:
-/// codecs (OpenFlow 1.0 in Softswitch.OfAgent.Wire, 1.3 later beside it) decode into its version-independent model
+/// codecs (OpenFlow 1.0 in Softswitch.OfWire, 1.3 later beside it) decode into its version-independent model
 /// (<see cref="FlowMod"/>, <see cref="FlowModStatus"/>, <see cref="FlowTableStats"/>, <see cref="OfFlowRule"/>) and
 /// encode its results. A project of its own rather than a folder of the agent, so that the compiler keeps the
 /// direction one-way (Wire → Ofproto → Datapath): this assembly cannot see the codec, the datapath cannot see it.

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;

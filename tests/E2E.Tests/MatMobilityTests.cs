@@ -3,7 +3,7 @@ using System.Diagnostics;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;

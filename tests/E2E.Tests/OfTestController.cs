@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.E2E.Tests;
 

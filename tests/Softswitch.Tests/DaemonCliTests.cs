@@ -223,15 +223,14 @@ public sealed class DaemonCliTests : IDisposable
         var (pid, ctl, pidFile, _) = Detached("--controller", $"ptcp:{port}");
         using var of = new TcpClient();
         of.Connect(IPAddress.Loopback, port);
-        var stream = of.GetStream();
-        stream.ReadTimeout = 10_000;
-        stream.Write([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);   // HELLO, OpenFlow 1.0
-        Thread.Sleep(300);
+        using var peer = new EchoingPeer(of.GetStream());   // answers the switch's echoes while ctl runs
+        peer.Send([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);   // HELLO, OpenFlow 1.0
+        peer.WaitFor(0, TimeSpan.FromSeconds(60));          // the switch's HELLO: the connection is up
 
         var add = Softswitch("ctl", "-t", ctl, "port/add", "mem:1", "7");
         Assert.True(add.Code == 0, add.Err);
         Assert.Equal("port 7: mem:1\n", add.Out);
-        var status = ReadUntil(stream, 12);   // OFPT_PORT_STATUS
+        var status = peer.WaitFor(12, TimeSpan.FromSeconds(60));   // OFPT_PORT_STATUS
         Assert.Equal(0, status[8]);           // OFPPR_ADD
         Assert.Equal(7, BinaryPrimitives.ReadUInt16BigEndian(status.AsSpan(16)));
         Assert.Contains("  7 mem7: link", Softswitch("ctl", "-t", ctl, "dp/show").Out);
@@ -242,7 +241,7 @@ public sealed class DaemonCliTests : IDisposable
 
         var del = Softswitch("ctl", "-t", ctl, "port/del", "mem7");
         Assert.True(del.Code == 0, del.Err);
-        status = ReadUntil(stream, 12);
+        status = peer.WaitFor(12, TimeSpan.FromSeconds(60));
         Assert.Equal(1, status[8]);           // OFPPR_DELETE
         Assert.Equal(7, BinaryPrimitives.ReadUInt16BigEndian(status.AsSpan(16)));
         Assert.Equal(1, Softswitch("ctl", "-t", ctl, "port/del", "7").Code);
@@ -359,13 +358,12 @@ public sealed class DaemonCliTests : IDisposable
         using (var controller = new TcpClient())
         {
             controller.Connect(IPAddress.Loopback, of);
-            var stream = controller.GetStream();
-            stream.ReadTimeout = 10_000;
-            stream.Write([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);   // HELLO, OpenFlow 1.0
-            ReadUntil(stream, 0);                                   // the switch's HELLO
-            for (int i = 0; i < 4; i++) stream.Write(i < 3 ? PacketOut(0xffff, 1, (uint)(10 + i)) : PacketOut(2, 2, 13));
-            stream.Write([0x01, 18, 0x00, 0x08, 0, 0, 0, 99]);      // BARRIER_REQUEST
-            ReadUntil(stream, 19);                                  // BARRIER_REPLY: every packet-out is done
+            using var peer = new EchoingPeer(controller.GetStream());
+            peer.Send([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);     // HELLO, OpenFlow 1.0
+            peer.WaitFor(0, TimeSpan.FromSeconds(60));            // the switch's HELLO
+            for (int i = 0; i < 4; i++) peer.Send(i < 3 ? PacketOut(0xffff, 1, (uint)(10 + i)) : PacketOut(2, 2, 13));
+            peer.Send([0x01, 18, 0x00, 0x08, 0, 0, 0, 99]);      // BARRIER_REQUEST
+            peer.WaitFor(19, TimeSpan.FromSeconds(60));           // BARRIER_REPLY: every packet-out is done
             m = await Scrape();
             Assert.Equal(1, m["softswitch_controller_connected"]);
         }
@@ -422,29 +420,6 @@ public sealed class DaemonCliTests : IDisposable
         frame[12] = 0x88;                                                     // an experimental EtherType
         frame[13] = 0xb5;
         return msg;
-    }
-
-    /// <summary>Reads OpenFlow messages until one of <paramref name="type"/> arrives (answering ECHO_REQUEST on the way).</summary>
-    private static byte[] ReadUntil(NetworkStream s, byte type)
-    {
-        // Echo requests keep arriving while we wait: bound the wait as a whole, not only each read.
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), $"no OpenFlow message of type {type} within 20 s");
-            var header = new byte[8];
-            s.ReadExactly(header);
-            int length = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(2));
-            var msg = new byte[length];
-            header.CopyTo(msg, 0);
-            s.ReadExactly(msg, 8, length - 8);
-            if (msg[1] == type) return msg;
-            if (msg[1] == 2)
-            {
-                msg[1] = 3;
-                s.Write(msg);
-            }
-        }
     }
 
     private static int FreePort()

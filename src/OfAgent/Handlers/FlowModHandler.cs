@@ -2,7 +2,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Handlers;

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Handlers;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Handlers;
 

@@ -1,7 +1,7 @@
 using Softswitch.Datapath;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Handlers;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Session;

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Security.Authentication;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Session;
 

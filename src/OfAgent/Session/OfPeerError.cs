@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Session;
 

@@ -11,7 +11,7 @@ namespace Softswitch.OfAgent.Session;
 /// </remarks>
 public sealed class PacketBufferPool
 {
-    public const uint NoBuffer = Wire.OfpConstants.NoBuffer;
+    public const uint NoBuffer = OfWire.OfpConstants.NoBuffer;
 
     /// <summary>Bits of a buffer id that name the slot; the generation is above them.</summary>
     private const int SlotBits = 8;

@@ -4,7 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

@@ -1,5 +1,5 @@
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

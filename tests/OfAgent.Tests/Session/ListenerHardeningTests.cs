@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

@@ -1,5 +1,5 @@
 using System.Buffers;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

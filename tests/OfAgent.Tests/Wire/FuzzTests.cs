@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Xunit.Abstractions;
 
 namespace Softswitch.OfAgent.Tests.Wire;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

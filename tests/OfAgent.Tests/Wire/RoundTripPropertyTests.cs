@@ -1,6 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

@@ -1,4 +1,4 @@
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 using Xunit.Abstractions;
 
 namespace Softswitch.OfAgent.Tests.Wire;

@@ -2,7 +2,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfAgent.Wire;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 

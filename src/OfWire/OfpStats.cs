@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 // OFPT_STATS_REQUEST / OFPT_STATS_REPLY: one class per stats type, each behind a common base carrying
 // the ofp_stats_request/reply header (type, flags).

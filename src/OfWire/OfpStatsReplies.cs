@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 /// <summary>
 /// Splits a statistics answer into OFPT_STATS_REPLY messages that each fit the 16-bit ofp_header length, with

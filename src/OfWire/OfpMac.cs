@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 /// <summary>
 /// A 48-bit Ethernet address held in the low bits of a ulong, most significant byte first on the wire

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 // Port messages: the ofp_phy_port description, OFPT_PORT_STATUS and OFPT_PORT_MOD.
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 // Packet messages: OFPT_PACKET_IN (switch -> controller) and OFPT_PACKET_OUT (controller -> switch).
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 // Flow table messages: OFPT_FLOW_MOD (controller -> switch) and OFPT_FLOW_REMOVED (switch -> controller).
 

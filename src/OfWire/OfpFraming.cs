@@ -1,4 +1,4 @@
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 /// <summary>Outcome of looking for one message at the start of received stream bytes.</summary>
 public enum OfpFrameStatus

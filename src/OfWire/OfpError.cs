@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 /// <summary>
 /// OFPT_ERROR (struct ofp_error_msg). Type and code are kept raw: OVS sends vendor error types

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 /// <summary>
 /// One OpenFlow 1.0 action, any kind, as a flat immutable value (actions live in plain arrays/lists and

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 
-namespace Softswitch.OfAgent.Wire;
+namespace Softswitch.OfWire;
 
 /// <summary>
 /// Base of every OpenFlow 1.0 message: the header fields plus encode/decode plumbing.
