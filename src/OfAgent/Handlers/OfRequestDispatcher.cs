@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
 
@@ -73,9 +72,6 @@ internal sealed class OfRequestDispatcher : IOfRequestHandler
                 c.Send(new OfpEchoReply { Xid = echo.Xid, Data = echo.Data });
                 break;
             case OfpEchoReply:
-                break;
-            case OfpErrorMsg e:
-                _ctx.Log.LogWarning("{Conn}: peer sent error {Type}/{Code}", c.Name, e.ErrorType, e.Code);
                 break;
             case OfpFeaturesRequest fr:
                 c.Send(_config.Features(fr.Xid));

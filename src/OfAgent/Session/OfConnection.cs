@@ -47,6 +47,11 @@ namespace Softswitch.OfAgent.Session;
 /// us: a tool such as ovs-ofctl waits for its BARRIER_REPLY without answering echoes, and the idle clock restarts when
 /// the handler returns. Otherwise the peer answers our ECHO_REQUEST after one probe interval or is closed after two; a
 /// peer that trickles a message byte by byte is as silent as one that sends nothing.</para>
+/// <para>An OFPT_ERROR from the peer, in any state and of any version, is handled here and never reaches the request
+/// dispatcher: it is logged (rate-limited, the peer's text in printable ASCII) and never answered with an error; a
+/// HELLO_FAILED closes the connection and is kept in <see cref="PeerRefusal"/> for the connect loop's retry line. A peer
+/// whose HELLO names a later version counts as <see cref="Negotiated"/> only from its next message, so a controller
+/// that answers HELLO_FAILED never takes the fail mode, even for an instant.</para>
 /// </remarks>
 public sealed class OfConnection : IAsyncDisposable
 {
@@ -67,7 +72,9 @@ public sealed class OfConnection : IAsyncDisposable
     // _lastRxTicks: a whole message received; _lastTxTicks: our writes last taken, or the moment bytes began to wait.
     private long _lastRxTicks, _lastTxTicks;
     private bool _handling;
-    private bool _helloReceived;
+    private bool _helloReceived, _negotiated;
+    private byte _peerHelloVersion;
+    private long _lastRequestTicks;
     private Task? _run;
     private Timer? _keepalive;
     private uint _xid = FirstXid;
@@ -96,7 +103,10 @@ public sealed class OfConnection : IAsyncDisposable
     /// <summary>The receive buffer holds two of the larger of this and the largest message accepted, so a read always has room.</summary>
     private const int MinReceiveBufferSize = 64 * 1024;
 
-    internal OfConnection(OfTransport transport, OfHandshakeResult opening, OfConnectionManager owner, bool primary, string name, ILogger log)
+    /// <param name="active">A connection of a connect loop, which reports the peer's refusal of our HELLO itself (with its retry).</param>
+    /// <param name="quiet">Lifecycle lines at Debug whatever the kind (a connect loop retrying after failed attempts).</param>
+    internal OfConnection(OfTransport transport, OfHandshakeResult opening, OfConnectionManager owner, bool primary, string name, ILogger log,
+        bool active = false, bool quiet = false)
     {
         _transport = transport;
         _initial = opening.Received;
@@ -106,13 +116,24 @@ public sealed class OfConnection : IAsyncDisposable
         MissSendLen = primary ? OfpConstants.DefaultMissSendLen : (ushort)0;
         Name = name;
         _log = log;
-        _lastRxTicks = Environment.TickCount64;
+        _lastRxTicks = _lastRequestTicks = Environment.TickCount64;
+        _active = active;
         // A tool's connection to a listener (ovs-ofctl makes one per command) is a debug line, as in OVS; a controller's is news.
         // A tool's (service) connection logs its lifecycle at Debug, a controller's at Information.
-        _lifecycleLevel = primary ? LogLevel.Information : LogLevel.Debug;
+        _lifecycleLevel = primary && !quiet ? LogLevel.Information : LogLevel.Debug;
     }
 
     private readonly LogLevel _lifecycleLevel;
+    private readonly bool _active;
+
+    /// <summary>Errors from peers written to the log: a peer that sends nothing but errors cannot flood it.</summary>
+    private static readonly LogLimiter s_peerErrorLog = new(20, TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// The peer's HELLO_FAILED, described (its type, code and text, and the version it speaks), once it refused our
+    /// HELLO; the connection closes on it. Null otherwise.
+    /// </summary>
+    public string? PeerRefusal { get; private set; }
 
     public string Name { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
@@ -123,9 +144,19 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     public ushort MissSendLen { get; set; }
     /// <summary>Whether PACKET_IN, FLOW_REMOVED and PORT_STATUS go to this connection.</summary>
-    public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _helloReceived && IsOpen;
+    public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _negotiated && IsOpen;
     public bool IsOpen => !_cts.IsCancellationRequested;
-    public bool Negotiated => _helloReceived;
+    /// <summary>
+    /// OpenFlow 1.0 is agreed: the peer's HELLO said 1.0, or (a HELLO of a later version) the peer went on with a
+    /// message other than an ERROR; a peer that speaks only a later version answers HELLO_FAILED instead, and never was.
+    /// </summary>
+    public bool Negotiated => _negotiated;
+
+    /// <summary>
+    /// Milliseconds since the peer's last request other than an echo (HELLO counts; zero while one is being handled):
+    /// how a full listener picks the connection to close for a newcomer.
+    /// </summary>
+    internal long IdleMilliseconds(long now) => Volatile.Read(ref _handling) ? 0 : now - Volatile.Read(ref _lastRequestTicks);
     /// <summary>PACKET_IN messages dropped because the packet-ins queued to this peer were past their limit.</summary>
     public long PacketInsDropped;
     private readonly ManualResetEventSlim _drained = new(true);
@@ -437,9 +468,10 @@ public sealed class OfConnection : IAsyncDisposable
             if (st == OfpFrameStatus.Incomplete) return false;
             if (st == OfpFrameStatus.Invalid)
             {
-                // A length below 8 (or above what we accept) leaves no way to find the next message.
+                // A length below 8 (or above what we accept) leaves no way to find the next message. An ERROR is never
+                // answered with one, even a malformed ERROR.
                 var head = buf.AsSpan(start, Math.Min(end - start, OfpConstants.ErrorDataMinSize)).ToArray();
-                SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
+                if (header.Type != OfpType.Error) SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
                 _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
                 FlushAndClose();
                 return true;
@@ -449,7 +481,9 @@ public sealed class OfConnection : IAsyncDisposable
             ReadOnlySpan<byte> msg = buf.AsSpan(start, len);
             start += len;
             MessagesReceived++;
-            Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+            long now = Environment.TickCount64;
+            Volatile.Write(ref _lastRxTicks, now);
+            if (header.Type is not (OfpType.EchoRequest or OfpType.EchoReply)) Volatile.Write(ref _lastRequestTicks, now);
             // Back-pressure by not reading: no further request is taken while the replies already queued to this
             // peer are past their limit (the keepalive closes a peer that takes none of them).
             if (!WaitForRoom()) return true;
@@ -475,6 +509,8 @@ public sealed class OfConnection : IAsyncDisposable
     private bool Handle(ReadOnlySpan<byte> msg)
     {
         OfpHeader.TryRead(msg, out var header);
+        // An ERROR (type 1 in every version) is the peer's word, in any state: logged, never answered, never dispatched.
+        if (header.Type == OfpType.Error) return OnPeerError(msg, header);
         if (!_helloReceived)
         {
             if (header.Type == OfpType.Hello)
@@ -486,8 +522,10 @@ public sealed class OfConnection : IAsyncDisposable
                     return false;
                 }
                 _helloReceived = true;
-                _log.Log(_lifecycleLevel, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, header.Version);
-                _owner.OnNegotiated(this);
+                _peerHelloVersion = header.Version;
+                // A HELLO of a later version is agreed by the peer's next message (a controller that speaks only that
+                // version answers HELLO_FAILED, and must not count as connected meanwhile).
+                if (header.Version == OfpConstants.Version) Negotiate();
                 return true;
             }
             // Tolerate a peer that starts without HELLO if it speaks 1.0; anything else cannot be understood.
@@ -497,12 +535,46 @@ public sealed class OfConnection : IAsyncDisposable
                 return false;
             }
             _helloReceived = true;
-            _owner.OnNegotiated(this);
+            _peerHelloVersion = header.Version;
         }
+        if (!_negotiated) Negotiate();
         if (header.Type == OfpType.Hello) return true; // a repeated HELLO is harmless
         _owner.Dispatch(this, msg);
         return true;
     }
+
+    private void Negotiate()
+    {
+        _negotiated = true;
+        _log.Log(_lifecycleLevel, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, _peerHelloVersion);
+        _owner.OnNegotiated(this);
+    }
+
+    /// <summary>
+    /// An ERROR from the peer: never answered (two peers answering each other's errors would never stop). A
+    /// HELLO_FAILED is the peer refusing us: it is kept in <see cref="PeerRefusal"/>, reported, and closes the
+    /// connection; any other error is logged (rate-limited) and the connection goes on.
+    /// </summary>
+    private bool OnPeerError(ReadOnlySpan<byte> msg, in OfpHeader header)
+    {
+        string what = OfPeerError.Describe(msg);
+        if (OfPeerError.IsHelloFailed(msg))
+        {
+            byte version = _peerHelloVersion > OfpConstants.Version ? _peerHelloVersion : header.Version;
+            PeerRefusal = version == OfpConstants.Version
+                ? what
+                : $"{what} (it speaks OpenFlow {OfPeerError.VersionName(version)}; this switch speaks 1.0)";
+            // A connect loop reports the refusal with its retry, in one line per attempt.
+            if (!_active && s_peerErrorLog.TryTake(out long dropped))
+                _log.LogWarning("{Conn}: peer refused our HELLO: {Refusal}; closing{Suppressed}", Name, PeerRefusal, Suppressed(dropped));
+            return false;
+        }
+        if (s_peerErrorLog.TryTake(out long suppressed))
+            _log.LogWarning("{Conn}: peer sent error {Error}{Suppressed}", Name, what, Suppressed(suppressed));
+        return true;
+    }
+
+    private static string Suppressed(long n) => n > 0 ? $" ({n} similar line(s) suppressed)" : "";
 
     private void Keepalive()
     {

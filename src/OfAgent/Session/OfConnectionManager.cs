@@ -26,7 +26,7 @@ internal interface IOfRequestHandler
 /// </summary>
 /// <remarks>
 /// <para><b>Owns</b>: the listeners (<see cref="OfListener"/>: connection cap, opening deadline, no thread before
-/// HELLO), one connect loop with backoff per active controller, every <see cref="OfConnection"/> until it closes,
+/// HELLO), one connect loop with Open vSwitch's back-off per active controller, every <see cref="OfConnection"/> until it closes,
 /// the TLS context, and the counters <see cref="PacketInsSent"/>, <see cref="PacketInsDropped"/> and
 /// <see cref="AsyncMessagesDropped"/>. Passive and active channels run the same <see cref="OfHandshake"/> (TLS with
 /// mutual authentication for ssl:/pssl:, then HELLO) before a connection with threads of its own exists.</para>
@@ -163,11 +163,21 @@ internal sealed class OfConnectionManager : IAsyncDisposable
         return conn;
     }
 
+    /// <summary>
+    /// One active controller: connect, run the connection until it closes, wait the back-off, again. The back-off is
+    /// Open vSwitch's (lib/rconn.c): 1 s after the first failure, doubled after each further one up to
+    /// <see cref="AgentOptions.MaxBackoff"/>, and back to 1 s only after a connection that was agreed (not refused) and
+    /// stayed up at least as long as the back-off before it. A controller that refuses our HELLO thus sees 1, 2, 4, 8,
+    /// 8 ... s between attempts, and each attempt is one warning naming its reason (routine lines of the connections
+    /// that follow a failure go to Debug until one works).
+    /// </summary>
     private async Task ConnectLoop(OfEndpoint ep)
     {
-        var backoff = s_initialBackoff;
+        var backoff = TimeSpan.Zero;
+        bool failing = false;
         while (!_cts.IsCancellationRequested)
         {
+            long started = Environment.TickCount64;
             string? failure = null;
             OfConnection? conn = null;
             var s = ep.Kind == OfTransportKind.Unix
@@ -194,7 +204,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
-                    failure = e is SocketException se ? se.Message : "timed out";
+                    failure = $": not connected ({(e is SocketException se ? se.Message : "timed out")})";
                 }
                 if (failure is null)
                 {
@@ -205,38 +215,55 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                         .ConfigureAwait(false);
                     if (r.Ok)
                     {
-                        conn = new OfConnection(transport, r, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"));
-                        if (transport.IsTls) _log.LogInformation("controller {Endpoint}: TLS established ({Tls})", ep, transport.TlsDescription);
+                        conn = new OfConnection(transport, r, this, primary: true, $"controller {ep}", _loggers.CreateLogger("ofconn"), active: true, quiet: failing);
+                        if (transport.IsTls) _log.Log(failing ? LogLevel.Debug : LogLevel.Information, "controller {Endpoint}: TLS established ({Tls})", ep, transport.TlsDescription);
                     }
                     else
                     {
-                        failure = r.Failure;
+                        failure = $": not connected ({r.Failure})";
                     }
                 }
             }
+            bool stayedUp = false;
             if (conn is null)
             {
                 if (transport is not null) transport.Close();
                 else s.Dispose();
-                if (_cts.IsCancellationRequested) return;
-                _log.LogWarning("controller {Endpoint}: not connected ({Reason}); retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
-                try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
-                continue;
             }
-            _log.LogInformation("controller {Endpoint}: connected", ep);
-            lock (_connLock)
+            else
             {
-                _conns.Add(conn);
-                _connSnapshot = [.. _conns];
+                _log.Log(failing ? LogLevel.Debug : LogLevel.Information, "controller {Endpoint}: connected", ep);
+                lock (_connLock)
+                {
+                    _conns.Add(conn);
+                    _connSnapshot = [.. _conns];
+                }
+                conn.Start();
+                await conn.Completion.ConfigureAwait(false);
+                long lived = Environment.TickCount64 - started;
+                stayedUp = conn.Negotiated && conn.PeerRefusal is null && lived >= (long)backoff.TotalMilliseconds;
+                if (conn.PeerRefusal is { } refusal) failure = $" refused our HELLO: {refusal}";
+                else if (!stayedUp) failure = $": closed after {lived / 1000.0:F1} s{(conn.Negotiated ? "" : " without agreeing on OpenFlow 1.0")}";
             }
-            conn.Start();
-            await conn.Completion.ConfigureAwait(false);
-            if (conn.Negotiated) backoff = s_initialBackoff;
+            backoff = NextBackoff(backoff, stayedUp, Options.MaxBackoff);
+            failing = !stayedUp;
             if (_cts.IsCancellationRequested) return;
+            if (failure is not null)
+                _log.LogWarning("controller {Endpoint}{Failure}; retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
             try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.MaxBackoff.Ticks));
         }
+    }
+
+    /// <summary>
+    /// The wait before the next attempt (ovs lib/rconn.c disconnect()): 1 s after an attempt whose connection
+    /// <paramref name="stayedUp"/> (agreed and up at least the previous back-off); otherwise the previous back-off
+    /// doubled, at least 1 s, and <paramref name="max"/> once doubling would reach past half of it.
+    /// </summary>
+    internal static TimeSpan NextBackoff(TimeSpan previous, bool stayedUp, TimeSpan max)
+    {
+        if (stayedUp) return s_initialBackoff;
+        if (previous < max / 2) return previous * 2 > s_initialBackoff ? previous * 2 : s_initialBackoff;
+        return max > s_initialBackoff ? max : s_initialBackoff;
     }
 
     internal void OnNegotiated(OfConnection c)

@@ -10,15 +10,24 @@ namespace Softswitch.OfAgent.Session;
 /// the agent.
 /// </summary>
 /// <remarks>
-/// <para><b>Bounded</b>: at most <see cref="AgentOptions.MaxConnectionsPerListener"/> connections of this listener
-/// are alive at once, in the opening phase or established. When a new peer arrives at the cap, the oldest peer still
-/// in its opening phase is dropped to make room (so silent peers cannot lock out a tool that completes HELLO in
-/// milliseconds); when every slot holds an established connection, the newcomer is closed at once. The opening phase
-/// has a hard deadline (<see cref="AgentOptions.HelloTimeout"/>) that no byte extends. Refusals are logged with their
-/// reason, rate-limited (<see cref="LogLimiter"/>) so a flood cannot flood the log, and counted.</para>
+/// <para><b>Bounded, never locked</b>: at most <see cref="AgentOptions.MaxConnectionsPerListener"/> (the cap)
+/// connections of this listener are established at once, each with its threads; peers in their opening phase have no
+/// thread and share the cap, with a reserve of a quarter of it (at least one) kept for them when established
+/// connections fill it. When a new peer arrives at the cap and that reserve is used, the oldest peer still in its
+/// opening phase is dropped to make room (so silent peers cannot lock out a tool that completes HELLO in
+/// milliseconds). When a peer completes HELLO while the cap's worth of connections is established, the one that has
+/// been idle longest (no request but echoes since then; a connection handling a request is not idle) is closed for
+/// it (<see cref="EvictedIdle"/>): a listener filled by sessions that only keep themselves alive still serves the
+/// next tool or controller, and the newcomer, whose HELLO is its latest request, is the last candidate after it. Only
+/// when every established connection is in the middle of a request is the newcomer closed instead
+/// (<see cref="RefusedFull"/>). Every listener has its own cap: tools filling a <c>--listen</c> port take nothing from
+/// a <c>--controller ptcp:</c> port. The opening phase has a hard deadline (<see cref="AgentOptions.HelloTimeout"/>)
+/// that no byte extends. Refusals and evictions are logged with their reason, rate-limited (<see cref="LogLimiter"/>)
+/// so a flood cannot flood the log, and counted.</para>
 /// <para><b>Threads</b>: the accept loop and the opening phases are asynchronous; only an established connection
 /// owns threads (its receive and send loops).</para>
-/// <para><b>Thread safety</b>: <c>_lock</c> guards the slot count and the list of peers in their opening phase;
+/// <para><b>Thread safety</b>: <c>_lock</c> guards the slot count, the list of peers in their opening phase and the
+/// list of established ones (a slot's connection and eviction mark are set under it; the connection is closed outside);
 /// counters are updated with interlocked operations and may be read from any thread.</para>
 /// </remarks>
 public sealed class OfListener : IAsyncDisposable
@@ -31,20 +40,34 @@ public sealed class OfListener : IAsyncDisposable
     private readonly Socket _socket;
     private readonly CancellationTokenSource _cts = new();
     private readonly Lock _lock = new();
-    private readonly LinkedList<Opening> _opening = new();
+    private readonly LinkedList<Slot> _opening = new();
+    private readonly List<Slot> _established = new();
     private readonly LogLimiter _refusalLog = new(20, TimeSpan.FromSeconds(10));
     private Task _acceptLoop = Task.CompletedTask;
     private int _live;
 
+    /// <summary>
+    /// Peers accepted; refused after their HELLO because every established connection was handling a request; dropped
+    /// in their opening phase to make room; failed in their opening phase; established.
+    /// </summary>
     public long Accepted, RefusedFull, Evicted, OpeningFailed, Established;
+    /// <summary>Established connections closed, the longest idle first, to make room for a newcomer that completed HELLO.</summary>
+    public long EvictedIdle;
     /// <summary>Openings that failed because the peer closed without sending a byte (also in <see cref="OpeningFailed"/>).</summary>
     public long Probes;
 
-    private sealed class Opening(CancellationTokenSource cts)
+    /// <summary>A peer's place in the listener: in its opening phase, then established (under <c>_lock</c> but the token).</summary>
+    private sealed class Slot(CancellationTokenSource cts)
     {
         public readonly CancellationTokenSource Cts = cts;
+        /// <summary>Dropped or closed to make room (set under <c>_lock</c>).</summary>
         public bool Evicted;
+        /// <summary>The connection once made (set under <c>_lock</c>; null while it is being made).</summary>
+        public OfConnection? Connection;
     }
+
+    /// <summary>Opening-phase places kept beyond the established connections: a quarter of the cap, at least one.</summary>
+    private int OpeningReserve => Math.Max(1, _options.MaxConnectionsPerListener / 4);
 
     private OfListener(OfEndpoint endpoint, OfTlsContext? tls, AgentOptions options, Socket socket,
         Func<OfTransport, OfHandshakeResult, OfConnection> establish, ILogger log)
@@ -170,36 +193,21 @@ public sealed class OfListener : IAsyncDisposable
 
     private void Admit(Socket s)
     {
-        Opening? evict = null;
-        LinkedListNode<Opening> node;
+        Slot? evict = null;
+        LinkedListNode<Slot> node;
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         lock (_lock)
         {
-            if (_live >= _options.MaxConnectionsPerListener)
+            // At the cap, a newcomer's opening phase takes the place of the oldest one once the reserve is in use;
+            // while established connections fill the cap it opens in the reserve and displaces nobody before its HELLO.
+            if (_opening.Count + _established.Count >= _options.MaxConnectionsPerListener && _opening.Count >= OpeningReserve)
             {
-                if (_opening.First is { } oldest)
-                {
-                    evict = oldest.Value;
-                    evict.Evicted = true;
-                    _opening.RemoveFirst();
-                }
-                else
-                {
-                    Interlocked.Increment(ref RefusedFull);
-                    cts.Dispose();
-                    string remote = s.RemoteEndPoint?.ToString() ?? "unix";
-                    s.Dispose();
-                    if (_refusalLog.TryTake(out long suppressed))
-                    {
-                        _log.LogWarning("{Endpoint}: refused {Remote}: {Max} connections are established (the listener's cap){Suppressed}",
-                            _endpoint, remote, _options.MaxConnectionsPerListener, Suppressed(suppressed));
-                    }
-
-                    return;
-                }
+                evict = _opening.First!.Value;
+                evict.Evicted = true;
+                _opening.RemoveFirst();
             }
             _live++;
-            node = _opening.AddLast(new Opening(cts));
+            node = _opening.AddLast(new Slot(cts));
         }
         if (evict is not null)
         {
@@ -209,28 +217,79 @@ public sealed class OfListener : IAsyncDisposable
         _ = RunAsync(s, node);
     }
 
-    private async Task RunAsync(Socket s, LinkedListNode<Opening> node)
+    /// <summary>The established slot idle longest (under <c>_lock</c>); null when every one is handling a request.</summary>
+    private Slot? LongestIdle(long now, out long idleMs)
     {
-        var opening = node.Value;
+        Slot? victim = null;
+        idleMs = 0;
+        foreach (var slot in _established)
+        {
+            long idle = slot.Connection?.IdleMilliseconds(now) ?? 0;
+            if (idle > idleMs)
+            {
+                idleMs = idle;
+                victim = slot;
+            }
+        }
+        return victim;
+    }
+
+    private async Task RunAsync(Socket s, LinkedListNode<Slot> node)
+    {
+        var slot = node.Value;
         var transport = new OfTransport(s);
         OfConnection? conn = null;
         try
         {
             if (_endpoint.Kind != OfTransportKind.Unix) s.NoDelay = true;
-            opening.Cts.CancelAfter(_options.HelloTimeout);
-            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, OfConnection.FirstXid, opening.Cts.Token)
+            slot.Cts.CancelAfter(_options.HelloTimeout);
+            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, OfConnection.FirstXid, slot.Cts.Token)
                 .ConfigureAwait(false);
+            bool evicted, full = false;
+            Slot? victim = null;
+            long victimIdleMs = 0;
             lock (_lock)
+            {
                 if (node.List is not null) _opening.Remove(node);
-            if (!r.Ok || _cts.IsCancellationRequested)
+                evicted = slot.Evicted;
+                if (r.Ok && !evicted && !_cts.IsCancellationRequested)
+                {
+                    if (_established.Count >= _options.MaxConnectionsPerListener)
+                    {
+                        victim = LongestIdle(Environment.TickCount64, out victimIdleMs);
+                        if (victim is null)
+                        {
+                            full = true;
+                        }
+                        else
+                        {
+                            victim.Evicted = true;
+                            _established.Remove(victim);
+                        }
+                    }
+                    if (!full) _established.Add(slot);
+                }
+            }
+            if (!r.Ok || evicted || full || _cts.IsCancellationRequested)
             {
                 transport.Close();
                 if (_cts.IsCancellationRequested) return;
+                if (full)
+                {
+                    Interlocked.Increment(ref RefusedFull);
+                    if (_refusalLog.TryTake(out long dropped))
+                    {
+                        _log.LogWarning("{Endpoint}: refused {Remote}: {Max} connections are established (the listener's cap) and each is handling a request{Suppressed}",
+                            _endpoint, transport.Remote, _options.MaxConnectionsPerListener, Suppressed(dropped));
+                    }
+
+                    return;
+                }
                 Interlocked.Increment(ref OpeningFailed);
-                string why = opening.Evicted
+                string why = evicted
                     ? $"dropped before its HELLO to make room ({_options.MaxConnectionsPerListener} connections is the listener's cap)"
                     : r.Failure!;
-                if (r.PeerSilent && !opening.Evicted)
+                if (r.PeerSilent && !evicted)
                 {
                     // A probe (connect and close without a byte: another daemon checking the socket, a health
                     // check) is not a refusal worth a warning.
@@ -244,9 +303,28 @@ public sealed class OfListener : IAsyncDisposable
 
                 return;
             }
+            if (victim is not null)
+            {
+                Interlocked.Increment(ref EvictedIdle);
+                OfConnection? closing;
+                lock (_lock) closing = victim.Connection; // null: still being made, and it closes itself on seeing the mark
+                closing?.Close();
+                if (_refusalLog.TryTake(out long suppressed))
+                {
+                    _log.LogWarning("{Endpoint}: closed {Victim}, idle {Seconds:F1} s (the longest), to make room for {Remote} ({Max} connections is the listener's cap){Suppressed}",
+                        _endpoint, closing?.Name ?? "a connection", victimIdleMs / 1000.0, transport.Remote, _options.MaxConnectionsPerListener, Suppressed(suppressed));
+                }
+            }
             Interlocked.Increment(ref Established);
             if (transport.IsTls) _log.LogDebug("{Endpoint}: {Remote}: TLS established ({Tls})", _endpoint, transport.Remote, transport.TlsDescription);
             conn = _establish(transport, r);
+            bool closeNow;
+            lock (_lock)
+            {
+                slot.Connection = conn;
+                closeNow = slot.Evicted;
+            }
+            if (closeNow) conn.Close();
             await conn.Completion.ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
@@ -255,10 +333,11 @@ public sealed class OfListener : IAsyncDisposable
         }
         finally
         {
-            opening.Cts.Dispose();
+            slot.Cts.Dispose();
             lock (_lock)
             {
                 if (node.List is not null) _opening.Remove(node);
+                _established.Remove(slot);
                 _live--;
             }
         }

@@ -128,7 +128,8 @@ internal static class DaemonCommands
         foreach (var l in agent.Listeners)
         {
             sb.Append(ic, $"listener {l.Endpoint}: {l.Live} open, {Interlocked.Read(ref l.Accepted)} accepted, {Interlocked.Read(ref l.Established)} established, ")
-              .Append(ic, $"{Interlocked.Read(ref l.OpeningFailed)} refused in opening (deadline, TLS, closed), {Interlocked.Read(ref l.Evicted)} dropped for room, {Interlocked.Read(ref l.RefusedFull)} refused at the cap\n");
+              .Append(ic, $"{Interlocked.Read(ref l.OpeningFailed)} refused in opening (deadline, TLS, closed), {Interlocked.Read(ref l.Evicted)} dropped for room, ")
+              .Append(ic, $"{Interlocked.Read(ref l.EvictedIdle)} idle closed for room, {Interlocked.Read(ref l.RefusedFull)} refused at the cap\n");
         }
 
         for (int t = 0; t < agent.Flows.TableCount; t++)

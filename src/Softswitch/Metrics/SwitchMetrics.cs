@@ -99,7 +99,8 @@ internal sealed class SwitchMetrics : IDisposable
         ListenerCounter("softswitch_listener_established", "connections each listener established (OpenFlow hello done)", l => Interlocked.Read(ref l.Established));
         ListenerCounter("softswitch_listener_opening_failed", "connections refused in their opening (deadline, TLS, closed)", l => Interlocked.Read(ref l.OpeningFailed));
         ListenerCounter("softswitch_listener_evicted", "opening connections dropped to make room", l => Interlocked.Read(ref l.Evicted));
-        ListenerCounter("softswitch_listener_refused_full", "connections refused at the listener's cap", l => Interlocked.Read(ref l.RefusedFull));
+        ListenerCounter("softswitch_listener_evicted_idle", "established connections closed, longest idle first, to make room", l => Interlocked.Read(ref l.EvictedIdle));
+        ListenerCounter("softswitch_listener_refused_full", "connections refused at the listener's cap (every established one busy)", l => Interlocked.Read(ref l.RefusedFull));
 
         // Hardware offload (with --offload).
         if (_offload is not null)

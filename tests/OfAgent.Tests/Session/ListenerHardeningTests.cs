@@ -6,8 +6,9 @@ using Softswitch.OfWire;
 namespace Softswitch.OfAgent.Tests.Session;
 
 /// <summary>
-/// Listeners that cannot be exhausted: a hard deadline on the opening phase, a per-listener cap, no thread per peer
-/// that has not completed HELLO, and liveness counted in whole messages.
+/// Listeners that cannot be exhausted nor locked: a hard deadline on the opening phase, a per-listener cap whose
+/// longest-idle connection makes room for a newcomer, no thread per peer that has not completed HELLO, and liveness
+/// counted in whole messages.
 /// </summary>
 public sealed class ListenerHardeningTests
 {
@@ -121,7 +122,7 @@ public sealed class ListenerHardeningTests
     }
 
     [Fact]
-    public async Task AtTheCapTheOldestSilentPeerMakesRoom_AndEstablishedOnesAreNeverDisplaced()
+    public async Task AtTheCapTheOldestSilentPeerMakesRoom_AndANewcomerClosesTheLongestIdle()
     {
         await using var rig = new AgentRig(options: new AgentOptions { MaxConnectionsPerListener = 3, HelloTimeout = TimeSpan.FromSeconds(30) });
         var listener = rig.Agent.Listeners[0];
@@ -145,13 +146,101 @@ public sealed class ListenerHardeningTests
         using var c3 = await rig.ConnectAsync();
         Assert.IsType<OfpFeaturesReply>(await RequestAsync(c3, new OfpFeaturesRequest())); // established, not still opening
         Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(silent2)));
-        // Three established connections: a fourth peer is closed at once, and the established ones keep working.
+
+        // Three established connections: a silent fourth peer opens in the reserve and displaces none of them; a
+        // fifth takes its place there.
         using var late = Open(rig.Port);
-        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(late)), "a peer beyond the cap was kept");
-        Assert.Equal(1, listener.RefusedFull);
-        // The line is written after the socket is closed: wait for it.
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("3 connections are established (the listener's cap)")), rig.Log.Dump());
+        Assert.True(await AgentRig.WaitFor(() => listener.Live == 4), $"live: {listener.Live}");
+        using var late2 = Open(rig.Port);
+        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(late)), "the older silent peer in the reserve is still open");
+        Assert.False(ClosedByPeer(late2));
+        Assert.Equal(3, listener.Evicted); // silent1, silent2 (for c3) and late
         foreach (var c in new[] { c1, c2, c3 }) Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
+        Assert.Equal(0, listener.EvictedIdle);
+
+        // A fourth tool completes its HELLO: the established connection idle longest (c1 asked before c2 and c3) is
+        // closed for it, and the others keep working.
+        using var c4 = await rig.ConnectAsync();
+        Assert.IsType<OfpFeaturesReply>(await RequestAsync(c4, new OfpFeaturesRequest()));
+        Assert.Equal(1, listener.EvictedIdle);
+        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("(the longest), to make room for")), rig.Log.Dump());
+        c1.Send(new OfpFeaturesRequest());
+        Assert.Null(await c1.ReceiveRawAsync(5000));
+        foreach (var c in new[] { c2, c3, c4 }) Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
+        Assert.Equal(0, listener.RefusedFull);
+    }
+
+    /// <summary>
+    /// 110 sessions that send HELLO and then an echo every 2 s against a listener capped at 100: each newcomer that
+    /// completes HELLO is served (FEATURES, a barrier, and ovs-ofctl dump-flows when installed), 10 of 10, on a
+    /// controller listener as on a service one.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AListenerFilledByKeepaliveSessionsStillServesNewcomers(bool controllerListener)
+    {
+        var options = controllerListener ? new AgentOptions { Controllers = { "ptcp:0" } } : new AgentOptions { Listeners = { "ptcp:0" } };
+        await using var rig = new AgentRig(options: options);
+        var listener = rig.Agent.Listeners[0];
+        Assert.Equal(100, options.MaxConnectionsPerListener);
+        var load = new List<TestController>();
+        for (int i = 0; i < 110; i++)
+        {
+            try { load.Add(await AgentRig.ConnectToAsync(rig.Port)); }
+            catch (Exception e) when (e is Xunit.Sdk.XunitException or SocketException) { } // the former policy closed these at once
+        }
+        using var stop = new CancellationTokenSource();
+        var keepalive = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                foreach (var l in load)
+                    try { l.Send(new OfpEchoRequest()); } catch (SocketException) { }
+                try { await Task.Delay(2000, stop.Token); } catch (OperationCanceledException) { }
+            }
+        });
+        Assert.True(await AgentRig.WaitFor(() => listener.Live >= 100, 30_000), $"live: {listener.Live}");
+
+        int served = 0;
+        var newcomers = new List<TestController>();
+        var failures = new List<string>();
+        for (int i = 0; i < 10; i++)
+        {
+            try
+            {
+                // Each newcomer stays connected, so every one of them needs a place of its own.
+                var c = await AgentRig.ConnectToAsync(rig.Port);
+                newcomers.Add(c);
+                Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
+                await c.BarrierAsync();
+                served++;
+            }
+            catch (Exception e) when (e is Xunit.Sdk.XunitException or SocketException)
+            {
+                failures.Add(e.Message);
+            }
+        }
+        int ofctlServed = 0;
+        bool ofctl = TestKit.ExternalTool.Which("ovs-ofctl") is not null;
+        if (ofctl)
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                var (code, _, err) = TestKit.ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.Port}");
+                if (code == 0) ofctlServed++;
+                else failures.Add(err);
+            }
+        }
+        stop.Cancel();
+        await keepalive;
+        Assert.True(served == 10, $"{served} of 10 newcomers served: {string.Join("; ", failures)}\n{rig.Log.Dump()}");
+        if (ofctl) Assert.True(ofctlServed == 10, $"ovs-ofctl dump-flows served {ofctlServed} of 10: {string.Join("; ", failures)}");
+        Assert.True(listener.EvictedIdle >= 10, $"idle connections closed for room: {listener.EvictedIdle}");
+        Assert.True(listener.Live <= 125, $"live: {listener.Live} (cap 100 and a reserve of 25)");
+        // The newcomers still work: the later ones closed load sessions, never an earlier newcomer.
+        foreach (var c in newcomers) Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
+        foreach (var c in load.Concat(newcomers)) c.Dispose();
     }
 
     [Fact]
