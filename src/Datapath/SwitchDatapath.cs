@@ -136,6 +136,13 @@ public sealed class DatapathOptions
 /// recycling table are reused only once no round that could have found them is running. Maintenance reports expired
 /// flows inside a hold. <see cref="PollOnce"/> callers (tests, harnesses) are not readers: a table they poll must not
 /// recycle, or they take a hold around their rounds.
+/// Port lifetimes: the same domain guards the ports. A removed port (with the receivers it split its receiving into)
+/// is unlinked from the port table, the threads' receive queues and the tunnel bindings, tagged with the current epoch
+/// and disposed by the datapath once every forwarding thread has passed a quiescent point since (or is offline: a
+/// thread goes offline only after its epoll set stopped reading the old ports), and every hold taken before has been
+/// given back (packet-outs run inside one). No fixed delay: the removal disposes it at once when no thread is inside
+/// a round, else the maintenance thread retries within milliseconds. The datapath owns every port it was given: it
+/// disposes removed ones so, and the rest when it is disposed.
 /// </remarks>
 public sealed class SwitchDatapath : IDisposable
 {
@@ -162,7 +169,14 @@ public sealed class SwitchDatapath : IDisposable
     private readonly List<Thread> _threads = new();
     private readonly List<RxQueue>[] _assigned;
     private volatile RxQueue[][] _assignedSnapshot;
-    private readonly List<IPort> _extraReceivers = new();
+    /// <summary>Removed ports waiting for every forwarding thread's next quiescent point (under the port lock).</summary>
+    private readonly List<RetiredPort> _retired = new();
+    private volatile int _retiredCount;
+    private long _reclaimDeferrals;
+    /// <summary>Wakes the maintenance thread early: a removed port to dispose, or Stop.</summary>
+    private readonly ManualResetEventSlim _maintenanceWake = new(false);
+    /// <summary>Longest pause between two tries to dispose a removed port that a forwarding thread may still hold.</summary>
+    private const int MaxReclaimRetryMs = 64;
     private volatile bool _running;
     private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
@@ -249,18 +263,17 @@ public sealed class SwitchDatapath : IDisposable
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
             // With several threads a port may split its receiving (AF_PACKET fanout by flow hash): receiver i is
-            // thread i's. Otherwise the port goes to one thread, round-robin.
+            // thread i's. Otherwise the port goes to one thread, round-robin. The receivers are the port's: they are
+            // disposed with it.
             var receivers = _forwarders.Length > 1 ? port.OpenReceivers(_forwarders.Length) : [port];
             if (receivers.Length > 1)
             {
-                for (int i = 0; i < receivers.Length; i++)
-                {
-                    _assigned[i % _forwarders.Length].Add(new RxQueue(slot, receivers[i]));
-                    if (i > 0) _extraReceivers.Add(receivers[i]);
-                }
+                slot.Receivers = receivers;
+                for (int i = 0; i < receivers.Length; i++) _assigned[i % _forwarders.Length].Add(new RxQueue(slot, receivers[i]));
             }
             else
             {
+                slot.Receivers = [port];
                 _assigned[slot.Index % _forwarders.Length].Add(new RxQueue(slot, port));
             }
             PublishAssignments();
@@ -299,6 +312,11 @@ public sealed class SwitchDatapath : IDisposable
         }
     }
 
+    /// <summary>
+    /// Removes a port: listeners hear of it (PORT_STATUS) while it is still open, and the datapath disposes it (and the
+    /// receivers it split its receiving into) once no forwarding thread can be using it any more (see the remarks on
+    /// port lifetimes). The caller must not dispose it.
+    /// </summary>
     public bool RemovePort(ushort no)
     {
         PortSlot? slot;
@@ -308,14 +326,70 @@ public sealed class SwitchDatapath : IDisposable
             slot = cur.Get(no);
             if (slot is null) return false;
             _ports = no == PortNumber.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
-            foreach (var l in _assigned) l.RemoveAll(q => q.Slot == slot);   // extra receivers close with the datapath
+            foreach (var l in _assigned) l.RemoveAll(q => q.Slot == slot);
             PublishAssignments();
         }
         Tunnels.OnPortRemoved(slot);
         RemovePortCounterSources(slot);
         MacTable.Age(Clock.NowNanos, no);
         foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Delete, slot);
+        Retire(slot);
         return true;
+    }
+
+    private sealed record RetiredPort(PortSlot Slot, long Epoch);
+
+    /// <summary>Hands an unlinked port to reclamation: tagged with the current epoch, which then ends (a full fence), so
+    /// a thread that announces a later epoch reads the tables without it.</summary>
+    private void Retire(PortSlot slot)
+    {
+        var domain = Pipeline.Reclamation;
+        lock (_portLock)
+        {
+            _retired.Add(new RetiredPort(slot, domain.CurrentEpoch));
+            _retiredCount = _retired.Count;
+        }
+        domain.Advance();
+        if (ReclaimPorts() > 0) _maintenanceWake.Set();
+    }
+
+    /// <summary>Removed ports not yet disposed (a forwarding thread may still be inside a round that found them).</summary>
+    internal int RetiredPortCount => _retiredCount;
+
+    /// <summary>Times <see cref="ReclaimPorts"/> found removed ports it could not dispose yet (tests).</summary>
+    internal long ReclaimDeferrals => Interlocked.Read(ref _reclaimDeferrals);
+
+    /// <summary>
+    /// Disposes the removed ports no forwarding thread or hold can still be using (their retire epoch is below the
+    /// domain's safe epoch); returns how many still wait. Any thread; each port is disposed once, outside the lock.
+    /// </summary>
+    internal int ReclaimPorts()
+    {
+        if (_retiredCount == 0) return 0;
+        List<PortSlot>? ready = null;
+        int waiting;
+        lock (_portLock)
+        {
+            long safe = Pipeline.Reclamation.SafeEpoch();
+            for (int i = _retired.Count - 1; i >= 0; i--)
+            {
+                if (_retired[i].Epoch >= safe) continue;
+                (ready ??= new()).Add(_retired[i].Slot);
+                _retired.RemoveAt(i);
+            }
+            waiting = _retiredCount = _retired.Count;
+            if (waiting > 0) Interlocked.Increment(ref _reclaimDeferrals);
+        }
+        if (ready is not null)
+            foreach (var slot in ready) DisposePort(slot);
+        return waiting;
+    }
+
+    private static void DisposePort(PortSlot slot)
+    {
+        foreach (var r in slot.Receivers)
+            if (!ReferenceEquals(r, slot.Port)) r.Dispose();
+        slot.Port.Dispose();
     }
 
     private void PublishAssignments()
@@ -342,9 +416,11 @@ public sealed class SwitchDatapath : IDisposable
     /// <summary>The largest frame the datapath carries (a packet buffer's size); larger packet-out data is refused.</summary>
     public int MaxFrameSize => _control.Pool.MaxFrameSize;
 
-    /// <summary>Executes a packet-out (thread-safe; serialised on the control path).</summary>
+    /// <summary>Executes a packet-out (thread-safe; serialised on the control path, inside a hold, so the ports it
+    /// outputs to stay open until it returns).</summary>
     public void PacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
     {
+        using var hold = Pipeline.Reclamation.Enter();
         lock (_controlLock)
         {
             _control.ExecutePacketOut(frame, inPort, actions);
@@ -434,7 +510,9 @@ public sealed class SwitchDatapath : IDisposable
             if (!_running) break;
             // No busy-poll window after a wake-up by itself: the next round polls once, and only frames it finds
             // (got > 0) open the window again, so stray wake-ups (a timeout, a readable socket with nothing for us)
-            // cost one poll round, not BusyPollMicros of spinning.
+            // cost one poll round, not BusyPollMicros of spinning. The epoll set is brought up to date while the
+            // thread is still online: it reads the ports' descriptors, so a removed port is not disposed meanwhile.
+            waiter.Watch(ports);
             reader.Offline();
             waiter.Wait(ports, Options.IdleWakeMs);
         }
@@ -452,11 +530,22 @@ public sealed class SwitchDatapath : IDisposable
     private void MaintenanceLoop()
     {
         long lastAge = 0;
+        long due = Environment.TickCount64 + MaintenanceIntervalMs();
+        int retryMs = 1;
         while (_running)
         {
-            Thread.Sleep(AnyTimedFlow() ? Options.MaintenanceInterval : Options.IdleMaintenanceInterval);
+            // Sleeps until maintenance is due; a removed port wakes it early, and while one waits for a forwarding
+            // thread's quiescent point it is tried again after 1, 2, 4 .. MaxReclaimRetryMs ms.
+            long wait = due - Environment.TickCount64;
+            if (_retiredCount > 0) wait = Math.Min(wait, retryMs);
+            if (wait > 0) _maintenanceWake.Wait((int)wait);
+            _maintenanceWake.Reset();
+            if (!_running) break;
             try
             {
+                retryMs = ReclaimPorts() > 0 ? Math.Min(retryMs * 2, MaxReclaimRetryMs) : 1;
+                if (Environment.TickCount64 < due) continue;
+                due = Environment.TickCount64 + MaintenanceIntervalMs();
                 RunMaintenance(ref lastAge);
             }
             catch (Exception e)
@@ -471,6 +560,8 @@ public sealed class SwitchDatapath : IDisposable
             }
         }
     }
+
+    private long MaintenanceIntervalMs() => (long)(AnyTimedFlow() ? Options.MaintenanceInterval : Options.IdleMaintenanceInterval).TotalMilliseconds;
 
     private bool AnyTimedFlow()
     {
@@ -577,6 +668,7 @@ public sealed class SwitchDatapath : IDisposable
     {
         _running = false;
         foreach (var w in _waiters) w.Wake();
+        _maintenanceWake.Set();
         foreach (var t in _threads) t.Join();
         _threads.Clear();
         _maintenance?.Join();
@@ -586,14 +678,15 @@ public sealed class SwitchDatapath : IDisposable
     public void Dispose()
     {
         Stop();
-        foreach (var s in _ports.List) s.Port.Dispose();
-        _ports.Local?.Port.Dispose();
+        foreach (var s in _ports.WithLocal) DisposePort(s);
         lock (_portLock)
         {
-            foreach (var r in _extraReceivers) r.Dispose();
-            _extraReceivers.Clear();
+            foreach (var r in _retired) DisposePort(r.Slot);
+            _retired.Clear();
+            _retiredCount = 0;
         }
         foreach (var w in _waiters) w.Dispose();
+        _maintenanceWake.Dispose();
     }
 
     private sealed class NullPort : IPort

@@ -14,8 +14,9 @@ namespace Softswitch;
 /// Design: one thread of its own (<see cref="PeriodicThread"/>) asks the kernel for the ifindex of every interface-backed
 /// port's interface once a second (<see cref="NetInterface.CurrentIndex"/>: one ioctl each, no allocation); an
 /// interface that is missing, or has a new ifindex, is a port to remove; a missing port whose interface exists is
-/// opened again from its spec. A removed port is disposed only after a grace period, so forwarding threads that
-/// took it from the previous port table finish with it first. Flows keep naming the port number; while it is
+/// opened again from its spec. The datapath disposes a removed port (and the receivers it split its receiving into)
+/// once every forwarding thread has passed a quiescent point, so re-opening leaves no socket or ring behind. Flows keep
+/// naming the port number; while it is
 /// gone, their output to it is dropped and counted (no-such-port). Tap ports are not watched (the switch creates
 /// them). Thread safety: that thread alone touches its state; the datapath's port calls are thread-safe.
 /// </remarks>
@@ -29,7 +30,6 @@ internal sealed class PortReopener : IDisposable
         public int IfIndex;   // 0 while the port is closed
     }
 
-    private static readonly TimeSpan s_grace = TimeSpan.FromMilliseconds(500);
     private readonly SwitchDatapath _dp;
     private readonly PortFactoryOptions _options;
     private readonly ILogger _log;
@@ -65,14 +65,12 @@ internal sealed class PortReopener : IDisposable
             {
                 int now = NetInterface.CurrentIndex(w.IfrName);
                 if (now < 0) continue;   // the kernel could not be asked this time: nothing is known to have changed
-                if (w.IfIndex != 0 && now != w.IfIndex && _dp.Ports.Get(w.No) is { } slot)
+                if (w.IfIndex != 0 && now != w.IfIndex && _dp.Ports.Get(w.No) is not null)
                 {
                     _dp.RemovePort(w.No);
                     w.IfIndex = 0;
                     _log.LogWarning("port {No} ({Name}): the interface {What}; the port is removed until it is back",
                         w.No, w.Spec.Name, now == 0 ? "disappeared" : "was re-created");
-                    var port = slot.Port;
-                    _ = Task.Delay(s_grace).ContinueWith(_ => port.Dispose(), TaskScheduler.Default);
                 }
                 if (w.IfIndex == 0 && now != 0 && _dp.Ports.Get(w.No) is null)
                 {

@@ -53,6 +53,28 @@ public sealed class LocalPortTests
         Assert.False(Directory.Exists($"/sys/class/net/{tap}"), "the LOCAL tap outlived the switch");
     }
 
+    /// <summary>
+    /// A standalone learning switch (actions=NORMAL) floods broadcasts to the LOCAL tap too: a host in a namespace
+    /// resolves and pings the host's address on the tap (its ARP request reaches the tap only by flooding).
+    /// </summary>
+    [E2EFact]
+    public void NormalFloodsBroadcastsToTheLocalTap()
+    {
+        string tag = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+        string tap = "ptl" + tag;                       // 9 characters, private to this run
+        int net = RandomNumberGenerator.GetInt32(16, 240);
+        string hostIp = $"10.214.{net}.1", nsIp = $"10.214.{net}.2";
+        using var ns = Netns.Create();
+        ns.Exec("ip", "addr", "add", nsIp + "/24", "dev", ns.NsIf);
+        using var sw = new SwitchProcess("afpacket:" + ns.HostIf, "--local-port", tap);
+        sw.Ofctl("add-flow", "actions=NORMAL");
+        Sh.Run("sysctl", "-qw", $"net.ipv6.conf.{tap}.disable_ipv6=1");
+        Sh.Check("ip", "addr", "add", hostIp + "/24", "dev", tap);
+        Sh.Check("ip", "link", "set", tap, "up");
+        var ping = ns.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", hostIp);
+        Assert.True(ping.Ok, $"ping from the namespace to the host's LOCAL tap failed: {ping.Stdout}{ping.Stderr}\n{sw.Ofctl("dump-ports", "LOCAL")}\n{sw.Output}");
+    }
+
     /// <summary>--local-port none: no LOCAL port, and output:LOCAL is refused as OF1.0 requires for a missing port.</summary>
     [E2EFact]
     public void LocalPortNoneHasNoLocalPort()

@@ -3,6 +3,7 @@ using Softswitch.Control;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Flows;
@@ -76,6 +77,16 @@ public sealed class OfprotoTraceTests : IDisposable
                      Line(Run("ofproto/trace in_port=1,ip").Text, "Rule: "));
         Assert.Matches(@"^ cookie=0x5, duration=[0-9.]+s, table=0, n_packets=0, n_bytes=0, idle_timeout=30, idle_age=\d+, priority=100,ip,in_port=1 actions=output:2$",
                        Run("dump-flows").Text.Split('\n')[0]);
+    }
+
+    [Fact]
+    public void FloodAndAllListTheLocalPort_ButNotTheInputPort()
+    {
+        _dp.AddPort(new MemoryPort("ss-42", new MacAddress(0x0200_0000_00FEUL)), PortNumber.Local);
+        AddFlow("priority=300,in_port=2 actions=FLOOD");
+        AddFlow("priority=300,in_port=LOCAL actions=ALL");
+        Assert.Equal("FLOOD [1 3 LOCAL]", Line(Run("ofproto/trace in_port=2").Text, "Output: "));
+        Assert.Equal("ALL [1 2 3]", Line(Run("ofproto/trace in_port=LOCAL").Text, "Output: "));
     }
 
     [Fact]

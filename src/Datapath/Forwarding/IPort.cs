@@ -125,7 +125,8 @@ public interface IPort : IDisposable
     /// receive each frame once, all frames of a flow through the same one; receiver i goes to thread i mod
     /// <paramref name="count"/> (one per AF_XDP queue may be more or fewer than the threads). Only Receive, WaitFd and PrepareWait of the
     /// others are used (sending stays with this port), from their own threads; they count into this port's counters
-    /// and the datapath disposes them. The default cannot split: just this port.
+    /// and the datapath disposes them with this port (when it is removed, or with the datapath). The default cannot
+    /// split: just this port.
     /// </summary>
     IPort[] OpenReceivers(int count) => [this];
 }

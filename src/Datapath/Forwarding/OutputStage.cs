@@ -47,7 +47,7 @@ public sealed class OutputStage
     }
 
     /// <summary>
-    /// OFPP_NORMAL: an L2 learning switch over all ports (flood unknown and multicast destinations). With
+    /// OFPP_NORMAL: an L2 learning switch over all ports, the local port included (flood unknown and multicast destinations). With
     /// <paramref name="copy"/> (a later action rewrites the packet) every output is a copy, so NORMAL sends the
     /// packet as it was. Addresses are learned only on ports that exist (never on CONTROLLER, NONE, or LOCAL
     /// without a LOCAL port): a packet-out from the controller must not move a host.
@@ -74,9 +74,11 @@ public sealed class OutputStage
         }
     }
 
+    /// <summary>FLOOD (<paramref name="respectNoFlood"/>) and ALL: every port of the switch, the local port included, but the
+    /// input port.</summary>
     private void Flood(int p, ushort inPort, bool respectNoFlood, bool copy)
     {
-        var ports = _f.Owner.Ports.List;
+        var ports = _f.Owner.Ports.WithLocal;
         foreach (var s in ports)
         {
             if (s.No == inPort) continue;

@@ -30,10 +30,10 @@ public static class PortNumber
     /// <summary>Output: the L2 learning switch (<see cref="MacLearningTable"/>).</summary>
     public const ushort Normal = Highest + 4;
 
-    /// <summary>Output: every port but the input port and those configured not to flood.</summary>
+    /// <summary>Output: every port (the local port included) but the input port and those configured not to flood.</summary>
     public const ushort Flood = Highest + 5;
 
-    /// <summary>Output: every port but the input port.</summary>
+    /// <summary>Output: every port (the local port included) but the input port.</summary>
     public const ushort All = Highest + 6;
 
     /// <summary>Output: an upcall to the controller (<see cref="Upcall"/>).</summary>

@@ -15,6 +15,9 @@ public sealed class PortSlot
     private volatile bool _lastLinkUp;
     /// <summary>Per-queue transmit counters (ENQUEUE); index = queue id.</summary>
     public readonly QueueCounters[] Queues;
+    /// <summary>The receivers the datapath polls for this port (the port itself first, then those it split its receiving
+    /// into: <see cref="IPort.OpenReceivers"/>); set before the slot is published, disposed with the port.</summary>
+    internal IPort[] Receivers = [];
 
     public PortSlot(IPort port, ushort no, int index, int queueCount)
     {
@@ -56,14 +59,22 @@ public sealed class QueueCounters
 
 /// <summary>
 /// The datapath's ports by number (<see cref="PortNumber"/>): an immutable array indexed by number (0 unused), replaced whole
-/// on add/remove so forwarding threads read it without locks. The local port (<see cref="PortNumber.Local"/>) is kept apart.
+/// on add/remove so forwarding threads read it without locks. The local port (<see cref="PortNumber.Local"/>) is kept apart
+/// from the numbered ones (<see cref="List"/>, <see cref="ByNo"/>) but is a port of the switch like them: it is flooded to
+/// and reported, so <see cref="WithLocal"/> holds both.
 /// </summary>
 public sealed class PortTable
 {
     public readonly PortSlot?[] ByNo;
-    /// <summary>The ports in number order (for FLOOD/ALL and stats).</summary>
+    /// <summary>The numbered ports in number order (1..<see cref="PortNumber.Highest"/>; the local port is not one).</summary>
     public readonly PortSlot[] List;
     public readonly PortSlot? Local;
+    /// <summary>
+    /// Every port of the switch: <see cref="List"/>, then the local port when there is one (its number is above every
+    /// other). FLOOD, ALL and NORMAL's flooding go to these (as Open vSwitch floods to its bridge's LOCAL port), and
+    /// reports that list the switch's ports read them.
+    /// </summary>
+    public readonly PortSlot[] WithLocal;
 
     public static readonly PortTable Empty = new([], null);
 
@@ -75,6 +86,7 @@ public sealed class PortTable
         ByNo = new PortSlot?[max + 1];
         foreach (var p in List) ByNo[p.No] = p;
         Local = local;
+        WithLocal = local is null ? List : [.. List, local];
     }
 
     public PortSlot? Get(ushort no)

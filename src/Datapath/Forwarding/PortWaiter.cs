@@ -76,7 +76,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
     /// </summary>
     public void Wait(RxQueue[] ports, int timeoutMs)
     {
-        if (!ReferenceEquals(ports, _ports)) Rebuild(ports);
+        Watch(ports);
         if (_hasUnwaitable && (timeoutMs < 0 || timeoutMs > UnwaitableNapMs)) timeoutMs = UnwaitableNapMs;
         _sleeps++;
         if (_epfd < 0)
@@ -94,6 +94,13 @@ public sealed unsafe partial class PortWaiter : IDisposable
             read(_efd, &v, 8);
             _wakeups++;
         }
+    }
+
+    /// <summary>Makes the epoll set follow <paramref name="ports"/> (reads their <see cref="IPort.WaitFd"/> when the array
+    /// changed). <see cref="Wait"/> does it too; a thread calls it first while it may still touch its ports.</summary>
+    public void Watch(RxQueue[] ports)
+    {
+        if (!ReferenceEquals(ports, _ports)) Rebuild(ports);
     }
 
     private void Rebuild(RxQueue[] ports)

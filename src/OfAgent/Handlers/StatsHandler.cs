@@ -188,7 +188,8 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             ctx.SendError(c, OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort), msg);
             return;
         }
-        foreach (var p in ctx.Dp.Ports.List)
+        // Every port's queues, the local port's included (ENQUEUE reaches it like any port).
+        foreach (var p in ctx.Dp.Ports.WithLocal)
         {
             if (!anyPort && WireMap.ToWirePort(p.No) != qr.PortNo) continue;
             if (qr.QueueId != OfpConstants.QueueAll && qr.QueueId >= (uint)p.Queues.Length)

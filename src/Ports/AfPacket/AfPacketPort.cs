@@ -151,7 +151,9 @@ public sealed unsafe class AfPacketPort : IPort
     /// <summary>A port, or (with <paramref name="shared"/>) an extra receiver counting into the main port's counters.</summary>
     private AfPacketPort(string ifname, AfPacketOptions? options, PortCounters? shared)
     {
-        _counters = shared ?? new PortCounters();
+        // RxErrors is the one error counter this port keeps (frames the socket queue lost, checksums it could not
+        // complete): 0 from the start, not the "not maintained" -1 that the first error would turn into 0.
+        _counters = shared ?? new PortCounters { RxErrors = 0 };
         _opt = options ?? new AfPacketOptions();
         _if = NetInterface.Open(ifname);
         int mtu = Math.Max(_if.Mtu, 1500);

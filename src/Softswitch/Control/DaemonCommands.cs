@@ -123,7 +123,7 @@ internal static class DaemonCommands
         // The thread's builder, reused; the counters read without a snapshot list (monitors poll this every few seconds).
         var sb = ReplyBuilders.RentText();
         var ic = CultureInfo.InvariantCulture;
-        sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s), {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
+        sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s){(dp.Ports.Local is null ? "" : " and LOCAL")}, {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
         sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, async messages {agent.AsyncMessagesDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
         foreach (var l in agent.Listeners)
         {
@@ -141,10 +141,10 @@ internal static class DaemonCommands
         if (dp.MaintenanceErrorCount > 0)
             sb.Append(ic, $"maintenance errors: {dp.MaintenanceErrorCount} (last: {dp.LastMaintenanceError?.GetType().Name}: {dp.LastMaintenanceError?.Message}; the log has the stack trace)\n");
         sb.Append("ports:\n");
-        foreach (var p in dp.Ports.List)
+        foreach (var p in dp.Ports.WithLocal)
         {
             var c = p.Port.Counters.Snapshot();
-            sb.Append(ic, $"  {p.No} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config {ConfigText(p.Config)}, ")
+            sb.Append(ic, $"  {Flows.FlowFormat.Port(p.No)} {p.Port.Info.Name}: link {(p.Port.LinkUp ? "up" : "down")}, config {ConfigText(p.Config)}, ")
               .Append(ic, $"rx {N(c.RxPackets)} packets {N(c.RxBytes)} bytes {N(c.RxDropped)} dropped, tx {N(c.TxPackets)} packets {N(c.TxBytes)} bytes {N(c.TxDropped)} dropped\n");
             var pc = p.Port.Counters;
             sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-whole {Volatile.Read(ref pc.RxGsoWhole)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")

@@ -24,8 +24,8 @@ namespace Softswitch.Control;
 /// <remarks>
 /// Handlers read snapshots (the learning table, the flow table through its query lock, counters) and never block the
 /// datapath. port/add and port/del change the port table through <see cref="SwitchDatapath.AddPort"/> and
-/// <see cref="SwitchDatapath.RemovePort"/>, which tell the controller (PORT_STATUS); a removed port is disposed one second
-/// later, when no forwarding thread can still be inside a burst on it.
+/// <see cref="SwitchDatapath.RemovePort"/>, which tell the controller (PORT_STATUS); the datapath disposes a removed port
+/// once no forwarding thread can still be inside a burst on it.
 /// </remarks>
 internal static class HostCommands
 {
@@ -398,8 +398,6 @@ internal static class HostCommands
             : dp.Ports.List.FirstOrDefault(p => p.Port.Info.Name == which);
         if (slot is null) return ControlReply.Error($"no port '{which}' (dp/show lists the ports)");
         if (!dp.RemovePort(slot.No)) return ControlReply.Error($"port {slot.No} is already gone");
-        var port = slot.Port;
-        _ = Task.Delay(TimeSpan.FromSeconds(1)).ContinueWith(_ => port.Dispose(), TaskScheduler.Default);
-        return ControlReply.Success($"port {slot.No} ({port.Info.Name}) removed\n");
+        return ControlReply.Success($"port {slot.No} ({slot.Port.Info.Name}) removed\n");
     }
 }

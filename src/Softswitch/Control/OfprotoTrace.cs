@@ -163,7 +163,7 @@ internal static class OfprotoTrace
         string text = o.Port switch
         {
             PortNumber.InPort => $"{inPort} (IN_PORT)",
-            PortNumber.Flood or PortNumber.All => $"{FlowFormat.Port(o.Port)} [{string.Join(' ', dp.Ports.List.Where(p => p.No != inPort && (o.Port == PortNumber.All || (p.Config & PortConfig.NoFlood) == 0)).Select(p => p.No))}]",
+            PortNumber.Flood or PortNumber.All => $"{FlowFormat.Port(o.Port)} [{string.Join(' ', dp.Ports.WithLocal.Where(p => p.No != inPort && (o.Port == PortNumber.All || (p.Config & PortConfig.NoFlood) == 0)).Select(p => FlowFormat.Port(p.No)))}]",
             PortNumber.Normal => "NORMAL (MAC learning)",
             PortNumber.Controller => "CONTROLLER",
             PortNumber.Table => "TABLE (resubmit)",

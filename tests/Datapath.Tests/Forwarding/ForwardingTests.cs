@@ -313,6 +313,87 @@ public sealed class ForwardingTests
         Assert.Equal(fromLocal, r.Sent(1).Single());
     }
 
+    private static MemoryPort AddLocal(Rig r)
+    {
+        var local = new MemoryPort("ss-1", new MacAddress(0x0200_0000_00FEUL)) { CaptureSent = true };
+        r.Dp.AddPort(local, PortNumber.Local);
+        return local;
+    }
+
+    private static readonly MacAddress Broadcast = MacAddress.Parse("ff:ff:ff:ff:ff:ff");
+
+    [Theory]
+    [InlineData(PortNumber.Flood)]
+    [InlineData(PortNumber.All)]
+    [InlineData(PortNumber.Normal)]
+    public void FloodAllAndNormalReachTheLocalPort_NeverTheInputPort(ushort action)
+    {
+        using var r = new Rig();
+        var local = AddLocal(r);
+        var arp = Udp(H1, Broadcast, "10.0.0.1", "10.0.0.255");
+        r.Add(MatchOf(arp, 1, Wildcards.All & ~Wildcards.InPort), 1, FlowAction.Output(action));
+        r.Send(1, arp);
+        Assert.Equal(arp, local.TakeSent().Single());
+        Assert.Empty(r.Sent(1));
+        for (int p = 2; p <= 4; p++) Assert.Equal(arp, r.Sent(p).Single());
+    }
+
+    [Theory]
+    [InlineData(PortNumber.Flood)]
+    [InlineData(PortNumber.All)]
+    [InlineData(PortNumber.Normal)]
+    public void LocalAsInputPortFloodsToEveryOtherPort(ushort action)
+    {
+        using var r = new Rig();
+        var local = AddLocal(r);
+        var dhcp = Udp(H3, Broadcast, "0.0.0.0", "255.255.255.255", 68, 67);
+        r.Add(MatchOf(dhcp, PortNumber.Local, Wildcards.All & ~Wildcards.InPort), 1, FlowAction.Output(action));
+        local.Inject(dhcp);
+        r.Dp.PollUntilIdle();
+        Assert.Empty(local.TakeSent());
+        for (int p = 1; p <= 4; p++) Assert.Equal(dhcp, r.Sent(p).Single());
+        Assert.Equal(0, r.Dp.DropCount(DropReason.OutputToInPort));
+    }
+
+    [Fact]
+    public void StandaloneLearningFloodsBroadcastsToTheLocalPort_AndLearnsHostsBehindIt()
+    {
+        using var r = new Rig();
+        var local = AddLocal(r);
+        r.Dp.MissBehavior = MissBehavior.Normal;
+        var request = Udp(H1, Broadcast, "10.0.0.1", "10.0.0.255");
+        r.Send(1, request);
+        Assert.Equal(request, local.TakeSent().Single());
+        Assert.Empty(r.Sent(1));
+        for (int p = 2; p <= 4; p++) Assert.Single(r.Sent(p));
+        // The host behind LOCAL answers: learned on LOCAL, the reply goes to port 1 alone.
+        local.Inject(Udp(H3, H1, "10.0.0.3", "10.0.0.1"));
+        r.Dp.PollUntilIdle();
+        Assert.Single(r.Sent(1));
+        for (int p = 2; p <= 4; p++) Assert.Empty(r.Sent(p));
+        // Unicast to the host behind LOCAL goes to LOCAL alone.
+        r.Send(2, Udp(H2, H3, "10.0.0.2", "10.0.0.3"));
+        Assert.Single(local.TakeSent());
+        Assert.Empty(r.Sent(3));
+        Assert.Empty(r.Sent(4));
+    }
+
+    [Fact]
+    public void FloodSkipsALocalPortConfiguredNotToFlood_AllDoesNot()
+    {
+        using var r = new Rig();
+        var local = AddLocal(r);
+        r.Dp.SetPortConfig(PortNumber.Local, PortConfig.NoFlood, PortConfig.NoFlood);
+        var f = Udp(H1, Broadcast, "10.0.0.1", "10.0.0.255");
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Flood));
+        r.Send(1, f);
+        Assert.Empty(local.TakeSent());
+        Assert.Single(r.Sent(2));
+        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.All));
+        r.Send(1, f);
+        Assert.Single(local.TakeSent());
+    }
+
     [Fact]
     public void FragmentsOfOneDatagramTakeTheSameFlow()
     {

@@ -318,6 +318,13 @@ public sealed class AgentSessionTests
 
         c.Send(new OfpPortStatsRequest { PortNo = (ushort)OfpPort.Local });
         Assert.Equal((ushort)OfpPort.Local, Assert.Single((await c.ReceiveAsync<OfpPortStatsReply>()).Ports).PortNo);
+        // The local port's queues are reported like every port's: asked by number, and with OFPP_ALL.
+        c.Send(new OfpQueueStatsRequest { PortNo = (ushort)OfpPort.Local, QueueId = OfpConstants.QueueAll });
+        var localQueues = (await c.ReceiveAsync<OfpQueueStatsReply>()).Queues;
+        Assert.Equal(rig.Dp.Options.QueuesPerPort, localQueues.Count);
+        Assert.All(localQueues, q => Assert.Equal((ushort)OfpPort.Local, q.PortNo));
+        c.Send(new OfpQueueStatsRequest { PortNo = (ushort)OfpPort.All, QueueId = OfpConstants.QueueAll });
+        Assert.Equal(3 * rig.Dp.Options.QueuesPerPort, (await c.ReceiveAsync<OfpQueueStatsReply>()).Queues.Count);
 
         // A packet-out from LOCAL back to IN_PORT reaches the local port; to an unnamed reserved number it is refused.
         var po = new OfpPacketOut { InPort = (ushort)OfpPort.Local, Data = frame };
