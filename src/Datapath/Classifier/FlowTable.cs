@@ -295,7 +295,7 @@ public sealed class FlowTable
             {
                 var c = cache.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out slots[i]);
                 Unsafe.Add(ref r0, i) = c;
-                Prefetch.Object(c, 2);
+                c?.PrefetchStateLine();
             }
             for (int i = 0; i < n; i++)
             {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
 
 namespace Softswitch.Datapath.Flow;
@@ -103,6 +104,23 @@ public sealed class FlowEntry
     public long Bytes => Volatile.Read(ref _bytes);
     public long LastUsedNanos => Volatile.Read(ref _lastUsedNanos);
     public bool IsRemoved => _removed;
+
+    /// <summary>
+    /// Prefetches the lines a hash-stage lookup and the forwarder's grouping read: the match value (the runtime lays
+    /// a struct field out after every primitive and reference field, so it is not in the object's first lines), the
+    /// serial and the flags (laid out together, just before it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void PrefetchLookupLines()
+    {
+        Prefetch.Line(ref InExactStage);
+        Prefetch.Line(ref Unsafe.AsRef(in Match.Value.W0));
+        Prefetch.Line(ref Unsafe.AsRef(in Match.Value.W5));
+    }
+
+    /// <summary>Prefetches the line of the serial and flags (what a cache validates an entry by).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void PrefetchStateLine() => Prefetch.Line(ref InExactStage);
 
     /// <summary>Hot path: account one flow-batch.</summary>
     public void Hit(int packets, long bytes, long nowNanos)

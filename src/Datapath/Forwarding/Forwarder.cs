@@ -130,18 +130,13 @@ public sealed class Forwarder
 
     internal long Now => _now;
 
-    // Adaptive EMC: when the working set is much larger than the cache, probing it costs more than it saves
-    // (every miss pays for the probe and an insertion attempt). The hit rate is sampled over windows and the
-    // EMC is bypassed for EmcBypassPackets packets, then sampled again, when it falls below EmcMinHitRate, or
-    // below EmcMinHitRateExact while nearly all packets are won by exact rules (whose table lookup costs about
-    // what an EMC lookup does, so only a high hit rate pays for the cache).
-    private const int EmcWindowPackets = 16_384, EmcBypassPackets = 262_144;
-    private const double EmcMinHitRate = 0.5, EmcMinHitRateExact = 0.8, ExactDominated = 0.9;
     private FlowTable _cachedTable;
-    private long _emcBypass, _emcWindow, _emcWindowHits0, _emcWindowLookups0, _windowWildcardWins;
+
+    /// <summary>Whether bursts consult the exact-match cache (see <see cref="EmcGovernor"/>).</summary>
+    public readonly EmcGovernor EmcGovernor = new();
 
     /// <summary>Whether this burst consults the EMC (present and not bypassed for a low hit rate).</summary>
-    public bool EmcActive => Cache is not null && _emcBypass == 0;
+    public bool EmcActive => Cache is not null && EmcGovernor.Active;
     /// <summary>Times the EMC was bypassed for a low hit rate (<c>emc-bypass</c>).</summary>
     public long EmcBypassCount => Counters[DatapathCounters.EmcBypass];
 
@@ -151,25 +146,6 @@ public sealed class Forwarder
     {
         Cache?.Clear();
         _cachedTable = table;
-    }
-
-    private void SampleEmc(int n)
-    {
-        if ((_emcWindow += n) < EmcWindowPackets) return;
-        var emc = Cache!;
-        long hits = emc.Hits, lookups = emc.Hits + emc.Misses;
-        long dh = hits - _emcWindowHits0, dl = lookups - _emcWindowLookups0;
-        _emcWindowHits0 = hits;
-        _emcWindowLookups0 = lookups;
-        _emcWindow = 0;
-        long wild = _windowWildcardWins;
-        _windowWildcardWins = 0;
-        double minRate = wild < dl * (1 - ExactDominated) ? EmcMinHitRateExact : EmcMinHitRate;
-        if (dl > 0 && dh < dl * minRate)
-        {
-            _emcBypass = EmcBypassPackets;
-            Counters.Add(DatapathCounters.EmcBypass);
-        }
     }
 
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
@@ -290,22 +266,15 @@ public sealed class Forwarder
         var table = _dp.Pipeline.LookupTable;
         if (!ReferenceEquals(table, _cachedTable)) SwitchTable(table);
         if (table.Shape == LookupShape.InPortOnly && TryClassifyByInPort(table, pkts, keys, layers, inSlot)) return;
-        if (EmcActive)
-        {
-            table.LookupBurst(keys, hashes, entries, Cache, TableStats);
-            SampleEmc(n);
-        }
-        else
-        {
-            table.LookupBurst(keys, hashes, entries, null, TableStats);
-            if (Cache is not null && (_emcBypass -= n) <= 0) _emcBypass = 0;
-        }
+        var emc = Cache;
+        bool consulted = emc is not null && EmcGovernor.Active;
+        table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
 
         // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
         // entry's serial number: O(1) per packet however many flows the burst holds.
         Span<byte> index = stackalloc byte[64];
         index.Fill(0xFF);
-        int batches = 0, misses = 0;
+        int batches = 0, misses = 0, wildcardWins = 0;
         for (int i = 0; i < n; i++)
         {
             var e = entries[i];
@@ -316,7 +285,7 @@ public sealed class Forwarder
                 misses++;
                 continue;
             }
-            _windowWildcardWins += e.InExactStage ? 0 : 1;
+            wildcardWins += e.InExactStage ? 0 : 1;
             int h = e.Serial & 63;
             int b;
             while (true)
@@ -336,6 +305,13 @@ public sealed class Forwarder
             int slotIdx = b * Burst.Size + _batchCount[b]++;
             _batchPkts[slotIdx] = pkts[i];
             _batchLayers[slotIdx] = layers[i];
+        }
+
+        if (emc is not null)
+        {
+            if (!consulted) EmcGovernor.Bypassed(n, emc.Hits, emc.Hits + emc.Misses, table, table.Count);
+            else if (EmcGovernor.Consulted(n, emc.Hits, emc.Hits + emc.Misses, wildcardWins, table, table.Count))
+                Counters.Add(DatapathCounters.EmcBypass);
         }
 
         // A burst spread over many flows (a large working set) would otherwise pay, per flow and one after the
