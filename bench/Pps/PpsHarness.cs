@@ -140,7 +140,7 @@ public static class PpsHarness
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
         long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses,
         string? Tunnel = null, double DeliveredMpps = 0, long Drops = 0, string? Pcap = null, long FlowModsOverOpenFlow = 0,
-        int Threads = 1, double[]? MppsPerThread = null);
+        int Threads = 1, double[]? MppsPerThread = null, double EmcUsedShare = 0);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -251,7 +251,7 @@ public static class PpsHarness
         }
 
         int exactFlows = flows.ActiveExact, wildcardRules = flows.ActiveWildcard;
-        long ofMods0 = 0, p0 = 0, m0 = 0, emcH0 = 0, emcM0 = 0, sent0 = 0, drops0 = 0, alloc = 0, packets = 0;
+        long ofMods0 = 0, p0 = 0, m0 = 0, emcH0 = 0, emcM0 = 0, emcC0 = 0, emcB0 = 0, sent0 = 0, drops0 = 0, alloc = 0, packets = 0;
         int gen0 = 0, gen2 = 0;
         double secs = 0, pauseMs = 0;
         Exception? failure = null;
@@ -303,6 +303,8 @@ public static class PpsHarness
             m0 = fwd.Misses;
             emcH0 = fwd.Cache?.Hits ?? 0;
             emcM0 = fwd.Cache?.Misses ?? 0;
+            emcC0 = fwd.EmcGovernor.ConsultedPackets;
+            emcB0 = fwd.EmcGovernor.BypassedPackets;
             sent0 = SentTotal(ports);
             drops0 = DropTotal(fwd);
             long alloc0 = GC.GetAllocatedBytesForCurrentThread();
@@ -341,6 +343,7 @@ public static class PpsHarness
         stop.Cancel();
         churn?.Join();
         long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;
+        long emcC = fwd.EmcGovernor.ConsultedPackets - emcC0, emcB = fwd.EmcGovernor.BypassedPackets - emcB0;
         long forwarded = SentTotal(ports) - sent0, drops = DropTotal(fwd) - drops0;
         long flowModsOverOpenFlow = agent is null ? 0 : agent.FlowModsApplied - ofMods0;
         agent?.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -356,7 +359,7 @@ public static class PpsHarness
             Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs, EmcBypasses: fwd.EmcBypassCount,
             Tunnel: o.Tunnel is null ? null : o.Tunnel + (o.TunnelRx ? " rx" : " tx"),
             DeliveredMpps: forwarded / secs / 1e6, Drops: drops, Pcap: o.Pcap is null ? null : Path.GetFileName(o.Pcap),
-            FlowModsOverOpenFlow: flowModsOverOpenFlow);
+            FlowModsOverOpenFlow: flowModsOverOpenFlow, EmcUsedShare: emcC + emcB == 0 ? 0 : (double)emcC / (emcC + emcB));
     }
 
     /// <summary>Packets received and not delivered: table misses, parse errors and every named drop reason.</summary>
@@ -478,8 +481,8 @@ public static class PpsHarness
     {
         Console.WriteLine();
         if (r.Tunnel is not null) Console.WriteLine($"through a {r.Tunnel} tunnel port ({(o.TunnelRx ? "decapsulating frames from the underlay" : "encapsulating onto the underlay")})");
-        Console.WriteLine($"{"flows",-8}{"rules",-8}{"masks",-7}{"emc",-5}{"churn/s",12}{"Mpps",9}{"ns/pkt",9}{"alloc B/pkt",13}{"emc hit",9}{"fwd",14}{"misses",12}{"GCs",6}{"GC ms",8}");
-        Console.WriteLine($"{o.Flows,-8}{o.Rules,-8}{r.Masks,-7}{(o.Emc ? "on" : "off"),-5}{r.ChurnPerS,12:N0}{r.Mpps,9:F2}{r.NsPerPacket,9:F1}{r.AllocBytesPerPacket,13:F4}{r.EmcHitRate,9:P1}{r.Forwarded,14:N0}{r.Misses,12:N0}{r.Gen0Collections,6}{r.GcPauseMs,8:F1}");
+        Console.WriteLine($"{"flows",-8}{"rules",-8}{"masks",-7}{"emc",-5}{"churn/s",12}{"Mpps",9}{"ns/pkt",9}{"alloc B/pkt",13}{"emc hit",9}{"emc used",10}{"fwd",14}{"misses",12}{"GCs",6}{"GC ms",8}");
+        Console.WriteLine($"{o.Flows,-8}{o.Rules,-8}{r.Masks,-7}{(o.Emc ? "on" : "off"),-5}{r.ChurnPerS,12:N0}{r.Mpps,9:F2}{r.NsPerPacket,9:F1}{r.AllocBytesPerPacket,13:F4}{r.EmcHitRate,9:P1}{r.EmcUsedShare,10:P1}{r.Forwarded,14:N0}{r.Misses,12:N0}{r.Gen0Collections,6}{r.GcPauseMs,8:F1}");
     }
 }
 

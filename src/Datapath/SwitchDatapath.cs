@@ -202,13 +202,15 @@ public sealed class SwitchDatapath : IDisposable
         }
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
-        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0);
+        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0, control: true);
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
         // Counters other types keep, read into the registry on demand.
         Counters.AddSource(DatapathCounters.EmcHit, () => SumCache(static c => c.Hits));
         Counters.AddSource(DatapathCounters.EmcMiss, () => SumCache(static c => c.Misses));
+        Counters.AddSource(DatapathCounters.EmcConsulted, () => SumGovernor(static g => g.ConsultedPackets));
+        Counters.AddSource(DatapathCounters.EmcBypassed, () => SumGovernor(static g => g.BypassedPackets));
         Counters.AddSource(DatapathCounters.MaintenanceError, () => MaintenanceErrorCount);
         for (var r = (TunnelDropReason)0; r < TunnelDropReason.Count; r++)
         {
@@ -222,6 +224,14 @@ public sealed class SwitchDatapath : IDisposable
         long n = 0;
         foreach (var f in _forwarders)
             if (f.Cache is { } c) n += read(c);
+        return n;
+    }
+
+    private long SumGovernor(Func<EmcGovernor, long> read)
+    {
+        long n = 0;
+        foreach (var f in _forwarders)
+            if (f.Cache is not null) n += read(f.EmcGovernor);
         return n;
     }
 

@@ -24,9 +24,10 @@ namespace Softswitch.Datapath.Classifier;
 /// priority) can only lose its key by being removed: churn of such rules never invalidates cached ones. The owning
 /// forwarder clears the cache when the pipeline's lookup table changes.</para>
 /// <para>Insertion (on a table hit that the cache missed): into the slot already holding the key, else into an
-/// empty or invalid slot of the set, else, when the set is busy with valid flows, with probability
-/// 1/<c>insertInverseProbability</c> over a pseudo-randomly chosen way (ovs emc-insert-inv-prob, default 100), so
-/// a flood of short flows cannot thrash the cache.</para>
+/// empty slot; otherwise, with probability 1/<c>insertInverseProbability</c> (ovs emc-insert-inv-prob, default 100),
+/// into an invalid slot of the set, else over a pseudo-randomly chosen way, so a flood of short flows cannot thrash
+/// the cache. The coin is tossed before any resident flow is read (as ovs <c>emc_probabilistic_insert</c>): only the
+/// set's own line is touched by a miss that loses it.</para>
 /// <para>Thread safety: none; one instance per forwarding thread. Counters are plain fields, read racily by stats.</para>
 /// </remarks>
 [SkipLocalsInit]
@@ -129,7 +130,7 @@ public sealed class ExactMatchCache
     {
         ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
         int ways = 1 << _waysShift;
-        int victim = -1;
+        int victim = -1, empty = -1;
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
@@ -138,9 +139,14 @@ public sealed class ExactMatchCache
                 victim = w;
                 break;
             }
+            if (empty < 0 && x.Flow is null) empty = w;
         }
+        if (victim < 0) victim = empty;
         if (victim < 0)
         {
+            // The coin is tossed before any resident flow is read (as ovs emc_probabilistic_insert): a miss that
+            // loses it costs no load of the set's flows, which at a large working set are cold.
+            if (!_alwaysInsert && NextRandom() >= _insertThreshold) return;
             for (int w = 0; w < ways; w++)
             {
                 ref Slot x = ref Unsafe.Add(ref s, w);
@@ -151,12 +157,7 @@ public sealed class ExactMatchCache
                     break;
                 }
             }
-        }
-        if (victim < 0)
-        {
-            uint r = NextRandom();
-            if (!_alwaysInsert && r >= _insertThreshold) return;
-            victim = (int)(NextRandom() >> (32 - _waysShift));
+            if (victim < 0) victim = (int)(NextRandom() >> (32 - _waysShift));
         }
         ref Slot v = ref Unsafe.Add(ref s, victim);
         v.Key = key;

@@ -71,8 +71,10 @@ public sealed class ExactTable
         ref FlowEntry? r = ref MemoryMarshal.GetReference(results);
         // Three passes so the cache misses of a burst overlap instead of queueing: (1) hash every pending key and
         // prefetch its home bucket's tags and entries; (2) take the first tag hit in the home bucket as the
-        // candidate and prefetch the entry it points to; (3) confirm the candidate by its full key, falling back
-        // to a complete probe when it is not the one.
+        // candidate and prefetch the lines of the entry that pass 3 and the forwarder's grouping read (its match
+        // value, which the runtime lays out after the entry's other fields, so not in the object's first lines;
+        // its serial and flags); (3) confirm the candidate by its full key, falling back to a complete probe when
+        // it is not the one.
         Span<uint> hs = stackalloc uint[64];
         Span<nint> cand = stackalloc nint[64];
         while (bits != 0)
@@ -94,7 +96,7 @@ public sealed class ExactTable
             uint hit = Vector128.Equals(Vector128.LoadUnsafe(ref tags, (nuint)b), Vector128.Create(FlowHashMap.TagOf(h))).ExtractMostSignificantBits();
             nint slot = hit == 0 ? -1 : b + BitOperations.TrailingZeroCount(hit);
             cand[i] = slot;
-            if (slot >= 0) Prefetch.Object(Volatile.Read(ref Unsafe.Add(ref entries, slot)), 2);
+            if (slot >= 0) Volatile.Read(ref Unsafe.Add(ref entries, slot))?.PrefetchLookupLines();
         }
         bits = pending;
         while (bits != 0)

@@ -34,13 +34,17 @@ public sealed class Pipeline
     public Pipeline(Flow.IClock clock)
     {
         _clock = clock;
-        var main = new FlowTable(clock, _reclamation);
+        Counters = new Flow.FlowCounterRegistry(_reclamation);
+        var main = new FlowTable(clock, _reclamation, Counters);
         _tables = [main];
         _lookup = main;
     }
 
     /// <summary>The reclamation domain shared by every table of the pipeline and its forwarding threads.</summary>
     public QuiescentDomain Reclamation => _reclamation;
+
+    /// <summary>The per-thread counters of every table's flows (each forwarding thread's slab is in its <see cref="FlowTableThreadStats"/>).</summary>
+    public Flow.FlowCounterRegistry Counters { get; }
 
     /// <summary>Table <paramref name="id"/> (0: the one packets are classified in, unless redirected).</summary>
     public FlowTable Table(int id) => _tables[id];
@@ -61,7 +65,7 @@ public sealed class Pipeline
     {
         lock (_lock)
         {
-            var t = new FlowTable(_clock, _reclamation);
+            var t = new FlowTable(_clock, _reclamation, Counters);
             _tables = [.. _tables, t];
             return t;
         }
@@ -78,9 +82,15 @@ public sealed class Pipeline
     }
 
     /// <summary>A forwarding thread's counters, summed into <see cref="GetLookupTotals"/> while registered.</summary>
-    public FlowTableThreadStats CreateThreadStats()
+    public FlowTableThreadStats CreateThreadStats() => CreateThreadStats(flowCounters: true);
+
+    /// <summary>
+    /// As <see cref="CreateThreadStats()"/>; without <paramref name="flowCounters"/> the thread gets no slab of
+    /// <see cref="Counters"/> (a thread that forwards rarely, e.g. packet-outs, counts on the flows themselves).
+    /// </summary>
+    public FlowTableThreadStats CreateThreadStats(bool flowCounters)
     {
-        var s = new FlowTableThreadStats();
+        var s = new FlowTableThreadStats(flowCounters ? Counters.CreateSlab() : null);
         lock (_statsLock) _threadStats = [.. _threadStats, s];
         return s;
     }
@@ -97,6 +107,7 @@ public sealed class Pipeline
             _retiredWildcardLookups += stats.WildcardLookupCount;
             _retiredWildcardMatched += stats.WildcardMatchedCount;
             _threadStats = Array.FindAll(_threadStats, x => !ReferenceEquals(x, stats));
+            if (stats.FlowCounters is { } slab) Counters.ReleaseSlab(slab);
         }
     }
 

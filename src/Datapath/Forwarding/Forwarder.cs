@@ -19,8 +19,10 @@ namespace Softswitch.Datapath.Forwarding;
 /// by flow and run each flow-batch's actions once,
 /// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here takes a lock or
 /// allocates per packet. Output shares the buffer (refcount) unless a later action rewrites it, in which case it
-/// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>) are read racily (monotonic
-/// longs) by the statistics code. Virtual ports (tunnels) plug in through <see cref="IEncapsulatingPort"/> on the
+/// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>, and each flow-batch's packets,
+/// bytes and time in this thread's slab of the pipeline's <see cref="FlowCounterRegistry"/>) are plain stores into lines
+/// no other thread writes, read racily (monotonic longs) and summed by the statistics code. The exact-match cache is
+/// consulted while its <see cref="EmcGovernor"/> says it pays. Virtual ports (tunnels) plug in through <see cref="IEncapsulatingPort"/> on the
 /// port slot: the output step hands them each packet instead of queueing it.</para>
 /// <para><b>Re-entrancy</b> (the pipeline calls itself on one thread, in two places; the burst arrays, batch arrays
 /// and transmit queues are shared by the nested calls):</para>
@@ -54,6 +56,8 @@ public sealed class Forwarder
     public readonly PacketPool Pool;
     public readonly ExactMatchCache? Cache;
     public readonly FlowTableThreadStats TableStats;
+    /// <summary>This thread's slab of the pipeline's per-flow counters (<see cref="FlowTableThreadStats.FlowCounters"/>).</summary>
+    private readonly FlowCounterSlab? _flowCounters;
     /// <summary>This thread's slots of the switch's counter registry (no atomics; summed by <see cref="SwitchDatapath.Counters"/>).</summary>
     public readonly CounterSet Counters;
     public readonly ParseCounters ParseErrors;
@@ -112,7 +116,8 @@ public sealed class Forwarder
     private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
     private long _now;
 
-    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers)
+    /// <param name="control">The control path's forwarder (packet-outs, under a lock): it counts on the flows themselves.</param>
+    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers, bool control = false)
     {
         _dp = dp;
         Counters = dp.Counters.CreateSet();
@@ -121,27 +126,30 @@ public sealed class Forwarder
         Executor = new ActionExecutor(Counters);
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
-        TableStats = dp.Pipeline.CreateThreadStats();
+        TableStats = dp.Pipeline.CreateThreadStats(flowCounters: !control);
+        _flowCounters = TableStats.FlowCounters;
         _cachedTable = dp.Pipeline.LookupTable;
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
         _tunnels = new TunnelPath(this, dp.Tunnels);
         Output = new OutputStage(this);
+        // Allocated last: forwarders are made one after another on one thread, so without it this thread's last
+        // objects (the output stage's, written every burst) would share a cache line with the next forwarder's first.
+        _lineGuard = new byte[128];
     }
+
+    /// <summary>Keeps the next forwarder's objects off the lines of this one's (see the constructor); never read.</summary>
+    private readonly byte[] _lineGuard;
+    internal int LineGuardSize => _lineGuard.Length;
 
     internal long Now => _now;
 
-    // Adaptive EMC: when the working set is much larger than the cache, probing it costs more than it saves
-    // (every miss pays for the probe and an insertion attempt). The hit rate is sampled over windows and the
-    // EMC is bypassed for EmcBypassPackets packets, then sampled again, when it falls below EmcMinHitRate, or
-    // below EmcMinHitRateExact while nearly all packets are won by exact rules (whose table lookup costs about
-    // what an EMC lookup does, so only a high hit rate pays for the cache).
-    private const int EmcWindowPackets = 16_384, EmcBypassPackets = 262_144;
-    private const double EmcMinHitRate = 0.5, EmcMinHitRateExact = 0.8, ExactDominated = 0.9;
     private FlowTable _cachedTable;
-    private long _emcBypass, _emcWindow, _emcWindowHits0, _emcWindowLookups0, _windowWildcardWins;
+
+    /// <summary>Whether bursts consult the exact-match cache (see <see cref="EmcGovernor"/>).</summary>
+    public readonly EmcGovernor EmcGovernor = new();
 
     /// <summary>Whether this burst consults the EMC (present and not bypassed for a low hit rate).</summary>
-    public bool EmcActive => Cache is not null && _emcBypass == 0;
+    public bool EmcActive => Cache is not null && EmcGovernor.Active;
     /// <summary>Times the EMC was bypassed for a low hit rate (<c>emc-bypass</c>).</summary>
     public long EmcBypassCount => Counters[DatapathCounters.EmcBypass];
 
@@ -151,25 +159,6 @@ public sealed class Forwarder
     {
         Cache?.Clear();
         _cachedTable = table;
-    }
-
-    private void SampleEmc(int n)
-    {
-        if ((_emcWindow += n) < EmcWindowPackets) return;
-        var emc = Cache!;
-        long hits = emc.Hits, lookups = emc.Hits + emc.Misses;
-        long dh = hits - _emcWindowHits0, dl = lookups - _emcWindowLookups0;
-        _emcWindowHits0 = hits;
-        _emcWindowLookups0 = lookups;
-        _emcWindow = 0;
-        long wild = _windowWildcardWins;
-        _windowWildcardWins = 0;
-        double minRate = wild < dl * (1 - ExactDominated) ? EmcMinHitRateExact : EmcMinHitRate;
-        if (dl > 0 && dh < dl * minRate)
-        {
-            _emcBypass = EmcBypassPackets;
-            Counters.Add(DatapathCounters.EmcBypass);
-        }
     }
 
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
@@ -290,22 +279,15 @@ public sealed class Forwarder
         var table = _dp.Pipeline.LookupTable;
         if (!ReferenceEquals(table, _cachedTable)) SwitchTable(table);
         if (table.Shape == LookupShape.InPortOnly && TryClassifyByInPort(table, pkts, keys, layers, inSlot)) return;
-        if (EmcActive)
-        {
-            table.LookupBurst(keys, hashes, entries, Cache, TableStats);
-            SampleEmc(n);
-        }
-        else
-        {
-            table.LookupBurst(keys, hashes, entries, null, TableStats);
-            if (Cache is not null && (_emcBypass -= n) <= 0) _emcBypass = 0;
-        }
+        var emc = Cache;
+        bool consulted = emc is not null && EmcGovernor.Active;
+        table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
 
         // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
         // entry's serial number: O(1) per packet however many flows the burst holds.
         Span<byte> index = stackalloc byte[64];
         index.Fill(0xFF);
-        int batches = 0, misses = 0;
+        int batches = 0, misses = 0, wildcardWins = 0;
         for (int i = 0; i < n; i++)
         {
             var e = entries[i];
@@ -316,7 +298,7 @@ public sealed class Forwarder
                 misses++;
                 continue;
             }
-            _windowWildcardWins += e.InExactStage ? 0 : 1;
+            wildcardWins += e.InExactStage ? 0 : 1;
             int h = e.Serial & 63;
             int b;
             while (true)
@@ -338,13 +320,26 @@ public sealed class Forwarder
             _batchLayers[slotIdx] = layers[i];
         }
 
+        if (emc is not null)
+        {
+            if (!consulted) EmcGovernor.Bypassed(n, emc.Hits, emc.Hits + emc.Misses, table, table.Count);
+            else if (EmcGovernor.Consulted(n, emc.Hits, emc.Hits + emc.Misses, wildcardWins, table, table.Count))
+                Counters.Add(DatapathCounters.EmcBypass);
+        }
+
         // A burst spread over many flows (a large working set) would otherwise pay, per flow and one after the
         // other, a cache miss for the entry's counters, one for its action list and one for the list's items:
         // prefetch them for every batch first, one level per pass, so the misses overlap.
         if (batches > 2)
         {
             for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b], 3);
-            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions, 1);
+            var slab = _flowCounters;
+            for (int b = 0; b < batches; b++)
+            {
+                var f = _batchFlow[b];
+                Prefetch.Object(f.Actions, 1);
+                if (slab is not null) f.PrefetchCounters(slab);
+            }
             for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions.Items, 1);
         }
 
@@ -406,7 +401,8 @@ public sealed class Forwarder
     {
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
-        flow.Hit(pkts.Length, bytes, _now);
+        if (_flowCounters is { } slab) flow.Hit(slab, pkts.Length, bytes, _now);
+        else flow.Hit(pkts.Length, bytes, _now);
         var actions = flow.Actions;
         if (actions.Items.Length == 0)
         {

@@ -155,6 +155,12 @@ internal static class DaemonCommands
             var f = dp.Forwarders[t];
             sb.Append(ic, $"thread {t}: {f.Packets} packets, {dp.Waiters[t].Sleeps} sleeps in the kernel, {dp.Waiters[t].ControlWakeups} control wake-ups, ")
               .Append(ic, $"longest stall {f.MaxBusyGapMicros} us, stalls over 1 ms {f.BusyGapsOver1ms}, over 10 ms {f.BusyGapsOver10ms}\n");
+            if (f.Cache is { } emc)
+            {
+                long lookups = emc.Hits + emc.Misses, consulted = f.EmcGovernor.ConsultedPackets, bypassed = f.EmcGovernor.BypassedPackets;
+                sb.Append(ic, $"  emc: hit rate {(lookups == 0 ? 0 : 100.0 * emc.Hits / lookups):F1}% of the {(consulted + bypassed == 0 ? 0 : 100.0 * consulted / (consulted + bypassed)):F1}% of classified packets that used it ")
+                  .Append(ic, $"({consulted} used, {bypassed} bypassed)\n");
+            }
         }
         var all = Coverage.All;
         Span<long> values = all.Count <= 1024 ? stackalloc long[all.Count] : new long[all.Count];
