@@ -27,7 +27,22 @@ public enum FlowModFlags : byte
     Emergency = 1 << 2,
 }
 
-/// <summary>A flow-mod, version-independent: the codec decodes the wire message into this.</summary>
+/// <summary>
+/// Which rules turn a flow-mod's match, as received, into the match its flow keeps (<see cref="OfMatchRules"/>). Whether
+/// a flow is exact (ranked above every other) is always decided on the match as received.
+/// </summary>
+public enum MatchRules : byte
+{
+    /// <summary>The match is kept as given (tools and tests that build the datapath's matches themselves).</summary>
+    AsGiven,
+    /// <summary>OpenFlow 1.0 (OF1.0.1 section 3.4): fields that do not apply to the match's dl_type are wildcarded.</summary>
+    OpenFlow10,
+}
+
+/// <summary>
+/// A flow-mod, version-independent: the codec decodes the wire message into this. <see cref="Match"/> is the match as
+/// received; <see cref="Rules"/> say how the table set normalises it.
+/// </summary>
 public readonly record struct FlowMod(
     FlowModCommand Command,
     FlowMatch Match,
@@ -37,7 +52,8 @@ public readonly record struct FlowMod(
     ushort IdleTimeout = 0,
     ushort HardTimeout = 0,
     FlowModFlags Flags = FlowModFlags.None,
-    ushort OutPort = PortNumber.None);
+    ushort OutPort = PortNumber.None,
+    MatchRules Rules = MatchRules.AsGiven);
 
 /// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
 public enum FlowModStatus : byte

@@ -44,29 +44,28 @@ public sealed class OfFlowRule
         => s_rules[(tableId == OfFlowTables.ExactTableId ? 0 : FlagCombinations) + ((int)flags & (FlagCombinations - 1))];
 
     /// <summary>
-    /// A datapath rule for a flow of an OpenFlow table set: an exact match's priority is normalised to
-    /// <see cref="OfFlowTables.ExactPriority"/> (the requested one is kept for reporting); the rule carries its cookie,
-    /// flags and reported table.
+    /// A datapath rule for a flow of an OpenFlow table set whose match is taken as given: an exact match's priority is
+    /// normalised to <see cref="OfFlowTables.ExactPriority"/> (the requested one is kept for reporting); the rule
+    /// carries its cookie, flags and reported table.
     /// </summary>
     public static FlowEntry NewEntry(in FlowMatch match, ushort priority, FlowActions actions, ulong cookie, ushort idleTimeout,
                                      ushort hardTimeout, FlowModFlags flags, long createdNanos)
     {
         bool exact = match.IsExact;
-        var rule = For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId);
-        return new FlowEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
+        return new FlowEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos,
+                             For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId), cookie, priority);
     }
 
     /// <summary>
-    /// As <see cref="NewEntry(in FlowMatch, ushort, FlowActions, ulong, ushort, ushort, FlowModFlags, long)"/>, from the
-    /// table's write scope <paramref name="w"/> (a recycled entry when the table recycles; see
-    /// <see cref="FlowTable.RecycleEntries"/>); insert it within that scope.
+    /// A datapath rule from the table's write scope <paramref name="w"/> (a recycled entry when the table recycles; see
+    /// <see cref="FlowTable.RecycleEntries"/>); insert it within that scope. <paramref name="exact"/> is decided on the
+    /// match as received (<see cref="OfMatchRules.IsExact"/>), <paramref name="match"/> is the one the flow keeps.
     /// </summary>
-    public static FlowEntry NewEntry(FlowTable.WriteScope w, in FlowMatch match, ushort priority, FlowActions actions, ulong cookie,
-                                     ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos)
+    internal static FlowEntry NewEntry(FlowTable.WriteScope w, in FlowMatch match, bool exact, ushort priority, FlowActions actions,
+                                       ulong cookie, ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos)
     {
-        bool exact = match.IsExact;
         var rule = For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId);
-        return w.NewEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
+        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
     }
 
     /// <summary>The OpenFlow descriptor of a datapath rule, or null for a rule this layer did not install.</summary>

@@ -23,7 +23,10 @@ namespace Softswitch.Ofproto;
 /// lookups instead while <see cref="UseEmergencyTable"/> is set. To a controller the normal flows are two tables: 0
 /// ("hash") the exact flows, 1 ("tuple-space") the wildcard flows, each with its own capacity; an exact flow ranks
 /// above every wildcard flow because its priority is normalised to 0xFFFF (as Open vSwitch does for OF1.0), in
-/// entries and in strict requests, and the classifier lets an all-ones rule win ties.</para>
+/// entries and in strict requests, and the classifier lets the more specific rule win ties. Exactness is decided on
+/// the match as received (<see cref="OfMatchRules.IsExact"/>); the flow keeps the match its
+/// <see cref="FlowMod.Rules"/> normalise it to (<see cref="OfMatchRules.Normalize"/>), so an OF1.0 exact flow for ARP
+/// keeps nw_tos and the ports wildcarded and lives in the tuple space, still at 0xFFFF.</para>
 /// <para><b>Flow-mods</b>: ADD replaces a flow with identical match and priority (a new entry, counters and duration
 /// reset, no flow-removed), honours CheckOverlap (a flow of the same priority that some packet could match too,
 /// including an identical one, fails with Overlap). MODIFY changes the actions (and, per
@@ -193,75 +196,88 @@ public sealed class OfFlowTables
                                       out FlowEntry? flow)
     {
         flow = null;
+        var t = new Target(mod);
         switch (mod.Command)
         {
             case FlowModCommand.Add:
-                return AddLocked(w, mod, now, out flow);
+                return AddLocked(w, mod, t, now, out flow);
             case FlowModCommand.Modify:
-                return ModifyLocked(w, mod, strict: false, now, out flow);
+                return ModifyLocked(w, mod, t, strict: false, now, out flow);
             case FlowModCommand.ModifyStrict:
-                return ModifyLocked(w, mod, strict: true, now, out flow);
+                return ModifyLocked(w, mod, t, strict: true, now, out flow);
             case FlowModCommand.Delete:
-                DeleteLocked(w, mod, strict: false, removed, now);
+                DeleteLocked(w, mod, t, strict: false, removed, now);
                 return FlowModStatus.Ok;
             case FlowModCommand.DeleteStrict:
-                DeleteLocked(w, mod, strict: true, removed, now);
+                DeleteLocked(w, mod, t, strict: true, removed, now);
                 return FlowModStatus.Ok;
             default:
                 return FlowModStatus.BadCommand;
         }
     }
 
-    private static ushort NormalisedPriority(in FlowMatch match, ushort priority) => match.IsExact ? ExactPriority : priority;
+    /// <summary>The priority a flow is looked up with: <see cref="ExactPriority"/> for an exact flow, else the requested one.</summary>
+    internal static ushort RankOf(bool exact, ushort priority) => exact ? ExactPriority : priority;
 
-    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, long now, out FlowEntry? flow)
+    /// <summary>A flow-mod's match as its flows keep it, whether it is exact (decided on the match as received), and its rank.</summary>
+    private readonly struct Target
+    {
+        public readonly FlowMatch Match;
+        public readonly bool Exact;
+        public readonly ushort Rank;
+
+        public Target(in FlowMod mod)
+        {
+            Match = OfMatchRules.Normalize(mod.Match, mod.Rules);
+            Exact = OfMatchRules.IsExact(mod.Match);
+            Rank = RankOf(Exact, mod.Priority);
+        }
+    }
+
+    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, long now, out FlowEntry? flow)
     {
         flow = null;
         bool emergency = IsEmergency(mod);
         if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
 
-        FlowMatch match = mod.Match;
-        bool isExact = match.IsExact;
-        ushort priority = NormalisedPriority(match, mod.Priority);
+        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(t.Match, t.Rank)) return FlowModStatus.Overlap;
 
-        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(match, priority)) return FlowModStatus.Overlap;
-
-        if (w.Find(match, priority) is null)
+        if (w.Find(t.Match, t.Rank) is null)
         {
+            // Capacity is the classifier stage's the flow lands in (all-ones masks in the hash stage).
             bool full = emergency
                 ? _emergency.Count >= _options.MaxEmergencyFlows
-                : isExact ? _main.ExactCount >= _options.MaxExactFlows : _main.WildcardCount >= _options.MaxWildcardFlows;
+                : t.Match.IsExact ? _main.ExactCount >= _options.MaxExactFlows : _main.WildcardCount >= _options.MaxWildcardFlows;
             if (full) return FlowModStatus.TableFull;
         }
 
-        flow = OfFlowRule.NewEntry(w, match, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        flow = OfFlowRule.NewEntry(w, t.Match, t.Exact, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
         w.Insert(flow);
         return FlowModStatus.Ok;
     }
 
-    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, long now, out FlowEntry? flow)
+    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, out FlowEntry? flow)
     {
         var targets = Scratch();
-        CollectTargets(w, mod.Match, mod.Priority, strict, targets);
-        if (targets.Count == 0) return AddLocked(w, mod, now, out flow);
+        CollectTargets(w, t, strict, targets);
+        if (targets.Count == 0) return AddLocked(w, mod, t, now, out flow);
 
         flow = null;
         bool cookie = _options.ModifyUpdatesCookie;
-        ushort priority = NormalisedPriority(mod.Match, mod.Priority);
         foreach (var e in targets)
         {
             w.SetActions(e, mod.Actions);
             if (cookie) w.SetTag(e, mod.Cookie);
-            if (e.Priority == priority && e.Match == mod.Match) flow = e;
+            if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }
         targets.Clear();
         return FlowModStatus.Ok;
     }
 
-    private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, List<FlowRemoved>? removed, long now)
+    private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowRemoved>? removed, long now)
     {
         var targets = Scratch();
-        CollectTargets(w, mod.Match, mod.Priority, strict, targets);
+        CollectTargets(w, t, strict, targets);
         if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
         if (targets.Count == 0) return;
         w.Remove(targets);
@@ -274,15 +290,15 @@ public sealed class OfFlowTables
         targets.Clear();
     }
 
-    /// <summary>Strict: the flow with identical match and (normalised) priority. Non-strict: every subset.</summary>
-    private static void CollectTargets(FlowTable.WriteScope w, in FlowMatch match, ushort priority, bool strict, List<FlowEntry> into)
+    /// <summary>Strict: the flow with identical match and rank. Non-strict: every subset.</summary>
+    private static void CollectTargets(FlowTable.WriteScope w, in Target t, bool strict, List<FlowEntry> into)
     {
         if (strict)
         {
-            if (w.Find(match, NormalisedPriority(match, priority)) is { } e) into.Add(e);
+            if (w.Find(t.Match, t.Rank) is { } e) into.Add(e);
             return;
         }
-        w.CollectSubsets(match, into);
+        w.CollectSubsets(t.Match, into);
     }
 
     private static void FilterOutPort(List<FlowEntry> list, int start, ushort outPort)

@@ -82,6 +82,35 @@ public class ClassifierFlowModTests
     }
 
     [Fact]
+    public void OpenFlow10_ExactnessIsDecidedOnTheMatchAsReceived_TheFlowKeepsTheNormalisedMatch()
+    {
+        // An ARP flow with no wildcard is exact (OF1.0 3.4): it ranks above every wildcard flow, even one at 0xFFFF,
+        // although the 1.0 rules wildcard nw_tos and the ports it cannot match on.
+        var table = new OfFlowTables(new ManualClock());
+        var arp = new FlowKeyBuilder().InPort(1).DlVlan(0xFFFF).DlType(0x0806).NwProto(1).NwSrc(0x0A000001).NwDst(0x0A000002).Key;
+        var allArp = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.DlType) | Wildcards.TunIdExt, arp);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, allArp, 0xFFFF, s_out1, Rules: MatchRules.OpenFlow10), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(arp), 5, s_out2, Rules: MatchRules.OpenFlow10), null));
+        var hit = table.Lookup(arp, 0)!;
+        Assert.Same(s_out2, hit.Actions);
+        Assert.Equal((0xFFFF, 5), (hit.Priority, hit.RequestedPriority));
+        Assert.Equal(Wildcards.NwTos | Wildcards.TpSrc | Wildcards.TpDst | Wildcards.TunIdExt, hit.Match.Wildcards);
+
+        // Strict requests with that exact match find it whatever priority they carry.
+        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, FlowMatch.Exact(arp), 9, s_out1, Rules: MatchRules.OpenFlow10), null);
+        Assert.Same(s_out1, hit.Actions);
+        var removed = new List<FlowRemoved>();
+        table.Apply(new FlowMod(FlowModCommand.DeleteStrict, FlowMatch.Exact(arp), 1234, FlowActions.Drop, Rules: MatchRules.OpenFlow10), removed);
+        Assert.Same(hit, Assert.Single(removed).Entry);
+        Assert.Equal(1, table.ActiveWildcard);
+
+        // Normalised matches that are not exact keep their requested priority.
+        var arpFrom1 = FlowMatch.FromOpenFlow(Wildcards.NwTos | Wildcards.TunIdExt, arp);
+        table.Apply(new FlowMod(FlowModCommand.Add, arpFrom1, 7, s_out2, Rules: MatchRules.OpenFlow10), null);
+        Assert.Same(s_out1, table.Lookup(arp, 0)!.Actions);
+    }
+
+    [Fact]
     public void Modify_KeepsCountersAndTimeouts_UpdatesActionsAndCookie_OrAddsWhenNothingMatches()
     {
         var clock = new ManualClock();

@@ -84,7 +84,8 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     {
         var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
         if (req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
-        ctx.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), WireMap.ToDatapathPort(req.OutPort), false, into);
+        var match = OfMatchRules.Normalize(MatchTranslator.ToFlowMatch(req.Match), MatchRules.OpenFlow10);
+        ctx.Flows.Collect(match, WireMap.ToDatapathPort(req.OutPort), false, into);
         return into;
     }
 
