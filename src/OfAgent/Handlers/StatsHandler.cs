@@ -79,13 +79,17 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         }
     }
 
-    /// <summary>The flows a request selects, in the spare list when it is free (given back with <see cref="Release"/>).</summary>
+    /// <summary>
+    /// The flows a request selects, in the spare list when it is free (given back with <see cref="Release"/>): table 0
+    /// or all tables (0xff) the normal flows, 0xfe (OF1.0's emergency table) the emergency flows, any other table none.
+    /// </summary>
     private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
     {
         var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
-        if (req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
+        bool emergency = req.TableId == OfpConstants.TableEmergency;
+        if (!emergency && req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
         var match = OfMatchRules.Normalize(MatchTranslator.ToFlowMatch(req.Match), MatchRules.OpenFlow10);
-        ctx.Flows.Collect(match, WireMap.ToDatapathPort(req.OutPort), false, into);
+        ctx.Flows.Collect(match, WireMap.ToDatapathPort(req.OutPort), false, into, emergency);
         return into;
     }
 
@@ -96,7 +100,8 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var actions = s_wireActions ??= new OfpAction[16];
         try
         {
-            ReportTranslator.FlowStatsReplies(req.Xid, flows, ctx.Dp.Clock.NowNanos, writer, ref actions, (reply, count) =>
+            byte tableId = req.TableId == OfpConstants.TableEmergency ? OfpConstants.TableEmergency : TableId;
+            ReportTranslator.FlowStatsReplies(req.Xid, flows, tableId, ctx.Dp.Clock.NowNanos, writer, ref actions, (reply, count) =>
             {
                 if (!c.WaitForRoom())
                 {

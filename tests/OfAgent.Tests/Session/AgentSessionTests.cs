@@ -540,6 +540,38 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
+    public async Task EmergencyFlowsAreListedInTable0xFE_Only()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var em = new OfpFlowMod { Match = OfpMatch.All, Command = OfpFlowModCommand.Add, Priority = 7, Flags = OfpFlowModFlags.Emerg, Cookie = 0xE };
+        em.Actions.Add(OfpAction.Output(2));
+        c.Send(em);
+        var normal = new OfpFlowMod { Match = OfpMatch.All, Command = OfpFlowModCommand.Add, Priority = 8, Cookie = 0xA };
+        normal.Actions.Add(OfpAction.Output(3));
+        c.Send(normal);
+        await c.BarrierAsync();
+
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFE, OutPort = (ushort)OfpPort.None });
+        var e = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+        Assert.Equal((0xEUL, (ushort)7), (e.Cookie, e.Priority));
+        Assert.Equal((byte)0xFE, e.TableId);
+        foreach (byte table in new byte[] { 0xFF, 0 })
+        {
+            c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = table, OutPort = (ushort)OfpPort.None });
+            var n = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+            Assert.Equal((0xAUL, (byte)0), (n.Cookie, n.TableId));
+        }
+
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFE, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(1u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFE, OutPort = 3 });
+        Assert.Equal(0u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(1u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+    }
+
+    [Fact]
     public async Task PortModConfigIsHonouredAndReported()
     {
         await using var rig = new AgentRig();
