@@ -97,6 +97,23 @@ public sealed record FlowTableOptions
     public bool RecycleEntries { get; init; }
 }
 
-/// <summary>One OpenFlow table's statistics, version-independent (a codec encodes them as its table stats).</summary>
+/// <summary>What an OpenFlow table does with a packet no flow of it matches.</summary>
+public enum TableMiss : byte
+{
+    /// <summary>OpenFlow 1.0: the packet goes to the controller (PACKET_IN, as the switch's fail mode allows).</summary>
+    Controller,
+}
+
+/// <summary>One OpenFlow table as every controller and every report sees it (see <see cref="OfFlowTables.Tables"/>).</summary>
+/// <param name="Id">Its table_id.</param>
+/// <param name="Name">Its name in table stats.</param>
+/// <param name="MaxEntries">Most flows it holds (the sum of its classifier stages' capacities).</param>
+/// <param name="Miss">What a miss does.</param>
+public sealed record OfTable(byte Id, string Name, int MaxEntries, TableMiss Miss);
+
+/// <summary>
+/// Statistics of one OpenFlow table, version-independent (a codec encodes them as its table stats), or of one
+/// classifier stage of a table (<see cref="OfFlowTables.GetStageStats"/>; <see cref="TableId"/> is then the table's).
+/// </summary>
 public readonly record struct FlowTableStats(byte TableId, string Name, bool Wildcards, int MaxEntries,
                                              int ActiveCount, long LookupCount, long MatchedCount);

@@ -18,10 +18,14 @@ namespace Softswitch.Ofproto;
 /// direction one-way (Wire → Ofproto → Datapath): this assembly cannot see the codec, the datapath cannot see it.
 /// Rules specific to an OpenFlow version's conformance (match normalisation, buffered packets, which tables stats
 /// report) belong here, next to the rules below.</para>
-/// <para><b>Tables</b>: the flows live in datapath table 0 (where packets are classified); emergency flows
-/// (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a second datapath table that serves
-/// lookups instead while <see cref="UseEmergencyTable"/> is set. To a controller the normal flows are two tables: 0
-/// ("hash") the exact flows, 1 ("tuple-space") the wildcard flows, each with its own capacity; an exact flow ranks
+/// <para><b>Tables</b>: the OpenFlow table model is <see cref="Tables"/>, the one answer every reader gives (features'
+/// n_tables, table stats, flow stats' table ids, the host's dp/show, dump-flows and trace, the metrics): for OpenFlow
+/// 1.0 one table, id 0 ("classifier"), whose miss goes to the controller. Its flows live in datapath table 0 (where
+/// packets are classified); emergency flows (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a
+/// second datapath table that serves lookups instead while <see cref="UseEmergencyTable"/> is set, and that is not an
+/// OpenFlow table of the model (OF1.0 lists it as 0xfe). The classifier's two stages, the hash stage (all-ones
+/// masks) and the tuple space, each have their own capacity and counters (<see cref="GetStageStats"/>): detail of
+/// table 0, not tables. An exact flow ranks
 /// above every wildcard flow because its priority is normalised to 0xFFFF (as Open vSwitch does for OF1.0), in
 /// entries and in strict requests, and the classifier lets the more specific rule win ties. Exactness is decided on
 /// the match as received (<see cref="OfMatchRules.IsExact"/>); the flow keeps the match its
@@ -42,8 +46,10 @@ namespace Softswitch.Ofproto;
 /// </remarks>
 public sealed class OfFlowTables
 {
-    public const byte ExactTableId = 0;
-    public const byte WildcardTableId = 1;
+    /// <summary>The one OpenFlow table (OpenFlow 1.0).</summary>
+    public const byte MainTableId = 0;
+    /// <summary>The classifier stages of table 0 (<see cref="GetStageStats"/>): the hash stage, the tuple space.</summary>
+    public const int StageCount = 2;
     /// <summary>The priority of every exact flow.</summary>
     public const ushort ExactPriority = FlowTable.MaxPriority;
 
@@ -51,6 +57,7 @@ public sealed class OfFlowTables
     private readonly FlowTable _main;
     private readonly FlowTable _emergency;
     private readonly FlowTableOptions _options;
+    private readonly OfTable[] _tables;
     private readonly IClock _clock;
     private volatile bool _useEmergency;
 
@@ -69,6 +76,7 @@ public sealed class OfFlowTables
         _pipeline = pipeline;
         _clock = clock;
         _options = options ?? new FlowTableOptions();
+        _tables = [new OfTable(MainTableId, "classifier", (int)Math.Min(int.MaxValue, (long)_options.MaxExactFlows + _options.MaxWildcardFlows), TableMiss.Controller)];
         _main = pipeline.Table(0);
         _emergency = pipeline.AddTable();
         _main.RecycleEntries = _options.RecycleEntries;
@@ -115,8 +123,11 @@ public sealed class OfFlowTables
     /// <summary>Wildcard subtables (distinct masks) of the normal flows.</summary>
     public int WildcardSubtableCount => _main.WildcardSubtableCount;
 
-    /// <summary>Tables reported to controllers.</summary>
-    public int TableCount => 2;
+    /// <summary>The OpenFlow tables, by id (see the type remarks): what every controller and report is told.</summary>
+    public ReadOnlySpan<OfTable> Tables => _tables;
+
+    /// <summary>How many OpenFlow tables there are (features' n_tables).</summary>
+    public int TableCount => _tables.Length;
 
     /// <summary>Registers an observer of the normal flows' table (see <see cref="IFlowTableObserver"/>).</summary>
     public void AddObserver(IFlowTableObserver observer) => _main.AddObserver(observer);
@@ -332,15 +343,28 @@ public sealed class OfFlowTables
         if (outPort != PortNumber.None) FilterOutPort(into, start, outPort);
     }
 
-    /// <summary>Stats of table 0 ("hash", exact flows) or 1 ("tuple-space", wildcard flows).</summary>
+    /// <summary>
+    /// Stats of OpenFlow table <paramref name="tableId"/> (of <see cref="Tables"/>). Every lookup consults the hash
+    /// stage first, so its lookup count is the table's (the tuple space's lookups are the same packets again); matches
+    /// are the sum of the stages'.
+    /// </summary>
     public FlowTableStats GetTableStats(int tableId)
     {
+        if ((uint)tableId >= (uint)_tables.Length) throw new ArgumentOutOfRangeException(nameof(tableId));
+        var table = _tables[tableId];
         var t = _pipeline.GetLookupTotals();
-        return tableId switch
+        return new FlowTableStats(table.Id, table.Name, true, table.MaxEntries, _main.Count, t.ExactLookups, t.ExactMatched + t.WildcardMatched);
+    }
+
+    /// <summary>Stats of classifier stage <paramref name="stage"/> of table 0: 0 the hash stage ("hash"), 1 the tuple space ("tuple-space").</summary>
+    public FlowTableStats GetStageStats(int stage)
+    {
+        var t = _pipeline.GetLookupTotals();
+        return stage switch
         {
-            ExactTableId => new FlowTableStats(ExactTableId, "hash", false, _options.MaxExactFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
-            WildcardTableId => new FlowTableStats(WildcardTableId, "tuple-space", true, _options.MaxWildcardFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
-            _ => throw new ArgumentOutOfRangeException(nameof(tableId)),
+            0 => new FlowTableStats(MainTableId, "hash", false, _options.MaxExactFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
+            1 => new FlowTableStats(MainTableId, "tuple-space", true, _options.MaxWildcardFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
+            _ => throw new ArgumentOutOfRangeException(nameof(stage)),
         };
     }
 }

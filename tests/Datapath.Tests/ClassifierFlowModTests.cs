@@ -65,7 +65,7 @@ public class ClassifierFlowModTests
         table.Apply(Add(FlowMatch.Exact(key), 3, s_out2), null);
         var hit = table.Lookup(key, 0)!;
         Assert.Equal(0xFFFF, hit.Priority);
-        Assert.Equal(OfFlowTables.ExactTableId, hit.TableId);
+        Assert.Equal(OfFlowTables.MainTableId, hit.TableId);
         Assert.Same(s_out2, hit.Actions);
         // A packet with a tunnel id still hits the exact rule (exact rules ignore it).
         var tunnelled = new FlowKeyBuilder(key).TunId(77).Key;
@@ -197,10 +197,33 @@ public class ClassifierFlowModTests
         Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0, 8), 1, flags: FlowModFlags.Emergency), null));
         Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(9, 9)), 1, flags: FlowModFlags.Emergency), null));
 
-        var stats = table.GetTableStats(0);
+        var stats = table.GetStageStats(0);
         Assert.Equal(("hash", 3, 3), (stats.Name, stats.MaxEntries, stats.ActiveCount));
-        stats = table.GetTableStats(1);
+        stats = table.GetStageStats(1);
         Assert.Equal(("tuple-space", 2, 2), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+        stats = table.GetTableStats(OfFlowTables.MainTableId);
+        Assert.Equal(("classifier", 5, 5), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+    }
+
+    [Fact]
+    public void TableModel_IsOneOpenFlowTable_WithTheClassifierStagesAsItsDetail()
+    {
+        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxExactFlows = 3, MaxWildcardFlows = 2 });
+        var t = Assert.Single(table.Tables.ToArray());
+        Assert.Equal(((byte)0, "classifier", 5, TableMiss.Controller), (t.Id, t.Name, t.MaxEntries, t.Miss));
+        Assert.Equal(1, table.TableCount);
+        table.Apply(Add(FlowMatch.Exact(Key(1, 1)), 0), null);
+        table.Apply(Add(InPortDst(2, 0x0A000000, 8), 1), null);
+        // Exact and wildcard flows alike are flows of table 0.
+        var lookups = table.CreateThreadStats();
+        Assert.Equal((byte)0, table.Lookup(Key(1, 1), 0, lookups)!.TableId);
+        Assert.Equal((byte)0, table.Lookup(Key(2, 0x0A000001), 0, lookups)!.TableId);
+        var st = table.GetTableStats(0);
+        Assert.Equal(((byte)0, "classifier", 5, 2, 2L, 2L), (st.TableId, st.Name, st.MaxEntries, st.ActiveCount, st.LookupCount, st.MatchedCount));
+        Assert.Throws<ArgumentOutOfRangeException>(() => table.GetTableStats(1));
+        Assert.Equal(("hash", 1), (table.GetStageStats(0).Name, table.GetStageStats(0).ActiveCount));
+        Assert.Equal(("tuple-space", 1), (table.GetStageStats(1).Name, table.GetStageStats(1).ActiveCount));
+        Assert.Equal((byte)0, table.GetStageStats(1).TableId);
     }
 
     [Fact]
@@ -316,7 +339,7 @@ public class ClassifierFlowModTests
         table.LookupBurst(keys, hashes, results, emc);
         table.Apply(Add(FlowMatch.Exact(wildKey), 0, s_out2), null);
         table.LookupBurst(keys, hashes, results, emc);
-        Assert.Equal(OfFlowTables.ExactTableId, results[1]!.TableId);
+        Assert.Equal(OfFlowTables.MainTableId, results[1]!.TableId);
     }
 
     [Fact]
@@ -455,12 +478,13 @@ public class ClassifierFlowModTests
         table.LookupBurst(keys, hashes, results, emc, s1);
         table.LookupBurst(keys, hashes, results, emc, s2); // EMC hits counted like table hits
         table.Lookup(keys[2], 0, s2);
-        var t0 = table.GetTableStats(0);
-        var t1 = table.GetTableStats(1);
+        var t0 = table.GetStageStats(0);
+        var t1 = table.GetStageStats(1);
         Assert.Equal((7L, 2L), (t0.LookupCount, t0.MatchedCount));
         Assert.Equal((5L, 2L), (t1.LookupCount, t1.MatchedCount));
+        Assert.Equal((7L, 4L), (table.GetTableStats(0).LookupCount, table.GetTableStats(0).MatchedCount));
         table.ReleaseThreadStats(s1);
-        Assert.Equal(7L, table.GetTableStats(0).LookupCount);
+        Assert.Equal(7L, table.GetStageStats(0).LookupCount);
     }
 
     [Fact]
