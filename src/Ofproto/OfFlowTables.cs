@@ -10,14 +10,18 @@ namespace Softswitch.Ofproto;
 /// table stats request mean. Its own layer (the Softswitch.Ofproto assembly), between the wire codecs and the datapath.
 /// </summary>
 /// <remarks>
-/// <para><b>Layer</b>: owns OpenFlow policy and nothing else. It may use the datapath's mechanism (the
-/// <see cref="Pipeline"/>'s <see cref="FlowTable"/>s, rules, actions, matches) and must not touch any wire format:
-/// codecs (OpenFlow 1.0 in Softswitch.OfAgent.Wire, 1.3 later beside it) decode into its version-independent model
-/// (<see cref="FlowMod"/>, <see cref="FlowModStatus"/>, <see cref="FlowTableStats"/>, <see cref="OfFlowRule"/>) and
-/// encode its results. A project of its own rather than a folder of the agent, so that the compiler keeps the
-/// direction one-way (Wire → Ofproto → Datapath): this assembly cannot see the codec, the datapath cannot see it.
-/// Rules specific to an OpenFlow version's conformance (match normalisation, buffered packets, which tables stats
-/// report) belong here, next to the rules below.</para>
+/// <para><b>Layer</b>: owns what a controller of any OpenFlow version sees of the flows: the table model
+/// (<see cref="Tables"/>), the flow-mod rules below, each version's match rules (<see cref="OfMatchRules"/>:
+/// normalisation, and exactness decided on the match as received), and which flows a stats request lists (normal or
+/// emergency). It may use the datapath's mechanism (the <see cref="Pipeline"/>'s <see cref="FlowTable"/>s, rules,
+/// actions, matches) and must not touch any wire format, connection or controller: codecs (OpenFlow 1.0 in
+/// Softswitch.OfAgent.Wire, 1.3 later beside it) decode into its version-independent model (<see cref="FlowMod"/>,
+/// <see cref="MatchRules"/>, <see cref="FlowModStatus"/>, <see cref="OfTable"/>, <see cref="FlowTableStats"/>,
+/// <see cref="OfFlowRule"/>), map its results onto their codes explicitly, and encode them. A project of its own
+/// rather than a folder of the agent, so that the compiler keeps the direction one-way (Wire → Ofproto → Datapath):
+/// this assembly cannot see the codec, the datapath cannot see it. The rest of what a controller observes (packet
+/// buffers and their release, port validation of actions, the flow-removed decision, packet-out) still sits in the
+/// OpenFlow 1.0 agent's handlers and belongs here, next to these rules.</para>
 /// <para><b>Tables</b>: the OpenFlow table model is <see cref="Tables"/>, the one answer every reader gives (features'
 /// n_tables, table stats, flow stats' table ids, the host's dp/show, dump-flows and trace, the metrics): for OpenFlow
 /// 1.0 one table, id 0 ("classifier"), whose miss goes to the controller. Its flows live in datapath table 0 (where
