@@ -108,7 +108,7 @@ internal sealed class FlowModPath
             throw new InvalidOperationException("bad actions");
         FlowModTranslator.TryCommand(fm.Command, out var command);
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout, fm.HardTimeout,
-                              FlowModTranslator.ToFlags(fm.Flags), fm.OutPort);
+                              FlowModTranslator.ToFlags(fm.Flags), fm.OutPort, MatchRules.OpenFlow10);
         if (stage == Stage.Translate) return;
         using var hold = _tables.Reclamation.Enter();
         _tables.Apply(mod, null, out _);

@@ -38,6 +38,8 @@ public static class OfpConstants
 
     /// <summary>OFPTT_ALL: every table (flow and aggregate stats requests).</summary>
     public const byte TableAll = 0xff;
+    /// <summary>The emergency flows' table in flow and aggregate stats requests (OF1.0 ofp_flow_stats_request).</summary>
+    public const byte TableEmergency = 0xfe;
 
     /// <summary>OFP_DEFAULT_PRIORITY.</summary>
     public const ushort DefaultPriority = 0x8000;

@@ -27,7 +27,22 @@ public enum FlowModFlags : byte
     Emergency = 1 << 2,
 }
 
-/// <summary>A flow-mod, version-independent: the codec decodes the wire message into this.</summary>
+/// <summary>
+/// Which rules turn a flow-mod's match, as received, into the match its flow keeps (<see cref="OfMatchRules"/>). Whether
+/// a flow is exact (ranked above every other) is always decided on the match as received.
+/// </summary>
+public enum MatchRules : byte
+{
+    /// <summary>The match is kept as given (tools and tests that build the datapath's matches themselves).</summary>
+    AsGiven,
+    /// <summary>OpenFlow 1.0 (OF1.0.1 section 3.4): fields that do not apply to the match's dl_type are wildcarded.</summary>
+    OpenFlow10,
+}
+
+/// <summary>
+/// A flow-mod, version-independent: the codec decodes the wire message into this. <see cref="Match"/> is the match as
+/// received; <see cref="Rules"/> say how the table set normalises it.
+/// </summary>
 public readonly record struct FlowMod(
     FlowModCommand Command,
     FlowMatch Match,
@@ -37,7 +52,8 @@ public readonly record struct FlowMod(
     ushort IdleTimeout = 0,
     ushort HardTimeout = 0,
     FlowModFlags Flags = FlowModFlags.None,
-    ushort OutPort = PortNumber.None);
+    ushort OutPort = PortNumber.None,
+    MatchRules Rules = MatchRules.AsGiven);
 
 /// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
 public enum FlowModStatus : byte
@@ -81,6 +97,23 @@ public sealed record FlowTableOptions
     public bool RecycleEntries { get; init; }
 }
 
-/// <summary>One OpenFlow table's statistics, version-independent (a codec encodes them as its table stats).</summary>
+/// <summary>What an OpenFlow table does with a packet no flow of it matches.</summary>
+public enum TableMiss : byte
+{
+    /// <summary>OpenFlow 1.0: the packet goes to the controller (PACKET_IN, as the switch's fail mode allows).</summary>
+    Controller,
+}
+
+/// <summary>One OpenFlow table as every controller and every report sees it (see <see cref="OfFlowTables.Tables"/>).</summary>
+/// <param name="Id">Its table_id.</param>
+/// <param name="Name">Its name in table stats.</param>
+/// <param name="MaxEntries">Most flows it holds (the sum of its classifier stages' capacities).</param>
+/// <param name="Miss">What a miss does.</param>
+public sealed record OfTable(byte Id, string Name, int MaxEntries, TableMiss Miss);
+
+/// <summary>
+/// Statistics of one OpenFlow table, version-independent (a codec encodes them as its table stats), or of one
+/// classifier stage of a table (<see cref="OfFlowTables.GetStageStats"/>; <see cref="TableId"/> is then the table's).
+/// </summary>
 public readonly record struct FlowTableStats(byte TableId, string Name, bool Wildcards, int MaxEntries,
                                              int ActiveCount, long LookupCount, long MatchedCount);

@@ -6,8 +6,8 @@ namespace Softswitch.Ofproto;
 
 /// <summary>
 /// What the OpenFlow layer keeps about a flow beyond what the datapath classifies with. The cookie is the rule's
-/// <see cref="FlowEntry.Tag"/>; its flags and the table it is reported in are this descriptor, the rule's
-/// <see cref="FlowEntry.Owner"/>, one shared instance per combination (no allocation per flow).
+/// <see cref="FlowEntry.Tag"/>; its flags and its OpenFlow table (<see cref="OfFlowTables.Tables"/>) are this
+/// descriptor, the rule's <see cref="FlowEntry.Owner"/>, one shared instance per combination (no allocation per flow).
 /// </summary>
 /// <remarks>Thread safety: immutable; the instances are created once.</remarks>
 public sealed class OfFlowRule
@@ -22,51 +22,43 @@ public sealed class OfFlowRule
     }
 
     public FlowModFlags Flags { get; }
-    /// <summary>The table the flow is reported in: 0 for exact flows, 1 for wildcard flows.</summary>
+    /// <summary>The OpenFlow table the flow is in (<see cref="OfFlowTables.MainTableId"/>: OpenFlow 1.0 has one).</summary>
     public byte TableId { get; }
     public bool IsEmergency => (Flags & FlowModFlags.Emergency) != 0;
     public bool SendFlowRemoved => (Flags & FlowModFlags.SendFlowRemoved) != 0;
 
     private static OfFlowRule[] Build()
     {
-        var rules = new OfFlowRule[2 * FlagCombinations];
-        for (int t = 0; t < 2; t++)
-        {
-            for (int f = 0; f < FlagCombinations; f++)
-                rules[t * FlagCombinations + f] = new OfFlowRule((FlowModFlags)f, (byte)t);
-        }
-
+        var rules = new OfFlowRule[FlagCombinations];
+        for (int f = 0; f < FlagCombinations; f++) rules[f] = new OfFlowRule((FlowModFlags)f, OfFlowTables.MainTableId);
         return rules;
     }
 
-    /// <summary>The shared descriptor of flows with these flags in this table.</summary>
-    public static OfFlowRule For(FlowModFlags flags, byte tableId)
-        => s_rules[(tableId == OfFlowTables.ExactTableId ? 0 : FlagCombinations) + ((int)flags & (FlagCombinations - 1))];
+    /// <summary>The shared descriptor of flows with these flags (in the one table).</summary>
+    public static OfFlowRule For(FlowModFlags flags) => s_rules[(int)flags & (FlagCombinations - 1)];
 
     /// <summary>
-    /// A datapath rule for a flow of an OpenFlow table set: an exact match's priority is normalised to
-    /// <see cref="OfFlowTables.ExactPriority"/> (the requested one is kept for reporting); the rule carries its cookie,
-    /// flags and reported table.
+    /// A datapath rule for a flow of an OpenFlow table set whose match is taken as given: an exact match's priority is
+    /// normalised to <see cref="OfFlowTables.ExactPriority"/> (the requested one is kept for reporting); the rule
+    /// carries its cookie, flags and table.
     /// </summary>
     public static FlowEntry NewEntry(in FlowMatch match, ushort priority, FlowActions actions, ulong cookie, ushort idleTimeout,
                                      ushort hardTimeout, FlowModFlags flags, long createdNanos)
     {
         bool exact = match.IsExact;
-        var rule = For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId);
-        return new FlowEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
+        return new FlowEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos,
+                             For(flags), cookie, priority);
     }
 
     /// <summary>
-    /// As <see cref="NewEntry(in FlowMatch, ushort, FlowActions, ulong, ushort, ushort, FlowModFlags, long)"/>, from the
-    /// table's write scope <paramref name="w"/> (a recycled entry when the table recycles; see
-    /// <see cref="FlowTable.RecycleEntries"/>); insert it within that scope.
+    /// A datapath rule from the table's write scope <paramref name="w"/> (a recycled entry when the table recycles; see
+    /// <see cref="FlowTable.RecycleEntries"/>); insert it within that scope. <paramref name="exact"/> is decided on the
+    /// match as received (<see cref="OfMatchRules.IsExact"/>), <paramref name="match"/> is the one the flow keeps.
     /// </summary>
-    public static FlowEntry NewEntry(FlowTable.WriteScope w, in FlowMatch match, ushort priority, FlowActions actions, ulong cookie,
-                                     ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos)
+    internal static FlowEntry NewEntry(FlowTable.WriteScope w, in FlowMatch match, bool exact, ushort priority, FlowActions actions,
+                                       ulong cookie, ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos)
     {
-        bool exact = match.IsExact;
-        var rule = For(flags, exact ? OfFlowTables.ExactTableId : OfFlowTables.WildcardTableId);
-        return w.NewEntry(match, exact ? OfFlowTables.ExactPriority : priority, actions, idleTimeout, hardTimeout, createdNanos, rule, cookie, priority);
+        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, For(flags), cookie, priority);
     }
 
     /// <summary>The OpenFlow descriptor of a datapath rule, or null for a rule this layer did not install.</summary>

@@ -10,24 +10,35 @@ namespace Softswitch.Ofproto;
 /// table stats request mean. Its own layer (the Softswitch.Ofproto assembly), between the wire codecs and the datapath.
 /// </summary>
 /// <remarks>
-/// <para><b>Layer</b>: owns OpenFlow policy and nothing else. It may use the datapath's mechanism (the
-/// <see cref="Pipeline"/>'s <see cref="FlowTable"/>s, rules, actions, matches) and must not touch any wire format:
-/// codecs (OpenFlow 1.0 in Softswitch.OfWire, 1.3 later beside it) decode into its version-independent model
-/// (<see cref="FlowMod"/>, <see cref="FlowModStatus"/>, <see cref="FlowTableStats"/>, <see cref="OfFlowRule"/>) and
-/// encode its results. A project of its own rather than a folder of the agent, so that the compiler keeps the
-/// direction one-way (Wire → Ofproto → Datapath): this assembly cannot see the codec, the datapath cannot see it.
-/// Rules specific to an OpenFlow version's conformance (match normalisation, buffered packets, which tables stats
-/// report) belong here, next to the rules below. It may not touch what is the agent's (connections, roles, fail mode,
-/// packet buffers) nor the datapath's insides: it ranks flows only through the priorities it gives rules and the
+/// <para><b>Layer</b>: owns what a controller of any OpenFlow version sees of the flows: the table model
+/// (<see cref="Tables"/>), the flow-mod rules below, each version's match rules (<see cref="OfMatchRules"/>:
+/// normalisation, and exactness decided on the match as received), and which flows a stats request lists (normal or
+/// emergency). It may use the datapath's mechanism (the <see cref="Pipeline"/>'s <see cref="FlowTable"/>s, rules,
+/// actions, matches) and must not touch any wire format, connection or controller: codecs (OpenFlow 1.0 in
+/// Softswitch.OfWire, 1.3 later beside it) decode into its version-independent model (<see cref="FlowMod"/>,
+/// <see cref="MatchRules"/>, <see cref="FlowModStatus"/>, <see cref="OfTable"/>, <see cref="FlowTableStats"/>,
+/// <see cref="OfFlowRule"/>), map its results onto their codes explicitly, and encode them. A project of its own
+/// rather than a folder of the agent, so that the compiler keeps the direction one-way (Wire → Ofproto → Datapath):
+/// this assembly cannot see the codec, the datapath cannot see it. The rest of what a controller observes (packet
+/// buffers and their release, port validation of actions, the flow-removed decision, packet-out) still sits in the
+/// OpenFlow 1.0 agent's handlers and belongs here, next to these rules. It may not touch what is the agent's
+/// (connections, roles, fail mode) nor the datapath's insides: it ranks flows only through the priorities it gives rules and the
 /// classifier's documented tie rule, never through which stage of a <see cref="FlowTable"/> holds a rule, and it
 /// reaches forwarding only through the tables it writes. Its tests (Ofproto.Tests) check it against an OpenFlow 1.0
 /// reference; the classifier's own rules are checked in Datapath.Tests.</para>
-/// <para><b>Tables</b>: the flows live in datapath table 0 (where packets are classified); emergency flows
-/// (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a second datapath table that serves
-/// lookups instead while <see cref="UseEmergencyTable"/> is set. To a controller the normal flows are two tables: 0
-/// ("hash") the exact flows, 1 ("tuple-space") the wildcard flows, each with its own capacity; an exact flow ranks
+/// <para><b>Tables</b>: the OpenFlow table model is <see cref="Tables"/>, the one answer every reader gives (features'
+/// n_tables, table stats, flow stats' table ids, the host's dp/show, dump-flows and trace, the metrics): for OpenFlow
+/// 1.0 one table, id 0 ("classifier"), whose miss goes to the controller. Its flows live in datapath table 0 (where
+/// packets are classified); emergency flows (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a
+/// second datapath table that serves lookups instead while <see cref="UseEmergencyTable"/> is set, and that is not an
+/// OpenFlow table of the model (OF1.0 lists it as 0xfe). The classifier's two stages, the hash stage (all-ones
+/// masks) and the tuple space, each have their own capacity and counters (<see cref="GetStageStats"/>): detail of
+/// table 0, not tables. An exact flow ranks
 /// above every wildcard flow because its priority is normalised to 0xFFFF (as Open vSwitch does for OF1.0), in
-/// entries and in strict requests, and the classifier lets an all-ones rule win ties.</para>
+/// entries and in strict requests, and the classifier lets the more specific rule win ties. Exactness is decided on
+/// the match as received (<see cref="OfMatchRules.IsExact"/>); the flow keeps the match its
+/// <see cref="FlowMod.Rules"/> normalise it to (<see cref="OfMatchRules.Normalize"/>), so an OF1.0 exact flow for ARP
+/// keeps nw_tos and the ports wildcarded and lives in the tuple space, still at 0xFFFF.</para>
 /// <para><b>Flow-mods</b>: ADD replaces a flow with identical match and priority (a new entry, counters and duration
 /// reset, no flow-removed), honours CheckOverlap (a flow of the same priority that some packet could match too,
 /// including an identical one, fails with Overlap). MODIFY changes the actions (and, per
@@ -43,8 +54,10 @@ namespace Softswitch.Ofproto;
 /// </remarks>
 public sealed class OfFlowTables
 {
-    public const byte ExactTableId = 0;
-    public const byte WildcardTableId = 1;
+    /// <summary>The one OpenFlow table (OpenFlow 1.0).</summary>
+    public const byte MainTableId = 0;
+    /// <summary>The classifier stages of table 0 (<see cref="GetStageStats"/>): the hash stage, the tuple space.</summary>
+    public const int StageCount = 2;
     /// <summary>The priority of every exact flow.</summary>
     public const ushort ExactPriority = FlowTable.MaxPriority;
 
@@ -52,6 +65,7 @@ public sealed class OfFlowTables
     private readonly FlowTable _main;
     private readonly FlowTable _emergency;
     private readonly FlowTableOptions _options;
+    private readonly OfTable[] _tables;
     private readonly IClock _clock;
     private volatile bool _useEmergency;
 
@@ -70,6 +84,7 @@ public sealed class OfFlowTables
         _pipeline = pipeline;
         _clock = clock;
         _options = options ?? new FlowTableOptions();
+        _tables = [new OfTable(MainTableId, "classifier", (int)Math.Min(int.MaxValue, (long)_options.MaxExactFlows + _options.MaxWildcardFlows), TableMiss.Controller)];
         _main = pipeline.Table(0);
         _emergency = pipeline.AddTable();
         _main.RecycleEntries = _options.RecycleEntries;
@@ -116,8 +131,11 @@ public sealed class OfFlowTables
     /// <summary>Wildcard subtables (distinct masks) of the normal flows.</summary>
     public int WildcardSubtableCount => _main.WildcardSubtableCount;
 
-    /// <summary>Tables reported to controllers.</summary>
-    public int TableCount => 2;
+    /// <summary>The OpenFlow tables, by id (see the type remarks): what every controller and report is told.</summary>
+    public ReadOnlySpan<OfTable> Tables => _tables;
+
+    /// <summary>How many OpenFlow tables there are (features' n_tables).</summary>
+    public int TableCount => _tables.Length;
 
     /// <summary>Registers an observer of the normal flows' table (see <see cref="IFlowTableObserver"/>).</summary>
     public void AddObserver(IFlowTableObserver observer) => _main.AddObserver(observer);
@@ -197,75 +215,88 @@ public sealed class OfFlowTables
                                       out FlowEntry? flow)
     {
         flow = null;
+        var t = new Target(mod);
         switch (mod.Command)
         {
             case FlowModCommand.Add:
-                return AddLocked(w, mod, now, out flow);
+                return AddLocked(w, mod, t, now, out flow);
             case FlowModCommand.Modify:
-                return ModifyLocked(w, mod, strict: false, now, out flow);
+                return ModifyLocked(w, mod, t, strict: false, now, out flow);
             case FlowModCommand.ModifyStrict:
-                return ModifyLocked(w, mod, strict: true, now, out flow);
+                return ModifyLocked(w, mod, t, strict: true, now, out flow);
             case FlowModCommand.Delete:
-                DeleteLocked(w, mod, strict: false, removed, now);
+                DeleteLocked(w, mod, t, strict: false, removed, now);
                 return FlowModStatus.Ok;
             case FlowModCommand.DeleteStrict:
-                DeleteLocked(w, mod, strict: true, removed, now);
+                DeleteLocked(w, mod, t, strict: true, removed, now);
                 return FlowModStatus.Ok;
             default:
                 return FlowModStatus.BadCommand;
         }
     }
 
-    private static ushort NormalisedPriority(in FlowMatch match, ushort priority) => match.IsExact ? ExactPriority : priority;
+    /// <summary>The priority a flow is looked up with: <see cref="ExactPriority"/> for an exact flow, else the requested one.</summary>
+    internal static ushort RankOf(bool exact, ushort priority) => exact ? ExactPriority : priority;
 
-    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, long now, out FlowEntry? flow)
+    /// <summary>A flow-mod's match as its flows keep it, whether it is exact (decided on the match as received), and its rank.</summary>
+    private readonly struct Target
+    {
+        public readonly FlowMatch Match;
+        public readonly bool Exact;
+        public readonly ushort Rank;
+
+        public Target(in FlowMod mod)
+        {
+            Match = OfMatchRules.Normalize(mod.Match, mod.Rules);
+            Exact = OfMatchRules.IsExact(mod.Match);
+            Rank = RankOf(Exact, mod.Priority);
+        }
+    }
+
+    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, long now, out FlowEntry? flow)
     {
         flow = null;
         bool emergency = IsEmergency(mod);
         if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
 
-        FlowMatch match = mod.Match;
-        bool isExact = match.IsExact;
-        ushort priority = NormalisedPriority(match, mod.Priority);
+        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(t.Match, t.Rank)) return FlowModStatus.Overlap;
 
-        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(match, priority)) return FlowModStatus.Overlap;
-
-        if (w.Find(match, priority) is null)
+        if (w.Find(t.Match, t.Rank) is null)
         {
+            // Capacity is the classifier stage's the flow lands in (all-ones masks in the hash stage).
             bool full = emergency
                 ? _emergency.Count >= _options.MaxEmergencyFlows
-                : isExact ? _main.ExactCount >= _options.MaxExactFlows : _main.WildcardCount >= _options.MaxWildcardFlows;
+                : t.Match.IsExact ? _main.ExactCount >= _options.MaxExactFlows : _main.WildcardCount >= _options.MaxWildcardFlows;
             if (full) return FlowModStatus.TableFull;
         }
 
-        flow = OfFlowRule.NewEntry(w, match, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        flow = OfFlowRule.NewEntry(w, t.Match, t.Exact, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
         w.Insert(flow);
         return FlowModStatus.Ok;
     }
 
-    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, long now, out FlowEntry? flow)
+    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, out FlowEntry? flow)
     {
         var targets = Scratch();
-        CollectTargets(w, mod.Match, mod.Priority, strict, targets);
-        if (targets.Count == 0) return AddLocked(w, mod, now, out flow);
+        CollectTargets(w, t, strict, targets);
+        if (targets.Count == 0) return AddLocked(w, mod, t, now, out flow);
 
         flow = null;
         bool cookie = _options.ModifyUpdatesCookie;
-        ushort priority = NormalisedPriority(mod.Match, mod.Priority);
         foreach (var e in targets)
         {
             w.SetActions(e, mod.Actions);
             if (cookie) w.SetTag(e, mod.Cookie);
-            if (e.Priority == priority && e.Match == mod.Match) flow = e;
+            if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }
         targets.Clear();
         return FlowModStatus.Ok;
     }
 
-    private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, bool strict, List<FlowRemoved>? removed, long now)
+    private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowRemoved>? removed, long now)
     {
         var targets = Scratch();
-        CollectTargets(w, mod.Match, mod.Priority, strict, targets);
+        CollectTargets(w, t, strict, targets);
         if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
         if (targets.Count == 0) return;
         w.Remove(targets);
@@ -278,15 +309,15 @@ public sealed class OfFlowTables
         targets.Clear();
     }
 
-    /// <summary>Strict: the flow with identical match and (normalised) priority. Non-strict: every subset.</summary>
-    private static void CollectTargets(FlowTable.WriteScope w, in FlowMatch match, ushort priority, bool strict, List<FlowEntry> into)
+    /// <summary>Strict: the flow with identical match and rank. Non-strict: every subset.</summary>
+    private static void CollectTargets(FlowTable.WriteScope w, in Target t, bool strict, List<FlowEntry> into)
     {
         if (strict)
         {
-            if (w.Find(match, NormalisedPriority(match, priority)) is { } e) into.Add(e);
+            if (w.Find(t.Match, t.Rank) is { } e) into.Add(e);
             return;
         }
-        w.CollectSubsets(match, into);
+        w.CollectSubsets(t.Match, into);
     }
 
     private static void FilterOutPort(List<FlowEntry> list, int start, ushort outPort)
@@ -320,15 +351,28 @@ public sealed class OfFlowTables
         if (outPort != PortNumber.None) FilterOutPort(into, start, outPort);
     }
 
-    /// <summary>Stats of table 0 ("hash", exact flows) or 1 ("tuple-space", wildcard flows).</summary>
+    /// <summary>
+    /// Stats of OpenFlow table <paramref name="tableId"/> (of <see cref="Tables"/>). Every lookup consults the hash
+    /// stage first, so its lookup count is the table's (the tuple space's lookups are the same packets again); matches
+    /// are the sum of the stages'.
+    /// </summary>
     public FlowTableStats GetTableStats(int tableId)
     {
+        if ((uint)tableId >= (uint)_tables.Length) throw new ArgumentOutOfRangeException(nameof(tableId));
+        var table = _tables[tableId];
         var t = _pipeline.GetLookupTotals();
-        return tableId switch
+        return new FlowTableStats(table.Id, table.Name, true, table.MaxEntries, _main.Count, t.ExactLookups, t.ExactMatched + t.WildcardMatched);
+    }
+
+    /// <summary>Stats of classifier stage <paramref name="stage"/> of table 0: 0 the hash stage ("hash"), 1 the tuple space ("tuple-space").</summary>
+    public FlowTableStats GetStageStats(int stage)
+    {
+        var t = _pipeline.GetLookupTotals();
+        return stage switch
         {
-            ExactTableId => new FlowTableStats(ExactTableId, "hash", false, _options.MaxExactFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
-            WildcardTableId => new FlowTableStats(WildcardTableId, "tuple-space", true, _options.MaxWildcardFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
-            _ => throw new ArgumentOutOfRangeException(nameof(tableId)),
+            0 => new FlowTableStats(MainTableId, "hash", false, _options.MaxExactFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
+            1 => new FlowTableStats(MainTableId, "tuple-space", true, _options.MaxWildcardFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
+            _ => throw new ArgumentOutOfRangeException(nameof(stage)),
         };
     }
 }

@@ -45,8 +45,8 @@ public class ClassifierDifferentialTests
         CompareAll(seed, "static rules (warm EMC)", table, reference, keys, emc, stats);
         Assert.True(emc.Hits > 0, $"seed {seed}: EMC never hit");
 
-        var t0 = table.GetTableStats(0);
-        var t1 = table.GetTableStats(1);
+        var t0 = table.GetStageStats(0);
+        var t1 = table.GetStageStats(1);
         Assert.Equal(2L * 3 * keys.Length, t0.LookupCount); // three counted paths (single+stats, burst, burst+EMC) x 2 passes
         Assert.Equal(t0.LookupCount - t0.MatchedCount, t1.LookupCount);
     }

@@ -64,7 +64,7 @@ public class ClassifierFlowModTests
         table.Apply(Add(FlowMatch.Exact(key), 3, s_out2), null);
         var hit = table.Lookup(key, 0)!;
         Assert.Equal(0xFFFF, hit.Priority);
-        Assert.Equal(OfFlowTables.ExactTableId, hit.TableId);
+        Assert.Equal(OfFlowTables.MainTableId, hit.TableId);
         Assert.Same(s_out2, hit.Actions);
         // A packet with a tunnel id still hits the exact rule (exact rules ignore it).
         var tunnelled = new FlowKeyBuilder(key).TunId(77).Key;
@@ -78,6 +78,35 @@ public class ClassifierFlowModTests
         Assert.Single(removed);
         Assert.Same(hit, removed[0].Entry);
         Assert.Equal(0, table.ActiveExact);
+    }
+
+    [Fact]
+    public void OpenFlow10_ExactnessIsDecidedOnTheMatchAsReceived_TheFlowKeepsTheNormalisedMatch()
+    {
+        // An ARP flow with no wildcard is exact (OF1.0 3.4): it ranks above every wildcard flow, even one at 0xFFFF,
+        // although the 1.0 rules wildcard nw_tos and the ports it cannot match on.
+        var table = new OfFlowTables(new ManualClock());
+        var arp = new FlowKeyBuilder().InPort(1).DlVlan(0xFFFF).DlType(0x0806).NwProto(1).NwSrc(0x0A000001).NwDst(0x0A000002).Key;
+        var allArp = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.DlType) | Wildcards.TunIdExt, arp);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, allArp, 0xFFFF, s_out1, Rules: MatchRules.OpenFlow10), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(arp), 5, s_out2, Rules: MatchRules.OpenFlow10), null));
+        var hit = table.Lookup(arp, 0)!;
+        Assert.Same(s_out2, hit.Actions);
+        Assert.Equal((0xFFFF, 5), (hit.Priority, hit.RequestedPriority));
+        Assert.Equal(Wildcards.NwTos | Wildcards.TpSrc | Wildcards.TpDst | Wildcards.TunIdExt, hit.Match.Wildcards);
+
+        // Strict requests with that exact match find it whatever priority they carry.
+        table.Apply(new FlowMod(FlowModCommand.ModifyStrict, FlowMatch.Exact(arp), 9, s_out1, Rules: MatchRules.OpenFlow10), null);
+        Assert.Same(s_out1, hit.Actions);
+        var removed = new List<FlowRemoved>();
+        table.Apply(new FlowMod(FlowModCommand.DeleteStrict, FlowMatch.Exact(arp), 1234, FlowActions.Drop, Rules: MatchRules.OpenFlow10), removed);
+        Assert.Same(hit, Assert.Single(removed).Entry);
+        Assert.Equal(1, table.ActiveWildcard);
+
+        // Normalised matches that are not exact keep their requested priority.
+        var arpFrom1 = FlowMatch.FromOpenFlow(Wildcards.NwTos | Wildcards.TunIdExt, arp);
+        table.Apply(new FlowMod(FlowModCommand.Add, arpFrom1, 7, s_out2, Rules: MatchRules.OpenFlow10), null);
+        Assert.Same(s_out1, table.Lookup(arp, 0)!.Actions);
     }
 
     [Fact]
@@ -167,10 +196,33 @@ public class ClassifierFlowModTests
         Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0, 8), 1, flags: FlowModFlags.Emergency), null));
         Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(9, 9)), 1, flags: FlowModFlags.Emergency), null));
 
-        var stats = table.GetTableStats(0);
+        var stats = table.GetStageStats(0);
         Assert.Equal(("hash", 3, 3), (stats.Name, stats.MaxEntries, stats.ActiveCount));
-        stats = table.GetTableStats(1);
+        stats = table.GetStageStats(1);
         Assert.Equal(("tuple-space", 2, 2), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+        stats = table.GetTableStats(OfFlowTables.MainTableId);
+        Assert.Equal(("classifier", 5, 5), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+    }
+
+    [Fact]
+    public void TableModel_IsOneOpenFlowTable_WithTheClassifierStagesAsItsDetail()
+    {
+        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxExactFlows = 3, MaxWildcardFlows = 2 });
+        var t = Assert.Single(table.Tables.ToArray());
+        Assert.Equal(((byte)0, "classifier", 5, TableMiss.Controller), (t.Id, t.Name, t.MaxEntries, t.Miss));
+        Assert.Equal(1, table.TableCount);
+        table.Apply(Add(FlowMatch.Exact(Key(1, 1)), 0), null);
+        table.Apply(Add(InPortDst(2, 0x0A000000, 8), 1), null);
+        // Exact and wildcard flows alike are flows of table 0.
+        var lookups = table.CreateThreadStats();
+        Assert.Equal((byte)0, table.Lookup(Key(1, 1), 0, lookups)!.TableId);
+        Assert.Equal((byte)0, table.Lookup(Key(2, 0x0A000001), 0, lookups)!.TableId);
+        var st = table.GetTableStats(0);
+        Assert.Equal(((byte)0, "classifier", 5, 2, 2L, 2L), (st.TableId, st.Name, st.MaxEntries, st.ActiveCount, st.LookupCount, st.MatchedCount));
+        Assert.Throws<ArgumentOutOfRangeException>(() => table.GetTableStats(1));
+        Assert.Equal(("hash", 1), (table.GetStageStats(0).Name, table.GetStageStats(0).ActiveCount));
+        Assert.Equal(("tuple-space", 1), (table.GetStageStats(1).Name, table.GetStageStats(1).ActiveCount));
+        Assert.Equal((byte)0, table.GetStageStats(1).TableId);
     }
 
     [Fact]
@@ -286,7 +338,7 @@ public class ClassifierFlowModTests
         table.LookupBurst(keys, hashes, results, emc);
         table.Apply(Add(FlowMatch.Exact(wildKey), 0, s_out2), null);
         table.LookupBurst(keys, hashes, results, emc);
-        Assert.Equal(OfFlowTables.ExactTableId, results[1]!.TableId);
+        Assert.Equal(OfFlowTables.MainTableId, results[1]!.TableId);
     }
 
     [Fact]
@@ -425,12 +477,13 @@ public class ClassifierFlowModTests
         table.LookupBurst(keys, hashes, results, emc, s1);
         table.LookupBurst(keys, hashes, results, emc, s2); // EMC hits counted like table hits
         table.Lookup(keys[2], 0, s2);
-        var t0 = table.GetTableStats(0);
-        var t1 = table.GetTableStats(1);
+        var t0 = table.GetStageStats(0);
+        var t1 = table.GetStageStats(1);
         Assert.Equal((7L, 2L), (t0.LookupCount, t0.MatchedCount));
         Assert.Equal((5L, 2L), (t1.LookupCount, t1.MatchedCount));
+        Assert.Equal((7L, 4L), (table.GetTableStats(0).LookupCount, table.GetTableStats(0).MatchedCount));
         table.ReleaseThreadStats(s1);
-        Assert.Equal(7L, table.GetTableStats(0).LookupCount);
+        Assert.Equal(7L, table.GetStageStats(0).LookupCount);
     }
 
     [Fact]

@@ -392,7 +392,7 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Equal(0, m["softswitch_controller_connected"]);
         Assert.Equal(0, m["softswitch_datapath_drops_total{reason=\"miss-secure\"}"]);
         Assert.Equal(0, m["softswitch_coverage_total{counter=\"emc-hit\"}"]);
-        Assert.Contains("softswitch_flows{table=\"hash\"}", m.Samples.Keys);
+        Assert.Contains("softswitch_flows{table=\"classifier\"}", m.Samples.Keys);
         string target = Assert.Single(m.Samples.Keys, k => k.StartsWith("target_info{", StringComparison.Ordinal));
         Assert.Contains("service_instance_id=\"000000000000002a\"", target);
         Assert.Contains("service_name=\"softswitch\"", target);

@@ -201,8 +201,11 @@ public sealed class OffloadCommandsTests : IDisposable
         var r = Run("dp/show");
         Assert.True(r.Ok, r.Text);
         Assert.StartsWith("datapath 0000000000000042: 4 port(s), 1 forwarding thread(s), fail mode secure\n", r.Text);
-        Assert.Contains("table 0 (hash): 2 flows", r.Text);
-        Assert.Contains("table 1 (tuple-space): 3 flows", r.Text);
+        // One OpenFlow table (the one every controller is told of); the classifier stages are its detail.
+        Assert.Contains("table 0 (classifier): 5 flows", r.Text);
+        Assert.Contains("  stage hash: 2 flows", r.Text);
+        Assert.Contains("  stage tuple-space: 3 flows", r.Text);
+        Assert.DoesNotContain("table 1", r.Text);
         Assert.Contains("  1 p1: link up", r.Text);
         Assert.Contains("  4 p4: link up", r.Text);
         Assert.Contains("offload (netfpga): 3 flows in hardware, 2 in software\n", r.Text);

@@ -60,7 +60,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx, OfConnectionManager c
             return;
         }
         var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout,
-                              fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort));
+                              fm.HardTimeout, FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort), MatchRules.OpenFlow10);
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
         var st = ctx.Flows.Apply(mod, removed, out var flow);

@@ -31,9 +31,6 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     [ThreadStatic] private static OfpFlowStatsReplyWriter? s_writer;
     [ThreadStatic] private static OfpAction[]? s_wireActions;
 
-    /// <summary>The one OpenFlow table the switch reports (see <see cref="TableStats"/>).</summary>
-    private const byte TableId = 0;
-
     public void Handle(OfConnection c, OfpStatsRequest sr, byte[] msg)
     {
         switch (sr)
@@ -81,12 +78,18 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         }
     }
 
-    /// <summary>The flows a request selects, in the spare list when it is free (given back with <see cref="Release"/>).</summary>
+    /// <summary>
+    /// The flows a request selects, in the spare list when it is free (given back with <see cref="Release"/>): a table of
+    /// the model (<see cref="OfFlowTables.Tables"/>) or all of them (0xff) the normal flows, 0xfe (OF1.0's emergency
+    /// table) the emergency flows, any other table none.
+    /// </summary>
     private List<FlowEntry> CollectFlows(OfpFlowStatsRequestBase req)
     {
         var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
-        if (req.TableId != OfpConstants.TableAll && req.TableId != TableId) return into;
-        ctx.Flows.Collect(MatchTranslator.ToFlowMatch(req.Match), WireMap.ToDatapathPort(req.OutPort), false, into);
+        bool emergency = req.TableId == OfpConstants.TableEmergency;
+        if (!emergency && req.TableId != OfpConstants.TableAll && req.TableId >= ctx.Flows.TableCount) return into;
+        var match = OfMatchRules.Normalize(MatchTranslator.ToFlowMatch(req.Match), MatchRules.OpenFlow10);
+        ctx.Flows.Collect(match, WireMap.ToDatapathPort(req.OutPort), false, into, emergency);
         return into;
     }
 
@@ -97,7 +100,8 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var actions = s_wireActions ??= new OfpAction[16];
         try
         {
-            ReportTranslator.FlowStatsReplies(req.Xid, flows, ctx.Dp.Clock.NowNanos, writer, ref actions, (reply, count) =>
+            byte tableId = req.TableId == OfpConstants.TableEmergency ? OfpConstants.TableEmergency : OfFlowTables.MainTableId;
+            ReportTranslator.FlowStatsReplies(req.Xid, flows, tableId, ctx.Dp.Clock.NowNanos, writer, ref actions, (reply, count) =>
             {
                 if (!c.WaitForRoom())
                 {
@@ -121,26 +125,24 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         Volatile.Write(ref s_spareFlows, flows);
     }
 
-    /// <summary>
-    /// One logical OpenFlow table 0: the exact hash table and the wildcard tuple space are how it is stored, not two
-    /// tables. Every lookup consults the exact part first, so its lookup count is the table's (the wildcard part's
-    /// lookups are the same packets again); matches are the sum.
-    /// </summary>
+    /// <summary>OFPST_TABLE: one entry per table of the model (<see cref="OfFlowTables.Tables"/>), every OF1.0 field wildcardable.</summary>
     private OfpTableStatsReply TableStats(uint xid)
     {
-        var exact = ctx.Flows.GetTableStats(OfFlowTables.ExactTableId);
-        var wild = ctx.Flows.GetTableStats(OfFlowTables.WildcardTableId);
         var reply = new OfpTableStatsReply { Xid = xid };
-        reply.Tables.Add(new OfpTableStats
+        foreach (var table in ctx.Flows.Tables)
         {
-            TableId = TableId,
-            Name = "classifier",
-            Wildcards = OfpFlowWildcards.All,
-            MaxEntries = (uint)Math.Min(uint.MaxValue, (long)exact.MaxEntries + wild.MaxEntries),
-            ActiveCount = (uint)(exact.ActiveCount + wild.ActiveCount),
-            LookupCount = (ulong)exact.LookupCount,
-            MatchedCount = (ulong)(exact.MatchedCount + wild.MatchedCount),
-        });
+            var st = ctx.Flows.GetTableStats(table.Id);
+            reply.Tables.Add(new OfpTableStats
+            {
+                TableId = st.TableId,
+                Name = st.Name,
+                Wildcards = OfpFlowWildcards.All,
+                MaxEntries = (uint)st.MaxEntries,
+                ActiveCount = (uint)st.ActiveCount,
+                LookupCount = (ulong)st.LookupCount,
+                MatchedCount = (ulong)st.MatchedCount,
+            });
+        }
         return reply;
     }
 

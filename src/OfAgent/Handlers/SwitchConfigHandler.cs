@@ -21,9 +21,6 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     /// <summary>The ofp_action_type bits of the features reply: OUTPUT .. ENQUEUE, every OF1.0 action.</summary>
     private const uint SupportedActions = (1u << ((int)OfpActionType.Enqueue + 1)) - 1;
 
-    /// <summary>n_tables of the features reply: one logical table (see <see cref="StatsHandler"/>).</summary>
-    private const byte TableCount = 1;
-
     private volatile OfpConfigFlags _configFlags = OfpConfigFlags.FragNormal;
 
     public OfpFeaturesReply Features(uint xid)
@@ -34,7 +31,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             Xid = xid,
             DatapathId = ctx.Options.DatapathId,
             NBuffers = (uint)ctx.Buffers.Count,
-            NTables = TableCount,
+            NTables = (byte)ctx.Flows.TableCount,
             Capabilities = OfpCapabilities.FlowStats | OfpCapabilities.TableStats | OfpCapabilities.PortStats
                          | OfpCapabilities.QueueStats | OfpCapabilities.ArpMatchIp,
             Actions = SupportedActions,

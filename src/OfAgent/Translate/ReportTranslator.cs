@@ -81,10 +81,10 @@ internal static class ReportTranslator
     /// <paramref name="writer"/> (no object per flow): each reply (the first count bytes of an array rented from the
     /// shared pool, now the callee's) is handed to <paramref name="send"/>, which returns false to stop (the peer went
     /// away). The bytes are those of <see cref="OfpStatsReplies.Flows"/> over
-    /// <see cref="FlowStats"/> of each flow. <paramref name="actionScratch"/> holds the widest action list (grown when
-    /// needed).
+    /// <see cref="FlowStats"/> of each flow, reported in table <paramref name="tableId"/>. <paramref name="actionScratch"/>
+    /// holds the widest action list (grown when needed).
     /// </summary>
-    public static void FlowStatsReplies(uint xid, List<FlowEntry> flows, long nowNanos, OfpFlowStatsReplyWriter writer,
+    public static void FlowStatsReplies(uint xid, List<FlowEntry> flows, byte tableId, long nowNanos, OfpFlowStatsReplyWriter writer,
                                         ref OfpAction[] actionScratch, Func<byte[], int, bool> send)
     {
         writer.Begin(xid);
@@ -98,14 +98,14 @@ internal static class ReportTranslator
             ulong cookie = OfFlowRule.CookieOf(e), packets = (ulong)e.Packets, bytes = (ulong)e.Bytes;
             var wire = actionScratch.AsSpan(0, n);
             // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
-            if (writer.TryAdd(match, 0, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
+            if (writer.TryAdd(match, tableId, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
                               e.IdleTimeout, e.HardTimeout, cookie, packets, bytes, wire))
             {
                 continue;
             }
             if (!send(writer.Finish(more: true, out int count), count)) return;
             writer.Begin(xid);
-            writer.TryAdd(match, 0, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
+            writer.TryAdd(match, tableId, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
                           e.IdleTimeout, e.HardTimeout, cookie, packets, bytes, wire);
         }
         send(writer.Finish(more: false, out int last), last);

@@ -132,10 +132,16 @@ internal static class DaemonCommands
               .Append(ic, $"{Interlocked.Read(ref l.EvictedIdle)} idle closed for room, {Interlocked.Read(ref l.RefusedFull)} refused at the cap\n");
         }
 
-        for (int t = 0; t < agent.Flows.TableCount; t++)
+        foreach (var table in agent.Flows.Tables)
         {
-            var st = agent.Flows.GetTableStats(t);
+            var st = agent.Flows.GetTableStats(table.Id);
             sb.Append(ic, $"table {st.TableId} ({st.Name}): {st.ActiveCount} flows (max {st.MaxEntries}), {st.LookupCount} lookups, {st.MatchedCount} matched\n");
+            if (table.Id != OfFlowTables.MainTableId) continue;
+            for (int stage = 0; stage < OfFlowTables.StageCount; stage++)
+            {
+                var ss = agent.Flows.GetStageStats(stage);
+                sb.Append(ic, $"  stage {ss.Name}: {ss.ActiveCount} flows (max {ss.MaxEntries}), {ss.LookupCount} lookups, {ss.MatchedCount} matched\n");
+            }
         }
         sb.Append(ic, $"emergency flows: {agent.Flows.Emergency}\n");
         if (dp.MaintenanceErrorCount > 0)

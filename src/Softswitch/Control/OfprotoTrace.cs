@@ -129,7 +129,7 @@ internal static class OfprotoTrace
             if (trace.Entry is { } e)
             {
                 w.WriteStartObject("rule");
-                w.WriteNumber("table", 0);
+                w.WriteNumber("table", OfFlowRule.Of(e)?.TableId ?? OfFlowTables.MainTableId);
                 w.WriteString("cookie", $"0x{OfFlowRule.CookieOf(e):x}");
                 w.WriteNumber("priority", e.RequestedPriority);
                 w.WriteString("match", FlowFormat.Match(e.Match));

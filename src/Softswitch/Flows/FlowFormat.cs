@@ -4,6 +4,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Translate;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Flows;
 
@@ -51,7 +52,7 @@ public static class FlowFormat
             double seconds = Math.Max(0, nowNanos - e.CreatedNanos) / 1e9;
             sb.Append(", duration=").Append(seconds.ToString((parts & FlowHead.TrimmedDuration) != 0 ? "0.###" : "0.000", ic)).Append('s');
         }
-        if ((parts & FlowHead.Table) != 0) sb.Append(", table=0");
+        if ((parts & FlowHead.Table) != 0) sb.Append(", table=").Append((OfFlowRule.Of(e)?.TableId ?? OfFlowTables.MainTableId).ToString(ic));
         if (counters)
         {
             sb.Append(", n_packets=").Append(e.Packets.ToString(ic));
@@ -287,7 +288,7 @@ public enum FlowHead
     Rule = 0,
     /// <summary>dump-flows: a leading space; duration (to the millisecond, <c>2.500s</c>), n_packets and n_bytes.</summary>
     Counters = 1,
-    /// <summary><c>table=0</c> after the duration (the only table an OpenFlow 1.0 controller addresses).</summary>
+    /// <summary><c>table=0</c> after the duration: the flow's OpenFlow table (<see cref="OfFlowRule.TableId"/>).</summary>
     Table = 2,
     /// <summary>With <see cref="Counters"/>: the duration without trailing zeros (<c>1.5s</c>), as the offload report prints it.</summary>
     TrimmedDuration = 4,

@@ -139,9 +139,9 @@ internal sealed class SwitchMetrics : IDisposable
     {
         var flows = _agent.Flows;
         var list = new List<Measurement<long>>(flows.TableCount);
-        for (int t = 0; t < flows.TableCount; t++)
+        foreach (var table in flows.Tables)
         {
-            var st = flows.GetTableStats(t);
+            var st = flows.GetTableStats(table.Id);
             list.Add(new(read(st), Tag("table", st.Name)));
         }
         return list;

@@ -511,6 +511,74 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
+    public async Task WireExactFlowForArpBeatsEveryWildcardFlow_AndIsReportedNormalised_OF10Section34()
+    {
+        // Exactness is decided on the match as received (wildcards 0), not on the normalised one: the ARP flow below
+        // has nw_tos and the ports wildcarded once normalised, yet it is an exact flow and ranks above every wildcard flow.
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var arp = FrameBuilder.Arp(1, H1, 0x0A000001, default, 0x0A000002, MacAddress.Broadcast);
+        var wild = new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.DlType, DlType = 0x0806 };
+        var wfm = new OfpFlowMod { Match = wild, Command = OfpFlowModCommand.Add, Priority = 0xFFFF };
+        wfm.Actions.Add(OfpAction.Output(3));
+        c.Send(wfm);
+        var exact = ExactFlow(arp, 1, OfpAction.Output(2));
+        exact.Priority = 5;
+        c.Send(exact);
+        await c.BarrierAsync();
+        rig.Ports[0].Inject(arp);
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+        Assert.Empty(rig.Ports[2].TakeSent());
+
+        // Reported as the OF1.0 rules store it (nw_tos and the ports wildcarded), with the controller's priority.
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = 2 });
+        var st = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+        Assert.Equal(OfpFlowWildcards.NwTos | OfpFlowWildcards.TpSrc | OfpFlowWildcards.TpDst, st.Match.Wildcards);
+        Assert.Equal((ushort)5, st.Priority);
+        Assert.Equal(1UL, st.PacketCount);
+
+        // A strict delete of an exact match finds it whatever priority it carries (exact flows rank at the top).
+        c.Send(new OfpFlowMod { Match = exact.Match, Command = OfpFlowModCommand.DeleteStrict, Priority = 1234 });
+        await c.BarrierAsync();
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        var left = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+        Assert.Equal((ushort)3, left.Actions.Single().Port);
+    }
+
+    [Fact]
+    public async Task EmergencyFlowsAreListedInTable0xFE_Only()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var em = new OfpFlowMod { Match = OfpMatch.All, Command = OfpFlowModCommand.Add, Priority = 7, Flags = OfpFlowModFlags.Emerg, Cookie = 0xE };
+        em.Actions.Add(OfpAction.Output(2));
+        c.Send(em);
+        var normal = new OfpFlowMod { Match = OfpMatch.All, Command = OfpFlowModCommand.Add, Priority = 8, Cookie = 0xA };
+        normal.Actions.Add(OfpAction.Output(3));
+        c.Send(normal);
+        await c.BarrierAsync();
+
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFE, OutPort = (ushort)OfpPort.None });
+        var e = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+        Assert.Equal((0xEUL, (ushort)7), (e.Cookie, e.Priority));
+        Assert.Equal((byte)0xFE, e.TableId);
+        foreach (byte table in new byte[] { 0xFF, 0 })
+        {
+            c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = table, OutPort = (ushort)OfpPort.None });
+            var n = (await c.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single();
+            Assert.Equal((0xAUL, (byte)0), (n.Cookie, n.TableId));
+        }
+
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFE, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(1u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFE, OutPort = 3 });
+        Assert.Equal(0u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+        c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(1u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+    }
+
+    [Fact]
     public async Task PortModConfigIsHonouredAndReported()
     {
         await using var rig = new AgentRig();

@@ -56,7 +56,7 @@ public class FlowModPathAllocationTests
                 throw new InvalidOperationException("bad actions");
             if (!FlowModTranslator.TryCommand(fm.Command, out var command)) throw new InvalidOperationException("bad command");
             var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout, fm.HardTimeout,
-                                  FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort));
+                                  FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort), MatchRules.OpenFlow10);
             removed.Clear();
             if (tables.Apply(mod, removed, out _) != FlowModStatus.Ok) throw new InvalidOperationException("flow-mod failed");
         }

@@ -57,7 +57,7 @@ public class FlowStatsWriterTests
         var expected = OfpStatsReplies.Flows(0x1234, flows.Select(e => ReportTranslator.FlowStats(e, now))).Select(r => r.ToArray()).ToList();
         var got = new List<byte[]>();
         var scratch = new OfpAction[1];
-        ReportTranslator.FlowStatsReplies(0x1234, flows, now, new OfpFlowStatsReplyWriter(), ref scratch, (r, count) =>
+        ReportTranslator.FlowStatsReplies(0x1234, flows, 0, now, new OfpFlowStatsReplyWriter(), ref scratch, (r, count) =>
         {
             got.Add(r.AsSpan(0, count).ToArray());
             ArrayPool<byte>.Shared.Return(r);
@@ -74,7 +74,7 @@ public class FlowStatsWriterTests
         var flows = Flows(2500, seed: 9);
         int sent = 0;
         var scratch = new OfpAction[16];
-        ReportTranslator.FlowStatsReplies(1, flows, 0, new OfpFlowStatsReplyWriter(), ref scratch, (_, _) => ++sent < 1);
+        ReportTranslator.FlowStatsReplies(1, flows, 0, 0, new OfpFlowStatsReplyWriter(), ref scratch, (_, _) => ++sent < 1);
         Assert.Equal(1, sent);
     }
 
@@ -91,9 +91,9 @@ public class FlowStatsWriterTests
             ArrayPool<byte>.Shared.Return(r); // as the connection does once the reply is written
             return true;
         };
-        ReportTranslator.FlowStatsReplies(1, flows, 0, writer, ref scratch, send);
+        ReportTranslator.FlowStatsReplies(1, flows, 0, 0, writer, ref scratch, send);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        ReportTranslator.FlowStatsReplies(1, flows, 0, writer, ref scratch, send);
+        ReportTranslator.FlowStatsReplies(1, flows, 0, 0, writer, ref scratch, send);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.True(replies >= 6, $"{replies} replies: the dump was not split");
     }

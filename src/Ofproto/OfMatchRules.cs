@@ -1,0 +1,46 @@
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>
+/// What a match means to each OpenFlow version: which of the fields a controller sent a flow keeps
+/// (<see cref="Normalize"/>) and whether the flow is exact (<see cref="IsExact"/>). Stateless and thread-safe.
+/// </summary>
+/// <remarks>
+/// Exactness is decided on the match as received, before normalisation (OF1.0 section 3.4 and Open vSwitch's
+/// ofputil_decode_flow_mod: an OF1.0 match whose wildcards are 0 is exact, whatever its dl_type); the stored match is
+/// the normalised one, so flow stats and flow-removed report what the flow really matches.
+/// </remarks>
+public static class OfMatchRules
+{
+    /// <summary>True when the match as received leaves out no field of the OpenFlow 1.0 twelve-tuple (wildcards 0).</summary>
+    public static bool IsExact(in FlowMatch received) => received.IsExact;
+
+    /// <summary>The match a flow keeps for <paramref name="received"/> under <paramref name="rules"/>.</summary>
+    public static FlowMatch Normalize(in FlowMatch received, MatchRules rules)
+    {
+        if (rules != MatchRules.OpenFlow10) return received;
+        ref readonly var v = ref received.Value;
+        var w = Normalize10(received.Wildcards, v.DlType, v.NwProto);
+        return w == received.Wildcards ? received : FlowMatch.FromOpenFlow(w, v);
+    }
+
+    /// <summary>
+    /// OF1.0.1 section 3.4 (as Open vSwitch's ofputil_normalize_match): fields that do not apply to the match's
+    /// dl_type are wildcarded whatever their value on the wire. nw_src, nw_dst and nw_proto apply to IPv4 and ARP,
+    /// nw_tos to IPv4 only; tp_src and tp_dst to IPv4 with nw_proto TCP, UDP or ICMP. With dl_type wildcarded none
+    /// of them applies. Otherwise a controller that leaves such fields zero (and not wildcarded) would get a flow
+    /// that matches nw_src=0.0.0.0 exactly, which no packet does.
+    /// </summary>
+    public static Wildcards Normalize10(Wildcards w, ushort dlType, byte nwProto)
+    {
+        bool typed = (w & Wildcards.DlType) == 0;
+        bool ip = typed && dlType == PacketParser.EthTypeIpv4, arp = typed && dlType == PacketParser.EthTypeArp;
+        if (!ip) w |= Wildcards.NwTos;
+        if (!ip && !arp) w = (w & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask)) | Wildcards.NwSrcAll | Wildcards.NwDstAll | Wildcards.NwProto;
+        bool l4 = ip && (w & Wildcards.NwProto) == 0 && nwProto is PacketParser.ProtoIcmp or PacketParser.ProtoTcp or PacketParser.ProtoUdp;
+        if (!l4) w |= Wildcards.TpSrc | Wildcards.TpDst;
+        return w;
+    }
+}
