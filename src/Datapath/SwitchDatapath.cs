@@ -202,7 +202,7 @@ public sealed class SwitchDatapath : IDisposable
         }
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
-        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0, control: true);
+        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0);
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;

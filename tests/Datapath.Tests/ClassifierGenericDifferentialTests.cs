@@ -152,7 +152,7 @@ public class ClassifierGenericDifferentialTests
         var table = new FlowTable(new ManualClock());
         var model = new ClassifierModel();
         var emc = new ExactMatchCache(256, insertInverseProbability: 1); // kept across steps: tests its invalidation
-        var stats = new FlowTableThreadStats(null);
+        var stats = new FlowTableThreadStats();
         var toRemove = new List<FlowEntry>();
         var keys = new FlowKey[100];
         var hashes = new uint[100];

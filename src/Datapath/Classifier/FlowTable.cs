@@ -75,7 +75,6 @@ public sealed class FlowTable
     private readonly QuiescentDomain _domain;
     private readonly Lock _writeLock = new();
     private readonly ActionInterner _interner = new();
-    private readonly FlowCounterRegistry? _counters;
 
     // Read by lookups.
     private readonly ExactTable _exact = new();
@@ -103,15 +102,10 @@ public sealed class FlowTable
 
     /// <param name="clock">Timestamps of rules and expiry (default: the monotonic clock).</param>
     /// <param name="domain">The reclamation domain of the readers of this table (default: one of its own, with none).</param>
-    /// <param name="counters">
-    /// The per-thread flow counters of the pipeline the table belongs to (of <paramref name="domain"/>), or null: rules
-    /// then count on themselves.
-    /// </param>
-    public FlowTable(IClock? clock = null, QuiescentDomain? domain = null, FlowCounterRegistry? counters = null)
+    public FlowTable(IClock? clock = null, QuiescentDomain? domain = null)
     {
         _clock = clock ?? MonotonicClock.Instance;
         _domain = domain ?? new QuiescentDomain();
-        _counters = counters;
         _wheel = new TimerWheel(_clock.NowNanos);
     }
 
@@ -493,9 +487,8 @@ public sealed class FlowTable
     private FlowEntry? InsertLocked(FlowEntry entry)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
-        // Not yet published: its action list may still be swapped for the shared equal one, its counter slot set.
+        // Not yet published: its action list may still be swapped for the shared equal one.
         entry.SetActions(_interner.Intern(entry.Actions));
-        _counters?.Assign(entry);
         FlowEntry? replaced;
         if (entry.Match.IsExact)
         {
@@ -553,12 +546,6 @@ public sealed class FlowTable
     /// <summary>Writer: a removed entry enters the pool, tagged with the current epoch (see the type remarks).</summary>
     private void Retire(FlowEntry e)
     {
-        if (_counters is not null)
-        {
-            // Its counter slot is reused once every reader has passed a quiescent point: this scope ends an epoch.
-            _counters.Release(e);
-            _retiredInScope = true;
-        }
         if (!_recycle || _observers.Length != 0 || _retired.Count + _free.Count >= MaxPooledEntries) return;
         e.RetiredEpoch = _domain.CurrentEpoch;
         _retired.Enqueue(e);

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Classifier;
@@ -25,23 +24,16 @@ public interface IFlowTableObserver
 /// <remarks>
 /// Every looked-up packet counts one hash-stage lookup; a packet the hash stage did not match counts one wildcard
 /// lookup. Cache hits are counted as the stages would have counted them. Create with
-/// <see cref="Pipeline.CreateThreadStats()"/>; hand back with <see cref="Pipeline.ReleaseThreadStats"/>.
-/// <para>Layout: the counters sit 64 bytes into the object and are followed by 64 bytes more, so no line they are in
-/// holds another object (another thread's counters): the threads' stats are made one after another.</para>
+/// <see cref="Pipeline.CreateThreadStats"/>; hand back with <see cref="Pipeline.ReleaseThreadStats"/>.
 /// </remarks>
-[StructLayout(LayoutKind.Explicit)]
 public sealed class FlowTableThreadStats
 {
-    /// <summary>The thread's per-flow counters (see <see cref="FlowCounterRegistry"/>), or null (it counts on the flows).</summary>
-    [FieldOffset(0)] public readonly FlowCounterSlab? FlowCounters;
-    [FieldOffset(64)] internal long ExactLookups;
-    [FieldOffset(72)] internal long ExactMatched;
-    [FieldOffset(80)] internal long WildcardLookups;
-    [FieldOffset(88)] internal long WildcardMatched;
-    /// <summary>The end of the padding after the counters (never read).</summary>
-    [FieldOffset(152)] internal long EndOfPadding;
+    internal long ExactLookups;
+    internal long ExactMatched;
+    internal long WildcardLookups;
+    internal long WildcardMatched;
 
-    internal FlowTableThreadStats(FlowCounterSlab? flowCounters) => FlowCounters = flowCounters;
+    internal FlowTableThreadStats() { }
 
     public long ExactLookupCount => Volatile.Read(ref ExactLookups);
     public long ExactMatchedCount => Volatile.Read(ref ExactMatched);

@@ -34,17 +34,13 @@ public sealed class Pipeline
     public Pipeline(Flow.IClock clock)
     {
         _clock = clock;
-        Counters = new Flow.FlowCounterRegistry(_reclamation);
-        var main = new FlowTable(clock, _reclamation, Counters);
+        var main = new FlowTable(clock, _reclamation);
         _tables = [main];
         _lookup = main;
     }
 
     /// <summary>The reclamation domain shared by every table of the pipeline and its forwarding threads.</summary>
     public QuiescentDomain Reclamation => _reclamation;
-
-    /// <summary>The per-thread counters of every table's flows (each forwarding thread's slab is in its <see cref="FlowTableThreadStats"/>).</summary>
-    public Flow.FlowCounterRegistry Counters { get; }
 
     /// <summary>Table <paramref name="id"/> (0: the one packets are classified in, unless redirected).</summary>
     public FlowTable Table(int id) => _tables[id];
@@ -65,7 +61,7 @@ public sealed class Pipeline
     {
         lock (_lock)
         {
-            var t = new FlowTable(_clock, _reclamation, Counters);
+            var t = new FlowTable(_clock, _reclamation);
             _tables = [.. _tables, t];
             return t;
         }
@@ -82,15 +78,9 @@ public sealed class Pipeline
     }
 
     /// <summary>A forwarding thread's counters, summed into <see cref="GetLookupTotals"/> while registered.</summary>
-    public FlowTableThreadStats CreateThreadStats() => CreateThreadStats(flowCounters: true);
-
-    /// <summary>
-    /// As <see cref="CreateThreadStats()"/>; without <paramref name="flowCounters"/> the thread gets no slab of
-    /// <see cref="Counters"/> (a thread that forwards rarely, e.g. packet-outs, counts on the flows themselves).
-    /// </summary>
-    public FlowTableThreadStats CreateThreadStats(bool flowCounters)
+    public FlowTableThreadStats CreateThreadStats()
     {
-        var s = new FlowTableThreadStats(flowCounters ? Counters.CreateSlab() : null);
+        var s = new FlowTableThreadStats();
         lock (_statsLock) _threadStats = [.. _threadStats, s];
         return s;
     }
@@ -107,7 +97,6 @@ public sealed class Pipeline
             _retiredWildcardLookups += stats.WildcardLookupCount;
             _retiredWildcardMatched += stats.WildcardMatchedCount;
             _threadStats = Array.FindAll(_threadStats, x => !ReferenceEquals(x, stats));
-            if (stats.FlowCounters is { } slab) Counters.ReleaseSlab(slab);
         }
     }
 

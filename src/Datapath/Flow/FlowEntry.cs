@@ -22,13 +22,8 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// </summary>
 /// <remarks>
 /// Design: identity (match, priority) and timeouts are immutable once published. <see cref="Actions"/> is
-/// swapped whole by MODIFY (readers load it once per flow-batch). Counters: an entry a pipeline's table holds has a
-/// slot of the pipeline's <see cref="FlowCounterRegistry"/>, in which each forwarding thread counts its flow-batches
-/// (packets, bytes, time of use) with plain stores into lines of its own (<see cref="Hit(FlowCounterSlab, int, long, long)"/>;
-/// the first thread's lane is inline, in the entry);
-/// everyone else (a packet-out through a buffered packet, offload counters, a table of no pipeline) adds to the
-/// entry's own counters with Interlocked adds. <see cref="Packets"/>, <see cref="Bytes"/> and
-/// <see cref="LastUsedNanos"/> combine both, so idle expiry sees every use at the nanosecond it was counted.
+/// swapped whole by MODIFY (readers load it once per flow-batch). Counters are updated by forwarding
+/// threads with one Interlocked add per flow-batch; <see cref="LastUsedNanos"/> by a plain volatile write.
 /// <see cref="IsRemoved"/> becomes true when the writer unlinks the entry, so caches holding it treat it as
 /// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>. The datapath knows a rule as
 /// (mask, value, priority, actions, timeouts); whatever a policy layer above keeps about it (a protocol's cookie,
@@ -69,14 +64,7 @@ public sealed class FlowEntry
     private ulong _tag;
     private long _packets, _bytes;
     private long _lastUsedNanos;
-    // Lane 0 of the registry: the counts of the forwarding thread whose slab is inline (plain stores by that thread
-    // only, in the lines of the entry it has just read; see FlowCounterRegistry).
-    private long _lanePackets, _laneBytes, _laneUsedNanos;
     private volatile bool _removed;
-    // The per-thread counter slot (-1: none), written by the table's writer before publication and after the grace
-    // period that follows removal (see FlowCounterRegistry).
-    private FlowCounterRegistry? _counterRegistry;
-    private int _counterSlot = -1;
 
     private static int s_serial;
     private volatile int _serial = Interlocked.Increment(ref s_serial);
@@ -112,108 +100,10 @@ public sealed class FlowEntry
     public FlowActions Actions => Volatile.Read(ref _actions);
     /// <summary>A 64-bit word the policy layer keeps with the rule (opaque to the datapath; its writer may replace it).</summary>
     public ulong Tag => Volatile.Read(ref _tag);
-    public long Packets
-    {
-        get
-        {
-            long n = Volatile.Read(ref _packets) + Volatile.Read(ref _lanePackets);
-            if (CounterSlotOf(out var r) is int slot and >= 0)
-            {
-                r!.Sum(slot, out long p, out _, out _);
-                n += p;
-            }
-            return n;
-        }
-    }
-
-    public long Bytes
-    {
-        get
-        {
-            long n = Volatile.Read(ref _bytes) + Volatile.Read(ref _laneBytes);
-            if (CounterSlotOf(out var r) is int slot and >= 0)
-            {
-                r!.Sum(slot, out _, out long b, out _);
-                n += b;
-            }
-            return n;
-        }
-    }
-
-    /// <summary>The latest time a packet was counted on this flow (or it was touched), or its creation.</summary>
-    public long LastUsedNanos
-    {
-        get
-        {
-            long t = Math.Max(Volatile.Read(ref _lastUsedNanos), Volatile.Read(ref _laneUsedNanos));
-            if (CounterSlotOf(out var r) is int slot and >= 0)
-            {
-                r!.Sum(slot, out _, out _, out long used);
-                t = Math.Max(t, used);
-            }
-            return t;
-        }
-    }
-
+    public long Packets => Volatile.Read(ref _packets);
+    public long Bytes => Volatile.Read(ref _bytes);
+    public long LastUsedNanos => Volatile.Read(ref _lastUsedNanos);
     public bool IsRemoved => _removed;
-
-    internal int CounterSlot => Volatile.Read(ref _counterSlot);
-    internal FlowCounterRegistry? CounterRegistry => Volatile.Read(ref _counterRegistry);
-
-    private int CounterSlotOf(out FlowCounterRegistry? registry)
-    {
-        int slot = Volatile.Read(ref _counterSlot);
-        registry = Volatile.Read(ref _counterRegistry);
-        return registry is null ? -1 : slot;
-    }
-
-    /// <summary>Registry (writer): the entry counts in <paramref name="slot"/> from now on.</summary>
-    internal void SetCounterSlot(FlowCounterRegistry registry, int slot)
-    {
-        Volatile.Write(ref _counterRegistry, registry);
-        Volatile.Write(ref _counterSlot, slot);
-    }
-
-    /// <summary>Registry (writer), after the grace period: the slot's sums become the entry's own; it has no slot.</summary>
-    internal void FoldCounters(long packets, long bytes, long usedNanos)
-    {
-        Volatile.Write(ref _counterSlot, -1);
-        Interlocked.Add(ref _packets, packets);
-        Interlocked.Add(ref _bytes, bytes);
-        Touch(usedNanos);
-    }
-
-    /// <summary>
-    /// Hot path, a forwarding thread: account one flow-batch in the thread's <paramref name="slab"/> (plain stores into
-    /// a line no other thread writes), or on the entry itself when it has no slot of the slab's registry.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Hit(FlowCounterSlab slab, int packets, long bytes, long nowNanos)
-    {
-        int slot = _counterSlot;
-        if (slot < 0 || !ReferenceEquals(_counterRegistry, slab.Registry))
-        {
-            Hit(packets, bytes, nowNanos);
-        }
-        else if (slab.IsInline)
-        {
-            _lanePackets += packets;
-            _laneBytes += bytes;
-            _laneUsedNanos = nowNanos;
-        }
-        else
-        {
-            slab.Add(slot, packets, bytes, nowNanos);
-        }
-    }
-
-    /// <summary>Prefetches this flow's line of <paramref name="slab"/> (a burst's prefetch pass).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void PrefetchCounters(FlowCounterSlab slab)
-    {
-        int slot = _counterSlot;
-        if (slot >= 0 && !slab.IsInline && ReferenceEquals(_counterRegistry, slab.Registry)) slab.Prefetch(slot);
-    }
 
     /// <summary>
     /// Prefetches the lines a hash-stage lookup and the forwarder's grouping read: the match value (the runtime lays
@@ -232,7 +122,7 @@ public sealed class FlowEntry
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void PrefetchStateLine() => Prefetch.Line(ref InExactStage);
 
-    /// <summary>Accounts one flow-batch counted by a thread without a slab (atomic adds on the entry).</summary>
+    /// <summary>Hot path: account one flow-batch.</summary>
     public void Hit(int packets, long bytes, long nowNanos)
     {
         Interlocked.Add(ref _packets, packets);
@@ -248,6 +138,7 @@ public sealed class FlowEntry
 
     internal void SetActions(FlowActions actions) => Volatile.Write(ref _actions, actions);
     internal void SetTag(ulong tag) => Volatile.Write(ref _tag, tag);
+    internal void ResetCounters() { Volatile.Write(ref _packets, 0); Volatile.Write(ref _bytes, 0); }
     internal void MarkRemoved() => _removed = true;
 
     /// <summary>
@@ -275,10 +166,6 @@ public sealed class FlowEntry
         Volatile.Write(ref _packets, 0);
         Volatile.Write(ref _bytes, 0);
         Volatile.Write(ref _lastUsedNanos, createdNanos);
-        Volatile.Write(ref _lanePackets, 0);
-        Volatile.Write(ref _laneBytes, 0);
-        Volatile.Write(ref _laneUsedNanos, 0);
-        Volatile.Write(ref _counterSlot, -1);
         _removed = false;
     }
 

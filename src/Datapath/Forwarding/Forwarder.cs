@@ -19,10 +19,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// by flow and run each flow-batch's actions once,
 /// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here takes a lock or
 /// allocates per packet. Output shares the buffer (refcount) unless a later action rewrites it, in which case it
-/// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>, and each flow-batch's packets,
-/// bytes and time in this thread's slab of the pipeline's <see cref="FlowCounterRegistry"/>) are plain stores into lines
-/// no other thread writes, read racily (monotonic longs) and summed by the statistics code. The exact-match cache is
-/// consulted while its <see cref="EmcGovernor"/> says it pays. Virtual ports (tunnels) plug in through <see cref="IEncapsulatingPort"/> on the
+/// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>) are read racily (monotonic
+/// longs) by the statistics code. Virtual ports (tunnels) plug in through <see cref="IEncapsulatingPort"/> on the
 /// port slot: the output step hands them each packet instead of queueing it.</para>
 /// <para><b>Re-entrancy</b> (the pipeline calls itself on one thread, in two places; the burst arrays, batch arrays
 /// and transmit queues are shared by the nested calls):</para>
@@ -56,8 +54,6 @@ public sealed class Forwarder
     public readonly PacketPool Pool;
     public readonly ExactMatchCache? Cache;
     public readonly FlowTableThreadStats TableStats;
-    /// <summary>This thread's slab of the pipeline's per-flow counters (<see cref="FlowTableThreadStats.FlowCounters"/>).</summary>
-    private readonly FlowCounterSlab? _flowCounters;
     /// <summary>This thread's slots of the switch's counter registry (no atomics; summed by <see cref="SwitchDatapath.Counters"/>).</summary>
     public readonly CounterSet Counters;
     public readonly ParseCounters ParseErrors;
@@ -116,8 +112,7 @@ public sealed class Forwarder
     private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
     private long _now;
 
-    /// <param name="control">The control path's forwarder (packet-outs, under a lock): it counts on the flows themselves.</param>
-    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers, bool control = false)
+    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers)
     {
         _dp = dp;
         Counters = dp.Counters.CreateSet();
@@ -126,20 +121,12 @@ public sealed class Forwarder
         Executor = new ActionExecutor(Counters);
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
-        TableStats = dp.Pipeline.CreateThreadStats(flowCounters: !control);
-        _flowCounters = TableStats.FlowCounters;
+        TableStats = dp.Pipeline.CreateThreadStats();
         _cachedTable = dp.Pipeline.LookupTable;
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
         _tunnels = new TunnelPath(this, dp.Tunnels);
         Output = new OutputStage(this);
-        // Allocated last: forwarders are made one after another on one thread, so without it this thread's last
-        // objects (the output stage's, written every burst) would share a cache line with the next forwarder's first.
-        _lineGuard = new byte[128];
     }
-
-    /// <summary>Keeps the next forwarder's objects off the lines of this one's (see the constructor); never read.</summary>
-    private readonly byte[] _lineGuard;
-    internal int LineGuardSize => _lineGuard.Length;
 
     internal long Now => _now;
 
@@ -333,13 +320,7 @@ public sealed class Forwarder
         if (batches > 2)
         {
             for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b], 3);
-            var slab = _flowCounters;
-            for (int b = 0; b < batches; b++)
-            {
-                var f = _batchFlow[b];
-                Prefetch.Object(f.Actions, 1);
-                if (slab is not null) f.PrefetchCounters(slab);
-            }
+            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions, 1);
             for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions.Items, 1);
         }
 
@@ -401,8 +382,7 @@ public sealed class Forwarder
     {
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
-        if (_flowCounters is { } slab) flow.Hit(slab, pkts.Length, bytes, _now);
-        else flow.Hit(pkts.Length, bytes, _now);
+        flow.Hit(pkts.Length, bytes, _now);
         var actions = flow.Actions;
         if (actions.Items.Length == 0)
         {
