@@ -268,7 +268,10 @@ public sealed class DaemonCliTests : IDisposable
         of.Connect(IPAddress.Loopback, port);
         using var peer = new EchoingPeer(of.GetStream());   // answers the switch's echoes while ctl runs
         peer.Send([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);   // HELLO, OpenFlow 1.0
-        peer.WaitFor(0, TimeSpan.FromSeconds(60));          // the switch's HELLO: the connection is up
+        peer.Send([0x01, 18, 0x00, 0x08, 0, 0, 0, 2]);      // BARRIER_REQUEST
+        // The switch's HELLO comes before it reads ours; its BARRIER_REPLY comes after it handled our HELLO (requests
+        // are handled in order): only then is this the controller that takes PORT_STATUS.
+        peer.WaitFor(19, TimeSpan.FromSeconds(60));
 
         var add = Softswitch("ctl", "-t", ctl, "port/add", "mem:1", "7");
         Assert.True(add.Code == 0, add.Err);
