@@ -53,14 +53,7 @@ internal sealed class ClassifierRuleData
     }
 
     /// <summary>A key that <paramref name="m"/> matches: its matched bits from the rule, the rest random.</summary>
-    public FlowKey KeyMatching(in FlowMatch m)
-    {
-        var r = RandomKey();
-        var v = m.Value;
-        var k = m.Mask;
-        return new FlowKey(v.W0 | (r.W0 & ~k.W0), v.W1 | (r.W1 & ~k.W1), v.W2 | (r.W2 & ~k.W2),
-                           v.W3 | (r.W3 & ~k.W3), v.W4 | (r.W4 & ~k.W4), v.W5 | (r.W5 & ~k.W5));
-    }
+    public FlowKey KeyMatching(in FlowMatch m) => Ofproto.Tests.ClassifierTestData.KeyMatching(m, RandomKey());
 
     private Wildcards RandomWildcards()
     {
