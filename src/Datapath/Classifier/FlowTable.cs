@@ -643,8 +643,12 @@ public sealed class FlowTable
 
     private void PublishLocked()
     {
-        if (_tuple.Publish())
+        if (_tuple.Publish(out bool maxLowered))
         {
+            // The search order is the tie rule among equal-priority wildcard rules, and a removal that lowers a
+            // remaining subtable's max priority can move it behind another: a tie's cached winner may be stale then.
+            // (Inserts invalidate anyway; a removal that empties a subtable leaves the others' order as it was.)
+            if (maxLowered) _invalidateCaches = true;
             bool within = true;
             foreach (var mask in _tuple.PublishedMasks()) within &= WithinInPort(mask);
             _tupleInPortShaped = within;

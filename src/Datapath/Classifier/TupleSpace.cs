@@ -18,7 +18,7 @@ namespace Softswitch.Datapath.Classifier;
 /// descending, in a writer-private chain (<see cref="FlowEntry.NextLowerPriority"/>). So a probe yields at most one
 /// candidate per subtable. The published subtable list is an immutable array sorted by (max priority
 /// descending, mask specificity descending, mask words ascending); it is rebuilt and republished with one
-/// <see cref="Volatile.Write{T}(ref T, T)"/> by <see cref="Publish"/> when its order or membership changed.</para>
+/// <see cref="Volatile.Write{T}(ref T, T)"/> by <see cref="Publish()"/> when its order or membership changed.</para>
 /// <para>Lookup: visit subtables in order, keep the best candidate (a later subtable replaces it only with a
 /// strictly higher priority), and stop once the best priority is at least the next subtable's max priority.
 /// Tie rule: among overlapping wildcard rules of equal priority, the one whose subtable comes first in that order
@@ -30,7 +30,7 @@ namespace Softswitch.Datapath.Classifier;
 /// probes almost always end in the home bucket.</para>
 /// <para>Thread safety: one writer at a time (the caller serialises); lock-free readers. A rule becomes visible to
 /// readers when its slot is written (inside its subtable), and its subtable's position in the search order is
-/// updated at the next <see cref="Publish"/>: until then a newly created subtable is not searched, and a raised
+/// updated at the next <see cref="Publish()"/>: until then a newly created subtable is not searched, and a raised
 /// max priority may not yet be honoured, so a new rule may be briefly invisible, never half visible.</para>
 /// </remarks>
 [SkipLocalsInit]
@@ -285,7 +285,7 @@ public sealed class TupleSpace
 
     /// <summary>
     /// Writer: inserts a fully built wildcard entry, replacing an entry with the same match and priority (returned;
-    /// the caller marks it removed). Call <see cref="Publish"/> afterwards (once per batch is enough).
+    /// the caller marks it removed). Call <see cref="Publish()"/> afterwards (once per batch is enough).
     /// </summary>
     public FlowEntry? Insert(FlowEntry entry)
     {
@@ -406,14 +406,22 @@ public sealed class TupleSpace
     /// Writer: republishes the subtable search order if membership or a max priority changed. Returns true when it
     /// published a new order.
     /// </summary>
-    public bool Publish()
+    public bool Publish() => Publish(out _);
+
+    /// <summary>
+    /// As <see cref="Publish()"/>; <paramref name="maxLowered"/> tells whether a subtable that stays lost its highest
+    /// priority (a removal), which can move it behind another and so change the winner of an equal-priority tie.
+    /// </summary>
+    public bool Publish(out bool maxLowered)
     {
+        maxLowered = false;
         if (!_dirty) return false;
         var arr = new SubtableRef[_byMask.Count];
         int n = 0;
         foreach (var sub in _byMask.Values)
         {
             Debug.Assert(sub.RuleCount > 0);
+            if (sub.MaxPriority < sub.PublishedMax) maxLowered = true;
             sub.PublishedMax = sub.MaxPriority;
             arr[n++] = new SubtableRef(sub, sub.MaxPriority);
         }
