@@ -153,10 +153,10 @@ public sealed class OfConnection : IAsyncDisposable
     public bool Negotiated => _negotiated;
 
     /// <summary>
-    /// Milliseconds since the peer's last request other than an echo (HELLO counts; zero while one is being handled):
+    /// Milliseconds since the peer's last request other than an echo (HELLO counts; -1 while one is being handled):
     /// how a full listener picks the connection to close for a newcomer.
     /// </summary>
-    internal long IdleMilliseconds(long now) => Volatile.Read(ref _handling) ? 0 : now - Volatile.Read(ref _lastRequestTicks);
+    internal long IdleMilliseconds(long now) => Volatile.Read(ref _handling) ? -1 : now - Volatile.Read(ref _lastRequestTicks);
     /// <summary>PACKET_IN messages dropped because the packet-ins queued to this peer were past their limit.</summary>
     public long PacketInsDropped;
     private readonly ManualResetEventSlim _drained = new(true);

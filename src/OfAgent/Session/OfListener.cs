@@ -221,10 +221,10 @@ public sealed class OfListener : IAsyncDisposable
     private Slot? LongestIdle(long now, out long idleMs)
     {
         Slot? victim = null;
-        idleMs = 0;
+        idleMs = -1;   // a connection idle for less than a millisecond (the clock's grain) is still idle; one handling is not
         foreach (var slot in _established)
         {
-            long idle = slot.Connection?.IdleMilliseconds(now) ?? 0;
+            long idle = slot.Connection?.IdleMilliseconds(now) ?? -1;
             if (idle > idleMs)
             {
                 idleMs = idle;
