@@ -8,6 +8,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent;
+using Softswitch.Ofproto;
 using Softswitch.OfWire;
 using Softswitch.Ports.NetFpga;
 
@@ -54,7 +55,7 @@ public static class AgentBench
             }
             offload = NetFpgaOffload.Attach(dp, ports, NetFpgaMode.Emulated);
         }
-        var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Controllers = { "ptcp:0" }, ReplyQueueLimit = 16 << 20, PacketInQueueLimit = 16 << 20 });
+        var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }), new AgentOptions { Controllers = { "ptcp:0" }, ReplyQueueLimit = 16 << 20, PacketInQueueLimit = 16 << 20 });
         agent.Start();
         dp.Start();
         int port = agent.ListenEndpoints[0].Port;
@@ -96,7 +97,7 @@ public static class AgentBench
             if (m[1] == (byte)OfpType.Error) throw new InvalidOperationException("flow-mod refused");
         }
         double fmSecs = sw.Elapsed.TotalSeconds;
-        int installed = agent.Flows.ActiveExact;
+        int installed = agent.Switch.Flows.ActiveExact;
         // With offload: when every flow has a placement (hardware or software with a reason), counted from the first
         // flow-mod sent.
         double placedSecs = fmSecs;

@@ -83,12 +83,14 @@ public static class ChurnClient
             var f = flows[i];
             var fm = new OfpFlowMod
             {
-                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(f.Match), Priority = f.Priority, Xid = (uint)(2 * i),
+                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(f.Match)), Priority = f.Priority, Xid = (uint)(2 * i),
             };
             del[i] = fm.ToArray();
             fm.Command = OfpFlowModCommand.Add;
             fm.Xid = (uint)(2 * i + 1);
-            fm.Actions = ActionTranslator.ToOfp(f.Actions);
+            var actions = new OfAction[f.Actions.Count];
+            OfActionCompiler.ToOfActions(f.Actions, actions);
+            fm.Actions = ActionTranslator.ToOfp(actions);
             fm.Cookie = f.Cookie;
             add[i] = fm.ToArray();
         }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Translate;
@@ -29,11 +28,11 @@ public class FlowModPathBenchmarks
     [Benchmark(OperationsPerInvoke = 2)]
     public void Decode() => _path.Step(FlowModPath.Stage.Decode);
 
-    /// <summary>Decode and translate (match, actions, the version-independent flow-mod).</summary>
+    /// <summary>Decode and translate (the version-independent flow-mod request).</summary>
     [Benchmark(OperationsPerInvoke = 2)]
     public void DecodeTranslate() => _path.Step(FlowModPath.Stage.Translate);
 
-    /// <summary>Decode, translate and apply to the flow table: the whole path of a flow-mod in the agent.</summary>
+    /// <summary>Decode, translate and apply through the switch (checks, compile, table): the whole path of a flow-mod in the agent.</summary>
     [Benchmark(OperationsPerInvoke = 2)]
     public void DecodeTranslateApply() => _path.Step(FlowModPath.Stage.Apply);
 
@@ -60,13 +59,14 @@ internal sealed class FlowModPath
     public enum Stage { Decode, Translate, Apply }
 
     private readonly byte[][] _add, _del;
-    private readonly OfFlowTables _tables = new(new ManualClock(), new FlowTableOptions { RecycleEntries = true });
-    private readonly SwitchDatapath _dp = new();
+    private readonly SwitchDatapath _dp = new(new DatapathOptions(), new ManualClock());
+    private readonly OfSwitch _switch;
     private readonly List<OfpAction> _actions = new(16);
     private int _next;
 
     public FlowModPath(int window)
     {
+        _switch = new OfSwitch(_dp, null, new OfFlowTables(_dp, new FlowTableOptions { RecycleEntries = true }));
         _dp.AddPort(new MemoryPort("p1", MacAddress.Parse("02:00:00:00:00:01")));
         _dp.AddPort(new MemoryPort("p2", MacAddress.Parse("02:00:00:00:00:02")));
         _add = new byte[window][];
@@ -76,7 +76,7 @@ internal sealed class FlowModPath
             var match = FlowMatch.Exact(new FlowKeyBuilder().DlType(0x0800).NwDst(0x0AC80000u + (uint)i).Key);
             var fm = new OfpFlowMod
             {
-                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(match), Priority = 20, Xid = (uint)i,
+                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(match)), Priority = 20, Xid = (uint)i,
                 BufferId = 0xFFFFFFFF, OutPort = 0xFFFF,
             };
             _del[i] = fm.ToArray();
@@ -101,16 +101,13 @@ internal sealed class FlowModPath
         _actions.Clear();
         if (!OfpFlowMod.TryDecode(msg, _actions, out var fm, out _)) throw new InvalidOperationException("not a flow-mod");
         if (stage == Stage.Decode) return;
-        var match = MatchTranslator.ToFlowMatch(fm.Match);
-        FlowActions actions = FlowActions.Drop;
+        var actions = ReadOnlyMemory<OfAction>.Empty;
         bool add = fm.Command == OfpFlowModCommand.Add;
-        if (add && !ActionTranslator.TryTranslate(_actions, _dp.Ports, ActionContext.FlowMod, 0, out actions, out _))
-            throw new InvalidOperationException("bad actions");
+        if (add && !ActionTranslator.TryDecode(_actions, out actions, out _)) throw new InvalidOperationException("bad actions");
         FlowModTranslator.TryCommand(fm.Command, out var command);
-        var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout, fm.HardTimeout,
-                              FlowModTranslator.ToFlags(fm.Flags), fm.OutPort, MatchRules.OpenFlow10);
+        var request = FlowModTranslator.ToRequest(fm, command, actions);
         if (stage == Stage.Translate) return;
-        using var hold = _tables.Reclamation.Enter();
-        _tables.Apply(mod, null, out _);
+        using var scope = _switch.BeginRequest();
+        if (_switch.FlowMod(request) != OfError.None) throw new InvalidOperationException("flow-mod refused");
     }
 }

@@ -229,7 +229,7 @@ public static class PpsHarness
         Softswitch.OfAgent.OfSwitchAgent? agent = null;
         if (o.Listen is not null)
         {
-            agent = new Softswitch.OfAgent.OfSwitchAgent(dp, new Softswitch.OfAgent.AgentOptions { DatapathId = 1, Listeners = { o.Listen }, ReplyQueueLimit = 16 << 20, PacketInQueueLimit = 16 << 20 }, flows: flows);
+            agent = new Softswitch.OfAgent.OfSwitchAgent(new Softswitch.Ofproto.OfSwitch(dp, new Softswitch.Ofproto.OfSwitchOptions { DatapathId = 1 }, flows), new Softswitch.OfAgent.AgentOptions { Listeners = { o.Listen }, ReplyQueueLimit = 16 << 20, PacketInQueueLimit = 16 << 20 });
             agent.Start();
             progress?.WriteLine($"OpenFlow listener on {agent.ListenEndpoints[0]}");
         }

@@ -3,19 +3,12 @@ using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent;
 
-/// <summary>What the switch does when no controller is connected.</summary>
-public enum FailMode : byte
-{
-    /// <summary>Keep flows, drop table misses (and use emergency flows when there are any).</summary>
-    Secure,
-    /// <summary>Keep flows, and forward misses as an L2 learning switch until a controller returns.</summary>
-    Standalone,
-}
-
+/// <summary>
+/// The agent's settings: its channels (controllers and service listeners), TLS, and connection limits. Who the switch is
+/// (datapath id, description), its fail mode and its packet buffers are the switch's (<see cref="Ofproto.OfSwitchOptions"/>).
+/// </summary>
 public sealed class AgentOptions
 {
-    public ulong DatapathId { get; set; }
-    public FailMode FailMode { get; set; } = FailMode.Secure;
     /// <summary>
     /// The controllers (primary connections: they alone decide the fail mode): active (<c>tcp:HOST[:PORT]</c>,
     /// <c>ssl:HOST[:PORT]</c>, <c>unix:FILE</c>) or passive (<c>ptcp:</c>, <c>pssl:</c>, <c>punix:</c>: they connect to us).
@@ -41,9 +34,6 @@ public sealed class AgentOptions
     /// <summary>Send ECHO_REQUEST after this long without traffic; close after twice as long.</summary>
     public TimeSpan InactivityProbe { get; set; } = TimeSpan.FromSeconds(5);
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(8);
-    /// <summary>Packet buffers for PACKET_IN buffer ids (OF1.0 n_buffers), at most <see cref="PacketBufferPool.MaxCount"/>.</summary>
-    public int PacketBuffers { get; set; } = PacketBufferPool.MaxCount;
-    public TimeSpan PacketBufferLifetime { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Largest message accepted from a peer (bytes); a longer one is a framing error that closes the connection.</summary>
     public int MaxMessageSize { get; set; } = OfpConstants.MaxMessageSize;
     /// <summary>
@@ -59,5 +49,4 @@ public sealed class AgentOptions
     /// takes none of our writes is closed after twice the inactivity probe.
     /// </summary>
     public long SendQueueHardLimit { get; set; } = 256 << 20;
-    public string DatapathDescription { get; set; } = "Softswitch datapath";
 }

@@ -41,7 +41,8 @@ public enum MatchRules : byte
 
 /// <summary>
 /// A flow-mod, version-independent: the codec decodes the wire message into this. <see cref="Match"/> is the match as
-/// received; <see cref="Rules"/> say how the table set normalises it.
+/// received; <see cref="Rules"/> say how the table set normalises it. A modify or delete with a non-zero
+/// <see cref="CookieMask"/> touches only flows whose cookie equals <see cref="Cookie"/> under it.
 /// </summary>
 public readonly record struct FlowMod(
     FlowModCommand Command,
@@ -53,7 +54,8 @@ public readonly record struct FlowMod(
     ushort HardTimeout = 0,
     FlowModFlags Flags = FlowModFlags.None,
     ushort OutPort = PortNumber.None,
-    MatchRules Rules = MatchRules.AsGiven);
+    MatchRules Rules = MatchRules.AsGiven,
+    ulong CookieMask = 0);
 
 /// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
 public enum FlowModStatus : byte

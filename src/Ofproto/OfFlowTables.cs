@@ -279,6 +279,7 @@ public sealed class OfFlowTables
     {
         var targets = Scratch();
         CollectTargets(w, t, strict, targets);
+        if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
         if (targets.Count == 0) return AddLocked(w, mod, t, now, out flow);
 
         flow = null;
@@ -298,6 +299,7 @@ public sealed class OfFlowTables
         var targets = Scratch();
         CollectTargets(w, t, strict, targets);
         if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
+        if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
         if (targets.Count == 0) return;
         w.Remove(targets);
         if (removed is not null)
@@ -325,6 +327,15 @@ public sealed class OfFlowTables
         int w = start;
         for (int r = start; r < list.Count; r++)
             if (list[r].Actions.OutputsTo(outPort)) list[w++] = list[r];
+        list.RemoveRange(w, list.Count - w);
+    }
+
+    /// <summary>Keeps the flows whose cookie equals <paramref name="cookie"/> under <paramref name="mask"/>.</summary>
+    internal static void FilterCookie(List<FlowEntry> list, ulong cookie, ulong mask)
+    {
+        int w = 0;
+        for (int r = 0; r < list.Count; r++)
+            if ((OfFlowRule.CookieOf(list[r]) & mask) == (cookie & mask)) list[w++] = list[r];
         list.RemoveRange(w, list.Count - w);
     }
 

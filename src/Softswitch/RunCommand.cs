@@ -166,19 +166,19 @@ internal static class RunCommand
             }
         }
 
-        var agent = new OfSwitchAgent(dp, new AgentOptions
+        // Flow churn allocates nothing when removed entries are reused; every thread here that keeps flows is a
+        // forwarder (a reader) or holds them in a hold (requests, expiry, control commands, the stats view). An
+        // offload target keeps flows beyond any hold, so the tables do not recycle with one.
+        var ofproto = new OfSwitch(dp, new OfSwitchOptions { DatapathId = dpid, FailMode = failMode },
+                                   new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = offload is null }), loggers);
+        var agent = new OfSwitchAgent(ofproto, new AgentOptions
         {
-            DatapathId = dpid,
-            FailMode = failMode,
             Controllers = s.Controllers,
             // --listen endpoints and the default RUNDIR/DPID.mgmt are service connections (tools), like OVS's br0.mgmt.
             Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
             Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert, BootstrapCaCertFile = s.BootstrapCaCert },
-        }, loggers,
-        // Flow churn allocates nothing when removed entries are reused; every thread here that keeps flows is a
-        // forwarder (a reader) or holds them in a hold (requests, expiry, control commands, the stats view). An
-        // offload target keeps flows beyond any hold, so the tables do not recycle with one.
-        new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = offload is null }));
+        }, loggers);
+        AgentCounters.Register(dp.Counters, agent);
 
         // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
         using var done = new ManualResetEventSlim(false);

@@ -45,7 +45,7 @@ internal static class StatsView
                 while (!done.Wait(1000))
                 {
                     var rows = Compute(dp, ref prev);
-                    var t = new Table().Title(Markup.Escape($"softswitch  flows {agent.Flows.ActiveExact} exact, {agent.Flows.ActiveWildcard} wildcard{RunCommand.OffloadTitle(offload)}  " +
+                    var t = new Table().Title(Markup.Escape($"softswitch  flows {agent.Switch.Flows.ActiveExact} exact, {agent.Switch.Flows.ActiveWildcard} wildcard{RunCommand.OffloadTitle(offload)}  " +
                                               $"controller {(agent.ControllerConnected ? "connected" : "not connected")}  macs {dp.MacTable.Count}"));
                     t.AddColumns("port", "name", "rx pps", "rx Mbit/s", "tx pps", "tx Mbit/s", "drops/s", "link");
                     foreach (var r in rows.Ports) t.AddRow(r.No.ToString(CultureInfo.InvariantCulture), Markup.Escape(r.Name), F(r.RxPps), F(r.RxMbps, "0.0"), F(r.TxPps), F(r.TxMbps, "0.0"), F(r.DropsPerSecond), r.Link);
@@ -101,7 +101,7 @@ internal static class StatsView
     internal static IEnumerable<string> Lines(SwitchDatapath dp, OfSwitchAgent agent, Rows rows)
     {
         var ic = CultureInfo.InvariantCulture;
-        yield return string.Create(ic, $"{DateTime.UtcNow:HH:mm:ss} flows={agent.Flows.ActiveExact + agent.Flows.ActiveWildcard} macs={dp.MacTable.Count} controller={(agent.ControllerConnected ? "connected" : "none")}");
+        yield return string.Create(ic, $"{DateTime.UtcNow:HH:mm:ss} flows={agent.Switch.Flows.ActiveExact + agent.Switch.Flows.ActiveWildcard} macs={dp.MacTable.Count} controller={(agent.ControllerConnected ? "connected" : "none")}");
         foreach (var r in rows.Ports)
             yield return string.Create(ic, $"  port {r.No} {r.Name}: rx {r.RxPps:0} pps {r.RxMbps:0.0} Mbit/s, tx {r.TxPps:0} pps {r.TxMbps:0.0} Mbit/s, drops {r.DropsPerSecond:0}/s, link {r.Link}");
         foreach (var f in rows.TopFlows) yield return string.Create(ic, $"  flow {f.Pps:0} pps {f.Rule}");

@@ -29,7 +29,7 @@ public sealed class HostCommandsTests : IDisposable
         _dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, _clock);
         _ports = Enumerable.Range(1, 3).Select(i => new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToArray();
         foreach (var p in _ports) _dp.AddPort(p);
-        _agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });
+        _agent = new OfSwitchAgent(new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 0x42 }), new AgentOptions());
         _vlog = new Vlog(console: _log);
         HostCommands.Register(_commands, new HostCommands.Context(_dp, _agent, _vlog, () => _exits++));
     }
@@ -50,8 +50,8 @@ public sealed class HostCommandsTests : IDisposable
     public void DumpFlows_OvsOfctlSyntax_WithCountsAndDurations_TextAndJson()
     {
         var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
-        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)]), 0x1f, 60, 0)));
-        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, new FlowActions([]))));
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)]), 0x1f, 60, 0)));
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, new FlowActions([]))));
         _clock.Advance(TimeSpan.FromMilliseconds(2500));
         Send(1, s_a, s_b);
         Send(1, s_a, s_b);
@@ -126,7 +126,7 @@ public sealed class HostCommandsTests : IDisposable
     public void StatsLines_ArePlainRatesPerPortAndBusiestFlows()
     {
         var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
-        _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)])));
+        _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)])));
         var rates = new StatsView.Rates();
         StatsView.Compute(_dp, ref rates);
         for (int i = 0; i < 5; i++) Send(1, s_a, s_b);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Softswitch.Datapath;
 using Softswitch.Metrics;
 using Softswitch.OfAgent;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Tests;
 
@@ -13,7 +14,7 @@ public sealed class MetricsEndpointTests
     public async Task AnAddressInUse_IsAUserError_NamingTheAddress()
     {
         using var dp = new SwitchDatapath(new DatapathOptions());
-        await using var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1 });
+        await using var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }), new AgentOptions());
         var busy = new TcpListener(IPAddress.Loopback, 0);
         busy.Start();
         try

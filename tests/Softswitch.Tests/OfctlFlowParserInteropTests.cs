@@ -37,7 +37,7 @@ public sealed class OfctlFlowParserInteropTests
         File.WriteAllText(file, Flows);
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         for (int i = 0; i < 4; i++) dp.AddPort(new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)));
-        var agent = new OfSwitchAgent(dp, new AgentOptions { DatapathId = 1, Listeners = { "ptcp:0" } });
+        var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }), new AgentOptions { Listeners = { "ptcp:0" } });
         try
         {
             agent.Start();
@@ -47,7 +47,7 @@ public sealed class OfctlFlowParserInteropTests
 
             var parsed = OfctlFlowParser.ParseFile(file);
             var installed = new List<FlowEntry>();
-            agent.Flows.Collect(FlowMatch.All, Datapath.Forwarding.PortNumber.None, strict: false, installed);
+            agent.Switch.Flows.Collect(FlowMatch.All, Datapath.Forwarding.PortNumber.None, strict: false, installed);
             Assert.Equal(parsed.Count, installed.Count);
             foreach (var m in parsed)
             {

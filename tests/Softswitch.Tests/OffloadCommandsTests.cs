@@ -28,7 +28,7 @@ public sealed class OffloadCommandsTests : IDisposable
         _flows = new OfFlowTables(_dp);
         var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
         _offload = NetFpgaOffload.Attach(_dp, wires, NetFpgaMode.Emulated);
-        var agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });
+        var agent = new OfSwitchAgent(new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 0x42 }), new AgentOptions());
         DaemonCommands.Register(_commands, _dp, agent, _offload.Manager);
     }
 
@@ -184,7 +184,7 @@ public sealed class OffloadCommandsTests : IDisposable
     public void WithoutOffload_OffloadCommandsSayWhy()
     {
         var c = new ControlCommands();
-        DaemonCommands.Register(c, _dp, new OfSwitchAgent(_dp, new AgentOptions()), offload: null);
+        DaemonCommands.Register(c, _dp, new OfSwitchAgent(new OfSwitch(_dp), new AgentOptions()), offload: null);
         foreach (var cmd in new[] { "offload/show", "offload/dump-flows" })
         {
             var r = c.Execute(System.Text.Encoding.UTF8.GetBytes(cmd + "\n"));

@@ -30,7 +30,7 @@ public sealed class OfprotoTraceTests : IDisposable
         _dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, _clock);
         _ports = Enumerable.Range(1, 3).Select(i => new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i)) { CaptureSent = true }).ToArray();
         foreach (var p in _ports) _dp.AddPort(p);
-        _agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });
+        _agent = new OfSwitchAgent(new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 0x42 }), new AgentOptions());
         HostCommands.Register(_commands, new HostCommands.Context(_dp, _agent, new Vlog(console: new StringWriter()), () => { }) { IsThisSwitch = w => w is "s1" or "0x42" });
     }
 
@@ -41,7 +41,7 @@ public sealed class OfprotoTraceTests : IDisposable
     private void AddFlow(string text)
     {
         Assert.True(OfctlFlowParser.TryParse(text, FlowModCommand.Add, out var mod, out var error), error);
-        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(mod));
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(mod));
     }
 
     private static string Line(string text, string prefix)
@@ -53,7 +53,7 @@ public sealed class OfprotoTraceTests : IDisposable
     public void ExactRule_FoundByTheHashStage_FromAHexFrame()
     {
         PacketParser.Parse(s_udp, 1, out var key, out _);
-        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 10,
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 10,
             new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.Output(3)]), 0xabc, 0, 0)));
         AddFlow("priority=100,in_port=1 actions=output:2");
 
@@ -174,7 +174,7 @@ public sealed class OfprotoTraceTests : IDisposable
         var dump = Run("dump-flows").Text;
         Assert.Contains("n_packets=0, n_bytes=0", dump);
         Assert.Equal(0, _dp.Counters.Read(DatapathCounters.EmcHit) + _dp.Counters.Read(DatapathCounters.EmcMiss));
-        Assert.Equal(0, _agent.Flows.Pipeline.GetLookupTotals().ExactLookups);
+        Assert.Equal(0, _agent.Switch.Flows.Pipeline.GetLookupTotals().ExactLookups);
     }
 
     [Theory]

@@ -15,8 +15,8 @@ namespace Softswitch.OfAgent.Handlers;
 /// A connection's receive loop calls <see cref="Handle(OfConnection, ReadOnlySpan{byte})"/> for its messages in arrival order, so a BARRIER_REPLY is
 /// queued only after every earlier request took effect; different connections call it concurrently (every handler is
 /// thread safe and lock-free). A new OpenFlow version is a second dispatcher beside this one, over its own codec and
-/// the same table set. Each request is handled inside a hold of the tables' reclamation domain (see
-/// <see cref="Datapath.Classifier.QuiescentDomain"/>), so the flows it keeps stay what they were until it is answered.
+/// the same switch. Each request is handled inside the switch's request scope (<see cref="Ofproto.OfSwitch.BeginRequest"/>),
+/// so the flows it reads stay what they were until it is answered.
 /// </remarks>
 internal sealed class OfRequestDispatcher : IOfRequestHandler
 {
@@ -25,10 +25,10 @@ internal sealed class OfRequestDispatcher : IOfRequestHandler
     private readonly StatsHandler _stats;
     private readonly SwitchConfigHandler _config;
 
-    public OfRequestDispatcher(OfRequestContext ctx, OfConnectionManager connections)
+    public OfRequestDispatcher(OfRequestContext ctx)
     {
         _ctx = ctx;
-        _flowMods = new FlowModHandler(ctx, connections);
+        _flowMods = new FlowModHandler(ctx);
         _stats = new StatsHandler(ctx);
         _config = new SwitchConfigHandler(ctx);
     }
@@ -37,7 +37,7 @@ internal sealed class OfRequestDispatcher : IOfRequestHandler
     {
         // Every request may keep flows of the tables until it is answered (a flow-mod's removed flows, a stats dump,
         // a packet-out's lookup): a hold keeps them from being recycled meanwhile.
-        using var hold = _ctx.Flows.Reclamation.Enter();
+        using var scope = _ctx.Switch.BeginRequest();
         // Flow-mods, the bulk of a controller's traffic under churn, are decoded from the receive buffer without a
         // copy or a message object.
         if (msg.Length >= OfpHeader.Size && msg[1] == (byte)OfpType.FlowMod)

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Softswitch.OfWire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Session;
 
@@ -112,6 +113,7 @@ public sealed class OfConnection : IAsyncDisposable
         _initial = opening.Received;
         _initialCount = opening.Count;
         _owner = owner;
+        Controller = owner.JoinController();
         IsPrimary = primary;
         MissSendLen = primary ? OfpConstants.DefaultMissSendLen : (ushort)0;
         Name = name;
@@ -136,6 +138,8 @@ public sealed class OfConnection : IAsyncDisposable
     public string? PeerRefusal { get; private set; }
 
     public string Name { get; }
+    /// <summary>This connection as the OpenFlow layer sees it: its role and which asynchronous messages it wants.</summary>
+    public OfController Controller { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
     public bool IsPrimary { get; }
     /// <summary>

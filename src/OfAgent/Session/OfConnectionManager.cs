@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
 using Softswitch.Ofproto;
@@ -35,12 +33,14 @@ internal interface IOfRequestHandler
 /// the fail mode (it applies while none has completed HELLO) and get asynchronous messages with miss_send_len 128 to
 /// start with. Service connections (<see cref="AgentOptions.Listeners"/>, the management socket: ovs-ofctl and other
 /// tools) never change the fail mode and get asynchronous messages only after a SET_CONFIG with a non-zero
-/// miss_send_len; miss_send_len is per connection. There are no OpenFlow roles in 1.0: every primary is equal.</para>
-/// <para><b>Fail mode</b>: sets the datapath's <see cref="SwitchDatapath.MissBehavior"/> and the table set's
-/// <see cref="OfFlowTables.UseEmergencyTable"/> from the primaries' state; computed and written under one lock, so two
-/// connections closing at once cannot leave it stale. That is the only datapath state it writes.</para>
+/// miss_send_len; miss_send_len is per connection. Each connection has its <see cref="OfController"/> (its role and
+/// which asynchronous messages it wants: the switch's <see cref="OfSwitch.Roles"/>); OpenFlow 1.0 has no role
+/// requests, so every connection stays equal.</para>
+/// <para><b>Fail mode</b>: tells the switch whether a primary is connected (<see cref="OfSwitch.SetControllerConnected"/>:
+/// the fail mode is the switch's); computed and told under one lock, so two connections closing at once cannot leave it
+/// stale.</para>
 /// <para><b>Asynchronous messages</b> (PACKET_IN, FLOW_REMOVED, PORT_STATUS) go to every connection that
-/// <see cref="OfConnection.ReceivesAsync"/>. As in Open vSwitch's connmgr, FLOW_REMOVED and PORT_STATUS are accounted
+/// <see cref="OfConnection.ReceivesAsync"/> and whose controller wants them (<see cref="OfController.Wants"/>). As in Open vSwitch's connmgr, FLOW_REMOVED and PORT_STATUS are accounted
 /// as replies and never dropped for a connection that is behind (it stops reading requests until they drain, see
 /// <see cref="OfConnection"/>); only a connection that closes loses them (counted in <see cref="AsyncMessagesDropped"/>).
 /// PACKET_IN to a connection whose packet-in backlog is full is dropped and counted in <see cref="PacketInsDropped"/>,
@@ -51,13 +51,11 @@ internal interface IOfRequestHandler
 /// connection has a receive and a send thread; the upcall pump and the datapath's maintenance thread call the
 /// fan-out. <c>_connLock</c> guards the connection list (held only to copy or change it, never while sending);
 /// <c>_failModeLock</c> guards the fail-mode computation. Lock order: <c>_failModeLock</c> → <c>_connLock</c> → the
-/// table set's and datapath's own locks. Counters are atomic adds.</para>
+/// switch's own locks. Counters are atomic adds.</para>
 /// </remarks>
 internal sealed class OfConnectionManager : IAsyncDisposable
 {
-    private readonly SwitchDatapath _dp;
-    private readonly OfFlowTables _flows;
-    private readonly PacketBufferPool _buffers;
+    private readonly OfSwitch _switch;
     private readonly ILogger _log;
     private readonly ILoggerFactory _loggers;
     private readonly List<OfConnection> _conns = new();
@@ -69,18 +67,15 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     private readonly CancellationTokenSource _cts = new();
     private readonly List<Task> _tasks = new();
     private IOfRequestHandler? _requests;
-    private bool _failModeLogged;
     private OfTlsContext? _tls;
 
     private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_initialBackoff = TimeSpan.FromSeconds(1);
 
-    public OfConnectionManager(SwitchDatapath dp, OfFlowTables flows, AgentOptions options, PacketBufferPool buffers, ILoggerFactory loggers)
+    public OfConnectionManager(OfSwitch ofproto, AgentOptions options, ILoggerFactory loggers)
     {
-        _dp = dp;
-        _flows = flows;
+        _switch = ofproto;
         Options = options;
-        _buffers = buffers;
         _loggers = loggers;
         _log = loggers.CreateLogger("ofagent");
         ApplyFailMode();
@@ -278,59 +273,38 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             _conns.Remove(c);
             _connSnapshot = [.. _conns];
         }
+        _switch.Roles.Leave(c.Controller);
         if (c.IsPrimary) ApplyFailMode();
     }
+
+    /// <summary>A new connection's controller state (equal, the default asynchronous messages).</summary>
+    internal OfController JoinController() => _switch.Roles.Join();
 
     /// <summary>A connection's request, after HELLO (its receive loop).</summary>
     internal void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
         => (_requests ?? throw new InvalidOperationException("a connection exists before Start")).Handle(c, msg);
 
-    /// <summary>Emergency flows were added: they take over at once if no controller is connected.</summary>
-    public void EmergencyFlowsChanged()
-    {
-        if (!ControllerConnected) ApplyFailMode();
-    }
-
-    /// <summary>Sets the datapath's miss behaviour from the controller connection state and the fail mode.</summary>
+    /// <summary>Tells the switch whether a controller is connected (it sets the fail mode).</summary>
     private void ApplyFailMode()
     {
-        // One lock around reading the connection state and writing the datapath's: otherwise a connection that
-        // negotiates while another closes can leave the older computation written last.
-        lock (_failModeLock)
-        {
-            bool connected = ControllerConnected;
-            var before = _dp.MissBehavior;
-            _dp.MissBehavior = connected ? MissBehavior.Controller
-                             : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
-            // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
-            _flows.UseEmergencyTable = !connected && Options.FailMode == FailMode.Secure && _flows.Emergency > 0;
-            if (_dp.MissBehavior != before || !_failModeLogged)
-            {
-                _log.LogInformation("controller {State}: table misses {Behavior}", connected ? "connected" : "not connected",
-                    _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
-            }
-
-            _failModeLogged = true;
-        }
-    }
-
-    private List<OfConnection> AsyncTargets()
-    {
-        lock (_connLock) return _conns.Where(c => c.ReceivesAsync).ToList();
+        // One lock around reading the connection state and telling the switch: otherwise a connection that negotiates
+        // while another closes can leave the older state told last.
+        lock (_failModeLock) _switch.SetControllerConnected(ControllerConnected);
     }
 
     /// <summary>
     /// A packet for the controllers: stored in a packet buffer (when any connection takes it) and sent to each
-    /// connection cut to its own miss_send_len (table misses) or to the action's max_len. Allocates nothing: the
-    /// connections are read from a snapshot array, and each message is written into a pooled array.
+    /// connection that wants it, cut to its own miss_send_len (table misses) or to the action's max_len. Allocates
+    /// nothing: the connections are read from a snapshot array, and each message is written into a pooled array.
     /// </summary>
-    public void SendPacketIn(in Upcall u)
+    public void SendPacketIn(in OfPacketIn p)
     {
         var conns = _connSnapshot;
+        int reason = (int)p.Reason;
         bool any = false;
         foreach (var c in conns)
         {
-            if (!c.ReceivesAsync) continue;
+            if (!c.ReceivesAsync || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
             any = true;
             break;
         }
@@ -339,33 +313,36 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             Interlocked.Increment(ref PacketInsDropped);
             return;
         }
-        uint bufferId = _buffers.Store(u.Frame, u.InPort);
-        var wirePort = WireMap.ToWirePort(u.InPort);
-        var reason = WireMap.ToWire(u.Reason);
+        uint bufferId = _switch.BufferPacket(p.Frame, p.InPort);
+        var wirePort = WireMap.ToWirePort(p.InPort);
+        var wireReason = WireMap.ToWire(p.Reason);
         foreach (var c in conns)
         {
-            if (!c.ReceivesAsync) continue;
+            if (!c.ReceivesAsync || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
             // miss_send_len is per connection (a tool that asked for a whole frame gets it, a controller 128 bytes).
-            int limit = u.Reason == PacketInReason.NoMatch ? c.MissSendLen : u.MaxLen;
-            int dataLen = bufferId == PacketBufferPool.NoBuffer ? u.Frame.Length : Math.Min(u.Frame.Length, limit);
+            int limit = p.Reason == OfPacketInReason.NoMatch ? c.MissSendLen : p.MaxLen;
+            int dataLen = bufferId == PacketBuffers.NoBuffer ? p.Frame.Length : Math.Min(p.Frame.Length, limit);
             // A frame too large for one message (a received super-frame) is cut to what fits; total_len tells.
             dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - OfpPacketIn.MinSize);
             var buf = OfConnection.MessagePool.Rent(OfpPacketIn.MinSize + dataLen);
-            int size = OfpPacketIn.Write(buf, bufferId, (ushort)Math.Min(u.Frame.Length, ushort.MaxValue), wirePort, reason, u.Frame[..dataLen]);
+            int size = OfpPacketIn.Write(buf, bufferId, (ushort)Math.Min(p.Frame.Length, ushort.MaxValue), wirePort, wireReason, p.Frame[..dataLen]);
             if (c.SendPacketInPooled(buf, size)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);
         }
     }
 
     /// <summary>
-    /// FLOW_REMOVED or PORT_STATUS to every connection that takes asynchronous messages: queued as replies, never
-    /// dropped for a connection that is behind (a mass delete's FLOW_REMOVED burst waits in its queue); counted only
-    /// when a connection closed meanwhile.
+    /// FLOW_REMOVED or PORT_STATUS to every connection that takes asynchronous messages and wants this one: queued as
+    /// replies, never dropped for a connection that is behind (a mass delete's FLOW_REMOVED burst waits in its queue);
+    /// counted only when a connection closed meanwhile.
     /// </summary>
-    public void SendAsync(OfpMessage msg)
+    public void SendAsync(OfpMessage msg, OfAsyncKind kind, int reason)
     {
-        foreach (var c in AsyncTargets())
+        foreach (var c in _connSnapshot)
+        {
+            if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason)) continue;
             if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
+        }
     }
 
     public async ValueTask DisposeAsync()

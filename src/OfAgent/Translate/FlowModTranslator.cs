@@ -4,8 +4,9 @@ using Softswitch.Ofproto;
 namespace Softswitch.OfAgent.Translate;
 
 /// <summary>
-/// OpenFlow 1.0 flow-mod commands and flags to the OpenFlow layer's version-independent ones, value by value (the
-/// two enums share no numbering). Stateless and thread-safe.
+/// An OpenFlow 1.0 FLOW_MOD as the OpenFlow layer's version-independent <see cref="FlowModRequest"/>: commands and
+/// flags value by value (the enums share no numbering), the match through <see cref="MatchTranslator"/>, the action list
+/// as apply-actions in table 0. Stateless and thread-safe.
 /// </summary>
 public static class FlowModTranslator
 {
@@ -32,4 +33,10 @@ public static class FlowModTranslator
         if ((wire & OfpFlowModFlags.Emerg) != 0) flags |= FlowModFlags.Emergency;
         return flags;
     }
+
+    /// <summary>The request for <paramref name="fm"/> with its decoded <paramref name="actions"/> (OpenFlow 1.0: table 0, apply-actions).</summary>
+    public static FlowModRequest ToRequest(in OfpFlowModFields fm, FlowModCommand command, ReadOnlyMemory<OfAction> actions)
+        => new(command, MatchTranslator.ToOfMatch(fm.Match), fm.Priority, OfInstructions.Apply(actions),
+               TableId: 0, BufferId: fm.BufferId, Cookie: fm.Cookie, IdleTimeout: fm.IdleTimeout, HardTimeout: fm.HardTimeout,
+               Flags: ToFlags(fm.Flags), OutPort: WireMap.ToOfPort(fm.OutPort), Rules: MatchRules.OpenFlow10);
 }

@@ -1,48 +1,75 @@
-using Softswitch.Datapath.Flow;
 using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Translate;
 
 /// <summary>
-/// ofp_match ↔ <see cref="FlowMatch"/>. Wildcards and in_port map through <see cref="WireMap"/>, and plain
-/// OF1.0 matches leave the tunnel id out (<see cref="Wildcards.TunIdExt"/>). The match comes in as received: the
-/// OpenFlow layer normalises it (<see cref="OfMatchRules"/>, <see cref="MatchRules.OpenFlow10"/>).
+/// ofp_match ↔ the OpenFlow layer's <see cref="OfMatch"/>, field by field: a wildcard bit clears the field's mask,
+/// nw_src/nw_dst's wildcard counts become prefix masks, dl_vlan's OFP_VLAN_NONE is "untagged", in_port maps through
+/// <see cref="WireMap"/>. The match comes in as received: the OpenFlow layer normalises it by OpenFlow 1.0's rules
+/// (<see cref="MatchRules.OpenFlow10"/>). Stateless and thread-safe.
 /// </summary>
 public static class MatchTranslator
 {
+    /// <summary>OFP_VLAN_NONE: dl_vlan of an untagged packet.</summary>
+    private const ushort VlanNone = 0xffff;
+
     /// <summary>The match as received (not normalised).</summary>
-    public static FlowMatch ToFlowMatch(in OfpMatch m)
+    public static OfMatch ToOfMatch(in OfpMatch m)
     {
-        var fields = new FlowKeyBuilder()
-            .InPort(WireMap.ToDatapathPort(m.InPort))
-            .DlSrc(new MacAddress(m.DlSrc.Value))
-            .DlDst(new MacAddress(m.DlDst.Value))
-            .DlVlan(m.DlVlan)
-            .DlVlanPcp(m.DlVlanPcp)
-            .DlType(m.DlType)
-            .NwTos(m.NwTos)
-            .NwProto(m.NwProto)
-            .NwSrc(m.NwSrc)
-            .NwDst(m.NwDst)
-            .TpSrc(m.TpSrc)
-            .TpDst(m.TpDst)
-            .Key;
-        return FlowMatch.FromOpenFlow(WireMap.ToDatapath(m.Wildcards) | Wildcards.TunIdExt, fields);
+        var w = m.Wildcards;
+        var r = new OfMatch();
+        if ((w & OfpFlowWildcards.InPort) == 0) r.InPort(WireMap.ToOfPort(m.InPort));
+        if ((w & OfpFlowWildcards.DlSrc) == 0) r.EthSrc(m.DlSrc.Value);
+        if ((w & OfpFlowWildcards.DlDst) == 0) r.EthDst(m.DlDst.Value);
+        if ((w & OfpFlowWildcards.DlVlan) == 0)
+        {
+            if (m.DlVlan == VlanNone) r.Untagged();
+            else r.Vlan(m.DlVlan);
+        }
+        if ((w & OfpFlowWildcards.DlVlanPcp) == 0) r.VlanPcp(m.DlVlanPcp);
+        if ((w & OfpFlowWildcards.DlType) == 0) r.EthType(m.DlType);
+        if ((w & OfpFlowWildcards.NwTos) == 0) r.NwTos(m.NwTos);
+        if ((w & OfpFlowWildcards.NwProto) == 0) r.NwProto(m.NwProto);
+        r.NwSrc(m.NwSrc, OfMatch.PrefixMask(32 - m.NwSrcWildcardBits));
+        r.NwDst(m.NwDst, OfMatch.PrefixMask(32 - m.NwDstWildcardBits));
+        if ((w & OfpFlowWildcards.TpSrc) == 0) r.TpSrc(m.TpSrc);
+        if ((w & OfpFlowWildcards.TpDst) == 0) r.TpDst(m.TpDst);
+        return r;
     }
 
-    public static OfpMatch ToOfpMatch(in FlowMatch fm)
+    /// <summary>
+    /// The OpenFlow 1.0 form of <paramref name="m"/>: a field with a zero mask is wildcarded, nw_src/nw_dst prefixes become
+    /// wildcard counts. Only what OpenFlow 1.0 can say reaches here (the flows a 1.0 controller can see were installed
+    /// from OpenFlow 1.0 fields; the tunnel id has no ofp_match field and is left out).
+    /// </summary>
+    public static OfpMatch ToOfpMatch(in OfMatch m)
     {
-        ref readonly var v = ref fm.Value;
+        ref readonly var v = ref m.Value;
+        ref readonly var k = ref m.Mask;
+        var w = OfpFlowWildcards.None;
+        if (k.InPort == 0) w |= OfpFlowWildcards.InPort;
+        if (k.EthSrc == 0) w |= OfpFlowWildcards.DlSrc;
+        if (k.EthDst == 0) w |= OfpFlowWildcards.DlDst;
+        if (k.VlanVid == 0) w |= OfpFlowWildcards.DlVlan;
+        if (k.VlanPcp == 0) w |= OfpFlowWildcards.DlVlanPcp;
+        if (k.EthType == 0) w |= OfpFlowWildcards.DlType;
+        if (k.NwTos == 0) w |= OfpFlowWildcards.NwTos;
+        if (k.NwProto == 0) w |= OfpFlowWildcards.NwProto;
+        if (k.TpSrc == 0) w |= OfpFlowWildcards.TpSrc;
+        if (k.TpDst == 0) w |= OfpFlowWildcards.TpDst;
+        uint src = (uint)(32 - Math.Max(0, OfMatch.PrefixLength(k.NwSrc)));
+        uint dst = (uint)(32 - Math.Max(0, OfMatch.PrefixLength(k.NwDst)));
+        w |= (OfpFlowWildcards)(src << (int)OfpFlowWildcards.NwSrcShift) | (OfpFlowWildcards)(dst << (int)OfpFlowWildcards.NwDstShift);
         return new OfpMatch
         {
-            Wildcards = WireMap.ToWire(fm.Wildcards),
-            InPort = WireMap.ToWirePort(v.InPort),
-            DlSrc = new OfpMac(v.DlSrc.Value),
-            DlDst = new OfpMac(v.DlDst.Value),
-            DlVlan = v.DlVlan,
-            DlVlanPcp = v.DlVlanPcp,
-            DlType = v.DlType,
+            Wildcards = w,
+            InPort = k.InPort == 0 ? (ushort)0 : WireMap.ToWirePort(v.InPort),
+            DlSrc = new OfpMac(v.EthSrc),
+            DlDst = new OfpMac(v.EthDst),
+            DlVlan = k.VlanVid == 0 ? (ushort)0 : (v.VlanVid & OfMatch.VlanPresent) != 0 ? (ushort)(v.VlanVid & 0xfff) : VlanNone,
+            DlVlanPcp = v.VlanPcp,
+            DlType = v.EthType,
             NwTos = v.NwTos,
             NwProto = v.NwProto,
             NwSrc = v.NwSrc,

@@ -1,5 +1,3 @@
-using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
@@ -7,128 +5,95 @@ namespace Softswitch.OfAgent.Translate;
 
 /// <summary>
 /// What the switch reports, as OpenFlow 1.0 structures: a port's description (ofp_phy_port), a flow's statistics
-/// entry, a removed flow, a port's counters. The requests' direction (wire → datapath) is
-/// <see cref="MatchTranslator"/>, <see cref="ActionTranslator"/> and <see cref="FlowModTranslator"/>.
+/// entry, a removed flow, a port's counters. The requests' direction is <see cref="MatchTranslator"/>,
+/// <see cref="ActionTranslator"/> and <see cref="FlowModTranslator"/>.
 /// </summary>
 /// <remarks>
-/// Design: stateless, pure functions over the datapath's and the table set's objects, read as they are at the call
-/// (counters are read once, not locked); enums go through <see cref="WireMap"/>. Thread safe.
+/// Design: stateless, pure functions over the OpenFlow layer's reports; enums go through <see cref="WireMap"/>. Thread safe.
 /// </remarks>
 internal static class ReportTranslator
 {
     private const long NanosPerSecond = 1_000_000_000;
 
-    public static OfpPhyPort PhyPort(PortSlot p)
+    public static OfpPhyPort PhyPort(OfPortDesc p) => new()
     {
-        var info = p.Port.Info;
-        return new OfpPhyPort
-        {
-            PortNo = WireMap.ToWirePort(p.No),
-            HwAddr = new OfpMac(info.HwAddr.Value),
-            Name = info.Name.Length >= OfpConstants.MaxPortNameSize ? info.Name[..(OfpConstants.MaxPortNameSize - 1)] : info.Name,
-            Config = WireMap.ToWire(p.Config),
-            State = WireMap.ToWire(p.State),
-            Curr = WireMap.ToWire(info.Current),
-            Advertised = WireMap.ToWire(info.Advertised),
-            Supported = WireMap.ToWire(info.Supported),
-            Peer = WireMap.ToWire(info.Peer),
-        };
-    }
+        PortNo = WireMap.ToWirePort(p.PortNo),
+        HwAddr = new OfpMac(p.HwAddr),
+        Name = p.Name.Length >= OfpConstants.MaxPortNameSize ? p.Name[..(OfpConstants.MaxPortNameSize - 1)] : p.Name,
+        Config = WireMap.ToWire(p.Config),
+        State = WireMap.ToWire(p.State),
+        Curr = WireMap.ToWire(p.Current),
+        Advertised = WireMap.ToWire(p.Advertised),
+        Supported = WireMap.ToWire(p.Supported),
+        Peer = WireMap.ToWire(p.Peer),
+    };
 
-    /// <summary>OFPT_FLOW_REMOVED for <paramref name="r"/>, or null when its flow did not ask for one (OFPFF_SEND_FLOW_REM).</summary>
-    public static OfpFlowRemoved? FlowRemoved(in FlowRemoved r)
+    /// <summary>OFPT_FLOW_REMOVED for <paramref name="r"/>.</summary>
+    public static OfpFlowRemoved FlowRemoved(in OfFlowRemoved r) => new()
     {
-        var e = r.Entry;
-        if (OfFlowRule.Of(e) is not { SendFlowRemoved: true }) return null;
-        long dur = Math.Max(0, r.DurationNanos);
-        return new OfpFlowRemoved
-        {
-            Match = MatchTranslator.ToOfpMatch(e.Match),
-            Cookie = OfFlowRule.CookieOf(e),
-            Priority = e.RequestedPriority,
-            Reason = WireMap.ToWire(r.Reason),
-            DurationSec = (uint)(dur / NanosPerSecond),
-            DurationNsec = (uint)(dur % NanosPerSecond),
-            IdleTimeout = e.IdleTimeout,
-            PacketCount = (ulong)r.Packets,
-            ByteCount = (ulong)r.Bytes,
-        };
-    }
+        Match = MatchTranslator.ToOfpMatch(r.Match),
+        Cookie = r.Cookie,
+        Priority = r.Priority,
+        Reason = WireMap.ToWire(r.Reason),
+        DurationSec = (uint)(r.DurationNanos / NanosPerSecond),
+        DurationNsec = (uint)(r.DurationNanos % NanosPerSecond),
+        IdleTimeout = r.IdleTimeout,
+        PacketCount = r.PacketCount,
+        ByteCount = r.ByteCount,
+    };
 
-    /// <summary>A flow's ofp_flow_stats entry (table 0: the one table the switch reports), its duration up to <paramref name="nowNanos"/>.</summary>
-    public static OfpFlowStats FlowStats(FlowEntry e, long nowNanos)
+    /// <summary>A flow's ofp_flow_stats entry.</summary>
+    public static OfpFlowStats FlowStats(in OfFlowStats f) => new()
     {
-        long dur = Math.Max(0, nowNanos - e.CreatedNanos);
-        return new OfpFlowStats
-        {
-            TableId = 0,
-            Match = MatchTranslator.ToOfpMatch(e.Match),
-            DurationSec = (uint)(dur / NanosPerSecond),
-            DurationNsec = (uint)(dur % NanosPerSecond),
-            // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
-            Priority = e.RequestedPriority,
-            IdleTimeout = e.IdleTimeout,
-            HardTimeout = e.HardTimeout,
-            Cookie = OfFlowRule.CookieOf(e),
-            PacketCount = (ulong)e.Packets,
-            ByteCount = (ulong)e.Bytes,
-            Actions = ActionTranslator.ToOfp(e.Actions),
-        };
-    }
+        TableId = f.TableId,
+        Match = MatchTranslator.ToOfpMatch(f.Match),
+        DurationSec = (uint)(f.DurationNanos / NanosPerSecond),
+        DurationNsec = (uint)(f.DurationNanos % NanosPerSecond),
+        Priority = f.Priority,
+        IdleTimeout = f.IdleTimeout,
+        HardTimeout = f.HardTimeout,
+        Cookie = f.Cookie,
+        PacketCount = f.PacketCount,
+        ByteCount = f.ByteCount,
+        Actions = ActionTranslator.ToOfp(f.Actions),
+    };
 
     /// <summary>
-    /// The OFPST_FLOW replies for <paramref name="flows"/>, written straight from the entries into
-    /// <paramref name="writer"/> (no object per flow): each reply (the first count bytes of an array rented from the
-    /// shared pool, now the callee's) is handed to <paramref name="send"/>, which returns false to stop (the peer went
-    /// away). The bytes are those of <see cref="OfpStatsReplies.Flows"/> over
-    /// <see cref="FlowStats"/> of each flow, reported in table <paramref name="tableId"/>. <paramref name="actionScratch"/>
-    /// holds the widest action list (grown when needed).
+    /// Adds <paramref name="f"/> to the OFPST_FLOW reply being written (no object per flow): when it does not fit, the
+    /// reply so far (the first count bytes of an array rented from the shared pool, now the callee's) is handed to
+    /// <paramref name="send"/> with the MORE flag and a new one begun. Returns false when <paramref name="send"/> did
+    /// (the peer went away). <paramref name="actionScratch"/> holds the widest action list (grown when needed).
     /// </summary>
-    public static void FlowStatsReplies(uint xid, List<FlowEntry> flows, byte tableId, long nowNanos, OfpFlowStatsReplyWriter writer,
-                                        ref OfpAction[] actionScratch, Func<byte[], int, bool> send)
+    public static bool AddFlowStats(uint xid, in OfFlowStats f, OfpFlowStatsReplyWriter writer, ref OfpAction[] actionScratch,
+                                    Func<byte[], int, bool> send)
     {
+        if (actionScratch.Length < f.Actions.Length) actionScratch = new OfpAction[Math.Max(f.Actions.Length, actionScratch.Length * 2)];
+        int n = ActionTranslator.ToOfp(f.Actions, actionScratch);
+        var match = MatchTranslator.ToOfpMatch(f.Match);
+        var wire = actionScratch.AsSpan(0, n);
+        uint sec = (uint)(f.DurationNanos / NanosPerSecond), nsec = (uint)(f.DurationNanos % NanosPerSecond);
+        if (writer.TryAdd(match, f.TableId, sec, nsec, f.Priority, f.IdleTimeout, f.HardTimeout, f.Cookie, f.PacketCount, f.ByteCount, wire))
+            return true;
+        if (!send(writer.Finish(more: true, out int count), count)) return false;
         writer.Begin(xid);
-        foreach (var e in flows)
-        {
-            var actions = e.Actions;
-            if (actionScratch.Length < actions.Count) actionScratch = new OfpAction[Math.Max(actions.Count, actionScratch.Length * 2)];
-            int n = ActionTranslator.ToOfp(actions, actionScratch);
-            long dur = Math.Max(0, nowNanos - e.CreatedNanos);
-            var match = MatchTranslator.ToOfpMatch(e.Match);
-            ulong cookie = OfFlowRule.CookieOf(e), packets = (ulong)e.Packets, bytes = (ulong)e.Bytes;
-            var wire = actionScratch.AsSpan(0, n);
-            // The controller's priority, also for an exact flow (which still beats every wildcard flow, OF1.0 3.4).
-            if (writer.TryAdd(match, tableId, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
-                              e.IdleTimeout, e.HardTimeout, cookie, packets, bytes, wire))
-            {
-                continue;
-            }
-            if (!send(writer.Finish(more: true, out int count), count)) return;
-            writer.Begin(xid);
-            writer.TryAdd(match, tableId, (uint)(dur / NanosPerSecond), (uint)(dur % NanosPerSecond), e.RequestedPriority,
-                          e.IdleTimeout, e.HardTimeout, cookie, packets, bytes, wire);
-        }
-        send(writer.Finish(more: false, out int last), last);
+        writer.TryAdd(match, f.TableId, sec, nsec, f.Priority, f.IdleTimeout, f.HardTimeout, f.Cookie, f.PacketCount, f.ByteCount, wire);
+        return true;
     }
 
-    public static OfpPortStats PortStats(PortSlot p)
+    public static OfpPortStats PortStats(in OfPortStats s) => new()
     {
-        var s = p.Port.Counters.Snapshot();
-        return new OfpPortStats
-        {
-            PortNo = WireMap.ToWirePort(p.No),
-            RxPackets = (ulong)s.RxPackets,
-            TxPackets = (ulong)s.TxPackets,
-            RxBytes = (ulong)s.RxBytes,
-            TxBytes = (ulong)s.TxBytes,
-            RxDropped = (ulong)s.RxDropped,
-            TxDropped = (ulong)s.TxDropped,
-            RxErrors = (ulong)s.RxErrors,
-            TxErrors = (ulong)s.TxErrors,
-            RxFrameErr = (ulong)s.RxFrameErrors,
-            RxOverErr = (ulong)s.RxOverErrors,
-            RxCrcErr = (ulong)s.RxCrcErrors,
-            Collisions = (ulong)s.Collisions,
-        };
-    }
+        PortNo = WireMap.ToWirePort(s.PortNo),
+        RxPackets = s.RxPackets,
+        TxPackets = s.TxPackets,
+        RxBytes = s.RxBytes,
+        TxBytes = s.TxBytes,
+        RxDropped = s.RxDropped,
+        TxDropped = s.TxDropped,
+        RxErrors = s.RxErrors,
+        TxErrors = s.TxErrors,
+        RxFrameErr = s.RxFrameErrors,
+        RxOverErr = s.RxOverErrors,
+        RxCrcErr = s.RxCrcErrors,
+        Collisions = s.Collisions,
+    };
 }

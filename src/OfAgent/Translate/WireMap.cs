@@ -1,14 +1,13 @@
-using Softswitch.Datapath;
-using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.OfWire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Translate;
 
 /// <summary>
-/// The one place where OpenFlow 1.0 wire enums meet the datapath's own: port numbers (the reserved ones by name),
-/// wildcards, port config, port state, port features, and the packet-in, flow-removed and port-status reasons. Every mapping is a table of named pairs, never a
-/// cast, so the datapath's values may change (or a second protocol version map to them) without touching the wire.
+/// The one place where OpenFlow 1.0 wire values meet the OpenFlow layer's own: port numbers, port config, port state,
+/// port features, the packet-in, flow-removed and port-status reasons, and the layer's refusals as OpenFlow 1.0 errors.
+/// Every mapping is a table of named pairs or a switch, never a cast, so the layer's values may change (or a second
+/// protocol version map to them) without touching the wire.
 /// </summary>
 /// <remarks>
 /// Design: stateless, pure functions; bits the other side has no name for are dropped (a wire port-config bit the
@@ -16,158 +15,119 @@ namespace Softswitch.OfAgent.Translate;
 /// </remarks>
 public static class WireMap
 {
-    /// <summary>ofp_port's reserved numbers and the datapath's names for the same ports and output targets.</summary>
-    private static readonly (OfpPort Wire, ushort Datapath)[] s_reservedPorts =
-    [
-        (OfpPort.InPort, PortNumber.InPort),
-        (OfpPort.Table, PortNumber.Table),
-        (OfpPort.Normal, PortNumber.Normal),
-        (OfpPort.Flood, PortNumber.Flood),
-        (OfpPort.All, PortNumber.All),
-        (OfpPort.Controller, PortNumber.Controller),
-        (OfpPort.Local, PortNumber.Local),
-        (OfpPort.None, PortNumber.None),
-    ];
-
     /// <summary>
-    /// ofp_port → the datapath's port number: 1..OFPP_MAX-1 unchanged, the reserved numbers by name. The map is one to
-    /// one over all 16-bit values: a wire number without an OF1.0 name that happens to be one of the datapath's names
-    /// takes the place of the wire name it stands for, so a match on any in_port reads back as the controller wrote it
-    /// and no unnamed wire number reaches a reserved target.
+    /// ofp_port (16 bits) → the OpenFlow layer's 32-bit number: below OFPP_MAX unchanged, from 0xff00 up moved to the top
+    /// of the 32-bit space (OFPP_NONE becomes OFPP_ANY), as Open vSwitch's ofputil_port_from_ofp11 maps them.
     /// </summary>
-    public static ushort ToDatapathPort(ushort wire)
-    {
-        foreach (var (ofp, dp) in s_reservedPorts)
-        {
-            if (wire == (ushort)ofp) return dp;
-            if (wire == dp) return (ushort)ofp;
-        }
-        return wire;
-    }
+    public static uint ToOfPort(ushort wire) => wire < (ushort)OfpPort.Max ? wire : 0xffff0000u | wire;
 
-    /// <summary>The datapath's port number → ofp_port (the inverse of <see cref="ToDatapathPort"/>).</summary>
-    public static ushort ToWirePort(ushort datapath)
-    {
-        foreach (var (ofp, dp) in s_reservedPorts)
-        {
-            if (datapath == dp) return (ushort)ofp;
-            if (datapath == (ushort)ofp) return dp;
-        }
-        return datapath;
-    }
+    /// <summary>The OpenFlow layer's number → ofp_port; numbers OpenFlow 1.0 cannot carry become OFPP_NONE.</summary>
+    public static ushort ToWirePort(uint port)
+        => port < (ushort)OfpPort.Max ? (ushort)port : port >= OfPort.Max ? (ushort)port : (ushort)OfpPort.None;
 
-    private static readonly (OfpFlowWildcards Wire, Wildcards Datapath)[] s_wildcardFields =
+    private static readonly (OfpPortConfig Wire, OfPortConfig Of)[] s_portConfig =
     [
-        (OfpFlowWildcards.InPort, Wildcards.InPort),
-        (OfpFlowWildcards.DlVlan, Wildcards.DlVlan),
-        (OfpFlowWildcards.DlSrc, Wildcards.DlSrc),
-        (OfpFlowWildcards.DlDst, Wildcards.DlDst),
-        (OfpFlowWildcards.DlType, Wildcards.DlType),
-        (OfpFlowWildcards.NwProto, Wildcards.NwProto),
-        (OfpFlowWildcards.TpSrc, Wildcards.TpSrc),
-        (OfpFlowWildcards.TpDst, Wildcards.TpDst),
-        (OfpFlowWildcards.DlVlanPcp, Wildcards.DlVlanPcp),
-        (OfpFlowWildcards.NwTos, Wildcards.NwTos),
+        (OfpPortConfig.PortDown, OfPortConfig.PortDown),
+        (OfpPortConfig.NoStp, OfPortConfig.NoStp),
+        (OfpPortConfig.NoRecv, OfPortConfig.NoRecv),
+        (OfpPortConfig.NoRecvStp, OfPortConfig.NoRecvStp),
+        (OfpPortConfig.NoFlood, OfPortConfig.NoFlood),
+        (OfpPortConfig.NoFwd, OfPortConfig.NoFwd),
+        (OfpPortConfig.NoPacketIn, OfPortConfig.NoPacketIn),
     ];
 
-    private static readonly (OfpPortConfig Wire, PortConfig Datapath)[] s_portConfig =
+    private static readonly (OfpPortFeatures Wire, OfPortFeatures Of)[] s_portFeatures =
     [
-        (OfpPortConfig.PortDown, PortConfig.PortDown),
-        (OfpPortConfig.NoStp, PortConfig.NoStp),
-        (OfpPortConfig.NoRecv, PortConfig.NoRecv),
-        (OfpPortConfig.NoRecvStp, PortConfig.NoRecvStp),
-        (OfpPortConfig.NoFlood, PortConfig.NoFlood),
-        (OfpPortConfig.NoFwd, PortConfig.NoFwd),
-        (OfpPortConfig.NoPacketIn, PortConfig.NoPacketIn),
+        (OfpPortFeatures.Rate10MbHd, OfPortFeatures.Rate10MbHd),
+        (OfpPortFeatures.Rate10MbFd, OfPortFeatures.Rate10MbFd),
+        (OfpPortFeatures.Rate100MbHd, OfPortFeatures.Rate100MbHd),
+        (OfpPortFeatures.Rate100MbFd, OfPortFeatures.Rate100MbFd),
+        (OfpPortFeatures.Rate1GbHd, OfPortFeatures.Rate1GbHd),
+        (OfpPortFeatures.Rate1GbFd, OfPortFeatures.Rate1GbFd),
+        (OfpPortFeatures.Rate10GbFd, OfPortFeatures.Rate10GbFd),
+        (OfpPortFeatures.Copper, OfPortFeatures.Copper),
+        (OfpPortFeatures.Fiber, OfPortFeatures.Fiber),
+        (OfpPortFeatures.Autoneg, OfPortFeatures.Autoneg),
+        (OfpPortFeatures.Pause, OfPortFeatures.Pause),
+        (OfpPortFeatures.PauseAsym, OfPortFeatures.PauseAsym),
     ];
 
-    private static readonly (OfpPortFeatures Wire, PortFeatures Datapath)[] s_portFeatures =
-    [
-        (OfpPortFeatures.Rate10MbHd, PortFeatures.Rate10MbHd),
-        (OfpPortFeatures.Rate10MbFd, PortFeatures.Rate10MbFd),
-        (OfpPortFeatures.Rate100MbHd, PortFeatures.Rate100MbHd),
-        (OfpPortFeatures.Rate100MbFd, PortFeatures.Rate100MbFd),
-        (OfpPortFeatures.Rate1GbHd, PortFeatures.Rate1GbHd),
-        (OfpPortFeatures.Rate1GbFd, PortFeatures.Rate1GbFd),
-        (OfpPortFeatures.Rate10GbFd, PortFeatures.Rate10GbFd),
-        (OfpPortFeatures.Copper, PortFeatures.Copper),
-        (OfpPortFeatures.Fiber, PortFeatures.Fiber),
-        (OfpPortFeatures.Autoneg, PortFeatures.Autoneg),
-        (OfpPortFeatures.Pause, PortFeatures.Pause),
-        (OfpPortFeatures.PauseAsym, PortFeatures.PauseAsym),
-    ];
-
-    /// <summary>
-    /// ofp_match.wildcards → the datapath's wildcards: each field bit by name, the nw_src/nw_dst counts carried over
-    /// (clamped to 32 by <see cref="FlowMatch"/>). The tunnel id is not an OF1.0 field: the caller decides about it.
-    /// </summary>
-    public static Wildcards ToDatapath(OfpFlowWildcards wire)
+    /// <summary>ofp_port_config → the layer's port config; bits OF1.0 does not define are dropped.</summary>
+    public static OfPortConfig ToOf(OfpPortConfig wire)
     {
-        var w = Wildcards.None;
-        foreach (var (ofp, dp) in s_wildcardFields)
-            if ((wire & ofp) != 0) w |= dp;
-        uint src = ((uint)wire & (uint)OfpFlowWildcards.NwSrcMask) >> (int)OfpFlowWildcards.NwSrcShift;
-        uint dst = ((uint)wire & (uint)OfpFlowWildcards.NwDstMask) >> (int)OfpFlowWildcards.NwDstShift;
-        return w | (Wildcards)(src << (int)Wildcards.NwSrcShift) | (Wildcards)(dst << (int)Wildcards.NwDstShift);
-    }
-
-    /// <summary>The datapath's wildcards → ofp_match.wildcards (the tunnel id bit has no OF1.0 bit and is dropped).</summary>
-    public static OfpFlowWildcards ToWire(Wildcards w)
-    {
-        var wire = OfpFlowWildcards.None;
-        foreach (var (ofp, dp) in s_wildcardFields)
-            if ((w & dp) != 0) wire |= ofp;
-        uint src = ((uint)w & (uint)Wildcards.NwSrcMask) >> (int)Wildcards.NwSrcShift;
-        uint dst = ((uint)w & (uint)Wildcards.NwDstMask) >> (int)Wildcards.NwDstShift;
-        return wire | (OfpFlowWildcards)(src << (int)OfpFlowWildcards.NwSrcShift) | (OfpFlowWildcards)(dst << (int)OfpFlowWildcards.NwDstShift);
-    }
-
-    /// <summary>ofp_port_config → the datapath's port config; bits OF1.0 does not define are dropped.</summary>
-    public static PortConfig ToDatapath(OfpPortConfig wire)
-    {
-        var c = PortConfig.None;
-        foreach (var (ofp, dp) in s_portConfig)
-            if ((wire & ofp) != 0) c |= dp;
+        var c = OfPortConfig.None;
+        foreach (var (w, of) in s_portConfig)
+            if ((wire & w) != 0) c |= of;
         return c;
     }
 
-    public static OfpPortConfig ToWire(PortConfig c)
+    public static OfpPortConfig ToWire(OfPortConfig c)
     {
         var wire = OfpPortConfig.None;
-        foreach (var (ofp, dp) in s_portConfig)
-            if ((c & dp) != 0) wire |= ofp;
+        foreach (var (w, of) in s_portConfig)
+            if ((c & of) != 0) wire |= w;
         return wire;
     }
 
-    /// <summary>The datapath's port state → ofp_port_state (the STP state bits stay listen, 0: no STP runs here).</summary>
-    public static OfpPortState ToWire(PortState s)
-        => (s & PortState.LinkDown) != 0 ? OfpPortState.LinkDown : OfpPortState.None;
+    /// <summary>The port state → ofp_port_state (the STP state bits stay listen, 0: no STP runs here).</summary>
+    public static OfpPortState ToWire(OfPortState s)
+        => (s & OfPortState.LinkDown) != 0 ? OfpPortState.LinkDown : OfpPortState.None;
 
-    public static OfpPortFeatures ToWire(PortFeatures f)
+    public static OfpPortFeatures ToWire(OfPortFeatures f)
     {
         var wire = OfpPortFeatures.None;
-        foreach (var (ofp, dp) in s_portFeatures)
-            if ((f & dp) != 0) wire |= ofp;
+        foreach (var (w, of) in s_portFeatures)
+            if ((f & of) != 0) wire |= w;
         return wire;
     }
 
-    public static OfpPacketInReason ToWire(PacketInReason r) => r switch
+    public static OfpPacketInReason ToWire(OfPacketInReason r) => r switch
     {
-        PacketInReason.NoMatch => OfpPacketInReason.NoMatch,
+        OfPacketInReason.NoMatch => OfpPacketInReason.NoMatch,
         _ => OfpPacketInReason.Action,
     };
 
-    public static OfpFlowRemovedReason ToWire(FlowRemovedReason r) => r switch
+    public static OfpFlowRemovedReason ToWire(OfFlowRemovedReason r) => r switch
     {
-        FlowRemovedReason.IdleTimeout => OfpFlowRemovedReason.IdleTimeout,
-        FlowRemovedReason.HardTimeout => OfpFlowRemovedReason.HardTimeout,
+        OfFlowRemovedReason.IdleTimeout => OfpFlowRemovedReason.IdleTimeout,
+        OfFlowRemovedReason.HardTimeout => OfpFlowRemovedReason.HardTimeout,
         _ => OfpFlowRemovedReason.Delete,
     };
 
-    public static OfpPortReason ToWire(PortStatusReason r) => r switch
+    public static OfpPortReason ToWire(OfPortReason r) => r switch
     {
-        PortStatusReason.Add => OfpPortReason.Add,
-        PortStatusReason.Delete => OfpPortReason.Delete,
+        OfPortReason.Add => OfpPortReason.Add,
+        OfPortReason.Delete => OfpPortReason.Delete,
         _ => OfpPortReason.Modify,
+    };
+
+    /// <summary>
+    /// A refusal of the OpenFlow layer as the OpenFlow 1.0 error that says it (OF1.0 section 5.4.4); OpenFlow 1.0 has
+    /// fewer codes than the layer has reasons, so some share one (an unsupported match field is BAD_REQUEST, as Open
+    /// vSwitch answers OF1.0 peers for OFPERR_OFPBMC_*).
+    /// </summary>
+    public static OfpError ToWire(OfError e) => e switch
+    {
+        OfError.BufferEmpty => OfpError.BadRequest(OfpBadRequestCode.BufferEmpty),
+        OfError.BufferUnknown => OfpError.BadRequest(OfpBadRequestCode.BufferUnknown),
+        OfError.BadPacketLength => OfpError.BadRequest(OfpBadRequestCode.BadLen),
+        OfError.BadTableId => OfpError.BadRequest(OfpBadRequestCode.BadStat),
+        OfError.IsSlave => OfpError.BadRequest(OfpBadRequestCode.Eperm),
+        OfError.ConfigRefused => OfpError.BadRequest(OfpBadRequestCode.Eperm),
+        OfError.BadPort => OfpError.BadAction(OfpBadActionCode.BadOutPort),
+        OfError.UnsupportedField or OfError.UnsupportedMask or OfError.BadMatchPort => OfpError.FlowModFailed(OfpFlowModFailedCode.Unsupported),
+        OfError.BadOutPort => OfpError.BadAction(OfpBadActionCode.BadOutPort),
+        OfError.BadQueue => OfpError.BadAction(OfpBadActionCode.BadQueue),
+        OfError.BadActionType => OfpError.BadAction(OfpBadActionCode.BadType),
+        OfError.UnsupportedInstruction or OfError.BadGotoTable => OfpError.FlowModFailed(OfpFlowModFailedCode.Unsupported),
+        OfError.TableFull => OfpError.FlowModFailed(OfpFlowModFailedCode.AllTablesFull),
+        OfError.Overlap => OfpError.FlowModFailed(OfpFlowModFailedCode.Overlap),
+        OfError.BadEmergencyTimeout => OfpError.FlowModFailed(OfpFlowModFailedCode.BadEmergTimeout),
+        OfError.BadCommand => OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand),
+        OfError.PortModBadPort => OfpError.PortModFailed(OfpPortModFailedCode.BadPort),
+        OfError.PortModBadHwAddr => OfpError.PortModFailed(OfpPortModFailedCode.BadHwAddr),
+        OfError.QueueBadPort => OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadPort),
+        OfError.QueueBadQueue => OfpError.QueueOpFailed(OfpQueueOpFailedCode.BadQueue),
+        _ => OfpError.BadRequest(OfpBadRequestCode.Eperm),
     };
 }

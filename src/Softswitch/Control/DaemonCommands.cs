@@ -123,7 +123,7 @@ internal static class DaemonCommands
         // The thread's builder, reused; the counters read without a snapshot list (monitors poll this every few seconds).
         var sb = ReplyBuilders.RentText();
         var ic = CultureInfo.InvariantCulture;
-        sb.Append(ic, $"datapath {agent.Options.DatapathId:x16}: {dp.Ports.List.Length} port(s){(dp.Ports.Local is null ? "" : " and LOCAL")}, {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Options.FailMode.ToString().ToLowerInvariant()}\n");
+        sb.Append(ic, $"datapath {agent.Switch.DatapathId:x16}: {dp.Ports.List.Length} port(s){(dp.Ports.Local is null ? "" : " and LOCAL")}, {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Switch.Options.FailMode.ToString().ToLowerInvariant()}\n");
         sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, async messages {agent.AsyncMessagesDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
         foreach (var l in agent.Listeners)
         {
@@ -132,18 +132,18 @@ internal static class DaemonCommands
               .Append(ic, $"{Interlocked.Read(ref l.EvictedIdle)} idle closed for room, {Interlocked.Read(ref l.RefusedFull)} refused at the cap\n");
         }
 
-        foreach (var table in agent.Flows.Tables)
+        foreach (var table in agent.Switch.Flows.Tables)
         {
-            var st = agent.Flows.GetTableStats(table.Id);
+            var st = agent.Switch.Flows.GetTableStats(table.Id);
             sb.Append(ic, $"table {st.TableId} ({st.Name}): {st.ActiveCount} flows (max {st.MaxEntries}), {st.LookupCount} lookups, {st.MatchedCount} matched\n");
             if (table.Id != OfFlowTables.MainTableId) continue;
             for (int stage = 0; stage < OfFlowTables.StageCount; stage++)
             {
-                var ss = agent.Flows.GetStageStats(stage);
+                var ss = agent.Switch.Flows.GetStageStats(stage);
                 sb.Append(ic, $"  stage {ss.Name}: {ss.ActiveCount} flows (max {ss.MaxEntries}), {ss.LookupCount} lookups, {ss.MatchedCount} matched\n");
             }
         }
-        sb.Append(ic, $"emergency flows: {agent.Flows.Emergency}\n");
+        sb.Append(ic, $"emergency flows: {agent.Switch.Flows.Emergency}\n");
         if (dp.MaintenanceErrorCount > 0)
             sb.Append(ic, $"maintenance errors: {dp.MaintenanceErrorCount} (last: {dp.LastMaintenanceError?.GetType().Name}: {dp.LastMaintenanceError?.Message}; the log has the stack trace)\n");
         sb.Append("ports:\n");

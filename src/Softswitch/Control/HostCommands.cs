@@ -66,15 +66,15 @@ internal static class HostCommands
             c.Dp.MacTable.Clear();
             return ControlReply.Success("table successfully flushed\n");
         });
-        commands.Register("memory/show", "[--format json]", "flows, ports, learned addresses, managed heap", 0, 2, args => MemoryShow(c.Dp, c.Agent.Flows, args));
+        commands.Register("memory/show", "[--format json]", "flows, ports, learned addresses, managed heap", 0, 2, args => MemoryShow(c.Dp, c.Agent.Switch.Flows, args));
         commands.Register("memory/allocators", "[--reset] [--format json]",
             "who allocates: bytes and collections per second since the sampler started (or --reset), top types and threads", 0, 3,
             MemoryAllocators);
         commands.Register("memory/collect", "[0|1|2] [--format json]",
             "run one blocking garbage collection of that generation (default 0) and show what its pause was made of", 0, 3, MemoryCollect);
-        commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Flows, args));
+        commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Switch.Flows, args));
         commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
-            args => OfprotoTrace.Run(c.Dp, c.Agent.Flows, args, c.IsThisSwitch));
+            args => OfprotoTrace.Run(c.Dp, c.Agent.Switch.Flows, args, c.IsThisSwitch));
         commands.Register("port/add", "SPEC [N]", "open a port (afpacket:IF, afxdp:IF, pcap:IF, tap:NAME) as OpenFlow port N", 1, 2, args => PortAdd(c, args));
         commands.Register("port/del", "NAME|N", "remove a port", 1, 1, args => PortDel(c.Dp, args[0]));
     }

@@ -262,7 +262,7 @@ public static class FlowFormat
         PortNumber.Controller => "CONTROLLER",
         PortNumber.Local => "LOCAL",
         PortNumber.None => "NONE",
-        _ => WireMap.ToWirePort(port).ToString(CultureInfo.InvariantCulture),
+        _ => WireMap.ToWirePort(OfPort.FromDatapath(port)).ToString(CultureInfo.InvariantCulture),
     };
 
     private static string Prefix(uint addr, int bits) => bits >= 32 ? Ipv4.Format(addr) : $"{Ipv4.Format(addr)}/{bits}";

@@ -411,8 +411,7 @@ public static class OfctlFlowParser
         if (port != 0) return true;
         // A number is in ovs-ofctl's OpenFlow 1.0 numbering (65534 is LOCAL): mapped as the agent maps the wire.
         if (!Num16(s, out var number) || number == 0) return false;
-        port = WireMap.ToDatapathPort(number);
-        return true;
+        return OfPort.ToDatapath(WireMap.ToOfPort(number), out port);
     }
 
     private static bool TryMac(string s, out MacAddress mac)

@@ -79,7 +79,7 @@ internal sealed class MetricsEndpoint : IDisposable
         {
             var provider = Sdk.CreateMeterProviderBuilder()
                 .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("softswitch", serviceVersion: version,
-                    serviceInstanceId: agent.Options.DatapathId.ToString("x16", CultureInfo.InvariantCulture)))
+                    serviceInstanceId: agent.Switch.DatapathId.ToString("x16", CultureInfo.InvariantCulture)))
                 .AddMeter(SwitchMetrics.MeterName)
                 .AddPrometheusHttpListener(o =>
                 {

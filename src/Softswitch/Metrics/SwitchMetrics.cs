@@ -68,7 +68,7 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableGauge("softswitch_flows", () => PerTable(st => st.ActiveCount), "{flow}", "flows in each table");
         _meter.CreateObservableCounter("softswitch_table_lookups", () => PerTable(st => st.LookupCount), "{packet}", "lookups in each table");
         _meter.CreateObservableCounter("softswitch_table_matches", () => PerTable(st => st.MatchedCount), "{packet}", "lookups that matched in each table");
-        _meter.CreateObservableGauge("softswitch_emergency_flows", () => (long)_agent.Flows.Emergency, "{flow}", "emergency flows (used while no controller is connected)");
+        _meter.CreateObservableGauge("softswitch_emergency_flows", () => (long)_agent.Switch.Flows.Emergency, "{flow}", "emergency flows (used while no controller is connected)");
         _meter.CreateObservableGauge("softswitch_mac_entries", () => (long)_dp.MacTable.Count, "{entry}", "learned MAC addresses (NORMAL, fail-standalone)");
 
         // The counter registry: every counter, and the drop family again by reason.
@@ -137,7 +137,7 @@ internal sealed class SwitchMetrics : IDisposable
 
     private List<Measurement<long>> PerTable(Func<Softswitch.Ofproto.FlowTableStats, long> read)
     {
-        var flows = _agent.Flows;
+        var flows = _agent.Switch.Flows;
         var list = new List<Measurement<long>>(flows.TableCount);
         foreach (var table in flows.Tables)
         {

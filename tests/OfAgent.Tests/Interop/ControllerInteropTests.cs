@@ -75,7 +75,7 @@ public sealed class ControllerInteropTests
             await AllPairsPing(hosts);
             // The controller's learning-switch flows are in our table: exact 12-tuple matches at priority 65535.
             var flows = new List<FlowEntry>();
-            rig.Agent.Flows.Collect(FlowMatch.All, PortNumber.None, false, flows);
+            rig.Agent.Switch.Flows.Collect(FlowMatch.All, PortNumber.None, false, flows);
             Assert.Contains(flows, f => f.Match.IsExact && f.Priority == 0xFFFF && f.IdleTimeout > 0);
             Assert.True(flows.Sum(f => f.Packets) > 0, "traffic went through the controller's flows");
         }
@@ -114,7 +114,7 @@ public sealed class ControllerInteropTests
                 "the app saw no FEATURES_REPLY: " + (File.Exists(log) ? File.ReadAllText(log) : "(no log)"));
             var text = File.ReadAllText(log);
             Assert.Contains("packet_in", text);
-            Assert.True(rig.Agent.Flows.ActiveWildcard + rig.Agent.Flows.ActiveExact > 0, "the app installed flows");
+            Assert.True(rig.Agent.Switch.Flows.ActiveWildcard + rig.Agent.Switch.Flows.ActiveExact > 0, "the app installed flows");
         }
         finally
         {

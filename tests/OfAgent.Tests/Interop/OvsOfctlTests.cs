@@ -67,7 +67,7 @@ public sealed class OvsOfctlTests
         Assert.Contains("arp actions=FLOOD", flows);
         var f10 = OkF10(rig, "dump-flows");
         Assert.Contains("nw_dst=192.168.1.101", f10);
-        Assert.Equal(3, rig.Agent.Flows.ActiveWildcard);
+        Assert.Equal(3, rig.Agent.Switch.Flows.ActiveWildcard);
 
         Ok(rig, "mod-flows", "ip,nw_dst=192.168.1.101,actions=output:4");
         Assert.Contains("nw_dst=192.168.1.101 actions=output:4", Ok(rig, "dump-flows"));
@@ -81,7 +81,7 @@ public sealed class OvsOfctlTests
         Assert.True(code == 0, se + so);
         Assert.DoesNotContain("arp", Ok(rig, "dump-flows"));
         Ok(rig, "del-flows", "ip");
-        Assert.Equal(0, rig.Agent.Flows.ActiveWildcard);
+        Assert.Equal(0, rig.Agent.Switch.Flows.ActiveWildcard);
         Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate"));
     }
 
@@ -100,7 +100,7 @@ public sealed class OvsOfctlTests
             }
 
             Ok(rig, "add-flows", file);
-            Assert.Equal(10_000, rig.Agent.Flows.ActiveWildcard);
+            Assert.Equal(10_000, rig.Agent.Switch.Flows.ActiveWildcard);
             Assert.Contains("flow_count=10000", Ok(rig, "dump-aggregate"));
             var dump = OkF10(rig, "dump-flows");
             Assert.Equal(10_000, dump.Split('\n').Count(l => l.Contains("actions=output:")));

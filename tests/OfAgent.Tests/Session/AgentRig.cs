@@ -11,6 +11,7 @@ namespace Softswitch.OfAgent.Tests.Session;
 internal sealed class AgentRig : IAsyncDisposable
 {
     public readonly SwitchDatapath Dp;
+    public readonly Softswitch.Ofproto.OfSwitch Switch;
     public readonly OfSwitchAgent Agent;
     public readonly MemoryPort[] Ports;
     public readonly ManualClock Clock = new();
@@ -18,7 +19,9 @@ internal sealed class AgentRig : IAsyncDisposable
     public readonly LogCapture Log = new();
 
     /// <param name="tables">Options of the OpenFlow table set (e.g. entry recycling); null: the defaults.</param>
-    public AgentRig(int ports = 4, AgentOptions? options = null, Softswitch.Ofproto.FlowTableOptions? tables = null)
+    /// <param name="failMode">The switch's fail mode.</param>
+    public AgentRig(int ports = 4, AgentOptions? options = null, Softswitch.Ofproto.FlowTableOptions? tables = null,
+                    Softswitch.Ofproto.FailMode failMode = Softswitch.Ofproto.FailMode.Secure)
     {
         Dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, Clock);
         Ports = new MemoryPort[ports];
@@ -28,14 +31,15 @@ internal sealed class AgentRig : IAsyncDisposable
             Dp.AddPort(Ports[i]);
         }
         options ??= new AgentOptions();
-        options.DatapathId = 0x1234;
         // The test controller connects in as a controller (ptcp), unless the test configures its own connections.
         if (options.Listeners.Count == 0 && !options.Controllers.Any(c => c.StartsWith("ptcp:", StringComparison.Ordinal)))
         {
             if (options.Controllers.Count == 0) options.Controllers.Add("ptcp:0");
             else options.Listeners.Add("ptcp:0");
         }
-        Agent = new OfSwitchAgent(Dp, options, Log, tables is null ? null : new Softswitch.Ofproto.OfFlowTables(Dp, tables));
+        Switch = new Softswitch.Ofproto.OfSwitch(Dp, new Softswitch.Ofproto.OfSwitchOptions { DatapathId = 0x1234, FailMode = failMode },
+                                                 tables is null ? null : new Softswitch.Ofproto.OfFlowTables(Dp, tables), Log);
+        Agent = new OfSwitchAgent(Switch, options, Log);
         Agent.Start();
     }
 

@@ -5,6 +5,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfWire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -609,7 +610,7 @@ public sealed class AgentSessionTests
     [Fact]
     public async Task FailModeFollowsTheControllerConnection()
     {
-        await using var rig = new AgentRig(options: new AgentOptions { FailMode = FailMode.Standalone });
+        await using var rig = new AgentRig(failMode: FailMode.Standalone);
         Assert.Equal(MissBehavior.Normal, rig.Dp.MissBehavior);
         using (var c = await rig.ConnectAsync())
         {
@@ -628,7 +629,7 @@ public sealed class AgentSessionTests
         // Controllers connect, negotiate and close from 8 threads at once. The fail-mode state is computed from the
         // connection set and written under one lock, so whatever the interleaving: while an anchor controller stays
         // connected every sample says Controller, and once the last one is gone the fail mode is back.
-        await using var rig = new AgentRig(options: new AgentOptions { FailMode = mode });
+        await using var rig = new AgentRig(failMode: mode);
         using var anchor = await rig.ConnectAsync();
         await anchor.BarrierAsync();
         Assert.Equal(MissBehavior.Controller, rig.Dp.MissBehavior);
@@ -673,7 +674,7 @@ public sealed class AgentSessionTests
     [Fact]
     public async Task ServiceConnectionsNeverChangeFailModeAndGetAsyncOnlyAfterSetConfig()
     {
-        await using var rig = new AgentRig(options: new AgentOptions { FailMode = FailMode.Standalone, Controllers = { "ptcp:0" }, Listeners = { "ptcp:0" } });
+        await using var rig = new AgentRig(options: new AgentOptions { Controllers = { "ptcp:0" }, Listeners = { "ptcp:0" } }, failMode: FailMode.Standalone);
         int controllerPort = rig.Agent.ListenEndpoints[0].Port, servicePort = rig.Agent.ListenEndpoints[1].Port;
         using var tool = await AgentRig.ConnectToAsync(servicePort);
         await tool.BarrierAsync();

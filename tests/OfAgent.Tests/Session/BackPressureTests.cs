@@ -133,7 +133,7 @@ public sealed class BackPressureTests
     {
         var probe = TimeSpan.FromSeconds(2);
         await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe }, tables: new FlowTableOptions { RecycleEntries = true });
-        var domain = rig.Agent.Flows.Reclamation;
+        var domain = rig.Agent.Switch.Flows.Reclamation;
         OfConnection conn;
         using (var c = await rig.ConnectAsync())
         {
@@ -155,8 +155,8 @@ public sealed class BackPressureTests
         c2.Send(new OfpFlowMod { Command = OfpFlowModCommand.Delete, Match = OfpMatch.All, OutPort = (ushort)OfpPort.None });
         uint barrier = c2.Send(new OfpBarrierRequest());
         Assert.Equal(barrier, (await c2.ReceiveAsync<OfpBarrierReply>(60_000)).Xid);   // a delete of 100,000 flows, on a loaded machine
-        long recycledBefore = rig.Agent.Flows.Main.RecycledCount;
+        long recycledBefore = rig.Agent.Switch.Flows.Main.RecycledCount;
         await AddFlowsAsync(c2, 0x0C000000, 1000);
-        Assert.True(rig.Agent.Flows.Main.RecycledCount > recycledBefore, "no entry was recycled after the dump's connection closed");
+        Assert.True(rig.Agent.Switch.Flows.Main.RecycledCount > recycledBefore, "no entry was recycled after the dump's connection closed");
     }
 }

@@ -1,5 +1,4 @@
 using Softswitch.Datapath;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Translate;
@@ -9,20 +8,20 @@ using Softswitch.Ofproto;
 namespace Softswitch.OfAgent.Tests.Wire;
 
 /// <summary>
-/// The agent's flow-mod path (decode from the receive buffer, translate, apply inside a hold, as the request
-/// dispatcher runs it) over a table that recycles its entries: churn allocates nothing in steady state.
+/// The agent's flow-mod path (decode from the receive buffer, translate, one call to the switch inside its request
+/// scope, as the request dispatcher runs it) over a table that recycles its entries: churn allocates nothing in steady state.
 /// </summary>
 public class FlowModPathAllocationTests
 {
     [Fact]
     public void Churn_of_add_and_delete_strict_allocates_nothing_when_recycling()
     {
-        using var dp = new SwitchDatapath();
-        dp.AddPort(new MemoryPort("p1", MacAddress.Parse("02:00:00:00:00:01")));
-        dp.AddPort(new MemoryPort("p2", MacAddress.Parse("02:00:00:00:00:02")));
         // A clock that stands still: the timer wheel files the timed flows in buckets it already has (a real clock
         // moves them into buckets the wheel meets for the first time, which it allocates once per bucket).
-        var tables = new OfFlowTables(new ManualClock(), new FlowTableOptions { RecycleEntries = true });
+        using var dp = new SwitchDatapath(new DatapathOptions(), new ManualClock());
+        dp.AddPort(new MemoryPort("p1", MacAddress.Parse("02:00:00:00:00:01")));
+        dp.AddPort(new MemoryPort("p2", MacAddress.Parse("02:00:00:00:00:02")));
+        using var sw = new OfSwitch(dp, null, new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = true }));
         const int window = 1000;
         var add = new byte[window][];
         var del = new byte[window][];
@@ -33,7 +32,7 @@ public class FlowModPathAllocationTests
             var match = i % 2 == 0 ? FlowMatch.Exact(key) : FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlType & ~Wildcards.NwDstMask, key);
             var fm = new OfpFlowMod
             {
-                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(match), Priority = 20, Xid = (uint)i,
+                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(match)), Priority = 20, Xid = (uint)i,
                 BufferId = 0xFFFFFFFF, OutPort = 0xFFFF,
             };
             del[i] = fm.ToArray();
@@ -44,21 +43,16 @@ public class FlowModPathAllocationTests
             add[i] = fm.ToArray();
         }
         var wire = new List<OfpAction>(16);
-        var removed = new List<FlowRemoved>(4);
         void One(byte[] msg)
         {
-            using var hold = tables.Reclamation.Enter();
+            using var scope = sw.BeginRequest();
             wire.Clear();
             if (!OfpFlowMod.TryDecode(msg, wire, out var fm, out _)) throw new InvalidOperationException("not a flow-mod");
-            var match = MatchTranslator.ToFlowMatch(fm.Match);
-            var actions = FlowActions.Drop;
-            if (fm.Command == OfpFlowModCommand.Add && !ActionTranslator.TryTranslate(wire, dp.Ports, ActionContext.FlowMod, 0, out actions, out _))
+            var actions = ReadOnlyMemory<OfAction>.Empty;
+            if (fm.Command == OfpFlowModCommand.Add && !ActionTranslator.TryDecode(wire, out actions, out _))
                 throw new InvalidOperationException("bad actions");
             if (!FlowModTranslator.TryCommand(fm.Command, out var command)) throw new InvalidOperationException("bad command");
-            var mod = new FlowMod(command, match, fm.Priority, actions, fm.Cookie, fm.IdleTimeout, fm.HardTimeout,
-                                  FlowModTranslator.ToFlags(fm.Flags), WireMap.ToDatapathPort(fm.OutPort), MatchRules.OpenFlow10);
-            removed.Clear();
-            if (tables.Apply(mod, removed, out _) != FlowModStatus.Ok) throw new InvalidOperationException("flow-mod failed");
+            if (sw.FlowMod(FlowModTranslator.ToRequest(fm, command, actions)) != OfError.None) throw new InvalidOperationException("flow-mod failed");
         }
         for (int i = 0; i < window; i++) One(add[i]);
         int next = 0;
@@ -78,7 +72,7 @@ public class FlowModPathAllocationTests
         Round();
         long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(bytes == 0, $"{bytes} bytes allocated by 8,000 flow-mods");
-        Assert.True(tables.Main.RecycledCount >= 4000);
-        Assert.Equal(window, tables.Main.Count);
+        Assert.True(sw.Flows.Main.RecycledCount >= 4000);
+        Assert.Equal(window, sw.Flows.Main.Count);
     }
 }

@@ -9,8 +9,8 @@ using Softswitch.Ofproto;
 namespace Softswitch.OfAgent.Tests.Wire;
 
 /// <summary>
-/// Flow stats written straight from the flows (<see cref="ReportTranslator.FlowStatsReplies"/>) are byte for byte
-/// the replies of the message objects (<see cref="OfpStatsReplies.Flows"/> over <see cref="ReportTranslator.FlowStats"/>),
+/// Flow stats written straight from the switch's per-flow views (<see cref="ReportTranslator.AddFlowStats"/>) are byte
+/// for byte the replies of the message objects (<see cref="OfpStatsReplies.Flows"/> over <see cref="ReportTranslator.FlowStats"/>),
 /// split the same way, and allocate only the replies.
 /// </summary>
 public class FlowStatsWriterTests
@@ -45,6 +45,25 @@ public class FlowStatsWriterTests
         return flows;
     }
 
+    private static readonly OfAction[] s_scratch = new OfAction[16];
+
+    /// <summary>The switch's view of a flow (as <see cref="OfSwitch.VisitFlows"/> hands it out).</summary>
+    private static OfFlowStats View(FlowEntry e, long now)
+    {
+        int n = OfActionCompiler.ToOfActions(e.Actions, s_scratch);
+        return new OfFlowStats(OfMatchCompiler.ToOfMatch(e.Match), 0, Math.Max(0, now - e.CreatedNanos), e.RequestedPriority, e.IdleTimeout,
+                               e.HardTimeout, OfFlowRule.CookieOf(e), (ulong)e.Packets, (ulong)e.Bytes, s_scratch.AsSpan(0, n));
+    }
+
+    /// <summary>A dump as the stats handler writes it.</summary>
+    private static void Dump(uint xid, List<FlowEntry> flows, long now, OfpFlowStatsReplyWriter writer, ref OfpAction[] scratch, Func<byte[], int, bool> send)
+    {
+        writer.Begin(xid);
+        foreach (var e in flows)
+            if (!ReportTranslator.AddFlowStats(xid, View(e, now), writer, ref scratch, send)) return;
+        send(writer.Finish(more: false, out int last), last);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
@@ -54,10 +73,10 @@ public class FlowStatsWriterTests
     {
         var flows = Flows(n, seed: n + 1);
         const long now = 5_000_000_000L;
-        var expected = OfpStatsReplies.Flows(0x1234, flows.Select(e => ReportTranslator.FlowStats(e, now))).Select(r => r.ToArray()).ToList();
+        var expected = OfpStatsReplies.Flows(0x1234, flows.Select(e => ReportTranslator.FlowStats(View(e, now)))).Select(r => r.ToArray()).ToList();
         var got = new List<byte[]>();
         var scratch = new OfpAction[1];
-        ReportTranslator.FlowStatsReplies(0x1234, flows, 0, now, new OfpFlowStatsReplyWriter(), ref scratch, (r, count) =>
+        Dump(0x1234, flows, now, new OfpFlowStatsReplyWriter(), ref scratch, (r, count) =>
         {
             got.Add(r.AsSpan(0, count).ToArray());
             ArrayPool<byte>.Shared.Return(r);
@@ -74,7 +93,7 @@ public class FlowStatsWriterTests
         var flows = Flows(2500, seed: 9);
         int sent = 0;
         var scratch = new OfpAction[16];
-        ReportTranslator.FlowStatsReplies(1, flows, 0, 0, new OfpFlowStatsReplyWriter(), ref scratch, (_, _) => ++sent < 1);
+        Dump(1, flows, 0, new OfpFlowStatsReplyWriter(), ref scratch, (_, _) => ++sent < 1);
         Assert.Equal(1, sent);
     }
 
@@ -91,9 +110,9 @@ public class FlowStatsWriterTests
             ArrayPool<byte>.Shared.Return(r); // as the connection does once the reply is written
             return true;
         };
-        ReportTranslator.FlowStatsReplies(1, flows, 0, 0, writer, ref scratch, send);
+        Dump(1, flows, 0, writer, ref scratch, send);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        ReportTranslator.FlowStatsReplies(1, flows, 0, 0, writer, ref scratch, send);
+        Dump(1, flows, 0, writer, ref scratch, send);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.True(replies >= 6, $"{replies} replies: the dump was not split");
     }

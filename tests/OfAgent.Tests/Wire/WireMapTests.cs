@@ -1,27 +1,41 @@
-using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;
 
-/// <summary>The wire ↔ datapath enum mapping: every named bit lands on its namesake, both ways, whatever the values.</summary>
+/// <summary>
+/// The OpenFlow 1.0 wire ↔ OpenFlow layer mapping (and on through the layer to the datapath): every named bit lands on
+/// its namesake, both ways, whatever the values; every port number crosses one to one.
+/// </summary>
 public class WireMapTests
 {
     private static IEnumerable<T> Bits<T>() where T : struct, Enum
         => Enum.GetValues<T>().Where(v => { ulong x = Convert.ToUInt64(v); return x != 0 && (x & (x - 1)) == 0; });
 
+    /// <summary>A wire port number through the OpenFlow layer to the datapath.</summary>
+    private static ushort ToDatapath(ushort wire)
+    {
+        Assert.True(OfPort.ToDatapath(WireMap.ToOfPort(wire), out var dp));
+        return dp;
+    }
+
+    private static ushort FromDatapath(ushort dp) => WireMap.ToWirePort(OfPort.FromDatapath(dp));
+
     [Fact]
-    public void Each_wildcard_field_maps_to_its_namesake_and_back()
+    public void Each_wildcard_field_clears_its_namesakes_mask_and_comes_back()
     {
         var fields = new[] { "InPort", "DlVlan", "DlSrc", "DlDst", "DlType", "NwProto", "TpSrc", "TpDst", "DlVlanPcp", "NwTos" };
         foreach (var name in fields)
         {
-            var wire = Enum.Parse<OfpFlowWildcards>(name);
-            var dp = Enum.Parse<Wildcards>(name);
-            Assert.Equal(dp, WireMap.ToDatapath(wire));
-            Assert.Equal(wire, WireMap.ToWire(dp));
+            // Everything exact but this field: its wildcard bit reaches the datapath's namesake, and the match reads back.
+            var wire = new OfpMatch { Wildcards = Enum.Parse<OfpFlowWildcards>(name), DlVlan = 5 };
+            var of = MatchTranslator.ToOfMatch(wire);
+            Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(of, out var dp));
+            Assert.Equal(Enum.Parse<Wildcards>(name) | Wildcards.TunIdExt, dp.Wildcards);
+            Assert.Equal(wire.Wildcards, MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(dp)).Wildcards);
         }
     }
 
@@ -30,43 +44,70 @@ public class WireMapTests
     [InlineData(8, 24)]
     [InlineData(32, 0)]
     [InlineData(63, 17)]
-    public void Nw_prefix_counts_cross_unchanged(int src, int dst)
+    public void Nw_prefix_counts_cross_as_prefix_masks(int src, int dst)
     {
-        var wire = OfpFlowWildcards.DlType | (OfpFlowWildcards)((uint)src << (int)OfpFlowWildcards.NwSrcShift)
-                   | (OfpFlowWildcards)((uint)dst << (int)OfpFlowWildcards.NwDstShift);
-        var dp = WireMap.ToDatapath(wire);
-        Assert.Equal(Wildcards.DlType, dp & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask));
-        Assert.Equal((uint)src, ((uint)dp & (uint)Wildcards.NwSrcMask) >> (int)Wildcards.NwSrcShift);
-        Assert.Equal((uint)dst, ((uint)dp & (uint)Wildcards.NwDstMask) >> (int)Wildcards.NwDstShift);
-        Assert.Equal(wire, WireMap.ToWire(dp));
+        var wire = new OfpMatch
+        {
+            Wildcards = OfpFlowWildcards.All & ~(OfpFlowWildcards.NwSrcMask | OfpFlowWildcards.NwDstMask)
+                        | (OfpFlowWildcards)((uint)src << (int)OfpFlowWildcards.NwSrcShift) | (OfpFlowWildcards)((uint)dst << (int)OfpFlowWildcards.NwDstShift),
+            NwSrc = 0x0a0b0c0d,
+            NwDst = 0xc0a80101,
+        };
+        var of = MatchTranslator.ToOfMatch(wire);
+        Assert.Equal(OfMatch.PrefixMask(32 - Math.Min(32, src)), of.Mask.NwSrc);
+        Assert.Equal(OfMatch.PrefixMask(32 - Math.Min(32, dst)), of.Mask.NwDst);
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(of, out var dp));
+        Assert.Equal(32 - Math.Min(32, src), dp.NwSrcPrefixBits);
+        Assert.Equal(32 - Math.Min(32, dst), dp.NwDstPrefixBits);
+        // Counts above 32 mean the whole address: they come back as 32, as a flow stats reply says.
+        var back = MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(dp));
+        Assert.Equal(Math.Min(32, src), back.NwSrcWildcardBits);
+        Assert.Equal(Math.Min(32, dst), back.NwDstWildcardBits);
     }
 
     [Fact]
-    public void All_wildcards_map_to_all_and_the_tunnel_bit_stays_off_the_wire()
+    public void All_wildcards_match_everything_and_leave_the_tunnel_id_out()
     {
-        // OFPFW_ALL carries nw counts of 63; the match clamps them to 32 ("the whole address"), which is what
-        // goes back on the wire (as before: a flow stats reply says 32).
-        var all = WireMap.ToDatapath(OfpFlowWildcards.All);
-        Assert.Equal(FlowMatch.All.Wildcards, FlowMatch.FromOpenFlow(all | Wildcards.TunIdExt, default).Wildcards);
-        Assert.Equal(Wildcards.All | Wildcards.TunIdExt, FlowMatch.All.Wildcards);
+        var of = MatchTranslator.ToOfMatch(OfpMatch.All);
+        Assert.Equal(OfMatch.Any, of);
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(of, out var dp));
+        Assert.Equal(FlowMatch.All, dp);
         var fields = OfpFlowWildcards.All & ~(OfpFlowWildcards.NwSrcMask | OfpFlowWildcards.NwDstMask);
-        Assert.Equal(fields | OfpFlowWildcards.NwSrcAll | OfpFlowWildcards.NwDstAll, WireMap.ToWire(Wildcards.All | Wildcards.TunIdExt));
-        Assert.Equal(OfpFlowWildcards.None, WireMap.ToWire(Wildcards.TunIdExt));
-        // Bits above OFPFW_ALL mean nothing in OF1.0 and do not reach the datapath.
-        Assert.Equal(Wildcards.InPort, WireMap.ToDatapath(OfpFlowWildcards.InPort | (OfpFlowWildcards)0xFFC0_0000u));
+        Assert.Equal(fields | OfpFlowWildcards.NwSrcAll | OfpFlowWildcards.NwDstAll, MatchTranslator.ToOfpMatch(of).Wildcards);
+        // Bits above OFPFW_ALL mean nothing in OF1.0 and do not reach the match.
+        Assert.Equal(MatchTranslator.ToOfMatch(new OfpMatch { Wildcards = OfpFlowWildcards.InPort }),
+                     MatchTranslator.ToOfMatch(new OfpMatch { Wildcards = OfpFlowWildcards.InPort | (OfpFlowWildcards)0xFFC0_0000u }));
+    }
+
+    [Fact]
+    public void Dl_vlan_none_is_untagged_and_a_vid_is_tagged()
+    {
+        var none = MatchTranslator.ToOfMatch(new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.DlVlan, DlVlan = 0xffff });
+        Assert.Equal((ushort)0, none.Value.VlanVid);
+        Assert.Equal(OfMatch.VlanVidMask, none.Mask.VlanVid);
+        var tagged = MatchTranslator.ToOfMatch(new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.DlVlan, DlVlan = 42 });
+        Assert.Equal((ushort)(OfMatch.VlanPresent | 42), tagged.Value.VlanVid);
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(none, out var dpNone));
+        Assert.Equal(0xffff, dpNone.Value.DlVlan);
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(tagged, out var dpTagged));
+        Assert.Equal(42, dpTagged.Value.DlVlan);
+        Assert.Equal((ushort)0xffff, MatchTranslator.ToOfpMatch(none).DlVlan);
+        Assert.Equal((ushort)42, MatchTranslator.ToOfpMatch(tagged).DlVlan);
     }
 
     private static readonly string[] s_reservedPortNames = ["InPort", "Table", "Normal", "Flood", "All", "Controller", "Local", "None"];
 
     [Fact]
-    public void Reserved_port_numbers_map_by_name_and_are_the_datapaths_own()
+    public void Reserved_port_numbers_map_by_name_through_the_layer_to_the_datapaths_own()
     {
         foreach (var name in s_reservedPortNames)
         {
             ushort wire = (ushort)Enum.Parse<OfpPort>(name);
             ushort dp = (ushort)typeof(PortNumber).GetField(name)!.GetRawConstantValue()!;
-            Assert.Equal(dp, WireMap.ToDatapathPort(wire));
-            Assert.Equal(wire, WireMap.ToWirePort(dp));
+            uint of = name == "None" ? OfPort.Any : (uint)typeof(OfPort).GetField(name)!.GetRawConstantValue()!;
+            Assert.Equal(of, WireMap.ToOfPort(wire));
+            Assert.Equal(dp, ToDatapath(wire));
+            Assert.Equal(wire, FromDatapath(dp));
             Assert.NotEqual(wire, dp);
         }
     }
@@ -74,18 +115,26 @@ public class WireMapTests
     [Fact]
     public void Port_numbers_map_one_to_one_and_ports_keep_their_numbers()
     {
-        for (int n = 1; n < (int)OfpPort.Max; n++) Assert.Equal((ushort)n, WireMap.ToDatapathPort((ushort)n));
+        for (int n = 1; n < (int)OfpPort.Max; n++) Assert.Equal((ushort)n, ToDatapath((ushort)n));
         var seen = new bool[65536];
         for (int n = 0; n <= ushort.MaxValue; n++)
         {
-            ushort dp = WireMap.ToDatapathPort((ushort)n);
+            ushort dp = ToDatapath((ushort)n);
             Assert.False(seen[dp], $"two wire numbers map to {dp}");
             seen[dp] = true;
-            Assert.Equal((ushort)n, WireMap.ToWirePort(dp));
+            Assert.Equal((ushort)n, FromDatapath(dp));
         }
         // A wire number OF1.0 leaves unnamed never becomes a reserved target of the datapath.
         var targets = s_reservedPortNames.Select(n => (ushort)typeof(PortNumber).GetField(n)!.GetRawConstantValue()!).ToHashSet();
-        for (int n = (int)OfpPort.Max + 1; n < (int)OfpPort.InPort; n++) Assert.DoesNotContain(WireMap.ToDatapathPort((ushort)n), targets);
+        for (int n = (int)OfpPort.Max + 1; n < (int)OfpPort.InPort; n++) Assert.DoesNotContain(ToDatapath((ushort)n), targets);
+    }
+
+    [Fact]
+    public void A_port_number_only_later_versions_can_express_has_no_datapath_number()
+    {
+        Assert.False(OfPort.ToDatapath(0x10000, out _));
+        Assert.False(OfPort.ToDatapath(OfPort.Max - 1, out _));
+        Assert.Equal((ushort)OfpPort.None, WireMap.ToWirePort(0x10000));
     }
 
     [Fact]
@@ -93,35 +142,45 @@ public class WireMapTests
     {
         foreach (var wire in Bits<OfpPortConfig>())
         {
-            var dp = Enum.Parse<PortConfig>(wire.ToString());
-            Assert.Equal(dp, WireMap.ToDatapath(wire));
-            Assert.Equal(wire, WireMap.ToWire(dp));
+            var of = Enum.Parse<OfPortConfig>(wire.ToString());
+            Assert.Equal(of, WireMap.ToOf(wire));
+            Assert.Equal(wire, WireMap.ToWire(of));
         }
-        Assert.Equal(PortConfig.NoFwd, WireMap.ToDatapath(OfpPortConfig.NoFwd | (OfpPortConfig)0x8000_0080u));
-        var all = Bits<PortConfig>().Aggregate(PortConfig.None, (a, b) => a | b);
+        Assert.Equal(OfPortConfig.NoFwd, WireMap.ToOf(OfpPortConfig.NoFwd | (OfpPortConfig)0x8000_0080u));
+        var all = Bits<OfPortConfig>().Aggregate(OfPortConfig.None, (a, b) => a | b);
         Assert.Equal((OfpPortConfig)0x7Fu, WireMap.ToWire(all));
     }
 
     [Fact]
     public void Port_features_map_by_name()
     {
-        foreach (var dp in Bits<PortFeatures>())
-            Assert.Equal(Enum.Parse<OfpPortFeatures>(dp.ToString()), WireMap.ToWire(dp));
-        Assert.Equal((OfpPortFeatures)((1u << 5) | (1u << 7)), WireMap.ToWire(PortFeatures.Rate1GbFd | PortFeatures.Copper));
+        foreach (var of in Bits<OfPortFeatures>())
+            Assert.Equal(Enum.Parse<OfpPortFeatures>(of.ToString()), WireMap.ToWire(of));
+        Assert.Equal((OfpPortFeatures)((1u << 5) | (1u << 7)), WireMap.ToWire(OfPortFeatures.Rate1GbFd | OfPortFeatures.Copper));
     }
 
     [Fact]
     public void Reasons_and_state_map_to_the_spec_values()
     {
-        Assert.Equal(OfpPacketInReason.NoMatch, WireMap.ToWire(PacketInReason.NoMatch));
-        Assert.Equal(OfpPacketInReason.Action, WireMap.ToWire(PacketInReason.Action));
-        Assert.Equal(OfpFlowRemovedReason.IdleTimeout, WireMap.ToWire(FlowRemovedReason.IdleTimeout));
-        Assert.Equal(OfpFlowRemovedReason.HardTimeout, WireMap.ToWire(FlowRemovedReason.HardTimeout));
-        Assert.Equal(OfpFlowRemovedReason.Delete, WireMap.ToWire(FlowRemovedReason.Delete));
-        Assert.Equal(OfpPortReason.Add, WireMap.ToWire(PortStatusReason.Add));
-        Assert.Equal(OfpPortReason.Delete, WireMap.ToWire(PortStatusReason.Delete));
-        Assert.Equal(OfpPortReason.Modify, WireMap.ToWire(PortStatusReason.Modify));
-        Assert.Equal(OfpPortState.LinkDown, WireMap.ToWire(PortState.LinkDown));
-        Assert.Equal(OfpPortState.None, WireMap.ToWire(PortState.None));
+        Assert.Equal(OfpPacketInReason.NoMatch, WireMap.ToWire(OfPacketInReason.NoMatch));
+        Assert.Equal(OfpPacketInReason.Action, WireMap.ToWire(OfPacketInReason.Action));
+        Assert.Equal(OfpFlowRemovedReason.IdleTimeout, WireMap.ToWire(OfFlowRemovedReason.IdleTimeout));
+        Assert.Equal(OfpFlowRemovedReason.HardTimeout, WireMap.ToWire(OfFlowRemovedReason.HardTimeout));
+        Assert.Equal(OfpFlowRemovedReason.Delete, WireMap.ToWire(OfFlowRemovedReason.Delete));
+        Assert.Equal(OfpPortReason.Add, WireMap.ToWire(OfPortReason.Add));
+        Assert.Equal(OfpPortReason.Delete, WireMap.ToWire(OfPortReason.Delete));
+        Assert.Equal(OfpPortReason.Modify, WireMap.ToWire(OfPortReason.Modify));
+        Assert.Equal(OfpPortState.LinkDown, WireMap.ToWire(OfPortState.LinkDown));
+        Assert.Equal(OfpPortState.None, WireMap.ToWire(OfPortState.None));
+    }
+
+    [Fact]
+    public void Every_refusal_of_the_layer_has_an_OpenFlow_10_error()
+    {
+        foreach (var e in Enum.GetValues<OfError>().Where(e => e != OfError.None))
+            Assert.NotEqual(default, WireMap.ToWire(e));
+        Assert.Equal(OfpError.BadRequest(OfpBadRequestCode.BufferEmpty), WireMap.ToWire(OfError.BufferEmpty));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadOutPort), WireMap.ToWire(OfError.BadOutPort));
+        Assert.Equal(OfpError.FlowModFailed(OfpFlowModFailedCode.AllTablesFull), WireMap.ToWire(OfError.TableFull));
     }
 }

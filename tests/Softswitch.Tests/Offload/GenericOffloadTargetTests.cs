@@ -38,8 +38,8 @@ public sealed class GenericOffloadTargetTests : IDisposable
                 : null,
         };
         _offload = OffloadSetup.AttachTarget(_dp, target, NullLogger.Instance);
-        var agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x42 });
-        _flows = agent.Flows;
+        var agent = new OfSwitchAgent(new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 0x42 }), new AgentOptions());
+        _flows = agent.Switch.Flows;
         DaemonCommands.Register(_commands, _dp, agent, _offload.Manager, _offload.Describe);
     }
 

@@ -1,7 +1,7 @@
-namespace Softswitch.OfAgent.Session;
+namespace Softswitch.Ofproto;
 
 /// <summary>
-/// The switch's packet buffers for PACKET_IN buffer_id (OF1.0 n_buffers): whole packets kept for a few seconds
+/// The switch's packet buffers for PACKET_IN buffer_id (n_buffers): whole packets kept for a few seconds
 /// so a PACKET_OUT or FLOW_MOD can release them by id.
 /// </summary>
 /// <remarks>
@@ -9,9 +9,10 @@ namespace Softswitch.OfAgent.Session;
 /// above it, so a stale id is recognised (BUFFER_UNKNOWN) and a used one too (BUFFER_EMPTY) until the slot is
 /// reused. A slot is reused only after <see cref="Lifetime"/> or once it has been taken. Thread-safe (one lock).
 /// </remarks>
-public sealed class PacketBufferPool
+public sealed class PacketBuffers
 {
-    public const uint NoBuffer = OfWire.OfpConstants.NoBuffer;
+    /// <summary>No buffer: the packet travels whole (every OpenFlow version's OFP_NO_BUFFER).</summary>
+    public const uint NoBuffer = 0xffffffff;
 
     /// <summary>Bits of a buffer id that name the slot; the generation is above them.</summary>
     private const int SlotBits = 8;
@@ -38,7 +39,7 @@ public sealed class PacketBufferPool
     private uint _next;
     private uint _generation;
 
-    public PacketBufferPool(int count = MaxCount, TimeSpan? lifetime = null)
+    public PacketBuffers(int count = MaxCount, TimeSpan? lifetime = null)
     {
         if (count is <= 0 or > MaxCount) throw new ArgumentOutOfRangeException(nameof(count), $"1..{MaxCount} buffers");
         _slots = new Slot[count];

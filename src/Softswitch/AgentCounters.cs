@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Counters;
+using Softswitch.OfAgent;
 
-namespace Softswitch.OfAgent;
+namespace Softswitch;
 
 /// <summary>
 /// The OpenFlow agent's counters in the switch's counter registry (<c>softswitch ctl coverage/show</c>): what it sent

@@ -1,0 +1,53 @@
+namespace Softswitch.Ofproto;
+
+/// <summary>
+/// Why the OpenFlow layer refused a request, version-independent: each codec maps every value onto its own error type
+/// and code explicitly (OpenFlow 1.0's and 1.3's sets differ), never by number.
+/// </summary>
+public enum OfError : byte
+{
+    None,
+    // ---- requests
+    /// <summary>The buffer a request names was already used, or has expired.</summary>
+    BufferEmpty,
+    /// <summary>The buffer a request names was never handed out.</summary>
+    BufferUnknown,
+    /// <summary>A packet-out with no frame, or one larger than the switch can send.</summary>
+    BadPacketLength,
+    /// <summary>A table the switch does not have.</summary>
+    BadTableId,
+    /// <summary>A connection whose role is slave asked to change the switch.</summary>
+    IsSlave,
+    /// <summary>A setting the switch refuses (fragment reassembly).</summary>
+    ConfigRefused,
+    /// <summary>A port in a request that names no port of the switch (packet-out's in_port).</summary>
+    BadPort,
+    // ---- matches
+    /// <summary>A field the datapath cannot classify on.</summary>
+    UnsupportedField,
+    /// <summary>A mask the datapath cannot classify with.</summary>
+    UnsupportedMask,
+    /// <summary>An in_port the datapath cannot name.</summary>
+    BadMatchPort,
+    // ---- actions and instructions
+    BadOutPort,
+    BadQueue,
+    BadActionType,
+    /// <summary>An instruction the pipeline does not carry (write-actions, goto-table, meter, ... before they exist).</summary>
+    UnsupportedInstruction,
+    /// <summary>A goto-table that does not go forward, or to a table that does not exist.</summary>
+    BadGotoTable,
+    // ---- flow-mods
+    TableFull,
+    Overlap,
+    BadEmergencyTimeout,
+    BadCommand,
+    // ---- port-mod, queues
+    PortModBadPort,
+    PortModBadHwAddr,
+    QueueBadPort,
+    QueueBadQueue,
+    // ---- roles
+    /// <summary>A role request whose generation id is older than the last master's.</summary>
+    StaleRole,
+}

@@ -1,0 +1,109 @@
+using System.Runtime.InteropServices;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>
+/// The values of the header fields a flow can match, version-independent (as Open vSwitch's struct flow): one slot per
+/// field, shared where OpenFlow versions name the same header bits differently (<see cref="NwSrc"/> is IPv4's source or
+/// ARP's SPA, <see cref="TpSrc"/> a TCP, UDP or SCTP port or ICMP's type, <see cref="NwProto"/> IP's protocol or the low
+/// byte of ARP's opcode). A codec writes each wire field into its slot explicitly; <see cref="OfMatch"/> pairs these
+/// with a mask.
+/// </summary>
+/// <remarks>Values are host order; MAC addresses are 48 bits in the low bits, first octet most significant.</remarks>
+[StructLayout(LayoutKind.Auto)]
+public struct OfFields : IEquatable<OfFields>
+{
+    /// <summary>Input port (<see cref="OfPort"/> numbering).</summary>
+    public uint InPort;
+    /// <summary>Pipeline metadata (OpenFlow 1.1+).</summary>
+    public ulong Metadata;
+    /// <summary>Tunnel id (VXLAN VNI, GRE key): OpenFlow 1.3's tunnel_id, Nicira's tun_id before it.</summary>
+    public ulong TunnelId;
+    public ulong EthSrc;
+    public ulong EthDst;
+    public ushort EthType;
+    /// <summary>The VLAN id with <see cref="OfMatch.VlanPresent"/> set on a tagged packet; 0 for an untagged one (OpenFlow 1.3's OFPVID_* form).</summary>
+    public ushort VlanVid;
+    public byte VlanPcp;
+    /// <summary>The IPv4 type-of-service byte's DSCP bits in place (tos &amp; 0xfc).</summary>
+    public byte NwTos;
+    public byte NwProto;
+    public uint NwSrc;
+    public uint NwDst;
+    public ushort TpSrc;
+    public ushort TpDst;
+
+    public readonly bool Equals(OfFields o)
+        => InPort == o.InPort && Metadata == o.Metadata && TunnelId == o.TunnelId && EthSrc == o.EthSrc && EthDst == o.EthDst
+        && EthType == o.EthType && VlanVid == o.VlanVid && VlanPcp == o.VlanPcp && NwTos == o.NwTos && NwProto == o.NwProto
+        && NwSrc == o.NwSrc && NwDst == o.NwDst && TpSrc == o.TpSrc && TpDst == o.TpDst;
+
+    public override readonly bool Equals(object? obj) => obj is OfFields f && Equals(f);
+    public override readonly int GetHashCode() => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst, HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata));
+    public static bool operator ==(OfFields a, OfFields b) => a.Equals(b);
+    public static bool operator !=(OfFields a, OfFields b) => !a.Equals(b);
+}
+
+/// <summary>
+/// A match, version-independent (as Open vSwitch's struct match): field values and a mask of the bits that count; a
+/// field with a zero mask is not matched. Codecs decode their wire matches into it and encode it back; the OpenFlow
+/// layer checks it against what the datapath can classify (<see cref="OfMatchCompiler"/>) and normalises it by each
+/// version's rules (<see cref="OfMatchRules"/>).
+/// </summary>
+/// <remarks>
+/// <see cref="Value"/> is kept ANDed with <see cref="Mask"/> by whoever builds it through the setters; a mask that is
+/// not all ones is allowed where the spec allows it (nw_src/nw_dst prefixes in OpenFlow 1.0; arbitrary bit masks in
+/// 1.3), and refused with <see cref="OfError.UnsupportedMask"/> where the datapath cannot classify it. Mutable value type.
+/// </remarks>
+[StructLayout(LayoutKind.Auto)]
+public struct OfMatch : IEquatable<OfMatch>
+{
+    /// <summary>OFPVID_PRESENT: the bit of <see cref="OfFields.VlanVid"/> that says a packet is tagged.</summary>
+    public const ushort VlanPresent = 0x1000;
+    /// <summary>The bits of <see cref="OfFields.VlanVid"/>: the present bit and the 12-bit id.</summary>
+    public const ushort VlanVidMask = 0x1fff;
+    public const ulong MacMask = 0xffff_ffff_ffff;
+    /// <summary>The bits of <see cref="OfFields.NwTos"/> a match uses (the DSCP; ECN is apart).</summary>
+    public const byte TosMask = 0xfc;
+
+    public OfFields Value;
+    public OfFields Mask;
+
+    /// <summary>A match of every packet.</summary>
+    public static OfMatch Any => default;
+
+    public OfMatch InPort(uint port) { Value.InPort = port; Mask.InPort = uint.MaxValue; return this; }
+    public OfMatch Metadata(ulong value, ulong mask = ulong.MaxValue) { Value.Metadata = value & mask; Mask.Metadata = mask; return this; }
+    public OfMatch TunnelId(ulong value, ulong mask = ulong.MaxValue) { Value.TunnelId = value & mask; Mask.TunnelId = mask; return this; }
+    public OfMatch EthSrc(ulong value, ulong mask = MacMask) { Value.EthSrc = value & mask & MacMask; Mask.EthSrc = mask & MacMask; return this; }
+    public OfMatch EthDst(ulong value, ulong mask = MacMask) { Value.EthDst = value & mask & MacMask; Mask.EthDst = mask & MacMask; return this; }
+    public OfMatch EthType(ushort value) { Value.EthType = value; Mask.EthType = ushort.MaxValue; return this; }
+    /// <summary>Untagged packets only.</summary>
+    public OfMatch Untagged() { Value.VlanVid = 0; Mask.VlanVid = VlanVidMask; return this; }
+    /// <summary>Packets tagged with VLAN <paramref name="vid"/>.</summary>
+    public OfMatch Vlan(ushort vid) { Value.VlanVid = (ushort)(VlanPresent | (vid & 0xfff)); Mask.VlanVid = VlanVidMask; return this; }
+    public OfMatch VlanVid(ushort value, ushort mask) { Value.VlanVid = (ushort)(value & mask & VlanVidMask); Mask.VlanVid = (ushort)(mask & VlanVidMask); return this; }
+    public OfMatch VlanPcp(byte value) { Value.VlanPcp = (byte)(value & 7); Mask.VlanPcp = 7; return this; }
+    public OfMatch NwTos(byte value) { Value.NwTos = (byte)(value & TosMask); Mask.NwTos = TosMask; return this; }
+    public OfMatch NwProto(byte value) { Value.NwProto = value; Mask.NwProto = byte.MaxValue; return this; }
+    public OfMatch NwSrc(uint value, uint mask = uint.MaxValue) { Value.NwSrc = value & mask; Mask.NwSrc = mask; return this; }
+    public OfMatch NwDst(uint value, uint mask = uint.MaxValue) { Value.NwDst = value & mask; Mask.NwDst = mask; return this; }
+    public OfMatch TpSrc(ushort value) { Value.TpSrc = value; Mask.TpSrc = ushort.MaxValue; return this; }
+    public OfMatch TpDst(ushort value) { Value.TpDst = value; Mask.TpDst = ushort.MaxValue; return this; }
+
+    /// <summary>The mask of an IPv4 prefix of <paramref name="bits"/> bits (0..32).</summary>
+    public static uint PrefixMask(int bits) => bits <= 0 ? 0u : bits >= 32 ? uint.MaxValue : ~0u << (32 - bits);
+
+    /// <summary>The prefix length of <paramref name="mask"/>, or -1 when it is not a prefix.</summary>
+    public static int PrefixLength(uint mask)
+    {
+        int n = System.Numerics.BitOperations.LeadingZeroCount(~mask);
+        return PrefixMask(n) == mask ? n : -1;
+    }
+
+    public readonly bool Equals(OfMatch o) => Value.Equals(o.Value) && Mask.Equals(o.Mask);
+    public override readonly bool Equals(object? obj) => obj is OfMatch m && Equals(m);
+    public override readonly int GetHashCode() => HashCode.Combine(Value, Mask);
+    public static bool operator ==(OfMatch a, OfMatch b) => a.Equals(b);
+    public static bool operator !=(OfMatch a, OfMatch b) => !a.Equals(b);
+}

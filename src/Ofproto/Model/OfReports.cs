@@ -1,0 +1,116 @@
+namespace Softswitch.Ofproto;
+
+/// <summary>A port's link modes, version-independent (each codec maps them onto its bits by name).</summary>
+[Flags]
+public enum OfPortFeatures : uint
+{
+    None = 0,
+    Rate10MbHd = 1 << 0, Rate10MbFd = 1 << 1, Rate100MbHd = 1 << 2, Rate100MbFd = 1 << 3,
+    Rate1GbHd = 1 << 4, Rate1GbFd = 1 << 5, Rate10GbFd = 1 << 6,
+    Copper = 1 << 11, Fiber = 1 << 12, Autoneg = 1 << 13, Pause = 1 << 14, PauseAsym = 1 << 15,
+}
+
+/// <summary>A port's state as a controller sees it.</summary>
+[Flags]
+public enum OfPortState : byte
+{
+    None = 0,
+    LinkDown = 1 << 0,
+}
+
+/// <summary>A port's description (OpenFlow 1.0's ofp_phy_port, 1.3's ofp_port).</summary>
+/// <param name="CurrentSpeedKbps">The current rate in kbit/s (OpenFlow 1.3's curr_speed), from <paramref name="Current"/>.</param>
+public sealed record OfPortDesc(uint PortNo, ulong HwAddr, string Name, OfPortConfig Config, OfPortState State,
+                                OfPortFeatures Current, OfPortFeatures Advertised, OfPortFeatures Supported, OfPortFeatures Peer,
+                                uint CurrentSpeedKbps, uint MaxSpeedKbps);
+
+/// <summary>A port's counters (port statistics).</summary>
+public readonly record struct OfPortStats(uint PortNo, ulong RxPackets, ulong TxPackets, ulong RxBytes, ulong TxBytes,
+                                          ulong RxDropped, ulong TxDropped, ulong RxErrors, ulong TxErrors, ulong RxFrameErrors,
+                                          ulong RxOverErrors, ulong RxCrcErrors, ulong Collisions);
+
+/// <summary>One queue's counters (queue statistics).</summary>
+public readonly record struct OfQueueStats(uint PortNo, uint QueueId, ulong TxPackets, ulong TxBytes, ulong TxErrors);
+
+/// <summary>Why a port's status changed.</summary>
+public enum OfPortReason : byte { Add, Delete, Modify }
+
+/// <summary>Why a packet goes to the controller.</summary>
+public enum OfPacketInReason : byte
+{
+    /// <summary>No flow matched (OpenFlow 1.0's table miss; 1.3's table-miss flow).</summary>
+    NoMatch,
+    /// <summary>An output-to-controller action.</summary>
+    Action,
+    /// <summary>A TTL reached zero (OpenFlow 1.3).</summary>
+    InvalidTtl,
+}
+
+/// <summary>Why a flow left its table.</summary>
+public enum OfFlowRemovedReason : byte { IdleTimeout, HardTimeout, Delete, GroupDelete, MeterDelete }
+
+/// <summary>
+/// A packet for the controllers (valid only during the call that hands it over): the frame, where it came from, why, and
+/// which table and flow sent it.
+/// </summary>
+/// <param name="maxLen">For <see cref="OfPacketInReason.Action"/>: the output action's max_len; otherwise 0xffff (each connection applies its miss_send_len).</param>
+public readonly ref struct OfPacketIn(ReadOnlySpan<byte> frame, uint inPort, OfPacketInReason reason, ushort maxLen, byte tableId, ulong cookie)
+{
+    public readonly ReadOnlySpan<byte> Frame = frame;
+    public readonly uint InPort = inPort;
+    public readonly OfPacketInReason Reason = reason;
+    public readonly ushort MaxLen = maxLen;
+    public readonly byte TableId = tableId;
+    public readonly ulong Cookie = cookie;
+}
+
+/// <summary>A flow that left its table and asked to be reported (SEND_FLOW_REM).</summary>
+public readonly record struct OfFlowRemoved(OfMatch Match, ulong Cookie, ushort Priority, OfFlowRemovedReason Reason, byte TableId,
+                                            long DurationNanos, ushort IdleTimeout, ushort HardTimeout, ulong PacketCount, ulong ByteCount);
+
+/// <summary>One flow as statistics show it (valid only during the call that hands it over: <see cref="Actions"/> is scratch).</summary>
+public readonly ref struct OfFlowStats
+{
+    public OfFlowStats(OfMatch match, byte tableId, long durationNanos, ushort priority, ushort idleTimeout, ushort hardTimeout,
+                       ulong cookie, ulong packetCount, ulong byteCount, ReadOnlySpan<OfAction> actions)
+    {
+        Match = match;
+        TableId = tableId;
+        DurationNanos = durationNanos;
+        Priority = priority;
+        IdleTimeout = idleTimeout;
+        HardTimeout = hardTimeout;
+        Cookie = cookie;
+        PacketCount = packetCount;
+        ByteCount = byteCount;
+        Actions = actions;
+    }
+
+    public readonly OfMatch Match;
+    public readonly byte TableId;
+    public readonly long DurationNanos;
+    /// <summary>The controller's priority, also for an exact OpenFlow 1.0 flow (which still beats every wildcard flow).</summary>
+    public readonly ushort Priority;
+    public readonly ushort IdleTimeout;
+    public readonly ushort HardTimeout;
+    public readonly ulong Cookie;
+    public readonly ulong PacketCount;
+    public readonly ulong ByteCount;
+    /// <summary>The flow's apply-actions.</summary>
+    public readonly ReadOnlySpan<OfAction> Actions;
+}
+
+/// <summary>Receives the flows of a statistics request one by one; returns false to stop (the peer went away).</summary>
+public delegate bool FlowStatsVisitor(in OfFlowStats flow);
+
+/// <summary>
+/// The switch's asynchronous reports to its controllers (the OpenFlow layer decides what is reported: only flows that
+/// asked for FLOW_REMOVED, ports as controllers see them). Called on the datapath's maintenance thread, the upcall pump
+/// and the threads that change flows or ports; implementations must be thread-safe and quick.
+/// </summary>
+public interface IOfReports
+{
+    void PacketIn(in OfPacketIn packet);
+    void FlowRemoved(in OfFlowRemoved removed);
+    void PortStatus(OfPortReason reason, OfPortDesc port);
+}

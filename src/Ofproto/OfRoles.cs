@@ -1,0 +1,143 @@
+namespace Softswitch.Ofproto;
+
+/// <summary>A controller connection's role (OpenFlow 1.3.5 section 6.3.6). OpenFlow 1.0 controllers are equal.</summary>
+public enum OfRole : byte
+{
+    Equal,
+    Master,
+    Slave,
+}
+
+/// <summary>The kinds of asynchronous message a controller may or may not want (OpenFlow 1.3's async config).</summary>
+public enum OfAsyncKind : byte
+{
+    PacketIn,
+    PortStatus,
+    FlowRemoved,
+}
+
+/// <summary>
+/// Which asynchronous messages a controller receives, by its role: a reason bit mask per kind, one set for master and
+/// equal, one for slave (OpenFlow 1.3.5 section 7.3.10, ofp_async_config). Immutable.
+/// </summary>
+public sealed record OfAsyncConfig(uint PacketInMaster, uint PortStatusMaster, uint FlowRemovedMaster,
+                                            uint PacketInSlave, uint PortStatusSlave, uint FlowRemovedSlave)
+{
+    private const uint AllPortReasons = (1u << (int)OfPortReason.Add) | (1u << (int)OfPortReason.Delete) | (1u << (int)OfPortReason.Modify);
+    private const uint AllFlowRemovedReasons = (1u << (int)OfFlowRemovedReason.IdleTimeout) | (1u << (int)OfFlowRemovedReason.HardTimeout)
+                                             | (1u << (int)OfFlowRemovedReason.Delete) | (1u << (int)OfFlowRemovedReason.GroupDelete)
+                                             | (1u << (int)OfFlowRemovedReason.MeterDelete);
+
+    /// <summary>
+    /// The defaults (OpenFlow 1.3.5 section 6.1.1, as Open vSwitch's ofputil_async_cfg_default): a master or equal
+    /// controller gets packet-ins for table misses and controller actions, every port status and every flow removal; a
+    /// slave only port status. OpenFlow 1.0 has no async config and no slaves: its connections keep these.
+    /// </summary>
+    public static OfAsyncConfig Default { get; } = new(
+        PacketInMaster: (1u << (int)OfPacketInReason.NoMatch) | (1u << (int)OfPacketInReason.Action),
+        PortStatusMaster: AllPortReasons,
+        FlowRemovedMaster: AllFlowRemovedReasons,
+        PacketInSlave: 0,
+        PortStatusSlave: AllPortReasons,
+        FlowRemovedSlave: 0);
+
+    /// <summary>True when a controller in <paramref name="role"/> receives a message of <paramref name="kind"/> for <paramref name="reason"/>.</summary>
+    public bool Wants(OfRole role, OfAsyncKind kind, int reason)
+    {
+        bool slave = role == OfRole.Slave;
+        uint mask = kind switch
+        {
+            OfAsyncKind.PacketIn => slave ? PacketInSlave : PacketInMaster,
+            OfAsyncKind.PortStatus => slave ? PortStatusSlave : PortStatusMaster,
+            _ => slave ? FlowRemovedSlave : FlowRemovedMaster,
+        };
+        return (uint)reason < 32 && (mask & (1u << reason)) != 0;
+    }
+}
+
+/// <summary>
+/// One controller connection as the OpenFlow layer sees it: its role and which asynchronous messages it wants. The
+/// agent creates one per connection (<see cref="OfRoles.Join"/>) and gives it back when the connection closes.
+/// </summary>
+/// <remarks>Thread safety: the role changes only under the <see cref="OfRoles"/> lock; reads are single-word reads.</remarks>
+public sealed class OfController
+{
+    private volatile OfAsyncConfig _async = OfAsyncConfig.Default;
+
+    internal OfController() { }
+
+    /// <summary>The role (equal until the controller asks for another).</summary>
+    public OfRole Role { get; internal set; }
+
+    /// <summary>What asynchronous messages it wants (OpenFlow 1.3 SET_ASYNC; the defaults otherwise).</summary>
+    public OfAsyncConfig Async
+    {
+        get => _async;
+        set => _async = value;
+    }
+
+    /// <summary>True when this controller receives a message of <paramref name="kind"/> for <paramref name="reason"/>.</summary>
+    public bool Wants(OfAsyncKind kind, int reason) => _async.Wants(Role, kind, reason);
+
+    /// <summary>True when the controller may change the switch (a slave may not: OFPBRC_IS_SLAVE).</summary>
+    public bool MayWrite => Role != OfRole.Slave;
+}
+
+/// <summary>
+/// The controllers' roles (OpenFlow 1.3.5 section 6.3.6, as Open vSwitch's connmgr keeps them for every version): at most
+/// one master; a controller that becomes master makes the previous master a slave; master and slave requests carry a
+/// generation id, and one older than the newest seen (compared as a signed 64-bit distance) is refused as stale.
+/// </summary>
+/// <remarks>Thread-safe (one lock; held only to change roles).</remarks>
+public sealed class OfRoles
+{
+    private readonly Lock _lock = new();
+    private readonly List<OfController> _controllers = new();
+    private ulong _generation;
+    private bool _generationSet;
+
+    /// <summary>A new controller connection, equal to begin with.</summary>
+    public OfController Join()
+    {
+        var c = new OfController();
+        lock (_lock) _controllers.Add(c);
+        return c;
+    }
+
+    /// <summary>A controller connection closed.</summary>
+    public void Leave(OfController c)
+    {
+        lock (_lock) _controllers.Remove(c);
+    }
+
+    /// <summary>The newest generation id a master or slave request carried, if any.</summary>
+    public ulong? GenerationId
+    {
+        get { lock (_lock) return _generationSet ? _generation : null; }
+    }
+
+    /// <summary>
+    /// <paramref name="c"/> asks for <paramref name="role"/> (null: only asks what it is). Returns
+    /// <see cref="OfError.StaleRole"/> for a master or slave request whose generation id is older than the newest seen.
+    /// </summary>
+    public OfError Request(OfController c, OfRole? role, ulong generationId)
+    {
+        if (role is not { } r) return OfError.None;
+        lock (_lock)
+        {
+            if (r is OfRole.Master or OfRole.Slave)
+            {
+                if (_generationSet && (long)(generationId - _generation) < 0) return OfError.StaleRole;
+                _generation = generationId;
+                _generationSet = true;
+            }
+            if (r == OfRole.Master)
+            {
+                foreach (var other in _controllers)
+                    if (!ReferenceEquals(other, c) && other.Role == OfRole.Master) other.Role = OfRole.Slave;
+            }
+            c.Role = r;
+            return OfError.None;
+        }
+    }
+}

@@ -1,0 +1,453 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>
+/// The OpenFlow switch as every controller sees it, whatever its protocol version (Open vSwitch's ofproto.c): the one
+/// object the agent's handlers call. A handler decodes a request into this layer's model, makes one call here, and
+/// encodes the answer.
+/// </summary>
+/// <remarks>
+/// <para><b>Owns</b>: every fact a controller can observe. The table model and the flow-mod rules
+/// (<see cref="Flows"/>, <see cref="OfFlowTables"/>); matches and actions checked against what the datapath can do and
+/// compiled for it (<see cref="OfMatchCompiler"/>, <see cref="OfActionCompiler"/>: port and queue validation); the packet
+/// buffers and their release (<see cref="Buffers"/>); packet-out; port-mod; the fragment setting; description, port,
+/// queue, flow, aggregate and table statistics; the fail mode (the datapath's miss behaviour and the emergency flows,
+/// from whether a controller is connected); the controllers' roles (<see cref="Roles"/>) and which asynchronous messages
+/// each wants (<see cref="OfController.Async"/>); and which of the datapath's events become reports
+/// (<see cref="IOfReports"/>: only flows that asked for FLOW_REMOVED, ports as controllers see them, packets for the
+/// controller from the upcall pump).</para>
+/// <para><b>May not</b> touch a wire format, a connection or a socket (the agent's), nor the datapath's forwarding
+/// insides: it reaches forwarding only through the tables it writes and the datapath's control surface (ports,
+/// packet-out, miss behaviour, events).</para>
+/// <para><b>Threads</b>: every request method is thread-safe and may run on any connection's receive loop at once (the
+/// table set serialises its writers, the buffers have their lock, the fail mode its own). Reports are made on the
+/// datapath's maintenance thread, the upcall pump (<c>ofproto-upcalls</c>, started by <see cref="Start"/>) and the
+/// threads that change flows or ports. A request has taken effect when its method returns (what makes a barrier
+/// truthful).</para>
+/// </remarks>
+public sealed class OfSwitch : IDatapathEvents, IDisposable
+{
+    private readonly SwitchDatapath _dp;
+    private readonly ILogger _log;
+    private readonly Lock _failModeLock = new();
+    private readonly CancellationTokenSource _cts = new();
+    private IOfReports? _reports;
+    private Thread? _pump;
+    private bool _connected;
+    private bool _failModeLogged;
+    private volatile FragmentHandling _fragments = FragmentHandling.Normal;
+
+    // Per-thread scratch of the request paths (each connection has its own thread): cleared before each use.
+    [ThreadStatic] private static List<FlowRemoved>? s_removed;
+    [ThreadStatic] private static OfAction[]? s_actions;
+    /// <summary>A spare flow list shared by the connections (tools connect per command, so a list per thread would not last).</summary>
+    private static List<FlowEntry>? s_spareFlows;
+
+    /// <param name="flows">The OpenFlow table set over <paramref name="dp"/>; null creates it.</param>
+    public OfSwitch(SwitchDatapath dp, OfSwitchOptions? options = null, OfFlowTables? flows = null, ILoggerFactory? loggers = null)
+    {
+        _dp = dp;
+        Options = options ?? new OfSwitchOptions();
+        Flows = flows ?? new OfFlowTables(dp);
+        Buffers = new PacketBuffers(Options.PacketBuffers, Options.PacketBufferLifetime);
+        _log = (loggers ?? NullLoggerFactory.Instance).CreateLogger("ofproto");
+        dp.Subscribe(this);
+        ApplyFailMode();
+    }
+
+    public OfSwitchOptions Options { get; }
+    /// <summary>The table set (the table model and its flows).</summary>
+    public OfFlowTables Flows { get; }
+    public PacketBuffers Buffers { get; }
+    public OfRoles Roles { get; } = new();
+    public ulong DatapathId => Options.DatapathId;
+
+    /// <summary>Flow-mods applied (whatever their outcome).</summary>
+    public long FlowModsApplied => Interlocked.Read(ref _flowModsApplied);
+    private long _flowModsApplied;
+
+    /// <summary>The OpenFlow tables (features' n_tables, table statistics).</summary>
+    public ReadOnlySpan<OfTable> Tables => Flows.Tables;
+
+    /// <summary>The largest frame a packet-out may carry.</summary>
+    public int MaxFrameSize => _dp.MaxFrameSize;
+
+    /// <summary>Transmit queues every port has (queue ids 0 .. n-1).</summary>
+    public int QueuesPerPort => _dp.Options.QueuesPerPort;
+
+    /// <summary>The switch's description statistics.</summary>
+    public OfSwitchDescription Description => new(
+        "Softswitch project", "Softswitch user-space datapath",
+        "Softswitch " + (typeof(OfSwitch).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"), "None", Options.DatapathDescription);
+
+    /// <summary>
+    /// Begins a request: until the returned scope is disposed, the flows the switch hands out (a flow-mod's removed
+    /// flows, a statistics dump's) stay what they are (a hold of the tables' reclamation domain). Every request is
+    /// handled inside one.
+    /// </summary>
+    public RequestScope BeginRequest() => new(Flows.Reclamation.Enter());
+
+    /// <summary>A request's hold of the flows it reads (<see cref="BeginRequest"/>); dispose it once the request is answered.</summary>
+    public readonly struct RequestScope : IDisposable
+    {
+        private readonly QuiescentDomain.Hold _hold;
+        internal RequestScope(QuiescentDomain.Hold hold) => _hold = hold;
+        public void Dispose() => _hold.Dispose();
+    }
+
+    // ================================================================ reports
+
+    /// <summary>Sets who receives the switch's reports (packet-ins, flow removals, port status) and starts the upcall pump.</summary>
+    public void Start(IOfReports reports)
+    {
+        _reports = reports;
+        _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofproto-upcalls" };
+        _pump.Start();
+    }
+
+    private void PumpUpcalls()
+    {
+        UpcallHandler handler = OnUpcall;
+        while (!_cts.IsCancellationRequested)
+        {
+            // DrainUpcalls resets the signal, then drains (a bounded number per ring): drain until a round finds
+            // nothing, then sleep. Forwarders set the signal after each packet for the controller (fenced against
+            // that Reset), so an idle pump sleeps until one arrives or the switch stops.
+            if (_dp.DrainUpcalls(handler) > 0) continue;
+            try { _dp.UpcallSignal.Wait(Timeout.Infinite, _cts.Token); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    private void OnUpcall(in Upcall u)
+    {
+        var reason = u.Reason == PacketInReason.NoMatch ? OfPacketInReason.NoMatch : OfPacketInReason.Action;
+        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, OfFlowTables.MainTableId, 0));
+    }
+
+    /// <summary>Stores a packet for the controllers; its buffer id, or <see cref="PacketBuffers.NoBuffer"/> when every buffer is in use.</summary>
+    public uint BufferPacket(ReadOnlySpan<byte> frame, uint inPort)
+        => OfPort.ToDatapath(inPort, out var dp) ? Buffers.Store(frame, dp) : PacketBuffers.NoBuffer;
+
+    void IDatapathEvents.OnFlowExpired(in FlowRemoved expired) => Report(expired);
+
+    void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
+        => _reports?.PortStatus(reason switch { PortStatusReason.Add => OfPortReason.Add, PortStatusReason.Delete => OfPortReason.Delete, _ => OfPortReason.Modify },
+                                OfPorts.Describe(port));
+
+    void IDatapathEvents.OnMaintenanceError(Exception error)
+        => _log.LogError(error, "datapath maintenance step failed (flow expiry, link monitoring, MAC aging); retrying at the next interval");
+
+    /// <summary>The flow-removed decision: a flow that asked for it (SEND_FLOW_REM) is reported, no other.</summary>
+    private void Report(in FlowRemoved r)
+    {
+        var e = r.Entry;
+        if (_reports is not { } reports || OfFlowRule.Of(e) is not { SendFlowRemoved: true } rule) return;
+        var reason = r.Reason switch
+        {
+            FlowRemovedReason.IdleTimeout => OfFlowRemovedReason.IdleTimeout,
+            FlowRemovedReason.HardTimeout => OfFlowRemovedReason.HardTimeout,
+            _ => OfFlowRemovedReason.Delete,
+        };
+        reports.FlowRemoved(new OfFlowRemoved(OfMatchCompiler.ToOfMatch(e.Match), OfFlowRule.CookieOf(e), e.RequestedPriority, reason,
+                                              rule.TableId, Math.Max(0, r.DurationNanos), e.IdleTimeout, e.HardTimeout,
+                                              (ulong)r.Packets, (ulong)r.Bytes));
+    }
+
+    // ================================================================ flow-mod and packet-out
+
+    /// <summary>
+    /// Applies a flow-mod (Open vSwitch's handle_flow_mod): checks the match, instructions and actions against the
+    /// switch, applies it to the table set, reports the flows it removed, and releases the buffered packet it names
+    /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
+    /// packet-in), counted in that flow's statistics.
+    /// </summary>
+    public OfError FlowMod(in FlowModRequest req, OfController? from = null)
+    {
+        if (from is { MayWrite: false }) return OfError.IsSlave;
+        if (!req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
+        bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        if (req.TableId != OfFlowTables.MainTableId && !(req.TableId == FlowModRequest.AllTables && !addOrModify)) return OfError.BadTableId;
+        if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
+        var err = OfMatchCompiler.TryCompile(req.Match, out var match);
+        if (err != OfError.None) return err;
+        var actions = FlowActions.Drop;
+        if (addOrModify)
+        {
+            err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out actions);
+            if (err != OfError.None) return err;
+        }
+        ushort outPort = PortNumber.None;
+        if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
+
+        var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules, req.CookieMask);
+        var removed = s_removed ??= new List<FlowRemoved>();
+        removed.Clear();
+        var st = Flows.Apply(mod, removed, out var flow);
+        Interlocked.Increment(ref _flowModsApplied);
+        foreach (var r in removed) Report(r);
+        removed.Clear();
+        switch (st)
+        {
+            case FlowModStatus.Ok: break;
+            case FlowModStatus.TableFull: return OfError.TableFull;
+            case FlowModStatus.Overlap: return OfError.Overlap;
+            case FlowModStatus.BadEmergencyTimeout: return OfError.BadEmergencyTimeout;
+            default: return OfError.BadCommand;
+        }
+        if ((req.Flags & FlowModFlags.Emergency) != 0) EmergencyFlowsChanged();
+        if (addOrModify && req.BufferId != PacketBuffers.NoBuffer)
+        {
+            err = TakeBuffer(req.BufferId, out var frame, out var inPort);
+            if (err != OfError.None) return err;
+            _dp.PacketOut(frame, inPort, actions);
+            flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
+        }
+        return OfError.None;
+    }
+
+    /// <summary>Sends a buffered packet or a frame through actions (Open vSwitch's handle_packet_out).</summary>
+    public OfError PacketOut(in PacketOutRequest req, OfController? from = null)
+    {
+        if (from is { MayWrite: false }) return OfError.IsSlave;
+        var err = OfActionCompiler.TryCompile(req.Actions.Span, _dp.Ports, ActionContext.PacketOut, QueuesPerPort, out var actions);
+        if (err != OfError.None) return err;
+        if (!OfPort.ToDatapath(req.InPort, out var inPort)) return OfError.BadPort;
+        if (req.BufferId != PacketBuffers.NoBuffer)
+        {
+            err = TakeBuffer(req.BufferId, out var frame, out _);
+            if (err != OfError.None) return err;
+            _dp.PacketOut(frame, inPort, actions);
+            return OfError.None;
+        }
+        if (req.Data.Length == 0 || req.Data.Length > _dp.MaxFrameSize) return OfError.BadPacketLength;
+        _dp.PacketOut(req.Data.Span, inPort, actions);
+        return OfError.None;
+    }
+
+    private OfError TakeBuffer(uint bufferId, out byte[] frame, out ushort inPort)
+    {
+        var r = Buffers.Take(bufferId, out frame, out inPort);
+        return r switch
+        {
+            PacketBuffers.TakeResult.Ok => OfError.None,
+            PacketBuffers.TakeResult.Empty => OfError.BufferEmpty,
+            _ => OfError.BufferUnknown,
+        };
+    }
+
+    // ================================================================ ports, config
+
+    /// <summary>The ports as controllers see them, the local port last.</summary>
+    public List<OfPortDesc> PortDescriptions()
+    {
+        var list = new List<OfPortDesc>();
+        foreach (var p in _dp.Ports.WithLocal) list.Add(OfPorts.Describe(p));
+        return list;
+    }
+
+    /// <summary>Changes a port's config bits (port-mod).</summary>
+    public OfError PortMod(in PortModRequest req, OfController? from = null)
+    {
+        if (from is { MayWrite: false }) return OfError.IsSlave;
+        if (!OfPort.ToDatapath(req.Port, out var no) || _dp.Ports.Get(no) is not { } slot) return OfError.PortModBadPort;
+        if (req.HwAddr != slot.Port.Info.HwAddr.Value) return OfError.PortModBadHwAddr;
+        _dp.SetPortConfig(slot.No, OfPorts.ToDatapath(req.Config), OfPorts.ToDatapath(req.Mask));
+        return OfError.None;
+    }
+
+    /// <summary>What the switch does with IP fragments (the switch config).</summary>
+    public FragmentHandling Fragments => _fragments;
+
+    /// <summary>Sets the fragment handling; reassembly is refused (<see cref="OfError.ConfigRefused"/>: the switch does not reassemble).</summary>
+    public OfError SetFragments(FragmentHandling f, OfController? from = null)
+    {
+        if (from is { MayWrite: false }) return OfError.IsSlave;
+        if (f == FragmentHandling.Reassemble) return OfError.ConfigRefused;
+        _fragments = f;
+        _dp.FragmentMode = f == FragmentHandling.Drop ? FragmentMode.Drop : FragmentMode.Normal;
+        return OfError.None;
+    }
+
+    /// <summary>Every port's counters, or one port's (<paramref name="port"/>; <see cref="OfPort.Any"/>: all), the local port's last.</summary>
+    public void PortStats(uint port, List<OfPortStats> into)
+    {
+        foreach (var p in _dp.Ports.WithLocal)
+            if (port == OfPort.Any || port == OfPort.FromDatapath(p.No)) into.Add(OfPorts.Stats(p));
+    }
+
+    /// <summary>
+    /// Queue counters of <paramref name="port"/> (<see cref="OfPort.Any"/>: every port, the local one included) and
+    /// <paramref name="queue"/> (<see cref="AllQueues"/>: every queue).
+    /// </summary>
+    public OfError QueueStats(uint port, uint queue, List<OfQueueStats> into)
+    {
+        bool anyPort = port == OfPort.Any;
+        if (!anyPort && (!OfPort.ToDatapath(port, out var no) || _dp.Ports.Get(no) is null)) return OfError.QueueBadPort;
+        foreach (var p in _dp.Ports.WithLocal)
+        {
+            uint of = OfPort.FromDatapath(p.No);
+            if (!anyPort && of != port) continue;
+            if (queue != AllQueues && queue >= (uint)p.Queues.Length) return OfError.QueueBadQueue;
+            for (uint q = 0; q < (uint)p.Queues.Length; q++)
+            {
+                if (queue != AllQueues && q != queue) continue;
+                var qc = p.Queues[q];
+                into.Add(new OfQueueStats(of, q, (ulong)Interlocked.Read(ref qc.TxPackets), (ulong)Interlocked.Read(ref qc.TxBytes),
+                                          (ulong)Interlocked.Read(ref qc.TxErrors)));
+            }
+        }
+        return OfError.None;
+    }
+
+    /// <summary>OFPQ_ALL: every queue.</summary>
+    public const uint AllQueues = 0xffffffff;
+
+    /// <summary>How many queues <paramref name="port"/> has (queue config), or the reason it has none.</summary>
+    public OfError QueueCount(uint port, out int queues)
+    {
+        queues = 0;
+        if (!OfPort.ToDatapath(port, out var no) || _dp.Ports.Get(no) is not { } slot) return OfError.QueueBadPort;
+        queues = slot.Queues.Length;
+        return OfError.None;
+    }
+
+    // ================================================================ flow statistics
+
+    /// <summary>
+    /// Hands each flow a statistics request selects to <paramref name="visitor"/> (until it returns false): a table of the
+    /// model or all of them the normal flows, <see cref="OfTables.EmergencyTableId"/> the emergency flows, any other
+    /// table none. The flows are read inside the caller's hold of <see cref="OfFlowTables.Reclamation"/>. Allocates
+    /// nothing per flow.
+    /// </summary>
+    public void VisitFlows(in FlowStatsRequest req, FlowStatsVisitor visitor)
+    {
+        var flows = CollectFlows(req);
+        var actions = s_actions ??= new OfAction[16];
+        try
+        {
+            bool emergency = req.TableId == OfTables.EmergencyTableId;
+            long now = _dp.Clock.NowNanos;
+            foreach (var e in flows)
+            {
+                if (actions.Length < e.Actions.Count) s_actions = actions = new OfAction[Math.Max(e.Actions.Count, actions.Length * 2)];
+                int n = OfActionCompiler.ToOfActions(e.Actions, actions);
+                byte table = emergency ? OfTables.EmergencyTableId : OfFlowRule.Of(e)?.TableId ?? OfFlowTables.MainTableId;
+                var match = OfMatchCompiler.ToOfMatch(e.Match);
+                var stats = new OfFlowStats(match, table, Math.Max(0, now - e.CreatedNanos), e.RequestedPriority, e.IdleTimeout,
+                                            e.HardTimeout, OfFlowRule.CookieOf(e), (ulong)e.Packets, (ulong)e.Bytes, actions.AsSpan(0, n));
+                if (!visitor(stats)) return;
+            }
+        }
+        finally
+        {
+            Release(flows);
+        }
+    }
+
+    /// <summary>The totals of the flows a statistics request selects.</summary>
+    public AggregateStats Aggregate(in FlowStatsRequest req)
+    {
+        var flows = CollectFlows(req);
+        ulong packets = 0, bytes = 0;
+        foreach (var e in flows)
+        {
+            packets += (ulong)e.Packets;
+            bytes += (ulong)e.Bytes;
+        }
+        var result = new AggregateStats(packets, bytes, (uint)flows.Count);
+        Release(flows);
+        return result;
+    }
+
+    private List<FlowEntry> CollectFlows(in FlowStatsRequest req)
+    {
+        var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
+        bool emergency = req.TableId == OfTables.EmergencyTableId;
+        if (!emergency && req.TableId != FlowModRequest.AllTables && req.TableId >= Flows.TableCount) return into;
+        // A request's match that the datapath cannot express selects no flow (none can have been installed with it).
+        if (OfMatchCompiler.TryCompile(req.Match, out var match) != OfError.None) return into;
+        ushort outPort = PortNumber.None;
+        if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return into;
+        Flows.Collect(OfMatchRules.Normalize(match, req.Rules), outPort, false, into, emergency);
+        if (req.CookieMask != 0) OfFlowTables.FilterCookie(into, req.Cookie, req.CookieMask);
+        return into;
+    }
+
+    private static void Release(List<FlowEntry> flows)
+    {
+        flows.Clear();
+        Volatile.Write(ref s_spareFlows, flows);
+    }
+
+    /// <summary>Statistics of table <paramref name="tableId"/> of <see cref="Tables"/>.</summary>
+    public FlowTableStats TableStats(int tableId) => Flows.GetTableStats(tableId);
+
+    // ================================================================ fail mode
+
+    /// <summary>Whether a controller is connected: decides the fail mode (call whenever a primary connection comes or goes).</summary>
+    public void SetControllerConnected(bool connected)
+    {
+        lock (_failModeLock)
+        {
+            _connected = connected;
+            ApplyFailModeLocked();
+        }
+    }
+
+    /// <summary>True while a controller is connected (as last told by <see cref="SetControllerConnected"/>).</summary>
+    public bool ControllerConnected
+    {
+        get { lock (_failModeLock) return _connected; }
+    }
+
+    private void EmergencyFlowsChanged()
+    {
+        lock (_failModeLock)
+            if (!_connected) ApplyFailModeLocked();
+    }
+
+    private void ApplyFailMode()
+    {
+        lock (_failModeLock) ApplyFailModeLocked();
+    }
+
+    /// <summary>Sets the datapath's miss behaviour and the emergency flows' use from the controller state and the fail mode.</summary>
+    private void ApplyFailModeLocked()
+    {
+        var before = _dp.MissBehavior;
+        _dp.MissBehavior = _connected ? MissBehavior.Controller
+                         : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
+        // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
+        Flows.UseEmergencyTable = !_connected && Options.FailMode == FailMode.Secure && Flows.Emergency > 0;
+        if (_dp.MissBehavior != before || !_failModeLogged)
+        {
+            _log.LogInformation("controller {State}: table misses {Behavior}", _connected ? "connected" : "not connected",
+                _dp.MissBehavior switch { MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
+        }
+        _failModeLogged = true;
+    }
+
+    /// <summary>Stops the upcall pump and unsubscribes; reports already being delivered may still arrive.</summary>
+    public void Dispose()
+    {
+        _cts.Cancel();
+        _pump?.Join();
+        _dp.Unsubscribe(this);
+        _cts.Dispose();
+    }
+}
+
+/// <summary>Table ids with a meaning of their own.</summary>
+public static class OfTables
+{
+    /// <summary>OpenFlow 1.0's emergency flows in flow statistics (0xfe).</summary>
+    public const byte EmergencyTableId = 0xfe;
+}
