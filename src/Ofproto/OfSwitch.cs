@@ -172,8 +172,10 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
-        if (!req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        // Until the pipeline carries more than apply-actions, a flow asking for more is refused whole (never installed
+        // doing less than it asked).
+        if (addOrModify && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
         if (req.TableId != OfFlowTables.MainTableId && !(req.TableId == FlowModRequest.AllTables && !addOrModify)) return OfError.BadTableId;
         if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
         var err = OfMatchCompiler.TryCompile(req.Match, out var match);

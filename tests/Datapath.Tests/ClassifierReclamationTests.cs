@@ -3,7 +3,6 @@ using FsCheck.Fluent;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Ofproto;
 using Xunit.Abstractions;
 
 namespace Softswitch.Datapath.Tests;
@@ -199,41 +198,6 @@ public class ClassifierReclamationTests(ITestOutputHelper output)
         Assert.Equal(1, t.Expire(removed));
         Assert.Same(c, removed[0].Entry);
         Assert.Equal(FlowRemovedReason.IdleTimeout, removed[0].Reason);
-    }
-
-    [Fact]
-    public void FlowModChurn_AllocatesNothing_WhenRecycling()
-    {
-        var tables = new OfFlowTables(new ManualClock(), new FlowTableOptions { RecycleEntries = true });
-        const int window = 2000;
-        var adds = new FlowMod[window];
-        var dels = new FlowMod[window];
-        for (int i = 0; i < window; i++)
-        {
-            var m = i % 2 == 0 ? FlowMatch.Exact(Key(i)) : Slash24(i << 8);
-            adds[i] = new FlowMod(FlowModCommand.Add, m, 100, s_out2, Cookie: 7, IdleTimeout: (ushort)(i % 3 == 0 ? 30 : 0));
-            dels[i] = new FlowMod(FlowModCommand.DeleteStrict, m, 100, FlowActions.Drop);
-            tables.Apply(adds[i], null, out _);
-        }
-        var removed = new List<FlowRemoved>(16);
-        int next = 0;
-        void Round()
-        {
-            for (int k = 0; k < 5000; k++)
-            {
-                int i = next++ % window;
-                // As the agent does: each request inside a hold.
-                using (tables.Reclamation.Enter()) tables.Apply(dels[i], removed, out _);
-                removed.Clear();
-                using (tables.Reclamation.Enter()) tables.Apply(adds[i], null, out _);
-            }
-        }
-        Round(); // warm-up: the pool and the tables' arrays at their size
-        long bytes = AllocationMeter.SteadyState(Round);
-        output.WriteLine($"{bytes} bytes for 10,000 flow-mods; recycled {tables.Main.RecycledCount}, pooled {tables.Main.PooledEntryCount}");
-        Assert.Equal(0, bytes);
-        Assert.True(tables.Main.RecycledCount >= 10_000);
-        Assert.Equal(window, tables.Main.Count);
     }
 
     /// <summary>

@@ -53,7 +53,7 @@ internal sealed class ClassifierRuleData
     }
 
     /// <summary>A key that <paramref name="m"/> matches: its matched bits from the rule, the rest random.</summary>
-    public FlowKey KeyMatching(in FlowMatch m) => Ofproto.Tests.ClassifierTestData.KeyMatching(m, RandomKey());
+    public FlowKey KeyMatching(in FlowMatch m) => TestKit.MatchKeys.KeyMatching(m, RandomKey());
 
     private Wildcards RandomWildcards()
     {

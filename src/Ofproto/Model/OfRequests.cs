@@ -2,19 +2,19 @@ namespace Softswitch.Ofproto;
 
 /// <summary>
 /// The instructions of a flow, version-independent (OpenFlow 1.3.5 section 5.9). OpenFlow 1.0's action list is
-/// <see cref="ApplyActions"/> in table 0 and nothing else.
+/// <see cref="ApplyActions"/> in table 0 and nothing else; the default value has no instruction at all.
 /// </summary>
 /// <param name="ApplyActions">Actions run at once, in order (apply-actions; OpenFlow 1.0's list).</param>
 /// <param name="WriteActions">Actions merged into the action set (write-actions), null when absent.</param>
 /// <param name="ClearActions">Empty the action set (clear-actions).</param>
-/// <param name="GotoTable">The table to continue in (goto-table), or -1.</param>
+/// <param name="GotoTable">The table to continue in (goto-table), or null.</param>
 /// <param name="MetadataValue">write-metadata's value (with <paramref name="MetadataMask"/>; a zero mask: absent).</param>
 /// <param name="Meter">The meter to run the packet through, or 0.</param>
 public readonly record struct OfInstructions(
     ReadOnlyMemory<OfAction> ApplyActions,
     ReadOnlyMemory<OfAction>? WriteActions = null,
     bool ClearActions = false,
-    int GotoTable = -1,
+    byte? GotoTable = null,
     ulong MetadataValue = 0,
     ulong MetadataMask = 0,
     uint Meter = 0)
@@ -23,7 +23,7 @@ public readonly record struct OfInstructions(
     public static OfInstructions Apply(ReadOnlyMemory<OfAction> actions) => new(actions);
 
     /// <summary>True when nothing but apply-actions is asked for.</summary>
-    public bool IsApplyOnly => WriteActions is null && !ClearActions && GotoTable < 0 && MetadataMask == 0 && Meter == 0;
+    public bool IsApplyOnly => WriteActions is null && !ClearActions && GotoTable is null && MetadataMask == 0 && Meter == 0;
 }
 
 /// <summary>

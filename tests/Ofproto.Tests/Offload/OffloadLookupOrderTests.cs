@@ -1,12 +1,12 @@
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
-using Softswitch.Ofproto;
 
-namespace Softswitch.Datapath.Tests.Offload;
+namespace Softswitch.Ofproto.Tests.Offload;
 
 /// <summary>
 /// The manager orders rules as the classifier does (priority first, the exact rule at equal priority), not as one

@@ -3,10 +3,9 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
-using Softswitch.Ofproto;
 using Xunit.Abstractions;
 
-namespace Softswitch.Datapath.Tests.Offload;
+namespace Softswitch.Ofproto.Tests.Offload;
 
 /// <summary>
 /// The offload manager against the dummy target (no device code): asynchronous placement, the software as the truth

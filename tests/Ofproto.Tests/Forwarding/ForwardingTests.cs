@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Ofproto;
+using Softswitch.Datapath.Tests;
 
-namespace Softswitch.Datapath.Tests.Forwarding;
+namespace Softswitch.Ofproto.Tests.Forwarding;
 
 /// <summary>End to end through the real pipeline with in-memory ports (ovs tests/ofproto-dpif.at in spirit).</summary>
 public sealed class ForwardingTests
@@ -494,7 +495,7 @@ public sealed class ForwardingTests
         Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref failing.Starts) >= 3, TimeSpan.FromSeconds(10)), "the timer stopped after the failure");
         dp.Stop();
         Assert.Equal(1, dp.MaintenanceErrorCount);
-        Assert.Equal(1, dp.Counters.Read(Counters.DatapathCounters.MaintenanceError));
+        Assert.Equal(1, dp.Counters.Read(Softswitch.Datapath.Counters.DatapathCounters.MaintenanceError));
         Assert.Same(failing.Thrown, dp.LastMaintenanceError);
         Assert.Same(failing.Thrown, failing.Received);
     }
@@ -546,7 +547,7 @@ public sealed class ForwardingTests
         for (int i = 0; i < frames.Length; i++) frames[i] = Udp(H1, H2, "10.0.0.1", $"10.0.1.{i}", (ushort)(1000 + i));
         r.Add(MatchOf(frames[0], 1, allButInPort), 10, FlowAction.Output(2));
         r.Add(FlowMatch.FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default), 0, FlowAction.Output(4));
-        Assert.Equal(Classifier.LookupShape.InPortOnly, r.Dp.Pipeline.LookupTable.Shape);
+        Assert.Equal(Softswitch.Datapath.Classifier.LookupShape.InPortOnly, r.Dp.Pipeline.LookupTable.Shape);
 
         foreach (var p in r.Ports) p.CaptureSent = false;
         var before = r.Dp.Pipeline.GetLookupTotals();
@@ -568,7 +569,7 @@ public sealed class ForwardingTests
         // One rule that looks at nw_dst: per-packet lookups again, and only its packet changes its way.
         var one = MatchOf(frames[5], 1, Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask));
         r.Add(one, 20, FlowAction.Output(3));
-        Assert.Equal(Classifier.LookupShape.General, r.Dp.Pipeline.LookupTable.Shape);
+        Assert.Equal(Softswitch.Datapath.Classifier.LookupShape.General, r.Dp.Pipeline.LookupTable.Shape);
         r.Ports[0].SetGenerator(frames, 6400);
         Assert.Equal(6400, r.Dp.PollUntilIdle(100_000));
         Assert.Equal(100, r.Ports[2].Counters.TxPackets);
@@ -576,7 +577,7 @@ public sealed class ForwardingTests
 
         // Deleted again: back to one lookup per burst, with no allocation per packet.
         Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.DeleteStrict, one, 20, FlowActions.Drop)));
-        Assert.Equal(Classifier.LookupShape.InPortOnly, r.Dp.Pipeline.LookupTable.Shape);
+        Assert.Equal(Softswitch.Datapath.Classifier.LookupShape.InPortOnly, r.Dp.Pipeline.LookupTable.Shape);
         AssertSteadyForwardingAllocatesNothing(r);
         Assert.Equal(100, r.Ports[2].Counters.TxPackets);
     }

@@ -1,10 +1,8 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Ofproto;
-using Softswitch.Ofproto.Tests;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Ofproto.Tests;
 
 /// <summary>Idle and hard timeouts through <see cref="FlowTable.Expire"/> with a <see cref="ManualClock"/>.</summary>
 public class ClassifierTimeoutTests

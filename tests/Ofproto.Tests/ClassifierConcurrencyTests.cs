@@ -3,11 +3,10 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Ofproto;
-using Softswitch.Ofproto.Tests;
+using Softswitch.Datapath.Tests;
 using Xunit.Abstractions;
 
-namespace Softswitch.Datapath.Tests;
+namespace Softswitch.Ofproto.Tests;
 
 /// <summary>Readers under writer churn, zero-allocation lookups, memory per exact flow.</summary>
 public class ClassifierConcurrencyTests(ITestOutputHelper output)

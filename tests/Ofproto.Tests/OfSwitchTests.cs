@@ -1,0 +1,248 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
+
+namespace Softswitch.Ofproto.Tests;
+
+/// <summary>
+/// The switch as controllers see it (<see cref="OfSwitch"/>), through its version-independent requests: what it checks,
+/// what it refuses and why, what it reports, and the roles and async config of its controllers.
+/// </summary>
+public sealed class OfSwitchTests : IDisposable
+{
+    private readonly SwitchDatapath _dp = new(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+    private readonly MemoryPort[] _ports = new MemoryPort[3];
+    private readonly OfSwitch _sw;
+    private readonly Reports _reports = new();
+
+    private sealed class Reports : IOfReports
+    {
+        public readonly List<OfFlowRemoved> Removed = new();
+        public readonly List<(OfPortReason, OfPortDesc)> Ports = new();
+        public int PacketIns;
+        public void PacketIn(in OfPacketIn packet) => Interlocked.Increment(ref PacketIns);
+        public void FlowRemoved(in OfFlowRemoved removed) { lock (Removed) Removed.Add(removed); }
+        public void PortStatus(OfPortReason reason, OfPortDesc port) { lock (Ports) Ports.Add((reason, port)); }
+    }
+
+    public OfSwitchTests()
+    {
+        for (int i = 0; i < _ports.Length; i++)
+        {
+            _ports[i] = new MemoryPort($"m{i + 1}", new MacAddress(0x0200_0000_0010UL + (ulong)i)) { CaptureSent = true };
+            _dp.AddPort(_ports[i]);
+        }
+        _sw = new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 7 });
+        _sw.Start(_reports);
+    }
+
+    public void Dispose()
+    {
+        _sw.Dispose();
+        _dp.Dispose();
+    }
+
+    private static OfMatch Udp(uint dst) => new OfMatch().EthType(0x0800).NwProto(17).NwDst(dst);
+
+    private static FlowModRequest Add(in OfMatch m, ushort priority, ulong cookie = 0, FlowModFlags flags = FlowModFlags.None, params OfAction[] actions)
+        => new(FlowModCommand.Add, m, priority, OfInstructions.Apply(actions), Cookie: cookie, Flags: flags, Rules: MatchRules.AsGiven);
+
+    [Fact]
+    public void A_flow_mod_is_checked_against_the_switch_before_it_changes_anything()
+    {
+        Assert.Equal(OfError.BadOutPort, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(9))));
+        Assert.Equal(OfError.BadOutPort, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(OfPort.Table))));
+        Assert.Equal(OfError.BadQueue, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Enqueue(1, 1000))));
+        Assert.Equal(OfError.UnsupportedField, _sw.FlowMod(Add(new OfMatch().Metadata(5), 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.UnsupportedMask, _sw.FlowMod(Add(new OfMatch().EthSrc(0x0200_0000_0000, 0xffff_0000_0000), 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.UnsupportedMask, _sw.FlowMod(Add(new OfMatch().NwSrc(0x0a000001, 0xff00ff00), 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.BadMatchPort, _sw.FlowMod(Add(new OfMatch().InPort(0x10000), 10, actions: OfAction.Output(1))));
+        var gotoTable = Add(Udp(1), 10, actions: OfAction.Output(1)) with { Instructions = new OfInstructions(new[] { OfAction.Output(1) }, GotoTable: 1) };
+        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(gotoTable));
+        Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(1)) with { TableId = 3 }));
+        Assert.Equal(0, _sw.Flows.Main.Count);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(2))));
+        Assert.Equal(1, _sw.Flows.Main.Count);
+        // A delete may name every table.
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default, TableId: FlowModRequest.AllTables)));
+        Assert.Equal(0, _sw.Flows.Main.Count);
+    }
+
+    [Fact]
+    public void Cookie_masks_select_what_a_modify_a_delete_and_statistics_touch()
+    {
+        for (uint i = 0; i < 6; i++)
+            Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(i), 10, cookie: 0xab00 | i, flags: FlowModFlags.SendFlowRemoved, OfAction.Output(1))));
+        var odd = new FlowStatsRequest(OfMatch.Any, Cookie: 1, CookieMask: 1, Rules: MatchRules.AsGiven);
+        Assert.Equal(3u, _sw.Aggregate(odd).FlowCount);
+        Assert.Equal(6u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        // Delete the even cookies only: their FLOW_REMOVED is the switch's report, with the reason.
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default, Cookie: 0, CookieMask: 1)));
+        Assert.Equal(3, _sw.Flows.Main.Count);
+        Assert.Equal(3, _reports.Removed.Count);
+        Assert.All(_reports.Removed, r => Assert.Equal(0UL, r.Cookie & 1));
+        Assert.All(_reports.Removed, r => Assert.Equal(OfFlowRemovedReason.Delete, r.Reason));
+        // Modify only the cookie 0xab03 flow.
+        var modify = new FlowModRequest(FlowModCommand.Modify, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(3) }),
+                                        Cookie: 0xab03, CookieMask: ulong.MaxValue);
+        Assert.Equal(OfError.None, _sw.FlowMod(modify));
+        int toPort3 = 0;
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any), (in OfFlowStats f) =>
+        {
+            if (f.Actions.Length == 1 && f.Actions[0].Port == 3) toPort3++;
+            return true;
+        });
+        Assert.Equal(1, toPort3);
+    }
+
+    [Fact]
+    public void Only_flows_that_asked_are_reported_removed()
+    {
+        _sw.FlowMod(Add(Udp(1), 10, flags: FlowModFlags.SendFlowRemoved, actions: OfAction.Output(1)));
+        _sw.FlowMod(Add(Udp(2), 10, actions: OfAction.Output(1)));
+        _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default));
+        var r = Assert.Single(_reports.Removed);
+        Assert.Equal(Udp(1), r.Match);
+        Assert.Equal((ushort)10, r.Priority);
+    }
+
+    [Fact]
+    public void Packet_out_refuses_what_it_cannot_send_and_a_buffer_is_released_once()
+    {
+        var frame = FrameOf(60);
+        Assert.Equal(OfError.BadPacketLength, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, new[] { OfAction.Output(2) }, ReadOnlyMemory<byte>.Empty)));
+        Assert.Equal(OfError.BufferUnknown, _sw.PacketOut(new PacketOutRequest(12345, OfPort.Controller, new[] { OfAction.Output(2) }, default)));
+        uint id = _sw.BufferPacket(frame, 1);
+        Assert.NotEqual(PacketBuffers.NoBuffer, id);
+        Assert.Equal(OfError.None, _sw.PacketOut(new PacketOutRequest(id, OfPort.Controller, new[] { OfAction.Output(2) }, default)));
+        Assert.Single(_ports[1].TakeSent());
+        Assert.Equal(OfError.BufferEmpty, _sw.PacketOut(new PacketOutRequest(id, OfPort.Controller, new[] { OfAction.Output(2) }, default)));
+        // TABLE is an output a packet-out may use.
+        Assert.Equal(OfError.None, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, 1, new[] { OfAction.Output(OfPort.Table) }, frame)));
+    }
+
+    private static byte[] FrameOf(int length)
+    {
+        var f = new byte[length];
+        f[0] = 0x02; f[5] = 0x20; f[6] = 0x02; f[11] = 0x10; f[12] = 0x08; f[13] = 0x06;
+        return f;
+    }
+
+    [Fact]
+    public void Ports_are_described_with_the_local_port_last_and_port_mod_checks_the_address()
+    {
+        var ports = _sw.PortDescriptions();
+        Assert.Equal(new uint[] { 1, 2, 3 }, ports.Select(p => p.PortNo));
+        Assert.Equal("m2", ports[1].Name);
+        Assert.Equal(1_000_000u, ports[0].CurrentSpeedKbps);
+        Assert.Equal(OfError.PortModBadPort, _sw.PortMod(new PortModRequest(9, 0, OfPortConfig.NoFlood, OfPortConfig.NoFlood)));
+        Assert.Equal(OfError.PortModBadHwAddr, _sw.PortMod(new PortModRequest(2, 0x0200_0000_0099, OfPortConfig.NoFlood, OfPortConfig.NoFlood)));
+        Assert.Equal(OfError.None, _sw.PortMod(new PortModRequest(2, 0x0200_0000_0011, OfPortConfig.NoFlood, OfPortConfig.NoFlood)));
+        Assert.Equal(OfPortConfig.NoFlood, _sw.PortDescriptions()[1].Config);
+        Assert.Equal(OfError.QueueBadPort, _sw.QueueStats(9, OfSwitch.AllQueues, new List<OfQueueStats>()));
+        var queues = new List<OfQueueStats>();
+        Assert.Equal(OfError.None, _sw.QueueStats(OfPort.Any, OfSwitch.AllQueues, queues));
+        Assert.Equal(3 * _sw.QueuesPerPort, queues.Count);
+    }
+
+    [Fact]
+    public void Fragment_reassembly_is_refused_and_the_setting_kept()
+    {
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Drop));
+        Assert.Equal(FragmentMode.Drop, _dp.FragmentMode);
+        Assert.Equal(OfError.ConfigRefused, _sw.SetFragments(FragmentHandling.Reassemble));
+        Assert.Equal(FragmentHandling.Drop, _sw.Fragments);
+    }
+
+    [Fact]
+    public void The_fail_mode_follows_the_controller_and_emergency_flows_take_over_only_without_one()
+    {
+        Assert.Equal(MissBehavior.Drop, _dp.MissBehavior);
+        _sw.SetControllerConnected(true);
+        Assert.Equal(MissBehavior.Controller, _dp.MissBehavior);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(1), 10, flags: FlowModFlags.Emergency, actions: OfAction.Output(1))));
+        Assert.False(_sw.Flows.UseEmergencyTable);
+        _sw.SetControllerConnected(false);
+        Assert.Equal(MissBehavior.Drop, _dp.MissBehavior);
+        Assert.True(_sw.Flows.UseEmergencyTable);
+        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: OfTables.EmergencyTableId)).FlowCount);
+        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+    }
+
+    [Fact]
+    public void A_slave_may_not_change_the_switch_and_a_new_master_demotes_the_old_one()
+    {
+        var a = _sw.Roles.Join();
+        var b = _sw.Roles.Join();
+        Assert.Equal(OfRole.Equal, a.Role);
+        Assert.Equal(OfError.None, _sw.Roles.Request(a, OfRole.Master, 5));
+        Assert.Equal(OfError.None, _sw.Roles.Request(b, OfRole.Master, 6));
+        Assert.Equal(OfRole.Slave, a.Role);
+        Assert.Equal(OfRole.Master, b.Role);
+        // Stale generation ids are refused; equal ones are not (the spec's "smaller than" with wrap-around).
+        Assert.Equal(OfError.StaleRole, _sw.Roles.Request(a, OfRole.Master, 5));
+        Assert.Equal(OfError.None, _sw.Roles.Request(a, OfRole.Slave, 6));
+        Assert.Equal(OfError.StaleRole, _sw.Roles.Request(a, OfRole.Master, ulong.MaxValue));
+        Assert.Equal(OfError.None, _sw.Roles.Request(a, OfRole.Equal, 0));
+        Assert.Equal(OfError.None, _sw.Roles.Request(a, OfRole.Slave, 7));
+        Assert.Equal(OfError.IsSlave, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(1)), a));
+        Assert.Equal(OfError.IsSlave, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, 1, new[] { OfAction.Output(2) }, FrameOf(60)), a));
+        Assert.Equal(OfError.IsSlave, _sw.PortMod(new PortModRequest(2, 0x0200_0000_0011, OfPortConfig.NoFlood, OfPortConfig.NoFlood), a));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(1)), b));
+        // A slave wants port status by default, not packet-ins or flow removals; a master all three.
+        Assert.False(a.Wants(OfAsyncKind.PacketIn, (int)OfPacketInReason.NoMatch));
+        Assert.True(a.Wants(OfAsyncKind.PortStatus, (int)OfPortReason.Add));
+        Assert.False(a.Wants(OfAsyncKind.FlowRemoved, (int)OfFlowRemovedReason.Delete));
+        Assert.True(b.Wants(OfAsyncKind.PacketIn, (int)OfPacketInReason.Action));
+        Assert.True(b.Wants(OfAsyncKind.FlowRemoved, (int)OfFlowRemovedReason.IdleTimeout));
+        Assert.False(b.Wants(OfAsyncKind.PacketIn, (int)OfPacketInReason.InvalidTtl));
+        b.Async = b.Async with { PacketInMaster = 0 };
+        Assert.False(b.Wants(OfAsyncKind.PacketIn, (int)OfPacketInReason.Action));
+        _sw.Roles.Leave(a);
+        _sw.Roles.Leave(b);
+    }
+
+    [Fact]
+    public void Port_numbers_cross_to_the_datapath_one_to_one()
+    {
+        Prop.ForAll(Arb.From(Gen.Choose(0, 0xffff)), n =>
+        {
+            ushort dp = (ushort)n;
+            uint of = OfPort.FromDatapath(dp);
+            return OfPort.ToDatapath(of, out var back) && back == dp;
+        }).QuickCheckThrowOnFailure();
+        Assert.True(OfPort.ToDatapath(OfPort.Local, out var local) && local == PortNumber.Local);
+        Assert.True(OfPort.ToDatapath(OfPort.Any, out var none) && none == PortNumber.None);
+    }
+
+    [Fact]
+    public void A_match_the_datapath_can_classify_reads_back_as_it_was_written()
+    {
+        var gen = from inPort in Gen.Choose(0, 4)
+                  from vlan in Gen.Choose(-1, 4095)
+                  from type in Gen.Elements<ushort>(0, 0x0800, 0x0806, 0x86dd)
+                  from proto in Gen.Choose(-1, 255)
+                  from src in Gen.Choose(0, 32)
+                  from dst in Gen.Choose(0, 32)
+                  from tp in Gen.Choose(-1, 65535)
+                  from tun in Gen.Choose(-1, 1000)
+                  select (inPort, vlan, type, proto, src, dst, tp, tun);
+        Prop.ForAll(Arb.From(gen), t =>
+        {
+            var m = new OfMatch();
+            if (t.inPort > 0) m.InPort((uint)t.inPort);
+            if (t.vlan == 0) m.Untagged();
+            else if (t.vlan > 0) m.Vlan((ushort)t.vlan);
+            if (t.type != 0) m.EthType(t.type);
+            if (t.proto >= 0) m.NwProto((byte)t.proto);
+            m.NwSrc(0x0a0b0c0d, OfMatch.PrefixMask(t.src));
+            m.NwDst(0xc0a80001, OfMatch.PrefixMask(t.dst));
+            if (t.tp >= 0) m.TpDst((ushort)t.tp);
+            if (t.tun >= 0) m.TunnelId((ulong)t.tun);
+            return OfMatchCompiler.TryCompile(m, out var dp) == OfError.None && OfMatchCompiler.ToOfMatch(dp) == m;
+        }).QuickCheckThrowOnFailure();
+    }
+}
