@@ -20,9 +20,9 @@ namespace Softswitch.Ofproto;
 /// <see cref="OfFlowRule"/>), map its results onto their codes explicitly, and encode them. A project of its own
 /// rather than a folder of the agent, so that the compiler keeps the direction one-way (Wire → Ofproto → Datapath):
 /// this assembly cannot see the codec, the datapath cannot see it. The rest of what a controller observes (packet
-/// buffers and their release, port validation of actions, the flow-removed decision, packet-out) still sits in the
-/// OpenFlow 1.0 agent's handlers and belongs here, next to these rules. It may not touch what is the agent's
-/// (connections, roles, fail mode) nor the datapath's insides: it ranks flows only through the priorities it gives rules and the
+/// buffers and their release, port validation of actions, the flow-removed decision, packet-out, fail mode, roles) is
+/// <see cref="OfSwitch"/>'s, over this table set. It may not touch what is the agent's (connections, sockets, wire
+/// formats) nor the datapath's insides: it ranks flows only through the priorities it gives rules and the
 /// classifier's documented tie rule, never through which stage of a <see cref="FlowTable"/> holds a rule, and it
 /// reaches forwarding only through the tables it writes. Its tests (Ofproto.Tests) check it against an OpenFlow 1.0
 /// reference; the classifier's own rules are checked in Datapath.Tests.</para>
