@@ -156,6 +156,7 @@ public sealed class Forwarder
     {
         int n = receiver.Receive(Pool, _pkts);
         if (n <= 0) return 0;
+        if (_dp.Tap is { } tap) tap.Received(this, slot, _pkts.AsSpan(0, n));
         Process(slot, _pkts.AsSpan(0, n));
         return n;
     }
@@ -222,6 +223,7 @@ public sealed class Forwarder
         }
         if (kept == 0) return;
         pkts = pkts[..kept];
+        if (_dp.Tap is { } tap) tap.Parsed(this, slot, pkts, keys[..kept]);
         // The EMC's hashes are computed here, in the loop's method, not in ClassifyAndExecute: this method is
         // compiled with the run's profile (tiered PGO), ClassifyAndExecute is not (its stackalloc makes it fully
         // optimised at once), and the hashes computed there cost about 10% at 100,000 exact flows.
