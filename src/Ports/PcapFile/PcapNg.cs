@@ -31,8 +31,8 @@ public static class PcapNg
     public const ushort OptIfName = 2, OptIfDescription = 3, OptEpbFlags = 2;
     public const ushort OptIsbStartTime = 2, OptIsbEndTime = 3, OptIsbIfRecv = 4, OptIsbIfDrop = 5;
 
-    /// <summary>Bytes of an EPB around a frame of <paramref name="captured"/> bytes: 32 of header, the padded frame, 12 of flags and end of options, 4 of trailer.</summary>
-    public static int EnhancedPacketSize(int captured) => 48 + Pad(captured);
+    /// <summary>Bytes of an EPB around a frame of <paramref name="captured"/> bytes: 28 of header, the padded frame, 12 of flags and end of options, 4 of trailer.</summary>
+    public static int EnhancedPacketSize(int captured) => 44 + Pad(captured);
 
     public static int Pad(int n) => (n + 3) & ~3;
 
