@@ -45,7 +45,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// board emulator, dummy); it is never held while taking the flow table's writer lock. <c>SwitchDatapath</c>'s port
 /// lock → tunnel registry lock; a tunnel port's lock (ARP and hold queue) is a leaf taken from forwarding threads.
 /// The counter registry's locks (definitions, group membership) are leaves. Forwarding threads take none of these on
-/// the packet path except the tunnel port's, on a next-hop miss.</para>
+/// the packet path except the tunnel port's, on a next-hop miss, and a <see cref="PacketTap"/>'s own leaf locks while one is
+/// set (a capture ring's, a trace watch's).</para>
 /// </remarks>
 public sealed class Forwarder
 {

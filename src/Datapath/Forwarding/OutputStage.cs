@@ -299,15 +299,9 @@ public sealed class OutputStage
     {
         var slot = _txSlot[q]!;
         var pkts = _txq[q].AsSpan(0, _txCount[q]);
-        if (!slot.LinkUp)
-        {
-            _f.Drops.Add(DropReason.LinkDown, pkts.Length);
-        }
-        else
-        {
-            if (_f.Owner.Tap is { } tap) tap.Sent(_f, slot, pkts);
-            slot.Port.Send(_pool, pkts);
-        }
+        if (_f.Owner.Tap is { } tap && slot.LinkUp) tap.Sent(_f, slot, pkts);
+        if (!slot.LinkUp) _f.Drops.Add(DropReason.LinkDown, pkts.Length);
+        else slot.Port.Send(_pool, pkts);
         _pool.Release(pkts);
         _txCount[q] = 0;
     }
