@@ -123,7 +123,8 @@ internal static class OfprotoTrace
                 sb.Append("Final flow: ").Append(FlowFormat.Key(finalKey)).Append('\n');
                 sb.Append("Final packet: ").Append(Hex(final)).Append('\n');
             }
-            sb.Append("Output: ").Append(outputs.Count == 0 ? "drop" : string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o)))).Append('\n');
+            sb.Append("Output: ").Append(outputs.Count > 0 ? string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o)))
+                                         : trace.Entry is not null ? "drop (the rule's actions output nothing)" : "drop").Append('\n');
             return sb.ToString();
         }, w =>
         {
