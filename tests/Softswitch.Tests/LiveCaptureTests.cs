@@ -131,6 +131,22 @@ public sealed class LiveCaptureTests : IDisposable
     }
 
     [Fact]
+    public void APortReopenedUnderItsNumber_StaysCaptured()
+    {
+        Assert.True(Run($"pcap/start 1 {_dir.FullName}").Ok);
+        _ports[0].Inject(Udp(1));
+        Forward();
+        // The interface went away and came back (as PortReopener does it): a new slot, the same number.
+        Assert.True(_dp.RemovePort(1));
+        var again = new MemoryPort("l7p1", new MacAddress(0x0200_0000_0001UL));
+        _dp.AddPort(again, 1);
+        again.Inject(Udp(2));
+        _dp.PollUntilIdle();
+        Assert.Contains("port 1 (l7p1): 2 packets, 0 dropped", Run("pcap/stop 1").Text);
+        Assert.Equal(2, PcapNgFile.Read(Path.Combine(_dir.FullName, "l7p1.pcapng")).Packets.Count);
+    }
+
+    [Fact]
     public void ForwardingThread_AllocatesNothing_WhileCapturingAndWatching()
     {
         AddFlow("priority=100,in_port=1,udp actions=output:2");

@@ -31,7 +31,7 @@ internal sealed class LiveTaps : IDisposable
     private readonly ILogger? _logger;
     private readonly Lock _gate = new();
     private readonly Lock _io = new();
-    private readonly Dictionary<ushort, (PortSlot Slot, PortCapture Capture)> _captures = new();
+    private readonly Dictionary<ushort, PortCapture> _captures = new();
     private TraceWatch? _watch;
     private int _nextWatchId = 1;
     private readonly AutoResetEvent _wake = new(false);
@@ -54,7 +54,7 @@ internal sealed class LiveTaps : IDisposable
     /// <summary>The captures running now, by port number.</summary>
     public List<PortCapture> Captures()
     {
-        lock (_gate) return _captures.Values.Select(c => c.Capture).OrderBy(c => c.PortNo).ToList();
+        lock (_gate) return _captures.Values.OrderBy(c => c.PortNo).ToList();
     }
 
     /// <summary>Starts capturing <paramref name="slot"/> into <paramref name="path"/>; throws on I/O errors.</summary>
@@ -63,9 +63,9 @@ internal sealed class LiveTaps : IDisposable
         lock (_gate)
         {
             if (_captures.TryGetValue(slot.No, out var running))
-                throw new InvalidOperationException($"port {slot.No} ({slot.Port.Info.Name}) is already captured to {running.Capture.Path} (pcap/stop {slot.No} first)");
+                throw new InvalidOperationException($"port {slot.No} ({slot.Port.Info.Name}) is already captured to {running.Path} (pcap/stop {slot.No} first)");
             var capture = new PortCapture(path, slot.No, slot.Port.Info.Name, BufferSize);
-            _captures[slot.No] = (slot, capture);
+            _captures[slot.No] = capture;
             Publish();
             _logger?.LogInformation("port {Port} ({Name}): capturing to {Path}", slot.No, slot.Port.Info.Name, path);
             return capture;
@@ -79,7 +79,7 @@ internal sealed class LiveTaps : IDisposable
         lock (_gate)
         {
             if (!_captures.Remove(no, out var c)) return null;
-            capture = c.Capture;
+            capture = c;
             Publish();
             lock (_io) capture.Close();
         }
@@ -129,17 +129,14 @@ internal sealed class LiveTaps : IDisposable
     /// <summary>Sets the datapath's tap to what runs now (under <c>_gate</c>).</summary>
     private void Publish()
     {
-        var captures = _captures.Values.Select(c => c.Capture).ToArray();
+        var captures = _captures.Values.ToArray();
         _draining = captures;
         if (captures.Length == 0 && _watch is null)
         {
             _dp.Tap = null;
             return;
         }
-        int indexes = _captures.Count == 0 ? 0 : _captures.Values.Max(c => c.Slot.Index) + 1;
-        var bySlot = new PortCapture?[indexes];
-        foreach (var (slot, capture) in _captures.Values) bySlot[slot.Index] = capture;
-        _dp.Tap = new Dispatch(this, bySlot, _watch);
+        _dp.Tap = new Dispatch(this, [.. _captures.Keys], [.. _captures.Values], _watch);
         if (_writer is null && !_stopping)
         {
             _writer = new Thread(WriterLoop) { IsBackground = true, Name = "pcap-writer" };
@@ -196,8 +193,11 @@ internal sealed class LiveTaps : IDisposable
         _wake.Dispose();
     }
 
-    /// <summary>The tap: hands bursts to the capture of their port and parsed bursts to the watch. Immutable.</summary>
-    private sealed class Dispatch(LiveTaps owner, PortCapture?[] bySlot, TraceWatch? watch) : PacketTap
+    /// <summary>
+    /// The tap: hands bursts to the capture of their port and parsed bursts to the watch. Immutable. Captures are found
+    /// by port number (a scan of the few running), so a port re-opened under its number (a new slot) stays captured.
+    /// </summary>
+    private sealed class Dispatch(LiveTaps owner, ushort[] ports, PortCapture[] captures, TraceWatch? watch) : PacketTap
     {
         public override void Received(Forwarder f, PortSlot slot, ReadOnlySpan<int> pkts) => Capture(f, slot, pkts, PcapNg.Inbound);
 
@@ -207,8 +207,9 @@ internal sealed class LiveTaps : IDisposable
 
         private void Capture(Forwarder f, PortSlot slot, ReadOnlySpan<int> pkts, uint direction)
         {
-            int i = slot.Index;
-            if ((uint)i >= (uint)bySlot.Length || bySlot[i] is not { } capture) return;
+            int i = Array.IndexOf(ports, slot.No);
+            if (i < 0) return;
+            var capture = captures[i];
             capture.Append(f.Pool, pkts, direction);
             if (capture.WantsDrain) owner.WakeWriter();
         }
