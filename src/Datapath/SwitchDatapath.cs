@@ -245,6 +245,10 @@ public sealed class SwitchDatapath : IDisposable
 
     public FragmentMode FragmentMode { get; set; } = FragmentMode.Normal;
     public MissBehavior MissBehavior { get; set; } = MissBehavior.Controller;
+
+    /// <summary>The observer of forwarded packets (capture, tracing), or null; see <see cref="PacketTap"/>.</summary>
+    public PacketTap? Tap { get => _tap; set => Volatile.Write(ref _tap, value); }
+    private PacketTap? _tap;
     internal double PacketInRatePerForwarder;
     internal double PacketInBurst;
 

@@ -34,6 +34,7 @@ internal static class CtlCommand
         }
         if (!(timeoutSeconds > 0)) timeoutSeconds = 30;
         var timeout = TimeSpan.FromSeconds(timeoutSeconds);
+        if (words[0] == "trace/watch") return TraceWatchClient.Run(path, words.Skip(1).ToList(), timeout, stdout, stderr);
         ControlReply reply;
         int pid;
         try

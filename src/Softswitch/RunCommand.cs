@@ -194,6 +194,8 @@ internal static class RunCommand
             log.LogInformation("exit requested over the control socket");
             done.Set();
         }) { PortFactory = portFactory, IsThisSwitch = IsThisSwitch });
+        using var taps = new LiveTaps(dp, loggers.CreateLogger("pcap"));
+        LiveCommands.Register(commands, taps, agent.Flows, s.PcapDir);
         ControlServer? control = null;
         // Pauses are measured from the start (a collection during start-up counts too). Started before the control
         // socket's and the OpenFlow listeners' threads: the runtime event listener it creates is then made while no

@@ -371,6 +371,47 @@ public sealed class DaemonCliTests : IDisposable
     }
 
     [Fact]
+    public void PcapStartStop_AtRunTime_APcapngPerPort_ReadByTshark()
+    {
+        string dir = Path.Combine(_dir.FullName, "live");
+        const int of = 47311;
+        var (pid, ctl, _, _) = Detached("--controller", $"ptcp:{of}");
+        var started = Softswitch("ctl", "-t", ctl, "pcap/start", "all", dir);
+        Assert.True(started.Code == 0, started.Err);
+        Assert.Contains($"port 1 (mem1): capturing to {dir}/mem1.pcapng\n", started.Out);
+        Assert.Contains($"port 2 (mem2): capturing to {dir}/mem2.pcapng\n", started.Out);
+
+        // Three packet-outs to port 1, one to its own in_port (dropped before any send).
+        using (var controller = new TcpClient())
+        {
+            controller.Connect(IPAddress.Loopback, of);
+            using var peer = new EchoingPeer(controller.GetStream());
+            peer.Send([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1]);
+            peer.WaitFor(0, TimeSpan.FromSeconds(60));
+            for (int i = 0; i < 4; i++) peer.Send(i < 3 ? PacketOut(0xffff, 1, (uint)(10 + i)) : PacketOut(2, 2, 13));
+            peer.Send([0x01, 18, 0x00, 0x08, 0, 0, 0, 99]);
+            peer.WaitFor(19, TimeSpan.FromSeconds(60));
+        }
+        var stopped = Softswitch("ctl", "-t", ctl, "pcap/stop");
+        Assert.True(stopped.Code == 0, stopped.Err);
+        Assert.Contains("port 1 (mem1): 3 packets, 0 dropped", stopped.Out);
+        Assert.Contains("port 2 (mem2): 0 packets, 0 dropped", stopped.Out);
+        Assert.Equal("no capture is running\n", Softswitch("ctl", "-t", ctl, "pcap/show").Out);
+
+        var file = PcapNgFile.Read(Path.Combine(dir, "mem1.pcapng"));
+        Assert.Equal("mem1", file.InterfaceName);
+        Assert.Equal(3, file.Packets.Count);
+        Assert.All(file.Packets, p => Assert.Equal((60, 2u), (p.Frame.Length, p.Flags & 3)));
+        var r = Sh.Run("tshark", ["-r", Path.Combine(dir, "mem1.pcapng"), "-T", "fields", "-e", "frame.interface_name", "-e", "eth.type"], 60_000);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(Enumerable.Repeat("mem1\t0x88b5", 3), r.Stdout.Trim().Split('\n'));
+        Assert.Empty(PcapNgFile.Read(Path.Combine(dir, "mem2.pcapng")).Packets);
+
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
+        WaitGone(pid);
+    }
+
+    [Fact]
     public async Task Metrics_ScrapedOverHttp_ParseAsOpenMetrics_MatchDpShow()
     {
         int port = FreePort(), of = FreePort();

@@ -70,6 +70,15 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void RuleWithoutOutput_SaysWhyItDrops()
+    {
+        AddFlow("priority=100,in_port=1 actions=drop");
+        AddFlow("priority=100,in_port=2 actions=mod_nw_tos:4");
+        Assert.Equal("drop (the rule's actions output nothing)", Line(Run("ofproto/trace in_port=1").Text, "Output: "));
+        Assert.Equal("drop (the rule's actions output nothing)", Line(Run("ofproto/trace in_port=2,ip").Text, "Output: "));
+    }
+
+    [Fact]
     public void TraceAndDumpFlows_PrintTheSameRule()
     {
         AddFlow("cookie=0x5,idle_timeout=30,priority=100,in_port=1,ip actions=output:2");

@@ -45,7 +45,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// board emulator, dummy); it is never held while taking the flow table's writer lock. <c>SwitchDatapath</c>'s port
 /// lock → tunnel registry lock; a tunnel port's lock (ARP and hold queue) is a leaf taken from forwarding threads.
 /// The counter registry's locks (definitions, group membership) are leaves. Forwarding threads take none of these on
-/// the packet path except the tunnel port's, on a next-hop miss.</para>
+/// the packet path except the tunnel port's, on a next-hop miss, and a <see cref="PacketTap"/>'s own leaf locks while one is
+/// set (a capture ring's, a trace watch's).</para>
 /// </remarks>
 public sealed class Forwarder
 {
@@ -156,6 +157,7 @@ public sealed class Forwarder
     {
         int n = receiver.Receive(Pool, _pkts);
         if (n <= 0) return 0;
+        if (_dp.Tap is { } tap) tap.Received(this, slot, _pkts.AsSpan(0, n));
         Process(slot, _pkts.AsSpan(0, n));
         return n;
     }
@@ -222,6 +224,7 @@ public sealed class Forwarder
         }
         if (kept == 0) return;
         pkts = pkts[..kept];
+        if (_dp.Tap is { } tap) tap.Parsed(this, slot, pkts, keys[..kept]);
         // The EMC's hashes are computed here, in the loop's method, not in ClassifyAndExecute: this method is
         // compiled with the run's profile (tiered PGO), ClassifyAndExecute is not (its stackalloc makes it fully
         // optimised at once), and the hashes computed there cost about 10% at 100,000 exact flows.

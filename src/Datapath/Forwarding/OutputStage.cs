@@ -299,6 +299,7 @@ public sealed class OutputStage
     {
         var slot = _txSlot[q]!;
         var pkts = _txq[q].AsSpan(0, _txCount[q]);
+        if (_f.Owner.Tap is { } tap && slot.LinkUp) tap.Sent(_f, slot, pkts);
         if (!slot.LinkUp) _f.Drops.Add(DropReason.LinkDown, pkts.Length);
         else slot.Port.Send(_pool, pkts);
         _pool.Release(pkts);

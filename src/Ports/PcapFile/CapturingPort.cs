@@ -48,7 +48,10 @@ public sealed class CapturingPort : IPort
     /// <c>{interface}-{direction}.pcap</c>; characters a file name should not carry (a path separator, spaces, control
     /// characters: Linux interface names may hold almost anything but '/') become '_'.
     /// </summary>
-    public static string FileName(string interfaceName, string direction)
+    public static string FileName(string interfaceName, string direction) => $"{SafeName(interfaceName)}-{direction}.pcap";
+
+    /// <summary>An interface name made safe as a file name (see <see cref="FileName"/>).</summary>
+    public static string SafeName(string interfaceName)
     {
         var name = string.Create(interfaceName.Length, interfaceName, static (span, src) =>
         {
@@ -58,8 +61,7 @@ public sealed class CapturingPort : IPort
                 span[i] = char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@' or ':' ? c : '_';
             }
         });
-        if (name.Length == 0 || name[0] == '.') name = "_" + name;
-        return $"{name}-{direction}.pcap";
+        return name.Length == 0 || name[0] == '.' ? "_" + name : name;
     }
 
     public IPort Inner => _inner;

@@ -47,11 +47,19 @@ internal static class OfprotoTrace
         }
         if (args.Length == 0) return ControlReply.Error($"ofproto/trace needs {Usage}");
         if (!TryBuild(dp, args, out var key, out var frame, out var note, out var error)) return ControlReply.Error(error);
+        return Report(dp, tables, key, frame, note, format);
+    }
 
+    /// <summary>
+    /// The trace of a flow key (and, when given, of the frame it was parsed from: the actions then run on a copy of it),
+    /// in text or as <paramref name="format"/> asks; also what <c>trace/watch</c> prints for each packet it samples.
+    /// </summary>
+    internal static ControlReply Report(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format)
+    {
         // The rule found is read until the reply is made: a hold keeps it from being recycled meanwhile.
         using var hold = tables.Reclamation.Enter();
         var trace = tables.Trace(key);
-        var inSlot = dp.Ports.Get(key.InPort)!;
+        var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
         var outputs = new List<TraceOutput>();
         byte[]? final = null;
         FlowKey finalKey = default;
@@ -76,13 +84,13 @@ internal static class OfprotoTrace
         {
             missText = dp.MissBehavior switch
             {
-                MissBehavior.Controller when (inSlot.Config & PortConfig.NoPacketIn) != 0 => "drop (no flow matched; in_port has no-packet-in)",
+                MissBehavior.Controller when (inConfig & PortConfig.NoPacketIn) != 0 => "drop (no flow matched; in_port has no-packet-in)",
                 MissBehavior.Controller => "packet-in to the controller (reason no_match)",
                 MissBehavior.Normal => "NORMAL (no controller, fail mode standalone: MAC learning switch)",
                 _ => "drop (no controller, fail mode secure)",
             };
             if (dp.MissBehavior == MissBehavior.Normal) outputs.Add(new TraceOutput(PortNumber.Normal, ActionExecutor.NoQueue, frame));
-            else if (dp.MissBehavior == MissBehavior.Controller && (inSlot.Config & PortConfig.NoPacketIn) == 0)
+            else if (dp.MissBehavior == MissBehavior.Controller && (inConfig & PortConfig.NoPacketIn) == 0)
                 outputs.Add(new TraceOutput(PortNumber.Controller, ActionExecutor.NoQueue, frame));
         }
 
@@ -115,7 +123,8 @@ internal static class OfprotoTrace
                 sb.Append("Final flow: ").Append(FlowFormat.Key(finalKey)).Append('\n');
                 sb.Append("Final packet: ").Append(Hex(final)).Append('\n');
             }
-            sb.Append("Output: ").Append(outputs.Count == 0 ? "drop" : string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o)))).Append('\n');
+            sb.Append("Output: ").Append(outputs.Count > 0 ? string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o)))
+                                         : trace.Entry is not null ? "drop (the rule's actions output nothing)" : "drop").Append('\n');
             return sb.ToString();
         }, w =>
         {
@@ -160,6 +169,7 @@ internal static class OfprotoTrace
     /// <summary>A port number, a reserved port resolved to the ports it means now, and the queue of an enqueue.</summary>
     private static string OutputText(SwitchDatapath dp, ushort inPort, TraceOutput o)
     {
+        var slot = dp.Ports.Get(o.Port);
         string text = o.Port switch
         {
             PortNumber.InPort => $"{inPort} (IN_PORT)",
@@ -169,7 +179,10 @@ internal static class OfprotoTrace
             PortNumber.Table => "TABLE (resubmit)",
             PortNumber.Local => "LOCAL",
             _ when o.Port == inPort => $"{o.Port} (is in_port: dropped, use IN_PORT)",
-            _ when dp.Ports.Get(o.Port) is null => $"{o.Port} (no such port: dropped)",
+            _ when slot is null => $"{o.Port} (no such port: dropped)",
+            _ when (slot.Config & PortConfig.PortDown) != 0 => $"{o.Port} (port down: dropped)",
+            _ when (slot.Config & PortConfig.NoFwd) != 0 => $"{o.Port} (no_fwd: dropped)",
+            _ when !slot.LinkUp => $"{o.Port} (link down: dropped)",
             _ => o.Port.ToString(CultureInfo.InvariantCulture),
         };
         return o.Queue == ActionExecutor.NoQueue ? text : $"{text} queue {o.Queue}";
