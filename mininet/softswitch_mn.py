@@ -290,7 +290,7 @@ class _RemoteShell(object):
         if not getattr(self, 'isRemote', False):
             return Softswitch.control(self, command, timeout)
         out = self.cmd('timeout %d' % max(timeout, 1), ' '.join(shlex.quote(a) for a in self.command),
-                       'ctl --target', shlex.quote(self.ctlPath), shlex.quote(command),
+                       'ctl --target', shlex.quote(self.ctlPath), ' '.join(shlex.quote(w) for w in command.split()),
                        '2>/dev/null; echo "ctl status $?"')
         text, _, status = out.rstrip().rpartition('ctl status ')
         return text if status.strip() == '0' else None
@@ -333,6 +333,6 @@ def ensureOvsRunDir():
             debug('softswitch: cannot make %s: %s\n' % (path, e))
 
 
+# RemoteSoftswitch is not offered to `mn --switch`: `mn --cluster` always uses RemoteOVSSwitch, so cluster runs are
+# scripts (MininetCluster(switch=RemoteSoftswitch, ...)).
 switches = {'softswitch': Softswitch}
-if RemoteMixin is not None:
-    switches['remotesoftswitch'] = RemoteSoftswitch
