@@ -6,35 +6,130 @@
 
 The switch runs `softswitch run` with Mininet's datapath id, listen port and interfaces, each interface under the
 OpenFlow port number Mininet gave it (--ports 3=afpacket:s1-eth3,...), detached, with its pid file, log file and
-control socket in a directory of its own ($SOFTSWITCH_MN_RUNDIR/NAME, by default /tmp/softswitch-mn/NAME). Which command runs is taken from
-$SOFTSWITCH (e.g. "dotnet /path/softswitch.dll"), else `softswitch` on PATH.
+control socket in a directory of its own ($SOFTSWITCH_MN_RUNDIR/NAME, by default /tmp/softswitch-mn/NAME).
+
+The command is resolved once, when this file is loaded: $SOFTSWITCH (e.g. "dotnet /path/softswitch.dll"), else the
+binary the installer put next to this file's installed copy, else `softswitch` on PATH, else the build output of the
+repository this file sits in. When none exists, loading fails with a message saying what was tried, before Mininet
+has made anything.
+
+Failures never reach `mn`'s own cleanup (which kills processes by name on the whole machine, removes /tmp/*.log and
+deletes OVS bridges): a switch that cannot start, or whose process has exited while Mininet waits for it to connect,
+stops this network (its own nodes and links, by pid) and ends `mn` with a clear message and exit status 1. From a
+Python script, the same failures raise SoftswitchError and the script's own net.stop() does the rest.
 
 Options (--switch softswitch,OPTION=VALUE): failMode (secure or standalone; default secure, as Mininet's OVS
 switch), logLevel (e.g. dbg or ofagent:dbg), runDir, extra (more command-line options).
+
+RemoteSoftswitch is the same switch for Mininet's cluster edition (mininet/examples/cluster.py: MininetCluster,
+RemoteHost, RemoteLink), on `localhost` or on a server reached by ssh; its commands, files and control requests all
+go through the node's shell, so they work on either.
 """
 
 import os
 import shlex
+import shutil
 import signal
 import socket
+import sys
 import time
 
 from mininet.log import debug, error
 from mininet.node import Switch
 
+# Set by scripts/install.sh to the directory it installs the binary in; left as is in a source tree.
+_INSTALLED_BINDIR = '@BINDIR@'
+
+
+class SoftswitchError(Exception):
+    "A switch could not be found, could not start, or its process exited."
+
+
+def _underMn():
+    "True when this file was loaded by `mn --custom` (mn runs its cleanup on any exception that reaches it)."
+    return hasattr(sys.modules.get('__main__'), 'MininetRunner')
+
+
+def _thisFile():
+    # `mn --custom` runs this file with exec(): no __file__, but the code object carries the path it was read from.
+    return os.path.abspath(globals().get('__file__') or sys._getframe(0).f_code.co_filename)
+
+
+def _executable(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def resolveCommand(environ=None):
+    """The switch command as a list of words, and what was tried; ([], tried) when there is none."""
+    environ = os.environ if environ is None else environ
+    tried = []
+    if environ.get('SOFTSWITCH'):
+        words = shlex.split(environ['SOFTSWITCH'])
+        program = words[0] if '/' in words[0] else shutil.which(words[0])
+        missing = [w for w in words[1:] if w.endswith('.dll') and not os.path.isfile(w)]
+        if program and _executable(program) and not missing:
+            return [os.path.abspath(program)] + words[1:], tried
+        tried.append('$SOFTSWITCH=%s (%s)' % (environ['SOFTSWITCH'],
+                                             'no file ' + missing[0] if missing and program else
+                                             'no executable ' + words[0]))
+        return [], tried
+    if not _INSTALLED_BINDIR.startswith('@'):
+        path = os.path.join(_INSTALLED_BINDIR, 'softswitch')
+        if _executable(path):
+            return [path], tried
+        tried.append(path + ' (installed with this file)')
+    path = shutil.which('softswitch')
+    if path:
+        return [os.path.abspath(path)], tried
+    tried.append('softswitch on PATH')
+    repo = os.path.dirname(os.path.dirname(_thisFile()))
+    for config in ('Release', 'Debug'):
+        path = os.path.join(repo, 'src', 'Softswitch', 'bin', config, 'net10.0', 'softswitch')
+        if _executable(path):
+            return [path], tried
+        tried.append(path)
+    return [], tried
+
+
+def _fatal(message):
+    "Ends `mn` without its cleanup (SystemExit passes its `except Exception`); raises SoftswitchError elsewhere."
+    if _underMn():
+        raise SystemExit('*** softswitch: ' + message)
+    raise SoftswitchError(message)
+
+
+COMMAND, _tried = resolveCommand()
+if not COMMAND:
+    _fatal('no softswitch command (tried %s); install it (scripts/install.sh), build it '
+           '(dotnet build src/Softswitch -c Release) or set $SOFTSWITCH' % ', '.join(_tried))
+
+
+def _findNet(node):
+    "The Mininet network calling us (its start() or waitConnected()), if any."
+    from mininet.net import Mininet
+    frame = sys._getframe(1)
+    while frame is not None:
+        owner = frame.f_locals.get('self')
+        if isinstance(owner, Mininet) and node in owner.switches:
+            return owner
+        frame = frame.f_back
+    return None
+
 
 class Softswitch(Switch):
     """A user-space OpenFlow 1.0 switch (Softswitch) on AF_PACKET ports."""
 
-    def __init__(self, name, failMode='secure', logLevel=None, runDir=None, extra='', **params):
+    def __init__(self, name, failMode='secure', logLevel=None, runDir=None, extra='', command=None, **params):
         Switch.__init__(self, name, **params)
         self.failMode = failMode
         self.logLevel = logLevel
         self.extra = extra
         self.runDir = runDir or os.path.join(os.environ.get('SOFTSWITCH_MN_RUNDIR', '/tmp/softswitch-mn'), name)
-        self.command = os.environ.get('SOFTSWITCH', 'softswitch')
+        self.command = shlex.split(command) if command else list(COMMAND)
         self.softswitchPid = None
         self.hasController = False
+        self.failed = False
+        ensureOvsRunDir()
 
     @property
     def ctlPath(self):
@@ -52,17 +147,35 @@ class Softswitch(Switch):
         "The interfaces that carry traffic, with their OpenFlow port numbers."
         return [(self.ports[i], i) for i in self.intfList() if i.name != 'lo' and self.ports.get(i)]
 
+    def fail(self, message):
+        """Stops the network this switch belongs to (by pid: Mininet.stop()) and ends `mn` with the message, so
+        `mn` never runs its cleanup; from a script, raises SoftswitchError (the script's net.stop() does the rest)."""
+        self.failed = True
+        if _underMn():
+            net = _findNet(self)
+            if net is not None:
+                error('*** Stopping this network (its own nodes, by pid)\n')
+                try:
+                    net.stop()
+                except Exception as e:  # noqa: BLE001 (the message below is what matters)
+                    error('*** stopping the network: %s\n' % e)
+        _fatal(message)
+
     def start(self, controllers):
-        os.makedirs(self.runDir, exist_ok=True)
-        for path in (self.pidPath,):
-            if os.path.exists(path):
-                os.unlink(path)
+        try:
+            self._start(controllers)
+        except (SystemExit, SoftswitchError):
+            raise
+        except Exception as e:  # noqa: BLE001 (any failure here must not reach mn's cleanup)
+            self.fail('%s did not start: %s: %s' % (self.name, type(e).__name__, e))
+
+    def _start(self, controllers):
         ports = []
         for number, intf in sorted(self.dataIntfs(), key=lambda p: p[0]):
             ports.append('%d=afpacket:%s' % (number, intf.name))
-        args = shlex.split(self.command) + ['run', '--ports', ','.join(ports), '--dpid', self.dpid,
-                                            '--fail-mode', self.failMode, '--unixctl', self.ctlPath,
-                                            '--pidfile', self.pidPath, '--log-file', self.logPath, '--detach']
+        args = self.command + ['run', '--ports', ','.join(ports), '--dpid', self.dpid,
+                               '--fail-mode', self.failMode, '--unixctl', self.ctlPath,
+                               '--pidfile', self.pidPath, '--log-file', self.logPath, '--detach']
         for c in controllers:
             args += ['--controller', 'tcp:%s:%d' % (c.IP(), c.port)]
         self.hasController = len(controllers) > 0
@@ -72,13 +185,27 @@ class Softswitch(Switch):
             args += ['--log-level', self.logLevel]
         args += shlex.split(self.extra)
         debug('softswitch:', ' '.join(args), '\n')
-        out = self.cmd(' '.join(shlex.quote(a) for a in args), '2>&1')
-        try:
-            with open(self.pidPath) as f:
-                self.softswitchPid = int(f.read().strip())
-        except (OSError, ValueError):
-            error('*** softswitch %s did not start:\n%s\n' % (self.name, out))
-            raise Exception('softswitch %s did not start (see %s)' % (self.name, self.logPath))
+        self.cmd('mkdir -p', shlex.quote(self.runDir), '&& rm -f', shlex.quote(self.pidPath))
+        # Everything of this switch in its own directory, the service socket (RUNDIR/DPID.mgmt) too.
+        out = self.cmd('SOFTSWITCH_RUNDIR=' + shlex.quote(self.runDir), ' '.join(shlex.quote(a) for a in args),
+                       '2>&1; echo "exit status $?"')
+        pid = self.cmd('cat', shlex.quote(self.pidPath), '2>/dev/null').strip()
+        if not pid.isdigit():
+            self.fail('%s did not start (%s):\n%s\n%s' % (self.name, ' '.join(args), out.strip(), self.logTail()))
+        self.softswitchPid = int(pid)
+
+    def logTail(self, lines=20):
+        "The last lines of the switch's log, for error messages."
+        text = self.cmd('tail -n %d' % lines, shlex.quote(self.logPath), '2>/dev/null') or ''
+        return ('last lines of %s:\n%s' % (self.logPath, text.rstrip())) if text.strip() else 'no log in ' + self.logPath
+
+    def alive(self):
+        "Whether the switch's process still runs (not exited, not a zombie)."
+        pid = self.softswitchPid
+        if pid is None:
+            return False
+        out = self.cmd("awk '{print $3}' /proc/%d/stat 2>/dev/null" % pid).strip()
+        return out not in ('', 'Z', 'X')
 
     def control(self, command, timeout=2.0):
         "One request on the control socket (the same protocol as `softswitch ctl`); None when unreachable."
@@ -102,13 +229,18 @@ class Softswitch(Switch):
         return text if status == 'OK' else None
 
     def connected(self):
-        "Cheap: one short request on the local control socket, no process started."
+        """Cheap: one short request on the local control socket, no process started. A switch whose process has
+        exited is an error (with the tail of its log), not a switch to wait for."""
         if self.softswitchPid is None:
             return False
         if not self.hasController:
-            return self.control('version') is not None
-        text = self.control('dp/show')
-        return text is not None and 'controller: connected' in text
+            text = self.control('version')
+        else:
+            text = self.control('dp/show')
+            text = text if text is not None and 'controller: connected' in text else None
+        if text is None and not self.failed and not self.alive():
+            self.fail('%s (pid %d) exited; %s' % (self.name, self.softswitchPid, self.logTail()))
+        return text is not None
 
     def dpctl(self, *args):
         "Run an ovs-ofctl command against the switch's listener (dpctl dump-flows)."
@@ -120,7 +252,7 @@ class Softswitch(Switch):
 
     def ctl(self, *args):
         "Run a `softswitch ctl` command against this switch."
-        return self.cmd(self.command, 'ctl --target', self.ctlPath, *args)
+        return self.cmd(' '.join(shlex.quote(a) for a in self.command), 'ctl --target', shlex.quote(self.ctlPath), *args)
 
     @staticmethod
     def isZombie(pid):
@@ -150,4 +282,57 @@ class Softswitch(Switch):
         super(Softswitch, self).stop(deleteIntfs)
 
 
+class _RemoteShell(object):
+    """What RemoteSoftswitch changes: control requests and the stop go through the node's shell when its server is
+    remote (no local socket or process to reach there)."""
+
+    def control(self, command, timeout=2.0):
+        if not getattr(self, 'isRemote', False):
+            return Softswitch.control(self, command, timeout)
+        out = self.cmd('timeout %d' % max(timeout, 1), ' '.join(shlex.quote(a) for a in self.command),
+                       'ctl --target', shlex.quote(self.ctlPath), ' '.join(shlex.quote(w) for w in command.split()),
+                       '2>/dev/null; echo "ctl status $?"')
+        text, _, status = out.rstrip().rpartition('ctl status ')
+        return text if status.strip() == '0' else None
+
+    def stop(self, deleteIntfs=True):
+        "SIGHUP through the node's shell, waiting (up to 5 s) for the process to end, then SIGKILL."
+        pid = self.softswitchPid
+        if pid is not None and getattr(self, 'isRemote', False):
+            out = self.cmd('kill -HUP %d 2>/dev/null; for i in $(seq 100); do s=$(awk \'{print $3}\' /proc/%d/stat '
+                           '2>/dev/null); { [ -z "$s" ] || [ "$s" = Z ]; } && break; sleep 0.05; done; '
+                           '[ -z "$s" ] || [ "$s" = Z ] || { kill -KILL %d; echo killed; }' % (pid, pid, pid))
+            if 'killed' in out:
+                error('*** softswitch %s (pid %d) did not stop on SIGHUP; killed it\n' % (self.name, pid))
+            self.softswitchPid = None
+        Softswitch.stop(self, deleteIntfs)
+
+
+try:
+    # Mininet's cluster edition (Debian ships it as mininet.examples.cluster; it needs Python's distutils).
+    from mininet.examples.cluster import RemoteMixin
+except ImportError:
+    RemoteMixin = None
+
+if RemoteMixin is not None:
+    class RemoteSoftswitch(RemoteMixin, _RemoteShell, Softswitch):
+        """Softswitch for Mininet's cluster edition, as cluster.py's RemoteOVSSwitch: RemoteMixin runs its shell on
+        its server (`server=`, ssh as `user=`; `localhost` is this machine, no ssh), and every command, file and
+        control request of the switch goes through that shell. `command=` names the switch on that server (default:
+        the command resolved here, for servers laid out alike)."""
+
+
+def ensureOvsRunDir():
+    """Mininet's `--controller ovsc` runs ovs-testcontroller, which puts its control socket in /run/openvswitch and
+    exits when that directory is missing (only the Open vSwitch service makes it). Makes it as that service does."""
+    path = '/run/openvswitch'
+    if os.geteuid() == 0 and not os.path.isdir(path) and os.path.isdir('/run'):
+        try:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        except OSError as e:
+            debug('softswitch: cannot make %s: %s\n' % (path, e))
+
+
+# RemoteSoftswitch is not offered to `mn --switch`: `mn --cluster` always uses RemoteOVSSwitch, so cluster runs are
+# scripts (MininetCluster(switch=RemoteSoftswitch, ...)).
 switches = {'softswitch': Softswitch}

@@ -22,7 +22,9 @@ if [[ -n "${SOFTSWITCH_BINARY:-}" ]]; then
   install -d "$root/usr/lib/systemd/system"
   sed "s|@BINDIR@|/usr/bin|g" packaging/softswitch@.service > "$root/usr/lib/systemd/system/softswitch@.service"
   chmod 0644 "$root/usr/lib/systemd/system/softswitch@.service"
-  install -D -m 0644 mininet/softswitch_mn.py "$root/usr/share/softswitch/mininet/softswitch_mn.py"
+  install -d "$root/usr/share/softswitch/mininet"
+  sed "s|^_INSTALLED_BINDIR = '@BINDIR@'|_INSTALLED_BINDIR = '/usr/bin'|" mininet/softswitch_mn.py > "$root/usr/share/softswitch/mininet/softswitch_mn.py"
+  chmod 0644 "$root/usr/share/softswitch/mininet/softswitch_mn.py"
 else
   DESTDIR="$root" bash scripts/install.sh /usr
 fi

@@ -74,6 +74,8 @@ public sealed class DebPackageTests : IDisposable
         string unit = File.ReadAllText(Path.Combine(root, "usr/lib/systemd/system/softswitch@.service"));
         Assert.Contains("ExecStart=/usr/bin/softswitch run --config /etc/softswitch/%i.json", unit);
         Assert.DoesNotContain("@BINDIR@", unit);
+        // The Mininet class runs the packaged binary by its absolute path, whatever PATH a Mininet run has.
+        Assert.Contains("\n_INSTALLED_BINDIR = '/usr/bin'\n", File.ReadAllText(Path.Combine(root, "usr/share/softswitch/mininet/softswitch_mn.py")));
         using var man = new GZipStream(File.OpenRead(Path.Combine(root, "usr/share/man/man8/softswitch.8.gz")), CompressionMode.Decompress);
         string page = new StreamReader(man).ReadToEnd();
         Assert.StartsWith(".TH SOFTSWITCH 8", page);

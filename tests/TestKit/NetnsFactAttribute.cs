@@ -123,7 +123,10 @@ public static class TestEnv
             Sh.Run("ip", "netns", "add", ns);
             try
             {
-                var r = Sh.Run("ip", ["-n", ns, "link", "add", "probe0", .. args]);
+                // tap: a tun/tap device (`ip tuntap`, /dev/net/tun), as ssh -w tunnels and Mininet's cluster edition use.
+                var r = type == "tap"
+                    ? Sh.Run("ip", "-n", ns, "tuntap", "add", "dev", "probe0", "mode", "tap")
+                    : Sh.Run("ip", ["-n", ns, "link", "add", "probe0", .. args]);
                 return s_linkTypes[type] = r.Ok ? null : (r.Stderr.Trim() is { Length: > 0 } e ? e : $"exit code {r.ExitCode}");
             }
             finally

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Text;
+using Softswitch.TestKit;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// The Mininet switch class (mininet/softswitch_mn.py) where things go wrong, and under `mn` itself (Debian's 2.3.0).
+/// `mn` runs its own cleanup on any exception that reaches it (killall by name, rm /tmp/*.log, OVS bridges deleted),
+/// so every run here is in Mininet/sandbox.sh: private network, mount and PID namespaces, the test's own directory as
+/// /tmp and a fresh /run. A cleanup there reaches nothing else, and shows: it removes the sandbox's
+/// /tmp/mn-cleanup-sentinel.log. Never `mn -c`.
+/// </summary>
+[RequiresTool("mnexec")]
+[RequiresTool("unshare")]
+public sealed class MininetSandboxTests
+{
+    private const string Sentinel = "mn-cleanup-sentinel.log";
+
+    private static string Dir => AppContext.BaseDirectory;
+
+    private static string ClassFile => Path.Combine(Dir, "mininet", "softswitch_mn.py");
+
+    private static string Softswitch => Path.Combine(Dir, "softswitch");
+
+    [E2EFact]
+    public void MissingSwitchCommandEndsMnBeforeItMakesAnythingAndWithoutItsCleanup()
+    {
+        var run = Mn(new() { ["SOFTSWITCH"] = "/nonexistent/softswitch" },
+                     "--switch", "softswitch", "--controller", "none", "--test", "pingall");
+        Assert.True(run.ExitCode == 1, $"exit code {run.ExitCode}:\n{run.Output}");
+        Assert.Contains("no softswitch command (tried $SOFTSWITCH=/nonexistent/softswitch (no executable /nonexistent/softswitch))", run.Output);
+        Assert.DoesNotContain("*** Creating network", run.Output);
+        AssertNoCleanup(run);
+    }
+
+    [E2EFact]
+    public void ImportResolvesTheInstalledBinaryThenPathAndOtherwiseSaysWhatItTried()
+    {
+        var tmp = Directory.CreateTempSubdirectory("ssw-mn-");
+        try
+        {
+            // The installed layout: install.sh writes its bin directory into the class.
+            var bin = Directory.CreateDirectory(Path.Combine(tmp.FullName, "bin")).FullName;
+            var share = Directory.CreateDirectory(Path.Combine(tmp.FullName, "share")).FullName;
+            var empty = Directory.CreateDirectory(Path.Combine(tmp.FullName, "empty")).FullName;
+            File.WriteAllText(Path.Combine(share, "softswitch_mn.py"),
+                              File.ReadAllText(ClassFile).Replace("_INSTALLED_BINDIR = '@BINDIR@'", $"_INSTALLED_BINDIR = '{bin}'"));
+            File.CreateSymbolicLink(Path.Combine(bin, "softswitch"), Softswitch);
+
+            var installed = Import(share, empty);
+            Assert.True(installed.ExitCode == 0, installed.Output);
+            Assert.Equal($"COMMAND ['{bin}/softswitch']", installed.Output.Trim());
+
+            // A source tree outside a repository, nothing on PATH: the error names every place it looked.
+            File.Copy(ClassFile, Path.Combine(empty, "softswitch_mn.py"));
+            var missing = Import(empty, empty);
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("SoftswitchError: no softswitch command (tried softswitch on PATH, " +
+                            $"{tmp.FullName}/src/Softswitch/bin/Release/net10.0/softswitch", missing.Output);
+
+            // On PATH.
+            var onPath = Import(empty, bin);
+            Assert.True(onPath.ExitCode == 0, onPath.Output);
+            Assert.Equal($"COMMAND ['{bin}/softswitch']", onPath.Output.Trim());
+        }
+        finally
+        {
+            tmp.Delete(true);
+        }
+    }
+
+    [E2EFact]
+    public void SwitchFailingToStartEndsMnWithItsErrorAndWithoutItsCleanup()
+    {
+        var run = Mn(new() { ["SOFTSWITCH"] = Softswitch },
+                     "--switch", "softswitch,extra=--no-such-option", "--controller", "none", "--test", "pingall");
+        Assert.True(run.ExitCode == 1, $"exit code {run.ExitCode}:\n{run.Output}");
+        Assert.Contains("*** softswitch: s1 did not start (", run.Output);
+        Assert.Contains("unknown option '--no-such-option'", run.Output);
+        Assert.Contains("*** Stopping this network (its own nodes, by pid)", run.Output);
+        AssertNoCleanup(run);
+    }
+
+    [E2EFact]
+    public void SwitchExitingAfterItStartedEndsTheWaitForConnectionsWithItsLog()
+    {
+        // The switch detaches, then its process is killed: Mininet would wait for it to connect forever.
+        var run = Mn(new() { ["SOFTSWITCH"] = "/tmp/dies-after-start.sh", ["REAL_SOFTSWITCH"] = Softswitch },
+                     "--switch", "softswitch", "--controller", "none", "--test", "pingall");
+        Assert.True(run.ExitCode == 1, $"exit code {run.ExitCode}:\n{run.Output}");
+        Assert.Matches(@"\*\*\* softswitch: s1 \(pid \d+\) exited; last lines of /tmp/softswitch-mn/s1/s1.log:", run.Output);
+        Assert.Contains("|softswitch|INFO|softswitch running: dpid 0000000000000001", run.Output);
+        Assert.Contains("*** Stopping this network (its own nodes, by pid)", run.Output);
+        AssertNoCleanup(run);
+    }
+
+    [E2EFact]
+    [RequiresTool("ovs-testcontroller")]
+    public void OvsTestcontrollerRunsWithoutTheOvsServiceAndPings()
+    {
+        // The sandbox's /run is empty, as on a machine where the Open vSwitch service never ran.
+        var run = Mn(new() { ["SOFTSWITCH"] = Softswitch },
+                     "--switch", "softswitch", "--controller", "ovsc", "--test", "pingall");
+        Assert.True(run.ExitCode == 0, $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("*** Results: 0% dropped (2/2 received)", run.Output);
+        AssertNoCleanup(run);
+    }
+
+    /// <summary>
+    /// Mininet's cluster edition (cluster.py): servers `localhost` and `127.0.0.1`, the second reached through a private
+    /// sshd (PermitTunnel, root login with a key made here) on a loopback port of the sandbox, its network stack a
+    /// namespace of its own; RemoteSoftswitch on each, joined by cluster.py's ssh tap tunnel; pingall across.
+    /// </summary>
+    [E2EFact]
+    [RequiresLinkType("tap", "tun")]
+    [RequiresTool("sshd")]
+    [RequiresTool("ssh")]
+    [RequiresTool("ssh-keygen")]
+    [RequiresTool("sudo")]
+    [RequiresTool("socat")]
+    [RequiresTool("nsenter")]
+    public void ClusterEditionPingsAcrossTwoServers()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000,
+                            "/usr/bin/python3", Path.Combine(Dir, "Mininet", "cluster_test.py"), "/tmp/cluster", "47122",
+                            Path.Combine(Dir, "mininet"));
+        Console.WriteLine($"Mininet cluster edition:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT ok"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("s2 on 127.0.0.1 (pid", run.Output);
+        Assert.Contains("Tunnel Running", run.Output);
+        Assert.Contains("pingall loss 0.0%", run.Output);
+        AssertNoCleanup(run);
+    }
+
+    private sealed record Run(int ExitCode, string Output, string Logs, bool SentinelKept);
+
+    private static void AssertNoCleanup(Run run)
+    {
+        Assert.DoesNotContain("Cleaning up", run.Output);
+        Assert.True(run.SentinelKept, $"/tmp/{Sentinel} was removed: Mininet's cleanup ran\n{run.Output}");
+    }
+
+    private static Run Mn(Dictionary<string, string> env, params string[] args)
+        => Sandboxed(env, 120_000, ["mn", "--custom", ClassFile, .. args]);
+
+    private static Run Sandboxed(Dictionary<string, string> env, int timeoutMs, params string[] command)
+    {
+        var root = Directory.CreateTempSubdirectory("ssw-mn-");
+        try
+        {
+            var tmp = Directory.CreateDirectory(Path.Combine(root.FullName, "tmp")).FullName;
+            string dies = Path.Combine(tmp, "dies-after-start.sh");
+            File.WriteAllText(dies, "#!/bin/sh\n# Runs the switch, then kills it once it has detached.\n" +
+                                    "\"$REAL_SOFTSWITCH\" \"$@\" || exit $?\n" +
+                                    "while [ $# -gt 0 ]; do [ \"$1\" = --pidfile ] && kill -KILL \"$(cat \"$2\")\"; shift; done\n");
+            Sh.Check("chmod", "0755", dies);
+            var psi = new ProcessStartInfo("unshare")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var a in new[] { "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
+                                      "sh", Path.Combine(Dir, "Mininet", "sandbox.sh"), root.FullName })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            foreach (var a in command)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            foreach (var (k, v) in env)
+            {
+                psi.Environment[k] = v;
+            }
+            var output = new StringBuilder();
+            using var p = new Process { StartInfo = psi };
+            p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+            p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+            p.Start();
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            bool exited = p.WaitForExit(timeoutMs);
+            if (!exited)
+                p.Kill(true);
+            p.WaitForExit();
+            string text;
+            lock (output) text = output.ToString();
+            string logs = string.Join("\n", Directory.EnumerateFiles(tmp, "*.log", SearchOption.AllDirectories)
+                .Select(f => $"== {f}\n{File.ReadAllText(f)}"));
+            Assert.True(exited, $"{string.Join(' ', command)} did not finish in {timeoutMs / 1000} s:\n{text}\n{logs}");
+            return new Run(p.ExitCode, text, logs, File.Exists(Path.Combine(tmp, Sentinel)));
+        }
+        finally
+        {
+            try { root.Delete(true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static Run Import(string classDir, string path)
+    {
+        var psi = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = classDir,
+        };
+        foreach (var a in new[] { "-c", $"import sys; sys.path.insert(0, '{classDir}'); import softswitch_mn as m; print('COMMAND', m.COMMAND)" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment.Remove("SOFTSWITCH");
+        psi.Environment["PATH"] = path;
+        using var p = Process.Start(psi)!;
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000), "python3 did not finish in 60 s");
+        p.WaitForExit();
+        return new Run(p.ExitCode, so.Result + se.Result, "", true);
+    }
+}
