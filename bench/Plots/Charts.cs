@@ -92,9 +92,7 @@ public static class Charts
         if (s.ChurnStartS is { } c && c >= 0)
         {
             var v = plot.Add.VerticalLine(c, 2, s_palette.GetColor(3), LinePattern.Dashed);
-            v.Text = ChurnLabel;
             v.LegendText = ChurnLabel;
-            v.LabelOppositeAxis = true;
         }
         plot.XLabel(TimeX);
         plot.YLabel("Mpps");
