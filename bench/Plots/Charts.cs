@@ -104,24 +104,38 @@ public static class Charts
         return plot;
     }
 
-    /// <summary>Each series' samples sorted against their cumulative share; the legend gives p50 and p99.</summary>
+    /// <summary>
+    /// Each series' samples sorted against their cumulative share; the legend gives p50 and p99. A long tail (the
+    /// largest sample over <see cref="LogTailRatio"/> times the smallest median, all samples positive) puts the x axis
+    /// on a log scale, so the body of each distribution stays readable.
+    /// </summary>
     public static Plot LatencyCdf(LatencySection s, string? title)
     {
         var plot = New(title ?? $"{s.What}: cumulative distribution");
+        var sorted = new List<double[]>();
+        foreach (var ser in s.Series)
+        {
+            var x = (double[])ser.Samples.Clone();
+            Array.Sort(x);
+            sorted.Add(x);
+        }
+        var present = sorted.Where(x => x.Length > 0).ToList();
+        bool log = present.Count > 0 && present.All(x => x[0] > 0)
+            && present.Max(x => x[^1]) > LogTailRatio * present.Min(x => Quantile(x, 0.5));
         for (int i = 0; i < s.Series.Count; i++)
         {
             var ser = s.Series[i];
-            if (ser.Samples.Length == 0) continue;
-            var x = (double[])ser.Samples.Clone();
-            Array.Sort(x);
+            var x = sorted[i];
+            if (x.Length == 0) continue;
             var y = new double[x.Length];
             for (int k = 0; k < x.Length; k++) y[k] = 100.0 * (k + 1) / x.Length;
-            var line = plot.Add.ScatterLine(x, y, s_palette.GetColor(i));
+            var line = plot.Add.ScatterLine(log ? [.. x.Select(Math.Log10)] : x, y, s_palette.GetColor(i));
             line.LineWidth = 2;
             line.LegendText = string.Create(CultureInfo.InvariantCulture,
                 $"{ser.Name} (p50 {Quantile(x, 0.5):G4}, p99 {Quantile(x, 0.99):G4} {s.Unit}, n={x.Length})");
         }
-        plot.XLabel($"{s.What} ({s.Unit})");
+        plot.XLabel(log ? $"{s.What} ({s.Unit}, log scale)" : $"{s.What} ({s.Unit})");
+        if (log) plot.Axes.Bottom.TickGenerator = LogTicks(present.Min(x => x[0]), present.Max(x => x[^1]));
         plot.YLabel(CdfY);
         plot.Axes.SetLimitsY(0, 101);
         plot.ShowLegend(Alignment.LowerRight);
@@ -172,6 +186,24 @@ public static class Charts
         FromZero(plot, top);
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
+    }
+
+    public const double LogTailRatio = 20;
+
+    /// <summary>Ticks at 1, 2 and 5 of each decade from <paramref name="min"/> to <paramref name="max"/>, placed at their log10.</summary>
+    private static NumericManual LogTicks(double min, double max)
+    {
+        var ticks = new NumericManual();
+        for (int d = (int)Math.Floor(Math.Log10(min)); d <= (int)Math.Ceiling(Math.Log10(max)); d++)
+        {
+            foreach (int m in (int[])[1, 2, 5])
+            {
+                double v = m * Math.Pow(10, d);
+                if (v < min / 2 || v > max * 2) continue;
+                ticks.AddMajor(Math.Log10(v), v.ToString("G3", CultureInfo.InvariantCulture));
+            }
+        }
+        return ticks;
     }
 
     /// <summary>The value at quantile <paramref name="q"/> of sorted samples (nearest rank).</summary>

@@ -57,6 +57,27 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
+    public void Latency_cdf_with_a_long_tail_has_a_log_axis()
+    {
+        var data = new PlotData
+        {
+            Latency = new LatencySection
+            {
+                What = "ping round trip", Unit = "ms",
+                Series = [new LatencySeries { Name = "tailed", Samples = [0.2, 0.21, 0.25, 0.3, 0.22, 19.5] }, new LatencySeries { Name = "tight", Samples = [0.09, 0.1, 0.11] }],
+            },
+        };
+        var written = Charts.RenderAll(data, _dir, "tail");
+        AssertPng(written[1]);
+        var text = SvgText(written[0]);
+        AssertContainsAll(text, "ping round trip (ms, log scale)", "tailed (p50 0.22", "tight (p50 0.1");
+        // Ticks at 1, 2 and 5 of each decade (a linear axis from 0 to 20 has none at 0.2 or 0.5).
+        var elements = text.Split('\n').Select(e => e.Trim()).ToList();
+        Assert.Contains("0.2", elements);
+        Assert.Contains("0.5", elements);
+    }
+
+    [Fact]
     public void Scaling_svg_names_axes_series_and_the_linear_line()
     {
         var text = SvgText(RenderFixture()["fixed-scaling.svg"]);
