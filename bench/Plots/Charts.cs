@@ -200,7 +200,7 @@ public static class Charts
             {
                 double v = m * Math.Pow(10, d);
                 if (v < min / 2 || v > max * 2) continue;
-                ticks.AddMajor(Math.Log10(v), v.ToString("G3", CultureInfo.InvariantCulture));
+                ticks.AddMajor(Math.Log10(v), v.ToString(v >= 1 ? "#,0" : "G3", CultureInfo.InvariantCulture));
             }
         }
         return ticks;
@@ -230,6 +230,6 @@ public static class Charts
         Position = x,
         Value = value,
         FillColor = color,
-        Label = value.ToString("F2", CultureInfo.InvariantCulture),
+        Label = value.ToString("G3", CultureInfo.InvariantCulture),
     };
 }

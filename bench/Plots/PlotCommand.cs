@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
 namespace Softswitch.Bench.Plots;
 
 /// <summary>
@@ -69,7 +72,10 @@ public static class PlotCommand
     {
         Directory.CreateDirectory(dir);
         string file = Path.Combine(dir, name + ".json");
-        File.WriteAllText(file, json);
+        // The title goes into the result file too, so `bench plot` draws the same plots from it later.
+        var node = JsonNode.Parse(json)!.AsObject();
+        if (data.Title is not null && !node.ContainsKey("title")) node["title"] = data.Title;
+        File.WriteAllText(file, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         Console.WriteLine($"result file {file}");
         foreach (var f in Charts.RenderAll(data, dir, name)) Console.WriteLine($"wrote {f}");
     }

@@ -228,7 +228,7 @@ public static class PpsHarness
             }
         }
         if (o.PlotDir is not null)
-            WritePlots(o, "pps-scaling", json, new PlotData { Title = $"bench pps: {o.Flows:N0} exact flows per thread, {o.Rules:N0} rules", Scaling = scaling });
+            WritePlots(o, "pps-threads", json, new PlotData { Title = $"bench pps: {o.Flows:N0} exact flows per thread, {o.Rules:N0} rules", Scaling = scaling });
         return 0;
     }
 
