@@ -7,6 +7,7 @@ using Softswitch.Bench.Pps;
 //   churn ...         flow-mods at a steady rate over OpenFlow to any switch
 //   flowmod-alloc     bytes allocated per flow-mod by each stage of the agent's flow-mod path
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
+//   plot --input RESULT.json --out DIR   the plots of a result file (SVG and PNG), without rerunning
 if (args.Length > 0 && args[0] == "pps")
     return PpsHarness.Run(args[1..]);
 if (args.Length > 0 && args[0] == "agent")
@@ -17,6 +18,8 @@ if (args.Length > 0 && args[0] == "churn")
     return Softswitch.Bench.Agent.ChurnClient.Run(args[1..]);
 if (args.Length > 0 && args[0] == "flowmod-alloc")
     return Softswitch.Bench.Micro.FlowModPathBenchmarks.RunAllocations(args[1..]);
+if (args.Length > 0 && args[0] == "plot")
+    return Softswitch.Bench.Plots.PlotCommand.Run(args[1..]);
 if (args.Length > 0 && args[0] == "micro")
 {
     BenchmarkSwitcher.FromAssembly(typeof(PpsHarness).Assembly).Run(args[1..]);
@@ -27,5 +30,6 @@ Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trip
 Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a side-by-side row's pcap, flows and fdb files)");
 Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT --flow-file F --rate R --seconds S [--json]");
 Console.Error.WriteLine("       Softswitch.Bench flowmod-alloc [--pairs N]");
+Console.Error.WriteLine("       Softswitch.Bench plot --input RESULT.json --out DIR [--name PREFIX]   (SVG and PNG plots of a result file)");
 Console.Error.WriteLine("       Softswitch.Bench micro [BenchmarkDotNet arguments, e.g. --filter '*']");
 return 2;

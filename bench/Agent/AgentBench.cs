@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Softswitch.Bench.Plots;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
@@ -17,7 +18,7 @@ namespace Softswitch.Bench.Agent;
 /// <summary>
 /// `bench agent`: plays a controller against the real agent over loopback TCP. Measures flow-mods per second
 /// over one connection until the BARRIER_REPLY, and the packet-in → packet-out round trip (a miss on a memory
-/// port until the released packet leaves another port), median and p99.
+/// port until the released packet leaves another port), median and p99, and every sample in the JSON for a CDF.
 /// </summary>
 public static class AgentBench
 {
@@ -25,7 +26,7 @@ public static class AgentBench
     {
         int flows = 200_000, rtts = 2000;
         bool json = false;
-        string? offloadMode = null;
+        string? offloadMode = null, plotDir = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -34,7 +35,8 @@ public static class AgentBench
                 case "--round-trips": rtts = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--json": json = true; break;
                 case "--offload": offloadMode = args[++i]; break;
-                default: Console.Error.WriteLine($"agent: unknown option {args[i]} (--flows N --round-trips N --offload netfpga-emulated --json)"); return 2;
+                case "--plot": plotDir = args[++i]; break;
+                default: Console.Error.WriteLine($"agent: unknown option {args[i]} (--flows N --round-trips N --offload netfpga-emulated --json --plot DIR)"); return 2;
             }
         }
 
@@ -141,6 +143,13 @@ public static class AgentBench
             lat[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
         }
         Array.Sort(lat);
+        // Every round trip's time, for the CDF (`bench plot`); recorded into the array above, read after the loop.
+        var latency = new LatencySection
+        {
+            What = "packet-in to packet-out round trip",
+            Unit = "us",
+            Series = [new LatencySeries { Name = offloadMode is null ? "Softswitch" : $"Softswitch, {offloadMode}", Samples = lat }],
+        };
         var r = new
         {
             flow_mods = flows,
@@ -154,12 +163,14 @@ public static class AgentBench
             round_trips = rtts,
             packet_in_out_median_us = lat[rtts / 2],
             packet_in_out_p99_us = lat[(int)(rtts * 0.99)],
+            latency,
         };
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         offload?.Dispose();
+        string text = JsonSerializer.Serialize(r);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(r));
+            Console.WriteLine(text);
         }
         else
         {
@@ -171,6 +182,14 @@ public static class AgentBench
             }
 
             Console.WriteLine($"packet-in -> packet-out round trip over {rtts:N0} packets: median {r.packet_in_out_median_us:F1} us, p99 {r.packet_in_out_p99_us:F1} us");
+        }
+        if (plotDir is not null)
+        {
+            // With --json, stdout stays the one JSON line: the files written are listed on stderr.
+            var stdout = Console.Out;
+            if (json) Console.SetOut(Console.Error);
+            try { PlotCommand.WriteBeside(plotDir, "agent", text, new PlotData { Title = $"bench agent: {rtts:N0} packet-in to packet-out round trips", Latency = latency }); }
+            finally { Console.SetOut(stdout); }
         }
         return 0;
     }

@@ -8,6 +8,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
+using Softswitch.Bench.Plots;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Pps;
@@ -46,6 +47,23 @@ public sealed class PpsOptions
     public string? StartFile;
     /// <summary>Reuse removed flows' entries (as the daemon does): the polling threads are readers of the pipeline's reclamation domain.</summary>
     public bool Recycle = true;
+    /// <summary>Write the result file (DIR/pps.json) and its plots (SVG, PNG) here after measuring (null: none).</summary>
+    public string? PlotDir;
+    /// <summary>With <see cref="Churn"/>: churn begins this many seconds into the measured window (0: with it).</summary>
+    public double ChurnAfter;
+    /// <summary>Length of one forwarding-rate sample of the timeline (seconds).</summary>
+    public double SampleInterval = 0.1;
+    /// <summary>Measure 1, 2, ... this many forwarding threads one after the other (0: one run of <see cref="Threads"/>).</summary>
+    public int ScaleTo;
+
+    /// <summary>These options for one run of a --scale-to sweep.</summary>
+    public PpsOptions ForThreads(int threads)
+    {
+        var c = (PpsOptions)MemberwiseClone();
+        c.Threads = threads;
+        c.ScaleTo = 0;
+        return c;
+    }
 
     public static PpsOptions Parse(string[] args)
     {
@@ -80,6 +98,10 @@ public sealed class PpsOptions
                 case "--recycle": o.Recycle = Next() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--recycle on|off, not {v}") }; break;
                 case "--pin-cpu": o.PinCpu = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--start-file": o.StartFile = Next(); break;
+                case "--plot": o.PlotDir = Next(); break;
+                case "--churn-after": o.ChurnAfter = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--sample-interval": o.SampleInterval = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
@@ -90,6 +112,10 @@ public sealed class PpsOptions
                     Console.WriteLine("             --tunnel-rx (with --tunnel: encapsulated frames arrive on the underlay, are decapsulated and forwarded)");
                     Console.WriteLine("             --pcap FILE --flow-file FILE (replay a capture's frames on port 1, install an ovs-ofctl add-flows file)");
                     Console.WriteLine("             --fdb FILE (MAC PORT lines learned before traffic, for NORMAL) --listen ptcp:PORT (OpenFlow listener)");
+                    Console.WriteLine("             --plot DIR (after measuring: DIR/pps.json and its plots, SVG and PNG: the forwarding rate over time,");
+                    Console.WriteLine("             per --sample-interval S (default 0.1); with --scale-to, Mpps per thread count)");
+                    Console.WriteLine("             --churn-after S (with --churn: churn begins S seconds into the measured window, so the plot shows before and after)");
+                    Console.WriteLine("             --scale-to N (measure 1..N forwarding threads one after the other; one table row and one scaling point each)");
                     Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
                     Environment.Exit(0);
                     break;
@@ -105,6 +131,11 @@ public sealed class PpsOptions
         if (o.Threads < 1 || o.Threads > o.Ports) throw new ArgumentException("--threads must be 1..ports");
         if (o.Threads > 1 && (o.Tunnel is not null || o.Churn > 0)) throw new ArgumentException("--threads > 1 runs without --tunnel and --churn");
         if (o.Threads > 1 && (o.Pcap is not null || o.Listen is not null)) throw new ArgumentException("--threads > 1 runs without --pcap and --listen");
+        if (o.ChurnAfter < 0 || (o.ChurnAfter > 0 && !(o.Churn > 0))) throw new ArgumentException("--churn-after needs --churn and is at least 0");
+        if (!(o.SampleInterval > 0)) throw new ArgumentException("--sample-interval must be above 0");
+        if (o.ScaleTo < 0 || o.ScaleTo > o.Ports) throw new ArgumentException("--scale-to must be 1..ports");
+        if (o.ScaleTo > 1 && (o.Tunnel is not null || o.Churn > 0 || o.Pcap is not null || o.Listen is not null))
+            throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
         return o;
     }
 }
@@ -125,6 +156,7 @@ public static class PpsHarness
             Console.Error.WriteLine($"pps: {e.Message}");
             return 2;
         }
+        if (o.ScaleTo > 0) return RunScaling(o);
         Result r;
         try { r = Measure(o, o.Json ? null : Console.Out); }
         catch (Exception e) when (e is FormatException or IOException or InvalidDataException or ArgumentException)
@@ -132,15 +164,78 @@ public static class PpsHarness
             Console.Error.WriteLine($"pps: {e.Message}");
             return 2;
         }
-        if (o.Json) Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        string json = JsonSerializer.Serialize(r, s_json);
+        if (o.Json) Console.WriteLine(json);
         else PrintSummary(o, r);
+        if (o.PlotDir is not null && r.Timeline is not null)
+        {
+            string churn = o.Churn > 0 ? $", {(double.IsPositiveInfinity(o.Churn) ? "max" : o.Churn.ToString("N0", CultureInfo.InvariantCulture))} flow-mods/s of churn" : "";
+            var title = $"bench pps: {r.Flows:N0} exact flows, {r.Rules:N0} rules{churn}";
+            WritePlots(o, "pps", json, new PlotData { Title = title, Timeline = r.Timeline });
+        }
+        return 0;
+    }
+
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Plots go to stdout's reader only as file names; with --json they are reported on stderr so stdout stays one JSON line.</summary>
+    private static void WritePlots(PpsOptions o, string name, string json, PlotData data)
+    {
+        var stdout = Console.Out;
+        if (o.Json) Console.SetOut(Console.Error);
+        try { PlotCommand.WriteBeside(o.PlotDir!, name, json, data); }
+        finally { Console.SetOut(stdout); }
+    }
+
+    /// <summary>--scale-to N: one measurement per thread count 1..N, one table, and the scaling plot's section.</summary>
+    private static int RunScaling(PpsOptions o)
+    {
+        var runs = new List<Result>();
+        try
+        {
+            for (int t = 1; t <= o.ScaleTo; t++)
+            {
+                if (!o.Json) Console.WriteLine($"== {t} forwarding thread{(t == 1 ? "" : "s")}");
+                runs.Add(Measure(o.ForThreads(t), o.Json ? null : Console.Out));
+            }
+        }
+        catch (Exception e) when (e is FormatException or IOException or InvalidDataException or ArgumentException)
+        {
+            Console.Error.WriteLine($"pps: {e.Message}");
+            return 2;
+        }
+        var scaling = new ScalingSection
+        {
+            Series = [new ScalingSeries { Name = Charts.SoftswitchName, Threads = [.. runs.Select(r => r.Threads)], Mpps = [.. runs.Select(r => r.Mpps)] }],
+        };
+        string json = JsonSerializer.Serialize(new { scaling, runs }, s_json);
+        if (o.Json)
+        {
+            Console.WriteLine(json);
+        }
+        else
+        {
+            Console.WriteLine();
+            Console.WriteLine($"{"threads",-9}{"Mpps",9}{"per thread",12}{"vs 1 thread",13}  per-thread Mpps");
+            foreach (var r in runs)
+            {
+                var per = r.MppsPerThread ?? [r.Mpps];
+                Console.WriteLine($"{r.Threads,-9}{r.Mpps,9:F2}{r.Mpps / r.Threads,12:F2}{r.Mpps / runs[0].Mpps,12:F2}x  {string.Join(" ", per.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))}");
+            }
+        }
+        if (o.PlotDir is not null)
+            WritePlots(o, "pps-threads", json, new PlotData { Title = $"bench pps: {o.Flows:N0} exact flows per thread, {o.Rules:N0} rules", Scaling = scaling });
         return 0;
     }
 
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
         long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses,
         string? Tunnel = null, double DeliveredMpps = 0, long Drops = 0, string? Pcap = null, long FlowModsOverOpenFlow = 0,
-        int Threads = 1, double[]? MppsPerThread = null, double EmcUsedShare = 0);
+        int Threads = 1, double[]? MppsPerThread = null, double EmcUsedShare = 0, TimelineSection? Timeline = null);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -237,14 +332,24 @@ public static class PpsHarness
         // Churn thread: its OS thread is made here, unpinned, and it waits until the forwarding loop is warm.
         using var stop = new CancellationTokenSource();
         using var warmedUp = new ManualResetEventSlim();
-        long churnApplied = 0;
+        using var measuring = new ManualResetEventSlim();
+        long churnApplied = 0, churnStartTs = 0, measureStartTs = 0;
         Thread? churn = null;
         if (o.Churn > 0)
         {
             churn = new Thread(() =>
             {
-                try { warmedUp.Wait(stop.Token); }
+                try
+                {
+                    warmedUp.Wait(stop.Token);
+                    if (o.ChurnAfter > 0)
+                    {
+                        measuring.Wait(stop.Token);
+                        if (stop.Token.WaitHandle.WaitOne(TimeSpan.FromSeconds(o.ChurnAfter))) return;
+                    }
+                }
                 catch (OperationCanceledException) { return; }
+                Volatile.Write(ref churnStartTs, Stopwatch.GetTimestamp());
                 churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed);
             }) { IsBackground = true, Name = "churn" };
             churn.Start();
@@ -254,6 +359,11 @@ public static class PpsHarness
         long ofMods0 = 0, p0 = 0, m0 = 0, emcH0 = 0, emcM0 = 0, emcC0 = 0, emcB0 = 0, sent0 = 0, drops0 = 0, alloc = 0, packets = 0;
         int gen0 = 0, gen2 = 0;
         double secs = 0, pauseMs = 0;
+        // The timeline: the packet count at the end of each sampling interval, read where the progress line is (after
+        // every 64 polls), into arrays sized before the window opens.
+        int sampleCap = (int)Math.Min(1_000_000, Math.Ceiling(o.Seconds / o.SampleInterval) + 2), samples = 0;
+        var sampleT = new double[sampleCap];
+        var sampleP = new long[sampleCap];
         Exception? failure = null;
         // The forwarding loop runs on a thread of its own, the only one on the --pin-cpu CPU, which starts no thread:
         // a thread inherits its creator's CPU mask, so no other thread lands on the forwarding CPU.
@@ -310,8 +420,10 @@ public static class PpsHarness
             long alloc0 = GC.GetAllocatedBytesForCurrentThread();
             int gc0 = GC.CollectionCount(0), gc20 = GC.CollectionCount(2);
             var pause0 = GC.GetTotalPauseDuration();
+            measureStartTs = Stopwatch.GetTimestamp();
             var sw = Stopwatch.StartNew();
-            double nextReport = 1;
+            measuring.Set();
+            double nextReport = 1, nextSample = o.SampleInterval;
             long lastP = p0;
             double lastT = 0;
             while (true)
@@ -323,6 +435,12 @@ public static class PpsHarness
                 }
                 double t = sw.Elapsed.TotalSeconds;
                 if (t >= o.Seconds) break;
+                if (t >= nextSample && samples < sampleCap)
+                {
+                    sampleT[samples] = t;
+                    sampleP[samples++] = fwd.Packets;
+                    while (nextSample <= t) nextSample += o.SampleInterval;
+                }
                 if (t >= nextReport)
                 {
                     long p = fwd.Packets;
@@ -335,6 +453,11 @@ public static class PpsHarness
             secs = sw.Elapsed.TotalSeconds;
             alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
             packets = fwd.Packets - p0;
+            if (samples < sampleCap)
+            {
+                sampleT[samples] = secs;
+                sampleP[samples++] = p0 + packets;
+            }
             gen0 = GC.CollectionCount(0) - gc0;
             gen2 = GC.CollectionCount(2) - gc20;
             pauseMs = (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds;
@@ -348,6 +471,8 @@ public static class PpsHarness
         long flowModsOverOpenFlow = agent is null ? 0 : agent.FlowModsApplied - ofMods0;
         agent?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Dispose();
+        var timeline = Timeline(sampleT, sampleP, samples, p0, churnStartTs == 0 ? null : Math.Max(0, Stopwatch.GetElapsedTime(measureStartTs, churnStartTs).TotalSeconds),
+            o.Churn > 0 ? "Softswitch, churn " + (double.IsPositiveInfinity(o.Churn) ? "max" : o.Churn.ToString("N0", CultureInfo.InvariantCulture) + "/s") : Charts.SoftswitchName);
         return new Result(
             Mpps: packets / secs / 1e6,
             NsPerPacket: packets == 0 ? 0 : secs * 1e9 / packets,
@@ -359,7 +484,24 @@ public static class PpsHarness
             Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs, EmcBypasses: fwd.EmcBypassCount,
             Tunnel: o.Tunnel is null ? null : o.Tunnel + (o.TunnelRx ? " rx" : " tx"),
             DeliveredMpps: forwarded / secs / 1e6, Drops: drops, Pcap: o.Pcap is null ? null : Path.GetFileName(o.Pcap),
-            FlowModsOverOpenFlow: flowModsOverOpenFlow, EmcUsedShare: emcC + emcB == 0 ? 0 : (double)emcC / (emcC + emcB));
+            FlowModsOverOpenFlow: flowModsOverOpenFlow, EmcUsedShare: emcC + emcB == 0 ? 0 : (double)emcC / (emcC + emcB), Timeline: timeline);
+    }
+
+    /// <summary>Mpps over each sampling interval, from the packet counts at the interval ends.</summary>
+    private static TimelineSection Timeline(double[] t, long[] packets, int n, long p0, double? churnStartS, string name)
+    {
+        var ts = new double[n];
+        var mpps = new double[n];
+        double prevT = 0;
+        long prevP = p0;
+        for (int i = 0; i < n; i++)
+        {
+            ts[i] = t[i];
+            mpps[i] = t[i] > prevT ? (packets[i] - prevP) / (t[i] - prevT) / 1e6 : 0;
+            prevT = t[i];
+            prevP = packets[i];
+        }
+        return new TimelineSection { ChurnStartS = churnStartS, Series = [new TimeSeries { Name = name, TimeS = ts, Mpps = mpps }] };
     }
 
     /// <summary>Packets received and not delivered: table misses, parse errors and every named drop reason.</summary>

@@ -17,6 +17,9 @@
 # forwarding core, for both (so do Open vSwitch's non-PMD threads, and every Softswitch thread but the forwarding one).
 # Hugepages: 2 MiB pages are added for the run and given back at exit (HUGEPAGES, default 1200). The EAL runs with
 # hugepages here; no --no-huge.
+# Beside the table: OUT (default bench/results/dpdk) gets dpdk-compare.json (each row's median Mpps for both switches,
+# and the churn row's forwarding rate per SAMPLE seconds for both, from the last round) and its plots from `bench plot`
+# (SVG and PNG: rows side by side, churn timeline); PLOTS=0 leaves them out.
 # Installs what it needs (apt) itself; needs root. Ends only the processes it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,6 +36,9 @@ HUGEPAGES=${HUGEPAGES:-1200}
 CHURN_RATE=${CHURN_RATE:-100000}
 MAX_FRAMES=${MAX_FRAMES:-131072}
 SETTLE_MAX=${SETTLE_MAX:-120}
+PLOTS=${PLOTS:-1}
+OUT=${OUT:-$ROOT/bench/results/dpdk}
+SAMPLE=${SAMPLE:-0.5}
 SINKS=3
 
 [ "$(id -u)" = 0 ] || { echo "compare.sh: needs root (hugepages, network namespace)"; exit 2; }
@@ -165,7 +171,18 @@ ovs_measure() {  # rows sharing one flow file (exact-100k, then churn-100k on th
     fi
     local m0=$(cat $RUN/churn.progress 2>/dev/null || echo 0)
     read -r rx0 tx0 < <(ovs_counts); local t0=$(date +%s.%N)
-    sleep $SECS
+    if [ "$row" = churn-100k ]; then
+      # The churn row's timeline: the sinks' tx counters every SAMPLE seconds ("seconds-into-window packets" lines).
+      : > $RUN/ovs-churn-100k.timeline
+      local ts rxs txs
+      while ts=$(date +%s.%N); [ "$(echo "$ts - $t0 < $SECS" | bc -l)" = 1 ]; do
+        sleep $SAMPLE
+        read -r rxs txs < <(ovs_counts)
+        echo "$(echo "$(date +%s.%N) - $t0" | bc -l) $((txs - tx0))" >> $RUN/ovs-churn-100k.timeline
+      done
+    else
+      sleep $SECS
+    fi
     read -r rx1 tx1 < <(ovs_counts); local t1=$(date +%s.%N)
     local m1=$(cat $RUN/churn.progress 2>/dev/null || echo 0)
     [ -z "$cpid" ] || { kill $cpid 2>/dev/null || true; wait $cpid 2>/dev/null || true; }
@@ -197,6 +214,7 @@ ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes alloca
   fi
   wait $spid
   [ -z "$cpid" ] || { kill $cpid 2>/dev/null || true; wait $cpid 2>/dev/null || true; }
+  [ "$row" != churn-100k ] || cp $RUN/ssw-$row.json $RUN/ssw-churn-100k.last.json
   read -r SM SD SA SC < <(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print("%.3f %d %.4f %.0f" % (r["delivered_mpps"], r["drops"], r["alloc_bytes_per_packet"], r["flow_mods_over_open_flow"] / r["seconds"]))' $RUN/ssw-$row.json)
   [ "$row" != churn-100k ] || SSW_CHURN=$SC
 }
@@ -238,6 +256,40 @@ for row in $ROWS; do
 done
 
 [ -z "$OVSC" ] || printf "churn-100k flow-mods/s applied (median): OVS-DPDK %s, Softswitch %s (asked %s)\n" "$(median "$OVSC")" "$(median "$SSWC")" "$CHURN_RATE"
+
+if [ "$PLOTS" = 1 ]; then   # the result file and its plots (bench plot)
+  mkdir -p "$OUT"
+  for row in $ROWS; do echo "$row $(median "${SSW[$row]}") $(median "${OVS[$row]}")"; done > $RUN/medians.txt
+  python3 - $RUN "$OUT/dpdk-compare.json" "$ROUNDS" "$SECS" "$CHURN_RATE" <<'PY'
+import json, os, sys
+run, out, rounds, secs, rate = sys.argv[1:6]
+items = []
+for line in open(run + "/medians.txt"):
+    row, s, o = line.split()
+    items.append({"name": row, "softswitch": float(s), "peer": float(o)})
+r = {"title": "Softswitch and Open vSwitch with DPDK, one core each (medians of %s rounds of %s s)" % (rounds, secs),
+     "rows": {"peer": "OVS-DPDK", "unit": "Mpps delivered", "items": items}}
+series = []
+if os.path.exists(run + "/ssw-churn-100k.last.json"):
+    lines = [l for l in open(run + "/ssw-churn-100k.last.json").read().splitlines() if l.startswith("{")]
+    t = json.loads(lines[-1]).get("timeline") if lines else None
+    if t and t.get("series"):
+        s = t["series"][0]
+        series.append({"name": "Softswitch, churn %s/s" % rate, "t_s": s["t_s"], "mpps": s["mpps"]})
+if os.path.exists(run + "/ovs-churn-100k.timeline"):
+    ts, mpps, pt, pp = [], [], 0.0, 0
+    for line in open(run + "/ovs-churn-100k.timeline"):
+        t, p = float(line.split()[0]), int(line.split()[1])
+        if t > pt:
+            ts.append(t); mpps.append((p - pp) / (t - pt) / 1e6)
+        pt, pp = t, p
+    series.append({"name": "OVS-DPDK, churn %s/s" % rate, "t_s": ts, "mpps": mpps})
+if series:
+    r["timeline"] = {"series": series}
+json.dump(r, open(out, "w"), indent=1)
+PY
+  $BENCH plot --input "$OUT/dpdk-compare.json" --out "$OUT" || echo "compare: the plots failed (the table above stands)" >&2
+fi
 
 # Flow-mod throughput: ovs-ofctl add-flows of the exact rows' files into each switch (Open vSwitch's times are its
 # bridge set-ups above). ovs-ofctl waits for a BARRIER_REPLY after every flow-mod, so this is a round-trip rate, and a

@@ -15,6 +15,9 @@
 # Softswitch with 2 afpacket and 2 afxdp ports on idle veths (1 and 2 threads) and of OVS user space with the same ports;
 # SECS and PACED set the step length and the paced rate; PERF=PREFIX records a system-wide
 # perf profile of each unthrottled step into PREFIX.<row>.
+# Beside the tables: OUT (default bench/results/netns) gets netns-compare.json (delivered Mpps per row for both
+# switches, the scaling rows, every ping RTT of the latency rows) and its plots from `bench plot` (SVG and PNG:
+# rows, scaling, latency CDF); PLOTS=0 leaves them out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${SECS:-3}
@@ -28,9 +31,12 @@ REPEAT=${REPEAT:-1}     # interleaved rounds; with more than one, medians of the
 QUEUES=${QUEUES:-1}     # RX/TX queues of the veths; ROWS=scaling uses 2 (AF_XDP gets one socket per queue)
 [[ ",$ROWS," == *",scaling,"* ]] && [ "$QUEUES" = 1 ] && QUEUES=2
 IDLE_SECS=${IDLE_SECS:-60}
+PLOTS=${PLOTS:-1}
+OUT=${OUT:-bench/results/netns}
 for t in ip trafgen tcpreplay iperf3 ovs-vswitchd ovs-ofctl sockperf; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
 dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
 SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
+if [ "$PLOTS" = 1 ]; then dotnet build bench -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2; fi
 
 TAG=$(printf '%04x' $((RANDOM)))
 NA=sswcmpa$TAG NB=sswcmpb$TAG
@@ -209,7 +215,10 @@ lat_cleanup() { ip netns del $NLA 2>/dev/null; ip netns del $NLB 2>/dev/null; ip
 lat_measure() {   # $1 label: one line per run into lat.txt: label|ping avg ms|TCP Mbit/s|RR transactions/s|sockperf avg one-way us
   local label=$1 rtt mbit rr lat sp
   ip netns exec $NLA ping -q -c 20 -i 0.05 -W 1 10.89.0.2 >/dev/null 2>&1   # ARP, learning, warm-up
-  rtt=$( (ip netns exec $NLA ping -q -c 200 -i 0.01 -W 1 10.89.0.2 2>/dev/null || true) | awk -F/ '/^rtt/ { print $5 }')
+  (ip netns exec $NLA ping -c 200 -i 0.01 -W 1 10.89.0.2 2>/dev/null || true) > $RUN/ping.out
+  rtt=$(awk -F/ '/^rtt/ { print $5 }' $RUN/ping.out)
+  # every reply's RTT, for the latency CDF
+  awk -v l="$label" 'match($0, /time=[0-9.]+/) { print l "|" substr($0, RSTART + 5, RLENGTH - 5) }' $RUN/ping.out >> $RUN/lat-samples.txt
   ip netns exec $NLB iperf3 -s -1 -B 10.89.0.2 >/dev/null 2>&1 & sp=$!; sleep 0.5
   mbit=$( (ip netns exec $NLA timeout $((SECS + 15)) iperf3 -c 10.89.0.2 -t $SECS -J < /dev/null 2>/dev/null || true) | python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null)
   [ -z "$mbit" ] && mbit=0   # no JSON: the connection never got going
@@ -385,4 +394,45 @@ PY
 fi
 if want latency; then lat_rows; fi
 if want idle; then idle_rows; fi
+
+# The result file and its plots: rows are the unthrottled steps (medians over the rounds), Softswitch beside Open
+# vSwitch with the same kind of port; scaling rows by thread count; latency rows' ping RTTs.
+if [ "$PLOTS" = 1 ]; then
+  mkdir -p "$OUT"
+  touch $RUN/max.txt $RUN/lat-samples.txt
+  python3 - "$RUN/max.txt" "$RUN/lat-samples.txt" "$OUT/netns-compare.json" "$SECS" <<'PY'
+import json, re, statistics, sys
+maxf, latf, out, secs = sys.argv[1:5]
+delivered = {}
+for line in open(maxf):
+    label, d = line.rstrip('\n').split('|')
+    delivered.setdefault(label, []).append(int(d))
+med = {k: statistics.median(v) / 1e6 for k, v in delivered.items()}
+pairs = [("afpacket", "Softswitch afpacket", "Open vSwitch default"),
+         ("afxdp", "Softswitch afxdp", "Open vSwitch afxdp"),
+         ("10k flows + churn", "Softswitch afpacket +10k flows, churn", "Open vSwitch default +10k flows, churn")]
+items = [{"name": n, "softswitch": med[s], "peer": med.get(o)} for n, s, o in pairs if s in med]
+scaling = {}
+for label, mpps in med.items():
+    m = re.match(r"^(Softswitch \w+) (\d+) threads?, (\d+) flows$", label)
+    if m:
+        scaling.setdefault(m.group(1) + ", %s flows" % m.group(3), {})[int(m.group(2))] = mpps
+lat = {}
+for line in open(latf):
+    label, v = line.rstrip('\n').rsplit('|', 1)
+    lat.setdefault(label, []).append(float(v))
+r = {"title": "Softswitch and Open vSwitch user space over veth (trafgen 64-byte UDP, %s s steps)" % secs}
+if items:
+    r["rows"] = {"peer": "Open vSwitch (user space)", "unit": "Mpps delivered", "items": items}
+if scaling:
+    r["scaling"] = {"series": [{"name": k, "threads": sorted(v), "mpps": [v[t] for t in sorted(v)]} for k, v in scaling.items()]}
+if lat:
+    r["latency"] = {"what": "ping round trip", "unit": "ms", "series": [{"name": k, "samples": v} for k, v in lat.items()]}
+json.dump(r, open(out, "w"), indent=1)
+PY
+  if grep -q -e '"rows"' -e '"scaling"' -e '"latency"' "$OUT/netns-compare.json"; then
+    echo
+    dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll plot --input "$OUT/netns-compare.json" --out "$OUT"
+  fi
+fi
 exit 0
