@@ -3,7 +3,7 @@
 # already there. Needs root (CI is root); without root it says what is missing and carries on.
 set -euo pipefail
 pkgs=(libpcap0.8 iproute2 ethtool iputils-ping tcpdump tshark openvswitch-common openvswitch-switch
-      openvswitch-testcontroller python3-os-ken netsniff-ng iperf3 tcpreplay mininet sockperf)
+      openvswitch-testcontroller python3-os-ken netsniff-ng iperf3 tcpreplay mininet sockperf lintian)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
