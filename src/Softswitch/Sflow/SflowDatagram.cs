@@ -146,6 +146,12 @@ internal sealed class SflowDatagram
         return _buf.AsSpan(0, _length);
     }
 
+    /// <summary>OpenFlow 1.0's number of the LOCAL port (OFPP_LOCAL), its ifIndex here.</summary>
+    public const uint LocalIfIndex = 0xFFFE;
+
+    /// <summary>The ifIndex of a datapath port: its OpenFlow port number (the local port's is OFPP_LOCAL).</summary>
+    public static uint IfIndex(ushort no) => no == PortNumber.Local ? LocalIfIndex : no;
+
     /// <summary>A flow sample's output word for a sample's flow (see the remarks).</summary>
     public static uint OutputWord(in PacketSample s)
     {
@@ -155,8 +161,9 @@ internal sealed class SflowDatagram
         return s.OutPort switch
         {
             PortNumber.Flood or PortNumber.All or PortNumber.Normal => 0x8000_0000,
-            PortNumber.Controller or PortNumber.Table or PortNumber.None => 0x4000_0000 | 256,
-            _ => s.OutPort,
+            PortNumber.Local => LocalIfIndex,
+            _ when PortNumber.IsNumbered(s.OutPort) => s.OutPort,
+            _ => 0x4000_0000 | 256, // controller, table, no port: not sent on any interface
         };
     }
 

@@ -182,7 +182,7 @@ internal sealed class SflowExporter : IDisposable
                 }
                 Reserve(SflowDatagram.FlowSampleSize(s.HeaderLength));
                 _datagram.AddFlowSample(++_flowSequence, FlowSourceId, (uint)_rate, (uint)pool, (uint)drops,
-                    s.InPort, SflowDatagram.OutputWord(s), s.FrameLength, _header.AsSpan(0, s.HeaderLength));
+                    SflowDatagram.IfIndex(s.InPort), SflowDatagram.OutputWord(s), s.FrameLength, _header.AsSpan(0, s.HeaderLength));
             }
         }
     }
@@ -194,7 +194,7 @@ internal sealed class SflowExporter : IDisposable
             var c = slot.Port.Counters.Snapshot();
             var (speed, direction) = SflowDatagram.SpeedOf(slot.Port.Info.Current);
             uint status = ((slot.Config & PortConfig.PortDown) == 0 ? 1u : 0u) | (slot.LinkUp ? 2u : 0u);
-            var counters = new SflowInterfaceCounters(slot.No, speed, direction, status,
+            var counters = new SflowInterfaceCounters(SflowDatagram.IfIndex(slot.No), speed, direction, status,
                 (ulong)c.RxBytes, (uint)c.RxPackets, Counter32(c.RxDropped), Counter32(c.RxErrors),
                 (ulong)c.TxBytes, (uint)c.TxPackets, Counter32(c.TxDropped), Counter32(c.TxErrors));
             Reserve(SflowDatagram.CounterSampleSize);
