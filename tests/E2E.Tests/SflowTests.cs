@@ -26,7 +26,8 @@ public sealed class SflowTests
     {
         using var hosts = new Hosts(2, subnet: "10.79.0");
         using var collector = new Collector();
-        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure", "--sflow", $"127.0.0.1:{collector.Port}",
+        string ctl = Path.Combine(Path.GetTempPath(), $"s7-sflow-{Guid.NewGuid():N}.ctl");
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure", "--unixctl", ctl, "--sflow", $"127.0.0.1:{collector.Port}",
             "--sflow-sampling", Rate.ToString(CultureInfo.InvariantCulture), "--sflow-polling", "1");
         sw.Ofctl("add-flow", "in_port=1,actions=output:2");
 
@@ -103,6 +104,12 @@ public sealed class SflowTests
         var p2 = d.Counters.Last(c => c.IfIndex == 2);
         Assert.Equal((uint)seen, p2.OutPackets);
         Assert.Equal(IPAddress.Loopback, d.Agent);
+
+        // The registry counts what was sent: every flow sample the collector got, none lost to a full ring.
+        string coverage = SwitchProcess.Ctl("-t", ctl, "coverage/show").Stdout;
+        Assert.Equal(d.Flows.Count, SwitchProcess.CoverageCounter(coverage, "sflow-flow-samples"));
+        Assert.Equal(0, SwitchProcess.CoverageCounter(coverage, "sflow-sample-drops"));
+        Assert.Equal(0, SwitchProcess.CoverageCounter(coverage, "sflow-send-errors"));
 
         // tshark's dissector reads the same datagrams the same way, without complaint.
         string pcap = Path.Combine(Path.GetTempPath(), $"s7-sflow-{Guid.NewGuid():N}.pcap");

@@ -54,7 +54,7 @@ public sealed class PacketSampler
 
     /// <param name="rate">Sample 1 in <paramref name="rate"/> packets; 0: sampling off.</param>
     /// <param name="ringSlots">Samples the ring holds before the forwarder counts drops (rounded up to a power of two).</param>
-    public PacketSampler(int rate, int ringSlots = 1024, ulong seed = 0)
+    public PacketSampler(int rate, int ringSlots = 4096, ulong seed = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rate);
         _rate = rate;

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Sflow;
@@ -20,6 +21,8 @@ namespace Softswitch.Sflow;
 /// (source id class 2, index 1000); its ports are the data sources of counter samples (class 0, index the OpenFlow
 /// port number). The sample pool is the packets the samplers have seen, the sample's own thread's count when it was
 /// taken plus the others' now; drops are samples lost to a full ring.</para>
+/// <para>Counted in the registry (<c>ctl coverage/show</c>): <c>sflow-flow-samples</c>, <c>sflow-sample-drops</c>,
+/// <c>sflow-datagrams</c>, <c>sflow-send-errors</c>.</para>
 /// <para>The agent address is the source address the routing table picks for the collector (a connected UDP socket's
 /// local address), as Open vSwitch chooses it when no agent device is given. Thread safety: everything but
 /// <see cref="Dispose"/> runs on the exporter thread; counters read the datapath racily.</para>
@@ -30,6 +33,10 @@ internal sealed class SflowExporter : IDisposable
     public const int DefaultPort = 6343;
     private const uint FlowSourceId = (2u << 24) | 1000;
     private static readonly TimeSpan s_drainPeriod = TimeSpan.FromMilliseconds(100);
+    private static readonly Counter s_flowSamples = Coverage.Define("sflow-flow-samples", "flow samples sent to the sFlow collector");
+    private static readonly Counter s_sampleDrops = Coverage.Define("sflow-sample-drops", "packets chosen for an sFlow sample and lost: their forwarding thread's sample ring was full");
+    private static readonly Counter s_datagrams = Coverage.Define("sflow-datagrams", "sFlow datagrams sent to the collector");
+    private static readonly Counter s_sendErrors = Coverage.Define("sflow-send-errors", "sFlow datagrams not sent (the collector's host refused them, or no route)");
 
     private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
@@ -44,13 +51,13 @@ internal sealed class SflowExporter : IDisposable
     private readonly Dictionary<ushort, uint> _counterSequence = new();
     private uint _datagramSequence, _flowSequence;
     private long _firstSampleTicks = -1, _nextPollTicks;
-    private long _sendErrors;
+    private long _sendErrors, _flowSamplesSent, _datagramsSent;
 
     public IPEndPoint Collector { get; }
     public IPAddress Agent { get; }
     /// <summary>Datagrams sent and lost to send errors (no collector listening, no route).</summary>
-    public long DatagramsSent { get; private set; }
-    public long SendErrors => Interlocked.Read(ref _sendErrors);
+    public long DatagramsSent => Volatile.Read(ref _datagramsSent);
+    public long SendErrors => Volatile.Read(ref _sendErrors);
 
     private SflowExporter(SwitchDatapath dp, IPEndPoint collector, int pollingSeconds, ILogger log)
     {
@@ -83,6 +90,15 @@ internal sealed class SflowExporter : IDisposable
     public static SflowExporter Start(SwitchDatapath dp, IPEndPoint collector, int pollingSeconds, ILogger log)
     {
         var e = new SflowExporter(dp, collector, pollingSeconds, log);
+        dp.Counters.AddSource(s_flowSamples, () => Volatile.Read(ref e._flowSamplesSent), e);
+        dp.Counters.AddSource(s_datagrams, () => e.DatagramsSent, e);
+        dp.Counters.AddSource(s_sendErrors, () => e.SendErrors, e);
+        dp.Counters.AddSource(s_sampleDrops, () =>
+        {
+            long n = 0;
+            foreach (var f in dp.Forwarders) n += f.Sampler.DropCount;
+            return n;
+        }, e);
         e._thread.Start();
         return e;
     }
@@ -183,6 +199,7 @@ internal sealed class SflowExporter : IDisposable
                 Reserve(SflowDatagram.FlowSampleSize(s.HeaderLength));
                 _datagram.AddFlowSample(++_flowSequence, FlowSourceId, (uint)_rate, (uint)pool, (uint)drops,
                     SflowDatagram.IfIndex(s.InPort), SflowDatagram.OutputWord(s), s.FrameLength, _header.AsSpan(0, s.HeaderLength));
+                Volatile.Write(ref _flowSamplesSent, _flowSamplesSent + 1);
             }
         }
     }
@@ -225,12 +242,13 @@ internal sealed class SflowExporter : IDisposable
         try
         {
             _socket.Send(_datagram.Finish());
-            DatagramsSent++;
+            Volatile.Write(ref _datagramsSent, _datagramsSent + 1);
         }
         catch (SocketException e)
         {
             // A connected UDP socket reports an earlier datagram's ICMP error on a later send: no collector listening.
-            if (Interlocked.Increment(ref _sendErrors) == 1)
+            Volatile.Write(ref _sendErrors, _sendErrors + 1);
+            if (_sendErrors == 1)
                 _log.LogWarning("sFlow collector {Collector}: {Error} (datagrams are dropped until it answers)", Collector, e.Message);
         }
     }
@@ -240,6 +258,7 @@ internal sealed class SflowExporter : IDisposable
         try { _stop.Set(); }
         catch (ObjectDisposedException) { return; }
         _thread.Join(TimeSpan.FromSeconds(5));
+        _dp.Counters.RemoveSources(this);
         _socket.Dispose();
     }
 }
