@@ -4,6 +4,7 @@
 #   PREFIX/bin/softswitch                          the switch (run, demo, ctl)
 #   PREFIX/lib/systemd/system/softswitch@.service  a systemd unit, one instance per /etc/softswitch/NAME.json
 #   PREFIX/share/softswitch/mininet/softswitch_mn.py  the Mininet switch class (mn --custom ... --switch softswitch)
+#   PREFIX/share/man/man8/softswitch.8             the man page (man softswitch)
 # DESTDIR is honoured (staging for packages). Re-running replaces the installed files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,5 +47,6 @@ chmod 0644 "$DEST$PREFIX/lib/systemd/system/softswitch@.service"
 install -d "$DEST$PREFIX/share/softswitch/mininet"
 sed "s|^_INSTALLED_BINDIR = '@BINDIR@'|_INSTALLED_BINDIR = '$PREFIX/bin'|" mininet/softswitch_mn.py > "$DEST$PREFIX/share/softswitch/mininet/softswitch_mn.py"
 chmod 0644 "$DEST$PREFIX/share/softswitch/mininet/softswitch_mn.py"
+install -D -m 0644 packaging/softswitch.8 "$DEST$PREFIX/share/man/man8/softswitch.8"
 echo "install.sh: installed $DEST$PREFIX/bin/softswitch ($("$DEST$PREFIX/bin/softswitch" ctl --help >/dev/null 2>&1 && echo ok || echo 'does not run here'))"
 echo "install.sh: systemd: put a config in /etc/softswitch/NAME.json, then systemctl daemon-reload; systemctl enable --now softswitch@NAME"

@@ -64,6 +64,8 @@ public sealed class PpsOptions
         c.ScaleTo = 0;
         return c;
     }
+    /// <summary>Sample 1 in N packets as sFlow export does (0: off), with a thread draining the samples ten times a second.</summary>
+    public int Sampling;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -96,6 +98,7 @@ public sealed class PpsOptions
                 case "--fdb": o.Fdb = Next(); break;
                 case "--listen": o.Listen = Next(); break;
                 case "--recycle": o.Recycle = Next() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--recycle on|off, not {v}") }; break;
+                case "--sampling": o.Sampling = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--pin-cpu": o.PinCpu = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--start-file": o.StartFile = Next(); break;
                 case "--plot": o.PlotDir = Next(); break;
@@ -106,6 +109,7 @@ public sealed class PpsOptions
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
                     Console.WriteLine("             --recycle on|off (reuse removed flows' entries, default on)");
+                    Console.WriteLine("             --sampling N (sFlow's 1-in-N packet sampling, drained by a second thread; default 0, off)");
                     Console.WriteLine("             --ports N (default 4) --frame-size B (default 64) --seed N --json");
                     Console.WriteLine("             --threads N (N forwarding threads, each fed by its own generating port; per-thread rates reported)");
                     Console.WriteLine("             --tunnel vxlan|gre|ipip (every flow outputs to a tunnel port over an in-memory underlay)");
@@ -136,6 +140,7 @@ public sealed class PpsOptions
         if (o.ScaleTo < 0 || o.ScaleTo > o.Ports) throw new ArgumentException("--scale-to must be 1..ports");
         if (o.ScaleTo > 1 && (o.Tunnel is not null || o.Churn > 0 || o.Pcap is not null || o.Listen is not null))
             throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
+        if (o.Sampling < 0 || (o.Sampling > 0 && o.Threads > 1)) throw new ArgumentException("--sampling N runs with one thread, N >= 0");
         return o;
     }
 }
@@ -235,7 +240,8 @@ public static class PpsHarness
     public sealed record Result(double Mpps, double NsPerPacket, double AllocBytesPerPacket, double ChurnPerS, double EmcHitRate,
         long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses,
         string? Tunnel = null, double DeliveredMpps = 0, long Drops = 0, string? Pcap = null, long FlowModsOverOpenFlow = 0,
-        int Threads = 1, double[]? MppsPerThread = null, double EmcUsedShare = 0, TimelineSection? Timeline = null);
+        int Threads = 1, double[]? MppsPerThread = null, double EmcUsedShare = 0, TimelineSection? Timeline = null,
+        int Sampling = 0, long Samples = 0, long SampleDrops = 0);
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -254,9 +260,23 @@ public static class PpsHarness
             Threads = o.Threads,
             EmcEntries = o.Emc ? o.EmcEntries : 0,
             PoolSize = 4096,
+            SamplingRate = o.Sampling,
         });
         dp.MissBehavior = MissBehavior.Drop;
         var flows = new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = o.Recycle });
+        // --sampling: the samples are read as the sFlow exporter reads them (ten times a second), so the rings do not fill.
+        long sflowSamples = 0;
+        using var samplingDone = new ManualResetEvent(false);
+        var drainer = o.Sampling == 0 ? null : new Thread(() =>
+        {
+            var header = new byte[PacketSampler.HeaderSize];
+            do
+            {
+                foreach (var f in dp.Forwarders)
+                    while (f.Sampler.TryRead(header, out _)) sflowSamples++;
+            } while (!samplingDone.WaitOne(100));
+        }) { IsBackground = true, Name = "sampling-drain" };
+        drainer?.Start();
         var ports = new MemoryPort[o.Ports + (o.Tunnel is null ? 0 : 1)];
         for (int i = 0; i < o.Ports; i++)
         {
@@ -465,6 +485,8 @@ public static class PpsHarness
         }
         stop.Cancel();
         churn?.Join();
+        samplingDone.Set();
+        drainer?.Join();
         long emcH = (fwd.Cache?.Hits ?? 0) - emcH0, emcM = (fwd.Cache?.Misses ?? 0) - emcM0;
         long emcC = fwd.EmcGovernor.ConsultedPackets - emcC0, emcB = fwd.EmcGovernor.BypassedPackets - emcB0;
         long forwarded = SentTotal(ports) - sent0, drops = DropTotal(fwd) - drops0;
@@ -484,7 +506,8 @@ public static class PpsHarness
             Gen0Collections: gen0, Gen2Collections: gen2, GcPauseMs: pauseMs, EmcBypasses: fwd.EmcBypassCount,
             Tunnel: o.Tunnel is null ? null : o.Tunnel + (o.TunnelRx ? " rx" : " tx"),
             DeliveredMpps: forwarded / secs / 1e6, Drops: drops, Pcap: o.Pcap is null ? null : Path.GetFileName(o.Pcap),
-            FlowModsOverOpenFlow: flowModsOverOpenFlow, EmcUsedShare: emcC + emcB == 0 ? 0 : (double)emcC / (emcC + emcB), Timeline: timeline);
+            FlowModsOverOpenFlow: flowModsOverOpenFlow, EmcUsedShare: emcC + emcB == 0 ? 0 : (double)emcC / (emcC + emcB), Timeline: timeline,
+            Sampling: o.Sampling, Samples: sflowSamples, SampleDrops: fwd.Sampler.DropCount);
     }
 
     /// <summary>Mpps over each sampling interval, from the packet counts at the interval ends.</summary>

@@ -97,6 +97,10 @@ public sealed class DatapathOptions
     public int BusyPollMicros { get; set; } = DefaultBusyPollMicros;
     /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
     public int IdleWakeMs { get; set; } = 1000;
+    /// <summary>Sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off.</summary>
+    public int SamplingRate { get; set; }
+    /// <summary>Samples each forwarding thread's ring holds until an exporter reads them (more are counted as drops): 4096 hold 100 ms of 1-in-400 sampling at 16 Mpps.</summary>
+    public int SampleRingSlots { get; set; } = 4096;
     /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
     public const int DefaultBusyPollMicros = 50;
 }
@@ -197,7 +201,7 @@ public sealed class SwitchDatapath : IDisposable
         _assigned = new List<RxQueue>[threads];
         for (int i = 0; i < threads; i++)
         {
-            _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots, Options.LargeBuffers);
+            _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots, Options.LargeBuffers, Options.SamplingRate);
             _assigned[i] = new List<RxQueue>();
         }
         _assignedSnapshot = new RxQueue[threads][];

@@ -5,11 +5,14 @@ using Softswitch.Datapath.Forwarding;
 namespace Softswitch;
 
 /// <summary>
-/// Logs each port's link going down or coming up (checked once a second on a thread of its own, no datapath locks).
-/// A check allocates nothing unless a port changed (no LINQ, a reused list of removed ports): it runs for the switch's
-/// whole life. Thread safety: checks are serialised by one lock.
+/// Logs each port's link going down or coming up (checked once a second on a thread of its own, no datapath locks),
+/// and each port added or removed as it happens: the datapath tells those (<see cref="IDatapathEvents.OnPortStatus"/>)
+/// in the order they were made, so a quick port/del then port/add logs "removed" before "added". A check that sees a
+/// change before its event logs it and the event finds it done (a port is logged once, by whichever comes first); a
+/// check logs removals before additions. A check allocates nothing unless a port changed (no LINQ, a reused list of
+/// removed ports): it runs for the switch's whole life. Thread safety: checks and events are serialised by one lock.
 /// </summary>
-internal sealed class LinkWatcher : IDisposable
+internal sealed class LinkWatcher : IDisposable, IDatapathEvents
 {
     private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
@@ -23,7 +26,25 @@ internal sealed class LinkWatcher : IDisposable
         _dp = dp;
         _log = log;
         foreach (var p in dp.Ports.List) _last[p] = p.Port.LinkUp;
+        dp.Subscribe(this);
         _timer = new PeriodicThread("link-watch", period ?? TimeSpan.FromSeconds(1), Check);
+    }
+
+    void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
+    {
+        lock (_lock)
+        {
+            if (reason == PortStatusReason.Add && !_last.ContainsKey(port))
+            {
+                bool up = port.Port.LinkUp;
+                _log.LogInformation("port {No} ({Name}): added, link {State}", port.No, port.Port.Info.Name, up ? "up" : "down");
+                _last[port] = up;
+            }
+            else if (reason == PortStatusReason.Delete && _last.Remove(port))
+            {
+                _log.LogInformation("port {No} ({Name}): removed", port.No, port.Port.Info.Name);
+            }
+        }
     }
 
     public void Check()
@@ -31,6 +52,14 @@ internal sealed class LinkWatcher : IDisposable
         lock (_lock)
         {
             var list = _dp.Ports.List;
+            foreach (var k in _last.Keys)
+                if (Array.IndexOf(list, k) < 0) _gone.Add(k);
+            foreach (var gone in _gone)
+            {
+                _log.LogInformation("port {No} ({Name}): removed", gone.No, gone.Port.Info.Name);
+                _last.Remove(gone);
+            }
+            _gone.Clear();
             foreach (var p in list)
             {
                 bool up = p.Port.LinkUp;
@@ -45,16 +74,12 @@ internal sealed class LinkWatcher : IDisposable
                 }
                 _last[p] = up;
             }
-            foreach (var k in _last.Keys)
-                if (Array.IndexOf(list, k) < 0) _gone.Add(k);
-            foreach (var gone in _gone)
-            {
-                _log.LogInformation("port {No} ({Name}): removed", gone.No, gone.Port.Info.Name);
-                _last.Remove(gone);
-            }
-            _gone.Clear();
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose()
+    {
+        _dp.Unsubscribe(this);
+        _timer.Dispose();
+    }
 }

@@ -37,10 +37,13 @@ var pidfile = new Option<string?>("--pidfile") { Description = "write the proces
 var metrics = new Option<string?>("--metrics") { Description = "serve Prometheus/OpenMetrics metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9477 (default none)" };
 var detach = new Option<bool>("--detach") { Description = "run in the background; return once the switch is ready" };
 var localPort = new Option<string?>("--local-port") { Description = "the LOCAL port: a tap device NAME (created administratively down; default ss-DPID), or none" };
+var sflow = new Option<string?>("--sflow") { Description = "export sFlow v5 to the collector COLLECTOR[:PORT] (port 6343 when left out; IPv6 as [ADDR]:PORT): packet samples and port counters, as Open vSwitch's sflow record (default none)" };
+var sflowSampling = new Option<int?>("--sflow-sampling") { Description = $"with --sflow: sample 1 in N received packets (default {defaults.SflowSampling}, as OVS)" };
+var sflowPolling = new Option<int?>("--sflow-polling") { Description = $"with --sflow: seconds between counter samples of each port, 0 for none (default {defaults.SflowPolling}, as OVS)" };
 var run = new Command("run", "run the switch")
 {
     ports, controller, listen, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
-    unixctl, pidfile, detach, metrics, localPort,
+    unixctl, pidfile, detach, metrics, localPort, sflow, sflowSampling, sflowPolling,
 };
 run.SetAction(pr =>
 {
@@ -75,6 +78,9 @@ run.SetAction(pr =>
     if (pr.GetValue(detach)) s.Detach = true;
     if (pr.GetValue(metrics) is { } mx) s.Metrics = mx;
     if (pr.GetValue(localPort) is { } lp) s.LocalPort = lp;
+    if (pr.GetValue(sflow) is { } sf) s.Sflow = sf;
+    if (pr.GetValue(sflowSampling) is { } sfs) s.SflowSampling = sfs;
+    if (pr.GetValue(sflowPolling) is { } sfp) s.SflowPolling = sfp;
     return RunCommand.Run(s, args);
 });
 

@@ -84,6 +84,10 @@ internal static class RunCommand
         if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
             return UserError($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)");
         if (s.BusyPollUs is < 0 or > 1_000_000) return UserError($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}");
+        System.Net.IPEndPoint? sflowCollector = null;
+        if (s.Sflow is { } sflowText && !Sflow.SflowExporter.TryParseCollector(sflowText, out sflowCollector, out var sflowError)) return UserError(sflowError);
+        if (s.SflowSampling < 1) return UserError($"--sflow-sampling must be 1 or more (1 in N packets), not {s.SflowSampling}");
+        if (s.SflowPolling is < 0 or > 86_400) return UserError($"--sflow-polling must be 0 to 86400 seconds, not {s.SflowPolling}");
         int[]? fwdCpus = null;
         if (s.ForwardingCpus is { } cpuText)
         {
@@ -121,6 +125,7 @@ internal static class RunCommand
         using var dp = new SwitchDatapath(new DatapathOptions
         {
             Threads = s.Threads, ForwardingCpus = fwdCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
+            SamplingRate = sflowCollector is null ? 0 : s.SflowSampling,
         });
         IOffloadAttachment? offload;
         try
@@ -276,6 +281,19 @@ internal static class RunCommand
         dp.Start();
         for (int i = 0; i < dp.PlacementErrors.Count; i++)
             if (dp.PlacementErrors[i] is { } placementError) log.LogWarning("forwarding thread fwd-{Thread} is not placed on {Error}", i, placementError);
+        Sflow.SflowExporter? sflow = null;
+        if (sflowCollector is not null)
+        {
+            try
+            {
+                sflow = Sflow.SflowExporter.Start(dp, sflowCollector, s.SflowPolling, loggers.CreateLogger("sflow"));
+                log.LogInformation("sFlow to {Collector} from agent {Agent}: 1 in {Rate} packets, counters every {Polling} s", sflow.Collector, sflow.Agent, s.SflowSampling, s.SflowPolling);
+            }
+            catch (SocketException e)
+            {
+                log.LogWarning("no sFlow export to {Collector}: {Error}", sflowCollector, e.Message);
+            }
+        }
         // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
         using var reopener = offload is null ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
         log.LogInformation(RunningMessage + ": dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
@@ -307,6 +325,7 @@ internal static class RunCommand
         agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
         long agentMs = Lap();
         dp.Stop();
+        sflow?.Dispose();
         long datapathMs = Lap();
         offload?.Dispose();
         links.Dispose();

@@ -50,6 +50,12 @@ public sealed class RunSettings
     public string? Metrics { get; set; }
     /// <summary>The LOCAL port's tap name, "none" for no LOCAL port, or null for ss-DPID (see <see cref="Ports.LocalPort"/>).</summary>
     public string? LocalPort { get; set; }
+    /// <summary>The sFlow collector, HOST[:PORT] (port 6343 when left out), or null for no sFlow export.</summary>
+    public string? Sflow { get; set; }
+    /// <summary>sFlow packet sampling: 1 in this many received packets (Open vSwitch's default).</summary>
+    public int SflowSampling { get; set; } = 400;
+    /// <summary>Seconds between sFlow counter samples of each port; 0 sends none.</summary>
+    public int SflowPolling { get; set; } = 30;
 }
 
 /// <summary>The JSON of <see cref="RunSettings"/>, generated at build time (no reflection, so NativeAOT has nothing to warn about).</summary>
@@ -74,7 +80,8 @@ internal static class ConfigFile
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),
-        ("caCert", Kind.String), ("bootstrapCaCert", Kind.String), ("localPort", Kind.String),
+        ("caCert", Kind.String), ("bootstrapCaCert", Kind.String), ("localPort", Kind.String), ("sflow", Kind.String),
+        ("sflowSampling", Kind.Integer), ("sflowPolling", Kind.Integer),
     ];
 
     public static IEnumerable<string> Keys => s_keys.Select(k => k.Key);

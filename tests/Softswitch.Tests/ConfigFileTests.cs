@@ -14,7 +14,7 @@ public sealed class ConfigFileTests
               "failMode": "secure", "threads": 2, "forwardingCpus": "1-2", "busyPollUs": 200, "emcEntries": 0, "packetInRate": 500.5, "pcapDir": "/tmp/p", "stats": true,
               "logLevel": "ofagent:dbg", "logFile": "/tmp/s.log", "unixctl": "none", "pidfile": "/tmp/s.pid", "detach": true,
               "metrics": "127.0.0.1:9477", "privateKey": "/tmp/k.pem", "certificate": "/tmp/c.pem", "caCert": "/tmp/ca.pem",
-              "bootstrapCaCert": "/tmp/boot.pem",
+              "bootstrapCaCert": "/tmp/boot.pem", "sflow": "192.0.2.1:6343", "sflowSampling": 64, "sflowPolling": 10,
             }
             """, "c.json", out var error);
         Assert.True(s is not null, error);
@@ -28,8 +28,9 @@ public sealed class ConfigFileTests
         Assert.Equal(("/tmp/k.pem", "/tmp/c.pem", "/tmp/ca.pem", "/tmp/boot.pem"), (s.PrivateKey, s.Certificate, s.CaCert, s.BootstrapCaCert));
         Assert.Equal(200, s.BusyPollUs);
         Assert.Equal("1-2", s.ForwardingCpus);
+        Assert.Equal(("192.0.2.1:6343", 64, 10), (s.Sflow, s.SflowSampling, s.SflowPolling));
         // Every key the checker knows is a property the generated deserializer fills (nothing is silently dropped).
-        Assert.Equal(25, ConfigFile.Keys.Count());
+        Assert.Equal(28, ConfigFile.Keys.Count());
     }
 
     [Fact]

@@ -171,6 +171,20 @@ public sealed class HostCommandsTests : IDisposable
     }
 
     [Fact]
+    public void LinkWatcher_QuickDelThenAdd_LogsRemovedBeforeAdded()
+    {
+        using var f = LoggerFactory.Create(b => b.AddProvider(_vlog).SetMinimumLevel(LogLevel.Trace));
+        using var w = new LinkWatcher(_dp, f.CreateLogger("link"), TimeSpan.FromHours(1));
+        // Both happen between two checks (a check runs once a second), as `ctl port/del p3` then `port/add`.
+        Assert.True(_dp.RemovePort(3));
+        _dp.AddPort(new MemoryPort("p3b", new MacAddress(0x0200_0000_0033UL)), 3);
+        w.Check();
+        w.Check();
+        var lines = _log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join('|', l.Split('|')[2..])).ToArray();
+        Assert.Equal(["link|INFO|port 3 (p3): removed", "link|INFO|port 3 (p3b): added, link up"], lines);
+    }
+
+    [Fact]
     public void MemoryCollect_ShowsThePausePhaseByPhase()
     {
         Metrics.GcPauseMonitor.Start();

@@ -22,6 +22,34 @@ public sealed class OfctlFlowParserTests
         return error;
     }
 
+    [Theory]
+    [InlineData("ip,actions=dec_ttl,output:2", "dec_ttl")]
+    [InlineData("ip,actions=mod_nw_ttl:9,output:2", "mod_nw_ttl:9")]
+    [InlineData("ip,actions=mod_nw_ttl(9)", "mod_nw_ttl(9)")]
+    [InlineData("ip,actions=output:2,dec_mpls_ttl", "dec_mpls_ttl")]
+    public void TtlAction_IsRefusedWithTheReason(string text, string action)
+    {
+        string error = Error(text);
+        Assert.StartsWith(action + ": OpenFlow 1.0 has no TTL actions; ", error);
+        Assert.Contains("OpenFlow 1.1", error);
+    }
+
+    [Fact]
+    public void TtlAction_InAFlowFile_NamesTheLineAndTheReason()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(path, ["# flows", "in_port=1,actions=output:2", "ip,actions=dec_ttl,output:1"]);
+            var e = Assert.Throws<FormatException>(() => OfctlFlowParser.ParseFile(path));
+            Assert.Equal($"{path}:3: dec_ttl: OpenFlow 1.0 has no TTL actions; ", e.Message[..($"{path}:3: dec_ttl: OpenFlow 1.0 has no TTL actions; ".Length)]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void ExactUdpFlow_IsAnOpenFlow10ExactMatch()
     {

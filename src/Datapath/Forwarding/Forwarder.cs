@@ -61,6 +61,8 @@ public sealed class Forwarder
     public readonly DropCounters Drops;
     public readonly UpcallRing Upcalls;
     public readonly ActionExecutor Executor;
+    /// <summary>This thread's 1-in-N packet sampling (sFlow); a countdown that never runs out while sampling is off.</summary>
+    public readonly PacketSampler Sampler;
     /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
     internal ulong TunnelId;
     /// <summary>Tunnel encapsulation on output and decapsulation on underlay receive.</summary>
@@ -113,8 +115,9 @@ public sealed class Forwarder
     private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
     private long _now;
 
-    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers)
+    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers, int sampleRate = 0)
     {
+        Sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
         _dp = dp;
         Counters = dp.Counters.CreateSet();
         ParseErrors = new ParseCounters(Counters);
@@ -387,6 +390,7 @@ public sealed class Forwarder
         foreach (int p in pkts) bytes += Pool.Length[p];
         flow.Hit(pkts.Length, bytes, _now);
         var actions = flow.Actions;
+        if (Sampler.Skip(pkts.Length)) Sampler.Take(Pool, pkts, actions);
         if (actions.Items.Length == 0)
         {
             Drops.Add(DropReason.FlowDrop, pkts.Length);
@@ -400,6 +404,7 @@ public sealed class Forwarder
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void HandleMisses(Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
     {
+        if (Sampler.Skip(pkts.Length)) Sampler.Take(Pool, pkts, null);
         switch (_dp.MissBehavior)
         {
             case MissBehavior.Controller:

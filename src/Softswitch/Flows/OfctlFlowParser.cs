@@ -336,6 +336,14 @@ public static class OfctlFlowParser
                     if (!Num64(arg, out var tun)) return BadAction(t, out error);
                     items.Add(FlowAction.SetTunnel(tun));
                     continue;
+                case "dec_ttl":
+                case "mod_nw_ttl":
+                case "set_nw_ttl":
+                case "dec_mpls_ttl":
+                case "set_mpls_ttl":
+                    // ovs-ofctl knows these, but only for OpenFlow 1.1 and later: a user moving a flow over deserves more than "unknown".
+                    error = $"{t}: OpenFlow 1.0 has no TTL actions; dec_ttl, mod_nw_ttl and the MPLS TTL actions came with OpenFlow 1.1, and this switch speaks OpenFlow 1.0 (drop the action, or rewrite the TTL elsewhere)";
+                    return false;
                 default:
                     if (arg.Length == 0 && TryPort(t, out var bare) && bare < PortNumber.Highest)
                     {
