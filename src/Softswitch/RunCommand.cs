@@ -200,7 +200,7 @@ internal static class RunCommand
             done.Set();
         }) { PortFactory = portFactory, IsThisSwitch = IsThisSwitch });
         using var taps = new LiveTaps(dp, loggers.CreateLogger("pcap"));
-        LiveCommands.Register(commands, taps, agent.Flows, s.PcapDir);
+        LiveCommands.Register(commands, taps, agent.Switch.Flows, s.PcapDir);
         ControlServer? control = null;
         // Pauses are measured from the start (a collection during start-up counts too). Started before the control
         // socket's and the OpenFlow listeners' threads: the runtime event listener it creates is then made while no

@@ -36,9 +36,9 @@ public sealed class LiveCaptureTests : IDisposable
         _dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 });
         _ports = Enumerable.Range(1, 3).Select(i => new MemoryPort($"l7p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToArray();
         foreach (var p in _ports) _dp.AddPort(p);
-        _agent = new OfSwitchAgent(_dp, new AgentOptions { DatapathId = 0x47 });
+        _agent = new OfSwitchAgent(new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 0x47 }), new AgentOptions());
         _taps = new LiveTaps(_dp) { BufferSize = bufferSize };
-        LiveCommands.Register(_commands, _taps, _agent.Flows, null);
+        LiveCommands.Register(_commands, _taps, _agent.Switch.Flows, null);
     }
 
     public void Dispose()
@@ -53,7 +53,7 @@ public sealed class LiveCaptureTests : IDisposable
     private void AddFlow(string text)
     {
         Assert.True(OfctlFlowParser.TryParse(text, FlowModCommand.Add, out var mod, out var error), error);
-        Assert.Equal(FlowModStatus.Ok, _agent.Flows.Apply(mod));
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(mod));
     }
 
     private static byte[] Udp(int i, int size = 64) => FrameBuilder.Udp(s_a, s_b, 0x0A000001, 0x0A000002, (ushort)(1000 + i), 2000, size);

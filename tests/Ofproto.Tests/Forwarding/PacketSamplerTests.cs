@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Ofproto;
+using Softswitch.Datapath.Tests;
 
-namespace Softswitch.Datapath.Tests.Forwarding;
+namespace Softswitch.Ofproto.Tests.Forwarding;
 
 /// <summary>
 /// The forwarders' 1-in-N packet sampling (what sFlow export reads): which packets are taken, the pool and drop
