@@ -198,6 +198,11 @@ public enum OfpStatsType : ushort
     Table = 3,
     Port = 4,
     Queue = 5,
+    /// <summary>
+    /// Port descriptions: not in OpenFlow 1.0.0 but Open vSwitch's extension of it (the number OpenFlow 1.3 gave
+    /// OFPMP_PORT_DESC), which `ovs-ofctl -O OpenFlow10 dump-ports-desc` sends; the reply is ofp_phy_port entries.
+    /// </summary>
+    PortDesc = 13,
     Vendor = 0xffff,
 }
 

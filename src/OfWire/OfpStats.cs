@@ -68,12 +68,13 @@ public abstract class OfpStatsRequest : OfpMessage
             OfpStatsType.Table => stats.IsEmpty ? new OfpTableStatsRequest() : null,
             OfpStatsType.Port => OfpPortStatsRequest.TryDecode(stats),
             OfpStatsType.Queue => OfpQueueStatsRequest.TryDecode(stats),
+            OfpStatsType.PortDesc => OfpPortDescStatsRequest.TryDecode(stats),
             OfpStatsType.Vendor => OfpVendorStatsRequest.TryDecode(stats),
             _ => null,
         };
         if (request is null)
         {
-            bool known = type is <= OfpStatsType.Queue or OfpStatsType.Vendor;
+            bool known = type is <= OfpStatsType.Queue or OfpStatsType.PortDesc or OfpStatsType.Vendor;
             return Fail(known ? OfpError.BadLen : OfpError.BadRequest(OfpBadRequestCode.BadStat), out message, out error);
         }
         request.Flags = flags;
@@ -207,6 +208,36 @@ public sealed class OfpQueueStatsRequest : OfpStatsRequest
             };
 }
 
+/// <summary>
+/// OFPST_PORT_DESC request (Open vSwitch's extension of OpenFlow 1.0, <see cref="OfpStatsType.PortDesc"/>): an empty body
+/// (every port), as ovs-ofctl sends it to an OpenFlow 1.0 switch; a body of a port_no and 6 bytes of padding (one port,
+/// OFPP_NONE every port) is taken too.
+/// </summary>
+public sealed class OfpPortDescStatsRequest : OfpStatsRequest
+{
+    public override OfpStatsType StatsType => OfpStatsType.PortDesc;
+
+    /// <summary>One port, or OFPP_NONE for all ports.</summary>
+    public ushort PortNo { get; set; } = (ushort)OfpPort.None;
+
+    /// <summary>Whether the request carries a port_no (an empty body otherwise, which means every port).</summary>
+    public bool HasPortNo { get; set; }
+
+    private protected override int StatsBodySize => HasPortNo ? 8 : 0;
+
+    private protected override void EncodeStatsBody(Span<byte> body)
+    {
+        if (HasPortNo) BinaryPrimitives.WriteUInt16BigEndian(body, PortNo);
+    }
+
+    internal static OfpStatsRequest? TryDecode(ReadOnlySpan<byte> body) => body.Length switch
+    {
+        0 => new OfpPortDescStatsRequest(),
+        8 => new OfpPortDescStatsRequest { PortNo = BinaryPrimitives.ReadUInt16BigEndian(body), HasPortNo = true },
+        _ => null,
+    };
+}
+
 /// <summary>OFPST_VENDOR request. Refusing an unknown vendor (OFPBRC_BAD_VENDOR) is the session's call.</summary>
 public sealed class OfpVendorStatsRequest : OfpStatsRequest
 {
@@ -292,12 +323,13 @@ public abstract class OfpStatsReply : OfpMessage
             OfpStatsType.Table => OfpTableStatsReply.TryDecode(stats),
             OfpStatsType.Port => OfpPortStatsReply.TryDecode(stats),
             OfpStatsType.Queue => OfpQueueStatsReply.TryDecode(stats),
+            OfpStatsType.PortDesc => OfpPortDescStatsReply.TryDecode(stats),
             OfpStatsType.Vendor => OfpVendorStatsReply.TryDecode(stats),
             _ => null,
         };
         if (reply is null)
         {
-            bool known = type is <= OfpStatsType.Queue or OfpStatsType.Vendor;
+            bool known = type is <= OfpStatsType.Queue or OfpStatsType.PortDesc or OfpStatsType.Vendor;
             return Fail(known ? error : OfpError.BadRequest(OfpBadRequestCode.BadStat), out message, out error);
         }
         reply.Flags = flags;
@@ -850,6 +882,40 @@ public sealed class OfpQueueStatsReply : OfpStatsReply
         {
             OfpQueueStats.TryRead(body, out OfpQueueStats queue);
             reply.Queues.Add(queue);
+        }
+        return reply;
+    }
+}
+
+/// <summary>OFPST_PORT_DESC reply (<see cref="OfpStatsType.PortDesc"/>): ofp_phy_port entries.</summary>
+public sealed class OfpPortDescStatsReply : OfpStatsReply
+{
+    public override OfpStatsType StatsType => OfpStatsType.PortDesc;
+
+    public List<OfpPhyPort> Ports { get; set; } = new();
+
+    private protected override int StatsBodySize => Ports.Count * OfpPhyPort.Size;
+
+    private protected override void EncodeStatsBody(Span<byte> body)
+    {
+        foreach (OfpPhyPort port in CollectionsMarshal.AsSpan(Ports))
+        {
+            port.Write(body);
+            body = body.Slice(OfpPhyPort.Size);
+        }
+    }
+
+    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body)
+    {
+        if (body.Length % OfpPhyPort.Size != 0)
+        {
+            return null;
+        }
+        var reply = new OfpPortDescStatsReply { Ports = new List<OfpPhyPort>(body.Length / OfpPhyPort.Size) };
+        for (; !body.IsEmpty; body = body.Slice(OfpPhyPort.Size))
+        {
+            OfpPhyPort.TryRead(body, out OfpPhyPort port);
+            reply.Ports.Add(port);
         }
         return reply;
     }

@@ -33,6 +33,9 @@ public static class OfpStatsReplies
     public static IEnumerable<OfpQueueStatsReply> Queues(uint xid, IEnumerable<OfpQueueStats> queues)
         => Split(queues, static _ => OfpQueueStats.Size, chunk => new OfpQueueStatsReply { Xid = xid, Queues = chunk });
 
+    public static IEnumerable<OfpPortDescStatsReply> PortDescs(uint xid, IEnumerable<OfpPhyPort> ports)
+        => Split(ports, static _ => OfpPhyPort.Size, chunk => new OfpPortDescStatsReply { Xid = xid, Ports = chunk });
+
     private static IEnumerable<TReply> Split<TEntry, TReply>(IEnumerable<TEntry> entries, Func<TEntry, int> sizeOf,
                                                               Func<List<TEntry>, TReply> make)
         where TReply : OfpStatsReply

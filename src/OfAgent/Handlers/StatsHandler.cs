@@ -6,7 +6,8 @@ using Softswitch.Ofproto;
 namespace Softswitch.OfAgent.Handlers;
 
 /// <summary>
-/// OFPT_STATS_REQUEST in OpenFlow 1.0: description, flow, aggregate, table, port and queue statistics (ovs
+/// OFPT_STATS_REQUEST in OpenFlow 1.0: description, flow, aggregate, table, port, queue and port-description (Open
+/// vSwitch's extension) statistics (ovs
 /// ofproto/ofproto.c handle_desc_stats_request, handle_flow_stats_request, ...).
 /// </summary>
 /// <remarks>
@@ -62,6 +63,15 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             case OfpQueueStatsRequest qr:
                 QueueStats(c, qr, msg);
                 break;
+            case OfpPortDescStatsRequest pd:
+            {
+                // Open vSwitch's OpenFlow 1.0 extension (ovs-ofctl dump-ports-desc): the features reply's ports.
+                var ports = new List<OfpPhyPort>();
+                foreach (var p in ctx.Switch.PortDescriptions())
+                    if (pd.PortNo == (ushort)OfpPort.None || WireMap.ToOfPort(pd.PortNo) == p.PortNo) ports.Add(ReportTranslator.PhyPort(p));
+                foreach (var reply in OfpStatsReplies.PortDescs(pd.Xid, ports)) c.Send(reply);
+                break;
+            }
             default:
                 // OFPST_VENDOR: no vendor statistics are supported.
                 ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadVendor), msg);

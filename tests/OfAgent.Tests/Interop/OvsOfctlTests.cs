@@ -54,6 +54,18 @@ public sealed class OvsOfctlTests
     }
 
     [Fact]
+    public async Task DumpPortsDesc_InOpenFlow10_ListsEveryPort()
+    {
+        // ovs-ofctl asks OpenFlow 1.0 switches with Open vSwitch's OFPST_PORT_DESC (stats type 13), as OVS answers it.
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        var all = Ok(rig, "dump-ports-desc");
+        Assert.Contains("OFPST_PORT_DESC reply", all);
+        Assert.Contains("1(mem1): addr:02:00:00:00:00:01", all);
+        Assert.Contains("4(mem4): addr:02:00:00:00:00:04", all);
+    }
+
+    [Fact]
     public async Task AddModDelDumpFlows_BothFlowFormats()
     {
         if (!ExternalTool.Require("ovs-ofctl")) return;

@@ -210,7 +210,6 @@ public class MalformedInputTests
     [Theory]
     [InlineData(6)]
     [InlineData(7)]
-    [InlineData(13)] // OFPST_PORT_DESC, an OVS extension
     [InlineData(0x42)]
     [InlineData(0xfffe)]
     public void Unknown_stats_type_is_BAD_STAT(int statsType)
