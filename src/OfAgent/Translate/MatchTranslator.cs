@@ -17,24 +17,29 @@ public static class MatchTranslator
     /// <summary>The match as received (not normalised).</summary>
     public static OfMatch ToOfMatch(in OfpMatch m)
     {
+        // Field by field into the value and the mask (no fluent copies: this runs once per flow-mod).
         var w = m.Wildcards;
         var r = new OfMatch();
-        if ((w & OfpFlowWildcards.InPort) == 0) r.InPort(WireMap.ToOfPort(m.InPort));
-        if ((w & OfpFlowWildcards.DlSrc) == 0) r.EthSrc(m.DlSrc.Value);
-        if ((w & OfpFlowWildcards.DlDst) == 0) r.EthDst(m.DlDst.Value);
+        ref var v = ref r.Value;
+        ref var k = ref r.Mask;
+        if ((w & OfpFlowWildcards.InPort) == 0) { v.InPort = WireMap.ToOfPort(m.InPort); k.InPort = uint.MaxValue; }
+        if ((w & OfpFlowWildcards.DlSrc) == 0) { v.EthSrc = m.DlSrc.Value & OfMatch.MacMask; k.EthSrc = OfMatch.MacMask; }
+        if ((w & OfpFlowWildcards.DlDst) == 0) { v.EthDst = m.DlDst.Value & OfMatch.MacMask; k.EthDst = OfMatch.MacMask; }
         if ((w & OfpFlowWildcards.DlVlan) == 0)
         {
-            if (m.DlVlan == VlanNone) r.Untagged();
-            else r.Vlan(m.DlVlan);
+            v.VlanVid = m.DlVlan == VlanNone ? (ushort)0 : (ushort)(OfMatch.VlanPresent | (m.DlVlan & 0xfff));
+            k.VlanVid = OfMatch.VlanVidMask;
         }
-        if ((w & OfpFlowWildcards.DlVlanPcp) == 0) r.VlanPcp(m.DlVlanPcp);
-        if ((w & OfpFlowWildcards.DlType) == 0) r.EthType(m.DlType);
-        if ((w & OfpFlowWildcards.NwTos) == 0) r.NwTos(m.NwTos);
-        if ((w & OfpFlowWildcards.NwProto) == 0) r.NwProto(m.NwProto);
-        r.NwSrc(m.NwSrc, OfMatch.PrefixMask(32 - m.NwSrcWildcardBits));
-        r.NwDst(m.NwDst, OfMatch.PrefixMask(32 - m.NwDstWildcardBits));
-        if ((w & OfpFlowWildcards.TpSrc) == 0) r.TpSrc(m.TpSrc);
-        if ((w & OfpFlowWildcards.TpDst) == 0) r.TpDst(m.TpDst);
+        if ((w & OfpFlowWildcards.DlVlanPcp) == 0) { v.VlanPcp = (byte)(m.DlVlanPcp & 7); k.VlanPcp = 7; }
+        if ((w & OfpFlowWildcards.DlType) == 0) { v.EthType = m.DlType; k.EthType = ushort.MaxValue; }
+        if ((w & OfpFlowWildcards.NwTos) == 0) { v.NwTos = (byte)(m.NwTos & OfMatch.TosMask); k.NwTos = OfMatch.TosMask; }
+        if ((w & OfpFlowWildcards.NwProto) == 0) { v.NwProto = m.NwProto; k.NwProto = byte.MaxValue; }
+        k.NwSrc = OfMatch.PrefixMask(32 - m.NwSrcWildcardBits);
+        v.NwSrc = m.NwSrc & k.NwSrc;
+        k.NwDst = OfMatch.PrefixMask(32 - m.NwDstWildcardBits);
+        v.NwDst = m.NwDst & k.NwDst;
+        if ((w & OfpFlowWildcards.TpSrc) == 0) { v.TpSrc = m.TpSrc; k.TpSrc = ushort.MaxValue; }
+        if ((w & OfpFlowWildcards.TpDst) == 0) { v.TpDst = m.TpDst; k.TpDst = ushort.MaxValue; }
         return r;
     }
 

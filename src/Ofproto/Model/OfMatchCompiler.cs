@@ -68,39 +68,31 @@ public static class OfMatchCompiler
     /// <summary>The datapath's match <paramref name="match"/> as the OpenFlow layer's (what stats and reports show).</summary>
     public static OfMatch ToOfMatch(in FlowMatch match)
     {
+        // Field by field into the value and the mask (no fluent copies: this runs once per flow in a statistics dump).
         var w = match.Wildcards;
-        ref readonly var v = ref match.Value;
+        ref readonly var f = ref match.Value;
         var m = new OfMatch();
-        if ((w & Wildcards.InPort) == 0) m.InPort(OfPort.FromDatapath(v.InPort));
-        if ((w & Wildcards.DlSrc) == 0) m.EthSrc(v.DlSrc.Value);
-        if ((w & Wildcards.DlDst) == 0) m.EthDst(v.DlDst.Value);
+        ref var v = ref m.Value;
+        ref var k = ref m.Mask;
+        if ((w & Wildcards.InPort) == 0) { v.InPort = OfPort.FromDatapath(f.InPort); k.InPort = uint.MaxValue; }
+        if ((w & Wildcards.DlSrc) == 0) { v.EthSrc = f.DlSrc.Value; k.EthSrc = OfMatch.MacMask; }
+        if ((w & Wildcards.DlDst) == 0) { v.EthDst = f.DlDst.Value; k.EthDst = OfMatch.MacMask; }
         if ((w & Wildcards.DlVlan) == 0)
         {
-            if (v.DlVlan == VlanNone) m.Untagged();
-            else m.Vlan(v.DlVlan);
+            v.VlanVid = f.DlVlan == VlanNone ? (ushort)0 : (ushort)(OfMatch.VlanPresent | (f.DlVlan & 0xfff));
+            k.VlanVid = OfMatch.VlanVidMask;
         }
-        if ((w & Wildcards.DlVlanPcp) == 0) m.VlanPcp(v.DlVlanPcp);
-        if ((w & Wildcards.DlType) == 0) m.EthType(v.DlType);
-        if ((w & Wildcards.NwTos) == 0) m.NwTos(v.NwTos);
-        if ((w & Wildcards.NwProto) == 0) m.NwProto(v.NwProto);
-        m.NwSrc(v.NwSrc, OfMatch.PrefixMask(match.NwSrcPrefixBits));
-        m.NwDst(v.NwDst, OfMatch.PrefixMask(match.NwDstPrefixBits));
-        if ((w & Wildcards.TpSrc) == 0) m.TpSrc(v.TpSrc);
-        if ((w & Wildcards.TpDst) == 0) m.TpDst(v.TpDst);
-        if ((w & Wildcards.TunIdExt) == 0) m.TunnelId(v.TunId);
+        if ((w & Wildcards.DlVlanPcp) == 0) { v.VlanPcp = (byte)(f.DlVlanPcp & 7); k.VlanPcp = 7; }
+        if ((w & Wildcards.DlType) == 0) { v.EthType = f.DlType; k.EthType = ushort.MaxValue; }
+        if ((w & Wildcards.NwTos) == 0) { v.NwTos = (byte)(f.NwTos & OfMatch.TosMask); k.NwTos = OfMatch.TosMask; }
+        if ((w & Wildcards.NwProto) == 0) { v.NwProto = f.NwProto; k.NwProto = byte.MaxValue; }
+        k.NwSrc = OfMatch.PrefixMask(match.NwSrcPrefixBits);
+        v.NwSrc = f.NwSrc & k.NwSrc;
+        k.NwDst = OfMatch.PrefixMask(match.NwDstPrefixBits);
+        v.NwDst = f.NwDst & k.NwDst;
+        if ((w & Wildcards.TpSrc) == 0) { v.TpSrc = f.TpSrc; k.TpSrc = ushort.MaxValue; }
+        if ((w & Wildcards.TpDst) == 0) { v.TpDst = f.TpDst; k.TpDst = ushort.MaxValue; }
+        if ((w & Wildcards.TunIdExt) == 0) { v.TunnelId = f.TunId; k.TunnelId = ulong.MaxValue; }
         return m;
-    }
-
-    /// <summary>
-    /// True when <paramref name="m"/> matches every field of the OpenFlow 1.0 twelve-tuple wholly (ofp_match wildcards
-    /// 0) and nothing beyond it: such a flow is exact under OpenFlow 1.0 (OF1.0 section 3.4).
-    /// </summary>
-    public static bool IsExact10(in OfMatch m)
-    {
-        ref readonly var k = ref m.Mask;
-        return k.InPort == uint.MaxValue && k.EthSrc == OfMatch.MacMask && k.EthDst == OfMatch.MacMask && k.VlanVid == OfMatch.VlanVidMask
-            && k.VlanPcp == 7 && k.EthType == ushort.MaxValue && k.NwTos == OfMatch.TosMask && k.NwProto == byte.MaxValue
-            && k.NwSrc == uint.MaxValue && k.NwDst == uint.MaxValue && k.TpSrc == ushort.MaxValue && k.TpDst == ushort.MaxValue
-            && k.TunnelId == 0 && k.Metadata == 0;
     }
 }
