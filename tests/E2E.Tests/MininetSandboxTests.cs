@@ -174,6 +174,8 @@ public sealed class MininetSandboxTests
             {
                 psi.Environment[k] = v;
             }
+            // The build (switch, class, scripts) stays visible inside even when the clone lies under /tmp.
+            psi.Environment["SANDBOX_KEEP"] = Dir.TrimEnd('/');
             var output = new StringBuilder();
             using var p = new Process { StartInfo = psi };
             p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
