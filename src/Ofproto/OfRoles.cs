@@ -110,12 +110,6 @@ public sealed class OfRoles
         lock (_lock) _controllers.Remove(c);
     }
 
-    /// <summary>The newest generation id a master or slave request carried, if any.</summary>
-    public ulong? GenerationId
-    {
-        get { lock (_lock) return _generationSet ? _generation : null; }
-    }
-
     /// <summary>
     /// <paramref name="c"/> asks for <paramref name="role"/> (null: only asks what it is). Returns
     /// <see cref="OfError.StaleRole"/> for a master or slave request whose generation id is older than the newest seen.

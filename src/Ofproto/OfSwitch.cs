@@ -76,9 +76,6 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>The OpenFlow tables (features' n_tables, table statistics).</summary>
     public ReadOnlySpan<OfTable> Tables => Flows.Tables;
 
-    /// <summary>The largest frame a packet-out may carry.</summary>
-    public int MaxFrameSize => _dp.MaxFrameSize;
-
     /// <summary>Transmit queues every port has (queue ids 0 .. n-1).</summary>
     public int QueuesPerPort => _dp.Options.QueuesPerPort;
 
@@ -402,12 +399,6 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
             _connected = connected;
             ApplyFailModeLocked();
         }
-    }
-
-    /// <summary>True while a controller is connected (as last told by <see cref="SetControllerConnected"/>).</summary>
-    public bool ControllerConnected
-    {
-        get { lock (_failModeLock) return _connected; }
     }
 
     private void EmergencyFlowsChanged()
