@@ -34,8 +34,9 @@ done_step() { echo "install.sh:   done in $((SECONDS - start)) s"; start=$SECOND
 step "restoring packages (the first time: downloads the .NET packages and the NativeAOT compiler, usually 1-2 minutes)..."
 dotnet restore src/Softswitch -r "$rid" -p:PublishAot=true -nologo -v q
 done_step
-step "publishing a NativeAOT binary for $rid (usually 2-3 minutes on 2 cores; quiet until it is done)..."
-dotnet publish src/Softswitch -c Release -r "$rid" -p:PublishAot=true "${linker[@]}" -o "$out" -nologo -v q -clp:ErrorsOnly
+step "publishing a NativeAOT binary for $rid (usually 2-3 minutes on 2 cores: a line per project compiled, then the native code generation, the longest step)..."
+# Minimal console verbosity (src/Softswitch/Directory.Build.rsp) shows each step as it starts and ends.
+dotnet publish src/Softswitch -c Release -r "$rid" -p:PublishAot=true "${linker[@]}" -o "$out" -nologo
 done_step
 step "installing into $DEST$PREFIX (a few seconds)..."
 
