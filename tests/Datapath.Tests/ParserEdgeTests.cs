@@ -24,7 +24,7 @@ public class ParserEdgeTests
         Assert.Equal(error, e);
         Assert.Equal(key.Key.ToString(), k.ToString());
         Assert.True(key.Key == k, "key bytes (padding included) differ");
-        Assert.Equal(new PacketLayers { Vlan = vlan, L3 = l3, L4 = l4, Flags = flags }, l);
+        Assert.Equal((vlan, l3, l4, flags), (l.Vlan, l.L3, l.L4, l.Flags));
     }
 
     // IPv4 10.0.0.1 -> 10.0.0.2 header pieces (checksums are not the parser's business: zeros are fine).
@@ -40,7 +40,7 @@ public class ParserEdgeTests
         var e = PacketParser.Parse(f, 9, out var k, out var l, tunId: 5);
         Assert.Equal(ParseError.Runt, e);
         Assert.Equal(new FlowKeyBuilder().InPort(9).DlVlan(0xFFFF).TunId(5).Key, k);
-        Assert.Equal(new PacketLayers { Vlan = 0xFFFF, L3 = 0xFFFF, L4 = 0xFFFF }, l);
+        Assert.Equal((PacketLayers.Absent, PacketLayers.Absent, PacketLayers.Absent, LayerFlags.None), (l.Vlan, l.L3, l.L4, l.Flags));
     }
 
     [Fact]

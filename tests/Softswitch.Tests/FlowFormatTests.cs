@@ -86,7 +86,7 @@ public sealed class FlowFormatTests
         value.TpDst(0x0050);
         var mask = new FlowKeyBuilder();
         mask.InPort(0xFFFF);
-        mask.DlVlan(0xFFFF);
+        mask.VlanVid(0x1FFF);
         mask.DlDst(MacAddress.Parse("01:00:00:00:00:00"));
         mask.DlType(0xFFFF);
         mask.NwProto(0xFF);

@@ -58,7 +58,10 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
 
     public FlowMatch(in FlowKey mask, in FlowKey value, Wildcards wildcards)
     {
-        Mask = mask;
+        // A mask never covers the key's map of extension words (a function of the words it already covers).
+        var m = new FlowKeyBuilder(mask);
+        m.Bytes.Slice(FlowKey.ExtMapOffset, 2).Clear();
+        Mask = m.Key;
         Value = value.And(mask);
         Wildcards = wildcards;
     }

@@ -6,22 +6,35 @@ using Softswitch.Datapath.Flow;
 namespace Softswitch.Datapath.Packets;
 
 /// <summary>What the parser found in a frame, as offsets from the frame's first byte (0xFFFF = absent).</summary>
+/// <remarks>
+/// Actions that change the frame's length (push/pop VLAN, MPLS, PBB) keep these offsets right for the actions after
+/// them. <see cref="EthType"/> is the offset of the ethertype field that introduces what follows the L2 headers (the
+/// MPLS stack or the network header): after the outer tags, and for a PBB frame the customer frame's.
+/// </remarks>
 public struct PacketLayers
 {
     public const ushort Absent = 0xFFFF;
-    /// <summary>Offset of the 802.1Q tag (the 0x8100 TPID), or Absent.</summary>
+    /// <summary>Offset of the outer VLAN tag (its 0x8100 or 0x88a8 TPID), or Absent.</summary>
     public ushort Vlan;
-    /// <summary>Offset of the network header (IPv4 or ARP), or Absent.</summary>
+    /// <summary>Offset of the 802.1ah I-tag's TPID (0x88e7), or Absent.</summary>
+    public ushort Pbb;
+    /// <summary>Offset of the ethertype field before the MPLS stack or the network header (see remarks).</summary>
+    public ushort EthType;
+    /// <summary>Offset of the top MPLS label stack entry, or Absent.</summary>
+    public ushort Mpls;
+    /// <summary>Offset of the network header (IPv4, IPv6 or ARP), or Absent.</summary>
     public ushort L3;
-    /// <summary>Offset of the TCP/UDP/ICMP header, or Absent (also for non-first fragments).</summary>
+    /// <summary>Offset of the TCP/UDP/SCTP/ICMP/ICMPv6 header, or Absent (also for non-first fragments).</summary>
     public ushort L4;
     public LayerFlags Flags;
+    /// <summary>Labels in the MPLS stack (0 without MPLS).</summary>
+    public byte MplsDepth;
 
     public readonly bool Has(LayerFlags f) => (Flags & f) != 0;
 }
 
 [Flags]
-public enum LayerFlags : byte
+public enum LayerFlags : ushort
 {
     None = 0,
     Ipv4 = 1,
@@ -29,10 +42,19 @@ public enum LayerFlags : byte
     Tcp = 4,
     Udp = 8,
     Icmp = 16,
-    /// <summary>IPv4 fragment (MF set or offset non-zero).</summary>
+    /// <summary>IPv4 or IPv6 fragment (IPv4: MF set or offset non-zero; IPv6: a fragment header).</summary>
     Fragment = 32,
     /// <summary>A fragment other than the first (offset non-zero): carries no L4 header.</summary>
     LaterFragment = 64,
+    Ipv6 = 128,
+    Icmpv6 = 256,
+    Sctp = 512,
+    /// <summary>The frame carries an MPLS label stack (ethertype 0x8847 or 0x8848).</summary>
+    Mpls = 1024,
+    /// <summary>The frame carries an 802.1ah I-tag.</summary>
+    Pbb = 2048,
+    /// <summary>The outer VLAN tag is an 802.1ad S-tag (0x88a8).</summary>
+    ServiceTag = 4096,
 }
 
 /// <summary>Why a frame was not fully parsed; each value is a named counter in <see cref="ParseCounters"/>.</summary>
@@ -89,13 +111,16 @@ public static class PacketParser
         k = default;
         Span<byte> kb = System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<FlowKey>(ref k));
         layers.Vlan = PacketLayers.Absent;
+        layers.Pbb = PacketLayers.Absent;
+        layers.EthType = 12;
+        layers.Mpls = PacketLayers.Absent;
         layers.L3 = PacketLayers.Absent;
         layers.L4 = PacketLayers.Absent;
         layers.Flags = LayerFlags.None;
+        layers.MplsDepth = 0;
 
         BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.InPortOffset..], inPort);
         if (tunId != 0) BinaryPrimitives.WriteUInt64BigEndian(kb[FlowKey.TunIdOffset..], tunId);
-        BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlVlanOffset..], VlanNone);
 
         if ((uint)frame.Length < 14u) return ParseError.Runt;
         frame.Slice(0, 6).CopyTo(kb.Slice(FlowKey.DlDstOffset, 6));
@@ -113,9 +138,10 @@ public static class PacketParser
             }
             layers.Vlan = 12;
             ushort tci = BinaryPrimitives.ReadUInt16BigEndian(frame[14..]);
-            BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlVlanOffset..], (ushort)(tci & 0x0FFF));
+            BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlVlanOffset..], (ushort)(FlowKey.VlanPresent | (tci & 0x0FFF)));
             kb[FlowKey.DlVlanPcpOffset] = (byte)(tci >> 13);
             off = 16;
+            layers.EthType = 16;
             type = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
         }
         off += 2;

@@ -170,13 +170,15 @@ public static class FlowFormat
 
         if (mask.InPort == 0xFFFF) Add(sb, "in_port=", Port(value.InPort));
         else if (mask.InPort != 0) Add(sb, "in_port=", Hex16(value.InPort, mask.InPort));
-        if (mask.DlVlan != 0)
+        // The vlan field is OFPVID_PRESENT | vid (0 untagged); a whole-field mask covers the present bit and the id.
+        bool vlanWhole = (mask.VlanVid & 0x1FFF) == 0x1FFF;
+        bool untagged = vlanWhole && value.VlanVid == 0;
+        if (mask.VlanVid != 0)
         {
-            if (mask.DlVlan == 0xFFFF && value.DlVlan == 0xFFFF) Add(sb, "vlan_tci=0x0000");
-            else if (mask.DlVlan == 0xFFFF) Add(sb, "dl_vlan=", value.DlVlan.ToString(ic));
-            else Add(sb, "dl_vlan=", Hex16(value.DlVlan, mask.DlVlan));
+            if (untagged) Add(sb, "vlan_tci=0x0000");
+            else if (vlanWhole) Add(sb, "dl_vlan=", value.DlVlan.ToString(ic));
+            else Add(sb, "vlan_vid=", Hex16(value.VlanVid, mask.VlanVid));
         }
-        bool untagged = mask.DlVlan == 0xFFFF && value.DlVlan == 0xFFFF;
         if (mask.DlVlanPcp != 0 && !(untagged && value.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", value.DlVlanPcp.ToString(ic));
         AddMac(sb, "dl_src=", value.DlSrc, mask.DlSrc);
         AddMac(sb, "dl_dst=", value.DlDst, mask.DlDst);
