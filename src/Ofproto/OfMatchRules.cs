@@ -21,7 +21,7 @@ public static class OfMatchRules
     public static FlowMatch Normalize(in FlowMatch received, MatchRules rules)
     {
         if (rules != MatchRules.OpenFlow10) return received;
-        ref readonly var v = ref received.Value;
+        var v = received.Value;
         var w = Normalize10(received.Wildcards, v.DlType, v.NwProto);
         return w == received.Wildcards ? received : FlowMatch.FromOpenFlow(w, v);
     }

@@ -12,7 +12,8 @@ namespace Softswitch.Datapath.Classifier;
 /// <remarks>
 /// <para>Layout: <c>Capacity / Ways</c> sets of <see cref="Ways"/> slots (2 or 4), each slot {hash, key, flow,
 /// version, the flow's serial}; the set is <c>hash &amp; setMask</c> where hash is the packet hash carried with the burst (any
-/// well-mixed hash; keys are compared in full).</para>
+/// well-mixed hash; keys are compared in full: the base words, and the extension only when the key's map of extension
+/// words says it has one, see <see cref="FlowKey.EqualsPacketKey"/>).</para>
 /// <para>Validity: a slot is a hit only when its key equals the packet key, its flow is not
 /// <see cref="FlowEntry.IsRemoved"/> and is still the incarnation cached (its <see cref="FlowEntry.Serial"/>, read
 /// after <see cref="FlowEntry.IsRemoved"/>, equals the slot's: a recycling table may have given the entry a new rule,
@@ -98,7 +99,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.Equals(key))
+            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
             {
                 slot = (nint)((hash & _setMask) << _waysShift) + w;
                 return x.Flow;
@@ -134,7 +135,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.Equals(key))
+            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
             {
                 victim = w;
                 break;

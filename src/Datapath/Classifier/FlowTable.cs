@@ -201,7 +201,8 @@ public sealed class FlowTable
 
     /// <summary>Whether <paramref name="mask"/> selects no bit outside the in_port field.</summary>
     private static bool WithinInPort(in FlowKey mask)
-        => ((mask.W0 & ~s_inPortMask.W0) | mask.W1 | mask.W2 | mask.W3 | mask.W4 | mask.W5) == 0;
+        => ((mask.W0 & ~s_inPortMask.W0) | mask.W1 | mask.W2 | mask.W3 | mask.W4 | mask.W5
+          | mask.W6 | mask.W7 | mask.W8 | mask.W9 | mask.W10 | mask.W11 | mask.W12 | mask.W13 | mask.W14 | mask.W15) == 0;
 
     private static readonly FlowKey s_inPortMask = new FlowKeyBuilder().InPort(0xFFFF).Key;
 

@@ -106,7 +106,7 @@ public sealed class FlowEntry
     public bool IsRemoved => _removed;
 
     /// <summary>
-    /// Prefetches the lines a hash-stage lookup and the forwarder's grouping read: the match value (the runtime lays
+    /// Prefetches the lines a hash-stage lookup and the forwarder's grouping read: the match value's base words (the runtime lays
     /// a struct field out after every primitive and reference field, so it is not in the object's first lines), the
     /// serial and the flags (laid out together, just before it).
     /// </summary>
@@ -114,8 +114,8 @@ public sealed class FlowEntry
     internal void PrefetchLookupLines()
     {
         Prefetch.Line(ref InExactStage);
-        Prefetch.Line(ref Unsafe.AsRef(in Match.Value.W0));
-        Prefetch.Line(ref Unsafe.AsRef(in Match.Value.W5));
+        Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W0));
+        Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W5));
     }
 
     /// <summary>Prefetches the line of the serial and flags (what a cache validates an entry by).</summary>

@@ -169,6 +169,34 @@ public readonly struct FlowKey : IEquatable<FlowKey>
         return d == Vector256<ulong>.Zero;
     }
 
+    /// <summary>
+    /// <see cref="Equals(FlowKey)"/> for packet keys (keys whose <see cref="ExtMap"/> is right, as the parser and
+    /// <see cref="FlowKeyBuilder"/> keep it): compares the base words, and the extension only when the map (part of the
+    /// base) is non-zero, so an OpenFlow 1.0 packet's compare reads 48 bytes. Not for masks (their map is zero whatever
+    /// their extension).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool EqualsPacketKey(in FlowKey other)
+    {
+        ref readonly ulong a = ref W0, b = ref other.W0;
+        var d = (Vector256.LoadUnsafe(in a) ^ Vector256.LoadUnsafe(in b)).AsByte();
+        var d4 = (Vector128.LoadUnsafe(in a, 4) ^ Vector128.LoadUnsafe(in b, 4)).AsByte();
+        if ((d.GetLower() | d.GetUpper() | d4) != Vector128<byte>.Zero) return false;
+        return (W2 & ExtMapWordMask) == 0 || EqualsExtension(other);
+    }
+
+    /// <summary>The bits of W2 that hold <see cref="ExtMap"/> (bytes 22-23, the top two bytes of the little-endian word).</summary>
+    private const ulong ExtMapWordMask = 0xFFFF_0000_0000_0000UL;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool EqualsExtension(in FlowKey other)
+    {
+        ref readonly ulong a = ref W6, b = ref other.W6;
+        var d = (Vector256.LoadUnsafe(in a) ^ Vector256.LoadUnsafe(in b))
+              | (Vector256.LoadUnsafe(in a, 4) ^ Vector256.LoadUnsafe(in b, 4));
+        return d == Vector256<ulong>.Zero && (Vector128.LoadUnsafe(in a, 8) ^ Vector128.LoadUnsafe(in b, 8)) == Vector128<ulong>.Zero;
+    }
+
     public override bool Equals(object? obj) => obj is FlowKey k && Equals(k);
     public override int GetHashCode() => (int)Hash();
     public static bool operator ==(in FlowKey a, in FlowKey b) => a.Equals(b);
