@@ -120,4 +120,22 @@ public class OfMatchCompilerTests
         Assert.Equal(OfError.UnsupportedMask, OfMatchCompiler.TryCompile(partialPort, out _));
         Assert.Equal(OfError.BadMatchPort, OfMatchCompiler.TryCompile(new OfMatch().InPort(0x10000), out _));
     }
+
+    [Theory]
+    [InlineData((ushort)0x86dd, (byte)6, true, true, false)]
+    [InlineData((ushort)0x86dd, (byte)58, true, true, false)]
+    [InlineData((ushort)0x86dd, (byte)1, true, false, false)]
+    [InlineData((ushort)0x0800, (byte)6, true, true, true)]
+    [InlineData((ushort)0x0806, (byte)6, false, false, true)]
+    [InlineData((ushort)0x8847, (byte)6, false, false, false)]
+    public void OpenFlow10Normalisation_AppliesTosProtoAndPortsToIpv6(ushort dlType, byte proto, bool keepsTos, bool keepsPorts, bool keepsAddresses)
+    {
+        var fields = new FlowKeyBuilder().DlType(dlType).NwTos(0x28).NwProto(proto).NwSrc(0x0a00_0001).NwDst(0x0a00_0002).TpSrc(1).TpDst(2).Key;
+        var normal = OfMatchRules.Normalize(FlowMatch.FromOpenFlow(Wildcards.TunIdExt | Wildcards.InPort, fields), MatchRules.OpenFlow10);
+        var w = normal.Wildcards;
+        Assert.Equal(keepsTos, (w & Wildcards.NwTos) == 0);
+        Assert.Equal(keepsPorts, (w & (Wildcards.TpSrc | Wildcards.TpDst)) == 0);
+        Assert.Equal(keepsAddresses, normal.NwSrcPrefixBits == 32 && normal.NwDstPrefixBits == 32);
+        Assert.Equal(dlType is 0x86dd or 0x0800 or 0x0806, (w & Wildcards.NwProto) == 0);
+    }
 }
