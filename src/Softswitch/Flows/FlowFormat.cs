@@ -25,7 +25,7 @@ namespace Softswitch.Flows;
 /// </remarks>
 public static class FlowFormat
 {
-    private const ushort EthIp = 0x0800, EthArp = 0x0806;
+    private const ushort EthIp = 0x0800, EthArp = 0x0806, EthIpv6 = 0x86dd;
 
     /// <summary>A flow as ovs-ofctl prints it, without counters: <c>priority=P[,MATCH] actions=ACTIONS</c>.</summary>
     public static string Flow(FlowEntry e) => $"{Rule(e.Priority, e.Match)} actions={Actions(e.Actions)}";
@@ -77,16 +77,26 @@ public static class FlowFormat
         var v = m.Value;
         var sb = new StringBuilder(96);
         bool typeSet = (w & Wildcards.DlType) == 0, protoSet = (w & Wildcards.NwProto) == 0;
-        bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp;
+        bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp, ip6 = typeSet && v.DlType == EthIpv6;
         bool typeShown = false, protoShown = false;
         if (ip && protoSet && v.NwProto is 1 or 6 or 17)
         {
             Add(sb, v.NwProto switch { 1 => "icmp", 6 => "tcp", _ => "udp" });
             typeShown = protoShown = true;
         }
+        else if (ip6 && protoSet && v.NwProto is 58 or 6 or 17)
+        {
+            Add(sb, v.NwProto switch { 58 => "icmp6", 6 => "tcp6", _ => "udp6" });
+            typeShown = protoShown = true;
+        }
         else if (ip)
         {
             Add(sb, "ip");
+            typeShown = true;
+        }
+        else if (ip6)
+        {
+            Add(sb, "ipv6");
             typeShown = true;
         }
         else if (arp)
@@ -103,16 +113,55 @@ public static class FlowFormat
         if ((w & Wildcards.DlSrc) == 0) Add(sb, "dl_src=", v.DlSrc.ToString());
         if ((w & Wildcards.DlDst) == 0) Add(sb, "dl_dst=", v.DlDst.ToString());
         if (typeSet && !typeShown) Add(sb, "dl_type=", "0x" + v.DlType.ToString("x4", CultureInfo.InvariantCulture));
-        int srcBits = m.NwSrcPrefixBits, dstBits = m.NwDstPrefixBits;
-        if (srcBits > 0) Add(sb, arp ? "arp_spa=" : "nw_src=", Prefix(v.NwSrc, srcBits));
-        if (dstBits > 0) Add(sb, arp ? "arp_tpa=" : "nw_dst=", Prefix(v.NwDst, dstBits));
+        ref readonly var q = ref m.Mask;
+        AddIp(sb, arp ? "arp_spa=" : "nw_src=", v.NwSrc, q.NwSrc);
+        AddIp(sb, arp ? "arp_tpa=" : "nw_dst=", v.NwDst, q.NwDst);
+        AddIpv6(sb, "ipv6_src=", v.Ipv6Src, q.Ipv6Src);
+        AddIpv6(sb, "ipv6_dst=", v.Ipv6Dst, q.Ipv6Dst);
+        if (q.Ipv6Flabel != 0) AddMasked(sb, "ipv6_label=", v.Ipv6Flabel, q.Ipv6Flabel, 0xF_FFFF);
         if (protoSet && !protoShown) Add(sb, arp ? "arp_op=" : "nw_proto=", v.NwProto.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.NwTos) == 0) Add(sb, "nw_tos=", v.NwTos.ToString(CultureInfo.InvariantCulture));
-        bool icmp = ip && protoSet && v.NwProto == 1;
-        if ((w & Wildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
+        bool icmp = ip && protoSet && v.NwProto == 1, icmp6 = ip6 && protoSet && v.NwProto == 58;
+        if ((w & Wildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : icmp6 ? "icmpv6_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : icmp6 ? "icmpv6_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.TunIdExt) == 0) Add(sb, "tun_id=", "0x" + v.TunId.ToString("x", CultureInfo.InvariantCulture));
+        if (q.IpEcn != 0) Add(sb, "ip_ecn=", v.IpEcn.ToString(CultureInfo.InvariantCulture));
+        if (m.UsesExtension) AppendExtension(sb, v, q, icmp6);
         return sb.ToString();
+    }
+
+    /// <summary>The fields of the key's extension a match uses, in ovs-ofctl's spelling.</summary>
+    private static void AppendExtension(StringBuilder sb, in FlowKey v, in FlowKey q, bool icmp6)
+    {
+        AddIpv6(sb, "nd_target=", v.NdTarget, q.NdTarget);
+        AddMac(sb, icmp6 ? "nd_sll=" : "arp_sha=", v.ArpSha, q.ArpSha);
+        AddMac(sb, icmp6 ? "nd_tll=" : "arp_tha=", v.ArpTha, q.ArpTha);
+        if (q.MplsLabel != 0) Add(sb, "mpls_label=", v.MplsLabel.ToString(CultureInfo.InvariantCulture));
+        if (q.MplsTc != 0) Add(sb, "mpls_tc=", v.MplsTc.ToString(CultureInfo.InvariantCulture));
+        if (q.MplsBos != 0) Add(sb, "mpls_bos=", v.MplsBos.ToString(CultureInfo.InvariantCulture));
+        if (q.Metadata != 0) AddMasked(sb, "metadata=", v.Metadata, q.Metadata, ulong.MaxValue);
+    }
+
+    private static void AddMasked(StringBuilder sb, string name, ulong value, ulong mask, ulong all)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        Add(sb, name, mask == all ? "0x" + value.ToString("x", ic) : $"0x{value.ToString("x", ic)}/0x{mask.ToString("x", ic)}");
+    }
+
+    private static void AddIpv6(StringBuilder sb, string name, UInt128 value, UInt128 mask)
+    {
+        if (mask == 0) return;
+        int bits = (int)UInt128.PopCount(mask);
+        bool prefix = mask == (bits == 0 ? 0 : UInt128.MaxValue << (128 - bits));
+        string addr = FormatIpv6(value & mask);
+        Add(sb, name, bits == 128 ? addr : prefix ? $"{addr}/{bits}" : $"{addr}/{FormatIpv6(mask)}");
+    }
+
+    private static string FormatIpv6(UInt128 a)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, a);
+        return new System.Net.IPAddress(bytes).ToString();
     }
 
     /// <summary>
