@@ -67,7 +67,7 @@ internal sealed class ClassifierRuleData
         if (_rng.Next(2) == 0) b.Ipv6Src(((UInt128)0x2001_0db8 << 96) | (uint)_rng.Next(3));
         if (_rng.Next(3) == 0) b.Ipv6Dst((UInt128)_rng.Next(2) << 100);
         if (_rng.Next(3) == 0) b.MplsLabel((uint)_rng.Next(3)).MplsTc((byte)_rng.Next(2)).MplsBos((byte)_rng.Next(2));
-        if (_rng.Next(3) == 0) b.ArpSha(new MacAddress(0x02_00_00_00_00_00UL | (ulong)_rng.Next(2)));
+        if (_rng.Next(3) == 0) b.ArpSha(new MacAddress(0x02_00_00_00_00_00UL | (uint)_rng.Next(2)));
         if (_rng.Next(4) == 0) b.PbbIsid((uint)_rng.Next(2));
         return b.Key;
     }

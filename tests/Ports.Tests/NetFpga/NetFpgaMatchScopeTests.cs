@@ -1,4 +1,3 @@
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
