@@ -266,7 +266,12 @@ public sealed class OfFlowTables
             return FlowModStatus.Ok;
         }
         if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) return FlowModStatus.Ok;
-        if (mod.Instructions is not null) _pipeline.EnableStages();
+        if (mod.Instructions is { } ins)
+        {
+            _pipeline.EnableStages();
+            // The table a goto names exists from now on (empty, it drops: OpenFlow 1.3 without a table-miss flow).
+            if (ins.GotoTable != FlowInstructions.NoGoto) StageFor((byte)ins.GotoTable, TableMiss.Drop);
+        }
         using var w = TableFor(mod).Write();
         return ApplyLocked(w, mod, removed, _clock.NowNanos, out flow);
     }
