@@ -349,6 +349,10 @@ public sealed class VerdictInterner
         return v;
     }
 
+    /// <summary>A new verdict of <paramref name="walk"/>'s last run, shared with nothing (a reference for tests).</summary>
+    public static PipelineVerdict Build(PipelineWalk walk)
+        => new(walk.Tables.ToArray(), walk.Versions.ToArray(), walk.Hits.ToArray(), new FlowActions([.. walk.Composed]), walk.End);
+
     private static bool Same(PipelineVerdict v, PipelineWalk walk)
     {
         if (v.End != walk.End || v.Tables.Length != walk.Count) return false;

@@ -149,6 +149,12 @@ public sealed class Forwarder
     /// <summary>Pipeline verdicts this thread built (chains it had not seen; each allocation of the multi-stage path is one).</summary>
     public long VerdictsBuilt => _verdicts.Built;
 
+    /// <summary>
+    /// Tests' reference: a multi-stage pipeline classifies every packet table by table with a verdict of its own,
+    /// consulting neither the exact-match cache nor the verdict table (allocates per packet).
+    /// </summary>
+    internal bool BypassVerdictCaches { get; set; }
+
     /// <summary>Whether bursts consult the exact-match cache (see <see cref="EmcGovernor"/>).</summary>
     public readonly EmcGovernor EmcGovernor = new();
 
@@ -441,6 +447,12 @@ public sealed class Forwarder
         int walked = 0;
         for (int i = 0; i < n; i++)
         {
+            if (BypassVerdictCaches)
+            {
+                _walk.Run(pipeline, keys[i]);
+                verdicts[i] = VerdictInterner.Build(_walk);
+                continue;
+            }
             var v = consulted ? emc!.LookupVerdict(keys[i], hashes[i]) : null;
             if (v is null)
             {
