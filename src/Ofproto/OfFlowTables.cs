@@ -166,6 +166,8 @@ public sealed class OfFlowTables
     {
         if (tableId > FlowInstructions.MaxTableId) throw new ArgumentOutOfRangeException(nameof(tableId));
         var stage = StageFor(tableId, miss);
+        // Only the stages' classification knows per-table misses (table 0 alone misses as the datapath's fail mode says).
+        if (miss != TableMiss.Controller) _pipeline.EnableStages();
         stage.MissMode = ToMissMode(miss);
         lock (_tablesLock)
         {
