@@ -145,6 +145,13 @@ public sealed class Forwarder
     private readonly VerdictInterner _verdicts = new();
     private readonly PipelineVerdict?[] _burstVerdicts = new PipelineVerdict?[Burst.Size];
     private readonly PipelineVerdict[] _batchVerdict = new PipelineVerdict[Burst.Size];
+    // A burst's rule credits, one per distinct rule (rules shared by many verdicts, e.g. a catch-all, are credited once).
+    private const int CreditSlots = 256;
+    private readonly FlowEntry?[] _creditEntry = new FlowEntry?[CreditSlots];
+    private readonly int[] _creditPackets = new int[CreditSlots];
+    private readonly long[] _creditBytes = new long[CreditSlots];
+    private readonly byte[] _creditUsed = new byte[CreditSlots];
+    private int _creditCount;
 
     /// <summary>Pipeline verdicts this thread built (chains it had not seen; each allocation of the multi-stage path is one).</summary>
     public long VerdictsBuilt => _verdicts.Built;
@@ -503,6 +510,51 @@ public sealed class Forwarder
             RunVerdictBatch(_batchVerdict[b], _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count), inSlot);
         }
         for (int b = 0; b < batches; b++) _batchVerdict[b] = null!;
+        FlushCredits();
+    }
+
+    /// <summary>Adds a batch to a rule's credit for this burst (see <see cref="FlushCredits"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Credit(FlowEntry e, int packets, long bytes)
+    {
+        int h = e.Serial & (CreditSlots - 1);
+        while (true)
+        {
+            var c = _creditEntry[h];
+            if (c is null)
+            {
+                if (_creditCount >= CreditSlots / 2)
+                {
+                    // Never fuller than half (a burst visits at most 32 verdicts' rules; this is only a guard).
+                    e.Hit(packets, bytes, _now);
+                    return;
+                }
+                _creditEntry[h] = e;
+                _creditPackets[h] = packets;
+                _creditBytes[h] = bytes;
+                _creditUsed[_creditCount++] = (byte)h;
+                return;
+            }
+            if (ReferenceEquals(c, e))
+            {
+                _creditPackets[h] += packets;
+                _creditBytes[h] += bytes;
+                return;
+            }
+            h = (h + 1) & (CreditSlots - 1);
+        }
+    }
+
+    /// <summary>Credits every rule the burst hit once (one pair of atomic adds per rule per burst, not per verdict).</summary>
+    private void FlushCredits()
+    {
+        for (int i = 0; i < _creditCount; i++)
+        {
+            int h = _creditUsed[i];
+            _creditEntry[h]!.Hit(_creditPackets[h], _creditBytes[h], _now);
+            _creditEntry[h] = null;
+        }
+        _creditCount = 0;
     }
 
     /// <summary>
@@ -525,7 +577,7 @@ public sealed class Forwarder
             if (hits[i] is { } e)
             {
                 stats.Matched[id] += n;
-                e.Hit(n, bytes, _now);
+                Credit(e, n, bytes);
             }
         }
         var actions = v.Actions;
