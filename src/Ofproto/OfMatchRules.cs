@@ -17,6 +17,9 @@ public static class OfMatchRules
     /// <summary>True when the match as received leaves out no field of the OpenFlow 1.0 twelve-tuple (wildcards 0).</summary>
     public static bool IsExact(in FlowMatch received) => received.IsExact;
 
+    /// <summary>Whether a flow-mod under <paramref name="rules"/> ranks an exact flow above every other (OpenFlow 1.0 and as-given; not OpenFlow 1.3).</summary>
+    public static bool RanksExact(MatchRules rules) => rules != MatchRules.OpenFlow13;
+
     /// <summary>The match a flow keeps for <paramref name="received"/> under <paramref name="rules"/>.</summary>
     public static FlowMatch Normalize(in FlowMatch received, MatchRules rules)
     {

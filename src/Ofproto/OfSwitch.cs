@@ -169,13 +169,22 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
+        OfError err;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
-        // Until the pipeline carries more than apply-actions, a flow asking for more is refused whole (never installed
-        // doing less than it asked).
-        if (addOrModify && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
-        if (req.TableId != OfFlowTables.MainTableId && !(req.TableId == FlowModRequest.AllTables && !addOrModify)) return OfError.BadTableId;
+        bool of13 = req.Rules == MatchRules.OpenFlow13;
+        // Instructions beyond apply-actions and tables beyond 0 need rules that allow them (OpenFlow 1.3); under
+        // OpenFlow 1.0's a flow asking for more is refused whole (never installed doing less than it asked).
+        if (addOrModify && !of13 && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
+        if (req.TableId == FlowModRequest.AllTables ? addOrModify : !of13 ? req.TableId != OfFlowTables.MainTableId : req.TableId > FlowInstructions.MaxTableId)
+            return OfError.BadTableId;
         if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
-        var err = OfMatchCompiler.TryCompile(req.Match, out var match);
+        FlowInstructions? instructions = null;
+        if (addOrModify && of13 && !req.Instructions.IsApplyOnly)
+        {
+            err = CompileInstructions(req.Instructions, req.TableId, out instructions);
+            if (err != OfError.None) return err;
+        }
+        err = OfMatchCompiler.TryCompile(req.Match, out var match);
         if (err != OfError.None) return err;
         var actions = FlowActions.Drop;
         if (addOrModify)
@@ -186,7 +195,8 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
 
-        var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules, req.CookieMask);
+        var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
+                              req.CookieMask, req.TableId, instructions);
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
         var st = Flows.Apply(mod, removed, out var flow);
@@ -199,6 +209,9 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
             case FlowModStatus.TableFull: return OfError.TableFull;
             case FlowModStatus.Overlap: return OfError.Overlap;
             case FlowModStatus.BadEmergencyTimeout: return OfError.BadEmergencyTimeout;
+            case FlowModStatus.BadTableId: return OfError.BadTableId;
+            case FlowModStatus.BadGotoTable: return OfError.BadGotoTable;
+            case FlowModStatus.UnsupportedInstruction: return OfError.UnsupportedInstruction;
             default: return OfError.BadCommand;
         }
         if ((req.Flags & FlowModFlags.Emergency) != 0) EmergencyFlowsChanged();
@@ -209,6 +222,34 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
             _dp.PacketOut(frame, inPort, actions);
             flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
+        return OfError.None;
+    }
+
+    /// <summary>
+    /// The datapath's instructions for an OpenFlow 1.3 flow in table <paramref name="tableId"/>: write-actions checked
+    /// like apply-actions and each of a kind an action set can hold (<see cref="ActionSet.CanHold"/>), a goto-table
+    /// that goes forward (<see cref="OfError.BadGotoTable"/> otherwise), write-metadata and the meter (carried; meters
+    /// are not executed yet).
+    /// </summary>
+    private OfError CompileInstructions(in OfInstructions ins, byte tableId, out FlowInstructions? compiled)
+    {
+        compiled = null;
+        FlowActions? write = null;
+        if (ins.WriteActions is { } w)
+        {
+            var err = OfActionCompiler.TryCompile(w.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out var wa);
+            if (err != OfError.None) return err;
+            foreach (var a in wa.Items)
+                if (!ActionSet.CanHold(a.Kind)) return OfError.BadActionType;
+            write = wa;
+        }
+        int gotoTable = FlowInstructions.NoGoto;
+        if (ins.GotoTable is { } g)
+        {
+            if (g <= tableId || g > FlowInstructions.MaxTableId) return OfError.BadGotoTable;
+            gotoTable = g;
+        }
+        compiled = new FlowInstructions(write, ins.ClearActions, ins.MetadataValue, ins.MetadataMask, gotoTable, ins.Meter);
         return OfError.None;
     }
 
@@ -370,12 +411,12 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
     {
         var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
         bool emergency = req.TableId == OfTables.EmergencyTableId;
-        if (!emergency && req.TableId != FlowModRequest.AllTables && req.TableId >= Flows.TableCount) return into;
+        if (!emergency && req.TableId != FlowModRequest.AllTables && !Flows.HasTable(req.TableId)) return into;
         // A request's match that the datapath cannot express selects no flow (none can have been installed with it).
         if (OfMatchCompiler.TryCompile(req.Match, out var match) != OfError.None) return into;
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return into;
-        Flows.Collect(OfMatchRules.Normalize(match, req.Rules), outPort, false, into, emergency);
+        Flows.Collect(OfMatchRules.Normalize(match, req.Rules), outPort, false, into, emergency, req.TableId);
         if (req.CookieMask != 0) OfFlowTables.FilterCookie(into, req.Cookie, req.CookieMask);
         return into;
     }
