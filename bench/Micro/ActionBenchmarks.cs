@@ -30,6 +30,7 @@ public class ActionBenchmarks
         public ulong Tunnel;
         public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts) => Packets += pkts.Length;
         public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
+        public void InvalidTtl(ReadOnlySpan<int> pkts) => Packets += pkts.Length;
     }
 
     [GlobalSetup]

@@ -125,7 +125,12 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
 
     private void OnUpcall(in Upcall u)
     {
-        var reason = u.Reason == PacketInReason.NoMatch ? OfPacketInReason.NoMatch : OfPacketInReason.Action;
+        var reason = u.Reason switch
+        {
+            PacketInReason.NoMatch => OfPacketInReason.NoMatch,
+            PacketInReason.InvalidTtl => OfPacketInReason.InvalidTtl,
+            _ => OfPacketInReason.Action,
+        };
         _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, OfFlowTables.MainTableId, 0));
     }
 

@@ -438,5 +438,11 @@ internal static class OfprotoTrace
         }
 
         public void SetTunnel(ulong tunnelId) { }
+
+        /// <summary>An invalid-TTL packet-in shows as a copy to the controller.</summary>
+        public void InvalidTtl(ReadOnlySpan<int> pkts)
+        {
+            foreach (int p in pkts) outputs.Add(new TraceOutput(Softswitch.Datapath.Forwarding.PortNumber.Controller, ActionExecutor.NoQueue, pool.Frame(p).ToArray()));
+        }
     }
 }

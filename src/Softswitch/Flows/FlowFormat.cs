@@ -299,8 +299,47 @@ public static class FlowFormat
         ActionKind.SetTpSrc => $"mod_tp_src:{a.Value}",
         ActionKind.SetTpDst => $"mod_tp_dst:{a.Value}",
         ActionKind.SetTunnel => $"set_tunnel:0x{a.Value:x}",
+        ActionKind.SetIpEcn => $"mod_nw_ecn:{a.Value}",
+        ActionKind.SetIpv6Src => $"set_field:{Ipv6(a.Wide)}->ipv6_src",
+        ActionKind.SetIpv6Dst => $"set_field:{Ipv6(a.Wide)}->ipv6_dst",
+        ActionKind.SetIpv6Flabel => $"set_field:0x{a.Value:x}->ipv6_label",
+        ActionKind.SetIcmpType => $"set_field:{a.Value}->icmp_type",
+        ActionKind.SetIcmpCode => $"set_field:{a.Value}->icmp_code",
+        ActionKind.SetArpOp => $"set_field:{a.Value}->arp_op",
+        ActionKind.SetArpSpa => $"set_field:{Ipv4.Format((uint)a.Value)}->arp_spa",
+        ActionKind.SetArpTpa => $"set_field:{Ipv4.Format((uint)a.Value)}->arp_tpa",
+        ActionKind.SetArpSha => $"set_field:{new MacAddress(a.Value)}->arp_sha",
+        ActionKind.SetArpTha => $"set_field:{new MacAddress(a.Value)}->arp_tha",
+        ActionKind.SetNdTarget => $"set_field:{Ipv6(a.Wide)}->nd_target",
+        ActionKind.SetNdSll => $"set_field:{new MacAddress(a.Value)}->nd_sll",
+        ActionKind.SetNdTll => $"set_field:{new MacAddress(a.Value)}->nd_tll",
+        ActionKind.SetMplsLabel => $"set_field:{a.Value}->mpls_label",
+        ActionKind.SetMplsTc => $"set_field:{a.Value}->mpls_tc",
+        ActionKind.SetMplsBos => $"set_field:{a.Value}->mpls_bos",
+        ActionKind.SetPbbIsid => $"set_field:0x{a.Value:x}->pbb_isid",
+        ActionKind.PushVlan => $"push_vlan:0x{a.Value:x4}",
+        ActionKind.PushMpls => $"push_mpls:0x{a.Value:x4}",
+        ActionKind.PopMpls => $"pop_mpls:0x{a.Value:x4}",
+        ActionKind.PushPbb => $"push_pbb:0x{a.Value:x4}",
+        ActionKind.PopPbb => "pop_pbb",
+        ActionKind.SetMplsTtl => $"set_mpls_ttl({a.Value})",
+        ActionKind.DecMplsTtl => "dec_mpls_ttl",
+        ActionKind.SetNwTtl => $"mod_nw_ttl:{a.Value}",
+        ActionKind.DecNwTtl => "dec_ttl",
+        ActionKind.CopyTtlOut => "copy_ttl_out",
+        ActionKind.CopyTtlIn => "copy_ttl_in",
+        ActionKind.SetQueue => $"set_queue:{a.QueueId}",
+        ActionKind.Group => $"group:{a.QueueId}",
         _ => $"{a.Kind}:{a.Value}",
     };
+
+    /// <summary>An IPv6 address in RFC 5952 text (as ovs-ofctl prints it).</summary>
+    private static string Ipv6(UInt128 ip)
+    {
+        var b = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, ip);
+        return new System.Net.IPAddress(b).ToString();
+    }
 
     /// <summary>A port number, or its reserved name (LOCAL, CONTROLLER, ...).</summary>
     public static string Port(ushort port) => port switch
