@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
 using Softswitch.TestKit;
