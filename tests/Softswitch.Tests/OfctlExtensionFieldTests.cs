@@ -64,6 +64,14 @@ public class OfctlExtensionFieldTests
         Assert.Equal("tcp,nw_src=10.0.0.0/8,tp_dst=80", FlowFormat.Match(m));
     }
 
+    [Fact]
+    public void OpenFlow13Masks_OnTwelveTupleFields_PrintWithTheirMasks()
+    {
+        var of = new Ofproto.OfMatch().VlanVid(Ofproto.OfMatch.VlanPresent, Ofproto.OfMatch.VlanPresent).EthDst(0x0100_0000_0000, 0x0100_0000_0000);
+        Assert.Equal(Ofproto.OfError.None, Ofproto.OfMatchCompiler.TryCompile(of, out var m));
+        Assert.Equal("vlan_tci=0x1000/0x1000,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00", FlowFormat.Match(m));
+    }
+
     [Theory]
     [InlineData("ipv6_src=2001:db8::1,actions=drop", "prerequisites")]
     [InlineData("ip,ipv6_src=2001:db8::1,actions=drop", "prerequisites")]

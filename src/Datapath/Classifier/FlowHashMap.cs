@@ -16,7 +16,7 @@ namespace Softswitch.Datapath.Classifier;
 /// probing moves to the next bucket (linear probing at bucket granularity). A tag is the key's hash with bit 31
 /// set, so 0 means "empty" and <see cref="DeletedTag"/> (1) means "deleted" (a tombstone: it keeps probe chains
 /// intact and never matches). The entry's own <see cref="FlowMatch.Value"/> is the stored key, compared after a
-/// tag hit. The low bits of a tag are the hash's low bits, so a rebuild re-buckets from tags without rehashing.</para>
+/// tag hit (its base words inline in the entry; the extension words only for masks that cover some). The low bits of a tag are the hash's low bits, so a rebuild re-buckets from tags without rehashing.</para>
 /// <para>Invariant: a key lives in the first bucket of its probe sequence that had a free (empty or deleted) slot
 /// when it was inserted; deletion never makes a slot empty; so a bucket holding an empty slot ends every probe
 /// sequence through it, and a reader may stop there. At most 3/4 of the slots are used or deleted, so every probe

@@ -28,6 +28,10 @@ namespace Softswitch.Datapath.Classifier;
 /// branching on the outcome, collecting a bitmap of candidates; phase 2 gives only the candidates (usually about one
 /// key in sixteen) the full probe and key compare. Subtables are kept at most a quarter full after a rebuild so
 /// probes almost always end in the home bucket.</para>
+/// <para>Extension words (ovs miniflow's idea, by subtable): each subtable knows the extension words its mask covers
+/// (<see cref="Subtable.ExtWords"/>). A subtable with none, every OpenFlow 1.0 mask, hashes and compares the six base
+/// words in registers exactly as a 48-byte key did; one with some also hashes and compares those words, key by key
+/// (<see cref="Subtable.ProbeExtended"/>). A packet's extension is never read by a subtable that does not use it.</para>
 /// <para>Thread safety: one writer at a time (the caller serialises); lock-free readers. A rule becomes visible to
 /// readers when its slot is written (inside its subtable), and its subtable's position in the search order is
 /// updated at the next <see cref="Publish()"/>: until then a newly created subtable is not searched, and a raised

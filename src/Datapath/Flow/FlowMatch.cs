@@ -290,6 +290,8 @@ public sealed class FlowMask
 
     private static readonly Dictionary<FlowKey, FlowMask> s_interned = new();
     private static readonly Lock s_lock = new();
+    /// <summary>The mask interned last: a batch of flow-mods usually repeats one mask, which then costs a compare, not the lock.</summary>
+    private static FlowMask? s_last;
 
     /// <summary>The mask of no bits (a match of every packet).</summary>
     public static readonly FlowMask Empty = Intern(default);
@@ -320,11 +322,16 @@ public sealed class FlowMask
         var b = new FlowKeyBuilder(mask);
         b.Bytes.Slice(FlowKey.ExtMapOffset, 2).Clear();
         var bits = b.Key;
+        var last = Volatile.Read(ref s_last);
+        if (last is not null && last.Bits.Equals(bits)) return last;
         lock (s_lock)
         {
-            if (s_interned.TryGetValue(bits, out var m)) return m;
-            m = new FlowMask(bits);
-            if (s_interned.Count < MaxInterned) s_interned.Add(bits, m);
+            if (!s_interned.TryGetValue(bits, out var m))
+            {
+                m = new FlowMask(bits);
+                if (s_interned.Count < MaxInterned) s_interned.Add(bits, m);
+            }
+            Volatile.Write(ref s_last, m);
             return m;
         }
     }

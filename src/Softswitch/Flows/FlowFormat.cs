@@ -106,12 +106,15 @@ public static class FlowFormat
         }
 
         if ((w & Wildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
-        bool untagged = (w & Wildcards.DlVlan) == 0 && v.DlVlan == 0xFFFF;
-        if (untagged) Add(sb, "vlan_tci=0x0000");   // as ovs-ofctl shows dl_vlan=0xffff (its dl_vlan_pcp is 0 then)
+        ushort vlanMask = m.Mask.VlanVid;
+        bool partialVlan = vlanMask != 0 && vlanMask != FlowMask.VlanBits;
+        bool untagged = !partialVlan && (w & Wildcards.DlVlan) == 0 && v.DlVlan == 0xFFFF;
+        if (partialVlan) Add(sb, "vlan_tci=", $"0x{v.VlanVid:x4}/0x{vlanMask:x4}");   // OFPVID_PRESENT is the TCI's CFI bit
+        else if (untagged) Add(sb, "vlan_tci=0x0000");   // as ovs-ofctl shows dl_vlan=0xffff (its dl_vlan_pcp is 0 then)
         else if ((w & Wildcards.DlVlan) == 0) Add(sb, "dl_vlan=", v.DlVlan.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.DlVlanPcp) == 0 && !(untagged && v.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", v.DlVlanPcp.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.DlSrc) == 0) Add(sb, "dl_src=", v.DlSrc.ToString());
-        if ((w & Wildcards.DlDst) == 0) Add(sb, "dl_dst=", v.DlDst.ToString());
+        AddMac(sb, "dl_src=", v.DlSrc, m.Mask.DlSrc);
+        AddMac(sb, "dl_dst=", v.DlDst, m.Mask.DlDst);
         if (typeSet && !typeShown) Add(sb, "dl_type=", "0x" + v.DlType.ToString("x4", CultureInfo.InvariantCulture));
         ref readonly var q = ref m.Mask;
         AddIp(sb, arp ? "arp_spa=" : "nw_src=", v.NwSrc, q.NwSrc);
