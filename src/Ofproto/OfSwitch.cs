@@ -321,6 +321,23 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
         return OfError.None;
     }
 
+    /// <summary>
+    /// OpenFlow 1.3's OFPC_INVALID_TTL_TO_CONTROLLER: a packet whose TTL a dec_ttl or dec_mpls_ttl would bring to 0 goes to
+    /// the controllers (reason invalid-TTL) rather than being dropped and counted. Every forwarder's executor is told.
+    /// </summary>
+    public bool InvalidTtlToController
+    {
+        get => _invalidTtlToController;
+        set
+        {
+            _invalidTtlToController = value;
+            foreach (var f in _dp.Forwarders) f.Executor.InvalidTtlToController = value;
+            _dp.Control.Executor.InvalidTtlToController = value;
+        }
+    }
+
+    private bool _invalidTtlToController;
+
     /// <summary>Every port's counters, or one port's (<paramref name="port"/>; <see cref="OfPort.Any"/>: all), the local port's last.</summary>
     public void PortStats(uint port, List<OfPortStats> into)
     {

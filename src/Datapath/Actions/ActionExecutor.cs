@@ -229,7 +229,9 @@ public sealed class ActionExecutor
     /// <summary>
     /// Decrements each packet's IP or MPLS TTL; packets whose TTL would reach 0 leave the batch. Returns the survivors'
     /// count: when it is less than <paramref name="pkts"/>' length the survivors are in <see cref="_live"/> and their
-    /// layers compacted to the front of <paramref name="layers"/>.
+    /// layers compacted to the front of <paramref name="layers"/>. <see cref="_live"/> is the executor's one scratch list:
+    /// a re-entry (a packet-out's output to TABLE runs the tables' actions on the same executor) never meets a compacted
+    /// batch, since a packet-out carries one packet and a batch whose only packet expires ends there.
     /// </summary>
     private int DecTtl<TSink>(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, bool mpls, ref TSink sink)
         where TSink : struct, IActionSink
