@@ -504,6 +504,13 @@ public sealed class Forwarder
             _batchLayers[slotIdx] = layers[i];
         }
         verdicts.Clear();
+        // Crediting the rules reads each one's serial and counters: in tables of many rules (one per MAC) these are
+        // cold, so their misses are overlapped first, as the one-table path does for its flows.
+        if (batches > 2)
+        {
+            for (int b = 0; b < batches; b++)
+                foreach (var e in _batchVerdict[b].Entries) e.PrefetchStateLine();
+        }
         for (int b = 0; b < batches; b++)
         {
             int count = _batchCount[b];
