@@ -68,6 +68,8 @@ public sealed class PpsOptions
     public int Sampling;
     /// <summary>--pipeline faucet: a four-table OpenFlow 1.3 pipeline shaped like Faucet's (see <see cref="Traffic.BuildFaucet"/>); null: one table of --flows exact flows.</summary>
     public string? Pipeline;
+    /// <summary>--paired (with --pipeline): the pipeline and the one-table row with the same --flows, measured in one process in alternating windows.</summary>
+    public bool Paired;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -107,6 +109,7 @@ public sealed class PpsOptions
                 case "--churn-after": o.ChurnAfter = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--sample-interval": o.SampleInterval = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--paired": o.Paired = true; break;
                 case "--pipeline":
                     o.Pipeline = Next();
                     if (o.Pipeline != "faucet") throw new ArgumentException("--pipeline takes faucet");
@@ -127,7 +130,8 @@ public sealed class PpsOptions
                     Console.WriteLine("             --churn-after S (with --churn: churn begins S seconds into the measured window, so the plot shows before and after)");
                     Console.WriteLine("             --scale-to N (measure 1..N forwarding threads one after the other; one table row and one scaling point each)");
                     Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
-                    Console.WriteLine("             compare with the same --flows in one table)");
+                    Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
+                    Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio)");
                     Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
                     Environment.Exit(0);
                     break;
@@ -149,6 +153,7 @@ public sealed class PpsOptions
         if (o.ScaleTo > 1 && (o.Tunnel is not null || o.Churn > 0 || o.Pcap is not null || o.Listen is not null))
             throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
         if (o.Sampling < 0 || (o.Sampling > 0 && o.Threads > 1)) throw new ArgumentException("--sampling N runs with one thread, N >= 0");
+        if (o.Paired && o.Pipeline is null) throw new ArgumentException("--paired needs --pipeline");
         if (o.Pipeline is not null && (o.Rules > 0 || o.Churn > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.ScaleTo > 0))
             throw new ArgumentException("--pipeline runs without --rules, --churn, --pcap, --tunnel, --threads and --scale-to");
         return o;
@@ -172,6 +177,7 @@ public static class PpsHarness
             return 2;
         }
         if (o.ScaleTo > 0) return RunScaling(o);
+        if (o.Paired) return RunPaired(o);
         Result r;
         try { r = Measure(o, o.Json ? null : Console.Out); }
         catch (Exception e) when (e is FormatException or IOException or InvalidDataException or ArgumentException)
@@ -189,6 +195,80 @@ public static class PpsHarness
             WritePlots(o, "pps", json, new PlotData { Title = title, Timeline = r.Timeline });
         }
         return 0;
+    }
+
+    /// <summary>
+    /// --pipeline P --paired: the pipeline and the one-table row with the same --flows side by side in one process,
+    /// each on its own datapath, measured in alternating 0.5 s windows (after a warm-up of each), so that a machine
+    /// whose load drifts slows both alike; reports each one's Mpps over its windows and their ratio.
+    /// </summary>
+    private static int RunPaired(PpsOptions o)
+    {
+        if (o.Pipeline is null) { Console.Error.WriteLine("pps: --paired needs --pipeline"); return 2; }
+        var one = PairedSide.Create(o, pipeline: false);
+        var many = PairedSide.Create(o, pipeline: true);
+        one.Run(1.0);
+        many.Run(1.0);
+        one.Reset();
+        many.Reset();
+        double elapsed = 0;
+        while (elapsed < o.Seconds)
+        {
+            one.Run(0.5);
+            many.Run(0.5);
+            elapsed += 0.5;
+        }
+        double a = one.Mpps, b = many.Mpps;
+        if (o.Json) Console.WriteLine(JsonSerializer.Serialize(new { one_table_mpps = a, pipeline_mpps = b, ratio = b / a, pipeline = o.Pipeline, flows = o.Flows }, s_json));
+        else Console.WriteLine($"one table ({o.Flows:N0} exact flows): {a:F2} Mpps; {o.Pipeline} pipeline: {b:F2} Mpps; ratio {b / a:P1} ({o.Seconds:F0} s each, alternating 0.5 s windows)");
+        one.Dispose();
+        many.Dispose();
+        return 0;
+    }
+
+    /// <summary>One side of <see cref="RunPaired"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>
+    private sealed class PairedSide : IDisposable
+    {
+        private SwitchDatapath _dp = null!;
+        private MemoryPort[] _ports = null!;
+        private long _packets, _ticks;
+
+        public static PairedSide Create(PpsOptions o, bool pipeline)
+        {
+            var side = new PairedSide();
+            var dp = new SwitchDatapath(new DatapathOptions { EmcEntries = o.Emc ? o.EmcEntries : 0, PoolSize = 4096 });
+            dp.MissBehavior = MissBehavior.Drop;
+            var flows = new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = o.Recycle });
+            var ports = new MemoryPort[o.Ports];
+            for (int i = 0; i < o.Ports; i++)
+            {
+                ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1)));
+                dp.AddPort(ports[i]);
+            }
+            var traffic = pipeline ? Traffic.BuildFaucet(o, new Random(o.Seed)) : Traffic.Build(o, new Random(o.Seed));
+            foreach (var m in traffic.Mods)
+                if (flows.Apply(m) != FlowModStatus.Ok) throw new InvalidOperationException("flow install failed");
+            ports[0].SetGenerator(traffic.Frames);
+            side._dp = dp;
+            side._ports = ports;
+            return side;
+        }
+
+        public double Mpps => _packets / (_ticks / (double)Stopwatch.Frequency) / 1e6;
+
+        public void Reset() => _packets = _ticks = 0;
+
+        public void Run(double seconds)
+        {
+            long sent0 = SentTotal(_ports);
+            long start = Stopwatch.GetTimestamp(), end = start + (long)(seconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < end)
+                for (int i = 0; i < 64; i++) _dp.PollOnce();
+            _ticks += Stopwatch.GetTimestamp() - start;
+            _packets += SentTotal(_ports) - sent0;
+        }
+
+        public void Dispose() => _dp.Dispose();
     }
 
     private static readonly JsonSerializerOptions s_json = new()

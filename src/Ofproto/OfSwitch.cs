@@ -169,7 +169,9 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
     /// Applies a flow-mod (Open vSwitch's handle_flow_mod): checks the match, instructions and actions against the
     /// switch, applies it to the table set, reports the flows it removed, and releases the buffered packet it names
     /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
-    /// packet-in), counted in that flow's statistics.
+    /// packet-in), counted in that flow's statistics. Under <see cref="MatchRules.OpenFlow13"/> the flow-mod may name
+    /// tables 1..254 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>); a
+    /// released buffered packet then runs through the flow's apply-actions only, not through the tables its goto names.
     /// </summary>
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {

@@ -52,7 +52,10 @@ public sealed class PipelineStageStats
 /// action or instruction swap, miss mode), so a flow-mod in any stage the verdict depends on makes it stale at once,
 /// checked on every use; changes in stages it did not visit do not touch it. The versions are read before each
 /// stage's lookup, so a verdict is never newer than its versions.</para>
-/// <para>Immutable once built (one allocation per new chain, off the steady-state path; a thread's
+/// <para>Owned by one forwarding thread (its cache and its <see cref="VerdictInterner"/>), which adds the packets it
+/// runs through the verdict to <see cref="PendingPackets"/> and credits them to the rules in batches (see
+/// <c>Forwarder</c>).</para>
+/// <para>Immutable once built but for those counters (one allocation per new chain, off the steady-state path; a thread's
 /// <see cref="VerdictInterner"/> hands the same one back for every later packet key with the same chain).</para>
 /// </remarks>
 public sealed class PipelineVerdict
@@ -73,6 +76,10 @@ public sealed class PipelineVerdict
     public readonly FlowActions Actions;
     /// <summary>How the run ended.</summary>
     public readonly PipelineEnd End;
+    /// <summary>Each of <see cref="Entries"/>' <see cref="FlowEntry.Serial"/> when the verdict was built (the incarnation it credits).</summary>
+    internal readonly int[] Serials;
+    /// <summary>Packets and bytes the owning forwarder ran through this verdict and has not yet credited to its rules.</summary>
+    internal long PendingPackets, PendingBytes;
 
     internal PipelineVerdict(FlowTable[] tables, long[] versions, FlowEntry?[] hits, FlowActions actions, PipelineEnd end)
     {
@@ -84,6 +91,8 @@ public sealed class PipelineVerdict
         Entries = new FlowEntry[n];
         n = 0;
         foreach (var h in hits) if (h is not null) Entries[n++] = h;
+        Serials = new int[n];
+        for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
         Actions = actions;
         End = end;
     }

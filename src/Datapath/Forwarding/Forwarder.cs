@@ -152,6 +152,13 @@ public sealed class Forwarder
     private readonly long[] _creditBytes = new long[CreditSlots];
     private readonly byte[] _creditUsed = new byte[CreditSlots];
     private int _creditCount;
+    // Verdicts with packets not yet credited to their rules (see FlushVerdictCredits).
+    private readonly PipelineVerdict[] _dirty = new PipelineVerdict[1024];
+    private int _dirtyCount;
+    private long _lastCreditFlush;
+    private PortSlot? _lastActiveSlot;
+    /// <summary>Longest a rule's counters and idle time lag behind the packets a busy thread runs through it.</summary>
+    internal const long CreditFlushNanos = 1_000_000;
 
     /// <summary>Pipeline verdicts this thread built (chains it had not seen; each allocation of the multi-stage path is one).</summary>
     public long VerdictsBuilt => _verdicts.Built;
@@ -187,7 +194,13 @@ public sealed class Forwarder
     public int Poll(PortSlot slot, IPort receiver)
     {
         int n = receiver.Receive(Pool, _pkts);
-        if (n <= 0) return 0;
+        if (n <= 0)
+        {
+            // The port that last had packets ran dry: credit what the verdicts hold now (exact counters when idle).
+            if (_dirtyCount != 0 && ReferenceEquals(slot, _lastActiveSlot)) FlushVerdictCredits();
+            return 0;
+        }
+        _lastActiveSlot = slot;
         if (_dp.Tap is { } tap) tap.Received(this, slot, _pkts.AsSpan(0, n));
         Process(slot, _pkts.AsSpan(0, n));
         return n;
@@ -510,7 +523,38 @@ public sealed class Forwarder
             RunVerdictBatch(_batchVerdict[b], _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count), inSlot);
         }
         for (int b = 0; b < batches; b++) _batchVerdict[b] = null!;
+        if (_dirtyCount != 0 && _now - _lastCreditFlush >= CreditFlushNanos) FlushVerdictCredits();
+    }
+
+    /// <summary>
+    /// Credits every verdict's pending packets to its rules (packets, bytes, idle time), each distinct rule once, and
+    /// only the incarnation the verdict was built with (a rule removed, or recycled as another, since then gets
+    /// nothing: its removal already reported its counters). Runs at most <see cref="CreditFlushNanos"/> after a busy
+    /// thread's packets, and as soon as the port that last had packets runs dry, so an idle switch's counters are exact;
+    /// the verdicts belong to this thread, so between flushes a packet costs no write to its rules' lines.
+    /// </summary>
+    private void FlushVerdictCredits()
+    {
+        for (int d = 0; d < _dirtyCount; d++)
+        {
+            var v = _dirty[d];
+            int packets = (int)Math.Min(int.MaxValue, v.PendingPackets);
+            long bytes = v.PendingBytes;
+            v.PendingPackets = 0;
+            v.PendingBytes = 0;
+            var entries = v.Entries;
+            var serials = v.Serials;
+            for (int i = 0; i < entries.Length; i++)
+            {
+                var e = entries[i];
+                if (!e.IsRemoved && e.Serial == serials[i]) Credit(e, packets, bytes);
+            }
+            _dirty[d] = null!;
+            if (_creditCount >= CreditSlots / 2) FlushCredits();
+        }
+        _dirtyCount = 0;
         FlushCredits();
+        _lastCreditFlush = _now;
     }
 
     /// <summary>Adds a batch to a rule's credit for this burst (see <see cref="FlushCredits"/>).</summary>
@@ -558,9 +602,10 @@ public sealed class Forwarder
     }
 
     /// <summary>
-    /// Step 4 for the packets of one verdict: every rule it hit is credited (packets, bytes, idle time), every stage it
-    /// visited counts the lookups (and the match when it hit), the composed actions run once over the batch, then a
-    /// miss ends as the missing stage's mode says.
+    /// Step 4 for the packets of one verdict: they are added to the verdict's pending credits (every rule it hit gets
+    /// them at the next <see cref="FlushVerdictCredits"/>: packets, bytes, idle time), every stage it visited counts the
+    /// lookups (and the match when it hit), the composed actions run once over the batch, then a miss ends as the
+    /// missing stage's mode says.
     /// </summary>
     private void RunVerdictBatch(PipelineVerdict v, Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
     {
@@ -574,12 +619,15 @@ public sealed class Forwarder
         {
             int id = tables[i].StageId;
             stats.Lookups[id] += n;
-            if (hits[i] is { } e)
-            {
-                stats.Matched[id] += n;
-                Credit(e, n, bytes);
-            }
+            if (hits[i] is not null) stats.Matched[id] += n;
         }
+        if (v.PendingPackets == 0 && v.Entries.Length != 0)
+        {
+            if (_dirtyCount == _dirty.Length) FlushVerdictCredits();
+            _dirty[_dirtyCount++] = v;
+        }
+        v.PendingPackets += n;
+        v.PendingBytes += bytes;
         var actions = v.Actions;
         if (v.End != PipelineEnd.Actions)
         {
@@ -657,9 +705,11 @@ public sealed class Forwarder
             hashes[0] = key[0].Hash();
             ClassifyAndExecute(one, key, hashes, layers, _dp.ControlSlot);
             Pool.Release(copy);
+            if (_dirtyCount != 0) FlushVerdictCredits();
             return;
         }
         Process(slot, one);
+        if (_dirtyCount != 0) FlushVerdictCredits(); // the control forwarder never polls: credit at once
     }
 
     /// <summary>Control path: executes <paramref name="actions"/> on one frame (packet-out). Caller serialises.</summary>
