@@ -112,38 +112,51 @@ public sealed class PipelineVerdict
 /// <summary>
 /// The action set of a pipeline run (OpenFlow 1.3.5 section 5.10): at most one action per kind, a write replacing
 /// the kind's earlier action, run at the end of the pipeline in the spec's order: copy TTL inwards, pop, push-MPLS,
-/// push-PBB, push-VLAN, copy TTL outwards, decrement TTL, set (set-field, one per field), qos (set_queue), group,
-/// output. The datapath's action kinds fall into these as: strip-VLAN is a pop; the VLAN, MAC, IPv4, TOS, L4 port and
-/// tunnel setters are set-fields, in the order of <see cref="ActionKind"/>; output and enqueue (an output through a
-/// queue, set_queue and output in one) are the output, the last. A kind not listed here cannot be written into an
-/// action set (<see cref="CanHold"/>; the layer above refuses such a write-actions).
+/// push-PBB, push-VLAN, copy TTL outwards, decrement TTL, set, qos (set_queue), group, output. The datapath's kinds fall
+/// into these as: the pops are strip-VLAN, pop-MPLS and pop-PBB (in that order: innermost tag first); the decrements
+/// are dec-MPLS-TTL then dec-IP-TTL; "set" is every set-field kind (one per field, in the order of
+/// <see cref="ActionKind"/>) and set-MPLS-TTL and set-IP-TTL; output and enqueue (an output through a queue, set_queue
+/// and output in one) are the output, the last. A kind not listed here cannot be written into an action set
+/// (<see cref="CanHold"/>; the layer above refuses such a write-actions).
 /// </summary>
 public sealed class ActionSet
 {
-    private const int Slots = 12;
-    private const int OutputSlot = Slots - 1;
-    private readonly FlowAction[] _actions = new FlowAction[Slots];
-    private ushort _present;
+    /// <summary>The kinds an action set holds, in execution order (an output and an enqueue share the last slot).</summary>
+    private static readonly ActionKind[] s_order =
+    [
+        ActionKind.CopyTtlIn,
+        ActionKind.StripVlan, ActionKind.PopMpls, ActionKind.PopPbb,
+        ActionKind.PushMpls, ActionKind.PushPbb, ActionKind.PushVlan,
+        ActionKind.CopyTtlOut,
+        ActionKind.DecMplsTtl, ActionKind.DecNwTtl,
+        ActionKind.SetVlanVid, ActionKind.SetVlanPcp, ActionKind.SetDlSrc, ActionKind.SetDlDst, ActionKind.SetNwSrc,
+        ActionKind.SetNwDst, ActionKind.SetNwTos, ActionKind.SetTpSrc, ActionKind.SetTpDst, ActionKind.SetTunnel,
+        ActionKind.SetIpEcn, ActionKind.SetIpv6Src, ActionKind.SetIpv6Dst, ActionKind.SetIpv6Flabel, ActionKind.SetIcmpType,
+        ActionKind.SetIcmpCode, ActionKind.SetArpOp, ActionKind.SetArpSpa, ActionKind.SetArpTpa, ActionKind.SetArpSha,
+        ActionKind.SetArpTha, ActionKind.SetNdTarget, ActionKind.SetNdSll, ActionKind.SetNdTll, ActionKind.SetMplsLabel,
+        ActionKind.SetMplsTc, ActionKind.SetMplsBos, ActionKind.SetPbbIsid, ActionKind.SetMplsTtl, ActionKind.SetNwTtl,
+        ActionKind.SetQueue,
+        ActionKind.Group,
+        ActionKind.Output,
+    ];
+
+    private static readonly sbyte[] s_slot = BuildSlots();
+    private readonly FlowAction[] _actions = new FlowAction[s_order.Length];
+    private ulong _present;
+
+    private static sbyte[] BuildSlots()
+    {
+        var slots = new sbyte[256];
+        Array.Fill(slots, (sbyte)-1);
+        for (int i = 0; i < s_order.Length; i++) slots[(int)s_order[i]] = (sbyte)i;
+        slots[(int)ActionKind.Enqueue] = (sbyte)(s_order.Length - 1);
+        return slots;
+    }
 
     /// <summary>Whether an action of <paramref name="kind"/> may be written into an action set.</summary>
     public static bool CanHold(ActionKind kind) => SlotOf(kind) >= 0;
 
-    private static int SlotOf(ActionKind kind) => kind switch
-    {
-        ActionKind.StripVlan => 0,            // pop
-        ActionKind.SetVlanVid => 1,           // set-field ...
-        ActionKind.SetVlanPcp => 2,
-        ActionKind.SetDlSrc => 3,
-        ActionKind.SetDlDst => 4,
-        ActionKind.SetNwSrc => 5,
-        ActionKind.SetNwDst => 6,
-        ActionKind.SetNwTos => 7,
-        ActionKind.SetTpSrc => 8,
-        ActionKind.SetTpDst => 9,
-        ActionKind.SetTunnel => 10,
-        ActionKind.Output or ActionKind.Enqueue => OutputSlot,
-        _ => -1,
-    };
+    private static int SlotOf(ActionKind kind) => s_slot[(int)kind];
 
     public bool IsEmpty => _present == 0;
 
@@ -157,15 +170,15 @@ public sealed class ActionSet
             int s = SlotOf(a.Kind);
             if (s < 0) continue;
             _actions[s] = a;
-            _present |= (ushort)(1 << s);
+            _present |= 1UL << s;
         }
     }
 
     /// <summary>Appends the set's actions in execution order.</summary>
     public void AppendTo(List<FlowAction> into)
     {
-        for (int s = 0; s < Slots; s++)
-            if ((_present & (1 << s)) != 0) into.Add(_actions[s]);
+        for (int s = 0; s < s_order.Length; s++)
+            if ((_present & (1UL << s)) != 0) into.Add(_actions[s]);
     }
 }
 
@@ -289,16 +302,39 @@ public sealed class PipelineWalk
     private static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)
     {
         var k = b.Key;
-        bool ip = k.DlType == PacketParser.EthTypeIpv4;
+        bool ip4 = k.DlType == PacketParser.EthTypeIpv4, ip6 = k.DlType == PacketParser.EthTypeIpv6;
+        bool ports = (ip4 || ip6) && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp;
+        bool icmp = (ip4 && k.NwProto == PacketParser.ProtoIcmp) || (ip6 && k.NwProto == PacketParser.ProtoIcmpv6);
+        bool arp = k.DlType == PacketParser.EthTypeArp;
+        bool mpls = k.DlType is PacketParser.EthTypeMpls or PacketParser.EthTypeMplsMulticast;
+        bool nd = ip6 && k.NwProto == PacketParser.ProtoIcmpv6 && k.TpSrc is 135 or 136;
         switch (a.Kind)
         {
             case ActionKind.SetDlSrc: b.DlSrc(new MacAddress(a.Value)); break;
             case ActionKind.SetDlDst: b.DlDst(new MacAddress(a.Value)); break;
-            case ActionKind.SetNwSrc: if (ip) b.NwSrc((uint)a.Value); break;
-            case ActionKind.SetNwDst: if (ip) b.NwDst((uint)a.Value); break;
-            case ActionKind.SetNwTos: if (ip) b.NwTos((byte)(a.Value & 0xFC)); break;
-            case ActionKind.SetTpSrc: if (ip && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp) b.TpSrc((ushort)a.Value); break;
-            case ActionKind.SetTpDst: if (ip && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp) b.TpDst((ushort)a.Value); break;
+            case ActionKind.SetNwSrc: if (ip4) b.NwSrc((uint)a.Value); break;
+            case ActionKind.SetNwDst: if (ip4) b.NwDst((uint)a.Value); break;
+            case ActionKind.SetNwTos: if (ip4 || ip6) b.NwTos((byte)(a.Value & 0xFC)); break;
+            case ActionKind.SetIpEcn: if (ip4 || ip6) b.IpEcn((byte)(a.Value & 3)); break;
+            case ActionKind.SetTpSrc: if (ports) b.TpSrc((ushort)a.Value); break;
+            case ActionKind.SetTpDst: if (ports) b.TpDst((ushort)a.Value); break;
+            case ActionKind.SetIcmpType: if (icmp) b.TpSrc((byte)a.Value); break;
+            case ActionKind.SetIcmpCode: if (icmp) b.TpDst((byte)a.Value); break;
+            case ActionKind.SetIpv6Src: if (ip6) b.Ipv6Src(a.Wide); break;
+            case ActionKind.SetIpv6Dst: if (ip6) b.Ipv6Dst(a.Wide); break;
+            case ActionKind.SetIpv6Flabel: if (ip6) b.Ipv6Flabel((uint)a.Value & 0xFFFFF); break;
+            case ActionKind.SetArpOp: if (arp && a.Value <= 0xFF) b.NwProto((byte)a.Value); break;
+            case ActionKind.SetArpSpa: if (arp) b.NwSrc((uint)a.Value); break;
+            case ActionKind.SetArpTpa: if (arp) b.NwDst((uint)a.Value); break;
+            case ActionKind.SetArpSha: if (arp) b.ArpSha(new MacAddress(a.Value)); break;
+            case ActionKind.SetArpTha: if (arp) b.ArpTha(new MacAddress(a.Value)); break;
+            case ActionKind.SetNdTarget: if (nd) b.NdTarget(a.Wide); break;
+            case ActionKind.SetNdSll: if (nd && k.TpSrc == 135) b.ArpSha(new MacAddress(a.Value)); break;
+            case ActionKind.SetNdTll: if (nd && k.TpSrc == 136) b.ArpTha(new MacAddress(a.Value)); break;
+            case ActionKind.SetMplsLabel: if (mpls) b.MplsLabel((uint)a.Value & 0xFFFFF); break;
+            case ActionKind.SetMplsTc: if (mpls) b.MplsTc((byte)(a.Value & 7)); break;
+            case ActionKind.SetMplsBos: if (mpls) b.MplsBos((byte)(a.Value & 1)); break;
+            case ActionKind.SetPbbIsid: if (k.DlType == PacketParser.EthTypePbb) b.PbbIsid((uint)a.Value & 0xFFFFFF); break;
             case ActionKind.SetVlanVid:
                 if ((k.VlanVid & FlowKey.VlanPresent) == 0) b.DlVlanPcp(0);
                 b.VlanVid((ushort)(FlowKey.VlanPresent | (a.Value & 0x0FFF)));
@@ -307,9 +343,51 @@ public sealed class PipelineWalk
                 if ((k.VlanVid & FlowKey.VlanPresent) == 0) b.VlanVid(FlowKey.VlanPresent);
                 b.DlVlanPcp((byte)(a.Value & 7));
                 break;
+            case ActionKind.PushVlan:
+                // The new outer tag copies the old outer tag's VID and PCP (1.3.5 section 5.12.1), else 0: the key's
+                // (outer) vlan fields are unchanged on a tagged packet and become a tag of VID 0 on an untagged one.
+                if ((k.VlanVid & FlowKey.VlanPresent) == 0) { b.VlanVid(FlowKey.VlanPresent); b.DlVlanPcp(0); }
+                break;
             case ActionKind.StripVlan: b.VlanVid(0); b.DlVlanPcp(0); break;
+            case ActionKind.PushMpls:
+                if (!mpls)
+                {
+                    // The packet is MPLS now: its network fields are no longer visible to a lookup (as the parser,
+                    // which stops at the label stack). The new entry is the bottom of the stack, label and TC 0.
+                    ClearNetwork(ref b);
+                    b.MplsLabel(0); b.MplsTc(0); b.MplsBos(1);
+                }
+                else
+                {
+                    b.MplsBos(0); // a copy of the outer entry's label and TC on top of it
+                }
+                b.DlType((ushort)a.Value);
+                break;
+            case ActionKind.PopMpls:
+                // The key holds only the top entry: after a pop the next one (or the network header) is not known to
+                // the walk, so later tables see the new ethertype with the MPLS and network fields zero (Open vSwitch
+                // recirculates here to parse the payload; a later table matching those fields sees them empty).
+                b.MplsLabel(0); b.MplsTc(0); b.MplsBos(0);
+                b.DlType((ushort)a.Value);
+                break;
+            case ActionKind.PushPbb:
+                ClearNetwork(ref b);
+                b.DlType(PacketParser.EthTypePbb);
+                break;
+            case ActionKind.PopPbb:
+                // As for pop-MPLS: the customer frame's fields are not in the key (the parser keeps only the I-SID).
+                b.PbbIsid(0);
+                break;
             case ActionKind.SetTunnel: b.TunId(a.Value); break;
         }
+    }
+
+    /// <summary>Zeroes the key's network and transport fields (a push that hides them from later lookups).</summary>
+    private static void ClearNetwork(ref FlowKeyBuilder b)
+    {
+        // One statement a field: the builder's setters return a copy (for chains on a fresh builder), not a reference.
+        b.NwTos(0); b.IpEcn(0); b.NwProto(0); b.NwSrc(0); b.NwDst(0); b.TpSrc(0); b.TpDst(0); b.Ipv6Flabel(0);
+        b.Ipv6Src(0); b.Ipv6Dst(0); b.NdTarget(0); b.ArpSha(default); b.ArpTha(default); b.Ipv6ExtHdr(0);
     }
 }
 

@@ -165,13 +165,13 @@ public sealed class PipelineStageTests
         Assert.Equal(new FlowKeyBuilder().InPort(1).Key, walk.FinalKey);
     }
 
-    [Fact(Skip = "Enable when the classifier matches extension words: its stages compare the six base words only, so a metadata match cannot select yet (write-metadata itself is covered above).")]
+    [Fact]
     public void LaterTable_MatchesTheMetadataEarlierTablesWrote()
     {
         using var r = new Rig();
         var mdMask = new FlowKeyBuilder().Metadata(0xFF).Key;
         var mdValue = new FlowKeyBuilder().Metadata(0x42).Key;
-        var m = new FlowMatch(mdMask, mdValue, Wildcards.All);
+        var m = new FlowMatch(mdMask, mdValue);
         r.Add(0, InPort(1), 10, [], Goto(1, md: 0x42, mdMask: 0xFF));
         r.Add(0, InPort(2), 10, [], Goto(1, md: 0x43, mdMask: 0xFF));
         r.Add(1, m, 20, [FlowAction.Output(3)]);
