@@ -23,6 +23,7 @@ public class ActionBenchmarks
     private NullSink _sink;
     private FlowActions _dlSrc = null!, _dlDst = null!, _nwSrc = null!, _nwDst = null!, _nwTos = null!, _tpSrc = null!, _tpDst = null!;
     private FlowActions _vlanSet = null!, _vlanPcp = null!, _pushStrip = null!, _output = null!, _rewriteAndOutput = null!;
+    private FlowActions _ipv6Src = null!, _pushPopVlan = null!, _pushPopMpls = null!, _decTtl = null!;
 
     private struct NullSink : IActionSink
     {
@@ -30,6 +31,7 @@ public class ActionBenchmarks
         public ulong Tunnel;
         public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts) => Packets += pkts.Length;
         public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
+        public void InvalidTtl(ReadOnlySpan<int> pkts) => Packets += pkts.Length;
     }
 
     [GlobalSetup]
@@ -57,6 +59,10 @@ public class ActionBenchmarks
         _pushStrip = Two(FlowAction.SetVlanVid(100), FlowAction.StripVlan());
         _vlanSet = Two(FlowAction.SetVlanVid(100), FlowAction.SetVlanVid(200));
         _vlanPcp = Two(FlowAction.SetVlanPcp(3), FlowAction.SetVlanPcp(5));
+        _ipv6Src = Two(FlowAction.SetIpv6Src(new UInt128(0x20010DB8_00000000, 0xAA)), FlowAction.SetIpv6Src(new UInt128(0x20010DB8_00000000, 0xBB)));
+        _pushPopVlan = Two(FlowAction.PushVlan(0x88A8), FlowAction.PopVlan());
+        _pushPopMpls = Two(FlowAction.PushMpls(0x8847), FlowAction.PopMpls(0x0800));
+        _decTtl = Two(FlowAction.SetNwTtl(64), FlowAction.DecNwTtl());
         _rewriteAndOutput = new FlowActions([FlowAction.SetNwSrc(0xC0A80001), FlowAction.SetTpDst(53), FlowAction.Output(1),
                                              FlowAction.SetNwSrc(0x0A000001), FlowAction.SetTpDst(80), FlowAction.Output(2)]);
     }
@@ -67,6 +73,25 @@ public class ActionBenchmarks
     {
         Setup();
         Run(new FlowActions([FlowAction.SetVlanVid(1)]));
+    }
+
+    /// <summary>The IPv6 benchmark runs on 64-byte IPv6/UDP frames (layers as the parser reports them).</summary>
+    [GlobalSetup(Target = nameof(SetIpv6Src))]
+    public void SetupIpv6()
+    {
+        Setup();
+        var f = new byte[14 + 40 + 10];
+        new MacAddress(0x0200_0000_0002).Write(f);
+        new MacAddress(0x0200_0000_0001).Write(f.AsSpan(6));
+        f[12] = 0x86; f[13] = 0xDD; f[14] = 0x60; f[19] = 10; f[20] = 17; f[21] = 64;
+        f[22] = 0x20; f[23] = 0x01; f[37] = 1; f[38] = 0x20; f[39] = 0x01; f[53] = 2;
+        f[54] = 0x04; f[55] = 0xD2; f[56] = 0x04; f[57] = 0xD3; f[59] = 10; f[60] = 0x12; f[61] = 0x34;
+        var layers = new PacketLayers { Vlan = PacketLayers.Absent, Pbb = PacketLayers.Absent, EthType = 12, Mpls = PacketLayers.Absent, L3 = 14, L4 = 54, Flags = LayerFlags.Ipv6 | LayerFlags.Udp };
+        for (int i = 0; i < Batch; i++)
+        {
+            _pool.Write(_pkts[i], f);
+            _layers[i] = layers;
+        }
     }
 
     private void Run(FlowActions a) => _exec.Execute(a, _pool, _pkts, _layers, ref _sink);
@@ -84,6 +109,15 @@ public class ActionBenchmarks
     /// <summary>SetVlanVid/SetVlanPcp on tagged frames: set in place, no push.</summary>
     [Benchmark(OperationsPerInvoke = Ops)] public void SetVlanVidTagged() => Run(_vlanSet);
     [Benchmark(OperationsPerInvoke = Ops)] public void SetVlanPcpTagged() => Run(_vlanPcp);
+
+    /// <summary>set_field ipv6_src on IPv6/UDP: 16 bytes written, the UDP checksum fixed over the pseudo-header.</summary>
+    [Benchmark(OperationsPerInvoke = Ops)] public void SetIpv6Src() => Run(_ipv6Src);
+    /// <summary>push_vlan (0x88a8) then pop_vlan: two length changes with offsets kept.</summary>
+    [Benchmark(OperationsPerInvoke = Ops)] public void PushPopVlan() => Run(_pushPopVlan);
+    /// <summary>push_mpls then pop_mpls: two length changes, the TTL copied from IPv4.</summary>
+    [Benchmark(OperationsPerInvoke = Ops)] public void PushPopMpls() => Run(_pushPopMpls);
+    /// <summary>mod_nw_ttl then dec_ttl: two IPv4 header checksum updates (and the expiry check).</summary>
+    [Benchmark(OperationsPerInvoke = Ops)] public void SetAndDecTtl() => Run(_decTtl);
 
     /// <summary>Two outputs: the sink call per batch (no per-packet work).</summary>
     [Benchmark(OperationsPerInvoke = Ops)] public void Output() => Run(_output);

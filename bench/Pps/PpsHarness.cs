@@ -66,6 +66,10 @@ public sealed class PpsOptions
     }
     /// <summary>Sample 1 in N packets as sFlow export does (0: off), with a thread draining the samples ten times a second.</summary>
     public int Sampling;
+    /// <summary>--pipeline faucet: a four-table OpenFlow 1.3 pipeline shaped like Faucet's (see <see cref="Traffic.BuildFaucet"/>); null: one table of --flows exact flows.</summary>
+    public string? Pipeline;
+    /// <summary>--paired (with --pipeline): the pipeline and the one-table row with the same --flows, measured in one process in alternating windows.</summary>
+    public bool Paired;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -105,6 +109,11 @@ public sealed class PpsOptions
                 case "--churn-after": o.ChurnAfter = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--sample-interval": o.SampleInterval = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--paired": o.Paired = true; break;
+                case "--pipeline":
+                    o.Pipeline = Next();
+                    if (o.Pipeline != "faucet") throw new ArgumentException("--pipeline takes faucet");
+                    break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
@@ -120,6 +129,9 @@ public sealed class PpsOptions
                     Console.WriteLine("             per --sample-interval S (default 0.1); with --scale-to, Mpps per thread count)");
                     Console.WriteLine("             --churn-after S (with --churn: churn begins S seconds into the measured window, so the plot shows before and after)");
                     Console.WriteLine("             --scale-to N (measure 1..N forwarding threads one after the other; one table row and one scaling point each)");
+                    Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
+                    Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
+                    Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio)");
                     Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
                     Environment.Exit(0);
                     break;
@@ -141,6 +153,9 @@ public sealed class PpsOptions
         if (o.ScaleTo > 1 && (o.Tunnel is not null || o.Churn > 0 || o.Pcap is not null || o.Listen is not null))
             throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
         if (o.Sampling < 0 || (o.Sampling > 0 && o.Threads > 1)) throw new ArgumentException("--sampling N runs with one thread, N >= 0");
+        if (o.Paired && o.Pipeline is null) throw new ArgumentException("--paired needs --pipeline");
+        if (o.Pipeline is not null && (o.Rules > 0 || o.Churn > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.ScaleTo > 0))
+            throw new ArgumentException("--pipeline runs without --rules, --churn, --pcap, --tunnel, --threads and --scale-to");
         return o;
     }
 }
@@ -162,6 +177,7 @@ public static class PpsHarness
             return 2;
         }
         if (o.ScaleTo > 0) return RunScaling(o);
+        if (o.Paired) return RunPaired(o);
         Result r;
         try { r = Measure(o, o.Json ? null : Console.Out); }
         catch (Exception e) when (e is FormatException or IOException or InvalidDataException or ArgumentException)
@@ -179,6 +195,80 @@ public static class PpsHarness
             WritePlots(o, "pps", json, new PlotData { Title = title, Timeline = r.Timeline });
         }
         return 0;
+    }
+
+    /// <summary>
+    /// --pipeline P --paired: the pipeline and the one-table row with the same --flows side by side in one process,
+    /// each on its own datapath, measured in alternating 0.5 s windows (after a warm-up of each), so that a machine
+    /// whose load drifts slows both alike; reports each one's Mpps over its windows and their ratio.
+    /// </summary>
+    private static int RunPaired(PpsOptions o)
+    {
+        if (o.Pipeline is null) { Console.Error.WriteLine("pps: --paired needs --pipeline"); return 2; }
+        var one = PairedSide.Create(o, pipeline: false);
+        var many = PairedSide.Create(o, pipeline: true);
+        one.Run(1.0);
+        many.Run(1.0);
+        one.Reset();
+        many.Reset();
+        double elapsed = 0;
+        while (elapsed < o.Seconds)
+        {
+            one.Run(0.5);
+            many.Run(0.5);
+            elapsed += 0.5;
+        }
+        double a = one.Mpps, b = many.Mpps;
+        if (o.Json) Console.WriteLine(JsonSerializer.Serialize(new { one_table_mpps = a, pipeline_mpps = b, ratio = b / a, pipeline = o.Pipeline, flows = o.Flows }, s_json));
+        else Console.WriteLine($"one table ({o.Flows:N0} exact flows): {a:F2} Mpps; {o.Pipeline} pipeline: {b:F2} Mpps; ratio {b / a:P1} ({o.Seconds:F0} s each, alternating 0.5 s windows)");
+        one.Dispose();
+        many.Dispose();
+        return 0;
+    }
+
+    /// <summary>One side of <see cref="RunPaired"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>
+    private sealed class PairedSide : IDisposable
+    {
+        private SwitchDatapath _dp = null!;
+        private MemoryPort[] _ports = null!;
+        private long _packets, _ticks;
+
+        public static PairedSide Create(PpsOptions o, bool pipeline)
+        {
+            var side = new PairedSide();
+            var dp = new SwitchDatapath(new DatapathOptions { EmcEntries = o.Emc ? o.EmcEntries : 0, PoolSize = 4096 });
+            dp.MissBehavior = MissBehavior.Drop;
+            var flows = new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = o.Recycle });
+            var ports = new MemoryPort[o.Ports];
+            for (int i = 0; i < o.Ports; i++)
+            {
+                ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1)));
+                dp.AddPort(ports[i]);
+            }
+            var traffic = pipeline ? Traffic.BuildFaucet(o, new Random(o.Seed)) : Traffic.Build(o, new Random(o.Seed));
+            foreach (var m in traffic.Mods)
+                if (flows.Apply(m) != FlowModStatus.Ok) throw new InvalidOperationException("flow install failed");
+            ports[0].SetGenerator(traffic.Frames);
+            side._dp = dp;
+            side._ports = ports;
+            return side;
+        }
+
+        public double Mpps => _packets / (_ticks / (double)Stopwatch.Frequency) / 1e6;
+
+        public void Reset() => _packets = _ticks = 0;
+
+        public void Run(double seconds)
+        {
+            long sent0 = SentTotal(_ports);
+            long start = Stopwatch.GetTimestamp(), end = start + (long)(seconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < end)
+                for (int i = 0; i < 64; i++) _dp.PollOnce();
+            _ticks += Stopwatch.GetTimestamp() - start;
+            _packets += SentTotal(_ports) - sent0;
+        }
+
+        public void Dispose() => _dp.Dispose();
     }
 
     private static readonly JsonSerializerOptions s_json = new()
@@ -308,17 +398,27 @@ public static class PpsHarness
         }
 
         // Traffic and flows.
-        var traffic = o.Pcap is not null
-            ? PcapTraffic.Load(o)
+        var traffic = o.Pcap is not null ? PcapTraffic.Load(o)
+            : o.Pipeline is not null ? Traffic.BuildFaucet(o, rng)
             : Traffic.Build(o, rng, o.TunnelRx ? tunnelNo : (ushort)1, o.Tunnel is not null && !o.TunnelRx ? tunnelNo : (ushort)0);
         var mods = traffic.Mods;
         var status = new FlowModStatus[mods.Length];
         long memBefore = GC.GetTotalMemory(true);
-        flows.ApplyBatch(mods, status, null);
+        if (o.Pipeline is null)
+        {
+            flows.ApplyBatch(mods, status, null);
+        }
+        else
+        {
+            // Several tables: one flow-mod at a time (a batch is table 0's).
+            for (int i = 0; i < mods.Length; i++) status[i] = flows.Apply(mods[i]);
+        }
         foreach (var s in status) if (s != FlowModStatus.Ok) throw new InvalidOperationException($"flow install failed: {s}");
         long memAfter = GC.GetTotalMemory(true);
         double bytesPerFlow = mods.Length == 0 ? 0 : (double)(memAfter - memBefore) / mods.Length;
         if (o.Fdb is not null) PcapTraffic.Learn(dp, o.Fdb);
+        if (o.Pipeline is not null)
+            progress?.WriteLine($"pipeline {o.Pipeline}: tables {string.Join(", ", flows.Pipeline.StageIds().Select(t => $"{t} ({flows.Pipeline.Stage(t)!.Count:N0} flows)"))}");
         progress?.WriteLine($"installed {flows.ActiveExact:N0} exact flows and {flows.ActiveWildcard:N0} wildcard rules over {flows.WildcardSubtableCount} masks " +
                             $"({bytesPerFlow:F0} B of table memory per flow); {traffic.Frames.Length:N0} distinct frames");
 
@@ -658,6 +758,42 @@ internal sealed class Traffic
     public required FlowMod[] Mods;
     public int MaskCount;
     public static readonly MacAddress SrcMac = new(0x0200_0000_1000UL), DstMac = new(0x0200_0000_2000UL);
+
+    /// <summary>
+    /// A Faucet-shaped OpenFlow 1.3 pipeline of four tables over <c>o.Flows</c> hosts (MACs), every packet visiting all
+    /// four: table 0 (vlan) admits untagged frames from port 1; table 1 (eth_src) one flow per known source MAC; table
+    /// 2 (eth_dst) one flow per destination MAC, writing the output to its port into the action set; table 3 (output)
+    /// a catch-all that ends the pipeline, so the action set outputs. One frame per host (source host i to host
+    /// i * 7 + 1), as many distinct frames as the one-table row with the same --flows has flows.
+    /// </summary>
+    public static Traffic BuildFaucet(PpsOptions o, Random rng)
+    {
+        int hosts = Math.Max(2, o.Flows);
+        static MacAddress Host(int i) => new(0x0200_0001_0000UL + (ulong)i);
+        var mods = new List<FlowMod>();
+        var none = FlowActions.Drop;
+        FlowMod Mod(byte table, FlowMatch m, ushort prio, FlowInstructions? ins, FlowActions? apply = null)
+            => new(FlowModCommand.Add, m, prio, apply ?? none, Rules: MatchRules.OpenFlow13, TableId: table, Instructions: ins);
+        var vlan = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlVlan), new FlowKeyBuilder().InPort(1).DlVlan(FlowKey.VlanNone).Key);
+        mods.Add(Mod(0, vlan, 100, new FlowInstructions(gotoTable: 1)));
+        for (int i = 0; i < hosts; i++)
+        {
+            var src = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlSrc, new FlowKeyBuilder().DlSrc(Host(i)).Key);
+            mods.Add(Mod(1, src, 100, new FlowInstructions(gotoTable: 2)));
+            var dst = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlDst, new FlowKeyBuilder().DlDst(Host(i)).Key);
+            var output = new FlowActions([FlowAction.Output((ushort)(2 + i % (o.Ports - 1)))]);
+            mods.Add(Mod(2, dst, 100, new FlowInstructions(writeActions: output, gotoTable: 3)));
+        }
+        mods.Add(Mod(3, FlowMatch.All, 0, null));
+        var frames = new byte[hosts][];
+        for (int i = 0; i < hosts; i++)
+        {
+            frames[i] = FrameBuilder.Udp(Host(i), Host((i * 7 + 1) % hosts), 0x0A00_0000u | (uint)i, 0x0B00_0000u | (uint)(i * 7 + 1),
+                                         (ushort)(1024 + (i & 0x7FFF)), 5001, o.FrameSize);
+        }
+        rng.Shuffle(frames);
+        return new Traffic { Frames = frames, Mods = mods.ToArray(), MaskCount = 0 };
+    }
 
     /// <summary>Frames and flows; flows match <paramref name="inPort"/> and output to ports 2..N, or all to <paramref name="outputTo"/> when non-zero.</summary>
     public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0)

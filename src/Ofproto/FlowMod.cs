@@ -37,12 +37,20 @@ public enum MatchRules : byte
     AsGiven,
     /// <summary>OpenFlow 1.0 (OF1.0.1 section 3.4): fields that do not apply to the match's dl_type are wildcarded.</summary>
     OpenFlow10,
+    /// <summary>
+    /// OpenFlow 1.3: the match is kept as given (the codec has checked its prerequisites), no flow is ranked above the
+    /// others for being exact, and the flow-mod may name tables 1..254 and carry instructions (write-actions,
+    /// clear-actions, write-metadata, goto-table, meter): see <see cref="OfFlowTables"/>.
+    /// </summary>
+    OpenFlow13,
 }
 
 /// <summary>
 /// A flow-mod, version-independent: the codec decodes the wire message into this. <see cref="Match"/> is the match as
 /// received; <see cref="Rules"/> say how the table set normalises it. A modify or delete with a non-zero
 /// <see cref="CookieMask"/> touches only flows whose cookie equals <see cref="Cookie"/> under it.
+/// <see cref="Instructions"/> (null: apply-actions only) and a <see cref="TableId"/> other than 0 need
+/// <see cref="MatchRules.OpenFlow13"/>; <see cref="FlowModRequest.AllTables"/> deletes in every table.
 /// </summary>
 public readonly record struct FlowMod(
     FlowModCommand Command,
@@ -55,7 +63,9 @@ public readonly record struct FlowMod(
     FlowModFlags Flags = FlowModFlags.None,
     ushort OutPort = PortNumber.None,
     MatchRules Rules = MatchRules.AsGiven,
-    ulong CookieMask = 0);
+    ulong CookieMask = 0,
+    byte TableId = 0,
+    FlowInstructions? Instructions = null);
 
 /// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
 public enum FlowModStatus : byte
@@ -69,6 +79,12 @@ public enum FlowModStatus : byte
     BadEmergencyTimeout,
     /// <summary>A command this table set does not know.</summary>
     BadCommand,
+    /// <summary>A table id the flow-mod's rules do not allow (OpenFlow 1.0: only table 0).</summary>
+    BadTableId,
+    /// <summary>A goto-table that does not go forward (to a table after the flow's own).</summary>
+    BadGotoTable,
+    /// <summary>Instructions under rules that do not allow them (OpenFlow 1.0).</summary>
+    UnsupportedInstruction,
 }
 
 /// <summary>Limits and policy knobs of an <see cref="OfFlowTables"/>.</summary>
@@ -104,6 +120,10 @@ public enum TableMiss : byte
 {
     /// <summary>OpenFlow 1.0: the packet goes to the controller (PACKET_IN, as the switch's fail mode allows).</summary>
     Controller,
+    /// <summary>OpenFlow 1.3 (no table-miss flow): the packet is dropped; a table-miss flow (priority 0, every field wildcarded) decides otherwise.</summary>
+    Drop,
+    /// <summary>OpenFlow 1.1's default: the packet continues in the next table.</summary>
+    Continue,
 }
 
 /// <summary>One OpenFlow table as every controller and every report sees it (see <see cref="OfFlowTables.Tables"/>).</summary>

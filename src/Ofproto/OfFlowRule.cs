@@ -14,6 +14,7 @@ public sealed class OfFlowRule
 {
     private const int FlagCombinations = 8;
     private static readonly OfFlowRule[] s_rules = Build();
+    private static readonly OfFlowRule?[] s_tableRules = new OfFlowRule?[256 * FlagCombinations];
 
     private OfFlowRule(FlowModFlags flags, byte tableId)
     {
@@ -37,6 +38,17 @@ public sealed class OfFlowRule
     /// <summary>The shared descriptor of flows with these flags (in the one table).</summary>
     public static OfFlowRule For(FlowModFlags flags) => s_rules[(int)flags & (FlagCombinations - 1)];
 
+    /// <summary>The shared descriptor of flows with these flags in table <paramref name="tableId"/> (created once per combination).</summary>
+    public static OfFlowRule For(FlowModFlags flags, byte tableId)
+    {
+        if (tableId == OfFlowTables.MainTableId) return For(flags);
+        int i = tableId * FlagCombinations + ((int)flags & (FlagCombinations - 1));
+        var r = Volatile.Read(ref s_tableRules[i]);
+        if (r is not null) return r;
+        Interlocked.CompareExchange(ref s_tableRules[i], new OfFlowRule((FlowModFlags)((int)flags & (FlagCombinations - 1)), tableId), null);
+        return s_tableRules[i]!;
+    }
+
     /// <summary>
     /// A datapath rule for a flow of an OpenFlow table set whose match is taken as given: an exact match's priority is
     /// normalised to <see cref="OfFlowTables.ExactPriority"/> (the requested one is kept for reporting); the rule
@@ -56,9 +68,10 @@ public sealed class OfFlowRule
     /// match as received (<see cref="OfMatchRules.IsExact"/>), <paramref name="match"/> is the one the flow keeps.
     /// </summary>
     internal static FlowEntry NewEntry(FlowTable.WriteScope w, in FlowMatch match, bool exact, ushort priority, FlowActions actions,
-                                       ulong cookie, ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos)
+                                       ulong cookie, ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos,
+                                       byte tableId = OfFlowTables.MainTableId)
     {
-        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, For(flags), cookie, priority);
+        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, For(flags, tableId), cookie, priority);
     }
 
     /// <summary>The OpenFlow descriptor of a datapath rule, or null for a rule this layer did not install.</summary>

@@ -48,6 +48,15 @@ namespace Softswitch.Ofproto;
 /// the identical one; both filtered by out_port unless it is OFPP_NONE, and returned to the caller (reason Delete;
 /// the caller decides about SendFlowRemoved). The Emergency flag of any command selects the emergency table.
 /// Capacity is enforced per table (TableFull, never silent).</para>
+/// <para><b>OpenFlow 1.3</b> (<see cref="MatchRules.OpenFlow13"/>): a flow-mod may name tables 1..254, each a stage of
+/// the datapath's <see cref="Pipeline"/> created on first use (and then in <see cref="Tables"/>), and carry
+/// instructions (<see cref="FlowMod.Instructions"/>: write/clear-actions, write-metadata, a goto-table that must go
+/// forward, a meter carried but not executed); its matches are kept as given and exact ones are not ranked above the
+/// others. A table created under these rules drops what it does not match (<see cref="TableMiss.Drop"/>: the
+/// table-miss flow, priority 0 with every field wildcarded, is an ordinary flow that decides otherwise); the codec
+/// sets table 0's miss the same way (<see cref="SetTableMiss"/>). A DELETE with <see cref="FlowModRequest.AllTables"/>
+/// deletes in every table; MODIFY replaces the instructions too. OpenFlow 1.0's flow-mods stay as above: table 0 only,
+/// apply-actions only.</para>
 /// <para><b>Concurrency</b>: each flow-mod is one write scope of one datapath table (published whole when it ends,
 /// see <see cref="FlowTable"/>); a batch holds both tables' scopes (normal, then emergency: the only lock order here)
 /// and publishes once. Expiry runs on the datapath's maintenance thread through the same scopes.</para>
@@ -65,7 +74,8 @@ public sealed class OfFlowTables
     private readonly FlowTable _main;
     private readonly FlowTable _emergency;
     private readonly FlowTableOptions _options;
-    private readonly OfTable[] _tables;
+    private volatile OfTable[] _tables;
+    private readonly Lock _tablesLock = new();
     private readonly IClock _clock;
     private volatile bool _useEmergency;
 
@@ -85,7 +95,7 @@ public sealed class OfFlowTables
         _clock = clock;
         _options = options ?? new FlowTableOptions();
         _tables = [new OfTable(MainTableId, "classifier", (int)Math.Min(int.MaxValue, (long)_options.MaxExactFlows + _options.MaxWildcardFlows), TableMiss.Controller)];
-        _main = pipeline.Table(0);
+        _main = pipeline.Stage(0)!;
         _emergency = pipeline.AddTable();
         _main.RecycleEntries = _options.RecycleEntries;
         _emergency.RecycleEntries = _options.RecycleEntries;
@@ -137,6 +147,63 @@ public sealed class OfFlowTables
     /// <summary>How many OpenFlow tables there are (features' n_tables).</summary>
     public int TableCount => _tables.Length;
 
+    /// <summary>Whether OpenFlow table <paramref name="id"/> exists (table 0 always; others once a flow-mod created them).</summary>
+    public bool HasTable(byte id) => FindTable(id) is not null;
+
+    private OfTable? FindTable(byte id)
+    {
+        foreach (var t in _tables)
+            if (t.Id == id) return t;
+        return null;
+    }
+
+    /// <summary>
+    /// Sets what table <paramref name="tableId"/> does with a packet none of its flows matches, creating the table when
+    /// it does not exist yet (the datapath applies it to the table's stage at once). OpenFlow 1.0's table 0 keeps
+    /// <see cref="TableMiss.Controller"/>; an OpenFlow 1.3 codec sets <see cref="TableMiss.Drop"/>.
+    /// </summary>
+    public void SetTableMiss(byte tableId, TableMiss miss)
+    {
+        if (tableId > FlowInstructions.MaxTableId) throw new ArgumentOutOfRangeException(nameof(tableId));
+        var stage = StageFor(tableId, miss);
+        // Only the stages' classification knows per-table misses (table 0 alone misses as the datapath's fail mode says).
+        if (miss != TableMiss.Controller) _pipeline.EnableStages();
+        stage.MissMode = ToMissMode(miss);
+        lock (_tablesLock)
+        {
+            var list = _tables.ToList();
+            int i = list.FindIndex(t => t.Id == tableId);
+            list[i] = list[i] with { Miss = miss };
+            _tables = [.. list];
+        }
+    }
+
+    private static TableMissMode ToMissMode(TableMiss miss) => miss switch
+    {
+        TableMiss.Drop => TableMissMode.Drop,
+        TableMiss.Continue => TableMissMode.Continue,
+        _ => TableMissMode.Controller,
+    };
+
+    /// <summary>The datapath stage of OpenFlow table <paramref name="id"/>, created (and listed in <see cref="Tables"/>) with <paramref name="miss"/> when new.</summary>
+    private FlowTable StageFor(byte id, TableMiss miss)
+    {
+        if (_pipeline.Stage(id) is { } existing) return existing;
+        lock (_tablesLock)
+        {
+            var stage = _pipeline.GetOrCreateStage(id, ToMissMode(miss));
+            stage.RecycleEntries = _options.RecycleEntries;
+            if (FindTable(id) is null)
+            {
+                var list = _tables.ToList();
+                list.Add(new OfTable(id, "table" + id, (int)Math.Min(int.MaxValue, (long)_options.MaxExactFlows + _options.MaxWildcardFlows), miss));
+                list.Sort((a, b) => a.Id.CompareTo(b.Id));
+                _tables = [.. list];
+            }
+            return stage;
+        }
+    }
+
     /// <summary>Registers an observer of the normal flows' table (see <see cref="IFlowTableObserver"/>).</summary>
     public void AddObserver(IFlowTableObserver observer) => _main.AddObserver(observer);
 
@@ -186,8 +253,46 @@ public sealed class OfFlowTables
     /// </param>
     public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed, out FlowEntry? flow)
     {
+        flow = null;
+        var st = Check(mod);
+        if (st != FlowModStatus.Ok) return st;
+        bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
+        if (!IsEmergency(mod) && mod.TableId == FlowModRequest.AllTables)
+        {
+            // OFPTT_ALL (deletes only, Check says): every table in turn, each published on its own.
+            foreach (int id in _pipeline.StageIds())
+            {
+                using var all = _pipeline.Stage(id)!.Write();
+                ApplyLocked(all, mod, removed, _clock.NowNanos, out _);
+            }
+            return FlowModStatus.Ok;
+        }
+        if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) return FlowModStatus.Ok;
+        if (mod.Instructions is { } ins)
+        {
+            _pipeline.EnableStages();
+            // The table a goto names exists from now on (empty, it drops: OpenFlow 1.3 without a table-miss flow).
+            if (ins.GotoTable != FlowInstructions.NoGoto) StageFor((byte)ins.GotoTable, TableMiss.Drop);
+        }
         using var w = TableFor(mod).Write();
         return ApplyLocked(w, mod, removed, _clock.NowNanos, out flow);
+    }
+
+    /// <summary>What the flow-mod's rules allow: table ids, instructions, a forward goto.</summary>
+    private static FlowModStatus Check(in FlowMod mod)
+    {
+        bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
+        if (mod.Rules != MatchRules.OpenFlow13)
+        {
+            if (mod.Instructions is not null && !delete) return FlowModStatus.UnsupportedInstruction;
+            if (mod.TableId != MainTableId && !(delete && mod.TableId == FlowModRequest.AllTables)) return FlowModStatus.BadTableId;
+            return FlowModStatus.Ok;
+        }
+        if (mod.TableId == FlowModRequest.AllTables) return delete ? FlowModStatus.Ok : FlowModStatus.BadTableId;
+        if (mod.TableId > FlowInstructions.MaxTableId) return FlowModStatus.BadTableId;
+        if (!delete && mod.Instructions is { GotoTable: not FlowInstructions.NoGoto } i && i.GotoTable <= mod.TableId)
+            return FlowModStatus.BadGotoTable;
+        return FlowModStatus.Ok;
     }
 
     /// <summary>Applies flow-mods in order under one acquisition of each table's writer scope and publishes once.</summary>
@@ -198,18 +303,30 @@ public sealed class OfFlowTables
         using var emergency = _emergency.Write();
         long now = _clock.NowNanos;
         for (int i = 0; i < mods.Length; i++)
-            statuses[i] = ApplyLocked(IsEmergency(mods[i]) ? emergency : main, mods[i], removed, now, out _);
+        {
+            // A batch is table 0's (and the emergency flows'): a flow-mod for another table is refused here.
+            var st = Check(mods[i]);
+            if (st == FlowModStatus.Ok && mods[i].TableId != MainTableId) st = FlowModStatus.BadTableId;
+            if (st == FlowModStatus.Ok && mods[i].Instructions is not null) _pipeline.EnableStages();
+            statuses[i] = st == FlowModStatus.Ok ? ApplyLocked(IsEmergency(mods[i]) ? emergency : main, mods[i], removed, now, out _) : st;
+        }
     }
 
     /// <summary>
     /// Removes every flow whose idle or hard timeout has passed, appending them to <paramref name="removed"/>
     /// (the datapath's maintenance does this on its own; tests and tools call it directly).
     /// </summary>
-    public int Expire(List<FlowRemoved> removed) => _main.Expire(removed) + _emergency.Expire(removed);
+    public int Expire(List<FlowRemoved> removed)
+    {
+        int n = _emergency.Expire(removed);
+        foreach (int id in _pipeline.StageIds()) n += _pipeline.Stage(id)!.Expire(removed);
+        return n;
+    }
 
     private static bool IsEmergency(in FlowMod mod) => (mod.Flags & FlowModFlags.Emergency) != 0;
 
-    private FlowTable TableFor(in FlowMod mod) => IsEmergency(mod) ? _emergency : _main;
+    private FlowTable TableFor(in FlowMod mod)
+        => IsEmergency(mod) ? _emergency : mod.TableId == MainTableId ? _main : StageFor(mod.TableId, TableMiss.Drop);
 
     private FlowModStatus ApplyLocked(FlowTable.WriteScope w, in FlowMod mod, List<FlowRemoved>? removed, long now,
                                       out FlowEntry? flow)
@@ -248,7 +365,7 @@ public sealed class OfFlowTables
         public Target(in FlowMod mod)
         {
             Match = OfMatchRules.Normalize(mod.Match, mod.Rules);
-            Exact = OfMatchRules.IsExact(mod.Match);
+            Exact = OfMatchRules.RanksExact(mod.Rules) && OfMatchRules.IsExact(mod.Match);
             Rank = RankOf(Exact, mod.Priority);
         }
     }
@@ -264,13 +381,16 @@ public sealed class OfFlowTables
         if (w.Find(t.Match, t.Rank) is null)
         {
             // Capacity is the classifier stage's the flow lands in (all-ones masks in the hash stage).
+            var table = w.Table;
             bool full = emergency
                 ? _emergency.Count >= _options.MaxEmergencyFlows
-                : t.Match.IsExact ? _main.ExactCount >= _options.MaxExactFlows : _main.WildcardCount >= _options.MaxWildcardFlows;
+                : t.Match.IsExact ? table.ExactCount >= _options.MaxExactFlows : table.WildcardCount >= _options.MaxWildcardFlows;
             if (full) return FlowModStatus.TableFull;
         }
 
-        flow = OfFlowRule.NewEntry(w, t.Match, t.Exact, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);
+        flow = OfFlowRule.NewEntry(w, t.Match, t.Exact, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now,
+                                   emergency ? MainTableId : mod.TableId);
+        if (mod.Instructions is not null) w.SetInstructions(flow, mod.Instructions);
         w.Insert(flow);
         return FlowModStatus.Ok;
     }
@@ -287,6 +407,7 @@ public sealed class OfFlowTables
         foreach (var e in targets)
         {
             w.SetActions(e, mod.Actions);
+            if (mod.Rules == MatchRules.OpenFlow13) w.SetInstructions(e, mod.Instructions);
             if (cookie) w.SetTag(e, mod.Cookie);
             if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }
@@ -354,8 +475,27 @@ public sealed class OfFlowTables
     /// <paramref name="outPort"/> unless it is OFPP_NONE. Normal or emergency flows. Order unspecified.
     /// </summary>
     public void Collect(in FlowMatch match, ushort outPort, bool strict, List<FlowEntry> into, bool emergency = false)
+        => Collect(match, outPort, strict, into, emergency, FlowModRequest.AllTables);
+
+    /// <summary>As <see cref="Collect(in FlowMatch, ushort, bool, List{FlowEntry}, bool)"/>, in table <paramref name="tableId"/> only (<see cref="FlowModRequest.AllTables"/>: every table, ascending).</summary>
+    public void Collect(in FlowMatch match, ushort outPort, bool strict, List<FlowEntry> into, bool emergency, byte tableId)
     {
-        using var w = (emergency ? _emergency : _main).Write();
+        if (emergency)
+        {
+            CollectFrom(_emergency, match, outPort, strict, into);
+            return;
+        }
+        if (tableId != FlowModRequest.AllTables)
+        {
+            if (_pipeline.Stage(tableId) is { } one) CollectFrom(one, match, outPort, strict, into);
+            return;
+        }
+        foreach (int id in _pipeline.StageIds()) CollectFrom(_pipeline.Stage(id)!, match, outPort, strict, into);
+    }
+
+    private static void CollectFrom(FlowTable table, in FlowMatch match, ushort outPort, bool strict, List<FlowEntry> into)
+    {
+        using var w = table.Write();
         int start = into.Count;
         if (strict) w.CollectIdentical(match, into);
         else w.CollectSubsets(match, into);
@@ -369,10 +509,17 @@ public sealed class OfFlowTables
     /// </summary>
     public FlowTableStats GetTableStats(int tableId)
     {
-        if ((uint)tableId >= (uint)_tables.Length) throw new ArgumentOutOfRangeException(nameof(tableId));
-        var table = _tables[tableId];
-        var t = _pipeline.GetLookupTotals();
-        return new FlowTableStats(table.Id, table.Name, true, table.MaxEntries, _main.Count, t.ExactLookups, t.ExactMatched + t.WildcardMatched);
+        if ((uint)tableId > byte.MaxValue || FindTable((byte)tableId) is not { } table) throw new ArgumentOutOfRangeException(nameof(tableId));
+        var (lookups, matched) = _pipeline.GetStageTotals(table.Id);
+        var stage = _pipeline.Stage(table.Id)!;
+        if (table.Id == MainTableId)
+        {
+            // Table 0 is looked up by the single-table classification too (while the pipeline has one stage).
+            var t = _pipeline.GetLookupTotals();
+            lookups += t.ExactLookups;
+            matched += t.ExactMatched + t.WildcardMatched;
+        }
+        return new FlowTableStats(table.Id, table.Name, true, table.MaxEntries, stage.Count, lookups, matched);
     }
 
     /// <summary>Stats of classifier stage <paramref name="stage"/> of table 0: 0 the hash stage ("hash"), 1 the tuple space ("tuple-space").</summary>

@@ -17,30 +17,47 @@ public static class OfMatchRules
     /// <summary>True when the match as received leaves out no field of the OpenFlow 1.0 twelve-tuple (wildcards 0).</summary>
     public static bool IsExact(in FlowMatch received) => received.IsExact;
 
+    /// <summary>Whether a flow-mod under <paramref name="rules"/> ranks an exact flow above every other (OpenFlow 1.0 and as-given; not OpenFlow 1.3).</summary>
+    public static bool RanksExact(MatchRules rules) => rules != MatchRules.OpenFlow13;
+
     /// <summary>The match a flow keeps for <paramref name="received"/> under <paramref name="rules"/>.</summary>
     public static FlowMatch Normalize(in FlowMatch received, MatchRules rules)
     {
         if (rules != MatchRules.OpenFlow10) return received;
-        ref readonly var v = ref received.Value;
+        var v = received.Value;
         var w = Normalize10(received.Wildcards, v.DlType, v.NwProto);
         return w == received.Wildcards ? received : FlowMatch.FromOpenFlow(w, v);
     }
 
     /// <summary>
     /// OF1.0.1 section 3.4 (as Open vSwitch's ofputil_normalize_match): fields that do not apply to the match's
-    /// dl_type are wildcarded whatever their value on the wire. nw_src, nw_dst and nw_proto apply to IPv4 and ARP,
-    /// nw_tos to IPv4 only; tp_src and tp_dst to IPv4 with nw_proto TCP, UDP or ICMP. With dl_type wildcarded none
-    /// of them applies. Otherwise a controller that leaves such fields zero (and not wildcarded) would get a flow
-    /// that matches nw_src=0.0.0.0 exactly, which no packet does.
+    /// dl_type are wildcarded whatever their value on the wire. nw_src and nw_dst apply to IPv4 and ARP; nw_proto to
+    /// IPv4, ARP and IPv6; nw_tos to IPv4 and IPv6; tp_src and tp_dst to IPv4 with nw_proto TCP, UDP or ICMP and to IPv6
+    /// with nw_proto TCP, UDP or ICMPv6. With dl_type wildcarded none of them applies. Otherwise a controller that
+    /// leaves such fields zero (and not wildcarded) would get a flow that matches nw_src=0.0.0.0 exactly, which no
+    /// packet does.
+    /// <para>IPv6: OF1.0.1 section 3.4 knows only IPv4 and ARP, so read literally it drops nw_tos, nw_proto and the
+    /// ports of a dl_type=0x86dd match. Open vSwitch (ofputil_normalize_match_quiet, which gives IPv6 MAY_NW_PROTO,
+    /// MAY_IPVx and, for TCP, UDP, SCTP and ICMPv6, MAY_TP_ADDR) applies them to the IPv6 packet instead: nw_tos to the
+    /// traffic class's DSCP, nw_proto to the upper-layer next header, tp_src/tp_dst to the ports (ICMPv6's type and
+    /// code). We follow Open vSwitch, so an OF1.0 controller can steer IPv6 traffic by protocol and port; nw_src and
+    /// nw_dst (32-bit) still do not apply to IPv6.</para>
     /// </summary>
     public static Wildcards Normalize10(Wildcards w, ushort dlType, byte nwProto)
     {
         bool typed = (w & Wildcards.DlType) == 0;
         bool ip = typed && dlType == PacketParser.EthTypeIpv4, arp = typed && dlType == PacketParser.EthTypeArp;
-        if (!ip) w |= Wildcards.NwTos;
-        if (!ip && !arp) w = (w & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask)) | Wildcards.NwSrcAll | Wildcards.NwDstAll | Wildcards.NwProto;
-        bool l4 = ip && (w & Wildcards.NwProto) == 0 && nwProto is PacketParser.ProtoIcmp or PacketParser.ProtoTcp or PacketParser.ProtoUdp;
+        bool ip6 = typed && dlType == EthTypeIpv6;
+        if (!ip && !ip6) w |= Wildcards.NwTos;
+        if (!ip && !arp) w = (w & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask)) | Wildcards.NwSrcAll | Wildcards.NwDstAll;
+        if (!ip && !arp && !ip6) w |= Wildcards.NwProto;
+        bool proto = (w & Wildcards.NwProto) == 0;
+        bool l4 = proto && ((ip && nwProto is PacketParser.ProtoIcmp or PacketParser.ProtoTcp or PacketParser.ProtoUdp)
+                         || (ip6 && nwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or ProtoIcmpv6));
         if (!l4) w |= Wildcards.TpSrc | Wildcards.TpDst;
         return w;
     }
+
+    private const ushort EthTypeIpv6 = 0x86dd;
+    private const byte ProtoIcmpv6 = 58;
 }

@@ -125,7 +125,12 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
 
     private void OnUpcall(in Upcall u)
     {
-        var reason = u.Reason == PacketInReason.NoMatch ? OfPacketInReason.NoMatch : OfPacketInReason.Action;
+        var reason = u.Reason switch
+        {
+            PacketInReason.NoMatch => OfPacketInReason.NoMatch,
+            PacketInReason.InvalidTtl => OfPacketInReason.InvalidTtl,
+            _ => OfPacketInReason.Action,
+        };
         _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, OfFlowTables.MainTableId, 0));
     }
 
@@ -164,18 +169,29 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
     /// Applies a flow-mod (Open vSwitch's handle_flow_mod): checks the match, instructions and actions against the
     /// switch, applies it to the table set, reports the flows it removed, and releases the buffered packet it names
     /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
-    /// packet-in), counted in that flow's statistics.
+    /// packet-in), counted in that flow's statistics. Under <see cref="MatchRules.OpenFlow13"/> the flow-mod may name
+    /// tables 1..254 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>); a
+    /// released buffered packet then runs through the flow's apply-actions only, not through the tables its goto names.
     /// </summary>
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
+        OfError err;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
-        // Until the pipeline carries more than apply-actions, a flow asking for more is refused whole (never installed
-        // doing less than it asked).
-        if (addOrModify && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
-        if (req.TableId != OfFlowTables.MainTableId && !(req.TableId == FlowModRequest.AllTables && !addOrModify)) return OfError.BadTableId;
+        bool of13 = req.Rules == MatchRules.OpenFlow13;
+        // Instructions beyond apply-actions and tables beyond 0 need rules that allow them (OpenFlow 1.3); under
+        // OpenFlow 1.0's a flow asking for more is refused whole (never installed doing less than it asked).
+        if (addOrModify && !of13 && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
+        if (req.TableId == FlowModRequest.AllTables ? addOrModify : !of13 ? req.TableId != OfFlowTables.MainTableId : req.TableId > FlowInstructions.MaxTableId)
+            return OfError.BadTableId;
         if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
-        var err = OfMatchCompiler.TryCompile(req.Match, out var match);
+        FlowInstructions? instructions = null;
+        if (addOrModify && of13 && !req.Instructions.IsApplyOnly)
+        {
+            err = CompileInstructions(req.Instructions, req.TableId, out instructions);
+            if (err != OfError.None) return err;
+        }
+        err = OfMatchCompiler.TryCompile(req.Match, out var match);
         if (err != OfError.None) return err;
         var actions = FlowActions.Drop;
         if (addOrModify)
@@ -186,7 +202,8 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
 
-        var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules, req.CookieMask);
+        var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
+                              req.CookieMask, req.TableId, instructions);
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
         var st = Flows.Apply(mod, removed, out var flow);
@@ -199,6 +216,9 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
             case FlowModStatus.TableFull: return OfError.TableFull;
             case FlowModStatus.Overlap: return OfError.Overlap;
             case FlowModStatus.BadEmergencyTimeout: return OfError.BadEmergencyTimeout;
+            case FlowModStatus.BadTableId: return OfError.BadTableId;
+            case FlowModStatus.BadGotoTable: return OfError.BadGotoTable;
+            case FlowModStatus.UnsupportedInstruction: return OfError.UnsupportedInstruction;
             default: return OfError.BadCommand;
         }
         if ((req.Flags & FlowModFlags.Emergency) != 0) EmergencyFlowsChanged();
@@ -209,6 +229,34 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
             _dp.PacketOut(frame, inPort, actions);
             flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
+        return OfError.None;
+    }
+
+    /// <summary>
+    /// The datapath's instructions for an OpenFlow 1.3 flow in table <paramref name="tableId"/>: write-actions checked
+    /// like apply-actions and each of a kind an action set can hold (<see cref="ActionSet.CanHold"/>), a goto-table
+    /// that goes forward (<see cref="OfError.BadGotoTable"/> otherwise), write-metadata and the meter (carried; meters
+    /// are not executed yet).
+    /// </summary>
+    private OfError CompileInstructions(in OfInstructions ins, byte tableId, out FlowInstructions? compiled)
+    {
+        compiled = null;
+        FlowActions? write = null;
+        if (ins.WriteActions is { } w)
+        {
+            var err = OfActionCompiler.TryCompile(w.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out var wa);
+            if (err != OfError.None) return err;
+            foreach (var a in wa.Items)
+                if (!ActionSet.CanHold(a.Kind)) return OfError.BadActionType;
+            write = wa;
+        }
+        int gotoTable = FlowInstructions.NoGoto;
+        if (ins.GotoTable is { } g)
+        {
+            if (g <= tableId || g > FlowInstructions.MaxTableId) return OfError.BadGotoTable;
+            gotoTable = g;
+        }
+        compiled = new FlowInstructions(write, ins.ClearActions, ins.MetadataValue, ins.MetadataMask, gotoTable, ins.Meter);
         return OfError.None;
     }
 
@@ -274,6 +322,23 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
         _dp.FragmentMode = f == FragmentHandling.Drop ? FragmentMode.Drop : FragmentMode.Normal;
         return OfError.None;
     }
+
+    /// <summary>
+    /// OpenFlow 1.3's OFPC_INVALID_TTL_TO_CONTROLLER: a packet whose TTL a dec_ttl or dec_mpls_ttl would bring to 0 goes to
+    /// the controllers (reason invalid-TTL) rather than being dropped and counted. Every forwarder's executor is told.
+    /// </summary>
+    public bool InvalidTtlToController
+    {
+        get => _invalidTtlToController;
+        set
+        {
+            _invalidTtlToController = value;
+            foreach (var f in _dp.Forwarders) f.Executor.InvalidTtlToController = value;
+            _dp.Control.Executor.InvalidTtlToController = value;
+        }
+    }
+
+    private bool _invalidTtlToController;
 
     /// <summary>Every port's counters, or one port's (<paramref name="port"/>; <see cref="OfPort.Any"/>: all), the local port's last.</summary>
     public void PortStats(uint port, List<OfPortStats> into)
@@ -370,12 +435,12 @@ public sealed class OfSwitch : IDatapathEvents, IDisposable
     {
         var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
         bool emergency = req.TableId == OfTables.EmergencyTableId;
-        if (!emergency && req.TableId != FlowModRequest.AllTables && req.TableId >= Flows.TableCount) return into;
+        if (!emergency && req.TableId != FlowModRequest.AllTables && !Flows.HasTable(req.TableId)) return into;
         // A request's match that the datapath cannot express selects no flow (none can have been installed with it).
         if (OfMatchCompiler.TryCompile(req.Match, out var match) != OfError.None) return into;
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return into;
-        Flows.Collect(OfMatchRules.Normalize(match, req.Rules), outPort, false, into, emergency);
+        Flows.Collect(OfMatchRules.Normalize(match, req.Rules), outPort, false, into, emergency, req.TableId);
         if (req.CookieMask != 0) OfFlowTables.FilterCookie(into, req.Cookie, req.CookieMask);
         return into;
     }

@@ -57,6 +57,8 @@ public class ActionExecutorTests
         }
 
         public void SetTunnel(ulong tunnelId) { }
+
+        public void InvalidTtl(ReadOnlySpan<int> pkts) { }
     }
 
     [Fact]

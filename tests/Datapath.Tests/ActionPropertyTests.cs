@@ -108,7 +108,7 @@ public class ActionPropertyTests
             Assert.Equal(l1, b.Layers[0]);
             // Payload after the L4 header (or after the IP header) is untouched: compare tails.
             int headerEnd = l0.L4 != PacketLayers.Absent
-                ? l0.L4 + (l0.Has(LayerFlags.Tcp) ? 20 : l0.Has(LayerFlags.Udp) ? 8 : 4)
+                ? l0.L4 + (l0.Has(LayerFlags.Tcp) ? 20 : l0.Has(LayerFlags.Udp) ? 8 : l0.Has(LayerFlags.Sctp) ? 12 : 4)
                 : l0.L3 + (f[l0.L3] & 0xF) * 4;
             int tail = f.Length - headerEnd;
             Assert.Equal(f.AsSpan(f.Length - tail).ToArray(), after.AsSpan(after.Length - tail).ToArray());

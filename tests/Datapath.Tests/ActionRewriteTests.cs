@@ -285,7 +285,7 @@ namespace Softswitch.Datapath.Tests.Actions
             var b = new FlowKeyBuilder(k);
             bool ip = l.Has(LayerFlags.Ipv4);
             // A first fragment's ports are rewritten in the frame but its key keeps tp 0 (FRAG_NORMAL).
-            bool tp = l.L4 != PacketLayers.Absent && (l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp)) && !l.Has(LayerFlags.Fragment);
+            bool tp = l.L4 != PacketLayers.Absent && (l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp) || l.Has(LayerFlags.Sctp)) && !l.Has(LayerFlags.Fragment);
             bool tagged = k.DlVlan != PacketParser.VlanNone;
             switch (a.Kind)
             {
@@ -318,7 +318,8 @@ namespace Softswitch.Datapath.Tests.Actions
         {
             var s = new HashSet<int>();
             void Range(int from, int n) { for (int i = 0; i < n; i++) s.Add(from + i); }
-            int l4c = l.L4 == PacketLayers.Absent ? -1 : l.L4 + (l.Has(LayerFlags.Udp) ? 6 : 16);
+            int l4c = l.L4 == PacketLayers.Absent ? -1 : l.L4 + (l.Has(LayerFlags.Udp) ? 6 : l.Has(LayerFlags.Sctp) ? 8 : 16);
+            int l4cLen = l.Has(LayerFlags.Sctp) ? 4 : 2; // SCTP's CRC32c is 4 bytes
             switch (a.Kind)
             {
                 case ActionKind.SetDlDst: Range(0, 6); break;
@@ -335,7 +336,7 @@ namespace Softswitch.Datapath.Tests.Actions
                 case ActionKind.SetTpSrc or ActionKind.SetTpDst:
                     if (l4c < 0) break;
                     Range(l.L4 + (a.Kind == ActionKind.SetTpSrc ? 0 : 2), 2);
-                    Range(l4c, 2);
+                    Range(l4c, l4cLen);
                     break;
             }
             return s;

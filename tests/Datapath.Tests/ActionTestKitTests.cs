@@ -232,12 +232,20 @@ internal struct RecordingSink : IActionSink
     public List<(ushort Port, ushort MaxLen, uint Queue, bool ModifiedAfter, ulong Tunnel, int[] Pkts)> Outputs;
     public ulong Tunnel;
 
-    public RecordingSink() => Outputs = [];
+    public List<int[]> InvalidTtls;
+
+    public RecordingSink()
+    {
+        Outputs = [];
+        InvalidTtls = [];
+    }
 
     public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
         => Outputs.Add((port, maxLen, queueId, modifiedAfter, Tunnel, pkts.ToArray()));
 
     public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
+
+    public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls.Add(pkts.ToArray());
 }
 
 /// <summary>A sink that only counts (no allocation).</summary>
@@ -253,6 +261,10 @@ internal struct CountingSink : IActionSink
     }
 
     public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
+
+    public long InvalidTtls;
+
+    public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls += pkts.Length;
 }
 
 /// <summary>Loads frames into a pool and parses them, as the pipeline would.</summary>

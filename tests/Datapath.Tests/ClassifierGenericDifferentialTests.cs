@@ -25,6 +25,43 @@ public class ClassifierGenericDifferentialTests
             .Check(Config.QuickThrowOnFailure.WithMaxTest(150));
     }
 
+    /// <summary>
+    /// The same over keys and masks that use the extension words (any bits of metadata, IPv6, MPLS, ARP hardware
+    /// addresses, PBB), mixed with OpenFlow 1.0 masks in one table: the subtables over extension words take their own
+    /// hash and compare, the others the six-word path, the exact table and the cache compare whole keys.
+    /// </summary>
+    [Fact]
+    public void RandomRuleSetsOverExtensionWords_EveryLookupPathEqualsTheGenericReference()
+    {
+        var gen = from seed in Gen.Choose(0, int.MaxValue)
+                  from steps in Gen.Choose(1, 30)
+                  select (seed, steps);
+        Prop.ForAll(gen.ToArbitrary(), t => RunCase(t.seed, t.steps, extension: true))
+            .Check(Config.QuickThrowOnFailure.WithMaxTest(150));
+    }
+
+    /// <summary>The extension generator gives tables with subtables over extension words and keys those rules match.</summary>
+    [Fact]
+    public void ExtensionGenerator_ReachesExtensionSubtablesAndTheirHits()
+    {
+        int extRules = 0, extHits = 0;
+        for (int seed = 1; seed <= 20; seed++)
+        {
+            var rng = new Random(seed);
+            var data = new ClassifierRuleData(rng, extension: true);
+            var model = new ClassifierModel();
+            for (int i = 0; i < 100; i++) model.Insert(data.NewRule());
+            foreach (var r in model.Rules)
+                if (r.Match.UsesExtension) extRules++;
+            for (int i = 0; i < 200; i++)
+            {
+                var w = model.Lookup(data.KeyMatching(model.Rules[rng.Next(model.Count)].Match));
+                if (w is not null && w.Match.UsesExtension) extHits++;
+            }
+        }
+        Assert.True(extRules > 200 && extHits > 200, $"rules over extension words {extRules}, lookups they won {extHits}");
+    }
+
     [Theory]
     [InlineData(1, 40)]
     [InlineData(2, 40)]
@@ -145,10 +182,10 @@ public class ClassifierGenericDifferentialTests
         Assert.Equal(0, table.Count);
     }
 
-    private static bool RunCase(int seed, int steps)
+    private static bool RunCase(int seed, int steps, bool extension = false)
     {
         var rng = new Random(seed);
-        var data = new ClassifierRuleData(rng);
+        var data = new ClassifierRuleData(rng, extension);
         var table = new FlowTable(new ManualClock());
         var model = new ClassifierModel();
         var emc = new ExactMatchCache(256, insertInverseProbability: 1); // kept across steps: tests its invalidation

@@ -53,7 +53,7 @@ internal sealed class ClassifierModel
     {
         FlowEntry? best = null;
         foreach (var r in _rules)
-            if (r.Match.Matches(key) && (best is null || Beats(r, best))) best = r;
+            if (key.MatchesMaskedScalar(r.Match.Mask, r.Match.Value) && (best is null || Beats(r, best))) best = r;
         return best;
     }
 
@@ -76,7 +76,8 @@ internal sealed class ClassifierModel
         if (maxA != maxB) return maxB.CompareTo(maxA);
         int pa = PopCount(a), pb = PopCount(b);
         if (pa != pb) return pb.CompareTo(pa);
-        ulong[] wa = [a.W0, a.W1, a.W2, a.W3, a.W4, a.W5], wb = [b.W0, b.W1, b.W2, b.W3, b.W4, b.W5];
+        var wa = a.AllWords;
+        var wb = b.AllWords;
         for (int i = 0; i < wa.Length; i++)
             if (wa[i] != wb[i]) return wa[i].CompareTo(wb[i]);
         return 0;
@@ -91,7 +92,9 @@ internal sealed class ClassifierModel
     }
 
     private static int PopCount(in FlowKey k)
-        => System.Numerics.BitOperations.PopCount(k.W0) + System.Numerics.BitOperations.PopCount(k.W1)
-         + System.Numerics.BitOperations.PopCount(k.W2) + System.Numerics.BitOperations.PopCount(k.W3)
-         + System.Numerics.BitOperations.PopCount(k.W4) + System.Numerics.BitOperations.PopCount(k.W5);
+    {
+        int n = 0;
+        foreach (ulong w in k.AllWords) n += System.Numerics.BitOperations.PopCount(w);
+        return n;
+    }
 }

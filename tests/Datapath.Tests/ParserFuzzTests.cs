@@ -16,7 +16,7 @@ namespace Softswitch.Datapath.Tests;
 public class ParserFuzzTests(ITestOutputHelper output)
 {
     private const int Iterations = 200_000;
-    private static readonly ushort[] InterestingTypes = [0x0800, 0x8100, 0x0806, 0x0000, 0x05FF, 0x0600, 0x05DC, 0x86DD, 0xFFFF];
+    private static readonly ushort[] InterestingTypes = [0x0800, 0x8100, 0x0806, 0x0000, 0x05FF, 0x0600, 0x05DC, 0x86DD, 0xFFFF, 0x88A8, 0x88E7, 0x8847, 0x8848];
     private static readonly byte[] InterestingBytes = [0x00, 0xFF, 0x45, 0x4F, 0x44, 0x40, 0x81, 0x08, 0x06, 0xAA, 0x03, 0x20, 0x11, 0x01, 0x7F, 0x80];
 
     internal static List<byte[]> Seeds()
@@ -25,6 +25,7 @@ public class ParserFuzzTests(ITestOutputHelper output)
         var r = new Random(1);
         for (int i = 0; i < 64; i++) seeds.Add(Frames.Build(ActionPropertyTests.RandomSpec(r)));
         foreach (var kind in ActionRewriteTests.Kinds) seeds.Add(ActionRewriteTests.Frame(kind));
+        seeds.AddRange(ParserOf13Tests.SeedFrames());
         return seeds;
     }
 
@@ -55,12 +56,14 @@ public class ParserFuzzTests(ITestOutputHelper output)
                 }
                 case 5 when f.Count >= 18:
                 {
-                    // IPv4 total length or fragment word, at the untagged or tagged L3.
+                    // IPv4 total length or fragment word, or IPv6 payload length, at the untagged or tagged L3.
                     int l3 = r.Next(2) == 0 ? 14 : 18;
-                    int field = l3 + (r.Next(2) == 0 ? 2 : 6);
+                    int which = r.Next(3);
+                    int field = l3 + (which == 0 ? 2 : which == 1 ? 6 : 4);
+                    int fixedLen = which == 2 ? 40 : 0;
                     if (field + 1 < f.Count)
                     {
-                        ushort v = (ushort)(r.Next(3) switch { 0 => r.Next(0x10000), 1 => r.Next(64), _ => f.Count - l3 + r.Next(-3, 4) });
+                        ushort v = (ushort)(r.Next(3) switch { 0 => r.Next(0x10000), 1 => r.Next(64), _ => f.Count - l3 - fixedLen + r.Next(-3, 4) });
                         f[field] = (byte)(v >> 8); f[field + 1] = (byte)v;
                     }
                     break;
@@ -100,41 +103,81 @@ public class ParserFuzzTests(ITestOutputHelper output)
         return f;
     }
 
-    /// <summary>The invariants a parse must satisfy whatever the input.</summary>
+    /// <summary>The invariants a parse must satisfy whatever the input: every reported layer lies inside the frame,
+    /// flags and offsets agree, fields of absent layers are 0, the extension map names exactly the non-zero words.</summary>
     internal static void CheckLayers(ReadOnlySpan<byte> f, ParseError e, in FlowKey k, in PacketLayers l)
     {
         Assert.True(e < ParseError.Count);
         if (l.Vlan != PacketLayers.Absent) Assert.True(l.Vlan == 12 && f.Length >= 18);
+        Assert.True(l.Vlan != PacketLayers.Absent || !l.Has(LayerFlags.ServiceTag));
+        if (f.Length >= 14) Assert.True(l.EthType >= 12 && l.EthType + 2 <= f.Length, $"eth type at {l.EthType}");
+        if (l.Pbb != PacketLayers.Absent)
+            Assert.True(l.Has(LayerFlags.Pbb) && l.Pbb + 20 <= f.Length && l.EthType == l.Pbb + 18 && BinaryPrimitives.ReadUInt16BigEndian(f[l.Pbb..]) == 0x88E7);
+        else
+            Assert.True(!l.Has(LayerFlags.Pbb) && k.PbbIsid == 0);
+        if (l.Mpls != PacketLayers.Absent)
+            Assert.True(l.Has(LayerFlags.Mpls) && l.MplsDepth >= 1 && l.Mpls + 4 * l.MplsDepth <= f.Length);
+        else
+            Assert.True(!l.Has(LayerFlags.Mpls) && l.MplsDepth == 0 && k.MplsLabel == 0 && k.MplsTc == 0 && k.MplsBos == 0);
+
+        int l3Kinds = (l.Has(LayerFlags.Ipv4) ? 1 : 0) + (l.Has(LayerFlags.Arp) ? 1 : 0) + (l.Has(LayerFlags.Ipv6) ? 1 : 0);
+        int l3End = 0;
         if (l.L3 != PacketLayers.Absent)
         {
-            Assert.True(l.Has(LayerFlags.Ipv4) ^ l.Has(LayerFlags.Arp));
-            Assert.True(l.L3 + (l.Has(LayerFlags.Arp) ? 28 : (f[l.L3] & 0xF) * 4) <= f.Length);
+            Assert.Equal(1, l3Kinds);
+            l3End = l.L3 + (l.Has(LayerFlags.Arp) ? 28 : l.Has(LayerFlags.Ipv6) ? 40 : (f[l.L3] & 0xF) * 4);
+            Assert.True(l3End <= f.Length);
         }
         else
         {
-            Assert.True(!l.Has(LayerFlags.Ipv4) && !l.Has(LayerFlags.Arp));
+            Assert.Equal(0, l3Kinds);
         }
 
         if (l.L4 != PacketLayers.Absent)
         {
-            Assert.True(l.Has(LayerFlags.Ipv4) && !l.Has(LayerFlags.LaterFragment));
-            int need = l.Has(LayerFlags.Tcp) ? 20 : l.Has(LayerFlags.Udp) ? 8 : 4;
-            Assert.True(l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp) || l.Has(LayerFlags.Icmp));
-            Assert.True(l.L4 == l.L3 + (f[l.L3] & 0xF) * 4);
-            Assert.True(l.L4 + need <= l.L3 + BinaryPrimitives.ReadUInt16BigEndian(f[(l.L3 + 2)..]));
-            Assert.True(l.L4 + need <= f.Length);
-            Assert.Equal(ParseError.None, e);
+            Assert.True((l.Has(LayerFlags.Ipv4) || l.Has(LayerFlags.Ipv6)) && !l.Has(LayerFlags.LaterFragment));
+            int kinds = (l.Has(LayerFlags.Tcp) ? 1 : 0) + (l.Has(LayerFlags.Udp) ? 1 : 0) + (l.Has(LayerFlags.Sctp) ? 1 : 0)
+                + (l.Has(LayerFlags.Icmp) ? 1 : 0) + (l.Has(LayerFlags.Icmpv6) ? 1 : 0);
+            Assert.Equal(1, kinds);
+            int need = l.Has(LayerFlags.Tcp) ? 20 : l.Has(LayerFlags.Udp) ? 8 : l.Has(LayerFlags.Sctp) ? 12 : 4;
+            int ipEnd;
+            if (l.Has(LayerFlags.Ipv4))
+            {
+                Assert.True(l.L4 == l3End);
+                Assert.False(l.Has(LayerFlags.Icmpv6));
+                ipEnd = l.L3 + BinaryPrimitives.ReadUInt16BigEndian(f[(l.L3 + 2)..]);
+                Assert.Equal(ParseError.None, e);
+            }
+            else
+            {
+                Assert.True(l.L4 >= l3End);
+                Assert.False(l.Has(LayerFlags.Icmp));
+                ipEnd = l3End + BinaryPrimitives.ReadUInt16BigEndian(f[(l.L3 + 4)..]);
+                Assert.True(e is ParseError.None or ParseError.NdTruncated or ParseError.NdBadOption, $"{e} with an L4 layer");
+            }
+            Assert.True(l.L4 + need <= ipEnd && ipEnd <= f.Length);
         }
         else
         {
-            Assert.False(l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp) || l.Has(LayerFlags.Icmp));
+            Assert.False(l.Has(LayerFlags.Tcp) || l.Has(LayerFlags.Udp) || l.Has(LayerFlags.Sctp) || l.Has(LayerFlags.Icmp) || l.Has(LayerFlags.Icmpv6));
         }
 
-        if (l.Has(LayerFlags.LaterFragment)) Assert.True(k.TpSrc == 0 && k.TpDst == 0 && l.Has(LayerFlags.Fragment));
-        if (!l.Has(LayerFlags.Ipv4) && !l.Has(LayerFlags.Arp))
-            Assert.True(k.NwProto == 0 && k.NwSrc == 0 && k.NwDst == 0 && k.NwTos == 0 && k.TpSrc == 0 && k.TpDst == 0);
+        if (l.Has(LayerFlags.LaterFragment)) Assert.True(l.Has(LayerFlags.Fragment));
+        if (l.Has(LayerFlags.Fragment)) Assert.True(k.TpSrc == 0 && k.TpDst == 0 && (l.Has(LayerFlags.Ipv4) || l.Has(LayerFlags.Ipv6)));
+        if (l3Kinds == 0)
+            Assert.True(k.NwProto == 0 && k.NwSrc == 0 && k.NwDst == 0 && k.NwTos == 0 && k.IpEcn == 0 && k.TpSrc == 0 && k.TpDst == 0);
+        if (!l.Has(LayerFlags.Ipv6))
+            Assert.True(k.Ipv6Src == 0 && k.Ipv6Dst == 0 && k.Ipv6Flabel == 0 && k.Ipv6ExtHdr == 0 && k.NdTarget == 0);
+        else
+            Assert.True(k.NwSrc == 0 && k.NwDst == 0);
+        if (!l.Has(LayerFlags.Arp) && !l.Has(LayerFlags.Icmpv6)) Assert.True(k.ArpSha.Value == 0 && k.ArpTha.Value == 0);
         if (e == ParseError.Runt) Assert.True(f.Length < 14);
         if (f.Length >= 14) Assert.Equal(MacAddress.Read(f[6..]), k.DlSrc);
+
+        ushort map = 0;
+        for (int i = FlowKey.BaseWords; i < FlowKey.Words; i++)
+            if (k.AllWords[i] != 0) map |= (ushort)(1 << (i - FlowKey.BaseWords));
+        Assert.Equal(map, k.ExtMap);
     }
 
     [Fact]

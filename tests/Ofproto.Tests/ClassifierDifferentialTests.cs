@@ -152,7 +152,10 @@ public class ClassifierDifferentialTests
                 }
             }
         }
-        Assert.Equal(Enum.GetValues<FlowModStatus>().Order(), statuses.Order());
+        // The statuses of tables, gotos and instructions (never produced by this generator's table-0, apply-only
+        // flow-mods) are OfSwitchPipelineTests'.
+        FlowModStatus[] of13Only = [FlowModStatus.BadTableId, FlowModStatus.BadGotoTable, FlowModStatus.UnsupportedInstruction];
+        Assert.Equal(Enum.GetValues<FlowModStatus>().Except(of13Only).Order(), statuses.Order());
         Assert.Superset(Enum.GetValues<FlowModCommand>().ToHashSet(), commands);
         Assert.True(deletesThatRemoved > 100 && outPortDeletes > 10, $"{deletesThatRemoved} deletes removed flows, {outPortDeletes} with out_port");
     }

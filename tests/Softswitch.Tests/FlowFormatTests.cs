@@ -86,7 +86,7 @@ public sealed class FlowFormatTests
         value.TpDst(0x0050);
         var mask = new FlowKeyBuilder();
         mask.InPort(0xFFFF);
-        mask.DlVlan(0xFFFF);
+        mask.VlanVid(0x1FFF);
         mask.DlDst(MacAddress.Parse("01:00:00:00:00:00"));
         mask.DlType(0xFFFF);
         mask.NwProto(0xFF);
@@ -142,5 +142,22 @@ public sealed class FlowFormatTests
         Assert.Equal("mod_vlan_vid:10,mod_vlan_pcp:3,mod_dl_src:02:00:00:00:00:09,mod_nw_dst:10.0.0.2,mod_nw_tos:64,mod_tp_dst:8080," +
                      "set_tunnel:0x1f,output:2,IN_PORT,FLOOD,ALL,CONTROLLER:128,LOCAL,NORMAL,enqueue:1:7,strip_vlan", FlowFormat.Actions(a));
         Assert.Equal("drop", FlowFormat.Actions(FlowActions.Drop));
+    }
+
+    [Fact]
+    public void Actions_OpenFlow13AsOvsOfctlPrintsThem()
+    {
+        var a = new FlowActions([
+            FlowAction.SetIpv6Src(new UInt128(0x20010DB8_00000000, 1)), FlowAction.SetNdTarget(new UInt128(0xFE800000_00000000, 0x10)),
+            FlowAction.SetIpv6Flabel(0x12345), FlowAction.SetMplsLabel(17), FlowAction.SetArpSpa(0x0A000001),
+            FlowAction.SetArpSha(MacAddress.Parse("02:00:00:00:00:09")), FlowAction.PushVlan(0x8100), FlowAction.PopVlan(),
+            FlowAction.PushMpls(0x8847), FlowAction.PopMpls(0x0800), FlowAction.SetMplsTtl(9), FlowAction.DecMplsTtl(),
+            FlowAction.SetNwTtl(7), FlowAction.DecNwTtl(), FlowAction.CopyTtlOut(), FlowAction.CopyTtlIn(), FlowAction.SetIpEcn(1),
+            FlowAction.SetQueue(3), FlowAction.Group(5), FlowAction.Output(2),
+        ]);
+        Assert.Equal("set_field:2001:db8::1->ipv6_src,set_field:fe80::10->nd_target,set_field:0x12345->ipv6_label," +
+                     "set_field:17->mpls_label,set_field:10.0.0.1->arp_spa,set_field:02:00:00:00:00:09->arp_sha,push_vlan:0x8100," +
+                     "strip_vlan,push_mpls:0x8847,pop_mpls:0x0800,set_mpls_ttl(9),dec_mpls_ttl,mod_nw_ttl:7,dec_ttl,copy_ttl_out," +
+                     "copy_ttl_in,mod_nw_ecn:1,set_queue:3,group:5,output:2", FlowFormat.Actions(a));
     }
 }

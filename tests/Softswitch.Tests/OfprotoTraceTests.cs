@@ -205,4 +205,32 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.Contains(expected, r.Text);
         Assert.Single(r.Text.TrimEnd('\n').Split('\n'));
     }
+    [Fact]
+    public void SeveralTables_EveryTableVisited_TheActionSet_AndTheOutput()
+    {
+        var flows = _agent.Switch.Flows;
+        var none = Datapath.Actions.FlowActions.Drop;
+        var toTwo = new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.Output(2)]);
+        var rewrite = new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.SetDlDst(s_a)]);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, rewrite, Rules: MatchRules.OpenFlow13,
+            Instructions: new FlowInstructions(writeActions: toTwo, gotoTable: 3))));
+        var dstA = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlDst, new FlowKeyBuilder().DlDst(s_a).Key);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, dstA, 5, none, Rules: MatchRules.OpenFlow13, TableId: 3)));
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Contains("\ntable 0: ", r.Text);
+        Assert.Contains("goto_table:3", r.Text);
+        Assert.Contains("write_actions(output:2)", r.Text);
+        Assert.Contains("\ntable 3: ", r.Text);                     // table 3 found the rewritten dl_dst
+        Assert.Equal("output:2", Line(r.Text, "Action set: "));
+        Assert.Equal("mod_dl_dst:00:00:00:00:00:0a,output:2", Line(r.Text, "Actions: "));
+        Assert.Equal("2", Line(r.Text, "Output: "));
+
+        // Without table 3's rule the run ends there, in a drop (an OpenFlow 1.3 table with no flow for it).
+        flows.Apply(new FlowMod(FlowModCommand.Delete, FlowMatch.All, 0, none, Rules: MatchRules.OpenFlow13, TableId: 3));
+        r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.Contains("table 3: no match (drop)", r.Text);
+        Assert.Equal("drop", Line(r.Text, "Output: "));
+    }
 }

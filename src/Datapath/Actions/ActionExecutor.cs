@@ -21,6 +21,13 @@ public interface IActionSink
 
     /// <summary>A set-tunnel action: outputs after this call use <paramref name="tunnelId"/> when they encapsulate.</summary>
     void SetTunnel(ulong tunnelId);
+
+    /// <summary>
+    /// Packets a TTL decrement would have brought to 0, taken out of the batch: the sink sends them to the controller
+    /// with reason invalid-TTL. Called only when <see cref="ActionExecutor.InvalidTtlToController"/> is set (otherwise the
+    /// executor drops and counts them). The buffers stay the caller's.
+    /// </summary>
+    void InvalidTtl(ReadOnlySpan<int> pkts);
 }
 
 /// <summary>
@@ -31,7 +38,13 @@ public interface IActionSink
 /// <c>packet_batch_per_flow_execute</c>), so each action's arguments are decoded once per batch and its loop
 /// stays tight. Rewrites go through <see cref="PacketRewriter"/>; VLAN push/strip update the caller's
 /// <see cref="PacketLayers"/> (parallel to the packet indices) so later actions see the new offsets. Output
-/// and enqueue call the sink once per batch. Packets are never dropped or reordered here.
+/// and enqueue call the sink once per batch; set-queue makes the outputs after it use that queue. The one way a packet
+/// leaves the batch is a TTL decrement that would reach 0 (dec_nw_ttl, dec_mpls_ttl): the packet is taken out (the
+/// survivors stay in order; their layers are compacted in the caller's span, which the caller must not read
+/// afterwards as parallel to its own packet list) and handed to <see cref="IActionSink.InvalidTtl"/> when
+/// <see cref="InvalidTtlToController"/> is set, else counted on <c>action-invalid-ttl-drop</c>; the caller releases
+/// every buffer as before. Group actions are not carried out yet (no group table): they count
+/// <c>action-group-unsupported</c> per packet and the list goes on.
 /// <para>
 /// Thread safety: one executor per poll thread (it counts into its thread's <see cref="CounterSet"/>, summed when
 /// read). Zero allocation per batch.
@@ -43,6 +56,17 @@ public sealed class ActionExecutor
     public const uint NoQueue = uint.MaxValue;
 
     private readonly CounterSet _counters;
+    private int[] _live = new int[32], _dead = new int[32];
+
+    /// <summary>Packets dropped because a TTL decrement would have reached 0 and the controller did not ask for them.</summary>
+    public static readonly Counter InvalidTtlDrop = Coverage.Define("action-invalid-ttl-drop", "packets dropped by dec_ttl/dec_mpls_ttl: the TTL would have reached 0 (invalid-TTL packet-ins off)");
+    /// <summary>Packets that met a group action, which the datapath does not carry out yet (no group table).</summary>
+    public static readonly Counter GroupUnsupported = Coverage.Define("action-group-unsupported", "packets that met a group action: groups are not carried out yet, the action applies nothing");
+    /// <summary>Packets left unchanged by a push_vlan/push_mpls/push_pbb that found no headroom.</summary>
+    public static readonly Counter PushFailed = Coverage.Define("action-push-failed", "push_vlan/push_mpls/push_pbb left a packet unchanged: no headroom, or a runt");
+
+    /// <summary>Invalid-TTL packets go to the sink (the controller) rather than being dropped (OFPC_INVALID_TTL_TO_CONTROLLER).</summary>
+    public bool InvalidTtlToController { get; set; }
 
     /// <summary>An executor counting into <paramref name="counters"/> (its thread's set), or into a set of its own.</summary>
     public ActionExecutor(CounterSet? counters = null) => _counters = counters ?? new CounterSet();
@@ -69,16 +93,23 @@ public sealed class ActionExecutor
         layers = layers[..pkts.Length];
         FlowAction[] items = actions.Items;
         bool[] modifiedAfter = actions.ModifiedAfter;
+        uint queue = NoQueue;
         for (int i = 0; i < items.Length; i++)
         {
             ref readonly FlowAction a = ref items[i];
             switch (a.Kind)
             {
                 case ActionKind.Output:
-                    sink.Output(a.Port, a.MaxLen, NoQueue, modifiedAfter[i], pkts);
+                    sink.Output(a.Port, a.MaxLen, queue, modifiedAfter[i], pkts);
                     break;
                 case ActionKind.Enqueue:
                     sink.Output(a.Port, 0, a.QueueId, modifiedAfter[i], pkts);
+                    break;
+                case ActionKind.SetQueue:
+                    queue = a.QueueId;
+                    break;
+                case ActionKind.Group:
+                    _counters.Add(GroupUnsupported, pkts.Length);
                     break;
                 case ActionKind.SetTunnel:
                     sink.SetTunnel(a.Value);
@@ -113,11 +144,120 @@ public sealed class ActionExecutor
                 case ActionKind.StripVlan:
                     StripVlan(pool, pkts, layers);
                     break;
+                case ActionKind.DecNwTtl:
+                case ActionKind.DecMplsTtl:
+                {
+                    int n = DecTtl(pool, pkts, layers, a.Kind == ActionKind.DecMplsTtl, ref sink);
+                    if (n == pkts.Length) break;
+                    pkts = _live.AsSpan(0, n);
+                    layers = layers[..n];
+                    if (n == 0) return;
+                    break;
+                }
+                case ActionKind.PushVlan:
+                case ActionKind.PushMpls:
+                case ActionKind.PushPbb:
+                case ActionKind.PopMpls:
+                case ActionKind.PopPbb:
+                    Reshape(pool, pkts, layers, a.Kind, (ushort)a.Value);
+                    break;
                 default:
-                    // Unknown kinds never get past flow-mod validation; ignore rather than throw per packet.
+                    SetField(pool, pkts, layers, a);
                     break;
             }
         }
+    }
+
+    /// <summary>The length-changing OpenFlow 1.1+ actions, packet by packet (offsets updated in <paramref name="layers"/>).</summary>
+    private void Reshape(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, ActionKind kind, ushort arg)
+    {
+        int failed = 0;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            int p = pkts[i];
+            switch (kind)
+            {
+                case ActionKind.PushVlan: if (!PacketRewriter.PushVlan(pool, p, ref layers[i], arg)) failed++; break;
+                case ActionKind.PushMpls: if (!PacketRewriter.PushMpls(pool, p, ref layers[i], arg)) failed++; break;
+                case ActionKind.PushPbb: if (!PacketRewriter.PushPbb(pool, p, ref layers[i])) failed++; break;
+                case ActionKind.PopMpls: PacketRewriter.PopMpls(pool, p, ref layers[i], arg); break;
+                case ActionKind.PopPbb: PacketRewriter.PopPbb(pool, p, ref layers[i]); break;
+            }
+        }
+        if (failed != 0) _counters.Add(PushFailed, failed);
+    }
+
+    /// <summary>The in-place OpenFlow 1.1+ rewrites (length unchanged), packet by packet.</summary>
+    private static void SetField(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, in FlowAction a)
+    {
+        ulong v = a.Value;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            Span<byte> f = pool.Frame(pkts[i]);
+            ref readonly PacketLayers l = ref layers[i];
+            switch (a.Kind)
+            {
+                case ActionKind.SetIpEcn: PacketRewriter.SetIpEcn(f, l, (byte)v); break;
+                case ActionKind.SetIpv6Src: PacketRewriter.SetIpv6Src(f, l, a.Wide); break;
+                case ActionKind.SetIpv6Dst: PacketRewriter.SetIpv6Dst(f, l, a.Wide); break;
+                case ActionKind.SetIpv6Flabel: PacketRewriter.SetIpv6Flabel(f, l, (uint)v); break;
+                case ActionKind.SetIcmpType: PacketRewriter.SetIcmpField(f, l, false, (byte)v); break;
+                case ActionKind.SetIcmpCode: PacketRewriter.SetIcmpField(f, l, true, (byte)v); break;
+                case ActionKind.SetArpOp: PacketRewriter.SetArpField(f, l, PacketRewriter.ArpOp, 2, v); break;
+                case ActionKind.SetArpSpa: PacketRewriter.SetArpField(f, l, PacketRewriter.ArpSpa, 4, v); break;
+                case ActionKind.SetArpTpa: PacketRewriter.SetArpField(f, l, PacketRewriter.ArpTpa, 4, v); break;
+                case ActionKind.SetArpSha: PacketRewriter.SetArpField(f, l, PacketRewriter.ArpSha, 6, v); break;
+                case ActionKind.SetArpTha: PacketRewriter.SetArpField(f, l, PacketRewriter.ArpTha, 6, v); break;
+                case ActionKind.SetNdTarget: PacketRewriter.SetNdTarget(f, l, a.Wide); break;
+                case ActionKind.SetNdSll: PacketRewriter.SetNdLinkLayer(f, l, 1, v); break;
+                case ActionKind.SetNdTll: PacketRewriter.SetNdLinkLayer(f, l, 2, v); break;
+                case ActionKind.SetMplsLabel: PacketRewriter.SetMplsLabel(f, l, (uint)v); break;
+                case ActionKind.SetMplsTc: PacketRewriter.SetMplsTc(f, l, (byte)v); break;
+                case ActionKind.SetMplsBos: PacketRewriter.SetMplsBos(f, l, (byte)v); break;
+                case ActionKind.SetMplsTtl: PacketRewriter.SetMplsTtl(f, l, (byte)v); break;
+                case ActionKind.SetPbbIsid: PacketRewriter.SetPbbIsid(f, l, (uint)v); break;
+                case ActionKind.SetNwTtl: PacketRewriter.SetNwTtl(f, l, (byte)v); break;
+                case ActionKind.CopyTtlOut: PacketRewriter.CopyTtlOut(f, l); break;
+                case ActionKind.CopyTtlIn: PacketRewriter.CopyTtlIn(f, l); break;
+                default:
+                    // Unknown kinds never get past flow-mod validation; ignore rather than throw per packet.
+                    return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decrements each packet's IP or MPLS TTL; packets whose TTL would reach 0 leave the batch. Returns the survivors'
+    /// count: when it is less than <paramref name="pkts"/>' length the survivors are in <see cref="_live"/> and their
+    /// layers compacted to the front of <paramref name="layers"/>. <see cref="_live"/> is the executor's one scratch list:
+    /// a re-entry (a packet-out's output to TABLE runs the tables' actions on the same executor) never meets a compacted
+    /// batch, since a packet-out carries one packet and a batch whose only packet expires ends there.
+    /// </summary>
+    private int DecTtl<TSink>(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, bool mpls, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
+        int kept = 0, dead = 0;
+        if (_live.Length < pkts.Length) { _live = new int[pkts.Length]; _dead = new int[pkts.Length]; }
+        int[] live = _live, deadList = _dead;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            int p = pkts[i];
+            Span<byte> f = pool.Frame(p);
+            bool ok = mpls ? PacketRewriter.DecMplsTtl(f, layers[i]) : PacketRewriter.DecNwTtl(f, layers[i]);
+            if (ok)
+            {
+                layers[kept] = layers[i];
+                live[kept++] = p;
+            }
+            else
+            {
+                deadList[dead++] = p;
+            }
+        }
+        if (dead == 0) return pkts.Length;
+        if (InvalidTtlToController) sink.InvalidTtl(deadList.AsSpan(0, dead));
+        else _counters.Add(InvalidTtlDrop, dead);
+        return kept;
     }
 
     private static void SetDlSrc(PacketPool pool, ReadOnlySpan<int> pkts, ulong mac)

@@ -24,6 +24,68 @@ public enum ActionKind : byte
     SetTpDst,
     /// <summary>Sets the tunnel id used when a later output encapsulates.</summary>
     SetTunnel,
+
+    // ---- OpenFlow 1.3 set-field (OXM) targets beyond OpenFlow 1.0's
+    /// <summary>The two ECN bits of IPv4's TOS or IPv6's traffic class (Value = ecn, 2 bits).</summary>
+    SetIpEcn,
+    /// <summary>IPv6 source (<see cref="FlowAction.Wide"/>), L4 checksums over the pseudo-header fixed.</summary>
+    SetIpv6Src,
+    SetIpv6Dst,
+    /// <summary>IPv6 flow label (Value, 20 bits).</summary>
+    SetIpv6Flabel,
+    /// <summary>ICMP or ICMPv6 type (Value, 8 bits), checksum fixed.</summary>
+    SetIcmpType,
+    SetIcmpCode,
+    /// <summary>ARP opcode (Value, 16 bits).</summary>
+    SetArpOp,
+    /// <summary>ARP sender/target protocol address (Value, IPv4 host order).</summary>
+    SetArpSpa,
+    SetArpTpa,
+    /// <summary>ARP sender/target hardware address (Value, MAC layout).</summary>
+    SetArpSha,
+    SetArpTha,
+    /// <summary>Neighbour discovery target (<see cref="FlowAction.Wide"/>), ICMPv6 checksum fixed.</summary>
+    SetNdTarget,
+    /// <summary>ND source/target link-layer address option (Value, MAC layout), when the message carries the option.</summary>
+    SetNdSll,
+    SetNdTll,
+    /// <summary>Top MPLS label stack entry's label (20 bits), traffic class (3 bits), bottom-of-stack (1 bit).</summary>
+    SetMplsLabel,
+    SetMplsTc,
+    SetMplsBos,
+    /// <summary>802.1ah I-SID (Value, 24 bits).</summary>
+    SetPbbIsid,
+
+    // ---- OpenFlow 1.1+ actions
+    /// <summary>Push a VLAN tag (Value = TPID, 0x8100 or 0x88a8); VID and PCP copied from the outer tag, else 0.</summary>
+    PushVlan,
+    /// <summary>Push an MPLS label stack entry (Value = ethertype, 0x8847 or 0x8848).</summary>
+    PushMpls,
+    /// <summary>Pop the top MPLS label stack entry (Value = the ethertype written in its place).</summary>
+    PopMpls,
+    /// <summary>Push an 802.1ah I-tag (with backbone addresses copied from the customer's).</summary>
+    PushPbb,
+    /// <summary>Pop the backbone header (everything before the customer's addresses).</summary>
+    PopPbb,
+    /// <summary>Set the top MPLS entry's TTL (Value, 8 bits).</summary>
+    SetMplsTtl,
+    /// <summary>Decrement the top MPLS entry's TTL; a TTL that would reach 0 is an invalid-TTL packet.</summary>
+    DecMplsTtl,
+    /// <summary>Set the IPv4 TTL (header checksum fixed) or IPv6 hop limit (Value, 8 bits).</summary>
+    SetNwTtl,
+    /// <summary>Decrement the IPv4 TTL or IPv6 hop limit; a TTL that would reach 0 is an invalid-TTL packet.</summary>
+    DecNwTtl,
+    /// <summary>Copy the TTL from the next-to-outermost header (MPLS entry or IP) to the outermost MPLS entry.</summary>
+    CopyTtlOut,
+    /// <summary>Copy the TTL from the outermost MPLS entry to the next-to-outermost header (MPLS entry or IP).</summary>
+    CopyTtlIn,
+    /// <summary>Set the queue the later outputs of this list send through (<see cref="FlowAction.QueueId"/>).</summary>
+    SetQueue,
+    /// <summary>
+    /// Apply group <see cref="FlowAction.QueueId"/> (the group id). The datapath has no group table yet: the executor
+    /// counts the batch on <c>action-group-unsupported</c> and applies nothing for it; the list goes on.
+    /// </summary>
+    Group,
 }
 
 /// <summary>
@@ -33,12 +95,21 @@ public enum ActionKind : byte
 /// Arguments by kind: Output: <see cref="Port"/> (a <see cref="Forwarding.PortNumber"/>), <see cref="MaxLen"/> (bytes sent to the controller);
 /// Enqueue: Port, <see cref="QueueId"/>; SetVlanVid: Value = vid (12 bits); SetVlanPcp: Value = pcp (3 bits);
 /// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
-/// SetNwTos: Value = tos byte (DSCP bits, low two bits zero); SetTpSrc/Dst: Value = port; SetTunnel: Value = tunnel id.
+/// SetNwTos: Value = tos byte (DSCP bits, low two bits zero; IPv4 TOS or IPv6 traffic class); SetTpSrc/Dst: Value = port
+/// (TCP, UDP or SCTP); SetTunnel: Value = tunnel id. The 128-bit arguments (IPv6 addresses, ND target) use
+/// <see cref="Value"/> for the low and <see cref="Value2"/> for the high 64 bits (<see cref="Wide"/>); SetQueue and Group
+/// carry their id in <see cref="QueueId"/>. The struct stays 32 bytes, flat, so a list is one array of values.
 /// Immutable. The datapath has no text form of actions: the host prints them (ovs-ofctl's syntax).
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort MaxLen, uint QueueId, ulong Value)
+public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort MaxLen, uint QueueId, ulong Value, ulong Value2 = 0)
 {
+    /// <summary>The 128-bit argument: <see cref="Value2"/> high, <see cref="Value"/> low.</summary>
+    public UInt128 Wide => new(Value2, Value);
+
+    private static FlowAction Of(ActionKind k, ulong v) => new(k, 0, 0, 0, v);
+    private static FlowAction Of(ActionKind k, UInt128 v) => new(k, 0, 0, 0, (ulong)v, (ulong)(v >> 64));
+
     public static FlowAction Output(ushort port, ushort maxLen = 0) => new(ActionKind.Output, port, maxLen, 0, 0);
     public static FlowAction Enqueue(ushort port, uint queueId) => new(ActionKind.Enqueue, port, 0, queueId, 0);
     public static FlowAction SetVlanVid(ushort vid) => new(ActionKind.SetVlanVid, 0, 0, 0, vid);
@@ -53,8 +124,42 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetTpDst(ushort port) => new(ActionKind.SetTpDst, 0, 0, 0, port);
     public static FlowAction SetTunnel(ulong tunId) => new(ActionKind.SetTunnel, 0, 0, 0, tunId);
 
+    public static FlowAction SetIpEcn(byte ecn) => Of(ActionKind.SetIpEcn, (ulong)(ecn & 3));
+    public static FlowAction SetIpv6Src(UInt128 ip) => Of(ActionKind.SetIpv6Src, ip);
+    public static FlowAction SetIpv6Dst(UInt128 ip) => Of(ActionKind.SetIpv6Dst, ip);
+    public static FlowAction SetIpv6Flabel(uint label) => Of(ActionKind.SetIpv6Flabel, label & 0xFFFFF);
+    public static FlowAction SetIcmpType(byte type) => Of(ActionKind.SetIcmpType, type);
+    public static FlowAction SetIcmpCode(byte code) => Of(ActionKind.SetIcmpCode, code);
+    public static FlowAction SetArpOp(ushort op) => Of(ActionKind.SetArpOp, op);
+    public static FlowAction SetArpSpa(uint ip) => Of(ActionKind.SetArpSpa, ip);
+    public static FlowAction SetArpTpa(uint ip) => Of(ActionKind.SetArpTpa, ip);
+    public static FlowAction SetArpSha(Flow.MacAddress mac) => Of(ActionKind.SetArpSha, mac.Value);
+    public static FlowAction SetArpTha(Flow.MacAddress mac) => Of(ActionKind.SetArpTha, mac.Value);
+    public static FlowAction SetNdTarget(UInt128 ip) => Of(ActionKind.SetNdTarget, ip);
+    public static FlowAction SetNdSll(Flow.MacAddress mac) => Of(ActionKind.SetNdSll, mac.Value);
+    public static FlowAction SetNdTll(Flow.MacAddress mac) => Of(ActionKind.SetNdTll, mac.Value);
+    public static FlowAction SetMplsLabel(uint label) => Of(ActionKind.SetMplsLabel, label & 0xFFFFF);
+    public static FlowAction SetMplsTc(byte tc) => Of(ActionKind.SetMplsTc, (ulong)(tc & 7));
+    public static FlowAction SetMplsBos(byte bos) => Of(ActionKind.SetMplsBos, (ulong)(bos & 1));
+    public static FlowAction SetPbbIsid(uint isid) => Of(ActionKind.SetPbbIsid, isid & 0xFFFFFF);
+    public static FlowAction PushVlan(ushort tpid) => Of(ActionKind.PushVlan, tpid);
+    public static FlowAction PopVlan() => StripVlan();
+    public static FlowAction PushMpls(ushort ethType) => Of(ActionKind.PushMpls, ethType);
+    public static FlowAction PopMpls(ushort ethType) => Of(ActionKind.PopMpls, ethType);
+    public static FlowAction PushPbb() => Of(ActionKind.PushPbb, 0x88E7);
+    public static FlowAction PopPbb() => Of(ActionKind.PopPbb, 0);
+    public static FlowAction SetMplsTtl(byte ttl) => Of(ActionKind.SetMplsTtl, ttl);
+    public static FlowAction DecMplsTtl() => Of(ActionKind.DecMplsTtl, 0);
+    public static FlowAction SetNwTtl(byte ttl) => Of(ActionKind.SetNwTtl, ttl);
+    public static FlowAction DecNwTtl() => Of(ActionKind.DecNwTtl, 0);
+    public static FlowAction CopyTtlOut() => Of(ActionKind.CopyTtlOut, 0);
+    public static FlowAction CopyTtlIn() => Of(ActionKind.CopyTtlIn, 0);
+    public static FlowAction SetQueue(uint queueId) => new(ActionKind.SetQueue, 0, 0, queueId, 0);
+    public static FlowAction Group(uint groupId) => new(ActionKind.Group, 0, 0, groupId, 0);
+
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
-    public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue);
+    /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
+    public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group);
 }
 
 /// <summary>
@@ -85,7 +190,7 @@ public sealed class FlowActions
         for (int i = items.Length - 1; i >= 0; i--)
         {
             ModifiedAfter[i] = modified;
-            if (items[i].ModifiesPacket && items[i].Kind != ActionKind.SetTunnel) modified = true;
+            if (items[i].ModifiesPacket) modified = true;
             if (items[i].IsOutput)
             {
                 OutputCount++;

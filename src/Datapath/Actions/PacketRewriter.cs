@@ -24,7 +24,8 @@ namespace Softswitch.Datapath.Actions;
 /// is left alone.</item>
 /// <item>UDP checksum 0 means "none" and stays 0; a UDP checksum that updates to 0 is written as 0xFFFF
 /// (RFC 768: a computed 0 is sent as all ones).</item>
-/// <item>SetNwTos replaces the six DSCP bits and keeps the two ECN bits.</item>
+/// <item>SetNwTos replaces the six DSCP bits and keeps the two ECN bits (IPv4's TOS, or IPv6's traffic class).</item>
+/// <item>SetTp* on SCTP recompute its CRC32c (see the OpenFlow 1.3 part of this class).</item>
 /// <item>SetVlanVid/SetVlanPcp on an untagged frame push an 802.1Q tag (TPID 0x8100) after the MAC addresses
 /// with the other TCI field zero; on a tagged frame they replace their field and keep the rest (CFI too).
 /// StripVlan on an untagged frame is a no-op. These change the frame length, so they take the
@@ -35,7 +36,7 @@ namespace Softswitch.Datapath.Actions;
 /// checks the frame is long enough for the bytes it touches (one unsigned compare) and does nothing otherwise,
 /// so a stale layers value cannot make it throw. Stateless and thread-safe per frame; never allocates.
 /// </remarks>
-public static class PacketRewriter
+public static partial class PacketRewriter
 {
     public const int VlanTagSize = 4;
     private const int MacPairSize = 12;
@@ -107,6 +108,11 @@ public static class PacketRewriter
     /// ignored), keeps the ECN bits, and fixes the header checksum.</summary>
     public static void SetNwTos(Span<byte> frame, in PacketLayers layers, byte tos)
     {
+        if ((layers.Flags & LayerFlags.Ipv6) != 0)
+        {
+            SetIpv6Dscp(frame, layers, tos);
+            return;
+        }
         if ((layers.Flags & LayerFlags.Ipv4) == 0) return;
         int l3 = layers.L3;
         if ((uint)frame.Length < (uint)(l3 + IpMinHeader)) return;
@@ -120,7 +126,7 @@ public static class PacketRewriter
         Unsafe.Add(ref ip, IpTos) = newTos;
     }
 
-    /// <summary>Sets the TCP/UDP source port and fixes the L4 checksum; no-op for other protocols.</summary>
+    /// <summary>Sets the TCP/UDP/SCTP source port and fixes the L4 checksum; no-op for other protocols.</summary>
     public static void SetTpSrc(Span<byte> frame, in PacketLayers layers, ushort port) => SetTpPort(frame, layers, 0, port);
 
     /// <summary>Sets the TCP/UDP destination port and fixes the L4 checksum; no-op for other protocols.</summary>
@@ -131,9 +137,12 @@ public static class PacketRewriter
         int l4 = layers.L4;
         if (l4 == PacketLayers.Absent) return;
         int csum;
-        if ((layers.Flags & LayerFlags.Tcp) != 0) csum = TcpCsum;
-        else if ((layers.Flags & LayerFlags.Udp) != 0) csum = UdpCsum;
-        else return;
+        if ((layers.Flags & (LayerFlags.Tcp | LayerFlags.Udp)) == 0)
+        {
+            if ((layers.Flags & LayerFlags.Sctp) != 0) SetSctpPort(frame, layers, field, newPort);
+            return;
+        }
+        csum = (layers.Flags & LayerFlags.Tcp) != 0 ? TcpCsum : UdpCsum;
         if ((uint)frame.Length < (uint)(l4 + csum + 2)) return;
         ref byte h = ref Unsafe.Add(ref MemoryMarshal.GetReference(frame), l4);
         ushort oldPort = BigEndian.Read16(ref h, field);
@@ -183,29 +192,27 @@ public static class PacketRewriter
     }
 
     private static bool PushTag(PacketPool pool, int p, ref PacketLayers layers, ushort tci)
-    {
-        if (pool.Length[p] < EthHeaderSize || !pool.Push(p, VlanTagSize)) return false;
-        Span<byte> f = pool.Frame(p);
-        f.Slice(VlanTagSize, MacPairSize).CopyTo(f);   // overlapping move, memmove semantics
-        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize, 2), TpidVlan);
-        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize + 2, 2), tci);
-        layers.Vlan = MacPairSize;
-        if (layers.L3 != PacketLayers.Absent) layers.L3 += VlanTagSize;
-        if (layers.L4 != PacketLayers.Absent) layers.L4 += VlanTagSize;
-        return true;
-    }
+        => InsertTag(pool, p, ref layers, TpidVlan, tci);
 
-    /// <summary>Removes the 802.1Q tag; no-op on an untagged frame.</summary>
+    /// <summary>Removes the outer VLAN tag; no-op on an untagged frame. A tag under it (802.1ad) becomes the outer one.</summary>
     public static void StripVlan(PacketPool pool, int p, ref PacketLayers layers)
     {
         int vlan = layers.Vlan;
         if (vlan == PacketLayers.Absent) return;
         Span<byte> f = pool.Frame(p);
-        if ((uint)f.Length < (uint)(vlan + VlanTagSize)) return;
-        f[..vlan].CopyTo(f[VlanTagSize..]);   // overlapping move, memmove semantics
-        pool.Pull(p, VlanTagSize);
+        if ((uint)f.Length < (uint)(vlan + VlanTagSize + 2)) return;
+        Remove(pool, p, ref layers, vlan, VlanTagSize);
         layers.Vlan = PacketLayers.Absent;
-        if (layers.L3 != PacketLayers.Absent) layers.L3 -= VlanTagSize;
-        if (layers.L4 != PacketLayers.Absent) layers.L4 -= VlanTagSize;
+        layers.Flags &= ~LayerFlags.ServiceTag;
+        f = pool.Frame(p);
+        if (layers.EthType > vlan)
+        {
+            ushort tpid = BinaryPrimitives.ReadUInt16BigEndian(f[vlan..]);
+            if (tpid is TpidVlan or TpidServiceTag)
+            {
+                layers.Vlan = (ushort)vlan;
+                if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
+            }
+        }
     }
 }

@@ -12,7 +12,8 @@ namespace Softswitch.Datapath.Classifier;
 /// <remarks>
 /// <para>Layout: <c>Capacity / Ways</c> sets of <see cref="Ways"/> slots (2 or 4), each slot {hash, key, flow,
 /// version, the flow's serial}; the set is <c>hash &amp; setMask</c> where hash is the packet hash carried with the burst (any
-/// well-mixed hash; keys are compared in full).</para>
+/// well-mixed hash; keys are compared in full: the base words, and the extension only when the key's map of extension
+/// words says it has one, see <see cref="FlowKey.EqualsPacketKey"/>).</para>
 /// <para>Validity: a slot is a hit only when its key equals the packet key, its flow is not
 /// <see cref="FlowEntry.IsRemoved"/> and is still the incarnation cached (its <see cref="FlowEntry.Serial"/>, read
 /// after <see cref="FlowEntry.IsRemoved"/>, equals the slot's: a recycling table may have given the entry a new rule,
@@ -28,6 +29,11 @@ namespace Softswitch.Datapath.Classifier;
 /// into an invalid slot of the set, else over a pseudo-randomly chosen way, so a flood of short flows cannot thrash
 /// the cache. The coin is tossed before any resident flow is read (as ovs <c>emc_probabilistic_insert</c>): only the
 /// set's own line is touched by a miss that loses it.</para>
+/// <para><b>Verdicts</b> (a multi-stage pipeline, see <see cref="Pipeline.IsMultiStage"/>): a slot holds instead the
+/// composed result of the whole pipeline for its key (<see cref="PipelineVerdict"/>: every rule hit, the composed
+/// actions), valid while every stage it visited keeps its version (<see cref="PipelineVerdict.IsCurrent"/>, checked on
+/// each hit), so a packet through any number of tables costs one cache lookup. Same sets, same insertion policy; the
+/// owner clears the cache when it moves between single-table and multi-stage classification.</para>
 /// <para>Thread safety: none; one instance per forwarding thread. Counters are plain fields, read racily by stats.</para>
 /// </remarks>
 [SkipLocalsInit]
@@ -41,6 +47,7 @@ public sealed class ExactMatchCache
     {
         public FlowKey Key;
         public FlowEntry? Flow;
+        public PipelineVerdict? Verdict;
         public long Version;
         public uint Hash;
         public int Serial;
@@ -98,7 +105,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.Equals(key))
+            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
             {
                 slot = (nint)((hash & _setMask) << _waysShift) + w;
                 return x.Flow;
@@ -134,7 +141,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.Equals(key))
+            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
             {
                 victim = w;
                 break;
@@ -163,8 +170,67 @@ public sealed class ExactMatchCache
         v.Key = key;
         v.Hash = hash;
         v.Flow = flow;
+        v.Verdict = null;
         v.Version = cacheVersion;
         v.Serial = flow.Serial;
+        _inserts++;
+    }
+
+    /// <summary>The current verdict cached under <paramref name="key"/>, or null; counts the hit or miss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PipelineVerdict? LookupVerdict(in FlowKey key, uint hash)
+    {
+        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
+        int ways = 1 << _waysShift;
+        for (int w = 0; w < ways; w++)
+        {
+            ref Slot x = ref Unsafe.Add(ref s, w);
+            if (x.Hash == hash && x.Verdict is { } v && x.Key.Equals(key))
+            {
+                if (!v.IsCurrent()) break;
+                _hits++;
+                return v;
+            }
+        }
+        _misses++;
+        return null;
+    }
+
+    /// <summary>Offers a pipeline run's verdict for caching (the insertion policy above).</summary>
+    public void InsertVerdict(in FlowKey key, uint hash, PipelineVerdict verdict)
+    {
+        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
+        int ways = 1 << _waysShift;
+        int victim = -1, empty = -1;
+        for (int w = 0; w < ways; w++)
+        {
+            ref Slot x = ref Unsafe.Add(ref s, w);
+            if (x.Hash == hash && x.Key.Equals(key))
+            {
+                victim = w;
+                break;
+            }
+            if (empty < 0 && x.Verdict is null && x.Flow is null) empty = w;
+        }
+        if (victim < 0) victim = empty;
+        if (victim < 0)
+        {
+            if (!_alwaysInsert && NextRandom() >= _insertThreshold) return;
+            for (int w = 0; w < ways; w++)
+            {
+                if (Unsafe.Add(ref s, w).Verdict is not { } v || !v.IsCurrent())
+                {
+                    victim = w;
+                    break;
+                }
+            }
+            if (victim < 0) victim = (int)(NextRandom() >> (32 - _waysShift));
+        }
+        ref Slot slot = ref Unsafe.Add(ref s, victim);
+        slot.Key = key;
+        slot.Hash = hash;
+        slot.Flow = null;
+        slot.Verdict = verdict;
         _inserts++;
     }
 

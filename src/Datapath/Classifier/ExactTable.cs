@@ -112,7 +112,7 @@ public sealed class ExactTable
                 e = Volatile.Read(ref Unsafe.Add(ref entries, slot));
                 if (e is not null)
                 {
-                    ref readonly FlowKey v = ref e.Match.Value;
+                    ref readonly var v = ref e.Match.ValueBase;
                     if (((v.W0 ^ k0) | (v.W1 ^ k1) | (v.W2 ^ k2) | (v.W3 ^ k3) | (v.W4 ^ k4) | v.W5) != 0) e = null;
                 }
             }
@@ -175,7 +175,7 @@ public sealed class ExactTable
     /// <summary>Writer: removes this entry (by identity). Returns false when it is not in the table.</summary>
     public bool Remove(FlowEntry entry)
     {
-        ref readonly FlowKey value = ref entry.Match.Value;
+        var value = entry.Match.Value;
         int slot = _map.FindSlot(value, FlowHash.Of(value));
         if (slot < 0 || !ReferenceEquals(_map.SlotEntry(slot), entry)) return false;
         _map.RemoveAt(slot);

@@ -6,7 +6,8 @@ using Softswitch.Datapath.Flow;
 namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
-/// The classifier's table hash: CRC32C over the six words of <c>key &amp; mask</c>.
+/// The classifier's table hash: CRC32C over the six base words of <c>key &amp; mask</c>, then over the extension words
+/// the mask covers (none for an OpenFlow 1.0 mask, so a 12-tuple table hashes six words as it always did).
 /// </summary>
 /// <remarks>
 /// Every hashed table (the exact table and each tuple-space subtable) hashes the masked key with this one
@@ -18,9 +19,45 @@ internal static class FlowHash
 {
     private const uint Seed = 0x2545F491u;
 
-    /// <summary>Hash of an already-masked value (a rule's <see cref="FlowMatch.Value"/>).</summary>
+    /// <summary>Hash of an already-masked key whose mask covers no extension word.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Of(in FlowKey masked) => Of(masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
+
+    /// <summary>Hash of an already-masked key whose mask covers the extension words <paramref name="extWords"/> (bit i: word 6 + i).</summary>
+    public static uint Of(in FlowKey masked, ushort extWords)
+    {
+        uint h = Of(masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
+        var w = masked.AllWords;
+        for (uint b = extWords; b != 0; b &= b - 1) h = BitOperations.Crc32C(h, w[FlowKey.BaseWords + BitOperations.TrailingZeroCount(b)]);
+        return h;
+    }
+
+    /// <summary>Hash of a rule's match in its table (the value's base words, then the extension words its mask covers).</summary>
+    public static uint OfRule(in FlowMatch match)
+    {
+        ref readonly var v = ref match.ValueBase;
+        uint h = Of(v.W0, v.W1, v.W2, v.W3, v.W4, v.W5);
+        for (uint b = match.Shape.ExtWords; b != 0; b &= b - 1)
+            h = BitOperations.Crc32C(h, match.ValueWord(FlowKey.BaseWords + BitOperations.TrailingZeroCount(b)));
+        return h;
+    }
+
+    /// <summary>
+    /// Continues a base hash <paramref name="h"/> of <c>key &amp; mask</c> over the extension words in
+    /// <paramref name="extWords"/> (a packet's side of <see cref="Of(in FlowKey, ushort)"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static uint Extend(uint h, in FlowKey key, in FlowKey mask, ushort extWords)
+    {
+        var k = key.AllWords;
+        var m = mask.AllWords;
+        for (uint b = extWords; b != 0; b &= b - 1)
+        {
+            int i = FlowKey.BaseWords + BitOperations.TrailingZeroCount(b);
+            h = BitOperations.Crc32C(h, k[i] & m[i]);
+        }
+        return h;
+    }
 
     /// <summary>
     /// Hash of the six already-masked words (the burst loops keep them in registers): CRC32C over W0..W4, then W5
@@ -52,28 +89,32 @@ internal static class FlowHash
 
     /// <summary>Number of set bits in a mask (how specific a subtable is).</summary>
     public static int PopCount(in FlowKey mask)
-        => BitOperations.PopCount(mask.W0) + BitOperations.PopCount(mask.W1) + BitOperations.PopCount(mask.W2)
-         + BitOperations.PopCount(mask.W3) + BitOperations.PopCount(mask.W4) + BitOperations.PopCount(mask.W5);
+    {
+        int n = 0;
+        foreach (ulong w in mask.AllWords) n += BitOperations.PopCount(w);
+        return n;
+    }
 
     /// <summary>Word-by-word unsigned comparison (the last tie-breaker between subtables).</summary>
     public static int CompareWords(in FlowKey a, in FlowKey b)
     {
-        int c = a.W0.CompareTo(b.W0);
-        if (c != 0) return c;
-        c = a.W1.CompareTo(b.W1);
-        if (c != 0) return c;
-        c = a.W2.CompareTo(b.W2);
-        if (c != 0) return c;
-        c = a.W3.CompareTo(b.W3);
-        if (c != 0) return c;
-        c = a.W4.CompareTo(b.W4);
-        if (c != 0) return c;
-        return a.W5.CompareTo(b.W5);
+        var x = a.AllWords;
+        var y = b.AllWords;
+        for (int i = 0; i < FlowKey.Words; i++)
+        {
+            int c = x[i].CompareTo(y[i]);
+            if (c != 0) return c;
+        }
+        return 0;
     }
 
     /// <summary>True when every bit set in <paramref name="inner"/> is also set in <paramref name="outer"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Covers(in FlowKey outer, in FlowKey inner)
-        => ((inner.W0 & ~outer.W0) | (inner.W1 & ~outer.W1) | (inner.W2 & ~outer.W2)
-          | (inner.W3 & ~outer.W3) | (inner.W4 & ~outer.W4) | (inner.W5 & ~outer.W5)) == 0;
+    {
+        var o = outer.AllWords;
+        var n = inner.AllWords;
+        ulong d = 0;
+        for (int i = 0; i < FlowKey.Words; i++) d |= n[i] & ~o[i];
+        return d == 0;
+    }
 }

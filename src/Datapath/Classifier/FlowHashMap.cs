@@ -16,7 +16,7 @@ namespace Softswitch.Datapath.Classifier;
 /// probing moves to the next bucket (linear probing at bucket granularity). A tag is the key's hash with bit 31
 /// set, so 0 means "empty" and <see cref="DeletedTag"/> (1) means "deleted" (a tombstone: it keeps probe chains
 /// intact and never matches). The entry's own <see cref="FlowMatch.Value"/> is the stored key, compared after a
-/// tag hit. The low bits of a tag are the hash's low bits, so a rebuild re-buckets from tags without rehashing.</para>
+/// tag hit (its base words inline in the entry; the extension words only for masks that cover some). The low bits of a tag are the hash's low bits, so a rebuild re-buckets from tags without rehashing.</para>
 /// <para>Invariant: a key lives in the first bucket of its probe sequence that had a free (empty or deleted) slot
 /// when it was inserted; deletion never makes a slot empty; so a bucket holding an empty slot ends every probe
 /// sequence through it, and a reader may stop there. At most 3/4 of the slots are used or deleted, so every probe
@@ -129,7 +129,7 @@ internal sealed class FlowHashMap
                 var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
                 if (e is not null)
                 {
-                    ref readonly FlowKey v2 = ref e.Match.Value;
+                    ref readonly var v2 = ref e.Match.ValueBase;
                     if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
                         return e;
                 }
@@ -153,8 +153,9 @@ internal sealed class FlowHashMap
 
     /// <summary>
     /// Burst-loop probe: like <see cref="Probe(ref uint, ref FlowEntry?, uint, int, uint, ulong, ulong, ulong, ulong, ulong, ulong)"/>
-    /// but compares a tag hit as <c>(key &amp; mask) == value</c> straight from memory, so the caller keeps no
-    /// masked words live across the probe (fewer registers, fewer spills in the per-packet loop). SIMD only.
+    /// but compares a tag hit as <c>(key &amp; mask) == value</c> over the base words straight from memory, so the caller
+    /// keeps no masked words live across the probe (fewer registers, fewer spills in the per-packet loop). For masks
+    /// that cover no extension word (the others use <see cref="ProbeExtended"/>). SIMD only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FlowEntry? ProbeMasked(ref uint tags, ref FlowEntry? entries, uint bucketMask, int maxDisplacement, uint hash,
@@ -170,10 +171,54 @@ internal sealed class FlowHashMap
             {
                 int j = System.Numerics.BitOperations.TrailingZeroCount(hits);
                 var e = Volatile.Read(ref Unsafe.Add(ref entries, (nint)(b * BucketSlots) + j));
-                if (e is not null && key.MatchesMasked(mask, e.Match.Value)) return e;
+                if (e is not null && BaseMatches(key, mask, e)) return e;
                 hits &= hits - 1;
             }
             if (d >= maxDisplacement) return null;
+            b = (b + 1) & bucketMask;
+        }
+    }
+
+    /// <summary><c>(key &amp; mask) == value</c> over the base words (three 128-bit compares, one zero test).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool BaseMatches(in FlowKey key, in FlowKey mask, FlowEntry e)
+    {
+        ref readonly ulong k = ref key.W0, m = ref mask.W0, v = ref e.Match.ValueBase.W0;
+        var d0 = (Vector128.LoadUnsafe(in k) & Vector128.LoadUnsafe(in m)) ^ Vector128.LoadUnsafe(in v);
+        var d1 = (Vector128.LoadUnsafe(in k, 2) & Vector128.LoadUnsafe(in m, 2)) ^ Vector128.LoadUnsafe(in v, 2);
+        var d2 = (Vector128.LoadUnsafe(in k, 4) & Vector128.LoadUnsafe(in m, 4)) ^ Vector128.LoadUnsafe(in v, 4);
+        return (d0 | d1 | d2) == Vector128<ulong>.Zero;
+    }
+
+    /// <summary>
+    /// Probe of a table whose mask covers extension words: the hash is <see cref="FlowHash.Extend"/>'s, and a tag hit
+    /// is compared over the base words and the extension words the mask covers. Scalar (these tables are the rare kind).
+    /// </summary>
+    public static FlowEntry? ProbeExtended(Table t, uint hash, in FlowKey key, in FlowKey mask)
+    {
+        uint[] tags = t.Tags;
+        FlowEntry?[] entries = t.Entries;
+        uint bucketMask = t.BucketMask;
+        uint tag = hash | TagBit;
+        uint b = hash & bucketMask;
+        while (true)
+        {
+            bool sawEmpty = false;
+            int s0 = (int)(b * BucketSlots);
+            for (int j = 0; j < BucketSlots; j++)
+            {
+                uint tg = Volatile.Read(ref tags[s0 + j]);
+                if (tg == tag)
+                {
+                    var e = Volatile.Read(ref entries[s0 + j]);
+                    if (e is not null && e.Match.ValueMatches(key, mask)) return e;
+                }
+                else if (tg == 0)
+                {
+                    sawEmpty = true;
+                }
+            }
+            if (sawEmpty) return null;
             b = (b + 1) & bucketMask;
         }
     }
@@ -198,7 +243,7 @@ internal sealed class FlowHashMap
                     var e = Volatile.Read(ref entries[s0 + j]);
                     if (e is not null)
                     {
-                        ref readonly FlowKey v2 = ref e.Match.Value;
+                        ref readonly var v2 = ref e.Match.ValueBase;
                         if (((v2.W0 ^ k0) | (v2.W1 ^ k1) | (v2.W2 ^ k2) | (v2.W3 ^ k3) | (v2.W4 ^ k4) | (v2.W5 ^ k5)) == 0)
                             return e;
                     }
@@ -231,7 +276,7 @@ internal sealed class FlowHashMap
                 if (tg == tag)
                 {
                     var e = t.Entries[s0 + j];
-                    if (e is not null && e.Match.Value.Equals(value)) return s0 + j;
+                    if (e is not null && e.Match.ValueEquals(value)) return s0 + j;
                 }
                 else if (tg == 0)
                 {

@@ -111,6 +111,28 @@ public sealed class FlowTable
 
     public IClock Clock => _clock;
 
+    /// <summary>This table's id in its <see cref="Pipeline"/>'s stages (0..254), or -1 for a table outside them (e.g. a standby table).</summary>
+    public int StageId { get; internal set; } = -1;
+
+    private volatile TableMissMode _missMode;
+
+    /// <summary>
+    /// What a packet no rule of this table matches does when the table is a stage of a multi-table pipeline (see
+    /// <see cref="TableMissMode"/>; default <see cref="TableMissMode.Controller"/>, OpenFlow 1.0's table 0). Setting it
+    /// is a published change (a writer scope): cached pipeline results that saw this table are stale at once.
+    /// </summary>
+    public TableMissMode MissMode
+    {
+        get => _missMode;
+        set
+        {
+            using var w = Write();
+            if (_missMode == value) return;
+            _missMode = value;
+            _changed = true;
+        }
+    }
+
     /// <summary>The domain whose readers and holds decide when a removed entry may be reused (see the type remarks).</summary>
     public QuiescentDomain Reclamation => _domain;
 
@@ -201,7 +223,8 @@ public sealed class FlowTable
 
     /// <summary>Whether <paramref name="mask"/> selects no bit outside the in_port field.</summary>
     private static bool WithinInPort(in FlowKey mask)
-        => ((mask.W0 & ~s_inPortMask.W0) | mask.W1 | mask.W2 | mask.W3 | mask.W4 | mask.W5) == 0;
+        => ((mask.W0 & ~s_inPortMask.W0) | mask.W1 | mask.W2 | mask.W3 | mask.W4 | mask.W5
+          | mask.W6 | mask.W7 | mask.W8 | mask.W9 | mask.W10 | mask.W11 | mask.W12 | mask.W13 | mask.W14 | mask.W15) == 0;
 
     private static readonly FlowKey s_inPortMask = new FlowKeyBuilder().InPort(0xFFFF).Key;
 
@@ -412,6 +435,12 @@ public sealed class FlowTable
         /// <summary>Swaps a rule's whole action list (readers see the old or the new list, never a mix).</summary>
         public void SetActions(FlowEntry entry, FlowActions actions) => _table.SetActionsLocked(entry, actions);
 
+        /// <summary>
+        /// Swaps a rule's whole instruction set (<see cref="FlowEntry.Instructions"/>; null: apply-actions only), before
+        /// or after its insertion; a published change (cached pipeline results through this table are stale at once).
+        /// </summary>
+        public void SetInstructions(FlowEntry entry, FlowInstructions? instructions) => _table.SetInstructionsLocked(entry, instructions);
+
         /// <summary>Replaces a rule's <see cref="FlowEntry.Tag"/> (not an observed change: the datapath does not read it).</summary>
         public void SetTag(FlowEntry entry, ulong tag) => entry.SetTag(tag);
 
@@ -603,6 +632,13 @@ public sealed class FlowTable
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
         entry.SetActions(_interner.Intern(actions));
         Notify(ObserverEventKind.Modified, entry, default);
+        _changed = true;
+    }
+
+    private void SetInstructionsLocked(FlowEntry entry, FlowInstructions? instructions)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        entry.SetInstructions(instructions);
         _changed = true;
     }
 

@@ -5,16 +5,21 @@ namespace Softswitch.Datapath.Classifier;
 /// forwarders' lookup counters.
 /// </summary>
 /// <remarks>
-/// <para>Table 0 is created with the pipeline and is where packets are classified. A policy layer may add tables
-/// (<see cref="AddTable"/>) and have lookups of table 0 served by one of them for a while (<see cref="Redirect"/>,
-/// e.g. a standby rule set); the maintenance expires every table's rules whether or not lookups use it. Only one
-/// table is consulted per packet today. Further stages (a goto from one table to the next, with a metadata word in
-/// the key to carry state between them) would add entries to the lookup array and an action that continues there;
-/// nothing below the pipeline changes for that.</para>
+/// <para><b>Stages</b>: table 0 is created with the pipeline and is where packets are classified. Further stages, ids
+/// 1..254 (<see cref="GetOrCreateStage"/>), are created on demand; a rule continues a packet in a later stage by its
+/// <see cref="Flow.FlowInstructions.GotoTable"/>, carrying state in the key's metadata word and in the action set
+/// (<see cref="PipelineWalk"/> has the semantics). While no stage but table 0 exists and no rule carries instructions
+/// (<see cref="IsMultiStage"/> false, e.g. OpenFlow 1.0), forwarders classify in one table exactly as they always
+/// did; once it is true they classify through the whole pipeline and cache its composed result per packet key
+/// (<see cref="PipelineVerdict"/>).</para>
+/// <para>A policy layer may also add tables outside the stages (<see cref="AddTable"/>) and have lookups of table 0
+/// served by one of them for a while (<see cref="Redirect"/>, e.g. a standby rule set, consulted alone); the
+/// maintenance expires every table's rules whether or not lookups use it.</para>
 /// <para>Thread safety: <see cref="LookupTable"/> is one volatile reference, read once per burst by forwarders. A
 /// forwarder that sees it change clears its own exact-match cache (results of another table); besides, cache
-/// versions never repeat across tables (see <see cref="FlowTable.CacheVersion"/>). Table registration and
-/// redirection are serialised by a lock; the statistics registry by another.</para>
+/// versions never repeat across tables (see <see cref="FlowTable.CacheVersion"/>). Table registration, stage creation
+/// and redirection are serialised by a lock; the statistics registry by another. Stages are published by one
+/// reference store into the stage array, never removed.</para>
 /// <para>Reclamation: every table of the pipeline shares one <see cref="QuiescentDomain"/>
 /// (<see cref="Reclamation"/>), in which each forwarding thread registers as a reader and announces its quiescent
 /// points (see <see cref="FlowTable.RecycleEntries"/>).</para>
@@ -26,6 +31,13 @@ public sealed class Pipeline
     private readonly QuiescentDomain _reclamation = new();
     private volatile FlowTable[] _tables;
     private volatile FlowTable _lookup;
+    private readonly FlowTable?[] _stages = new FlowTable?[MaxStages];
+    private volatile bool _multiStage;
+    private PipelineStageStats[] _stageStats = [];
+    private readonly long[] _retiredStageLookups = new long[MaxStages], _retiredStageMatched = new long[MaxStages];
+
+    /// <summary>Stages a pipeline can have: table ids 0..254 (OFPTT_MAX).</summary>
+    public const int MaxStages = Flow.FlowInstructions.MaxTableId + 1;
 
     private readonly Lock _statsLock = new();
     private FlowTableThreadStats[] _threadStats = [];
@@ -34,15 +46,102 @@ public sealed class Pipeline
     public Pipeline(Flow.IClock clock)
     {
         _clock = clock;
-        var main = new FlowTable(clock, _reclamation);
+        var main = new FlowTable(clock, _reclamation) { StageId = 0 };
         _tables = [main];
         _lookup = main;
+        _stages[0] = main;
+    }
+
+    /// <summary>
+    /// Whether forwarders classify through the stages (a stage other than 0 exists, or <see cref="EnableStages"/> was
+    /// called); false: table 0 alone, as OpenFlow 1.0 has it. Never turns back to false.
+    /// </summary>
+    public bool IsMultiStage => _multiStage;
+
+    /// <summary>Has forwarders classify through the stages from now on (a layer installing rules with instructions in table 0 calls it first).</summary>
+    public void EnableStages() => _multiStage = true;
+
+    /// <summary>Stage <paramref name="id"/> (0..254), or null when it was never created. Readers: one load.</summary>
+    public FlowTable? Stage(int id) => (uint)id < MaxStages ? Volatile.Read(ref _stages[id]) : null;
+
+    /// <summary>
+    /// Stage <paramref name="id"/> (1..254 created here on first use, with miss mode <paramref name="missMode"/>;
+    /// expired by the maintenance like every table). Creating a stage makes the pipeline multi-stage.
+    /// </summary>
+    public FlowTable GetOrCreateStage(int id, TableMissMode missMode = TableMissMode.Controller)
+    {
+        if ((uint)id >= MaxStages) ThrowHelper.ArgumentOutOfRange(nameof(id));
+        lock (_lock)
+        {
+            if (_stages[id] is { } existing) return existing;
+            var t = new FlowTable(_clock, _reclamation) { StageId = id };
+            t.MissMode = missMode;
+            t.RecycleEntries = _tables[0].RecycleEntries;
+            _tables = [.. _tables, t];
+            Volatile.Write(ref _stages[id], t);
+            _multiStage = true;
+            return t;
+        }
+    }
+
+    /// <summary>The ids of the stages that exist, ascending.</summary>
+    public List<int> StageIds()
+    {
+        var ids = new List<int>();
+        for (int i = 0; i < MaxStages; i++)
+            if (Volatile.Read(ref _stages[i]) is not null) ids.Add(i);
+        return ids;
+    }
+
+    /// <summary>A forwarding thread's per-stage counters, summed into <see cref="GetStageTotals"/> while registered.</summary>
+    public PipelineStageStats CreateStageStats()
+    {
+        var s = new PipelineStageStats();
+        lock (_statsLock) _stageStats = [.. _stageStats, s];
+        return s;
+    }
+
+    /// <summary>Retires a thread's per-stage counters (their totals are kept).</summary>
+    public void ReleaseStageStats(PipelineStageStats stats)
+    {
+        lock (_statsLock)
+        {
+            int i = Array.IndexOf(_stageStats, stats);
+            if (i < 0) return;
+            for (int t = 0; t < MaxStages; t++)
+            {
+                _retiredStageLookups[t] += stats.Lookups[t];
+                _retiredStageMatched[t] += stats.Matched[t];
+            }
+            _stageStats = Array.FindAll(_stageStats, x => !ReferenceEquals(x, stats));
+        }
+    }
+
+    /// <summary>
+    /// Lookups and matches of stage <paramref name="id"/> counted by the multi-stage classification (every table a
+    /// packet visits, whether the cache answered or the tables did), over every forwarding thread. Table 0's lookups
+    /// while the pipeline was single-stage are <see cref="GetLookupTotals"/>'.
+    /// </summary>
+    public (long Lookups, long Matched) GetStageTotals(int id)
+    {
+        if ((uint)id >= MaxStages) ThrowHelper.ArgumentOutOfRange(nameof(id));
+        lock (_statsLock)
+        {
+            long l = _retiredStageLookups[id], m = _retiredStageMatched[id];
+            foreach (var s in _stageStats)
+            {
+                l += Volatile.Read(ref s.Lookups[id]);
+                m += Volatile.Read(ref s.Matched[id]);
+            }
+            return (l, m);
+        }
     }
 
     /// <summary>The reclamation domain shared by every table of the pipeline and its forwarding threads.</summary>
     public QuiescentDomain Reclamation => _reclamation;
 
-    /// <summary>Table <paramref name="id"/> (0: the one packets are classified in, unless redirected).</summary>
+    /// <summary>Registered table <paramref name="id"/> in order of registration (0: the one packets are classified in,
+    /// unless redirected; then the tables of <see cref="AddTable"/> and the stages, as they were added).</summary>
     public FlowTable Table(int id) => _tables[id];
 
     public int TableCount => _tables.Length;
@@ -56,7 +155,7 @@ public sealed class Pipeline
     /// <summary>Whether lookups of table 0 are served by another table (<see cref="Redirect"/>).</summary>
     public bool IsRedirected => !ReferenceEquals(_lookup, _tables[0]);
 
-    /// <summary>Adds a table (expired by the datapath's maintenance like table 0); returns it.</summary>
+    /// <summary>Adds a table outside the stages (expired by the datapath's maintenance like table 0); returns it.</summary>
     public FlowTable AddTable()
     {
         lock (_lock)

@@ -28,6 +28,10 @@ namespace Softswitch.Datapath.Classifier;
 /// branching on the outcome, collecting a bitmap of candidates; phase 2 gives only the candidates (usually about one
 /// key in sixteen) the full probe and key compare. Subtables are kept at most a quarter full after a rebuild so
 /// probes almost always end in the home bucket.</para>
+/// <para>Extension words (ovs miniflow's idea, by subtable): each subtable knows the extension words its mask covers
+/// (<see cref="Subtable.ExtWords"/>). A subtable with none, every OpenFlow 1.0 mask, hashes and compares the six base
+/// words in registers exactly as a 48-byte key did; one with some also hashes and compares those words, key by key
+/// (<see cref="Subtable.ProbeExtended"/>). A packet's extension is never read by a subtable that does not use it.</para>
 /// <para>Thread safety: one writer at a time (the caller serialises); lock-free readers. A rule becomes visible to
 /// readers when its slot is written (inside its subtable), and its subtable's position in the search order is
 /// updated at the next <see cref="Publish()"/>: until then a newly created subtable is not searched, and a raised
@@ -103,11 +107,19 @@ public sealed class TupleSpace
             ref readonly SubtableRef sr = ref order[s];
             if (bestPriority >= sr.MaxPriority) break;
             var sub = sr.Table;
-            ref readonly FlowKey m = ref sub.Mask;
-            ulong k0 = key.W0 & m.W0, k1 = key.W1 & m.W1, k2 = key.W2 & m.W2;
-            ulong k3 = key.W3 & m.W3, k4 = key.W4 & m.W4, k5 = key.W5 & m.W5;
-            uint h = FlowHash.Of(k0, k1, k2, k3, k4, k5);
-            var e = FlowHashMap.Probe(sub.Map.Current, h, k0, k1, k2, k3, k4, k5);
+            FlowEntry? e;
+            if (sub.ExtWords == 0)
+            {
+                ref readonly FlowKey m = ref sub.Mask;
+                ulong k0 = key.W0 & m.W0, k1 = key.W1 & m.W1, k2 = key.W2 & m.W2;
+                ulong k3 = key.W3 & m.W3, k4 = key.W4 & m.W4, k5 = key.W5 & m.W5;
+                uint h = FlowHash.Of(k0, k1, k2, k3, k4, k5);
+                e = FlowHashMap.Probe(sub.Map.Current, h, k0, k1, k2, k3, k4, k5);
+            }
+            else
+            {
+                e = sub.ProbeExtended(key);
+            }
             if (e is not null && e.Priority > bestPriority)
             {
                 best = e;
@@ -136,8 +148,10 @@ public sealed class TupleSpace
             probed++;
             var sub = sr.Table;
             var masked = key.And(sub.Mask);
-            var e = FlowHashMap.Probe(sub.Map.Current, FlowHash.Of(masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5),
-                                      masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
+            var e = sub.ExtWords != 0
+                ? sub.ProbeExtended(key)
+                : FlowHashMap.Probe(sub.Map.Current, FlowHash.Of(masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5),
+                                    masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
             if (e is not null && e.Priority > bestPriority)
             {
                 best = e;
@@ -174,6 +188,13 @@ public sealed class TupleSpace
         {
             var sub = order[s].Table;
             int nextMax = s + 1 < order.Length ? order[s + 1].MaxPriority : -1;
+            if (sub.ExtWords != 0)
+            {
+                // A mask over extension words: hash and compare those too, key by key (the rare kind of subtable).
+                remaining = VisitExtended(sub, nextMax, ref key0, ref best0, ref res0, remaining);
+                if (remaining == 0) break;
+                continue;
+            }
             var table = sub.Map.Current;
             int maxDisplacement = Volatile.Read(ref table.MaxDisplacement);
             ref uint tags = ref MemoryMarshal.GetArrayDataReference(table.Tags);
@@ -211,6 +232,24 @@ public sealed class TupleSpace
             if (Unsafe.Add(ref best0, i) >= 0) found |= 1UL << i;
         }
         return found;
+    }
+
+    /// <summary>A subtable visit for a mask that covers extension words (see <see cref="LookupBurst"/>); returns the keys still unresolved.</summary>
+    private static ulong VisitExtended(Subtable sub, int nextMax, ref FlowKey key0, ref int best0, ref FlowEntry? res0, ulong remaining)
+    {
+        for (ulong bits = remaining; bits != 0; bits &= bits - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(bits);
+            ref int bp = ref Unsafe.Add(ref best0, i);
+            var e = sub.ProbeExtended(Unsafe.Add(ref key0, i));
+            if (e is not null && e.Priority > bp)
+            {
+                bp = e.Priority;
+                Unsafe.Add(ref res0, i) = e;
+            }
+            if (bp >= nextMax) remaining &= ~(1UL << i);
+        }
+        return remaining;
     }
 
     private struct HomeOnly;
@@ -255,7 +294,9 @@ public sealed class TupleSpace
                 int i = BitOperations.TrailingZeroCount(bits);
                 ref FlowKey key = ref Unsafe.Add(ref key0, i);
                 var masked = key.And(sub.Mask);
-                var e = FlowHashMap.ProbeScalar(table, FlowHash.Of(masked), masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
+                var e = sub.ExtWords != 0
+                    ? sub.ProbeExtended(key)
+                    : FlowHashMap.ProbeScalar(table, FlowHash.Of(masked), masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
                 ref int bp = ref Unsafe.Add(ref best0, i);
                 if (e is not null && e.Priority > bp)
                 {
@@ -298,7 +339,7 @@ public sealed class TupleSpace
         }
 
         FlowEntry? replaced = null;
-        uint h = FlowHash.Of(match.Value);
+        uint h = FlowHash.OfRule(match);
         int slot = sub.Map.FindSlot(match.Value, h);
         if (slot < 0)
         {
@@ -363,7 +404,7 @@ public sealed class TupleSpace
     {
         ref readonly FlowMatch match = ref entry.Match;
         if (!_byMask.TryGetValue(match.Mask, out var sub)) return false;
-        int slot = sub.Map.FindSlot(match.Value, FlowHash.Of(match.Value));
+        int slot = sub.Map.FindSlot(match.Value, FlowHash.OfRule(match));
         if (slot < 0) return false;
         var top = sub.Map.SlotEntry(slot);
         if (ReferenceEquals(top, entry))
@@ -505,6 +546,9 @@ public sealed class TupleSpace
 internal sealed class Subtable
 {
     public readonly FlowKey Mask;
+    /// <summary>The extension words the mask covers (bit i: word 6 + i); 0 for every OpenFlow 1.0 mask, whose lookups
+    /// hash and compare the six base words only.</summary>
+    public readonly ushort ExtWords;
     public readonly FlowHashMap Map = new(slotsPerKey: 4);
     public readonly int Specificity;
     /// <summary>The max priority in the currently published order (writer only).</summary>
@@ -518,7 +562,17 @@ internal sealed class Subtable
     public Subtable(in FlowKey mask)
     {
         Mask = mask;
+        ExtWords = FlowMask.Intern(mask).ExtWords;
         Specificity = FlowHash.PopCount(mask);
+    }
+
+    /// <summary>Reader: the top rule for a packet key in a subtable whose mask covers extension words.</summary>
+    public FlowEntry? ProbeExtended(in FlowKey key)
+    {
+        ref readonly FlowKey m = ref Mask;
+        uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
+        h = FlowHash.Extend(h, key, m, ExtWords);
+        return FlowHashMap.ProbeExtended(Map.Current, h, key, m);
     }
 
     public int RuleCount => _ruleCount;
@@ -526,7 +580,7 @@ internal sealed class Subtable
 
     public FlowEntry? FindTop(in FlowKey value)
     {
-        int slot = Map.FindSlot(value, FlowHash.Of(value));
+        int slot = Map.FindSlot(value, FlowHash.Of(value, ExtWords));
         return slot < 0 ? null : Map.SlotEntry(slot);
     }
 

@@ -46,7 +46,17 @@ public static class DatapathCounters
         ParseError.IpBadHeader => ("parse-ip-bad-header", "IPv4 version not 4, or IHL below 5"),
         ParseError.IpBadLength => ("parse-ip-bad-length", "IPv4 total length below the header or beyond the frame"),
         ParseError.ArpTruncated => ("parse-arp-truncated", "ARP header cut off, or not Ethernet/IPv4 ARP"),
-        ParseError.L4Truncated => ("parse-l4-truncated", "TCP/UDP/ICMP header cut off by the frame or the IPv4 length"),
+        ParseError.L4Truncated => ("parse-l4-truncated", "TCP/UDP/SCTP/ICMP header cut off by the frame, the IPv4 length or the IPv6 payload length"),
+        ParseError.ServiceTagTruncated => ("parse-service-tag-truncated", "802.1ad S-tag, or the type after it, cut off"),
+        ParseError.PbbTruncated => ("parse-pbb-truncated", "802.1ah I-tag or the customer frame's type cut off"),
+        ParseError.MplsTruncated => ("parse-mpls-truncated", "MPLS label stack cut off before its bottom-of-stack entry"),
+        ParseError.Ipv6Truncated => ("parse-ipv6-truncated", "IPv6 header shorter than 40 bytes"),
+        ParseError.Ipv6BadHeader => ("parse-ipv6-bad-header", "IPv6 version not 6"),
+        ParseError.Ipv6BadLength => ("parse-ipv6-bad-length", "IPv6 payload length beyond the frame"),
+        ParseError.Ipv6ExtTruncated => ("parse-ipv6-ext-truncated", "IPv6 extension header cut off by the frame or the payload length"),
+        ParseError.Icmpv6Truncated => ("parse-icmpv6-truncated", "ICMPv6 header cut off"),
+        ParseError.NdTruncated => ("parse-nd-truncated", "neighbour solicitation or advertisement shorter than its target"),
+        ParseError.NdBadOption => ("parse-nd-bad-option", "neighbour discovery option of length 0, past the message, or a repeated link-layer address"),
         _ => throw new InvalidOperationException($"parse error {e} has no counter name"),
     });
 

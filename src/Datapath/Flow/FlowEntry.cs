@@ -61,6 +61,7 @@ public sealed class FlowEntry
     internal bool InExactStage;
 
     private FlowActions _actions;
+    private FlowInstructions? _instructions;
     private ulong _tag;
     private long _packets, _bytes;
     private long _lastUsedNanos;
@@ -98,6 +99,12 @@ public sealed class FlowEntry
     }
 
     public FlowActions Actions => Volatile.Read(ref _actions);
+    /// <summary>
+    /// What the rule does besides <see cref="Actions"/> (its apply-actions) in a pipeline of several tables: the action
+    /// set, metadata, goto-table (see <see cref="FlowInstructions"/>); null for a rule that only applies actions and ends
+    /// the pipeline (every OpenFlow 1.0 rule). Swapped whole by its table's writer, as the actions are.
+    /// </summary>
+    public FlowInstructions? Instructions => Volatile.Read(ref _instructions);
     /// <summary>A 64-bit word the policy layer keeps with the rule (opaque to the datapath; its writer may replace it).</summary>
     public ulong Tag => Volatile.Read(ref _tag);
     public long Packets => Volatile.Read(ref _packets);
@@ -106,7 +113,7 @@ public sealed class FlowEntry
     public bool IsRemoved => _removed;
 
     /// <summary>
-    /// Prefetches the lines a hash-stage lookup and the forwarder's grouping read: the match value (the runtime lays
+    /// Prefetches the lines a hash-stage lookup and the forwarder's grouping read: the match value's base words (the runtime lays
     /// a struct field out after every primitive and reference field, so it is not in the object's first lines), the
     /// serial and the flags (laid out together, just before it).
     /// </summary>
@@ -114,8 +121,8 @@ public sealed class FlowEntry
     internal void PrefetchLookupLines()
     {
         Prefetch.Line(ref InExactStage);
-        Prefetch.Line(ref Unsafe.AsRef(in Match.Value.W0));
-        Prefetch.Line(ref Unsafe.AsRef(in Match.Value.W5));
+        Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W0));
+        Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W5));
     }
 
     /// <summary>Prefetches the line of the serial and flags (what a cache validates an entry by).</summary>
@@ -137,6 +144,7 @@ public sealed class FlowEntry
     public void Touch(long nowNanos) { if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos); }
 
     internal void SetActions(FlowActions actions) => Volatile.Write(ref _actions, actions);
+    internal void SetInstructions(FlowInstructions? instructions) => Volatile.Write(ref _instructions, instructions);
     internal void SetTag(ulong tag) => Volatile.Write(ref _tag, tag);
     internal void ResetCounters() { Volatile.Write(ref _packets, 0); Volatile.Write(ref _bytes, 0); }
     internal void MarkRemoved() => _removed = true;
@@ -162,6 +170,7 @@ public sealed class FlowEntry
         InExactStage = false;
         NextLowerPriority = null;
         Volatile.Write(ref _actions, actions);
+        Volatile.Write(ref _instructions, null);
         Volatile.Write(ref _tag, tag);
         Volatile.Write(ref _packets, 0);
         Volatile.Write(ref _bytes, 0);
@@ -169,7 +178,8 @@ public sealed class FlowEntry
         _removed = false;
     }
 
-    public override string ToString() => $"priority={Priority},{Match},actions={Actions}";
+    public override string ToString()
+        => Instructions is { } i ? $"priority={Priority},{Match},actions={Actions},{i}" : $"priority={Priority},{Match},actions={Actions}";
 }
 
 /// <summary>A monotonic clock in nanoseconds; tests substitute a controllable one.</summary>

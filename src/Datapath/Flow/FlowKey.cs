@@ -8,46 +8,95 @@ using System.Runtime.Intrinsics;
 namespace Softswitch.Datapath.Flow;
 
 /// <summary>
-/// The OpenFlow 1.0 12-tuple (plus a tunnel id) of one packet, as 48 bytes = six ulongs.
+/// The header fields of one packet that flows can match, for every OpenFlow version: 128 bytes = sixteen ulongs, the
+/// first six (the base) holding the OpenFlow 1.0 12-tuple and the tunnel id as before, the other ten (the extension)
+/// metadata, IPv6, neighbour discovery, ARP hardware addresses, MPLS and PBB.
 /// </summary>
 /// <remarks>
 /// Design: every field sits at a fixed byte offset and multi-byte fields hold their bytes in
 /// network order, exactly as they appear on the wire, so the parser copies bytes and never swaps.
 /// A mask (see <see cref="FlowMatch"/>) has the same layout; a rule matches when
-/// <c>(key &amp; mask) == value</c> over the six words. The accessors below convert to host order
+/// <c>(key &amp; mask) == value</c> over the words. The accessors below convert to host order
 /// for readers that want numbers (tests, stats, the agent).
 /// <code>
-///  byte  0      2       4       6    7    8        14    15   16       22  24     28     32     34     36   40
-///       +------+-------+-------+----+----+--------+-----+----+--------+---+------+------+------+------+----+--------+
-///       |in_pt |dl_vlan|dl_type|pcp |tos |dl_src  |proto|pad |dl_dst  |pad|nw_src|nw_dst|tp_src|tp_dst|pad |tun_id  |
-///       +------+-------+-------+----+----+--------+-----+----+--------+---+------+------+------+------+----+--------+
+///  base (W0-W5)
+///  byte  0      2       4       6    7    8        14    15   16       22    24     28     32     34     36     40
+///       +------+-------+-------+----+----+--------+-----+----+--------+-----+------+------+------+------+------+--------+
+///       |in_pt |vlan   |dl_type|pcp |tos |dl_src  |proto|ecn |dl_dst  |xmap |nw_src|nw_dst|tp_src|tp_dst|flabel|tun_id  |
+///       +------+-------+-------+----+----+--------+-----+----+--------+-----+------+------+------+------+------+--------+
+///  extension (W6-W15)
+///  byte 48        56         72         88          104      110     112      118 119 120      124
+///       +--------+----------+----------+-----------+--------+-------+--------+---+---+--------+--------+
+///       |metadata|ipv6_src  |ipv6_dst  |nd_target  |sha/sll |exthdr |tha/tll |tc |bos|mpls_lbl|pbb_isid|
+///       +--------+----------+----------+-----------+--------+-------+--------+---+---+--------+--------+
 /// </code>
-/// dl_vlan is 0xFFFF for untagged frames (OFP_VLAN_NONE); nw_tos holds the DSCP bits (tos &amp; 0xFC);
-/// for ARP nw_proto is the opcode's low byte and nw_src/nw_dst the sender/target protocol addresses;
-/// for ICMP tp_src/tp_dst are type/code. Immutable; safe to share across threads.
-/// A test pins the size at 48 bytes: changing the layout means changing that test knowingly.
+/// vlan is the VLAN id in OpenFlow 1.3's OFPVID form: 0x1000 | vid on a tagged frame, 0 on an untagged one (so "any
+/// tagged" is a mask); <see cref="DlVlan"/> shows it in OpenFlow 1.0's form (0xFFFF untagged). pcp is 0 untagged.
+/// nw_tos holds the DSCP bits (tos &amp; 0xFC), ecn the two ECN bits (low bits); both come from IPv6's traffic class
+/// too. For ARP nw_proto is the opcode's low byte and nw_src/nw_dst the sender/target protocol addresses; for IPv6
+/// nw_proto is the last next-header (the upper-layer protocol) and nw_src/nw_dst are 0; for ICMP and ICMPv6
+/// tp_src/tp_dst are type/code. flabel is IPv6's 20-bit flow label (big-endian uint32). xmap is a 16-bit map of the
+/// extension words that are non-zero (bit i for word 6 + i): keys whose xmaps are both 0 are equal when their bases
+/// are, so an OpenFlow 1.0 packet never reads its extension. sha/sll is ARP's sender hardware address or ND's source
+/// link-layer option, tha/tll the target's; exthdr is OpenFlow 1.3's OFPIEH_* flags (big-endian uint16); mpls_lbl
+/// (20 bits), tc, bos are the top label stack entry's; pbb_isid the 24-bit I-SID (big-endian uint32).
+/// Immutable; safe to share across threads. A test pins the size: changing the layout means changing that test
+/// knowingly.
 /// </remarks>
 [StructLayout(LayoutKind.Sequential, Size = Size)]
 public readonly struct FlowKey : IEquatable<FlowKey>
 {
-    public const int Size = 48;
+    public const int Size = 128, Words = 16, BaseWords = 6, BaseSize = 48;
     public const int InPortOffset = 0, DlVlanOffset = 2, DlTypeOffset = 4, DlVlanPcpOffset = 6, NwTosOffset = 7;
-    public const int DlSrcOffset = 8, NwProtoOffset = 14, DlDstOffset = 16;
-    public const int NwSrcOffset = 24, NwDstOffset = 28, TpSrcOffset = 32, TpDstOffset = 34, TunIdOffset = 40;
+    public const int DlSrcOffset = 8, NwProtoOffset = 14, IpEcnOffset = 15, DlDstOffset = 16, ExtMapOffset = 22;
+    public const int NwSrcOffset = 24, NwDstOffset = 28, TpSrcOffset = 32, TpDstOffset = 34, Ipv6FlabelOffset = 36, TunIdOffset = 40;
+    public const int MetadataOffset = 48, Ipv6SrcOffset = 56, Ipv6DstOffset = 72, NdTargetOffset = 88;
+    public const int ArpShaOffset = 104, Ipv6ExtHdrOffset = 110, ArpThaOffset = 112, MplsTcOffset = 118, MplsBosOffset = 119;
+    public const int MplsLabelOffset = 120, PbbIsidOffset = 124;
+    /// <summary>ND's link-layer address options share ARP's hardware address slots (never both in one packet).</summary>
+    public const int NdSllOffset = ArpShaOffset, NdTllOffset = ArpThaOffset;
+    /// <summary>OFPVID_PRESENT: the bit of the vlan field set on a tagged frame.</summary>
+    public const ushort VlanPresent = 0x1000;
+    /// <summary>OpenFlow 1.0's dl_vlan for an untagged frame (OFP_VLAN_NONE).</summary>
+    public const ushort VlanNone = 0xFFFF;
 
     public readonly ulong W0, W1, W2, W3, W4, W5;
+    public readonly ulong W6, W7, W8, W9, W10, W11, W12, W13, W14, W15;
 
+    /// <summary>A key with only base words (the extension all zero).</summary>
     public FlowKey(ulong w0, ulong w1, ulong w2, ulong w3, ulong w4, ulong w5)
     {
         W0 = w0; W1 = w1; W2 = w2; W3 = w3; W4 = w4; W5 = w5;
     }
 
-    /// <summary>The key's 48 bytes (read-only view of this value).</summary>
+    /// <summary>The key's 128 bytes (read-only view of this value).</summary>
     [UnscopedRef]
-    public ReadOnlySpan<byte> Bytes => MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(in W0, 6));
+    public ReadOnlySpan<byte> Bytes => MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(in W0, Words));
+
+    /// <summary>The key's words (read-only view of this value).</summary>
+    [UnscopedRef]
+    public ReadOnlySpan<ulong> AllWords => MemoryMarshal.CreateReadOnlySpan(in W0, Words);
 
     public ushort InPort => BinaryPrimitives.ReadUInt16BigEndian(Bytes[InPortOffset..]);
-    public ushort DlVlan => BinaryPrimitives.ReadUInt16BigEndian(Bytes[DlVlanOffset..]);
+    /// <summary>The vlan field as stored: OFPVID_PRESENT | vid, or 0 untagged.</summary>
+    public ushort VlanVid => BinaryPrimitives.ReadUInt16BigEndian(Bytes[DlVlanOffset..]);
+    /// <summary>OpenFlow 1.0's view of the vlan field: the VID, or 0xFFFF untagged. Meaningful on packet keys and values, not on masks.</summary>
+    public ushort DlVlan => (VlanVid & VlanPresent) != 0 ? (ushort)(VlanVid & 0x0FFF) : VlanNone;
+    public byte IpEcn => Bytes[IpEcnOffset];
+    /// <summary>Which extension words are non-zero (bit i: word 6 + i).</summary>
+    public ushort ExtMap => BinaryPrimitives.ReadUInt16BigEndian(Bytes[ExtMapOffset..]);
+    public uint Ipv6Flabel => BinaryPrimitives.ReadUInt32BigEndian(Bytes[Ipv6FlabelOffset..]);
+    public ulong Metadata => BinaryPrimitives.ReadUInt64BigEndian(Bytes[MetadataOffset..]);
+    public UInt128 Ipv6Src => BinaryPrimitives.ReadUInt128BigEndian(Bytes[Ipv6SrcOffset..]);
+    public UInt128 Ipv6Dst => BinaryPrimitives.ReadUInt128BigEndian(Bytes[Ipv6DstOffset..]);
+    public UInt128 NdTarget => BinaryPrimitives.ReadUInt128BigEndian(Bytes[NdTargetOffset..]);
+    public MacAddress ArpSha => MacAddress.Read(Bytes[ArpShaOffset..]);
+    public MacAddress ArpTha => MacAddress.Read(Bytes[ArpThaOffset..]);
+    public ushort Ipv6ExtHdr => BinaryPrimitives.ReadUInt16BigEndian(Bytes[Ipv6ExtHdrOffset..]);
+    public byte MplsTc => Bytes[MplsTcOffset];
+    public byte MplsBos => Bytes[MplsBosOffset];
+    public uint MplsLabel => BinaryPrimitives.ReadUInt32BigEndian(Bytes[MplsLabelOffset..]);
+    public uint PbbIsid => BinaryPrimitives.ReadUInt32BigEndian(Bytes[PbbIsidOffset..]);
     public ushort DlType => BinaryPrimitives.ReadUInt16BigEndian(Bytes[DlTypeOffset..]);
     public byte DlVlanPcp => Bytes[DlVlanPcpOffset];
     public byte NwTos => Bytes[NwTosOffset];
@@ -60,7 +109,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public ushort TpDst => BinaryPrimitives.ReadUInt16BigEndian(Bytes[TpDstOffset..]);
     public ulong TunId => BinaryPrimitives.ReadUInt64BigEndian(Bytes[TunIdOffset..]);
 
-    /// <summary>CRC32C over the six words: computed once per packet and carried along.</summary>
+    /// <summary>CRC32C over the base words, then the extension words when the key has any (see <see cref="ExtMap"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Hash()
     {
@@ -69,37 +118,84 @@ public readonly struct FlowKey : IEquatable<FlowKey>
         h = BitOperations.Crc32C(h, W2);
         h = BitOperations.Crc32C(h, W3);
         h = BitOperations.Crc32C(h, W4);
-        return BitOperations.Crc32C(h, W5);
+        h = BitOperations.Crc32C(h, W5);
+        if ((W6 | W7 | W8 | W9 | W10 | W11 | W12 | W13 | W14 | W15) != 0)
+        {
+            var ext = AllWords[BaseWords..];
+            foreach (ulong w in ext) h = BitOperations.Crc32C(h, w);
+        }
+        return h;
     }
 
     /// <summary><c>this &amp; mask</c>, word by word.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public FlowKey And(in FlowKey mask)
-        => new(W0 & mask.W0, W1 & mask.W1, W2 & mask.W2, W3 & mask.W3, W4 & mask.W4, W5 & mask.W5);
+    {
+        Unsafe.SkipInit(out FlowKey r);
+        ref ulong d = ref Unsafe.AsRef(in r.W0);
+        ref readonly ulong a = ref W0, m = ref mask.W0;
+        for (int i = 0; i < Words; i += 4)
+            (Vector256.LoadUnsafe(in a, (nuint)i) & Vector256.LoadUnsafe(in m, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+        return r;
+    }
 
-    /// <summary>True when <c>(this &amp; mask) == value</c>: three Vector128 lanes ORed, one zero test.</summary>
+    /// <summary>True when <c>(this &amp; mask) == value</c> over every word.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool MatchesMasked(in FlowKey mask, in FlowKey value)
     {
-        if (Vector128.IsHardwareAccelerated)
-        {
-            ref readonly ulong k = ref W0, m = ref mask.W0, v = ref value.W0;
-            var d0 = (Vector128.LoadUnsafe(in k) & Vector128.LoadUnsafe(in m)) ^ Vector128.LoadUnsafe(in v);
-            var d1 = (Vector128.LoadUnsafe(in k, 2) & Vector128.LoadUnsafe(in m, 2)) ^ Vector128.LoadUnsafe(in v, 2);
-            var d2 = (Vector128.LoadUnsafe(in k, 4) & Vector128.LoadUnsafe(in m, 4)) ^ Vector128.LoadUnsafe(in v, 4);
-            return (d0 | d1 | d2) == Vector128<ulong>.Zero;
-        }
-        return MatchesMaskedScalar(mask, value);
+        ref readonly ulong k = ref W0, m = ref mask.W0, v = ref value.W0;
+        var d = Vector256<ulong>.Zero;
+        for (int i = 0; i < Words; i += 4)
+            d |= (Vector256.LoadUnsafe(in k, (nuint)i) & Vector256.LoadUnsafe(in m, (nuint)i)) ^ Vector256.LoadUnsafe(in v, (nuint)i);
+        return d == Vector256<ulong>.Zero;
     }
 
-    /// <summary>Scalar twin of <see cref="MatchesMasked"/> (used when SIMD is off, and by tests).</summary>
+    /// <summary>Scalar twin of <see cref="MatchesMasked"/> (tests).</summary>
     public bool MatchesMaskedScalar(in FlowKey mask, in FlowKey value)
-        => (((W0 & mask.W0) ^ value.W0) | ((W1 & mask.W1) ^ value.W1) | ((W2 & mask.W2) ^ value.W2)
-          | ((W3 & mask.W3) ^ value.W3) | ((W4 & mask.W4) ^ value.W4) | ((W5 & mask.W5) ^ value.W5)) == 0;
+    {
+        ulong d = 0;
+        var k = AllWords; var m = mask.AllWords; var v = value.AllWords;
+        for (int i = 0; i < Words; i++) d |= (k[i] & m[i]) ^ v[i];
+        return d == 0;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Equals(FlowKey other)
-        => ((W0 ^ other.W0) | (W1 ^ other.W1) | (W2 ^ other.W2) | (W3 ^ other.W3) | (W4 ^ other.W4) | (W5 ^ other.W5)) == 0;
+    {
+        ref readonly ulong a = ref W0, b = ref other.W0;
+        var d = Vector256<ulong>.Zero;
+        for (int i = 0; i < Words; i += 4)
+            d |= Vector256.LoadUnsafe(in a, (nuint)i) ^ Vector256.LoadUnsafe(in b, (nuint)i);
+        return d == Vector256<ulong>.Zero;
+    }
+
+    /// <summary>
+    /// <see cref="Equals(FlowKey)"/> for packet keys (keys whose <see cref="ExtMap"/> is right, as the parser and
+    /// <see cref="FlowKeyBuilder"/> keep it): compares the base words, and the extension only when the map (part of the
+    /// base) is non-zero, so an OpenFlow 1.0 packet's compare reads 48 bytes. Not for masks (their map is zero whatever
+    /// their extension).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool EqualsPacketKey(in FlowKey other)
+    {
+        ref readonly ulong a = ref W0, b = ref other.W0;
+        var d = (Vector256.LoadUnsafe(in a) ^ Vector256.LoadUnsafe(in b)).AsByte();
+        var d4 = (Vector128.LoadUnsafe(in a, 4) ^ Vector128.LoadUnsafe(in b, 4)).AsByte();
+        if ((d.GetLower() | d.GetUpper() | d4) != Vector128<byte>.Zero) return false;
+        return (W2 & ExtMapWordMask) == 0 || EqualsExtension(other);
+    }
+
+    /// <summary>The bits of W2 that hold <see cref="ExtMap"/> (bytes 22-23, the top two bytes of the little-endian word).</summary>
+    private const ulong ExtMapWordMask = 0xFFFF_0000_0000_0000UL;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool EqualsExtension(in FlowKey other)
+    {
+        ref readonly ulong a = ref W6, b = ref other.W6;
+        var d = (Vector256.LoadUnsafe(in a) ^ Vector256.LoadUnsafe(in b))
+              | (Vector256.LoadUnsafe(in a, 4) ^ Vector256.LoadUnsafe(in b, 4));
+        return d == Vector256<ulong>.Zero && (Vector128.LoadUnsafe(in a, 8) ^ Vector128.LoadUnsafe(in b, 8)) == Vector128<ulong>.Zero;
+    }
 
     public override bool Equals(object? obj) => obj is FlowKey k && Equals(k);
     public override int GetHashCode() => (int)Hash();
@@ -107,7 +203,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public static bool operator !=(in FlowKey a, in FlowKey b) => !a.Equals(b);
 
     public override string ToString()
-        => $"in_port={InPort},dl_vlan=0x{DlVlan:x4},pcp={DlVlanPcp},dl_src={DlSrc},dl_dst={DlDst},dl_type=0x{DlType:x4}," +
+        => $"in_port={InPort},vlan=0x{VlanVid:x4},pcp={DlVlanPcp},dl_src={DlSrc},dl_dst={DlDst},dl_type=0x{DlType:x4}," +
            $"nw_tos={NwTos},nw_proto={NwProto},nw_src={Ipv4.Format(NwSrc)},nw_dst={Ipv4.Format(NwDst)},tp_src={TpSrc},tp_dst={TpDst}" +
            (TunId != 0 ? $",tun_id=0x{TunId:x}" : "");
 }
@@ -122,12 +218,15 @@ public struct FlowKeyBuilder
     public readonly FlowKey Key => _key;
 
     [UnscopedRef]
-    public Span<byte> Bytes => MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref Unsafe.AsRef(in _key.W0), 6));
+    public Span<byte> Bytes => MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref Unsafe.AsRef(in _key.W0), FlowKey.Words));
 
     public void Clear() => _key = default;
 
     public FlowKeyBuilder InPort(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.InPortOffset..], v); return this; }
-    public FlowKeyBuilder DlVlan(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.DlVlanOffset..], v); return this; }
+    /// <summary>Sets the vlan field from OpenFlow 1.0's view: 0xFFFF untagged, else the VID (stored as OFPVID_PRESENT | vid).</summary>
+    public FlowKeyBuilder DlVlan(ushort v) => VlanVid(v == FlowKey.VlanNone ? (ushort)0 : (ushort)(FlowKey.VlanPresent | (v & 0x0FFF)));
+    /// <summary>Sets the vlan field as stored (OFPVID_PRESENT | vid, 0 untagged; any bits, for masks).</summary>
+    public FlowKeyBuilder VlanVid(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.DlVlanOffset..], v); return this; }
     public FlowKeyBuilder DlType(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.DlTypeOffset..], v); return this; }
     public FlowKeyBuilder DlVlanPcp(byte v) { Bytes[FlowKey.DlVlanPcpOffset] = v; return this; }
     public FlowKeyBuilder NwTos(byte v) { Bytes[FlowKey.NwTosOffset] = v; return this; }
@@ -139,4 +238,28 @@ public struct FlowKeyBuilder
     public FlowKeyBuilder TpSrc(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.TpSrcOffset..], v); return this; }
     public FlowKeyBuilder TpDst(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.TpDstOffset..], v); return this; }
     public FlowKeyBuilder TunId(ulong v) { BinaryPrimitives.WriteUInt64BigEndian(Bytes[FlowKey.TunIdOffset..], v); return this; }
+    public FlowKeyBuilder IpEcn(byte v) { Bytes[FlowKey.IpEcnOffset] = v; return this; }
+    public FlowKeyBuilder Ipv6Flabel(uint v) { BinaryPrimitives.WriteUInt32BigEndian(Bytes[FlowKey.Ipv6FlabelOffset..], v); return this; }
+    public FlowKeyBuilder Metadata(ulong v) { BinaryPrimitives.WriteUInt64BigEndian(Bytes[FlowKey.MetadataOffset..], v); return UpdateExtMap(); }
+    public FlowKeyBuilder Ipv6Src(UInt128 v) { BinaryPrimitives.WriteUInt128BigEndian(Bytes[FlowKey.Ipv6SrcOffset..], v); return UpdateExtMap(); }
+    public FlowKeyBuilder Ipv6Dst(UInt128 v) { BinaryPrimitives.WriteUInt128BigEndian(Bytes[FlowKey.Ipv6DstOffset..], v); return UpdateExtMap(); }
+    public FlowKeyBuilder NdTarget(UInt128 v) { BinaryPrimitives.WriteUInt128BigEndian(Bytes[FlowKey.NdTargetOffset..], v); return UpdateExtMap(); }
+    public FlowKeyBuilder ArpSha(MacAddress v) { v.Write(Bytes[FlowKey.ArpShaOffset..]); return UpdateExtMap(); }
+    public FlowKeyBuilder ArpTha(MacAddress v) { v.Write(Bytes[FlowKey.ArpThaOffset..]); return UpdateExtMap(); }
+    public FlowKeyBuilder Ipv6ExtHdr(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.Ipv6ExtHdrOffset..], v); return UpdateExtMap(); }
+    public FlowKeyBuilder MplsTc(byte v) { Bytes[FlowKey.MplsTcOffset] = v; return UpdateExtMap(); }
+    public FlowKeyBuilder MplsBos(byte v) { Bytes[FlowKey.MplsBosOffset] = v; return UpdateExtMap(); }
+    public FlowKeyBuilder MplsLabel(uint v) { BinaryPrimitives.WriteUInt32BigEndian(Bytes[FlowKey.MplsLabelOffset..], v); return UpdateExtMap(); }
+    public FlowKeyBuilder PbbIsid(uint v) { BinaryPrimitives.WriteUInt32BigEndian(Bytes[FlowKey.PbbIsidOffset..], v); return UpdateExtMap(); }
+
+    /// <summary>Recomputes the map of non-zero extension words (the builder keeps it right after every extension write).</summary>
+    public FlowKeyBuilder UpdateExtMap()
+    {
+        var words = MemoryMarshal.Cast<byte, ulong>(Bytes);
+        ushort map = 0;
+        for (int i = FlowKey.BaseWords; i < FlowKey.Words; i++)
+            if (words[i] != 0) map |= (ushort)(1 << (i - FlowKey.BaseWords));
+        BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.ExtMapOffset..], map);
+        return this;
+    }
 }

@@ -55,6 +55,8 @@ public sealed class Forwarder
     public readonly PacketPool Pool;
     public readonly ExactMatchCache? Cache;
     public readonly FlowTableThreadStats TableStats;
+    /// <summary>This thread's per-stage lookup counters (multi-stage classification).</summary>
+    public readonly PipelineStageStats StageStats;
     /// <summary>This thread's slots of the switch's counter registry (no atomics; summed by <see cref="SwitchDatapath.Counters"/>).</summary>
     public readonly CounterSet Counters;
     public readonly ParseCounters ParseErrors;
@@ -126,6 +128,7 @@ public sealed class Forwarder
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Pipeline.CreateThreadStats();
+        StageStats = dp.Pipeline.CreateStageStats();
         _cachedTable = dp.Pipeline.LookupTable;
         Upcalls = new UpcallRing(upcallSlots, Pool.MaxFrameSize, dp.UpcallSignal);
         _tunnels = new TunnelPath(this, dp.Tunnels);
@@ -135,6 +138,36 @@ public sealed class Forwarder
     internal long Now => _now;
 
     private FlowTable _cachedTable;
+    private bool _cachedMultiStage;
+
+    // Multi-stage classification: the table-by-table run of a miss, the verdicts by chain, and a burst's verdicts.
+    private readonly PipelineWalk _walk = new();
+    private readonly VerdictInterner _verdicts = new();
+    private readonly PipelineVerdict?[] _burstVerdicts = new PipelineVerdict?[Burst.Size];
+    private readonly PipelineVerdict[] _batchVerdict = new PipelineVerdict[Burst.Size];
+    // A burst's rule credits, one per distinct rule (rules shared by many verdicts, e.g. a catch-all, are credited once).
+    private const int CreditSlots = 256;
+    private readonly FlowEntry?[] _creditEntry = new FlowEntry?[CreditSlots];
+    private readonly int[] _creditPackets = new int[CreditSlots];
+    private readonly long[] _creditBytes = new long[CreditSlots];
+    private readonly byte[] _creditUsed = new byte[CreditSlots];
+    private int _creditCount;
+    // Verdicts with packets not yet credited to their rules (see FlushVerdictCredits).
+    private readonly PipelineVerdict[] _dirty = new PipelineVerdict[1024];
+    private int _dirtyCount;
+    private long _lastCreditFlush;
+    private PortSlot? _lastActiveSlot;
+    /// <summary>Longest a rule's counters and idle time lag behind the packets a busy thread runs through it.</summary>
+    internal const long CreditFlushNanos = 1_000_000;
+
+    /// <summary>Pipeline verdicts this thread built (chains it had not seen; each allocation of the multi-stage path is one).</summary>
+    public long VerdictsBuilt => _verdicts.Built;
+
+    /// <summary>
+    /// Tests' reference: a multi-stage pipeline classifies every packet table by table with a verdict of its own,
+    /// consulting neither the exact-match cache nor the verdict table (allocates per packet).
+    /// </summary>
+    internal bool BypassVerdictCaches { get; set; }
 
     /// <summary>Whether bursts consult the exact-match cache (see <see cref="EmcGovernor"/>).</summary>
     public readonly EmcGovernor EmcGovernor = new();
@@ -146,10 +179,12 @@ public sealed class Forwarder
 
     /// <summary>The pipeline now classifies in another table: this thread's cache holds the old table's results.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SwitchTable(FlowTable table)
+    private void SwitchTable(FlowTable table, bool multiStage)
     {
         Cache?.Clear();
+        _verdicts.Clear();
         _cachedTable = table;
+        _cachedMultiStage = multiStage;
     }
 
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
@@ -159,7 +194,13 @@ public sealed class Forwarder
     public int Poll(PortSlot slot, IPort receiver)
     {
         int n = receiver.Receive(Pool, _pkts);
-        if (n <= 0) return 0;
+        if (n <= 0)
+        {
+            // The port that last had packets ran dry: credit what the verdicts hold now (exact counters when idle).
+            if (_dirtyCount != 0 && ReferenceEquals(slot, _lastActiveSlot)) FlushVerdictCredits();
+            return 0;
+        }
+        _lastActiveSlot = slot;
         if (_dp.Tap is { } tap) tap.Received(this, slot, _pkts.AsSpan(0, n));
         Process(slot, _pkts.AsSpan(0, n));
         return n;
@@ -269,8 +310,15 @@ public sealed class Forwarder
     {
         int n = pkts.Length;
         var entries = _entries.AsSpan(0, n);
-        var table = _dp.Pipeline.LookupTable;
-        if (!ReferenceEquals(table, _cachedTable)) SwitchTable(table);
+        var pipeline = _dp.Pipeline;
+        var table = pipeline.LookupTable;
+        bool multiStage = pipeline.IsMultiStage && table.StageId == 0;
+        if (!ReferenceEquals(table, _cachedTable) || multiStage != _cachedMultiStage) SwitchTable(table, multiStage);
+        if (multiStage)
+        {
+            ClassifyStages(pipeline, pkts, keys, hashes, layers, inSlot);
+            return;
+        }
         if (table.Shape == LookupShape.InPortOnly && TryClassifyByInPort(table, pkts, keys, layers, inSlot)) return;
         var emc = Cache;
         bool consulted = emc is not null && EmcGovernor.Active;
@@ -401,6 +449,217 @@ public sealed class Forwarder
         Executor.Execute(actions, Pool, pkts, layers, ref sink);
     }
 
+    /// <summary>
+    /// Steps 3 and 4 of a multi-stage pipeline (<see cref="Pipeline.IsMultiStage"/>): per packet, the verdict cached
+    /// under its key when it is current (one cache lookup however many tables the packet goes through), else a
+    /// table-by-table run (<see cref="PipelineWalk"/>) whose verdict the thread's <see cref="VerdictInterner"/> shares
+    /// among every key with the same chain (built, and allocated, once per new chain) and the cache is offered; then
+    /// packets are grouped by verdict and each group runs once (<see cref="RunVerdictBatch"/>). Without a cache (or
+    /// while the governor bypasses it) every packet runs the tables.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ClassifyStages(Pipeline pipeline, Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot)
+    {
+        int n = pkts.Length;
+        var verdicts = _burstVerdicts.AsSpan(0, n);
+        var emc = Cache;
+        bool consulted = emc is not null && EmcGovernor.Active;
+        int walked = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (BypassVerdictCaches)
+            {
+                _walk.Run(pipeline, keys[i]);
+                verdicts[i] = VerdictInterner.Build(_walk);
+                continue;
+            }
+            var v = consulted ? emc!.LookupVerdict(keys[i], hashes[i]) : null;
+            if (v is null)
+            {
+                _walk.Run(pipeline, keys[i]);
+                v = _verdicts.Intern(_walk);
+                walked++;
+                if (consulted) emc!.InsertVerdict(keys[i], hashes[i], v);
+            }
+            verdicts[i] = v;
+        }
+        if (emc is not null)
+        {
+            if (!consulted) EmcGovernor.Bypassed(n, emc.Hits, emc.Hits + emc.Misses, _cachedTable, _cachedTable.Count);
+            else if (EmcGovernor.Consulted(n, emc.Hits, emc.Hits + emc.Misses, walked, _cachedTable, _cachedTable.Count))
+                Counters.Add(DatapathCounters.EmcBypass);
+        }
+
+        Span<byte> index = stackalloc byte[64];
+        index.Fill(0xFF);
+        int batches = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var v = verdicts[i]!;
+            int h = v.Id & 63;
+            int b;
+            while (true)
+            {
+                b = index[h];
+                if (b == 0xFF)
+                {
+                    b = batches++;
+                    index[h] = (byte)b;
+                    _batchVerdict[b] = v;
+                    _batchCount[b] = 0;
+                    break;
+                }
+                if (ReferenceEquals(_batchVerdict[b], v)) break;
+                h = (h + 1) & 63;
+            }
+            int slotIdx = b * Burst.Size + _batchCount[b]++;
+            _batchPkts[slotIdx] = pkts[i];
+            _batchLayers[slotIdx] = layers[i];
+        }
+        verdicts.Clear();
+        for (int b = 0; b < batches; b++)
+        {
+            int count = _batchCount[b];
+            RunVerdictBatch(_batchVerdict[b], _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count), inSlot);
+        }
+        for (int b = 0; b < batches; b++) _batchVerdict[b] = null!;
+        if (_dirtyCount != 0 && _now - _lastCreditFlush >= CreditFlushNanos) FlushVerdictCredits();
+    }
+
+    /// <summary>
+    /// Credits every verdict's pending packets to its rules (packets, bytes, idle time), each distinct rule once, and
+    /// only the incarnation the verdict was built with (a rule removed, or recycled as another, since then gets
+    /// nothing: its removal already reported its counters). Runs at most <see cref="CreditFlushNanos"/> after a busy
+    /// thread's packets, and as soon as the port that last had packets runs dry, so an idle switch's counters are exact;
+    /// the verdicts belong to this thread, so between flushes a packet costs no write to its rules' lines.
+    /// </summary>
+    private void FlushVerdictCredits()
+    {
+        for (int d = 0; d < _dirtyCount; d++)
+        {
+            var v = _dirty[d];
+            int packets = (int)Math.Min(int.MaxValue, v.PendingPackets);
+            long bytes = v.PendingBytes;
+            v.PendingPackets = 0;
+            v.PendingBytes = 0;
+            var entries = v.Entries;
+            var serials = v.Serials;
+            for (int i = 0; i < entries.Length; i++)
+            {
+                var e = entries[i];
+                if (!e.IsRemoved && e.Serial == serials[i]) Credit(e, packets, bytes);
+            }
+            _dirty[d] = null!;
+            if (_creditCount >= CreditSlots / 2) FlushCredits();
+        }
+        _dirtyCount = 0;
+        FlushCredits();
+        _lastCreditFlush = _now;
+    }
+
+    /// <summary>Adds a batch to a rule's credit for this burst (see <see cref="FlushCredits"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Credit(FlowEntry e, int packets, long bytes)
+    {
+        int h = e.Serial & (CreditSlots - 1);
+        while (true)
+        {
+            var c = _creditEntry[h];
+            if (c is null)
+            {
+                if (_creditCount >= CreditSlots / 2)
+                {
+                    // Never fuller than half (a burst visits at most 32 verdicts' rules; this is only a guard).
+                    e.Hit(packets, bytes, _now);
+                    return;
+                }
+                _creditEntry[h] = e;
+                _creditPackets[h] = packets;
+                _creditBytes[h] = bytes;
+                _creditUsed[_creditCount++] = (byte)h;
+                return;
+            }
+            if (ReferenceEquals(c, e))
+            {
+                _creditPackets[h] += packets;
+                _creditBytes[h] += bytes;
+                return;
+            }
+            h = (h + 1) & (CreditSlots - 1);
+        }
+    }
+
+    /// <summary>Credits every rule the burst hit once (one pair of atomic adds per rule per burst, not per verdict).</summary>
+    private void FlushCredits()
+    {
+        for (int i = 0; i < _creditCount; i++)
+        {
+            int h = _creditUsed[i];
+            _creditEntry[h]!.Hit(_creditPackets[h], _creditBytes[h], _now);
+            _creditEntry[h] = null;
+        }
+        _creditCount = 0;
+    }
+
+    /// <summary>
+    /// Step 4 for the packets of one verdict: they are added to the verdict's pending credits (every rule it hit gets
+    /// them at the next <see cref="FlushVerdictCredits"/>: packets, bytes, idle time), every stage it visited counts the
+    /// lookups (and the match when it hit), the composed actions run once over the batch, then a miss ends as the
+    /// missing stage's mode says.
+    /// </summary>
+    private void RunVerdictBatch(PipelineVerdict v, Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
+    {
+        int n = pkts.Length;
+        long bytes = 0;
+        foreach (int p in pkts) bytes += Pool.Length[p];
+        var hits = v.Hits;
+        var tables = v.Tables;
+        var stats = StageStats;
+        for (int i = 0; i < hits.Length; i++)
+        {
+            int id = tables[i].StageId;
+            stats.Lookups[id] += n;
+            if (hits[i] is not null) stats.Matched[id] += n;
+        }
+        if (v.PendingPackets == 0 && v.Entries.Length != 0)
+        {
+            if (_dirtyCount == _dirty.Length) FlushVerdictCredits();
+            _dirty[_dirtyCount++] = v;
+        }
+        v.PendingPackets += n;
+        v.PendingBytes += bytes;
+        var actions = v.Actions;
+        if (v.End != PipelineEnd.Actions)
+        {
+            if (actions.Items.Length != 0) ExecuteComposed(actions, pkts, layers);
+            if (v.End == PipelineEnd.MissController)
+            {
+                Misses += n;
+                HandleMisses(pkts, layers, inSlot);
+            }
+            else
+            {
+                if (Sampler.Skip(n)) Sampler.Take(Pool, pkts, null);
+                Drops.Add(DropReason.FlowDrop, n);
+            }
+            return;
+        }
+        if (Sampler.Skip(n)) Sampler.Take(Pool, pkts, actions);
+        if (actions.Items.Length == 0)
+        {
+            Drops.Add(DropReason.FlowDrop, n);
+            return;
+        }
+        ExecuteComposed(actions, pkts, layers);
+    }
+
+    private void ExecuteComposed(FlowActions actions, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        TunnelId = 0;
+        var sink = new OutputStage.Sink(Output, false);
+        Executor.Execute(actions, Pool, pkts, layers, ref sink);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void HandleMisses(Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
     {
@@ -446,9 +705,11 @@ public sealed class Forwarder
             hashes[0] = key[0].Hash();
             ClassifyAndExecute(one, key, hashes, layers, _dp.ControlSlot);
             Pool.Release(copy);
+            if (_dirtyCount != 0) FlushVerdictCredits();
             return;
         }
         Process(slot, one);
+        if (_dirtyCount != 0) FlushVerdictCredits(); // the control forwarder never polls: credit at once
     }
 
     /// <summary>Control path: executes <paramref name="actions"/> on one frame (packet-out). Caller serialises.</summary>

@@ -320,6 +320,11 @@ public sealed class OutputStage
 
         public readonly void SetTunnel(ulong tunnelId) => _out._f.TunnelId = tunnelId;
 
+        public readonly void InvalidTtl(ReadOnlySpan<int> pkts)
+        {
+            foreach (int p in pkts) _out.ToController(p, PacketInReason.InvalidTtl, 0xFFFF);
+        }
+
         public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
         {
             var f = _out;

@@ -1,11 +1,13 @@
 
 namespace Softswitch.Datapath.Forwarding;
 
-/// <summary>Why a packet goes to the controller: no rule matched, or a rule's output action sent it.</summary>
+/// <summary>Why a packet goes to the controller: no rule matched, a rule's output action sent it, or a TTL decrement
+/// would have brought its TTL to 0.</summary>
 public enum PacketInReason : byte
 {
     NoMatch,
     Action,
+    InvalidTtl,
 }
 
 /// <summary>A packet for the controller, as the agent sees it while draining (valid only during the callback).</summary>

@@ -119,6 +119,7 @@ public static class WireMap
         OfError.BadOutPort => OfpError.BadAction(OfpBadActionCode.BadOutPort),
         OfError.BadQueue => OfpError.BadAction(OfpBadActionCode.BadQueue),
         OfError.BadActionType => OfpError.BadAction(OfpBadActionCode.BadType),
+        OfError.BadArgument => OfpError.BadAction(OfpBadActionCode.BadArgument),
         OfError.UnsupportedInstruction or OfError.BadGotoTable => OfpError.FlowModFailed(OfpFlowModFailedCode.Unsupported),
         OfError.TableFull => OfpError.FlowModFailed(OfpFlowModFailedCode.AllTablesFull),
         OfError.Overlap => OfpError.FlowModFailed(OfpFlowModFailedCode.Overlap),

@@ -28,6 +28,48 @@ public enum OfActionType : byte
     SetTpDst,
     /// <summary>Set the tunnel id a later output to a tunnel port encapsulates with.</summary>
     SetTunnel,
+
+    // ---- OpenFlow 1.2+ set-field targets (OXM); Value holds the field (host order), Value2 the high half of 128 bits
+    SetIpEcn,
+    SetIpv6Src,
+    SetIpv6Dst,
+    SetIpv6Flabel,
+    /// <summary>ICMPv4 or ICMPv6 type (the OXM field says which; the datapath writes the packet's ICMP header).</summary>
+    SetIcmpType,
+    SetIcmpCode,
+    SetArpOp,
+    SetArpSpa,
+    SetArpTpa,
+    SetArpSha,
+    SetArpTha,
+    SetNdTarget,
+    SetNdSll,
+    SetNdTll,
+    SetMplsLabel,
+    SetMplsTc,
+    SetMplsBos,
+    SetPbbIsid,
+
+    // ---- OpenFlow 1.1+ actions
+    /// <summary>Push a VLAN tag with TPID <see cref="OfAction.Value"/> (0x8100 or 0x88a8).</summary>
+    PushVlan,
+    /// <summary>Push an MPLS entry, ethertype <see cref="OfAction.Value"/> (0x8847 or 0x8848).</summary>
+    PushMpls,
+    /// <summary>Pop an MPLS entry, writing ethertype <see cref="OfAction.Value"/>.</summary>
+    PopMpls,
+    /// <summary>Push a PBB I-tag (ethertype <see cref="OfAction.Value"/>, 0x88e7).</summary>
+    PushPbb,
+    PopPbb,
+    SetMplsTtl,
+    DecMplsTtl,
+    SetNwTtl,
+    DecNwTtl,
+    CopyTtlOut,
+    CopyTtlIn,
+    /// <summary>The queue later outputs use (<see cref="OfAction.QueueId"/>).</summary>
+    SetQueue,
+    /// <summary>Apply group <see cref="OfAction.QueueId"/> (the datapath counts it and applies nothing yet).</summary>
+    Group,
 }
 
 /// <summary>
@@ -36,8 +78,11 @@ public enum OfActionType : byte
 /// for the datapath (<see cref="OfActionCompiler"/>).
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
-public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort MaxLen = 0, uint QueueId = 0, ulong Value = 0)
+public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort MaxLen = 0, uint QueueId = 0, ulong Value = 0, ulong Value2 = 0)
 {
+    /// <summary>The 128-bit argument (IPv6 address, ND target): <see cref="Value2"/> high, <see cref="Value"/> low.</summary>
+    public UInt128 Wide => new(Value2, Value);
+
     public static OfAction Output(uint port, ushort maxLen = 0) => new(OfActionType.Output, port, maxLen);
     public static OfAction Enqueue(uint port, uint queueId) => new(OfActionType.Enqueue, port, QueueId: queueId);
     public static OfAction SetVlanVid(ushort vid) => new(OfActionType.SetVlanVid, Value: vid);
@@ -51,6 +96,37 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction SetTpSrc(ushort port) => new(OfActionType.SetTpSrc, Value: port);
     public static OfAction SetTpDst(ushort port) => new(OfActionType.SetTpDst, Value: port);
     public static OfAction SetTunnel(ulong id) => new(OfActionType.SetTunnel, Value: id);
+    public static OfAction SetIpEcn(byte ecn) => new(OfActionType.SetIpEcn, Value: ecn);
+    public static OfAction SetIpv6Src(UInt128 ip) => new(OfActionType.SetIpv6Src, Value: (ulong)ip, Value2: (ulong)(ip >> 64));
+    public static OfAction SetIpv6Dst(UInt128 ip) => new(OfActionType.SetIpv6Dst, Value: (ulong)ip, Value2: (ulong)(ip >> 64));
+    public static OfAction SetIpv6Flabel(uint label) => new(OfActionType.SetIpv6Flabel, Value: label);
+    public static OfAction SetIcmpType(byte type) => new(OfActionType.SetIcmpType, Value: type);
+    public static OfAction SetIcmpCode(byte code) => new(OfActionType.SetIcmpCode, Value: code);
+    public static OfAction SetArpOp(ushort op) => new(OfActionType.SetArpOp, Value: op);
+    public static OfAction SetArpSpa(uint ip) => new(OfActionType.SetArpSpa, Value: ip);
+    public static OfAction SetArpTpa(uint ip) => new(OfActionType.SetArpTpa, Value: ip);
+    public static OfAction SetArpSha(ulong mac) => new(OfActionType.SetArpSha, Value: mac);
+    public static OfAction SetArpTha(ulong mac) => new(OfActionType.SetArpTha, Value: mac);
+    public static OfAction SetNdTarget(UInt128 ip) => new(OfActionType.SetNdTarget, Value: (ulong)ip, Value2: (ulong)(ip >> 64));
+    public static OfAction SetNdSll(ulong mac) => new(OfActionType.SetNdSll, Value: mac);
+    public static OfAction SetNdTll(ulong mac) => new(OfActionType.SetNdTll, Value: mac);
+    public static OfAction SetMplsLabel(uint label) => new(OfActionType.SetMplsLabel, Value: label);
+    public static OfAction SetMplsTc(byte tc) => new(OfActionType.SetMplsTc, Value: tc);
+    public static OfAction SetMplsBos(byte bos) => new(OfActionType.SetMplsBos, Value: bos);
+    public static OfAction SetPbbIsid(uint isid) => new(OfActionType.SetPbbIsid, Value: isid);
+    public static OfAction PushVlan(ushort tpid) => new(OfActionType.PushVlan, Value: tpid);
+    public static OfAction PushMpls(ushort ethType) => new(OfActionType.PushMpls, Value: ethType);
+    public static OfAction PopMpls(ushort ethType) => new(OfActionType.PopMpls, Value: ethType);
+    public static OfAction PushPbb(ushort ethType = 0x88E7) => new(OfActionType.PushPbb, Value: ethType);
+    public static OfAction PopPbb() => new(OfActionType.PopPbb);
+    public static OfAction SetMplsTtl(byte ttl) => new(OfActionType.SetMplsTtl, Value: ttl);
+    public static OfAction DecMplsTtl() => new(OfActionType.DecMplsTtl);
+    public static OfAction SetNwTtl(byte ttl) => new(OfActionType.SetNwTtl, Value: ttl);
+    public static OfAction DecNwTtl() => new(OfActionType.DecNwTtl);
+    public static OfAction CopyTtlOut() => new(OfActionType.CopyTtlOut);
+    public static OfAction CopyTtlIn() => new(OfActionType.CopyTtlIn);
+    public static OfAction SetQueue(uint queueId) => new(OfActionType.SetQueue, QueueId: queueId);
+    public static OfAction Group(uint groupId) => new(OfActionType.Group, QueueId: groupId);
 }
 
 /// <summary>Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may.</summary>

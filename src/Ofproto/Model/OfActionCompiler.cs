@@ -7,7 +7,11 @@ namespace Softswitch.Ofproto;
 /// <summary>
 /// <see cref="OfAction"/> lists ↔ the datapath's <see cref="FlowActions"/>, validated against the switch as the spec
 /// asks: output to a port that does not exist is <see cref="OfError.BadOutPort"/> (Open vSwitch accepts it; the spec
-/// does not), TABLE only in packet-out, a queue a port does not have <see cref="OfError.BadQueue"/>.
+/// does not), TABLE only in packet-out, a queue a port does not have <see cref="OfError.BadQueue"/>, an argument no
+/// packet can take (a push TPID or ethertype the spec does not allow, a value wider than its field)
+/// <see cref="OfError.BadArgument"/>. Prerequisites against the flow's match (set ipv6_src needs an IPv6 match, as
+/// OpenFlow 1.3 asks) are the caller's, which has the match; at run time an action whose layer the packet lacks is a
+/// no-op.
 /// </summary>
 /// <remarks>
 /// Compiling allocates nothing when the list equals one of the <see cref="RecentListCount"/> lists the calling thread
@@ -61,10 +65,87 @@ public static class OfActionCompiler
                 case OfActionType.SetTpSrc: items[i] = FlowAction.SetTpSrc((ushort)a.Value); break;
                 case OfActionType.SetTpDst: items[i] = FlowAction.SetTpDst((ushort)a.Value); break;
                 case OfActionType.SetTunnel: items[i] = FlowAction.SetTunnel(a.Value); break;
-                default: return OfError.BadActionType;
+                case OfActionType.SetQueue:
+                    if (a.QueueId >= (uint)queuesPerPort) return OfError.BadQueue;
+                    items[i] = FlowAction.SetQueue(a.QueueId);
+                    break;
+                case OfActionType.Group: items[i] = FlowAction.Group(a.QueueId); break;
+                default:
+                {
+                    var e = CompileOfp13(a, out items[i]);
+                    if (e != OfError.None) return e;
+                    break;
+                }
             }
         }
         result = Shared(items.AsSpan(0, actions.Length));
+        return OfError.None;
+    }
+
+    /// <summary>The OpenFlow 1.1+ actions: range checks, then the datapath's action.</summary>
+    private static OfError CompileOfp13(in OfAction a, out FlowAction f)
+    {
+        ulong v = a.Value;
+        f = default;
+        ulong max = a.Type switch
+        {
+            OfActionType.SetIpEcn => 3,
+            OfActionType.SetIpv6Flabel or OfActionType.SetMplsLabel => 0xFFFFF,
+            OfActionType.SetIcmpType or OfActionType.SetIcmpCode or OfActionType.SetMplsTtl or OfActionType.SetNwTtl => 0xFF,
+            OfActionType.SetArpOp => 0xFFFF,
+            OfActionType.SetArpSpa or OfActionType.SetArpTpa => 0xFFFF_FFFF,
+            OfActionType.SetArpSha or OfActionType.SetArpTha or OfActionType.SetNdSll or OfActionType.SetNdTll => 0xFFFF_FFFF_FFFF,
+            OfActionType.SetMplsTc => 7,
+            OfActionType.SetMplsBos => 1,
+            OfActionType.SetPbbIsid => 0xFFFFFF,
+            _ => ulong.MaxValue,
+        };
+        if (v > max) return OfError.BadArgument;
+        switch (a.Type)
+        {
+            case OfActionType.SetIpEcn: f = FlowAction.SetIpEcn((byte)v); break;
+            case OfActionType.SetIpv6Src: f = FlowAction.SetIpv6Src(a.Wide); break;
+            case OfActionType.SetIpv6Dst: f = FlowAction.SetIpv6Dst(a.Wide); break;
+            case OfActionType.SetIpv6Flabel: f = FlowAction.SetIpv6Flabel((uint)v); break;
+            case OfActionType.SetIcmpType: f = FlowAction.SetIcmpType((byte)v); break;
+            case OfActionType.SetIcmpCode: f = FlowAction.SetIcmpCode((byte)v); break;
+            case OfActionType.SetArpOp: f = FlowAction.SetArpOp((ushort)v); break;
+            case OfActionType.SetArpSpa: f = FlowAction.SetArpSpa((uint)v); break;
+            case OfActionType.SetArpTpa: f = FlowAction.SetArpTpa((uint)v); break;
+            case OfActionType.SetArpSha: f = FlowAction.SetArpSha(new MacAddress(v)); break;
+            case OfActionType.SetArpTha: f = FlowAction.SetArpTha(new MacAddress(v)); break;
+            case OfActionType.SetNdTarget: f = FlowAction.SetNdTarget(a.Wide); break;
+            case OfActionType.SetNdSll: f = FlowAction.SetNdSll(new MacAddress(v)); break;
+            case OfActionType.SetNdTll: f = FlowAction.SetNdTll(new MacAddress(v)); break;
+            case OfActionType.SetMplsLabel: f = FlowAction.SetMplsLabel((uint)v); break;
+            case OfActionType.SetMplsTc: f = FlowAction.SetMplsTc((byte)v); break;
+            case OfActionType.SetMplsBos: f = FlowAction.SetMplsBos((byte)v); break;
+            case OfActionType.SetPbbIsid: f = FlowAction.SetPbbIsid((uint)v); break;
+            case OfActionType.PushVlan:
+                if (v is not (0x8100 or 0x88A8)) return OfError.BadArgument;
+                f = FlowAction.PushVlan((ushort)v);
+                break;
+            case OfActionType.PushMpls:
+                if (v is not (0x8847 or 0x8848)) return OfError.BadArgument;
+                f = FlowAction.PushMpls((ushort)v);
+                break;
+            case OfActionType.PopMpls:
+                if (v is < 0x0600 or > 0xFFFF) return OfError.BadArgument;
+                f = FlowAction.PopMpls((ushort)v);
+                break;
+            case OfActionType.PushPbb:
+                if (v != 0x88E7) return OfError.BadArgument;
+                f = FlowAction.PushPbb();
+                break;
+            case OfActionType.PopPbb: f = FlowAction.PopPbb(); break;
+            case OfActionType.SetMplsTtl: f = FlowAction.SetMplsTtl((byte)v); break;
+            case OfActionType.DecMplsTtl: f = FlowAction.DecMplsTtl(); break;
+            case OfActionType.SetNwTtl: f = FlowAction.SetNwTtl((byte)v); break;
+            case OfActionType.DecNwTtl: f = FlowAction.DecNwTtl(); break;
+            case OfActionType.CopyTtlOut: f = FlowAction.CopyTtlOut(); break;
+            case OfActionType.CopyTtlIn: f = FlowAction.CopyTtlIn(); break;
+            default: return OfError.BadActionType;
+        }
         return OfError.None;
     }
 
@@ -131,6 +212,37 @@ public static class OfActionCompiler
         ActionKind.SetTpSrc => OfAction.SetTpSrc((ushort)a.Value),
         ActionKind.SetTpDst => OfAction.SetTpDst((ushort)a.Value),
         ActionKind.SetTunnel => OfAction.SetTunnel(a.Value),
+        ActionKind.SetIpEcn => OfAction.SetIpEcn((byte)a.Value),
+        ActionKind.SetIpv6Src => OfAction.SetIpv6Src(a.Wide),
+        ActionKind.SetIpv6Dst => OfAction.SetIpv6Dst(a.Wide),
+        ActionKind.SetIpv6Flabel => OfAction.SetIpv6Flabel((uint)a.Value),
+        ActionKind.SetIcmpType => OfAction.SetIcmpType((byte)a.Value),
+        ActionKind.SetIcmpCode => OfAction.SetIcmpCode((byte)a.Value),
+        ActionKind.SetArpOp => OfAction.SetArpOp((ushort)a.Value),
+        ActionKind.SetArpSpa => OfAction.SetArpSpa((uint)a.Value),
+        ActionKind.SetArpTpa => OfAction.SetArpTpa((uint)a.Value),
+        ActionKind.SetArpSha => OfAction.SetArpSha(a.Value),
+        ActionKind.SetArpTha => OfAction.SetArpTha(a.Value),
+        ActionKind.SetNdTarget => OfAction.SetNdTarget(a.Wide),
+        ActionKind.SetNdSll => OfAction.SetNdSll(a.Value),
+        ActionKind.SetNdTll => OfAction.SetNdTll(a.Value),
+        ActionKind.SetMplsLabel => OfAction.SetMplsLabel((uint)a.Value),
+        ActionKind.SetMplsTc => OfAction.SetMplsTc((byte)a.Value),
+        ActionKind.SetMplsBos => OfAction.SetMplsBos((byte)a.Value),
+        ActionKind.SetPbbIsid => OfAction.SetPbbIsid((uint)a.Value),
+        ActionKind.PushVlan => OfAction.PushVlan((ushort)a.Value),
+        ActionKind.PushMpls => OfAction.PushMpls((ushort)a.Value),
+        ActionKind.PopMpls => OfAction.PopMpls((ushort)a.Value),
+        ActionKind.PushPbb => OfAction.PushPbb(),
+        ActionKind.PopPbb => OfAction.PopPbb(),
+        ActionKind.SetMplsTtl => OfAction.SetMplsTtl((byte)a.Value),
+        ActionKind.DecMplsTtl => OfAction.DecMplsTtl(),
+        ActionKind.SetNwTtl => OfAction.SetNwTtl((byte)a.Value),
+        ActionKind.DecNwTtl => OfAction.DecNwTtl(),
+        ActionKind.CopyTtlOut => OfAction.CopyTtlOut(),
+        ActionKind.CopyTtlIn => OfAction.CopyTtlIn(),
+        ActionKind.SetQueue => OfAction.SetQueue(a.QueueId),
+        ActionKind.Group => OfAction.Group(a.QueueId),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
     };
 }

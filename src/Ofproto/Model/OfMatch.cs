@@ -5,8 +5,10 @@ namespace Softswitch.Ofproto;
 /// <summary>
 /// The values of the header fields a flow can match, version-independent (as Open vSwitch's struct flow): one slot per
 /// field, shared where OpenFlow versions name the same header bits differently (<see cref="NwSrc"/> is IPv4's source or
-/// ARP's SPA, <see cref="TpSrc"/> a TCP, UDP or SCTP port or ICMP's type, <see cref="NwProto"/> IP's protocol or the low
-/// byte of ARP's opcode). A codec writes each wire field into its slot explicitly; <see cref="OfMatch"/> pairs these
+/// ARP's SPA, <see cref="TpSrc"/> a TCP, UDP or SCTP port or ICMP's or ICMPv6's type, <see cref="NwProto"/> IP's
+/// protocol, IPv6's next header or the low byte of ARP's opcode, <see cref="NwTos"/> the DSCP of IPv4's TOS or IPv6's
+/// traffic class, <see cref="ArpSha"/> ARP's SHA or ND's source link-layer address, <see cref="ArpTha"/> ARP's THA or
+/// ND's target link-layer address; OpenFlow 1.3's in_phy_port is <see cref="InPort"/>, as Open vSwitch has it). A codec writes each wire field into its slot explicitly; <see cref="OfMatch"/> pairs these
 /// with a mask.
 /// </summary>
 /// <remarks>Values are host order; MAC addresses are 48 bits in the low bits, first octet most significant.</remarks>
@@ -32,14 +34,39 @@ public struct OfFields : IEquatable<OfFields>
     public uint NwDst;
     public ushort TpSrc;
     public ushort TpDst;
+    /// <summary>The ECN bits of IPv4's TOS or IPv6's traffic class (0..3).</summary>
+    public byte IpEcn;
+    public UInt128 Ipv6Src;
+    public UInt128 Ipv6Dst;
+    /// <summary>IPv6's 20-bit flow label.</summary>
+    public uint Ipv6Flabel;
+    /// <summary>The target address of an ND solicitation or advertisement.</summary>
+    public UInt128 NdTarget;
+    /// <summary>ARP's sender hardware address, or ND's source link-layer address option.</summary>
+    public ulong ArpSha;
+    /// <summary>ARP's target hardware address, or ND's target link-layer address option.</summary>
+    public ulong ArpTha;
+    /// <summary>OpenFlow 1.3's OFPIEH_* flags of the IPv6 extension headers seen (9 bits).</summary>
+    public ushort Ipv6ExtHdr;
+    /// <summary>The top MPLS label stack entry's label (20 bits), traffic class (3 bits) and bottom-of-stack bit.</summary>
+    public uint MplsLabel;
+    public byte MplsTc;
+    public byte MplsBos;
+    /// <summary>PBB's 24-bit I-SID.</summary>
+    public uint PbbIsid;
 
     public readonly bool Equals(OfFields o)
         => InPort == o.InPort && Metadata == o.Metadata && TunnelId == o.TunnelId && EthSrc == o.EthSrc && EthDst == o.EthDst
         && EthType == o.EthType && VlanVid == o.VlanVid && VlanPcp == o.VlanPcp && NwTos == o.NwTos && NwProto == o.NwProto
-        && NwSrc == o.NwSrc && NwDst == o.NwDst && TpSrc == o.TpSrc && TpDst == o.TpDst;
+        && NwSrc == o.NwSrc && NwDst == o.NwDst && TpSrc == o.TpSrc && TpDst == o.TpDst
+        && IpEcn == o.IpEcn && Ipv6Src == o.Ipv6Src && Ipv6Dst == o.Ipv6Dst && Ipv6Flabel == o.Ipv6Flabel && NdTarget == o.NdTarget
+        && ArpSha == o.ArpSha && ArpTha == o.ArpTha && Ipv6ExtHdr == o.Ipv6ExtHdr && MplsLabel == o.MplsLabel && MplsTc == o.MplsTc
+        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid;
 
     public override readonly bool Equals(object? obj) => obj is OfFields f && Equals(f);
-    public override readonly int GetHashCode() => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst, HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata));
+    public override readonly int GetHashCode()
+        => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst,
+                            HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata, Ipv6Src, Ipv6Dst, HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget)));
     public static bool operator ==(OfFields a, OfFields b) => a.Equals(b);
     public static bool operator !=(OfFields a, OfFields b) => !a.Equals(b);
 }
@@ -65,6 +92,15 @@ public struct OfMatch : IEquatable<OfMatch>
     public const ulong MacMask = 0xffff_ffff_ffff;
     /// <summary>The bits of <see cref="OfFields.NwTos"/> a match uses (the DSCP; ECN is apart).</summary>
     public const byte TosMask = 0xfc;
+    /// <summary>The bits of <see cref="OfFields.IpEcn"/>.</summary>
+    public const byte EcnMask = 0x03;
+    public const uint FlabelMask = 0xf_ffff;
+    public const uint MplsLabelMask = 0xf_ffff;
+    public const byte MplsTcMask = 7;
+    public const byte MplsBosMask = 1;
+    public const uint PbbIsidMask = 0xff_ffff;
+    /// <summary>The bits of <see cref="OfFields.Ipv6ExtHdr"/> (OFPIEH_NONEXT .. OFPIEH_UNSEQ).</summary>
+    public const ushort Ipv6ExtHdrMask = 0x1ff;
 
     public OfFields Value;
     public OfFields Mask;
@@ -90,6 +126,42 @@ public struct OfMatch : IEquatable<OfMatch>
     public OfMatch NwDst(uint value, uint mask = uint.MaxValue) { Value.NwDst = value & mask; Mask.NwDst = mask; return this; }
     public OfMatch TpSrc(ushort value) { Value.TpSrc = value; Mask.TpSrc = ushort.MaxValue; return this; }
     public OfMatch TpDst(ushort value) { Value.TpDst = value; Mask.TpDst = ushort.MaxValue; return this; }
+    /// <summary>OpenFlow 1.3's in_phy_port: the same slot as <see cref="InPort(uint)"/> (no port of this switch is a logical one over a physical).</summary>
+    public OfMatch InPhyPort(uint port) => InPort(port);
+    /// <summary>OpenFlow 1.3's ip_dscp (6 bits, stored in place in <see cref="OfFields.NwTos"/>).</summary>
+    public OfMatch IpDscp(byte dscp) { Value.NwTos = (byte)((dscp << 2) & TosMask); Mask.NwTos = TosMask; return this; }
+    public OfMatch IpEcn(byte ecn) { Value.IpEcn = (byte)(ecn & EcnMask); Mask.IpEcn = EcnMask; return this; }
+    public OfMatch Ipv6Src(UInt128 value, UInt128? mask = null) { var m = mask ?? UInt128.MaxValue; Value.Ipv6Src = value & m; Mask.Ipv6Src = m; return this; }
+    public OfMatch Ipv6Dst(UInt128 value, UInt128? mask = null) { var m = mask ?? UInt128.MaxValue; Value.Ipv6Dst = value & m; Mask.Ipv6Dst = m; return this; }
+    public OfMatch Ipv6Flabel(uint value, uint mask = FlabelMask) { Value.Ipv6Flabel = value & mask & FlabelMask; Mask.Ipv6Flabel = mask & FlabelMask; return this; }
+    /// <summary>ICMPv6's type (shares <see cref="OfFields.TpSrc"/>, as ICMP's does).</summary>
+    public OfMatch Icmpv6Type(byte type) => TpSrc(type);
+    /// <summary>ICMPv6's code (shares <see cref="OfFields.TpDst"/>).</summary>
+    public OfMatch Icmpv6Code(byte code) => TpDst(code);
+    public OfMatch NdTarget(UInt128 value, UInt128? mask = null) { var m = mask ?? UInt128.MaxValue; Value.NdTarget = value & m; Mask.NdTarget = m; return this; }
+    public OfMatch ArpSha(ulong value, ulong mask = MacMask) { Value.ArpSha = value & mask & MacMask; Mask.ArpSha = mask & MacMask; return this; }
+    public OfMatch ArpTha(ulong value, ulong mask = MacMask) { Value.ArpTha = value & mask & MacMask; Mask.ArpTha = mask & MacMask; return this; }
+    /// <summary>ND's source link-layer address (the slot of ARP's SHA).</summary>
+    public OfMatch NdSll(ulong value, ulong mask = MacMask) => ArpSha(value, mask);
+    /// <summary>ND's target link-layer address (the slot of ARP's THA).</summary>
+    public OfMatch NdTll(ulong value, ulong mask = MacMask) => ArpTha(value, mask);
+    /// <summary>
+    /// ARP's opcode: 16 bits on the wire, its low byte kept in <see cref="OfFields.NwProto"/> (as Open vSwitch does; a
+    /// codec refuses an opcode above 255 as a bad value before it gets here).
+    /// </summary>
+    public OfMatch ArpOp(ushort op) => NwProto((byte)op);
+    /// <summary>ARP's sender protocol address (the slot of IPv4's source).</summary>
+    public OfMatch ArpSpa(uint value, uint mask = uint.MaxValue) => NwSrc(value, mask);
+    /// <summary>ARP's target protocol address (the slot of IPv4's destination).</summary>
+    public OfMatch ArpTpa(uint value, uint mask = uint.MaxValue) => NwDst(value, mask);
+    public OfMatch MplsLabel(uint label) { Value.MplsLabel = label & MplsLabelMask; Mask.MplsLabel = MplsLabelMask; return this; }
+    public OfMatch MplsTc(byte tc) { Value.MplsTc = (byte)(tc & MplsTcMask); Mask.MplsTc = MplsTcMask; return this; }
+    public OfMatch MplsBos(byte bos) { Value.MplsBos = (byte)(bos & MplsBosMask); Mask.MplsBos = MplsBosMask; return this; }
+    public OfMatch PbbIsid(uint value, uint mask = PbbIsidMask) { Value.PbbIsid = value & mask & PbbIsidMask; Mask.PbbIsid = mask & PbbIsidMask; return this; }
+    public OfMatch Ipv6ExtHdr(ushort value, ushort mask = Ipv6ExtHdrMask) { Value.Ipv6ExtHdr = (ushort)(value & mask & Ipv6ExtHdrMask); Mask.Ipv6ExtHdr = (ushort)(mask & Ipv6ExtHdrMask); return this; }
+    /// <summary>An arbitrary-mask form of the fields above that take none on the wire (for codecs and tests).</summary>
+    public OfMatch TpSrc(ushort value, ushort mask) { Value.TpSrc = (ushort)(value & mask); Mask.TpSrc = mask; return this; }
+    public OfMatch TpDst(ushort value, ushort mask) { Value.TpDst = (ushort)(value & mask); Mask.TpDst = mask; return this; }
 
     /// <summary>The mask of an IPv4 prefix of <paramref name="bits"/> bits (0..32).</summary>
     public static uint PrefixMask(int bits) => bits <= 0 ? 0u : bits >= 32 ? uint.MaxValue : ~0u << (32 - bits);

@@ -81,6 +81,19 @@ public static class NetFpgaEncoding
     public static OffloadReason CheckMatch(in FlowMatch m, out OffloadDetail detail)
     {
         detail = default;
+        if (m.UsesExtension)
+        {
+            // The board's key holds the OpenFlow 1.0 twelve-tuple only: metadata, IPv6, ND, ARP hardware addresses,
+            // MPLS and PBB stay in software.
+            detail = "matches a field beyond the OpenFlow 1.0 twelve-tuple";
+            return OffloadReason.UnsupportedMatch;
+        }
+        if (!m.IsOpenFlow10)
+        {
+            // Bit masks the wildcards cannot say (a partial MAC or port, a non-prefix address, ip_ecn, the flow label).
+            detail = "matches with a mask OpenFlow 1.0 wildcards cannot say";
+            return OffloadReason.UnsupportedMatch;
+        }
         var w = m.Wildcards;
         if ((w & Wildcards.TunIdExt) == 0)
         {

@@ -22,6 +22,10 @@ namespace Softswitch.Control;
 /// parses it). Read-only: the lookup is <see cref="OfFlowTables.Trace"/> (no exact-match cache, no counters), the
 /// actions run on a private one-buffer pool through a sink that only records, so nothing is sent, learned or
 /// counted. The table-miss behaviour is the datapath's current <see cref="SwitchDatapath.MissBehavior"/>.
+/// With several tables (<see cref="Pipeline.IsMultiStage"/>), the run is the datapath's table-by-table one
+/// (<see cref="PipelineWalk"/>): every table visited is shown (its id, the key it looked up, the rule found and its
+/// actions and instructions, or its miss mode), then the action set at the end and the composed actions, which run on
+/// the frame as the datapath would run them.
 /// Management-plane code: it allocates freely. Thread safety: as the classifier's readers (lock-free).
 /// </remarks>
 internal static class OfprotoTrace
@@ -58,6 +62,7 @@ internal static class OfprotoTrace
     {
         // The rule found is read until the reply is made: a hold keeps it from being recycled meanwhile.
         using var hold = tables.Reclamation.Enter();
+        if (tables.Pipeline.IsMultiStage && !tables.UseEmergencyTable) return ReportStages(dp, tables, key, frame, note, format);
         var trace = tables.Trace(key);
         var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
         var outputs = new List<TraceOutput>();
@@ -160,6 +165,146 @@ internal static class OfprotoTrace
             w.WriteEndArray();
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>The multi-table trace (see the type remarks); the caller holds the reclamation domain.</summary>
+    private static ControlReply ReportStages(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format)
+    {
+        var steps = new List<PipelineTraceStep>();
+        var walk = new PipelineWalk();
+        walk.Run(tables.Pipeline, key, steps);
+        var composed = new FlowActions([.. walk.Composed]);
+        var setList = new List<FlowAction>();
+        if (walk.End == PipelineEnd.Actions)
+        {
+            // The action set's part of the composed list is its tail (what the set held at the end of the run).
+            for (int i = composed.Count - CountSet(walk); i < composed.Count; i++) setList.Add(composed.Items[i]);
+        }
+        var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
+        var outputs = new List<TraceOutput>();
+        byte[]? final = null;
+        FlowKey finalKey = default;
+        if (frame is not null)
+        {
+            final = Execute(composed, frame, key.InPort, outputs);
+            PacketParser.Parse(final, key.InPort, out finalKey, out _);
+        }
+        else
+        {
+            foreach (var a in composed.Items)
+            {
+                if (a.Kind is ActionKind.Output or ActionKind.Enqueue)
+                    outputs.Add(new TraceOutput(a.Port, a.Kind == ActionKind.Enqueue ? a.QueueId : ActionExecutor.NoQueue, null));
+            }
+        }
+        string? missText = null;
+        if (walk.End == PipelineEnd.MissDrop)
+        {
+            missText = $"drop (table {steps[^1].TableId} has no matching flow and drops on a miss)";
+        }
+        else if (walk.End == PipelineEnd.MissController)
+        {
+            missText = dp.MissBehavior switch
+            {
+                MissBehavior.Controller when (inConfig & PortConfig.NoPacketIn) != 0 => "drop (no flow matched; in_port has no-packet-in)",
+                MissBehavior.Controller => $"packet-in to the controller (reason no_match, table {steps[^1].TableId})",
+                MissBehavior.Normal => "NORMAL (no controller, fail mode standalone: MAC learning switch)",
+                _ => "drop (no controller, fail mode secure)",
+            };
+            if (dp.MissBehavior == MissBehavior.Normal) outputs.Add(new TraceOutput(PortNumber.Normal, ActionExecutor.NoQueue, final ?? frame));
+            else if (dp.MissBehavior == MissBehavior.Controller && (inConfig & PortConfig.NoPacketIn) == 0)
+                outputs.Add(new TraceOutput(PortNumber.Controller, ActionExecutor.NoQueue, final ?? frame));
+        }
+
+        string StepText(PipelineTraceStep st)
+        {
+            if (st.Lookup.Entry is { } e)
+            {
+                string ins = e.Instructions is { } i ? InstructionText(i) : "";
+                return $"table {st.TableId}: {HostCommands.RuleText(e, 0, withCounters: false)}" +
+                       $"\n    actions: {FlowFormat.Actions(e.Actions)}" + (ins.Length > 0 ? $"\n    instructions: {ins}" : "");
+            }
+            string miss = st.Miss switch { TableMissMode.Continue => "continue to the next table", TableMissMode.Drop => "drop", _ => "table-miss (controller)" };
+            return $"table {st.TableId}: no match ({miss})";
+        }
+
+        return HostCommands.Show(format, "ofproto/trace", () =>
+        {
+            var sb = new StringBuilder();
+            if (note is not null) sb.Append(note).Append('\n');
+            sb.Append("Flow: ").Append(FlowFormat.Key(key)).Append('\n');
+            foreach (var st in steps) sb.Append(StepText(st)).Append('\n');
+            if (walk.End == PipelineEnd.Actions)
+                sb.Append("Action set: ").Append(setList.Count > 0 ? FlowFormat.Actions(new FlowActions([.. setList])) : "(empty)").Append('\n');
+            sb.Append("Actions: ").Append(composed.Count > 0 ? FlowFormat.Actions(composed) : "(none)").Append('\n');
+            if (missText is not null) sb.Append("Miss: ").Append(missText).Append('\n');
+            if (final is not null)
+            {
+                sb.Append("Final flow: ").Append(FlowFormat.Key(finalKey)).Append('\n');
+                sb.Append("Final packet: ").Append(Hex(final)).Append('\n');
+            }
+            sb.Append("Output: ").Append(outputs.Count > 0 ? string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o))) : "drop").Append('\n');
+            return sb.ToString();
+        }, w =>
+        {
+            w.WriteStartObject();
+            if (note is not null) w.WriteString("note", note);
+            w.WriteString("flow", FlowFormat.Key(key));
+            w.WriteStartArray("tables");
+            foreach (var st in steps)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("table", st.TableId);
+                w.WriteString("key", FlowFormat.Key(st.Key));
+                if (st.Lookup.Entry is { } e)
+                {
+                    w.WriteString("cookie", $"0x{OfFlowRule.CookieOf(e):x}");
+                    w.WriteNumber("priority", e.RequestedPriority);
+                    w.WriteString("match", FlowFormat.Match(e.Match));
+                    w.WriteString("actions", FlowFormat.Actions(e.Actions));
+                    if (e.Instructions is { } i) w.WriteString("instructions", InstructionText(i));
+                }
+                else
+                {
+                    w.WriteNull("rule");
+                    w.WriteString("miss", st.Miss.ToString().ToLowerInvariant());
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            if (walk.End == PipelineEnd.Actions) w.WriteString("action_set", FlowFormat.Actions(new FlowActions([.. setList])));
+            w.WriteString("actions", FlowFormat.Actions(composed));
+            if (missText is not null) w.WriteString("miss", missText);
+            if (final is not null)
+            {
+                w.WriteString("final_flow", FlowFormat.Key(finalKey));
+                w.WriteString("final_packet", Hex(final));
+            }
+            w.WriteStartArray("output");
+            foreach (var o in outputs) w.WriteStringValue(OutputText(dp, key.InPort, o));
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>How many actions the walk's action set held at the end (the tail of its composed list).</summary>
+    private static int CountSet(PipelineWalk walk)
+    {
+        var l = new List<FlowAction>();
+        walk.ActionSet.AppendTo(l);
+        return l.Count;
+    }
+
+    /// <summary>Instructions in ovs-ofctl's words: write_actions(...), clear_actions, write_metadata:V/M, goto_table:N, meter:N.</summary>
+    private static string InstructionText(FlowInstructions i)
+    {
+        var parts = new List<string>();
+        if (i.Meter != 0) parts.Add($"meter:{i.Meter}");
+        if (i.ClearActions) parts.Add("clear_actions");
+        if (i.WriteActions is { } w) parts.Add($"write_actions({FlowFormat.Actions(w)})");
+        if (i.MetadataMask != 0) parts.Add($"write_metadata:0x{i.MetadataValue:x}/0x{i.MetadataMask:x}");
+        if (i.GotoTable != FlowInstructions.NoGoto) parts.Add($"goto_table:{i.GotoTable}");
+        return string.Join(",", parts);
     }
 
     private readonly record struct TraceOutput(ushort Port, uint Queue, byte[]? Packet);
@@ -293,5 +438,11 @@ internal static class OfprotoTrace
         }
 
         public void SetTunnel(ulong tunnelId) { }
+
+        /// <summary>An invalid-TTL packet-in shows as a copy to the controller.</summary>
+        public void InvalidTtl(ReadOnlySpan<int> pkts)
+        {
+            foreach (int p in pkts) outputs.Add(new TraceOutput(Softswitch.Datapath.Forwarding.PortNumber.Controller, ActionExecutor.NoQueue, pool.Frame(p).ToArray()));
+        }
     }
 }

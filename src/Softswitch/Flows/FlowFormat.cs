@@ -25,7 +25,7 @@ namespace Softswitch.Flows;
 /// </remarks>
 public static class FlowFormat
 {
-    private const ushort EthIp = 0x0800, EthArp = 0x0806;
+    private const ushort EthIp = 0x0800, EthArp = 0x0806, EthIpv6 = 0x86dd;
 
     /// <summary>A flow as ovs-ofctl prints it, without counters: <c>priority=P[,MATCH] actions=ACTIONS</c>.</summary>
     public static string Flow(FlowEntry e) => $"{Rule(e.Priority, e.Match)} actions={Actions(e.Actions)}";
@@ -77,16 +77,26 @@ public static class FlowFormat
         var v = m.Value;
         var sb = new StringBuilder(96);
         bool typeSet = (w & Wildcards.DlType) == 0, protoSet = (w & Wildcards.NwProto) == 0;
-        bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp;
+        bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp, ip6 = typeSet && v.DlType == EthIpv6;
         bool typeShown = false, protoShown = false;
         if (ip && protoSet && v.NwProto is 1 or 6 or 17)
         {
             Add(sb, v.NwProto switch { 1 => "icmp", 6 => "tcp", _ => "udp" });
             typeShown = protoShown = true;
         }
+        else if (ip6 && protoSet && v.NwProto is 58 or 6 or 17)
+        {
+            Add(sb, v.NwProto switch { 58 => "icmp6", 6 => "tcp6", _ => "udp6" });
+            typeShown = protoShown = true;
+        }
         else if (ip)
         {
             Add(sb, "ip");
+            typeShown = true;
+        }
+        else if (ip6)
+        {
+            Add(sb, "ipv6");
             typeShown = true;
         }
         else if (arp)
@@ -96,23 +106,65 @@ public static class FlowFormat
         }
 
         if ((w & Wildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
-        bool untagged = (w & Wildcards.DlVlan) == 0 && v.DlVlan == 0xFFFF;
-        if (untagged) Add(sb, "vlan_tci=0x0000");   // as ovs-ofctl shows dl_vlan=0xffff (its dl_vlan_pcp is 0 then)
+        ushort vlanMask = m.Mask.VlanVid;
+        bool partialVlan = vlanMask != 0 && vlanMask != FlowMask.VlanBits;
+        bool untagged = !partialVlan && (w & Wildcards.DlVlan) == 0 && v.DlVlan == 0xFFFF;
+        if (partialVlan) Add(sb, "vlan_tci=", $"0x{v.VlanVid:x4}/0x{vlanMask:x4}");   // OFPVID_PRESENT is the TCI's CFI bit
+        else if (untagged) Add(sb, "vlan_tci=0x0000");   // as ovs-ofctl shows dl_vlan=0xffff (its dl_vlan_pcp is 0 then)
         else if ((w & Wildcards.DlVlan) == 0) Add(sb, "dl_vlan=", v.DlVlan.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.DlVlanPcp) == 0 && !(untagged && v.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", v.DlVlanPcp.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.DlSrc) == 0) Add(sb, "dl_src=", v.DlSrc.ToString());
-        if ((w & Wildcards.DlDst) == 0) Add(sb, "dl_dst=", v.DlDst.ToString());
+        AddMac(sb, "dl_src=", v.DlSrc, m.Mask.DlSrc);
+        AddMac(sb, "dl_dst=", v.DlDst, m.Mask.DlDst);
         if (typeSet && !typeShown) Add(sb, "dl_type=", "0x" + v.DlType.ToString("x4", CultureInfo.InvariantCulture));
-        int srcBits = m.NwSrcPrefixBits, dstBits = m.NwDstPrefixBits;
-        if (srcBits > 0) Add(sb, arp ? "arp_spa=" : "nw_src=", Prefix(v.NwSrc, srcBits));
-        if (dstBits > 0) Add(sb, arp ? "arp_tpa=" : "nw_dst=", Prefix(v.NwDst, dstBits));
+        ref readonly var q = ref m.Mask;
+        AddIp(sb, arp ? "arp_spa=" : "nw_src=", v.NwSrc, q.NwSrc);
+        AddIp(sb, arp ? "arp_tpa=" : "nw_dst=", v.NwDst, q.NwDst);
+        AddIpv6(sb, "ipv6_src=", v.Ipv6Src, q.Ipv6Src);
+        AddIpv6(sb, "ipv6_dst=", v.Ipv6Dst, q.Ipv6Dst);
+        if (q.Ipv6Flabel != 0) AddMasked(sb, "ipv6_label=", v.Ipv6Flabel, q.Ipv6Flabel, 0xF_FFFF);
         if (protoSet && !protoShown) Add(sb, arp ? "arp_op=" : "nw_proto=", v.NwProto.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.NwTos) == 0) Add(sb, "nw_tos=", v.NwTos.ToString(CultureInfo.InvariantCulture));
-        bool icmp = ip && protoSet && v.NwProto == 1;
-        if ((w & Wildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
+        bool icmp = ip && protoSet && v.NwProto == 1, icmp6 = ip6 && protoSet && v.NwProto == 58;
+        if ((w & Wildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : icmp6 ? "icmpv6_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
+        if ((w & Wildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : icmp6 ? "icmpv6_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
         if ((w & Wildcards.TunIdExt) == 0) Add(sb, "tun_id=", "0x" + v.TunId.ToString("x", CultureInfo.InvariantCulture));
+        if (q.IpEcn != 0) Add(sb, "ip_ecn=", v.IpEcn.ToString(CultureInfo.InvariantCulture));
+        if (m.UsesExtension) AppendExtension(sb, v, q, icmp6);
         return sb.ToString();
+    }
+
+    /// <summary>The fields of the key's extension a match uses, in ovs-ofctl's spelling.</summary>
+    private static void AppendExtension(StringBuilder sb, in FlowKey v, in FlowKey q, bool icmp6)
+    {
+        AddIpv6(sb, "nd_target=", v.NdTarget, q.NdTarget);
+        AddMac(sb, icmp6 ? "nd_sll=" : "arp_sha=", v.ArpSha, q.ArpSha);
+        AddMac(sb, icmp6 ? "nd_tll=" : "arp_tha=", v.ArpTha, q.ArpTha);
+        if (q.MplsLabel != 0) Add(sb, "mpls_label=", v.MplsLabel.ToString(CultureInfo.InvariantCulture));
+        if (q.MplsTc != 0) Add(sb, "mpls_tc=", v.MplsTc.ToString(CultureInfo.InvariantCulture));
+        if (q.MplsBos != 0) Add(sb, "mpls_bos=", v.MplsBos.ToString(CultureInfo.InvariantCulture));
+        if (q.Metadata != 0) AddMasked(sb, "metadata=", v.Metadata, q.Metadata, ulong.MaxValue);
+    }
+
+    private static void AddMasked(StringBuilder sb, string name, ulong value, ulong mask, ulong all)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        Add(sb, name, mask == all ? "0x" + value.ToString("x", ic) : $"0x{value.ToString("x", ic)}/0x{mask.ToString("x", ic)}");
+    }
+
+    private static void AddIpv6(StringBuilder sb, string name, UInt128 value, UInt128 mask)
+    {
+        if (mask == 0) return;
+        int bits = (int)UInt128.PopCount(mask);
+        bool prefix = mask == (bits == 0 ? 0 : UInt128.MaxValue << (128 - bits));
+        string addr = FormatIpv6(value & mask);
+        Add(sb, name, bits == 128 ? addr : prefix ? $"{addr}/{bits}" : $"{addr}/{FormatIpv6(mask)}");
+    }
+
+    private static string FormatIpv6(UInt128 a)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, a);
+        return new System.Net.IPAddress(bytes).ToString();
     }
 
     /// <summary>
@@ -170,13 +222,15 @@ public static class FlowFormat
 
         if (mask.InPort == 0xFFFF) Add(sb, "in_port=", Port(value.InPort));
         else if (mask.InPort != 0) Add(sb, "in_port=", Hex16(value.InPort, mask.InPort));
-        if (mask.DlVlan != 0)
+        // The vlan field is OFPVID_PRESENT | vid (0 untagged); a whole-field mask covers the present bit and the id.
+        bool vlanWhole = (mask.VlanVid & 0x1FFF) == 0x1FFF;
+        bool untagged = vlanWhole && value.VlanVid == 0;
+        if (mask.VlanVid != 0)
         {
-            if (mask.DlVlan == 0xFFFF && value.DlVlan == 0xFFFF) Add(sb, "vlan_tci=0x0000");
-            else if (mask.DlVlan == 0xFFFF) Add(sb, "dl_vlan=", value.DlVlan.ToString(ic));
-            else Add(sb, "dl_vlan=", Hex16(value.DlVlan, mask.DlVlan));
+            if (untagged) Add(sb, "vlan_tci=0x0000");
+            else if (vlanWhole) Add(sb, "dl_vlan=", value.DlVlan.ToString(ic));
+            else Add(sb, "vlan_vid=", Hex16(value.VlanVid, mask.VlanVid));
         }
-        bool untagged = mask.DlVlan == 0xFFFF && value.DlVlan == 0xFFFF;
         if (mask.DlVlanPcp != 0 && !(untagged && value.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", value.DlVlanPcp.ToString(ic));
         AddMac(sb, "dl_src=", value.DlSrc, mask.DlSrc);
         AddMac(sb, "dl_dst=", value.DlDst, mask.DlDst);
@@ -248,8 +302,47 @@ public static class FlowFormat
         ActionKind.SetTpSrc => $"mod_tp_src:{a.Value}",
         ActionKind.SetTpDst => $"mod_tp_dst:{a.Value}",
         ActionKind.SetTunnel => $"set_tunnel:0x{a.Value:x}",
+        ActionKind.SetIpEcn => $"mod_nw_ecn:{a.Value}",
+        ActionKind.SetIpv6Src => $"set_field:{Ipv6(a.Wide)}->ipv6_src",
+        ActionKind.SetIpv6Dst => $"set_field:{Ipv6(a.Wide)}->ipv6_dst",
+        ActionKind.SetIpv6Flabel => $"set_field:0x{a.Value:x}->ipv6_label",
+        ActionKind.SetIcmpType => $"set_field:{a.Value}->icmp_type",
+        ActionKind.SetIcmpCode => $"set_field:{a.Value}->icmp_code",
+        ActionKind.SetArpOp => $"set_field:{a.Value}->arp_op",
+        ActionKind.SetArpSpa => $"set_field:{Ipv4.Format((uint)a.Value)}->arp_spa",
+        ActionKind.SetArpTpa => $"set_field:{Ipv4.Format((uint)a.Value)}->arp_tpa",
+        ActionKind.SetArpSha => $"set_field:{new MacAddress(a.Value)}->arp_sha",
+        ActionKind.SetArpTha => $"set_field:{new MacAddress(a.Value)}->arp_tha",
+        ActionKind.SetNdTarget => $"set_field:{Ipv6(a.Wide)}->nd_target",
+        ActionKind.SetNdSll => $"set_field:{new MacAddress(a.Value)}->nd_sll",
+        ActionKind.SetNdTll => $"set_field:{new MacAddress(a.Value)}->nd_tll",
+        ActionKind.SetMplsLabel => $"set_field:{a.Value}->mpls_label",
+        ActionKind.SetMplsTc => $"set_field:{a.Value}->mpls_tc",
+        ActionKind.SetMplsBos => $"set_field:{a.Value}->mpls_bos",
+        ActionKind.SetPbbIsid => $"set_field:0x{a.Value:x}->pbb_isid",
+        ActionKind.PushVlan => $"push_vlan:0x{a.Value:x4}",
+        ActionKind.PushMpls => $"push_mpls:0x{a.Value:x4}",
+        ActionKind.PopMpls => $"pop_mpls:0x{a.Value:x4}",
+        ActionKind.PushPbb => $"push_pbb:0x{a.Value:x4}",
+        ActionKind.PopPbb => "pop_pbb",
+        ActionKind.SetMplsTtl => $"set_mpls_ttl({a.Value})",
+        ActionKind.DecMplsTtl => "dec_mpls_ttl",
+        ActionKind.SetNwTtl => $"mod_nw_ttl:{a.Value}",
+        ActionKind.DecNwTtl => "dec_ttl",
+        ActionKind.CopyTtlOut => "copy_ttl_out",
+        ActionKind.CopyTtlIn => "copy_ttl_in",
+        ActionKind.SetQueue => $"set_queue:{a.QueueId}",
+        ActionKind.Group => $"group:{a.QueueId}",
         _ => $"{a.Kind}:{a.Value}",
     };
+
+    /// <summary>An IPv6 address in RFC 5952 text (as ovs-ofctl prints it).</summary>
+    private static string Ipv6(UInt128 ip)
+    {
+        var b = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, ip);
+        return new System.Net.IPAddress(b).ToString();
+    }
 
     /// <summary>A port number, or its reserved name (LOCAL, CONTROLLER, ...).</summary>
     public static string Port(ushort port) => port switch

@@ -17,7 +17,12 @@ namespace Softswitch.Flows;
 /// <c>dl_type</c>, <c>nw_src</c>/<c>nw_dst</c> (an address, <c>/prefix</c> or <c>/netmask</c> with contiguous bits),
 /// <c>nw_proto</c>, <c>nw_tos</c>, <c>tp_src</c>, <c>tp_dst</c>, <c>icmp_type</c>, <c>icmp_code</c>,
 /// <c>arp_spa</c>, <c>arp_tpa</c>, <c>arp_op</c>, and the shorthands <c>ip</c>, <c>icmp</c>, <c>tcp</c>, <c>udp</c>,
-/// <c>arp</c>. Flow fields: <c>priority</c> (default 32768), <c>cookie</c>, <c>idle_timeout</c>, <c>hard_timeout</c>,
+/// <c>arp</c>; beyond OpenFlow 1.0, as ovs-ofctl spells them: <c>ipv6_src</c>/<c>ipv6_dst</c> (an address,
+/// <c>/prefix</c> or <c>/mask</c>), <c>ipv6_label</c>, <c>nd_target</c>, <c>nd_sll</c>, <c>nd_tll</c>, <c>arp_sha</c>,
+/// <c>arp_tha</c> (a MAC, <c>/mask</c> allowed), <c>mpls_label</c>, <c>mpls_tc</c>, <c>mpls_bos</c>, <c>metadata</c>
+/// (<c>/mask</c> allowed), <c>ip_ecn</c>, <c>ip_dscp</c>, <c>icmpv6_type</c>, <c>icmpv6_code</c>, and the shorthands
+/// <c>ipv6</c>, <c>icmp6</c>, <c>tcp6</c>, <c>udp6</c>; with <c>ipv6</c>, <c>nw_proto</c>, <c>nw_tos</c> and the ports
+/// apply to the IPv6 packet, as in Open vSwitch. Flow fields: <c>priority</c> (default 32768), <c>cookie</c>, <c>idle_timeout</c>, <c>hard_timeout</c>,
 /// <c>table</c> (0 only), <c>out_port</c>, <c>send_flow_rem</c>, <c>check_overlap</c>, <c>emerg</c>. Actions: a port
 /// number or <c>output:N</c>, <c>IN_PORT</c>, <c>TABLE</c>, <c>NORMAL</c>, <c>FLOOD</c>, <c>ALL</c>, <c>LOCAL</c>,
 /// <c>CONTROLLER[:max_len]</c>, <c>enqueue:PORT:QUEUE</c> (or <c>enqueue(PORT,QUEUE)</c>), <c>mod_vlan_vid</c>,
@@ -32,7 +37,7 @@ namespace Softswitch.Flows;
 public static class OfctlFlowParser
 {
     public const ushort DefaultPriority = 0x8000;
-    private const ushort EthIp = 0x0800, EthArp = 0x0806;
+    private const ushort EthIp = 0x0800, EthArp = 0x0806, EthIpv6 = 0x86dd, EthMpls = 0x8847, EthMplsMulticast = 0x8848;
 
     /// <summary>
     /// Every flow of an add-flows file (blank lines and lines starting with <c>#</c> are skipped) as ADD flow-mods.
@@ -75,6 +80,7 @@ public static class OfctlFlowParser
 
         var b = new FlowKeyBuilder();
         var w = Wildcards.All | Wildcards.TunIdExt;
+        var xm = new FlowKeyBuilder();   // the mask of the fields OpenFlow 1.0 wildcards cannot say
         ushort priority = DefaultPriority, idle = 0, hard = 0, outPort = PortNumber.None;
         ulong cookie = 0;
         var flags = FlowModFlags.None;
@@ -101,6 +107,10 @@ public static class OfctlFlowParser
                     case "icmp": SetType(ref b, ref w, EthIp); SetProto(ref b, ref w, 1); break;
                     case "tcp": SetType(ref b, ref w, EthIp); SetProto(ref b, ref w, 6); break;
                     case "udp": SetType(ref b, ref w, EthIp); SetProto(ref b, ref w, 17); break;
+                    case "ipv6": SetType(ref b, ref w, EthIpv6); break;
+                    case "icmp6": SetType(ref b, ref w, EthIpv6); SetProto(ref b, ref w, 58); break;
+                    case "tcp6": SetType(ref b, ref w, EthIpv6); SetProto(ref b, ref w, 6); break;
+                    case "udp6": SetType(ref b, ref w, EthIpv6); SetProto(ref b, ref w, 17); break;
                     case "send_flow_rem": flags |= FlowModFlags.SendFlowRemoved; break;
                     case "check_overlap": flags |= FlowModFlags.CheckOverlap; break;
                     case "emerg": flags |= FlowModFlags.Emergency; break;
@@ -191,13 +201,71 @@ public static class OfctlFlowParser
                     b.NwTos((byte)tos);
                     w &= ~Wildcards.NwTos;
                     break;
+                case "ip_dscp":
+                    if (!Num16(value, out var dscp) || dscp > 63) return Bad(name, value, out error);
+                    if (seen.Contains("nw_tos")) { error = "ip_dscp and nw_tos say the same bits: give one"; return false; }
+                    b.NwTos((byte)(dscp << 2));
+                    w &= ~Wildcards.NwTos;
+                    break;
+                case "ip_ecn":
+                    if (!Num16(value, out var ecn) || ecn > 3) return Bad(name, value, out error);
+                    b.IpEcn((byte)ecn);
+                    xm.IpEcn(3);
+                    break;
+                case "ipv6_src":
+                case "ipv6_dst":
+                case "nd_target":
+                    {
+                        if (!TryIpv6(value, out var addr6, out var mask6)) return Bad(name, value, out error);
+                        if (name == "ipv6_src") { b.Ipv6Src(addr6); xm.Ipv6Src(mask6); }
+                        else if (name == "ipv6_dst") { b.Ipv6Dst(addr6); xm.Ipv6Dst(mask6); }
+                        else { b.NdTarget(addr6); xm.NdTarget(mask6); }
+                        break;
+                    }
+                case "ipv6_label":
+                    {
+                        if (!TryMasked(value, 0xF_FFFF, out var label, out var labelMask)) return Bad(name, value, out error);
+                        b.Ipv6Flabel((uint)label);
+                        xm.Ipv6Flabel((uint)labelMask);
+                        break;
+                    }
+                case "arp_sha":
+                case "arp_tha":
+                case "nd_sll":
+                case "nd_tll":
+                    {
+                        if (!TryMaskedMac(value, out var hw, out var hwMask)) return Bad(name, value, out error);
+                        if (name is "arp_sha" or "nd_sll") { b.ArpSha(hw); xm.ArpSha(hwMask); }
+                        else { b.ArpTha(hw); xm.ArpTha(hwMask); }
+                        break;
+                    }
+                case "mpls_label":
+                case "mpls_tc":
+                case "mpls_bos":
+                    {
+                        ulong max = name switch { "mpls_label" => 0xF_FFFF, "mpls_tc" => 7, _ => 1 };
+                        if (!Num64(value, out var mpls) || mpls > max) return Bad(name, value, out error);
+                        if (name == "mpls_label") { b.MplsLabel((uint)mpls); xm.MplsLabel((uint)max); }
+                        else if (name == "mpls_tc") { b.MplsTc((byte)mpls); xm.MplsTc((byte)max); }
+                        else { b.MplsBos((byte)mpls); xm.MplsBos((byte)max); }
+                        break;
+                    }
+                case "metadata":
+                    {
+                        if (!TryMasked(value, ulong.MaxValue, out var md, out var mdMask)) return Bad(name, value, out error);
+                        b.Metadata(md);
+                        xm.Metadata(mdMask);
+                        break;
+                    }
                 case "tp_src":
+                case "icmpv6_type":
                 case "icmp_type":
                     if (!Num16(value, out var tps)) return Bad(name, value, out error);
                     b.TpSrc(tps);
                     w &= ~Wildcards.TpSrc;
                     break;
                 case "tp_dst":
+                case "icmpv6_code":
                 case "icmp_code":
                     if (!Num16(value, out var tpd)) return Bad(name, value, out error);
                     b.TpDst(tpd);
@@ -212,14 +280,25 @@ public static class OfctlFlowParser
         // Prerequisites, as ovs-ofctl checks them.
         var key = b.Key;
         bool typeSet = (w & Wildcards.DlType) == 0, protoSet = (w & Wildcards.NwProto) == 0;
-        bool ip = typeSet && key.DlType == EthIp, arp = typeSet && key.DlType == EthArp;
-        if ((seen.Contains("nw_src") || seen.Contains("nw_dst") || seen.Contains("nw_proto")) && !(ip || arp)) return Prereq("nw_src, nw_dst and nw_proto need ip or arp", out error);
-        if ((seen.Contains("arp_spa") || seen.Contains("arp_tpa") || seen.Contains("arp_op")) && !arp) return Prereq("arp_spa, arp_tpa and arp_op need arp", out error);
-        if (seen.Contains("nw_tos") && !ip) return Prereq("nw_tos needs ip", out error);
-        bool l4 = ip && protoSet && key.NwProto is 6 or 17 or 132;
+        bool ip = typeSet && key.DlType == EthIp, arp = typeSet && key.DlType == EthArp, ip6 = typeSet && key.DlType == EthIpv6;
+        if ((seen.Contains("nw_src") || seen.Contains("nw_dst")) && !(ip || arp)) return Prereq("nw_src and nw_dst need ip or arp", out error);
+        if (seen.Contains("nw_proto") && !(ip || arp || ip6)) return Prereq("nw_proto needs ip, ipv6 or arp", out error);
+        if ((seen.Contains("arp_spa") || seen.Contains("arp_tpa") || seen.Contains("arp_op") || seen.Contains("arp_sha") || seen.Contains("arp_tha")) && !arp)
+            return Prereq("arp_spa, arp_tpa, arp_op, arp_sha and arp_tha need arp", out error);
+        if ((seen.Contains("nw_tos") || seen.Contains("ip_dscp") || seen.Contains("ip_ecn")) && !(ip || ip6)) return Prereq("nw_tos, ip_dscp and ip_ecn need ip or ipv6", out error);
+        if ((seen.Contains("ipv6_src") || seen.Contains("ipv6_dst") || seen.Contains("ipv6_label")) && !ip6) return Prereq("ipv6_src, ipv6_dst and ipv6_label need ipv6", out error);
+        bool l4 = (ip || ip6) && protoSet && key.NwProto is 6 or 17 or 132;
         if ((seen.Contains("tp_src") || seen.Contains("tp_dst")) && !l4) return Prereq("tp_src and tp_dst need tcp or udp", out error);
         bool icmp = ip && protoSet && key.NwProto == 1;
         if ((seen.Contains("icmp_type") || seen.Contains("icmp_code")) && !icmp) return Prereq("icmp_type and icmp_code need icmp", out error);
+        bool icmp6 = ip6 && protoSet && key.NwProto == 58;
+        if ((seen.Contains("icmpv6_type") || seen.Contains("icmpv6_code")) && !icmp6) return Prereq("icmpv6_type and icmpv6_code need icmp6", out error);
+        bool typeKnown = icmp6 && (w & Wildcards.TpSrc) == 0;
+        if (seen.Contains("nd_target") && !(typeKnown && key.TpSrc is 135 or 136)) return Prereq("nd_target needs icmp6 with icmpv6_type 135 or 136", out error);
+        if (seen.Contains("nd_sll") && !(typeKnown && key.TpSrc == 135)) return Prereq("nd_sll needs icmp6 with icmpv6_type=135", out error);
+        if (seen.Contains("nd_tll") && !(typeKnown && key.TpSrc == 136)) return Prereq("nd_tll needs icmp6 with icmpv6_type=136", out error);
+        if ((seen.Contains("mpls_label") || seen.Contains("mpls_tc") || seen.Contains("mpls_bos")) && !(typeSet && key.DlType is EthMpls or EthMplsMulticast))
+            return Prereq("mpls_label, mpls_tc and mpls_bos need dl_type=0x8847 or 0x8848", out error);
         if (seen.Contains("vlan_tci") && (seen.Contains("dl_vlan") || seen.Contains("dl_vlan_pcp")))
         {
             error = "vlan_tci says dl_vlan and dl_vlan_pcp already: give one or the other";
@@ -237,7 +316,17 @@ public static class OfctlFlowParser
 
         FlowActions actions = FlowActions.Drop;
         if (a >= 0 && !TryParseActions(actionsPart, out actions, out error)) return false;
-        mod = new FlowMod(command, FlowMatch.FromOpenFlow(w, key), priority, actions, cookie, idle, hard, flags, outPort);
+        var match = FlowMatch.FromOpenFlow(w, key);
+        if (!xm.Key.Equals(default))
+        {
+            // Fields beyond the wildcards: their mask joins the one the wildcards say.
+            var mask = new FlowKeyBuilder(match.Mask);
+            var mw = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(mask.Bytes);
+            var xw = xm.Key.AllWords;
+            for (int i = 0; i < FlowKey.Words; i++) mw[i] |= xw[i];
+            match = new FlowMatch(mask.Key, key);
+        }
+        mod = new FlowMod(command, match, priority, actions, cookie, idle, hard, flags, outPort);
         return true;
     }
 
@@ -429,6 +518,63 @@ public static class OfctlFlowParser
         // OpenFlow 1.0 matches a whole MAC or none of it.
         mac = default;
         return MacAddress.TryParse(s[..slash], out mac) && MacAddress.TryParse(s[(slash + 1)..], out var m) && m.IsBroadcast;
+    }
+
+    /// <summary>An IPv6 address with an optional <c>/prefix</c> or <c>/mask</c> (a mask may be any bits, as OpenFlow 1.3 allows).</summary>
+    private static bool TryIpv6(string s, out UInt128 addr, out UInt128 mask)
+    {
+        addr = 0;
+        mask = UInt128.MaxValue;
+        int slash = s.IndexOf('/');
+        if (!TryIpv6Address(slash < 0 ? s : s[..slash], out addr)) return false;
+        if (slash >= 0)
+        {
+            string p = s[(slash + 1)..];
+            if (int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int bits))
+            {
+                if (bits > 128) return false;
+                mask = bits == 0 ? 0 : UInt128.MaxValue << (128 - bits);
+            }
+            else if (!TryIpv6Address(p, out mask))
+            {
+                return false;
+            }
+        }
+        addr &= mask;
+        return true;
+    }
+
+    private static bool TryIpv6Address(string s, out UInt128 addr)
+    {
+        addr = 0;
+        if (!System.Net.IPAddress.TryParse(s, out var ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return false;
+        Span<byte> bytes = stackalloc byte[16];
+        if (!ip.TryWriteBytes(bytes, out _)) return false;
+        addr = System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
+        return true;
+    }
+
+    /// <summary><c>N</c> or <c>N/MASK</c>, both at most <paramref name="max"/> (the field's bits).</summary>
+    private static bool TryMasked(string s, ulong max, out ulong value, out ulong mask)
+    {
+        value = 0;
+        mask = max;
+        int slash = s.IndexOf('/');
+        if (!Num64(slash < 0 ? s : s[..slash], out value) || value > max) return false;
+        if (slash >= 0 && (!Num64(s[(slash + 1)..], out mask) || mask > max)) return false;
+        value &= mask;
+        return true;
+    }
+
+    /// <summary>A MAC with an optional <c>/mask</c> of any bits.</summary>
+    private static bool TryMaskedMac(string s, out MacAddress mac, out MacAddress mask)
+    {
+        mask = MacAddress.Broadcast;
+        int slash = s.IndexOf('/');
+        if (!MacAddress.TryParse(slash < 0 ? s : s[..slash], out mac)) return false;
+        if (slash >= 0 && !MacAddress.TryParse(s[(slash + 1)..], out mask)) return false;
+        mac = new MacAddress(mac.Value & mask.Value);
+        return true;
     }
 
     private static bool TryPrefix(string s, out uint addr, out int bits)

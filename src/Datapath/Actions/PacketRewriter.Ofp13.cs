@@ -1,0 +1,516 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Actions;
+
+/// <summary>
+/// The OpenFlow 1.1-1.3 rewrites: set-field on IPv6, ICMP/ICMPv6, ARP, neighbour discovery, MPLS and PBB; the TTL
+/// actions; and the tag pushes and pops (VLAN with a TPID, MPLS, PBB).
+/// </summary>
+/// <remarks>
+/// <para>Same rules as the OpenFlow 1.0 rewrites: an absent layer makes the action a no-op, the bytes touched are
+/// checked against the frame, and checksums are updated incrementally (RFC 1624), never recomputed, except SCTP's
+/// CRC32c, which has no incremental form and is recomputed over the SCTP packet (as Open vSwitch does).</para>
+/// <list type="bullet">
+/// <item>IPv6 addresses are covered by the TCP, UDP and ICMPv6 pseudo-header: changing one fixes that checksum (UDP's
+/// 0 stays 0, a result of 0 is written 0xFFFF). The flow label and traffic class are covered by nothing.</item>
+/// <item>ND target and link-layer options are inside the ICMPv6 message: its checksum is fixed. An SLL/TLL option the
+/// message does not carry is not added (Open vSwitch's behaviour).</item>
+/// <item>Pushes and pops move bytes through the <see cref="PacketPool"/> headroom: a push takes room in front and moves
+/// the bytes before the insertion point back, a pop moves them forward. Every <see cref="PacketLayers"/> offset at or
+/// after the point moves with them (<see cref="Insert"/>, <see cref="Remove"/>), so the actions after see the frame as
+/// a fresh parse would.</item>
+/// <item>Push VLAN copies VID and PCP from the outer tag (0 without one); push MPLS copies label, TC and TTL from the
+/// top entry, else label 0, TC 0 and the IP TTL (0 without IP), and sets bottom-of-stack when it is the first entry;
+/// push PBB copies the I-SID from an outer I-tag (0 without), the I-PCP from the outer VLAN PCP, and the backbone
+/// addresses from the customer's (OpenFlow 1.3.5 section 5.12.1, table of push defaults).</item>
+/// <item>The TTL decrements return false, leaving the frame alone, when the TTL is 0 or 1 (it would reach 0): the
+/// executor takes the packet out of the batch as an invalid-TTL packet.</item>
+/// </list>
+/// </remarks>
+public static partial class PacketRewriter
+{
+    public const int MplsEntrySize = 4;
+    /// <summary>Backbone addresses (12) + I-tag TPID (2) + I-tag TCI (4).</summary>
+    public const int PbbPushSize = 18;
+    private const ushort TpidServiceTag = 0x88A8, TpidPbb = 0x88E7;
+    private const int Ip6Src = 8, Ip6Dst = 24, Ip6Header = 40, IpTtl = 8, Ip6HopLimit = 7;
+    private const int IcmpCsum = 2, SctpCsum = 8;
+
+    // ---- layer bookkeeping for length changes
+
+    /// <summary>Inserts <paramref name="size"/> zero-free room at <paramref name="at"/> (bytes before it move back into the
+    /// headroom); offsets at or after <paramref name="at"/> move by size. False without headroom (frame unchanged).</summary>
+    private static bool Insert(PacketPool pool, int p, ref PacketLayers layers, int at, int size)
+    {
+        if (pool.Length[p] < at || !pool.Push(p, size)) return false;
+        Span<byte> f = pool.Frame(p);
+        f.Slice(size, at).CopyTo(f);   // overlapping move, memmove semantics
+        Shift(ref layers, at, size);
+        return true;
+    }
+
+    /// <summary>Removes <paramref name="size"/> bytes at <paramref name="at"/>; offsets after the removed bytes move back.</summary>
+    private static void Remove(PacketPool pool, int p, ref PacketLayers layers, int at, int size)
+    {
+        Span<byte> f = pool.Frame(p);
+        f[..at].CopyTo(f[size..]);   // overlapping move, memmove semantics
+        pool.Pull(p, size);
+        Shift(ref layers, at + 1, -size);
+    }
+
+    private static void Shift(ref PacketLayers l, int from, int delta)
+    {
+        Move(ref l.Vlan, from, delta);
+        Move(ref l.Pbb, from, delta);
+        Move(ref l.EthType, from, delta);
+        Move(ref l.Mpls, from, delta);
+        Move(ref l.L3, from, delta);
+        Move(ref l.L4, from, delta);
+
+        static void Move(ref ushort off, int from, int delta)
+        {
+            if (off != PacketLayers.Absent && off >= from) off = (ushort)(off + delta);
+        }
+    }
+
+    // ---- VLAN
+
+    /// <summary>Pushes a VLAN tag with <paramref name="tpid"/> (0x8100 or 0x88a8); VID and PCP (and CFI) come from the
+    /// outer tag, or are 0. False, frame unchanged, without headroom or on a runt.</summary>
+    public static bool PushVlan(PacketPool pool, int p, ref PacketLayers layers, ushort tpid)
+    {
+        ushort tci = 0;
+        if (layers.Vlan != PacketLayers.Absent)
+        {
+            Span<byte> f = pool.Frame(p);
+            if ((uint)f.Length < (uint)(layers.Vlan + 4)) return false;
+            tci = BinaryPrimitives.ReadUInt16BigEndian(f[(layers.Vlan + 2)..]);
+        }
+        return InsertTag(pool, p, ref layers, tpid, tci);
+    }
+
+    private static bool InsertTag(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort tci)
+    {
+        if (pool.Length[p] < EthHeaderSize || !Insert(pool, p, ref layers, MacPairSize, VlanTagSize)) return false;
+        Span<byte> f = pool.Frame(p);
+        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize, 2), tpid);
+        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize + 2, 2), tci);
+        layers.Vlan = MacPairSize;
+        if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
+        else layers.Flags &= ~LayerFlags.ServiceTag;
+        return true;
+    }
+
+    // ---- MPLS
+
+    /// <summary>Pushes an MPLS entry after the L2 headers and sets the ethertype to <paramref name="ethType"/>.</summary>
+    public static bool PushMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType)
+    {
+        Span<byte> f = pool.Frame(p);
+        int et = layers.EthType;
+        if ((uint)f.Length < (uint)(et + 2)) return false;
+        uint lse;
+        if (layers.Mpls != PacketLayers.Absent && (uint)f.Length >= (uint)(layers.Mpls + 4))
+            lse = BinaryPrimitives.ReadUInt32BigEndian(f[layers.Mpls..]) & ~0x100u;   // label, TC, TTL; not BOS
+        else
+            lse = 0x100u | IpTtlOf(f, layers);
+        int at = et + 2;
+        if (!Insert(pool, p, ref layers, at, MplsEntrySize)) return false;
+        f = pool.Frame(p);
+        BinaryPrimitives.WriteUInt16BigEndian(f[(at - 2)..], ethType);   // the ethertype sits before 'at', unmoved
+        BinaryPrimitives.WriteUInt32BigEndian(f[at..], lse);
+        layers.Mpls = (ushort)at;
+        layers.MplsDepth++;
+        layers.Flags |= LayerFlags.Mpls;
+        return true;
+    }
+
+    private static byte IpTtlOf(ReadOnlySpan<byte> f, in PacketLayers layers)
+    {
+        int l3 = layers.L3;
+        if ((layers.Flags & LayerFlags.Ipv4) != 0 && (uint)f.Length > (uint)(l3 + IpTtl)) return f[l3 + IpTtl];
+        if ((layers.Flags & LayerFlags.Ipv6) != 0 && (uint)f.Length > (uint)(l3 + Ip6HopLimit)) return f[l3 + Ip6HopLimit];
+        return 0;
+    }
+
+    /// <summary>Pops the top MPLS entry and writes <paramref name="ethType"/> as the ethertype; no-op without MPLS.
+    /// When the stack empties onto IPv4 or IPv6 that the parser did not see, the network header offset becomes known.</summary>
+    public static void PopMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType)
+    {
+        int m = layers.Mpls;
+        if (m == PacketLayers.Absent) return;
+        Span<byte> f = pool.Frame(p);
+        if ((uint)f.Length < (uint)(m + MplsEntrySize) || layers.EthType + 2 > m) return;
+        Remove(pool, p, ref layers, m, MplsEntrySize);
+        f = pool.Frame(p);
+        BinaryPrimitives.WriteUInt16BigEndian(f[layers.EthType..], ethType);
+        if (layers.MplsDepth > 0) layers.MplsDepth--;
+        if (layers.MplsDepth == 0)
+        {
+            layers.Mpls = PacketLayers.Absent;
+            layers.Flags &= ~LayerFlags.Mpls;
+            if (layers.L3 == PacketLayers.Absent && (ethType == 0x0800 || ethType == 0x86DD))
+            {
+                layers.L3 = (ushort)m;
+                layers.Flags |= ethType == 0x0800 ? LayerFlags.Ipv4 : LayerFlags.Ipv6;
+            }
+        }
+    }
+
+    /// <summary>Replaces the bits <paramref name="mask"/> of the top MPLS entry with <paramref name="bits"/>.</summary>
+    public static void SetMplsBits(Span<byte> frame, in PacketLayers layers, uint mask, uint bits)
+    {
+        int m = layers.Mpls;
+        if (m == PacketLayers.Absent || (uint)frame.Length < (uint)(m + 4)) return;
+        uint lse = BinaryPrimitives.ReadUInt32BigEndian(frame[m..]);
+        BinaryPrimitives.WriteUInt32BigEndian(frame[m..], (lse & ~mask) | (bits & mask));
+    }
+
+    public static void SetMplsLabel(Span<byte> f, in PacketLayers l, uint label) => SetMplsBits(f, l, 0xFFFFF000u, label << 12);
+    public static void SetMplsTc(Span<byte> f, in PacketLayers l, byte tc) => SetMplsBits(f, l, 0xE00u, (uint)tc << 9);
+    public static void SetMplsBos(Span<byte> f, in PacketLayers l, byte bos) => SetMplsBits(f, l, 0x100u, (uint)bos << 8);
+    public static void SetMplsTtl(Span<byte> f, in PacketLayers l, byte ttl) => SetMplsBits(f, l, 0xFFu, ttl);
+
+    /// <summary>Decrements the top MPLS entry's TTL; false (unchanged) when it is 0 or 1. True without MPLS.</summary>
+    public static bool DecMplsTtl(Span<byte> f, in PacketLayers l)
+    {
+        int m = l.Mpls;
+        if (m == PacketLayers.Absent || (uint)f.Length < (uint)(m + 4)) return true;
+        byte ttl = f[m + 3];
+        if (ttl <= 1) return false;
+        f[m + 3] = (byte)(ttl - 1);
+        return true;
+    }
+
+    // ---- IP TTL
+
+    /// <summary>Sets the IPv4 TTL (header checksum fixed) or the IPv6 hop limit.</summary>
+    public static void SetNwTtl(Span<byte> f, in PacketLayers l, byte ttl)
+    {
+        int l3 = l.L3;
+        if ((l.Flags & LayerFlags.Ipv4) != 0)
+        {
+            if ((uint)f.Length < (uint)(l3 + IpMinHeader)) return;
+            ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpTtl)..]);
+            ushort newWord = (ushort)((ttl << 8) | (oldWord & 0xFF));
+            if (oldWord == newWord) return;
+            ushort c = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpCsum)..]);
+            BinaryPrimitives.WriteUInt16BigEndian(f[(l3 + IpCsum)..], Checksum.Update16(c, oldWord, newWord));
+            f[l3 + IpTtl] = ttl;
+        }
+        else if ((l.Flags & LayerFlags.Ipv6) != 0 && (uint)f.Length >= (uint)(l3 + Ip6Header))
+        {
+            f[l3 + Ip6HopLimit] = ttl;
+        }
+    }
+
+    /// <summary>Decrements the IPv4 TTL (checksum fixed) or IPv6 hop limit; false (unchanged) when it is 0 or 1.
+    /// True for a packet without IP.</summary>
+    public static bool DecNwTtl(Span<byte> f, in PacketLayers l)
+    {
+        int l3 = l.L3;
+        int at;
+        if ((l.Flags & LayerFlags.Ipv4) != 0) at = l3 + IpTtl;
+        else if ((l.Flags & LayerFlags.Ipv6) != 0) at = l3 + Ip6HopLimit;
+        else return true;
+        if ((uint)f.Length < (uint)(l3 + IpMinHeader)) return true;
+        byte ttl = f[at];
+        if (ttl <= 1) return false;
+        SetNwTtl(f, l, (byte)(ttl - 1));
+        return true;
+    }
+
+    /// <summary>Copies the TTL of the next-to-outermost header (the second MPLS entry, or IP under a single entry) to the
+    /// top MPLS entry; no-op without MPLS.</summary>
+    public static void CopyTtlOut(Span<byte> f, in PacketLayers l)
+    {
+        int m = l.Mpls;
+        if (m == PacketLayers.Absent || (uint)f.Length < (uint)(m + 4)) return;
+        if (l.MplsDepth > 1)
+        {
+            if ((uint)f.Length >= (uint)(m + 8)) f[m + 3] = f[m + 7];
+        }
+        else if ((l.Flags & (LayerFlags.Ipv4 | LayerFlags.Ipv6)) != 0 && l.L3 != PacketLayers.Absent)
+        {
+            f[m + 3] = IpTtlOf(f, l);
+        }
+    }
+
+    /// <summary>Copies the top MPLS entry's TTL to the next-to-outermost header (the second entry, or IP under a single
+    /// entry, IPv4's checksum fixed); no-op without MPLS.</summary>
+    public static void CopyTtlIn(Span<byte> f, in PacketLayers l)
+    {
+        int m = l.Mpls;
+        if (m == PacketLayers.Absent || (uint)f.Length < (uint)(m + 4)) return;
+        if (l.MplsDepth > 1)
+        {
+            if ((uint)f.Length >= (uint)(m + 8)) f[m + 7] = f[m + 3];
+        }
+        else if (l.L3 != PacketLayers.Absent)
+        {
+            SetNwTtl(f, l, f[m + 3]);
+        }
+    }
+
+    // ---- PBB
+
+    /// <summary>Pushes backbone addresses (copies of the customer's) and an I-tag: I-SID from an outer I-tag (else 0),
+    /// I-PCP from the outer VLAN tag's PCP (else 0). False, frame unchanged, without headroom or on a runt.</summary>
+    public static bool PushPbb(PacketPool pool, int p, ref PacketLayers layers)
+    {
+        Span<byte> f = pool.Frame(p);
+        if ((uint)f.Length < EthHeaderSize) return false;
+        uint isid = 0;
+        if (layers.Pbb != PacketLayers.Absent && (uint)f.Length >= (uint)(layers.Pbb + 6))
+            isid = BinaryPrimitives.ReadUInt32BigEndian(f[(layers.Pbb + 2)..]) & 0xFFFFFF;
+        uint pcp = 0;
+        if (layers.Vlan != PacketLayers.Absent && (uint)f.Length >= (uint)(layers.Vlan + 4))
+            pcp = (uint)(f[layers.Vlan + 2] >> 5);
+        if (!Insert(pool, p, ref layers, 0, PbbPushSize)) return false;
+        f = pool.Frame(p);
+        f.Slice(PbbPushSize, MacPairSize).CopyTo(f);
+        BinaryPrimitives.WriteUInt16BigEndian(f[MacPairSize..], TpidPbb);
+        BinaryPrimitives.WriteUInt32BigEndian(f[(MacPairSize + 2)..], (pcp << 29) | isid);
+        layers.Pbb = MacPairSize;
+        layers.Flags |= LayerFlags.Pbb;
+        return true;
+    }
+
+    /// <summary>Pops the backbone header: everything before the customer's addresses (B-DA, B-SA, a B-tag, the I-tag).</summary>
+    public static void PopPbb(PacketPool pool, int p, ref PacketLayers layers)
+    {
+        int pbb = layers.Pbb;
+        if (pbb == PacketLayers.Absent) return;
+        int cut = pbb + 6;
+        if (pool.Length[p] < cut + EthHeaderSize) return;
+        pool.Pull(p, cut);
+        if (layers.Vlan != PacketLayers.Absent && layers.Vlan < cut)
+        {
+            layers.Vlan = PacketLayers.Absent;
+            layers.Flags &= ~LayerFlags.ServiceTag;
+        }
+        layers.Pbb = PacketLayers.Absent;
+        layers.Flags &= ~LayerFlags.Pbb;
+        Shift(ref layers, cut, -cut);
+        Span<byte> f = pool.Frame(p);
+        if (layers.Vlan == PacketLayers.Absent && f.Length >= 16)
+        {
+            ushort tpid = BinaryPrimitives.ReadUInt16BigEndian(f[MacPairSize..]);
+            if (tpid is TpidVlan or TpidServiceTag && layers.EthType > MacPairSize)
+            {
+                layers.Vlan = MacPairSize;
+                if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
+            }
+        }
+    }
+
+    /// <summary>Sets the I-tag's 24-bit I-SID.</summary>
+    public static void SetPbbIsid(Span<byte> f, in PacketLayers l, uint isid)
+    {
+        int t = l.Pbb;
+        if (t == PacketLayers.Absent || (uint)f.Length < (uint)(t + 6)) return;
+        f[t + 3] = (byte)(isid >> 16);
+        f[t + 4] = (byte)(isid >> 8);
+        f[t + 5] = (byte)isid;
+    }
+
+    // ---- IP DSCP/ECN, IPv6
+
+    /// <summary>Sets the two ECN bits of IPv4's TOS (checksum fixed) or IPv6's traffic class.</summary>
+    public static void SetIpEcn(Span<byte> f, in PacketLayers l, byte ecn)
+    {
+        ecn &= 3;
+        int l3 = l.L3;
+        if ((l.Flags & LayerFlags.Ipv4) != 0)
+        {
+            if ((uint)f.Length < (uint)(l3 + IpMinHeader)) return;
+            ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(f[l3..]);
+            ushort newWord = (ushort)((oldWord & ~3) | ecn);
+            if (oldWord == newWord) return;
+            ushort c = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpCsum)..]);
+            BinaryPrimitives.WriteUInt16BigEndian(f[(l3 + IpCsum)..], Checksum.Update16(c, oldWord, newWord));
+            f[l3 + IpTos] = (byte)newWord;
+        }
+        else if ((l.Flags & LayerFlags.Ipv6) != 0 && (uint)f.Length >= (uint)(l3 + Ip6Header))
+        {
+            uint w = BinaryPrimitives.ReadUInt32BigEndian(f[l3..]);
+            BinaryPrimitives.WriteUInt32BigEndian(f[l3..], (w & ~(3u << 20)) | ((uint)ecn << 20));
+        }
+    }
+
+    /// <summary>IPv6 traffic class: DSCP bits from <paramref name="tos"/>, ECN kept.</summary>
+    private static void SetIpv6Dscp(Span<byte> f, in PacketLayers l, byte tos)
+    {
+        int l3 = l.L3;
+        if ((uint)f.Length < (uint)(l3 + Ip6Header)) return;
+        uint w = BinaryPrimitives.ReadUInt32BigEndian(f[l3..]);
+        BinaryPrimitives.WriteUInt32BigEndian(f[l3..], (w & ~(0xFCu << 20)) | ((uint)(tos & 0xFC) << 20));
+    }
+
+    /// <summary>Sets the IPv6 flow label (20 bits).</summary>
+    public static void SetIpv6Flabel(Span<byte> f, in PacketLayers l, uint label)
+    {
+        int l3 = l.L3;
+        if ((l.Flags & LayerFlags.Ipv6) == 0 || (uint)f.Length < (uint)(l3 + Ip6Header)) return;
+        uint w = BinaryPrimitives.ReadUInt32BigEndian(f[l3..]);
+        BinaryPrimitives.WriteUInt32BigEndian(f[l3..], (w & 0xFFF00000u) | (label & 0xFFFFF));
+    }
+
+    public static void SetIpv6Src(Span<byte> f, in PacketLayers l, UInt128 ip) => SetIpv6Addr(f, l, Ip6Src, ip);
+    public static void SetIpv6Dst(Span<byte> f, in PacketLayers l, UInt128 ip) => SetIpv6Addr(f, l, Ip6Dst, ip);
+
+    private static void SetIpv6Addr(Span<byte> f, in PacketLayers l, int field, UInt128 ip)
+    {
+        int l3 = l.L3;
+        if ((l.Flags & LayerFlags.Ipv6) == 0 || (uint)f.Length < (uint)(l3 + Ip6Header)) return;
+        Span<byte> addr = f.Slice(l3 + field, 16);
+        ushort oldSum = Checksum.Sum(addr);
+        BinaryPrimitives.WriteUInt128BigEndian(addr, ip);
+        FixPseudoHeaderChecksum(f, l, oldSum, Checksum.Sum(addr));
+    }
+
+    /// <summary>Fixes the TCP/UDP/ICMPv6 checksum after covered bytes whose sum was <paramref name="oldSum"/> now sum to
+    /// <paramref name="newSum"/> (the bytes must sit at an even distance from the covered start).</summary>
+    private static void FixPseudoHeaderChecksum(Span<byte> f, in PacketLayers l, ushort oldSum, ushort newSum)
+    {
+        int l4 = l.L4;
+        if (l4 == PacketLayers.Absent || oldSum == newSum) return;
+        bool udp = (l.Flags & LayerFlags.Udp) != 0;
+        int c;
+        if ((l.Flags & LayerFlags.Tcp) != 0) c = l4 + TcpCsum;
+        else if (udp) c = l4 + UdpCsum;
+        else if ((l.Flags & LayerFlags.Icmpv6) != 0) c = l4 + IcmpCsum;
+        else return;
+        if ((uint)f.Length < (uint)(c + 2)) return;
+        ushort old = BinaryPrimitives.ReadUInt16BigEndian(f[c..]);
+        if (udp && old == 0) return;
+        ushort n = UpdateSums(old, oldSum, newSum);
+        BinaryPrimitives.WriteUInt16BigEndian(f[c..], udp ? UdpNonZero(n) : n);
+    }
+
+    /// <summary>RFC 1624 eqn. 3 over a multi-word field given the sums of its old and new words.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort UpdateSums(ushort oldCsum, ushort oldSum, ushort newSum)
+    {
+        uint s = (uint)(ushort)~oldCsum + (ushort)~oldSum + newSum;
+        s = (s & 0xFFFF) + (s >> 16);
+        s = (s & 0xFFFF) + (s >> 16);
+        return (ushort)~s;
+    }
+
+    // ---- ICMP / ICMPv6, ND
+
+    /// <summary>Sets the ICMP or ICMPv6 type (<paramref name="code"/> false) or code, checksum fixed.</summary>
+    public static void SetIcmpField(Span<byte> f, in PacketLayers l, bool code, byte value)
+    {
+        int l4 = l.L4;
+        if (l4 == PacketLayers.Absent || (l.Flags & (LayerFlags.Icmp | LayerFlags.Icmpv6)) == 0) return;
+        if ((uint)f.Length < (uint)(l4 + 4)) return;
+        ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(f[l4..]);
+        ushort newWord = code ? (ushort)((oldWord & 0xFF00) | value) : (ushort)((oldWord & 0xFF) | (value << 8));
+        if (oldWord == newWord) return;
+        ushort c = BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + IcmpCsum)..]);
+        BinaryPrimitives.WriteUInt16BigEndian(f[(l4 + IcmpCsum)..], Checksum.Update16(c, oldWord, newWord));
+        BinaryPrimitives.WriteUInt16BigEndian(f[l4..], newWord);
+    }
+
+    /// <summary>Sets the target of a neighbour solicitation or advertisement, ICMPv6 checksum fixed.</summary>
+    public static void SetNdTarget(Span<byte> f, in PacketLayers l, UInt128 target)
+    {
+        int l4 = l.L4;
+        if (!IsNd(f, l)) return;
+        Span<byte> t = f.Slice(l4 + 8, 16);
+        ushort oldSum = Checksum.Sum(t);
+        BinaryPrimitives.WriteUInt128BigEndian(t, target);
+        FixPseudoHeaderChecksum(f, l, oldSum, Checksum.Sum(t));
+    }
+
+    /// <summary>Sets the address in the ND source (<paramref name="optionType"/> 1) or target (2) link-layer option of a
+    /// solicitation or advertisement, ICMPv6 checksum fixed; no-op when the message has no such option.</summary>
+    public static void SetNdLinkLayer(Span<byte> f, in PacketLayers l, int optionType, ulong mac)
+    {
+        if (!IsNd(f, l)) return;
+        int end = Ipv6PayloadEnd(f, l);
+        int o = l.L4 + 24;
+        while (o + 8 <= end)
+        {
+            int len = f[o + 1] * 8;
+            if (len == 0) return;   // malformed: a zero-length option
+            if (f[o] == optionType && len == 8)
+            {
+                Span<byte> a = f.Slice(o + 2, 6);
+                ushort oldSum = Checksum.Sum(a);
+                BinaryPrimitives.WriteUInt16BigEndian(a, (ushort)(mac >> 32));
+                BinaryPrimitives.WriteUInt32BigEndian(a[2..], (uint)mac);
+                FixPseudoHeaderChecksum(f, l, oldSum, Checksum.Sum(a));
+                return;
+            }
+            o += len;
+        }
+    }
+
+    private static bool IsNd(ReadOnlySpan<byte> f, in PacketLayers l)
+    {
+        int l4 = l.L4;
+        if (l4 == PacketLayers.Absent || (l.Flags & LayerFlags.Icmpv6) == 0 || (uint)f.Length < (uint)(l4 + 24)) return false;
+        return f[l4] is 135 or 136;
+    }
+
+    private static int Ipv6PayloadEnd(ReadOnlySpan<byte> f, in PacketLayers l)
+    {
+        int end = l.L3 + Ip6Header + BinaryPrimitives.ReadUInt16BigEndian(f[(l.L3 + 4)..]);
+        return Math.Min(end, f.Length);
+    }
+
+    // ---- ARP
+
+    /// <summary>Writes <paramref name="size"/> (2, 4 or 6) low bytes of <paramref name="value"/> at <paramref name="field"/>
+    /// of an Ethernet/IPv4 ARP header.</summary>
+    public static void SetArpField(Span<byte> f, in PacketLayers l, int field, int size, ulong value)
+    {
+        int l3 = l.L3;
+        if ((l.Flags & LayerFlags.Arp) == 0 || (uint)f.Length < (uint)(l3 + 28)) return;
+        Span<byte> d = f.Slice(l3 + field, size);
+        for (int i = size - 1; i >= 0; i--, value >>= 8) d[i] = (byte)value;
+    }
+
+    public const int ArpOp = 6, ArpSha = 8, ArpSpa = 14, ArpTha = 18, ArpTpa = 24;
+
+    // ---- SCTP
+
+    /// <summary>Sets an SCTP port and recomputes the CRC32c over the SCTP packet.</summary>
+    private static void SetSctpPort(Span<byte> f, in PacketLayers l, int field, ushort port)
+    {
+        int l4 = l.L4;
+        int end = IpPayloadEnd(f, l);
+        if ((uint)end < (uint)(l4 + 12)) return;
+        if (BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + field)..]) == port) return;
+        BinaryPrimitives.WriteUInt16BigEndian(f[(l4 + field)..], port);
+        Span<byte> pkt = f[l4..end];
+        BinaryPrimitives.WriteUInt32LittleEndian(pkt[SctpCsum..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(pkt[SctpCsum..], SctpCrc(pkt));
+    }
+
+    /// <summary>CRC32c (Castagnoli) as SCTP carries it (RFC 4960 appendix B): over the packet with a zero checksum
+    /// field, initial value all ones, final complement; stored little-endian.</summary>
+    public static uint SctpCrc(ReadOnlySpan<byte> pkt)
+    {
+        uint crc = 0xFFFFFFFF;
+        int i = 0;
+        for (; i + 8 <= pkt.Length; i += 8) crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(pkt[i..]));
+        for (; i < pkt.Length; i++) crc = BitOperations.Crc32C(crc, pkt[i]);
+        return ~crc;
+    }
+
+    private static int IpPayloadEnd(ReadOnlySpan<byte> f, in PacketLayers l)
+    {
+        int l3 = l.L3;
+        if ((l.Flags & LayerFlags.Ipv4) != 0 && (uint)f.Length >= (uint)(l3 + 4))
+            return Math.Min(l3 + BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + 2)..]), f.Length);
+        if ((l.Flags & LayerFlags.Ipv6) != 0 && (uint)f.Length >= (uint)(l3 + Ip6Header)) return Ipv6PayloadEnd(f, l);
+        return 0;
+    }
+}

@@ -1,0 +1,460 @@
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Classifier;
+
+/// <summary>What a stage of a multi-stage <see cref="Pipeline"/> does with a packet none of its rules matches.</summary>
+public enum TableMissMode : byte
+{
+    /// <summary>The datapath's miss behaviour: to the controller (OpenFlow 1.0's table 0), or what the fail mode says.</summary>
+    Controller,
+    /// <summary>Dropped (OpenFlow 1.3 with no table-miss rule).</summary>
+    Drop,
+    /// <summary>Continues in the next stage (id + 1; a stage that does not exist drops). OpenFlow 1.1's default.</summary>
+    Continue,
+}
+
+/// <summary>How a pipeline run ended.</summary>
+public enum PipelineEnd : byte
+{
+    /// <summary>A rule without goto-table ended it: the composed actions are the whole result.</summary>
+    Actions,
+    /// <summary>A stage missed in <see cref="TableMissMode.Controller"/>: after the composed actions (the earlier stages' apply-actions), the datapath's miss behaviour.</summary>
+    MissController,
+    /// <summary>A stage missed in <see cref="TableMissMode.Drop"/> (or continued past the last stage): after the composed actions, dropped.</summary>
+    MissDrop,
+}
+
+/// <summary>
+/// A forwarding thread's counters per stage (no sharing, no atomics); <see cref="Pipeline.GetStageTotals"/> sums
+/// every registered instance. Every stage a packet visits counts a lookup, every stage whose rule it hit a match,
+/// whether the cached verdict or the tables answered.
+/// </summary>
+public sealed class PipelineStageStats
+{
+    internal readonly long[] Lookups = new long[Pipeline.MaxStages];
+    internal readonly long[] Matched = new long[Pipeline.MaxStages];
+
+    internal PipelineStageStats() { }
+}
+
+/// <summary>
+/// The composed result of a packet's whole run through a multi-stage <see cref="Pipeline"/>: the stages it visited
+/// (with their <see cref="FlowTable.Version"/> when the run read them), the rule it hit in each (null: a miss that
+/// continued or ended the run), the composed action list (each hit rule's apply-actions in visiting order, then the
+/// action set in the order of OpenFlow 1.3.5 section 5.10), and how the run ended.
+/// </summary>
+/// <remarks>
+/// <para>Validity: a verdict holds while every visited stage's <see cref="FlowTable.Version"/> is the one recorded
+/// (<see cref="IsCurrent"/>). A stage's version moves with every published change of it (insert, removal, expiry,
+/// action or instruction swap, miss mode), so a flow-mod in any stage the verdict depends on makes it stale at once,
+/// checked on every use; changes in stages it did not visit do not touch it. The versions are read before each
+/// stage's lookup, so a verdict is never newer than its versions.</para>
+/// <para>Owned by one forwarding thread (its cache and its <see cref="VerdictInterner"/>), which adds the packets it
+/// runs through the verdict to <see cref="PendingPackets"/> and credits them to the rules in batches (see
+/// <c>Forwarder</c>).</para>
+/// <para>Immutable once built but for those counters (one allocation per new chain, off the steady-state path; a thread's
+/// <see cref="VerdictInterner"/> hands the same one back for every later packet key with the same chain).</para>
+/// </remarks>
+public sealed class PipelineVerdict
+{
+    private static int s_ids;
+
+    /// <summary>A number unique among verdicts (wraps after 2^32), by which forwarders group packets.</summary>
+    public readonly int Id = Interlocked.Increment(ref s_ids);
+    /// <summary>The stages visited, in order.</summary>
+    public readonly FlowTable[] Tables;
+    /// <summary>Each visited stage's <see cref="FlowTable.Version"/> when the run read it.</summary>
+    public readonly long[] Versions;
+    /// <summary>The rule hit in each visited stage (null: the stage missed).</summary>
+    public readonly FlowEntry?[] Hits;
+    /// <summary>The rules hit, in order (the non-null <see cref="Hits"/>): each is credited for every packet.</summary>
+    public readonly FlowEntry[] Entries;
+    /// <summary>Apply-actions of each visited stage in order, then the action set (empty when the run missed).</summary>
+    public readonly FlowActions Actions;
+    /// <summary>How the run ended.</summary>
+    public readonly PipelineEnd End;
+    /// <summary>Each of <see cref="Entries"/>' <see cref="FlowEntry.Serial"/> when the verdict was built (the incarnation it credits).</summary>
+    internal readonly int[] Serials;
+    /// <summary>Packets and bytes the owning forwarder ran through this verdict and has not yet credited to its rules.</summary>
+    internal long PendingPackets, PendingBytes;
+
+    internal PipelineVerdict(FlowTable[] tables, long[] versions, FlowEntry?[] hits, FlowActions actions, PipelineEnd end)
+    {
+        Tables = tables;
+        Versions = versions;
+        Hits = hits;
+        int n = 0;
+        foreach (var h in hits) if (h is not null) n++;
+        Entries = new FlowEntry[n];
+        n = 0;
+        foreach (var h in hits) if (h is not null) Entries[n++] = h;
+        Serials = new int[n];
+        for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
+        Actions = actions;
+        End = end;
+    }
+
+    /// <summary>Whether no visited stage changed since the verdict was built.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsCurrent()
+    {
+        var t = Tables;
+        var v = Versions;
+        for (int i = 0; i < t.Length; i++)
+            if (t[i].Version != v[i]) return false;
+        return true;
+    }
+}
+
+/// <summary>
+/// The action set of a pipeline run (OpenFlow 1.3.5 section 5.10): at most one action per kind, a write replacing
+/// the kind's earlier action, run at the end of the pipeline in the spec's order: copy TTL inwards, pop, push-MPLS,
+/// push-PBB, push-VLAN, copy TTL outwards, decrement TTL, set, qos (set_queue), group, output. The datapath's kinds fall
+/// into these as: the pops are strip-VLAN, pop-MPLS and pop-PBB (in that order: innermost tag first); the decrements
+/// are dec-MPLS-TTL then dec-IP-TTL; "set" is every set-field kind (one per field, in the order of
+/// <see cref="ActionKind"/>) and set-MPLS-TTL and set-IP-TTL; output and enqueue (an output through a queue, set_queue
+/// and output in one) are the output, the last. A kind not listed here cannot be written into an action set
+/// (<see cref="CanHold"/>; the layer above refuses such a write-actions).
+/// </summary>
+public sealed class ActionSet
+{
+    /// <summary>The kinds an action set holds, in execution order (an output and an enqueue share the last slot).</summary>
+    private static readonly ActionKind[] s_order =
+    [
+        ActionKind.CopyTtlIn,
+        ActionKind.StripVlan, ActionKind.PopMpls, ActionKind.PopPbb,
+        ActionKind.PushMpls, ActionKind.PushPbb, ActionKind.PushVlan,
+        ActionKind.CopyTtlOut,
+        ActionKind.DecMplsTtl, ActionKind.DecNwTtl,
+        ActionKind.SetVlanVid, ActionKind.SetVlanPcp, ActionKind.SetDlSrc, ActionKind.SetDlDst, ActionKind.SetNwSrc,
+        ActionKind.SetNwDst, ActionKind.SetNwTos, ActionKind.SetTpSrc, ActionKind.SetTpDst, ActionKind.SetTunnel,
+        ActionKind.SetIpEcn, ActionKind.SetIpv6Src, ActionKind.SetIpv6Dst, ActionKind.SetIpv6Flabel, ActionKind.SetIcmpType,
+        ActionKind.SetIcmpCode, ActionKind.SetArpOp, ActionKind.SetArpSpa, ActionKind.SetArpTpa, ActionKind.SetArpSha,
+        ActionKind.SetArpTha, ActionKind.SetNdTarget, ActionKind.SetNdSll, ActionKind.SetNdTll, ActionKind.SetMplsLabel,
+        ActionKind.SetMplsTc, ActionKind.SetMplsBos, ActionKind.SetPbbIsid, ActionKind.SetMplsTtl, ActionKind.SetNwTtl,
+        ActionKind.SetQueue,
+        ActionKind.Group,
+        ActionKind.Output,
+    ];
+
+    private static readonly sbyte[] s_slot = BuildSlots();
+    private readonly FlowAction[] _actions = new FlowAction[s_order.Length];
+    private ulong _present;
+
+    private static sbyte[] BuildSlots()
+    {
+        var slots = new sbyte[256];
+        Array.Fill(slots, (sbyte)-1);
+        for (int i = 0; i < s_order.Length; i++) slots[(int)s_order[i]] = (sbyte)i;
+        slots[(int)ActionKind.Enqueue] = (sbyte)(s_order.Length - 1);
+        return slots;
+    }
+
+    /// <summary>Whether an action of <paramref name="kind"/> may be written into an action set.</summary>
+    public static bool CanHold(ActionKind kind) => SlotOf(kind) >= 0;
+
+    private static int SlotOf(ActionKind kind) => s_slot[(int)kind];
+
+    public bool IsEmpty => _present == 0;
+
+    public void Clear() => _present = 0;
+
+    /// <summary>Merges a write-actions list (each action replaces the set's action of its kind; an unknown kind is ignored).</summary>
+    public void Write(FlowActions actions)
+    {
+        foreach (var a in actions.Items)
+        {
+            int s = SlotOf(a.Kind);
+            if (s < 0) continue;
+            _actions[s] = a;
+            _present |= 1UL << s;
+        }
+    }
+
+    /// <summary>Appends the set's actions in execution order.</summary>
+    public void AppendTo(List<FlowAction> into)
+    {
+        for (int s = 0; s < s_order.Length; s++)
+            if ((_present & (1UL << s)) != 0) into.Add(_actions[s]);
+    }
+}
+
+/// <summary>One stage of a traced pipeline run (ofproto/trace).</summary>
+/// <param name="TableId">The stage.</param>
+/// <param name="Lookup">What the stage's lookup found (rule, classifier stage, mask).</param>
+/// <param name="Key">The key the stage looked up (metadata and rewritten headers of earlier stages included).</param>
+/// <param name="Miss">The stage's miss mode, meaningful when it found nothing.</param>
+public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup, FlowKey Key, TableMissMode Miss);
+
+/// <summary>
+/// A pipeline run, table by table (the uncached classification, and the model every cached verdict must equal): what
+/// a multi-stage <see cref="Pipeline"/> does with one packet key. Reused scratch (one per forwarding thread): nothing is
+/// allocated per run.
+/// </summary>
+/// <remarks>
+/// <para>Semantics (OpenFlow 1.3.5 sections 5.1 to 5.10): the run starts in stage 0 with an empty action set and
+/// metadata 0 (the parser's key). In each stage, the highest-priority rule matching the current key wins; its
+/// apply-actions are appended to the composed list, then clear-actions empties the action set, write-actions merges
+/// into it, write-metadata rewrites the key's metadata word (masked; the key's extension map kept right), and
+/// goto-table continues in that (strictly later) stage; a rule without goto ends the run and the action set is
+/// appended in its fixed order. A stage with no match follows its <see cref="TableMissMode"/>; a miss that ends the
+/// run discards the action set (the earlier stages' apply-actions still run).</para>
+/// <para>Later stages see the packet as the earlier apply-actions left it (OpenFlow 1.3): the lookup key is rewritten
+/// for each header-setting action as the executor rewrites the frame: MACs always; IPv4 addresses and TOS when the
+/// key is IPv4 (dl_type 0x0800); L4 ports when it is IPv4 TCP or UDP; the VLAN setters push a tag on an untagged
+/// packet (vlan becomes OFPVID_PRESENT | vid, pcp 0 unless set) and strip-VLAN leaves the key untagged (a second,
+/// inner tag it uncovers is not re-parsed); set-tunnel sets tun_id. Outputs and enqueues do not touch the key.</para>
+/// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
+/// </remarks>
+public sealed class PipelineWalk
+{
+    private readonly FlowTable[] _tables = new FlowTable[Pipeline.MaxStages];
+    private readonly long[] _versions = new long[Pipeline.MaxStages];
+    private readonly FlowEntry?[] _hits = new FlowEntry?[Pipeline.MaxStages];
+    private readonly ActionSet _set = new();
+    private readonly List<FlowAction> _composed = new();
+
+    /// <summary>Stages visited by the last run.</summary>
+    public int Count { get; private set; }
+    /// <summary>How the last run ended.</summary>
+    public PipelineEnd End { get; private set; }
+    /// <summary>The key after the last run (metadata and rewritten headers).</summary>
+    public FlowKey FinalKey { get; private set; }
+    /// <summary>The action set at the end of the last run (empty after a miss).</summary>
+    public ActionSet ActionSet => _set;
+    /// <summary>The composed actions of the last run (valid until the next).</summary>
+    public List<FlowAction> Composed => _composed;
+    public ReadOnlySpan<FlowTable> Tables => _tables.AsSpan(0, Count);
+    public ReadOnlySpan<long> Versions => _versions.AsSpan(0, Count);
+    public ReadOnlySpan<FlowEntry?> Hits => _hits.AsSpan(0, Count);
+
+    /// <summary>Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages; <paramref name="trace"/> (diagnostics) receives each stage.</summary>
+    public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null)
+    {
+        var b = new FlowKeyBuilder(key);
+        _set.Clear();
+        _composed.Clear();
+        int n = 0;
+        int t = 0;
+        PipelineEnd end = PipelineEnd.Actions;
+        while (true)
+        {
+            var table = pipeline.Stage(t);
+            if (table is null)
+            {
+                end = PipelineEnd.MissDrop;
+                break;
+            }
+            _tables[n] = table;
+            _versions[n] = table.Version; // before the lookup: a verdict is never newer than its versions
+            FlowEntry? e;
+            if (trace is null)
+            {
+                e = table.Lookup(b.Key);
+            }
+            else
+            {
+                var lt = table.Trace(b.Key);
+                e = lt.Entry;
+                trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode));
+            }
+            _hits[n++] = e;
+            if (e is null)
+            {
+                var mode = table.MissMode;
+                if (mode == TableMissMode.Continue && t < Pipeline.MaxStages - 1)
+                {
+                    t++;
+                    continue;
+                }
+                end = mode == TableMissMode.Controller ? PipelineEnd.MissController : PipelineEnd.MissDrop;
+                break;
+            }
+            var actions = e.Actions.Items;
+            foreach (ref readonly var a in actions.AsSpan())
+            {
+                _composed.Add(a);
+                Rewrite(ref b, a);
+            }
+            var ins = e.Instructions;
+            if (ins is null) break;
+            if (ins.ClearActions) _set.Clear();
+            if (ins.WriteActions is { } w) _set.Write(w);
+            if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.Key.Metadata));
+            if (ins.GotoTable > t)
+            {
+                t = ins.GotoTable;
+                continue;
+            }
+            break;
+        }
+        Count = n;
+        End = end;
+        FinalKey = b.Key;
+        if (end == PipelineEnd.Actions) _set.AppendTo(_composed);
+        else _set.Clear();
+    }
+
+    /// <summary>The lookup key after <paramref name="a"/> ran on the packet (see the type remarks).</summary>
+    private static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)
+    {
+        var k = b.Key;
+        bool ip4 = k.DlType == PacketParser.EthTypeIpv4, ip6 = k.DlType == PacketParser.EthTypeIpv6;
+        bool ports = (ip4 || ip6) && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp;
+        bool icmp = (ip4 && k.NwProto == PacketParser.ProtoIcmp) || (ip6 && k.NwProto == PacketParser.ProtoIcmpv6);
+        bool arp = k.DlType == PacketParser.EthTypeArp;
+        bool mpls = k.DlType is PacketParser.EthTypeMpls or PacketParser.EthTypeMplsMulticast;
+        bool nd = ip6 && k.NwProto == PacketParser.ProtoIcmpv6 && k.TpSrc is 135 or 136;
+        switch (a.Kind)
+        {
+            case ActionKind.SetDlSrc: b.DlSrc(new MacAddress(a.Value)); break;
+            case ActionKind.SetDlDst: b.DlDst(new MacAddress(a.Value)); break;
+            case ActionKind.SetNwSrc: if (ip4) b.NwSrc((uint)a.Value); break;
+            case ActionKind.SetNwDst: if (ip4) b.NwDst((uint)a.Value); break;
+            case ActionKind.SetNwTos: if (ip4 || ip6) b.NwTos((byte)(a.Value & 0xFC)); break;
+            case ActionKind.SetIpEcn: if (ip4 || ip6) b.IpEcn((byte)(a.Value & 3)); break;
+            case ActionKind.SetTpSrc: if (ports) b.TpSrc((ushort)a.Value); break;
+            case ActionKind.SetTpDst: if (ports) b.TpDst((ushort)a.Value); break;
+            case ActionKind.SetIcmpType: if (icmp) b.TpSrc((byte)a.Value); break;
+            case ActionKind.SetIcmpCode: if (icmp) b.TpDst((byte)a.Value); break;
+            case ActionKind.SetIpv6Src: if (ip6) b.Ipv6Src(a.Wide); break;
+            case ActionKind.SetIpv6Dst: if (ip6) b.Ipv6Dst(a.Wide); break;
+            case ActionKind.SetIpv6Flabel: if (ip6) b.Ipv6Flabel((uint)a.Value & 0xFFFFF); break;
+            case ActionKind.SetArpOp: if (arp && a.Value <= 0xFF) b.NwProto((byte)a.Value); break;
+            case ActionKind.SetArpSpa: if (arp) b.NwSrc((uint)a.Value); break;
+            case ActionKind.SetArpTpa: if (arp) b.NwDst((uint)a.Value); break;
+            case ActionKind.SetArpSha: if (arp) b.ArpSha(new MacAddress(a.Value)); break;
+            case ActionKind.SetArpTha: if (arp) b.ArpTha(new MacAddress(a.Value)); break;
+            case ActionKind.SetNdTarget: if (nd) b.NdTarget(a.Wide); break;
+            case ActionKind.SetNdSll: if (nd && k.TpSrc == 135) b.ArpSha(new MacAddress(a.Value)); break;
+            case ActionKind.SetNdTll: if (nd && k.TpSrc == 136) b.ArpTha(new MacAddress(a.Value)); break;
+            case ActionKind.SetMplsLabel: if (mpls) b.MplsLabel((uint)a.Value & 0xFFFFF); break;
+            case ActionKind.SetMplsTc: if (mpls) b.MplsTc((byte)(a.Value & 7)); break;
+            case ActionKind.SetMplsBos: if (mpls) b.MplsBos((byte)(a.Value & 1)); break;
+            case ActionKind.SetPbbIsid: if (k.DlType == PacketParser.EthTypePbb) b.PbbIsid((uint)a.Value & 0xFFFFFF); break;
+            case ActionKind.SetVlanVid:
+                if ((k.VlanVid & FlowKey.VlanPresent) == 0) b.DlVlanPcp(0);
+                b.VlanVid((ushort)(FlowKey.VlanPresent | (a.Value & 0x0FFF)));
+                break;
+            case ActionKind.SetVlanPcp:
+                if ((k.VlanVid & FlowKey.VlanPresent) == 0) b.VlanVid(FlowKey.VlanPresent);
+                b.DlVlanPcp((byte)(a.Value & 7));
+                break;
+            case ActionKind.PushVlan:
+                // The new outer tag copies the old outer tag's VID and PCP (1.3.5 section 5.12.1), else 0: the key's
+                // (outer) vlan fields are unchanged on a tagged packet and become a tag of VID 0 on an untagged one.
+                if ((k.VlanVid & FlowKey.VlanPresent) == 0) { b.VlanVid(FlowKey.VlanPresent); b.DlVlanPcp(0); }
+                break;
+            case ActionKind.StripVlan: b.VlanVid(0); b.DlVlanPcp(0); break;
+            case ActionKind.PushMpls:
+                if (!mpls)
+                {
+                    // The packet is MPLS now: its network fields are no longer visible to a lookup (as the parser,
+                    // which stops at the label stack). The new entry is the bottom of the stack, label and TC 0.
+                    ClearNetwork(ref b);
+                    b.MplsLabel(0); b.MplsTc(0); b.MplsBos(1);
+                }
+                else
+                {
+                    b.MplsBos(0); // a copy of the outer entry's label and TC on top of it
+                }
+                b.DlType((ushort)a.Value);
+                break;
+            case ActionKind.PopMpls:
+                // The key holds only the top entry: after a pop the next one (or the network header) is not known to
+                // the walk, so later tables see the new ethertype with the MPLS and network fields zero (Open vSwitch
+                // recirculates here to parse the payload; a later table matching those fields sees them empty).
+                b.MplsLabel(0); b.MplsTc(0); b.MplsBos(0);
+                b.DlType((ushort)a.Value);
+                break;
+            case ActionKind.PushPbb:
+                ClearNetwork(ref b);
+                b.DlType(PacketParser.EthTypePbb);
+                break;
+            case ActionKind.PopPbb:
+                // As for pop-MPLS: the customer frame's fields are not in the key (the parser keeps only the I-SID).
+                b.PbbIsid(0);
+                break;
+            case ActionKind.SetTunnel: b.TunId(a.Value); break;
+        }
+    }
+
+    /// <summary>Zeroes the key's network and transport fields (a push that hides them from later lookups).</summary>
+    private static void ClearNetwork(ref FlowKeyBuilder b)
+    {
+        // One statement a field: the builder's setters return a copy (for chains on a fresh builder), not a reference.
+        b.NwTos(0); b.IpEcn(0); b.NwProto(0); b.NwSrc(0); b.NwDst(0); b.TpSrc(0); b.TpDst(0); b.Ipv6Flabel(0);
+        b.Ipv6Src(0); b.Ipv6Dst(0); b.NdTarget(0); b.ArpSha(default); b.ArpTha(default); b.Ipv6ExtHdr(0);
+    }
+}
+
+/// <summary>
+/// A forwarding thread's table of verdicts by chain (the stages visited, the rules hit, the versions read, how the run
+/// ended), so that every packet key with the same chain shares one <see cref="PipelineVerdict"/> and one composed
+/// action list: a run whose chain is already here allocates nothing. Direct-mapped (a new chain replaces the slot's);
+/// composed lists are shared through an <see cref="ActionInterner"/>. Not thread-safe (one per thread).
+/// </summary>
+public sealed class VerdictInterner
+{
+    private readonly PipelineVerdict?[] _slots;
+    private readonly int _mask;
+    private readonly ActionInterner _actions = new();
+    private long _built;
+
+    public VerdictInterner(int slots = 4096)
+    {
+        int n = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, slots));
+        _slots = new PipelineVerdict?[n];
+        _mask = n - 1;
+    }
+
+    /// <summary>Verdicts built (chains not found here).</summary>
+    public long Built => _built;
+
+    /// <summary>The verdict of <paramref name="walk"/>'s last run: the one already held for its chain, or a new one.</summary>
+    public PipelineVerdict Intern(PipelineWalk walk)
+    {
+        var tables = walk.Tables;
+        var versions = walk.Versions;
+        var hits = walk.Hits;
+        uint h = (uint)walk.End * 0x9E3779B1u;
+        for (int i = 0; i < tables.Length; i++)
+        {
+            h = System.Numerics.BitOperations.Crc32C(h, (uint)tables[i].StageId);
+            h = System.Numerics.BitOperations.Crc32C(h, (ulong)versions[i]);
+            h = System.Numerics.BitOperations.Crc32C(h, hits[i] is { } e ? (uint)e.Serial : 0u);
+        }
+        ref var slot = ref _slots[h & (uint)_mask];
+        if (slot is { } v && Same(v, walk)) return v;
+        _built++;
+        var composed = _actions.Intern(new FlowActions([.. walk.Composed]));
+        v = new PipelineVerdict(tables.ToArray(), versions.ToArray(), hits.ToArray(), composed, walk.End);
+        slot = v;
+        return v;
+    }
+
+    /// <summary>A new verdict of <paramref name="walk"/>'s last run, shared with nothing (a reference for tests).</summary>
+    public static PipelineVerdict Build(PipelineWalk walk)
+        => new(walk.Tables.ToArray(), walk.Versions.ToArray(), walk.Hits.ToArray(), new FlowActions([.. walk.Composed]), walk.End);
+
+    private static bool Same(PipelineVerdict v, PipelineWalk walk)
+    {
+        if (v.End != walk.End || v.Tables.Length != walk.Count) return false;
+        var tables = walk.Tables;
+        var versions = walk.Versions;
+        var hits = walk.Hits;
+        for (int i = 0; i < tables.Length; i++)
+        {
+            if (!ReferenceEquals(v.Tables[i], tables[i]) || v.Versions[i] != versions[i] || !ReferenceEquals(v.Hits[i], hits[i])) return false;
+        }
+        // Same rules and same versions of their tables: same actions and instructions (a swap moves the version),
+        // and an entry recycled under another rule would have moved its table's version too.
+        return true;
+    }
+
+    /// <summary>Drops every held verdict.</summary>
+    public void Clear() => Array.Clear(_slots);
+}

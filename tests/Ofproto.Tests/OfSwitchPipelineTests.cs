@@ -1,0 +1,161 @@
+using Softswitch.Datapath;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Ofproto.Tests;
+
+/// <summary>
+/// OpenFlow 1.3 flow-mods through <see cref="OfSwitch"/> (<see cref="MatchRules.OpenFlow13"/>): tables 1..254 created
+/// on demand, instructions (goto, write-actions, metadata), forward-only gotos, OFPTT_ALL deletes, OpenFlow 1.3's
+/// table-miss (no flow: drop; the priority-0 catch-all flow decides otherwise), and flow, aggregate and table
+/// statistics per table. OpenFlow 1.0's rules stay as they were (table 0, apply-actions only).
+/// </summary>
+public sealed class OfSwitchPipelineTests : IDisposable
+{
+    private static readonly MacAddress Src = MacAddress.Parse("02:00:00:00:00:01"), Dst = MacAddress.Parse("02:00:00:00:00:02");
+    private readonly SwitchDatapath _dp = new(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+    private readonly MemoryPort[] _ports = new MemoryPort[3];
+    private readonly OfSwitch _sw;
+    private readonly Reports _reports = new();
+
+    private sealed class Reports : IOfReports
+    {
+        public int PacketIns;
+        public byte LastTable = 0xff;
+        public void PacketIn(in OfPacketIn packet) { LastTable = packet.TableId; Interlocked.Increment(ref PacketIns); }
+        public void FlowRemoved(in OfFlowRemoved removed) { }
+        public void PortStatus(OfPortReason reason, OfPortDesc port) { }
+    }
+
+    public OfSwitchPipelineTests()
+    {
+        for (int i = 0; i < _ports.Length; i++)
+        {
+            _ports[i] = new MemoryPort($"m{i + 1}", new MacAddress(0x0200_0000_0010UL + (ulong)i)) { CaptureSent = true };
+            _dp.AddPort(_ports[i]);
+        }
+        _sw = new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 7 });
+        _sw.Start(_reports);
+        _sw.SetControllerConnected(true);
+    }
+
+    public void Dispose()
+    {
+        _sw.Dispose();
+        _dp.Dispose();
+    }
+
+    private static FlowModRequest Add13(byte table, in OfMatch m, ushort priority, OfInstructions ins, ulong cookie = 0)
+        => new(FlowModCommand.Add, m, priority, ins, TableId: table, Cookie: cookie, Rules: MatchRules.OpenFlow13);
+
+    private static OfInstructions Goto(byte table, params OfAction[] apply) => new(apply, GotoTable: table);
+
+    private void Send(int port = 0)
+    {
+        _ports[port].Inject(FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 2));
+        _dp.PollUntilIdle();
+    }
+
+    private int SentOn(int port) => _ports[port].TakeSent().Count;
+
+    [Fact]
+    public void Gotos_and_instructions_are_accepted_under_OpenFlow13_only_and_must_go_forward()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));
+        Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(2, OfMatch.Any, 1, Goto(2))));
+        Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(3, OfMatch.Any, 1, Goto(1))));
+        Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(255, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(1) }))));
+        // The same goto under OpenFlow 1.0's rules is refused whole, and so is a table other than 0.
+        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(Add13(0, OfMatch.Any, 2, Goto(1)) with { Rules = MatchRules.OpenFlow10 }));
+        Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(1, OfMatch.Any, 2, OfInstructions.Apply(new[] { OfAction.Output(1) })) with { Rules = MatchRules.OpenFlow10 }));
+        // The refused flow-mods created no table; the goto created the table it names.
+        Assert.True(_sw.Flows.HasTable(1));
+        Assert.False(_sw.Flows.HasTable(2));
+        Assert.False(_sw.Flows.HasTable(3));
+        Assert.Equal([0, 1], _sw.Tables.ToArray().Select(t => (int)t.Id));
+        Assert.Equal(TableMiss.Drop, _sw.Tables[1].Miss);
+    }
+
+    [Fact]
+    public void A_packet_goes_through_every_table_and_each_counts_it()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));
+        var write = new OfInstructions(ReadOnlyMemory<OfAction>.Empty, WriteActions: new[] { OfAction.Output(3) }, GotoTable: 4,
+                                       MetadataValue: 0x11, MetadataMask: 0xff);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, new OfMatch().EthDst(Dst.Value), 5, write, cookie: 0x1)));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(4, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(2) }), cookie: 0x4)));
+        for (int i = 0; i < 3; i++) Send();
+        Assert.Equal(3, SentOn(1));
+        Assert.Equal(3, SentOn(2));   // the action set's output, after table 4's apply-actions
+
+        var seen = new List<(byte Table, ulong Packets)>();
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { seen.Add((f.TableId, f.PacketCount)); return true; });
+        Assert.Equal([((byte)0, 3UL), ((byte)1, 3UL), ((byte)4, 3UL)], seen.OrderBy(s => s.Table).ToArray());
+        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: 4, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: 9, Rules: MatchRules.OpenFlow13)).FlowCount);
+        foreach (byte t in new byte[] { 0, 1, 4 })
+        {
+            var st = _sw.TableStats(t);
+            Assert.Equal(t, st.TableId);
+            Assert.Equal(1, st.ActiveCount);
+            Assert.Equal(3, st.LookupCount);
+            Assert.Equal(3, st.MatchedCount);
+        }
+    }
+
+    [Fact]
+    public void OpenFlow13_table_miss_is_a_drop_unless_a_catch_all_flow_says_otherwise()
+    {
+        _sw.Flows.SetTableMiss(0, TableMiss.Drop);
+        Send();
+        Assert.False(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) != 0, 200));
+        Assert.Equal(0, SentOn(1) + SentOn(2));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 0, Goto(2))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(OfPort.Controller) }))));
+        Send();
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 1, 5000));
+        // The table stats see table 2's miss flow matched, table 0's catch-all too.
+        Assert.Equal(1, _sw.TableStats(2).MatchedCount);
+    }
+
+    [Fact]
+    public void Delete_in_every_table_and_modify_replaces_the_instructions()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(3) }))));
+        Send();
+        Assert.Equal(1, SentOn(1));
+
+        // MODIFY_STRICT of table 0's flow: now it goes to table 2.
+        var mod = Add13(0, OfMatch.Any, 1, Goto(2)) with { Command = FlowModCommand.ModifyStrict };
+        Assert.Equal(OfError.None, _sw.FlowMod(mod));
+        Send();
+        Assert.Equal(0, SentOn(1));
+        Assert.Equal(1, SentOn(2));
+
+        // A delete in table 1 only, then in every table.
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default, TableId: 1, Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(0, _sw.Flows.Pipeline.Stage(1)!.Count);
+        Assert.Equal(1, _sw.Flows.Main.Count);
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default, TableId: FlowModRequest.AllTables, Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(0, _sw.Flows.Main.Count);
+        Assert.Equal(0, _sw.Flows.Pipeline.Stage(2)!.Count);
+        // An add may not name every table.
+        Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(FlowModRequest.AllTables, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
+    }
+
+    [Fact]
+    public void OpenFlow10_flow_mods_leave_the_pipeline_single_table()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
+        Assert.False(_sw.Flows.Pipeline.IsMultiStage);
+        Send();
+        Assert.Equal(1, SentOn(1));
+        Assert.Single(_sw.Tables.ToArray());
+        Assert.Equal(TableMiss.Controller, _sw.Tables[0].Miss);
+        Assert.Equal(TableMissMode.Controller, _sw.Flows.Main.MissMode);
+    }
+}
