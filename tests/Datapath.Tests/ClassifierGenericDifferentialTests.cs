@@ -40,6 +40,14 @@ public class ClassifierGenericDifferentialTests
             .Check(Config.QuickThrowOnFailure.WithMaxTest(150));
     }
 
+    /// <summary>
+    /// A case the property found: an all-ones rule at the highest priority kept in the tuple space (its match was in
+    /// the hash stage at another priority) was cached as unshadowable, and a more specific mask over extension words at
+    /// the same priority, inserted later, did not take its packets from the cache.
+    /// </summary>
+    [Fact]
+    public void AllOnesRuleInTheTupleSpace_IsNotCachedAsUnshadowable() => Assert.True(RunCase(239103447, 18, extension: true));
+
     /// <summary>The extension generator gives tables with subtables over extension words and keys those rules match.</summary>
     [Fact]
     public void ExtensionGenerator_ReachesExtensionSubtablesAndTheirHits()

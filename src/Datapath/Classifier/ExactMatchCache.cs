@@ -122,7 +122,7 @@ public sealed class ExactMatchCache
         if (f is not null && !f.IsRemoved)
         {
             ref Slot x = ref _slots[(int)slot];
-            if (f.Serial == x.Serial && (f.IsUnshadowable || x.Version == cacheVersion))
+            if (f.Serial == x.Serial && ((f.IsUnshadowable && f.InExactStage) || x.Version == cacheVersion))
             {
                 _hits++;
                 return true;
@@ -158,7 +158,7 @@ public sealed class ExactMatchCache
             {
                 ref Slot x = ref Unsafe.Add(ref s, w);
                 var f = x.Flow;
-                if (f is null || f.IsRemoved || f.Serial != x.Serial || (!f.IsUnshadowable && x.Version != cacheVersion))
+                if (f is null || f.IsRemoved || f.Serial != x.Serial || (!(f.IsUnshadowable && f.InExactStage) && x.Version != cacheVersion))
                 {
                     victim = w;
                     break;

@@ -53,8 +53,10 @@ public sealed class FlowEntry
     /// <summary>The policy layer's description of this rule (opaque to the datapath; may be shared by many rules), or null.</summary>
     public readonly object? Owner;
     /// <summary>
-    /// No rule can ever take a packet from this one: its mask is all ones (one key) and its priority the highest, so a
-    /// cache may keep it across table versions until it is removed.
+    /// No rule can ever take a packet from this one while it is in its table's hash stage (<see cref="InExactStage"/>):
+    /// its mask is all ones (one key) and its priority the highest, and the hash stage wins ties, so a cache may keep it
+    /// across table versions until it is removed. An all-ones rule kept in the tuple space (its match already in the
+    /// hash stage at another priority) ties with other masks by subtable order and may be shadowed: caches check both.
     /// </summary>
     public readonly bool IsUnshadowable;
     /// <summary>Whether the table holds it in its hash stage (all-ones masks); set by the writer before publication.</summary>
