@@ -32,7 +32,7 @@ namespace Softswitch.Ofproto;
 /// threads that change flows or ports. A request has taken effect when its method returns (what makes a barrier
 /// truthful).</para>
 /// </remarks>
-public sealed class OfSwitch : IDatapathEvents, IDisposable
+public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 {
     private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
