@@ -14,6 +14,56 @@ public sealed class AgentOptions
     /// <c>ssl:HOST[:PORT]</c>, <c>unix:FILE</c>) or passive (<c>ptcp:</c>, <c>pssl:</c>, <c>punix:</c>: they connect to us).
     /// </summary>
     public List<string> Controllers { get; set; } = new();
+
+    /// <summary>
+    /// The OpenFlow versions the switch speaks, a bitmap of ofp_header versions (bit 1: OpenFlow 1.0, bit 4: OpenFlow
+    /// 1.3; <see cref="OfpHelloVersions"/>): what our HELLO offers and what negotiation may agree on, per connection.
+    /// </summary>
+    public uint Versions { get; set; } = AllVersions;
+
+    /// <summary>Every version this switch speaks: OpenFlow 1.0 and 1.3.</summary>
+    public const uint AllVersions = 1u << 0x01;
+
+    /// <summary>
+    /// Reads a version list as Open vSwitch spells it (<c>OpenFlow10,OpenFlow13</c>, the bridge's <c>protocols</c>
+    /// column and ovs-ofctl's <c>-O</c>; case does not matter) into a bitmap for <see cref="Versions"/>; false with
+    /// the reason for an unknown name, a version this switch does not speak, or an empty list.
+    /// </summary>
+    public static bool TryParseVersions(string text, out uint versions, out string error)
+    {
+        versions = 0;
+        error = "";
+        foreach (var word in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            byte v = word.ToLowerInvariant() switch
+            {
+                "openflow10" => 1, "openflow11" => 2, "openflow12" => 3, "openflow13" => 4, "openflow14" => 5, "openflow15" => 6,
+                _ => 0,
+            };
+            if (v == 0)
+            {
+                error = $"unknown protocol '{word}' (this switch speaks {Spell(AllVersions)})";
+                return false;
+            }
+            if ((AllVersions & OfpHelloVersions.Bit(v)) == 0)
+            {
+                error = $"{word} is not spoken by this switch (it speaks {Spell(AllVersions)})";
+                return false;
+            }
+            versions |= OfpHelloVersions.Bit(v);
+        }
+        if (versions == 0)
+        {
+            error = $"no protocol given (this switch speaks {Spell(AllVersions)})";
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>"OpenFlow10,OpenFlow13": a version bitmap as <see cref="TryParseVersions"/> reads it.</summary>
+    public static string Spell(uint versions)
+        => string.Join(",", Enumerable.Range(1, 6).Where(v => (versions & OfpHelloVersions.Bit((byte)v)) != 0).Select(v => $"OpenFlow1{v - 1}"));
+
     /// <summary>
     /// Service listeners (<c>ptcp:[PORT][:IP]</c>, <c>pssl:[PORT][:IP]</c>, <c>punix:FILE</c>): tools such as ovs-ofctl,
     /// never the controller (miss_send_len 0 until they SET_CONFIG, as Open vSwitch's service connections).

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Softswitch;
+using Softswitch.OfAgent;
 
 var seconds = new Option<double>("--seconds") { Description = "length of the throughput run in seconds (default 3)", DefaultValueFactory = _ => 3 };
 var demo = new Command("demo", "run the switch on in-memory ports with simulated hosts, then a short throughput run") { seconds };
@@ -14,6 +15,7 @@ var defaults = new RunSettings();
 var ports = new Option<string?>("--ports") { Description = "the ports, required: afpacket:IF (or IF), afxdp:IF (afxdp:IF:queue=K for one queue), pcap:IF, tap:NAME, mem:N, comma-separated, numbered from 1 or as N=SPEC (3=afpacket:eth3)" };
 var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller, which alone decides the fail mode: tcp:HOST[:PORT], ssl:HOST[:PORT], unix:FILE (we connect) or ptcp:[PORT][:IP], pssl:[PORT][:IP], punix:FILE (it connects to us) (PORT 6653; IPv6 as [ADDR]; repeatable; default none)", AllowMultipleArgumentsPerToken = false };
 var listen = new Option<string[]>("--listen") { Description = "listen for service connections (ovs-ofctl and other tools; never the controller): ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (PORT 6653, IP 127.0.0.1; IPv6 as [ADDR]; repeatable; default none, besides RUNDIR/DPID.mgmt)" };
+var protocols = new Option<string?>("--protocols") { Description = $"the OpenFlow versions to speak, as OVS spells them: {AgentOptions.Spell(AgentOptions.AllVersions)} (comma-separated; default all of them; each connection agrees on one in its HELLO)" };
 var privateKey = new Option<string?>("--private-key") { Description = "PEM private key of this switch, for ssl: and pssl:" };
 var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
 var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
@@ -42,7 +44,7 @@ var sflowSampling = new Option<int?>("--sflow-sampling") { Description = $"with 
 var sflowPolling = new Option<int?>("--sflow-polling") { Description = $"with --sflow: seconds between counter samples of each port, 0 for none (default {defaults.SflowPolling}, as OVS)" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    ports, controller, listen, protocols, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
     unixctl, pidfile, detach, metrics, localPort, sflow, sflowSampling, sflowPolling,
 };
 run.SetAction(pr =>
@@ -56,6 +58,7 @@ run.SetAction(pr =>
     if (pr.GetValue(ports) is { } p) s.Ports = p;
     if (pr.GetValue(controller) is { Length: > 0 } c) s.Controllers = [.. c];
     if (pr.GetValue(listen) is { Length: > 0 } l) s.Listen = [.. l];
+    if (pr.GetValue(protocols) is { } proto) s.Protocols = proto;
     if (pr.GetValue(privateKey) is { } pk) s.PrivateKey = pk;
     if (pr.GetValue(certificate) is { } cert) s.Certificate = cert;
     if (pr.GetValue(caCert) is { } ca) s.CaCert = ca;

@@ -62,6 +62,9 @@ internal static class RunCommand
             case "standalone": failMode = FailMode.Standalone; break;
             default: return UserError($"--fail-mode must be standalone or secure, not '{s.FailMode}'");
         }
+        uint versions = AgentOptions.AllVersions;
+        if (s.Protocols is { } protocolList && !AgentOptions.TryParseVersions(protocolList, out versions, out var protocolError))
+            return UserError($"--protocols: {protocolError}");
         foreach (var c in s.Controllers)
         {
             if (!OfEndpoint.TryParse(c, out _, out var why)) return UserError(EndpointError(c, why));
@@ -179,6 +182,7 @@ internal static class RunCommand
         var agent = new OfSwitchAgent(ofproto, new AgentOptions
         {
             Controllers = s.Controllers,
+            Versions = versions,
             // --listen endpoints and the default RUNDIR/DPID.mgmt are service connections (tools), like OVS's br0.mgmt.
             Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
             Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert, BootstrapCaCertFile = s.BootstrapCaCert },

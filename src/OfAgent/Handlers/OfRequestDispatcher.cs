@@ -18,7 +18,7 @@ namespace Softswitch.OfAgent.Handlers;
 /// the same switch. Each request is handled inside the switch's request scope (<see cref="Ofproto.OfSwitch.BeginRequest"/>),
 /// so the flows it reads stay what they were until it is answered.
 /// </remarks>
-internal sealed class OfRequestDispatcher : IOfRequestHandler
+internal sealed class OfRequestDispatcher
 {
     private readonly OfRequestContext _ctx;
     private readonly FlowModHandler _flowMods;

@@ -75,6 +75,9 @@ public sealed class OfConnection : IAsyncDisposable
     private bool _handling;
     private bool _helloReceived, _negotiated;
     private byte _peerHelloVersion;
+    private uint? _peerBitmap;
+    private byte _version;
+    private OfProtocol? _protocol;
     private long _lastRequestTicks;
     private Task? _run;
     private Timer? _keepalive;
@@ -151,10 +154,17 @@ public sealed class OfConnection : IAsyncDisposable
     public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _negotiated && IsOpen;
     public bool IsOpen => !_cts.IsCancellationRequested;
     /// <summary>
-    /// OpenFlow 1.0 is agreed: the peer's HELLO said 1.0, or (a HELLO of a later version) the peer went on with a
-    /// message other than an ERROR; a peer that speaks only a later version answers HELLO_FAILED instead, and never was.
+    /// A version is agreed (<see cref="Version"/>): both HELLOs carried version bitmaps with a version in common, the
+    /// peer's HELLO named the agreed version, or (a HELLO without a bitmap naming a later version) the peer went on
+    /// with a message other than an ERROR; a peer that speaks only a later version answers HELLO_FAILED instead, and never was.
     /// </summary>
     public bool Negotiated => _negotiated;
+
+    /// <summary>The OpenFlow version (ofp_header.version) agreed with the peer; 0 before its HELLO.</summary>
+    public byte Version => _version;
+
+    /// <summary>The protocol of <see cref="Version"/>, once a version is agreed.</summary>
+    internal OfProtocol Protocol => _protocol ?? throw new InvalidOperationException("no version agreed yet");
 
     /// <summary>
     /// Milliseconds since the peer's last request other than an echo (HELLO counts; -1 while one is being handled):
@@ -190,6 +200,9 @@ public sealed class OfConnection : IAsyncDisposable
     /// closed, or closes because the queue passed the hard limit).
     /// </summary>
     public bool SendNotification(OfpMessage msg) => Enqueue(msg.ToArray());
+
+    /// <summary>As <see cref="SendNotification(OfpMessage)"/>, for a whole encoded message (shared by the connections it goes to, never changed).</summary>
+    public bool SendNotification(byte[] msg) => Enqueue(msg);
 
     public void SendRaw(byte[] bytes) => Enqueue(bytes);
 
@@ -456,11 +469,13 @@ public sealed class OfConnection : IAsyncDisposable
     }
 
     /// <summary>HELLO_FAILED/INCOMPATIBLE with the ASCII explanation OF1.0 asks for (not the request's bytes).</summary>
-    internal static OfpErrorMsg HelloFailed(in OfpHeader peer) => new()
+    internal static OfpErrorMsg HelloFailed(in OfpHeader peer, uint ours, uint? peerBitmap) => new()
     {
+        // The error's layout is the same in every version; it goes out in the peer's version when we speak it.
+        Version = Math.Min(peer.Version == 0 ? OfpConstants.Version : peer.Version, OfpHelloVersions.Highest(ours)),
         Xid = peer.Xid,
         Error = OfpError.HelloFailed(OfpHelloFailedCode.Incompatible),
-        Data = System.Text.Encoding.ASCII.GetBytes($"We support version 0x{OfpConstants.Version:x2}, you support version 0x{peer.Version:x2}"),
+        Data = OfpHelloVersions.IncompatibleText(ours, peer.Version, peerBitmap),
     };
 
     /// <summary>Handles every whole message in buf[start..end); true when the connection is to close.</summary>
@@ -515,42 +530,64 @@ public sealed class OfConnection : IAsyncDisposable
         OfpHeader.TryRead(msg, out var header);
         // An ERROR (type 1 in every version) is the peer's word, in any state: logged, never answered, never dispatched.
         if (header.Type == OfpType.Error) return OnPeerError(msg, header);
+        uint ours = _owner.Options.Versions;
         if (!_helloReceived)
         {
             if (header.Type == OfpType.Hello)
             {
-                if (header.Version < OfpConstants.Version)
+                uint? bitmap = OfpHelloVersions.TryReadBitmap(msg, out uint b) ? b : null;
+                byte agreed = OfpHelloVersions.Negotiate(ours, header.Version, bitmap);
+                _peerHelloVersion = header.Version;
+                _peerBitmap = bitmap;
+                if (agreed == 0)
                 {
-                    SendRaw(HelloFailed(header).ToArray());
-                    _log.LogWarning("{Conn}: peer HELLO version {Version} is below 1.0; closing", Name, header.Version);
+                    SendRaw(HelloFailed(header, ours, bitmap).ToArray());
+                    _log.LogWarning("{Conn}: the peer speaks OpenFlow {Theirs}, this switch {Ours} (--protocols); sent HELLO_FAILED, closing",
+                        Name, bitmap is { } pb ? OfpHelloVersions.Describe(pb) : OfpHelloVersions.Name(header.Version), OfpHelloVersions.Describe(ours));
                     return false;
                 }
                 _helloReceived = true;
-                _peerHelloVersion = header.Version;
-                // A HELLO of a later version is agreed by the peer's next message (a controller that speaks only that
-                // version answers HELLO_FAILED, and must not count as connected meanwhile).
-                if (header.Version == OfpConstants.Version) Negotiate();
+                Use(agreed);
+                // A HELLO without a bitmap that names a later version than the one agreed is agreed by the peer's
+                // next message: a controller that speaks only its own version answers HELLO_FAILED instead, and must
+                // not count as connected meanwhile. With bitmaps both sides know the outcome already.
+                if (bitmap is not null || header.Version == agreed) Negotiate();
                 return true;
             }
-            // Tolerate a peer that starts without HELLO if it speaks 1.0; anything else cannot be understood.
-            if (header.Version != OfpConstants.Version)
+            // Tolerate a peer that starts without HELLO if it speaks a version of ours; anything else cannot be understood.
+            if ((ours & OfpHelloVersions.Bit(header.Version)) == 0)
             {
-                SendRaw(HelloFailed(header).ToArray());
+                SendRaw(HelloFailed(header, ours, null).ToArray());
                 return false;
             }
             _helloReceived = true;
             _peerHelloVersion = header.Version;
+            Use(header.Version);
         }
         if (!_negotiated) Negotiate();
         if (header.Type == OfpType.Hello) return true; // a repeated HELLO is harmless
-        _owner.Dispatch(this, msg);
+        if (header.Version != _version)
+        {
+            // OpenFlow 1.3.5 section 6.3.1 (and 1.0's BAD_VERSION): a message of another version than the agreed one.
+            var head = msg[..Math.Min(msg.Length, OfpConstants.ErrorDataMinSize)];
+            SendRaw(new OfpErrorMsg { Version = _version, Xid = header.Xid, Error = OfpError.BadRequest(OfpBadRequestCode.BadVersion), Data = head.ToArray() }.ToArray());
+            return true;
+        }
+        _protocol!.Handle(this, msg);
         return true;
+    }
+
+    private void Use(byte version)
+    {
+        _version = version;
+        _protocol = _owner.Protocol(version);
     }
 
     private void Negotiate()
     {
         _negotiated = true;
-        _log.Log(_lifecycleLevel, "{Conn}: negotiated OpenFlow 1.0 (peer offered version 0x{Version:x2})", Name, _peerHelloVersion);
+        string offered = _peerBitmap is { } b ? $"versions {OfpHelloVersions.Describe(b)}" : $"version 0x{_peerHelloVersion:x2}";
+        _log.Log(_lifecycleLevel, "{Conn}: negotiated OpenFlow {Version} (peer offered {Offered})", Name, OfpHelloVersions.Name(_version), offered);
         _owner.OnNegotiated(this);
     }
 
@@ -564,10 +601,10 @@ public sealed class OfConnection : IAsyncDisposable
         string what = OfPeerError.Describe(msg);
         if (OfPeerError.IsHelloFailed(msg))
         {
-            byte version = _peerHelloVersion > OfpConstants.Version ? _peerHelloVersion : header.Version;
-            PeerRefusal = version == OfpConstants.Version
-                ? what
-                : $"{what} (it speaks OpenFlow {OfPeerError.VersionName(version)}; this switch speaks 1.0)";
+            uint ours = _owner.Options.Versions;
+            string theirs = _peerBitmap is { } pb ? OfpHelloVersions.Describe(pb)
+                : OfpHelloVersions.Name(_peerHelloVersion != 0 ? _peerHelloVersion : header.Version);
+            PeerRefusal = $"{what} (it speaks OpenFlow {theirs}; this switch speaks {OfpHelloVersions.Describe(ours)})";
             // A connect loop reports the refusal with its retry, in one line per attempt.
             if (!_active && s_peerErrorLog.TryTake(out long dropped))
                 _log.LogWarning("{Conn}: peer refused our HELLO: {Refusal}; closing{Suppressed}", Name, PeerRefusal, Suppressed(dropped));
@@ -599,7 +636,7 @@ public sealed class OfConnection : IAsyncDisposable
             Close();
             return;
         }
-        if (quiet > probe) Send(new OfpEchoRequest { Xid = NextXid() });
+        if (quiet > probe) Send(new OfpEchoRequest { Version = _version != 0 ? _version : OfpHelloVersions.Highest(_owner.Options.Versions), Xid = NextXid() });
     }
 
     private void FlushAndClose()

@@ -1,21 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Session;
-
-/// <summary>Where a connection's requests go once HELLO is done (the agent's request dispatcher).</summary>
-internal interface IOfRequestHandler
-{
-    /// <summary>
-    /// Handles one whole message, on the connection's receive loop, in arrival order. The message lies in the
-    /// connection's receive buffer and is valid for the call only: a handler that keeps it copies it.
-    /// </summary>
-    void Handle(OfConnection c, ReadOnlySpan<byte> message);
-}
 
 /// <summary>
 /// The switch's OpenFlow channels (ovs ofproto/connmgr.c): passive listeners and active connect loops, the set of
@@ -45,7 +34,7 @@ internal interface IOfRequestHandler
 /// <see cref="OfConnection"/>); only a connection that closes loses them (counted in <see cref="AsyncMessagesDropped"/>).
 /// PACKET_IN to a connection whose packet-in backlog is full is dropped and counted in <see cref="PacketInsDropped"/>,
 /// never a reason to close it. Replies never pass through here: handlers answer their own connection.</para>
-/// <para><b>May not</b> decode requests (they go to the <see cref="IOfRequestHandler"/> given to <see cref="Start"/>)
+/// <para><b>May not</b> decode requests (they go to the <see cref="OfProtocol"/> of the connection's version, given to <see cref="Start"/>)
 /// or change flows.</para>
 /// <para><b>Threads and locks</b>: listeners accept on their own threads, connect loops run on the thread pool, each
 /// connection has a receive and a send thread; the upcall pump and the datapath's maintenance thread call the
@@ -66,7 +55,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     private readonly Lock _failModeLock = new();
     private readonly CancellationTokenSource _cts = new();
     private readonly List<Task> _tasks = new();
-    private IOfRequestHandler? _requests;
+    private readonly OfProtocol?[] _protocols = new OfProtocol?[32];
     private OfTlsContext? _tls;
 
     private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(5);
@@ -107,13 +96,20 @@ internal sealed class OfConnectionManager : IAsyncDisposable
 
     /// <summary>
     /// Opens the listeners and starts connecting to the controllers; established connections hand their requests to
-    /// <paramref name="requests"/>. Throws <see cref="IOException"/> naming the endpoint when a listener cannot be
+    /// the protocol of the version they agree on (<paramref name="protocols"/>: one per version of <see cref="AgentOptions.Versions"/>). Throws <see cref="IOException"/> naming the endpoint when a listener cannot be
     /// opened (the address is in use, ...), and <see cref="OfTlsException"/> when an ssl:/pssl: endpoint is configured
     /// without usable TLS files.
     /// </summary>
-    public void Start(IOfRequestHandler requests)
+    public void Start(IEnumerable<OfProtocol> protocols)
     {
-        _requests = requests;
+        foreach (var p in protocols) _protocols[p.Version] = p;
+        for (byte v = 1; v < 32; v++)
+        {
+            if ((Options.Versions & OfpHelloVersions.Bit(v)) != 0 && _protocols[v] is null)
+            {
+                throw new ArgumentException($"OpenFlow {OfpHelloVersions.Name(v)} is offered but has no protocol");
+            }
+        }
         var listeners = Options.Listeners.Select(OfEndpoint.Parse).ToList();
         var controllers = Options.Controllers.Select(OfEndpoint.Parse).ToList();
         if (listeners.Any(e => e.IsTls) || controllers.Any(e => e.IsTls)) _tls = OfTlsContext.Load(Options.Tls, _log);
@@ -206,7 +202,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                     // The same opening phase as a listener's: TLS (we present our certificate and check theirs), HELLO.
                     transport = new OfTransport(s);
                     deadline.CancelAfter(Options.HelloTimeout);
-                    var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, OfConnection.FirstXid, deadline.Token)
+                    var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, OfpHelloVersions.Hello(Options.Versions, OfConnection.FirstXid), deadline.Token)
                         .ConfigureAwait(false);
                     if (r.Ok)
                     {
@@ -238,7 +234,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 long lived = Environment.TickCount64 - started;
                 stayedUp = conn.Negotiated && conn.PeerRefusal is null && lived >= (long)backoff.TotalMilliseconds;
                 if (conn.PeerRefusal is { } refusal) failure = $" refused our HELLO: {refusal}";
-                else if (!stayedUp) failure = $": closed after {lived / 1000.0:F1} s{(conn.Negotiated ? "" : " without agreeing on OpenFlow 1.0")}";
+                else if (!stayedUp) failure = $": closed after {lived / 1000.0:F1} s{(conn.Negotiated ? "" : " without agreeing on a version")}";
             }
             backoff = NextBackoff(backoff, stayedUp, Options.MaxBackoff);
             failing = !stayedUp;
@@ -281,8 +277,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     internal OfController JoinController() => _switch.Roles.Join();
 
     /// <summary>A connection's request, after HELLO (its receive loop).</summary>
-    internal void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
-        => (_requests ?? throw new InvalidOperationException("a connection exists before Start")).Handle(c, msg);
+    /// <summary>The protocol of an agreed version (one of <see cref="AgentOptions.Versions"/>).</summary>
+    internal OfProtocol Protocol(byte version)
+        => _protocols[version] ?? throw new InvalidOperationException($"no protocol for OpenFlow {OfpHelloVersions.Name(version)}");
 
     /// <summary>Tells the switch whether a controller is connected (it sets the fail mode).</summary>
     private void ApplyFailMode()
@@ -313,34 +310,47 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             Interlocked.Increment(ref PacketInsDropped);
             return;
         }
-        uint bufferId = _switch.BufferPacket(p.Frame, p.InPort);
-        var wirePort = WireMap.ToWirePort(p.InPort);
-        var wireReason = WireMap.ToWire(p.Reason);
+        // OpenFlow 1.3's OFPCML_NO_BUFFER (max_len 0xffff in an output to the controller): the whole frame, unbuffered.
+        bool buffer = !(p.Reason != OfPacketInReason.NoMatch && p.MaxLen == NoBufferMaxLen);
+        uint bufferId = buffer ? _switch.BufferPacket(p.Frame, p.InPort) : PacketBuffers.NoBuffer;
+        bool buffered = bufferId != PacketBuffers.NoBuffer;
         foreach (var c in conns)
         {
             if (!c.ReceivesAsync || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
-            // miss_send_len is per connection (a tool that asked for a whole frame gets it, a controller 128 bytes).
-            int limit = p.Reason == OfPacketInReason.NoMatch ? c.MissSendLen : p.MaxLen;
-            int dataLen = bufferId == PacketBuffers.NoBuffer ? p.Frame.Length : Math.Min(p.Frame.Length, limit);
+            var proto = c.Protocol;
+            int dataLen = buffered ? Math.Min(p.Frame.Length, proto.PacketInDataLength(c, p, buffered)) : p.Frame.Length;
             // A frame too large for one message (a received super-frame) is cut to what fits; total_len tells.
-            dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - OfpPacketIn.MinSize);
-            var buf = OfConnection.MessagePool.Rent(OfpPacketIn.MinSize + dataLen);
-            int size = OfpPacketIn.Write(buf, bufferId, (ushort)Math.Min(p.Frame.Length, ushort.MaxValue), wirePort, wireReason, p.Frame[..dataLen]);
+            dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - proto.PacketInOverhead);
+            var buf = OfConnection.MessagePool.Rent(proto.PacketInOverhead + dataLen);
+            int size = proto.WritePacketIn(buf, bufferId, p, dataLen);
             if (c.SendPacketInPooled(buf, size)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);
         }
     }
 
-    /// <summary>
-    /// FLOW_REMOVED or PORT_STATUS to every connection that takes asynchronous messages and wants this one: queued as
-    /// replies, never dropped for a connection that is behind (a mass delete's FLOW_REMOVED burst waits in its queue);
-    /// counted only when a connection closed meanwhile.
-    /// </summary>
-    public void SendAsync(OfpMessage msg, OfAsyncKind kind, int reason)
+    /// <summary>max_len of an output to the controller that asks for the whole frame without a buffer (OFPCML_NO_BUFFER).</summary>
+    private const ushort NoBufferMaxLen = 0xffff;
+
+    /// <summary>FLOW_REMOVED to every connection that wants it, encoded once per version in use.</summary>
+    public void SendFlowRemoved(in OfFlowRemoved removed)
+        => SendAsync(OfAsyncKind.FlowRemoved, (int)removed.Reason, removed, static (proto, r) => proto.FlowRemoved(r));
+
+    /// <summary>PORT_STATUS to every connection that wants it, encoded once per version in use.</summary>
+    public void SendPortStatus(OfPortReason reason, OfPortDesc port)
+        => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, a) => proto.PortStatus(a.reason, a.port));
+
+    private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, T, byte[]> encode)
     {
+        byte[]? v1 = null, v2 = null;
+        byte ver1 = 0, ver2 = 0;
         foreach (var c in _connSnapshot)
         {
             if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason)) continue;
+            byte v = c.Version;
+            // Encoded at most once per version: the connections of one version share the message.
+            byte[] msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2 : encode(c.Protocol, report);
+            if (v1 is null) (v1, ver1) = (msg, v);
+            else if (v != ver1 && v2 is null) (v2, ver2) = (msg, v);
             if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
         }
     }

@@ -16,7 +16,7 @@ public readonly record struct OfHandshakeResult(string? Failure, byte[] Received
 
 /// <summary>
 /// The opening phase of every OpenFlow channel, before it gets threads of its own: the TLS handshake (for
-/// <c>ssl:</c>/<c>pssl:</c>), our HELLO, and the peer's first complete message, all within one deadline.
+/// <c>ssl:</c>/<c>pssl:</c>), our HELLO (<see cref="OfpHelloVersions.Hello"/>), and the peer's first complete message, all within one deadline.
 /// </summary>
 /// <remarks>
 /// Everything here is asynchronous (waiting on <see cref="SocketReadiness"/>), so a peer that connects and then stays silent, or trickles bytes, costs a
@@ -36,7 +36,7 @@ public static class OfHandshake
     /// agent's shutdown); when it fires the failure says so. Never throws for what the peer does.
     /// </summary>
     public static async Task<OfHandshakeResult> RunAsync(OfTransport transport, OfTlsContext? tls, bool asServer, string targetHost,
-        int maxMessageSize, uint helloXid, CancellationToken ct)
+        int maxMessageSize, byte[] hello, CancellationToken ct)
     {
         string? certificateRefusal = null;
         string stage = "waiting for the TLS handshake";
@@ -69,7 +69,7 @@ public static class OfHandshake
                 }
             }
             stage = "waiting for the peer's HELLO";
-            await transport.SendAsync(new OfpHello { Xid = helloXid }.ToArray(), ct).ConfigureAwait(false);
+            await transport.SendAsync(hello, ct).ConfigureAwait(false);
             var buf = new byte[FirstReadSize];
             while (true)
             {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Session;
 
@@ -243,7 +244,7 @@ public sealed class OfListener : IAsyncDisposable
         {
             if (_endpoint.Kind != OfTransportKind.Unix) s.NoDelay = true;
             slot.Cts.CancelAfter(_options.HelloTimeout);
-            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, OfConnection.FirstXid, slot.Cts.Token)
+            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, OfpHelloVersions.Hello(_options.Versions, OfConnection.FirstXid), slot.Cts.Token)
                 .ConfigureAwait(false);
             bool evicted, full = false;
             Slot? victim = null;

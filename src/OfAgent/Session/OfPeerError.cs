@@ -40,9 +40,6 @@ internal static class OfPeerError
         return name;
     }
 
-    /// <summary>"1.0", "1.3", ... for an ofp_header version byte; "0xNN" for one no OpenFlow release uses.</summary>
-    public static string VersionName(byte version) => version is >= 1 and <= 6 ? $"1.{version - 1}" : $"0x{version:x2}";
-
     /// <summary>The bytes up to the first NUL, printable ASCII kept and anything else as '?', cut to <see cref="MaxTextSize"/>.</summary>
     public static string Printable(ReadOnlySpan<byte> data)
     {

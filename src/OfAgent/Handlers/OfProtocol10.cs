@@ -1,0 +1,32 @@
+using Softswitch.OfAgent.Session;
+using Softswitch.OfAgent.Translate;
+using Softswitch.OfWire;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Handlers;
+
+/// <summary>OpenFlow 1.0 (ofp_header version 1): its request dispatcher and its encoding of the switch's reports.</summary>
+/// <remarks>Stateless beyond the dispatcher, which is thread safe; the reports are encoded with the 1.0 codec.</remarks>
+internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
+{
+    private readonly OfRequestDispatcher _requests = new(ctx);
+
+    public override byte Version => OfpConstants.Version;
+
+    public override void Handle(OfConnection c, ReadOnlySpan<byte> msg) => _requests.Handle(c, msg);
+
+    public override int PacketInOverhead => OfpPacketIn.MinSize;
+
+    /// <summary>OpenFlow 1.0: a miss sends miss_send_len bytes (per connection), an output action its max_len.</summary>
+    public override int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered)
+        => packet.Reason == OfPacketInReason.NoMatch ? c.MissSendLen : packet.MaxLen;
+
+    public override int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen)
+        => OfpPacketIn.Write(destination, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue), WireMap.ToWirePort(packet.InPort),
+                             WireMap.ToWire(packet.Reason), packet.Frame[..dataLen]);
+
+    public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(removed).ToArray();
+
+    public override byte[] PortStatus(OfPortReason reason, OfPortDesc port)
+        => new OfpPortStatus { Reason = WireMap.ToWire(reason), Desc = ReportTranslator.PhyPort(port) }.ToArray();
+}

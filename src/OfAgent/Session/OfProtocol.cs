@@ -1,0 +1,52 @@
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Session;
+
+/// <summary>
+/// One OpenFlow version as the connections use it once negotiation agreed on it: the handler of its requests and the
+/// encoding of the switch's asynchronous reports (PACKET_IN, FLOW_REMOVED, PORT_STATUS) in its wire format.
+/// </summary>
+/// <remarks>
+/// Design: the session layer (connections, fan-out, negotiation) is the same for every version; what differs is
+/// behind this class, one instance per version the switch speaks (<see cref="AgentOptions.Versions"/>), made by the
+/// composition root (<see cref="OfSwitchAgent"/>) over the same <see cref="OfSwitch"/>. A connection keeps the one of
+/// its version, so both versions work at once on one switch. Every member is called concurrently (each connection's
+/// receive loop, the upcall pump, the maintenance thread): implementations are stateless or thread safe.
+/// </remarks>
+internal abstract class OfProtocol
+{
+    /// <summary>The ofp_header version this protocol speaks.</summary>
+    public abstract byte Version { get; }
+
+    /// <summary>
+    /// Handles one whole request, on the connection's receive loop, in arrival order. The message lies in the
+    /// connection's receive buffer and is valid for the call only: a handler that keeps it copies it. Its header
+    /// version is <see cref="Version"/> (the connection answers any other with BAD_VERSION).
+    /// </summary>
+    public abstract void Handle(OfConnection c, ReadOnlySpan<byte> msg);
+
+    /// <summary>The most bytes a PACKET_IN carries besides the frame (its fixed part and match).</summary>
+    public abstract int PacketInOverhead { get; }
+
+    /// <summary>
+    /// Writes a PACKET_IN of <paramref name="packet"/> with its first <paramref name="dataLen"/> bytes into
+    /// <paramref name="destination"/> (at least <see cref="PacketInOverhead"/> + <paramref name="dataLen"/> bytes) and
+    /// returns its size. Allocation-free: called per packet-in per connection.
+    /// </summary>
+    public abstract int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen);
+
+    /// <summary>
+    /// How many bytes of a packet-in's frame go to connection <paramref name="c"/> when the switch does not buffer it
+    /// (<paramref name="buffered"/> false: the whole frame) or does (the connection's miss_send_len or the action's max_len, as the version says).
+    /// </summary>
+    public abstract int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered);
+
+    /// <summary>Whether the switch may buffer this packet-in for <paramref name="c"/> (OpenFlow 1.3's OFPCML_NO_BUFFER says not).</summary>
+    public virtual bool MayBuffer(OfConnection c, in OfPacketIn packet) => true;
+
+    /// <summary>A FLOW_REMOVED for <paramref name="removed"/>, whole.</summary>
+    public abstract byte[] FlowRemoved(in OfFlowRemoved removed);
+
+    /// <summary>A PORT_STATUS for <paramref name="port"/>, whole.</summary>
+    public abstract byte[] PortStatus(OfPortReason reason, OfPortDesc port);
+}
