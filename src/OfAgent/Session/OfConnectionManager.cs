@@ -286,7 +286,16 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     {
         // One lock around reading the connection state and telling the switch: otherwise a connection that negotiates
         // while another closes can leave the older state told last.
-        lock (_failModeLock) _switch.SetControllerConnected(ControllerConnected);
+        lock (_failModeLock)
+        {
+            bool connected, before13 = false;
+            lock (_connLock)
+            {
+                connected = _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen);
+                before13 = _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen && c.Version < OpenFlow13);
+            }
+            _switch.SetControllerConnected(connected, missToController: before13);
+        }
     }
 
     /// <summary>
@@ -327,6 +336,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             else Interlocked.Increment(ref PacketInsDropped);
         }
     }
+
+    /// <summary>The ofp_header version of OpenFlow 1.3, from which a table miss is the table-miss flow entry's.</summary>
+    private const byte OpenFlow13 = 0x04;
 
     /// <summary>max_len of an output to the controller that asks for the whole frame without a buffer (OFPCML_NO_BUFFER).</summary>
     private const ushort NoBufferMaxLen = 0xffff;
