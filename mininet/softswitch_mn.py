@@ -19,7 +19,9 @@ stops this network (its own nodes and links, by pid) and ends `mn` with a clear 
 Python script, the same failures raise SoftswitchError and the script's own net.stop() does the rest.
 
 Options (--switch softswitch,OPTION=VALUE): failMode (secure or standalone; default secure, as Mininet's OVS
-switch), logLevel (e.g. dbg or ofagent:dbg), runDir, extra (more command-line options).
+switch), protocols (the OpenFlow versions, as Mininet's OVS switch takes them: OpenFlow13, or OpenFlow10,OpenFlow13;
+default every version the switch speaks), logLevel (e.g. dbg or ofagent:dbg), runDir, extra (more command-line
+options).
 
 RemoteSoftswitch is the same switch for Mininet's cluster edition (mininet/examples/cluster.py: MininetCluster,
 RemoteHost, RemoteLink), on `localhost` or on a server reached by ssh; its commands, files and control requests all
@@ -117,11 +119,12 @@ def _findNet(node):
 
 
 class Softswitch(Switch):
-    """A user-space OpenFlow 1.0 switch (Softswitch) on AF_PACKET ports."""
+    """A user-space OpenFlow switch (Softswitch) on AF_PACKET ports."""
 
-    def __init__(self, name, failMode='secure', logLevel=None, runDir=None, extra='', command=None, **params):
+    def __init__(self, name, failMode='secure', protocols=None, logLevel=None, runDir=None, extra='', command=None, **params):
         Switch.__init__(self, name, **params)
         self.failMode = failMode
+        self.protocols = protocols
         self.logLevel = logLevel
         self.extra = extra
         self.runDir = runDir or os.path.join(os.environ.get('SOFTSWITCH_MN_RUNDIR', '/tmp/softswitch-mn'), name)
@@ -181,6 +184,8 @@ class Softswitch(Switch):
         self.hasController = len(controllers) > 0
         if self.listenPort:
             args += ['--listen', 'ptcp:%d' % self.listenPort]
+        if self.protocols:
+            args += ['--protocols', self.protocols]
         if self.logLevel:
             args += ['--log-level', self.logLevel]
         args += shlex.split(self.extra)
@@ -248,7 +253,8 @@ class Softswitch(Switch):
             return 'softswitch %s has no listen port\n' % self.name
         if not args:
             return 'usage: dpctl COMMAND [ARG...]\n'
-        return self.cmd('ovs-ofctl -O OpenFlow10', args[0], 'tcp:127.0.0.1:%d' % self.listenPort, *args[1:])
+        # As Mininet's OVS switch: ovs-ofctl speaks the switch's protocols (-O takes the same list).
+        return self.cmd('ovs-ofctl -O', self.protocols or 'OpenFlow10', args[0], 'tcp:127.0.0.1:%d' % self.listenPort, *args[1:])
 
     def ctl(self, *args):
         "Run a `softswitch ctl` command against this switch."

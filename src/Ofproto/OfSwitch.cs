@@ -130,10 +130,15 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         {
             PacketInReason.NoMatch => OfPacketInReason.NoMatch,
             PacketInReason.InvalidTtl => OfPacketInReason.InvalidTtl,
+            PacketInReason.ExplicitMiss => OfPacketInReason.ExplicitMiss,
             _ => OfPacketInReason.Action,
         };
-        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, OfFlowTables.MainTableId, 0));
+        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, u.TableId, u.Cookie));
     }
+
+    /// <summary>The packet-in origin of a flow-mod's actions: a table-miss flow entry is priority 0 and matches everything.</summary>
+    private static PacketInOrigin Origin(in FlowModRequest req)
+        => new(req.Cookie, req.TableId == FlowModRequest.AllTables ? (byte)0 : req.TableId, req.Priority == 0 && req.Match == OfMatch.Any);
 
     /// <summary>Stores a packet for the controllers; its buffer id, or <see cref="PacketBuffers.NoBuffer"/> when every buffer is in use.</summary>
     public uint BufferPacket(ReadOnlySpan<byte> frame, uint inPort)
@@ -189,7 +194,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         FlowInstructions? instructions = null;
         if (addOrModify && of13 && !req.Instructions.IsApplyOnly)
         {
-            err = CompileInstructions(req.Instructions, req.TableId, out instructions);
+            err = CompileInstructions(req.Instructions, req.TableId, Origin(req), out instructions);
             if (err != OfError.None) return err;
         }
         err = OfMatchCompiler.TryCompile(req.Match, out var match);
@@ -197,7 +202,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         var actions = FlowActions.Drop;
         if (addOrModify)
         {
-            err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out actions);
+            err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, Origin(req), out actions);
             if (err != OfError.None) return err;
         }
         ushort outPort = PortNumber.None;
@@ -239,13 +244,13 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// that goes forward (<see cref="OfError.BadGotoTable"/> otherwise), write-metadata and the meter (carried; meters
     /// are not executed yet).
     /// </summary>
-    private OfError CompileInstructions(in OfInstructions ins, byte tableId, out FlowInstructions? compiled)
+    private OfError CompileInstructions(in OfInstructions ins, byte tableId, in PacketInOrigin origin, out FlowInstructions? compiled)
     {
         compiled = null;
         FlowActions? write = null;
         if (ins.WriteActions is { } w)
         {
-            var err = OfActionCompiler.TryCompile(w.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out var wa);
+            var err = OfActionCompiler.TryCompile(w.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, origin, out var wa);
             if (err != OfError.None) return err;
             foreach (var a in wa.Items)
                 if (!ActionSet.CanHold(a.Kind)) return OfError.BadActionType;

@@ -59,6 +59,9 @@ public class ActionExecutorTests
         public void SetTunnel(ulong tunnelId) { }
 
         public void InvalidTtl(ReadOnlySpan<int> pkts) { }
+
+        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+            => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
     }
 
     [Fact]

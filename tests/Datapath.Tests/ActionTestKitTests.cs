@@ -246,6 +246,9 @@ internal struct RecordingSink : IActionSink
     public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
 
     public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls.Add(pkts.ToArray());
+
+    public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
 }
 
 /// <summary>A sink that only counts (no allocation).</summary>
@@ -265,6 +268,9 @@ internal struct CountingSink : IActionSink
     public long InvalidTtls;
 
     public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls += pkts.Length;
+
+    public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
 }
 
 /// <summary>Loads frames into a pool and parses them, as the pipeline would.</summary>

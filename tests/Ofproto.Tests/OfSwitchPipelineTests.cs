@@ -24,7 +24,15 @@ public sealed class OfSwitchPipelineTests : IDisposable
     {
         public int PacketIns;
         public byte LastTable = 0xff;
-        public void PacketIn(in OfPacketIn packet) { LastTable = packet.TableId; Interlocked.Increment(ref PacketIns); }
+        public ulong LastCookie;
+        public OfPacketInReason LastReason;
+        public void PacketIn(in OfPacketIn packet)
+        {
+            LastTable = packet.TableId;
+            LastCookie = packet.Cookie;
+            LastReason = packet.Reason;
+            Interlocked.Increment(ref PacketIns);
+        }
         public void FlowRemoved(in OfFlowRemoved removed) { }
         public void PortStatus(OfPortReason reason, OfPortDesc port) { }
     }
@@ -118,6 +126,27 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 1, 5000));
         // The table stats see table 2's miss flow matched, table 0's catch-all too.
         Assert.Equal(1, _sw.TableStats(2).MatchedCount);
+    }
+
+    [Fact]
+    public void A_packet_in_names_the_flow_that_sent_it_and_a_table_miss_entry_is_a_miss()
+    {
+        _sw.Flows.SetTableMiss(0, TableMiss.Drop);
+        // Table 3's table-miss flow entry (priority 0, matching everything) reached through a goto: reason explicit miss.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 5, Goto(3), cookie: 0x11)));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(3, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(OfPort.Controller, 0xffff) }), cookie: 0xc0ffee)));
+        Send();
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 1, 5000));
+        Assert.Equal((3, 0xc0ffeeUL, OfPacketInReason.ExplicitMiss), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
+
+        // A flow that matches something, in the write-actions of table 3 at priority 7: an action, with its cookie.
+        var udp = OfMatch.Any.EthType(0x0800).NwProto(17);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(3, udp, 7, new OfInstructions(default, WriteActions: new[] { OfAction.Output(OfPort.Controller, 128) }), cookie: 0xbeef)));
+        Send();
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 2, 5000));
+        Assert.Equal((3, 0xbeefUL, OfPacketInReason.Action), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
+        // Asynchronous masks treat the table-miss entry's packet-in as a miss.
+        Assert.Equal(OfPacketInReason.NoMatch, OfPacketInReason.ExplicitMiss.AsyncReason());
     }
 
     [Fact]

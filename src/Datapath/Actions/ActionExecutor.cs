@@ -28,6 +28,13 @@ public interface IActionSink
     /// executor drops and counts them). The buffers stay the caller's.
     /// </summary>
     void InvalidTtl(ReadOnlySpan<int> pkts);
+
+    /// <summary>
+    /// An output to the controller (<see cref="FlowAction.OutputToController"/>): as <see cref="Output"/> to the
+    /// controller port, with the packet-in's origin: the flow's <paramref name="cookie"/> and <paramref name="tableId"/>,
+    /// and whether it is a table-miss flow entry. A sink that does not tell them apart treats it as that output.
+    /// </summary>
+    void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts);
 }
 
 /// <summary>
@@ -100,7 +107,8 @@ public sealed class ActionExecutor
             switch (a.Kind)
             {
                 case ActionKind.Output:
-                    sink.Output(a.Port, a.MaxLen, queue, modifiedAfter[i], pkts);
+                    if (a.Port == Forwarding.PortNumber.Controller) sink.ToController(a.MaxLen, queue, modifiedAfter[i], a.Value, (byte)a.Value2, (a.Value2 & FlowAction.TableMissFlag) != 0, pkts);
+                    else sink.Output(a.Port, a.MaxLen, queue, modifiedAfter[i], pkts);
                     break;
                 case ActionKind.Enqueue:
                     sink.Output(a.Port, 0, a.QueueId, modifiedAfter[i], pkts);

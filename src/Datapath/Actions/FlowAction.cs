@@ -111,6 +111,17 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     private static FlowAction Of(ActionKind k, UInt128 v) => new(k, 0, 0, 0, (ulong)v, (ulong)(v >> 64));
 
     public static FlowAction Output(ushort port, ushort maxLen = 0) => new(ActionKind.Output, port, maxLen, 0, 0);
+
+    /// <summary>
+    /// An output to the controller that says where it comes from: the flow's <paramref name="cookie"/> and
+    /// <paramref name="tableId"/> (Value and Value2's low byte), and whether the flow is a table-miss flow entry
+    /// (<see cref="TableMissFlag"/> in Value2), for the packet-in's cookie, table_id and reason.
+    /// </summary>
+    public static FlowAction OutputToController(ushort maxLen, ulong cookie, byte tableId, bool tableMiss)
+        => new(ActionKind.Output, Forwarding.PortNumber.Controller, maxLen, 0, cookie, tableId | (tableMiss ? TableMissFlag : 0UL));
+
+    /// <summary>In <see cref="Value2"/> of an output to the controller: its flow is a table-miss flow entry.</summary>
+    public const ulong TableMissFlag = 0x100;
     public static FlowAction Enqueue(ushort port, uint queueId) => new(ActionKind.Enqueue, port, 0, queueId, 0);
     public static FlowAction SetVlanVid(ushort vid) => new(ActionKind.SetVlanVid, 0, 0, 0, vid);
     public static FlowAction SetVlanPcp(byte pcp) => new(ActionKind.SetVlanPcp, 0, 0, 0, pcp);

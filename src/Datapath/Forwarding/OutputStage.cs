@@ -35,14 +35,15 @@ public sealed class OutputStage
         _pool = f.Pool;
     }
 
-    internal void ToController(int p, PacketInReason reason, ushort maxLen)
+    internal void ToController(int p, PacketInReason reason, ushort maxLen, ulong cookie = Upcall.NoCookie, byte tableId = 0)
     {
         if (_pool.OwesOffload(p))
         {
-            SegmentToController(p, reason, maxLen);
+            SegmentToController(p, reason, maxLen, cookie, tableId);
             return;
         }
-        var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst);
+        var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst,
+                                      cookie, tableId);
         if (r is { } drop) _f.Drops.Add(drop);
     }
 
@@ -224,7 +225,7 @@ public sealed class OutputStage
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SegmentToController(int p, PacketInReason reason, ushort maxLen)
+    private void SegmentToController(int p, PacketInReason reason, ushort maxLen, ulong cookie, byte tableId)
     {
         if (!StartSegments(p, out var cursor)) return;
         var frame = _pool.Frame(p);
@@ -232,7 +233,7 @@ public sealed class OutputStage
         {
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
-            ToController(s, reason, maxLen);
+            ToController(s, reason, maxLen, cookie, tableId);
             _pool.Release(s);
         }
     }
@@ -323,6 +324,12 @@ public sealed class OutputStage
         public readonly void InvalidTtl(ReadOnlySpan<int> pkts)
         {
             foreach (int p in pkts) _out.ToController(p, PacketInReason.InvalidTtl, 0xFFFF);
+        }
+
+        public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        {
+            var reason = tableMiss ? PacketInReason.ExplicitMiss : PacketInReason.Action;
+            foreach (int p in pkts) _out.ToController(p, reason, maxLen, cookie, tableId);
         }
 
         public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)

@@ -8,6 +8,11 @@ public enum PacketInReason : byte
     NoMatch,
     Action,
     InvalidTtl,
+    /// <summary>
+    /// An output to the controller from a table-miss flow entry (priority 0, matching everything): OpenFlow 1.3 reports
+    /// it as a miss (OFPR_NO_MATCH), OpenFlow 1.0 as an action (Open vSwitch's OFPR_EXPLICIT_MISS).
+    /// </summary>
+    ExplicitMiss,
 }
 
 /// <summary>A packet for the controller, as the agent sees it while draining (valid only during the callback).</summary>
@@ -18,13 +23,22 @@ public readonly ref struct Upcall
     public readonly PacketInReason Reason;
     /// <summary>For reason Action: the output action's max_len. For NoMatch: 0xFFFF (the agent applies miss_send_len).</summary>
     public readonly ushort MaxLen;
+    /// <summary>The cookie of the flow whose action sent the packet, or <see cref="NoCookie"/> (a miss, an expired TTL).</summary>
+    public readonly ulong Cookie;
+    /// <summary>The table of that flow, or where the packet missed.</summary>
+    public readonly byte TableId;
 
-    public Upcall(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen)
+    /// <summary>The cookie of a packet-in no flow's action sent (OpenFlow 1.3.5 section 7.4.1: -1).</summary>
+    public const ulong NoCookie = ulong.MaxValue;
+
+    public Upcall(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen, ulong cookie = NoCookie, byte tableId = 0)
     {
         Frame = frame;
         InPort = inPort;
         Reason = reason;
         MaxLen = maxLen;
+        Cookie = cookie;
+        TableId = tableId;
     }
 }
 
@@ -47,6 +61,8 @@ public sealed class UpcallRing
     private readonly ushort[] _inPort;
     private readonly byte[] _reason;
     private readonly ushort[] _maxLen;
+    private readonly ulong[] _cookie;
+    private readonly byte[] _table;
     private readonly int _mask;
     private long _head, _tail; // head: next to write (producer); tail: next to read (consumer)
     private readonly ManualResetEventSlim _signal;
@@ -62,6 +78,8 @@ public sealed class UpcallRing
         _inPort = new ushort[capacityPow2];
         _reason = new byte[capacityPow2];
         _maxLen = new ushort[capacityPow2];
+        _cookie = new ulong[capacityPow2];
+        _table = new byte[capacityPow2];
         _mask = capacityPow2 - 1;
         _signal = signal;
     }
@@ -70,7 +88,7 @@ public sealed class UpcallRing
 
     /// <summary>Producer: queue a packet; returns the drop reason, or null when queued.</summary>
     public DropReason? TryEnqueue(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen,
-                                  long nowNanos, double ratePerSecond, double burst)
+                                  long nowNanos, double ratePerSecond, double burst, ulong cookie = Upcall.NoCookie, byte tableId = 0)
     {
         if (ratePerSecond > 0)
         {
@@ -92,6 +110,8 @@ public sealed class UpcallRing
         _inPort[i] = inPort;
         _reason[i] = (byte)reason;
         _maxLen[i] = maxLen;
+        _cookie[i] = cookie;
+        _table[i] = tableId;
         Volatile.Write(ref _head, head + 1);
         // Full fence: the consumer resets the signal and then reads _head; without it the IsSet load could pass the
         // _head store and both sides miss each other (the consumer then sleeps until its wait times out).
@@ -108,7 +128,7 @@ public sealed class UpcallRing
         while (tail < head && n < max)
         {
             int i = (int)(tail & _mask);
-            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (PacketInReason)_reason[i], _maxLen[i]));
+            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (PacketInReason)_reason[i], _maxLen[i], _cookie[i], _table[i]));
             tail++;
             n++;
             Volatile.Write(ref _tail, tail);

@@ -306,7 +306,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     public void SendPacketIn(in OfPacketIn p)
     {
         var conns = _connSnapshot;
-        int reason = (int)p.Reason;
+        int reason = (int)p.Reason.AsyncReason();
         bool any = false;
         foreach (var c in conns)
         {

@@ -30,6 +30,15 @@ public static class OfActionCompiler
 
     /// <summary>The datapath's list for <paramref name="actions"/>, or the reason it is refused.</summary>
     public static OfError TryCompile(ReadOnlySpan<OfAction> actions, PortTable ports, ActionContext context, int queuesPerPort, out FlowActions result)
+        => TryCompile(actions, ports, context, queuesPerPort, PacketInOrigin.None, out result);
+
+    /// <summary>
+    /// As <see cref="TryCompile(ReadOnlySpan{OfAction}, PortTable, ActionContext, int, out FlowActions)"/>, with the
+    /// flow the actions belong to (<paramref name="origin"/>): its outputs to the controller carry its cookie and table,
+    /// and whether it is a table-miss flow entry, into the packet-ins they make.
+    /// </summary>
+    public static OfError TryCompile(ReadOnlySpan<OfAction> actions, PortTable ports, ActionContext context, int queuesPerPort,
+                                     in PacketInOrigin origin, out FlowActions result)
     {
         result = FlowActions.Drop;
         if (actions.Length == 0) return OfError.None;
@@ -43,7 +52,8 @@ public static class OfActionCompiler
                 {
                     var e = CheckOutPort(a.Port, ports, context, out var dp);
                     if (e != OfError.None) return e;
-                    items[i] = FlowAction.Output(dp, a.MaxLen);
+                    items[i] = dp == PortNumber.Controller ? FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.TableId, origin.TableMiss)
+                                                          : FlowAction.Output(dp, a.MaxLen);
                     break;
                 }
                 case OfActionType.Enqueue:
@@ -245,4 +255,14 @@ public static class OfActionCompiler
         ActionKind.Group => OfAction.Group(a.QueueId),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
     };
+}
+
+/// <summary>
+/// Where an action list's packet-ins come from: the flow's cookie and table, and whether the flow is a table-miss flow
+/// entry (priority 0, matching everything: OpenFlow 1.3 reports its packet-ins as misses).
+/// </summary>
+public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool TableMiss)
+{
+    /// <summary>Actions of no flow (a packet-out's): cookie -1, as OpenFlow 1.3.5 section 7.4.1 asks.</summary>
+    public static PacketInOrigin None => new(ulong.MaxValue, 0, false);
 }

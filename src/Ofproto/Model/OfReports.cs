@@ -38,12 +38,25 @@ public enum OfPortReason : byte { Add, Delete, Modify }
 /// <summary>Why a packet goes to the controller.</summary>
 public enum OfPacketInReason : byte
 {
-    /// <summary>No flow matched (OpenFlow 1.0's table miss; 1.3's table-miss flow).</summary>
+    /// <summary>No flow matched: the implicit packet-in of a table miss (OpenFlow 1.0).</summary>
     NoMatch,
     /// <summary>An output-to-controller action.</summary>
     Action,
     /// <summary>A TTL reached zero (OpenFlow 1.3).</summary>
     InvalidTtl,
+    /// <summary>
+    /// An output-to-controller action of a table-miss flow entry (priority 0, matching everything): OpenFlow 1.3 reports
+    /// it as OFPR_NO_MATCH, OpenFlow 1.0 as OFPR_ACTION (Open vSwitch's OFPR_EXPLICIT_MISS). Asynchronous configuration
+    /// treats it as <see cref="NoMatch"/> (<see cref="OfPacketInReasons.AsyncReason"/>).
+    /// </summary>
+    ExplicitMiss,
+}
+
+/// <summary>Packet-in reasons as the asynchronous configuration's masks name them.</summary>
+public static class OfPacketInReasons
+{
+    /// <summary>The reason whose mask bit decides whether a connection wants the packet-in (a table-miss entry's: no-match).</summary>
+    public static OfPacketInReason AsyncReason(this OfPacketInReason r) => r == OfPacketInReason.ExplicitMiss ? OfPacketInReason.NoMatch : r;
 }
 
 /// <summary>Why a flow left its table.</summary>
