@@ -1,0 +1,245 @@
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Translate13;
+
+/// <summary>One OXM TLV of class OPENFLOW_BASIC as the translator reads it: field number, value, mask (all ones when none).</summary>
+internal readonly record struct OxmEntry(byte Field, bool HasMask, UInt128 Value, UInt128 Mask);
+
+/// <summary>Why an OXM match cannot be an OpenFlow-layer match (each maps onto OFPET_BAD_MATCH's codes).</summary>
+internal enum OxmProblem : byte
+{
+    None,
+    /// <summary>A field whose prerequisite is missing or has another value (OFPBMC_BAD_PREREQ).</summary>
+    BadPrereq,
+    /// <summary>A value the field cannot take (OFPBMC_BAD_VALUE): a VLAN id past 4095, a DSCP past 63, ...</summary>
+    BadValue,
+    /// <summary>The same field twice (OFPBMC_DUP_FIELD).</summary>
+    DupField,
+    /// <summary>A field number this switch does not match on (OFPBMC_BAD_FIELD).</summary>
+    BadField,
+}
+
+/// <summary>
+/// OpenFlow 1.3's OXM matches to and from the OpenFlow layer's <see cref="OfMatch"/>: field by field, with the
+/// prerequisites of OpenFlow 1.3.5 section 7.2.3.6 (table 11) checked, and back in field-number order for flow
+/// statistics, flow removals and packet-ins.
+/// </summary>
+/// <remarks>
+/// <para><see cref="OfMatch"/> keeps one slot where versions name the same bits differently: IPv4 source and ARP SPA
+/// are <c>NwSrc</c>, TCP/UDP/SCTP ports and ICMP type/code are <c>TpSrc</c>/<c>TpDst</c>, IP protocol and ARP opcode
+/// <c>NwProto</c>, ARP SHA and ND SLL <c>ArpSha</c>. A prerequisite decides the slot's meaning, so reading back names
+/// the field by the match's ethertype and IP protocol, exactly as it was written (a TCP port stays TCP_SRC).</para>
+/// <para>A prerequisite holds when the field it names is in the match with an exact value (no mask) among those the
+/// table allows, as Open vSwitch's <c>mf_are_prereqs_ok</c>; VLAN_PCP needs VLAN_VID with OFPVID_PRESENT set in value
+/// and mask. The order of the TLVs does not matter (1.3.5: "the prerequisite may appear anywhere").</para>
+/// <para>Stateless and allocation-free: the entries are a span the caller owns.</para>
+/// </remarks>
+internal static class OxmMatchTranslator
+{
+    // OFPXMT_OFB_* field numbers.
+    public const byte InPort = 0, InPhyPort = 1, Metadata = 2, EthDst = 3, EthSrc = 4, EthType = 5, VlanVid = 6, VlanPcp = 7,
+        IpDscp = 8, IpEcn = 9, IpProto = 10, Ipv4Src = 11, Ipv4Dst = 12, TcpSrc = 13, TcpDst = 14, UdpSrc = 15, UdpDst = 16,
+        SctpSrc = 17, SctpDst = 18, Icmpv4Type = 19, Icmpv4Code = 20, ArpOp = 21, ArpSpa = 22, ArpTpa = 23, ArpSha = 24,
+        ArpTha = 25, Ipv6Src = 26, Ipv6Dst = 27, Ipv6Flabel = 28, Icmpv6Type = 29, Icmpv6Code = 30, Ipv6NdTarget = 31,
+        Ipv6NdSll = 32, Ipv6NdTll = 33, MplsLabel = 34, MplsTc = 35, MplsBos = 36, PbbIsid = 37, TunnelId = 38, Ipv6Exthdr = 39;
+
+    /// <summary>The number of OPENFLOW_BASIC fields (in_port .. ipv6_exthdr).</summary>
+    public const int FieldCount = 40;
+
+    private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
+    private const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
+
+    /// <summary>
+    /// Builds the OpenFlow layer's match from <paramref name="entries"/>; <see cref="OxmProblem.None"/> or why not, with
+    /// the offending field in <paramref name="field"/>.
+    /// </summary>
+    public static OxmProblem TryToOf(ReadOnlySpan<OxmEntry> entries, out OfMatch match, out byte field)
+    {
+        match = OfMatch.Any;
+        field = 0;
+        // Exact values of the fields prerequisites name (-1: absent or masked).
+        int ethType = -1, ipProto = -1, icmpv6Type = -1;
+        bool vlanPresent = false, inPort = false;
+        ulong seen = 0;
+        foreach (var e in entries)
+        {
+            field = e.Field;
+            if (e.Field >= FieldCount) return OxmProblem.BadField;
+            if ((seen & (1UL << e.Field)) != 0) return OxmProblem.DupField;
+            seen |= 1UL << e.Field;
+            switch (e.Field)
+            {
+                case EthType: if (!e.HasMask) ethType = (ushort)e.Value; break;
+                case IpProto: if (!e.HasMask) ipProto = (byte)e.Value; break;
+                case Icmpv6Type: if (!e.HasMask) icmpv6Type = (byte)e.Value; break;
+                case InPort: inPort = true; break;
+                case VlanVid: vlanPresent = (e.Value & OfMatch.VlanPresent) != 0 && (e.Mask & OfMatch.VlanPresent) != 0; break;
+            }
+        }
+        bool ip = ethType is Ipv4 or Ipv6;
+        foreach (var e in entries)
+        {
+            field = e.Field;
+            bool ok = e.Field switch
+            {
+                InPhyPort => inPort,
+                VlanPcp => vlanPresent,
+                IpDscp or IpEcn or IpProto => ip,
+                Ipv6Exthdr => ethType == Ipv6,
+                Ipv4Src or Ipv4Dst => ethType == Ipv4,
+                TcpSrc or TcpDst => ip && ipProto == Tcp,
+                UdpSrc or UdpDst => ip && ipProto == Udp,
+                SctpSrc or SctpDst => ip && ipProto == Sctp,
+                Icmpv4Type or Icmpv4Code => ethType == Ipv4 && ipProto == Icmp,
+                ArpOp or ArpSpa or ArpTpa or ArpSha or ArpTha => ethType == Arp,
+                Ipv6Src or Ipv6Dst or Ipv6Flabel => ethType == Ipv6,
+                Icmpv6Type or Icmpv6Code => ethType == Ipv6 && ipProto == Icmpv6,
+                Ipv6NdTarget => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type is 135 or 136,
+                Ipv6NdSll => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type == 135,
+                Ipv6NdTll => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type == 136,
+                MplsLabel or MplsTc or MplsBos => ethType is Mpls or MplsMc,
+                PbbIsid => ethType == Pbb,
+                _ => true,
+            };
+            if (!ok) return OxmProblem.BadPrereq;
+            var problem = Apply(ref match, e);
+            if (problem != OxmProblem.None) return problem;
+        }
+        return OxmProblem.None;
+    }
+
+    private static OxmProblem Apply(ref OfMatch m, in OxmEntry e)
+    {
+        ulong v = (ulong)e.Value, k = (ulong)e.Mask;
+        switch (e.Field)
+        {
+            // IN_PHY_PORT is the physical port under a logical in_port; every port here is physical (1.3.5 7.2.3.7).
+            case InPort: m.InPort((uint)v); break;
+            case InPhyPort: if ((uint)v != m.Value.InPort) return OxmProblem.BadValue; break;
+            case Metadata: m.Metadata(v, k); break;
+            case EthDst: m.EthDst(v, k); break;
+            case EthSrc: m.EthSrc(v, k); break;
+            case EthType: m.EthType((ushort)v); break;
+            case VlanVid:
+                if ((v & ~(ulong)OfMatch.VlanVidMask) != 0) return OxmProblem.BadValue;
+                // OFPVID_NONE (0, unmasked): untagged only; OFPVID_PRESENT/OFPVID_PRESENT: tagged, any id.
+                m.VlanVid((ushort)v, e.HasMask ? (ushort)k : OfMatch.VlanVidMask);
+                break;
+            case VlanPcp: if (v > 7) return OxmProblem.BadValue; m.VlanPcp((byte)v); break;
+            case IpDscp: if (v > 63) return OxmProblem.BadValue; m.IpDscp((byte)v); break;
+            case IpEcn: if (v > 3) return OxmProblem.BadValue; m.IpEcn((byte)v); break;
+            case IpProto: m.NwProto((byte)v); break;
+            case Ipv4Src: case ArpSpa: m.NwSrc((uint)v, (uint)k); break;
+            case Ipv4Dst: case ArpTpa: m.NwDst((uint)v, (uint)k); break;
+            case TcpSrc: case UdpSrc: case SctpSrc: m.TpSrc((ushort)v); break;
+            case TcpDst: case UdpDst: case SctpDst: m.TpDst((ushort)v); break;
+            case Icmpv4Type: case Icmpv6Type: m.TpSrc((byte)v); break;
+            case Icmpv4Code: case Icmpv6Code: m.TpDst((byte)v); break;
+            case ArpOp: if (v > 0xff) return OxmProblem.BadValue; m.ArpOp((ushort)v); break;
+            case ArpSha: case Ipv6NdSll: m.ArpSha(v, k); break;
+            case ArpTha: case Ipv6NdTll: m.ArpTha(v, k); break;
+            case Ipv6Src: m.Ipv6Src(e.Value, e.Mask); break;
+            case Ipv6Dst: m.Ipv6Dst(e.Value, e.Mask); break;
+            case Ipv6Flabel: if (v > OfMatch.FlabelMask) return OxmProblem.BadValue; m.Ipv6Flabel((uint)v, (uint)k); break;
+            case Ipv6NdTarget: m.NdTarget(e.Value, e.Mask); break;
+            case MplsLabel: if (v > OfMatch.MplsLabelMask) return OxmProblem.BadValue; m.MplsLabel((uint)v); break;
+            case MplsTc: if (v > OfMatch.MplsTcMask) return OxmProblem.BadValue; m.MplsTc((byte)v); break;
+            case MplsBos: if (v > OfMatch.MplsBosMask) return OxmProblem.BadValue; m.MplsBos((byte)v); break;
+            case PbbIsid: m.PbbIsid((uint)v, (uint)k); break;
+            case TunnelId: m.TunnelId(v, k); break;
+            case Ipv6Exthdr: if (v > OfMatch.Ipv6ExtHdrMask) return OxmProblem.BadValue; m.Ipv6ExtHdr((ushort)v, (ushort)k); break;
+            default: return OxmProblem.BadField;
+        }
+        return OxmProblem.None;
+    }
+
+    /// <summary>
+    /// Writes the OXM entries of <paramref name="m"/> into <paramref name="into"/> (at least <see cref="FieldCount"/>
+    /// long) in field-number order, each field named as its prerequisites say; returns the count.
+    /// </summary>
+    public static int ToOxm(in OfMatch m, Span<OxmEntry> into)
+    {
+        var v = m.Value;
+        var k = m.Mask;
+        int n = 0;
+        bool typed = k.EthType == ushort.MaxValue;
+        ushort type = typed ? v.EthType : (ushort)0;
+        bool ip4 = type == Ipv4, ip6 = type == Ipv6, arp = type == Arp;
+        bool proto = k.NwProto == byte.MaxValue;
+        byte p = proto ? v.NwProto : (byte)0;
+
+        void Put(Span<OxmEntry> into, ref int n, byte field, UInt128 value, UInt128 mask, UInt128 full)
+        {
+            if (mask == 0) return;
+            into[n++] = new OxmEntry(field, mask != full, value & mask, mask);
+        }
+
+        Put(into, ref n, InPort, v.InPort, k.InPort, uint.MaxValue);
+        Put(into, ref n, Metadata, v.Metadata, k.Metadata, ulong.MaxValue);
+        Put(into, ref n, EthDst, v.EthDst, k.EthDst, OfMatch.MacMask);
+        Put(into, ref n, EthSrc, v.EthSrc, k.EthSrc, OfMatch.MacMask);
+        Put(into, ref n, EthType, v.EthType, k.EthType, ushort.MaxValue);
+        Put(into, ref n, VlanVid, v.VlanVid, k.VlanVid, OfMatch.VlanVidMask);
+        Put(into, ref n, VlanPcp, v.VlanPcp, k.VlanPcp, 7);
+        if (ip4 || ip6)
+        {
+            Put(into, ref n, IpDscp, (uint)(v.NwTos >> 2), (uint)(k.NwTos >> 2), OfMatch.TosMask >> 2);
+            Put(into, ref n, IpEcn, v.IpEcn, k.IpEcn, OfMatch.EcnMask);
+            Put(into, ref n, IpProto, v.NwProto, k.NwProto, byte.MaxValue);
+        }
+        if (ip4)
+        {
+            Put(into, ref n, Ipv4Src, v.NwSrc, k.NwSrc, uint.MaxValue);
+            Put(into, ref n, Ipv4Dst, v.NwDst, k.NwDst, uint.MaxValue);
+        }
+        if (ip4 || ip6)
+        {
+            var (src, dst) = p switch
+            {
+                Tcp => (TcpSrc, TcpDst),
+                Udp => (UdpSrc, UdpDst),
+                Sctp => (SctpSrc, SctpDst),
+                Icmp when ip4 => (Icmpv4Type, Icmpv4Code),
+                Icmpv6 when ip6 => (Icmpv6Type, Icmpv6Code),
+                _ => ((byte)0xff, (byte)0xff),
+            };
+            if (src != 0xff)
+            {
+                UInt128 full = src is Icmpv4Type or Icmpv6Type ? byte.MaxValue : ushort.MaxValue;
+                Put(into, ref n, src, v.TpSrc, (ushort)(k.TpSrc & (ushort)full), full);
+                Put(into, ref n, dst, v.TpDst, (ushort)(k.TpDst & (ushort)full), full);
+            }
+        }
+        if (arp)
+        {
+            // ARP_OP is 16 bits on the wire; the shared slot keeps its low byte (opcodes are 1..25).
+            Put(into, ref n, ArpOp, v.NwProto, k.NwProto == byte.MaxValue ? ushort.MaxValue : k.NwProto, ushort.MaxValue);
+            Put(into, ref n, ArpSpa, v.NwSrc, k.NwSrc, uint.MaxValue);
+            Put(into, ref n, ArpTpa, v.NwDst, k.NwDst, uint.MaxValue);
+            Put(into, ref n, ArpSha, v.ArpSha, k.ArpSha, OfMatch.MacMask);
+            Put(into, ref n, ArpTha, v.ArpTha, k.ArpTha, OfMatch.MacMask);
+        }
+        if (ip6)
+        {
+            Put(into, ref n, Ipv6Src, v.Ipv6Src, k.Ipv6Src, UInt128.MaxValue);
+            Put(into, ref n, Ipv6Dst, v.Ipv6Dst, k.Ipv6Dst, UInt128.MaxValue);
+            Put(into, ref n, Ipv6Flabel, v.Ipv6Flabel, k.Ipv6Flabel, OfMatch.FlabelMask);
+            if (p == Icmpv6)
+            {
+                Put(into, ref n, Ipv6NdTarget, v.NdTarget, k.NdTarget, UInt128.MaxValue);
+                Put(into, ref n, Ipv6NdSll, v.ArpSha, k.ArpSha, OfMatch.MacMask);
+                Put(into, ref n, Ipv6NdTll, v.ArpTha, k.ArpTha, OfMatch.MacMask);
+            }
+        }
+        if (type is Mpls or MplsMc)
+        {
+            Put(into, ref n, MplsLabel, v.MplsLabel, k.MplsLabel, OfMatch.MplsLabelMask);
+            Put(into, ref n, MplsTc, v.MplsTc, k.MplsTc, OfMatch.MplsTcMask);
+            Put(into, ref n, MplsBos, v.MplsBos, k.MplsBos, OfMatch.MplsBosMask);
+        }
+        if (type == Pbb) Put(into, ref n, PbbIsid, v.PbbIsid, k.PbbIsid, OfMatch.PbbIsidMask);
+        Put(into, ref n, TunnelId, v.TunnelId, k.TunnelId, ulong.MaxValue);
+        if (ip6) Put(into, ref n, Ipv6Exthdr, v.Ipv6ExtHdr, k.Ipv6ExtHdr, OfMatch.Ipv6ExtHdrMask);
+        return n;
+    }
+}
