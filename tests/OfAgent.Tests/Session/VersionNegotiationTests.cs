@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Softswitch.OfWire;
 
 namespace Softswitch.OfAgent.Tests.Session;
@@ -101,5 +103,66 @@ public sealed class VersionNegotiationTests
     {
         Assert.False(AgentOptions.TryParseVersions(text, out _, out string why));
         Assert.StartsWith(error, why, StringComparison.Ordinal);
+    }
+
+    private static async Task<byte[]?> Next(Socket s, List<byte> buf)
+    {
+        var tmp = new byte[4096];
+        using var cts = new CancellationTokenSource(5000);
+        while (true)
+        {
+            if (buf.Count >= 8 && buf.Count >= ((buf[2] << 8) | buf[3]))
+            {
+                int len = (buf[2] << 8) | buf[3];
+                var msg = buf.GetRange(0, len).ToArray();
+                buf.RemoveRange(0, len);
+                return msg;
+            }
+            int n;
+            try { n = await s.ReceiveAsync(tmp, SocketFlags.None, cts.Token); }
+            catch (Exception e) when (e is OperationCanceledException or SocketException) { return null; }
+            if (n == 0) return null;
+            buf.AddRange(tmp.AsSpan(0, n).ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task AOneThreeOnlyPeer_GetsHelloFailedNamingBothSides_FromAOneZeroSwitch()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = V10 });
+        using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await s.ConnectAsync(IPAddress.Loopback, rig.Port);
+        var buf = new List<byte>();
+        Assert.Equal(new byte[] { 1, 0, 0, 8 }, (await Next(s, buf))![..4]); // a 1.0-only switch: the plain 1.0 HELLO
+        s.Send(OfpHelloVersions.Hello(V13, 9));
+        var err = await Next(s, buf);
+        Assert.NotNull(err);
+        Assert.Equal((byte)OfpType.Error, err![1]);
+        Assert.Equal(new byte[] { 0, 0, 0, 0 }, err[8..12]); // HELLO_FAILED INCOMPATIBLE
+        Assert.Equal("We support versions 0x01; you support 0x04", System.Text.Encoding.ASCII.GetString(err[12..]));
+        Assert.Null(await Next(s, buf)); // closed
+        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("the peer speaks OpenFlow 1.3, this switch 1.0 (--protocols); sent HELLO_FAILED, closing")), rig.Log.Dump());
+    }
+
+    [Fact]
+    public async Task APeerOfferingBoth_AgreesOnOneZero_AndAMessageOfAnotherVersionIsBadVersion()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = V10 });
+        using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await s.ConnectAsync(IPAddress.Loopback, rig.Port);
+        var buf = new List<byte>();
+        await Next(s, buf);
+        s.Send(OfpHelloVersions.Hello(V10 | V13, 9));
+        s.Send(new OfpFeaturesRequest { Xid = 10 }.ToArray());
+        var reply = await Next(s, buf);
+        Assert.Equal((byte)OfpType.FeaturesReply, reply![1]);
+        Assert.Equal(1, reply[0]);
+        byte[] wrong = [4, 20, 0, 8, 0, 0, 0, 11]; // a 1.3 BARRIER_REQUEST
+        s.Send(wrong);
+        var err = await Next(s, buf);
+        Assert.Equal(new byte[] { 1, 1 }, err![..2]);
+        Assert.Equal(new byte[] { 0, 1, 0, 0 }, err[8..12]); // BAD_REQUEST BAD_VERSION
+        Assert.Equal(wrong, err[12..]);
+        Assert.True(rig.Log.Contains("negotiated OpenFlow 1.0 (peer offered versions 1.0 and 1.3)"), rig.Log.Dump());
     }
 }
