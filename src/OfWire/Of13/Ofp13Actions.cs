@@ -1,0 +1,276 @@
+using System.Buffers.Binary;
+
+namespace Softswitch.OfWire.Of13;
+
+/// <summary>
+/// One OpenFlow 1.3 action (ofp_action_*): the type and its argument. <see cref="Arg"/> is the port (OUTPUT), queue id
+/// (SET_QUEUE), group id (GROUP), TTL (SET_MPLS_TTL, SET_NW_TTL) or ethertype (PUSH_VLAN, PUSH_MPLS, POP_MPLS,
+/// PUSH_PBB); <see cref="MaxLen"/> is OUTPUT's max_len; <see cref="Field"/> is SET_FIELD's OXM TLV.
+/// </summary>
+public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, ushort MaxLen = 0, Ofp13Oxm Field = default)
+{
+    public static Ofp13Action Output(uint port, ushort maxLen = 0) => new(Ofp13ActionType.Output, port, maxLen);
+    public static Ofp13Action SetField(in Ofp13Oxm field) => new(Ofp13ActionType.SetField, Field: field);
+
+    /// <summary>Its size on the wire.</summary>
+    public int Size => Type switch
+    {
+        Ofp13ActionType.Output => 16,
+        Ofp13ActionType.SetField => (4 + Ofp13Match.TlvSize(Field) + 7) & ~7,
+        _ => 8,
+    };
+}
+
+/// <summary>
+/// Action lists of OpenFlow 1.3 (apply/write-actions, packet-out, group buckets): decoded with the 1.3 BAD_ACTION codes,
+/// encoded byte-exact (a decoded list re-encodes to its bytes, pad bytes zero).
+/// </summary>
+/// <remarks>
+/// Decoding checks the wire: an action shorter than 8 bytes, not a multiple of 8 or longer than what is left (BAD_LEN),
+/// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE), an experimenter action
+/// (BAD_EXPERIMENTER: this switch has none), a set-field whose TLV is not an OPENFLOW_BASIC field (BAD_SET_TYPE), whose
+/// length is wrong (BAD_SET_LEN) or that carries a mask (BAD_SET_ARGUMENT: OpenFlow 1.3 set-field has none). Whether an
+/// argument fits a packet (ports, queues, groups, prerequisites) is the switch's. Stateless.
+/// </remarks>
+public static class Ofp13Actions
+{
+    /// <summary>The size of a list on the wire.</summary>
+    public static int EncodedSize(ReadOnlySpan<Ofp13Action> actions)
+    {
+        int n = 0;
+        foreach (var a in actions) n += a.Size;
+        return n;
+    }
+
+    public static void Encode(Ofp13Writer w, ReadOnlySpan<Ofp13Action> actions)
+    {
+        foreach (var a in actions)
+        {
+            int start = w.Position;
+            w.U16((ushort)a.Type);
+            w.U16((ushort)a.Size);
+            switch (a.Type)
+            {
+                case Ofp13ActionType.Output:
+                    w.U32(a.Arg); w.U16(a.MaxLen); w.Zeros(6);
+                    break;
+                case Ofp13ActionType.SetMplsTtl:
+                case Ofp13ActionType.SetNwTtl:
+                    w.U8((byte)a.Arg); w.Zeros(3);
+                    break;
+                case Ofp13ActionType.PushVlan:
+                case Ofp13ActionType.PushMpls:
+                case Ofp13ActionType.PopMpls:
+                case Ofp13ActionType.PushPbb:
+                    w.U16((ushort)a.Arg); w.Zeros(2);
+                    break;
+                case Ofp13ActionType.SetQueue:
+                case Ofp13ActionType.Group:
+                    w.U32(a.Arg);
+                    break;
+                case Ofp13ActionType.SetField:
+                    Ofp13Match.WriteTlv(w, a.Field);
+                    w.Pad8(start);
+                    break;
+                default:
+                    w.Zeros(4);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Decodes the whole span as an action list, appended to <paramref name="into"/>.</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Action> into, out Ofp13Error error)
+    {
+        error = default;
+        while (!s.IsEmpty)
+        {
+            if (s.Length < 8)
+            {
+                error = Ofp13Error.BadAction(Ofp13Codes.ActionBadLen);
+                return false;
+            }
+            var type = (Ofp13ActionType)BinaryPrimitives.ReadUInt16BigEndian(s);
+            int len = BinaryPrimitives.ReadUInt16BigEndian(s[2..]);
+            if (len < 8 || (len & 7) != 0 || len > s.Length)
+            {
+                error = Ofp13Error.BadAction(Ofp13Codes.ActionBadLen);
+                return false;
+            }
+            var a = s[..len];
+            Ofp13Action action;
+            switch (type)
+            {
+                case Ofp13ActionType.Output:
+                    if (len != 16) return Fail(Ofp13Codes.ActionBadLen, out error);
+                    action = new(type, Be.U32(a, 4), Be.U16(a, 8));
+                    break;
+                case Ofp13ActionType.CopyTtlOut:
+                case Ofp13ActionType.CopyTtlIn:
+                case Ofp13ActionType.DecMplsTtl:
+                case Ofp13ActionType.PopVlan:
+                case Ofp13ActionType.DecNwTtl:
+                case Ofp13ActionType.PopPbb:
+                    if (len != 8) return Fail(Ofp13Codes.ActionBadLen, out error);
+                    action = new(type);
+                    break;
+                case Ofp13ActionType.SetMplsTtl:
+                case Ofp13ActionType.SetNwTtl:
+                    if (len != 8) return Fail(Ofp13Codes.ActionBadLen, out error);
+                    action = new(type, a[4]);
+                    break;
+                case Ofp13ActionType.PushVlan:
+                case Ofp13ActionType.PushMpls:
+                case Ofp13ActionType.PopMpls:
+                case Ofp13ActionType.PushPbb:
+                    if (len != 8) return Fail(Ofp13Codes.ActionBadLen, out error);
+                    action = new(type, Be.U16(a, 4));
+                    break;
+                case Ofp13ActionType.SetQueue:
+                case Ofp13ActionType.Group:
+                    if (len != 8) return Fail(Ofp13Codes.ActionBadLen, out error);
+                    action = new(type, Be.U32(a, 4));
+                    break;
+                case Ofp13ActionType.SetField:
+                {
+                    var tlv = a[4..];
+                    if (tlv.Length < 4) return Fail(Ofp13Codes.ActionBadSetLen, out error);
+                    ushort cls = BinaryPrimitives.ReadUInt16BigEndian(tlv);
+                    byte field = (byte)(tlv[2] >> 1);
+                    if (cls != Ofp13.OxmClassBasic || field >= Ofp13Match.FieldCount) return Fail(Ofp13Codes.ActionBadSetType, out error);
+                    if ((tlv[2] & 1) != 0) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
+                    if (tlv[3] != Ofp13Match.FieldLength(field) || len != ((4 + 4 + tlv[3] + 7) & ~7)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
+                    if (!Ofp13Match.TryReadTlv(tlv, out var oxm, out _, out _)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
+                    action = Ofp13Action.SetField(oxm);
+                    break;
+                }
+                case Ofp13ActionType.Experimenter:
+                    return Fail(Ofp13Codes.ActionBadExperimenter, out error);
+                default:
+                    return Fail(Ofp13Codes.ActionBadType, out error);
+            }
+            into.Add(action);
+            s = s[len..];
+        }
+        return true;
+    }
+
+    private static bool Fail(ushort code, out Ofp13Error error)
+    {
+        error = Ofp13Error.BadAction(code);
+        return false;
+    }
+}
+
+/// <summary>One OpenFlow 1.3 instruction (ofp_instruction_*), as it came: the type and its arguments.</summary>
+public sealed record Ofp13Instruction(Ofp13InstructionType Type, byte TableId = 0, ulong Metadata = 0, ulong MetadataMask = 0,
+                                      uint MeterId = 0, List<Ofp13Action>? Actions = null)
+{
+    public int Size => Type switch
+    {
+        Ofp13InstructionType.WriteMetadata => 24,
+        Ofp13InstructionType.WriteActions or Ofp13InstructionType.ApplyActions or Ofp13InstructionType.ClearActions
+            => 8 + Ofp13Actions.EncodedSize(Actions is null ? default : System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Actions)),
+        _ => 8,
+    };
+}
+
+/// <summary>
+/// Instruction lists of OpenFlow 1.3 (flow-mods, flow stats): decoded with BAD_INSTRUCTION's codes (and BAD_ACTION's
+/// for the actions inside), encoded byte-exact in the order they came.
+/// </summary>
+/// <remarks>
+/// An instruction shorter than 8 bytes, not a multiple of 8 or longer than what is left, or of a fixed size other than
+/// its own, is BAD_LEN; an unknown type UNKNOWN_INST; an experimenter instruction BAD_EXPERIMENTER; a type that comes
+/// twice UNSUP_INST (1.3.5 section 5.9 allows each at most once and names no code for it; Open vSwitch's 1.4 DUP_INST
+/// does not exist in 1.3).
+/// </remarks>
+public static class Ofp13Instructions
+{
+    public static int EncodedSize(IReadOnlyList<Ofp13Instruction> list)
+    {
+        int n = 0;
+        foreach (var i in list) n += i.Size;
+        return n;
+    }
+
+    public static void Encode(Ofp13Writer w, IReadOnlyList<Ofp13Instruction> list)
+    {
+        foreach (var i in list)
+        {
+            w.U16((ushort)i.Type);
+            w.U16((ushort)i.Size);
+            switch (i.Type)
+            {
+                case Ofp13InstructionType.GotoTable:
+                    w.U8(i.TableId); w.Zeros(3);
+                    break;
+                case Ofp13InstructionType.WriteMetadata:
+                    w.Zeros(4); w.U64(i.Metadata); w.U64(i.MetadataMask);
+                    break;
+                case Ofp13InstructionType.Meter:
+                    w.U32(i.MeterId);
+                    break;
+                default:
+                    w.Zeros(4);
+                    if (i.Actions is { } a) Ofp13Actions.Encode(w, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(a));
+                    break;
+            }
+        }
+    }
+
+    public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Instruction> into, out Ofp13Error error)
+    {
+        error = default;
+        uint seen = 0;
+        while (!s.IsEmpty)
+        {
+            if (s.Length < 8) return Fail(Ofp13Codes.InstBadLen, out error);
+            var type = (Ofp13InstructionType)BinaryPrimitives.ReadUInt16BigEndian(s);
+            int len = BinaryPrimitives.ReadUInt16BigEndian(s[2..]);
+            if (len < 8 || (len & 7) != 0 || len > s.Length) return Fail(Ofp13Codes.InstBadLen, out error);
+            var body = s[..len];
+            Ofp13Instruction ins;
+            switch (type)
+            {
+                case Ofp13InstructionType.GotoTable:
+                    if (len != 8) return Fail(Ofp13Codes.InstBadLen, out error);
+                    ins = new(type, TableId: body[4]);
+                    break;
+                case Ofp13InstructionType.WriteMetadata:
+                    if (len != 24) return Fail(Ofp13Codes.InstBadLen, out error);
+                    ins = new(type, Metadata: Be.U64(body, 8), MetadataMask: Be.U64(body, 16));
+                    break;
+                case Ofp13InstructionType.Meter:
+                    if (len != 8) return Fail(Ofp13Codes.InstBadLen, out error);
+                    ins = new(type, MeterId: Be.U32(body, 4));
+                    break;
+                case Ofp13InstructionType.WriteActions:
+                case Ofp13InstructionType.ApplyActions:
+                case Ofp13InstructionType.ClearActions:
+                {
+                    var actions = new List<Ofp13Action>();
+                    if (!Ofp13Actions.TryDecode(body[8..], actions, out error)) return false;
+                    ins = new(type, Actions: actions);
+                    break;
+                }
+                case Ofp13InstructionType.Experimenter:
+                    return Fail(Ofp13Codes.InstBadExperimenter, out error);
+                default:
+                    return Fail(Ofp13Codes.InstUnknown, out error);
+            }
+            uint bit = 1u << (int)type;
+            if ((seen & bit) != 0) return Fail(Ofp13Codes.InstUnsupported, out error);
+            seen |= bit;
+            into.Add(ins);
+            s = s[len..];
+        }
+        return true;
+    }
+
+    private static bool Fail(ushort code, out Ofp13Error error)
+    {
+        error = Ofp13Error.BadInstruction(code);
+        return false;
+    }
+}

@@ -1,0 +1,222 @@
+using System.Buffers.Binary;
+
+namespace Softswitch.OfWire.Of13;
+
+/// <summary>
+/// One OXM TLV of class OPENFLOW_BASIC: field number (OFPXMT_OFB_*), value and mask in host order (the field's bytes,
+/// big-endian, in the low bits), <see cref="HasMask"/> as the TLV's hasmask bit. Without a mask, <see cref="Mask"/> is
+/// the field's all-ones.
+/// </summary>
+public readonly record struct Ofp13Oxm(byte Field, bool HasMask, UInt128 Value, UInt128 Mask)
+{
+    /// <summary>An exact field (no mask).</summary>
+    public static Ofp13Oxm Exact(byte field, UInt128 value) => new(field, false, value, Ofp13Match.AllOnes(field));
+}
+
+/// <summary>
+/// ofp_match of type OFPMT_OXM (OpenFlow 1.3.5 section 7.2.3) and the OXM TLVs in it and in set-field actions.
+/// </summary>
+/// <remarks>
+/// <para>Decoding checks what the wire alone can tell, with OFPET_BAD_MATCH's codes: the match type (BAD_TYPE), lengths
+/// (BAD_LEN: a TLV whose length is not its field's, a match longer than its message), the class and field (BAD_FIELD:
+/// only OPENFLOW_BASIC's 40 fields), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
+/// (BAD_WILDCARDS, as section 7.2.3.5 asks). Duplicates and prerequisites are the agent's (they need the whole match).
+/// The order of the TLVs is kept, so a decoded match re-encodes to its bytes.</para>
+/// <para>Stateless; the lists are the caller's.</para>
+/// </remarks>
+public static class Ofp13Match
+{
+    /// <summary>The number of OPENFLOW_BASIC fields (in_port .. ipv6_exthdr).</summary>
+    public const int FieldCount = 40;
+
+    // Bytes of each field's value, by field number (OpenFlow 1.3.5 table 12).
+    private static ReadOnlySpan<byte> Lengths =>
+    [
+        4, 4, 8, 6, 6, 2, 2, 1, 1, 1, 1, 4, 4, 2, 2, 2, 2, 2, 2, 1,
+        1, 2, 4, 4, 6, 6, 16, 16, 4, 1, 1, 16, 6, 6, 4, 1, 1, 3, 8, 2,
+    ];
+
+    // Fields that may carry a mask: metadata, eth_dst/src, vlan_vid, ipv4 src/dst, arp spa/tpa/sha/tha, ipv6 src/dst/flabel,
+    // pbb_isid, tunnel_id, ipv6_exthdr.
+    private const ulong MaskableFields = (1UL << 2) | (1UL << 3) | (1UL << 4) | (1UL << 6) | (1UL << 11) | (1UL << 12) | (1UL << 22)
+        | (1UL << 23) | (1UL << 24) | (1UL << 25) | (1UL << 26) | (1UL << 27) | (1UL << 28) | (1UL << 37) | (1UL << 38) | (1UL << 39);
+
+    /// <summary>Bytes of a field's value; 0 for a field number 1.3 does not define.</summary>
+    public static int FieldLength(byte field) => field < FieldCount ? Lengths[field] : 0;
+
+    /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field.</summary>
+    public static bool Maskable(byte field) => field < FieldCount && (MaskableFields & (1UL << field)) != 0;
+
+    /// <summary>The all-ones mask of a field (its value's width; VLAN_VID: 13 bits, with OFPVID_PRESENT).</summary>
+    public static UInt128 AllOnes(byte field)
+    {
+        int bits = field switch
+        {
+            6 => 13,          // vlan_vid: 12-bit id and OFPVID_PRESENT
+            7 or 35 => 3,     // vlan_pcp, mpls_tc
+            8 => 6,           // ip_dscp
+            9 => 2,           // ip_ecn
+            36 => 1,          // mpls_bos
+            28 or 34 => 20,   // ipv6_flabel, mpls_label
+            39 => 9,          // ipv6_exthdr
+            _ => FieldLength(field) * 8,
+        };
+        return bits >= 128 ? UInt128.MaxValue : (UInt128.One << bits) - 1;
+    }
+
+    /// <summary>The size of one TLV on the wire.</summary>
+    public static int TlvSize(in Ofp13Oxm f) => 4 + FieldLength(f.Field) * (f.HasMask ? 2 : 1);
+
+    /// <summary>The size of an ofp_match holding <paramref name="fields"/>, padding included.</summary>
+    public static int EncodedSize(ReadOnlySpan<Ofp13Oxm> fields)
+    {
+        int n = 4;
+        foreach (var f in fields) n += TlvSize(f);
+        return (n + 7) & ~7;
+    }
+
+    /// <summary>Writes an ofp_match (type OXM, its length without padding, the TLVs, zero padding to 8 bytes).</summary>
+    public static void Encode(Ofp13Writer w, ReadOnlySpan<Ofp13Oxm> fields)
+    {
+        int start = w.Position;
+        w.U16(Ofp13.MatchTypeOxm);
+        w.U16(0);
+        foreach (var f in fields) WriteTlv(w, f);
+        w.PatchU16(start + 2, (ushort)(w.Position - start));
+        w.Pad8(start);
+    }
+
+    /// <summary>Writes an ofp_match into <paramref name="dest"/>; returns the bytes written, padding included.</summary>
+    public static int Encode(Span<byte> dest, ReadOnlySpan<Ofp13Oxm> fields)
+    {
+        int pos = 4;
+        foreach (var f in fields) pos += WriteTlv(dest[pos..], f);
+        BinaryPrimitives.WriteUInt16BigEndian(dest, Ofp13.MatchTypeOxm);
+        BinaryPrimitives.WriteUInt16BigEndian(dest[2..], (ushort)pos);
+        int padded = (pos + 7) & ~7;
+        dest[pos..padded].Clear();
+        return padded;
+    }
+
+    /// <summary>Writes one TLV.</summary>
+    public static void WriteTlv(Ofp13Writer w, in Ofp13Oxm f)
+    {
+        Span<byte> tmp = stackalloc byte[36];
+        int n = WriteTlv(tmp, f);
+        w.Bytes(tmp[..n]);
+    }
+
+    /// <summary>Writes one TLV into <paramref name="dest"/>; returns its size.</summary>
+    public static int WriteTlv(Span<byte> dest, in Ofp13Oxm f)
+    {
+        int len = FieldLength(f.Field);
+        BinaryPrimitives.WriteUInt16BigEndian(dest, Ofp13.OxmClassBasic);
+        dest[2] = (byte)((f.Field << 1) | (f.HasMask ? 1 : 0));
+        dest[3] = (byte)(f.HasMask ? 2 * len : len);
+        WriteValue(dest.Slice(4, len), f.Value);
+        if (f.HasMask) WriteValue(dest.Slice(4 + len, len), f.Mask);
+        return 4 + (f.HasMask ? 2 * len : len);
+    }
+
+    private static void WriteValue(Span<byte> dest, UInt128 v)
+    {
+        for (int i = dest.Length - 1; i >= 0; i--)
+        {
+            dest[i] = (byte)v;
+            v >>= 8;
+        }
+    }
+
+    private static UInt128 ReadValue(ReadOnlySpan<byte> s)
+    {
+        UInt128 v = 0;
+        foreach (byte b in s) v = (v << 8) | b;
+        return v;
+    }
+
+    /// <summary>
+    /// Reads one TLV at the start of <paramref name="s"/>: its size in <paramref name="size"/>, or the error.
+    /// </summary>
+    public static bool TryReadTlv(ReadOnlySpan<byte> s, out Ofp13Oxm field, out int size, out Ofp13Error error)
+    {
+        field = default;
+        size = 0;
+        error = default;
+        if (s.Length < 4)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
+            return false;
+        }
+        ushort cls = BinaryPrimitives.ReadUInt16BigEndian(s);
+        byte f = (byte)(s[2] >> 1);
+        bool hasMask = (s[2] & 1) != 0;
+        int len = s[3];
+        size = 4 + len;
+        if (size > s.Length)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
+            return false;
+        }
+        if (cls != Ofp13.OxmClassBasic || f >= FieldCount)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadField);
+            return false;
+        }
+        int flen = FieldLength(f);
+        if (len != (hasMask ? 2 * flen : flen))
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
+            return false;
+        }
+        if (hasMask && !Maskable(f))
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadMask);
+            return false;
+        }
+        var value = ReadValue(s.Slice(4, flen));
+        var mask = hasMask ? ReadValue(s.Slice(4 + flen, flen)) : AllOnes(f);
+        if (hasMask && (value & ~mask) != 0)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadWildcards);
+            return false;
+        }
+        field = new Ofp13Oxm(f, hasMask, value, mask);
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the ofp_match at the start of <paramref name="s"/> into <paramref name="into"/> (appended); <paramref name="size"/>
+    /// is its length with padding (what follows it starts there).
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Oxm> into, out int size, out Ofp13Error error)
+    {
+        size = 0;
+        error = default;
+        if (s.Length < 4)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
+            return false;
+        }
+        ushort type = BinaryPrimitives.ReadUInt16BigEndian(s);
+        int len = BinaryPrimitives.ReadUInt16BigEndian(s[2..]);
+        if (type != Ofp13.MatchTypeOxm)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadType);
+            return false;
+        }
+        size = (len + 7) & ~7;
+        if (len < 4 || size > s.Length)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
+            return false;
+        }
+        var tlvs = s[4..len];
+        while (!tlvs.IsEmpty)
+        {
+            if (!TryReadTlv(tlvs, out var f, out int n, out error)) return false;
+            into.Add(f);
+            tlvs = tlvs[n..];
+        }
+        return true;
+    }
+}

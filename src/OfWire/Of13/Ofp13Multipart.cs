@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+
+namespace Softswitch.OfWire.Of13;
+
+/// <summary>The flow and aggregate statistics request body (ofp_flow_stats_request).</summary>
+public sealed class Ofp13FlowStatsRequest
+{
+    public byte TableId;
+    public uint OutPort, OutGroup;
+    public ulong Cookie, CookieMask;
+    public readonly List<Ofp13Oxm> Match = new();
+
+    public bool TryDecode(ReadOnlySpan<byte> body, out Ofp13Error error)
+    {
+        Match.Clear();
+        error = default;
+        if (body.Length < 40) return Ofp13Messages.BadLen(out error);
+        TableId = body[0];
+        OutPort = Be.U32(body, 4);
+        OutGroup = Be.U32(body, 8);
+        Cookie = Be.U64(body, 16);
+        CookieMask = Be.U64(body, 24);
+        if (!Ofp13Match.TryDecode(body[32..], Match, out int size, out error)) return false;
+        if (32 + size != body.Length) return Ofp13Messages.BadLen(out error);
+        return true;
+    }
+}
+
+/// <summary>
+/// OFPT_MULTIPART_REQUEST / REPLY (OpenFlow 1.3.5 section 7.3.5): the header (type, flags) and the writer of replies
+/// split into parts of at most 65535 bytes with OFPMPF_REPLY_MORE on all but the last.
+/// </summary>
+public static class Ofp13Multipart
+{
+    /// <summary>Header and multipart header: ofp_header, type, flags, pad[4].</summary>
+    public const int HeaderSize = 16;
+
+    /// <summary>OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE.</summary>
+    public const ushort More = 1;
+
+    /// <summary>Reads a request's type, flags and body.</summary>
+    public static bool TryDecodeRequest(ReadOnlySpan<byte> msg, out Ofp13MultipartType type, out ushort flags, out ReadOnlySpan<byte> body,
+                                        out Ofp13Error error)
+    {
+        type = 0;
+        flags = 0;
+        body = default;
+        error = default;
+        if (msg.Length < HeaderSize) return Ofp13Messages.BadLen(out error);
+        type = (Ofp13MultipartType)BinaryPrimitives.ReadUInt16BigEndian(msg[8..]);
+        flags = BinaryPrimitives.ReadUInt16BigEndian(msg[10..]);
+        body = msg[HeaderSize..];
+        return true;
+    }
+
+    /// <summary>A request's whole body must be <paramref name="size"/> bytes (port stats, queue, group, meter requests).</summary>
+    public static bool CheckBody(ReadOnlySpan<byte> body, int size, out Ofp13Error error)
+    {
+        error = default;
+        return body.Length == size || Ofp13Messages.BadLen(out error);
+    }
+}
+
+/// <summary>
+/// Builds a multipart reply entry by entry and hands it on in parts: when an entry would take a part past 65535 bytes,
+/// the part before it goes out with OFPMPF_REPLY_MORE and the entry starts the next one. A reply with no entry is one
+/// empty part. An entry larger than a part cannot be sent (the caller keeps entries smaller: 65535 - 16 bytes).
+/// </summary>
+/// <remarks>Not thread safe; one reply at a time. Each part is a new array (handed to <c>send</c>).</remarks>
+public sealed class Ofp13ReplyWriter
+{
+    private readonly Ofp13Writer _w = new(1024);
+    private readonly Action<byte[]> _send;
+    private readonly Ofp13MultipartType _type;
+    private readonly uint _xid;
+    private int _entry = -1;
+
+    public Ofp13ReplyWriter(Ofp13MultipartType type, uint xid, Action<byte[]> send)
+    {
+        _type = type;
+        _xid = xid;
+        _send = send;
+        BeginPart();
+    }
+
+    /// <summary>Where the entries are written.</summary>
+    public Ofp13Writer Writer => _w;
+
+    private void BeginPart()
+    {
+        _w.Reset();
+        _w.Begin(Ofp13Type.MultipartReply, _xid);
+        _w.U16((ushort)_type); _w.U16(0); _w.Zeros(4);
+    }
+
+    /// <summary>Starts an entry (call before writing it).</summary>
+    public void BeginEntry() => _entry = _w.Position;
+
+    /// <summary>Ends the entry begun last: sends the part before it when the part has grown past the limit.</summary>
+    public void EndEntry()
+    {
+        if (_w.Position <= ushort.MaxValue) return;
+        var entry = _w.Written[_entry..].ToArray();
+        var part = _w.Written[.._entry].ToArray();
+        BinaryPrimitives.WriteUInt16BigEndian(part.AsSpan(2), (ushort)part.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(part.AsSpan(10), Ofp13Multipart.More);
+        _send(part);
+        BeginPart();
+        _w.Bytes(entry);
+    }
+
+    /// <summary>Sends the last part (without MORE).</summary>
+    public void Finish()
+    {
+        _w.PatchU16(2, (ushort)_w.Length);
+        _send(_w.ToArray());
+    }
+}
