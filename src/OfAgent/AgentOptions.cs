@@ -22,7 +22,7 @@ public sealed class AgentOptions
     public uint Versions { get; set; } = AllVersions;
 
     /// <summary>Every version this switch speaks: OpenFlow 1.0 and 1.3.</summary>
-    public const uint AllVersions = 1u << 0x01;
+    public const uint AllVersions = (1u << 0x01) | (1u << 0x04);
 
     /// <summary>
     /// Reads a version list as Open vSwitch spells it (<c>OpenFlow10,OpenFlow13</c>, the bridge's <c>protocols</c>

@@ -83,7 +83,7 @@ public sealed class OfSwitchAgent : IAsyncDisposable
     /// </summary>
     public void Start()
     {
-        _connections.Start([new OfProtocol10(_requests)]);
+        _connections.Start([new OfProtocol10(_requests), new Of13.OfProtocol13(_requests)]);
         Switch.Start(_events);
     }
 

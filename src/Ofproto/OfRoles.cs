@@ -97,6 +97,12 @@ public sealed class OfRoles
     private bool _generationSet;
 
     /// <summary>A new controller connection, equal to begin with.</summary>
+    /// <summary>The generation id of the last master or slave request (0 before any), as ROLE_REPLY reports it.</summary>
+    public ulong GenerationId
+    {
+        get { lock (_lock) return _generation; }
+    }
+
     public OfController Join()
     {
         var c = new OfController();

@@ -136,6 +136,19 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, u.TableId, u.Cookie));
     }
 
+    /// <summary>A flow's compiled instructions as flow statistics show them.</summary>
+    private static OfFlowInstructions ToOf(FlowInstructions ins)
+    {
+        OfAction[]? write = null;
+        if (ins.WriteActions is { } w)
+        {
+            write = new OfAction[w.Count];
+            OfActionCompiler.ToOfActions(w, write);
+        }
+        return new OfFlowInstructions(write, ins.ClearActions, ins.GotoTable == FlowInstructions.NoGoto ? null : (byte)ins.GotoTable,
+                                      ins.MetadataValue, ins.MetadataMask, ins.Meter);
+    }
+
     /// <summary>The packet-in origin of a flow-mod's actions: a table-miss flow entry is priority 0 and matches everything.</summary>
     private static PacketInOrigin Origin(in FlowModRequest req)
         => new(req.Cookie, req.TableId == FlowModRequest.AllTables ? (byte)0 : req.TableId, req.Priority == 0 && req.Match == OfMatch.Any);
@@ -412,7 +425,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
                 byte table = emergency ? OfTables.EmergencyTableId : OfFlowRule.Of(e)?.TableId ?? OfFlowTables.MainTableId;
                 var match = OfMatchCompiler.ToOfMatch(e.Match);
                 var stats = new OfFlowStats(match, table, Math.Max(0, now - e.CreatedNanos), e.RequestedPriority, e.IdleTimeout,
-                                            e.HardTimeout, OfFlowRule.CookieOf(e), (ulong)e.Packets, (ulong)e.Bytes, actions.AsSpan(0, n));
+                                            e.HardTimeout, OfFlowRule.CookieOf(e), (ulong)e.Packets, (ulong)e.Bytes, actions.AsSpan(0, n))
+                {
+                    Instructions = e.Instructions is { } ins ? ToOf(ins) : null,
+                    Flags = OfFlowRule.Of(e)?.Flags ?? FlowModFlags.None,
+                };
                 if (!visitor(stats)) return;
             }
         }

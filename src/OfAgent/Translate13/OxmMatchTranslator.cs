@@ -1,9 +1,7 @@
+using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Translate13;
-
-/// <summary>One OXM TLV of class OPENFLOW_BASIC as the translator reads it: field number, value, mask (all ones when none).</summary>
-internal readonly record struct OxmEntry(byte Field, bool HasMask, UInt128 Value, UInt128 Mask);
 
 /// <summary>Why an OXM match cannot be an OpenFlow-layer match (each maps onto OFPET_BAD_MATCH's codes).</summary>
 internal enum OxmProblem : byte
@@ -53,7 +51,7 @@ internal static class OxmMatchTranslator
     /// Builds the OpenFlow layer's match from <paramref name="entries"/>; <see cref="OxmProblem.None"/> or why not, with
     /// the offending field in <paramref name="field"/>.
     /// </summary>
-    public static OxmProblem TryToOf(ReadOnlySpan<OxmEntry> entries, out OfMatch match, out byte field)
+    public static OxmProblem TryToOf(ReadOnlySpan<Ofp13Oxm> entries, out OfMatch match, out byte field)
     {
         match = OfMatch.Any;
         field = 0;
@@ -108,7 +106,7 @@ internal static class OxmMatchTranslator
         return OxmProblem.None;
     }
 
-    private static OxmProblem Apply(ref OfMatch m, in OxmEntry e)
+    private static OxmProblem Apply(ref OfMatch m, in Ofp13Oxm e)
     {
         ulong v = (ulong)e.Value, k = (ulong)e.Mask;
         switch (e.Field)
@@ -157,7 +155,7 @@ internal static class OxmMatchTranslator
     /// Writes the OXM entries of <paramref name="m"/> into <paramref name="into"/> (at least <see cref="FieldCount"/>
     /// long) in field-number order, each field named as its prerequisites say; returns the count.
     /// </summary>
-    public static int ToOxm(in OfMatch m, Span<OxmEntry> into)
+    public static int ToOxm(in OfMatch m, Span<Ofp13Oxm> into)
     {
         var v = m.Value;
         var k = m.Mask;
@@ -168,10 +166,10 @@ internal static class OxmMatchTranslator
         bool proto = k.NwProto == byte.MaxValue;
         byte p = proto ? v.NwProto : (byte)0;
 
-        void Put(Span<OxmEntry> into, ref int n, byte field, UInt128 value, UInt128 mask, UInt128 full)
+        void Put(Span<Ofp13Oxm> into, ref int n, byte field, UInt128 value, UInt128 mask, UInt128 full)
         {
             if (mask == 0) return;
-            into[n++] = new OxmEntry(field, mask != full, value & mask, mask);
+            into[n++] = new Ofp13Oxm(field, mask != full, value & mask, mask);
         }
 
         Put(into, ref n, InPort, v.InPort, k.InPort, uint.MaxValue);

@@ -111,7 +111,19 @@ public readonly ref struct OfFlowStats
     public readonly ulong ByteCount;
     /// <summary>The flow's apply-actions.</summary>
     public readonly ReadOnlySpan<OfAction> Actions;
+
+    /// <summary>The flow's other instructions (OpenFlow 1.3), or null when it has only apply-actions.</summary>
+    public OfFlowInstructions? Instructions { get; init; }
+
+    /// <summary>The flags the flow was added with (SEND_FLOW_REM, CHECK_OVERLAP, ...).</summary>
+    public FlowModFlags Flags { get; init; }
 }
+
+/// <summary>A flow's instructions besides apply-actions, as flow statistics show them.</summary>
+/// <param name="WriteActions">write-actions' list, or null when the flow has none.</param>
+/// <param name="GotoTable">The table goto-table continues in, or null.</param>
+/// <param name="Meter">The meter instruction's meter, or 0.</param>
+public sealed record OfFlowInstructions(OfAction[]? WriteActions, bool ClearActions, byte? GotoTable, ulong MetadataValue, ulong MetadataMask, uint Meter);
 
 /// <summary>Receives the flows of a statistics request one by one; returns false to stop (the peer went away).</summary>
 public delegate bool FlowStatsVisitor(in OfFlowStats flow);

@@ -112,7 +112,8 @@ internal sealed class TestController : IDisposable
     {
         var hello = await ReceiveRawAsync() ?? throw new Xunit.Sdk.XunitException("no HELLO from the switch");
         Assert.Equal((byte)OfpType.Hello, hello[1]);
-        Assert.Equal(1, hello[0]);
+        // The switch offers its versions: a 1.0 HELLO when it speaks only 1.0, else its highest with a version bitmap that includes 1.0.
+        Assert.True(hello[0] == 1 || (OfpHelloVersions.TryReadBitmap(hello, out uint bitmap) && (bitmap & 2) != 0), "the switch's HELLO offers no OpenFlow 1.0");
         SendRaw([helloVersion, 0, 0, 8, 0, 0, 0, 1]);
     }
 

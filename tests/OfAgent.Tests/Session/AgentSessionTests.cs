@@ -72,10 +72,19 @@ public sealed class AgentSessionTests
     public async Task HigherHelloVersionNegotiatesDown_LowerIsRefused()
     {
         await using var rig = new AgentRig();
+        // A plain HELLO of 1.5 (no bitmap): the smaller version, 1.3, which both speak.
         using (var c = await rig.ConnectAsync(helloVersion: 6))
         {
-            c.Send(new OfpFeaturesRequest());
-            Assert.IsType<OfpFeaturesReply>(await c.ReceiveAsync());
+            c.SendRaw([4, 5, 0, 8, 0, 0, 0, 77]);
+            var reply = await c.ReceiveRawAsync();
+            Assert.Equal(new byte[] { 4, 6, 0, 32, 0, 0, 0, 77 }, reply![..8]); // a 1.3 FEATURES_REPLY
+        }
+        // 1.1 without a bitmap: the peer will speak 1.1, which this switch does not.
+        using (var c = await rig.ConnectAsync(helloVersion: 2))
+        {
+            var refusal = await c.ReceiveRawAsync();
+            Assert.Equal(new byte[] { 0, 0, 0, 0 }, refusal![8..12]);
+            Assert.Equal("We support versions 0x01, 0x04; you support 0x02", System.Text.Encoding.ASCII.GetString(refusal[12..]));
         }
         using var old = await rig.ConnectAsync(helloVersion: 0);
         var raw = await old.ReceiveRawAsync();

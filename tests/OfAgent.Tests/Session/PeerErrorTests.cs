@@ -67,7 +67,8 @@ public sealed class PeerErrorTests
     [Fact]
     public async Task AnErrorFromAPeerIsLoggedAndNeverAnswered_InAnyState()
     {
-        await using var rig = new AgentRig();
+        // A switch that speaks only OpenFlow 1.0 (--protocols OpenFlow10), refused by a 1.3-only peer.
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = 1u << 1 });
         // After HELLO: an OpenFlow 1.3 error and a 1.0 one about a request of ours; the next reply is the barrier's.
         using (var c = await rig.ConnectAsync())
         {
@@ -168,7 +169,7 @@ public sealed class PeerErrorTests
             }
         });
 
-        await using (var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" }, MaxBackoff = TimeSpan.FromSeconds(4) }))
+        await using (var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" }, MaxBackoff = TimeSpan.FromSeconds(4), Versions = 1u << 1 }))
         {
             Assert.True(await AgentRig.WaitFor(() => { lock (attempts) return afterOurHello.Count >= 5; }, 60_000), rig.Log.Dump());
             var warnings = rig.Log.Lines.Where(l => l.Message.Contains("refused our HELLO", StringComparison.Ordinal)).ToList();

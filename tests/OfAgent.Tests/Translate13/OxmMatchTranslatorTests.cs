@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Softswitch.OfAgent.Translate13;
+using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 using static Softswitch.OfAgent.Translate13.OxmMatchTranslator;
 
@@ -9,8 +10,8 @@ namespace Softswitch.OfAgent.Tests.Translate13;
 /// <summary>OXM matches to the OpenFlow layer's match and back: prerequisites, bad values, duplicates, and the round trip.</summary>
 public sealed class OxmMatchTranslatorTests
 {
-    private static OxmEntry X(byte field, UInt128 value) => new(field, false, value, AllOnes(field));
-    private static OxmEntry M(byte field, UInt128 value, UInt128 mask) => new(field, true, value, mask);
+    private static Ofp13Oxm X(byte field, UInt128 value) => new(field, false, value, AllOnes(field));
+    private static Ofp13Oxm M(byte field, UInt128 value, UInt128 mask) => new(field, true, value, mask);
 
     private static UInt128 AllOnes(byte field) => field switch
     {
@@ -32,7 +33,7 @@ public sealed class OxmMatchTranslatorTests
         _ => 0,
     };
 
-    private static readonly (OxmEntry[] Entries, byte Culprit)[] s_missing =
+    private static readonly (Ofp13Oxm[] Entries, byte Culprit)[] s_missing =
     [
         ([X(TcpSrc, 80)], TcpSrc),
         ([X(EthType, 0x0800), X(TcpSrc, 80)], TcpSrc),
@@ -81,7 +82,7 @@ public sealed class OxmMatchTranslatorTests
     [InlineData(Ipv6Flabel, 0x100000)]
     public void AValueWiderThanItsFieldIsBadValue(byte field, int value)
     {
-        var entries = new List<OxmEntry>();
+        var entries = new List<Ofp13Oxm>();
         if (field is IpDscp or IpEcn) entries.Add(X(EthType, 0x0800));
         if (field is MplsTc or MplsBos or MplsLabel) entries.Add(X(EthType, 0x8847));
         if (field is Ipv6Flabel) entries.Add(X(EthType, 0x86dd));
@@ -97,8 +98,8 @@ public sealed class OxmMatchTranslatorTests
     [Fact]
     public void SharedSlotsReadBackUnderTheNamesTheyWereWrittenWith()
     {
-        Span<OxmEntry> back = stackalloc OxmEntry[FieldCount];
-        OxmEntry[][] matches =
+        Span<Ofp13Oxm> back = stackalloc Ofp13Oxm[FieldCount];
+        Ofp13Oxm[][] matches =
         [
             [X(EthType, 0x0800), X(IpProto, 6), X(TcpSrc, 1), X(TcpDst, 2)],
             [X(EthType, 0x86dd), X(IpProto, 17), X(UdpSrc, 1), X(UdpDst, 2)],
@@ -135,7 +136,7 @@ public sealed class OxmMatchTranslatorTests
         {
             var withPrereqs = entries.Concat([X(EthType, 0x0800), X(IpProto, 6)]).DistinctBy(e => e.Field).ToArray();
             if (TryToOf(withPrereqs, out var m, out _) != OxmProblem.None) return;
-            var back = new OxmEntry[FieldCount];
+            var back = new Ofp13Oxm[FieldCount];
             int n = ToOxm(m, back);
             Assert.Equal(OxmProblem.None, TryToOf(back.AsSpan(0, n), out var again, out _));
             Assert.Equal(m, again);

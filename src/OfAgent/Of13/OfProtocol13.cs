@@ -1,0 +1,380 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Softswitch.OfAgent.Handlers;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfAgent.Translate13;
+using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Of13;
+
+/// <summary>
+/// OpenFlow 1.3 (ofp_header version 4): every request a 1.3 connection sends, decoded with the 1.3 codec, answered
+/// with the spec's error when it cannot be, and carried out by one call to the switch (<see cref="OfSwitch"/>); and
+/// the switch's reports in 1.3's wire format.
+/// </summary>
+/// <remarks>
+/// <para>Design: the 1.3 counterpart of <see cref="OfProtocol10"/> over the same switch; what 1.3 means that 1.0 does
+/// not is decided in the switch (tables and their misses, instructions, roles, async configuration), so this class
+/// decodes, translates (<see cref="OxmMatchTranslator"/>, <see cref="Of13Translate"/>), makes one call and encodes.
+/// Multipart requests are <see cref="Of13Stats"/>'.</para>
+/// <para>Thread safety: each connection's receive loop calls <see cref="Handle"/> for its own messages in order; the
+/// scratch objects are per thread, the rest is stateless.</para>
+/// </remarks>
+internal sealed class OfProtocol13 : OfProtocol
+{
+    private readonly OfRequestContext _ctx;
+    private readonly Of13Stats _stats;
+
+    [ThreadStatic] private static Ofp13FlowMod? s_flowMod;
+    [ThreadStatic] private static Ofp13PacketOut? s_packetOut;
+
+    public OfProtocol13(OfRequestContext ctx)
+    {
+        _ctx = ctx;
+        _stats = new Of13Stats(ctx);
+    }
+
+    public override byte Version => Ofp13.Version;
+
+    /// <summary>OFPC_FLOW_STATS | TABLE_STATS | PORT_STATS | QUEUE_STATS.</summary>
+    private const uint Capabilities = 1 | 2 | 4 | 64;
+
+    public override void Handle(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        using var scope = _ctx.Switch.BeginRequest();
+        var type = (Ofp13Type)msg[1];
+        uint xid = BinaryPrimitives.ReadUInt32BigEndian(msg[4..]);
+        switch (type)
+        {
+            case Ofp13Type.EchoRequest:
+            case Ofp13Type.BarrierRequest when msg.Length == Ofp13Messages.HeaderSize:
+            {
+                var reply = OfConnection.MessagePool.Rent(msg.Length);
+                msg.CopyTo(reply);
+                reply[1] = (byte)(type == Ofp13Type.EchoRequest ? Ofp13Type.EchoReply : Ofp13Type.BarrierReply);
+                c.SendPooled(reply, msg.Length);
+                return;
+            }
+            case Ofp13Type.BarrierRequest:
+                Error(c, Ofp13Error.BadLength, msg);
+                return;
+            case Ofp13Type.EchoReply:
+                return;
+            case Ofp13Type.FeaturesRequest:
+                if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
+                c.SendRaw(Ofp13Messages.FeaturesReply(xid, _ctx.Switch.DatapathId, (uint)_ctx.Switch.Buffers.Count, Of13Translate.TableCount, 0, Capabilities));
+                return;
+            case Ofp13Type.GetConfigRequest:
+                if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
+                c.SendRaw(Ofp13Messages.ConfigReply(xid, (ushort)_ctx.Switch.Fragments, c.MissSendLen));
+                return;
+            case Ofp13Type.SetConfig:
+                SetConfig(c, msg);
+                return;
+            case Ofp13Type.FlowMod:
+                FlowMod(c, msg);
+                return;
+            case Ofp13Type.PacketOut:
+                PacketOut(c, msg);
+                return;
+            case Ofp13Type.PortMod:
+                PortMod(c, msg);
+                return;
+            case Ofp13Type.TableMod:
+                TableMod(c, msg);
+                return;
+            case Ofp13Type.MultipartRequest:
+                _stats.Handle(c, msg);
+                return;
+            case Ofp13Type.QueueGetConfigRequest:
+                QueueGetConfig(c, msg, xid);
+                return;
+            case Ofp13Type.RoleRequest:
+                RoleRequest(c, msg, xid);
+                return;
+            case Ofp13Type.GetAsyncRequest:
+                if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
+                GetAsync(c, xid);
+                return;
+            case Ofp13Type.SetAsync:
+                SetAsync(c, msg);
+                return;
+            case Ofp13Type.GroupMod:
+                GroupMod(c, msg);
+                return;
+            case Ofp13Type.MeterMod:
+                MeterMod(c, msg);
+                return;
+            case Ofp13Type.Experimenter:
+                Error(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
+                return;
+            default:
+                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ...) and types 1.3 does not define.
+                Error(c, Ofp13Error.BadRequest(Ofp13Codes.BadType), msg);
+                return;
+        }
+    }
+
+    private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => _ctx.SendError(c, e, msg);
+
+    private bool Check(OfConnection c, OfError e, ReadOnlySpan<byte> msg, bool flowMod = false)
+    {
+        if (e == OfError.None) return true;
+        Error(c, Of13Translate.ToWire(e, flowMod), msg);
+        return false;
+    }
+
+    private void SetConfig(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodeSetConfig(msg, out ushort flags, out ushort missSendLen, out var err)) { Error(c, err, msg); return; }
+        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
+        c.MissSendLen = missSendLen;
+        var frag = (flags & 3) switch
+        {
+            0 => FragmentHandling.Normal,
+            1 => FragmentHandling.Drop,
+            _ => FragmentHandling.Reassemble,
+        };
+        Check(c, _ctx.Switch.SetFragments(frag, c.Controller), msg);
+    }
+
+    // ================================================================ flow-mod
+
+    private void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var fm = s_flowMod ??= new Ofp13FlowMod();
+        if (!fm.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (fm.Command > (byte)FlowModCommand.DeleteStrict) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
+        var command = (FlowModCommand)fm.Command;
+        bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        // OFPTT_ALL only for deletes (1.3.5 section 6.4); 254 is not a table here (see Of13Translate.TableCount).
+        if (fm.TableId >= Of13Translate.TableCount && !(fm.TableId == Ofp13.TableAll && !addOrModify))
+        {
+            Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadTableId), msg);
+            return;
+        }
+        const ushort KnownFlags = 1 | 2 | 4 | 8 | 16;
+        if ((fm.Flags & ~KnownFlags) != 0) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags), msg); return; }
+        var problem = OxmMatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fm.Match), out var match, out _);
+        if (problem != OxmProblem.None) { Error(c, Of13Translate.ToWire(problem), msg); return; }
+        var instructions = new OfInstructions(ReadOnlyMemory<OfAction>.Empty);
+        if (addOrModify && !TryInstructions(fm, out instructions, out err)) { Error(c, err, msg); return; }
+        // SEND_FLOW_REM and CHECK_OVERLAP are the switch's; RESET_COUNTS, NO_PKT_COUNTS and NO_BYT_COUNTS are accepted
+        // and counting goes on (as Open vSwitch: counters cost nothing extra here, and a modify keeps them).
+        var flags = FlowModFlags.None;
+        if ((fm.Flags & 1) != 0) flags |= FlowModFlags.SendFlowRemoved;
+        if ((fm.Flags & 2) != 0) flags |= FlowModFlags.CheckOverlap;
+        var req = new FlowModRequest(command, match, fm.Priority, instructions, fm.TableId, fm.BufferId, fm.Cookie, fm.CookieMask,
+                                     fm.IdleTimeout, fm.HardTimeout, flags, fm.OutPort, fm.OutGroup, MatchRules.OpenFlow13);
+        Check(c, _ctx.Switch.FlowMod(req, c.Controller), msg, flowMod: true);
+    }
+
+    private static bool TryInstructions(Ofp13FlowMod fm, out OfInstructions instructions, out Ofp13Error error)
+    {
+        instructions = default;
+        error = default;
+        var apply = ReadOnlyMemory<OfAction>.Empty;
+        ReadOnlyMemory<OfAction>? write = null;
+        bool clear = false;
+        byte? gotoTable = null;
+        ulong metadata = 0, metadataMask = 0;
+        const uint meter = 0;
+        foreach (var ins in fm.Instructions)
+        {
+            switch (ins.Type)
+            {
+                case Ofp13InstructionType.ApplyActions:
+                case Ofp13InstructionType.WriteActions:
+                {
+                    if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), out var actions, out error)) return false;
+                    // No group exists here yet (GROUP_FEATURES says so): a group action names one that does not.
+                    if (Array.Exists(actions, a => a.Type == OfActionType.Group)) { error = Ofp13Error.BadAction(Ofp13Codes.ActionBadOutGroup); return false; }
+                    if (ins.Type == Ofp13InstructionType.ApplyActions) apply = actions;
+                    else write = actions;
+                    break;
+                }
+                case Ofp13InstructionType.ClearActions:
+                    if (ins.Actions is { Count: > 0 }) { error = Ofp13Error.BadInstruction(Ofp13Codes.InstBadLen); return false; }
+                    clear = true;
+                    break;
+                case Ofp13InstructionType.GotoTable:
+                    if (ins.TableId >= Of13Translate.TableCount || ins.TableId <= fm.TableId)
+                    {
+                        error = Ofp13Error.BadInstruction(Ofp13Codes.InstBadTableId);
+                        return false;
+                    }
+                    gotoTable = ins.TableId;
+                    break;
+                case Ofp13InstructionType.WriteMetadata:
+                    metadata = ins.Metadata;
+                    metadataMask = ins.MetadataMask;
+                    break;
+                case Ofp13InstructionType.Meter:
+                    // No meter exists here yet (METER_FEATURES: max_meter 0): the meter named is unknown, as Open vSwitch answers.
+                    error = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter);
+                    return false;
+            }
+        }
+        instructions = new OfInstructions(apply, write, clear, gotoTable, metadata & metadataMask, metadataMask, meter);
+        return true;
+    }
+
+    // ================================================================ packet-out, ports, tables
+
+    private void PacketOut(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var po = s_packetOut ??= new Ofp13PacketOut();
+        if (!po.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+        if (Array.Exists(actions, a => a.Type == OfActionType.Group)) { Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionBadOutGroup), msg); return; }
+        Check(c, _ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data), c.Controller), msg);
+    }
+
+    private void PortMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodePortMod(msg, out uint port, out ulong hw, out uint config, out uint mask, out _, out var err)) { Error(c, err, msg); return; }
+        if (((config | mask) & ~Of13Translate.PortConfigBits) != 0)
+        {
+            Error(c, new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig), msg);
+            return;
+        }
+        Check(c, _ctx.Switch.PortMod(new PortModRequest(port, hw, Of13Translate.ConfigToOf(config), Of13Translate.ConfigToOf(mask)), c.Controller), msg);
+    }
+
+    /// <summary>
+    /// TABLE_MOD: OpenFlow 1.3.5 deprecates every config bit (OFPTC_DEPRECATED_MASK, 3): a table-miss is the table-miss
+    /// flow entry's, so the message changes nothing; a table that does not exist is BAD_TABLE, other bits BAD_CONFIG.
+    /// </summary>
+    private void TableMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodeTableMod(msg, out byte table, out uint config, out var err)) { Error(c, err, msg); return; }
+        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
+        if (table >= Of13Translate.TableCount && table != Ofp13.TableAll) { Error(c, new Ofp13Error(Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), msg); return; }
+        if ((config & ~3u) != 0) Error(c, new Ofp13Error(Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), msg);
+    }
+
+    private void QueueGetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (!Ofp13Messages.TryDecodeQueueGetConfig(msg, out uint port, out var err)) { Error(c, err, msg); return; }
+        if (!Check(c, _ctx.Switch.QueueCount(port, out int n), msg)) return;
+        var queues = new (uint, uint)[n];
+        for (int i = 0; i < n; i++) queues[i] = ((uint)i, port);
+        c.SendRaw(Ofp13Messages.QueueGetConfigReply(xid, port, queues));
+    }
+
+    // ================================================================ roles and async
+
+    private void RoleRequest(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (!Ofp13Messages.TryDecodeRoleRequest(msg, out uint role, out ulong generation, out var err)) { Error(c, err, msg); return; }
+        OfRole? want = role switch
+        {
+            0 => null,                // OFPCR_ROLE_NOCHANGE
+            1 => OfRole.Equal,
+            2 => OfRole.Master,
+            3 => OfRole.Slave,
+            _ => (OfRole)0xff,
+        };
+        if (want == (OfRole)0xff) { Error(c, new Ofp13Error(Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleBadRole), msg); return; }
+        if (!Check(c, _ctx.Switch.Roles.Request(c.Controller, want, generation), msg)) return;
+        uint now = c.Controller.Role switch
+        {
+            OfRole.Master => 2,
+            OfRole.Slave => 3,
+            _ => 1,
+        };
+        c.SendRaw(Ofp13Messages.RoleReply(xid, now, _ctx.Switch.Roles.GenerationId));
+    }
+
+    private static void GetAsync(OfConnection c, uint xid)
+    {
+        var a = c.Controller.Async;
+        ReadOnlySpan<uint> masks = [a.PacketInMaster, a.PacketInSlave, a.PortStatusMaster, a.PortStatusSlave, a.FlowRemovedMaster, a.FlowRemovedSlave];
+        c.SendRaw(Ofp13Messages.AsyncReply(xid, masks));
+    }
+
+    private void SetAsync(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        Span<uint> m = stackalloc uint[6];
+        if (!Ofp13Messages.TryDecodeAsync(msg, m, out var err)) { Error(c, err, msg); return; }
+        // ofp_async_config: packet_in_mask[2], port_status_mask[2], flow_removed_mask[2]; [0] master/equal, [1] slave.
+        c.Controller.Async = new OfAsyncConfig(m[0], m[2], m[4], m[1], m[3], m[5]);
+    }
+
+    // ================================================================ groups and meters
+
+    /// <summary>
+    /// GROUP_MOD, decoded and checked; this switch keeps no groups yet (GROUP_FEATURES says so: no group types, 0 groups),
+    /// so an ADD is OUT_OF_GROUPS, a MODIFY of a group that cannot exist UNKNOWN_GROUP and a DELETE has nothing to delete.
+    /// </summary>
+    private void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
+        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
+        if (mod!.GroupType > 3) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
+        switch (mod.Command)
+        {
+            case 0: // OFPGC_ADD
+                Error(c, Ofp13Error.GroupModFailed(mod.GroupId > Ofp13.GroupMax ? Ofp13Codes.GroupInvalid : Ofp13Codes.GroupOutOfGroups), msg);
+                return;
+            case 1: // OFPGC_MODIFY
+                Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupUnknown), msg);
+                return;
+            case 2: // OFPGC_DELETE: deleting what does not exist is no error
+                return;
+            default:
+                Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg);
+                return;
+        }
+    }
+
+    /// <summary>METER_MOD, decoded and checked; this switch keeps no meters yet (METER_FEATURES: max_meter 0).</summary>
+    private void MeterMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodeMeterMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
+        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
+        switch (mod!.Command)
+        {
+            case 0: // OFPMC_ADD
+                Error(c, Ofp13Error.MeterModFailed(mod.MeterId is 0 or > Ofp13.MeterMax and not Ofp13.MeterController and not Ofp13.MeterSlowpath
+                    ? Ofp13Codes.MeterInvalid : Ofp13Codes.MeterOutOfMeters), msg);
+                return;
+            case 1: // OFPMC_MODIFY
+                Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter), msg);
+                return;
+            case 2: // OFPMC_DELETE
+                return;
+            default:
+                Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg);
+                return;
+        }
+    }
+
+    // ================================================================ reports
+
+    /// <summary>Fixed part, a match of in_port (8 + 8 bytes padded: 16), the 2 pad bytes.</summary>
+    public override int PacketInOverhead => 24 + 16 + 2;
+
+    public override int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered)
+        => packet.Reason is OfPacketInReason.Action or OfPacketInReason.ExplicitMiss ? packet.MaxLen : c.MissSendLen;
+
+    public override int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen)
+    {
+        ReadOnlySpan<Ofp13Oxm> match = [Ofp13Oxm.Exact(OxmMatchTranslator.InPort, packet.InPort)];
+        return Ofp13Messages.WritePacketIn(destination, 0, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue),
+            Of13Translate.ToWire(packet.Reason), packet.TableId, packet.Cookie, match, packet.Frame[..dataLen]);
+    }
+
+    public override byte[] FlowRemoved(in OfFlowRemoved r)
+    {
+        Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[OxmMatchTranslator.FieldCount];
+        int n = OxmMatchTranslator.ToOxm(r.Match, match);
+        long d = Math.Max(0, r.DurationNanos);
+        return Ofp13Messages.FlowRemoved(0, r.Cookie, r.Priority, Of13Translate.ToWire(r.Reason), r.TableId, (uint)(d / 1_000_000_000),
+            (uint)(d % 1_000_000_000), r.IdleTimeout, r.HardTimeout, r.PacketCount, r.ByteCount, match[..n]);
+    }
+
+    public override byte[] PortStatus(OfPortReason reason, OfPortDesc port)
+        => Ofp13Messages.PortStatus(0, Of13Translate.ToWire(reason), Of13Translate.ToWire(port));
+}
