@@ -400,10 +400,13 @@ public sealed class OfFlowTables
         var targets = Scratch();
         CollectTargets(w, t, strict, targets);
         if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
-        if (targets.Count == 0) return AddLocked(w, mod, t, now, out flow);
-
+        // OpenFlow 1.0: a modify that matches nothing adds its flow, and sets the cookie of those it changes. OpenFlow
+        // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
+        bool of13 = mod.Rules == MatchRules.OpenFlow13;
         flow = null;
-        bool cookie = _options.ModifyUpdatesCookie;
+        if (targets.Count == 0) return of13 ? FlowModStatus.Ok : AddLocked(w, mod, t, now, out flow);
+
+        bool cookie = _options.ModifyUpdatesCookie && !of13;
         foreach (var e in targets)
         {
             w.SetActions(e, mod.Actions);

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.OfAgent.Tests.Session;
+using Softswitch.TestKit;
+
+namespace Softswitch.OfAgent.Tests.Interop;
+
+/// <summary>Real ovs-ofctl -O OpenFlow13 against the switch: its printed output, and the packets the flows it adds forward.</summary>
+public sealed class OvsOfctl13Tests
+{
+    private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
+
+    private static (int, string, string) Ofctl(AgentRig rig, string cmd, params string[] rest)
+        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow13", cmd, $"tcp:127.0.0.1:{rig.Port}", .. rest]);
+
+    private static string Ok(AgentRig rig, string cmd, params string[] rest)
+    {
+        var (code, so, se) = Ofctl(rig, cmd, rest);
+        Assert.True(code == 0, $"ovs-ofctl -O OpenFlow13 {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
+        return so;
+    }
+
+    private static string Refused(AgentRig rig, string cmd, params string[] rest)
+    {
+        var (code, so, se) = Ofctl(rig, cmd, rest);
+        Assert.True(code != 0, $"ovs-ofctl -O OpenFlow13 {cmd} {string.Join(' ', rest)} was accepted: {so}");
+        return se + so;
+    }
+
+    [Fact]
+    public async Task ShowTablesFeaturesPorts()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        var show = Ok(rig, "show");
+        Assert.Contains("OFPT_FEATURES_REPLY (OF1.3)", show);
+        Assert.Contains("dpid:0000000000001234", show);
+        Assert.Contains("n_tables:254, n_buffers:256", show);
+        Assert.Contains("capabilities: FLOW_STATS TABLE_STATS PORT_STATS QUEUE_STATS", show);
+        Assert.Contains("1(mem1): addr:02:00:00:00:00:01", show);
+        Assert.Contains("state:      LIVE", show);
+        Assert.Contains("Manufacturer: Softswitch project", Ok(rig, "dump-desc"));
+        var tables = Ok(rig, "dump-tables");
+        Assert.Contains("OFPST_TABLE reply (OF1.3)", tables);
+        Assert.Contains("tables 1...253: ditto", tables);
+        var features = Ok(rig, "dump-table-features");
+        Assert.Contains("next tables: 1-253", features);
+        Assert.Contains("instructions: apply_actions clear_actions write_actions write_metadata goto_table", features);
+        Assert.Contains("arbitrary mask: tun_id metadata eth_{src,dst} vlan_vid ip_{src,dst} ipv6_{src,dst,label} arp_{spa,tpa,sha,tha}", features);
+        Assert.Contains("table 253 (\"table253\")", features);
+        Assert.Contains("4(mem4): addr:02:00:00:00:00:04", Ok(rig, "dump-ports-desc"));
+        Assert.Contains("4 ports", Ok(rig, "dump-ports"));
+        Assert.Contains("Types:  0x0", Ok(rig, "dump-group-features"));
+        Assert.Contains("max_meter:0", Ok(rig, "meter-features"));
+    }
+
+    [Fact]
+    public async Task MultiTableFlowsForwardAndDumpPerTable_CookieMasksSelect()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        Ok(rig, "add-flow", "table=0,priority=10,cookie=0x11,in_port=1,actions=write_metadata:0x7/0xff,goto_table:3");
+        Ok(rig, "add-flow", "table=3,priority=5,cookie=0x21,ip,metadata=0x7/0xff,nw_dst=10.0.0.0/8,actions=set_field:00:00:00:00:00:09->eth_dst,output:2");
+        Ok(rig, "add-flow", "table=3,priority=1,cookie=0x22,actions=clear_actions,write_actions(output:3)");
+        var flows = Ok(rig, "dump-flows");
+        Assert.Contains("cookie=0x11, duration=", flows);
+        Assert.Contains("table=0, n_packets=0, n_bytes=0, priority=10,in_port=1 actions=write_metadata:0x7/0xff,goto_table:3", flows);
+        Assert.Contains("table=3, n_packets=0, n_bytes=0, priority=5,ip,metadata=0x7/0xff,nw_dst=10.0.0.0/8 actions=set_field:00:00:00:00:00:09->eth_dst,output:2", flows);
+        Assert.Contains("priority=1 actions=clear_actions,write_actions(output:3)", flows);
+        Assert.DoesNotContain("table=0", Ok(rig, "dump-flows", "table=3"));
+
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0b000001, 0x0b000002, 1, 2, 10));
+        rig.Poll();
+        var out2 = rig.Ports[1].TakeSent();
+        Assert.Single(out2);
+        Assert.Equal(MacAddress.Parse("00:00:00:00:00:09"), MacAddress.Read(out2[0]));
+        Assert.Single(rig.Ports[2].TakeSent()); // 11.0.0.2 fell to table 3's priority-1 flow: its write-actions
+        Assert.Contains("n_packets=2", Ok(rig, "dump-flows", "table=0"));
+
+        // Cookie masks: modify and delete select by cookie; the others stay.
+        Ok(rig, "mod-flows", "table=3,cookie=0x20/0xf0,actions=output:4");
+        Assert.Equal(2, Ok(rig, "dump-flows", "cookie=0x20/0xf0").Split("actions=output:4").Length - 1);
+        Ok(rig, "del-flows", "cookie=0x21/0xff");
+        var left = Ok(rig, "dump-flows");
+        Assert.DoesNotContain("cookie=0x21", left);
+        Assert.Contains("cookie=0x22", left);
+        Assert.Contains("cookie=0x11", left);
+        Ok(rig, "del-flows");
+        Assert.DoesNotContain("cookie=", Ok(rig, "dump-flows"));
+    }
+
+    [Fact]
+    public async Task RefusalsCarryTheirOpenFlow13Errors()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        Assert.Contains("OFPBIC_BAD_TABLE_ID", Refused(rig, "add-flow", "table=2,actions=goto_table:1"));
+        Assert.Contains("OFPFMFC_BAD_TABLE_ID", Refused(rig, "add-flow", "table=254,actions=drop"));
+        Assert.Contains("OFPBAC_BAD_OUT_GROUP", Refused(rig, "add-flow", "actions=group:1"));
+        Assert.Contains("OFPBAC_BAD_OUT_PORT", Refused(rig, "add-flow", "actions=output:99"));
+        Assert.Contains("OFPGMFC_OUT_OF_GROUPS", Refused(rig, "add-group", "group_id=1,type=all,bucket=output:1"));
+        Assert.Contains("OFPMMFC_OUT_OF_METERS", Refused(rig, "add-meter", "meter=1,kbps,band=type=drop,rate=1000"));
+        Assert.Contains("OFPMMFC_UNKNOWN_METER", Refused(rig, "add-flow", "actions=meter:1,output:1"));
+    }
+
+    [Fact]
+    public async Task PacketOutAndPacketInsOfATableMissEntry()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
+        Ok(rig, "packet-out", "in_port=controller packet=" + Convert.ToHexString(frame) + " actions=output:3");
+        Assert.Equal(frame, Assert.Single(rig.Ports[2].TakeSent()));
+
+        Ok(rig, "add-flow", "table=0,priority=0,actions=goto_table:1");
+        Ok(rig, "add-flow", "table=1,priority=0,cookie=0x5eed,actions=CONTROLLER:65535");
+        // ovs-ofctl monitor asks for the whole packet (miss_send_len) and prints every asynchronous message.
+        // Line-buffered (stdbuf): ovs-ofctl's stdout is a pipe here.
+        var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "monitor", $"tcp:127.0.0.1:{rig.Port}", "65534" }) psi.ArgumentList.Add(a);
+        using var monitor = Process.Start(psi)!;
+        try
+        {
+            var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            monitor.OutputDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
+            monitor.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
+            monitor.BeginOutputReadLine();
+            monitor.BeginErrorReadLine();
+            Assert.True(await AgentRig.WaitFor(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534), 10_000), "monitor did not connect");
+            rig.Ports[0].Inject(frame);
+            rig.Poll();
+            Assert.True(await AgentRig.WaitFor(() => lines.Any(l => l.Contains("OFPT_PACKET_IN (OF1.3)")), 10_000),
+                $"sent {rig.Agent.PacketInsSent}, dropped {rig.Agent.PacketInsDropped}: " + string.Join('\n', lines));
+            var packetIn = lines.First(l => l.Contains("OFPT_PACKET_IN"));
+            // A table-miss flow entry's packet-in is a miss in 1.3, from its table, with its cookie, unbuffered (max_len 65535).
+            Assert.Contains("cookie=0x5eed total_len=" + frame.Length + " in_port=1 (via no_match) data_len=" + frame.Length + " (unbuffered)", packetIn);
+            Assert.Contains("table_id=1", packetIn);
+        }
+        finally
+        {
+            monitor.Kill(true);
+            monitor.WaitForExit(5000);
+        }
+    }
+
+    [Fact]
+    public async Task BothVersionsAtOnce_OneZeroAndOneThreeToolsOnOneSwitch()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        Ok(rig, "add-flow", "table=0,priority=9,ip,actions=output:2");
+        var (code, f10, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.Port}");
+        Assert.True(code == 0, se);
+        Assert.Contains("priority=9,ip actions=output:2", f10);
+        (code, _, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flow", $"tcp:127.0.0.1:{rig.Port}", "priority=8,arp,actions=output:3");
+        Assert.True(code == 0, se);
+        Assert.Contains("priority=8,arp actions=output:3", Ok(rig, "dump-flows"));
+    }
+}
