@@ -1,0 +1,168 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Softswitch.OfWire;
+using Softswitch.OfWire.Of13;
+
+namespace Softswitch.OfAgent.Tests.Session;
+
+/// <summary>OpenFlow 1.3 over a real socket with a codec-built controller: roles, async configuration, errors.</summary>
+public sealed class Of13SessionTests
+{
+    /// <summary>A minimal OpenFlow 1.3 controller: HELLO with a bitmap of 1.3 only, then raw messages.</summary>
+    private sealed class Controller13 : IDisposable
+    {
+        private readonly Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
+        private readonly List<byte> _buf = new();
+        private uint _xid = 1000;
+
+        public static async Task<Controller13> ConnectAsync(int port)
+        {
+            var c = new Controller13();
+            await c._s.ConnectAsync(IPAddress.Loopback, port);
+            var hello = await c.NextAsync();
+            Assert.Equal(4, hello![0]);
+            c._s.Send(OfpHelloVersions.Hello(1u << 4, 1));
+            return c;
+        }
+
+        public uint Send(byte[] msg)
+        {
+            uint xid = ++_xid;
+            BinaryPrimitives.WriteUInt32BigEndian(msg.AsSpan(4), xid);
+            _s.Send(msg);
+            return xid;
+        }
+
+        public async Task<byte[]?> NextAsync(int ms = 5000)
+        {
+            var tmp = new byte[65536];
+            using var cts = new CancellationTokenSource(ms);
+            while (true)
+            {
+                if (_buf.Count >= 8 && _buf.Count >= ((_buf[2] << 8) | _buf[3]))
+                {
+                    int len = (_buf[2] << 8) | _buf[3];
+                    var m = _buf.GetRange(0, len).ToArray();
+                    _buf.RemoveRange(0, len);
+                    if (m[1] == (byte)Ofp13Type.EchoRequest) continue;
+                    return m;
+                }
+                int n;
+                try { n = await _s.ReceiveAsync(tmp, SocketFlags.None, cts.Token); }
+                catch (Exception e) when (e is OperationCanceledException or SocketException) { return null; }
+                if (n == 0) return null;
+                _buf.AddRange(tmp.AsSpan(0, n).ToArray());
+            }
+        }
+
+        /// <summary>The reply to <paramref name="xid"/> (asynchronous messages before it are skipped).</summary>
+        public async Task<byte[]> ReplyAsync(uint xid)
+        {
+            while (true)
+            {
+                var m = await NextAsync() ?? throw new Xunit.Sdk.XunitException("no reply");
+                if (BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4)) == xid) return m;
+            }
+        }
+
+        public void Dispose() => _s.Dispose();
+    }
+
+    private static byte[] Role(uint role, ulong generation)
+    {
+        var m = new byte[24];
+        m[0] = 4; m[1] = (byte)Ofp13Type.RoleRequest; m[3] = 24;
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(8), role);
+        BinaryPrimitives.WriteUInt64BigEndian(m.AsSpan(16), generation);
+        return m;
+    }
+
+    private static (uint Role, ulong Generation) RoleOf(byte[] reply)
+    {
+        Assert.Equal((byte)Ofp13Type.RoleReply, reply[1]);
+        return (BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(8)), BinaryPrimitives.ReadUInt64BigEndian(reply.AsSpan(16)));
+    }
+
+    private static (Ofp13ErrorType, ushort) ErrorOf(byte[] m)
+    {
+        Assert.Equal((byte)Ofp13Type.Error, m[1]);
+        return ((Ofp13ErrorType)BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(10)));
+    }
+
+    private static byte[] FlowModAddAny() => new Ofp13FlowMod { Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny }.Encode();
+
+    [Fact]
+    public async Task RoleRequestFirst_ThenMasterAndSlave_AsOnosDoes()
+    {
+        await using var rig = new AgentRig();
+        using var a = await Controller13.ConnectAsync(rig.Port);
+        using var b = await Controller13.ConnectAsync(rig.Port);
+        // A role request as the first message after HELLO: master, generation 5.
+        Assert.Equal((2u, 5UL), RoleOf(await a.ReplyAsync(a.Send(Role(2, 5)))));
+        // Another master with a later generation demotes the first to slave.
+        Assert.Equal((2u, 6UL), RoleOf(await b.ReplyAsync(b.Send(Role(2, 6)))));
+        Assert.Equal((3u, 6UL), RoleOf(await a.ReplyAsync(a.Send(Role(0, 0))))); // NOCHANGE reports the current role
+        // The slave may not write; the master may.
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.IsSlave), ErrorOf(await a.ReplyAsync(a.Send(FlowModAddAny()))));
+        uint ok = b.Send(FlowModAddAny());
+        var barrier = b.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        var next = await b.NextAsync();
+        Assert.Equal((byte)Ofp13Type.BarrierReply, next![1]);
+        Assert.NotEqual(ok, barrier);
+        // A stale generation is refused; an unknown role is BAD_ROLE.
+        Assert.Equal((Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleStale), ErrorOf(await a.ReplyAsync(a.Send(Role(2, 4)))));
+        Assert.Equal((Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleBadRole), ErrorOf(await a.ReplyAsync(a.Send(Role(9, 7)))));
+    }
+
+    [Fact]
+    public async Task AsyncConfigIsKeptPerConnection()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.Port);
+        var get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
+        Assert.Equal((byte)Ofp13Type.GetAsyncReply, get[1]);
+        // OpenFlow 1.3.5 section 6.1.1 defaults: master packet-in NO_MATCH|ACTION, port status all, flow removed all; slave port status only.
+        uint[] want = [3, 0, 7, 7, 15, 0];
+        for (int i = 0; i < 6; i++) Assert.Equal(want[i] & 7, BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8 + 4 * i)) & 7);
+        var set = new byte[32];
+        set[0] = 4; set[1] = (byte)Ofp13Type.SetAsync; set[3] = 32;
+        uint[] mine = [4, 0, 1, 0, 2, 0];
+        for (int i = 0; i < 6; i++) BinaryPrimitives.WriteUInt32BigEndian(set.AsSpan(8 + 4 * i), mine[i]);
+        c.Send(set);
+        get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
+        for (int i = 0; i < 6; i++) Assert.Equal(mine[i], BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8 + 4 * i)));
+    }
+
+    [Fact]
+    public async Task MalformedRequestsGetTheir13Errors_AndTheConnectionGoesOn()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.Port);
+        byte[] Header(Ofp13Type t, int len)
+        {
+            var m = new byte[len];
+            m[0] = 4; m[1] = (byte)t; m[2] = (byte)(len >> 8); m[3] = (byte)len;
+            return m;
+        }
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(Header(Ofp13Type.FlowMod, 20)))));
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadType), ErrorOf(await c.ReplyAsync(c.Send(Header(Ofp13Type.PacketIn, 8)))));
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadType), ErrorOf(await c.ReplyAsync(c.Send(Header((Ofp13Type)40, 8)))));
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadExperimenter), ErrorOf(await c.ReplyAsync(c.Send(Header(Ofp13Type.Experimenter, 16)))));
+        var mp = Header(Ofp13Type.MultipartRequest, 16);
+        mp[9] = 99;
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadMultipart), ErrorOf(await c.ReplyAsync(c.Send(mp))));
+        // A match with a field twice, and one without its prerequisite.
+        var fm = new Ofp13FlowMod { BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        fm.Match.Add(Ofp13Oxm.Exact(5, 0x0800));
+        fm.Match.Add(Ofp13Oxm.Exact(5, 0x0800));
+        Assert.Equal((Ofp13ErrorType.BadMatch, Ofp13Codes.MatchDupField), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        fm.Match.Clear();
+        fm.Match.Add(Ofp13Oxm.Exact(14, 80));
+        Assert.Equal((Ofp13ErrorType.BadMatch, Ofp13Codes.MatchBadPrereq), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        // Still connected: an echo comes back.
+        var echo = Header(Ofp13Type.EchoRequest, 8);
+        uint x = c.Send(echo);
+        Assert.Equal((byte)Ofp13Type.EchoReply, (await c.ReplyAsync(x))[1]);
+    }
+}
