@@ -56,12 +56,13 @@ public sealed class Ofp13Writer
     /// <summary>A 48-bit MAC address held in the low bits of <paramref name="mac"/>.</summary>
     public void Mac(ulong mac) { U16((ushort)(mac >> 32)); U32((uint)mac); }
 
-    /// <summary>A fixed-size NUL-padded string (the last byte always NUL).</summary>
+    /// <summary>A fixed-size NUL-padded string in UTF-8, cut to leave the last byte NUL.</summary>
     public void FixedString(string s, int size)
     {
         var span = Take(size);
         span.Clear();
-        Encoding.ASCII.GetBytes(s.AsSpan(0, Math.Min(s.Length, size - 1)), span);
+        var bytes = Encoding.UTF8.GetBytes(s);
+        bytes.AsSpan(0, Math.Min(bytes.Length, size - 1)).CopyTo(span);
     }
 
     /// <summary>Zeros up to the next multiple of 8 counted from <paramref name="start"/>.</summary>
