@@ -22,6 +22,10 @@ public sealed class MininetTests
     [E2EFact]
     public void TreeDepth2Standalone() => RunTree("standalone");
 
+    /// <summary>Mininet's `protocols=` (as its OVS switch takes it): the switches offer OpenFlow 1.3 only, ovs-testcontroller speaks 1.3.</summary>
+    [E2EFact]
+    public void TreeDepth2UnderOvsTestcontroller_OpenFlow13() => RunTree("controller13");
+
     private static void RunTree(string mode)
     {
         string ns = "ssw-mn-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
@@ -48,6 +52,12 @@ public sealed class MininetTests
             Assert.True(p.ExitCode == 0 && output.Contains("RESULT ok"), $"Mininet test failed ({p.ExitCode}):\n{output}\n{stderr.Result}\n{Logs(runDir)}");
             Assert.Contains("pingall loss 0.0%", output);
             Assert.Matches(@"iperf3 h1 -> h4: \d+ Mbit/s", output);
+            if (mode == "controller13")
+            {
+                // ovs-testcontroller's 1.3 table-miss entry, and the switches' own word for the version.
+                Assert.Contains("priority=0 actions=CONTROLLER:128", output);
+                Assert.Contains("negotiated OpenFlow 1.3", File.ReadAllText(Path.Combine(runDir.FullName, "s1", "s1.log")));
+            }
             // Each switch logged its start and its SIGHUP shutdown in OVS's log format, and removed its socket and pid file.
             foreach (var sw in new[] { "s1", "s2", "s3" })
             {

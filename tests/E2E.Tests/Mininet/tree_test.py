@@ -1,6 +1,8 @@
 """Mininet tree,depth=2 (3 switches, 4 hosts) on Softswitch: pingall and a TCP stream between two hosts.
 
-    /usr/bin/python3 tree_test.py controller|standalone RUNDIR [DIR_OF_softswitch_mn.py]
+    /usr/bin/python3 tree_test.py controller|controller13|standalone RUNDIR [DIR_OF_softswitch_mn.py]
+
+controller13: the switches offer OpenFlow 1.3 only (protocols=OpenFlow13) and ovs-testcontroller speaks 1.3.
 
 Runs in whatever network namespace it is started in (the test gives it a private one). Prints one line per
 result and `RESULT ok` at the end, or `RESULT fail: why` and exit code 1. Everything it starts ends by pid:
@@ -32,18 +34,21 @@ def main():
     mode, rundir = sys.argv[1], sys.argv[2]
     os.environ['SOFTSWITCH_MN_RUNDIR'] = rundir
     setLogLevel('warning')
-    if mode == 'controller':
+    if mode in ('controller', 'controller13'):
         # ovs-testcontroller on loopback of this namespace, started and ended by Mininet (its shell job).
-        net = Mininet(topo=TreeTopo(depth=2), switch=Softswitch, controller=None, listenPort=16634, autoSetMacs=True)
+        of13 = mode == 'controller13'
+        switch = custom(Softswitch, protocols='OpenFlow13') if of13 else Softswitch
+        net = Mininet(topo=TreeTopo(depth=2), switch=switch, controller=None, listenPort=16634, autoSetMacs=True)
         net.addController('c0', controller=OVSController, port=16653,
-                          cargs='-v ptcp:%%d --unixctl=%s --pidfile=%s' % (os.path.join(rundir, 'c0.ctl'), os.path.join(rundir, 'c0.pid')))
+                          cargs='%s-v ptcp:%%d --unixctl=%s --pidfile=%s' % ('-O OpenFlow13 ' if of13 else '', os.path.join(rundir, 'c0.ctl'),
+                                                                         os.path.join(rundir, 'c0.pid')))
     else:
         net = Mininet(topo=TreeTopo(depth=2), switch=custom(Softswitch, failMode='standalone'),
                       controller=None, listenPort=16634, autoSetMacs=True)
     status = 1
     try:
         net.start()
-        if mode == 'controller' and not net.waitConnected(timeout=20):
+        if mode != 'standalone' and not net.waitConnected(timeout=20):
             return fail('switches did not connect to ovs-testcontroller')
         for s in net.switches:
             print('%s pid %s connected=%s' % (s.name, s.softswitchPid, s.connected()), flush=True)
@@ -54,9 +59,9 @@ def main():
         if loss > 0:
             return fail('pingall lost %s%%' % loss)
         flows = net.switches[0].dpctl('dump-flows')
-        print('s1 dump-flows: %d lines' % len(flows.strip().splitlines()), flush=True)
+        print('s1 dump-flows: %d lines, %s' % (len(flows.strip().splitlines()), flows.strip().splitlines()[0] if flows.strip() else ''), flush=True)
         # ovs-testcontroller's learning flows: 12-tuple matches with a 60 s idle timeout, carrying the pings.
-        if mode == 'controller' and not any('idle_timeout=60' in l and 'n_packets=0' not in l for l in flows.splitlines()):
+        if mode != 'standalone' and not any('idle_timeout=60' in l and 'n_packets=0' not in l for l in flows.splitlines()):
             return fail('no controller flows on s1:\n' + flows)
         h1, h4 = net.hosts[0], net.hosts[-1]
         server = h4.popen(['iperf3', '-s', '-1', '-B', h4.IP()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

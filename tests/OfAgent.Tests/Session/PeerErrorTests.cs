@@ -60,7 +60,8 @@ public sealed class PeerErrorTests
         Assert.Equal("HELLO_FAILED EPERM \"no\"", OfPeerError.Describe(Error(1, 0, 1, "no\0junk"u8.ToArray())));
         Assert.Equal("BAD_REQUEST BAD_TYPE (about our message type 10, xid 0x53530002)",
             OfPeerError.Describe(Error(1, 1, 1, [1, 10, 0, 8, 0x53, 0x53, 0, 2])));
-        Assert.Equal("error type 4 code 3", OfPeerError.Describe(Error(4, 4, 3, [])));
+        Assert.Equal("BAD_MATCH BAD_DL_ADDR_MASK", OfPeerError.Describe(Error(4, 4, 3, [])));
+        Assert.Equal("error type 4 code 3", OfPeerError.Describe(Error(5, 4, 3, [])));
         Assert.Equal("a truncated ERROR (10 bytes)", OfPeerError.Describe(new byte[10]));
     }
 
@@ -78,7 +79,7 @@ public sealed class PeerErrorTests
             var before = await c.BarrierAsync();
             Assert.Empty(before);
             Assert.True(rig.Log.Contains("peer sent error BAD_REQUEST BAD_TYPE (about our message type 10, xid 0x53530002)"), rig.Log.Dump());
-            Assert.True(rig.Log.Contains("peer sent error error type 1 code 1 (about our message type 18, xid 0x00000009)"), rig.Log.Dump());
+            Assert.True(rig.Log.Contains("peer sent error BAD_REQUEST BAD_TYPE (about our message type 18, xid 0x00000009)"), rig.Log.Dump());
         }
 
         // Before HELLO: a 1.3 HELLO_FAILED instead of a HELLO is the peer refusing us, not a message to refuse.
