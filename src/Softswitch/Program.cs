@@ -16,6 +16,7 @@ var ports = new Option<string?>("--ports") { Description = "the ports, required:
 var controller = new Option<string[]>("--controller") { Description = "an OpenFlow controller, which alone decides the fail mode: tcp:HOST[:PORT], ssl:HOST[:PORT], unix:FILE (we connect) or ptcp:[PORT][:IP], pssl:[PORT][:IP], punix:FILE (it connects to us) (PORT 6653; IPv6 as [ADDR]; repeatable; default none)", AllowMultipleArgumentsPerToken = false };
 var listen = new Option<string[]>("--listen") { Description = "listen for service connections (ovs-ofctl and other tools; never the controller): ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (PORT 6653, IP 127.0.0.1; IPv6 as [ADDR]; repeatable; default none, besides RUNDIR/DPID.mgmt)" };
 var protocols = new Option<string?>("--protocols") { Description = $"the OpenFlow versions to speak, as OVS spells them: {AgentOptions.Spell(AgentOptions.AllVersions)} (comma-separated; default all of them; each connection agrees on one in its HELLO)" };
+var maxBackoff = new Option<int?>("--max-backoff") { Description = $"milliseconds, the longest wait between attempts to reach a tcp:/ssl:/unix: controller; the wait doubles from 1 s after each failed or short-lived connection, as OVS's max_backoff (at least 1000; default {defaults.MaxBackoff})" };
 var privateKey = new Option<string?>("--private-key") { Description = "PEM private key of this switch, for ssl: and pssl:" };
 var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
 var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
@@ -44,7 +45,7 @@ var sflowSampling = new Option<int?>("--sflow-sampling") { Description = $"with 
 var sflowPolling = new Option<int?>("--sflow-polling") { Description = $"with --sflow: seconds between counter samples of each port, 0 for none (default {defaults.SflowPolling}, as OVS)" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, protocols, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    ports, controller, listen, protocols, maxBackoff, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
     unixctl, pidfile, detach, metrics, localPort, sflow, sflowSampling, sflowPolling,
 };
 run.SetAction(pr =>
@@ -59,6 +60,7 @@ run.SetAction(pr =>
     if (pr.GetValue(controller) is { Length: > 0 } c) s.Controllers = [.. c];
     if (pr.GetValue(listen) is { Length: > 0 } l) s.Listen = [.. l];
     if (pr.GetValue(protocols) is { } proto) s.Protocols = proto;
+    if (pr.GetValue(maxBackoff) is { } mb) s.MaxBackoff = mb;
     if (pr.GetValue(privateKey) is { } pk) s.PrivateKey = pk;
     if (pr.GetValue(certificate) is { } cert) s.Certificate = cert;
     if (pr.GetValue(caCert) is { } ca) s.CaCert = ca;

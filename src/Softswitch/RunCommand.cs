@@ -65,6 +65,7 @@ internal static class RunCommand
         uint versions = AgentOptions.AllVersions;
         if (s.Protocols is { } protocolList && !AgentOptions.TryParseVersions(protocolList, out versions, out var protocolError))
             return UserError($"--protocols: {protocolError}");
+        if (s.MaxBackoff < 1000) return UserError($"--max-backoff must be at least 1000 (milliseconds, as OVS's max_backoff), not {s.MaxBackoff}");
         foreach (var c in s.Controllers)
         {
             if (!OfEndpoint.TryParse(c, out _, out var why)) return UserError(EndpointError(c, why));
@@ -183,6 +184,7 @@ internal static class RunCommand
         {
             Controllers = s.Controllers,
             Versions = versions,
+            MaxBackoff = TimeSpan.FromMilliseconds(s.MaxBackoff),
             // --listen endpoints and the default RUNDIR/DPID.mgmt are service connections (tools), like OVS's br0.mgmt.
             Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
             Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert, BootstrapCaCertFile = s.BootstrapCaCert },

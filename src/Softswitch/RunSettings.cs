@@ -14,6 +14,8 @@ public sealed class RunSettings
     public string? Ports { get; set; }
     public List<string> Controllers { get; set; } = new();
     public List<string> Listen { get; set; } = new();
+    /// <summary>The longest wait in milliseconds between attempts to reach an active controller (Open vSwitch's max_backoff).</summary>
+    public int MaxBackoff { get; set; } = 8000;
     /// <summary>The OpenFlow versions spoken, as Open vSwitch spells them (<c>OpenFlow10,OpenFlow13</c>); null: every one.</summary>
     public string? Protocols { get; set; }
     /// <summary>Tunnel ports, e.g. <c>vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,port=5</c>.</summary>
@@ -77,7 +79,7 @@ internal static class ConfigFile
 
     private static readonly (string Key, Kind Kind)[] s_keys =
     [
-        ("ports", Kind.String), ("controllers", Kind.StringList), ("listen", Kind.StringList), ("protocols", Kind.String), ("tunnels", Kind.StringList),
+        ("ports", Kind.String), ("controllers", Kind.StringList), ("listen", Kind.StringList), ("protocols", Kind.String), ("maxBackoff", Kind.Integer), ("tunnels", Kind.StringList),
         ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer), ("forwardingCpus", Kind.String), ("busyPollUs", Kind.Integer),
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),

@@ -10,7 +10,7 @@ public sealed class ConfigFileTests
             // comments are allowed
             {
               "ports": "1=afpacket:eth1,2=afpacket:eth2", "controllers": ["tcp:127.0.0.1:6653"], "listen": ["ptcp:6634"],
-              "protocols": "OpenFlow13", "tunnels": ["vx1:vxlan,local=10.0.0.1,remote=10.0.0.2"], "offload": "netfpga-emulated", "dpid": "0x2a",
+              "protocols": "OpenFlow13", "maxBackoff": 1500, "tunnels": ["vx1:vxlan,local=10.0.0.1,remote=10.0.0.2"], "offload": "netfpga-emulated", "dpid": "0x2a",
               "failMode": "secure", "threads": 2, "forwardingCpus": "1-2", "busyPollUs": 200, "emcEntries": 0, "packetInRate": 500.5, "pcapDir": "/tmp/p", "stats": true,
               "logLevel": "ofagent:dbg", "logFile": "/tmp/s.log", "unixctl": "none", "pidfile": "/tmp/s.pid", "detach": true,
               "metrics": "127.0.0.1:9477", "privateKey": "/tmp/k.pem", "certificate": "/tmp/c.pem", "caCert": "/tmp/ca.pem",
@@ -21,7 +21,7 @@ public sealed class ConfigFileTests
         Assert.Equal("1=afpacket:eth1,2=afpacket:eth2", s.Ports);
         Assert.Equal(["tcp:127.0.0.1:6653"], s.Controllers);
         Assert.Equal(["ptcp:6634"], s.Listen);
-        Assert.Equal("OpenFlow13", s.Protocols);
+        Assert.Equal(("OpenFlow13", 1500), (s.Protocols, s.MaxBackoff));
         Assert.Single(s.Tunnels);
         Assert.Equal(("netfpga-emulated", "0x2a", "secure", 2, 0, 500.5), (s.Offload, s.Dpid, s.FailMode, s.Threads, s.EmcEntries, s.PacketInRate));
         Assert.Equal(("/tmp/p", true, "ofagent:dbg", "/tmp/s.log", "none", "/tmp/s.pid", true, "127.0.0.1:9477"),
@@ -31,7 +31,7 @@ public sealed class ConfigFileTests
         Assert.Equal("1-2", s.ForwardingCpus);
         Assert.Equal(("192.0.2.1:6343", 64, 10), (s.Sflow, s.SflowSampling, s.SflowPolling));
         // Every key the checker knows is a property the generated deserializer fills (nothing is silently dropped).
-        Assert.Equal(29, ConfigFile.Keys.Count());
+        Assert.Equal(30, ConfigFile.Keys.Count());
     }
 
     [Fact]
