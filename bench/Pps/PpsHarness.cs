@@ -70,6 +70,12 @@ public sealed class PpsOptions
     public string? Pipeline;
     /// <summary>--paired (with --pipeline): the pipeline and the one-table row with the same --flows, measured in one process in alternating windows.</summary>
     public bool Paired;
+    /// <summary>
+    /// The --flows flows as an OpenFlow 1.3 controller installs them (an os-ken or Faucet app): in_port, eth_type,
+    /// ip_proto, the IPv4 addresses and UDP ports at one priority, under OpenFlow 1.3's rules (priority decides, no
+    /// exact-match ranking), instead of OpenFlow 1.0 exact 12-tuple flows.
+    /// </summary>
+    public bool OpenFlow13;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -110,6 +116,7 @@ public sealed class PpsOptions
                 case "--sample-interval": o.SampleInterval = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--paired": o.Paired = true; break;
+                case "--openflow13": o.OpenFlow13 = true; break;
                 case "--pipeline":
                     o.Pipeline = Next();
                     if (o.Pipeline != "faucet") throw new ArgumentException("--pipeline takes faucet");
@@ -132,6 +139,7 @@ public sealed class PpsOptions
                     Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
                     Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio)");
+                    Console.WriteLine("             --openflow13 (the --flows flows as a 1.3 controller installs them: in_port + 5-tuple at one priority, 1.3's rules)");
                     Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
                     Environment.Exit(0);
                     break;
@@ -795,6 +803,9 @@ internal sealed class Traffic
         return new Traffic { Frames = frames, Mods = mods.ToArray(), MaskCount = 0 };
     }
 
+    /// <summary>What an OpenFlow 1.3 learning or routing app matches: in_port, eth_type, ip_proto, both IPv4 addresses and both ports.</summary>
+    private static readonly Wildcards FiveTuple = Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.NwTos | Wildcards.TunIdExt;
+
     /// <summary>Frames and flows; flows match <paramref name="inPort"/> and output to ports 2..N, or all to <paramref name="outputTo"/> when non-zero.</summary>
     public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0)
     {
@@ -812,7 +823,9 @@ internal sealed class Traffic
             var f = FrameBuilder.Udp(srcMac, dstMac, src, dst, (ushort)(1024 + (i & 0x7FFF)), 5001, o.FrameSize);
             PacketParser.Parse(f, inPort, out var key, out _);
             frames.Add(f);
-            mods.Add(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 0xFFFF, outputs[2 + i % (o.Ports - 1)]));
+            mods.Add(o.OpenFlow13
+                ? new FlowMod(FlowModCommand.Add, FlowMatch.FromOpenFlow(FiveTuple, key), 0x8000, outputs[2 + i % (o.Ports - 1)], Rules: MatchRules.OpenFlow13)
+                : new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 0xFFFF, outputs[2 + i % (o.Ports - 1)]));
         }
 
         int masks = 0;

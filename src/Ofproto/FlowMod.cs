@@ -25,6 +25,15 @@ public enum FlowModFlags : byte
     CheckOverlap = 1 << 1,
     /// <summary>An emergency flow (OpenFlow 1.0): used only while no controller is connected in fail-secure mode.</summary>
     Emergency = 1 << 2,
+    /// <summary>
+    /// OpenFlow 1.3's OFPFF_RESET_COUNTS: an ADD that replaces an identical flow starts its counters from 0 (without
+    /// it, a 1.3 replacement keeps the old flow's counters; OpenFlow 1.0's always starts from 0). Not kept with the flow.
+    /// </summary>
+    ResetCounts = 1 << 3,
+    /// <summary>OpenFlow 1.3's OFPFF_NO_PKT_COUNTS: kept and reported; the flow is counted anyway (as Open vSwitch).</summary>
+    NoPacketCounts = 1 << 4,
+    /// <summary>OpenFlow 1.3's OFPFF_NO_BYT_COUNTS: kept and reported; the flow is counted anyway (as Open vSwitch).</summary>
+    NoByteCounts = 1 << 5,
 }
 
 /// <summary>

@@ -12,7 +12,8 @@ namespace Softswitch.Ofproto;
 /// <remarks>Thread safety: immutable; the instances are created once.</remarks>
 public sealed class OfFlowRule
 {
-    private const int FlagCombinations = 8;
+    // Every flag a flow keeps (RESET_COUNTS acts once, on the flow-mod, and is not kept): six bits.
+    private const int FlagCombinations = 64;
     private static readonly OfFlowRule[] s_rules = Build();
     private static readonly OfFlowRule?[] s_tableRules = new OfFlowRule?[256 * FlagCombinations];
 
@@ -36,16 +37,18 @@ public sealed class OfFlowRule
     }
 
     /// <summary>The shared descriptor of flows with these flags (in the one table).</summary>
-    public static OfFlowRule For(FlowModFlags flags) => s_rules[(int)flags & (FlagCombinations - 1)];
+    public static OfFlowRule For(FlowModFlags flags) => s_rules[Kept(flags)];
+
+    private static int Kept(FlowModFlags flags) => (int)(flags & ~FlowModFlags.ResetCounts) & (FlagCombinations - 1);
 
     /// <summary>The shared descriptor of flows with these flags in table <paramref name="tableId"/> (created once per combination).</summary>
     public static OfFlowRule For(FlowModFlags flags, byte tableId)
     {
         if (tableId == OfFlowTables.MainTableId) return For(flags);
-        int i = tableId * FlagCombinations + ((int)flags & (FlagCombinations - 1));
+        int i = tableId * FlagCombinations + Kept(flags);
         var r = Volatile.Read(ref s_tableRules[i]);
         if (r is not null) return r;
-        Interlocked.CompareExchange(ref s_tableRules[i], new OfFlowRule((FlowModFlags)((int)flags & (FlagCombinations - 1)), tableId), null);
+        Interlocked.CompareExchange(ref s_tableRules[i], new OfFlowRule((FlowModFlags)Kept(flags), tableId), null);
         return s_tableRules[i]!;
     }
 

@@ -378,7 +378,8 @@ public sealed class OfFlowTables
 
         if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(t.Match, t.Rank)) return FlowModStatus.Overlap;
 
-        if (w.Find(t.Match, t.Rank) is null)
+        var replaced = w.Find(t.Match, t.Rank);
+        if (replaced is null)
         {
             // Capacity is the classifier stage's the flow lands in (all-ones masks in the hash stage).
             var table = w.Table;
@@ -391,6 +392,9 @@ public sealed class OfFlowTables
         flow = OfFlowRule.NewEntry(w, t.Match, t.Exact, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now,
                                    emergency ? MainTableId : mod.TableId);
         if (mod.Instructions is not null) w.SetInstructions(flow, mod.Instructions);
+        // OpenFlow 1.3.5 section 6.4: a replaced flow's counters carry over unless RESET_COUNTS (1.0 clears them).
+        if (replaced is not null && mod.Rules == MatchRules.OpenFlow13 && (mod.Flags & FlowModFlags.ResetCounts) == 0)
+            flow.AddCounts(replaced.Packets, replaced.Bytes);
         w.Insert(flow);
         return FlowModStatus.Ok;
     }

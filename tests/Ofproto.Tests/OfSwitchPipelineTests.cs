@@ -150,6 +150,28 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
+    public void An_OpenFlow13_add_that_replaces_a_flow_keeps_its_counters_unless_RESET_COUNTS()
+    {
+        var add = Add13(0, OfMatch.Any, 5, OfInstructions.Apply(new[] { OfAction.Output(2) }));
+        Assert.Equal(OfError.None, _sw.FlowMod(add));
+        Send();
+        ulong Packets()
+        {
+            ulong n = 0;
+            _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { n += f.PacketCount; return true; });
+            return n;
+        }
+        Assert.True(SpinWait.SpinUntil(() => Packets() == 1, 5000));
+        Assert.Equal(OfError.None, _sw.FlowMod(add with { Cookie = 7 }));
+        Assert.Equal(1UL, Packets()); // 1.3.5 section 6.4: copied from the replaced flow
+        Assert.Equal(OfError.None, _sw.FlowMod(add with { Flags = FlowModFlags.ResetCounts | FlowModFlags.NoPacketCounts }));
+        Assert.Equal(0UL, Packets());
+        FlowModFlags kept = 0;
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { kept = f.Flags; return true; });
+        Assert.Equal(FlowModFlags.NoPacketCounts, kept); // RESET_COUNTS acts once; the others are the flow's
+    }
+
+    [Fact]
     public void Delete_in_every_table_and_modify_replaces_the_instructions()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));

@@ -163,7 +163,8 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     }
 
     private static ushort Flags(FlowModFlags f)
-        => (ushort)(((f & FlowModFlags.SendFlowRemoved) != 0 ? 1 : 0) | ((f & FlowModFlags.CheckOverlap) != 0 ? 2 : 0));
+        => (ushort)(((f & FlowModFlags.SendFlowRemoved) != 0 ? 1 : 0) | ((f & FlowModFlags.CheckOverlap) != 0 ? 2 : 0)
+                    | ((f & FlowModFlags.NoPacketCounts) != 0 ? 8 : 0) | ((f & FlowModFlags.NoByteCounts) != 0 ? 16 : 0));
 
     /// <summary>A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata, goto.</summary>
     private static void WriteInstructions(Ofp13Writer w, in OfFlowStats f, List<Ofp13Action> actions)

@@ -160,11 +160,14 @@ internal sealed class OfProtocol13 : OfProtocol
         if (problem != OxmProblem.None) { Error(c, Of13Translate.ToWire(problem), msg); return; }
         var instructions = new OfInstructions(ReadOnlyMemory<OfAction>.Empty);
         if (addOrModify && !TryInstructions(fm, out instructions, out err)) { Error(c, err, msg); return; }
-        // SEND_FLOW_REM and CHECK_OVERLAP are the switch's; RESET_COUNTS, NO_PKT_COUNTS and NO_BYT_COUNTS are accepted
-        // and counting goes on (as Open vSwitch: counters cost nothing extra here, and a modify keeps them).
+        // SEND_FLOW_REM, CHECK_OVERLAP and RESET_COUNTS (a replacing ADD) are the switch's; NO_PKT_COUNTS and
+        // NO_BYT_COUNTS are accepted and counting goes on (as Open vSwitch: counters cost nothing extra here).
         var flags = FlowModFlags.None;
         if ((fm.Flags & 1) != 0) flags |= FlowModFlags.SendFlowRemoved;
         if ((fm.Flags & 2) != 0) flags |= FlowModFlags.CheckOverlap;
+        if ((fm.Flags & 4) != 0) flags |= FlowModFlags.ResetCounts;
+        if ((fm.Flags & 8) != 0) flags |= FlowModFlags.NoPacketCounts;
+        if ((fm.Flags & 16) != 0) flags |= FlowModFlags.NoByteCounts;
         var req = new FlowModRequest(command, match, fm.Priority, instructions, fm.TableId, fm.BufferId, fm.Cookie, fm.CookieMask,
                                      fm.IdleTimeout, fm.HardTimeout, flags, fm.OutPort, fm.OutGroup, MatchRules.OpenFlow13);
         Check(c, _ctx.Switch.FlowMod(req, c.Controller), msg, flowMod: true);
@@ -226,6 +229,12 @@ internal sealed class OfProtocol13 : OfProtocol
     {
         var po = s_packetOut ??= new Ofp13PacketOut();
         if (!po.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (po.BufferId == Ofp13.NoBuffer && po.Data.IsEmpty && po.Actions.Count == 0)
+        {
+            // No packet and nothing to do with it: accepted as Open vSwitch does (OFTest's role checks send exactly this).
+            if (!c.Controller.MayWrite) Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg);
+            return;
+        }
         if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
         if (Array.Exists(actions, a => a.Type == OfActionType.Group)) { Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionBadOutGroup), msg); return; }
         Check(c, _ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data), c.Controller), msg);
