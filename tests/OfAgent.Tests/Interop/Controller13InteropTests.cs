@@ -85,9 +85,14 @@ public sealed class Controller13InteropTests
         var text = await RunOsKen("l2", async rig =>
         {
             await AllPairsPing(Hosts(rig));
-            var flows = new List<FlowEntry>();
-            rig.Agent.Switch.Flows.Collect(FlowMatch.All, PortNumber.None, false, flows);
-            Assert.Contains(flows, f => f.RequestedPriority == 1);
+            bool Learned()
+            {
+                var flows = new List<FlowEntry>();
+                rig.Agent.Switch.Flows.Collect(FlowMatch.All, PortNumber.None, false, flows);
+                return flows.Exists(f => f.RequestedPriority == 1);
+            }
+            // The app's flow-mods may still be on their way when the last ping has been answered.
+            Assert.True(await WaitFor(Learned, 10_000), "the app installed learned flows (priority 1)");
         });
         Assert.Contains("features dpid=0000000000001234 n_tables=254 auxiliary_id=0", text);
         Assert.Contains("port_desc ports=1,2,3,4", text);
@@ -103,7 +108,9 @@ public sealed class Controller13InteropTests
         {
             await AllPairsPing(Hosts(rig));
             Assert.True(rig.Agent.Switch.Flows.HasTable(1), "the app's table 1 exists");
-            Assert.True(rig.Agent.Switch.TableStats(1).ActiveCount >= 4, "table 1 holds the learned destinations");
+            // The pings succeed by flooding while the app's flow-mods are still on their way: wait for them.
+            Assert.True(await WaitFor(() => rig.Agent.Switch.TableStats(1).ActiveCount >= 4, 10_000),
+                $"table 1 holds the learned destinations (it holds {rig.Agent.Switch.TableStats(1).ActiveCount})");
         });
         Assert.Contains("reason=0 table=0 cookie=5eed", text);
     }
