@@ -154,6 +154,8 @@ public sealed class SwitchDatapath : IDisposable
     public readonly IClock Clock;
     /// <summary>The classifiers: table 0 and whatever tables the layer above adds.</summary>
     public readonly Pipeline Pipeline;
+    /// <summary>The groups group actions apply (OpenFlow 1.3's group table).</summary>
+    public readonly Groups.GroupTable Groups;
     /// <summary>The counter registry's values for this switch: every forwarder's set, the shared set, and sources.</summary>
     public readonly CounterGroup Counters = new();
     public readonly MacLearningTable MacTable = new();
@@ -192,6 +194,7 @@ public sealed class SwitchDatapath : IDisposable
         Options = options ?? new DatapathOptions();
         Clock = clock ?? MonotonicClock.Instance;
         Pipeline = new Pipeline(Clock);
+        Groups = new Groups.GroupTable(() => _ports);
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];

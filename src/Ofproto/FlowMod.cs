@@ -58,7 +58,7 @@ public enum MatchRules : byte
 /// A flow-mod, version-independent: the codec decodes the wire message into this. <see cref="Match"/> is the match as
 /// received; <see cref="Rules"/> say how the table set normalises it. A modify or delete with a non-zero
 /// <see cref="CookieMask"/> touches only flows whose cookie equals <see cref="Cookie"/> under it.
-/// <see cref="Instructions"/> (null: apply-actions only) and a <see cref="TableId"/> other than 0 need
+/// A delete with an <see cref="OutGroup"/> touches only flows that apply that group. <see cref="Instructions"/> (null: apply-actions only) and a <see cref="TableId"/> other than 0 need
 /// <see cref="MatchRules.OpenFlow13"/>; <see cref="FlowModRequest.AllTables"/> deletes in every table.
 /// </summary>
 public readonly record struct FlowMod(
@@ -74,7 +74,8 @@ public readonly record struct FlowMod(
     MatchRules Rules = MatchRules.AsGiven,
     ulong CookieMask = 0,
     byte TableId = 0,
-    FlowInstructions? Instructions = null);
+    FlowInstructions? Instructions = null,
+    uint OutGroup = FlowModRequest.AnyGroup);
 
 /// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
 public enum FlowModStatus : byte

@@ -427,6 +427,7 @@ public sealed class OfFlowTables
         var targets = Scratch();
         CollectTargets(w, t, strict, targets);
         if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
+        if (mod.OutGroup != FlowModRequest.AnyGroup) FilterOutGroup(targets, 0, mod.OutGroup);
         if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
         if (targets.Count == 0) return;
         w.Remove(targets);
@@ -450,12 +451,49 @@ public sealed class OfFlowTables
         w.CollectSubsets(t.Match, into);
     }
 
+    /// <summary>Keeps the flows that output to <paramref name="outPort"/> in their apply-actions or write-actions.</summary>
     private static void FilterOutPort(List<FlowEntry> list, int start, ushort outPort)
     {
         int w = start;
         for (int r = start; r < list.Count; r++)
-            if (list[r].Actions.OutputsTo(outPort)) list[w++] = list[r];
+        {
+            var e = list[r];
+            if (e.Actions.OutputsTo(outPort) || e.Instructions?.WriteActions?.OutputsTo(outPort) == true) list[w++] = e;
+        }
         list.RemoveRange(w, list.Count - w);
+    }
+
+    /// <summary>Whether a flow applies group <paramref name="groupId"/> (in its apply-actions or write-actions).</summary>
+    public static bool AppliesGroup(FlowEntry e, uint groupId)
+        => e.Actions.AppliesGroup(groupId) || e.Instructions?.WriteActions?.AppliesGroup(groupId) == true;
+
+    /// <summary>Keeps the flows that apply group <paramref name="groupId"/> (OpenFlow 1.3's out_group filter).</summary>
+    internal static void FilterOutGroup(List<FlowEntry> list, int start, uint groupId)
+    {
+        int w = start;
+        for (int r = start; r < list.Count; r++)
+            if (AppliesGroup(list[r], groupId)) list[w++] = list[r];
+        list.RemoveRange(w, list.Count - w);
+    }
+
+    /// <summary>
+    /// Removes every flow of every table (not the emergency flows) that <paramref name="which"/> selects, each table
+    /// published on its own, and reports them with <paramref name="reason"/> (a group's or meter's deletion).
+    /// </summary>
+    public void RemoveWhere(Func<FlowEntry, bool> which, FlowRemovedReason reason, List<FlowRemoved> removed)
+    {
+        var targets = new List<FlowEntry>();
+        long now = _clock.NowNanos;
+        foreach (int id in _pipeline.StageIds())
+        {
+            using var w = _pipeline.Stage(id)!.Write();
+            targets.Clear();
+            w.CollectSubsets(FlowMatch.All, targets);
+            targets.RemoveAll(e => !which(e));
+            if (targets.Count == 0) continue;
+            w.Remove(targets);
+            foreach (var e in targets) removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
+        }
     }
 
     /// <summary>Keeps the flows whose cookie equals <paramref name="cookie"/> under <paramref name="mask"/>.</summary>

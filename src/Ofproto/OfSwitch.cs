@@ -175,6 +175,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         {
             FlowRemovedReason.IdleTimeout => OfFlowRemovedReason.IdleTimeout,
             FlowRemovedReason.HardTimeout => OfFlowRemovedReason.HardTimeout,
+            FlowRemovedReason.GroupDelete => OfFlowRemovedReason.GroupDelete,
             _ => OfFlowRemovedReason.Delete,
         };
         reports.FlowRemoved(new OfFlowRemoved(OfMatchCompiler.ToOfMatch(e.Match), OfFlowRule.CookieOf(e), e.RequestedPriority, reason,
@@ -222,10 +223,26 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
 
         var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
-                              req.CookieMask, req.TableId, instructions);
+                              req.CookieMask, req.TableId, instructions, req.OutGroup);
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
-        var st = Flows.Apply(mod, removed, out var flow);
+        FlowModStatus st;
+        FlowEntry? flow;
+        if (addOrModify && (UsesGroups(actions) || UsesGroups(instructions?.WriteActions)))
+        {
+            // The groups it applies must exist, and stay until it is in place (a group's deletion deletes its flows).
+            lock (_groupLock)
+            {
+                err = CheckGroupsExist(actions);
+                if (err == OfError.None) err = CheckGroupsExist(instructions?.WriteActions);
+                if (err != OfError.None) return err;
+                st = Flows.Apply(mod, removed, out flow);
+            }
+        }
+        else
+        {
+            st = Flows.Apply(mod, removed, out flow);
+        }
         Interlocked.Increment(ref _flowModsApplied);
         foreach (var r in removed) Report(r);
         removed.Clear();
@@ -284,6 +301,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
         var err = OfActionCompiler.TryCompile(req.Actions.Span, _dp.Ports, ActionContext.PacketOut, QueuesPerPort, out var actions);
+        if (err == OfError.None) err = CheckGroupsExist(actions);
         if (err != OfError.None) return err;
         if (!OfPort.ToDatapath(req.InPort, out var inPort)) return OfError.BadPort;
         if (req.BufferId != PacketBuffers.NoBuffer)
@@ -464,6 +482,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return into;
         Flows.Collect(OfMatchRules.Normalize(match, req.Rules), outPort, false, into, emergency, req.TableId);
+        if (req.OutGroup != FlowModRequest.AnyGroup) OfFlowTables.FilterOutGroup(into, 0, req.OutGroup);
         if (req.CookieMask != 0) OfFlowTables.FilterCookie(into, req.Cookie, req.CookieMask);
         return into;
     }

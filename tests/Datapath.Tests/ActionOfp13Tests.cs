@@ -328,18 +328,6 @@ public class ActionOfp13Tests
     }
 
     [Fact]
-    public void GroupIsCountedAndTheListGoesOn()
-    {
-        var counters = new Counters.CounterSet();
-        var sink = new RecordingSink();
-        var (pool, p, l) = Load(Ipv4Udp);
-        new ActionExecutor(counters).Execute(new FlowActions([FlowAction.Group(7), FlowAction.Output(3)]), pool, [p], [l], ref sink);
-        Assert.Single(sink.Outputs);
-        Assert.Equal(ActionExecutor.NoQueue, sink.Outputs[0].Queue);
-        Assert.Equal(1, counters[ActionExecutor.GroupUnsupported]);
-    }
-
-    [Fact]
     public void FlowActionStaysSmall()
     {
         Assert.Equal(32, System.Runtime.CompilerServices.Unsafe.SizeOf<FlowAction>());

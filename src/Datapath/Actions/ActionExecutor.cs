@@ -50,25 +50,22 @@ public interface IActionSink
 /// survivors stay in order; their layers are compacted in the caller's span, which the caller must not read
 /// afterwards as parallel to its own packet list) and handed to <see cref="IActionSink.InvalidTtl"/> when
 /// <see cref="InvalidTtlToController"/> is set, else counted on <c>action-invalid-ttl-drop</c>; the caller releases
-/// every buffer as before. Group actions are not carried out yet (no group table): they count
-/// <c>action-group-unsupported</c> per packet and the list goes on.
+/// every buffer as before. A group action runs the group's buckets from <see cref="Groups"/> (see
+/// <see cref="ExecuteGroup"/>): on copies of the packets unless the group is the list's last action.
 /// <para>
 /// Thread safety: one executor per poll thread (it counts into its thread's <see cref="CounterSet"/>, summed when
 /// read). Zero allocation per batch.
 /// </para>
 /// </remarks>
-public sealed class ActionExecutor
+public sealed partial class ActionExecutor
 {
     /// <summary>The queue id passed to <see cref="IActionSink.Output"/> for a plain output action.</summary>
     public const uint NoQueue = uint.MaxValue;
 
     private readonly CounterSet _counters;
-    private int[] _live = new int[32], _dead = new int[32];
 
     /// <summary>Packets dropped because a TTL decrement would have reached 0 and the controller did not ask for them.</summary>
     public static readonly Counter InvalidTtlDrop = Coverage.Define("action-invalid-ttl-drop", "packets dropped by dec_ttl/dec_mpls_ttl: the TTL would have reached 0 (invalid-TTL packet-ins off)");
-    /// <summary>Packets that met a group action, which the datapath does not carry out yet (no group table).</summary>
-    public static readonly Counter GroupUnsupported = Coverage.Define("action-group-unsupported", "packets that met a group action: groups are not carried out yet, the action applies nothing");
     /// <summary>Packets left unchanged by a push_vlan/push_mpls/push_pbb that found no headroom.</summary>
     public static readonly Counter PushFailed = Coverage.Define("action-push-failed", "push_vlan/push_mpls/push_pbb left a packet unchanged: no headroom, or a runt");
 
@@ -91,16 +88,26 @@ public sealed class ActionExecutor
     /// Applies <paramref name="actions"/> to the buffers <paramref name="pkts"/> of <paramref name="pool"/>.
     /// <paramref name="layers"/>[i] describes pkts[i] and is updated by VLAN push/strip.
     /// </summary>
-    [SkipLocalsInit]
     public void Execute<TSink>(FlowActions actions, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, ref TSink sink)
         where TSink : struct, IActionSink
     {
         if ((uint)layers.Length < (uint)pkts.Length) ThrowHelper.Argument(nameof(layers));
+        Execute(actions, pool, pkts, layers, NoQueue, 0, ref sink);
+    }
+
+    /// <summary>
+    /// <see cref="Execute{TSink}(FlowActions, PacketPool, ReadOnlySpan{int}, Span{PacketLayers}, ref TSink)"/> at group
+    /// depth <paramref name="depth"/> (0: a flow's or packet-out's list; a group's bucket runs one deeper), with the
+    /// queue a set-queue before the group chose.
+    /// </summary>
+    [SkipLocalsInit]
+    private void Execute<TSink>(FlowActions actions, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
         if (pkts.IsEmpty) return;
         layers = layers[..pkts.Length];
         FlowAction[] items = actions.Items;
         bool[] modifiedAfter = actions.ModifiedAfter;
-        uint queue = NoQueue;
         for (int i = 0; i < items.Length; i++)
         {
             ref readonly FlowAction a = ref items[i];
@@ -117,7 +124,8 @@ public sealed class ActionExecutor
                     queue = a.QueueId;
                     break;
                 case ActionKind.Group:
-                    _counters.Add(GroupUnsupported, pkts.Length);
+                    // The buckets work on copies unless nothing after the group in this list can see the packet.
+                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < items.Length - 1, ref sink);
                     break;
                 case ActionKind.SetTunnel:
                     sink.SetTunnel(a.Value);
@@ -155,9 +163,10 @@ public sealed class ActionExecutor
                 case ActionKind.DecNwTtl:
                 case ActionKind.DecMplsTtl:
                 {
-                    int n = DecTtl(pool, pkts, layers, a.Kind == ActionKind.DecMplsTtl, ref sink);
+                    var scratch = Scratch(depth, pkts.Length);
+                    int n = DecTtl(pool, pkts, layers, a.Kind == ActionKind.DecMplsTtl, scratch, ref sink);
                     if (n == pkts.Length) break;
-                    pkts = _live.AsSpan(0, n);
+                    pkts = scratch.Live.AsSpan(0, n);
                     layers = layers[..n];
                     if (n == 0) return;
                     break;
@@ -236,17 +245,17 @@ public sealed class ActionExecutor
 
     /// <summary>
     /// Decrements each packet's IP or MPLS TTL; packets whose TTL would reach 0 leave the batch. Returns the survivors'
-    /// count: when it is less than <paramref name="pkts"/>' length the survivors are in <see cref="_live"/> and their
-    /// layers compacted to the front of <paramref name="layers"/>. <see cref="_live"/> is the executor's one scratch list:
-    /// a re-entry (a packet-out's output to TABLE runs the tables' actions on the same executor) never meets a compacted
-    /// batch, since a packet-out carries one packet and a batch whose only packet expires ends there.
+    /// count: when it is less than <paramref name="pkts"/>' length the survivors are in <paramref name="scratch"/>'s
+    /// live list and their layers compacted to the front of <paramref name="layers"/>. The scratch is the list's group
+    /// depth's (a bucket's list runs one deeper, so it never overwrites the survivors of the list that applied the group);
+    /// a re-entry at depth 0 (a packet-out's output to TABLE runs the tables' actions on the same executor) never meets a
+    /// compacted batch, since a packet-out carries one packet and a batch whose only packet expires ends there.
     /// </summary>
-    private int DecTtl<TSink>(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, bool mpls, ref TSink sink)
+    private int DecTtl<TSink>(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, bool mpls, DepthScratch scratch, ref TSink sink)
         where TSink : struct, IActionSink
     {
         int kept = 0, dead = 0;
-        if (_live.Length < pkts.Length) { _live = new int[pkts.Length]; _dead = new int[pkts.Length]; }
-        int[] live = _live, deadList = _dead;
+        int[] live = scratch.Live, deadList = scratch.Dead;
         for (int i = 0; i < pkts.Length; i++)
         {
             int p = pkts[i];

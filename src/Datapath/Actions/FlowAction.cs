@@ -81,10 +81,7 @@ public enum ActionKind : byte
     CopyTtlIn,
     /// <summary>Set the queue the later outputs of this list send through (<see cref="FlowAction.QueueId"/>).</summary>
     SetQueue,
-    /// <summary>
-    /// Apply group <see cref="FlowAction.QueueId"/> (the group id). The datapath has no group table yet: the executor
-    /// counts the batch on <c>action-group-unsupported</c> and applies nothing for it; the list goes on.
-    /// </summary>
+    /// <summary>Apply group <see cref="FlowAction.QueueId"/> (the group id) from the executor's group table.</summary>
     Group,
 }
 
@@ -216,6 +213,14 @@ public sealed class FlowActions
     {
         foreach (var a in Items)
             if (a.IsOutput && a.Port == port) return true;
+        return false;
+    }
+
+    /// <summary>Whether the list applies group <paramref name="groupId"/>.</summary>
+    public bool AppliesGroup(uint groupId)
+    {
+        foreach (var a in Items)
+            if (a.Kind == ActionKind.Group && a.QueueId == groupId) return true;
         return false;
     }
 }

@@ -174,11 +174,17 @@ public sealed class ActionSet
         }
     }
 
-    /// <summary>Appends the set's actions in execution order.</summary>
+    /// <summary>
+    /// Appends the set's actions in execution order; an output is dropped when the set holds a group (OpenFlow 1.3.5
+    /// section 5.10: "the output action is ignored and the group action takes precedence").
+    /// </summary>
     public void AppendTo(List<FlowAction> into)
     {
+        ulong present = _present;
+        int group = SlotOf(ActionKind.Group), output = SlotOf(ActionKind.Output);
+        if ((present & (1UL << group)) != 0) present &= ~(1UL << output);
         for (int s = 0; s < s_order.Length; s++)
-            if ((_present & (1UL << s)) != 0) into.Add(_actions[s]);
+            if ((present & (1UL << s)) != 0) into.Add(_actions[s]);
     }
 }
 

@@ -12,6 +12,8 @@ public enum FlowRemovedReason : byte
     HardTimeout,
     /// <summary>Removed or replaced by the table's writer.</summary>
     Delete,
+    /// <summary>Removed because the group it applies was deleted.</summary>
+    GroupDelete,
 }
 
 /// <summary>A rule that left its table, with its final counters.</summary>

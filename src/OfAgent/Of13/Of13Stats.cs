@@ -13,8 +13,8 @@ namespace Softswitch.OfAgent.Of13;
 /// </summary>
 /// <remarks>
 /// Every reply tells the truth about this switch: tables 0..253 with their counters, the ports, queues, and what a
-/// table can match, set and do (TABLE_FEATURES); no groups and no meters yet (GROUP_FEATURES and METER_FEATURES say
-/// 0, their statistics are empty). A TABLE_FEATURES request that would change the tables is refused (EPERM), as the
+/// table can match, set and do (TABLE_FEATURES); the groups (GROUP, GROUP_DESC with the buckets as given,
+/// GROUP_FEATURES); no meters yet (METER_FEATURES says 0, their statistics are empty). A TABLE_FEATURES request that would change the tables is refused (EPERM), as the
 /// spec allows. Runs on the requesting connection's receive loop; a long reply waits for room between parts.
 /// </remarks>
 internal sealed class Of13Stats(OfRequestContext ctx)
@@ -49,6 +49,9 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                 QueueStats(c, msg, xid, Be.U32(body, 0), Be.U32(body, 4));
                 return;
             case Ofp13MultipartType.Group:
+                if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
+                GroupStats(c, xid, Be.U32(body, 0));
+                return;
             case Ofp13MultipartType.Meter:
             case Ofp13MultipartType.MeterConfig:
                 if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
@@ -56,12 +59,11 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                 return;
             case Ofp13MultipartType.GroupDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                Empty(c, xid, type);
+                GroupDesc(c, xid);
                 return;
             case Ofp13MultipartType.GroupFeatures:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                // No group types, no capabilities, 0 groups of each type, no actions: this switch keeps no groups yet.
-                Single(c, xid, type, w => w.Zeros(40));
+                GroupFeatures(c, xid);
                 return;
             case Ofp13MultipartType.MeterFeatures:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -255,6 +257,75 @@ internal sealed class Of13Stats(OfRequestContext ctx)
             reply.EndEntry();
         }
         reply.Finish();
+    }
+
+    private void GroupStats(OfConnection c, uint xid, uint groupId)
+    {
+        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Group, xid, Sender(c));
+        var w = reply.Writer;
+        foreach (var g in ctx.Switch.GroupStatistics(groupId == Ofp13.GroupAll ? GroupModRequest.AllGroups : groupId))
+        {
+            reply.BeginEntry();
+            long d = g.DurationNanos;
+            w.U16((ushort)(40 + 16 * g.Buckets.Length)); w.Zeros(2); w.U32(g.GroupId); w.U32(g.RefCount); w.Zeros(4);
+            w.U64(g.Packets); w.U64(g.Bytes); w.U32((uint)(d / 1_000_000_000)); w.U32((uint)(d % 1_000_000_000));
+            foreach (var b in g.Buckets)
+            {
+                w.U64(b.Packets); w.U64(b.Bytes);
+            }
+            reply.EndEntry();
+        }
+        reply.Finish();
+    }
+
+    private void GroupDesc(OfConnection c, uint xid)
+    {
+        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.GroupDesc, xid, Sender(c));
+        var w = reply.Writer;
+        foreach (var g in ctx.Switch.GroupDescriptions())
+        {
+            var buckets = new List<Ofp13Bucket>(g.Buckets.Count);
+            foreach (var b in g.Buckets)
+            {
+                var actions = new List<Ofp13Action>();
+                Of13Translate.ToWire(b.Actions.Span, false, actions);
+                buckets.Add(new Ofp13Bucket(b.Weight, b.WatchPort, b.WatchGroup, actions));
+            }
+            reply.BeginEntry();
+            int start = w.Position;
+            w.U16(0); w.U8((byte)g.Type); w.U8(0); w.U32(g.GroupId);
+            Ofp13Messages.WriteBuckets(w, buckets);
+            w.PatchU16(start, (ushort)(w.Position - start));
+            reply.EndEntry();
+        }
+        reply.Finish();
+    }
+
+    /// <summary>The 1.3 action types a bucket may hold (every one this switch carries out), as GROUP_FEATURES' bitmap.</summary>
+    private static readonly uint s_groupActions = ActionBits(
+        Ofp13ActionType.Output, Ofp13ActionType.CopyTtlOut, Ofp13ActionType.CopyTtlIn, Ofp13ActionType.SetMplsTtl,
+        Ofp13ActionType.DecMplsTtl, Ofp13ActionType.PushVlan, Ofp13ActionType.PopVlan, Ofp13ActionType.PushMpls,
+        Ofp13ActionType.PopMpls, Ofp13ActionType.SetQueue, Ofp13ActionType.Group, Ofp13ActionType.SetNwTtl,
+        Ofp13ActionType.DecNwTtl, Ofp13ActionType.SetField, Ofp13ActionType.PushPbb, Ofp13ActionType.PopPbb);
+
+    private static uint ActionBits(params Ofp13ActionType[] types)
+    {
+        uint bits = 0;
+        foreach (var t in types) bits |= 1u << (int)t;
+        return bits;
+    }
+
+    private static void GroupFeatures(OfConnection c, uint xid)
+    {
+        var f = OfSwitch.GroupFeatures;
+        // types: ALL, SELECT, INDIRECT, FF; capabilities: SELECT_WEIGHT 1, SELECT_LIVENESS 2, CHAINING 4, CHAINING_CHECKS 8.
+        uint caps = (f.SelectWeight ? 1u : 0) | (f.SelectLiveness ? 2u : 0) | (f.Chaining ? 4u : 0) | (f.ChainingChecks ? 8u : 0);
+        Single(c, xid, Ofp13MultipartType.GroupFeatures, w =>
+        {
+            w.U32(0xF); w.U32(caps);
+            for (int i = 0; i < 4; i++) w.U32((uint)f.MaxGroups);
+            for (int i = 0; i < 4; i++) w.U32(s_groupActions);
+        });
     }
 
     private void PortDesc(OfConnection c, uint xid)

@@ -191,8 +191,6 @@ internal sealed class OfProtocol13 : OfProtocol
                 case Ofp13InstructionType.WriteActions:
                 {
                     if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), out var actions, out error)) return false;
-                    // No group exists here yet (GROUP_FEATURES says so): a group action names one that does not.
-                    if (Array.Exists(actions, a => a.Type == OfActionType.Group)) { error = Ofp13Error.BadAction(Ofp13Codes.ActionBadOutGroup); return false; }
                     if (ins.Type == Ofp13InstructionType.ApplyActions) apply = actions;
                     else write = actions;
                     break;
@@ -236,7 +234,6 @@ internal sealed class OfProtocol13 : OfProtocol
             return;
         }
         if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
-        if (Array.Exists(actions, a => a.Type == OfActionType.Group)) { Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionBadOutGroup), msg); return; }
         Check(c, _ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data), c.Controller), msg);
     }
 
@@ -314,28 +311,23 @@ internal sealed class OfProtocol13 : OfProtocol
     // ================================================================ groups and meters
 
     /// <summary>
-    /// GROUP_MOD, decoded and checked; this switch keeps no groups yet (GROUP_FEATURES says so: no group types, 0 groups),
-    /// so an ADD is OUT_OF_GROUPS, a MODIFY of a group that cannot exist UNKNOWN_GROUP and a DELETE has nothing to delete.
+    /// GROUP_MOD: decoded, its buckets' actions translated as a flow's, and carried out by the switch, which checks the
+    /// group rules (types, buckets, weights, watches, chains; see <see cref="OfSwitch.GroupMod"/>).
     /// </summary>
     private void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
-        if (mod!.GroupType > 3) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
-        switch (mod.Command)
+        if (mod!.Command > 2) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
+        if (mod.GroupType > 3) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
+        var buckets = new OfBucket[mod.Buckets.Count];
+        for (int i = 0; i < buckets.Length; i++)
         {
-            case 0: // OFPGC_ADD
-                Error(c, Ofp13Error.GroupModFailed(mod.GroupId > Ofp13.GroupMax ? Ofp13Codes.GroupInvalid : Ofp13Codes.GroupOutOfGroups), msg);
-                return;
-            case 1: // OFPGC_MODIFY
-                Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupUnknown), msg);
-                return;
-            case 2: // OFPGC_DELETE: deleting what does not exist is no error
-                return;
-            default:
-                Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg);
-                return;
+            var b = mod.Buckets[i];
+            if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+            buckets[i] = new OfBucket(b.Weight, b.WatchPort, b.WatchGroup, actions);
         }
+        var req = new GroupModRequest((GroupModCommand)mod.Command, (OfGroupType)mod.GroupType, mod.GroupId, buckets);
+        Check(c, _ctx.Switch.GroupMod(req, c.Controller), msg);
     }
 
     /// <summary>METER_MOD, decoded and checked; this switch keeps no meters yet (METER_FEATURES: max_meter 0).</summary>

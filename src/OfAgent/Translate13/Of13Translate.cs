@@ -44,6 +44,18 @@ internal static class Of13Translate
         OfError.QueueBadPort => new(Ofp13ErrorType.QueueOpFailed, Ofp13Codes.QueueBadPort),
         OfError.QueueBadQueue => new(Ofp13ErrorType.QueueOpFailed, Ofp13Codes.QueueBadQueue),
         OfError.StaleRole => new(Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleStale),
+        OfError.BadOutGroup => Ofp13Error.BadAction(Ofp13Codes.ActionBadOutGroup),
+        OfError.GroupExists => Ofp13Error.GroupModFailed(Ofp13Codes.GroupExists),
+        OfError.InvalidGroup => Ofp13Error.GroupModFailed(Ofp13Codes.GroupInvalid),
+        OfError.UnknownGroup => Ofp13Error.GroupModFailed(Ofp13Codes.GroupUnknown),
+        OfError.GroupLoop => Ofp13Error.GroupModFailed(Ofp13Codes.GroupLoop),
+        OfError.WatchUnsupported => Ofp13Error.GroupModFailed(Ofp13Codes.GroupWatchUnsupported),
+        OfError.BadWatch => Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadWatch),
+        OfError.OutOfGroups => Ofp13Error.GroupModFailed(Ofp13Codes.GroupOutOfGroups),
+        OfError.OutOfBuckets => Ofp13Error.GroupModFailed(Ofp13Codes.GroupOutOfBuckets),
+        OfError.BadGroupType => Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType),
+        OfError.BadGroupCommand => Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand),
+        OfError.ChainTooDeep => Ofp13Error.GroupModFailed(Ofp13Codes.GroupChainingUnsupported),
         _ => Ofp13Error.BadRequest(Ofp13Codes.RequestEperm),
     };
 

@@ -53,4 +53,29 @@ public enum OfError : byte
     // ---- roles
     /// <summary>A role request whose generation id is older than the last master's.</summary>
     StaleRole,
+    // ---- groups
+    /// <summary>An action (or a bucket's) names a group that does not exist.</summary>
+    BadOutGroup,
+    /// <summary>An ADD of a group id already in use.</summary>
+    GroupExists,
+    /// <summary>A reserved group id, or buckets a group of its type may not have (INDIRECT: exactly one; weights only in SELECT; a fast-failover bucket that watches nothing).</summary>
+    InvalidGroup,
+    /// <summary>A MODIFY of a group that does not exist.</summary>
+    UnknownGroup,
+    /// <summary>A group that would apply itself through its buckets' chains.</summary>
+    GroupLoop,
+    /// <summary>A watch in a bucket of a group type that has no liveness (ALL, INDIRECT).</summary>
+    WatchUnsupported,
+    /// <summary>A bucket watching a port or group that does not exist.</summary>
+    BadWatch,
+    /// <summary>More groups than the switch keeps.</summary>
+    OutOfGroups,
+    /// <summary>More buckets than a group holds.</summary>
+    OutOfBuckets,
+    /// <summary>A group type the switch does not know.</summary>
+    BadGroupType,
+    /// <summary>A group command the switch does not know.</summary>
+    BadGroupCommand,
+    /// <summary>Groups chained deeper than the datapath follows.</summary>
+    ChainTooDeep,
 }

@@ -73,7 +73,7 @@ internal static class OfprotoTrace
         {
             if (frame is not null)
             {
-                final = Execute(entry.Actions, frame, key.InPort, outputs);
+                final = Execute(dp, entry.Actions, frame, key.InPort, outputs);
                 PacketParser.Parse(final, key.InPort, out finalKey, out _);
             }
             else
@@ -186,7 +186,7 @@ internal static class OfprotoTrace
         FlowKey finalKey = default;
         if (frame is not null)
         {
-            final = Execute(composed, frame, key.InPort, outputs);
+            final = Execute(dp, composed, frame, key.InPort, outputs);
             PacketParser.Parse(final, key.InPort, out finalKey, out _);
         }
         else
@@ -415,10 +415,13 @@ internal static class OfprotoTrace
 
     private static string Shorten(string s) => s.Length <= 64 ? s : s[..64] + "...";
 
-    /// <summary>Runs the actions on a private copy of the frame; records each output with the packet as sent.</summary>
-    private static byte[] Execute(FlowActions actions, byte[] frame, ushort inPort, List<TraceOutput> outputs)
+    /// <summary>
+    /// Runs the actions on a private copy of the frame; records each output with the packet as sent. Groups are the
+    /// switch's (each bucket's outputs appear as they would be sent), their counters left alone.
+    /// </summary>
+    private static byte[] Execute(SwitchDatapath dp, FlowActions actions, byte[] frame, ushort inPort, List<TraceOutput> outputs)
     {
-        var pool = new PacketPool(1);
+        var pool = new PacketPool(64);
         int p = pool.Alloc();
         pool.Write(p, frame);
         pool.InPort[p] = inPort;
@@ -426,7 +429,7 @@ internal static class OfprotoTrace
         Span<int> pkts = [p];
         Span<PacketLayers> ls = [layers];
         var sink = new RecordingSink(pool, outputs);
-        new ActionExecutor().Execute(actions, pool, pkts, ls, ref sink);
+        new ActionExecutor { Groups = dp.Groups, CountsGroups = false }.Execute(actions, pool, pkts, ls, ref sink);
         return pool.Frame(p).ToArray();
     }
 

@@ -51,7 +51,11 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("table 253 (\"table253\")", features);
         Assert.Contains("4(mem4): addr:02:00:00:00:00:04", Ok(rig, "dump-ports-desc"));
         Assert.Contains("4 ports", Ok(rig, "dump-ports"));
-        Assert.Contains("Types:  0x0", Ok(rig, "dump-group-features"));
+        var groupFeatures = Ok(rig, "dump-group-features");
+        Assert.Contains("Group table:", groupFeatures);
+        Assert.Contains("Types:  0xf", groupFeatures);
+        Assert.Contains("Capabilities:  0xf", groupFeatures);
+        Assert.Contains("all group:\n       max_groups=0x10000", groupFeatures);
         Assert.Contains("max_meter:0", Ok(rig, "meter-features"));
     }
 
@@ -100,9 +104,72 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("OFPFMFC_BAD_TABLE_ID", Refused(rig, "add-flow", "table=254,actions=drop"));
         Assert.Contains("OFPBAC_BAD_OUT_GROUP", Refused(rig, "add-flow", "actions=group:1"));
         Assert.Contains("OFPBAC_BAD_OUT_PORT", Refused(rig, "add-flow", "actions=output:99"));
-        Assert.Contains("OFPGMFC_OUT_OF_GROUPS", Refused(rig, "add-group", "group_id=1,type=all,bucket=output:1"));
+        Assert.Contains("OFPBAC_BAD_OUT_PORT", Refused(rig, "add-group", "group_id=1,type=all,bucket=output:99"));
+        Assert.Contains("OFPGMFC_UNKNOWN_GROUP", Refused(rig, "mod-group", "group_id=1,type=all,bucket=output:1"));
+        Assert.Contains("OFPGMFC_INVALID_GROUP", Refused(rig, "add-group", "group_id=1,type=select,bucket=weight:0,output:1"));
+        Assert.Contains("OFPGMFC_BAD_WATCH", Refused(rig, "add-group", "group_id=1,type=ff,bucket=watch_port:77,output:1"));
+        Assert.Contains("OFPGMFC_WATCH_UNSUPPORTED", Refused(rig, "add-group", "group_id=1,type=all,bucket=watch_port:1,output:1"));
+        Assert.Contains("OFPBAC_BAD_OUT_GROUP", Refused(rig, "add-group", "group_id=1,type=all,bucket=group:2"));
+        Ok(rig, "add-group", "group_id=1,type=all,bucket=output:1");
+        Assert.Contains("OFPGMFC_GROUP_EXISTS", Refused(rig, "add-group", "group_id=1,type=all,bucket=output:2"));
+        Ok(rig, "add-group", "group_id=2,type=all,bucket=group:1");
+        Assert.Contains("OFPGMFC_LOOP", Refused(rig, "mod-group", "group_id=1,type=all,bucket=group:2"));
         Assert.Contains("OFPMMFC_OUT_OF_METERS", Refused(rig, "add-meter", "meter=1,kbps,band=type=drop,rate=1000"));
         Assert.Contains("OFPMMFC_UNKNOWN_METER", Refused(rig, "add-flow", "actions=meter:1,output:1"));
+    }
+
+    [Fact]
+    public async Task GroupsForwardDumpCountAndTheirDeletionRemovesTheirFlows()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        Ok(rig, "add-group", "group_id=1,type=all,bucket=set_field:00:00:00:00:00:09->eth_dst,output:2,bucket=output:3");
+        Ok(rig, "add-group", "group_id=2,type=select,bucket=weight:1,output:2,bucket=weight:1,output:3,bucket=weight:1,output:4");
+        Ok(rig, "add-group", "group_id=3,type=ff,bucket=watch_port:4,output:4,bucket=watch_port:3,output:3");
+        Ok(rig, "add-flow", "priority=10,udp,tp_dst=1,actions=group:1");
+        Ok(rig, "add-flow", "priority=10,udp,tp_dst=2,actions=group:2");
+        Ok(rig, "add-flow", "priority=10,udp,tp_dst=3,actions=write_actions(group:3,output:2)");
+        var groups = Ok(rig, "dump-groups");
+        // As given (ovs-ofctl leaves out a select bucket's weight of 1).
+        Assert.Contains("group_id=1,type=all,bucket=actions=set_field:00:00:00:00:00:09->eth_dst,output:2,bucket=actions=output:3", groups);
+        Assert.Contains("group_id=2,type=select,bucket=actions=output:2,bucket=actions=output:3,bucket=actions=output:4", groups);
+        Assert.Contains("group_id=3,type=ff,bucket=watch_port:4,actions=output:4,bucket=watch_port:3,actions=output:3", groups);
+
+        // ALL: a copy per bucket, each with its own rewrite.
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 9, 1, 10));
+        rig.Poll();
+        Assert.Equal(MacAddress.Parse("00:00:00:00:00:09"), MacAddress.Read(Assert.Single(rig.Ports[1].TakeSent())));
+        Assert.Equal(H2, MacAddress.Read(Assert.Single(rig.Ports[2].TakeSent())));
+        // SELECT: 300 flows over three buckets, each flow on one.
+        for (int i = 0; i < 300; i++) rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, (ushort)(1000 + i), 2, 10));
+        rig.Poll();
+        int[] counts = [rig.Ports[1].TakeSent().Count, rig.Ports[2].TakeSent().Count, rig.Ports[3].TakeSent().Count];
+        Assert.Equal(300, counts.Sum());
+        Assert.All(counts, n => Assert.InRange(n, 60, 140));
+        // FAST_FAILOVER in an action set: the group takes precedence over the set's output; port 4 is live.
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 9, 3, 10));
+        rig.Poll();
+        Assert.Single(rig.Ports[3].TakeSent());
+        Assert.Empty(rig.Ports[1].TakeSent());
+
+        var stats = Ok(rig, "dump-group-stats");
+        Assert.Contains("group_id=1,duration=", stats);
+        Assert.Contains("ref_count=1,packet_count=1,byte_count=", stats);
+        Assert.Contains("group_id=2,duration=", stats);
+        Assert.Contains("packet_count=300", stats);
+        Assert.Contains("group_id=3,", stats);
+        Assert.Contains("flow_count=1", Ok(rig, "dump-aggregate", "out_group=2"));
+        Assert.Contains("udp,tp_dst=2", Ok(rig, "dump-flows", "out_group=2"));
+        Assert.DoesNotContain("tp_dst=1", Ok(rig, "dump-flows", "out_group=2"));
+
+        // Deleting a group deletes the flows that apply it.
+        Ok(rig, "del-groups", "group_id=1");
+        var flows = Ok(rig, "dump-flows");
+        Assert.DoesNotContain("group:1", flows);
+        Assert.Contains("group:2", flows);
+        Assert.DoesNotContain("group_id=1,", Ok(rig, "dump-groups"));
+        Ok(rig, "del-groups");
+        Assert.DoesNotContain("group", Ok(rig, "dump-flows"));
     }
 
     [Fact]

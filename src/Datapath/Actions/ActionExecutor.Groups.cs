@@ -1,0 +1,251 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Groups;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Actions;
+
+/// <summary>Groups: the <see cref="ActionKind.Group"/> action (OpenFlow 1.3.5 section 5.6).</summary>
+/// <remarks>
+/// <para>A group runs at the batch's turn in the list, as any action: its buckets' lists run on the batch one group
+/// depth deeper (<see cref="GroupTable.MaxDepth"/> bounds chains), each with the set-queue that was in force. A bucket
+/// works on a copy of the packets (<see cref="PacketPool.Clone"/>, released after it) whenever something could see its
+/// changes that should not: a later action of the list that applied the group, or a later bucket of an ALL group. So the
+/// common cases copy nothing: a group ending a list or an action set, an INDIRECT or FAST_FAILOVER group, the last bucket
+/// of an ALL group, and a SELECT group (each packet goes to one bucket: the batch is split, not copied).</para>
+/// <para>SELECT hashes each packet's flow fields (IPv4/IPv6 addresses and protocol, TCP/UDP/SCTP ports unless the packet is
+/// a fragment; Ethernet addresses and type for other packets) into the group's weighted slot table; a dead bucket's
+/// packets pick again among the live buckets, weighted, by a second hash. FAST_FAILOVER takes the first live bucket.
+/// Liveness is read once per batch. Counters: the group's and the bucket's packets and bytes, one atomic add each per
+/// batch; packets dropped for a group that does not exist, a group with no live bucket, a chain too deep, or no free
+/// buffer for a copy are counted by reason.</para>
+/// </remarks>
+public sealed partial class ActionExecutor
+{
+    /// <summary>The groups that group actions name (null: every group action finds none and drops).</summary>
+    public GroupTable? Groups { get; init; }
+
+    /// <summary>Whether groups and buckets count the packets they run (false for a trace, which must not change statistics).</summary>
+    public bool CountsGroups { get; init; } = true;
+
+    public static readonly Counter GroupMissing = Coverage.Define("action-group-missing", "packets that met a group action naming no group (deleted since): the group applies nothing");
+    public static readonly Counter GroupNoLiveBucket = Coverage.Define("action-group-no-live-bucket", "packets of a select or fast-failover group with no live bucket: the group applies nothing");
+    public static readonly Counter GroupTooDeep = Coverage.Define("action-group-too-deep", "packets of a group chained deeper than the datapath follows: the group applies nothing");
+    public static readonly Counter GroupCopyFailed = Coverage.Define("action-group-copy-failed", "packets a group bucket could not copy (no free buffer): that bucket skips them");
+
+    private DepthScratch[] _scratch = [];
+
+    /// <summary>A group depth's scratch lists, grown (rarely: batches are 32 packets) to hold <paramref name="n"/> packets.</summary>
+    private DepthScratch Scratch(int depth, int n)
+    {
+        if (depth >= _scratch.Length) Array.Resize(ref _scratch, depth + 1);
+        var s = _scratch[depth] ??= new DepthScratch(Math.Max(32, n));
+        if (s.Live.Length < n) s.Grow(n);
+        return s;
+    }
+
+    private sealed class DepthScratch(int n)
+    {
+        public int[] Live = new int[n], Dead = new int[n], Copies = new int[n], Sub = new int[n];
+        public short[] Choice = new short[n];
+        public PacketLayers[] CopyLayers = new PacketLayers[n], SubLayers = new PacketLayers[n];
+        public bool[] BucketLive = new bool[16];
+
+        public void Grow(int size)
+        {
+            Live = new int[size]; Dead = new int[size]; Copies = new int[size]; Sub = new int[size];
+            Choice = new short[size];
+            CopyLayers = new PacketLayers[size]; SubLayers = new PacketLayers[size];
+        }
+    }
+
+    private void ExecuteGroup<TSink>(uint id, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
+        var table = Groups;
+        if (table is null || !table.TryGet(id, out var g))
+        {
+            _counters.Add(GroupMissing, pkts.Length);
+            return;
+        }
+        if (depth >= GroupTable.MaxDepth)
+        {
+            _counters.Add(GroupTooDeep, pkts.Length);
+            return;
+        }
+        long bytes = Bytes(pool, pkts);
+        if (CountsGroups) g.Count(pkts.Length, bytes);
+        var buckets = g.Buckets;
+        switch (g.Type)
+        {
+            case GroupType.Indirect:
+                if (buckets.Length != 0) RunBucket(buckets[0], pool, pkts, layers, bytes, queue, depth, copy, ref sink);
+                return;
+            case GroupType.FastFailover:
+            {
+                int live = table.FirstLive(g);
+                if (live < 0) _counters.Add(GroupNoLiveBucket, pkts.Length);
+                else RunBucket(buckets[live], pool, pkts, layers, bytes, queue, depth, copy, ref sink);
+                return;
+            }
+            case GroupType.All:
+                for (int b = 0; b < buckets.Length; b++)
+                    RunBucket(buckets[b], pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink);
+                return;
+            default:
+                Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink);
+                return;
+        }
+    }
+
+    private static long Bytes(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        long bytes = 0;
+        foreach (int p in pkts) bytes += pool.Length[p];
+        return bytes;
+    }
+
+    private void RunBucket<TSink>(GroupBucket bucket, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, long bytes, uint queue, int depth, bool copy, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
+        if (CountsGroups) bucket.Count(pkts.Length, bytes);
+        if (!copy)
+        {
+            Execute(bucket.Actions, pool, pkts, layers, queue, depth + 1, ref sink);
+            return;
+        }
+        var s = Scratch(depth, pkts.Length);
+        int k = 0, failed = 0;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            int c = pool.Clone(pkts[i]);
+            if (c < 0)
+            {
+                failed++;
+                continue;
+            }
+            s.Copies[k] = c;
+            s.CopyLayers[k++] = layers[i];
+        }
+        if (failed != 0) _counters.Add(GroupCopyFailed, failed);
+        if (k == 0) return;
+        // The scratch of this depth is not touched by the bucket's list (it runs one deeper), so the copies stay listed.
+        Execute(bucket.Actions, pool, s.Copies.AsSpan(0, k), s.CopyLayers.AsSpan(0, k), queue, depth + 1, ref sink);
+        pool.Release(s.Copies.AsSpan(0, k));
+    }
+
+    private void Select<TSink>(GroupTable table, Group g, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
+        var buckets = g.Buckets;
+        if (g.SlotCount == 0)
+        {
+            _counters.Add(GroupNoLiveBucket, pkts.Length);
+            return;
+        }
+        var s = Scratch(depth, pkts.Length);
+        bool allLive = true;
+        long liveWeight = 0;
+        if (g.AnyLiveness)
+        {
+            if (s.BucketLive.Length < buckets.Length) s.BucketLive = new bool[Math.Max(buckets.Length, s.BucketLive.Length * 2)];
+            for (int b = 0; b < buckets.Length; b++)
+            {
+                bool live = table.IsLive(buckets[b]);
+                s.BucketLive[b] = live;
+                if (live) liveWeight += buckets[b].Weight;
+                else allLive = false;
+            }
+        }
+        int none = 0;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            uint h = FlowHashOf(pool.Frame(pkts[i]), layers[i]);
+            int b = g.SelectSlot(h);
+            if (!allLive && !s.BucketLive[b]) b = PickLive(buckets, s.BucketLive, liveWeight, h);
+            s.Choice[i] = (short)b;
+            if (b < 0) none++;
+        }
+        if (none != 0) _counters.Add(GroupNoLiveBucket, none);
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            int b = s.Choice[i];
+            if (b < 0) continue;
+            int n = 0;
+            long bytes = 0;
+            for (int j = i; j < pkts.Length; j++)
+            {
+                if (s.Choice[j] != b) continue;
+                s.Choice[j] = -1;
+                s.Sub[n] = pkts[j];
+                s.SubLayers[n++] = layers[j];
+                bytes += pool.Length[pkts[j]];
+            }
+            // One bucket per packet: the split batch is the packets' own, copied only if the list goes on after the group.
+            RunBucket(buckets[b], pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink);
+        }
+    }
+
+    /// <summary>A live bucket by weight for a packet whose slot's bucket is dead, or -1 when none is live.</summary>
+    private static int PickLive(GroupBucket[] buckets, bool[] live, long liveWeight, uint hash)
+    {
+        if (liveWeight == 0) return -1;
+        long r = Mix(hash ^ 0x5bd1e995u) % liveWeight;
+        for (int b = 0; b < buckets.Length; b++)
+        {
+            if (!live[b]) continue;
+            r -= buckets[b].Weight;
+            if (r < 0) return b;
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// A select group's hash of a packet's flow: IP addresses and protocol with the L4 ports (TCP, UDP, SCTP; not for
+    /// fragments, so every fragment of a datagram takes one bucket), or the Ethernet addresses and type.
+    /// </summary>
+    internal static uint FlowHashOf(ReadOnlySpan<byte> f, in PacketLayers l)
+    {
+        uint h = 0x2545F491u;
+        int l3 = l.L3;
+        if (l.Has(LayerFlags.Ipv4) && l3 + 20 <= f.Length)
+        {
+            h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(f[(l3 + 12)..]));
+            h = BitOperations.Crc32C(h, f[l3 + 9]);
+        }
+        else if (l.Has(LayerFlags.Ipv6) && l3 + 40 <= f.Length)
+        {
+            var a = f.Slice(l3 + 8, 32);
+            for (int i = 0; i < 32; i += 8) h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(a[i..]));
+            h = BitOperations.Crc32C(h, (uint)(l.Flags & (LayerFlags.Tcp | LayerFlags.Udp | LayerFlags.Sctp | LayerFlags.Icmpv6)));
+        }
+        else
+        {
+            if (f.Length >= 12)
+            {
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(f));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(f[8..]));
+            }
+            if (l.EthType != PacketLayers.Absent && l.EthType + 2 <= f.Length) h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt16LittleEndian(f[l.EthType..]));
+            return Mix(h);
+        }
+        if ((l.Flags & (LayerFlags.Tcp | LayerFlags.Udp | LayerFlags.Sctp)) != 0 && !l.Has(LayerFlags.Fragment)
+            && l.L4 != PacketLayers.Absent && l.L4 + 4 <= f.Length)
+        {
+            h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(f[l.L4..]));
+        }
+        return Mix(h);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Mix(uint h)
+    {
+        h ^= h >> 16;
+        h *= 0x85ebca6b;
+        h ^= h >> 13;
+        h *= 0xc2b2ae35;
+        return h ^ (h >> 16);
+    }
+}

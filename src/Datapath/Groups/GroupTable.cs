@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Forwarding;
+
+namespace Softswitch.Datapath.Groups;
+
+/// <summary>How a group applies its buckets (OpenFlow 1.3.5 section 5.6.1).</summary>
+public enum GroupType : byte
+{
+    /// <summary>Every bucket, each on its own copy of the packet (multicast, flooding).</summary>
+    All,
+    /// <summary>One bucket per flow, chosen by a hash of the packet's flow fields, weighted, live buckets only (ECMP).</summary>
+    Select,
+    /// <summary>The one bucket (next hops shared by many flows).</summary>
+    Indirect,
+    /// <summary>The first live bucket (fast failover).</summary>
+    FastFailover,
+}
+
+/// <summary>
+/// One bucket of a <see cref="Group"/>: the actions it runs, its weight (select groups), and what decides whether it is
+/// live (a watched port, a watched group, or neither: always live). Counts the packets and bytes it ran.
+/// </summary>
+public sealed class GroupBucket
+{
+    /// <summary><see cref="WatchGroup"/> when the bucket watches no group.</summary>
+    public const uint NoWatchGroup = uint.MaxValue;
+
+    public GroupBucket(FlowActions actions, ushort weight = 0, ushort watchPort = PortNumber.None, uint watchGroup = NoWatchGroup)
+    {
+        Actions = actions;
+        Weight = weight;
+        WatchPort = watchPort;
+        WatchGroup = watchGroup;
+    }
+
+    public FlowActions Actions { get; }
+    /// <summary>The bucket's share of a select group's flows (0: never selected).</summary>
+    public ushort Weight { get; }
+    /// <summary>The port whose liveness the bucket follows, or <see cref="PortNumber.None"/>.</summary>
+    public ushort WatchPort { get; }
+    /// <summary>The group whose liveness the bucket follows, or <see cref="NoWatchGroup"/>.</summary>
+    public uint WatchGroup { get; }
+    /// <summary>Whether liveness is watched at all (a bucket that watches nothing is always live).</summary>
+    public bool HasLiveness => WatchPort != PortNumber.None || WatchGroup != NoWatchGroup;
+
+    internal long PacketCount, ByteCount;
+    public long Packets => Volatile.Read(ref PacketCount);
+    public long Bytes => Volatile.Read(ref ByteCount);
+
+    internal void Count(int packets, long bytes)
+    {
+        Interlocked.Add(ref PacketCount, packets);
+        Interlocked.Add(ref ByteCount, bytes);
+    }
+}
+
+/// <summary>
+/// A group: its id, type and buckets, and its counters. Immutable but for the counters: a modification replaces the
+/// whole group in the <see cref="GroupTable"/> (the executor reads one consistent group per batch).
+/// </summary>
+/// <remarks>
+/// A select group precomputes a slot table: <see cref="SlotCount"/> slots, each naming a bucket, filled by smooth
+/// weighted round robin so each bucket holds slots in proportion to its weight (within one slot) and spread evenly.
+/// A packet's flow hash picks a slot, so a flow stays on its bucket; when that bucket is dead the packet picks among the
+/// live buckets by a second hash, weighted, so only the dead bucket's flows move.
+/// </remarks>
+public sealed class Group
+{
+    /// <summary>The most buckets a group holds.</summary>
+    public const int MaxBuckets = 1024;
+
+    internal readonly ushort[] Slots;
+    internal readonly int SlotMask;
+    internal readonly bool AnyLiveness;
+
+    public Group(uint id, GroupType type, GroupBucket[] buckets, long createdNanos)
+    {
+        if (buckets.Length > MaxBuckets) ThrowHelper.ArgumentOutOfRange(nameof(buckets));
+        Id = id;
+        Type = type;
+        Buckets = buckets;
+        CreatedNanos = createdNanos;
+        foreach (var b in buckets) AnyLiveness |= b.HasLiveness;
+        Slots = type == GroupType.Select ? BuildSlots(buckets) : [];
+        SlotMask = Slots.Length - 1;
+    }
+
+    public uint Id { get; }
+    public GroupType Type { get; }
+    public GroupBucket[] Buckets { get; }
+    /// <summary>When the group was added (the datapath clock), for its duration in statistics.</summary>
+    public long CreatedNanos { get; }
+    /// <summary>Slots of the select table (0 when no bucket has a weight).</summary>
+    public int SlotCount => Slots.Length;
+
+    internal long PacketCount, ByteCount;
+    public long Packets => Volatile.Read(ref PacketCount);
+    public long Bytes => Volatile.Read(ref ByteCount);
+
+    internal void Count(int packets, long bytes)
+    {
+        Interlocked.Add(ref PacketCount, packets);
+        Interlocked.Add(ref ByteCount, bytes);
+    }
+
+    /// <summary>Carries <paramref name="old"/>'s group counters over (a modification keeps the group's own counts).</summary>
+    public void InheritCounters(Group old)
+    {
+        PacketCount = old.Packets;
+        ByteCount = old.Bytes;
+    }
+
+    /// <summary>The bucket a select group gives a packet of flow hash <paramref name="hash"/> while every bucket is live.</summary>
+    public int SelectSlot(uint hash) => Slots[(int)(hash & (uint)SlotMask)];
+
+    private static ushort[] BuildSlots(GroupBucket[] buckets)
+    {
+        long total = 0;
+        foreach (var b in buckets) total += b.Weight;
+        if (total == 0) return [];
+        int n = (int)Math.Min(1 << 16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, buckets.Length * 16)));
+        var slots = new ushort[n];
+        var current = new long[buckets.Length];
+        for (int s = 0; s < n; s++)
+        {
+            int best = -1;
+            for (int i = 0; i < buckets.Length; i++)
+            {
+                current[i] += buckets[i].Weight;
+                if (buckets[i].Weight != 0 && (best < 0 || current[i] > current[best])) best = i;
+            }
+            current[best] -= total;
+            slots[s] = (ushort)best;
+        }
+        return slots;
+    }
+}
+
+/// <summary>
+/// The datapath's groups by id (OpenFlow 1.3's group table): what a <see cref="ActionKind.Group"/> action runs. Read by
+/// every forwarding thread without locks; written by the layer above (one writer at a time), which checks ids, types,
+/// bucket rules and chains before it sets a group here.
+/// </summary>
+/// <remarks>
+/// Groups are resolved when a packet meets the action, not when the pipeline's verdict is cached: the verdict keeps the
+/// group action, so a group modification, a select bucket per flow and a bucket's liveness take effect on the next
+/// batch with no cached verdict to invalidate. Liveness is read from the port table's last known link state and
+/// administrative config (<see cref="PortSlot.LinkUp"/>, <see cref="PortConfig.PortDown"/>) and from watched groups,
+/// chained to <see cref="MaxDepth"/>.
+/// </remarks>
+public sealed class GroupTable
+{
+    /// <summary>How deep groups chain (a group's bucket applying a group); deeper chains are refused above and dropped here.</summary>
+    public const int MaxDepth = 8;
+
+    private readonly ConcurrentDictionary<uint, Group> _groups = new();
+    private readonly Func<PortTable> _ports;
+
+    /// <param name="ports">The datapath's current port table (for the liveness of watched ports).</param>
+    public GroupTable(Func<PortTable> ports) => _ports = ports;
+
+    public int Count => _groups.Count;
+
+    public bool TryGet(uint id, out Group group) => _groups.TryGetValue(id, out group!);
+
+    /// <summary>Adds or replaces a group.</summary>
+    public void Set(Group group) => _groups[group.Id] = group;
+
+    public bool Remove(uint id) => _groups.TryRemove(id, out _);
+
+    public void Clear() => _groups.Clear();
+
+    /// <summary>The groups, in no particular order (a snapshot).</summary>
+    public ICollection<Group> All => _groups.Values;
+
+    /// <summary>Whether a port is live: it exists, its link is up and it is not administratively down.</summary>
+    public bool IsPortLive(ushort port)
+    {
+        var slot = _ports().Get(port);
+        return slot is not null && slot.LinkUp && (slot.Config & PortConfig.PortDown) == 0;
+    }
+
+    /// <summary>Whether a bucket is live (OpenFlow 1.3.5 section 6.5: its watched port or its watched group is live; a bucket that watches nothing is).</summary>
+    public bool IsLive(GroupBucket b, int depth = 0)
+    {
+        if (!b.HasLiveness) return true;
+        if (b.WatchPort != PortNumber.None && IsPortLive(b.WatchPort)) return true;
+        return b.WatchGroup != GroupBucket.NoWatchGroup && depth < MaxDepth && TryGet(b.WatchGroup, out var g) && IsLive(g, depth + 1);
+    }
+
+    /// <summary>Whether a group is live: some bucket of it is.</summary>
+    public bool IsLive(Group g, int depth = 0)
+    {
+        foreach (var b in g.Buckets)
+            if (IsLive(b, depth)) return true;
+        return false;
+    }
+
+    /// <summary>A fast-failover group's first live bucket, or -1.</summary>
+    public int FirstLive(Group g, int depth = 0)
+    {
+        var buckets = g.Buckets;
+        for (int i = 0; i < buckets.Length; i++)
+            if (IsLive(buckets[i], depth)) return i;
+        return -1;
+    }
+}

@@ -1,0 +1,42 @@
+namespace Softswitch.Ofproto;
+
+/// <summary>A group's type, version-independent (OpenFlow 1.3.5 section 5.6.1).</summary>
+public enum OfGroupType : byte { All, Select, Indirect, FastFailover }
+
+/// <summary>What a group-mod does.</summary>
+public enum GroupModCommand : byte { Add, Modify, Delete }
+
+/// <summary>
+/// A bucket as a controller gives it and reads it back: its weight (select groups), the port and group whose liveness
+/// it watches (<see cref="OfPort.Any"/> and <see cref="GroupModRequest.AnyGroup"/>: none), and its actions.
+/// </summary>
+public sealed record OfBucket(ushort Weight, uint WatchPort, uint WatchGroup, ReadOnlyMemory<OfAction> Actions);
+
+/// <summary>A group-mod, version-independent: what a codec decodes any version's GROUP_MOD into.</summary>
+public readonly record struct GroupModRequest(GroupModCommand Command, OfGroupType Type, uint GroupId, IReadOnlyList<OfBucket> Buckets)
+{
+    /// <summary>OFPG_MAX: the highest group id a controller may use.</summary>
+    public const uint MaxId = 0xffffff00;
+    /// <summary>OFPG_ALL: every group (delete, statistics).</summary>
+    public const uint AllGroups = 0xfffffffc;
+    /// <summary>OFPG_ANY: no group (a bucket's watch, a filter).</summary>
+    public const uint AnyGroup = 0xffffffff;
+}
+
+/// <summary>A group as GROUP_DESC reports it: exactly the buckets it was given.</summary>
+public sealed record OfGroupDesc(uint GroupId, OfGroupType Type, IReadOnlyList<OfBucket> Buckets);
+
+/// <summary>One bucket's counters.</summary>
+public readonly record struct OfBucketStats(ulong Packets, ulong Bytes);
+
+/// <summary>A group's statistics: the flows and groups that apply it, its counters, its age, its buckets' counters.</summary>
+public sealed record OfGroupStats(uint GroupId, uint RefCount, ulong Packets, ulong Bytes, long DurationNanos, OfBucketStats[] Buckets);
+
+/// <summary>What the switch's groups can do (GROUP_FEATURES), version-independent.</summary>
+/// <param name="MaxGroups">Most groups of each type (all, select, indirect, fast failover).</param>
+/// <param name="MaxBuckets">Most buckets in one group.</param>
+/// <param name="SelectWeight">Select buckets have weights.</param>
+/// <param name="SelectLiveness">Select groups skip dead buckets.</param>
+/// <param name="Chaining">A bucket may apply a group.</param>
+/// <param name="ChainingChecks">Chains are checked for loops.</param>
+public readonly record struct OfGroupFeatures(int MaxGroups, int MaxBuckets, bool SelectWeight, bool SelectLiveness, bool Chaining, bool ChainingChecks);

@@ -1,0 +1,242 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Groups;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>
+/// Groups (OpenFlow 1.3.5 sections 5.6, 6.5 and 7.3.4.2): group-mods checked as the spec and Open vSwitch check them,
+/// the datapath's group table written, the groups read back exactly as given, their statistics and features.
+/// </summary>
+/// <remarks>
+/// <para>Rules of a group-mod (Open vSwitch's <c>ofputil_check_group_mod</c> and <c>init_group</c>, and the spec):
+/// an id above OFPG_MAX is INVALID_GROUP; an ADD of an existing id GROUP_EXISTS, a MODIFY of a missing one
+/// UNKNOWN_GROUP, a DELETE of a missing one nothing (OFPG_ALL deletes every group); an INDIRECT group has exactly one
+/// bucket, only SELECT buckets have weights and a SELECT group with buckets needs a weight other than 0 (else
+/// INVALID_GROUP); ALL and INDIRECT buckets watch nothing (WATCH_UNSUPPORTED) and every FAST_FAILOVER bucket watches a
+/// port or a group (INVALID_GROUP); a watched port or group must exist (BAD_WATCH); bucket actions are checked as a
+/// flow's, and a group they apply must exist (BAD_OUT_GROUP); a group reaching itself through its buckets' chains is a
+/// LOOP, a chain deeper than the datapath follows CHAINING_UNSUPPORTED.</para>
+/// <para>Deleting a group deletes the flows that apply it (their FLOW_REMOVED reason GROUP_DELETE, 1.3.5 section 6.5);
+/// the buckets of other groups that apply it then apply nothing until a group of that id is added again (the executor
+/// counts them). A MODIFY keeps the group's counters and age; its buckets start from 0.</para>
+/// <para>Thread safety: group-mods are serialised by one lock; the datapath's table is read lock-free.</para>
+/// </remarks>
+public sealed partial class OfSwitch
+{
+    /// <summary>The most groups the switch keeps (of all types together).</summary>
+    public const int MaxGroups = 65536;
+
+    private readonly Lock _groupLock = new();
+    private readonly Dictionary<uint, OfGroupDesc> _groupDescs = new();
+
+    /// <summary>What the groups can do.</summary>
+    public static OfGroupFeatures GroupFeatures => new(MaxGroups, Group.MaxBuckets, SelectWeight: true, SelectLiveness: true, Chaining: true, ChainingChecks: true);
+
+    /// <summary>Applies a group-mod (see the type remarks).</summary>
+    public OfError GroupMod(in GroupModRequest req, OfController? from = null)
+    {
+        if (from is { MayWrite: false }) return OfError.IsSlave;
+        lock (_groupLock)
+        {
+            switch (req.Command)
+            {
+                case GroupModCommand.Add:
+                case GroupModCommand.Modify:
+                    return AddOrModifyGroup(req);
+                case GroupModCommand.Delete:
+                    DeleteGroup(req.GroupId);
+                    return OfError.None;
+                default:
+                    return OfError.BadGroupCommand;
+            }
+        }
+    }
+
+    private OfError AddOrModifyGroup(in GroupModRequest req)
+    {
+        if (req.GroupId > GroupModRequest.MaxId) return OfError.InvalidGroup;
+        if (req.Type > OfGroupType.FastFailover) return OfError.BadGroupType;
+        bool exists = _groupDescs.ContainsKey(req.GroupId);
+        if (req.Command == GroupModCommand.Add && exists) return OfError.GroupExists;
+        if (req.Command == GroupModCommand.Modify && !exists) return OfError.UnknownGroup;
+        if (!exists && _groupDescs.Count >= MaxGroups) return OfError.OutOfGroups;
+        var err = CompileGroup(req, out var group);
+        if (err != OfError.None) return err;
+        err = CheckChains(group);
+        if (err != OfError.None) return err;
+        if (_dp.Groups.TryGet(req.GroupId, out var old)) group.InheritCounters(old);
+        _dp.Groups.Set(group);
+        _groupDescs[req.GroupId] = new OfGroupDesc(req.GroupId, req.Type, [.. req.Buckets]);
+        return OfError.None;
+    }
+
+    private OfError CompileGroup(in GroupModRequest req, out Group group)
+    {
+        group = null!;
+        var buckets = req.Buckets;
+        if (buckets.Count > Group.MaxBuckets) return OfError.OutOfBuckets;
+        if (req.Type == OfGroupType.Indirect && buckets.Count != 1) return OfError.InvalidGroup;
+        var compiled = new GroupBucket[buckets.Count];
+        bool anyWeight = false;
+        for (int i = 0; i < buckets.Count; i++)
+        {
+            var b = buckets[i];
+            if (b.Weight != 0 && req.Type != OfGroupType.Select) return OfError.InvalidGroup;
+            anyWeight |= b.Weight != 0;
+            bool watches = b.WatchPort != OfPort.Any || b.WatchGroup != GroupModRequest.AnyGroup;
+            if (watches && req.Type is OfGroupType.All or OfGroupType.Indirect) return OfError.WatchUnsupported;
+            if (!watches && req.Type == OfGroupType.FastFailover) return OfError.InvalidGroup;
+            ushort watchPort = PortNumber.None;
+            if (b.WatchPort != OfPort.Any
+                && (OfPort.IsReserved(b.WatchPort) || !OfPort.ToDatapath(b.WatchPort, out watchPort) || _dp.Ports.Get(watchPort) is null))
+            {
+                return OfError.BadWatch;
+            }
+            uint watchGroup = GroupBucket.NoWatchGroup;
+            if (b.WatchGroup != GroupModRequest.AnyGroup)
+            {
+                if (b.WatchGroup > GroupModRequest.MaxId || (b.WatchGroup != req.GroupId && !_groupDescs.ContainsKey(b.WatchGroup))) return OfError.BadWatch;
+                watchGroup = b.WatchGroup;
+            }
+            var err = OfActionCompiler.TryCompile(b.Actions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out var actions);
+            if (err != OfError.None) return err;
+            foreach (var a in actions.Items)
+            {
+                if (a.Kind == ActionKind.Group && a.QueueId != req.GroupId && !_groupDescs.ContainsKey(a.QueueId)) return OfError.BadOutGroup;
+            }
+            compiled[i] = new GroupBucket(actions, b.Weight, watchPort, watchGroup);
+        }
+        if (req.Type == OfGroupType.Select && buckets.Count != 0 && !anyWeight) return OfError.InvalidGroup;
+        long created = _dp.Groups.TryGet(req.GroupId, out var old) ? old.CreatedNanos : _dp.Clock.NowNanos;
+        group = new Group(req.GroupId, (GroupType)req.Type, compiled, created);
+        return OfError.None;
+    }
+
+    /// <summary>LOOP when <paramref name="group"/> would apply itself through its buckets' chains; CHAINING_UNSUPPORTED past the datapath's depth.</summary>
+    private OfError CheckChains(Group group)
+    {
+        var err = OfError.None;
+        Walk(group, 1);
+        return err;
+
+        void Walk(Group g, int depth)
+        {
+            foreach (var b in g.Buckets)
+            {
+                foreach (var a in b.Actions.Items)
+                {
+                    if (a.Kind != ActionKind.Group || err != OfError.None) continue;
+                    if (a.QueueId == group.Id)
+                    {
+                        err = OfError.GroupLoop;
+                        return;
+                    }
+                    if (depth >= GroupTable.MaxDepth)
+                    {
+                        err = OfError.ChainTooDeep;
+                        return;
+                    }
+                    if (_dp.Groups.TryGet(a.QueueId, out var next)) Walk(next, depth + 1);
+                }
+            }
+        }
+    }
+
+    private void DeleteGroup(uint id)
+    {
+        List<uint> ids;
+        if (id == GroupModRequest.AllGroups) ids = [.. _groupDescs.Keys];
+        else if (_groupDescs.ContainsKey(id)) ids = [id];
+        else return;
+        var set = new HashSet<uint>(ids);
+        var removed = new List<FlowRemoved>();
+        Flows.RemoveWhere(e => AppliesAny(e, set), FlowRemovedReason.GroupDelete, removed);
+        foreach (var g in ids)
+        {
+            _dp.Groups.Remove(g);
+            _groupDescs.Remove(g);
+        }
+        foreach (var r in removed) Report(r);
+    }
+
+    private static bool AppliesAny(FlowEntry e, HashSet<uint> groups)
+    {
+        foreach (var a in e.Actions.Items)
+            if (a.Kind == ActionKind.Group && groups.Contains(a.QueueId)) return true;
+        if (e.Instructions?.WriteActions is { } w)
+        {
+            foreach (var a in w.Items)
+                if (a.Kind == ActionKind.Group && groups.Contains(a.QueueId)) return true;
+        }
+        return false;
+    }
+
+    private static bool UsesGroups(FlowActions? actions)
+    {
+        if (actions is null) return false;
+        foreach (var a in actions.Items)
+            if (a.Kind == ActionKind.Group) return true;
+        return false;
+    }
+
+    /// <summary>BAD_OUT_GROUP when <paramref name="actions"/> apply a group that does not exist.</summary>
+    private OfError CheckGroupsExist(FlowActions? actions)
+    {
+        if (actions is null) return OfError.None;
+        foreach (var a in actions.Items)
+            if (a.Kind == ActionKind.Group && !_dp.Groups.TryGet(a.QueueId, out _)) return OfError.BadOutGroup;
+        return OfError.None;
+    }
+
+    /// <summary>The groups as GROUP_DESC reports them (<see cref="GroupModRequest.AllGroups"/>: every group), by id.</summary>
+    public List<OfGroupDesc> GroupDescriptions(uint groupId = GroupModRequest.AllGroups)
+    {
+        lock (_groupLock)
+        {
+            if (groupId != GroupModRequest.AllGroups) return _groupDescs.TryGetValue(groupId, out var d) ? [d] : [];
+            var all = _groupDescs.Values.ToList();
+            all.Sort((a, b) => a.GroupId.CompareTo(b.GroupId));
+            return all;
+        }
+    }
+
+    /// <summary>
+    /// Statistics of one group or every group (<see cref="GroupModRequest.AllGroups"/>), by id; a group that does not exist
+    /// has none. The reference count is the flows and other groups' buckets that apply the group.
+    /// </summary>
+    public List<OfGroupStats> GroupStatistics(uint groupId = GroupModRequest.AllGroups)
+    {
+        var refs = new Dictionary<uint, uint>();
+        var flows = new List<FlowEntry>();
+        Flows.Collect(FlowMatch.All, PortNumber.None, false, flows);
+        foreach (var e in flows)
+        {
+            CountRefs(e.Actions, refs);
+            if (e.Instructions?.WriteActions is { } w) CountRefs(w, refs);
+        }
+        var result = new List<OfGroupStats>();
+        long now = _dp.Clock.NowNanos;
+        lock (_groupLock)
+        {
+            foreach (var g in _dp.Groups.All)
+                foreach (var b in g.Buckets) CountRefs(b.Actions, refs);
+            foreach (var g in _dp.Groups.All)
+            {
+                if (groupId != GroupModRequest.AllGroups && g.Id != groupId) continue;
+                var buckets = new OfBucketStats[g.Buckets.Length];
+                for (int i = 0; i < buckets.Length; i++) buckets[i] = new OfBucketStats((ulong)g.Buckets[i].Packets, (ulong)g.Buckets[i].Bytes);
+                result.Add(new OfGroupStats(g.Id, refs.GetValueOrDefault(g.Id), (ulong)g.Packets, (ulong)g.Bytes, Math.Max(0, now - g.CreatedNanos), buckets));
+            }
+        }
+        result.Sort((a, b) => a.GroupId.CompareTo(b.GroupId));
+        return result;
+    }
+
+    private static void CountRefs(FlowActions actions, Dictionary<uint, uint> refs)
+    {
+        foreach (var a in actions.Items)
+            if (a.Kind == ActionKind.Group) refs[a.QueueId] = refs.GetValueOrDefault(a.QueueId) + 1;
+    }
+}

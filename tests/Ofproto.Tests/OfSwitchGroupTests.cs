@@ -1,0 +1,192 @@
+using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Ofproto.Tests;
+
+/// <summary>
+/// Group-mods through <see cref="OfSwitch"/>: every rule and its error, chains and loops, the flows a group's deletion
+/// deletes (reported GROUP_DELETE), out_group filters, descriptions read back as given, statistics and reference counts.
+/// </summary>
+public sealed class OfSwitchGroupTests : IDisposable
+{
+    private static readonly MacAddress Src = MacAddress.Parse("02:00:00:00:00:01"), Dst = MacAddress.Parse("02:00:00:00:00:02");
+    private readonly SwitchDatapath _dp = new(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+    private readonly MemoryPort[] _ports = new MemoryPort[4];
+    private readonly OfSwitch _sw;
+    private readonly Reports _reports = new();
+
+    private sealed class Reports : IOfReports
+    {
+        public readonly List<OfFlowRemoved> Removed = [];
+        public void PacketIn(in OfPacketIn packet) { }
+        public void FlowRemoved(in OfFlowRemoved removed)
+        {
+            lock (Removed) Removed.Add(removed);
+        }
+        public void PortStatus(OfPortReason reason, OfPortDesc port) { }
+    }
+
+    public OfSwitchGroupTests()
+    {
+        for (int i = 0; i < _ports.Length; i++)
+        {
+            _ports[i] = new MemoryPort($"m{i + 1}", new MacAddress(0x0200_0000_0010UL + (ulong)i)) { CaptureSent = true };
+            _dp.AddPort(_ports[i]);
+        }
+        _sw = new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 7 });
+        _sw.Start(_reports);
+        _sw.SetControllerConnected(true);
+    }
+
+    public void Dispose()
+    {
+        _sw.Dispose();
+        _dp.Dispose();
+    }
+
+    private static OfBucket Bucket(params OfAction[] actions) => new(0, OfPort.Any, GroupModRequest.AnyGroup, actions);
+
+    private static GroupModRequest Add(uint id, OfGroupType type, params OfBucket[] buckets) => new(GroupModCommand.Add, type, id, buckets);
+
+    private static FlowModRequest Flow(ushort tpDst, params OfAction[] actions)
+        => new(FlowModCommand.Add, new OfMatch().EthType(0x0800).NwProto(17).TpDst(tpDst), 10, OfInstructions.Apply(actions),
+               Flags: FlowModFlags.SendFlowRemoved, Rules: MatchRules.OpenFlow13);
+
+    private void Send(ushort tpDst)
+    {
+        _ports[0].Inject(FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, tpDst));
+        _dp.PollUntilIdle();
+    }
+
+    [Fact]
+    public void Group_rules_answer_with_the_spec_errors()
+    {
+        var output1 = Bucket(OfAction.Output(1));
+        Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(GroupModRequest.AllGroups, OfGroupType.All, output1)));
+        Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(GroupModRequest.MaxId + 1, OfGroupType.All, output1)));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(GroupModRequest.MaxId, OfGroupType.All, output1)));
+        Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(1, OfGroupType.Indirect)));
+        Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(1, OfGroupType.Indirect, output1, output1)));
+        Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(1, OfGroupType.All, output1 with { Weight = 1 })));
+        Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(1, OfGroupType.Select, output1, output1)));
+        Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1)));
+        Assert.Equal(OfError.WatchUnsupported, _sw.GroupMod(Add(1, OfGroupType.All, output1 with { WatchPort = 1 })));
+        Assert.Equal(OfError.BadWatch, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 9 })));
+        Assert.Equal(OfError.BadWatch, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = OfPort.Controller })));
+        Assert.Equal(OfError.BadWatch, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 5 })));
+        Assert.Equal(OfError.BadOutPort, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Output(9)))));
+        Assert.Equal(OfError.BadOutGroup, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Group(2)))));
+        Assert.Equal(OfError.BadGroupType, _sw.GroupMod(Add(1, (OfGroupType)4, output1)));
+        Assert.Equal(OfError.UnknownGroup, _sw.GroupMod(Add(1, OfGroupType.All, output1) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.Select, output1 with { Weight = 0 }, output1 with { Weight = 3 })));
+        Assert.Equal(OfError.GroupExists, _sw.GroupMod(Add(1, OfGroupType.All, output1)));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.FastFailover, output1 with { WatchPort = 1 }, output1 with { WatchGroup = 1 })));
+        // Nothing refused was kept.
+        Assert.Equal([1u, 2u, GroupModRequest.MaxId], _sw.GroupDescriptions().Select(d => d.GroupId));
+        // A slave may not write.
+        var slave = _sw.Roles.Join();
+        _sw.Roles.Request(slave, OfRole.Slave, 0);
+        Assert.Equal(OfError.IsSlave, _sw.GroupMod(Add(3, OfGroupType.All, output1), slave));
+    }
+
+    [Fact]
+    public void Chains_are_followed_and_loops_refused()
+    {
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(0, OfGroupType.All, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Group(0)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.Indirect, Bucket(OfAction.Group(1)))));
+        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(0, OfGroupType.All, Bucket(OfAction.Group(2))) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(3, OfGroupType.All, Bucket(OfAction.Group(3)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(5, OfAction.Group(2))));
+        Send(5);
+        Assert.Single(_ports[1].TakeSent());
+        // A chain deeper than the datapath follows is refused, not silently cut.
+        for (uint id = 10; id < 10 + Datapath.Groups.GroupTable.MaxDepth; id++)
+            Assert.Equal(OfError.None, _sw.GroupMod(Add(id, OfGroupType.Indirect, Bucket(id == 10 ? OfAction.Output(2) : OfAction.Group(id - 1)))));
+        Assert.Equal(OfError.ChainTooDeep, _sw.GroupMod(Add(99, OfGroupType.Indirect, Bucket(OfAction.Group(9 + Datapath.Groups.GroupTable.MaxDepth)))));
+    }
+
+    [Fact]
+    public void Flows_need_their_groups_and_a_groups_deletion_deletes_its_flows()
+    {
+        Assert.Equal(OfError.BadOutGroup, _sw.FlowMod(Flow(1, OfAction.Group(1))));
+        var write = new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 1,
+            new OfInstructions(ReadOnlyMemory<OfAction>.Empty, WriteActions: new[] { OfAction.Group(7) }), Rules: MatchRules.OpenFlow13);
+        Assert.Equal(OfError.BadOutGroup, _sw.FlowMod(write));
+        Assert.Equal(OfError.BadOutGroup, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, new[] { OfAction.Group(1) },
+                                                                             FrameBuilder.Udp(Src, Dst, 1, 2, 1, 2))));
+
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Output(2)), Bucket(OfAction.Output(3)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.Indirect, Bucket(OfAction.Output(4)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(1, OfAction.Group(1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(2, OfAction.Group(2))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(3, OfAction.Output(4))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(7, OfGroupType.All, Bucket(OfAction.Group(1)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(write));
+        Send(1);
+        Assert.Single(_ports[1].TakeSent());
+        Assert.Single(_ports[2].TakeSent());
+
+        var stats = _sw.GroupStatistics();
+        Assert.Equal([1u, 2u, 7u], stats.Select(s => s.GroupId));
+        Assert.Equal(2u, stats[0].RefCount); // a flow and group 7's bucket
+        Assert.Equal(1u, stats[1].RefCount);
+        Assert.Equal(1UL, stats[0].Packets);
+        Assert.Equal([1UL, 1UL], stats[0].Buckets.Select(b => b.Packets));
+        Assert.Equal(0UL, stats[1].Packets);
+        Assert.Single(_sw.GroupStatistics(2));
+        Assert.Empty(_sw.GroupStatistics(3));
+
+        // out_group filters statistics and deletes.
+        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, OutGroup: 2, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, OutGroup: 7, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default, TableId: FlowModRequest.AllTables,
+                                                                  OutGroup: 2, Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(3u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount);
+
+        // Deleting group 1 deletes its flow (reported GROUP_DELETE), not the others; group 7's bucket now applies nothing.
+        _reports.Removed.Clear();
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 1, [])));
+        Assert.Equal(2u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount);
+        var removed = Assert.Single(_reports.Removed);
+        Assert.Equal(OfFlowRemovedReason.GroupDelete, removed.Reason);
+        Send(1);
+        Assert.Empty(_ports[1].TakeSent());
+        // Deleting one that does not exist is no error; OFPG_ALL deletes the rest and their flows.
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 1, [])));
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, GroupModRequest.AllGroups, [])));
+        Assert.Empty(_sw.GroupDescriptions());
+        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount); // the output:4 flow
+    }
+
+    [Fact]
+    public void A_modified_group_reads_back_as_given_and_keeps_its_counters()
+    {
+        var b1 = new OfBucket(1, 1, GroupModRequest.AnyGroup, new[] { OfAction.SetTpSrc(2000), OfAction.Output(2) });
+        var b2 = new OfBucket(2, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(3) });
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(4, OfGroupType.Select, b1, b2)));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(1, OfAction.Group(4))));
+        for (ushort i = 0; i < 20; i++)
+        {
+            _ports[0].Inject(FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, (ushort)(100 + i), 1));
+        }
+        _dp.PollUntilIdle();
+        var desc = Assert.Single(_sw.GroupDescriptions(4));
+        Assert.Equal(OfGroupType.Select, desc.Type);
+        Assert.Equal(2, desc.Buckets.Count);
+        Assert.Equal(b1.Actions.ToArray(), desc.Buckets[0].Actions.ToArray());
+        Assert.Equal((ushort)1, desc.Buckets[0].Weight);
+        Assert.Equal(1u, desc.Buckets[0].WatchPort);
+        Assert.Equal(20UL, _sw.GroupStatistics(4)[0].Packets);
+
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(4, OfGroupType.All, Bucket(OfAction.Output(4))) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfGroupType.All, _sw.GroupDescriptions(4)[0].Type);
+        var after = _sw.GroupStatistics(4)[0];
+        Assert.Equal(20UL, after.Packets);
+        Assert.Equal(0UL, after.Buckets[0].Packets);
+        Send(1);
+        Assert.Single(_ports[3].TakeSent());
+    }
+}
