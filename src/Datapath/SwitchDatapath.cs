@@ -565,6 +565,7 @@ public sealed class SwitchDatapath : IDisposable
             try
             {
                 retryMs = ReclaimPorts() > 0 ? Math.Min(retryMs * 2, MaxReclaimRetryMs) : 1;
+                if (Interlocked.Exchange(ref _linkEvent, 0) != 0) PollLinks(_listeners);
                 if (Environment.TickCount64 < due) continue;
                 due = Environment.TickCount64 + MaintenanceIntervalMs();
                 RunMaintenance(ref lastAge);
@@ -618,6 +619,33 @@ public sealed class SwitchDatapath : IDisposable
         RunMaintenance(ref lastAge);
     }
 
+    /// <summary>
+    /// Tells the datapath that some interface's link may have changed (a link monitor's kernel notification): the
+    /// maintenance thread re-reads every port's link state at once, so port status and group liveness follow within a
+    /// millisecond instead of at the next maintenance round.
+    /// </summary>
+    public void NotifyLinkChange()
+    {
+        Volatile.Write(ref _linkEvent, 1);
+        _maintenanceWake.Set();
+    }
+
+    private int _linkEvent;
+
+    /// <summary>Re-reads each port's link state; a change is a port-status event (and changes group liveness at once).</summary>
+    private void PollLinks(IDatapathEvents[] listeners)
+    {
+        var ports = _ports;
+        foreach (var slot in ports.List)
+        {
+            if (slot.PollLinkChange())
+                foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
+        }
+
+        if (ports.Local is { } local && local.PollLinkChange())
+            foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, local);
+    }
+
     private void RunMaintenance(ref long lastAge)
     {
         var listeners = _listeners;
@@ -631,15 +659,7 @@ public sealed class SwitchDatapath : IDisposable
                 foreach (var r in _expired) l.OnFlowExpired(r);
         }
         _expired.Clear();
-        var ports = _ports;
-        foreach (var slot in ports.List)
-        {
-            if (slot.PollLinkChange())
-                foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
-        }
-
-        if (ports.Local is { } local && local.PollLinkChange())
-            foreach (var l in listeners) l.OnPortStatus(PortStatusReason.Modify, local);
+        PollLinks(listeners);
         long now = Clock.NowNanos;
         if (now - lastAge > 10_000_000_000)
         {

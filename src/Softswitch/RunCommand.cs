@@ -312,6 +312,9 @@ internal static class RunCommand
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; signal = "SIGHUP"; done.Set(); });
         Daemon.SignalReady(() => vlog.RedirectConsole(TextWriter.Null));
         using var links = new LinkWatcher(dp, loggers.CreateLogger("link"));
+        // The kernel's link notifications: port status and group liveness follow a link change within a millisecond.
+        using var linkMonitor = LinkMonitor.TryStart(dp.NotifyLinkChange, out var linkMonitorError);
+        if (linkMonitor is null) log.LogWarning("no kernel link notifications ({Error}): link changes are seen at the next maintenance round (up to 1 s)", linkMonitorError);
         if (s.Stats) StatsView.Run(dp, agent, offload?.Manager, vlog, done);
         else done.Wait();
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Groups;
 using Softswitch.Flows;
 using Softswitch.Logging;
 using Softswitch.Metrics;
@@ -73,6 +74,7 @@ internal static class HostCommands
         commands.Register("memory/collect", "[0|1|2] [--format json]",
             "run one blocking garbage collection of that generation (default 0) and show what its pause was made of", 0, 3, MemoryCollect);
         commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Switch.Flows, args));
+        commands.Register("dump-groups", "[--format json]", "every group with its buckets and counters, in ovs-ofctl syntax", 0, 2, args => DumpGroups(c.Dp, args));
         commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
             args => OfprotoTrace.Run(c.Dp, c.Agent.Switch.Flows, args, c.IsThisSwitch));
         commands.Register("port/add", "SPEC [N]", "open a port (afpacket:IF, afxdp:IF, pcap:IF, tap:NAME) as OpenFlow port N", 1, 2, args => PortAdd(c, args));
@@ -321,6 +323,69 @@ internal static class HostCommands
                 w.WriteString("match", FlowFormat.Match(e.Match));
                 w.WriteString("actions", FlowFormat.Actions(e.Actions));
                 w.WriteBoolean("emergency", (OfFlowRule.Of(e)?.IsEmergency ?? false));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        });
+    }
+
+    /// <summary>
+    /// Every group by id, as <c>ovs-ofctl dump-groups</c> and <c>dump-group-stats</c> print them together:
+    /// <c>group_id=1,type=select,packet_count=..,byte_count=..,bucket=weight:1,watch_port:2,actions=output:2,packet_count=..</c>.
+    /// </summary>
+    internal static ControlReply DumpGroups(SwitchDatapath dp, string[] args)
+    {
+        var groups = dp.Groups.All.ToList();
+        groups.Sort((a, b) => a.Id.CompareTo(b.Id));
+        static string Type(GroupType t) => t switch
+        {
+            GroupType.All => "all",
+            GroupType.Select => "select",
+            GroupType.Indirect => "indirect",
+            _ => "ff",
+        };
+        static string Watch(GroupBucket b)
+            => (b.WatchPort != PortNumber.None ? $"watch_port:{b.WatchPort}," : "") + (b.WatchGroup != GroupBucket.NoWatchGroup ? $"watch_group:{b.WatchGroup}," : "");
+        return Show(args, "dump-groups", () =>
+        {
+            var sb = new StringBuilder();
+            foreach (var g in groups)
+            {
+                sb.Append($"group_id={g.Id},type={Type(g.Type)},packet_count={g.Packets},byte_count={g.Bytes}");
+                foreach (var b in g.Buckets)
+                {
+                    sb.Append(",bucket=");
+                    if (g.Type == GroupType.Select) sb.Append($"weight:{b.Weight},");
+                    sb.Append(Watch(b)).Append("actions=").Append(FlowFormat.Actions(b.Actions));
+                    sb.Append($",live={(dp.Groups.IsLive(b) ? "yes" : "no")},packet_count={b.Packets},byte_count={b.Bytes}");
+                }
+                sb.Append('\n');
+            }
+            return sb.ToString();
+        }, w =>
+        {
+            w.WriteStartArray();
+            foreach (var g in groups)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("group_id", g.Id);
+                w.WriteString("type", Type(g.Type));
+                w.WriteNumber("packet_count", g.Packets);
+                w.WriteNumber("byte_count", g.Bytes);
+                w.WriteStartArray("buckets");
+                foreach (var b in g.Buckets)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("weight", b.Weight);
+                    if (b.WatchPort != PortNumber.None) w.WriteNumber("watch_port", b.WatchPort);
+                    if (b.WatchGroup != GroupBucket.NoWatchGroup) w.WriteNumber("watch_group", b.WatchGroup);
+                    w.WriteString("actions", FlowFormat.Actions(b.Actions));
+                    w.WriteBoolean("live", dp.Groups.IsLive(b));
+                    w.WriteNumber("packet_count", b.Packets);
+                    w.WriteNumber("byte_count", b.Bytes);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -68,6 +68,13 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableGauge("softswitch_flows", () => PerTable(st => st.ActiveCount), "{flow}", "flows in each table");
         _meter.CreateObservableCounter("softswitch_table_lookups", () => PerTable(st => st.LookupCount), "{packet}", "lookups in each table");
         _meter.CreateObservableCounter("softswitch_table_matches", () => PerTable(st => st.MatchedCount), "{packet}", "lookups that matched in each table");
+
+        // Groups.
+        _meter.CreateObservableGauge("softswitch_groups", () => (long)_dp.Groups.Count, "{group}", "groups in the group table");
+        _meter.CreateObservableCounter("softswitch_group_packets", () => PerGroup(g => g.Packets), "{packet}", "packets each group ran");
+        _meter.CreateObservableCounter("softswitch_group_bytes", () => PerGroup(g => g.Bytes), "By", "bytes each group ran");
+        _meter.CreateObservableCounter("softswitch_group_bucket_packets", () => PerBucket(b => b.Packets), "{packet}", "packets each bucket of each group ran");
+        _meter.CreateObservableCounter("softswitch_group_bucket_bytes", () => PerBucket(b => b.Bytes), "By", "bytes each bucket of each group ran");
         _meter.CreateObservableGauge("softswitch_emergency_flows", () => (long)_agent.Switch.Flows.Emergency, "{flow}", "emergency flows (used while no controller is connected)");
         _meter.CreateObservableGauge("softswitch_mac_entries", () => (long)_dp.MacTable.Count, "{entry}", "learned MAC addresses (NORMAL, fail-standalone)");
 
@@ -143,6 +150,25 @@ internal sealed class SwitchMetrics : IDisposable
         {
             var st = flows.GetTableStats(table.Id);
             list.Add(new(read(st), Tag("table", st.Name)));
+        }
+        return list;
+    }
+
+    private List<Measurement<long>> PerGroup(Func<Softswitch.Datapath.Groups.Group, long> read)
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var g in _dp.Groups.All) list.Add(new(read(g), Tag("group", g.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        return list;
+    }
+
+    private List<Measurement<long>> PerBucket(Func<Softswitch.Datapath.Groups.GroupBucket, long> read)
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var g in _dp.Groups.All)
+        {
+            string id = g.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            for (int i = 0; i < g.Buckets.Length; i++)
+                list.Add(new(read(g.Buckets[i]), Tag("group", id), Tag("bucket", i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
         }
         return list;
     }
