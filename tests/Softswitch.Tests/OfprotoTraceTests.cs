@@ -70,6 +70,33 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void Groups_AreTracedBucketByBucket_WithoutCounting_AndDumpGroupsShowsThem()
+    {
+        var bucket = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(2) });
+        var rewrite = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.SetTpDst(7), OfAction.Output(3) });
+        Assert.Equal(OfError.None, _agent.Switch.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 5, [bucket, rewrite])));
+        Assert.Equal(OfError.None, _agent.Switch.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.FastFailover, 6,
+            [bucket with { WatchPort = 2 }, rewrite with { WatchPort = 3 }])));
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 100,
+            OfInstructions.Apply(new[] { OfAction.Group(5) }), Rules: MatchRules.OpenFlow13)));
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal("group:5", Line(r.Text, "Actions: "));
+        Assert.Equal("2, 3", Line(r.Text, "Output: "));
+        _dp.Groups.TryGet(5, out var g);
+        Assert.Equal(0, g.Packets); // a trace changes no counter
+
+        var dump = Run("dump-groups").Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("group_id=5,type=all,packet_count=0,byte_count=0,bucket=actions=output:2,live=yes,packet_count=0,byte_count=0,"
+                     + "bucket=actions=mod_tp_dst:7,output:3,live=yes,packet_count=0,byte_count=0", dump[0]);
+        Assert.StartsWith("group_id=6,type=ff,packet_count=0,byte_count=0,bucket=watch_port:2,actions=output:2,live=yes", dump[1]);
+        using var json = JsonDocument.Parse(Run("dump-groups --format json").Text);
+        Assert.Equal(2, json.RootElement.GetArrayLength());
+        Assert.Equal(3, json.RootElement[1].GetProperty("buckets")[1].GetProperty("watch_port").GetInt32());
+    }
+
+    [Fact]
     public void RuleWithoutOutput_SaysWhyItDrops()
     {
         AddFlow("priority=100,in_port=1 actions=drop");

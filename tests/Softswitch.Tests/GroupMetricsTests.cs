@@ -1,0 +1,54 @@
+using System.Diagnostics.Metrics;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Packets;
+using Softswitch.Metrics;
+using Softswitch.OfAgent;
+using Softswitch.Ofproto;
+
+namespace Softswitch.Tests;
+
+/// <summary>The groups' counters as the metrics endpoint exports them: per group and per bucket, equal to the group statistics.</summary>
+public sealed class GroupMetricsTests
+{
+    [Fact]
+    public void GroupAndBucketCountersAreExported()
+    {
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+        var ports = Enumerable.Range(1, 3).Select(i => new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i)) { CaptureSent = true }).ToArray();
+        foreach (var p in ports) dp.AddPort(p);
+        var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }), new AgentOptions());
+        var sw = agent.Switch;
+        OfBucket Out(uint port) => new(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(port) });
+        Assert.Equal(OfError.None, sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 9, [Out(2), Out(3)])));
+        Assert.Equal(OfError.None, sw.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 1,
+            OfInstructions.Apply(new[] { OfAction.Group(9) }), Rules: MatchRules.OpenFlow13)));
+        var frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 1, 2, 3, 4);
+        for (int i = 0; i < 5; i++) ports[0].Inject(frame);
+        dp.PollUntilIdle();
+
+        using var metrics = new SwitchMetrics(dp, agent, null);
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (i, l) =>
+        {
+            if (ReferenceEquals(i.Meter, metrics.Meter)) l.EnableMeasurementEvents(i);
+        };
+        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
+        {
+            if (!i.Name.StartsWith("softswitch_group", StringComparison.Ordinal)) return;
+            var labels = string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"));
+            seen[$"{i.Name}{{{labels}}}"] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(1, seen["softswitch_groups{}"]);
+        Assert.Equal(5, seen["softswitch_group_packets{group=9}"]);
+        Assert.Equal(5L * frame.Length, seen["softswitch_group_bytes{group=9}"]);
+        Assert.Equal(5, seen["softswitch_group_bucket_packets{group=9,bucket=0}"]);
+        Assert.Equal(5, seen["softswitch_group_bucket_packets{group=9,bucket=1}"]);
+        Assert.Equal(5L * frame.Length, seen["softswitch_group_bucket_bytes{group=9,bucket=1}"]);
+    }
+}
