@@ -156,6 +156,8 @@ public sealed class SwitchDatapath : IDisposable
     public readonly Pipeline Pipeline;
     /// <summary>The groups group actions apply (OpenFlow 1.3's group table).</summary>
     public readonly Groups.GroupTable Groups;
+    /// <summary>The meters meter instructions name (OpenFlow 1.3's meter table), and the meter for packets to the controller.</summary>
+    public readonly Meters.MeterTable Meters;
     /// <summary>The counter registry's values for this switch: every forwarder's set, the shared set, and sources.</summary>
     public readonly CounterGroup Counters = new();
     public readonly MacLearningTable MacTable = new();
@@ -195,6 +197,7 @@ public sealed class SwitchDatapath : IDisposable
         Clock = clock ?? MonotonicClock.Instance;
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
+        Meters = new Meters.MeterTable(Clock);
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];

@@ -176,6 +176,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             FlowRemovedReason.IdleTimeout => OfFlowRemovedReason.IdleTimeout,
             FlowRemovedReason.HardTimeout => OfFlowRemovedReason.HardTimeout,
             FlowRemovedReason.GroupDelete => OfFlowRemovedReason.GroupDelete,
+            FlowRemovedReason.MeterDelete => OfFlowRemovedReason.MeterDelete,
             _ => OfFlowRemovedReason.Delete,
         };
         reports.FlowRemoved(new OfFlowRemoved(OfMatchCompiler.ToOfMatch(e.Match), OfFlowRule.CookieOf(e), e.RequestedPriority, reason,
@@ -228,15 +229,22 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         removed.Clear();
         FlowModStatus st;
         FlowEntry? flow;
-        if (addOrModify && (UsesGroups(actions) || UsesGroups(instructions?.WriteActions)))
+        bool groups = addOrModify && (UsesGroups(actions) || UsesGroups(instructions?.WriteActions));
+        bool meter = addOrModify && instructions is { Meter: not 0 };
+        if (groups || meter)
         {
-            // The groups it applies must exist, and stay until it is in place (a group's deletion deletes its flows).
+            // The groups it applies and the meter it names must exist, and stay until it is in place (a group's or a
+            // meter's deletion deletes its flows). Locks in one order: groups, then meters.
             lock (_groupLock)
             {
-                err = CheckGroupsExist(actions);
-                if (err == OfError.None) err = CheckGroupsExist(instructions?.WriteActions);
-                if (err != OfError.None) return err;
-                st = Flows.Apply(mod, removed, out flow);
+                lock (_meterLock)
+                {
+                    err = CheckGroupsExist(actions);
+                    if (err == OfError.None) err = CheckGroupsExist(instructions?.WriteActions);
+                    if (err == OfError.None) err = CheckMeterExists(instructions);
+                    if (err != OfError.None) return err;
+                    st = Flows.Apply(mod, removed, out flow);
+                }
             }
         }
         else

@@ -9,7 +9,7 @@ using Softswitch.Ofproto;
 
 namespace Softswitch.Tests;
 
-/// <summary>The groups' counters as the metrics endpoint exports them: per group and per bucket, equal to the group statistics.</summary>
+/// <summary>The groups' and meters' counters as the metrics endpoint exports them: per group and bucket, per meter and band.</summary>
 public sealed class GroupMetricsTests
 {
     [Fact]
@@ -50,5 +50,45 @@ public sealed class GroupMetricsTests
         Assert.Equal(5, seen["softswitch_group_bucket_packets{group=9,bucket=0}"]);
         Assert.Equal(5, seen["softswitch_group_bucket_packets{group=9,bucket=1}"]);
         Assert.Equal(5L * frame.Length, seen["softswitch_group_bucket_bytes{group=9,bucket=1}"]);
+    }
+
+    [Fact]
+    public void MeterAndBandCountersAreExported()
+    {
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+        var ports = Enumerable.Range(1, 2).Select(i => new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i)) { CaptureSent = true }).ToArray();
+        foreach (var p in ports) dp.AddPort(p);
+        var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }), new AgentOptions());
+        var sw = agent.Switch;
+        Assert.Equal(OfError.None, sw.MeterMod(new MeterModRequest(MeterModCommand.Add, OfMeterFlags.Pktps | OfMeterFlags.Burst, 4,
+            [new OfMeterBand(OfMeterBandType.Drop, 10, 2)])));
+        Assert.Equal(OfError.None, sw.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 1,
+            new OfInstructions(new[] { OfAction.Output(2) }, Meter: 4), Rules: MatchRules.OpenFlow13)));
+        var frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 1, 2, 3, 4);
+        for (int i = 0; i < 5; i++) ports[0].Inject(frame);
+        dp.PollUntilIdle();
+        Assert.Equal(2, ports[1].TakeSent().Count);
+
+        using var metrics = new SwitchMetrics(dp, agent, null);
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (i, l) =>
+        {
+            if (ReferenceEquals(i.Meter, metrics.Meter)) l.EnableMeasurementEvents(i);
+        };
+        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
+        {
+            if (!i.Name.StartsWith("softswitch_meter", StringComparison.Ordinal)) return;
+            var labels = string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"));
+            seen[$"{i.Name}{{{labels}}}"] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(1, seen["softswitch_meters{}"]);
+        Assert.Equal(5, seen["softswitch_meter_packets{meter=4}"]);
+        Assert.Equal(5L * frame.Length, seen["softswitch_meter_bytes{meter=4}"]);
+        Assert.Equal(3, seen["softswitch_meter_band_packets{meter=4,band=0}"]);
+        Assert.Equal(3L * frame.Length, seen["softswitch_meter_band_bytes{meter=4,band=0}"]);
     }
 }

@@ -97,6 +97,36 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void Meters_AreTracedWithTheBandAPacketWouldMeet_WithoutTakingTokens_AndDumpMetersShowsThem()
+    {
+        // 1 packet/s with a burst of 1: the first packet passes, the next meets the drop band.
+        Assert.Equal(OfError.None, _agent.Switch.MeterMod(new MeterModRequest(MeterModCommand.Add, OfMeterFlags.Pktps | OfMeterFlags.Burst, 3,
+            [new OfMeterBand(OfMeterBandType.Drop, 1, 1)])));
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 100,
+            new OfInstructions(new[] { OfAction.Output(2) }, Meter: 3), Rules: MatchRules.OpenFlow13)));
+
+        for (int i = 0; i < 2; i++)
+        {
+            var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+            Assert.True(r.Ok, r.Text);
+            Assert.Equal("meter:3,output:2", Line(r.Text, "Actions: "));
+            Assert.Equal($"meter:3 pktps bands 0: type=drop rate=1 burst_size=1; a {s_udp.Length}-byte packet now: within every band, passes", Line(r.Text, "Meter: "));
+            Assert.Equal("2", Line(r.Text, "Output: ")); // twice: a trace takes no token
+        }
+        _ports[0].Inject(s_udp);
+        _dp.PollUntilIdle();
+        var dropped = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.EndsWith("band 0 applies (dropped)", Line(dropped.Text, "Meter: "));
+        Assert.Equal("drop", Line(dropped.Text, "Output: "));
+
+        var dump = Run("dump-meters").Text.Trim();
+        Assert.Equal($"meter=3 pktps burst packet_in_count=1,byte_in_count={s_udp.Length},bands=type=drop rate=1 burst_size=1 tokens=0,packet_count=0,byte_count=0", dump);
+        using var json = JsonDocument.Parse(Run("dump-meters --format json").Text);
+        Assert.Equal("pktps", json.RootElement[0].GetProperty("unit").GetString());
+        Assert.Equal(0, json.RootElement[0].GetProperty("bands")[0].GetProperty("tokens").GetInt64());
+    }
+
+    [Fact]
     public void RuleWithoutOutput_SaysWhyItDrops()
     {
         AddFlow("priority=100,in_port=1 actions=drop");

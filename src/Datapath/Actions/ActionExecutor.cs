@@ -127,6 +127,16 @@ public sealed partial class ActionExecutor
                     // The buckets work on copies unless nothing after the group in this list can see the packet.
                     ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < items.Length - 1, ref sink);
                     break;
+                case ActionKind.Meter:
+                {
+                    var scratch = Scratch(depth, pkts.Length);
+                    int n = RunMeter(a.QueueId, pool, pkts, layers, scratch);
+                    if (n == pkts.Length) break;
+                    pkts = scratch.Live.AsSpan(0, n);
+                    layers = layers[..n];
+                    if (n == 0) return;
+                    break;
+                }
                 case ActionKind.SetTunnel:
                     sink.SetTunnel(a.Value);
                     break;

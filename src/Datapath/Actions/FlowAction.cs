@@ -83,6 +83,12 @@ public enum ActionKind : byte
     SetQueue,
     /// <summary>Apply group <see cref="FlowAction.QueueId"/> (the group id) from the executor's group table.</summary>
     Group,
+    /// <summary>
+    /// Run the packets through meter <see cref="FlowAction.QueueId"/> of the executor's meter table: a drop band takes
+    /// the packets past its rate out of the batch, a DSCP-remark band raises their drop precedence. Never written by a
+    /// controller as an action: the pipeline puts a rule's meter instruction before its apply-actions.
+    /// </summary>
+    Meter,
 }
 
 /// <summary>
@@ -94,8 +100,8 @@ public enum ActionKind : byte
 /// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
 /// SetNwTos: Value = tos byte (DSCP bits, low two bits zero; IPv4 TOS or IPv6 traffic class); SetTpSrc/Dst: Value = port
 /// (TCP, UDP or SCTP); SetTunnel: Value = tunnel id. The 128-bit arguments (IPv6 addresses, ND target) use
-/// <see cref="Value"/> for the low and <see cref="Value2"/> for the high 64 bits (<see cref="Wide"/>); SetQueue and Group
-/// carry their id in <see cref="QueueId"/>. The struct stays 32 bytes, flat, so a list is one array of values.
+/// <see cref="Value"/> for the low and <see cref="Value2"/> for the high 64 bits (<see cref="Wide"/>); SetQueue, Group and
+/// Meter carry their id in <see cref="QueueId"/>. The struct stays 32 bytes, flat, so a list is one array of values.
 /// Immutable. The datapath has no text form of actions: the host prints them (ovs-ofctl's syntax).
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
@@ -164,6 +170,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction CopyTtlIn() => Of(ActionKind.CopyTtlIn, 0);
     public static FlowAction SetQueue(uint queueId) => new(ActionKind.SetQueue, 0, 0, queueId, 0);
     public static FlowAction Group(uint groupId) => new(ActionKind.Group, 0, 0, groupId, 0);
+    public static FlowAction Meter(uint meterId) => new(ActionKind.Meter, 0, 0, meterId, 0);
 
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>

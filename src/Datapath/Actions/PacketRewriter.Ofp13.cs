@@ -350,6 +350,19 @@ public static partial class PacketRewriter
         BinaryPrimitives.WriteUInt32BigEndian(f[l3..], (w & ~(0xFCu << 20)) | ((uint)(tos & 0xFC) << 20));
     }
 
+    /// <summary>The DSCP (6 bits) of an IPv4 or IPv6 packet, or -1 for other packets and truncated headers.</summary>
+    public static int ReadDscp(ReadOnlySpan<byte> f, in PacketLayers l)
+    {
+        int l3 = l.L3;
+        if ((l.Flags & LayerFlags.Ipv6) != 0)
+        {
+            if ((uint)f.Length < (uint)(l3 + Ip6Header)) return -1;
+            return (int)((BinaryPrimitives.ReadUInt32BigEndian(f[l3..]) >> 22) & 0x3F);
+        }
+        if ((l.Flags & LayerFlags.Ipv4) == 0 || (uint)f.Length < (uint)(l3 + IpMinHeader)) return -1;
+        return f[l3 + 1] >> 2;
+    }
+
     /// <summary>Sets the IPv6 flow label (20 bits).</summary>
     public static void SetIpv6Flabel(Span<byte> f, in PacketLayers l, uint label)
     {

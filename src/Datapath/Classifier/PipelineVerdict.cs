@@ -279,13 +279,15 @@ public sealed class PipelineWalk
                 end = mode == TableMissMode.Controller ? PipelineEnd.MissController : PipelineEnd.MissDrop;
                 break;
             }
+            var ins = e.Instructions;
+            // The meter instruction runs first (OpenFlow 1.3.5 section 5.9): before the rule's apply-actions.
+            if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
             var actions = e.Actions.Items;
             foreach (ref readonly var a in actions.AsSpan())
             {
                 _composed.Add(a);
                 Rewrite(ref b, a);
             }
-            var ins = e.Instructions;
             if (ins is null) break;
             if (ins.ClearActions) _set.Clear();
             if (ins.WriteActions is { } w) _set.Write(w);

@@ -33,6 +33,7 @@ public static class DatapathCounters
         DropReason.Unsupported => ("drop-unsupported", "an output needing a tunnel or feature the egress port lacks"),
         DropReason.NormalRunt => ("drop-normal-runt", "NORMAL got a frame shorter than an Ethernet header"),
         DropReason.GsoRefused => ("drop-gso-refused", "a GSO super-frame to segment for its output whose headers its GSO type does not allow"),
+        DropReason.ControllerMeter => ("drop-controller-meter", "packets for the controller past the controller meter's rate (OFPM_CONTROLLER)"),
         _ => throw new InvalidOperationException($"drop reason {r} has no counter name"),
     });
 

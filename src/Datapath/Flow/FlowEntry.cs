@@ -14,6 +14,8 @@ public enum FlowRemovedReason : byte
     Delete,
     /// <summary>Removed because the group it applies was deleted.</summary>
     GroupDelete,
+    /// <summary>Removed because the meter it names was deleted.</summary>
+    MeterDelete,
 }
 
 /// <summary>A rule that left its table, with its final counters.</summary>

@@ -12,8 +12,8 @@ namespace Softswitch.Datapath.Flow;
 /// write-metadata, goto-table. A rule without instructions (<see cref="FlowEntry.Instructions"/> null, every OpenFlow
 /// 1.0 rule) ends the pipeline after its apply-actions, and the action set, empty unless an earlier table wrote it,
 /// runs then.</para>
-/// <para><see cref="Meter"/> is carried, not executed: the datapath has no meters yet, so a rule naming one forwards
-/// as if it named none (the layer above decides whether to accept such rules).</para>
+/// <para><see cref="Meter"/> names a meter of the datapath's <see cref="Meters.MeterTable"/>: the pipeline runs the
+/// rule's packets through it (<see cref="Actions.ActionKind.Meter"/>) before its apply-actions.</para>
 /// <para>Immutable; swapped whole on an entry (<see cref="Classifier.FlowTable.WriteScope.SetInstructions"/>).</para>
 /// </remarks>
 public sealed class FlowInstructions
@@ -29,7 +29,7 @@ public sealed class FlowInstructions
     /// <param name="metadataValue">write-metadata's value (only the bits of <paramref name="metadataMask"/> are kept).</param>
     /// <param name="metadataMask">write-metadata's mask (0: no write-metadata).</param>
     /// <param name="gotoTable">The table to continue in, or <see cref="NoGoto"/>.</param>
-    /// <param name="meter">The meter id (0: none); carried, not executed.</param>
+    /// <param name="meter">The meter id (0: none).</param>
     public FlowInstructions(FlowActions? writeActions = null, bool clearActions = false, ulong metadataValue = 0, ulong metadataMask = 0,
                             int gotoTable = NoGoto, uint meter = 0)
     {
@@ -57,7 +57,7 @@ public sealed class FlowInstructions
     /// <summary>The table the packet continues in (strictly greater than the rule's), or <see cref="NoGoto"/>.</summary>
     public int GotoTable { get; }
 
-    /// <summary>The meter the rule names (0: none). Carried only: meters are not executed yet.</summary>
+    /// <summary>The meter the rule's packets run through first (0: none).</summary>
     public uint Meter { get; }
 
     /// <summary>The metadata word after write-metadata: <c>(old &amp; ~mask) | (value &amp; mask)</c>.</summary>

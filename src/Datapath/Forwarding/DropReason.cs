@@ -46,6 +46,8 @@ public enum DropReason : byte
     NoRecvStp,
     /// <summary>A GSO super-frame its output needed segmented in software, whose headers the GSO type does not allow.</summary>
     GsoRefused,
+    /// <summary>A packet for the controller that the controller meter (OFPM_CONTROLLER) dropped: past its rate.</summary>
+    ControllerMeter,
     Count,
 }
 

@@ -124,7 +124,7 @@ public sealed class Forwarder
         Counters = dp.Counters.CreateSet();
         ParseErrors = new ParseCounters(Counters);
         Drops = new DropCounters(Counters);
-        Executor = new ActionExecutor(Counters) { Groups = dp.Groups };
+        Executor = new ActionExecutor(Counters) { Groups = dp.Groups, Meters = dp.Meters };
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         TableStats = dp.Pipeline.CreateThreadStats();

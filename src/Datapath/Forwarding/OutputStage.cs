@@ -37,6 +37,7 @@ public sealed class OutputStage
 
     internal void ToController(int p, PacketInReason reason, ushort maxLen, ulong cookie = Upcall.NoCookie, byte tableId = 0)
     {
+        if (_f.Owner.Meters.Controller is { } meter && !AdmitToController(meter, p)) return;
         if (_pool.OwesOffload(p))
         {
             SegmentToController(p, reason, maxLen, cookie, tableId);
@@ -45,6 +46,25 @@ public sealed class OutputStage
         var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst,
                                       cookie, tableId);
         if (r is { } drop) _f.Drops.Add(drop);
+    }
+
+    /// <summary>
+    /// The meter for packets to the controller (OFPM_CONTROLLER): false when its drop band takes the packet (counted);
+    /// a DSCP-remark band remarks it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool AdmitToController(Meters.Meter meter, int p)
+    {
+        int band = meter.MeasureOne(_pool.Length[p], _f.Owner.Meters.Clock.NowNanos);
+        if (band < 0) return true;
+        if (meter.Bands[band].Type == Meters.MeterBandType.Drop)
+        {
+            _f.Drops.Add(DropReason.ControllerMeter);
+            return false;
+        }
+        PacketParser.Parse(_pool.Frame(p), _pool.InPort[p], out _, out var layers);
+        ActionExecutor.RemarkDscp(_pool.Frame(p), layers, meter.Bands[band].PrecLevel);
+        return true;
     }
 
     /// <summary>

@@ -53,9 +53,22 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                 GroupStats(c, xid, Be.U32(body, 0));
                 return;
             case Ofp13MultipartType.Meter:
+                if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
+                if (!ctx.Switch.HasMeter(Be.U32(body, 0)))
+                {
+                    err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter); // as Open vSwitch: a meter that does not exist
+                    break;
+                }
+                MeterStats(c, xid, Be.U32(body, 0));
+                return;
             case Ofp13MultipartType.MeterConfig:
                 if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
-                Empty(c, xid, type);
+                if (!ctx.Switch.HasMeter(Be.U32(body, 0)))
+                {
+                    err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter);
+                    break;
+                }
+                MeterConfig(c, xid, Be.U32(body, 0));
                 return;
             case Ofp13MultipartType.GroupDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -67,8 +80,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                 return;
             case Ofp13MultipartType.MeterFeatures:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                // max_meter 0, no band types, no capabilities, max_bands 0, max_color 0: this switch keeps no meters yet.
-                Single(c, xid, type, w => w.Zeros(16));
+                MeterFeatures(c, xid);
                 return;
             case Ofp13MultipartType.TableFeatures:
                 if (!body.IsEmpty)
@@ -276,6 +288,50 @@ internal sealed class Of13Stats(OfRequestContext ctx)
             reply.EndEntry();
         }
         reply.Finish();
+    }
+
+    private void MeterStats(OfConnection c, uint xid, uint meterId)
+    {
+        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Meter, xid, Sender(c));
+        var w = reply.Writer;
+        foreach (var m in ctx.Switch.MeterStatistics(meterId))
+        {
+            reply.BeginEntry();
+            long d = m.DurationNanos;
+            w.U32(m.MeterId); w.U16((ushort)(40 + 16 * m.Bands.Length)); w.Zeros(6);
+            w.U32(m.FlowCount); w.U64(m.Packets); w.U64(m.Bytes); w.U32((uint)(d / 1_000_000_000)); w.U32((uint)(d % 1_000_000_000));
+            foreach (var b in m.Bands)
+            {
+                w.U64(b.Packets); w.U64(b.Bytes);
+            }
+            reply.EndEntry();
+        }
+        reply.Finish();
+    }
+
+    private void MeterConfig(OfConnection c, uint xid, uint meterId)
+    {
+        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.MeterConfig, xid, Sender(c));
+        var w = reply.Writer;
+        foreach (var m in ctx.Switch.MeterConfigurations(meterId))
+        {
+            reply.BeginEntry();
+            w.U16((ushort)(8 + 16 * m.Bands.Count)); w.U16((ushort)m.Flags); w.U32(m.MeterId);
+            var bands = new Ofp13Band[m.Bands.Count];
+            for (int i = 0; i < bands.Length; i++) bands[i] = new Ofp13Band((ushort)m.Bands[i].Type, m.Bands[i].Rate, m.Bands[i].BurstSize, m.Bands[i].PrecLevel);
+            Ofp13Messages.WriteBands(w, bands);
+            reply.EndEntry();
+        }
+        reply.Finish();
+    }
+
+    private static void MeterFeatures(OfConnection c, uint xid)
+    {
+        var f = OfSwitch.MeterFeatures;
+        Single(c, xid, Ofp13MultipartType.MeterFeatures, w =>
+        {
+            w.U32(f.MaxMeters); w.U32(f.BandTypes); w.U32((uint)f.Capabilities); w.U8(f.MaxBands); w.U8(f.MaxColor); w.Zeros(2);
+        });
     }
 
     private void GroupDesc(OfConnection c, uint xid)

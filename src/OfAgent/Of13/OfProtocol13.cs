@@ -182,7 +182,7 @@ internal sealed class OfProtocol13 : OfProtocol
         bool clear = false;
         byte? gotoTable = null;
         ulong metadata = 0, metadataMask = 0;
-        const uint meter = 0;
+        uint meter = 0;
         foreach (var ins in fm.Instructions)
         {
             switch (ins.Type)
@@ -212,9 +212,9 @@ internal sealed class OfProtocol13 : OfProtocol
                     metadataMask = ins.MetadataMask;
                     break;
                 case Ofp13InstructionType.Meter:
-                    // No meter exists here yet (METER_FEATURES: max_meter 0): the meter named is unknown, as Open vSwitch answers.
-                    error = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter);
-                    return false;
+                    // Whether the meter exists is the switch's to say (UNKNOWN_METER), with the flow-mod under its lock.
+                    meter = ins.MeterId;
+                    break;
             }
         }
         instructions = new OfInstructions(apply, write, clear, gotoTable, metadata & metadataMask, metadataMask, meter);
@@ -330,26 +330,19 @@ internal sealed class OfProtocol13 : OfProtocol
         Check(c, _ctx.Switch.GroupMod(req, c.Controller), msg);
     }
 
-    /// <summary>METER_MOD, decoded and checked; this switch keeps no meters yet (METER_FEATURES: max_meter 0).</summary>
+    /// <summary>METER_MOD: decoded here, checked and carried out by the switch.</summary>
     private void MeterMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodeMeterMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
-        switch (mod!.Command)
+        if (mod!.Command > 2) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
+        var bands = new OfMeterBand[mod.Bands.Count];
+        for (int i = 0; i < bands.Length; i++)
         {
-            case 0: // OFPMC_ADD
-                Error(c, Ofp13Error.MeterModFailed(mod.MeterId is 0 or > Ofp13.MeterMax and not Ofp13.MeterController and not Ofp13.MeterSlowpath
-                    ? Ofp13Codes.MeterInvalid : Ofp13Codes.MeterOutOfMeters), msg);
-                return;
-            case 1: // OFPMC_MODIFY
-                Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter), msg);
-                return;
-            case 2: // OFPMC_DELETE
-                return;
-            default:
-                Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg);
-                return;
+            var b = mod.Bands[i];
+            bands[i] = new OfMeterBand((OfMeterBandType)b.Type, b.Rate, b.BurstSize, b.PrecLevel);
         }
+        var req = new MeterModRequest((MeterModCommand)mod.Command, (OfMeterFlags)mod.Flags, mod.MeterId, bands);
+        Check(c, _ctx.Switch.MeterMod(req, c.Controller), msg);
     }
 
     // ================================================================ reports

@@ -56,6 +56,17 @@ internal static class Of13Translate
         OfError.BadGroupType => Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType),
         OfError.BadGroupCommand => Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand),
         OfError.ChainTooDeep => Ofp13Error.GroupModFailed(Ofp13Codes.GroupChainingUnsupported),
+        OfError.InvalidMeter => Ofp13Error.MeterModFailed(Ofp13Codes.MeterInvalid),
+        OfError.MeterExists => Ofp13Error.MeterModFailed(Ofp13Codes.MeterExists),
+        OfError.UnknownMeter => Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter),
+        OfError.BadMeterCommand => Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand),
+        OfError.BadMeterFlags => Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadFlags),
+        OfError.BadMeterRate => Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadRate),
+        OfError.BadMeterBurst => Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadBurst),
+        OfError.BadMeterBand => Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadBand),
+        OfError.BadMeterBandValue => Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadBandValue),
+        OfError.OutOfMeters => Ofp13Error.MeterModFailed(Ofp13Codes.MeterOutOfMeters),
+        OfError.OutOfBands => Ofp13Error.MeterModFailed(Ofp13Codes.MeterOutOfBands),
         _ => Ofp13Error.BadRequest(Ofp13Codes.RequestEperm),
     };
 

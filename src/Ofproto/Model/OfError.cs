@@ -78,4 +78,27 @@ public enum OfError : byte
     BadGroupCommand,
     /// <summary>Groups chained deeper than the datapath follows.</summary>
     ChainTooDeep,
+    // ---- meters
+    /// <summary>A meter id no meter may have (0, above OFPM_MAX but the controller and slow-path meters, OFPM_ALL).</summary>
+    InvalidMeter,
+    /// <summary>An ADD of a meter id already in use.</summary>
+    MeterExists,
+    /// <summary>A MODIFY of a meter that does not exist, or a flow naming one.</summary>
+    UnknownMeter,
+    /// <summary>A meter command the switch does not know.</summary>
+    BadMeterCommand,
+    /// <summary>Flags the switch does not know, or both units.</summary>
+    BadMeterFlags,
+    /// <summary>A band rate of 0.</summary>
+    BadMeterRate,
+    /// <summary>A burst size the switch cannot keep.</summary>
+    BadMeterBurst,
+    /// <summary>A band type the switch does not carry out.</summary>
+    BadMeterBand,
+    /// <summary>A band argument out of range (a DSCP_REMARK precedence level of 0).</summary>
+    BadMeterBandValue,
+    /// <summary>More meters than the switch keeps.</summary>
+    OutOfMeters,
+    /// <summary>More bands than a meter holds.</summary>
+    OutOfBands,
 }

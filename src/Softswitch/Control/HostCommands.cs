@@ -6,6 +6,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Groups;
+using Softswitch.Datapath.Meters;
 using Softswitch.Flows;
 using Softswitch.Logging;
 using Softswitch.Metrics;
@@ -75,6 +76,7 @@ internal static class HostCommands
             "run one blocking garbage collection of that generation (default 0) and show what its pause was made of", 0, 3, MemoryCollect);
         commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Switch.Flows, args));
         commands.Register("dump-groups", "[--format json]", "every group with its buckets and counters, in ovs-ofctl syntax", 0, 2, args => DumpGroups(c.Dp, args));
+        commands.Register("dump-meters", "[--format json]", "every meter with its bands, buckets and counters, in ovs-ofctl syntax", 0, 2, args => DumpMeters(c.Dp, args));
         commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
             args => OfprotoTrace.Run(c.Dp, c.Agent.Switch.Flows, args, c.IsThisSwitch));
         commands.Register("port/add", "SPEC [N]", "open a port (afpacket:IF, afxdp:IF, pcap:IF, tap:NAME) as OpenFlow port N", 1, 2, args => PortAdd(c, args));
@@ -381,6 +383,65 @@ internal static class HostCommands
                     if (b.WatchGroup != GroupBucket.NoWatchGroup) w.WriteNumber("watch_group", b.WatchGroup);
                     w.WriteString("actions", FlowFormat.Actions(b.Actions));
                     w.WriteBoolean("live", dp.Groups.IsLive(b));
+                    w.WriteNumber("packet_count", b.Packets);
+                    w.WriteNumber("byte_count", b.Bytes);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        });
+    }
+
+    /// <summary>
+    /// Every meter by id, as <c>ovs-ofctl dump-meters</c> and <c>meter-stats</c> print them together, with each band's
+    /// bucket: <c>meter=1 kbps packet_in_count=..,byte_in_count=..,bands=type=drop rate=10000 burst_size=3000 tokens=..,packet_count=..</c>.
+    /// </summary>
+    internal static ControlReply DumpMeters(SwitchDatapath dp, string[] args)
+    {
+        var meters = dp.Meters.All.ToList();
+        meters.Sort((a, b) => a.Id.CompareTo(b.Id));
+        long now = dp.Meters.Clock.NowNanos;
+        static string Id(uint id) => id == MeterTable.ControllerId ? "controller" : id.ToString(CultureInfo.InvariantCulture);
+        static string Unit(Meter m) => m.Unit == MeterUnit.Kbps ? "kbps" : "pktps";
+        return Show(args, "dump-meters", () =>
+        {
+            var sb = new StringBuilder();
+            foreach (var m in meters)
+            {
+                sb.Append($"meter={Id(m.Id)} {Unit(m)}{(m.Burst ? " burst" : "")}{(m.Stats ? " stats" : "")} packet_in_count={m.Packets},byte_in_count={m.Bytes},bands=");
+                for (int i = 0; i < m.Bands.Length; i++)
+                {
+                    var b = m.Bands[i];
+                    if (i > 0) sb.Append(' ');
+                    sb.Append(OfprotoTrace.BandText(b)).Append($" tokens={m.TokensOf(i, now)},packet_count={b.Packets},byte_count={b.Bytes}");
+                }
+                sb.Append('\n');
+            }
+            return sb.ToString();
+        }, w =>
+        {
+            w.WriteStartArray();
+            foreach (var m in meters)
+            {
+                w.WriteStartObject();
+                w.WriteString("meter", Id(m.Id));
+                w.WriteString("unit", Unit(m));
+                w.WriteBoolean("burst", m.Burst);
+                w.WriteBoolean("stats", m.Stats);
+                w.WriteNumber("packet_in_count", m.Packets);
+                w.WriteNumber("byte_in_count", m.Bytes);
+                w.WriteStartArray("bands");
+                for (int i = 0; i < m.Bands.Length; i++)
+                {
+                    var b = m.Bands[i];
+                    w.WriteStartObject();
+                    w.WriteString("type", b.Type == MeterBandType.Drop ? "drop" : "dscp_remark");
+                    w.WriteNumber("rate", b.Rate);
+                    w.WriteNumber("burst_size", b.BucketSize);
+                    if (b.Type == MeterBandType.DscpRemark) w.WriteNumber("prec_level", b.PrecLevel);
+                    w.WriteNumber("tokens", m.TokensOf(i, now));
                     w.WriteNumber("packet_count", b.Packets);
                     w.WriteNumber("byte_count", b.Bytes);
                     w.WriteEndObject();

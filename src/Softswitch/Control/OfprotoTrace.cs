@@ -5,6 +5,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Meters;
 using Softswitch.Datapath.Packets;
 using Softswitch.Flows;
 using Softswitch.Ofproto;
@@ -216,6 +217,12 @@ internal static class OfprotoTrace
                 outputs.Add(new TraceOutput(PortNumber.Controller, ActionExecutor.NoQueue, final ?? frame));
         }
 
+        var meterTexts = new List<string>();
+        foreach (var a in composed.Items)
+        {
+            if (a.Kind == ActionKind.Meter) meterTexts.Add(MeterText(dp, a.QueueId, frame?.Length));
+        }
+
         string StepText(PipelineTraceStep st)
         {
             if (st.Lookup.Entry is { } e)
@@ -237,6 +244,7 @@ internal static class OfprotoTrace
             if (walk.End == PipelineEnd.Actions)
                 sb.Append("Action set: ").Append(setList.Count > 0 ? FlowFormat.Actions(new FlowActions([.. setList])) : "(empty)").Append('\n');
             sb.Append("Actions: ").Append(composed.Count > 0 ? FlowFormat.Actions(composed) : "(none)").Append('\n');
+            foreach (var m in meterTexts) sb.Append("Meter: ").Append(m).Append('\n');
             if (missText is not null) sb.Append("Miss: ").Append(missText).Append('\n');
             if (final is not null)
             {
@@ -274,6 +282,12 @@ internal static class OfprotoTrace
             w.WriteEndArray();
             if (walk.End == PipelineEnd.Actions) w.WriteString("action_set", FlowFormat.Actions(new FlowActions([.. setList])));
             w.WriteString("actions", FlowFormat.Actions(composed));
+            if (meterTexts.Count > 0)
+            {
+                w.WriteStartArray("meters");
+                foreach (var m in meterTexts) w.WriteStringValue(m);
+                w.WriteEndArray();
+            }
             if (missText is not null) w.WriteString("miss", missText);
             if (final is not null)
             {
@@ -286,6 +300,27 @@ internal static class OfprotoTrace
             w.WriteEndObject();
         });
     }
+
+    /// <summary>
+    /// A meter as the trace meets it: its bands, and which of them a packet of the traced frame's length would meet now
+    /// (read without taking tokens: <see cref="Meter.Peek"/>).
+    /// </summary>
+    private static string MeterText(SwitchDatapath dp, uint id, int? length)
+    {
+        if (!dp.Meters.TryGet(id, out var m)) return $"meter:{id} does not exist (the packet passes unmetered)";
+        string unit = m.Unit == MeterUnit.Kbps ? "kbps" : "pktps";
+        var bands = string.Join(", ", m.Bands.Select((b, i) => $"{i}: {BandText(b)}"));
+        string head = $"meter:{id} {unit} bands {(bands.Length > 0 ? bands : "(none)")}";
+        if (length is not { } len) return head;
+        int band = m.Peek(len, dp.Meters.Clock.NowNanos);
+        return band < 0
+            ? $"{head}; a {len}-byte packet now: within every band, passes"
+            : $"{head}; a {len}-byte packet now: band {band} applies ({(m.Bands[band].Type == MeterBandType.Drop ? "dropped" : "DSCP remarked")})";
+    }
+
+    internal static string BandText(MeterBand b)
+        => (b.Type == MeterBandType.Drop ? "type=drop" : $"type=dscp_remark") + $" rate={b.Rate} burst_size={b.BucketSize}"
+           + (b.Type == MeterBandType.DscpRemark ? $" prec_level={b.PrecLevel}" : "");
 
     /// <summary>How many actions the walk's action set held at the end (the tail of its composed list).</summary>
     private static int CountSet(PipelineWalk walk)
@@ -429,7 +464,7 @@ internal static class OfprotoTrace
         Span<int> pkts = [p];
         Span<PacketLayers> ls = [layers];
         var sink = new RecordingSink(pool, outputs);
-        new ActionExecutor { Groups = dp.Groups, CountsGroups = false }.Execute(actions, pool, pkts, ls, ref sink);
+        new ActionExecutor { Groups = dp.Groups, CountsGroups = false, Meters = dp.Meters, RunsMeters = false }.Execute(actions, pool, pkts, ls, ref sink);
         return pool.Frame(p).ToArray();
     }
 

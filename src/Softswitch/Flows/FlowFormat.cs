@@ -333,6 +333,7 @@ public static class FlowFormat
         ActionKind.CopyTtlIn => "copy_ttl_in",
         ActionKind.SetQueue => $"set_queue:{a.QueueId}",
         ActionKind.Group => $"group:{a.QueueId}",
+        ActionKind.Meter => $"meter:{a.QueueId}",
         _ => $"{a.Kind}:{a.Value}",
     };
 

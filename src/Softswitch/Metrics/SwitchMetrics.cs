@@ -75,6 +75,12 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableCounter("softswitch_group_bytes", () => PerGroup(g => g.Bytes), "By", "bytes each group ran");
         _meter.CreateObservableCounter("softswitch_group_bucket_packets", () => PerBucket(b => b.Packets), "{packet}", "packets each bucket of each group ran");
         _meter.CreateObservableCounter("softswitch_group_bucket_bytes", () => PerBucket(b => b.Bytes), "By", "bytes each bucket of each group ran");
+        // Meters.
+        _meter.CreateObservableGauge("softswitch_meters", () => (long)_dp.Meters.Count, "{meter}", "meters in the meter table");
+        _meter.CreateObservableCounter("softswitch_meter_packets", () => PerMeter(m => m.Packets), "{packet}", "packets that entered each meter");
+        _meter.CreateObservableCounter("softswitch_meter_bytes", () => PerMeter(m => m.Bytes), "By", "bytes that entered each meter");
+        _meter.CreateObservableCounter("softswitch_meter_band_packets", () => PerBand(b => b.Packets), "{packet}", "packets each band of each meter applied to (dropped or remarked)");
+        _meter.CreateObservableCounter("softswitch_meter_band_bytes", () => PerBand(b => b.Bytes), "By", "bytes each band of each meter applied to");
         _meter.CreateObservableGauge("softswitch_emergency_flows", () => (long)_agent.Switch.Flows.Emergency, "{flow}", "emergency flows (used while no controller is connected)");
         _meter.CreateObservableGauge("softswitch_mac_entries", () => (long)_dp.MacTable.Count, "{entry}", "learned MAC addresses (NORMAL, fail-standalone)");
 
@@ -169,6 +175,27 @@ internal sealed class SwitchMetrics : IDisposable
             string id = g.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             for (int i = 0; i < g.Buckets.Length; i++)
                 list.Add(new(read(g.Buckets[i]), Tag("group", id), Tag("bucket", i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        }
+        return list;
+    }
+
+    private static string MeterId(uint id) => id == Softswitch.Datapath.Meters.MeterTable.ControllerId ? "controller" : id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private List<Measurement<long>> PerMeter(Func<Softswitch.Datapath.Meters.Meter, long> read)
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var m in _dp.Meters.All) list.Add(new(read(m), Tag("meter", MeterId(m.Id))));
+        return list;
+    }
+
+    private List<Measurement<long>> PerBand(Func<Softswitch.Datapath.Meters.MeterBand, long> read)
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var m in _dp.Meters.All)
+        {
+            string id = MeterId(m.Id);
+            for (int i = 0; i < m.Bands.Length; i++)
+                list.Add(new(read(m.Bands[i]), Tag("meter", id), Tag("band", i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
         }
         return list;
     }

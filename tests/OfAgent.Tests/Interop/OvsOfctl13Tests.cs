@@ -56,7 +56,10 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("Types:  0xf", groupFeatures);
         Assert.Contains("Capabilities:  0xf", groupFeatures);
         Assert.Contains("all group:\n       max_groups=0x10000", groupFeatures);
-        Assert.Contains("max_meter:0", Ok(rig, "meter-features"));
+        var meterFeatures = Ok(rig, "meter-features");
+        Assert.Contains("max_meter:65536 max_bands:8 max_color:0", meterFeatures);
+        Assert.Contains("band_types: drop dscp_remark", meterFeatures);
+        Assert.Contains("capabilities: kbps pktps burst stats", meterFeatures);
     }
 
     [Fact]
@@ -114,8 +117,12 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("OFPGMFC_GROUP_EXISTS", Refused(rig, "add-group", "group_id=1,type=all,bucket=output:2"));
         Ok(rig, "add-group", "group_id=2,type=all,bucket=group:1");
         Assert.Contains("OFPGMFC_LOOP", Refused(rig, "mod-group", "group_id=1,type=all,bucket=group:2"));
-        Assert.Contains("OFPMMFC_OUT_OF_METERS", Refused(rig, "add-meter", "meter=1,kbps,band=type=drop,rate=1000"));
         Assert.Contains("OFPMMFC_UNKNOWN_METER", Refused(rig, "add-flow", "actions=meter:1,output:1"));
+        Assert.Contains("OFPMMFC_UNKNOWN_METER", Refused(rig, "mod-meter", "meter=1,kbps,band=type=drop,rate=1000"));
+        Ok(rig, "add-meter", "meter=1,kbps,band=type=drop,rate=1000");
+        Assert.Contains("OFPMMFC_METER_EXISTS", Refused(rig, "add-meter", "meter=1,kbps,band=type=drop,rate=1000"));
+        Assert.Contains("OFPMMFC_INVALID_METER", Refused(rig, "add-meter", "meter=slowpath,kbps,band=type=drop,rate=10"));
+        Assert.Contains("OFPMMFC_UNKNOWN_METER", Ok(rig, "meter-stats", "meter=5")); // ovs-ofctl prints the error and exits 0
     }
 
     [Fact]
@@ -173,6 +180,64 @@ public sealed class OvsOfctl13Tests
     }
 
     [Fact]
+    public async Task MetersLimitRemarkDumpCountAndTheirDeletionRemovesTheirFlows()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        Ok(rig, "add-meter", "meter=1,pktps,burst,stats,band=type=drop,rate=10,burst_size=5");
+        Ok(rig, "add-meter", "meter=2,pktps,burst,band=type=dscp_remark,rate=100,burst_size=2,prec_level=1");
+        Ok(rig, "add-flow", "priority=10,udp,tp_dst=1,actions=meter:1,output:2");
+        Ok(rig, "add-flow", "priority=10,udp,tp_dst=2,actions=meter:2,output:3");
+        var meters = Ok(rig, "dump-meters");
+        Assert.Contains("meter=1 pktps burst stats bands=\ntype=drop rate=10 burst_size=5", meters);
+        Assert.Contains("meter=2 pktps burst bands=\ntype=dscp_remark rate=100 burst_size=2 prec_level=1", meters);
+        Assert.Contains("meter:1", Ok(rig, "dump-flows", "udp,tp_dst=1"));
+
+        // The clock stands still: the drop band passes its burst, 5 packets of 20.
+        for (int i = 0; i < 20; i++) rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 9, 1, 10));
+        rig.Poll();
+        Assert.Equal(5, rig.Ports[1].TakeSent().Count);
+        rig.Clock.Advance(TimeSpan.FromMilliseconds(200)); // 2 packets' worth at 10 pkt/s
+        for (int i = 0; i < 5; i++) rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 9, 1, 10));
+        rig.Poll();
+        Assert.Equal(2, rig.Ports[1].TakeSent().Count);
+        // The remark band: 2 packets within it, the third AF11 -> AF12 with a valid header checksum.
+        for (int i = 0; i < 3; i++) rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 9, 2, 10, tos: 10 << 2));
+        rig.Poll();
+        var remarked = rig.Ports[2].TakeSent();
+        Assert.Equal([10, 10, 12], remarked.Select(f => f[15] >> 2));
+        Assert.True(Softswitch.Datapath.Actions.Checksum.IsValid(remarked[2].AsSpan(14, 20)));
+
+        var stats = Ok(rig, "meter-stats");
+        Assert.Contains("meter:1 flow_count:1 packet_in_count:25 byte_in_count:", stats);
+        Assert.Contains("0: packet_count:18 byte_count:", stats);
+        Assert.Contains("meter:2 flow_count:1 packet_in_count:3", stats);
+
+        // Deleting a meter deletes the flows that name it.
+        Ok(rig, "del-meter", "meter=1");
+        var flows = Ok(rig, "dump-flows");
+        Assert.DoesNotContain("meter:1", flows);
+        Assert.Contains("meter:2", flows);
+        Assert.DoesNotContain("meter=1 ", Ok(rig, "dump-meters"));
+        Ok(rig, "del-meters");
+        Assert.DoesNotContain("meter", Ok(rig, "dump-flows"));
+    }
+
+    [Fact]
+    public async Task TheControllerMeterLimitsPacketIns()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        Ok(rig, "add-meter", "meter=controller,pktps,burst,band=type=drop,rate=10,burst_size=3");
+        Assert.Contains("meter=controller pktps burst", Ok(rig, "dump-meters"));
+        Ok(rig, "add-flow", "priority=0,actions=CONTROLLER:65535");
+        for (int i = 0; i < 10; i++) rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, (ushort)(100 + i), 1, 10));
+        rig.Poll();
+        Assert.Equal(7L, rig.Dp.DropCount(Softswitch.Datapath.Forwarding.DropReason.ControllerMeter));
+        Assert.Contains("meter:controller flow_count:0 packet_in_count:10", Ok(rig, "meter-stats", "meter=controller"));
+    }
+
+    [Fact]
     public async Task PacketOutAndPacketInsOfATableMissEntry()
     {
         if (!ExternalTool.Require("ovs-ofctl")) return;
@@ -186,7 +251,9 @@ public sealed class OvsOfctl13Tests
         // ovs-ofctl monitor asks for the whole packet (miss_send_len) and prints every asynchronous message.
         // Line-buffered (stdbuf): ovs-ofctl's stdout is a pipe here.
         var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "monitor", $"tcp:127.0.0.1:{rig.Port}", "65534" }) psi.ArgumentList.Add(a);
+        // A control socket of its own: the default one needs Open vSwitch's run directory.
+        string ctl = Path.Combine(Path.GetTempPath(), $"ss13-mon-{Environment.ProcessId}.ctl");
+        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "monitor", $"tcp:127.0.0.1:{rig.Port}", "65534", $"--unixctl={ctl}" }) psi.ArgumentList.Add(a);
         using var monitor = Process.Start(psi)!;
         try
         {

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Globalization;
+using Softswitch.TestKit;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// OpenFlow 1.3 meters on real veth ports, driven by iperf3: the rate that leaves the switch, measured by the receiving
+/// kernel (its interface's frame counters, over a window that starts after the meter's initial bucket is spent), holds
+/// to the meter's rate for UDP floods and TCP, in bits and in packets, with one forwarding thread and with two.
+/// </summary>
+[RequiresTool("iperf3")]
+[RequiresTool("ovs-ofctl")]
+public sealed class MeterRateTests
+{
+    private static string Ofctl13(SwitchProcess sw, string cmd, params string[] args)
+    {
+        var r = Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", cmd, sw.Endpoint, .. args], 60_000);
+        Assert.True(r.Ok, $"ovs-ofctl {cmd} {string.Join(' ', args)}: {r.Stderr}{r.Stdout}");
+        return r.Stdout;
+    }
+
+    /// <summary>h1 (and h3, when there are three hosts) to h2 through meter 1; everything else NORMAL.</summary>
+    private static void Install(SwitchProcess sw, Hosts hosts, string meter)
+    {
+        Ofctl13(sw, "add-meter", meter);
+        for (int h = 0; h < hosts.Ns.Count; h++)
+        {
+            if (h == 1) continue;
+            Ofctl13(sw, "add-flow", $"priority=10,ip,in_port={h + 1},nw_dst={hosts.Ips[1]},actions=meter:1,output:2");
+        }
+        Ofctl13(sw, "add-flow", "priority=0,actions=NORMAL");
+    }
+
+    private static long Counter(Hosts hosts, int host, string name)
+        => long.Parse(hosts.Ns[host].Exec("cat", $"/sys/class/net/{hosts.Ns[host].NsIf}/statistics/{name}").Stdout.Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Runs iperf3 clients (<paramref name="clientArgs"/> each) from <paramref name="senders"/> to h2 for
+    /// <paramref name="seconds"/> s and measures what h2 receives from second 1.5 to 1 s before the end: (bit/s,
+    /// packets/s) of frames, the frames' bit/s over the whole run (from before the clients start to after they end,
+    /// divided by the clients' time), and the iperf3 receivers' own rate (bit/s of payload).
+    /// </summary>
+    private static (double Bps, double Pps, double WholeBps, double Iperf) Measure(Hosts hosts, int[] senders, int seconds, params string[] clientArgs)
+    {
+        var servers = new List<Process>();
+        var clients = new List<Process>();
+        try
+        {
+            foreach (int s in senders)
+            {
+                int port = 5301 + s;
+                servers.Add(Process.Start(new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", hosts.Ns[1].Name, "iperf3", "-s", "-1", "-B", hosts.Ips[1], "-p", port.ToString(CultureInfo.InvariantCulture), "-J" }, RedirectStandardOutput = true, RedirectStandardError = true })!);
+            }
+            Thread.Sleep(500);
+            long start = Counter(hosts, 1, "rx_bytes");
+            foreach (int s in senders)
+            {
+                var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+                foreach (var a in new[] { "netns", "exec", hosts.Ns[s].Name, "iperf3", "-c", hosts.Ips[1], "-p", (5301 + s).ToString(CultureInfo.InvariantCulture), "-t", seconds.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+                foreach (var a in clientArgs) psi.ArgumentList.Add(a);
+                clients.Add(Process.Start(psi)!);
+            }
+            Thread.Sleep(1500);
+            long b0 = Counter(hosts, 1, "rx_bytes"), p0 = Counter(hosts, 1, "rx_packets");
+            var sw = Stopwatch.StartNew();
+            Thread.Sleep((seconds - 2) * 1000 - 500);
+            long b1 = Counter(hosts, 1, "rx_bytes"), p1 = Counter(hosts, 1, "rx_packets");
+            double dt = sw.Elapsed.TotalSeconds;
+            double iperf = 0;
+            foreach (var c in clients) Assert.True(c.WaitForExit(seconds * 1000 + 20_000), "iperf3 client did not finish");
+            double whole = (Counter(hosts, 1, "rx_bytes") - start) * 8.0 / seconds;
+            foreach (var s in servers)
+            {
+                Assert.True(s.WaitForExit(20_000), "iperf3 server did not finish");
+                using var doc = System.Text.Json.JsonDocument.Parse(s.StandardOutput.ReadToEnd());
+                var end = doc.RootElement.GetProperty("end");
+                iperf += (end.TryGetProperty("sum_received", out var r) ? r : end.GetProperty("sum")).GetProperty("bits_per_second").GetDouble();
+            }
+            return ((b1 - b0) * 8 / dt, (p1 - p0) / dt, whole, iperf);
+        }
+        finally
+        {
+            foreach (var p in clients.Concat(servers))
+            {
+                if (!p.HasExited) p.Kill(true);
+                p.Dispose();
+            }
+        }
+    }
+
+    [E2EFact]
+    public void A10MbitMeterHoldsAUdpFloodWithin2PercentAndTcpWithin5()
+    {
+        using var hosts = new Hosts(2, "10.78.0");
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure");
+        Install(sw, hosts, "meter=1,kbps,band=type=drop,rate=10000");
+        Assert.True(hosts.Ping(0, 1) || hosts.Ping(0, 1, 2, 3), "h1 cannot reach h2");
+
+        var udp = Measure(hosts, [0], 6, "-u", "-b", "40M", "-l", "1400");
+        Console.WriteLine($"meter 10 Mbit/s, UDP flood of 40 Mbit/s: {udp.Bps / 1e6:F3} Mbit/s of frames ({udp.Bps / 1e7 - 1:+0.00%;-0.00%}); "
+                          + $"whole run {udp.WholeBps / 1e6:F3} Mbit/s of frames, iperf3 payload {udp.Iperf / 1e6:F2} Mbit/s");
+        Assert.InRange(udp.Bps, 9.8e6, 10.2e6);
+        // Over the whole run: the rate, plus at most the default bucket that filled while the meter idled before it.
+        Assert.InRange(udp.WholeBps, 9.0e6, 10e6 * (6 + 0.3) / 6 * 1.01);
+
+        var tcp = Measure(hosts, [0], 6);
+        Console.WriteLine($"meter 10 Mbit/s, iperf3 TCP: {tcp.Bps / 1e6:F3} Mbit/s of frames ({tcp.Bps / 1e7 - 1:+0.00%;-0.00%}); "
+                          + $"whole run {tcp.WholeBps / 1e6:F3} Mbit/s of frames, iperf3 goodput {tcp.Iperf / 1e6:F2} Mbit/s");
+        Assert.InRange(tcp.Bps, 9.5e6, 10.5e6);
+        Assert.InRange(tcp.Iperf, 9.0e6, 10.5e6);
+        Assert.Contains("meter:1 flow_count:1", Ofctl13(sw, "meter-stats"));
+    }
+
+    [E2EFact]
+    public void A1000PacketPerSecondMeterPasses1000Within1PercentAtAHundredTimesTheOffer()
+    {
+        using var hosts = new Hosts(2, "10.78.1");
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure");
+        Install(sw, hosts, "meter=1,pktps,band=type=drop,rate=1000");
+        Assert.True(hosts.Ping(0, 1) || hosts.Ping(0, 1, 2, 3), "h1 cannot reach h2");
+        // 100,000 packets/s of 64-byte datagrams offered (106-byte frames).
+        var r = Measure(hosts, [0], 6, "-u", "-b", "51.2M", "-l", "64");
+        var stats = Ofctl13(sw, "meter-stats");
+        Console.WriteLine($"meter 1,000 pkt/s, UDP offer of 100 kpps: {r.Pps:F1} pkt/s ({r.Pps / 1000 - 1:+0.00%;-0.00%}); {stats.Trim()}");
+        Assert.InRange(r.Pps, 990, 1010);
+    }
+
+    [E2EFact]
+    public void WithTwoForwardingThreadsTheAggregateIsTheMetersRate()
+    {
+        using var hosts = new Hosts(3, "10.78.2");
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure", "--threads", "2");
+        Install(sw, hosts, "meter=1,kbps,band=type=drop,rate=10000");
+        Assert.True(hosts.Ping(0, 1) || hosts.Ping(0, 1, 2, 3), "h1 cannot reach h2");
+        Assert.True(hosts.Ping(2, 1) || hosts.Ping(2, 1, 2, 3), "h3 cannot reach h2");
+        // Two senders, four streams each: the flows spread over both threads, one meter for all.
+        var r = Measure(hosts, [0, 2], 6, "-u", "-b", "10M", "-l", "1400", "-P", "4");
+        Console.WriteLine($"meter 10 Mbit/s, 2 forwarding threads, 2 x 40 Mbit/s of UDP: {r.Bps / 1e6:F3} Mbit/s of frames ({r.Bps / 1e7 - 1:+0.00%;-0.00%}); whole run {r.WholeBps / 1e6:F3}");
+        Assert.InRange(r.Bps, 9.8e6, 10.2e6);
+    }
+}
