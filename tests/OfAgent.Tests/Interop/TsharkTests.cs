@@ -31,7 +31,9 @@ public sealed class TsharkTests
             var started = new TaskCompletionSource();
             cap.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("Capturing on") == true) started.TrySetResult(); };
             cap.BeginErrorReadLine();
-            await Task.WhenAny(started.Task, Task.Delay(10_000));
+            // On a loaded machine tshark can take a while to start capturing: the messages must not go out before.
+            await Task.WhenAny(started.Task, Task.Delay(60_000));
+            Assert.True(started.Task.IsCompleted, "tshark did not start capturing within 60 s");
             string ep = $"tcp:127.0.0.1:{rig.Port}";
             ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "show", ep);
             ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flow", ep, "priority=10,ip,nw_dst=10.0.0.0/8,actions=mod_nw_tos:16,output:2");
@@ -43,8 +45,9 @@ public sealed class TsharkTests
         }
         finally
         {
-            cap.Kill();
-            cap.WaitForExit(5000);
+            // Stopped as a user stops it (SIGINT): it writes out what it captured; killed only if it does not stop.
+            ExternalTool.Run("kill", "-INT", cap.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!cap.WaitForExit(15_000)) cap.Kill();
         }
         try
         {
