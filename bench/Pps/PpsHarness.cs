@@ -76,6 +76,11 @@ public sealed class PpsOptions
     /// exact-match ranking), instead of OpenFlow 1.0 exact 12-tuple flows.
     /// </summary>
     public bool OpenFlow13;
+    /// <summary>
+    /// --meter KBPS: every --flows flow (as --openflow13 installs them) runs through one meter, a drop band of KBPS kbit/s
+    /// (0: no meter). A rate above the offered load measures what metering costs; a lower one, how exactly the band holds.
+    /// </summary>
+    public long MeterKbps;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -117,6 +122,11 @@ public sealed class PpsOptions
                 case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--paired": o.Paired = true; break;
                 case "--openflow13": o.OpenFlow13 = true; break;
+                case "--meter":
+                    o.MeterKbps = long.Parse(Next(), CultureInfo.InvariantCulture);
+                    if (o.MeterKbps is <= 0 or > uint.MaxValue) throw new ArgumentException("--meter takes a rate in kbit/s, 1 to 4294967295");
+                    o.OpenFlow13 = true;
+                    break;
                 case "--pipeline":
                     o.Pipeline = Next();
                     if (o.Pipeline != "faucet") throw new ArgumentException("--pipeline takes faucet");
@@ -140,6 +150,8 @@ public sealed class PpsOptions
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
                     Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio)");
                     Console.WriteLine("             --openflow13 (the --flows flows as a 1.3 controller installs them: in_port + 5-tuple at one priority, 1.3's rules)");
+                    Console.WriteLine("             --meter KBPS (with --openflow13's flows: each runs through one meter, a drop band of KBPS kbit/s; the rate");
+                    Console.WriteLine("             delivered is reported against it)");
                     Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
                     Environment.Exit(0);
                     break;
@@ -246,6 +258,7 @@ public static class PpsHarness
             var side = new PairedSide();
             var dp = new SwitchDatapath(new DatapathOptions { EmcEntries = o.Emc ? o.EmcEntries : 0, PoolSize = 4096 });
             dp.MissBehavior = MissBehavior.Drop;
+            Traffic.InstallMeter(o, dp);
             var flows = new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = o.Recycle });
             var ports = new MemoryPort[o.Ports];
             for (int i = 0; i < o.Ports; i++)
@@ -361,6 +374,7 @@ public static class PpsHarness
             SamplingRate = o.Sampling,
         });
         dp.MissBehavior = MissBehavior.Drop;
+        Traffic.InstallMeter(o, dp);
         var flows = new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = o.Recycle });
         // --sampling: the samples are read as the sFlow exporter reads them (ten times a second), so the rings do not fill.
         long sflowSamples = 0;
@@ -484,7 +498,7 @@ public static class PpsHarness
         }
 
         int exactFlows = flows.ActiveExact, wildcardRules = flows.ActiveWildcard;
-        long ofMods0 = 0, p0 = 0, m0 = 0, emcH0 = 0, emcM0 = 0, emcC0 = 0, emcB0 = 0, sent0 = 0, drops0 = 0, alloc = 0, packets = 0;
+        long ofMods0 = 0, p0 = 0, m0 = 0, emcH0 = 0, emcM0 = 0, emcC0 = 0, emcB0 = 0, sent0 = 0, drops0 = 0, alloc = 0, packets = 0, meter0 = 0;
         int gen0 = 0, gen2 = 0;
         double secs = 0, pauseMs = 0;
         // The timeline: the packet count at the end of each sampling interval, read where the progress line is (after
@@ -544,6 +558,7 @@ public static class PpsHarness
             emcC0 = fwd.EmcGovernor.ConsultedPackets;
             emcB0 = fwd.EmcGovernor.BypassedPackets;
             sent0 = SentTotal(ports);
+            meter0 = MeterPassed(dp);
             drops0 = DropTotal(fwd);
             long alloc0 = GC.GetAllocatedBytesForCurrentThread();
             int gc0 = GC.CollectionCount(0), gc20 = GC.CollectionCount(2);
@@ -599,6 +614,7 @@ public static class PpsHarness
         long emcC = fwd.EmcGovernor.ConsultedPackets - emcC0, emcB = fwd.EmcGovernor.BypassedPackets - emcB0;
         long forwarded = SentTotal(ports) - sent0, drops = DropTotal(fwd) - drops0;
         long flowModsOverOpenFlow = agent is null ? 0 : agent.FlowModsApplied - ofMods0;
+        ReportMeter(o, dp, MeterPassed(dp) - meter0, secs, progress);
         agent?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Dispose();
         var timeline = Timeline(sampleT, sampleP, samples, p0, churnStartTs == 0 ? null : Math.Max(0, Stopwatch.GetElapsedTime(measureStartTs, churnStartTs).TotalSeconds),
@@ -683,7 +699,7 @@ public static class PpsHarness
         Thread.Sleep(TimeSpan.FromSeconds(Math.Min(2, o.Seconds / 4)));
         var p0 = new long[n];
         for (int t = 0; t < n; t++) p0[t] = dp.Forwarders[t].Packets;
-        long sent0 = SentTotal(ports), alloc0 = GC.GetTotalAllocatedBytes(true);
+        long sent0 = SentTotal(ports), alloc0 = GC.GetTotalAllocatedBytes(true), meter0 = MeterPassed(dp);
         int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
         var sw = Stopwatch.StartNew();
         Thread.Sleep(TimeSpan.FromSeconds(o.Seconds));
@@ -701,12 +717,26 @@ public static class PpsHarness
         Volatile.Write(ref stop, true);
         foreach (var t in threads) t.Join();
         progress?.WriteLine($"  per thread: {string.Join(", ", per.Select(x => x.ToString("F2", CultureInfo.InvariantCulture) + " Mpps"))}");
+        ReportMeter(o, dp, MeterPassed(dp) - meter0, secs, progress);
         long misses = 0;
         foreach (var f in dp.Forwarders) misses += f.Misses;
         dp.Dispose();
         return new Result(packets / secs / 1e6, packets == 0 ? 0 : secs * 1e9 / packets, packets == 0 ? 0 : (double)alloc / packets, 0, 0,
             packets, forwarded, misses, secs, o.Flows, o.Rules, traffic.MaskCount, bytesPerFlow, 0,
             GC.CollectionCount(0) - gc0, GC.CollectionCount(2) - gc2, 0, 0, Threads: n, MppsPerThread: per);
+    }
+
+    /// <summary>--meter: packets the bench meter let through so far (every packet that entered it but those its band dropped).</summary>
+    private static long MeterPassed(SwitchDatapath dp)
+        => dp.Meters.TryGet(Traffic.BenchMeterId, out var m) ? m.Packets - m.Bands[0].Packets : 0;
+
+    /// <summary>--meter: the rate the meter passed in the window, in frames (the generator's are all --frame-size long), against the band's.</summary>
+    private static void ReportMeter(PpsOptions o, SwitchDatapath dp, long passed, double secs, TextWriter? progress)
+    {
+        if (o.MeterKbps <= 0 || !dp.Meters.TryGet(Traffic.BenchMeterId, out var meter)) return;
+        double passedBps = passed * (double)Math.Max(60, o.FrameSize) * 8 / secs;
+        progress?.WriteLine($"meter: {passedBps / 1e6:F3} Mbit/s of frames passed against a drop band of {o.MeterKbps / 1000.0:F3} Mbit/s " +
+                            $"({passedBps / (o.MeterKbps * 1000.0) - 1:+0.00%;-0.00%}); {meter.Packets:N0} packets metered, {meter.Bands[0].Packets:N0} dropped");
     }
 
     private static long SentTotal(MemoryPort[] ports)
@@ -806,6 +836,19 @@ internal sealed class Traffic
     /// <summary>What an OpenFlow 1.3 learning or routing app matches: in_port, eth_type, ip_proto, both IPv4 addresses and both ports.</summary>
     private static readonly Wildcards FiveTuple = Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.NwTos | Wildcards.TunIdExt;
 
+    private static readonly FlowInstructions s_meter = new(meter: BenchMeterId);
+
+    /// <summary>The meter --meter's flows run through.</summary>
+    public const uint BenchMeterId = 1;
+
+    /// <summary>--meter: the datapath's meter <see cref="BenchMeterId"/>, one drop band at the rate asked (its default bucket, 300 ms, starting empty).</summary>
+    public static void InstallMeter(PpsOptions o, SwitchDatapath dp)
+    {
+        if (o.MeterKbps <= 0) return;
+        dp.Meters.Set(new Softswitch.Datapath.Meters.Meter(BenchMeterId, Softswitch.Datapath.Meters.MeterUnit.Kbps, false, true,
+            [new Softswitch.Datapath.Meters.MeterBand(Softswitch.Datapath.Meters.MeterBandType.Drop, (uint)o.MeterKbps)], dp.Clock.NowNanos));
+    }
+
     /// <summary>Frames and flows; flows match <paramref name="inPort"/> and output to ports 2..N, or all to <paramref name="outputTo"/> when non-zero.</summary>
     public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0)
     {
@@ -824,7 +867,8 @@ internal sealed class Traffic
             PacketParser.Parse(f, inPort, out var key, out _);
             frames.Add(f);
             mods.Add(o.OpenFlow13
-                ? new FlowMod(FlowModCommand.Add, FlowMatch.FromOpenFlow(FiveTuple, key), 0x8000, outputs[2 + i % (o.Ports - 1)], Rules: MatchRules.OpenFlow13)
+                ? new FlowMod(FlowModCommand.Add, FlowMatch.FromOpenFlow(FiveTuple, key), 0x8000, outputs[2 + i % (o.Ports - 1)], Rules: MatchRules.OpenFlow13,
+                              Instructions: o.MeterKbps > 0 ? s_meter : null)
                 : new FlowMod(FlowModCommand.Add, FlowMatch.Exact(key), 0xFFFF, outputs[2 + i % (o.Ports - 1)]));
         }
 

@@ -27,6 +27,13 @@ public sealed partial class ActionExecutor
 
     private sbyte[] _meterBands = new sbyte[32];
 
+    /// <summary>
+    /// The time of the burst being executed, set by the forwarding thread once per burst (its clock read), so that
+    /// meters do not read the clock per batch and a meter's second batch of a burst refills nothing; 0: meters read
+    /// <see cref="MeterTable.Clock"/> themselves.
+    /// </summary>
+    internal long BurstNanos;
+
     /// <summary>Runs meter <paramref name="id"/> over the batch; returns how many packets stay (in <paramref name="scratch"/>'s Live when fewer than all).</summary>
     private int RunMeter(uint id, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, DepthScratch scratch)
     {
@@ -40,7 +47,7 @@ public sealed partial class ActionExecutor
         var applied = _meterBands.AsSpan(0, pkts.Length);
         if (RunsMeters)
         {
-            if (meter.Measure(pool, pkts, table.Clock.NowNanos, applied) == 0) return pkts.Length;
+            if (meter.Measure(pool, pkts, BurstNanos != 0 ? BurstNanos : table.Clock.NowNanos, applied) == 0) return pkts.Length;
         }
         else
         {

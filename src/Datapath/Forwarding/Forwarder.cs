@@ -215,6 +215,7 @@ public sealed class Forwarder
     {
         int n = pkts.Length;
         _now = _dp.Clock.NowNanos;
+        Executor.BurstNanos = _now;
         if (tunIds.IsEmpty) // decapsulated sub-bursts were counted with their underlay burst
         {
             Bursts++;
@@ -716,6 +717,7 @@ public sealed class Forwarder
     internal void ExecutePacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
     {
         _now = _dp.Clock.NowNanos;
+        Executor.BurstNanos = _now;
         int p = Pool.Alloc();
         if (p < 0)
         {
