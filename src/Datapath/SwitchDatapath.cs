@@ -286,6 +286,7 @@ public sealed class SwitchDatapath : IDisposable
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
+            slot.AddedNanos = Clock.NowNanos;
             // With several threads a port may split its receiving (AF_PACKET fanout by flow hash): receiver i is
             // thread i's. Otherwise the port goes to one thread, round-robin. The receivers are the port's: they are
             // disposed with it.

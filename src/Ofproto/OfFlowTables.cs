@@ -411,8 +411,11 @@ public sealed class OfFlowTables
         if (targets.Count == 0) return of13 ? FlowModStatus.Ok : AddLocked(w, mod, t, now, out flow);
 
         bool cookie = _options.ModifyUpdatesCookie && !of13;
+        // OpenFlow 1.3.5 section 6.4: a modify keeps the flows' counters unless it has RESET_COUNTS.
+        bool reset = of13 && (mod.Flags & FlowModFlags.ResetCounts) != 0;
         foreach (var e in targets)
         {
+            if (reset) e.ResetCounters();
             w.SetActions(e, mod.Actions);
             if (mod.Rules == MatchRules.OpenFlow13) w.SetInstructions(e, mod.Instructions);
             if (cookie) w.SetTag(e, mod.Cookie);

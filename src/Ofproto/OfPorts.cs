@@ -77,11 +77,11 @@ internal static class OfPorts
                               Kbps(info.Current), Kbps(info.Supported | info.Current));
     }
 
-    public static OfPortStats Stats(PortSlot p)
+    public static OfPortStats Stats(PortSlot p, long nowNanos)
     {
         var s = p.Port.Counters.Snapshot();
         return new OfPortStats(OfPort.FromDatapath(p.No), (ulong)s.RxPackets, (ulong)s.TxPackets, (ulong)s.RxBytes, (ulong)s.TxBytes,
                                (ulong)s.RxDropped, (ulong)s.TxDropped, (ulong)s.RxErrors, (ulong)s.TxErrors, (ulong)s.RxFrameErrors,
-                               (ulong)s.RxOverErrors, (ulong)s.RxCrcErrors, (ulong)s.Collisions);
+                               (ulong)s.RxOverErrors, (ulong)s.RxCrcErrors, (ulong)s.Collisions, Math.Max(0, nowNanos - p.AddedNanos));
     }
 }

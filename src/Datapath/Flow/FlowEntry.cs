@@ -152,7 +152,8 @@ public sealed class FlowEntry
     internal void SetActions(FlowActions actions) => Volatile.Write(ref _actions, actions);
     internal void SetInstructions(FlowInstructions? instructions) => Volatile.Write(ref _instructions, instructions);
     internal void SetTag(ulong tag) => Volatile.Write(ref _tag, tag);
-    internal void ResetCounters() { Volatile.Write(ref _packets, 0); Volatile.Write(ref _bytes, 0); }
+    /// <summary>Zeroes the packet and byte counts (a modification with OpenFlow 1.3's RESET_COUNTS).</summary>
+    public void ResetCounters() { Volatile.Write(ref _packets, 0); Volatile.Write(ref _bytes, 0); }
     internal void MarkRemoved() => _removed = true;
 
     /// <summary>

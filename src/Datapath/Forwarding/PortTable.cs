@@ -31,6 +31,9 @@ public sealed class PortSlot
         for (int i = 0; i < queueCount; i++) Queues[i] = new QueueCounters();
     }
 
+    /// <summary>When the port was added to the datapath (its clock), for the port's statistics' duration.</summary>
+    public long AddedNanos { get; internal set; }
+
     public PortConfig Config => (PortConfig)Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config));
     public void SetConfig(PortConfig c) => Volatile.Write(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config), (uint)c);
 

@@ -249,7 +249,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
             w.U32(s.PortNo); w.Zeros(4);
             w.U64(s.RxPackets); w.U64(s.TxPackets); w.U64(s.RxBytes); w.U64(s.TxBytes); w.U64(s.RxDropped); w.U64(s.TxDropped);
             w.U64(s.RxErrors); w.U64(s.TxErrors); w.U64(s.RxFrameErrors); w.U64(s.RxOverErrors); w.U64(s.RxCrcErrors); w.U64(s.Collisions);
-            w.U32(0); w.U32(0); // duration: this switch does not keep when a port was added
+            w.U32((uint)(s.DurationNanos / 1_000_000_000)); w.U32((uint)(s.DurationNanos % 1_000_000_000));
             reply.EndEntry();
         }
         reply.Finish();

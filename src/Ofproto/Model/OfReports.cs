@@ -24,10 +24,10 @@ public sealed record OfPortDesc(uint PortNo, ulong HwAddr, string Name, OfPortCo
                                 OfPortFeatures Current, OfPortFeatures Advertised, OfPortFeatures Supported, OfPortFeatures Peer,
                                 uint CurrentSpeedKbps, uint MaxSpeedKbps);
 
-/// <summary>A port's counters (port statistics).</summary>
+/// <summary>A port's counters (port statistics), and how long it has been a port of the switch.</summary>
 public readonly record struct OfPortStats(uint PortNo, ulong RxPackets, ulong TxPackets, ulong RxBytes, ulong TxBytes,
                                           ulong RxDropped, ulong TxDropped, ulong RxErrors, ulong TxErrors, ulong RxFrameErrors,
-                                          ulong RxOverErrors, ulong RxCrcErrors, ulong Collisions);
+                                          ulong RxOverErrors, ulong RxCrcErrors, ulong Collisions, long DurationNanos = 0);
 
 /// <summary>One queue's counters (queue statistics).</summary>
 public readonly record struct OfQueueStats(uint PortNo, uint QueueId, ulong TxPackets, ulong TxBytes, ulong TxErrors);

@@ -50,7 +50,10 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("arbitrary mask: tun_id metadata eth_{src,dst} vlan_vid ip_{src,dst} ipv6_{src,dst,label} arp_{spa,tpa,sha,tha}", features);
         Assert.Contains("table 253 (\"table253\")", features);
         Assert.Contains("4(mem4): addr:02:00:00:00:00:04", Ok(rig, "dump-ports-desc"));
-        Assert.Contains("4 ports", Ok(rig, "dump-ports"));
+        rig.Clock.Advance(TimeSpan.FromSeconds(2.5));
+        var ports = Ok(rig, "dump-ports");
+        Assert.Contains("4 ports", ports);
+        Assert.Contains("duration=2.5", ports); // each port's age, from when it was added
         var groupFeatures = Ok(rig, "dump-group-features");
         Assert.Contains("Group table:", groupFeatures);
         Assert.Contains("Types:  0xf", groupFeatures);
@@ -85,6 +88,11 @@ public sealed class OvsOfctl13Tests
         Assert.Equal(MacAddress.Parse("00:00:00:00:00:09"), MacAddress.Read(out2[0]));
         Assert.Single(rig.Ports[2].TakeSent()); // 11.0.0.2 fell to table 3's priority-1 flow: its write-actions
         Assert.Contains("n_packets=2", Ok(rig, "dump-flows", "table=0"));
+        // A modify keeps the counters (1.3.5 section 6.4) unless it has RESET_COUNTS.
+        Ok(rig, "mod-flows", "table=0,in_port=1,actions=write_metadata:0x7/0xff,goto_table:3");
+        Assert.Contains("n_packets=2", Ok(rig, "dump-flows", "table=0"));
+        Ok(rig, "mod-flows", "table=0,in_port=1,reset_counts,actions=write_metadata:0x7/0xff,goto_table:3");
+        Assert.Contains("n_packets=0", Ok(rig, "dump-flows", "table=0"));
 
         // Cookie masks: modify and delete select by cookie; the others stay.
         Ok(rig, "mod-flows", "table=3,cookie=0x20/0xf0,actions=output:4");
