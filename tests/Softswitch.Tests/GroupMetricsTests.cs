@@ -12,6 +12,26 @@ namespace Softswitch.Tests;
 /// <summary>The groups' and meters' counters as the metrics endpoint exports them: per group and bucket, per meter and band.</summary>
 public sealed class GroupMetricsTests
 {
+    /// <summary>Every measurement of the instruments named <paramref name="prefix"/>..., as <c>name{label=value,...}</c>.</summary>
+    private static Dictionary<string, long> Observe(SwitchMetrics metrics, string prefix)
+    {
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (i, l) =>
+        {
+            if (ReferenceEquals(i.Meter, metrics.Meter)) l.EnableMeasurementEvents(i);
+        };
+        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
+        {
+            if (!i.Name.StartsWith(prefix, StringComparison.Ordinal)) return;
+            var labels = string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"));
+            seen[$"{i.Name}{{{labels}}}"] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return seen;
+    }
+
     [Fact]
     public void GroupAndBucketCountersAreExported()
     {
@@ -29,20 +49,7 @@ public sealed class GroupMetricsTests
         dp.PollUntilIdle();
 
         using var metrics = new SwitchMetrics(dp, agent, null);
-        var seen = new Dictionary<string, long>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (i, l) =>
-        {
-            if (ReferenceEquals(i.Meter, metrics.Meter)) l.EnableMeasurementEvents(i);
-        };
-        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
-        {
-            if (!i.Name.StartsWith("softswitch_group", StringComparison.Ordinal)) return;
-            var labels = string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"));
-            seen[$"{i.Name}{{{labels}}}"] = value;
-        });
-        listener.Start();
-        listener.RecordObservableInstruments();
+        var seen = Observe(metrics, "softswitch_group");
 
         Assert.Equal(1, seen["softswitch_groups{}"]);
         Assert.Equal(5, seen["softswitch_group_packets{group=9}"]);
@@ -70,20 +77,7 @@ public sealed class GroupMetricsTests
         Assert.Equal(2, ports[1].TakeSent().Count);
 
         using var metrics = new SwitchMetrics(dp, agent, null);
-        var seen = new Dictionary<string, long>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (i, l) =>
-        {
-            if (ReferenceEquals(i.Meter, metrics.Meter)) l.EnableMeasurementEvents(i);
-        };
-        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
-        {
-            if (!i.Name.StartsWith("softswitch_meter", StringComparison.Ordinal)) return;
-            var labels = string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"));
-            seen[$"{i.Name}{{{labels}}}"] = value;
-        });
-        listener.Start();
-        listener.RecordObservableInstruments();
+        var seen = Observe(metrics, "softswitch_meter");
 
         Assert.Equal(1, seen["softswitch_meters{}"]);
         Assert.Equal(5, seen["softswitch_meter_packets{meter=4}"]);

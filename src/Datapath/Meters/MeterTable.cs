@@ -150,7 +150,6 @@ public sealed class Meter
     /// </summary>
     public int Measure(PacketPool pool, ReadOnlySpan<int> pkts, long nowNanos, Span<sbyte> applied)
     {
-        var bands = Bands;
         bool packets = Unit == MeterUnit.Pktps;
         int hit = 0;
         long bytes = 0;
@@ -161,30 +160,9 @@ public sealed class Meter
             {
                 int len = pool.Length[pkts[i]];
                 bytes += len;
-                long cost = packets ? 1 : len * 8L;
-                int band = -1;
-                uint bandRate = 0;
-                for (int b = 0; b < bands.Length; b++)
-                {
-                    var mb = bands[b];
-                    if (mb.Tokens >= cost)
-                    {
-                        mb.Tokens -= cost;
-                    }
-                    else if (mb.Rate > bandRate)
-                    {
-                        band = b;
-                        bandRate = mb.Rate;
-                    }
-                }
+                int band = Take(packets ? 1 : len * 8L, len);
                 applied[i] = (sbyte)band;
-                if (band >= 0)
-                {
-                    hit++;
-                    var mb = bands[band];
-                    mb.PacketCount++;
-                    mb.ByteCount += len;
-                }
+                if (band >= 0) hit++;
             }
             PacketCount += pkts.Length;
             ByteCount += bytes;
@@ -195,35 +173,43 @@ public sealed class Meter
     /// <summary>Measures one packet of <paramref name="length"/> bytes: the band that applies to it, or -1.</summary>
     public int MeasureOne(int length, long nowNanos)
     {
-        var bands = Bands;
-        long cost = Unit == MeterUnit.Pktps ? 1 : length * 8L;
         lock (_lock)
         {
             Refill(nowNanos);
-            int band = -1;
-            uint bandRate = 0;
-            for (int b = 0; b < bands.Length; b++)
-            {
-                var mb = bands[b];
-                if (mb.Tokens >= cost)
-                {
-                    mb.Tokens -= cost;
-                }
-                else if (mb.Rate > bandRate)
-                {
-                    band = b;
-                    bandRate = mb.Rate;
-                }
-            }
             PacketCount++;
             ByteCount += length;
-            if (band >= 0)
-            {
-                bands[band].PacketCount++;
-                bands[band].ByteCount += length;
-            }
-            return band;
+            return Take(Unit == MeterUnit.Pktps ? 1 : length * 8L, length);
         }
+    }
+
+    /// <summary>
+    /// One packet of <paramref name="cost"/> against the buckets (under the lock): its cost taken from every band whose
+    /// bucket holds it; of the others, the highest-rate band applies and counts the packet. Returns that band, or -1.
+    /// </summary>
+    private int Take(long cost, int length)
+    {
+        var bands = Bands;
+        int band = -1;
+        uint bandRate = 0;
+        for (int b = 0; b < bands.Length; b++)
+        {
+            var mb = bands[b];
+            if (mb.Tokens >= cost)
+            {
+                mb.Tokens -= cost;
+            }
+            else if (mb.Rate > bandRate)
+            {
+                band = b;
+                bandRate = mb.Rate;
+            }
+        }
+        if (band >= 0)
+        {
+            bands[band].PacketCount++;
+            bands[band].ByteCount += length;
+        }
+        return band;
     }
 
     /// <summary>The band a packet of <paramref name="length"/> bytes would meet now, without taking tokens or counting (traces).</summary>
