@@ -71,13 +71,15 @@ public sealed class MeterBand
 /// packet that exceeds no band passes untouched.</para>
 /// <para><b>Burst</b>: with <see cref="Burst"/> (OFPMF_BURST) and a burst size other than 0, a band's bucket holds that
 /// many kilobits or packets and starts full: the controller allowed that burst. Otherwise the bucket holds
-/// <see cref="DefaultBurstNanos"/> of the band's rate and starts empty. The size is TCP's: through a drop band a TCP
-/// flow loses retransmissions too and waits out a retransmission timeout (200 ms at least on Linux) with the band idle;
-/// a bucket that outlasts the timeout keeps the tokens that accrue meanwhile for the packets after it, so the flow
-/// keeps the rate (iperf3 TCP through a 10 Mbit/s band, measured: 4.9-5.5 Mbit/s with a 100 ms bucket, 9.7-10.1 with
-/// 200 ms to 1 s). Larger buckets cost short-run accuracy: a flood that starts after the band idled passes the
-/// bucket on top of the rate (Open vSwitch's default of 1 s of the rate is 10% of a 10-s run). Starting empty, a new
-/// meter gives no such credit: from its creation on, at most rate x T passes in any time T. A bucket is
+/// <see cref="DefaultBurstNanos"/> of the band's rate (Open vSwitch's default too) and starts empty. The size is TCP's:
+/// through a drop band a TCP flow loses retransmissions too and waits out retransmission timeouts (200 ms at least on
+/// Linux, doubling when they repeat, as they do on a loaded machine) with the band idle; a bucket that outlasts them
+/// keeps the tokens that accrue meanwhile for the packets after, so the flow keeps the rate (iperf3 TCP through a
+/// 10 Mbit/s band, measured: 4.9-5.5 Mbit/s with a 100 ms bucket, 9.7-10.1 with 200 ms to 1 s on a quiet machine,
+/// 7.7 with 300 ms on a loaded one). The cost is short-run accuracy after idleness: a flood that starts after the band
+/// idled passes the bucket on top of the rate. Starting empty, a new meter gives no such credit: from its creation on,
+/// at most rate x T passes in any time T, plus what idle time saved up to the bucket. A controller that wants a tight
+/// short-run cap gives OFPMF_BURST and a smaller burst size. A bucket is
 /// never smaller than <see cref="MinBurstBits"/> (two full-size frames) or one packet, so a band always passes the
 /// packets its rate allows.</para>
 /// <para><b>Several forwarding threads</b>: one budget per band, shared. A batch takes the meter's lock once, refills
@@ -90,7 +92,7 @@ public sealed class MeterBand
 public sealed class Meter
 {
     /// <summary>The burst of a band with none given: this much time at its rate.</summary>
-    public const long DefaultBurstNanos = 300_000_000;
+    public const long DefaultBurstNanos = 1_000_000_000;
     /// <summary>The smallest bucket of a kbit/s band: two full-size Ethernet frames.</summary>
     public const long MinBurstBits = 2 * 1518 * 8;
     /// <summary>The most bands a meter holds.</summary>
