@@ -158,6 +158,8 @@ public sealed class SwitchDatapath : IDisposable
     public readonly Groups.GroupTable Groups;
     /// <summary>The meters meter instructions name (OpenFlow 1.3's meter table), and the meter for packets to the controller.</summary>
     public readonly Meters.MeterTable Meters;
+    /// <summary>Sends what shaped ports' egress queues release (<see cref="SetShaping"/>).</summary>
+    public readonly Qos.QosScheduler Qos;
     /// <summary>The counter registry's values for this switch: every forwarder's set, the shared set, and sources.</summary>
     public readonly CounterGroup Counters = new();
     public readonly MacLearningTable MacTable = new();
@@ -198,6 +200,7 @@ public sealed class SwitchDatapath : IDisposable
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
         Meters = new Meters.MeterTable(Clock);
+        Qos = new Qos.QosScheduler(Clock, () => _ports);
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
@@ -720,9 +723,22 @@ public sealed class SwitchDatapath : IDisposable
         _maintenance = null;
     }
 
+    /// <summary>
+    /// Sets (or, with null, removes) port <paramref name="no"/>'s egress shaping; false when there is no such port.
+    /// Packets waiting in the queues of a shaping replaced are dropped with it.
+    /// </summary>
+    public bool SetShaping(ushort no, Qos.PortShaper? shaper)
+    {
+        if (_ports.Get(no) is not { } slot) return false;
+        slot.Shaper = shaper;
+        if (shaper is not null) Qos.Kick();
+        return true;
+    }
+
     public void Dispose()
     {
         Stop();
+        Qos.Dispose();
         foreach (var s in _ports.WithLocal) DisposePort(s);
         lock (_portLock)
         {

@@ -60,7 +60,7 @@ internal static class OfPorts
     }
 
     /// <summary>The fastest rate among <paramref name="f"/>'s, in kbit/s (0 when none is set).</summary>
-    private static uint Kbps(PortFeatures f)
+    internal static uint Kbps(PortFeatures f)
     {
         uint best = 0;
         foreach (var (_, d, kbps) in s_features)

@@ -420,12 +420,21 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>OFPQ_ALL: every queue.</summary>
     public const uint AllQueues = 0xffffffff;
 
-    /// <summary>How many queues <paramref name="port"/> has (queue config), or the reason it has none.</summary>
-    public OfError QueueCount(uint port, out int queues)
+    /// <summary>
+    /// The queues of <paramref name="port"/> as QUEUE_GET_CONFIG describes them (every queue id the port has; the rates
+    /// of those its egress shaping configures), or the reason it has none.
+    /// </summary>
+    public OfError QueueConfig(uint port, List<OfQueueConfig> into)
     {
-        queues = 0;
         if (!OfPort.ToDatapath(port, out var no) || _dp.Ports.Get(no) is not { } slot) return OfError.QueueBadPort;
-        queues = slot.Queues.Length;
+        var shaper = slot.Shaper;
+        long portRate = shaper is { MaxRate: > 0 } ? shaper.MaxRate : OfPorts.Kbps(slot.Port.Info.Current) * 1000L;
+        ushort? Permille(long rate) => rate == 0 || portRate == 0 ? null : (ushort)Math.Min(1000, (rate * 1000 + portRate - 1) / portRate);
+        for (uint q = 0; q < (uint)slot.Queues.Length; q++)
+        {
+            var sq = shaper is not null && q < Datapath.Qos.PortShaper.MaxQueues ? shaper.Queues[(int)q] : null;
+            into.Add(sq is { Implicit: false } ? new OfQueueConfig(q, Permille(sq.MinRate), Permille(sq.MaxRate)) : new OfQueueConfig(q, null, null));
+        }
         return OfError.None;
     }
 

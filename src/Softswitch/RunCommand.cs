@@ -175,6 +175,13 @@ internal static class RunCommand
             }
         }
 
+        var qos = new QosConfig(dp);
+        if (s.Queues is { } queueSpec && !qos.TryApply(queueSpec, out var queueError))
+        {
+            offload?.Dispose();
+            return UserError($"--queues {queueError}");
+        }
+
         // Flow churn allocates nothing when removed entries are reused; every thread here that keeps flows is a
         // forwarder (a reader) or holds them in a hold (requests, expiry, control commands, the stats view). An
         // offload target keeps flows beyond any hold, so the tables do not recycle with one.
@@ -204,7 +211,7 @@ internal static class RunCommand
         {
             log.LogInformation("exit requested over the control socket");
             done.Set();
-        }) { PortFactory = portFactory, IsThisSwitch = IsThisSwitch });
+        }) { PortFactory = portFactory, IsThisSwitch = IsThisSwitch, Qos = qos });
         using var taps = new LiveTaps(dp, loggers.CreateLogger("pcap"));
         LiveCommands.Register(commands, taps, agent.Switch.Flows, s.PcapDir);
         ControlServer? control = null;

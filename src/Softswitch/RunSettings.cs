@@ -60,6 +60,8 @@ public sealed class RunSettings
     public int SflowSampling { get; set; } = 400;
     /// <summary>Seconds between sFlow counter samples of each port; 0 sends none.</summary>
     public int SflowPolling { get; set; } = 30;
+    /// <summary>Egress shaping: ports' ceilings and queues (<see cref="QosConfig"/>'s syntax), or null.</summary>
+    public string? Queues { get; set; }
 }
 
 /// <summary>The JSON of <see cref="RunSettings"/>, generated at build time (no reflection, so NativeAOT has nothing to warn about).</summary>
@@ -85,7 +87,7 @@ internal static class ConfigFile
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),
         ("caCert", Kind.String), ("bootstrapCaCert", Kind.String), ("localPort", Kind.String), ("sflow", Kind.String),
-        ("sflowSampling", Kind.Integer), ("sflowPolling", Kind.Integer),
+        ("sflowSampling", Kind.Integer), ("sflowPolling", Kind.Integer), ("queues", Kind.String),
     ];
 
     public static IEnumerable<string> Keys => s_keys.Select(k => k.Key);

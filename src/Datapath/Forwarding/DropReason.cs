@@ -48,6 +48,8 @@ public enum DropReason : byte
     GsoRefused,
     /// <summary>A packet for the controller that the controller meter (OFPM_CONTROLLER) dropped: past its rate.</summary>
     ControllerMeter,
+    /// <summary>Output through an egress queue of a shaped port that was full (or a frame longer than a queue holds).</summary>
+    QueueFull,
     Count,
 }
 

@@ -133,9 +133,10 @@ public sealed class OutputStage
             _f.Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
             return;
         }
+        var shaper = slot.Shaper;
         if (_pool.IsLarge(p) && _pool.OwesOffload(p))
         {
-            if (!slot.AcceptsOffload)
+            if (!slot.AcceptsOffload || shaper is not null)
             {
                 SegmentTo(slot, p, queueId);
                 return;
@@ -170,6 +171,11 @@ public sealed class OutputStage
             virtualPort.Output(_f, p);
             return;
         }
+        if (shaper is not null)
+        {
+            Shape(slot, shaper, p, queueId);
+            return;
+        }
         int q = slot.Index;
         if ((uint)q >= (uint)_txq.Length) GrowTx(q);
         if (queueId != uint.MaxValue)
@@ -197,6 +203,25 @@ public sealed class OutputStage
             buf = p;
         }
         Enqueue(q, slot, buf);
+    }
+
+    /// <summary>
+    /// A shaped port: a copy of the packet waits in its egress queue (queue 0 for none or one not configured) for the
+    /// datapath's <see cref="Qos.QosScheduler"/>, which counts it when it leaves; a full queue drops it (counted as the
+    /// queue's tx_errors).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Shape(PortSlot slot, Qos.PortShaper shaper, int p, uint queueId)
+    {
+        var q = shaper.QueueFor(queueId);
+        bool wasEmpty = q.Backlog == 0;
+        if (q.TryEnqueue(_pool.Frame(p)))
+        {
+            if (wasEmpty) _f.Owner.Qos.Kick();
+            return;
+        }
+        _f.Drops.Add(DropReason.QueueFull);
+        if (q.Id < (uint)slot.Queues.Length) Interlocked.Increment(ref slot.Queues[q.Id].TxErrors);
     }
 
     /// <summary>Queues <paramref name="buf"/> (its reference passes to the queue) on a port without virtual-port seam.</summary>

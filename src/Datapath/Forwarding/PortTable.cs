@@ -31,6 +31,15 @@ public sealed class PortSlot
         for (int i = 0; i < queueCount; i++) Queues[i] = new QueueCounters();
     }
 
+    private volatile Qos.PortShaper? _shaper;
+
+    /// <summary>The port's egress shaping (queues with min and max rates, a ceiling), or null: sent at once.</summary>
+    public Qos.PortShaper? Shaper
+    {
+        get => _shaper;
+        internal set => _shaper = value;
+    }
+
     /// <summary>When the port was added to the datapath (its clock), for the port's statistics' duration.</summary>
     public long AddedNanos { get; internal set; }
 

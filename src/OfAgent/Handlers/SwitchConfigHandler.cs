@@ -56,9 +56,16 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 
     public void QueueGetConfig(OfConnection c, OfpQueueGetConfigRequest qc, byte[] msg)
     {
-        if (!ctx.Check(c, ctx.Switch.QueueCount(WireMap.ToOfPort(qc.Port), out int queues), msg)) return;
+        var queues = new List<OfQueueConfig>();
+        if (!ctx.Check(c, ctx.Switch.QueueConfig(WireMap.ToOfPort(qc.Port), queues), msg)) return;
         var reply = new OfpQueueGetConfigReply { Xid = qc.Xid, Port = qc.Port };
-        for (uint q = 0; q < (uint)queues; q++) reply.Queues.Add(new OfpPacketQueue { QueueId = q });
+        foreach (var q in queues)
+        {
+            var pq = new OfpPacketQueue { QueueId = q.QueueId };
+            // OpenFlow 1.0 has OFPQT_MIN_RATE only.
+            if (q.MinPermille is { } min) pq.Properties.Add(OfpQueueProperty.MinRate(min));
+            reply.Queues.Add(pq);
+        }
         c.Send(reply);
     }
 }

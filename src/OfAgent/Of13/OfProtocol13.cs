@@ -263,10 +263,11 @@ internal sealed class OfProtocol13 : OfProtocol
     private void QueueGetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
     {
         if (!Ofp13Messages.TryDecodeQueueGetConfig(msg, out uint port, out var err)) { Error(c, err, msg); return; }
-        if (!Check(c, _ctx.Switch.QueueCount(port, out int n), msg)) return;
-        var queues = new (uint, uint)[n];
-        for (int i = 0; i < n; i++) queues[i] = ((uint)i, port);
-        c.SendRaw(Ofp13Messages.QueueGetConfigReply(xid, port, queues));
+        var queues = new List<OfQueueConfig>();
+        if (!Check(c, _ctx.Switch.QueueConfig(port, queues), msg)) return;
+        var wire = new (uint, uint, ushort?, ushort?)[queues.Count];
+        for (int i = 0; i < wire.Length; i++) wire[i] = (queues[i].QueueId, port, queues[i].MinPermille, queues[i].MaxPermille);
+        c.SendRaw(Ofp13Messages.QueueGetConfigReply(xid, port, wire));
     }
 
     // ================================================================ roles and async

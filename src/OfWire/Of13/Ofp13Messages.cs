@@ -326,14 +326,24 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_QUEUE_GET_CONFIG_REPLY: queues without properties (a queue with no rate configured).</summary>
-    public static byte[] QueueGetConfigReply(uint xid, uint port, ReadOnlySpan<(uint Queue, uint Port)> queues)
+    /// <summary>OFPT_QUEUE_GET_CONFIG_REPLY: each queue with its OFPQT_MIN_RATE and OFPQT_MAX_RATE properties (rates in tenths of a percent) when it has them.</summary>
+    public static byte[] QueueGetConfigReply(uint xid, uint port, ReadOnlySpan<(uint Queue, uint Port, ushort? MinRate, ushort? MaxRate)> queues)
     {
-        var w = new Ofp13Writer(16 + 16 * queues.Length);
+        var w = new Ofp13Writer(16 + 48 * queues.Length);
         int start = w.Begin(Ofp13Type.QueueGetConfigReply, xid);
         w.U32(port); w.Zeros(4);
-        foreach (var (q, p) in queues)
+        foreach (var (q, p, min, max) in queues)
         {
-            w.U32(q); w.U32(p); w.U16(16); w.Zeros(6);
+            int len = 16 + (min is null ? 0 : 16) + (max is null ? 0 : 16);
+            w.U32(q); w.U32(p); w.U16((ushort)len); w.Zeros(6);
+            if (min is { } mn)
+            {
+                w.U16(1); w.U16(16); w.Zeros(4); w.U16(mn); w.Zeros(6); // OFPQT_MIN_RATE
+            }
+            if (max is { } mx)
+            {
+                w.U16(2); w.U16(16); w.Zeros(4); w.U16(mx); w.Zeros(6); // OFPQT_MAX_RATE
+            }
         }
         w.Finish(start);
         return w.ToArray();

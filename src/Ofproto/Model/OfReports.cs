@@ -32,6 +32,12 @@ public readonly record struct OfPortStats(uint PortNo, ulong RxPackets, ulong Tx
 /// <summary>One queue's counters (queue statistics).</summary>
 public readonly record struct OfQueueStats(uint PortNo, uint QueueId, ulong TxPackets, ulong TxBytes, ulong TxErrors);
 
+/// <summary>
+/// One queue as QUEUE_GET_CONFIG describes it: its min and max rates in tenths of a percent of the port's rate (its
+/// shaping ceiling, else its link speed), null when it has none or the port's rate is unknown.
+/// </summary>
+public readonly record struct OfQueueConfig(uint QueueId, ushort? MinPermille, ushort? MaxPermille);
+
 /// <summary>Why a port's status changed.</summary>
 public enum OfPortReason : byte { Add, Delete, Modify }
 

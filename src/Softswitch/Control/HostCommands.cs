@@ -36,6 +36,9 @@ internal static class HostCommands
     {
         public PortFactoryOptions? PortFactory { get; init; }
 
+        /// <summary>The switch's egress shaping (queue/add, queue/del, qos/set, queue/show), or null.</summary>
+        public QosConfig? Qos { get; init; }
+
         /// <summary>The names a command may call this switch by (its datapath id, its control socket's name), or null.</summary>
         public Func<string, bool>? IsThisSwitch { get; init; }
     }
@@ -76,6 +79,16 @@ internal static class HostCommands
             "run one blocking garbage collection of that generation (default 0) and show what its pause was made of", 0, 3, MemoryCollect);
         commands.Register("dump-flows", "[--format json]", "every flow in ovs-ofctl syntax with counters and durations", 0, 2, args => DumpFlows(c.Dp, c.Agent.Switch.Flows, args));
         commands.Register("dump-groups", "[--format json]", "every group with its buckets and counters, in ovs-ofctl syntax", 0, 2, args => DumpGroups(c.Dp, args));
+        if (c.Qos is { } qos)
+        {
+            commands.Register("queue/add", "PORT QUEUE [min-rate=RATE][,max-rate=RATE]", "adds or replaces an egress queue of PORT (RATE: bits/s with k, M or G)", 2, 3,
+                args => qos.TryAddQueue(args[0], args[1], args.Length > 2 ? args[2] : "", out var e) ? ControlReply.Success(qos.Show()) : ControlReply.Error($"queue/add: {e}"));
+            commands.Register("queue/del", "PORT QUEUE", "removes an egress queue of PORT (what waits in it is dropped)", 2, 2,
+                args => qos.TryDeleteQueue(args[0], args[1], out var e) ? ControlReply.Success(qos.Show()) : ControlReply.Error($"queue/del: {e}"));
+            commands.Register("qos/set", "PORT max-rate=RATE", "sets PORT's shaping ceiling (max-rate=0: none)", 2, 2,
+                args => qos.TrySetPort(args[0], args[1], out var e) ? ControlReply.Success(qos.Show()) : ControlReply.Error($"qos/set: {e}"));
+            commands.Register("queue/show", "", "the shaped ports and their queues: rates, backlog, counters", 0, 0, _ => ControlReply.Success(qos.Show()));
+        }
         commands.Register("dump-meters", "[--format json]", "every meter with its bands, buckets and counters, in ovs-ofctl syntax", 0, 2, args => DumpMeters(c.Dp, args));
         commands.Register("ofproto/trace", OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 1, ControlProtocol.MaxArgs,
             args => OfprotoTrace.Run(c.Dp, c.Agent.Switch.Flows, args, c.IsThisSwitch));

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Softswitch.TestKit;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// Egress queues on a real veth port, driven by iperf3: OpenFlow 1.0 ENQUEUE into queues with max-rates shares a
+/// shaped port as configured, and a min-rate queue keeps its guarantee against a UDP flood in the other queue. Rates
+/// are what left each queue (its statistics, frame bytes) over a window that starts 1.5 s into the run.
+/// </summary>
+[RequiresTool("iperf3")]
+[RequiresTool("ovs-ofctl")]
+public sealed partial class QueueShapingTests
+{
+    [GeneratedRegex(@"port\s+3 queue (\d+): bytes=(\d+)")]
+    private static partial Regex QueueLine();
+
+    /// <summary>Bytes that left each queue of port 3, by queue id (ovs-ofctl queue-stats).</summary>
+    private static Dictionary<int, long> QueueBytes(SwitchProcess sw)
+        => QueueLine().Matches(sw.Ofctl("queue-stats", "3")).ToDictionary(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+
+    /// <summary>iperf3 from h1 and h2 to h3 at once (client args each), and each queue's rate in bit/s over the window.</summary>
+    private static Dictionary<int, double> Run(Hosts hosts, SwitchProcess sw, int seconds, string[] h1Args, string[] h2Args)
+    {
+        var procs = new List<Process>();
+        try
+        {
+            foreach (int port in new[] { 5401, 5402 })
+                procs.Add(Process.Start(new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", hosts.Ns[2].Name, "iperf3", "-s", "-1", "-B", hosts.Ips[2], "-p", port.ToString(CultureInfo.InvariantCulture) }, RedirectStandardOutput = true, RedirectStandardError = true })!);
+            Thread.Sleep(500);
+            for (int h = 0; h < 2; h++)
+            {
+                var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+                foreach (var a in new[] { "netns", "exec", hosts.Ns[h].Name, "iperf3", "-c", hosts.Ips[2], "-p", (5401 + h).ToString(CultureInfo.InvariantCulture), "-t", seconds.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+                foreach (var a in h == 0 ? h1Args : h2Args) psi.ArgumentList.Add(a);
+                procs.Add(Process.Start(psi)!);
+            }
+            Thread.Sleep(1500);
+            var b0 = QueueBytes(sw);
+            var clock = Stopwatch.StartNew();
+            Thread.Sleep((seconds - 2) * 1000 - 500);
+            var b1 = QueueBytes(sw);
+            double dt = clock.Elapsed.TotalSeconds;
+            foreach (var p in procs) p.WaitForExit(seconds * 1000 + 20_000);
+            return b1.ToDictionary(kv => kv.Key, kv => (kv.Value - b0.GetValueOrDefault(kv.Key)) * 8 / dt);
+        }
+        finally
+        {
+            foreach (var p in procs)
+            {
+                if (!p.HasExited) p.Kill(true);
+                p.Dispose();
+            }
+        }
+    }
+
+    private static void Flows(SwitchProcess sw, Hosts hosts)
+    {
+        sw.Ofctl("add-flow", $"priority=10,ip,in_port=1,nw_dst={hosts.Ips[2]},actions=enqueue:3:0");
+        sw.Ofctl("add-flow", $"priority=10,ip,in_port=2,nw_dst={hosts.Ips[2]},actions=enqueue:3:1");
+        sw.Ofctl("add-flow", "priority=0,actions=NORMAL");
+    }
+
+    [E2EFact]
+    public void TwoTcpFlowsThroughQueuesOf30And70Get30And70()
+    {
+        using var hosts = new Hosts(3, "10.79.0");
+        string port3 = hosts.Ns[2].HostIf;
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure",
+                                         "--queues", $"{port3} max-rate=100M; {port3}:0 max-rate=30M; {port3}:1 max-rate=70M");
+        Flows(sw, hosts);
+        Assert.True(hosts.Ping(0, 2) || hosts.Ping(0, 2, 2, 3), "h1 cannot reach h3");
+        Assert.True(hosts.Ping(1, 2) || hosts.Ping(1, 2, 2, 3), "h2 cannot reach h3");
+        var r = Run(hosts, sw, 6, [], []);
+        Console.WriteLine($"port max-rate 100M, queues max-rate 30M and 70M, two TCP flows: queue 0 {r[0] / 1e6:F2} Mbit/s, queue 1 {r[1] / 1e6:F2} Mbit/s");
+        Assert.InRange(r[0], 28.5e6, 31.5e6);
+        Assert.InRange(r[1], 66.5e6, 73.5e6);
+        var config = Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", "queue-get-config", sw.Endpoint, "3"]).Stdout;
+        Assert.Contains("queue 0: max_rate:30.0%", config);
+        Assert.Contains("queue 1: max_rate:70.0%", config);
+    }
+
+    [E2EFact]
+    public void AMinRateQueueKeepsItsGuaranteeAgainstAUdpFlood()
+    {
+        using var hosts = new Hosts(3, "10.79.1");
+        string port3 = hosts.Ns[2].HostIf;
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure",
+                                         "--queues", $"{port3} max-rate=100M; {port3}:0 min-rate=60M; {port3}:1 max-rate=100M");
+        Flows(sw, hosts);
+        Assert.True(hosts.Ping(0, 2) || hosts.Ping(0, 2, 2, 3), "h1 cannot reach h3");
+        Assert.True(hosts.Ping(1, 2) || hosts.Ping(1, 2, 2, 3), "h2 cannot reach h3");
+        // TCP in queue 0 (min-rate 60M) against 200 Mbit/s of UDP in queue 1, into a 100 Mbit/s port.
+        var r = Run(hosts, sw, 6, [], ["-u", "-b", "200M", "-l", "1400"]);
+        Console.WriteLine($"port max-rate 100M, queue 0 min-rate 60M (TCP) against a 200 Mbit/s UDP flood in queue 1: queue 0 {r[0] / 1e6:F2} Mbit/s, queue 1 {r[1] / 1e6:F2} Mbit/s");
+        Assert.True(r[0] >= 57e6, $"queue 0 got {r[0] / 1e6:F2} Mbit/s, below its 60 Mbit/s guarantee");
+        Assert.InRange(r[0] + r[1], 90e6, 101e6); // the port's ceiling, used
+    }
+}
