@@ -97,5 +97,6 @@ public sealed partial class QueueShapingTests
         Console.WriteLine($"port max-rate 100M, queue 0 min-rate 60M (TCP) against a 200 Mbit/s UDP flood in queue 1: queue 0 {r[0] / 1e6:F2} Mbit/s, queue 1 {r[1] / 1e6:F2} Mbit/s");
         Assert.True(r[0] >= 57e6, $"queue 0 got {r[0] / 1e6:F2} Mbit/s, below its 60 Mbit/s guarantee");
         Assert.InRange(r[0] + r[1], 90e6, 101e6); // the port's ceiling, used
+        Assert.Contains("queue 0: min_rate:60.0%", sw.Ofctl("queue-get-config", "3")); // OpenFlow 1.0: OFPQT_MIN_RATE only
     }
 }

@@ -123,7 +123,7 @@ public sealed class PortShaper
 
     private readonly ShapedQueue?[] _queues;
     private long _portTokens, _portRemainder, _last;
-    private int _rr;
+    private int _rr, _drr;
     internal readonly long PortCapacity;
 
     /// <param name="maxRate">The port's ceiling in bit/s (0: none).</param>
@@ -221,30 +221,41 @@ public sealed class PortShaper
                 return Take(q, into, bits, out from);
             }
         }
-        // Then the spare rate, deficit round robin over bytes among the queues below their ceiling.
-        for (int round = 0; round < 2; round++)
+        // Then the spare rate, deficit round robin over bytes among the queues below their ceiling: the queue in turn
+        // sends while its deficit covers its head packet; the next one in turn gets a quantum when its turn comes.
+        for (int k = 0; k < 2 * MaxQueues + 1; k++)
         {
-            for (int k = 0; k < MaxQueues; k++)
+            var q = queues[_drr];
+            if (q is null || q.Backlog == 0)
             {
-                var q = queues[(_rr + k) % MaxQueues];
-                if (q is null || q.Backlog == 0) continue;
-                lock (q.Lock)
+                if (q is not null) q.Deficit = 0;
+                NextTurn();
+                continue;
+            }
+            lock (q.Lock)
+            {
+                int len = q.HeadLength();
+                long bits = len * 8L;
+                if (len < 0 || (q.MaxRate != 0 && q.MaxTokens < bits) || q.Deficit < len)
                 {
-                    int len = q.HeadLength();
-                    long bits = len * 8L;
-                    if (len < 0 || (q.MaxRate != 0 && q.MaxTokens < bits) || !PortAllows(bits)) continue;
-                    if (q.Deficit < len)
-                    {
-                        q.Deficit += ShapedQueue.SlotSize / 6; // a quantum: about one full-size frame
-                        if (q.Deficit < len) continue;
-                    }
-                    q.Deficit -= len;
-                    _rr = (int)q.Id;
-                    return Take(q, into, bits, out from);
+                    NextTurn();
+                    continue;
                 }
+                if (!PortAllows(bits)) return 0; // the port's ceiling holds everyone back
+                q.Deficit -= len;
+                return Take(q, into, bits, out from);
             }
         }
         return 0;
+    }
+
+    /// <summary>About one full-size frame: what a queue may send per turn of the round robin.</summary>
+    private const int Quantum = 1536;
+
+    private void NextTurn()
+    {
+        _drr = (_drr + 1) % MaxQueues;
+        if (_queues[_drr] is { } n) n.Deficit = Math.Min(n.Deficit + Quantum, ShapedQueue.SlotSize + Quantum);
     }
 
     private bool PortAllows(long bits) => MaxRate == 0 || _portTokens >= bits;
