@@ -15,6 +15,7 @@ public sealed class ConfigFileTests
               "logLevel": "ofagent:dbg", "logFile": "/tmp/s.log", "unixctl": "none", "pidfile": "/tmp/s.pid", "detach": true,
               "metrics": "127.0.0.1:9477", "privateKey": "/tmp/k.pem", "certificate": "/tmp/c.pem", "caCert": "/tmp/ca.pem",
               "bootstrapCaCert": "/tmp/boot.pem", "sflow": "192.0.2.1:6343", "sflowSampling": 64, "sflowPolling": 10,
+              "queues": "eth1 max-rate=100M; eth1:0 max-rate=30M",
             }
             """, "c.json", out var error);
         Assert.True(s is not null, error);
@@ -30,8 +31,9 @@ public sealed class ConfigFileTests
         Assert.Equal(200, s.BusyPollUs);
         Assert.Equal("1-2", s.ForwardingCpus);
         Assert.Equal(("192.0.2.1:6343", 64, 10), (s.Sflow, s.SflowSampling, s.SflowPolling));
+        Assert.Equal("eth1 max-rate=100M; eth1:0 max-rate=30M", s.Queues);
         // Every key the checker knows is a property the generated deserializer fills (nothing is silently dropped).
-        Assert.Equal(30, ConfigFile.Keys.Count());
+        Assert.Equal(31, ConfigFile.Keys.Count());
     }
 
     [Fact]
