@@ -90,6 +90,34 @@ public class GroupExecutionTests
         return f;
     }
 
+    /// <summary>Records each output with the tunnel id in force.</summary>
+    private struct TunnelSink : IActionSink
+    {
+        public ulong Tunnel;
+        public List<(ushort Port, ulong Tunnel)> Sent;
+
+        public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts) => Sent.Add((port, Tunnel));
+        public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
+        public readonly void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+            => Output(PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
+    }
+
+    [Fact]
+    public void ABucketsSetTunnelIsTheBucketsAlone()
+    {
+        var rig = new Rig();
+        rig.Groups.Set(new Group(5, GroupType.All,
+            [new GroupBucket(List(FlowAction.SetTunnel(7), FlowAction.Output(2))), new GroupBucket(List(FlowAction.Output(3)))], 0));
+        var pkts = new[] { rig.Load(ActionOfp13Tests.Ipv4Udp) };
+        var layers = new[] { ActionOfp13Tests.LayersOf(ActionOfp13Tests.Ipv4Udp) };
+        var sink = new TunnelSink { Sent = [] };
+        rig.Exec.Execute(List(FlowAction.SetTunnel(9), FlowAction.Group(5), FlowAction.Output(4)), rig.Pool, pkts, layers, ref sink);
+        rig.Pool.Release(pkts);
+        // The first bucket's output goes with 7; the second bucket's and the list's after the group with the list's 9.
+        Assert.Equal([(2, 7UL), (3, 9UL), (4, 9UL)], sink.Sent);
+    }
+
     [Fact]
     public void AllGroupRunsEveryBucketOnItsOwnCopyAndTheListSeesTheOriginal()
     {

@@ -111,6 +111,25 @@ public sealed partial class ActionExecutor
         where TSink : struct, IActionSink
     {
         if (CountsGroups) bucket.Count(pkts.Length, bytes);
+        // A bucket's set_tunnel is the bucket's: the outputs after the group (or of a later bucket) use the caller's.
+        ulong tunnel = _tunnel;
+        try
+        {
+            RunBucketActions(bucket, pool, pkts, layers, queue, depth, copy, ref sink);
+        }
+        finally
+        {
+            if (_tunnel != tunnel)
+            {
+                _tunnel = tunnel;
+                sink.SetTunnel(tunnel);
+            }
+        }
+    }
+
+    private void RunBucketActions<TSink>(GroupBucket bucket, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
         if (!copy)
         {
             Execute(bucket.Actions, pool, pkts, layers, queue, depth + 1, ref sink);

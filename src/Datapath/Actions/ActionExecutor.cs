@@ -63,6 +63,8 @@ public sealed partial class ActionExecutor
     public const uint NoQueue = uint.MaxValue;
 
     private readonly CounterSet _counters;
+    // The tunnel id the list's set_tunnel actions last gave the sink (0 at the start of a list): restored after a group bucket.
+    private ulong _tunnel;
 
     /// <summary>Packets dropped because a TTL decrement would have reached 0 and the controller did not ask for them.</summary>
     public static readonly Counter InvalidTtlDrop = Coverage.Define("action-invalid-ttl-drop", "packets dropped by dec_ttl/dec_mpls_ttl: the TTL would have reached 0 (invalid-TTL packet-ins off)");
@@ -92,6 +94,7 @@ public sealed partial class ActionExecutor
         where TSink : struct, IActionSink
     {
         if ((uint)layers.Length < (uint)pkts.Length) ThrowHelper.Argument(nameof(layers));
+        _tunnel = 0; // the sink's tunnel id at the start of a list (a batch starts with none)
         Execute(actions, pool, pkts, layers, NoQueue, 0, ref sink);
     }
 
@@ -138,6 +141,7 @@ public sealed partial class ActionExecutor
                     break;
                 }
                 case ActionKind.SetTunnel:
+                    _tunnel = a.Value;
                     sink.SetTunnel(a.Value);
                     break;
                 case ActionKind.SetDlSrc:

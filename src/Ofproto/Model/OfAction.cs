@@ -100,8 +100,14 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction SetIpv6Src(UInt128 ip) => new(OfActionType.SetIpv6Src, Value: (ulong)ip, Value2: (ulong)(ip >> 64));
     public static OfAction SetIpv6Dst(UInt128 ip) => new(OfActionType.SetIpv6Dst, Value: (ulong)ip, Value2: (ulong)(ip >> 64));
     public static OfAction SetIpv6Flabel(uint label) => new(OfActionType.SetIpv6Flabel, Value: label);
-    public static OfAction SetIcmpType(byte type) => new(OfActionType.SetIcmpType, Value: type);
-    public static OfAction SetIcmpCode(byte code) => new(OfActionType.SetIcmpCode, Value: code);
+    /// <summary>Sets the ICMP type; <paramref name="icmpv6"/>: the controller named ICMPv6's field (kept to be reported as given; the
+    /// datapath rewrites whichever ICMP the packet carries).</summary>
+    public static OfAction SetIcmpType(byte type, bool icmpv6 = false) => new(OfActionType.SetIcmpType, Value: type, Value2: icmpv6 ? 1UL : 0);
+    /// <summary>Sets the ICMP code; <paramref name="icmpv6"/> as for <see cref="SetIcmpType"/>.</summary>
+    public static OfAction SetIcmpCode(byte code, bool icmpv6 = false) => new(OfActionType.SetIcmpCode, Value: code, Value2: icmpv6 ? 1UL : 0);
+
+    /// <summary>An ICMP set-field action given for ICMPv6's field (<see cref="SetIcmpType"/>, <see cref="SetIcmpCode"/>).</summary>
+    public bool IsIcmpv6 => Type is OfActionType.SetIcmpType or OfActionType.SetIcmpCode && Value2 == 1;
     public static OfAction SetArpOp(ushort op) => new(OfActionType.SetArpOp, Value: op);
     public static OfAction SetArpSpa(uint ip) => new(OfActionType.SetArpSpa, Value: ip);
     public static OfAction SetArpTpa(uint ip) => new(OfActionType.SetArpTpa, Value: ip);

@@ -185,6 +185,12 @@ public sealed class OvsOfctl13Tests
         Assert.DoesNotContain("group_id=1,", Ok(rig, "dump-groups"));
         Ok(rig, "del-groups");
         Assert.DoesNotContain("group", Ok(rig, "dump-flows"));
+
+        // A bucket's set-field reads back as given: ICMPv6's field stays ICMPv6's (a group has no match to tell).
+        Ok(rig, "add-group", "group_id=9,type=indirect,bucket=set_field:135->icmpv6_type,set_field:3->icmp_code,output:2");
+        var desc = Ok(rig, "dump-groups");
+        Assert.Contains("set_field:135->icmpv6_type", desc);
+        Assert.Contains("set_field:3->icmp_code", desc);
     }
 
     [Fact]
