@@ -81,6 +81,12 @@ public sealed class PpsOptions
     /// (0: no meter). A rate above the offered load measures what metering costs; a lower one, how exactly the band holds.
     /// </summary>
     public long MeterKbps;
+    /// <summary>
+    /// --group all|select|indirect|ff: every --flows flow (as --openflow13 installs them) applies one group instead of
+    /// outputting: select over the output ports (weights equal), all to two ports, indirect to one, fast failover over
+    /// two watched ports (the first live). Null: no group.
+    /// </summary>
+    public string? Group;
 
     public static PpsOptions Parse(string[] args)
     {
@@ -122,6 +128,11 @@ public sealed class PpsOptions
                 case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--paired": o.Paired = true; break;
                 case "--openflow13": o.OpenFlow13 = true; break;
+                case "--group":
+                    o.Group = Next();
+                    if (o.Group is not ("all" or "select" or "indirect" or "ff")) throw new ArgumentException("--group takes all, select, indirect or ff");
+                    o.OpenFlow13 = true;
+                    break;
                 case "--meter":
                     o.MeterKbps = long.Parse(Next(), CultureInfo.InvariantCulture);
                     if (o.MeterKbps is <= 0 or > uint.MaxValue) throw new ArgumentException("--meter takes a rate in kbit/s, 1 to 4294967295");
@@ -150,6 +161,8 @@ public sealed class PpsOptions
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
                     Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio)");
                     Console.WriteLine("             --openflow13 (the --flows flows as a 1.3 controller installs them: in_port + 5-tuple at one priority, 1.3's rules)");
+                    Console.WriteLine("             --group all|select|indirect|ff (with --openflow13's flows: each applies one group: select over the output");
+                    Console.WriteLine("             ports, all to two ports, indirect to one, ff over two watched ports; select reports how the buckets shared)");
                     Console.WriteLine("             --meter KBPS (with --openflow13's flows: each runs through one meter, a drop band of KBPS kbit/s; the rate");
                     Console.WriteLine("             delivered is reported against it)");
                     Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
@@ -266,6 +279,7 @@ public static class PpsHarness
                 ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1)));
                 dp.AddPort(ports[i]);
             }
+            Traffic.InstallGroup(o, dp);
             var traffic = pipeline ? Traffic.BuildFaucet(o, new Random(o.Seed)) : Traffic.Build(o, new Random(o.Seed));
             foreach (var m in traffic.Mods)
                 if (flows.Apply(m) != FlowModStatus.Ok) throw new InvalidOperationException("flow install failed");
@@ -395,6 +409,7 @@ public static class PpsHarness
             ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1)));
             dp.AddPort(ports[i]);
         }
+        Traffic.InstallGroup(o, dp);
         // --tunnel: port N+1 is the underlay, N+2 the tunnel; flows output to the tunnel (tx) or match in_port = tunnel (rx).
         ushort tunnelNo = 0;
         TunnelPort? peer = null;
@@ -615,6 +630,7 @@ public static class PpsHarness
         long forwarded = SentTotal(ports) - sent0, drops = DropTotal(fwd) - drops0;
         long flowModsOverOpenFlow = agent is null ? 0 : agent.FlowModsApplied - ofMods0;
         ReportMeter(o, dp, MeterPassed(dp) - meter0, secs, progress);
+        ReportGroup(o, dp, progress);
         agent?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         dp.Dispose();
         var timeline = Timeline(sampleT, sampleP, samples, p0, churnStartTs == 0 ? null : Math.Max(0, Stopwatch.GetElapsedTime(measureStartTs, churnStartTs).TotalSeconds),
@@ -718,12 +734,22 @@ public static class PpsHarness
         foreach (var t in threads) t.Join();
         progress?.WriteLine($"  per thread: {string.Join(", ", per.Select(x => x.ToString("F2", CultureInfo.InvariantCulture) + " Mpps"))}");
         ReportMeter(o, dp, MeterPassed(dp) - meter0, secs, progress);
+        ReportGroup(o, dp, progress);
         long misses = 0;
         foreach (var f in dp.Forwarders) misses += f.Misses;
         dp.Dispose();
         return new Result(packets / secs / 1e6, packets == 0 ? 0 : secs * 1e9 / packets, packets == 0 ? 0 : (double)alloc / packets, 0, 0,
             packets, forwarded, misses, secs, o.Flows, o.Rules, traffic.MaskCount, bytesPerFlow, 0,
             GC.CollectionCount(0) - gc0, GC.CollectionCount(2) - gc2, 0, 0, Threads: n, MppsPerThread: per);
+    }
+
+    /// <summary>--group: the packets each bucket ran (for select: how evenly the flows spread).</summary>
+    private static void ReportGroup(PpsOptions o, SwitchDatapath dp, TextWriter? progress)
+    {
+        if (o.Group is null || !dp.Groups.TryGet(Traffic.BenchGroupId, out var g)) return;
+        long total = Math.Max(1, g.Buckets.Sum(b => b.Packets));
+        progress?.WriteLine($"group {o.Group}: {g.Packets:N0} packets; buckets " +
+                            string.Join(", ", g.Buckets.Select((b, i) => $"{i}: {b.Packets:N0} ({(double)b.Packets / total:P1})")));
     }
 
     /// <summary>--meter: packets the bench meter let through so far (every packet that entered it but those its band dropped).</summary>
@@ -837,6 +863,27 @@ internal sealed class Traffic
     private static readonly Wildcards FiveTuple = Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.NwTos | Wildcards.TunIdExt;
 
     private static readonly FlowInstructions s_meter = new(meter: BenchMeterId);
+    private static readonly FlowActions s_group = new([FlowAction.Group(BenchGroupId)]);
+
+    /// <summary>The group --group's flows apply.</summary>
+    public const uint BenchGroupId = 1;
+
+    /// <summary>--group: the datapath's group <see cref="BenchGroupId"/> of the type asked over the output ports 2..N.</summary>
+    public static void InstallGroup(PpsOptions o, SwitchDatapath dp)
+    {
+        if (o.Group is null) return;
+        static Softswitch.Datapath.Groups.GroupBucket Out(ushort port, ushort weight = 0, ushort watch = PortNumber.None)
+            => new(new FlowActions([FlowAction.Output(port)]), weight, watch);
+        var outs = Enumerable.Range(2, o.Ports - 1).Select(p => (ushort)p).ToArray();
+        var (type, buckets) = o.Group switch
+        {
+            "select" => (Softswitch.Datapath.Groups.GroupType.Select, outs.Select(p => Out(p, 1)).ToArray()),
+            "all" => (Softswitch.Datapath.Groups.GroupType.All, outs.Take(2).Select(p => Out(p)).ToArray()),
+            "indirect" => (Softswitch.Datapath.Groups.GroupType.Indirect, [Out(outs[0])]),
+            _ => (Softswitch.Datapath.Groups.GroupType.FastFailover, outs.Take(2).Select(p => Out(p, watch: p)).ToArray()),
+        };
+        dp.Groups.Set(new Softswitch.Datapath.Groups.Group(BenchGroupId, type, buckets, dp.Clock.NowNanos));
+    }
 
     /// <summary>The meter --meter's flows run through.</summary>
     public const uint BenchMeterId = 1;
@@ -855,7 +902,7 @@ internal sealed class Traffic
         var frames = new List<byte[]>();
         var mods = new List<FlowMod>();
         var outputs = new FlowActions[o.Ports + 1];
-        for (ushort p = 2; p <= o.Ports; p++) outputs[p] = new FlowActions([FlowAction.Output(outputTo != 0 ? outputTo : p)]);
+        for (ushort p = 2; p <= o.Ports; p++) outputs[p] = o.Group is not null ? s_group : new FlowActions([FlowAction.Output(outputTo != 0 ? outputTo : p)]);
         var srcMac = SrcMac;
         var dstMac = DstMac;
 

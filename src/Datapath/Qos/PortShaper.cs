@@ -114,8 +114,11 @@ public sealed class ShapedQueue
 /// </remarks>
 public sealed class PortShaper
 {
-    /// <summary>How much of its rate a bucket holds: shaping is within this much time.</summary>
-    public const long BucketNanos = 10_000_000;
+    /// <summary>
+    /// How much of its rate a bucket holds: shaping is within this much time, and the scheduler may be kept off the CPU
+    /// this long (a loaded machine) without a queue losing rate.
+    /// </summary>
+    public const long BucketNanos = 50_000_000;
     /// <summary>Packets a queue holds (tail drop past them).</summary>
     public const int DefaultDepth = 1000;
     /// <summary>The most queues a port has (queue ids 0..MaxQueues-1).</summary>

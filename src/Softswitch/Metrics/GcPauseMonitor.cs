@@ -317,13 +317,15 @@ internal sealed class GcPauseMonitor : EventListener
     {
         long lastIndex = GC.GetGCMemoryInfo(GCKind.Any).Index;
         int gcs0 = GC.CollectionCount(0);
+        var since = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             Thread.Sleep(50);
             if (!_sampling)
             {
-                // Two collections and no event: the runtime raises none here.
-                if (GC.CollectionCount(0) - gcs0 < 2 || Interlocked.Read(ref _events) > 0)
+                // Two collections and no event for 5 s: the runtime raises none here. (On a loaded machine the runtime's
+                // dispatch thread can deliver the first event well after a few collections: not a reason to give up.)
+                if (GC.CollectionCount(0) - gcs0 < 2 || since.Elapsed < TimeSpan.FromSeconds(5) || Interlocked.Read(ref _events) > 0)
                 {
                     if (Interlocked.Read(ref _events) > 0) return;
                     continue;
