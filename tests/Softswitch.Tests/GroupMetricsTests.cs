@@ -9,9 +9,36 @@ using Softswitch.Ofproto;
 
 namespace Softswitch.Tests;
 
-/// <summary>The groups' and meters' counters as the metrics endpoint exports them: per group and bucket, per meter and band.</summary>
+/// <summary>The groups', meters' and queues' counters as the metrics endpoint exports them: per group and bucket, meter and band, port and queue.</summary>
 public sealed class GroupMetricsTests
 {
+    [Fact]
+    public void QueueCountersAreExported()
+    {
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+        var ports = Enumerable.Range(1, 2).Select(i => new MemoryPort($"q{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i)) { CaptureSent = true }).ToArray();
+        foreach (var p in ports) dp.AddPort(p);
+        var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }), new AgentOptions());
+        var qos = new QosConfig(dp);
+        Assert.True(qos.TryApply("q2:3 max-rate=1G", out var error), error);
+        Assert.Equal(OfError.None, agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 1,
+            OfInstructions.Apply(new[] { OfAction.Enqueue(2, 5) }))));
+        var frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 1, 2, 3, 4);
+        for (int i = 0; i < 3; i++) ports[0].Inject(frame);
+        dp.PollUntilIdle();
+        // Queue 5 is not configured: its packets wait in queue 0, which the qos thread sends.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Volatile.Read(ref dp.Ports.Get(2)!.Queues[0].TxPackets) < 3 && DateTime.UtcNow < deadline) Thread.Sleep(10);
+
+        using var metrics = new SwitchMetrics(dp, agent, null);
+        var seen = Observe(metrics, "softswitch_queue");
+        Assert.Equal(3, seen["softswitch_queue_tx_packets{port=q2,queue=0}"]);
+        Assert.Equal(3L * frame.Length, seen["softswitch_queue_tx_bytes{port=q2,queue=0}"]);
+        Assert.Equal(0, seen["softswitch_queue_tx_packets{port=q2,queue=3}"]); // configured: shown though idle
+        Assert.Equal(0, seen["softswitch_queue_backlog{port=q2,queue=3}"]);
+        Assert.False(seen.ContainsKey("softswitch_queue_tx_packets{port=q1,queue=0}"));
+    }
+
     /// <summary>Every measurement of the instruments named <paramref name="prefix"/>..., as <c>name{label=value,...}</c>.</summary>
     private static Dictionary<string, long> Observe(SwitchMetrics metrics, string prefix)
     {

@@ -81,6 +81,11 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableCounter("softswitch_meter_bytes", () => PerMeter(m => m.Bytes), "By", "bytes that entered each meter");
         _meter.CreateObservableCounter("softswitch_meter_band_packets", () => PerBand(b => b.Packets), "{packet}", "packets each band of each meter applied to (dropped or remarked)");
         _meter.CreateObservableCounter("softswitch_meter_band_bytes", () => PerBand(b => b.Bytes), "By", "bytes each band of each meter applied to");
+        // Egress queues: those a shaping configures, and any other a packet went through (ENQUEUE, set_queue).
+        _meter.CreateObservableCounter("softswitch_queue_tx_packets", () => PerQueue(c => Volatile.Read(ref c.TxPackets)), "{packet}", "packets each egress queue sent");
+        _meter.CreateObservableCounter("softswitch_queue_tx_bytes", () => PerQueue(c => Volatile.Read(ref c.TxBytes)), "By", "bytes each egress queue sent");
+        _meter.CreateObservableCounter("softswitch_queue_tx_errors", () => PerQueue(c => Volatile.Read(ref c.TxErrors)), "{packet}", "packets each egress queue dropped (full, or its port down)");
+        _meter.CreateObservableGauge("softswitch_queue_backlog", QueueBacklogs, "{packet}", "packets waiting in each queue of a shaped port");
         _meter.CreateObservableGauge("softswitch_emergency_flows", () => (long)_agent.Switch.Flows.Emergency, "{flow}", "emergency flows (used while no controller is connected)");
         _meter.CreateObservableGauge("softswitch_mac_entries", () => (long)_dp.MacTable.Count, "{entry}", "learned MAC addresses (NORMAL, fail-standalone)");
 
@@ -175,6 +180,37 @@ internal sealed class SwitchMetrics : IDisposable
             string id = g.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             for (int i = 0; i < g.Buckets.Length; i++)
                 list.Add(new(read(g.Buckets[i]), Tag("group", id), Tag("bucket", i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        }
+        return list;
+    }
+
+    private List<Measurement<long>> PerQueue(Func<Softswitch.Datapath.Forwarding.QueueCounters, long> read)
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var slot in _dp.Ports.WithLocal)
+        {
+            var shaper = slot.Shaper;
+            for (int q = 0; q < slot.Queues.Length; q++)
+            {
+                var c = slot.Queues[q];
+                bool shaped = shaper is not null && q < Softswitch.Datapath.Qos.PortShaper.MaxQueues && shaper.Queues[q] is not null;
+                if (!shaped && Volatile.Read(ref c.TxPackets) == 0 && Volatile.Read(ref c.TxErrors) == 0) continue;
+                list.Add(new(read(c), Tag("port", slot.Port.Info.Name), Tag("queue", q.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+            }
+        }
+        return list;
+    }
+
+    private List<Measurement<long>> QueueBacklogs()
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var slot in _dp.Ports.WithLocal)
+        {
+            if (slot.Shaper is not { } shaper) continue;
+            foreach (var q in shaper.Queues)
+            {
+                if (q is not null) list.Add(new(q.Backlog, Tag("port", slot.Port.Info.Name), Tag("queue", q.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+            }
         }
         return list;
     }
