@@ -21,15 +21,17 @@ public sealed class MeterRateTests
     }
 
     /// <summary>h1 (and h3, when there are three hosts) to h2 through meter 1; everything else NORMAL.</summary>
-    private static void Install(SwitchProcess sw, Hosts hosts, string meter)
+    private static void Install(SwitchProcess sw, Hosts hosts, string meter) => Install((cmd, arg) => Ofctl13(sw, cmd, arg), hosts, meter);
+
+    private static void Install(Action<string, string> ofctl13, Hosts hosts, string meter)
     {
-        Ofctl13(sw, "add-meter", meter);
+        ofctl13("add-meter", meter);
         for (int h = 0; h < hosts.Ns.Count; h++)
         {
             if (h == 1) continue;
-            Ofctl13(sw, "add-flow", $"priority=10,ip,in_port={h + 1},nw_dst={hosts.Ips[1]},actions=meter:1,output:2");
+            ofctl13("add-flow", $"priority=10,ip,in_port={h + 1},nw_dst={hosts.Ips[1]},actions=meter:1,output:2");
         }
-        Ofctl13(sw, "add-flow", "priority=0,actions=NORMAL");
+        ofctl13("add-flow", "priority=0,actions=NORMAL");
     }
 
     private static long Counter(Hosts hosts, int host, string name)
@@ -113,6 +115,40 @@ public sealed class MeterRateTests
         Assert.InRange(tcp.Bps, 8.0e6, 10.5e6);
         Assert.InRange(tcp.Iperf, 7.5e6, 10.5e6);
         Assert.Contains("meter:1 flow_count:1", Ofctl13(sw, "meter-stats"));
+    }
+
+    /// <summary>
+    /// Open vSwitch 3.1's user-space datapath with the same meter, flows and traffic, in the same run: its figures are
+    /// printed beside ours (the README's comparison); what is asserted is that it was measured.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovs-vswitchd")]
+    public void OpenVSwitchWithTheSameMeterAndTraffic()
+    {
+        using var ovsNs = Netns.Create();
+        using var hosts = new Hosts(2, "10.78.3");
+        for (int h = 0; h < 2; h++)
+        {
+            Sh.Check("ip", "link", "set", hosts.Ns[h].HostIf, "netns", ovsNs.Name);
+            Sh.Check("ip", "-n", ovsNs.Name, "link", "set", hosts.Ns[h].HostIf, "up");
+        }
+        using var ovs = OvsUserspace.Start(ovsNs);
+        ovs.Vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "protocols=OpenFlow13", "fail_mode=secure");
+        for (int h = 0; h < 2; h++) ovs.Vsctl("add-port", "br0", hosts.Ns[h].HostIf, "--", "set", "interface", hosts.Ns[h].HostIf, $"ofport_request={h + 1}");
+        void OvsOfctl(string cmd, string arg)
+        {
+            var r = Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", cmd, $"unix:{ovs.RunDir}/br0.mgmt", arg], 30_000);
+            Assert.True(r.Ok, $"ovs-ofctl {cmd} {arg}: {r.Stderr}{r.Stdout}\n{ovs.LogTail}");
+        }
+        Install(OvsOfctl, hosts, "meter=1,kbps,band=type=drop,rate=10000");
+        Assert.True(hosts.Ping(0, 1) || hosts.Ping(0, 1, 2, 3), "h1 cannot reach h2 through Open vSwitch");
+        var udp = Measure(hosts, [0], 6, "-u", "-b", "40M", "-l", "1400");
+        var tcp = Measure(hosts, [0], 6);
+        Console.WriteLine($"Open vSwitch (user space) meter 10 Mbit/s, UDP flood of 40 Mbit/s: {udp.Bps / 1e6:F3} Mbit/s of frames ({udp.Bps / 1e7 - 1:+0.00%;-0.00%}); "
+                          + $"whole run {udp.WholeBps / 1e6:F3} Mbit/s, iperf3 payload {udp.Iperf / 1e6:F2} Mbit/s");
+        Console.WriteLine($"Open vSwitch (user space) meter 10 Mbit/s, iperf3 TCP: {tcp.Bps / 1e6:F3} Mbit/s of frames ({tcp.Bps / 1e7 - 1:+0.00%;-0.00%}); "
+                          + $"whole run {tcp.WholeBps / 1e6:F3} Mbit/s, iperf3 goodput {tcp.Iperf / 1e6:F2} Mbit/s");
+        Assert.True(udp.Bps > 0 && tcp.Bps > 0, "Open vSwitch forwarded nothing");
     }
 
     [E2EFact]
