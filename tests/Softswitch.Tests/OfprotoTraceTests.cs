@@ -84,6 +84,8 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.True(r.Ok, r.Text);
         Assert.Equal("group:5", Line(r.Text, "Actions: "));
         Assert.Equal("2, 3", Line(r.Text, "Output: "));
+        // Which buckets the packet took, by index.
+        Assert.Contains("Bucket: group:5 bucket 0 (all; actions output:2)\nBucket: group:5 bucket 1 (all; actions mod_tp_dst:7,output:3)\n", r.Text);
         _dp.Groups.TryGet(5, out var g);
         Assert.Equal(0, g.Packets); // a trace changes no counter
 

@@ -27,6 +27,9 @@ public sealed partial class ActionExecutor
     /// <summary>The groups that group actions name (null: every group action finds none and drops).</summary>
     public GroupTable? Groups { get; init; }
 
+    /// <summary>Told every bucket a batch runs, before it runs (a trace's record of the buckets a packet took), or null.</summary>
+    public Action<GroupBucket>? BucketTrace { get; init; }
+
     /// <summary>Whether groups and buckets count the packets they run (false for a trace, which must not change statistics).</summary>
     public bool CountsGroups { get; init; } = true;
 
@@ -111,6 +114,7 @@ public sealed partial class ActionExecutor
         where TSink : struct, IActionSink
     {
         if (CountsGroups) bucket.Count(pkts.Length, bytes);
+        BucketTrace?.Invoke(bucket);
         // A bucket's set_tunnel is the bucket's: the outputs after the group (or of a later bucket) use the caller's.
         ulong tunnel = _tunnel;
         try

@@ -70,11 +70,12 @@ internal static class OfprotoTrace
         byte[]? final = null;
         FlowKey finalKey = default;
         string? missText = null;
+        var bucketTexts = new List<string>();
         if (trace.Entry is { } entry)
         {
             if (frame is not null)
             {
-                final = Execute(dp, entry.Actions, frame, key.InPort, outputs);
+                final = Execute(dp, entry.Actions, frame, key.InPort, outputs, bucketTexts);
                 PacketParser.Parse(final, key.InPort, out finalKey, out _);
             }
             else
@@ -118,6 +119,7 @@ internal static class OfprotoTrace
             {
                 sb.Append("Rule: ").Append(HostCommands.RuleText(e, 0, withCounters: false)).Append('\n');
                 sb.Append("Actions: ").Append(FlowFormat.Actions(e.Actions)).Append('\n');
+                foreach (var b in bucketTexts) sb.Append("Bucket: ").Append(b).Append('\n');
             }
             else
             {
@@ -185,9 +187,10 @@ internal static class OfprotoTrace
         var outputs = new List<TraceOutput>();
         byte[]? final = null;
         FlowKey finalKey = default;
+        var bucketTexts = new List<string>();
         if (frame is not null)
         {
-            final = Execute(dp, composed, frame, key.InPort, outputs);
+            final = Execute(dp, composed, frame, key.InPort, outputs, bucketTexts);
             PacketParser.Parse(final, key.InPort, out finalKey, out _);
         }
         else
@@ -245,6 +248,7 @@ internal static class OfprotoTrace
                 sb.Append("Action set: ").Append(setList.Count > 0 ? FlowFormat.Actions(new FlowActions([.. setList])) : "(empty)").Append('\n');
             sb.Append("Actions: ").Append(composed.Count > 0 ? FlowFormat.Actions(composed) : "(none)").Append('\n');
             foreach (var m in meterTexts) sb.Append("Meter: ").Append(m).Append('\n');
+            foreach (var b in bucketTexts) sb.Append("Bucket: ").Append(b).Append('\n');
             if (missText is not null) sb.Append("Miss: ").Append(missText).Append('\n');
             if (final is not null)
             {
@@ -282,6 +286,12 @@ internal static class OfprotoTrace
             w.WriteEndArray();
             if (walk.End == PipelineEnd.Actions) w.WriteString("action_set", FlowFormat.Actions(new FlowActions([.. setList])));
             w.WriteString("actions", FlowFormat.Actions(composed));
+            if (bucketTexts.Count > 0)
+            {
+                w.WriteStartArray("buckets");
+                foreach (var b in bucketTexts) w.WriteStringValue(b);
+                w.WriteEndArray();
+            }
             if (meterTexts.Count > 0)
             {
                 w.WriteStartArray("meters");
@@ -316,6 +326,17 @@ internal static class OfprotoTrace
         return band < 0
             ? $"{head}; a {len}-byte packet now: within every band, passes"
             : $"{head}; a {len}-byte packet now: band {band} applies ({(m.Bands[band].Type == MeterBandType.Drop ? "dropped" : "DSCP remarked")})";
+    }
+
+    /// <summary><c>group:5 bucket 1 (select; actions output:3)</c>: a bucket a traced packet took.</summary>
+    private static string BucketText(SwitchDatapath dp, Softswitch.Datapath.Groups.GroupBucket b)
+    {
+        foreach (var g in dp.Groups.All)
+        {
+            int i = Array.IndexOf(g.Buckets, b);
+            if (i >= 0) return $"group:{g.Id} bucket {i} ({g.Type.ToString().ToLowerInvariant()}; actions {FlowFormat.Actions(b.Actions)})";
+        }
+        return $"a bucket of a group since modified (actions {FlowFormat.Actions(b.Actions)})";
     }
 
     internal static string BandText(MeterBand b)
@@ -454,7 +475,7 @@ internal static class OfprotoTrace
     /// Runs the actions on a private copy of the frame; records each output with the packet as sent. Groups are the
     /// switch's (each bucket's outputs appear as they would be sent), their counters left alone.
     /// </summary>
-    private static byte[] Execute(SwitchDatapath dp, FlowActions actions, byte[] frame, ushort inPort, List<TraceOutput> outputs)
+    private static byte[] Execute(SwitchDatapath dp, FlowActions actions, byte[] frame, ushort inPort, List<TraceOutput> outputs, List<string>? buckets = null)
     {
         var pool = new PacketPool(64);
         int p = pool.Alloc();
@@ -464,7 +485,11 @@ internal static class OfprotoTrace
         Span<int> pkts = [p];
         Span<PacketLayers> ls = [layers];
         var sink = new RecordingSink(pool, outputs);
-        new ActionExecutor { Groups = dp.Groups, CountsGroups = false, Meters = dp.Meters, RunsMeters = false }.Execute(actions, pool, pkts, ls, ref sink);
+        new ActionExecutor
+        {
+            Groups = dp.Groups, CountsGroups = false, Meters = dp.Meters, RunsMeters = false,
+            BucketTrace = buckets is null ? null : b => buckets.Add(BucketText(dp, b)),
+        }.Execute(actions, pool, pkts, ls, ref sink);
         return pool.Frame(p).ToArray();
     }
 
