@@ -401,6 +401,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     {
         bool anyPort = port == OfPort.Any;
         if (!anyPort && (!OfPort.ToDatapath(port, out var no) || _dp.Ports.Get(no) is null)) return OfError.QueueBadPort;
+        long now = _dp.Clock.NowNanos;
         foreach (var p in _dp.Ports.WithLocal)
         {
             uint of = OfPort.FromDatapath(p.No);
@@ -410,8 +411,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             {
                 if (queue != AllQueues && q != queue) continue;
                 var qc = p.Queues[q];
+                // A port's queues exist from when the port was added (shaping changes their rates, not their counters).
                 into.Add(new OfQueueStats(of, q, (ulong)Interlocked.Read(ref qc.TxPackets), (ulong)Interlocked.Read(ref qc.TxBytes),
-                                          (ulong)Interlocked.Read(ref qc.TxErrors)));
+                                          (ulong)Interlocked.Read(ref qc.TxErrors), Math.Max(0, now - p.AddedNanos)));
             }
         }
         return OfError.None;

@@ -265,7 +265,8 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         foreach (var s in stats)
         {
             reply.BeginEntry();
-            w.U32(s.PortNo); w.U32(s.QueueId); w.U64(s.TxBytes); w.U64(s.TxPackets); w.U64(s.TxErrors); w.U32(0); w.U32(0);
+            w.U32(s.PortNo); w.U32(s.QueueId); w.U64(s.TxBytes); w.U64(s.TxPackets); w.U64(s.TxErrors);
+            w.U32((uint)(s.DurationNanos / 1_000_000_000)); w.U32((uint)(s.DurationNanos % 1_000_000_000));
             reply.EndEntry();
         }
         reply.Finish();

@@ -30,7 +30,7 @@ public readonly record struct OfPortStats(uint PortNo, ulong RxPackets, ulong Tx
                                           ulong RxOverErrors, ulong RxCrcErrors, ulong Collisions, long DurationNanos = 0);
 
 /// <summary>One queue's counters (queue statistics).</summary>
-public readonly record struct OfQueueStats(uint PortNo, uint QueueId, ulong TxPackets, ulong TxBytes, ulong TxErrors);
+public readonly record struct OfQueueStats(uint PortNo, uint QueueId, ulong TxPackets, ulong TxBytes, ulong TxErrors, long DurationNanos = 0);
 
 /// <summary>
 /// One queue as QUEUE_GET_CONFIG describes it: its min and max rates in tenths of a percent of the port's rate (its

@@ -54,6 +54,7 @@ public sealed class OvsOfctl13Tests
         var ports = Ok(rig, "dump-ports");
         Assert.Contains("4 ports", ports);
         Assert.Contains("duration=2.5", ports); // each port's age, from when it was added
+        Assert.Contains("duration=2.5", Ok(rig, "queue-stats", "1", "0")); // and its queues'
         var groupFeatures = Ok(rig, "dump-group-features");
         Assert.Contains("Group table:", groupFeatures);
         Assert.Contains("Types:  0xf", groupFeatures);
