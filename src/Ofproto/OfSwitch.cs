@@ -133,7 +133,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             PacketInReason.ExplicitMiss => OfPacketInReason.ExplicitMiss,
             _ => OfPacketInReason.Action,
         };
-        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, u.TableId, u.Cookie));
+        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, u.TableId, u.Cookie, u.Metadata, u.TunnelId));
     }
 
     /// <summary>A flow's compiled instructions as flow statistics show them.</summary>

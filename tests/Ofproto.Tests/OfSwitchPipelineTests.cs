@@ -25,9 +25,11 @@ public sealed class OfSwitchPipelineTests : IDisposable
         public int PacketIns;
         public byte LastTable = 0xff;
         public ulong LastCookie;
+        public ulong LastMetadata;
         public OfPacketInReason LastReason;
         public void PacketIn(in OfPacketIn packet)
         {
+            LastMetadata = packet.Metadata;
             LastTable = packet.TableId;
             LastCookie = packet.Cookie;
             LastReason = packet.Reason;
@@ -147,6 +149,39 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.Equal((3, 0xbeefUL, OfPacketInReason.Action), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
         // Asynchronous masks treat the table-miss entry's packet-in as a miss.
         Assert.Equal(OfPacketInReason.NoMatch, OfPacketInReason.ExplicitMiss.AsyncReason());
+    }
+
+    [Fact]
+    public void A_packet_in_carries_the_metadata_the_earlier_tables_wrote()
+    {
+        _sw.Flows.SetTableMiss(0, TableMiss.Drop);
+        var toController = new[] { OfAction.Output(OfPort.Controller, 0xffff) };
+        // Table 0 writes 0xab in the low byte and goes to table 2, whose apply-actions send to the controller.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, new OfInstructions(default, GotoTable: 2, MetadataValue: 0xab, MetadataMask: 0xff))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any, 1, OfInstructions.Apply(toController))));
+        // Twice: the table-by-table run and the cached verdict.
+        for (int i = 1; i <= 2; i++)
+        {
+            Send();
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == i, 5000));
+            Assert.Equal((2, 0xabUL), (_reports.LastTable, _reports.LastMetadata));
+        }
+
+        // Table 2 writes more and puts the output in the action set: the packet-in sees the metadata at the end.
+        var write = new OfInstructions(default, WriteActions: toController, MetadataValue: 0x120000, MetadataMask: 0xff0000);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any, 1, write) with { Command = FlowModCommand.Modify }));
+        for (int i = 3; i <= 4; i++)
+        {
+            Send();
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == i, 5000));
+            Assert.Equal((2, 0x1200abUL), (_reports.LastTable, _reports.LastMetadata));
+        }
+
+        // Table 0 sending to the controller itself: no metadata yet.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, OfInstructions.Apply(toController))));
+        Send();
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 5, 5000));
+        Assert.Equal((0, 0UL), (_reports.LastTable, _reports.LastMetadata));
     }
 
     [Fact]

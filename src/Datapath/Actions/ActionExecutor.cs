@@ -66,6 +66,9 @@ public sealed partial class ActionExecutor
     // The tunnel id the list's set_tunnel actions last gave the sink (0 at the start of a list): restored after a group bucket.
     private ulong _tunnel;
 
+    /// <summary>The metadata of the packet-ins the list sends now (<see cref="ActionKind.PacketInMetadata"/>; 0 at its start).</summary>
+    internal ulong PacketInMetadata;
+
     /// <summary>Packets dropped because a TTL decrement would have reached 0 and the controller did not ask for them.</summary>
     public static readonly Counter InvalidTtlDrop = Coverage.Define("action-invalid-ttl-drop", "packets dropped by dec_ttl/dec_mpls_ttl: the TTL would have reached 0 (invalid-TTL packet-ins off)");
     /// <summary>Packets left unchanged by a push_vlan/push_mpls/push_pbb that found no headroom.</summary>
@@ -95,6 +98,7 @@ public sealed partial class ActionExecutor
     {
         if ((uint)layers.Length < (uint)pkts.Length) ThrowHelper.Argument(nameof(layers));
         _tunnel = 0; // the sink's tunnel id at the start of a list (a batch starts with none)
+        PacketInMetadata = 0;
         Execute(actions, pool, pkts, layers, NoQueue, 0, ref sink);
     }
 
@@ -140,6 +144,9 @@ public sealed partial class ActionExecutor
                     if (n == 0) return;
                     break;
                 }
+                case ActionKind.PacketInMetadata:
+                    PacketInMetadata = a.Value;
+                    break;
                 case ActionKind.SetTunnel:
                     _tunnel = a.Value;
                     sink.SetTunnel(a.Value);

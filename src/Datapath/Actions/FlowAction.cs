@@ -89,6 +89,11 @@ public enum ActionKind : byte
     /// controller as an action: the pipeline puts a rule's meter instruction before its apply-actions.
     /// </summary>
     Meter,
+    /// <summary>
+    /// The pipeline's metadata for the packet-ins of the outputs to the controller after it (Value). Never written by a
+    /// controller: a multi-table verdict puts it before such an output when earlier tables wrote metadata.
+    /// </summary>
+    PacketInMetadata,
 }
 
 /// <summary>
@@ -137,6 +142,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetTpSrc(ushort port) => new(ActionKind.SetTpSrc, 0, 0, 0, port);
     public static FlowAction SetTpDst(ushort port) => new(ActionKind.SetTpDst, 0, 0, 0, port);
     public static FlowAction SetTunnel(ulong tunId) => new(ActionKind.SetTunnel, 0, 0, 0, tunId);
+    public static FlowAction PacketInMetadata(ulong metadata) => new(ActionKind.PacketInMetadata, 0, 0, 0, metadata);
 
     public static FlowAction SetIpEcn(byte ecn) => Of(ActionKind.SetIpEcn, (ulong)(ecn & 3));
     public static FlowAction SetIpv6Src(UInt128 ip) => Of(ActionKind.SetIpv6Src, ip);

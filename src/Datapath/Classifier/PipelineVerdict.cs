@@ -245,6 +245,7 @@ public sealed class PipelineWalk
         _composed.Clear();
         int n = 0;
         int t = 0;
+        ulong pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         PipelineEnd end = PipelineEnd.Actions;
         while (true)
         {
@@ -285,6 +286,11 @@ public sealed class PipelineWalk
             var actions = e.Actions.Items;
             foreach (ref readonly var a in actions.AsSpan())
             {
+                if (SendsPacketIns(a) && b.Key.Metadata != pinMetadata)
+                {
+                    pinMetadata = b.Key.Metadata;
+                    _composed.Add(FlowAction.PacketInMetadata(pinMetadata));
+                }
                 _composed.Add(a);
                 Rewrite(ref b, a);
             }
@@ -302,9 +308,34 @@ public sealed class PipelineWalk
         Count = n;
         End = end;
         FinalKey = b.Key;
-        if (end == PipelineEnd.Actions) _set.AppendTo(_composed);
-        else _set.Clear();
+        if (end == PipelineEnd.Actions)
+        {
+            int start = _composed.Count;
+            _set.AppendTo(_composed);
+            if (b.Key.Metadata != pinMetadata)
+            {
+                for (int i = start; i < _composed.Count; i++)
+                {
+                    if (!SendsPacketIns(_composed[i])) continue;
+                    _composed.Insert(start, FlowAction.PacketInMetadata(b.Key.Metadata));
+                    break;
+                }
+            }
+        }
+        else
+        {
+            _set.Clear();
+        }
     }
+
+    /// <summary>
+    /// Whether <paramref name="a"/> can send packet-ins, which carry the pipeline's metadata at that point (OpenFlow
+    /// 1.3.5 section 7.4.1): an output to the controller, a group (its buckets may output there), a TTL decrement
+    /// (invalid-TTL packet-ins).
+    /// </summary>
+    private static bool SendsPacketIns(in FlowAction a)
+        => a.Kind is ActionKind.Group or ActionKind.DecNwTtl or ActionKind.DecMplsTtl
+           || (a.Kind == ActionKind.Output && a.Port == Forwarding.PortNumber.Controller);
 
     /// <summary>The lookup key after <paramref name="a"/> ran on the packet (see the type remarks).</summary>
     private static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)

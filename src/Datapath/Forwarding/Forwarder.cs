@@ -67,6 +67,8 @@ public sealed class Forwarder
     public readonly PacketSampler Sampler;
     /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
     internal ulong TunnelId;
+    /// <summary>True while this forwarder runs a tunnel's inner packets: <see cref="PacketPool.TunId"/> holds their tunnel ids.</summary>
+    internal bool TunnelRx;
     /// <summary>Tunnel encapsulation on output and decapsulation on underlay receive.</summary>
     private readonly TunnelPath _tunnels;
     /// <summary>This forwarder's tunnel path (virtual tunnel ports encapsulate through it).</summary>
@@ -248,6 +250,12 @@ public sealed class Forwarder
 
         ushort inPort = slot.No;
         bool dropFrags = _dp.FragmentMode == FragmentMode.Drop;
+        bool outerRx = TunnelRx;
+        if (!tunIds.IsEmpty)
+        {
+            TunnelRx = true;
+            for (int i = 0; i < n; i++) Pool.TunId[pkts[i]] = tunIds[i];
+        }
         var keys = _keys.AsSpan(0, n);
         var hashes = _hashes.AsSpan(0, n);
         var layers = _layers.AsSpan(0, n);
@@ -267,7 +275,11 @@ public sealed class Forwarder
             pkts[kept] = p;
             kept++;
         }
-        if (kept == 0) return;
+        if (kept == 0)
+        {
+            TunnelRx = outerRx;
+            return;
+        }
         pkts = pkts[..kept];
         if (_dp.Tap is { } tap) tap.Parsed(this, slot, pkts, keys[..kept]);
         // The EMC's hashes are computed here, in the loop's method, not in ClassifyAndExecute: this method is
@@ -276,6 +288,7 @@ public sealed class Forwarder
         if (EmcActive)
             for (int i = 0; i < kept; i++) hashes[i] = keys[i].Hash();
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
+        TunnelRx = outerRx;
         Pool.Release(pkts);
         Output.FlushTx();
     }

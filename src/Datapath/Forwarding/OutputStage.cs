@@ -35,16 +35,20 @@ public sealed class OutputStage
         _pool = f.Pool;
     }
 
-    internal void ToController(int p, PacketInReason reason, ushort maxLen, ulong cookie = Upcall.NoCookie, byte tableId = 0)
+    internal void ToController(int p, PacketInReason reason, ushort maxLen, ulong cookie = Upcall.NoCookie, byte tableId = 0, ulong metadata = 0)
     {
         if (_f.Owner.Meters.Controller is { } meter && !AdmitToController(meter, p)) return;
         if (_pool.OwesOffload(p))
         {
-            SegmentToController(p, reason, maxLen, cookie, tableId);
+            SegmentToController(p, reason, maxLen, cookie, tableId, metadata);
             return;
         }
+        // The packet's tunnel id (OpenFlow 1.3.5 section 7.4.1 lists it with the metadata as the packet-in's context):
+        // a set_tunnel's before this output, else the one it was received with.
+        ulong tunnel = _f.TunnelId;
+        if (tunnel == 0 && _f.TunnelRx) tunnel = _pool.TunId[p];
         var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst,
-                                      cookie, tableId);
+                                      cookie, tableId, metadata, tunnel);
         if (r is { } drop) _f.Drops.Add(drop);
     }
 
@@ -270,7 +274,7 @@ public sealed class OutputStage
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SegmentToController(int p, PacketInReason reason, ushort maxLen, ulong cookie, byte tableId)
+    private void SegmentToController(int p, PacketInReason reason, ushort maxLen, ulong cookie, byte tableId, ulong metadata)
     {
         if (!StartSegments(p, out var cursor)) return;
         var frame = _pool.Frame(p);
@@ -278,7 +282,8 @@ public sealed class OutputStage
         {
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
-            ToController(s, reason, maxLen, cookie, tableId);
+            _pool.TunId[s] = _pool.TunId[p];
+            ToController(s, reason, maxLen, cookie, tableId, metadata);
             _pool.Release(s);
         }
     }
@@ -368,13 +373,15 @@ public sealed class OutputStage
 
         public readonly void InvalidTtl(ReadOnlySpan<int> pkts)
         {
-            foreach (int p in pkts) _out.ToController(p, PacketInReason.InvalidTtl, 0xFFFF);
+            ulong metadata = _out._f.Executor.PacketInMetadata;
+            foreach (int p in pkts) _out.ToController(p, PacketInReason.InvalidTtl, 0xFFFF, metadata: metadata);
         }
 
         public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
         {
             var reason = tableMiss ? PacketInReason.ExplicitMiss : PacketInReason.Action;
-            foreach (int p in pkts) _out.ToController(p, reason, maxLen, cookie, tableId);
+            ulong metadata = _out._f.Executor.PacketInMetadata;
+            foreach (int p in pkts) _out.ToController(p, reason, maxLen, cookie, tableId, metadata);
         }
 
         public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)

@@ -27,12 +27,19 @@ public readonly ref struct Upcall
     public readonly ulong Cookie;
     /// <summary>The table of that flow, or where the packet missed.</summary>
     public readonly byte TableId;
+    /// <summary>The pipeline's metadata when the packet was sent (0 in the first table, or when no rule wrote any).</summary>
+    public readonly ulong Metadata;
+    /// <summary>The packet's tunnel id: what a set_tunnel before the output gave it, else the id it was received with (0: none).</summary>
+    public readonly ulong TunnelId;
 
     /// <summary>The cookie of a packet-in no flow's action sent (OpenFlow 1.3.5 section 7.4.1: -1).</summary>
     public const ulong NoCookie = ulong.MaxValue;
 
-    public Upcall(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen, ulong cookie = NoCookie, byte tableId = 0)
+    public Upcall(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen, ulong cookie = NoCookie, byte tableId = 0,
+                  ulong metadata = 0, ulong tunnelId = 0)
     {
+        Metadata = metadata;
+        TunnelId = tunnelId;
         Frame = frame;
         InPort = inPort;
         Reason = reason;
@@ -63,6 +70,7 @@ public sealed class UpcallRing
     private readonly ushort[] _maxLen;
     private readonly ulong[] _cookie;
     private readonly byte[] _table;
+    private readonly ulong[] _metadata, _tunnelId;
     private readonly int _mask;
     private long _head, _tail; // head: next to write (producer); tail: next to read (consumer)
     private readonly ManualResetEventSlim _signal;
@@ -80,6 +88,8 @@ public sealed class UpcallRing
         _maxLen = new ushort[capacityPow2];
         _cookie = new ulong[capacityPow2];
         _table = new byte[capacityPow2];
+        _metadata = new ulong[capacityPow2];
+        _tunnelId = new ulong[capacityPow2];
         _mask = capacityPow2 - 1;
         _signal = signal;
     }
@@ -88,7 +98,8 @@ public sealed class UpcallRing
 
     /// <summary>Producer: queue a packet; returns the drop reason, or null when queued.</summary>
     public DropReason? TryEnqueue(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen,
-                                  long nowNanos, double ratePerSecond, double burst, ulong cookie = Upcall.NoCookie, byte tableId = 0)
+                                  long nowNanos, double ratePerSecond, double burst, ulong cookie = Upcall.NoCookie, byte tableId = 0,
+                                  ulong metadata = 0, ulong tunnelId = 0)
     {
         if (ratePerSecond > 0)
         {
@@ -112,6 +123,8 @@ public sealed class UpcallRing
         _maxLen[i] = maxLen;
         _cookie[i] = cookie;
         _table[i] = tableId;
+        _metadata[i] = metadata;
+        _tunnelId[i] = tunnelId;
         Volatile.Write(ref _head, head + 1);
         // Full fence: the consumer resets the signal and then reads _head; without it the IsSet load could pass the
         // _head store and both sides miss each other (the consumer then sleeps until its wait times out).
@@ -128,7 +141,8 @@ public sealed class UpcallRing
         while (tail < head && n < max)
         {
             int i = (int)(tail & _mask);
-            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (PacketInReason)_reason[i], _maxLen[i], _cookie[i], _table[i]));
+            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (PacketInReason)_reason[i], _maxLen[i], _cookie[i], _table[i],
+                                _metadata[i], _tunnelId[i]));
             tail++;
             n++;
             Volatile.Write(ref _tail, tail);

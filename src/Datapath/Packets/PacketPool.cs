@@ -47,6 +47,11 @@ public sealed class PacketPool
     public readonly ushort[] Length;
     /// <summary>The port number (<see cref="Forwarding.PortNumber"/>) the frame arrived on (or the packet-out in_port).</summary>
     public readonly ushort[] InPort;
+    /// <summary>
+    /// The tunnel id a decapsulated frame arrived with: written and read only while its forwarder runs a tunnel's inner
+    /// packets (for the packet-in's tunnel_id), stale otherwise.
+    /// </summary>
+    public readonly ulong[] TunId;
     /// <summary>What a large buffer's frame still owes (index: buffer - <see cref="Capacity"/>).</summary>
     public readonly OffloadInfo[] Offload;
     private readonly int[] _refs;
@@ -69,6 +74,7 @@ public sealed class PacketPool
         Head = new ushort[total];
         Length = new ushort[total];
         InPort = new ushort[total];
+        TunId = new ulong[total];
         Offload = new OffloadInfo[largeCapacity];
         _refs = new int[total];
         _free = new int[capacity];
@@ -229,7 +235,7 @@ public sealed class PacketPool
         if (o.HdrLen != 0) o.HdrLen = (ushort)Math.Max(0, o.HdrLen + delta);
     }
 
-    /// <summary>Copies buffer <paramref name="src"/> (frame, in_port, offload request) into a new buffer of its kind;
+    /// <summary>Copies buffer <paramref name="src"/> (frame, in_port, tunnel id, offload request) into a new buffer of its kind;
     /// -1 when that kind has none free.</summary>
     public int Clone(int src)
     {
@@ -239,6 +245,7 @@ public sealed class PacketPool
         Head[p] = Head[src];
         Length[p] = Length[src];
         InPort[p] = InPort[src];
+        TunId[p] = TunId[src];
         if (large) Offload[p - Capacity] = Offload[src - Capacity];
         Frame(src).CopyTo(Frame(p));
         return p;

@@ -160,6 +160,11 @@ internal sealed class OfProtocol13 : OfProtocol
         if (problem != OxmProblem.None) { Error(c, Of13Translate.ToWire(problem), msg); return; }
         var instructions = new OfInstructions(ReadOnlyMemory<OfAction>.Empty);
         if (addOrModify && !TryInstructions(fm, out instructions, out err)) { Error(c, err, msg); return; }
+        if (addOrModify && !ActionPrerequisites.Consistent(CollectionsMarshal.AsSpan(fm.Match), fm.Instructions))
+        {
+            Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionMatchInconsistent), msg);
+            return;
+        }
         // SEND_FLOW_REM, CHECK_OVERLAP and RESET_COUNTS (a replacing ADD) are the switch's; NO_PKT_COUNTS and
         // NO_BYT_COUNTS are accepted and counting goes on (as Open vSwitch: counters cost nothing extra here).
         var flags = FlowModFlags.None;
@@ -348,17 +353,23 @@ internal sealed class OfProtocol13 : OfProtocol
 
     // ================================================================ reports
 
-    /// <summary>Fixed part, a match of in_port (8 + 8 bytes padded: 16), the 2 pad bytes.</summary>
-    public override int PacketInOverhead => 24 + 16 + 2;
+    /// <summary>Fixed part, the largest match (in_port, metadata and tunnel_id: 4 + 8 + 12 + 12 bytes, padded: 40), the 2 pad bytes.</summary>
+    public override int PacketInOverhead => 24 + 40 + 2;
 
     public override int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered)
         => packet.Reason is OfPacketInReason.Action or OfPacketInReason.ExplicitMiss ? packet.MaxLen : c.MissSendLen;
 
     public override int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen)
     {
-        ReadOnlySpan<Ofp13Oxm> match = [Ofp13Oxm.Exact(OxmMatchTranslator.InPort, packet.InPort)];
+        // The match carries the packet's context: in_port always, metadata and tunnel_id when not zero (OpenFlow 1.3.5
+        // section 7.4.1: "Fields whose values are all-bits-zero should be omitted"; in_phy_port equals in_port here).
+        Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[3];
+        int n = 0;
+        match[n++] = Ofp13Oxm.Exact(OxmMatchTranslator.InPort, packet.InPort);
+        if (packet.Metadata != 0) match[n++] = Ofp13Oxm.Exact(OxmMatchTranslator.Metadata, packet.Metadata);
+        if (packet.TunnelId != 0) match[n++] = Ofp13Oxm.Exact(OxmMatchTranslator.TunnelId, packet.TunnelId);
         return Ofp13Messages.WritePacketIn(destination, 0, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue),
-            Of13Translate.ToWire(packet.Reason), packet.TableId, packet.Cookie, match, packet.Frame[..dataLen]);
+            Of13Translate.ToWire(packet.Reason), packet.TableId, packet.Cookie, match[..n], packet.Frame[..dataLen]);
     }
 
     public override byte[] FlowRemoved(in OfFlowRemoved r)

@@ -55,9 +55,7 @@ internal static class OxmMatchTranslator
     {
         match = OfMatch.Any;
         field = 0;
-        // Exact values of the fields prerequisites name (-1: absent or masked).
-        int ethType = -1, ipProto = -1, icmpv6Type = -1;
-        bool vlanPresent = false, inPort = false;
+        var shape = Shape(entries);
         ulong seen = 0;
         foreach (var e in entries)
         {
@@ -65,45 +63,63 @@ internal static class OxmMatchTranslator
             if (e.Field >= FieldCount) return OxmProblem.BadField;
             if ((seen & (1UL << e.Field)) != 0) return OxmProblem.DupField;
             seen |= 1UL << e.Field;
-            switch (e.Field)
-            {
-                case EthType: if (!e.HasMask) ethType = (ushort)e.Value; break;
-                case IpProto: if (!e.HasMask) ipProto = (byte)e.Value; break;
-                case Icmpv6Type: if (!e.HasMask) icmpv6Type = (byte)e.Value; break;
-                case InPort: inPort = true; break;
-                case VlanVid: vlanPresent = (e.Value & OfMatch.VlanPresent) != 0 && (e.Mask & OfMatch.VlanPresent) != 0; break;
-            }
         }
-        bool ip = ethType is Ipv4 or Ipv6;
         foreach (var e in entries)
         {
             field = e.Field;
-            bool ok = e.Field switch
-            {
-                InPhyPort => inPort,
-                VlanPcp => vlanPresent,
-                IpDscp or IpEcn or IpProto => ip,
-                Ipv6Exthdr => ethType == Ipv6,
-                Ipv4Src or Ipv4Dst => ethType == Ipv4,
-                TcpSrc or TcpDst => ip && ipProto == Tcp,
-                UdpSrc or UdpDst => ip && ipProto == Udp,
-                SctpSrc or SctpDst => ip && ipProto == Sctp,
-                Icmpv4Type or Icmpv4Code => ethType == Ipv4 && ipProto == Icmp,
-                ArpOp or ArpSpa or ArpTpa or ArpSha or ArpTha => ethType == Arp,
-                Ipv6Src or Ipv6Dst or Ipv6Flabel => ethType == Ipv6,
-                Icmpv6Type or Icmpv6Code => ethType == Ipv6 && ipProto == Icmpv6,
-                Ipv6NdTarget => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type is 135 or 136,
-                Ipv6NdSll => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type == 135,
-                Ipv6NdTll => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type == 136,
-                MplsLabel or MplsTc or MplsBos => ethType is Mpls or MplsMc,
-                PbbIsid => ethType == Pbb,
-                _ => true,
-            };
+            bool ok = PrerequisiteHolds(e.Field, shape);
             if (!ok) return OxmProblem.BadPrereq;
             var problem = Apply(ref match, e);
             if (problem != OxmProblem.None) return problem;
         }
         return OxmProblem.None;
+    }
+
+    /// <summary>What <paramref name="entries"/> say of a packet for the prerequisites of table 11.</summary>
+    public static OxmShape Shape(ReadOnlySpan<Ofp13Oxm> entries)
+    {
+        var shape = new OxmShape();
+        foreach (var e in entries)
+        {
+            switch (e.Field)
+            {
+                case EthType: if (!e.HasMask) shape.EthType = (ushort)e.Value; break;
+                case IpProto: if (!e.HasMask) shape.IpProto = (byte)e.Value; break;
+                case Icmpv6Type: if (!e.HasMask) shape.Icmpv6Type = (byte)e.Value; break;
+                case InPort: shape.InPort = true; break;
+                case VlanVid: shape.VlanPresent = (e.Value & OfMatch.VlanPresent) != 0 && (e.Mask & OfMatch.VlanPresent) != 0; break;
+            }
+        }
+        return shape;
+    }
+
+    /// <summary>Whether <paramref name="field"/>'s prerequisites (OpenFlow 1.3.5 table 11) hold for a packet of <paramref name="s"/>.</summary>
+    public static bool PrerequisiteHolds(byte field, in OxmShape s)
+    {
+        if (s.Unknown) return true;
+        int ethType = s.EthType, ipProto = s.IpProto, icmpv6Type = s.Icmpv6Type;
+        bool ip = ethType is Ipv4 or Ipv6;
+        return field switch
+        {
+            InPhyPort => s.InPort,
+            VlanPcp => s.VlanPresent,
+            IpDscp or IpEcn or IpProto => ip,
+            Ipv6Exthdr => ethType == Ipv6,
+            Ipv4Src or Ipv4Dst => ethType == Ipv4,
+            TcpSrc or TcpDst => ip && ipProto == Tcp,
+            UdpSrc or UdpDst => ip && ipProto == Udp,
+            SctpSrc or SctpDst => ip && ipProto == Sctp,
+            Icmpv4Type or Icmpv4Code => ethType == Ipv4 && ipProto == Icmp,
+            ArpOp or ArpSpa or ArpTpa or ArpSha or ArpTha => ethType == Arp,
+            Ipv6Src or Ipv6Dst or Ipv6Flabel => ethType == Ipv6,
+            Icmpv6Type or Icmpv6Code => ethType == Ipv6 && ipProto == Icmpv6,
+            Ipv6NdTarget => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type is 135 or 136,
+            Ipv6NdSll => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type == 135,
+            Ipv6NdTll => ethType == Ipv6 && ipProto == Icmpv6 && icmpv6Type == 136,
+            MplsLabel or MplsTc or MplsBos => ethType is Mpls or MplsMc,
+            PbbIsid => ethType == Pbb,
+            _ => true,
+        };
     }
 
     private static OxmProblem Apply(ref OfMatch m, in Ofp13Oxm e)
@@ -240,4 +256,17 @@ internal static class OxmMatchTranslator
         if (ip6) Put(into, ref n, Ipv6Exthdr, v.Ipv6ExtHdr, k.Ipv6ExtHdr, OfMatch.Ipv6ExtHdrMask);
         return n;
     }
+}
+
+/// <summary>
+/// What a match says of a packet, as far as prerequisites go: the exact ethertype, IP protocol and ICMPv6 type (-1:
+/// not matched exactly), whether it is VLAN-tagged and names its in_port. <see cref="Unknown"/>: nothing is known (after
+/// an action whose result no match describes), and every prerequisite is taken to hold.
+/// </summary>
+internal struct OxmShape
+{
+    public int EthType = -1, IpProto = -1, Icmpv6Type = -1;
+    public bool VlanPresent, InPort, Unknown;
+
+    public OxmShape() { }
 }

@@ -73,7 +73,10 @@ public enum OfFlowRemovedReason : byte { IdleTimeout, HardTimeout, Delete, Group
 /// which table and flow sent it.
 /// </summary>
 /// <param name="maxLen">For <see cref="OfPacketInReason.Action"/>: the output action's max_len; otherwise 0xffff (each connection applies its miss_send_len).</param>
-public readonly ref struct OfPacketIn(ReadOnlySpan<byte> frame, uint inPort, OfPacketInReason reason, ushort maxLen, byte tableId, ulong cookie)
+/// <param name="metadata">The pipeline's metadata when the packet was sent (0: none written).</param>
+/// <param name="tunnelId">The packet's tunnel id (0: none).</param>
+public readonly ref struct OfPacketIn(ReadOnlySpan<byte> frame, uint inPort, OfPacketInReason reason, ushort maxLen, byte tableId, ulong cookie,
+                                      ulong metadata = 0, ulong tunnelId = 0)
 {
     public readonly ReadOnlySpan<byte> Frame = frame;
     public readonly uint InPort = inPort;
@@ -81,6 +84,8 @@ public readonly ref struct OfPacketIn(ReadOnlySpan<byte> frame, uint inPort, OfP
     public readonly ushort MaxLen = maxLen;
     public readonly byte TableId = tableId;
     public readonly ulong Cookie = cookie;
+    public readonly ulong Metadata = metadata;
+    public readonly ulong TunnelId = tunnelId;
 }
 
 /// <summary>A flow that left its table and asked to be reported (SEND_FLOW_REM).</summary>

@@ -334,6 +334,7 @@ public static class FlowFormat
         ActionKind.SetQueue => $"set_queue:{a.QueueId}",
         ActionKind.Group => $"group:{a.QueueId}",
         ActionKind.Meter => $"meter:{a.QueueId}",
+        ActionKind.PacketInMetadata => $"set_field:0x{a.Value:x}->metadata",
         _ => $"{a.Kind}:{a.Value}",
     };
 

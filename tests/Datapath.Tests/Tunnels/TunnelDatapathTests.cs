@@ -174,6 +174,37 @@ public sealed class TunnelDatapathTests
     }
 
     [Fact]
+    public void PacketInsCarryTheTunnelIdThePacketHas()
+    {
+        using var r = new TunnelRig(miss: MissBehavior.Controller).WithTunnels(TunnelKind.Vxlan, 100);
+        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
+        var ups = new List<(ushort InPort, ulong Tunnel, PacketInReason Reason)>();
+        void Drain()
+        {
+            r.Pump();
+            r.B.DrainUpcalls((in Upcall u) => ups.Add((u.InPort, u.TunnelId, u.Reason)));
+        }
+
+        // A miss: the VNI the packet came with.
+        r.HostA.Inject(HostFrame());
+        Drain();
+        // A packet from a port that is no tunnel, next: no tunnel id (nothing left over from the tunnel's packets).
+        r.HostB.Inject(HostFrame(64, 1001));
+        Drain();
+        Assert.Equal([(TunnelRig.Tun, 100UL, PacketInReason.NoMatch), (TunnelRig.Host, 0UL, PacketInReason.NoMatch)], ups);
+
+        // A flow's output to the controller: the received VNI; after a set_tunnel, the id it set.
+        ups.Clear();
+        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(PortNumber.Controller, 0xffff));
+        r.HostA.Inject(HostFrame());
+        Drain();
+        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.SetTunnel(0x77), FlowAction.Output(PortNumber.Controller, 0xffff));
+        r.HostA.Inject(HostFrame());
+        Drain();
+        Assert.Equal([(TunnelRig.Tun, 100UL, PacketInReason.Action), (TunnelRig.Tun, 0x77UL, PacketInReason.Action)], ups);
+    }
+
+    [Fact]
     public void SetTunnelPerFlowSelectsTheVni()
     {
         using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);

@@ -286,6 +286,16 @@ public sealed class OvsOfctl13Tests
             // A table-miss flow entry's packet-in is a miss in 1.3, from its table, with its cookie, unbuffered (max_len 65535).
             Assert.Contains("cookie=0x5eed total_len=" + frame.Length + " in_port=1 (via no_match) data_len=" + frame.Length + " (unbuffered)", packetIn);
             Assert.Contains("table_id=1", packetIn);
+            Assert.DoesNotContain("metadata=", packetIn);
+
+            // Metadata written by table 0 is the packet-in's context (OpenFlow 1.3.5 section 7.4.1), in its match.
+            Ok(rig, "mod-flows", "table=0,priority=0,actions=write_metadata:0xab/0xff,goto_table:1");
+            rig.Ports[0].Inject(frame);
+            rig.Poll();
+            Assert.True(await AgentRig.WaitFor(() => lines.Count(l => l.Contains("OFPT_PACKET_IN (OF1.3)")) == 2, 10_000), string.Join('\n', lines));
+            var second = lines.Last(l => l.Contains("OFPT_PACKET_IN"));
+            Assert.Contains("metadata=0xab", second);
+            Assert.Contains("in_port=1", second);
         }
         finally
         {

@@ -160,6 +160,16 @@ public sealed class Of13SessionTests
         fm.Match.Clear();
         fm.Match.Add(Ofp13Oxm.Exact(14, 80));
         Assert.Equal((Ofp13ErrorType.BadMatch, Ofp13Codes.MatchBadPrereq), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        // A set-field whose prerequisite the match lacks (ipv4_src on a flow of any ethertype); with it, accepted.
+        fm.Match.Clear();
+        fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [Ofp13Action.SetField(Ofp13Oxm.Exact(11, 0x0a000001))]));
+        Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionMatchInconsistent), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        fm.Match.Add(Ofp13Oxm.Exact(5, 0x0800));
+        c.Send(fm.Encode());
+        var barrier = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0)));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, barrier[1]);
+        var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
+        Assert.Equal(1u, rig.Switch.Aggregate(all).FlowCount);
         // Still connected: an echo comes back.
         var echo = Header(Ofp13Type.EchoRequest, 8);
         uint x = c.Send(echo);
