@@ -111,9 +111,14 @@ public class ClassifierGenericDifferentialTests
             $"hash-stage ties {hashTies}, tuple-space ties {tupleTies}, all-ones below the top {belowTop}, second all-ones rules {secondAllOnes}");
     }
 
-    /// <summary>Big subtables, where some keys sit past their home bucket (the burst's overflow path).</summary>
-    [Fact]
-    public void LargeSubtables_WithOverflow_BurstEqualsNaiveScan()
+    /// <summary>
+    /// Big subtables, where some keys sit past their home bucket (the burst's overflow path); with 40,000 rules, subtables
+    /// past the size from which the burst lookup prefetches home buckets and candidates.
+    /// </summary>
+    [Theory]
+    [InlineData(6000, false)]
+    [InlineData(40000, true)]
+    public void LargeSubtables_WithOverflow_BurstEqualsNaiveScan(int count, bool prefetched)
     {
         const int seed = 77;
         var rng = new Random(seed);
@@ -124,7 +129,7 @@ public class ClassifierGenericDifferentialTests
             Wildcards.All & ~(Wildcards.NwSrcMask | Wildcards.TpDst) | Wildcards.TunIdExt,
             Wildcards.All & ~(Wildcards.NwDstMask | Wildcards.InPort) | Wildcards.TunIdExt,
         };
-        for (int i = 0; i < 6000; i++)
+        for (int i = 0; i < count; i++)
         {
             var key = new FlowKeyBuilder().InPort((ushort)rng.Next(1, 50)).NwSrc((uint)rng.Next(1 << 12)).NwDst((uint)rng.Next(1 << 12))
                 .TpDst((ushort)rng.Next(1, 8)).Key;
@@ -135,6 +140,7 @@ public class ClassifierGenericDifferentialTests
         }
         space.Publish();
         Assert.True(space.MaxDisplacement > 0, "no key overflowed its home bucket: the test no longer covers that path");
+        Assert.Equal(prefetched, space.HasPrefetchedSubtable);
 
         var keys = new FlowKey[32];
         var results = new FlowEntry?[32];

@@ -85,6 +85,17 @@ public sealed class TupleSpace
         }
     }
 
+    /// <summary>Whether some subtable is large enough for the burst lookup's prefetching pass (diagnostics and tests).</summary>
+    internal bool HasPrefetchedSubtable
+    {
+        get
+        {
+            foreach (var sub in _byMask.Values)
+                if (sub.ExtWords == 0 && sub.Map.Current.Tags.Length >= PrefetchSlots) return true;
+            return false;
+        }
+    }
+
     /// <summary>Subtables in the published search order.</summary>
     public int PublishedSubtableCount => Volatile.Read(ref _order).Length;
 
@@ -204,9 +215,17 @@ public sealed class TupleSpace
 
             // Phase 1, branch-free per packet: hash, look at the home bucket, keep packets with a tag hit there (and,
             // if some key of this table sits past its home bucket, packets whose home bucket is full) as candidates.
-            ulong candidates = maxDisplacement == 0
-                ? Candidates<HomeOnly>(ref key0, ref best0, ref hash0, ref tags, bucketMask, m, nextMax, ref remaining)
-                : Candidates<MayOverflow>(ref key0, ref best0, ref hash0, ref tags, bucketMask, m, nextMax, ref remaining);
+            // A subtable past the caches' size first hashes every key and prefetches its home bucket (see
+            // PrefetchHomeBuckets), so the misses of the burst overlap instead of queueing.
+            bool large = table.Tags.Length >= PrefetchSlots;
+            if (large) PrefetchHomeBuckets(ref key0, ref hash0, ref tags, ref entries, bucketMask, m, remaining);
+            ulong candidates = (maxDisplacement == 0, large) switch
+            {
+                (true, false) => Candidates<HomeOnly, Hash>(ref key0, ref best0, ref hash0, ref tags, ref entries, bucketMask, m, nextMax, ref remaining),
+                (false, false) => Candidates<MayOverflow, Hash>(ref key0, ref best0, ref hash0, ref tags, ref entries, bucketMask, m, nextMax, ref remaining),
+                (true, true) => Candidates<HomeOnly, Hashed>(ref key0, ref best0, ref hash0, ref tags, ref entries, bucketMask, m, nextMax, ref remaining),
+                (false, true) => Candidates<MayOverflow, Hashed>(ref key0, ref best0, ref hash0, ref tags, ref entries, bucketMask, m, nextMax, ref remaining),
+            };
 
             // Phase 2: the few candidates get the full probe and compare.
             for (; candidates != 0; candidates &= candidates - 1)
@@ -254,12 +273,16 @@ public sealed class TupleSpace
 
     private struct HomeOnly;
     private struct MayOverflow;
+    // Phase 1 hashes each key itself (Hash) or finds the hashes PrefetchHomeBuckets wrote and prefetches candidates (Hashed).
+    private struct Hash;
+    private struct Hashed;
 
     /// <summary>Phase 1 of a subtable visit (see <see cref="LookupBurst"/>), specialised on whether keys may overflow.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Candidates<TOverflow>(ref FlowKey key0, ref int best0, ref uint hash0, ref uint tags, uint bucketMask,
-                                               in FlowKey m, int nextMax, ref ulong remaining)
+    private static ulong Candidates<TOverflow, THashed>(ref FlowKey key0, ref int best0, ref uint hash0, ref uint tags, ref FlowEntry? entries,
+                                                        uint bucketMask, in FlowKey m, int nextMax, ref ulong remaining)
         where TOverflow : struct
+        where THashed : struct
     {
         ulong candidates = 0;
         ulong bits = remaining;
@@ -267,10 +290,21 @@ public sealed class TupleSpace
         {
             int i = BitOperations.TrailingZeroCount(bits);
             bits &= bits - 1;
-            ref FlowKey key = ref Unsafe.Add(ref key0, i);
-            uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
-            Unsafe.Add(ref hash0, i) = h;
+            uint h;
+            if (typeof(THashed) == typeof(Hashed))
+            {
+                h = Unsafe.Add(ref hash0, i);
+            }
+            else
+            {
+                ref FlowKey key = ref Unsafe.Add(ref key0, i);
+                h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
+                Unsafe.Add(ref hash0, i) = h;
+            }
             uint hits = FlowHashMap.HomeBucketHits(ref tags, bucketMask, h, out uint empties);
+            // A large subtable: the first tag hit's entry lines are fetched now, for the compare of phase 2.
+            if (typeof(THashed) == typeof(Hashed) && hits != 0)
+                Volatile.Read(ref Unsafe.Add(ref entries, (nint)((h & bucketMask) * FlowHashMap.BucketSlots) + BitOperations.TrailingZeroCount(hits)))?.PrefetchLookupLines();
             ulong flag = (ulong)(uint)-(int)hits >> 31;                                 // any tag hit
             if (typeof(TOverflow) == typeof(MayOverflow)) flag |= (empties - 1) >> 31;  // home bucket full
             candidates |= flag << i;
@@ -279,6 +313,32 @@ public sealed class TupleSpace
         }
         while (bits != 0);
         return candidates;
+    }
+
+    /// <summary>
+    /// Tag slots from which a subtable is taken to be past the caches (16,384 slots: 64 KiB of tags, 128 KiB of entry
+    /// references), and worth the extra pass of <see cref="PrefetchHomeBuckets"/>.
+    /// </summary>
+    private const int PrefetchSlots = 16384;
+
+    /// <summary>
+    /// Hashes every key of <paramref name="remaining"/> into <paramref name="hash0"/> and prefetches its home bucket's
+    /// tags and entry references, as the exact table's first pass: phase 1 then reads them from the cache, and fetches
+    /// the first candidate entry's lines for phase 2.
+    /// </summary>
+    private static void PrefetchHomeBuckets(ref FlowKey key0, ref uint hash0, ref uint tags, ref FlowEntry? entries, uint bucketMask,
+                                            in FlowKey m, ulong remaining)
+    {
+        for (ulong bits = remaining; bits != 0; bits &= bits - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(bits);
+            ref FlowKey key = ref Unsafe.Add(ref key0, i);
+            uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
+            Unsafe.Add(ref hash0, i) = h;
+            nint b = (nint)((h & bucketMask) * FlowHashMap.BucketSlots);
+            Prefetch.Line(ref Unsafe.Add(ref tags, b));
+            Prefetch.Line(ref Unsafe.Add(ref entries, b));
+        }
     }
 
     private static ulong LookupBurstScalar(SubtableRef[] order, ref FlowKey key0, ref int best0, ref FlowEntry? res0, ulong remaining)
