@@ -45,6 +45,8 @@ public sealed class PpsOptions
     public int PinCpu = -1;
     /// <summary>After warm-up, keep forwarding until this file exists, then measure (another process's cue, e.g. churn started).</summary>
     public string? StartFile;
+    /// <summary>--rewarm S: after --start-file appears, forward S seconds more before measuring (flows a controller installed get their caches warm).</summary>
+    public double Rewarm;
     /// <summary>Reuse removed flows' entries (as the daemon does): the polling threads are readers of the pipeline's reclamation domain.</summary>
     public bool Recycle = true;
     /// <summary>Write the result file (DIR/pps.json) and its plots (SVG, PNG) here after measuring (null: none).</summary>
@@ -122,6 +124,7 @@ public sealed class PpsOptions
                 case "--sampling": o.Sampling = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--pin-cpu": o.PinCpu = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--start-file": o.StartFile = Next(); break;
+                case "--rewarm": o.Rewarm = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--plot": o.PlotDir = Next(); break;
                 case "--churn-after": o.ChurnAfter = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--sample-interval": o.SampleInterval = double.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -166,6 +169,7 @@ public sealed class PpsOptions
                     Console.WriteLine("             --meter KBPS (with --openflow13's flows: each runs through one meter, a drop band of KBPS kbit/s; the rate");
                     Console.WriteLine("             delivered is reported against it)");
                     Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
+                    Console.WriteLine("             --rewarm S (with --start-file: forward S seconds after F appears, then measure)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"unknown option {a}");
@@ -564,6 +568,12 @@ public static class PpsHarness
                         dp.PollOnce();
                     }
                 }
+                var rewarm = Stopwatch.StartNew();
+                while (rewarm.Elapsed.TotalSeconds < o.Rewarm)
+                {
+                    reader.Quiesce();
+                    dp.PollOnce();
+                }
             }
             ofMods0 = agent is null ? 0 : agent.FlowModsApplied;
             p0 = fwd.Packets;
@@ -743,6 +753,17 @@ public static class PpsHarness
             GC.CollectionCount(0) - gc0, GC.CollectionCount(2) - gc2, 0, 0, Threads: n, MppsPerThread: per);
     }
 
+    /// <summary>
+    /// The output ports of thread <paramref name="thread"/> (its input is port thread + 1): the ports no thread reads
+    /// (threads + 1 .. Ports) dealt round robin, so threads share none; with fewer such ports than threads, every port
+    /// but its own input.
+    /// </summary>
+    public static ushort[] ThreadOutputs(PpsOptions o, int thread)
+    {
+        var free = Enumerable.Range(o.Threads + 1, Math.Max(0, o.Ports - o.Threads)).Where((_, i) => i % o.Threads == thread).Select(p => (ushort)p).ToArray();
+        return free.Length > 0 ? free : Enumerable.Range(1, o.Ports).Where(p => p != thread + 1).Select(p => (ushort)p).ToArray();
+    }
+
     /// <summary>--group: the packets each bucket ran (for select: how evenly the flows spread).</summary>
     private static void ReportGroup(PpsOptions o, SwitchDatapath dp, TextWriter? progress)
     {
@@ -896,13 +917,24 @@ internal sealed class Traffic
             [new Softswitch.Datapath.Meters.MeterBand(Softswitch.Datapath.Meters.MeterBandType.Drop, (uint)o.MeterKbps)], dp.Clock.NowNanos));
     }
 
-    /// <summary>Frames and flows; flows match <paramref name="inPort"/> and output to ports 2..N, or all to <paramref name="outputTo"/> when non-zero.</summary>
+    /// <summary>
+    /// Frames and flows; flows match <paramref name="inPort"/> and output to ports 2..N, or all to <paramref name="outputTo"/>
+    /// when non-zero. With --threads N, each thread's flows (<paramref name="inPort"/> = thread + 1) output to the ports
+    /// <see cref="PpsHarness.ThreadOutputs"/> gives it: never its own input, and none another thread sends to when there are
+    /// enough ports, so no transmit counter is written by two threads.
+    /// </summary>
     public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0)
     {
         var frames = new List<byte[]>();
         var mods = new List<FlowMod>();
         var outputs = new FlowActions[o.Ports + 1];
         for (ushort p = 2; p <= o.Ports; p++) outputs[p] = o.Group is not null ? s_group : new FlowActions([FlowAction.Output(outputTo != 0 ? outputTo : p)]);
+        if (o.Threads > 1 && outputTo == 0 && o.Group is null)
+        {
+            // Slot 2 + i % (Ports - 1) of flow i takes the thread's output ports in turn.
+            var mine = PpsHarness.ThreadOutputs(o, inPort - 1);
+            for (int p = 2; p <= o.Ports; p++) outputs[p] = new FlowActions([FlowAction.Output(mine[(p - 2) % mine.Length])]);
+        }
         var srcMac = SrcMac;
         var dstMac = DstMac;
 

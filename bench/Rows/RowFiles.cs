@@ -14,14 +14,22 @@ namespace Softswitch.Bench.Rows;
 /// </summary>
 /// <remarks>
 /// Every row's frames arrive on port 1 and leave on ports 2..<c>--ports</c> (the sinks). Frames are 64-byte UDP over
-/// IPv4, untagged, shuffled so consecutive frames hit different flows. Exact flows pin every OpenFlow 1.0 field
+/// IPv4, untagged (IPv6 in the IPv6 rows, VLAN 10 in vlan-push-pop), shuffled so consecutive frames hit different
+/// flows. The rows of <see cref="OpenFlow13Rows"/> are written in ovs-ofctl's OpenFlow 1.3 syntax: 1,000 exact IPv6
+/// flows; a four-table pipeline shaped like Faucet's over 1,000 MACs (VLAN check, eth_src, eth_dst writing the output
+/// into the action set, a catch-all last table); 1,000 IPv6 flows rewriting ipv6_src; 1,000 flows retagging (pop_vlan,
+/// push_vlan, set vlan_vid); 1,000 flows pushing an MPLS label. Exact flows pin every OpenFlow 1.0 field
 /// (ovs-ofctl puts <c>dl_vlan=0xffff</c> on the wire with dl_vlan_pcp 0 matched, so they are exact for both
 /// switches). A row with more flows than <c>--max-frames</c> replays a random sample of one frame per flow (a
 /// DPDK pcap port keeps every frame of its file in packet buffers).
 /// </remarks>
 public static class RowFiles
 {
-    public static readonly string[] Names = ["1-flow", "exact-1k", "exact-100k", "exact-1m", "wild-1k-16", "normal-1k", "rewrite-1k"];
+    public static readonly string[] Names = ["1-flow", "exact-1k", "exact-100k", "exact-1m", "wild-1k-16", "normal-1k", "rewrite-1k",
+                                             "ipv6-exact-1k", "multitable-4", "setfield-ipv6", "vlan-push-pop", "mpls-push"];
+
+    /// <summary>The rows whose flows are OpenFlow 1.3's (tables, goto_table, write_actions, push/pop, set_field): <c>ovs-ofctl -O OpenFlow13 add-flows</c>.</summary>
+    public static readonly string[] OpenFlow13Rows = ["ipv6-exact-1k", "multitable-4", "setfield-ipv6", "vlan-push-pop", "mpls-push"];
     private static readonly MacAddress SrcMac = new(0x0200_0000_1000UL), DstMac = new(0x0200_0000_2000UL);
 
     public static int Run(string[] args)
@@ -129,6 +137,50 @@ public static class RowFiles
                     }
                     break;
                 }
+            case "ipv6-exact-1k":
+            case "setfield-ipv6":
+                for (int i = 0; i < 1000; i++)
+                {
+                    var src = new UInt128(0x20010DB8_00000000UL, (ulong)i + 1);
+                    var dst = new UInt128(0x20010DB8_00010000UL, (ulong)rng.Next(1 << 16) + 1);
+                    ushort sport = (ushort)(1024 + i);
+                    string actions = row == "setfield-ipv6"
+                        ? $"set_field:2001:db8:2::{i + 1:x}->ipv6_src,output:{Sink(i)}"
+                        : $"output:{Sink(i)}";
+                    flows.Add($"priority=100,udp6,in_port=1,dl_src={SrcMac},dl_dst={DstMac},ipv6_src={Ip6(src)},ipv6_dst={Ip6(dst)},tp_src={sport},tp_dst=5001,actions={actions}");
+                    frames.Add(Udp6(SrcMac, DstMac, src, dst, sport, 5001));
+                }
+                break;
+            case "multitable-4":
+                {
+                    const int hosts = 1000;
+                    static MacAddress Host(int i) => new(0x0200_0001_0000UL + (ulong)i);
+                    flows.Add("table=0,priority=100,in_port=1,vlan_tci=0x0000/0x1fff,actions=goto_table:1");
+                    for (int i = 0; i < hosts; i++)
+                    {
+                        flows.Add($"table=1,priority=100,dl_src={Host(i)},actions=goto_table:2");
+                        flows.Add($"table=2,priority=100,dl_dst={Host(i)},actions=write_actions(output:{Sink(i)}),goto_table:3");
+                    }
+                    flows.Add("table=3,priority=0,actions=");
+                    for (int i = 0; i < hosts; i++)
+                        frames.Add(Udp(Host(i), Host((i * 7 + 1) % hosts), 0x0A00_0000u | (uint)i, 0x0B00_0000u | (uint)(i * 7 + 1), (ushort)(1024 + i), 5001));
+                    break;
+                }
+            case "vlan-push-pop":
+            case "mpls-push":
+                for (int i = 0; i < 1000; i++)
+                {
+                    uint src = 0x0A00_0000u | (uint)i, dst = 0x0B00_0000u | (uint)(rng.Next() & 0xFFFF);
+                    ushort sport = (ushort)(1024 + i);
+                    bool vlan = row == "vlan-push-pop";
+                    string actions = vlan
+                        ? $"pop_vlan,push_vlan:0x8100,set_field:{0x1000 | (20 + i % 1000)}->vlan_vid,output:{Sink(i)}"
+                        : $"push_mpls:0x8847,set_field:{100 + i}->mpls_label,output:{Sink(i)}";
+                    string tag = vlan ? "dl_vlan=10," : "";
+                    flows.Add($"priority=100,udp,in_port=1,{tag}dl_src={SrcMac},dl_dst={DstMac},nw_src={Ipv4.Format(src)},nw_dst={Ipv4.Format(dst)},tp_src={sport},tp_dst=5001,actions={actions}");
+                    frames.Add(FrameBuilder.Udp(SrcMac, DstMac, src, dst, sport, 5001, 64, vlan ? (ushort)10 : null));
+                }
+                break;
             default:
                 throw new ArgumentException($"unknown row {row}");
         }
@@ -161,6 +213,44 @@ public static class RowFiles
 
     private static byte[] Udp(MacAddress src, MacAddress dst, uint ipSrc, uint ipDst, ushort sport, ushort dport)
         => FrameBuilder.Udp(src, dst, ipSrc, ipDst, sport, dport, 64);
+
+    private static string Ip6(UInt128 a) => new System.Net.IPAddress(ToBytes(a)).ToString();
+
+    private static byte[] ToBytes(UInt128 a)
+    {
+        var b = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, a);
+        return b;
+    }
+
+    /// <summary>A 64-byte Ethernet/IPv6/UDP frame (2 bytes of payload), its UDP checksum over the pseudo-header.</summary>
+    private static byte[] Udp6(MacAddress src, MacAddress dst, UInt128 ipSrc, UInt128 ipDst, ushort sport, ushort dport)
+    {
+        var f = new byte[64];
+        dst.Write(f);
+        src.Write(f.AsSpan(6));
+        f[12] = 0x86; f[13] = 0xDD;
+        var ip = f.AsSpan(14);
+        ip[0] = 0x60;
+        const int udpLen = 64 - 54;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[4..], udpLen);
+        ip[6] = 17;
+        ip[7] = 64;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(ip[8..], ipSrc);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(ip[24..], ipDst);
+        var udp = f.AsSpan(54);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp, sport);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp[2..], dport);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp[4..], udpLen);
+        // The checksum: the pseudo-header (addresses, length, next header) and the UDP header and payload.
+        uint sum = 17 + udpLen;
+        for (int i = 8; i < 40; i += 2) sum += (uint)((ip[i] << 8) | ip[i + 1]);
+        for (int i = 0; i < udpLen; i += 2) sum += (uint)((udp[i] << 8) | udp[i + 1]);
+        while (sum >> 16 != 0) sum = (sum & 0xFFFF) + (sum >> 16);
+        ushort c = (ushort)~sum;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp[6..], c == 0 ? (ushort)0xFFFF : c);
+        return f;
+    }
 
     private static HashSet<int> SampleIndexes(int n, int k, Random rng)
     {

@@ -11,7 +11,9 @@
 # CPU $PMD_CPU. Flows are installed with ovs-ofctl add-flows; delivered packets are the sinks' tx counters
 # (ovs-ofctl dump-ports), drops are what port 1 received and the sinks did not send.
 # Softswitch: the pps harness (bench pps --pcap ROW.pcap --flow-file ROW.flows) on the same files, one forwarding
-# thread pinned to the same CPU; delivered packets are its sink ports' tx counters.
+# thread pinned to the same CPU; delivered packets are its sink ports' tx counters. The OpenFlow 1.3 rows (OF13_ROWS:
+# IPv6, a four-table Faucet-shaped pipeline, set_field ipv6_src, VLAN pop+push, MPLS push) go to both switches through
+# ovs-ofctl -O OpenFlow13 add-flows.
 # Churn row: both switches get 100,000 flow-mods/s (DELETE_STRICT + ADD of the row's flows) from `bench churn`
 # over OpenFlow on loopback while forwarding the exact-100k row; the churn client runs on CPU $MAIN_CPU, off the
 # forwarding core, for both (so do Open vSwitch's non-PMD threads, and every Softswitch thread but the forwarding one).
@@ -26,7 +28,12 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . bench/scripts/lib.sh
 
-ROWS=${ROWS:-"1-flow exact-1k exact-100k exact-1m wild-1k-16 normal-1k rewrite-1k churn-100k"}
+ROWS=${ROWS:-"1-flow exact-1k exact-100k exact-1m wild-1k-16 normal-1k rewrite-1k churn-100k ipv6-exact-1k multitable-4 setfield-ipv6 vlan-push-pop mpls-push"}
+# Rows whose flows are OpenFlow 1.3's (tables, goto_table, write_actions, push/pop, set_field): both switches get them
+# from `ovs-ofctl -O OpenFlow13 add-flows`, Open vSwitch over its management socket, Softswitch over OpenFlow on
+# loopback to the pps harness (--listen), which measures once they are in (--start-file) and forwarded REWARM s.
+OF13_ROWS=" ipv6-exact-1k multitable-4 setfield-ipv6 vlan-push-pop mpls-push "
+REWARM=${REWARM:-2}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 WARM=${WARM:-3}
@@ -119,13 +126,15 @@ ovs_start_row() {  # $1 = row files base, $2 = controller port or empty; sets BR
   # after each one (a 1,000,000-flow add-flows then takes hours).
   local base=$1 ctl=${2:-}
   BR=br$DEV
-  $V add-br $BR -- set bridge $BR datapath_type=netdev protocols=OpenFlow10 -- set-fail-mode $BR secure
+  local of=OpenFlow10
+  [[ "$OF13_ROWS" != *" $base "* ]] || of=OpenFlow13
+  $V add-br $BR -- set bridge $BR datapath_type=netdev protocols=OpenFlow10,OpenFlow13 -- set-fail-mode $BR secure
   for s in $(seq 2 $((SINKS + 1))); do
     $V add-port $BR sink$DEV-$s -- set interface sink$DEV-$s type=dpdk ofport_request=$s \
       "options:dpdk-devargs=net_null$DEV$s,no-rx=1"
   done
   local t0=$(date +%s.%N)
-  taskset -c $MAIN_CPU ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
+  taskset -c $MAIN_CPU ovs-ofctl -O $of add-flows unix:$RUN/$BR.mgmt $RUN/rows/$base.flows
   ADD_SECS[$base]+="$(echo "$(date +%s.%N) - $t0" | bc -l) "
   if [ -f $RUN/rows/$base.fdb ]; then
     while read -r mac port; do $VS fdb/add $BR sink$DEV-$port 0 $mac >/dev/null; done < $RUN/rows/$base.fdb
@@ -198,16 +207,27 @@ ovs_measure() {  # rows sharing one flow file (exact-100k, then churn-100k on th
 ssw_measure() {  # row -> sets SM (Mpps delivered), SD (drops), SA (bytes allocated per packet)
   local row=$1 base=${1/churn-100k/exact-100k} extra=() cpid=""
   [ -f $RUN/rows/$base.fdb ] && extra+=(--fdb $RUN/rows/$base.fdb)
-  local ctl=""
+  local ctl="" flowfile=$RUN/rows/$base.flows of13=0
+  [[ "$OF13_ROWS" != *" $base "* ]] || of13=1
   if [ "$row" = churn-100k ]; then
     ctl=$((20000 + RANDOM % 20000)); rm -f $RUN/churn.ready
     extra+=(--listen ptcp:$ctl:127.0.0.1 --start-file $RUN/churn.ready)
   fi
-  $BENCH pps --pcap $RUN/rows/$base.pcap --flow-file $RUN/rows/$base.flows --ports $((SINKS + 1)) --pin-cpu $PMD_CPU \
+  if [ $of13 = 1 ]; then
+    # The flows come over OpenFlow 1.3 from ovs-ofctl once the harness listens; it measures after they are in.
+    ctl=$((20000 + RANDOM % 20000)); rm -f $RUN/of13.ready; : > $RUN/empty.flows; flowfile=$RUN/empty.flows
+    extra+=(--listen ptcp:$ctl:127.0.0.1 --start-file $RUN/of13.ready --rewarm $REWARM)
+  fi
+  $BENCH pps --pcap $RUN/rows/$base.pcap --flow-file $flowfile --ports $((SINKS + 1)) --pin-cpu $PMD_CPU \
     --seconds $SECS --json "${extra[@]}" > $RUN/ssw-$row.json &
   local spid=$!; pids+=($spid)
   if [ -n "$ctl" ]; then
     for i in $(seq 300); do ss -ltn "sport = :$ctl" | grep -q LISTEN && break; sleep 0.1; done
+  fi
+  if [ $of13 = 1 ]; then
+    taskset -c $MAIN_CPU ovs-ofctl -O OpenFlow13 add-flows tcp:127.0.0.1:$ctl $RUN/rows/$base.flows
+    touch $RUN/of13.ready
+  elif [ -n "$ctl" ]; then
     taskset -c $MAIN_CPU $BENCH churn --target tcp:127.0.0.1:$ctl --flow-file $RUN/rows/$base.flows --rate $CHURN_RATE \
       --seconds $((SECS * 20 + 300)) --ready-file $RUN/churn.ready > /dev/null &
     cpid=$!; pids+=($cpid)
