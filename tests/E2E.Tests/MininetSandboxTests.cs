@@ -141,6 +141,21 @@ public sealed class MininetSandboxTests
         Assert.Matches(@"\*\*\* softswitch: cleaned up this run only \(stopped by pid: [0-2] switch processes, 5 Mininet nodes, ", run.Output);
     }
 
+    /// <summary>An exception that is not the switch's (a bad link option, raised by Mininet while it adds the links):
+    /// `mn` says "Cleaning up" and calls the class's cleanup, which stops the run's nodes by pid; exit status 1.</summary>
+    [E2EFact]
+    public void OtherExceptionsInMnCleanUpThisRunOnly()
+    {
+        var run = Mn(new() { ["SOFTSWITCH"] = Softswitch },
+                     "--switch", "softswitch", "--controller", "none", "--topo", "linear,2", "--link", "tc,bw=bogus", "--test", "pingall");
+        Assert.True(run.ExitCode == 1, $"exit code {run.ExitCode}:\n{run.Output}");
+        Assert.Contains("TypeError: ", run.Output);
+        Assert.Contains("*** softswitch: cleaned up this run only (stopped by pid: 0 switch processes, 4 Mininet nodes, ", run.Output);
+        Assert.Contains("`sudo mn -c` (machine-wide cleanup) was NOT run", run.Output);
+        Assert.DoesNotContain("*** Removing junk from /tmp", run.Output);
+        Assert.True(run.SentinelKept, $"/tmp/{Sentinel} was removed: Mininet's cleanup ran\n{run.Output}");
+    }
+
     private static Run CtrlC(string mode)
     {
         var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 180_000,
