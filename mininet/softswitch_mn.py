@@ -18,6 +18,12 @@ deletes OVS bridges): a switch that cannot start, or whose process has exited wh
 stops this network (its own nodes and links, by pid) and ends `mn` with a clear message and exit status 1. From a
 Python script, the same failures raise SoftswitchError and the script's own net.stop() does the rest.
 
+Under `mn --custom`, Ctrl-C before the CLI (or any other exception reaching `mn`) runs a cleanup scoped to this run
+in place of `mn`'s: the Softswitch processes this run started (by pid), the Mininet nodes this process made (their
+shells and what runs under them or in their namespaces, by pid), the veth pairs this run made and the Open vSwitch
+bridges of its own OVS switches; then one line says what it stopped and that `mn -c` was not run. A second Ctrl-C
+during it kills what is left of this run (SIGKILL, by pid) at once. `mn -c` itself still runs `mn`'s cleanup.
+
 Options (--switch softswitch,OPTION=VALUE): failMode (secure or standalone; default secure, as Mininet's OVS
 switch), protocols (the OpenFlow versions, as Mininet's OVS switch takes them: OpenFlow13, or OpenFlow10,OpenFlow13;
 default every version the switch speaks), logLevel (e.g. dbg or ofagent:dbg), runDir, extra (more command-line
@@ -33,6 +39,7 @@ import shlex
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -130,6 +137,7 @@ class Softswitch(Switch):
         self.runDir = runDir or os.path.join(os.environ.get('SOFTSWITCH_MN_RUNDIR', '/tmp/softswitch-mn'), name)
         self.command = shlex.split(command) if command else list(COMMAND)
         self.softswitchPid = None
+        self.launchTime = None
         self.hasController = False
         self.failed = False
         ensureOvsRunDir()
@@ -191,6 +199,8 @@ class Softswitch(Switch):
         args += shlex.split(self.extra)
         debug('softswitch:', ' '.join(args), '\n')
         self.cmd('mkdir -p', shlex.quote(self.runDir), '&& rm -f', shlex.quote(self.pidPath))
+        # From here on a pid file at least this new is this switch's (the scoped cleanup trusts no older one).
+        self.launchTime = time.time()
         # Everything of this switch in its own directory, the service socket (RUNDIR/DPID.mgmt) too.
         out = self.cmd('SOFTSWITCH_RUNDIR=' + shlex.quote(self.runDir), ' '.join(shlex.quote(a) for a in args),
                        '2>&1; echo "exit status $?"')
@@ -337,6 +347,299 @@ def ensureOvsRunDir():
             os.makedirs(path, mode=0o755, exist_ok=True)
         except OSError as e:
             debug('softswitch: cannot make %s: %s\n' % (path, e))
+
+
+class _Hurry(BaseException):
+    "A second Ctrl-C during the scoped cleanup: kill what is left (SIGKILL, by pid) and exit."
+
+
+class _RunCleanup(object):
+    """What this `mn` run made, and the cleanup that undoes only that (in place of `mn`'s, which works by name on the
+    whole machine). Filled by hooks installed under `mn --custom` only: every Mininet node this process makes, every
+    veth pair it makes and every OVS bridge it starts."""
+
+    def __init__(self):
+        self.nodes = []
+        self.pairs = []  # [name1, name2, made]: made stays False when the creation was interrupted
+        self.bridges = []
+        self.machineCleanup = None
+        self.interrupted = None  # when the first Ctrl-C came (before the CLI)
+        self.again = False  # whether another came before the cleanup took over
+        self.ctrlC = False  # whether Ctrl-C reaches `mn` (not ignored)
+
+    def install(self, main):
+        from mininet.link import Link
+        from mininet.node import Node, OVSSwitch
+        run = self
+
+        nodeInit = Node.__init__
+
+        def __init__(self, *args, **kwargs):
+            run.nodes.append(self)
+            nodeInit(self, *args, **kwargs)
+        Node.__init__ = __init__
+
+        makePair = Link.makeIntfPair.__func__
+
+        def makeIntfPair(cls, intfname1, intfname2, *args, **kwargs):
+            pair = [intfname1, intfname2, False]
+            run.pairs.append(pair)
+            result = makePair(cls, intfname1, intfname2, *args, **kwargs)
+            pair[2] = True
+            return result
+        Link.makeIntfPair = classmethod(makeIntfPair)
+
+        ovsStart = OVSSwitch.start
+
+        def start(self, controllers):
+            if self.name not in run.bridges:
+                run.bridges.append(self.name)
+            return ovsStart(self, controllers)
+        OVSSwitch.start = start
+
+        # Until the CLI (which handles Ctrl-C itself), a Ctrl-C raises KeyboardInterrupt once: `mn` then calls the
+        # cleanup. More, before the cleanup takes over, would raise out of `mn`'s handler and skip any cleanup.
+        import mininet.cli
+        cliInit = mininet.cli.CLI.__init__
+
+        def cliInitWithCtrlC(self, *args, **kwargs):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            return cliInit(self, *args, **kwargs)
+        # A Ctrl-C that `mn` ignores (started in the background of a script) stays ignored.
+        self.ctrlC = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if self.ctrlC:
+            mininet.cli.CLI.__init__ = cliInitWithCtrlC
+            signal.signal(signal.SIGINT, self.onCtrlC)
+
+        self.machineCleanup = getattr(main, 'cleanup', None)
+        main.cleanup = self.cleanup
+
+    def onCtrlC(self, _signum, _frame):
+        now = time.time()
+        if self.interrupted is not None and now - self.interrupted < 5:
+            self.again = True
+            return
+        self.interrupted = now
+        raise KeyboardInterrupt()
+
+    def cleanup(self):
+        """Called by `mn` where it would run its own cleanup: on Ctrl-C or an exception before its CLI; and for
+        `mn -c` (no exception being handled), which is a machine-wide cleanup asked for by name: that one runs."""
+        exc = sys.exc_info()[1]
+        if exc is None and self.machineCleanup is not None:
+            return self.machineCleanup()
+        status = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        done = {'switches': set(), 'shells': set(), 'processes': set(), 'links': set(), 'bridges': set()}
+        how = 'stopped by pid'
+
+        def hurry(_signum, _frame):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            raise _Hurry()
+        try:
+            try:
+                if self.ctrlC:
+                    signal.signal(signal.SIGINT, hurry)
+                if self.again:
+                    raise _Hurry()
+                self.stopAll(done, hurry=False)
+            except _Hurry:
+                how = 'killed by pid (SIGKILL) after a second Ctrl-C'
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                self.stopAll(done, hurry=True)
+        except Exception as e:  # noqa: BLE001 (never fall back to mn's cleanup)
+            error('*** softswitch: scoped cleanup: %s: %s\n' % (type(e).__name__, e))
+        finally:
+            if self.ctrlC:
+                # From here on (the line below, then exit), Ctrl-C ends `mn` at once.
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+        error('*** softswitch: cleaned up this run only (%s: %d switch processes, %d Mininet nodes, %d processes in '
+              'all; deleted: %d veth links, %d OVS bridges); `sudo mn -c` (machine-wide cleanup) was NOT run\n'
+              % (how, len(done['switches']), len(done['shells']), len(done['processes']), len(done['links']),
+                 len(done['bridges'])))
+        raise SystemExit(status)
+
+    def stopAll(self, done, hurry):
+        "Stops this run's processes (by pid), then deletes its links and bridges; what it did goes into done."
+        self.stopSwitches(self.switchPids(), done, hurry)
+        shells, others = self.nodeProcesses()
+        done['shells'].update(shells)
+        done['processes'].update(shells + others)
+        if hurry:
+            _signalAll(shells + others, signal.SIGKILL)
+        else:
+            for pid in shells:
+                # As Mininet ends a node: SIGHUP to its shell's process group (mnexec made the shell a session leader).
+                try:
+                    os.killpg(pid, signal.SIGHUP)
+                except OSError:
+                    pass
+            _signalAll(others, signal.SIGTERM)
+            _waitGone(shells + others, 2.0)
+            _signalAll(shells + others, signal.SIGKILL)
+        self.reapShells(0.5 if hurry else 2.0)
+        # A switch whose start was interrupted may have written its pid file only now.
+        self.stopSwitches(self.switchPids(), done, hurry)
+        done['links'].update(self.deleteLinks())
+        done['bridges'].update(self.deleteBridges(hurry))
+
+    @staticmethod
+    def stopSwitches(pids, done, hurry):
+        "SIGHUP, as Softswitch.stop() (up to 5 s), then SIGKILL; SIGKILL at once in a hurry."
+        done['switches'].update(pids)
+        if not hurry:
+            _signalAll(pids, signal.SIGHUP)
+            _waitGone(pids, 5.0)
+        _signalAll(pids, signal.SIGKILL)
+
+    def switchPids(self):
+        "The Softswitch daemons this run started: the pids the switches read, or their pid files written since."
+        pids = []
+        for node in self.nodes:
+            if not isinstance(node, Softswitch) or getattr(node, 'isRemote', False):
+                continue
+            pid = node.softswitchPid
+            if pid is None and node.launchTime is not None:
+                try:
+                    if os.stat(node.pidPath).st_mtime >= node.launchTime - 0.05:
+                        with open(node.pidPath) as f:
+                            text = f.read().strip()
+                        pid = int(text) if text.isdigit() else None
+                except OSError:
+                    pid = None
+            if pid is not None and pid > 1 and pid != os.getpid() and not Softswitch.isZombie(pid):
+                pids.append(pid)
+        return pids
+
+    def nodeProcesses(self):
+        "This run's live node shells; the processes under them and in their network namespaces (not ours)."
+        table = _processes()
+        own = _netns(os.getpid())
+        shells, namespaces = [], set()
+        for node in self.nodes:
+            shell = getattr(node, 'shell', None)
+            if shell is None or shell.poll() is not None:
+                continue
+            shells.append(shell.pid)
+            if getattr(node, 'inNamespace', False):
+                ns = _netns(shell.pid)
+                if ns is not None and ns != own:
+                    namespaces.add(ns)
+        others = set(_descendants(shells, table))
+        if namespaces:
+            others.update(pid for pid in table if _netns(pid) in namespaces)
+        others.difference_update(shells)
+        others.discard(os.getpid())
+        return shells, sorted(others)
+
+    def reapShells(self, timeout):
+        deadline = time.time() + timeout
+        for node in self.nodes:
+            shell = getattr(node, 'shell', None)
+            if shell is None:
+                continue
+            try:
+                shell.wait(timeout=max(deadline - time.time(), 0.01))
+            except (subprocess.TimeoutExpired, OSError):
+                pass
+
+    def deleteLinks(self):
+        """The veth pairs this run made that are still here (those with an end in a node's namespace went with it).
+        A pair whose creation was interrupted only when both its names are there, joined to each other."""
+        try:
+            listing = subprocess.run(['ip', '-o', 'link', 'show'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     universal_newlines=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return []
+        present = {}
+        for line in listing.splitlines():
+            fields = line.split(':', 2)
+            if len(fields) == 3:
+                name, _, peer = fields[1].strip().partition('@')
+                present[name] = peer
+        deleted = []
+        for name1, name2, made in self.pairs:
+            for name, other in ((name1, name2), (name2, name1)):
+                if name in present and (made or present[name] == other):
+                    if _run(['ip', 'link', 'del', name]):
+                        deleted.append(name)
+                    present.pop(name, None)
+                    present.pop(other, None)
+                    break
+        return deleted
+
+    def deleteBridges(self, hurry):
+        "The OVS bridges of this run's OVS switches (each made under its switch's name when it started)."
+        if not self.bridges:
+            return []
+        args = ['ovs-vsctl', '--timeout=%d' % (1 if hurry else 3)]
+        for name in self.bridges:
+            args += ['--', '--if-exists', 'del-br', name]
+        return list(self.bridges) if _run(args) else []
+
+
+def _run(args):
+    try:
+        return subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _processes():
+    "pid: parent pid, for every process (from /proc)."
+    table = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as f:
+                    fields = f.read().rsplit(')', 1)[-1].split()
+                table[int(entry)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return table
+
+
+def _descendants(roots, table):
+    children = {}
+    for pid, ppid in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def _netns(pid):
+    try:
+        st = os.stat('/proc/%d/ns/net' % pid)
+        return (st.st_dev, st.st_ino)
+    except OSError:
+        return None
+
+
+def _signalAll(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def _waitGone(pids, timeout):
+    "Waits (up to timeout seconds) until each process has exited (gone or a zombie)."
+    deadline = time.time() + timeout
+    while time.time() < deadline and not all(Softswitch.isZombie(pid) for pid in pids):
+        time.sleep(0.05)
+
+
+_RUN = None
+if _underMn():
+    # `mn` runs mininet.clean.cleanup (imported into its __main__ as `cleanup`) on Ctrl-C and on any exception:
+    # this run's own cleanup replaces it there.
+    _RUN = _RunCleanup()
+    _RUN.install(sys.modules['__main__'])
 
 
 # RemoteSoftswitch is not offered to `mn --switch`: `mn --cluster` always uses RemoteOVSSwitch, so cluster runs are

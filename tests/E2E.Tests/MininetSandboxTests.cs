@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.RegularExpressions;
 using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
@@ -105,6 +106,76 @@ public sealed class MininetSandboxTests
         Assert.True(run.ExitCode == 0, $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
         Assert.Contains("*** Results: 0% dropped (2/2 received)", run.Output);
         AssertNoCleanup(run);
+    }
+
+    /// <summary>
+    /// Ctrl-C while `mn` waits for the switches to connect (a remote controller nobody answers, two switches, a link
+    /// between them): the class's cleanup runs in place of `mn`'s. It stops this run's switch processes, node shells
+    /// and links by pid, says so and that `mn -c` was not run, and `mn` exits at once with 130; the sentinel that
+    /// `mn`'s cleanup removes (rm /tmp/*.log) is still there, and nothing of the run is left in the sandbox.
+    /// </summary>
+    [E2EFact]
+    public void CtrlCWhileMnStartsStopsOnlyThisRunByPidNotMnsCleanup()
+    {
+        var run = CtrlC("ONCE");
+        Assert.Matches(@"SWITCH PIDS \d+ \d+", run.Output);
+        Assert.Contains("*** softswitch: cleaned up this run only (stopped by pid: 2 switch processes, 5 Mininet nodes, ", run.Output);
+    }
+
+    /// <summary>Ctrl-C again and again (every 50 ms until `mn` exits): the cleanup kills what is left of this run at
+    /// once (SIGKILL, by pid) and `mn` still exits, leaving nothing of the run and never running its own cleanup.</summary>
+    [E2EFact]
+    public void RepeatedCtrlCDoesNotHangMnNorLeaveTheRunBehind()
+    {
+        var run = CtrlC("REPEAT");
+        Assert.Matches(@"\*\*\* softswitch: cleaned up this run only \((stopped by pid|killed by pid \(SIGKILL\) after a second Ctrl-C): " +
+                       "2 switch processes, 5 Mininet nodes, ", run.Output);
+    }
+
+    /// <summary>Ctrl-C as soon as `mn` starts the switches: whatever of them had started (a pid file written since,
+    /// the launcher under the switch's shell) is stopped too.</summary>
+    [E2EFact]
+    public void CtrlCWhileTheSwitchesStartLeavesNoSwitchProcess()
+    {
+        var run = CtrlC("STARTING");
+        Assert.Matches(@"\*\*\* softswitch: cleaned up this run only \(stopped by pid: [0-2] switch processes, 5 Mininet nodes, ", run.Output);
+    }
+
+    /// <summary>An exception that is not the switch's (a bad link option, raised by Mininet while it adds the links):
+    /// `mn` says "Cleaning up" and calls the class's cleanup, which stops the run's nodes by pid; exit status 1.</summary>
+    [E2EFact]
+    public void OtherExceptionsInMnCleanUpThisRunOnly()
+    {
+        var run = Mn(new() { ["SOFTSWITCH"] = Softswitch },
+                     "--switch", "softswitch", "--controller", "none", "--topo", "linear,2", "--link", "tc,bw=bogus", "--test", "pingall");
+        Assert.True(run.ExitCode == 1, $"exit code {run.ExitCode}:\n{run.Output}");
+        Assert.Contains("TypeError: ", run.Output);
+        Assert.Contains("*** softswitch: cleaned up this run only (stopped by pid: 0 switch processes, 4 Mininet nodes, ", run.Output);
+        Assert.Contains("`sudo mn -c` (machine-wide cleanup) was NOT run", run.Output);
+        Assert.DoesNotContain("*** Removing junk from /tmp", run.Output);
+        Assert.True(run.SentinelKept, $"/tmp/{Sentinel} was removed: Mininet's cleanup ran\n{run.Output}");
+    }
+
+    private static Run CtrlC(string mode)
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 180_000,
+                            "sh", Path.Combine(Dir, "Mininet", "ctrlc_test.sh"), ClassFile, mode);
+        Console.WriteLine($"Ctrl-C ({mode}) while mn starts:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("SWITCH PIDS ", run.Output);
+        // mn's own cleanup, had it run: the sentinel gone (rm /tmp/*.log), its steps printed.
+        AssertNoCleanup(run);
+        Assert.DoesNotContain("*** Removing excess controllers", run.Output);
+        Assert.DoesNotContain("*** Removing junk from /tmp", run.Output);
+        var exit = Regex.Match(run.Output, @"MN EXIT (\d+) AFTER (\d+) MS");
+        Assert.True(exit.Success, run.Output);
+        Assert.True(exit.Groups[1].Value == "130", $"mn exit status {exit.Groups[1].Value}, not 130 (Ctrl-C):\n{run.Output}");
+        Assert.True(int.Parse(exit.Groups[2].Value) < 15_000, $"mn took {exit.Groups[2].Value} ms to exit after Ctrl-C:\n{run.Output}");
+        Assert.Contains("`sudo mn -c` (machine-wide cleanup) was NOT run", run.Output);
+        // Nothing of the run left: its switch processes (by pid), any softswitch, node shells, s1-eth1-like links.
+        Assert.DoesNotContain("MN HUNG", run.Output);
+        Assert.DoesNotContain(" LEFT ", run.Output);
+        return run;
     }
 
     /// <summary>
