@@ -210,12 +210,13 @@ public sealed class SwitchDatapath : IDisposable
         _assigned = new List<RxQueue>[threads];
         for (int i = 0; i < threads; i++)
         {
-            _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots, Options.LargeBuffers, Options.SamplingRate);
+            _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots, Options.LargeBuffers, Options.SamplingRate,
+                                          threads == 1 ? FlowCounting.SoleWriter : FlowCounting.Atomic);
             _assigned[i] = new List<RxQueue>();
         }
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
-        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0);
+        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0, 0, FlowCounting.Control);
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;

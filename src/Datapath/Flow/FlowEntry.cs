@@ -27,7 +27,8 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// <remarks>
 /// Design: identity (match, priority) and timeouts are immutable once published. <see cref="Actions"/> is
 /// swapped whole by MODIFY (readers load it once per flow-batch). Counters are updated by forwarding
-/// threads with one Interlocked add per flow-batch; <see cref="LastUsedNanos"/> by a plain volatile write.
+/// threads once per flow-batch (plain adds when the datapath has one, else Interlocked adds; see <see cref="Forwarded"/>),
+/// by anything else in a side object; <see cref="LastUsedNanos"/> by a plain volatile write.
 /// <see cref="IsRemoved"/> becomes true when the writer unlinks the entry, so caches holding it treat it as
 /// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>. The datapath knows a rule as
 /// (mask, value, priority, actions, timeouts); whatever a policy layer above keeps about it (a protocol's cookie,
@@ -69,7 +70,9 @@ public sealed class FlowEntry
     private FlowActions _actions;
     private FlowInstructions? _instructions;
     private ulong _tag;
+    // Counts of the forwarding threads (see ForwardedBy); counts from anywhere else in _elsewhere.
     private long _packets, _bytes;
+    private ElsewhereCounts? _elsewhere;
     private long _lastUsedNanos;
     private volatile bool _removed;
 
@@ -113,8 +116,8 @@ public sealed class FlowEntry
     public FlowInstructions? Instructions => Volatile.Read(ref _instructions);
     /// <summary>A 64-bit word the policy layer keeps with the rule (opaque to the datapath; its writer may replace it).</summary>
     public ulong Tag => Volatile.Read(ref _tag);
-    public long Packets => Volatile.Read(ref _packets);
-    public long Bytes => Volatile.Read(ref _bytes);
+    public long Packets => Volatile.Read(ref _packets) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Packets) : 0);
+    public long Bytes => Volatile.Read(ref _bytes) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Bytes) : 0);
     public long LastUsedNanos => Volatile.Read(ref _lastUsedNanos);
     public bool IsRemoved => _removed;
 
@@ -135,16 +138,58 @@ public sealed class FlowEntry
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void PrefetchStateLine() => Prefetch.Line(ref InExactStage);
 
-    /// <summary>Hot path: account one flow-batch.</summary>
-    public void Hit(int packets, long bytes, long nowNanos)
+    /// <summary>
+    /// Hot path: a forwarding thread accounts one flow-batch. With <paramref name="soleWriter"/> (the datapath has one
+    /// forwarding thread, the only one that ever passes it for any entry) the counts are plain adds: no other thread
+    /// writes these two words (every other count goes through <see cref="Hit"/> into a side object), and readers see
+    /// each aligned 64-bit word whole. Several forwarding threads add atomically.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Forwarded(int packets, long bytes, long nowNanos, bool soleWriter)
     {
-        Interlocked.Add(ref _packets, packets);
-        Interlocked.Add(ref _bytes, bytes);
+        if (soleWriter)
+        {
+            _packets += packets;
+            _bytes += bytes;
+        }
+        else
+        {
+            Interlocked.Add(ref _packets, packets);
+            Interlocked.Add(ref _bytes, bytes);
+        }
         if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
     }
 
+    /// <summary>Accounts packets that did not come through a forwarding thread (a packet-out, the control path).</summary>
+    public void Hit(int packets, long bytes, long nowNanos)
+    {
+        AddCounts(packets, bytes);
+        Touch(nowNanos);
+    }
+
     /// <summary>Adds counts kept elsewhere (e.g. hardware offload counters).</summary>
-    public void AddCounts(long packets, long bytes) { Interlocked.Add(ref _packets, packets); Interlocked.Add(ref _bytes, bytes); }
+    public void AddCounts(long packets, long bytes)
+    {
+        if (packets == 0 && bytes == 0) return;
+        var e = Elsewhere();
+        Interlocked.Add(ref e.Packets, packets);
+        Interlocked.Add(ref e.Bytes, bytes);
+    }
+
+    private ElsewhereCounts Elsewhere()
+    {
+        var e = Volatile.Read(ref _elsewhere);
+        if (e is not null) return e;
+        Interlocked.CompareExchange(ref _elsewhere, new ElsewhereCounts(), null);
+        return _elsewhere!;
+    }
+
+    /// <summary>Counts that did not come from a forwarding thread, and the offsets of a reset; made on first use (a flow
+    /// that only ever forwards never has one).</summary>
+    private sealed class ElsewhereCounts
+    {
+        public long Packets, Bytes;
+    }
 
     /// <summary>Marks the flow used without counting a packet (e.g. a hardware counter moved).</summary>
     public void Touch(long nowNanos) { if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos); }
@@ -153,7 +198,16 @@ public sealed class FlowEntry
     internal void SetInstructions(FlowInstructions? instructions) => Volatile.Write(ref _instructions, instructions);
     internal void SetTag(ulong tag) => Volatile.Write(ref _tag, tag);
     /// <summary>Zeroes the packet and byte counts (a modification with OpenFlow 1.3's RESET_COUNTS).</summary>
-    public void ResetCounters() { Volatile.Write(ref _packets, 0); Volatile.Write(ref _bytes, 0); }
+    /// <remarks>The forwarding threads' words are theirs alone to write, so the reset subtracts what the counts are now
+    /// through the side object; packets counted while it runs are kept.</remarks>
+    public void ResetCounters()
+    {
+        long packets = Packets, bytes = Bytes;
+        if (packets == 0 && bytes == 0) return;
+        var e = Elsewhere();
+        Interlocked.Add(ref e.Packets, -packets);
+        Interlocked.Add(ref e.Bytes, -bytes);
+    }
     internal void MarkRemoved() => _removed = true;
 
     /// <summary>
@@ -181,6 +235,7 @@ public sealed class FlowEntry
         Volatile.Write(ref _tag, tag);
         Volatile.Write(ref _packets, 0);
         Volatile.Write(ref _bytes, 0);
+        Volatile.Write(ref _elsewhere, null);
         Volatile.Write(ref _lastUsedNanos, createdNanos);
         _removed = false;
     }

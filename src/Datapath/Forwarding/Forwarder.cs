@@ -119,8 +119,10 @@ public sealed class Forwarder
     private readonly PacketLayers[] _packetOutLayers = new PacketLayers[1];
     private long _now;
 
-    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers, int sampleRate = 0)
+    internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers, int sampleRate,
+                       FlowCounting counting)
     {
+        _counting = counting;
         Sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
         _dp = dp;
         Counters = dp.Counters.CreateSet();
@@ -138,6 +140,18 @@ public sealed class Forwarder
     }
 
     internal long Now => _now;
+
+    private readonly FlowCounting _counting;
+    /// <summary>How this thread writes its rules' counters.</summary>
+    internal FlowCounting Counting => _counting;
+
+    /// <summary>Credits a flow-batch to its rule as this thread's <see cref="FlowCounting"/> says.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(FlowEntry flow, int packets, long bytes)
+    {
+        if (_counting == FlowCounting.Control) flow.Hit(packets, bytes, _now);
+        else flow.Forwarded(packets, bytes, _now, _counting == FlowCounting.SoleWriter);
+    }
 
     private FlowTable _cachedTable;
     private bool _cachedMultiStage;
@@ -450,7 +464,7 @@ public sealed class Forwarder
     {
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
-        flow.Hit(pkts.Length, bytes, _now);
+        Count(flow, pkts.Length, bytes);
         var actions = flow.Actions;
         if (Sampler.Skip(pkts.Length)) Sampler.Take(Pool, pkts, actions);
         if (actions.Items.Length == 0)
@@ -584,7 +598,7 @@ public sealed class Forwarder
                 if (_creditCount >= CreditSlots / 2)
                 {
                     // Never fuller than half (a burst visits at most 32 verdicts' rules; this is only a guard).
-                    e.Hit(packets, bytes, _now);
+                    Count(e, packets, bytes);
                     return;
                 }
                 _creditEntry[h] = e;
@@ -609,7 +623,7 @@ public sealed class Forwarder
         for (int i = 0; i < _creditCount; i++)
         {
             int h = _creditUsed[i];
-            _creditEntry[h]!.Hit(_creditPackets[h], _creditBytes[h], _now);
+            Count(_creditEntry[h]!, _creditPackets[h], _creditBytes[h]);
             _creditEntry[h] = null;
         }
         _creditCount = 0;
@@ -752,4 +766,15 @@ public sealed class Forwarder
         Pool.Release(p);
         Output.FlushTx();
     }
+}
+
+/// <summary>How a <see cref="Forwarder"/> writes the counters of the rules its packets hit.</summary>
+internal enum FlowCounting : byte
+{
+    /// <summary>The datapath's only forwarding thread: plain adds (no other thread writes those words).</summary>
+    SoleWriter,
+    /// <summary>One of several forwarding threads: atomic adds.</summary>
+    Atomic,
+    /// <summary>The control path (packet-outs): through the rule's side counts, never the forwarding threads' words.</summary>
+    Control,
 }
