@@ -107,7 +107,6 @@ public sealed class Forwarder
     private readonly FlowEntry?[] _entries = new FlowEntry?[Burst.Size];
 
     // Flow batches: packets grouped by the flow they matched.
-    private readonly FlowEntry[] _batchFlow = new FlowEntry[Burst.Size];
     private readonly int[] _batchCount = new int[Burst.Size];
     private readonly int[] _batchPkts = new int[Burst.Size * Burst.Size];
     private readonly PacketLayers[] _batchLayers = new PacketLayers[Burst.Size * Burst.Size];
@@ -160,7 +159,6 @@ public sealed class Forwarder
     private readonly PipelineWalk _walk = new();
     private readonly VerdictInterner _verdicts = new();
     private readonly PipelineVerdict?[] _burstVerdicts = new PipelineVerdict?[Burst.Size];
-    private readonly PipelineVerdict[] _batchVerdict = new PipelineVerdict[Burst.Size];
     // A burst's rule credits, one per distinct rule (rules shared by many verdicts, e.g. a catch-all, are credited once).
     private const int CreditSlots = 256;
     private readonly FlowEntry?[] _creditEntry = new FlowEntry?[CreditSlots];
@@ -354,7 +352,9 @@ public sealed class Forwarder
 
         // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
         // entry's serial number: O(1) per packet however many flows the burst holds.
+        // A batch is known by its first packet's index (its flow is entries[first]): no reference is stored per packet.
         Span<byte> index = stackalloc byte[64];
+        Span<byte> first = stackalloc byte[Burst.Size];
         index.Fill(0xFF);
         int batches = 0, misses = 0, wildcardWins = 0;
         for (int i = 0; i < n; i++)
@@ -377,11 +377,11 @@ public sealed class Forwarder
                 {
                     b = batches++;
                     index[h] = (byte)b;
-                    _batchFlow[b] = e;
+                    first[b] = (byte)i;
                     _batchCount[b] = 0;
                     break;
                 }
-                if (ReferenceEquals(_batchFlow[b], e)) break;
+                if (ReferenceEquals(entries[first[b]], e)) break;
                 h = (h + 1) & 63;
             }
             int slotIdx = b * Burst.Size + _batchCount[b]++;
@@ -401,17 +401,16 @@ public sealed class Forwarder
         // prefetch them for every batch first, one level per pass, so the misses overlap.
         if (batches > 2)
         {
-            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b], 3);
-            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions, 1);
-            for (int b = 0; b < batches; b++) Prefetch.Object(_batchFlow[b].Actions.Items, 1);
+            for (int b = 0; b < batches; b++) Prefetch.Object(entries[first[b]], 3);
+            for (int b = 0; b < batches; b++) Prefetch.Object(entries[first[b]]!.Actions, 1);
+            for (int b = 0; b < batches; b++) Prefetch.Object(entries[first[b]]!.Actions.Items, 1);
         }
 
         for (int b = 0; b < batches; b++)
         {
             int count = _batchCount[b];
-            RunFlowBatch(_batchFlow[b], _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count));
+            RunFlowBatch(entries[first[b]]!, _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count));
         }
-        for (int b = 0; b < batches; b++) _batchFlow[b] = null!;
 
         if (misses > 0)
         {
@@ -518,7 +517,9 @@ public sealed class Forwarder
                 Counters.Add(DatapathCounters.EmcBypass);
         }
 
+        // A batch is known by its first packet's index (its verdict is verdicts[first]), as in ClassifyAndExecute.
         Span<byte> index = stackalloc byte[64];
+        Span<byte> first = stackalloc byte[Burst.Size];
         index.Fill(0xFF);
         int batches = 0;
         for (int i = 0; i < n; i++)
@@ -533,24 +534,23 @@ public sealed class Forwarder
                 {
                     b = batches++;
                     index[h] = (byte)b;
-                    _batchVerdict[b] = v;
+                    first[b] = (byte)i;
                     _batchCount[b] = 0;
                     break;
                 }
-                if (ReferenceEquals(_batchVerdict[b], v)) break;
+                if (ReferenceEquals(verdicts[first[b]], v)) break;
                 h = (h + 1) & 63;
             }
             int slotIdx = b * Burst.Size + _batchCount[b]++;
             _batchPkts[slotIdx] = pkts[i];
             _batchLayers[slotIdx] = layers[i];
         }
-        verdicts.Clear();
         for (int b = 0; b < batches; b++)
         {
             int count = _batchCount[b];
-            RunVerdictBatch(_batchVerdict[b], _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count), inSlot);
+            RunVerdictBatch(verdicts[first[b]]!, _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count), inSlot);
         }
-        for (int b = 0; b < batches; b++) _batchVerdict[b] = null!;
+        verdicts.Clear();
         if (_dirtyCount != 0 && _now - _lastCreditFlush >= CreditFlushNanos) FlushVerdictCredits();
     }
 

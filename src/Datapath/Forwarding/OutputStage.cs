@@ -248,7 +248,7 @@ public sealed class OutputStage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Enqueue(int q, PortSlot slot, int buf)
     {
-        _txSlot[q] = slot;
+        if (!ReferenceEquals(_txSlot[q], slot)) _txSlot[q] = slot; // the same slot almost always: no write barrier per packet
         var queue = _txq[q];
         queue[_txCount[q]++] = buf;
         _txPending = true;
