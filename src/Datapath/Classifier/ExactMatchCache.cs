@@ -185,7 +185,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Verdict is { } v && x.Key.Equals(key))
+            if (x.Hash == hash && x.Verdict is { } v && x.Key.EqualsPacketKey(key))
             {
                 if (!v.IsCurrent()) break;
                 _hits++;
@@ -205,7 +205,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.Equals(key))
+            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
             {
                 victim = w;
                 break;
