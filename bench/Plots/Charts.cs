@@ -70,6 +70,13 @@ public static class Charts
             if (theirs.Count == 0) b.Color = s_palette.GetColor(1);
         }
         plot.Axes.Bottom.TickGenerator = new NumericManual(ticks, labels);
+        if (n > 6)
+        {
+            // Many rows: the names are turned so they do not run into each other, and the axis panel made tall enough.
+            plot.Axes.Bottom.TickLabelStyle.Rotation = 40;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+            plot.Axes.Bottom.MinimumSize = 30 + 6.5f * labels.Max(l => l.Length);
+        }
         plot.XLabel(RowsX);
         plot.YLabel(s.Unit);
         plot.Axes.Margins(bottom: 0, top: 0.15);
