@@ -113,7 +113,9 @@ public sealed class MeterRateTests
         // the bound here is what tells a working band from a collapsing one (a 100 ms bucket gives half the rate) or
         // from no policing at all (hundreds of Mbit/s).
         Assert.InRange(tcp.Bps, 8.0e6, 10.5e6);
-        Assert.InRange(tcp.Iperf, 7.5e6, 10.5e6);
+        // iperf3's goodput is over its whole run, so it may carry the bucket that filled while the meter idled after the
+        // UDP run (up to 1 s of the rate), as the UDP run's whole-run figure above may.
+        Assert.InRange(tcp.Iperf, 7.5e6, 10e6 * (6 + 1.0) / 6 * 1.01);
         Assert.Contains("meter:1 flow_count:1", Ofctl13(sw, "meter-stats"));
     }
 
