@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Softswitch.Datapath.Actions;
 
 namespace Softswitch.Datapath.Flow;
@@ -41,55 +42,60 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// serial it stored knows it has the incarnation it cached. Between incarnations, the identity fields are as immutable
 /// as ever.</para>
 /// </remarks>
+[StructLayout(LayoutKind.Explicit)]
 public sealed class FlowEntry
 {
-    public readonly FlowMatch Match;
-    /// <summary>Higher wins; see <see cref="Classifier.FlowTable"/> for ties.</summary>
-    public readonly ushort Priority;
-    /// <summary>The priority the layer above reports for this rule (the one it was requested with); it may rank rules
-    /// differently (an OpenFlow 1.0 table set ranks all-ones rules above every other), so this may differ from
-    /// <see cref="Priority"/>, the rank the rule is looked up with.</summary>
-    public readonly ushort RequestedPriority;
-    /// <summary>Seconds without a hit before the rule expires (0: never).</summary>
-    public readonly ushort IdleTimeout;
-    /// <summary>Seconds after creation when the rule expires (0: never).</summary>
-    public readonly ushort HardTimeout;
-    public readonly long CreatedNanos;
-    /// <summary>The policy layer's description of this rule (opaque to the datapath; may be shared by many rules), or null.</summary>
-    public readonly object? Owner;
+    // Layout (offsets from the first field, 8 bytes into the object): what a packet reads or writes comes first and
+    // together: the actions, the counters and last-used time, the serial and flags, then the match with its base words
+    // first (FlowMatch's own layout), 96 bytes in all, so a lookup and its flow-batch touch two cache lines (three when
+    // the object starts in a line's second half) instead of four. The runtime's automatic layout puts every struct field
+    // after all others, which left the key 104 bytes into the object, past the counters and the writer's fields.
+    [FieldOffset(0)] private FlowActions _actions;
+    // Counts of the forwarding threads (see Forwarded); counts from anywhere else in _elsewhere.
+    [FieldOffset(8)] private long _packets;
+    [FieldOffset(16)] private long _bytes;
+    [FieldOffset(24)] private long _lastUsedNanos;
+    [FieldOffset(32)] private volatile int _serial = Interlocked.Increment(ref s_serial);
+    /// <summary>Whether the table holds it in its hash stage (all-ones masks); set by the writer before publication.</summary>
+    [FieldOffset(36)] internal bool InExactStage;
+    [FieldOffset(37)] private volatile bool _removed;
     /// <summary>
     /// No rule can ever take a packet from this one while it is in its table's hash stage (<see cref="InExactStage"/>):
     /// its mask is all ones (one key) and its priority the highest, and the hash stage wins ties, so a cache may keep it
     /// across table versions until it is removed. An all-ones rule kept in the tuple space (its match already in the
     /// hash stage at another priority) ties with other masks by subtable order and may be shadowed: caches check both.
     /// </summary>
-    public readonly bool IsUnshadowable;
-    /// <summary>Whether the table holds it in its hash stage (all-ones masks); set by the writer before publication.</summary>
-    internal bool InExactStage;
+    [FieldOffset(38)] public readonly bool IsUnshadowable;
+    [FieldOffset(40)] public readonly FlowMatch Match;
 
-    private FlowActions _actions;
-    private FlowInstructions? _instructions;
-    private ulong _tag;
-    // Counts of the forwarding threads (see ForwardedBy); counts from anywhere else in _elsewhere.
-    private long _packets, _bytes;
-    private ElsewhereCounts? _elsewhere;
-    private long _lastUsedNanos;
-    private volatile bool _removed;
+    /// <summary>Higher wins; see <see cref="Classifier.FlowTable"/> for ties.</summary>
+    [FieldOffset(104)] public readonly ushort Priority;
+    /// <summary>The priority the layer above reports for this rule (the one it was requested with); it may rank rules
+    /// differently (an OpenFlow 1.0 table set ranks all-ones rules above every other), so this may differ from
+    /// <see cref="Priority"/>, the rank the rule is looked up with.</summary>
+    [FieldOffset(106)] public readonly ushort RequestedPriority;
+    /// <summary>Seconds without a hit before the rule expires (0: never).</summary>
+    [FieldOffset(108)] public readonly ushort IdleTimeout;
+    /// <summary>Seconds after creation when the rule expires (0: never).</summary>
+    [FieldOffset(110)] public readonly ushort HardTimeout;
+    [FieldOffset(112)] public readonly long CreatedNanos;
+    /// <summary>The policy layer's description of this rule (opaque to the datapath; may be shared by many rules), or null.</summary>
+    [FieldOffset(120)] public readonly object? Owner;
+    [FieldOffset(128)] private FlowInstructions? _instructions;
+    [FieldOffset(136)] private ulong _tag;
+    [FieldOffset(144)] private ElsewhereCounts? _elsewhere;
+    /// <summary>Writer-private slot for the table's own bookkeeping (timer wheel links, indexes).</summary>
+    [FieldOffset(152)] internal FlowEntry? NextLowerPriority;
+    /// <summary>Writer-private: the reclamation epoch in which the owning table retired this entry.</summary>
+    [FieldOffset(160)] internal long RetiredEpoch;
 
     private static int s_serial;
-    private volatile int _serial = Interlocked.Increment(ref s_serial);
 
     /// <summary>
     /// A number unique among live entries and incarnations (wraps after 2^32 creations); forwarders group packets by
     /// it, caches tell a recycled entry's incarnations apart by it.
     /// </summary>
     public int Serial => _serial;
-
-    /// <summary>Writer-private slot for the table's own bookkeeping (timer wheel links, indexes).</summary>
-    internal FlowEntry? NextLowerPriority;
-
-    /// <summary>Writer-private: the reclamation epoch in which the owning table retired this entry.</summary>
-    internal long RetiredEpoch;
 
     public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
                      long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null)
@@ -122,14 +128,14 @@ public sealed class FlowEntry
     public bool IsRemoved => _removed;
 
     /// <summary>
-    /// Prefetches the lines a hash-stage lookup and the forwarder's grouping read: the match value's base words (the runtime lays
-    /// a struct field out after every primitive and reference field, so it is not in the object's first lines), the
-    /// serial and the flags (laid out together, just before it).
+    /// Prefetches the lines a hash-stage lookup and the forwarder's flow-batch read: the actions, counters, serial,
+    /// flags and the match's base words, the entry's first 104 bytes of fields (two or three lines, by where the object
+    /// starts).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void PrefetchLookupLines()
     {
-        Prefetch.Line(ref InExactStage);
+        Prefetch.Line(ref Unsafe.As<FlowActions, byte>(ref _actions));
         Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W0));
         Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W5));
     }

@@ -56,13 +56,16 @@ public enum Wildcards : uint
 /// non-zero extension word (null otherwise: the extension of the value is then zero). 64 bytes instead of 256.</para>
 /// <para>Immutable value type; its objects are immutable and shared across threads.</para>
 /// </remarks>
+[StructLayout(LayoutKind.Explicit)]
 public readonly struct FlowMatch : IEquatable<FlowMatch>
 {
+    // The base words first (the runtime would put them after the references): an entry places its match right after
+    // its hot fields, so a lookup's key compare reads the line those share.
     /// <summary>The value's base words (W0-W5), what a lookup compares first.</summary>
-    internal readonly BaseWords ValueBase;
-    private readonly FlowMask? _mask;
+    [FieldOffset(0)] internal readonly BaseWords ValueBase;
+    [FieldOffset(48)] private readonly FlowMask? _mask;
     /// <summary>The whole value when some extension word of it is non-zero, else null.</summary>
-    private readonly FlowKeyBox? _extValue;
+    [FieldOffset(56)] private readonly FlowKeyBox? _extValue;
 
     /// <summary>A match of the packets whose key ANDed with <paramref name="mask"/> equals <paramref name="value"/> ANDed with it.</summary>
     public FlowMatch(in FlowKey mask, in FlowKey value)
