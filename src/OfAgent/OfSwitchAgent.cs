@@ -76,6 +76,9 @@ public sealed class OfSwitchAgent : IAsyncDisposable
 
     public bool ControllerConnected => _connections.ControllerConnected;
 
+    /// <summary>The active controllers (<c>tcp:</c>, <c>ssl:</c>, <c>unix:</c>), each connected or with why its last attempt failed (after <see cref="Start"/>).</summary>
+    public IReadOnlyList<OfControllerStatus> ActiveControllers => _connections.ActiveControllers;
+
     /// <summary>
     /// Opens the listeners and starts connecting to the controllers, then starts relaying the switch's reports. Throws
     /// <see cref="IOException"/> naming the endpoint when a listener cannot be opened (the address is in use, ...), and

@@ -140,6 +140,12 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     public string? PeerRefusal { get; private set; }
 
+    /// <summary>
+    /// Why this switch refused the peer's HELLO (no version in common: the versions each side speaks), once it sent
+    /// HELLO_FAILED and closed. Null otherwise.
+    /// </summary>
+    public string? LocalRefusal { get; private set; }
+
     public string Name { get; }
     /// <summary>This connection as the OpenFlow layer sees it: its role and which asynchronous messages it wants.</summary>
     public OfController Controller { get; }
@@ -542,8 +548,9 @@ public sealed class OfConnection : IAsyncDisposable
                 if (agreed == 0)
                 {
                     SendRaw(HelloFailed(header, ours, bitmap).ToArray());
-                    _log.LogWarning("{Conn}: the peer speaks OpenFlow {Theirs}, this switch {Ours} (--protocols); sent HELLO_FAILED, closing",
-                        Name, bitmap is { } pb ? OfpHelloVersions.Describe(pb) : OfpHelloVersions.Name(header.Version), OfpHelloVersions.Describe(ours));
+                    LocalRefusal = $"the peer speaks OpenFlow {(bitmap is { } pb ? OfpHelloVersions.Describe(pb) : OfpHelloVersions.Name(header.Version))}, " +
+                                   $"this switch {OfpHelloVersions.Describe(ours)} (--protocols); sent HELLO_FAILED";
+                    _log.LogWarning("{Conn}: {Refusal}, closing", Name, LocalRefusal);
                     return false;
                 }
                 _helloReceived = true;
@@ -558,6 +565,8 @@ public sealed class OfConnection : IAsyncDisposable
             if ((ours & OfpHelloVersions.Bit(header.Version)) == 0)
             {
                 SendRaw(HelloFailed(header, ours, null).ToArray());
+                LocalRefusal = $"the peer sent OpenFlow {OfpHelloVersions.Name(header.Version)} without a HELLO, this switch speaks " +
+                               $"{OfpHelloVersions.Describe(ours)} (--protocols); sent HELLO_FAILED";
                 return false;
             }
             _helloReceived = true;

@@ -89,6 +89,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
         get { lock (_connLock) return _conns.ToList(); }
     }
 
+    /// <summary>The active controllers (tcp:, ssl:, unix: in <see cref="AgentOptions.Controllers"/>), each as its connect loop last saw it.</summary>
+    public IReadOnlyList<OfControllerStatus> ActiveControllers { get; private set; } = [];
+
     public bool ControllerConnected
     {
         get { lock (_connLock) return _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen); }
@@ -131,7 +134,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             _listeners.Clear();
             throw;
         }
-        foreach (var ep in controllers.Where(e => !e.Passive)) _tasks.Add(Task.Run(() => ConnectLoop(ep)));
+        var active = controllers.Where(e => !e.Passive).Select(e => (Ep: e, Status: new OfControllerStatus(e.ToString()))).ToList();
+        ActiveControllers = active.Select(a => a.Status).ToList();
+        foreach (var (ep, status) in active) _tasks.Add(Task.Run(() => ConnectLoop(ep, status)));
     }
 
     private static string Describe(OfListener l) => l.Endpoint.Kind switch
@@ -160,16 +165,18 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     /// <see cref="AgentOptions.MaxBackoff"/>, and back to 1 s only after a connection that was agreed (not refused) and
     /// stayed up at least as long as the back-off before it. A controller that refuses our HELLO thus sees 1, 2, 4, 8,
     /// 8 ... s between attempts, and each attempt is one warning naming its reason (routine lines of the connections
-    /// that follow a failure go to Debug until one works).
+    /// that follow a failure go to Debug until one works). Each attempt's outcome goes into <paramref name="status"/>
+    /// (dp/show): the stage it failed at and the same reason.
     /// </summary>
-    private async Task ConnectLoop(OfEndpoint ep)
+    private async Task ConnectLoop(OfEndpoint ep, OfControllerStatus status)
     {
         var backoff = TimeSpan.Zero;
         bool failing = false;
         while (!_cts.IsCancellationRequested)
         {
             long started = Environment.TickCount64;
-            string? failure = null;
+            string? failure = null, reason = null;
+            var stage = OfControllerStatus.Stage.Connect;
             OfConnection? conn = null;
             var s = ep.Kind == OfTransportKind.Unix
                 ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
@@ -196,6 +203,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
                     failure = $": not connected ({(e is SocketException se ? se.Message : "timed out")})";
+                    reason = ConnectFailure(e);
                 }
                 if (failure is null)
                 {
@@ -211,7 +219,8 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                     }
                     else
                     {
-                        failure = $": not connected ({r.Failure})";
+                        (stage, reason) = (OfControllerStatus.Stage.Session, r.Failure);
+                        failure = $": not connected ({reason})";
                     }
                 }
             }
@@ -229,13 +238,18 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                     _conns.Add(conn);
                     _connSnapshot = [.. _conns];
                 }
+                status.OnOpened(conn);
                 conn.Start();
                 await conn.Completion.ConfigureAwait(false);
                 long lived = Environment.TickCount64 - started;
                 stayedUp = conn.Negotiated && conn.PeerRefusal is null && lived >= (long)backoff.TotalMilliseconds;
-                if (conn.PeerRefusal is { } refusal) failure = $" refused our HELLO: {refusal}";
-                else if (!stayedUp) failure = $": closed after {lived / 1000.0:F1} s{(conn.Negotiated ? "" : " without agreeing on a version")}";
+                stage = conn.Negotiated && conn.PeerRefusal is null ? OfControllerStatus.Stage.Closed : OfControllerStatus.Stage.Session;
+                reason = $"closed after {lived / 1000.0:F1} s{(conn.Negotiated ? "" : " without agreeing on a version")}";
+                if (conn.PeerRefusal is { } refusal) (reason, failure) = ($"it refused our HELLO: {refusal}", $" refused our HELLO: {refusal}");
+                else if (conn.LocalRefusal is { } ours) (reason, failure) = (ours, $": not connected ({ours})");
+                else if (!stayedUp) failure = $": {reason}";
             }
+            status.OnEnded(stage, reason!, stayedUp);
             backoff = NextBackoff(backoff, stayedUp, Options.MaxBackoff);
             failing = !stayedUp;
             if (_cts.IsCancellationRequested) return;
@@ -244,6 +258,19 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
         }
     }
+
+    /// <summary>Why a connect failed, in a few words (the runtime's message adds the address, which dp/show has already).</summary>
+    internal static string ConnectFailure(Exception e) => e is not SocketException se ? "timed out" : se.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => "connection refused",
+        SocketError.TimedOut => "timed out",
+        SocketError.HostUnreachable => "host unreachable",
+        SocketError.NetworkUnreachable => "network unreachable",
+        SocketError.HostNotFound or SocketError.NoData => "host not found",
+        SocketError.AccessDenied => "permission denied",
+        SocketError.AddressNotAvailable => "address not available",
+        _ => se.Message,
+    };
 
     /// <summary>
     /// The wait before the next attempt (ovs lib/rconn.c disconnect()): 1 s after an attempt whose connection

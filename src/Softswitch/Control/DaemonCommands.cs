@@ -125,6 +125,8 @@ internal static class DaemonCommands
         var ic = CultureInfo.InvariantCulture;
         sb.Append(ic, $"datapath {agent.Switch.DatapathId:x16}: {dp.Ports.List.Length} port(s){(dp.Ports.Local is null ? "" : " and LOCAL")}, {dp.Forwarders.Count} forwarding thread(s), fail mode {agent.Switch.Options.FailMode.ToString().ToLowerInvariant()}\n");
         sb.Append(ic, $"controller: {(agent.ControllerConnected ? "connected" : "not connected")}, packet-ins {agent.PacketInsSent} sent, {agent.PacketInsDropped} dropped, async messages {agent.AsyncMessagesDropped} dropped, flow-mods {agent.FlowModsApplied} applied\n");
+        // Each active controller, connected or why not (Mininet's switch class reads this while it waits).
+        foreach (var c in agent.ActiveControllers) sb.Append(c.Describe()).Append('\n');
         foreach (var l in agent.Listeners)
         {
             sb.Append(ic, $"listener {l.Endpoint}: {l.Live} open, {Interlocked.Read(ref l.Accepted)} accepted, {Interlocked.Read(ref l.Established)} established, ")
