@@ -258,6 +258,25 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Contains("|softswitch|INFO|shutting down (SIGHUP)", after);
     }
 
+    /// <summary>dp/show has a line per active controller: here nothing listens, so the connect is refused, and it says so.</summary>
+    [Fact]
+    public void DpShow_SaysWhyAnActiveControllerIsNotConnected()
+    {
+        int port = FreePort();
+        var (pid, ctl, _, _) = Detached("--controller", $"tcp:127.0.0.1:{port}");
+        string line = "";
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 30_000)
+        {
+            line = Softswitch("ctl", "-t", ctl, "dp/show").Out.Split('\n').FirstOrDefault(l => l.StartsWith("controller tcp:", StringComparison.Ordinal)) ?? "";
+            if (line.Contains("failed attempt", StringComparison.Ordinal)) break;
+            Thread.Sleep(100);
+        }
+        Assert.Matches($@"^controller tcp:127\.0\.0\.1:{port}: not connected, \d+ failed attempt\(s\), last: connect failed: connection refused$", line);
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
+        WaitGone(pid);
+    }
+
     [Fact]
     public void PortAddDel_AtRunTime_TellTheController_CtlExitEnds()
     {
