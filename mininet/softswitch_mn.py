@@ -24,6 +24,11 @@ shells and what runs under them or in their namespaces, by pid), the veth pairs 
 bridges of its own OVS switches; then one line says what it stopped and that `mn -c` was not run. A second Ctrl-C
 during it kills what is left of this run (SIGKILL, by pid) at once. `mn -c` itself still runs `mn`'s cleanup.
 
+While Mininet waits for a switch with a controller to connect (it waits forever), a switch not connected after about
+5 s says once why, in the switch's own words (its dp/show): nothing accepts connections at the controller's address
+(connection refused: a remote controller must be started first), or something does but no OpenFlow session is agreed
+(no version in common, HELLO_FAILED). Only a warning: the wait goes on, and ends as ever when the controller answers.
+
 Options (--switch softswitch,OPTION=VALUE): failMode (secure or standalone; default secure, as Mininet's OVS
 switch), protocols (the OpenFlow versions, as Mininet's OVS switch takes them: OpenFlow13, or OpenFlow10,OpenFlow13;
 default every version the switch speaks), logLevel (e.g. dbg or ofagent:dbg), runDir, extra (more command-line
@@ -35,6 +40,7 @@ go through the node's shell, so they work on either.
 """
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -43,7 +49,7 @@ import subprocess
 import sys
 import time
 
-from mininet.log import debug, error
+from mininet.log import debug, error, warn
 from mininet.node import Switch
 
 # Set by scripts/install.sh to the directory it installs the binary in; left as is in a source tree.
@@ -139,6 +145,10 @@ class Softswitch(Switch):
         self.softswitchPid = None
         self.launchTime = None
         self.hasController = False
+        self.controllerTargets = []
+        self.remoteControllers = False
+        self.waitStart = None
+        self.hinted = False
         self.failed = False
         ensureOvsRunDir()
 
@@ -187,9 +197,14 @@ class Softswitch(Switch):
         args = self.command + ['run', '--ports', ','.join(ports), '--dpid', self.dpid,
                                '--fail-mode', self.failMode, '--unixctl', self.ctlPath,
                                '--pidfile', self.pidPath, '--log-file', self.logPath, '--detach']
-        for c in controllers:
-            args += ['--controller', 'tcp:%s:%d' % (c.IP(), c.port)]
+        self.controllerTargets = ['tcp:%s:%d' % (c.IP(), c.port) for c in controllers]
+        for target in self.controllerTargets:
+            args += ['--controller', target]
         self.hasController = len(controllers) > 0
+        from mininet.node import RemoteController
+        self.remoteControllers = self.hasController and all(isinstance(c, RemoteController) for c in controllers)
+        self.waitStart = None
+        self.hinted = False
         if self.listenPort:
             args += ['--listen', 'ptcp:%d' % self.listenPort]
         if self.protocols:
@@ -251,11 +266,40 @@ class Softswitch(Switch):
         if not self.hasController:
             text = self.control('version')
         else:
-            text = self.control('dp/show')
-            text = text if text is not None and 'controller: connected' in text else None
+            show = self.control('dp/show')
+            text = show if show is not None and 'controller: connected' in show else None
         if text is None and not self.failed and not self.alive():
             self.fail('%s (pid %d) exited; %s' % (self.name, self.softswitchPid, self.logTail()))
+        if text is None and self.hasController:
+            self.hintNotConnected(show)
         return text is not None
+
+    # Seconds a switch with a controller waits unconnected before one line says why (Mininet itself waits silently).
+    hintAfter = 5.0
+
+    def hintNotConnected(self, show):
+        """Once per start, about hintAfter seconds into the wait for a controller: one line saying what the switch sees
+        of each controller (from dp/show: nothing accepts the connection, or no OpenFlow session is agreed, and why).
+        Only a warning: the controller may still be starting, and Mininet goes on waiting."""
+        now = time.time()
+        if self.hinted:
+            return
+        if self.waitStart is None:
+            self.waitStart = now
+        waited = now - self.waitStart
+        if waited < self.hintAfter:
+            return
+        hint = controllerHint(show or '', self.remoteControllers)
+        # While the first attempt is still under way (a connect that times out takes 5 s) there is no reason yet.
+        if hint is None and waited < 3 * self.hintAfter:
+            return
+        self.hinted = True
+        if hint is None:
+            hint = ('not connected to %s after %d s, and the switch says no more about it (%s); still waiting for it, '
+                    'or press Ctrl-C' % (' or '.join(self.controllerTargets) or 'its controller', waited,
+                                         "see py %s.ctl('dp/show')" % self.name if show is not None
+                                         else 'its control socket does not answer'))
+        warn('*** %s: %s\n' % (self.name, hint))
 
     def dpctl(self, *args):
         "Run an ovs-ofctl command against the switch's listener (dpctl dump-flows)."
@@ -336,6 +380,37 @@ if RemoteMixin is not None:
         its server (`server=`, ssh as `user=`; `localhost` is this machine, no ssh), and every command, file and
         control request of the switch goes through that shell. `command=` names the switch on that server (default:
         the command resolved here, for servers laid out alike)."""
+
+
+_CONTROLLER_LINE = re.compile(r'^controller (\S+): not connected, (?:\d+ failed attempt\(s\), last: '
+                              r'(connect failed|no OpenFlow session|session closed): (.*)|(connecting|agreeing on a version))$',
+                              re.M)
+
+
+def controllerHint(show, remote):
+    """What dp/show's controller lines say about controllers that are not connected, as one line; None when they
+    say nothing yet (the first attempt under way) or there are none. `remote`: the controllers are ones the user starts."""
+    parts, stages = [], set()
+    for endpoint, stage, reason, pending in _CONTROLLER_LINE.findall(show):
+        if pending:
+            continue
+        stages.add(stage)
+        if stage == 'connect failed':
+            parts.append('no controller accepts connections at %s (%s)' % (endpoint, reason))
+        elif stage == 'no OpenFlow session':
+            parts.append('the controller at %s accepts connections, but no OpenFlow session is agreed (%s)' % (endpoint, reason))
+        else:
+            parts.append('the controller at %s ended its session (%s)' % (endpoint, reason))
+    if not parts:
+        return None
+    if 'no OpenFlow session' in stages:
+        advice = ('check the OpenFlow versions it speaks against the switch\'s (--switch softswitch,protocols=OpenFlow13 '
+                  'offers 1.3 only), or press Ctrl-C')
+    elif remote:
+        advice = 'start it first (see README: "A remote controller is one you start first"), or press Ctrl-C'
+    else:
+        advice = 'still waiting for it, or press Ctrl-C'
+    return '; '.join(parts) + '; ' + advice
 
 
 def ensureOvsRunDir():
