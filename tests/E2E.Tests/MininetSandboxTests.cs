@@ -156,6 +156,76 @@ public sealed class MininetSandboxTests
         Assert.True(run.SentinelKept, $"/tmp/{Sentinel} was removed: Mininet's cleanup ran\n{run.Output}");
     }
 
+    /// <summary>
+    /// A remote controller nobody runs: Mininet waits for the switch to connect forever, but after about 5 s the class
+    /// says once what the switch sees (dp/show: the connect refused) and where the README says to start it; Ctrl-C
+    /// still ends `mn` (its scoped cleanup, exit status 130).
+    /// </summary>
+    [E2EFact]
+    public void AControllerNobodyRunsIsToldOnceWhileMnWaitsAndCtrlCStillEndsIt()
+    {
+        var run = Hint("NONE", 6697);
+        Assert.Equal("*** s1: no controller accepts connections at tcp:127.0.0.1:6697 (connection refused); start it first " +
+                     "(see README: \"A remote controller is one you start first\"), or press Ctrl-C", HintLine(run));
+        Assert.True(run.Output.Contains("MN EXIT 130"), run.Output);
+        Assert.Contains("*** softswitch: cleaned up this run only (stopped by pid: 1 switch processes, ", run.Output);
+        AssertNoCleanup(run);
+    }
+
+    /// <summary>The controller starts after the line: nothing more is said, and the wait ends as it would have, pingall passing.</summary>
+    [E2EFact]
+    [RequiresTool("ovs-testcontroller")]
+    public void AControllerStartedAfterTheHintEndsTheWaitAndPings()
+    {
+        var run = Hint("LATE", 6698);
+        Assert.StartsWith("*** s1: no controller accepts connections at tcp:127.0.0.1:6698 (connection refused); ", HintLine(run));
+        Assert.True(run.Output.Contains("MN EXIT 0"), run.Output);
+        Assert.Contains("*** Results: 0% dropped (2/2 received)", run.Output);
+        AssertNoCleanup(run);
+    }
+
+    /// <summary>
+    /// A controller that accepts the connection but shares no OpenFlow version with the switch (ovs-testcontroller
+    /// -O OpenFlow10, the switch protocols=OpenFlow13): the line says so, with the versions, not that nothing listens.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovs-testcontroller")]
+    public void AControllerWithNoVersionInCommonIsToldAsSuch()
+    {
+        var run = Hint("VERSION", 6699);
+        string hint = HintLine(run);
+        Assert.StartsWith("*** s1: the controller at tcp:127.0.0.1:6699 accepts connections, but no OpenFlow session is agreed (", hint);
+        Assert.Contains("OpenFlow 1.0", hint);
+        Assert.Contains("HELLO_FAILED", hint);
+        Assert.EndsWith("; check the OpenFlow versions it speaks against the switch's (--switch softswitch,protocols=OpenFlow13 offers 1.3 only), " +
+                        "or press Ctrl-C", hint);
+        Assert.True(run.Output.Contains("MN EXIT 130"), run.Output);
+        AssertNoCleanup(run);
+    }
+
+    private static Run Hint(string mode, int port)
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 180_000,
+                            "sh", Path.Combine(Dir, "Mininet", "hint_test.sh"), ClassFile, port.ToString(System.Globalization.CultureInfo.InvariantCulture), mode);
+        Console.WriteLine($"Controller hint ({mode}):\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.DoesNotContain("MN HUNG", run.Output);
+        var after = Regex.Match(run.Output, @"HINT AFTER (\d+) MS");
+        Assert.True(after.Success, $"no hint:\n{run.Output}\n{run.Logs}");
+        // About 5 s into the wait (the first check counts from the wait's start), well within 30 s on a loaded machine.
+        int ms = int.Parse(after.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(ms is >= 4_000 and < 30_000, $"the hint came {ms} ms into the wait:\n{run.Output}");
+        return run;
+    }
+
+    /// <summary>The class's line about the switch (exactly one).</summary>
+    private static string HintLine(Run run)
+    {
+        var lines = run.Output.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("*** s1: ", StringComparison.Ordinal)).ToList();
+        Assert.True(lines.Count == 1, $"{lines.Count} lines about s1:\n{run.Output}");
+        return lines[0];
+    }
+
     private static Run CtrlC(string mode)
     {
         var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 180_000,
