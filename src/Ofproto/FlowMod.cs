@@ -100,11 +100,15 @@ public enum FlowModStatus : byte
 /// <summary>Limits and policy knobs of an <see cref="OfFlowTables"/>.</summary>
 public sealed record FlowTableOptions
 {
-    /// <summary>Most exact flows (table 0); an ADD beyond it fails with <see cref="FlowModStatus.TableFull"/>.</summary>
-    public int MaxExactFlows { get; init; } = 2_000_000;
+    /// <summary>The default of <see cref="MaxFlows"/>.</summary>
+    public const int DefaultMaxFlows = 2_000_000;
 
-    /// <summary>Most wildcard flows (table 1); an ADD beyond it fails with <see cref="FlowModStatus.TableFull"/>.</summary>
-    public int MaxWildcardFlows { get; init; } = 200_000;
+    /// <summary>
+    /// Most flows of each table (OpenFlow 1.0's table 0, each 1.3 table), exact and wildcard together, as Open vSwitch's
+    /// Flow_Table flow_limit; an ADD of a new flow beyond it fails with <see cref="FlowModStatus.TableFull"/> (replacing
+    /// one does not). What table stats and table features report as the table's max_entries. At least 1.
+    /// </summary>
+    public int MaxFlows { get; init; } = DefaultMaxFlows;
 
     /// <summary>Most emergency flows (exact and wildcard together).</summary>
     public int MaxEmergencyFlows { get; init; } = 200_000;
@@ -139,7 +143,7 @@ public enum TableMiss : byte
 /// <summary>One OpenFlow table as every controller and every report sees it (see <see cref="OfFlowTables.Tables"/>).</summary>
 /// <param name="Id">Its table_id.</param>
 /// <param name="Name">Its name in table stats.</param>
-/// <param name="MaxEntries">Most flows it holds (the sum of its classifier stages' capacities).</param>
+/// <param name="MaxEntries">Most flows it holds (<see cref="FlowTableOptions.MaxFlows"/>).</param>
 /// <param name="Miss">What a miss does.</param>
 public sealed record OfTable(byte Id, string Name, int MaxEntries, TableMiss Miss);
 

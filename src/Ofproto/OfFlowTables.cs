@@ -32,8 +32,9 @@ namespace Softswitch.Ofproto;
 /// packets are classified); emergency flows (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a
 /// second datapath table that serves lookups instead while <see cref="UseEmergencyTable"/> is set, and that is not an
 /// OpenFlow table of the model (OF1.0 lists it as 0xfe). The classifier's two stages, the hash stage (all-ones
-/// masks) and the tuple space, each have their own capacity and counters (<see cref="GetStageStats"/>): detail of
-/// table 0, not tables. An exact flow ranks
+/// masks) and the tuple space, each have their own counters (<see cref="GetStageStats"/>): detail of table 0, not
+/// tables; either may hold up to the table's <see cref="FlowTableOptions.MaxFlows"/>, which bounds them together. An
+/// exact flow ranks
 /// above every wildcard flow because its priority is normalised to 0xFFFF (as Open vSwitch does for OF1.0), in
 /// entries and in strict requests, and the classifier lets the more specific rule win ties. Exactness is decided on
 /// the match as received (<see cref="OfMatchRules.IsExact"/>); the flow keeps the match its
@@ -47,7 +48,8 @@ namespace Softswitch.Ofproto;
 /// acts as ADD when nothing matches. DELETE removes every flow whose match is a subset of the request; DELETE_STRICT
 /// the identical one; both filtered by out_port unless it is OFPP_NONE, and returned to the caller (reason Delete;
 /// the caller decides about SendFlowRemoved). The Emergency flag of any command selects the emergency table.
-/// Capacity is enforced per table (TableFull, never silent).</para>
+/// Capacity is enforced per table, <see cref="FlowTableOptions.MaxFlows"/> flows of any kind in each (TableFull,
+/// never silent).</para>
 /// <para><b>OpenFlow 1.3</b> (<see cref="MatchRules.OpenFlow13"/>): a flow-mod may name tables 1..254, each a stage of
 /// the datapath's <see cref="Pipeline"/> created on first use (and then in <see cref="Tables"/>), and carry
 /// instructions (<see cref="FlowMod.Instructions"/>: write/clear-actions, write-metadata, a goto-table that must go
@@ -94,7 +96,8 @@ public sealed class OfFlowTables
         _pipeline = pipeline;
         _clock = clock;
         _options = options ?? new FlowTableOptions();
-        _tables = [new OfTable(MainTableId, "classifier", (int)Math.Min(int.MaxValue, (long)_options.MaxExactFlows + _options.MaxWildcardFlows), TableMiss.Controller)];
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxFlows, 1, nameof(options));
+        _tables = [new OfTable(MainTableId, "classifier", _options.MaxFlows, TableMiss.Controller)];
         _main = pipeline.Stage(0)!;
         _emergency = pipeline.AddTable();
         _main.RecycleEntries = _options.RecycleEntries;
@@ -196,7 +199,7 @@ public sealed class OfFlowTables
             if (FindTable(id) is null)
             {
                 var list = _tables.ToList();
-                list.Add(new OfTable(id, "table" + id, (int)Math.Min(int.MaxValue, (long)_options.MaxExactFlows + _options.MaxWildcardFlows), miss));
+                list.Add(new OfTable(id, "table" + id, _options.MaxFlows, miss));
                 list.Sort((a, b) => a.Id.CompareTo(b.Id));
                 _tables = [.. list];
             }
@@ -381,11 +384,8 @@ public sealed class OfFlowTables
         var replaced = w.Find(t.Match, t.Rank);
         if (replaced is null)
         {
-            // Capacity is the classifier stage's the flow lands in (all-ones masks in the hash stage).
-            var table = w.Table;
-            bool full = emergency
-                ? _emergency.Count >= _options.MaxEmergencyFlows
-                : t.Match.IsExact ? table.ExactCount >= _options.MaxExactFlows : table.WildcardCount >= _options.MaxWildcardFlows;
+            // Capacity is the table's, whichever classifier stage the flow lands in (all-ones masks in the hash stage).
+            bool full = emergency ? _emergency.Count >= _options.MaxEmergencyFlows : w.Table.Count >= _options.MaxFlows;
             if (full) return FlowModStatus.TableFull;
         }
 
@@ -570,14 +570,17 @@ public sealed class OfFlowTables
         return new FlowTableStats(table.Id, table.Name, true, table.MaxEntries, stage.Count, lookups, matched);
     }
 
-    /// <summary>Stats of classifier stage <paramref name="stage"/> of table 0: 0 the hash stage ("hash"), 1 the tuple space ("tuple-space").</summary>
+    /// <summary>
+    /// Stats of classifier stage <paramref name="stage"/> of table 0: 0 the hash stage ("hash"), 1 the tuple space
+    /// ("tuple-space"). Each may hold up to the table's limit (they share it), so that is the max each reports.
+    /// </summary>
     public FlowTableStats GetStageStats(int stage)
     {
         var t = _pipeline.GetLookupTotals();
         return stage switch
         {
-            0 => new FlowTableStats(MainTableId, "hash", false, _options.MaxExactFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
-            1 => new FlowTableStats(MainTableId, "tuple-space", true, _options.MaxWildcardFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
+            0 => new FlowTableStats(MainTableId, "hash", false, _options.MaxFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
+            1 => new FlowTableStats(MainTableId, "tuple-space", true, _options.MaxFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
             _ => throw new ArgumentOutOfRangeException(nameof(stage)),
         };
     }

@@ -65,6 +65,7 @@ internal static class RunCommand
         uint versions = AgentOptions.AllVersions;
         if (s.Protocols is { } protocolList && !AgentOptions.TryParseVersions(protocolList, out versions, out var protocolError))
             return UserError($"--protocols: {protocolError}");
+        if (s.FlowLimit < 1) return UserError($"--flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not {s.FlowLimit}");
         if (s.MaxBackoff < 1000) return UserError($"--max-backoff must be at least 1000 (milliseconds, as OVS's max_backoff), not {s.MaxBackoff}");
         foreach (var c in s.Controllers)
         {
@@ -186,7 +187,7 @@ internal static class RunCommand
         // forwarder (a reader) or holds them in a hold (requests, expiry, control commands, the stats view). An
         // offload target keeps flows beyond any hold, so the tables do not recycle with one.
         var ofproto = new OfSwitch(dp, new OfSwitchOptions { DatapathId = dpid, FailMode = failMode },
-                                   new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = offload is null }), loggers);
+                                   new OfFlowTables(dp, new FlowTableOptions { MaxFlows = s.FlowLimit, RecycleEntries = offload is null }), loggers);
         var agent = new OfSwitchAgent(ofproto, new AgentOptions
         {
             Controllers = s.Controllers,

@@ -62,6 +62,8 @@ public sealed class RunSettings
     public int SflowPolling { get; set; } = 30;
     /// <summary>Egress shaping: ports' ceilings and queues (<see cref="QosConfig"/>'s syntax), or null.</summary>
     public string? Queues { get; set; }
+    /// <summary>The most flows a table holds, exact or not (Open vSwitch's flow_limit); an add past it gets TABLE_FULL.</summary>
+    public int FlowLimit { get; set; } = Ofproto.FlowTableOptions.DefaultMaxFlows;
 }
 
 /// <summary>The JSON of <see cref="RunSettings"/>, generated at build time (no reflection, so NativeAOT has nothing to warn about).</summary>
@@ -87,7 +89,7 @@ internal static class ConfigFile
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),
         ("caCert", Kind.String), ("bootstrapCaCert", Kind.String), ("localPort", Kind.String), ("sflow", Kind.String),
-        ("sflowSampling", Kind.Integer), ("sflowPolling", Kind.Integer), ("queues", Kind.String),
+        ("sflowSampling", Kind.Integer), ("sflowPolling", Kind.Integer), ("queues", Kind.String), ("flowLimit", Kind.Integer),
     ];
 
     public static IEnumerable<string> Keys => s_keys.Select(k => k.Key);

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Softswitch.Ofproto.Tests;
 
-/// <summary>Readers under writer churn, zero-allocation lookups, memory per exact flow.</summary>
+/// <summary>Readers under writer churn, zero-allocation lookups, memory per exact and per wildcard flow.</summary>
 public class ClassifierConcurrencyTests(ITestOutputHelper output)
 {
     private const ushort ChurnPort = 99;
@@ -212,5 +212,48 @@ public class ClassifierMemoryTests(ITestOutputHelper output)
         Assert.True(perFlow <= 256, $"{perFlow:F1} bytes per exact flow");
         GC.KeepAlive(table);
         GC.KeepAlive(batch);
+    }
+
+    [Fact]
+    public void TheDefaultLimit_OfWildcardFlowsOfOneMask_Fits_AtMost288BytesEach()
+    {
+        // What an OpenFlow 1.3 controller installs: in_port and the 5-tuple, one priority, 1.3's rules (no exact ranking).
+        const int n = FlowTableOptions.DefaultMaxFlows;
+        const Wildcards wildcards = (Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwProto | Wildcards.NwSrcMask
+                                                       | Wildcards.NwDstMask | Wildcards.TpSrc | Wildcards.TpDst)) | Wildcards.TunIdExt;
+        var actions = new FlowActions([FlowAction.Output(2)]);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+
+        var table = new OfFlowTables(new ManualClock());
+        var batch = new FlowMod[10_000];
+        var statuses = new FlowModStatus[batch.Length];
+        var started = Stopwatch.StartNew();
+        for (int done = 0; done < n; done += batch.Length)
+        {
+            for (int i = 0; i < batch.Length; i++)
+            {
+                int id = done + i;
+                var key = new FlowKeyBuilder().InPort((ushort)(1 + (id & 7))).DlVlan(0xFFFF).DlType(0x0800).NwProto(17)
+                    .NwSrc(0x0A000000u + (uint)id).NwDst(0xC0A80000u + (uint)(id >> 8)).TpSrc((ushort)id).TpDst(80).Key;
+                batch[i] = new FlowMod(FlowModCommand.Add, FlowMatch.FromOpenFlow(wildcards, key), 100, actions, (ulong)id, IdleTimeout: 60,
+                                       Rules: MatchRules.OpenFlow13);
+            }
+            table.ApplyBatch(batch, statuses, null);
+            Assert.All(statuses, s => Assert.Equal(FlowModStatus.Ok, s));
+        }
+        var elapsed = started.Elapsed;
+        Assert.Equal((0, n, 1), (table.ActiveExact, table.ActiveWildcard, table.WildcardSubtableCount));
+        // One more is refused: the limit is the table's, whatever the kind of flow.
+        batch[0] = batch[0] with { Match = FlowMatch.FromOpenFlow(wildcards, new FlowKeyBuilder().InPort(9).DlVlan(0xFFFF).DlType(0x0800).NwProto(17).Key) };
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(batch[0], null));
+        batch = null!;
+        statuses = null!;
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        double perFlow = (after - before) / (double)n;
+        output.WriteLine($"{n} wildcard flows of one mask: added in {elapsed.TotalSeconds:F1} s, {(after - before) / 1048576.0:F1} MiB, {perFlow:F1} bytes per flow");
+        Assert.True(perFlow <= 288, $"{perFlow:F1} bytes per wildcard flow");
+        GC.KeepAlive(table);
     }
 }

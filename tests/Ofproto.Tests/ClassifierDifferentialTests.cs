@@ -57,7 +57,7 @@ public class ClassifierDifferentialTests
     {
         var data = new ClassifierTestData(seed, masks: 10);
         var clock = new ManualClock();
-        var options = new FlowTableOptions { MaxExactFlows = 40, MaxWildcardFlows = 150, MaxEmergencyFlows = 10 };
+        var options = new FlowTableOptions { MaxFlows = 60, MaxEmergencyFlows = 10 };
         var table = new OfFlowTables(clock, options);
         var reference = new ReferenceClassifier(clock, options);
         var emc = new ExactMatchCache(256, insertInverseProbability: 2); // persists across steps: tests invalidation
@@ -136,7 +136,7 @@ public class ClassifierDifferentialTests
         foreach (var seed in Enumerable.Range(1, 8))
         {
             var data = new ClassifierTestData(seed, masks: 10);
-            var options = new FlowTableOptions { MaxExactFlows = 40, MaxWildcardFlows = 150, MaxEmergencyFlows = 10 };
+            var options = new FlowTableOptions { MaxFlows = 60, MaxEmergencyFlows = 10 };
             var reference = new ReferenceClassifier(new ManualClock(), options);
             var removed = new List<FlowRemoved>();
             for (int step = 0; step < 500; step++)

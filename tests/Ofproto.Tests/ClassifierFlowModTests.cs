@@ -180,34 +180,77 @@ public class ClassifierFlowModTests
     [Fact]
     public void Capacity_IsEnforcedPerTable_ReplacementsStillAllowed()
     {
-        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxExactFlows = 3, MaxWildcardFlows = 2, MaxEmergencyFlows = 1 });
-        for (ushort p = 1; p <= 3; p++) Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(p, 1)), 0), null));
-        Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(4, 1)), 0), null));
-        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(3, 1)), 0, s_out2), null)); // replace
-        Assert.Equal(3, table.ActiveExact);
-
+        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = 3, MaxEmergencyFlows = 1 });
+        for (ushort p = 1; p <= 2; p++) Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(p, 1)), 0), null));
         Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 1), null));
-        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 2), null));
-        Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 3), null));
+        // Exact and wildcard flows count alike against the one limit.
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(4, 1)), 0), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 2), null));
         // MODIFY that has to add also reports TableFull.
         Assert.Equal(FlowModStatus.TableFull, table.Apply(new FlowMod(FlowModCommand.ModifyStrict, InPortDst(9, 0, 8), 3, s_out1), null));
-        Assert.Equal(2, table.ActiveWildcard);
+        // Replacing a flow is no new flow.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(FlowMatch.Exact(Key(2, 1)), 0, s_out2), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0x0A000000, 8), 1, s_out2), null));
+        Assert.Equal((2, 1), (table.ActiveExact, table.ActiveWildcard));
 
         Assert.Equal(FlowModStatus.Ok, table.Apply(Add(InPortDst(1, 0, 8), 1, flags: FlowModFlags.Emergency), null));
         Assert.Equal(FlowModStatus.TableFull, table.Apply(Add(FlowMatch.Exact(Key(9, 9)), 1, flags: FlowModFlags.Emergency), null));
 
+        // Each classifier stage may hold up to the table's limit (they share it).
         var stats = table.GetStageStats(0);
-        Assert.Equal(("hash", 3, 3), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+        Assert.Equal(("hash", 3, 2), (stats.Name, stats.MaxEntries, stats.ActiveCount));
         stats = table.GetStageStats(1);
-        Assert.Equal(("tuple-space", 2, 2), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+        Assert.Equal(("tuple-space", 3, 1), (stats.Name, stats.MaxEntries, stats.ActiveCount));
         stats = table.GetTableStats(OfFlowTables.MainTableId);
-        Assert.Equal(("classifier", 5, 5), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+        Assert.Equal(("classifier", 3, 3), (stats.Name, stats.MaxEntries, stats.ActiveCount));
+    }
+
+    [Theory]
+    [InlineData(MatchRules.OpenFlow10, 0)]
+    [InlineData(MatchRules.OpenFlow13, 0)]
+    [InlineData(MatchRules.OpenFlow13, 3)]
+    public void FlowLimit_HoldsThatManyFlowsOfAnyKind_InEachTable(MatchRules rules, byte tableId)
+    {
+        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = 3 });
+        FlowMod Mod(FlowModCommand command, FlowMatch m, ushort priority) => new(command, m, priority, s_out1, Rules: rules, TableId: tableId);
+
+        // Wildcard flows alone fill a table (what a 1.3 controller installs), then neither kind gets in.
+        for (ushort prio = 1; prio <= 3; prio++) Assert.Equal(FlowModStatus.Ok, table.Apply(Mod(FlowModCommand.Add, InPortDst(1, 0x0A000000, 8), prio), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Mod(FlowModCommand.Add, InPortDst(1, 0x0A000000, 8), 4), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Mod(FlowModCommand.Add, FlowMatch.Exact(Key(1, 1)), 5), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Mod(FlowModCommand.Add, InPortDst(1, 0x0A000000, 8), 3), null)); // a replacement
+
+        // Exact flows take the room a deleted flow leaves, and meet the same limit.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Mod(FlowModCommand.DeleteStrict, InPortDst(1, 0x0A000000, 8), 3), null));
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Mod(FlowModCommand.Add, FlowMatch.Exact(Key(1, 1)), 5), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Mod(FlowModCommand.Add, FlowMatch.Exact(Key(2, 1)), 5), null));
+        Assert.Equal(FlowModStatus.TableFull, table.Apply(Mod(FlowModCommand.Add, InPortDst(2, 0x0A000000, 8), 6), null));
+
+        var st = table.GetTableStats(tableId);
+        Assert.Equal((tableId, 3, 3), (st.TableId, st.MaxEntries, st.ActiveCount));
+        Assert.All(table.Tables.ToArray(), t => Assert.Equal(3, t.MaxEntries));
+        if (tableId != OfFlowTables.MainTableId)
+        {
+            // The limit is each table's: table 0 still takes flows.
+            Assert.Equal(FlowModStatus.Ok, table.Apply(Mod(FlowModCommand.Add, InPortDst(1, 0x0A000000, 8), 1) with { TableId = 0 }, null));
+            Assert.Equal((1, 3), (table.GetTableStats(0).ActiveCount, table.GetTableStats(0).MaxEntries));
+        }
+    }
+
+    [Fact]
+    public void FlowLimit_Default_IsTwoMillionFlowsOfAnyKind()
+    {
+        var table = new OfFlowTables(new ManualClock());
+        Assert.Equal(2_000_000, FlowTableOptions.DefaultMaxFlows);
+        Assert.Equal(FlowTableOptions.DefaultMaxFlows, table.GetTableStats(0).MaxEntries);
+        Assert.Equal(FlowTableOptions.DefaultMaxFlows, table.GetStageStats(1).MaxEntries);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = 0 }));
     }
 
     [Fact]
     public void TableModel_IsOneOpenFlowTable_WithTheClassifierStagesAsItsDetail()
     {
-        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxExactFlows = 3, MaxWildcardFlows = 2 });
+        var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = 5 });
         var t = Assert.Single(table.Tables.ToArray());
         Assert.Equal(((byte)0, "classifier", 5, TableMiss.Controller), (t.Id, t.Name, t.MaxEntries, t.Miss));
         Assert.Equal(1, table.TableCount);

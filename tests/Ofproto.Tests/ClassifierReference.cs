@@ -121,11 +121,7 @@ internal sealed class ReferenceClassifier
         int idx = list.FindIndex(e => e.Match == match && e.Priority == priority);
         if (idx < 0)
         {
-            bool full = emergency
-                ? list.Count >= Options.MaxEmergencyFlows
-                : match.IsExact
-                    ? list.Count(e => e.Match.IsExact) >= Options.MaxExactFlows
-                    : list.Count(e => !e.Match.IsExact) >= Options.MaxWildcardFlows;
+            bool full = list.Count >= (emergency ? Options.MaxEmergencyFlows : Options.MaxFlows);
             if (full) return FlowModStatus.TableFull;
         }
         var entry = OfFlowRule.NewEntry(match, priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now);

@@ -51,6 +51,43 @@ public sealed class OfSwitchTests : IDisposable
         => new(FlowModCommand.Add, m, priority, OfInstructions.Apply(actions), Cookie: cookie, Flags: flags, Rules: MatchRules.AsGiven);
 
     [Fact]
+    public void A_table_at_its_flow_limit_refuses_a_new_flow_with_TableFull_and_reports_the_limit()
+    {
+        Assert.Equal(FlowTableOptions.DefaultMaxFlows, _sw.TableStats(0).MaxEntries);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+        dp.AddPort(new MemoryPort("m1", new MacAddress(0x0200_0000_0020)));
+        using var sw = new OfSwitch(dp, new OfSwitchOptions { DatapathId = 8 }, new OfFlowTables(dp, new FlowTableOptions { MaxFlows = 2 }));
+        sw.Start(new Reports());
+
+        // OpenFlow 1.0: wildcard flows, then an exact one (every field of the twelve-tuple given).
+        var exact = new OfMatch().InPort(1).EthSrc(0x0200_0000_0001).EthDst(0x0200_0000_0002).Untagged().VlanPcp(0).EthType(0x0800)
+            .NwTos(0).NwProto(17).NwSrc(0x0a000001).NwDst(0x0a000002).TpSrc(1).TpDst(2);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(exact, 10, actions: OfAction.Output(1)))); // the default limit takes it
+        Assert.Equal(1, _sw.Flows.ActiveExact);
+        Assert.Equal(OfError.None, sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.None, sw.FlowMod(Add(Udp(2), 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.TableFull, sw.FlowMod(Add(Udp(3), 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.TableFull, sw.FlowMod(Add(exact, 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.None, sw.FlowMod(new FlowModRequest(FlowModCommand.DeleteStrict, Udp(2), 10, default)));
+        Assert.Equal(OfError.None, sw.FlowMod(Add(exact, 10, actions: OfAction.Output(1))));
+        Assert.Equal(OfError.TableFull, sw.FlowMod(Add(Udp(3), 10, actions: OfAction.Output(1))));
+        var st = sw.TableStats(0);
+        Assert.Equal((2, 2), (st.MaxEntries, st.ActiveCount));
+
+        // OpenFlow 1.3, table 1: its own two flows, of either kind.
+        FlowModRequest Add13(in OfMatch m) => Add(m, 10, actions: OfAction.Output(1)) with { TableId = 1, Rules = MatchRules.OpenFlow13 };
+        Assert.Equal(OfError.None, sw.FlowMod(Add13(Udp(1))));
+        Assert.Equal(OfError.None, sw.FlowMod(Add13(exact)));
+        Assert.Equal(OfError.TableFull, sw.FlowMod(Add13(Udp(2))));
+        var exact2 = exact;
+        exact2.TpDst(3);
+        Assert.Equal(OfError.TableFull, sw.FlowMod(Add13(exact2)));
+        st = sw.TableStats(1);
+        Assert.Equal((2, 2), (st.MaxEntries, st.ActiveCount));
+        Assert.All(sw.Tables.ToArray(), t => Assert.Equal(2, t.MaxEntries));
+    }
+
+    [Fact]
     public void A_flow_mod_is_checked_against_the_switch_before_it_changes_anything()
     {
         Assert.Equal(OfError.BadOutPort, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(9))));

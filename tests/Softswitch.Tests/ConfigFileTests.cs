@@ -15,7 +15,7 @@ public sealed class ConfigFileTests
               "logLevel": "ofagent:dbg", "logFile": "/tmp/s.log", "unixctl": "none", "pidfile": "/tmp/s.pid", "detach": true,
               "metrics": "127.0.0.1:9477", "privateKey": "/tmp/k.pem", "certificate": "/tmp/c.pem", "caCert": "/tmp/ca.pem",
               "bootstrapCaCert": "/tmp/boot.pem", "sflow": "192.0.2.1:6343", "sflowSampling": 64, "sflowPolling": 10,
-              "queues": "eth1 max-rate=100M; eth1:0 max-rate=30M",
+              "queues": "eth1 max-rate=100M; eth1:0 max-rate=30M", "flowLimit": 500000,
             }
             """, "c.json", out var error);
         Assert.True(s is not null, error);
@@ -32,8 +32,9 @@ public sealed class ConfigFileTests
         Assert.Equal("1-2", s.ForwardingCpus);
         Assert.Equal(("192.0.2.1:6343", 64, 10), (s.Sflow, s.SflowSampling, s.SflowPolling));
         Assert.Equal("eth1 max-rate=100M; eth1:0 max-rate=30M", s.Queues);
+        Assert.Equal(500_000, s.FlowLimit);
         // Every key the checker knows is a property the generated deserializer fills (nothing is silently dropped).
-        Assert.Equal(31, ConfigFile.Keys.Count());
+        Assert.Equal(32, ConfigFile.Keys.Count());
     }
 
     [Fact]
@@ -41,6 +42,7 @@ public sealed class ConfigFileTests
     {
         var s = ConfigFile.Parse("{}", "c.json", out _)!;
         Assert.Equal(("standalone", 1, 8192, "info"), (s.FailMode, s.Threads, s.EmcEntries, s.LogLevel));
+        Assert.Equal(2_000_000, s.FlowLimit);
         Assert.Null(s.Ports);
     }
 
@@ -54,6 +56,8 @@ public sealed class ConfigFileTests
     [InlineData("""{"threads": "2"}""", "threads must be a whole number, not \"2\"")]
     [InlineData("""{"threads": 1.5}""", "threads must be a whole number")]
     [InlineData("""{"stats": "yes"}""", "stats must be true or false")]
+    [InlineData("""{"flowLimit": "1000"}""", "flowLimit must be a whole number, not \"1000\"")]
+    [InlineData("""{"flowLimit": 3000000000}""", "flowLimit must be a whole number, not 3000000000")]
     [InlineData("""{"ports": null}""", "ports must be a string, not null")]
     [InlineData("""{"ports": "a", "PORTS": "b"}""", "'ports' is set twice")]
     [InlineData("""["ports"]""", "want a JSON object of settings")]

@@ -70,6 +70,10 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "1-0" }, "softswitch: --forwarding-cpus '1-0': the range 1-0 runs backwards")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "one" }, "softswitch: --forwarding-cpus 'one': want CPU numbers and ranges")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "1023" }, "softswitch: --forwarding-cpus 1023: CPU 1023 is not one this process may use")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "0" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not 0")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit=-5" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not -5")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "many" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not 'many'")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "1e6" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not '1e6'")]
     [InlineData(new[] { "demo", "--seconds", "0" }, "softswitch: --seconds must be above 0")]
     [InlineData(new string[0], "softswitch: give a command: run, demo or ctl")]
     [InlineData(new[] { "ctl", "--format", "yaml", "fdb/show" }, "softswitch: --format must be text or json")]
@@ -119,6 +123,24 @@ public sealed class DaemonCliTests : IDisposable
     }
 
     [Fact]
+    public void FlowLimit_IsEveryTablesMax_AndABadOneInTheConfigIsRefusedAtStart()
+    {
+        string path = Path.Combine(_dir.FullName, "c.json");
+        File.WriteAllText(path, """{"ports": "mem:2", "flowLimit": 0}""");
+        var (code, _, stderr) = Softswitch("run", "--config", path);
+        Assert.Equal(2, code);
+        Assert.Equal("softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not 0\n", stderr);
+
+        var (pid, ctl, _, _) = Detached("--flow-limit", "5000");
+        var show = Softswitch("ctl", "-t", ctl, "dp/show");
+        Assert.True(show.Code == 0, show.Err);
+        Assert.Contains("table 0 (classifier): 0 flows (max 5000)", show.Out);
+        Assert.Contains("stage tuple-space: 0 flows (max 5000)", show.Out);
+        Assert.Equal(0, Softswitch("ctl", "-t", ctl, "exit").Code);
+        WaitGone(pid);
+    }
+
+    [Fact]
     public void ConfigMistake_SuggestsTheKey()
     {
         string path = Path.Combine(_dir.FullName, "c.json");
@@ -134,12 +156,13 @@ public sealed class DaemonCliTests : IDisposable
         var (code, stdout, _) = Softswitch("run", "--help");
         Assert.Equal(0, code);
         foreach (var option in new[] { "--ports", "--controller", "--listen", "--tunnel", "--offload", "--dpid", "--fail-mode", "--config", "--threads",
-                     "--emc-entries", "--packet-in-rate", "--pcap-dir", "--stats", "--log-level", "--log-file", "--unixctl", "--pidfile", "--detach", "--metrics" })
+                     "--emc-entries", "--packet-in-rate", "--pcap-dir", "--stats", "--log-level", "--log-file", "--unixctl", "--pidfile", "--detach", "--metrics",
+                     "--flow-limit" })
         {
             Assert.Contains(option, stdout);
         }
 
-        foreach (var d in new[] { "default standalone", "default 1)", "default 8192", "default 20000", "default info", "default none" })
+        foreach (var d in new[] { "default standalone", "default 1)", "default 8192", "default 20000", "default info", "default none", "default 2000000" })
             Assert.Contains(d, stdout);
     }
 

@@ -196,6 +196,30 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
+    public async Task ATableAtTheFlowLimit_RefusesExactAndWildcardFlowsAlike_AndTableStatsReportTheLimit()
+    {
+        await using var rig = new AgentRig(tables: new FlowTableOptions { MaxFlows = 2 });
+        using var c = await rig.ConnectAsync();
+        OfpFlowMod Wild(ushort inPort)
+        {
+            var fm = new OfpFlowMod { Command = OfpFlowModCommand.Add, Priority = 5, Match = new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.InPort, InPort = inPort } };
+            fm.Actions.Add(OfpAction.Output(1));
+            return fm;
+        }
+        c.Send(ExactFlow(Udp(), 1, OfpAction.Output(2)));
+        c.Send(Wild(2));
+        Assert.Empty(await c.BarrierAsync()); // both taken
+        uint x = c.Send(Wild(3));
+        await ExpectError(c, OfpErrorType.FlowModFailed, (ushort)OfpFlowModFailedCode.AllTablesFull, x);
+        x = c.Send(ExactFlow(Udp(0x0A000003), 1, OfpAction.Output(2)));
+        await ExpectError(c, OfpErrorType.FlowModFailed, (ushort)OfpFlowModFailedCode.AllTablesFull, x);
+
+        c.Send(new OfpTableStatsRequest());
+        var t = Assert.Single((await c.ReceiveAsync<OfpTableStatsReply>()).Tables);
+        Assert.Equal((2u, 2u), (t.MaxEntries, t.ActiveCount));
+    }
+
+    [Fact]
     public async Task FlowStatsReportTheControllersPriorityAndExactFlowsStillWin()
     {
         await using var rig = new AgentRig();

@@ -93,6 +93,39 @@ public sealed class Of13SessionTests
     private static byte[] FlowModAddAny() => new Ofp13FlowMod { Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny }.Encode();
 
     [Fact]
+    public async Task ATableAtTheFlowLimit_RefusesAnAddWithTableFull_AndTableFeaturesReportTheLimit()
+    {
+        await using var rig = new AgentRig(tables: new Softswitch.Ofproto.FlowTableOptions { MaxFlows = 2 });
+        using var c = await Controller13.ConnectAsync(rig.Port);
+        byte[] AddInPort(uint inPort)
+        {
+            var fm = new Ofp13FlowMod { TableId = 3, Priority = 10, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+            fm.Match.Add(Ofp13Oxm.Exact(0, inPort));
+            return fm.Encode();
+        }
+        c.Send(AddInPort(1));
+        c.Send(AddInPort(2));
+        c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.NextAsync())![1]); // both taken: no error before the barrier's reply
+        Assert.Equal((Ofp13ErrorType.FlowModFailed, Ofp13Codes.FlowModTableFull), ErrorOf(await c.ReplyAsync(c.Send(AddInPort(3)))));
+
+        // TABLE_FEATURES: every table's max_entries is the limit (ofp_table_features: max_entries 60 bytes into an entry).
+        var request = new byte[16];
+        request[0] = 4; request[1] = (byte)Ofp13Type.MultipartRequest; request[3] = 16; request[9] = 12; // OFPMP_TABLE_FEATURES
+        uint xid = c.Send(request);
+        var maxEntries = new List<uint>();
+        while (true)
+        {
+            var reply = await c.ReplyAsync(xid);
+            for (int at = 16; at < reply.Length; at += BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(at)))
+                maxEntries.Add(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(at + 60)));
+            if ((BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(10)) & 1) == 0) break; // no REPLY_MORE
+        }
+        Assert.Equal(254, maxEntries.Count);
+        Assert.All(maxEntries, m => Assert.Equal(2u, m));
+    }
+
+    [Fact]
     public async Task RoleRequestFirst_ThenMasterAndSlave_AsOnosDoes()
     {
         await using var rig = new AgentRig();
