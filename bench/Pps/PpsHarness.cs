@@ -162,7 +162,8 @@ public sealed class PpsOptions
                     Console.WriteLine("             --scale-to N (measure 1..N forwarding threads one after the other; one table row and one scaling point each)");
                     Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
-                    Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio)");
+                    Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio; without --paired, --churn R deletes and");
+                    Console.WriteLine("             re-adds R flows a second picked from every table's, one flow-mod at a time)");
                     Console.WriteLine("             --openflow13 (the --flows flows as a 1.3 controller installs them: in_port + 5-tuple at one priority, 1.3's rules)");
                     Console.WriteLine("             --group all|select|indirect|ff (with --openflow13's flows: each applies one group: select over the output");
                     Console.WriteLine("             ports, all to two ports, indirect to one, ff over two watched ports; select reports how the buckets shared)");
@@ -191,8 +192,9 @@ public sealed class PpsOptions
             throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
         if (o.Sampling < 0 || (o.Sampling > 0 && o.Threads > 1)) throw new ArgumentException("--sampling N runs with one thread, N >= 0");
         if (o.Paired && o.Pipeline is null) throw new ArgumentException("--paired needs --pipeline");
-        if (o.Pipeline is not null && (o.Rules > 0 || o.Churn > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.ScaleTo > 0))
-            throw new ArgumentException("--pipeline runs without --rules, --churn, --pcap, --tunnel, --threads and --scale-to");
+        if (o.Pipeline is not null && (o.Rules > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.ScaleTo > 0))
+            throw new ArgumentException("--pipeline runs without --rules, --pcap, --tunnel, --threads and --scale-to");
+        if (o.Paired && o.Churn > 0) throw new ArgumentException("--paired runs without --churn");
         return o;
     }
 }
@@ -511,7 +513,7 @@ public static class PpsHarness
                 }
                 catch (OperationCanceledException) { return; }
                 Volatile.Write(ref churnStartTs, Stopwatch.GetTimestamp());
-                churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed);
+                churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed, multiTable: o.Pipeline is not null);
             }) { IsBackground = true, Name = "churn" };
             churn.Start();
         }
@@ -793,8 +795,13 @@ public static class PpsHarness
         return n;
     }
 
-    /// <summary>Half deletes, half adds of flows the traffic hits: delete flow i, then add it back.</summary>
-    private static long ChurnLoop(OfFlowTables flows, Traffic traffic, double rate, CancellationToken stop, int seed)
+    /// <summary>
+    /// Half deletes, half adds of flows the traffic hits: delete flow i, then add it back. One table's pairs are applied
+    /// in batches (one publication a batch); a pipeline's (<paramref name="multiTable"/>: flows picked at random from
+    /// every table's, so spread over the tables as their flows are) one flow-mod at a time, each published on its own,
+    /// so each delete leaves its flow's packets a table miss until the add that follows it.
+    /// </summary>
+    private static long ChurnLoop(OfFlowTables flows, Traffic traffic, double rate, CancellationToken stop, int seed, bool multiTable = false)
     {
         var rng = new Random(seed ^ 0x5eed);
         var pool = traffic.Mods;
@@ -821,7 +828,10 @@ public static class PpsHarness
                 mods[i] = add with { Command = FlowModCommand.DeleteStrict };
                 mods[i + 1] = add;
             }
-            flows.ApplyBatch(mods, status, null);
+            if (multiTable)
+                for (int i = 0; i < batch; i++) status[i] = flows.Apply(mods[i]);
+            else
+                flows.ApplyBatch(mods, status, null);
             applied += batch;
         }
         return applied;
