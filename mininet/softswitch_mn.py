@@ -50,7 +50,7 @@ import sys
 import time
 
 from mininet.log import debug, error, warn
-from mininet.node import Switch
+from mininet.node import RemoteController, Switch
 
 # Set by scripts/install.sh to the directory it installs the binary in; left as is in a source tree.
 _INSTALLED_BINDIR = '@BINDIR@'
@@ -201,7 +201,6 @@ class Softswitch(Switch):
         for target in self.controllerTargets:
             args += ['--controller', target]
         self.hasController = len(controllers) > 0
-        from mininet.node import RemoteController
         self.remoteControllers = self.hasController and all(isinstance(c, RemoteController) for c in controllers)
         self.waitStart = None
         self.hinted = False

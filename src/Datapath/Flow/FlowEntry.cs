@@ -129,8 +129,8 @@ public sealed class FlowEntry
 
     /// <summary>
     /// Prefetches the lines a hash-stage lookup and the forwarder's flow-batch read: the actions, counters, serial,
-    /// flags and the match's base words, the entry's first 104 bytes of fields (two or three lines, by where the object
-    /// starts).
+    /// flags and the match's base words, the first 88 bytes of its fields (96 of the object; two lines, three when the
+    /// object starts in a line's second half).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void PrefetchLookupLines()

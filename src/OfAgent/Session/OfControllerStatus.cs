@@ -33,11 +33,8 @@ public sealed class OfControllerStatus
     /// <summary>A session is open and a version agreed.</summary>
     public bool Connected => _state.Conn is { Negotiated: true, IsOpen: true };
 
-    /// <summary>Where the last failure happened (<see cref="Stage.None"/> while connected or before the first attempt ends, <c>agreeing on a version</c> while its HELLO is answered).</summary>
+    /// <summary>Where the last failure happened (<see cref="Stage.None"/> before the first attempt ends).</summary>
     public Stage LastStage => _state.Stage;
-
-    /// <summary>Why the last attempt failed, in the words of the log's retry line; null while connected or before.</summary>
-    public string? LastFailure => _state.Reason;
 
     /// <summary>Failed attempts since the last session that stayed up (0 while connected).</summary>
     public long FailedAttempts => _state.Failures;

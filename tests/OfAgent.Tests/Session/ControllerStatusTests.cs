@@ -36,45 +36,47 @@ public sealed class ControllerStatusTests
 
     /// <summary>A 1.0-only switch and a peer whose HELLO offers only 1.3: the switch sends HELLO_FAILED, and says so.</summary>
     [Fact]
-    public async Task APeerWithNoVersionInCommonIsNoOpenFlowSession()
-    {
-        using var server = new TcpListener(IPAddress.Loopback, 0);
-        server.Start();
-        int port = ((IPEndPoint)server.LocalEndpoint).Port;
-        using var stop = new CancellationTokenSource();
-        var peer = Serve(server, stop.Token, s => s.Send(OfpHelloVersions.Hello(V13, 1)));
-        await using (var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" }, Versions = V10 }))
+    public Task APeerWithNoVersionInCommonIsNoOpenFlowSession()
+        => AgainstRefusingPeer(s => s.Send(OfpHelloVersions.Hello(V13, 1)), async (rig, status, port) =>
         {
-            var status = Assert.Single(rig.Agent.ActiveControllers);
-            Assert.True(await AgentRig.WaitFor(() => status.FailedAttempts >= 1, 10_000), rig.Log.Dump());
             Assert.Equal(OfControllerStatus.Stage.Session, status.LastStage);
             Assert.Matches($@"^controller tcp:127\.0\.0\.1:{port}: not connected, \d+ failed attempt\(s\), last: no OpenFlow session: " +
                            @"the peer speaks OpenFlow 1\.3, this switch 1\.0 \(--protocols\); sent HELLO_FAILED$", status.Describe());
             // The retry line says the same.
             Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains($"controller tcp:127.0.0.1:{port}: not connected (the peer speaks OpenFlow 1.3, " +
                                                                       "this switch 1.0 (--protocols); sent HELLO_FAILED); retrying in 1 s")), rig.Log.Dump());
-        }
-        stop.Cancel();
-        await peer;
-    }
+        });
 
     /// <summary>A peer that answers our HELLO with HELLO_FAILED: its refusal, in its own words.</summary>
     [Fact]
-    public async Task APeerRefusingOurHelloIsNoOpenFlowSessionInItsWords()
+    public Task APeerRefusingOurHelloIsNoOpenFlowSessionInItsWords()
+    {
+        byte[] refusal = [4, 1, 0, 17, 0, 0, 0, 1, 0, 0, 0, 0, (byte)'n', (byte)'o', (byte)' ', (byte)'1', (byte)'.'];
+        return AgainstRefusingPeer(s => { s.Send([4, 0, 0, 8, 0, 0, 0, 1]); s.Send(refusal); }, (_, status, port) =>
+        {
+            Assert.EndsWith(" failed attempt(s), last: no OpenFlow session: " +
+                            "it refused our HELLO: HELLO_FAILED INCOMPATIBLE \"no 1.\" (it speaks OpenFlow 1.3; this switch speaks 1.0)", status.Describe());
+            Assert.StartsWith($"controller tcp:127.0.0.1:{port}: not connected, ", status.Describe());
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>
+    /// A 1.0-only switch whose one controller is a peer giving every connection <paramref name="answer"/>: once an
+    /// attempt has failed, <paramref name="check"/> looks at the agent, the controller's status and the peer's port.
+    /// </summary>
+    private static async Task AgainstRefusingPeer(Action<Socket> answer, Func<AgentRig, OfControllerStatus, int, Task> check)
     {
         using var server = new TcpListener(IPAddress.Loopback, 0);
         server.Start();
         int port = ((IPEndPoint)server.LocalEndpoint).Port;
         using var stop = new CancellationTokenSource();
-        byte[] refusal = [4, 1, 0, 17, 0, 0, 0, 1, 0, 0, 0, 0, (byte)'n', (byte)'o', (byte)' ', (byte)'1', (byte)'.'];
-        var peer = Serve(server, stop.Token, s => { s.Send([4, 0, 0, 8, 0, 0, 0, 1]); s.Send(refusal); });
+        var peer = Serve(server, stop.Token, answer);
         await using (var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" }, Versions = V10 }))
         {
             var status = Assert.Single(rig.Agent.ActiveControllers);
             Assert.True(await AgentRig.WaitFor(() => status.FailedAttempts >= 1, 10_000), rig.Log.Dump());
-            Assert.EndsWith(" failed attempt(s), last: no OpenFlow session: " +
-                            "it refused our HELLO: HELLO_FAILED INCOMPATIBLE \"no 1.\" (it speaks OpenFlow 1.3; this switch speaks 1.0)", status.Describe());
-            Assert.StartsWith($"controller tcp:127.0.0.1:{port}: not connected, ", status.Describe());
+            await check(rig, status, port);
         }
         stop.Cancel();
         await peer;
