@@ -14,7 +14,7 @@ namespace Softswitch.Datapath.Actions;
 /// </remarks>
 public sealed class ActionInterner
 {
-    private readonly Dictionary<Key, WeakReference<FlowActions>> _lists = new();
+    private readonly Dictionary<Key, WeakReference<FlowActions>> _lists = new(KeyComparer.Instance);
     private int _purgeAt = 1024;
 
     /// <summary>Distinct action lists currently held (some may be dead until the next purge).</summary>
@@ -32,6 +32,17 @@ public sealed class ActionInterner
         return actions;
     }
 
+    /// <summary>
+    /// The shared list whose items equal <paramref name="items"/>: found without allocating when one is held, else a
+    /// new list of a copy of them (a forwarding thread composing pipeline results calls it for every new result).
+    /// </summary>
+    public FlowActions Intern(ReadOnlySpan<FlowAction> items)
+    {
+        var lookup = _lists.GetAlternateLookup<ReadOnlySpan<FlowAction>>();
+        if (lookup.TryGetValue(items, out var weak) && weak.TryGetTarget(out var shared)) return shared;
+        return Intern(new FlowActions(items.ToArray()));
+    }
+
     private void Purge()
     {
         List<Key>? dead = null;
@@ -44,19 +55,36 @@ public sealed class ActionInterner
     /// <summary>Equality over the items; holds the items array only (not the list), so a key never keeps a list alive.</summary>
     private readonly struct Key : IEquatable<Key>
     {
-        private readonly FlowAction[] _items;
+        internal readonly FlowAction[] Items;
         private readonly int _hash;
 
         public Key(FlowActions actions)
         {
-            _items = actions.Items;
-            var h = new HashCode();
-            foreach (var a in _items) h.Add(a);
-            _hash = h.ToHashCode();
+            Items = actions.Items;
+            _hash = HashOf(Items);
         }
 
-        public bool Equals(Key other) => _hash == other._hash && _items.AsSpan().SequenceEqual(other._items);
+        internal static int HashOf(ReadOnlySpan<FlowAction> items)
+        {
+            var h = new HashCode();
+            foreach (var a in items) h.Add(a);
+            return h.ToHashCode();
+        }
+
+        public bool Equals(Key other) => _hash == other._hash && Items.AsSpan().SequenceEqual(other.Items);
         public override bool Equals(object? obj) => obj is Key k && Equals(k);
         public override int GetHashCode() => _hash;
+    }
+
+    /// <summary>Keys by their items, also as a span of items (lookups that allocate nothing).</summary>
+    private sealed class KeyComparer : IEqualityComparer<Key>, IAlternateEqualityComparer<ReadOnlySpan<FlowAction>, Key>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(Key x, Key y) => x.Equals(y);
+        public int GetHashCode(Key k) => k.GetHashCode();
+        public bool Equals(ReadOnlySpan<FlowAction> items, Key k) => items.SequenceEqual(k.Items);
+        public int GetHashCode(ReadOnlySpan<FlowAction> items) => Key.HashOf(items);
+        public Key Create(ReadOnlySpan<FlowAction> items) => new(new FlowActions(items.ToArray()));
     }
 }

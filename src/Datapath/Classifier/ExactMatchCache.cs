@@ -31,9 +31,11 @@ namespace Softswitch.Datapath.Classifier;
 /// set's own line is touched by a miss that loses it.</para>
 /// <para><b>Verdicts</b> (a multi-stage pipeline, see <see cref="Pipeline.IsMultiStage"/>): a slot holds instead the
 /// composed result of the whole pipeline for its key (<see cref="PipelineVerdict"/>: every rule hit, the composed
-/// actions), valid while every stage it visited keeps its version (<see cref="PipelineVerdict.IsCurrent"/>, checked on
-/// each hit), so a packet through any number of tables costs one cache lookup. Same sets, same insertion policy; the
-/// owner clears the cache when it moves between single-table and multi-stage classification.</para>
+/// actions), valid while no flow-mod that could change it has happened (<see cref="PipelineVerdict.IsCurrent"/>: the
+/// rules it hit and the <see cref="ShadowClass"/> versions it recorded, checked on each hit), so a packet through any
+/// number of tables costs one cache lookup. Same sets, same insertion policy; a slot counts the verdict it holds, so
+/// the verdict's owner can reuse it once no slot does. The owner clears the cache when it moves between single-table
+/// and multi-stage classification.</para>
 /// <para>Thread safety: none; one instance per forwarding thread. Counters are plain fields, read racily by stats.</para>
 /// </remarks>
 [SkipLocalsInit]
@@ -170,7 +172,11 @@ public sealed class ExactMatchCache
         v.Key = key;
         v.Hash = hash;
         v.Flow = flow;
-        v.Verdict = null;
+        if (v.Verdict is { } old)
+        {
+            v.Verdict = null;
+            old.Release();
+        }
         v.Version = cacheVersion;
         v.Serial = flow.Serial;
         _inserts++;
@@ -230,12 +236,20 @@ public sealed class ExactMatchCache
         slot.Key = key;
         slot.Hash = hash;
         slot.Flow = null;
+        // The slots a verdict is in are counted, so its owner can reuse it once none holds it.
+        var old = slot.Verdict;
+        verdict.AddRef();
         slot.Verdict = verdict;
+        old?.Release();
         _inserts++;
     }
 
-    /// <summary>Drops every cached flow (counters are kept).</summary>
-    public void Clear() => Array.Clear(_slots);
+    /// <summary>Drops every cached flow and verdict (counters are kept).</summary>
+    public void Clear()
+    {
+        foreach (ref var s in _slots.AsSpan()) s.Verdict?.Release();
+        Array.Clear(_slots);
+    }
 
     public void ResetCounters()
     {

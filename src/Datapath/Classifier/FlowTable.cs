@@ -43,7 +43,10 @@ namespace Softswitch.Datapath.Classifier;
 /// what cached lookup results are valid for: bumped when an insert could change some key's winner (a new rule, not a
 /// replacement), drawn from one process-wide sequence so that no two tables ever share a value (a cache that
 /// outlives a table swap can never validate an entry against the wrong table). Readers load it before any table
-/// state, so a cached result is never newer than its version.</para>
+/// state, so a cached result is never newer than its version. Cached pipeline results check finer versions: each
+/// (mask, priority) class of rules has its own, moved only by the changes that could take a key from that class's
+/// rules (<see cref="ShadowClass"/>), and the table's <see cref="MissClass"/> moves with every add, so a flow-mod
+/// stales only the verdicts it could change.</para>
 /// <para><b>Hashes</b>: the per-packet hash given to <see cref="LookupBurst"/> only indexes the EMC (any well-mixed
 /// hash, e.g. <see cref="FlowKey.Hash"/> or a NIC's); the stages hash masked keys themselves.</para>
 /// <para><b>Recycling</b> (<see cref="RecycleEntries"/>, off by default): so that churn allocates nothing, writers take
@@ -68,6 +71,9 @@ public sealed class FlowTable
 
     /// <summary>The most removed entries a recycling table keeps for reuse (retired and free together).</summary>
     public const int MaxPooledEntries = 65_536;
+
+    /// <summary>The most (mask, priority) classes a table tracks for cached pipeline results (see <see cref="ShadowClass"/>).</summary>
+    public const int MaxShadowClasses = 1024;
 
     private static long s_cacheVersions;
 
@@ -100,6 +106,15 @@ public sealed class FlowTable
     private long _safeEpoch;                            // the domain's safe epoch when last asked
     private long _recycledCount;
 
+    // Shadow classes (see ShadowClass): writer-private but for each class's version.
+    private readonly Dictionary<(FlowKey Mask, ushort Priority), ShadowClass> _classes = new();
+    private readonly ShadowClass _missClass = new(default, -1, 0);
+    private readonly List<ShadowClass> _scopeClasses = new(); // flagged AddedInScope or BumpInScope
+    private int _addMaxPriority = -1;   // the highest priority added in the scope
+    private int _addedAtMax;            // distinct classes added at that priority
+    private bool _overflowAddAtMax;     // a rule without a class of its own was added at that priority
+    private bool _bumpMiss, _bumpAll;
+
     /// <param name="clock">Timestamps of rules and expiry (default: the monotonic clock).</param>
     /// <param name="domain">The reclamation domain of the readers of this table (default: one of its own, with none).</param>
     public FlowTable(IClock? clock = null, QuiescentDomain? domain = null)
@@ -129,6 +144,7 @@ public sealed class FlowTable
             using var w = Write();
             if (_missMode == value) return;
             _missMode = value;
+            _bumpMiss = true;
             _changed = true;
         }
     }
@@ -174,6 +190,21 @@ public sealed class FlowTable
 
     /// <summary>The version cached lookup results must carry to be valid (see the type remarks).</summary>
     public long CacheVersion => Volatile.Read(ref _cacheVersion);
+
+    /// <summary>
+    /// The class cached pipeline results that missed in this table check (<see cref="ShadowClass"/>): bumped by every
+    /// added rule and by a change of <see cref="MissMode"/>.
+    /// </summary>
+    public ShadowClass MissClass => _missClass;
+
+    /// <summary>Shadow classes the table tracks (tests and diagnostics).</summary>
+    internal int ShadowClassCount
+    {
+        get
+        {
+            lock (_writeLock) return _classes.Count;
+        }
+    }
 
     /// <summary>Rules in the table.</summary>
     public int Count => _exact.Count + _tuple.Count;
@@ -518,6 +549,10 @@ public sealed class FlowTable
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
         // Not yet published: its action list may still be swapped for the shared equal one.
         entry.SetActions(_interner.Intern(entry.Actions));
+        // Its class before it is visible: a lookup that finds it reads the class (see ShadowClass).
+        var cls = ClassFor(entry.Match, entry.Priority);
+        entry.Shadow = cls;
+        cls.Rules++;
         FlowEntry? replaced;
         if (entry.Match.IsExact)
         {
@@ -544,7 +579,8 @@ public sealed class FlowTable
         if (replaced is not null)
         {
             // Same match and priority, so the new rule wins exactly where the old one did: no cache invalidation;
-            // cache slots holding the old rule fail its IsRemoved test.
+            // cache slots and verdicts holding the old rule fail its IsRemoved test.
+            if (replaced.Shadow is { } old) old.Rules--;
             replaced.MarkRemoved();
             if (TimerWheel.HasTimeout(replaced)) _wheel.NoteRemoved();
             Notify(ObserverEventKind.Removed, replaced, FlowRemovedReason.Delete);
@@ -553,6 +589,7 @@ public sealed class FlowTable
         else
         {
             _invalidateCaches = true;
+            NoteAdd(entry.Priority, cls);
         }
         if (TimerWheel.HasTimeout(entry)) _wheel.Add(entry);
         Notify(ObserverEventKind.Added, entry, default);
@@ -622,15 +659,109 @@ public sealed class FlowTable
         {
             if (!_exact.Remove(e)) return false;
             if (e.Priority != MaxPriority) _exactBelowMax--;
-            return true;
         }
-        return _tuple.Remove(e);
+        else if (!_tuple.Remove(e))
+        {
+            return false;
+        }
+        // Removing a rule takes no key from another (see ShadowClass): no class moves.
+        if (e.Shadow is { } c) c.Rules--;
+        return true;
+    }
+
+    /// <summary>Writer: the shadow class of rules of this mask and priority (created on first use; the miss class past the cap).</summary>
+    private ShadowClass ClassFor(in FlowMatch match, ushort priority)
+    {
+        var key = (match.Mask, priority);
+        if (_classes.TryGetValue(key, out var c)) return c;
+        if (_classes.Count >= MaxShadowClasses)
+        {
+            // Classes with no rule left can go: a verdict that still holds one hit a rule that is removed.
+            foreach (var (k, v) in _classes)
+                if (v.Rules == 0 && !v.AddedInScope && !v.BumpInScope) _classes.Remove(k);
+            if (_classes.Count >= MaxShadowClasses) return _missClass;
+        }
+        // Born at the version this scope publishes: a reader that finds a rule of it before then records it as stale.
+        c = new ShadowClass(match.Mask, priority, _version + 1);
+        _classes.Add(key, c);
+        return c;
+    }
+
+    /// <summary>Writer: a new rule (not a replacement) of <paramref name="cls"/> at <paramref name="priority"/> (see <see cref="PublishClasses"/>).</summary>
+    private void NoteAdd(int priority, ShadowClass cls)
+    {
+        _bumpMiss = true;
+        if (priority > _addMaxPriority)
+        {
+            _addMaxPriority = priority;
+            _addedAtMax = 0;
+            _overflowAddAtMax = false;
+        }
+        if (cls.IsMissClass)
+        {
+            if (priority == _addMaxPriority) _overflowAddAtMax = true;
+            return;
+        }
+        if (cls.AddedInScope) return;
+        if (priority == _addMaxPriority) _addedAtMax++;
+        if (!cls.BumpInScope) _scopeClasses.Add(cls);
+        cls.AddedInScope = true;
+    }
+
+    /// <summary>Writer: <paramref name="e"/>'s actions or instructions change (verdicts that hit it composed the old ones).</summary>
+    private void NoteSwap(FlowEntry e)
+    {
+        var c = e.Shadow;
+        if (c is null || c.BumpInScope) return;
+        if (c.IsMissClass)
+        {
+            _bumpMiss = true;
+            return;
+        }
+        if (!c.AddedInScope) _scopeClasses.Add(c);
+        c.BumpInScope = true;
+    }
+
+    /// <summary>
+    /// Writer, when a scope publishes version <paramref name="version"/>: bumps every class the scope's changes could
+    /// take a key from (see <see cref="ShadowClass"/>): below the highest priority added, at it when a rule of
+    /// another class was added there, every class whose rule had its actions or instructions swapped, the miss class
+    /// after an add or a miss-mode change, and all of them when the tie order may have moved.
+    /// </summary>
+    private void PublishClasses(long version)
+    {
+        if (_bumpAll)
+        {
+            foreach (var c in _classes.Values) c.Bump(version);
+            _missClass.Bump(version);
+        }
+        else
+        {
+            if (_bumpMiss) _missClass.Bump(version);
+            int max = _addMaxPriority;
+            if (max >= 0)
+            {
+                foreach (var c in _classes.Values)
+                {
+                    if (c.Priority < max || (c.Priority == max && (_overflowAddAtMax || _addedAtMax > (c.AddedInScope ? 1 : 0))))
+                        c.Bump(version);
+                }
+            }
+            foreach (var c in _scopeClasses)
+                if (c.BumpInScope) c.Bump(version);
+        }
+        foreach (var c in _scopeClasses) c.AddedInScope = c.BumpInScope = false;
+        _scopeClasses.Clear();
+        _addMaxPriority = -1;
+        _addedAtMax = 0;
+        _overflowAddAtMax = _bumpMiss = _bumpAll = false;
     }
 
     private void SetActionsLocked(FlowEntry entry, FlowActions actions)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
         entry.SetActions(_interner.Intern(actions));
+        NoteSwap(entry);
         Notify(ObserverEventKind.Modified, entry, default);
         _changed = true;
     }
@@ -639,6 +770,7 @@ public sealed class FlowTable
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
         entry.SetInstructions(instructions);
+        NoteSwap(entry);
         _changed = true;
     }
 
@@ -684,7 +816,11 @@ public sealed class FlowTable
             // The search order is the tie rule among equal-priority wildcard rules, and a removal that lowers a
             // remaining subtable's max priority can move it behind another: a tie's cached winner may be stale then.
             // (Inserts invalidate anyway; a removal that empties a subtable leaves the others' order as it was.)
-            if (maxLowered) _invalidateCaches = true;
+            if (maxLowered)
+            {
+                _invalidateCaches = true;
+                _bumpAll = true;
+            }
             bool within = true;
             foreach (var mask in _tuple.PublishedMasks()) within &= WithinInPort(mask);
             _tupleInPortShaped = within;
@@ -698,6 +834,8 @@ public sealed class FlowTable
         }
         if (_changed)
         {
+            // Classes first: a class version is never above the table version that follows it (see ShadowClass).
+            PublishClasses(_version + 1);
             Volatile.Write(ref _version, _version + 1);
             _changed = false;
         }

@@ -33,6 +33,7 @@ public sealed class Pipeline
     private volatile FlowTable _lookup;
     private readonly FlowTable?[] _stages = new FlowTable?[MaxStages];
     private volatile bool _multiStage;
+    private readonly ShadowClass _stageCreations = new(default, -1, 0);
     private PipelineStageStats[] _stageStats = [];
     private readonly long[] _retiredStageLookups = new long[MaxStages], _retiredStageMatched = new long[MaxStages];
 
@@ -61,6 +62,13 @@ public sealed class Pipeline
     /// <summary>Has forwarders classify through the stages from now on (a layer installing rules with instructions in table 0 calls it first).</summary>
     public void EnableStages() => _multiStage = true;
 
+    /// <summary>
+    /// Bumped after every stage creation: a cached pipeline result whose run went past a stage that did not exist
+    /// (a <see cref="TableMissMode.Continue"/> miss) checks it, as results that missed in a table check its
+    /// <see cref="FlowTable.MissClass"/>.
+    /// </summary>
+    public ShadowClass StageCreations => _stageCreations;
+
     /// <summary>Stage <paramref name="id"/> (0..254), or null when it was never created. Readers: one load.</summary>
     public FlowTable? Stage(int id) => (uint)id < MaxStages ? Volatile.Read(ref _stages[id]) : null;
 
@@ -79,6 +87,8 @@ public sealed class Pipeline
             t.RecycleEntries = _tables[0].RecycleEntries;
             _tables = [.. _tables, t];
             Volatile.Write(ref _stages[id], t);
+            // After the stage is visible: a run that found no stage here read the class before (see PipelineWalk).
+            _stageCreations.Bump(_stageCreations.Version + 1);
             _multiStage = true;
             return t;
         }

@@ -41,22 +41,32 @@ public sealed class PipelineStageStats
 }
 
 /// <summary>
-/// The composed result of a packet's whole run through a multi-stage <see cref="Pipeline"/>: the stages it visited
-/// (with their <see cref="FlowTable.Version"/> when the run read them), the rule it hit in each (null: a miss that
-/// continued or ended the run), the composed action list (each hit rule's apply-actions in visiting order, then the
-/// action set in the order of OpenFlow 1.3.5 section 5.10), and how the run ended.
+/// The composed result of a packet's whole run through a multi-stage <see cref="Pipeline"/>: the stages it visited,
+/// the rule it hit in each (null: a miss that continued or ended the run) with the <see cref="ShadowClass"/> it
+/// depends on there and that class's version, the composed action list (each hit rule's apply-actions in visiting
+/// order, then the action set in the order of OpenFlow 1.3.5 section 5.10), and how the run ended.
 /// </summary>
 /// <remarks>
-/// <para>Validity: a verdict holds while every visited stage's <see cref="FlowTable.Version"/> is the one recorded
-/// (<see cref="IsCurrent"/>). A stage's version moves with every published change of it (insert, removal, expiry,
-/// action or instruction swap, miss mode), so a flow-mod in any stage the verdict depends on makes it stale at once,
-/// checked on every use; changes in stages it did not visit do not touch it. The versions are read before each
-/// stage's lookup, so a verdict is never newer than its versions.</para>
+/// <para>Validity (<see cref="IsCurrent"/>, checked on every use): every rule hit is still in its table as the
+/// incarnation the run found (not <see cref="FlowEntry.IsRemoved"/>, same <see cref="FlowEntry.Serial"/>), and every
+/// visited stage's class keeps the version recorded: the hit rule's class (mask and priority), or the table's
+/// <see cref="FlowTable.MissClass"/> where the run missed; a run that went past a stage that does not exist also
+/// records the pipeline's <see cref="Pipeline.StageCreations"/>. A class moves with exactly the flow-mods that could
+/// change what its stage returns for some key the verdict covers (see <see cref="ShadowClass"/>: a rule that could
+/// outrank the hit, a swap of the hit's actions or instructions, a new rule or miss mode where the run missed, a
+/// change of the tie order), so such a flow-mod makes the verdict stale at once, and the rest of a table's churn
+/// (other rules of the same mask and priority coming and going, rules below the hit) leaves it valid. By induction
+/// over the stages, each stage then sees the same key and returns the same rule, so the composed result is the
+/// one a fresh run would compute. A class version is read after the stage's lookup but compared with the table's
+/// <see cref="FlowTable.Version"/> read before it: a class that moved meanwhile is recorded as stale (-1).</para>
 /// <para>Owned by one forwarding thread (its cache and its <see cref="VerdictInterner"/>), which adds the packets it
 /// runs through the verdict to <see cref="PendingPackets"/> and credits them to the rules in batches (see
 /// <c>Forwarder</c>).</para>
-/// <para>Immutable once built but for those counters (one allocation per new chain, off the steady-state path; a thread's
-/// <see cref="VerdictInterner"/> hands the same one back for every later packet key with the same chain).</para>
+/// <para>Immutable while any cache slot holds it, but for those counters (a thread's <see cref="VerdictInterner"/> hands
+/// the same one back for every later packet key with the same chain). The interner counts the slots that hold it
+/// (its own and the thread's cache's) and, once none does and its credits are paid, reuses the object and its arrays
+/// for a later chain of the same shape (<see cref="VerdictInterner.Recycle"/>), so churn that keeps making new chains
+/// allocates nothing once the pool is warm.</para>
 /// </remarks>
 public sealed class PipelineVerdict
 {
@@ -66,46 +76,102 @@ public sealed class PipelineVerdict
     public readonly int Id = Interlocked.Increment(ref s_ids);
     /// <summary>The stages visited, in order.</summary>
     public readonly FlowTable[] Tables;
-    /// <summary>Each visited stage's <see cref="FlowTable.Version"/> when the run read it.</summary>
+    /// <summary>The class each visited stage's result depends on: the hit rule's, or the table's miss class.</summary>
+    public readonly ShadowClass[] Classes;
+    /// <summary>Each of <see cref="Classes"/>' version when the run read it (-1: it moved during the run).</summary>
     public readonly long[] Versions;
+    /// <summary>The pipeline's <see cref="Pipeline.StageCreations"/> when the run ended at a stage that did not exist, else null.</summary>
+    public ShadowClass? Absent { get; private set; }
+    /// <summary><see cref="Absent"/>'s version when the run read it.</summary>
+    public long AbsentVersion { get; private set; }
     /// <summary>The rule hit in each visited stage (null: the stage missed).</summary>
     public readonly FlowEntry?[] Hits;
     /// <summary>The rules hit, in order (the non-null <see cref="Hits"/>): each is credited for every packet.</summary>
     public readonly FlowEntry[] Entries;
     /// <summary>Apply-actions of each visited stage in order, then the action set (empty when the run missed).</summary>
-    public readonly FlowActions Actions;
+    public FlowActions Actions { get; private set; }
     /// <summary>How the run ended.</summary>
-    public readonly PipelineEnd End;
+    public PipelineEnd End { get; private set; }
     /// <summary>Each of <see cref="Entries"/>' <see cref="FlowEntry.Serial"/> when the verdict was built (the incarnation it credits).</summary>
     internal readonly int[] Serials;
     /// <summary>Packets and bytes the owning forwarder ran through this verdict and has not yet credited to its rules.</summary>
     internal long PendingPackets, PendingBytes;
+    /// <summary>The interner that reuses this verdict once nothing holds it (null: never reused).</summary>
+    internal readonly VerdictInterner? Owner;
+    /// <summary>Cache slots holding this verdict (its owner's thread only; the owner's own slot is not counted).</summary>
+    internal int Refs;
+    /// <summary>In its owner's list of verdicts to reuse.</summary>
+    internal bool Retired;
+    /// <summary>The owner's slot this verdict was put in (it may have been replaced there since).</summary>
+    internal int InternSlot = -1;
 
-    internal PipelineVerdict(FlowTable[] tables, long[] versions, FlowEntry?[] hits, FlowActions actions, PipelineEnd end)
+    internal PipelineVerdict(PipelineWalk walk, FlowActions actions, VerdictInterner? owner)
     {
-        Tables = tables;
-        Versions = versions;
-        Hits = hits;
-        int n = 0;
-        foreach (var h in hits) if (h is not null) n++;
+        int stages = walk.Count;
+        Tables = new FlowTable[stages];
+        Classes = new ShadowClass[stages];
+        Versions = new long[stages];
+        Hits = new FlowEntry?[stages];
+        int n = EntryCount(walk);
         Entries = new FlowEntry[n];
-        n = 0;
-        foreach (var h in hits) if (h is not null) Entries[n++] = h;
         Serials = new int[n];
-        for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
+        Owner = owner;
         Actions = actions;
-        End = end;
+        Reinitialize(walk, actions);
     }
 
-    /// <summary>Whether no visited stage changed since the verdict was built.</summary>
+    /// <summary>Rules hit by <paramref name="walk"/>'s last run.</summary>
+    internal static int EntryCount(PipelineWalk walk)
+    {
+        int n = 0;
+        foreach (var h in walk.Hits) if (h is not null) n++;
+        return n;
+    }
+
+    /// <summary>Makes this verdict <paramref name="walk"/>'s last run (arrays of its shape; nothing may hold it).</summary>
+    internal void Reinitialize(PipelineWalk walk, FlowActions actions)
+    {
+        walk.Tables.CopyTo(Tables);
+        walk.Classes.CopyTo(Classes);
+        walk.Versions.CopyTo(Versions);
+        walk.Hits.CopyTo(Hits);
+        int n = 0;
+        foreach (var h in Hits) if (h is not null) Entries[n++] = h;
+        for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
+        Absent = walk.Absent;
+        AbsentVersion = walk.AbsentVersion;
+        Actions = actions;
+        End = walk.End;
+        PendingPackets = 0;
+        PendingBytes = 0;
+    }
+
+    /// <summary>A cache slot now holds this verdict.</summary>
+    internal void AddRef() => Refs++;
+
+    /// <summary>A cache slot let go of this verdict; with none left, its owner may reuse it (after the burst, see <see cref="VerdictInterner.Recycle"/>).</summary>
+    internal void Release()
+    {
+        if (--Refs == 0) Owner?.Retire(this);
+    }
+
+    /// <summary>Whether no change since the verdict was built could alter it (see the remarks).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsCurrent()
     {
-        var t = Tables;
+        var c = Classes;
         var v = Versions;
-        for (int i = 0; i < t.Length; i++)
-            if (t[i].Version != v[i]) return false;
-        return true;
+        for (int i = 0; i < c.Length; i++)
+            if (c[i].Version != v[i]) return false;
+        var e = Entries;
+        var s = Serials;
+        for (int i = 0; i < e.Length; i++)
+        {
+            // IsRemoved first, then the serial (the order a recycled entry's new incarnation is written in reverse).
+            var x = e[i];
+            if (x.IsRemoved || x.Serial != s[i]) return false;
+        }
+        return Absent is null || Absent.Version == AbsentVersion;
     }
 }
 
@@ -218,6 +284,7 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 public sealed class PipelineWalk
 {
     private readonly FlowTable[] _tables = new FlowTable[Pipeline.MaxStages];
+    private readonly ShadowClass[] _classes = new ShadowClass[Pipeline.MaxStages];
     private readonly long[] _versions = new long[Pipeline.MaxStages];
     private readonly FlowEntry?[] _hits = new FlowEntry?[Pipeline.MaxStages];
     private readonly ActionSet _set = new();
@@ -234,7 +301,14 @@ public sealed class PipelineWalk
     /// <summary>The composed actions of the last run (valid until the next).</summary>
     public List<FlowAction> Composed => _composed;
     public ReadOnlySpan<FlowTable> Tables => _tables.AsSpan(0, Count);
+    /// <summary>The class each visited stage's result depends on (see <see cref="PipelineVerdict.Classes"/>).</summary>
+    public ReadOnlySpan<ShadowClass> Classes => _classes.AsSpan(0, Count);
+    /// <summary>Their versions as the run read them (-1: moved during the run).</summary>
     public ReadOnlySpan<long> Versions => _versions.AsSpan(0, Count);
+    /// <summary>The pipeline's stage-creation class when the last run ended at a stage that did not exist, else null.</summary>
+    public ShadowClass? Absent { get; private set; }
+    /// <summary><see cref="Absent"/>'s version as the run read it.</summary>
+    public long AbsentVersion { get; private set; }
     public ReadOnlySpan<FlowEntry?> Hits => _hits.AsSpan(0, Count);
 
     /// <summary>Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages; <paramref name="trace"/> (diagnostics) receives each stage.</summary>
@@ -247,16 +321,22 @@ public sealed class PipelineWalk
         int t = 0;
         ulong pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         PipelineEnd end = PipelineEnd.Actions;
+        Absent = null;
+        AbsentVersion = 0;
+        var creations = pipeline.StageCreations;
         while (true)
         {
+            long created = creations.Version; // before the stage is read: a stage created after it moves the class
             var table = pipeline.Stage(t);
             if (table is null)
             {
+                Absent = creations;
+                AbsentVersion = created;
                 end = PipelineEnd.MissDrop;
                 break;
             }
             _tables[n] = table;
-            _versions[n] = table.Version; // before the lookup: a verdict is never newer than its versions
+            long tableVersion = table.Version; // before the lookup (see PipelineVerdict's remarks)
             FlowEntry? e;
             if (trace is null)
             {
@@ -268,6 +348,10 @@ public sealed class PipelineWalk
                 e = lt.Entry;
                 trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode));
             }
+            var cls = e?.Shadow ?? table.MissClass;
+            long cv = cls.Version;
+            _classes[n] = cls;
+            _versions[n] = cv > tableVersion ? -1 : cv;
             _hits[n++] = e;
             if (e is null)
             {
@@ -438,10 +522,16 @@ public sealed class PipelineWalk
 /// </summary>
 public sealed class VerdictInterner
 {
+    private const int MaxPooledStages = 16;
+    private const int MaxPooled = 4096;
+
     private readonly PipelineVerdict?[] _slots;
     private readonly int _mask;
     private readonly ActionInterner _actions = new();
-    private long _built;
+    private readonly List<PipelineVerdict> _limbo = new();
+    private readonly Stack<PipelineVerdict>?[] _pool = new Stack<PipelineVerdict>?[(MaxPooledStages + 1) * (MaxPooledStages + 1)];
+    private int _pooled;
+    private long _built, _reused;
 
     public VerdictInterner(int slots = 4096)
     {
@@ -469,31 +559,111 @@ public sealed class VerdictInterner
         ref var slot = ref _slots[h & (uint)_mask];
         if (slot is { } v && Same(v, walk)) return v;
         _built++;
-        var composed = _actions.Intern(new FlowActions([.. walk.Composed]));
-        v = new PipelineVerdict(tables.ToArray(), versions.ToArray(), hits.ToArray(), composed, walk.End);
+        var composed = _actions.Intern(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(walk.Composed));
+        int entries = PipelineVerdict.EntryCount(walk);
+        if (Shape(walk.Count, entries) is int shape && _pool[shape] is { Count: > 0 } pool)
+        {
+            v = pool.Pop();
+            _pooled--;
+            _reused++;
+            v.Reinitialize(walk, composed);
+        }
+        else
+        {
+            v = new PipelineVerdict(walk, composed, this);
+        }
+        var old = slot;
         slot = v;
+        v.InternSlot = (int)(h & (uint)_mask);
+        // A verdict no cache slot holds is reachable only from here: it goes with its slot.
+        if (old is { Refs: 0 }) Retire(old);
         return v;
     }
 
-    /// <summary>A new verdict of <paramref name="walk"/>'s last run, shared with nothing (a reference for tests).</summary>
-    public static PipelineVerdict Build(PipelineWalk walk)
-        => new(walk.Tables.ToArray(), walk.Versions.ToArray(), walk.Hits.ToArray(), new FlowActions([.. walk.Composed]), walk.End);
+    /// <summary>A new verdict of <paramref name="walk"/>'s last run, shared with nothing and never reused (a reference for tests).</summary>
+    public static PipelineVerdict Build(PipelineWalk walk) => new(walk, new FlowActions([.. walk.Composed]), null);
+
+    /// <summary>Verdicts taken from the pool instead of allocated.</summary>
+    public long Reused => _reused;
+
+    /// <summary>The pool index of verdicts of this many stages and rules hit, or null for shapes not pooled.</summary>
+    private static int? Shape(int stages, int entries) => stages <= MaxPooledStages ? stages * (MaxPooledStages + 1) + entries : null;
+
+    /// <summary>
+    /// A verdict no cache slot holds: it leaves this interner's slot (so no later run is handed it) and waits to be
+    /// reused after the burst.
+    /// </summary>
+    internal void Retire(PipelineVerdict v)
+    {
+        if (v.Retired) return;
+        v.Retired = true;
+        if (v.InternSlot >= 0 && ReferenceEquals(_slots[v.InternSlot], v)) _slots[v.InternSlot] = null;
+        _limbo.Add(v);
+    }
+
+    /// <summary>
+    /// Moves the verdicts no slot holds any more to the pool, except those with credits not yet paid to their rules
+    /// (they wait for the next credit flush). The owning forwarder calls it between bursts, when no packet of the
+    /// burst still refers to a verdict.
+    /// </summary>
+    public void Recycle()
+    {
+        int keep = 0;
+        for (int i = 0; i < _limbo.Count; i++)
+        {
+            var v = _limbo[i];
+            if (v.Refs != 0)
+            {
+                v.Retired = false; // held again (not by design; kept out of the pool)
+                continue;
+            }
+            if (v.PendingPackets != 0 && v.Entries.Length != 0)
+            {
+                _limbo[keep++] = v;
+                continue;
+            }
+            v.Retired = false;
+            if (_pooled < MaxPooled && Shape(v.Tables.Length, v.Entries.Length) is int shape)
+            {
+                (_pool[shape] ??= new Stack<PipelineVerdict>()).Push(v);
+                _pooled++;
+            }
+        }
+        _limbo.RemoveRange(keep, _limbo.Count - keep);
+    }
+
+    /// <summary>Verdicts waiting to be reused (tests).</summary>
+    internal int PooledCount => _pooled;
 
     private static bool Same(PipelineVerdict v, PipelineWalk walk)
     {
-        if (v.End != walk.End || v.Tables.Length != walk.Count) return false;
+        if (v.End != walk.End || v.Tables.Length != walk.Count || !ReferenceEquals(v.Absent, walk.Absent) || v.AbsentVersion != walk.AbsentVersion)
+            return false;
         var tables = walk.Tables;
+        var classes = walk.Classes;
         var versions = walk.Versions;
         var hits = walk.Hits;
+        int entry = 0;
         for (int i = 0; i < tables.Length; i++)
         {
-            if (!ReferenceEquals(v.Tables[i], tables[i]) || v.Versions[i] != versions[i] || !ReferenceEquals(v.Hits[i], hits[i])) return false;
+            if (!ReferenceEquals(v.Tables[i], tables[i]) || !ReferenceEquals(v.Classes[i], classes[i]) || v.Versions[i] != versions[i]
+                || !ReferenceEquals(v.Hits[i], hits[i]))
+            {
+                return false;
+            }
+            // The same entry object may be a recycled incarnation (another rule): the serial tells.
+            if (hits[i] is { } e && v.Serials[entry++] != e.Serial) return false;
         }
-        // Same rules and same versions of their tables: same actions and instructions (a swap moves the version),
-        // and an entry recycled under another rule would have moved its table's version too.
+        // Same incarnations of the same rules and same class versions: same actions and instructions (a swap moves
+        // the class).
         return true;
     }
 
     /// <summary>Drops every held verdict.</summary>
-    public void Clear() => Array.Clear(_slots);
+    public void Clear()
+    {
+        foreach (var v in _slots)
+            if (v is { Refs: 0 }) Retire(v);
+        Array.Clear(_slots);
+    }
 }

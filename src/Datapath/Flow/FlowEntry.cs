@@ -88,6 +88,11 @@ public sealed class FlowEntry
     [FieldOffset(152)] internal FlowEntry? NextLowerPriority;
     /// <summary>Writer-private: the reclamation epoch in which the owning table retired this entry.</summary>
     [FieldOffset(160)] internal long RetiredEpoch;
+    /// <summary>
+    /// The class of rules (this rule's mask and priority in its table) whose version cached pipeline results check
+    /// (see <see cref="Classifier.ShadowClass"/>); set by the table before the rule becomes visible to lookups.
+    /// </summary>
+    [FieldOffset(168)] internal Classifier.ShadowClass? Shadow;
 
     private static int s_serial;
 
@@ -236,6 +241,7 @@ public sealed class FlowEntry
         System.Runtime.CompilerServices.Unsafe.AsRef(in IsUnshadowable) = match.IsExact && priority == ushort.MaxValue;
         InExactStage = false;
         NextLowerPriority = null;
+        Shadow = null;
         Volatile.Write(ref _actions, actions);
         Volatile.Write(ref _instructions, null);
         Volatile.Write(ref _tag, tag);

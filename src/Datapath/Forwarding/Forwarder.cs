@@ -174,8 +174,11 @@ public sealed class Forwarder
     /// <summary>Longest a rule's counters and idle time lag behind the packets a busy thread runs through it.</summary>
     internal const long CreditFlushNanos = 1_000_000;
 
-    /// <summary>Pipeline verdicts this thread built (chains it had not seen; each allocation of the multi-stage path is one).</summary>
+    /// <summary>Pipeline verdicts this thread built (chains it had not seen; each is an allocation unless <see cref="VerdictsReused"/> counts it).</summary>
     public long VerdictsBuilt => _verdicts.Built;
+
+    /// <summary>Of <see cref="VerdictsBuilt"/>, those that reused a pooled verdict instead of allocating one.</summary>
+    public long VerdictsReused => _verdicts.Reused;
 
     /// <summary>
     /// Tests' reference: a multi-stage pipeline classifies every packet table by table with a verdict of its own,
@@ -552,6 +555,8 @@ public sealed class Forwarder
         }
         verdicts.Clear();
         if (_dirtyCount != 0 && _now - _lastCreditFlush >= CreditFlushNanos) FlushVerdictCredits();
+        // No packet of the burst refers to a verdict now: those no cache slot holds can be reused.
+        _verdicts.Recycle();
     }
 
     /// <summary>

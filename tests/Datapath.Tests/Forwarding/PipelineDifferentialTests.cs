@@ -37,6 +37,22 @@ public sealed class PipelineDifferentialTests
     [InlineData(3, 20)]
     public void FixedSeeds_CachedEqualsTableByTable(int seed, int rounds) => Assert.True(RunCase(seed, rounds));
 
+    /// <summary>
+    /// A cache of 8 slots: verdicts are evicted and their objects reused for other chains all the time, so a verdict
+    /// reused while something still referred to it would show here as a wrong frame or count.
+    /// </summary>
+    [Fact]
+    public void TinyCache_VerdictsReusedUnderEviction_CachedEqualsTableByTable()
+    {
+        long reused = 0;
+        for (int seed = 11; seed <= 30; seed++)
+        {
+            RunCase(seed, 40, out _, out _, emcEntries: 8, out long r);
+            reused += r;
+        }
+        Assert.True(reused > 20, $"{reused} verdicts reused");
+    }
+
     /// <summary>The cases reach the cache (so the property above compares cached verdicts, not only fresh ones).</summary>
     [Fact]
     public void Cases_HitTheCacheAndRebuildVerdictsAfterChurn()
@@ -57,9 +73,12 @@ public sealed class PipelineDifferentialTests
     private static bool RunCase(int seed, int rounds) => RunCase(seed, rounds, out _, out _);
 
     private static bool RunCase(int seed, int rounds, out long cacheHits, out long verdictsBuilt)
+        => RunCase(seed, rounds, out cacheHits, out verdictsBuilt, ExactMatchCache.DefaultCapacity, out _);
+
+    private static bool RunCase(int seed, int rounds, out long cacheHits, out long verdictsBuilt, int emcEntries, out long verdictsReused)
     {
         var rng = new Random(seed);
-        using var cached = new Rig();
+        using var cached = new Rig(emcEntries);
         using var reference = new Rig(emcEntries: 0);
         reference.Fwd.BypassVerdictCaches = true;
         var rules = new List<Rule>();
@@ -93,6 +112,7 @@ public sealed class PipelineDifferentialTests
         }
         cacheHits = cached.Fwd.Cache!.Hits;
         verdictsBuilt = cached.Fwd.VerdictsBuilt;
+        verdictsReused = cached.Fwd.VerdictsReused;
         return true;
     }
 

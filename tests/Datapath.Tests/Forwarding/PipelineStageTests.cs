@@ -12,7 +12,7 @@ namespace Softswitch.Datapath.Tests.Forwarding;
 /// A multi-stage pipeline through the forwarder: goto chains, apply-actions composed in visiting order, the action set
 /// (write, clear, and its fixed execution order), write-metadata with masks, lookups of later tables on the headers
 /// earlier apply-actions rewrote, per-table miss modes, counters of every table visited, and the cached verdict: one
-/// cache lookup per packet in steady state, no allocation, and stale at once when any visited table changes.
+/// cache lookup per packet in steady state, no allocation, and stale at once when a visited table changes in a way that could change it (see VerdictChurnTests).
 /// </summary>
 public sealed class PipelineStageTests
 {

@@ -1,0 +1,224 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
+
+namespace Softswitch.Datapath.Tests.Forwarding;
+
+/// <summary>
+/// Cached pipeline verdicts under churn: a flow-mod that cannot change a verdict (another rule of the hit's mask and
+/// priority added or removed, a rule below the hit, a change in a table the packet does not visit) leaves it in the
+/// cache; every change that could (a rule that outranks or ties the hit, the hit removed or its actions or
+/// instructions swapped, a rule added or the miss mode changed where the packet missed, a stage created where the
+/// run found none) makes it stale at once; and chains that churn keeps making anew reuse pooled verdicts.
+/// </summary>
+public sealed class VerdictChurnTests
+{
+    private static readonly MacAddress MacD = MacAddress.Parse("02:00:00:00:00:0d");
+
+    /// <summary>vlan -> eth_src -> eth_dst (writes the output) -> a catch-all: the Faucet shape.</summary>
+    private static (FlowEntry Src, FlowEntry Dst, FlowEntry Out) Faucet(Rig r)
+    {
+        r.Add(0, Vlan(0xFFFF), 100, [], Goto(1));
+        var src = r.Add(1, DlSrc(MacA), 100, [], Goto(2));
+        var dst = r.Add(2, DlDst(MacB), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+        var o = r.Add(3, Any, 0, []);
+        return (src, dst, o);
+    }
+
+    private static void Remove(Rig r, int table, FlowEntry e)
+    {
+        using var w = r.Pipeline.Stage(table)!.Write();
+        Assert.True(w.Remove(e));
+    }
+
+    /// <summary>Sends the frame once and says whether the cache answered with a verdict built before (no table run).</summary>
+    private static bool CachedAnswer(Rig r, byte[] frame)
+    {
+        long built = r.Fwd.VerdictsBuilt, misses = r.Fwd.Cache!.Misses;
+        r.Send(frame);
+        return r.Fwd.VerdictsBuilt == built && r.Fwd.Cache.Misses == misses;
+    }
+
+    [Fact]
+    public void FlowModsThatCannotChangeTheVerdict_LeaveItCached()
+    {
+        using var r = new Rig();
+        Faucet(r);
+        var frame = Frame(MacA, MacB);
+        r.Send(frame, times: 2);
+        Assert.Equal(2, r.Sent(2).Count);
+
+        // Other hosts' rules (same mask and priority as the hits) come and go in every table the packet visits.
+        var c = r.Add(1, DlSrc(MacC), 100, [], Goto(2));
+        var d = r.Add(2, DlDst(MacD), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(4)])));
+        Assert.True(CachedAnswer(r, frame));
+        Remove(r, 1, c);
+        Remove(r, 2, d);
+        Assert.True(CachedAnswer(r, frame));
+        // A rule below the hit, and a rule in a table the packet never reaches.
+        var low = r.Add(2, Any, 5, [FlowAction.Output(4)]);
+        r.Add(7, Any, 100, [FlowAction.Output(4)]);
+        Assert.True(CachedAnswer(r, frame));
+        // A replacement of another rule, and a swap of the actions of a rule of another class. (A swap in the hit's
+        // own class makes the class stale: the class, not the rule, carries the version.)
+        var e = r.Add(1, DlSrc(MacD), 100, [], Goto(2));
+        r.Add(1, DlSrc(MacD), 100, [], Goto(3));
+        Assert.True(e.IsRemoved);
+        using (var w = r.Pipeline.Stage(2)!.Write()) w.SetActions(low, new FlowActions([FlowAction.Output(3)]));
+        Assert.True(CachedAnswer(r, frame));
+        Assert.Equal(4, r.Sent(2).Count);
+        Assert.Empty(r.Sent(3));
+        Assert.Empty(r.Sent(4));
+    }
+
+    public static TheoryData<string> Changes => new()
+    {
+        "higher priority", "equal priority other mask", "hit removed", "hit actions swapped", "hit instructions swapped",
+        "rule added where it missed", "miss mode where it missed", "stage created past a continue",
+    };
+
+    [Theory]
+    [MemberData(nameof(Changes))]
+    public void FlowModsThatCouldChangeTheVerdict_MakeItStaleAtOnce(string change)
+    {
+        using var r = new Rig();
+        var (src, dst, _) = Faucet(r);
+        var frame = Frame(MacA, MacB);
+        var missing = Frame(MacC, MacB); // no eth_src rule: misses in table 1 (drop)
+        r.Send(frame, times: 2);
+        r.Send(missing, times: 2);
+        Assert.Equal(2, r.Sent(2).Count);
+        Assert.True(CachedAnswer(r, frame) && CachedAnswer(r, missing));
+        r.Sent(2);
+
+        byte[] probe = frame;
+        ushort expectPort;
+        switch (change)
+        {
+            case "higher priority":
+                r.Add(2, DlDst(MacB), 200, [FlowAction.Output(3)]);
+                expectPort = 3;
+                break;
+            case "equal priority other mask":
+                // An equal-priority rule of another mask may win the tie: the verdict must be recomputed.
+                r.Add(1, FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.DlSrc | Wildcards.DlDst),
+                                                new FlowKeyBuilder().DlSrc(MacA).DlDst(MacB).Key), 100, [FlowAction.Output(3)]);
+                expectPort = 0;
+                break;
+            case "hit removed":
+                Remove(r, 1, src);
+                expectPort = 0;
+                break;
+            case "hit actions swapped":
+                using (var w = r.Pipeline.Stage(1)!.Write()) w.SetActions(src, new FlowActions([FlowAction.Output(4)]));
+                expectPort = 4;
+                break;
+            case "hit instructions swapped":
+                using (var w = r.Pipeline.Stage(2)!.Write()) w.SetInstructions(dst, Goto(3, write: new FlowActions([FlowAction.Output(3)])));
+                expectPort = 3;
+                break;
+            case "rule added where it missed":
+                r.Add(1, DlSrc(MacC), 100, [FlowAction.Output(4)]);
+                probe = missing;
+                expectPort = 4;
+                break;
+            case "miss mode where it missed":
+                r.Pipeline.Stage(1)!.MissMode = TableMissMode.Continue; // on to table 2, which outputs to 2
+                probe = missing;
+                expectPort = 2;
+                break;
+            default:
+                // A new rule sends the packet on to stage 4, which does not exist yet (dropped); creating the stage
+                // must make that verdict stale.
+                r.Add(1, DlSrc(MacC), 100, [], Goto(4));
+                r.Send(missing); // runs into stage 4, which does not exist: dropped
+                Assert.Empty(r.Sent(2));
+                Assert.True(CachedAnswer(r, missing));
+                r.Add(4, Any, 10, [FlowAction.Output(3)]); // creates stage 4
+                probe = missing;
+                expectPort = 3;
+                break;
+        }
+        Assert.False(CachedAnswer(r, probe));
+        if (expectPort != 0)
+        {
+            Assert.Single(r.Sent(expectPort));
+        }
+        else if (change == "hit removed")
+        {
+            Assert.Empty(r.Sent(2));
+        }
+        // The next packet is answered by the cache again.
+        Assert.True(CachedAnswer(r, probe));
+    }
+
+    [Fact]
+    public void ChainsMadeAnewByChurn_ReusePooledVerdicts_AndAllocateNothing()
+    {
+        using var r = new Rig();
+        var (src, _, _) = Faucet(r);
+        r.Ports[2].CaptureSent = false;
+        var frame = Frame(MacA, MacB);
+        r.Ports[1].SetGenerator([frame], 0);
+        long allocated = 0;
+        for (int round = 0; round < 40; round++)
+        {
+            // The packet's eth_src rule deleted and added again: a miss chain, then a chain through a new rule, each
+            // a verdict built anew (the flow-mods themselves are not measured).
+            Remove(r, 1, src);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            r.Ports[1].SetGeneratorCount(2);
+            r.Dp.PollUntilIdle();
+            long mid = GC.GetAllocatedBytesForCurrentThread();
+            src = r.Add(1, DlSrc(MacA), 100, [], Goto(2));
+            long again = GC.GetAllocatedBytesForCurrentThread();
+            r.Ports[1].SetGeneratorCount(2);
+            r.Dp.PollUntilIdle();
+            if (round >= 8) allocated += mid - before + GC.GetAllocatedBytesForCurrentThread() - again;
+        }
+        Assert.Equal(0, allocated);
+        Assert.True(r.Fwd.VerdictsReused > 30, $"{r.Fwd.VerdictsReused} verdicts reused");
+    }
+
+    [Fact]
+    public void Table_BumpsOnlyTheClassesAChangeCanShadow()
+    {
+        var t = new FlowTable();
+        FlowEntry Insert(FlowMatch m, ushort prio)
+        {
+            using var w = t.Write();
+            var e = new FlowEntry(m, prio, FlowActions.Drop, 0, 0, 0);
+            w.Insert(e);
+            return e;
+        }
+        var a = Insert(DlSrc(MacA), 100);
+        var low = Insert(Any, 1);
+        var classA = a.Shadow!;
+        var classLow = low.Shadow!;
+        long va = classA.Version, vl = classLow.Version, vm = t.MissClass.Version;
+
+        var b = Insert(DlSrc(MacB), 100); // same class as a: bumps the classes below it and the miss class
+        Assert.Same(classA, b.Shadow);
+        Assert.Equal(va, classA.Version);
+        Assert.NotEqual(vl, classLow.Version);
+        Assert.NotEqual(vm, t.MissClass.Version);
+
+        va = classA.Version;
+        vl = classLow.Version;
+        vm = t.MissClass.Version;
+        using (var w = t.Write()) w.Remove(b); // removals bump nothing
+        Assert.Equal((va, vl, vm), (classA.Version, classLow.Version, t.MissClass.Version));
+
+        Insert(DlDst(MacB), 100); // same priority, other mask: bumps a's class too
+        Assert.NotEqual(va, classA.Version);
+        Assert.True(classA.Version <= t.Version && classLow.Version <= t.Version && t.MissClass.Version <= t.Version);
+
+        va = classA.Version;
+        Insert(DlDst(MacC), 50); // below a: a's class stays
+        Assert.Equal(va, classA.Version);
+        t.MissMode = TableMissMode.Continue;
+        Assert.Equal(t.Version, t.MissClass.Version);
+        Assert.Equal(va, classA.Version);
+    }
+}
