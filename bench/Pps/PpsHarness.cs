@@ -191,10 +191,11 @@ public sealed class PpsOptions
         if (o.ScaleTo > 1 && (o.Tunnel is not null || o.Churn > 0 || o.Pcap is not null || o.Listen is not null))
             throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
         if (o.Sampling < 0 || (o.Sampling > 0 && o.Threads > 1)) throw new ArgumentException("--sampling N runs with one thread, N >= 0");
-        if (o.Paired && o.Pipeline is null) throw new ArgumentException("--paired needs --pipeline");
+        if (o.Paired && o.Pipeline is null && !(o.Churn > 0)) throw new ArgumentException("--paired needs --pipeline or --churn");
         if (o.Pipeline is not null && (o.Rules > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.ScaleTo > 0))
             throw new ArgumentException("--pipeline runs without --rules, --pcap, --tunnel, --threads and --scale-to");
-        if (o.Paired && o.Churn > 0) throw new ArgumentException("--paired runs without --churn");
+        if (o.Paired && o.Churn > 0 && (double.IsPositiveInfinity(o.Churn) || o.ChurnAfter > 0 || o.Rules > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.Listen is not null))
+            throw new ArgumentException("--paired --churn R takes a finite R and runs without --churn-after, --rules, --pcap, --tunnel, --threads and --listen");
         return o;
     }
 }
@@ -216,7 +217,7 @@ public static class PpsHarness
             return 2;
         }
         if (o.ScaleTo > 0) return RunScaling(o);
-        if (o.Paired) return RunPaired(o);
+        if (o.Paired) return o.Churn > 0 ? RunPairedChurn(o) : RunPaired(o);
         Result r;
         try { r = Measure(o, o.Json ? null : Console.Out); }
         catch (Exception e) when (e is FormatException or IOException or InvalidDataException or ArgumentException)
@@ -265,12 +266,96 @@ public static class PpsHarness
         return 0;
     }
 
-    /// <summary>One side of <see cref="RunPaired"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>
+    /// <summary>
+    /// --churn R --paired: one datapath (one table of --flows exact flows, or --pipeline's tables) measured in
+    /// alternating 0.5 s windows with and without churn (the churn thread applies R flow-mods/s in the windows with,
+    /// and waits in the others), after a warm-up of each, so that a machine whose load drifts slows both alike;
+    /// reports each kind's Mpps, their ratio and the bytes allocated per packet on the forwarding thread in each.
+    /// </summary>
+    private static int RunPairedChurn(PpsOptions o)
+    {
+        using var side = PairedSide.Create(o, pipeline: o.Pipeline is not null);
+        using var go = new SemaphoreSlim(0);
+        using var done = new SemaphoreSlim(0);
+        CancellationTokenSource? window = null;
+        bool quit = false;
+        long applied = 0;
+        var churn = new Thread(() =>
+        {
+            int round = 0;
+            while (true)
+            {
+                go.Wait();
+                if (Volatile.Read(ref quit)) return;
+                applied += ChurnLoop(side.Flows, side.Traffic, o.Churn, window!.Token, o.Seed + round++, multiTable: o.Pipeline is not null);
+                done.Release();
+            }
+        }) { IsBackground = true, Name = "churn" };
+        churn.Start();
+        long churnPackets = 0, churnTicks = 0, churnAlloc = 0, quietPackets = 0, quietTicks = 0, quietAlloc = 0;
+        void Window(bool withChurn, double seconds, bool counted)
+        {
+            if (withChurn)
+            {
+                window = new CancellationTokenSource();
+                go.Release();
+            }
+            var (p, t, a) = side.Run(seconds);
+            if (withChurn)
+            {
+                window!.Cancel();
+                done.Wait();
+                window.Dispose();
+            }
+            if (!counted) return;
+            if (withChurn) { churnPackets += p; churnTicks += t; churnAlloc += a; }
+            else { quietPackets += p; quietTicks += t; quietAlloc += a; }
+        }
+        Window(false, 1.0, counted: false);
+        Window(true, 1.0, counted: false);
+        long applied0 = applied;
+        double elapsed = 0;
+        while (elapsed < o.Seconds)
+        {
+            Window(false, 0.5, counted: true);
+            Window(true, 0.5, counted: true);
+            elapsed += 0.5;
+        }
+        Volatile.Write(ref quit, true);
+        go.Release();
+        churn.Join();
+        static double Mpps(long packets, long ticks) => packets / (ticks / (double)Stopwatch.Frequency) / 1e6;
+        double quiet = Mpps(quietPackets, quietTicks), busy = Mpps(churnPackets, churnTicks);
+        double churnRate = (applied - applied0) / (churnTicks / (double)Stopwatch.Frequency);
+        double quietAllocPerPacket = quietAlloc / (double)Math.Max(1, quietPackets), churnAllocPerPacket = churnAlloc / (double)Math.Max(1, churnPackets);
+        string what = o.Pipeline is null ? $"one table of {o.Flows:N0} exact flows" : $"{o.Pipeline} pipeline over {o.Flows:N0} MACs";
+        if (o.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                no_churn_mpps = quiet, churn_mpps = busy, ratio = busy / quiet, churn_per_s = churnRate,
+                no_churn_alloc_bytes_per_packet = quietAllocPerPacket, churn_alloc_bytes_per_packet = churnAllocPerPacket,
+                pipeline = o.Pipeline, flows = o.Flows,
+            }, s_json));
+        }
+        else
+        {
+            Console.WriteLine($"{what}: {quiet:F2} Mpps without churn, {busy:F2} Mpps with {churnRate:N0} flow-mods/s; ratio {busy / quiet:P1} " +
+                              $"({o.Seconds:F0} s each, alternating 0.5 s windows); bytes allocated per packet {quietAllocPerPacket:F4} and {churnAllocPerPacket:F4}");
+        }
+        return 0;
+    }
+
+    /// <summary>One side of <see cref="RunPaired"/> and <see cref="RunPairedChurn"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>
     private sealed class PairedSide : IDisposable
     {
         private SwitchDatapath _dp = null!;
         private MemoryPort[] _ports = null!;
+        private Softswitch.Datapath.Classifier.QuiescentDomain.Reader? _reader;
         private long _packets, _ticks;
+
+        public OfFlowTables Flows { get; private set; } = null!;
+        public Traffic Traffic { get; private set; } = null!;
 
         public static PairedSide Create(PpsOptions o, bool pipeline)
         {
@@ -292,6 +377,8 @@ public static class PpsHarness
             ports[0].SetGenerator(traffic.Frames);
             side._dp = dp;
             side._ports = ports;
+            side.Flows = flows;
+            side.Traffic = traffic;
             return side;
         }
 
@@ -299,17 +386,29 @@ public static class PpsHarness
 
         public void Reset() => _packets = _ticks = 0;
 
-        public void Run(double seconds)
+        /// <summary>Polls for <paramref name="seconds"/> as a forwarding thread does (a reader of the reclamation domain, quiescent between rounds); returns the packets sent, the ticks and the bytes this thread allocated.</summary>
+        public (long Packets, long Ticks, long Allocated) Run(double seconds)
         {
-            long sent0 = SentTotal(_ports);
+            _reader ??= _dp.Pipeline.Reclamation.Register();
+            long sent0 = SentTotal(_ports), alloc0 = GC.GetAllocatedBytesForCurrentThread();
             long start = Stopwatch.GetTimestamp(), end = start + (long)(seconds * Stopwatch.Frequency);
             while (Stopwatch.GetTimestamp() < end)
+            {
+                _reader.Quiesce();
                 for (int i = 0; i < 64; i++) _dp.PollOnce();
-            _ticks += Stopwatch.GetTimestamp() - start;
-            _packets += SentTotal(_ports) - sent0;
+            }
+            _reader.Offline(); // between windows this thread holds no rule: reclamation need not wait for it
+            long ticks = Stopwatch.GetTimestamp() - start, packets = SentTotal(_ports) - sent0;
+            _ticks += ticks;
+            _packets += packets;
+            return (packets, ticks, GC.GetAllocatedBytesForCurrentThread() - alloc0);
         }
 
-        public void Dispose() => _dp.Dispose();
+        public void Dispose()
+        {
+            if (_reader is not null) _dp.Pipeline.Reclamation.Unregister(_reader);
+            _dp.Dispose();
+        }
     }
 
     private static readonly JsonSerializerOptions s_json = new()

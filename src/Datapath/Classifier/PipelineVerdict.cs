@@ -249,8 +249,7 @@ public sealed class ActionSet
         ulong present = _present;
         int group = SlotOf(ActionKind.Group), output = SlotOf(ActionKind.Output);
         if ((present & (1UL << group)) != 0) present &= ~(1UL << output);
-        for (int s = 0; s < s_order.Length; s++)
-            if ((present & (1UL << s)) != 0) into.Add(_actions[s]);
+        for (; present != 0; present &= present - 1) into.Add(_actions[System.Numerics.BitOperations.TrailingZeroCount(present)]);
     }
 }
 
@@ -340,7 +339,7 @@ public sealed class PipelineWalk
             FlowEntry? e;
             if (trace is null)
             {
-                e = table.Lookup(b.Key);
+                e = table.Lookup(b.KeyRef);
             }
             else
             {
@@ -370,7 +369,7 @@ public sealed class PipelineWalk
             var actions = e.Actions.Items;
             foreach (ref readonly var a in actions.AsSpan())
             {
-                if (SendsPacketIns(a) && b.Key.Metadata != pinMetadata)
+                if (SendsPacketIns(a) && b.KeyRef.Metadata != pinMetadata)
                 {
                     pinMetadata = b.Key.Metadata;
                     _composed.Add(FlowAction.PacketInMetadata(pinMetadata));
@@ -381,7 +380,7 @@ public sealed class PipelineWalk
             if (ins is null) break;
             if (ins.ClearActions) _set.Clear();
             if (ins.WriteActions is { } w) _set.Write(w);
-            if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.Key.Metadata));
+            if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
             if (ins.GotoTable > t)
             {
                 t = ins.GotoTable;
@@ -424,7 +423,7 @@ public sealed class PipelineWalk
     /// <summary>The lookup key after <paramref name="a"/> ran on the packet (see the type remarks).</summary>
     private static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)
     {
-        var k = b.Key;
+        ref readonly var k = ref b.KeyRef; // read before any setter below (each case sets after it has decided)
         bool ip4 = k.DlType == PacketParser.EthTypeIpv4, ip6 = k.DlType == PacketParser.EthTypeIpv6;
         bool ports = (ip4 || ip6) && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp;
         bool icmp = (ip4 && k.NwProto == PacketParser.ProtoIcmp) || (ip6 && k.NwProto == PacketParser.ProtoIcmpv6);

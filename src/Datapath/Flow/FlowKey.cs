@@ -217,6 +217,10 @@ public struct FlowKeyBuilder
 
     public readonly FlowKey Key => _key;
 
+    /// <summary>The key being written, without a copy (valid while the builder lives; the next setter changes it).</summary>
+    [UnscopedRef]
+    public readonly ref readonly FlowKey KeyRef => ref _key;
+
     [UnscopedRef]
     public Span<byte> Bytes => MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref Unsafe.AsRef(in _key.W0), FlowKey.Words));
 
