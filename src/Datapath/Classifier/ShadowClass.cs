@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Datapath.Classifier;
@@ -27,10 +28,24 @@ namespace Softswitch.Datapath.Classifier;
 /// <para>The writer keeps at most <see cref="FlowTable.MaxShadowClasses"/> classes per table (classes with no rule
 /// left are dropped when the cap is reached); rules beyond it share the miss class, which every add bumps:
 /// correct, only invalidated more often.</para>
+/// <para>Layout: the version (read with every cached packet) sits in the object's first line, the writer's
+/// bookkeeping (written with every flow-mod of the class) more than a line after it, so a writer's flow-mods do not
+/// take the version's line from the forwarding threads' caches.</para>
 /// </remarks>
+[StructLayout(LayoutKind.Explicit)]
 public sealed class ShadowClass
 {
-    private long _version;
+    [FieldOffset(0)] private long _version;
+    /// <summary>The rules' priority; -1 for the miss class.</summary>
+    [FieldOffset(8)] internal readonly int Priority;
+    /// <summary>The rules' mask (default for the miss class).</summary>
+    [FieldOffset(16)] internal readonly FlowKey Mask;
+    /// <summary>Writer-private: rules of the table in this class.</summary>
+    [FieldOffset(192)] internal int Rules;
+    /// <summary>Writer-private: a rule of this class was added in the current write scope.</summary>
+    [FieldOffset(196)] internal bool AddedInScope;
+    /// <summary>Writer-private: the class is to be bumped when the current write scope publishes.</summary>
+    [FieldOffset(197)] internal bool BumpInScope;
 
     internal ShadowClass(in FlowKey mask, int priority, long version)
     {
@@ -38,17 +53,6 @@ public sealed class ShadowClass
         Priority = priority;
         _version = version;
     }
-
-    /// <summary>The rules' mask (default for the miss class).</summary>
-    internal readonly FlowKey Mask;
-    /// <summary>The rules' priority; -1 for the miss class.</summary>
-    internal readonly int Priority;
-    /// <summary>Writer-private: rules of the table in this class.</summary>
-    internal int Rules;
-    /// <summary>Writer-private: a rule of this class was added in the current write scope.</summary>
-    internal bool AddedInScope;
-    /// <summary>Writer-private: the class is to be bumped when the current write scope publishes.</summary>
-    internal bool BumpInScope;
 
     public bool IsMissClass => Priority < 0;
 
