@@ -274,6 +274,28 @@ public static class PpsHarness
     /// </summary>
     private static int RunPairedChurn(PpsOptions o)
     {
+        var r = MeasurePairedChurn(o);
+        string what = o.Pipeline is null ? $"one table of {o.Flows:N0} exact flows" : $"{o.Pipeline} pipeline over {o.Flows:N0} MACs";
+        if (o.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(r, s_json));
+        }
+        else
+        {
+            Console.WriteLine($"{what}: {r.NoChurnMpps:F2} Mpps without churn, {r.ChurnMpps:F2} Mpps with {r.ChurnPerS:N0} flow-mods/s; ratio {r.Ratio:P1} " +
+                              $"({o.Seconds:F0} s each, alternating 0.5 s windows); bytes allocated per packet {r.NoChurnAllocBytesPerPacket:F4} and {r.ChurnAllocBytesPerPacket:F4}");
+        }
+        return 0;
+    }
+
+    /// <summary>What <see cref="MeasurePairedChurn"/> measured (see <c>--churn R --paired</c>).</summary>
+    public sealed record PairedChurnResult(double NoChurnMpps, double ChurnMpps, double Ratio, double ChurnPerS,
+                                           double NoChurnAllocBytesPerPacket, double ChurnAllocBytesPerPacket, string? Pipeline, int Flows,
+                                           long VerdictsBuilt, long VerdictsReused);
+
+    /// <summary>The measurement of <c>--churn R --paired</c> (see <see cref="RunPairedChurn"/>).</summary>
+    public static PairedChurnResult MeasurePairedChurn(PpsOptions o)
+    {
         using var side = PairedSide.Create(o, pipeline: o.Pipeline is not null);
         using var go = new SemaphoreSlim(0);
         using var done = new SemaphoreSlim(0);
@@ -328,22 +350,9 @@ public static class PpsHarness
         double quiet = Mpps(quietPackets, quietTicks), busy = Mpps(churnPackets, churnTicks);
         double churnRate = (applied - applied0) / (churnTicks / (double)Stopwatch.Frequency);
         double quietAllocPerPacket = quietAlloc / (double)Math.Max(1, quietPackets), churnAllocPerPacket = churnAlloc / (double)Math.Max(1, churnPackets);
-        string what = o.Pipeline is null ? $"one table of {o.Flows:N0} exact flows" : $"{o.Pipeline} pipeline over {o.Flows:N0} MACs";
-        if (o.Json)
-        {
-            Console.WriteLine(JsonSerializer.Serialize(new
-            {
-                no_churn_mpps = quiet, churn_mpps = busy, ratio = busy / quiet, churn_per_s = churnRate,
-                no_churn_alloc_bytes_per_packet = quietAllocPerPacket, churn_alloc_bytes_per_packet = churnAllocPerPacket,
-                pipeline = o.Pipeline, flows = o.Flows,
-            }, s_json));
-        }
-        else
-        {
-            Console.WriteLine($"{what}: {quiet:F2} Mpps without churn, {busy:F2} Mpps with {churnRate:N0} flow-mods/s; ratio {busy / quiet:P1} " +
-                              $"({o.Seconds:F0} s each, alternating 0.5 s windows); bytes allocated per packet {quietAllocPerPacket:F4} and {churnAllocPerPacket:F4}");
-        }
-        return 0;
+        var fwd = side.Forwarder;
+        return new PairedChurnResult(quiet, busy, busy / quiet, churnRate, quietAllocPerPacket, churnAllocPerPacket, o.Pipeline, o.Flows,
+                                     fwd.VerdictsBuilt, fwd.VerdictsReused);
     }
 
     /// <summary>One side of <see cref="RunPaired"/> and <see cref="RunPairedChurn"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>
@@ -355,6 +364,7 @@ public static class PpsHarness
         private long _packets, _ticks;
 
         public OfFlowTables Flows { get; private set; } = null!;
+        public Forwarder Forwarder => _dp.Forwarders[0];
         public Traffic Traffic { get; private set; } = null!;
 
         public static PairedSide Create(PpsOptions o, bool pipeline)

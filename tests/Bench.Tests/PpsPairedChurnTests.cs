@@ -1,0 +1,30 @@
+using Softswitch.Bench.Pps;
+
+namespace Softswitch.Bench.Tests;
+
+/// <summary>
+/// bench pps --churn R --paired: both kinds of window are measured on one datapath, the churn windows apply the
+/// flow-mods asked for, and under the pipeline's churn the verdicts rebuilt come from the pool (no timing is asserted:
+/// the figures are the benchmark's to report).
+/// </summary>
+public sealed class PpsPairedChurnTests
+{
+    [Theory]
+    [InlineData(null)]
+    [InlineData("faucet")]
+    public void BothKindsOfWindowAreMeasured_AndTheChurnIsApplied(string? pipeline)
+    {
+        string[] args = ["--flows", "200", "--seconds", "1", "--churn", "20000", "--paired"];
+        if (pipeline is not null) args = [.. args, "--pipeline", pipeline];
+        var r = PpsHarness.MeasurePairedChurn(PpsOptions.Parse(args));
+        Assert.True(r.NoChurnMpps > 0 && r.ChurnMpps > 0, $"{r}");
+        Assert.Equal(r.ChurnMpps / r.NoChurnMpps, r.Ratio, 6);
+        // Paced at 20,000 a second over the churn windows; a loaded machine may fall behind, never run ahead by much.
+        Assert.InRange(r.ChurnPerS, 2_000, 24_000);
+        if (pipeline is not null)
+        {
+            Assert.True(r.VerdictsBuilt > 0, $"{r}");
+            Assert.True(r.VerdictsReused > 0, $"{r}");
+        }
+    }
+}
