@@ -645,8 +645,9 @@ public sealed class VerdictInterner
         int entry = 0;
         for (int i = 0; i < tables.Length; i++)
         {
+            // A class that moved during a run (-1) says nothing about the rule's actions then: never shared.
             if (!ReferenceEquals(v.Tables[i], tables[i]) || !ReferenceEquals(v.Classes[i], classes[i]) || v.Versions[i] != versions[i]
-                || !ReferenceEquals(v.Hits[i], hits[i]))
+                || versions[i] < 0 || !ReferenceEquals(v.Hits[i], hits[i]))
             {
                 return false;
             }

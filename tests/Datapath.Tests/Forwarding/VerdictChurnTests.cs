@@ -181,6 +181,42 @@ public sealed class VerdictChurnTests
         Assert.True(r.Fwd.VerdictsReused > 30, $"{r.Fwd.VerdictsReused} verdicts reused");
     }
 
+    /// <summary>
+    /// A run that reads a rule of a write still in progress (visible to lookups, its class not yet published) records
+    /// the class as moved: its verdict is never current and never handed to a later run with other actions.
+    /// </summary>
+    [Fact]
+    public void ARunRacingAWrite_IsNeverCurrent_NorShared()
+    {
+        var p = new Pipeline(MonotonicClock.Instance);
+        p.EnableStages();
+        var t0 = p.Stage(0)!;
+        var walk = new PipelineWalk();
+        var interner = new VerdictInterner();
+        var key = new FlowKeyBuilder().InPort(1).Key;
+        PipelineVerdict v1, v2;
+        using (var w = t0.Write()) w.Insert(new FlowEntry(InPort(2), 10, FlowActions.Drop, 0, 0, 0)); // the subtable, published
+        using (var w = t0.Write())
+        {
+            // A new class in that subtable: visible to lookups at once, its class published with the scope.
+            var e = new FlowEntry(InPort(1), 20, new FlowActions([FlowAction.Output(2)]), 0, 0, 0);
+            w.Insert(e);
+            walk.Run(p, key);
+            Assert.Equal(-1, walk.Versions[0]);
+            v1 = interner.Intern(walk);
+            w.SetActions(e, new FlowActions([FlowAction.Output(3)]));
+            walk.Run(p, key);
+            v2 = interner.Intern(walk);
+        }
+        Assert.NotSame(v1, v2);
+        Assert.Equal(2, v1.Actions.Items[0].Port);
+        Assert.Equal(3, v2.Actions.Items[0].Port);
+        Assert.False(v1.IsCurrent());
+        Assert.False(v2.IsCurrent());
+        walk.Run(p, key); // after the write: current
+        Assert.True(interner.Intern(walk).IsCurrent());
+    }
+
     [Fact]
     public void Table_BumpsOnlyTheClassesAChangeCanShadow()
     {
