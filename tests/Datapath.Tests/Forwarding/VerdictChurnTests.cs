@@ -218,6 +218,35 @@ public sealed class VerdictChurnTests
     }
 
     [Fact]
+    public void Table_KeepsAtMostTheCapOfClasses_ThenSharesTheMissClass_AndDropsEmptyOnes()
+    {
+        var t = new FlowTable();
+        var entries = new List<FlowEntry>();
+        using (var w = t.Write())
+        {
+            for (int p = 0; p < FlowTable.MaxShadowClasses + 10; p++)
+            {
+                var e = new FlowEntry(InPort(1), (ushort)(p + 1), FlowActions.Drop, 0, 0, 0);
+                w.Insert(e);
+                entries.Add(e);
+            }
+        }
+        Assert.Equal(FlowTable.MaxShadowClasses, t.ShadowClassCount);
+        Assert.Same(t.MissClass, entries[^1].Shadow);
+        Assert.NotSame(t.MissClass, entries[0].Shadow);
+        // An add bumps the miss class, so verdicts that hit a rule past the cap are stale at every add: still correct.
+        long before = t.MissClass.Version;
+        using (var w = t.Write()) w.Insert(new FlowEntry(InPort(2), 1, FlowActions.Drop, 0, 0, 0));
+        Assert.NotEqual(before, t.MissClass.Version);
+        // Once the early classes are empty, a new class takes the place of one of them.
+        using (var w = t.Write()) w.Remove(entries.GetRange(0, 20));
+        var late = new FlowEntry(DlSrc(MacA), 7, FlowActions.Drop, 0, 0, 0);
+        using (var w = t.Write()) w.Insert(late);
+        Assert.NotSame(t.MissClass, late.Shadow);
+        Assert.True(t.ShadowClassCount <= FlowTable.MaxShadowClasses);
+    }
+
+    [Fact]
     public void Table_BumpsOnlyTheClassesAChangeCanShadow()
     {
         var t = new FlowTable();
