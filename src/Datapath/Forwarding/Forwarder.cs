@@ -167,12 +167,18 @@ public sealed class Forwarder
     private readonly byte[] _creditUsed = new byte[CreditSlots];
     private int _creditCount;
     // Verdicts with packets not yet credited to their rules (see FlushVerdictCredits).
-    private readonly PipelineVerdict[] _dirty = new PipelineVerdict[1024];
+    // Sized for the verdicts a busy thread uses between two flushes (one per active chain): a flush is paid per verdict,
+    // so a larger list and a longer interval make fewer flushes of the same verdicts.
+    private readonly PipelineVerdict[] _dirty = new PipelineVerdict[8192];
     private int _dirtyCount;
     private long _lastCreditFlush;
     private PortSlot? _lastActiveSlot;
-    /// <summary>Longest a rule's counters and idle time lag behind the packets a busy thread runs through it.</summary>
-    internal const long CreditFlushNanos = 1_000_000;
+    /// <summary>
+    /// Longest a rule's counters and idle time lag behind the packets a busy thread runs through it (10 ms: a
+    /// controller reads flow stats every second or so and idle timeouts count whole seconds; Open vSwitch's
+    /// revalidators push datapath counts to its rules every half second or more).
+    /// </summary>
+    internal const long CreditFlushNanos = 10_000_000;
 
     /// <summary>Pipeline verdicts this thread built (chains it had not seen; each is an allocation unless <see cref="VerdictsReused"/> counts it).</summary>
     public long VerdictsBuilt => _verdicts.Built;
