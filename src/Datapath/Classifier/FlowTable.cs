@@ -114,6 +114,8 @@ public sealed class FlowTable
     private int _addedAtMax;            // distinct classes added at that priority
     private bool _overflowAddAtMax;     // a rule without a class of its own was added at that priority
     private bool _bumpMiss, _bumpAll;
+    private bool _removedInScope;
+    private long _removals;
 
     /// <param name="clock">Timestamps of rules and expiry (default: the monotonic clock).</param>
     /// <param name="domain">The reclamation domain of the readers of this table (default: one of its own, with none).</param>
@@ -190,6 +192,12 @@ public sealed class FlowTable
 
     /// <summary>The version cached lookup results must carry to be valid (see the type remarks).</summary>
     public long CacheVersion => Volatile.Read(ref _cacheVersion);
+
+    /// <summary>
+    /// Bumped once per published write that removed or replaced a rule (expiry included): a cached pipeline result
+    /// reads a rule it hit only when this moved (<see cref="PipelineVerdict.IsCurrent"/>).
+    /// </summary>
+    public long Removals => Volatile.Read(ref _removals);
 
     /// <summary>
     /// The class cached pipeline results that missed in this table check (<see cref="ShadowClass"/>): bumped by every
@@ -582,6 +590,7 @@ public sealed class FlowTable
             // cache slots and verdicts holding the old rule fail its IsRemoved test.
             if (replaced.Shadow is { } old) old.Rules--;
             replaced.MarkRemoved();
+            _removedInScope = true;
             if (TimerWheel.HasTimeout(replaced)) _wheel.NoteRemoved();
             Notify(ObserverEventKind.Removed, replaced, FlowRemovedReason.Delete);
             Retire(replaced);
@@ -664,8 +673,9 @@ public sealed class FlowTable
         {
             return false;
         }
-        // Removing a rule takes no key from another (see ShadowClass): no class moves.
+        // Removing a rule takes no key from another (see ShadowClass): no class moves; verdicts that hit it see Removals move.
         if (e.Shadow is { } c) c.Rules--;
+        _removedInScope = true;
         return true;
     }
 
@@ -836,6 +846,12 @@ public sealed class FlowTable
         {
             // Classes first: a class version is never above the table version that follows it (see ShadowClass).
             PublishClasses(_version + 1);
+            if (_removedInScope)
+            {
+                // After the removed entries were marked: a reader that sees the count move finds them removed.
+                Volatile.Write(ref _removals, _removals + 1);
+                _removedInScope = false;
+            }
             Volatile.Write(ref _version, _version + 1);
             _changed = false;
         }

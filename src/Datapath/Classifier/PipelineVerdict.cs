@@ -80,6 +80,21 @@ public sealed class PipelineVerdict
     public readonly ShadowClass[] Classes;
     /// <summary>Each of <see cref="Classes"/>' version when the run read it (-1: it moved during the run).</summary>
     public readonly long[] Versions;
+    /// <summary>
+    /// What <see cref="IsCurrent"/> reads per stage, together in one array: the class and its version, the table and its
+    /// <see cref="FlowTable.Removals"/> when the hit was last known to be in it, the hit and its serial.
+    /// </summary>
+    private readonly StageCheck[] _checks;
+
+    private struct StageCheck
+    {
+        public ShadowClass Class;
+        public FlowTable Table;
+        public FlowEntry? Hit;
+        public long Version;
+        public long Removals;
+        public int Serial;
+    }
     /// <summary>The pipeline's <see cref="Pipeline.StageCreations"/> when the run ended at a stage that did not exist, else null.</summary>
     public ShadowClass? Absent { get; private set; }
     /// <summary><see cref="Absent"/>'s version when the run read it.</summary>
@@ -111,6 +126,7 @@ public sealed class PipelineVerdict
         Tables = new FlowTable[stages];
         Classes = new ShadowClass[stages];
         Versions = new long[stages];
+        _checks = new StageCheck[stages];
         Hits = new FlowEntry?[stages];
         int n = EntryCount(walk);
         Entries = new FlowEntry[n];
@@ -138,6 +154,15 @@ public sealed class PipelineVerdict
         int n = 0;
         foreach (var h in Hits) if (h is not null) Entries[n++] = h;
         for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
+        var removals = walk.Removals;
+        for (int i = 0; i < _checks.Length; i++)
+        {
+            var hit = Hits[i];
+            _checks[i] = new StageCheck
+            {
+                Class = Classes[i], Table = Tables[i], Hit = hit, Version = Versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0,
+            };
+        }
         Absent = walk.Absent;
         AbsentVersion = walk.AbsentVersion;
         Actions = actions;
@@ -156,22 +181,34 @@ public sealed class PipelineVerdict
     }
 
     /// <summary>Whether no change since the verdict was built could alter it (see the remarks).</summary>
+    /// <remarks>
+    /// Per stage, the class's version, then the table's <see cref="FlowTable.Removals"/>: while no removal was published
+    /// in the table since the hit was last seen in it, the hit is still there and its entry is not read (a table and its
+    /// classes are few and hot; a verdict's rules are many). After one, the hit's incarnation is checked once and the
+    /// count it was seen at moves on (only the owning thread reads or writes a verdict's checks).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsCurrent()
     {
-        var c = Classes;
-        var v = Versions;
-        for (int i = 0; i < c.Length; i++)
-            if (c[i].Version != v[i]) return false;
-        var e = Entries;
-        var s = Serials;
-        for (int i = 0; i < e.Length; i++)
+        var checks = _checks;
+        for (int i = 0; i < checks.Length; i++)
         {
-            // IsRemoved first, then the serial (the order a recycled entry's new incarnation is written in reverse).
-            var x = e[i];
-            if (x.IsRemoved || x.Serial != s[i]) return false;
+            ref var c = ref checks[i];
+            if (c.Class.Version != c.Version) return false;
+            if (c.Table.Removals != c.Removals && !StillHolds(ref c)) return false;
         }
         return Absent is null || Absent.Version == AbsentVersion;
+    }
+
+    /// <summary>After a removal in the stage's table: whether the hit is still the incarnation the run found.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool StillHolds(ref StageCheck c)
+    {
+        long removals = c.Table.Removals; // before the entry: a removal after this read moves it again
+        // IsRemoved first, then the serial (the order a recycled entry's new incarnation is written in reverse).
+        if (c.Hit is { } e && (e.IsRemoved || e.Serial != c.Serial)) return false;
+        c.Removals = removals;
+        return true;
     }
 }
 
@@ -285,6 +322,7 @@ public sealed class PipelineWalk
     private readonly FlowTable[] _tables = new FlowTable[Pipeline.MaxStages];
     private readonly ShadowClass[] _classes = new ShadowClass[Pipeline.MaxStages];
     private readonly long[] _versions = new long[Pipeline.MaxStages];
+    private readonly long[] _removals = new long[Pipeline.MaxStages];
     private readonly FlowEntry?[] _hits = new FlowEntry?[Pipeline.MaxStages];
     private readonly ActionSet _set = new();
     private readonly List<FlowAction> _composed = new();
@@ -304,6 +342,8 @@ public sealed class PipelineWalk
     public ReadOnlySpan<ShadowClass> Classes => _classes.AsSpan(0, Count);
     /// <summary>Their versions as the run read them (-1: moved during the run).</summary>
     public ReadOnlySpan<long> Versions => _versions.AsSpan(0, Count);
+    /// <summary>Each visited table's <see cref="FlowTable.Removals"/> as the run read it, before its lookup.</summary>
+    public ReadOnlySpan<long> Removals => _removals.AsSpan(0, Count);
     /// <summary>The pipeline's stage-creation class when the last run ended at a stage that did not exist, else null.</summary>
     public ShadowClass? Absent { get; private set; }
     /// <summary><see cref="Absent"/>'s version as the run read it.</summary>
@@ -335,6 +375,7 @@ public sealed class PipelineWalk
                 break;
             }
             _tables[n] = table;
+            _removals[n] = table.Removals;
             long tableVersion = table.Version; // before the lookup (see PipelineVerdict's remarks)
             FlowEntry? e;
             if (trace is null)
@@ -528,6 +569,7 @@ public sealed class VerdictInterner
     private readonly int _mask;
     private readonly ActionInterner _actions = new();
     private readonly List<PipelineVerdict> _limbo = new();
+    private int _limboWaiting; // the first verdicts of _limbo, known to wait for their credits
     private readonly Stack<PipelineVerdict>?[] _pool = new Stack<PipelineVerdict>?[(MaxPooledStages + 1) * (MaxPooledStages + 1)];
     private int _pooled;
     private long _built, _reused;
@@ -602,13 +644,15 @@ public sealed class VerdictInterner
 
     /// <summary>
     /// Moves the verdicts no slot holds any more to the pool, except those with credits not yet paid to their rules
-    /// (they wait for the next credit flush). The owning forwarder calls it between bursts, when no packet of the
-    /// burst still refers to a verdict.
+    /// (they wait for the next credit flush, <see cref="CreditsPaid"/>). The owning forwarder calls it between bursts,
+    /// when no packet of the burst still refers to a verdict; each call looks only at the verdicts retired since the
+    /// last, or at all of them after a flush, so a thousand verdicts waiting for their credits cost nothing per burst.
     /// </summary>
     public void Recycle()
     {
-        int keep = 0;
-        for (int i = 0; i < _limbo.Count; i++)
+        int keep = _limboWaiting;
+        if (keep == _limbo.Count) return;
+        for (int i = keep; i < _limbo.Count; i++)
         {
             var v = _limbo[i];
             if (v.Refs != 0)
@@ -629,7 +673,11 @@ public sealed class VerdictInterner
             }
         }
         _limbo.RemoveRange(keep, _limbo.Count - keep);
+        _limboWaiting = keep;
     }
+
+    /// <summary>The owner paid every verdict's pending credits: the next <see cref="Recycle"/> looks at every retired verdict again.</summary>
+    public void CreditsPaid() => _limboWaiting = 0;
 
     /// <summary>Verdicts waiting to be reused (tests).</summary>
     internal int PooledCount => _pooled;

@@ -594,6 +594,7 @@ public sealed class Forwarder
         _dirtyCount = 0;
         FlushCredits();
         _lastCreditFlush = _now;
+        _verdicts.CreditsPaid();
     }
 
     /// <summary>Adds a batch to a rule's credit for this burst (see <see cref="FlushCredits"/>).</summary>
