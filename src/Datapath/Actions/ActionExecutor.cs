@@ -113,8 +113,8 @@ public sealed partial class ActionExecutor
     {
         if (pkts.IsEmpty) return;
         layers = layers[..pkts.Length];
-        FlowAction[] items = actions.Items;
-        bool[] modifiedAfter = actions.ModifiedAfter;
+        FlowAction[] items = actions.Plan;
+        bool[] modifiedAfter = actions.PlanModifiedAfter;
         for (int i = 0; i < items.Length; i++)
         {
             ref readonly FlowAction a = ref items[i];
@@ -199,6 +199,13 @@ public sealed partial class ActionExecutor
                 case ActionKind.PopPbb:
                     Reshape(pool, pkts, layers, a.Kind, (ushort)a.Value);
                     break;
+                case ActionPlan.VlanRetag:
+                    RetagVlan(actions.Items, a, pool, pkts, layers);
+                    break;
+                case ActionPlan.VlanPushSet:
+                case ActionPlan.MplsPushSet:
+                    PushAndSet(actions.Items, a, pool, pkts, layers);
+                    break;
                 default:
                     SetField(pool, pkts, layers, a);
                     break;
@@ -223,6 +230,67 @@ public sealed partial class ActionExecutor
             }
         }
         if (failed != 0) _counters.Add(PushFailed, failed);
+    }
+
+    /// <summary>
+    /// A fused pop_vlan, push_vlan and TCI sets (<see cref="ActionPlan.VlanRetag"/>): an in-place tag rewrite for each packet
+    /// it fits, the actions one by one for the others.
+    /// </summary>
+    private void RetagVlan(FlowAction[] items, in FlowAction step, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        ushort tpid = (ushort)step.Value, keep = (ushort)(step.Value2 >> 16), set = (ushort)step.Value2;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            if (!PacketRewriter.TryRetagVlan(pool, pkts[i], ref layers[i], tpid, keep, set))
+                RunUnfused(items, step, pool, pkts.Slice(i, 1), layers.Slice(i, 1));
+        }
+    }
+
+    /// <summary>
+    /// A fused push and sets of the pushed header (<see cref="ActionPlan.VlanPushSet"/>, <see cref="ActionPlan.MplsPushSet"/>):
+    /// the header goes in with its fields set; a packet the push refuses (left unchanged) runs the actions one by one, so
+    /// it is counted and the sets act on it as they would have.
+    /// </summary>
+    private void PushAndSet(FlowAction[] items, in FlowAction step, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        ushort type = (ushort)step.Value;
+        ulong masks = step.Value2;
+        bool vlan = step.Kind == ActionPlan.VlanPushSet;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            bool done = vlan
+                ? PacketRewriter.PushVlan(pool, pkts[i], ref layers[i], type, (ushort)(masks >> 16), (ushort)masks)
+                : PacketRewriter.PushMpls(pool, pkts[i], ref layers[i], type, (uint)(masks >> 32), (uint)masks);
+            if (!done) RunUnfused(items, step, pool, pkts.Slice(i, 1), layers.Slice(i, 1));
+        }
+    }
+
+    /// <summary>The actions a fused <paramref name="step"/> stands for, one by one, as the unfused list runs them.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RunUnfused(FlowAction[] items, in FlowAction step, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        foreach (ref readonly FlowAction a in items.AsSpan((int)step.QueueId, step.Port))
+        {
+            switch (a.Kind)
+            {
+                case ActionKind.StripVlan:
+                    StripVlan(pool, pkts, layers);
+                    break;
+                case ActionKind.SetVlanVid:
+                    CountVlanPushFailed(SetVlanVid(pool, pkts, layers, (ushort)a.Value));
+                    break;
+                case ActionKind.SetVlanPcp:
+                    CountVlanPushFailed(SetVlanPcp(pool, pkts, layers, (byte)a.Value));
+                    break;
+                case ActionKind.PushVlan:
+                case ActionKind.PushMpls:
+                    Reshape(pool, pkts, layers, a.Kind, (ushort)a.Value);
+                    break;
+                default:
+                    SetField(pool, pkts, layers, a);
+                    break;
+            }
+        }
     }
 
     /// <summary>The in-place OpenFlow 1.1+ rewrites (length unchanged), packet by packet.</summary>

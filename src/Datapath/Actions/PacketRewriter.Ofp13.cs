@@ -100,6 +100,13 @@ public static partial class PacketRewriter
     /// <summary>Pushes a VLAN tag with <paramref name="tpid"/> (0x8100 or 0x88a8); VID and PCP (and CFI) come from the
     /// outer tag, or are 0. False, frame unchanged, without headroom or on a runt.</summary>
     public static bool PushVlan(PacketPool pool, int p, ref PacketLayers layers, ushort tpid)
+        => PushVlan(pool, p, ref layers, tpid, 0xFFFF, 0);
+
+    /// <summary>
+    /// <see cref="PushVlan(PacketPool, int, ref PacketLayers, ushort)"/> then sets on the new tag's TCI: the bits
+    /// <paramref name="keep"/> of the copied TCI are kept, <paramref name="set"/> is or-ed in.
+    /// </summary>
+    internal static bool PushVlan(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort keep, ushort set)
     {
         ushort tci = 0;
         if (layers.Vlan != PacketLayers.Absent)
@@ -108,7 +115,7 @@ public static partial class PacketRewriter
             if ((uint)f.Length < (uint)(layers.Vlan + 4)) return false;
             tci = BinaryPrimitives.ReadUInt16BigEndian(f[(layers.Vlan + 2)..]);
         }
-        return InsertTag(pool, p, ref layers, tpid, tci);
+        return InsertTag(pool, p, ref layers, tpid, (ushort)((tci & keep) | set));
     }
 
     private static bool InsertTag(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort tci)
@@ -127,6 +134,13 @@ public static partial class PacketRewriter
 
     /// <summary>Pushes an MPLS entry after the L2 headers and sets the ethertype to <paramref name="ethType"/>.</summary>
     public static bool PushMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType)
+        => PushMpls(pool, p, ref layers, ethType, uint.MaxValue, 0);
+
+    /// <summary>
+    /// <see cref="PushMpls(PacketPool, int, ref PacketLayers, ushort)"/> then sets on the new entry: the bits
+    /// <paramref name="keep"/> of the entry the push would write are kept, <paramref name="set"/> is or-ed in.
+    /// </summary>
+    internal static bool PushMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType, uint keep, uint set)
     {
         Span<byte> f = pool.Frame(p);
         int et = layers.EthType;
@@ -136,6 +150,7 @@ public static partial class PacketRewriter
             lse = BinaryPrimitives.ReadUInt32BigEndian(f[layers.Mpls..]) & ~0x100u;   // label, TC, TTL; not BOS
         else
             lse = 0x100u | IpTtlOf(f, layers);
+        lse = (lse & keep) | set;
         int at = et + 2;
         if (!Insert(pool, p, ref layers, at, MplsEntrySize)) return false;
         f = pool.Frame(p);
