@@ -47,7 +47,7 @@ public static partial class PacketRewriter
     {
         if (pool.Length[p] < at || !pool.Push(p, size)) return false;
         Span<byte> f = pool.Frame(p);
-        MoveHead(f.Slice(size, at), f);
+        MoveHead(f.Slice(size, at), f[..at]);
         Shift(ref layers, at, size);
         return true;
     }
