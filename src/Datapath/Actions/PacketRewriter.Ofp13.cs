@@ -42,11 +42,13 @@ public static partial class PacketRewriter
     // ---- layer bookkeeping for length changes
 
     /// <summary>Inserts <paramref name="size"/> zero-free room at <paramref name="at"/> (bytes before it move back into the
-    /// headroom); offsets at or after <paramref name="at"/> move by size. False without headroom (frame unchanged).</summary>
-    private static bool Insert(PacketPool pool, int p, ref PacketLayers layers, int at, int size)
+    /// headroom); offsets at or after <paramref name="at"/> move by size. False without headroom (frame unchanged).
+    /// <paramref name="f"/> is the frame after (so the caller writes the inserted bytes without looking it up again).</summary>
+    private static bool Insert(PacketPool pool, int p, scoped ref PacketLayers layers, int at, int size, out Span<byte> f)
     {
+        f = default;
         if (pool.Length[p] < at || !pool.Push(p, size)) return false;
-        Span<byte> f = pool.Frame(p);
+        f = pool.Frame(p);
         MoveHead(f.Slice(size, at), f[..at]);
         Shift(ref layers, at, size);
         return true;
@@ -120,10 +122,8 @@ public static partial class PacketRewriter
 
     private static bool InsertTag(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort tci)
     {
-        if (pool.Length[p] < EthHeaderSize || !Insert(pool, p, ref layers, MacPairSize, VlanTagSize)) return false;
-        Span<byte> f = pool.Frame(p);
-        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize, 2), tpid);
-        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize + 2, 2), tci);
+        if (pool.Length[p] < EthHeaderSize || !Insert(pool, p, ref layers, MacPairSize, VlanTagSize, out Span<byte> f)) return false;
+        BinaryPrimitives.WriteUInt32BigEndian(f.Slice(MacPairSize, 4), ((uint)tpid << 16) | tci);
         layers.Vlan = MacPairSize;
         if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
         else layers.Flags &= ~LayerFlags.ServiceTag;
@@ -152,8 +152,7 @@ public static partial class PacketRewriter
             lse = 0x100u | IpTtlOf(f, layers);
         lse = (lse & keep) | set;
         int at = et + 2;
-        if (!Insert(pool, p, ref layers, at, MplsEntrySize)) return false;
-        f = pool.Frame(p);
+        if (!Insert(pool, p, ref layers, at, MplsEntrySize, out f)) return false;
         BinaryPrimitives.WriteUInt16BigEndian(f[(at - 2)..], ethType);   // the ethertype sits before 'at', unmoved
         BinaryPrimitives.WriteUInt32BigEndian(f[at..], lse);
         layers.Mpls = (ushort)at;
@@ -303,8 +302,7 @@ public static partial class PacketRewriter
         uint pcp = 0;
         if (layers.Vlan != PacketLayers.Absent && (uint)f.Length >= (uint)(layers.Vlan + 4))
             pcp = (uint)(f[layers.Vlan + 2] >> 5);
-        if (!Insert(pool, p, ref layers, 0, PbbPushSize)) return false;
-        f = pool.Frame(p);
+        if (!Insert(pool, p, ref layers, 0, PbbPushSize, out f)) return false;
         f.Slice(PbbPushSize, MacPairSize).CopyTo(f);
         BinaryPrimitives.WriteUInt16BigEndian(f[MacPairSize..], TpidPbb);
         BinaryPrimitives.WriteUInt32BigEndian(f[(MacPairSize + 2)..], (pcp << 29) | isid);
