@@ -260,7 +260,8 @@ public sealed partial class ActionExecutor
         {
             bool done = vlan
                 ? PacketRewriter.PushVlan(pool, pkts[i], ref layers[i], type, (ushort)(masks >> 16), (ushort)masks)
-                : PacketRewriter.PushMpls(pool, pkts[i], ref layers[i], type, (uint)(masks >> 32), (uint)masks);
+                : PacketRewriter.TryPushFirstMpls(pool, pkts[i], ref layers[i], type, (uint)(masks >> 32), (uint)masks)
+                  || PacketRewriter.PushMpls(pool, pkts[i], ref layers[i], type, (uint)(masks >> 32), (uint)masks);
             if (!done) RunUnfused(items, step, pool, pkts.Slice(i, 1), layers.Slice(i, 1));
         }
     }

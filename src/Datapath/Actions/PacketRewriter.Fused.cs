@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Softswitch.Datapath.Packets;
 
@@ -42,6 +43,39 @@ public static partial class PacketRewriter
         BigEndian.Write32(ref f, MacPairSize, ((uint)tpid << 16) | (ushort)((tci & keep) | set));
         if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
         else layers.Flags &= ~LayerFlags.ServiceTag;
+        return true;
+    }
+
+    /// <summary>
+    /// push_mpls <paramref name="ethType"/> then the entry's sets (<paramref name="keep"/>, <paramref name="set"/>) on the
+    /// common frame, as <see cref="PushMpls(PacketPool, int, ref PacketLayers, ushort, uint, uint)"/> does it, with the
+    /// frame looked up and bounds-checked once: a small buffer with headroom, no MPLS entry yet (so the entry is the
+    /// bottom of the stack and takes the IP TTL), and 8 to 16 bytes before the insertion point (an untagged frame's
+    /// Ethernet header). False, with nothing changed, for any other frame (the caller takes the general push).
+    /// </summary>
+    internal static bool TryPushFirstMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType, uint keep, uint set)
+    {
+        int et = layers.EthType, at = et + 2;
+        if (layers.Mpls != PacketLayers.Absent || (uint)(at - 8) > 8 || pool.IsLarge(p)) return false;
+        int head = pool.Head[p], len = pool.Length[p];
+        if (head < MplsEntrySize || len < at || len > ushort.MaxValue - MplsEntrySize) return false;
+        // The frame as it will be: the entry's room taken from the headroom in front, then the frame as it is.
+        Span<byte> grown = new(pool.Slab, pool.SlotOffset(p) + head - MplsEntrySize, len + MplsEntrySize);
+        uint lse = ((0x100u | IpTtlOf(grown[MplsEntrySize..], layers)) & keep) | set;
+        ref byte f = ref MemoryMarshal.GetReference(grown);
+        // The at bytes before the insertion point move to the front (MoveHead's two overlapping 8-byte copies).
+        ulong first = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref f, MplsEntrySize));
+        ulong last = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref f, MplsEntrySize + at - 8));
+        Unsafe.WriteUnaligned(ref f, first);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref f, at - 8), last);
+        BigEndian.Write16(ref f, et, ethType);
+        BigEndian.Write32(ref f, at, lse);
+        pool.Head[p] = (ushort)(head - MplsEntrySize);
+        pool.Length[p] = (ushort)(len + MplsEntrySize);
+        Shift(ref layers, at, MplsEntrySize);
+        layers.Mpls = (ushort)at;
+        layers.MplsDepth++;
+        layers.Flags |= LayerFlags.Mpls;
         return true;
     }
 }
