@@ -51,7 +51,8 @@ public interface IActionSink
 /// afterwards as parallel to its own packet list) and handed to <see cref="IActionSink.InvalidTtl"/> when
 /// <see cref="InvalidTtlToController"/> is set, else counted on <c>action-invalid-ttl-drop</c>; the caller releases
 /// every buffer as before. A group action runs the group's buckets from <see cref="Groups"/> (see
-/// <see cref="ExecuteGroup"/>): on copies of the packets unless the group is the list's last action.
+/// <see cref="ExecuteGroup"/>): on copies of the packets unless the group is the list's last action. What runs is the
+/// list's <see cref="FlowActions.Plan"/>: its items with the common tag rewrites fused, one step per run (<see cref="ActionPlan"/>).
 /// <para>
 /// Thread safety: one executor per poll thread (it counts into its thread's <see cref="CounterSet"/>, summed when
 /// read). Zero allocation per batch.
@@ -113,11 +114,11 @@ public sealed partial class ActionExecutor
     {
         if (pkts.IsEmpty) return;
         layers = layers[..pkts.Length];
-        FlowAction[] items = actions.Plan;
+        FlowAction[] plan = actions.Plan;
         bool[] modifiedAfter = actions.PlanModifiedAfter;
-        for (int i = 0; i < items.Length; i++)
+        for (int i = 0; i < plan.Length; i++)
         {
-            ref readonly FlowAction a = ref items[i];
+            ref readonly FlowAction a = ref plan[i];
             switch (a.Kind)
             {
                 case ActionKind.Output:
@@ -132,7 +133,7 @@ public sealed partial class ActionExecutor
                     break;
                 case ActionKind.Group:
                     // The buckets work on copies unless nothing after the group in this list can see the packet.
-                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < items.Length - 1, ref sink);
+                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < plan.Length - 1, ref sink);
                     break;
                 case ActionKind.Meter:
                 {
