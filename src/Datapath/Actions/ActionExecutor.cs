@@ -51,7 +51,8 @@ public interface IActionSink
 /// afterwards as parallel to its own packet list) and handed to <see cref="IActionSink.InvalidTtl"/> when
 /// <see cref="InvalidTtlToController"/> is set, else counted on <c>action-invalid-ttl-drop</c>; the caller releases
 /// every buffer as before. A group action runs the group's buckets from <see cref="Groups"/> (see
-/// <see cref="ExecuteGroup"/>): on copies of the packets unless the group is the list's last action.
+/// <see cref="ExecuteGroup"/>): on copies of the packets unless the group is the list's last action. What runs is the
+/// list's <see cref="FlowActions.Plan"/>: its items with the common tag rewrites fused, one step per run (<see cref="ActionPlan"/>).
 /// <para>
 /// Thread safety: one executor per poll thread (it counts into its thread's <see cref="CounterSet"/>, summed when
 /// read). Zero allocation per batch.
@@ -113,11 +114,11 @@ public sealed partial class ActionExecutor
     {
         if (pkts.IsEmpty) return;
         layers = layers[..pkts.Length];
-        FlowAction[] items = actions.Items;
-        bool[] modifiedAfter = actions.ModifiedAfter;
-        for (int i = 0; i < items.Length; i++)
+        FlowAction[] plan = actions.Plan;
+        bool[] modifiedAfter = actions.PlanModifiedAfter;
+        for (int i = 0; i < plan.Length; i++)
         {
-            ref readonly FlowAction a = ref items[i];
+            ref readonly FlowAction a = ref plan[i];
             switch (a.Kind)
             {
                 case ActionKind.Output:
@@ -132,7 +133,7 @@ public sealed partial class ActionExecutor
                     break;
                 case ActionKind.Group:
                     // The buckets work on copies unless nothing after the group in this list can see the packet.
-                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < items.Length - 1, ref sink);
+                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < plan.Length - 1, ref sink);
                     break;
                 case ActionKind.Meter:
                 {
@@ -199,6 +200,13 @@ public sealed partial class ActionExecutor
                 case ActionKind.PopPbb:
                     Reshape(pool, pkts, layers, a.Kind, (ushort)a.Value);
                     break;
+                case ActionPlan.VlanRetag:
+                    RetagVlan(actions.Items, a, pool, pkts, layers);
+                    break;
+                case ActionPlan.VlanPushSet:
+                case ActionPlan.MplsPushSet:
+                    PushAndSet(actions.Items, a, pool, pkts, layers);
+                    break;
                 default:
                     SetField(pool, pkts, layers, a);
                     break;
@@ -223,6 +231,68 @@ public sealed partial class ActionExecutor
             }
         }
         if (failed != 0) _counters.Add(PushFailed, failed);
+    }
+
+    /// <summary>
+    /// A fused pop_vlan, push_vlan and TCI sets (<see cref="ActionPlan.VlanRetag"/>): an in-place tag rewrite for each packet
+    /// it fits, the actions one by one for the others.
+    /// </summary>
+    private void RetagVlan(FlowAction[] items, in FlowAction step, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        ushort tpid = (ushort)step.Value, keep = (ushort)(step.Value2 >> 16), set = (ushort)step.Value2;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            if (!PacketRewriter.TryRetagVlan(pool, pkts[i], ref layers[i], tpid, keep, set))
+                RunUnfused(items, step, pool, pkts.Slice(i, 1), layers.Slice(i, 1));
+        }
+    }
+
+    /// <summary>
+    /// A fused push and sets of the pushed header (<see cref="ActionPlan.VlanPushSet"/>, <see cref="ActionPlan.MplsPushSet"/>):
+    /// the header goes in with its fields set; a packet the push refuses (left unchanged) runs the actions one by one, so
+    /// it is counted and the sets act on it as they would have.
+    /// </summary>
+    private void PushAndSet(FlowAction[] items, in FlowAction step, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        ushort type = (ushort)step.Value;
+        ulong masks = step.Value2;
+        bool vlan = step.Kind == ActionPlan.VlanPushSet;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            bool done = vlan
+                ? PacketRewriter.PushVlan(pool, pkts[i], ref layers[i], type, (ushort)(masks >> 16), (ushort)masks)
+                : PacketRewriter.TryPushFirstMpls(pool, pkts[i], ref layers[i], type, (uint)(masks >> 32), (uint)masks)
+                  || PacketRewriter.PushMpls(pool, pkts[i], ref layers[i], type, (uint)(masks >> 32), (uint)masks);
+            if (!done) RunUnfused(items, step, pool, pkts.Slice(i, 1), layers.Slice(i, 1));
+        }
+    }
+
+    /// <summary>The actions a fused <paramref name="step"/> stands for, one by one, as the unfused list runs them.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RunUnfused(FlowAction[] items, in FlowAction step, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        foreach (ref readonly FlowAction a in items.AsSpan((int)step.QueueId, step.Port))
+        {
+            switch (a.Kind)
+            {
+                case ActionKind.StripVlan:
+                    StripVlan(pool, pkts, layers);
+                    break;
+                case ActionKind.SetVlanVid:
+                    CountVlanPushFailed(SetVlanVid(pool, pkts, layers, (ushort)a.Value));
+                    break;
+                case ActionKind.SetVlanPcp:
+                    CountVlanPushFailed(SetVlanPcp(pool, pkts, layers, (byte)a.Value));
+                    break;
+                case ActionKind.PushVlan:
+                case ActionKind.PushMpls:
+                    Reshape(pool, pkts, layers, a.Kind, (ushort)a.Value);
+                    break;
+                default:
+                    SetField(pool, pkts, layers, a);
+                    break;
+            }
+        }
     }
 
     /// <summary>The in-place OpenFlow 1.1+ rewrites (length unchanged), packet by packet.</summary>

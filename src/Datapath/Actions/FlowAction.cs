@@ -190,7 +190,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
 /// Design: <see cref="Items"/> is run in order once per flow-batch. <see cref="ModifiedAfter"/>[i] is true when
 /// some action after i changes packet bytes: an output at i must then send a copy, otherwise it can share the
 /// buffer (reference counted). An empty list means drop. Never mutated after construction: a MODIFY flow-mod
-/// swaps the whole object on the flow entry.
+/// swaps the whole object on the flow entry. The executor runs <see cref="Plan"/>, the items with some runs fused
+/// (<see cref="ActionPlan"/>), compiled here once; everything else (printing, translating, interning) reads the items.
 /// </remarks>
 public sealed class FlowActions
 {
@@ -202,8 +203,16 @@ public sealed class FlowActions
     public readonly bool HasController;
     /// <summary>Number of output/enqueue actions.</summary>
     public readonly int OutputCount;
+    /// <summary>What the executor runs: <see cref="Items"/> itself, or a shorter list with fused steps (<see cref="ActionPlan"/>).</summary>
+    internal readonly FlowAction[] Plan;
+    /// <summary><see cref="ModifiedAfter"/> for <see cref="Plan"/> (the same array when nothing fused).</summary>
+    internal readonly bool[] PlanModifiedAfter;
 
-    public FlowActions(FlowAction[] items)
+    public FlowActions(FlowAction[] items) : this(items, fuse: true) { }
+
+    /// <summary>A list whose plan is its items as they are when <paramref name="fuse"/> is false (to check the fused
+    /// plan against).</summary>
+    internal FlowActions(FlowAction[] items, bool fuse)
     {
         Items = items;
         ModifiedAfter = new bool[items.Length];
@@ -218,6 +227,7 @@ public sealed class FlowActions
                 if (items[i].Port == PortNumber.Controller) HasController = true;
             }
         }
+        (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
     }
 
     public int Count => Items.Length;

@@ -42,12 +42,14 @@ public static partial class PacketRewriter
     // ---- layer bookkeeping for length changes
 
     /// <summary>Inserts <paramref name="size"/> zero-free room at <paramref name="at"/> (bytes before it move back into the
-    /// headroom); offsets at or after <paramref name="at"/> move by size. False without headroom (frame unchanged).</summary>
-    private static bool Insert(PacketPool pool, int p, ref PacketLayers layers, int at, int size)
+    /// headroom); offsets at or after <paramref name="at"/> move by size. False without headroom (frame unchanged).
+    /// <paramref name="f"/> is the frame after (so the caller writes the inserted bytes without looking it up again).</summary>
+    private static bool Insert(PacketPool pool, int p, scoped ref PacketLayers layers, int at, int size, out Span<byte> f)
     {
+        f = default;
         if (pool.Length[p] < at || !pool.Push(p, size)) return false;
-        Span<byte> f = pool.Frame(p);
-        MoveHead(f.Slice(size, at), f);
+        f = pool.Frame(p);
+        MoveHead(f.Slice(size, at), f[..at]);
         Shift(ref layers, at, size);
         return true;
     }
@@ -100,6 +102,13 @@ public static partial class PacketRewriter
     /// <summary>Pushes a VLAN tag with <paramref name="tpid"/> (0x8100 or 0x88a8); VID and PCP (and CFI) come from the
     /// outer tag, or are 0. False, frame unchanged, without headroom or on a runt.</summary>
     public static bool PushVlan(PacketPool pool, int p, ref PacketLayers layers, ushort tpid)
+        => PushVlan(pool, p, ref layers, tpid, 0xFFFF, 0);
+
+    /// <summary>
+    /// <see cref="PushVlan(PacketPool, int, ref PacketLayers, ushort)"/> then sets on the new tag's TCI: the bits
+    /// <paramref name="keep"/> of the copied TCI are kept, <paramref name="set"/> is or-ed in.
+    /// </summary>
+    internal static bool PushVlan(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort keep, ushort set)
     {
         ushort tci = 0;
         if (layers.Vlan != PacketLayers.Absent)
@@ -108,15 +117,13 @@ public static partial class PacketRewriter
             if ((uint)f.Length < (uint)(layers.Vlan + 4)) return false;
             tci = BinaryPrimitives.ReadUInt16BigEndian(f[(layers.Vlan + 2)..]);
         }
-        return InsertTag(pool, p, ref layers, tpid, tci);
+        return InsertTag(pool, p, ref layers, tpid, (ushort)((tci & keep) | set));
     }
 
     private static bool InsertTag(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort tci)
     {
-        if (pool.Length[p] < EthHeaderSize || !Insert(pool, p, ref layers, MacPairSize, VlanTagSize)) return false;
-        Span<byte> f = pool.Frame(p);
-        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize, 2), tpid);
-        BinaryPrimitives.WriteUInt16BigEndian(f.Slice(MacPairSize + 2, 2), tci);
+        if (pool.Length[p] < EthHeaderSize || !Insert(pool, p, ref layers, MacPairSize, VlanTagSize, out Span<byte> f)) return false;
+        BinaryPrimitives.WriteUInt32BigEndian(f.Slice(MacPairSize, 4), ((uint)tpid << 16) | tci);
         layers.Vlan = MacPairSize;
         if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
         else layers.Flags &= ~LayerFlags.ServiceTag;
@@ -127,6 +134,13 @@ public static partial class PacketRewriter
 
     /// <summary>Pushes an MPLS entry after the L2 headers and sets the ethertype to <paramref name="ethType"/>.</summary>
     public static bool PushMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType)
+        => PushMpls(pool, p, ref layers, ethType, uint.MaxValue, 0);
+
+    /// <summary>
+    /// <see cref="PushMpls(PacketPool, int, ref PacketLayers, ushort)"/> then sets on the new entry: the bits
+    /// <paramref name="keep"/> of the entry the push would write are kept, <paramref name="set"/> is or-ed in.
+    /// </summary>
+    internal static bool PushMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType, uint keep, uint set)
     {
         Span<byte> f = pool.Frame(p);
         int et = layers.EthType;
@@ -136,9 +150,9 @@ public static partial class PacketRewriter
             lse = BinaryPrimitives.ReadUInt32BigEndian(f[layers.Mpls..]) & ~0x100u;   // label, TC, TTL; not BOS
         else
             lse = 0x100u | IpTtlOf(f, layers);
+        lse = (lse & keep) | set;
         int at = et + 2;
-        if (!Insert(pool, p, ref layers, at, MplsEntrySize)) return false;
-        f = pool.Frame(p);
+        if (!Insert(pool, p, ref layers, at, MplsEntrySize, out f)) return false;
         BinaryPrimitives.WriteUInt16BigEndian(f[(at - 2)..], ethType);   // the ethertype sits before 'at', unmoved
         BinaryPrimitives.WriteUInt32BigEndian(f[at..], lse);
         layers.Mpls = (ushort)at;
@@ -288,8 +302,7 @@ public static partial class PacketRewriter
         uint pcp = 0;
         if (layers.Vlan != PacketLayers.Absent && (uint)f.Length >= (uint)(layers.Vlan + 4))
             pcp = (uint)(f[layers.Vlan + 2] >> 5);
-        if (!Insert(pool, p, ref layers, 0, PbbPushSize)) return false;
-        f = pool.Frame(p);
+        if (!Insert(pool, p, ref layers, 0, PbbPushSize, out f)) return false;
         f.Slice(PbbPushSize, MacPairSize).CopyTo(f);
         BinaryPrimitives.WriteUInt16BigEndian(f[MacPairSize..], TpidPbb);
         BinaryPrimitives.WriteUInt32BigEndian(f[(MacPairSize + 2)..], (pcp << 29) | isid);
