@@ -131,6 +131,9 @@ public sealed class FlowTable
     /// <summary>This table's id in its <see cref="Pipeline"/>'s stages (0..254), or -1 for a table outside them (e.g. a standby table).</summary>
     public int StageId { get; internal set; } = -1;
 
+    /// <summary>The pipeline's <see cref="Pipeline.Changes"/> when this table is one of its stages: moved after each published change.</summary>
+    internal ShadowClass? PipelineChanges { get; init; }
+
     private volatile TableMissMode _missMode;
 
     /// <summary>
@@ -853,6 +856,7 @@ public sealed class FlowTable
                 _removedInScope = false;
             }
             Volatile.Write(ref _version, _version + 1);
+            PipelineChanges?.Increment(); // last: a cached result validated at the old count looks again
             _changed = false;
         }
         if (_retiredInScope)

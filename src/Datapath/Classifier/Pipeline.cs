@@ -34,6 +34,7 @@ public sealed class Pipeline
     private readonly FlowTable?[] _stages = new FlowTable?[MaxStages];
     private volatile bool _multiStage;
     private readonly ShadowClass _stageCreations = new(default, -1, 0);
+    private readonly ShadowClass _changes = new(default, -1, 0);
     private PipelineStageStats[] _stageStats = [];
     private readonly long[] _retiredStageLookups = new long[MaxStages], _retiredStageMatched = new long[MaxStages];
 
@@ -47,7 +48,7 @@ public sealed class Pipeline
     public Pipeline(Flow.IClock clock)
     {
         _clock = clock;
-        var main = new FlowTable(clock, _reclamation) { StageId = 0 };
+        var main = new FlowTable(clock, _reclamation) { StageId = 0, PipelineChanges = _changes };
         _tables = [main];
         _lookup = main;
         _stages[0] = main;
@@ -69,6 +70,13 @@ public sealed class Pipeline
     /// </summary>
     public ShadowClass StageCreations => _stageCreations;
 
+    /// <summary>
+    /// Moved by every published change of any stage and every stage creation, after the change's class versions: a
+    /// cached pipeline result validated at a value it still has is current without looking further
+    /// (<see cref="PipelineVerdict.IsCurrent"/>), so a pipeline nobody changes costs one load per packet to check.
+    /// </summary>
+    public ShadowClass Changes => _changes;
+
     /// <summary>Stage <paramref name="id"/> (0..254), or null when it was never created. Readers: one load.</summary>
     public FlowTable? Stage(int id) => (uint)id < MaxStages ? Volatile.Read(ref _stages[id]) : null;
 
@@ -82,13 +90,14 @@ public sealed class Pipeline
         lock (_lock)
         {
             if (_stages[id] is { } existing) return existing;
-            var t = new FlowTable(_clock, _reclamation) { StageId = id };
+            var t = new FlowTable(_clock, _reclamation) { StageId = id, PipelineChanges = _changes };
             t.MissMode = missMode;
             t.RecycleEntries = _tables[0].RecycleEntries;
             _tables = [.. _tables, t];
             Volatile.Write(ref _stages[id], t);
             // After the stage is visible: a run that found no stage here read the class before (see PipelineWalk).
             _stageCreations.Bump(_stageCreations.Version + 1);
+            _changes.Increment();
             _multiStage = true;
             return t;
         }

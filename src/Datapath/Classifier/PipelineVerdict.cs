@@ -85,6 +85,9 @@ public sealed class PipelineVerdict
     /// <see cref="FlowTable.Removals"/> when the hit was last known to be in it, the hit and its serial.
     /// </summary>
     private readonly StageCheck[] _checks;
+    /// <summary>The pipeline's <see cref="Pipeline.Changes"/>, and its value when this verdict was last known current (-1: never).</summary>
+    private ShadowClass? _changes;
+    private long _validatedAt;
 
     private struct StageCheck
     {
@@ -155,6 +158,11 @@ public sealed class PipelineVerdict
         foreach (var h in Hits) if (h is not null) Entries[n++] = h;
         for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
         var removals = walk.Removals;
+        _changes = walk.Changes;
+        // The run read the pipeline's change count before anything else: current at that count unless a class moved
+        // during the run.
+        _validatedAt = walk.ChangesAtStart;
+        foreach (long v in Versions) if (v < 0) _validatedAt = -1;
         for (int i = 0; i < _checks.Length; i++)
         {
             var hit = Hits[i];
@@ -190,6 +198,15 @@ public sealed class PipelineVerdict
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsCurrent()
     {
+        // Nothing published in the pipeline since this verdict was last found current: still current.
+        long changes = _changes is { } counter ? counter.Version : -2;
+        return changes == _validatedAt || CheckStages(changes);
+    }
+
+    /// <summary>The full check (see <see cref="IsCurrent"/>): every stage's class and hit; when they hold, current as of <paramref name="changes"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool CheckStages(long changes)
+    {
         var checks = _checks;
         for (int i = 0; i < checks.Length; i++)
         {
@@ -197,7 +214,10 @@ public sealed class PipelineVerdict
             if (c.Class.Version != c.Version) return false;
             if (c.Table.Removals != c.Removals && !StillHolds(ref c)) return false;
         }
-        return Absent is null || Absent.Version == AbsentVersion;
+        if (Absent is not null && Absent.Version != AbsentVersion) return false;
+        // The count was read before the checks: a change published since moves it again.
+        if (changes >= 0) _validatedAt = changes;
+        return true;
     }
 
     /// <summary>After a removal in the stage's table: whether the hit is still the incarnation the run found.</summary>
@@ -348,6 +368,10 @@ public sealed class PipelineWalk
     public ShadowClass? Absent { get; private set; }
     /// <summary><see cref="Absent"/>'s version as the run read it.</summary>
     public long AbsentVersion { get; private set; }
+    /// <summary>The pipeline's <see cref="Pipeline.Changes"/> of the last run.</summary>
+    public ShadowClass? Changes { get; private set; }
+    /// <summary>Its value when the last run started (before any stage was read).</summary>
+    public long ChangesAtStart { get; private set; }
     public ReadOnlySpan<FlowEntry?> Hits => _hits.AsSpan(0, Count);
 
     /// <summary>Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages; <paramref name="trace"/> (diagnostics) receives each stage.</summary>
@@ -362,6 +386,8 @@ public sealed class PipelineWalk
         PipelineEnd end = PipelineEnd.Actions;
         Absent = null;
         AbsentVersion = 0;
+        Changes = pipeline.Changes;
+        ChangesAtStart = Changes.Version; // before any stage is read
         var creations = pipeline.StageCreations;
         while (true)
         {

@@ -60,4 +60,7 @@ public sealed class ShadowClass
     public long Version => Volatile.Read(ref _version);
 
     internal void Bump(long version) => Volatile.Write(ref _version, version);
+
+    /// <summary>Moves the version by one, atomically (a counter several writers move, <see cref="Pipeline.Changes"/>).</summary>
+    internal void Increment() => Interlocked.Increment(ref _version);
 }
