@@ -59,6 +59,9 @@ public sealed class PipelineStageStats
 /// over the stages, each stage then sees the same key and returns the same rule, so the composed result is the
 /// one a fresh run would compute. A class version is read after the stage's lookup but compared with the table's
 /// <see cref="FlowTable.Version"/> read before it: a class that moved meanwhile is recorded as stale (-1).</para>
+/// <para>Cost: while nothing was published in the pipeline since the verdict was last found current
+/// (<see cref="Pipeline.Changes"/>), the check is one load; after a change, each stage's class version, and the hit
+/// rule itself only when its table published a removal (<see cref="FlowTable.Removals"/>).</para>
 /// <para>Owned by one forwarding thread (its cache and its <see cref="VerdictInterner"/>), which adds the packets it
 /// runs through the verdict to <see cref="PendingPackets"/> and credits them to the rules in batches (see
 /// <c>Forwarder</c>).</para>
