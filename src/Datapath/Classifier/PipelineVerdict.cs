@@ -79,20 +79,17 @@ public sealed class PipelineVerdict
     public readonly int Id = Interlocked.Increment(ref s_ids);
     /// <summary>The stages visited, in order.</summary>
     public readonly FlowTable[] Tables;
-    /// <summary>The class each visited stage's result depends on: the hit rule's, or the table's miss class.</summary>
-    public readonly ShadowClass[] Classes;
-    /// <summary>Each of <see cref="Classes"/>' version when the run read it (-1: it moved during the run).</summary>
-    public readonly long[] Versions;
     /// <summary>
-    /// What <see cref="IsCurrent"/> reads per stage, together in one array: the class and its version, the table and its
-    /// <see cref="FlowTable.Removals"/> when the hit was last known to be in it, the hit and its serial.
+    /// What <see cref="IsCurrent"/> reads per stage, together in one array: the class the stage's result depends on (the
+    /// hit rule's, or the table's miss class) and its version when the run read it (-1: it moved during the run), the
+    /// table and its <see cref="FlowTable.Removals"/> when the hit was last known to be in it, the hit and its serial.
     /// </summary>
     private readonly StageCheck[] _checks;
     /// <summary>The pipeline's <see cref="Pipeline.Changes"/>, and its value when this verdict was last known current (-1: never).</summary>
-    private ShadowClass? _changes;
+    private ShadowClass _changes;
     private long _validatedAt;
 
-    private struct StageCheck
+    internal struct StageCheck
     {
         public ShadowClass Class;
         public FlowTable Table;
@@ -101,6 +98,9 @@ public sealed class PipelineVerdict
         public long Removals;
         public int Serial;
     }
+
+    /// <summary>Stage <paramref name="i"/>'s check (the interner compares runs with it).</summary>
+    internal ref readonly StageCheck Check(int i) => ref _checks[i];
     /// <summary>The pipeline's <see cref="Pipeline.StageCreations"/> when the run ended at a stage that did not exist, else null.</summary>
     public ShadowClass? Absent { get; private set; }
     /// <summary><see cref="Absent"/>'s version when the run read it.</summary>
@@ -130,8 +130,6 @@ public sealed class PipelineVerdict
     {
         int stages = walk.Count;
         Tables = new FlowTable[stages];
-        Classes = new ShadowClass[stages];
-        Versions = new long[stages];
         _checks = new StageCheck[stages];
         Hits = new FlowEntry?[stages];
         int n = EntryCount(walk);
@@ -139,6 +137,7 @@ public sealed class PipelineVerdict
         Serials = new int[n];
         Owner = owner;
         Actions = actions;
+        _changes = walk.Changes!;
         Reinitialize(walk, actions);
     }
 
@@ -154,24 +153,24 @@ public sealed class PipelineVerdict
     internal void Reinitialize(PipelineWalk walk, FlowActions actions)
     {
         walk.Tables.CopyTo(Tables);
-        walk.Classes.CopyTo(Classes);
-        walk.Versions.CopyTo(Versions);
         walk.Hits.CopyTo(Hits);
         int n = 0;
         foreach (var h in Hits) if (h is not null) Entries[n++] = h;
         for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
+        var classes = walk.Classes;
+        var versions = walk.Versions;
         var removals = walk.Removals;
-        _changes = walk.Changes;
+        _changes = walk.Changes!;
         // The run read the pipeline's change count before anything else: current at that count unless a class moved
         // during the run.
         _validatedAt = walk.ChangesAtStart;
-        foreach (long v in Versions) if (v < 0) _validatedAt = -1;
         for (int i = 0; i < _checks.Length; i++)
         {
             var hit = Hits[i];
+            if (versions[i] < 0) _validatedAt = -1;
             _checks[i] = new StageCheck
             {
-                Class = Classes[i], Table = Tables[i], Hit = hit, Version = Versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0,
+                Class = classes[i], Table = Tables[i], Hit = hit, Version = versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0,
             };
         }
         Absent = walk.Absent;
@@ -202,7 +201,7 @@ public sealed class PipelineVerdict
     public bool IsCurrent()
     {
         // Nothing published in the pipeline since this verdict was last found current: still current.
-        long changes = _changes is { } counter ? counter.Version : -2;
+        long changes = _changes.Version;
         return changes == _validatedAt || CheckStages(changes);
     }
 
@@ -219,7 +218,7 @@ public sealed class PipelineVerdict
         }
         if (Absent is not null && Absent.Version != AbsentVersion) return false;
         // The count was read before the checks: a change published since moves it again.
-        if (changes >= 0) _validatedAt = changes;
+        _validatedAt = changes;
         return true;
     }
 
@@ -361,7 +360,7 @@ public sealed class PipelineWalk
     /// <summary>The composed actions of the last run (valid until the next).</summary>
     public List<FlowAction> Composed => _composed;
     public ReadOnlySpan<FlowTable> Tables => _tables.AsSpan(0, Count);
-    /// <summary>The class each visited stage's result depends on (see <see cref="PipelineVerdict.Classes"/>).</summary>
+    /// <summary>The class each visited stage's result depends on: the hit rule's, or the table's miss class.</summary>
     public ReadOnlySpan<ShadowClass> Classes => _classes.AsSpan(0, Count);
     /// <summary>Their versions as the run read them (-1: moved during the run).</summary>
     public ReadOnlySpan<long> Versions => _versions.AsSpan(0, Count);
@@ -677,10 +676,16 @@ public sealed class VerdictInterner
     /// when no packet of the burst still refers to a verdict; each call looks only at the verdicts retired since the
     /// last, or at all of them after a flush, so a thousand verdicts waiting for their credits cost nothing per burst.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Recycle()
     {
+        if (_limboWaiting != _limbo.Count) RecycleRetired();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecycleRetired()
+    {
         int keep = _limboWaiting;
-        if (keep == _limbo.Count) return;
         for (int i = keep; i < _limbo.Count; i++)
         {
             var v = _limbo[i];
@@ -719,17 +724,17 @@ public sealed class VerdictInterner
         var classes = walk.Classes;
         var versions = walk.Versions;
         var hits = walk.Hits;
-        int entry = 0;
         for (int i = 0; i < tables.Length; i++)
         {
+            ref readonly var c = ref v.Check(i);
             // A class that moved during a run (-1) says nothing about the rule's actions then: never shared.
-            if (!ReferenceEquals(v.Tables[i], tables[i]) || !ReferenceEquals(v.Classes[i], classes[i]) || v.Versions[i] != versions[i]
-                || versions[i] < 0 || !ReferenceEquals(v.Hits[i], hits[i]))
+            if (!ReferenceEquals(c.Table, tables[i]) || !ReferenceEquals(c.Class, classes[i]) || c.Version != versions[i]
+                || versions[i] < 0 || !ReferenceEquals(c.Hit, hits[i]))
             {
                 return false;
             }
             // The same entry object may be a recycled incarnation (another rule): the serial tells.
-            if (hits[i] is { } e && v.Serials[entry++] != e.Serial) return false;
+            if (hits[i] is { } e && c.Serial != e.Serial) return false;
         }
         // Same incarnations of the same rules and same class versions: same actions and instructions (a swap moves
         // the class).
