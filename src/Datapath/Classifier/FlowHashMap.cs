@@ -62,9 +62,16 @@ internal sealed class FlowHashMap
     }
 
     private Table _table;
-    private int _count;
-    private int _deleted;
+    private readonly WriterState _w = new(); // moved with every add and remove: off the line lookups read (_table)
     private readonly int _slotsPerKey;
+
+    /// <summary>The writer's counters, off the lookups' line (see <see cref="TupleSpace"/>'s).</summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private sealed class WriterState
+    {
+        [FieldOffset(64)] public int Count;
+        [FieldOffset(68)] public int Deleted;
+    }
 
     /// <param name="initialCapacity">Keys to size for.</param>
     /// <param name="slotsPerKey">
@@ -86,7 +93,7 @@ internal sealed class FlowHashMap
     }
 
     /// <summary>Keys present (written by the writer, readable by anyone).</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _w.Count);
 
     public int SlotCount => _table.Slots;
 
@@ -298,10 +305,10 @@ internal sealed class FlowHashMap
     public void Add(uint hash, FlowEntry e)
     {
         var t = _table;
-        if ((_count + _deleted + 1) * 4 > t.Slots * 3)
-            t = Rebuild(_count + 1);
+        if ((_w.Count + _w.Deleted + 1) * 4 > t.Slots * 3)
+            t = Rebuild(_w.Count + 1);
         Place(t, hash | TagBit, e, publish: true);
-        Volatile.Write(ref _count, _count + 1);
+        Volatile.Write(ref _w.Count, _w.Count + 1);
     }
 
     /// <summary>Writer: deletes the key in <paramref name="slot"/>.</summary>
@@ -310,11 +317,11 @@ internal sealed class FlowHashMap
         var t = _table;
         Volatile.Write(ref t.Tags[slot], DeletedTag);
         Volatile.Write(ref t.Entries[slot], null);
-        _deleted++;
-        Volatile.Write(ref _count, _count - 1);
+        _w.Deleted++;
+        Volatile.Write(ref _w.Count, _w.Count - 1);
         // Shrink when mostly empty so a burst of deletes does not leave a huge sparse array behind.
-        if (t.Slots > MinSlots && _count * 8 < t.Slots && _deleted * 4 > t.Slots)
-            Rebuild(_count);
+        if (t.Slots > MinSlots && _w.Count * 8 < t.Slots && _w.Deleted * 4 > t.Slots)
+            Rebuild(_w.Count);
     }
 
     /// <summary>Writer: every present entry, in slot order (a snapshot copy; safe to mutate the map meanwhile).</summary>
@@ -349,7 +356,7 @@ internal sealed class FlowHashMap
             var e = old.Entries[i];
             if (e is not null) Place(t, old.Tags[i], e, publish: false);
         }
-        _deleted = 0;
+        _w.Deleted = 0;
         Volatile.Write(ref _table, t);
         return t;
     }
@@ -368,7 +375,7 @@ internal sealed class FlowHashMap
                 {
                     if (publish)
                     {
-                        if (tg == DeletedTag) _deleted--;
+                        if (tg == DeletedTag) _w.Deleted--;
                         Volatile.Write(ref t.Entries[s0 + j], e);
                         Volatile.Write(ref t.Tags[s0 + j], tag);
                     }

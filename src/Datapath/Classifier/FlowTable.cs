@@ -116,6 +116,7 @@ public sealed class FlowTable
     private bool _bumpMiss, _bumpAll;
     private bool _removedInScope;
     private long _removals;
+    private readonly TableVersions _published = new(); // _version and _removals as readers see them
 
     /// <param name="clock">Timestamps of rules and expiry (default: the monotonic clock).</param>
     /// <param name="domain">The reclamation domain of the readers of this table (default: one of its own, with none).</param>
@@ -191,7 +192,7 @@ public sealed class FlowTable
     public long RecycledCount => Volatile.Read(ref _recycledCount);
 
     /// <summary>Bumped once per published change (per write scope or expiry pass that changed something).</summary>
-    public long Version => Volatile.Read(ref _version);
+    public long Version => _published.Version;
 
     /// <summary>The version cached lookup results must carry to be valid (see the type remarks).</summary>
     public long CacheVersion => Volatile.Read(ref _cacheVersion);
@@ -200,7 +201,10 @@ public sealed class FlowTable
     /// Bumped once per published write that removed or replaced a rule (expiry included): a cached pipeline result
     /// reads a rule it hit only when this moved (<see cref="PipelineVerdict.IsCurrent"/>).
     /// </summary>
-    public long Removals => Volatile.Read(ref _removals);
+    public long Removals => _published.Removals;
+
+    /// <summary><see cref="Version"/> and <see cref="Removals"/> on a line of their own (what cached pipeline results keep to check).</summary>
+    public TableVersions Published => _published;
 
     /// <summary>
     /// The class cached pipeline results that missed in this table check (<see cref="ShadowClass"/>): bumped by every
@@ -852,10 +856,10 @@ public sealed class FlowTable
             if (_removedInScope)
             {
                 // After the removed entries were marked: a reader that sees the count move finds them removed.
-                Volatile.Write(ref _removals, _removals + 1);
+                _published.PublishRemovals(++_removals);
                 _removedInScope = false;
             }
-            Volatile.Write(ref _version, _version + 1);
+            _published.PublishVersion(++_version);
             PipelineChanges?.Increment(); // last: a cached result validated at the old count looks again
             _changed = false;
         }

@@ -79,10 +79,14 @@ public sealed class PipelineVerdict
     public readonly int Id = Interlocked.Increment(ref s_ids);
     /// <summary>The stages visited, in order.</summary>
     public readonly FlowTable[] Tables;
+    /// <summary>Each of <see cref="Tables"/>' <see cref="FlowTable.StageId"/> (counted per batch without reading the tables).</summary>
+    internal readonly int[] StageIds;
     /// <summary>
     /// What <see cref="IsCurrent"/> reads per stage, together in one array: the class the stage's result depends on (the
     /// hit rule's, or the table's miss class) and its version when the run read it (-1: it moved during the run), the
-    /// table and its <see cref="FlowTable.Removals"/> when the hit was last known to be in it, the hit and its serial.
+    /// table's published counters (<see cref="FlowTable.Published"/>, a line of their own, so the check does not read
+    /// the table's object) and its <see cref="FlowTable.Removals"/> when the hit was last known to be in it, the hit
+    /// and its serial.
     /// </summary>
     private readonly StageCheck[] _checks;
     /// <summary>The pipeline's <see cref="Pipeline.Changes"/>, and its value when this verdict was last known current (-1: never).</summary>
@@ -92,7 +96,7 @@ public sealed class PipelineVerdict
     internal struct StageCheck
     {
         public ShadowClass Class;
-        public FlowTable Table;
+        public TableVersions Table;
         public FlowEntry? Hit;
         public long Version;
         public long Removals;
@@ -130,6 +134,7 @@ public sealed class PipelineVerdict
     {
         int stages = walk.Count;
         Tables = new FlowTable[stages];
+        StageIds = new int[stages];
         _checks = new StageCheck[stages];
         Hits = new FlowEntry?[stages];
         int n = EntryCount(walk);
@@ -153,6 +158,7 @@ public sealed class PipelineVerdict
     internal void Reinitialize(PipelineWalk walk, FlowActions actions)
     {
         walk.Tables.CopyTo(Tables);
+        for (int i = 0; i < Tables.Length; i++) StageIds[i] = Tables[i].StageId;
         walk.Hits.CopyTo(Hits);
         int n = 0;
         foreach (var h in Hits) if (h is not null) Entries[n++] = h;
@@ -170,7 +176,7 @@ public sealed class PipelineVerdict
             if (versions[i] < 0) _validatedAt = -1;
             _checks[i] = new StageCheck
             {
-                Class = classes[i], Table = Tables[i], Hit = hit, Version = versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0,
+                Class = classes[i], Table = Tables[i].Published, Hit = hit, Version = versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0,
             };
         }
         Absent = walk.Absent;
@@ -214,22 +220,18 @@ public sealed class PipelineVerdict
         {
             ref var c = ref checks[i];
             if (c.Class.Version != c.Version) return false;
-            if (c.Table.Removals != c.Removals && !StillHolds(ref c)) return false;
+            long removals = c.Table.Removals; // before the entry: a removal after this read moves it again
+            if (removals != c.Removals)
+            {
+                // After a removal in the stage's table: the hit must still be the incarnation the run found (IsRemoved
+                // first, then the serial: the order a recycled entry's new incarnation is written in reverse).
+                if (c.Hit is { } e && (e.IsRemoved || e.Serial != c.Serial)) return false;
+                c.Removals = removals;
+            }
         }
         if (Absent is not null && Absent.Version != AbsentVersion) return false;
         // The count was read before the checks: a change published since moves it again.
         _validatedAt = changes;
-        return true;
-    }
-
-    /// <summary>After a removal in the stage's table: whether the hit is still the incarnation the run found.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool StillHolds(ref StageCheck c)
-    {
-        long removals = c.Table.Removals; // before the entry: a removal after this read moves it again
-        // IsRemoved first, then the serial (the order a recycled entry's new incarnation is written in reverse).
-        if (c.Hit is { } e && (e.IsRemoved || e.Serial != c.Serial)) return false;
-        c.Removals = removals;
         return true;
     }
 }
@@ -728,7 +730,7 @@ public sealed class VerdictInterner
         {
             ref readonly var c = ref v.Check(i);
             // A class that moved during a run (-1) says nothing about the rule's actions then: never shared.
-            if (!ReferenceEquals(c.Table, tables[i]) || !ReferenceEquals(c.Class, classes[i]) || c.Version != versions[i]
+            if (!ReferenceEquals(c.Table, tables[i].Published) || !ReferenceEquals(c.Class, classes[i]) || c.Version != versions[i]
                 || versions[i] < 0 || !ReferenceEquals(c.Hit, hits[i]))
             {
                 return false;

@@ -28,24 +28,25 @@ namespace Softswitch.Datapath.Classifier;
 /// <para>The writer keeps at most <see cref="FlowTable.MaxShadowClasses"/> classes per table (classes with no rule
 /// left are dropped when the cap is reached); rules beyond it share the miss class, which every add bumps:
 /// correct, only invalidated more often.</para>
-/// <para>Layout: the version (read with every cached packet) sits in the object's first line, the writer's
-/// bookkeeping (written with every flow-mod of the class) more than a line after it, so a writer's flow-mods do not
-/// take the version's line from the forwarding threads' caches.</para>
+/// <para>Layout: the version (read with every cached packet) sits 64 bytes into the object, after padding that keeps
+/// the object header and whatever precedes the object off its line, and the writer's bookkeeping (written with every
+/// flow-mod of the class) more than a line after it, so a writer's flow-mods do not take the version's line from the
+/// forwarding threads' caches.</para>
 /// </remarks>
 [StructLayout(LayoutKind.Explicit)]
 public sealed class ShadowClass
 {
-    [FieldOffset(0)] private long _version;
+    [FieldOffset(64)] private long _version;
     /// <summary>The rules' priority; -1 for the miss class.</summary>
-    [FieldOffset(8)] internal readonly int Priority;
+    [FieldOffset(72)] internal readonly int Priority;
     /// <summary>The rules' mask (default for the miss class).</summary>
-    [FieldOffset(16)] internal readonly FlowKey Mask;
+    [FieldOffset(80)] internal readonly FlowKey Mask;
     /// <summary>Writer-private: rules of the table in this class.</summary>
-    [FieldOffset(192)] internal int Rules;
+    [FieldOffset(256)] internal int Rules;
     /// <summary>Writer-private: a rule of this class was added in the current write scope.</summary>
-    [FieldOffset(196)] internal bool AddedInScope;
+    [FieldOffset(260)] internal bool AddedInScope;
     /// <summary>Writer-private: the class is to be bumped when the current write scope publishes.</summary>
-    [FieldOffset(197)] internal bool BumpInScope;
+    [FieldOffset(261)] internal bool BumpInScope;
 
     internal ShadowClass(in FlowKey mask, int priority, long version)
     {

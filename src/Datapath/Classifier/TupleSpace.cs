@@ -45,8 +45,21 @@ public sealed class TupleSpace
     private readonly Dictionary<FlowKey, Subtable> _byMask = new();
     private readonly Dictionary<ushort, HashSet<FlowEntry>> _byPriority = new();
     private SubtableRef[] _order = s_empty;
-    private bool _dirty;
-    private int _count;
+    private readonly WriterState _w = new(); // written with every flow-mod: off the lines lookups read (_order)
+
+    /// <summary>
+    /// The writer's counters, kept off the lines lookups read: the writer moves them with every flow-mod, and on a line
+    /// a lookup reads they would cost every forwarding thread a cache miss per flow-mod. They start 64 bytes into
+    /// their object, so the owner (allocated just before it) does not share their line.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private sealed class WriterState
+    {
+        /// <summary>Rules in the table (readable by anyone with a volatile read).</summary>
+        [FieldOffset(64)] public int Count;
+        /// <summary>The published search order must be rebuilt.</summary>
+        [FieldOffset(68)] public bool Dirty;
+    }
 
     public TupleSpace() => RemovalOrder = CompareForRemoval;
 
@@ -59,7 +72,7 @@ public sealed class TupleSpace
     internal readonly Comparison<FlowEntry> RemovalOrder;
 
     /// <summary>Rules in the table (including rules shadowed by a higher-priority rule with the same match).</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _w.Count);
 
     /// <summary>Distinct masks (subtables) currently holding rules.</summary>
     public int SubtableCount => _byMask.Count;
@@ -395,7 +408,7 @@ public sealed class TupleSpace
         {
             sub = new Subtable(match.Mask);
             _byMask.Add(match.Mask, sub);
-            _dirty = true;
+            _w.Dirty = true;
         }
 
         FlowEntry? replaced = null;
@@ -445,7 +458,7 @@ public sealed class TupleSpace
         if (replaced is null)
         {
             sub.AddPriority(entry.Priority);
-            Volatile.Write(ref _count, _count + 1);
+            Volatile.Write(ref _w.Count, _w.Count + 1);
         }
         else
         {
@@ -455,7 +468,7 @@ public sealed class TupleSpace
         if (!_byPriority.TryGetValue(entry.Priority, out var set))
             _byPriority.Add(entry.Priority, set = new HashSet<FlowEntry>(ReferenceEqualityComparer.Instance));
         set.Add(entry);
-        if (sub.MaxPriority != sub.PublishedMax) _dirty = true;
+        if (sub.MaxPriority != sub.PublishedMax) _w.Dirty = true;
         return replaced;
     }
 
@@ -487,18 +500,18 @@ public sealed class TupleSpace
         }
         entry.NextLowerPriority = null;
         sub.RemovePriority(entry.Priority);
-        Volatile.Write(ref _count, _count - 1);
+        Volatile.Write(ref _w.Count, _w.Count - 1);
         var set = _byPriority[entry.Priority];
         set.Remove(entry);
         if (set.Count == 0) _byPriority.Remove(entry.Priority);
         if (sub.RuleCount == 0)
         {
             _byMask.Remove(match.Mask);
-            _dirty = true;
+            _w.Dirty = true;
         }
         else if (sub.MaxPriority != sub.PublishedMax)
         {
-            _dirty = true;
+            _w.Dirty = true;
         }
         return true;
     }
@@ -516,7 +529,7 @@ public sealed class TupleSpace
     public bool Publish(out bool maxLowered)
     {
         maxLowered = false;
-        if (!_dirty) return false;
+        if (!_w.Dirty) return false;
         var arr = new SubtableRef[_byMask.Count];
         int n = 0;
         foreach (var sub in _byMask.Values)
@@ -528,7 +541,7 @@ public sealed class TupleSpace
         }
         Array.Sort(arr, static (a, b) => CompareOrder(a.Table, a.MaxPriority, b.Table, b.MaxPriority));
         Volatile.Write(ref _order, arr);
-        _dirty = false;
+        _w.Dirty = false;
         return true;
     }
 
@@ -603,6 +616,7 @@ public sealed class TupleSpace
 /// One mask's rules in the tuple space: a <see cref="FlowHashMap"/> from masked value to the highest-priority rule
 /// with that match, plus writer-side bookkeeping of the priorities present.
 /// </summary>
+
 internal sealed class Subtable
 {
     public readonly FlowKey Mask;
@@ -612,12 +626,24 @@ internal sealed class Subtable
     public readonly FlowHashMap Map = new(slotsPerKey: 4);
     public readonly int Specificity;
     /// <summary>The max priority in the currently published order (writer only).</summary>
-    public int PublishedMax = -1;
+    public int PublishedMax
+    {
+        get => _w.PublishedMax;
+        set => _w.PublishedMax = value;
+    }
 
     private readonly Dictionary<ushort, int> _priorityCounts = new();
     private readonly SortedSet<ushort> _priorities = new();
-    private int _maxPriority = -1;
-    private int _ruleCount;
+    private readonly WriterState _w = new(); // off the lines lookups read (Mask, Map), as TupleSpace's
+
+    /// <summary>The writer's bookkeeping, off the lookups' lines (see <see cref="TupleSpace"/>'s).</summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private sealed class WriterState
+    {
+        [FieldOffset(64)] public int RuleCount;
+        [FieldOffset(68)] public int MaxPriority = -1;
+        [FieldOffset(72)] public int PublishedMax = -1;
+    }
 
     public Subtable(in FlowKey mask)
     {
@@ -635,8 +661,8 @@ internal sealed class Subtable
         return FlowHashMap.ProbeExtended(Map.Current, h, key, m);
     }
 
-    public int RuleCount => _ruleCount;
-    public int MaxPriority => _maxPriority;
+    public int RuleCount => _w.RuleCount;
+    public int MaxPriority => _w.MaxPriority;
 
     public FlowEntry? FindTop(in FlowKey value)
     {
@@ -649,14 +675,14 @@ internal sealed class Subtable
         _priorityCounts.TryGetValue(p, out int c);
         _priorityCounts[p] = c + 1;
         if (c == 0) _priorities.Add(p);
-        _ruleCount++;
-        if (p > _maxPriority) _maxPriority = p;
+        _w.RuleCount++;
+        if (p > _w.MaxPriority) _w.MaxPriority = p;
     }
 
     public void RemovePriority(ushort p)
     {
         int c = _priorityCounts[p] - 1;
-        _ruleCount--;
+        _w.RuleCount--;
         if (c > 0)
         {
             _priorityCounts[p] = c;
@@ -664,6 +690,6 @@ internal sealed class Subtable
         }
         _priorityCounts.Remove(p);
         _priorities.Remove(p);
-        if (p == _maxPriority) _maxPriority = _priorities.Count == 0 ? -1 : _priorities.Max;
+        if (p == _w.MaxPriority) _w.MaxPriority = _priorities.Count == 0 ? -1 : _priorities.Max;
     }
 }

@@ -653,11 +653,11 @@ public sealed class Forwarder
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
         var hits = v.Hits;
-        var tables = v.Tables;
+        var ids = v.StageIds;
         var stats = StageStats;
         for (int i = 0; i < hits.Length; i++)
         {
-            int id = tables[i].StageId;
+            int id = ids[i];
             stats.Lookups[id] += n;
             if (hits[i] is not null) stats.Matched[id] += n;
         }
