@@ -134,6 +134,9 @@ def _findNet(node):
 class Softswitch(Switch):
     """A user-space OpenFlow switch (Softswitch) on AF_PACKET ports."""
 
+    # Seconds stop() waits after SIGHUP before SIGKILL (see stop()).
+    stopTimeout = 15.0
+
     def __init__(self, name, failMode='secure', protocols=None, logLevel=None, runDir=None, extra='', command=None, **params):
         Switch.__init__(self, name, **params)
         self.failMode = failMode
@@ -327,14 +330,22 @@ class Softswitch(Switch):
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGHUP)
-                for _ in range(100):
+                # Wall-clock bound (a loop count stretches on a busy machine). The daemon stops in well under a second
+                # on an idle machine; a busy one (several switches stopping at once, every core loaded) can take
+                # seconds, so the wait is generous and a slow stop is reported.
+                start = time.time()
+                while not self.isZombie(pid):
                     os.kill(pid, 0)
-                    if self.isZombie(pid):
+                    if time.time() - start > self.stopTimeout:
+                        error('*** softswitch %s (pid %d) did not stop on SIGHUP in %.0f s; killing it\n'
+                              % (self.name, pid, self.stopTimeout))
+                        os.kill(pid, signal.SIGKILL)
                         break
                     time.sleep(0.05)
                 else:
-                    error('*** softswitch %s (pid %d) did not stop on SIGHUP; killing it\n' % (self.name, pid))
-                    os.kill(pid, signal.SIGKILL)
+                    took = time.time() - start
+                    if took > 2:
+                        warn('*** softswitch %s (pid %d) took %.1f s to stop on SIGHUP\n' % (self.name, pid, took))
             except ProcessLookupError:
                 pass
             self.softswitchPid = None
@@ -355,12 +366,14 @@ class _RemoteShell(object):
         return text if status.strip() == '0' else None
 
     def stop(self, deleteIntfs=True):
-        "SIGHUP through the node's shell, waiting (up to 5 s) for the process to end, then SIGKILL."
+        "SIGHUP through the node's shell, waiting (up to stopTimeout) for the process to end, then SIGKILL."
         pid = self.softswitchPid
         if pid is not None and getattr(self, 'isRemote', False):
-            out = self.cmd('kill -HUP %d 2>/dev/null; for i in $(seq 100); do s=$(awk \'{print $3}\' /proc/%d/stat '
-                           '2>/dev/null); { [ -z "$s" ] || [ "$s" = Z ]; } && break; sleep 0.05; done; '
-                           '[ -z "$s" ] || [ "$s" = Z ] || { kill -KILL %d; echo killed; }' % (pid, pid, pid))
+            out = self.cmd('kill -HUP %d 2>/dev/null; end=$(( $(date +%%s) + %d )); while :; do s=$(awk \'{print $3}\' '
+                           '/proc/%d/stat 2>/dev/null); { [ -z "$s" ] || [ "$s" = Z ]; } && break; '
+                           '[ $(date +%%s) -ge $end ] && break; sleep 0.05; done; '
+                           '[ -z "$s" ] || [ "$s" = Z ] || { kill -KILL %d; echo killed; }'
+                           % (pid, int(self.stopTimeout), pid, pid))
             if 'killed' in out:
                 error('*** softswitch %s (pid %d) did not stop on SIGHUP; killed it\n' % (self.name, pid))
             self.softswitchPid = None
@@ -558,11 +571,11 @@ class _RunCleanup(object):
 
     @staticmethod
     def stopSwitches(pids, done, hurry):
-        "SIGHUP, as Softswitch.stop() (up to 5 s), then SIGKILL; SIGKILL at once in a hurry."
+        "SIGHUP, as Softswitch.stop() (up to its stopTimeout), then SIGKILL; SIGKILL at once in a hurry."
         done['switches'].update(pids)
         if not hurry:
             _signalAll(pids, signal.SIGHUP)
-            _waitGone(pids, 5.0)
+            _waitGone(pids, Softswitch.stopTimeout)
         _signalAll(pids, signal.SIGKILL)
 
     def switchPids(self):
