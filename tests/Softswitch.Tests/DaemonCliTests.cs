@@ -219,11 +219,20 @@ public sealed class DaemonCliTests : IDisposable
         });
     }
 
-    private static void WaitGone(int pid)
+    private void WaitGone(int pid)
     {
         // A detached daemon is not this process's child: once it exits it stays a zombie until init reaps it, which a
         // busy machine's init may take seconds to do. A zombie has ended (ProcessExit.IsGone), as `softswitch ctl exit` sees it.
-        if (!ProcessExit.WaitGone(pid, TimeSpan.FromSeconds(10))) Assert.Fail($"pid {pid} still runs");
+        if (ProcessExit.WaitGone(pid, TimeSpan.FromSeconds(10))) return;
+        // Still there: what the daemon's logs end with says where its stop is (it names a slow stage every 5 s).
+        var tails = new System.Text.StringBuilder();
+        foreach (var f in _dir.EnumerateFiles("*.log*"))
+        {
+            var lines = File.ReadAllLines(f.FullName);
+            tails.Append("\n== ").Append(f.Name).Append('\n').AppendJoin('\n', lines.Skip(Math.Max(0, lines.Length - 15)));
+        }
+        string state = File.Exists($"/proc/{pid}/status") ? string.Join(", ", File.ReadAllLines($"/proc/{pid}/status").Where(l => l.StartsWith("State:") || l.StartsWith("Threads:"))) : "";
+        Assert.Fail($"pid {pid} still runs 10 s later ({state}){tails}");
     }
 
     [Fact]
