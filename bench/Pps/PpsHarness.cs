@@ -283,7 +283,8 @@ public static class PpsHarness
         else
         {
             Console.WriteLine($"{what}: {r.NoChurnMpps:F2} Mpps without churn, {r.ChurnMpps:F2} Mpps with {r.ChurnPerS:N0} flow-mods/s; ratio {r.Ratio:P1} " +
-                              $"({o.Seconds:F0} s each, alternating 0.5 s windows); bytes allocated per packet {r.NoChurnAllocBytesPerPacket:F4} and {r.ChurnAllocBytesPerPacket:F4}");
+                              $"({o.Seconds:F0} s each, alternating 0.5 s windows); bytes allocated per packet {r.NoChurnAllocBytesPerPacket:F4} and {r.ChurnAllocBytesPerPacket:F4}" +
+                              (o.Pipeline is null ? "" : $"; pipeline walks {r.QuietWalksPerS:N0}/s and {r.WalksPerS:N0}/s"));
         }
         return 0;
     }
@@ -291,7 +292,7 @@ public static class PpsHarness
     /// <summary>What <see cref="MeasurePairedChurn"/> measured (see <c>--churn R --paired</c>).</summary>
     public sealed record PairedChurnResult(double NoChurnMpps, double ChurnMpps, double Ratio, double ChurnPerS,
                                            double NoChurnAllocBytesPerPacket, double ChurnAllocBytesPerPacket, string? Pipeline, int Flows,
-                                           long VerdictsBuilt, long VerdictsReused);
+                                           long VerdictsBuilt, long VerdictsReused, double WalksPerS, double QuietWalksPerS);
 
     /// <summary>The measurement of <c>--churn R --paired</c> (see <see cref="RunPairedChurn"/>).</summary>
     public static PairedChurnResult MeasurePairedChurn(PpsOptions o)
@@ -314,7 +315,7 @@ public static class PpsHarness
             }
         }) { IsBackground = true, Name = "churn" };
         churn.Start();
-        long churnPackets = 0, churnTicks = 0, churnAlloc = 0, quietPackets = 0, quietTicks = 0, quietAlloc = 0;
+        long churnPackets = 0, churnTicks = 0, churnAlloc = 0, quietPackets = 0, quietTicks = 0, quietAlloc = 0, churnWalks = 0, quietWalks = 0;
         void Window(bool withChurn, double seconds, bool counted)
         {
             if (withChurn)
@@ -322,7 +323,9 @@ public static class PpsHarness
                 window = new CancellationTokenSource();
                 go.Release();
             }
+            long w0 = side.Forwarder.PipelineWalks;
             var (p, t, a) = side.Run(seconds);
+            long w = side.Forwarder.PipelineWalks - w0;
             if (withChurn)
             {
                 window!.Cancel();
@@ -330,8 +333,8 @@ public static class PpsHarness
                 window.Dispose();
             }
             if (!counted) return;
-            if (withChurn) { churnPackets += p; churnTicks += t; churnAlloc += a; }
-            else { quietPackets += p; quietTicks += t; quietAlloc += a; }
+            if (withChurn) { churnPackets += p; churnTicks += t; churnAlloc += a; churnWalks += w; }
+            else { quietPackets += p; quietTicks += t; quietAlloc += a; quietWalks += w; }
         }
         Window(false, 1.0, counted: false);
         Window(true, 1.0, counted: false);
@@ -352,7 +355,8 @@ public static class PpsHarness
         double quietAllocPerPacket = quietAlloc / (double)Math.Max(1, quietPackets), churnAllocPerPacket = churnAlloc / (double)Math.Max(1, churnPackets);
         var fwd = side.Forwarder;
         return new PairedChurnResult(quiet, busy, busy / quiet, churnRate, quietAllocPerPacket, churnAllocPerPacket, o.Pipeline, o.Flows,
-                                     fwd.VerdictsBuilt, fwd.VerdictsReused);
+                                     fwd.VerdictsBuilt, fwd.VerdictsReused,
+                                     churnWalks / (churnTicks / (double)Stopwatch.Frequency), quietWalks / (quietTicks / (double)Stopwatch.Frequency));
     }
 
     /// <summary>One side of <see cref="RunPaired"/> and <see cref="RunPairedChurn"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>

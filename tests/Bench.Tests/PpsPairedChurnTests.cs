@@ -25,6 +25,10 @@ public sealed class PpsPairedChurnTests
         {
             Assert.True(r.VerdictsBuilt > 0, $"{r}");
             Assert.True(r.VerdictsReused > 0, $"{r}");
+            // Stale verdicts are walked again in the churn windows; a quiet window walks only the keys the churn window
+            // before it left stale.
+            Assert.True(r.WalksPerS > 0, $"{r}");
+            Assert.True(r.QuietWalksPerS < r.WalksPerS, $"{r}");
         }
     }
 }

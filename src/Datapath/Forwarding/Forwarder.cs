@@ -180,6 +180,14 @@ public sealed class Forwarder
     /// </summary>
     internal const long CreditFlushNanos = 10_000_000;
 
+    /// <summary>
+    /// Table-by-table runs of the pipeline this thread made because no current verdict was cached for the packet's key
+    /// (a new key, an evicted one, a verdict a flow-mod made stale, or every packet while the caches are bypassed; see
+    /// <see cref="PipelineWalk"/>). Each costs a lookup per stage visited and the verdict's interning: under churn, most
+    /// of the rate lost goes to them.
+    /// </summary>
+    public long PipelineWalks { get; private set; }
+
     /// <summary>Pipeline verdicts this thread built (chains it had not seen; each is an allocation unless <see cref="VerdictsReused"/> counts it).</summary>
     public long VerdictsBuilt => _verdicts.Built;
 
@@ -507,6 +515,7 @@ public sealed class Forwarder
             {
                 _walk.Run(pipeline, keys[i]);
                 verdicts[i] = VerdictInterner.Build(_walk);
+                PipelineWalks++;
                 continue;
             }
             var v = consulted ? emc!.LookupVerdict(keys[i], hashes[i]) : null;
@@ -519,6 +528,7 @@ public sealed class Forwarder
             }
             verdicts[i] = v;
         }
+        PipelineWalks += walked;
         if (emc is not null)
         {
             if (!consulted) EmcGovernor.Bypassed(n, emc.Hits, emc.Hits + emc.Misses, _cachedTable, _cachedTable.Count);

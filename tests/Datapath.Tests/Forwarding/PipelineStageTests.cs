@@ -253,16 +253,19 @@ public sealed class PipelineStageTests
         r.Add(3, Any, 10, [FlowAction.Output(2)]);
         r.Ports[2].CaptureSent = false;
         var frame = Frame(MacA, MacB);
+        Assert.Equal(0, r.Fwd.PipelineWalks);
         r.Send(frame, times: 4);
+        Assert.Equal(1, r.Fwd.PipelineWalks); // the first packet walked the tables; the next three found its verdict
         r.Ports[1].SetGenerator([frame], 0);
         var emc = r.Fwd.Cache!;
-        long hits = emc.Hits, misses = emc.Misses, built = r.Fwd.VerdictsBuilt;
+        long hits = emc.Hits, misses = emc.Misses, built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
         long alloc = AllocationMeter.SteadyState(() =>
         {
             r.Ports[1].SetGeneratorCount(64);
             r.Dp.PollUntilIdle();
         });
         Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
+        Assert.Equal(walks, r.Fwd.PipelineWalks);
         Assert.Equal(misses, emc.Misses);
         Assert.True(emc.Hits - hits >= 64);
         Assert.Equal(0, alloc);
