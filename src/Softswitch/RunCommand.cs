@@ -339,7 +339,7 @@ internal static class RunCommand
         // A stop that takes long says where it is (every 5 s, from a thread of its own: not the pool, which a stuck
         // stage may be holding up).
         string stage = "control socket";
-        var stopped = new ManualResetEventSlim(false); // set at the end; not disposed under the watchdog's wait
+        var stopped = new ManualResetEventSlim(false); // set when the stop ends; not disposed under the watchdog's wait
         var total = System.Diagnostics.Stopwatch.StartNew();
         var watchdog = new Thread(() =>
         {
@@ -347,25 +347,31 @@ internal static class RunCommand
                 log.LogWarning("still stopping after {Seconds:F0} s, at: {Stage}", total.Elapsed.TotalSeconds, Volatile.Read(ref stage));
         }) { IsBackground = true, Name = "stop-watchdog" };
         watchdog.Start();
-        metrics?.Dispose();
-        control?.Dispose();
-        long controlMs = Lap();
-        Volatile.Write(ref stage, "OpenFlow agent");
-        agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        long agentMs = Lap();
-        Volatile.Write(ref stage, "datapath");
-        dp.Stop();
-        sflow?.Dispose();
-        long datapathMs = Lap();
-        Volatile.Write(ref stage, "offload, link watcher and port reopener");
-        offload?.Dispose();
-        links.Dispose();
-        reopener?.Dispose();
-        long restMs = Lap();
-        Volatile.Write(ref stage, "the pid file");
-        log.LogDebug("stopped: control socket {Control} ms, OpenFlow agent {Agent} ms, datapath {Datapath} ms, the rest {Rest} ms", controlMs, agentMs, datapathMs, restMs);
-        if (s.Pidfile is not null) Daemon.RemovePidFile(s.Pidfile);
-        stopped.Set();
+        try
+        {
+            metrics?.Dispose();
+            control?.Dispose();
+            long controlMs = Lap();
+            Volatile.Write(ref stage, "OpenFlow agent");
+            agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            long agentMs = Lap();
+            Volatile.Write(ref stage, "datapath");
+            dp.Stop();
+            sflow?.Dispose();
+            long datapathMs = Lap();
+            Volatile.Write(ref stage, "offload, link watcher and port reopener");
+            offload?.Dispose();
+            links.Dispose();
+            reopener?.Dispose();
+            long restMs = Lap();
+            Volatile.Write(ref stage, "the pid file");
+            log.LogDebug("stopped: control socket {Control} ms, OpenFlow agent {Agent} ms, datapath {Datapath} ms, the rest {Rest} ms", controlMs, agentMs, datapathMs, restMs);
+            if (s.Pidfile is not null) Daemon.RemovePidFile(s.Pidfile);
+        }
+        finally
+        {
+            stopped.Set(); // also when a stage throws: the watchdog stops with the stop
+        }
         return 0;
     }
 

@@ -79,8 +79,6 @@ public sealed class PipelineVerdict
     public readonly int Id = Interlocked.Increment(ref s_ids);
     /// <summary>The stages visited, in order.</summary>
     public readonly FlowTable[] Tables;
-    /// <summary>Each of <see cref="Tables"/>' <see cref="FlowTable.StageId"/> (counted per batch without reading the tables).</summary>
-    internal readonly int[] StageIds;
     /// <summary>
     /// What <see cref="IsCurrent"/> reads per stage, together in one array: the class the stage's result depends on (the
     /// hit rule's, or the table's miss class) and its version when the run read it (-1: it moved during the run), the
@@ -101,10 +99,14 @@ public sealed class PipelineVerdict
         public long Version;
         public long Removals;
         public int Serial;
+        /// <summary>The stage's <see cref="FlowTable.StageId"/> (a forwarder counts its batches per stage from the checks, reading no table).</summary>
+        public int StageId;
     }
 
     /// <summary>Stage <paramref name="i"/>'s check (the interner compares runs with it).</summary>
     internal ref readonly StageCheck Check(int i) => ref _checks[i];
+    /// <summary>Every stage's check, in visiting order (a forwarder counts lookups and matches per stage from them).</summary>
+    internal ReadOnlySpan<StageCheck> Checks => _checks;
     /// <summary>The pipeline's <see cref="Pipeline.StageCreations"/> when the run ended at a stage that did not exist, else null.</summary>
     public ShadowClass? Absent { get; private set; }
     /// <summary><see cref="Absent"/>'s version when the run read it.</summary>
@@ -134,7 +136,6 @@ public sealed class PipelineVerdict
     {
         int stages = walk.Count;
         Tables = new FlowTable[stages];
-        StageIds = new int[stages];
         _checks = new StageCheck[stages];
         Hits = new FlowEntry?[stages];
         int n = EntryCount(walk);
@@ -158,7 +159,6 @@ public sealed class PipelineVerdict
     internal void Reinitialize(PipelineWalk walk, FlowActions actions)
     {
         walk.Tables.CopyTo(Tables);
-        for (int i = 0; i < Tables.Length; i++) StageIds[i] = Tables[i].StageId;
         walk.Hits.CopyTo(Hits);
         int n = 0;
         foreach (var h in Hits) if (h is not null) Entries[n++] = h;
@@ -177,6 +177,7 @@ public sealed class PipelineVerdict
             _checks[i] = new StageCheck
             {
                 Class = classes[i], Table = Tables[i].Published, Hit = hit, Version = versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0,
+                StageId = Tables[i].StageId,
             };
         }
         Absent = walk.Absent;

@@ -662,14 +662,11 @@ public sealed class Forwarder
         int n = pkts.Length;
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
-        var hits = v.Hits;
-        var ids = v.StageIds;
         var stats = StageStats;
-        for (int i = 0; i < hits.Length; i++)
+        foreach (ref readonly var c in v.Checks)
         {
-            int id = ids[i];
-            stats.Lookups[id] += n;
-            if (hits[i] is not null) stats.Matched[id] += n;
+            stats.Lookups[c.StageId] += n;
+            if (c.Hit is not null) stats.Matched[c.StageId] += n;
         }
         if (v.PendingPackets == 0 && v.Entries.Length != 0)
         {
