@@ -284,7 +284,7 @@ public static class PpsHarness
         {
             Console.WriteLine($"{what}: {r.NoChurnMpps:F2} Mpps without churn, {r.ChurnMpps:F2} Mpps with {r.ChurnPerS:N0} flow-mods/s; ratio {r.Ratio:P1} " +
                               $"({o.Seconds:F0} s each, alternating 0.5 s windows); bytes allocated per packet {r.NoChurnAllocBytesPerPacket:F4} and {r.ChurnAllocBytesPerPacket:F4}" +
-                              (o.Pipeline is null ? "" : $"; pipeline walks {r.QuietWalksPerS:N0}/s and {r.WalksPerS:N0}/s"));
+                              (o.Pipeline is null ? "" : $"; pipeline walks {r.QuietWalksPerS:N0}/s and {r.WalksPerS:N0}/s, verdicts repaired {r.QuietRepairsPerS:N0}/s and {r.RepairsPerS:N0}/s"));
         }
         return 0;
     }
@@ -292,7 +292,8 @@ public static class PpsHarness
     /// <summary>What <see cref="MeasurePairedChurn"/> measured (see <c>--churn R --paired</c>).</summary>
     public sealed record PairedChurnResult(double NoChurnMpps, double ChurnMpps, double Ratio, double ChurnPerS,
                                            double NoChurnAllocBytesPerPacket, double ChurnAllocBytesPerPacket, string? Pipeline, int Flows,
-                                           long VerdictsBuilt, long VerdictsReused, double WalksPerS, double QuietWalksPerS);
+                                           long VerdictsBuilt, long VerdictsReused, double WalksPerS, double QuietWalksPerS,
+                                           double RepairsPerS, double QuietRepairsPerS);
 
     /// <summary>The measurement of <c>--churn R --paired</c> (see <see cref="RunPairedChurn"/>).</summary>
     public static PairedChurnResult MeasurePairedChurn(PpsOptions o)
@@ -316,6 +317,7 @@ public static class PpsHarness
         }) { IsBackground = true, Name = "churn" };
         churn.Start();
         long churnPackets = 0, churnTicks = 0, churnAlloc = 0, quietPackets = 0, quietTicks = 0, quietAlloc = 0, churnWalks = 0, quietWalks = 0;
+        long churnRepairs = 0, quietRepairs = 0;
         void Window(bool withChurn, double seconds, bool counted)
         {
             if (withChurn)
@@ -323,9 +325,9 @@ public static class PpsHarness
                 window = new CancellationTokenSource();
                 go.Release();
             }
-            long w0 = side.Forwarder.PipelineWalks;
+            long w0 = side.Forwarder.PipelineWalks, r0 = side.Forwarder.VerdictRepairs;
             var (p, t, a) = side.Run(seconds);
-            long w = side.Forwarder.PipelineWalks - w0;
+            long w = side.Forwarder.PipelineWalks - w0, rep = side.Forwarder.VerdictRepairs - r0;
             if (withChurn)
             {
                 window!.Cancel();
@@ -333,8 +335,8 @@ public static class PpsHarness
                 window.Dispose();
             }
             if (!counted) return;
-            if (withChurn) { churnPackets += p; churnTicks += t; churnAlloc += a; churnWalks += w; }
-            else { quietPackets += p; quietTicks += t; quietAlloc += a; quietWalks += w; }
+            if (withChurn) { churnPackets += p; churnTicks += t; churnAlloc += a; churnWalks += w; churnRepairs += rep; }
+            else { quietPackets += p; quietTicks += t; quietAlloc += a; quietWalks += w; quietRepairs += rep; }
         }
         Window(false, 1.0, counted: false);
         Window(true, 1.0, counted: false);
@@ -356,7 +358,8 @@ public static class PpsHarness
         var fwd = side.Forwarder;
         return new PairedChurnResult(quiet, busy, busy / quiet, churnRate, quietAllocPerPacket, churnAllocPerPacket, o.Pipeline, o.Flows,
                                      fwd.VerdictsBuilt, fwd.VerdictsReused,
-                                     churnWalks / (churnTicks / (double)Stopwatch.Frequency), quietWalks / (quietTicks / (double)Stopwatch.Frequency));
+                                     churnWalks / (churnTicks / (double)Stopwatch.Frequency), quietWalks / (quietTicks / (double)Stopwatch.Frequency),
+                                     churnRepairs / (churnTicks / (double)Stopwatch.Frequency), quietRepairs / (quietTicks / (double)Stopwatch.Frequency));
     }
 
     /// <summary>One side of <see cref="RunPaired"/> and <see cref="RunPairedChurn"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>

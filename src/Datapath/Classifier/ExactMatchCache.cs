@@ -184,16 +184,29 @@ public sealed class ExactMatchCache
 
     /// <summary>The current verdict cached under <paramref name="key"/>, or null; counts the hit or miss.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PipelineVerdict? LookupVerdict(in FlowKey key, uint hash)
+    public PipelineVerdict? LookupVerdict(in FlowKey key, uint hash) => LookupVerdict(key, hash, out _);
+
+    /// <summary>
+    /// The current verdict cached under <paramref name="key"/>, or null (a miss) with <paramref name="stale"/> the verdict
+    /// the slot holds for the key when it is no longer current (its owner may repair it, see
+    /// <see cref="PipelineVerdict.TryRepair"/>; it stays in the slot either way); counts the hit or miss.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PipelineVerdict? LookupVerdict(in FlowKey key, uint hash, out PipelineVerdict? stale)
     {
         ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
         int ways = 1 << _waysShift;
+        stale = null;
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
             if (x.Hash == hash && x.Verdict is { } v && x.Key.EqualsPacketKey(key))
             {
-                if (!v.IsCurrent()) break;
+                if (!v.IsCurrent())
+                {
+                    stale = v;
+                    break;
+                }
                 _hits++;
                 return v;
             }

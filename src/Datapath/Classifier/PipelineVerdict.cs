@@ -96,6 +96,9 @@ public sealed class PipelineVerdict
         public ShadowClass Class;
         public TableVersions Table;
         public FlowEntry? Hit;
+        /// <summary>The hit's apply-actions and instructions as the run read them (what the composed list was made of; a repair compares a new hit's with them).</summary>
+        public FlowActions? HitActions;
+        public FlowInstructions? HitInstructions;
         public long Version;
         public long Removals;
         public int Serial;
@@ -166,6 +169,8 @@ public sealed class PipelineVerdict
         var classes = walk.Classes;
         var versions = walk.Versions;
         var removals = walk.Removals;
+        var hitActions = walk.HitActions;
+        var hitInstructions = walk.HitInstructions;
         _changes = walk.Changes!;
         // The run read the pipeline's change count before anything else: current at that count unless a class moved
         // during the run.
@@ -176,8 +181,8 @@ public sealed class PipelineVerdict
             if (versions[i] < 0) _validatedAt = -1;
             _checks[i] = new StageCheck
             {
-                Class = classes[i], Table = Tables[i].Published, Hit = hit, Version = versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0,
-                StageId = Tables[i].StageId,
+                Class = classes[i], Table = Tables[i].Published, Hit = hit, HitActions = hitActions[i], HitInstructions = hitInstructions[i],
+                Version = versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0, StageId = Tables[i].StageId,
             };
         }
         Absent = walk.Absent;
@@ -235,6 +240,105 @@ public sealed class PipelineVerdict
         _validatedAt = changes;
         return true;
     }
+
+    /// <summary>
+    /// Brings this stale verdict (<see cref="IsCurrent"/> failed) current for <paramref name="key"/> without a run of the
+    /// whole pipeline, when every stage whose check fails finds, on a lookup of its own, a rule that does what the hit
+    /// did there (the same apply-actions and instructions, <see cref="SameBehaviour"/>): the rule deleted and added
+    /// back, replaced by an equal one, or a change elsewhere in its class. Such a stage's check is re-pointed at the
+    /// rule found (its class, version and incarnation); a stage that missed, or whose new rule behaves otherwise, ends
+    /// the repair (false: the caller runs the pipeline). Nothing is written unless the whole repair holds.
+    /// </summary>
+    /// <remarks>
+    /// <para>Why the result is the run's: stages are checked in visiting order, so a stage's key is the packet's key after
+    /// the apply-actions and write-metadata of the stages before it, which the verdict records and which held or were
+    /// repaired to rules that do the same; a repaired stage's lookup reads the table's removals and version before it
+    /// and the class version after, as a run does (a class that moved meanwhile ends the repair). Each stage then
+    /// returns a rule that does what the recorded hit did, so the stages visited, the composed actions and the end are
+    /// unchanged: only the rules credited and the checks move.</para>
+    /// <para>Only the owning thread calls it, for a verdict no other key's cache slot holds (a repair is for the key at
+    /// hand: a key sharing the chain might find another rule) and whose pending credits it has paid to the rules the
+    /// packets went through before. <paramref name="scratch"/>'s arrays hold what the lookups read until the commit (its
+    /// last run's results are overwritten).</para>
+    /// </remarks>
+    internal bool TryRepair(in FlowKey key, PipelineWalk scratch)
+    {
+        var (repaired, classes, versions, removalsRead) = scratch.RepairScratch;
+        long changes = _changes.Version; // before any stage is read, as a run's
+        if (Absent is not null && Absent.Version != AbsentVersion) return false;
+        var checks = _checks;
+        var b = new FlowKeyBuilder(key);
+        bool any = false;
+        for (int i = 0; i < checks.Length; i++)
+        {
+            ref var c = ref checks[i];
+            var hit = c.Hit;
+            long removals = c.Table.Removals; // before the hit and any lookup, as CheckStages and a run read it
+            repaired[i] = null;
+            removalsRead[i] = removals;
+            if (c.Class.Version != c.Version || (removals != c.Removals && hit is not null && (hit.IsRemoved || hit.Serial != c.Serial)))
+            {
+                if (hit is null) return false; // a stage that missed: a rule may match now, or its miss mode moved
+                var table = Tables[i];
+                long tableVersion = table.Version;
+                var e = table.Lookup(b.KeyRef);
+                if (e is null) return false;
+                var cls = e.Shadow ?? table.MissClass;
+                long version = cls.Version;
+                if (version > tableVersion || !SameBehaviour(c.HitActions, c.HitInstructions, e)) return false;
+                repaired[i] = e;
+                classes[i] = cls;
+                versions[i] = version;
+                any = true;
+            }
+            if (i + 1 == checks.Length) break;
+            // The next stage's key: this stage's apply-actions and write-metadata, as the run applied them (a stage
+            // that missed and continued changed nothing).
+            if (c.HitActions is null) continue;
+            foreach (ref readonly var a in c.HitActions.Items.AsSpan()) PipelineWalk.Rewrite(ref b, a);
+            if (c.HitInstructions is { MetadataMask: not 0 } ins) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
+        }
+        if (!any) return false;
+        // Commit: the repaired stages' checks, hits and credited rules; every stage's removal count as read above.
+        int entry = 0;
+        for (int i = 0; i < checks.Length; i++)
+        {
+            ref var c = ref checks[i];
+            if (repaired[i] is { } e)
+            {
+                c.Class = classes[i];
+                c.Version = versions[i];
+                c.Hit = e;
+                c.Serial = e.Serial;
+                Hits[i] = e;
+                Entries[entry] = e;
+                Serials[entry] = c.Serial;
+            }
+            // Read before the stage's hit was checked or looked up: a removal since then moves it again.
+            c.Removals = removalsRead[i];
+            if (c.Hit is not null) entry++;
+        }
+        _validatedAt = changes;
+        return true;
+    }
+
+    /// <summary>
+    /// Whether rule <paramref name="e"/> does what a hit with <paramref name="actions"/> and <paramref name="instructions"/>
+    /// did: the same apply-actions in the same order, and the same meter, clear-actions, write-actions, write-metadata and
+    /// goto-table (the same objects, or equal ones: an OpenFlow agent decodes each flow-mod's anew).
+    /// </summary>
+    internal static bool SameBehaviour(FlowActions? actions, FlowInstructions? instructions, FlowEntry e)
+    {
+        var ins = e.Instructions;
+        return SameActions(actions, e.Actions)
+               && (ReferenceEquals(instructions, ins)
+                   || (instructions is not null && ins is not null && instructions.GotoTable == ins.GotoTable && instructions.Meter == ins.Meter
+                       && instructions.ClearActions == ins.ClearActions && instructions.MetadataMask == ins.MetadataMask
+                       && instructions.MetadataValue == ins.MetadataValue && SameActions(instructions.WriteActions, ins.WriteActions)));
+    }
+
+    private static bool SameActions(FlowActions? a, FlowActions? b)
+        => ReferenceEquals(a, b) || (a is not null && b is not null && a.Items.AsSpan().SequenceEqual(b.Items));
 }
 
 /// <summary>
@@ -349,6 +453,8 @@ public sealed class PipelineWalk
     private readonly long[] _versions = new long[Pipeline.MaxStages];
     private readonly long[] _removals = new long[Pipeline.MaxStages];
     private readonly FlowEntry?[] _hits = new FlowEntry?[Pipeline.MaxStages];
+    private readonly FlowActions?[] _hitActions = new FlowActions?[Pipeline.MaxStages];
+    private readonly FlowInstructions?[] _hitInstructions = new FlowInstructions?[Pipeline.MaxStages];
     private readonly ActionSet _set = new();
     private readonly List<FlowAction> _composed = new();
 
@@ -378,6 +484,20 @@ public sealed class PipelineWalk
     /// <summary>Its value when the last run started (before any stage was read).</summary>
     public long ChangesAtStart { get; private set; }
     public ReadOnlySpan<FlowEntry?> Hits => _hits.AsSpan(0, Count);
+    /// <summary>The apply-actions each visited stage's hit ran with (null where the stage missed): the run read them once, after the class version.</summary>
+    internal ReadOnlySpan<FlowActions?> HitActions => _hitActions.AsSpan(0, Count);
+    /// <summary>The instructions each visited stage's hit ran with (null where it missed or the rule has none).</summary>
+    internal ReadOnlySpan<FlowInstructions?> HitInstructions => _hitInstructions.AsSpan(0, Count);
+
+    /// <summary>Arrays a verdict's repair (<see cref="PipelineVerdict.TryRepair"/>) writes what it reads into, one slot per stage (they no longer hold the last run).</summary>
+    internal (FlowEntry?[] Hits, ShadowClass[] Classes, long[] Versions, long[] Removals) RepairScratch
+    {
+        get
+        {
+            Count = 0;
+            return (_hits, _classes, _versions, _removals);
+        }
+    }
 
     /// <summary>Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages; <paramref name="trace"/> (diagnostics) receives each stage.</summary>
     public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null)
@@ -423,9 +543,11 @@ public sealed class PipelineWalk
             long cv = cls.Version;
             _classes[n] = cls;
             _versions[n] = cv > tableVersion ? -1 : cv;
-            _hits[n++] = e;
+            _hits[n] = e;
             if (e is null)
             {
+                _hitActions[n] = null;
+                _hitInstructions[n++] = null;
                 var mode = table.MissMode;
                 if (mode == TableMissMode.Continue && t < Pipeline.MaxStages - 1)
                 {
@@ -436,10 +558,12 @@ public sealed class PipelineWalk
                 break;
             }
             var ins = e.Instructions;
+            var hitActions = e.Actions;
+            _hitActions[n] = hitActions;
+            _hitInstructions[n++] = ins;
             // The meter instruction runs first (OpenFlow 1.3.5 section 5.9): before the rule's apply-actions.
             if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
-            var actions = e.Actions.Items;
-            foreach (ref readonly var a in actions.AsSpan())
+            foreach (ref readonly var a in hitActions.Items.AsSpan())
             {
                 if (SendsPacketIns(a) && b.KeyRef.Metadata != pinMetadata)
                 {
@@ -493,7 +617,7 @@ public sealed class PipelineWalk
            || (a.Kind == ActionKind.Output && a.Port == Forwarding.PortNumber.Controller);
 
     /// <summary>The lookup key after <paramref name="a"/> ran on the packet (see the type remarks).</summary>
-    private static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)
+    internal static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)
     {
         ref readonly var k = ref b.KeyRef; // read before any setter below (each case sets after it has decided)
         bool ip4 = k.DlType == PacketParser.EthTypeIpv4, ip6 = k.DlType == PacketParser.EthTypeIpv6;

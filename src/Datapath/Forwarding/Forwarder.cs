@@ -188,6 +188,12 @@ public sealed class Forwarder
     /// </summary>
     public long PipelineWalks { get; private set; }
 
+    /// <summary>
+    /// Stale verdicts brought current in place instead of a pipeline run (<see cref="PipelineVerdict.TryRepair"/>: each
+    /// stage that failed its check found a rule that does the same), the churn of rules deleted and added back.
+    /// </summary>
+    public long VerdictRepairs { get; private set; }
+
     /// <summary>Pipeline verdicts this thread built (chains it had not seen; each is an allocation unless <see cref="VerdictsReused"/> counts it).</summary>
     public long VerdictsBuilt => _verdicts.Built;
 
@@ -518,8 +524,14 @@ public sealed class Forwarder
                 PipelineWalks++;
                 continue;
             }
-            var v = consulted ? emc!.LookupVerdict(keys[i], hashes[i]) : null;
-            if (v is null)
+            PipelineVerdict? stale = null;
+            var v = consulted ? emc!.LookupVerdict(keys[i], hashes[i], out stale) : null;
+            if (v is null && stale is not null && TryRepair(stale, keys[i], verdicts[..i]))
+            {
+                v = stale;
+                VerdictRepairs++;
+            }
+            else if (v is null)
             {
                 _walk.Run(pipeline, keys[i]);
                 v = _verdicts.Intern(_walk);
@@ -586,18 +598,7 @@ public sealed class Forwarder
     {
         for (int d = 0; d < _dirtyCount; d++)
         {
-            var v = _dirty[d];
-            int packets = (int)Math.Min(int.MaxValue, v.PendingPackets);
-            long bytes = v.PendingBytes;
-            v.PendingPackets = 0;
-            v.PendingBytes = 0;
-            var entries = v.Entries;
-            var serials = v.Serials;
-            for (int i = 0; i < entries.Length; i++)
-            {
-                var e = entries[i];
-                if (!e.IsRemoved && e.Serial == serials[i]) Credit(e, packets, bytes);
-            }
+            PayPending(_dirty[d]);
             _dirty[d] = null!;
             if (_creditCount >= CreditSlots / 2) FlushCredits();
         }
@@ -605,6 +606,43 @@ public sealed class Forwarder
         FlushCredits();
         _lastCreditFlush = _now;
         _verdicts.CreditsPaid();
+    }
+
+    /// <summary>
+    /// Credits <paramref name="v"/>'s pending packets to the rules it was built with (those still there as the same
+    /// incarnation). A verdict paid ahead of the flush (before a repair) may be listed again as dirty: it then has
+    /// nothing pending.
+    /// </summary>
+    private void PayPending(PipelineVerdict v)
+    {
+        if (v.PendingPackets == 0) return;
+        int packets = (int)Math.Min(int.MaxValue, v.PendingPackets);
+        long bytes = v.PendingBytes;
+        v.PendingPackets = 0;
+        v.PendingBytes = 0;
+        var entries = v.Entries;
+        var serials = v.Serials;
+        for (int i = 0; i < entries.Length; i++)
+        {
+            var e = entries[i];
+            if (!e.IsRemoved && e.Serial == serials[i]) Credit(e, packets, bytes);
+        }
+    }
+
+    /// <summary>
+    /// A stale verdict of this thread's cache brought current for <paramref name="key"/> in place (see
+    /// <see cref="PipelineVerdict.TryRepair"/>) instead of a pipeline run, a new chain, and a verdict built or reused for
+    /// it: when only its key's slot holds it and no earlier packet of the burst was given it (those packets are
+    /// credited to the rules they went through). Its pending credits are paid first, to the rules it was built with.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal bool TryRepair(PipelineVerdict v, in FlowKey key, ReadOnlySpan<PipelineVerdict?> earlier)
+    {
+        if (v.Refs != 1 || v.Retired) return false;
+        foreach (var x in earlier)
+            if (ReferenceEquals(x, v)) return false;
+        PayPending(v);
+        return v.TryRepair(key, _walk);
     }
 
     /// <summary>Adds a batch to a rule's credit for this burst (see <see cref="FlushCredits"/>).</summary>

@@ -47,7 +47,7 @@ public sealed class PipelineDifferentialTests
         long reused = 0;
         for (int seed = 11; seed <= 30; seed++)
         {
-            RunCase(seed, 40, out _, out _, emcEntries: 8, out long r);
+            RunCase(seed, 40, out _, out _, emcEntries: 8, out long r, out _);
             reused += r;
         }
         Assert.True(reused > 20, $"{reused} verdicts reused");
@@ -57,15 +57,34 @@ public sealed class PipelineDifferentialTests
     [Fact]
     public void Cases_HitTheCacheAndRebuildVerdictsAfterChurn()
     {
-        long hits = 0, built = 0;
+        long hits = 0, built = 0, repaired = 0;
         for (int seed = 1; seed <= 3; seed++)
         {
-            RunCase(seed, 20, out long h, out long b);
+            RunCase(seed, 20, out long h, out long b, ExactMatchCache.DefaultCapacity, out _, out long p);
             hits += h;
             built += b;
+            repaired += p;
         }
         Assert.True(hits > 30, $"{hits} cache hits");
         Assert.True(built > 10, $"{built} verdicts built");
+        Assert.True(repaired > 0, $"{repaired} verdicts repaired");
+    }
+
+    /// <summary>
+    /// Churn made mostly of rules deleted and added back as equal ones and of swaps for equal actions and instructions:
+    /// the stale verdicts the cache repairs in place instead of running the pipeline (PipelineVerdict.TryRepair) must
+    /// forward and count as the table-by-table reference does.
+    /// </summary>
+    [Fact]
+    public void ChurnOfEqualRules_RepairedVerdicts_CachedEqualsTableByTable()
+    {
+        long repaired = 0;
+        for (int seed = 41; seed <= 60; seed++)
+        {
+            RunCase(seed, 30, out _, out _, ExactMatchCache.DefaultCapacity, out _, out long p, equalChurn: true);
+            repaired += p;
+        }
+        Assert.True(repaired > 20, $"{repaired} verdicts repaired");
     }
 
     private sealed record Rule(int Table, FlowEntry A, FlowEntry B);
@@ -73,9 +92,10 @@ public sealed class PipelineDifferentialTests
     private static bool RunCase(int seed, int rounds) => RunCase(seed, rounds, out _, out _);
 
     private static bool RunCase(int seed, int rounds, out long cacheHits, out long verdictsBuilt)
-        => RunCase(seed, rounds, out cacheHits, out verdictsBuilt, ExactMatchCache.DefaultCapacity, out _);
+        => RunCase(seed, rounds, out cacheHits, out verdictsBuilt, ExactMatchCache.DefaultCapacity, out _, out _);
 
-    private static bool RunCase(int seed, int rounds, out long cacheHits, out long verdictsBuilt, int emcEntries, out long verdictsReused)
+    private static bool RunCase(int seed, int rounds, out long cacheHits, out long verdictsBuilt, int emcEntries, out long verdictsReused, out long verdictsRepaired,
+                                bool equalChurn = false)
     {
         var rng = new Random(seed);
         using var cached = new Rig(emcEntries);
@@ -108,11 +128,12 @@ public sealed class PipelineDifferentialTests
             cached.Dp.PollUntilIdle();
             reference.Dp.PollUntilIdle();
             Compare(cached, reference, rules, seed, round);
-            for (int c = rng.Next(0, 4); c > 0; c--) Churn(rng, cached, reference, rules);
+            for (int c = rng.Next(0, 4); c > 0; c--) Churn(rng, cached, reference, rules, equalChurn);
         }
         cacheHits = cached.Fwd.Cache!.Hits;
         verdictsBuilt = cached.Fwd.VerdictsBuilt;
         verdictsReused = cached.Fwd.VerdictsReused;
+        verdictsRepaired = cached.Fwd.VerdictRepairs;
         return true;
     }
 
@@ -182,6 +203,9 @@ public sealed class PipelineDifferentialTests
         return new FlowInstructions(write, rng.Next(5) == 0, (ulong)rng.Next(), mask, go);
     }
 
+    private static FlowInstructions? Copy(FlowInstructions? i)
+        => i is null ? null : new(i.WriteActions is { } w ? new FlowActions([.. w.Items]) : null, i.ClearActions, i.MetadataValue, i.MetadataMask, i.GotoTable, i.Meter);
+
     private static void AddRule(Random rng, Rig a, Rig b, List<Rule> rules)
     {
         int t = TableIds[rng.Next(TableIds.Length)];
@@ -205,9 +229,9 @@ public sealed class PipelineDifferentialTests
         rules.Add(new Rule(t, ea, eb));
     }
 
-    private static void Churn(Random rng, Rig a, Rig b, List<Rule> rules)
+    private static void Churn(Random rng, Rig a, Rig b, List<Rule> rules, bool equalChurn = false)
     {
-        int op = rng.Next(5);
+        int op = equalChurn && rng.Next(4) != 0 ? rng.Next(5, 7) : rng.Next(8);
         if (op == 0 || rules.Count == 0)
         {
             AddRule(rng, a, b, rules);
@@ -241,6 +265,36 @@ public sealed class PipelineDifferentialTests
                 {
                     using var w = rig.Pipeline.Stage(r.Table)!.Write();
                     w.SetInstructions(e, ins);
+                }
+                break;
+            }
+            case 5:
+            {
+                // Deleted and added back as an equal rule (new objects with the same contents), as a controller re-sends.
+                rules.Remove(r);
+                var pair = new FlowEntry[2];
+                int k = 0;
+                foreach (var (rig, e) in new[] { (a, r.A), (b, r.B) })
+                {
+                    using var w = rig.Pipeline.Stage(r.Table)!.Write();
+                    w.Remove(e);
+                    var again = new FlowEntry(e.Match, e.Priority, new FlowActions([.. e.Actions.Items]), 0, 0, rig.Dp.Clock.NowNanos);
+                    w.SetInstructions(again, Copy(e.Instructions));
+                    w.Insert(again);
+                    pair[k++] = again;
+                }
+                rules.RemoveAll(x => x.A.IsRemoved);
+                rules.Add(new Rule(r.Table, pair[0], pair[1]));
+                break;
+            }
+            case 6:
+            {
+                // Actions and instructions swapped for equal ones.
+                foreach (var (rig, e) in new[] { (a, r.A), (b, r.B) })
+                {
+                    using var w = rig.Pipeline.Stage(r.Table)!.Write();
+                    w.SetActions(e, new FlowActions([.. e.Actions.Items]));
+                    w.SetInstructions(e, Copy(e.Instructions));
                 }
                 break;
             }

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
@@ -153,6 +154,189 @@ public sealed class VerdictChurnTests
         Assert.True(CachedAnswer(r, probe));
     }
 
+    /// <summary>Sends the frame <paramref name="times"/> times in one burst; returns the walks and the repairs it made.</summary>
+    private static (long Walks, long Repairs) SendCounting(Rig r, byte[] frame, int times = 1)
+    {
+        long walks = r.Fwd.PipelineWalks, repairs = r.Fwd.VerdictRepairs;
+        r.Send(frame, times: times);
+        return (r.Fwd.PipelineWalks - walks, r.Fwd.VerdictRepairs - repairs);
+    }
+
+    public static TheoryData<string> Repairable => new()
+    {
+        "deleted and added back", "added back with equal objects", "actions swapped for equal ones",
+        "instructions swapped for equal ones", "outranked by a rule that does the same", "table 0 rule added back",
+    };
+
+    /// <summary>
+    /// A flow-mod that makes the verdict stale but leaves every stage returning a rule that does what its hit did (the
+    /// churn of a controller that deletes and re-adds, or re-sends, its rules): the next packet repairs the verdict in
+    /// place, with no pipeline run and no verdict built, is forwarded as before, and each rule is credited with the
+    /// packets it matched (the old incarnation before, the new one after).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Repairable))]
+    public void AChangeToARuleThatDoesTheSame_RepairsTheVerdict_AndCreditsEachRule(string change)
+    {
+        using var r = new Rig();
+        var (src, dst, _) = Faucet(r);
+        var frame = Frame(MacA, MacB);
+        r.Send(frame, times: 2);
+        Assert.Equal(2, r.Sent(2).Count);
+        var table0 = r.Pipeline.Stage(0)!;
+        FlowEntry old, now;
+        switch (change)
+        {
+            case "deleted and added back":
+                old = src;
+                Remove(r, 1, src);
+                now = r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
+                break;
+            case "added back with equal objects":
+                old = dst;
+                Remove(r, 2, dst);
+                now = r.Add(2, DlDst(MacB), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+                break;
+            case "actions swapped for equal ones":
+                old = now = src;
+                using (var w = r.Pipeline.Stage(1)!.Write()) w.SetActions(src, new FlowActions([]));
+                break;
+            case "instructions swapped for equal ones":
+                old = now = dst;
+                using (var w = r.Pipeline.Stage(2)!.Write()) w.SetInstructions(dst, Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+                break;
+            case "outranked by a rule that does the same":
+                old = dst;
+                now = r.Add(2, DlDst(MacB), 200, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+                break;
+            default:
+            {
+                using (var w = table0.Write()) old = w.Find(Vlan(0xFFFF), 100)!;
+                using (var w = table0.Write()) Assert.True(w.Remove(old));
+                now = r.Add(0, Vlan(0xFFFF), 100, [], Goto(1));
+                break;
+            }
+        }
+        long oldBefore = old.Packets;
+        Assert.Equal((0, 1), SendCounting(r, frame, times: 3));
+        Assert.Equal(3, r.Sent(2).Count);
+        if (!ReferenceEquals(old, now))
+        {
+            Assert.Equal(oldBefore, old.Packets); // nothing after its removal or its loss of the packet
+            Assert.Equal(3, now.Packets);
+        }
+        else
+        {
+            Assert.Equal(5, now.Packets);
+        }
+        Assert.Equal(5, ReferenceEquals(old, dst) && !ReferenceEquals(now, dst) ? dst.Packets + now.Packets : dst.Packets);
+        // Current again: the next packet is a cache hit.
+        Assert.True(CachedAnswer(r, frame));
+        Assert.Single(r.Sent(2));
+    }
+
+    /// <summary>A stage that now returns a rule doing something else (or nothing) is not repaired: the pipeline runs.</summary>
+    [Fact]
+    public void AChangeToARuleThatDoesOtherwise_RunsThePipeline()
+    {
+        using var r = new Rig();
+        var (src, dst, _) = Faucet(r);
+        var frame = Frame(MacA, MacB);
+        r.Send(frame);
+        Assert.Single(r.Sent(2));
+        // Added back going to table 3 directly: the action set is empty, the packet is dropped.
+        Remove(r, 1, src);
+        src = r.Add(1, DlSrc(MacA), 100, [], Goto(3));
+        Assert.Equal((1, 0), SendCounting(r, frame));
+        Assert.Empty(r.Sent(2));
+        // Added back with an apply-action.
+        Remove(r, 1, src);
+        src = r.Add(1, DlSrc(MacA), 100, [FlowAction.Output(4)], Goto(2));
+        Assert.Equal((1, 0), SendCounting(r, frame));
+        Assert.Single(r.Sent(4));
+        Assert.Single(r.Sent(2));
+        // Gone: a miss, then back: the miss verdict is not repaired into a hit.
+        Remove(r, 1, src);
+        Assert.Equal((1, 0), SendCounting(r, frame));
+        r.Add(1, DlSrc(MacA), 100, [FlowAction.Output(4)], Goto(2));
+        Assert.Equal((1, 0), SendCounting(r, frame));
+        Assert.Single(r.Sent(4));
+        Assert.Equal(3, dst.Packets);
+    }
+
+    /// <summary>
+    /// A verdict that two keys share (one chain) is not repaired for one of them: the other key might find another rule.
+    /// The first key runs the pipeline; the second, then the verdict's only holder, repairs it; the counters are right.
+    /// </summary>
+    [Fact]
+    public void ASharedVerdict_IsNotRepaired()
+    {
+        using var r = new Rig();
+        var (src, dst, _) = Faucet(r);
+        byte[] a = Frame(MacA, MacB, sport: 1000), b = Frame(MacA, MacB, sport: 1001);
+        r.Send(a);
+        r.Send(b);
+        Assert.Equal(1, r.Fwd.VerdictsBuilt); // one chain, one verdict, two cache slots
+        Remove(r, 1, src);
+        var again = r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
+        Assert.Equal((1, 0), SendCounting(r, a));
+        // a's slot now holds the verdict of the new chain: b's slot alone holds the old one, which b may repair.
+        Assert.Equal((0, 1), SendCounting(r, b));
+        Assert.Equal(4, r.Sent(2).Count);
+        Assert.Equal(2, src.Packets);
+        Assert.Equal(2, again.Packets);
+        Assert.Equal(4, dst.Packets);
+    }
+
+    /// <summary>
+    /// A verdict already given to a packet of the burst (the same key earlier in it) is not repaired under that packet,
+    /// which is credited to the rules it went through; otherwise the same stale verdict is.
+    /// </summary>
+    [Fact]
+    public void AVerdictAlreadyGivenToAPacketOfTheBurst_IsNotRepaired()
+    {
+        using var r = new Rig();
+        var (src, _, _) = Faucet(r);
+        var frame = Frame(MacA, MacB);
+        r.Send(frame);
+        PacketParser.Parse(frame, 1, out var key, out _);
+        var v = r.Fwd.Cache!.LookupVerdict(key, key.Hash());
+        Assert.NotNull(v);
+        Remove(r, 1, src);
+        r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
+        Assert.Null(r.Fwd.Cache.LookupVerdict(key, key.Hash(), out var stale));
+        Assert.Same(v, stale);
+        Assert.False(r.Fwd.TryRepair(v!, key, [v]));
+        Assert.True(r.Fwd.TryRepair(v!, key, [null]));
+        Assert.True(v!.IsCurrent());
+    }
+
+    /// <summary>
+    /// Packets a verdict carried before its repair and not yet credited are credited to the rules it was built with,
+    /// not to the rules it is repaired to.
+    /// </summary>
+    [Fact]
+    public void ARepair_PaysPendingCreditsToTheRulesThePacketsWentThrough()
+    {
+        using var r = new Rig();
+        var (_, dst, _) = Faucet(r);
+        var frame = Frame(MacA, MacB);
+        r.Send(frame);
+        PacketParser.Parse(frame, 1, out var key, out _);
+        var v = r.Fwd.Cache!.LookupVerdict(key, key.Hash())!;
+        var outranking = r.Add(2, DlDst(MacB), 200, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+        // Three packets counted on the verdict and not yet paid (as between two bursts of a busy port).
+        v.PendingPackets = 3;
+        v.PendingBytes = 3 * frame.Length;
+        Assert.True(r.Fwd.TryRepair(v, key, []));
+        Assert.Equal(0, v.PendingPackets);
+        r.Send(Frame(MacB, MacA)); // another packet, whose burst ends in a credit flush
+        Assert.Equal(4, dst.Packets);
+        Assert.Equal(0, outranking.Packets);
+        r.Send(frame);
+        Assert.Equal(1, outranking.Packets);
+    }
+
     [Fact]
     public void ChainsMadeAnewByChurn_ReusePooledVerdicts_AndAllocateNothing()
     {
@@ -161,7 +345,9 @@ public sealed class VerdictChurnTests
         r.Ports[2].CaptureSent = false;
         var frame = Frame(MacA, MacB);
         r.Ports[1].SetGenerator([frame], 0);
-        long allocated = 0;
+        // Allocation is summed over groups of 8 rounds after 8 to warm up, and the smallest group's sum is kept: the
+        // runtime may allocate once on the thread while it tiers a method up (as AllocationMeter).
+        long allocated = long.MaxValue, group = 0;
         for (int round = 0; round < 40; round++)
         {
             // The packet's eth_src rule deleted and added again: a miss chain, then a chain through a new rule, each
@@ -175,7 +361,13 @@ public sealed class VerdictChurnTests
             long again = GC.GetAllocatedBytesForCurrentThread();
             r.Ports[1].SetGeneratorCount(2);
             r.Dp.PollUntilIdle();
-            if (round >= 8) allocated += mid - before + GC.GetAllocatedBytesForCurrentThread() - again;
+            if (round < 8) continue;
+            group += mid - before + GC.GetAllocatedBytesForCurrentThread() - again;
+            if (round % 8 == 7)
+            {
+                allocated = Math.Min(allocated, group);
+                group = 0;
+            }
         }
         Assert.Equal(0, allocated);
         Assert.True(r.Fwd.VerdictsReused > 30, $"{r.Fwd.VerdictsReused} verdicts reused");
