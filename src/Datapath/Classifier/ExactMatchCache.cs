@@ -189,7 +189,7 @@ public sealed class ExactMatchCache
     /// <summary>
     /// The current verdict cached under <paramref name="key"/>, or null (a miss) with <paramref name="stale"/> the verdict
     /// the slot holds for the key when it is no longer current (its owner may repair it, see
-    /// <see cref="PipelineVerdict.TryRepair"/>; it stays in the slot either way); counts the hit or miss.
+    /// <see cref="PipelineVerdict.FindRepair"/>; it stays in the slot until something else is put there); counts the hit or miss.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PipelineVerdict? LookupVerdict(in FlowKey key, uint hash, out PipelineVerdict? stale)

@@ -106,6 +106,9 @@ public sealed class PipelineVerdict
         public int StageId;
     }
 
+    /// <summary>The pipeline's change counter this verdict was built against.</summary>
+    internal ShadowClass ChangesClass => _changes;
+
     /// <summary>Stage <paramref name="i"/>'s check (the interner compares runs with it).</summary>
     internal ref readonly StageCheck Check(int i) => ref _checks[i];
     /// <summary>Every stage's check, in visiting order (a forwarder counts lookups and matches per stage from them).</summary>
@@ -242,29 +245,28 @@ public sealed class PipelineVerdict
     }
 
     /// <summary>
-    /// Brings this stale verdict (<see cref="IsCurrent"/> failed) current for <paramref name="key"/> without a run of the
-    /// whole pipeline, when every stage whose check fails finds, on a lookup of its own, a rule that does what the hit
-    /// did there (the same apply-actions and instructions, <see cref="SameBehaviour"/>): the rule deleted and added
-    /// back, replaced by an equal one, or a change elsewhere in its class. Such a stage's check is re-pointed at the
-    /// rule found (its class, version and incarnation); a stage that missed, or whose new rule behaves otherwise, ends
-    /// the repair (false: the caller runs the pipeline). Nothing is written unless the whole repair holds.
+    /// Finds how this stale verdict (<see cref="IsCurrent"/> failed) would be current for <paramref name="key"/> without
+    /// a run of the whole pipeline: every stage whose check fails must find, on a lookup of its own, a rule that does
+    /// what the hit did there (the same apply-actions and instructions, <see cref="SameBehaviour"/>): the rule deleted
+    /// and added back, replaced by an equal one, or a change elsewhere in its class. A stage that missed, or whose new
+    /// rule behaves otherwise, ends it (false: the caller runs the pipeline). Writes nothing but
+    /// <paramref name="scratch"/> (the rules found, their classes and versions, each stage's removal count), which
+    /// <see cref="CommitRepair"/> or <see cref="PipelineWalk.LoadRepaired"/> then reads; <paramref name="changes"/> is
+    /// the pipeline's change count read before any stage.
     /// </summary>
     /// <remarks>
-    /// <para>Why the result is the run's: stages are checked in visiting order, so a stage's key is the packet's key after
+    /// <para>Why the result is a run's: stages are checked in visiting order, so a stage's key is the packet's key after
     /// the apply-actions and write-metadata of the stages before it, which the verdict records and which held or were
     /// repaired to rules that do the same; a repaired stage's lookup reads the table's removals and version before it
     /// and the class version after, as a run does (a class that moved meanwhile ends the repair). Each stage then
     /// returns a rule that does what the recorded hit did, so the stages visited, the composed actions and the end are
     /// unchanged: only the rules credited and the checks move.</para>
-    /// <para>Only the owning thread calls it, for a verdict no other key's cache slot holds (a repair is for the key at
-    /// hand: a key sharing the chain might find another rule) and whose pending credits it has paid to the rules the
-    /// packets went through before. <paramref name="scratch"/>'s arrays hold what the lookups read until the commit (its
-    /// last run's results are overwritten).</para>
+    /// <para>Only the owning thread calls it.</para>
     /// </remarks>
-    internal bool TryRepair(in FlowKey key, PipelineWalk scratch)
+    internal bool FindRepair(in FlowKey key, PipelineWalk scratch, out long changes)
     {
         var (repaired, classes, versions, removalsRead) = scratch.RepairScratch;
-        long changes = _changes.Version; // before any stage is read, as a run's
+        changes = _changes.Version; // before any stage is read, as a run's
         if (Absent is not null && Absent.Version != AbsentVersion) return false;
         var checks = _checks;
         var b = new FlowKeyBuilder(key);
@@ -291,15 +293,26 @@ public sealed class PipelineVerdict
                 versions[i] = version;
                 any = true;
             }
-            if (i + 1 == checks.Length) break;
             // The next stage's key: this stage's apply-actions and write-metadata, as the run applied them (a stage
             // that missed and continued changed nothing).
             if (c.HitActions is null) continue;
             foreach (ref readonly var a in c.HitActions.Items.AsSpan()) PipelineWalk.Rewrite(ref b, a);
             if (c.HitInstructions is { MetadataMask: not 0 } ins) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
         }
-        if (!any) return false;
-        // Commit: the repaired stages' checks, hits and credited rules; every stage's removal count as read above.
+        scratch.RepairFinalKey = b.Key;
+        return any;
+    }
+
+    /// <summary>
+    /// Makes this verdict what <see cref="FindRepair"/> found, in place: the repaired stages' checks, hits and credited
+    /// rules, every stage's removal count as read there, current as of <paramref name="changes"/>. Only for a verdict
+    /// no other key's cache slot holds (a repair is for the key at hand: a key sharing the chain might find another
+    /// rule) and whose pending credits were paid to the rules it was built with.
+    /// </summary>
+    internal void CommitRepair(PipelineWalk scratch, long changes)
+    {
+        var (repaired, classes, versions, removalsRead) = scratch.RepairScratch;
+        var checks = _checks;
         int entry = 0;
         for (int i = 0; i < checks.Length; i++)
         {
@@ -319,7 +332,6 @@ public sealed class PipelineVerdict
             if (c.Hit is not null) entry++;
         }
         _validatedAt = changes;
-        return true;
     }
 
     /// <summary>
@@ -489,14 +501,50 @@ public sealed class PipelineWalk
     /// <summary>The instructions each visited stage's hit ran with (null where it missed or the rule has none).</summary>
     internal ReadOnlySpan<FlowInstructions?> HitInstructions => _hitInstructions.AsSpan(0, Count);
 
-    /// <summary>Arrays a verdict's repair (<see cref="PipelineVerdict.TryRepair"/>) writes what it reads into, one slot per stage (they no longer hold the last run).</summary>
-    internal (FlowEntry?[] Hits, ShadowClass[] Classes, long[] Versions, long[] Removals) RepairScratch
+    /// <summary>
+    /// Arrays a verdict's repair (<see cref="PipelineVerdict.FindRepair"/>) writes what it reads into, one slot per stage:
+    /// the rule found where a stage was repaired (else null), its class and version, and every stage's removal count.
+    /// They no longer hold the last run until <see cref="LoadRepaired"/> makes them a run again.
+    /// </summary>
+    internal (FlowEntry?[] Hits, ShadowClass[] Classes, long[] Versions, long[] Removals) RepairScratch => (_hits, _classes, _versions, _removals);
+
+    /// <summary>The key after the last stage of the verdict <see cref="PipelineVerdict.FindRepair"/> last looked at.</summary>
+    internal FlowKey RepairFinalKey;
+
+    /// <summary>
+    /// Makes this walk the run that <paramref name="v"/>, repaired as <see cref="PipelineVerdict.FindRepair"/> just found
+    /// (its results in <see cref="RepairScratch"/>), stands for: its stages with the rules found where they were
+    /// repaired and the recorded hits elsewhere, the classes and versions to check, the composed actions and the end
+    /// unchanged, current as of <paramref name="changes"/>. The thread's <see cref="VerdictInterner"/> then shares or
+    /// builds the verdict of that chain for the key, as after a run, when <paramref name="v"/> itself is shared.
+    /// </summary>
+    internal void LoadRepaired(PipelineVerdict v, long changes)
     {
-        get
+        int n = v.Tables.Length;
+        for (int i = 0; i < n; i++)
         {
-            Count = 0;
-            return (_hits, _classes, _versions, _removals);
+            ref readonly var c = ref v.Check(i);
+            _tables[i] = v.Tables[i];
+            if (_hits[i] is null)
+            {
+                _hits[i] = c.Hit;
+                _classes[i] = c.Class;
+                _versions[i] = c.Version;
+            }
+            _hitActions[i] = c.HitActions;
+            _hitInstructions[i] = c.HitInstructions;
         }
+        Count = n;
+        End = v.End;
+        FinalKey = RepairFinalKey;
+        Absent = v.Absent;
+        AbsentVersion = v.AbsentVersion;
+        Changes = v.ChangesClass;
+        ChangesAtStart = changes;
+        _composed.Clear();
+        _composed.AddRange(v.Actions.Items);
+        // The action set is not rebuilt (the composed list holds its actions; only a trace reads it, after a run).
+        _set.Clear();
     }
 
     /// <summary>Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages; <paramref name="trace"/> (diagnostics) receives each stage.</summary>
@@ -740,7 +788,13 @@ public sealed class VerdictInterner
     public long Built => _built;
 
     /// <summary>The verdict of <paramref name="walk"/>'s last run: the one already held for its chain, or a new one.</summary>
-    public PipelineVerdict Intern(PipelineWalk walk)
+    public PipelineVerdict Intern(PipelineWalk walk) => Intern(walk, null);
+
+    /// <summary>
+    /// As <see cref="Intern(PipelineWalk)"/>, with the composed actions already interned here when
+    /// <paramref name="composed"/> is not null (a repaired verdict's, which equal the walk's).
+    /// </summary>
+    internal PipelineVerdict Intern(PipelineWalk walk, FlowActions? composed)
     {
         var tables = walk.Tables;
         var versions = walk.Versions;
@@ -755,7 +809,7 @@ public sealed class VerdictInterner
         ref var slot = ref _slots[h & (uint)_mask];
         if (slot is { } v && Same(v, walk)) return v;
         _built++;
-        var composed = _actions.Intern(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(walk.Composed));
+        composed ??= _actions.Intern(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(walk.Composed));
         int entries = PipelineVerdict.EntryCount(walk);
         if (Shape(walk.Count, entries) is int shape && _pool[shape] is { Count: > 0 } pool)
         {

@@ -189,8 +189,9 @@ public sealed class Forwarder
     public long PipelineWalks { get; private set; }
 
     /// <summary>
-    /// Stale verdicts brought current in place instead of a pipeline run (<see cref="PipelineVerdict.TryRepair"/>: each
-    /// stage that failed its check found a rule that does the same), the churn of rules deleted and added back.
+    /// Stale verdicts repaired instead of a pipeline run (<see cref="PipelineVerdict.FindRepair"/>: each stage that failed
+    /// its check found a rule that does the same; in place, or as a new chain for a verdict other keys share), the churn
+    /// of rules deleted and added back.
     /// </summary>
     public long VerdictRepairs { get; private set; }
 
@@ -526,10 +527,10 @@ public sealed class Forwarder
             }
             PipelineVerdict? stale = null;
             var v = consulted ? emc!.LookupVerdict(keys[i], hashes[i], out stale) : null;
-            if (v is null && stale is not null && TryRepair(stale, keys[i], verdicts[..i]))
+            if (v is null && stale is not null && (v = Repair(stale, keys[i], verdicts[..i])) is not null)
             {
-                v = stale;
                 VerdictRepairs++;
+                if (!ReferenceEquals(v, stale)) emc!.InsertVerdict(keys[i], hashes[i], v);
             }
             else if (v is null)
             {
@@ -630,19 +631,33 @@ public sealed class Forwarder
     }
 
     /// <summary>
-    /// A stale verdict of this thread's cache brought current for <paramref name="key"/> in place (see
-    /// <see cref="PipelineVerdict.TryRepair"/>) instead of a pipeline run, a new chain, and a verdict built or reused for
-    /// it: when only its key's slot holds it and no earlier packet of the burst was given it (those packets are
-    /// credited to the rules they went through). Its pending credits are paid first, to the rules it was built with.
+    /// The verdict for <paramref name="key"/> made from the stale verdict its cache slot holds, when every stage that
+    /// changed now finds a rule that does the same (<see cref="PipelineVerdict.FindRepair"/>), or null (the caller runs
+    /// the pipeline). When only this key's slot holds it and no earlier packet of the burst was given it, the stale
+    /// verdict itself is repaired in place after its pending credits are paid to the rules it was built with (those
+    /// packets went through them). Otherwise (another key shares it and may find other rules; a packet of the burst
+    /// holds it) it is left as it is, and the repaired chain is interned as a run's would be, shared with every key of
+    /// that chain, built or taken from the pool when new, with the stale verdict's composed actions; the caller puts it
+    /// in the key's slot. Either way no table but the changed ones is looked up, and no composed list is interned.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal bool TryRepair(PipelineVerdict v, in FlowKey key, ReadOnlySpan<PipelineVerdict?> earlier)
+    internal PipelineVerdict? Repair(PipelineVerdict v, in FlowKey key, ReadOnlySpan<PipelineVerdict?> earlier)
     {
-        if (v.Refs != 1 || v.Retired) return false;
+        if (v.Retired || !v.FindRepair(key, _walk, out long changes)) return null;
+        bool alone = v.Refs == 1;
         foreach (var x in earlier)
-            if (ReferenceEquals(x, v)) return false;
-        PayPending(v);
-        return v.TryRepair(key, _walk);
+        {
+            if (!alone) break;
+            if (ReferenceEquals(x, v)) alone = false;
+        }
+        if (alone)
+        {
+            PayPending(v);
+            v.CommitRepair(_walk, changes);
+            return v;
+        }
+        _walk.LoadRepaired(v, changes);
+        return _verdicts.Intern(_walk, v.Actions);
     }
 
     /// <summary>Adds a batch to a rule's credit for this burst (see <see cref="FlushCredits"/>).</summary>

@@ -265,32 +265,37 @@ public sealed class VerdictChurnTests
     }
 
     /// <summary>
-    /// A verdict that two keys share (one chain) is not repaired for one of them: the other key might find another rule.
-    /// The first key runs the pipeline; the second, then the verdict's only holder, repairs it; the counters are right.
+    /// A verdict that several keys share (one chain) is not repaired in place for one of them (another key might find
+    /// other rules): the first key's repair is interned as a new chain, which the next key's repair then shares; the
+    /// last holder repairs the old verdict in place. No key walks, one verdict is built, and the counters are right.
     /// </summary>
     [Fact]
-    public void ASharedVerdict_IsNotRepaired()
+    public void ASharedVerdict_IsRepairedIntoTheNewChain_NotInPlace()
     {
         using var r = new Rig();
         var (src, dst, _) = Faucet(r);
-        byte[] a = Frame(MacA, MacB, sport: 1000), b = Frame(MacA, MacB, sport: 1001);
-        r.Send(a);
-        r.Send(b);
-        Assert.Equal(1, r.Fwd.VerdictsBuilt); // one chain, one verdict, two cache slots
+        byte[][] frames = [Frame(MacA, MacB, sport: 1000), Frame(MacA, MacB, sport: 1001), Frame(MacA, MacB, sport: 1002)];
+        foreach (var f in frames) r.Send(f);
+        Assert.Equal(1, r.Fwd.VerdictsBuilt); // one chain, one verdict, three cache slots
         Remove(r, 1, src);
         var again = r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
-        Assert.Equal((1, 0), SendCounting(r, a));
-        // a's slot now holds the verdict of the new chain: b's slot alone holds the old one, which b may repair.
-        Assert.Equal((0, 1), SendCounting(r, b));
-        Assert.Equal(4, r.Sent(2).Count);
-        Assert.Equal(2, src.Packets);
-        Assert.Equal(2, again.Packets);
-        Assert.Equal(4, dst.Packets);
+        Assert.Equal((0, 1), SendCounting(r, frames[0]));
+        Assert.Equal(2, r.Fwd.VerdictsBuilt); // the new chain's verdict
+        Assert.Equal((0, 1), SendCounting(r, frames[1]));
+        Assert.Equal((0, 1), SendCounting(r, frames[2]));
+        Assert.Equal(2, r.Fwd.VerdictsBuilt); // shared by the second key, the old one repaired in place by the third
+        Assert.Equal(6, r.Sent(2).Count);
+        Assert.Equal(3, src.Packets);
+        Assert.Equal(3, again.Packets);
+        Assert.Equal(6, dst.Packets);
+        foreach (var f in frames) Assert.True(CachedAnswer(r, f));
+        Assert.Equal(3, r.Sent(2).Count);
     }
 
     /// <summary>
-    /// A verdict already given to a packet of the burst (the same key earlier in it) is not repaired under that packet,
-    /// which is credited to the rules it went through; otherwise the same stale verdict is.
+    /// A verdict already given to a packet of the burst (the same key earlier in it) is not repaired in place under that
+    /// packet, which is credited to the rules it went through: the repair is a new verdict; otherwise the same stale
+    /// verdict is repaired.
     /// </summary>
     [Fact]
     public void AVerdictAlreadyGivenToAPacketOfTheBurst_IsNotRepaired()
@@ -306,9 +311,13 @@ public sealed class VerdictChurnTests
         r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
         Assert.Null(r.Fwd.Cache.LookupVerdict(key, key.Hash(), out var stale));
         Assert.Same(v, stale);
-        Assert.False(r.Fwd.TryRepair(v!, key, [v]));
-        Assert.True(r.Fwd.TryRepair(v!, key, [null]));
-        Assert.True(v!.IsCurrent());
+        var other = r.Fwd.Repair(v!, key, [v]);
+        Assert.NotNull(other);
+        Assert.NotSame(v, other);
+        Assert.True(other.IsCurrent());
+        Assert.False(v!.IsCurrent());
+        Assert.Same(v, r.Fwd.Repair(v, key, [null]));
+        Assert.True(v.IsCurrent());
     }
 
     /// <summary>
@@ -328,7 +337,7 @@ public sealed class VerdictChurnTests
         // Three packets counted on the verdict and not yet paid (as between two bursts of a busy port).
         v.PendingPackets = 3;
         v.PendingBytes = 3 * frame.Length;
-        Assert.True(r.Fwd.TryRepair(v, key, []));
+        Assert.Same(v, r.Fwd.Repair(v, key, []));
         Assert.Equal(0, v.PendingPackets);
         r.Send(Frame(MacB, MacA)); // another packet, whose burst ends in a credit flush
         Assert.Equal(4, dst.Packets);
