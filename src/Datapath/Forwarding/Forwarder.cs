@@ -108,6 +108,11 @@ public sealed class Forwarder
 
     // Flow batches: packets grouped by the flow they matched.
     private readonly int[] _batchCount = new int[Burst.Size];
+    // A burst's grouping index (flow or verdict hash -> batch) and each batch's first packet: arrays, not stackalloc,
+    // so the methods that group are compiled with the run's profile (tiered PGO; a stackalloc makes a method with
+    // loops fully optimised at once, without one).
+    private readonly byte[] _batchIndex = new byte[64];
+    private readonly byte[] _batchFirst = new byte[Burst.Size];
     private readonly int[] _batchPkts = new int[Burst.Size * Burst.Size];
     private readonly PacketLayers[] _batchLayers = new PacketLayers[Burst.Size * Burst.Size];
     private readonly int[] _missPkts = new int[Burst.Size];
@@ -377,8 +382,8 @@ public sealed class Forwarder
         // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
         // entry's serial number: O(1) per packet however many flows the burst holds.
         // A batch is known by its first packet's index (its flow is entries[first]): no reference is stored per packet.
-        Span<byte> index = stackalloc byte[64];
-        Span<byte> first = stackalloc byte[Burst.Size];
+        Span<byte> index = _batchIndex;
+        Span<byte> first = _batchFirst;
         index.Fill(0xFF);
         int batches = 0, misses = 0, wildcardWins = 0;
         for (int i = 0; i < n; i++)
@@ -550,8 +555,8 @@ public sealed class Forwarder
         }
 
         // A batch is known by its first packet's index (its verdict is verdicts[first]), as in ClassifyAndExecute.
-        Span<byte> index = stackalloc byte[64];
-        Span<byte> first = stackalloc byte[Burst.Size];
+        Span<byte> index = _batchIndex;
+        Span<byte> first = _batchFirst;
         index.Fill(0xFF);
         int batches = 0;
         for (int i = 0; i < n; i++)

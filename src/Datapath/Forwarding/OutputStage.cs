@@ -129,6 +129,40 @@ public sealed class OutputStage
         StageTxSlot(slot, p, copy, queueId);
     }
 
+    /// <summary>
+    /// Queues a batch of packets for port number <paramref name="port"/>: <see cref="StageTx"/> for each, with what is
+    /// the same for the whole batch (the port, its state, shaping, virtual port, queue, whether a later action rewrites
+    /// the packets) decided once. Each packet is still checked against its own input port, and a super-frame that owes
+    /// an offload still takes the per-packet path.
+    /// </summary>
+    internal void StageTxBatch(ushort port, ReadOnlySpan<int> pkts, bool copy, uint queueId)
+    {
+        var slot = _f.Owner.Ports.Get(port);
+        if (slot is null || copy || queueId != uint.MaxValue || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0
+            || slot.Shaper is not null || slot.Encapsulating is not null)
+        {
+            foreach (int p in pkts) StageTx(port, p, copy, _pool.InPort[p], queueId);
+            return;
+        }
+        int q = slot.Index;
+        if ((uint)q >= (uint)_txq.Length) GrowTx(q);
+        foreach (int p in pkts)
+        {
+            if (_pool.InPort[p] == port)
+            {
+                _f.Drops.Add(DropReason.OutputToInPort);
+                continue;
+            }
+            if (_pool.IsLarge(p))
+            {
+                StageTxSlot(slot, p, copy: false, queueId);
+                continue;
+            }
+            _pool.AddRef(p);
+            Enqueue(q, slot, p);
+        }
+    }
+
     internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
     {
         var config = slot.Config;
@@ -414,7 +448,7 @@ public sealed class OutputStage
                 case PortNumber.None:
                     return;
                 default:
-                    foreach (int p in pkts) f.StageTx(port, p, modifiedAfter, f._pool.InPort[p], queueId);
+                    f.StageTxBatch(port, pkts, modifiedAfter, queueId);
                     return;
             }
         }
