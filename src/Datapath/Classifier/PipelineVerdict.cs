@@ -66,7 +66,8 @@ public sealed class PipelineStageStats
 /// runs through the verdict to <see cref="PendingPackets"/> and credits them to the rules in batches (see
 /// <c>Forwarder</c>).</para>
 /// <para>Immutable while any cache slot holds it, but for those counters (a thread's <see cref="VerdictInterner"/> hands
-/// the same one back for every later packet key with the same chain). The interner counts the slots that hold it
+/// the same one back for every later packet key with the same chain), and but for a repair: once stale, a verdict only
+/// one slot holds may be brought current in place by its owner (<see cref="FindRepair"/>, <see cref="CommitRepair"/>). The interner counts the slots that hold it
 /// (its own and the thread's cache's) and, once none does and its credits are paid, reuses the object and its arrays
 /// for a later chain of the same shape (<see cref="VerdictInterner.Recycle"/>), so churn that keeps making new chains
 /// allocates nothing once the pool is warm.</para>
@@ -104,6 +105,16 @@ public sealed class PipelineVerdict
         public int Serial;
         /// <summary>The stage's <see cref="FlowTable.StageId"/> (a forwarder counts its batches per stage from the checks, reading no table).</summary>
         public int StageId;
+
+        /// <summary>
+        /// Whether the stage still returns what the run found, given its table's <see cref="FlowTable.Removals"/> read
+        /// just before (so before the hit is read: a removal after that read moves it again): its class kept its
+        /// version, and after a removal in the table the hit is still the incarnation the run found (IsRemoved first,
+        /// then the serial: the order a recycled entry's new incarnation is written in reverse).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly bool Holds(long removals)
+            => Class.Version == Version && (removals == Removals || Hit is not { } e || (!e.IsRemoved && e.Serial == Serial));
     }
 
     /// <summary>The pipeline's change counter this verdict was built against.</summary>
@@ -228,15 +239,9 @@ public sealed class PipelineVerdict
         for (int i = 0; i < checks.Length; i++)
         {
             ref var c = ref checks[i];
-            if (c.Class.Version != c.Version) return false;
-            long removals = c.Table.Removals; // before the entry: a removal after this read moves it again
-            if (removals != c.Removals)
-            {
-                // After a removal in the stage's table: the hit must still be the incarnation the run found (IsRemoved
-                // first, then the serial: the order a recycled entry's new incarnation is written in reverse).
-                if (c.Hit is { } e && (e.IsRemoved || e.Serial != c.Serial)) return false;
-                c.Removals = removals;
-            }
+            long removals = c.Table.Removals;
+            if (!c.Holds(removals)) return false;
+            if (removals != c.Removals) c.Removals = removals; // the hit is still there as of this count
         }
         if (Absent is not null && Absent.Version != AbsentVersion) return false;
         // The count was read before the checks: a change published since moves it again.
@@ -278,7 +283,7 @@ public sealed class PipelineVerdict
             long removals = c.Table.Removals; // before the hit and any lookup, as CheckStages and a run read it
             repaired[i] = null;
             removalsRead[i] = removals;
-            if (c.Class.Version != c.Version || (removals != c.Removals && hit is not null && (hit.IsRemoved || hit.Serial != c.Serial)))
+            if (!c.Holds(removals))
             {
                 if (hit is null) return false; // a stage that missed: a rule may match now, or its miss mode moved
                 var table = Tables[i];

@@ -154,6 +154,15 @@ public sealed class VerdictChurnTests
         Assert.True(CachedAnswer(r, probe));
     }
 
+    /// <summary>The current verdict the cache holds for <paramref name="frame"/> received on port 1, and its key.</summary>
+    private static PipelineVerdict CachedVerdict(Rig r, byte[] frame, out FlowKey key)
+    {
+        PacketParser.Parse(frame, 1, out key, out _);
+        var v = r.Fwd.Cache!.LookupVerdict(key, key.Hash());
+        Assert.NotNull(v);
+        return v;
+    }
+
     /// <summary>Sends the frame <paramref name="times"/> times in one burst; returns the walks and the repairs it made.</summary>
     private static (long Walks, long Repairs) SendCounting(Rig r, byte[] frame, int times = 1)
     {
@@ -304,18 +313,16 @@ public sealed class VerdictChurnTests
         var (src, _, _) = Faucet(r);
         var frame = Frame(MacA, MacB);
         r.Send(frame);
-        PacketParser.Parse(frame, 1, out var key, out _);
-        var v = r.Fwd.Cache!.LookupVerdict(key, key.Hash());
-        Assert.NotNull(v);
+        var v = CachedVerdict(r, frame, out var key);
         Remove(r, 1, src);
         r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
-        Assert.Null(r.Fwd.Cache.LookupVerdict(key, key.Hash(), out var stale));
+        Assert.Null(r.Fwd.Cache!.LookupVerdict(key, key.Hash(), out var stale));
         Assert.Same(v, stale);
-        var other = r.Fwd.Repair(v!, key, [v]);
+        var other = r.Fwd.Repair(v, key, [v]);
         Assert.NotNull(other);
         Assert.NotSame(v, other);
         Assert.True(other.IsCurrent());
-        Assert.False(v!.IsCurrent());
+        Assert.False(v.IsCurrent());
         Assert.Same(v, r.Fwd.Repair(v, key, [null]));
         Assert.True(v.IsCurrent());
     }
@@ -331,8 +338,7 @@ public sealed class VerdictChurnTests
         var (_, dst, _) = Faucet(r);
         var frame = Frame(MacA, MacB);
         r.Send(frame);
-        PacketParser.Parse(frame, 1, out var key, out _);
-        var v = r.Fwd.Cache!.LookupVerdict(key, key.Hash())!;
+        var v = CachedVerdict(r, frame, out var key);
         var outranking = r.Add(2, DlDst(MacB), 200, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
         // Three packets counted on the verdict and not yet paid (as between two bursts of a busy port).
         v.PendingPackets = 3;
