@@ -75,8 +75,9 @@ public sealed class ExactTable
         // value, which the runtime lays out after the entry's other fields, so not in the object's first lines;
         // its serial and flags); (3) confirm the candidate by its full key, falling back to a complete probe when
         // it is not the one.
-        Span<uint> hs = stackalloc uint[64];
-        Span<nint> cand = stackalloc nint[64];
+        var scratch = BurstScratch.ForThread;
+        Span<uint> hs = scratch.ExactHashes;
+        Span<nint> cand = scratch.ExactCandidates;
         while (bits != 0)
         {
             int i = BitOperations.TrailingZeroCount(bits);

@@ -198,8 +198,9 @@ public sealed class TupleSpace
         if (keys.Length > 64 || results.Length < keys.Length || (keys.Length < 64 && pending >> keys.Length != 0))
             ThrowHelper.Argument(nameof(pending));
 
-        Span<int> best = stackalloc int[64];
-        Span<uint> hashes = stackalloc uint[64];
+        var scratch = BurstScratch.ForThread;
+        Span<int> best = scratch.TupleBest;
+        Span<uint> hashes = scratch.TupleHashes;
         for (ulong b = pending; b != 0; b &= b - 1) best[BitOperations.TrailingZeroCount(b)] = -1;
         ref int best0 = ref MemoryMarshal.GetReference(best);
         ref uint hash0 = ref MemoryMarshal.GetReference(hashes);
