@@ -169,7 +169,7 @@ public sealed class PpsOptions
                     Console.WriteLine("             ports, all to two ports, indirect to one, ff over two watched ports; select reports how the buckets shared)");
                     Console.WriteLine("             --meter KBPS (with --openflow13's flows: each runs through one meter, a drop band of KBPS kbit/s; the rate");
                     Console.WriteLine("             delivered is reported against it)");
-                    Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it) --start-file F (measure once F exists)");
+                    Console.WriteLine("             --pin-cpu N (the forwarding thread owns CPU N: pinned there, every other thread kept off it; with --threads T, thread t owns CPU N+t) --start-file F (measure once F exists)");
                     Console.WriteLine("             --rewarm S (with --start-file: forward S seconds after F appears, then measure)");
                     Environment.Exit(0);
                     break;
@@ -495,11 +495,13 @@ public static class PpsHarness
         // --pin-cpu N: the forwarding thread owns CPU N, and every other thread (the runtime's, and those made later:
         // the OpenFlow listener's and connections', the churn thread, the thread pool's) stays off it, as the daemon's
         // --forwarding-cpus places them.
-        if (o.PinCpu >= 0 && o.Threads <= 1)
+        // With --threads N, forwarding thread t owns CPU N+t.
+        if (o.PinCpu >= 0)
         {
-            if (!CpuPlacement.IsSupported || !CpuPlacement.Allowed().Contains(o.PinCpu))
-                throw new ArgumentException($"--pin-cpu {o.PinCpu}: not a CPU this process may use ({CpuPlacement.Format(CpuPlacement.Allowed())}; Linux only)");
-            CpuPlacement.KeepEveryThreadOff([o.PinCpu]);
+            int[] own = [.. Enumerable.Range(o.PinCpu, Math.Max(1, o.Threads))];
+            if (!CpuPlacement.IsSupported || own.Any(c => !s_cpusAtStart.Contains(c)))
+                throw new ArgumentException($"--pin-cpu {o.PinCpu}: CPUs {CpuPlacement.Format(own)} are not all CPUs this process may use ({CpuPlacement.Format(s_cpusAtStart)}; Linux only)");
+            CpuPlacement.KeepEveryThreadOff(own);
         }
         var rng = new Random(o.Seed);
         var dp = new SwitchDatapath(new DatapathOptions
@@ -807,6 +809,12 @@ public static class PpsHarness
     }
 
     /// <summary>
+    /// The CPUs the process could use before any run placed its threads (a --scale-to run measures again after the
+    /// one before kept the main thread off its forwarding CPU).
+    /// </summary>
+    private static readonly int[] s_cpusAtStart = CpuPlacement.IsSupported ? CpuPlacement.Allowed() : [];
+
+    /// <summary>
     /// --threads N: port i+1 (dealt to forwarding thread i) generates the same traffic with flows of its own in_port;
     /// each thread polls its ports in a loop, as the datapath's threads do under load. Reports the total and per-thread rate.
     /// </summary>
@@ -821,12 +829,18 @@ public static class PpsHarness
             ports[t].SetGenerator(more.Frames);
         }
         var stop = false;
+        string? pinFailure = null;
         var threads = new Thread[n];
         for (int t = 0; t < n; t++)
         {
             int idx = t;
             threads[t] = new Thread(() =>
             {
+                if (o.PinCpu >= 0 && !CpuPlacement.PinCurrentThread(o.PinCpu + idx, out string pinError))
+                {
+                    Volatile.Write(ref pinFailure, $"--pin-cpu {o.PinCpu}: thread {idx}: {pinError}");
+                    return;
+                }
                 var reader = dp.Pipeline.Reclamation.Register();
                 while (!Volatile.Read(ref stop))
                 {
@@ -860,6 +874,11 @@ public static class PpsHarness
         long forwarded = SentTotal(ports) - sent0;
         Volatile.Write(ref stop, true);
         foreach (var t in threads) t.Join();
+        if (pinFailure is not null)
+        {
+            dp.Dispose();
+            throw new ArgumentException(pinFailure);
+        }
         progress?.WriteLine($"  per thread: {string.Join(", ", per.Select(x => x.ToString("F2", CultureInfo.InvariantCulture) + " Mpps"))}");
         ReportMeter(o, dp, MeterPassed(dp) - meter0, secs, progress);
         ReportGroup(o, dp, progress);

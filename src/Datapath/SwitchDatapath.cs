@@ -211,7 +211,7 @@ public sealed class SwitchDatapath : IDisposable
         for (int i = 0; i < threads; i++)
         {
             _forwarders[i] = new Forwarder(this, Options.PoolSize, Options.EmcEntries, Options.UpcallSlots, Options.LargeBuffers, Options.SamplingRate,
-                                          threads == 1 ? FlowCounting.SoleWriter : FlowCounting.Atomic);
+                                          threads == 1 ? FlowCounting.SoleWriter : FlowCounting.Shared, i);
             _assigned[i] = new List<RxQueue>();
         }
         _assignedSnapshot = new RxQueue[threads][];

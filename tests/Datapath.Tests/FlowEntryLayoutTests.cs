@@ -36,7 +36,7 @@ public sealed class FlowEntryLayoutTests
         Assert.Equal("policy", e.Owner);
         Assert.Equal(7UL, e.Tag);
         Assert.Same(FlowActions.Drop, e.Actions);
-        e.Forwarded(2, 128, 5, soleWriter: true);
+        e.Forwarded(2, 128, 5, FlowEntry.SoleWriter);
         Assert.Equal(2, e.Packets);
         Assert.Equal(128, e.Bytes);
         Assert.Equal(5, e.LastUsedNanos);

@@ -66,6 +66,11 @@ public sealed class FlowEntry
     /// hash stage at another priority) ties with other masks by subtable order and may be shadowed: caches check both.
     /// </summary>
     [FieldOffset(38)] public readonly bool IsUnshadowable;
+    /// <summary>
+    /// With several forwarding threads, the one whose counts go into <see cref="_packets"/> and <see cref="_bytes"/>
+    /// with plain adds (its <see cref="Forwarded"/> id; 0 until the first thread counts the rule and claims it).
+    /// </summary>
+    [FieldOffset(39)] private byte _countingOwner;
     [FieldOffset(40)] public readonly FlowMatch Match;
 
     /// <summary>Higher wins; see <see cref="Classifier.FlowTable"/> for ties.</summary>
@@ -150,25 +155,42 @@ public sealed class FlowEntry
     internal void PrefetchStateLine() => Prefetch.Line(ref InExactStage);
 
     /// <summary>
-    /// Hot path: a forwarding thread accounts one flow-batch. With <paramref name="soleWriter"/> (the datapath has one
-    /// forwarding thread, the only one that ever passes it for any entry) the counts are plain adds: no other thread
-    /// writes these two words (every other count goes through <see cref="Hit"/> into a side object), and readers see
-    /// each aligned 64-bit word whole. Several forwarding threads add atomically.
+    /// Hot path: a forwarding thread accounts one flow-batch. The rule's two counter words have one writer, so they
+    /// take plain adds (no lock prefix; readers see each aligned 64-bit word whole): the datapath's only forwarding
+    /// thread (<paramref name="owner"/> <see cref="SoleWriter"/>), or, with several, the first thread that counts the
+    /// rule, which claims it (<paramref name="owner"/> is that thread's id, 1-255). Another thread's counts for the same
+    /// rule are atomic adds into the side object <see cref="Hit"/> uses, which is made on first use: a rule whose
+    /// packets all come through one thread (a port's traffic is one thread's) is counted without a locked instruction.
+    /// An <paramref name="owner"/> of 0 never claims (a thread past 255).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Forwarded(int packets, long bytes, long nowNanos, bool soleWriter)
+    internal void Forwarded(int packets, long bytes, long nowNanos, byte owner)
     {
-        if (soleWriter)
+        if (owner == SoleWriter || OwnsCounts(owner))
         {
             _packets += packets;
             _bytes += bytes;
         }
         else
         {
-            Interlocked.Add(ref _packets, packets);
-            Interlocked.Add(ref _bytes, bytes);
+            var e = Elsewhere();
+            Interlocked.Add(ref e.Packets, packets);
+            Interlocked.Add(ref e.Bytes, bytes);
         }
         if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
+    }
+
+    /// <summary>The forwarding thread that owns the counter words (0: none yet; diagnostics and tests).</summary>
+    internal byte CountingOwner => Volatile.Read(ref _countingOwner);
+
+    /// <summary><see cref="Forwarded"/>'s owner id for the datapath's only forwarding thread.</summary>
+    internal const byte SoleWriter = byte.MaxValue;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool OwnsCounts(byte owner)
+    {
+        byte o = Volatile.Read(ref _countingOwner);
+        return owner != 0 && (o == owner || (o == 0 && Interlocked.CompareExchange(ref _countingOwner, owner, 0) == 0));
     }
 
     /// <summary>Accounts packets that did not come through a forwarding thread (a packet-out, the control path).</summary>
@@ -248,6 +270,7 @@ public sealed class FlowEntry
         Volatile.Write(ref _packets, 0);
         Volatile.Write(ref _bytes, 0);
         Volatile.Write(ref _elsewhere, null);
+        Volatile.Write(ref _countingOwner, 0);
         Volatile.Write(ref _lastUsedNanos, createdNanos);
         _removed = false;
     }

@@ -124,9 +124,11 @@ public sealed class Forwarder
     private long _now;
 
     internal Forwarder(SwitchDatapath dp, int poolSize, int emcEntries, int upcallSlots, int largeBuffers, int sampleRate,
-                       FlowCounting counting)
+                       FlowCounting counting, int index = -1)
     {
         _counting = counting;
+        // A rule's counting owner is a forwarding thread's index + 1 (0: unclaimed); past 254 threads, never an owner.
+        _countingId = counting == FlowCounting.SoleWriter ? FlowEntry.SoleWriter : index is >= 0 and < 254 ? (byte)(index + 1) : (byte)0;
         Sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
         _dp = dp;
         Counters = dp.Counters.CreateSet();
@@ -146,6 +148,9 @@ public sealed class Forwarder
     internal long Now => _now;
 
     private readonly FlowCounting _counting;
+    /// <summary>This thread's id as a rule's counting owner (see <see cref="FlowEntry.Forwarded"/>).</summary>
+    private readonly byte _countingId;
+    internal byte CountingId => _countingId;
     /// <summary>How this thread writes its rules' counters.</summary>
     internal FlowCounting Counting => _counting;
 
@@ -154,7 +159,7 @@ public sealed class Forwarder
     private void Count(FlowEntry flow, int packets, long bytes)
     {
         if (_counting == FlowCounting.Control) flow.Hit(packets, bytes, _now);
-        else flow.Forwarded(packets, bytes, _now, _counting == FlowCounting.SoleWriter);
+        else flow.Forwarded(packets, bytes, _now, _countingId);
     }
 
     private FlowTable _cachedTable;
@@ -850,8 +855,11 @@ internal enum FlowCounting : byte
 {
     /// <summary>The datapath's only forwarding thread: plain adds (no other thread writes those words).</summary>
     SoleWriter,
-    /// <summary>One of several forwarding threads: atomic adds.</summary>
-    Atomic,
+    /// <summary>
+    /// One of several forwarding threads: plain adds to the rules this thread counted first (it owns their words),
+    /// atomic adds to a side object for the others.
+    /// </summary>
+    Shared,
     /// <summary>The control path (packet-outs): through the rule's side counts, never the forwarding threads' words.</summary>
     Control,
 }

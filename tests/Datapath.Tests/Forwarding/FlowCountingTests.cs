@@ -5,8 +5,8 @@ using Softswitch.Datapath.Forwarding;
 namespace Softswitch.Datapath.Tests.Forwarding;
 
 /// <summary>
-/// A rule's counters: the forwarding threads' words (plain adds when the datapath has one forwarding thread, atomic
-/// adds with several) and everything else (packet-outs, offload counts, resets) through the rule's side counts, so
+/// A rule's counters: the forwarding threads' words (plain adds by the datapath's one forwarding thread, or by the
+/// first of several to count the rule; the others' atomic adds go to the side counts) and everything else (packet-outs, offload counts, resets) through the rule's side counts, so
 /// no count is lost however the writers interleave.
 /// </summary>
 public sealed class FlowCountingTests
@@ -24,37 +24,64 @@ public sealed class FlowCountingTests
             for (int i = 0; i < N; i++) e.Hit(1, 100, i);
         });
         control.Start();
-        for (int i = 0; i < N; i++) e.Forwarded(2, 64, i, soleWriter: true);
+        for (int i = 0; i < N; i++) e.Forwarded(2, 64, i, FlowEntry.SoleWriter);
         control.Join();
         Assert.Equal(3L * N, e.Packets);
         Assert.Equal(164L * N, e.Bytes);
     }
 
     [Fact]
-    public void SeveralForwardingThreadsCountAtomically()
+    public void SeveralForwardingThreadsCountingOneRuleLoseNoCount_WhicheverClaimsIt()
+    {
+        for (int round = 0; round < 20; round++)
+        {
+            var e = NewEntry();
+            const int N = 200_000;
+            using var go = new ManualResetEventSlim();
+            // Ids 1-3 race to claim the rule's words; id 0 (a thread past 254) never claims.
+            var threads = new byte[] { 1, 2, 3, 0 }.Select(id => new Thread(() =>
+            {
+                go.Wait();
+                for (int i = 0; i < N; i++) e.Forwarded(1, 60, i, id);
+            })).ToArray();
+            foreach (var t in threads) t.Start();
+            go.Set();
+            foreach (var t in threads) t.Join();
+            Assert.Equal(4L * N, e.Packets);
+            Assert.Equal(240L * N, e.Bytes);
+            Assert.InRange(e.CountingOwner, (byte)1, (byte)3);
+        }
+    }
+
+    [Fact]
+    public void TheFirstThreadToCountARuleOwnsItsWords_AndAResetOrAnotherThreadsCountsGoBeside()
     {
         var e = NewEntry();
-        const int N = 1_000_000;
-        var threads = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
-        {
-            for (int i = 0; i < N; i++) e.Forwarded(1, 60, i, soleWriter: false);
-        })).ToArray();
-        foreach (var t in threads) t.Start();
-        foreach (var t in threads) t.Join();
-        Assert.Equal(3L * N, e.Packets);
-        Assert.Equal(180L * N, e.Bytes);
+        Assert.Equal(0, e.CountingOwner);
+        e.Forwarded(2, 128, 1, 2);
+        Assert.Equal(2, e.CountingOwner);
+        e.Forwarded(3, 192, 2, 1);
+        e.Forwarded(1, 64, 3, 2);
+        Assert.Equal(2, e.CountingOwner);
+        Assert.Equal(6, e.Packets);
+        Assert.Equal(384, e.Bytes);
+        e.ResetCounters();
+        e.Forwarded(1, 60, 4, 1);
+        Assert.Equal(1, e.Packets);
+        Assert.Equal(60, e.Bytes);
+        Assert.Equal(4, e.LastUsedNanos);
     }
 
     [Fact]
     public void AResetZeroesWhatWasCountedAndLaterPacketsCountFromZero()
     {
         var e = NewEntry();
-        e.Forwarded(10, 640, 5, soleWriter: true);
+        e.Forwarded(10, 640, 5, FlowEntry.SoleWriter);
         e.AddCounts(3, 300);
         e.ResetCounters();
         Assert.Equal(0, e.Packets);
         Assert.Equal(0, e.Bytes);
-        e.Forwarded(4, 256, 6, soleWriter: true);
+        e.Forwarded(4, 256, 6, FlowEntry.SoleWriter);
         e.Hit(1, 60, 7);
         Assert.Equal(5, e.Packets);
         Assert.Equal(316, e.Bytes);
@@ -68,7 +95,7 @@ public sealed class FlowCountingTests
         const int N = 2_000_000;
         var forwarding = new Thread(() =>
         {
-            for (int i = 0; i < N; i++) e.Forwarded(1, 1, i, soleWriter: true);
+            for (int i = 0; i < N; i++) e.Forwarded(1, 1, i, FlowEntry.SoleWriter);
         });
         forwarding.Start();
         while (e.Packets < N / 4) Thread.SpinWait(10);
@@ -82,12 +109,14 @@ public sealed class FlowCountingTests
     }
 
     [Fact]
-    public void ADatapathWithOneForwardingThreadCountsItsRulesAsTheSoleWriter_WithSeveralAtomically()
+    public void ADatapathWithOneForwardingThreadCountsItsRulesAsTheSoleWriter_WithSeveralEachAsAnOwnerOfItsOwn()
     {
         using var one = new SwitchDatapath(new DatapathOptions { Threads = 1 });
         using var two = new SwitchDatapath(new DatapathOptions { Threads = 2 });
         Assert.Equal(FlowCounting.SoleWriter, one.Forwarders[0].Counting);
-        Assert.All(two.Forwarders, f => Assert.Equal(FlowCounting.Atomic, f.Counting));
+        Assert.Equal(FlowEntry.SoleWriter, one.Forwarders[0].CountingId);
+        Assert.All(two.Forwarders, f => Assert.Equal(FlowCounting.Shared, f.Counting));
+        Assert.Equal([1, 2], two.Forwarders.Select(f => (int)f.CountingId));
         Assert.Equal(FlowCounting.Control, one.Control.Counting);
         Assert.Equal(FlowCounting.Control, two.Control.Counting);
     }

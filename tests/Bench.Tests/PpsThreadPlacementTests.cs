@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Softswitch.Bench.Tests;
+
+/// <summary>
+/// bench pps --pin-cpu with several forwarding threads: thread t owns CPU N+t, also in a --scale-to run, where the
+/// one-thread run before has kept every other thread (the main thread too) off its CPU. Run as a process of its own:
+/// placing threads changes the whole process's CPU masks, which a test host shared with other tests must not have.
+/// </summary>
+public sealed partial class PpsThreadPlacementTests
+{
+    [GeneratedRegex(@"^2\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+x\s+([0-9.]+) ([0-9.]+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex TwoThreadRow();
+
+    [TwoCpuFact]
+    public void AScaleToRunPinsEachForwardingThreadToACpuOfItsOwn()
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "Softswitch.Bench.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { dll, "pps", "--flows", "200", "--scale-to", "2", "--seconds", "1", "--pin-cpu", "0" }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(120_000), "bench pps did not finish in 120 s");
+        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{stdout}\n{stderr.Result}");
+        var row = TwoThreadRow().Match(stdout);
+        Assert.True(row.Success, stdout);
+        Assert.True(double.Parse(row.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
+        Assert.True(double.Parse(row.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
+    }
+}
+
+/// <summary>A fact reported as skipped, with the reason, where the process may not use two CPUs (and on other than Linux).</summary>
+public sealed class TwoCpuFactAttribute : FactAttribute
+{
+    public TwoCpuFactAttribute()
+    {
+        int cpus = global::Softswitch.Datapath.Forwarding.CpuPlacement.IsSupported ? global::Softswitch.Datapath.Forwarding.CpuPlacement.Allowed().Length : 0;
+        if (cpus < 2) Skip = $"needs Linux and two CPUs this process may use (it may use {cpus})";
+    }
+}
