@@ -495,7 +495,7 @@ public static class PpsHarness
         // --pin-cpu N: the forwarding thread owns CPU N, and every other thread (the runtime's, and those made later:
         // the OpenFlow listener's and connections', the churn thread, the thread pool's) stays off it, as the daemon's
         // --forwarding-cpus places them.
-        // With --threads N, forwarding thread t owns CPU N+t.
+        // With --threads T, forwarding thread t owns CPU N+t.
         if (o.PinCpu >= 0)
         {
             int[] own = [.. Enumerable.Range(o.PinCpu, Math.Max(1, o.Threads))];

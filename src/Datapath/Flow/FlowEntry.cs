@@ -158,10 +158,11 @@ public sealed class FlowEntry
     /// Hot path: a forwarding thread accounts one flow-batch. The rule's two counter words have one writer, so they
     /// take plain adds (no lock prefix; readers see each aligned 64-bit word whole): the datapath's only forwarding
     /// thread (<paramref name="owner"/> <see cref="SoleWriter"/>), or, with several, the first thread that counts the
-    /// rule, which claims it (<paramref name="owner"/> is that thread's id, 1-255). Another thread's counts for the same
+    /// rule, which claims it (<paramref name="owner"/> is that thread's id, 1-254). Another thread's counts for the same
     /// rule are atomic adds into the side object <see cref="Hit"/> uses, which is made on first use: a rule whose
     /// packets all come through one thread (a port's traffic is one thread's) is counted without a locked instruction.
-    /// An <paramref name="owner"/> of 0 never claims (a thread past 255).
+    /// A rule keeps its first owner (a port moved to another thread leaves its rules' counts to go beside). An
+    /// <paramref name="owner"/> of 0 never claims (a thread past the 254th).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Forwarded(int packets, long bytes, long nowNanos, byte owner)
