@@ -182,9 +182,6 @@ public sealed class ExactMatchCache
         _inserts++;
     }
 
-    /// <summary>Scratch for a burst's candidate slots (<see cref="Candidate"/>), 64 of them: the cache has one owner thread.</summary>
-    internal readonly long[] CandidateSlots = new long[64];
-
     /// <summary>The current verdict cached under <paramref name="key"/>, or null; counts the hit or miss.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PipelineVerdict? LookupVerdict(in FlowKey key, uint hash) => LookupVerdict(key, hash, out _);

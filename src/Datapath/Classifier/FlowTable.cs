@@ -359,8 +359,7 @@ public sealed class FlowTable
             ref FlowKey k0 = ref MemoryMarshal.GetReference(keys);
             ref uint h0 = ref MemoryMarshal.GetReference(hashes);
             ref FlowEntry? r0 = ref MemoryMarshal.GetReference(results);
-            // The cache's scratch, not a stackalloc: this method is then compiled with the run's profile (tiered PGO).
-            Span<long> slots = cache.CandidateSlots;
+            Span<long> slots = BurstScratch.ForThread.CacheSlots;
             for (int i = 0; i < n; i++) cache.PrefetchSet(Unsafe.Add(ref h0, i));
             for (int i = 0; i < n; i++)
             {

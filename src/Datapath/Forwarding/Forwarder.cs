@@ -108,9 +108,8 @@ public sealed class Forwarder
 
     // Flow batches: packets grouped by the flow they matched.
     private readonly int[] _batchCount = new int[Burst.Size];
-    // A burst's grouping index (flow or verdict hash -> batch) and each batch's first packet: arrays, not stackalloc,
-    // so the methods that group are compiled with the run's profile (tiered PGO; a stackalloc makes a method with
-    // loops fully optimised at once, without one).
+    // A burst's grouping index (flow or verdict hash -> batch) and each batch's first packet: the thread's arrays, not
+    // a stackalloc, for the reason Classifier.BurstScratch gives (the methods that group get the run's profile).
     private readonly byte[] _batchIndex = new byte[64];
     private readonly byte[] _batchFirst = new byte[Burst.Size];
     private readonly int[] _batchPkts = new int[Burst.Size * Burst.Size];
@@ -328,9 +327,9 @@ public sealed class Forwarder
         }
         pkts = pkts[..kept];
         if (_dp.Tap is { } tap) tap.Parsed(this, slot, pkts, keys[..kept]);
-        // The EMC's hashes are computed here, in the loop's method, not in ClassifyAndExecute: this method is
-        // compiled with the run's profile (tiered PGO), ClassifyAndExecute is not (its stackalloc makes it fully
-        // optimised at once), and the hashes computed there cost about 10% at 100,000 exact flows.
+        // The EMC's hashes are computed here, in one loop over the burst before classification (computed inside
+        // ClassifyAndExecute, when that method still had a stackalloc and so no profile, they cost about 10% at
+        // 100,000 exact flows).
         if (EmcActive)
             for (int i = 0; i < kept; i++) hashes[i] = keys[i].Hash();
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
