@@ -207,6 +207,11 @@ public sealed class FlowActions
     internal readonly FlowAction[] Plan;
     /// <summary><see cref="ModifiedAfter"/> for <see cref="Plan"/> (the same array when nothing fused).</summary>
     internal readonly bool[] PlanModifiedAfter;
+    /// <summary>
+    /// The port when the list is exactly one output to a numbered port (<see cref="Forwarding.PortNumber.IsNumbered"/>),
+    /// else 0: a forwarder queues such a flow's packets for that port as it classifies them, with no flow-batch.
+    /// </summary>
+    internal readonly ushort SoleOutput;
 
     public FlowActions(FlowAction[] items) : this(items, fuse: true) { }
 
@@ -228,6 +233,7 @@ public sealed class FlowActions
             }
         }
         (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
+        if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Forwarding.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;
     }
 
     public int Count => Items.Length;

@@ -880,7 +880,7 @@ public sealed class VerdictInterner
                 v.Retired = false; // held again (not by design; kept out of the pool)
                 continue;
             }
-            if (v.PendingPackets != 0 && v.Entries.Length != 0)
+            if (v.PendingPackets != 0)
             {
                 _limbo[keep++] = v;
                 continue;

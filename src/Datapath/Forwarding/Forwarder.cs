@@ -112,6 +112,8 @@ public sealed class Forwarder
     // a stackalloc, for the reason Classifier.BurstScratch gives (the methods that group get the run's profile).
     private readonly byte[] _batchIndex = new byte[64];
     private readonly byte[] _batchFirst = new byte[Burst.Size];
+    // The positions of a burst's packets that go into batches (the others were run as they were classified).
+    private readonly byte[] _batchRest = new byte[Burst.Size];
     private readonly int[] _batchPkts = new int[Burst.Size * Burst.Size];
     private readonly PacketLayers[] _batchLayers = new PacketLayers[Burst.Size * Burst.Size];
     private readonly int[] _missPkts = new int[Burst.Size];
@@ -383,8 +385,20 @@ public sealed class Forwarder
         bool consulted = emc is not null && EmcGovernor.Active;
         table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
 
+        // A burst spread over many flows (a large working set) would otherwise pay, per packet and one after the
+        // other, a cache miss for the entry's counters and one for its action list: prefetch them first, one level
+        // per pass, so the misses overlap.
+        if (n > 2)
+        {
+            for (int i = 0; i < n; i++) Prefetch.Object(entries[i], 1);
+            for (int i = 0; i < n; i++)
+                if (entries[i] is { } e) Prefetch.Object(e.Actions, 1);
+        }
+
         // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
-        // entry's serial number: O(1) per packet however many flows the burst holds.
+        // entry's serial number: O(1) per packet however many flows the burst holds. A flow whose whole list is one
+        // output to a port (FlowActions.SoleOutput, most flows of a forwarding table) needs no batch: its packet is
+        // counted and queued for the port here, in the order the packets came.
         // A batch is known by its first packet's index (its flow is entries[first]): no reference is stored per packet.
         Span<byte> index = _batchIndex;
         Span<byte> first = _batchFirst;
@@ -401,6 +415,12 @@ public sealed class Forwarder
                 continue;
             }
             wildcardWins += e.InExactStage ? 0 : 1;
+            var actions = e.Actions;
+            if (actions.SoleOutput != 0)
+            {
+                SoleOutput(e, actions, pkts[i]);
+                continue;
+            }
             int h = e.Serial & 63;
             int b;
             while (true)
@@ -429,15 +449,9 @@ public sealed class Forwarder
                 Counters.Add(DatapathCounters.EmcBypass);
         }
 
-        // A burst spread over many flows (a large working set) would otherwise pay, per flow and one after the
-        // other, a cache miss for the entry's counters, one for its action list and one for the list's items:
-        // prefetch them for every batch first, one level per pass, so the misses overlap.
+        // The batches' action items, prefetched together (their entries and lists were, above).
         if (batches > 2)
-        {
-            for (int b = 0; b < batches; b++) Prefetch.Object(entries[first[b]], 3);
-            for (int b = 0; b < batches; b++) Prefetch.Object(entries[first[b]]!.Actions, 1);
             for (int b = 0; b < batches; b++) Prefetch.Object(entries[first[b]]!.Actions.Items, 1);
-        }
 
         for (int b = 0; b < batches; b++)
         {
@@ -490,6 +504,15 @@ public sealed class Forwarder
         RunFlowBatch(winner, pkts, layers);
     }
 
+    /// <summary>Step 4 for one packet of a flow whose list is one output to a port (<see cref="FlowActions.SoleOutput"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SoleOutput(FlowEntry flow, FlowActions actions, int p)
+    {
+        Count(flow, 1, Pool.Length[p]);
+        if (Sampler.Skip(1)) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
+        Output.StageSole(actions.SoleOutput, p);
+    }
+
     /// <summary>Step 4 for one flow-batch: counts it on its flow and runs the flow's actions once over it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RunFlowBatch(FlowEntry flow, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
@@ -524,31 +547,46 @@ public sealed class Forwarder
         var verdicts = _burstVerdicts.AsSpan(0, n);
         var emc = Cache;
         bool consulted = emc is not null && EmcGovernor.Active;
-        int walked = 0;
+        int walked = 0, grouped = 0;
+        Span<byte> rest = _batchRest;
         for (int i = 0; i < n; i++)
         {
+            PipelineVerdict? v;
             if (BypassVerdictCaches)
             {
                 _walk.Run(pipeline, keys[i]);
-                verdicts[i] = VerdictInterner.Build(_walk);
+                v = VerdictInterner.Build(_walk);
                 PipelineWalks++;
-                continue;
             }
-            PipelineVerdict? stale = null;
-            var v = consulted ? emc!.LookupVerdict(keys[i], hashes[i], out stale) : null;
-            if (v is null && stale is not null && (v = Repair(stale, keys[i], verdicts[..i])) is not null)
+            else
             {
-                VerdictRepairs++;
-                if (!ReferenceEquals(v, stale)) emc!.InsertVerdict(keys[i], hashes[i], v);
-            }
-            else if (v is null)
-            {
-                _walk.Run(pipeline, keys[i]);
-                v = _verdicts.Intern(_walk);
-                walked++;
-                if (consulted) emc!.InsertVerdict(keys[i], hashes[i], v);
+                PipelineVerdict? stale = null;
+                v = consulted ? emc!.LookupVerdict(keys[i], hashes[i], out stale) : null;
+                if (v is null && stale is not null && (v = Repair(stale, keys[i], verdicts[..i])) is not null)
+                {
+                    VerdictRepairs++;
+                    if (!ReferenceEquals(v, stale)) emc!.InsertVerdict(keys[i], hashes[i], v);
+                }
+                else if (v is null)
+                {
+                    _walk.Run(pipeline, keys[i]);
+                    v = _verdicts.Intern(_walk);
+                    walked++;
+                    if (consulted) emc!.InsertVerdict(keys[i], hashes[i], v);
+                }
             }
             verdicts[i] = v;
+            // A verdict whose composed list is one output to a port needs no batch (as a flow's, in ClassifyAndExecute).
+            var actions = v.Actions;
+            if (actions.SoleOutput != 0 && v.End == PipelineEnd.Actions)
+            {
+                int p = pkts[i];
+                Pend(v, 1, Pool.Length[p]);
+                if (Sampler.Skip(1)) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
+                Output.StageSole(actions.SoleOutput, p);
+                continue;
+            }
+            rest[grouped++] = (byte)i;
         }
         PipelineWalks += walked;
         if (emc is not null)
@@ -561,10 +599,11 @@ public sealed class Forwarder
         // A batch is known by its first packet's index (its verdict is verdicts[first]), as in ClassifyAndExecute.
         Span<byte> index = _batchIndex;
         Span<byte> first = _batchFirst;
-        index.Fill(0xFF);
+        if (grouped != 0) index.Fill(0xFF);
         int batches = 0;
-        for (int i = 0; i < n; i++)
+        for (int k = 0; k < grouped; k++)
         {
+            int i = rest[k];
             var v = verdicts[i]!;
             int h = v.Id & 63;
             int b;
@@ -626,10 +665,17 @@ public sealed class Forwarder
     private void PayPending(PipelineVerdict v)
     {
         if (v.PendingPackets == 0) return;
-        int packets = (int)Math.Min(int.MaxValue, v.PendingPackets);
+        long pending = v.PendingPackets;
+        int packets = (int)Math.Min(int.MaxValue, pending);
         long bytes = v.PendingBytes;
         v.PendingPackets = 0;
         v.PendingBytes = 0;
+        var stats = StageStats;
+        foreach (ref readonly var c in v.Checks)
+        {
+            stats.Lookups[c.StageId] += pending;
+            if (c.Hit is not null) stats.Matched[c.StageId] += pending;
+        }
         var entries = v.Entries;
         var serials = v.Serials;
         for (int i = 0; i < entries.Length; i++)
@@ -714,29 +760,32 @@ public sealed class Forwarder
     }
 
     /// <summary>
-    /// Step 4 for the packets of one verdict: they are added to the verdict's pending credits (every rule it hit gets
-    /// them at the next <see cref="FlushVerdictCredits"/>: packets, bytes, idle time), every stage it visited counts the
-    /// lookups (and the match when it hit), the composed actions run once over the batch, then a miss ends as the
-    /// missing stage's mode says.
+    /// Adds packets to <paramref name="v"/>'s pending credits: every rule it hit gets them at the next
+    /// <see cref="FlushVerdictCredits"/> (packets, bytes, idle time), and every stage it visited counts the lookups
+    /// (and the match when it hit) then too, so a packet writes only the verdict's own line.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Pend(PipelineVerdict v, int packets, long bytes)
+    {
+        if (v.PendingPackets == 0)
+        {
+            if (_dirtyCount == _dirty.Length) FlushVerdictCredits();
+            _dirty[_dirtyCount++] = v;
+        }
+        v.PendingPackets += packets;
+        v.PendingBytes += bytes;
+    }
+
+    /// <summary>
+    /// Step 4 for the packets of one verdict: they are added to the verdict's pending credits (<see cref="Pend"/>), the
+    /// composed actions run once over the batch, then a miss ends as the missing stage's mode says.
     /// </summary>
     private void RunVerdictBatch(PipelineVerdict v, Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
     {
         int n = pkts.Length;
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
-        var stats = StageStats;
-        foreach (ref readonly var c in v.Checks)
-        {
-            stats.Lookups[c.StageId] += n;
-            if (c.Hit is not null) stats.Matched[c.StageId] += n;
-        }
-        if (v.PendingPackets == 0 && v.Entries.Length != 0)
-        {
-            if (_dirtyCount == _dirty.Length) FlushVerdictCredits();
-            _dirty[_dirtyCount++] = v;
-        }
-        v.PendingPackets += n;
-        v.PendingBytes += bytes;
+        Pend(v, n, bytes);
         var actions = v.Actions;
         if (v.End != PipelineEnd.Actions)
         {

@@ -137,15 +137,13 @@ public sealed class OutputStage
     /// </summary>
     internal void StageTxBatch(ushort port, ReadOnlySpan<int> pkts, bool copy, uint queueId)
     {
-        var slot = _f.Owner.Ports.Get(port);
-        if (slot is null || copy || queueId != uint.MaxValue || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0
-            || slot.Shaper is not null || slot.Encapsulating is not null)
+        var slot = copy || queueId != uint.MaxValue ? null : PlainSlot(port);
+        if (slot is null)
         {
             foreach (int p in pkts) StageTx(port, p, copy, _pool.InPort[p], queueId);
             return;
         }
         int q = slot.Index;
-        if ((uint)q >= (uint)_txq.Length) GrowTx(q);
         foreach (int p in pkts)
         {
             if (_pool.InPort[p] == port)
@@ -161,6 +159,57 @@ public sealed class OutputStage
             _pool.AddRef(p);
             Enqueue(q, slot, p);
         }
+    }
+
+    // The ports resolved in this burst (PlainSlot; direct-mapped by number, an entry is valid while its stamp is the
+    // burst's): a plain port's slot, checked once per burst instead of once per batch or packet.
+    private const int PlainWays = 8;
+    private readonly PortSlot?[] _plainSlot = new PortSlot?[PlainWays];
+    private readonly ushort[] _plainPort = new ushort[PlainWays];
+    private readonly long[] _plainStamp = new long[PlainWays];
+    private long _burstStamp = 1;
+
+    /// <summary>
+    /// Queues packet <paramref name="p"/> for numbered port <paramref name="port"/> as the only action of its flow (a
+    /// <see cref="FlowActions.SoleOutput"/>): <see cref="StageTxBatch"/> for one packet that nothing rewrites after, with
+    /// the port's slot and state looked up once per burst.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void StageSole(ushort port, int p)
+    {
+        var slot = PlainSlot(port);
+        if (slot is null || _pool.IsLarge(p) || _pool.InPort[p] == port)
+        {
+            _f.TunnelId = 0; // as a flow-batch's run starts (a virtual port reads it)
+            StageTxBatch(port, new ReadOnlySpan<int>(in p), false, uint.MaxValue);
+            return;
+        }
+        _pool.AddRef(p);
+        Enqueue(slot.Index, slot, p);
+    }
+
+    /// <summary>
+    /// The slot of numbered port <paramref name="port"/> when it is a plain port in this burst (up, forwarding, not
+    /// shaped, not virtual; its transmit queue exists), or null: its packets take <see cref="StageTx"/>'s checks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private PortSlot? PlainSlot(ushort port)
+    {
+        int w = port & (PlainWays - 1);
+        return _plainPort[w] == port && _plainStamp[w] == _burstStamp ? _plainSlot[w] : ResolvePlain(port, w);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private PortSlot? ResolvePlain(ushort port, int w)
+    {
+        var slot = _f.Owner.Ports.Get(port);
+        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null)
+            slot = null;
+        else if ((uint)slot.Index >= (uint)_txq.Length) GrowTx(slot.Index);
+        _plainSlot[w] = slot;
+        _plainPort[w] = port;
+        _plainStamp[w] = _burstStamp;
+        return slot;
     }
 
     internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
@@ -374,6 +423,7 @@ public sealed class OutputStage
     internal void FlushTx()
     {
         _f.TunnelPath.FlushCounters();
+        _burstStamp++;
         if (!_txPending) return;
         for (int q = 0; q < _txq.Length; q++)
             if (_txCount[q] > 0) FlushQueue(q);

@@ -1,0 +1,190 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Tests.Forwarding;
+
+/// <summary>
+/// A flow (or a pipeline's verdict) whose whole action list is one output to a port is queued for the port as it is
+/// classified, with no flow-batch (<see cref="FlowActions.SoleOutput"/>), and the port's state is read once per burst
+/// (<c>OutputStage.PlainSlot</c>): it must count, sample and drop exactly as a batch's output does, see a port's new
+/// state from the next burst on, keep each flow's packets in order beside flows that run as batches, and credit every
+/// table a verdict visited.
+/// </summary>
+public sealed class SoleOutputTests
+{
+    private static readonly MacAddress MacA = MacAddress.Parse("02:00:00:00:00:0a"), MacB = MacAddress.Parse("02:00:00:00:00:0b");
+    private static readonly uint IpA = Ipv4.Parse("10.0.0.1"), IpB = Ipv4.Parse("10.0.0.2");
+
+    private sealed class Rig : IDisposable
+    {
+        public readonly SwitchDatapath Dp = new(new DatapathOptions { PacketInRate = 0 });
+        public readonly MemoryPort[] Ports = new MemoryPort[4];
+
+        public Rig()
+        {
+            for (ushort i = 1; i <= 3; i++) Ports[i] = AddPort(i);
+        }
+
+        public MemoryPort AddPort(ushort no)
+        {
+            var port = new MemoryPort("s" + no, new MacAddress(0x0200000000a0UL + no)) { CaptureSent = true };
+            Dp.AddPort(port, no);
+            return port;
+        }
+
+        /// <summary>A rule of the one table (no pipeline of stages).</summary>
+        public FlowEntry Add(ushort sport, params FlowAction[] actions)
+        {
+            using var w = Dp.Pipeline.Stage(0)!.Write();
+            var e = new FlowEntry(FlowMatch.Exact(FlowKeyOf(Frame(sport), 1)), 100, new FlowActions(actions), 0, 0, Dp.Clock.NowNanos);
+            w.Insert(e);
+            return e;
+        }
+
+        /// <summary>Injects the frames on port 1 as one burst and forwards them.</summary>
+        public void Send(params byte[][] frames)
+        {
+            foreach (var f in frames) Ports[1].Inject(f);
+            Dp.PollUntilIdle();
+        }
+
+        public void Dispose() => Dp.Dispose();
+    }
+
+    private static byte[] Frame(ushort sport) => FrameBuilder.Udp(MacA, MacB, IpA, IpB, sport, 2000);
+
+    private static FlowKey FlowKeyOf(byte[] frame, ushort inPort)
+    {
+        PacketParser.Parse(frame, inPort, out var key, out _);
+        return key;
+    }
+
+    private static ushort SportOf(byte[] f) => (ushort)((f[34] << 8) | f[35]);
+
+    [Fact]
+    public void OnlyAListOfOneOutputToAPortIsASoleOutput()
+    {
+        Assert.Equal(3, new FlowActions([FlowAction.Output(3)]).SoleOutput);
+        Assert.Equal(0, new FlowActions([FlowAction.Output(PortNumber.Flood)]).SoleOutput);
+        Assert.Equal(0, new FlowActions([FlowAction.Output(PortNumber.InPort)]).SoleOutput);
+        Assert.Equal(0, new FlowActions([FlowAction.Output(PortNumber.Controller)]).SoleOutput);
+        Assert.Equal(0, new FlowActions([FlowAction.Output(2), FlowAction.Output(3)]).SoleOutput);
+        Assert.Equal(0, new FlowActions([FlowAction.SetDlDst(MacA), FlowAction.Output(3)]).SoleOutput);
+        Assert.Equal(0, FlowActions.Drop.SoleOutput);
+    }
+
+    [Fact]
+    public void ASoleOutputFlowCountsEveryPacketAndByte_AndSendsThemInOrder()
+    {
+        using var r = new Rig();
+        var e = r.Add(1000, FlowAction.Output(2));
+        var frames = Enumerable.Range(0, 40).Select(_ => Frame(1000)).ToArray();
+        for (int i = 0; i < frames.Length; i++) frames[i][^1] = (byte)i; // payload tells them apart
+        r.Send(frames);
+        var sent = r.Ports[2].TakeSent();
+        Assert.Equal(40, sent.Count);
+        for (int i = 0; i < sent.Count; i++) Assert.Equal((byte)i, sent[i][^1]);
+        Assert.Equal(40, e.Packets);
+        Assert.Equal(40L * frames[0].Length, e.Bytes);
+    }
+
+    [Fact]
+    public void APortsNewStateHoldsFromTheNextBurst_DownNoFwdAndBackUp()
+    {
+        using var r = new Rig();
+        r.Add(1000, FlowAction.Output(2));
+        r.Send(Frame(1000));
+        Assert.Single(r.Ports[2].TakeSent());
+
+        Assert.True(r.Dp.SetPortConfig(2, PortConfig.NoFwd, PortConfig.NoFwd));
+        r.Send(Frame(1000), Frame(1000));
+        Assert.Empty(r.Ports[2].TakeSent());
+        Assert.Equal(2, r.Dp.DropCount(DropReason.NoFwd));
+
+        Assert.True(r.Dp.SetPortConfig(2, PortConfig.PortDown, PortConfig.NoFwd | PortConfig.PortDown));
+        r.Send(Frame(1000));
+        Assert.Empty(r.Ports[2].TakeSent());
+        Assert.Equal(1, r.Dp.DropCount(DropReason.PortDown));
+
+        Assert.True(r.Dp.SetPortConfig(2, 0, PortConfig.PortDown));
+        r.Send(Frame(1000));
+        Assert.Single(r.Ports[2].TakeSent());
+    }
+
+    [Fact]
+    public void APortRemovedAndAddedAgainUnderItsNumberGetsThePackets_AndOutputToTheInputPortIsDropped()
+    {
+        using var r = new Rig();
+        r.Add(1000, FlowAction.Output(2));
+        r.Add(1001, FlowAction.Output(1));
+        r.Send(Frame(1000), Frame(1001));
+        Assert.Single(r.Ports[2].TakeSent());
+        Assert.Empty(r.Ports[1].TakeSent());
+        Assert.Equal(1, r.Dp.DropCount(DropReason.OutputToInPort));
+
+        Assert.True(r.Dp.RemovePort(2));
+        r.Send(Frame(1000));
+        Assert.Equal(1, r.Dp.DropCount(DropReason.NoSuchPort));
+        var again = r.AddPort(2);
+        r.Send(Frame(1000));
+        Assert.Single(again.TakeSent());
+    }
+
+    [Fact]
+    public void SoleOutputsAndBatchedFlowsInOneBurst_KeepEachFlowsOrder()
+    {
+        using var r = new Rig();
+        var sole = r.Add(1000, FlowAction.Output(2));
+        var rewrite = r.Add(1001, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
+        var frames = new byte[16][];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            frames[i] = Frame((ushort)(1000 + i % 2));
+            frames[i][^1] = (byte)i;
+        }
+        r.Send(frames);
+        var sent = r.Ports[2].TakeSent();
+        Assert.Equal(16, sent.Count);
+        foreach (ushort sport in new ushort[] { 1000, 1001 })
+        {
+            var order = sent.Where(f => SportOf(f) == sport).Select(f => (int)f[^1]).ToArray();
+            Assert.Equal(Enumerable.Range(0, 8).Select(i => 2 * i + sport - 1000).ToArray(), order);
+        }
+        Assert.All(sent.Where(f => SportOf(f) == 1001), f => Assert.Equal(MacA, MacAddress.Read(f)));
+        Assert.Equal(8, sole.Packets);
+        Assert.Equal(8, rewrite.Packets);
+    }
+
+    [Fact]
+    public void AVerdictOfOneOutput_CreditsEveryTableAndRuleItVisited()
+    {
+        using var r = new Rig();
+        var p = r.Dp.Pipeline;
+        var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
+        p.EnableStages();
+        FlowEntry first, second;
+        using (var w = p.Stage(0)!.Write())
+        {
+            first = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
+            w.SetInstructions(first, new FlowInstructions(null, false, 0, 0, 1));
+            w.Insert(first);
+        }
+        using (var w = t1.Write())
+        {
+            second = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
+            w.Insert(second);
+        }
+        r.Send(Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
+        Assert.Equal(20, r.Ports[3].TakeSent().Count);
+        Assert.Equal(20, first.Packets);
+        Assert.Equal(20, second.Packets);
+        var stats = r.Dp.Forwarders[0].StageStats;
+        Assert.Equal(20, stats.Lookups[0]);
+        Assert.Equal(20, stats.Matched[0]);
+        Assert.Equal(20, stats.Lookups[1]);
+        Assert.Equal(20, stats.Matched[1]);
+    }
+}
