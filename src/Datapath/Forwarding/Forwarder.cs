@@ -398,12 +398,16 @@ public sealed class Forwarder
         // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
         // entry's serial number: O(1) per packet however many flows the burst holds. A flow whose whole list is one
         // output to a port (FlowActions.SoleOutput, most flows of a forwarding table) needs no batch: its packet is
-        // counted and queued for the port here, in the order the packets came.
+        // counted and queued for the port here, in the order the packets came. While recent bursts showed almost
+        // every packet a flow of its own (batches would hold one packet each), runs of consecutive packets of one
+        // flow are run as they end instead (see BatchByRuns).
         // A batch is known by its first packet's index (its flow is entries[first]): no reference is stored per packet.
         Span<byte> index = _batchIndex;
         Span<byte> first = _batchFirst;
-        index.Fill(0xFF);
-        int batches = 0, misses = 0, wildcardWins = 0;
+        bool byRuns = BatchByRuns();
+        if (!byRuns) index.Fill(0xFF);
+        int batches = 0, misses = 0, wildcardWins = 0, sole = 0, runStart = 0, runEnd = 0;
+        FlowEntry? run = null;
         for (int i = 0; i < n; i++)
         {
             var e = entries[i];
@@ -419,6 +423,20 @@ public sealed class Forwarder
             if (actions.SoleOutput != 0)
             {
                 SoleOutput(e, actions, pkts[i]);
+                sole++;
+                continue;
+            }
+            if (byRuns)
+            {
+                if (ReferenceEquals(e, run) && runEnd == i)
+                {
+                    runEnd++;
+                    continue;
+                }
+                if (run is not null) RunFlowBatch(run, pkts[runStart..runEnd], layers[runStart..runEnd]);
+                run = e;
+                runStart = i;
+                runEnd = i + 1;
                 continue;
             }
             int h = e.Serial & 63;
@@ -441,6 +459,8 @@ public sealed class Forwarder
             _batchPkts[slotIdx] = pkts[i];
             _batchLayers[slotIdx] = layers[i];
         }
+        if (run is not null) RunFlowBatch(run, pkts[runStart..runEnd], layers[runStart..runEnd]);
+        else if (!byRuns) Batched(n - misses - sole, batches);
 
         if (emc is not null)
         {
@@ -464,6 +484,36 @@ public sealed class Forwarder
             Misses += misses;
             HandleMisses(_missPkts.AsSpan(0, misses), _missLayers.AsSpan(0, misses), inSlot);
         }
+    }
+
+    // Batching by runs (see BatchByRuns): whether the last grouped bursts found almost one flow per packet, and a
+    // count of bursts that makes every 16th one group anyway, to see whether that still holds.
+    private bool _batchByRuns;
+    private int _batchProbe;
+    /// <summary>Bursts this thread batched by runs of consecutive packets of one flow rather than by flow (<see cref="BatchByRuns"/>).</summary>
+    public long BurstsBatchedByRuns { get; private set; }
+
+    /// <summary>
+    /// Whether this burst's packets that need a flow-batch are batched by runs: each run of consecutive packets of
+    /// one flow is one batch, run as soon as it ends, with no grouping index and no copy of the packets. That is what
+    /// grouping by flow gives when flows do not repeat within a burst (a large working set: each batch holds one
+    /// packet), for less; when they do (a few flows interleaved), grouping gives fewer, larger batches. So: by runs
+    /// while the last grouped burst with 8 or more such packets had a batch for at least 3 of every 4 of them (as
+    /// <see cref="Batched"/> records), and every 16th burst grouped anyway to look again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool BatchByRuns()
+    {
+        if (!_batchByRuns || (++_batchProbe & 15) == 0) return false;
+        BurstsBatchedByRuns++;
+        return true;
+    }
+
+    /// <summary>A grouped burst had <paramref name="batches"/> flow-batches for <paramref name="packets"/> packets (see <see cref="BatchByRuns"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Batched(int packets, int batches)
+    {
+        if (packets >= 8) _batchByRuns = batches * 4 >= packets * 3;
     }
 
     /// <summary>Whether every key has the first one's in_port (true for any burst from one port).</summary>

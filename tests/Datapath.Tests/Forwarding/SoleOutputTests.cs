@@ -187,4 +187,72 @@ public sealed class SoleOutputTests
         Assert.Equal(20, stats.Lookups[1]);
         Assert.Equal(20, stats.Matched[1]);
     }
+
+    private static MacAddress DstFor(ushort sport) => new(0x020000005000UL + sport);
+
+    /// <summary>A burst of <paramref name="sports"/>' frames, each with its position in the burst as its last byte.</summary>
+    private static byte[][] Burst(params ushort[] sports)
+        => sports.Select((sp, i) => { var f = Frame(sp); f[^1] = (byte)i; return f; }).ToArray();
+
+    [Fact]
+    public void BurstsOfAFlowPerPacketAreBatchedByRuns_AndEveryPacketIsRewrittenCountedAndInOrder()
+    {
+        using var r = new Rig();
+        var flows = Enumerable.Range(0, 64).Select(i => (ushort)(3000 + i))
+            .ToDictionary(sp => sp, sp => r.Add(sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)));
+        var rng = new Random(7);
+        var sent = new List<ushort>();
+        for (int b = 0; b < 12; b++)
+        {
+            var sports = flows.Keys.OrderBy(_ => rng.Next()).Take(32).ToArray();
+            if (b == 11) sports = [3000, 3000, 3001, 3001, 3001, 3000, 3002, 3002]; // runs of one flow, one repeated later
+            r.Send(Burst(sports));
+            sent.AddRange(sports);
+            var got = r.Ports[2].TakeSent();
+            Assert.Equal(sports.Length, got.Count);
+            foreach (var f in got) Assert.Equal(DstFor(SportOf(f)), MacAddress.Read(f));
+            foreach (var sp in sports.Distinct())
+            {
+                var positions = got.Where(f => SportOf(f) == sp).Select(f => (int)f[^1]).ToArray();
+                Assert.Equal(positions.Order().ToArray(), positions);
+            }
+        }
+        Assert.True(r.Dp.Forwarders[0].BurstsBatchedByRuns >= 9, $"batched by runs: {r.Dp.Forwarders[0].BurstsBatchedByRuns}");
+        foreach (var (sp, e) in flows) Assert.Equal(sent.Count(x => x == sp), e.Packets);
+    }
+
+    [Fact]
+    public void AFewFlowsInterleavedAreGroupedByFlow()
+    {
+        using var r = new Rig();
+        var a = r.Add(1000, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
+        var b = r.Add(1001, FlowAction.SetDlDst(MacB), FlowAction.Output(3));
+        for (int i = 0; i < 20; i++) r.Send(Burst(Enumerable.Range(0, 32).Select(k => (ushort)(1000 + k % 2)).ToArray()));
+        Assert.Equal(0, r.Dp.Forwarders[0].BurstsBatchedByRuns);
+        Assert.Equal(320, a.Packets);
+        Assert.Equal(320, b.Packets);
+        Assert.Equal(320, r.Ports[2].TakeSent().Count);
+        Assert.Equal(320, r.Ports[3].TakeSent().Count);
+    }
+
+    [Fact]
+    public void RunsBrokenBySoleOutputsAndMisses_KeepEachFlowsPacketsAndCounts()
+    {
+        using var r = new Rig();
+        var flows = Enumerable.Range(0, 40).Select(i => (ushort)(3000 + i)).ToArray();
+        foreach (var sp in flows) r.Add(sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2));
+        var sole = r.Add(999, FlowAction.Output(3));
+        for (int i = 0; i < 3; i++) r.Send(Burst(flows[..32]));
+        r.Ports[2].TakeSent();
+        long before = r.Dp.Forwarders[0].BurstsBatchedByRuns;
+        // 3000 x2, sole, 3000, miss (sport 1), 3000, 3001 x2, sole, 3001
+        r.Send(Burst(3000, 3000, 999, 3000, 1, 3000, 3001, 3001, 999, 3001));
+        Assert.Equal(before + 1, r.Dp.Forwarders[0].BurstsBatchedByRuns);
+        var got = r.Ports[2].TakeSent();
+        Assert.Equal(new[] { 0, 1, 3, 5 }, got.Where(f => SportOf(f) == 3000).Select(f => (int)f[^1]).ToArray());
+        Assert.Equal(new[] { 6, 7, 9 }, got.Where(f => SportOf(f) == 3001).Select(f => (int)f[^1]).ToArray());
+        Assert.Equal(new[] { 2, 8 }, r.Ports[3].TakeSent().Select(f => (int)f[^1]).ToArray());
+        Assert.Equal(2, sole.Packets);
+        Assert.Equal(1, r.Dp.Forwarders[0].Misses);
+    }
 }
