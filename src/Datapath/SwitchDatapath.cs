@@ -290,6 +290,7 @@ public sealed class SwitchDatapath : IDisposable
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
+            PortSlot.StateChanged(); // after the table is published: see PortSlot.StateVersion
             slot.AddedNanos = Clock.NowNanos;
             // With several threads a port may split its receiving (AF_PACKET fanout by flow hash): receiver i is
             // thread i's. Otherwise the port goes to one thread, round-robin. The receivers are the port's: they are
@@ -355,6 +356,7 @@ public sealed class SwitchDatapath : IDisposable
             slot = cur.Get(no);
             if (slot is null) return false;
             _ports = no == PortNumber.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
+            PortSlot.StateChanged();
             foreach (var l in _assigned) l.RemoveAll(q => q.Slot == slot);
             PublishAssignments();
         }

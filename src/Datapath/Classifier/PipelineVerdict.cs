@@ -140,6 +140,9 @@ public sealed class PipelineVerdict
     internal readonly int[] Serials;
     /// <summary>Packets and bytes the owning forwarder ran through this verdict and has not yet credited to its rules.</summary>
     internal long PendingPackets, PendingBytes;
+    /// <summary>The owning forwarder's burst in which this verdict last got a flow-batch, and that batch's number (its grouping, with no index).</summary>
+    internal long BatchBurst;
+    internal int Batch;
     /// <summary>The interner that reuses this verdict once nothing holds it (null: never reused).</summary>
     internal readonly VerdictInterner? Owner;
     /// <summary>Cache slots holding this verdict (its owner's thread only; the owner's own slot is not counted).</summary>

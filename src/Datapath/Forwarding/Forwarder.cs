@@ -170,6 +170,8 @@ public sealed class Forwarder
     private readonly PipelineWalk _walk = new();
     private readonly VerdictInterner _verdicts = new();
     private readonly PipelineVerdict?[] _burstVerdicts = new PipelineVerdict?[Burst.Size];
+    // Bursts through ClassifyStages (each verdict records the one it last got a batch in).
+    private long _verdictBursts;
     // A burst's rule credits, one per distinct rule (rules shared by many verdicts, e.g. a catch-all, are credited once).
     private const int CreditSlots = 256;
     private readonly FlowEntry?[] _creditEntry = new FlowEntry?[CreditSlots];
@@ -646,30 +648,24 @@ public sealed class Forwarder
                 Counters.Add(DatapathCounters.EmcBypass);
         }
 
-        // A batch is known by its first packet's index (its verdict is verdicts[first]), as in ClassifyAndExecute.
-        Span<byte> index = _batchIndex;
+        // A batch is known by its first packet's index (its verdict is verdicts[first]), as in ClassifyAndExecute; a
+        // verdict belongs to this thread, so it holds its batch number for the burst itself (ovs keeps a flow's batch in
+        // the flow: its flows are per thread too) and grouping needs no index.
         Span<byte> first = _batchFirst;
-        if (grouped != 0) index.Fill(0xFF);
+        long burst = ++_verdictBursts;
         int batches = 0;
         for (int k = 0; k < grouped; k++)
         {
             int i = rest[k];
             var v = verdicts[i]!;
-            int h = v.Id & 63;
-            int b;
-            while (true)
+            int b = v.Batch;
+            if (v.BatchBurst != burst)
             {
-                b = index[h];
-                if (b == 0xFF)
-                {
-                    b = batches++;
-                    index[h] = (byte)b;
-                    first[b] = (byte)i;
-                    _batchCount[b] = 0;
-                    break;
-                }
-                if (ReferenceEquals(verdicts[first[b]], v)) break;
-                h = (h + 1) & 63;
+                b = batches++;
+                v.BatchBurst = burst;
+                v.Batch = b;
+                first[b] = (byte)i;
+                _batchCount[b] = 0;
             }
             int slotIdx = b * Burst.Size + _batchCount[b]++;
             _batchPkts[slotIdx] = pkts[i];

@@ -161,18 +161,16 @@ public sealed class OutputStage
         }
     }
 
-    // The ports resolved in this burst (PlainSlot; direct-mapped by number, an entry is valid while its stamp is the
-    // burst's): a plain port's slot, checked once per burst instead of once per batch or packet.
+    // The ports PlainSlot resolved (direct-mapped by number; an entry holds while no port's state changed since, see
+    // PortSlot.StateVersion): a plain port's slot, checked once per change instead of once per batch or packet.
     private const int PlainWays = 8;
     private readonly PortSlot?[] _plainSlot = new PortSlot?[PlainWays];
     private readonly ushort[] _plainPort = new ushort[PlainWays];
     private readonly long[] _plainStamp = new long[PlainWays];
-    private long _burstStamp = 1;
 
     /// <summary>
     /// Queues packet <paramref name="p"/> for numbered port <paramref name="port"/> as the only action of its flow (a
-    /// <see cref="FlowActions.SoleOutput"/>): <see cref="StageTxBatch"/> for one packet that nothing rewrites after, with
-    /// the port's slot and state looked up once per burst.
+    /// <see cref="FlowActions.SoleOutput"/>): <see cref="StageTxBatch"/> for one packet that nothing rewrites after.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void StageSole(ushort port, int p)
@@ -189,18 +187,20 @@ public sealed class OutputStage
     }
 
     /// <summary>
-    /// The slot of numbered port <paramref name="port"/> when it is a plain port in this burst (up, forwarding, not
-    /// shaped, not virtual; its transmit queue exists), or null: its packets take <see cref="StageTx"/>'s checks.
+    /// The slot of port <paramref name="port"/> when it is a plain port (up, forwarding, not shaped, not virtual; its
+    /// transmit queue exists), or null: its packets take <see cref="StageTx"/>'s checks.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PortSlot? PlainSlot(ushort port)
     {
         int w = port & (PlainWays - 1);
-        return _plainPort[w] == port && _plainStamp[w] == _burstStamp ? _plainSlot[w] : ResolvePlain(port, w);
+        long version = PortSlot.StateVersion;
+        return _plainPort[w] == port && _plainStamp[w] == version ? _plainSlot[w] : ResolvePlain(port, w, version);
     }
 
+    /// <summary>Resolves <paramref name="port"/> for <see cref="PlainSlot"/> as of <paramref name="version"/> (read before the slot's state).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private PortSlot? ResolvePlain(ushort port, int w)
+    private PortSlot? ResolvePlain(ushort port, int w, long version)
     {
         var slot = _f.Owner.Ports.Get(port);
         if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null)
@@ -208,7 +208,7 @@ public sealed class OutputStage
         else if ((uint)slot.Index >= (uint)_txq.Length) GrowTx(slot.Index);
         _plainSlot[w] = slot;
         _plainPort[w] = port;
-        _plainStamp[w] = _burstStamp;
+        _plainStamp[w] = version;
         return slot;
     }
 
@@ -423,7 +423,6 @@ public sealed class OutputStage
     internal void FlushTx()
     {
         _f.TunnelPath.FlushCounters();
-        _burstStamp++;
         if (!_txPending) return;
         for (int q = 0; q < _txq.Length; q++)
             if (_txCount[q] > 0) FlushQueue(q);

@@ -37,14 +37,33 @@ public sealed class PortSlot
     public Qos.PortShaper? Shaper
     {
         get => _shaper;
-        internal set => _shaper = value;
+        internal set
+        {
+            _shaper = value;
+            StateChanged();
+        }
     }
 
     /// <summary>When the port was added to the datapath (its clock), for the port's statistics' duration.</summary>
     public long AddedNanos { get; internal set; }
 
     public PortConfig Config => (PortConfig)Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config));
-    public void SetConfig(PortConfig c) => Volatile.Write(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config), (uint)c);
+    public void SetConfig(PortConfig c)
+    {
+        Volatile.Write(ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config), (uint)c);
+        StateChanged();
+    }
+
+    private static long s_stateVersion = 1;
+
+    /// <summary>
+    /// Moves (after the change is published) whenever any port's config or shaping changes or a datapath publishes a new
+    /// port table (a port added or removed), in any datapath of the process: what a forwarder concluded from a slot's state holds
+    /// while this has not moved since it read it (before reading the state).
+    /// </summary>
+    internal static long StateVersion => Volatile.Read(ref s_stateVersion);
+
+    internal static void StateChanged() => Interlocked.Increment(ref s_stateVersion);
 
     /// <summary>
     /// The link state as last polled by the datapath's maintenance timer (every 100 ms). The forwarding path reads

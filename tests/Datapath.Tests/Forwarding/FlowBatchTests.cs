@@ -7,13 +7,14 @@ using Softswitch.Datapath.Packets;
 namespace Softswitch.Datapath.Tests.Forwarding;
 
 /// <summary>
-/// A flow (or a pipeline's verdict) whose whole action list is one output to a port is queued for the port as it is
-/// classified, with no flow-batch (<see cref="FlowActions.SoleOutput"/>), and the port's state is read once per burst
-/// (<c>OutputStage.PlainSlot</c>): it must count, sample and drop exactly as a batch's output does, see a port's new
-/// state from the next burst on, keep each flow's packets in order beside flows that run as batches, and credit every
-/// table a verdict visited.
+/// How a forwarder turns a burst into flow-batches. A flow (or a pipeline's verdict) whose whole action list is one
+/// output to a port is queued for the port as it is classified, with no flow-batch (<see cref="FlowActions.SoleOutput"/>),
+/// and a port's state is read again only when some port's changed (<c>OutputStage.PlainSlot</c>): it must count and
+/// drop exactly as a batch's output does, see a port's new state at once, keep each flow's packets in order beside
+/// flows that run as batches, and credit every table a verdict visited. Other flows are grouped by flow, or batched by
+/// runs of consecutive packets while every packet is a flow of its own; verdicts keep their burst's batch number.
 /// </summary>
-public sealed class SoleOutputTests
+public sealed class FlowBatchTests
 {
     private static readonly MacAddress MacA = MacAddress.Parse("02:00:00:00:00:0a"), MacB = MacAddress.Parse("02:00:00:00:00:0b");
     private static readonly uint IpA = Ipv4.Parse("10.0.0.1"), IpB = Ipv4.Parse("10.0.0.2");
@@ -92,7 +93,7 @@ public sealed class SoleOutputTests
     }
 
     [Fact]
-    public void APortsNewStateHoldsFromTheNextBurst_DownNoFwdAndBackUp()
+    public void APortsNewStateHoldsForItsNextPackets_DownNoFwdAndBackUp()
     {
         using var r = new Rig();
         r.Add(1000, FlowAction.Output(2));
@@ -254,5 +255,43 @@ public sealed class SoleOutputTests
         Assert.Equal(new[] { 2, 8 }, r.Ports[3].TakeSent().Select(f => (int)f[^1]).ToArray());
         Assert.Equal(2, sole.Packets);
         Assert.Equal(1, r.Dp.Forwarders[0].Misses);
+    }
+
+    [Fact]
+    public void VerdictsThatRewriteAreGroupedByVerdict_BurstAfterBurst()
+    {
+        using var r = new Rig();
+        var p = r.Dp.Pipeline;
+        var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
+        p.EnableStages();
+        using (var w = p.Stage(0)!.Write())
+        {
+            var all = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
+            w.SetInstructions(all, new FlowInstructions(null, false, 0, 0, 1));
+            w.Insert(all);
+        }
+        var rules = new Dictionary<ushort, FlowEntry>();
+        using (var w = t1.Write())
+        {
+            foreach (ushort sp in new ushort[] { 1000, 1001, 1002 })
+            {
+                var m = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.TpSrc, new FlowKeyBuilder().TpSrc(sp).Key);
+                rules[sp] = new FlowEntry(m, 10, new FlowActions([FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)]), 0, 0, 0);
+                w.Insert(rules[sp]);
+            }
+        }
+        for (int b = 0; b < 3; b++)
+        {
+            r.Send(Burst(Enumerable.Range(0, 30).Select(i => (ushort)(1000 + i % 3)).ToArray()));
+            var got = r.Ports[2].TakeSent();
+            Assert.Equal(30, got.Count);
+            foreach (ushort sp in rules.Keys)
+            {
+                var mine = got.Where(f => SportOf(f) == sp).ToArray();
+                Assert.Equal(Enumerable.Range(0, 10).Select(i => 3 * i + sp - 1000).ToArray(), mine.Select(f => (int)f[^1]).ToArray());
+                Assert.All(mine, f => Assert.Equal(DstFor(sp), MacAddress.Read(f)));
+            }
+        }
+        foreach (var e in rules.Values) Assert.Equal(30, e.Packets);
     }
 }
