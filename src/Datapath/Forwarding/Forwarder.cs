@@ -15,8 +15,10 @@ namespace Softswitch.Datapath.Forwarding;
 /// <remarks>
 /// <para><b>Pipeline</b> (ovs dp_netdev_pmd_thread): a burst of up to 32 packets goes (1) receive, (2) parse into
 /// flow keys, (3) classify (EMC, exact, tuple space; or, while no rule looks at more than the in_port
-/// (<see cref="LookupShape.InPortOnly"/>), one lookup for the whole burst, which is then one flow-batch), (4) group
-/// by flow and run each flow-batch's actions once,
+/// (<see cref="LookupShape.InPortOnly"/>), one lookup for the whole burst, which is then one flow-batch), (4) a packet
+/// whose flow's (or verdict's) whole list is one output to a port is counted and queued as it is classified
+/// (<see cref="FlowActions.SoleOutput"/>); the others are grouped by flow (or batched by runs of one flow while each
+/// packet is a flow of its own, see <c>BatchByRuns</c>) and each flow-batch's actions run once,
 /// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here takes a lock or
 /// allocates per packet. Output shares the buffer (refcount) unless a later action rewrites it, in which case it
 /// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>) are read racily (monotonic
@@ -108,8 +110,9 @@ public sealed class Forwarder
 
     // Flow batches: packets grouped by the flow they matched.
     private readonly int[] _batchCount = new int[Burst.Size];
-    // A burst's grouping index (flow or verdict hash -> batch) and each batch's first packet: the thread's arrays, not
-    // a stackalloc, for the reason Classifier.BurstScratch gives (the methods that group get the run's profile).
+    // A burst's grouping index (flow serial -> batch; verdicts hold their batch themselves) and each batch's first
+    // packet: the thread's arrays, not a stackalloc, for the reason Classifier.BurstScratch gives (the methods that
+    // group get the run's profile).
     private readonly byte[] _batchIndex = new byte[64];
     private readonly byte[] _batchFirst = new byte[Burst.Size];
     // The positions of a burst's packets that go into batches (the others were run as they were classified).
@@ -691,8 +694,14 @@ public sealed class Forwarder
     /// </summary>
     private void FlushVerdictCredits()
     {
-        for (int d = 0; d < _dirtyCount; d++)
+        // A busy thread's verdicts and their rules are cold by now, and each payment is a chain of loads (the verdict,
+        // its arrays, its rules): prefetched 8, 4 and 2 verdicts ahead, so the misses of several payments overlap.
+        int count = _dirtyCount;
+        for (int d = 0; d < count; d++)
         {
+            if (d + 8 < count) Prefetch.Object(_dirty[d + 8], 2);
+            if (d + 4 < count) _dirty[d + 4].PrefetchCredits();
+            if (d + 2 < count) _dirty[d + 2].PrefetchRules();
             PayPending(_dirty[d]);
             _dirty[d] = null!;
             if (_creditCount >= CreditSlots / 2) FlushCredits();
