@@ -564,6 +564,13 @@ public sealed class Forwarder
     private void SoleOutput(FlowEntry flow, FlowActions actions, int p)
     {
         Count(flow, 1, Pool.Length[p]);
+        QueueSole(actions, p);
+    }
+
+    /// <summary>Samples packet <paramref name="p"/> if its turn came and queues it for its <see cref="FlowActions.SoleOutput"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void QueueSole(FlowActions actions, int p)
+    {
         if (Sampler.Skip(1)) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
         Output.StageSole(actions.SoleOutput, p);
     }
@@ -637,8 +644,7 @@ public sealed class Forwarder
             {
                 int p = pkts[i];
                 Pend(v, 1, Pool.Length[p]);
-                if (Sampler.Skip(1)) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
-                Output.StageSole(actions.SoleOutput, p);
+                QueueSole(actions, p);
                 continue;
             }
             rest[grouped++] = (byte)i;

@@ -45,6 +45,22 @@ public sealed class FlowBatchTests
             return e;
         }
 
+        /// <summary>
+        /// Makes the pipeline two tables: table 0 a catch-all rule that goes to table 1 (returned with table 1, which
+        /// drops on a miss and has no rules yet).
+        /// </summary>
+        public (FlowEntry GotoRule, Classifier.FlowTable Second) TwoTables()
+        {
+            var p = Dp.Pipeline;
+            var second = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
+            p.EnableStages();
+            var all = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
+            using var w = p.Stage(0)!.Write();
+            w.SetInstructions(all, new FlowInstructions(null, false, 0, 0, 1));
+            w.Insert(all);
+            return (all, second);
+        }
+
         /// <summary>Injects the frames on port 1 as one burst and forwards them.</summary>
         public void Send(params byte[][] frames)
         {
@@ -163,16 +179,8 @@ public sealed class FlowBatchTests
     public void AVerdictOfOneOutput_CreditsEveryTableAndRuleItVisited()
     {
         using var r = new Rig();
-        var p = r.Dp.Pipeline;
-        var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
-        p.EnableStages();
-        FlowEntry first, second;
-        using (var w = p.Stage(0)!.Write())
-        {
-            first = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
-            w.SetInstructions(first, new FlowInstructions(null, false, 0, 0, 1));
-            w.Insert(first);
-        }
+        var (first, t1) = r.TwoTables();
+        FlowEntry second;
         using (var w = t1.Write())
         {
             second = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
@@ -261,15 +269,7 @@ public sealed class FlowBatchTests
     public void VerdictsThatRewriteAreGroupedByVerdict_BurstAfterBurst()
     {
         using var r = new Rig();
-        var p = r.Dp.Pipeline;
-        var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
-        p.EnableStages();
-        using (var w = p.Stage(0)!.Write())
-        {
-            var all = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
-            w.SetInstructions(all, new FlowInstructions(null, false, 0, 0, 1));
-            w.Insert(all);
-        }
+        var (_, t1) = r.TwoTables();
         var rules = new Dictionary<ushort, FlowEntry>();
         using (var w = t1.Write())
         {
