@@ -53,6 +53,8 @@ public sealed class PpsOptions
     public string? PlotDir;
     /// <summary>With <see cref="Churn"/>: churn begins this many seconds into the measured window (0: with it).</summary>
     public double ChurnAfter;
+    /// <summary>With <see cref="Churn"/> and a <see cref="Pipeline"/>: each flow-mod published on its own instead of in runs.</summary>
+    public bool ChurnEach;
     /// <summary>Length of one forwarding-rate sample of the timeline (seconds).</summary>
     public double SampleInterval = 0.1;
     /// <summary>Measure 1, 2, ... this many forwarding threads one after the other (0: one run of <see cref="Threads"/>).</summary>
@@ -127,6 +129,7 @@ public sealed class PpsOptions
                 case "--rewarm": o.Rewarm = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--plot": o.PlotDir = Next(); break;
                 case "--churn-after": o.ChurnAfter = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--churn-each": o.ChurnEach = true; break;
                 case "--sample-interval": o.SampleInterval = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--paired": o.Paired = true; break;
@@ -163,7 +166,8 @@ public sealed class PpsOptions
                     Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
                     Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio; without --paired, --churn R deletes and");
-                    Console.WriteLine("             re-adds R flows a second picked from every table's, one flow-mod at a time)");
+                    Console.WriteLine("             re-adds R flows a second picked from every table's, each 10 ms's flow-mods in one run as the agent");
+                    Console.WriteLine("             applies a read's flow-mods; --churn-each publishes each flow-mod on its own)");
                     Console.WriteLine("             --openflow13 (the --flows flows as a 1.3 controller installs them: in_port + 5-tuple at one priority, 1.3's rules)");
                     Console.WriteLine("             --group all|select|indirect|ff (with --openflow13's flows: each applies one group: select over the output");
                     Console.WriteLine("             ports, all to two ports, indirect to one, ff over two watched ports; select reports how the buckets shared)");
@@ -186,6 +190,7 @@ public sealed class PpsOptions
         if (o.Threads > 1 && (o.Tunnel is not null || o.Churn > 0)) throw new ArgumentException("--threads > 1 runs without --tunnel and --churn");
         if (o.Threads > 1 && (o.Pcap is not null || o.Listen is not null)) throw new ArgumentException("--threads > 1 runs without --pcap and --listen");
         if (o.ChurnAfter < 0 || (o.ChurnAfter > 0 && !(o.Churn > 0))) throw new ArgumentException("--churn-after needs --churn and is at least 0");
+        if (o.ChurnEach && (!(o.Churn > 0) || o.Pipeline is null)) throw new ArgumentException("--churn-each needs --churn and --pipeline");
         if (!(o.SampleInterval > 0)) throw new ArgumentException("--sample-interval must be above 0");
         if (o.ScaleTo < 0 || o.ScaleTo > o.Ports) throw new ArgumentException("--scale-to must be 1..ports");
         if (o.ScaleTo > 1 && (o.Tunnel is not null || o.Churn > 0 || o.Pcap is not null || o.Listen is not null))
@@ -311,7 +316,7 @@ public static class PpsHarness
             {
                 go.Wait();
                 if (Volatile.Read(ref quit)) return;
-                applied += ChurnLoop(side.Flows, side.Traffic, o.Churn, window!.Token, o.Seed + round++, multiTable: o.Pipeline is not null);
+                applied += ChurnLoop(side.Flows, side.Traffic, o.Churn, window!.Token, o.Seed + round++, multiTable: o.Pipeline is not null, each: o.ChurnEach);
                 done.Release();
             }
         }) { IsBackground = true, Name = "churn" };
@@ -631,7 +636,7 @@ public static class PpsHarness
                 }
                 catch (OperationCanceledException) { return; }
                 Volatile.Write(ref churnStartTs, Stopwatch.GetTimestamp());
-                churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed, multiTable: o.Pipeline is not null);
+                churnApplied = ChurnLoop(flows, traffic, o.Churn, stop.Token, o.Seed, multiTable: o.Pipeline is not null, each: o.ChurnEach);
             }) { IsBackground = true, Name = "churn" };
             churn.Start();
         }
@@ -936,7 +941,13 @@ public static class PpsHarness
     /// every table's, so spread over the tables as their flows are) one flow-mod at a time, each published on its own,
     /// so each delete leaves its flow's packets a table miss until the add that follows it.
     /// </summary>
-    private static long ChurnLoop(OfFlowTables flows, Traffic traffic, double rate, CancellationToken stop, int seed, bool multiTable = false)
+    /// <summary>
+    /// Applies <paramref name="rate"/> flow-mods a second (delete-strict and re-add of flows picked at random) until
+    /// stopped, about every 10 ms a batch: one table's in one <see cref="OfFlowTables.ApplyBatch"/>, a pipeline's one
+    /// flow-mod at a time in one run (<see cref="OfFlowTables.BeginRun"/>), as a connection applies the flow-mods of one
+    /// read, or with <paramref name="each"/> each published on its own.
+    /// </summary>
+    private static long ChurnLoop(OfFlowTables flows, Traffic traffic, double rate, CancellationToken stop, int seed, bool multiTable = false, bool each = false)
     {
         var rng = new Random(seed ^ 0x5eed);
         var pool = traffic.Mods;
@@ -963,10 +974,20 @@ public static class PpsHarness
                 mods[i] = add with { Command = FlowModCommand.DeleteStrict };
                 mods[i + 1] = add;
             }
-            if (multiTable)
-                for (int i = 0; i < batch; i++) status[i] = flows.Apply(mods[i]);
-            else
+            if (!multiTable)
                 flows.ApplyBatch(mods, status, null);
+            else
+            {
+                if (!each) flows.BeginRun();
+                try
+                {
+                    for (int i = 0; i < batch; i++) status[i] = flows.Apply(mods[i]);
+                }
+                finally
+                {
+                    flows.EndRun();
+                }
+            }
             applied += batch;
         }
         return applied;

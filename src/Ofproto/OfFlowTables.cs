@@ -60,8 +60,10 @@ namespace Softswitch.Ofproto;
 /// deletes in every table; MODIFY replaces the instructions too. OpenFlow 1.0's flow-mods stay as above: table 0 only,
 /// apply-actions only.</para>
 /// <para><b>Concurrency</b>: each flow-mod is one write scope of one datapath table (published whole when it ends,
-/// see <see cref="FlowTable"/>); a batch holds both tables' scopes (normal, then emergency: the only lock order here)
-/// and publishes once. Expiry runs on the datapath's maintenance thread through the same scopes.</para>
+/// see <see cref="FlowTable"/>); a batch takes each table's scope once, one table at a time, and publishes each once.
+/// A run (<see cref="BeginRun"/>) keeps every table its flow-mods wrote held, unpublished, until it ends; runs take
+/// one lock first, so only a run ever holds two tables. Expiry runs on the datapath's maintenance thread through the
+/// same scopes.</para>
 /// </remarks>
 public sealed class OfFlowTables
 {
@@ -80,6 +82,14 @@ public sealed class OfFlowTables
     private readonly Lock _tablesLock = new();
     private readonly IClock _clock;
     private volatile bool _useEmergency;
+
+    /// <summary>A run's lock (<see cref="BeginRun"/>): only its holder holds more than one table at a time.</summary>
+    private readonly Lock _runLock = new();
+    /// <summary>The tables the current run holds (<see cref="FlowTable.Hold"/>) and the flow-mods it applied; the run's holder's.</summary>
+    private readonly List<FlowTable> _held = new();
+    private int _runMods;
+    /// <summary>Flow-mods after which a run publishes what it holds and goes on (other writers and readers wait no longer).</summary>
+    public const int MaxRunFlowMods = 1024;
 
     // Writer-private scratch (used under the table's write scope only).
     [ThreadStatic] private static List<FlowEntry>? s_scratch;
@@ -260,6 +270,9 @@ public sealed class OfFlowTables
         var st = Check(mod);
         if (st != FlowModStatus.Ok) return st;
         bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
+        bool run = _runLock.IsHeldByCurrentThread;
+        // In a run, the emergency table and every-table deletes stand alone: what the run holds is published first.
+        if (run && (IsEmergency(mod) || mod.TableId == FlowModRequest.AllTables)) PublishRun();
         if (!IsEmergency(mod) && mod.TableId == FlowModRequest.AllTables)
         {
             // OFPTT_ALL (deletes only, Check says): every table in turn, each published on its own.
@@ -277,8 +290,76 @@ public sealed class OfFlowTables
             // The table a goto names exists from now on (empty, it drops: OpenFlow 1.3 without a table-miss flow).
             if (ins.GotoTable != FlowInstructions.NoGoto) StageFor((byte)ins.GotoTable, TableMiss.Drop);
         }
-        using var w = TableFor(mod).Write();
+        var table = TableFor(mod);
+        if (run && !IsEmergency(mod)) HoldForRun(table);
+        using var w = table.Write();
         return ApplyLocked(w, mod, removed, _clock.NowNanos, out flow);
+    }
+
+    /// <summary>
+    /// Starts a run on this thread (nothing when one is on already): until <see cref="EndRun"/>, every table a flow-mod
+    /// applied by this thread writes stays held (<see cref="FlowTable.Hold"/>), its changes visible to lookups as one
+    /// publication when the run ends, so a burst of flow-mods (a controller's, read together) moves the tables'
+    /// versions, and checks the forwarders' cached pipeline verdicts, once per table instead of once per flow-mod.
+    /// Open vSwitch's datapath sees a burst of flow-mods the same way: its revalidators bring the caches up to date
+    /// once for all of them.
+    /// </summary>
+    /// <remarks>
+    /// <para>The caller ends the run before anything that must see the flow-mods in effect (a barrier, a packet-out, a
+    /// statistics request: any other message), before anything that may block (waiting to read, or for a peer to
+    /// take replies), and before taking any other lock that a writer may hold while it waits for a table (group and
+    /// meter locks: <see cref="OfSwitch"/> ends the run for a flow-mod that uses groups or a meter). A flow-mod for the
+    /// emergency table or every table publishes what the run holds first and is applied on its own. Every
+    /// <see cref="MaxRunFlowMods"/> flow-mods the run publishes and goes on.</para>
+    /// <para>Only a run holds two tables: it takes <c>_runLock</c> first, and every other writer holds one table at a
+    /// time, so no lock order can cross.</para>
+    /// </remarks>
+    public void BeginRun()
+    {
+        if (_runLock.IsHeldByCurrentThread) return;
+        _runLock.Enter();
+        _runMods = 0;
+    }
+
+    /// <summary>Ends this thread's run (nothing when none is on): publishes every table it holds and lets go of them.</summary>
+    public void EndRun()
+    {
+        if (!_runLock.IsHeldByCurrentThread) return;
+        try
+        {
+            PublishRun();
+        }
+        finally
+        {
+            _runLock.Exit();
+        }
+    }
+
+    /// <summary>Whether this thread is in a run.</summary>
+    public bool InRun => _runLock.IsHeldByCurrentThread;
+
+    /// <summary>Publishes and lets go of every table the run holds (the run goes on).</summary>
+    private void PublishRun()
+    {
+        Exception? first = null;
+        foreach (var t in _held)
+        {
+            try { t.Unhold(); }
+            catch (Exception e) { first ??= e; }
+        }
+        _held.Clear();
+        _runMods = 0;
+        if (first is not null) throw first;
+    }
+
+    /// <summary>In a run, holds <paramref name="table"/> (once) for the run's flow-mod about to write it.</summary>
+    private void HoldForRun(FlowTable table)
+    {
+        if (++_runMods > MaxRunFlowMods) PublishRun();
+        foreach (var t in _held)
+            if (ReferenceEquals(t, table)) return;
+        table.Hold();
+        _held.Add(table);
     }
 
     /// <summary>What the flow-mod's rules allow: table ids, instructions, a forward goto.</summary>
@@ -298,20 +379,70 @@ public sealed class OfFlowTables
         return FlowModStatus.Ok;
     }
 
-    /// <summary>Applies flow-mods in order under one acquisition of each table's writer scope and publishes once.</summary>
+    /// <summary>
+    /// Applies flow-mods in order, each table's under one acquisition of its writer scope, published once per table
+    /// (so a run of flow-mods moves each table's versions, and the pipeline's change count, once, not once per
+    /// flow-mod; cached pipeline verdicts are checked once per run instead of after each). Each flow-mod gets the
+    /// status <see cref="Apply(in FlowMod, List{FlowRemoved}?)"/> would give it.
+    /// </summary>
+    /// <remarks>
+    /// Every flow-mod touches one table (OFPTT_ALL deletes aside, which are applied on their own, in their place), and
+    /// what it does depends on that table alone, so the flow-mods of each table are applied in their order, one table
+    /// at a time: the result is the one of applying them one by one. Only one table's writer lock is held at a time
+    /// (no lock order to keep with other writers). The tables a goto names are created first, as
+    /// <see cref="Apply(in FlowMod, List{FlowRemoved}?)"/> creates them before its flow-mod.
+    /// </remarks>
     public void ApplyBatch(ReadOnlySpan<FlowMod> mods, Span<FlowModStatus> statuses, List<FlowRemoved>? removed)
     {
         if (statuses.Length < mods.Length) throw new ArgumentException("fewer statuses than flow-mods", nameof(statuses));
-        using var main = _main.Write();
-        using var emergency = _emergency.Write();
+        int start = 0;
+        for (int i = 0; i <= mods.Length; i++)
+        {
+            // A delete from every table ends a run: the run before it is applied, then it on its own.
+            if (i < mods.Length && !(mods[i].TableId == FlowModRequest.AllTables && !IsEmergency(mods[i]))) continue;
+            ApplyRun(mods[start..i], statuses[start..i], removed);
+            if (i < mods.Length) statuses[i] = Apply(mods[i], removed);
+            start = i + 1;
+        }
+    }
+
+    /// <summary><see cref="ApplyBatch"/> for flow-mods none of which names every table.</summary>
+    private void ApplyRun(ReadOnlySpan<FlowMod> mods, Span<FlowModStatus> statuses, List<FlowRemoved>? removed)
+    {
+        if (mods.IsEmpty) return;
+        // Checked first, and the tables gotos name and the flow-mods' own created, as Apply does before taking the
+        // table's scope; a delete whose table does not exist is done. Pending marks the rest.
+        const FlowModStatus Pending = (FlowModStatus)byte.MaxValue;
+        for (int i = 0; i < mods.Length; i++)
+        {
+            ref readonly var mod = ref mods[i];
+            var st = Check(mod);
+            if (st == FlowModStatus.Ok)
+            {
+                bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
+                if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) { statuses[i] = FlowModStatus.Ok; continue; }
+                if (mod.Instructions is { } ins)
+                {
+                    _pipeline.EnableStages();
+                    if (ins.GotoTable != FlowInstructions.NoGoto) StageFor((byte)ins.GotoTable, TableMiss.Drop);
+                }
+                TableFor(mod); // created here, under no table's writer lock
+                st = Pending;
+            }
+            statuses[i] = st;
+        }
         long now = _clock.NowNanos;
         for (int i = 0; i < mods.Length; i++)
         {
-            // A batch is table 0's (and the emergency flows'): a flow-mod for another table is refused here.
-            var st = Check(mods[i]);
-            if (st == FlowModStatus.Ok && mods[i].TableId != MainTableId) st = FlowModStatus.BadTableId;
-            if (st == FlowModStatus.Ok && mods[i].Instructions is not null) _pipeline.EnableStages();
-            statuses[i] = st == FlowModStatus.Ok ? ApplyLocked(IsEmergency(mods[i]) ? emergency : main, mods[i], removed, now, out _) : st;
+            if (statuses[i] != Pending) continue;
+            // The first pending flow-mod's table: every pending flow-mod of that table, in order, under one scope.
+            var table = TableFor(mods[i]);
+            using var w = table.Write();
+            for (int j = i; j < mods.Length; j++)
+            {
+                if (statuses[j] != Pending || !ReferenceEquals(TableFor(mods[j]), table)) continue;
+                statuses[j] = ApplyLocked(w, mods[j], removed, now, out _);
+            }
         }
     }
 

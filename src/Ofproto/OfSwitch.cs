@@ -187,6 +187,16 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     // ================================================================ flow-mod and packet-out
 
     /// <summary>
+    /// Starts a run of flow-mods on this thread (<see cref="OfFlowTables.BeginRun"/>): a connection's receive loop calls it
+    /// for each FLOW_MOD it reads, and <see cref="EndFlowModRun"/> before any other message, before it waits for
+    /// anything, and when it has handled what it read, so flow-mods that came together take effect together.
+    /// </summary>
+    public void BeginFlowModRun() => Flows.BeginRun();
+
+    /// <summary>Ends this thread's run of flow-mods (nothing when none is on): they are in effect when it returns.</summary>
+    public void EndFlowModRun() => Flows.EndRun();
+
+    /// <summary>
     /// Applies a flow-mod (Open vSwitch's handle_flow_mod): checks the match, instructions and actions against the
     /// switch, applies it to the table set, reports the flows it removed, and releases the buffered packet it names
     /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
@@ -231,6 +241,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         FlowEntry? flow;
         bool groups = addOrModify && (UsesGroups(actions) || UsesGroups(instructions?.WriteActions));
         bool meter = addOrModify && instructions is { Meter: not 0 };
+        // A run (BeginFlowModRun) must not hold tables while this takes the group and meter locks (a group's deletion
+        // takes them, then the tables), and a released buffered packet follows a flow that is in effect.
+        if (groups || meter || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) Flows.EndRun();
         if (groups || meter)
         {
             // The groups it applies and the meter it names must exist, and stay until it is in place (a group's or a

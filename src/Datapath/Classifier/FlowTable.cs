@@ -80,6 +80,8 @@ public sealed class FlowTable
     private readonly IClock _clock;
     private readonly QuiescentDomain _domain;
     private readonly Lock _writeLock = new();
+    /// <summary>Writer-private: <see cref="Hold"/>s not yet ended (the lock holder's; scopes within publish nothing).</summary>
+    private int _holds;
     private readonly ActionInterner _interner = new();
 
     // Read by lookups.
@@ -449,6 +451,32 @@ public sealed class FlowTable
     }
 
     /// <summary>
+    /// Takes the writer lock and keeps it, with everything written meanwhile unpublished, until <see cref="Unhold"/>:
+    /// write scopes this thread starts in between publish nothing when they end, so a run of changes (a controller's
+    /// flow-mods read together) moves the table's versions, and cached pipeline results, once. The caller holds no
+    /// other table's lock unless it keeps an order that no other writer breaks (see <c>OfFlowTables.BeginRun</c>).
+    /// </summary>
+    public void Hold()
+    {
+        _writeLock.Enter();
+        _holds++;
+    }
+
+    /// <summary>Ends a <see cref="Hold"/>: publishes everything written since (the last hold ended) and releases the lock.</summary>
+    public void Unhold()
+    {
+        if (!_writeLock.IsHeldByCurrentThread || _holds == 0) throw new InvalidOperationException("the table is not held by this thread");
+        try
+        {
+            if (--_holds == 0) PublishLocked();
+        }
+        finally
+        {
+            _writeLock.Exit();
+        }
+    }
+
+    /// <summary>
     /// The writer's handle (see <see cref="Write"/>). Queries made through it see the writer's own changes at once;
     /// lookups see them when the scope ends (rules are visible earlier, never half-built).
     /// </summary>
@@ -506,7 +534,8 @@ public sealed class FlowTable
         {
             try
             {
-                _table.PublishLocked();
+                // Within a hold (Hold) the hold's end publishes.
+                if (_table._holds == 0) _table.PublishLocked();
             }
             finally
             {

@@ -484,8 +484,26 @@ public sealed class OfConnection : IAsyncDisposable
         Data = OfpHelloVersions.IncompatibleText(ours, peer.Version, peerBitmap),
     };
 
-    /// <summary>Handles every whole message in buf[start..end); true when the connection is to close.</summary>
+    /// <summary>
+    /// Handles every whole message in buf[start..end); true when the connection is to close. Flow-mods read together
+    /// are one run (<see cref="OfSwitch.BeginFlowModRun"/>): they take effect together, when a message of another
+    /// kind comes, before the loop may wait (for room to reply, or to read), and at the latest when it has handled
+    /// what it read.
+    /// </summary>
     private bool FrameLoop(byte[] buf, ref int start, int end)
+    {
+        var sw = _owner.Switch;
+        try
+        {
+            return FrameLoop(buf, ref start, end, sw);
+        }
+        finally
+        {
+            sw.EndFlowModRun();
+        }
+    }
+
+    private bool FrameLoop(byte[] buf, ref int start, int end, OfSwitch sw)
     {
         while (true)
         {
@@ -509,9 +527,13 @@ public sealed class OfConnection : IAsyncDisposable
             long now = Environment.TickCount64;
             Volatile.Write(ref _lastRxTicks, now);
             if (header.Type is not (OfpType.EchoRequest or OfpType.EchoReply)) Volatile.Write(ref _lastRequestTicks, now);
+            // A run of flow-mods goes on only through flow-mods of a negotiated connection, and never into a wait.
+            bool flowMod = header.Type == OfpType.FlowMod && _negotiated;
+            if (!flowMod || ReplyBytes > _owner.Options.ReplyQueueLimit) sw.EndFlowModRun();
             // Back-pressure by not reading: no further request is taken while the replies already queued to this
             // peer are past their limit (the keepalive closes a peer that takes none of them).
             if (!WaitForRoom()) return true;
+            if (flowMod) sw.BeginFlowModRun();
             // While a request is being handled (a delete of a million flows takes seconds) the peer is waiting on
             // us, not silent: the idle clock stops, and restarts when we are ready to read again.
             Volatile.Write(ref _handling, true);

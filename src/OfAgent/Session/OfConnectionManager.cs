@@ -61,6 +61,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_initialBackoff = TimeSpan.FromSeconds(1);
 
+    /// <summary>The switch the connections serve.</summary>
+    internal OfSwitch Switch => _switch;
+
     public OfConnectionManager(OfSwitch ofproto, AgentOptions options, ILoggerFactory loggers)
     {
         _switch = ofproto;

@@ -126,6 +126,57 @@ public sealed class Of13SessionTests
     }
 
     [Fact]
+    public async Task FlowModsReadTogether_TakeEffectTogether_WithoutABarrier()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.Port);
+        var flows = rig.Switch.Flows;
+        // Tables 1 and 2 exist before the burst (so the burst's publications are the tables' own).
+        c.Send(FlowModIn(1, 100));
+        c.Send(FlowModIn(2, 100));
+        c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.NextAsync())![1]);
+        long changes = flows.Pipeline.Changes.Version;
+
+        // 400 flow-mods over two tables in one write, and nothing after them: the connection ends its run when it has
+        // handled what it read, so they take effect without a barrier, published a few times, not 400.
+        const int n = 200;
+        var burst = new List<byte>();
+        for (uint i = 0; i < n; i++)
+        {
+            burst.AddRange(FlowModIn(1, i + 1));
+            burst.AddRange(FlowModIn(2, i + 1));
+        }
+        c.Send(burst.ToArray());
+        // (in_port 100 is one of them: it replaces the flow added first.)
+        Assert.True(await AgentRig.WaitFor(() => flows.GetTableStats(1).ActiveCount == n && flows.GetTableStats(2).ActiveCount == n));
+        long published = flows.Pipeline.Changes.Version - changes;
+        Assert.InRange(published, 2, n);
+
+        // Another kind of message ends the run before it is handled: a barrier in the middle of a write is answered
+        // with the flow-mods before it published (table 1's), while those after it (table 2's) are still being applied.
+        burst.Clear();
+        for (uint i = 0; i < n; i++) burst.AddRange(FlowModIn(1, 1000 + i));
+        burst.AddRange(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 77));
+        for (uint i = 0; i < 5 * n; i++) burst.AddRange(FlowModIn(2, 1000 + i));
+        long table1 = flows.Pipeline.Stage(1)!.Version;
+        c.Send(burst.ToArray());
+        byte[]? reply;
+        do reply = await c.NextAsync(); while (reply is not null && reply[1] != (byte)Ofp13Type.BarrierReply);
+        Assert.NotNull(reply);
+        Assert.True(flows.Pipeline.Stage(1)!.Version > table1);
+        Assert.True(await AgentRig.WaitFor(() => flows.GetTableStats(2).ActiveCount == 6 * n));
+        Assert.Equal(2 * n, flows.GetTableStats(1).ActiveCount);
+    }
+
+    private static byte[] FlowModIn(byte table, uint inPort)
+    {
+        var fm = new Ofp13FlowMod { TableId = table, Priority = 10, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        fm.Match.Add(Ofp13Oxm.Exact(0, inPort));
+        return fm.Encode();
+    }
+
+    [Fact]
     public async Task RoleRequestFirst_ThenMasterAndSlave_AsOnosDoes()
     {
         await using var rig = new AgentRig();
