@@ -975,7 +975,9 @@ public static class PpsHarness
                 mods[i + 1] = add;
             }
             if (!multiTable)
+            {
                 flows.ApplyBatch(mods, status, null);
+            }
             else
             {
                 if (!each) flows.BeginRun();

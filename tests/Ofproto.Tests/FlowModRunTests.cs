@@ -85,22 +85,29 @@ public sealed class FlowModRunTests
         t.BeginRun();
         t.Apply(Add(1, 2));
         t.Apply(Add(0, 2, gotoTable: 1));
-        // A writer on one of the held tables (another connection's flow-mod) waits; one on a table the run does not
-        // hold, and a second run, go on or wait as their tables say, and nothing deadlocks.
-        var other = Task.Run(() => t.Apply(Add(1, 3)));
-        var free = Task.Run(() => t.Apply(Add(3, 9)));
-        Assert.Equal(FlowModStatus.Ok, free.Wait(TimeSpan.FromSeconds(10)) ? free.Result : FlowModStatus.BadCommand);
-        Assert.False(other.Wait(200));
-        var secondRun = Task.Run(() =>
+        // A writer on one of the held tables (another connection's flow-mod) waits, one on a table the run does not
+        // hold goes on, a second run waits for the first, and nothing deadlocks. (Threads, not tasks: a run belongs
+        // to the thread that began it.)
+        FlowModStatus otherSt = FlowModStatus.BadCommand, freeSt = FlowModStatus.BadCommand, secondSt = FlowModStatus.BadCommand;
+        var other = new Thread(() => otherSt = t.Apply(Add(1, 3)));
+        var free = new Thread(() => freeSt = t.Apply(Add(3, 9)));
+        var second = new Thread(() =>
         {
             t.BeginRun();
-            try { return t.Apply(Add(0, 4, gotoTable: 1)); }
+            try { secondSt = t.Apply(Add(0, 4, gotoTable: 1)); }
             finally { t.EndRun(); }
         });
-        Assert.False(secondRun.Wait(100));
+        other.Start();
+        free.Start();
+        Assert.True(free.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal(FlowModStatus.Ok, freeSt);
+        Assert.False(other.Join(200));
+        second.Start();
+        Assert.False(second.Join(100));
         t.EndRun();
-        Assert.True(other.Wait(TimeSpan.FromSeconds(10)));
-        Assert.True(secondRun.Wait(TimeSpan.FromSeconds(10)));
+        Assert.True(other.Join(TimeSpan.FromSeconds(10)));
+        Assert.True(second.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal((FlowModStatus.Ok, FlowModStatus.Ok), (otherSt, secondSt));
         Assert.Equal((3, 3), (t.GetTableStats(1).ActiveCount, t.GetTableStats(0).ActiveCount));
     }
 
