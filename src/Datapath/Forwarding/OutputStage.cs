@@ -94,8 +94,21 @@ public sealed class OutputStage
             ushort inPort = _pool.InPort[p];
             if (ports.Get(inPort) is not null && !mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _f.Now);
-            if (outPort == PortNumber.None) Flood(p, inPort, true, copy);
-            else if (outPort != inPort) StageTx(outPort, p, copy, inPort, uint.MaxValue);
+            if (outPort == PortNumber.None)
+            {
+                Flood(p, inPort, true, copy);
+                continue;
+            }
+            if (outPort == inPort) continue;
+            // A plain port (see PlainSlot) takes the packet as a batched output's would; any other, StageTx's checks.
+            var slot = copy ? null : PlainSlot(outPort);
+            if (slot is null || _pool.IsLarge(p))
+            {
+                StageTx(outPort, p, copy, inPort, uint.MaxValue);
+                continue;
+            }
+            _pool.AddRef(p);
+            Enqueue(slot.Index, slot, p);
         }
     }
 
