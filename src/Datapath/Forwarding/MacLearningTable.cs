@@ -9,8 +9,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// <remarks>
 /// <para>Design: an open-addressing table of slots (key, port, last seen) probed linearly, read with no lock and no
 /// allocation, so NORMAL's two lookups per packet (the source to learn, the destination to forward to) cost a line each,
-/// not a concurrent dictionary's node and entry. Learning an address already known only refreshes its slot (the port
-/// when it moved, the time at most once a second); a new address takes the writers' lock (slow path, bounded by
+/// not a concurrent dictionary's node and entry. Learning an address already known on the same port only refreshes its
+/// time, at most once a second; a new address, or one that moved, takes the writers' lock (slow path, bounded by
 /// <see cref="MaxEntries"/>). Removal (aging, a removed port) leaves a tombstone that a later insertion reuses; when
 /// used and dead slots fill three quarters of the table, the writer rebuilds it into a new array (the only allocation
 /// after the first, and only on new addresses).</para>
@@ -74,14 +74,15 @@ public sealed class MacLearningTable
         if (slots.Length != 0)
         {
             int i = Find(slots, key, out ushort known, out long seen);
-            if (i >= 0)
+            if (i >= 0 && known == port)
             {
-                ref var s = ref slots[i];
-                if (known != port) Volatile.Write(ref s.Port, port);
-                if (nowNanos - seen > 1_000_000_000) Volatile.Write(ref s.SeenNanos, nowNanos);
+                // A refresh, racing nothing that matters: were the slot reused for another address meanwhile, that
+                // address would only look seen now.
+                if (nowNanos - seen > 1_000_000_000) Volatile.Write(ref slots[i].SeenNanos, nowNanos);
                 return true;
             }
         }
+        // New, or moved (rare: a host on another port): under the lock, so the port goes to this address's slot.
         lock (_writeLock) return InsertLocked(key, port, nowNanos);
     }
 
@@ -96,7 +97,7 @@ public sealed class MacLearningTable
         int at = Find(slots, key, out _, out _);
         if (at >= 0)
         {
-            // Learned by another thread meanwhile.
+            // Known (moved, or learned by another thread meanwhile).
             Volatile.Write(ref slots[at].Port, port);
             Volatile.Write(ref slots[at].SeenNanos, nowNanos);
             return true;
