@@ -157,9 +157,26 @@ public sealed class OutputStage
             return;
         }
         int q = slot.Index;
+        // The usual batch (no packet from this port, none a super-frame): referenced, then copied into the queue whole.
+        var inPorts = _pool.InPort;
+        bool whole = true;
         foreach (int p in pkts)
         {
-            if (_pool.InPort[p] == port)
+            if (inPorts[p] == port || _pool.IsLarge(p))
+            {
+                whole = false;
+                break;
+            }
+        }
+        if (whole)
+        {
+            foreach (int p in pkts) _pool.AddRef(p);
+            EnqueueAll(q, slot, pkts);
+            return;
+        }
+        foreach (int p in pkts)
+        {
+            if (inPorts[p] == port)
             {
                 _f.Drops.Add(DropReason.OutputToInPort);
                 continue;
@@ -171,6 +188,22 @@ public sealed class OutputStage
             }
             _pool.AddRef(p);
             Enqueue(q, slot, p);
+        }
+    }
+
+    /// <summary><see cref="Enqueue"/> for every packet of <paramref name="pkts"/> (referenced already), a block copy per queue fill.</summary>
+    private void EnqueueAll(int q, PortSlot slot, ReadOnlySpan<int> pkts)
+    {
+        if (!ReferenceEquals(_txSlot[q], slot)) _txSlot[q] = slot;
+        var queue = _txq[q];
+        _txPending = true;
+        while (!pkts.IsEmpty)
+        {
+            int count = _txCount[q];
+            int take = Math.Min(queue.Length - count, pkts.Length);
+            pkts[..take].CopyTo(queue.AsSpan(count));
+            pkts = pkts[take..];
+            if ((_txCount[q] = count + take) == queue.Length) FlushQueue(q);
         }
     }
 

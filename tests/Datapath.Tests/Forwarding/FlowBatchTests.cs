@@ -151,6 +151,20 @@ public sealed class FlowBatchTests
     }
 
     [Fact]
+    public void ABatchOutputPastItsQueuesRoom_IsSentWholeAndInOrder()
+    {
+        // Two outputs to one port: the second batch finds the queue 20 deep, fills it, and the rest follows the flush.
+        using var r = new Rig();
+        var e = r.Add(1000, FlowAction.Output(2), FlowAction.Output(2));
+        var frames = Enumerable.Range(0, 20).Select(_ => Frame(1000)).ToArray();
+        for (int i = 0; i < frames.Length; i++) frames[i][^1] = (byte)i;
+        r.Send(frames);
+        var sent = r.Ports[2].TakeSent();
+        Assert.Equal(Enumerable.Range(0, 20).Concat(Enumerable.Range(0, 20)).ToArray(), sent.Select(f => (int)f[^1]).ToArray());
+        Assert.Equal(20, e.Packets);
+    }
+
+    [Fact]
     public void SoleOutputsAndBatchedFlowsInOneBurst_KeepEachFlowsOrder()
     {
         using var r = new Rig();
