@@ -936,16 +936,13 @@ public static class PpsHarness
     }
 
     /// <summary>
-    /// Half deletes, half adds of flows the traffic hits: delete flow i, then add it back. One table's pairs are applied
-    /// in batches (one publication a batch); a pipeline's (<paramref name="multiTable"/>: flows picked at random from
-    /// every table's, so spread over the tables as their flows are) one flow-mod at a time, each published on its own,
-    /// so each delete leaves its flow's packets a table miss until the add that follows it.
-    /// </summary>
-    /// <summary>
-    /// Applies <paramref name="rate"/> flow-mods a second (delete-strict and re-add of flows picked at random) until
-    /// stopped, about every 10 ms a batch: one table's in one <see cref="OfFlowTables.ApplyBatch"/>, a pipeline's one
-    /// flow-mod at a time in one run (<see cref="OfFlowTables.BeginRun"/>), as a connection applies the flow-mods of one
-    /// read, or with <paramref name="each"/> each published on its own.
+    /// Applies <paramref name="rate"/> flow-mods a second, half deletes, half adds of flows the traffic hits (delete flow
+    /// i, then add it back), about every 10 ms a batch. One table's batch is one <see cref="OfFlowTables.ApplyBatch"/>
+    /// (one publication); a pipeline's (<paramref name="multiTable"/>: flows picked at random from every table's, so
+    /// spread over the tables as their flows are) is applied one flow-mod at a time in one run
+    /// (<see cref="OfFlowTables.BeginRun"/>), as a connection applies the flow-mods of one read, or with
+    /// <paramref name="each"/> each published on its own, so each delete leaves its flow's packets a table miss until
+    /// the add that follows it.
     /// </summary>
     private static long ChurnLoop(OfFlowTables flows, Traffic traffic, double rate, CancellationToken stop, int seed, bool multiTable = false, bool each = false)
     {
