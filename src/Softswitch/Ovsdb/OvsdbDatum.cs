@@ -123,8 +123,10 @@ internal static class OvsdbDatum
     public static IReadOnlyList<string> Strings(JsonNode? value)
         => [.. Atoms(value).Select(a => a is JsonValue v && v.TryGetValue(out string? s) ? s : null).Where(s => s is not null).Select(s => s!)];
 
+    /// <summary>The integer of a scalar or a set of one (a parsed number or one made in code, whatever its .NET type).</summary>
     public static long? Integer(JsonNode? value)
-        => Atoms(value) is [JsonValue v] && v.TryGetValue(out long n) ? n : null;
+        => Atoms(value) is [JsonValue v] && v.GetValueKind() == System.Text.Json.JsonValueKind.Number
+           && long.TryParse(JsonRpc.Text(v), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n) ? n : null;
 
     public static bool? Boolean(JsonNode? value)
         => Atoms(value) is [JsonValue v] && v.TryGetValue(out bool b) ? b : null;
