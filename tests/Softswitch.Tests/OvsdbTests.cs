@@ -213,8 +213,9 @@ public sealed class OvsdbTests
     }
 
     /// <summary>Against Debian's ovsdb-server: monitor_cond follows what ovs-vsctl writes, a transaction writes back, echo both ways.</summary>
-    [NetnsFact]
+    [ToolFact]
     [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
     public void RealServer_MonitorTransactEcho()
     {
         using var server = OvsdbServer.Start("ssw-vsdb-");
