@@ -168,6 +168,12 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// </summary>
     internal long IdleMilliseconds(long now) => Volatile.Read(ref _handling) ? -1 : now - Volatile.Read(ref _lastRequestTicks);
 
+    /// <summary>
+    /// A controller in charge of the switch: a controller connection that asked for the master or equal role. A full
+    /// listener never closes it for a newcomer, however quiet (a master may send nothing but echo replies for hours).
+    /// </summary>
+    internal bool InCharge => IsPrimary && _negotiated && IsOpen && Controller is { RoleChosen: true, Role: not OfRole.Slave };
+
     /// <summary>PACKET_IN messages dropped because the packet-ins queued to this peer were past their limit.</summary>
     public long PacketInsDropped;
     public long MessagesReceived;
