@@ -200,7 +200,7 @@ public sealed class SwitchDatapath : IDisposable
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
         Meters = new Meters.MeterTable(Clock);
-        Qos = new Qos.QosScheduler(Clock, () => _ports);
+        Qos = new Qos.QosScheduler(Clock, () => _ports, new DropCounters(Counters.CreateSet()));
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
@@ -703,7 +703,7 @@ public sealed class SwitchDatapath : IDisposable
 
     public long DropCount(DropReason r)
     {
-        long n = _control.Drops[r];
+        long n = _control.Drops[r] + Qos.Drops[r];
         foreach (var f in _forwarders) n += f.Drops[r];
         return n;
     }
