@@ -347,8 +347,7 @@ public sealed class OutputStage
     private void Shape(PortSlot slot, Qos.PortShaper shaper, int p, uint queueId)
     {
         var q = shaper.QueueFor(queueId);
-        bool wasEmpty = q.Backlog == 0;
-        if (q.TryEnqueue(_pool.Frame(p)))
+        if (q.TryEnqueue(_pool.Frame(p), out bool wasEmpty))
         {
             if (wasEmpty) _f.Owner.Qos.Kick();
             return;
