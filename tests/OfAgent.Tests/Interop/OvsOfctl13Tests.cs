@@ -317,4 +317,34 @@ public sealed class OvsOfctl13Tests
         Assert.True(code == 0, se);
         Assert.Contains("priority=8,arp actions=output:3", Ok(rig, "dump-flows"));
     }
+
+    [Fact]
+    public async Task EveryL4SetField_DumpedFlowsReAddToAnIdenticalTable()
+    {
+        if (!ExternalTool.Require("ovs-ofctl")) return;
+        await using var rig = new AgentRig();
+        string[] flows =
+        [
+            "priority=1,tcp,actions=set_field:1234->tcp_src,output:2", "priority=2,tcp,actions=set_field:80->tcp_dst,output:2",
+            "priority=3,udp,actions=set_field:5353->udp_src,output:2", "priority=4,udp,actions=set_field:53->udp_dst,output:2",
+            "priority=5,sctp,actions=set_field:2905->sctp_src,output:2", "priority=6,sctp,actions=set_field:3868->sctp_dst,output:2",
+        ];
+        foreach (var f in flows) Ok(rig, "add-flow", f);
+        string first = Ok(rig, "dump-flows", "--no-stats");
+        foreach (var field in new[] { "5353->udp_src", "53->udp_dst", "2905->sctp_src", "3868->sctp_dst", "1234->tcp_src", "80->tcp_dst" })
+            Assert.Contains("set_field:" + field, first);
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, first.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()));
+            Ok(rig, "del-flows");
+            Ok(rig, "add-flows", file);
+            Assert.Equal(first, Ok(rig, "dump-flows", "--no-stats"));
+            Assert.Equal("", Ok(rig, "diff-flows", file).Trim());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
