@@ -37,7 +37,7 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("OFPT_FEATURES_REPLY (OF1.3)", show);
         Assert.Contains("dpid:0000000000001234", show);
         Assert.Contains("n_tables:254, n_buffers:256", show);
-        Assert.Contains("capabilities: FLOW_STATS TABLE_STATS PORT_STATS QUEUE_STATS", show);
+        Assert.Contains("capabilities: FLOW_STATS TABLE_STATS PORT_STATS GROUP_STATS QUEUE_STATS", show);
         Assert.Contains("1(mem1): addr:02:00:00:00:00:01", show);
         Assert.Contains("state:      LIVE", show);
         Assert.Contains("Manufacturer: Softswitch project", Ok(rig, "dump-desc"));
@@ -46,7 +46,7 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("tables 1...253: ditto", tables);
         var features = Ok(rig, "dump-table-features");
         Assert.Contains("next tables: 1-253", features);
-        Assert.Contains("instructions: apply_actions clear_actions write_actions write_metadata goto_table", features);
+        Assert.Contains("instructions: meter apply_actions clear_actions write_actions write_metadata goto_table", features);
         Assert.Contains("arbitrary mask: tun_id metadata eth_{src,dst} vlan_vid ip_{src,dst} ipv6_{src,dst,label} arp_{spa,tpa,sha,tha}", features);
         Assert.Contains("table 253 (\"table253\")", features);
         Assert.Contains("4(mem4): addr:02:00:00:00:00:04", Ok(rig, "dump-ports-desc"));
