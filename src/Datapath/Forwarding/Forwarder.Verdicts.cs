@@ -324,9 +324,7 @@ public sealed partial class Forwarder
     {
         var log = Executor;
         var stats = StageStats;
-        var entries = v.Entries;
-        var serials = v.Serials;
-        int cut = 0, e = 0;
+        int cut = 0;
         foreach (ref readonly var c in v.Checks)
         {
             if (packets != 0)
@@ -334,10 +332,9 @@ public sealed partial class Forwarder
                 stats.Lookups[c.StageId] += packets;
                 if (c.Hit is not null) stats.Matched[c.StageId] += packets;
             }
-            if (c.Hit is null) continue;
-            var entry = entries[e];
-            if (packets != 0 && !entry.IsRemoved && entry.Serial == serials[e]) Count(entry, packets, bytes);
-            e++;
+            if (c.Hit is not { } entry) continue;
+            // The incarnation the verdict found, as PayPending credits it.
+            if (packets != 0 && entry.Serial == c.Serial && (!entry.IsRemoved || c.Table.Removals == c.Removals)) Count(entry, packets, bytes);
             for (int k = FiltersOf(c); k > 0; k--, cut++)
             {
                 if (cut >= log.CutCount)
