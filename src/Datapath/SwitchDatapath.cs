@@ -122,7 +122,7 @@ public sealed partial class SwitchDatapath : IDisposable
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
         Meters = new Meters.MeterTable(Clock);
-        Qos = new Qos.QosScheduler(Clock, () => _ports);
+        Qos = new Qos.QosScheduler(Clock, () => _ports, new DropCounters(Counters.CreateSet()));
         Tunnels = new TunnelRegistry(this);
         int threads = Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
@@ -490,7 +490,7 @@ public sealed partial class SwitchDatapath : IDisposable
 
     public long DropCount(DropReason r)
     {
-        long n = _control.Drops[r];
+        long n = _control.Drops[r] + Qos.Drops[r];
         foreach (var f in _forwarders) n += f.Drops[r];
         return n;
     }

@@ -17,7 +17,8 @@ namespace Softswitch.Ofproto;
 /// INVALID_GROUP); ALL and INDIRECT buckets watch nothing (WATCH_UNSUPPORTED) and every FAST_FAILOVER bucket watches a
 /// port or a group (INVALID_GROUP); a watched port or group must exist (BAD_WATCH); bucket actions are checked as a
 /// flow's, and a group they apply must exist (BAD_OUT_GROUP); a group reaching itself through its buckets' chains is a
-/// LOOP, a chain deeper than the datapath follows CHAINING_UNSUPPORTED.</para>
+/// LOOP, and so is a bucket watching its own group or a cycle of watched groups; a chain deeper than the datapath follows
+/// (counting the groups that apply the group, for a MODIFY) CHAINING_UNSUPPORTED.</para>
 /// <para>Deleting a group deletes the flows that apply it (their FLOW_REMOVED reason GROUP_DELETE, 1.3.5 section 6.5);
 /// the buckets of other groups that apply it then apply nothing until a group of that id is added again (the executor
 /// counts them). A MODIFY keeps the group's counters and age; its buckets start from 0.</para>
@@ -64,7 +65,7 @@ public sealed partial class OfSwitch
         if (!exists && _groupDescs.Count >= MaxGroups) return OfError.OutOfGroups;
         var err = CompileGroup(req, out var group);
         if (err != OfError.None) return err;
-        err = CheckChains(group);
+        err = CheckChains(group, exists);
         if (err != OfError.None) return err;
         if (_dp.Groups.TryGet(req.GroupId, out var old)) group.InheritCounters(old);
         _dp.Groups.Set(group);
@@ -97,7 +98,9 @@ public sealed partial class OfSwitch
             uint watchGroup = GroupBucket.NoWatchGroup;
             if (b.WatchGroup != GroupModRequest.AnyGroup)
             {
-                if (b.WatchGroup > GroupModRequest.MaxId || (b.WatchGroup != req.GroupId && !_groupDescs.ContainsKey(b.WatchGroup))) return OfError.BadWatch;
+                if (b.WatchGroup > GroupModRequest.MaxId) return OfError.BadWatch;
+                if (b.WatchGroup == req.GroupId) return OfError.GroupLoop; // its liveness would be its own
+                if (!_groupDescs.ContainsKey(b.WatchGroup)) return OfError.BadWatch;
                 watchGroup = b.WatchGroup;
             }
             var err = OfActionCompiler.TryCompile(b.Actions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out var actions);
@@ -114,11 +117,16 @@ public sealed partial class OfSwitch
         return OfError.None;
     }
 
-    /// <summary>LOOP when <paramref name="group"/> would apply itself through its buckets' chains; CHAINING_UNSUPPORTED past the datapath's depth.</summary>
-    private OfError CheckChains(Group group)
+    /// <summary>
+    /// LOOP when <paramref name="group"/> would apply itself through its buckets' chains, or watch itself through the
+    /// groups its buckets watch; CHAINING_UNSUPPORTED when a chain through it (the groups that apply it, when it
+    /// <paramref name="exists"/>, then it and what it applies) would be deeper than the datapath follows.
+    /// </summary>
+    private OfError CheckChains(Group group, bool exists)
     {
+        if (WatchesItself(group)) return OfError.GroupLoop;
         var err = OfError.None;
-        Walk(group, 1);
+        Walk(group, 1 + (exists ? ChainAbove(group.Id) : 0));
         return err;
 
         void Walk(Group g, int depth)
@@ -141,6 +149,54 @@ public sealed partial class OfSwitch
                     if (_dp.Groups.TryGet(a.QueueId, out var next)) Walk(next, depth + 1);
                 }
             }
+        }
+    }
+
+    /// <summary>Whether following the watched groups of <paramref name="group"/>'s buckets, group by group, comes back to it.</summary>
+    private bool WatchesItself(Group group)
+    {
+        var seen = new HashSet<uint>();
+        var next = new Stack<uint>();
+        foreach (var b in group.Buckets)
+            if (b.WatchGroup != GroupBucket.NoWatchGroup) next.Push(b.WatchGroup);
+        while (next.TryPop(out uint id))
+        {
+            if (id == group.Id) return true;
+            if (!seen.Add(id) || !_dp.Groups.TryGet(id, out var g)) continue;
+            foreach (var b in g.Buckets)
+                if (b.WatchGroup != GroupBucket.NoWatchGroup) next.Push(b.WatchGroup);
+        }
+        return false;
+    }
+
+    /// <summary>The most groups chained above group <paramref name="id"/>: the longest run of groups applying one another down to it (0: none applies it).</summary>
+    private int ChainAbove(uint id)
+    {
+        var parents = new Dictionary<uint, List<uint>>();
+        foreach (var g in _dp.Groups.All)
+        {
+            foreach (var b in g.Buckets)
+            {
+                foreach (var a in b.Actions.Items)
+                {
+                    if (a.Kind != ActionKind.Group || a.QueueId == g.Id) continue;
+                    if (!parents.TryGetValue(a.QueueId, out var list)) parents[a.QueueId] = list = [];
+                    list.Add(g.Id);
+                }
+            }
+        }
+        var memo = new Dictionary<uint, int>();
+        return Above(id, 0);
+
+        // Loops are refused before they exist, so the walk ends; past the datapath's depth the answer no longer matters.
+        int Above(uint g, int level)
+        {
+            if (level > GroupTable.MaxDepth || !parents.TryGetValue(g, out var ps)) return 0;
+            if (memo.TryGetValue(g, out int known)) return known;
+            int best = 0;
+            foreach (var p in ps) best = Math.Max(best, 1 + Above(p, level + 1));
+            memo[g] = best;
+            return best;
         }
     }
 

@@ -172,6 +172,41 @@ public class ActionOfp13Tests
     }
 
     [Fact]
+    public void SctpPort_UpdatesTheCrc32cByTheChange_Golden()
+    {
+        // A DATA chunk of 1000 bytes after the ports: the change is carried over the whole packet.
+        string data = "0000 03e8 00000001 0000 0000 00000000" + string.Concat(Enumerable.Repeat("a5", 984));
+        var input = RefFrame.Fixed(Macs + "0800 45000408 00010000 4084 0000 0a000001 0a000002 04d20050 00000000 00000000" + data);
+        var expected = RefFrame.Fixed(Macs + "0800 45000408 00010000 4084 0000 0a000001 0a000002 270f0007 00000000 00000000" + data);
+        Assert.True(RefFrame.SctpValid(input, 34));
+        var (f, _) = Run(input, FlowAction.SetTpSrc(9999), FlowAction.SetTpDst(7));
+        Assert.Equal(expected, f);
+    }
+
+    [Fact]
+    public void SctpPort_OnACorruptPacket_LeavesItCorrupt()
+    {
+        var bad = (byte[])Sctp.Clone();
+        bad[34 + 8] ^= 0x5a;   // a wrong CRC32c
+        Assert.False(RefFrame.SctpValid(bad, 34));
+        var (f, _) = Run(bad, FlowAction.SetTpSrc(9999));
+        Assert.Equal((ushort)9999, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(34)));
+        Assert.False(RefFrame.SctpValid(f, 34));
+        // Off by exactly what it was off by before.
+        var good = Run(Sctp, FlowAction.SetTpSrc(9999)).Frame;
+        Assert.Equal(0x5a, f[34 + 8] ^ good[34 + 8]);
+    }
+
+    [Fact]
+    public void SctpPort_InAFragment_IsLeftAlone()
+    {
+        // A first fragment (MF set): its CRC covers the whole datagram, which it does not hold.
+        var frag = RefFrame.Fixed(Macs + "0800 45000024 00012000 4084 0000 0a000001 0a000002 04d20050 00000000 00000000 06000004");
+        var (f, _) = Run(frag, FlowAction.SetTpSrc(9999));
+        Assert.Equal(frag, f);
+    }
+
+    [Fact]
     public void ArpFields()
     {
         var (f, _) = Run(Arp, FlowAction.SetArpOp(2), FlowAction.SetArpSha(new MacAddress(0x0200000000AA)), FlowAction.SetArpSpa(0x0A0000FE),

@@ -100,4 +100,65 @@ public class QueueShapingTests
         Assert.Equal(10, dp.Ports.Get(2)!.Queues[1].TxPackets);
         Assert.Equal(10L * s_frame.Length, dp.Ports.Get(2)!.Queues[1].TxBytes);
     }
+
+    [Fact]
+    public void AJumboFrameThroughAShapedQueueLeavesWhole()
+    {
+        // A datapath carrying 9000-byte frames: the scheduler's copies must hold what a queue holds.
+        var jumbo = FrameBuilder.Udp(new MacAddress(0x020000000001UL), new MacAddress(0x020000000002UL), 1, 2, 3, 4, 9000);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, FrameSize = 9000 + 14 + 8 });
+        var a = new MemoryPort("a", new MacAddress(0x020000000011UL));
+        var b = new MemoryPort("b", new MacAddress(0x020000000012UL)) { CaptureSent = true };
+        dp.AddPort(a);
+        dp.AddPort(b);
+        Assert.True(dp.SetShaping(2, new PortShaper(100_000_000, [new ShapedQueue(1, 0, 50_000_000, 100)], dp.Clock.NowNanos)));
+        using (var w = dp.Pipeline.Stage(0)!.Write())
+            w.Insert(new FlowEntry(FlowMatch.All, 1, new FlowActions([FlowAction.Enqueue(2, 1)]), 0, 0, dp.Clock.NowNanos));
+        for (int i = 0; i < 5; i++) a.Inject(jumbo);
+        dp.PollUntilIdle();
+        var got = new List<byte[]>();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (dp.Ports.Get(2)!.Queues[1].TxPackets + dp.Ports.Get(2)!.Queues[1].TxErrors < 5 && DateTime.UtcNow < deadline)
+        {
+            got.AddRange(b.TakeSent());
+            Thread.Sleep(10);
+        }
+        Thread.Sleep(20);
+        got.AddRange(b.TakeSent());
+        Assert.Equal(5, got.Count);
+        Assert.All(got, f => Assert.Equal(jumbo, f));
+        Assert.Equal(5, dp.Ports.Get(2)!.Queues[1].TxPackets);
+        Assert.Equal(5L * jumbo.Length, dp.Ports.Get(2)!.Queues[1].TxBytes);
+        Assert.Equal(0, dp.Ports.Get(2)!.Queues[1].TxErrors);
+    }
+
+    [Fact]
+    public void AnEnqueueIntoAQueueEmptiedMeanwhileWakesTheScheduler()
+    {
+        // The scheduler empties the queue between the forwarding thread's look at it and its enqueue, then sleeps:
+        // that enqueue is the queue's 0 -> 1 and must wake it.
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
+        var a = new MemoryPort("a", new MacAddress(0x020000000011UL));
+        var b = new MemoryPort("b", new MacAddress(0x020000000012UL));
+        dp.AddPort(a);
+        dp.AddPort(b);
+        var q = new ShapedQueue(1, 0, 0, 100);
+        Assert.True(dp.SetShaping(2, new PortShaper(0, [q], dp.Clock.NowNanos)));
+        using (var w = dp.Pipeline.Stage(0)!.Write())
+            w.Insert(new FlowEntry(FlowMatch.All, 1, new FlowActions([FlowAction.Enqueue(2, 1)]), 0, 0, dp.Clock.NowNanos));
+        var buf = new byte[ShapedQueue.SlotSize];
+        int enqueues = 0;
+        q.BeforeEnqueue = () =>
+        {
+            if (++enqueues != 2) return;
+            lock (q.Lock)
+                while (q.HeadLength() >= 0) q.Dequeue(buf);
+        };
+        long kicks = dp.Qos.Kicks;
+        a.Inject(s_frame);
+        a.Inject(s_frame);
+        dp.PollUntilIdle();
+        Assert.Equal(2, enqueues);
+        Assert.Equal(kicks + 2, dp.Qos.Kicks); // one per 0 -> 1
+    }
 }

@@ -109,4 +109,32 @@ public sealed partial class QueueShapingTests
         MeasuredRate.Within(r[0] + r[1], 85e6, 101e6, u); // the port's ceiling, used
         Assert.Contains("queue 0: min_rate:60.0%", sw.Ofctl("queue-get-config", "3")); // OpenFlow 1.0: OFPQT_MIN_RATE only
     }
+
+    [GeneratedRegex(@"port\s+2 queue 1: bytes=(\d+), pkts=(\d+), errors=(\d+)")]
+    private static partial Regex Queue1Line();
+
+    [E2EFact]
+    public void JumboPingsCrossAShapedPortWholeAndItsQueueCountsThem()
+    {
+        using var hosts = new Hosts(2, "10.79.2");
+        foreach (var ns in hosts.Ns)
+        {
+            Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "9000");
+            ns.Exec("ip", "link", "set", ns.NsIf, "mtu", "9000");
+        }
+        string port2 = hosts.Ns[1].HostIf;
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure", "--queues", $"{port2} max-rate=100M; {port2}:1 max-rate=50M");
+        sw.Ofctl("add-flow", "priority=10,ip,in_port=1,actions=enqueue:2:1");
+        sw.Ofctl("add-flow", "priority=0,actions=NORMAL");
+        Assert.True(hosts.Ping(0, 1) || hosts.Ping(0, 1, 2, 3), "h1 cannot reach h2");
+        var r = hosts.Ns[0].Exec("ping", "-c", "5", "-i", "0.2", "-W", "2", "-M", "do", "-s", "8000", hosts.Ips[1]);
+        Assert.True(r.Ok, "8000-byte pings through the shaped port: " + r.Stdout + r.Stderr);
+        Assert.Contains("5 received", r.Stdout);
+        var m = Queue1Line().Match(sw.Ofctl("queue-stats", "2"));
+        Assert.True(m.Success, "no queue 1 line in queue-stats");
+        long bytes = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), pkts = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        Assert.True(pkts >= 5, $"queue 1 sent {pkts} packets");
+        Assert.True(bytes >= 5L * (8000 + 8 + 20 + 14), $"queue 1 sent {bytes} bytes");
+        Assert.Equal("0", m.Groups[3].Value);
+    }
 }

@@ -109,6 +109,36 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
+    public void A_bucket_watching_its_own_group_and_watch_cycles_are_refused()
+    {
+        var output1 = Bucket(OfAction.Output(1));
+        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 1 })));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 1 })));
+        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 1 }) with { Command = GroupModCommand.Modify }));
+        // 2 watches 1, 3 watches 2: 1 may not come to watch 3.
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.FastFailover, output1 with { WatchGroup = 1 })));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(3, OfGroupType.FastFailover, output1 with { WatchGroup = 2 })));
+        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 1 }, output1 with { WatchGroup = 3 }) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 2 }) with { Command = GroupModCommand.Modify }));
+    }
+
+    [Fact]
+    public void A_modify_that_pushes_an_existing_chain_past_the_datapaths_depth_is_refused()
+    {
+        // A chain of MaxDepth - 1 groups ending in group 10, which outputs: one more group below 10 still fits, two do not.
+        int depth = Datapath.Groups.GroupTable.MaxDepth;
+        for (uint id = 10; id < 10 + depth - 1; id++)
+            Assert.Equal(OfError.None, _sw.GroupMod(Add(id, OfGroupType.Indirect, Bucket(id == 10 ? OfAction.Output(2) : OfAction.Group(id - 1)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.Indirect, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.Indirect, Bucket(OfAction.Group(1)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(10, OfGroupType.Indirect, Bucket(OfAction.Group(1))) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfError.ChainTooDeep, _sw.GroupMod(Add(10, OfGroupType.Indirect, Bucket(OfAction.Group(2))) with { Command = GroupModCommand.Modify }));
+        // Group 1, at the bottom of a full chain, may not grow one below it either.
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(3, OfGroupType.Indirect, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.ChainTooDeep, _sw.GroupMod(Add(1, OfGroupType.Indirect, Bucket(OfAction.Group(3))) with { Command = GroupModCommand.Modify }));
+    }
+
+    [Fact]
     public void Flows_need_their_groups_and_a_groups_deletion_deletes_its_flows()
     {
         Assert.Equal(OfError.BadOutGroup, _sw.FlowMod(Flow(1, OfAction.Group(1))));

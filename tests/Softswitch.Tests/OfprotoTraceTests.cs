@@ -245,6 +245,23 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.Equal(0, _agent.Switch.Flows.Pipeline.GetLookupTotals().ExactLookups);
     }
 
+    [Fact]
+    public void AJumboFrame_IsTracedWhole()
+    {
+        // As trace/watch hands a sampled 9000-byte frame to the report.
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, FrameSize = 9000 + 14 + 8 }, _clock);
+        foreach (var i in new[] { 1, 2 }) dp.AddPort(new MemoryPort($"j{i}", new MacAddress(0x0200_0000_0010UL + (ulong)i)));
+        var sw = new OfSwitch(dp, new OfSwitchOptions { DatapathId = 0x43 });
+        Assert.True(OfctlFlowParser.TryParse("priority=100,in_port=1,ip actions=mod_nw_dst:10.0.0.99,output:2", FlowModCommand.Add, out var mod, out var error), error);
+        Assert.Equal(FlowModStatus.Ok, sw.Flows.Apply(mod));
+        var jumbo = FrameBuilder.Udp(s_a, s_b, 0x0A000001, 0x0A000002, 1000, 2000, 9000);
+        PacketParser.Parse(jumbo, 1, out var key, out _);
+        var r = OfprotoTrace.Report(dp, sw.Flows, key, jumbo, null, []);
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal(Hex(FrameBuilder.Udp(s_a, s_b, 0x0A000001, 0x0A000063, 1000, 2000, 9000)), Line(r.Text, "Final packet: "));
+        Assert.Equal("2", Line(r.Text, "Output: "));
+    }
+
     [Theory]
     [InlineData("ofproto/trace in_port=1,nw_dst=10.0.0.300", "ofproto/trace: bad flow")]
     [InlineData("ofproto/trace in_port=1,bogus=3", "ofproto/trace: bad flow")]

@@ -100,6 +100,8 @@ public sealed partial class ActionExecutor
         if ((uint)layers.Length < (uint)pkts.Length) ThrowHelper.Argument(nameof(layers));
         _tunnel = 0; // the sink's tunnel id at the start of a list (a batch starts with none)
         PacketInMetadata = 0;
+        CutCount = 0;
+        CutDropped = false;
         Execute(actions, pool, pkts, layers, NoQueue, 0, ref sink);
     }
 
@@ -139,6 +141,7 @@ public sealed partial class ActionExecutor
                 {
                     var scratch = Scratch(depth, pkts.Length);
                     int n = RunMeter(a.QueueId, pool, pkts, layers, scratch);
+                    if (depth == 0) LogCut(pool, scratch.Live, n, pkts.Length);
                     if (n == pkts.Length) break;
                     pkts = scratch.Live.AsSpan(0, n);
                     layers = layers[..n];
@@ -187,6 +190,7 @@ public sealed partial class ActionExecutor
                 {
                     var scratch = Scratch(depth, pkts.Length);
                     int n = DecTtl(pool, pkts, layers, a.Kind == ActionKind.DecMplsTtl, scratch, ref sink);
+                    if (depth == 0) LogCut(pool, scratch.Live, n, pkts.Length);
                     if (n == pkts.Length) break;
                     pkts = scratch.Live.AsSpan(0, n);
                     layers = layers[..n];
@@ -212,6 +216,38 @@ public sealed partial class ActionExecutor
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// What each filter (meter, dec_ttl) of the last top-level list left, in list order: the packets still live after it
+    /// and their bytes (-1: none dropped, the bytes as before). A list that a filter empties ends there and logs no
+    /// filter after it. A forwarder credits the stages of a multi-stage verdict from this (a stage after a filter saw
+    /// only what it left). Groups' buckets log nothing: what they drop never reaches a later stage anyway.
+    /// </summary>
+    internal int CutCount;
+    internal int[] CutLive = new int[8];
+    internal long[] CutBytes = new long[8];
+    /// <summary>Whether a filter of the last top-level list dropped a packet (the survivors: <see cref="TopLive"/>).</summary>
+    internal bool CutDropped;
+    /// <summary>The packets a filter of the last top-level list left, when <see cref="CutDropped"/> (its last entry's count of them).</summary>
+    internal Span<int> TopLive => CutCount == 0 ? default : _scratch[0].Live.AsSpan(0, CutLive[CutCount - 1]);
+
+    private void LogCut(PacketPool pool, int[] live, int kept, int had)
+    {
+        if (CutCount == CutLive.Length)
+        {
+            Array.Resize(ref CutLive, CutCount * 2);
+            Array.Resize(ref CutBytes, CutCount * 2);
+        }
+        long bytes = -1;
+        if (kept < had)
+        {
+            CutDropped = true;
+            bytes = 0;
+            for (int i = 0; i < kept; i++) bytes += pool.Length[live[i]];
+        }
+        CutLive[CutCount] = kept;
+        CutBytes[CutCount++] = bytes;
     }
 
     /// <summary>The length-changing OpenFlow 1.1+ actions, packet by packet (offsets updated in <paramref name="layers"/>).</summary>

@@ -104,7 +104,7 @@ public enum ActionKind : byte
 /// Enqueue: Port, <see cref="QueueId"/>; SetVlanVid: Value = vid (12 bits); SetVlanPcp: Value = pcp (3 bits);
 /// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
 /// SetNwTos: Value = tos byte (DSCP bits, low two bits zero; IPv4 TOS or IPv6 traffic class); SetTpSrc/Dst: Value = port
-/// (TCP, UDP or SCTP); SetTunnel: Value = tunnel id. The 128-bit arguments (IPv6 addresses, ND target) use
+/// (TCP, UDP or SCTP; Value2 the IP protocol the rewrite named, reported back, not used to rewrite); SetTunnel: Value = tunnel id. The 128-bit arguments (IPv6 addresses, ND target) use
 /// <see cref="Value"/> for the low and <see cref="Value2"/> for the high 64 bits (<see cref="Wide"/>); SetQueue, Group and
 /// Meter carry their id in <see cref="QueueId"/>. The struct stays 32 bytes, flat, so a list is one array of values.
 /// Immutable. The datapath has no text form of actions: the host prints them (ovs-ofctl's syntax).
@@ -139,8 +139,11 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetNwSrc(uint ip) => new(ActionKind.SetNwSrc, 0, 0, 0, ip);
     public static FlowAction SetNwDst(uint ip) => new(ActionKind.SetNwDst, 0, 0, 0, ip);
     public static FlowAction SetNwTos(byte tos) => new(ActionKind.SetNwTos, 0, 0, 0, tos);
-    public static FlowAction SetTpSrc(ushort port) => new(ActionKind.SetTpSrc, 0, 0, 0, port);
-    public static FlowAction SetTpDst(ushort port) => new(ActionKind.SetTpDst, 0, 0, 0, port);
+    /// <summary>Sets the L4 source port of whatever transport the packet carries; <paramref name="ipProto"/> (in Value2) is the
+    /// transport the rewrite was asked for (6, 17, 132; 0: unsaid), kept to be reported as given.</summary>
+    public static FlowAction SetTpSrc(ushort port, byte ipProto = 0) => new(ActionKind.SetTpSrc, 0, 0, 0, port, ipProto);
+    /// <summary>The destination twin of <see cref="SetTpSrc"/>.</summary>
+    public static FlowAction SetTpDst(ushort port, byte ipProto = 0) => new(ActionKind.SetTpDst, 0, 0, 0, port, ipProto);
     public static FlowAction SetTunnel(ulong tunId) => new(ActionKind.SetTunnel, 0, 0, 0, tunId);
     public static FlowAction PacketInMetadata(ulong metadata) => new(ActionKind.PacketInMetadata, 0, 0, 0, metadata);
 

@@ -10,8 +10,8 @@ namespace Softswitch.Datapath.Actions;
 /// </summary>
 /// <remarks>
 /// <para>Same rules as the OpenFlow 1.0 rewrites: an absent layer makes the action a no-op, the bytes touched are
-/// checked against the frame, and checksums are updated incrementally (RFC 1624), never recomputed, except SCTP's
-/// CRC32c, which has no incremental form and is recomputed over the SCTP packet (as Open vSwitch does).</para>
+/// checked against the frame, and checksums are updated incrementally (RFC 1624), never recomputed; SCTP's CRC32c too, by
+/// the CRC of the change (it is linear), so a packet that arrived corrupt still fails its check.</para>
 /// <list type="bullet">
 /// <item>IPv6 addresses are covered by the TCP, UDP and ICMPv6 pseudo-header: changing one fixes that checksum (UDP's
 /// 0 stays 0, a result of 0 is written 0xFFFF). The flow label and traffic class are covered by nothing.</item>
@@ -198,28 +198,68 @@ public static partial class PacketRewriter
 
     // ---- SCTP
 
-    /// <summary>Sets an SCTP port and recomputes the CRC32c over the SCTP packet.</summary>
+    /// <summary>
+    /// Sets an SCTP port and updates the CRC32c by the change alone, so a packet whose checksum was wrong stays wrong.
+    /// A fragment is left as it is: its CRC covers the whole datagram, which no fragment holds.
+    /// </summary>
     private static void SetSctpPort(Span<byte> f, in PacketLayers l, int field, ushort port)
     {
+        if ((l.Flags & LayerFlags.Fragment) != 0) return;
         int l4 = l.L4;
         int end = IpPayloadEnd(f, l);
         if ((uint)end < (uint)(l4 + 12)) return;
-        if (BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + field)..]) == port) return;
+        ushort old = BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + field)..]);
+        if (old == port) return;
         BinaryPrimitives.WriteUInt16BigEndian(f[(l4 + field)..], port);
-        Span<byte> pkt = f[l4..end];
-        BinaryPrimitives.WriteUInt32LittleEndian(pkt[SctpCsum..], 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(pkt[SctpCsum..], SctpCrc(pkt));
+        Span<byte> crc = f.Slice(l4 + SctpCsum, 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(crc, BinaryPrimitives.ReadUInt32LittleEndian(crc) ^ SctpCrcDelta((ushort)(old ^ port), end - (l4 + field + 2)));
     }
 
-    /// <summary>CRC32c (Castagnoli) as SCTP carries it (RFC 4960 appendix B): over the packet with a zero checksum
-    /// field, initial value all ones, final complement; stored little-endian.</summary>
-    public static uint SctpCrc(ReadOnlySpan<byte> pkt)
+    /// <summary>
+    /// What a CRC32c changes by when two bytes (<paramref name="delta"/>, big-endian, the XOR of old and new) change with
+    /// <paramref name="after"/> bytes after them: the CRC is linear, so it is the raw CRC of the delta followed by that
+    /// many zero bytes (the init and final XORs cancel), the zeros applied as one multiplication by x^(8 after) mod P.
+    /// </summary>
+    internal static uint SctpCrcDelta(ushort delta, int after)
     {
-        uint crc = 0xFFFFFFFF;
-        int i = 0;
-        for (; i + 8 <= pkt.Length; i += 8) crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(pkt[i..]));
-        for (; i < pkt.Length; i++) crc = BitOperations.Crc32C(crc, pkt[i]);
-        return ~crc;
+        uint c = BitOperations.Crc32C(BitOperations.Crc32C(0u, (byte)(delta >> 8)), (byte)delta);
+        return MultiplyModP(XPow8n(after), c);
+    }
+
+    // GF(2) polynomials mod the CRC32c polynomial, bit-reflected (x^0 in the top bit), as zlib's crc32_combine does it.
+    private const uint CrcPoly = 0x82F63B78;
+
+    private static uint MultiplyModP(uint a, uint b)
+    {
+        uint product = 0;
+        for (uint m = 1u << 31; m != 0; m >>= 1)
+        {
+            if ((a & m) != 0) product ^= b;
+            b = (b & 1) != 0 ? (b >> 1) ^ CrcPoly : b >> 1;
+        }
+        return product;
+    }
+
+    /// <summary>x^(2^k) mod P for k = 0..31 (x^1 first).</summary>
+    private static readonly uint[] s_x2k = MakeX2k();
+
+    private static uint[] MakeX2k()
+    {
+        var t = new uint[32];
+        t[0] = 1u << 30;
+        for (int k = 1; k < 32; k++) t[k] = MultiplyModP(t[k - 1], t[k - 1]);
+        return t;
+    }
+
+    /// <summary>x^(8 n) mod P.</summary>
+    private static uint XPow8n(int n)
+    {
+        uint p = 1u << 31;
+        for (int k = 3; n != 0; n >>= 1, k++)
+        {
+            if ((n & 1) != 0) p = MultiplyModP(s_x2k[k & 31], p);
+        }
+        return p;
     }
 
     private static int IpPayloadEnd(ReadOnlySpan<byte> f, in PacketLayers l)

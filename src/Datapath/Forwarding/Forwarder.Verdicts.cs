@@ -266,38 +266,99 @@ public sealed partial class Forwarder
     }
 
     /// <summary>
-    /// Step 4 for the packets of one verdict: they are added to the verdict's pending credits (<see cref="Pend"/>), the
-    /// composed actions run once over the batch, then a miss ends as the missing stage's mode says.
+    /// Step 4 for the packets of one verdict: the composed actions run once over the batch, a miss ends as the missing
+    /// stage's mode says (for the packets the actions left), and the batch is added to the verdict's pending credits
+    /// (<see cref="Pend"/>); when a meter or dec_ttl dropped some, each stage is credited at once with what reached it
+    /// (<see cref="PayStaged"/>).
     /// </summary>
     private void RunVerdictBatch(PipelineVerdict v, Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
     {
         int n = pkts.Length;
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
-        Pend(v, n, bytes);
         var actions = v.Actions;
         if (v.End != PipelineEnd.Actions)
         {
-            if (actions.Items.Length != 0) ExecuteComposed(actions, pkts, layers);
+            Span<int> live = pkts;
+            bool cut = false;
+            if (actions.Items.Length != 0)
+            {
+                ExecuteComposed(actions, pkts, layers);
+                cut = Executor.CutDropped;
+                if (cut) live = Executor.TopLive;
+            }
+            if (cut) PayStaged(v, n, bytes);
+            else Pend(v, n, bytes);
+            if (live.IsEmpty) return;
             if (v.End == PipelineEnd.MissController)
             {
-                Misses += n;
-                HandleMisses(pkts, layers, inSlot);
+                Misses += live.Length;
+                HandleMisses(live, layers[..live.Length], inSlot);
             }
             else
             {
-                if (Sampler.Skip(n)) Sampler.Take(Pool, pkts, null);
-                Drops.Add(DropReason.FlowDrop, n);
+                if (Sampler.Skip(Pool, live)) Sampler.Take(Pool, live, null);
+                Drops.Add(DropReason.FlowDrop, live.Length);
             }
             return;
         }
-        if (Sampler.Skip(n)) Sampler.Take(Pool, pkts, actions);
+        if (Sampler.Skip(Pool, pkts)) Sampler.Take(Pool, pkts, actions);
         if (actions.Items.Length == 0)
         {
+            Pend(v, n, bytes);
             Drops.Add(DropReason.FlowDrop, n);
             return;
         }
         ExecuteComposed(actions, pkts, layers);
+        if (Executor.CutDropped) PayStaged(v, n, bytes);
+        else Pend(v, n, bytes);
+    }
+
+    /// <summary>
+    /// Credits one batch of <paramref name="v"/> in which a filter (meter, dec_ttl) dropped packets: each stage, and the
+    /// rule it hit, with the packets that reached it, as the executor's log of filters says (the filters in each stage's
+    /// part of the composed list: its meter instruction, then its apply-actions'); nothing to a rule no packet reached.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PayStaged(PipelineVerdict v, int packets, long bytes)
+    {
+        var log = Executor;
+        var stats = StageStats;
+        int cut = 0;
+        foreach (ref readonly var c in v.Checks)
+        {
+            if (packets != 0)
+            {
+                stats.Lookups[c.StageId] += packets;
+                if (c.Hit is not null) stats.Matched[c.StageId] += packets;
+            }
+            if (c.Hit is not { } entry) continue;
+            // The incarnation the verdict found, as PayPending credits it.
+            if (packets != 0 && entry.Serial == c.Serial && (!entry.IsRemoved || c.Table.Removals == c.Removals)) Count(entry, packets, bytes);
+            for (int k = FiltersOf(c); k > 0; k--, cut++)
+            {
+                if (cut >= log.CutCount)
+                {
+                    packets = 0;   // an earlier filter left nothing: the list ended there
+                    bytes = 0;
+                    continue;
+                }
+                packets = log.CutLive[cut];
+                if (log.CutBytes[cut] >= 0) bytes = log.CutBytes[cut];
+            }
+        }
+    }
+
+    /// <summary>The filters a stage's hit put in the composed list: its meter instruction, and its apply-actions' meters and TTL decrements.</summary>
+    private static int FiltersOf(in PipelineVerdict.StageCheck c)
+    {
+        int n = c.HitInstructions is { Meter: not 0 } ? 1 : 0;
+        if (c.HitActions is { } actions)
+        {
+            foreach (ref readonly var a in actions.Items.AsSpan())
+                if (a.Kind is ActionKind.Meter or ActionKind.DecNwTtl or ActionKind.DecMplsTtl) n++;
+        }
+        return n;
     }
 
     private void ExecuteComposed(FlowActions actions, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)

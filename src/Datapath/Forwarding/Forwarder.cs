@@ -559,7 +559,7 @@ public sealed partial class Forwarder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void QueueSole(FlowActions actions, int p)
     {
-        if (Sampler.Skip(1)) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
+        if (Sampler.Skip(Pool, new ReadOnlySpan<int>(in p))) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
         Output.StageSole(actions.SoleOutput, p);
     }
 
@@ -571,7 +571,7 @@ public sealed partial class Forwarder
         foreach (int p in pkts) bytes += Pool.Length[p];
         Count(flow, pkts.Length, bytes);
         var actions = flow.Actions;
-        if (Sampler.Skip(pkts.Length)) Sampler.Take(Pool, pkts, actions);
+        if (Sampler.Skip(Pool, pkts)) Sampler.Take(Pool, pkts, actions);
         if (actions.Items.Length == 0)
         {
             Drops.Add(DropReason.FlowDrop, pkts.Length);
@@ -585,7 +585,7 @@ public sealed partial class Forwarder
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void HandleMisses(Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
     {
-        if (Sampler.Skip(pkts.Length)) Sampler.Take(Pool, pkts, null);
+        if (Sampler.Skip(Pool, pkts)) Sampler.Take(Pool, pkts, null);
         switch (_dp.MissBehavior)
         {
             case MissBehavior.Controller:

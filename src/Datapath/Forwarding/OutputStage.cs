@@ -37,12 +37,13 @@ public sealed class OutputStage
 
     internal void ToController(int p, PacketInReason reason, ushort maxLen, ulong cookie = Upcall.NoCookie, byte tableId = 0, ulong metadata = 0)
     {
-        if (_f.Owner.Meters.Controller is { } meter && !AdmitToController(meter, p)) return;
         if (_pool.OwesOffload(p))
         {
+            // Each segment meets the controller meter as the packet-in it becomes.
             SegmentToController(p, reason, maxLen, cookie, tableId, metadata);
             return;
         }
+        if (_f.Owner.Meters.Controller is { } meter && !AdmitToController(meter, p)) return;
         // The packet's tunnel id (OpenFlow 1.3.5 section 7.4.1 lists it with the metadata as the packet-in's context):
         // a set_tunnel's before this output, else the one it was received with.
         ulong tunnel = _f.TunnelId;
@@ -347,8 +348,7 @@ public sealed class OutputStage
     private void Shape(PortSlot slot, Qos.PortShaper shaper, int p, uint queueId)
     {
         var q = shaper.QueueFor(queueId);
-        bool wasEmpty = q.Backlog == 0;
-        if (q.TryEnqueue(_pool.Frame(p)))
+        if (q.TryEnqueue(_pool.Frame(p), out bool wasEmpty))
         {
             if (wasEmpty) _f.Owner.Qos.Kick();
             return;

@@ -25,7 +25,7 @@ public readonly record struct PacketSample(ushort InPort, ushort OutPort, int Ou
 /// bounded single-producer single-consumer ring of samples that an exporter drains.
 /// </summary>
 /// <remarks>
-/// <para><b>Hot path</b>: <see cref="Skip"/> subtracts a batch's size from the countdown, a field of this thread's
+/// <para><b>Hot path</b>: <see cref="Skip"/> subtracts a batch's size (its packets on the wire: a GSO super-frame counts as its segments) from the countdown, a field of this thread's
 /// own (no allocation, no shared write, no branch beyond the sign test). Only when it reaches zero does
 /// <see cref="Take"/> run (out of line): it copies the chosen packets' first <see cref="HeaderSize"/> bytes into the
 /// ring and draws the next skip, uniform in [1, 2N-1] (mean N) from a per-thread xorshift generator, so sampling does
@@ -81,9 +81,31 @@ public sealed class PacketSampler
     /// <summary>Samples lost because the ring was full; racy from other threads.</summary>
     public long DropCount => Volatile.Read(ref _drops);
 
-    /// <summary>Counts <paramref name="n"/> packets; true when one of them is to be sampled (call <see cref="Take"/>).</summary>
+    /// <summary>
+    /// Counts the packets <paramref name="pkts"/> of <paramref name="pool"/> as the wire carries them (a GSO super-frame
+    /// as its segments); true when one of them is to be sampled (call <see cref="Take"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Skip(int n) => (_countdown -= n) <= 0;
+    public bool Skip(PacketPool pool, ReadOnlySpan<int> pkts)
+        => (_countdown -= pool.LargeCapacity == 0 || _rate == 0 ? pkts.Length : Weigh(pool, pkts)) <= 0;
+
+    /// <summary>The packets <paramref name="pkts"/> make on the wire.</summary>
+    private static int Weigh(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        int n = pkts.Length;
+        foreach (int p in pkts)
+        {
+            if (pool.OwesOffload(p)) n += WeightOf(pool, p) - 1;
+        }
+        return n;
+    }
+
+    private static int WeightOf(PacketPool pool, int p)
+    {
+        if (!pool.OwesOffload(p)) return 1;
+        int length = pool.Length[p];
+        return SoftwareOffload.WireSize(pool.Frame(p), pool.OffloadOf(p), ref length);
+    }
 
     /// <summary>
     /// After <see cref="Skip"/> returned true for <paramref name="pkts"/>: samples the chosen packets (before their
@@ -95,8 +117,15 @@ public sealed class PacketSampler
         int n = pkts.Length;
         while (_countdown <= 0)
         {
-            // The batch's last packet is position n-1; the countdown says how far before it the chosen one is.
-            int i = n - 1 + (int)_countdown;
+            // The batch's last packet is position n-1; the countdown says how far before it (in packets on the wire: a
+            // super-frame spans its segments) the chosen one is.
+            long back = -_countdown;
+            int i = n - 1;
+            for (int w = WeightOf(pool, pkts[i]); back >= w && i > 0; w = WeightOf(pool, pkts[i]))
+            {
+                back -= w;
+                i--;
+            }
             Write(pool, pkts[i], actions, _skipSum);
             long skip = NextSkip();
             _countdown += skip;

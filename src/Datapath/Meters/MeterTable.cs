@@ -65,8 +65,9 @@ public sealed class MeterBand
 /// </summary>
 /// <remarks>
 /// <para><b>Measuring</b>: each band has a token bucket filled at the band's rate, up to its burst. A packet costs its
-/// frame's bits (<see cref="MeterUnit.Kbps"/>) or 1 (<see cref="MeterUnit.Pktps"/>) and takes them from every band whose
-/// bucket holds enough; the bands whose buckets did not are the ones it exceeds, and of those the one with the highest
+/// frame's bits (<see cref="MeterUnit.Kbps"/>) or 1 (<see cref="MeterUnit.Pktps"/>); a GSO super-frame costs what its
+/// segments will: their count, and their bits with the headers each repeats. It takes them from every band whose
+/// bucket holds enough or is full (a full bucket smaller than the packet goes below 0); the bands whose buckets did not are the ones it exceeds, and of those the one with the highest
 /// rate applies (the spec's "the meter band with the highest rate that is lower than the current measured rate"). A
 /// packet that exceeds no band passes untouched.</para>
 /// <para><b>Burst</b>: with <see cref="Burst"/> (OFPMF_BURST) and a burst size other than 0, a band's bucket holds that
@@ -158,15 +159,20 @@ public sealed class Meter
         lock (_lock)
         {
             Refill(nowNanos);
+            long count = 0;
             for (int i = 0; i < pkts.Length; i++)
             {
-                int len = pool.Length[pkts[i]];
+                int p = pkts[i];
+                int len = pool.Length[p];
+                int segments = 1;
+                if (pool.OwesOffload(p)) segments = SoftwareOffload.WireSize(pool.Frame(p), pool.OffloadOf(p), ref len);
                 bytes += len;
-                int band = Take(packets ? 1 : len * 8L, len);
+                count += segments;
+                int band = Take(packets ? segments : len * 8L, len, segments);
                 applied[i] = (sbyte)band;
                 if (band >= 0) hit++;
             }
-            PacketCount += pkts.Length;
+            PacketCount += count;
             ByteCount += bytes;
         }
         return hit;
@@ -180,15 +186,18 @@ public sealed class Meter
             Refill(nowNanos);
             PacketCount++;
             ByteCount += length;
-            return Take(Unit == MeterUnit.Pktps ? 1 : length * 8L, length);
+            return Take(Unit == MeterUnit.Pktps ? 1 : length * 8L, length, 1);
         }
     }
 
     /// <summary>
-    /// One packet of <paramref name="cost"/> against the buckets (under the lock): its cost taken from every band whose
-    /// bucket holds it; of the others, the highest-rate band applies and counts the packet. Returns that band, or -1.
+    /// One packet of <paramref name="cost"/> (<paramref name="segments"/> packets on the wire) against the buckets (under
+    /// the lock): its cost taken from every band whose bucket holds it, or is full (a packet larger than the bucket
+    /// passes a full one, which then owes the excess, as in Open vSwitch: the rate holds, and a burst smaller than a
+    /// frame does not stop every frame); of the others, the highest-rate band applies and counts the packet. Returns
+    /// that band, or -1.
     /// </summary>
-    private int Take(long cost, int length)
+    private int Take(long cost, int length, int segments)
     {
         var bands = Bands;
         int band = -1;
@@ -196,7 +205,7 @@ public sealed class Meter
         for (int b = 0; b < bands.Length; b++)
         {
             var mb = bands[b];
-            if (mb.Tokens >= cost)
+            if (mb.Tokens >= cost || mb.Tokens >= mb.Capacity)
             {
                 mb.Tokens -= cost;
             }
@@ -208,7 +217,7 @@ public sealed class Meter
         }
         if (band >= 0)
         {
-            bands[band].PacketCount++;
+            bands[band].PacketCount += segments;
             bands[band].ByteCount += length;
         }
         return band;
@@ -225,7 +234,7 @@ public sealed class Meter
             uint bandRate = 0;
             for (int b = 0; b < Bands.Length; b++)
             {
-                if (Bands[b].Tokens < cost && Bands[b].Rate > bandRate)
+                if (Bands[b].Tokens < cost && Bands[b].Tokens < Bands[b].Capacity && Bands[b].Rate > bandRate)
                 {
                     band = b;
                     bandRate = Bands[b].Rate;

@@ -104,6 +104,19 @@ public static class SoftwareOffload
         return true;
     }
 
+    /// <summary>
+    /// The packets a frame owing <paramref name="o"/> makes on the wire: for a GSO super-frame its segment count, with
+    /// <paramref name="length"/> (its length on entry) made the segments' bytes (each repeats the headers); 1 and the
+    /// length unchanged for anything else, a super-frame whose headers segmentation would refuse included.
+    /// </summary>
+    public static int WireSize(ReadOnlySpan<byte> frame, in OffloadInfo o, ref int length)
+    {
+        if (!o.IsGso || Start(frame, o.GsoType, o.GsoSize, out var c) != GsoRefusal.None) return 1;
+        int segments = c.SegmentCount;
+        length += (segments - 1) * c.HeaderLength;
+        return segments;
+    }
+
     /// <summary>Where segmentation of one super-frame stands.</summary>
     public struct Cursor
     {

@@ -54,14 +54,25 @@ public sealed class ShapedQueue
     /// <summary>Packets waiting now.</summary>
     public int Backlog => Volatile.Read(ref _count);
 
+    /// <summary>Runs before an enqueue takes the lock (tests order a race with it).</summary>
+    internal Action? BeforeEnqueue;
+
     /// <summary>Copies <paramref name="frame"/> to the tail; false (counted) when the queue is full or the frame too long.</summary>
-    public bool TryEnqueue(ReadOnlySpan<byte> frame)
+    public bool TryEnqueue(ReadOnlySpan<byte> frame) => TryEnqueue(frame, out _);
+
+    /// <summary>
+    /// <see cref="TryEnqueue(ReadOnlySpan{byte})"/>, and whether the queue was empty before (decided under the lock: the
+    /// enqueue that makes the queue non-empty is the one that must wake the scheduler).
+    /// </summary>
+    public bool TryEnqueue(ReadOnlySpan<byte> frame, out bool wasEmpty)
     {
+        wasEmpty = false;
         if (frame.Length > SlotSize)
         {
             Interlocked.Increment(ref DroppedPackets);
             return false;
         }
+        BeforeEnqueue?.Invoke();
         lock (Lock)
         {
             if (_count == _slots.Length)
@@ -73,6 +84,7 @@ public sealed class ShapedQueue
             var slot = _slots[i] ??= new byte[SlotSize]; // each slot once, the first time the queue grows to it
             frame.CopyTo(slot);
             _lengths[i] = frame.Length;
+            wasEmpty = _count == 0;
             Volatile.Write(ref _count, _count + 1);
             return true;
         }

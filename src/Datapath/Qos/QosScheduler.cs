@@ -14,33 +14,46 @@ namespace Softswitch.Datapath.Qos;
 /// Packets leave in bursts of up to 32 per port, copied from the queues into the scheduler's own pool and sent with
 /// one <see cref="IPort.Send"/> (which, by its contract, may run beside the forwarding threads' sends). A port whose
 /// link is down drops what its queues release (<see cref="DropReason.LinkDown"/> is the forwarding threads'; here it
-/// counts as the queue's tx_errors). The queue counters of the port (<see cref="PortSlot.Queues"/>) count packets when
+/// counts as the queue's tx_errors); a frame that cannot be copied (none can: the buffers are as large as a queue's slots)
+/// is dropped, counted as <see cref="DropReason.TooBig"/> and the queue's tx_errors. The queue counters of the port (<see cref="PortSlot.Queues"/>) count packets when
 /// they leave and packets dropped at the tail as errors.
 /// </remarks>
 public sealed class QosScheduler : IDisposable
 {
     private readonly IClock _clock;
     private readonly Func<PortTable> _ports;
-    private readonly PacketPool _pool = new(64);
+    // Buffers as large as a queue's slots: every frame a queue holds (jumbo frames included) leaves whole.
+    private readonly PacketPool _pool = new(Burst.Size, ShapedQueue.SlotSize);
     private readonly byte[] _scratch = new byte[ShapedQueue.SlotSize];
-    private readonly int[] _burst = new int[32];
+    private readonly int[] _burst = new int[Burst.Size];
+    private readonly DropCounters _drops;
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly Lock _startLock = new();
     private Thread? _thread;
     private volatile bool _stop;
 
-    public QosScheduler(IClock clock, Func<PortTable> ports)
+    /// <param name="drops">Where the scheduler's own drops are counted (its thread is their only writer).</param>
+    public QosScheduler(IClock clock, Func<PortTable> ports, DropCounters drops)
     {
         _clock = clock;
         _ports = ports;
+        _drops = drops;
     }
+
+    /// <summary>The scheduler's drops by reason (a frame its buffers could not hold: <see cref="DropReason.TooBig"/>).</summary>
+    public DropCounters Drops => _drops;
 
     /// <summary>Rounds of the loop that sent at least one packet (diagnostics).</summary>
     public long Rounds { get; private set; }
 
+    private long _kicks;
+    /// <summary>Wake-ups asked for (diagnostics).</summary>
+    public long Kicks => Interlocked.Read(ref _kicks);
+
     /// <summary>Wakes the thread (a queue got its first packet, or a port's shaping changed); starts it the first time.</summary>
     public void Kick()
     {
+        Interlocked.Increment(ref _kicks);
         if (_thread is null) Start();
         _wake.Set();
     }
@@ -97,10 +110,13 @@ public sealed class QosScheduler : IDisposable
                 break;
             }
             bool up = slot.LinkUp && (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) == 0;
+            // The pool's buffers hold what a queue slot holds, so the copy fails only if that ever changes: then drop and count.
+            bool copied = up && _pool.Write(p, _scratch.AsSpan(0, len));
+            if (up && !copied) _drops.Add(DropReason.TooBig);
             if (q!.Id < (uint)counters.Length)
             {
                 var c = counters[q.Id];
-                if (up)
+                if (copied)
                 {
                     Interlocked.Increment(ref c.TxPackets);
                     Interlocked.Add(ref c.TxBytes, len);
@@ -110,12 +126,11 @@ public sealed class QosScheduler : IDisposable
                     Interlocked.Increment(ref c.TxErrors);
                 }
             }
-            if (!up)
+            if (!copied)
             {
                 _pool.Release(p);
                 continue;
             }
-            _pool.Write(p, _scratch.AsSpan(0, len));
             _burst[n++] = p;
         }
         if (n == 0) return false;

@@ -68,7 +68,9 @@ public sealed class TunnelPort : IEncapsulatingPort
         InnerDestination = config.InnerDestination;
         Info = new PortInfo(config.Name, config.PortMac, Mtu: Math.Max(0, ul.Mtu - TunnelHeader.InnerOverhead(config)));
         _header = TunnelHeader.Build(config, LocalMac, config.RemoteMac ?? default, config.RemoteMac is not null, ul.Mtu);
-        _own = new PacketPool(Burst.Size + HoldCapacity + 2, PacketPool.DefaultDataSize + PacketPool.Headroom);
+        // Buffers for the largest outer frame the underlay carries (its MTU, the Ethernet header, a VLAN tag), so the
+        // MTU decides what is too big, not the buffer.
+        _own = new PacketPool(Burst.Size + HoldCapacity + 2, Math.Max(PacketPool.DefaultDataSize, ul.Mtu + 14 + 4) + PacketPool.Headroom);
     }
 
     public TunnelConfig Config { get; }

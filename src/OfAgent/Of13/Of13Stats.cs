@@ -20,6 +20,18 @@ namespace Softswitch.OfAgent.Of13;
 /// </remarks>
 internal sealed class Of13Stats(OfRequestContext ctx)
 {
+    /// <summary>The multipart requests <see cref="Handle"/> answers (its switch's cases; a test holds each wire value to it).</summary>
+    private static readonly Ofp13MultipartType[] s_answered =
+    [
+        Ofp13MultipartType.Desc, Ofp13MultipartType.Flow, Ofp13MultipartType.Aggregate, Ofp13MultipartType.Table,
+        Ofp13MultipartType.PortStats, Ofp13MultipartType.Queue, Ofp13MultipartType.Group, Ofp13MultipartType.GroupDesc,
+        Ofp13MultipartType.GroupFeatures, Ofp13MultipartType.Meter, Ofp13MultipartType.MeterConfig,
+        Ofp13MultipartType.MeterFeatures, Ofp13MultipartType.TableFeatures, Ofp13MultipartType.PortDesc,
+    ];
+
+    /// <summary>Whether a multipart request of type <paramref name="t"/> is answered (not refused as BAD_MULTIPART).</summary>
+    public static bool Answers(Ofp13MultipartType t) => Array.IndexOf(s_answered, t) >= 0;
+
     [ThreadStatic] private static Ofp13FlowStatsRequest? s_flowRequest;
     [ThreadStatic] private static List<Ofp13Action>? s_actions;
 
@@ -400,14 +412,10 @@ internal sealed class Of13Stats(OfRequestContext ctx)
 
     // ================================================================ table features
 
-    /// <summary>Instructions every table takes (goto-table only where a later table exists): OFPIT_* 1..5.</summary>
-    private static readonly ushort[] s_instructions = [1, 2, 3, 4, 5];
-
-    /// <summary>Actions of flows and packet-outs (OFPAT_*): all of 1.3 but GROUP (no groups yet).</summary>
-    private static readonly ushort[] s_actionTypes = [0, 11, 12, 15, 16, 17, 18, 19, 20, 21, 23, 24, 25, 26, 27];
-
-    /// <summary>Fields a set-field may write: all but in_port, in_phy_port, metadata, eth_type, ip_proto and ipv6_exthdr.</summary>
-    private static readonly byte[] s_settable = [.. Enumerable.Range(0, Ofp13Match.FieldCount).Select(f => (byte)f).Where(f => f is not (0 or 1 or 2 or 5 or 10 or 39))];
+    // The instructions, actions and set-fields every table takes: what the translators take (Of13Capabilities).
+    private static readonly ushort[] s_instructions = Of13Capabilities.InstructionTypes;
+    private static readonly ushort[] s_actionTypes = Of13Capabilities.ActionTypes;
+    private static readonly byte[] s_settable = Of13Capabilities.SettableFields;
 
     private void TableFeatures(OfConnection c, uint xid)
     {
@@ -424,7 +432,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
             w.U64(ulong.MaxValue); w.U64(ulong.MaxValue); // every metadata bit may be matched and written
             w.U32(0); w.U32((uint)maxEntries);
             bool last = id == Of13Translate.TableCount - 1;
-            Property(w, 0, p => { foreach (var t in s_instructions) if (t != 1 || !last) { w.U16(t); w.U16(4); } });        // INSTRUCTIONS
+            Property(w, 0, p => { foreach (var t in s_instructions) if (t != (ushort)Ofp13InstructionType.GotoTable || !last) { w.U16(t); w.U16(4); } });        // INSTRUCTIONS
             Property(w, 2, p => { for (int n = id + 1; n < Of13Translate.TableCount; n++) w.U8((byte)n); });                  // NEXT_TABLES
             Property(w, 4, p => { foreach (var t in s_actionTypes) { w.U16(t); w.U16(4); } });                                // WRITE_ACTIONS
             Property(w, 6, p => { foreach (var t in s_actionTypes) { w.U16(t); w.U16(4); } });                                // APPLY_ACTIONS

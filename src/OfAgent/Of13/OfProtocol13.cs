@@ -37,8 +37,8 @@ internal sealed class OfProtocol13 : OfProtocol
 
     public override byte Version => Ofp13.Version;
 
-    /// <summary>OFPC_FLOW_STATS | TABLE_STATS | PORT_STATS | QUEUE_STATS.</summary>
-    private const uint Capabilities = 1 | 2 | 4 | 64;
+    /// <summary>The longest entry a multipart reply holds: a message's 65535 bytes less its 16-byte multipart header.</summary>
+    internal const int MaxMultipartEntrySize = ushort.MaxValue - 16;
 
     public override void Handle(OfConnection c, ReadOnlySpan<byte> msg)
     {
@@ -63,7 +63,7 @@ internal sealed class OfProtocol13 : OfProtocol
                 return;
             case Ofp13Type.FeaturesRequest:
                 if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
-                c.SendRaw(Ofp13Messages.FeaturesReply(xid, _ctx.Switch.DatapathId, (uint)_ctx.Switch.Buffers.Count, Of13Translate.TableCount, 0, Capabilities));
+                c.SendRaw(Ofp13Messages.FeaturesReply(xid, _ctx.Switch.DatapathId, (uint)_ctx.Switch.Buffers.Count, Of13Translate.TableCount, 0, Of13Capabilities.Features));
                 return;
             case Ofp13Type.GetConfigRequest:
                 if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
@@ -176,6 +176,9 @@ internal sealed class OfProtocol13 : OfProtocol
         if (fm.Command > (byte)FlowModCommand.DeleteStrict) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
         var command = (FlowModCommand)fm.Command;
         bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        // The flow's statistics entry is as long as this message (ofp_flow_stats and ofp_flow_mod have fixed parts of one
+        // size before the match): one past what a multipart entry's length can say could never be read back whole.
+        if (addOrModify && msg.Length > MaxMultipartEntrySize) { Error(c, Ofp13Error.BadLength, msg); return; }
         // OFPTT_ALL only for deletes (1.3.5 section 6.4); 254 is not a table here (see Of13Translate.TableCount).
         if (fm.TableId >= Of13Translate.TableCount && !(fm.TableId == Ofp13.TableAll && !addOrModify))
         {
@@ -206,7 +209,7 @@ internal sealed class OfProtocol13 : OfProtocol
         Check(c, _ctx.Switch.FlowMod(req, c.Controller), msg, flowMod: true);
     }
 
-    private static bool TryInstructions(Ofp13FlowMod fm, out OfInstructions instructions, out Ofp13Error error)
+    internal static bool TryInstructions(Ofp13FlowMod fm, out OfInstructions instructions, out Ofp13Error error)
     {
         instructions = default;
         error = default;
@@ -248,6 +251,9 @@ internal sealed class OfProtocol13 : OfProtocol
                     // Whether the meter exists is the switch's to say (UNKNOWN_METER), with the flow-mod under its lock.
                     meter = ins.MeterId;
                     break;
+                default:
+                    error = Ofp13Error.BadInstruction(Ofp13Codes.InstUnknown);
+                    return false;
             }
         }
         instructions = new OfInstructions(apply, write, clear, gotoTable, metadata & metadataMask, metadataMask, meter);
@@ -359,6 +365,12 @@ internal sealed class OfProtocol13 : OfProtocol
     /// </summary>
     private void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        // Its GROUP_DESC entry is this message but for the header (ofp_group_desc: 8 bytes before the buckets, ofp_group_mod 16).
+        if (msg.Length - Ofp13Messages.HeaderSize > MaxMultipartEntrySize && msg.Length >= 10 && msg[8] == 0 && msg[9] is 0 or 1)
+        {
+            Error(c, Ofp13Error.BadLength, msg);
+            return;
+        }
         if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
         if (mod!.Command > 2) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
         if (mod.GroupType > 3) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }

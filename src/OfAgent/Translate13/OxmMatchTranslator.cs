@@ -45,7 +45,7 @@ internal static class OxmMatchTranslator
     public const int FieldCount = 40;
 
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
-    private const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
+    internal const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
 
     /// <summary>
     /// Builds the OpenFlow layer's match from <paramref name="entries"/>; <see cref="OxmProblem.None"/> or why not, with

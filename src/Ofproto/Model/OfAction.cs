@@ -93,8 +93,15 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction SetNwSrc(uint ip) => new(OfActionType.SetNwSrc, Value: ip);
     public static OfAction SetNwDst(uint ip) => new(OfActionType.SetNwDst, Value: ip);
     public static OfAction SetNwTos(byte tos) => new(OfActionType.SetNwTos, Value: tos);
-    public static OfAction SetTpSrc(ushort port) => new(OfActionType.SetTpSrc, Value: port);
-    public static OfAction SetTpDst(ushort port) => new(OfActionType.SetTpDst, Value: port);
+    /// <summary>Sets the L4 source port; <paramref name="ipProto"/> is the transport whose field the controller named (6 TCP,
+    /// 17 UDP, 132 SCTP; 0: none, as OpenFlow 1.0's set_tp_src), kept to be reported as given (the datapath rewrites
+    /// whichever transport the packet carries).</summary>
+    public static OfAction SetTpSrc(ushort port, byte ipProto = 0) => new(OfActionType.SetTpSrc, Value: port, Value2: ipProto);
+    /// <summary>The destination twin of <see cref="SetTpSrc"/>.</summary>
+    public static OfAction SetTpDst(ushort port, byte ipProto = 0) => new(OfActionType.SetTpDst, Value: port, Value2: ipProto);
+
+    /// <summary>The transport a <see cref="SetTpSrc"/> or <see cref="SetTpDst"/> named (6, 17, 132; 0: none).</summary>
+    public byte TpProto => Type is OfActionType.SetTpSrc or OfActionType.SetTpDst ? (byte)Value2 : (byte)0;
     public static OfAction SetTunnel(ulong id) => new(OfActionType.SetTunnel, Value: id);
     public static OfAction SetIpEcn(byte ecn) => new(OfActionType.SetIpEcn, Value: ecn);
     public static OfAction SetIpv6Src(UInt128 ip) => new(OfActionType.SetIpv6Src, Value: (ulong)ip, Value2: (ulong)(ip >> 64));

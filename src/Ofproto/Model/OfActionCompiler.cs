@@ -72,8 +72,8 @@ public static class OfActionCompiler
                 case OfActionType.SetNwSrc: items[i] = FlowAction.SetNwSrc((uint)a.Value); break;
                 case OfActionType.SetNwDst: items[i] = FlowAction.SetNwDst((uint)a.Value); break;
                 case OfActionType.SetNwTos: items[i] = FlowAction.SetNwTos((byte)a.Value); break;
-                case OfActionType.SetTpSrc: items[i] = FlowAction.SetTpSrc((ushort)a.Value); break;
-                case OfActionType.SetTpDst: items[i] = FlowAction.SetTpDst((ushort)a.Value); break;
+                case OfActionType.SetTpSrc: items[i] = FlowAction.SetTpSrc((ushort)a.Value, a.TpProto); break;
+                case OfActionType.SetTpDst: items[i] = FlowAction.SetTpDst((ushort)a.Value, a.TpProto); break;
                 case OfActionType.SetTunnel: items[i] = FlowAction.SetTunnel(a.Value); break;
                 case OfActionType.SetQueue:
                     if (a.QueueId >= (uint)queuesPerPort) return OfError.BadQueue;
@@ -219,8 +219,8 @@ public static class OfActionCompiler
         ActionKind.SetNwSrc => OfAction.SetNwSrc((uint)a.Value),
         ActionKind.SetNwDst => OfAction.SetNwDst((uint)a.Value),
         ActionKind.SetNwTos => OfAction.SetNwTos((byte)a.Value),
-        ActionKind.SetTpSrc => OfAction.SetTpSrc((ushort)a.Value),
-        ActionKind.SetTpDst => OfAction.SetTpDst((ushort)a.Value),
+        ActionKind.SetTpSrc => OfAction.SetTpSrc((ushort)a.Value, (byte)a.Value2),
+        ActionKind.SetTpDst => OfAction.SetTpDst((ushort)a.Value, (byte)a.Value2),
         ActionKind.SetTunnel => OfAction.SetTunnel(a.Value),
         ActionKind.SetIpEcn => OfAction.SetIpEcn((byte)a.Value),
         ActionKind.SetIpv6Src => OfAction.SetIpv6Src(a.Wide),

@@ -412,9 +412,10 @@ internal static class OfprotoTrace
                 error = $"ofproto/trace: '{Shorten(string.Concat(args[1..]))}' is not a frame in hexadecimal (an even number of hex digits)";
                 return false;
             }
-            if (frame.Length < 14 || frame.Length > PacketPool.DefaultDataSize)
+            int max = Math.Max(PacketPool.DefaultDataSize, dp.MaxFrameSize);
+            if (frame.Length < 14 || frame.Length > max)
             {
-                error = $"ofproto/trace: a frame of {frame.Length} bytes (an Ethernet frame is 14 to {PacketPool.DefaultDataSize} bytes)";
+                error = $"ofproto/trace: a frame of {frame.Length} bytes (an Ethernet frame is 14 to {max} bytes here)";
                 return false;
             }
             var perr = PacketParser.Parse(frame, port, out key, out _);
@@ -477,9 +478,11 @@ internal static class OfprotoTrace
     /// </summary>
     private static byte[] Execute(SwitchDatapath dp, FlowActions actions, byte[] frame, ushort inPort, List<TraceOutput> outputs, List<string>? buckets = null)
     {
-        var pool = new PacketPool(64);
+        // Buffers as large as the frame (a jumbo frame from trace/watch or the command line), for it and the groups' copies.
+        var pool = new PacketPool(64, Math.Max(PacketPool.DefaultDataSize, frame.Length));
         int p = pool.Alloc();
-        pool.Write(p, frame);
+        bool copied = pool.Write(p, frame);
+        System.Diagnostics.Debug.Assert(copied, "a buffer holds the frame it was sized for");
         pool.InPort[p] = inPort;
         PacketParser.Parse(pool.Frame(p), inPort, out _, out var layers);
         Span<int> pkts = [p];

@@ -211,6 +211,66 @@ public sealed class FlowBatchTests
         Assert.Equal(20, stats.Matched[1]);
     }
 
+    /// <summary>Table 0's rule with <paramref name="actions"/> and <paramref name="meter"/>, then goto table 1, whose rule outputs to port 3.</summary>
+    private static (FlowEntry First, FlowEntry Second) FilterThenOutput(Rig r, uint meter, params FlowAction[] actions)
+    {
+        var p = r.Dp.Pipeline;
+        var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
+        p.EnableStages();
+        var first = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, new FlowActions(actions), 0, 0, 0);
+        using (var w = p.Stage(0)!.Write())
+        {
+            w.SetInstructions(first, new FlowInstructions(gotoTable: 1, meter: meter));
+            w.Insert(first);
+        }
+        var second = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
+        using (var w = t1.Write()) w.Insert(second);
+        return (first, second);
+    }
+
+    [Fact]
+    public void AMeterDropInAnEarlierTable_TheLaterTablesCountOnlyWhatPassed()
+    {
+        using var r = new Rig();
+        // 1 packet/s with a burst of 5, full at the start: 5 of 20 pass.
+        r.Dp.Meters.Set(new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 1, 5)], r.Dp.Clock.NowNanos));
+        var (first, second) = FilterThenOutput(r, 1);
+        r.Send(Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
+        Assert.Equal(5, r.Ports[3].TakeSent().Count);
+        Assert.Equal(20, first.Packets);
+        Assert.Equal(5, second.Packets);
+        var stats = r.Dp.Forwarders[0].StageStats;
+        Assert.Equal(20, stats.Lookups[0]);
+        Assert.Equal(20, stats.Matched[0]);
+        Assert.Equal(5, stats.Lookups[1]);
+        Assert.Equal(5, stats.Matched[1]);
+    }
+
+    [Fact]
+    public void ADecTtlDropInAnEarlierTable_TheLaterTablesCountOnlyWhatPassed()
+    {
+        using var r = new Rig();
+        var (first, second) = FilterThenOutput(r, 0, FlowAction.DecNwTtl());
+        // Every other frame arrives with TTL 1: dec_ttl drops it in table 0.
+        var frames = Enumerable.Range(0, 20).Select(i =>
+        {
+            var f = Frame((ushort)(2000 + i));
+            if (i % 2 == 0) return f;
+            f[22] = 1;
+            f[24] = f[25] = 0;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Compute(f.AsSpan(14, 20)));
+            return f;
+        }).ToArray();
+        r.Send(frames);
+        Assert.Equal(10, r.Ports[3].TakeSent().Count);
+        Assert.Equal(20, first.Packets);
+        Assert.Equal(10, second.Packets);
+        var stats = r.Dp.Forwarders[0].StageStats;
+        Assert.Equal(20, stats.Lookups[0]);
+        Assert.Equal(10, stats.Lookups[1]);
+        Assert.Equal(10, stats.Matched[1]);
+    }
+
     private static MacAddress DstFor(ushort sport) => new(0x020000005000UL + sport);
 
     /// <summary>A burst of <paramref name="sports"/>' frames, each with its position in the burst as its last byte.</summary>

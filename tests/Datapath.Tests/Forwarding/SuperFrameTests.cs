@@ -80,12 +80,13 @@ public sealed class SuperFrameTests
 
     private sealed class Rig : IDisposable
     {
-        public readonly SwitchDatapath Dp = new(new DatapathOptions { PacketInRate = 0, LargeBuffers = 8 });
+        public readonly SwitchDatapath Dp;
         public readonly OffloadPort In = new("in", accepts: true), Whole = new("whole", accepts: true);
         public readonly MemoryPort Plain = new("plain", MacAddress.Parse("02:00:00:00:bb:01")) { CaptureSent = true };
 
-        public Rig()
+        public Rig(IClock? clock = null, int samplingRate = 0)
         {
+            Dp = new(new DatapathOptions { PacketInRate = 0, LargeBuffers = 8, SamplingRate = samplingRate }, clock);
             Dp.AddPort(In, 1);
             Dp.AddPort(Whole, 2);
             Dp.AddPort(Plain, 3);
@@ -336,5 +337,95 @@ public sealed class SuperFrameTests
         Assert.Equal(0, bytes);
         Assert.True(rig.Read(DatapathCounters.GsoHandedOn) >= 200, $"sent whole {rig.Whole.SentCount}, handed on {rig.Read(DatapathCounters.GsoHandedOn)}, segments {rig.Read(DatapathCounters.GsoSegments)}, forwarder packets {fwd.Packets}, misses {fwd.Misses}");
         Assert.True(rig.Read(DatapathCounters.GsoSegments) >= 200 * 21);
+    }
+
+    /// <summary>Wire bytes of <see cref="SuperFrame"/>'s segments: each repeats the 54 bytes of headers.</summary>
+    private const int WireBytes = 21 * (L4 + 20) + Payload;
+
+    [Fact]
+    public void APktpsMeter_ChargesASuperFrameItsSegments()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);
+        // 10 packets/s with a burst of 100 packets, full at the start: four 21-segment super-frames (84) fit, the fifth does not.
+        var meter = new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 10, 100)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        rig.Add(FlowAction.Meter(1), FlowAction.Output(3));
+        for (int i = 0; i < 10; i++)
+        {
+            var (frame, o) = SuperFrame();
+            rig.In.Inject(frame, o);
+        }
+        rig.Dp.PollUntilIdle();
+        Assert.Equal(4 * 21, rig.Plain.TakeSent().Count);
+        Assert.Equal(10 * 21, meter.Packets);
+        Assert.Equal(10L * WireBytes, meter.Bytes);
+        Assert.Equal(6 * 21, meter.Bands[0].Packets);
+    }
+
+    [Fact]
+    public void AKbpsMeterWithABurstSmallerThanASuperFrame_PassesOneWhenFull_AndKeepsItsRate()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);
+        // 1,000 kbit/s with a 100 kbit burst; a super-frame is 241,552 bits on the wire.
+        var meter = new Meters.Meter(1, Meters.MeterUnit.Kbps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 1000, 100)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        rig.Add(FlowAction.Meter(1), FlowAction.Output(3));
+        int Offer()
+        {
+            var (frame, o) = SuperFrame();
+            rig.In.Inject(frame, o);
+            rig.Dp.PollUntilIdle();
+            return rig.Plain.TakeSent().Count;
+        }
+        Assert.Equal(21, Offer());   // a full bucket passes it
+        Assert.Equal(0, Offer());    // then the bucket owes its excess
+        clock.AdvanceNanos(240_000_000);
+        Assert.Equal(0, Offer());    // 240,000 bits later it is not full yet (it owed 141,552 bits)
+        clock.AdvanceNanos(2_000_000);
+        Assert.Equal(21, Offer());   // full again: the rate holds over time
+        Assert.Equal(4L * WireBytes, meter.Bytes);
+        Assert.Equal(4 * 21, meter.Packets);
+    }
+
+    [Fact]
+    public void TheControllerMeter_MeasuresEachSegmentOnce()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);   // no flow: a miss goes to the controller
+        var meter = new Meters.Meter(Meters.MeterTable.ControllerId, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 10, 5)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        int ups = 0;
+        rig.Dp.DrainUpcalls((in Upcall u) => ups++);
+        Assert.Equal(5, ups);
+        Assert.Equal(21, meter.Packets);
+        Assert.Equal(16, meter.Bands[0].Packets);
+        Assert.Equal(16, rig.Dp.DropCount(DropReason.ControllerMeter));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheSampler_CountsASuperFrameAsItsSegments(bool flow)
+    {
+        using var rig = new Rig(samplingRate: 1);
+        if (flow) rig.Add(FlowAction.Output(3));
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        var sampler = rig.Dp.Forwarders[0].Sampler;
+        Assert.Equal(21, sampler.SeenPackets);
+        var header = new byte[PacketSampler.HeaderSize];
+        int samples = 0;
+        while (sampler.TryRead(header, out var sample))
+        {
+            Assert.Equal(frame.Length, sample.FrameLength);
+            samples++;
+        }
+        Assert.Equal(21, samples);   // 1 in 1: every segment's turn, each the super-frame's header
     }
 }

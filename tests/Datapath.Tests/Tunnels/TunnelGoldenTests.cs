@@ -63,6 +63,24 @@ public sealed class TunnelGoldenTests
     }
 
     [Fact]
+    public void AJumboFrameOverAJumboUnderlayIsEncapsulatedWhole()
+    {
+        var u = new MemoryPort("u", UnderA, mtu: 9000) { CaptureSent = true };
+        var t = new TunnelPort(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB }, u);
+        var inner = Inner(8000);
+        var pool = new PacketPool(4, 9000 + 14 + 8);
+        int p = pool.Alloc();
+        Assert.True(pool.Write(p, inner));
+        t.Send(pool, [p], 0);
+        pool.Release(p);
+        var sent = u.TakeSent();
+        Assert.Single(sent);
+        Assert.Equal(inner, sent[0][50..]);
+        AssertIpv4Valid(sent[0], 8000 + 36);
+        Assert.Equal(0, t.Drops[TunnelDropReason.TooBig]);
+    }
+
+    [Fact]
     public void VxlanEncapGolden()
     {
         var (t, _) = Make(TestTunnels.Vxlan("vx1", TunnelRig.IpA, TunnelRig.IpB, 100) with { RemoteMac = UnderB });

@@ -37,7 +37,7 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("OFPT_FEATURES_REPLY (OF1.3)", show);
         Assert.Contains("dpid:0000000000001234", show);
         Assert.Contains("n_tables:254, n_buffers:256", show);
-        Assert.Contains("capabilities: FLOW_STATS TABLE_STATS PORT_STATS QUEUE_STATS", show);
+        Assert.Contains("capabilities: FLOW_STATS TABLE_STATS PORT_STATS GROUP_STATS QUEUE_STATS", show);
         Assert.Contains("1(mem1): addr:02:00:00:00:00:01", show);
         Assert.Contains("state:      LIVE", show);
         Assert.Contains("Manufacturer: Softswitch project", Ok(rig, "dump-desc"));
@@ -46,7 +46,7 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("tables 1...253: ditto", tables);
         var features = Ok(rig, "dump-table-features");
         Assert.Contains("next tables: 1-253", features);
-        Assert.Contains("instructions: apply_actions clear_actions write_actions write_metadata goto_table", features);
+        Assert.Contains("instructions: meter apply_actions clear_actions write_actions write_metadata goto_table", features);
         Assert.Contains("arbitrary mask: tun_id metadata eth_{src,dst} vlan_vid ip_{src,dst} ipv6_{src,dst,label} arp_{spa,tpa,sha,tha}", features);
         Assert.Contains("table 253 (\"table253\")", features);
         Assert.Contains("4(mem4): addr:02:00:00:00:00:04", Ok(rig, "dump-ports-desc"));
@@ -316,5 +316,35 @@ public sealed class OvsOfctl13Tests
         (code, _, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flow", $"tcp:127.0.0.1:{rig.Port}", "priority=8,arp,actions=output:3");
         Assert.True(code == 0, se);
         Assert.Contains("priority=8,arp actions=output:3", Ok(rig, "dump-flows"));
+    }
+
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task EveryL4SetField_DumpedFlowsReAddToAnIdenticalTable()
+    {
+        await using var rig = new AgentRig();
+        string[] flows =
+        [
+            "priority=1,tcp,actions=set_field:1234->tcp_src,output:2", "priority=2,tcp,actions=set_field:80->tcp_dst,output:2",
+            "priority=3,udp,actions=set_field:5353->udp_src,output:2", "priority=4,udp,actions=set_field:53->udp_dst,output:2",
+            "priority=5,sctp,actions=set_field:2905->sctp_src,output:2", "priority=6,sctp,actions=set_field:3868->sctp_dst,output:2",
+        ];
+        foreach (var f in flows) Ok(rig, "add-flow", f);
+        string first = Ok(rig, "dump-flows", "--no-stats");
+        foreach (var field in new[] { "5353->udp_src", "53->udp_dst", "2905->sctp_src", "3868->sctp_dst", "1234->tcp_src", "80->tcp_dst" })
+            Assert.Contains("set_field:" + field, first);
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, first.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()));
+            Ok(rig, "del-flows");
+            Ok(rig, "add-flows", file);
+            Assert.Equal(first, Ok(rig, "dump-flows", "--no-stats"));
+            Assert.Equal("", Ok(rig, "diff-flows", file).Trim());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }

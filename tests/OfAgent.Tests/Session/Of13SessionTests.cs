@@ -427,4 +427,87 @@ public sealed class Of13SessionTests
         Assert.True(sent > 1000);
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
+
+    [Fact]
+    public async Task FeaturesAndTableFeatures_AdvertiseEachWireValueTheSwitchTakes()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.Port);
+        // FEATURES_REPLY capabilities (ofp_switch_features.capabilities, 24 bytes in), bit by bit.
+        var features = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.FeaturesRequest, 0)));
+        uint caps = BinaryPrimitives.ReadUInt32BigEndian(features.AsSpan(24));
+        foreach (var (bit, name, expected) in new (uint, string, bool)[]
+                 {
+                     (1, "FLOW_STATS", true), (2, "TABLE_STATS", true), (4, "PORT_STATS", true), (8, "GROUP_STATS", true),
+                     (32, "IP_REASM", false), (64, "QUEUE_STATS", true), (256, "PORT_BLOCKED", false),
+                 })
+        {
+            Assert.True(((caps & bit) != 0) == expected, $"OFPC_{name}: advertised {(caps & bit) != 0}, expected {expected}");
+        }
+
+        // TABLE_FEATURES of table 0: its properties, type -> the ids listed (4 bytes each for instructions and actions).
+        var request = new byte[16];
+        request[0] = 4; request[1] = (byte)Ofp13Type.MultipartRequest; request[3] = 16; request[9] = 12;
+        var reply = await c.ReplyAsync(c.Send(request));
+        int entry = 16, entryLen = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(entry));
+        var props = new Dictionary<ushort, List<ushort>>();
+        for (int at = entry + 64; at < entry + entryLen;)
+        {
+            ushort type = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(at)), len = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(at + 2));
+            var ids = new List<ushort>();
+            if (type is 0 or 4 or 6)
+            {
+                for (int k = at + 4; k < at + len; k += 4) ids.Add(BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(k)));
+            }
+            props[type] = ids;
+            at += (len + 7) & ~7;
+        }
+        foreach (var t in Enum.GetValues<Ofp13InstructionType>())
+        {
+            bool expected = t != Ofp13InstructionType.Experimenter;
+            Assert.True(props[0].Contains((ushort)t) == expected, $"instruction {t}: expected listed {expected}");
+        }
+        foreach (var t in Enum.GetValues<Ofp13ActionType>())
+        {
+            bool expected = t != Ofp13ActionType.Experimenter;
+            Assert.True(props[4].Contains((ushort)t) == expected, $"write-actions {t}: expected listed {expected}");
+            Assert.True(props[6].Contains((ushort)t) == expected, $"apply-actions {t}: expected listed {expected}");
+        }
+    }
+
+    [Fact]
+    public async Task FlowAndGroupModsTooLongToReadBack_AreRefused()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.Port);
+        byte[] FlowMod(int outputs)
+        {
+            var fm = new Ofp13FlowMod { Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+            fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [.. Enumerable.Repeat(Ofp13Action.Output(1), outputs)]));
+            return fm.Encode();
+        }
+        // 64 bytes before the actions, 16 per output: 4090 make a 65504-byte flow, 4091 one of 65520 (a stats entry's length holds 65519).
+        Assert.Equal(65504, FlowMod(4090).Length);
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(FlowMod(4091)))));
+        c.Send(FlowMod(4090));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+        var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
+        Assert.Equal(1u, rig.Switch.Aggregate(all).FlowCount);
+
+        // A group: 16 bytes, a 16-byte bucket header, an output and N set_queues (8 bytes each): 8185 make 65528 bytes, a
+        // GROUP_DESC entry of 65520.
+        var w = new Ofp13Writer(70000);
+        int start = w.Begin(Ofp13Type.GroupMod, 0);
+        w.U16(0); w.U8(0); w.U8(0); w.U32(1);                       // ADD, ALL, group 1
+        int bucket = w.Position;
+        w.U16(0); w.U16(0); w.U32(Ofp13.PortAny); w.U32(Ofp13.GroupAny); w.Zeros(4);
+        w.U16(0); w.U16(16); w.U32(1); w.U16(0xffe5); w.Zeros(6);   // output:1
+        for (int i = 0; i < 8185; i++) { w.U16(21); w.U16(8); w.U32(0); } // set_queue:0
+        w.PatchU16(bucket, (ushort)(w.Position - bucket));
+        w.Finish(start);
+        var groupMod = w.ToArray();
+        Assert.Equal(65528, groupMod.Length);
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(groupMod))));
+        Assert.Empty(rig.Switch.GroupDescriptions());
+    }
 }
