@@ -42,8 +42,11 @@ public static unsafe class PacketGen
         public int Size { get; init; } = 64;
         public int Flows { get; init; } = 1;
         public int Cpu { get; init; } = -1;
-        /// <summary>Most frames per send() (and the pacer's bucket depth).</summary>
+        /// <summary>Most frames per send().</summary>
         public int Batch { get; init; } = 32;
+        /// <summary>Frames the pacer may owe after a hiccup (its bucket depth): a generator descheduled for longer
+        /// loses the rest (counted as missed) rather than catching up in one burst.</summary>
+        public int Depth { get; init; } = 128;
         public int RingFrames { get; init; } = 4096;
         public string DstMac { get; init; } = "ff:ff:ff:ff:ff:ff";
         public string? SrcMac { get; init; }
@@ -94,7 +97,7 @@ public static unsafe class PacketGen
 
     private static void Usage() => Console.Error.WriteLine(
         "usage: Softswitch.Bench gen --dev IF [--rate PPS|max] [--seconds S] [--count K] [--size 64..1518] [--flows N] [--cpu C]\n" +
-        "                            [--dst-mac M] [--src-mac M] [--src-ip A] [--dst-ip A] [--batch B] [--json]");
+        "                            [--dst-mac M] [--src-mac M] [--src-ip A] [--dst-ip A] [--batch B] [--depth D] [--json]");
 
     public static Options Parse(string[] args)
     {
@@ -113,6 +116,7 @@ public static unsafe class PacketGen
                 "--flows" => o with { Flows = int.Parse(V(), CultureInfo.InvariantCulture) },
                 "--cpu" => o with { Cpu = int.Parse(V(), CultureInfo.InvariantCulture) },
                 "--batch" => o with { Batch = int.Parse(V(), CultureInfo.InvariantCulture) },
+                "--depth" => o with { Depth = int.Parse(V(), CultureInfo.InvariantCulture) },
                 "--ring" => o with { RingFrames = int.Parse(V(), CultureInfo.InvariantCulture) },
                 "--dst-mac" => o with { DstMac = V() },
                 "--src-mac" => o with { SrcMac = V() },
@@ -124,6 +128,7 @@ public static unsafe class PacketGen
         }
         if (o.Size is < 64 or > 1518) throw new ArgumentException("--size is 64 to 1518");
         if (o.Batch < 1 || o.Batch > o.RingFrames / 2) throw new ArgumentException("--batch is 1 to half the ring");
+        if (o.Depth < o.Batch) throw new ArgumentException("--depth is at least --batch");
         if (o.RingFrames < 64 || (o.RingFrames & (o.RingFrames - 1)) != 0) throw new ArgumentException("--ring is a power of two, at least 64");
         return o;
     }
@@ -194,7 +199,7 @@ public static unsafe class PacketGen
         long freq = Stopwatch.Frequency;
         long t0 = Stopwatch.GetTimestamp();
         long end = t0 + (long)(o.Seconds * freq);
-        var pacer = new Pacer(o.Rate, o.Batch, freq, t0);
+        var pacer = new Pacer(o.Rate, o.Depth, freq, t0);
         long sent = 0, queued = 0, errors = 0, wrong = 0;
         uint mask = (uint)o.RingFrames - 1;
         uint slot = 0;
