@@ -48,6 +48,10 @@ GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 BUSY_CPU=${BUSY_CPU:-$FWD_CPU}
 SSW_ARGS=${SSW_ARGS:-}
+PIN=${PIN:-1}                 # 0: the switches placed by the scheduler (no taskset, no --forwarding-cpus, OVS's default
+                              # PMD placement), as a user runs them; the generator stays on GEN_CPU
+BUSY_PIN=${BUSY_PIN:-1}       # 0: the busy loop placed by the scheduler
+export PIN BUSY_PIN
 PLOTS=${PLOTS:-1}
 OUT=${OUT:-bench/results/netns}
 for t in ip ethtool taskset ovs-vswitchd ovs-vsctl ovs-ofctl ovs-appctl python3; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
@@ -108,8 +112,10 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   case $row in
     ssw-afxdp|ssw-afpacket)
       local be=${row#ssw-}
-      SSW_NS=$NS ssw_start_placed $FWD_CPU $RUN/ssw.log --ports $be:$HA,$be:$HB --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
-        --fail-mode secure --threads 1 --forwarding-cpus $FWD_CPU --log-level Warning $SSW_ARGS
+      local place=(--forwarding-cpus $FWD_CPU) cpu=$FWD_CPU
+      [ "$PIN" = 1 ] || { place=(); cpu=all; }
+      SSW_NS=$NS ssw_start_placed $cpu $RUN/ssw.log --ports $be:$HA,$be:$HB --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
+        --fail-mode secure --threads 1 "${place[@]}" --log-level Warning $SSW_ARGS
       ROW_PID=$SSW_PID
       for i in $(seq 200); do ovs-ofctl -O OpenFlow10 show unix:$RUN/ssw.of >/dev/null 2>&1 && break; sleep 0.1; done
       ovs-ofctl -O OpenFlow10 add-flow unix:$RUN/ssw.of "priority=100,in_port=1,actions=output:2" || return 1
@@ -122,8 +128,9 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir 2>/dev/null
       local V="ovs-vsctl --db=unix:$RUN/db.sock"
       $V --no-wait init
-      $V --no-wait set Open_vSwitch . other_config:pmd-cpu-mask=$(printf '0x%x' $((1 << FWD_CPU)))
-      ip netns exec $NS taskset -c $FWD_CPU ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir 2>/dev/null
+      local on=()
+      [ "$PIN" = 1 ] && { $V --no-wait set Open_vSwitch . other_config:pmd-cpu-mask=$(printf '0x%x' $((1 << FWD_CPU))); on=(taskset -c $FWD_CPU); }
+      ip netns exec $NS "${on[@]}" ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir 2>/dev/null
       OVS_CTL=$RUN/ovs-vswitchd.ctl
       $V add-br br$TAG -- set bridge br$TAG datapath_type=netdev protocols=OpenFlow10 fail-mode=secure
       if [ $row = ovs-afxdp ]; then
@@ -134,6 +141,7 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show br$TAG >/dev/null 2>&1 && break; sleep 0.1; done
       ovs-ofctl -O OpenFlow10 add-flow br$TAG "priority=100,in_port=1,actions=output:2" || return 1
       ROW_PID=$(cat $RUN/ovs-vswitchd.pid)
+      for t in /proc/$ROW_PID/task/*; do [[ "$(cat $t/comm 2>/dev/null)" == pmd* ]] && FWD_TID=${t##*/}; done
       ;;
     bridge)
       ip -n $NS link add zlbr$TAG type bridge; ip -n $NS link set zlbr$TAG up
@@ -171,7 +179,10 @@ snap() {   # $1 file: every counter a step is measured by, as "name value" lines
     while read -r a b rest; do s=$((s + 16#$b)); done < /proc/net/softnet_stat
     echo "softnet_dropped $s"
     awk '/^cpu[0-9]/ { print $1 "_busy_ticks", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-    [ -n "$FWD_TID" ] && awk '{ print "fwd_thread_ticks", $14 + $15 }' /proc/$ROW_PID/task/$FWD_TID/stat 2>/dev/null
+    if [ -n "$FWD_TID" ]; then   # the forwarding thread (ours, or OVS's PMD): CPU time, and how the scheduler treated it
+      awk '{ print "fwd_thread_ticks", $14 + $15 }' /proc/$ROW_PID/task/$FWD_TID/stat 2>/dev/null
+      awk -F: '/se.nr_migrations|^nr_voluntary_switches|^nr_involuntary_switches/ { gsub(/ /, "", $1); gsub(/ /, "", $2); print "sched_" $1, $2 }' /proc/$ROW_PID/task/$FWD_TID/sched 2>/dev/null
+    fi
     if [[ $ROW == ssw-* ]]; then
       $SSW ctl -t $RUN/ssw.ctl dp/show 2>/dev/null | python3 -c '
 import re, sys
@@ -245,12 +256,13 @@ r = {"row": "$ROW", "busy_loop": $BUSY, "round": $ROUND, "kind": "$kind", "size"
      "generator_short": bool($rate) and sent / secs < 0.97 * $rate,
      "gen_cpu_busy_ns_per_delivered": per(delta.get("cpu$GEN_CPU" + "_busy_ticks", 0)),
      "fwd_cpu_busy_ns_per_delivered": per(delta.get("cpu$FWD_CPU" + "_busy_ticks", 0))}
-if "fwd_thread_ticks" in delta: r["fwd_thread_ns_per_delivered"] = per(delta["fwd_thread_ticks"])
+if "fwd_thread_ticks" in delta and "$ROW".startswith("ssw"): r["fwd_thread_ns_per_delivered"] = per(delta["fwd_thread_ticks"])
 if delta.get("ovs_packets_received"):
     cpp = delta["ovs_processing_cycles"] / delta["ovs_packets_received"]
     r["ovs_processing_cycles_per_packet"] = round(cpp, 1)
     if mhz: r["fwd_thread_ns_per_delivered"] = round(cpp * 1000 / mhz, 1)
-r["drops"] = {k: v for k, v in delta.items() if not k.endswith("_ticks") and not k.startswith("ovs_p") and v}
+r["drops"] = {k: v for k, v in delta.items() if not k.endswith("_ticks") and not k.startswith(("ovs_p", "sched_")) and v}
+r["fwd_thread_sched"] = {k[6:]: v for k, v in delta.items() if k.startswith("sched_")}
 if "error" in g: r["generator_error"] = g["error"]
 with open(sys.argv[4], "a") as f: f.write(json.dumps(r) + "\n")
 print(r["offered_pps"], r["delivered_pps"], r["loss_pct"], 1 if sent and loss <= $LOSS_PCT else 0)
@@ -284,7 +296,7 @@ measure() {
 
 topology
 echo "zero-loss search: STEP=${STEP}s ITERS=$ITERS loss <= $LOSS_PCT%, generator on CPU $GEN_CPU, forwarder on CPU $FWD_CPU; $(nproc) CPUs, $(uname -r)"
-echo "rows $ROWS; sizes $SIZES; flows $FLOW_SET; burst $BURST; contention $CONTENTION (busy loop on CPU $BUSY_CPU)"
+echo "rows $ROWS; sizes $SIZES; flows $FLOW_SET; burst $BURST; contention $CONTENTION (busy loop $([ "$BUSY_PIN" = 1 ] && echo "on CPU $BUSY_CPU" || echo unpinned)); switches $([ "$PIN" = 1 ] && echo "pinned to CPU $FWD_CPU" || echo "placed by the scheduler")"
 BUSY=0
 for ROUND in $(seq $REPEAT); do
   for ROW in ${ROWS//,/ }; do
@@ -296,7 +308,7 @@ for ROUND in $(seq $REPEAT); do
     BUSY=1 SIZE=64 FLOWS=1
     for ROW in ${BUSY_ROWS//,/ }; do
       row_up $ROW || { echo "$ROW: did not start"; row_down $ROW; continue; }
-      taskset -c $BUSY_CPU bash -c 'while :; do :; done' & BUSY_PID=$!
+      if [ "$BUSY_PIN" = 1 ]; then taskset -c $BUSY_CPU bash -c 'while :; do :; done' & BUSY_PID=$!; else bash -c 'while :; do :; done' & BUSY_PID=$!; fi
       measure
       kill $BUSY_PID; wait $BUSY_PID 2>/dev/null; BUSY_PID=""
       row_down $ROW
@@ -307,7 +319,7 @@ done
 
 # ---- results: one line per row, size, flows (medians over the rounds), and the plot files ----
 python3 - "$STEPS" "$RUN/zl.txt" "$OUT" "$STEP" "$LOSS_PCT" "$GEN_CPU" "$FWD_CPU" "$(nproc)" "$(uname -r)" <<'PY'
-import csv, json, statistics, sys, time
+import csv, json, os, statistics, sys, time
 steps_f, zl_f, out, step, loss, gen_cpu, fwd_cpu, ncpu, kernel = sys.argv[1:10]
 steps = [json.loads(l) for l in open(steps_f)]
 zl = {}
@@ -334,6 +346,7 @@ for (row, busy, size, flows), v in zl.items():
         "load_before_max": max(s["load_before"] for s in mine),
     })
 meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": int(ncpu), "kernel": kernel,
+        "switches_pinned": os.environ.get("PIN", "1") == "1", "busy_loop_pinned": os.environ.get("BUSY_PIN", "1") == "1",
         "generator_cpu": int(gen_cpu), "forwarding_cpu": int(fwd_cpu), "step_s": float(step), "loss_pct": float(loss),
         "max_load_before_a_step": max(s["load_before"] for s in steps) if steps else None}
 json.dump({"meta": meta, "table": table}, open(out + "/zeroloss.json", "w"), indent=1)
