@@ -14,6 +14,7 @@
 #   bridge                    the Linux bridge
 #   xdp-redirect              the kernel's own XDP forwarding: bpf_redirect HA -> HB (`bench xdp redirect`), the
 #                             physical limit of this topology (it runs in the generator's softirq, on GEN_CPU)
+#   gen-only                  what the generator alone offers into a veth: XDP_DROP on HA, counted there
 # CONTENTION=1 adds the same rows for BUSY_ROWS (default the four switch rows) with a busy loop on BUSY_CPU (default
 # FWD_CPU) for the 64 B, 1-flow case.
 # Per step, recorded: load average before it, offered (what the generator sent) and delivered frames, loss, CPU busy
@@ -25,9 +26,10 @@
 # Output: OUT/zeroloss-steps.jsonl (every step), OUT/zeroloss.json and .csv (one line per row, size, flows), and
 # plots (`bench plot`) of zeroloss-afxdp.json (Softswitch AF_XDP, Open vSwitch afxdp, the kernel's XDP redirect) and
 # zeroloss-afpacket.json (Softswitch AF_PACKET, Open vSwitch default ports, the Linux bridge).
-# Duration: about (ITERS + 2) x (STEP + 1.5) s per row, size and flow count, plus ~10 s per row start: the default
-# (6 rows x 2 sizes x 2 flow counts, STEP 10, ITERS 6, contention rows) takes about 45 minutes; the short variant
-#   STEP=3 ITERS=5 SIZES=64 FLOW_SET=1,1000 bash bench/netns/zeroloss.sh
+# Duration: about 10 steps of STEP + ~1 s (start-up of the generator, counters) per row, size and flow count with the
+# defaults: the full run (7 rows x 2 sizes x 2 flow counts, STEP 10, ITERS 6, four contention rows) takes about 50
+# minutes; the short variant
+#   STEP=3 ITERS=5 SIZES=64 bash bench/netns/zeroloss.sh
 # about 12. Needs root, ethtool, Open vSwitch (bash scripts/install-deps.sh). Private names; ends only what it started.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,7 +39,7 @@ ITERS=${ITERS:-6}
 LOSS_PCT=${LOSS_PCT:-0.01}
 SIZES=${SIZES:-64,1518}
 FLOW_SET=${FLOW_SET:-1,1000}
-ROWS=${ROWS:-ssw-afxdp,ssw-afpacket,ovs-afxdp,ovs-default,bridge,xdp-redirect}
+ROWS=${ROWS:-gen-only,ssw-afxdp,ssw-afpacket,ovs-afxdp,ovs-default,bridge,xdp-redirect}
 BURST=${BURST:-500000}
 BURST_GAP=${BURST_GAP:-1}     # seconds of silence before each burst (the forwarder goes to sleep)
 WARM=${WARM:-2}               # seconds of unthrottled traffic before a row's first measured step, not recorded
@@ -55,8 +57,10 @@ export PIN BUSY_PIN
 PLOTS=${PLOTS:-1}
 OUT=${OUT:-bench/results/netns}
 for t in ip ethtool taskset ovs-vswitchd ovs-vsctl ovs-ofctl ovs-appctl python3; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
-dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
-dotnet build bench -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
+if [ "${BUILD:-1}" = 1 ]; then   # BUILD=0: use the Release builds as they are
+  dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || { echo "build of src/Softswitch failed"; exit 2; }
+  dotnet build bench -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || { echo "build of bench failed"; exit 2; }
+fi
 SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
 BENCH="dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll"
 
@@ -148,6 +152,11 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       ip -n $NS link set $HA master zlbr$TAG; ip -n $NS link set $HB master zlbr$TAG
       ROW_PID=""
       ;;
+    gen-only)
+      ip netns exec $NS $BENCH xdp drop --dev $HA > $RUN/redirect.log 2>&1 & ROW_PID=$!
+      for i in $(seq 100); do grep -q attached $RUN/redirect.log 2>/dev/null && break; sleep 0.1; done
+      grep -q attached $RUN/redirect.log || { echo "xdp drop on $HA did not attach: $(cat $RUN/redirect.log)"; return 1; }
+      ;;
     xdp-redirect)
       ip netns exec $NS $BENCH xdp redirect --from $HA --to $HB > $RUN/redirect.log 2>&1 & ROW_PID=$!
       for i in $(seq 100); do grep -q attached $RUN/redirect.log 2>/dev/null && break; sleep 0.1; done
@@ -159,7 +168,7 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
 
 row_down() {
   case $1 in
-    ssw-*|xdp-redirect) [ -n "$ROW_PID" ] && { kill $ROW_PID 2>/dev/null; wait $ROW_PID 2>/dev/null; } ;;
+    ssw-*|xdp-redirect|gen-only) [ -n "$ROW_PID" ] && { kill $ROW_PID 2>/dev/null; wait $ROW_PID 2>/dev/null; } ;;
     ovs-*) ovs_down ;;
     bridge) ip -n $NS link del zlbr$TAG 2>/dev/null ;;
   esac
@@ -170,7 +179,11 @@ row_down() {
 # ---- one step ----
 snap() {   # $1 file: every counter a step is measured by, as "name value" lines
   {
-    echo "delivered $(ip netns exec $NB ethtool -S $VB | awk '/xdp_drops/ { s += $2 } END { printf "%.0f\n", s }')"
+    if [ "$ROW" = gen-only ]; then   # counted where the generator's frames end, on the switch side of A's veth
+      echo "delivered $(ip netns exec $NS ethtool -S $HA | awk '/xdp_drops/ { s += $2 } END { printf "%.0f\n", s }')"
+    else
+      echo "delivered $(ip netns exec $NB ethtool -S $VB | awk '/xdp_drops/ { s += $2 } END { printf "%.0f\n", s }')"
+    fi
     echo "va_tx_dropped $(ip netns exec $NA cat /sys/class/net/$VA/statistics/tx_dropped)"
     echo "ha_rx_dropped $(ip netns exec $NS cat /sys/class/net/$HA/statistics/rx_dropped)"
     echo "hb_tx_dropped $(ip netns exec $NS cat /sys/class/net/$HB/statistics/tx_dropped)"
@@ -257,7 +270,7 @@ r = {"row": "$ROW", "busy_loop": $BUSY, "round": $ROUND, "kind": "$kind", "size"
      "gen_cpu_busy_ns_per_delivered": per(delta.get("cpu$GEN_CPU" + "_busy_ticks", 0)),
      "fwd_cpu_busy_ns_per_delivered": per(delta.get("cpu$FWD_CPU" + "_busy_ticks", 0))}
 if "fwd_thread_ticks" in delta and "$ROW".startswith("ssw"): r["fwd_thread_ns_per_delivered"] = per(delta["fwd_thread_ticks"])
-if delta.get("ovs_packets_received"):
+if delta.get("ovs_packets_received") and delta.get("ovs_processing_cycles"):   # the main thread (default ports) has no cycle count
     cpp = delta["ovs_processing_cycles"] / delta["ovs_packets_received"]
     r["ovs_processing_cycles_per_packet"] = round(cpp, 1)
     if mhz: r["fwd_thread_ns_per_delivered"] = round(cpp * 1000 / mhz, 1)
@@ -367,7 +380,8 @@ for name, mine, peer, ceil, peer_name, ceil_name in [
         items.append({"name": "%d B, %d flow%s%s" % (size, flows, "" if flows == 1 else "s", ", busy loop" if busy else ""),
                       "softswitch": s, "peer": get(peer, busy, size, flows), "ceiling": get(ceil, busy, size, flows)})
     if items:
-        r = {"title": "Zero-loss throughput over veth, %s (loss <= %s%% over %s s steps; %s)" % (name, loss, step, meta["date"]),
+        r = {"title": "Zero-loss throughput over veth, %s (loss <= %s%% over %s s steps; %s, load before a step <= %.2f)" % (
+                 name, loss, step, meta["date"], meta["max_load_before_a_step"] or 0),
              "rows": {"peer": peer_name, "ceiling": ceil_name, "unit": "Mpps at zero loss", "items": items}}
         json.dump(r, open(out + "/zeroloss-%s.json" % name, "w"), indent=1)
 print()
