@@ -8,7 +8,9 @@
 # namespace S (the forwarder between HA and HB, everything of it pinned to FWD_CPU) -> veth -> namespace B, where an
 # XDP_DROP program (`bench xdp drop`) counts what arrives in the veth's xdp_drops, so the sink costs no forwarding CPU.
 # Rows (ROWS, comma list, run interleaved in this order, REPEAT rounds):
-#   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU, SSW_ARGS added)
+#   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU: its forwarding thread
+#                             there, its other threads elsewhere; SSW_CPUS=1 puts the whole process on CPU 1 with
+#                             taskset, as ovs-vswitchd; SSW_ARGS added)
 #   ovs-afxdp, ovs-default    Open vSwitch 3.1 user space (netdev datapath, in namespace S), type=afxdp / default ports,
 #                             pmd-cpu-mask FWD_CPU and the whole ovs-vswitchd on FWD_CPU
 #   bridge                    the Linux bridge
@@ -116,9 +118,11 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   case $row in
     ssw-afxdp|ssw-afpacket)
       local be=${row#ssw-}
-      local place=(--forwarding-cpus $FWD_CPU) cpu=$FWD_CPU
-      [ "$PIN" = 1 ] || { place=(); cpu=all; }
-      SSW_NS=$NS ssw_start_placed $cpu $RUN/ssw.log --ports $be:$HA,$be:$HB --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
+      # the forwarding thread on FWD_CPU, every other thread of the switch (the runtime's background JIT, its warm-up,
+      # the agent) kept off it (--forwarding-cpus does both): on the same CPU they preempt the forwarding thread
+      local place=(--forwarding-cpus $FWD_CPU)
+      [ "$PIN" = 1 ] || place=()
+      SSW_NS=$NS ssw_start_placed ${SSW_CPUS:-all} $RUN/ssw.log --ports $be:$HA,$be:$HB --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
         --fail-mode secure --threads 1 "${place[@]}" --log-level Warning $SSW_ARGS
       ROW_PID=$SSW_PID
       for i in $(seq 200); do ovs-ofctl -O OpenFlow10 show unix:$RUN/ssw.of >/dev/null 2>&1 && break; sleep 0.1; done
