@@ -7,6 +7,8 @@ using Softswitch.Bench.Pps;
 //   churn ...         flow-mods at a steady rate over OpenFlow to any switch
 //   flowmod-alloc     bytes allocated per flow-mod by each stage of the agent's flow-mod path
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
+//   gen --dev IF ...  a paced UDP generator (AF_PACKET TX ring, qdisc bypass, pinned; see Gen/PacketGen)
+//   xdp drop|pass|redirect ...   the bench's minimal XDP programs, attached until SIGTERM (see Gen/XdpCommand)
 //   plot --input RESULT.json --out DIR   the plots of a result file (SVG and PNG), without rerunning
 if (args.Length > 0 && args[0] == "pps")
     return PpsHarness.Run(args[1..]);
@@ -18,6 +20,10 @@ if (args.Length > 0 && args[0] == "churn")
     return Softswitch.Bench.Agent.ChurnClient.Run(args[1..]);
 if (args.Length > 0 && args[0] == "flowmod-alloc")
     return Softswitch.Bench.Micro.FlowModPathBenchmarks.RunAllocations(args[1..]);
+if (args.Length > 0 && args[0] == "gen")
+    return Softswitch.Bench.Gen.PacketGen.Run(args[1..]);
+if (args.Length > 0 && args[0] == "xdp")
+    return Softswitch.Bench.Gen.XdpCommand.Run(args[1..]);
 if (args.Length > 0 && args[0] == "plot")
     return Softswitch.Bench.Plots.PlotCommand.Run(args[1..]);
 if (args.Length > 0 && args[0] == "micro")
@@ -30,6 +36,8 @@ Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trip
 Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a side-by-side row's pcap, flows and fdb files)");
 Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT --flow-file F --rate R --seconds S [--json]");
 Console.Error.WriteLine("       Softswitch.Bench flowmod-alloc [--pairs N]");
+Console.Error.WriteLine("       Softswitch.Bench gen --dev IF [--rate PPS|max] [--seconds S] [--count K] [--size 64|1518] [--flows N] [--cpu C] [--json]");
+Console.Error.WriteLine("       Softswitch.Bench xdp drop --dev IF | pass --dev IF | redirect --from IF --to IF");
 Console.Error.WriteLine("       Softswitch.Bench plot --input RESULT.json --out DIR [--name PREFIX]   (SVG and PNG plots of a result file)");
 Console.Error.WriteLine("       Softswitch.Bench micro [BenchmarkDotNet arguments, e.g. --filter '*']");
 return 2;

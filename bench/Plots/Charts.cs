@@ -46,9 +46,12 @@ public static class Charts
         var plot = New(title ?? (s.Peer is null ? "Forwarding rate per row" : $"{SoftswitchName} and {s.Peer} per row"));
         int n = s.Items.Count;
         bool peer = s.Peer is not null;
-        double stride = peer ? 3 : 2;
+        bool ceiling = s.Ceiling is not null;
+        int bars = 1 + (peer ? 1 : 0) + (ceiling ? 1 : 0);
+        double stride = bars + 1;
         var mine = new List<Bar>(n);
         var theirs = new List<Bar>(n);
+        var limit = new List<Bar>(n);
         var ticks = new double[n];
         var labels = new string[n];
         for (int i = 0; i < n; i++)
@@ -57,7 +60,8 @@ public static class Charts
             double x = i * stride;
             mine.Add(Bar(x, it.Softswitch, s_palette.GetColor(0)));
             if (peer && it.Peer is { } p) theirs.Add(Bar(x + 1, p, s_palette.GetColor(1)));
-            ticks[i] = peer ? x + 0.5 : x;
+            if (ceiling && it.Ceiling is { } c) limit.Add(Bar(x + bars - 1, c, s_palette.GetColor(2)));
+            ticks[i] = x + (bars - 1) / 2.0;
             labels[i] = it.Name;
         }
         var a = plot.Add.Bars(mine);
@@ -68,6 +72,12 @@ public static class Charts
             b.LegendText = s.Peer!;
             // A peer with no bar at all still gets its legend entry's colour.
             if (theirs.Count == 0) b.Color = s_palette.GetColor(1);
+        }
+        if (ceiling)
+        {
+            var c = plot.Add.Bars(limit);
+            c.LegendText = s.Ceiling!;
+            if (limit.Count == 0) c.Color = s_palette.GetColor(2);
         }
         plot.Axes.Bottom.TickGenerator = new NumericManual(ticks, labels);
         if (n > 6)

@@ -61,6 +61,7 @@ public sealed class PlotData
         {
             Rows ??= new RowsSection { Peer = r.Peer, Unit = r.Unit };
             Rows.Peer ??= r.Peer;
+            Rows.Ceiling ??= r.Ceiling;
             Rows.Items.AddRange(r.Items);
         }
         if (other.Timeline is { } t)
@@ -88,6 +89,9 @@ public sealed class RowsSection
     /// <summary>The peer's name in the legend (e.g. OVS-DPDK); null when only Softswitch ran.</summary>
     [JsonPropertyName("peer")] public string? Peer { get; set; }
     [JsonPropertyName("unit")] public string Unit { get; set; } = "Mpps";
+    /// <summary>The name of a third bar per row, a limit both are measured against (e.g. the kernel's own XDP
+    /// forwarding); null when the rows have none.</summary>
+    [JsonPropertyName("ceiling")] public string? Ceiling { get; set; }
     [JsonPropertyName("items")] public List<RowItem> Items { get; set; } = [];
 }
 
@@ -97,6 +101,8 @@ public sealed class RowItem
     [JsonPropertyName("softswitch")] public double Softswitch { get; set; }
     /// <summary>The peer's rate on the same row; null when the peer did not run it.</summary>
     [JsonPropertyName("peer")] public double? Peer { get; set; }
+    /// <summary>The ceiling's rate on the same row; null when it did not run.</summary>
+    [JsonPropertyName("ceiling")] public double? Ceiling { get; set; }
 }
 
 /// <summary>Forwarding rate per sampling interval; <see cref="ChurnStartS"/> marks when flow-mods began.</summary>

@@ -3,13 +3,14 @@
 # ssw_start_placed CPU LOG ARGS...: starts the Softswitch daemon (the Release build; `softswitch run ARGS...`) in the
 # background with every thread on CPU (a taskset list; "all" leaves placement to the scheduler), its output in LOG,
 # and sets SSW_PID. DOTNET_PROCESSOR_COUNT keeps the runtime configured for the machine's CPU count, as unpinned: a
-# comparison changes the placement, not the switch.
+# comparison changes the placement, not the switch. With SSW_NS set, it runs inside that network namespace.
 ssw_start_placed() {
   local cpu=$1 log=$2 root
   shift 2
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   local on=()
-  [ "$cpu" = all ] || on=(taskset -c "$cpu")
+  [ -n "${SSW_NS:-}" ] && on=(ip netns exec "$SSW_NS")
+  [ "$cpu" = all ] || on+=(taskset -c "$cpu")
   DOTNET_PROCESSOR_COUNT=$(nproc) "${on[@]}" dotnet "$root/src/Softswitch/bin/Release/net10.0/softswitch.dll" run "$@" > "$log" 2>&1 &
   SSW_PID=$!
 }

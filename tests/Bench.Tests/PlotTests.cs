@@ -42,6 +42,22 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
+    public void Rows_with_a_ceiling_draw_it_as_a_third_bar_with_its_legend()
+    {
+        var data = new PlotData
+        {
+            Rows = new RowsSection
+            {
+                Peer = "Open vSwitch afxdp", Ceiling = "kernel XDP redirect", Unit = "Mpps at zero loss",
+                Items = [new RowItem { Name = "64 B, 1 flow", Softswitch = 1.1, Peer = 1.2, Ceiling = 1.3 }],
+            },
+        };
+        var written = Charts.RenderAll(data, _dir, "ceiling");
+        var svg = written.Single(f => f.EndsWith("-rows.svg", StringComparison.Ordinal));
+        AssertContainsAll(SvgText(svg), "Softswitch", "Open vSwitch afxdp", "kernel XDP redirect", "64 B, 1 flow", "1.3");
+    }
+
+    [Fact]
     public void Timeline_svg_names_axes_series_and_the_churn_start()
     {
         var text = SvgText(RenderFixture()["fixed-timeline.svg"]);

@@ -102,12 +102,14 @@ public sealed class Netns : IDisposable
     public NsCapture StartCapture(ushort ethertype, int count, double timeoutSeconds = 5, string? ifname = null)
         => new(this, ifname ?? NsIf, ethertype, count, timeoutSeconds);
 
-    /// <summary>Starts sending <paramref name="count"/> broadcast frames of <paramref name="size"/> bytes from <paramref name="ifname"/> as fast as python can.</summary>
-    public Process StartFlood(string ifname, int count, int size, double seconds)
+    /// <summary>Starts sending <paramref name="count"/> broadcast frames of <paramref name="size"/> bytes from <paramref name="ifname"/>
+    /// as fast as python can, or at about <paramref name="pps"/> frames per second (a millisecond's worth at a time, no catch-up
+    /// burst after the sender was paused).</summary>
+    public Process StartFlood(string ifname, int count, int size, double seconds, int pps = 0)
     {
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true };
         foreach (var a in new[] { "netns", "exec", Name, NsTool.Python, NsTool.Path, "flood", ifname, count.ToString(), size.ToString(),
-                     seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+                     seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), pps.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);
         }
@@ -243,12 +245,24 @@ def main():
         print('done', got, flush=True)
     elif mode == 'flood':
         count, size, seconds = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+        pps = float(sys.argv[6]) if len(sys.argv) > 6 else 0
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         s.bind((ifname, 0))
         frame = bytes.fromhex('ffffffffffff020000000001' + '88b5') + bytes(size - 14)
         n = 0
-        end = time.time() + seconds
+        start = time.time()
+        end = start + seconds
         while n < count and time.time() < end:
+            if pps > 0:
+                # paced: each millisecond's frames together, never ahead of the rate, and after a pause of the
+                # sender itself at most 5 ms of frames owed (no catch-up burst)
+                due = min(count, int((time.time() - start) * pps) + 1)
+                if due - n > pps * 0.005:
+                    start += (due - n - pps * 0.005) / pps
+                    due = n + int(pps * 0.005)
+                if n >= due:
+                    time.sleep(0.001)
+                    continue
             try:
                 s.send(frame)
                 n += 1

@@ -38,6 +38,14 @@ public sealed record AfXdpOptions
     public int FrameSize { get; init; } = 2048;
     /// <summary>The one RX queue to serve; null (the default) serves every RX queue of the interface, one socket each.</summary>
     public int? QueueId { get; init; }
+    /// <summary>Bind zero-copy when the driver offers it (copy mode otherwise); false: always copy mode.</summary>
+    public bool ZeroCopy { get; init; } = true;
+    /// <summary>Non-zero: SO_PREFER_BUSY_POLL with SO_BUSY_POLL of this many microseconds on each socket, so our send and
+    /// receive calls run the queue's NAPI work on the forwarding thread instead of the softirq (0, the default: off;
+    /// on veth that work then moves from the sender's CPU to the forwarding CPU).</summary>
+    public int KernelBusyPollMicros { get; init; }
+    /// <summary>Frames per busy-poll of the NAPI context (SO_BUSY_POLL_BUDGET).</summary>
+    public int KernelBusyPollBudget { get; init; } = 64;
     /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0, the default: never waits; the
     /// forwarding thread blocks on <see cref="AfXdpPort.WaitFd"/> instead).</summary>
     public int IdleWaitMs { get; init; }
@@ -45,7 +53,7 @@ public sealed record AfXdpOptions
 }
 
 /// <summary>
-/// A port through AF_XDP sockets in copy mode (XDP_COPY), one per RX queue of the interface (or the one queue
+/// A port through AF_XDP sockets (zero-copy where the driver offers it, else copy mode), one per RX queue of the interface (or the one queue
 /// <see cref="AfXdpOptions.QueueId"/> names): our own XDP program redirects each queue's frames into its socket's
 /// UMEM, and we copy them into pool buffers; transmit copies frames into a UMEM and kicks the kernel.
 /// </summary>
@@ -99,6 +107,13 @@ public sealed unsafe class AfXdpPort : IPort
     public long RxTooBig => Sum(static s => Volatile.Read(ref s.RxTooBigCount));
     public long RxNoBuffers => Sum(static s => Volatile.Read(ref s.RxNoBuffersCount));
     public long TxKickErrors => Sum(static s => Volatile.Read(ref s.TxKickErrorCount));
+    /// <summary>sendto calls made to transmit, and those need_wakeup made unnecessary.</summary>
+    public long TxKicks => Sum(static s => Volatile.Read(ref s.TxKickCount));
+    public long TxKicksSkipped => Sum(static s => Volatile.Read(ref s.TxKickSkippedCount));
+    /// <summary>Whether every socket of the port runs zero-copy (false: copy mode).</summary>
+    public bool ZeroCopy => Array.TrueForAll(_sockets, static s => s is not null && s.ZeroCopy);
+    /// <summary>Whether the kernel busy-polls the sockets' NAPI contexts (<see cref="AfXdpOptions.KernelBusyPollMicros"/>).</summary>
+    public bool KernelBusyPoll => Array.TrueForAll(_sockets, static s => s is not null && s.KernelBusyPoll);
     /// <summary>Frames sent through the packet socket by threads that own no TX ring of this port.</summary>
     public long TxViaPacketSocket => Volatile.Read(ref _txViaPacketSocket);
     /// <summary>Frames received per served queue (same order as <see cref="Queues"/>).</summary>
@@ -135,9 +150,10 @@ public sealed unsafe class AfXdpPort : IPort
         _opt.Logger?.LogWarning("{If}: AF_XDP receives frames without the kernel's offload metadata: a local sender with tx checksum offload or TSO " +
             "(a veth peer's default) sends frames this port forwards with unfilled checksums or drops as too big. Turn them off on the sending side " +
             "(`ethtool -K PEER tx off tso off gso off`) or use afpacket:{If}, which completes checksums and segments in software.", ifname, ifname);
-        _opt.Logger?.LogInformation("{If}: AF_XDP port open, {Queues}, copy mode, XDP program attached in {Mode} mode",
+        _opt.Logger?.LogInformation("{If}: AF_XDP port open, {Queues}, {Copy} mode, XDP program attached in {Mode} mode",
             ifname, queues.Length == 1 ? $"queue {queues[0]}" + (queueCount > 1 ? $" of {queueCount} (frames on the others go to the kernel stack)" : "")
                 : $"queues 0-{queues.Length - 1}, one socket each",
+            ZeroCopy ? "zero-copy" : "copy",
             AttachedMode == XdpAttachMode.Native ? "native (driver)" : "generic (skb)");
     }
 

@@ -50,14 +50,22 @@ internal static unsafe class Bpf
     /// <summary>Loads the redirect program for <paramref name="mapFd"/>; returns the fd or -errno, with the verifier log in <paramref name="log"/>.</summary>
     public static int LoadRedirectProgram(int mapFd, out string log)
     {
-        // struct bpf_insn { u8 code; u8 dst:4, src:4; s16 off; s32 imm; }
-        ulong* insns = stackalloc ulong[6];
-        insns[0] = Insn(0x61, dst: 2, src: 1, off: 16, imm: 0);          // r2 = *(u32 *)(r1 + 16)  ctx->rx_queue_index
-        insns[1] = Insn(0x18, dst: 1, src: 1, off: 0, imm: mapFd);       // r1 = map (ld_imm64, BPF_PSEUDO_MAP_FD)
-        insns[2] = Insn(0x00, dst: 0, src: 0, off: 0, imm: 0);           //      (upper 32 bits of the imm64)
-        insns[3] = Insn(0xb7, dst: 3, src: 0, off: 0, imm: XDP_PASS);    // r3 = XDP_PASS (action when no socket)
-        insns[4] = Insn(0x85, dst: 0, src: 0, off: 0, imm: BPF_FUNC_redirect_map); // call bpf_redirect_map
-        insns[5] = Insn(0x95, dst: 0, src: 0, off: 0, imm: 0);           // exit
+        ReadOnlySpan<ulong> insns =
+        [
+            Insn(0x61, dst: 2, src: 1, off: 16, imm: 0),          // r2 = *(u32 *)(r1 + 16)  ctx->rx_queue_index
+            Insn(0x18, dst: 1, src: 1, off: 0, imm: mapFd),       // r1 = map (ld_imm64, BPF_PSEUDO_MAP_FD)
+            Insn(0x00, dst: 0, src: 0, off: 0, imm: 0),           //      (upper 32 bits of the imm64)
+            Insn(0xb7, dst: 3, src: 0, off: 0, imm: XDP_PASS),    // r3 = XDP_PASS (action when no socket)
+            Insn(0x85, dst: 0, src: 0, off: 0, imm: BPF_FUNC_redirect_map), // call bpf_redirect_map
+            Insn(0x95, dst: 0, src: 0, off: 0, imm: 0),           // exit
+        ];
+        return LoadXdpProgram(insns, "ssw_xsk_redir", out log);
+    }
+
+    /// <summary>Loads an XDP program of <paramref name="insns"/> (struct bpf_insn each); returns the fd or -errno, with
+    /// the verifier log in <paramref name="log"/> when it failed.</summary>
+    public static int LoadXdpProgram(ReadOnlySpan<ulong> insns, string name, out string log)
+    {
         byte* license = stackalloc byte[16];
         new Span<byte>(license, 16).Clear();
         Encoding.ASCII.GetBytes("Dual MIT/GPL", new Span<byte>(license, 16));
@@ -65,26 +73,29 @@ internal static unsafe class Bpf
         byte* logBuf = stackalloc byte[LogSize];
         logBuf[0] = 0;
 
-        byte* a = stackalloc byte[AttrSize];
-        new Span<byte>(a, AttrSize).Clear();
-        *(uint*)(a + 0) = BPF_PROG_TYPE_XDP;
-        *(uint*)(a + 4) = 6;                 // insn_cnt
-        *(ulong*)(a + 8) = (ulong)insns;
-        *(ulong*)(a + 16) = (ulong)license;
-        *(uint*)(a + 24) = 1;                // log_level
-        *(uint*)(a + 28) = LogSize;
-        *(ulong*)(a + 32) = (ulong)logBuf;
-        WriteName(a + 48, "ssw_xsk_redir");  // prog_name
-        *(uint*)(a + 68) = BPF_XDP;          // expected_attach_type
-        int fd = Sys(BPF_PROG_LOAD, a);
-        log = fd < 0 ? Encoding.ASCII.GetString(new ReadOnlySpan<byte>(logBuf, LogSize)).TrimEnd('\0').Trim() : "";
-        if (fd == -LibC.ENOSPC)
+        fixed (ulong* code = insns)
         {
-            // The verifier log overflowed; retry without a log to get the real result.
-            *(uint*)(a + 24) = 0; *(uint*)(a + 28) = 0; *(ulong*)(a + 32) = 0;
-            fd = Sys(BPF_PROG_LOAD, a);
+            byte* a = stackalloc byte[AttrSize];
+            new Span<byte>(a, AttrSize).Clear();
+            *(uint*)(a + 0) = BPF_PROG_TYPE_XDP;
+            *(uint*)(a + 4) = (uint)insns.Length;   // insn_cnt
+            *(ulong*)(a + 8) = (ulong)code;
+            *(ulong*)(a + 16) = (ulong)license;
+            *(uint*)(a + 24) = 1;                   // log_level
+            *(uint*)(a + 28) = LogSize;
+            *(ulong*)(a + 32) = (ulong)logBuf;
+            WriteName(a + 48, name);                // prog_name
+            *(uint*)(a + 68) = BPF_XDP;             // expected_attach_type
+            int fd = Sys(BPF_PROG_LOAD, a);
+            log = fd < 0 ? Encoding.ASCII.GetString(new ReadOnlySpan<byte>(logBuf, LogSize)).TrimEnd('\0').Trim() : "";
+            if (fd == -LibC.ENOSPC)
+            {
+                // The verifier log overflowed; retry without a log to get the real result.
+                *(uint*)(a + 24) = 0; *(uint*)(a + 28) = 0; *(ulong*)(a + 32) = 0;
+                fd = Sys(BPF_PROG_LOAD, a);
+            }
+            return fd;
         }
-        return fd;
     }
 
     /// <summary>Attaches <paramref name="progFd"/> to <paramref name="ifindex"/> as XDP in the given mode; returns the link fd or -errno.</summary>
@@ -111,7 +122,8 @@ internal static unsafe class Bpf
         return Sys(BPF_MAP_UPDATE_ELEM, a);
     }
 
-    private static ulong Insn(byte code, int dst, int src, short off, int imm)
+    /// <summary>One struct bpf_insn: { u8 code; u8 dst:4, src:4; s16 off; s32 imm; }.</summary>
+    internal static ulong Insn(byte code, int dst, int src, short off, int imm)
         => code | ((ulong)(byte)((src << 4) | (dst & 0xF)) << 8) | ((ulong)(ushort)off << 16) | ((ulong)(uint)imm << 32);
 
     private static void WriteName(byte* dst, string name)

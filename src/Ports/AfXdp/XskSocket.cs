@@ -6,12 +6,12 @@ using Softswitch.Ports.Linux;
 namespace Softswitch.Ports.AfXdp;
 
 /// <summary>
-/// One AF_XDP socket in copy mode bound to one RX queue of an interface, with its own UMEM and its four rings
+/// One AF_XDP socket (zero-copy where the driver offers it, else copy mode) bound to one RX queue of an interface, with its own UMEM and its four rings
 /// (fill, RX, TX, completion). An <see cref="AfXdpPort"/> holds one per queue it serves.
 /// </summary>
 /// <remarks>
 /// Setup (raw syscalls, no libxdp): an anonymous mmap as UMEM (XDP_UMEM_REG), the rings sized by setsockopt and
-/// mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_COPY | XDP_USE_NEED_WAKEUP.
+/// mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_USE_NEED_WAKEUP (and XDP_COPY for generic XDP); XDP_OPTIONS says which mode the kernel chose.
 /// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
 /// free stack, go out through the TX ring and come back through the completion ring.
 /// Own UMEM per socket rather than one shared UMEM: sockets on different queues need their own fill and completion
@@ -19,8 +19,8 @@ namespace Softswitch.Ports.AfXdp;
 /// Receive: peek the RX ring, allocate that many pool buffers (at most the burst), copy, return the UMEM frames to the
 /// fill ring, and kick the kernel with recvfrom when the fill ring asks for a wakeup. An empty ring folds the kernel's
 /// drop counters into the port's RxDropped once a second.
-/// Transmit: copy up to 32 frames into free UMEM frames, publish them, sendto() (copy mode transmits inside that
-/// call), reclaim completions.
+/// Transmit: copy up to 32 frames into free UMEM frames, publish them, sendto() when the TX ring asks for a wakeup
+/// (copy mode always does, and transmits inside that call), reclaim every completion waiting.
 /// Thread safety: the RX side (Receive, PrepareWait, statistics) belongs to the one thread polling the socket. The TX
 /// side has one producer: <see cref="TxOwner"/>, the thread that first received from the socket (so each forwarding
 /// thread transmits on the queue it receives from); only that thread calls <see cref="Send"/> and pushes the TX ring
@@ -36,6 +36,8 @@ internal sealed unsafe class XskSocket : IDisposable
     private const int XDP_UMEM_FILL_RING = 5;
     private const int XDP_UMEM_COMPLETION_RING = 6;
     private const int XDP_STATISTICS = 7;
+    private const int XDP_OPTIONS = 8;
+    private const uint XDP_OPTIONS_ZEROCOPY = 1;
     private const ushort XDP_COPY = 1 << 1;
     private const ushort XDP_USE_NEED_WAKEUP = 1 << 3;
     private const long XDP_PGOFF_RX_RING = 0;
@@ -43,6 +45,9 @@ internal sealed unsafe class XskSocket : IDisposable
     private const long XDP_UMEM_PGOFF_FILL_RING = 0x100000000;
     private const long XDP_UMEM_PGOFF_COMPLETION_RING = 0x180000000;
     private const int TxBatch = 32; // the kernel's copy-mode transmit budget per sendto
+    private const int SO_BUSY_POLL = 46;
+    private const int SO_PREFER_BUSY_POLL = 69;
+    private const int SO_BUSY_POLL_BUDGET = 70;
 
     private readonly NetInterface _if;
     private readonly AfXdpOptions _opt;
@@ -59,7 +64,7 @@ internal sealed unsafe class XskSocket : IDisposable
     private ulong _lastKernelDrops;
     private int _txOwner;
     private long _rxPackets;
-    internal long RxTooBigCount, RxNoBuffersCount, TxKickErrorCount;
+    internal long RxTooBigCount, RxNoBuffersCount, TxKickErrorCount, TxKickCount, TxKickSkippedCount;
 
     public int QueueId { get; }
     public int Fd => _fd;
@@ -67,6 +72,11 @@ internal sealed unsafe class XskSocket : IDisposable
     public int TxOwner => Volatile.Read(ref _txOwner);
     /// <summary>Frames received on this queue.</summary>
     public long RxPackets => Volatile.Read(ref _rxPackets);
+    /// <summary>Whether the socket runs in zero-copy mode (the driver fills our UMEM itself); false: copy mode.</summary>
+    public bool ZeroCopy { get; private set; }
+    /// <summary>Whether the kernel took SO_PREFER_BUSY_POLL, SO_BUSY_POLL and SO_BUSY_POLL_BUDGET (only asked for
+    /// when <see cref="AfXdpOptions.KernelBusyPollMicros"/> is set).</summary>
+    public bool KernelBusyPoll { get; private set; }
 
     public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters)
     {
@@ -94,6 +104,8 @@ internal sealed unsafe class XskSocket : IDisposable
             SetupUmem();
             SetupRings();
             Bind();
+            ZeroCopy = ReadZeroCopy();
+            if (opt.KernelBusyPollMicros > 0) KernelBusyPoll = SetBusyPoll(opt.KernelBusyPollMicros, opt.KernelBusyPollBudget);
         }
         catch
         {
@@ -181,7 +193,9 @@ internal sealed unsafe class XskSocket : IDisposable
         byte* sa = stackalloc byte[16];
         new Span<byte>(sa, 16).Clear();
         *(ushort*)sa = LibC.AF_XDP;
-        *(ushort*)(sa + 2) = XDP_COPY | XDP_USE_NEED_WAKEUP;
+        // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel binds zero-copy when the driver offers it, copy mode otherwise.
+        // Generic (skb) XDP always copies, so it asks for copy mode outright.
+        *(ushort*)(sa + 2) = (ushort)(XDP_USE_NEED_WAKEUP | (_opt.Mode == XdpAttachMode.Generic || !_opt.ZeroCopy ? XDP_COPY : 0));
         *(uint*)(sa + 4) = (uint)_if.Index;
         *(uint*)(sa + 8) = (uint)QueueId;
         if (LibC.bind(_fd, sa, 16) != 0)
@@ -201,6 +215,22 @@ internal sealed unsafe class XskSocket : IDisposable
 
             throw PortOpenException.FromErrno(_if.Name, "Binding the AF_XDP socket", e);
         }
+    }
+
+    private bool ReadZeroCopy()
+    {
+        uint flags = 0, len = 4;
+        return LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_OPTIONS, &flags, &len) == 0 && (flags & XDP_OPTIONS_ZEROCOPY) != 0;
+    }
+
+    /// <summary>Asks the kernel to busy-poll the queue's NAPI context from our send and receive calls (instead of its
+    /// softirq) for <paramref name="micros"/> us, <paramref name="budget"/> frames at a time; false if it refused any.</summary>
+    private bool SetBusyPoll(int micros, int budget)
+    {
+        int one = 1;
+        return LibC.setsockopt(_fd, LibC.SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, 4) == 0
+            & LibC.setsockopt(_fd, LibC.SOL_SOCKET, SO_BUSY_POLL, &micros, 4) == 0
+            & LibC.setsockopt(_fd, LibC.SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, 4) == 0;
     }
 
     /// <summary>Whether the RX ring holds frames (read by the polling thread).</summary>
@@ -393,11 +423,18 @@ internal sealed unsafe class XskSocket : IDisposable
         if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
     }
 
-    /// <summary>Asks the kernel to transmit what the TX ring holds (copy mode sends within this call, 32 at a time).</summary>
+    /// <summary>Asks the kernel to transmit what the TX ring holds (copy mode sends within this call, 32 at a time),
+    /// only when the TX ring asks for it (need_wakeup: a zero-copy driver already draining it needs no syscall).</summary>
     private void Kick()
     {
         for (int attempt = 0; attempt < 8 && !_tx.Drained; attempt++)
         {
+            if (!_tx.NeedsWakeup)
+            {
+                TxKickSkippedCount++;
+                return;
+            }
+            TxKickCount++;
             if (LibC.sendto(_fd, null, 0, LibC.MSG_DONTWAIT, null, 0) >= 0) continue;
             int e = LibC.LastErrno;
             if (e is LibC.EAGAIN or LibC.EINTR) continue;   // more than one batch queued, or interrupted

@@ -7,6 +7,7 @@ using Softswitch.Datapath.Offload;
 using Softswitch.OfAgent;
 using Softswitch.Offload;
 using Softswitch.Ofproto;
+using Softswitch.Ports.AfXdp;
 
 namespace Softswitch.Control;
 
@@ -118,6 +119,17 @@ internal static class DaemonCommands
         return names.Count == 0 ? "none" : string.Join(',', names);
     }).ToArray();
 
+    /// <summary>An AF_XDP port's mode and its sockets' kernel counters (XDP_STATISTICS), as "name value" pairs.</summary>
+    private static void AppendXdp(StringBuilder sb, AfXdpPort x)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        var st = x.KernelStatistics;
+        sb.Append(ic, $"    afxdp: {(x.ZeroCopy ? "zero-copy" : "copy")} mode, XDP {(x.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, ")
+          .Append(ic, $"{x.Queues.Count} queue(s), kernel busy-poll {(x.KernelBusyPoll ? "on" : "off")}, rx_dropped {st.RxDropped} rx_ring_full {st.RxRingFull} ")
+          .Append(ic, $"rx_fill_ring_empty_descs {st.FillRingEmptyDescs} tx_ring_empty_descs {st.TxRingEmptyDescs} rx_invalid_descs {st.RxInvalidDescs} ")
+          .Append(ic, $"tx_invalid_descs {st.TxInvalidDescs} rx_no_buffers {x.RxNoBuffers} tx_kicks {x.TxKicks} tx_kicks_skipped {x.TxKicksSkipped} tx_via_packet_socket {x.TxViaPacketSocket}\n");
+    }
+
     public static string DpShow(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload)
     {
         // The thread's builder, reused; the counters read without a snapshot list (monitors poll this every few seconds).
@@ -157,6 +169,7 @@ internal static class DaemonCommands
             var pc = p.Port.Counters;
             sb.Append(ic, $"    offloads: csum-completed {Volatile.Read(ref pc.RxChecksumCompleted)}, gso-whole {Volatile.Read(ref pc.RxGsoWhole)}, gso-segmented {Volatile.Read(ref pc.RxGsoFrames)} ")
               .Append(ic, $"({Volatile.Read(ref pc.RxGsoSegments)} segments), gso-refused {Volatile.Read(ref pc.RxGsoRefused)}, oversize {Volatile.Read(ref pc.RxOversize)}\n");
+            if (p.Port is AfXdpPort x) AppendXdp(sb, x);
         }
         for (int t = 0; t < dp.Waiters.Count; t++)
         {

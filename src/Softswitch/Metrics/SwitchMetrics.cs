@@ -6,6 +6,7 @@ using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.OfAgent;
+using Softswitch.Ports.AfXdp;
 
 namespace Softswitch.Metrics;
 
@@ -63,6 +64,13 @@ internal sealed class SwitchMetrics : IDisposable
         KernelOffloadCounter("softswitch_interface_rx_gso_segments", "{packet}", "segments made from GSO super-frames", p => Volatile.Read(ref p.RxGsoSegments));
         KernelOffloadCounter("softswitch_interface_rx_gso_refused", "{frame}", "GSO super-frames refused (unsupported or malformed)", p => Volatile.Read(ref p.RxGsoRefused));
         KernelOffloadCounter("softswitch_interface_rx_oversize", "{frame}", "frames larger than a packet buffer (dropped)", p => Volatile.Read(ref p.RxOversize));
+        // AF_XDP ports: the kernel's socket counters (XDP_STATISTICS), summed over the port's sockets.
+        XdpCounter("softswitch_interface_xdp_rx_dropped", "frames the kernel dropped for an AF_XDP socket (no UMEM frame, or too big)", st => st.RxDropped);
+        XdpCounter("softswitch_interface_xdp_rx_ring_full", "frames dropped because an AF_XDP RX ring was full (the forwarding thread fell behind)", st => st.RxRingFull);
+        XdpCounter("softswitch_interface_xdp_rx_fill_ring_empty", "times the kernel found an AF_XDP fill ring empty", st => st.FillRingEmptyDescs);
+        XdpCounter("softswitch_interface_xdp_tx_ring_empty", "times the kernel found an AF_XDP TX ring empty when asked to send", st => st.TxRingEmptyDescs);
+        XdpCounter("softswitch_interface_xdp_rx_invalid", "invalid descriptors on AF_XDP receive", st => st.RxInvalidDescs);
+        XdpCounter("softswitch_interface_xdp_tx_invalid", "invalid descriptors on AF_XDP transmit", st => st.TxInvalidDescs);
 
         // Flow tables.
         _meter.CreateObservableGauge("softswitch_flows", () => PerTable(st => st.ActiveCount), "{flow}", "flows in each table");
@@ -149,6 +157,9 @@ internal sealed class SwitchMetrics : IDisposable
 
     private void PortCounter(string name, string unit, string description, Func<PortCountersSnapshot, long> read)
         => _meter.CreateObservableCounter(name, () => PerPort(p => read(p.Port.Counters.Snapshot())), unit, description);
+
+    private void XdpCounter(string name, string description, Func<XdpSocketStatistics, ulong> read)
+        => _meter.CreateObservableCounter(name, () => PerPort(p => p.Port is AfXdpPort x ? (long)read(x.KernelStatistics) : -1), "{event}", description);
 
     private void KernelOffloadCounter(string name, string unit, string description, Func<PortCounters, long> read)
         => _meter.CreateObservableCounter(name, () => PerPort(p => read(p.Port.Counters)), unit, description);

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Ports.AfPacket;
+using Softswitch.Ports.AfXdp;
+using Softswitch.TestKit;
+using Xunit.Abstractions;
+
+namespace Softswitch.Ports.Tests;
+
+/// <summary>
+/// A burst three times larger than a port's receive ring, sent while the forwarding thread sleeps in the kernel (and,
+/// paced a millisecond at a time, each millisecond's frames finding it asleep again), arrives whole: the ring absorbs
+/// what comes before the thread is awake, and once awake it keeps up. Every frame is accounted for: received on port 1,
+/// sent on port 2, none dropped by us or (AF_XDP) by the kernel.
+/// </summary>
+public sealed class BurstAbsorptionTests(ITestOutputHelper output)
+{
+    [NetnsFact]
+    public void AfXdp_BurstOfThreeRings_ArrivesWhole_AtASleepingThread()
+    {
+        const int Ring = 8192;
+        Burst(ifname => new AfXdpPort(ifname, new AfXdpOptions { RxFrames = Ring }), _ => 3 * Ring, a =>
+        {
+            var x = (AfXdpPort)a;
+            var st = x.KernelStatistics;
+            output.WriteLine($"port 1 {(x.ZeroCopy ? "zero-copy" : "copy")} mode, kernel {st}");
+            Assert.True(x.Queues.Count == 1 && x.RxPacketsPerQueue[0] == 3 * Ring, "the kernel's counters are read from a live socket");
+            Assert.Equal(0ul, st.RxDropped);
+            Assert.Equal(0ul, st.RxRingFull);
+            Assert.Equal(0ul, st.FillRingEmptyDescs);
+            Assert.Equal(0ul, st.RxInvalidDescs);
+        });
+    }
+
+    [NetnsFact]
+    public void AfPacket_BurstOfThreeRings_ArrivesWhole_AtASleepingThread()
+    {
+        // The default ring (32 MiB of slots sized for a 1500-byte MTU: about 16,000 frames).
+        Burst(ifname => new AfPacketPort(ifname), a => 3 * (new AfPacketOptions().RingSize / ((AfPacketPort)a).RingFrameSize), a =>
+            output.WriteLine($"ring slot {((AfPacketPort)a).RingFrameSize} B"));
+    }
+
+    private void Burst(Func<string, IPort> open, Func<IPort, int> burst, Action<IPort> check)
+    {
+        using var a = Netns.Create();
+        using var b = Netns.Create();
+        var pa = open(a.HostIf);
+        var pb = open(b.HostIf);
+        int frames = burst(pa);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
+        dp.AddPort(pa, 1);
+        dp.AddPort(pb, 2);
+        dp.Start();
+        try
+        {
+            var waiter = dp.Waiters[0];
+            Assert.True(Wait(() => waiter.Sleeps > 0, 5000), "the idle thread never went to sleep");
+            Thread.Sleep(200);
+            Assert.Equal(0, dp.Forwarders[0].Packets);
+            long sleepsBefore = waiter.Sleeps;
+
+            // Paced at 20,000 frames/s so that the ring, not the sender, decides: it holds 400 ms (AF_XDP) to 800 ms
+            // (AF_PACKET) of the burst while the thread wakes or is kept off its CPU by a loaded machine.
+            using var flood = a.StartFlood(a.NsIf, frames, 64, seconds: 60, pps: 20_000);
+            flood.WaitForExit();
+            int sent = int.Parse(flood.StandardOutput.ReadToEnd().Trim(), CultureInfo.InvariantCulture);
+            Assert.Equal(frames, sent);
+            Wait(() => pb.Counters.Snapshot().TxPackets >= sent, 10_000);
+            Thread.Sleep(100);   // anything late would show now
+
+            var ca = pa.Counters.Snapshot();
+            var cb = pb.Counters.Snapshot();
+            var f = dp.Forwarders[0];
+            string stats = $"sent {sent}, port 1 rx {ca.RxPackets} dropped {ca.RxDropped}, port 2 tx {cb.TxPackets} dropped {cb.TxDropped}; " +
+                           $"thread slept {sleepsBefore} times before, {waiter.Sleeps - sleepsBefore} during; longest stall {f.MaxBusyGapMicros} us";
+            output.WriteLine(stats);
+            Assert.Equal(sent, ca.RxPackets);
+            Assert.Equal(0, ca.RxDropped);
+            Assert.Equal(sent, cb.TxPackets);
+            Assert.Equal(0, cb.TxDropped);
+            check(pa);
+        }
+        finally
+        {
+            dp.Stop();   // Dispose (using) closes the ports
+        }
+    }
+
+    private static bool Wait(Func<bool> cond, int ms)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!cond())
+        {
+            if (sw.ElapsedMilliseconds > ms) return false;
+            Thread.Sleep(5);
+        }
+        return true;
+    }
+}
