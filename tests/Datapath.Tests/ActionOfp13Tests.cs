@@ -51,7 +51,7 @@ public class ActionOfp13Tests
     }
 
     /// <summary>Runs one action through the executor on <paramref name="input"/> and returns the frame and layers after.</summary>
-    private static (byte[] Frame, PacketLayers Layers) Run(byte[] input, params FlowAction[] actions)
+    internal static (byte[] Frame, PacketLayers Layers) Run(byte[] input, params FlowAction[] actions)
     {
         var (pool, p, l) = Load(input);
         var layers = new[] { l };
@@ -63,7 +63,7 @@ public class ActionOfp13Tests
     }
 
     /// <summary>The input with <paramref name="hex"/> written at <paramref name="offset"/> and checksums recomputed.</summary>
-    private static byte[] Expect(byte[] input, int offset, string hex)
+    internal static byte[] Expect(byte[] input, int offset, string hex)
     {
         var e = (byte[])input.Clone();
         Frames.Hex(hex).CopyTo(e, offset);
@@ -71,7 +71,7 @@ public class ActionOfp13Tests
         return e;
     }
 
-    private static void AssertGolden(byte[] expected, byte[] actual)
+    internal static void AssertGolden(byte[] expected, byte[] actual)
     {
         Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(actual));
         RefFrame.AssertValid(actual);

@@ -256,38 +256,6 @@ public static partial class PacketRewriter
         return true;
     }
 
-    /// <summary>Copies the TTL of the next-to-outermost header (the second MPLS entry, or IP under a single entry) to the
-    /// top MPLS entry; no-op without MPLS.</summary>
-    public static void CopyTtlOut(Span<byte> f, in PacketLayers l)
-    {
-        int m = l.Mpls;
-        if (m == PacketLayers.Absent || (uint)f.Length < (uint)(m + 4)) return;
-        if (l.MplsDepth > 1)
-        {
-            if ((uint)f.Length >= (uint)(m + 8)) f[m + 3] = f[m + 7];
-        }
-        else if ((l.Flags & (LayerFlags.Ipv4 | LayerFlags.Ipv6)) != 0 && l.L3 != PacketLayers.Absent)
-        {
-            f[m + 3] = IpTtlOf(f, l);
-        }
-    }
-
-    /// <summary>Copies the top MPLS entry's TTL to the next-to-outermost header (the second entry, or IP under a single
-    /// entry, IPv4's checksum fixed); no-op without MPLS.</summary>
-    public static void CopyTtlIn(Span<byte> f, in PacketLayers l)
-    {
-        int m = l.Mpls;
-        if (m == PacketLayers.Absent || (uint)f.Length < (uint)(m + 4)) return;
-        if (l.MplsDepth > 1)
-        {
-            if ((uint)f.Length >= (uint)(m + 8)) f[m + 7] = f[m + 3];
-        }
-        else if (l.L3 != PacketLayers.Absent)
-        {
-            SetNwTtl(f, l, f[m + 3]);
-        }
-    }
-
     // ---- PBB
 
     /// <summary>Pushes backbone addresses (copies of the customer's) and an I-tag: I-SID from an outer I-tag (else 0),
