@@ -4,8 +4,7 @@ using Softswitch.Datapath.Packets;
 namespace Softswitch.Datapath.Actions;
 
 /// <summary>
-/// The TTL copies (OpenFlow 1.3.5 section 5.12, OFPAT_COPY_TTL_OUT and OFPAT_COPY_TTL_IN) and the set-fields that
-/// rewrite a type field (eth_type, ip_proto).
+/// The TTL copies (OpenFlow 1.3.5 section 5.12, OFPAT_COPY_TTL_OUT and OFPAT_COPY_TTL_IN).
 /// </summary>
 /// <remarks>
 /// <para>The "outermost header with a TTL" is the top MPLS entry; the next-to-outermost is the second entry of a deeper
@@ -13,10 +12,6 @@ namespace Softswitch.Datapath.Actions;
 /// has no network-layer offset: under the bottom entry the header is recognised, as the stack does not say, by its
 /// version nibble (4 with an IHL of at least 5, or 6) and its length in the frame. Copying into IPv4 fixes its header
 /// checksum. Without MPLS both copies are no-ops (IP-in-IP is not parsed).</para>
-/// <para>eth_type is the ethertype after the VLAN tags (before an MPLS stack: the packet stays MPLS-encapsulated by
-/// its bytes, only the type says otherwise). ip_proto is IPv4's protocol (header checksum fixed) or IPv6's last
-/// next-header value, the one that names the upper layer after the extension headers. Neither re-reads the layers:
-/// the actions after see the headers the parser found, as Open vSwitch's datapath does.</para>
 /// </remarks>
 public static partial class PacketRewriter
 {
