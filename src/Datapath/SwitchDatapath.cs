@@ -26,85 +26,6 @@ public enum MissBehavior : byte
     Normal,
 }
 
-/// <summary>What happened to a port: added, deleted, or its config or link state changed.</summary>
-public enum PortStatusReason : byte
-{
-    Add,
-    Delete,
-    Modify,
-}
-
-/// <summary>One receive queue a forwarding thread polls: a port's slot and the provider that receives for it (the
-/// port itself, or one of the receivers it split its traffic into).</summary>
-public sealed record RxQueue(PortSlot Slot, IPort Receiver);
-
-/// <summary>
-/// What happens in the datapath on its own, told to the layers above (called from datapath threads; handlers must be
-/// quick). The one callback mechanism of the datapath: every listener (<see cref="SwitchDatapath.Subscribe"/>: the
-/// OpenFlow agent, an offload target) implements what it needs; the rest are no-ops. Results of a layer's own requests
-/// (a rule removed by a write) are returned by the request instead. Packets for the controller travel apart, through
-/// the forwarders' upcall rings (<see cref="SwitchDatapath.DrainUpcalls"/>).
-/// </summary>
-public interface IDatapathEvents
-{
-    /// <summary>A maintenance step starts, before flows expire (an offload target reads its hardware counters here).</summary>
-    void OnMaintenanceStarting() { }
-    /// <summary>
-    /// A rule's idle or hard timeout passed; it has left its table. The entry is what it was only during the call (a
-    /// recycling table may give it a new incarnation later; see <see cref="Classifier.FlowTable.RecycleEntries"/>).
-    /// </summary>
-    void OnFlowExpired(in FlowRemoved expired) { }
-    void OnPortStatus(PortStatusReason reason, PortSlot port) { }
-    /// <summary>A maintenance step failed (a bug: the step is retried at the next interval, counted in
-    /// <see cref="SwitchDatapath.MaintenanceErrorCount"/>).</summary>
-    void OnMaintenanceError(Exception error) { }
-}
-
-public sealed class DatapathOptions
-{
-    /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
-    public int Threads { get; set; } = 1;
-    /// <summary>
-    /// CPUs for the forwarding threads (thread i on the (i mod n)-th), or null to leave them to the scheduler. Keeping
-    /// the other threads off these CPUs is the host's part (<see cref="CpuPlacement.KeepEveryThreadOff"/>).
-    /// </summary>
-    public int[]? ForwardingCpus { get; set; }
-    public int PoolSize { get; set; } = 4096;
-    /// <summary>Bytes of frame a packet buffer holds (besides its headroom): at least the largest port MTU plus the
-    /// Ethernet header and two VLAN tags, so jumbo frames fit.</summary>
-    public int FrameSize { get; set; } = PacketPool.DefaultDataSize;
-    /// <summary>Large (64 KiB) packet buffers per forwarding thread, for GSO super-frames received whole from ports that
-    /// speak the kernel's offloads and handed on whole to ports that take them (0: super-frames are always segmented
-    /// on receive). When they run out, a port segments on receive.</summary>
-    public int LargeBuffers { get; set; } = 32;
-    /// <summary>EMC entries per forwarding thread (0 = no EMC).</summary>
-    public int EmcEntries { get; set; } = 8192;
-    public int UpcallSlots { get; set; } = 1024;
-    /// <summary>Packet-ins per second across the datapath (0 = unlimited), and the burst allowance.</summary>
-    public double PacketInRate { get; set; } = 20_000;
-    public double PacketInBurst { get; set; } = 2_000;
-    /// <summary>ENQUEUE queues per port (queue ids 0..N-1).</summary>
-    public int QueuesPerPort { get; set; } = 8;
-    /// <summary>How often maintenance runs while some flow has a timeout (expiry is at most this late).</summary>
-    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
-    /// <summary>How often maintenance runs while no flow has a timeout (links, MAC aging, offload counters): an idle
-    /// switch wakes seldom. A flow added with a timeout is first seen at most this late, well within its first second.</summary>
-    public TimeSpan IdleMaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
-    /// <summary>
-    /// How long a forwarding thread keeps polling after its last packet before it blocks in the kernel on its
-    /// ports (microseconds; 0 blocks as soon as a poll round finds nothing).
-    /// </summary>
-    public int BusyPollMicros { get; set; } = DefaultBusyPollMicros;
-    /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
-    public int IdleWakeMs { get; set; } = 1000;
-    /// <summary>Sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off.</summary>
-    public int SamplingRate { get; set; }
-    /// <summary>Samples each forwarding thread's ring holds until an exporter reads them (more are counted as drops): 4096 hold 100 ms of 1-in-400 sampling at 16 Mpps.</summary>
-    public int SampleRingSlots { get; set; } = 4096;
-    /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
-    public const int DefaultBusyPollMicros = 50;
-}
-
 /// <summary>
 /// The switch's data plane: ports, flow table, forwarding threads, the control path for packet-out, and
 /// the maintenance timer (flow expiry, link monitoring, MAC aging).
@@ -148,7 +69,7 @@ public sealed class DatapathOptions
 /// a round, else the maintenance thread retries within milliseconds. The datapath owns every port it was given: it
 /// disposes removed ones so, and the rest when it is disposed.
 /// </remarks>
-public sealed class SwitchDatapath : IDisposable
+public sealed partial class SwitchDatapath : IDisposable
 {
     public readonly DatapathOptions Options;
     public readonly IClock Clock;
@@ -265,6 +186,7 @@ public sealed class SwitchDatapath : IDisposable
     private PacketTap? _tap;
     internal double PacketInRatePerForwarder;
     internal double PacketInBurst;
+    private readonly string?[] _placementErrors;
 
     /// <summary>Adds a port; <paramref name="no"/> 0 picks the lowest free number. Returns its slot.</summary>
     public PortSlot AddPort(IPort port, ushort no = 0)
@@ -292,21 +214,7 @@ public sealed class SwitchDatapath : IDisposable
             }
             PortSlot.StateChanged(); // after the table is published: see PortSlot.StateVersion
             slot.AddedNanos = Clock.NowNanos;
-            // With several threads a port may split its receiving (AF_PACKET fanout by flow hash): receiver i is
-            // thread i's. Otherwise the port goes to one thread, round-robin. The receivers are the port's: they are
-            // disposed with it.
-            var receivers = _forwarders.Length > 1 ? port.OpenReceivers(_forwarders.Length) : [port];
-            if (receivers.Length > 1)
-            {
-                slot.Receivers = receivers;
-                for (int i = 0; i < receivers.Length; i++) _assigned[i % _forwarders.Length].Add(new RxQueue(slot, receivers[i]));
-            }
-            else
-            {
-                slot.Receivers = [port];
-                _assigned[slot.Index % _forwarders.Length].Add(new RxQueue(slot, port));
-            }
-            PublishAssignments();
+            AssignReceiveQueues(slot, port);
         }
         AddPortCounterSources(slot);
         foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Add, slot);
@@ -357,8 +265,7 @@ public sealed class SwitchDatapath : IDisposable
             if (slot is null) return false;
             _ports = no == PortNumber.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
             PortSlot.StateChanged();
-            foreach (var l in _assigned) l.RemoveAll(q => q.Slot == slot);
-            PublishAssignments();
+            UnassignReceiveQueues(slot);
         }
         Tunnels.OnPortRemoved(slot);
         RemovePortCounterSources(slot);
@@ -423,14 +330,6 @@ public sealed class SwitchDatapath : IDisposable
         slot.Port.Dispose();
     }
 
-    private void PublishAssignments()
-    {
-        var snap = new RxQueue[_assigned.Length][];
-        for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
-        _assignedSnapshot = snap;
-        foreach (var w in _waiters) w.Wake();
-    }
-
     /// <summary>Changes a port's config bits (PORT_MOD); reports PORT_STATUS when they changed.</summary>
     public bool SetPortConfig(ushort no, PortConfig config, PortConfig mask)
     {
@@ -466,96 +365,6 @@ public sealed class SwitchDatapath : IDisposable
         foreach (var f in _forwarders) n += f.Upcalls.Drain(handler, maxPerRing);
         n += _control.Upcalls.Drain(handler, maxPerRing);
         return n;
-    }
-
-    /// <summary>Starts the forwarding threads and the maintenance timer.</summary>
-    public void Start()
-    {
-        if (_running) return;
-        _running = true;
-        // Not disposed: a thread that starts after the wait below gave up still signals it (it holds no kernel handle).
-        var placed = new CountdownEvent(_forwarders.Length);
-        for (int i = 0; i < _forwarders.Length; i++)
-        {
-            int idx = i;
-            var t = new Thread(() => PollLoop(idx, placed)) { IsBackground = true, Name = $"fwd-{idx}" };
-            _threads.Add(t);
-            t.Start();
-        }
-        // Returns with every forwarding thread on its CPU (or its reason in PlacementErrors), so the host reports placement as it is.
-        placed.Wait(TimeSpan.FromSeconds(5));
-        _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
-        _maintenance.Start();
-    }
-
-    private readonly string?[] _placementErrors;
-
-    /// <summary>Per forwarding thread, why it is not on its CPU of <see cref="DatapathOptions.ForwardingCpus"/> (null: it is, or none was asked).</summary>
-    public IReadOnlyList<string?> PlacementErrors => _placementErrors;
-
-    private void PollLoop(int idx, CountdownEvent placed)
-    {
-        if (Options.ForwardingCpus is { Length: > 0 } cpus)
-        {
-            int cpu = cpus[idx % cpus.Length];
-            if (!CpuPlacement.PinCurrentThread(cpu, out var why)) Volatile.Write(ref _placementErrors[idx], $"CPU {cpu}: {why}");
-        }
-        placed.Signal();
-        // Every round starts at a quiescent point (no rule of an earlier round is held); the thread is offline while
-        // it waits (see Classifier.QuiescentDomain).
-        var reader = Pipeline.Reclamation.Register();
-        try
-        {
-            PollRounds(idx, reader);
-        }
-        finally
-        {
-            Pipeline.Reclamation.Unregister(reader);
-        }
-    }
-
-    private void PollRounds(int idx, Classifier.QuiescentDomain.Reader reader)
-    {
-        var f = _forwarders[idx];
-        var waiter = _waiters[idx];
-        long busyTicks = (long)Options.BusyPollMicros * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
-        long lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
-        // A stall: the gap between the starts of two rounds of which the first had packets (more were likely waiting).
-        long prevBusyStart = 0;
-        while (_running)
-        {
-            reader.Quiesce();
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            var ports = _assignedSnapshot[idx];
-            int got = 0;
-            foreach (var q in ports) got += f.Poll(q.Slot, q.Receiver);
-            if (got > 0)
-            {
-                if (prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
-                prevBusyStart = lastWork = start;
-                continue;
-            }
-            prevBusyStart = 0;
-            if (start - lastWork < busyTicks) continue;
-            if (!PrepareWait(ports)) continue;
-            if (!_running) break;
-            // No busy-poll window after a wake-up by itself: the next round polls once, and only frames it finds
-            // (got > 0) open the window again, so stray wake-ups (a timeout, a readable socket with nothing for us)
-            // cost one poll round, not BusyPollMicros of spinning. The epoll set is brought up to date while the
-            // thread is still online: it reads the ports' descriptors, so a removed port is not disposed meanwhile.
-            waiter.Watch(ports);
-            reader.Offline();
-            waiter.Wait(ports, Options.IdleWakeMs);
-        }
-    }
-
-    /// <summary>Arms every port's wake-up; false when one has frames already.</summary>
-    private static bool PrepareWait(RxQueue[] ports)
-    {
-        bool idle = true;
-        foreach (var q in ports)
-            if (!q.Receiver.PrepareWait()) idle = false;
-        return idle;
     }
 
     private void MaintenanceLoop()
@@ -676,29 +485,6 @@ public sealed class SwitchDatapath : IDisposable
             MacTable.Age(now);
             lastAge = now;
         }
-    }
-
-    /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses).</summary>
-    public int PollOnce(int forwarder = 0)
-    {
-        var f = _forwarders[forwarder];
-        int got = 0;
-        foreach (var q in _assignedSnapshot[forwarder]) got += f.Poll(q.Slot, q.Receiver);
-        return got;
-    }
-
-    /// <summary>Polls until no port has anything to receive (tests).</summary>
-    public int PollUntilIdle(int maxRounds = 10_000)
-    {
-        int total = 0;
-        for (int r = 0; r < maxRounds; r++)
-        {
-            int got = 0;
-            for (int i = 0; i < _forwarders.Length; i++) got += PollOnce(i);
-            if (got == 0) break;
-            total += got;
-        }
-        return total;
     }
 
     public long DropCount(DropReason r)

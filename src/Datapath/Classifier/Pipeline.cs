@@ -235,3 +235,27 @@ public sealed class Pipeline
         }
     }
 }
+
+/// <summary>What a stage of a multi-stage <see cref="Pipeline"/> does with a packet none of its rules matches.</summary>
+public enum TableMissMode : byte
+{
+    /// <summary>The datapath's miss behaviour: to the controller (OpenFlow 1.0's table 0), or what the fail mode says.</summary>
+    Controller,
+    /// <summary>Dropped (OpenFlow 1.3 with no table-miss rule).</summary>
+    Drop,
+    /// <summary>Continues in the next stage (id + 1; a stage that does not exist drops). OpenFlow 1.1's default.</summary>
+    Continue,
+}
+
+/// <summary>
+/// A forwarding thread's counters per stage (no sharing, no atomics); <see cref="Pipeline.GetStageTotals"/> sums
+/// every registered instance. Every stage a packet visits counts a lookup, every stage whose rule it hit a match,
+/// whether the cached verdict or the tables answered.
+/// </summary>
+public sealed class PipelineStageStats
+{
+    internal readonly long[] Lookups = new long[Pipeline.MaxStages];
+    internal readonly long[] Matched = new long[Pipeline.MaxStages];
+
+    internal PipelineStageStats() { }
+}

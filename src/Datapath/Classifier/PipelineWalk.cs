@@ -1,0 +1,331 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Classifier;
+
+/// <summary>One stage of a traced pipeline run (ofproto/trace).</summary>
+/// <param name="TableId">The stage.</param>
+/// <param name="Lookup">What the stage's lookup found (rule, classifier stage, mask).</param>
+/// <param name="Key">The key the stage looked up (metadata and rewritten headers of earlier stages included).</param>
+/// <param name="Miss">The stage's miss mode, meaningful when it found nothing.</param>
+public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup, FlowKey Key, TableMissMode Miss);
+
+/// <summary>
+/// A pipeline run, table by table (the uncached classification, and the model every cached verdict must equal): what
+/// a multi-stage <see cref="Pipeline"/> does with one packet key. Reused scratch (one per forwarding thread): nothing is
+/// allocated per run.
+/// </summary>
+/// <remarks>
+/// <para>Semantics (OpenFlow 1.3.5 sections 5.1 to 5.10): the run starts in stage 0 with an empty action set and
+/// metadata 0 (the parser's key). In each stage, the highest-priority rule matching the current key wins; its
+/// apply-actions are appended to the composed list, then clear-actions empties the action set, write-actions merges
+/// into it, write-metadata rewrites the key's metadata word (masked; the key's extension map kept right), and
+/// goto-table continues in that (strictly later) stage; a rule without goto ends the run and the action set is
+/// appended in its fixed order. A stage with no match follows its <see cref="TableMissMode"/>; a miss that ends the
+/// run discards the action set (the earlier stages' apply-actions still run).</para>
+/// <para>Later stages see the packet as the earlier apply-actions left it (OpenFlow 1.3): the lookup key is rewritten
+/// for each header-setting action as the executor rewrites the frame: MACs always; IPv4 addresses and TOS when the
+/// key is IPv4 (dl_type 0x0800); L4 ports when it is IPv4 TCP or UDP; the VLAN setters push a tag on an untagged
+/// packet (vlan becomes OFPVID_PRESENT | vid, pcp 0 unless set) and strip-VLAN leaves the key untagged (a second,
+/// inner tag it uncovers is not re-parsed); set-tunnel sets tun_id. Outputs and enqueues do not touch the key.</para>
+/// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
+/// </remarks>
+public sealed class PipelineWalk
+{
+    private readonly FlowTable[] _tables = new FlowTable[Pipeline.MaxStages];
+    private readonly ShadowClass[] _classes = new ShadowClass[Pipeline.MaxStages];
+    private readonly long[] _versions = new long[Pipeline.MaxStages];
+    private readonly long[] _removals = new long[Pipeline.MaxStages];
+    private readonly FlowEntry?[] _hits = new FlowEntry?[Pipeline.MaxStages];
+    private readonly FlowActions?[] _hitActions = new FlowActions?[Pipeline.MaxStages];
+    private readonly FlowInstructions?[] _hitInstructions = new FlowInstructions?[Pipeline.MaxStages];
+    private readonly ActionSet _set = new();
+    private readonly List<FlowAction> _composed = new();
+
+    /// <summary>Stages visited by the last run.</summary>
+    public int Count { get; private set; }
+    /// <summary>How the last run ended.</summary>
+    public PipelineEnd End { get; private set; }
+    /// <summary>The key after the last run (metadata and rewritten headers).</summary>
+    public FlowKey FinalKey { get; private set; }
+    /// <summary>The action set at the end of the last run (empty after a miss).</summary>
+    public ActionSet ActionSet => _set;
+    /// <summary>The composed actions of the last run (valid until the next).</summary>
+    public List<FlowAction> Composed => _composed;
+    public ReadOnlySpan<FlowTable> Tables => _tables.AsSpan(0, Count);
+    /// <summary>The class each visited stage's result depends on: the hit rule's, or the table's miss class.</summary>
+    public ReadOnlySpan<ShadowClass> Classes => _classes.AsSpan(0, Count);
+    /// <summary>Their versions as the run read them (-1: moved during the run).</summary>
+    public ReadOnlySpan<long> Versions => _versions.AsSpan(0, Count);
+    /// <summary>Each visited table's <see cref="FlowTable.Removals"/> as the run read it, before its lookup.</summary>
+    public ReadOnlySpan<long> Removals => _removals.AsSpan(0, Count);
+    /// <summary>The pipeline's stage-creation class when the last run ended at a stage that did not exist, else null.</summary>
+    public ShadowClass? Absent { get; private set; }
+    /// <summary><see cref="Absent"/>'s version as the run read it.</summary>
+    public long AbsentVersion { get; private set; }
+    /// <summary>The pipeline's <see cref="Pipeline.Changes"/> of the last run.</summary>
+    public ShadowClass? Changes { get; private set; }
+    /// <summary>Its value when the last run started (before any stage was read).</summary>
+    public long ChangesAtStart { get; private set; }
+    public ReadOnlySpan<FlowEntry?> Hits => _hits.AsSpan(0, Count);
+    /// <summary>The apply-actions each visited stage's hit ran with (null where the stage missed): the run read them once, after the class version.</summary>
+    internal ReadOnlySpan<FlowActions?> HitActions => _hitActions.AsSpan(0, Count);
+    /// <summary>The instructions each visited stage's hit ran with (null where it missed or the rule has none).</summary>
+    internal ReadOnlySpan<FlowInstructions?> HitInstructions => _hitInstructions.AsSpan(0, Count);
+
+    /// <summary>
+    /// Arrays a verdict's repair (<see cref="PipelineVerdict.FindRepair"/>) writes what it reads into, one slot per stage:
+    /// the rule found where a stage was repaired (else null), its class and version, and every stage's removal count.
+    /// They no longer hold the last run until <see cref="LoadRepaired"/> makes them a run again.
+    /// </summary>
+    internal (FlowEntry?[] Hits, ShadowClass[] Classes, long[] Versions, long[] Removals) RepairScratch => (_hits, _classes, _versions, _removals);
+
+    /// <summary>The key after the last stage of the verdict <see cref="PipelineVerdict.FindRepair"/> last looked at.</summary>
+    internal FlowKey RepairFinalKey;
+
+    /// <summary>
+    /// Makes this walk the run that <paramref name="v"/>, repaired as <see cref="PipelineVerdict.FindRepair"/> just found
+    /// (its results in <see cref="RepairScratch"/>), stands for: its stages with the rules found where they were
+    /// repaired and the recorded hits elsewhere, the classes and versions to check, the composed actions and the end
+    /// unchanged, current as of <paramref name="changes"/>. The thread's <see cref="VerdictInterner"/> then shares or
+    /// builds the verdict of that chain for the key, as after a run, when <paramref name="v"/> itself is shared.
+    /// </summary>
+    internal void LoadRepaired(PipelineVerdict v, long changes)
+    {
+        int n = v.Tables.Length;
+        for (int i = 0; i < n; i++)
+        {
+            ref readonly var c = ref v.Check(i);
+            _tables[i] = v.Tables[i];
+            if (_hits[i] is null)
+            {
+                _hits[i] = c.Hit;
+                _classes[i] = c.Class;
+                _versions[i] = c.Version;
+            }
+            _hitActions[i] = c.HitActions;
+            _hitInstructions[i] = c.HitInstructions;
+        }
+        Count = n;
+        End = v.End;
+        FinalKey = RepairFinalKey;
+        Absent = v.Absent;
+        AbsentVersion = v.AbsentVersion;
+        Changes = v.ChangesClass;
+        ChangesAtStart = changes;
+        _composed.Clear();
+        _composed.AddRange(v.Actions.Items);
+        // The action set is not rebuilt (the composed list holds its actions; only a trace reads it, after a run).
+        _set.Clear();
+    }
+
+    /// <summary>Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages; <paramref name="trace"/> (diagnostics) receives each stage.</summary>
+    public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null)
+    {
+        var b = new FlowKeyBuilder(key);
+        _set.Clear();
+        _composed.Clear();
+        int n = 0;
+        int t = 0;
+        ulong pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
+        PipelineEnd end = PipelineEnd.Actions;
+        Absent = null;
+        AbsentVersion = 0;
+        Changes = pipeline.Changes;
+        ChangesAtStart = Changes.Version; // before any stage is read
+        var creations = pipeline.StageCreations;
+        while (true)
+        {
+            long created = creations.Version; // before the stage is read: a stage created after it moves the class
+            var table = pipeline.Stage(t);
+            if (table is null)
+            {
+                Absent = creations;
+                AbsentVersion = created;
+                end = PipelineEnd.MissDrop;
+                break;
+            }
+            _tables[n] = table;
+            _removals[n] = table.Removals;
+            long tableVersion = table.Version; // before the lookup (see PipelineVerdict's remarks)
+            FlowEntry? e;
+            if (trace is null)
+            {
+                e = table.Lookup(b.KeyRef);
+            }
+            else
+            {
+                var lt = table.Trace(b.Key);
+                e = lt.Entry;
+                trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode));
+            }
+            var cls = e?.Shadow ?? table.MissClass;
+            long cv = cls.Version;
+            _classes[n] = cls;
+            _versions[n] = cv > tableVersion ? -1 : cv;
+            _hits[n] = e;
+            if (e is null)
+            {
+                _hitActions[n] = null;
+                _hitInstructions[n++] = null;
+                var mode = table.MissMode;
+                if (mode == TableMissMode.Continue && t < Pipeline.MaxStages - 1)
+                {
+                    t++;
+                    continue;
+                }
+                end = mode == TableMissMode.Controller ? PipelineEnd.MissController : PipelineEnd.MissDrop;
+                break;
+            }
+            var ins = e.Instructions;
+            var hitActions = e.Actions;
+            _hitActions[n] = hitActions;
+            _hitInstructions[n++] = ins;
+            // The meter instruction runs first (OpenFlow 1.3.5 section 5.9): before the rule's apply-actions.
+            if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
+            foreach (ref readonly var a in hitActions.Items.AsSpan())
+            {
+                if (SendsPacketIns(a) && b.KeyRef.Metadata != pinMetadata)
+                {
+                    pinMetadata = b.Key.Metadata;
+                    _composed.Add(FlowAction.PacketInMetadata(pinMetadata));
+                }
+                _composed.Add(a);
+                Rewrite(ref b, a);
+            }
+            if (ins is null) break;
+            if (ins.ClearActions) _set.Clear();
+            if (ins.WriteActions is { } w) _set.Write(w);
+            if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
+            if (ins.GotoTable > t)
+            {
+                t = ins.GotoTable;
+                continue;
+            }
+            break;
+        }
+        Count = n;
+        End = end;
+        FinalKey = b.Key;
+        if (end == PipelineEnd.Actions)
+        {
+            int start = _composed.Count;
+            _set.AppendTo(_composed);
+            if (b.Key.Metadata != pinMetadata)
+            {
+                for (int i = start; i < _composed.Count; i++)
+                {
+                    if (!SendsPacketIns(_composed[i])) continue;
+                    _composed.Insert(start, FlowAction.PacketInMetadata(b.Key.Metadata));
+                    break;
+                }
+            }
+        }
+        else
+        {
+            _set.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="a"/> can send packet-ins, which carry the pipeline's metadata at that point (OpenFlow
+    /// 1.3.5 section 7.4.1): an output to the controller, a group (its buckets may output there), a TTL decrement
+    /// (invalid-TTL packet-ins).
+    /// </summary>
+    private static bool SendsPacketIns(in FlowAction a)
+        => a.Kind is ActionKind.Group or ActionKind.DecNwTtl or ActionKind.DecMplsTtl
+           || (a.Kind == ActionKind.Output && a.Port == Forwarding.PortNumber.Controller);
+
+    /// <summary>The lookup key after <paramref name="a"/> ran on the packet (see the type remarks).</summary>
+    internal static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)
+    {
+        ref readonly var k = ref b.KeyRef; // read before any setter below (each case sets after it has decided)
+        bool ip4 = k.DlType == PacketParser.EthTypeIpv4, ip6 = k.DlType == PacketParser.EthTypeIpv6;
+        bool ports = (ip4 || ip6) && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp;
+        bool icmp = (ip4 && k.NwProto == PacketParser.ProtoIcmp) || (ip6 && k.NwProto == PacketParser.ProtoIcmpv6);
+        bool arp = k.DlType == PacketParser.EthTypeArp;
+        bool mpls = k.DlType is PacketParser.EthTypeMpls or PacketParser.EthTypeMplsMulticast;
+        bool nd = ip6 && k.NwProto == PacketParser.ProtoIcmpv6 && k.TpSrc is 135 or 136;
+        switch (a.Kind)
+        {
+            case ActionKind.SetDlSrc: b.DlSrc(new MacAddress(a.Value)); break;
+            case ActionKind.SetDlDst: b.DlDst(new MacAddress(a.Value)); break;
+            case ActionKind.SetNwSrc: if (ip4) b.NwSrc((uint)a.Value); break;
+            case ActionKind.SetNwDst: if (ip4) b.NwDst((uint)a.Value); break;
+            case ActionKind.SetNwTos: if (ip4 || ip6) b.NwTos((byte)(a.Value & 0xFC)); break;
+            case ActionKind.SetIpEcn: if (ip4 || ip6) b.IpEcn((byte)(a.Value & 3)); break;
+            case ActionKind.SetTpSrc: if (ports) b.TpSrc((ushort)a.Value); break;
+            case ActionKind.SetTpDst: if (ports) b.TpDst((ushort)a.Value); break;
+            case ActionKind.SetIcmpType: if (icmp) b.TpSrc((byte)a.Value); break;
+            case ActionKind.SetIcmpCode: if (icmp) b.TpDst((byte)a.Value); break;
+            case ActionKind.SetIpv6Src: if (ip6) b.Ipv6Src(a.Wide); break;
+            case ActionKind.SetIpv6Dst: if (ip6) b.Ipv6Dst(a.Wide); break;
+            case ActionKind.SetIpv6Flabel: if (ip6) b.Ipv6Flabel((uint)a.Value & 0xFFFFF); break;
+            case ActionKind.SetArpOp: if (arp && a.Value <= 0xFF) b.NwProto((byte)a.Value); break;
+            case ActionKind.SetArpSpa: if (arp) b.NwSrc((uint)a.Value); break;
+            case ActionKind.SetArpTpa: if (arp) b.NwDst((uint)a.Value); break;
+            case ActionKind.SetArpSha: if (arp) b.ArpSha(new MacAddress(a.Value)); break;
+            case ActionKind.SetArpTha: if (arp) b.ArpTha(new MacAddress(a.Value)); break;
+            case ActionKind.SetNdTarget: if (nd) b.NdTarget(a.Wide); break;
+            case ActionKind.SetNdSll: if (nd && k.TpSrc == 135) b.ArpSha(new MacAddress(a.Value)); break;
+            case ActionKind.SetNdTll: if (nd && k.TpSrc == 136) b.ArpTha(new MacAddress(a.Value)); break;
+            case ActionKind.SetMplsLabel: if (mpls) b.MplsLabel((uint)a.Value & 0xFFFFF); break;
+            case ActionKind.SetMplsTc: if (mpls) b.MplsTc((byte)(a.Value & 7)); break;
+            case ActionKind.SetMplsBos: if (mpls) b.MplsBos((byte)(a.Value & 1)); break;
+            case ActionKind.SetPbbIsid: if (k.DlType == PacketParser.EthTypePbb) b.PbbIsid((uint)a.Value & 0xFFFFFF); break;
+            case ActionKind.SetVlanVid:
+                if ((k.VlanVid & FlowKey.VlanPresent) == 0) b.DlVlanPcp(0);
+                b.VlanVid((ushort)(FlowKey.VlanPresent | (a.Value & 0x0FFF)));
+                break;
+            case ActionKind.SetVlanPcp:
+                if ((k.VlanVid & FlowKey.VlanPresent) == 0) b.VlanVid(FlowKey.VlanPresent);
+                b.DlVlanPcp((byte)(a.Value & 7));
+                break;
+            case ActionKind.PushVlan:
+                // The new outer tag copies the old outer tag's VID and PCP (1.3.5 section 5.12.1), else 0: the key's
+                // (outer) vlan fields are unchanged on a tagged packet and become a tag of VID 0 on an untagged one.
+                if ((k.VlanVid & FlowKey.VlanPresent) == 0) { b.VlanVid(FlowKey.VlanPresent); b.DlVlanPcp(0); }
+                break;
+            case ActionKind.StripVlan: b.VlanVid(0); b.DlVlanPcp(0); break;
+            case ActionKind.PushMpls:
+                if (!mpls)
+                {
+                    // The packet is MPLS now: its network fields are no longer visible to a lookup (as the parser,
+                    // which stops at the label stack). The new entry is the bottom of the stack, label and TC 0.
+                    ClearNetwork(ref b);
+                    b.MplsLabel(0); b.MplsTc(0); b.MplsBos(1);
+                }
+                else
+                {
+                    b.MplsBos(0); // a copy of the outer entry's label and TC on top of it
+                }
+                b.DlType((ushort)a.Value);
+                break;
+            case ActionKind.PopMpls:
+                // The key holds only the top entry: after a pop the next one (or the network header) is not known to
+                // the walk, so later tables see the new ethertype with the MPLS and network fields zero (Open vSwitch
+                // recirculates here to parse the payload; a later table matching those fields sees them empty).
+                b.MplsLabel(0); b.MplsTc(0); b.MplsBos(0);
+                b.DlType((ushort)a.Value);
+                break;
+            case ActionKind.PushPbb:
+                ClearNetwork(ref b);
+                b.DlType(PacketParser.EthTypePbb);
+                break;
+            case ActionKind.PopPbb:
+                // As for pop-MPLS: the customer frame's fields are not in the key (the parser keeps only the I-SID).
+                b.PbbIsid(0);
+                break;
+            case ActionKind.SetTunnel: b.TunId(a.Value); break;
+        }
+    }
+
+    /// <summary>Zeroes the key's network and transport fields (a push that hides them from later lookups).</summary>
+    private static void ClearNetwork(ref FlowKeyBuilder b)
+    {
+        // One statement a field: the builder's setters return a copy (for chains on a fresh builder), not a reference.
+        b.NwTos(0); b.IpEcn(0); b.NwProto(0); b.NwSrc(0); b.NwDst(0); b.TpSrc(0); b.TpDst(0); b.Ipv6Flabel(0);
+        b.Ipv6Src(0); b.Ipv6Dst(0); b.NdTarget(0); b.ArpSha(default); b.ArpTha(default); b.Ipv6ExtHdr(0);
+    }
+}

@@ -1,0 +1,50 @@
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath;
+
+/// <summary>How a <see cref="SwitchDatapath"/> is built: its threads, buffers, caches, rates and timers.</summary>
+public sealed class DatapathOptions
+{
+    /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
+    public int Threads { get; set; } = 1;
+    /// <summary>
+    /// CPUs for the forwarding threads (thread i on the (i mod n)-th), or null to leave them to the scheduler. Keeping
+    /// the other threads off these CPUs is the host's part (<see cref="CpuPlacement.KeepEveryThreadOff"/>).
+    /// </summary>
+    public int[]? ForwardingCpus { get; set; }
+    public int PoolSize { get; set; } = 4096;
+    /// <summary>Bytes of frame a packet buffer holds (besides its headroom): at least the largest port MTU plus the
+    /// Ethernet header and two VLAN tags, so jumbo frames fit.</summary>
+    public int FrameSize { get; set; } = PacketPool.DefaultDataSize;
+    /// <summary>Large (64 KiB) packet buffers per forwarding thread, for GSO super-frames received whole from ports that
+    /// speak the kernel's offloads and handed on whole to ports that take them (0: super-frames are always segmented
+    /// on receive). When they run out, a port segments on receive.</summary>
+    public int LargeBuffers { get; set; } = 32;
+    /// <summary>EMC entries per forwarding thread (0 = no EMC).</summary>
+    public int EmcEntries { get; set; } = 8192;
+    public int UpcallSlots { get; set; } = 1024;
+    /// <summary>Packet-ins per second across the datapath (0 = unlimited), and the burst allowance.</summary>
+    public double PacketInRate { get; set; } = 20_000;
+    public double PacketInBurst { get; set; } = 2_000;
+    /// <summary>ENQUEUE queues per port (queue ids 0..N-1).</summary>
+    public int QueuesPerPort { get; set; } = 8;
+    /// <summary>How often maintenance runs while some flow has a timeout (expiry is at most this late).</summary>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>How often maintenance runs while no flow has a timeout (links, MAC aging, offload counters): an idle
+    /// switch wakes seldom. A flow added with a timeout is first seen at most this late, well within its first second.</summary>
+    public TimeSpan IdleMaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long a forwarding thread keeps polling after its last packet before it blocks in the kernel on its
+    /// ports (microseconds; 0 blocks as soon as a poll round finds nothing).
+    /// </summary>
+    public int BusyPollMicros { get; set; } = DefaultBusyPollMicros;
+    /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
+    public int IdleWakeMs { get; set; } = 1000;
+    /// <summary>Sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off.</summary>
+    public int SamplingRate { get; set; }
+    /// <summary>Samples each forwarding thread's ring holds until an exporter reads them (more are counted as drops): 4096 hold 100 ms of 1-in-400 sampling at 16 Mpps.</summary>
+    public int SampleRingSlots { get; set; } = 4096;
+    /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
+    public const int DefaultBusyPollMicros = 50;
+}

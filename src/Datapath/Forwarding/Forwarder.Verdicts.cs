@@ -1,0 +1,311 @@
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Forwarding;
+
+// Multi-stage classification through cached pipeline verdicts, and the crediting of their packets to the rules. Its
+// fields are declared with the rest of the thread's state in Forwarder.cs.
+public sealed partial class Forwarder
+{
+    /// <summary>
+    /// Longest a rule's counters and idle time lag behind the packets a busy thread runs through it (10 ms: a
+    /// controller reads flow stats every second or so and idle timeouts count whole seconds; Open vSwitch's
+    /// revalidators push datapath counts to its rules every half second or more).
+    /// </summary>
+    internal const long CreditFlushNanos = 10_000_000;
+
+    /// <summary>Pipeline verdicts this thread built (chains it had not seen; each is an allocation unless <see cref="VerdictsReused"/> counts it).</summary>
+    public long VerdictsBuilt => _verdicts.Built;
+
+    /// <summary>Of <see cref="VerdictsBuilt"/>, those that reused a pooled verdict instead of allocating one.</summary>
+    public long VerdictsReused => _verdicts.Reused;
+
+    /// <summary>
+    /// Steps 3 and 4 of a multi-stage pipeline (<see cref="Pipeline.IsMultiStage"/>): per packet, the verdict cached
+    /// under its key when it is current (one cache lookup however many tables the packet goes through), else a
+    /// table-by-table run (<see cref="PipelineWalk"/>) whose verdict the thread's <see cref="VerdictInterner"/> shares
+    /// among every key with the same chain (built, and allocated, once per new chain) and the cache is offered; then
+    /// packets are grouped by verdict and each group runs once (<see cref="RunVerdictBatch"/>). Without a cache (or
+    /// while the governor bypasses it) every packet runs the tables.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ClassifyStages(Pipeline pipeline, Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot)
+    {
+        int n = pkts.Length;
+        var verdicts = _burstVerdicts.AsSpan(0, n);
+        var emc = Cache;
+        bool consulted = emc is not null && EmcGovernor.Active;
+        int walked = 0, grouped = 0;
+        Span<byte> rest = _batchRest;
+        for (int i = 0; i < n; i++)
+        {
+            PipelineVerdict? v;
+            if (BypassVerdictCaches)
+            {
+                _walk.Run(pipeline, keys[i]);
+                v = VerdictInterner.Build(_walk);
+                PipelineWalks++;
+            }
+            else
+            {
+                PipelineVerdict? stale = null;
+                v = consulted ? emc!.LookupVerdict(keys[i], hashes[i], out stale) : null;
+                if (v is null && stale is not null && (v = Repair(stale, keys[i], verdicts[..i])) is not null)
+                {
+                    VerdictRepairs++;
+                    if (!ReferenceEquals(v, stale)) emc!.InsertVerdict(keys[i], hashes[i], v);
+                }
+                else if (v is null)
+                {
+                    _walk.Run(pipeline, keys[i]);
+                    v = _verdicts.Intern(_walk);
+                    walked++;
+                    if (consulted) emc!.InsertVerdict(keys[i], hashes[i], v);
+                }
+            }
+            verdicts[i] = v;
+            // A verdict whose composed list is one output to a port needs no batch (as a flow's, in ClassifyAndExecute).
+            var actions = v.Actions;
+            if (actions.SoleOutput != 0 && v.End == PipelineEnd.Actions)
+            {
+                int p = pkts[i];
+                Pend(v, 1, Pool.Length[p]);
+                QueueSole(actions, p);
+                continue;
+            }
+            rest[grouped++] = (byte)i;
+        }
+        PipelineWalks += walked;
+        if (emc is not null)
+        {
+            if (!consulted) EmcGovernor.Bypassed(n, emc.Hits, emc.Hits + emc.Misses, _cachedTable, _cachedTable.Count);
+            else if (EmcGovernor.Consulted(n, emc.Hits, emc.Hits + emc.Misses, walked, _cachedTable, _cachedTable.Count))
+                Counters.Add(DatapathCounters.EmcBypass);
+        }
+
+        // A batch is known by its first packet's index (its verdict is verdicts[first]), as in ClassifyAndExecute; a
+        // verdict belongs to this thread, so it holds its batch number for the burst itself (ovs keeps a flow's batch in
+        // the flow: its flows are per thread too) and grouping needs no index.
+        Span<byte> first = _batchFirst;
+        long burst = ++_verdictBursts;
+        int batches = 0;
+        for (int k = 0; k < grouped; k++)
+        {
+            int i = rest[k];
+            var v = verdicts[i]!;
+            int b = v.Batch;
+            if (v.BatchBurst != burst)
+            {
+                b = batches++;
+                v.BatchBurst = burst;
+                v.Batch = b;
+                first[b] = (byte)i;
+                _batchCount[b] = 0;
+            }
+            int slotIdx = b * Burst.Size + _batchCount[b]++;
+            _batchPkts[slotIdx] = pkts[i];
+            _batchLayers[slotIdx] = layers[i];
+        }
+        for (int b = 0; b < batches; b++)
+        {
+            int count = _batchCount[b];
+            RunVerdictBatch(verdicts[first[b]]!, _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count), inSlot);
+        }
+        verdicts.Clear();
+        if (_dirtyCount != 0 && _now - _lastCreditFlush >= CreditFlushNanos) FlushVerdictCredits();
+        // No packet of the burst refers to a verdict now: those no cache slot holds can be reused.
+        _verdicts.Recycle();
+    }
+
+    /// <summary>
+    /// Credits every verdict's pending packets to its rules (packets, bytes, idle time), each distinct rule once, and
+    /// only the incarnation the verdict was built with (a rule removed, or recycled as another, since then gets
+    /// nothing: its removal already reported its counters). Runs at most <see cref="CreditFlushNanos"/> after a busy
+    /// thread's packets, and as soon as the port that last had packets runs dry, so an idle switch's counters are exact;
+    /// the verdicts belong to this thread, so between flushes a packet costs no write to its rules' lines.
+    /// </summary>
+    private void FlushVerdictCredits()
+    {
+        // A busy thread's verdicts and their rules are cold by now, and each payment is a chain of loads (the verdict,
+        // its arrays, its rules): prefetched 8, 4 and 2 verdicts ahead, so the misses of several payments overlap.
+        int count = _dirtyCount;
+        for (int d = 0; d < count; d++)
+        {
+            if (d + 8 < count) Prefetch.Object(_dirty[d + 8], 2);
+            if (d + 4 < count) _dirty[d + 4].PrefetchCredits();
+            if (d + 2 < count) _dirty[d + 2].PrefetchRules();
+            PayPending(_dirty[d]);
+            _dirty[d] = null!;
+            if (_creditCount >= CreditSlots / 2) FlushCredits();
+        }
+        _dirtyCount = 0;
+        FlushCredits();
+        _lastCreditFlush = _now;
+        _verdicts.CreditsPaid();
+    }
+
+    /// <summary>
+    /// Credits <paramref name="v"/>'s pending packets to the rules it was built with (those still there as the same
+    /// incarnation). A verdict paid ahead of the flush (before a repair) may be listed again as dirty: it then has
+    /// nothing pending.
+    /// </summary>
+    private void PayPending(PipelineVerdict v)
+    {
+        if (v.PendingPackets == 0) return;
+        long pending = v.PendingPackets;
+        int packets = (int)Math.Min(int.MaxValue, pending);
+        long bytes = v.PendingBytes;
+        v.PendingPackets = 0;
+        v.PendingBytes = 0;
+        var stats = StageStats;
+        foreach (ref readonly var c in v.Checks)
+        {
+            stats.Lookups[c.StageId] += pending;
+            if (c.Hit is not null) stats.Matched[c.StageId] += pending;
+        }
+        var entries = v.Entries;
+        var serials = v.Serials;
+        for (int i = 0; i < entries.Length; i++)
+        {
+            var e = entries[i];
+            if (!e.IsRemoved && e.Serial == serials[i]) Credit(e, packets, bytes);
+        }
+    }
+
+    /// <summary>
+    /// The verdict for <paramref name="key"/> made from the stale verdict its cache slot holds, when every stage that
+    /// changed now finds a rule that does the same (<see cref="PipelineVerdict.FindRepair"/>), or null (the caller runs
+    /// the pipeline). When only this key's slot holds it and no earlier packet of the burst was given it, the stale
+    /// verdict itself is repaired in place after its pending credits are paid to the rules it was built with (those
+    /// packets went through them). Otherwise (another key shares it and may find other rules; a packet of the burst
+    /// holds it) it is left as it is, and the repaired chain is interned as a run's would be, shared with every key of
+    /// that chain, built or taken from the pool when new, with the stale verdict's composed actions; the caller puts it
+    /// in the key's slot. Either way no table but the changed ones is looked up, and no composed list is interned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal PipelineVerdict? Repair(PipelineVerdict v, in FlowKey key, ReadOnlySpan<PipelineVerdict?> earlier)
+    {
+        if (v.Retired || !v.FindRepair(key, _walk, out long changes)) return null;
+        bool alone = v.Refs == 1;
+        foreach (var x in earlier)
+        {
+            if (!alone) break;
+            if (ReferenceEquals(x, v)) alone = false;
+        }
+        if (alone)
+        {
+            PayPending(v);
+            v.CommitRepair(_walk, changes);
+            return v;
+        }
+        _walk.LoadRepaired(v, changes);
+        return _verdicts.Intern(_walk, v.Actions);
+    }
+
+    /// <summary>Adds a batch to a rule's credit for this burst (see <see cref="FlushCredits"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Credit(FlowEntry e, int packets, long bytes)
+    {
+        int h = e.Serial & (CreditSlots - 1);
+        while (true)
+        {
+            var c = _creditEntry[h];
+            if (c is null)
+            {
+                if (_creditCount >= CreditSlots / 2)
+                {
+                    // Never fuller than half (a burst visits at most 32 verdicts' rules; this is only a guard).
+                    Count(e, packets, bytes);
+                    return;
+                }
+                _creditEntry[h] = e;
+                _creditPackets[h] = packets;
+                _creditBytes[h] = bytes;
+                _creditUsed[_creditCount++] = (byte)h;
+                return;
+            }
+            if (ReferenceEquals(c, e))
+            {
+                _creditPackets[h] += packets;
+                _creditBytes[h] += bytes;
+                return;
+            }
+            h = (h + 1) & (CreditSlots - 1);
+        }
+    }
+
+    /// <summary>Credits every rule the burst hit once (one pair of atomic adds per rule per burst, not per verdict).</summary>
+    private void FlushCredits()
+    {
+        for (int i = 0; i < _creditCount; i++)
+        {
+            int h = _creditUsed[i];
+            Count(_creditEntry[h]!, _creditPackets[h], _creditBytes[h]);
+            _creditEntry[h] = null;
+        }
+        _creditCount = 0;
+    }
+
+    /// <summary>
+    /// Adds packets to <paramref name="v"/>'s pending credits: every rule it hit gets them at the next
+    /// <see cref="FlushVerdictCredits"/> (packets, bytes, idle time), and every stage it visited counts the lookups
+    /// (and the match when it hit) then too, so a packet writes only the verdict's own line.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Pend(PipelineVerdict v, int packets, long bytes)
+    {
+        if (v.PendingPackets == 0)
+        {
+            if (_dirtyCount == _dirty.Length) FlushVerdictCredits();
+            _dirty[_dirtyCount++] = v;
+        }
+        v.PendingPackets += packets;
+        v.PendingBytes += bytes;
+    }
+
+    /// <summary>
+    /// Step 4 for the packets of one verdict: they are added to the verdict's pending credits (<see cref="Pend"/>), the
+    /// composed actions run once over the batch, then a miss ends as the missing stage's mode says.
+    /// </summary>
+    private void RunVerdictBatch(PipelineVerdict v, Span<int> pkts, Span<PacketLayers> layers, PortSlot inSlot)
+    {
+        int n = pkts.Length;
+        long bytes = 0;
+        foreach (int p in pkts) bytes += Pool.Length[p];
+        Pend(v, n, bytes);
+        var actions = v.Actions;
+        if (v.End != PipelineEnd.Actions)
+        {
+            if (actions.Items.Length != 0) ExecuteComposed(actions, pkts, layers);
+            if (v.End == PipelineEnd.MissController)
+            {
+                Misses += n;
+                HandleMisses(pkts, layers, inSlot);
+            }
+            else
+            {
+                if (Sampler.Skip(n)) Sampler.Take(Pool, pkts, null);
+                Drops.Add(DropReason.FlowDrop, n);
+            }
+            return;
+        }
+        if (Sampler.Skip(n)) Sampler.Take(Pool, pkts, actions);
+        if (actions.Items.Length == 0)
+        {
+            Drops.Add(DropReason.FlowDrop, n);
+            return;
+        }
+        ExecuteComposed(actions, pkts, layers);
+    }
+
+    private void ExecuteComposed(FlowActions actions, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        TunnelId = 0;
+        var sink = new OutputStage.Sink(Output, false);
+        Executor.Execute(actions, Pool, pkts, layers, ref sink);
+    }
+}
