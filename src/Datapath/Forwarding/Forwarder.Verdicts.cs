@@ -165,7 +165,7 @@ public sealed partial class Forwarder
         foreach (ref readonly var c in v.Checks)
         {
             stats.Lookups[c.StageId] += pending;
-            if (c.Hit is not null) stats.Matched[c.StageId] += pending;
+            if (c.Matched) stats.Matched[c.StageId] += pending;
         }
         var entries = v.Entries;
         var serials = v.Serials;
