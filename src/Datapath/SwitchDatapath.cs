@@ -8,7 +8,8 @@ using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Datapath;
 
-/// <summary>OF1.0 IP fragment handling (OFPC_FRAG_*). REASM is refused by the agent (we do not reassemble).</summary>
+/// <summary>What forwarding does with IP fragments: classify them as any other packet, or drop them (the datapath does
+/// not reassemble).</summary>
 public enum FragmentMode : byte
 {
     Normal = 0,

@@ -3,6 +3,34 @@ using System.Buffers.Binary;
 namespace Softswitch.OfWire;
 
 /// <summary>
+/// The OpenFlow error (type and code) a decoder hands back instead of a message: exactly what the
+/// switch puts into the OFPT_ERROR it answers with. Codes are raw so that any type's code fits.
+/// </summary>
+public readonly record struct OfpError(OfpErrorType Type, ushort Code)
+{
+    public static OfpError BadRequest(OfpBadRequestCode code) => new(OfpErrorType.BadRequest, (ushort)code);
+    public static OfpError BadAction(OfpBadActionCode code) => new(OfpErrorType.BadAction, (ushort)code);
+    public static OfpError HelloFailed(OfpHelloFailedCode code) => new(OfpErrorType.HelloFailed, (ushort)code);
+    public static OfpError FlowModFailed(OfpFlowModFailedCode code) => new(OfpErrorType.FlowModFailed, (ushort)code);
+    public static OfpError PortModFailed(OfpPortModFailedCode code) => new(OfpErrorType.PortModFailed, (ushort)code);
+    public static OfpError QueueOpFailed(OfpQueueOpFailedCode code) => new(OfpErrorType.QueueOpFailed, (ushort)code);
+
+    internal static readonly OfpError BadLen = BadRequest(OfpBadRequestCode.BadLen);
+    internal static readonly OfpError BadActionLen = BadAction(OfpBadActionCode.BadLen);
+
+    public override string ToString() => Type switch
+    {
+        OfpErrorType.HelloFailed => $"HelloFailed/{(OfpHelloFailedCode)Code}",
+        OfpErrorType.BadRequest => $"BadRequest/{(OfpBadRequestCode)Code}",
+        OfpErrorType.BadAction => $"BadAction/{(OfpBadActionCode)Code}",
+        OfpErrorType.FlowModFailed => $"FlowModFailed/{(OfpFlowModFailedCode)Code}",
+        OfpErrorType.PortModFailed => $"PortModFailed/{(OfpPortModFailedCode)Code}",
+        OfpErrorType.QueueOpFailed => $"QueueOpFailed/{(OfpQueueOpFailedCode)Code}",
+        _ => $"type{(ushort)Type}/code{Code}",
+    };
+}
+
+/// <summary>
 /// OFPT_ERROR (struct ofp_error_msg). Type and code are kept raw: OVS sends vendor error types
 /// (e.g. 0xb0c2, NXET_VENDOR) even on 1.0, and those must round-trip.
 /// </summary>

@@ -8,9 +8,11 @@ namespace Softswitch.OfWire;
 /// struct ofp_phy_port (48 bytes). The name is decoded up to its NUL (Latin-1, so any byte survives)
 /// and re-encoded zero-padded; bytes after a NUL are not kept.
 /// </summary>
-public record struct OfpPhyPort
+public record struct OfpPhyPort : IOfpStatsEntry<OfpPhyPort>
 {
     public const int Size = 48;
+
+    static int IOfpStatsEntry<OfpPhyPort>.EntrySize => Size;
 
     public ushort PortNo { get; set; }
     public OfpMac HwAddr { get; set; }

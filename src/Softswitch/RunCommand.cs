@@ -35,6 +35,28 @@ internal static class RunCommand
     /// <summary>What the Mininet class and scripts read: the first line a log consumer sees when the switch is up.</summary>
     public const string RunningMessage = "softswitch running";
 
+    /// <summary>The settings checked and parsed: what the later steps read beyond <see cref="RunSettings"/>.</summary>
+    private sealed record RunPlan(FailMode FailMode, uint Versions, IReadOnlyList<PortSpecEntry> Specs, string MetricsHost, int MetricsPort,
+                                  ulong ConfiguredDpid, System.Net.IPEndPoint? SflowCollector, int[]? ForwardingCpus);
+
+    /// <summary>
+    /// Owns the offload attachment (if any) for the run: the stop sequence disposes it in its turn, and an early return
+    /// disposes it on leaving. Disposing twice disposes it once.
+    /// </summary>
+    private sealed class OffloadScope(IOffloadAttachment? attachment) : IDisposable
+    {
+        private IOffloadAttachment? _offload = attachment;
+
+        public IOffloadAttachment? Attachment => _offload;
+
+        public void Dispose()
+        {
+            var offload = _offload;
+            _offload = null;
+            offload?.Dispose();
+        }
+    }
+
     /// <param name="commandLine">The command line as given, to start the daemon again for --detach.</param>
     public static int Run(RunSettings s, IReadOnlyList<string> commandLine)
     {
@@ -55,82 +77,17 @@ internal static class RunCommand
         using var loggers = LoggerFactory.Create(b => b.AddProvider(vlog).SetMinimumLevel(LogLevel.Trace));
         var log = loggers.CreateLogger("softswitch");
 
-        FailMode failMode;
-        switch (s.FailMode.ToLowerInvariant())
-        {
-            case "secure": failMode = FailMode.Secure; break;
-            case "standalone": failMode = FailMode.Standalone; break;
-            default: return UserError($"--fail-mode must be standalone or secure, not '{s.FailMode}'");
-        }
-        uint versions = AgentOptions.AllVersions;
-        if (s.Protocols is { } protocolList && !AgentOptions.TryParseVersions(protocolList, out versions, out var protocolError))
-            return UserError($"--protocols: {protocolError}");
-        if (s.FlowLimit < 1) return UserError($"--flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not {s.FlowLimit}");
-        if (s.MaxBackoff < 1000) return UserError($"--max-backoff must be at least 1000 (milliseconds, as OVS's max_backoff), not {s.MaxBackoff}");
-        foreach (var c in s.Controllers)
-        {
-            if (!OfEndpoint.TryParse(c, out _, out var why)) return UserError(EndpointError(c, why));
-        }
-        foreach (var l in s.Listen)
-        {
-            if (!OfEndpoint.TryParse(l, out var ep, out var why)) return UserError(EndpointError(l, why));
-            if (!ep!.Passive) return UserError(EndpointError(l, "--listen waits for connections: ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (tcp:, ssl: and unix: belong to --controller)"));
-        }
-        if (string.IsNullOrWhiteSpace(s.Ports))
-            return UserError("no ports: give --ports, e.g. --ports afpacket:eth1,afpacket:eth2 (`ip -br link` lists the interfaces; mem:4 makes in-memory ports; `softswitch demo` runs without any)");
-        if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return UserError(specError);
-        if (s.Threads is < 1 or > 64) return UserError($"--threads must be 1 to 64, not {s.Threads}");
-        if (s.EmcEntries is < 0 or > 1 << 24) return UserError($"--emc-entries must be 0 to {1 << 24}, not {s.EmcEntries}");
-        if (!(s.PacketInRate > 0)) return UserError($"--packet-in-rate must be above 0, not {s.PacketInRate}");
-        string metricsHost = "";
-        int metricsPort = 0;
-        if (s.Metrics is { } metricsText && !MetricsEndpoint.TryParse(metricsText, out metricsHost, out metricsPort, out var metricsError)) return UserError(metricsError);
-        ulong configuredDpid = 0;
-        if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
-            return UserError($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)");
-        if (s.BusyPollUs is < 0 or > 1_000_000) return UserError($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}");
-        System.Net.IPEndPoint? sflowCollector = null;
-        if (s.Sflow is { } sflowText && !Sflow.SflowExporter.TryParseCollector(sflowText, out sflowCollector, out var sflowError)) return UserError(sflowError);
-        if (s.SflowSampling < 1) return UserError($"--sflow-sampling must be 1 or more (1 in N packets), not {s.SflowSampling}");
-        if (s.SflowPolling is < 0 or > 86_400) return UserError($"--sflow-polling must be 0 to 86400 seconds, not {s.SflowPolling}");
-        int[]? fwdCpus = null;
-        if (s.ForwardingCpus is { } cpuText)
-        {
-            if (!CpuPlacement.IsSupported) return UserError("--forwarding-cpus needs Linux");
-            if (!CpuPlacement.TryParseList(cpuText, out var list, out var cpuError)) return UserError($"--forwarding-cpus {cpuError}");
-            var allowed = CpuPlacement.Allowed();
-            if (list.FirstOrDefault(c => !allowed.Contains(c), -1) is int outside and >= 0)
-                return UserError($"--forwarding-cpus {cpuText}: CPU {outside} is not one this process may use ({CpuPlacement.Format(allowed)})");
-            fwdCpus = list;
-        }
-        using var claim = InterfaceLock.TryClaim(specs.Where(e => e.Kind != PortKind.Memory).Select(e => e.Name), out var claimError);
+        if (!TryPlan(s, out var plan, out var planError)) return UserError(planError);
+        using var claim = InterfaceLock.TryClaim(plan.Specs.Where(e => e.Kind != PortKind.Memory).Select(e => e.Name), out var claimError);
         if (claim is null) return UserError(claimError!);
-
-        IReadOnlyList<OpenedPort> opened;
-        PortFactoryOptions portFactory;
-        try
-        {
-            opened = PortSpec.Open(specs, portFactory = new PortFactoryOptions
-            {
-                Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
-                PcapDir = s.PcapDir,
-                LoggerFactory = loggers,
-                AfPacket = new AfPacketOptions { Logger = loggers.CreateLogger("afpacket") },
-                AfXdp = new AfXdpOptions { Logger = loggers.CreateLogger("afxdp") },
-                Pcap = new PcapOptions(),
-            });
-        }
-        catch (PortOpenException e)
-        {
-            return UserError(e.Message);
-        }
+        if (!TryOpenPorts(s, plan.Specs, loggers, out var opened, out var portFactory, out var openError)) return UserError(openError);
 
         // Packet buffers hold the largest frame any port may carry: its MTU, the Ethernet header and two VLAN tags.
         int frameSize = Math.Max(PacketPool.DefaultDataSize, opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8);
         using var dp = new SwitchDatapath(new DatapathOptions
         {
-            Threads = s.Threads, ForwardingCpus = fwdCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
-            SamplingRate = sflowCollector is null ? 0 : s.SflowSampling,
+            Threads = s.Threads, ForwardingCpus = plan.ForwardingCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
+            SamplingRate = plan.SflowCollector is null ? 0 : s.SflowSampling,
         });
         IOffloadAttachment? offload;
         try
@@ -143,7 +100,110 @@ internal static class RunCommand
         {
             return UserError($"--offload {s.Offload}: {e.Message}");
         }
-        if (offload is null)
+        using var offloadScope = new OffloadScope(offload);
+        if (!TryAddPorts(s, plan, dp, opened, offload is null, log, loggers, out ulong dpid, out var qos, out var portError)) return UserError(portError);
+        return Serve(s, plan, vlog, loggers, log, dp, opened, portFactory, offloadScope, dpid, qos);
+    }
+
+    /// <summary>Checks the settings a run needs before it opens anything; false with the user error.</summary>
+    private static bool TryPlan(RunSettings s, out RunPlan plan, out string error)
+    {
+        plan = null!;
+        FailMode failMode;
+        switch (s.FailMode.ToLowerInvariant())
+        {
+            case "secure": failMode = FailMode.Secure; break;
+            case "standalone": failMode = FailMode.Standalone; break;
+            default: return Fail($"--fail-mode must be standalone or secure, not '{s.FailMode}'", out error);
+        }
+        uint versions = AgentOptions.AllVersions;
+        if (s.Protocols is { } protocolList && !AgentOptions.TryParseVersions(protocolList, out versions, out var protocolError))
+            return Fail($"--protocols: {protocolError}", out error);
+        if (s.FlowLimit < 1) return Fail($"--flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not {s.FlowLimit}", out error);
+        if (s.MaxBackoff < 1000) return Fail($"--max-backoff must be at least 1000 (milliseconds, as OVS's max_backoff), not {s.MaxBackoff}", out error);
+        foreach (var c in s.Controllers)
+        {
+            if (!OfEndpoint.TryParse(c, out _, out var why)) return Fail(EndpointError(c, why), out error);
+        }
+        foreach (var l in s.Listen)
+        {
+            if (!OfEndpoint.TryParse(l, out var ep, out var why)) return Fail(EndpointError(l, why), out error);
+            if (!ep!.Passive) return Fail(EndpointError(l, "--listen waits for connections: ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE (tcp:, ssl: and unix: belong to --controller)"), out error);
+        }
+        if (string.IsNullOrWhiteSpace(s.Ports))
+            return Fail("no ports: give --ports, e.g. --ports afpacket:eth1,afpacket:eth2 (`ip -br link` lists the interfaces; mem:4 makes in-memory ports; `softswitch demo` runs without any)", out error);
+        if (!PortSpec.TryParse(s.Ports, out var specs, out var specError)) return Fail(specError, out error);
+        if (s.Threads is < 1 or > 64) return Fail($"--threads must be 1 to 64, not {s.Threads}", out error);
+        if (s.EmcEntries is < 0 or > 1 << 24) return Fail($"--emc-entries must be 0 to {1 << 24}, not {s.EmcEntries}", out error);
+        if (!(s.PacketInRate > 0)) return Fail($"--packet-in-rate must be above 0, not {s.PacketInRate}", out error);
+        string metricsHost = "";
+        int metricsPort = 0;
+        if (s.Metrics is { } metricsText && !MetricsEndpoint.TryParse(metricsText, out metricsHost, out metricsPort, out var metricsError)) return Fail(metricsError, out error);
+        ulong configuredDpid = 0;
+        if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
+            return Fail($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)", out error);
+        if (s.BusyPollUs is < 0 or > 1_000_000) return Fail($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}", out error);
+        System.Net.IPEndPoint? sflowCollector = null;
+        if (s.Sflow is { } sflowText && !Sflow.SflowExporter.TryParseCollector(sflowText, out sflowCollector, out var sflowError)) return Fail(sflowError, out error);
+        if (s.SflowSampling < 1) return Fail($"--sflow-sampling must be 1 or more (1 in N packets), not {s.SflowSampling}", out error);
+        if (s.SflowPolling is < 0 or > 86_400) return Fail($"--sflow-polling must be 0 to 86400 seconds, not {s.SflowPolling}", out error);
+        int[]? fwdCpus = null;
+        if (s.ForwardingCpus is { } cpuText)
+        {
+            if (!CpuPlacement.IsSupported) return Fail("--forwarding-cpus needs Linux", out error);
+            if (!CpuPlacement.TryParseList(cpuText, out var list, out var cpuError)) return Fail($"--forwarding-cpus {cpuError}", out error);
+            var allowed = CpuPlacement.Allowed();
+            if (list.FirstOrDefault(c => !allowed.Contains(c), -1) is int outside and >= 0)
+                return Fail($"--forwarding-cpus {cpuText}: CPU {outside} is not one this process may use ({CpuPlacement.Format(allowed)})", out error);
+            fwdCpus = list;
+        }
+        plan = new RunPlan(failMode, versions, specs, metricsHost, metricsPort, configuredDpid, sflowCollector, fwdCpus);
+        error = "";
+        return true;
+    }
+
+    private static bool Fail(string message, out string error)
+    {
+        error = message;
+        return false;
+    }
+
+    /// <summary>Opens the ports the settings name; false with the user error.</summary>
+    private static bool TryOpenPorts(RunSettings s, IReadOnlyList<PortSpecEntry> specs, ILoggerFactory loggers,
+                                     out IReadOnlyList<OpenedPort> opened, out PortFactoryOptions portFactory, out string error)
+    {
+        portFactory = new PortFactoryOptions
+        {
+            Memory = (no, name) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_00UL | no)),
+            PcapDir = s.PcapDir,
+            LoggerFactory = loggers,
+            AfPacket = new AfPacketOptions { Logger = loggers.CreateLogger("afpacket") },
+            AfXdp = new AfXdpOptions { Logger = loggers.CreateLogger("afxdp") },
+            Pcap = new PcapOptions(),
+        };
+        try
+        {
+            opened = PortSpec.Open(specs, portFactory);
+        }
+        catch (PortOpenException e)
+        {
+            opened = [];
+            return Fail(e.Message, out error);
+        }
+        error = "";
+        return true;
+    }
+
+    /// <summary>
+    /// Gives the datapath its ports (unless an offload target took them), the tunnel ports, the LOCAL port and the
+    /// queues; picks the datapath id. False with the user error.
+    /// </summary>
+    private static bool TryAddPorts(RunSettings s, RunPlan plan, SwitchDatapath dp, IReadOnlyList<OpenedPort> opened, bool addOpened, ILogger log,
+                                    ILoggerFactory loggers, out ulong dpid, out QosConfig qos, out string error)
+    {
+        dpid = 0;
+        qos = null!;
+        if (addOpened)
         {
             foreach (var p in opened) dp.AddPort(p.Port, p.PortNo);
         }
@@ -156,11 +216,11 @@ internal static class RunCommand
             }
             catch (Exception e) when (e is FormatException or DatapathConfigurationException or ArgumentException)
             {
-                return UserError($"--tunnel '{t}': {e.Message}");
+                return Fail($"--tunnel '{t}': {e.Message}", out error);
             }
         }
 
-        ulong dpid = s.Dpid is not null ? configuredDpid : opened.Count > 0 ? opened[0].Port.Info.HwAddr.Value : 1;
+        dpid = s.Dpid is not null ? plan.ConfiguredDpid : opened.Count > 0 ? opened[0].Port.Info.HwAddr.Value : 1;
 
         if (!string.Equals(s.LocalPort, "none", StringComparison.OrdinalIgnoreCase))
         {
@@ -171,27 +231,31 @@ internal static class RunCommand
             }
             catch (PortOpenException e)
             {
-                offload?.Dispose();
-                return UserError($"--local-port: {e.Message}");
+                return Fail($"--local-port: {e.Message}", out error);
             }
         }
 
-        var qos = new QosConfig(dp);
+        qos = new QosConfig(dp);
         if (s.Queues is { } queueSpec && !qos.TryApply(queueSpec, out var queueError))
-        {
-            offload?.Dispose();
-            return UserError($"--queues {queueError}");
-        }
+            return Fail($"--queues {queueError}", out error);
+        error = "";
+        return true;
+    }
 
+    /// <summary>Starts the OpenFlow layer, the agent, the control socket and the forwarding threads, runs until told to stop, and stops.</summary>
+    private static int Serve(RunSettings s, RunPlan plan, Vlog vlog, ILoggerFactory loggers, ILogger log, SwitchDatapath dp, IReadOnlyList<OpenedPort> opened,
+                             PortFactoryOptions portFactory, OffloadScope offloadScope, ulong dpid, QosConfig qos)
+    {
+        var offload = offloadScope.Attachment;
         // Flow churn allocates nothing when removed entries are reused; every thread here that keeps flows is a
         // forwarder (a reader) or holds them in a hold (requests, expiry, control commands, the stats view). An
         // offload target keeps flows beyond any hold, so the tables do not recycle with one.
-        var ofproto = new OfSwitch(dp, new OfSwitchOptions { DatapathId = dpid, FailMode = failMode },
+        var ofproto = new OfSwitch(dp, new OfSwitchOptions { DatapathId = dpid, FailMode = plan.FailMode },
                                    new OfFlowTables(dp, new FlowTableOptions { MaxFlows = s.FlowLimit, RecycleEntries = offload is null }), loggers);
         var agent = new OfSwitchAgent(ofproto, new AgentOptions
         {
             Controllers = s.Controllers,
-            Versions = versions,
+            Versions = plan.Versions,
             MaxBackoff = TimeSpan.FromMilliseconds(s.MaxBackoff),
             // --listen endpoints and the default RUNDIR/DPID.mgmt are service connections (tools), like OVS's br0.mgmt.
             Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
@@ -199,7 +263,6 @@ internal static class RunCommand
         }, loggers);
         AgentCounters.Register(dp.Counters, agent);
 
-        // The control socket (softswitch ctl): an explicit --unixctl must work; the default is best effort.
         using var done = new ManualResetEventSlim(false);
         // What ofproto/trace accepts as this switch's name: its datapath id in any form, its control socket's or LOCAL port's name.
         string? controlName = null;
@@ -215,38 +278,12 @@ internal static class RunCommand
         }) { PortFactory = portFactory, IsThisSwitch = IsThisSwitch, Qos = qos });
         using var taps = new LiveTaps(dp, loggers.CreateLogger("pcap"));
         LiveCommands.Register(commands, taps, agent.Switch.Flows, s.PcapDir);
-        ControlServer? control = null;
         // Pauses are measured from the start (a collection during start-up counts too). Started before the control
         // socket's and the OpenFlow listeners' threads: the runtime event listener it creates is then made while no
         // connection thread is creating event sources of its own (sockets, array pools) at the same time.
         Metrics.GcPauseMonitor.Start();
-        if (!string.Equals(s.Unixctl, "none", StringComparison.OrdinalIgnoreCase))
-        {
-            string path = s.Unixctl ?? ControlPaths.DefaultFor(dpid);
-            try
-            {
-                try
-                {
-                    control = ControlServer.Start(path, commands, loggers.CreateLogger("control"));
-                }
-                catch (ControlSocketException e) when (s.Unixctl is null && e.InUse)
-                {
-                    // Another daemon with the same datapath id has the default name: this one adds its pid.
-                    control = ControlServer.Start(ControlPaths.DefaultFor(dpid, Environment.ProcessId), commands, loggers.CreateLogger("control"));
-                }
-                controlName = Path.GetFileNameWithoutExtension(control.Path);
-                log.LogInformation("control socket {Path} (softswitch ctl --target {Path} help)", control.Path, control.Path);
-            }
-            catch (ControlSocketException e) when (s.Unixctl is null)
-            {
-                log.LogWarning("no control socket: {Error} (choose one with --unixctl PATH)", e.Message);
-            }
-            catch (ControlSocketException e)
-            {
-                offload?.Dispose();
-                return UserError($"--unixctl: {e.Message}");
-            }
-        }
+        if (!TryStartControl(s, dpid, commands, loggers, log, out var control, out var controlError)) return UserError(controlError);
+        if (control is not null) controlName = Path.GetFileNameWithoutExtension(control.Path);
         try
         {
             agent.Start();
@@ -254,7 +291,6 @@ internal static class RunCommand
         catch (Exception e) when (e is IOException or SocketException or OfTlsException)
         {
             control?.Dispose();
-            offload?.Dispose();
             return UserError(e.Message);
         }
         MetricsEndpoint? metrics = null;
@@ -262,14 +298,13 @@ internal static class RunCommand
         {
             try
             {
-                metrics = MetricsEndpoint.Start(metricsHost, metricsPort, dp, agent, offload?.Manager);
+                metrics = MetricsEndpoint.Start(plan.MetricsHost, plan.MetricsPort, dp, agent, offload?.Manager);
                 log.LogInformation("metrics at {Url}", metrics.Url);
             }
             catch (UserErrorException e)
             {
                 control?.Dispose();
                 agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                offload?.Dispose();
                 return UserError($"--metrics {s.Metrics}: {e.Message}");
             }
         }
@@ -278,40 +313,13 @@ internal static class RunCommand
             metrics?.Dispose();
             control?.Dispose();
             agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            offload?.Dispose();
             return UserError(pidError);
         }
-        if (fwdCpus is not null)
-        {
-            // Every thread so far (the runtime's too) moves off the forwarding CPUs, and threads made later inherit that.
-            var rest = CpuPlacement.KeepEveryThreadOff(fwdCpus);
-            if (rest.Length == 0)
-                log.LogWarning("--forwarding-cpus {Cpus} names every CPU this process may use: the other threads share them", s.ForwardingCpus);
-            else
-                log.LogInformation("forwarding threads on CPU(s) {Cpus}, the other threads on {Rest}", CpuPlacement.Format(fwdCpus), CpuPlacement.Format(rest));
-            if (fwdCpus.Length > s.Threads)
-                log.LogInformation("--forwarding-cpus names {Cpus} CPU(s) for {Threads} forwarding thread(s): the rest stay free", fwdCpus.Length, s.Threads);
-        }
-        dp.Start();
-        for (int i = 0; i < dp.PlacementErrors.Count; i++)
-            if (dp.PlacementErrors[i] is { } placementError) log.LogWarning("forwarding thread fwd-{Thread} is not placed on {Error}", i, placementError);
-        Sflow.SflowExporter? sflow = null;
-        if (sflowCollector is not null)
-        {
-            try
-            {
-                sflow = Sflow.SflowExporter.Start(dp, sflowCollector, s.SflowPolling, loggers.CreateLogger("sflow"));
-                log.LogInformation("sFlow to {Collector} from agent {Agent}: 1 in {Rate} packets, counters every {Polling} s", sflow.Collector, sflow.Agent, s.SflowSampling, s.SflowPolling);
-            }
-            catch (SocketException e)
-            {
-                log.LogWarning("no sFlow export to {Collector}: {Error}", sflowCollector, e.Message);
-            }
-        }
+        var sflow = StartForwarding(s, plan, dp, loggers, log);
         // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
         using var reopener = offload is null ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
         log.LogInformation(RunningMessage + ": dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
-            dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), failMode.ToString().ToLowerInvariant(), s.Threads);
+            dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), plan.FailMode.ToString().ToLowerInvariant(), s.Threads);
 
         // SIGHUP ends the daemon as it ends ovs-vswitchd (Mininet's teardown sends it), like SIGTERM and Ctrl-C.
         string? signal = null;
@@ -327,6 +335,82 @@ internal static class RunCommand
         else done.Wait();
 
         log.LogInformation("shutting down{Why}", signal is null ? "" : $" ({signal})");
+        Stop(s, log, metrics, control, agent, dp, sflow, offloadScope, links, reopener);
+        return 0;
+    }
+
+    /// <summary>
+    /// Starts the control socket (softswitch ctl) unless --unixctl is none: an explicit path must work (false with the
+    /// user error); the default is best effort (no socket, a warning).
+    /// </summary>
+    private static bool TryStartControl(RunSettings s, ulong dpid, ControlCommands commands, ILoggerFactory loggers, ILogger log,
+                                        out ControlServer? control, out string error)
+    {
+        control = null;
+        error = "";
+        if (string.Equals(s.Unixctl, "none", StringComparison.OrdinalIgnoreCase)) return true;
+        string path = s.Unixctl ?? ControlPaths.DefaultFor(dpid);
+        try
+        {
+            try
+            {
+                control = ControlServer.Start(path, commands, loggers.CreateLogger("control"));
+            }
+            catch (ControlSocketException e) when (s.Unixctl is null && e.InUse)
+            {
+                // Another daemon with the same datapath id has the default name: this one adds its pid.
+                control = ControlServer.Start(ControlPaths.DefaultFor(dpid, Environment.ProcessId), commands, loggers.CreateLogger("control"));
+            }
+            log.LogInformation("control socket {Path} (softswitch ctl --target {Path} help)", control.Path, control.Path);
+        }
+        catch (ControlSocketException e) when (s.Unixctl is null)
+        {
+            log.LogWarning("no control socket: {Error} (choose one with --unixctl PATH)", e.Message);
+        }
+        catch (ControlSocketException e)
+        {
+            return Fail($"--unixctl: {e.Message}", out error);
+        }
+        return true;
+    }
+
+    /// <summary>Places the threads on their CPUs, starts the forwarding threads and the sFlow export (null without one).</summary>
+    private static Sflow.SflowExporter? StartForwarding(RunSettings s, RunPlan plan, SwitchDatapath dp, ILoggerFactory loggers, ILogger log)
+    {
+        if (plan.ForwardingCpus is { } fwdCpus)
+        {
+            // Every thread so far (the runtime's too) moves off the forwarding CPUs, and threads made later inherit that.
+            var rest = CpuPlacement.KeepEveryThreadOff(fwdCpus);
+            if (rest.Length == 0)
+                log.LogWarning("--forwarding-cpus {Cpus} names every CPU this process may use: the other threads share them", s.ForwardingCpus);
+            else
+                log.LogInformation("forwarding threads on CPU(s) {Cpus}, the other threads on {Rest}", CpuPlacement.Format(fwdCpus), CpuPlacement.Format(rest));
+            if (fwdCpus.Length > s.Threads)
+                log.LogInformation("--forwarding-cpus names {Cpus} CPU(s) for {Threads} forwarding thread(s): the rest stay free", fwdCpus.Length, s.Threads);
+        }
+        dp.Start();
+        for (int i = 0; i < dp.PlacementErrors.Count; i++)
+            if (dp.PlacementErrors[i] is { } placementError) log.LogWarning("forwarding thread fwd-{Thread} is not placed on {Error}", i, placementError);
+        Sflow.SflowExporter? sflow = null;
+        if (plan.SflowCollector is { } sflowCollector)
+        {
+            try
+            {
+                sflow = Sflow.SflowExporter.Start(dp, sflowCollector, s.SflowPolling, loggers.CreateLogger("sflow"));
+                log.LogInformation("sFlow to {Collector} from agent {Agent}: 1 in {Rate} packets, counters every {Polling} s", sflow.Collector, sflow.Agent, s.SflowSampling, s.SflowPolling);
+            }
+            catch (SocketException e)
+            {
+                log.LogWarning("no sFlow export to {Collector}: {Error}", sflowCollector, e.Message);
+            }
+        }
+        return sflow;
+    }
+
+    /// <summary>Stops everything in order, each stage timed; a stop that takes long says where it is.</summary>
+    private static void Stop(RunSettings s, ILogger log, MetricsEndpoint? metrics, ControlServer? control, OfSwitchAgent agent, SwitchDatapath dp,
+                             Sflow.SflowExporter? sflow, OffloadScope offload, LinkWatcher links, PortReopener? reopener)
+    {
         Daemon.Notify("STOPPING=1");
         // Each stage's time is logged (dbg): `softswitch ctl exit` waits for the process, so a slow stage is seen there.
         var stopping = System.Diagnostics.Stopwatch.StartNew();
@@ -360,7 +444,7 @@ internal static class RunCommand
             sflow?.Dispose();
             long datapathMs = Lap();
             Volatile.Write(ref stage, "offload, link watcher and port reopener");
-            offload?.Dispose();
+            offload.Dispose();
             links.Dispose();
             reopener?.Dispose();
             long restMs = Lap();
@@ -372,7 +456,6 @@ internal static class RunCommand
         {
             stopped.Set(); // also when a stage throws: the watchdog stops with the stop
         }
-        return 0;
     }
 
     /// <summary>One wording for every bad endpoint: <c>bad OpenFlow endpoint 'X': why</c>.</summary>

@@ -25,7 +25,7 @@ namespace Softswitch.Datapath.Actions;
 /// <item>UDP checksum 0 means "none" and stays 0; a UDP checksum that updates to 0 is written as 0xFFFF
 /// (RFC 768: a computed 0 is sent as all ones).</item>
 /// <item>SetNwTos replaces the six DSCP bits and keeps the two ECN bits (IPv4's TOS, or IPv6's traffic class).</item>
-/// <item>SetTp* on SCTP recompute its CRC32c (see the OpenFlow 1.3 part of this class).</item>
+/// <item>SetTp* on SCTP recompute its CRC32c (see <see cref="SctpCrc"/>).</item>
 /// <item>SetVlanVid/SetVlanPcp on an untagged frame push an 802.1Q tag (TPID 0x8100) after the MAC addresses
 /// with the other TCI field zero; on a tagged frame they replace their field and keep the rest (CFI too).
 /// StripVlan on an untagged frame is a no-op. These change the frame length, so they take the

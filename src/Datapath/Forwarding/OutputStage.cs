@@ -104,7 +104,7 @@ public sealed class OutputStage
             var slot = copy ? null : PlainSlot(outPort);
             if (slot is null || _pool.IsLarge(p))
             {
-                StageTx(outPort, p, copy, inPort, uint.MaxValue);
+                StageTx(outPort, p, copy, inPort, ActionExecutor.NoQueue);
                 continue;
             }
             _pool.AddRef(p);
@@ -121,7 +121,7 @@ public sealed class OutputStage
         {
             if (s.No == inPort) continue;
             if (respectNoFlood && (s.Config & PortConfig.NoFlood) != 0) continue;
-            StageTxSlot(s, p, copy, uint.MaxValue);
+            StageTxSlot(s, p, copy, ActionExecutor.NoQueue);
         }
     }
 
@@ -150,7 +150,7 @@ public sealed class OutputStage
     /// </summary>
     internal void StageTxBatch(ushort port, ReadOnlySpan<int> pkts, bool copy, uint queueId)
     {
-        var slot = copy || queueId != uint.MaxValue ? null : PlainSlot(port);
+        var slot = copy || queueId != ActionExecutor.NoQueue ? null : PlainSlot(port);
         if (slot is null)
         {
             foreach (int p in pkts) StageTx(port, p, copy, _pool.InPort[p], queueId);
@@ -225,7 +225,7 @@ public sealed class OutputStage
         if (slot is null || _pool.IsLarge(p) || _pool.InPort[p] == port)
         {
             _f.TunnelId = 0; // as a flow-batch's run starts (a virtual port reads it)
-            StageTxBatch(port, new ReadOnlySpan<int>(in p), false, uint.MaxValue);
+            StageTxBatch(port, new ReadOnlySpan<int>(in p), false, ActionExecutor.NoQueue);
             return;
         }
         _pool.AddRef(p);
@@ -311,7 +311,7 @@ public sealed class OutputStage
         }
         int q = slot.Index;
         if ((uint)q >= (uint)_txq.Length) GrowTx(q);
-        if (queueId != uint.MaxValue)
+        if (queueId != ActionExecutor.NoQueue)
         {
             var queues = slot.Queues;
             if (queueId < (uint)queues.Length)
@@ -362,7 +362,7 @@ public sealed class OutputStage
     {
         int q = slot.Index;
         if ((uint)q >= (uint)_txq.Length) GrowTx(q);
-        if (queueId != uint.MaxValue)
+        if (queueId != ActionExecutor.NoQueue)
         {
             var queues = slot.Queues;
             if (queueId < (uint)queues.Length)

@@ -14,8 +14,8 @@ namespace Softswitch.OfAgent.Handlers;
 /// <see cref="StatsHandler"/> (stats), <see cref="SwitchConfigHandler"/> (features, config, port-mod, queue config).
 /// A connection's receive loop calls <see cref="Handle(OfConnection, ReadOnlySpan{byte})"/> for its messages in arrival order, so a BARRIER_REPLY is
 /// queued only after every earlier request took effect; different connections call it concurrently (every handler is
-/// thread safe and lock-free). A new OpenFlow version is a second dispatcher beside this one, over its own codec and
-/// the same switch. Each request is handled inside the switch's request scope (<see cref="Ofproto.OfSwitch.BeginRequest"/>),
+/// thread safe and takes no lock of its own). It serves <see cref="OfProtocol10"/>; OpenFlow 1.3 is
+/// <see cref="Of13.OfProtocol13"/>, over its own codec and the same switch. Each request is handled inside the switch's request scope (<see cref="Ofproto.OfSwitch.BeginRequest"/>),
 /// so the flows it reads stay what they were until it is answered.
 /// </remarks>
 internal sealed class OfRequestDispatcher

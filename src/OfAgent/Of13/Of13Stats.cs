@@ -14,8 +14,9 @@ namespace Softswitch.OfAgent.Of13;
 /// <remarks>
 /// Every reply tells the truth about this switch: tables 0..253 with their counters, the ports, queues, and what a
 /// table can match, set and do (TABLE_FEATURES); the groups (GROUP, GROUP_DESC with the buckets as given,
-/// GROUP_FEATURES); no meters yet (METER_FEATURES says 0, their statistics are empty). A TABLE_FEATURES request that would change the tables is refused (EPERM), as the
-/// spec allows. Runs on the requesting connection's receive loop; a long reply waits for room between parts.
+/// GROUP_FEATURES); the meters (METER with each band's counters, METER_CONFIG, METER_FEATURES with the switch's
+/// limits). A TABLE_FEATURES request that would change the tables is refused (EPERM), as the spec allows. Runs on the
+/// requesting connection's receive loop; a long reply waits for room between parts.
 /// </remarks>
 internal sealed class Of13Stats(OfRequestContext ctx)
 {

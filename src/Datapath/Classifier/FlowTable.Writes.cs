@@ -1,0 +1,423 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Datapath.Classifier;
+
+// The writer's side: write scopes and holds, expiry, observers, and the inserts, removals and publication made
+// under the writer lock.
+public sealed partial class FlowTable
+{
+    /// <summary>Starts a write: takes the writer lock; disposing the scope publishes everything it did and releases the lock.</summary>
+    public WriteScope Write()
+    {
+        _writeLock.Enter();
+        return new WriteScope(this);
+    }
+
+    /// <summary>
+    /// Takes the writer lock and keeps it, with everything written meanwhile unpublished, until <see cref="Unhold"/>:
+    /// write scopes this thread starts in between publish nothing when they end, so a run of changes (a controller's
+    /// flow-mods read together) moves the table's versions, and cached pipeline results, once. The caller holds no
+    /// other table's lock unless it keeps an order that no other writer breaks (see <c>OfFlowTables.BeginRun</c>).
+    /// </summary>
+    public void Hold()
+    {
+        _writeLock.Enter();
+        _holds++;
+    }
+
+    /// <summary>Ends a <see cref="Hold"/>: publishes everything written since (the last hold ended) and releases the lock.</summary>
+    public void Unhold()
+    {
+        if (!_writeLock.IsHeldByCurrentThread || _holds == 0) throw new InvalidOperationException("the table is not held by this thread");
+        try
+        {
+            if (--_holds == 0) PublishLocked();
+        }
+        finally
+        {
+            _writeLock.Exit();
+        }
+    }
+
+    /// <summary>
+    /// The writer's handle (see <see cref="Write"/>). Queries made through it see the writer's own changes at once;
+    /// lookups see them when the scope ends (rules are visible earlier, never half-built).
+    /// </summary>
+    public readonly ref struct WriteScope
+    {
+        private readonly FlowTable _table;
+
+        internal WriteScope(FlowTable table) => _table = table;
+
+        public FlowTable Table => _table;
+
+        /// <summary>
+        /// A new rule, not yet inserted: a recycled entry past its grace period when the table recycles and has one,
+        /// else a new one. Insert it (or drop it) within this scope.
+        /// </summary>
+        public FlowEntry NewEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
+                                  long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null)
+            => _table.NewEntryLocked(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag,
+                                     requestedPriority ?? priority);
+
+        /// <summary>Inserts a fully built rule; returns the rule with identical match and priority it replaced, or null.</summary>
+        public FlowEntry? Insert(FlowEntry entry) => _table.InsertLocked(entry);
+
+        /// <summary>Removes one rule (reason Delete); false when it is not in the table.</summary>
+        public bool Remove(FlowEntry entry) => _table.RemoveLocked(entry);
+
+        /// <summary>Removes these rules, losers first (see the type remarks); the list is reordered.</summary>
+        public void Remove(List<FlowEntry> entries) => _table.RemoveManyLocked(entries);
+
+        /// <summary>Swaps a rule's whole action list (readers see the old or the new list, never a mix).</summary>
+        public void SetActions(FlowEntry entry, FlowActions actions) => _table.SetActionsLocked(entry, actions);
+
+        /// <summary>
+        /// Swaps a rule's whole instruction set (<see cref="FlowEntry.Instructions"/>; null: apply-actions only), before
+        /// or after its insertion; a published change (cached pipeline results through this table are stale at once).
+        /// </summary>
+        public void SetInstructions(FlowEntry entry, FlowInstructions? instructions) => _table.SetInstructionsLocked(entry, instructions);
+
+        /// <summary>Replaces a rule's <see cref="FlowEntry.Tag"/> (not an observed change: the datapath does not read it).</summary>
+        public void SetTag(FlowEntry entry, ulong tag) => entry.SetTag(tag);
+
+        /// <summary>The rule with exactly this match and priority, or null.</summary>
+        public FlowEntry? Find(in FlowMatch match, ushort priority) => _table.FindLocked(match, priority);
+
+        /// <summary>Appends every rule whose match is a subset of <paramref name="request"/> (any priority).</summary>
+        public void CollectSubsets(in FlowMatch request, List<FlowEntry> into) => _table.CollectSubsetsLocked(request, into);
+
+        /// <summary>Appends every rule with exactly this match, whatever its priority.</summary>
+        public void CollectIdentical(in FlowMatch match, List<FlowEntry> into) => _table.CollectIdenticalLocked(match, into);
+
+        /// <summary>True when a rule of this priority overlaps <paramref name="match"/> (some packet could match both).</summary>
+        public bool HasOverlap(in FlowMatch match, ushort priority) => _table.HasOverlapLocked(match, priority);
+
+        public void Dispose()
+        {
+            try
+            {
+                // Within a hold (Hold) the hold's end publishes.
+                if (_table._holds == 0) _table.PublishLocked();
+            }
+            finally
+            {
+                _table._writeLock.Exit();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes every rule whose idle or hard timeout has passed at the clock's current time, appending them (reason
+    /// IdleTimeout or HardTimeout; hard wins when both are due) to <paramref name="removed"/>. Returns how many.
+    /// </summary>
+    public int Expire(List<FlowRemoved> removed)
+    {
+        using var w = Write();
+        long now = _clock.NowNanos;
+        _due.Clear();
+        _wheel.Advance(now, _due);
+        foreach (var (e, reason) in _due)
+        {
+            bool ok = RemoveFromStage(e);
+            Debug.Assert(ok, "a timed rule is in the table until it expires or is removed");
+            e.MarkRemoved();
+            removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
+            Notify(ObserverEventKind.Removed, e, reason);
+            Retire(e);
+        }
+        int count = _due.Count;
+        _due.Clear();
+        if (count > 0) _changed = true;
+        return count;
+    }
+
+    /// <summary>Appends every rule (a consistent snapshot, taken under the writer lock).</summary>
+    public void Snapshot(List<FlowEntry> into)
+    {
+        using var w = Write();
+        CollectSubsetsLocked(FlowMatch.All, into);
+    }
+
+    /// <summary>Registers an observer: told, in order, about every published insert, action swap and removal.</summary>
+    public void AddObserver(IFlowTableObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        lock (_writeLock) _observers = [.. _observers, observer];
+    }
+
+    public void RemoveObserver(IFlowTableObserver observer)
+    {
+        lock (_writeLock) _observers = Array.FindAll(_observers, o => !ReferenceEquals(o, observer));
+    }
+
+    private FlowEntry? InsertLocked(FlowEntry entry)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        // Not yet published: its action list may still be swapped for the shared equal one.
+        entry.SetActions(_interner.Intern(entry.Actions));
+        // Its class before it is visible: a lookup that finds it reads the class (see ShadowClass).
+        var cls = ClassFor(entry.Match, entry.Priority);
+        entry.Shadow = cls;
+        cls.Rules++;
+        FlowEntry? replaced;
+        if (entry.Match.IsExact)
+        {
+            var existing = _exact.FindForInsert(entry.Match.Value, out int slot, out uint hash);
+            // A free hash slot does not mean a new rule: an identical rule may sit in the tuple space (it went there
+            // while the slot held another priority); the new one replaces it there.
+            if (existing is null ? _tuple.Find(entry.Match, entry.Priority) is null : existing.Priority == entry.Priority)
+            {
+                entry.InExactStage = true;
+                _exact.InsertAt(slot, hash, entry);
+                if (entry.Priority != MaxPriority) _exactBelowMax++;
+                if (existing is not null && existing.Priority != MaxPriority) _exactBelowMax--;
+                replaced = existing;
+            }
+            else
+            {
+                replaced = _tuple.Insert(entry);
+            }
+        }
+        else
+        {
+            replaced = _tuple.Insert(entry);
+        }
+        if (replaced is not null)
+        {
+            // Same match and priority, so the new rule wins exactly where the old one did: no cache invalidation;
+            // cache slots and verdicts holding the old rule fail its IsRemoved test.
+            if (replaced.Shadow is { } old) old.Rules--;
+            replaced.MarkRemoved();
+            _removedInScope = true;
+            if (TimerWheel.HasTimeout(replaced)) _wheel.NoteRemoved();
+            Notify(ObserverEventKind.Removed, replaced, FlowRemovedReason.Delete);
+            Retire(replaced);
+        }
+        else
+        {
+            _invalidateCaches = true;
+            NoteAdd(entry.Priority, cls);
+        }
+        if (TimerWheel.HasTimeout(entry)) _wheel.Add(entry);
+        Notify(ObserverEventKind.Added, entry, default);
+        _changed = true;
+        return replaced;
+    }
+
+    private bool RemoveLocked(FlowEntry entry)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        if (!RemoveFromStage(entry)) return false;
+        entry.MarkRemoved();
+        if (TimerWheel.HasTimeout(entry)) _wheel.NoteRemoved();
+        Notify(ObserverEventKind.Removed, entry, FlowRemovedReason.Delete);
+        Retire(entry);
+        _changed = true;
+        return true;
+    }
+
+    /// <summary>Writer: a removed entry enters the pool, tagged with the current epoch (see the type remarks).</summary>
+    private void Retire(FlowEntry e)
+    {
+        if (!_recycle || _observers.Length != 0 || _retired.Count + _free.Count >= MaxPooledEntries) return;
+        e.RetiredEpoch = _domain.CurrentEpoch;
+        _retired.Enqueue(e);
+        _retiredInScope = true;
+    }
+
+    private FlowEntry NewEntryLocked(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
+                                     long createdNanos, object? owner, ulong tag, ushort requestedPriority)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        if (_recycle && (_free.Count != 0 || Reclaim()))
+        {
+            var e = _free.Pop();
+            e.Reinitialize(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority);
+            _recycledCount++;
+            return e;
+        }
+        return new FlowEntry(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority);
+    }
+
+    /// <summary>Writer: moves the retired entries past their grace period to the free list; true when it has one.</summary>
+    private bool Reclaim()
+    {
+        if (_retired.Count == 0) return false;
+        // The domain is asked again only when the oldest retired entry is not known to be safe already.
+        if (_retired.Peek().RetiredEpoch >= _safeEpoch) _safeEpoch = _domain.SafeEpoch();
+        while (_retired.Count != 0 && _retired.Peek().RetiredEpoch < _safeEpoch) _free.Push(_retired.Dequeue());
+        return _free.Count != 0;
+    }
+
+    private void RemoveManyLocked(List<FlowEntry> entries)
+    {
+        // Losers first: a concurrent lookup then sees either the pre- or the post-removal winner.
+        if (entries.Count > 1) entries.Sort(_tuple.RemovalOrder);
+        foreach (var e in entries)
+        {
+            bool ok = RemoveLocked(e);
+            Debug.Assert(ok);
+        }
+    }
+
+    private bool RemoveFromStage(FlowEntry e)
+    {
+        if (e.InExactStage)
+        {
+            if (!_exact.Remove(e)) return false;
+            if (e.Priority != MaxPriority) _exactBelowMax--;
+        }
+        else if (!_tuple.Remove(e))
+        {
+            return false;
+        }
+        // Removing a rule takes no key from another (see ShadowClass): no class moves; verdicts that hit it see Removals move.
+        if (e.Shadow is { } c) c.Rules--;
+        _removedInScope = true;
+        return true;
+    }
+
+    private void SetActionsLocked(FlowEntry entry, FlowActions actions)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        entry.SetActions(_interner.Intern(actions));
+        NoteSwap(entry);
+        Notify(ObserverEventKind.Modified, entry, default);
+        _changed = true;
+    }
+
+    private void SetInstructionsLocked(FlowEntry entry, FlowInstructions? instructions)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        entry.SetInstructions(instructions);
+        NoteSwap(entry);
+        _changed = true;
+    }
+
+    private FlowEntry? FindLocked(in FlowMatch match, ushort priority)
+    {
+        if (match.IsExact)
+        {
+            var e = _exact.Find(match.Value);
+            if (e is not null && e.Priority == priority) return e;
+        }
+        return _tuple.Find(match, priority);
+    }
+
+    private void CollectSubsetsLocked(in FlowMatch request, List<FlowEntry> into)
+    {
+        _exact.CollectSubsets(request, into);
+        _tuple.CollectSubsets(request, into);
+    }
+
+    private void CollectIdenticalLocked(in FlowMatch match, List<FlowEntry> into)
+    {
+        if (match.IsExact && _exact.Find(match.Value) is { } e) into.Add(e);
+        _tuple.CollectIdentical(match, into);
+    }
+
+    private bool HasOverlapLocked(in FlowMatch match, ushort priority)
+    {
+        if (_tuple.HasOverlap(match, priority)) return true;
+        if (_exact.Count == 0) return false;
+        if (_exactBelowMax == 0)
+            return priority == MaxPriority && _exact.HasOverlap(match);
+        var scratch = new List<FlowEntry>();
+        _exact.CollectSubsets(FlowMatch.All, scratch);
+        foreach (var e in scratch)
+            if (e.Priority == priority && e.Match.Overlaps(match)) return true;
+        return false;
+    }
+
+    private void PublishLocked()
+    {
+        if (_tuple.Publish(out bool maxLowered))
+        {
+            // The search order is the tie rule among equal-priority wildcard rules, and a removal that lowers a
+            // remaining subtable's max priority can move it behind another: a tie's cached winner may be stale then.
+            // (Inserts invalidate anyway; a removal that empties a subtable leaves the others' order as it was.)
+            if (maxLowered)
+            {
+                _invalidateCaches = true;
+                _bumpAll = true;
+            }
+            bool within = true;
+            foreach (var mask in _tuple.PublishedMasks()) within &= WithinInPort(mask);
+            _tupleInPortShaped = within;
+        }
+        bool shaped = _tupleInPortShaped && _exact.Count == 0;
+        if (shaped != _inPortShaped) _inPortShaped = shaped;
+        if (_invalidateCaches)
+        {
+            Volatile.Write(ref _cacheVersion, Interlocked.Increment(ref s_cacheVersions));
+            _invalidateCaches = false;
+        }
+        if (_changed)
+        {
+            // Classes first: a class version is never above the table version that follows it (see ShadowClass).
+            PublishClasses(_version + 1);
+            if (_removedInScope)
+            {
+                // After the removed entries were marked: a reader that sees the count move finds them removed.
+                _published.PublishRemovals(++_removals);
+                _removedInScope = false;
+            }
+            _published.PublishVersion(++_version);
+            PipelineChanges?.Increment(); // last: a cached result validated at the old count looks again
+            _changed = false;
+        }
+        if (_retiredInScope)
+        {
+            // The entries retired in this scope are unlinked: their epoch ends (a full fence).
+            _domain.Advance();
+            _retiredInScope = false;
+        }
+        if (_events.Count > 0 && !_flushing) FlushEvents();
+    }
+
+    private void Notify(ObserverEventKind kind, FlowEntry e, FlowRemovedReason reason)
+    {
+        if (_observers.Length != 0) _events.Add(new ObserverEvent(kind, e, reason));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FlushEvents()
+    {
+        // Observers may query the table (the lock is reentrant; a nested scope must not flush the same events again).
+        _flushing = true;
+        try
+        {
+            FlushEventsCore();
+        }
+        finally
+        {
+            _flushing = false;
+        }
+    }
+
+    private void FlushEventsCore()
+    {
+        var observers = _observers;
+        foreach (var ev in _events)
+        {
+            foreach (var o in observers)
+            {
+                switch (ev.Kind)
+                {
+                    case ObserverEventKind.Added: o.OnAdded(ev.Entry); break;
+                    case ObserverEventKind.Modified: o.OnModified(ev.Entry); break;
+                    default: o.OnRemoved(ev.Entry, ev.Reason); break;
+                }
+            }
+        }
+        _events.Clear();
+    }
+
+    private enum ObserverEventKind : byte { Added, Modified, Removed }
+
+    private readonly record struct ObserverEvent(ObserverEventKind Kind, FlowEntry Entry, FlowRemovedReason Reason);
+}

@@ -1,0 +1,404 @@
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+
+namespace Softswitch.Ofproto;
+
+// Flow-mods (see the type's remarks): one, a batch, or a run of them, and the ADD, MODIFY and DELETE rules under a
+// table's write scope.
+public sealed partial class OfFlowTables
+{
+    /// <summary>Applies one flow-mod (see the type remarks) and publishes it.</summary>
+    /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
+    public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed = null) => Apply(mod, removed, out _);
+
+    /// <summary>Applies one flow-mod and publishes it, returning the flow it leaves in place.</summary>
+    /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
+    /// <param name="flow">
+    /// After a successful ADD, MODIFY or MODIFY_STRICT: the flow with exactly the request's match and (normalised)
+    /// priority, the one that processes a buffered packet the request releases: the inserted entry, or the existing
+    /// flow a modify changed. Null otherwise (a DELETE, a failure, a non-strict modify that changed only broader
+    /// flows).
+    /// </param>
+    public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed, out FlowEntry? flow)
+    {
+        flow = null;
+        var st = Check(mod);
+        if (st != FlowModStatus.Ok) return st;
+        bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
+        bool run = _runLock.IsHeldByCurrentThread;
+        // In a run, the emergency table and every-table deletes stand alone: what the run holds is published first.
+        if (run && (IsEmergency(mod) || mod.TableId == FlowModRequest.AllTables)) PublishRun();
+        if (!IsEmergency(mod) && mod.TableId == FlowModRequest.AllTables)
+        {
+            // OFPTT_ALL (deletes only, Check says): every table in turn, each published on its own.
+            foreach (int id in _pipeline.StageIds())
+            {
+                using var all = _pipeline.Stage(id)!.Write();
+                ApplyLocked(all, mod, removed, _clock.NowNanos, out _);
+            }
+            return FlowModStatus.Ok;
+        }
+        if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) return FlowModStatus.Ok;
+        if (mod.Instructions is { } ins)
+        {
+            _pipeline.EnableStages();
+            // The table a goto names exists from now on (empty, it drops: OpenFlow 1.3 without a table-miss flow).
+            if (ins.GotoTable != FlowInstructions.NoGoto) StageFor((byte)ins.GotoTable, TableMiss.Drop);
+        }
+        var table = TableFor(mod);
+        if (run && !IsEmergency(mod)) HoldForRun(table);
+        using var w = table.Write();
+        return ApplyLocked(w, mod, removed, _clock.NowNanos, out flow);
+    }
+
+    /// <summary>
+    /// Starts a run on this thread (nothing when one is on already): until <see cref="EndRun"/>, every table a flow-mod
+    /// applied by this thread writes stays held (<see cref="FlowTable.Hold"/>), its changes visible to lookups as one
+    /// publication when the run ends, so a burst of flow-mods (a controller's, read together) moves the tables'
+    /// versions, and checks the forwarders' cached pipeline verdicts, once per table instead of once per flow-mod.
+    /// Open vSwitch's datapath sees a burst of flow-mods the same way: its revalidators bring the caches up to date
+    /// once for all of them.
+    /// </summary>
+    /// <remarks>
+    /// <para>The caller ends the run before anything that must see the flow-mods in effect (a barrier, a packet-out, a
+    /// statistics request: any other message), before anything that may block (waiting to read, or for a peer to
+    /// take replies), and before taking any other lock that a writer may hold while it waits for a table (group and
+    /// meter locks: <see cref="OfSwitch"/> ends the run for a flow-mod that uses groups or a meter). A flow-mod for the
+    /// emergency table or every table publishes what the run holds first and is applied on its own. Every
+    /// <see cref="MaxRunFlowMods"/> flow-mods the run publishes and goes on.</para>
+    /// <para>Only a run holds two tables: it takes <c>_runLock</c> first, and every other writer holds one table at a
+    /// time, so no lock order can cross.</para>
+    /// </remarks>
+    public void BeginRun()
+    {
+        if (_runLock.IsHeldByCurrentThread) return;
+        _runLock.Enter();
+        _runMods = 0;
+    }
+
+    /// <summary>Ends this thread's run (nothing when none is on): publishes every table it holds and lets go of them.</summary>
+    public void EndRun()
+    {
+        if (!_runLock.IsHeldByCurrentThread) return;
+        try
+        {
+            PublishRun();
+        }
+        finally
+        {
+            _runLock.Exit();
+        }
+    }
+
+    /// <summary>Whether this thread is in a run.</summary>
+    public bool InRun => _runLock.IsHeldByCurrentThread;
+
+    /// <summary>Publishes and lets go of every table the run holds (the run goes on).</summary>
+    private void PublishRun()
+    {
+        Exception? first = null;
+        foreach (var t in _held)
+        {
+            try { t.Unhold(); }
+            catch (Exception e) { first ??= e; }
+        }
+        _held.Clear();
+        _runMods = 0;
+        if (first is not null) throw first;
+    }
+
+    /// <summary>In a run, holds <paramref name="table"/> (once) for the run's flow-mod about to write it.</summary>
+    private void HoldForRun(FlowTable table)
+    {
+        if (++_runMods > MaxRunFlowMods) PublishRun();
+        foreach (var t in _held)
+            if (ReferenceEquals(t, table)) return;
+        table.Hold();
+        _held.Add(table);
+    }
+
+    /// <summary>What the flow-mod's rules allow: table ids, instructions, a forward goto.</summary>
+    private static FlowModStatus Check(in FlowMod mod)
+    {
+        bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
+        if (mod.Rules != MatchRules.OpenFlow13)
+        {
+            if (mod.Instructions is not null && !delete) return FlowModStatus.UnsupportedInstruction;
+            if (mod.TableId != MainTableId && !(delete && mod.TableId == FlowModRequest.AllTables)) return FlowModStatus.BadTableId;
+            return FlowModStatus.Ok;
+        }
+        if (mod.TableId == FlowModRequest.AllTables) return delete ? FlowModStatus.Ok : FlowModStatus.BadTableId;
+        if (mod.TableId > FlowInstructions.MaxTableId) return FlowModStatus.BadTableId;
+        if (!delete && mod.Instructions is { GotoTable: not FlowInstructions.NoGoto } i && i.GotoTable <= mod.TableId)
+            return FlowModStatus.BadGotoTable;
+        return FlowModStatus.Ok;
+    }
+
+    /// <summary>
+    /// Applies flow-mods in order, each table's under one acquisition of its writer scope, published once per table
+    /// (so a run of flow-mods moves each table's versions, and the pipeline's change count, once, not once per
+    /// flow-mod; cached pipeline verdicts are checked once per run instead of after each). Each flow-mod gets the
+    /// status <see cref="Apply(in FlowMod, List{FlowRemoved}?)"/> would give it.
+    /// </summary>
+    /// <remarks>
+    /// Every flow-mod touches one table (OFPTT_ALL deletes aside, which are applied on their own, in their place), and
+    /// what it does depends on that table alone, so the flow-mods of each table are applied in their order, one table
+    /// at a time: the result is the one of applying them one by one. Only one table's writer lock is held at a time
+    /// (no lock order to keep with other writers). The tables a goto names are created first, as
+    /// <see cref="Apply(in FlowMod, List{FlowRemoved}?)"/> creates them before its flow-mod.
+    /// </remarks>
+    public void ApplyBatch(ReadOnlySpan<FlowMod> mods, Span<FlowModStatus> statuses, List<FlowRemoved>? removed)
+    {
+        if (statuses.Length < mods.Length) throw new ArgumentException("fewer statuses than flow-mods", nameof(statuses));
+        int start = 0;
+        for (int i = 0; i <= mods.Length; i++)
+        {
+            // A delete from every table ends a run: the run before it is applied, then it on its own.
+            if (i < mods.Length && !(mods[i].TableId == FlowModRequest.AllTables && !IsEmergency(mods[i]))) continue;
+            ApplyRun(mods[start..i], statuses[start..i], removed);
+            if (i < mods.Length) statuses[i] = Apply(mods[i], removed);
+            start = i + 1;
+        }
+    }
+
+    /// <summary><see cref="ApplyBatch"/> for flow-mods none of which names every table.</summary>
+    private void ApplyRun(ReadOnlySpan<FlowMod> mods, Span<FlowModStatus> statuses, List<FlowRemoved>? removed)
+    {
+        if (mods.IsEmpty) return;
+        // Checked first, and the tables gotos name and the flow-mods' own created, as Apply does before taking the
+        // table's scope; a delete whose table does not exist is done. Pending marks the rest.
+        const FlowModStatus Pending = (FlowModStatus)byte.MaxValue;
+        for (int i = 0; i < mods.Length; i++)
+        {
+            ref readonly var mod = ref mods[i];
+            var st = Check(mod);
+            if (st == FlowModStatus.Ok)
+            {
+                bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
+                if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) { statuses[i] = FlowModStatus.Ok; continue; }
+                if (mod.Instructions is { } ins)
+                {
+                    _pipeline.EnableStages();
+                    if (ins.GotoTable != FlowInstructions.NoGoto) StageFor((byte)ins.GotoTable, TableMiss.Drop);
+                }
+                TableFor(mod); // created here, under no table's writer lock
+                st = Pending;
+            }
+            statuses[i] = st;
+        }
+        long now = _clock.NowNanos;
+        for (int i = 0; i < mods.Length; i++)
+        {
+            if (statuses[i] != Pending) continue;
+            // The first pending flow-mod's table: every pending flow-mod of that table, in order, under one scope.
+            var table = TableFor(mods[i]);
+            using var w = table.Write();
+            for (int j = i; j < mods.Length; j++)
+            {
+                if (statuses[j] != Pending || !ReferenceEquals(TableFor(mods[j]), table)) continue;
+                statuses[j] = ApplyLocked(w, mods[j], removed, now, out _);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes every flow whose idle or hard timeout has passed, appending them to <paramref name="removed"/>
+    /// (the datapath's maintenance does this on its own; tests and tools call it directly).
+    /// </summary>
+    public int Expire(List<FlowRemoved> removed)
+    {
+        int n = _emergency.Expire(removed);
+        foreach (int id in _pipeline.StageIds()) n += _pipeline.Stage(id)!.Expire(removed);
+        return n;
+    }
+
+    private static bool IsEmergency(in FlowMod mod) => (mod.Flags & FlowModFlags.Emergency) != 0;
+
+    private FlowTable TableFor(in FlowMod mod)
+        => IsEmergency(mod) ? _emergency : mod.TableId == MainTableId ? _main : StageFor(mod.TableId, TableMiss.Drop);
+
+    private FlowModStatus ApplyLocked(FlowTable.WriteScope w, in FlowMod mod, List<FlowRemoved>? removed, long now,
+                                      out FlowEntry? flow)
+    {
+        flow = null;
+        var t = new Target(mod);
+        switch (mod.Command)
+        {
+            case FlowModCommand.Add:
+                return AddLocked(w, mod, t, now, out flow);
+            case FlowModCommand.Modify:
+                return ModifyLocked(w, mod, t, strict: false, now, out flow);
+            case FlowModCommand.ModifyStrict:
+                return ModifyLocked(w, mod, t, strict: true, now, out flow);
+            case FlowModCommand.Delete:
+                DeleteLocked(w, mod, t, strict: false, removed, now);
+                return FlowModStatus.Ok;
+            case FlowModCommand.DeleteStrict:
+                DeleteLocked(w, mod, t, strict: true, removed, now);
+                return FlowModStatus.Ok;
+            default:
+                return FlowModStatus.BadCommand;
+        }
+    }
+
+    /// <summary>The priority a flow is looked up with: <see cref="ExactPriority"/> for an exact flow, else the requested one.</summary>
+    internal static ushort RankOf(bool exact, ushort priority) => exact ? ExactPriority : priority;
+
+    /// <summary>A flow-mod's match as its flows keep it, whether it is exact (decided on the match as received), and its rank.</summary>
+    private readonly struct Target
+    {
+        public readonly FlowMatch Match;
+        public readonly bool Exact;
+        public readonly ushort Rank;
+
+        public Target(in FlowMod mod)
+        {
+            Match = OfMatchRules.Normalize(mod.Match, mod.Rules);
+            Exact = OfMatchRules.RanksExact(mod.Rules) && OfMatchRules.IsExact(mod.Match);
+            Rank = RankOf(Exact, mod.Priority);
+        }
+    }
+
+    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, long now, out FlowEntry? flow)
+    {
+        flow = null;
+        bool emergency = IsEmergency(mod);
+        if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
+
+        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(t.Match, t.Rank)) return FlowModStatus.Overlap;
+
+        var replaced = w.Find(t.Match, t.Rank);
+        if (replaced is null)
+        {
+            // Capacity is the table's, whichever classifier stage the flow lands in (all-ones masks in the hash stage).
+            bool full = emergency ? _emergency.Count >= _options.MaxEmergencyFlows : w.Table.Count >= _options.MaxFlows;
+            if (full) return FlowModStatus.TableFull;
+        }
+
+        flow = OfFlowRule.NewEntry(w, t.Match, t.Exact, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now,
+                                   emergency ? MainTableId : mod.TableId);
+        if (mod.Instructions is not null) w.SetInstructions(flow, mod.Instructions);
+        // OpenFlow 1.3.5 section 6.4: a replaced flow's counters carry over unless RESET_COUNTS (1.0 clears them).
+        if (replaced is not null && mod.Rules == MatchRules.OpenFlow13 && (mod.Flags & FlowModFlags.ResetCounts) == 0)
+            flow.AddCounts(replaced.Packets, replaced.Bytes);
+        w.Insert(flow);
+        return FlowModStatus.Ok;
+    }
+
+    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, out FlowEntry? flow)
+    {
+        var targets = Scratch();
+        CollectTargets(w, t, strict, targets);
+        if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
+        // OpenFlow 1.0: a modify that matches nothing adds its flow, and sets the cookie of those it changes. OpenFlow
+        // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
+        bool of13 = mod.Rules == MatchRules.OpenFlow13;
+        flow = null;
+        if (targets.Count == 0) return of13 ? FlowModStatus.Ok : AddLocked(w, mod, t, now, out flow);
+
+        bool cookie = _options.ModifyUpdatesCookie && !of13;
+        // OpenFlow 1.3.5 section 6.4: a modify keeps the flows' counters unless it has RESET_COUNTS.
+        bool reset = of13 && (mod.Flags & FlowModFlags.ResetCounts) != 0;
+        foreach (var e in targets)
+        {
+            if (reset) e.ResetCounters();
+            w.SetActions(e, mod.Actions);
+            if (mod.Rules == MatchRules.OpenFlow13) w.SetInstructions(e, mod.Instructions);
+            if (cookie) w.SetTag(e, mod.Cookie);
+            if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
+        }
+        targets.Clear();
+        return FlowModStatus.Ok;
+    }
+
+    private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowRemoved>? removed, long now)
+    {
+        var targets = Scratch();
+        CollectTargets(w, t, strict, targets);
+        if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
+        if (mod.OutGroup != FlowModRequest.AnyGroup) FilterOutGroup(targets, 0, mod.OutGroup);
+        if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
+        if (targets.Count == 0) return;
+        w.Remove(targets);
+        if (removed is not null)
+        {
+            foreach (var e in targets)
+                removed.Add(new FlowRemoved(e, FlowRemovedReason.Delete, now - e.CreatedNanos, e.Packets, e.Bytes));
+        }
+
+        targets.Clear();
+    }
+
+    /// <summary>Strict: the flow with identical match and rank. Non-strict: every subset.</summary>
+    private static void CollectTargets(FlowTable.WriteScope w, in Target t, bool strict, List<FlowEntry> into)
+    {
+        if (strict)
+        {
+            if (w.Find(t.Match, t.Rank) is { } e) into.Add(e);
+            return;
+        }
+        w.CollectSubsets(t.Match, into);
+    }
+
+    /// <summary>Keeps the flows that output to <paramref name="outPort"/> in their apply-actions or write-actions.</summary>
+    private static void FilterOutPort(List<FlowEntry> list, int start, ushort outPort)
+    {
+        int w = start;
+        for (int r = start; r < list.Count; r++)
+        {
+            var e = list[r];
+            if (e.Actions.OutputsTo(outPort) || e.Instructions?.WriteActions?.OutputsTo(outPort) == true) list[w++] = e;
+        }
+        list.RemoveRange(w, list.Count - w);
+    }
+
+    /// <summary>Whether a flow applies group <paramref name="groupId"/> (in its apply-actions or write-actions).</summary>
+    public static bool AppliesGroup(FlowEntry e, uint groupId)
+        => e.Actions.AppliesGroup(groupId) || e.Instructions?.WriteActions?.AppliesGroup(groupId) == true;
+
+    /// <summary>Keeps the flows that apply group <paramref name="groupId"/> (OpenFlow 1.3's out_group filter).</summary>
+    internal static void FilterOutGroup(List<FlowEntry> list, int start, uint groupId)
+    {
+        int w = start;
+        for (int r = start; r < list.Count; r++)
+            if (AppliesGroup(list[r], groupId)) list[w++] = list[r];
+        list.RemoveRange(w, list.Count - w);
+    }
+
+    /// <summary>
+    /// Removes every flow of every table (not the emergency flows) that <paramref name="which"/> selects, each table
+    /// published on its own, and reports them with <paramref name="reason"/> (a group's or meter's deletion).
+    /// </summary>
+    public void RemoveWhere(Func<FlowEntry, bool> which, FlowRemovedReason reason, List<FlowRemoved> removed)
+    {
+        var targets = new List<FlowEntry>();
+        long now = _clock.NowNanos;
+        foreach (int id in _pipeline.StageIds())
+        {
+            using var w = _pipeline.Stage(id)!.Write();
+            targets.Clear();
+            w.CollectSubsets(FlowMatch.All, targets);
+            targets.RemoveAll(e => !which(e));
+            if (targets.Count == 0) continue;
+            w.Remove(targets);
+            foreach (var e in targets) removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
+        }
+    }
+
+    /// <summary>Keeps the flows whose cookie equals <paramref name="cookie"/> under <paramref name="mask"/>.</summary>
+    internal static void FilterCookie(List<FlowEntry> list, ulong cookie, ulong mask)
+    {
+        int w = 0;
+        for (int r = 0; r < list.Count; r++)
+            if ((OfFlowRule.CookieOf(list[r]) & mask) == (cookie & mask)) list[w++] = list[r];
+        list.RemoveRange(w, list.Count - w);
+    }
+
+    private static List<FlowEntry> Scratch()
+    {
+        var l = s_scratch ??= new List<FlowEntry>();
+        l.Clear();
+        return l;
+    }
+}
