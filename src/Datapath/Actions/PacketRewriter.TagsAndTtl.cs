@@ -219,13 +219,7 @@ public static partial class PacketRewriter
         int l3 = l.L3;
         if ((l.Flags & LayerFlags.Ipv4) != 0)
         {
-            if ((uint)f.Length < (uint)(l3 + IpMinHeader)) return;
-            ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpTtl)..]);
-            ushort newWord = (ushort)((ttl << 8) | (oldWord & 0xFF));
-            if (oldWord == newWord) return;
-            ushort c = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpCsum)..]);
-            BinaryPrimitives.WriteUInt16BigEndian(f[(l3 + IpCsum)..], Checksum.Update16(c, oldWord, newWord));
-            f[l3 + IpTtl] = ttl;
+            if ((uint)f.Length >= (uint)(l3 + IpMinHeader)) WriteIpv4Ttl(f, l3, ttl);
         }
         else if ((l.Flags & LayerFlags.Ipv6) != 0 && (uint)f.Length >= (uint)(l3 + Ip6Header))
         {
