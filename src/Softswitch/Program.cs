@@ -111,8 +111,40 @@ ctl.SetAction(pr =>
     return CtlCommand.Run(pr.GetValue(target), pr.GetValue(ctlPidfile), pr.GetValue(ctlTimeout), words, Console.Out, Console.Error);
 });
 
-var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo, ctl };
-if (args.Length == 0) return RunCommand.UserError("give a command: run, demo or ctl (see `softswitch --help`)");
+var vsDatabase = new Argument<string?>("DATABASE") { Description = "the Open vSwitch database: unix:FILE or tcp:IP:PORT (default unix:$OVS_RUNDIR/db.sock, OVS_RUNDIR default /run/openvswitch)", Arity = ArgumentArity.ZeroOrOne };
+var vsPidfile = new Option<string?>("--pidfile") { Description = "write the process id to FILE (--pidfile alone: $OVS_RUNDIR/ovs-vswitchd.pid, where ovs-appctl looks)", Arity = ArgumentArity.ZeroOrOne };
+var vsDetach = new Option<bool>("--detach") { Description = "run in the background; return once the daemon is ready" };
+var vsLogFile = new Option<string?>("--log-file") { Description = "write the log to FILE (--log-file alone: $OVS_LOGDIR/ovs-vswitchd.log, OVS_LOGDIR default /var/log/openvswitch)", Arity = ArgumentArity.ZeroOrOne };
+var vsUnixctl = new Option<string?>("--unixctl") { Description = "the control socket for ovs-appctl (default $OVS_RUNDIR/ovs-vswitchd.PID.ctl), or none" };
+var vsLogLevel = new Option<string?>("--log-level") { Description = "LEVEL or MODULE:LEVEL[,...], levels off emer err warn info dbg (default info)" };
+var vsThreads = new Option<int?>("--threads") { Description = "forwarding threads of each bridge (default 1)" };
+var vsNoChdir = new Option<bool>("--no-chdir") { Description = "as ovs-vswitchd's (this daemon never changes directory)" };
+var vsMonitor = new Option<bool>("--monitor") { Description = "as ovs-vswitchd's: taken, not acted on (no monitor process restarts the daemon; use systemd's Restart=)" };
+var vsMlockall = new Option<bool>("--mlockall") { Description = "as ovs-vswitchd's: taken, not acted on (memory is not locked)" };
+var vswitchd = new Command("vswitchd", "in place of ovs-vswitchd: serve the bridges of an Open vSwitch database (ovs-vsctl, Mininet's OVSSwitch), each an OpenFlow switch")
+{
+    vsDatabase, vsPidfile, vsDetach, vsLogFile, vsUnixctl, vsLogLevel, vsThreads, vsNoChdir, vsMonitor, vsMlockall,
+};
+vswitchd.SetAction(pr =>
+{
+    var ignored = new List<string>();
+    if (pr.GetValue(vsMonitor)) ignored.Add("--monitor");
+    if (pr.GetValue(vsMlockall)) ignored.Add("--mlockall");
+    return Softswitch.Vswitchd.VswitchdCommand.Run(new Softswitch.Vswitchd.VswitchdSettings
+    {
+        Database = pr.GetValue(vsDatabase),
+        Pidfile = pr.GetResult(vsPidfile) is null ? null : pr.GetValue(vsPidfile) ?? "",
+        Detach = pr.GetValue(vsDetach),
+        LogFile = pr.GetResult(vsLogFile) is null ? null : pr.GetValue(vsLogFile) ?? "",
+        Unixctl = pr.GetValue(vsUnixctl),
+        LogLevel = pr.GetValue(vsLogLevel) ?? "info",
+        Threads = pr.GetValue(vsThreads) ?? 1,
+        Ignored = ignored,
+    }, args);
+});
+
+var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo, ctl, vswitchd };
+if (args.Length == 0) return RunCommand.UserError("give a command: run, demo, ctl or vswitchd (see `softswitch --help`)");
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

@@ -250,9 +250,7 @@ internal static class RunCommand
         // Flow churn allocates nothing when removed entries are reused; every thread here that keeps flows is a
         // forwarder (a reader) or holds them in a hold (requests, expiry, control commands, the stats view). An
         // offload target keeps flows beyond any hold, so the tables do not recycle with one.
-        var ofproto = new OfSwitch(dp, new OfSwitchOptions { DatapathId = dpid, FailMode = plan.FailMode },
-                                   new OfFlowTables(dp, new FlowTableOptions { MaxFlows = s.FlowLimit, RecycleEntries = offload is null }), loggers);
-        var agent = new OfSwitchAgent(ofproto, new AgentOptions
+        var agent = SwitchStack.CreateAgent(dp, SwitchStack.CreateTables(dp, s.FlowLimit, recycle: offload is null), dpid, plan.FailMode, new AgentOptions
         {
             Controllers = s.Controllers,
             Versions = plan.Versions,
@@ -261,7 +259,6 @@ internal static class RunCommand
             Listeners = ManagementSocket(dpid, log) is { } mgmt ? [.. s.Listen, "punix:" + mgmt] : s.Listen,
             Tls = new OfTlsOptions { PrivateKeyFile = s.PrivateKey, CertificateFile = s.Certificate, CaCertFile = s.CaCert, BootstrapCaCertFile = s.BootstrapCaCert },
         }, loggers);
-        AgentCounters.Register(dp.Counters, agent);
 
         using var done = new ManualResetEventSlim(false);
         // What ofproto/trace accepts as this switch's name: its datapath id in any form, its control socket's or LOCAL port's name.

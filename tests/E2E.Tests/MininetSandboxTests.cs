@@ -274,6 +274,28 @@ public sealed class MininetSandboxTests
         AssertNoCleanup(run);
     }
 
+    /// <summary>
+    /// Mininet's stock switch (OVSSwitch, as `mn --switch ovs` makes it: ovs-vsctl transactions, is_connected, ovs-ofctl by
+    /// bridge name) served by `softswitch vswitchd` in place of ovs-vswitchd, on a machine with no Open vSwitch kernel
+    /// module: a tree of three switches with Mininet's default controller, then one standalone switch with none; mn's
+    /// teardown (del-br, ip link del) leaves no bridge, link or socket.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    [RequiresTool("ovs-testcontroller")]
+    public void StockOvsSwitchServedByVswitchd()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000, "sh", Path.Combine(Dir, "Mininet", "stock_ovs_test.sh"));
+        Console.WriteLine($"mn --switch ovs under softswitch vswitchd:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Equal(2, Regex.Matches(run.Output, @"\*\*\* Results: 0% dropped").Count);
+        Assert.Equal(2, Regex.Matches(run.Output, "MN EXIT 0").Count);
+        Assert.Contains("(12/12 received)", run.Output);
+        Assert.DoesNotContain("LEFT ", run.Output);
+        AssertNoCleanup(run);
+    }
+
     private sealed record Run(int ExitCode, string Output, string Logs, bool SentinelKept);
 
     private static void AssertNoCleanup(Run run)

@@ -57,8 +57,8 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run", "--port", "mem:2" }, "softswitch: unknown option '--port' (did you mean --ports?)")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--threads", "many" }, "softswitch: --threads wants a whole number, e.g. 4, not 'many'")]
     [InlineData(new[] { "demo", "--seconds", "abc" }, "softswitch: --seconds wants a number, e.g. 2.5, not 'abc'")]
-    [InlineData(new[] { "version" }, "softswitch: unknown command 'version' (commands: run, demo, ctl)")]
-    [InlineData(new[] { "rnu" }, "softswitch: unknown command 'rnu' (did you mean run? commands: run, demo, ctl)")]
+    [InlineData(new[] { "version" }, "softswitch: unknown command 'version' (commands: run, demo, ctl, vswitchd)")]
+    [InlineData(new[] { "rnu" }, "softswitch: unknown command 'rnu' (did you mean run? commands: run, demo, ctl, vswitchd)")]
     [InlineData(new[] { "ctl", "--pidfile", "/nonexistent/sw.pid", "exit" }, "softswitch: --pidfile /nonexistent/sw.pid: ")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--listen", "tcp:1.2.3.4:5" }, "softswitch: bad OpenFlow endpoint 'tcp:1.2.3.4:5': --listen waits")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--controller", "udp:1.2.3.4" }, "softswitch: bad OpenFlow endpoint 'udp:1.2.3.4': ")]
@@ -75,7 +75,7 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "many" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not 'many'")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "1e6" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not '1e6'")]
     [InlineData(new[] { "demo", "--seconds", "0" }, "softswitch: --seconds must be above 0")]
-    [InlineData(new string[0], "softswitch: give a command: run, demo or ctl")]
+    [InlineData(new string[0], "softswitch: give a command: run, demo, ctl or vswitchd")]
     [InlineData(new[] { "ctl", "--format", "yaml", "fdb/show" }, "softswitch: --format must be text or json")]
     public void UserMistake_IsOneLine_ExitCode2_NoUsage(string[] args, string expected)
     {

@@ -33,6 +33,9 @@ public sealed class OfControllerStatus
     /// <summary>A session is open and a version agreed.</summary>
     public bool Connected => _state.Conn is { Negotiated: true, IsOpen: true };
 
+    /// <summary>The connection of the current attempt (open or agreeing on a version), or null between attempts.</summary>
+    public OfConnection? Connection => _state.Conn;
+
     /// <summary>Where the last failure happened (<see cref="Stage.None"/> before the first attempt ends).</summary>
     public Stage LastStage => _state.Stage;
 

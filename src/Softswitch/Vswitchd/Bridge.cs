@@ -1,0 +1,327 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.OfAgent;
+using Softswitch.OfAgent.Session;
+using Softswitch.Ofproto;
+using Softswitch.Ports.AfPacket;
+using Softswitch.Ports.Linux;
+
+namespace Softswitch.Vswitchd;
+
+/// <summary>What a bridge needs from the daemon: its loggers, the run directory (for BRIDGE.mgmt) and the datapath settings.</summary>
+internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, int Threads = 1)
+{
+    /// <summary>Opens an interface of type "" or "system" (an existing interface); tests replace it.</summary>
+    public Func<string, ILogger, IPort> OpenSystem { get; init; } = static (name, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = 8 << 20 });
+
+    /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
+    public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
+}
+
+/// <summary>The state of one Interface row as the daemon writes it back.</summary>
+internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex = null, string? MacInUse = null, string? LinkState = null, string? AdminState = null);
+
+/// <summary>
+/// One Bridge row served: a datapath, its OpenFlow switch and agent (as `softswitch run` composes them, see
+/// <see cref="SwitchStack"/>), and the interfaces of its ports. <see cref="Apply"/> makes it what a newer read of the row
+/// asks for.
+/// </summary>
+/// <remarks>
+/// Changes that the agent carries (controllers, protocols, datapath id, fail mode) remake the OpenFlow switch and
+/// agent over the same datapath and flow tables: flows, ports, groups and meters stay, connections are opened anew.
+/// Interfaces are opened and closed one by one; one that cannot be opened keeps its error (ofport -1) and is tried
+/// again at each apply, the rest of the bridge works. Used from the daemon's configuration thread only.
+/// </remarks>
+internal sealed class Bridge : IDisposable
+{
+    /// <summary>The LOCAL port's number in the Interface table's ofport, as OpenFlow 1.0 numbers it (OFPP_LOCAL).</summary>
+    public const long OfpLocal = 65534;
+
+    private sealed record OpenInterface(InterfaceConfig Config, ushort No, IPort Port);
+
+    private readonly BridgeHost _host;
+    private readonly ILogger _log;
+    private readonly Dictionary<Guid, OpenInterface> _open = [];
+    private readonly Dictionary<Guid, (InterfaceConfig Config, string Error)> _failed = [];
+    private LinkWatcher? _links;
+    private LinkMonitor? _linkMonitor;
+    private BridgeConfig _config;
+    private string _refused = "";
+
+    public string Name { get; }
+    public Guid Uuid => _config.Uuid;
+    public SwitchDatapath Dp { get; }
+    public OfFlowTables Flows { get; }
+    public OfSwitchAgent Agent { get; private set; }
+    public ulong DatapathId { get; private set; }
+    public string ManagementSocket { get; }
+    /// <summary>The Controller rows of the configuration applied last.</summary>
+    public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
+    /// <summary>The interfaces open: name, OpenFlow port number and type.</summary>
+    public IEnumerable<(string Name, ushort No, string Type)> OpenPorts => _open.Values.OrderBy(o => o.No).Select(o => (o.Config.Name, o.No, o.Config.Type));
+
+    private Bridge(BridgeConfig config, BridgeHost host, SwitchDatapath dp, OfFlowTables flows, ulong dpid)
+    {
+        _config = config;
+        _host = host;
+        Name = config.Name;
+        Dp = dp;
+        Flows = flows;
+        DatapathId = dpid;
+        _log = host.Loggers.CreateLogger("bridge");
+        ManagementSocket = Path.Combine(host.RunDir, Name + ".mgmt");
+        Agent = null!;
+    }
+
+    /// <summary>Creates and starts the bridge with its LOCAL port (the interface named like the bridge), then applies the rest of <paramref name="config"/>.</summary>
+    public static Bridge Create(BridgeConfig config, BridgeHost host)
+    {
+        var log = host.Loggers.CreateLogger("bridge");
+        var dp = new SwitchDatapath(new DatapathOptions { Threads = host.Threads });
+        var flows = SwitchStack.CreateTables(dp, FlowTableOptions.DefaultMaxFlows, recycle: true);
+        Bridge? bridge = null;
+        try
+        {
+            bridge = new Bridge(config, host, dp, flows, 0);
+            bridge.OpenLocal(config);
+            // Started after the LOCAL port is in, as `softswitch run` starts it: it watches the numbered ports.
+            bridge._links = new LinkWatcher(dp, host.Loggers.CreateLogger("link"));
+            bridge._linkMonitor = LinkMonitor.TryStart(dp.NotifyLinkChange, out _);
+            bridge.DatapathId = bridge.ChooseDatapathId(config);
+            bridge.Agent = bridge.StartAgent(config);
+            dp.Start();
+            log.LogInformation("bridge {Bridge}: created, datapath id {Dpid:x16} (a user-space datapath, for datapath_type netdev and system alike: there is no kernel datapath)",
+                config.Name, bridge.DatapathId);
+            bridge.Apply(config);
+            return bridge;
+        }
+        catch
+        {
+            if (bridge is not null) bridge.Dispose();
+            else dp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The bridge's LOCAL port: its internal interface named like the bridge, opened first (the datapath id may come from its MAC).</summary>
+    private void OpenLocal(BridgeConfig config)
+    {
+        if (config.Interfaces.FirstOrDefault(i => i.Name == Name) is not { } local) return;
+        if (local.Type != "internal")
+        {
+            _failed[local.Uuid] = (local, $"interface {local.Name} is named like its bridge: it must be of type internal (the bridge's LOCAL port)");
+            return;
+        }
+        TryOpen(local, PortNumber.Local);
+    }
+
+    /// <summary>other_config:datapath-id, else other_config:hwaddr, else the LOCAL port's MAC (as Open vSwitch derives it from the bridge's address).</summary>
+    private ulong ChooseDatapathId(BridgeConfig config)
+    {
+        if (config.DatapathIdText is { } text)
+        {
+            if (VswitchConfig.TryParseDatapathId(text, out ulong dpid)) return dpid;
+            _log.LogWarning("bridge {Bridge}: other_config:datapath-id '{Text}' is not 16 hex digits (not all zero): ignored", Name, text);
+        }
+        if (config.HwAddr is { } hw)
+        {
+            if (MacAddress.TryParse(hw, out var mac)) return mac.Value;
+            _log.LogWarning("bridge {Bridge}: other_config:hwaddr '{Text}' is not a MAC address: ignored", Name, hw);
+        }
+        if (Dp.Ports.Get(PortNumber.Local) is { } localSlot) return localSlot.Port.Info.HwAddr.Value;
+        return (ulong)Random.Shared.NextInt64(1, 1L << 40) | 0x02_00_00_00_00_00UL;
+    }
+
+    private OfSwitchAgent StartAgent(BridgeConfig config)
+    {
+        var failMode = config.FailMode == "secure" ? FailMode.Secure : FailMode.Standalone;
+        uint versions = 0;
+        foreach (var p in config.Protocols)
+        {
+            if (AgentOptions.TryParseVersions(p, out uint v, out _)) versions |= v;
+            else _log.LogWarning("bridge {Bridge}: protocol {Protocol} is not spoken by this switch (it speaks {Spoken}): refused", Name, p, AgentOptions.Spell(AgentOptions.AllVersions));
+        }
+        if (versions == 0)
+        {
+            if (config.Protocols.Count > 0) _log.LogWarning("bridge {Bridge}: none of the protocols asked for is spoken here: speaking {Spoken}", Name, AgentOptions.Spell(AgentOptions.AllVersions));
+            versions = AgentOptions.AllVersions;
+        }
+        var controllers = new List<string>();
+        foreach (var c in config.Controllers)
+        {
+            if (OfEndpoint.TryParse(c.Target, out _, out var why)) controllers.Add(c.Target);
+            else _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
+        }
+        var agent = SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, new AgentOptions
+        {
+            Controllers = controllers,
+            Versions = versions,
+            Listeners = ["punix:" + ManagementSocket],
+        }, _host.Loggers);
+        _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}], tools at {Mgmt}",
+            Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers), ManagementSocket);
+        return agent;
+    }
+
+    /// <summary>Makes the bridge what <paramref name="config"/> asks for; failures stay with their interface (see <see cref="Interfaces"/>).</summary>
+    public void Apply(BridgeConfig config)
+    {
+        string refused = string.Join("; ", config.Refused);
+        if (refused != _refused && refused.Length > 0) _log.LogWarning("bridge {Bridge}: not applied: {Refused}", Name, refused);
+        _refused = refused;
+
+        ulong dpid = DatapathId;
+        if (config.DatapathIdText != _config.DatapathIdText || config.HwAddr != _config.HwAddr) dpid = ChooseDatapathId(config);
+        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey)
+        {
+            // The agent (and the OpenFlow switch it speaks for) is remade over the same datapath and tables.
+            DisposeAgent();
+            DatapathId = dpid;
+            Agent = StartAgent(config);
+        }
+
+        var wanted = config.Interfaces.ToDictionary(i => i.Uuid);
+        foreach (var (uuid, open) in _open.ToList())
+        {
+            if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
+                && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local))
+            {
+                continue;
+            }
+            Dp.RemovePort(open.No);
+            _open.Remove(uuid);
+            _log.LogInformation("bridge {Bridge}: port {No} ({Name}) removed", Name, PortText(open.No), open.Config.Name);
+        }
+        foreach (var uuid in _failed.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _failed.Remove(uuid);
+        foreach (var i in config.Interfaces)
+        {
+            if (_open.ContainsKey(i.Uuid)) continue;
+            if (i.Name == Name)
+            {
+                if (Dp.Ports.Get(PortNumber.Local) is null && i.Type == "internal") TryOpen(i, PortNumber.Local);
+                continue;
+            }
+            TryOpen(i, 0);
+        }
+        _config = config;
+    }
+
+    private void TryOpen(InterfaceConfig i, ushort no)
+    {
+        string? error = null;
+        IPort? port = null;
+        var log = _host.Loggers.CreateLogger("ports");
+        try
+        {
+            port = i.Type switch
+            {
+                "" or "system" => _host.OpenSystem(i.Name, log),
+                "internal" => _host.OpenInternal(i.Name, log),
+                _ => null,
+            };
+            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system and internal)";
+        }
+        catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
+        {
+            error = e.Message;
+        }
+        if (port is not null)
+        {
+            if (no == 0) no = PickNumber(i);
+            try
+            {
+                Dp.AddPort(port, no);
+                _open[i.Uuid] = new OpenInterface(i, no, port);
+                _failed.Remove(i.Uuid);
+                _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added", Name, PortText(no), i.Name, i.Type.Length == 0 ? "system" : i.Type);
+                return;
+            }
+            catch (DatapathConfigurationException e)
+            {
+                port.Dispose();
+                error = e.Message;
+            }
+        }
+        if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
+            _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
+        _failed[i.Uuid] = (i, error!);
+    }
+
+    /// <summary>ofport_request when it is free; else the lowest free number (a taken request is logged).</summary>
+    private ushort PickNumber(InterfaceConfig i)
+    {
+        if (i.OfportRequest is { } req)
+        {
+            if (Dp.Ports.Get((ushort)req) is null) return (ushort)req;
+            _log.LogWarning("bridge {Bridge}: interface {Name}: ofport_request {Request} is taken: another number is chosen", Name, i.Name, req);
+        }
+        ushort no = 1;
+        while (Dp.Ports.Get(no) is not null || _config.Interfaces.Any(o => o.OfportRequest == no && o.Uuid != i.Uuid)) no++;
+        return no;
+    }
+
+    private static string PortText(ushort no) => no == PortNumber.Local ? "LOCAL" : no.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Each interface's state as the Interface table shows it (ofport, error, ifindex, mac_in_use, link and admin state).</summary>
+    public IEnumerable<(Guid Uuid, InterfaceStatus Status)> Interfaces()
+    {
+        foreach (var (uuid, open) in _open)
+        {
+            var (ifindex, admin) = Kernel(open.Config.Name);
+            yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, null, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin));
+        }
+        foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error));
+    }
+
+    /// <summary>The kernel's ifindex and administrative state of an interface; nulls when it has none.</summary>
+    private static (long? Ifindex, string? Admin) Kernel(string name)
+    {
+        try
+        {
+            string dir = Path.Combine("/sys/class/net", name);
+            long index = long.Parse(File.ReadAllText(Path.Combine(dir, "ifindex")).Trim(), CultureInfo.InvariantCulture);
+            uint flags = Convert.ToUInt32(File.ReadAllText(Path.Combine(dir, "flags")).Trim(), 16);
+            return (index, (flags & 1) != 0 ? "up" : "down");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            return (null, null);
+        }
+    }
+
+    /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>
+    public (bool Connected, string? Role) Controller(string target)
+    {
+        if (Agent.ActiveControllers.FirstOrDefault(c => c.Endpoint == target) is { } active)
+        {
+            if (!active.Connected) return (false, null);
+            return (true, active.Connection?.Controller.Role switch { OfRole.Master => "master", OfRole.Slave => "slave", _ => "other" });
+        }
+        // A passive target (ptcp:, punix:): connected while any controller connection is.
+        bool any = Agent.ControllerConnected;
+        return (any, any ? "other" : null);
+    }
+
+    private void DisposeAgent()
+    {
+        var agent = Agent;
+        if (agent is null) return;
+        Dp.Counters.RemoveSources(agent);
+        agent.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Stops the bridge: its connections and sockets closed, every interface released (taps deleted).</summary>
+    public void Dispose()
+    {
+        DisposeAgent();
+        Dp.Stop();
+        _linkMonitor?.Dispose();
+        _links?.Dispose();
+        Dp.Dispose();
+        _open.Clear();
+        _log.LogInformation("bridge {Bridge}: deleted", Name);
+    }
+}

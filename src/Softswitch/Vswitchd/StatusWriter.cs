@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Softswitch.Control;
+using Softswitch.Ovsdb;
+
+namespace Softswitch.Vswitchd;
+
+/// <summary>
+/// The columns the daemon writes back, as ovs-vswitchd writes them: <c>Open_vSwitch</c> cur_cfg (once next_cfg is
+/// applied), ovs_version, datapath_types, iface_types; <c>Bridge</c> datapath_id; <c>Interface</c> ofport (-1 with
+/// error when it cannot be opened), ifindex, mac_in_use, link_state, admin_state; <c>Controller</c> is_connected, role.
+/// </summary>
+/// <remarks>
+/// Each value is compared with the replica's (those columns are monitored too) and only what differs is written, so
+/// an idle daemon writes nothing and its own writes, echoed back, change nothing more.
+/// </remarks>
+internal static class StatusWriter
+{
+    /// <summary>What this daemon serves, for Open_vSwitch.datapath_types and iface_types.</summary>
+    public static readonly string[] DatapathTypes = ["netdev", "system"];
+    public static readonly string[] InterfaceTypes = ["internal", "system"];
+
+    /// <summary>The update operations that make the database show <paramref name="bridges"/> after <paramref name="config"/> was applied.</summary>
+    public static List<JsonNode> Operations(OvsdbReplica db, VswitchConfig config, IEnumerable<Bridge> bridges)
+    {
+        var ops = new List<JsonNode>();
+        var root = new Dictionary<string, JsonNode>
+        {
+            ["cur_cfg"] = JsonValue.Create(config.NextCfg),
+            ["ovs_version"] = JsonValue.Create($"softswitch {HostCommands.Version}"),
+            ["datapath_types"] = OvsdbDatum.StringSet(DatapathTypes),
+            ["iface_types"] = OvsdbDatum.StringSet(InterfaceTypes),
+        };
+        Add(ops, db, "Open_vSwitch", config.Root, root);
+        foreach (var bridge in bridges)
+        {
+            Add(ops, db, "Bridge", bridge.Uuid, new() { ["datapath_id"] = JsonValue.Create(bridge.DatapathId.ToString("x16", CultureInfo.InvariantCulture)) });
+            foreach (var (uuid, s) in bridge.Interfaces())
+            {
+                Add(ops, db, "Interface", uuid, new()
+                {
+                    ["ofport"] = JsonValue.Create(s.Ofport),
+                    ["error"] = OvsdbDatum.Optional(s.Error),
+                    ["ifindex"] = OvsdbDatum.Optional(s.Ifindex),
+                    ["mac_in_use"] = OvsdbDatum.Optional(s.MacInUse),
+                    ["link_state"] = OvsdbDatum.Optional(s.LinkState),
+                    ["admin_state"] = OvsdbDatum.Optional(s.AdminState),
+                });
+            }
+            foreach (var c in bridge.ControllerTargets)
+            {
+                var (connected, role) = bridge.Controller(c.Target);
+                Add(ops, db, "Controller", c.Uuid, new() { ["is_connected"] = JsonValue.Create(connected), ["role"] = OvsdbDatum.Optional(role) });
+            }
+        }
+        return ops;
+    }
+
+    /// <summary>An update of the columns of <paramref name="wanted"/> that differ from the replica's row (none when the row is gone).</summary>
+    private static void Add(List<JsonNode> ops, OvsdbReplica db, string table, Guid uuid, Dictionary<string, JsonNode> wanted)
+    {
+        if (db.Row(table, uuid) is not { } row) return;
+        var changed = new JsonObject();
+        foreach (var (column, value) in wanted)
+        {
+            var kind = db.Schema.Kind(table, column);
+            if (Canonical(kind, row[column]) != Canonical(kind, value)) changed[column] = value;
+        }
+        if (changed.Count == 0) return;
+        ops.Add(new JsonObject
+        {
+            ["op"] = "update",
+            ["table"] = table,
+            ["where"] = new JsonArray(new JsonArray("_uuid", "==", OvsdbDatum.Uuid(uuid))),
+            ["row"] = changed,
+        });
+    }
+
+    /// <summary>A value in one spelling: a set's atoms sorted (one atom and a set of one alike), a map's pairs sorted.</summary>
+    internal static string Canonical(ColumnKind kind, JsonNode? value) => kind switch
+    {
+        ColumnKind.Set => string.Join(',', OvsdbDatum.Atoms(value).Select(JsonRpc.Text).Order(StringComparer.Ordinal)),
+        ColumnKind.Map => string.Join(',', OvsdbDatum.Pairs(value).Select(p => JsonRpc.Text(p.Key) + ":" + JsonRpc.Text(p.Value)).Order(StringComparer.Ordinal)),
+        _ => value is null ? "" : string.Join(',', OvsdbDatum.Atoms(value).Select(JsonRpc.Text)),
+    };
+}

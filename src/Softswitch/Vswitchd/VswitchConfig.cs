@@ -1,0 +1,89 @@
+using System.Globalization;
+using Softswitch.Ovsdb;
+
+namespace Softswitch.Vswitchd;
+
+/// <summary>One Interface row as the daemon serves it.</summary>
+internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options);
+
+/// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...).</summary>
+internal sealed record ControllerConfig(Guid Uuid, string Target);
+
+/// <summary>
+/// One Bridge row and what it references, as read from the replica: the switch it asks for (lists in a stable order,
+/// so two reads of an unchanged row compare equal item by item).
+/// </summary>
+internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdText, string? HwAddr, string? FailMode, IReadOnlyList<string> Protocols,
+    IReadOnlyList<ControllerConfig> Controllers, IReadOnlyList<InterfaceConfig> Interfaces, IReadOnlyList<string> Refused)
+{
+    /// <summary>What the agent needs remade when it changes: controllers and versions.</summary>
+    public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => c.Target));
+}
+
+/// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
+internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges)
+{
+    /// <summary>The tables and columns the daemon follows (reads, and status columns it writes, to write only changes).</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Monitored = new Dictionary<string, string[]>
+    {
+        ["Open_vSwitch"] = ["bridges", "next_cfg", "cur_cfg", "ovs_version", "datapath_types", "iface_types", "other_config"],
+        ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_id", "datapath_type",
+                      "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
+        ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
+        ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state"],
+        ["Controller"] = ["target", "is_connected", "role"],
+    };
+
+    /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.</summary>
+    public static VswitchConfig? Read(OvsdbReplica db)
+    {
+        var root = db.Rows("Open_vSwitch").FirstOrDefault();
+        if (root is null) return null;
+        var bridges = new List<BridgeConfig>();
+        foreach (var brUuid in root.Uuids("bridges"))
+        {
+            if (db.Row("Bridge", brUuid) is not { } br || br.String("name") is not { } name) continue;
+            var refused = new List<string>();
+            var other = br.Map("other_config");
+            // What this daemon does not do yet is said, never ignored: each is a log line while it is set.
+            if (OvsdbDatum.Boolean(br["stp_enable"]) == true) refused.Add("stp_enable=true (STP is not supported)");
+            if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) refused.Add("rstp_enable=true (RSTP is not supported)");
+            if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true) refused.Add("mcast_snooping_enable=true (multicast snooping is not supported)");
+            foreach (var column in new[] { "sflow", "netflow", "ipfix" })
+                if (br.Uuids(column).Count > 0) refused.Add($"{column} (not served by softswitch vswitchd yet)");
+            if (br.Uuids("mirrors").Count > 0) refused.Add("mirrors (not supported)");
+            var interfaces = new List<InterfaceConfig>();
+            foreach (var portUuid in br.Uuids("ports"))
+            {
+                if (db.Row("Port", portUuid) is not { } port) continue;
+                string portName = port.String("name") ?? portUuid.ToString();
+                if (port.Integer("tag") is { } tag) refused.Add($"port {portName}: tag={tag.ToString(CultureInfo.InvariantCulture)} (VLAN access ports are not supported; the port forwards untagged)");
+                if (OvsdbDatum.Atoms(port["trunks"]).Count > 0)
+                    refused.Add($"port {portName}: trunks (not supported)");
+                if (port.Uuids("qos").Count > 0) refused.Add($"port {portName}: qos (not served by softswitch vswitchd yet)");
+                var ifaces = port.Uuids("interfaces");
+                if (ifaces.Count > 1) refused.Add($"port {portName}: {ifaces.Count} interfaces (bonds are not supported; each interface is a port of its own)");
+                foreach (var ifUuid in ifaces)
+                {
+                    if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
+                    long? req = iface.Integer("ofport_request");
+                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options")));
+                }
+            }
+            var controllers = new List<ControllerConfig>();
+            foreach (var cUuid in br.Uuids("controller"))
+                if (db.Row("Controller", cUuid) is { } c && c.String("target") is { } target) controllers.Add(new ControllerConfig(cUuid, target));
+            bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
+                [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused));
+        }
+        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges);
+    }
+
+    /// <summary>Open vSwitch's datapath-id: exactly 16 hex digits, not all zero (dpid_from_string).</summary>
+    public static bool TryParseDatapathId(string text, out ulong dpid)
+    {
+        dpid = 0;
+        return text.Length == 16 && ulong.TryParse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out dpid) && dpid != 0;
+    }
+}

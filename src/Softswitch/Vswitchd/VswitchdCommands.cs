@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text;
+using Softswitch.Control;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Logging;
+
+namespace Softswitch.Vswitchd;
+
+/// <summary>
+/// The control socket's commands under Open vSwitch's unixctl names, for `ovs-appctl` with its defaults: the daemon's
+/// own (exit, vlog/*, coverage/show, memory/show, dpif/show, ofproto/list) and the per-bridge ones that name their
+/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], bridge/dump-flows BRIDGE), served by the
+/// same code as `softswitch ctl`.
+/// </summary>
+internal static class VswitchdCommands
+{
+    public static void Register(ControlCommands commands, VswitchdService service, Vlog vlog, Action exit)
+    {
+        commands.Register("version", "", "the program's version", 0, 0, _ => ControlReply.Success($"softswitch vswitchd {HostCommands.Version} (.NET {Environment.Version})\n"));
+        commands.Register("exit", "", "delete every bridge (interfaces released, sockets removed) and stop", 0, 1, _ =>
+        {
+            exit();
+            return ControlReply.Success("");
+        });
+        commands.Register("list-commands", "", "this list", 0, 0, _ => commands.Execute(new ControlRequest("help", [])));
+        commands.Register("vlog/set", "SPEC", "log levels: LEVEL or MODULE:LEVEL[,...] (off emer err warn info dbg)", 1, 8, args =>
+            vlog.TrySet(string.Join(',', args), out var error) ? ControlReply.Success("") : ControlReply.Error(error));
+        commands.Register("vlog/list", "", "modules and their log levels", 0, 0, _ => ControlReply.Success(vlog.Describe()));
+        commands.Register("vlog/reopen", "", "reopen the log file (after logrotate)", 0, 0, _ =>
+            vlog.Reopen(out var error) ? ControlReply.Success("") : ControlReply.Error(error));
+        commands.Register("coverage/show", "", "every registered counter of each bridge", 0, 0, _ => EachBridge(service, b => DaemonCommands.CoverageShow(b.Dp)));
+        commands.Register("memory/show", "", "flows, ports, learned addresses of each bridge; the managed heap", 0, 0,
+            _ => EachBridge(service, b => HostCommands.MemoryShow(b.Dp, b.Flows, []).Text));
+        commands.Register("ofproto/list", "", "the bridges", 0, 0, _ => ControlReply.Success(string.Concat(service.Bridges.Select(b => b.Name + "\n"))));
+        commands.Register("dpif/show", "", "each bridge's ports: name, OpenFlow port number, type", 0, 0, _ => DpifShow(service));
+        commands.Register("ofproto/trace", "BRIDGE " + OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 2, ControlProtocol.MaxArgs,
+            args => OnBridge(service, "ofproto/trace", args[0], b => OfprotoTrace.Run(b.Dp, b.Flows, args, w => w == b.Name)));
+        commands.Register("fdb/show", "BRIDGE", "the MAC addresses the bridge learned", 1, 3, args => OnBridge(service, "fdb/show", args[0], b => HostCommands.FdbShow(b.Dp, args[1..])));
+        commands.Register("fdb/flush", "[BRIDGE]", "forget the learned MAC addresses (of every bridge without one)", 0, 1, args =>
+        {
+            if (args.Length == 1) return OnBridge(service, "fdb/flush", args[0], b => Flush(b));
+            lock (service.BridgesLock)
+            {
+                foreach (var b in service.Bridges) b.Dp.MacTable.Clear();
+            }
+            return ControlReply.Success("table successfully flushed\n");
+        });
+        commands.Register("bridge/dump-flows", "BRIDGE", "every flow of the bridge in ovs-ofctl syntax with counters", 1, 3,
+            args => OnBridge(service, "bridge/dump-flows", args[0], b => HostCommands.DumpFlows(b.Dp, b.Flows, args[1..])));
+    }
+
+    private static ControlReply Flush(Bridge b)
+    {
+        b.Dp.MacTable.Clear();
+        return ControlReply.Success("table successfully flushed\n");
+    }
+
+    private static ControlReply OnBridge(VswitchdService service, string command, string name, Func<Bridge, ControlReply> action)
+    {
+        lock (service.BridgesLock)
+        {
+            var bridge = service.Bridges.FirstOrDefault(b => b.Name == name);
+            return bridge is null ? ControlReply.Error($"{command}: no bridge named {name}") : action(bridge);
+        }
+    }
+
+    private static ControlReply EachBridge(VswitchdService service, Func<Bridge, string> text)
+    {
+        lock (service.BridgesLock)
+        {
+            var bridges = service.Bridges;
+            if (bridges.Count == 0) return ControlReply.Success("no bridges\n");
+            var sb = new StringBuilder();
+            foreach (var b in bridges) sb.Append("bridge ").Append(b.Name).Append(":\n").Append(text(b));
+            return ControlReply.Success(sb.ToString());
+        }
+    }
+
+    private static ControlReply DpifShow(VswitchdService service)
+    {
+        lock (service.BridgesLock)
+        {
+            var sb = new StringBuilder();
+            foreach (var b in service.Bridges)
+            {
+                sb.Append("userspace@").Append(b.Name).Append(":\n  ").Append(b.Name).Append(":\n");
+                foreach (var (name, no, type) in b.OpenPorts)
+                {
+                    string number = no == PortNumber.Local ? "65534" : no.ToString(CultureInfo.InvariantCulture);
+                    sb.Append("    ").Append(name).Append(' ').Append(number).Append(": (").Append(type.Length == 0 ? "system" : type).Append(")\n");
+                }
+            }
+            return ControlReply.Success(sb.ToString());
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using Microsoft.Extensions.Logging;
+using Softswitch.Ovsdb;
+
+namespace Softswitch.Vswitchd;
+
+/// <summary>
+/// The database made true: follows the Open vSwitch database (Open_vSwitch, Bridge, Port, Interface, Controller), serves
+/// each Bridge row as a switch of its own and writes back what it did, as ovs-vswitchd does.
+/// </summary>
+/// <remarks>
+/// One configuration thread owns the bridges: it connects (again and again, every second, while the server is away),
+/// takes the <c>ovs_vswitchd</c> lock (a second daemon on the same database is refused), monitors the tables, and on
+/// each change, and once a second for status (controllers connecting, links), reads the configuration, applies it and
+/// writes back the columns that differ, cur_cfg last of all in the same transaction. A lost connection leaves the
+/// bridges as they are; the next session resynchronises from the server's contents. Control commands read the
+/// bridges under <see cref="BridgesLock"/>, which the configuration thread holds while it changes them.
+/// </remarks>
+internal sealed class VswitchdService : IDisposable
+{
+    public const string LockName = "ovs_vswitchd";
+    private static readonly TimeSpan s_callTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly string _remote;
+    private readonly BridgeHost _host;
+    private readonly ILogger _log;
+    private readonly Dictionary<Guid, Bridge> _bridges = [];
+    private readonly Dictionary<Guid, string> _createErrors = [];
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private long _applied = -1;
+
+    /// <summary>The daemon cannot go on (another holds the database lock): the reason, once.</summary>
+    public event Action<string>? Fatal;
+
+    public object BridgesLock { get; } = new();
+
+    /// <summary>Set once the first session has started, or its first attempt failed (the daemon then says it is ready).</summary>
+    public ManualResetEventSlim FirstAttempt { get; } = new(false);
+
+    /// <summary>The bridges served, by name (a copy; read under <see cref="BridgesLock"/> to use them).</summary>
+    public IReadOnlyList<Bridge> Bridges
+    {
+        get { lock (BridgesLock) return [.. _bridges.Values.OrderBy(b => b.Name, StringComparer.Ordinal)]; }
+    }
+
+    public VswitchdService(string remote, BridgeHost host)
+    {
+        _remote = remote;
+        _host = host;
+        _log = host.Loggers.CreateLogger("vswitchd");
+        _thread = new Thread(Run) { IsBackground = true, Name = "vswitchd-config" };
+    }
+
+    public void Start() => _thread.Start();
+
+    private void Run()
+    {
+        string? lastFailure = null;
+        while (!_stop.IsCancellationRequested)
+        {
+            OvsdbClient? client = null;
+            try
+            {
+                client = OvsdbClient.Connect(_remote, s_callTimeout);
+                client.Closed += _ => _wake.Set();
+                var locked = client.Call("lock", [LockName], s_callTimeout);
+                if (OvsdbDatum.Boolean(locked?["locked"]) != true)
+                {
+                    Fatal?.Invoke($"database {_remote}: another daemon (ovs-vswitchd or softswitch vswitchd) holds the lock '{LockName}': refusing to serve the same database");
+                    FirstAttempt.Set();
+                    return;
+                }
+                var monitor = OvsdbMonitor.Start(client, "Open_vSwitch", VswitchConfig.Monitored, s_callTimeout);
+                monitor.Changed += () => _wake.Set();
+                monitor.Failed += why => _log.LogError("database {Remote}: {Why}; reconnecting", _remote, why);
+                _log.LogInformation("database {Remote}: connected ({Method}, schema {Version})", _remote, monitor.Method, monitor.Replica.Schema.Version);
+                lastFailure = null;
+                FirstAttempt.Set();
+                while (!_stop.IsCancellationRequested && client.IsOpen)
+                {
+                    Reconcile(client, monitor);
+                    WaitHandle.WaitAny([_wake, _stop.Token.WaitHandle], 1000);
+                }
+                if (!_stop.IsCancellationRequested) _log.LogWarning("database {Remote}: connection lost; reconnecting (the bridges keep running)", _remote);
+            }
+            catch (OvsdbException e)
+            {
+                if (e.Message != lastFailure) _log.LogWarning("database {Remote}: {Error}; retrying every second", _remote, e.Message);
+                lastFailure = e.Message;
+                FirstAttempt.Set();
+            }
+            finally
+            {
+                client?.Dispose();
+            }
+            _stop.Token.WaitHandle.WaitOne(1000);
+        }
+    }
+
+    private void Reconcile(OvsdbClient client, OvsdbMonitor monitor)
+    {
+        VswitchConfig? config;
+        lock (monitor.Lock) config = VswitchConfig.Read(monitor.Replica);
+        if (config is null) return;
+        lock (BridgesLock) Apply(config);
+        List<System.Text.Json.Nodes.JsonNode> ops;
+        lock (monitor.Lock) ops = StatusWriter.Operations(monitor.Replica, config, _bridges.Values);
+        if (ops.Count == 0) return;
+        try
+        {
+            client.Transact("Open_vSwitch", ops, s_callTimeout);
+            if (config.NextCfg != _applied)
+            {
+                _applied = config.NextCfg;
+                _log.LogDebug("configuration {Cfg} applied", config.NextCfg);
+            }
+        }
+        catch (OvsdbException e)
+        {
+            // A row deleted meanwhile, or the connection ending: the next round writes again from newer contents.
+            _log.LogWarning("database {Remote}: writing status failed: {Error}", _remote, e.Message);
+        }
+    }
+
+    private void Apply(VswitchConfig config)
+    {
+        var wanted = config.Bridges.ToDictionary(b => b.Uuid);
+        foreach (var (uuid, bridge) in _bridges.ToList())
+        {
+            if (wanted.TryGetValue(uuid, out var b) && b.Name == bridge.Name) continue;
+            _bridges.Remove(uuid);
+            bridge.Dispose();
+        }
+        foreach (var uuid in _createErrors.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _createErrors.Remove(uuid);
+        foreach (var b in config.Bridges)
+        {
+            if (_bridges.TryGetValue(b.Uuid, out var bridge))
+            {
+                bridge.Apply(b);
+                continue;
+            }
+            try
+            {
+                _bridges[b.Uuid] = Bridge.Create(b, _host);
+                _createErrors.Remove(b.Uuid);
+            }
+            catch (Exception e) when (e is IOException or Datapath.DatapathConfigurationException or ArgumentException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+            {
+                if (!_createErrors.TryGetValue(b.Uuid, out var before) || before != e.Message)
+                    _log.LogError("bridge {Bridge}: cannot be created: {Error} (tried again every second)", b.Name, e.Message);
+                _createErrors[b.Uuid] = e.Message;
+            }
+        }
+    }
+
+    /// <summary>Stops following the database and deletes every bridge (interfaces released, sockets removed).</summary>
+    public void Dispose()
+    {
+        _stop.Cancel();
+        if (_thread.IsAlive && Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(15));
+        lock (BridgesLock)
+        {
+            foreach (var b in _bridges.Values) b.Dispose();
+            _bridges.Clear();
+        }
+        _wake.Dispose();
+        FirstAttempt.Dispose();
+    }
+}

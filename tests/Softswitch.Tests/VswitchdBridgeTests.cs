@@ -1,0 +1,154 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
+using Softswitch.Ovsdb;
+using Softswitch.Vswitchd;
+
+namespace Softswitch.Tests;
+
+/// <summary>
+/// A Bridge row served over in-memory ports: the configuration read from a replica (what is refused said), interfaces
+/// opened and numbered, their status, and the columns written back only where they differ from the database.
+/// </summary>
+public sealed class VswitchdBridgeTests : IDisposable
+{
+    private readonly DirectoryInfo _run = Directory.CreateTempSubdirectory("ssw-vsbr-");
+    private readonly Dictionary<string, Guid> _ids = [];
+
+    public void Dispose() => _run.Delete(recursive: true);
+
+    private Guid Id(string name)
+    {
+        if (!_ids.TryGetValue(name, out var id)) _ids[name] = id = Guid.NewGuid();
+        return id;
+    }
+
+    private static readonly OvsdbSchema s_schema = Schema();
+
+    private static OvsdbSchema Schema()
+    {
+        // The columns the daemon reads and writes, typed as the installed vswitch schema types them.
+        const string json = """
+            {"name":"Open_vSwitch","version":"8.3.1","tables":{
+              "Open_vSwitch":{"columns":{"bridges":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"next_cfg":{"type":"integer"},"cur_cfg":{"type":"integer"},
+                "ovs_version":{"type":{"key":"string","min":0,"max":1}},"datapath_types":{"type":{"key":"string","min":0,"max":"unlimited"}},"iface_types":{"type":{"key":"string","min":0,"max":"unlimited"}}}},
+              "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
+                "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
+                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"}}},
+              "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}}}},
+              "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
+                "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
+                "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+              "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}}}}}}
+            """;
+        Assert.True(OvsdbSchema.TryParse(JsonNode.Parse(json), out var schema, out var error), error);
+        return schema;
+    }
+
+    private static JsonNode Ref(Guid u) => new JsonArray("uuid", u.ToString());
+
+    private static JsonNode Refs(params Guid[] us) => new JsonArray("set", new JsonArray([.. us.Select(Ref)]));
+
+    private void Insert(OvsdbReplica db, string table, string row, JsonObject columns)
+        => Assert.True(db.TryApplyUpdate2(new JsonObject { [table] = new JsonObject { [Id(row).ToString()] = new JsonObject { ["insert"] = columns } } }, out var e), e);
+
+    /// <summary>br0 with its LOCAL port, p1 (ofport_request 7), p2, a vxlan port and a tagged port; one controller.</summary>
+    private OvsdbReplica Database()
+    {
+        var db = new OvsdbReplica(s_schema);
+        Insert(db, "Open_vSwitch", "root", new JsonObject { ["bridges"] = Refs(Id("br0")), ["next_cfg"] = 5, ["cur_cfg"] = 4 });
+        Insert(db, "Bridge", "br0", new JsonObject
+        {
+            ["name"] = "br0", ["ports"] = Refs(Id("P-br0"), Id("P-p1"), Id("P-p2"), Id("P-vx")), ["controller"] = Refs(Id("c")),
+            ["fail_mode"] = "secure", ["protocols"] = new JsonArray("set", new JsonArray("OpenFlow13", "OpenFlow10")),
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("datapath-id", "00000000000000a1"))), ["stp_enable"] = true,
+        });
+        foreach (var (name, type) in new[] { ("br0", "internal"), ("p1", ""), ("p2", "system"), ("vx", "vxlan") })
+        {
+            var port = new JsonObject { ["name"] = name, ["interfaces"] = Ref(Id("I-" + name)) };
+            if (name == "p2") port["tag"] = 10;
+            Insert(db, "Port", "P-" + name, port);
+            var iface = new JsonObject { ["name"] = name, ["type"] = type };
+            if (name == "p1") iface["ofport_request"] = 7;
+            Insert(db, "Interface", "I-" + name, iface);
+        }
+        Insert(db, "Controller", "c", new JsonObject { ["target"] = "tcp:127.0.0.1:1" });
+        return db;
+    }
+
+    private BridgeHost Host() => new(NullLoggerFactory.Instance, _run.FullName)
+    {
+        OpenSystem = (name, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length)),
+        OpenInternal = (name, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_01UL)),
+    };
+
+    [Fact]
+    public void Config_ReadsTheBridgeAndSaysWhatIsRefused()
+    {
+        var config = VswitchConfig.Read(Database())!;
+        Assert.Equal(5, config.NextCfg);
+        var br = Assert.Single(config.Bridges);
+        Assert.Equal("br0", br.Name);
+        Assert.Equal(["OpenFlow10", "OpenFlow13"], br.Protocols);
+        Assert.Equal("00000000000000a1", br.DatapathIdText);
+        Assert.Equal("secure", br.FailMode);
+        Assert.Equal(["br0", "p1", "p2", "vx"], br.Interfaces.Select(i => i.Name));
+        Assert.Equal(7, br.Interfaces.Single(i => i.Name == "p1").OfportRequest);
+        Assert.Contains(br.Refused, r => r.StartsWith("stp_enable=true", StringComparison.Ordinal));
+        Assert.Contains(br.Refused, r => r.StartsWith("port p2: tag=10", StringComparison.Ordinal));
+        Assert.True(VswitchConfig.TryParseDatapathId("00000000000000a1", out ulong dpid) && dpid == 0xa1);
+        Assert.False(VswitchConfig.TryParseDatapathId("a1", out _));
+        Assert.False(VswitchConfig.TryParseDatapathId("0000000000000000", out _));
+    }
+
+    [Fact]
+    public void Bridge_OpensItsInterfacesAndWritesBackOnlyWhatDiffers()
+    {
+        var db = Database();
+        var config = VswitchConfig.Read(db)!;
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        Assert.Equal(0xa1UL, bridge.DatapathId);
+        var status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+        Assert.Equal(Bridge.OfpLocal, status[Id("I-br0")].Ofport);
+        Assert.Equal(7, status[Id("I-p1")].Ofport);
+        Assert.Equal(1, status[Id("I-p2")].Ofport);
+        Assert.Equal(-1, status[Id("I-vx")].Ofport);
+        Assert.Contains("interface type 'vxlan' is not supported", status[Id("I-vx")].Error);
+        Assert.True(File.Exists(Path.Combine(_run.FullName, "br0.mgmt")), "no BRIDGE.mgmt");
+
+        var ops = StatusWriter.Operations(db, config, [bridge]);
+        var byTable = ops.Cast<JsonObject>().GroupBy(o => (string)o["table"]!).ToDictionary(g => g.Key, g => g.ToList());
+        var root = Assert.Single(byTable["Open_vSwitch"])["row"]!.AsObject();
+        Assert.Equal(5, (long)root["cur_cfg"]!);
+        Assert.Equal("00000000000000a1", (string)Assert.Single(byTable["Bridge"])["row"]!["datapath_id"]!);
+        Assert.Equal(4, byTable["Interface"].Count);
+        Assert.False((bool)Assert.Single(byTable["Controller"])["row"]!["is_connected"]!);
+
+        // The database now shows all of it (as after the transaction): nothing more to write.
+        foreach (var op in ops.Cast<JsonObject>())
+        {
+            string table = (string)op["table"]!;
+            var uuid = OvsdbDatum.Uuids(op["where"]![0]![2]).Single();
+            Assert.True(db.TryApplyUpdate(new JsonObject { [table] = new JsonObject { [uuid.ToString()] = new JsonObject { ["new"] = op["row"]!.DeepClone() } } }, out var e), e);
+        }
+        Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
+
+        // p2 leaves the bridge: its port is removed, p1 keeps its number.
+        var modify = new JsonObject { ["Bridge"] = new JsonObject { [Id("br0").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["ports"] = Ref(Id("P-p2")) } } } };
+        Assert.True(db.TryApplyUpdate2(modify, out var error), error);
+        var next = VswitchConfig.Read(db)!;
+        bridge.Apply(next.Bridges[0]);
+        Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
+        Assert.Null(bridge.Dp.Ports.Get(1));
+        Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    [Fact]
+    public void Canonical_SpellsOneValueOneWay()
+    {
+        Assert.Equal(StatusWriter.Canonical(ColumnKind.Scalar, JsonValue.Create("up")), StatusWriter.Canonical(ColumnKind.Scalar, new JsonArray("set", new JsonArray("up"))));
+        Assert.Equal("", StatusWriter.Canonical(ColumnKind.Scalar, new JsonArray("set", new JsonArray())));
+        Assert.Equal(StatusWriter.Canonical(ColumnKind.Set, new JsonArray("set", new JsonArray("b", "a"))), StatusWriter.Canonical(ColumnKind.Set, new JsonArray("set", new JsonArray("a", "b"))));
+    }
+}
