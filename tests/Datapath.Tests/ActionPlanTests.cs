@@ -62,17 +62,19 @@ public class ActionPlanTests
 
     [Theory]
     // One tag: the pop takes it with its PCP and CFI; the pushed tag has nothing to copy.
-    [InlineData("8100 b00a " + Ip4Udp, "8100 0014 " + Ip4Udp)]
-    // QinQ: the pushed tag copies the inner tag's PCP and CFI (0xb00a: PCP 5, CFI 1), the inner tag stays.
-    [InlineData("88a8 6064 8100 b00a " + Ip4Udp, "8100 b014 8100 b00a " + Ip4Udp)]
+    [InlineData("8100 b00a " + Ip4Udp, "8100 0014 " + Ip4Udp, 16)]
+    // QinQ: the pushed tag copies the inner tag's PCP and CFI (0xb00a: PCP 5, CFI 1), the inner tag stays. The parser
+    // stops at the inner tag's TPID; the pop made that tag known, so the ethertype is the one after it.
+    [InlineData("88a8 6064 8100 b00a " + Ip4Udp, "8100 b014 8100 b00a " + Ip4Udp, 20)]
     // Untagged: the pop does nothing, the push inserts a tag (the frame grows by 4).
-    [InlineData(Ip4Udp, "8100 0014 " + Ip4Udp)]
-    public void RetagGivesTheTagThePopThenPushGives(string l2AndAfter, string expected)
+    [InlineData(Ip4Udp, "8100 0014 " + Ip4Udp, 16)]
+    public void RetagGivesTheTagThePopThenPushGives(string l2AndAfter, string expected, int ethType)
     {
         var b = new Batch(Frames.Hex(Macs + l2AndAfter));
         b.Run(FlowAction.PopVlan(), FlowAction.PushVlan(0x8100), Retag20, FlowAction.Output(2));
         Assert.Equal(Convert.ToHexString(Frames.Hex(Macs + expected)), Convert.ToHexString(b.Frame(0)));
         PacketParser.Parse(b.Frame(0), 1, out _, out var fresh);
+        fresh.EthType = (ushort)ethType;
         Assert.Equal(fresh, b.Layers[0]);
     }
 

@@ -35,6 +35,18 @@ public class ActionVlanTests
     }
 
     [Fact]
+    public void StripOnADoubleTaggedFrameMakesTheInnerTagTheOuterOne()
+    {
+        // The parser stops at the inner tag's TPID; after the strip that tag is the outer one and a VID set rewrites it.
+        var (pool, p, l) = Load(Frames.Hex(Macs + "88a8 0064 8100 a0c8 0800 4500001c 00000000 4011 0000 0a000001 0a000002 0001 0002 0008 0000"));
+        Assert.Equal(((ushort)12, (ushort)16, PacketLayers.Absent), (l.Vlan, l.EthType, l.L3));
+        PacketRewriter.StripVlan(pool, p, ref l);
+        Assert.Equal(((ushort)12, (ushort)16), (l.Vlan, l.EthType));
+        Assert.True(PacketRewriter.PushOrSetVlanVid(pool, p, ref l, 7));
+        Assert.Equal(Frames.Hex(Macs + "8100 a007 0800 4500"), pool.Frame(p)[..20].ToArray());
+    }
+
+    [Fact]
     public void SetPcpOnUntaggedPushesTagWithVidZero()
     {
         var (pool, p, l) = Load(Untagged);

@@ -252,6 +252,52 @@ public class GroupExecutionTests
         }
     }
 
+    public static TheoryData<string> PacketTypes => new() { "random MACs", "ARP, random ARP addresses", "ARP, random addresses", "IPv4, random addresses and ports", "IPv6, random addresses", "other type, random MACs" };
+
+    /// <summary>A frame of <paramref name="type"/> with its varying fields drawn from <paramref name="rnd"/>.</summary>
+    private static byte[] RandomFrame(string type, Random rnd)
+    {
+        byte[] f = type switch
+        {
+            "random MACs" => (byte[])ActionOfp13Tests.Ipv4Udp.Clone(),
+            "ARP, random ARP addresses" or "ARP, random addresses" => (byte[])ActionOfp13Tests.Arp.Clone(),
+            "IPv4, random addresses and ports" => (byte[])ActionOfp13Tests.Ipv4Udp.Clone(),
+            "IPv6, random addresses" => (byte[])ActionOfp13Tests.Ipv6Udp.Clone(),
+            _ => Frames.Hex("020000000002 020000000001 88b5 00000000000000000000000000000000000000000000000000000000000000000000"),
+        };
+        void Fill(int at, int n) => rnd.NextBytes(f.AsSpan(at, n));
+        switch (type)
+        {
+            case "random MACs" or "other type, random MACs" or "ARP, random addresses":
+                Fill(0, 12);
+                f[0] &= 0xFE; f[6] &= 0xFE;
+                if (type == "ARP, random addresses") Fill(22, 20);
+                break;
+            case "ARP, random ARP addresses": Fill(22, 20); break; // SHA, SPA, THA, TPA; the Ethernet header fixed
+            case "IPv4, random addresses and ports": Fill(26, 8); Fill(34, 4); break;
+            case "IPv6, random addresses": Fill(22, 32); break;
+        }
+        return f;
+    }
+
+    [Theory]
+    [MemberData(nameof(PacketTypes))]
+    public void SelectSpreadsEachPacketTypeOverTheBuckets(string type)
+    {
+        // Four buckets of weight 1, 4000 packets whose varying fields are random: each bucket within a quarter of its share.
+        var rig = new Rig();
+        rig.Groups.Set(new Group(1, GroupType.Select,
+            [.. Enumerable.Range(1, 4).Select(p => new GroupBucket(List(FlowAction.Output((ushort)p)), weight: 1))], 0));
+        var rnd = new Random(4242);
+        var perPort = new int[5];
+        for (int i = 0; i < 4000; i += 32)
+        {
+            var batch = Enumerable.Range(0, 32).Select(_ => RandomFrame(type, rnd)).ToArray();
+            foreach (var (port, _, _) in rig.Run(List(FlowAction.Group(1)), batch).Sent) perPort[port]++;
+        }
+        for (int port = 1; port <= 4; port++) Assert.InRange(perPort[port], 750, 1250);
+    }
+
     [Fact]
     public void SelectHonoursWeights()
     {

@@ -279,9 +279,9 @@ public class ParserEdgeTests
     }
 
     [Fact]
-    public void DoubleTagKeyHasTheOuterTagAndTheTypeAfterBoth()
+    public void DoubleTagKeyHasTheOuterTagAndTheInnerTpidAsType()
         => Expect(Dst + Src + "8100 0064 8100 00c8 0800 45000014 0000 0000 4000 0000" + Ip,
-            ParseError.None, EthKey(0x0800).DlVlan(100).NwSrc(0x0A000001).NwDst(0x0A000002), vlan: 12, l3: 22, flags: LayerFlags.Ipv4);
+            ParseError.None, EthKey(0x8100).DlVlan(100), vlan: 12);
 
     [Fact]
     public void TunnelIdAndInPortAreCarried()

@@ -81,10 +81,16 @@ public class ParserOf13Tests
     }
 
     [Fact]
-    public void ServiceTagThenCustomerTag()
+    public void ServiceTagThenCustomerTagMatchesTheCustomerTpid()
+        // One tag is matched (OpenFlow 1.0 and 1.3, Open vSwitch's vlan-limit 1): the S-tag's fields, dl_type 0x8100.
         => Expect(Dst + Src + "88a8 a064 8100 00c8 0800 4500001c 0000 0000 4011 0000" + Ip + "0007 0009 0008 0000",
+            ParseError.None, EthKey(0x8100).DlVlan(100).DlVlanPcp(5), L(vlan: 12, ethType: 16, flags: LayerFlags.ServiceTag));
+
+    [Fact]
+    public void ServiceTagThenIpv4()
+        => Expect(Dst + Src + "88a8 a064 0800 4500001c 0000 0000 4011 0000" + Ip + "0007 0009 0008 0000",
             ParseError.None, EthKey(0x0800).DlVlan(100).DlVlanPcp(5).NwProto(17).NwSrc(0x0A000001).NwDst(0x0A000002).TpSrc(7).TpDst(9),
-            L(vlan: 12, ethType: 20, l3: 22, l4: 42, flags: LayerFlags.ServiceTag | LayerFlags.Ipv4 | LayerFlags.Udp));
+            L(vlan: 12, ethType: 16, l3: 18, l4: 38, flags: LayerFlags.ServiceTag | LayerFlags.Ipv4 | LayerFlags.Udp));
 
     [Fact]
     public void ServiceTagAlone()
@@ -92,10 +98,9 @@ public class ParserOf13Tests
             ParseError.None, EthKey(0x1234).DlVlan(5).DlVlanPcp(1), L(vlan: 12, ethType: 16, flags: LayerFlags.ServiceTag));
 
     [Fact]
-    public void QinQThreeTagsKeyHoldsTheOuter()
-        => Expect(Dst + Src + "8100 0064 8100 00c8 8100 012c 0806 0001 0800 06 04 0002" + MacA + "0a000001" + MacB + "0a000002",
-            ParseError.None, EthKey(0x0806).DlVlan(100).NwProto(2).NwSrc(0x0A000001).NwDst(0x0A000002).ArpSha(MacAVal).ArpTha(MacBVal),
-            L(vlan: 12, ethType: 24, l3: 26, flags: LayerFlags.Arp));
+    public void QinQThreeTagsKeyHoldsTheOuterAndTheSecondTpid()
+        => Expect(Dst + Src + "8100 0064 88a8 00c8 8100 012c 0806 0001 0800 06 04 0002" + MacA + "0a000001" + MacB + "0a000002",
+            ParseError.None, EthKey(0x88A8).DlVlan(100), L(vlan: 12, ethType: 16));
 
     [Fact]
     public void PbbIsidAndOuterView()
@@ -278,11 +283,12 @@ public class ParserOf13Tests
     /// <summary>Frames as runs of bytes; <c>LenField</c>/<c>LenBase</c>: the IPv4/IPv6 length field rewritten to the cut (a header cut by its own length, not the frame's).</summary>
     private static readonly Dictionary<string, (Seg[] Segs, int LenField, int LenBase)> CutFrames = new()
     {
-        ["stag-ctag-ipv4-udp"] = ([S(Dst + Src + "88a8", ParseError.Runt), S("a064 8100", ParseError.ServiceTagTruncated),
-            S("00c8 0800", ParseError.VlanTruncated), S("4500001c 0000 0000 4011 0000" + Ip, ParseError.IpTruncated),
-            S("0007 0009 0008 0000", ParseError.L4Truncated), Data("01020304")], 24, 22),
+        ["stag-ipv4-udp"] = ([S(Dst + Src + "88a8", ParseError.Runt), S("a064 0800", ParseError.ServiceTagTruncated),
+            S("4500001c 0000 0000 4011 0000" + Ip, ParseError.IpTruncated), S("0007 0009 0008 0000", ParseError.L4Truncated),
+            Data("01020304")], 20, 18),
+        // The inner tag ends the parse: nothing after its TPID can be cut short.
         ["qinq"] = ([S(Dst + Src + "8100", ParseError.Runt), S("0064 8100", ParseError.VlanTruncated),
-            S("00c8 88a8", ParseError.VlanTruncated), S("0001 1234", ParseError.ServiceTagTruncated), Data("00000000")], -1, 0),
+            Data("00c8 88a8 0001 1234 00000000")], -1, 0),
         ["ipv4-sctp"] = ([S(Dst + Src + "0800", ParseError.Runt), S("45000020 0000 0000 4084 0000" + Ip, ParseError.IpTruncated),
             S("0b59 0b5a 00000000 00000000", ParseError.L4Truncated), Data("0000")], 16, 14),
         ["pbb"] = ([S(Dst + Src + "88e7", ParseError.Runt), S("00abcdef" + MacA + MacB + "0800", ParseError.PbbTruncated),

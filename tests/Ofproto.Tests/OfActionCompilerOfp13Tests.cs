@@ -16,6 +16,7 @@ public class OfActionCompilerOfp13Tests
         OfAction.PushVlan(0x0800), OfAction.PushMpls(0x0800), OfAction.PushPbb(0x8100), OfAction.PopMpls(0x0005),
         OfAction.SetMplsLabel(0x100000), OfAction.SetMplsTc(8), OfAction.SetMplsBos(2), OfAction.SetIpEcn(4),
         OfAction.SetIpv6Flabel(0x100000), OfAction.SetPbbIsid(0x1000000), OfAction.SetArpSha(1UL << 48),
+        new(OfActionType.SetEthType, Value: 0x10000), new(OfActionType.SetIpProto, Value: 0x100),
     };
 
     [Theory]
@@ -33,7 +34,8 @@ public class OfActionCompilerOfp13Tests
         OfAction.SetNdTll(5), OfAction.SetMplsLabel(0xFFFFF), OfAction.SetMplsTc(7), OfAction.SetMplsBos(1), OfAction.SetPbbIsid(0xFFFFFF),
         OfAction.PushVlan(0x8100), OfAction.PushVlan(0x88A8), OfAction.PushMpls(0x8847), OfAction.PushMpls(0x8848), OfAction.PopMpls(0x0800),
         OfAction.PushPbb(), OfAction.PopPbb(), OfAction.SetMplsTtl(9), OfAction.DecMplsTtl(), OfAction.SetNwTtl(1), OfAction.DecNwTtl(),
-        OfAction.CopyTtlOut(), OfAction.CopyTtlIn(), OfAction.SetQueue(7), OfAction.Group(42),
+        OfAction.CopyTtlOut(), OfAction.CopyTtlIn(), OfAction.SetQueue(7), OfAction.Group(42), OfAction.SetEthType(0x86DD),
+        OfAction.SetIpProto(17),
     };
 
     [Theory]

@@ -95,7 +95,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
         var write = new OfInstructions(ReadOnlyMemory<OfAction>.Empty, WriteActions: new[] { OfAction.Output(3) }, GotoTable: 4,
                                        MetadataValue: 0x11, MetadataMask: 0xff);
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, new OfMatch().EthDst(Dst.Value), 5, write, cookie: 0x1)));
-        Assert.Equal(OfError.None, _sw.FlowMod(Add13(4, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(2) }), cookie: 0x4)));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(4, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }), cookie: 0x4)));
         for (int i = 0; i < 3; i++) Send();
         Assert.Equal(3, SentOn(1));
         Assert.Equal(3, SentOn(2));   // the action set's output, after table 4's apply-actions
@@ -126,8 +126,41 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(OfPort.Controller) }))));
         Send();
         Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 1, 5000));
-        // The table stats see table 2's miss flow matched, table 0's catch-all too.
-        Assert.Equal(1, _sw.TableStats(2).MatchedCount);
+        // Table 2's hit is on its table-miss flow entry: a lookup, not a match; table 0's catch-all also has priority 0.
+        Assert.Equal((1L, 0L), (_sw.TableStats(2).LookupCount, _sw.TableStats(2).MatchedCount));
+    }
+
+    [Fact]
+    public void A_table_miss_flow_entrys_packets_are_looked_up_but_not_matched()
+    {
+        _sw.Flows.SetTableMiss(0, TableMiss.Drop);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, new OfMatch().EthDst(Dst.Value), 5, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(3) }))));
+        var other = MacAddress.Parse("02:00:00:00:00:09");
+        for (int i = 0; i < 2; i++) Send();
+        for (int i = 0; i < 3; i++)
+        {
+            _ports[0].Inject(FrameBuilder.Udp(Src, other, 0x0a000001, 0x0a000002, 1, (ushort)(2 + i)));
+            _dp.PollUntilIdle();
+        }
+        Assert.Equal((2, 3), (SentOn(1), SentOn(2)));
+        var st = _sw.TableStats(0);
+        Assert.Equal((5L, 2L), (st.LookupCount, st.MatchedCount));
+        // A flow that matches everything at priority 1 is an ordinary flow: its packets are matched.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(3) }))));
+        _ports[0].Inject(FrameBuilder.Udp(Src, other, 0x0a000001, 0x0a000002, 1, 9));
+        _dp.PollUntilIdle();
+        Assert.Equal((6L, 3L), (_sw.TableStats(0).LookupCount, _sw.TableStats(0).MatchedCount));
+    }
+
+    [Fact]
+    public void An_OpenFlow10_catch_all_flow_counts_its_packets_as_matched()
+    {
+        var add = new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(2) }), Rules: MatchRules.OpenFlow10);
+        Assert.Equal(OfError.None, _sw.FlowMod(add));
+        for (int i = 0; i < 3; i++) Send();
+        Assert.Equal(3, SentOn(1));
+        Assert.Equal((3L, 3L), (_sw.TableStats(0).LookupCount, _sw.TableStats(0).MatchedCount));
     }
 
     [Fact]

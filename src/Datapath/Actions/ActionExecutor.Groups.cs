@@ -15,8 +15,8 @@ namespace Softswitch.Datapath.Actions;
 /// changes that should not: a later action of the list that applied the group, or a later bucket of an ALL group. So the
 /// common cases copy nothing: a group ending a list or an action set, an INDIRECT or FAST_FAILOVER group, the last bucket
 /// of an ALL group, and a SELECT group (each packet goes to one bucket: the batch is split, not copied).</para>
-/// <para>SELECT hashes each packet's flow fields (IPv4/IPv6 addresses and protocol, TCP/UDP/SCTP ports unless the packet is
-/// a fragment; Ethernet addresses and type for other packets) into the group's weighted slot table; a dead bucket's
+/// <para>SELECT hashes each packet's flow fields (Ethernet addresses, VLAN id and type; IPv4/IPv6 addresses and protocol,
+/// TCP/UDP/SCTP ports unless the packet is a fragment; ARP's addresses) into the group's weighted slot table; a dead bucket's
 /// packets pick again among the live buckets, weighted, by a second hash. FAST_FAILOVER takes the first live bucket.
 /// Liveness is read once per batch. Counters: the group's and the bucket's packets and bytes, one atomic add each per
 /// batch; packets dropped for a group that does not exist, a group with no live bucket, a chain too deep, or no free
@@ -226,12 +226,19 @@ public sealed partial class ActionExecutor
     }
 
     /// <summary>
-    /// A select group's hash of a packet's flow: IP addresses and protocol with the L4 ports (TCP, UDP, SCTP; not for
-    /// fragments, so every fragment of a datagram takes one bucket), or the Ethernet addresses and type.
+    /// A select group's hash of a packet's flow, over the fields Open vSwitch's default selection hashes: the Ethernet
+    /// addresses, the outer VLAN id and the ethertype; then IPv4/IPv6 addresses and protocol with the L4 ports (TCP,
+    /// UDP, SCTP; not for fragments, so every fragment of a datagram takes one bucket), or ARP's four addresses.
     /// </summary>
     internal static uint FlowHashOf(ReadOnlySpan<byte> f, in PacketLayers l)
     {
         uint h = 0x2545F491u;
+        if (f.Length < 14) return Mix(h);
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(f));
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(f[8..]));
+        if (l.Vlan != PacketLayers.Absent && l.Vlan + 4 <= f.Length)
+            h = BitOperations.Crc32C(h, (ushort)(BinaryPrimitives.ReadUInt16BigEndian(f[(l.Vlan + 2)..]) & 0x0FFF));
+        if (l.EthType + 2 <= f.Length) h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt16LittleEndian(f[l.EthType..]));
         int l3 = l.L3;
         if (l.Has(LayerFlags.Ipv4) && l3 + 20 <= f.Length)
         {
@@ -246,12 +253,13 @@ public sealed partial class ActionExecutor
         }
         else
         {
-            if (f.Length >= 12)
+            // ARP: SHA, SPA, THA, TPA are the 20 bytes from offset 8.
+            if (l.Has(LayerFlags.Arp) && l3 + 28 <= f.Length)
             {
-                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(f));
-                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(f[8..]));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(f[(l3 + 8)..]));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(f[(l3 + 16)..]));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(f[(l3 + 24)..]));
             }
-            if (l.EthType != PacketLayers.Absent && l.EthType + 2 <= f.Length) h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt16LittleEndian(f[l.EthType..]));
             return Mix(h);
         }
         if ((l.Flags & (LayerFlags.Tcp | LayerFlags.Udp | LayerFlags.Sctp)) != 0 && !l.Has(LayerFlags.Fragment)

@@ -360,6 +360,8 @@ public sealed partial class ActionExecutor
                 case ActionKind.SetMplsBos: PacketRewriter.SetMplsBos(f, l, (byte)v); break;
                 case ActionKind.SetMplsTtl: PacketRewriter.SetMplsTtl(f, l, (byte)v); break;
                 case ActionKind.SetPbbIsid: PacketRewriter.SetPbbIsid(f, l, (uint)v); break;
+                case ActionKind.SetEthType: PacketRewriter.SetEthType(f, l, (ushort)v); break;
+                case ActionKind.SetIpProto: PacketRewriter.SetIpProto(f, l, (byte)v); break;
                 case ActionKind.SetNwTtl: PacketRewriter.SetNwTtl(f, l, (byte)v); break;
                 case ActionKind.CopyTtlOut: PacketRewriter.CopyTtlOut(f, l); break;
                 case ActionKind.CopyTtlIn: PacketRewriter.CopyTtlIn(f, l); break;

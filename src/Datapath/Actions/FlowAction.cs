@@ -55,6 +55,10 @@ public enum ActionKind : byte
     SetMplsBos,
     /// <summary>802.1ah I-SID (Value, 24 bits).</summary>
     SetPbbIsid,
+    /// <summary>The ethertype after the VLAN tags (Value, 16 bits).</summary>
+    SetEthType,
+    /// <summary>IPv4's protocol (header checksum fixed) or IPv6's last next header (Value, 8 bits).</summary>
+    SetIpProto,
 
     // ---- OpenFlow 1.1+ actions
     /// <summary>Push a VLAN tag (Value = TPID, 0x8100 or 0x88a8); VID and PCP copied from the outer tag, else 0.</summary>
@@ -165,6 +169,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetMplsTc(byte tc) => Of(ActionKind.SetMplsTc, (ulong)(tc & 7));
     public static FlowAction SetMplsBos(byte bos) => Of(ActionKind.SetMplsBos, (ulong)(bos & 1));
     public static FlowAction SetPbbIsid(uint isid) => Of(ActionKind.SetPbbIsid, isid & 0xFFFFFF);
+    public static FlowAction SetEthType(ushort ethType) => Of(ActionKind.SetEthType, ethType);
+    public static FlowAction SetIpProto(byte proto) => Of(ActionKind.SetIpProto, proto);
     public static FlowAction PushVlan(ushort tpid) => Of(ActionKind.PushVlan, tpid);
     public static FlowAction PopVlan() => StripVlan();
     public static FlowAction PushMpls(ushort ethType) => Of(ActionKind.PushMpls, ethType);

@@ -19,12 +19,13 @@ public static partial class PacketRewriter
     /// <para>On a frame whose outer tag follows the addresses (offset 12) and that is long enough to pop it, the pop moves the
     /// addresses 4 bytes forward and the push moves them back: the frame's length, its head in the buffer and the bytes other
     /// than the tag are as before. The pushed tag copies the TCI of the tag that is then outer: the inner tag (QinQ), whose
-    /// TPID is then at offset 16, or none (TCI 0: the old outer tag's PCP and CFI are not kept, as the pop removed them).
+    /// TPID is then at offset 16 (when the parser stopped at that TPID, the ethertype moves after the tag, as the pop
+    /// moves it), or none (TCI 0: the old outer tag's PCP and CFI are not kept, as the pop removed them).
     /// So the result is the tag at 12 rewritten: <paramref name="tpid"/>, and the inner TCI (or 0) with the sets applied.</para>
     /// <para>Refused, so run step by step: an untagged frame (the pop does nothing and the push needs headroom), an outer
-    /// tag elsewhere, a frame too short for the pop (18 bytes) or, with an inner tag, for the push to read its TCI
-    /// (20 bytes), any other layer offset before 16 (a pop then push would not move it back where it was), and a large
-    /// buffer (its offload offsets move with the head).</para>
+    /// tag elsewhere, a frame too short for the pop (18 bytes) or, with an inner tag, for the ethertype after it, any
+    /// other layer offset before 16 (a pop then push would not move it back where it was), and a large buffer (its
+    /// offload offsets move with the head).</para>
     /// </remarks>
     internal static bool TryRetagVlan(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort keep, ushort set)
     {
@@ -35,12 +36,17 @@ public static partial class PacketRewriter
         if ((uint)frame.Length < AfterOuterTag + 2) return false;
         ref byte f = ref MemoryMarshal.GetReference(frame);
         uint tci = 0;
-        if (layers.EthType > AfterOuterTag && BigEndian.Read16(ref f, AfterOuterTag) is TpidVlan or TpidServiceTag)
+        int ethType = layers.EthType;
+        if (ethType >= AfterOuterTag && BigEndian.Read16(ref f, AfterOuterTag) is TpidVlan or TpidServiceTag)
         {
-            if ((uint)frame.Length < AfterOuterTag + 4) return false;
+            // An inner tag the parser stopped at (the ethertype at its TPID): the pop makes it the outer tag, and the
+            // ethertype the one after it.
+            if (ethType == AfterOuterTag) ethType += VlanTagSize;
+            if ((uint)frame.Length < (uint)(ethType + 2)) return false;
             tci = BigEndian.Read16(ref f, AfterOuterTag + 2);
         }
         BigEndian.Write32(ref f, MacPairSize, ((uint)tpid << 16) | (ushort)((tci & keep) | set));
+        layers.EthType = (ushort)ethType;
         if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
         else layers.Flags &= ~LayerFlags.ServiceTag;
         return true;

@@ -219,13 +219,7 @@ public static partial class PacketRewriter
         int l3 = l.L3;
         if ((l.Flags & LayerFlags.Ipv4) != 0)
         {
-            if ((uint)f.Length < (uint)(l3 + IpMinHeader)) return;
-            ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpTtl)..]);
-            ushort newWord = (ushort)((ttl << 8) | (oldWord & 0xFF));
-            if (oldWord == newWord) return;
-            ushort c = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpCsum)..]);
-            BinaryPrimitives.WriteUInt16BigEndian(f[(l3 + IpCsum)..], Checksum.Update16(c, oldWord, newWord));
-            f[l3 + IpTtl] = ttl;
+            if ((uint)f.Length >= (uint)(l3 + IpMinHeader)) WriteIpv4Ttl(f, l3, ttl);
         }
         else if ((l.Flags & LayerFlags.Ipv6) != 0 && (uint)f.Length >= (uint)(l3 + Ip6Header))
         {
@@ -247,38 +241,6 @@ public static partial class PacketRewriter
         if (ttl <= 1) return false;
         SetNwTtl(f, l, (byte)(ttl - 1));
         return true;
-    }
-
-    /// <summary>Copies the TTL of the next-to-outermost header (the second MPLS entry, or IP under a single entry) to the
-    /// top MPLS entry; no-op without MPLS.</summary>
-    public static void CopyTtlOut(Span<byte> f, in PacketLayers l)
-    {
-        int m = l.Mpls;
-        if (m == PacketLayers.Absent || (uint)f.Length < (uint)(m + 4)) return;
-        if (l.MplsDepth > 1)
-        {
-            if ((uint)f.Length >= (uint)(m + 8)) f[m + 3] = f[m + 7];
-        }
-        else if ((l.Flags & (LayerFlags.Ipv4 | LayerFlags.Ipv6)) != 0 && l.L3 != PacketLayers.Absent)
-        {
-            f[m + 3] = IpTtlOf(f, l);
-        }
-    }
-
-    /// <summary>Copies the top MPLS entry's TTL to the next-to-outermost header (the second entry, or IP under a single
-    /// entry, IPv4's checksum fixed); no-op without MPLS.</summary>
-    public static void CopyTtlIn(Span<byte> f, in PacketLayers l)
-    {
-        int m = l.Mpls;
-        if (m == PacketLayers.Absent || (uint)f.Length < (uint)(m + 4)) return;
-        if (l.MplsDepth > 1)
-        {
-            if ((uint)f.Length >= (uint)(m + 8)) f[m + 7] = f[m + 3];
-        }
-        else if (l.L3 != PacketLayers.Absent)
-        {
-            SetNwTtl(f, l, f[m + 3]);
-        }
     }
 
     // ---- PBB

@@ -194,7 +194,8 @@ public static partial class PacketRewriter
     private static bool PushTag(PacketPool pool, int p, ref PacketLayers layers, ushort tci)
         => InsertTag(pool, p, ref layers, TpidVlan, tci);
 
-    /// <summary>Removes the outer VLAN tag; no-op on an untagged frame. A tag under it (802.1ad) becomes the outer one.</summary>
+    /// <summary>Removes the outer VLAN tag; no-op on an untagged frame. A tag under it becomes the outer one (the
+    /// parser stops at a second tag's TPID: the ethertype is then the one after the new outer tag).</summary>
     public static void StripVlan(PacketPool pool, int p, ref PacketLayers layers)
     {
         int vlan = layers.Vlan;
@@ -211,6 +212,16 @@ public static partial class PacketRewriter
             if (tpid is TpidVlan or TpidServiceTag)
             {
                 layers.Vlan = (ushort)vlan;
+                if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
+            }
+        }
+        else if (layers.EthType == vlan && (uint)f.Length >= (uint)(vlan + VlanTagSize + 2))
+        {
+            ushort tpid = BinaryPrimitives.ReadUInt16BigEndian(f[vlan..]);
+            if (tpid is TpidVlan or TpidServiceTag)
+            {
+                layers.Vlan = (ushort)vlan;
+                layers.EthType = (ushort)(vlan + VlanTagSize);
                 if (tpid == TpidServiceTag) layers.Flags |= LayerFlags.ServiceTag;
             }
         }

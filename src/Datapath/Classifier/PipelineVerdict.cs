@@ -80,6 +80,8 @@ public sealed class PipelineVerdict
         public int Serial;
         /// <summary>The stage's <see cref="FlowTable.StageId"/> (a forwarder counts its batches per stage from the checks, reading no table).</summary>
         public int StageId;
+        /// <summary>The stage counts the packets as matched: a hit, not on its table-miss rule (<see cref="CountsAsMatch"/>).</summary>
+        public bool Matched;
 
         /// <summary>
         /// Whether the stage still returns what the run found, given its table's <see cref="FlowTable.Removals"/> read
@@ -171,6 +173,7 @@ public sealed class PipelineVerdict
             {
                 Class = classes[i], Table = Tables[i].Published, Hit = hit, HitActions = hitActions[i], HitInstructions = hitInstructions[i],
                 Version = versions[i], Removals = removals[i], Serial = hit?.Serial ?? 0, StageId = Tables[i].StageId,
+                Matched = CountsAsMatch(Tables[i], hit),
             };
         }
         Absent = walk.Absent;
@@ -315,6 +318,7 @@ public sealed class PipelineVerdict
                 c.Version = versions[i];
                 c.Hit = e;
                 c.Serial = e.Serial;
+                c.Matched = CountsAsMatch(Tables[i], e);
                 Hits[i] = e;
                 Entries[entry] = e;
             }
@@ -324,6 +328,16 @@ public sealed class PipelineVerdict
         }
         _validatedAt = changes;
     }
+
+    /// <summary>
+    /// Whether a hit on <paramref name="hit"/> counts in <paramref name="table"/>'s matched packets: any hit, except on the
+    /// table-miss rule (priority 0, every field wildcarded) of a table whose misses a rule decides (miss mode other than
+    /// <see cref="TableMissMode.Controller"/>: OpenFlow 1.3's tables, where that rule is the table-miss flow entry and
+    /// its packets are the table's misses).
+    /// </summary>
+    internal static bool CountsAsMatch(FlowTable table, FlowEntry? hit)
+        => hit is not null
+           && (hit.RequestedPriority != 0 || table.MissMode == TableMissMode.Controller || hit.Match.Mask != default(FlowKey));
 
     /// <summary>
     /// Whether rule <paramref name="e"/> does what a hit with <paramref name="actions"/> and <paramref name="instructions"/>

@@ -28,7 +28,8 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// for each header-setting action as the executor rewrites the frame: MACs always; IPv4 addresses and TOS when the
 /// key is IPv4 (dl_type 0x0800); L4 ports when it is IPv4 TCP or UDP; the VLAN setters push a tag on an untagged
 /// packet (vlan becomes OFPVID_PRESENT | vid, pcp 0 unless set) and strip-VLAN leaves the key untagged (a second,
-/// inner tag it uncovers is not re-parsed); set-tunnel sets tun_id. Outputs and enqueues do not touch the key.</para>
+/// inner tag it uncovers is not re-parsed); set eth_type sets dl_type and set ip_proto nw_proto on IP (neither
+/// re-reads the headers after them); set-tunnel sets tun_id. Outputs and enqueues do not touch the key.</para>
 /// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
 /// </remarks>
 public sealed class PipelineWalk
@@ -274,6 +275,8 @@ public sealed class PipelineWalk
             case ActionKind.SetMplsTc: if (mpls) b.MplsTc((byte)(a.Value & 7)); break;
             case ActionKind.SetMplsBos: if (mpls) b.MplsBos((byte)(a.Value & 1)); break;
             case ActionKind.SetPbbIsid: if (k.DlType == PacketParser.EthTypePbb) b.PbbIsid((uint)a.Value & 0xFFFFFF); break;
+            case ActionKind.SetEthType: b.DlType((ushort)a.Value); break;
+            case ActionKind.SetIpProto: if (ip4 || ip6) b.NwProto((byte)a.Value); break;
             case ActionKind.SetVlanVid:
                 if ((k.VlanVid & FlowKey.VlanPresent) == 0) b.DlVlanPcp(0);
                 b.VlanVid((ushort)(FlowKey.VlanPresent | (a.Value & 0x0FFF)));

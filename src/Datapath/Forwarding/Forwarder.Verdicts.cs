@@ -166,7 +166,7 @@ public sealed partial class Forwarder
         {
             stats.Lookups[c.StageId] += pending;
             if (c.Hit is not { } e) continue;
-            stats.Matched[c.StageId] += pending;
+            if (c.Matched) stats.Matched[c.StageId] += pending;
             // The incarnation the verdict found, also removed while its table has not published the removal (a run of
             // flow-mods holds it, and the rule still forwards: its final counts include these packets); such a rule
             // gets no new incarnation before this thread's next quiescent point.

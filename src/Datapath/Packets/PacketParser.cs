@@ -9,7 +9,8 @@ namespace Softswitch.Datapath.Packets;
 /// <remarks>
 /// Actions that change the frame's length (push/pop VLAN, MPLS, PBB) keep these offsets right for the actions after
 /// them. <see cref="EthType"/> is the offset of the ethertype field that introduces what follows the L2 headers (the
-/// MPLS stack or the network header): after the outer tags, and for a PBB frame the customer frame's.
+/// MPLS stack or the network header): after the first tag (a second tag's TPID for QinQ, whose inner tag and payload
+/// are not parsed), and for a PBB frame the customer frame's.
 /// </remarks>
 public struct PacketLayers
 {
@@ -112,8 +113,10 @@ public enum ParseError : byte
 /// extension map once, at its end, from the words it wrote.</para>
 /// <para>L2 (OpenFlow 1.0 reference rules, OVS with one VLAN in the flow): 802.3/LLC frames get dl_type 0x05FF unless
 /// they carry SNAP with OUI 0 (then the SNAP type). The first tag, 802.1Q (0x8100) or 802.1ad (0x88a8, flagged
-/// <see cref="LayerFlags.ServiceTag"/>), gives vlan/pcp; inner tags (QinQ) are skipped and dl_type is the ethertype
-/// after all tags (OpenFlow 1.3's eth_type: "after VLAN tags"). A tag cut off leaves dl_type at its TPID.</para>
+/// <see cref="LayerFlags.ServiceTag"/>), gives vlan/pcp and dl_type is the ethertype after it. OpenFlow 1.0 and 1.3
+/// match one tag, and Open vSwitch (vlan-limit 1) treats the headers after the first tag as payload: a second tag
+/// (QinQ) makes dl_type its TPID (0x8100 or 0x88a8) and ends the parse, with <see cref="PacketLayers.EthType"/> at that
+/// TPID. A tag cut off leaves dl_type at its TPID.</para>
 /// <para>PBB (802.1ah): OpenFlow 1.3's pbb_isid has the prerequisite eth_type = 0x88e7, so dl_type stays 0x88e7 as
 /// seen at the outer level; dl_src/dl_dst and vlan are the backbone's (B-MACs, B-tag); the I-SID goes to pbb_isid and
 /// nothing of the customer frame goes into the key (it is matched after pop_pbb). <see cref="PacketLayers.EthType"/>
@@ -201,20 +204,13 @@ public static class PacketParser
             kb[FlowKey.DlVlanPcpOffset] = (byte)(tci >> 13);
             off = 16;
             type = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
-            // Inner tags (QinQ): skipped, the key holds the outer one. Each step consumes 4 bytes, so the walk is
-            // bounded by the frame.
-            while (type == EthTypeVlan || type == EthTypeServiceVlan)
+            layers.EthType = 16;
+            if (type == EthTypeVlan || type == EthTypeServiceVlan)
             {
-                if ((uint)frame.Length < (uint)(off + 6))
-                {
-                    layers.EthType = (ushort)off;
-                    BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlTypeOffset..], type);
-                    return type == EthTypeVlan ? ParseError.VlanTruncated : ParseError.ServiceTagTruncated;
-                }
-                off += 4;
-                type = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
+                // An inner tag (QinQ) is payload: dl_type is its TPID and nothing after it is parsed.
+                BinaryPrimitives.WriteUInt16BigEndian(kb[FlowKey.DlTypeOffset..], type);
+                return ParseError.None;
             }
-            layers.EthType = (ushort)off;
         }
         off += 2;
 

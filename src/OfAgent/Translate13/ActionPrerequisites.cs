@@ -11,7 +11,8 @@ namespace Softswitch.OfAgent.Translate13;
 /// <para>The match is read as <see cref="OxmMatchTranslator.Shape"/> reads it for the match's own prerequisites, then
 /// each action in order changes what is known, as Open vSwitch's <c>ofpacts_check</c> does: push_vlan tags the packet,
 /// pop_vlan untags it, push_mpls and pop_mpls set the ethertype (a push hides the IP header), push_pbb sets it to
-/// 0x88e7 and pop_pbb leaves nothing known (every later check passes). The apply-actions list is read first and the
+/// 0x88e7 and pop_pbb leaves nothing known (every later check passes); set_field on eth_type and ip_proto (ip_proto
+/// needs IP, eth_type nothing) sets the field and forgets what hung on the old value. The apply-actions list is read first and the
 /// write-actions list after it, with what apply-actions left, as Open vSwitch reads the instructions.</para>
 /// <para>Checked, each as Open vSwitch 3.1 checks it for OpenFlow 1.1 and later: set_field on a field whose table-11
 /// prerequisites do not hold; set_field vlan_vid and pop_vlan on an untagged packet (the spec gives vlan_vid no
@@ -53,7 +54,18 @@ internal static class ActionPrerequisites
         {
             case Ofp13ActionType.SetField:
                 if (a.Field.Field == OxmMatchTranslator.VlanVid) return !known || s.VlanPresent;
-                return OxmMatchTranslator.PrerequisiteHolds(a.Field.Field, s);
+                if (!OxmMatchTranslator.PrerequisiteHolds(a.Field.Field, s)) return false;
+                if (a.Field.Field == OxmMatchTranslator.EthType)
+                {
+                    s.EthType = (ushort)a.Field.Value;
+                    s.IpProto = s.Icmpv6Type = -1;
+                }
+                else if (a.Field.Field == OxmMatchTranslator.IpProto)
+                {
+                    s.IpProto = (byte)a.Field.Value;
+                    s.Icmpv6Type = -1;
+                }
+                return true;
             case Ofp13ActionType.PushVlan:
                 s.VlanPresent = true;
                 return true;

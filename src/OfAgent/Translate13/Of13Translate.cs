@@ -119,7 +119,7 @@ internal static class Of13Translate
         return true;
     }
 
-    /// <summary>A set-field as the model's action; null for a field no action sets (in_port, metadata, eth_type, ip_proto, ipv6_exthdr).</summary>
+    /// <summary>A set-field as the model's action; null for a field no action sets (in_port, in_phy_port, metadata, ipv6_exthdr).</summary>
     private static OfAction? SetField(in Ofp13Oxm f)
     {
         ulong v = (ulong)f.Value;
@@ -127,6 +127,8 @@ internal static class Of13Translate
         {
             EthDst => OfAction.SetEthDst(v),
             EthSrc => OfAction.SetEthSrc(v),
+            EthType => OfAction.SetEthType((ushort)v),
+            IpProto => OfAction.SetIpProto((byte)v),
             // The value may carry OFPVID_PRESENT (ovs-ofctl sends it, the spec's examples do) or not (Ryu's users often omit it).
             VlanVid => OfAction.SetVlanVid((ushort)(v & 0xfff)),
             VlanPcp => OfAction.SetVlanPcp((byte)v),
@@ -205,6 +207,8 @@ internal static class Of13Translate
         {
             OfActionType.SetEthDst => (EthDst, v),
             OfActionType.SetEthSrc => (EthSrc, v),
+            OfActionType.SetEthType => (EthType, v),
+            OfActionType.SetIpProto => (IpProto, v),
             OfActionType.SetVlanVid => (VlanVid, v | Ofp13.VidPresent),
             OfActionType.SetVlanPcp => (VlanPcp, v),
             OfActionType.SetNwTos => (IpDscp, v >> 2),

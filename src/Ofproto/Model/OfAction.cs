@@ -49,6 +49,10 @@ public enum OfActionType : byte
     SetMplsTc,
     SetMplsBos,
     SetPbbIsid,
+    /// <summary>The ethertype after the VLAN tags (<see cref="OfAction.Value"/>, 16 bits).</summary>
+    SetEthType,
+    /// <summary>IPv4's protocol or IPv6's next header (<see cref="OfAction.Value"/>, 8 bits).</summary>
+    SetIpProto,
 
     // ---- OpenFlow 1.1+ actions
     /// <summary>Push a VLAN tag with TPID <see cref="OfAction.Value"/> (0x8100 or 0x88a8).</summary>
@@ -127,6 +131,8 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction SetMplsTc(byte tc) => new(OfActionType.SetMplsTc, Value: tc);
     public static OfAction SetMplsBos(byte bos) => new(OfActionType.SetMplsBos, Value: bos);
     public static OfAction SetPbbIsid(uint isid) => new(OfActionType.SetPbbIsid, Value: isid);
+    public static OfAction SetEthType(ushort ethType) => new(OfActionType.SetEthType, Value: ethType);
+    public static OfAction SetIpProto(byte proto) => new(OfActionType.SetIpProto, Value: proto);
     public static OfAction PushVlan(ushort tpid) => new(OfActionType.PushVlan, Value: tpid);
     public static OfAction PushMpls(ushort ethType) => new(OfActionType.PushMpls, Value: ethType);
     public static OfAction PopMpls(ushort ethType) => new(OfActionType.PopMpls, Value: ethType);

@@ -102,7 +102,8 @@ public static class OfActionCompiler
             OfActionType.SetIpEcn => 3,
             OfActionType.SetIpv6Flabel or OfActionType.SetMplsLabel => 0xFFFFF,
             OfActionType.SetIcmpType or OfActionType.SetIcmpCode or OfActionType.SetMplsTtl or OfActionType.SetNwTtl => 0xFF,
-            OfActionType.SetArpOp => 0xFFFF,
+            OfActionType.SetArpOp or OfActionType.SetEthType => 0xFFFF,
+            OfActionType.SetIpProto => 0xFF,
             OfActionType.SetArpSpa or OfActionType.SetArpTpa => 0xFFFF_FFFF,
             OfActionType.SetArpSha or OfActionType.SetArpTha or OfActionType.SetNdSll or OfActionType.SetNdTll => 0xFFFF_FFFF_FFFF,
             OfActionType.SetMplsTc => 7,
@@ -131,6 +132,8 @@ public static class OfActionCompiler
             case OfActionType.SetMplsTc: f = FlowAction.SetMplsTc((byte)v); break;
             case OfActionType.SetMplsBos: f = FlowAction.SetMplsBos((byte)v); break;
             case OfActionType.SetPbbIsid: f = FlowAction.SetPbbIsid((uint)v); break;
+            case OfActionType.SetEthType: f = FlowAction.SetEthType((ushort)v); break;
+            case OfActionType.SetIpProto: f = FlowAction.SetIpProto((byte)v); break;
             case OfActionType.PushVlan:
                 if (v is not (0x8100 or 0x88A8)) return OfError.BadArgument;
                 f = FlowAction.PushVlan((ushort)v);
@@ -240,6 +243,8 @@ public static class OfActionCompiler
         ActionKind.SetMplsTc => OfAction.SetMplsTc((byte)a.Value),
         ActionKind.SetMplsBos => OfAction.SetMplsBos((byte)a.Value),
         ActionKind.SetPbbIsid => OfAction.SetPbbIsid((uint)a.Value),
+        ActionKind.SetEthType => OfAction.SetEthType((ushort)a.Value),
+        ActionKind.SetIpProto => OfAction.SetIpProto((byte)a.Value),
         ActionKind.PushVlan => OfAction.PushVlan((ushort)a.Value),
         ActionKind.PushMpls => OfAction.PushMpls((ushort)a.Value),
         ActionKind.PopMpls => OfAction.PopMpls((ushort)a.Value),

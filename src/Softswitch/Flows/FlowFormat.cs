@@ -320,6 +320,8 @@ public static class FlowFormat
         ActionKind.SetMplsTc => $"set_field:{a.Value}->mpls_tc",
         ActionKind.SetMplsBos => $"set_field:{a.Value}->mpls_bos",
         ActionKind.SetPbbIsid => $"set_field:0x{a.Value:x}->pbb_isid",
+        ActionKind.SetEthType => $"set_field:0x{a.Value:x4}->eth_type",
+        ActionKind.SetIpProto => $"set_field:{a.Value}->ip_proto",
         ActionKind.PushVlan => $"push_vlan:0x{a.Value:x4}",
         ActionKind.PushMpls => $"push_mpls:0x{a.Value:x4}",
         ActionKind.PopMpls => $"pop_mpls:0x{a.Value:x4}",

@@ -125,10 +125,10 @@ add("ipv6-udp", Ether(src=SRC, dst=DST) / IPv6(src="fe80::1", dst="ff02::1") / U
     proto=17, tp_src=546, tp_dst=547, l3=14, l4=54, flags="Udp,Ipv6")
 add("lldp", Ether(src=SRC, dst="01:80:c2:00:00:0e", type=0x88CC) / Raw(b"\x02\x07\x04" + b"\x00" * 43),
     dl_type=0x88CC, dl_dst="01:80:c2:00:00:0e")
-# QinQ: the key holds the outer tag, dl_type is the type after both tags (scapy's UDP defaults to port 53).
+# QinQ: one tag is matched (OpenFlow 1.0/1.3, Open vSwitch's vlan-limit 1): the key holds the outer tag and dl_type
+# is the inner tag's TPID; nothing after it is parsed.
 add("qinq", Ether(src=SRC, dst=DST) / Dot1Q(vlan=100, prio=1) / Dot1Q(vlan=200) / IP(src=NW_SRC, dst=NW_DST) / UDP(),
-    dl_type=0x0800, vlan=100, pcp=1, l_vlan=12, proto=17, nw_src=NW_SRC, nw_dst=NW_DST, tp_src=53, tp_dst=53, l3=22, l4=42,
-    flags="Ipv4,Udp")
+    dl_type=0x8100, vlan=100, pcp=1, l_vlan=12)
 
 # --- Malformed IPv4 -------------------------------------------------------------------------------------
 base = raw(Ether(src=SRC, dst=DST) / IP(src=NW_SRC, dst=NW_DST, tos=0xB8) / TCP(sport=1, dport=2) / Raw(b"abc"))

@@ -50,6 +50,13 @@ public class ActionPrerequisitesTests
         { "dec_nw_ttl on IP", [Ip6], [A(Ofp13ActionType.DecNwTtl)], true },
         { "dec_nw_ttl without IP", [], [A(Ofp13ActionType.DecNwTtl)], false },
         { "set_mpls_ttl without MPLS", [Ip4], [A(Ofp13ActionType.SetMplsTtl, 9)], false },
+        { "eth_type: no prerequisite", [], [Set(EthType, 0x86dd)], true },
+        { "ipv6_src after eth_type set to IPv6", [Ip4], [Set(EthType, 0x86dd), Set(Ipv6Src, 1)], true },
+        { "ipv4_src after eth_type set to ARP", [Ip4], [Set(EthType, 0x0806), Set(Ipv4Src, 1)], false },
+        { "ip_proto on IP", [Ip6], [Set(IpProto, 17)], true },
+        { "ip_proto without IP", [F(EthType, 0x0806)], [Set(IpProto, 17)], false },
+        { "udp_src after ip_proto set to UDP", [Ip4, Tcp], [Set(IpProto, 17), Set(UdpSrc, 53)], true },
+        { "tcp_dst after ip_proto set to UDP", [Ip4, Tcp], [Set(IpProto, 17), Set(TcpDst, 80)], false },
         { "output, group, queue: nothing to check", [], [Ofp13Action.Output(1), A(Ofp13ActionType.Group, 1), A(Ofp13ActionType.SetQueue, 1)], true },
     };
 
