@@ -42,7 +42,8 @@ public enum MissBehavior : byte
 /// Design: forwarding threads each own a <see cref="Forwarder"/> and poll their ports; they read the port
 /// table (an immutable snapshot) and the flow table lock-free. Control operations (ports, flow-mods,
 /// packet-out, config) come from the agent's threads: rule changes go straight to the <see cref="Pipeline"/>'s
-/// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
+/// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock (the
+/// whole switch's lock order: docs/locking.md).
 /// Asynchronous events (maintenance start, expiry, port status, maintenance failures) go to every subscribed
 /// <see cref="IDatapathEvents"/> (an immutable array, replaced under a lock, read without one). The datapath knows no
 /// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
