@@ -180,8 +180,14 @@ public sealed partial class SwitchDatapath : IDisposable
     internal PortSlot ControlSlot { get; }
     internal int PortIndexCount => Volatile.Read(ref _nextIndex);
 
-    public FragmentMode FragmentMode { get; set; } = FragmentMode.Normal;
-    public MissBehavior MissBehavior { get; set; } = MissBehavior.Controller;
+    /// <summary>What forwarding does with IP fragments. Written by the layer above (switch config), read once per burst by
+    /// every forwarding thread: a volatile field, so a change is seen by the next burst.</summary>
+    public FragmentMode FragmentMode { get => _fragmentMode; set => _fragmentMode = value; }
+    private volatile FragmentMode _fragmentMode = FragmentMode.Normal;
+    /// <summary>What a table miss does. Written by the layer above (fail mode, controller connection), read by forwarding
+    /// threads once per burst's misses: a volatile field, so a change is seen by the next burst.</summary>
+    public MissBehavior MissBehavior { get => _missBehavior; set => _missBehavior = value; }
+    private volatile MissBehavior _missBehavior = MissBehavior.Controller;
 
     /// <summary>The observer of forwarded packets (capture, tracing), or null; see <see cref="PacketTap"/>.</summary>
     public PacketTap? Tap { get => _tap; set => Volatile.Write(ref _tap, value); }
