@@ -100,7 +100,11 @@ public sealed class OutputStage
                 Flood(p, inPort, true, copy);
                 continue;
             }
-            if (outPort == inPort) continue;
+            if (outPort == inPort)
+            {
+                _f.Drops.Add(DropReason.NormalToInPort);
+                continue;
+            }
             // A plain port (see PlainSlot) takes the packet as a batched output's would; any other, StageTx's checks.
             var slot = copy ? null : PlainSlot(outPort);
             if (slot is null || _pool.IsLarge(p))
