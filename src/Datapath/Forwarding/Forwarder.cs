@@ -313,6 +313,7 @@ public sealed partial class Forwarder
         if (kept == 0)
         {
             TunnelRx = outerRx;
+            Output.FlushTx(); // what the underlay's receive staged (ARP replies)
             return;
         }
         pkts = pkts[..kept];
