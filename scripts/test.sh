@@ -7,6 +7,23 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
+# Every program a test needs ([RequiresTool("...")] in tests/, kept in step by a test). Outside CI a missing one makes
+# its tests skipped, each saying why; in CI (CI=true, set by .ci/run) it fails the run here, before the build.
+tools=(ip python3 ethtool ping tcpdump tshark tcpreplay iperf3 trafgen ovs-ofctl ovs-appctl ovs-vsctl ovs-vswitchd
+       ovsdb-server ovs-testcontroller osken-manager mn mnexec sockperf sshd ssh ssh-keygen sudo socat nsenter unshare
+       dpkg-deb lintian)
+missing=()
+for t in "${tools[@]}"; do
+  command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || [ -x "/sbin/$t" ] || missing+=("$t")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "${CI:-}" = true ]; then
+    echo "test.sh: FAILED: missing in CI: ${missing[*]} (scripts/install-deps.sh installs them)" >&2
+    exit 1
+  fi
+  echo "test.sh: missing: ${missing[*]}; the tests that need them will be reported skipped, with the reason" >&2
+fi
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # Zero warnings in the whole solution: src/ treats them as errors always, CI also in tests/ and bench/.
 dotnet build Softswitch.sln -c Release -nologo -v q -clp:ErrorsOnly -p:TreatWarningsAsErrors=true

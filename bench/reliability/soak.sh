@@ -16,7 +16,7 @@
 #    restart; the bytes each root kind kept alive; pauses by generation).
 # Fails on growth after warm-up (RSS, threads, fds), on any lost permanent flow, on packets that do not add up over
 # the four ports (received = forwarded + dropped by reason, and every namespace receives what the switch sent it)
-# and on a daemon that died or stopped answering. The GC and stall figures are reported, not judged (see README).
+# and on a daemon that died or stopped answering. The GC and stall figures are reported, not judged (see docs/reliability.md).
 netns_up addr
 # Namespaces C (10.0.1.1) and D (10.0.1.2) behind ports 3 and 4.
 NSC=skrel-c-$$ NSD=skrel-d-$$ VC=skrc$$ VD=skrd$$

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's benchmark plots, made for real on this machine by small runs (a few minutes):
+# Example benchmark plots (docs/benchmarks.md), made for real by small runs (a few minutes); on a loaded machine they
+# show what each plot looks like, not the switch's figures:
 #   bash bench/scripts/readme-plots.sh          # docs/img: each run's result file (.json) and its plots (.svg, .png)
 # pps under churn (forwarding rate over time, churn from 3 s into the window), pps with 1 and 2 forwarding threads
 # (scaling), the agent's packet-in round trips (latency CDF) and, as root, bench/netns/compare.sh's afpacket, afxdp,

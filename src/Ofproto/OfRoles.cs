@@ -17,8 +17,10 @@ public enum OfAsyncKind : byte
 }
 
 /// <summary>
-/// Which asynchronous messages a controller receives, by its role: a reason bit mask per kind, one set for master and
-/// equal, one for slave (OpenFlow 1.3.5 section 7.3.10, ofp_async_config). Immutable.
+/// Which asynchronous messages a controller receives, by its role: a mask per kind of the model's reasons
+/// (<see cref="Bit(OfPacketInReason)"/> and its overloads; the agent translates OpenFlow 1.3's wire masks, whose bits
+/// are wire reasons, both ways), one set for master and equal, one for slave (OpenFlow 1.3.5 section 7.3.10,
+/// ofp_async_config). Immutable.
 /// </summary>
 public sealed record OfAsyncConfig(uint PacketInMaster, uint PortStatusMaster, uint FlowRemovedMaster,
                                             uint PacketInSlave, uint PortStatusSlave, uint FlowRemovedSlave)
@@ -27,6 +29,15 @@ public sealed record OfAsyncConfig(uint PacketInMaster, uint PortStatusMaster, u
     private const uint AllFlowRemovedReasons = (1u << (int)OfFlowRemovedReason.IdleTimeout) | (1u << (int)OfFlowRemovedReason.HardTimeout)
                                              | (1u << (int)OfFlowRemovedReason.Delete) | (1u << (int)OfFlowRemovedReason.GroupDelete)
                                              | (1u << (int)OfFlowRemovedReason.MeterDelete);
+
+    /// <summary>A reason's bit in the masks (what <see cref="Wants"/> tests for it).</summary>
+    public static uint Bit(OfPacketInReason r) => 1u << (int)r;
+
+    /// <inheritdoc cref="Bit(OfPacketInReason)"/>
+    public static uint Bit(OfFlowRemovedReason r) => 1u << (int)r;
+
+    /// <inheritdoc cref="Bit(OfPacketInReason)"/>
+    public static uint Bit(OfPortReason r) => 1u << (int)r;
 
     /// <summary>
     /// The defaults (OpenFlow 1.3.5 section 6.1.1, as Open vSwitch's ofputil_async_cfg_default): a master or equal
@@ -68,6 +79,9 @@ public sealed class OfController
 
     /// <summary>The role (equal until the controller asks for another).</summary>
     public OfRole Role { get; internal set; }
+
+    /// <summary>The controller asked for its role (a ROLE_REQUEST naming one): it holds it by choice, not by default.</summary>
+    public bool RoleChosen { get; internal set; }
 
     /// <summary>What asynchronous messages it wants (OpenFlow 1.3 SET_ASYNC; the defaults otherwise).</summary>
     public OfAsyncConfig Async
@@ -137,6 +151,7 @@ public sealed class OfRoles
                     if (!ReferenceEquals(other, c) && other.Role == OfRole.Master) other.Role = OfRole.Slave;
             }
             c.Role = r;
+            c.RoleChosen = true;
             return OfError.None;
         }
     }

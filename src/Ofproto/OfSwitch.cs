@@ -48,6 +48,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     // Per-thread scratch of the request paths (each connection has its own thread): cleared before each use.
     [ThreadStatic] private static List<FlowRemoved>? s_removed;
+    // The flows a run of flow-mods removed that ask for a report (a run belongs to its thread): reported once the run
+    // has published, under a hold taken before its first delete, so their entries are not reused meanwhile.
+    [ThreadStatic] private static List<FlowRemoved>? s_runRemoved;
+    [ThreadStatic] private static QuiescentDomain.Hold s_runRemovedHold;
+    [ThreadStatic] private static bool s_runRemovedHeld;
     [ThreadStatic] private static OfAction[]? s_actions;
     /// <summary>A spare flow list shared by the connections (tools connect per command, so a list per thread would not last).</summary>
     private static List<FlowEntry>? s_spareFlows;
@@ -194,8 +199,54 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// </summary>
     public void BeginFlowModRun() => Flows.BeginRun();
 
-    /// <summary>Ends this thread's run of flow-mods (nothing when none is on): they are in effect when it returns.</summary>
-    public void EndFlowModRun() => Flows.EndRun();
+    /// <summary>
+    /// Ends this thread's run of flow-mods (nothing when none is on): they are in effect when it returns, and the
+    /// flows they removed are reported then, with their final counts (a packet a cached verdict forwarded by a
+    /// removed flow until the run published counts), never while lookups may still find them.
+    /// </summary>
+    public void EndFlowModRun()
+    {
+        if (!Flows.InRun) return;
+        try
+        {
+            Flows.EndRun();
+        }
+        finally
+        {
+            if (s_runRemovedHeld) ReportRun();
+        }
+    }
+
+    /// <summary>The reports a run deferred, once it has published (this thread's run), and the end of its hold.</summary>
+    private void ReportRun()
+    {
+        var pending = s_runRemoved;
+        try
+        {
+            if (pending is not null)
+                foreach (var r in pending) Report(r with { Packets = r.Entry.Packets, Bytes = r.Entry.Bytes });
+        }
+        finally
+        {
+            pending?.Clear();
+            s_runRemovedHold.Dispose();
+            s_runRemovedHold = default;
+            s_runRemovedHeld = false;
+        }
+    }
+
+    /// <summary>Reports the flows a flow-mod removed, or keeps them for the end of this thread's run.</summary>
+    private void ReportRemoved(List<FlowRemoved> removed)
+    {
+        if (!Flows.InRun)
+        {
+            foreach (var r in removed) Report(r);
+            return;
+        }
+        var pending = s_runRemoved ??= new List<FlowRemoved>();
+        foreach (var r in removed)
+            if (OfFlowRule.Of(r.Entry) is { SendFlowRemoved: true }) pending.Add(r);
+    }
 
     /// <summary>
     /// Applies a flow-mod (Open vSwitch's handle_flow_mod): checks the match, instructions and actions against the
@@ -238,13 +289,19 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
                               req.CookieMask, req.TableId, instructions, req.OutGroup);
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
+        if (!addOrModify && !s_runRemovedHeld && Flows.InRun)
+        {
+            // Taken before the delete retires anything: the run's reports read the entries after it publishes.
+            s_runRemovedHold = Flows.Reclamation.Enter();
+            s_runRemovedHeld = true;
+        }
         FlowModStatus st;
         FlowEntry? flow;
         bool groups = addOrModify && (UsesGroups(actions) || UsesGroups(instructions?.WriteActions));
         bool meter = addOrModify && instructions is { Meter: not 0 };
         // A run (BeginFlowModRun) must not hold tables while this takes the group and meter locks (a group's deletion
         // takes them, then the tables), and a released buffered packet follows a flow that is in effect.
-        if (groups || meter || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) Flows.EndRun();
+        if (groups || meter || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) EndFlowModRun();
         if (groups || meter)
         {
             // The groups it applies and the meter it names must exist, and stay until it is in place (a group's or a
@@ -266,7 +323,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             st = Flows.Apply(mod, removed, out flow);
         }
         Interlocked.Increment(ref _flowModsApplied);
-        foreach (var r in removed) Report(r);
+        ReportRemoved(removed);
         removed.Clear();
         switch (st)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Softswitch.TestKit;
 
 namespace Softswitch.Bench.Tests;
 
@@ -28,15 +29,5 @@ public sealed partial class PpsThreadPlacementTests
         Assert.True(row.Success, stdout);
         Assert.True(double.Parse(row.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
         Assert.True(double.Parse(row.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
-    }
-}
-
-/// <summary>A fact reported as skipped, with the reason, where the process may not use two CPUs (and on other than Linux).</summary>
-public sealed class TwoCpuFactAttribute : FactAttribute
-{
-    public TwoCpuFactAttribute()
-    {
-        int cpus = global::Softswitch.Datapath.Forwarding.CpuPlacement.IsSupported ? global::Softswitch.Datapath.Forwarding.CpuPlacement.Allowed().Length : 0;
-        if (cpus < 2) Skip = $"needs Linux and two CPUs this process may use (it may use {cpus})";
     }
 }

@@ -26,10 +26,10 @@ public class ParserTsharkTests
 
     private static UInt128 Addr(string s) => System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(IPAddress.Parse(s).GetAddressBytes());
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("tshark")]
     public void TsharkReadsTheSameFields()
     {
-        if (!ExternalTool.Require("tshark")) return;
         var frames = ParserOf13Tests.SeedFrames().ToList();
         string dir = Path.Combine(Path.GetTempPath(), $"softswitch-parser-tshark-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);

@@ -7,30 +7,21 @@ namespace Softswitch.E2E.Tests;
 /// The real daemon with the emulated NetFPGA board, flows from ovs-ofctl, and `softswitch ctl` asking it where they
 /// went: offload/show, offload/dump-flows, the Debug log, the control socket's file. Needs ovs-ofctl, not root.
 /// </summary>
+[RequiresTool("ovs-ofctl")]
 public sealed class OffloadCtlTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("ssw-e2e-ctl-");
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    private static bool RequireOvsOfctl()
-    {
-        if (Sh.Exists("ovs-ofctl")) return true;
-        const string msg = "ovs-ofctl is not installed (run scripts/install-deps.sh as root)";
-        if (Environment.GetEnvironmentVariable("CI") == "true") Assert.Fail(msg);
-        Console.WriteLine($"SKIPPED: {msg}");
-        return false;
-    }
-
     private const string Exact1 = "in_port=1,dl_vlan=0xffff,dl_vlan_pcp=0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,dl_type=0x0800," +
                                   "nw_tos=0,nw_proto=17,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1000,tp_dst=2000";
     private const string Exact2 = "in_port=2,dl_vlan=0xffff,dl_vlan_pcp=0,dl_src=02:00:00:00:00:02,dl_dst=02:00:00:00:00:01,dl_type=0x0800," +
                                   "nw_tos=0,nw_proto=6,nw_src=10.0.0.2,nw_dst=10.0.0.1,tp_src=80,tp_dst=4000";
 
-    [Fact]
+    [ToolFact]
     public void OffloadShowAndDumpFlows_ReportHardwareSoftwareReasonsAndWrites()
     {
-        if (!RequireOvsOfctl()) return;
         string socket = Path.Combine(_dir.FullName, "sw.ctl");
         using var sw = new SwitchProcess(SwitchProcess.FreePort(15_000, 20_000), "mem:4",
             "--offload", "netfpga-emulated", "--unixctl", socket, "--log-level", "Debug");
@@ -79,10 +70,9 @@ public sealed class OffloadCtlTests : IDisposable
         Assert.Contains("offload added: priority=60,arp actions=CONTROLLER:65535 -> sw(reason=unsupported-action", sw.Output);
     }
 
-    [Fact]
+    [ToolFact]
     public void OverlapStaysInSoftware_ThenIsPromotedWhenTheOverlapGoes()
     {
-        if (!RequireOvsOfctl()) return;
         string socket = Path.Combine(_dir.FullName, "sw.ctl");
         using var sw = new SwitchProcess(SwitchProcess.FreePort(15_000, 20_000), "mem:4",
             "--offload", "netfpga-emulated", "--unixctl", socket, "--log-level", "Debug");
@@ -133,10 +123,9 @@ public sealed class OffloadCtlTests : IDisposable
         return r.Stdout;
     }
 
-    [Fact]
+    [ToolFact]
     public void ControlSocket_OwnerOnly_SurvivesBadRequests_RemovedOnExit()
     {
-        if (!RequireOvsOfctl()) return;
         string socket = Path.Combine(_dir.FullName, "sw.ctl");
         var sw = new SwitchProcess(SwitchProcess.FreePort(15_000, 20_000), "mem:2", "--unixctl", socket);
         try

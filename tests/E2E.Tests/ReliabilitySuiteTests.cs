@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
 
@@ -53,35 +54,17 @@ public sealed class ReliabilitySuiteTests
         return (p.ExitCode, table, await se);
     }
 
-    /// <summary>False (and says why, or fails on CI) when a tool the suite needs is missing.</summary>
-    private static bool ToolsPresent(string test, params string[] tools)
-    {
-        foreach (var tool in tools)
-        {
-            if ((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(p => File.Exists(Path.Combine(p, tool)))) continue;
-            string msg = $"{tool} is not installed (run scripts/install-deps.sh as root)";
-            if (Environment.GetEnvironmentVariable("CI") == "true") Assert.Fail(msg);
-            Console.WriteLine($"SKIPPED: {test}: {msg}");
-            return false;
-        }
-        return true;
-    }
-
     /// <summary>
     /// A 45-second soak (run.sh --soak with SOAK_SECONDS): four ports with paced and line-rate traffic, flow churn by
     /// the C# client at 10,000 flow-mods/s, controller restarts; packets must add up over the four ports, no
     /// permanent flow may be lost, and the row must report the switch's applied flow-mod rate and the GC pauses.
     /// </summary>
-    [Fact]
+    [E2EFact]
+    [RequiresTool("ovs-ofctl")]
+    [RequiresTool("ovs-testcontroller")]
+    [RequiresTool("iperf3")]
     public async Task ShortSoakPasses()
     {
-        if (!ToolsPresent(nameof(ShortSoakPasses), "ovs-ofctl", "ovs-testcontroller", "python3", "iperf3", "ip")) return;
-        if (Environment.UserName != "root")
-        {
-            if (Environment.GetEnvironmentVariable("CI") == "true") Assert.Fail("the soak needs root (network namespaces)");
-            Console.WriteLine("SKIPPED: ShortSoakPasses: the soak needs root (network namespaces)");
-            return;
-        }
         // The soak runs the daemon and bench this test run built; run.sh builds them if this is another configuration.
         var (code, table, errors) = await RunSuiteAsync("the short soak", new() { ["SOAK_SECONDS"] = "45" },
             ["--soak", "1"], "bench/bin/Release/net10.0/Softswitch.Bench.dll");
@@ -92,10 +75,12 @@ public sealed class ReliabilitySuiteTests
         Assert.Matches(@"GC after warm-up: \d+ collections, \d+ pauses", table);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    [RequiresTool("ovs-testcontroller")]
+    [RequiresTool("python3")]
     public async Task QuickReliabilitySuitePasses()
     {
-        if (!ToolsPresent(nameof(QuickReliabilitySuitePasses), "ovs-ofctl", "ovs-testcontroller", "python3")) return;
         // The suite runs the daemon this test run built (src/Softswitch/bin/Release); build it if this is another configuration.
         var (code, table, errors) = await RunSuiteAsync("the quick reliability suite", new(), ["--quick"]);
         Assert.True(code == 0, $"reliability suite failed ({code}):\n{table}\n{errors}");

@@ -22,6 +22,7 @@ public sealed class SflowTests
     private const ushort EtherType = 0x88B5;
 
     [E2EFact]
+    [RequiresTool("tshark")]
     public void Sampling_OneInK_SamplesAndCountersReachTheCollector()
     {
         using var hosts = new Hosts(2, subnet: "10.79.0");

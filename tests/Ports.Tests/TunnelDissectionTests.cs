@@ -18,14 +18,14 @@ namespace Softswitch.Ports.Tests;
 /// </summary>
 public sealed class TunnelDissectionTests(ITestOutputHelper output)
 {
-    [Theory]
+    [ToolTheory]
+    [RequiresTool("tshark")]
     [InlineData(TunnelKind.Vxlan, 100u, "eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data", "vxlan.vni", "100")]
     [InlineData(TunnelKind.Gre, 5u, "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data", "gre.key", "0x00000005")]
     [InlineData(TunnelKind.Gre, null, "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data", "gre.proto", "0x6558")]
     [InlineData(TunnelKind.Ipip, null, "eth:ethertype:ip:ip:icmp:data", "ip.proto", "4,1")]
     public void Tshark_DissectsOurEncapsulation(TunnelKind kind, uint? key, string layers, string field, string expected)
     {
-        Assert.True(Sh.Exists("tshark"), "tshark is not installed (bash scripts/install-deps.sh installs it)");
         var hostMac = MacAddress.Parse("0e:00:00:00:00:01");
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         var host = new MemoryPort("host", hostMac);

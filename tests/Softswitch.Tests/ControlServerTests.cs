@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using Softswitch.Control;
+using Softswitch.TestKit;
 
 namespace Softswitch.Tests;
 
@@ -35,14 +36,10 @@ public sealed class ControlServerTests : IDisposable
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresRoot("chowning a directory to another user")]
     public void ARunDirectoryOthersControlIsRefused()
     {
-        if (SocketFile.EffectiveUid != 0)
-        {
-            Console.WriteLine("SKIPPED: ARunDirectoryOthersControlIsRefused needs root to chown a directory to another user");
-            return;
-        }
         string dir = Path.Combine(_dir.FullName, "run");
         Directory.CreateDirectory(dir);
         string sock = Path.Combine(dir, "sw.ctl");

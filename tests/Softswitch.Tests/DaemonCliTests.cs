@@ -181,16 +181,10 @@ public sealed class DaemonCliTests : IDisposable
         return (pid, ctl, pidFile, log);
     }
 
-    [Fact]
+    [TwoCpuFact]
     public void ForwardingCpus_PinTheForwardingThreads_AndKeepEveryOtherThreadOff()
     {
         var allowed = global::Softswitch.Datapath.Forwarding.CpuPlacement.Allowed();
-        if (allowed.Length < 2)
-        {
-            // Nothing to keep apart on one CPU: said loudly, not passed quietly.
-            Console.WriteLine($"SKIPPED ForwardingCpus test: this process may use {allowed.Length} CPU(s); placement needs two");
-            return;
-        }
         int cpu = allowed[^1];
         var (pid, ctl, _, log) = Detached("--threads", "2", "--forwarding-cpus", cpu.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var threads = new List<(string Name, string Cpus)>();
@@ -356,14 +350,10 @@ public sealed class DaemonCliTests : IDisposable
         return (p.ExitCode, o.Result, e.Result);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-appctl")]
     public void OvsAppctl_SpeaksToTheControlSocket()
     {
-        if (!File.Exists("/usr/bin/ovs-appctl"))
-        {
-            Console.WriteLine("SKIPPED: OvsAppctl_SpeaksToTheControlSocket needs ovs-appctl (apt-get install openvswitch-common; scripts/install-deps.sh does)");
-            return;
-        }
         var (pid, ctl, pidFile, _) = Detached();
 
         var version = OvsAppctl("-t", ctl, "version");
@@ -416,7 +406,8 @@ public sealed class DaemonCliTests : IDisposable
             Assert.Contains($"|pcap|INFO|port {no} ({name}): capturing to {dir}/{name}-rx.pcap and {dir}/{name}-tx.pcap", text);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("tshark")]
     public void PcapStartStop_AtRunTime_APcapngPerPort_ReadByTshark()
     {
         string dir = Path.Combine(_dir.FullName, "live");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.RegularExpressions;
+using Softswitch.TestKit;
 
 namespace Softswitch.Tests;
 
@@ -35,14 +36,10 @@ public sealed class DebPackageTests : IDisposable
         return (p.ExitCode, o.Result, e.Result);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("dpkg-deb")]
     public void BuildDeb_HoldsBinaryUnitManPage_WithControlFields()
     {
-        if (!File.Exists("/usr/bin/dpkg-deb"))
-        {
-            Console.WriteLine("SKIPPED: BuildDeb_HoldsBinaryUnitManPage_WithControlFields needs dpkg-deb (a Debian system)");
-            return;
-        }
         string binary = Path.Combine(AppContext.BaseDirectory, "softswitch.dll");
         var build = Run("bash", [Path.Combine(RepoRoot(), "scripts", "build-deb.sh"), _dir.FullName], new Dictionary<string, string> { ["SOFTSWITCH_BINARY"] = binary });
         Assert.True(build.Code == 0, build.Err + build.Out);
@@ -92,14 +89,11 @@ public sealed class DebPackageTests : IDisposable
     /// tag allowed beyond errors' absence is lintian's warning that /usr/bin/softswitch is neither ELF nor a script; the
     /// NativeAOT build has no such warning. No overrides are shipped.
     /// </summary>
-    [Fact]
+    [ToolFact]
+    [RequiresTool("dpkg-deb")]
+    [RequiresTool("lintian")]
     public void BuildDeb_Lintian_ReportsNoErrors()
     {
-        if (!File.Exists("/usr/bin/dpkg-deb") || !File.Exists("/usr/bin/lintian"))
-        {
-            Console.WriteLine("SKIPPED: BuildDeb_Lintian_ReportsNoErrors needs dpkg-deb and lintian (scripts/install-deps.sh installs lintian)");
-            return;
-        }
         string binary = Path.Combine(AppContext.BaseDirectory, "softswitch.dll");
         var build = Run("bash", [Path.Combine(RepoRoot(), "scripts", "build-deb.sh"), _dir.FullName], new Dictionary<string, string> { ["SOFTSWITCH_BINARY"] = binary });
         Assert.True(build.Code == 0, build.Err + build.Out);

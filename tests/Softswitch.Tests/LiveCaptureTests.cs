@@ -64,7 +64,8 @@ public sealed class LiveCaptureTests : IDisposable
         while (_ports.Any(p => p.PendingReceive > 0)) _dp.PollOnce();
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("tshark")]
     public void PcapStartStop_APcapngPerPort_NamedAfterIt_BothDirections_ReadByTshark()
     {
         AddFlow("priority=100,in_port=1 actions=output:2");

@@ -29,10 +29,10 @@ public sealed class OfctlFlowParserInteropTests
         priority=0,actions=NORMAL
         """;
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task OvsOfctlAddFlows_InstallsWhatTheParserReads()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         string file = Path.GetTempFileName();
         File.WriteAllText(file, Flows);
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });

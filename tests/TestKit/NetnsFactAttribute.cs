@@ -34,9 +34,9 @@ public sealed class RequiresLinkTypeAttribute(string type, string module) : Attr
 }
 
 /// <summary>
-/// The test (on a class: each of its namespace tests) runs a program, e.g. tshark or ovs-vswitchd. Without it the test
-/// is skipped with the reason, except in CI (CI=true), which installs every tool (scripts/install-deps.sh): there the
-/// test runs and fails where it calls the program.
+/// The test (on a class: each of its tests) runs a program, e.g. tshark or ovs-vswitchd; read by <see cref="NetnsFactAttribute"/>,
+/// <see cref="ToolFactAttribute"/> and <see cref="ToolTheoryAttribute"/>. Without it the test is skipped with the reason,
+/// except in CI (CI=true), which installs every tool (scripts/install-deps.sh): there the test fails, saying which is missing.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = true)]
 public sealed class RequiresToolAttribute(string tool) : Attribute
@@ -73,28 +73,8 @@ public sealed class NetnsFactDiscoverer(IMessageSink sink) : IXunitTestCaseDisco
                 }
             }
         }
-        if (reason is null && Environment.GetEnvironmentVariable("CI") != "true")
-        {
-            var tools = testMethod.TestClass.Class.GetCustomAttributes(typeof(RequiresToolAttribute))
-                .Concat(testMethod.Method.GetCustomAttributes(typeof(RequiresToolAttribute)));
-            foreach (var tool in tools)
-            {
-                string name = tool.GetConstructorArguments().First() as string ?? "";
-                if (!Sh.Exists(name))
-                {
-                    reason = $"{name} is not installed (run scripts/install-deps.sh as root)";
-                    break;
-                }
-            }
-        }
-        var display = options.MethodDisplayOrDefault();
-        var displayOptions = options.MethodDisplayOptionsOrDefault();
-        if (reason is not null)
-        {
-            if (TestEnv.Report(reason)) sink.OnMessage(new DiagnosticMessage($"[netns] namespace tests skipped: {reason}"));
-            return [new XunitSkippedDataRowTestCase(sink, display, displayOptions, testMethod, "SKIPPED: " + reason)];
-        }
-        return [new XunitTestCase(sink, display, displayOptions, testMethod)];
+        return Requirements.Unrunnable(sink, options, testMethod, reason, "namespace tests")
+               ?? [new XunitTestCase(sink, options.MethodDisplayOrDefault(), options.MethodDisplayOptionsOrDefault(), testMethod)];
     }
 }
 
@@ -144,13 +124,13 @@ public static class TestEnv
     }
 
     /// <summary>Prints the reason to stderr the first time; true then.</summary>
-    public static bool Report(string reason)
+    public static bool Report(string reason, string what = "namespace tests")
     {
         lock (s_reported)
         {
             if (!s_reported.Add(reason)) return false;
         }
-        Console.Error.WriteLine($"[{System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "tests"}] namespace tests skipped: {reason}");
+        Console.Error.WriteLine($"[{System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "tests"}] {what} skipped: {reason}");
         return true;
     }
 

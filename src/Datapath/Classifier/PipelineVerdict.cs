@@ -111,8 +111,6 @@ public sealed class PipelineVerdict
     public FlowActions Actions { get; private set; }
     /// <summary>How the run ended.</summary>
     public PipelineEnd End { get; private set; }
-    /// <summary>Each of <see cref="Entries"/>' <see cref="FlowEntry.Serial"/> when the verdict was built (the incarnation it credits).</summary>
-    internal readonly int[] Serials;
     /// <summary>Packets and bytes the owning forwarder ran through this verdict and has not yet credited to its rules.</summary>
     internal long PendingPackets, PendingBytes;
     /// <summary>The owning forwarder's burst in which this verdict last got a flow-batch, and that batch's number (its grouping, with no index).</summary>
@@ -135,7 +133,6 @@ public sealed class PipelineVerdict
         Hits = new FlowEntry?[stages];
         int n = EntryCount(walk);
         Entries = new FlowEntry[n];
-        Serials = new int[n];
         Owner = owner;
         Actions = actions;
         _changes = walk.Changes!;
@@ -157,7 +154,6 @@ public sealed class PipelineVerdict
         walk.Hits.CopyTo(Hits);
         int n = 0;
         foreach (var h in Hits) if (h is not null) Entries[n++] = h;
-        for (int i = 0; i < n; i++) Serials[i] = Entries[i].Serial;
         var classes = walk.Classes;
         var versions = walk.Versions;
         var removals = walk.Removals;
@@ -185,11 +181,10 @@ public sealed class PipelineVerdict
         PendingBytes = 0;
     }
 
-    /// <summary>Prefetches what paying this verdict's credits reads first: its rule and serial arrays and its stage checks.</summary>
+    /// <summary>Prefetches what paying this verdict's credits reads first: its rule array and its stage checks.</summary>
     internal void PrefetchCredits()
     {
         Prefetch.Object(Entries, 1);
-        Prefetch.Object(Serials, 1);
         Prefetch.Object(_checks, Math.Min(_checks.Length + 1, 9));
     }
 
@@ -322,7 +317,6 @@ public sealed class PipelineVerdict
                 c.Serial = e.Serial;
                 Hits[i] = e;
                 Entries[entry] = e;
-                Serials[entry] = c.Serial;
             }
             // Read before the stage's hit was checked or looked up: a removal since then moves it again.
             c.Removals = removalsRead[i];

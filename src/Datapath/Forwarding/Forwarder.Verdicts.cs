@@ -165,14 +165,12 @@ public sealed partial class Forwarder
         foreach (ref readonly var c in v.Checks)
         {
             stats.Lookups[c.StageId] += pending;
-            if (c.Hit is not null) stats.Matched[c.StageId] += pending;
-        }
-        var entries = v.Entries;
-        var serials = v.Serials;
-        for (int i = 0; i < entries.Length; i++)
-        {
-            var e = entries[i];
-            if (!e.IsRemoved && e.Serial == serials[i]) Credit(e, packets, bytes);
+            if (c.Hit is not { } e) continue;
+            stats.Matched[c.StageId] += pending;
+            // The incarnation the verdict found, also removed while its table has not published the removal (a run of
+            // flow-mods holds it, and the rule still forwards: its final counts include these packets); such a rule
+            // gets no new incarnation before this thread's next quiescent point.
+            if (e.Serial == c.Serial && (!e.IsRemoved || c.Table.Removals == c.Removals)) Credit(e, packets, bytes);
         }
     }
 

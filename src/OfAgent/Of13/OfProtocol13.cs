@@ -67,7 +67,7 @@ internal sealed class OfProtocol13 : OfProtocol
                 return;
             case Ofp13Type.GetConfigRequest:
                 if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
-                c.SendRaw(Ofp13Messages.ConfigReply(xid, (ushort)_ctx.Switch.Fragments, c.MissSendLen));
+                c.SendRaw(Ofp13Messages.ConfigReply(xid, ConfigFlags(), c.MissSendLen));
                 return;
             case Ofp13Type.SetConfig:
                 SetConfig(c, msg);
@@ -125,18 +125,46 @@ internal sealed class OfProtocol13 : OfProtocol
         return false;
     }
 
+    /// <summary>OFPC_FRAG_* (the low two bits) and OFPC_INVALID_TTL_TO_CONTROLLER of ofp_config_flags.</summary>
+    private const ushort FragNormal = 0, FragDrop = 1, FragReasm = 2, FragMask = 3, InvalidTtlToController = 4;
+
+    /// <summary>The switch's config as GET_CONFIG shows it.</summary>
+    private ushort ConfigFlags()
+    {
+        var sw = _ctx.Switch;
+        ushort frag = sw.Fragments switch
+        {
+            FragmentHandling.Drop => FragDrop,
+            FragmentHandling.Reassemble => FragReasm,
+            _ => FragNormal,
+        };
+        return (ushort)(frag | (sw.InvalidTtlToController ? InvalidTtlToController : 0));
+    }
+
+    /// <summary>
+    /// SET_CONFIG: miss_send_len is the connection's own, stored whatever its role (as Open vSwitch's
+    /// handle_set_config); the fragment handling and OFPC_INVALID_TTL_TO_CONTROLLER are the switch's, changed by a
+    /// master or equal controller only (a slave's are ignored, without an error: SET_CONFIG is no write a slave is
+    /// refused, OpenFlow 1.3.5 section 6.3.6). OFPC_INVALID_TTL_TO_CONTROLLER also sets the invalid-TTL bit of the
+    /// connection's packet-in mask (as Open vSwitch's ofconn_set_invalid_ttl_to_controller), so those packet-ins reach it.
+    /// </summary>
     private void SetConfig(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodeSetConfig(msg, out ushort flags, out ushort missSendLen, out var err)) { Error(c, err, msg); return; }
-        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
         c.MissSendLen = missSendLen;
-        var frag = (flags & 3) switch
+        if (!c.Controller.MayWrite) return;
+        var frag = (flags & FragMask) switch
         {
-            0 => FragmentHandling.Normal,
-            1 => FragmentHandling.Drop,
+            FragNormal => FragmentHandling.Normal,
+            FragDrop => FragmentHandling.Drop,
             _ => FragmentHandling.Reassemble,
         };
-        Check(c, _ctx.Switch.SetFragments(frag, c.Controller), msg);
+        if (!Check(c, _ctx.Switch.SetFragments(frag, c.Controller), msg)) return;
+        bool ttl = (flags & InvalidTtlToController) != 0;
+        _ctx.Switch.InvalidTtlToController = ttl;
+        var a = c.Controller.Async;
+        uint bit = OfAsyncConfig.Bit(OfPacketInReason.InvalidTtl);
+        c.Controller.Async = a with { PacketInMaster = ttl ? a.PacketInMaster | bit : a.PacketInMaster & ~bit };
     }
 
     // ================================================================ flow-mod
@@ -302,7 +330,12 @@ internal sealed class OfProtocol13 : OfProtocol
     private static void GetAsync(OfConnection c, uint xid)
     {
         var a = c.Controller.Async;
-        ReadOnlySpan<uint> masks = [a.PacketInMaster, a.PacketInSlave, a.PortStatusMaster, a.PortStatusSlave, a.FlowRemovedMaster, a.FlowRemovedSlave];
+        ReadOnlySpan<uint> masks =
+        [
+            Of13Translate.AsyncMaskToWire(OfAsyncKind.PacketIn, a.PacketInMaster), Of13Translate.AsyncMaskToWire(OfAsyncKind.PacketIn, a.PacketInSlave),
+            Of13Translate.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusMaster), Of13Translate.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusSlave),
+            Of13Translate.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedMaster), Of13Translate.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedSlave),
+        ];
         c.SendRaw(Ofp13Messages.AsyncReply(xid, masks));
     }
 
@@ -311,7 +344,11 @@ internal sealed class OfProtocol13 : OfProtocol
         Span<uint> m = stackalloc uint[6];
         if (!Ofp13Messages.TryDecodeAsync(msg, m, out var err)) { Error(c, err, msg); return; }
         // ofp_async_config: packet_in_mask[2], port_status_mask[2], flow_removed_mask[2]; [0] master/equal, [1] slave.
-        c.Controller.Async = new OfAsyncConfig(m[0], m[2], m[4], m[1], m[3], m[5]);
+        // Their bits are wire reasons: a removal is selected by the reason it is sent with.
+        c.Controller.Async = new OfAsyncConfig(
+            Of13Translate.AsyncMaskToOf(OfAsyncKind.PacketIn, m[0]), Of13Translate.AsyncMaskToOf(OfAsyncKind.PortStatus, m[2]),
+            Of13Translate.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[4]), Of13Translate.AsyncMaskToOf(OfAsyncKind.PacketIn, m[1]),
+            Of13Translate.AsyncMaskToOf(OfAsyncKind.PortStatus, m[3]), Of13Translate.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[5]));
     }
 
     // ================================================================ groups and meters

@@ -39,38 +39,32 @@ namespace Softswitch.OfAgent.Session;
 /// connection pass <see cref="AgentOptions.PacketInQueueLimit"/>, and counted (<see cref="PacketInsDropped"/>); replies
 /// queued ahead of them do not count. Past <see cref="AgentOptions.SendQueueHardLimit"/> (all kinds together: only an
 /// asynchronous burst larger than it, a mass delete's FLOW_REMOVED, can get there) the connection is closed.</para>
-/// <para><b>Liveness</b> is a whole message received, or our writes being taken. While bytes are queued, the peer is
-/// alive as long as the send loop gets them into the socket (progress is marked per chunk of
-/// <see cref="ProgressChunkSize"/>, so a slow reader of a large write shows progress): a peer that takes none for twice
-/// the inactivity probe is closed, also while one of its requests is being handled (a dump waiting for room gives up
-/// when the connection closes, and the request's hold of the tables' reclamation domain goes with it). While nothing is
+/// <para><b>Liveness</b> is a whole message received, or our bytes being taken. While bytes are queued, the peer is
+/// alive as long as it takes any of them, or of those in the socket's buffer (<see cref="OfTransport.Progress"/>: bytes
+/// it acknowledged, read by the keepalive, so a slow reader is alive in the middle of a write that takes it minutes): a peer that takes none for
+/// twice the inactivity probe is closed, also while one of its requests is being handled (a dump waiting for room gives
+/// up when the connection closes, and the request's hold of the tables' reclamation domain goes with it). While nothing is
 /// queued and a request is being handled (a delete of a million flows takes longer than the probe), the peer waits on
 /// us: a tool such as ovs-ofctl waits for its BARRIER_REPLY without answering echoes, and the idle clock restarts when
-/// the handler returns. Otherwise the peer answers our ECHO_REQUEST after one probe interval or is closed after two; a
-/// peer that trickles a message byte by byte is as silent as one that sends nothing.</para>
+/// the handler returns; a request waiting for another connection's run of flow-mods is being handled too (the
+/// connection is marked before anything between framing and the handler may block). Otherwise the peer answers our
+/// ECHO_REQUEST after one probe interval or is closed after two; a peer that trickles a message byte by byte is as
+/// silent as one that sends nothing.</para>
 /// <para>An OFPT_ERROR from the peer, in any state and of any version, is handled here and never reaches the request
 /// dispatcher: it is logged (rate-limited, the peer's text in printable ASCII) and never answered with an error; a
 /// HELLO_FAILED closes the connection and is kept in <see cref="PeerRefusal"/> for the connect loop's retry line. A peer
 /// whose HELLO names a later version counts as <see cref="Negotiated"/> only from its next message, so a controller
 /// that answers HELLO_FAILED never takes the fail mode, even for an instant.</para>
 /// </remarks>
-public sealed class OfConnection : IAsyncDisposable
+public sealed partial class OfConnection : IAsyncDisposable
 {
     private readonly OfTransport _transport;
     private byte[]? _initial;
     private readonly int _initialCount;
     private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
-    // Made on first use: a tool's connection whose replies all go out at once from their queueing thread never needs
-    // one, and a queue's first segment is the largest object a connection would otherwise make.
-    private System.Collections.Concurrent.ConcurrentQueue<Outgoing>? _out;
-    private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
-    private readonly Lock _writeLock = new();
-    private Outgoing? _pendingHead; // under _writeLock: the unsent rest of a message written in part by its queueing thread
     private readonly CancellationTokenSource _cts = new();
-    private long _queuedBytes;   // every queued byte not yet written, of all kinds
-    private long _packetInBytes; // the packet-ins among them
-    // _lastRxTicks: a whole message received; _lastTxTicks: our writes last taken, or the moment bytes began to wait.
+    // _lastRxTicks: a whole message received; _lastTxTicks: queued bytes last written or seen taken, or the moment they began to wait.
     private long _lastRxTicks, _lastTxTicks;
     private bool _handling;
     private bool _helloReceived, _negotiated;
@@ -100,10 +94,6 @@ public sealed class OfConnection : IAsyncDisposable
     /// </summary>
     internal static ArrayPool<byte> MessagePool => s_buffers;
 
-    /// <summary>Bytes the send loop coalesces into one write (a larger message is written on its own).</summary>
-    private const int SendBufferSize = 256 * 1024;
-    /// <summary>A write is handed to the socket in pieces of this size, each one that is taken marking the peer alive.</summary>
-    private const int ProgressChunkSize = 64 * 1024;
     /// <summary>The receive buffer holds two of the larger of this and the largest message accepted, so a read always has room.</summary>
     private const int MinReceiveBufferSize = 64 * 1024;
 
@@ -177,9 +167,15 @@ public sealed class OfConnection : IAsyncDisposable
     /// how a full listener picks the connection to close for a newcomer.
     /// </summary>
     internal long IdleMilliseconds(long now) => Volatile.Read(ref _handling) ? -1 : now - Volatile.Read(ref _lastRequestTicks);
+
+    /// <summary>
+    /// A controller in charge of the switch: a controller connection that asked for the master or equal role. A full
+    /// listener never closes it for a newcomer, however quiet (a master may send nothing but echo replies for hours).
+    /// </summary>
+    internal bool InCharge => IsPrimary && _negotiated && IsOpen && Controller is { RoleChosen: true, Role: not OfRole.Slave };
+
     /// <summary>PACKET_IN messages dropped because the packet-ins queued to this peer were past their limit.</summary>
     public long PacketInsDropped;
-    private readonly ManualResetEventSlim _drained = new(true);
     public long MessagesReceived;
     public Task Completion => _run ?? Task.CompletedTask;
 
@@ -197,233 +193,6 @@ public sealed class OfConnection : IAsyncDisposable
     internal static int ThreadsCreated => s_rxThreads.Created + s_txThreads.Created;
 
     public uint NextXid() => Interlocked.Increment(ref _xid);
-
-    /// <summary>Queues a reply or request (never dropped; past the hard limit the connection closes).</summary>
-    public void Send(OfpMessage msg) => Enqueue(msg.ToArray());
-
-    /// <summary>
-    /// Queues FLOW_REMOVED or PORT_STATUS: accounted as a reply, never dropped (false only when the connection is
-    /// closed, or closes because the queue passed the hard limit).
-    /// </summary>
-    public bool SendNotification(OfpMessage msg) => Enqueue(msg.ToArray());
-
-    /// <summary>As <see cref="SendNotification(OfpMessage)"/>, for a whole encoded message (shared by the connections it goes to, never changed).</summary>
-    public bool SendNotification(byte[] msg) => Enqueue(msg);
-
-    public void SendRaw(byte[] bytes) => Enqueue(bytes);
-
-    /// <summary>
-    /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="MessagePool"/> (a
-    /// reply, never dropped); the connection returns the array to the pool once written (or drops it when it closes).
-    /// </summary>
-    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: false));
-
-    /// <summary>
-    /// As <see cref="SendPooled"/>, for a PACKET_IN: dropped and counted in <see cref="PacketInsDropped"/> (the array
-    /// returned) when the packet-ins queued to this peer are past <see cref="AgentOptions.PacketInQueueLimit"/>.
-    /// </summary>
-    public bool SendPacketInPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: true));
-
-    /// <summary>
-    /// A queued message: Bytes[Offset..Offset+Count), whether the array goes back to <see cref="MessagePool"/> once
-    /// written, and whether it is a packet-in (its own account). Offset is not 0 only for the rest of a message its
-    /// queueing thread wrote in part.
-    /// </summary>
-    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled, bool PacketIn)
-    {
-        public void Release()
-        {
-            if (Pooled) s_buffers.Return(Bytes);
-        }
-    }
-
-    private bool Enqueue(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false, PacketIn: false));
-
-    private bool Enqueue(Outgoing m)
-    {
-        if (!IsOpen)
-        {
-            m.Release();
-            return false;
-        }
-        var options = _owner.Options;
-        if (m.PacketIn && Interlocked.Read(ref _packetInBytes) > options.PacketInQueueLimit)
-        {
-            Interlocked.Increment(ref PacketInsDropped);
-            m.Release();
-            return false;
-        }
-        long q = Interlocked.Read(ref _queuedBytes);
-        if (q > options.SendQueueHardLimit)
-        {
-            _log.LogWarning("{Conn}: peer is not reading ({Bytes} bytes queued); closing", Name, q);
-            Close();
-            m.Release();
-            return false;
-        }
-        if (q == 0 && _transport.CanSendNow && _writeLock.TryEnter())
-        {
-            try
-            {
-                // Nothing queued and nothing being written (the send loop writes under the lock): this message is next.
-                if (Interlocked.Read(ref _queuedBytes) == 0)
-                {
-                    int sent = _transport.TrySendNow(m.Bytes.AsSpan(m.Offset, m.Count));
-                    if (sent == m.Count)
-                    {
-                        m.Release();
-                        return true;
-                    }
-                    if (sent >= 0)
-                    {
-                        // The rest stays in the message's own array (a pooled one goes back once the send loop wrote it).
-                        var rest = m with { Offset = m.Offset + sent, Count = m.Count - sent };
-                        Queued(rest);
-                        _pendingHead = rest;
-                        _outSignal.Set();
-                        return true;
-                    }
-                    // The channel failed: queue it; the send loop meets the failure and closes.
-                }
-            }
-            finally
-            {
-                _writeLock.Exit();
-            }
-        }
-        Queued(m);
-        (Volatile.Read(ref _out) ?? MakeQueue()).Enqueue(m);
-        _outSignal.Set();
-        return true;
-    }
-
-    /// <summary>Counts a message about to be queued in its account (before the send loop can see it).</summary>
-    private void Queued(in Outgoing m)
-    {
-        long total = Interlocked.Add(ref _queuedBytes, m.Count);
-        // Bytes begin to wait now: the peer's time to take them starts here, not at its last message.
-        if (total == m.Count) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
-        if (m.PacketIn) Interlocked.Add(ref _packetInBytes, m.Count);
-        else if (total - Interlocked.Read(ref _packetInBytes) > _owner.Options.ReplyQueueLimit) _drained.Reset();
-    }
-
-    /// <summary>Queued bytes of every kind not yet written (diagnostics, tests).</summary>
-    internal long QueuedBytes => Interlocked.Read(ref _queuedBytes);
-
-    /// <summary>Queued bytes of replies, FLOW_REMOVED and PORT_STATUS (what paces the peer).</summary>
-    private long ReplyBytes => Interlocked.Read(ref _queuedBytes) - Interlocked.Read(ref _packetInBytes);
-
-    /// <summary>
-    /// Blocks (this connection's receive loop: before it handles the next message, and inside a long reply before each
-    /// part) until the queued replies are below <see cref="AgentOptions.ReplyQueueLimit"/>; false when the connection
-    /// closed meanwhile (the keepalive closes a peer that takes none of them, so this never waits for good).
-    /// </summary>
-    public bool WaitForRoom()
-    {
-        long limit = _owner.Options.ReplyQueueLimit;
-        while (IsOpen)
-        {
-            if (ReplyBytes <= limit) return true;
-            // A timed wait: a reset racing with the set of a write that drained the queue costs one interval, not a hang.
-            try { _drained.Wait(100, _cts.Token); }
-            catch (OperationCanceledException) { return false; }
-        }
-        return false;
-    }
-
-    private System.Collections.Concurrent.ConcurrentQueue<Outgoing> MakeQueue()
-    {
-        Interlocked.CompareExchange(ref _out, new(), null);
-        return _out!;
-    }
-
-    /// <summary>The send loop wrote <paramref name="bytes"/>, <paramref name="packetInBytes"/> of them packet-ins.</summary>
-    private void Written(long bytes, long packetInBytes)
-    {
-        if (packetInBytes != 0) Interlocked.Add(ref _packetInBytes, -packetInBytes);
-        long total = Interlocked.Add(ref _queuedBytes, -bytes);
-        Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
-        if (total - Interlocked.Read(ref _packetInBytes) <= _owner.Options.ReplyQueueLimit) _drained.Set();
-    }
-
-    /// <summary>
-    /// The send loop, on a dedicated thread with blocking writes (the socket stays in blocking mode). It coalesces
-    /// whatever is queued into one write: ovs-ofctl add-flows sends a barrier after every flow-mod, and a reply
-    /// per syscall would make the replies, not the flow-mods, the bottleneck.
-    /// </summary>
-    private void SendLoop()
-    {
-        var buf = s_buffers.Rent(SendBufferSize);
-        try
-        {
-            while (true)
-            {
-                // Close sets the signal after cancelling: the loop ends without an exception per connection (tools
-                // connect per command, and each thrown exception is garbage). The check follows the reset: a Close
-                // that cancels after the check sets the signal after the reset, so the next wait returns at once.
-                _outSignal.Wait();
-                _outSignal.Reset();
-                if (_cts.IsCancellationRequested) return;
-                using var writing = _writeLock.EnterScope();
-                if (_pendingHead is { } head)
-                {
-                    _pendingHead = null;
-                    SendAll(head.Bytes, head.Offset, head.Count);
-                    Written(head.Count, head.PacketIn ? head.Count : 0);
-                    head.Release();
-                }
-                int used = 0, usedPacketIn = 0;
-                var queue = Volatile.Read(ref _out);
-                while (queue is not null && queue.TryDequeue(out var m))
-                {
-                    if (used + m.Count > buf.Length)
-                    {
-                        SendAll(buf, 0, used);
-                        Written(used, usedPacketIn);
-                        used = usedPacketIn = 0;
-                    }
-                    if (m.Count > buf.Length)
-                    {
-                        SendAll(m.Bytes, m.Offset, m.Count);
-                        Written(m.Count, m.PacketIn ? m.Count : 0);
-                    }
-                    else
-                    {
-                        Buffer.BlockCopy(m.Bytes, m.Offset, buf, used, m.Count);
-                        used += m.Count;
-                        if (m.PacketIn) usedPacketIn += m.Count;
-                    }
-                    m.Release();
-                }
-                if (used > 0)
-                {
-                    SendAll(buf, 0, used);
-                    Written(used, usedPacketIn);
-                }
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException or AuthenticationException)
-        {
-        }
-        finally
-        {
-            Close();
-            s_buffers.Return(buf);
-        }
-    }
-
-    /// <summary>Writes in pieces, each one taken marking progress: a peer reading slowly through a large write is alive.</summary>
-    private void SendAll(byte[] bytes, int offset, int count)
-    {
-        while (count > 0)
-        {
-            int n = Math.Min(count, ProgressChunkSize);
-            _transport.Send(bytes, offset, n);
-            Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
-            offset += n;
-            count -= n;
-        }
-    }
 
     /// <summary>
     /// The receive loop, on a dedicated thread with blocking reads: each read takes everything the kernel has
@@ -516,6 +285,7 @@ public sealed class OfConnection : IAsyncDisposable
                 var head = buf.AsSpan(start, Math.Min(end - start, OfpConstants.ErrorDataMinSize)).ToArray();
                 if (header.Type != OfpType.Error) SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
                 _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
+                sw.EndFlowModRun();
                 FlushAndClose();
                 return true;
             }
@@ -533,12 +303,16 @@ public sealed class OfConnection : IAsyncDisposable
             // Back-pressure by not reading: no further request is taken while the replies already queued to this
             // peer are past their limit (the keepalive closes a peer that takes none of them).
             if (!WaitForRoom()) return true;
-            if (flowMod) sw.BeginFlowModRun();
-            // While a request is being handled (a delete of a million flows takes seconds) the peer is waiting on
-            // us, not silent: the idle clock stops, and restarts when we are ready to read again.
+            // While a request is being handled (a delete of a million flows takes seconds), or waits for another
+            // connection's run, the peer is waiting on us, not silent: the idle clock stops, and restarts when we are
+            // ready to read again.
             Volatile.Write(ref _handling, true);
             bool keep;
-            try { keep = Handle(msg); }
+            try
+            {
+                if (flowMod) sw.BeginFlowModRun();
+                keep = Handle(msg);
+            }
             finally
             {
                 Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
@@ -546,6 +320,7 @@ public sealed class OfConnection : IAsyncDisposable
             }
             if (!keep)
             {
+                sw.EndFlowModRun();
                 FlushAndClose();
                 return true;
             }
@@ -648,6 +423,10 @@ public sealed class OfConnection : IAsyncDisposable
 
     private static string Suppressed(long n) => n > 0 ? $" ({n} similar line(s) suppressed)" : "";
 
+    // The keepalive's own: the most bytes the peer had taken at a tick, and whether bytes waited at the last tick.
+    private long _mostTaken;
+    private bool _bytesWaited;
+
     private void Keepalive()
     {
         if (!IsOpen) return;
@@ -656,14 +435,29 @@ public sealed class OfConnection : IAsyncDisposable
         // Every write was taken and we are producing an answer: the peer waits on us. With bytes waiting, a handler
         // (a dump waiting for room) does not stop the clock.
         if (queued == 0 && Volatile.Read(ref _handling)) return;
-        // Alive: a message received, or the send loop's writes taken (a dump's reader whose echo replies wait unread
-        // behind it; the idle clock restarts when a backlog drains). A write made at once by its queueing thread
-        // marks nothing: an idle peer must answer our echo.
+        // Alive: a message received, or waiting bytes being taken, ours or the socket's (a dump's reader whose echo
+        // replies wait unread behind it; the idle clock restarts when a backlog drains). Bytes taken with none waiting
+        // before (our echo request, which an idle peer's kernel acknowledges at once) mark nothing: an idle peer must
+        // answer it.
+        long unsent = _transport.Progress(out long taken);
+        if (taken > _mostTaken)
+        {
+            _mostTaken = taken;
+            if (_bytesWaited || queued > 0) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+        }
+        _bytesWaited = queued > 0 || unsent > 0;
         long quiet = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
         if (quiet > 2 * probe)
         {
-            if (queued > 0) _log.LogWarning("{Conn}: none of our writes taken for {Seconds:F1} s ({Bytes} bytes queued); closing", Name, quiet / 1000.0, queued);
-            else _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, quiet / 1000.0);
+            if (queued > 0 || unsent > 0)
+            {
+                _log.LogWarning("{Conn}: none of our writes taken for {Seconds:F1} s ({Bytes} bytes queued, {Unsent} in the socket); closing",
+                    Name, quiet / 1000.0, queued, unsent);
+            }
+            else
+            {
+                _log.LogWarning("{Conn}: no answer for {Seconds:F1} s; closing", Name, quiet / 1000.0);
+            }
             Close();
             return;
         }
@@ -672,7 +466,7 @@ public sealed class OfConnection : IAsyncDisposable
 
     private void FlushAndClose()
     {
-        // Give the send loop a moment to deliver a final error before closing.
+        // Give the send loop a moment to deliver a final error before closing (holding no run of flow-mods).
         for (int i = 0; i < 50 && Interlocked.Read(ref _queuedBytes) > 0; i++) Thread.Sleep(10);
         Close();
     }

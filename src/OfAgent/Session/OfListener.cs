@@ -19,8 +19,9 @@ namespace Softswitch.OfAgent.Session;
 /// milliseconds). When a peer completes HELLO while the cap's worth of connections is established, the one that has
 /// been idle longest (no request but echoes since then; a connection handling a request is not idle) is closed for
 /// it (<see cref="EvictedIdle"/>): a listener filled by sessions that only keep themselves alive still serves the
-/// next tool or controller, and the newcomer, whose HELLO is its latest request, is the last candidate after it. Only
-/// when every established connection is in the middle of a request is the newcomer closed instead
+/// next tool or controller, and the newcomer, whose HELLO is its latest request, is the last candidate after it. A
+/// controller that asked for the master or equal role is never closed so (<see cref="OfConnection.InCharge"/>). Only
+/// when every other established connection is in the middle of a request is the newcomer closed instead
 /// (<see cref="RefusedFull"/>). Every listener has its own cap: tools filling a <c>--listen</c> port take nothing from
 /// a <c>--controller ptcp:</c> port. The opening phase has a hard deadline (<see cref="AgentOptions.HelloTimeout"/>)
 /// that no byte extends. Refusals and evictions are logged with their reason, rate-limited (<see cref="LogLimiter"/>)
@@ -218,14 +219,17 @@ public sealed class OfListener : IAsyncDisposable
         _ = RunAsync(s, node);
     }
 
-    /// <summary>The established slot idle longest (under <c>_lock</c>); null when every one is handling a request.</summary>
+    /// <summary>
+    /// The established slot idle longest (under <c>_lock</c>), never a controller in charge
+    /// (<see cref="OfConnection.InCharge"/>); null when every other one is handling a request.
+    /// </summary>
     private Slot? LongestIdle(long now, out long idleMs)
     {
         Slot? victim = null;
         idleMs = -1;   // a connection idle for less than a millisecond (the clock's grain) is still idle; one handling is not
         foreach (var slot in _established)
         {
-            long idle = slot.Connection?.IdleMilliseconds(now) ?? -1;
+            long idle = slot.Connection is { InCharge: false } c ? c.IdleMilliseconds(now) : -1;
             if (idle > idleMs)
             {
                 idleMs = idle;
@@ -280,7 +284,7 @@ public sealed class OfListener : IAsyncDisposable
                     Interlocked.Increment(ref RefusedFull);
                     if (_refusalLog.TryTake(out long dropped))
                     {
-                        _log.LogWarning("{Endpoint}: refused {Remote}: {Max} connections are established (the listener's cap) and each is handling a request{Suppressed}",
+                        _log.LogWarning("{Endpoint}: refused {Remote}: {Max} connections are established (the listener's cap) and each is handling a request or is a controller in charge{Suppressed}",
                             _endpoint, transport.Remote, _options.MaxConnectionsPerListener, Suppressed(dropped));
                     }
 

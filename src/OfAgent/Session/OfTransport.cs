@@ -11,16 +11,22 @@ namespace Softswitch.OfAgent.Session;
 /// The socket stays in blocking mode for its whole life (see <see cref="SocketReadiness"/> for why): the opening
 /// phase's asynchronous reads wait for readiness on the shared poller and then read what is there, and TLS runs
 /// over <see cref="BlockingSocketStream"/>, which does the same.
+/// On Linux every write is made with send(2) and MSG_DONTWAIT, waiting for room with poll(2) when the socket's buffer
+/// is full, so the bytes the kernel has taken are known at every moment (<c>_handed</c>), not only when a whole
+/// write returns: with the socket's unsent-byte count (SIOCOUTQ) they give <see cref="Progress"/>, what the peer
+/// has taken so far, which the connection's keepalive reads as liveness.
 /// Thread safety: one reader and one writer may run at once (the connection's receive and send loops), which both
 /// a socket and <see cref="SslStream"/> allow; <see cref="Close"/> may come from any thread and makes blocked calls
 /// on the other threads fail (with <see cref="SocketException"/>, <see cref="IOException"/> or
-/// <see cref="ObjectDisposedException"/>, which callers treat as the end of the channel).
+/// <see cref="ObjectDisposedException"/>, which callers treat as the end of the channel). Writes come from one
+/// thread at a time (the connection's write lock); <see cref="Progress"/> may be read from any thread.
 /// </remarks>
 public sealed partial class OfTransport
 {
     private readonly Socket _socket;
     private SslStream? _tls;
     private int _closed;
+    private long _handed; // bytes the kernel has taken from our writes (the writer's alone to change)
 
     public OfTransport(Socket socket)
     {
@@ -38,14 +44,14 @@ public sealed partial class OfTransport
     /// <summary>Runs the TLS handshake as the accepting side, demanding a client certificate.</summary>
     public Task AuthenticateAsServerAsync(SslServerAuthenticationOptions options, CancellationToken ct)
     {
-        _tls = new SslStream(new BlockingSocketStream(_socket), leaveInnerStreamOpen: false);
+        _tls = new SslStream(new BlockingSocketStream(this), leaveInnerStreamOpen: false);
         return _tls.AuthenticateAsServerAsync(options, ct);
     }
 
     /// <summary>Runs the TLS handshake as the connecting side, presenting our certificate.</summary>
     public Task AuthenticateAsClientAsync(SslClientAuthenticationOptions options, CancellationToken ct)
     {
-        _tls = new SslStream(new BlockingSocketStream(_socket), leaveInnerStreamOpen: false);
+        _tls = new SslStream(new BlockingSocketStream(this), leaveInnerStreamOpen: false);
         return _tls.AuthenticateAsClientAsync(options, ct);
     }
 
@@ -55,7 +61,94 @@ public sealed partial class OfTransport
     public void Send(byte[] buffer, int offset, int count)
     {
         if (_tls is { } t) t.Write(buffer, offset, count);
-        else BlockingSocketStream.SendAll(_socket, buffer.AsSpan(offset, count));
+        else SendAll(buffer.AsSpan(offset, count));
+    }
+
+    /// <summary>
+    /// Writes every byte to the socket (a TLS record's, or the plain stream's), counting what the kernel takes as it
+    /// takes it; blocks while the socket's buffer is full.
+    /// </summary>
+    internal void SendAll(ReadOnlySpan<byte> bytes)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            while (bytes.Length > 0)
+            {
+                int n = _socket.Send(bytes, SocketFlags.None);
+                Volatile.Write(ref _handed, _handed + n);
+                bytes = bytes[n..];
+            }
+            return;
+        }
+        while (bytes.Length > 0)
+        {
+            int n = TrySendNow(bytes);
+            if (n < 0) throw new SocketException((int)SocketError.ConnectionReset);
+            if (n == 0) WaitWritable();
+            bytes = bytes[n..];
+        }
+    }
+
+    /// <summary>
+    /// Bytes of this channel the peer has taken (<paramref name="taken"/>: what the kernel took from our writes less
+    /// what its send queue still holds, which grows while the peer takes bytes, however slowly and however large the
+    /// write in progress, and stands still while it takes none) and the bytes still in the socket's send queue, the
+    /// return value (SIOCOUTQ: not yet acknowledged over TCP, not yet read over a Unix socket). Without the queue's
+    /// count (not Linux, or the channel closed) the peer is taken to have what the kernel took, and 0 is returned.
+    /// </summary>
+    public long Progress(out long taken)
+    {
+        long handed = Volatile.Read(ref _handed);
+        long unsent = OperatingSystem.IsLinux() ? UnsentBytes() : -1;
+        if (unsent < 0) unsent = 0;
+        taken = handed - unsent;
+        return unsent;
+    }
+
+    /// <summary>The socket's unsent (or unacknowledged) bytes, -1 when unknown.</summary>
+    private int UnsentBytes()
+    {
+        var handle = _socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            int value = 0;
+            int r;
+            unsafe { r = IoctlNative((int)handle.DangerousGetHandle(), SiocOutq, &value); }
+            return r == 0 ? value : -1;
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Waits until the socket's buffer has room (or the channel failed or closed: the next send says which).</summary>
+    private void WaitWritable()
+    {
+        var handle = _socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var fd = new PollFd { Fd = (int)handle.DangerousGetHandle(), Events = PollOut };
+            // Bounded waits: a channel closed meanwhile is noticed within one.
+            while (Volatile.Read(ref _closed) == 0)
+            {
+                int r;
+                unsafe { r = PollNative(&fd, 1, 500); }
+                if (r != 0 && !(r < 0 && Marshal.GetLastPInvokeError() == EIntr)) return;
+            }
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
     }
 
     /// <summary>
@@ -67,7 +160,7 @@ public sealed partial class OfTransport
     /// <summary>
     /// Writes what the socket's buffer takes now, never blocking (send(2) with MSG_DONTWAIT): the bytes written, 0
     /// when the buffer is full, -1 when the channel failed (the send loop then meets the same failure and closes).
-    /// Only when <see cref="CanSendNow"/>; the caller holds the connection's write lock.
+    /// Linux only; the caller holds the connection's write lock.
     /// </summary>
     public int TrySendNow(ReadOnlySpan<byte> bytes)
     {
@@ -84,7 +177,11 @@ public sealed partial class OfTransport
             {
                 fixed (byte* p = bytes) r = SendNative((int)handle.DangerousGetHandle(), p, (nuint)bytes.Length, MsgDontWait | MsgNoSignal);
             }
-            if (r >= 0) return (int)r;
+            if (r >= 0)
+            {
+                Volatile.Write(ref _handed, _handed + r);
+                return (int)r;
+            }
             int errno = Marshal.GetLastPInvokeError();
             return errno is EAgain or EIntr ? 0 : -1;
         }
@@ -99,9 +196,26 @@ public sealed partial class OfTransport
     }
 
     private const int MsgDontWait = 0x40, MsgNoSignal = 0x4000, EAgain = 11, EIntr = 4;
+    private const short PollOut = 4;
+    /// <summary>SIOCOUTQ (TIOCOUTQ): the bytes in a socket's send queue.</summary>
+    private const nuint SiocOutq = 0x5411;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short REvents;
+    }
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static unsafe partial nint SendNative(int fd, byte* buf, nuint len, int flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int PollNative(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static unsafe partial int IoctlNative(int fd, nuint request, int* value);
 
     /// <summary>Reads what is there once the socket is readable, without a thread waiting meanwhile.</summary>
     public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken ct)
@@ -115,7 +229,7 @@ public sealed partial class OfTransport
     public async ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct)
     {
         if (_tls is { } t) await t.WriteAsync(buffer, ct).ConfigureAwait(false);
-        else BlockingSocketStream.SendAll(_socket, buffer.Span);
+        else SendAll(buffer.Span);
     }
 
     /// <summary>Closes the channel (idempotent, any thread).</summary>
@@ -131,10 +245,13 @@ public sealed partial class OfTransport
 /// <summary>
 /// A stream over a blocking-mode socket whose asynchronous reads wait on <see cref="SocketReadiness"/> instead of
 /// switching the socket to non-blocking mode; writes block (they are TLS records of a connection's send loop, or
-/// the few kilobytes of a handshake, which a fresh socket's buffer takes at once). Same threading as a socket.
+/// the few kilobytes of a handshake, which a fresh socket's buffer takes at once) and are counted by the transport
+/// (<see cref="OfTransport.Progress"/>). Same threading as a socket.
 /// </summary>
-internal sealed class BlockingSocketStream(Socket socket) : Stream
+internal sealed class BlockingSocketStream(OfTransport transport) : Stream
 {
+    private readonly Socket _socket = transport.Socket;
+
     public override bool CanRead => true;
     public override bool CanWrite => true;
     public override bool CanSeek => false;
@@ -144,35 +261,30 @@ internal sealed class BlockingSocketStream(Socket socket) : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
     public override void Flush() { }
 
-    public override int Read(byte[] buffer, int offset, int count) => socket.Receive(buffer, offset, count, SocketFlags.None);
-    public override int Read(Span<byte> buffer) => socket.Receive(buffer, SocketFlags.None);
+    public override int Read(byte[] buffer, int offset, int count) => _socket.Receive(buffer, offset, count, SocketFlags.None);
+    public override int Read(Span<byte> buffer) => _socket.Receive(buffer, SocketFlags.None);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
-        await SocketReadiness.Shared.WaitReadableAsync(socket, ct).ConfigureAwait(false);
-        return socket.Receive(buffer.Span, SocketFlags.None);
+        await SocketReadiness.Shared.WaitReadableAsync(_socket, ct).ConfigureAwait(false);
+        return _socket.Receive(buffer.Span, SocketFlags.None);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct)
         => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
-    public override void Write(byte[] buffer, int offset, int count) => SendAll(socket, buffer.AsSpan(offset, count));
-    public override void Write(ReadOnlySpan<byte> buffer) => SendAll(socket, buffer);
+    public override void Write(byte[] buffer, int offset, int count) => transport.SendAll(buffer.AsSpan(offset, count));
+    public override void Write(ReadOnlySpan<byte> buffer) => transport.SendAll(buffer);
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
     {
-        SendAll(socket, buffer.Span);
+        transport.SendAll(buffer.Span);
         return ValueTask.CompletedTask;
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct)
     {
-        SendAll(socket, buffer.AsSpan(offset, count));
+        transport.SendAll(buffer.AsSpan(offset, count));
         return Task.CompletedTask;
-    }
-
-    public static void SendAll(Socket s, ReadOnlySpan<byte> bytes)
-    {
-        while (bytes.Length > 0) bytes = bytes[s.Send(bytes, SocketFlags.None)..];
     }
 }

@@ -250,26 +250,73 @@ internal static class Of13Translate
 
     public static OfPortConfig ConfigToOf(uint c) => (OfPortConfig)(c & PortConfigBits);
 
-    public static byte ToWire(OfPacketInReason r) => r switch
+    // ================================================================ reasons and async masks
+
+    /// <summary>OFPR_* of OpenFlow 1.3, a row per model reason: a table-miss flow entry's output is OFPR_NO_MATCH.</summary>
+    private static readonly (OfPacketInReason Model, byte Wire)[] s_packetInReasons =
+    [
+        (OfPacketInReason.NoMatch, 0), (OfPacketInReason.ExplicitMiss, 0), (OfPacketInReason.Action, 1), (OfPacketInReason.InvalidTtl, 2),
+    ];
+
+    /// <summary>OFPRR_* of OpenFlow 1.3, a row per model reason: a meter's removal is DELETE (OpenFlow 1.3 has no METER_DELETE; Open vSwitch does the same).</summary>
+    private static readonly (OfFlowRemovedReason Model, byte Wire)[] s_flowRemovedReasons =
+    [
+        (OfFlowRemovedReason.IdleTimeout, 0), (OfFlowRemovedReason.HardTimeout, 1), (OfFlowRemovedReason.Delete, 2),
+        (OfFlowRemovedReason.MeterDelete, 2), (OfFlowRemovedReason.GroupDelete, 3),
+    ];
+
+    /// <summary>OFPPR_* of OpenFlow 1.3, a row per model reason.</summary>
+    private static readonly (OfPortReason Model, byte Wire)[] s_portReasons =
+    [
+        (OfPortReason.Add, 0), (OfPortReason.Delete, 1), (OfPortReason.Modify, 2),
+    ];
+
+    private static byte Wire<T>((T Model, byte Wire)[] table, T r) where T : struct, Enum
     {
-        OfPacketInReason.Action => 1,
-        OfPacketInReason.InvalidTtl => 2,
-        _ => 0, // NoMatch, and a table-miss flow entry's output (ExplicitMiss): OFPR_NO_MATCH
+        foreach (var row in table)
+            if (EqualityComparer<T>.Default.Equals(row.Model, r)) return row.Wire;
+        throw new ArgumentOutOfRangeException(nameof(r), r, "a reason without a wire value");
+    }
+
+    public static byte ToWire(OfPacketInReason r) => Wire(s_packetInReasons, r);
+
+    public static byte ToWire(OfFlowRemovedReason r) => Wire(s_flowRemovedReasons, r);
+
+    public static byte ToWire(OfPortReason r) => Wire(s_portReasons, r);
+
+    /// <summary>
+    /// A SET_ASYNC mask of <paramref name="kind"/> (bits of wire reasons) as the model's mask: every model reason sent
+    /// with a wire reason whose bit is set (DELETE selects a meter's removals too). Bits of no reason are dropped, as
+    /// Open vSwitch drops them.
+    /// </summary>
+    public static uint AsyncMaskToOf(OfAsyncKind kind, uint wire) => kind switch
+    {
+        OfAsyncKind.PacketIn => ToOf(s_packetInReasons, wire, OfAsyncConfig.Bit),
+        OfAsyncKind.PortStatus => ToOf(s_portReasons, wire, OfAsyncConfig.Bit),
+        _ => ToOf(s_flowRemovedReasons, wire, OfAsyncConfig.Bit),
     };
 
-    /// <summary>OFPRR_*; a meter's removal is DELETE (OpenFlow 1.3 has no METER_DELETE; Open vSwitch does the same).</summary>
-    public static byte ToWire(OfFlowRemovedReason r) => r switch
+    /// <summary>A model mask of <paramref name="kind"/> as GET_ASYNC shows it: the bit of every wire reason a selected model reason is sent with.</summary>
+    public static uint AsyncMaskToWire(OfAsyncKind kind, uint model) => kind switch
     {
-        OfFlowRemovedReason.IdleTimeout => 0,
-        OfFlowRemovedReason.HardTimeout => 1,
-        OfFlowRemovedReason.GroupDelete => 3,
-        _ => 2,
+        OfAsyncKind.PacketIn => ToWire(s_packetInReasons, model, OfAsyncConfig.Bit),
+        OfAsyncKind.PortStatus => ToWire(s_portReasons, model, OfAsyncConfig.Bit),
+        _ => ToWire(s_flowRemovedReasons, model, OfAsyncConfig.Bit),
     };
 
-    public static byte ToWire(OfPortReason r) => r switch
+    private static uint ToOf<T>((T Model, byte Wire)[] table, uint wire, Func<T, uint> bit)
     {
-        OfPortReason.Add => 0,
-        OfPortReason.Delete => 1,
-        _ => 2,
-    };
+        uint model = 0;
+        foreach (var row in table)
+            if ((wire & (1u << row.Wire)) != 0) model |= bit(row.Model);
+        return model;
+    }
+
+    private static uint ToWire<T>((T Model, byte Wire)[] table, uint model, Func<T, uint> bit)
+    {
+        uint wire = 0;
+        foreach (var row in table)
+            if ((model & bit(row.Model)) != 0) wire |= 1u << row.Wire;
+        return wire;
+    }
 }

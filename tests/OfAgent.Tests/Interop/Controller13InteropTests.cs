@@ -12,10 +12,10 @@ public sealed class Controller13InteropTests
 {
     private static async Task<bool> WaitFor(Func<bool> cond, int ms) => await AgentRig.WaitFor(cond, ms);
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-testcontroller")]
     public async Task OvsTestcontroller13_LearnsAndAllPairsPing()
     {
-        if (!ExternalTool.Require("ovs-testcontroller")) return;
         int port = FreePorts.Tcp();
         var dir = Directory.CreateTempSubdirectory("ssw-tc13");
         var psi = new ProcessStartInfo("ovs-testcontroller")
@@ -78,10 +78,10 @@ public sealed class Controller13InteropTests
         }
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("osken-manager")]
     public async Task OsKen13_LearningSwitchWithATableMissEntry()
     {
-        if (!ExternalTool.Require("osken-manager")) return;
         var text = await RunOsKen("l2", async rig =>
         {
             await AllPairsPing(Hosts(rig));
@@ -100,10 +100,10 @@ public sealed class Controller13InteropTests
         Assert.Contains("reason=0 table=0 cookie=5eed buffer=ffffffff", text);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("osken-manager")]
     public async Task OsKen13_TwoTableLearningSwitch()
     {
-        if (!ExternalTool.Require("osken-manager")) return;
         var text = await RunOsKen("twotable", async rig =>
         {
             await AllPairsPing(Hosts(rig));

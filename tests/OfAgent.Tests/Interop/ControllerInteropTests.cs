@@ -52,10 +52,10 @@ public sealed class ControllerInteropTests
         Assert.True(ok, $"echo replies: {string.Join(", ", hosts.Select(h => $"{h.Name}={h.EchoRepliesReceived}"))}, wanted {hosts.Length - 1} each ({expected} in all)");
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-testcontroller")]
     public async Task OvsTestcontrollerLearnsAndAllPairsPing()
     {
-        if (!ExternalTool.Require("ovs-testcontroller")) return;
         int port = FreePorts.Tcp();
         var dir = Directory.CreateTempSubdirectory("ssw-tc");
         var psi = new ProcessStartInfo("ovs-testcontroller")
@@ -87,10 +87,10 @@ public sealed class ControllerInteropTests
         }
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("osken-manager")]
     public async Task OsKenAppReceivesFeaturesAndPacketInsAndInstallsFlows()
     {
-        if (!ExternalTool.Require("osken-manager")) return;
         int port = FreePorts.Tcp();
         var dir = Directory.CreateTempSubdirectory("ssw-osken");
         var app = Path.Combine(AppContext.BaseDirectory, "Interop", "osken_l2_of10.py");

@@ -28,10 +28,10 @@ public sealed class OvsOfctl13Tests
         return se + so;
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task ShowTablesFeaturesPorts()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         var show = Ok(rig, "show");
         Assert.Contains("OFPT_FEATURES_REPLY (OF1.3)", show);
@@ -66,10 +66,10 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("capabilities: kbps pktps burst stats", meterFeatures);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task MultiTableFlowsForwardAndDumpPerTable_CookieMasksSelect()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         Ok(rig, "add-flow", "table=0,priority=10,cookie=0x11,in_port=1,actions=write_metadata:0x7/0xff,goto_table:3");
         Ok(rig, "add-flow", "table=3,priority=5,cookie=0x21,ip,metadata=0x7/0xff,nw_dst=10.0.0.0/8,actions=set_field:00:00:00:00:00:09->eth_dst,output:2");
@@ -107,10 +107,10 @@ public sealed class OvsOfctl13Tests
         Assert.DoesNotContain("cookie=", Ok(rig, "dump-flows"));
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task RefusalsCarryTheirOpenFlow13Errors()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         Assert.Contains("OFPBIC_BAD_TABLE_ID", Refused(rig, "add-flow", "table=2,actions=goto_table:1"));
         Assert.Contains("OFPFMFC_BAD_TABLE_ID", Refused(rig, "add-flow", "table=254,actions=drop"));
@@ -134,10 +134,10 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("OFPMMFC_UNKNOWN_METER", Ok(rig, "meter-stats", "meter=5")); // ovs-ofctl prints the error and exits 0
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task GroupsForwardDumpCountAndTheirDeletionRemovesTheirFlows()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         Ok(rig, "add-group", "group_id=1,type=all,bucket=set_field:00:00:00:00:00:09->eth_dst,output:2,bucket=output:3");
         Ok(rig, "add-group", "group_id=2,type=select,bucket=weight:1,output:2,bucket=weight:1,output:3,bucket=weight:1,output:4");
@@ -194,10 +194,10 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("set_field:3->icmp_code", desc);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task MetersLimitRemarkDumpCountAndTheirDeletionRemovesTheirFlows()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         Ok(rig, "add-meter", "meter=1,pktps,burst,stats,band=type=drop,rate=10,burst_size=5");
         Ok(rig, "add-meter", "meter=2,pktps,burst,band=type=dscp_remark,rate=100,burst_size=2,prec_level=1");
@@ -238,10 +238,10 @@ public sealed class OvsOfctl13Tests
         Assert.DoesNotContain("meter", Ok(rig, "dump-flows"));
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task TheControllerMeterLimitsPacketIns()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         Ok(rig, "add-meter", "meter=controller,pktps,burst,band=type=drop,rate=10,burst_size=3");
         Assert.Contains("meter=controller pktps burst", Ok(rig, "dump-meters"));
@@ -252,10 +252,10 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("meter:controller flow_count:0 packet_in_count:10", Ok(rig, "meter-stats", "meter=controller"));
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task PacketOutAndPacketInsOfATableMissEntry()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
         Ok(rig, "packet-out", "in_port=controller packet=" + Convert.ToHexString(frame) + " actions=output:3");
@@ -304,10 +304,10 @@ public sealed class OvsOfctl13Tests
         }
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task BothVersionsAtOnce_OneZeroAndOneThreeToolsOnOneSwitch()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         Ok(rig, "add-flow", "table=0,priority=9,ip,actions=output:2");
         var (code, f10, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.Port}");

@@ -26,10 +26,10 @@ public sealed class OvsOfctlTests
         return so;
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task ShowDescTablesPorts()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         var show = Ok(rig, "show");
         Assert.Contains("dpid:0000000000001234", show);
@@ -53,11 +53,11 @@ public sealed class OvsOfctlTests
         Assert.Contains("flow_count=0", OkF10(rig, "dump-aggregate"));
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task DumpPortsDesc_InOpenFlow10_ListsEveryPort()
     {
         // ovs-ofctl asks OpenFlow 1.0 switches with Open vSwitch's OFPST_PORT_DESC (stats type 13), as OVS answers it.
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         var all = Ok(rig, "dump-ports-desc");
         Assert.Contains("OFPST_PORT_DESC reply", all);
@@ -65,10 +65,10 @@ public sealed class OvsOfctlTests
         Assert.Contains("4(mem4): addr:02:00:00:00:00:04", all);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task AddModDelDumpFlows_BothFlowFormats()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         Ok(rig, "add-flow", "priority=3000,ip,nw_dst=192.168.1.101,actions=mod_dl_dst:00:15:17:8f:ca:37,output:3");
         Ok(rig, "add-flow", "priority=3000,ip,nw_src=192.168.1.101,actions=controller");
@@ -97,10 +97,10 @@ public sealed class OvsOfctlTests
         Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate"));
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task AddFlowsFromAFileOfTenThousand()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         var file = Path.GetTempFileName();
         try
@@ -123,10 +123,10 @@ public sealed class OvsOfctlTests
         }
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task PacketOutAndModPort()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         var frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 0x0A000001, 0x0A000002, 1, 2);
         Ok(rig, "packet-out", "none", "output:2", Convert.ToHexString(frame));
@@ -141,10 +141,10 @@ public sealed class OvsOfctlTests
         Assert.Equal(PortConfig.NoFlood, rig.Dp.Ports.Get(2)!.Config & PortConfig.NoFlood);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task ErrorsAreReportedToOvsOfctl()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         await using var rig = new AgentRig();
         var (code, so, se) = Ofctl(rig, "add-flow", "in_port=1,actions=output:9");
         Assert.NotEqual(0, code);

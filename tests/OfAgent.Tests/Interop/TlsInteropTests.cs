@@ -15,10 +15,10 @@ public sealed class TlsInteropTests : IDisposable
 
     public void Dispose() => _pki.Dispose();
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task OvsOfctlOverSslToPssl_AndWithoutACertificateItIsRefused()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         var switchCa = _pki.NewCa("switchca");
         var controllerCa = _pki.NewCa("controllerca");
         var sw = _pki.Issue(switchCa, "switch");
@@ -48,10 +48,10 @@ public sealed class TlsInteropTests : IDisposable
         Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("CN=not-a-controller") && rig.Log.Contains("is not signed by a trusted CA")), rig.Log.Dump());
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-testcontroller")]
     public async Task SoftswitchOverSslToOvsTestcontrollerPssl_LearnsAndAllPairsPing()
     {
-        if (!ExternalTool.Require("ovs-testcontroller")) return;
         var switchCa = _pki.NewCa("switchca");
         var controllerCa = _pki.NewCa("controllerca");
         var sw = _pki.Issue(switchCa, "switch");
@@ -113,11 +113,11 @@ public sealed class TlsInteropTests : IDisposable
         p.Dispose();
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-testcontroller")]
     [SupportedOSPlatform("linux")] // the saved CA file's Unix mode is checked (ovs-testcontroller runs on Linux only anyway)
     public async Task BootstrapCaCert_LearnsTheControllersCaSavesItAndThenRequiresIt()
     {
-        if (!ExternalTool.Require("ovs-testcontroller")) return;
         var switchCa = _pki.NewCa("switchca");
         var controllerCa = _pki.NewCa("controllerca");
         var otherCa = _pki.NewCa("otherca");
@@ -165,10 +165,10 @@ public sealed class TlsInteropTests : IDisposable
         return c;
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-testcontroller")]
     public async Task BootstrapCaCert_RefusesAControllerThatDoesNotSendItsCa_AndSavesNothing()
     {
-        if (!ExternalTool.Require("ovs-testcontroller")) return;
         var switchCa = _pki.NewCa("switchca");
         var controllerCa = _pki.NewCa("controllerca");
         var sw = _pki.Issue(switchCa, "switch");
@@ -195,10 +195,10 @@ public sealed class TlsInteropTests : IDisposable
         }
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task BootstrapCaCert_PsslRefusesPeersUntilACaIsKnown()
     {
-        if (!ExternalTool.Require("ovs-ofctl")) return;
         var switchCa = _pki.NewCa("switchca");
         var controllerCa = _pki.NewCa("controllerca");
         var sw = _pki.Issue(switchCa, "switch");

@@ -7,15 +7,12 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>tshark's OpenFlow 1.0 dissector decodes a capture of our sessions without a malformed packet.</summary>
 public sealed class TsharkTests
 {
-    [Fact]
+    [ToolFact]
+    [RequiresTool("tshark")]
+    [RequiresTool("ovs-ofctl")]
+    [RequiresRoot("capturing on loopback")]
     public async Task CapturedSessionsDissectCleanly()
     {
-        if (!ExternalTool.Require("tshark") || !ExternalTool.Require("ovs-ofctl")) return;
-        if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("CI") != "true")
-        {
-            Console.WriteLine("SKIPPED: capturing on loopback needs root");
-            return;
-        }
         await using var rig = new AgentRig();
         var dir = Directory.CreateTempSubdirectory("ssw-tshark");
         var pcap = Path.Combine(dir.FullName, "of.pcapng");

@@ -48,12 +48,14 @@ internal sealed class AgentRig : IAsyncDisposable
     /// <summary>Receives from memory ports until idle (the datapath's threads are not started; tests drive it).</summary>
     public void Poll() => Dp.PollUntilIdle();
 
-    public async Task<TestController> ConnectAsync(byte helloVersion = 1) => await ConnectToAsync(Port, helloVersion);
+    /// <param name="receiveBufferSize">The controller socket's SO_RCVBUF, set before it connects (0: the system's).</param>
+    public async Task<TestController> ConnectAsync(byte helloVersion = 1, int receiveBufferSize = 0) => await ConnectToAsync(Port, helloVersion, receiveBufferSize);
 
     /// <summary>Connects to listener <paramref name="port"/> (e.g. a service listener of <see cref="OfSwitchAgent.ListenEndpoints"/>).</summary>
-    public static async Task<TestController> ConnectToAsync(int port, byte helloVersion = 1)
+    public static async Task<TestController> ConnectToAsync(int port, byte helloVersion = 1, int receiveBufferSize = 0)
     {
         var c = new TestController();
+        if (receiveBufferSize > 0) c.ReceiveBufferSize = receiveBufferSize;
         await c.ConnectAsync(port, helloVersion);
         return c;
     }
@@ -84,6 +86,13 @@ internal sealed class TestController : IDisposable
     private readonly List<byte> _buf = new();
     private Stream? _stream;
     private uint _xid = 100;
+
+    /// <summary>The socket's receive buffer (SO_RCVBUF); set it before connecting for the window to follow.</summary>
+    public int ReceiveBufferSize
+    {
+        get => _s.ReceiveBufferSize;
+        set => _s.ReceiveBufferSize = value;
+    }
 
     public async Task ConnectAsync(int port, byte helloVersion)
     {
@@ -131,10 +140,11 @@ internal sealed class TestController : IDisposable
     }
 
     /// <summary>The next message (or null when the peer closed or nothing came within the timeout).</summary>
-    public async Task<byte[]?> ReceiveRawAsync(int timeoutMs = 5000)
+    /// <param name="maxRead">At most this many bytes taken from the socket per read (a slow reader's pace).</param>
+    public async Task<byte[]?> ReceiveRawAsync(int timeoutMs = 5000, int maxRead = 65536)
     {
         using var cts = new CancellationTokenSource(timeoutMs);
-        var tmp = new byte[65536];
+        var tmp = new byte[maxRead];
         while (true)
         {
             if (_buf.Count >= 8)

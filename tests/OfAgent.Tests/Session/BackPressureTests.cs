@@ -129,6 +129,68 @@ public sealed class BackPressureTests
     }
 
     [Fact]
+    public async Task AControllerReadingSlowly_WhileFlowsExpire_GetsEveryFlowRemoved_AndIsNeverClosed()
+    {
+        // A controller reading at 64 KiB/s through a 64 KiB receive buffer, answering echo requests when it reads
+        // them: the switch's writes each take seconds to complete, but the peer takes bytes all the time.
+        var probe = TimeSpan.FromSeconds(1);
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
+        using var c = await rig.ConnectAsync(receiveBufferSize: 64 << 10);
+        const int Expiring = 20_000;
+        await AddFlowsAsync(c, 0x0C000000, Expiring, OfpFlowModFlags.SendFlowRem, hardTimeout: 10);
+        var conn = Assert.Single(rig.Agent.Connections);
+
+        uint dumpXid = c.Send(DumpAll());
+        int removed = 0, dumped = 0;
+        bool dumpDone = false, expired = false;
+        long read = 0;
+        const int Rate = 64 << 10;            // bytes per second
+        var slowFor = TimeSpan.FromSeconds(15); // then the rest is read at full speed (the wall time of the test)
+        var clock = Stopwatch.StartNew();
+        while (removed < Expiring || !dumpDone)
+        {
+            bool slow = clock.Elapsed < slowFor;
+            var raw = await c.ReceiveRawAsync(30_000, slow ? 4096 : 65536)
+                      ?? throw new Xunit.Sdk.XunitException($"closed or stalled after {read} bytes, {removed} FLOW_REMOVED, {dumped} flows dumped\n{rig.Log.Dump()}");
+            Assert.True(OfpMessage.TryDecode(raw, out var m, out var err), $"undecodable message: {err}");
+            switch (m)
+            {
+                case OfpEchoRequest e:
+                    c.Send(new OfpEchoReply { Data = e.Data });
+                    break;
+                case OfpFlowRemoved fr:
+                    Assert.Equal(OfpFlowRemovedReason.HardTimeout, fr.Reason);
+                    removed++;
+                    break;
+                case OfpFlowStatsReply r when r.Xid == dumpXid:
+                    dumped += r.Flows.Count;
+                    if ((r.Flags & OfpStatsReplyFlags.ReplyMore) == 0) dumpDone = true;
+                    break;
+            }
+            read += raw.Length;
+            if (!expired && read > 128 << 10)
+            {
+                // The dump is under way and waits for room: every flow expires now, its FLOW_REMOVED queued behind it.
+                expired = true;
+                rig.Clock.Advance(TimeSpan.FromSeconds(11));
+                rig.Dp.RunMaintenance();
+            }
+            if (slow)
+            {
+                long ahead = read * 1000 / Rate - clock.ElapsedMilliseconds;
+                if (ahead > 10) await Task.Delay((int)ahead);
+            }
+        }
+        Console.WriteLine($"{read} bytes read in {clock.Elapsed.TotalSeconds:F1} s ({slowFor.TotalSeconds} s of them at {Rate >> 10} KiB/s), probe {probe.TotalSeconds} s");
+        Assert.True(expired);
+        Assert.Equal(Expiring, removed);
+        Assert.True(dumped > 0);
+        Assert.Equal(0, rig.Agent.AsyncMessagesDropped);
+        Assert.True(conn.IsOpen, rig.Log.Dump());
+        Assert.False(rig.Log.Contains("closing"), rig.Log.Dump());
+    }
+
+    [Fact]
     public async Task APeerThatStopsReadingADump_IsClosedByTheProbe_AndTheDumpsHoldIsReleased()
     {
         var probe = TimeSpan.FromSeconds(2);

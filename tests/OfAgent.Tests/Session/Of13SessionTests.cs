@@ -207,8 +207,9 @@ public sealed class Of13SessionTests
         var get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
         Assert.Equal((byte)Ofp13Type.GetAsyncReply, get[1]);
         // OpenFlow 1.3.5 section 6.1.1 defaults: master packet-in NO_MATCH|ACTION, port status all, flow removed all; slave port status only.
+        // The wire masks: flow removed all of OFPRR_IDLE_TIMEOUT, HARD_TIMEOUT, DELETE and GROUP_DELETE (bits 0-3).
         uint[] want = [3, 0, 7, 7, 15, 0];
-        for (int i = 0; i < 6; i++) Assert.Equal(want[i] & 7, BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8 + 4 * i)) & 7);
+        for (int i = 0; i < 6; i++) Assert.Equal(want[i], BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8 + 4 * i)));
         var set = new byte[32];
         set[0] = 4; set[1] = (byte)Ofp13Type.SetAsync; set[3] = 32;
         uint[] mine = [4, 0, 1, 0, 2, 0];
@@ -216,6 +217,142 @@ public sealed class Of13SessionTests
         c.Send(set);
         get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
         for (int i = 0; i < 6; i++) Assert.Equal(mine[i], BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8 + 4 * i)));
+    }
+
+    private static byte[] SetAsync(ReadOnlySpan<uint> masks)
+    {
+        var set = new byte[32];
+        set[0] = 4; set[1] = (byte)Ofp13Type.SetAsync; set[3] = 32;
+        for (int i = 0; i < 6; i++) BinaryPrimitives.WriteUInt32BigEndian(set.AsSpan(8 + 4 * i), masks[i]);
+        return set;
+    }
+
+    /// <summary>OFPT_METER_MOD: OFPMC_ADD with one drop band, or OFPMC_DELETE.</summary>
+    private static byte[] MeterMod(ushort command, uint meter)
+    {
+        int len = command == 2 ? 16 : 32;
+        var m = new byte[len];
+        m[0] = 4; m[1] = (byte)Ofp13Type.MeterMod; m[3] = (byte)len;
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(8), command);
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(10), 1); // OFPMF_KBPS
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(12), meter);
+        if (len == 32)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(16), 1);  // OFPMBT_DROP
+            BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(18), 16);
+            BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(20), 1000);
+        }
+        return m;
+    }
+
+    /// <summary>The messages before the reply to a barrier sent now.</summary>
+    private static async Task<List<byte[]>> BeforeBarrierAsync(Controller13 c)
+    {
+        uint xid = c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        var before = new List<byte[]>();
+        while (true)
+        {
+            var m = await c.NextAsync() ?? throw new Xunit.Sdk.XunitException("no barrier reply");
+            if (m[1] == (byte)Ofp13Type.BarrierReply && BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4)) == xid) return before;
+            before.Add(m);
+        }
+    }
+
+    [Theory]
+    [InlineData(0u)] // OFPRR_IDLE_TIMEOUT
+    [InlineData(1u)] // OFPRR_HARD_TIMEOUT
+    [InlineData(2u)] // OFPRR_DELETE
+    [InlineData(3u)] // OFPRR_GROUP_DELETE
+    public async Task AFlowRemovedMaskBit_SelectsTheRemovalsSentWithThatWireReason(uint wireReason)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.Port);
+        c.Send(SetAsync([3, 0, 7, 7, 1u << (int)wireReason, 0]));
+        // A flow that uses meter 1 and asks for its removal: deleting the meter removes it, sent as OFPRR_DELETE
+        // (OpenFlow 1.3 has no METER_DELETE).
+        c.Send(MeterMod(0, 1));
+        var fm = new Ofp13FlowMod { Priority = 10, Flags = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.Meter, MeterId: 1));
+        c.Send(fm.Encode());
+        Assert.DoesNotContain(await BeforeBarrierAsync(c), m => m[1] == (byte)Ofp13Type.Error);
+        c.Send(MeterMod(2, 1));
+        var removed = (await BeforeBarrierAsync(c)).Where(m => m[1] == (byte)Ofp13Type.FlowRemoved).ToList();
+        if (wireReason == 2)
+        {
+            var r = Assert.Single(removed);
+            Assert.Equal(2, r[18]); // ofp_flow_removed.reason
+        }
+        else
+        {
+            Assert.Empty(removed);
+        }
+    }
+
+    private static byte[] SetConfig(ushort flags, ushort missSendLen)
+    {
+        var m = new byte[12];
+        m[0] = 4; m[1] = (byte)Ofp13Type.SetConfig; m[3] = 12;
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(8), flags);
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(10), missSendLen);
+        return m;
+    }
+
+    private static async Task<(ushort Flags, ushort MissSendLen)> GetConfigAsync(Controller13 c)
+    {
+        var reply = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetConfigRequest, 0)));
+        Assert.Equal((byte)Ofp13Type.GetConfigReply, reply[1]);
+        return (BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(10)));
+    }
+
+    [Fact]
+    public async Task SetConfig_KeepsInvalidTtlToController_AndASlavesMissSendLen()
+    {
+        await using var rig = new AgentRig();
+        using var a = await Controller13.ConnectAsync(rig.Port);
+        using var b = await Controller13.ConnectAsync(rig.Port);
+        // OFPC_INVALID_TTL_TO_CONTROLLER with OFPC_FRAG_DROP: both kept, and shown.
+        a.Send(SetConfig(4 | 1, 200));
+        Assert.Equal(((ushort)(4 | 1), (ushort)200), await GetConfigAsync(a));
+        Assert.True(rig.Switch.InvalidTtlToController);
+        // Its invalid-TTL packet-ins are wanted: OFPR_INVALID_TTL joins the master packet-in mask.
+        var get = await a.ReplyAsync(a.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
+        Assert.Equal(3u | 4u, BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8)));
+        a.Send(SetConfig(0, 200));
+        Assert.Equal(((ushort)0, (ushort)200), await GetConfigAsync(a));
+        Assert.False(rig.Switch.InvalidTtlToController);
+
+        // A slave's miss_send_len is its own and is stored (as Open vSwitch does); the switch-wide flags are not its
+        // to change, and it gets no error.
+        Assert.Equal((3u, 1UL), RoleOf(await b.ReplyAsync(b.Send(Role(3, 1)))));
+        b.Send(SetConfig(4 | 1, 64));
+        var before = await BeforeBarrierAsync(b);
+        Assert.DoesNotContain(before, m => m[1] == (byte)Ofp13Type.Error);
+        Assert.Equal(((ushort)0, (ushort)64), await GetConfigAsync(b));
+        Assert.False(rig.Switch.InvalidTtlToController);
+        Assert.Equal(Softswitch.Ofproto.FragmentHandling.Normal, rig.Switch.Fragments);
+    }
+
+    [Theory]
+    [InlineData(1u)] // equal, asked for
+    [InlineData(2u)] // master
+    public async Task ANewcomerAtTheCapNeverClosesAQuietControllerInCharge(uint role)
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { MaxConnectionsPerListener = 2 });
+        var listener = rig.Agent.Listeners[0];
+        using var inCharge = await Controller13.ConnectAsync(rig.Port);
+        Assert.Equal(role, RoleOf(await inCharge.ReplyAsync(inCharge.Send(Role(role, 0)))).Role);
+        await Task.Delay(50);
+        // A tool asks later: the controller in charge is the one idle longest.
+        using var tool = await rig.ConnectAsync();
+        await tool.BarrierAsync();
+        await Task.Delay(50);
+        using var newcomer = await rig.ConnectAsync();
+        await newcomer.BarrierAsync();
+        Assert.Equal(1, listener.EvictedIdle);
+        tool.Send(new OfpFeaturesRequest());
+        Assert.Null(await tool.ReceiveRawAsync(5000));
+        var echo = Ofp13Messages.Empty(Ofp13Type.EchoRequest, 0);
+        Assert.Equal((byte)Ofp13Type.EchoReply, (await inCharge.ReplyAsync(inCharge.Send(echo)))[1]);
     }
 
     [Fact]

@@ -1,0 +1,88 @@
+using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Ofproto.Tests;
+
+/// <summary>
+/// The flow-removed reports of flow-mods applied in a run (<see cref="OfSwitch.BeginFlowModRun"/>): sent once the run
+/// has published the removal, with the counts of every packet the flow forwarded until then.
+/// </summary>
+public sealed class FlowModRunReportTests : IDisposable
+{
+    private static readonly MacAddress Src = MacAddress.Parse("02:00:00:00:00:01"), Dst = MacAddress.Parse("02:00:00:00:00:02");
+    private readonly SwitchDatapath _dp = new(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
+    private readonly MemoryPort[] _ports = new MemoryPort[3];
+    private readonly OfSwitch _sw;
+    private readonly Reports _reports = new();
+
+    private sealed class Reports : IOfReports
+    {
+        public readonly List<OfFlowRemoved> Removed = new();
+        public void PacketIn(in OfPacketIn packet) { }
+        public void FlowRemoved(in OfFlowRemoved removed) { lock (Removed) Removed.Add(removed); }
+        public void PortStatus(OfPortReason reason, OfPortDesc port) { }
+    }
+
+    public FlowModRunReportTests()
+    {
+        for (int i = 0; i < _ports.Length; i++)
+        {
+            _ports[i] = new MemoryPort($"m{i + 1}", new MacAddress(0x0200_0000_0010UL + (ulong)i)) { CaptureSent = true };
+            _dp.AddPort(_ports[i]);
+        }
+        _sw = new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 7 });
+        _sw.Start(_reports);
+        _sw.SetControllerConnected(true);
+    }
+
+    public void Dispose()
+    {
+        _sw.Dispose();
+        _dp.Dispose();
+    }
+
+    private void Send(int n)
+    {
+        for (int i = 0; i < n; i++) _ports[0].Inject(FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 2));
+        _dp.PollUntilIdle();
+    }
+
+    private int SentOn(int port) => _ports[port].TakeSent().Count;
+
+    private static FlowModRequest Add13(byte table, in OfMatch m, OfInstructions ins, FlowModFlags flags = FlowModFlags.None)
+        => new(FlowModCommand.Add, m, 5, ins, TableId: table, Flags: flags, Rules: MatchRules.OpenFlow13);
+
+    [Fact]
+    public void A_delete_in_a_run_is_reported_after_the_run_publishes_it_with_every_packet_it_forwarded()
+    {
+        // Two tables: the packets' verdicts span both, cached by the forwarder.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, new OfInstructions(ReadOnlyMemory<OfAction>.Empty, GotoTable: 1))));
+        var flow = new OfMatch().EthDst(Dst.Value);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, flow, OfInstructions.Apply(new[] { OfAction.Output(2) }), FlowModFlags.SendFlowRemoved)));
+        Send(3);
+        Assert.Equal(3, SentOn(1));
+
+        _sw.BeginFlowModRun();
+        try
+        {
+            var delete = new FlowModRequest(FlowModCommand.DeleteStrict, flow, 5, default, TableId: 1, Rules: MatchRules.OpenFlow13);
+            Assert.Equal(OfError.None, _sw.FlowMod(delete));
+            // Not yet in effect: packets still go by the flow, and no report says it is gone.
+            Send(2);
+            lock (_reports.Removed) Assert.Empty(_reports.Removed);
+        }
+        finally
+        {
+            _sw.EndFlowModRun();
+        }
+        int forwardedInRun = SentOn(1);
+        var r = Assert.Single(_reports.Removed);
+        Assert.Equal(OfFlowRemovedReason.Delete, r.Reason);
+        Assert.Equal((ulong)(3 + forwardedInRun), r.PacketCount);
+        // Published: the next packets find no flow in table 1.
+        Send(2);
+        Assert.Equal(0, SentOn(1));
+    }
+}
