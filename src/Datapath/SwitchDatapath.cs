@@ -42,7 +42,8 @@ public enum MissBehavior : byte
 /// Design: forwarding threads each own a <see cref="Forwarder"/> and poll their ports; they read the port
 /// table (an immutable snapshot) and the flow table lock-free. Control operations (ports, flow-mods,
 /// packet-out, config) come from the agent's threads: rule changes go straight to the <see cref="Pipeline"/>'s
-/// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock.
+/// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock (the
+/// whole switch's lock order: docs/locking.md).
 /// Asynchronous events (maintenance start, expiry, port status, maintenance failures) go to every subscribed
 /// <see cref="IDatapathEvents"/> (an immutable array, replaced under a lock, read without one). The datapath knows no
 /// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
@@ -179,8 +180,14 @@ public sealed partial class SwitchDatapath : IDisposable
     internal PortSlot ControlSlot { get; }
     internal int PortIndexCount => Volatile.Read(ref _nextIndex);
 
-    public FragmentMode FragmentMode { get; set; } = FragmentMode.Normal;
-    public MissBehavior MissBehavior { get; set; } = MissBehavior.Controller;
+    /// <summary>What forwarding does with IP fragments. Written by the layer above (switch config), read once per burst by
+    /// every forwarding thread: a volatile field, so a change is seen by the next burst.</summary>
+    public FragmentMode FragmentMode { get => _fragmentMode; set => _fragmentMode = value; }
+    private volatile FragmentMode _fragmentMode = FragmentMode.Normal;
+    /// <summary>What a table miss does. Written by the layer above (fail mode, controller connection), read by forwarding
+    /// threads once per burst's misses: a volatile field, so a change is seen by the next burst.</summary>
+    public MissBehavior MissBehavior { get => _missBehavior; set => _missBehavior = value; }
+    private volatile MissBehavior _missBehavior = MissBehavior.Controller;
 
     /// <summary>The observer of forwarded packets (capture, tracing), or null; see <see cref="PacketTap"/>.</summary>
     public PacketTap? Tap { get => _tap; set => Volatile.Write(ref _tap, value); }

@@ -64,7 +64,7 @@ namespace Softswitch.Ofproto;
 /// see <see cref="FlowTable"/>); a batch takes each table's scope once, one table at a time, and publishes each once.
 /// A run (<see cref="BeginRun"/>) keeps every table its flow-mods wrote held, unpublished, until it ends; runs take
 /// one lock first, so only a run ever holds two tables. Expiry runs on the datapath's maintenance thread through the
-/// same scopes.</para>
+/// same scopes. The whole switch's lock order: docs/locking.md.</para>
 /// </remarks>
 public sealed partial class OfFlowTables
 {
@@ -205,8 +205,9 @@ public sealed partial class OfFlowTables
         if (_pipeline.Stage(id) is { } existing) return existing;
         lock (_tablesLock)
         {
+            // A new stage takes table 0's RecycleEntries before it is published; setting it here would take the writer
+            // lock of a stage another thread's run may hold (which then waits for this lock to create a goto's table).
             var stage = _pipeline.GetOrCreateStage(id, ToMissMode(miss));
-            stage.RecycleEntries = _options.RecycleEntries;
             if (FindTable(id) is null)
             {
                 var list = _tables.ToList();

@@ -79,6 +79,7 @@ public sealed partial class OfSwitch
                               had ? old.CreatedNanos : _dp.Clock.NowNanos);
         if (had) meter.InheritCounters(old);
         _dp.Meters.Set(meter);
+        if (id == MeterModRequest.Controller) _dp.Meters.Controller = meter;
         _meterConfigs[id] = new OfMeterConfig(id, req.Flags, [.. req.Bands]);
         return OfError.None;
     }
@@ -95,6 +96,7 @@ public sealed partial class OfSwitch
         foreach (var m in ids)
         {
             _dp.Meters.Remove(m);
+            if (m == MeterModRequest.Controller) _dp.Meters.Controller = null;
             _meterConfigs.Remove(m);
         }
         foreach (var r in removed) Report(r);

@@ -27,7 +27,8 @@ namespace Softswitch.Ofproto;
 /// insides: it reaches forwarding only through the tables it writes and the datapath's control surface (ports,
 /// packet-out, miss behaviour, events).</para>
 /// <para><b>Threads</b>: every request method is thread-safe and may run on any connection's receive loop at once (the
-/// table set serialises its writers, the buffers have their lock, the fail mode its own). Reports are made on the
+/// table set serialises its writers, the buffers have their lock, the fail mode its own, groups and meters theirs, taken
+/// in that order; the whole order is in docs/locking.md). Reports are made on the
 /// datapath's maintenance thread, the upcall pump (<c>ofproto-upcalls</c>, started by <see cref="Start"/>) and the
 /// threads that change flows or ports. A request has taken effect when its method returns (what makes a barrier
 /// truthful).</para>

@@ -96,7 +96,7 @@ internal static class RunCommand
             if (!OffloadSetup.TryAttach(s.Offload, dp, opened.Select(p => p.Port).ToList(), loggers.CreateLogger("offload"), out offload, out var offloadError))
                 return UserError(offloadError!);
         }
-        catch (Exception e) when (e is NetFpgaUnavailableException or ArgumentException or DatapathConfigurationException)
+        catch (Exception e) when (e is NetFpgaUnavailableException or DatapathConfigurationException)
         {
             return UserError($"--offload {s.Offload}: {e.Message}");
         }
@@ -214,7 +214,7 @@ internal static class RunCommand
                 var tp = dp.Tunnels.Add(TunnelSpec.Parse(t));
                 log.LogInformation("tunnel port {Spec}", TunnelSpec.Format(tp.Config));
             }
-            catch (Exception e) when (e is FormatException or DatapathConfigurationException or ArgumentException)
+            catch (Exception e) when (e is FormatException or DatapathConfigurationException)
             {
                 return Fail($"--tunnel '{t}': {e.Message}", out error);
             }

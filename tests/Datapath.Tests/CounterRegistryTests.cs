@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
@@ -138,6 +139,22 @@ public sealed class CounterRegistryTests
         set.Add(late, 3);
         g.Shared.AddAtomic(late, 2);
         Assert.Equal(5, g.Read(late));
+    }
+
+    [Fact]
+    public void Normal_ToTheInPort_IsADropWithItsOwnCounter()
+    {
+        using var dp = new SwitchDatapath();
+        var dst = new MacAddress(0x02_00_00_00_00_0BUL);
+        Assert.True(dp.MacTable.Learn(dst, 0, 1, dp.Clock.NowNanos));
+        var frame = new byte[60];
+        dst.Write(frame);
+        new MacAddress(0x02_00_00_00_00_0AUL).Write(frame.AsSpan(6));
+        frame[12] = 0x08;
+        // NORMAL finds the destination behind the packet's own input port: a learning switch does not send it back.
+        dp.PacketOut(frame, 1, new FlowActions([FlowAction.Output(PortNumber.Normal)]));
+        Assert.Equal(1, dp.DropCount(DropReason.NormalToInPort));
+        Assert.Contains(dp.Counters.Snapshot(), c => c.Info.Name == "drop-normal-to-in-port" && c.Value == 1);
     }
 
     [Fact]

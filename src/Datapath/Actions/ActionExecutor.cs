@@ -75,8 +75,10 @@ public sealed partial class ActionExecutor
     /// <summary>Packets left unchanged by a push_vlan/push_mpls/push_pbb that found no headroom.</summary>
     public static readonly Counter PushFailed = Coverage.Define("action-push-failed", "push_vlan/push_mpls/push_pbb left a packet unchanged: no headroom, or a runt");
 
-    /// <summary>Invalid-TTL packets go to the sink (the controller) rather than being dropped (OFPC_INVALID_TTL_TO_CONTROLLER).</summary>
-    public bool InvalidTtlToController { get; set; }
+    /// <summary>Invalid-TTL packets go to the sink (the controller) rather than being dropped. Written by the layer above
+    /// (switch config), read by this executor's forwarding thread once per batch that has such packets: a volatile field.</summary>
+    public bool InvalidTtlToController { get => _invalidTtlToController; set => _invalidTtlToController = value; }
+    private volatile bool _invalidTtlToController;
 
     /// <summary>An executor counting into <paramref name="counters"/> (its thread's set), or into a set of its own.</summary>
     public ActionExecutor(CounterSet? counters = null) => _counters = counters ?? new CounterSet();

@@ -34,6 +34,7 @@ public static class DatapathCounters
         DropReason.NormalRunt => ("drop-normal-runt", "NORMAL got a frame shorter than an Ethernet header"),
         DropReason.GsoRefused => ("drop-gso-refused", "a GSO super-frame to segment for its output whose headers its GSO type does not allow"),
         DropReason.ControllerMeter => ("drop-controller-meter", "packets for the controller past the controller meter's rate (OFPM_CONTROLLER)"),
+        DropReason.NormalToInPort => ("drop-normal-to-in-port", "NORMAL learned the destination behind the packet's own input port (not sent back)"),
         DropReason.QueueFull => ("drop-queue-full", "packets for an egress queue of a shaped port that was full (tail drop), or longer than a queue's slot"),
         _ => throw new InvalidOperationException($"drop reason {r} has no counter name"),
     });

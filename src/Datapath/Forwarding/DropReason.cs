@@ -50,6 +50,8 @@ public enum DropReason : byte
     ControllerMeter,
     /// <summary>Output through an egress queue of a shaped port that was full (or a frame longer than a queue holds).</summary>
     QueueFull,
+    /// <summary>NORMAL (or fail-standalone) learned the destination behind the packet's own input port.</summary>
+    NormalToInPort,
     Count,
 }
 

@@ -19,8 +19,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// whose flow's (or verdict's) whole list is one output to a port is counted and queued as it is classified
 /// (<see cref="FlowActions.SoleOutput"/>); the others are grouped by flow (or batched by runs of one flow while each
 /// packet is a flow of its own, see <c>BatchByRuns</c>) and each flow-batch's actions run once,
-/// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here takes a lock or
-/// allocates per packet. Output shares the buffer (refcount) unless a later action rewrites it, in which case it
+/// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here allocates per packet
+/// (locks: below). Output shares the buffer (refcount) unless a later action rewrites it, in which case it
 /// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>) are read racily (monotonic
 /// longs) by the statistics code. Virtual ports (tunnels) plug in through <see cref="IEncapsulatingPort"/> on the
 /// port slot: the output step hands them each packet instead of queueing it.</para>
@@ -40,15 +40,10 @@ namespace Softswitch.Datapath.Forwarding;
 /// <item>Tunnel output: the output step calls the virtual port, which stages the encapsulated copy on its underlay's
 /// queue (<c>StageTxSlot</c> again, one level: an underlay is never itself virtual).</item>
 /// </list>
-/// <para><b>Lock order of the whole switch</b> (a thread holding one may take only those after it):
-/// agent connection list → <c>SwitchDatapath</c> control lock (packet-out; the control forwarder runs under it) →
-/// flow table writer lock (flow-mods, expiry, queries) → offload manager's queue gate (its observer only appends). The
-/// offload manager's placement lock (worker and maintenance) → its queue gate, and → the target's own lock (driver,
-/// board emulator, dummy); it is never held while taking the flow table's writer lock. <c>SwitchDatapath</c>'s port
-/// lock → tunnel registry lock; a tunnel port's lock (ARP and hold queue) is a leaf taken from forwarding threads.
-/// The counter registry's locks (definitions, group membership) are leaves. Forwarding threads take none of these on
-/// the packet path except the tunnel port's, on a next-hop miss, and a <see cref="PacketTap"/>'s own leaf locks while one is
-/// set (a capture ring's, a trace watch's).</para>
+/// <para><b>Locks</b>: the packet path takes only leaf locks, and only where it must share: a meter's once per
+/// flow-batch, a shaped queue's per packet enqueued, MAC learning's on a new or moved address, a tunnel port's on a
+/// next-hop miss, a port's transmit lock where its device needs one, a tap's while one is set. The whole switch's
+/// order and what each lock guards: docs/locking.md.</para>
 /// </remarks>
 public sealed partial class Forwarder
 {
@@ -318,6 +313,7 @@ public sealed partial class Forwarder
         if (kept == 0)
         {
             TunnelRx = outerRx;
+            Output.FlushTx(); // what the underlay's receive staged (ARP replies)
             return;
         }
         pkts = pkts[..kept];

@@ -13,8 +13,9 @@ namespace Softswitch.Datapath.Forwarding;
 /// of these.
 /// </summary>
 /// <remarks>
-/// Owned by its forwarder's thread, like everything of the forwarder: no locks, no allocation per packet (queues grow
-/// when a port is added, once). A queued packet holds a reference (or is a copy when a later action rewrites it) until
+/// Owned by its forwarder's thread, like everything of the forwarder: no allocation per packet (queues grow when a port
+/// is added, once). Its only locks are shared leaves: a shaped queue's per packet enqueued, the controller meter's per
+/// packet to the controller, MAC learning's on a new address (docs/locking.md). A queued packet holds a reference (or is a copy when a later action rewrites it) until
 /// <see cref="FlushTx"/> sends and releases it. Virtual ports and the tunnel path stage on these same queues
 /// (<see cref="StageTxSlot"/>) from inside the stage (see the forwarder's re-entrancy note).
 /// </remarks>
@@ -100,7 +101,11 @@ public sealed class OutputStage
                 Flood(p, inPort, true, copy);
                 continue;
             }
-            if (outPort == inPort) continue;
+            if (outPort == inPort)
+            {
+                _f.Drops.Add(DropReason.NormalToInPort);
+                continue;
+            }
             // A plain port (see PlainSlot) takes the packet as a batched output's would; any other, StageTx's checks.
             var slot = copy ? null : PlainSlot(outPort);
             if (slot is null || _pool.IsLarge(p))

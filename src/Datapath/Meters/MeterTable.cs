@@ -293,14 +293,11 @@ public sealed class Meter
 
 /// <summary>
 /// The datapath's meters by id: written by the layer above (meter-mods), read by every forwarding thread per batch
-/// that meets a meter action. <see cref="Controller"/> is OpenFlow's meter for packets sent to the controller
-/// (OFPM_CONTROLLER), which the output stage measures each packet-in against.
+/// that meets a meter action. <see cref="Controller"/>, when the layer above names one, is the meter the output stage
+/// measures each packet for the controller against; which id it has is the layer above's business.
 /// </summary>
 public sealed class MeterTable
 {
-    /// <summary>The id of the meter for packets to the controller (OFPM_CONTROLLER).</summary>
-    public const uint ControllerId = 0xfffffffe;
-
     private readonly ConcurrentDictionary<uint, Meter> _meters = new();
     private volatile Meter? _controller;
 
@@ -311,8 +308,13 @@ public sealed class MeterTable
 
     public int Count => _meters.Count;
 
-    /// <summary>The meter for packets to the controller, or null.</summary>
-    public Meter? Controller => _controller;
+    /// <summary>The meter for packets to the controller, or null: set by the layer above (one writer), read by the output
+    /// stage per packet for the controller (a volatile field).</summary>
+    public Meter? Controller
+    {
+        get => _controller;
+        set => _controller = value;
+    }
 
     public bool TryGet(uint id, out Meter meter) => _meters.TryGetValue(id, out meter!);
 
@@ -320,12 +322,10 @@ public sealed class MeterTable
     public void Set(Meter meter)
     {
         _meters[meter.Id] = meter;
-        if (meter.Id == ControllerId) _controller = meter;
     }
 
     public bool Remove(uint id)
     {
-        if (id == ControllerId) _controller = null;
         return _meters.TryRemove(id, out _);
     }
 

@@ -49,7 +49,7 @@ namespace Softswitch.Datapath.Offload;
 /// both). <c>_lock</c> (all placement state, every target call) → <c>_queueGate</c>. The manager never takes a table's
 /// writer lock while holding <c>_lock</c> (<see cref="Attach"/> reads the tables before taking it), and never calls back
 /// into the table's writers. Readers of placement (<see cref="Stats"/>, <see cref="Placements"/>) take <c>_lock</c>, so
-/// they wait for a batch in progress.</para>
+/// they wait for a batch in progress. The whole switch's order: docs/locking.md.</para>
 /// </remarks>
 public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
 {

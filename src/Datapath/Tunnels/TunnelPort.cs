@@ -15,7 +15,7 @@ namespace Softswitch.Datapath.Tunnels;
 /// <list type="bullet">
 /// <item>The forwarding path (ports registered with <see cref="TunnelRegistry"/>): a forwarder sees an output to
 /// this port and encapsulates at enqueue time into a buffer of its own pool, with the flow's set_tunnel id, then
-/// queues the result on the underlay port's transmit queue (one underlay Send per burst; no lock). See
+/// queues the result on the underlay port's transmit queue (one underlay Send per burst; the port's lock only when the next hop is unresolved). See
 /// <see cref="TunnelPath"/>.</item>
 /// <item><see cref="Send(PacketPool, ReadOnlySpan{int}, ulong)"/> (the <see cref="IPort"/> contract, for callers
 /// outside a forwarder): encapsulates into a small pool the port owns, under a lock held for the burst, and
@@ -30,7 +30,8 @@ namespace Softswitch.Datapath.Tunnels;
 /// <see cref="TunnelDropReason.Unresolved"/>); the reply's MAC is patched into them and they are sent. Any ARP
 /// from the next hop seen on the underlay refreshes the MAC. Learned MACs do not age.
 /// </para>
-/// Thread safety: Send, the hold queue, ARP and learning serialise on one lock; the template is read lock-free.
+/// Thread safety: Send, the hold queue, ARP and learning serialise on one lock (a leaf but for the underlay's own
+/// transmit lock under Send; docs/locking.md); the template is read lock-free.
 /// Counters are updated atomically.
 /// </remarks>
 public sealed class TunnelPort : IEncapsulatingPort

@@ -39,8 +39,8 @@ namespace Softswitch.OfAgent.Session;
 /// <para><b>Threads and locks</b>: listeners accept on their own threads, connect loops run on the thread pool, each
 /// connection has a receive and a send thread; the upcall pump and the datapath's maintenance thread call the
 /// fan-out. <c>_connLock</c> guards the connection list (held only to copy or change it, never while sending);
-/// <c>_failModeLock</c> guards the fail-mode computation. Lock order: <c>_failModeLock</c> → <c>_connLock</c> → the
-/// switch's own locks. Counters are atomic adds.</para>
+/// <c>_failModeLock</c> guards the fail-mode computation: under it <c>_connLock</c> is taken and let go, then the
+/// switch is told (its fail-mode lock; docs/locking.md). Counters are atomic adds.</para>
 /// </remarks>
 internal sealed class OfConnectionManager : IAsyncDisposable
 {

@@ -416,7 +416,7 @@ internal static class HostCommands
         var meters = dp.Meters.All.ToList();
         meters.Sort((a, b) => a.Id.CompareTo(b.Id));
         long now = dp.Meters.Clock.NowNanos;
-        static string Id(uint id) => id == MeterTable.ControllerId ? "controller" : id.ToString(CultureInfo.InvariantCulture);
+        static string Id(uint id) => id == MeterModRequest.Controller ? "controller" : id.ToString(CultureInfo.InvariantCulture);
         static string Unit(Meter m) => m.Unit == MeterUnit.Kbps ? "kbps" : "pktps";
         return Show(args, "dump-meters", () =>
         {

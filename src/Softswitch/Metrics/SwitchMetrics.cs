@@ -226,7 +226,7 @@ internal sealed class SwitchMetrics : IDisposable
         return list;
     }
 
-    private static string MeterId(uint id) => id == Softswitch.Datapath.Meters.MeterTable.ControllerId ? "controller" : id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static string MeterId(uint id) => id == Softswitch.Ofproto.MeterModRequest.Controller ? "controller" : id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private List<Measurement<long>> PerMeter(Func<Softswitch.Datapath.Meters.Meter, long> read)
     {

@@ -43,6 +43,11 @@ public static class OffloadSetup
             error = $"--offload must be none, netfpga or netfpga-emulated, not '{offload}'";
             return false;
         }
+        if (ports.Count is < 1 or > NetFpgaRegisters.MaxPorts)
+        {
+            error = $"--offload {offload}: a NetFPGA-1G has 1 to {NetFpgaRegisters.MaxPorts} ports, not {ports.Count}";
+            return false;
+        }
         attached = AttachNetFpga(dp, ports, mode, logger);
         return true;
     }

@@ -396,6 +396,30 @@ public sealed class TunnelDatapathTests
         Assert.Single(r.HostB.TakeSent());
     }
 
+    /// <summary>
+    /// An underlay burst whose ARP request is answered and whose other packets are all dropped before classification
+    /// (IP fragments in fragment mode DROP): the reply staged on the underlay is sent with that burst, not left queued.
+    /// </summary>
+    [Fact]
+    public void ArpReplyIsSent_WhenTheRestOfTheBurstIsDroppedAsFragments()
+    {
+        using var r = new TunnelRig(link: false).WithTunnels(TunnelKind.Vxlan, 1, staticMacs: false);
+        r.A.FragmentMode = FragmentMode.Drop;
+        r.UnderA.TakeSent();
+        var linuxMac = MacAddress.Parse("5e:00:00:00:00:99");
+        var fragment = DfFrame(100, df: false);
+        fragment[14 + 6] |= 0x20; // more fragments
+        fragment[14 + 10] = 0; fragment[14 + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(fragment.AsSpan(14 + 10), (ushort)~Checksum.Sum(fragment.AsSpan(14, 20)));
+        r.UnderA.Inject(FrameBuilder.Arp(1, linuxMac, TunnelRig.IpB, default, TunnelRig.IpA));
+        r.UnderA.Inject(fragment);
+        r.A.PollUntilIdle();
+        Assert.Equal(1, r.A.DropCount(DropReason.Fragment));
+        var sent = r.UnderA.TakeSent();
+        Assert.Single(sent);
+        Assert.Equal(FrameBuilder.Arp(2, TunnelGoldenTests.UnderA, TunnelRig.IpA, linuxMac, TunnelRig.IpB), sent[0]);
+    }
+
     [Fact]
     public void ArpForTheLocalEndpointIsAnsweredAndRepliesTeachTheNextHop()
     {
