@@ -394,8 +394,9 @@ public sealed class SuperFrameTests
     {
         var clock = new ManualClock();
         using var rig = new Rig(clock);   // no flow: a miss goes to the controller
-        var meter = new Meters.Meter(Meters.MeterTable.ControllerId, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 10, 5)], clock.NowNanos);
+        var meter = new Meters.Meter(0xfffffffe, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 10, 5)], clock.NowNanos);
         rig.Dp.Meters.Set(meter);
+        rig.Dp.Meters.Controller = meter;   // as Ofproto names the controller meter
         var (frame, o) = SuperFrame();
         rig.In.Inject(frame, o);
         rig.Dp.PollUntilIdle();
