@@ -364,5 +364,5 @@ internal static class Pcap
 
     /// <summary>The corpus directory in the source tree (tests read the committed files in place).</summary>
     public static string CorpusDir([CallerFilePath] string thisFile = "")
-        => Path.Combine(Path.GetDirectoryName(thisFile)!, "Corpus");
+        => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "Corpus"));
 }
