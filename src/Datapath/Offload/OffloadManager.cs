@@ -187,6 +187,17 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
         }
     }
 
+    /// <summary>Reads every offloaded flow's hardware counters into the flow (what <see cref="Poll"/> does first, alone: for a statistics read).</summary>
+    public void ReadHardwareCounters()
+    {
+        lock (_lock)
+        {
+            long now = _table.Clock.NowNanos;
+            foreach (var s in _flows.Values)
+                if (s.InHardware) Credit(s.Entry, _target.ReadCounters(s.Entry), now);
+        }
+    }
+
     /// <summary>Where <paramref name="e"/> lives, or false when the manager does not know it.</summary>
     public bool TryGetPlacement(FlowEntry e, out FlowPlacement placement)
     {
