@@ -108,6 +108,33 @@ public sealed class XdpFlowProgramTests(ITestOutputHelper output)
         Assert.Equal((5L, 5L * frame.Length), rig.Maps.ReadCounters(3));
     }
 
+    /// <summary>
+    /// The verifier's totals for the program: it stays within 4,096 instructions (the limit of kernels before 5.2 and
+    /// of unprivileged loaders), so the whole-program bound is never what stops it on any supported kernel.
+    /// </summary>
+    [NetnsFact]
+    public void TheProgram_IsSmall_AndTheVerifierExploresItCheaply()
+    {
+        using var maps = new XdpFlowMaps(16);
+        int xsk = Bpf.CreateXskMap(1);
+        try
+        {
+            var insns = XdpFlowProgram.Build(xsk, maps.FlowsFd, maps.CountersFd, maps.DevMapFd);
+            int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log, logLevel: 4);
+            output.WriteLine($"{insns.Length} instructions; verifier: {log}");
+            Assert.True(fd >= 0, log);
+            Linux.LibC.close(fd);
+            Assert.InRange(insns.Length, 100, 4096);
+            var processed = System.Text.RegularExpressions.Regex.Match(log, @"processed (\d+) insns");
+            Assert.True(processed.Success, log);
+            Assert.InRange(int.Parse(processed.Groups[1].Value), insns.Length / 2, 100_000);
+        }
+        finally
+        {
+            Linux.LibC.close(xsk);
+        }
+    }
+
     [NetnsFact]
     public void Miss_ReachesTheAfXdpSocket_AndIsNotCounted()
     {

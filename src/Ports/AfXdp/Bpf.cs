@@ -71,8 +71,9 @@ internal static unsafe class Bpf
     }
 
     /// <summary>Loads an XDP program of <paramref name="insns"/> (struct bpf_insn each); returns the fd or -errno, with
-    /// the verifier log in <paramref name="log"/> when it failed.</summary>
-    public static int LoadXdpProgram(ReadOnlySpan<ulong> insns, string name, out string log)
+    /// the verifier log in <paramref name="log"/> when it failed (with <paramref name="logLevel"/> 4, BPF_LOG_STATS,
+    /// also when it loaded: the verifier's totals).</summary>
+    public static int LoadXdpProgram(ReadOnlySpan<ulong> insns, string name, out string log, uint logLevel = 1)
     {
         byte* license = stackalloc byte[16];
         new Span<byte>(license, 16).Clear();
@@ -89,13 +90,13 @@ internal static unsafe class Bpf
                 *(uint*)(a + 4) = (uint)insns.Length;   // insn_cnt
                 *(ulong*)(a + 8) = (ulong)code;
                 *(ulong*)(a + 16) = (ulong)license;
-                *(uint*)(a + 24) = 1;                   // log_level
+                *(uint*)(a + 24) = logLevel;            // log_level
                 *(uint*)(a + 28) = LogSize;
                 *(ulong*)(a + 32) = (ulong)logBuf;
                 WriteName(a + 48, name);                // prog_name
                 *(uint*)(a + 68) = BPF_XDP;             // expected_attach_type
                 int fd = Sys(BPF_PROG_LOAD, a);
-                log = fd < 0 ? Encoding.ASCII.GetString(System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(logBuf)).Trim() : "";
+                log = fd < 0 || logLevel == 4 ? Encoding.ASCII.GetString(System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(logBuf)).Trim() : "";
                 if (fd == -LibC.ENOSPC)
                 {
                     // The verifier log overflowed; retry without a log to get the real result.

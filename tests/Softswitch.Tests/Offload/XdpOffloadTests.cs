@@ -139,6 +139,49 @@ public sealed class XdpOffloadTests : IDisposable
         _output.WriteLine(Run("offload/show").Text);
     }
 
+    /// <summary>
+    /// The kernel's answer is the software's: each action list the program runs turns a frame into the bytes the
+    /// datapath's own executor writes for the same actions (a packet-out through memory ports, offload off).
+    /// </summary>
+    [NetnsFact]
+    public void TheKernelsRewrite_IsByteForByteTheSoftwares()
+    {
+        var a = Mac("0a:00:00:00:00:0a");
+        var b = Mac("0a:00:00:00:00:0b");
+        (byte[] Frame, FlowAction[] Actions)[] cases =
+        [
+            (FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 1, 90, tos: 0x21),
+                [FlowAction.SetNwSrc(Ip("192.168.1.1")), FlowAction.SetNwDst(Ip("172.16.5.5")), FlowAction.SetTpSrc(7777), FlowAction.SetTpDst(53),
+                 FlowAction.SetNwTos(0x28), FlowAction.SetNwTtl(7), FlowAction.SetDlSrc(a), FlowAction.SetDlDst(b), FlowAction.Output(2)]),
+            (FrameBuilder.Tcp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 2, 90, vlan: 10, pcp: 3),
+                [FlowAction.SetVlanVid(99), FlowAction.SetVlanPcp(5), FlowAction.SetNwDst(Ip("10.9.9.9")), FlowAction.SetTpDst(8080), FlowAction.Output(2)]),
+            (FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 3, 90, vlan: 20),
+                [FlowAction.StripVlan(), FlowAction.SetDlDst(b), FlowAction.Output(2)]),
+            (FrameBuilder.Tcp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 4, 90),
+                [FlowAction.PushVlan(0x8100), FlowAction.SetVlanVid(42), FlowAction.SetVlanPcp(6), FlowAction.SetNwSrc(Ip("1.2.3.4")), FlowAction.Output(2)]),
+            (FrameBuilder.IcmpEcho(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), false, 5, 6),
+                [FlowAction.SetNwSrc(Ip("10.1.1.1")), FlowAction.SetNwTtl(1), FlowAction.SetNwTos(0xB8), FlowAction.Output(2)]),
+        ];
+
+        using var memDp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
+        var m1 = new Datapath.Memory.MemoryPort("m1", Mac("02:00:00:00:01:01"));
+        var m2 = new Datapath.Memory.MemoryPort("m2", Mac("02:00:00:00:01:02")) { CaptureSent = true };
+        memDp.AddPort(m1, 1);
+        memDp.AddPort(m2, 2);
+        foreach (var (frame, actions) in cases)
+        {
+            var flow = Add(MatchOf(frame, 1, 0), 100, actions);
+            _agent.Switch.Barrier();
+            Assert.True(InHardware(flow), Run("offload/dump-flows").Text);
+            _in.SendFrames([frame]);
+            var kernel = Assert.Single(Sunk(1));
+            memDp.PacketOut(frame, 1, new FlowActions(actions));
+            var software = Assert.Single(m2.TakeSent());
+            _output.WriteLine($"in  {Convert.ToHexString(frame)}\nxdp {Convert.ToHexString(kernel)}\nsw  {Convert.ToHexString(software)}");
+            Assert.Equal(Convert.ToHexString(software), Convert.ToHexString(kernel));
+        }
+    }
+
     private OffloadReason Reason(FlowEntry e)
     {
         Assert.True(_offload.Manager.TryGetPlacement(e, out var p));
