@@ -1,6 +1,6 @@
 using Softswitch.Datapath;
-using Softswitch.Ports.Linux;
 using Softswitch.Datapath.Offload;
+using Softswitch.Ports.Linux;
 
 namespace Softswitch.Ports.AfXdp;
 
