@@ -54,6 +54,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     [ThreadStatic] private static QuiescentDomain.Hold s_runRemovedHold;
     [ThreadStatic] private static bool s_runRemovedHeld;
     [ThreadStatic] private static OfAction[]? s_actions;
+    /// <summary>Output to OFPP_TABLE: a packet through the whole pipeline from table 0.</summary>
+    private static readonly FlowActions s_toTable = new([FlowAction.Output(PortNumber.Table)]);
     /// <summary>A spare flow list shared by the connections (tools connect per command, so a list per thread would not last).</summary>
     private static List<FlowEntry>? s_spareFlows;
 
@@ -254,7 +256,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
     /// packet-in), counted in that flow's statistics. Under <see cref="MatchRules.OpenFlow13"/> the flow-mod may name
     /// tables 1..254 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>); a
-    /// released buffered packet then runs through the flow's apply-actions only, not through the tables its goto names.
+    /// released buffered packet then goes through the whole pipeline as a packet-out to OFPP_TABLE would (OpenFlow
+    /// 1.3.5 section 6.4: the flow-mod, then that packet-out), gotos and write-actions included, counted by the flows
+    /// it meets.
     /// </summary>
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {
@@ -341,6 +345,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         {
             err = TakeBuffer(req.BufferId, out var frame, out var inPort);
             if (err != OfError.None) return err;
+            if (of13)
+            {
+                _dp.PacketOut(frame, inPort, s_toTable);
+                return OfError.None;
+            }
             _dp.PacketOut(frame, inPort, actions);
             flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
