@@ -54,6 +54,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     [ThreadStatic] private static QuiescentDomain.Hold s_runRemovedHold;
     [ThreadStatic] private static bool s_runRemovedHeld;
     [ThreadStatic] private static OfAction[]? s_actions;
+    // The controller whose PORT_MOD is being applied on this thread (its PORT_STATUS is reported synchronously).
+    [ThreadStatic] private static OfController? s_portModFrom;
     /// <summary>Output to OFPP_TABLE: a packet through the whole pipeline from table 0.</summary>
     private static readonly FlowActions s_toTable = new([FlowAction.Output(PortNumber.Table)]);
     /// <summary>A spare flow list shared by the connections (tools connect per command, so a list per thread would not last).</summary>
@@ -168,8 +170,12 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     void IDatapathEvents.OnFlowExpired(in FlowRemoved expired) => Report(expired);
 
     void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
-        => _reports?.PortStatus(reason switch { PortStatusReason.Add => OfPortReason.Add, PortStatusReason.Delete => OfPortReason.Delete, _ => OfPortReason.Modify },
-                                OfPorts.Describe(port));
+    {
+        var r = reason switch { PortStatusReason.Add => OfPortReason.Add, PortStatusReason.Delete => OfPortReason.Delete, _ => OfPortReason.Modify };
+        // A PORT_MOD's own change is made on its thread: reported to every controller but its sender.
+        if (s_portModFrom is { } from) _reports?.PortStatus(r, OfPorts.Describe(port), from);
+        else _reports?.PortStatus(r, OfPorts.Describe(port));
+    }
 
     void IDatapathEvents.OnMaintenanceError(Exception error)
         => _log.LogError(error, "datapath maintenance step failed (flow expiry, link monitoring, MAC aging); retrying at the next interval");
@@ -425,13 +431,24 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         return list;
     }
 
-    /// <summary>Changes a port's config bits (port-mod).</summary>
+    /// <summary>
+    /// Changes a port's config bits (port-mod). The PORT_STATUS it causes goes to every controller that wants it but
+    /// <paramref name="from"/>, as Open vSwitch does for OpenFlow before 1.5 (ofproto/connmgr.c connmgr_send_port_status).
+    /// </summary>
     public OfError PortMod(in PortModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
         if (!OfPort.ToDatapath(req.Port, out var no) || _dp.Ports.Get(no) is not { } slot) return OfError.PortModBadPort;
         if (req.HwAddr != slot.Port.Info.HwAddr.Value) return OfError.PortModBadHwAddr;
-        _dp.SetPortConfig(slot.No, OfPorts.ToDatapath(req.Config), OfPorts.ToDatapath(req.Mask));
+        s_portModFrom = from;
+        try
+        {
+            _dp.SetPortConfig(slot.No, OfPorts.ToDatapath(req.Config), OfPorts.ToDatapath(req.Mask));
+        }
+        finally
+        {
+            s_portModFrom = null;
+        }
         return OfError.None;
     }
 
