@@ -455,11 +455,18 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>What the switch does with IP fragments (the switch config).</summary>
     public FragmentHandling Fragments => _fragments;
 
-    /// <summary>Sets the fragment handling; reassembly is refused (<see cref="OfError.ConfigRefused"/>: the switch does not reassemble).</summary>
+    /// <summary>
+    /// Sets the fragment handling. Reassembly is not supported: asked for it, the switch keeps its handling and logs
+    /// it, without an error, as Open vSwitch's handle_set_config does (so GET_CONFIG shows what is true).
+    /// </summary>
     public OfError SetFragments(FragmentHandling f, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
-        if (f == FragmentHandling.Reassemble) return OfError.ConfigRefused;
+        if (f == FragmentHandling.Reassemble)
+        {
+            _log.LogWarning("unsupported fragment handling mode reassemble; fragments still {Mode}", _fragments == FragmentHandling.Drop ? "dropped" : "handled normally");
+            return OfError.None;
+        }
         _fragments = f;
         _dp.FragmentMode = f == FragmentHandling.Drop ? FragmentMode.Drop : FragmentMode.Normal;
         return OfError.None;

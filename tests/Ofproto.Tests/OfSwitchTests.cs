@@ -186,12 +186,17 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Fragment_reassembly_is_refused_and_the_setting_kept()
+    public void Fragment_reassembly_is_accepted_without_an_error_and_the_setting_kept()
     {
+        // As Open vSwitch's handle_set_config: an unsupported mode is logged and the current one kept, no error.
         Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Drop));
         Assert.Equal(FragmentMode.Drop, _dp.FragmentMode);
-        Assert.Equal(OfError.ConfigRefused, _sw.SetFragments(FragmentHandling.Reassemble));
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Reassemble));
         Assert.Equal(FragmentHandling.Drop, _sw.Fragments);
+        Assert.Equal(FragmentMode.Drop, _dp.FragmentMode);
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Normal));
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Reassemble));
+        Assert.Equal(FragmentHandling.Normal, _sw.Fragments);
     }
 
     [Fact]

@@ -449,8 +449,6 @@ public sealed class AgentSessionTests
         await ExpectError(c, OfpErrorType.PortModFailed, (ushort)OfpPortModFailedCode.BadHwAddr, x);
         x = c.Send(new OfpQueueGetConfigRequest { Port = 77 });
         await ExpectError(c, OfpErrorType.QueueOpFailed, (ushort)OfpQueueOpFailedCode.BadPort, x);
-        x = c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragReasm, MissSendLen = 128 });
-        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.Eperm, x);
         var bad = new OfpEchoRequest { Xid = 7 }.ToArray();
         bad[0] = 4; // wrong version after negotiation
         c.SendRaw(bad);
@@ -610,6 +608,21 @@ public sealed class AgentSessionTests
         Assert.Equal(0u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
         c.Send(new OfpAggregateStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
         Assert.Equal(1u, (await c.ReceiveAsync<OfpAggregateStatsReply>()).FlowCount);
+    }
+
+    [Fact]
+    public async Task SetConfigWithFragReasmIsAcceptedAndGetConfigShowsWhatIsTrue()
+    {
+        // As Open vSwitch: reassembly is not supported, so the fragment handling stays as it was, without an error;
+        // the miss_send_len is taken.
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragDrop, MissSendLen = 128 });
+        c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragReasm, MissSendLen = 200 });
+        Assert.Empty(await c.BarrierAsync());
+        c.Send(new OfpGetConfigRequest());
+        var gc = await c.ReceiveAsync<OfpGetConfigReply>();
+        Assert.Equal((OfpConfigFlags.FragDrop, (ushort)200), (gc.Flags, gc.MissSendLen));
     }
 
     [Fact]
