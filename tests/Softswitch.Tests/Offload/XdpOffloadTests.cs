@@ -211,4 +211,35 @@ public sealed class XdpOffloadTests : IDisposable
         Assert.Empty(Sunk(1, seconds: 1));
         Assert.Equal(0, _offload.Manager.Stats.HardwareFlows);
     }
+
+    private sealed class Reports : IOfReports
+    {
+        public readonly List<OfFlowRemoved> Removed = new();
+        public void PacketIn(in OfPacketIn packet) { }
+        public void FlowRemoved(in OfFlowRemoved removed) { lock (Removed) Removed.Add(removed); }
+        public void PortStatus(OfPortReason reason, OfPortDesc port) { }
+    }
+
+    /// <summary>No statistics request, no maintenance step between the frames and the delete: the FLOW_REMOVED still counts every one.</summary>
+    [NetnsFact]
+    public void TheFlowRemovedOfADeletedOffloadedFlow_CountsWhatTheKernelForwarded()
+    {
+        const int N = 200;
+        var reports = new Reports();
+        _agent.Switch.Start(reports);
+        var frame = Frame(4000);
+        var match = OfMatchCompiler.ToOfMatch(MatchOf(frame, 1, 0));
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, match, 100, OfInstructions.Apply(new[] { OfAction.Output(2) }),
+                                                                            Flags: FlowModFlags.SendFlowRemoved, Rules: MatchRules.AsGiven)));
+        _agent.Switch.Barrier();
+        Assert.Equal(1, _offload.Manager.Stats.HardwareFlows);
+        _in.SendFrames(Enumerable.Repeat(frame, N));
+        Assert.Equal(N, Sunk(N).Count);
+
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.DeleteStrict, match, 100, default)));
+        OfFlowRemoved r;
+        lock (reports.Removed) r = Assert.Single(reports.Removed);
+        Assert.Equal(((ulong)N, (ulong)(N * frame.Length)), (r.PacketCount, r.ByteCount));
+        Assert.Equal(0, _p1.Counters.Snapshot().RxPackets);
+    }
 }
