@@ -512,6 +512,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>Every port's counters, or one port's (<paramref name="port"/>; <see cref="OfPort.Any"/>: all), the local port's last.</summary>
     public void PortStats(uint port, List<OfPortStats> into)
     {
+        // Offload targets add what they forwarded to the ports' counters too.
+        _dp.RefreshCounters();
         long now = _dp.Clock.NowNanos;
         foreach (var p in _dp.Ports.WithLocal)
             if (port == OfPort.Any || port == OfPort.FromDatapath(p.No)) into.Add(OfPorts.Stats(p, now));
