@@ -29,9 +29,10 @@ public static class XdpReasons
 /// switch): what the kernel forwards before any frame reaches the sockets.
 /// </summary>
 /// <remarks>
-/// Holds exact flows (OpenFlow 1.0's twelve fields, no tunnel id) on IPv4 frames from one of its ports whose actions
-/// reduce to one record (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag,
-/// set IPv4 addresses, DSCP, TTL, TCP/UDP ports, then at most one output to one of its ports or IN_PORT (none: drop).
+/// Holds exact flows (OpenFlow 1.0's twelve fields, no tunnel id) on IPv4 frames, or IPv6 frames with TCP, UDP or
+/// ICMPv6 (not neighbour discovery), from one of its ports whose actions reduce to one record
+/// (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag, set IPv4 addresses,
+/// DSCP, TTL, TCP/UDP ports (IPv4 only), then at most one output to one of its ports or IN_PORT (none: drop).
 /// Everything else is refused with a reason (<see cref="XdpReasons"/>). The map is exact and consulted first:
 /// <see cref="OffloadLookupModel.ExactFirst"/>, so the manager keeps out exact flows that a wildcard flow outranks.
 /// Each flow owns a slot of the per-CPU counter array, cleared when it is installed. What a flow's slot counted is
@@ -184,7 +185,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         }
         var k = m.Value;
         if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf)) return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
-        if (k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
+        bool ipv6 = k.DlType == PacketParser.EthTypeIpv6;
+        if (ipv6 ? !ParsedIpv6(k) : k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
             return OffloadResult.Refused(XdpReasons.NotParsed, $"dl_type 0x{k.DlType:x4}, nw_proto {k.NwProto}");
         bool tcpUdp = k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp;
         bool wasTagged = (k.VlanVid & FlowKey.VlanPresent) != 0, tagged = wasTagged;
@@ -201,6 +203,9 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         {
             if (output)
                 return a.IsOutput ? OffloadResult.Refused(XdpReasons.MultiOutput, new OffloadDetail(null, a)) : OffloadResult.Refused(XdpReasons.ActionAfterOutput, new OffloadDetail(null, a));
+            // The program rewrites IPv4 headers only.
+            if (ipv6 && a.Kind is ActionKind.SetNwSrc or ActionKind.SetNwDst or ActionKind.SetNwTos or ActionKind.SetNwTtl or ActionKind.SetTpSrc or ActionKind.SetTpDst)
+                return OffloadResult.Refused(OffloadReason.UnsupportedAction, new OffloadDetail("on IPv6", a));
             switch (a.Kind)
             {
                 case ActionKind.Output:
@@ -244,6 +249,12 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         action = new XdpFlowAction(flags, outIf, dlDst, dlSrc, tci, nwSrc, nwDst, tpSrc, tpDst, ttl, dscp, slot);
         return null;
     }
+
+    /// <summary>What the program parses of IPv6: TCP, UDP or ICMPv6 other than neighbour discovery, no address in the key.</summary>
+    private static bool ParsedIpv6(in FlowKey k)
+        => k.NwSrc == 0 && k.NwDst == 0 &&
+           (k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp ||
+            (k.NwProto == PacketParser.ProtoIcmpv6 && (k.TpSrc & 0xFF) is not (135 or 136)));
 
     private sealed class Installed(XdpFlowKey key, uint slot)
     {
