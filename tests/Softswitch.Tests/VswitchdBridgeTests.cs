@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Ovsdb;
 using Softswitch.Vswitchd;
@@ -32,7 +33,8 @@ public sealed class VswitchdBridgeTests : IDisposable
         const string json = """
             {"name":"Open_vSwitch","version":"8.3.1","tables":{
               "Open_vSwitch":{"columns":{"bridges":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"next_cfg":{"type":"integer"},"cur_cfg":{"type":"integer"},
-                "ovs_version":{"type":{"key":"string","min":0,"max":1}},"datapath_types":{"type":{"key":"string","min":0,"max":"unlimited"}},"iface_types":{"type":{"key":"string","min":0,"max":"unlimited"}}}},
+                "ovs_version":{"type":{"key":"string","min":0,"max":1}},"datapath_types":{"type":{"key":"string","min":0,"max":"unlimited"}},"iface_types":{"type":{"key":"string","min":0,"max":"unlimited"}},
+                "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"}}},
@@ -142,6 +144,59 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
         Assert.Null(bridge.Dp.Ports.Get(1));
         Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    [Fact]
+    public void Bridges_ShareOneSetOfForwardingThreads()
+    {
+        var db = Database();
+        var config = VswitchConfig.Read(db)!;
+        using var threads = new ForwardingThreads(2, busyPollMicros: 0);
+        var host = Host() with { Threads = threads };
+        var second = config.Bridges[0] with { Uuid = Guid.NewGuid(), Name = "br1", Interfaces = [] };
+        using (var br0 = Bridge.Create(config.Bridges[0], host))
+        {
+            using var br1 = Bridge.Create(second, host);
+            Assert.Equal(2, threads.Attached);
+            Assert.Equal(2, br0.Dp.Forwarders.Count);
+            Assert.Equal(2, br1.Dp.Forwarders.Count);
+        }
+        Assert.Equal(0, threads.Attached);
+    }
+
+    [Theory]
+    [InlineData("n-pmd-threads", "3", 3, null)]
+    [InlineData("pmd-cpu-mask", "0x6", 2, "1,2")]
+    [InlineData("pmd-cpu-mask", "1", 1, "0")]
+    public void OtherConfig_ChoosesTheForwardingThreads(string key, string value, int count, string? cpus)
+    {
+        var db = Database();
+        var modify = new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray(key, value))),
+        } } } };
+        Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        var asked = VswitchConfig.Read(db)!.ForwardingThreads(out var error);
+        Assert.Null(error);
+        Assert.Equal(count, asked!.Value.Count);
+        Assert.Equal(cpus, asked.Value.Cpus is null ? null : string.Join(',', asked.Value.Cpus));
+    }
+
+    [Theory]
+    [InlineData("n-pmd-threads", "0")]
+    [InlineData("n-pmd-threads", "many")]
+    [InlineData("pmd-cpu-mask", "0x0")]
+    [InlineData("pmd-cpu-mask", "zz")]
+    public void OtherConfig_BadThreadSettings_AreSaid(string key, string value)
+    {
+        var db = Database();
+        var modify = new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray(key, value))),
+        } } } };
+        Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        Assert.Null(VswitchConfig.Read(db)!.ForwardingThreads(out var error));
+        Assert.Contains(key, error);
     }
 
     [Fact]

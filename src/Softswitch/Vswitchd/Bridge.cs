@@ -11,8 +11,9 @@ using Softswitch.Ports.Linux;
 
 namespace Softswitch.Vswitchd;
 
-/// <summary>What a bridge needs from the daemon: its loggers, the run directory (for BRIDGE.mgmt) and the datapath settings.</summary>
-internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, int Threads = 1)
+/// <summary>What a bridge needs from the daemon: its loggers, the run directory (for BRIDGE.mgmt) and the forwarding
+/// threads every bridge shares (null: each bridge starts one of its own).</summary>
+internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, ForwardingThreads? Threads = null)
 {
     /// <summary>Opens an interface of type "" or "system" (an existing interface); tests replace it.</summary>
     public Func<string, ILogger, IPort> OpenSystem { get; init; } = static (name, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = 8 << 20 });
@@ -47,7 +48,6 @@ internal sealed class Bridge : IDisposable
     private readonly Dictionary<Guid, OpenInterface> _open = [];
     private readonly Dictionary<Guid, (InterfaceConfig Config, string Error)> _failed = [];
     private LinkWatcher? _links;
-    private LinkMonitor? _linkMonitor;
     private BridgeConfig _config;
     private string _refused = "";
 
@@ -80,7 +80,7 @@ internal sealed class Bridge : IDisposable
     public static Bridge Create(BridgeConfig config, BridgeHost host)
     {
         var log = host.Loggers.CreateLogger("bridge");
-        var dp = new SwitchDatapath(new DatapathOptions { Threads = host.Threads });
+        var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = host.Threads });
         var flows = SwitchStack.CreateTables(dp, FlowTableOptions.DefaultMaxFlows, recycle: true);
         Bridge? bridge = null;
         try
@@ -88,8 +88,8 @@ internal sealed class Bridge : IDisposable
             bridge = new Bridge(config, host, dp, flows, 0);
             bridge.OpenLocal(config);
             // Started after the LOCAL port is in, as `softswitch run` starts it: it watches the numbered ports.
-            bridge._links = new LinkWatcher(dp, host.Loggers.CreateLogger("link"));
-            bridge._linkMonitor = LinkMonitor.TryStart(dp.NotifyLinkChange, out _);
+            // Checked by the daemon's one link thread (CheckLinks), told of kernel link events by its one monitor.
+            bridge._links = new LinkWatcher(dp, host.Loggers.CreateLogger("link"), Timeout.InfiniteTimeSpan);
             bridge.DatapathId = bridge.ChooseDatapathId(config);
             bridge.Agent = bridge.StartAgent(config);
             dp.Start();
@@ -305,6 +305,9 @@ internal sealed class Bridge : IDisposable
         return (any, any ? "other" : null);
     }
 
+    /// <summary>Logs each port whose link went up or down since the last check (the daemon's link thread calls it).</summary>
+    public void CheckLinks() => _links?.Check();
+
     private void DisposeAgent()
     {
         var agent = Agent;
@@ -318,7 +321,6 @@ internal sealed class Bridge : IDisposable
     {
         DisposeAgent();
         Dp.Stop();
-        _linkMonitor?.Dispose();
         _links?.Dispose();
         Dp.Dispose();
         _open.Clear();

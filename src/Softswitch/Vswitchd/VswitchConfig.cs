@@ -21,7 +21,7 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 }
 
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
-internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges)
+internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges, IReadOnlyDictionary<string, string> OtherConfig)
 {
     /// <summary>The tables and columns the daemon follows (reads, and status columns it writes, to write only changes).</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Monitored = new Dictionary<string, string[]>
@@ -77,7 +77,35 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused));
         }
-        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges);
+        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"));
+    }
+
+    /// <summary>
+    /// The forwarding threads other_config asks for: n-pmd-threads (a count), else pmd-cpu-mask (one thread per CPU of
+    /// the hex mask, placed on it, as Open vSwitch places its PMD threads), else null. A value that does not parse is
+    /// <paramref name="error"/>.
+    /// </summary>
+    public (int Count, int[]? Cpus)? ForwardingThreads(out string? error)
+    {
+        error = null;
+        if (OtherConfig.GetValueOrDefault("n-pmd-threads") is { } n)
+        {
+            if (int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out int count) && count is >= 1 and <= 64) return (count, null);
+            error = $"other_config:n-pmd-threads '{n}' is not a count from 1 to 64";
+        }
+        if (OtherConfig.GetValueOrDefault("pmd-cpu-mask") is { } mask)
+        {
+            string hex = mask.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? mask[2..] : mask;
+            if (ulong.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong bits) && bits != 0)
+            {
+                var cpus = new List<int>();
+                for (int cpu = 0; cpu < 64; cpu++)
+                    if ((bits >> cpu & 1) != 0) cpus.Add(cpu);
+                return (cpus.Count, [.. cpus]);
+            }
+            error = $"other_config:pmd-cpu-mask '{mask}' is not a hex CPU mask";
+        }
+        return null;
     }
 
     /// <summary>Open vSwitch's datapath-id: exactly 16 hex digits, not all zero (dpid_from_string).</summary>

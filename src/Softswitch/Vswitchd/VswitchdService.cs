@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ovsdb;
+using Softswitch.Ports.Linux;
 
 namespace Softswitch.Vswitchd;
 
@@ -14,6 +16,10 @@ namespace Softswitch.Vswitchd;
 /// writes back the columns that differ, cur_cfg last of all in the same transaction. A lost connection leaves the
 /// bridges as they are; the next session resynchronises from the server's contents. Control commands read the
 /// bridges under <see cref="BridgesLock"/>, which the configuration thread holds while it changes them.
+/// Threads: every bridge is served by one set of forwarding threads (<see cref="ForwardingThreads"/>, as Open vSwitch's
+/// PMD threads serve every bridge), made at the first configuration read: other_config:n-pmd-threads or pmd-cpu-mask,
+/// else the daemon's --threads; a later change takes effect at the next start (said in the log). One netlink monitor
+/// tells every bridge of kernel link changes and one thread logs link states once a second, for all bridges.
 /// </remarks>
 internal sealed class VswitchdService : IDisposable
 {
@@ -21,7 +27,12 @@ internal sealed class VswitchdService : IDisposable
     private static readonly TimeSpan s_callTimeout = TimeSpan.FromSeconds(10);
 
     private readonly string _remote;
-    private readonly BridgeHost _host;
+    private BridgeHost _host;
+    private readonly int _defaultThreads;
+    private ForwardingThreads? _threads;
+    private string? _threadsRefused;
+    private LinkMonitor? _linkMonitor;
+    private PeriodicThread? _linkWatch;
     private readonly ILogger _log;
     private readonly Dictionary<Guid, Bridge> _bridges = [];
     private readonly Dictionary<Guid, string> _createErrors = [];
@@ -44,15 +55,53 @@ internal sealed class VswitchdService : IDisposable
         get { lock (BridgesLock) return [.. _bridges.Values.OrderBy(b => b.Name, StringComparer.Ordinal)]; }
     }
 
-    public VswitchdService(string remote, BridgeHost host)
+    /// <summary>The forwarding threads every bridge shares (null until the first configuration was read).</summary>
+    public ForwardingThreads? Threads => _threads;
+
+    public VswitchdService(string remote, BridgeHost host, int defaultThreads = 1)
     {
         _remote = remote;
         _host = host;
+        _defaultThreads = defaultThreads;
         _log = host.Loggers.CreateLogger("vswitchd");
         _thread = new Thread(Run) { IsBackground = true, Name = "vswitchd-config" };
     }
 
-    public void Start() => _thread.Start();
+    public void Start()
+    {
+        _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b => b.Dp.NotifyLinkChange()), out _);
+        _linkWatch = new PeriodicThread("link-watch", TimeSpan.FromSeconds(1), () => ForEachBridge(static b => b.CheckLinks()));
+        _thread.Start();
+    }
+
+    private void ForEachBridge(Action<Bridge> action)
+    {
+        lock (BridgesLock)
+        {
+            foreach (var b in _bridges.Values) action(b);
+        }
+    }
+
+    /// <summary>Makes the shared forwarding threads at the first read of the configuration; says when a later read asks for others.</summary>
+    private void EnsureThreads(VswitchConfig config)
+    {
+        var asked = config.ForwardingThreads(out var error);
+        if (error is not null && error != _threadsRefused) _log.LogWarning("{Error}: ignored", error);
+        _threadsRefused = error;
+        var (count, cpus) = asked ?? (_defaultThreads, null);
+        if (_threads is null)
+        {
+            _threads = new ForwardingThreads(count, cpus);
+            _host = _host with { Threads = _threads };
+            _log.LogInformation("{Count} forwarding thread(s) serve every bridge{Cpus}", count, cpus is null ? "" : $", on CPUs {string.Join(',', cpus)}");
+            for (int i = 0; i < _threads.PlacementErrors.Count; i++)
+                if (_threads.PlacementErrors[i] is { } why) _log.LogWarning("forwarding thread fwd-{Thread} is not placed on {Error}", i, why);
+        }
+        else if (asked is not null && count != _threads.Count)
+        {
+            _log.LogWarning("other_config asks for {Count} forwarding thread(s), {Running} run: the change takes effect when the daemon restarts", count, _threads.Count);
+        }
+    }
 
     private void Run()
     {
@@ -125,6 +174,7 @@ internal sealed class VswitchdService : IDisposable
 
     private void Apply(VswitchConfig config)
     {
+        EnsureThreads(config);
         var wanted = config.Bridges.ToDictionary(b => b.Uuid);
         foreach (var (uuid, bridge) in _bridges.ToList())
         {
@@ -159,11 +209,14 @@ internal sealed class VswitchdService : IDisposable
     {
         _stop.Cancel();
         if (_thread.IsAlive && Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(15));
+        _linkMonitor?.Dispose();
+        _linkWatch?.Dispose();
         lock (BridgesLock)
         {
             foreach (var b in _bridges.Values) b.Dispose();
             _bridges.Clear();
         }
+        _threads?.Dispose();
         _wake.Dispose();
         FirstAttempt.Dispose();
     }
