@@ -39,6 +39,63 @@ public sealed class VswitchdBridgesTests
         }
     }
 
+    [E2EFact]
+    public void TwoBridgesJoinedByPatchPorts_ForwardAPing()
+    {
+        string nsA = $"ovpA{s_id}", nsB = $"ovpB{s_id}", hA = $"ovpa{s_id}", hB = $"ovpb{s_id}", br1 = $"ovp{s_id}x1", br2 = $"ovp{s_id}x2";
+        using var db = OvsdbServer.Start("ssw-vsdpatch-");
+        int pid = StartDaemon(db);
+        try
+        {
+            foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.78.0.1/24"), (nsB, hB, "10.78.0.2/24") })
+            {
+                Sh.Check("ip", "netns", "add", ns);
+                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                Sh.Check("ip", "link", "set", host, "up");
+                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+            }
+            // Standalone bridges with no controller forward as learning switches; the patch joins them.
+            db.Vsctl("add-br", br1, "--", "set-fail-mode", br1, "standalone", "--", "add-br", br2, "--", "set-fail-mode", br2, "standalone",
+                "--", "add-port", br1, hA, "--", "add-port", br2, hB,
+                "--", "add-port", br1, "ovpp1" + s_id, "--", "set", "Interface", "ovpp1" + s_id, "type=patch", $"options:peer=ovpp2{s_id}",
+                "--", "add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
+            Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp1" + s_id, "ofport").Trim());
+            Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp2" + s_id, "ofport").Trim());
+            Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "up", 10), "the patch's link never came up");
+            Assert.True(Ping(nsA, "10.78.0.2"), "no ping across the patch\n" + Log(db));
+
+            // A patch with its peer gone is down, and comes back with it.
+            db.Vsctl("del-port", br2, "ovpp2" + s_id);
+            Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "down", 10), "the patch stayed up without its peer");
+            Assert.False(Ping(nsA, "10.78.0.2", 1), "a ping crossed a patch with no peer");
+            db.Vsctl("add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
+            Assert.True(Ping(nsA, "10.78.0.2"), "no ping after the patch's peer came back\n" + Log(db));
+            db.Vsctl("del-br", br1, "--", "del-br", br2);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { hA, hB, br1, br2 }) Sh.Run("ip", "link", "del", link);
+            foreach (var ns in new[] { nsA, nsB }) Sh.Run("ip", "netns", "del", ns);
+        }
+    }
+
+    private static bool Ping(string ns, string ip, int count = 3)
+        => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
+
+    private static string Log(OvsdbServer db)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(db.RunDir, "vswitchd.log"));
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Starts the daemon detached on <paramref name="db"/>; returns its pid.</summary>
     internal static int StartDaemon(OvsdbServer db)
     {

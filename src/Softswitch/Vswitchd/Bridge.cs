@@ -8,6 +8,7 @@ using Softswitch.OfAgent.Session;
 using Softswitch.Ofproto;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.Linux;
+using Softswitch.Ports.Patch;
 
 namespace Softswitch.Vswitchd;
 
@@ -20,6 +21,9 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
 
     /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
     public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
+
+    /// <summary>Where interfaces of type "patch" of every bridge find their peers.</summary>
+    public PatchPanel Patches { get; init; } = new();
 }
 
 /// <summary>The state of one Interface row as the daemon writes it back.</summary>
@@ -187,10 +191,12 @@ internal sealed class Bridge : IDisposable
         foreach (var (uuid, open) in _open.ToList())
         {
             if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
-                && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local))
+                && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local)
+                && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options)))
             {
                 continue;
             }
+            Release(open.Port);
             Dp.RemovePort(open.No);
             _open.Remove(uuid);
             _log.LogInformation("bridge {Bridge}: port {No} ({Name}) removed", Name, PortText(open.No), open.Config.Name);
@@ -220,9 +226,10 @@ internal sealed class Bridge : IDisposable
             {
                 "" or "system" => _host.OpenSystem(i.Name, log),
                 "internal" => _host.OpenInternal(i.Name, log),
+                "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 _ => null,
             };
-            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system and internal)";
+            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal and patch)";
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
@@ -241,6 +248,7 @@ internal sealed class Bridge : IDisposable
             }
             catch (DatapathConfigurationException e)
             {
+                Release(port);
                 port.Dispose();
                 error = e.Message;
             }
@@ -262,6 +270,18 @@ internal sealed class Bridge : IDisposable
         while (Dp.Ports.Get(no) is not null || _config.Interfaces.Any(o => o.OfportRequest == no && o.Uuid != i.Uuid)) no++;
         return no;
     }
+
+    /// <summary>What an interface holds beyond the datapath's port: a patch end's place on the panel.</summary>
+    private void Release(IPort port)
+    {
+        if (port is PatchPort patch) _host.Patches.Close(patch);
+    }
+
+    private static bool SameOptions(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
+        => a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    /// <summary>A random locally administered unicast address (patch ends have no interface of their own).</summary>
+    private static MacAddress RandomMac() => new(((ulong)Random.Shared.NextInt64(1, 1L << 40)) | 0x02_00_00_00_00_00UL);
 
     private static string PortText(ushort no) => no == PortNumber.Local ? "LOCAL" : no.ToString(CultureInfo.InvariantCulture);
 
@@ -322,6 +342,7 @@ internal sealed class Bridge : IDisposable
         DisposeAgent();
         Dp.Stop();
         _links?.Dispose();
+        foreach (var open in _open.Values) Release(open.Port);
         Dp.Dispose();
         _open.Clear();
         _log.LogInformation("bridge {Bridge}: deleted", Name);

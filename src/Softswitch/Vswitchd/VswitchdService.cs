@@ -70,6 +70,7 @@ internal sealed class VswitchdService : IDisposable
     public void Start()
     {
         _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b => b.Dp.NotifyLinkChange()), out _);
+        _host.Patches.LinksChanged += () => ForEachBridge(static b => b.Dp.NotifyLinkChange());
         _linkWatch = new PeriodicThread("link-watch", TimeSpan.FromSeconds(1), () => ForEachBridge(static b => b.CheckLinks()));
         _thread.Start();
     }
@@ -213,8 +214,12 @@ internal sealed class VswitchdService : IDisposable
         _linkWatch?.Dispose();
         lock (BridgesLock)
         {
-            foreach (var b in _bridges.Values) b.Dispose();
-            _bridges.Clear();
+            // Each leaves the table before it goes: link events raised meanwhile (a patch unplugged) reach live bridges only.
+            foreach (var (uuid, b) in _bridges.ToList())
+            {
+                _bridges.Remove(uuid);
+                b.Dispose();
+            }
         }
         _threads?.Dispose();
         _wake.Dispose();
