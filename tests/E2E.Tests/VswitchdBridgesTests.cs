@@ -81,6 +81,47 @@ public sealed class VswitchdBridgesTests
         }
     }
 
+    [E2EFact]
+    public void DatabaseRestarted_DaemonReconnects_AndAppliesWhatChangedMeanwhile()
+    {
+        string br1 = $"ovr{s_id}x1", br2 = $"ovr{s_id}x2";
+        using var db = OvsdbServer.Start("ssw-vsdre-");
+        string run = db.RunDir;
+        int pid = StartDaemon(db);
+        try
+        {
+            db.Vsctl("add-br", br1, "--", "set", "bridge", br1, "fail_mode=secure", "protocols=OpenFlow13");
+            Assert.True(db.Tool("ovs-ofctl", "-O", "OpenFlow13", "add-flow", br1, "cookie=0x77,priority=5,actions=drop").Ok);
+
+            // The server goes away; it comes back on another socket only, and a bridge is added there while the
+            // daemon cannot see it; then the server listens where the daemon looks again.
+            int server = int.Parse(File.ReadAllText(Path.Combine(run, "ovsdb-server.pid")).Trim(), CultureInfo.InvariantCulture);
+            Sh.Check("kill", "-TERM", server.ToString(CultureInfo.InvariantCulture));
+            Assert.True(Poll(() => !File.Exists($"/proc/{server}/stat"), 10), "ovsdb-server did not stop");
+            Assert.True(Poll(() => Log(db).Contains("connection lost", StringComparison.Ordinal), 10), "the daemon did not see the server go\n" + Log(db));
+            Sh.Check("ovsdb-server", $"{run}/conf.db", $"--remote=punix:{run}/db2.sock", $"--pidfile={run}/ovsdb-server.pid",
+                $"--log-file={run}/ovsdb-server.log", $"--unixctl={run}/ovsdb-server.ctl", "--detach", "--no-chdir");
+            Thread.Sleep(3000);   // the daemon fails a few times meanwhile: its pause grows
+            OvsdbServer.Check(Sh.Run("ovs-vsctl", "--timeout=20", $"--db=unix:{run}/db2.sock", "--no-wait", "add-br", br2));
+            Sh.Check("ovs-appctl", "-t", $"{run}/ovsdb-server.ctl", "ovsdb-server/add-remote", $"punix:{run}/db.sock");
+
+            Assert.True(Poll(() => db.Vsctl("--no-wait", "get", "Interface", br2, "ofport").Trim() == "65534", 30),
+                "the bridge added while the daemon was away was not applied\n" + Log(db));
+            Assert.Contains("resynchronising", Log(db));
+            Assert.Contains("retrying with backoff", Log(db));
+            // cur_cfg follows again (ovs-vsctl waits for it), and the bridge that was there kept its flow.
+            db.Vsctl("set", "bridge", br1, "other-config:dp-desc=back");
+            Assert.Contains("cookie=0x77", db.Tool("ovs-ofctl", "-O", "OpenFlow13", "dump-flows", br1).Stdout);
+            db.Vsctl("del-br", br1, "--", "del-br", br2);
+            Assert.False(Sh.Run("ip", "link", "show", br2).Ok, "del-br after the reconnection left the bridge's tap");
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { br1, br2 }) Sh.Run("ip", "link", "del", link);
+        }
+    }
+
     private static bool Ping(string ns, string ip, int count = 3)
         => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
 

@@ -10,7 +10,8 @@ namespace Softswitch.Vswitchd;
 /// each Bridge row as a switch of its own and writes back what it did, as ovs-vswitchd does.
 /// </summary>
 /// <remarks>
-/// One configuration thread owns the bridges: it connects (again and again, every second, while the server is away),
+/// One configuration thread owns the bridges: it connects (again and again while the server is away, after 1 s, then
+/// doubling up to 8 s),
 /// takes the <c>ovs_vswitchd</c> lock (a second daemon on the same database is refused), monitors the tables, and on
 /// each change, and once a second for status (controllers connecting, links), reads the configuration, applies it and
 /// writes back the columns that differ, cur_cfg last of all in the same transaction. A lost connection leaves the
@@ -104,9 +105,17 @@ internal sealed class VswitchdService : IDisposable
         }
     }
 
+    /// <summary>The first pause before connecting again, and the longest (each failed attempt doubles it, as Open vSwitch's reconnect does).</summary>
+    public static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1), MaxBackoff = TimeSpan.FromSeconds(8);
+
+    /// <summary>Sessions that reached the monitor (the first one, then each reconnection).</summary>
+    public int Sessions => Volatile.Read(ref _sessions);
+    private int _sessions;
+
     private void Run()
     {
         string? lastFailure = null;
+        var backoff = MinBackoff;
         while (!_stop.IsCancellationRequested)
         {
             OvsdbClient? client = null;
@@ -124,19 +133,21 @@ internal sealed class VswitchdService : IDisposable
                 var monitor = OvsdbMonitor.Start(client, "Open_vSwitch", VswitchConfig.Monitored, s_callTimeout);
                 monitor.Changed += () => _wake.Set();
                 monitor.Failed += why => _log.LogError("database {Remote}: {Why}; reconnecting", _remote, why);
-                _log.LogInformation("database {Remote}: connected ({Method}, schema {Version})", _remote, monitor.Method, monitor.Replica.Schema.Version);
+                _log.LogInformation("database {Remote}: connected ({Method}, schema {Version}){Again}", _remote, monitor.Method, monitor.Replica.Schema.Version,
+                    Interlocked.Increment(ref _sessions) > 1 ? ", resynchronising" : "");
                 lastFailure = null;
+                backoff = MinBackoff;
                 FirstAttempt.Set();
                 while (!_stop.IsCancellationRequested && client.IsOpen)
                 {
                     Reconcile(client, monitor);
                     WaitHandle.WaitAny([_wake, _stop.Token.WaitHandle], 1000);
                 }
-                if (!_stop.IsCancellationRequested) _log.LogWarning("database {Remote}: connection lost; reconnecting (the bridges keep running)", _remote);
+                if (!_stop.IsCancellationRequested) _log.LogWarning("database {Remote}: connection lost; reconnecting in {Delay} s (the bridges keep running)", _remote, backoff.TotalSeconds);
             }
             catch (OvsdbException e)
             {
-                if (e.Message != lastFailure) _log.LogWarning("database {Remote}: {Error}; retrying every second", _remote, e.Message);
+                if (e.Message != lastFailure) _log.LogWarning("database {Remote}: {Error}; retrying with backoff ({Min} s, doubling up to {Max} s)", _remote, e.Message, MinBackoff.TotalSeconds, MaxBackoff.TotalSeconds);
                 lastFailure = e.Message;
                 FirstAttempt.Set();
             }
@@ -144,7 +155,8 @@ internal sealed class VswitchdService : IDisposable
             {
                 client?.Dispose();
             }
-            _stop.Token.WaitHandle.WaitOne(1000);
+            _stop.Token.WaitHandle.WaitOne(backoff);
+            if (lastFailure is not null) backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
         }
     }
 
