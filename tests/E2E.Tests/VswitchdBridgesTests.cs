@@ -122,6 +122,64 @@ public sealed class VswitchdBridgesTests
         }
     }
 
+    /// <summary>Faucet's documented Open vSwitch set-up (datapath id, OpenFlow 1.3, secure, numbered ports, a controller
+    /// out-of-band, in one transaction), ovs-testcontroller in faucet's place: it connects, the controller's settings
+    /// reach the agent, and hosts ping through it.</summary>
+    [E2EFact]
+    [RequiresTool("ovs-testcontroller")]
+    public void FaucetsSetUpLine_BringsTheBridgeToItsControllers()
+    {
+        string nsA = $"ovfA{s_id}", nsB = $"ovfB{s_id}", hA = $"ovfa{s_id}", hB = $"ovfb{s_id}", br = $"ovf{s_id}";
+        using var db = OvsdbServer.Start("ssw-vsdfaucet-");
+        string run = db.RunDir;
+        int pid = StartDaemon(db);
+        var controllers = new List<string>();
+        try
+        {
+            foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.79.0.1/24"), (nsB, hB, "10.79.0.2/24") })
+            {
+                Sh.Check("ip", "netns", "add", ns);
+                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                Sh.Check("ip", "link", "set", host, "up");
+                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+            }
+            int[] ports = [FreePorts.Tcp()];
+            foreach (int port in ports)
+            {
+                string name = $"tc{port}";
+                var tc = Sh.Run("ovs-testcontroller", ["-O", "OpenFlow13", $"ptcp:{port}:127.0.0.1", "--detach", "--no-chdir",
+                    $"--pidfile={run}/{name}.pid", $"--log-file={run}/{name}.log", $"--unixctl={run}/{name}.ctl"]);
+                Assert.True(tc.Ok, tc.Stderr);
+                controllers.Add(Path.Combine(run, $"{name}.pid"));
+            }
+            db.Vsctl("add-br", br,
+                "--", "set", "bridge", br, "other-config:datapath-id=0000000000000001",
+                "--", "set", "bridge", br, "other-config:disable-in-band=true",
+                "--", "set", "bridge", br, "fail_mode=secure",
+                "--", "set", "bridge", br, "protocols=OpenFlow13",
+                "--", "add-port", br, hA, "--", "set", "interface", hA, "ofport_request=1",
+                "--", "add-port", br, hB, "--", "set", "interface", hB, "ofport_request=2",
+                "--", "set-controller", br, $"tcp:127.0.0.1:{ports[0]}",
+                "--", "set", "controller", br, "connection-mode=out-of-band", "inactivity_probe=3000", "max_backoff=2000");
+            Assert.True(Poll(() => db.Vsctl("get", "Controller", br, "is_connected").Trim() == "true", 20),
+                "the controller never showed as connected: " + db.Vsctl("list", "Controller") + Log(db));
+            Assert.Contains("inactivity probe 3 s, max backoff 2 s", Log(db));
+            Assert.DoesNotContain("not applied", Log(db));
+            Assert.Contains("dpid:0000000000000001", db.Tool("ovs-ofctl", "-O", "OpenFlow13", "show", br).Stdout);
+            Assert.True(Ping(nsA, "10.79.0.2"), "no ping through the controllers' learning switch\n" + Log(db));
+            db.Vsctl("del-br", br);
+        }
+        finally
+        {
+            foreach (var pidFile in controllers)
+                if (File.Exists(pidFile)) Sh.Run("kill", "-TERM", File.ReadAllText(pidFile).Trim());
+            StopDaemon(pid);
+            foreach (var link in new[] { hA, hB, br }) Sh.Run("ip", "link", "del", link);
+            foreach (var ns in new[] { nsA, nsB }) Sh.Run("ip", "netns", "del", ns);
+        }
+    }
+
     private static bool Ping(string ns, string ip, int count = 3)
         => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
 

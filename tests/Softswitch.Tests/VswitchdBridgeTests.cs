@@ -42,7 +42,10 @@ public sealed class VswitchdBridgeTests : IDisposable
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
                 "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
-              "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}}}}}}
+              "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}},
+                "inactivity_probe":{"type":{"key":"integer","min":0,"max":1}},"max_backoff":{"type":{"key":{"type":"integer","minInteger":1000},"min":0,"max":1}},
+                "connection_mode":{"type":{"key":{"type":"string","enum":["set",["in-band","out-of-band"]]},"min":0,"max":1}},
+                "controller_rate_limit":{"type":{"key":{"type":"integer","minInteger":100},"min":0,"max":1}}}}}}
             """;
         Assert.True(OvsdbSchema.TryParse(JsonNode.Parse(json), out var schema, out var error), error);
         return schema;
@@ -162,6 +165,38 @@ public sealed class VswitchdBridgeTests : IDisposable
             Assert.Equal(2, br1.Dp.Forwarders.Count);
         }
         Assert.Equal(0, threads.Attached);
+    }
+
+    [Fact]
+    public void ControllerSettings_AndDpDesc_ReachTheAgent_AndInBandIsSaid()
+    {
+        var db = Database();
+        var modify = new JsonObject
+        {
+            ["Controller"] = new JsonObject { [Id("c").ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["inactivity_probe"] = 3000, ["max_backoff"] = 2000, ["connection_mode"] = "in-band", ["controller_rate_limit"] = 500,
+            } } },
+            ["Bridge"] = new JsonObject { [Id("br0").ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("dp-desc", "rack 7"))),
+            } } },
+        };
+        Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        var br = VswitchConfig.Read(db)!.Bridges[0];
+        var c = Assert.Single(br.Controllers);
+        Assert.Equal((3000L, 2000L, "in-band"), (c.InactivityProbeMs, c.MaxBackoffMs, c.ConnectionMode));
+        Assert.Contains(br.Refused, r => r.Contains("connection_mode=in-band", StringComparison.Ordinal));
+        Assert.Contains(br.Refused, r => r.Contains("controller_rate_limit=500", StringComparison.Ordinal));
+        using var bridge = Bridge.Create(br, Host());
+        Assert.Equal(TimeSpan.FromSeconds(3), bridge.Agent.Options.InactivityProbe);
+        Assert.Equal(TimeSpan.FromSeconds(2), bridge.Agent.Options.MaxBackoff);
+        Assert.Equal("rack 7", bridge.Agent.Switch.Description.Datapath);
+
+        // inactivity_probe 0: no probing; the agent is remade when a controller setting changes.
+        var off = br with { Controllers = [c with { InactivityProbeMs = 0 }] };
+        bridge.Apply(off);
+        Assert.Equal(TimeSpan.Zero, bridge.Agent.Options.InactivityProbe);
     }
 
     [Theory]

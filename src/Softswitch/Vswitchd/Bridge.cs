@@ -159,14 +159,22 @@ internal sealed class Bridge : IDisposable
             if (OfEndpoint.TryParse(c.Target, out _, out var why)) controllers.Add(c.Target);
             else _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
         }
-        var agent = SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, new AgentOptions
+        var options = new AgentOptions
         {
             Controllers = controllers,
             Versions = versions,
             Listeners = ["punix:" + ManagementSocket],
-        }, _host.Loggers);
-        _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}], tools at {Mgmt}",
-            Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers), ManagementSocket);
+        };
+        // The agent keeps one probe interval and one backoff for all its controllers: the shortest asked for
+        // (inactivity_probe 0 turns probing off; max_backoff below 1 s is 1 s, as Open vSwitch takes them).
+        if (config.Controllers.Select(c => c.InactivityProbeMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var probe)
+            options.InactivityProbe = TimeSpan.FromMilliseconds(probe);
+        if (config.Controllers.Select(c => c.MaxBackoffMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var backoff)
+            options.MaxBackoff = TimeSpan.FromMilliseconds(Math.Max(1000, backoff));
+        var agent = SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, options, _host.Loggers, config.DpDesc);
+        _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}] (inactivity probe {Probe} s, max backoff {Backoff} s), tools at {Mgmt}",
+            Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers),
+            options.InactivityProbe.TotalSeconds, options.MaxBackoff.TotalSeconds, ManagementSocket);
         return agent;
     }
 

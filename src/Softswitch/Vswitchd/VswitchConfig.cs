@@ -6,18 +6,20 @@ namespace Softswitch.Vswitchd;
 /// <summary>One Interface row as the daemon serves it.</summary>
 internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options);
 
-/// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...).</summary>
-internal sealed record ControllerConfig(Guid Uuid, string Target);
+/// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
+/// read from it (milliseconds, as the schema has them; null when unset).</summary>
+internal sealed record ControllerConfig(Guid Uuid, string Target, long? InactivityProbeMs = null, long? MaxBackoffMs = null, string? ConnectionMode = null);
 
 /// <summary>
 /// One Bridge row and what it references, as read from the replica: the switch it asks for (lists in a stable order,
 /// so two reads of an unchanged row compare equal item by item).
 /// </summary>
 internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdText, string? HwAddr, string? FailMode, IReadOnlyList<string> Protocols,
-    IReadOnlyList<ControllerConfig> Controllers, IReadOnlyList<InterfaceConfig> Interfaces, IReadOnlyList<string> Refused)
+    IReadOnlyList<ControllerConfig> Controllers, IReadOnlyList<InterfaceConfig> Interfaces, IReadOnlyList<string> Refused, string? DpDesc = null)
 {
-    /// <summary>What the agent needs remade when it changes: controllers and versions.</summary>
-    public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => c.Target));
+    /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
+    public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
+        + "|" + DpDesc;
 }
 
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
@@ -31,7 +33,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                       "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
         ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state"],
-        ["Controller"] = ["target", "is_connected", "role"],
+        ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
     };
 
     /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.</summary>
@@ -72,10 +74,18 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             }
             var controllers = new List<ControllerConfig>();
             foreach (var cUuid in br.Uuids("controller"))
-                if (db.Row("Controller", cUuid) is { } c && c.String("target") is { } target) controllers.Add(new ControllerConfig(cUuid, target));
+            {
+                if (db.Row("Controller", cUuid) is not { } c || c.String("target") is not { } target) continue;
+                string? mode = c.String("connection_mode");
+                // There is no in-band control here (no hidden flows): every connection is made out-of-band.
+                if (mode == "in-band") refused.Add($"controller {target}: connection_mode=in-band (in-band control is not supported; connected out-of-band)");
+                if (c.Integer("controller_rate_limit") is { } rate)
+                    refused.Add($"controller {target}: controller_rate_limit={rate.ToString(CultureInfo.InvariantCulture)} (the datapath's packet-in rate limit applies)");
+                controllers.Add(new ControllerConfig(cUuid, target, c.Integer("inactivity_probe"), c.Integer("max_backoff"), mode));
+            }
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused));
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")));
         }
         return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"));
     }
