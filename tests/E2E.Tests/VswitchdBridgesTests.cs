@@ -122,6 +122,52 @@ public sealed class VswitchdBridgesTests
         }
     }
 
+    /// <summary>Two bridges joined by VXLAN (ovs-vsctl's type=vxlan with options:remote_ip/local_ip/key) over a veth
+    /// underlay: hosts on either side ping through the tunnel, by flows that send to and from the tunnel port.</summary>
+    [E2EFact]
+    public void TwoBridgesJoinedByVxlan_ForwardAPing()
+    {
+        string nsA = $"ovxA{s_id}", nsB = $"ovxB{s_id}", hA = $"ovxa{s_id}", hB = $"ovxb{s_id}", u1 = $"ovxu1{s_id}", u2 = $"ovxu2{s_id}";
+        string br1 = $"ovx{s_id}x1", br2 = $"ovx{s_id}x2";
+        using var db = OvsdbServer.Start("ssw-vsdvx-");
+        int pid = StartDaemon(db);
+        try
+        {
+            foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.80.0.1/24"), (nsB, hB, "10.80.0.2/24") })
+            {
+                Sh.Check("ip", "netns", "add", ns);
+                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                Sh.Check("ip", "link", "set", host, "up");
+                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+            }
+            Sh.Check("ip", "link", "add", u1, "type", "veth", "peer", "name", u2);
+            Sh.Check("ip", "link", "set", u1, "up");
+            Sh.Check("ip", "link", "set", u2, "up");
+            foreach (var (br, host, under, vx, local, remote) in new[] { (br1, hA, u1, $"ovxv1{s_id}", "192.168.80.1", "192.168.80.2"), (br2, hB, u2, $"ovxv2{s_id}", "192.168.80.2", "192.168.80.1") })
+            {
+                db.Vsctl("add-br", br, "--", "set-fail-mode", br, "secure",
+                    "--", "add-port", br, host, "--", "set", "Interface", host, "ofport_request=1",
+                    "--", "add-port", br, under, "--", "set", "Interface", under, "ofport_request=2",
+                    "--", "add-port", br, vx, "--", "set", "Interface", vx, "type=vxlan", "ofport_request=3",
+                    $"options:remote_ip={remote}", $"options:local_ip={local}", "options:key=77", "options:underlay=2");
+                Assert.True(db.Vsctl("get", "Interface", vx, "ofport").Trim() == "3", db.Vsctl("get", "Interface", vx, "error") + Log(db));
+                foreach (var flow in new[] { "in_port=1,actions=output:3", "in_port=3,actions=output:1" })
+                    Assert.True(db.Tool("ovs-ofctl", "add-flow", br, flow).Ok);
+            }
+            Assert.True(Ping(nsA, "10.80.0.2"), "no ping through the VXLAN tunnel\n" + db.Tool("ovs-ofctl", "dump-ports", br1).Stdout
+                + db.Tool("ovs-ofctl", "dump-ports", br2).Stdout + Log(db));
+            Assert.Matches(@"rx pkts=[1-9]", db.Tool("ovs-ofctl", "dump-ports", br2, "3").Stdout);
+            db.Vsctl("del-br", br1, "--", "del-br", br2);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { hA, hB, u1, br1, br2 }) Sh.Run("ip", "link", "del", link);
+            foreach (var ns in new[] { nsA, nsB }) Sh.Run("ip", "netns", "del", ns);
+        }
+    }
+
     /// <summary>Faucet's documented Open vSwitch set-up (datapath id, OpenFlow 1.3, secure, numbered ports, a controller
     /// out-of-band, in one transaction), ovs-testcontroller in faucet's place: it connects, the controller's settings
     /// reach the agent, and hosts ping through it.</summary>

@@ -119,7 +119,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(7, status[Id("I-p1")].Ofport);
         Assert.Equal(1, status[Id("I-p2")].Ofport);
         Assert.Equal(-1, status[Id("I-vx")].Ofport);
-        Assert.Contains("interface type 'vxlan' is not supported", status[Id("I-vx")].Error);
+        Assert.Contains("options:remote_ip is missing", status[Id("I-vx")].Error);
         Assert.True(File.Exists(Path.Combine(_run.FullName, "br0.mgmt")), "no BRIDGE.mgmt");
 
         var ops = StatusWriter.Operations(db, config, [bridge]);
@@ -147,6 +147,32 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
         Assert.Null(bridge.Dp.Ports.Get(1));
         Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    [Fact]
+    public void TunnelInterfaces_BecomeTunnelPorts_FromOvsOptions()
+    {
+        var config = VswitchConfig.Read(Database())!.Bridges[0];
+        var options = new Dictionary<string, string> { ["remote_ip"] = "192.168.9.2", ["local_ip"] = "192.168.9.1", ["key"] = "100", ["dst_port"] = "8472" };
+        var vx = config.Interfaces.Single(i => i.Name == "vx") with { Options = options, OfportRequest = 9 };
+        var gre = new InterfaceConfig(Guid.NewGuid(), "gr", "gre", null, new Dictionary<string, string> { ["remote_ip"] = "192.168.9.3", ["local_ip"] = "192.168.9.1", ["key"] = "flow" });
+        var noLocal = new InterfaceConfig(Guid.NewGuid(), "nl", "vxlan", null, new Dictionary<string, string> { ["remote_ip"] = "192.168.9.4" });
+        // One underlay (p1) besides the tunnels.
+        var br = config with { Interfaces = [config.Interfaces.Single(i => i.Name == "br0"), config.Interfaces.Single(i => i.Name == "p1"), vx, gre, noLocal] };
+        using var bridge = Bridge.Create(br, Host());
+        var status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+        Assert.Equal(9, status[vx.Uuid].Ofport);
+        var tunnel = Assert.IsType<Softswitch.Datapath.Tunnels.TunnelPort>(bridge.Dp.Ports.Get(9)!.Port);
+        Assert.Equal((100u, (ushort)8472), (tunnel.Config.Key, tunnel.Config.DstPort));
+        Assert.True(status[gre.Uuid].Ofport > 0, status[gre.Uuid].Error);
+        Assert.True(((Softswitch.Datapath.Tunnels.TunnelPort)bridge.Dp.Ports.Get((ushort)status[gre.Uuid].Ofport)!.Port).Config.FlowKey);
+        Assert.Equal(-1, status[noLocal.Uuid].Ofport);
+        Assert.Contains("options:local_ip is missing", status[noLocal.Uuid].Error);
+
+        // A changed option reopens the tunnel with it.
+        var changed = br with { Interfaces = [.. br.Interfaces.Select(i => i.Uuid == vx.Uuid ? vx with { Options = new Dictionary<string, string>(options) { ["key"] = "200" } } : i)] };
+        bridge.Apply(changed);
+        Assert.Equal(200u, ((Softswitch.Datapath.Tunnels.TunnelPort)bridge.Dp.Ports.Get(9)!.Port).Config.Key);
     }
 
     [Fact]

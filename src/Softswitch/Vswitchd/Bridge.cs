@@ -225,6 +225,11 @@ internal sealed class Bridge : IDisposable
 
     private void TryOpen(InterfaceConfig i, ushort no)
     {
+        if (i.Type is "vxlan" or "gre")
+        {
+            TryOpenTunnel(i);
+            return;
+        }
         string? error = null;
         IPort? port = null;
         var log = _host.Loggers.CreateLogger("ports");
@@ -237,7 +242,7 @@ internal sealed class Bridge : IDisposable
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 _ => null,
             };
-            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal and patch)";
+            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
@@ -264,6 +269,66 @@ internal sealed class Bridge : IDisposable
         if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
             _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
         _failed[i.Uuid] = (i, error!);
+    }
+
+    /// <summary>
+    /// A tunnel port from Open vSwitch's options: remote_ip and local_ip (required here: the switch owns the local
+    /// address on its underlay port, the bridge's only other port unless options:underlay names one by its OpenFlow
+    /// number), key (the VXLAN VNI or GRE key, or "flow"), dst_port (VXLAN), tos and ttl.
+    /// </summary>
+    private void TryOpenTunnel(InterfaceConfig i)
+    {
+        string? error;
+        if (SpecOf(i, out error) is { } spec)
+        {
+            if (!Tunnels.TunnelSpec.TryParse(spec, out var cfg, out var why))
+            {
+                error = why;
+            }
+            else
+            {
+                try
+                {
+                    var port = Dp.Tunnels.Add(cfg);
+                    _open[i.Uuid] = new OpenInterface(i, cfg.PortNo, port);
+                    _failed.Remove(i.Uuid);
+                    _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added: {Spec}", Name, cfg.PortNo, i.Name, i.Type, Tunnels.TunnelSpec.Format(port.Config));
+                    return;
+                }
+                catch (DatapathConfigurationException e)
+                {
+                    error = e.Message;
+                }
+            }
+        }
+        if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
+            _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
+        _failed[i.Uuid] = (i, error!);
+    }
+
+    /// <summary>The tunnel spec (see <see cref="Tunnels.TunnelSpec"/>) Open vSwitch's options ask for; null with the reason when one is missing.</summary>
+    private string? SpecOf(InterfaceConfig i, out string? error)
+    {
+        var o = i.Options;
+        error = null;
+        if (!o.TryGetValue("remote_ip", out var remote))
+        {
+            error = "options:remote_ip is missing";
+            return null;
+        }
+        if (!o.TryGetValue("local_ip", out var local))
+        {
+            error = "options:local_ip is missing (softswitch vswitchd answers ARP for it and decapsulates what is sent to it, on the underlay port)";
+            return null;
+        }
+        var spec = new System.Text.StringBuilder(i.Name).Append(CultureInfo.InvariantCulture, $":{i.Type},local={local},remote={remote}");
+        string key = o.GetValueOrDefault("key") ?? o.GetValueOrDefault("in_key") ?? (i.Type == "vxlan" ? "0" : "");
+        if (key.Length > 0) spec.Append(CultureInfo.InvariantCulture, $",{(i.Type == "vxlan" ? "vni" : "key")}={key}");
+        foreach (var (ovs, ours) in new[] { ("dst_port", "dstport"), ("tos", "tos"), ("ttl", "ttl"), ("underlay", "underlay") })
+        {
+            if (o.TryGetValue(ovs, out var v)) spec.Append(CultureInfo.InvariantCulture, $",{ours}={v}");
+        }
+        return spec.Append(CultureInfo.InvariantCulture, $",port={PickNumber(i)}").ToString();
     }
 
     /// <summary>ofport_request when it is free; else the lowest free number (a taken request is logged).</summary>
