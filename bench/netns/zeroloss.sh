@@ -11,6 +11,9 @@
 #   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU: its forwarding thread
 #                             there, its other threads elsewhere; SSW_CPUS=1 puts the whole process on CPU 1 with
 #                             taskset, as ovs-vswitchd; SSW_ARGS added)
+#   ssw-offload               ssw-afxdp with --offload xdp and one exact flow per generator flow (the largest of
+#                             FLOW_SET, installed with ovs-ofctl add-flows beside the in_port=1 flow): the XDP flow
+#                             program forwards them in the kernel; the row waits until offload/show says they are held
 #   ovs-afxdp, ovs-default    Open vSwitch 3.1 user space (netdev datapath, in namespace S), type=afxdp / default ports,
 #                             pmd-cpu-mask FWD_CPU and the whole ovs-vswitchd on FWD_CPU
 #   bridge                    the Linux bridge
@@ -41,7 +44,7 @@ ITERS=${ITERS:-6}
 LOSS_PCT=${LOSS_PCT:-0.01}
 SIZES=${SIZES:-64,1518}
 FLOW_SET=${FLOW_SET:-1,1000}
-ROWS=${ROWS:-gen-only,ssw-afxdp,ssw-afpacket,ovs-afxdp,ovs-default,bridge,xdp-redirect}
+ROWS=${ROWS:-gen-only,ssw-afxdp,ssw-offload,ssw-afpacket,ovs-afxdp,ovs-default,bridge,xdp-redirect}
 BURST=${BURST:-500000}
 BURST_GAP=${BURST_GAP:-1}     # seconds of silence before each burst (the forwarder goes to sleep)
 WARM=${WARM:-2}               # seconds of unthrottled traffic before a row's first measured step, not recorded
@@ -104,6 +107,7 @@ topology() {
     ip netns exec $1 ethtool -K $2 tx off tso off gso off gro off sg off >/dev/null 2>&1
     ip -n $1 link set $2 up; ip -n $1 link set lo up
   done
+  MACA=$(ip netns exec $NA cat /sys/class/net/$VA/address)
   MACB=$(ip netns exec $NB cat /sys/class/net/$VB/address)
   # the sink: XDP_DROP on B's veth, counted in its xdp_drops (native XDP on VB also lets HB take XDP redirects)
   ip netns exec $NB $BENCH xdp drop --dev $VB > $RUN/sink.log 2>&1 & SINK_PID=$!
@@ -116,17 +120,27 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   local row=$1 i
   FWD_TID=""
   case $row in
-    ssw-afxdp|ssw-afpacket)
-      local be=${row#ssw-}
+    ssw-afxdp|ssw-afpacket|ssw-offload)
+      local be=${row#ssw-} offload=()
+      [ $row = ssw-offload ] && { be=afxdp; offload=(--offload xdp); }
       # the forwarding thread on FWD_CPU, every other thread of the switch (the runtime's background JIT, its warm-up,
       # the agent) kept off it (--forwarding-cpus does both): on the same CPU they preempt the forwarding thread
       local place=(--forwarding-cpus $FWD_CPU)
       [ "$PIN" = 1 ] || place=()
       SSW_NS=$NS ssw_start_placed ${SSW_CPUS:-all} $RUN/ssw.log --ports $be:$HA,$be:$HB --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
-        --fail-mode secure --threads 1 "${place[@]}" --log-level Warning $SSW_ARGS
+        --fail-mode secure --threads 1 "${place[@]}" "${offload[@]}" --log-level Warning $SSW_ARGS
       ROW_PID=$SSW_PID
       for i in $(seq 200); do ovs-ofctl -O OpenFlow10 show unix:$RUN/ssw.of >/dev/null 2>&1 && break; sleep 0.1; done
       ovs-ofctl -O OpenFlow10 add-flow unix:$RUN/ssw.of "priority=100,in_port=1,actions=output:2" || return 1
+      if [ $row = ssw-offload ]; then
+        exact_flows > $RUN/exact.txt
+        ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/ssw.of $RUN/exact.txt || return 1
+        local want; want=$(wc -l < $RUN/exact.txt)
+        for i in $(seq 300); do
+          $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | grep -q "^hardware flows: $want " && break; sleep 0.1
+        done
+        $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | grep -q "^hardware flows: $want " || { echo "ssw-offload: the map does not hold the $want flows"; return 1; }
+      fi
       for t in /proc/$ROW_PID/task/*; do [ "$(cat $t/comm 2>/dev/null)" = fwd-0 ] && FWD_TID=${t##*/}; done
       ;;
     ovs-afxdp|ovs-default)
@@ -168,6 +182,15 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       ;;
   esac
   sleep 1
+}
+
+exact_flows() {   # one exact OpenFlow 1.0 flow per generator flow (GenFrames: source address and UDP source port + i)
+  local n=0 f i
+  for f in ${FLOW_SET//,/ }; do [ $f -gt $n ] && n=$f; done
+  for i in $(seq 0 $((n - 1))); do
+    local a=$(( (10 << 24 | 88 << 16 | 1) + i ))
+    echo "priority=100,in_port=1,dl_src=$MACA,dl_dst=$MACB,dl_vlan=0xffff,udp,nw_tos=0,nw_src=$((a >> 24 & 255)).$((a >> 16 & 255)).$((a >> 8 & 255)).$((a & 255)),nw_dst=10.88.0.2,tp_src=$((1024 + i)),tp_dst=9,actions=output:2"
+  done
 }
 
 row_down() {

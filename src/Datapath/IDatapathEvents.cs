@@ -33,6 +33,12 @@ public interface IDatapathEvents
     /// </summary>
     void OnBarrier() { }
     /// <summary>
+    /// Flows have left their tables and their removal is about to be reported (expiry, or the flows of a write that
+    /// asked for reports): an offload target takes them out of its hardware first, reading their last counts into
+    /// them, so the report carries every packet. Called on the reporting thread, the entries held from reuse.
+    /// </summary>
+    void OnFlowsRemoving(ReadOnlySpan<FlowRemoved> removed) { }
+    /// <summary>
     /// A rule's idle or hard timeout passed; it has left its table. The entry is what it was only during the call (a
     /// recycling table may give it a new incarnation later; see <see cref="Classifier.FlowTable.RecycleEntries"/>).
     /// </summary>

@@ -443,6 +443,16 @@ public sealed partial class SwitchDatapath : IDisposable
         foreach (var l in _listeners) l.OnCountersWanted();
     }
 
+    /// <summary>
+    /// Has every listener put the last counts of flows forwarded outside software into <paramref name="removed"/>'s
+    /// entries (an offload target takes them out of hardware first), before their removal is reported. The caller holds
+    /// the entries from reuse.
+    /// </summary>
+    public void FlowsRemoving(ReadOnlySpan<FlowRemoved> removed)
+    {
+        foreach (var l in _listeners) l.OnFlowsRemoving(removed);
+    }
+
     /// <summary>Returns once the table changes made so far are in force in every forwarding path (offload targets included).</summary>
     public void Barrier()
     {
@@ -492,8 +502,9 @@ public sealed partial class SwitchDatapath : IDisposable
         using (Pipeline.Reclamation.Enter())
         {
             for (int i = 0; i < Pipeline.TableCount; i++) Pipeline.Table(i).Expire(_expired);
+            if (_expired.Count > 0) FlowsRemoving(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_expired));
             foreach (var l in listeners)
-                foreach (var r in _expired) l.OnFlowExpired(r);
+                foreach (var r in _expired) l.OnFlowExpired(r with { Packets = r.Entry.Packets, Bytes = r.Entry.Bytes });
         }
         _expired.Clear();
         PollLinks(listeners);

@@ -64,8 +64,10 @@ public sealed partial class OfSwitch
     private void DeleteNormalFlows()
     {
         var removed = new List<FlowRemoved>();
+        using var hold = Flows.Reclamation.Enter();
         Flows.RemoveWhere(static _ => true, FlowRemovedReason.Delete, removed);
-        foreach (var r in removed) Report(r);
-        _log.LogWarning("emergency mode: no controller, emergency flows in use; {Count} normal flows deleted", removed.Count);
+        int count = removed.Count;
+        ReportFinal(removed);
+        _log.LogWarning("emergency mode: no controller, emergency flows in use; {Count} normal flows deleted", count);
     }
 }

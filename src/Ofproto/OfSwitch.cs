@@ -234,8 +234,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         var pending = s_runRemoved;
         try
         {
-            if (pending is not null)
-                foreach (var r in pending) Report(r with { Packets = r.Entry.Packets, Bytes = r.Entry.Bytes });
+            if (pending is not null) ReportFinal(pending);
         }
         finally
         {
@@ -246,12 +245,28 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         }
     }
 
+    /// <summary>
+    /// Reports the removed flows that asked for it (the others leave <paramref name="removed"/>) with their final counts:
+    /// an offload target first takes them out of its hardware, so what it forwarded since its last read is in. The
+    /// caller holds the entries from reuse.
+    /// </summary>
+    private void ReportFinal(List<FlowRemoved> removed)
+    {
+        int n = 0;
+        for (int i = 0; i < removed.Count; i++)
+            if (OfFlowRule.Of(removed[i].Entry) is { SendFlowRemoved: true }) removed[n++] = removed[i];
+        removed.RemoveRange(n, removed.Count - n);
+        if (n == 0 || _reports is null) return;
+        _dp.FlowsRemoving(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(removed));
+        foreach (var r in removed) Report(r with { Packets = r.Entry.Packets, Bytes = r.Entry.Bytes });
+    }
+
     /// <summary>Reports the flows a flow-mod removed, or keeps them for the end of this thread's run.</summary>
     private void ReportRemoved(List<FlowRemoved> removed)
     {
         if (!Flows.InRun)
         {
-            foreach (var r in removed) Report(r);
+            ReportFinal(removed);
             return;
         }
         var pending = s_runRemoved ??= new List<FlowRemoved>();
@@ -302,6 +317,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
                               req.CookieMask, req.TableId, instructions, req.OutGroup);
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
+        // Outside a run, a delete's reports read the entries after it: held from reuse until then.
+        using var hold = !addOrModify && !Flows.InRun ? Flows.Reclamation.Enter() : default;
         if (!addOrModify && !s_runRemovedHeld && Flows.InRun)
         {
             // Taken before the delete retires anything: the run's reports read the entries after it publishes.
@@ -495,6 +512,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>Every port's counters, or one port's (<paramref name="port"/>; <see cref="OfPort.Any"/>: all), the local port's last.</summary>
     public void PortStats(uint port, List<OfPortStats> into)
     {
+        // Offload targets add what they forwarded to the ports' counters too.
+        _dp.RefreshCounters();
         long now = _dp.Clock.NowNanos;
         foreach (var p in _dp.Ports.WithLocal)
             if (port == OfPort.Any || port == OfPort.FromDatapath(p.No)) into.Add(OfPorts.Stats(p, now));

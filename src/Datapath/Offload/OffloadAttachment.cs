@@ -1,3 +1,5 @@
+using Softswitch.Datapath.Flow;
+
 namespace Softswitch.Datapath.Offload;
 
 /// <summary>
@@ -111,6 +113,20 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
     void IDatapathEvents.OnBarrier()
     {
         if (_syncOnRequests && !Manager.WaitForPlacement(BarrierTimeout)) Interlocked.Increment(ref _barrierTimeouts);
+    }
+
+    void IDatapathEvents.OnFlowsRemoving(ReadOnlySpan<FlowRemoved> removed)
+    {
+        if (!_syncOnRequests) return;
+        foreach (var r in removed)
+        {
+            // One in hardware: its removal is queued; once placed, its last counts are in the entry.
+            if (Manager.TryGetPlacement(r.Entry, out var p) && p.InHardware)
+            {
+                if (!Manager.WaitForPlacement(BarrierTimeout)) Interlocked.Increment(ref _barrierTimeouts);
+                return;
+            }
+        }
     }
 
     public void Dispose()

@@ -45,7 +45,7 @@ namespace Softswitch.Datapath.Offload;
 /// <para><b>Counters</b>: <see cref="Poll"/> (from the datapath's maintenance, before expiry) reads each offloaded
 /// flow's hardware counts, adds them with <see cref="FlowEntry.AddCounts"/> and <see cref="FlowEntry.Touch"/>es the flow
 /// when they moved, so idle timeouts see hardware traffic. A removed or evicted flow's last counts are read before its
-/// rows are cleared (a FLOW_REMOVED built before that misses the packets since the last poll).</para>
+/// rows are cleared; an attachment that syncs on requests (<see cref="OffloadAttachment"/>) has a removal's report wait for that.</para>
 /// <para><b>Threading and lock order</b>: the table's writer lock → <c>_queueGate</c> (the observer calls append under
 /// both). <c>_lock</c> (all placement state, every target call) → <c>_queueGate</c>. The manager never takes a table's
 /// writer lock while holding <c>_lock</c> (<see cref="Attach"/> reads the tables before taking it), and never calls back

@@ -11,8 +11,11 @@ namespace Softswitch.Ports.AfXdp;
 /// (TOS &amp; 0xFC), TCP/UDP ports or ICMP type and code (in the low bytes), source and destination address (IPv4 in the
 /// first four bytes of sixteen). Multi-byte fields are in network order, as in the frame. Only frames whose software
 /// key the program computes exactly are looked up: untagged or one 0x8100 tag, IPv4 without options or fragmentation,
-/// its total length within the frame and long enough for the L4 header; every other frame is a miss (IPv6, ARP, an
-/// 802.1ad or second tag, SCTP: software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match).</para>
+/// its total length within the frame and long enough for the L4 header, or IPv6 with TCP, UDP or ICMPv6 (not neighbour
+/// discovery) right after its fixed header, addresses left zero (OpenFlow 1.0's exact match has none), DSCP from the
+/// traffic class; every other frame is a miss (an IPv6 extension header, ARP, an 802.1ad or second tag, SCTP:
+/// software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match). The rewrites of IPv4 fields are
+/// for IPv4 keys only (the target puts none in an IPv6 flow's record).</para>
 /// <para>Action record (48 bytes, <see cref="XdpFlowAction"/>): flags, output ifindex, new MACs, the VLAN TCI, new
 /// IPv4 addresses, L4 ports, TTL and DSCP, and the flow's slot in the per-CPU counter array. Rewrites happen in a fixed
 /// order (L3/L4, then MACs, then the tag, then the output): the record is the net effect of the flow's action list,
@@ -58,7 +61,8 @@ internal static class XdpFlowProgram
          .Mov(Reg.R9, Reg.R7).Add(Reg.R9, 18)
          .Label("untagged")
          .Store(Size.H, Reg.Fp, Key + 6, Reg.R2)
-         .If(Reg.R2, Cond.Ne, 0x0008, "miss");             // IPv4 only
+         .If(Reg.R2, Cond.Eq, 0xdd86, "ipv6")
+         .If(Reg.R2, Cond.Ne, 0x0008, "miss");
 
         // IPv4: no options, no fragment, total length within the frame.
         Bound(a, Reg.R9, 20, "miss");
@@ -84,7 +88,34 @@ internal static class XdpFlowProgram
         a.Label("icmp").If(Reg.R4, Cond.Lt, 24, "miss");
         Bound(a, Reg.R9, 22, "miss");
         a.Load(Size.B, Reg.R3, Reg.R9, 20).Store(Size.B, Reg.Fp, Key + 25, Reg.R3)
-         .Load(Size.B, Reg.R3, Reg.R9, 21).Store(Size.B, Reg.Fp, Key + 27, Reg.R3);
+         .Load(Size.B, Reg.R3, Reg.R9, 21).Store(Size.B, Reg.Fp, Key + 27, Reg.R3)
+         .Goto("lookup");
+
+        // IPv6: TCP, UDP or ICMPv6 right after the fixed header (an extension header is a miss), the payload within the
+        // frame and long enough for the L4 header. The addresses stay out of the key (OpenFlow 1.0's exact match has
+        // none); neighbour discovery is a miss (its options are the parser's to check).
+        a.Label("ipv6");
+        Bound(a, Reg.R9, 40, "miss");
+        a.Load(Size.B, Reg.R3, Reg.R9, 0).Rsh(Reg.R3, 4).If(Reg.R3, Cond.Ne, 6, "miss")
+         .Load(Size.B, Reg.R3, Reg.R9, 0).And(Reg.R3, 0x0f).Lsh(Reg.R3, 4)
+         .Load(Size.B, Reg.R2, Reg.R9, 1).Rsh(Reg.R2, 4).Or(Reg.R3, Reg.R2).And(Reg.R3, 0xfc).Store(Size.B, Reg.Fp, Key + 21, Reg.R3)
+         .Load(Size.H, Reg.R4, Reg.R9, 4).Be16(Reg.R4).And(Reg.R4, 0xffff)
+         .Mov(Reg.R1, Reg.R9).Add(Reg.R1, 40).Add(Reg.R1, Reg.R4).If(Reg.R1, Cond.Gt, Reg.R8, "miss")
+         .Load(Size.B, Reg.R3, Reg.R9, 6).Store(Size.B, Reg.Fp, Key + 20, Reg.R3)
+         .If(Reg.R3, Cond.Eq, 6, "tcp6")
+         .If(Reg.R3, Cond.Eq, 17, "udp6")
+         .If(Reg.R3, Cond.Ne, 58, "miss")
+         .If(Reg.R4, Cond.Lt, 4, "miss");
+        Bound(a, Reg.R9, 42, "miss");
+        a.Load(Size.B, Reg.R3, Reg.R9, 40).If(Reg.R3, Cond.Eq, 135, "miss").If(Reg.R3, Cond.Eq, 136, "miss")
+         .Store(Size.B, Reg.Fp, Key + 25, Reg.R3)
+         .Load(Size.B, Reg.R3, Reg.R9, 41).Store(Size.B, Reg.Fp, Key + 27, Reg.R3)
+         .Goto("lookup");
+        a.Label("tcp6").If(Reg.R4, Cond.Lt, 20, "miss").Goto("ports6");
+        a.Label("udp6").If(Reg.R4, Cond.Lt, 8, "miss");
+        a.Label("ports6");
+        Bound(a, Reg.R9, 44, "miss");
+        a.Load(Size.W, Reg.R3, Reg.R9, 40).Store(Size.W, Reg.Fp, Key + 24, Reg.R3);
 
         // Lookup; count.
         a.Label("lookup")

@@ -61,7 +61,8 @@ public sealed class XdpOffload : IOffloadAttachment
                 p.UseFlowProgram(maps);
                 ports.Add(p);
             }
-            var target = new XdpOffloadTarget(maps, [.. slots.Select(s => (s.No, ((AfXdpPort)s.Port).Interface.Index))]);
+            var target = new XdpOffloadTarget(maps, [.. slots.Select(s => (s.No, ((AfXdpPort)s.Port).Interface.Index))],
+                                              slots.ToDictionary(s => s.No, s => s.Port.Counters));
             var attachment = OffloadAttachment.Attach(dp, target, log, syncOnRequests: true);
             return new XdpOffload(attachment, target, maps, [.. ports]);
         }

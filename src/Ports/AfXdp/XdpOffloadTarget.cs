@@ -29,28 +29,36 @@ public static class XdpReasons
 /// switch): what the kernel forwards before any frame reaches the sockets.
 /// </summary>
 /// <remarks>
-/// Holds exact flows (OpenFlow 1.0's twelve fields, no tunnel id) on IPv4 frames from one of its ports whose actions
-/// reduce to one record (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag,
-/// set IPv4 addresses, DSCP, TTL, TCP/UDP ports, then at most one output to one of its ports or IN_PORT (none: drop).
+/// Holds exact flows (OpenFlow 1.0's twelve fields, no tunnel id) on IPv4 frames, or IPv6 frames with TCP, UDP or
+/// ICMPv6 (not neighbour discovery), from one of its ports whose actions reduce to one record
+/// (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag, set IPv4 addresses,
+/// DSCP, TTL, TCP/UDP ports (IPv4 only), then at most one output to one of its ports or IN_PORT (none: drop).
 /// Everything else is refused with a reason (<see cref="XdpReasons"/>). The map is exact and consulted first:
 /// <see cref="OffloadLookupModel.ExactFirst"/>, so the manager keeps out exact flows that a wildcard flow outranks.
-/// Each flow owns a slot of the per-CPU counter array, cleared when it is installed. Not thread safe (the manager
-/// serialises calls).
+/// Each flow owns a slot of the per-CPU counter array, cleared when it is installed. What a flow's slot counted is
+/// also added to its ports' counters when read (received on the in_port, sent on the output port, 4 bytes more or
+/// less a frame when it pushes or strips a tag), so port statistics include what the kernel forwarded. Not thread
+/// safe (the manager serialises calls).
 /// </remarks>
 public sealed class XdpOffloadTarget : IOffloadTarget
 {
     private readonly XdpFlowMaps _maps;
     private readonly Dictionary<ushort, int> _ifIndexByPort;
+    private readonly Dictionary<ushort, PortCounters> _portCounters;
     private readonly ushort[] _ports;
     private readonly Dictionary<FlowEntry, Installed> _installed = new(ReferenceEqualityComparer.Instance);
     private readonly Stack<uint> _freeSlots = new();
     private long _writes;
 
-    /// <summary>A target over <paramref name="maps"/> forwarding between <paramref name="ports"/> (OpenFlow number, ifindex).</summary>
-    public XdpOffloadTarget(XdpFlowMaps maps, IReadOnlyList<(ushort PortNo, int IfIndex)> ports)
+    /// <summary>
+    /// A target over <paramref name="maps"/> forwarding between <paramref name="ports"/> (OpenFlow number, ifindex),
+    /// adding what it forwards to <paramref name="portCounters"/> (by OpenFlow number; a port not there counts nothing).
+    /// </summary>
+    public XdpOffloadTarget(XdpFlowMaps maps, IReadOnlyList<(ushort PortNo, int IfIndex)> ports, IReadOnlyDictionary<ushort, PortCounters>? portCounters = null)
     {
         _maps = maps ?? throw new ArgumentNullException(nameof(maps));
         _ifIndexByPort = ports.ToDictionary(p => p.PortNo, p => p.IfIndex);
+        _portCounters = portCounters is null ? [] : new Dictionary<ushort, PortCounters>(portCounters);
         _ports = [.. ports.Select(p => p.PortNo)];
         for (int s = maps.Capacity - 1; s >= 0; s--) _freeSlots.Push((uint)s);
     }
@@ -80,6 +88,7 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         if (_freeSlots.Count == 0) return Compile(entry, 0, out _, out _) ?? Full();
         uint slot = _freeSlots.Peek();
         if (Compile(entry, slot, out var key, out var action) is { } refused) return refused;
+        var route = Route(entry, action);
         _freeSlots.Pop();
         try
         {
@@ -92,7 +101,7 @@ public sealed class XdpOffloadTarget : IOffloadTarget
             throw;
         }
         _writes += 2;
-        _installed[entry] = new Installed(key, slot);
+        _installed[entry] = new Installed(key, slot) { InPort = route.In, OutPort = route.Out, TxSizeChange = route.SizeChange };
         return new OffloadResult(true, OffloadReason.None, default, 1, 2);
     }
 
@@ -100,8 +109,12 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     {
         if (!_installed.TryGetValue(entry, out var i)) throw new InvalidOperationException("modify of a flow not installed");
         if (Compile(entry, i.Slot, out var key, out var action) is { } refused) return refused;
+        // What the old actions sent goes to the old output port.
+        var (p, b) = _maps.ReadCounters(i.Slot);
+        CountPorts(i, p, b);
         _maps.Put(key, action);
         _writes++;
+        (i.InPort, i.OutPort, i.TxSizeChange) = Route(entry, action);
         return new OffloadResult(true, OffloadReason.None, default, 1, 1);
     }
 
@@ -123,7 +136,37 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         var c = new OffloadCounts(p - i.Packets, b - i.Bytes);
         i.Packets = p;
         i.Bytes = b;
+        CountPorts(i, p, b);
         return c;
+    }
+
+    /// <summary>Adds what the slot counted since its ports were last credited (<paramref name="packets"/>, <paramref name="bytes"/>: its totals) to them.</summary>
+    private void CountPorts(Installed i, long packets, long bytes)
+    {
+        long dp = packets - i.PortPackets, db = bytes - i.PortBytes;
+        i.PortPackets = packets;
+        i.PortBytes = bytes;
+        if (dp == 0) return;
+        if (_portCounters.TryGetValue(i.InPort, out var rx))
+        {
+            Interlocked.Add(ref rx.RxPackets, dp);
+            Interlocked.Add(ref rx.RxBytes, db);
+        }
+        if (i.OutPort != PortNumber.None && _portCounters.TryGetValue(i.OutPort, out var tx))
+        {
+            Interlocked.Add(ref tx.TxPackets, dp);
+            Interlocked.Add(ref tx.TxBytes, db + dp * i.TxSizeChange);
+        }
+    }
+
+    /// <summary>The ports a flow's frames cross (the output: none when dropped) and how a tag changes their size.</summary>
+    private static (ushort In, ushort Out, int SizeChange) Route(FlowEntry e, in XdpFlowAction action)
+    {
+        ushort inPort = e.Match.Value.InPort, outPort = PortNumber.None;
+        foreach (var a in e.Actions.Items)
+            if (a.Kind == ActionKind.Output) outPort = a.Port == PortNumber.InPort ? inPort : a.Port;
+        int change = (action.Flags & XdpFlowProgram.PushVlan) != 0 ? 4 : (action.Flags & XdpFlowProgram.PopVlan) != 0 ? -4 : 0;
+        return (inPort, outPort, change);
     }
 
     private OffloadResult Full() => OffloadResult.Refused(OffloadReason.TableFull, $"{_maps.Capacity} flows");
@@ -142,7 +185,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         }
         var k = m.Value;
         if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf)) return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
-        if (k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
+        bool ipv6 = k.DlType == PacketParser.EthTypeIpv6;
+        if (ipv6 ? !ParsedIpv6(k) : k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
             return OffloadResult.Refused(XdpReasons.NotParsed, $"dl_type 0x{k.DlType:x4}, nw_proto {k.NwProto}");
         bool tcpUdp = k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp;
         bool wasTagged = (k.VlanVid & FlowKey.VlanPresent) != 0, tagged = wasTagged;
@@ -159,6 +203,9 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         {
             if (output)
                 return a.IsOutput ? OffloadResult.Refused(XdpReasons.MultiOutput, new OffloadDetail(null, a)) : OffloadResult.Refused(XdpReasons.ActionAfterOutput, new OffloadDetail(null, a));
+            // The program rewrites IPv4 headers only.
+            if (ipv6 && a.Kind is ActionKind.SetNwSrc or ActionKind.SetNwDst or ActionKind.SetNwTos or ActionKind.SetNwTtl or ActionKind.SetTpSrc or ActionKind.SetTpDst)
+                return OffloadResult.Refused(OffloadReason.UnsupportedAction, new OffloadDetail("on IPv6", a));
             switch (a.Kind)
             {
                 case ActionKind.Output:
@@ -203,10 +250,19 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         return null;
     }
 
+    /// <summary>What the program parses of IPv6: TCP, UDP or ICMPv6 other than neighbour discovery, no address in the key.</summary>
+    private static bool ParsedIpv6(in FlowKey k)
+        => k.NwSrc == 0 && k.NwDst == 0 &&
+           (k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp ||
+            (k.NwProto == PacketParser.ProtoIcmpv6 && (k.TpSrc & 0xFF) is not (135 or 136)));
+
     private sealed class Installed(XdpFlowKey key, uint slot)
     {
         public readonly XdpFlowKey Key = key;
         public readonly uint Slot = slot;
-        public long Packets, Bytes;
+        /// <summary>The slot's totals at the last read for the flow, and at the last credit to the ports.</summary>
+        public long Packets, Bytes, PortPackets, PortBytes;
+        public ushort InPort, OutPort;
+        public int TxSizeChange;
     }
 }

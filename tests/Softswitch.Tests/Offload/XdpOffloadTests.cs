@@ -103,13 +103,13 @@ public sealed class XdpOffloadTests : IDisposable
         var got = Sunk(N);
         Assert.Equal(N, got.Count);
         Assert.All(got, f => Assert.Equal([0x0a, 0, 0, 0, 0, 0x0b, .. frame.AsSpan(6)], f));
-        // The switch's own path saw none of them.
-        Assert.Equal(0, _p1.Counters.Snapshot().RxPackets);
 
         // A statistics request reads the map first (no maintenance step needed).
         var agg = _agent.Switch.Aggregate(new FlowStatsRequest(OfMatch.Any));
         Assert.Equal((ulong)N, agg.PacketCount);
         Assert.Equal((ulong)(N * frame.Length), agg.ByteCount);
+        // All of them by the kernel: the switch's own path saw none.
+        Assert.Equal(N, _offload.Manager.Stats.HardwarePackets);
 
         var show = Run("offload/show");
         _output.WriteLine(show.Text);
@@ -210,5 +210,152 @@ public sealed class XdpOffloadTests : IDisposable
         _in.SendFrames(Enumerable.Repeat(frame, 20));
         Assert.Empty(Sunk(1, seconds: 1));
         Assert.Equal(0, _offload.Manager.Stats.HardwareFlows);
+    }
+
+    private sealed class Reports : IOfReports
+    {
+        public readonly List<OfFlowRemoved> Removed = new();
+        public void PacketIn(in OfPacketIn packet) { }
+        public void FlowRemoved(in OfFlowRemoved removed) { lock (Removed) Removed.Add(removed); }
+        public void PortStatus(OfPortReason reason, OfPortDesc port) { }
+    }
+
+    /// <summary>No statistics request, no maintenance step between the frames and the delete: the FLOW_REMOVED still counts every one.</summary>
+    [NetnsFact]
+    public void TheFlowRemovedOfADeletedOffloadedFlow_CountsWhatTheKernelForwarded()
+    {
+        const int N = 200;
+        var reports = new Reports();
+        _agent.Switch.Start(reports);
+        var frame = Frame(4000);
+        var match = OfMatchCompiler.ToOfMatch(MatchOf(frame, 1, 0));
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, match, 100, OfInstructions.Apply(new[] { OfAction.Output(2) }),
+                                                                            Flags: FlowModFlags.SendFlowRemoved, Rules: MatchRules.AsGiven)));
+        _agent.Switch.Barrier();
+        Assert.Equal(1, _offload.Manager.Stats.HardwareFlows);
+        _in.SendFrames(Enumerable.Repeat(frame, N));
+        Assert.Equal(N, Sunk(N).Count);
+
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.DeleteStrict, match, 100, default)));
+        OfFlowRemoved r;
+        lock (reports.Removed) r = Assert.Single(reports.Removed);
+        Assert.Equal(((ulong)N, (ulong)(N * frame.Length)), (r.PacketCount, r.ByteCount));
+    }
+
+    /// <summary>Port statistics count what crossed the wire, whether the kernel or the switch forwarded it.</summary>
+    [NetnsFact]
+    public void PortStatistics_IncludeWhatTheKernelForwarded()
+    {
+        const int N = 150, M = 20;
+        var frame = Frame(5000);
+        var other = Frame(5001);
+        var flow = Add(MatchOf(frame, 1, 0), 100, FlowAction.PushVlan(0x8100), FlowAction.SetVlanVid(7), FlowAction.Output(2));
+        var sw = Add(MatchOf(other, 1, Wildcards.TpSrc), 100, FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(InHardware(flow), Run("offload/dump-flows").Text);
+        Assert.False(InHardware(sw));
+        var before = Ports();
+
+        _in.SendFrames(Enumerable.Repeat(frame, N));
+        _in.SendFrames(Enumerable.Repeat(other, M));   // by software
+        Assert.Equal(N + M, Sunk(N + M).Count);
+
+        var after = Ports();
+        Assert.Equal((ulong)(N + M), after[1].RxPackets - before[1].RxPackets);
+        Assert.Equal((ulong)((N + M) * frame.Length), after[1].RxBytes - before[1].RxBytes);
+        Assert.Equal((ulong)(N + M), after[2].TxPackets - before[2].TxPackets);
+        Assert.Equal((ulong)(N * (frame.Length + 4) + M * other.Length), after[2].TxBytes - before[2].TxBytes);
+        Assert.Equal(N, _offload.Manager.Stats.HardwarePackets);
+    }
+
+    private Dictionary<uint, OfPortStats> Ports()
+    {
+        var list = new List<OfPortStats>();
+        _agent.Switch.PortStats(OfPort.Any, list);
+        return list.ToDictionary(p => p.PortNo);
+    }
+
+    /// <summary>
+    /// An IPv6 frame: Ethernet (one tag when <paramref name="vlan"/> is given), the fixed header with <paramref name="tc"/>,
+    /// an 8-byte hop-by-hop header when <paramref name="hopByHop"/>, then an L4 header of <paramref name="proto"/> with
+    /// <paramref name="a"/>/<paramref name="b"/> as ports (or ICMPv6 type and code) and a payload.
+    /// </summary>
+    private static byte[] Ipv6Frame(byte proto, ushort a, ushort b, ushort? vlan = null, byte tc = 0, bool hopByHop = false)
+    {
+        int l4 = proto == 6 ? 20 : 8, ext = hopByHop ? 8 : 0, payload = 24;
+        var f = new List<byte>();
+        f.AddRange(Convert.FromHexString("020000000002020000000001"));
+        if (vlan is { } v) f.AddRange([0x81, 0x00, (byte)(0x40 | v >> 8), (byte)v]);
+        f.AddRange([0x86, 0xDD, (byte)(0x60 | tc >> 4), (byte)(tc << 4 | 0x1), 0x23, 0x45]);
+        int plen = ext + l4 + payload;
+        f.AddRange([(byte)(plen >> 8), (byte)plen, hopByHop ? (byte)0 : proto, 64]);
+        f.AddRange(Convert.FromHexString("20010db8000000000000000000000001"));
+        f.AddRange(Convert.FromHexString("20010db8000000000000000000000002"));
+        if (hopByHop) f.AddRange([proto, 0, 1, 4, 0, 0, 0, 0]);
+        var h = new byte[l4];
+        h[0] = (byte)(a >> 8); h[1] = (byte)a; h[2] = (byte)(b >> 8); h[3] = (byte)b;
+        if (proto == 58) { h[0] = (byte)a; h[1] = (byte)b; h[2] = 0x12; h[3] = 0x34; }
+        if (proto == 17) { h[4] = 0; h[5] = (byte)(8 + payload); h[6] = 0xab; h[7] = 0xcd; }
+        if (proto == 6) { h[12] = 0x50; h[13] = 0x18; }
+        f.AddRange(h);
+        for (int i = 0; i < payload; i++) f.Add((byte)i);
+        return [.. f];
+    }
+
+    /// <summary>IPv6 frames as IPv4 ones: the kernel's rewrite is the executor's byte for byte.</summary>
+    [NetnsFact]
+    public void TheKernelsRewriteOfIpv6_IsByteForByteTheSoftwares()
+    {
+        (byte[] Frame, FlowAction[] Actions)[] cases =
+        [
+            (Ipv6Frame(17, 1000, 1, tc: 0xB9), [FlowAction.SetDlSrc(Mac("0a:00:00:00:00:0a")), FlowAction.SetDlDst(Mac("0a:00:00:00:00:0b")), FlowAction.Output(2)]),
+            (Ipv6Frame(6, 1000, 2, vlan: 10), [FlowAction.StripVlan(), FlowAction.Output(2)]),
+            (Ipv6Frame(6, 1000, 3, vlan: 11), [FlowAction.SetVlanVid(99), FlowAction.SetVlanPcp(5), FlowAction.Output(2)]),
+            (Ipv6Frame(58, 128, 0), [FlowAction.PushVlan(0x8100), FlowAction.SetVlanVid(42), FlowAction.Output(2)]),
+        ];
+        using var memDp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
+        var m1 = new Datapath.Memory.MemoryPort("m1", Mac("02:00:00:00:01:01"));
+        var m2 = new Datapath.Memory.MemoryPort("m2", Mac("02:00:00:00:01:02")) { CaptureSent = true };
+        memDp.AddPort(m1, 1);
+        memDp.AddPort(m2, 2);
+        foreach (var (frame, actions) in cases)
+        {
+            var flow = Add(MatchOf(frame, 1, 0), 100, actions);
+            _agent.Switch.Barrier();
+            Assert.True(InHardware(flow), Run("offload/dump-flows").Text);
+            _in.SendFrames([frame]);
+            var kernel = Assert.Single(Sunk(1));
+            memDp.PacketOut(frame, 1, new FlowActions(actions));
+            var software = Assert.Single(m2.TakeSent());
+            _output.WriteLine($"in  {Convert.ToHexString(frame)}\nxdp {Convert.ToHexString(kernel)}\nsw  {Convert.ToHexString(software)}");
+            Assert.Equal(Convert.ToHexString(software), Convert.ToHexString(kernel));
+        }
+        _dp.RefreshCounters();
+        Assert.Equal(cases.Length, _offload.Manager.Stats.HardwarePackets);
+    }
+
+    /// <summary>
+    /// A frame with an extension header is the software's (its flow forwards it there), as is neighbour discovery
+    /// (refused); an IPv6 flow that rewrites IPv6 fields stays in software.
+    /// </summary>
+    [NetnsFact]
+    public void Ipv6ExtensionHeaders_AndWhatTheProgramCannotRewrite_StayInSoftware()
+    {
+        var plain = Ipv6Frame(17, 1000, 7);
+        var flow = Add(MatchOf(plain, 1, 0), 100, FlowAction.Output(2));
+        var nd = Add(MatchOf(Ipv6Frame(58, 135, 0), 1, 0), 100, FlowAction.Output(2));
+        var setPort = Add(MatchOf(Ipv6Frame(17, 1000, 8), 1, 0), 100, FlowAction.SetTpDst(9), FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(InHardware(flow));
+        Assert.Equal(XdpReasons.NotParsed, Reason(nd));
+        Assert.Equal(OffloadReason.UnsupportedAction, Reason(setPort));
+
+        var withHop = Ipv6Frame(17, 1000, 7, hopByHop: true);
+        Assert.Equal(MatchOf(plain, 1, 0), MatchOf(withHop, 1, 0));   // one flow for both in software
+        _in.SendFrames([plain, withHop]);
+        Assert.Equal(2, Sunk(2).Count);
+        _dp.RefreshCounters();
+        Assert.Equal(1, _offload.Manager.Stats.HardwarePackets);
+        Assert.Equal(2, flow.Packets);
     }
 }
