@@ -441,13 +441,13 @@ internal static class OfprotoTrace
             return false;
         }
         var wc = mod.Match.Wildcards;
-        if ((wc & Wildcards.InPort) != 0)
+        if ((wc & OfWildcards.InPort) != 0)
         {
             error = "ofproto/trace: the flow needs in_port=N";
             return false;
         }
         var b = new FlowKeyBuilder(mod.Match.Value);
-        if ((wc & Wildcards.DlVlan) != 0) b.DlVlan(PacketParser.VlanNone);
+        if ((wc & OfWildcards.DlVlan) != 0) b.DlVlan(PacketParser.VlanNone);
         key = b.Key;
         if (dp.Ports.Get(key.InPort) is null)
         {

@@ -6,6 +6,7 @@ using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.TestKit;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 
@@ -71,8 +72,8 @@ internal sealed class TunnelRig : IDisposable
     public static FlowMatch InPort(ushort inPort, ulong? tunId = null)
     {
         PacketParser.Parse(TunnelGoldenTests.Inner(), inPort, out var key, out _, tunId ?? 0);
-        var w = Wildcards.All & ~Wildcards.InPort;
-        if (tunId is null) w |= Wildcards.TunIdExt;
+        var w = OfWildcards.All & ~OfWildcards.InPort;
+        if (tunId is null) w |= OfWildcards.TunIdExt;
         return FlowMatch.FromOpenFlow(w, key);
     }
 

@@ -37,7 +37,7 @@ public sealed class PacketSamplerTests
 
         public void InPortTo(ushort inPort, params FlowAction[] actions)
         {
-            var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(inPort).Key);
+            var m = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(inPort).Key);
             Assert.Equal(FlowModStatus.Ok, Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
         }
 
