@@ -590,7 +590,7 @@ public sealed partial class Forwarder
                     Drops.Add(DropReason.MissNoPacketIn, pkts.Length);
                     return;
                 }
-                foreach (int p in pkts) Output.ToController(p, PacketInReason.NoMatch, 0xFFFF);
+                foreach (int p in pkts) Output.ToController(p, UpcallReason.Miss, 0xFFFF);
                 return;
             case MissBehavior.Normal:
                 Output.Normal(pkts, false);

@@ -36,12 +36,12 @@ public sealed class OutputStage
         _pool = f.Pool;
     }
 
-    internal void ToController(int p, PacketInReason reason, ushort maxLen, ulong cookie = Upcall.NoCookie, byte tableId = 0, ulong metadata = 0)
+    internal void ToController(int p, UpcallReason reason, ushort maxLen, ulong userData = 0, uint userTag = 0, ulong metadata = 0)
     {
         if (_pool.OwesOffload(p))
         {
             // Each segment meets the controller meter as the packet-in it becomes.
-            SegmentToController(p, reason, maxLen, cookie, tableId, metadata);
+            SegmentToController(p, reason, maxLen, userData, userTag, metadata);
             return;
         }
         if (_f.Owner.Meters.Controller is { } meter && !AdmitToController(meter, p)) return;
@@ -50,7 +50,7 @@ public sealed class OutputStage
         ulong tunnel = _f.TunnelId;
         if (tunnel == 0 && _f.TunnelRx) tunnel = _pool.TunId[p];
         var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst,
-                                      cookie, tableId, metadata, tunnel);
+                                      userData, userTag, metadata, tunnel);
         if (r is { } drop) _f.Drops.Add(drop);
     }
 
@@ -408,7 +408,7 @@ public sealed class OutputStage
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SegmentToController(int p, PacketInReason reason, ushort maxLen, ulong cookie, byte tableId, ulong metadata)
+    private void SegmentToController(int p, UpcallReason reason, ushort maxLen, ulong userData, uint userTag, ulong metadata)
     {
         if (!StartSegments(p, out var cursor)) return;
         var frame = _pool.Frame(p);
@@ -417,7 +417,7 @@ public sealed class OutputStage
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
             _pool.TunId[s] = _pool.TunId[p];
-            ToController(s, reason, maxLen, cookie, tableId, metadata);
+            ToController(s, reason, maxLen, userData, userTag, metadata);
             _pool.Release(s);
         }
     }
@@ -508,14 +508,13 @@ public sealed class OutputStage
         public readonly void InvalidTtl(ReadOnlySpan<int> pkts)
         {
             ulong metadata = _out._f.Executor.PacketInMetadata;
-            foreach (int p in pkts) _out.ToController(p, PacketInReason.InvalidTtl, 0xFFFF, metadata: metadata);
+            foreach (int p in pkts) _out.ToController(p, UpcallReason.InvalidTtl, 0xFFFF, metadata: metadata);
         }
 
-        public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
         {
-            var reason = tableMiss ? PacketInReason.ExplicitMiss : PacketInReason.Action;
             ulong metadata = _out._f.Executor.PacketInMetadata;
-            foreach (int p in pkts) _out.ToController(p, reason, maxLen, cookie, tableId, metadata);
+            foreach (int p in pkts) _out.ToController(p, UpcallReason.Action, maxLen, userData, userTag, metadata);
         }
 
         public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
@@ -536,7 +535,7 @@ public sealed class OutputStage
                     foreach (int p in pkts) f.Flood(p, f._pool.InPort[p], port == PortNumber.Flood, modifiedAfter);
                     return;
                 case PortNumber.Controller:
-                    foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
+                    foreach (int p in pkts) f.ToController(p, UpcallReason.Action, maxLen);
                     return;
                 case PortNumber.Normal:
                     f.Normal(pkts, modifiedAfter);

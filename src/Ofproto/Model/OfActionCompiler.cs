@@ -52,7 +52,7 @@ public static class OfActionCompiler
                 {
                     var e = CheckOutPort(a.Port, ports, context, out var dp);
                     if (e != OfError.None) return e;
-                    items[i] = dp == PortNumber.Controller ? FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.TableId, origin.TableMiss)
+                    items[i] = dp == PortNumber.Controller ? FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag)
                                                           : FlowAction.Output(dp, a.MaxLen);
                     break;
                 }
@@ -266,8 +266,24 @@ public static class OfActionCompiler
 /// Where an action list's packet-ins come from: the flow's cookie and table, and whether the flow is a table-miss flow
 /// entry (priority 0, matching everything: OpenFlow 1.3 reports its packet-ins as misses).
 /// </summary>
+/// <remarks>
+/// The datapath carries it unread in its output-to-controller action and hands it back with the upcall: the cookie as
+/// the user data, the table id and the table-miss flag as the user tag (<see cref="UserTag"/>, <see cref="FromUpcall"/>).
+/// </remarks>
 public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool TableMiss)
 {
+    /// <summary>In <see cref="UserTag"/>: the flow is a table-miss flow entry.</summary>
+    private const uint TableMissBit = 0x100;
+    /// <summary>In <see cref="UserTag"/>: the tag was written here (an output the datapath made alone carries 0).</summary>
+    private const uint OriginBit = 0x200;
+
     /// <summary>Actions of no flow (a packet-out's): cookie -1, as OpenFlow 1.3.5 section 7.4.1 asks.</summary>
     public static PacketInOrigin None => new(ulong.MaxValue, 0, false);
+
+    /// <summary>The user tag of the datapath's output-to-controller action: the table id, the table-miss bit, the origin bit.</summary>
+    public uint UserTag => OriginBit | (TableMiss ? TableMissBit : 0) | TableId;
+
+    /// <summary>The origin an upcall's user data and tag carry back; <see cref="None"/> when no origin was written.</summary>
+    public static PacketInOrigin FromUpcall(ulong userData, uint userTag)
+        => (userTag & OriginBit) == 0 ? None : new(userData, (byte)userTag, (userTag & TableMissBit) != 0);
 }

@@ -511,7 +511,7 @@ internal static class OfprotoTrace
             foreach (int p in pkts) outputs.Add(new TraceOutput(Softswitch.Datapath.Forwarding.PortNumber.Controller, ActionExecutor.NoQueue, pool.Frame(p).ToArray()));
         }
 
-        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
             => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
     }
 }

@@ -197,7 +197,7 @@ public sealed class PipelineStageTests
 
         r.Send(Frame(MacA, MacB), port: 1);
         Assert.Single(r.Sent(4)); // table 0's apply-actions ran before table 1 missed
-        int upcalls = r.Dp.DrainUpcalls((in Upcall u) => Assert.Equal(PacketInReason.NoMatch, u.Reason));
+        int upcalls = r.Dp.DrainUpcalls((in Upcall u) => Assert.Equal(UpcallReason.Miss, u.Reason));
         Assert.Equal(1, upcalls);
 
         r.Send(Frame(MacA, MacB), port: 2);

@@ -57,9 +57,9 @@ public sealed class ForwardingTests
         public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
             => Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
 
-        public List<(ushort inPort, PacketInReason reason, byte[] frame)> Upcalls()
+        public List<(ushort inPort, UpcallReason reason, byte[] frame)> Upcalls()
         {
-            var list = new List<(ushort, PacketInReason, byte[])>();
+            var list = new List<(ushort, UpcallReason, byte[])>();
             Dp.DrainUpcalls((in Upcall u) => list.Add((u.InPort, u.Reason, u.Frame.ToArray())));
             return list;
         }
@@ -116,7 +116,7 @@ public sealed class ForwardingTests
         var ups = r.Upcalls();
         Assert.Single(ups);
         Assert.Equal((ushort)1, ups[0].inPort);
-        Assert.Equal(PacketInReason.NoMatch, ups[0].reason);
+        Assert.Equal(UpcallReason.Miss, ups[0].reason);
         Assert.Equal(f, ups[0].frame);
     }
 
@@ -204,7 +204,7 @@ public sealed class ForwardingTests
         r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.Controller, 32));
         r.Send(1, f);
         var ups = r.Upcalls();
-        Assert.Equal(PacketInReason.Action, ups.Single().reason);
+        Assert.Equal(UpcallReason.Action, ups.Single().reason);
     }
 
     [Fact]

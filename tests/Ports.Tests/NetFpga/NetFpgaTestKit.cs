@@ -90,9 +90,9 @@ internal sealed class SwitchRig : IDisposable
 
     public List<byte[]> Sent(int port) => Wires[port - 1].TakeSent();
 
-    public List<(ushort InPort, PacketInReason Reason, byte[] Frame)> Upcalls()
+    public List<(ushort InPort, UpcallReason Reason, byte[] Frame)> Upcalls()
     {
-        var list = new List<(ushort, PacketInReason, byte[])>();
+        var list = new List<(ushort, UpcallReason, byte[])>();
         Dp.DrainUpcalls((in Upcall u) => list.Add((u.InPort, u.Reason, u.Frame.ToArray())));
         return list;
     }
