@@ -9,15 +9,15 @@ namespace Softswitch.Datapath.Forwarding;
 /// <summary>
 /// Step 5 of a <see cref="Forwarder"/>: where action outputs go. Per-port transmit queues (flushed with one
 /// <see cref="IPort.Send"/> per port per burst), FLOOD/ALL, NORMAL (the L2 learning switch), packets for the controller,
-/// virtual ports (<see cref="IEncapsulatingPort"/>), and the action <see cref="Sink"/> that turns output actions into all
+/// virtual ports (<see cref="IEncapsulatingPort"/>, through an <see cref="OutputContext"/>), and the action <see cref="Sink"/> that turns output actions into all
 /// of these.
 /// </summary>
 /// <remarks>
 /// Owned by its forwarder's thread, like everything of the forwarder: no allocation per packet (queues grow when a port
 /// is added, once). Its only locks are shared leaves: a shaped queue's per packet enqueued, the controller meter's per
 /// packet to the controller, MAC learning's on a new address (docs/locking.md). A queued packet holds a reference (or is a copy when a later action rewrites it) until
-/// <see cref="FlushTx"/> sends and releases it. Virtual ports and the tunnel path stage on these same queues
-/// (<see cref="StageTxSlot"/>) from inside the stage (see the forwarder's re-entrancy note).
+/// <see cref="FlushTx"/> sends and releases it. Virtual ports (through their <see cref="OutputContext"/>) and the tunnel
+/// receive path stage on these same queues from inside the stage (see the forwarder's re-entrancy note).
 /// </remarks>
 public sealed class OutputStage
 {
@@ -307,7 +307,7 @@ public sealed class OutputStage
         }
         if (slot.Encapsulating is { } virtualPort)
         {
-            virtualPort.Output(_f, p);
+            virtualPort.Encapsulate(new OutputContext(this, virtualPort, _f.TunnelId), p);
             return;
         }
         if (shaper is not null)
@@ -471,9 +471,54 @@ public sealed class OutputStage
         _txSlot = s;
     }
 
+    internal PacketPool Pool => _pool;
+    internal long NowNanos => _f.Owner.Clock.NowNanos;
+    internal PortSlot? PortOf(ushort number) => number <= PortNumber.Highest ? _f.Owner.Ports.Get(number) : null;
+
+    /// <summary>A virtual port's send (<see cref="OutputContext.Send"/>): to a plain port only.</summary>
+    internal void StagePlain(PortSlot slot, int b)
+    {
+        if (slot.Encapsulating is not null)
+        {
+            _f.Drops.Add(DropReason.Unsupported);
+            return;
+        }
+        StageTxSlot(slot, b, false, ActionExecutor.NoQueue);
+    }
+
+    // A virtual port's transmit counts, summed per run of packets to one port and handed over when that run ends.
+    private IEncapsulatingPort? _txVirtual;
+    private long _txVirtualPackets, _txVirtualBytes;
+
+    internal void CountVirtualTx(IEncapsulatingPort port, int bytes)
+    {
+        if (!ReferenceEquals(port, _txVirtual))
+        {
+            FlushVirtualTx();
+            _txVirtual = port;
+        }
+        _txVirtualPackets++;
+        _txVirtualBytes += bytes;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FlushVirtualTx()
+    {
+        if (_txVirtual is not null) FlushVirtualTxSlow();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FlushVirtualTxSlow()
+    {
+        _txVirtual!.CountTx(_txVirtualPackets, _txVirtualBytes);
+        _txVirtual = null;
+        _txVirtualPackets = 0;
+        _txVirtualBytes = 0;
+    }
+
     internal void FlushTx()
     {
-        _f.TunnelPath.FlushCounters();
+        FlushVirtualTx();
         if (!_txPending) return;
         for (int q = 0; q < _txq.Length; q++)
             if (_txCount[q] > 0) FlushQueue(q);
