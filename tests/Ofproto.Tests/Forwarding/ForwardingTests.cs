@@ -6,6 +6,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ofproto.Tests.Forwarding;
 
@@ -16,55 +17,15 @@ public sealed class ForwardingTests
     private static readonly MacAddress H2 = MacAddress.Parse("00:00:00:00:00:02");
     private static readonly MacAddress H3 = MacAddress.Parse("00:00:00:00:00:03");
 
-    private sealed class Rig : IDisposable
+    private sealed class Rig : DatapathRig
     {
-        public readonly SwitchDatapath Dp;
         public readonly OfFlowTables Flows;
-        public readonly MemoryPort[] Ports;
-        public readonly ManualClock Clock = new();
-        public readonly List<FlowRemoved> Removed = new();
-        public readonly List<(PortStatusReason, ushort)> PortEvents = new();
 
-        public Rig(int ports = 4, int emc = 1024)
-        {
-            Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = emc, PacketInRate = 0 }, Clock);
-            Flows = new OfFlowTables(Dp);
-            Dp.Subscribe(new Ev(this));
-            Ports = new MemoryPort[ports];
-            for (int i = 0; i < ports; i++)
-            {
-                Ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
-                Dp.AddPort(Ports[i]);
-            }
-            PortEvents.Clear();
-        }
-
-        private sealed class Ev(Rig r) : IDatapathEvents
-        {
-            public void OnFlowExpired(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
-            public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
-        public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }
-        }
-
-        public void Send(int port, byte[] frame)
-        {
-            Ports[port - 1].Inject(frame);
-            Dp.PollUntilIdle();
-        }
-
-        public List<byte[]> Sent(int port) => Ports[port - 1].TakeSent();
+        public Rig(int ports = 4, int emc = 1024) : base(ports, new DatapathOptions { EmcEntries = emc, PacketInRate = 0 })
+            => Flows = new OfFlowTables(Dp);
 
         public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
             => Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
-
-        public List<(ushort inPort, UpcallReason reason, byte[] frame)> Upcalls()
-        {
-            var list = new List<(ushort, UpcallReason, byte[])>();
-            Dp.DrainUpcalls((in Upcall u) => list.Add((u.InPort, u.Reason, u.Frame.ToArray())));
-            return list;
-        }
-
-        public void Dispose() => Dp.Dispose();
     }
 
     private static byte[] Udp(MacAddress s, MacAddress d, string ips, string ipd, ushort sp = 1000, ushort dpt = 2000, ushort? vlan = null)
@@ -115,9 +76,9 @@ public sealed class ForwardingTests
         r.Send(1, f);
         var ups = r.Upcalls();
         Assert.Single(ups);
-        Assert.Equal((ushort)1, ups[0].inPort);
-        Assert.Equal(UpcallReason.Miss, ups[0].reason);
-        Assert.Equal(f, ups[0].frame);
+        Assert.Equal((ushort)1, ups[0].InPort);
+        Assert.Equal(UpcallReason.Miss, ups[0].Reason);
+        Assert.Equal(f, ups[0].Frame);
     }
 
     [Fact]
@@ -204,7 +165,7 @@ public sealed class ForwardingTests
         r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.Controller, 32));
         r.Send(1, f);
         var ups = r.Upcalls();
-        Assert.Equal(UpcallReason.Action, ups.Single().reason);
+        Assert.Equal(UpcallReason.Action, ups.Single().Reason);
     }
 
     [Fact]
@@ -241,14 +202,14 @@ public sealed class ForwardingTests
         r.Send(1, data);
         r.Send(1, bpdu);
         var ups = r.Upcalls();
-        Assert.Equal(bpdu, ups.Single().frame);          // the BPDU still reaches the controller
+        Assert.Equal(bpdu, ups.Single().Frame);          // the BPDU still reaches the controller
         Assert.Equal(1, r.Dp.DropCount(DropReason.NoRecv));
 
         r.Dp.SetPortConfig(1, PortConfig.NoRecvStp, PortConfig.NoRecv | PortConfig.NoRecvStp);
         r.Send(1, bpdu);
         r.Send(1, data);
         ups = r.Upcalls();
-        Assert.Equal(data, ups.Single().frame);
+        Assert.Equal(data, ups.Single().Frame);
         Assert.Equal(1, r.Dp.DropCount(DropReason.NoRecvStp));
     }
 
