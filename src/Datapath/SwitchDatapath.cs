@@ -437,6 +437,18 @@ public sealed partial class SwitchDatapath : IDisposable
         lock (_listenerLock) _listeners = Array.FindAll(_listeners, l => !ReferenceEquals(l, listener));
     }
 
+    /// <summary>Has every listener add the counts forwarded outside software (offloaded flows) to the flows, before a statistics read.</summary>
+    public void RefreshCounters()
+    {
+        foreach (var l in _listeners) l.OnCountersWanted();
+    }
+
+    /// <summary>Returns once the table changes made so far are in force in every forwarding path (offload targets included).</summary>
+    public void Barrier()
+    {
+        foreach (var l in _listeners) l.OnBarrier();
+    }
+
     /// <summary>One maintenance step: expire flows, report link changes, age MACs (tests call it directly).</summary>
     public void RunMaintenance()
     {

@@ -102,6 +102,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// </summary>
     public RequestScope BeginRequest() => new(Flows.Reclamation.Enter());
 
+    /// <summary>A barrier: returns once the flow-mods before it are in force everywhere packets are forwarded (offloaded flows included).</summary>
+    public void Barrier() => _dp.Barrier();
+
     /// <summary>A request's hold of the flows it reads (<see cref="BeginRequest"/>); dispose it once the request is answered.</summary>
     public readonly struct RequestScope : IDisposable
     {
@@ -598,6 +601,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     private List<FlowEntry> CollectFlows(in FlowStatsRequest req)
     {
+        _dp.RefreshCounters();
         var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
         bool emergency = req.TableId == OfTables.EmergencyTableId;
         if (!emergency && req.TableId != FlowModRequest.AllTables && !Flows.HasTable(req.TableId)) return into;
