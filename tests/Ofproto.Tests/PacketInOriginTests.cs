@@ -19,11 +19,13 @@ public sealed class PacketInOriginTests
     }
 
     [Fact]
-    public void Upcall_WithoutUserData_IsNoFlowsOrigin()
+    public void CookieZeroInTableZero_IsAPlainControllerOutput()
     {
-        // A plain output to the controller port (no user data): cookie -1, table 0, not a table-miss entry.
-        var a = FlowAction.Output(PortNumber.Controller);
-        Assert.Equal(PacketInOrigin.None, PacketInOrigin.FromUpcall(a.Value, (uint)a.Value2));
+        // What ovs-ofctl's flows and the host's parser both install: the same datapath action, cookie 0 and table 0 back.
+        var plain = FlowAction.Output(PortNumber.Controller, 128);
+        var origin = new PacketInOrigin(0, 0, false);
+        Assert.Equal(plain, FlowAction.OutputToController(128, origin.Cookie, origin.UserTag));
+        Assert.Equal(origin, PacketInOrigin.FromUpcall(plain.Value, (uint)plain.Value2));
         Assert.Equal(PacketInOrigin.None, PacketInOrigin.FromUpcall(PacketInOrigin.None.Cookie, PacketInOrigin.None.UserTag));
     }
 }

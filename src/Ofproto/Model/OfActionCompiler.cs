@@ -274,16 +274,15 @@ public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool Ta
 {
     /// <summary>In <see cref="UserTag"/>: the flow is a table-miss flow entry.</summary>
     private const uint TableMissBit = 0x100;
-    /// <summary>In <see cref="UserTag"/>: the tag was written here (an output the datapath made alone carries 0).</summary>
-    private const uint OriginBit = 0x200;
 
     /// <summary>Actions of no flow (a packet-out's): cookie -1, as OpenFlow 1.3.5 section 7.4.1 asks.</summary>
     public static PacketInOrigin None => new(ulong.MaxValue, 0, false);
 
-    /// <summary>The user tag of the datapath's output-to-controller action: the table id, the table-miss bit, the origin bit.</summary>
-    public uint UserTag => OriginBit | (TableMiss ? TableMissBit : 0) | TableId;
+    /// <summary>The user tag of the datapath's output-to-controller action: the table id and the table-miss bit.</summary>
+    /// <remarks>Cookie 0 in table 0 is user data 0 and tag 0, what a plain output to the controller port carries.</remarks>
+    public uint UserTag => (TableMiss ? TableMissBit : 0) | TableId;
 
-    /// <summary>The origin an upcall's user data and tag carry back; <see cref="None"/> when no origin was written.</summary>
+    /// <summary>The origin an upcall's user data and tag carry back.</summary>
     public static PacketInOrigin FromUpcall(ulong userData, uint userTag)
-        => (userTag & OriginBit) == 0 ? None : new(userData, (byte)userTag, (userTag & TableMissBit) != 0);
+        => new(userData, (byte)userTag, (userTag & TableMissBit) != 0);
 }
