@@ -185,16 +185,16 @@ internal static class ClassifierWorkloads
     public static (OfFlowTables, FlowKey[]) TupleTable(int masks, int rules, int seed, bool pinInPort = false)
     {
         var rng = new Random(seed);
-        var pool = new HashSet<Wildcards>();
-        Wildcards[] singles = [Wildcards.InPort, Wildcards.DlVlan, Wildcards.DlSrc, Wildcards.DlDst, Wildcards.DlType,
-                               Wildcards.NwProto, Wildcards.TpSrc, Wildcards.TpDst, Wildcards.DlVlanPcp, Wildcards.NwTos];
+        var pool = new HashSet<OfWildcards>();
+        OfWildcards[] singles = [OfWildcards.InPort, OfWildcards.DlVlan, OfWildcards.DlSrc, OfWildcards.DlDst, OfWildcards.DlType,
+                               OfWildcards.NwProto, OfWildcards.TpSrc, OfWildcards.TpDst, OfWildcards.DlVlanPcp, OfWildcards.NwTos];
         while (pool.Count < masks)
         {
-            var w = Wildcards.TunIdExt;
-            foreach (var s in singles) if (rng.Next(2) == 0 && !(pinInPort && s == Wildcards.InPort)) w |= s;
-            w |= (Wildcards)((uint)(8 * rng.Next(5)) << (int)Wildcards.NwSrcShift);
-            w |= (Wildcards)((uint)(8 * rng.Next(5)) << (int)Wildcards.NwDstShift);
-            if (w != Wildcards.TunIdExt) pool.Add(w);
+            var w = OfWildcards.TunIdExt;
+            foreach (var s in singles) if (rng.Next(2) == 0 && !(pinInPort && s == OfWildcards.InPort)) w |= s;
+            w |= (OfWildcards)((uint)(8 * rng.Next(5)) << (int)OfWildcards.NwSrcShift);
+            w |= (OfWildcards)((uint)(8 * rng.Next(5)) << (int)OfWildcards.NwDstShift);
+            if (w != OfWildcards.TunIdExt) pool.Add(w);
         }
         var maskList = pool.ToArray();
         var table = new OfFlowTables(new ManualClock());

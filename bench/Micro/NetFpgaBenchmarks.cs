@@ -80,7 +80,7 @@ public class NetFpgaBenchmarks
             b.InPort((ushort)(1 + i % 4));
             b.DlType(0x0800);
             b.NwDst(0x0A01_0000u + (uint)(i << 8));
-            var w = Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask) | (Wildcards)(8u << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt;
+            var w = OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwDstMask) | (OfWildcards)(8u << (int)OfWildcards.NwDstShift) | OfWildcards.TunIdExt;
             var m = FlowMatch.FromOpenFlow(w, b.Key);
             _wildAdds[i] = new FlowMod(FlowModCommand.Add, m, 100, out2);
             _wildDeletes[i] = new FlowMod(FlowModCommand.DeleteStrict, m, 100, FlowActions.Drop);

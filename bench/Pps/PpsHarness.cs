@@ -1058,13 +1058,13 @@ internal sealed class Traffic
         var none = FlowActions.Drop;
         FlowMod Mod(byte table, FlowMatch m, ushort prio, FlowInstructions? ins, FlowActions? apply = null)
             => new(FlowModCommand.Add, m, prio, apply ?? none, Rules: MatchRules.OpenFlow13, TableId: table, Instructions: ins);
-        var vlan = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlVlan), new FlowKeyBuilder().InPort(1).DlVlan(FlowKey.VlanNone).Key);
+        var vlan = FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlVlan), new FlowKeyBuilder().InPort(1).DlVlan(FlowKey.VlanNone).Key);
         mods.Add(Mod(0, vlan, 100, new FlowInstructions(gotoTable: 1)));
         for (int i = 0; i < hosts; i++)
         {
-            var src = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlSrc, new FlowKeyBuilder().DlSrc(Host(i)).Key);
+            var src = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlSrc, new FlowKeyBuilder().DlSrc(Host(i)).Key);
             mods.Add(Mod(1, src, 100, new FlowInstructions(gotoTable: 2)));
-            var dst = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlDst, new FlowKeyBuilder().DlDst(Host(i)).Key);
+            var dst = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlDst, new FlowKeyBuilder().DlDst(Host(i)).Key);
             var output = new FlowActions([FlowAction.Output((ushort)(2 + i % (o.Ports - 1)))]);
             mods.Add(Mod(2, dst, 100, new FlowInstructions(writeActions: output, gotoTable: 3)));
         }
@@ -1080,7 +1080,7 @@ internal sealed class Traffic
     }
 
     /// <summary>What an OpenFlow 1.3 learning or routing app matches: in_port, eth_type, ip_proto, both IPv4 addresses and both ports.</summary>
-    private static readonly Wildcards FiveTuple = Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.NwTos | Wildcards.TunIdExt;
+    private static readonly OfWildcards FiveTuple = OfWildcards.DlSrc | OfWildcards.DlDst | OfWildcards.DlVlan | OfWildcards.DlVlanPcp | OfWildcards.NwTos | OfWildcards.TunIdExt;
 
     private static readonly FlowInstructions s_meter = new(meter: BenchMeterId);
     private static readonly FlowActions s_group = new([FlowAction.Group(BenchGroupId)]);
@@ -1154,13 +1154,13 @@ internal sealed class Traffic
         if (o.Rules > 0)
         {
             // Distinct masks: combinations of which L2-L4 fields are matched plus nw_dst prefix lengths.
-            var maskList = new List<Wildcards>();
+            var maskList = new List<OfWildcards>();
             var bases = new[]
             {
-                Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask),
-                Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask | Wildcards.NwProto),
-                Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask | Wildcards.NwProto | Wildcards.TpDst),
-                Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask),
+                OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask),
+                OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask | OfWildcards.NwProto),
+                OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask | OfWildcards.NwProto | OfWildcards.TpDst),
+                OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwDstMask),
             };
             int[] prefixes = [32, 24, 16, 8];
             for (int i = 0; maskList.Count < Math.Max(1, o.Masks); i++)
@@ -1168,9 +1168,9 @@ internal sealed class Traffic
                 var b = bases[i % bases.Length];
                 int prefix = prefixes[(i / bases.Length) % prefixes.Length];
                 int srcPrefix = i / (bases.Length * prefixes.Length); // more variety beyond 16 masks
-                var w = (b & ~Wildcards.NwDstMask) | (Wildcards)((uint)(32 - prefix) << (int)Wildcards.NwDstShift);
-                if (srcPrefix > 0) w = (w & ~Wildcards.NwSrcMask) | (Wildcards)((uint)(32 - Math.Min(32, srcPrefix * 4)) << (int)Wildcards.NwSrcShift);
-                maskList.Add(w | Wildcards.TunIdExt);
+                var w = (b & ~OfWildcards.NwDstMask) | (OfWildcards)((uint)(32 - prefix) << (int)OfWildcards.NwDstShift);
+                if (srcPrefix > 0) w = (w & ~OfWildcards.NwSrcMask) | (OfWildcards)((uint)(32 - Math.Min(32, srcPrefix * 4)) << (int)OfWildcards.NwSrcShift);
+                maskList.Add(w | OfWildcards.TunIdExt);
             }
             masks = maskList.Count;
             for (int i = 0; i < o.Rules; i++)

@@ -43,18 +43,18 @@ public static class OfMatchRules
     /// code). We follow Open vSwitch, so an OF1.0 controller can steer IPv6 traffic by protocol and port; nw_src and
     /// nw_dst (32-bit) still do not apply to IPv6.</para>
     /// </summary>
-    public static Wildcards Normalize10(Wildcards w, ushort dlType, byte nwProto)
+    public static OfWildcards Normalize10(OfWildcards w, ushort dlType, byte nwProto)
     {
-        bool typed = (w & Wildcards.DlType) == 0;
+        bool typed = (w & OfWildcards.DlType) == 0;
         bool ip = typed && dlType == PacketParser.EthTypeIpv4, arp = typed && dlType == PacketParser.EthTypeArp;
         bool ip6 = typed && dlType == EthTypeIpv6;
-        if (!ip && !ip6) w |= Wildcards.NwTos;
-        if (!ip && !arp) w = (w & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask)) | Wildcards.NwSrcAll | Wildcards.NwDstAll;
-        if (!ip && !arp && !ip6) w |= Wildcards.NwProto;
-        bool proto = (w & Wildcards.NwProto) == 0;
+        if (!ip && !ip6) w |= OfWildcards.NwTos;
+        if (!ip && !arp) w = (w & ~(OfWildcards.NwSrcMask | OfWildcards.NwDstMask)) | OfWildcards.NwSrcAll | OfWildcards.NwDstAll;
+        if (!ip && !arp && !ip6) w |= OfWildcards.NwProto;
+        bool proto = (w & OfWildcards.NwProto) == 0;
         bool l4 = proto && ((ip && nwProto is PacketParser.ProtoIcmp or PacketParser.ProtoTcp or PacketParser.ProtoUdp)
                          || (ip6 && nwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or ProtoIcmpv6));
-        if (!l4) w |= Wildcards.TpSrc | Wildcards.TpDst;
+        if (!l4) w |= OfWildcards.TpSrc | OfWildcards.TpDst;
         return w;
     }
 

@@ -139,14 +139,14 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     private void OnUpcall(in Upcall u)
     {
+        var origin = u.Reason == UpcallReason.Action ? PacketInOrigin.FromUpcall(u.UserData, u.UserTag) : PacketInOrigin.None;
         var reason = u.Reason switch
         {
-            PacketInReason.NoMatch => OfPacketInReason.NoMatch,
-            PacketInReason.InvalidTtl => OfPacketInReason.InvalidTtl,
-            PacketInReason.ExplicitMiss => OfPacketInReason.ExplicitMiss,
-            _ => OfPacketInReason.Action,
+            UpcallReason.Miss => OfPacketInReason.NoMatch,
+            UpcallReason.InvalidTtl => OfPacketInReason.InvalidTtl,
+            _ => origin.TableMiss ? OfPacketInReason.ExplicitMiss : OfPacketInReason.Action,
         };
-        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, u.TableId, u.Cookie, u.Metadata, u.TunnelId));
+        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, origin.TableId, origin.Cookie, u.Metadata, u.TunnelId));
     }
 
     /// <summary>A flow's compiled instructions as flow statistics show them.</summary>

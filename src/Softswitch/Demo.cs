@@ -62,7 +62,7 @@ internal static class Demo
         // The TWAREN AcS2 flow1 (seeds/000): traffic to VM-S (h3's IP) gets VM-S's MAC and leaves on port 3.
         var vmsMac = MacAddress.Parse("00:15:17:8f:ca:37");
         var fields = new FlowKeyBuilder().DlType(PacketParser.EthTypeIpv4).NwDst(hosts[2].Ip).Key;
-        var flow1 = FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | Wildcards.TunIdExt, fields);
+        var flow1 = FlowMatch.FromOpenFlow((OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask)) | OfWildcards.TunIdExt, fields);
         new OfFlowTables(dp).Apply(new FlowMod(FlowModCommand.Add, flow1, 3000, new FlowActions([FlowAction.SetDlDst(vmsMac), FlowAction.Output(3)])));
         long before = ports[2].Counters.TxPackets;
         var rewritten = 0;

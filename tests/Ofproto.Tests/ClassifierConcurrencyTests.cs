@@ -81,7 +81,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
         // Writer: random flow-mods pinned to in_port 99, single and batched, with timeouts and expiry.
         var rng = new Random(seed);
         var churnKey = () => new FlowKeyBuilder(data.RandomKey()).InPort(ChurnPort).Key;
-        var wild = data.MaskPool.Select(w => w & ~Wildcards.InPort).ToArray();
+        var wild = data.MaskPool.Select(w => w & ~OfWildcards.InPort).ToArray();
         var live = new List<FlowMatch>();
         var sw = Stopwatch.StartNew();
         int applied = 0;
@@ -105,7 +105,7 @@ public class ClassifierConcurrencyTests(ITestOutputHelper output)
                     _ => FlowModCommand.DeleteStrict,
                 };
                 if (cmd == FlowModCommand.Delete && rng.Next(10) == 0)
-                    m = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort | Wildcards.TunIdExt, churnKey()); // all churn rules
+                    m = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort | OfWildcards.TunIdExt, churnKey()); // all churn rules
                 if (cmd == FlowModCommand.Add) live.Add(m);
                 mods[i] = new FlowMod(cmd, m, data.RandomPriority(), data.RandomActions(), 0,
                                       (ushort)(rng.Next(4) == 0 ? rng.Next(1, 5) : 0), 0);
@@ -195,8 +195,8 @@ public class ClassifierMemoryTests(ITestOutputHelper output)
     {
         // What an OpenFlow 1.3 controller installs: in_port and the 5-tuple, one priority, 1.3's rules (no exact ranking).
         const int n = FlowTableOptions.DefaultMaxFlows;
-        const Wildcards wildcards = (Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwProto | Wildcards.NwSrcMask
-                                                       | Wildcards.NwDstMask | Wildcards.TpSrc | Wildcards.TpDst)) | Wildcards.TunIdExt;
+        const OfWildcards wildcards = (OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwProto | OfWildcards.NwSrcMask
+                                                       | OfWildcards.NwDstMask | OfWildcards.TpSrc | OfWildcards.TpDst)) | OfWildcards.TunIdExt;
         var actions = new FlowActions([FlowAction.Output(2)]);
         FlowMod Mod(int id, in FlowKey key) => new(FlowModCommand.Add, FlowMatch.FromOpenFlow(wildcards, key), 100, actions, (ulong)id, IdleTimeout: 60,
                                                    Rules: MatchRules.OpenFlow13);

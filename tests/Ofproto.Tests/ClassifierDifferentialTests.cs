@@ -169,8 +169,8 @@ public class ClassifierDifferentialTests
         var toPort2 = new FlowActions([FlowAction.Output(2)]);
         var enqueue2 = new FlowActions([FlowAction.Enqueue(2, 7)]);
         var key = new FlowKeyBuilder().InPort(1).DlType(0x0800).NwSrc(0x0A000001).NwDst(0x0A000002).Key;
-        var inPort1 = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort | Wildcards.TunIdExt, key);
-        var ipDst = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask) | Wildcards.TunIdExt, key);
+        var inPort1 = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort | OfWildcards.TunIdExt, key);
+        var ipDst = FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask) | OfWildcards.TunIdExt, key);
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, inPort1, 10, toPort1), null));
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, inPort1, 20, toPort2), null));
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, ipDst, 30, enqueue2), null));

@@ -18,8 +18,8 @@ public class ClassifierFlowModTests
     /// <summary>Match on in_port and an nw_dst prefix (tunnel id wildcarded, as OF1.0 controllers mean).</summary>
     private static FlowMatch InPortDst(ushort inPort, uint nwDst, int prefix)
         => FlowMatch.FromOpenFlow(
-            (Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask))
-            | (Wildcards)((uint)(32 - prefix) << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
+            (OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwDstMask))
+            | (OfWildcards)((uint)(32 - prefix) << (int)OfWildcards.NwDstShift) | OfWildcards.TunIdExt,
             Key(inPort, nwDst));
 
     private static FlowMod Add(in FlowMatch m, ushort prio, FlowActions? a = null, ulong cookie = 0, ushort idle = 0,
@@ -87,13 +87,13 @@ public class ClassifierFlowModTests
         // although the 1.0 rules wildcard nw_tos and the ports it cannot match on.
         var table = new OfFlowTables(new ManualClock());
         var arp = new FlowKeyBuilder().InPort(1).DlVlan(0xFFFF).DlType(0x0806).NwProto(1).NwSrc(0x0A000001).NwDst(0x0A000002).Key;
-        var allArp = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.DlType) | Wildcards.TunIdExt, arp);
+        var allArp = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.DlType) | OfWildcards.TunIdExt, arp);
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, allArp, 0xFFFF, s_out1, Rules: MatchRules.OpenFlow10), null));
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.Exact(arp), 5, s_out2, Rules: MatchRules.OpenFlow10), null));
         var hit = table.Lookup(arp, 0)!;
         Assert.Same(s_out2, hit.Actions);
         Assert.Equal((0xFFFF, 5), (hit.Priority, hit.RequestedPriority));
-        Assert.Equal(Wildcards.NwTos | Wildcards.TpSrc | Wildcards.TpDst | Wildcards.TunIdExt, hit.Match.Wildcards);
+        Assert.Equal(OfWildcards.NwTos | OfWildcards.TpSrc | OfWildcards.TpDst | OfWildcards.TunIdExt, hit.Match.Wildcards);
 
         // Strict requests with that exact match find it whatever priority they carry.
         table.Apply(new FlowMod(FlowModCommand.ModifyStrict, FlowMatch.Exact(arp), 9, s_out1, Rules: MatchRules.OpenFlow10), null);
@@ -104,7 +104,7 @@ public class ClassifierFlowModTests
         Assert.Equal(1, table.ActiveWildcard);
 
         // Normalised matches that are not exact keep their requested priority.
-        var arpFrom1 = FlowMatch.FromOpenFlow(Wildcards.NwTos | Wildcards.TunIdExt, arp);
+        var arpFrom1 = FlowMatch.FromOpenFlow(OfWildcards.NwTos | OfWildcards.TunIdExt, arp);
         table.Apply(new FlowMod(FlowModCommand.Add, arpFrom1, 7, s_out2, Rules: MatchRules.OpenFlow10), null);
         Assert.Same(s_out1, table.Lookup(arp, 0)!.Actions);
     }
@@ -123,7 +123,7 @@ public class ClassifierFlowModTests
         ea.Hit(3, 300, clock.NowNanos);
 
         // Non-strict on in_port=1 covers both (any priority).
-        var inPort1 = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort | Wildcards.TunIdExt, Key(1, 0));
+        var inPort1 = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort | OfWildcards.TunIdExt, Key(1, 0));
         Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Modify, inPort1, 0, s_out2, Cookie: 7, IdleTimeout: 1), null));
         foreach (var e in new[] { ea, eb })
         {
@@ -388,7 +388,7 @@ public class ClassifierFlowModTests
     public void Emc_ProbabilisticInsertWhenBusy_AlwaysWhenFree()
     {
         var table = new OfFlowTables(new ManualClock());
-        table.Apply(Add(FlowMatch.FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default), 1), null);
+        table.Apply(Add(FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 1), null);
         // One set of two ways: everything collides.
         var emc = new ExactMatchCache(2, ways: 2, insertInverseProbability: 100, seed: 42);
         var results = new FlowEntry?[1];

@@ -17,13 +17,13 @@ internal sealed class ClassifierTestData
     private static readonly int[] s_prefixWild = [0, 0, 8, 16, 24, 32, 32];
 
     public readonly Random Rng;
-    public readonly Wildcards[] MaskPool;
+    public readonly OfWildcards[] MaskPool;
     public readonly FlowActions[] ActionPool;
 
     public ClassifierTestData(int seed, int masks = 16)
     {
         Rng = new Random(seed);
-        MaskPool = new Wildcards[masks];
+        MaskPool = new OfWildcards[masks];
         for (int i = 0; i < masks; i++) MaskPool[i] = RandomWildcards();
         ActionPool =
         [
@@ -58,18 +58,18 @@ internal sealed class ClassifierTestData
     /// <summary>The key with <paramref name="m"/>'s matched bits and <paramref name="background"/>'s others.</summary>
     public static FlowKey KeyMatching(in FlowMatch m, in FlowKey background) => TestKit.MatchKeys.KeyMatching(m, background);
 
-    public Wildcards RandomWildcards()
+    public OfWildcards RandomWildcards()
     {
-        Wildcards w = Wildcards.None;
-        Wildcards[] singles = [Wildcards.InPort, Wildcards.DlVlan, Wildcards.DlSrc, Wildcards.DlDst, Wildcards.DlType,
-                               Wildcards.NwProto, Wildcards.TpSrc, Wildcards.TpDst, Wildcards.DlVlanPcp, Wildcards.NwTos];
+        OfWildcards w = OfWildcards.None;
+        OfWildcards[] singles = [OfWildcards.InPort, OfWildcards.DlVlan, OfWildcards.DlSrc, OfWildcards.DlDst, OfWildcards.DlType,
+                               OfWildcards.NwProto, OfWildcards.TpSrc, OfWildcards.TpDst, OfWildcards.DlVlanPcp, OfWildcards.NwTos];
         foreach (var s in singles)
             if (Rng.Next(100) < 60) w |= s;
-        w |= (Wildcards)((uint)Pick(s_prefixWild) << (int)Wildcards.NwSrcShift);
-        w |= (Wildcards)((uint)Pick(s_prefixWild) << (int)Wildcards.NwDstShift);
-        if (Rng.Next(10) != 0) w |= Wildcards.TunIdExt;
+        w |= (OfWildcards)((uint)Pick(s_prefixWild) << (int)OfWildcards.NwSrcShift);
+        w |= (OfWildcards)((uint)Pick(s_prefixWild) << (int)OfWildcards.NwDstShift);
+        if (Rng.Next(10) != 0) w |= OfWildcards.TunIdExt;
         // Keep at least one wildcard so this is a wildcard rule (exact rules are made on purpose elsewhere).
-        if (w == Wildcards.TunIdExt || w == Wildcards.None) w |= Wildcards.TpDst;
+        if (w == OfWildcards.TunIdExt || w == OfWildcards.None) w |= OfWildcards.TpDst;
         return w;
     }
 
@@ -87,12 +87,12 @@ internal sealed class ClassifierTestData
     }
 
     /// <summary>Few fields matched: non-strict requests that cover many rules.</summary>
-    public Wildcards RandomBroadWildcards()
+    public OfWildcards RandomBroadWildcards()
     {
-        var w = Wildcards.All | Wildcards.TunIdExt;
-        if (Rng.Next(2) == 0) w &= ~Wildcards.InPort;
-        if (Rng.Next(3) == 0) w &= ~Wildcards.DlType;
-        if (Rng.Next(4) == 0) w = (w & ~Wildcards.NwDstMask) | (Wildcards)(16u << (int)Wildcards.NwDstShift);
+        var w = OfWildcards.All | OfWildcards.TunIdExt;
+        if (Rng.Next(2) == 0) w &= ~OfWildcards.InPort;
+        if (Rng.Next(3) == 0) w &= ~OfWildcards.DlType;
+        if (Rng.Next(4) == 0) w = (w & ~OfWildcards.NwDstMask) | (OfWildcards)(16u << (int)OfWildcards.NwDstShift);
         return w;
     }
 

@@ -18,7 +18,7 @@ public class ClassifierTimeoutTests
         => new(FlowModCommand.Add, FlowMatch.Exact(Key(i)), 0, s_out, (ulong)i, idle, hard);
 
     private static FlowMod Wild(int i, ushort idle, ushort hard)
-        => new(FlowModCommand.Add, FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwSrcMask) | Wildcards.TunIdExt, Key(i)),
+        => new(FlowModCommand.Add, FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwSrcMask) | OfWildcards.TunIdExt, Key(i)),
                (ushort)(10 + i), s_out, (ulong)i, idle, hard);
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed class FlowModRunTests
 {
     private static readonly FlowActions s_out2 = new([FlowAction.Output(2)]), s_out3 = new([FlowAction.Output(3)]);
 
-    private static FlowMatch InPort(ushort port) => FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort, new FlowKeyBuilder().InPort(port).Key);
+    private static FlowMatch InPort(ushort port) => FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort, new FlowKeyBuilder().InPort(port).Key);
 
     private static FlowMod Add(byte table, ushort inPort, ushort priority = 10, FlowActions? actions = null, int gotoTable = FlowInstructions.NoGoto)
         => new(FlowModCommand.Add, InPort(inPort), priority, actions ?? s_out2, Rules: MatchRules.OpenFlow13, TableId: table,

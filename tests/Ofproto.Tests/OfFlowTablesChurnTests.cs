@@ -13,7 +13,7 @@ public class OfFlowTablesChurnTests(ITestOutputHelper output)
     private static FlowKey Key(int i) => new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A000000u + (uint)i).Key;
 
     private static FlowMatch Slash24(int i)
-        => FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.DlType & ~Wildcards.NwDstMask) | (Wildcards)(8u << 24), Key(i));
+        => FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.DlType & ~OfWildcards.NwDstMask) | (OfWildcards)(8u << 24), Key(i));
 
     [Fact]
     public void FlowModChurn_AllocatesNothing_WhenRecycling()

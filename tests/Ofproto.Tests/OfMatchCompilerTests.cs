@@ -104,7 +104,7 @@ public class OfMatchCompilerTests
         Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(m, out var dp));
         var fields = new FlowKeyBuilder().InPort(2).DlSrc(new MacAddress(0x0200_0000_0001)).DlVlan(7).DlVlanPcp(3).DlType(0x0800)
             .NwTos(0x28).NwProto(6).NwSrc(0x0a00_0000).TpDst(80).Key;
-        var w = Wildcards.DlDst | Wildcards.TpSrc | Wildcards.TunIdExt | (Wildcards)(8u << (int)Wildcards.NwSrcShift) | Wildcards.NwDstAll;
+        var w = OfWildcards.DlDst | OfWildcards.TpSrc | OfWildcards.TunIdExt | (OfWildcards)(8u << (int)OfWildcards.NwSrcShift) | OfWildcards.NwDstAll;
         var of10 = FlowMatch.FromOpenFlow(w, fields);
         Assert.Equal(of10, dp);
         Assert.Same(of10.Shape, dp.Shape);
@@ -133,11 +133,11 @@ public class OfMatchCompilerTests
     public void OpenFlow10Normalisation_AppliesTosProtoAndPortsToIpv6(ushort dlType, byte proto, bool keepsTos, bool keepsPorts, bool keepsAddresses)
     {
         var fields = new FlowKeyBuilder().DlType(dlType).NwTos(0x28).NwProto(proto).NwSrc(0x0a00_0001).NwDst(0x0a00_0002).TpSrc(1).TpDst(2).Key;
-        var normal = OfMatchRules.Normalize(FlowMatch.FromOpenFlow(Wildcards.TunIdExt | Wildcards.InPort, fields), MatchRules.OpenFlow10);
+        var normal = OfMatchRules.Normalize(FlowMatch.FromOpenFlow(OfWildcards.TunIdExt | OfWildcards.InPort, fields), MatchRules.OpenFlow10);
         var w = normal.Wildcards;
-        Assert.Equal(keepsTos, (w & Wildcards.NwTos) == 0);
-        Assert.Equal(keepsPorts, (w & (Wildcards.TpSrc | Wildcards.TpDst)) == 0);
+        Assert.Equal(keepsTos, (w & OfWildcards.NwTos) == 0);
+        Assert.Equal(keepsPorts, (w & (OfWildcards.TpSrc | OfWildcards.TpDst)) == 0);
         Assert.Equal(keepsAddresses, normal.NwSrcPrefixBits == 32 && normal.NwDstPrefixBits == 32);
-        Assert.Equal(dlType is 0x86dd or 0x0800 or 0x0806, (w & Wildcards.NwProto) == 0);
+        Assert.Equal(dlType is 0x86dd or 0x0800 or 0x0806, (w & OfWildcards.NwProto) == 0);
     }
 }

@@ -126,7 +126,7 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
         dp.AddPort(portA, 1);
         dp.AddPort(portB, 2);
         var tables = new OfFlowTables(dp);
-        var match = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType),
+        var match = FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType),
             new FlowKeyBuilder().InPort(1).DlType(0x0800).Key);
         Assert.Equal(FlowModStatus.Ok, tables.Apply(new FlowMod(FlowModCommand.Add, match, 100, new FlowActions([FlowAction.Output(2)])), null, out var flow));
         dp.Start();

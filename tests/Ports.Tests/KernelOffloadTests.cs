@@ -120,11 +120,11 @@ public sealed class KernelOffloadTests(ITestOutputHelper output)
         var bMac = MacAddress.Parse(p.B.NsMac);
         Sh.Check("ip", "-n", p.A.Name, "neigh", "replace", "10.79.0.99", "lladdr", p.B.NsMac, "dev", p.A.NsIf);
         var tables = new OfFlowTables(p.Dp);
-        var fwd = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwProto | Wildcards.TpDst | Wildcards.NwDstMask),
+        var fwd = FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwProto | OfWildcards.TpDst | OfWildcards.NwDstMask),
             new FlowKeyBuilder().InPort(1).DlType(0x0800).NwProto(6).NwDst(virtualIp).TpDst(15180).Key);
         Assert.Equal(FlowModStatus.Ok, tables.Apply(new FlowMod(FlowModCommand.Add, fwd, 200,
             new FlowActions([FlowAction.SetNwDst(b), FlowAction.SetTpDst(15105), FlowAction.SetDlDst(bMac), FlowAction.Output(2)]))));
-        var back = FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwProto | Wildcards.TpSrc | Wildcards.NwSrcMask),
+        var back = FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwProto | OfWildcards.TpSrc | OfWildcards.NwSrcMask),
             new FlowKeyBuilder().InPort(2).DlType(0x0800).NwProto(6).NwSrc(b).TpSrc(15105).Key);
         Assert.Equal(FlowModStatus.Ok, tables.Apply(new FlowMod(FlowModCommand.Add, back, 200,
             new FlowActions([FlowAction.SetNwSrc(virtualIp), FlowAction.SetTpSrc(15180), FlowAction.Output(1)]))));

@@ -36,7 +36,7 @@ public sealed class TunnelDissectionTests(ITestOutputHelper output)
         {
             PortNo = 10, Underlay = 2, RemoteMac = MacAddress.Parse("02:00:00:00:aa:02"),
         });
-        var all = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
+        var all = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal(FlowModStatus.Ok, new OfFlowTables(dp).Apply(new FlowMod(FlowModCommand.Add, all, 100, new FlowActions([FlowAction.Output(10)]))));
 
         for (ushort seq = 1; seq <= 8; seq++)

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Xunit.Abstractions;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests;
 
@@ -35,16 +36,7 @@ public sealed class WakeupTests(ITestOutputHelper output)
         return (dp, a, b, () => Interlocked.Read(ref n));
     }
 
-    private static bool WaitFor(Func<bool> cond, int ms)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!cond())
-        {
-            if (sw.ElapsedMilliseconds > ms) return false;
-            Thread.SpinWait(20);
-        }
-        return true;
-    }
+    private static bool WaitFor(Func<bool> cond, int ms) => Wait.Until(cond, ms);
 
     [Theory]
     [InlineData(0)]

@@ -9,15 +9,15 @@ namespace Softswitch.Tests;
 /// <summary>Matches and actions in ovs-ofctl's OpenFlow 1.0 syntax (what `ovs-ofctl dump-flows` prints for the same flow).</summary>
 public sealed class FlowFormatTests
 {
-    private const Wildcards Any = Wildcards.All | Wildcards.TunIdExt;
+    private const OfWildcards Any = OfWildcards.All | OfWildcards.TunIdExt;
 
-    private static FlowMatch M(Wildcards keep, Action<FlowKeyBuilderBox> set, int nwSrcBits = 0, int nwDstBits = 0)
+    private static FlowMatch M(OfWildcards keep, Action<FlowKeyBuilderBox> set, int nwSrcBits = 0, int nwDstBits = 0)
     {
         var box = new FlowKeyBuilderBox();
         set(box);
         var w = Any & ~keep;
-        if (nwSrcBits > 0) w = (Wildcards)(((uint)w & ~(uint)Wildcards.NwSrcMask) | ((uint)(32 - nwSrcBits) << (int)Wildcards.NwSrcShift));
-        if (nwDstBits > 0) w = (Wildcards)(((uint)w & ~(uint)Wildcards.NwDstMask) | ((uint)(32 - nwDstBits) << (int)Wildcards.NwDstShift));
+        if (nwSrcBits > 0) w = (OfWildcards)(((uint)w & ~(uint)OfWildcards.NwSrcMask) | ((uint)(32 - nwSrcBits) << (int)OfWildcards.NwSrcShift));
+        if (nwDstBits > 0) w = (OfWildcards)(((uint)w & ~(uint)OfWildcards.NwDstMask) | ((uint)(32 - nwDstBits) << (int)OfWildcards.NwDstShift));
         return FlowMatch.FromOpenFlow(w, box.B.Key);
     }
 
@@ -37,21 +37,21 @@ public sealed class FlowFormatTests
     [Fact]
     public void ProtocolShorthands()
     {
-        Assert.Equal("ip", FlowFormat.Match(M(Wildcards.DlType, x => x.B.DlType(0x0800))));
-        Assert.Equal("arp", FlowFormat.Match(M(Wildcards.DlType, x => x.B.DlType(0x0806))));
-        Assert.Equal("tcp,tp_dst=80", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(6); x.B.TpDst(80); })));
-        Assert.Equal("udp", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(17); })));
-        Assert.Equal("icmp,icmp_type=8,icmp_code=0", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpSrc | Wildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(1); x.B.TpSrc(8); })));
-        Assert.Equal("ip,nw_proto=47", FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(47); })));
-        Assert.Equal("dl_type=0x88cc", FlowFormat.Match(M(Wildcards.DlType, x => x.B.DlType(0x88CC))));
+        Assert.Equal("ip", FlowFormat.Match(M(OfWildcards.DlType, x => x.B.DlType(0x0800))));
+        Assert.Equal("arp", FlowFormat.Match(M(OfWildcards.DlType, x => x.B.DlType(0x0806))));
+        Assert.Equal("tcp,tp_dst=80", FlowFormat.Match(M(OfWildcards.DlType | OfWildcards.NwProto | OfWildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(6); x.B.TpDst(80); })));
+        Assert.Equal("udp", FlowFormat.Match(M(OfWildcards.DlType | OfWildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(17); })));
+        Assert.Equal("icmp,icmp_type=8,icmp_code=0", FlowFormat.Match(M(OfWildcards.DlType | OfWildcards.NwProto | OfWildcards.TpSrc | OfWildcards.TpDst, x => { x.B.DlType(0x0800); x.B.NwProto(1); x.B.TpSrc(8); })));
+        Assert.Equal("ip,nw_proto=47", FlowFormat.Match(M(OfWildcards.DlType | OfWildcards.NwProto, x => { x.B.DlType(0x0800); x.B.NwProto(47); })));
+        Assert.Equal("dl_type=0x88cc", FlowFormat.Match(M(OfWildcards.DlType, x => x.B.DlType(0x88CC))));
         Assert.Equal("arp,arp_spa=10.0.0.1,arp_tpa=10.0.0.0/8,arp_op=1",
-            FlowFormat.Match(M(Wildcards.DlType | Wildcards.NwProto, x => { x.B.DlType(0x0806); x.B.NwProto(1); x.B.NwSrc(0x0A000001); x.B.NwDst(0x0A000000); }, nwSrcBits: 32, nwDstBits: 8)));
+            FlowFormat.Match(M(OfWildcards.DlType | OfWildcards.NwProto, x => { x.B.DlType(0x0806); x.B.NwProto(1); x.B.NwSrc(0x0A000001); x.B.NwDst(0x0A000000); }, nwSrcBits: 32, nwDstBits: 8)));
     }
 
     [Fact]
     public void FieldsInOvsOrder_PrefixesAndVlan()
     {
-        var m = M(Wildcards.InPort | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlType | Wildcards.NwTos,
+        var m = M(OfWildcards.InPort | OfWildcards.DlVlan | OfWildcards.DlVlanPcp | OfWildcards.DlSrc | OfWildcards.DlDst | OfWildcards.DlType | OfWildcards.NwTos,
             x =>
             {
                 x.B.InPort(3);
@@ -66,10 +66,10 @@ public sealed class FlowFormatTests
         Assert.Equal("ip,in_port=3,dl_vlan=100,dl_vlan_pcp=5,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=192.168.1.0/24,nw_tos=32",
             FlowFormat.Match(m));
         // Untagged, as ovs-ofctl shows an OpenFlow 1.0 dl_vlan=0xffff (with or without its dl_vlan_pcp=0).
-        Assert.Equal("vlan_tci=0x0000", FlowFormat.Match(M(Wildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
-        Assert.Equal("vlan_tci=0x0000", FlowFormat.Match(M(Wildcards.DlVlan | Wildcards.DlVlanPcp, x => x.B.DlVlan(0xFFFF))));
-        Assert.Equal("in_port=LOCAL", FlowFormat.Match(M(Wildcards.InPort, x => x.B.InPort(PortNumber.Local))));
-        Assert.Equal("tun_id=0x2a", FlowFormat.Match(M(Wildcards.TunIdExt, x => x.B.TunId(42))));
+        Assert.Equal("vlan_tci=0x0000", FlowFormat.Match(M(OfWildcards.DlVlan, x => x.B.DlVlan(0xFFFF))));
+        Assert.Equal("vlan_tci=0x0000", FlowFormat.Match(M(OfWildcards.DlVlan | OfWildcards.DlVlanPcp, x => x.B.DlVlan(0xFFFF))));
+        Assert.Equal("in_port=LOCAL", FlowFormat.Match(M(OfWildcards.InPort, x => x.B.InPort(PortNumber.Local))));
+        Assert.Equal("tun_id=0x2a", FlowFormat.Match(M(OfWildcards.TunIdExt, x => x.B.TunId(42))));
     }
 
     [Fact]
@@ -123,7 +123,7 @@ public sealed class FlowFormatTests
     [Fact]
     public void Flow_PrintsPriorityMatchAndActions()
     {
-        var arp = OfFlowRule.NewEntry(M(Wildcards.DlType, x => x.B.DlType(0x0806)), 50, new FlowActions([FlowAction.Output(PortNumber.Controller, 65535)]),
+        var arp = OfFlowRule.NewEntry(M(OfWildcards.DlType, x => x.B.DlType(0x0806)), 50, new FlowActions([FlowAction.Output(PortNumber.Controller, 65535)]),
                                 0, 0, 0, FlowModFlags.None, 0);
         Assert.Equal("priority=50,arp actions=CONTROLLER:65535", FlowFormat.Flow(arp));
         Assert.Equal("priority=1 actions=drop", FlowFormat.Flow(OfFlowRule.NewEntry(FlowMatch.All, 1, FlowActions.Drop, 0, 0, 0, FlowModFlags.None, 0)));

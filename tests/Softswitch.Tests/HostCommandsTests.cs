@@ -49,7 +49,7 @@ public sealed class HostCommandsTests : IDisposable
     [Fact]
     public void DumpFlows_OvsOfctlSyntax_WithCountsAndDurations_TextAndJson()
     {
-        var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
+        var m = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)]), 0x1f, 60, 0)));
         Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, new FlowActions([]))));
         _clock.Advance(TimeSpan.FromMilliseconds(2500));
@@ -125,7 +125,7 @@ public sealed class HostCommandsTests : IDisposable
     [Fact]
     public void StatsLines_ArePlainRatesPerPortAndBusiestFlows()
     {
-        var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
+        var m = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
         _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)])));
         var rates = new StatsView.Rates();
         StatsView.Compute(_dp, ref rates);

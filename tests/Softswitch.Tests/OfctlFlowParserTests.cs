@@ -55,7 +55,7 @@ public sealed class OfctlFlowParserTests
     {
         var m = Parse("udp,in_port=1,dl_vlan=0xffff,dl_src=02:00:00:00:10:00,dl_dst=02:00:00:00:20:00,nw_src=10.0.0.1,nw_dst=11.0.0.2,nw_tos=0,tp_src=1024,tp_dst=5001,actions=output:3");
         Assert.True(m.Match.IsExact);
-        Assert.Equal(Wildcards.TunIdExt, m.Match.Wildcards);
+        Assert.Equal(OfWildcards.TunIdExt, m.Match.Wildcards);
         var v = m.Match.Value;
         Assert.Equal(1, v.InPort);
         Assert.Equal(0xFFFF, v.DlVlan);
@@ -92,9 +92,9 @@ public sealed class OfctlFlowParserTests
         Assert.Equal(0, m.Match.NwSrcPrefixBits);
         Assert.Equal(0x0D010000u, m.Match.Value.NwDst);
         var w = m.Match.Wildcards;
-        Assert.Equal(Wildcards.None, w & (Wildcards.InPort | Wildcards.DlType));
-        Assert.Equal(Wildcards.NwProto | Wildcards.TpSrc | Wildcards.TpDst | Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.NwTos,
-            w & (Wildcards.NwProto | Wildcards.TpSrc | Wildcards.TpDst | Wildcards.DlSrc | Wildcards.DlDst | Wildcards.DlVlan | Wildcards.DlVlanPcp | Wildcards.NwTos));
+        Assert.Equal(OfWildcards.None, w & (OfWildcards.InPort | OfWildcards.DlType));
+        Assert.Equal(OfWildcards.NwProto | OfWildcards.TpSrc | OfWildcards.TpDst | OfWildcards.DlSrc | OfWildcards.DlDst | OfWildcards.DlVlan | OfWildcards.DlVlanPcp | OfWildcards.NwTos,
+            w & (OfWildcards.NwProto | OfWildcards.TpSrc | OfWildcards.TpDst | OfWildcards.DlSrc | OfWildcards.DlDst | OfWildcards.DlVlan | OfWildcards.DlVlanPcp | OfWildcards.NwTos));
         Assert.Equal(24, Parse("ip,nw_src=10.0.0.0/255.255.255.0,actions=drop").Match.NwSrcPrefixBits);
         Assert.Equal(0, Parse("ip,nw_src=10.0.0.0/0,actions=drop").Match.NwSrcPrefixBits);
         Assert.Equal(FlowMatch.All, Parse("actions=NORMAL").Match);
@@ -146,9 +146,9 @@ public sealed class OfctlFlowParserTests
     public void TaggedVlanLeavesPcpWildcarded_UntaggedPinsIt()
     {
         var tagged = Parse("dl_vlan=5,actions=drop").Match.Wildcards;
-        Assert.Equal(Wildcards.DlVlanPcp, tagged & (Wildcards.DlVlan | Wildcards.DlVlanPcp));
+        Assert.Equal(OfWildcards.DlVlanPcp, tagged & (OfWildcards.DlVlan | OfWildcards.DlVlanPcp));
         var untagged = Parse("dl_vlan=0xffff,actions=drop").Match.Wildcards;
-        Assert.Equal(Wildcards.None, untagged & (Wildcards.DlVlan | Wildcards.DlVlanPcp));
+        Assert.Equal(OfWildcards.None, untagged & (OfWildcards.DlVlan | OfWildcards.DlVlanPcp));
     }
 
     [Fact]

@@ -72,16 +72,16 @@ public sealed class OffloadCommandsTests : IDisposable
         b.InPort(1);
         b.DlType(0x0800);
         b.NwDst(Ipv4.Parse("10.0.1.0"));
-        var w = (Wildcards.All | Wildcards.TunIdExt) & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask) | (Wildcards)(8u << (int)Wildcards.NwDstShift);
+        var w = (OfWildcards.All | OfWildcards.TunIdExt) & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwDstMask) | (OfWildcards)(8u << (int)OfWildcards.NwDstShift);
         Add(FlowMatch.FromOpenFlow(w, b.Key), 50, FlowAction.Output(3));
         var arp = new FlowKeyBuilder();
         arp.DlType(0x0806);
-        Add(FlowMatch.FromOpenFlow((Wildcards.All | Wildcards.TunIdExt) & ~Wildcards.DlType, arp.Key), 60, FlowAction.Output(PortNumber.Controller, 65535));
+        Add(FlowMatch.FromOpenFlow((OfWildcards.All | OfWildcards.TunIdExt) & ~OfWildcards.DlType, arp.Key), 60, FlowAction.Output(PortNumber.Controller, 65535));
         var back = new FlowKeyBuilder();
         back.InPort(2);
         back.DlType(0x0800);
         back.NwDst(Ipv4.Parse("10.0.9.9"));
-        Add(FlowMatch.FromOpenFlow((Wildcards.All | Wildcards.TunIdExt) & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask), back.Key), 70, FlowAction.Output(PortNumber.InPort));
+        Add(FlowMatch.FromOpenFlow((OfWildcards.All | OfWildcards.TunIdExt) & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwDstMask), back.Key), 70, FlowAction.Output(PortNumber.InPort));
     }
 
     [Fact]

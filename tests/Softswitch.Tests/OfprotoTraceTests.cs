@@ -290,7 +290,7 @@ public sealed class OfprotoTraceTests : IDisposable
         var rewrite = new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.SetDlDst(s_a)]);
         Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, rewrite, Rules: MatchRules.OpenFlow13,
             Instructions: new FlowInstructions(writeActions: toTwo, gotoTable: 3))));
-        var dstA = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlDst, new FlowKeyBuilder().DlDst(s_a).Key);
+        var dstA = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlDst, new FlowKeyBuilder().DlDst(s_a).Key);
         Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, dstA, 5, none, Rules: MatchRules.OpenFlow13, TableId: 3)));
 
         var r = Run($"ofproto/trace 1 {Hex(s_udp)}");

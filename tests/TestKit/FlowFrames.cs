@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Ofproto;
 
 namespace Softswitch.TestKit;
 
@@ -16,10 +17,10 @@ public static class FlowFrames
         => FrameBuilder.Udp(Mac(src), Mac(dst), Ip(ipSrc), Ip(ipDst), sport, dport, 64, vlan);
 
     /// <summary>The OF1.0 match of <paramref name="frame"/> arriving on <paramref name="inPort"/>, with <paramref name="w"/> wildcarded.</summary>
-    public static FlowMatch MatchOf(byte[] frame, ushort inPort, Wildcards w)
+    public static FlowMatch MatchOf(byte[] frame, ushort inPort, OfWildcards w)
     {
         PacketParser.Parse(frame, inPort, out var key, out _);
-        return FlowMatch.FromOpenFlow(w | Wildcards.TunIdExt, key);
+        return FlowMatch.FromOpenFlow(w | OfWildcards.TunIdExt, key);
     }
 
     /// <summary>A match from OF1.0 fields (host order), the rest wildcarded, like a controller's flow-mod.</summary>
@@ -28,29 +29,29 @@ public static class FlowFrames
         ushort? dlVlan = null, byte? pcp = null, byte? tos = null)
     {
         var b = new FlowKeyBuilder();
-        var w = Wildcards.All | Wildcards.TunIdExt;
-        if (inPort is { } ip) { b.InPort(ip); w &= ~Wildcards.InPort; }
-        if (dlType is { } t) { b.DlType(t); w &= ~Wildcards.DlType; }
-        if (dlSrc is not null) { b.DlSrc(Mac(dlSrc)); w &= ~Wildcards.DlSrc; }
-        if (dlDst is not null) { b.DlDst(Mac(dlDst)); w &= ~Wildcards.DlDst; }
-        if (nwProto is { } pr) { b.NwProto(pr); w &= ~Wildcards.NwProto; }
-        if (tpSrc is { } ts) { b.TpSrc(ts); w &= ~Wildcards.TpSrc; }
-        if (tpDst is { } td) { b.TpDst(td); w &= ~Wildcards.TpDst; }
-        if (dlVlan is { } v) { b.DlVlan(v); w &= ~Wildcards.DlVlan; }
-        if (pcp is { } pc) { b.DlVlanPcp(pc); w &= ~Wildcards.DlVlanPcp; }
-        if (tos is { } to) { b.NwTos(to); w &= ~Wildcards.NwTos; }
-        w = Prefix(w, nwSrc, Wildcards.NwSrcMask, (int)Wildcards.NwSrcShift, ip => b.NwSrc(ip));
-        w = Prefix(w, nwDst, Wildcards.NwDstMask, (int)Wildcards.NwDstShift, ip => b.NwDst(ip));
+        var w = OfWildcards.All | OfWildcards.TunIdExt;
+        if (inPort is { } ip) { b.InPort(ip); w &= ~OfWildcards.InPort; }
+        if (dlType is { } t) { b.DlType(t); w &= ~OfWildcards.DlType; }
+        if (dlSrc is not null) { b.DlSrc(Mac(dlSrc)); w &= ~OfWildcards.DlSrc; }
+        if (dlDst is not null) { b.DlDst(Mac(dlDst)); w &= ~OfWildcards.DlDst; }
+        if (nwProto is { } pr) { b.NwProto(pr); w &= ~OfWildcards.NwProto; }
+        if (tpSrc is { } ts) { b.TpSrc(ts); w &= ~OfWildcards.TpSrc; }
+        if (tpDst is { } td) { b.TpDst(td); w &= ~OfWildcards.TpDst; }
+        if (dlVlan is { } v) { b.DlVlan(v); w &= ~OfWildcards.DlVlan; }
+        if (pcp is { } pc) { b.DlVlanPcp(pc); w &= ~OfWildcards.DlVlanPcp; }
+        if (tos is { } to) { b.NwTos(to); w &= ~OfWildcards.NwTos; }
+        w = Prefix(w, nwSrc, OfWildcards.NwSrcMask, (int)OfWildcards.NwSrcShift, ip => b.NwSrc(ip));
+        w = Prefix(w, nwDst, OfWildcards.NwDstMask, (int)OfWildcards.NwDstShift, ip => b.NwDst(ip));
         return FlowMatch.FromOpenFlow(w, b.Key);
     }
 
-    private static Wildcards Prefix(Wildcards w, string? cidr, Wildcards field, int shift, Action<uint> set)
+    private static OfWildcards Prefix(OfWildcards w, string? cidr, OfWildcards field, int shift, Action<uint> set)
     {
         if (cidr is null) return w;
         var parts = cidr.Split('/');
         set(Ip(parts[0]));
         int len = parts.Length > 1 ? int.Parse(parts[1]) : 32;
-        return (Wildcards)(((uint)w & ~(uint)field) | ((uint)(32 - len) << shift));
+        return (OfWildcards)(((uint)w & ~(uint)field) | ((uint)(32 - len) << shift));
     }
 
     public static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexString(b);

@@ -31,10 +31,10 @@ public interface IActionSink
 
     /// <summary>
     /// An output to the controller (<see cref="FlowAction.OutputToController"/>): as <see cref="Output"/> to the
-    /// controller port, with the packet-in's origin: the flow's <paramref name="cookie"/> and <paramref name="tableId"/>,
-    /// and whether it is a table-miss flow entry. A sink that does not tell them apart treats it as that output.
+    /// controller port, with the action's opaque <paramref name="userData"/> and <paramref name="userTag"/> for the
+    /// upcall. A sink that does not tell them apart treats it as that output.
     /// </summary>
-    void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts);
+    void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts);
 }
 
 /// <summary>
@@ -126,7 +126,7 @@ public sealed partial class ActionExecutor
             switch (a.Kind)
             {
                 case ActionKind.Output:
-                    if (a.Port == Forwarding.PortNumber.Controller) sink.ToController(a.MaxLen, queue, modifiedAfter[i], a.Value, (byte)a.Value2, (a.Value2 & FlowAction.TableMissFlag) != 0, pkts);
+                    if (a.Port == Forwarding.PortNumber.Controller) sink.ToController(a.MaxLen, queue, modifiedAfter[i], a.Value, (uint)a.Value2, pkts);
                     else sink.Output(a.Port, a.MaxLen, queue, modifiedAfter[i], pkts);
                     break;
                 case ActionKind.Enqueue:

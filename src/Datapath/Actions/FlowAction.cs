@@ -131,15 +131,12 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction Output(ushort port, ushort maxLen = 0) => new(ActionKind.Output, port, maxLen, 0, 0);
 
     /// <summary>
-    /// An output to the controller that says where it comes from: the flow's <paramref name="cookie"/> and
-    /// <paramref name="tableId"/> (Value and Value2's low byte), and whether the flow is a table-miss flow entry
-    /// (<see cref="TableMissFlag"/> in Value2), for the packet-in's cookie, table_id and reason.
+    /// An output to the controller carrying the layer above's opaque <paramref name="userData"/> (Value) and
+    /// <paramref name="userTag"/> (Value2), handed back unread with each upcall it makes (<see cref="Forwarding.Upcall"/>),
+    /// as Open vSwitch's userspace action carries its userdata. A plain output to the controller port carries 0 and 0.
     /// </summary>
-    public static FlowAction OutputToController(ushort maxLen, ulong cookie, byte tableId, bool tableMiss)
-        => new(ActionKind.Output, Forwarding.PortNumber.Controller, maxLen, 0, cookie, tableId | (tableMiss ? TableMissFlag : 0UL));
-
-    /// <summary>In <see cref="Value2"/> of an output to the controller: its flow is a table-miss flow entry.</summary>
-    public const ulong TableMissFlag = 0x100;
+    public static FlowAction OutputToController(ushort maxLen, ulong userData, uint userTag)
+        => new(ActionKind.Output, Forwarding.PortNumber.Controller, maxLen, 0, userData, userTag);
     public static FlowAction Enqueue(ushort port, uint queueId) => new(ActionKind.Enqueue, port, 0, queueId, 0);
     public static FlowAction SetVlanVid(ushort vid) => new(ActionKind.SetVlanVid, 0, 0, 0, vid);
     public static FlowAction SetVlanPcp(byte pcp) => new(ActionKind.SetVlanPcp, 0, 0, 0, pcp);

@@ -37,8 +37,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// <see cref="ExecutePacketOut"/> calls back into <c>Process</c> (or classification, for in_port NONE/CONTROLLER) from
 /// inside the executor; the packet-out keeps its own one-packet layer array and span, so the nested pipeline may use
 /// every burst array. A flow's actions may not use TABLE (counted as <c>drop-table-in-flow</c>), so this nests once.</item>
-/// <item>Tunnel output: the output step calls the virtual port, which stages the encapsulated copy on its underlay's
-/// queue (<c>StageTxSlot</c> again, one level: an underlay is never itself virtual).</item>
+/// <item>Virtual port output: the output step calls the port with an <see cref="OutputContext"/>, through which it
+/// stages its encapsulated copy on a plain port's queue (one level: the context refuses a virtual port).</item>
 /// </list>
 /// <para><b>Locks</b>: the packet path takes only leaf locks, and only where it must share: a meter's once per
 /// flow-batch, a shaped queue's per packet enqueued, MAC learning's on a new or moved address, a tunnel port's on a
@@ -590,7 +590,7 @@ public sealed partial class Forwarder
                     Drops.Add(DropReason.MissNoPacketIn, pkts.Length);
                     return;
                 }
-                foreach (int p in pkts) Output.ToController(p, PacketInReason.NoMatch, 0xFFFF);
+                foreach (int p in pkts) Output.ToController(p, UpcallReason.Miss, 0xFFFF);
                 return;
             case MissBehavior.Normal:
                 Output.Normal(pkts, false);

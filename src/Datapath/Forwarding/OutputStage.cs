@@ -9,15 +9,15 @@ namespace Softswitch.Datapath.Forwarding;
 /// <summary>
 /// Step 5 of a <see cref="Forwarder"/>: where action outputs go. Per-port transmit queues (flushed with one
 /// <see cref="IPort.Send"/> per port per burst), FLOOD/ALL, NORMAL (the L2 learning switch), packets for the controller,
-/// virtual ports (<see cref="IEncapsulatingPort"/>), and the action <see cref="Sink"/> that turns output actions into all
+/// virtual ports (<see cref="IEncapsulatingPort"/>, through an <see cref="OutputContext"/>), and the action <see cref="Sink"/> that turns output actions into all
 /// of these.
 /// </summary>
 /// <remarks>
 /// Owned by its forwarder's thread, like everything of the forwarder: no allocation per packet (queues grow when a port
 /// is added, once). Its only locks are shared leaves: a shaped queue's per packet enqueued, the controller meter's per
 /// packet to the controller, MAC learning's on a new address (docs/locking.md). A queued packet holds a reference (or is a copy when a later action rewrites it) until
-/// <see cref="FlushTx"/> sends and releases it. Virtual ports and the tunnel path stage on these same queues
-/// (<see cref="StageTxSlot"/>) from inside the stage (see the forwarder's re-entrancy note).
+/// <see cref="FlushTx"/> sends and releases it. Virtual ports (through their <see cref="OutputContext"/>) and the tunnel
+/// receive path stage on these same queues from inside the stage (see the forwarder's re-entrancy note).
 /// </remarks>
 public sealed class OutputStage
 {
@@ -36,12 +36,12 @@ public sealed class OutputStage
         _pool = f.Pool;
     }
 
-    internal void ToController(int p, PacketInReason reason, ushort maxLen, ulong cookie = Upcall.NoCookie, byte tableId = 0, ulong metadata = 0)
+    internal void ToController(int p, UpcallReason reason, ushort maxLen, ulong userData = 0, uint userTag = 0, ulong metadata = 0)
     {
         if (_pool.OwesOffload(p))
         {
             // Each segment meets the controller meter as the packet-in it becomes.
-            SegmentToController(p, reason, maxLen, cookie, tableId, metadata);
+            SegmentToController(p, reason, maxLen, userData, userTag, metadata);
             return;
         }
         if (_f.Owner.Meters.Controller is { } meter && !AdmitToController(meter, p)) return;
@@ -50,7 +50,7 @@ public sealed class OutputStage
         ulong tunnel = _f.TunnelId;
         if (tunnel == 0 && _f.TunnelRx) tunnel = _pool.TunId[p];
         var r = _f.Upcalls.TryEnqueue(_pool.Frame(p), _pool.InPort[p], reason, maxLen, _f.Now, _f.Owner.PacketInRatePerForwarder, _f.Owner.PacketInBurst,
-                                      cookie, tableId, metadata, tunnel);
+                                      userData, userTag, metadata, tunnel);
         if (r is { } drop) _f.Drops.Add(drop);
     }
 
@@ -307,7 +307,7 @@ public sealed class OutputStage
         }
         if (slot.Encapsulating is { } virtualPort)
         {
-            virtualPort.Output(_f, p);
+            virtualPort.Encapsulate(new OutputContext(this, virtualPort, _f.TunnelId), p);
             return;
         }
         if (shaper is not null)
@@ -408,7 +408,7 @@ public sealed class OutputStage
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SegmentToController(int p, PacketInReason reason, ushort maxLen, ulong cookie, byte tableId, ulong metadata)
+    private void SegmentToController(int p, UpcallReason reason, ushort maxLen, ulong userData, uint userTag, ulong metadata)
     {
         if (!StartSegments(p, out var cursor)) return;
         var frame = _pool.Frame(p);
@@ -417,7 +417,7 @@ public sealed class OutputStage
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
             _pool.TunId[s] = _pool.TunId[p];
-            ToController(s, reason, maxLen, cookie, tableId, metadata);
+            ToController(s, reason, maxLen, userData, userTag, metadata);
             _pool.Release(s);
         }
     }
@@ -471,9 +471,54 @@ public sealed class OutputStage
         _txSlot = s;
     }
 
+    internal PacketPool Pool => _pool;
+    internal long NowNanos => _f.Owner.Clock.NowNanos;
+    internal PortSlot? PortOf(ushort number) => number <= PortNumber.Highest ? _f.Owner.Ports.Get(number) : null;
+
+    /// <summary>A virtual port's send (<see cref="OutputContext.Send"/>): to a plain port only.</summary>
+    internal void StagePlain(PortSlot slot, int b)
+    {
+        if (slot.Encapsulating is not null)
+        {
+            _f.Drops.Add(DropReason.Unsupported);
+            return;
+        }
+        StageTxSlot(slot, b, false, ActionExecutor.NoQueue);
+    }
+
+    // A virtual port's transmit counts, summed per run of packets to one port and handed over when that run ends.
+    private IEncapsulatingPort? _txVirtual;
+    private long _txVirtualPackets, _txVirtualBytes;
+
+    internal void CountVirtualTx(IEncapsulatingPort port, int bytes)
+    {
+        if (!ReferenceEquals(port, _txVirtual))
+        {
+            FlushVirtualTx();
+            _txVirtual = port;
+        }
+        _txVirtualPackets++;
+        _txVirtualBytes += bytes;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FlushVirtualTx()
+    {
+        if (_txVirtual is not null) FlushVirtualTxSlow();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FlushVirtualTxSlow()
+    {
+        _txVirtual!.CountTx(_txVirtualPackets, _txVirtualBytes);
+        _txVirtual = null;
+        _txVirtualPackets = 0;
+        _txVirtualBytes = 0;
+    }
+
     internal void FlushTx()
     {
-        _f.TunnelPath.FlushCounters();
+        FlushVirtualTx();
         if (!_txPending) return;
         for (int q = 0; q < _txq.Length; q++)
             if (_txCount[q] > 0) FlushQueue(q);
@@ -508,14 +553,13 @@ public sealed class OutputStage
         public readonly void InvalidTtl(ReadOnlySpan<int> pkts)
         {
             ulong metadata = _out._f.Executor.PacketInMetadata;
-            foreach (int p in pkts) _out.ToController(p, PacketInReason.InvalidTtl, 0xFFFF, metadata: metadata);
+            foreach (int p in pkts) _out.ToController(p, UpcallReason.InvalidTtl, 0xFFFF, metadata: metadata);
         }
 
-        public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
         {
-            var reason = tableMiss ? PacketInReason.ExplicitMiss : PacketInReason.Action;
             ulong metadata = _out._f.Executor.PacketInMetadata;
-            foreach (int p in pkts) _out.ToController(p, reason, maxLen, cookie, tableId, metadata);
+            foreach (int p in pkts) _out.ToController(p, UpcallReason.Action, maxLen, userData, userTag, metadata);
         }
 
         public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
@@ -536,7 +580,7 @@ public sealed class OutputStage
                     foreach (int p in pkts) f.Flood(p, f._pool.InPort[p], port == PortNumber.Flood, modifiedAfter);
                     return;
                 case PortNumber.Controller:
-                    foreach (int p in pkts) f.ToController(p, PacketInReason.Action, maxLen);
+                    foreach (int p in pkts) f.ToController(p, UpcallReason.Action, maxLen);
                     return;
                 case PortNumber.Normal:
                     f.Normal(pkts, modifiedAfter);

@@ -1,18 +1,13 @@
 
 namespace Softswitch.Datapath.Forwarding;
 
-/// <summary>Why a packet goes to the controller: no rule matched, a rule's output action sent it, or a TTL decrement
+/// <summary>Why a packet goes to the controller: no rule matched, an output action sent it, or a TTL decrement
 /// would have brought its TTL to 0.</summary>
-public enum PacketInReason : byte
+public enum UpcallReason : byte
 {
-    NoMatch,
+    Miss,
     Action,
     InvalidTtl,
-    /// <summary>
-    /// An output to the controller from a table-miss flow entry (priority 0, matching everything): OpenFlow 1.3 reports
-    /// it as a miss (OFPR_NO_MATCH), OpenFlow 1.0 as an action (Open vSwitch's OFPR_EXPLICIT_MISS).
-    /// </summary>
-    ExplicitMiss,
 }
 
 /// <summary>A packet for the controller, as the agent sees it while draining (valid only during the callback).</summary>
@@ -20,22 +15,22 @@ public readonly ref struct Upcall
 {
     public readonly ReadOnlySpan<byte> Frame;
     public readonly ushort InPort;
-    public readonly PacketInReason Reason;
-    /// <summary>For reason Action: the output action's max_len. For NoMatch: 0xFFFF (the agent applies miss_send_len).</summary>
+    public readonly UpcallReason Reason;
+    /// <summary>For reason Action: the output action's max_len. Otherwise 0xFFFF (the layer above applies its own).</summary>
     public readonly ushort MaxLen;
-    /// <summary>The cookie of the flow whose action sent the packet, or <see cref="NoCookie"/> (a miss, an expired TTL).</summary>
-    public readonly ulong Cookie;
-    /// <summary>The table of that flow, or where the packet missed.</summary>
-    public readonly byte TableId;
+    /// <summary>
+    /// For reason Action: the output action's opaque user data (<see cref="Actions.FlowAction.OutputToController"/>), 0
+    /// for a plain output to the controller port; 0 otherwise.
+    /// </summary>
+    public readonly ulong UserData;
+    /// <summary>For reason Action: the output action's opaque user tag, as <see cref="UserData"/>; 0 otherwise.</summary>
+    public readonly uint UserTag;
     /// <summary>The pipeline's metadata when the packet was sent (0 in the first table, or when no rule wrote any).</summary>
     public readonly ulong Metadata;
     /// <summary>The packet's tunnel id: what a set_tunnel before the output gave it, else the id it was received with (0: none).</summary>
     public readonly ulong TunnelId;
 
-    /// <summary>The cookie of a packet-in no flow's action sent (OpenFlow 1.3.5 section 7.4.1: -1).</summary>
-    public const ulong NoCookie = ulong.MaxValue;
-
-    public Upcall(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen, ulong cookie = NoCookie, byte tableId = 0,
+    public Upcall(ReadOnlySpan<byte> frame, ushort inPort, UpcallReason reason, ushort maxLen, ulong userData = 0, uint userTag = 0,
                   ulong metadata = 0, ulong tunnelId = 0)
     {
         Metadata = metadata;
@@ -44,8 +39,8 @@ public readonly ref struct Upcall
         InPort = inPort;
         Reason = reason;
         MaxLen = maxLen;
-        Cookie = cookie;
-        TableId = tableId;
+        UserData = userData;
+        UserTag = userTag;
     }
 }
 
@@ -68,8 +63,8 @@ public sealed class UpcallRing
     private readonly ushort[] _inPort;
     private readonly byte[] _reason;
     private readonly ushort[] _maxLen;
-    private readonly ulong[] _cookie;
-    private readonly byte[] _table;
+    private readonly ulong[] _userData;
+    private readonly uint[] _userTag;
     private readonly ulong[] _metadata, _tunnelId;
     private readonly int _mask;
     private long _head, _tail; // head: next to write (producer); tail: next to read (consumer)
@@ -86,8 +81,8 @@ public sealed class UpcallRing
         _inPort = new ushort[capacityPow2];
         _reason = new byte[capacityPow2];
         _maxLen = new ushort[capacityPow2];
-        _cookie = new ulong[capacityPow2];
-        _table = new byte[capacityPow2];
+        _userData = new ulong[capacityPow2];
+        _userTag = new uint[capacityPow2];
         _metadata = new ulong[capacityPow2];
         _tunnelId = new ulong[capacityPow2];
         _mask = capacityPow2 - 1;
@@ -97,8 +92,8 @@ public sealed class UpcallRing
     public int Count => (int)(Volatile.Read(ref _head) - Volatile.Read(ref _tail));
 
     /// <summary>Producer: queue a packet; returns the drop reason, or null when queued.</summary>
-    public DropReason? TryEnqueue(ReadOnlySpan<byte> frame, ushort inPort, PacketInReason reason, ushort maxLen,
-                                  long nowNanos, double ratePerSecond, double burst, ulong cookie = Upcall.NoCookie, byte tableId = 0,
+    public DropReason? TryEnqueue(ReadOnlySpan<byte> frame, ushort inPort, UpcallReason reason, ushort maxLen,
+                                  long nowNanos, double ratePerSecond, double burst, ulong userData = 0, uint userTag = 0,
                                   ulong metadata = 0, ulong tunnelId = 0)
     {
         if (ratePerSecond > 0)
@@ -121,8 +116,8 @@ public sealed class UpcallRing
         _inPort[i] = inPort;
         _reason[i] = (byte)reason;
         _maxLen[i] = maxLen;
-        _cookie[i] = cookie;
-        _table[i] = tableId;
+        _userData[i] = userData;
+        _userTag[i] = userTag;
         _metadata[i] = metadata;
         _tunnelId[i] = tunnelId;
         Volatile.Write(ref _head, head + 1);
@@ -141,7 +136,7 @@ public sealed class UpcallRing
         while (tail < head && n < max)
         {
             int i = (int)(tail & _mask);
-            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (PacketInReason)_reason[i], _maxLen[i], _cookie[i], _table[i],
+            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (UpcallReason)_reason[i], _maxLen[i], _userData[i], _userTag[i],
                                 _metadata[i], _tunnelId[i]));
             tail++;
             n++;

@@ -231,7 +231,7 @@ public sealed class DummyOffloadTarget : IOffloadTarget
     {
         if (Refuse?.Invoke(e) is { Installed: false } own) return own;
         var m = e.Match;
-        if ((m.Wildcards & Wildcards.InPort) == 0 && !_portSet.Contains(m.Value.InPort))
+        if (m.Mask.InPort != 0 && !_portSet.Contains(m.Value.InPort))
             return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {m.Value.InPort}");
         foreach (var a in e.Actions.Items)
         {

@@ -139,7 +139,7 @@ public sealed partial class OffloadManager
         if (env.Suspended is { } why) return (OffloadReason.DatapathState, why);
         if (env.IsPermissive) return (OffloadReason.None, default);
         var m = e.Match;
-        bool inPortWild = (m.Wildcards & Wildcards.InPort) != 0;
+        bool inPortWild = m.Mask.InPort == 0;
         ushort inPort = m.Value.InPort;
         if (inPortWild)
         {

@@ -14,9 +14,10 @@ namespace Softswitch.Datapath.Tunnels;
 /// whenever the next hop's MAC changes. There are two ways out:
 /// <list type="bullet">
 /// <item>The forwarding path (ports registered with <see cref="TunnelRegistry"/>): a forwarder sees an output to
-/// this port and encapsulates at enqueue time into a buffer of its own pool, with the flow's set_tunnel id, then
-/// queues the result on the underlay port's transmit queue (one underlay Send per burst; the port's lock only when the next hop is unresolved). See
-/// <see cref="TunnelPath"/>.</item>
+/// this port and hands it over with its <see cref="OutputContext"/>: the port encapsulates it at enqueue time into a
+/// buffer of the forwarder's pool, with the flow's set_tunnel id, and queues the result on the underlay port's transmit
+/// queue (one underlay Send per burst; the port's lock only when the next hop is unresolved). See
+/// <see cref="Encapsulate"/>.</item>
 /// <item><see cref="Send(PacketPool, ReadOnlySpan{int}, ulong)"/> (the <see cref="IPort"/> contract, for callers
 /// outside a forwarder): encapsulates into a small pool the port owns, under a lock held for the burst, and
 /// calls the underlay's Send; frames are copied out before it returns.</item>
@@ -34,7 +35,7 @@ namespace Softswitch.Datapath.Tunnels;
 /// transmit lock under Send; docs/locking.md); the template is read lock-free.
 /// Counters are updated atomically.
 /// </remarks>
-public sealed class TunnelPort : IEncapsulatingPort
+public sealed partial class TunnelPort : IEncapsulatingPort
 {
     /// <summary>Frames of a tunnel arrive through its underlay port, never here.</summary>
     public int WaitFd => PortWait.NeverReceives;
@@ -140,9 +141,6 @@ public sealed class TunnelPort : IEncapsulatingPort
     /// <summary>Tunnel ports never produce packets themselves: the underlay's poll thread decapsulates.</summary>
     public int Receive(PacketPool pool, Span<int> pkts) => 0;
 
-    /// <summary>Output on a forwarding thread: encapsulated by the forwarder's tunnel path (with its set_tunnel id).</summary>
-    void IEncapsulatingPort.Output(Forwarder forwarder, int p) => forwarder.TunnelPath.Output(this, p);
-
     /// <summary>Encapsulates and sends with the configured VNI/key (see <see cref="Send(PacketPool, ReadOnlySpan{int}, ulong)"/>).</summary>
     public void Send(PacketPool pool, ReadOnlySpan<int> pkts) => Send(pool, pkts, 0);
 
@@ -204,7 +202,8 @@ public sealed class TunnelPort : IEncapsulatingPort
         }
     }
 
-    internal void CountTx(long packets, long bytes)
+    /// <summary>Adds transmitted packets and their inner bytes (atomically).</summary>
+    public void CountTx(long packets, long bytes)
     {
         Interlocked.Add(ref Counters.TxPackets, packets);
         Interlocked.Add(ref Counters.TxBytes, bytes);

@@ -52,7 +52,7 @@ public static class OfActionCompiler
                 {
                     var e = CheckOutPort(a.Port, ports, context, out var dp);
                     if (e != OfError.None) return e;
-                    items[i] = dp == PortNumber.Controller ? FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.TableId, origin.TableMiss)
+                    items[i] = dp == PortNumber.Controller ? FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag)
                                                           : FlowAction.Output(dp, a.MaxLen);
                     break;
                 }
@@ -266,8 +266,23 @@ public static class OfActionCompiler
 /// Where an action list's packet-ins come from: the flow's cookie and table, and whether the flow is a table-miss flow
 /// entry (priority 0, matching everything: OpenFlow 1.3 reports its packet-ins as misses).
 /// </summary>
+/// <remarks>
+/// The datapath carries it unread in its output-to-controller action and hands it back with the upcall: the cookie as
+/// the user data, the table id and the table-miss flag as the user tag (<see cref="UserTag"/>, <see cref="FromUpcall"/>).
+/// </remarks>
 public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool TableMiss)
 {
+    /// <summary>In <see cref="UserTag"/>: the flow is a table-miss flow entry.</summary>
+    private const uint TableMissBit = 0x100;
+
     /// <summary>Actions of no flow (a packet-out's): cookie -1, as OpenFlow 1.3.5 section 7.4.1 asks.</summary>
     public static PacketInOrigin None => new(ulong.MaxValue, 0, false);
+
+    /// <summary>The user tag of the datapath's output-to-controller action: the table id and the table-miss bit.</summary>
+    /// <remarks>Cookie 0 in table 0 is user data 0 and tag 0, what a plain output to the controller port carries.</remarks>
+    public uint UserTag => (TableMiss ? TableMissBit : 0) | TableId;
+
+    /// <summary>The origin an upcall's user data and tag carry back.</summary>
+    public static PacketInOrigin FromUpcall(ulong userData, uint userTag)
+        => new(userData, (byte)userTag, (userTag & TableMissBit) != 0);
 }

@@ -11,7 +11,7 @@ namespace Softswitch.Ofproto;
 /// port the datapath cannot number (<see cref="OfError.BadMatchPort"/>).
 /// </summary>
 /// <remarks>
-/// A field's whole-field OpenFlow mask becomes the key mask <see cref="FlowMatch.FromOpenFlow"/> uses for it (the vlan
+/// A field's whole-field OpenFlow mask becomes the key mask <see cref="OfWildcardsView"/> uses for it (the vlan
 /// pcp's 7 becomes 0xFF), so a match OpenFlow 1.0 can say compiles to the very match an OpenFlow 1.0 codec builds;
 /// other masks are written bit for bit. Multi-byte fields are big-endian in the key. Stateless and thread-safe;
 /// allocates nothing.

@@ -335,7 +335,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
         if (why != OffloadReason.None) return OffloadResult.Refused(why, detail);
         why = NetFpgaEncoding.CheckActions(entry.Actions, _portCount, out detail);
         if (why != OffloadReason.None) return OffloadResult.Refused(why, detail);
-        bool inPortWild = (m.Wildcards & Wildcards.InPort) != 0;
+        bool inPortWild = m.Mask.InPort == 0;
         if (!inPortWild && (m.Value.InPort < 1 || m.Value.InPort > _portCount))
             return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {m.Value.InPort}");
 
@@ -369,7 +369,7 @@ public sealed class NetFpgaDriver : IOffloadTarget, IDisposable
         refusal = default;
         var m = entry.Match;
         OffloadDetail detail;
-        if ((m.Wildcards & Wildcards.InPort) == 0)
+        if (m.Mask.InPort != 0)
         {
             var action = new uint[NetFpgaRegisters.ActionWords];
             if (!NetFpgaEncoding.EncodeAction(entry.Actions, m.Value.InPort - 1, _portCount, action, out detail))

@@ -88,19 +88,19 @@ public static class NetFpgaEncoding
             detail = "matches a field beyond the OpenFlow 1.0 twelve-tuple";
             return OffloadReason.UnsupportedMatch;
         }
-        if (!m.IsOpenFlow10)
+        var k = m.Mask;
+        if (!FieldsWholeOrNone(k))
         {
             // Bit masks the wildcards cannot say (a partial MAC or port, a non-prefix address, ip_ecn, the flow label).
             detail = "matches with a mask OpenFlow 1.0 wildcards cannot say";
             return OffloadReason.UnsupportedMatch;
         }
-        var w = m.Wildcards;
-        if ((w & Wildcards.TunIdExt) == 0)
+        if (k.TunId != 0)
         {
             detail = "matches a tunnel id";
             return OffloadReason.UnsupportedMatch;
         }
-        bool vlanWild = (w & Wildcards.DlVlan) != 0, pcpWild = (w & Wildcards.DlVlanPcp) != 0;
+        bool vlanWild = k.VlanVid == 0, pcpWild = k.DlVlanPcp == 0;
         ushort vlan = m.Value.DlVlan;
         if (vlanWild && !pcpWild)
         {
@@ -122,6 +122,29 @@ public static class NetFpgaEncoding
     }
 
     /// <summary>
+    /// True when <paramref name="k"/> (a mask without extension words) takes each field of the board's key whole or not
+    /// at all (nw_src and nw_dst as prefixes, nw_tos as its DSCP bits, the VLAN id as 0x1FFF) and no other bit: what
+    /// OpenFlow 1.0's wildcards, and so the board's key, can say.
+    /// </summary>
+    private static bool FieldsWholeOrNone(in FlowKey k)
+    {
+        if (k.InPort is not (0 or 0xFFFF) || k.VlanVid is not (0 or FlowMask.VlanBits) || k.DlType is not (0 or 0xFFFF)
+            || k.DlVlanPcp is not (0 or 0xFF) || k.NwTos is not (0 or 0xFC) || k.DlSrc.Value is not (0 or 0xFFFF_FFFF_FFFFUL)
+            || k.DlDst.Value is not (0 or 0xFFFF_FFFF_FFFFUL) || k.NwProto is not (0 or 0xFF) || !IsPrefix(k.NwSrc)
+            || !IsPrefix(k.NwDst) || k.TpSrc is not (0 or 0xFFFF) || k.TpDst is not (0 or 0xFFFF) || k.TunId is not (0 or ulong.MaxValue))
+        {
+            return false;
+        }
+        var fields = new FlowKeyBuilder().InPort(k.InPort).VlanVid(k.VlanVid).DlType(k.DlType).DlVlanPcp(k.DlVlanPcp)
+            .NwTos(k.NwTos).DlSrc(k.DlSrc).DlDst(k.DlDst).NwProto(k.NwProto).NwSrc(k.NwSrc).NwDst(k.NwDst)
+            .TpSrc(k.TpSrc).TpDst(k.TpDst).TunId(k.TunId).Key;
+        return fields.Equals(k);
+    }
+
+    /// <summary>True when <paramref name="mask"/> is some number of leading ones (0 to 32).</summary>
+    private static bool IsPrefix(uint mask) => (~mask & (~mask + 1)) == 0;
+
+    /// <summary>
     /// The key words of <paramref name="m"/>'s values (fields it wildcards hold whatever the match holds, i.e. zero),
     /// with src_port = <paramref name="srcPort"/> and pad = <paramref name="pad"/>.
     /// </summary>
@@ -139,7 +162,7 @@ public static class NetFpgaEncoding
         PutBits(key, EthSrcPos, 48, v.DlSrc.Value);
         PutBits(key, SrcPortPos, 8, srcPort);
         PutBits(key, IpTosPos, 8, (byte)(v.NwTos & TosBits));
-        bool vlanWild = (m.Wildcards & Wildcards.DlVlan) != 0;
+        bool vlanWild = m.Mask.VlanVid == 0;
         PutBits(key, VlanPos, 16, vlanWild ? 0u : VlanField(v.DlVlan, v.DlVlanPcp));
         PutBits(key, PadPos, 8, pad);
     }
@@ -148,7 +171,6 @@ public static class NetFpgaEncoding
     public static void EncodeMask(in FlowMatch m, byte srcPortMask, Span<uint> mask)
     {
         mask[..NetFpgaRegisters.KeyWords].Clear();
-        var w = m.Wildcards;
         var k = m.Mask;
         PutBits(mask, TpDstPos, 16, (ushort)~k.TpDst);
         PutBits(mask, TpSrcPos, 16, (ushort)~k.TpSrc);
@@ -159,8 +181,8 @@ public static class NetFpgaEncoding
         PutBits(mask, EthDstPos, 48, ~k.DlDst.Value & 0xFFFF_FFFF_FFFFUL);
         PutBits(mask, EthSrcPos, 48, ~k.DlSrc.Value & 0xFFFF_FFFF_FFFFUL);
         PutBits(mask, SrcPortPos, 8, srcPortMask);
-        PutBits(mask, IpTosPos, 8, (w & Wildcards.NwTos) != 0 ? TosBits : (byte)0);
-        bool vlanWild = (w & Wildcards.DlVlan) != 0, pcpWild = (w & Wildcards.DlVlanPcp) != 0;
+        PutBits(mask, IpTosPos, 8, k.NwTos == 0 ? TosBits : (byte)0);
+        bool vlanWild = k.VlanVid == 0, pcpWild = k.DlVlanPcp == 0;
         PutBits(mask, VlanPos, 16, vlanWild ? 0xFFFFu : pcpWild ? 0xE000u : 0u);
         PutBits(mask, PadPos, 8, 0);
     }

@@ -456,13 +456,13 @@ internal static class OfprotoTrace
             return false;
         }
         var wc = mod.Match.Wildcards;
-        if ((wc & Wildcards.InPort) != 0)
+        if ((wc & OfWildcards.InPort) != 0)
         {
             error = "ofproto/trace: the flow needs in_port=N";
             return false;
         }
         var b = new FlowKeyBuilder(mod.Match.Value);
-        if ((wc & Wildcards.DlVlan) != 0) b.DlVlan(PacketParser.VlanNone);
+        if ((wc & OfWildcards.DlVlan) != 0) b.DlVlan(PacketParser.VlanNone);
         key = b.Key;
         if (dp.Ports.Get(key.InPort) is null)
         {
@@ -526,7 +526,7 @@ internal static class OfprotoTrace
             foreach (int p in pkts) outputs.Add(new TraceOutput(Softswitch.Datapath.Forwarding.PortNumber.Controller, ActionExecutor.NoQueue, pool.Frame(p).ToArray()));
         }
 
-        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
             => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
     }
 }

@@ -76,7 +76,7 @@ public static class FlowFormat
         var w = m.Wildcards;
         var v = m.Value;
         var sb = new StringBuilder(96);
-        bool typeSet = (w & Wildcards.DlType) == 0, protoSet = (w & Wildcards.NwProto) == 0;
+        bool typeSet = (w & OfWildcards.DlType) == 0, protoSet = (w & OfWildcards.NwProto) == 0;
         bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp, ip6 = typeSet && v.DlType == EthIpv6;
         bool typeShown = false, protoShown = false;
         if (ip && protoSet && v.NwProto is 1 or 6 or 17)
@@ -105,14 +105,14 @@ public static class FlowFormat
             typeShown = true;
         }
 
-        if ((w & Wildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
+        if ((w & OfWildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
         ushort vlanMask = m.Mask.VlanVid;
         bool partialVlan = vlanMask != 0 && vlanMask != FlowMask.VlanBits;
-        bool untagged = !partialVlan && (w & Wildcards.DlVlan) == 0 && v.DlVlan == 0xFFFF;
+        bool untagged = !partialVlan && (w & OfWildcards.DlVlan) == 0 && v.DlVlan == 0xFFFF;
         if (partialVlan) Add(sb, "vlan_tci=", $"0x{v.VlanVid:x4}/0x{vlanMask:x4}");   // OFPVID_PRESENT is the TCI's CFI bit
         else if (untagged) Add(sb, "vlan_tci=0x0000");   // as ovs-ofctl shows dl_vlan=0xffff (its dl_vlan_pcp is 0 then)
-        else if ((w & Wildcards.DlVlan) == 0) Add(sb, "dl_vlan=", v.DlVlan.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.DlVlanPcp) == 0 && !(untagged && v.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", v.DlVlanPcp.ToString(CultureInfo.InvariantCulture));
+        else if ((w & OfWildcards.DlVlan) == 0) Add(sb, "dl_vlan=", v.DlVlan.ToString(CultureInfo.InvariantCulture));
+        if ((w & OfWildcards.DlVlanPcp) == 0 && !(untagged && v.DlVlanPcp == 0)) Add(sb, "dl_vlan_pcp=", v.DlVlanPcp.ToString(CultureInfo.InvariantCulture));
         AddMac(sb, "dl_src=", v.DlSrc, m.Mask.DlSrc);
         AddMac(sb, "dl_dst=", v.DlDst, m.Mask.DlDst);
         if (typeSet && !typeShown) Add(sb, "dl_type=", "0x" + v.DlType.ToString("x4", CultureInfo.InvariantCulture));
@@ -123,11 +123,11 @@ public static class FlowFormat
         AddIpv6(sb, "ipv6_dst=", v.Ipv6Dst, q.Ipv6Dst);
         if (q.Ipv6Flabel != 0) AddMasked(sb, "ipv6_label=", v.Ipv6Flabel, q.Ipv6Flabel, 0xF_FFFF);
         if (protoSet && !protoShown) Add(sb, arp ? "arp_op=" : "nw_proto=", v.NwProto.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.NwTos) == 0) Add(sb, "nw_tos=", v.NwTos.ToString(CultureInfo.InvariantCulture));
+        if ((w & OfWildcards.NwTos) == 0) Add(sb, "nw_tos=", v.NwTos.ToString(CultureInfo.InvariantCulture));
         bool icmp = ip && protoSet && v.NwProto == 1, icmp6 = ip6 && protoSet && v.NwProto == 58;
-        if ((w & Wildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : icmp6 ? "icmpv6_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : icmp6 ? "icmpv6_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
-        if ((w & Wildcards.TunIdExt) == 0) Add(sb, "tun_id=", "0x" + v.TunId.ToString("x", CultureInfo.InvariantCulture));
+        if ((w & OfWildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : icmp6 ? "icmpv6_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
+        if ((w & OfWildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : icmp6 ? "icmpv6_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
+        if ((w & OfWildcards.TunIdExt) == 0) Add(sb, "tun_id=", "0x" + v.TunId.ToString("x", CultureInfo.InvariantCulture));
         if (q.IpEcn != 0) Add(sb, "ip_ecn=", v.IpEcn.ToString(CultureInfo.InvariantCulture));
         if (m.UsesExtension) AppendExtension(sb, v, q, icmp6);
         return sb.ToString();

@@ -79,7 +79,7 @@ public static class OfctlFlowParser
         }
 
         var b = new FlowKeyBuilder();
-        var w = Wildcards.All | Wildcards.TunIdExt;
+        var w = OfWildcards.All | OfWildcards.TunIdExt;
         var xm = new FlowKeyBuilder();   // the mask of the fields OpenFlow 1.0 wildcards cannot say
         ushort priority = DefaultPriority, idle = 0, hard = 0, outPort = PortNumber.None;
         ulong cookie = 0;
@@ -136,12 +136,12 @@ public static class OfctlFlowParser
                 case "in_port":
                     if (!TryPort(value, out var inPort)) return Bad(name, value, out error);
                     b.InPort(inPort);
-                    w &= ~Wildcards.InPort;
+                    w &= ~OfWildcards.InPort;
                     break;
                 case "dl_vlan":
                     if (!Num16(value, out var vid) || (vid > 0x0FFF && vid != 0xFFFF)) return Bad(name, value, out error);
                     b.DlVlan(vid);
-                    w &= ~Wildcards.DlVlan;
+                    w &= ~OfWildcards.DlVlan;
                     vlanNone = vid == 0xFFFF;
                     break;
                 case "vlan_tci":
@@ -160,26 +160,26 @@ public static class OfctlFlowParser
                     {
                         b.DlVlan((ushort)(tci & 0x0FFF));
                         b.DlVlanPcp((byte)(tci >> 13));
-                        w &= ~Wildcards.DlVlanPcp;
+                        w &= ~OfWildcards.DlVlanPcp;
                         pcpSet = true;
                     }
-                    w &= ~Wildcards.DlVlan;
+                    w &= ~OfWildcards.DlVlan;
                     break;
                 case "dl_vlan_pcp":
                     if (!Num16(value, out var pcp) || pcp > 7) return Bad(name, value, out error);
                     b.DlVlanPcp((byte)pcp);
-                    w &= ~Wildcards.DlVlanPcp;
+                    w &= ~OfWildcards.DlVlanPcp;
                     pcpSet = true;
                     break;
                 case "dl_src":
                 case "dl_dst":
                     if (!TryMac(value, out var mac)) return Bad(name, value, out error);
-                    if (name == "dl_src") { b.DlSrc(mac); w &= ~Wildcards.DlSrc; }
-                    else { b.DlDst(mac); w &= ~Wildcards.DlDst; }
+                    if (name == "dl_src") { b.DlSrc(mac); w &= ~OfWildcards.DlSrc; }
+                    else { b.DlDst(mac); w &= ~OfWildcards.DlDst; }
                     break;
                 case "dl_type":
                     if (!Num16(value, out var type)) return Bad(name, value, out error);
-                    if ((w & Wildcards.DlType) == 0 && b.Key.DlType != type) { error = $"dl_type={value} contradicts the protocol shorthand"; return false; }
+                    if ((w & OfWildcards.DlType) == 0 && b.Key.DlType != type) { error = $"dl_type={value} contradicts the protocol shorthand"; return false; }
                     SetType(ref b, ref w, type);
                     break;
                 case "nw_src":
@@ -193,19 +193,19 @@ public static class OfctlFlowParser
                 case "nw_proto":
                 case "arp_op":
                     if (!Num16(value, out var proto) || proto > 255) return Bad(name, value, out error);
-                    if ((w & Wildcards.NwProto) == 0 && b.Key.NwProto != proto) { error = $"{name}={value} contradicts the protocol shorthand"; return false; }
+                    if ((w & OfWildcards.NwProto) == 0 && b.Key.NwProto != proto) { error = $"{name}={value} contradicts the protocol shorthand"; return false; }
                     SetProto(ref b, ref w, (byte)proto);
                     break;
                 case "nw_tos":
                     if (!Num16(value, out var tos) || tos > 255 || (tos & 3) != 0) { error = $"nw_tos={value}: a DSCP value (0-252, low two bits zero)"; return false; }
                     b.NwTos((byte)tos);
-                    w &= ~Wildcards.NwTos;
+                    w &= ~OfWildcards.NwTos;
                     break;
                 case "ip_dscp":
                     if (!Num16(value, out var dscp) || dscp > 63) return Bad(name, value, out error);
                     if (seen.Contains("nw_tos")) { error = "ip_dscp and nw_tos say the same bits: give one"; return false; }
                     b.NwTos((byte)(dscp << 2));
-                    w &= ~Wildcards.NwTos;
+                    w &= ~OfWildcards.NwTos;
                     break;
                 case "ip_ecn":
                     if (!Num16(value, out var ecn) || ecn > 3) return Bad(name, value, out error);
@@ -262,14 +262,14 @@ public static class OfctlFlowParser
                 case "icmp_type":
                     if (!Num16(value, out var tps)) return Bad(name, value, out error);
                     b.TpSrc(tps);
-                    w &= ~Wildcards.TpSrc;
+                    w &= ~OfWildcards.TpSrc;
                     break;
                 case "tp_dst":
                 case "icmpv6_code":
                 case "icmp_code":
                     if (!Num16(value, out var tpd)) return Bad(name, value, out error);
                     b.TpDst(tpd);
-                    w &= ~Wildcards.TpDst;
+                    w &= ~OfWildcards.TpDst;
                     break;
                 default:
                     error = $"unknown field {name}";
@@ -279,7 +279,7 @@ public static class OfctlFlowParser
 
         // Prerequisites, as ovs-ofctl checks them.
         var key = b.Key;
-        bool typeSet = (w & Wildcards.DlType) == 0, protoSet = (w & Wildcards.NwProto) == 0;
+        bool typeSet = (w & OfWildcards.DlType) == 0, protoSet = (w & OfWildcards.NwProto) == 0;
         bool ip = typeSet && key.DlType == EthIp, arp = typeSet && key.DlType == EthArp, ip6 = typeSet && key.DlType == EthIpv6;
         if ((seen.Contains("nw_src") || seen.Contains("nw_dst")) && !(ip || arp)) return Prereq("nw_src and nw_dst need ip or arp", out error);
         if (seen.Contains("nw_proto") && !(ip || arp || ip6)) return Prereq("nw_proto needs ip, ipv6 or arp", out error);
@@ -293,7 +293,7 @@ public static class OfctlFlowParser
         if ((seen.Contains("icmp_type") || seen.Contains("icmp_code")) && !icmp) return Prereq("icmp_type and icmp_code need icmp", out error);
         bool icmp6 = ip6 && protoSet && key.NwProto == 58;
         if ((seen.Contains("icmpv6_type") || seen.Contains("icmpv6_code")) && !icmp6) return Prereq("icmpv6_type and icmpv6_code need icmp6", out error);
-        bool typeKnown = icmp6 && (w & Wildcards.TpSrc) == 0;
+        bool typeKnown = icmp6 && (w & OfWildcards.TpSrc) == 0;
         if (seen.Contains("nd_target") && !(typeKnown && key.TpSrc is 135 or 136)) return Prereq("nd_target needs icmp6 with icmpv6_type 135 or 136", out error);
         if (seen.Contains("nd_sll") && !(typeKnown && key.TpSrc == 135)) return Prereq("nd_sll needs icmp6 with icmpv6_type=135", out error);
         if (seen.Contains("nd_tll") && !(typeKnown && key.TpSrc == 136)) return Prereq("nd_tll needs icmp6 with icmpv6_type=136", out error);
@@ -308,11 +308,11 @@ public static class OfctlFlowParser
         {
             if (pcpSet) return Prereq("dl_vlan_pcp with dl_vlan=0xffff (untagged)", out error);
             // ovs-ofctl puts an untagged match on the OpenFlow 1.0 wire as dl_vlan=0xffff with dl_vlan_pcp 0 matched.
-            w &= ~Wildcards.DlVlanPcp;
+            w &= ~OfWildcards.DlVlanPcp;
         }
-        w = (w & ~(Wildcards.NwSrcMask | Wildcards.NwDstMask))
-            | (Wildcards)((uint)(32 - srcBits) << (int)Wildcards.NwSrcShift)
-            | (Wildcards)((uint)(32 - dstBits) << (int)Wildcards.NwDstShift);
+        w = (w & ~(OfWildcards.NwSrcMask | OfWildcards.NwDstMask))
+            | (OfWildcards)((uint)(32 - srcBits) << (int)OfWildcards.NwSrcShift)
+            | (OfWildcards)((uint)(32 - dstBits) << (int)OfWildcards.NwDstShift);
 
         FlowActions actions = FlowActions.Drop;
         if (a >= 0 && !TryParseActions(actionsPart, out actions, out error)) return false;
@@ -479,16 +479,16 @@ public static class OfctlFlowParser
         yield return text[start..];
     }
 
-    private static void SetType(ref FlowKeyBuilder b, ref Wildcards w, ushort type)
+    private static void SetType(ref FlowKeyBuilder b, ref OfWildcards w, ushort type)
     {
         b.DlType(type);
-        w &= ~Wildcards.DlType;
+        w &= ~OfWildcards.DlType;
     }
 
-    private static void SetProto(ref FlowKeyBuilder b, ref Wildcards w, byte proto)
+    private static void SetProto(ref FlowKeyBuilder b, ref OfWildcards w, byte proto)
     {
         b.NwProto(proto);
-        w &= ~Wildcards.NwProto;
+        w &= ~OfWildcards.NwProto;
     }
 
     private static bool TryPort(string s, out ushort port)

@@ -60,7 +60,7 @@ public class ActionExecutorTests
 
         public void InvalidTtl(ReadOnlySpan<int> pkts) { }
 
-        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
             => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
     }
 

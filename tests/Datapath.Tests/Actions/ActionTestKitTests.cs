@@ -247,7 +247,7 @@ internal struct RecordingSink : IActionSink
 
     public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls.Add(pkts.ToArray());
 
-    public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+    public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
         => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
 }
 
@@ -269,7 +269,7 @@ internal struct CountingSink : IActionSink
 
     public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls += pkts.Length;
 
-    public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong cookie, byte tableId, bool tableMiss, ReadOnlySpan<int> pkts)
+    public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
         => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
 }
 

@@ -3,6 +3,7 @@ using FsCheck.Fluent;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -126,8 +127,8 @@ public class ClassifierGenericDifferentialTests
         var rules = new List<FlowEntry>();
         var masks = new[]
         {
-            Wildcards.All & ~(Wildcards.NwSrcMask | Wildcards.TpDst) | Wildcards.TunIdExt,
-            Wildcards.All & ~(Wildcards.NwDstMask | Wildcards.InPort) | Wildcards.TunIdExt,
+            OfWildcards.All & ~(OfWildcards.NwSrcMask | OfWildcards.TpDst) | OfWildcards.TunIdExt,
+            OfWildcards.All & ~(OfWildcards.NwDstMask | OfWildcards.InPort) | OfWildcards.TunIdExt,
         };
         for (int i = 0; i < count; i++)
         {

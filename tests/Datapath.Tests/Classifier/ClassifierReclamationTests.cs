@@ -4,6 +4,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Xunit.Abstractions;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -20,7 +21,7 @@ public class ClassifierReclamationTests(ITestOutputHelper output)
 
     /// <summary>dl_type and the top 24 bits of nw_dst.</summary>
     private static FlowMatch Slash24(int i)
-        => FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.DlType & ~Wildcards.NwDstMask) | (Wildcards)(8u << 24), Key(i));
+        => FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.DlType & ~OfWildcards.NwDstMask) | (OfWildcards)(8u << 24), Key(i));
 
     private static FlowEntry Add(FlowTable t, in FlowMatch m, ushort priority, FlowActions a, ushort idle = 0, ulong tag = 0)
     {

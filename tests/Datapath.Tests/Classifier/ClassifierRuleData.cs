@@ -1,5 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -9,7 +10,7 @@ internal sealed class ClassifierRuleData
     private static readonly ushort[] s_priorities = [0, 1, 7, 7, 100, 100, 0xFFFE, 0xFFFF, 0xFFFF];
     private static readonly int[] s_prefixWild = [0, 0, 8, 16, 24, 32];
     private readonly Random _rng;
-    private readonly Wildcards[] _masks;
+    private readonly OfWildcards[] _masks;
     private readonly FlowKey[] _extMasks;
     private readonly bool _extension;
     private ulong _tags;
@@ -23,7 +24,7 @@ internal sealed class ClassifierRuleData
     {
         _rng = rng;
         _extension = extension;
-        _masks = new Wildcards[2 + rng.Next(7)];
+        _masks = new OfWildcards[2 + rng.Next(7)];
         for (int i = 0; i < _masks.Length; i++) _masks[i] = RandomWildcards();
         _extMasks = new FlowKey[_masks.Length];
         for (int i = 0; i < _masks.Length; i++)
@@ -93,17 +94,17 @@ internal sealed class ClassifierRuleData
     /// <summary>A key that <paramref name="m"/> matches: its matched bits from the rule, the rest random.</summary>
     public FlowKey KeyMatching(in FlowMatch m) => TestKit.MatchKeys.KeyMatching(m, RandomKey());
 
-    private Wildcards RandomWildcards()
+    private OfWildcards RandomWildcards()
     {
-        var w = Wildcards.TunIdExt;
-        Wildcards[] singles = [Wildcards.InPort, Wildcards.DlVlan, Wildcards.DlSrc, Wildcards.DlDst, Wildcards.DlType,
-                               Wildcards.NwProto, Wildcards.TpSrc, Wildcards.TpDst, Wildcards.DlVlanPcp, Wildcards.NwTos];
+        var w = OfWildcards.TunIdExt;
+        OfWildcards[] singles = [OfWildcards.InPort, OfWildcards.DlVlan, OfWildcards.DlSrc, OfWildcards.DlDst, OfWildcards.DlType,
+                               OfWildcards.NwProto, OfWildcards.TpSrc, OfWildcards.TpDst, OfWildcards.DlVlanPcp, OfWildcards.NwTos];
         foreach (var s in singles)
             if (_rng.Next(100) < 65) w |= s;
-        w |= (Wildcards)((uint)s_prefixWild[_rng.Next(s_prefixWild.Length)] << (int)Wildcards.NwSrcShift);
-        w |= (Wildcards)((uint)s_prefixWild[_rng.Next(s_prefixWild.Length)] << (int)Wildcards.NwDstShift);
-        if (_rng.Next(8) == 0) w &= ~Wildcards.TunIdExt;
-        if (w == Wildcards.TunIdExt) w |= Wildcards.TpDst; // never the all-ones mask: those are made on purpose above
+        w |= (OfWildcards)((uint)s_prefixWild[_rng.Next(s_prefixWild.Length)] << (int)OfWildcards.NwSrcShift);
+        w |= (OfWildcards)((uint)s_prefixWild[_rng.Next(s_prefixWild.Length)] << (int)OfWildcards.NwDstShift);
+        if (_rng.Next(8) == 0) w &= ~OfWildcards.TunIdExt;
+        if (w == OfWildcards.TunIdExt) w |= OfWildcards.TpDst; // never the all-ones mask: those are made on purpose above
         return w;
     }
 }

@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -10,11 +11,11 @@ namespace Softswitch.Datapath.Tests;
 /// </summary>
 public class ClassifierShapeTests
 {
-    private static readonly Wildcards AllButInPort = (Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt;
+    private static readonly OfWildcards AllButInPort = (OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt;
 
     private static FlowMatch ByInPort(ushort port) => FlowMatch.FromOpenFlow(AllButInPort, new FlowKeyBuilder().InPort(port).Key);
 
-    private static FlowMatch Any() => FlowMatch.FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default);
+    private static FlowMatch Any() => FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default);
 
     private static FlowEntry Rule(in FlowMatch m, ushort priority, ulong tag) => new(m, priority, FlowActions.Drop, 0, 0, 0, tag: tag);
 
@@ -32,7 +33,7 @@ public class ClassifierShapeTests
         }
         Assert.Equal(LookupShape.InPortOnly, table.Shape);
 
-        var dst = FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | Wildcards.TunIdExt,
+        var dst = FlowMatch.FromOpenFlow((OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask)) | OfWildcards.TunIdExt,
             new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A000002).Key);
         using (var w = table.Write()) w.Insert(byDst = Rule(dst, 20, 3));
         Assert.Equal(LookupShape.General, table.Shape);
@@ -98,7 +99,7 @@ public class ClassifierShapeTests
     public void GeneralTable_RefusesTheInPortLookup()
     {
         var table = new FlowTable(new ManualClock());
-        var m = FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType)) | Wildcards.TunIdExt,
+        var m = FlowMatch.FromOpenFlow((OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType)) | OfWildcards.TunIdExt,
             new FlowKeyBuilder().InPort(1).DlType(0x0806).Key);
         using (var w = table.Write()) w.Insert(Rule(m, 10, 1));
         Assert.Equal(LookupShape.General, table.Shape);

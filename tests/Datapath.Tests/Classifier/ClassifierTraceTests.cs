@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -63,7 +64,7 @@ public class ClassifierTraceTests
         var table = new FlowTable(new ManualClock());
         var key = new FlowKeyBuilder().InPort(1).DlVlan(0xFFFF).DlType(0x0800).NwProto(17).NwSrc(0x0A000001).NwDst(0x0A000002).TpSrc(1).TpDst(2).Key;
         var exact = FlowMatch.Exact(key);
-        var byPort = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
+        var byPort = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
         using (var w = table.Write())
         {
             w.Insert(new FlowEntry(exact, 5, FlowActions.Drop, 0, 0, 0, tag: 1));

@@ -3,6 +3,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -54,7 +55,7 @@ public sealed class FlowBatchTests
             var p = Dp.Pipeline;
             var second = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
             p.EnableStages();
-            var all = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
+            var all = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
             using var w = p.Stage(0)!.Write();
             w.SetInstructions(all, new FlowInstructions(null, false, 0, 0, 1));
             w.Insert(all);
@@ -197,7 +198,7 @@ public sealed class FlowBatchTests
         FlowEntry second;
         using (var w = t1.Write())
         {
-            second = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
+            second = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
             w.Insert(second);
         }
         r.Send(Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
@@ -217,13 +218,13 @@ public sealed class FlowBatchTests
         var p = r.Dp.Pipeline;
         var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
         p.EnableStages();
-        var first = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, new FlowActions(actions), 0, 0, 0);
+        var first = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, new FlowActions(actions), 0, 0, 0);
         using (var w = p.Stage(0)!.Write())
         {
             w.SetInstructions(first, new FlowInstructions(gotoTable: 1, meter: meter));
             w.Insert(first);
         }
-        var second = new FlowEntry(FlowMatch.FromOpenFlow(Wildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
+        var second = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
         using (var w = t1.Write()) w.Insert(second);
         return (first, second);
     }
@@ -349,7 +350,7 @@ public sealed class FlowBatchTests
         {
             foreach (ushort sp in new ushort[] { 1000, 1001, 1002 })
             {
-                var m = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.TpSrc, new FlowKeyBuilder().TpSrc(sp).Key);
+                var m = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.TpSrc, new FlowKeyBuilder().TpSrc(sp).Key);
                 rules[sp] = new FlowEntry(m, 10, new FlowActions([FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)]), 0, 0, 0);
                 w.Insert(rules[sp]);
             }

@@ -6,6 +6,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -166,13 +167,13 @@ public sealed class PipelineDifferentialTests
 
     private static FlowMatch RandomMatch(Random rng)
     {
-        var w = Wildcards.All;
+        var w = OfWildcards.All;
         var b = new FlowKeyBuilder();
-        if (rng.Next(3) == 0) { w &= ~Wildcards.InPort; b.InPort((ushort)rng.Next(1, 5)); }
-        if (rng.Next(2) == 0) { w &= ~Wildcards.DlSrc; b.DlSrc(Macs[rng.Next(Macs.Length)]); }
-        if (rng.Next(2) == 0) { w &= ~Wildcards.DlDst; b.DlDst(Macs[rng.Next(Macs.Length)]); }
-        if (rng.Next(3) == 0) { w &= ~Wildcards.DlVlan; b.DlVlan(rng.Next(3) switch { 0 => FlowKey.VlanNone, 1 => (ushort)5, _ => (ushort)6 }); }
-        if (rng.Next(4) == 0) { w &= ~(Wildcards.DlType | Wildcards.NwProto | Wildcards.TpDst); b.DlType(PacketParser.EthTypeIpv4).NwProto(PacketParser.ProtoUdp).TpDst((ushort)rng.Next(80, 82)); }
+        if (rng.Next(3) == 0) { w &= ~OfWildcards.InPort; b.InPort((ushort)rng.Next(1, 5)); }
+        if (rng.Next(2) == 0) { w &= ~OfWildcards.DlSrc; b.DlSrc(Macs[rng.Next(Macs.Length)]); }
+        if (rng.Next(2) == 0) { w &= ~OfWildcards.DlDst; b.DlDst(Macs[rng.Next(Macs.Length)]); }
+        if (rng.Next(3) == 0) { w &= ~OfWildcards.DlVlan; b.DlVlan(rng.Next(3) switch { 0 => FlowKey.VlanNone, 1 => (ushort)5, _ => (ushort)6 }); }
+        if (rng.Next(4) == 0) { w &= ~(OfWildcards.DlType | OfWildcards.NwProto | OfWildcards.TpDst); b.DlType(PacketParser.EthTypeIpv4).NwProto(PacketParser.ProtoUdp).TpDst((ushort)rng.Next(80, 82)); }
         return FlowMatch.FromOpenFlow(w, b.Key);
     }
 

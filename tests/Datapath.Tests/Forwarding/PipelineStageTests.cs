@@ -5,6 +5,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -61,11 +62,11 @@ public sealed class PipelineStageTests
         public void Dispose() => Dp.Dispose();
     }
 
-    internal static FlowMatch Any => FlowMatch.FromOpenFlow(Wildcards.All, default);
-    internal static FlowMatch InPort(ushort p) => FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort, new FlowKeyBuilder().InPort(p).Key);
-    internal static FlowMatch DlDst(MacAddress m) => FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlDst, new FlowKeyBuilder().DlDst(m).Key);
-    internal static FlowMatch DlSrc(MacAddress m) => FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlSrc, new FlowKeyBuilder().DlSrc(m).Key);
-    internal static FlowMatch Vlan(ushort vid) => FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlVlan, new FlowKeyBuilder().DlVlan(vid).Key);
+    internal static FlowMatch Any => FlowMatch.FromOpenFlow(OfWildcards.All, default);
+    internal static FlowMatch InPort(ushort p) => FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort, new FlowKeyBuilder().InPort(p).Key);
+    internal static FlowMatch DlDst(MacAddress m) => FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlDst, new FlowKeyBuilder().DlDst(m).Key);
+    internal static FlowMatch DlSrc(MacAddress m) => FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlSrc, new FlowKeyBuilder().DlSrc(m).Key);
+    internal static FlowMatch Vlan(ushort vid) => FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlVlan, new FlowKeyBuilder().DlVlan(vid).Key);
     internal static FlowInstructions Goto(int t, FlowActions? write = null, bool clear = false, ulong md = 0, ulong mdMask = 0)
         => new(write, clear, md, mdMask, t);
     internal static byte[] Frame(MacAddress src, MacAddress dst, ushort sport = 1000) => FrameBuilder.Udp(src, dst, IpA, IpB, sport, 2000);
@@ -196,7 +197,7 @@ public sealed class PipelineStageTests
 
         r.Send(Frame(MacA, MacB), port: 1);
         Assert.Single(r.Sent(4)); // table 0's apply-actions ran before table 1 missed
-        int upcalls = r.Dp.DrainUpcalls((in Upcall u) => Assert.Equal(PacketInReason.NoMatch, u.Reason));
+        int upcalls = r.Dp.DrainUpcalls((in Upcall u) => Assert.Equal(UpcallReason.Miss, u.Reason));
         Assert.Equal(1, upcalls);
 
         r.Send(Frame(MacA, MacB), port: 2);

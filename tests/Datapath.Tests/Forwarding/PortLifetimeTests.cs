@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -62,15 +62,7 @@ public sealed class PortLifetimeTests
         public void Dispose() { }
     }
 
-    private static void WaitFor(Func<bool> state, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!state())
-        {
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"timed out waiting: {what}");
-            Thread.Sleep(1);
-        }
-    }
+    private static void WaitFor(Func<bool> state, string what) => Assert.True(Wait.Until(state, 60_000), $"timed out waiting: {what}");
 
     [Fact]
     public void ARemovedPortIsDisposedOnlyAfterEveryForwardingThreadPassedAQuiescentPoint()

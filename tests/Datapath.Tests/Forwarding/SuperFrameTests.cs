@@ -5,6 +5,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -94,7 +95,7 @@ public sealed class SuperFrameTests
 
         public void Add(params FlowAction[] actions)
         {
-            var all = FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.InPort, new FlowKeyBuilder().InPort(1).Key);
+            var all = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort, new FlowKeyBuilder().InPort(1).Key);
             using var w = Dp.Pipeline.Table(0).Write();
             w.Insert(new FlowEntry(all, 100, new FlowActions(actions), 0, 0, 0));
         }

@@ -3,6 +3,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -103,7 +104,7 @@ public sealed class VerdictChurnTests
                 break;
             case "equal priority other mask":
                 // An equal-priority rule of another mask may win the tie: the verdict must be recomputed.
-                r.Add(1, FlowMatch.FromOpenFlow(Wildcards.All & ~(Wildcards.DlSrc | Wildcards.DlDst),
+                r.Add(1, FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.DlSrc | OfWildcards.DlDst),
                                                 new FlowKeyBuilder().DlSrc(MacA).DlDst(MacB).Key), 100, [FlowAction.Output(3)]);
                 expectPort = 0;
                 break;

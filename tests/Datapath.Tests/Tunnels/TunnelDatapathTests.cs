@@ -6,6 +6,7 @@ using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.TestKit;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests.Tunnels;
 
@@ -71,8 +72,8 @@ internal sealed class TunnelRig : IDisposable
     public static FlowMatch InPort(ushort inPort, ulong? tunId = null)
     {
         PacketParser.Parse(TunnelGoldenTests.Inner(), inPort, out var key, out _, tunId ?? 0);
-        var w = Wildcards.All & ~Wildcards.InPort;
-        if (tunId is null) w |= Wildcards.TunIdExt;
+        var w = OfWildcards.All & ~OfWildcards.InPort;
+        if (tunId is null) w |= OfWildcards.TunIdExt;
         return FlowMatch.FromOpenFlow(w, key);
     }
 
@@ -178,7 +179,7 @@ public sealed class TunnelDatapathTests
     {
         using var r = new TunnelRig(miss: MissBehavior.Controller).WithTunnels(TunnelKind.Vxlan, 100);
         TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
-        var ups = new List<(ushort InPort, ulong Tunnel, PacketInReason Reason)>();
+        var ups = new List<(ushort InPort, ulong Tunnel, UpcallReason Reason)>();
         void Drain()
         {
             r.Pump();
@@ -191,7 +192,7 @@ public sealed class TunnelDatapathTests
         // A packet from a port that is no tunnel, next: no tunnel id (nothing left over from the tunnel's packets).
         r.HostB.Inject(HostFrame(64, 1001));
         Drain();
-        Assert.Equal([(TunnelRig.Tun, 100UL, PacketInReason.NoMatch), (TunnelRig.Host, 0UL, PacketInReason.NoMatch)], ups);
+        Assert.Equal([(TunnelRig.Tun, 100UL, UpcallReason.Miss), (TunnelRig.Host, 0UL, UpcallReason.Miss)], ups);
 
         // A flow's output to the controller: the received VNI; after a set_tunnel, the id it set.
         ups.Clear();
@@ -201,7 +202,7 @@ public sealed class TunnelDatapathTests
         TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.SetTunnel(0x77), FlowAction.Output(PortNumber.Controller, 0xffff));
         r.HostA.Inject(HostFrame());
         Drain();
-        Assert.Equal([(TunnelRig.Tun, 100UL, PacketInReason.Action), (TunnelRig.Tun, 0x77UL, PacketInReason.Action)], ups);
+        Assert.Equal([(TunnelRig.Tun, 100UL, UpcallReason.Action), (TunnelRig.Tun, 0x77UL, UpcallReason.Action)], ups);
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>Real OpenFlow 1.3 controllers driving the switch: ovs-testcontroller -O OpenFlow13 and os-ken apps written for 1.3.</summary>
 public sealed class Controller13InteropTests
 {
-    private static async Task<bool> WaitFor(Func<bool> cond, int ms) => await AgentRig.WaitFor(cond, ms);
+    private static Task<bool> WaitFor(Func<bool> cond, int ms) => Wait.UntilAsync(cond, ms);
 
     [ToolFact]
     [RequiresTool("ovs-testcontroller")]

@@ -10,16 +10,7 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>Real controllers driving the switch over an active connection: ovs-testcontroller and os-ken.</summary>
 public sealed class ControllerInteropTests
 {
-    private static async Task<bool> WaitFor(Func<bool> cond, int ms)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.ElapsedMilliseconds < ms)
-        {
-            if (cond()) return true;
-            await Task.Delay(50);
-        }
-        return cond();
-    }
+    private static Task<bool> WaitFor(Func<bool> cond, int ms) => Wait.UntilAsync(cond, ms);
 
     internal static SimulatedHost[] Hosts(AgentRig rig)
     {

@@ -4,6 +4,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfWire;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -60,17 +61,8 @@ internal sealed class AgentRig : IAsyncDisposable
         return c;
     }
 
-    /// <summary>Waits until <paramref name="cond"/> holds (polling every 20 ms); false after <paramref name="ms"/>.</summary>
-    public static async Task<bool> WaitFor(Func<bool> cond, int ms = 5000)
-    {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (sw.ElapsedMilliseconds < ms)
-        {
-            if (cond()) return true;
-            await Task.Delay(20);
-        }
-        return cond();
-    }
+    /// <summary>Waits until <paramref name="cond"/> holds; false after <paramref name="ms"/>.</summary>
+    public static Task<bool> WaitFor(Func<bool> cond, int ms = 5000) => Wait.UntilAsync(cond, ms);
 
     public async ValueTask DisposeAsync()
     {

@@ -29,7 +29,7 @@ public class FlowModPathAllocationTests
         {
             // Exact and wildcard flows, some with timeouts (the timer wheel tracks them), two action lists.
             var key = new FlowKeyBuilder().DlType(0x0800).NwDst(0x0AC80000u + (uint)i).Key;
-            var match = i % 2 == 0 ? FlowMatch.Exact(key) : FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlType & ~Wildcards.NwDstMask, key);
+            var match = i % 2 == 0 ? FlowMatch.Exact(key) : FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlType & ~OfWildcards.NwDstMask, key);
             var fm = new OfpFlowMod
             {
                 Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(match)), Priority = 20, Xid = (uint)i,

@@ -34,7 +34,7 @@ public class FlowStatsWriterTests
             var key = new FlowKeyBuilder().InPort((ushort)(1 + i % 4)).DlType(0x0800).NwProto(6).NwSrc((uint)rng.Next()).NwDst((uint)rng.Next())
                 .TpSrc((ushort)rng.Next(65536)).TpDst((ushort)rng.Next(65536)).Key;
             var match = rng.Next(3) == 0 ? FlowMatch.Exact(key)
-                : FlowMatch.FromOpenFlow((Wildcards)(uint)rng.Next() & (Wildcards.All & ~Wildcards.NwSrcMask & ~Wildcards.NwDstMask), key);
+                : FlowMatch.FromOpenFlow((OfWildcards)(uint)rng.Next() & (OfWildcards.All & ~OfWildcards.NwSrcMask & ~OfWildcards.NwDstMask), key);
             var actions = s_actions[rng.Next(s_actions.Length)];
             if (!tunnels && actions.Items.Any(a => a.Kind == ActionKind.SetTunnel)) actions = s_actions[2];
             var e = OfFlowRule.NewEntry(match, (ushort)rng.Next(65536), actions, (ulong)rng.NextInt64(),

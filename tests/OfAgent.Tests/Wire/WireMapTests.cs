@@ -34,7 +34,7 @@ public class WireMapTests
             var wire = new OfpMatch { Wildcards = Enum.Parse<OfpFlowWildcards>(name), DlVlan = 5 };
             var of = MatchTranslator.ToOfMatch(wire);
             Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(of, out var dp));
-            Assert.Equal(Enum.Parse<Wildcards>(name) | Wildcards.TunIdExt, dp.Wildcards);
+            Assert.Equal(Enum.Parse<OfWildcards>(name) | OfWildcards.TunIdExt, dp.Wildcards);
             Assert.Equal(wire.Wildcards, MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(dp)).Wildcards);
         }
     }

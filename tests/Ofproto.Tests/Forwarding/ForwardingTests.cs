@@ -6,6 +6,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ofproto.Tests.Forwarding;
 
@@ -16,64 +17,24 @@ public sealed class ForwardingTests
     private static readonly MacAddress H2 = MacAddress.Parse("00:00:00:00:00:02");
     private static readonly MacAddress H3 = MacAddress.Parse("00:00:00:00:00:03");
 
-    private sealed class Rig : IDisposable
+    private sealed class Rig : DatapathRig
     {
-        public readonly SwitchDatapath Dp;
         public readonly OfFlowTables Flows;
-        public readonly MemoryPort[] Ports;
-        public readonly ManualClock Clock = new();
-        public readonly List<FlowRemoved> Removed = new();
-        public readonly List<(PortStatusReason, ushort)> PortEvents = new();
 
-        public Rig(int ports = 4, int emc = 1024)
-        {
-            Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = emc, PacketInRate = 0 }, Clock);
-            Flows = new OfFlowTables(Dp);
-            Dp.Subscribe(new Ev(this));
-            Ports = new MemoryPort[ports];
-            for (int i = 0; i < ports; i++)
-            {
-                Ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
-                Dp.AddPort(Ports[i]);
-            }
-            PortEvents.Clear();
-        }
-
-        private sealed class Ev(Rig r) : IDatapathEvents
-        {
-            public void OnFlowExpired(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
-            public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
-        public void OnPortStatus(PortStatusReason reason, PortSlot port) { lock (r.PortEvents) r.PortEvents.Add((reason, port.No)); }
-        }
-
-        public void Send(int port, byte[] frame)
-        {
-            Ports[port - 1].Inject(frame);
-            Dp.PollUntilIdle();
-        }
-
-        public List<byte[]> Sent(int port) => Ports[port - 1].TakeSent();
+        public Rig(int ports = 4, int emc = 1024) : base(ports, new DatapathOptions { EmcEntries = emc, PacketInRate = 0 })
+            => Flows = new OfFlowTables(Dp);
 
         public FlowModStatus Add(FlowMatch m, ushort prio, params FlowAction[] actions)
             => Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)));
-
-        public List<(ushort inPort, PacketInReason reason, byte[] frame)> Upcalls()
-        {
-            var list = new List<(ushort, PacketInReason, byte[])>();
-            Dp.DrainUpcalls((in Upcall u) => list.Add((u.InPort, u.Reason, u.Frame.ToArray())));
-            return list;
-        }
-
-        public void Dispose() => Dp.Dispose();
     }
 
     private static byte[] Udp(MacAddress s, MacAddress d, string ips, string ipd, ushort sp = 1000, ushort dpt = 2000, ushort? vlan = null)
         => FrameBuilder.Udp(s, d, Ipv4.Parse(ips), Ipv4.Parse(ipd), sp, dpt, 64, vlan);
 
-    private static FlowMatch MatchOf(byte[] frame, ushort inPort, Wildcards w)
+    private static FlowMatch MatchOf(byte[] frame, ushort inPort, OfWildcards w)
     {
         PacketParser.Parse(frame, inPort, out var key, out _);
-        return FlowMatch.FromOpenFlow(w | Wildcards.TunIdExt, key);
+        return FlowMatch.FromOpenFlow(w | OfWildcards.TunIdExt, key);
     }
 
     [Fact]
@@ -81,7 +42,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        Assert.Equal(FlowModStatus.Ok, r.Add(MatchOf(f, 1, Wildcards.None), 100, FlowAction.Output(2)));
+        Assert.Equal(FlowModStatus.Ok, r.Add(MatchOf(f, 1, OfWildcards.None), 100, FlowAction.Output(2)));
         r.Send(1, f);
         r.Send(1, f);
         var sent = r.Sent(2);
@@ -100,8 +61,8 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.All & ~Wildcards.DlType), 65000, FlowAction.Output(3));
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(2));
+        r.Add(MatchOf(f, 1, OfWildcards.All & ~OfWildcards.DlType), 65000, FlowAction.Output(3));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(2));
         r.Send(1, f);
         Assert.Single(r.Sent(2));
         Assert.Empty(r.Sent(3));
@@ -115,9 +76,9 @@ public sealed class ForwardingTests
         r.Send(1, f);
         var ups = r.Upcalls();
         Assert.Single(ups);
-        Assert.Equal((ushort)1, ups[0].inPort);
-        Assert.Equal(PacketInReason.NoMatch, ups[0].reason);
-        Assert.Equal(f, ups[0].frame);
+        Assert.Equal((ushort)1, ups[0].InPort);
+        Assert.Equal(UpcallReason.Miss, ups[0].Reason);
+        Assert.Equal(f, ups[0].Frame);
     }
 
     [Fact]
@@ -153,7 +114,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(2), FlowAction.SetDlDst(H3), FlowAction.Output(3));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(2), FlowAction.SetDlDst(H3), FlowAction.Output(3));
         r.Send(1, f);
         var a = r.Sent(2);
         var b = r.Sent(3);
@@ -168,13 +129,13 @@ public sealed class ForwardingTests
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
         r.Dp.SetPortConfig(3, PortConfig.NoFlood, PortConfig.NoFlood);
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Flood));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.Flood));
         r.Send(1, f);
         Assert.Empty(r.Sent(1));
         Assert.Single(r.Sent(2));
         Assert.Empty(r.Sent(3));
         Assert.Single(r.Sent(4));
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.All));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.All));
         r.Send(1, f);
         Assert.Empty(r.Sent(1));
         Assert.Single(r.Sent(2));
@@ -187,11 +148,11 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(1));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(1));
         r.Send(1, f);
         Assert.Empty(r.Sent(1));
         Assert.Equal(1, r.Dp.DropCount(DropReason.OutputToInPort));
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.InPort));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.InPort));
         r.Send(1, f);
         Assert.Single(r.Sent(1));
     }
@@ -201,10 +162,10 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Controller, 32));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.Controller, 32));
         r.Send(1, f);
         var ups = r.Upcalls();
-        Assert.Equal(PacketInReason.Action, ups.Single().reason);
+        Assert.Equal(UpcallReason.Action, ups.Single().Reason);
     }
 
     [Fact]
@@ -212,7 +173,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(2));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(2));
         r.Dp.SetPortConfig(2, PortConfig.NoFwd, PortConfig.NoFwd);
         r.Send(1, f);
         Assert.Empty(r.Sent(2));
@@ -241,14 +202,14 @@ public sealed class ForwardingTests
         r.Send(1, data);
         r.Send(1, bpdu);
         var ups = r.Upcalls();
-        Assert.Equal(bpdu, ups.Single().frame);          // the BPDU still reaches the controller
+        Assert.Equal(bpdu, ups.Single().Frame);          // the BPDU still reaches the controller
         Assert.Equal(1, r.Dp.DropCount(DropReason.NoRecv));
 
         r.Dp.SetPortConfig(1, PortConfig.NoRecvStp, PortConfig.NoRecv | PortConfig.NoRecvStp);
         r.Send(1, bpdu);
         r.Send(1, data);
         ups = r.Upcalls();
-        Assert.Equal(data, ups.Single().frame);
+        Assert.Equal(data, ups.Single().Frame);
         Assert.Equal(1, r.Dp.DropCount(DropReason.NoRecvStp));
     }
 
@@ -257,7 +218,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Normal), FlowAction.SetDlDst(H3), FlowAction.Output(3));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.Normal), FlowAction.SetDlDst(H3), FlowAction.Output(3));
         r.Send(1, f);
         // NORMAL floods the unknown destination as received; then port 3 also gets the rewritten copy.
         Assert.Equal(f, r.Sent(2).Single());
@@ -298,8 +259,8 @@ public sealed class ForwardingTests
         Assert.Contains((PortStatusReason.Add, PortNumber.Local), r.PortEvents);
         var toLocal = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
         var fromLocal = Udp(H2, H1, "10.0.0.2", "10.0.0.1");
-        r.Add(MatchOf(toLocal, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Local));
-        r.Add(MatchOf(fromLocal, PortNumber.Local, Wildcards.None), 1, FlowAction.Output(1));
+        r.Add(MatchOf(toLocal, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.Local));
+        r.Add(MatchOf(fromLocal, PortNumber.Local, OfWildcards.None), 1, FlowAction.Output(1));
         r.Send(1, toLocal);
         Assert.Empty(local.TakeSent());
         Assert.Equal(1, r.Dp.DropCount(DropReason.LinkDown));
@@ -332,7 +293,7 @@ public sealed class ForwardingTests
         using var r = new Rig();
         var local = AddLocal(r);
         var arp = Udp(H1, Broadcast, "10.0.0.1", "10.0.0.255");
-        r.Add(MatchOf(arp, 1, Wildcards.All & ~Wildcards.InPort), 1, FlowAction.Output(action));
+        r.Add(MatchOf(arp, 1, OfWildcards.All & ~OfWildcards.InPort), 1, FlowAction.Output(action));
         r.Send(1, arp);
         Assert.Equal(arp, local.TakeSent().Single());
         Assert.Empty(r.Sent(1));
@@ -348,7 +309,7 @@ public sealed class ForwardingTests
         using var r = new Rig();
         var local = AddLocal(r);
         var dhcp = Udp(H3, Broadcast, "0.0.0.0", "255.255.255.255", 68, 67);
-        r.Add(MatchOf(dhcp, PortNumber.Local, Wildcards.All & ~Wildcards.InPort), 1, FlowAction.Output(action));
+        r.Add(MatchOf(dhcp, PortNumber.Local, OfWildcards.All & ~OfWildcards.InPort), 1, FlowAction.Output(action));
         local.Inject(dhcp);
         r.Dp.PollUntilIdle();
         Assert.Empty(local.TakeSent());
@@ -386,11 +347,11 @@ public sealed class ForwardingTests
         var local = AddLocal(r);
         r.Dp.SetPortConfig(PortNumber.Local, PortConfig.NoFlood, PortConfig.NoFlood);
         var f = Udp(H1, Broadcast, "10.0.0.1", "10.0.0.255");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.Flood));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.Flood));
         r.Send(1, f);
         Assert.Empty(local.TakeSent());
         Assert.Single(r.Sent(2));
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(PortNumber.All));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(PortNumber.All));
         r.Send(1, f);
         Assert.Single(local.TakeSent());
     }
@@ -411,7 +372,7 @@ public sealed class ForwardingTests
         PacketParser.Parse(first, 1, out var key, out _);
         Assert.Equal(0, key.TpSrc);
         Assert.Equal(0, key.TpDst);
-        r.Add(FlowMatch.FromOpenFlow(Wildcards.TunIdExt, key), 1, FlowAction.Output(2));
+        r.Add(FlowMatch.FromOpenFlow(OfWildcards.TunIdExt, key), 1, FlowAction.Output(2));
         r.Send(1, first);
         r.Send(1, later);
         Assert.Equal(2, r.Sent(2).Count);
@@ -448,7 +409,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Add(MatchOf(f, 1, Wildcards.None), 1, FlowAction.Output(4));
+        r.Add(MatchOf(f, 1, OfWildcards.None), 1, FlowAction.Output(4));
         r.Dp.PacketOut(f, 1, new FlowActions([FlowAction.Output(PortNumber.Table)]));
         Assert.Single(r.Sent(4));
         r.Dp.PacketOut(f, PortNumber.None, new FlowActions([FlowAction.Output(2), FlowAction.Output(3)]));
@@ -465,7 +426,7 @@ public sealed class ForwardingTests
         var b = new OrderLog("b", log);
         r.Dp.Subscribe(a);
         r.Dp.Subscribe(b);
-        var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
+        var m = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal(FlowModStatus.Ok, r.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 5, new FlowActions([FlowAction.Output(2)]), IdleTimeout: 1)));
         r.Clock.Advance(TimeSpan.FromSeconds(2));
         r.Dp.RunMaintenance();
@@ -524,7 +485,7 @@ public sealed class ForwardingTests
     {
         using var r = new Rig();
         var f = Udp(H1, H2, "10.0.0.1", "10.0.0.2");
-        r.Flows.Apply(new FlowMod(FlowModCommand.Add, MatchOf(f, 1, Wildcards.None), 1,
+        r.Flows.Apply(new FlowMod(FlowModCommand.Add, MatchOf(f, 1, OfWildcards.None), 1,
             new FlowActions([FlowAction.Output(2)]), IdleTimeout: 5, Flags: FlowModFlags.SendFlowRemoved));
         r.Clock.Advance(TimeSpan.FromSeconds(3));
         r.Send(1, f);
@@ -542,11 +503,11 @@ public sealed class ForwardingTests
     public void InPortOnlyTable_OneLookupPerBurst_GivesPerPacketResults_AndFallsBackWhenTheShapeChanges()
     {
         using var r = new Rig(emc: 1024);
-        var allButInPort = (Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt;
+        var allButInPort = (OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt;
         var frames = new byte[64][];
         for (int i = 0; i < frames.Length; i++) frames[i] = Udp(H1, H2, "10.0.0.1", $"10.0.1.{i}", (ushort)(1000 + i));
         r.Add(MatchOf(frames[0], 1, allButInPort), 10, FlowAction.Output(2));
-        r.Add(FlowMatch.FromOpenFlow(Wildcards.All | Wildcards.TunIdExt, default), 0, FlowAction.Output(4));
+        r.Add(FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 0, FlowAction.Output(4));
         Assert.Equal(Softswitch.Datapath.Classifier.LookupShape.InPortOnly, r.Dp.Pipeline.LookupTable.Shape);
 
         foreach (var p in r.Ports) p.CaptureSent = false;
@@ -567,7 +528,7 @@ public sealed class ForwardingTests
         Assert.Equal(640, r.Ports[3].Counters.TxPackets);
 
         // One rule that looks at nw_dst: per-packet lookups again, and only its packet changes its way.
-        var one = MatchOf(frames[5], 1, Wildcards.All & ~(Wildcards.InPort | Wildcards.DlType | Wildcards.NwDstMask));
+        var one = MatchOf(frames[5], 1, OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType | OfWildcards.NwDstMask));
         r.Add(one, 20, FlowAction.Output(3));
         Assert.Equal(Softswitch.Datapath.Classifier.LookupShape.General, r.Dp.Pipeline.LookupTable.Shape);
         r.Ports[0].SetGenerator(frames, 6400);
@@ -605,9 +566,9 @@ public sealed class ForwardingTests
         for (int i = 0; i < frames.Length; i++)
         {
             frames[i] = Udp(H1, H2, "10.0.0.1", $"10.0.1.{i}");
-            r.Add(MatchOf(frames[i], 1, Wildcards.None), 1, FlowAction.SetDlDst(H3), FlowAction.Output((ushort)(2 + i % 3)));
+            r.Add(MatchOf(frames[i], 1, OfWildcards.None), 1, FlowAction.SetDlDst(H3), FlowAction.Output((ushort)(2 + i % 3)));
         }
-        r.Add(MatchOf(frames[0], 1, Wildcards.All & ~(Wildcards.DlType | Wildcards.NwProto)), 5, FlowAction.Output(2));
+        r.Add(MatchOf(frames[0], 1, OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwProto)), 5, FlowAction.Output(2));
         foreach (var p in r.Ports) p.CaptureSent = false;
         r.Ports[0].SetGenerator(frames, 1000);
         r.Dp.PollUntilIdle();

@@ -26,7 +26,7 @@ public sealed class OffloadLookupOrderTests
 
     /// <summary>in_port=PORT, everything else wildcarded.</summary>
     private static FlowMatch ByInPort(ushort port)
-        => FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(port).Key);
+        => FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(port).Key);
 
     private static FlowEntry Insert(FlowTable t, in FlowMatch m, ushort prio, params FlowAction[] actions)
     {

@@ -34,7 +34,7 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
     /// <summary>ip, nw_dst=DST/PREFIX (everything else wildcarded).</summary>
     private static FlowMatch IpDst(uint dst, int prefix)
     {
-        var w = (Wildcards.All | Wildcards.TunIdExt) & ~(Wildcards.DlType | Wildcards.NwDstMask) | (Wildcards)((uint)(32 - prefix) << (int)Wildcards.NwDstShift);
+        var w = (OfWildcards.All | OfWildcards.TunIdExt) & ~(OfWildcards.DlType | OfWildcards.NwDstMask) | (OfWildcards)((uint)(32 - prefix) << (int)OfWildcards.NwDstShift);
         var b = new FlowKeyBuilder();
         b.DlType(0x0800);
         b.NwDst(prefix == 0 ? 0 : dst & (uint.MaxValue << (32 - prefix)));
@@ -272,12 +272,12 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         {
             var k = RandomKey();
             if (rng.Next(3) == 0) return FlowMatch.Exact(k);
-            var w = Wildcards.All | Wildcards.TunIdExt;
-            if (rng.Next(2) == 0) w &= ~Wildcards.InPort;
-            if (rng.Next(2) == 0) w &= ~Wildcards.DlType;
-            if (rng.Next(3) == 0) w &= ~Wildcards.TpDst;
+            var w = OfWildcards.All | OfWildcards.TunIdExt;
+            if (rng.Next(2) == 0) w &= ~OfWildcards.InPort;
+            if (rng.Next(2) == 0) w &= ~OfWildcards.DlType;
+            if (rng.Next(3) == 0) w &= ~OfWildcards.TpDst;
             int prefix = rng.Next(4) switch { 0 => 0, 1 => 8, 2 => 16, _ => 24 };
-            w = (w & ~Wildcards.NwDstMask) | (Wildcards)((uint)(32 - prefix) << (int)Wildcards.NwDstShift);
+            w = (w & ~OfWildcards.NwDstMask) | (OfWildcards)((uint)(32 - prefix) << (int)OfWildcards.NwDstShift);
             var b = new FlowKeyBuilder(k);
             b.NwDst(prefix == 0 ? 0 : k.NwDst & (uint.MaxValue << (32 - prefix)));
             return FlowMatch.FromOpenFlow(w, b.Key);

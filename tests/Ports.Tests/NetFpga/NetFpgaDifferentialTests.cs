@@ -281,23 +281,23 @@ public sealed class NetFpgaDifferentialTests(ITestOutputHelper output)
             var key = KeyOf(_templates[t], (ushort)port);
             if (!broad && _r.Next(100) < 35) return FlowMatch.Exact(key);
             double s = broad ? 1.5 : 1.0;
-            var w = Wildcards.TunIdExt;
+            var w = OfWildcards.TunIdExt;
             bool Wild(double p) => _r.NextDouble() < Math.Min(1, p * s);
-            if (Wild(0.6)) w |= Wildcards.InPort;
-            if (Wild(0.7)) w |= Wildcards.DlVlan | Wildcards.DlVlanPcp;
-            else if (Wild(0.7)) w |= Wildcards.DlVlanPcp;
-            if (Wild(0.8)) w |= Wildcards.DlSrc;
-            if (Wild(0.6)) w |= Wildcards.DlDst;
-            if (Wild(0.15)) w |= Wildcards.DlType;
-            if (Wild(0.6)) w |= Wildcards.NwProto;
-            if (Wild(0.85)) w |= Wildcards.TpSrc;
-            if (Wild(0.7)) w |= Wildcards.TpDst;
-            if (Wild(0.9)) w |= Wildcards.NwTos;
+            if (Wild(0.6)) w |= OfWildcards.InPort;
+            if (Wild(0.7)) w |= OfWildcards.DlVlan | OfWildcards.DlVlanPcp;
+            else if (Wild(0.7)) w |= OfWildcards.DlVlanPcp;
+            if (Wild(0.8)) w |= OfWildcards.DlSrc;
+            if (Wild(0.6)) w |= OfWildcards.DlDst;
+            if (Wild(0.15)) w |= OfWildcards.DlType;
+            if (Wild(0.6)) w |= OfWildcards.NwProto;
+            if (Wild(0.85)) w |= OfWildcards.TpSrc;
+            if (Wild(0.7)) w |= OfWildcards.TpDst;
+            if (Wild(0.9)) w |= OfWildcards.NwTos;
             int[] srcBits = [32, 32, 16, 8, 0], dstBits = [32, 24, 8, 0, 0, 0];
-            w |= (Wildcards)((uint)(broad ? 32 : Pick(srcBits)) << (int)Wildcards.NwSrcShift);
-            w |= (Wildcards)((uint)(broad && _r.Next(2) == 0 ? 32 : Pick(dstBits)) << (int)Wildcards.NwDstShift);
+            w |= (OfWildcards)((uint)(broad ? 32 : Pick(srcBits)) << (int)OfWildcards.NwSrcShift);
+            w |= (OfWildcards)((uint)(broad && _r.Next(2) == 0 ? 32 : Pick(dstBits)) << (int)OfWildcards.NwDstShift);
             var m = FlowMatch.FromOpenFlow(w, key);
-            return m.IsExact ? FlowMatch.FromOpenFlow(w | Wildcards.TpSrc, key) : m;
+            return m.IsExact ? FlowMatch.FromOpenFlow(w | OfWildcards.TpSrc, key) : m;
         }
 
         private FlowActions RandomActions()

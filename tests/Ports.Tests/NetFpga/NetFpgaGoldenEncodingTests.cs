@@ -236,7 +236,7 @@ public sealed class NetFpgaGoldenEncodingTests
     {
         var (table, driver, bus, board, manager) = Setup();
         var frame = Udp("00:15:17:8f:ca:37", "00:15:fa:fe:34:41", "192.168.1.101", "10.27.82.101", 5000, 80);
-        var m = MatchOf(frame, 2, Wildcards.None);
+        var m = MatchOf(frame, 2, OfWildcards.None);
         Assert.True(m.IsExact);
         table.Apply(new FlowMod(FlowModCommand.Add, m, 0, new FlowActions([FlowAction.Output(4)])), null);
         manager.WaitForPlacement();
@@ -303,5 +303,32 @@ public sealed class NetFpgaGoldenEncodingTests
         var b = new FlowKeyBuilder(m.Value);
         b.InPort(inPort);
         return b.Key;
+    }
+
+    /// <summary>A mask the board's key cannot say (any mask that is not whole fields, prefixes and the DSCP) stays in software.</summary>
+    [Theory]
+    [InlineData("dl_src 00:00:00:00:ff:ff", false)]
+    [InlineData("nw_src 255.0.255.0", false)]
+    [InlineData("ip_ecn", false)]
+    [InlineData("nw_tos 0xff", false)]
+    [InlineData("tun_id half", false)]
+    [InlineData("tun_id whole", false)]
+    [InlineData("nw_src /12 and tp_dst", true)]
+    public void CheckMatch_MaskTheKeyCannotSay_IsRefused(string what, bool offloadable)
+    {
+        var fields = new FlowKeyBuilder().DlType(0x0800).NwProto(6).NwSrc(Ip("10.1.2.3")).TpDst(80).Key;
+        var mask = new FlowKeyBuilder().DlType(0xFFFF).NwProto(0xFF);
+        _ = what switch
+        {
+            "dl_src 00:00:00:00:ff:ff" => mask.DlSrc(new MacAddress(0xFFFF)),
+            "nw_src 255.0.255.0" => mask.NwSrc(0xFF00FF00),
+            "ip_ecn" => mask.IpEcn(3),
+            "nw_tos 0xff" => mask.NwTos(0xFF),
+            "tun_id half" => mask.TunId(0xFFFF_FFFF),
+            "tun_id whole" => mask.TunId(ulong.MaxValue),
+            _ => mask.NwSrc(0xFFF0_0000).TpDst(0xFFFF),
+        };
+        var why = NetFpgaEncoding.CheckMatch(new FlowMatch(mask.Key, fields), out var detail);
+        Assert.True(offloadable == (why == OffloadReason.None), $"{what}: {why} {detail}");
     }
 }

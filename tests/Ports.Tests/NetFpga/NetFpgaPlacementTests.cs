@@ -42,7 +42,7 @@ public sealed class NetFpgaPlacementTests
     }
 
     private static FlowMatch ExactUdp(ushort inPort, ushort sport, ushort dport = 80)
-        => MatchOf(Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2", sport, dport), inPort, Wildcards.None);
+        => MatchOf(Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2", sport, dport), inPort, OfWildcards.None);
 
     private static int FirstRow(FlowMatch m)
     {
@@ -71,9 +71,9 @@ public sealed class NetFpgaPlacementTests
         b.Manager.Log = log;
         var seen = log.Seen;
         var exact = b.Add(ExactUdp(1, 7), 0, FlowAction.Output(2));
-        var toController = b.Add(FlowMatch.FromOpenFlow(Wildcards.All & ~Wildcards.DlType | Wildcards.TunIdExt, new FlowKeyBuilder().DlType(0x0806).Key),
+        var toController = b.Add(FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlType | OfWildcards.TunIdExt, new FlowKeyBuilder().DlType(0x0806).Key),
                                  50, FlowAction.Output(PortNumber.Controller, 128));
-        var route = b.Add(FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | (Wildcards)(16 << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
+        var route = b.Add(FlowMatch.FromOpenFlow((OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask)) | (OfWildcards)(16 << (int)OfWildcards.NwDstShift) | OfWildcards.TunIdExt,
                                                  new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A010000).Key), 10, FlowAction.Output(3));
         Assert.Contains(seen, p => p.Entry == exact && p.InHardware && p.Rows == 1);
         Assert.Contains(seen, p => p.Entry == toController && !p.InHardware && p.Reason == OffloadReason.UnsupportedAction);
@@ -81,7 +81,7 @@ public sealed class NetFpgaPlacementTests
 
         // A higher-priority software rule overlapping the offloaded route evicts it.
         seen.Clear();
-        var blocker = b.Add(FlowMatch.FromOpenFlow((Wildcards.All & ~(Wildcards.DlType | Wildcards.NwDstMask)) | (Wildcards)(0 << (int)Wildcards.NwDstShift) | Wildcards.TunIdExt,
+        var blocker = b.Add(FlowMatch.FromOpenFlow((OfWildcards.All & ~(OfWildcards.DlType | OfWildcards.NwDstMask)) | (OfWildcards)(0 << (int)OfWildcards.NwDstShift) | OfWildcards.TunIdExt,
                                                    new FlowKeyBuilder().DlType(0x0800).NwDst(0x0A010203).Key), 20, FlowAction.Output(PortNumber.Controller, 128));
         Assert.Contains(seen, p => p.Entry == route && !p.InHardware && p.Reason == OffloadReason.Evicted);
         Assert.Contains(seen, p => p.Entry == blocker && p.Reason == OffloadReason.UnsupportedAction);
@@ -302,7 +302,7 @@ public sealed class NetFpgaPlacementTests
     {
         using var hw = new SwitchRig(offload: true);
         var frame = Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2", 1, 2);
-        var exact = MatchOf(frame, 1, Wildcards.None);
+        var exact = MatchOf(frame, 1, OfWildcards.None);
         var wild = Match(inPort: 1, dlType: 0x0806);
         hw.Add(exact, 0, FlowAction.Output(2));
         hw.Add(wild, 100, FlowAction.Output(3));
@@ -343,7 +343,7 @@ public sealed class NetFpgaPlacementTests
     {
         using var hw = new SwitchRig(offload: true);
         var frame = Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2", 1, 2);
-        hw.Apply(new FlowMod(FlowModCommand.Add, MatchOf(frame, 1, Wildcards.None), 0, new FlowActions([FlowAction.Output(2)]),
+        hw.Apply(new FlowMod(FlowModCommand.Add, MatchOf(frame, 1, OfWildcards.None), 0, new FlowActions([FlowAction.Output(2)]),
             IdleTimeout: 5, Flags: FlowModFlags.SendFlowRemoved));
         for (int s = 0; s < 8; s++)
         {

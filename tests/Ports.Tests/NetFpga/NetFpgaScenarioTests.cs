@@ -1,5 +1,4 @@
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
@@ -48,7 +47,7 @@ public sealed class NetFpgaScenarioTests(ITestOutputHelper output)
             ushort inPort = (ushort)(i % 2 == 0 ? 1 : 4);
             var frame = FrameBuilder.Tcp(Mac($"00:00:00:00:01:{i % 8:x2}"), Mac(Cr2), Ip($"10.0.{i % 4}.{1 + i}"), Ip($"192.168.1.{101 + i % vms}"),
                 (ushort)rng.Next(1024, 65535), 443, 64);
-            mods.Add(new FlowMod(FlowModCommand.Add, MatchOf(frame, inPort, Wildcards.None), 0,
+            mods.Add(new FlowMod(FlowModCommand.Add, MatchOf(frame, inPort, OfWildcards.None), 0,
                 new FlowActions([FlowAction.Output(3)]), IdleTimeout: 60));
         }
         return mods;

@@ -5,6 +5,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests.NetFpga;
 
@@ -26,44 +27,24 @@ internal sealed class RecordingBus(IRegisterBus inner) : IRegisterBus
 /// A switch over four memory ports, either pure software or with the emulated NetFPGA board in front of the
 /// software datapath. Both sides are driven the same way by the tests.
 /// </summary>
-internal sealed class SwitchRig : IDisposable
+internal sealed class SwitchRig : DatapathRig
 {
-    public readonly SwitchDatapath Dp;
     public readonly OfFlowTables Tables;
-    public readonly MemoryPort[] Wires;
-    public readonly ManualClock Clock;
     public readonly NetFpgaOffload? Offload;
-    public readonly List<FlowRemoved> Removed = new();
 
     public SwitchRig(bool offload, int ports = 4, ManualClock? clock = null)
+        : base(ports, new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, clock, addPorts: !offload)
     {
-        Clock = clock ?? new ManualClock();
-        Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, UpcallSlots = 4096 }, Clock);
         Tables = new OfFlowTables(Dp);
-        Dp.Subscribe(new Ev(this));
-        Wires = new MemoryPort[ports];
-        for (int i = 0; i < ports; i++)
-            Wires[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
-        if (offload)
-        {
-            Offload = NetFpgaOffload.Attach(Dp, Wires, NetFpgaMode.Emulated);
-        }
-        else
-        {
-            for (int i = 0; i < ports; i++) Dp.AddPort(Wires[i], (ushort)(i + 1));
-        }
+        if (offload) Offload = NetFpgaOffload.Attach(Dp, Ports, NetFpgaMode.Emulated);
     }
+
+    /// <summary>The memory ports (the board's wires with the offload).</summary>
+    public MemoryPort[] Wires => Ports;
 
     public EmulatedNetFpga Board => Offload!.Emulator!;
 
-    private sealed class Ev(SwitchRig r) : IDatapathEvents
-    {
-        public void OnFlowExpired(in FlowRemoved removed) { lock (r.Removed) r.Removed.Add(removed); }
-        public void OnMaintenanceError(Exception error) => throw new Xunit.Sdk.XunitException($"maintenance failed: {error}");
-        public void OnPortStatus(PortStatusReason reason, PortSlot port) { }
-    }
-
-    public void Inject(int port, byte[] frame) => Wires[port - 1].Inject(frame);
+    public void Inject(int port, byte[] frame) => Ports[port - 1].Inject(frame);
 
     public void Run() => Dp.PollUntilIdle();
 
@@ -88,14 +69,6 @@ internal sealed class SwitchRig : IDisposable
     /// <summary>Reads the hardware counters into the flows (what maintenance does first), without expiring anything.</summary>
     public void PollCounters() => Offload?.Maintenance();
 
-    public List<byte[]> Sent(int port) => Wires[port - 1].TakeSent();
-
-    public List<(ushort InPort, PacketInReason Reason, byte[] Frame)> Upcalls()
-    {
-        var list = new List<(ushort, PacketInReason, byte[])>();
-        Dp.DrainUpcalls((in Upcall u) => list.Add((u.InPort, u.Reason, u.Frame.ToArray())));
-        return list;
-    }
 
     public List<FlowEntry> Flows()
     {
@@ -104,9 +77,9 @@ internal sealed class SwitchRig : IDisposable
         return list;
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         Offload?.Dispose();
-        Dp.Dispose();
+        base.Dispose();
     }
 }

@@ -53,7 +53,7 @@ public sealed class GenericOffloadTargetTests : IDisposable
 
     private void Add(ushort inPort, ushort outPort)
     {
-        var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(inPort).Key);
+        var m = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.InPort) | OfWildcards.TunIdExt, new FlowKeyBuilder().InPort(inPort).Key);
         Assert.Equal(FlowModStatus.Ok, _flows.Apply(new FlowMod(FlowModCommand.Add, m, 10, new FlowActions([FlowAction.Output(outPort)])), null));
     }
 

@@ -68,7 +68,7 @@ public sealed class NetFpgaObservabilityTests
     }
 
     private static FlowMatch ExactUdp(ushort inPort, ushort sport)
-        => MatchOf(Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2", sport, 80), inPort, Wildcards.None);
+        => MatchOf(Udp("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2", sport, 80), inPort, OfWildcards.None);
 
     [Fact]
     public void DebugLog_OneLinePerDecision_WithRowOrReason_AndWrites()

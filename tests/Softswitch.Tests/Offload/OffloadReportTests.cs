@@ -20,12 +20,12 @@ public sealed class OffloadReportTests
         var parts = cidr.Split('/');
         b.NwDst(Ipv4.Parse(parts[0]));
         b.DlType(0x0800);
-        var w = (Wildcards.All | Wildcards.TunIdExt) & ~(Wildcards.DlType | Wildcards.NwDstMask);
-        w |= (Wildcards)((uint)(32 - (parts.Length > 1 ? int.Parse(parts[1]) : 32)) << (int)Wildcards.NwDstShift);
+        var w = (OfWildcards.All | OfWildcards.TunIdExt) & ~(OfWildcards.DlType | OfWildcards.NwDstMask);
+        w |= (OfWildcards)((uint)(32 - (parts.Length > 1 ? int.Parse(parts[1]) : 32)) << (int)OfWildcards.NwDstShift);
         if (inPort is { } p)
         {
             b.InPort(p);
-            w &= ~Wildcards.InPort;
+            w &= ~OfWildcards.InPort;
         }
         return FlowMatch.FromOpenFlow(w, b.Key);
     }

@@ -120,10 +120,10 @@ public sealed class XdpOffloadTests : IDisposable
     [NetnsFact]
     public void WhatTheProgramCannotRun_StaysInSoftware_WithItsReason()
     {
-        var toController = Add(MatchOf(Frame(1), 1, 0), 100, FlowAction.OutputToController(128, 0, 0, false));
+        var toController = Add(MatchOf(Frame(1), 1, 0), 100, FlowAction.OutputToController(128, 0, 0));
         var flood = Add(MatchOf(Frame(2), 1, 0), 100, FlowAction.Output(PortNumber.Flood));
         var twoOutputs = Add(MatchOf(Frame(3), 1, 0), 100, FlowAction.Output(2), FlowAction.Output(PortNumber.InPort));
-        var wildcard = Add(MatchOf(Frame(4), 1, Wildcards.TpDst), 100, FlowAction.Output(2));
+        var wildcard = Add(MatchOf(Frame(4), 1, OfWildcards.TpDst), 100, FlowAction.Output(2));
         var queued = Add(MatchOf(Frame(5), 1, 0), 100, FlowAction.Enqueue(2, 1));
         _agent.Switch.Barrier();
         Assert.Equal(XdpReasons.ToController, Reason(toController));

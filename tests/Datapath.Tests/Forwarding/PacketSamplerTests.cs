@@ -1,13 +1,11 @@
 using System.Buffers.Binary;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Tests;
+using Softswitch.TestKit;
 
-namespace Softswitch.Ofproto.Tests.Forwarding;
+namespace Softswitch.Datapath.Tests.Forwarding;
 
 /// <summary>
 /// The forwarders' 1-in-N packet sampling (what sFlow export reads): which packets are taken, the pool and drop
@@ -15,21 +13,11 @@ namespace Softswitch.Ofproto.Tests.Forwarding;
 /// </summary>
 public sealed class PacketSamplerTests
 {
-    private sealed class Rig : IDisposable
+    private sealed class Rig : DatapathRig
     {
-        public readonly SwitchDatapath Dp;
-        public readonly OfFlowTables Flows;
-        public readonly MemoryPort[] Ports = new MemoryPort[3];
-
         public Rig(int rate, int ringSlots = 1024)
+            : base(3, new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, SamplingRate = rate, SampleRingSlots = ringSlots }, capture: false)
         {
-            Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0, SamplingRate = rate, SampleRingSlots = ringSlots });
-            Flows = new OfFlowTables(Dp);
-            for (int i = 0; i < Ports.Length; i++)
-            {
-                Ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1));
-                Dp.AddPort(Ports[i]);
-            }
             Dp.MissBehavior = MissBehavior.Drop;
         }
 
@@ -37,8 +25,9 @@ public sealed class PacketSamplerTests
 
         public void InPortTo(ushort inPort, params FlowAction[] actions)
         {
-            var m = FlowMatch.FromOpenFlow((Wildcards.All & ~Wildcards.InPort) | Wildcards.TunIdExt, new FlowKeyBuilder().InPort(inPort).Key);
-            Assert.Equal(FlowModStatus.Ok, Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions(actions))));
+            var m = new FlowMatch(new FlowKeyBuilder().InPort(0xFFFF).Key, new FlowKeyBuilder().InPort(inPort).Key);
+            using var w = Dp.Pipeline.Table(0).Write();
+            w.Insert(new FlowEntry(m, 100, new FlowActions(actions), 0, 0, 0));
         }
 
         public List<(PacketSample Sample, byte[] Header)> Drain()
@@ -49,7 +38,6 @@ public sealed class PacketSamplerTests
             return list;
         }
 
-        public void Dispose() => Dp.Dispose();
     }
 
     private static byte[] Frame(int seq, int size)
