@@ -132,7 +132,7 @@ fi
 if want wire-fuzz; then
 P=$(port); start fuzz --listen ptcp:$P --unixctl none
 ok=PASS
-$PY bench/reliability/wire_fuzz.py --port $P --pid $DPID_PID --messages $FUZZ --sessions 4 --corpus tests/OfAgent.Tests/Corpus/wire-corpus.txt --json >"$RUN/fuzz.json" || ok=FAIL
+$PY bench/reliability/wire_fuzz.py --port $P --pid $DPID_PID --messages $FUZZ --sessions 4 --corpus tests/OfWire.Tests/Corpus/wire-corpus.txt --json >"$RUN/fuzz.json" || ok=FAIL
 alive $DPID_PID || ok=FAIL
 grep -q "unexpected error" "$RUN/fuzz.log" && ok=FAIL
 row wire-fuzz $ok "$(json $RUN/fuzz.json "f\"corpus of {d['corpus_replayed']} replayed ({d['corpus_late']} late echoes, {d['corpus_sessions_closed']} sessions closed), then {d['messages']:,} messages, {d['sessions']} sessions in {d['seconds']} s (seed {d['seed']}): {d['echoes']} echoes, {d['echo_late']} late, max {d['echo_max_ms']} ms; {d['sessions_reopened']} sessions closed by the switch ({d['broken_streams_sent']} unframeable streams sent); RSS {d['rss_mb_start']}->{d['rss_mb_max']} MB max\"")"

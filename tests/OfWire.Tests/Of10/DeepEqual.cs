@@ -1,7 +1,7 @@
 using System.Collections;
 using System.Reflection;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>
 /// Structural comparison of decoded messages: public readable properties recursively, lists element by

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>Action list decoding: lengths, types, arguments, ports, vendor and Nicira tunnel actions.</summary>
 public class ActionTests

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Softswitch.OfWire.Of13;
 
-namespace Softswitch.OfAgent.Tests.Wire13;
+namespace Softswitch.OfWire.Tests.Of13;
 
 /// <summary>Random and mutated OpenFlow 1.3 messages: every decoder answers true or an error, never throws, never reads past the message.</summary>
 public sealed class Of13FuzzTests

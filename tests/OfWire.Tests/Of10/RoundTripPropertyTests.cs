@@ -1,8 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>FsCheck generators of valid OpenFlow 1.0 messages (plain FsCheck API, no FsCheck.Xunit).</summary>
 public static class WireGen

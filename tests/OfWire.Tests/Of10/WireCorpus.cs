@@ -1,14 +1,13 @@
 using System.Text;
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>
 /// The minimised wire fuzz corpus, Corpus/wire-corpus.txt: one input per distinct decoder outcome (framing status;
 /// the decoded message type, stats type and action types; or the OFPT_ERROR type and code the decoder answers),
 /// the shortest input found for it, plus regression inputs kept whatever their outcome. Lines are
 /// <c>OUTCOME&lt;TAB&gt;HEX</c>; a line whose outcome starts with <c>regression:</c> is kept by the minimiser.
-/// Regenerate with <c>SSW_WRITE_CORPUS=1 dotnet test tests/OfAgent.Tests --filter WireCorpusTests</c>.
+/// Regenerate with <c>SSW_WRITE_CORPUS=1 dotnet test tests/OfWire.Tests --filter WireCorpusTests</c>.
 /// </summary>
 public static class WireCorpus
 {
@@ -67,7 +66,7 @@ public static class WireCorpus
     public static string SourcePath()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Softswitch.sln"))) return Path.Combine(d.FullName, "tests", "OfAgent.Tests", "Corpus", FileName);
+            if (File.Exists(Path.Combine(d.FullName, "Softswitch.sln"))) return Path.Combine(d.FullName, "tests", "OfWire.Tests", "Corpus", FileName);
         throw new InvalidOperationException("Softswitch.sln not found above " + AppContext.BaseDirectory);
     }
 
@@ -89,7 +88,7 @@ public static class WireCorpus
     {
         var sb = new StringBuilder();
         sb.Append("# OpenFlow 1.0 wire fuzz corpus, minimised: one input per decoder outcome (the shortest found), then\n")
-          .Append("# regression inputs. OUTCOME<TAB>HEX. Regenerate: SSW_WRITE_CORPUS=1 dotnet test tests/OfAgent.Tests --filter WireCorpusTests\n");
+          .Append("# regression inputs. OUTCOME<TAB>HEX. Regenerate: SSW_WRITE_CORPUS=1 dotnet test tests/OfWire.Tests --filter WireCorpusTests\n");
         foreach (var (o, b) in entries) sb.Append(o).Append('\t').Append(Convert.ToHexString(b)).Append('\n');
         File.WriteAllText(path, sb.ToString());
     }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>One line of Vectors/of10-vectors.jsonl.</summary>
 public sealed record WireVector(
@@ -17,7 +17,7 @@ public sealed record WireVector(
     string Source);
 
 /// <summary>
-/// Loads the OpenFlow 1.0 golden vectors: tests/OfAgent.Tests/Vectors/of10-vectors.jsonl (provenance in the README
+/// Loads the OpenFlow 1.0 golden vectors: tests/OfWire.Tests/Vectors/of10-vectors.jsonl (provenance in the README
 /// beside it), copied next to the test binaries at build time. OF10_VECTORS overrides it. A missing file fails the tests.
 /// </summary>
 public static class VectorFile
@@ -46,7 +46,7 @@ public static class VectorFile
         string path = Path.Combine(AppContext.BaseDirectory, "Vectors", FileName);
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"The OpenFlow 1.0 golden vectors are missing: expected '{path}' (copied from tests/OfAgent.Tests/Vectors by the build).");
+            throw new FileNotFoundException($"The OpenFlow 1.0 golden vectors are missing: expected '{path}' (copied from tests/OfWire.Tests/Vectors by the build).");
         }
         return path;
     }

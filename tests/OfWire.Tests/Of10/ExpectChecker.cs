@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>
 /// One JSON object of a vector's "expect", checked key by key against decoded values. Every key must be

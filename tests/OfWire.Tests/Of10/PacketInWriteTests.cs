@@ -1,6 +1,5 @@
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>A packet-in written without a message object is byte for byte the message object's encoding.</summary>
 public class PacketInWriteTests

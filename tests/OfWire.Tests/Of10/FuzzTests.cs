@@ -1,9 +1,8 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using Softswitch.OfWire;
 using Xunit.Abstractions;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>
 /// One fuzz target per decoder. Each must not throw on any input; where a decode succeeds, the result

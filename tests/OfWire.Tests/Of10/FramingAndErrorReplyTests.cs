@@ -1,7 +1,6 @@
 using System.Buffers;
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 public class FramingTests
 {

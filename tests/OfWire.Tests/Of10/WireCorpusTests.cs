@@ -1,7 +1,6 @@
-using Softswitch.OfWire;
 using Xunit.Abstractions;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>The committed, minimised wire corpus (<see cref="WireCorpus"/>): golden outcomes, minimality and coverage.</summary>
 public class WireCorpusTests(ITestOutputHelper output)

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>Hand-written bad input: truncation, versions, lying lengths, per-type sizes (ovs tests/ofp-print.at style).</summary>
 public class MalformedInputTests

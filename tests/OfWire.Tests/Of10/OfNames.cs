@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>Maps openflow.h names used in the vectors ("OFPBRC_BAD_LEN") onto the codec's enums.</summary>
 public static class OfNames

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Softswitch.OfWire.Of13;
 
-namespace Softswitch.OfAgent.Tests.Wire13;
+namespace Softswitch.OfWire.Tests.Of13;
 
 /// <summary>
 /// OpenFlow 1.3 messages from a public test corpus (Ryu/os-ken's packet data, see Vectors/of13/README.md): each request

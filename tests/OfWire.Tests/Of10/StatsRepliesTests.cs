@@ -1,6 +1,5 @@
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>Stats replies split by the codec: each message fits the 16-bit length, REPLY_MORE on all but the last.</summary>
 public class StatsRepliesTests

@@ -1,6 +1,5 @@
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>
 /// Golden tests over Vectors/of10-vectors.jsonl: decode, compare every "expect" field, re-encode

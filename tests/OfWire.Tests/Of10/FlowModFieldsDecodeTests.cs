@@ -1,6 +1,5 @@
-using Softswitch.OfWire;
 
-namespace Softswitch.OfAgent.Tests.Wire;
+namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>
 /// The agent's flow-mod decoder (fields and a reused action list, no message object) against the message decoder:
