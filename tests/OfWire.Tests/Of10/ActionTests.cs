@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire.Tests.Of10;
 

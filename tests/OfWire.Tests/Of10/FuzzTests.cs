@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Xunit.Abstractions;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire.Tests.Of10;
 

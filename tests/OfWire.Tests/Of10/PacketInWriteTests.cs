@@ -1,3 +1,4 @@
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire.Tests.Of10;
 

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire.Tests.Of10;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire.Tests.Of10;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 /// <summary>
 /// Base of every OpenFlow 1.0 message: the header fields plus encode/decode plumbing.

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 // Packet messages: OFPT_PACKET_IN (switch -> controller) and OFPT_PACKET_OUT (controller -> switch).
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 // Session and switch-configuration messages: hello, echo, vendor, features, get/set config, barrier,
 // queue config.

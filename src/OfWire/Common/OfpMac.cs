@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire;
 

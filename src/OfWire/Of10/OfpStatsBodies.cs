@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 /// <summary>struct ofp_flow_stats: one flow in an OFPST_FLOW reply.</summary>
 public sealed class OfpFlowStats

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire;
 

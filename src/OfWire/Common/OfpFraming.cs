@@ -1,3 +1,5 @@
+using Softswitch.OfWire.Of10;
+
 namespace Softswitch.OfWire;
 
 /// <summary>Outcome of looking for one message at the start of received stream bytes.</summary>

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 /// <summary>
 /// Splits a statistics answer into OFPT_STATS_REPLY messages that each fit the 16-bit ofp_header length, with

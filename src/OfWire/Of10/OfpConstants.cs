@@ -1,7 +1,7 @@
 // OpenFlow 1.0.0 wire constants. Names follow openflow.h (OFPT_FLOW_MOD -> OfpType.FlowMod); values are
 // the 1.0.0 ones. Every enum is backed by the wire width of its field, so a value the switch does not know
 // survives a decode/encode round trip unchanged.
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 /// <summary>Fixed numbers of the OpenFlow 1.0 wire format.</summary>
 public static class OfpConstants

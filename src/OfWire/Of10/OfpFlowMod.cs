@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 // Flow table messages: OFPT_FLOW_MOD (controller -> switch) and OFPT_FLOW_REMOVED (switch -> controller).
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 /// <summary>
 /// struct ofp_match, the 40-byte OpenFlow 1.0 flow match, field for field as on the wire.

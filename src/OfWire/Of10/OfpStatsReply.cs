@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 // OFPT_STATS_REPLY: one class per stats type behind a common base (the layout and each type's body: see
 // OfpStatsRequest.cs); the fixed-size entries and the flow entry are in OfpStatsBodies.cs.

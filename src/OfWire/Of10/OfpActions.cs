@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 /// <summary>
 /// One OpenFlow 1.0 action, any kind, as a flat immutable value (actions live in plain arrays/lists and

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 // Port messages: the ofp_phy_port description, OFPT_PORT_STATUS and OFPT_PORT_MOD.
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 // OFPT_STATS_REQUEST / OFPT_STATS_REPLY: one class per stats type, each behind a common base carrying
 // the ofp_stats_request/reply header (type, flags).
