@@ -18,7 +18,7 @@ public sealed class Of13FuzzTests
         Ofp13Messages.TryDecodeRoleRequest(m, out _, out _, out _);
         Ofp13Messages.TryDecodeAsync(m, stackalloc uint[6], out _);
         Ofp13Messages.TryDecodeQueueGetConfig(m, out _, out _);
-        if (Ofp13Multipart.TryDecodeRequest(m, out _, out _, out var body, out _)) new Ofp13FlowStatsRequest().TryDecode(body, out _);
+        if (Ofp13Multipart.TryDecodeRequest(m, out _, out _, out _, out var body, out _)) new Ofp13FlowStatsRequest().TryDecode(body, out _);
         Ofp13Match.TryDecode(m, new List<Ofp13Oxm>(), out _, out _);
         Ofp13Actions.TryDecode(m, new List<Ofp13Action>(), out _);
         Ofp13Instructions.TryDecode(m, new List<Ofp13Instruction>(), out _);

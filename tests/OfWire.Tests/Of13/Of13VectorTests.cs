@@ -43,7 +43,7 @@ public sealed class Of13VectorTests
             case Ofp13Type.QueueGetConfigRequest: return (Ofp13Messages.TryDecodeQueueGetConfig(m, out _, out e), e);
             case Ofp13Type.MultipartRequest:
             {
-                if (!Ofp13Multipart.TryDecodeRequest(m, out var type, out _, out var body, out e)) return (false, e);
+                if (!Ofp13Multipart.TryDecodeRequest(m, out _, out var type, out _, out var body, out e)) return (false, e);
                 return type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate ? (new Ofp13FlowStatsRequest().TryDecode(body, out e), e) : (true, e);
             }
             default: return null;
