@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Softswitch.OfWire.Of13;
 
@@ -114,9 +113,7 @@ public readonly record struct Ofp13Port(uint PortNo, ulong HwAddr, string Name, 
 
     public static Ofp13Port Read(ReadOnlySpan<byte> s)
     {
-        var name = s.Slice(16, Ofp13.MaxPortNameLen);
-        int nul = name.IndexOf((byte)0);
-        return new(Be.U32(s, 0), Be.Mac(s, 8), Encoding.UTF8.GetString(nul < 0 ? name : name[..nul]), Be.U32(s, 32), Be.U32(s, 36),
+        return new(Be.U32(s, 0), Be.Mac(s, 8), Ofp13Entries.ReadFixedString(s.Slice(16, Ofp13.MaxPortNameLen)), Be.U32(s, 32), Be.U32(s, 36),
                    Be.U32(s, 40), Be.U32(s, 44), Be.U32(s, 48), Be.U32(s, 52), Be.U32(s, 56), Be.U32(s, 60));
     }
 }

@@ -33,11 +33,19 @@ public static class Ofp13Entries
         return true;
     }
 
-    /// <summary>A fixed-size NUL-padded string as <see cref="Ofp13Writer.FixedString"/> writes it (UTF-8, up to the first NUL).</summary>
+    /// <summary>
+    /// A fixed-size NUL-terminated string as <see cref="Ofp13Writer.FixedString"/> writes it: UTF-8 up to the first NUL,
+    /// the field's last byte (the spec's terminator) or the first byte that is not UTF-8, whichever comes first. So
+    /// what is read is written back the same, and reads the same again.
+    /// </summary>
     public static string ReadFixedString(ReadOnlySpan<byte> field)
     {
-        int nul = field.IndexOf((byte)0);
-        return Encoding.UTF8.GetString(nul < 0 ? field : field[..nul]);
+        var s = field.IsEmpty ? field : field[..^1];
+        int nul = s.IndexOf((byte)0);
+        if (nul >= 0) s = s[..nul];
+        int valid = 0;
+        while (valid < s.Length && Rune.DecodeFromUtf8(s[valid..], out _, out int n) == System.Buffers.OperationStatus.Done) valid += n;
+        return Encoding.UTF8.GetString(s[..valid]);
     }
 
     /// <summary>A duration in nanoseconds as the duration_sec and duration_nsec fields of a stats entry.</summary>
