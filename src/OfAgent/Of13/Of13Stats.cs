@@ -281,8 +281,8 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         foreach (var m in ctx.Switch.MeterConfigurations(meterId))
         {
             var bands = new List<Ofp13Band>(m.Bands.Count);
-            foreach (var b in m.Bands) bands.Add(new Ofp13Band((ushort)b.Type, b.Rate, b.BurstSize, b.PrecLevel));
-            reply.Add(new Ofp13MeterConfig((ushort)m.Flags, m.MeterId, bands));
+            foreach (var b in m.Bands) bands.Add(new Ofp13Band(MeterBandTypeMap.ToWire(b.Type), b.Rate, b.BurstSize, b.PrecLevel));
+            reply.Add(new Ofp13MeterConfig(MeterFlagsMap.ToWire(m.Flags), m.MeterId, bands));
         }
         reply.Finish();
     }
@@ -290,7 +290,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     private static void MeterFeatures(OfConnection c, uint xid)
     {
         var f = OfSwitch.MeterFeatures;
-        Single(c, xid, Ofp13MultipartType.MeterFeatures, new Ofp13MeterFeatures(f.MaxMeters, f.BandTypes, (uint)f.Capabilities, f.MaxBands, f.MaxColor));
+        Single(c, xid, Ofp13MultipartType.MeterFeatures, new Ofp13MeterFeatures(f.MaxMeters, f.BandTypes, MeterFlagsMap.ToWire(f.Capabilities), f.MaxBands, f.MaxColor));
     }
 
     private void GroupDesc(OfConnection c, uint xid)
@@ -305,7 +305,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                 Of13Translate.ToWire(b.Actions.Span, false, actions);
                 buckets.Add(new Ofp13Bucket(b.Weight, b.WatchPort, b.WatchGroup, actions));
             }
-            reply.Add(new Ofp13GroupDesc((byte)g.Type, g.GroupId, buckets));
+            reply.Add(new Ofp13GroupDesc(GroupTypeMap.ToWire(g.Type), g.GroupId, buckets));
         }
         reply.Finish();
     }

@@ -173,8 +173,7 @@ internal sealed class OfProtocol13 : OfProtocol
     {
         var fm = s_flowMod ??= new Ofp13FlowMod();
         if (!fm.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
-        if (fm.Command > (byte)FlowModCommand.DeleteStrict) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
-        var command = (FlowModCommand)fm.Command;
+        if (!FlowModCommandMap.TryToModel(fm.Command, out var command)) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
         bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
         // The flow's statistics entry is as long as this message (ofp_flow_stats and ofp_flow_mod have fixed parts of one
         // size before the match): one past what a multipart entry's length can say could never be read back whole.
@@ -279,12 +278,12 @@ internal sealed class OfProtocol13 : OfProtocol
     private void PortMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodePortMod(msg, out uint port, out ulong hw, out uint config, out uint mask, out _, out var err)) { Error(c, err, msg); return; }
-        if (((config | mask) & ~Of13Translate.PortConfigBits) != 0)
+        if (((config | mask) & ~PortConfigMap.Bits) != 0)
         {
             Error(c, new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig), msg);
             return;
         }
-        Check(c, _ctx.Switch.PortMod(new PortModRequest(port, hw, Of13Translate.ConfigToOf(config), Of13Translate.ConfigToOf(mask)), c.Controller), msg);
+        Check(c, _ctx.Switch.PortMod(new PortModRequest(port, hw, PortConfigMap.ToModel(config), PortConfigMap.ToModel(mask)), c.Controller), msg);
     }
 
     /// <summary>
@@ -372,8 +371,8 @@ internal sealed class OfProtocol13 : OfProtocol
             return;
         }
         if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (mod!.Command > 2) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
-        if (mod.GroupType > 3) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
+        if (!GroupModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
+        if (!GroupTypeMap.TryToModel(mod.GroupType, out var type)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
         var buckets = new OfBucket[mod.Buckets.Count];
         for (int i = 0; i < buckets.Length; i++)
         {
@@ -381,7 +380,7 @@ internal sealed class OfProtocol13 : OfProtocol
             if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out err)) { Error(c, err, msg); return; }
             buckets[i] = new OfBucket(b.Weight, b.WatchPort, b.WatchGroup, actions);
         }
-        var req = new GroupModRequest((GroupModCommand)mod.Command, (OfGroupType)mod.GroupType, mod.GroupId, buckets);
+        var req = new GroupModRequest(command, type, mod.GroupId, buckets);
         Check(c, _ctx.Switch.GroupMod(req, c.Controller), msg);
     }
 
@@ -389,14 +388,14 @@ internal sealed class OfProtocol13 : OfProtocol
     private void MeterMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodeMeterMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (mod!.Command > 2) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
+        if (!MeterModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
         var bands = new OfMeterBand[mod.Bands.Count];
         for (int i = 0; i < bands.Length; i++)
         {
             var b = mod.Bands[i];
-            bands[i] = new OfMeterBand((OfMeterBandType)b.Type, b.Rate, b.BurstSize, b.PrecLevel);
+            bands[i] = new OfMeterBand(MeterBandTypeMap.ToModel(b.Type), b.Rate, b.BurstSize, b.PrecLevel);
         }
-        var req = new MeterModRequest((MeterModCommand)mod.Command, (OfMeterFlags)mod.Flags, mod.MeterId, bands);
+        var req = new MeterModRequest(command, MeterFlagsMap.ToModel(mod.Flags), mod.MeterId, bands);
         Check(c, _ctx.Switch.MeterMod(req, c.Controller), msg);
     }
 
