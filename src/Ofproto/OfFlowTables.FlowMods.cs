@@ -129,7 +129,7 @@ public sealed partial class OfFlowTables
             return FlowModStatus.Ok;
         }
         if (mod.TableId == FlowModRequest.AllTables) return delete ? FlowModStatus.Ok : FlowModStatus.BadTableId;
-        if (mod.TableId > FlowInstructions.MaxTableId) return FlowModStatus.BadTableId;
+        if (mod.TableId >= MaxTables) return FlowModStatus.BadTableId;
         if (!delete && mod.Instructions is { GotoTable: not FlowInstructions.NoGoto } i && i.GotoTable <= mod.TableId)
             return FlowModStatus.BadGotoTable;
         return FlowModStatus.Ok;

@@ -155,7 +155,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
             Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
             return;
         }
-        if (fr.TableId != Ofp13.TableAll && !ctx.Switch.Flows.HasTable(fr.TableId))
+        if (fr.TableId != Ofp13.TableAll && !ctx.Switch.HasTable(fr.TableId))
         {
             Empty(c, xid, Ofp13MultipartType.Flow);
             return;
@@ -215,7 +215,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Table, xid, Sender(c));
         for (int id = 0; id < Of13Translate.TableCount; id++)
         {
-            var t = ctx.Switch.Flows.HasTable((byte)id) ? ctx.Switch.TableStats(id) : default;
+            var t = ctx.Switch.HasTable((byte)id) ? ctx.Switch.TableStats(id) : default;
             reply.Add(new Ofp13TableStats((byte)id, (uint)t.ActiveCount, (ulong)t.LookupCount, (ulong)t.MatchedCount));
         }
         reply.Finish();

@@ -178,12 +178,6 @@ internal sealed class OfProtocol13 : OfProtocol
         // The flow's statistics entry is as long as this message (ofp_flow_stats and ofp_flow_mod have fixed parts of one
         // size before the match): one past what a multipart entry's length can say could never be read back whole.
         if (addOrModify && msg.Length > MaxMultipartEntrySize) { Error(c, Ofp13Error.BadLength, msg); return; }
-        // OFPTT_ALL only for deletes (1.3.5 section 6.4); 254 is not a table here (see Of13Translate.TableCount).
-        if (fm.TableId >= Of13Translate.TableCount && !(fm.TableId == Ofp13.TableAll && !addOrModify))
-        {
-            Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadTableId), msg);
-            return;
-        }
         const ushort KnownFlags = 1 | 2 | 4 | 8 | 16;
         if ((fm.Flags & ~KnownFlags) != 0) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags), msg); return; }
         var problem = OxmMatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fm.Match), out var match, out _);
@@ -235,12 +229,7 @@ internal sealed class OfProtocol13 : OfProtocol
                     clear = true;
                     break;
                 case Ofp13InstructionType.GotoTable:
-                    if (ins.TableId >= Of13Translate.TableCount || ins.TableId <= fm.TableId)
-                    {
-                        error = Ofp13Error.BadInstruction(Ofp13Codes.InstBadTableId);
-                        return false;
-                    }
-                    gotoTable = ins.TableId;
+                    gotoTable = ins.TableId; // a table the switch has, and forward: the switch's to say (BAD_TABLE_ID)
                     break;
                 case Ofp13InstructionType.WriteMetadata:
                     metadata = ins.Metadata;

@@ -11,8 +11,8 @@ namespace Softswitch.OfAgent.Translate13;
 /// <remarks>Stateless; explicit tables of named pairs, never numbers cast between versions.</remarks>
 internal static class Of13Translate
 {
-    /// <summary>The tables an OpenFlow 1.3 controller may use: 0..253 (254 is OpenFlow 1.0's emergency table in statistics; Open vSwitch also offers 254).</summary>
-    public const byte TableCount = 254;
+    /// <summary>The tables an OpenFlow 1.3 controller may use (features' n_tables, TABLE and TABLE_FEATURES): the switch's limit.</summary>
+    public const byte TableCount = OfFlowTables.MaxTables;
 
     // ================================================================ errors
 
