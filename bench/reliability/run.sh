@@ -205,6 +205,24 @@ done
 row restart-safety $ok "${detail# }"
 fi
 
+# 5b. A controller reading at 64 KiB/s through a 64 KiB buffer while its SEND_FLOW_REM flows expire behind a flow-stats
+#     dump (bench/reliability/slow_reader.py): every FLOW_REMOVED must arrive and the switch must never close it.
+if want slow-flow-removed; then
+P=$(port); start slowrem --controller ptcp:$P --unixctl none
+[ $QUICK = 1 ] && { SRFLOWS=5000; SRHARD=10; } || { SRFLOWS=200000; SRHARD=20; }
+ok=PASS
+t0=$(date +%s)
+$PY bench/reliability/slow_reader.py --port $P --flows $SRFLOWS --hard-timeout $SRHARD >"$RUN/slowrem.json" || ok=FAIL
+wall=$(( $(date +%s) - t0 ))
+[ "$(json $RUN/slowrem.json "d['flow_removed']")" = "$SRFLOWS/$SRFLOWS" ] || ok=FAIL
+[ "$(json $RUN/slowrem.json "d['closed']")" = False ] || ok=FAIL
+closes=$(grep -c "none of our writes taken" "$RUN/slowrem.log" || true)
+[ "$closes" = 0 ] || ok=FAIL
+alive $DPID_PID || ok=FAIL
+row slow-flow-removed $ok "$(json $RUN/slowrem.json "f\"{d['flows']:,} flows (hard timeout $SRHARD s) read at {d['rate'] >> 10} KiB/s: {d['flow_removed']} FLOW_REMOVED, {d['dumped']:,} dumped, closed by the switch {d['closed']} ($closes closes logged); installed in {d['install_s']} s, read for {d['seconds']} s, $wall s wall\"")"
+kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
+
 # 6, 7 and 8 need root for network namespaces: real AF_PACKET ports on veth, frames sent from a namespace.
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/null; then
   netns_up

@@ -23,6 +23,16 @@ public interface IDatapathEvents
     /// <summary>A maintenance step starts, before flows expire (an offload target reads its hardware counters here).</summary>
     void OnMaintenanceStarting() { }
     /// <summary>
+    /// Someone is about to read flow counters (a statistics request): an offload target adds what its hardware counted
+    /// since the last read. Called on the reader's thread (<see cref="SwitchDatapath.RefreshCounters"/>).
+    /// </summary>
+    void OnCountersWanted() { }
+    /// <summary>
+    /// A barrier: the table changes made so far must be in force in every forwarding path when this returns (an offload
+    /// target waits until its hardware holds them). Called on the requester's thread (<see cref="SwitchDatapath.Barrier"/>).
+    /// </summary>
+    void OnBarrier() { }
+    /// <summary>
     /// A rule's idle or hard timeout passed; it has left its table. The entry is what it was only during the call (a
     /// recycling table may give it a new incarnation later; see <see cref="Classifier.FlowTable.RecycleEntries"/>).
     /// </summary>

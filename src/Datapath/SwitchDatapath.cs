@@ -338,15 +338,13 @@ public sealed partial class SwitchDatapath : IDisposable
         slot.Port.Dispose();
     }
 
-    /// <summary>Changes a port's config bits (PORT_MOD); reports PORT_STATUS when they changed.</summary>
+    /// <summary>Changes a port's config bits (PORT_MOD; atomic, so concurrent changes of other bits are kept); reports
+    /// PORT_STATUS when they changed.</summary>
     public bool SetPortConfig(ushort no, PortConfig config, PortConfig mask)
     {
         var slot = _ports.Get(no);
         if (slot is null) return false;
-        var old = slot.Config;
-        var now = (old & ~mask) | (config & mask);
-        if (now == old) return true;
-        slot.SetConfig(now);
+        if (!slot.UpdateConfig(config, mask)) return true;
         foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
         return true;
     }
@@ -437,6 +435,18 @@ public sealed partial class SwitchDatapath : IDisposable
     public void Unsubscribe(IDatapathEvents listener)
     {
         lock (_listenerLock) _listeners = Array.FindAll(_listeners, l => !ReferenceEquals(l, listener));
+    }
+
+    /// <summary>Has every listener add the counts forwarded outside software (offloaded flows) to the flows, before a statistics read.</summary>
+    public void RefreshCounters()
+    {
+        foreach (var l in _listeners) l.OnCountersWanted();
+    }
+
+    /// <summary>Returns once the table changes made so far are in force in every forwarding path (offload targets included).</summary>
+    public void Barrier()
+    {
+        foreach (var l in _listeners) l.OnBarrier();
     }
 
     /// <summary>One maintenance step: expire flows, report link changes, age MACs (tests call it directly).</summary>

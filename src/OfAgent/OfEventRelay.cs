@@ -20,4 +20,6 @@ internal sealed class OfEventRelay(OfConnectionManager connections) : IOfReports
     public void FlowRemoved(in OfFlowRemoved removed) => connections.SendFlowRemoved(removed);
 
     public void PortStatus(OfPortReason reason, OfPortDesc port) => connections.SendPortStatus(reason, port);
+
+    public void PortStatus(OfPortReason reason, OfPortDesc port, OfController source) => connections.SendPortStatus(reason, port, source);
 }

@@ -54,6 +54,10 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     [ThreadStatic] private static QuiescentDomain.Hold s_runRemovedHold;
     [ThreadStatic] private static bool s_runRemovedHeld;
     [ThreadStatic] private static OfAction[]? s_actions;
+    // The controller whose PORT_MOD is being applied on this thread (its PORT_STATUS is reported synchronously).
+    [ThreadStatic] private static OfController? s_portModFrom;
+    /// <summary>Output to OFPP_TABLE: a packet through the whole pipeline from table 0.</summary>
+    private static readonly FlowActions s_toTable = new([FlowAction.Output(PortNumber.Table)]);
     /// <summary>A spare flow list shared by the connections (tools connect per command, so a list per thread would not last).</summary>
     private static List<FlowEntry>? s_spareFlows;
 
@@ -97,6 +101,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// handled inside one.
     /// </summary>
     public RequestScope BeginRequest() => new(Flows.Reclamation.Enter());
+
+    /// <summary>A barrier: returns once the flow-mods before it are in force everywhere packets are forwarded (offloaded flows included).</summary>
+    public void Barrier() => _dp.Barrier();
 
     /// <summary>A request's hold of the flows it reads (<see cref="BeginRequest"/>); dispose it once the request is answered.</summary>
     public readonly struct RequestScope : IDisposable
@@ -166,8 +173,12 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     void IDatapathEvents.OnFlowExpired(in FlowRemoved expired) => Report(expired);
 
     void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
-        => _reports?.PortStatus(reason switch { PortStatusReason.Add => OfPortReason.Add, PortStatusReason.Delete => OfPortReason.Delete, _ => OfPortReason.Modify },
-                                OfPorts.Describe(port));
+    {
+        var r = reason switch { PortStatusReason.Add => OfPortReason.Add, PortStatusReason.Delete => OfPortReason.Delete, _ => OfPortReason.Modify };
+        // A PORT_MOD's own change is made on its thread: reported to every controller but its sender.
+        if (s_portModFrom is { } from) _reports?.PortStatus(r, OfPorts.Describe(port), from);
+        else _reports?.PortStatus(r, OfPorts.Describe(port));
+    }
 
     void IDatapathEvents.OnMaintenanceError(Exception error)
         => _log.LogError(error, "datapath maintenance step failed (flow expiry, link monitoring, MAC aging); retrying at the next interval");
@@ -254,7 +265,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
     /// packet-in), counted in that flow's statistics. Under <see cref="MatchRules.OpenFlow13"/> the flow-mod may name
     /// tables 1..253 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>); a
-    /// released buffered packet then runs through the flow's apply-actions only, not through the tables its goto names.
+    /// released buffered packet then goes through the whole pipeline as a packet-out to OFPP_TABLE would (OpenFlow
+    /// 1.3.5 section 6.4: the flow-mod, then that packet-out), gotos and write-actions included, counted by the flows
+    /// it meets.
     /// </summary>
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {
@@ -341,6 +354,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         {
             err = TakeBuffer(req.BufferId, out var frame, out var inPort);
             if (err != OfError.None) return err;
+            if (of13)
+            {
+                _dp.PacketOut(frame, inPort, s_toTable);
+                return OfError.None;
+            }
             _dp.PacketOut(frame, inPort, actions);
             flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
@@ -416,24 +434,42 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         return list;
     }
 
-    /// <summary>Changes a port's config bits (port-mod).</summary>
+    /// <summary>
+    /// Changes a port's config bits (port-mod). The PORT_STATUS it causes goes to every controller that wants it but
+    /// <paramref name="from"/>, as Open vSwitch does for OpenFlow before 1.5 (ofproto/connmgr.c connmgr_send_port_status).
+    /// </summary>
     public OfError PortMod(in PortModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
         if (!OfPort.ToDatapath(req.Port, out var no) || _dp.Ports.Get(no) is not { } slot) return OfError.PortModBadPort;
         if (req.HwAddr != slot.Port.Info.HwAddr.Value) return OfError.PortModBadHwAddr;
-        _dp.SetPortConfig(slot.No, OfPorts.ToDatapath(req.Config), OfPorts.ToDatapath(req.Mask));
+        s_portModFrom = from;
+        try
+        {
+            _dp.SetPortConfig(slot.No, OfPorts.ToDatapath(req.Config), OfPorts.ToDatapath(req.Mask));
+        }
+        finally
+        {
+            s_portModFrom = null;
+        }
         return OfError.None;
     }
 
     /// <summary>What the switch does with IP fragments (the switch config).</summary>
     public FragmentHandling Fragments => _fragments;
 
-    /// <summary>Sets the fragment handling; reassembly is refused (<see cref="OfError.ConfigRefused"/>: the switch does not reassemble).</summary>
+    /// <summary>
+    /// Sets the fragment handling. Reassembly is not supported: asked for it, the switch keeps its handling and logs
+    /// it, without an error, as Open vSwitch's handle_set_config does (so GET_CONFIG shows what is true).
+    /// </summary>
     public OfError SetFragments(FragmentHandling f, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
-        if (f == FragmentHandling.Reassemble) return OfError.ConfigRefused;
+        if (f == FragmentHandling.Reassemble)
+        {
+            _log.LogWarning("unsupported fragment handling mode reassemble; fragments still {Mode}", _fragments == FragmentHandling.Drop ? "dropped" : "handled normally");
+            return OfError.None;
+        }
         _fragments = f;
         _dp.FragmentMode = f == FragmentHandling.Drop ? FragmentMode.Drop : FragmentMode.Normal;
         return OfError.None;
@@ -565,6 +601,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     private List<FlowEntry> CollectFlows(in FlowStatsRequest req)
     {
+        _dp.RefreshCounters();
         var into = Interlocked.Exchange(ref s_spareFlows, null) ?? new List<FlowEntry>();
         bool emergency = req.TableId == OfTables.EmergencyTableId;
         if (!emergency && req.TableId != FlowModRequest.AllTables && !Flows.HasTable(req.TableId)) return into;
@@ -589,57 +626,6 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     /// <summary>Whether OpenFlow table <paramref name="id"/> exists (table 0 always; others once a flow-mod created them).</summary>
     public bool HasTable(byte id) => Flows.HasTable(id);
-
-    // ================================================================ fail mode
-
-    /// <summary>
-    /// Whether a controller is connected: decides the fail mode (call whenever a primary connection comes or goes or
-    /// agrees on a version). <paramref name="missToController"/>: whether a packet that no flow of table 0 matches goes
-    /// to the controllers while one is connected (OpenFlow 1.0's implicit packet-in on a miss) or is dropped (OpenFlow
-    /// 1.3.5 section 5.4: only a table-miss flow entry sends misses to the controller). As Open vSwitch's connmgr
-    /// (<c>connmgr_wants_packet_in_on_miss</c>), the agent asks for the implicit packet-in while any controller speaks a
-    /// version before 1.3.
-    /// </summary>
-    public void SetControllerConnected(bool connected, bool missToController = true)
-    {
-        lock (_failModeLock)
-        {
-            _connected = connected;
-            _missToController = missToController;
-            ApplyFailModeLocked();
-        }
-    }
-
-    private void EmergencyFlowsChanged()
-    {
-        lock (_failModeLock)
-            if (!_connected) ApplyFailModeLocked();
-    }
-
-    private void ApplyFailMode()
-    {
-        lock (_failModeLock) ApplyFailModeLocked();
-    }
-
-    /// <summary>Sets the datapath's miss behaviour and the emergency flows' use from the controller state and the fail mode.</summary>
-    private void ApplyFailModeLocked()
-    {
-        var before = _dp.MissBehavior;
-        bool missBefore = _loggedMissToController;
-        _loggedMissToController = _missToController;
-        _dp.MissBehavior = _connected ? MissBehavior.Controller
-                         : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
-        // Without a controller, table 0's misses follow the fail mode (the datapath's miss behaviour) in every version.
-        Flows.SetTableMiss(OfFlowTables.MainTableId, _connected && !_missToController ? TableMiss.Drop : TableMiss.Controller);
-        // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
-        Flows.UseEmergencyTable = !_connected && Options.FailMode == FailMode.Secure && Flows.Emergency > 0;
-        if (_dp.MissBehavior != before || !_failModeLogged || missBefore != _missToController)
-        {
-            _log.LogInformation("controller {State}: table misses {Behavior}", _connected ? "connected" : "not connected",
-                _dp.MissBehavior switch { MissBehavior.Controller when !_missToController => "go to the table-miss flow entry (OpenFlow 1.3)", MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
-        }
-        _failModeLogged = true;
-    }
 
     /// <summary>Stops the upcall pump and unsubscribes; reports already being delivered may still arrive.</summary>
     public void Dispose()

@@ -49,6 +49,9 @@ internal static class RunCommand
 
         public IOffloadAttachment? Attachment => _offload;
 
+        /// <summary>Takes <paramref name="attachment"/> (attached after the scope began).</summary>
+        public void Set(IOffloadAttachment? attachment) => _offload = attachment;
+
         public void Dispose()
         {
             var offload = _offload;
@@ -89,20 +92,36 @@ internal static class RunCommand
             Threads = s.Threads, ForwardingCpus = plan.ForwardingCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
             SamplingRate = plan.SflowCollector is null ? 0 : s.SflowSampling,
         });
-        IOffloadAttachment? offload;
+        // A board's ports become OpenFlow ports 1..n (it takes them before the datapath has any); other targets attach
+        // to the datapath's ports. Flows that fit go to the target's tables, the rest stay in software.
+        bool takesPorts = OffloadSetup.TakesPorts(s.Offload);
+        IOffloadAttachment? offload = null;
+        if (takesPorts && !TryAttachOffload(s, dp, opened, loggers, out offload, out var boardError)) return UserError(boardError);
+        using var offloadScope = new OffloadScope(offload);
+        if (!TryAddPorts(s, plan, dp, opened, !takesPorts, log, loggers, out ulong dpid, out var qos, out var portError)) return UserError(portError);
+        if (!takesPorts)
+        {
+            if (!TryAttachOffload(s, dp, opened, loggers, out offload, out var offloadError)) return UserError(offloadError);
+            offloadScope.Set(offload);
+        }
+        return Serve(s, plan, vlog, loggers, log, dp, opened, portFactory, offloadScope, dpid, qos);
+    }
+
+    private static bool TryAttachOffload(RunSettings s, SwitchDatapath dp, IReadOnlyList<OpenedPort> opened, ILoggerFactory loggers,
+                                         out IOffloadAttachment? offload, out string error)
+    {
+        offload = null;
         try
         {
-            // A board's ports become OpenFlow ports 1..n; flows that fit go to the target's tables, the rest stay in software.
             if (!OffloadSetup.TryAttach(s.Offload, dp, opened.Select(p => p.Port).ToList(), loggers.CreateLogger("offload"), out offload, out var offloadError))
-                return UserError(offloadError!);
+                return Fail(offloadError!, out error);
         }
-        catch (Exception e) when (e is NetFpgaUnavailableException or DatapathConfigurationException)
+        catch (Exception e) when (e is NetFpgaUnavailableException or DatapathConfigurationException or PortOpenException or IOException)
         {
-            return UserError($"--offload {s.Offload}: {e.Message}");
+            return Fail($"--offload {s.Offload}: {e.Message}", out error);
         }
-        using var offloadScope = new OffloadScope(offload);
-        if (!TryAddPorts(s, plan, dp, opened, offload is null, log, loggers, out ulong dpid, out var qos, out var portError)) return UserError(portError);
-        return Serve(s, plan, vlog, loggers, log, dp, opened, portFactory, offloadScope, dpid, qos);
+        error = "";
+        return true;
     }
 
     /// <summary>Checks the settings a run needs before it opens anything; false with the user error.</summary>

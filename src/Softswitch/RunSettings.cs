@@ -20,7 +20,7 @@ public sealed class RunSettings
     public string? Protocols { get; set; }
     /// <summary>Tunnel ports, e.g. <c>vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,port=5</c>.</summary>
     public List<string> Tunnels { get; set; } = new();
-    /// <summary>none, netfpga (a real NetFPGA-1G board) or netfpga-emulated.</summary>
+    /// <summary>none, xdp (an XDP flow map on the AF_XDP ports), netfpga (a real NetFPGA-1G board) or netfpga-emulated.</summary>
     public string Offload { get; set; } = "none";
     public string? Dpid { get; set; }
     /// <summary>standalone (the OVS and reference-switch default: a learning switch while no controller is connected) or secure.</summary>

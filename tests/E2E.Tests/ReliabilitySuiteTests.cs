@@ -5,8 +5,8 @@ namespace Softswitch.E2E.Tests;
 
 /// <summary>
 /// The short version of bench/reliability/run.sh against the real daemon: listener storm, connection flood, wire
-/// fuzz, controller flaps, restart safety, and (as root) frame fuzz through real ports and a stalled controller,
-/// each row PASS.
+/// fuzz, controller flaps, restart safety, a controller reading slowly while its flows expire, and (as root) frame
+/// fuzz through real ports and a stalled controller, each row PASS.
 /// </summary>
 public sealed class ReliabilitySuiteTests
 {
@@ -84,7 +84,7 @@ public sealed class ReliabilitySuiteTests
         // The suite runs the daemon this test run built (src/Softswitch/bin/Release); build it if this is another configuration.
         var (code, table, errors) = await RunSuiteAsync("the quick reliability suite", new(), ["--quick"], "bench/bin/Release/net10.0/Softswitch.Bench.dll");
         Assert.True(code == 0, $"reliability suite failed ({code}):\n{table}\n{errors}");
-        foreach (var scenario in new[] { "listener-storm", "connect-flood", "wire-fuzz", "codec-fuzz13", "controller-flaps", "restart-safety" })
+        foreach (var scenario in new[] { "listener-storm", "connect-flood", "wire-fuzz", "codec-fuzz13", "controller-flaps", "restart-safety", "slow-flow-removed" })
             Assert.Matches($"(?m)^{scenario} +PASS ", table);
         // Real ports on veth need root (CI is root); elsewhere the suite says SKIP and why, loudly.
         bool isRoot = Environment.UserName == "root";

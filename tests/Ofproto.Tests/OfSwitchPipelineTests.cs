@@ -289,4 +289,29 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.Equal(TableMiss.Controller, _sw.Tables[0].Miss);
         Assert.Equal(TableMissMode.Controller, _sw.Flows.Main.MissMode);
     }
+
+    [Fact]
+    public void A_buffered_packet_released_by_an_OpenFlow13_flow_mod_runs_the_whole_pipeline()
+    {
+        // Table 1 outputs by its write-actions; table 0's flow, added with the buffer, rewrites eth_dst and goes there.
+        var write = new OfInstructions(default, WriteActions: new[] { OfAction.Output(3) });
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, write)));
+        var frame = FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 2);
+        uint id = _sw.BufferPacket(frame, 1);
+        Assert.NotEqual(PacketBuffers.NoBuffer, id);
+        const ulong NewDst = 0x02_00_00_00_00_99;
+        var add = Add13(0, OfMatch.Any, 1, Goto(1, OfAction.SetEthDst(NewDst))) with { BufferId = id };
+        Assert.Equal(OfError.None, _sw.FlowMod(add));
+        _dp.PollUntilIdle();
+
+        Assert.Equal(0, SentOn(1));
+        var sent = _ports[2].TakeSent();
+        var only = Assert.Single(sent);
+        Assert.Equal(NewDst, MacAddress.Read(only.AsSpan(0, 6)).Value);
+        Assert.Equal(0, _reports.PacketIns);
+        // Each table's flow counts the packet once.
+        var seen = new List<(byte Table, ulong Packets)>();
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { seen.Add((f.TableId, f.PacketCount)); return true; });
+        Assert.Equal(new[] { ((byte)0, 1UL), ((byte)1, 1UL) }, seen.OrderBy(x => x.Table).ToArray());
+    }
 }

@@ -186,12 +186,17 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Fragment_reassembly_is_refused_and_the_setting_kept()
+    public void Fragment_reassembly_is_accepted_without_an_error_and_the_setting_kept()
     {
+        // As Open vSwitch's handle_set_config: an unsupported mode is logged and the current one kept, no error.
         Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Drop));
         Assert.Equal(FragmentMode.Drop, _dp.FragmentMode);
-        Assert.Equal(OfError.ConfigRefused, _sw.SetFragments(FragmentHandling.Reassemble));
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Reassemble));
         Assert.Equal(FragmentHandling.Drop, _sw.Fragments);
+        Assert.Equal(FragmentMode.Drop, _dp.FragmentMode);
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Normal));
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Reassemble));
+        Assert.Equal(FragmentHandling.Normal, _sw.Fragments);
     }
 
     [Fact]
@@ -206,6 +211,43 @@ public sealed class OfSwitchTests : IDisposable
         Assert.Equal(MissBehavior.Drop, _dp.MissBehavior);
         Assert.True(_sw.Flows.UseEmergencyTable);
         Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: OfTables.EmergencyTableId)).FlowCount);
+        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+    }
+
+    [Fact]
+    public void Entering_emergency_mode_deletes_the_normal_flows_and_the_emergency_flows_stay_after_reconnecting()
+    {
+        // OpenFlow 1.0 section 4.3: all normal entries are deleted when entering emergency mode; on reconnecting the
+        // emergency entries remain.
+        _sw.SetControllerConnected(true);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(2), 10, cookie: 0xA, flags: FlowModFlags.SendFlowRemoved, actions: OfAction.Output(2))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(3), 10, cookie: 0xB, actions: OfAction.Output(3))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(OfMatch.Any, 1, cookie: 0xE, flags: FlowModFlags.Emergency, actions: OfAction.Output(1))));
+
+        _sw.SetControllerConnected(false);
+        Assert.True(_sw.Flows.UseEmergencyTable);
+        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        Assert.Equal(0, _sw.Flows.Main.Count);
+        var removed = Assert.Single(_reports.Removed); // only the flow that asked for it
+        Assert.Equal((0xAUL, OfFlowRemovedReason.Delete), (removed.Cookie, removed.Reason));
+
+        _sw.SetControllerConnected(true);
+        Assert.False(_sw.Flows.UseEmergencyTable);
+        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: OfTables.EmergencyTableId)).FlowCount);
+        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+    }
+
+    [Fact]
+    public void Without_emergency_flows_losing_the_controller_keeps_the_normal_flows()
+    {
+        _sw.SetControllerConnected(true);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(2), 10, actions: OfAction.Output(2))));
+        _sw.SetControllerConnected(false);
+        Assert.False(_sw.Flows.UseEmergencyTable);
+        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        // An emergency flow added while disconnected enters emergency mode: the normal flows go then.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add(OfMatch.Any, 1, flags: FlowModFlags.Emergency, actions: OfAction.Output(1))));
+        Assert.True(_sw.Flows.UseEmergencyTable);
         Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
     }
 

@@ -54,6 +54,27 @@ public sealed class PortSlot
         StateChanged();
     }
 
+    /// <summary>
+    /// Sets the bits of <paramref name="mask"/> to <paramref name="config"/>'s and keeps the others, atomically (a
+    /// compare-and-swap loop: concurrent updates with different masks never lose each other's bits). False when
+    /// nothing changed.
+    /// </summary>
+    public bool UpdateConfig(PortConfig config, PortConfig mask)
+    {
+        ref uint cell = ref System.Runtime.CompilerServices.Unsafe.As<PortConfig, uint>(ref _config);
+        uint old = Volatile.Read(ref cell);
+        while (true)
+        {
+            uint now = (old & ~(uint)mask) | ((uint)config & (uint)mask);
+            if (now == old) return false;
+            uint seen = Interlocked.CompareExchange(ref cell, now, old);
+            if (seen == old) break;
+            old = seen;
+        }
+        StateChanged();
+        return true;
+    }
+
     private static long s_stateVersion = 1;
 
     /// <summary>

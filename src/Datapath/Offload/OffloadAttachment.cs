@@ -29,11 +29,21 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
     private readonly SwitchDatapath _dp;
     private long _maintenanceErrors;
 
-    private OffloadAttachment(SwitchDatapath dp, OffloadManager manager)
+    private readonly bool _syncOnRequests;
+
+    private OffloadAttachment(SwitchDatapath dp, OffloadManager manager, bool syncOnRequests)
     {
         _dp = dp;
         Manager = manager;
+        _syncOnRequests = syncOnRequests;
     }
+
+    /// <summary>Longest a barrier waits for the target to hold the changes made before it.</summary>
+    public static readonly TimeSpan BarrierTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Barriers that returned before the target held every change made before them (timed out).</summary>
+    public long BarrierTimeouts => Interlocked.Read(ref _barrierTimeouts);
+    private long _barrierTimeouts;
 
     public OffloadManager Manager { get; }
 
@@ -43,8 +53,11 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
     /// <summary>
     /// Attaches <paramref name="target"/> to <paramref name="dp"/>: the manager offers the flows already there, and
     /// every later change, to the target; <paramref name="log"/> makes the placement's log for the new manager, or null.
+    /// With <paramref name="syncOnRequests"/>, each statistics read first adds the hardware's counts to the flows, and
+    /// each barrier waits (up to <see cref="BarrierTimeout"/>) until the target holds every change made before it.
     /// </summary>
-    public static OffloadAttachment Attach(SwitchDatapath dp, IOffloadTarget target, Func<OffloadManager, IOffloadLog>? log = null)
+    public static OffloadAttachment Attach(SwitchDatapath dp, IOffloadTarget target, Func<OffloadManager, IOffloadLog>? log = null,
+                                           bool syncOnRequests = false)
     {
         ArgumentNullException.ThrowIfNull(dp);
         ArgumentNullException.ThrowIfNull(target);
@@ -52,7 +65,7 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
         var l = log?.Invoke(manager);
         manager.Log = l;
         manager.Attach();
-        var a = new OffloadAttachment(dp, manager);
+        var a = new OffloadAttachment(dp, manager, syncOnRequests);
         dp.Subscribe(a);
         l?.OnStarted(target.Description);
         return a;
@@ -61,7 +74,9 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
     public string Describe()
     {
         long errors = MaintenanceErrors;
-        return $"target: {Manager.Target.Description}\n" + (errors == 0 ? "" : $"maintenance errors: {errors}\n");
+        long late = BarrierTimeouts;
+        return $"target: {Manager.Target.Description}\n" + (errors == 0 ? "" : $"maintenance errors: {errors}\n") +
+               (late == 0 ? "" : $"barriers answered before the target held the changes: {late}\n");
     }
 
     void IDatapathEvents.OnMaintenanceStarting()
@@ -77,6 +92,25 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
             problem = $"offload: maintenance of target {Manager.Target.Name} failed: {e.Message}";
         }
         Manager.Log?.OnMaintenance(problem);
+    }
+
+    void IDatapathEvents.OnCountersWanted()
+    {
+        if (!_syncOnRequests) return;
+        try
+        {
+            Manager.ReadHardwareCounters();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Interlocked.Increment(ref _maintenanceErrors);
+            Manager.Log?.OnMaintenance($"offload: reading the counters of target {Manager.Target.Name} failed: {e.Message}");
+        }
+    }
+
+    void IDatapathEvents.OnBarrier()
+    {
+        if (_syncOnRequests && !Manager.WaitForPlacement(BarrierTimeout)) Interlocked.Increment(ref _barrierTimeouts);
     }
 
     public void Dispose()

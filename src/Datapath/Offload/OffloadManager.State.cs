@@ -196,6 +196,8 @@ public sealed partial class OffloadManager
         public OffloadDetail Detail;
         public int Rows;
         public int LastWrites;
+        /// <summary>The flow's packet count at the last poll (its traffic since is what ranks it for a slot).</summary>
+        public long PacketsAtPoll = entry.Packets;
 
         public FlowPlacement ToPlacement() => new(Entry, InHardware, Reason, Detail, Rows, LastWrites);
     }

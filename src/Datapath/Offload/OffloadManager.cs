@@ -11,6 +11,7 @@ namespace Softswitch.Datapath.Offload;
 /// <para>One idea per file: this one holds the lifetime (attach, detach) and what readers see (placements, stats,
 /// <see cref="Poll"/>); <c>OffloadManager.Queue.cs</c> the queue of table changes and the worker that drains it;
 /// <c>OffloadManager.Placement.cs</c> the placement policy (which flow goes where, evictions, retries);
+/// <c>OffloadManager.Hotness.cs</c> which flows earn the target's room when it is full (the busiest);
 /// <c>OffloadManager.Compatibility.cs</c> what may share the hardware (the classifier's order against the target's
 /// declared <see cref="IOffloadTarget.LookupModel"/>, and the datapath's state); <c>OffloadManager.State.cs</c> the
 /// per-flow state and its bookkeeping.</para>
@@ -168,6 +169,7 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
                 var c = _target.ReadCounters(s.Entry);
                 Credit(s.Entry, c, now);
             }
+            SwapHotFlowsLocked();
             if (_dp is not null)
             {
                 var env = ComputeEnv(out long sig);
@@ -184,6 +186,17 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
                 RetryLocked();
             }
             _maintenanceWrites += _target.RegisterWrites - w0;
+        }
+    }
+
+    /// <summary>Reads every offloaded flow's hardware counters into the flow (what <see cref="Poll"/> does first, alone: for a statistics read).</summary>
+    public void ReadHardwareCounters()
+    {
+        lock (_lock)
+        {
+            long now = _table.Clock.NowNanos;
+            foreach (var s in _flows.Values)
+                if (s.InHardware) Credit(s.Entry, _target.ReadCounters(s.Entry), now);
         }
     }
 
@@ -233,7 +246,7 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
                     if (n.Value > 0) reasons[r] = n.Value;
                 return new OffloadStats(_hwFlows, _flows.Count - _hwFlows, _hwRows, _flowModEvents, _flowModWrites, _maintenanceWrites,
                     _polls, _installs, _evictions, _promotions, _hwPackets, _hwBytes, reasons, _targetErrors,
-                    pending, placed, mean, _latencyTicksMax * usPerTick);
+                    pending, placed, mean, _latencyTicksMax * usPerTick, _hotSwaps);
             }
         }
     }

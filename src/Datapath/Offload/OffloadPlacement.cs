@@ -72,6 +72,7 @@ public interface IOffloadLog
 /// <param name="PlacedEvents">Table changes placed so far (flow-mods, and flows offered when the manager attached).</param>
 /// <param name="PlacementLatencyMeanMicros">Mean time from a table change to its placement decision.</param>
 /// <param name="PlacementLatencyMaxMicros">Longest time from a table change to its placement decision.</param>
+/// <param name="HotSwaps">Flows placed in room a colder hardware flow gave up (the target was full).</param>
 public readonly record struct OffloadStats(
     int HardwareFlows,
     int SoftwareFlows,
@@ -90,7 +91,8 @@ public readonly record struct OffloadStats(
     int PendingEvents = 0,
     long PlacedEvents = 0,
     double PlacementLatencyMeanMicros = 0,
-    double PlacementLatencyMaxMicros = 0)
+    double PlacementLatencyMaxMicros = 0,
+    long HotSwaps = 0)
 {
     /// <summary>Mean register writes per flow-table change (add, modify, removal).</summary>
     public double RegisterWritesPerFlowMod => FlowModEvents == 0 ? 0 : (double)FlowModRegisterWrites / FlowModEvents;

@@ -51,6 +51,7 @@ internal sealed class OfRequestDispatcher
         if (msg.Length >= OfpHeader.Size && msg[0] == OfpConstants.Version && BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) == msg.Length &&
             (msg[1] == (byte)OfpType.EchoRequest || (msg[1] == (byte)OfpType.BarrierRequest && msg.Length == OfpHeader.Size)))
         {
+            if (msg[1] == (byte)OfpType.BarrierRequest) _ctx.Switch.Barrier();
             var reply = OfConnection.MessagePool.Rent(msg.Length);
             msg.CopyTo(reply);
             reply[1] = (byte)(msg[1] == (byte)OfpType.EchoRequest ? OfpType.EchoReply : OfpType.BarrierReply);
@@ -93,6 +94,7 @@ internal sealed class OfRequestDispatcher
                 _stats.Handle(c, sr, msg);
                 break;
             case OfpBarrierRequest br:
+                _ctx.Switch.Barrier();
                 c.Send(new OfpBarrierReply { Xid = br.Xid });
                 break;
             case OfpQueueGetConfigRequest qc:

@@ -50,6 +50,7 @@ internal sealed class OfProtocol13 : OfProtocol
             case Ofp13Type.EchoRequest:
             case Ofp13Type.BarrierRequest when msg.Length == Ofp13Messages.HeaderSize:
             {
+                if (type == Ofp13Type.BarrierRequest) _ctx.Switch.Barrier();
                 var reply = OfConnection.MessagePool.Rent(msg.Length);
                 msg.CopyTo(reply);
                 reply[1] = (byte)(type == Ofp13Type.EchoRequest ? Ofp13Type.EchoReply : Ofp13Type.BarrierReply);

@@ -378,17 +378,17 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     public void SendFlowRemoved(in OfFlowRemoved removed)
         => SendAsync(OfAsyncKind.FlowRemoved, (int)removed.Reason, removed, static (proto, r) => proto.FlowRemoved(r));
 
-    /// <summary>PORT_STATUS to every connection that wants it, encoded once per version in use.</summary>
-    public void SendPortStatus(OfPortReason reason, OfPortDesc port)
-        => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, a) => proto.PortStatus(a.reason, a.port));
+    /// <summary>PORT_STATUS to every connection that wants it but <paramref name="except"/>'s, encoded once per version in use.</summary>
+    public void SendPortStatus(OfPortReason reason, OfPortDesc port, OfController? except = null)
+        => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, a) => proto.PortStatus(a.reason, a.port), except);
 
-    private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, T, byte[]> encode)
+    private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, T, byte[]> encode, OfController? except = null)
     {
         byte[]? v1 = null, v2 = null;
         byte ver1 = 0, ver2 = 0;
         foreach (var c in _connSnapshot)
         {
-            if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason)) continue;
+            if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason) || ReferenceEquals(c.Controller, except)) continue;
             byte v = c.Version;
             // Encoded at most once per version: the connections of one version share the message.
             byte[] msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2 : encode(c.Protocol, report);

@@ -114,7 +114,6 @@ public static class WireMap
         OfError.BadPacketLength => OfpError.BadRequest(OfpBadRequestCode.BadLen),
         OfError.BadTableId => OfpError.BadRequest(OfpBadRequestCode.BadStat),
         OfError.IsSlave => OfpError.BadRequest(OfpBadRequestCode.Eperm),
-        OfError.ConfigRefused => OfpError.BadRequest(OfpBadRequestCode.Eperm),
         OfError.BadPort => OfpError.BadAction(OfpBadActionCode.BadOutPort),
         OfError.UnsupportedField or OfError.UnsupportedMask or OfError.BadMatchPort => OfpError.FlowModFailed(OfpFlowModFailedCode.Unsupported),
         OfError.BadOutPort => OfpError.BadAction(OfpBadActionCode.BadOutPort),

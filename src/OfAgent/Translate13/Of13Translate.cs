@@ -24,7 +24,6 @@ internal static class Of13Translate
         OfError.BadPacketLength => Ofp13Error.BadRequest(Ofp13Codes.BadPacket),
         OfError.BadTableId => flowMod ? Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadTableId) : Ofp13Error.BadRequest(Ofp13Codes.BadTableId),
         OfError.IsSlave => Ofp13Error.BadRequest(Ofp13Codes.IsSlave),
-        OfError.ConfigRefused => new(Ofp13ErrorType.SwitchConfigFailed, Ofp13Codes.ConfigBadFlags),
         OfError.BadPort => Ofp13Error.BadRequest(Ofp13Codes.BadPort),
         OfError.UnsupportedField => Ofp13Error.BadMatch(Ofp13Codes.MatchBadField),
         OfError.UnsupportedMask => Ofp13Error.BadMatch(Ofp13Codes.MatchBadMask),

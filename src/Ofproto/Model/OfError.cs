@@ -18,8 +18,6 @@ public enum OfError : byte
     BadTableId,
     /// <summary>A connection whose role is slave asked to change the switch.</summary>
     IsSlave,
-    /// <summary>A setting the switch refuses (fragment reassembly).</summary>
-    ConfigRefused,
     /// <summary>A port in a request that names no port of the switch (packet-out's in_port).</summary>
     BadPort,
     // ---- matches

@@ -149,4 +149,7 @@ public interface IOfReports
     void PacketIn(in OfPacketIn packet);
     void FlowRemoved(in OfFlowRemoved removed);
     void PortStatus(OfPortReason reason, OfPortDesc port);
+
+    /// <summary>A port changed by <paramref name="source"/>'s PORT_MOD: reported to every controller but the source.</summary>
+    void PortStatus(OfPortReason reason, OfPortDesc port, OfController source) => PortStatus(reason, port);
 }

@@ -94,6 +94,6 @@ public enum FragmentHandling : byte
     Normal,
     /// <summary>Drop fragments.</summary>
     Drop,
-    /// <summary>Reassemble (refused: the switch does not).</summary>
+    /// <summary>Reassemble (not supported: asking for it keeps the current handling).</summary>
     Reassemble,
 }

@@ -90,7 +90,7 @@ public sealed unsafe class AfXdpPort : IPort
     private volatile XskSocket[] _served;      // what this port's own Receive polls: all sockets, or the first once split
     private int _next;                         // round-robin start among _served
     private int _epollFd = -1;                 // over _served when it holds more than one socket
-    private int _mapFd = -1, _progFd = -1, _linkFd = -1;
+    private int _mapFd = -1, _progFd = -1, _linkFd = -1, _flowProgFd = -1;
     private int _packetFd = -1;                // transmit for threads that own no TX ring here
     private long _txViaPacketSocket;
     private volatile bool _disposed;
@@ -378,6 +378,7 @@ public sealed unsafe class AfXdpPort : IPort
         _disposed = true;
         if (_linkFd >= 0) { LibC.close(_linkFd); _linkFd = -1; }   // detaches the XDP program
         if (_progFd >= 0) { LibC.close(_progFd); _progFd = -1; }
+        if (_flowProgFd >= 0) { LibC.close(_flowProgFd); _flowProgFd = -1; }
         if (_mapFd >= 0) { LibC.close(_mapFd); _mapFd = -1; }
         if (_epollFd >= 0) { LibC.close(_epollFd); _epollFd = -1; }
         if (_packetFd >= 0) { LibC.close(_packetFd); _packetFd = -1; }
@@ -385,6 +386,43 @@ public sealed unsafe class AfXdpPort : IPort
     }
 
     public override string ToString() => $"afxdp:{_if.Name}";
+
+    /// <summary>Whether the flow program (<see cref="UseFlowProgram"/>) runs on the port instead of the plain redirect.</summary>
+    public bool FlowProgramAttached => _flowProgFd >= 0;
+
+    /// <summary>
+    /// Runs the flow program over <paramref name="maps"/> on this port (frames of offloaded flows are forwarded in the
+    /// kernel, the others reach this port's sockets as before), or with null the plain redirect again. The program is
+    /// swapped in the port's BPF link atomically: every frame meets one program or the other. Throws
+    /// <see cref="PortOpenException"/> when the kernel refuses it (the verifier's log in the message).
+    /// </summary>
+    public void UseFlowProgram(XdpFlowMaps? maps)
+    {
+        if (maps is null)
+        {
+            if (_flowProgFd < 0) return;
+            int r = Bpf.UpdateLink(_linkFd, _progFd);
+            if (r < 0) throw BpfError("Restoring the XDP redirect program", -r);
+            LibC.close(_flowProgFd);
+            _flowProgFd = -1;
+            return;
+        }
+        var insns = XdpFlowProgram.Build(_mapFd, maps.FlowsFd, maps.CountersFd, maps.DevMapFd);
+        int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log);
+        if (fd < 0)
+        {
+            var e = BpfError("Loading the XDP flow program", -fd);
+            throw new PortOpenException(e.Error, _if.Name, e.Message + (log.Length > 0 ? " Verifier: " + log : ""), e.Errno);
+        }
+        int rc = Bpf.UpdateLink(_linkFd, fd);
+        if (rc < 0)
+        {
+            LibC.close(fd);
+            throw BpfError("Attaching the XDP flow program", -rc);
+        }
+        if (_flowProgFd >= 0) LibC.close(_flowProgFd);
+        _flowProgFd = fd;
+    }
 
     /// <summary>
     /// A split-off receiver of one queue: receives from its socket on its forwarding thread (which thereby owns the

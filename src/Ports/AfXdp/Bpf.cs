@@ -16,14 +16,22 @@ namespace Softswitch.Ports.AfXdp;
 internal static unsafe class Bpf
 {
     private const int BPF_MAP_CREATE = 0;
+    private const int BPF_MAP_LOOKUP_ELEM = 1;
     private const int BPF_MAP_UPDATE_ELEM = 2;
+    private const int BPF_MAP_DELETE_ELEM = 3;
+    private const int BPF_LINK_UPDATE = 29;
+    public const uint BPF_MAP_TYPE_HASH = 1;
+    public const uint BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+    public const uint BPF_MAP_TYPE_DEVMAP_HASH = 25;
+    public const int BPF_FUNC_map_lookup_elem = 1;
+    public const int BPF_FUNC_xdp_adjust_head = 44;
     private const int BPF_PROG_LOAD = 5;
     private const int BPF_LINK_CREATE = 28;
     private const uint BPF_MAP_TYPE_XSKMAP = 17;
     private const uint BPF_PROG_TYPE_XDP = 6;
     private const uint BPF_XDP = 37;          // enum bpf_attach_type
-    private const int BPF_FUNC_redirect_map = 51;
-    private const int XDP_PASS = 2;
+    public const int BPF_FUNC_redirect_map = 51;
+    public const int XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3;
     public const uint XDP_FLAGS_SKB_MODE = 1 << 1;
     public const uint XDP_FLAGS_DRV_MODE = 1 << 2;
     private const int AttrSize = 128;
@@ -63,38 +71,44 @@ internal static unsafe class Bpf
     }
 
     /// <summary>Loads an XDP program of <paramref name="insns"/> (struct bpf_insn each); returns the fd or -errno, with
-    /// the verifier log in <paramref name="log"/> when it failed.</summary>
-    public static int LoadXdpProgram(ReadOnlySpan<ulong> insns, string name, out string log)
+    /// the verifier log in <paramref name="log"/> when it failed (with <paramref name="logLevel"/> 4, BPF_LOG_STATS,
+    /// also when it loaded: the verifier's totals).</summary>
+    public static int LoadXdpProgram(ReadOnlySpan<ulong> insns, string name, out string log, uint logLevel = 1)
     {
         byte* license = stackalloc byte[16];
         new Span<byte>(license, 16).Clear();
         Encoding.ASCII.GetBytes("Dual MIT/GPL", new Span<byte>(license, 16));
-        const int LogSize = 4096;
-        byte* logBuf = stackalloc byte[LogSize];
-        logBuf[0] = 0;
-
-        fixed (ulong* code = insns)
+        const int LogSize = 1 << 16;
+        byte* logBuf = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(LogSize);
+        try
         {
-            byte* a = stackalloc byte[AttrSize];
-            new Span<byte>(a, AttrSize).Clear();
-            *(uint*)(a + 0) = BPF_PROG_TYPE_XDP;
-            *(uint*)(a + 4) = (uint)insns.Length;   // insn_cnt
-            *(ulong*)(a + 8) = (ulong)code;
-            *(ulong*)(a + 16) = (ulong)license;
-            *(uint*)(a + 24) = 1;                   // log_level
-            *(uint*)(a + 28) = LogSize;
-            *(ulong*)(a + 32) = (ulong)logBuf;
-            WriteName(a + 48, name);                // prog_name
-            *(uint*)(a + 68) = BPF_XDP;             // expected_attach_type
-            int fd = Sys(BPF_PROG_LOAD, a);
-            log = fd < 0 ? Encoding.ASCII.GetString(new ReadOnlySpan<byte>(logBuf, LogSize)).TrimEnd('\0').Trim() : "";
-            if (fd == -LibC.ENOSPC)
+            fixed (ulong* code = insns)
             {
-                // The verifier log overflowed; retry without a log to get the real result.
-                *(uint*)(a + 24) = 0; *(uint*)(a + 28) = 0; *(ulong*)(a + 32) = 0;
-                fd = Sys(BPF_PROG_LOAD, a);
+                byte* a = stackalloc byte[AttrSize];
+                new Span<byte>(a, AttrSize).Clear();
+                *(uint*)(a + 0) = BPF_PROG_TYPE_XDP;
+                *(uint*)(a + 4) = (uint)insns.Length;   // insn_cnt
+                *(ulong*)(a + 8) = (ulong)code;
+                *(ulong*)(a + 16) = (ulong)license;
+                *(uint*)(a + 24) = logLevel;            // log_level
+                *(uint*)(a + 28) = LogSize;
+                *(ulong*)(a + 32) = (ulong)logBuf;
+                WriteName(a + 48, name);                // prog_name
+                *(uint*)(a + 68) = BPF_XDP;             // expected_attach_type
+                int fd = Sys(BPF_PROG_LOAD, a);
+                log = fd < 0 || logLevel == 4 ? Encoding.ASCII.GetString(System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(logBuf)).Trim() : "";
+                if (fd == -LibC.ENOSPC)
+                {
+                    // The verifier log overflowed; retry without a log to get the real result.
+                    *(uint*)(a + 24) = 0; *(uint*)(a + 28) = 0; *(ulong*)(a + 32) = 0;
+                    fd = Sys(BPF_PROG_LOAD, a);
+                }
+                return fd;
             }
-            return fd;
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(logBuf);
         }
     }
 
@@ -120,6 +134,71 @@ internal static unsafe class Bpf
         *(ulong*)(a + 16) = (ulong)&value;
         *(ulong*)(a + 24) = 0;               // BPF_ANY
         return Sys(BPF_MAP_UPDATE_ELEM, a);
+    }
+
+    /// <summary>Creates a map of <paramref name="type"/>; returns the fd or -errno.</summary>
+    public static int CreateMap(uint type, int keySize, int valueSize, int maxEntries, string name)
+    {
+        byte* a = stackalloc byte[AttrSize];
+        new Span<byte>(a, AttrSize).Clear();
+        *(uint*)(a + 0) = type;
+        *(uint*)(a + 4) = (uint)keySize;
+        *(uint*)(a + 8) = (uint)valueSize;
+        *(uint*)(a + 12) = (uint)maxEntries;
+        WriteName(a + 28, name);
+        return Sys(BPF_MAP_CREATE, a);
+    }
+
+    /// <summary>Sets map[key] = value (BPF_ANY); key and value are the map's sizes (a per-CPU map's value: one per possible CPU, each rounded up to 8 bytes); returns 0 or -errno.</summary>
+    public static int UpdateElem(int mapFd, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Elem(BPF_MAP_UPDATE_ELEM, mapFd, key, value);
+
+    /// <summary>Reads map[key] into <paramref name="value"/>; returns 0 or -errno (-ENOENT when absent).</summary>
+    public static int LookupElem(int mapFd, ReadOnlySpan<byte> key, Span<byte> value) => Elem(BPF_MAP_LOOKUP_ELEM, mapFd, key, value);
+
+    /// <summary>Deletes map[key]; returns 0 or -errno (-ENOENT when absent).</summary>
+    public static int DeleteElem(int mapFd, ReadOnlySpan<byte> key) => Elem(BPF_MAP_DELETE_ELEM, mapFd, key, default);
+
+    private static int Elem(int cmd, int mapFd, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        byte* a = stackalloc byte[AttrSize];
+        new Span<byte>(a, AttrSize).Clear();
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            *(uint*)(a + 0) = (uint)mapFd;
+            *(ulong*)(a + 8) = (ulong)k;
+            *(ulong*)(a + 16) = (ulong)v;
+            return Sys(cmd, a);
+        }
+    }
+
+    /// <summary>Replaces the program of XDP link <paramref name="linkFd"/> with <paramref name="progFd"/> atomically (no frame sees neither); returns 0 or -errno.</summary>
+    public static int UpdateLink(int linkFd, int progFd)
+    {
+        byte* a = stackalloc byte[AttrSize];
+        new Span<byte>(a, AttrSize).Clear();
+        *(uint*)(a + 0) = (uint)linkFd;
+        *(uint*)(a + 4) = (uint)progFd;      // new_prog_fd
+        return Sys(BPF_LINK_UPDATE, a);
+    }
+
+    /// <summary>Possible CPUs (the count of values a per-CPU map's lookup returns), from /sys/devices/system/cpu/possible.</summary>
+    public static int PossibleCpus()
+    {
+        try
+        {
+            int max = 0;
+            foreach (var part in File.ReadAllText("/sys/devices/system/cpu/possible").Trim().Split(','))
+            {
+                var ends = part.Split('-');
+                max = Math.Max(max, int.Parse(ends[^1], System.Globalization.CultureInfo.InvariantCulture) + 1);
+            }
+            return Math.Max(max, 1);
+        }
+        catch (IOException)
+        {
+            return Environment.ProcessorCount;
+        }
     }
 
     /// <summary>One struct bpf_insn: { u8 code; u8 dst:4, src:4; s16 off; s32 imm; }.</summary>

@@ -25,7 +25,7 @@ namespace Softswitch.Control;
 /// </remarks>
 internal static class DaemonCommands
 {
-    public const string OffloadOff = "offload is not enabled (run with --offload netfpga or netfpga-emulated)";
+    public const string OffloadOff = "offload is not enabled (run with --offload xdp, netfpga or netfpga-emulated)";
 
     /// <summary>How long the offload commands wait for queued flow-mods to be placed before answering.</summary>
     public static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(2);

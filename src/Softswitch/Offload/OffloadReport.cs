@@ -79,6 +79,7 @@ public static class OffloadReport
         sb.Append("installs: ").Append(s.Installs).Append('\n');
         sb.Append("evictions: ").Append(s.Evictions).Append('\n');
         sb.Append("promotions: ").Append(s.Promotions).Append('\n');
+        if (s.HotSwaps > 0) sb.Append("hot swaps (a busier flow took a colder one's room): ").Append(s.HotSwaps).Append('\n');
         sb.Append("placement latency: mean ").Append(s.PlacementLatencyMeanMicros.ToString("0", CultureInfo.InvariantCulture))
           .Append(" us, max ").Append(s.PlacementLatencyMaxMicros.ToString("0", CultureInfo.InvariantCulture)).Append(" us over ")
           .Append(s.PlacedEvents).Append(" changes\n");

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Offload;
@@ -28,9 +29,14 @@ public static class OffloadSetup
         }
     }
 
+    /// <summary>Whether the target <paramref name="offload"/> names takes the opened ports itself (a board wraps them), so
+    /// it is attached before the datapath has ports; the others (<c>xdp</c>) attach to the datapath's ports after.</summary>
+    public static bool TakesPorts(string offload) => TryParseNetFpgaMode(offload, out _);
+
     /// <summary>
     /// Attaches what <paramref name="offload"/> (an <c>--offload</c> value) names, through the one generic path every
     /// target takes: null for <c>none</c>; false (with <paramref name="error"/>) for a name it does not know.
+    /// <c>xdp</c> attaches to the AF_XDP ports already in <paramref name="dp"/> (<paramref name="ports"/> unused).
     /// </summary>
     public static bool TryAttach(string offload, SwitchDatapath dp, IReadOnlyList<IPort> ports, ILogger logger, out IOffloadAttachment? attached,
                                  out string? error)
@@ -38,9 +44,14 @@ public static class OffloadSetup
         attached = null;
         error = null;
         if (offload == "none") return true;
+        if (offload == "xdp")
+        {
+            attached = XdpOffload.Attach(dp, XdpOffload.DefaultCapacity, LogFor(dp, logger, null));
+            return true;
+        }
         if (!TryParseNetFpgaMode(offload, out var mode))
         {
-            error = $"--offload must be none, netfpga or netfpga-emulated, not '{offload}'";
+            error = $"--offload must be none, xdp, netfpga or netfpga-emulated, not '{offload}'";
             return false;
         }
         if (ports.Count is < 1 or > NetFpgaRegisters.MaxPorts)

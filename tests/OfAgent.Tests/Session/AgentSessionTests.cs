@@ -450,8 +450,6 @@ public sealed class AgentSessionTests
         await ExpectError(c, OfpErrorType.PortModFailed, (ushort)OfpPortModFailedCode.BadHwAddr, x);
         x = c.Send(new OfpQueueGetConfigRequest { Port = 77 });
         await ExpectError(c, OfpErrorType.QueueOpFailed, (ushort)OfpQueueOpFailedCode.BadPort, x);
-        x = c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragReasm, MissSendLen = 128 });
-        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.Eperm, x);
         var bad = new OfpEchoRequest { Xid = 7 }.ToArray();
         bad[0] = 4; // wrong version after negotiation
         c.SendRaw(bad);
@@ -614,16 +612,42 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
-    public async Task PortModConfigIsHonouredAndReported()
+    public async Task SetConfigWithFragReasmIsAcceptedAndGetConfigShowsWhatIsTrue()
     {
+        // As Open vSwitch: reassembly is not supported, so the fragment handling stays as it was, without an error;
+        // the miss_send_len is taken.
         await using var rig = new AgentRig();
         using var c = await rig.ConnectAsync();
+        c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragDrop, MissSendLen = 128 });
+        c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragReasm, MissSendLen = 200 });
+        Assert.Empty(await c.BarrierAsync());
+        c.Send(new OfpGetConfigRequest());
+        var gc = await c.ReceiveAsync<OfpGetConfigReply>();
+        Assert.Equal((OfpConfigFlags.FragDrop, (ushort)200), (gc.Flags, gc.MissSendLen));
+    }
+
+    [Fact]
+    public async Task PortModConfigIsHonouredAndReportedToTheOtherControllersNotItsSender()
+    {
+        // As Open vSwitch (connmgr_send_port_status) for versions before 1.5: the sender knows what it changed.
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        using var other = await rig.ConnectAsync();
         await c.BarrierAsync();
+        await other.BarrierAsync();
         c.Send(new OfpPortMod { PortNo = 2, HwAddr = new OfpMac(rig.Ports[1].Info.HwAddr.Value), Config = OfpPortConfig.NoFwd, Mask = OfpPortConfig.NoFwd });
-        var ps = await c.ReceiveAsync<OfpPortStatus>();
+        var ps = await other.ReceiveAsync<OfpPortStatus>();
         Assert.Equal(OfpPortReason.Modify, ps.Reason);
         Assert.Equal((ushort)2, ps.Desc.PortNo);
+        Assert.Equal(OfpPortConfig.NoFwd, ps.Desc.Config & OfpPortConfig.NoFwd);
         Assert.Equal(PortConfig.NoFwd, rig.Dp.Ports.Get(2)!.Config);
+        // The report is made before the PORT_MOD's handling ends, so it would precede the barrier's reply.
+        Assert.Empty(await c.BarrierAsync());
+        // A change the sender did not make (the link) still reaches it.
+        rig.Ports[1].SetLink(false);
+        rig.Dp.RunMaintenance();
+        var down = await c.ReceiveAsync<OfpPortStatus>();
+        Assert.Equal((ushort)2, down.Desc.PortNo);
     }
 
     [Fact]

@@ -306,6 +306,21 @@ public sealed class Of13SessionTests
     }
 
     [Fact]
+    public async Task SetConfig_WithFragReasm_IsAcceptedWithoutAnError_AndGetConfigShowsWhatIsTrue()
+    {
+        // As Open vSwitch: reassembly is not supported, the fragment handling stays as it was; the invalid-TTL flag and
+        // miss_send_len of the same message are taken.
+        await using var rig = new AgentRig();
+        using var a = await Controller13.ConnectAsync(rig.Port);
+        a.Send(SetConfig(1, 128));
+        a.Send(SetConfig(4 | 2, 300));
+        var before = await BeforeBarrierAsync(a);
+        Assert.DoesNotContain(before, m => m[1] == (byte)Ofp13Type.Error);
+        Assert.Equal(((ushort)(4 | 1), (ushort)300), await GetConfigAsync(a));
+        Assert.True(rig.Switch.InvalidTtlToController);
+    }
+
+    [Fact]
     public async Task SetConfig_KeepsInvalidTtlToController_AndASlavesMissSendLen()
     {
         await using var rig = new AgentRig();

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>The fail mode: what the switch does while no controller is connected (see <see cref="OfSwitch"/>).</summary>
+public sealed partial class OfSwitch
+{
+    /// <summary>
+    /// Whether a controller is connected: decides the fail mode (call whenever a primary connection comes or goes or
+    /// agrees on a version). <paramref name="missToController"/>: whether a packet that no flow of table 0 matches goes
+    /// to the controllers while one is connected (OpenFlow 1.0's implicit packet-in on a miss) or is dropped (OpenFlow
+    /// 1.3.5 section 5.4: only a table-miss flow entry sends misses to the controller). As Open vSwitch's connmgr
+    /// (<c>connmgr_wants_packet_in_on_miss</c>), the agent asks for the implicit packet-in while any controller speaks a
+    /// version before 1.3.
+    /// </summary>
+    public void SetControllerConnected(bool connected, bool missToController = true)
+    {
+        lock (_failModeLock)
+        {
+            _connected = connected;
+            _missToController = missToController;
+            ApplyFailModeLocked();
+        }
+    }
+
+    private void EmergencyFlowsChanged()
+    {
+        lock (_failModeLock)
+            if (!_connected) ApplyFailModeLocked();
+    }
+
+    private void ApplyFailMode()
+    {
+        lock (_failModeLock) ApplyFailModeLocked();
+    }
+
+    /// <summary>Sets the datapath's miss behaviour and the emergency flows' use from the controller state and the fail mode.</summary>
+    private void ApplyFailModeLocked()
+    {
+        var before = _dp.MissBehavior;
+        bool missBefore = _loggedMissToController;
+        _loggedMissToController = _missToController;
+        _dp.MissBehavior = _connected ? MissBehavior.Controller
+                         : Options.FailMode == FailMode.Standalone ? MissBehavior.Normal : MissBehavior.Drop;
+        // Without a controller, table 0's misses follow the fail mode (the datapath's miss behaviour) in every version.
+        Flows.SetTableMiss(OfFlowTables.MainTableId, _connected && !_missToController ? TableMiss.Drop : TableMiss.Controller);
+        // Emergency flows (OFPFF_EMERG) take over only while no controller is connected, and only if there are any.
+        bool emergency = !_connected && Options.FailMode == FailMode.Secure && Flows.Emergency > 0;
+        bool entering = emergency && !Flows.UseEmergencyTable;
+        Flows.UseEmergencyTable = emergency;
+        // OpenFlow 1.0 section 4.3: entering emergency mode deletes every normal flow; the emergency flows stay after
+        // a controller connects again.
+        if (entering) DeleteNormalFlows();
+        if (_dp.MissBehavior != before || !_failModeLogged || missBefore != _missToController)
+        {
+            _log.LogInformation("controller {State}: table misses {Behavior}", _connected ? "connected" : "not connected",
+                _dp.MissBehavior switch { MissBehavior.Controller when !_missToController => "go to the table-miss flow entry (OpenFlow 1.3)", MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
+        }
+        _failModeLogged = true;
+    }
+
+    private void DeleteNormalFlows()
+    {
+        var removed = new List<FlowRemoved>();
+        Flows.RemoveWhere(static _ => true, FlowRemovedReason.Delete, removed);
+        foreach (var r in removed) Report(r);
+        _log.LogWarning("emergency mode: no controller, emergency flows in use; {Count} normal flows deleted", removed.Count);
+    }
+}

@@ -1,0 +1,224 @@
+namespace Softswitch.Ports.AfXdp;
+
+/// <summary>
+/// The flow program: an XDP program that parses a frame into a fixed key, looks it up in a hash map of flows, and on a
+/// hit counts the frame and applies the flow's action record in the kernel; on a miss it redirects the frame to the
+/// port's AF_XDP socket, as the plain redirect program (<see cref="Bpf.LoadRedirectProgram"/>) does.
+/// </summary>
+/// <remarks>
+/// <para>Key (64 bytes, what <see cref="XdpFlowKey"/> writes): in_port as the ingress ifindex, the outer 802.1Q tag's
+/// TCI with bit 0x1000 set (0 when untagged), the ethertype after it, destination and source MAC, IPv4 protocol, DSCP
+/// (TOS &amp; 0xFC), TCP/UDP ports or ICMP type and code (in the low bytes), source and destination address (IPv4 in the
+/// first four bytes of sixteen). Multi-byte fields are in network order, as in the frame. Only frames whose software
+/// key the program computes exactly are looked up: untagged or one 0x8100 tag, IPv4 without options or fragmentation,
+/// its total length within the frame and long enough for the L4 header; every other frame is a miss (IPv6, ARP, an
+/// 802.1ad or second tag, SCTP: software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match).</para>
+/// <para>Action record (48 bytes, <see cref="XdpFlowAction"/>): flags, output ifindex, new MACs, the VLAN TCI, new
+/// IPv4 addresses, L4 ports, TTL and DSCP, and the flow's slot in the per-CPU counter array. Rewrites happen in a fixed
+/// order (L3/L4, then MACs, then the tag, then the output): the record is the net effect of the flow's action list,
+/// which the target computes. The IPv4 header checksum is recomputed (20 bytes); TCP and UDP checksums are updated
+/// incrementally over what changed (RFC 1624; a zero UDP checksum stays zero).</para>
+/// <para>Registers: R6 the context, R7/R8 the frame's start and end, R9 the IPv4 header (then the action record).
+/// Stack: key at fp-64, counter slot at fp-72, frame length at fp-80, action record pointer at fp-88.</para>
+/// </remarks>
+internal static class XdpFlowProgram
+{
+    public const int KeySize = 64, ValueSize = 48, CounterSize = 16;
+
+    // Action record flags.
+    public const uint OutPort = 1, OutInPort = 2, SetDlDst = 4, SetDlSrc = 8, PopVlan = 16, PushVlan = 32, SetVlanTci = 64;
+    public const uint SetNwSrc = 128, SetNwDst = 256, SetTos = 512, SetTtl = 1024, SetTpSrc = 2048, SetTpDst = 4096;
+    private const uint L3Flags = SetNwSrc | SetNwDst | SetTos | SetTtl | SetTpSrc | SetTpDst;
+
+    private const short Key = -64, Slot = -72, Length = -80, Record = -88;
+
+    /// <summary>The program's instructions for maps of these file descriptors.</summary>
+    public static ulong[] Build(int xskMapFd, int flowsFd, int countersFd, int devMapFd)
+    {
+        var a = new BpfAsm();
+        a.Mov(Reg.R6, Reg.R1)
+         .Load(Size.W, Reg.R7, Reg.R6, 0)                 // data
+         .Load(Size.W, Reg.R8, Reg.R6, 4);                // data_end
+        for (short off = Key; off < 0; off += 8) a.Store(Size.DW, Reg.Fp, off, 0);
+        a.Load(Size.W, Reg.R2, Reg.R6, 12).Store(Size.W, Reg.Fp, Key, Reg.R2)   // ingress_ifindex
+         .Mov(Reg.R2, Reg.R8).Sub(Reg.R2, Reg.R7).Store(Size.DW, Reg.Fp, Length, Reg.R2);
+
+        // Ethernet: MACs, then at most one 802.1Q tag.
+        Bound(a, Reg.R7, 14, "miss");
+        a.Load(Size.W, Reg.R2, Reg.R7, 0).Store(Size.W, Reg.Fp, Key + 8, Reg.R2)
+         .Load(Size.H, Reg.R2, Reg.R7, 4).Store(Size.H, Reg.Fp, Key + 12, Reg.R2)
+         .Load(Size.H, Reg.R2, Reg.R7, 6).Store(Size.H, Reg.Fp, Key + 14, Reg.R2)
+         .Load(Size.W, Reg.R2, Reg.R7, 8).Store(Size.W, Reg.Fp, Key + 16, Reg.R2)
+         .Load(Size.H, Reg.R2, Reg.R7, 12)
+         .Mov(Reg.R9, Reg.R7).Add(Reg.R9, 14)
+         .If(Reg.R2, Cond.Ne, 0x0081, "untagged");        // 0x8100 as loaded (little-endian)
+        Bound(a, Reg.R7, 18, "miss");
+        a.Load(Size.H, Reg.R3, Reg.R7, 14).Or(Reg.R3, 0x0010).Store(Size.H, Reg.Fp, Key + 4, Reg.R3)
+         .Load(Size.H, Reg.R2, Reg.R7, 16)
+         .Mov(Reg.R9, Reg.R7).Add(Reg.R9, 18)
+         .Label("untagged")
+         .Store(Size.H, Reg.Fp, Key + 6, Reg.R2)
+         .If(Reg.R2, Cond.Ne, 0x0008, "miss");             // IPv4 only
+
+        // IPv4: no options, no fragment, total length within the frame.
+        Bound(a, Reg.R9, 20, "miss");
+        a.Load(Size.B, Reg.R3, Reg.R9, 0).If(Reg.R3, Cond.Ne, 0x45, "miss")
+         .Load(Size.H, Reg.R3, Reg.R9, 6).And(Reg.R3, 0xff3f).If(Reg.R3, Cond.Ne, 0, "miss")
+         .Load(Size.B, Reg.R3, Reg.R9, 1).And(Reg.R3, 0xfc).Store(Size.B, Reg.Fp, Key + 21, Reg.R3)
+         .Load(Size.W, Reg.R3, Reg.R9, 12).Store(Size.W, Reg.Fp, Key + 28, Reg.R3)
+         .Load(Size.W, Reg.R3, Reg.R9, 16).Store(Size.W, Reg.Fp, Key + 44, Reg.R3)
+         .Load(Size.H, Reg.R4, Reg.R9, 2).Be16(Reg.R4).And(Reg.R4, 0xffff)
+         .If(Reg.R4, Cond.Lt, 20, "miss")
+         .Mov(Reg.R1, Reg.R9).Add(Reg.R1, Reg.R4).If(Reg.R1, Cond.Gt, Reg.R8, "miss")
+         .Load(Size.B, Reg.R3, Reg.R9, 9).Store(Size.B, Reg.Fp, Key + 20, Reg.R3)
+         .If(Reg.R3, Cond.Eq, 6, "tcp")
+         .If(Reg.R3, Cond.Eq, 17, "udp")
+         .If(Reg.R3, Cond.Eq, 1, "icmp")
+         .If(Reg.R3, Cond.Eq, 132, "miss")                  // SCTP: software
+         .Goto("lookup");
+        a.Label("tcp").If(Reg.R4, Cond.Lt, 40, "miss").Goto("ports");
+        a.Label("udp").If(Reg.R4, Cond.Lt, 28, "miss");
+        a.Label("ports");
+        Bound(a, Reg.R9, 24, "miss");
+        a.Load(Size.W, Reg.R3, Reg.R9, 20).Store(Size.W, Reg.Fp, Key + 24, Reg.R3).Goto("lookup");
+        a.Label("icmp").If(Reg.R4, Cond.Lt, 24, "miss");
+        Bound(a, Reg.R9, 22, "miss");
+        a.Load(Size.B, Reg.R3, Reg.R9, 20).Store(Size.B, Reg.Fp, Key + 25, Reg.R3)
+         .Load(Size.B, Reg.R3, Reg.R9, 21).Store(Size.B, Reg.Fp, Key + 27, Reg.R3);
+
+        // Lookup; count.
+        a.Label("lookup")
+         .LoadMap(Reg.R1, flowsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Key).Call(Bpf.BPF_FUNC_map_lookup_elem)
+         .If(Reg.R0, Cond.Eq, 0, "miss")
+         .Store(Size.DW, Reg.Fp, Record, Reg.R0)
+         .Load(Size.W, Reg.R2, Reg.R0, 40).Store(Size.W, Reg.Fp, Slot, Reg.R2)
+         .LoadMap(Reg.R1, countersFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Slot).Call(Bpf.BPF_FUNC_map_lookup_elem)
+         .If(Reg.R0, Cond.Eq, 0, "counted")
+         .Load(Size.DW, Reg.R1, Reg.R0, 0).Add(Reg.R1, 1).Store(Size.DW, Reg.R0, 0, Reg.R1)
+         .Load(Size.DW, Reg.R1, Reg.R0, 8).Load(Size.DW, Reg.R2, Reg.Fp, Length).Add(Reg.R1, Reg.R2).Store(Size.DW, Reg.R0, 8, Reg.R1)
+         .Label("counted")
+         .Load(Size.DW, Reg.R5, Reg.Fp, Record)
+         .Load(Size.W, Reg.R4, Reg.R5, 0);
+
+        // L3/L4: R0 sums what the L4 checksum covers that changed (~old + new, RFC 1624).
+        a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)L3Flags).If(Reg.R1, Cond.Eq, 0, "l2")
+         .Mov(Reg.R0, 0);
+        Replace32(a, SetNwSrc, 12, 24, "nwsrc");
+        Replace32(a, SetNwDst, 16, 28, "nwdst");
+        a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)SetTos).If(Reg.R1, Cond.Eq, 0, "tos.done")
+         .Load(Size.B, Reg.R2, Reg.R9, 1).And(Reg.R2, 3).Load(Size.B, Reg.R3, Reg.R5, 37).Or(Reg.R2, Reg.R3).Store(Size.B, Reg.R9, 1, Reg.R2)
+         .Label("tos.done")
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)SetTtl).If(Reg.R1, Cond.Eq, 0, "ttl.done")
+         .Load(Size.B, Reg.R2, Reg.R5, 36).Store(Size.B, Reg.R9, 8, Reg.R2)
+         .Label("ttl.done");
+        Replace16(a, SetTpSrc, 20, 32, "tpsrc");
+        Replace16(a, SetTpDst, 22, 34, "tpdst");
+        // The IPv4 header checksum, recomputed over its 20 bytes.
+        a.Store(Size.H, Reg.R9, 10, 0).Mov(Reg.R1, 0);
+        for (short off = 0; off < 20; off += 4) a.Load(Size.W, Reg.R2, Reg.R9, off).Add(Reg.R1, Reg.R2);
+        Fold(a, Reg.R1);
+        a.Xor(Reg.R1, 0xffff).Store(Size.H, Reg.R9, 10, Reg.R1)
+         .If(Reg.R0, Cond.Eq, 0, "l2")
+         .Load(Size.B, Reg.R3, Reg.Fp, Key + 20)
+         .If(Reg.R3, Cond.Eq, 17, "udp.csum")
+         .If(Reg.R3, Cond.Ne, 6, "l2");
+        Bound(a, Reg.R9, 40, "abort");
+        a.Load(Size.H, Reg.R2, Reg.R9, 36);
+        L4Checksum(a);
+        a.Store(Size.H, Reg.R9, 36, Reg.R2).Goto("l2");
+        a.Label("udp.csum");
+        Bound(a, Reg.R9, 28, "abort");
+        a.Load(Size.H, Reg.R2, Reg.R9, 26).If(Reg.R2, Cond.Eq, 0, "l2");
+        L4Checksum(a);
+        a.If(Reg.R2, Cond.Ne, 0, "udp.store").Mov(Reg.R2, 0xffff)
+         .Label("udp.store").Store(Size.H, Reg.R9, 26, Reg.R2);
+
+        // L2: MACs, then the tag (the record stays in R9 across the helper calls).
+        a.Label("l2")
+         .Load(Size.DW, Reg.R9, Reg.Fp, Record)
+         .Load(Size.W, Reg.R4, Reg.R9, 0)
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)SetDlDst).If(Reg.R1, Cond.Eq, 0, "dldst.done")
+         .Load(Size.W, Reg.R2, Reg.R9, 8).Store(Size.W, Reg.R7, 0, Reg.R2)
+         .Load(Size.H, Reg.R2, Reg.R9, 12).Store(Size.H, Reg.R7, 4, Reg.R2)
+         .Label("dldst.done")
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)SetDlSrc).If(Reg.R1, Cond.Eq, 0, "dlsrc.done")
+         .Load(Size.H, Reg.R2, Reg.R9, 14).Store(Size.H, Reg.R7, 6, Reg.R2)
+         .Load(Size.W, Reg.R2, Reg.R9, 16).Store(Size.W, Reg.R7, 8, Reg.R2)
+         .Label("dlsrc.done")
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)SetVlanTci).If(Reg.R1, Cond.Eq, 0, "tci.done");
+        Bound(a, Reg.R7, 18, "abort");
+        a.Load(Size.H, Reg.R2, Reg.R7, 14).And(Reg.R2, 0x0010)          // keep DEI
+         .Load(Size.H, Reg.R3, Reg.R9, 20).Or(Reg.R2, Reg.R3).Store(Size.H, Reg.R7, 14, Reg.R2)
+         .Label("tci.done")
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)PopVlan).If(Reg.R1, Cond.Eq, 0, "pop.done");
+        Bound(a, Reg.R7, 18, "abort");
+        a.Load(Size.W, Reg.R1, Reg.R7, 0).Load(Size.W, Reg.R2, Reg.R7, 4).Load(Size.W, Reg.R3, Reg.R7, 8)
+         .Store(Size.W, Reg.R7, 4, Reg.R1).Store(Size.W, Reg.R7, 8, Reg.R2).Store(Size.W, Reg.R7, 12, Reg.R3)
+         .Mov(Reg.R1, Reg.R6).Mov(Reg.R2, 4).Call(Bpf.BPF_FUNC_xdp_adjust_head)
+         .If(Reg.R0, Cond.Ne, 0, "abort")
+         .Label("pop.done")
+         .Load(Size.W, Reg.R4, Reg.R9, 0)
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)PushVlan).If(Reg.R1, Cond.Eq, 0, "out")
+         .Mov(Reg.R1, Reg.R6).Mov(Reg.R2, -4).Call(Bpf.BPF_FUNC_xdp_adjust_head)
+         .If(Reg.R0, Cond.Ne, 0, "abort")
+         .Load(Size.W, Reg.R7, Reg.R6, 0).Load(Size.W, Reg.R8, Reg.R6, 4);
+        Bound(a, Reg.R7, 18, "abort");
+        a.Load(Size.W, Reg.R1, Reg.R7, 4).Load(Size.W, Reg.R2, Reg.R7, 8).Load(Size.W, Reg.R3, Reg.R7, 12)
+         .Store(Size.W, Reg.R7, 0, Reg.R1).Store(Size.W, Reg.R7, 4, Reg.R2).Store(Size.W, Reg.R7, 8, Reg.R3)
+         .Store(Size.H, Reg.R7, 12, 0x0081)
+         .Load(Size.H, Reg.R2, Reg.R9, 20).Store(Size.H, Reg.R7, 14, Reg.R2);
+
+        // Output: a port through the DEVMAP, back out of the ingress port, or drop.
+        a.Label("out")
+         .Load(Size.W, Reg.R4, Reg.R9, 0)
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)OutPort).If(Reg.R1, Cond.Eq, 0, "out.inport")
+         .LoadMap(Reg.R1, devMapFd).Load(Size.W, Reg.R2, Reg.R9, 4).Mov(Reg.R3, Bpf.XDP_DROP).Call(Bpf.BPF_FUNC_redirect_map).Exit()
+         .Label("out.inport")
+         .Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)OutInPort).If(Reg.R1, Cond.Eq, 0, "drop")
+         .Return(Bpf.XDP_TX)
+         .Label("drop").Return(Bpf.XDP_DROP)
+         .Label("abort").Return(0)                         // XDP_ABORTED: visible in the xdp_exception tracepoint
+         .Label("miss")
+         .Load(Size.W, Reg.R2, Reg.R6, 16)                  // rx_queue_index
+         .LoadMap(Reg.R1, xskMapFd).Mov(Reg.R3, Bpf.XDP_PASS).Call(Bpf.BPF_FUNC_redirect_map).Exit();
+        return a.Assemble();
+    }
+
+    /// <summary>if (ptr + len > data_end) goto label.</summary>
+    private static void Bound(BpfAsm a, Reg ptr, int len, string label)
+        => a.Mov(Reg.R1, ptr).Add(Reg.R1, len).If(Reg.R1, Cond.Gt, Reg.R8, label);
+
+    /// <summary>When <paramref name="flag"/> is set: the IPv4 word at R9+off becomes the record's at R5+from; R0 += ~old + new.</summary>
+    private static void Replace32(BpfAsm a, uint flag, short off, short from, string name)
+    {
+        a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)flag).If(Reg.R1, Cond.Eq, 0, name + ".done")
+         .Load(Size.W, Reg.R2, Reg.R9, off).Xor(Reg.R2, -1).And32(Reg.R2, -1).Add(Reg.R0, Reg.R2)
+         .Load(Size.W, Reg.R2, Reg.R5, from).Add(Reg.R0, Reg.R2).Store(Size.W, Reg.R9, off, Reg.R2)
+         .Label(name + ".done");
+    }
+
+    /// <summary>When <paramref name="flag"/> is set: the L4 half-word at R9+off becomes the record's at R5+from; R0 += ~old + new.</summary>
+    private static void Replace16(BpfAsm a, uint flag, short off, short from, string name)
+    {
+        a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)flag).If(Reg.R1, Cond.Eq, 0, name + ".done");
+        Bound(a, Reg.R9, off + 2, "abort");
+        a.Load(Size.H, Reg.R2, Reg.R9, off).Xor(Reg.R2, 0xffff).Add(Reg.R0, Reg.R2)
+         .Load(Size.H, Reg.R2, Reg.R5, from).Add(Reg.R0, Reg.R2).Store(Size.H, Reg.R9, off, Reg.R2)
+         .Label(name + ".done");
+    }
+
+    /// <summary>R2 = the checksum R2 updated by the sum in R0: ~(~R2 + R0), folded to 16 bits.</summary>
+    private static void L4Checksum(BpfAsm a)
+    {
+        a.Xor(Reg.R2, 0xffff).Add(Reg.R2, Reg.R0);
+        Fold(a, Reg.R2);
+        a.Xor(Reg.R2, 0xffff);
+    }
+
+    /// <summary>Folds the one's complement sum in <paramref name="r"/> (up to 64 bits) to 16 bits (R3 scratch).</summary>
+    private static void Fold(BpfAsm a, Reg r)
+    {
+        a.Mov(Reg.R3, r).Rsh(Reg.R3, 32).And32(r, -1).Add(r, Reg.R3);
+        for (int i = 0; i < 3; i++) a.Mov(Reg.R3, r).Rsh(Reg.R3, 16).And(r, 0xffff).Add(r, Reg.R3);
+    }
+}

@@ -1,0 +1,98 @@
+using Softswitch.Datapath;
+using Softswitch.Datapath.Offload;
+using Softswitch.Ports.Linux;
+
+namespace Softswitch.Ports.AfXdp;
+
+/// <summary>
+/// Puts the XDP flow program on every AF_XDP port of a <see cref="SwitchDatapath"/> and keeps its flow map in step with
+/// the flow table (an <see cref="XdpOffloadTarget"/> under an <see cref="OffloadManager"/>).
+/// </summary>
+/// <remarks>
+/// <code>
+///   wire ─► veth/NIC ─► XDP flow program ─┬─ hit ──► rewrite ─► DEVMAP redirect / XDP_TX / drop   (never seen by software)
+///                                          └─ miss ─► XSKMAP ─► AF_XDP socket ─► SwitchDatapath (as without offload)
+///   FlowTable ─(observer: queue)─► OffloadManager (dp-offload thread) ─► XdpOffloadTarget ─(bpf(2))─► flow map
+/// </code>
+/// The ports stay the datapath's (added by the host as usual); the program is swapped into each port's BPF link, so it
+/// goes with the port's file descriptors (on exit and on a crash). Each maintenance step reads the per-flow counters
+/// into the flows first (<see cref="OffloadAttachment"/>), and so does every statistics request; a barrier returns once
+/// the map holds the flow-mods before it. <see cref="Dispose"/> takes every flow out of the map, puts
+/// the plain redirect back and frees the maps.
+/// </remarks>
+public sealed class XdpOffload : IOffloadAttachment
+{
+    /// <summary>Flows the map holds unless told otherwise.</summary>
+    public const int DefaultCapacity = 65536;
+
+    private readonly OffloadAttachment _attachment;
+    private readonly AfXdpPort[] _ports;
+
+    private XdpOffload(OffloadAttachment attachment, XdpOffloadTarget target, XdpFlowMaps maps, AfXdpPort[] ports)
+    {
+        _attachment = attachment;
+        Target = target;
+        Maps = maps;
+        _ports = ports;
+    }
+
+    public OffloadManager Manager => _attachment.Manager;
+    public XdpOffloadTarget Target { get; }
+    public XdpFlowMaps Maps { get; }
+
+    /// <summary>
+    /// Attaches to <paramref name="dp"/>'s AF_XDP ports (at least one; others stay software-only); throws
+    /// <see cref="DatapathConfigurationException"/> when there is none and <see cref="PortOpenException"/> or
+    /// <see cref="IOException"/> when the kernel refuses the maps or the program.
+    /// </summary>
+    public static XdpOffload Attach(SwitchDatapath dp, int capacity = DefaultCapacity, Func<OffloadManager, IOffloadLog>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(dp);
+        var slots = dp.Ports.List.Where(s => s.Port is AfXdpPort).ToArray();
+        if (slots.Length == 0) throw new DatapathConfigurationException("XDP offload needs at least one afxdp: port");
+        var maps = new XdpFlowMaps(capacity);
+        var ports = new List<AfXdpPort>();
+        try
+        {
+            foreach (var s in slots)
+            {
+                var p = (AfXdpPort)s.Port;
+                maps.AddPort(p.Interface.Index);
+                p.UseFlowProgram(maps);
+                ports.Add(p);
+            }
+            var target = new XdpOffloadTarget(maps, [.. slots.Select(s => (s.No, ((AfXdpPort)s.Port).Interface.Index))]);
+            var attachment = OffloadAttachment.Attach(dp, target, log, syncOnRequests: true);
+            return new XdpOffload(attachment, target, maps, [.. ports]);
+        }
+        catch
+        {
+            foreach (var p in ports) RestoreRedirect(p);
+            maps.Dispose();
+            throw;
+        }
+    }
+
+    public string Describe()
+        => _attachment.Describe() + $"xdp: flow program on {string.Join(", ", _ports.Select(p => p.Interface.Name + " (" + p.AttachedMode.ToString().ToLowerInvariant() + ")"))}; " +
+           $"{Target.RegisterWrites} map writes\n";
+
+    private static void RestoreRedirect(AfXdpPort p)
+    {
+        try
+        {
+            p.UseFlowProgram(null);
+        }
+        catch (Exception e) when (e is PortOpenException or ObjectDisposedException)
+        {
+            // The port is closing: its link, and with it the program, goes with its fds.
+        }
+    }
+
+    public void Dispose()
+    {
+        _attachment.Dispose();
+        foreach (var p in _ports) RestoreRedirect(p);
+        Maps.Dispose();
+    }
+}

@@ -1,0 +1,212 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Ports.AfXdp;
+
+/// <summary>The XDP target's own refusal reasons (counters <c>offload-sw-NAME</c>). Names are stable: scripts match on them.</summary>
+public static class XdpReasons
+{
+    public static readonly OffloadReason NonExactMatch = OffloadReason.Define("non-exact-match", "a wildcarded match: the XDP flow map is looked up by exact key");
+    public static readonly OffloadReason NotParsed = OffloadReason.Define("not-parsed-by-xdp",
+        "a match on frames the XDP program leaves to software (not IPv4, or SCTP)");
+    public static readonly OffloadReason ToController = OffloadReason.Define("to-controller", "an output to the controller");
+    public static readonly OffloadReason Flood = OffloadReason.Define("flood", "an output to FLOOD or ALL (many ports)");
+    public static readonly OffloadReason MultiOutput = OffloadReason.Define("multi-output", "more than one output: the XDP program sends a frame to one port");
+    public static readonly OffloadReason Group = OffloadReason.Define("group", "a group action");
+    public static readonly OffloadReason Meter = OffloadReason.Define("meter", "a meter");
+    public static readonly OffloadReason Queue = OffloadReason.Define("queue", "an output through a queue");
+    public static readonly OffloadReason Tunnel = OffloadReason.Define("tunnel", "a tunnel action");
+    public static readonly OffloadReason ActionAfterOutput = OffloadReason.Define("action-after-output", "an action after the output");
+
+    public static IReadOnlyList<OffloadReason> All { get; } = [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput];
+}
+
+/// <summary>
+/// Flows in an XDP flow map (<see cref="XdpFlowMaps"/>, run by <see cref="XdpFlowProgram"/> on every AF_XDP port of the
+/// switch): what the kernel forwards before any frame reaches the sockets.
+/// </summary>
+/// <remarks>
+/// Holds exact flows (OpenFlow 1.0's twelve fields, no tunnel id) on IPv4 frames from one of its ports whose actions
+/// reduce to one record (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag,
+/// set IPv4 addresses, DSCP, TTL, TCP/UDP ports, then at most one output to one of its ports or IN_PORT (none: drop).
+/// Everything else is refused with a reason (<see cref="XdpReasons"/>). The map is exact and consulted first:
+/// <see cref="OffloadLookupModel.ExactFirst"/>, so the manager keeps out exact flows that a wildcard flow outranks.
+/// Each flow owns a slot of the per-CPU counter array, cleared when it is installed. Not thread safe (the manager
+/// serialises calls).
+/// </remarks>
+public sealed class XdpOffloadTarget : IOffloadTarget
+{
+    private readonly XdpFlowMaps _maps;
+    private readonly Dictionary<ushort, int> _ifIndexByPort;
+    private readonly ushort[] _ports;
+    private readonly Dictionary<FlowEntry, Installed> _installed = new(ReferenceEqualityComparer.Instance);
+    private readonly Stack<uint> _freeSlots = new();
+    private long _writes;
+
+    /// <summary>A target over <paramref name="maps"/> forwarding between <paramref name="ports"/> (OpenFlow number, ifindex).</summary>
+    public XdpOffloadTarget(XdpFlowMaps maps, IReadOnlyList<(ushort PortNo, int IfIndex)> ports)
+    {
+        _maps = maps ?? throw new ArgumentNullException(nameof(maps));
+        _ifIndexByPort = ports.ToDictionary(p => p.PortNo, p => p.IfIndex);
+        _ports = [.. ports.Select(p => p.PortNo)];
+        for (int s = maps.Capacity - 1; s >= 0; s--) _freeSlots.Push((uint)s);
+    }
+
+    public string Name => "xdp";
+    public OffloadLookupModel LookupModel => OffloadLookupModel.ExactFirst;
+    public IReadOnlyList<OffloadReason> Reasons => XdpReasons.All;
+    public string Description => $"XDP flow map, {_ports.Length} AF_XDP port(s) ({string.Join(',', _ports)}), {_maps.Capacity} flows";
+    public IReadOnlyList<ushort> Ports => _ports;
+
+    /// <summary>BPF map writes (updates and deletes) so far.</summary>
+    public long RegisterWrites => _writes;
+
+    public IReadOnlyList<OffloadTableUsage> Occupancy => [new OffloadTableUsage("xdp-flows", _installed.Count, _maps.Capacity)];
+
+    public string? Location(FlowEntry entry) => _installed.TryGetValue(entry, out var i) ? $"xdp-flows,slot={i.Slot}" : null;
+
+    public OffloadResult Check(FlowEntry entry)
+    {
+        if (Compile(entry, 0, out _, out _) is { } refused) return refused;
+        return _freeSlots.Count == 0 ? Full() : new OffloadResult(true, OffloadReason.None, default, 1, 0);
+    }
+
+    public OffloadResult TryInstall(FlowEntry entry)
+    {
+        if (_installed.ContainsKey(entry)) throw new InvalidOperationException("flow installed twice");
+        if (_freeSlots.Count == 0) return Compile(entry, 0, out _, out _) ?? Full();
+        uint slot = _freeSlots.Peek();
+        if (Compile(entry, slot, out var key, out var action) is { } refused) return refused;
+        _freeSlots.Pop();
+        try
+        {
+            _maps.ClearCounters(slot);
+            _maps.Put(key, action);
+        }
+        catch
+        {
+            _freeSlots.Push(slot);
+            throw;
+        }
+        _writes += 2;
+        _installed[entry] = new Installed(key, slot);
+        return new OffloadResult(true, OffloadReason.None, default, 1, 2);
+    }
+
+    public OffloadResult Modify(FlowEntry entry)
+    {
+        if (!_installed.TryGetValue(entry, out var i)) throw new InvalidOperationException("modify of a flow not installed");
+        if (Compile(entry, i.Slot, out var key, out var action) is { } refused) return refused;
+        _maps.Put(key, action);
+        _writes++;
+        return new OffloadResult(true, OffloadReason.None, default, 1, 1);
+    }
+
+    public OffloadCounts Remove(FlowEntry entry)
+    {
+        if (!_installed.Remove(entry, out var i)) return default;
+        _maps.Delete(i.Key);
+        _writes++;
+        var c = Take(i);
+        _freeSlots.Push(i.Slot);
+        return c;
+    }
+
+    public OffloadCounts ReadCounters(FlowEntry entry) => _installed.TryGetValue(entry, out var i) ? Take(i) : default;
+
+    private OffloadCounts Take(Installed i)
+    {
+        var (p, b) = _maps.ReadCounters(i.Slot);
+        var c = new OffloadCounts(p - i.Packets, b - i.Bytes);
+        i.Packets = p;
+        i.Bytes = b;
+        return c;
+    }
+
+    private OffloadResult Full() => OffloadResult.Refused(OffloadReason.TableFull, $"{_maps.Capacity} flows");
+
+    /// <summary>The key and action record of <paramref name="e"/>, or why the program cannot run it.</summary>
+    private OffloadResult? Compile(FlowEntry e, uint slot, out XdpFlowKey key, out XdpFlowAction action)
+    {
+        key = default;
+        action = default;
+        var m = e.Match;
+        if (!m.IsExact) return OffloadResult.Refused(XdpReasons.NonExactMatch);
+        if (e.Instructions is { } ins)
+        {
+            if (ins.Meter != 0) return OffloadResult.Refused(XdpReasons.Meter, $"meter {ins.Meter}");
+            return OffloadResult.Refused(OffloadReason.UnsupportedAction, "instructions beyond apply-actions (goto, write-actions, metadata)");
+        }
+        var k = m.Value;
+        if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf)) return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
+        if (k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
+            return OffloadResult.Refused(XdpReasons.NotParsed, $"dl_type 0x{k.DlType:x4}, nw_proto {k.NwProto}");
+        bool tcpUdp = k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp;
+        bool wasTagged = (k.VlanVid & FlowKey.VlanPresent) != 0, tagged = wasTagged;
+        int vid = k.VlanVid & 0x0FFF, pcp = k.DlVlanPcp;
+        ushort keyTci = wasTagged ? (ushort)(FlowKey.VlanPresent | (pcp << 13) | vid) : (ushort)0;
+        uint flags = 0;
+        int outIf = 0;
+        ulong dlSrc = 0, dlDst = 0;
+        uint nwSrc = 0, nwDst = 0;
+        ushort tpSrc = 0, tpDst = 0;
+        byte ttl = 0, dscp = 0;
+        bool output = false;
+        foreach (var a in e.Actions.Items)
+        {
+            if (output)
+                return a.IsOutput ? OffloadResult.Refused(XdpReasons.MultiOutput, new OffloadDetail(null, a)) : OffloadResult.Refused(XdpReasons.ActionAfterOutput, new OffloadDetail(null, a));
+            switch (a.Kind)
+            {
+                case ActionKind.Output:
+                    output = true;
+                    switch (a.Port)
+                    {
+                        case PortNumber.InPort: flags |= XdpFlowProgram.OutInPort; break;
+                        case PortNumber.Controller: return OffloadResult.Refused(XdpReasons.ToController, new OffloadDetail(null, a));
+                        case PortNumber.Flood or PortNumber.All: return OffloadResult.Refused(XdpReasons.Flood, new OffloadDetail(null, a));
+                        default:
+                            if (a.Port == k.InPort || !_ifIndexByPort.TryGetValue(a.Port, out outIf))
+                                return OffloadResult.Refused(OffloadReason.UnsupportedOutputPort, $"port {a.Port}");
+                            flags |= XdpFlowProgram.OutPort;
+                            break;
+                    }
+                    break;
+                case ActionKind.Enqueue or ActionKind.SetQueue: return OffloadResult.Refused(XdpReasons.Queue, new OffloadDetail(null, a));
+                case ActionKind.Group: return OffloadResult.Refused(XdpReasons.Group, new OffloadDetail(null, a));
+                case ActionKind.Meter: return OffloadResult.Refused(XdpReasons.Meter, new OffloadDetail(null, a));
+                case ActionKind.SetTunnel: return OffloadResult.Refused(XdpReasons.Tunnel, new OffloadDetail(null, a));
+                case ActionKind.SetDlSrc: flags |= XdpFlowProgram.SetDlSrc; dlSrc = a.Value; break;
+                case ActionKind.SetDlDst: flags |= XdpFlowProgram.SetDlDst; dlDst = a.Value; break;
+                case ActionKind.StripVlan: tagged = false; break;
+                case ActionKind.PushVlan when a.Value == PacketParser.EthTypeVlan && !tagged: tagged = true; vid = 0; pcp = 0; break;
+                case ActionKind.SetVlanVid when tagged: vid = (int)(a.Value & 0x0FFF); break;
+                case ActionKind.SetVlanPcp when tagged: pcp = (int)(a.Value & 7); break;
+                case ActionKind.SetNwSrc: flags |= XdpFlowProgram.SetNwSrc; nwSrc = (uint)a.Value; break;
+                case ActionKind.SetNwDst: flags |= XdpFlowProgram.SetNwDst; nwDst = (uint)a.Value; break;
+                case ActionKind.SetNwTos: flags |= XdpFlowProgram.SetTos; dscp = (byte)(a.Value & 0xFC); break;
+                case ActionKind.SetNwTtl: flags |= XdpFlowProgram.SetTtl; ttl = (byte)a.Value; break;
+                case ActionKind.SetTpSrc when tcpUdp: flags |= XdpFlowProgram.SetTpSrc; tpSrc = (ushort)a.Value; break;
+                case ActionKind.SetTpDst when tcpUdp: flags |= XdpFlowProgram.SetTpDst; tpDst = (ushort)a.Value; break;
+                default: return OffloadResult.Refused(OffloadReason.UnsupportedAction, new OffloadDetail(null, a));
+            }
+        }
+        ushort tci = (ushort)((pcp << 13) | vid);
+        if (wasTagged && !tagged) flags |= XdpFlowProgram.PopVlan;
+        else if (!wasTagged && tagged) flags |= XdpFlowProgram.PushVlan;
+        else if (tagged && (ushort)(keyTci & ~FlowKey.VlanPresent) != tci) flags |= XdpFlowProgram.SetVlanTci;
+        key = new XdpFlowKey(inIf, keyTci, k.DlType, k.DlDst.Value, k.DlSrc.Value, k.NwProto, k.NwTos, k.TpSrc, k.TpDst, k.NwSrc, k.NwDst);
+        action = new XdpFlowAction(flags, outIf, dlDst, dlSrc, tci, nwSrc, nwDst, tpSrc, tpDst, ttl, dscp, slot);
+        return null;
+    }
+
+    private sealed class Installed(XdpFlowKey key, uint slot)
+    {
+        public readonly XdpFlowKey Key = key;
+        public readonly uint Slot = slot;
+        public long Packets, Bytes;
+    }
+}
