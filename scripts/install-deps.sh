@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(libpcap0.8 iproute2 ethtool iputils-ping tcpdump tshark openvswitch-common openvswitch-switch
       openvswitch-testcontroller python3-os-ken netsniff-ng iperf3 tcpreplay mininet sockperf
-      openssh-server sudo lintian)
+      openssh-server sudo lintian systemd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,7 +11,7 @@ bash scripts/install-deps.sh
 # its tests skipped, each saying why; in CI (CI=true, set by .ci/run) it fails the run here, before the build.
 tools=(ip python3 ethtool ping tcpdump tshark tcpreplay iperf3 trafgen ovs-ofctl ovs-appctl ovs-vsctl ovs-vswitchd
        ovsdb-server ovs-testcontroller osken-manager mn mnexec sockperf sshd ssh ssh-keygen sudo socat nsenter unshare
-       dpkg-deb lintian)
+       dpkg-deb lintian systemd-analyze)
 missing=()
 for t in "${tools[@]}"; do
   command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || [ -x "/sbin/$t" ] || missing+=("$t")

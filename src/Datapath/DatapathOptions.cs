@@ -8,6 +8,10 @@ public sealed class DatapathOptions
 {
     /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
     public int Threads { get; set; } = 1;
+    /// <summary>Forwarding threads shared with other datapaths (one set serving many switches); when set, the datapath
+    /// starts no thread of its own, has <see cref="ForwardingThreads.Count"/> forwarders, and <see cref="Threads"/>,
+    /// <see cref="ForwardingCpus"/>, <see cref="BusyPollMicros"/> and <see cref="IdleWakeMs"/> are the shared threads'.</summary>
+    public ForwardingThreads? SharedThreads { get; set; }
     /// <summary>
     /// CPUs for the forwarding threads (thread i on the (i mod n)-th), or null to leave them to the scheduler. Keeping
     /// the other threads off these CPUs is the host's part (<see cref="CpuPlacement.KeepEveryThreadOff"/>).

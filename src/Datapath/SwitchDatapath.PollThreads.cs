@@ -15,6 +15,14 @@ public sealed partial class SwitchDatapath
     {
         if (_running) return;
         _running = true;
+        if (Options.SharedThreads is { } shared) shared.Attach(this);
+        else StartThreads();
+        _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
+        _maintenance.Start();
+    }
+
+    private void StartThreads()
+    {
         // Not disposed: a thread that starts after the wait below gave up still signals it (it holds no kernel handle).
         var placed = new CountdownEvent(_forwarders.Length);
         for (int i = 0; i < _forwarders.Length; i++)
@@ -26,12 +34,13 @@ public sealed partial class SwitchDatapath
         }
         // Returns with every forwarding thread on its CPU (or its reason in PlacementErrors), so the host reports placement as it is.
         placed.Wait(TimeSpan.FromSeconds(5));
-        _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
-        _maintenance.Start();
     }
 
     /// <summary>Per forwarding thread, why it is not on its CPU of <see cref="DatapathOptions.ForwardingCpus"/> (null: it is, or none was asked).</summary>
-    public IReadOnlyList<string?> PlacementErrors => _placementErrors;
+    public IReadOnlyList<string?> PlacementErrors => Options.SharedThreads?.PlacementErrors ?? _placementErrors;
+
+    /// <summary>The receive queues dealt to forwarder <paramref name="idx"/> (an immutable snapshot).</summary>
+    internal RxQueue[] QueuesOf(int idx) => _assignedSnapshot[idx];
 
     private void PollLoop(int idx, CountdownEvent placed)
     {
@@ -131,6 +140,7 @@ public sealed partial class SwitchDatapath
         for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
         _assignedSnapshot = snap;
         foreach (var w in _waiters) w.Wake();
+        Options.SharedThreads?.Changed();
     }
 
     /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses).</summary>

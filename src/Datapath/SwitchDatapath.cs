@@ -125,7 +125,7 @@ public sealed partial class SwitchDatapath : IDisposable
         Meters = new Meters.MeterTable(Clock);
         Qos = new Qos.QosScheduler(Clock, () => _ports, new DropCounters(Counters.CreateSet()));
         Tunnels = new TunnelRegistry(this);
-        int threads = Math.Max(1, Options.Threads);
+        int threads = Options.SharedThreads?.Count ?? Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
         _placementErrors = new string?[threads];
         _waiters = new PortWaiter[threads];
@@ -175,7 +175,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public PortTable Ports => _ports;
     public IReadOnlyList<Forwarder> Forwarders => _forwarders;
     /// <summary>Where each forwarding thread blocks when idle (index = thread), for its sleep counters.</summary>
-    public IReadOnlyList<PortWaiter> Waiters => _waiters;
+    public IReadOnlyList<PortWaiter> Waiters => Options.SharedThreads?.Waiters ?? _waiters;
     public Forwarder Control => _control;
     internal PortSlot ControlSlot { get; }
     internal int PortIndexCount => Volatile.Read(ref _nextIndex);
@@ -522,6 +522,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public void Stop()
     {
         _running = false;
+        Options.SharedThreads?.Detach(this);
         foreach (var w in _waiters) w.Wake();
         _maintenanceWake.Set();
         foreach (var t in _threads) t.Join();

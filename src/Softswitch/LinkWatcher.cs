@@ -18,7 +18,7 @@ internal sealed class LinkWatcher : IDisposable, IDatapathEvents
     private readonly ILogger _log;
     private readonly Dictionary<PortSlot, bool> _last = new();
     private readonly List<PortSlot> _gone = new();
-    private readonly PeriodicThread _timer;
+    private readonly PeriodicThread? _timer;
     private readonly Lock _lock = new();
 
     public LinkWatcher(SwitchDatapath dp, ILogger log, TimeSpan? period = null)
@@ -27,7 +27,8 @@ internal sealed class LinkWatcher : IDisposable, IDatapathEvents
         _log = log;
         foreach (var p in dp.Ports.List) _last[p] = p.Port.LinkUp;
         dp.Subscribe(this);
-        _timer = new PeriodicThread("link-watch", period ?? TimeSpan.FromSeconds(1), Check);
+        // An infinite period: no thread of its own, the owner calls Check (one thread for many switches).
+        if (period != Timeout.InfiniteTimeSpan) _timer = new PeriodicThread("link-watch", period ?? TimeSpan.FromSeconds(1), Check);
     }
 
     void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
@@ -80,6 +81,6 @@ internal sealed class LinkWatcher : IDisposable, IDatapathEvents
     public void Dispose()
     {
         _dp.Unsubscribe(this);
-        _timer.Dispose();
+        _timer?.Dispose();
     }
 }

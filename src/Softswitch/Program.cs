@@ -117,7 +117,7 @@ var vsDetach = new Option<bool>("--detach") { Description = "run in the backgrou
 var vsLogFile = new Option<string?>("--log-file") { Description = "write the log to FILE (--log-file alone: $OVS_LOGDIR/ovs-vswitchd.log, OVS_LOGDIR default /var/log/openvswitch)", Arity = ArgumentArity.ZeroOrOne };
 var vsUnixctl = new Option<string?>("--unixctl") { Description = "the control socket for ovs-appctl (default $OVS_RUNDIR/ovs-vswitchd.PID.ctl), or none" };
 var vsLogLevel = new Option<string?>("--log-level") { Description = "LEVEL or MODULE:LEVEL[,...], levels off emer err warn info dbg (default info)" };
-var vsThreads = new Option<int?>("--threads") { Description = "forwarding threads of each bridge (default 1)" };
+var vsThreads = new Option<int?>("--threads") { Description = "forwarding threads, shared by every bridge (default 1; the database's other_config:n-pmd-threads or pmd-cpu-mask wins)" };
 var vsNoChdir = new Option<bool>("--no-chdir") { Description = "as ovs-vswitchd's (this daemon never changes directory)" };
 var vsMonitor = new Option<bool>("--monitor") { Description = "as ovs-vswitchd's: taken, not acted on (no monitor process restarts the daemon; use systemd's Restart=)" };
 var vsMlockall = new Option<bool>("--mlockall") { Description = "as ovs-vswitchd's: taken, not acted on (memory is not locked)" };

@@ -20,18 +20,22 @@ internal static class SwitchStack
         => new(dp, new FlowTableOptions { MaxFlows = maxFlows, RecycleEntries = recycle });
 
     /// <summary>The switch and its agent, not started (<see cref="OfSwitchAgent.Start"/> opens the listeners and connects).</summary>
-    public static OfSwitchAgent CreateAgent(SwitchDatapath dp, OfFlowTables tables, ulong dpid, FailMode failMode, AgentOptions options, ILoggerFactory loggers)
+    public static OfSwitchAgent CreateAgent(SwitchDatapath dp, OfFlowTables tables, ulong dpid, FailMode failMode, AgentOptions options, ILoggerFactory loggers,
+        string? dpDesc = null)
     {
-        var ofproto = new OfSwitch(dp, new OfSwitchOptions { DatapathId = dpid, FailMode = failMode }, tables, loggers);
+        var switchOptions = new OfSwitchOptions { DatapathId = dpid, FailMode = failMode };
+        if (dpDesc is not null) switchOptions.DatapathDescription = dpDesc;
+        var ofproto = new OfSwitch(dp, switchOptions, tables, loggers);
         var agent = new OfSwitchAgent(ofproto, options, loggers);
         AgentCounters.Register(dp.Counters, agent);
         return agent;
     }
 
     /// <summary><see cref="CreateAgent"/> and start it; a listener that cannot be opened throws (after the agent is disposed).</summary>
-    public static OfSwitchAgent StartAgent(SwitchDatapath dp, OfFlowTables tables, ulong dpid, FailMode failMode, AgentOptions options, ILoggerFactory loggers)
+    public static OfSwitchAgent StartAgent(SwitchDatapath dp, OfFlowTables tables, ulong dpid, FailMode failMode, AgentOptions options, ILoggerFactory loggers,
+        string? dpDesc = null)
     {
-        var agent = CreateAgent(dp, tables, dpid, failMode, options, loggers);
+        var agent = CreateAgent(dp, tables, dpid, failMode, options, loggers, dpDesc);
         try
         {
             agent.Start();

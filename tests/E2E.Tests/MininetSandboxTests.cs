@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using Softswitch.TestKit;
@@ -289,9 +290,12 @@ public sealed class MininetSandboxTests
         var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000, "sh", Path.Combine(Dir, "Mininet", "stock_ovs_test.sh"));
         Console.WriteLine($"mn --switch ovs under softswitch vswitchd:\n{run.Output}");
         Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
-        Assert.Equal(2, Regex.Matches(run.Output, @"\*\*\* Results: 0% dropped").Count);
-        Assert.Equal(2, Regex.Matches(run.Output, "MN EXIT 0").Count);
+        // Four mn runs and the iperf run's pingAll.
+        Assert.Equal(5, Regex.Matches(run.Output, @"\*\*\* Results: 0% dropped").Count);
+        Assert.Equal(4, Regex.Matches(run.Output, "MN EXIT 0").Count);
         Assert.Contains("(12/12 received)", run.Output);
+        var iperf = Regex.Match(run.Output, @"IPERF (\d+) Mbit/s");
+        Assert.True(iperf.Success && int.Parse(iperf.Groups[1].Value, CultureInfo.InvariantCulture) >= 1, "no iperf3 result:\n" + run.Output);
         Assert.DoesNotContain("LEFT ", run.Output);
         AssertNoCleanup(run);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Ovsdb;
 using Softswitch.Vswitchd;
@@ -32,7 +33,8 @@ public sealed class VswitchdBridgeTests : IDisposable
         const string json = """
             {"name":"Open_vSwitch","version":"8.3.1","tables":{
               "Open_vSwitch":{"columns":{"bridges":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"next_cfg":{"type":"integer"},"cur_cfg":{"type":"integer"},
-                "ovs_version":{"type":{"key":"string","min":0,"max":1}},"datapath_types":{"type":{"key":"string","min":0,"max":"unlimited"}},"iface_types":{"type":{"key":"string","min":0,"max":"unlimited"}}}},
+                "ovs_version":{"type":{"key":"string","min":0,"max":1}},"datapath_types":{"type":{"key":"string","min":0,"max":"unlimited"}},"iface_types":{"type":{"key":"string","min":0,"max":"unlimited"}},
+                "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"}}},
@@ -40,7 +42,10 @@ public sealed class VswitchdBridgeTests : IDisposable
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
                 "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
-              "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}}}}}}
+              "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}},
+                "inactivity_probe":{"type":{"key":"integer","min":0,"max":1}},"max_backoff":{"type":{"key":{"type":"integer","minInteger":1000},"min":0,"max":1}},
+                "connection_mode":{"type":{"key":{"type":"string","enum":["set",["in-band","out-of-band"]]},"min":0,"max":1}},
+                "controller_rate_limit":{"type":{"key":{"type":"integer","minInteger":100},"min":0,"max":1}}}}}}
             """;
         Assert.True(OvsdbSchema.TryParse(JsonNode.Parse(json), out var schema, out var error), error);
         return schema;
@@ -114,7 +119,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(7, status[Id("I-p1")].Ofport);
         Assert.Equal(1, status[Id("I-p2")].Ofport);
         Assert.Equal(-1, status[Id("I-vx")].Ofport);
-        Assert.Contains("interface type 'vxlan' is not supported", status[Id("I-vx")].Error);
+        Assert.Contains("options:remote_ip is missing", status[Id("I-vx")].Error);
         Assert.True(File.Exists(Path.Combine(_run.FullName, "br0.mgmt")), "no BRIDGE.mgmt");
 
         var ops = StatusWriter.Operations(db, config, [bridge]);
@@ -142,6 +147,117 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
         Assert.Null(bridge.Dp.Ports.Get(1));
         Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    [Fact]
+    public void TunnelInterfaces_BecomeTunnelPorts_FromOvsOptions()
+    {
+        var config = VswitchConfig.Read(Database())!.Bridges[0];
+        var options = new Dictionary<string, string> { ["remote_ip"] = "192.168.9.2", ["local_ip"] = "192.168.9.1", ["key"] = "100", ["dst_port"] = "8472" };
+        var vx = config.Interfaces.Single(i => i.Name == "vx") with { Options = options, OfportRequest = 9 };
+        var gre = new InterfaceConfig(Guid.NewGuid(), "gr", "gre", null, new Dictionary<string, string> { ["remote_ip"] = "192.168.9.3", ["local_ip"] = "192.168.9.1", ["key"] = "flow" });
+        var noLocal = new InterfaceConfig(Guid.NewGuid(), "nl", "vxlan", null, new Dictionary<string, string> { ["remote_ip"] = "192.168.9.4" });
+        // One underlay (p1) besides the tunnels.
+        var br = config with { Interfaces = [config.Interfaces.Single(i => i.Name == "br0"), config.Interfaces.Single(i => i.Name == "p1"), vx, gre, noLocal] };
+        using var bridge = Bridge.Create(br, Host());
+        var status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+        Assert.Equal(9, status[vx.Uuid].Ofport);
+        var tunnel = Assert.IsType<Softswitch.Datapath.Tunnels.TunnelPort>(bridge.Dp.Ports.Get(9)!.Port);
+        Assert.Equal((100u, (ushort)8472), (tunnel.Config.Key, tunnel.Config.DstPort));
+        Assert.True(status[gre.Uuid].Ofport > 0, status[gre.Uuid].Error);
+        Assert.True(((Softswitch.Datapath.Tunnels.TunnelPort)bridge.Dp.Ports.Get((ushort)status[gre.Uuid].Ofport)!.Port).Config.FlowKey);
+        Assert.Equal(-1, status[noLocal.Uuid].Ofport);
+        Assert.Contains("options:local_ip is missing", status[noLocal.Uuid].Error);
+
+        // A changed option reopens the tunnel with it.
+        var changed = br with { Interfaces = [.. br.Interfaces.Select(i => i.Uuid == vx.Uuid ? vx with { Options = new Dictionary<string, string>(options) { ["key"] = "200" } } : i)] };
+        bridge.Apply(changed);
+        Assert.Equal(200u, ((Softswitch.Datapath.Tunnels.TunnelPort)bridge.Dp.Ports.Get(9)!.Port).Config.Key);
+    }
+
+    [Fact]
+    public void Bridges_ShareOneSetOfForwardingThreads()
+    {
+        var db = Database();
+        var config = VswitchConfig.Read(db)!;
+        using var threads = new ForwardingThreads(2, busyPollMicros: 0);
+        var host = Host() with { Threads = threads };
+        var second = config.Bridges[0] with { Uuid = Guid.NewGuid(), Name = "br1", Interfaces = [] };
+        using (var br0 = Bridge.Create(config.Bridges[0], host))
+        {
+            using var br1 = Bridge.Create(second, host);
+            Assert.Equal(2, threads.Attached);
+            Assert.Equal(2, br0.Dp.Forwarders.Count);
+            Assert.Equal(2, br1.Dp.Forwarders.Count);
+        }
+        Assert.Equal(0, threads.Attached);
+    }
+
+    [Fact]
+    public void ControllerSettings_AndDpDesc_ReachTheAgent_AndInBandIsSaid()
+    {
+        var db = Database();
+        var modify = new JsonObject
+        {
+            ["Controller"] = new JsonObject { [Id("c").ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["inactivity_probe"] = 3000, ["max_backoff"] = 2000, ["connection_mode"] = "in-band", ["controller_rate_limit"] = 500,
+            } } },
+            ["Bridge"] = new JsonObject { [Id("br0").ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("dp-desc", "rack 7"))),
+            } } },
+        };
+        Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        var br = VswitchConfig.Read(db)!.Bridges[0];
+        var c = Assert.Single(br.Controllers);
+        Assert.Equal((3000L, 2000L, "in-band"), (c.InactivityProbeMs, c.MaxBackoffMs, c.ConnectionMode));
+        Assert.Contains(br.Refused, r => r.Contains("connection_mode=in-band", StringComparison.Ordinal));
+        Assert.Contains(br.Refused, r => r.Contains("controller_rate_limit=500", StringComparison.Ordinal));
+        using var bridge = Bridge.Create(br, Host());
+        Assert.Equal(TimeSpan.FromSeconds(3), bridge.Agent.Options.InactivityProbe);
+        Assert.Equal(TimeSpan.FromSeconds(2), bridge.Agent.Options.MaxBackoff);
+        Assert.Equal("rack 7", bridge.Agent.Switch.Description.Datapath);
+
+        // inactivity_probe 0: no probing; the agent is remade when a controller setting changes.
+        var off = br with { Controllers = [c with { InactivityProbeMs = 0 }] };
+        bridge.Apply(off);
+        Assert.Equal(TimeSpan.Zero, bridge.Agent.Options.InactivityProbe);
+    }
+
+    [Theory]
+    [InlineData("n-pmd-threads", "3", 3, null)]
+    [InlineData("pmd-cpu-mask", "0x6", 2, "1,2")]
+    [InlineData("pmd-cpu-mask", "1", 1, "0")]
+    public void OtherConfig_ChoosesTheForwardingThreads(string key, string value, int count, string? cpus)
+    {
+        var db = Database();
+        var modify = new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray(key, value))),
+        } } } };
+        Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        var asked = VswitchConfig.Read(db)!.ForwardingThreads(out var error);
+        Assert.Null(error);
+        Assert.Equal(count, asked!.Value.Count);
+        Assert.Equal(cpus, asked.Value.Cpus is null ? null : string.Join(',', asked.Value.Cpus));
+    }
+
+    [Theory]
+    [InlineData("n-pmd-threads", "0")]
+    [InlineData("n-pmd-threads", "many")]
+    [InlineData("pmd-cpu-mask", "0x0")]
+    [InlineData("pmd-cpu-mask", "zz")]
+    public void OtherConfig_BadThreadSettings_AreSaid(string key, string value)
+    {
+        var db = Database();
+        var modify = new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray(key, value))),
+        } } } };
+        Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        Assert.Null(VswitchConfig.Read(db)!.ForwardingThreads(out var error));
+        Assert.Contains(key, error);
     }
 
     [Fact]

@@ -145,23 +145,24 @@ public sealed unsafe partial class PortWaiter : IDisposable
     }
 
     /// <summary>A non-blocking eventfd for a port that wakes its waiter itself (the in-memory port); -1 off Linux or on failure.</summary>
-    internal static int NewEventFd() => OperatingSystem.IsLinux() ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+    public static int NewEventFd() => OperatingSystem.IsLinux() ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 
     /// <summary>Adds one to an eventfd's counter (wakes whoever polls it).</summary>
-    internal static void SignalEventFd(int fd)
+    public static void SignalEventFd(int fd)
     {
         ulong one = 1;
         write(fd, &one, 8);
     }
 
     /// <summary>Resets a non-blocking eventfd's counter to zero.</summary>
-    internal static void DrainEventFd(int fd)
+    public static void DrainEventFd(int fd)
     {
         ulong v;
         read(fd, &v, 8);
     }
 
-    internal static void CloseFd(int fd) => close(fd);
+    /// <summary>Closes a descriptor from <see cref="NewEventFd"/>.</summary>
+    public static void CloseFd(int fd) => close(fd);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int epoll_create1(int flags);

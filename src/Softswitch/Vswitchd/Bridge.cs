@@ -8,17 +8,22 @@ using Softswitch.OfAgent.Session;
 using Softswitch.Ofproto;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.Linux;
+using Softswitch.Ports.Patch;
 
 namespace Softswitch.Vswitchd;
 
-/// <summary>What a bridge needs from the daemon: its loggers, the run directory (for BRIDGE.mgmt) and the datapath settings.</summary>
-internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, int Threads = 1)
+/// <summary>What a bridge needs from the daemon: its loggers, the run directory (for BRIDGE.mgmt) and the forwarding
+/// threads every bridge shares (null: each bridge starts one of its own).</summary>
+internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, ForwardingThreads? Threads = null)
 {
     /// <summary>Opens an interface of type "" or "system" (an existing interface); tests replace it.</summary>
     public Func<string, ILogger, IPort> OpenSystem { get; init; } = static (name, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = 8 << 20 });
 
     /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
     public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
+
+    /// <summary>Where interfaces of type "patch" of every bridge find their peers.</summary>
+    public PatchPanel Patches { get; init; } = new();
 }
 
 /// <summary>The state of one Interface row as the daemon writes it back.</summary>
@@ -47,7 +52,6 @@ internal sealed class Bridge : IDisposable
     private readonly Dictionary<Guid, OpenInterface> _open = [];
     private readonly Dictionary<Guid, (InterfaceConfig Config, string Error)> _failed = [];
     private LinkWatcher? _links;
-    private LinkMonitor? _linkMonitor;
     private BridgeConfig _config;
     private string _refused = "";
 
@@ -80,7 +84,7 @@ internal sealed class Bridge : IDisposable
     public static Bridge Create(BridgeConfig config, BridgeHost host)
     {
         var log = host.Loggers.CreateLogger("bridge");
-        var dp = new SwitchDatapath(new DatapathOptions { Threads = host.Threads });
+        var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = host.Threads });
         var flows = SwitchStack.CreateTables(dp, FlowTableOptions.DefaultMaxFlows, recycle: true);
         Bridge? bridge = null;
         try
@@ -88,8 +92,8 @@ internal sealed class Bridge : IDisposable
             bridge = new Bridge(config, host, dp, flows, 0);
             bridge.OpenLocal(config);
             // Started after the LOCAL port is in, as `softswitch run` starts it: it watches the numbered ports.
-            bridge._links = new LinkWatcher(dp, host.Loggers.CreateLogger("link"));
-            bridge._linkMonitor = LinkMonitor.TryStart(dp.NotifyLinkChange, out _);
+            // Checked by the daemon's one link thread (CheckLinks), told of kernel link events by its one monitor.
+            bridge._links = new LinkWatcher(dp, host.Loggers.CreateLogger("link"), Timeout.InfiniteTimeSpan);
             bridge.DatapathId = bridge.ChooseDatapathId(config);
             bridge.Agent = bridge.StartAgent(config);
             dp.Start();
@@ -155,14 +159,22 @@ internal sealed class Bridge : IDisposable
             if (OfEndpoint.TryParse(c.Target, out _, out var why)) controllers.Add(c.Target);
             else _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
         }
-        var agent = SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, new AgentOptions
+        var options = new AgentOptions
         {
             Controllers = controllers,
             Versions = versions,
             Listeners = ["punix:" + ManagementSocket],
-        }, _host.Loggers);
-        _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}], tools at {Mgmt}",
-            Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers), ManagementSocket);
+        };
+        // The agent keeps one probe interval and one backoff for all its controllers: the shortest asked for
+        // (inactivity_probe 0 turns probing off; max_backoff below 1 s is 1 s, as Open vSwitch takes them).
+        if (config.Controllers.Select(c => c.InactivityProbeMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var probe)
+            options.InactivityProbe = TimeSpan.FromMilliseconds(probe);
+        if (config.Controllers.Select(c => c.MaxBackoffMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var backoff)
+            options.MaxBackoff = TimeSpan.FromMilliseconds(Math.Max(1000, backoff));
+        var agent = SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, options, _host.Loggers, config.DpDesc);
+        _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}] (inactivity probe {Probe} s, max backoff {Backoff} s), tools at {Mgmt}",
+            Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers),
+            options.InactivityProbe.TotalSeconds, options.MaxBackoff.TotalSeconds, ManagementSocket);
         return agent;
     }
 
@@ -187,10 +199,12 @@ internal sealed class Bridge : IDisposable
         foreach (var (uuid, open) in _open.ToList())
         {
             if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
-                && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local))
+                && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local)
+                && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options)))
             {
                 continue;
             }
+            Release(open.Port);
             Dp.RemovePort(open.No);
             _open.Remove(uuid);
             _log.LogInformation("bridge {Bridge}: port {No} ({Name}) removed", Name, PortText(open.No), open.Config.Name);
@@ -211,6 +225,11 @@ internal sealed class Bridge : IDisposable
 
     private void TryOpen(InterfaceConfig i, ushort no)
     {
+        if (i.Type is "vxlan" or "gre")
+        {
+            TryOpenTunnel(i);
+            return;
+        }
         string? error = null;
         IPort? port = null;
         var log = _host.Loggers.CreateLogger("ports");
@@ -220,9 +239,10 @@ internal sealed class Bridge : IDisposable
             {
                 "" or "system" => _host.OpenSystem(i.Name, log),
                 "internal" => _host.OpenInternal(i.Name, log),
+                "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 _ => null,
             };
-            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system and internal)";
+            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
@@ -241,6 +261,7 @@ internal sealed class Bridge : IDisposable
             }
             catch (DatapathConfigurationException e)
             {
+                Release(port);
                 port.Dispose();
                 error = e.Message;
             }
@@ -248,6 +269,66 @@ internal sealed class Bridge : IDisposable
         if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
             _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
         _failed[i.Uuid] = (i, error!);
+    }
+
+    /// <summary>
+    /// A tunnel port from Open vSwitch's options: remote_ip and local_ip (required here: the switch owns the local
+    /// address on its underlay port, the bridge's only other port unless options:underlay names one by its OpenFlow
+    /// number), key (the VXLAN VNI or GRE key, or "flow"), dst_port (VXLAN), tos and ttl.
+    /// </summary>
+    private void TryOpenTunnel(InterfaceConfig i)
+    {
+        string? error;
+        if (SpecOf(i, out error) is { } spec)
+        {
+            if (!Tunnels.TunnelSpec.TryParse(spec, out var cfg, out var why))
+            {
+                error = why;
+            }
+            else
+            {
+                try
+                {
+                    var port = Dp.Tunnels.Add(cfg);
+                    _open[i.Uuid] = new OpenInterface(i, cfg.PortNo, port);
+                    _failed.Remove(i.Uuid);
+                    _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added: {Spec}", Name, cfg.PortNo, i.Name, i.Type, Tunnels.TunnelSpec.Format(port.Config));
+                    return;
+                }
+                catch (DatapathConfigurationException e)
+                {
+                    error = e.Message;
+                }
+            }
+        }
+        if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
+            _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
+        _failed[i.Uuid] = (i, error!);
+    }
+
+    /// <summary>The tunnel spec (see <see cref="Tunnels.TunnelSpec"/>) Open vSwitch's options ask for; null with the reason when one is missing.</summary>
+    private string? SpecOf(InterfaceConfig i, out string? error)
+    {
+        var o = i.Options;
+        error = null;
+        if (!o.TryGetValue("remote_ip", out var remote))
+        {
+            error = "options:remote_ip is missing";
+            return null;
+        }
+        if (!o.TryGetValue("local_ip", out var local))
+        {
+            error = "options:local_ip is missing (softswitch vswitchd answers ARP for it and decapsulates what is sent to it, on the underlay port)";
+            return null;
+        }
+        var spec = new System.Text.StringBuilder(i.Name).Append(CultureInfo.InvariantCulture, $":{i.Type},local={local},remote={remote}");
+        string key = o.GetValueOrDefault("key") ?? o.GetValueOrDefault("in_key") ?? (i.Type == "vxlan" ? "0" : "");
+        if (key.Length > 0) spec.Append(CultureInfo.InvariantCulture, $",{(i.Type == "vxlan" ? "vni" : "key")}={key}");
+        foreach (var (ovs, ours) in new[] { ("dst_port", "dstport"), ("tos", "tos"), ("ttl", "ttl"), ("underlay", "underlay") })
+        {
+            if (o.TryGetValue(ovs, out var v)) spec.Append(CultureInfo.InvariantCulture, $",{ours}={v}");
+        }
+        return spec.Append(CultureInfo.InvariantCulture, $",port={PickNumber(i)}").ToString();
     }
 
     /// <summary>ofport_request when it is free; else the lowest free number (a taken request is logged).</summary>
@@ -262,6 +343,18 @@ internal sealed class Bridge : IDisposable
         while (Dp.Ports.Get(no) is not null || _config.Interfaces.Any(o => o.OfportRequest == no && o.Uuid != i.Uuid)) no++;
         return no;
     }
+
+    /// <summary>What an interface holds beyond the datapath's port: a patch end's place on the panel.</summary>
+    private void Release(IPort port)
+    {
+        if (port is PatchPort patch) _host.Patches.Close(patch);
+    }
+
+    private static bool SameOptions(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
+        => a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    /// <summary>A random locally administered unicast address (patch ends have no interface of their own).</summary>
+    private static MacAddress RandomMac() => new(((ulong)Random.Shared.NextInt64(1, 1L << 40)) | 0x02_00_00_00_00_00UL);
 
     private static string PortText(ushort no) => no == PortNumber.Local ? "LOCAL" : no.ToString(CultureInfo.InvariantCulture);
 
@@ -305,6 +398,9 @@ internal sealed class Bridge : IDisposable
         return (any, any ? "other" : null);
     }
 
+    /// <summary>Logs each port whose link went up or down since the last check (the daemon's link thread calls it).</summary>
+    public void CheckLinks() => _links?.Check();
+
     private void DisposeAgent()
     {
         var agent = Agent;
@@ -318,8 +414,8 @@ internal sealed class Bridge : IDisposable
     {
         DisposeAgent();
         Dp.Stop();
-        _linkMonitor?.Dispose();
         _links?.Dispose();
+        foreach (var open in _open.Values) Release(open.Port);
         Dp.Dispose();
         _open.Clear();
         _log.LogInformation("bridge {Bridge}: deleted", Name);

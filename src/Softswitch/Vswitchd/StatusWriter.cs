@@ -18,7 +18,7 @@ internal static class StatusWriter
 {
     /// <summary>What this daemon serves, for Open_vSwitch.datapath_types and iface_types.</summary>
     public static readonly string[] DatapathTypes = ["netdev", "system"];
-    public static readonly string[] InterfaceTypes = ["internal", "system"];
+    public static readonly string[] InterfaceTypes = ["gre", "internal", "patch", "system", "vxlan"];
 
     /// <summary>The update operations that make the database show <paramref name="bridges"/> after <paramref name="config"/> was applied.</summary>
     public static List<JsonNode> Operations(OvsdbReplica db, VswitchConfig config, IEnumerable<Bridge> bridges)

@@ -6,22 +6,24 @@ namespace Softswitch.Vswitchd;
 /// <summary>One Interface row as the daemon serves it.</summary>
 internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options);
 
-/// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...).</summary>
-internal sealed record ControllerConfig(Guid Uuid, string Target);
+/// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
+/// read from it (milliseconds, as the schema has them; null when unset).</summary>
+internal sealed record ControllerConfig(Guid Uuid, string Target, long? InactivityProbeMs = null, long? MaxBackoffMs = null, string? ConnectionMode = null);
 
 /// <summary>
 /// One Bridge row and what it references, as read from the replica: the switch it asks for (lists in a stable order,
 /// so two reads of an unchanged row compare equal item by item).
 /// </summary>
 internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdText, string? HwAddr, string? FailMode, IReadOnlyList<string> Protocols,
-    IReadOnlyList<ControllerConfig> Controllers, IReadOnlyList<InterfaceConfig> Interfaces, IReadOnlyList<string> Refused)
+    IReadOnlyList<ControllerConfig> Controllers, IReadOnlyList<InterfaceConfig> Interfaces, IReadOnlyList<string> Refused, string? DpDesc = null)
 {
-    /// <summary>What the agent needs remade when it changes: controllers and versions.</summary>
-    public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => c.Target));
+    /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
+    public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
+        + "|" + DpDesc;
 }
 
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
-internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges)
+internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges, IReadOnlyDictionary<string, string> OtherConfig)
 {
     /// <summary>The tables and columns the daemon follows (reads, and status columns it writes, to write only changes).</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Monitored = new Dictionary<string, string[]>
@@ -31,7 +33,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                       "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
         ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state"],
-        ["Controller"] = ["target", "is_connected", "role"],
+        ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
     };
 
     /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.</summary>
@@ -72,12 +74,48 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             }
             var controllers = new List<ControllerConfig>();
             foreach (var cUuid in br.Uuids("controller"))
-                if (db.Row("Controller", cUuid) is { } c && c.String("target") is { } target) controllers.Add(new ControllerConfig(cUuid, target));
+            {
+                if (db.Row("Controller", cUuid) is not { } c || c.String("target") is not { } target) continue;
+                string? mode = c.String("connection_mode");
+                // There is no in-band control here (no hidden flows): every connection is made out-of-band.
+                if (mode == "in-band") refused.Add($"controller {target}: connection_mode=in-band (in-band control is not supported; connected out-of-band)");
+                if (c.Integer("controller_rate_limit") is { } rate)
+                    refused.Add($"controller {target}: controller_rate_limit={rate.ToString(CultureInfo.InvariantCulture)} (the datapath's packet-in rate limit applies)");
+                controllers.Add(new ControllerConfig(cUuid, target, c.Integer("inactivity_probe"), c.Integer("max_backoff"), mode));
+            }
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused));
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")));
         }
-        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges);
+        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"));
+    }
+
+    /// <summary>
+    /// The forwarding threads other_config asks for: n-pmd-threads (a count), else pmd-cpu-mask (one thread per CPU of
+    /// the hex mask, placed on it, as Open vSwitch places its PMD threads), else null. A value that does not parse is
+    /// <paramref name="error"/>.
+    /// </summary>
+    public (int Count, int[]? Cpus)? ForwardingThreads(out string? error)
+    {
+        error = null;
+        if (OtherConfig.GetValueOrDefault("n-pmd-threads") is { } n)
+        {
+            if (int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out int count) && count is >= 1 and <= 64) return (count, null);
+            error = $"other_config:n-pmd-threads '{n}' is not a count from 1 to 64";
+        }
+        if (OtherConfig.GetValueOrDefault("pmd-cpu-mask") is { } mask)
+        {
+            string hex = mask.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? mask[2..] : mask;
+            if (ulong.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong bits) && bits != 0)
+            {
+                var cpus = new List<int>();
+                for (int cpu = 0; cpu < 64; cpu++)
+                    if ((bits >> cpu & 1) != 0) cpus.Add(cpu);
+                return (cpus.Count, [.. cpus]);
+            }
+            error = $"other_config:pmd-cpu-mask '{mask}' is not a hex CPU mask";
+        }
+        return null;
     }
 
     /// <summary>Open vSwitch's datapath-id: exactly 16 hex digits, not all zero (dpid_from_string).</summary>

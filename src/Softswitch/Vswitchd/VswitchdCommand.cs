@@ -19,6 +19,7 @@ internal sealed record VswitchdSettings
     /// <summary>The control socket: null for RUNDIR/ovs-vswitchd.PID.ctl, or "none".</summary>
     public string? Unixctl { get; init; }
     public string LogLevel { get; init; } = "info";
+    /// <summary>Forwarding threads shared by every bridge, unless other_config:n-pmd-threads or pmd-cpu-mask says.</summary>
     public int Threads { get; init; } = 1;
     /// <summary>ovs-vswitchd options this daemon takes and does not act on (each said once in the log).</summary>
     public IReadOnlyList<string> Ignored { get; init; } = [];
@@ -76,7 +77,7 @@ internal static class VswitchdCommand
         if (pidfile is not null && (pid = OvsPidFile.TryCreate(pidfile, out var pidError)) is null) return RunCommand.UserError(pidError);
         using var done = new ManualResetEventSlim(false);
         string? fatal = null;
-        using var service = new VswitchdService(database, new BridgeHost(loggers, runDir, s.Threads));
+        using var service = new VswitchdService(database, new BridgeHost(loggers, runDir), s.Threads);
         service.Fatal += why =>
         {
             fatal = why;

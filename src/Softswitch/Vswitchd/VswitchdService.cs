@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ovsdb;
+using Softswitch.Ports.Linux;
 
 namespace Softswitch.Vswitchd;
 
@@ -8,12 +10,17 @@ namespace Softswitch.Vswitchd;
 /// each Bridge row as a switch of its own and writes back what it did, as ovs-vswitchd does.
 /// </summary>
 /// <remarks>
-/// One configuration thread owns the bridges: it connects (again and again, every second, while the server is away),
+/// One configuration thread owns the bridges: it connects (again and again while the server is away, after 1 s, then
+/// doubling up to 8 s),
 /// takes the <c>ovs_vswitchd</c> lock (a second daemon on the same database is refused), monitors the tables, and on
 /// each change, and once a second for status (controllers connecting, links), reads the configuration, applies it and
 /// writes back the columns that differ, cur_cfg last of all in the same transaction. A lost connection leaves the
 /// bridges as they are; the next session resynchronises from the server's contents. Control commands read the
 /// bridges under <see cref="BridgesLock"/>, which the configuration thread holds while it changes them.
+/// Threads: every bridge is served by one set of forwarding threads (<see cref="ForwardingThreads"/>, as Open vSwitch's
+/// PMD threads serve every bridge), made at the first configuration read: other_config:n-pmd-threads or pmd-cpu-mask,
+/// else the daemon's --threads; a later change takes effect at the next start (said in the log). One netlink monitor
+/// tells every bridge of kernel link changes and one thread logs link states once a second, for all bridges.
 /// </remarks>
 internal sealed class VswitchdService : IDisposable
 {
@@ -21,7 +28,12 @@ internal sealed class VswitchdService : IDisposable
     private static readonly TimeSpan s_callTimeout = TimeSpan.FromSeconds(10);
 
     private readonly string _remote;
-    private readonly BridgeHost _host;
+    private BridgeHost _host;
+    private readonly int _defaultThreads;
+    private ForwardingThreads? _threads;
+    private string? _threadsRefused;
+    private LinkMonitor? _linkMonitor;
+    private PeriodicThread? _linkWatch;
     private readonly ILogger _log;
     private readonly Dictionary<Guid, Bridge> _bridges = [];
     private readonly Dictionary<Guid, string> _createErrors = [];
@@ -44,19 +56,66 @@ internal sealed class VswitchdService : IDisposable
         get { lock (BridgesLock) return [.. _bridges.Values.OrderBy(b => b.Name, StringComparer.Ordinal)]; }
     }
 
-    public VswitchdService(string remote, BridgeHost host)
+    /// <summary>The forwarding threads every bridge shares (null until the first configuration was read).</summary>
+    public ForwardingThreads? Threads => _threads;
+
+    public VswitchdService(string remote, BridgeHost host, int defaultThreads = 1)
     {
         _remote = remote;
         _host = host;
+        _defaultThreads = defaultThreads;
         _log = host.Loggers.CreateLogger("vswitchd");
         _thread = new Thread(Run) { IsBackground = true, Name = "vswitchd-config" };
     }
 
-    public void Start() => _thread.Start();
+    public void Start()
+    {
+        _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b => b.Dp.NotifyLinkChange()), out _);
+        _host.Patches.LinksChanged += () => ForEachBridge(static b => b.Dp.NotifyLinkChange());
+        _linkWatch = new PeriodicThread("link-watch", TimeSpan.FromSeconds(1), () => ForEachBridge(static b => b.CheckLinks()));
+        _thread.Start();
+    }
+
+    private void ForEachBridge(Action<Bridge> action)
+    {
+        lock (BridgesLock)
+        {
+            foreach (var b in _bridges.Values) action(b);
+        }
+    }
+
+    /// <summary>Makes the shared forwarding threads at the first read of the configuration; says when a later read asks for others.</summary>
+    private void EnsureThreads(VswitchConfig config)
+    {
+        var asked = config.ForwardingThreads(out var error);
+        if (error is not null && error != _threadsRefused) _log.LogWarning("{Error}: ignored", error);
+        _threadsRefused = error;
+        var (count, cpus) = asked ?? (_defaultThreads, null);
+        if (_threads is null)
+        {
+            _threads = new ForwardingThreads(count, cpus);
+            _host = _host with { Threads = _threads };
+            _log.LogInformation("{Count} forwarding thread(s) serve every bridge{Cpus}", count, cpus is null ? "" : $", on CPUs {string.Join(',', cpus)}");
+            for (int i = 0; i < _threads.PlacementErrors.Count; i++)
+                if (_threads.PlacementErrors[i] is { } why) _log.LogWarning("forwarding thread fwd-{Thread} is not placed on {Error}", i, why);
+        }
+        else if (asked is not null && count != _threads.Count)
+        {
+            _log.LogWarning("other_config asks for {Count} forwarding thread(s), {Running} run: the change takes effect when the daemon restarts", count, _threads.Count);
+        }
+    }
+
+    /// <summary>The first pause before connecting again, and the longest (each failed attempt doubles it, as Open vSwitch's reconnect does).</summary>
+    public static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1), MaxBackoff = TimeSpan.FromSeconds(8);
+
+    /// <summary>Sessions that reached the monitor (the first one, then each reconnection).</summary>
+    public int Sessions => Volatile.Read(ref _sessions);
+    private int _sessions;
 
     private void Run()
     {
         string? lastFailure = null;
+        var backoff = MinBackoff;
         while (!_stop.IsCancellationRequested)
         {
             OvsdbClient? client = null;
@@ -74,19 +133,21 @@ internal sealed class VswitchdService : IDisposable
                 var monitor = OvsdbMonitor.Start(client, "Open_vSwitch", VswitchConfig.Monitored, s_callTimeout);
                 monitor.Changed += () => _wake.Set();
                 monitor.Failed += why => _log.LogError("database {Remote}: {Why}; reconnecting", _remote, why);
-                _log.LogInformation("database {Remote}: connected ({Method}, schema {Version})", _remote, monitor.Method, monitor.Replica.Schema.Version);
+                _log.LogInformation("database {Remote}: connected ({Method}, schema {Version}){Again}", _remote, monitor.Method, monitor.Replica.Schema.Version,
+                    Interlocked.Increment(ref _sessions) > 1 ? ", resynchronising" : "");
                 lastFailure = null;
+                backoff = MinBackoff;
                 FirstAttempt.Set();
                 while (!_stop.IsCancellationRequested && client.IsOpen)
                 {
                     Reconcile(client, monitor);
                     WaitHandle.WaitAny([_wake, _stop.Token.WaitHandle], 1000);
                 }
-                if (!_stop.IsCancellationRequested) _log.LogWarning("database {Remote}: connection lost; reconnecting (the bridges keep running)", _remote);
+                if (!_stop.IsCancellationRequested) _log.LogWarning("database {Remote}: connection lost; reconnecting in {Delay} s (the bridges keep running)", _remote, backoff.TotalSeconds);
             }
             catch (OvsdbException e)
             {
-                if (e.Message != lastFailure) _log.LogWarning("database {Remote}: {Error}; retrying every second", _remote, e.Message);
+                if (e.Message != lastFailure) _log.LogWarning("database {Remote}: {Error}; retrying with backoff ({Min} s, doubling up to {Max} s)", _remote, e.Message, MinBackoff.TotalSeconds, MaxBackoff.TotalSeconds);
                 lastFailure = e.Message;
                 FirstAttempt.Set();
             }
@@ -94,7 +155,8 @@ internal sealed class VswitchdService : IDisposable
             {
                 client?.Dispose();
             }
-            _stop.Token.WaitHandle.WaitOne(1000);
+            _stop.Token.WaitHandle.WaitOne(backoff);
+            if (lastFailure is not null) backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
         }
     }
 
@@ -125,6 +187,7 @@ internal sealed class VswitchdService : IDisposable
 
     private void Apply(VswitchConfig config)
     {
+        EnsureThreads(config);
         var wanted = config.Bridges.ToDictionary(b => b.Uuid);
         foreach (var (uuid, bridge) in _bridges.ToList())
         {
@@ -159,11 +222,18 @@ internal sealed class VswitchdService : IDisposable
     {
         _stop.Cancel();
         if (_thread.IsAlive && Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(15));
+        _linkMonitor?.Dispose();
+        _linkWatch?.Dispose();
         lock (BridgesLock)
         {
-            foreach (var b in _bridges.Values) b.Dispose();
-            _bridges.Clear();
+            // Each leaves the table before it goes: link events raised meanwhile (a patch unplugged) reach live bridges only.
+            foreach (var (uuid, b) in _bridges.ToList())
+            {
+                _bridges.Remove(uuid);
+                b.Dispose();
+            }
         }
+        _threads?.Dispose();
         _wake.Dispose();
         FirstAttempt.Dispose();
     }

@@ -1,7 +1,9 @@
 #!/bin/sh
 # stock_ovs_test.sh: inside sandbox.sh, the Open vSwitch database on its default socket and `softswitch vswitchd`
-# (in $SOFTSWITCH) in place of ovs-vswitchd; then Mininet's stock switch (OVSSwitch) runs unchanged. Prints
-# "MN EXIT N" after each mn run and "LEFT ..." for anything mn's teardown left behind.
+# (in $SOFTSWITCH) in place of ovs-vswitchd; then Mininet's stock switch (OVSSwitch) runs unchanged: a tree with
+# Mininet's controller, OpenFlow 1.3 with ovs-testcontroller -O OpenFlow13, datapath=user, standalone with no
+# controller, and an iperf3 run (stock_ovs_iperf.py). Prints "MN EXIT N" after each mn run, "IPERF ..." and
+# "LEFT ..." for anything mn's teardown left behind.
 set -e
 export OVS_RUNDIR=/run/openvswitch OVS_LOGDIR=/tmp OVS_DBDIR=/tmp
 mkdir -p /run/openvswitch
@@ -10,8 +12,12 @@ ovsdb-server /tmp/conf.db --remote=punix:/run/openvswitch/db.sock --pidfile=/run
   --log-file=/tmp/ovsdb-server.log --detach --no-chdir
 ovs-vsctl --no-wait init
 "$SOFTSWITCH" vswitchd --pidfile --detach --log-file=/tmp/vswitchd.log
+# Beside the port Mininet's own controller takes (6653) in the sandbox's network namespace.
+ovs-testcontroller -O OpenFlow13 ptcp:16653:127.0.0.1 --detach --no-chdir --pidfile=/tmp/tc13.pid --log-file=/tmp/tc13.log
 set +e
 for args in "--topo tree,depth=2 --switch ovs --test pingall" \
+            "--switch ovs,protocols=OpenFlow13 --controller remote,ip=127.0.0.1,port=16653 --test pingall" \
+            "--switch ovs,datapath=user --test pingall" \
             "--switch ovs,failMode=standalone --controller none --test pingall"; do
   echo "MN RUN $args"
   # shellcheck disable=SC2086
@@ -24,5 +30,7 @@ for args in "--topo tree,depth=2 --switch ovs --test pingall" \
   mgmt=$(ls /run/openvswitch/*.mgmt 2>/dev/null)
   [ -n "$mgmt" ] && echo "LEFT sockets: $mgmt"
 done
+timeout 120 /usr/bin/python3 "$(dirname "$0")/stock_ovs_iperf.py" 2>&1
+kill "$(cat /tmp/tc13.pid)"
 ovs-appctl exit
 echo "RESULT done"

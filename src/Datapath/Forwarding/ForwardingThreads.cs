@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using Softswitch.Datapath.Classifier;
+
+namespace Softswitch.Datapath.Forwarding;
+
+/// <summary>
+/// One set of forwarding threads serving many datapaths (Open vSwitch's PMD threads serve every bridge so): a datapath
+/// built with <see cref="DatapathOptions.SharedThreads"/> starts no thread of its own, and thread i polls, in each round,
+/// the receive queues every attached datapath dealt to its forwarder i.
+/// </summary>
+/// <remarks>
+/// Design: the attached datapaths are an immutable array of members, replaced under a lock and read once per round.
+/// Each member keeps one <see cref="QuiescentDomain.Reader"/> per thread in its datapath's reclamation domain; a thread
+/// announces a quiescent point in every member's domain before it polls that member, and goes offline in all of them
+/// before it blocks, so each datapath's rule recycling and port disposal work as with threads of its own.
+/// A thread blocks in one <see cref="PortWaiter"/> over the queues of every member (its array is rebuilt when the
+/// members or a member's queues change: <see cref="Changed"/> bumps a version and wakes every thread).
+/// <see cref="Detach"/> returns only when no thread is inside a round that could still hold the datapath: each thread's
+/// round counter is odd inside a round (a full fence each way), and a detach waits for an odd counter to move.
+/// Thread safety: <see cref="Attach"/>, <see cref="Detach"/> and <see cref="Changed"/> from any thread; the rest belongs
+/// to the pool's threads.
+/// </remarks>
+public sealed class ForwardingThreads : IDisposable
+{
+    private sealed record Member(SwitchDatapath Dp, QuiescentDomain.Reader[] Readers);
+
+    private readonly Thread[] _threads;
+    private readonly PortWaiter[] _waiters;
+    private readonly long[] _roundSeq;
+    private readonly string?[] _placementErrors;
+    private readonly int[]? _cpus;
+    private readonly long _busyTicks;
+    private readonly int _idleWakeMs;
+    private readonly Lock _lock = new();
+    private volatile Member[] _members = [];
+    private int _version;
+    private volatile bool _running = true;
+
+    /// <summary>Starts <paramref name="count"/> threads (fwd-0 ..), thread i on CPU <paramref name="cpus"/>[i mod n] when given.</summary>
+    public ForwardingThreads(int count, int[]? cpus = null, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros, int idleWakeMs = 1000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        _cpus = cpus is { Length: > 0 } ? cpus : null;
+        _busyTicks = (long)busyPollMicros * Stopwatch.Frequency / 1_000_000;
+        _idleWakeMs = idleWakeMs;
+        _threads = new Thread[count];
+        _waiters = new PortWaiter[count];
+        _roundSeq = new long[count];
+        _placementErrors = new string?[count];
+        var placed = new CountdownEvent(count);
+        for (int i = 0; i < count; i++)
+        {
+            _waiters[i] = new PortWaiter();
+            int idx = i;
+            _threads[i] = new Thread(() => Run(idx, placed)) { IsBackground = true, Name = $"fwd-{idx}" };
+            _threads[i].Start();
+        }
+        placed.Wait(TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>The threads: each attached datapath has as many forwarders.</summary>
+    public int Count => _threads.Length;
+
+    /// <summary>Datapaths served now.</summary>
+    public int Attached => _members.Length;
+
+    /// <summary>Where each thread blocks when idle (index = thread), for its sleep counters.</summary>
+    public IReadOnlyList<PortWaiter> Waiters => _waiters;
+
+    /// <summary>Per thread, why it is not on its CPU (null: it is, or none was asked).</summary>
+    public IReadOnlyList<string?> PlacementErrors => _placementErrors;
+
+    /// <summary>Starts serving <paramref name="dp"/> (its forwarder count must be <see cref="Count"/>).</summary>
+    internal void Attach(SwitchDatapath dp)
+    {
+        if (dp.Forwarders.Count != _threads.Length) throw new ArgumentException($"the datapath has {dp.Forwarders.Count} forwarders, the shared threads are {_threads.Length}", nameof(dp));
+        lock (_lock)
+        {
+            var readers = new QuiescentDomain.Reader[_threads.Length];
+            for (int i = 0; i < readers.Length; i++) readers[i] = dp.Pipeline.Reclamation.Register();
+            _members = [.. _members, new Member(dp, readers)];
+        }
+        Changed();
+    }
+
+    /// <summary>Stops serving <paramref name="dp"/>; returns once no thread can still be polling it.</summary>
+    internal void Detach(SwitchDatapath dp)
+    {
+        Member? gone;
+        lock (_lock)
+        {
+            gone = Array.Find(_members, m => m.Dp == dp);
+            if (gone is null) return;
+            _members = Array.FindAll(_members, m => m != gone);
+        }
+        Changed();   // a full fence between the new members and the reads of the round counters
+        var spin = new SpinWait();
+        for (int i = 0; i < _roundSeq.Length; i++)
+        {
+            long seq = Interlocked.Read(ref _roundSeq[i]);
+            if ((seq & 1) == 0 || Thread.CurrentThread == _threads[i]) continue;
+            while (_running && _threads[i].IsAlive && Interlocked.Read(ref _roundSeq[i]) == seq) spin.SpinOnce();
+        }
+        foreach (var r in gone.Readers) dp.Pipeline.Reclamation.Unregister(r);
+    }
+
+    /// <summary>The members or a member's receive queues changed: every thread rebuilds its wait set and polls again.</summary>
+    internal void Changed()
+    {
+        Interlocked.Increment(ref _version);
+        foreach (var w in _waiters) w.Wake();
+    }
+
+    private void Run(int idx, CountdownEvent placed)
+    {
+        if (_cpus is { } cpus)
+        {
+            int cpu = cpus[idx % cpus.Length];
+            if (!CpuPlacement.PinCurrentThread(cpu, out var why)) Volatile.Write(ref _placementErrors[idx], $"CPU {cpu}: {why}");
+        }
+        placed.Signal();
+        var waiter = _waiters[idx];
+        RxQueue[] waitSet = [];
+        int waitVersion = -1;
+        Member[]? waitMembers = null;
+        long lastWork = Stopwatch.GetTimestamp();
+        long prevBusyStart = 0;
+        while (_running)
+        {
+            Interlocked.Increment(ref _roundSeq[idx]);   // odd: inside a round
+            var members = _members;
+            long start = Stopwatch.GetTimestamp();
+            int got = 0;
+            foreach (var m in members)
+            {
+                m.Readers[idx].Quiesce();
+                var f = m.Dp.Forwarders[idx];
+                int mine = 0;
+                foreach (var q in m.Dp.QueuesOf(idx)) mine += f.Poll(q.Slot, q.Receiver);
+                if (mine > 0 && prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
+                got += mine;
+            }
+            if (got > 0)
+            {
+                prevBusyStart = lastWork = start;
+                Interlocked.Increment(ref _roundSeq[idx]);
+                continue;
+            }
+            prevBusyStart = 0;
+            if (start - lastWork < _busyTicks || !PrepareWait(members, idx))
+            {
+                Interlocked.Increment(ref _roundSeq[idx]);
+                continue;
+            }
+            int version = Volatile.Read(ref _version);
+            if (version != waitVersion || !ReferenceEquals(members, waitMembers))
+            {
+                var all = new List<RxQueue>();
+                foreach (var m in members) all.AddRange(m.Dp.QueuesOf(idx));
+                waitSet = [.. all];
+                waitVersion = version;
+                waitMembers = members;
+            }
+            // The epoll set is brought up to date while the thread is still inside its round (see SwitchDatapath).
+            waiter.Watch(waitSet);
+            foreach (var m in members) m.Readers[idx].Offline();
+            Interlocked.Increment(ref _roundSeq[idx]);   // even: out of every datapath
+            if (!_running) break;
+            waiter.Wait(waitSet, _idleWakeMs);
+        }
+    }
+
+    private static bool PrepareWait(Member[] members, int idx)
+    {
+        bool idle = true;
+        foreach (var m in members)
+        {
+            foreach (var q in m.Dp.QueuesOf(idx))
+                if (!q.Receiver.PrepareWait()) idle = false;
+        }
+        return idle;
+    }
+
+    /// <summary>Stops the threads (every datapath should be detached first).</summary>
+    public void Dispose()
+    {
+        _running = false;
+        foreach (var w in _waiters) w.Wake();
+        foreach (var t in _threads)
+            if (t != Thread.CurrentThread) t.Join();
+        foreach (var w in _waiters) w.Dispose();
+    }
+}

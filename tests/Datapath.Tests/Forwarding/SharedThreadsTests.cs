@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Packets;
+
+namespace Softswitch.Datapath.Tests.Forwarding;
+
+/// <summary>
+/// Many datapaths served by one set of forwarding threads (<see cref="ForwardingThreads"/>): no datapath starts a
+/// thread of its own, every one forwards, an idle set sleeps in the kernel and wakes for a frame on any datapath, and a
+/// datapath stopped is no longer polled while the others go on.
+/// </summary>
+public sealed class SharedThreadsTests
+{
+    private static readonly MacAddress MacA = MacAddress.Parse("0e:00:00:00:0b:01"), MacB = MacAddress.Parse("0e:00:00:00:0b:02");
+    private static readonly byte[] Frame = FrameBuilder.Udp(MacA, MacB, 0x0A000001, 0x0A000002, 1000, 2000);
+
+    private sealed record Sw(SwitchDatapath Dp, MemoryPort A, Func<long> Delivered);
+
+    private static Sw Switch(ForwardingThreads shared)
+    {
+        var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared, PacketInRate = 0 })
+        {
+            MissBehavior = MissBehavior.Normal,   // an unknown destination floods: port 1 -> port 2
+        };
+        var a = new MemoryPort("a", MacA);
+        var b = new MemoryPort("b", MacB);
+        long n = 0;
+        b.OnSend = _ => Interlocked.Increment(ref n);
+        dp.AddPort(a, 1);
+        dp.AddPort(b, 2);
+        return new Sw(dp, a, () => Interlocked.Read(ref n));
+    }
+
+    private static bool WaitFor(Func<bool> cond, int ms)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!cond())
+        {
+            if (sw.ElapsedMilliseconds > ms) return false;
+            Thread.Sleep(1);
+        }
+        return true;
+    }
+
+    private static int ForwardingThreadsOfProcess()
+    {
+        int n = 0;
+        foreach (var dir in Directory.GetDirectories($"/proc/{Environment.ProcessId}/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "comm")).StartsWith("fwd-", StringComparison.Ordinal)) n++;
+            }
+            catch (IOException) { }   // the thread ended meanwhile
+        }
+        return n;
+    }
+
+    [Fact]
+    public void FifteenDatapaths_OnTwoSharedThreads_AllForward_AndAStoppedOneIsLeft()
+    {
+        int before = OperatingSystem.IsLinux() ? ForwardingThreadsOfProcess() : 0;
+        using var shared = new ForwardingThreads(2, busyPollMicros: 0, idleWakeMs: 20_000);
+        var switches = Enumerable.Range(0, 15).Select(_ => Switch(shared)).ToList();
+        try
+        {
+            foreach (var s in switches) s.Dp.Start();
+            Assert.Equal(15, shared.Attached);
+            Assert.All(switches, s => Assert.Equal(2, s.Dp.Forwarders.Count));
+            // Other tests of this process may run threads of their own: at most the two shared ones are new.
+            if (OperatingSystem.IsLinux()) Assert.True(ForwardingThreadsOfProcess() - before <= 2, $"{ForwardingThreadsOfProcess() - before} forwarding threads for 15 datapaths");
+
+            // Idle: both threads asleep in the kernel (a 20 s timeout, so a lost wake-up fails below).
+            Assert.True(WaitFor(() => shared.Waiters.All(w => w.Sleeps > 0), 5000), "an idle shared thread never slept");
+            for (int round = 0; round < 20; round++)
+            {
+                var s = switches[round % switches.Count];
+                long was = s.Delivered();
+                s.A.Inject(Frame);
+                Assert.True(WaitFor(() => s.Delivered() > was, 5000), $"round {round}: datapath {round % switches.Count} did not forward within 5 s");
+            }
+
+            // One stopped and disposed (its ports with it): the rest still forward.
+            var gone = switches[3];
+            gone.Dp.Dispose();
+            switches.RemoveAt(3);
+            Assert.Equal(14, shared.Attached);
+            foreach (var s in switches)
+            {
+                long was = s.Delivered();
+                for (int i = 0; i < 10; i++) s.A.Inject(Frame);
+                Assert.True(WaitFor(() => s.Delivered() >= was + 10, 5000), "a datapath stopped forwarding after another was removed");
+            }
+        }
+        finally
+        {
+            foreach (var s in switches) s.Dp.Dispose();
+        }
+        Assert.Equal(0, shared.Attached);
+    }
+
+    [Fact]
+    public void Start_Attaches_AndStop_Detaches()
+    {
+        using var shared = new ForwardingThreads(1, busyPollMicros: 0);
+        using var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared });
+        Assert.Single(dp.Forwarders);
+        dp.Start();
+        Assert.Equal(1, shared.Attached);
+        dp.Stop();
+        Assert.Equal(0, shared.Attached);
+    }
+}

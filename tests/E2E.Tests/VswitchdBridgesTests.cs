@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using System.Globalization;
+using Softswitch.TestKit;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// Many bridges in one `softswitch vswitchd`, driven by Debian's ovsdb-server and ovs-vsctl: one set of forwarding
+/// threads serves them all (other_config:n-pmd-threads), and bridges joined by patch ports forward between namespaces.
+/// </summary>
+[RequiresTool("ovsdb-server")]
+[RequiresTool("ovs-vsctl")]
+public sealed class VswitchdBridgesTests
+{
+    private static string Softswitch => Path.Combine(AppContext.BaseDirectory, "softswitch");
+
+    private static readonly string s_id = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
+
+    [E2EFact]
+    public void FifteenBridges_AreServedByTheForwardingThreadsConfigured()
+    {
+        using var db = OvsdbServer.Start("ssw-vsd15-");
+        db.Vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:n-pmd-threads=2");
+        int pid = StartDaemon(db);
+        var bridges = Enumerable.Range(0, 15).Select(i => $"ovt{s_id}x{i}").ToArray();
+        try
+        {
+            db.Vsctl([.. bridges.SelectMany(b => new[] { "--", "add-br", b })]);
+            foreach (var b in bridges) Assert.Equal("65534", db.Vsctl("get", "Interface", b, "ofport").Trim());
+            Assert.Equal(2, Threads(pid, "fwd-"));
+            Assert.Equal(1, Threads(pid, "link-monitor"));
+            db.Vsctl([.. bridges.SelectMany(b => new[] { "--", "del-br", b })]);
+            Assert.Equal(2, Threads(pid, "fwd-"));
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var b in bridges) Sh.Run("ip", "link", "del", b);
+        }
+    }
+
+    [E2EFact]
+    public void TwoBridgesJoinedByPatchPorts_ForwardAPing()
+    {
+        string nsA = $"ovpA{s_id}", nsB = $"ovpB{s_id}", hA = $"ovpa{s_id}", hB = $"ovpb{s_id}", br1 = $"ovp{s_id}x1", br2 = $"ovp{s_id}x2";
+        using var db = OvsdbServer.Start("ssw-vsdpatch-");
+        int pid = StartDaemon(db);
+        try
+        {
+            foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.78.0.1/24"), (nsB, hB, "10.78.0.2/24") })
+            {
+                Sh.Check("ip", "netns", "add", ns);
+                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                Sh.Check("ip", "link", "set", host, "up");
+                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+            }
+            // Standalone bridges with no controller forward as learning switches; the patch joins them.
+            db.Vsctl("add-br", br1, "--", "set-fail-mode", br1, "standalone", "--", "add-br", br2, "--", "set-fail-mode", br2, "standalone",
+                "--", "add-port", br1, hA, "--", "add-port", br2, hB,
+                "--", "add-port", br1, "ovpp1" + s_id, "--", "set", "Interface", "ovpp1" + s_id, "type=patch", $"options:peer=ovpp2{s_id}",
+                "--", "add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
+            Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp1" + s_id, "ofport").Trim());
+            Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp2" + s_id, "ofport").Trim());
+            Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "up", 10), "the patch's link never came up");
+            Assert.True(Ping(nsA, "10.78.0.2"), "no ping across the patch\n" + Log(db));
+
+            // A patch with its peer gone is down, and comes back with it.
+            db.Vsctl("del-port", br2, "ovpp2" + s_id);
+            Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "down", 10), "the patch stayed up without its peer");
+            Assert.False(Ping(nsA, "10.78.0.2", 1), "a ping crossed a patch with no peer");
+            db.Vsctl("add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
+            Assert.True(Ping(nsA, "10.78.0.2"), "no ping after the patch's peer came back\n" + Log(db));
+            db.Vsctl("del-br", br1, "--", "del-br", br2);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { hA, hB, br1, br2 }) Sh.Run("ip", "link", "del", link);
+            foreach (var ns in new[] { nsA, nsB }) Sh.Run("ip", "netns", "del", ns);
+        }
+    }
+
+    [E2EFact]
+    public void DatabaseRestarted_DaemonReconnects_AndAppliesWhatChangedMeanwhile()
+    {
+        string br1 = $"ovr{s_id}x1", br2 = $"ovr{s_id}x2";
+        using var db = OvsdbServer.Start("ssw-vsdre-");
+        string run = db.RunDir;
+        int pid = StartDaemon(db);
+        try
+        {
+            db.Vsctl("add-br", br1, "--", "set", "bridge", br1, "fail_mode=secure", "protocols=OpenFlow13");
+            Assert.True(db.Tool("ovs-ofctl", "-O", "OpenFlow13", "add-flow", br1, "cookie=0x77,priority=5,actions=drop").Ok);
+
+            // The server goes away; it comes back on another socket only, and a bridge is added there while the
+            // daemon cannot see it; then the server listens where the daemon looks again.
+            int server = int.Parse(File.ReadAllText(Path.Combine(run, "ovsdb-server.pid")).Trim(), CultureInfo.InvariantCulture);
+            Sh.Check("kill", "-TERM", server.ToString(CultureInfo.InvariantCulture));
+            Assert.True(Poll(() => !File.Exists($"/proc/{server}/stat"), 10), "ovsdb-server did not stop");
+            Assert.True(Poll(() => Log(db).Contains("connection lost", StringComparison.Ordinal), 10), "the daemon did not see the server go\n" + Log(db));
+            Sh.Check("ovsdb-server", $"{run}/conf.db", $"--remote=punix:{run}/db2.sock", $"--pidfile={run}/ovsdb-server.pid",
+                $"--log-file={run}/ovsdb-server.log", $"--unixctl={run}/ovsdb-server.ctl", "--detach", "--no-chdir");
+            Thread.Sleep(3000);   // the daemon fails a few times meanwhile: its pause grows
+            OvsdbServer.Check(Sh.Run("ovs-vsctl", "--timeout=20", $"--db=unix:{run}/db2.sock", "--no-wait", "add-br", br2));
+            Sh.Check("ovs-appctl", "-t", $"{run}/ovsdb-server.ctl", "ovsdb-server/add-remote", $"punix:{run}/db.sock");
+
+            Assert.True(Poll(() => db.Vsctl("--no-wait", "get", "Interface", br2, "ofport").Trim() == "65534", 30),
+                "the bridge added while the daemon was away was not applied\n" + Log(db));
+            Assert.Contains("resynchronising", Log(db));
+            Assert.Contains("retrying with backoff", Log(db));
+            // cur_cfg follows again (ovs-vsctl waits for it), and the bridge that was there kept its flow.
+            db.Vsctl("set", "bridge", br1, "other-config:dp-desc=back");
+            Assert.Contains("cookie=0x77", db.Tool("ovs-ofctl", "-O", "OpenFlow13", "dump-flows", br1).Stdout);
+            db.Vsctl("del-br", br1, "--", "del-br", br2);
+            Assert.False(Sh.Run("ip", "link", "show", br2).Ok, "del-br after the reconnection left the bridge's tap");
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { br1, br2 }) Sh.Run("ip", "link", "del", link);
+        }
+    }
+
+    /// <summary>Two bridges joined by VXLAN (ovs-vsctl's type=vxlan with options:remote_ip/local_ip/key) over a veth
+    /// underlay: hosts on either side ping through the tunnel, by flows that send to and from the tunnel port.</summary>
+    [E2EFact]
+    public void TwoBridgesJoinedByVxlan_ForwardAPing()
+    {
+        string nsA = $"ovxA{s_id}", nsB = $"ovxB{s_id}", hA = $"ovxa{s_id}", hB = $"ovxb{s_id}", u1 = $"ovxu1{s_id}", u2 = $"ovxu2{s_id}";
+        string br1 = $"ovx{s_id}x1", br2 = $"ovx{s_id}x2";
+        using var db = OvsdbServer.Start("ssw-vsdvx-");
+        int pid = StartDaemon(db);
+        try
+        {
+            foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.80.0.1/24"), (nsB, hB, "10.80.0.2/24") })
+            {
+                Sh.Check("ip", "netns", "add", ns);
+                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                Sh.Check("ip", "link", "set", host, "up");
+                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+            }
+            Sh.Check("ip", "link", "add", u1, "type", "veth", "peer", "name", u2);
+            Sh.Check("ip", "link", "set", u1, "up");
+            Sh.Check("ip", "link", "set", u2, "up");
+            foreach (var (br, host, under, vx, local, remote) in new[] { (br1, hA, u1, $"ovxv1{s_id}", "192.168.80.1", "192.168.80.2"), (br2, hB, u2, $"ovxv2{s_id}", "192.168.80.2", "192.168.80.1") })
+            {
+                db.Vsctl("add-br", br, "--", "set-fail-mode", br, "secure",
+                    "--", "add-port", br, host, "--", "set", "Interface", host, "ofport_request=1",
+                    "--", "add-port", br, under, "--", "set", "Interface", under, "ofport_request=2",
+                    "--", "add-port", br, vx, "--", "set", "Interface", vx, "type=vxlan", "ofport_request=3",
+                    $"options:remote_ip={remote}", $"options:local_ip={local}", "options:key=77", "options:underlay=2");
+                Assert.True(db.Vsctl("get", "Interface", vx, "ofport").Trim() == "3", db.Vsctl("get", "Interface", vx, "error") + Log(db));
+                foreach (var flow in new[] { "in_port=1,actions=output:3", "in_port=3,actions=output:1" })
+                    Assert.True(db.Tool("ovs-ofctl", "add-flow", br, flow).Ok);
+            }
+            Assert.True(Ping(nsA, "10.80.0.2"), "no ping through the VXLAN tunnel\n" + db.Tool("ovs-ofctl", "dump-ports", br1).Stdout
+                + db.Tool("ovs-ofctl", "dump-ports", br2).Stdout + Log(db));
+            Assert.Matches(@"rx pkts=[1-9]", db.Tool("ovs-ofctl", "dump-ports", br2, "3").Stdout);
+            db.Vsctl("del-br", br1, "--", "del-br", br2);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { hA, hB, u1, br1, br2 }) Sh.Run("ip", "link", "del", link);
+            foreach (var ns in new[] { nsA, nsB }) Sh.Run("ip", "netns", "del", ns);
+        }
+    }
+
+    /// <summary>Faucet's documented Open vSwitch set-up (datapath id, OpenFlow 1.3, secure, numbered ports, a controller
+    /// out-of-band, in one transaction), ovs-testcontroller in faucet's place: it connects, the controller's settings
+    /// reach the agent, and hosts ping through it.</summary>
+    [E2EFact]
+    [RequiresTool("ovs-testcontroller")]
+    public void FaucetsSetUpLine_BringsTheBridgeToItsControllers()
+    {
+        string nsA = $"ovfA{s_id}", nsB = $"ovfB{s_id}", hA = $"ovfa{s_id}", hB = $"ovfb{s_id}", br = $"ovf{s_id}";
+        using var db = OvsdbServer.Start("ssw-vsdfaucet-");
+        string run = db.RunDir;
+        int pid = StartDaemon(db);
+        var controllers = new List<string>();
+        try
+        {
+            foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.79.0.1/24"), (nsB, hB, "10.79.0.2/24") })
+            {
+                Sh.Check("ip", "netns", "add", ns);
+                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                Sh.Check("ip", "link", "set", host, "up");
+                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+            }
+            int[] ports = [FreePorts.Tcp()];
+            foreach (int port in ports)
+            {
+                string name = $"tc{port}";
+                var tc = Sh.Run("ovs-testcontroller", ["-O", "OpenFlow13", $"ptcp:{port}:127.0.0.1", "--detach", "--no-chdir",
+                    $"--pidfile={run}/{name}.pid", $"--log-file={run}/{name}.log", $"--unixctl={run}/{name}.ctl"]);
+                Assert.True(tc.Ok, tc.Stderr);
+                controllers.Add(Path.Combine(run, $"{name}.pid"));
+            }
+            db.Vsctl("add-br", br,
+                "--", "set", "bridge", br, "other-config:datapath-id=0000000000000001",
+                "--", "set", "bridge", br, "other-config:disable-in-band=true",
+                "--", "set", "bridge", br, "fail_mode=secure",
+                "--", "set", "bridge", br, "protocols=OpenFlow13",
+                "--", "add-port", br, hA, "--", "set", "interface", hA, "ofport_request=1",
+                "--", "add-port", br, hB, "--", "set", "interface", hB, "ofport_request=2",
+                "--", "set-controller", br, $"tcp:127.0.0.1:{ports[0]}",
+                "--", "set", "controller", br, "connection-mode=out-of-band", "inactivity_probe=3000", "max_backoff=2000");
+            Assert.True(Poll(() => db.Vsctl("get", "Controller", br, "is_connected").Trim() == "true", 20),
+                "the controller never showed as connected: " + db.Vsctl("list", "Controller") + Log(db));
+            Assert.Contains("inactivity probe 3 s, max backoff 2 s", Log(db));
+            Assert.DoesNotContain("not applied", Log(db));
+            Assert.Contains("dpid:0000000000000001", db.Tool("ovs-ofctl", "-O", "OpenFlow13", "show", br).Stdout);
+            Assert.True(Ping(nsA, "10.79.0.2"), "no ping through the controllers' learning switch\n" + Log(db));
+            db.Vsctl("del-br", br);
+        }
+        finally
+        {
+            foreach (var pidFile in controllers)
+                if (File.Exists(pidFile)) Sh.Run("kill", "-TERM", File.ReadAllText(pidFile).Trim());
+            StopDaemon(pid);
+            foreach (var link in new[] { hA, hB, br }) Sh.Run("ip", "link", "del", link);
+            foreach (var ns in new[] { nsA, nsB }) Sh.Run("ip", "netns", "del", ns);
+        }
+    }
+
+    private static bool Ping(string ns, string ip, int count = 3)
+        => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
+
+    private static string Log(OvsdbServer db)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(db.RunDir, "vswitchd.log"));
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Starts the daemon detached on <paramref name="db"/>; returns its pid.</summary>
+    internal static int StartDaemon(OvsdbServer db)
+    {
+        var start = Sh.Run("env", [$"OVS_RUNDIR={db.RunDir}", Softswitch, "vswitchd", "--pidfile", "--detach", $"--log-file={db.RunDir}/vswitchd.log"], 60_000);
+        Assert.True(start.Ok, $"vswitchd did not start ({start.ExitCode}): {start.Stderr}{start.Stdout}");
+        return int.Parse(File.ReadAllText(Path.Combine(db.RunDir, "ovs-vswitchd.pid")).Trim(), CultureInfo.InvariantCulture);
+    }
+
+    internal static void StopDaemon(int pid)
+    {
+        Sh.Run("kill", "-TERM", pid.ToString(CultureInfo.InvariantCulture));
+        Poll(() => !File.Exists($"/proc/{pid}/stat"), 15);
+    }
+
+    /// <summary>Threads of process <paramref name="pid"/> whose name starts with <paramref name="prefix"/>.</summary>
+    internal static int Threads(int pid, string prefix)
+    {
+        int n = 0;
+        foreach (var dir in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "comm")).StartsWith(prefix, StringComparison.Ordinal)) n++;
+            }
+            catch (IOException) { }   // the thread ended meanwhile
+        }
+        return n;
+    }
+
+    internal static bool Poll(Func<bool> ready, double seconds)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < seconds)
+        {
+            if (ready()) return true;
+            Thread.Sleep(100);
+        }
+        return ready();
+    }
+}
