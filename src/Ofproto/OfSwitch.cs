@@ -274,7 +274,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         if (from is { MayWrite: false }) return OfError.IsSlave;
         OfError err;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
-        bool of13 = req.Rules == MatchRules.OpenFlow13;
+        bool of13 = (req.Rules & MatchRules.MultiTable) != 0;
         // Instructions beyond apply-actions and tables beyond 0 need rules that allow them (OpenFlow 1.3); under
         // OpenFlow 1.0's a flow asking for more is refused whole (never installed doing less than it asked).
         if (addOrModify && !of13 && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
