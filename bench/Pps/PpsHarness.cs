@@ -146,7 +146,7 @@ public sealed class PpsOptions
                     break;
                 case "--pipeline":
                     o.Pipeline = Next();
-                    if (o.Pipeline != "faucet") throw new ArgumentException("--pipeline takes faucet");
+                    if (o.Pipeline is not ("faucet" or "mpls")) throw new ArgumentException("--pipeline takes faucet or mpls");
                     break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
@@ -164,6 +164,7 @@ public sealed class PpsOptions
                     Console.WriteLine("             --churn-after S (with --churn: churn begins S seconds into the measured window, so the plot shows before and after)");
                     Console.WriteLine("             --scale-to N (measure 1..N forwarding threads one after the other; one table row and one scaling point each)");
                     Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
+                    Console.WriteLine("             mpls: MPLS termination, table 0 pops the label, table 1 matches the inner ipv4_dst, over --flows hosts;");
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
                     Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio; without --paired, --churn R deletes and");
                     Console.WriteLine("             re-adds R flows a second picked from every table's, each 10 ms's flow-mods in one run as the agent");
@@ -393,7 +394,7 @@ public static class PpsHarness
                 dp.AddPort(ports[i]);
             }
             Traffic.InstallGroup(o, dp);
-            var traffic = pipeline ? Traffic.BuildFaucet(o, new Random(o.Seed)) : Traffic.Build(o, new Random(o.Seed));
+            var traffic = pipeline ? Traffic.BuildPipeline(o, new Random(o.Seed)) : Traffic.Build(o, new Random(o.Seed));
             foreach (var m in traffic.Mods)
                 if (flows.Apply(m) != FlowModStatus.Ok) throw new InvalidOperationException("flow install failed");
             ports[0].SetGenerator(traffic.Frames);
@@ -565,7 +566,7 @@ public static class PpsHarness
 
         // Traffic and flows.
         var traffic = o.Pcap is not null ? PcapTraffic.Load(o)
-            : o.Pipeline is not null ? Traffic.BuildFaucet(o, rng)
+            : o.Pipeline is not null ? Traffic.BuildPipeline(o, rng)
             : Traffic.Build(o, rng, o.TunnelRx ? tunnelNo : (ushort)1, o.Tunnel is not null && !o.TunnelRx ? tunnelNo : (ushort)0);
         var mods = traffic.Mods;
         var status = new FlowModStatus[mods.Length];
@@ -1008,6 +1009,39 @@ internal sealed class Traffic
     public required FlowMod[] Mods;
     public int MaskCount;
     public static readonly MacAddress SrcMac = new(0x0200_0000_1000UL), DstMac = new(0x0200_0000_2000UL);
+
+    /// <summary>--pipeline's traffic and flows.</summary>
+    public static Traffic BuildPipeline(PpsOptions o, Random rng) => o.Pipeline == "mpls" ? BuildMpls(o, rng) : BuildFaucet(o, rng);
+
+    /// <summary>
+    /// MPLS termination over <c>o.Flows</c> hosts: table 0 pops label 100 (ethertype 0x0800) and goes to table 1, which
+    /// outputs by the inner packet's ipv4_dst, one flow per host: every packet is parsed anew after the pop and its
+    /// rest looked up as a second cached verdict. One frame per host (an MPLS-labelled UDP packet to host i).
+    /// </summary>
+    public static Traffic BuildMpls(PpsOptions o, Random rng)
+    {
+        int hosts = Math.Max(2, o.Flows);
+        var mods = new List<FlowMod>();
+        var label = new FlowMatch(new FlowKeyBuilder().DlType(0xFFFF).MplsLabel(0xFFFFF).Key, new FlowKeyBuilder().DlType(0x8847).MplsLabel(100).Key);
+        mods.Add(new(FlowModCommand.Add, label, 100, new FlowActions([FlowAction.PopMpls(0x0800)]), Rules: MatchRules.OpenFlow13, TableId: 0,
+                     Instructions: new FlowInstructions(gotoTable: 1)));
+        var frames = new byte[hosts][];
+        for (int i = 0; i < hosts; i++)
+        {
+            uint dst = 0x0B00_0000u | (uint)i;
+            var m = new FlowMatch(new FlowKeyBuilder().DlType(0xFFFF).NwDst(0xFFFF_FFFF).Key, new FlowKeyBuilder().DlType(0x0800).NwDst(dst).Key);
+            mods.Add(new(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output((ushort)(2 + i % (o.Ports - 1)))]), Rules: MatchRules.OpenFlow13, TableId: 1));
+            var inner = FrameBuilder.Udp(SrcMac, DstMac, 0x0A00_0001u, dst, (ushort)(1024 + (i & 0x7FFF)), 5001, Math.Max(60, o.FrameSize - 4));
+            var f = new byte[inner.Length + 4];
+            inner.AsSpan(0, 12).CopyTo(f);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), 0x8847);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(14), (100u << 12) | 0x100 | 64);
+            inner.AsSpan(14).CopyTo(f.AsSpan(18));
+            frames[i] = f;
+        }
+        rng.Shuffle(frames);
+        return new Traffic { Frames = frames, Mods = mods.ToArray(), MaskCount = 0 };
+    }
 
     /// <summary>
     /// A Faucet-shaped OpenFlow 1.3 pipeline of four tables over <c>o.Flows</c> hosts (MACs), every packet visiting all

@@ -153,6 +153,8 @@ public sealed partial class ActionExecutor
                 case ActionKind.PacketInMetadata:
                     PacketInMetadata = a.Value;
                     break;
+                case ActionKind.Recirculate:
+                    break;
                 case ActionKind.SetTunnel:
                     _tunnel = a.Value;
                     sink.SetTunnel(a.Value);

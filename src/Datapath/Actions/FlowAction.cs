@@ -98,6 +98,12 @@ public enum ActionKind : byte
     /// controller: a multi-table verdict puts it before such an output when earlier tables wrote metadata.
     /// </summary>
     PacketInMetadata,
+    /// <summary>
+    /// Ends a multi-table verdict's list where the packet's headers changed and the pipeline goes on with the packet
+    /// parsed anew (QueueId: the table it goes on in). Changes nothing itself, but counts as a change: outputs and
+    /// groups before it work on copies, since later tables may rewrite the packet. Never written by a controller.
+    /// </summary>
+    Recirculate,
 }
 
 /// <summary>
@@ -150,6 +156,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetTpDst(ushort port, byte ipProto = 0) => new(ActionKind.SetTpDst, 0, 0, 0, port, ipProto);
     public static FlowAction SetTunnel(ulong tunId) => new(ActionKind.SetTunnel, 0, 0, 0, tunId);
     public static FlowAction PacketInMetadata(ulong metadata) => new(ActionKind.PacketInMetadata, 0, 0, 0, metadata);
+    /// <summary>The end of a verdict's list that goes on in table <paramref name="table"/> after a re-parse (<see cref="ActionKind.Recirculate"/>).</summary>
+    public static FlowAction Recirculate(int table) => new(ActionKind.Recirculate, 0, 0, (uint)table, 0);
 
     public static FlowAction SetIpEcn(byte ecn) => Of(ActionKind.SetIpEcn, (ulong)(ecn & 3));
     public static FlowAction SetIpv6Src(UInt128 ip) => Of(ActionKind.SetIpv6Src, ip);

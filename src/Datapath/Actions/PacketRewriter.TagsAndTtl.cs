@@ -163,7 +163,8 @@ public static partial class PacketRewriter
     }
 
     /// <summary>Pops the top MPLS entry and writes <paramref name="ethType"/> as the ethertype; no-op without MPLS.
-    /// When the stack empties onto IPv4 or IPv6 that the parser did not see, the network header offset becomes known.</summary>
+    /// When the stack empties, the layers are the frame's as parsed now: the header the ethertype names (IPv4, IPv6 and
+    /// its transport, ARP) is known, and no other.</summary>
     public static void PopMpls(PacketPool pool, int p, ref PacketLayers layers, ushort ethType)
     {
         int m = layers.Mpls;
@@ -174,16 +175,7 @@ public static partial class PacketRewriter
         f = pool.Frame(p);
         BinaryPrimitives.WriteUInt16BigEndian(f[layers.EthType..], ethType);
         if (layers.MplsDepth > 0) layers.MplsDepth--;
-        if (layers.MplsDepth == 0)
-        {
-            layers.Mpls = PacketLayers.Absent;
-            layers.Flags &= ~LayerFlags.Mpls;
-            if (layers.L3 == PacketLayers.Absent && (ethType == 0x0800 || ethType == 0x86DD))
-            {
-                layers.L3 = (ushort)m;
-                layers.Flags |= ethType == 0x0800 ? LayerFlags.Ipv4 : LayerFlags.Ipv6;
-            }
-        }
+        if (layers.MplsDepth == 0) PacketParser.Parse(f, 0, out _, out layers);
     }
 
     /// <summary>Replaces the bits <paramref name="mask"/> of the top MPLS entry with <paramref name="bits"/>.</summary>

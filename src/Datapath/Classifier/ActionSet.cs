@@ -68,6 +68,26 @@ public sealed class ActionSet
         }
     }
 
+    /// <summary>Appends every action the set holds, in its order (an output beside a group too): <see cref="Load"/> makes the set again.</summary>
+    public void CopyTo(List<FlowAction> into)
+    {
+        for (ulong present = _present; present != 0; present &= present - 1)
+            into.Add(_actions[System.Numerics.BitOperations.TrailingZeroCount(present)]);
+    }
+
+    /// <summary>Makes the set hold exactly <paramref name="actions"/> (a <see cref="CopyTo"/>'s list).</summary>
+    public void Load(ReadOnlySpan<FlowAction> actions)
+    {
+        _present = 0;
+        foreach (ref readonly var a in actions)
+        {
+            int s = SlotOf(a.Kind);
+            if (s < 0) continue;
+            _actions[s] = a;
+            _present |= 1UL << s;
+        }
+    }
+
     /// <summary>
     /// Appends the set's actions in execution order; an output is dropped when the set holds a group (OpenFlow 1.3.5
     /// section 5.10: "the output action is ignored and the group action takes precedence").

@@ -13,6 +13,11 @@ public enum PipelineEnd : byte
     MissController,
     /// <summary>A stage missed in <see cref="TableMissMode.Drop"/> (or continued past the last stage): after the composed actions, dropped.</summary>
     MissDrop,
+    /// <summary>
+    /// A stage's apply-actions changed which headers the packet has and its goto-table continues the run: after the
+    /// composed actions, the packet is parsed anew and the rest of the pipeline looked up from <see cref="PipelineVerdict.Next"/>.
+    /// </summary>
+    Recirculate,
 }
 
 /// <summary>
@@ -113,6 +118,10 @@ public sealed class PipelineVerdict
     public FlowActions Actions { get; private set; }
     /// <summary>How the run ended.</summary>
     public PipelineEnd End { get; private set; }
+    /// <summary>Where the run started: null from table 0 with the parser's key, else the continuation of an earlier verdict.</summary>
+    public PipelineContinuation? Start { get; private set; }
+    /// <summary>Where the pipeline goes on when <see cref="End"/> is <see cref="PipelineEnd.Recirculate"/>, else null.</summary>
+    public PipelineContinuation? Next { get; private set; }
     /// <summary>Packets and bytes the owning forwarder ran through this verdict and has not yet credited to its rules.</summary>
     internal long PendingPackets, PendingBytes;
     /// <summary>The owning forwarder's burst in which this verdict last got a flow-batch, and that batch's number (its grouping, with no index).</summary>
@@ -180,6 +189,8 @@ public sealed class PipelineVerdict
         AbsentVersion = walk.AbsentVersion;
         Actions = actions;
         End = walk.End;
+        Start = walk.Start;
+        Next = walk.Next;
         PendingPackets = 0;
         PendingBytes = 0;
     }

@@ -27,9 +27,11 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// <para>Later stages see the packet as the earlier apply-actions left it (OpenFlow 1.3): the lookup key is rewritten
 /// for each header-setting action as the executor rewrites the frame: MACs always; IPv4 addresses and TOS when the
 /// key is IPv4 (dl_type 0x0800); L4 ports when it is IPv4 TCP or UDP; the VLAN setters push a tag on an untagged
-/// packet (vlan becomes OFPVID_PRESENT | vid, pcp 0 unless set) and strip-VLAN leaves the key untagged (a second,
-/// inner tag it uncovers is not re-parsed); set eth_type sets dl_type and set ip_proto nw_proto on IP (neither
-/// re-reads the headers after them); set-tunnel sets tun_id. Outputs and enqueues do not touch the key.</para>
+/// packet (vlan becomes OFPVID_PRESENT | vid, pcp 0 unless set) and strip-VLAN leaves the key untagged; push-MPLS
+/// hides the network fields; set-tunnel sets tun_id. Outputs and enqueues do not touch the key. Where the key cannot
+/// follow (<see cref="Reparses"/>: pops of MPLS and PBB, a second tag pushed or uncovered, set eth_type...), a stage
+/// whose goto continues ends the run in <see cref="PipelineEnd.Recirculate"/>: the forwarder parses the rewritten
+/// packet anew and runs the rest from <see cref="Next"/> (<see cref="Run"/>'s start).</para>
 /// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
 /// </remarks>
 public sealed class PipelineWalk
@@ -43,6 +45,8 @@ public sealed class PipelineWalk
     private readonly FlowInstructions?[] _hitInstructions = new FlowInstructions?[Pipeline.MaxStages];
     private readonly ActionSet _set = new();
     private readonly List<FlowAction> _composed = new();
+    private readonly List<FlowAction> _describe = new();
+    private readonly ContinuationInterner _continuations = new();
 
     /// <summary>Stages visited by the last run.</summary>
     public int Count { get; private set; }
@@ -50,6 +54,15 @@ public sealed class PipelineWalk
     public PipelineEnd End { get; private set; }
     /// <summary>The key after the last run (metadata and rewritten headers).</summary>
     public FlowKey FinalKey { get; private set; }
+    /// <summary>
+    /// Tests' reference: every goto-table is a re-parse point, so each table sees the packet parsed anew (the key
+    /// rewriting of <see cref="Rewrite"/> then never serves a lookup).
+    /// </summary>
+    internal bool ReparseAtEveryGoto { get; set; }
+    /// <summary>Where the last run started: null at table 0 with the parser's key, else after a re-parse point.</summary>
+    public PipelineContinuation? Start { get; private set; }
+    /// <summary>Where the last run goes on when it ended in <see cref="PipelineEnd.Recirculate"/>, else null.</summary>
+    public PipelineContinuation? Next { get; private set; }
     /// <summary>The action set at the end of the last run (empty after a miss).</summary>
     public ActionSet ActionSet => _set;
     /// <summary>The composed actions of the last run (valid until the next).</summary>
@@ -111,6 +124,8 @@ public sealed class PipelineWalk
         Count = n;
         End = v.End;
         FinalKey = RepairFinalKey;
+        Start = v.Start;
+        Next = v.Next;
         Absent = v.Absent;
         AbsentVersion = v.AbsentVersion;
         Changes = v.ChangesClass;
@@ -121,8 +136,12 @@ public sealed class PipelineWalk
         _set.Clear();
     }
 
-    /// <summary>Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages; <paramref name="trace"/> (diagnostics) receives each stage.</summary>
-    public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null)
+    /// <summary>
+    /// Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages, from table 0, or from where
+    /// <paramref name="start"/> says with <paramref name="key"/> the re-parsed packet's (<see cref="PipelineContinuation.Apply"/>);
+    /// <paramref name="trace"/> (diagnostics) receives each stage.
+    /// </summary>
+    public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null, PipelineContinuation? start = null)
     {
         var b = new FlowKeyBuilder(key);
         _set.Clear();
@@ -131,6 +150,15 @@ public sealed class PipelineWalk
         int t = 0;
         ulong pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         PipelineEnd end = PipelineEnd.Actions;
+        Start = start;
+        Next = null;
+        if (start is not null)
+        {
+            t = start.Table;
+            _set.Load(start.ActionSet);
+            _composed.AddRange(start.Preamble);
+        }
+        bool reparse = false; // an apply-action changed which headers the packet has: the key no longer tells
         Absent = null;
         AbsentVersion = 0;
         Changes = pipeline.Changes;
@@ -193,7 +221,9 @@ public sealed class PipelineWalk
                     _composed.Add(FlowAction.PacketInMetadata(pinMetadata));
                 }
                 _composed.Add(a);
-                Rewrite(ref b, a);
+                if (reparse) continue;
+                if (Reparses(b.KeyRef, a)) reparse = true;
+                else Rewrite(ref b, a);
             }
             if (ins is null) break;
             if (ins.ClearActions) _set.Clear();
@@ -202,7 +232,12 @@ public sealed class PipelineWalk
             if (ins.GotoTable > t)
             {
                 t = ins.GotoTable;
-                continue;
+                if (!reparse && !ReparseAtEveryGoto) continue;
+                // The rest of the pipeline sees the packet parsed anew: this run ends here (see Recirculate's remarks).
+                PipelineContinuation.Describe(_describe, t, b.KeyRef.Metadata, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_composed), _set);
+                Next = _continuations.Intern(_describe);
+                _composed.Add(FlowAction.Recirculate(t));
+                end = PipelineEnd.Recirculate;
             }
             break;
         }
@@ -211,23 +246,41 @@ public sealed class PipelineWalk
         FinalKey = b.Key;
         if (end == PipelineEnd.Actions)
         {
-            int start = _composed.Count;
+            int setStart = _composed.Count;
             _set.AppendTo(_composed);
             if (b.Key.Metadata != pinMetadata)
             {
-                for (int i = start; i < _composed.Count; i++)
+                for (int i = setStart; i < _composed.Count; i++)
                 {
                     if (!SendsPacketIns(_composed[i])) continue;
-                    _composed.Insert(start, FlowAction.PacketInMetadata(b.Key.Metadata));
+                    _composed.Insert(setStart, FlowAction.PacketInMetadata(b.Key.Metadata));
                     break;
                 }
             }
         }
-        else
+        else if (end != PipelineEnd.Recirculate)
         {
             _set.Clear();
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="a"/>, run on a packet whose key is <paramref name="k"/>, changes which headers the packet
+    /// has in a way the key cannot follow, so that a later table must see the packet parsed anew: a pop of MPLS or
+    /// PBB (what is under them is not in the key), a push of PBB, a push of a second VLAN tag or a pop that uncovers
+    /// one (the parser matches one tag: its ethertype becomes the tag's, or the inner tag the outer), a push of MPLS
+    /// on a PBB frame (it goes into the customer's frame, which the key does not hold), a set of eth_type or ip_proto
+    /// (they say how the rest of the packet is read). Any other push of MPLS, a push of a first VLAN tag, and every
+    /// other rewrite, the key follows exactly (<see cref="Rewrite"/>).
+    /// </summary>
+    internal static bool Reparses(in FlowKey k, in FlowAction a) => a.Kind switch
+    {
+        ActionKind.PopMpls or ActionKind.PopPbb or ActionKind.PushPbb or ActionKind.SetEthType or ActionKind.SetIpProto => true,
+        ActionKind.PushVlan => (k.VlanVid & FlowKey.VlanPresent) != 0,
+        ActionKind.PushMpls => k.DlType == PacketParser.EthTypePbb, // pushed inside the customer's frame
+        ActionKind.StripVlan => k.DlType is PacketParser.EthTypeVlan or PacketParser.EthTypeServiceVlan,
+        _ => false,
+    };
 
     /// <summary>
     /// Whether <paramref name="a"/> can send packet-ins, which carry the pipeline's metadata at that point (OpenFlow
@@ -306,9 +359,8 @@ public sealed class PipelineWalk
                 b.DlType((ushort)a.Value);
                 break;
             case ActionKind.PopMpls:
-                // The key holds only the top entry: after a pop the next one (or the network header) is not known to
-                // the walk, so later tables see the new ethertype with the MPLS and network fields zero (Open vSwitch
-                // recirculates here to parse the payload; a later table matching those fields sees them empty).
+                // A re-parse point (no later table of the run looks this key up): the new ethertype, what was under
+                // the entry unknown.
                 b.MplsLabel(0); b.MplsTc(0); b.MplsBos(0);
                 b.DlType((ushort)a.Value);
                 break;
@@ -317,7 +369,7 @@ public sealed class PipelineWalk
                 b.DlType(PacketParser.EthTypePbb);
                 break;
             case ActionKind.PopPbb:
-                // As for pop-MPLS: the customer frame's fields are not in the key (the parser keeps only the I-SID).
+                // As for pop-MPLS: a re-parse point.
                 b.PbbIsid(0);
                 break;
             case ActionKind.SetTunnel: b.TunId(a.Value); break;

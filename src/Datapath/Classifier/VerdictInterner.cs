@@ -45,7 +45,7 @@ public sealed class VerdictInterner
         var tables = walk.Tables;
         var versions = walk.Versions;
         var hits = walk.Hits;
-        uint h = (uint)walk.End * 0x9E3779B1u;
+        uint h = (uint)walk.End * 0x9E3779B1u ^ (walk.Start?.HashMix ?? 0);
         for (int i = 0; i < tables.Length; i++)
         {
             h = System.Numerics.BitOperations.Crc32C(h, (uint)tables[i].StageId);
@@ -145,8 +145,11 @@ public sealed class VerdictInterner
 
     private static bool Same(PipelineVerdict v, PipelineWalk walk)
     {
-        if (v.End != walk.End || v.Tables.Length != walk.Count || !ReferenceEquals(v.Absent, walk.Absent) || v.AbsentVersion != walk.AbsentVersion)
+        if (v.End != walk.End || v.Tables.Length != walk.Count || !ReferenceEquals(v.Absent, walk.Absent) || v.AbsentVersion != walk.AbsentVersion
+            || !ReferenceEquals(v.Start, walk.Start) || !ReferenceEquals(v.Next, walk.Next))
+        {
             return false;
+        }
         var tables = walk.Tables;
         var classes = walk.Classes;
         var versions = walk.Versions;

@@ -30,10 +30,24 @@ public sealed partial class Forwarder
     /// table-by-table run (<see cref="PipelineWalk"/>) whose verdict the thread's <see cref="VerdictInterner"/> shares
     /// among every key with the same chain (built, and allocated, once per new chain) and the cache is offered; then
     /// packets are grouped by verdict and each group runs once (<see cref="RunVerdictBatch"/>). Without a cache (or
-    /// while the governor bypasses it) every packet runs the tables.
+    /// while the governor bypasses it) every packet runs the tables. Packets whose verdict ends at a re-parse point
+    /// then go on through the rest of the pipeline (<see cref="Recirculate"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ClassifyStages(Pipeline pipeline, Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot)
+    {
+        ClassifyPass<FromTableZero>(pipeline, pkts, keys, hashes, layers, inSlot, default);
+        if (_recircCount != 0) Recirculate(pipeline, inSlot);
+    }
+
+    /// <summary>
+    /// One pass of <see cref="ClassifyStages"/> over <paramref name="pkts"/>: from table 0, or (<typeparamref name="TPass"/>
+    /// <see cref="AfterReparse"/>) each packet from its continuation in <paramref name="starts"/>, its key the re-parsed
+    /// packet's and its hash mixed with the continuation's.
+    /// </summary>
+    private void ClassifyPass<TPass>(Pipeline pipeline, Span<int> pkts, Span<FlowKey> keys, Span<uint> hashes, Span<PacketLayers> layers, PortSlot inSlot,
+                                     ReadOnlySpan<PipelineContinuation> starts)
+        where TPass : struct, IClassifyPass
     {
         int n = pkts.Length;
         var verdicts = _burstVerdicts.AsSpan(0, n);
@@ -46,7 +60,7 @@ public sealed partial class Forwarder
             PipelineVerdict? v;
             if (BypassVerdictCaches)
             {
-                _walk.Run(pipeline, keys[i]);
+                _walk.Run(pipeline, keys[i], null, TPass.Reparsed ? starts[i] : null);
                 v = VerdictInterner.Build(_walk);
                 PipelineWalks++;
             }
@@ -54,6 +68,12 @@ public sealed partial class Forwarder
             {
                 PipelineVerdict? stale = null;
                 v = consulted ? emc!.LookupVerdict(keys[i], hashes[i], out stale) : null;
+                // The hash's mix tells continuations apart; a continuation's id is unique, so this holds but after a wrap.
+                if (TPass.Reparsed && (!ReferenceEquals((v ?? stale)?.Start, starts[i])))
+                {
+                    v = null;
+                    stale = null;
+                }
                 if (v is null && stale is not null && (v = Repair(stale, keys[i], verdicts[..i])) is not null)
                 {
                     VerdictRepairs++;
@@ -61,7 +81,7 @@ public sealed partial class Forwarder
                 }
                 else if (v is null)
                 {
-                    _walk.Run(pipeline, keys[i]);
+                    _walk.Run(pipeline, keys[i], null, TPass.Reparsed ? starts[i] : null);
                     v = _verdicts.Intern(_walk);
                     walked++;
                     if (consulted) emc!.InsertVerdict(keys[i], hashes[i], v);
@@ -267,7 +287,8 @@ public sealed partial class Forwarder
 
     /// <summary>
     /// Step 4 for the packets of one verdict: the composed actions run once over the batch, a miss ends as the missing
-    /// stage's mode says (for the packets the actions left), and the batch is added to the verdict's pending credits
+    /// stage's mode says (for the packets the actions left), a re-parse point queues them for the rest of the pipeline
+    /// (<see cref="Reparse"/>), and the batch is added to the verdict's pending credits
     /// (<see cref="Pend"/>); when a meter or dec_ttl dropped some, each stage is credited at once with what reached it
     /// (<see cref="PayStaged"/>).
     /// </summary>
@@ -290,7 +311,11 @@ public sealed partial class Forwarder
             if (cut) PayStaged(v, n, bytes);
             else Pend(v, n, bytes);
             if (live.IsEmpty) return;
-            if (v.End == PipelineEnd.MissController)
+            if (v.End == PipelineEnd.Recirculate)
+            {
+                Reparse(live, v.Next!);
+            }
+            else if (v.End == PipelineEnd.MissController)
             {
                 Misses += live.Length;
                 HandleMisses(live, layers[..live.Length], inSlot);

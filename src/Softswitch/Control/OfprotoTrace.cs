@@ -176,21 +176,32 @@ internal static class OfprotoTrace
         var steps = new List<PipelineTraceStep>();
         var walk = new PipelineWalk();
         walk.Run(tables.Pipeline, key, steps);
-        var composed = new FlowActions([.. walk.Composed]);
+        var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
+        var outputs = new List<TraceOutput>();
+        var bucketTexts = new List<string>();
+        // A re-parse point: the actions so far run on the frame, which is parsed anew and goes on from the continuation.
+        var all = new List<FlowAction>(walk.Composed);
+        byte[]? current = frame;
+        while (walk.End == PipelineEnd.Recirculate && walk.Next is { } next && current is not null)
+        {
+            current = Execute(dp, new FlowActions([.. walk.Composed]), current, key.InPort, outputs, bucketTexts);
+            PacketParser.Parse(current, key.InPort, out var reparsed, out _);
+            walk.Run(tables.Pipeline, next.Apply(reparsed), steps, next);
+            all.AddRange(walk.Composed);
+        }
+        var last = new FlowActions([.. walk.Composed]);
+        var composed = new FlowActions([.. all]);
         var setList = new List<FlowAction>();
         if (walk.End == PipelineEnd.Actions)
         {
             // The action set's part of the composed list is its tail (what the set held at the end of the run).
-            for (int i = composed.Count - CountSet(walk); i < composed.Count; i++) setList.Add(composed.Items[i]);
+            for (int i = last.Count - CountSet(walk); i < last.Count; i++) setList.Add(last.Items[i]);
         }
-        var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
-        var outputs = new List<TraceOutput>();
         byte[]? final = null;
         FlowKey finalKey = default;
-        var bucketTexts = new List<string>();
-        if (frame is not null)
+        if (current is not null)
         {
-            final = Execute(dp, composed, frame, key.InPort, outputs, bucketTexts);
+            final = Execute(dp, last, current, key.InPort, outputs, bucketTexts);
             PacketParser.Parse(final, key.InPort, out finalKey, out _);
         }
         else
@@ -202,7 +213,11 @@ internal static class OfprotoTrace
             }
         }
         string? missText = null;
-        if (walk.End == PipelineEnd.MissDrop)
+        if (walk.End == PipelineEnd.Recirculate)
+        {
+            missText = $"the packet is parsed anew and goes on in table {walk.Next!.Table} (trace a frame, IN_PORT HEXFRAME, to follow it)";
+        }
+        else if (walk.End == PipelineEnd.MissDrop)
         {
             missText = $"drop (table {steps[^1].TableId} has no matching flow and drops on a miss)";
         }

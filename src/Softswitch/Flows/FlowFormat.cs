@@ -337,6 +337,7 @@ public static class FlowFormat
         ActionKind.Group => $"group:{a.QueueId}",
         ActionKind.Meter => $"meter:{a.QueueId}",
         ActionKind.PacketInMetadata => $"set_field:0x{a.Value:x}->metadata",
+        ActionKind.Recirculate => $"recirc(table {a.QueueId})",
         _ => $"{a.Kind}:{a.Value}",
     };
 
