@@ -10,7 +10,7 @@ using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ports.NetFpga;
 
 namespace Softswitch.Bench.Agent;

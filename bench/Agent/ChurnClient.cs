@@ -6,7 +6,7 @@ using System.Text.Json;
 using Softswitch.Flows;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Agent;

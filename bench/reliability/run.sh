@@ -23,9 +23,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ $QUICK = 1 ]; then
-  SILENT=300 TRICKLE=50 STORM_S=8 FLOOD=1000 FLOOD_TRICKLE=100 FUZZ=${FUZZ:-20000} FLAPS=${FLAPS:-3} FLOWS=200
+  SILENT=300 TRICKLE=50 STORM_S=8 FLOOD=1000 FLOOD_TRICKLE=100 FUZZ=${FUZZ:-20000} FLAPS=${FLAPS:-3} FLOWS=200 CODEC_FUZZ=100000
 else
-  SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-100} FLOWS=1000
+  SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-100} FLOWS=1000 CODEC_FUZZ=10000000
 fi
 NEED="python3 ovs-ofctl ovs-testcontroller"; [ "$(id -u)" = 0 ] && NEED="$NEED iperf3 ip ethtool ping tcpreplay"
 for t in $NEED; do
@@ -132,11 +132,24 @@ fi
 if want wire-fuzz; then
 P=$(port); start fuzz --listen ptcp:$P --unixctl none
 ok=PASS
-$PY bench/reliability/wire_fuzz.py --port $P --pid $DPID_PID --messages $FUZZ --sessions 4 --corpus tests/OfAgent.Tests/Corpus/wire-corpus.txt --json >"$RUN/fuzz.json" || ok=FAIL
+$PY bench/reliability/wire_fuzz.py --port $P --pid $DPID_PID --messages $FUZZ --sessions 4 --corpus tests/OfWire.Tests/Corpus/wire-corpus.txt --json >"$RUN/fuzz.json" || ok=FAIL
 alive $DPID_PID || ok=FAIL
 grep -q "unexpected error" "$RUN/fuzz.log" && ok=FAIL
 row wire-fuzz $ok "$(json $RUN/fuzz.json "f\"corpus of {d['corpus_replayed']} replayed ({d['corpus_late']} late echoes, {d['corpus_sessions_closed']} sessions closed), then {d['messages']:,} messages, {d['sessions']} sessions in {d['seconds']} s (seed {d['seed']}): {d['echoes']} echoes, {d['echo_late']} late, max {d['echo_max_ms']} ms; {d['sessions_reopened']} sessions closed by the switch ({d['broken_streams_sent']} unframeable streams sent); RSS {d['rss_mb_start']}->{d['rss_mb_max']} MB max\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
+
+# 3b. The OpenFlow 1.3 codec's fixed-point oracle, in process: mutated public vectors, every decoder, no throw, and each
+# decoded message re-encodes to a fixed point (tests/OfWire.Tests/Of13/Of13FuzzOracle.cs).
+if want codec-fuzz13; then
+ok=PASS
+{ [ $BUILD = 1 ] || [ ! -f bench/bin/Release/net10.0/Softswitch.Bench.dll ]; } && dotnet build bench -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
+dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll fuzz13 --messages $CODEC_FUZZ --json >"$RUN/fuzz13.json" 2>"$RUN/fuzz13.err" || ok=FAIL
+if [ $ok = PASS ]; then
+  row codec-fuzz13 $ok "$(json $RUN/fuzz13.json "f\"{d['messages']:,} mutations of {d['vectors']} OpenFlow 1.3 vectors in {d['seconds']} s (seed {d['seed']}): {d['decoded']:,} decodes, each a fixed point\"")"
+else
+  row codec-fuzz13 $ok "$(head -c 600 "$RUN/fuzz13.err")"
+fi
 fi
 
 # 4. Controller flaps: ovs-testcontroller killed (SIGKILL) and restarted; fail-secure keeps every installed flow.

@@ -1,5 +1,6 @@
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent;
 

@@ -37,21 +37,30 @@ public enum FlowModFlags : byte
 }
 
 /// <summary>
-/// Which rules turn a flow-mod's match, as received, into the match its flow keeps (<see cref="OfMatchRules"/>). Whether
-/// a flow is exact (ranked above every other) is always decided on the match as received.
+/// How Ofproto treats a flow-mod, as a set of capabilities: a version is the set it has (<see cref="OpenFlow10"/>,
+/// <see cref="OpenFlow13"/>), and Ofproto asks for a capability, never for a version.
 /// </summary>
+[Flags]
 public enum MatchRules : byte
 {
-    /// <summary>The match is kept as given (tools and tests that build the datapath's matches themselves).</summary>
-    AsGiven,
-    /// <summary>OpenFlow 1.0 (OF1.0.1 section 3.4): fields that do not apply to the match's dl_type are wildcarded.</summary>
-    OpenFlow10,
+    /// <summary>The match is kept as given, an exact flow outranks every wildcarded one, one table, OpenFlow 1.0's modify (tools and tests that build the datapath's matches themselves).</summary>
+    AsGiven = 0,
+    /// <summary>Fields that do not apply to the match's dl_type are wildcarded (OF1.0.1 section 3.4).</summary>
+    NormaliseByDlType = 1,
+    /// <summary>An exact flow is ranked by its priority alone (without it, an exact flow outranks every wildcarded one).</summary>
+    PriorityOnly = 2,
+    /// <summary>Tables 1..253 and instructions (write-actions, clear-actions, write-metadata, goto-table, meter): see <see cref="OfFlowTables"/>.</summary>
+    MultiTable = 4,
     /// <summary>
-    /// OpenFlow 1.3: the match is kept as given (the codec has checked its prerequisites), no flow is ranked above the
-    /// others for being exact, and the flow-mod may name tables 1..254 and carry instructions (write-actions,
-    /// clear-actions, write-metadata, goto-table, meter): see <see cref="OfFlowTables"/>.
+    /// A modify that matches nothing adds nothing and keeps the flows' cookies; a replaced or modified flow keeps its
+    /// counters unless the flow-mod has RESET_COUNTS (OpenFlow 1.3.5 section 6.4). Without it, OpenFlow 1.0's modify.
     /// </summary>
-    OpenFlow13,
+    ModifyKeepsFlows = 8,
+
+    /// <summary>OpenFlow 1.0.</summary>
+    OpenFlow10 = NormaliseByDlType,
+    /// <summary>OpenFlow 1.3 (the codec has checked the match's prerequisites).</summary>
+    OpenFlow13 = PriorityOnly | MultiTable | ModifyKeepsFlows,
 }
 
 /// <summary>

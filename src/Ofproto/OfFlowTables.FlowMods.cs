@@ -122,14 +122,14 @@ public sealed partial class OfFlowTables
     private static FlowModStatus Check(in FlowMod mod)
     {
         bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
-        if (mod.Rules != MatchRules.OpenFlow13)
+        if ((mod.Rules & MatchRules.MultiTable) == 0)
         {
             if (mod.Instructions is not null && !delete) return FlowModStatus.UnsupportedInstruction;
             if (mod.TableId != MainTableId && !(delete && mod.TableId == FlowModRequest.AllTables)) return FlowModStatus.BadTableId;
             return FlowModStatus.Ok;
         }
         if (mod.TableId == FlowModRequest.AllTables) return delete ? FlowModStatus.Ok : FlowModStatus.BadTableId;
-        if (mod.TableId > FlowInstructions.MaxTableId) return FlowModStatus.BadTableId;
+        if (mod.TableId >= MaxTables) return FlowModStatus.BadTableId;
         if (!delete && mod.Instructions is { GotoTable: not FlowInstructions.NoGoto } i && i.GotoTable <= mod.TableId)
             return FlowModStatus.BadGotoTable;
         return FlowModStatus.Ok;
@@ -280,7 +280,7 @@ public sealed partial class OfFlowTables
                                    emergency ? MainTableId : mod.TableId);
         if (mod.Instructions is not null) w.SetInstructions(flow, mod.Instructions);
         // OpenFlow 1.3.5 section 6.4: a replaced flow's counters carry over unless RESET_COUNTS (1.0 clears them).
-        if (replaced is not null && mod.Rules == MatchRules.OpenFlow13 && (mod.Flags & FlowModFlags.ResetCounts) == 0)
+        if (replaced is not null && (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 && (mod.Flags & FlowModFlags.ResetCounts) == 0)
             flow.AddCounts(replaced.Packets, replaced.Bytes);
         w.Insert(flow);
         return FlowModStatus.Ok;
@@ -293,7 +293,7 @@ public sealed partial class OfFlowTables
         if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
         // OpenFlow 1.0: a modify that matches nothing adds its flow, and sets the cookie of those it changes. OpenFlow
         // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
-        bool of13 = mod.Rules == MatchRules.OpenFlow13;
+        bool of13 = (mod.Rules & MatchRules.ModifyKeepsFlows) != 0;
         flow = null;
         if (targets.Count == 0) return of13 ? FlowModStatus.Ok : AddLocked(w, mod, t, now, out flow);
 
@@ -304,7 +304,7 @@ public sealed partial class OfFlowTables
         {
             if (reset) e.ResetCounters();
             w.SetActions(e, mod.Actions);
-            if (mod.Rules == MatchRules.OpenFlow13) w.SetInstructions(e, mod.Instructions);
+            if ((mod.Rules & MatchRules.MultiTable) != 0) w.SetInstructions(e, mod.Instructions);
             if (cookie) w.SetTag(e, mod.Cookie);
             if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }

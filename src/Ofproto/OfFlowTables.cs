@@ -70,6 +70,11 @@ public sealed partial class OfFlowTables
 {
     /// <summary>The one OpenFlow table (OpenFlow 1.0).</summary>
     public const byte MainTableId = 0;
+    /// <summary>
+    /// The table ids a flow-mod may name: 0..253, the one limit (254 is OpenFlow 1.0's emergency table in statistics,
+    /// 255 OFPTT_ALL). Checked once, in <see cref="OfSwitch.FlowMod"/>; <see cref="Check"/> guards the table model.
+    /// </summary>
+    public const byte MaxTables = 254;
     /// <summary>The classifier stages of table 0 (<see cref="GetStageStats"/>): the hash stage, the tuple space.</summary>
     public const int StageCount = 2;
     /// <summary>The priority of every exact flow.</summary>

@@ -18,12 +18,12 @@ public static class OfMatchRules
     public static bool IsExact(in FlowMatch received) => received.IsExact;
 
     /// <summary>Whether a flow-mod under <paramref name="rules"/> ranks an exact flow above every other (OpenFlow 1.0 and as-given; not OpenFlow 1.3).</summary>
-    public static bool RanksExact(MatchRules rules) => rules != MatchRules.OpenFlow13;
+    public static bool RanksExact(MatchRules rules) => (rules & MatchRules.PriorityOnly) == 0;
 
     /// <summary>The match a flow keeps for <paramref name="received"/> under <paramref name="rules"/>.</summary>
     public static FlowMatch Normalize(in FlowMatch received, MatchRules rules)
     {
-        if (rules != MatchRules.OpenFlow10) return received;
+        if ((rules & MatchRules.NormaliseByDlType) == 0) return received;
         var v = received.Value;
         var w = Normalize10(received.Wildcards, v.DlType, v.NwProto);
         return w == received.Wildcards ? received : FlowMatch.FromOpenFlow(w, v);

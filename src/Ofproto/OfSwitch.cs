@@ -279,7 +279,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// switch, applies it to the table set, reports the flows it removed, and releases the buffered packet it names
     /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
     /// packet-in), counted in that flow's statistics. Under <see cref="MatchRules.OpenFlow13"/> the flow-mod may name
-    /// tables 1..254 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>); a
+    /// tables 1..253 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>); a
     /// released buffered packet then goes through the whole pipeline as a packet-out to OFPP_TABLE would (OpenFlow
     /// 1.3.5 section 6.4: the flow-mod, then that packet-out), gotos and write-actions included, counted by the flows
     /// it meets.
@@ -289,11 +289,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         if (from is { MayWrite: false }) return OfError.IsSlave;
         OfError err;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
-        bool of13 = req.Rules == MatchRules.OpenFlow13;
+        bool of13 = (req.Rules & MatchRules.MultiTable) != 0;
         // Instructions beyond apply-actions and tables beyond 0 need rules that allow them (OpenFlow 1.3); under
         // OpenFlow 1.0's a flow asking for more is refused whole (never installed doing less than it asked).
         if (addOrModify && !of13 && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
-        if (req.TableId == FlowModRequest.AllTables ? addOrModify : !of13 ? req.TableId != OfFlowTables.MainTableId : req.TableId > FlowInstructions.MaxTableId)
+        if (req.TableId == FlowModRequest.AllTables ? addOrModify : !of13 ? req.TableId != OfFlowTables.MainTableId : req.TableId >= OfFlowTables.MaxTables)
             return OfError.BadTableId;
         if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
         FlowInstructions? instructions = null;
@@ -403,7 +403,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         int gotoTable = FlowInstructions.NoGoto;
         if (ins.GotoTable is { } g)
         {
-            if (g <= tableId || g > FlowInstructions.MaxTableId) return OfError.BadGotoTable;
+            if (g <= tableId || g >= OfFlowTables.MaxTables) return OfError.BadGotoTable;
             gotoTable = g;
         }
         compiled = new FlowInstructions(write, ins.ClearActions, ins.MetadataValue, ins.MetadataMask, gotoTable, ins.Meter);
@@ -642,6 +642,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     /// <summary>Statistics of table <paramref name="tableId"/> of <see cref="Tables"/>.</summary>
     public FlowTableStats TableStats(int tableId) => Flows.GetTableStats(tableId);
+
+    /// <summary>Whether OpenFlow table <paramref name="id"/> exists (table 0 always; others once a flow-mod created them).</summary>
+    public bool HasTable(byte id) => Flows.HasTable(id);
 
     /// <summary>Stops the upcall pump and unsubscribes; reports already being delivered may still arrive.</summary>
     public void Dispose()

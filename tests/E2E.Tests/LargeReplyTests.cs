@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;

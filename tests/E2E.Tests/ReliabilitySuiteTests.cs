@@ -82,9 +82,9 @@ public sealed class ReliabilitySuiteTests
     public async Task QuickReliabilitySuitePasses()
     {
         // The suite runs the daemon this test run built (src/Softswitch/bin/Release); build it if this is another configuration.
-        var (code, table, errors) = await RunSuiteAsync("the quick reliability suite", new(), ["--quick"]);
+        var (code, table, errors) = await RunSuiteAsync("the quick reliability suite", new(), ["--quick"], "bench/bin/Release/net10.0/Softswitch.Bench.dll");
         Assert.True(code == 0, $"reliability suite failed ({code}):\n{table}\n{errors}");
-        foreach (var scenario in new[] { "listener-storm", "connect-flood", "wire-fuzz", "controller-flaps", "restart-safety", "slow-flow-removed" })
+        foreach (var scenario in new[] { "listener-storm", "connect-flood", "wire-fuzz", "codec-fuzz13", "controller-flaps", "restart-safety", "slow-flow-removed" })
             Assert.Matches($"(?m)^{scenario} +PASS ", table);
         // Real ports on veth need root (CI is root); elsewhere the suite says SKIP and why, loudly.
         bool isRoot = Environment.UserName == "root";

@@ -77,6 +77,9 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(2, OfMatch.Any, 1, Goto(2))));
         Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(3, OfMatch.Any, 1, Goto(1))));
         Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(255, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(1) }))));
+        // One limit, the switch's: tables 0..253 (254 is the emergency flows' id), for the table and the goto alike.
+        Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(OfFlowTables.MaxTables, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(1) }))));
+        Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(1, OfMatch.Any, 1, Goto(OfFlowTables.MaxTables))));
         // The same goto under OpenFlow 1.0's rules is refused whole, and so is a table other than 0.
         Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(Add13(0, OfMatch.Any, 2, Goto(1)) with { Rules = MatchRules.OpenFlow10 }));
         Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(1, OfMatch.Any, 2, OfInstructions.Apply(new[] { OfAction.Output(1) })) with { Rules = MatchRules.OpenFlow10 }));
@@ -86,6 +89,15 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.False(_sw.Flows.HasTable(3));
         Assert.Equal([0, 1], _sw.Tables.ToArray().Select(t => (int)t.Id));
         Assert.Equal(TableMiss.Drop, _sw.Tables[1].Miss);
+    }
+
+    [Fact]
+    public void The_last_table_is_the_limit_less_one()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, Goto(OfFlowTables.MaxTables - 1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(OfFlowTables.MaxTables - 1, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(1) }))));
+        Assert.True(_sw.HasTable(OfFlowTables.MaxTables - 1));
+        Assert.False(_sw.HasTable(OfFlowTables.MaxTables));
     }
 
     [Fact]

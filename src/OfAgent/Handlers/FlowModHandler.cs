@@ -1,6 +1,7 @@
 using Softswitch.OfAgent.Session;
 using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Handlers;

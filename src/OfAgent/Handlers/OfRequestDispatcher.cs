@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Handlers;
 

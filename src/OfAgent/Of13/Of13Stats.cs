@@ -8,8 +8,9 @@ using Softswitch.Ofproto;
 namespace Softswitch.OfAgent.Of13;
 
 /// <summary>
-/// OpenFlow 1.3 multipart requests (OpenFlow 1.3.5 section 7.3.5): each body decoded, answered from the switch, and
-/// written in parts of at most 65535 bytes with REPLY_MORE on all but the last (<see cref="Ofp13ReplyWriter"/>).
+/// OpenFlow 1.3 multipart requests (OpenFlow 1.3.5 section 7.3.5): each body decoded, answered from the switch as
+/// OfWire's typed entries (<see cref="IOfp13Entry{TSelf}"/>), and written in parts of at most 65535 bytes with
+/// REPLY_MORE on all but the last (<see cref="Ofp13ReplyWriter"/>). No byte is written here.
 /// </summary>
 /// <remarks>
 /// Every reply tells the truth about this switch: tables 0..253 with their counters, the ports, queues, and what a
@@ -33,12 +34,12 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     public static bool Answers(Ofp13MultipartType t) => Array.IndexOf(s_answered, t) >= 0;
 
     [ThreadStatic] private static Ofp13FlowStatsRequest? s_flowRequest;
-    [ThreadStatic] private static List<Ofp13Action>? s_actions;
+    [ThreadStatic] private static Ofp13FlowStats? s_flowStats;
 
     public void Handle(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Multipart.TryDecodeRequest(msg, out var type, out _, out var body, out var err)) { Error(c, err, msg); return; }
-        uint xid = Be.U32(msg, 4);
+        if (!Ofp13Multipart.TryDecodeRequest(msg, out uint xid, out var type, out _, out var body, out var err)) { Error(c, err, msg); return; }
+        uint id;
         switch (type)
         {
             case Ofp13MultipartType.Desc:
@@ -54,34 +55,34 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                 Tables(c, xid);
                 return;
             case Ofp13MultipartType.PortStats:
-                if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
-                PortStats(c, xid, Be.U32(body, 0));
+                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
+                PortStats(c, xid, id);
                 return;
             case Ofp13MultipartType.Queue:
-                if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
-                QueueStats(c, msg, xid, Be.U32(body, 0), Be.U32(body, 4));
+                if (!Ofp13Multipart.TryDecodeQueueRequest(body, out id, out uint queue, out err)) break;
+                QueueStats(c, msg, xid, id, queue);
                 return;
             case Ofp13MultipartType.Group:
-                if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
-                GroupStats(c, xid, Be.U32(body, 0));
+                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
+                GroupStats(c, xid, id);
                 return;
             case Ofp13MultipartType.Meter:
-                if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
-                if (!ctx.Switch.HasMeter(Be.U32(body, 0)))
+                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
+                if (!ctx.Switch.HasMeter(id))
                 {
                     err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter); // as Open vSwitch: a meter that does not exist
                     break;
                 }
-                MeterStats(c, xid, Be.U32(body, 0));
+                MeterStats(c, xid, id);
                 return;
             case Ofp13MultipartType.MeterConfig:
-                if (!Ofp13Multipart.CheckBody(body, 8, out err)) break;
-                if (!ctx.Switch.HasMeter(Be.U32(body, 0)))
+                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
+                if (!ctx.Switch.HasMeter(id))
                 {
                     err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter);
                     break;
                 }
-                MeterConfig(c, xid, Be.U32(body, 0));
+                MeterConfig(c, xid, id);
                 return;
             case Ofp13MultipartType.GroupDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -125,10 +126,10 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         c.SendRaw(part);
     };
 
-    private static void Single(OfConnection c, uint xid, Ofp13MultipartType type, Action<Ofp13Writer> body)
+    private static void Single<T>(OfConnection c, uint xid, Ofp13MultipartType type, in T body) where T : IOfp13Entry<T>
     {
         var r = new Ofp13ReplyWriter(type, xid, Sender(c));
-        body(r.Writer);
+        r.Add(body);
         r.Finish();
     }
 
@@ -137,14 +138,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     private void Desc(OfConnection c, uint xid)
     {
         var d = ctx.Switch.Description;
-        Single(c, xid, Ofp13MultipartType.Desc, w =>
-        {
-            w.FixedString(d.Manufacturer, Ofp13.DescStrLen);
-            w.FixedString(d.Hardware, Ofp13.DescStrLen);
-            w.FixedString(d.Software, Ofp13.DescStrLen);
-            w.FixedString(d.SerialNumber, Ofp13.SerialNumLen);
-            w.FixedString(d.Datapath, Ofp13.DescStrLen);
-        });
+        Single(c, xid, Ofp13MultipartType.Desc, new Ofp13Desc(d.Manufacturer, d.Hardware, d.Software, d.SerialNumber, d.Datapath));
     }
 
     private void Flows(OfConnection c, ReadOnlySpan<byte> msg, ReadOnlySpan<byte> body, uint xid, bool aggregate)
@@ -158,32 +152,34 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         if (aggregate)
         {
             var a = ctx.Switch.Aggregate(req);
-            Single(c, xid, Ofp13MultipartType.Aggregate, w => { w.U64(a.PacketCount); w.U64(a.ByteCount); w.U32(a.FlowCount); w.Zeros(4); });
+            Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
             return;
         }
-        if (fr.TableId != Ofp13.TableAll && !ctx.Switch.Flows.HasTable(fr.TableId))
+        if (fr.TableId != Ofp13.TableAll && !ctx.Switch.HasTable(fr.TableId))
         {
             Empty(c, xid, Ofp13MultipartType.Flow);
             return;
         }
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Flow, xid, Sender(c));
-        var w = reply.Writer;
         var oxm = new Ofp13Oxm[OxmMatchTranslator.FieldCount];
-        var actions = s_actions ??= new List<Ofp13Action>();
+        var entry = s_flowStats ??= new Ofp13FlowStats();
         ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
         {
             if (!c.IsOpen) return false;
-            reply.BeginEntry();
-            int start = w.Position;
-            long d = Math.Max(0, f.DurationNanos);
-            w.U16(0); w.U8(f.TableId); w.U8(0); w.U32((uint)(d / 1_000_000_000)); w.U32((uint)(d % 1_000_000_000));
-            w.U16(f.Priority); w.U16(f.IdleTimeout); w.U16(f.HardTimeout); w.U16(Flags(f.Flags)); w.Zeros(4);
-            w.U64(f.Cookie); w.U64(f.PacketCount); w.U64(f.ByteCount);
-            int n = OxmMatchTranslator.ToOxm(f.Match, oxm);
-            Ofp13Match.Encode(w, oxm.AsSpan(0, n));
-            WriteInstructions(w, f, actions);
-            w.PatchU16(start, (ushort)(w.Position - start));
-            reply.EndEntry();
+            Ofp13Entries.Duration(Math.Max(0, f.DurationNanos), out entry.DurationSec, out entry.DurationNsec);
+            entry.TableId = f.TableId;
+            entry.Priority = f.Priority;
+            entry.IdleTimeout = f.IdleTimeout;
+            entry.HardTimeout = f.HardTimeout;
+            entry.Flags = Flags(f.Flags);
+            entry.Cookie = f.Cookie;
+            entry.PacketCount = f.PacketCount;
+            entry.ByteCount = f.ByteCount;
+            entry.Match.Clear();
+            entry.Match.AddRange(oxm.AsSpan(0, OxmMatchTranslator.ToOxm(f.Match, oxm)));
+            entry.Instructions.Clear();
+            AddInstructions(entry.Instructions, f);
+            reply.Add(entry);
             return true;
         });
         reply.Finish();
@@ -194,58 +190,33 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                     | ((f & FlowModFlags.NoPacketCounts) != 0 ? 8 : 0) | ((f & FlowModFlags.NoByteCounts) != 0 ? 16 : 0));
 
     /// <summary>A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata, goto.</summary>
-    private static void WriteInstructions(Ofp13Writer w, in OfFlowStats f, List<Ofp13Action> actions)
+    private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f)
     {
         bool ipv6 = f.Match.Mask.EthType == ushort.MaxValue && f.Match.Value.EthType == 0x86dd;
         var ins = f.Instructions;
-        if (ins is { Meter: not 0 })
-        {
-            w.U16((ushort)Ofp13InstructionType.Meter); w.U16(8); w.U32(ins.Meter);
-        }
-        if (!f.Actions.IsEmpty) WriteActionsInstruction(w, Ofp13InstructionType.ApplyActions, f.Actions, ipv6, actions);
+        if (ins is { Meter: not 0 }) into.Add(new(Ofp13InstructionType.Meter, MeterId: ins.Meter));
+        if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6));
         if (ins is null) return;
-        if (ins.ClearActions)
-        {
-            w.U16((ushort)Ofp13InstructionType.ClearActions); w.U16(8); w.Zeros(4);
-        }
-        if (ins.WriteActions is { } write) WriteActionsInstruction(w, Ofp13InstructionType.WriteActions, write, ipv6, actions);
-        if (ins.MetadataMask != 0)
-        {
-            w.U16((ushort)Ofp13InstructionType.WriteMetadata); w.U16(24); w.Zeros(4); w.U64(ins.MetadataValue); w.U64(ins.MetadataMask);
-        }
-        if (ins.GotoTable is { } g)
-        {
-            w.U16((ushort)Ofp13InstructionType.GotoTable); w.U16(8); w.U8(g); w.Zeros(3);
-        }
+        if (ins.ClearActions) into.Add(new(Ofp13InstructionType.ClearActions));
+        if (ins.WriteActions is { } write) into.Add(Actions(Ofp13InstructionType.WriteActions, write, ipv6));
+        if (ins.MetadataMask != 0) into.Add(new(Ofp13InstructionType.WriteMetadata, Metadata: ins.MetadataValue, MetadataMask: ins.MetadataMask));
+        if (ins.GotoTable is { } g) into.Add(new(Ofp13InstructionType.GotoTable, TableId: g));
     }
 
-    private static void WriteActionsInstruction(Ofp13Writer w, Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6, List<Ofp13Action> actions)
+    private static Ofp13Instruction Actions(Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6)
     {
-        actions.Clear();
+        var actions = new List<Ofp13Action>(of.Length);
         Of13Translate.ToWire(of, ipv6, actions);
-        var span = CollectionsMarshal.AsSpan(actions);
-        w.U16((ushort)type); w.U16((ushort)(8 + Ofp13Actions.EncodedSize(span))); w.Zeros(4);
-        Ofp13Actions.Encode(w, span);
+        return new(type, Actions: actions);
     }
 
     private void Tables(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Table, xid, Sender(c));
-        var w = reply.Writer;
         for (int id = 0; id < Of13Translate.TableCount; id++)
         {
-            reply.BeginEntry();
-            w.U8((byte)id); w.Zeros(3);
-            if (ctx.Switch.Flows.HasTable((byte)id))
-            {
-                var t = ctx.Switch.TableStats(id);
-                w.U32((uint)t.ActiveCount); w.U64((ulong)t.LookupCount); w.U64((ulong)t.MatchedCount);
-            }
-            else
-            {
-                w.Zeros(20);
-            }
-            reply.EndEntry();
+            var t = ctx.Switch.HasTable((byte)id) ? ctx.Switch.TableStats(id) : default;
+            reply.Add(new Ofp13TableStats((byte)id, (uint)t.ActiveCount, (ulong)t.LookupCount, (ulong)t.MatchedCount));
         }
         reply.Finish();
     }
@@ -255,15 +226,11 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         var stats = new List<OfPortStats>();
         ctx.Switch.PortStats(port, stats);
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.PortStats, xid, Sender(c));
-        var w = reply.Writer;
         foreach (var s in stats)
         {
-            reply.BeginEntry();
-            w.U32(s.PortNo); w.Zeros(4);
-            w.U64(s.RxPackets); w.U64(s.TxPackets); w.U64(s.RxBytes); w.U64(s.TxBytes); w.U64(s.RxDropped); w.U64(s.TxDropped);
-            w.U64(s.RxErrors); w.U64(s.TxErrors); w.U64(s.RxFrameErrors); w.U64(s.RxOverErrors); w.U64(s.RxCrcErrors); w.U64(s.Collisions);
-            w.U32((uint)(s.DurationNanos / 1_000_000_000)); w.U32((uint)(s.DurationNanos % 1_000_000_000));
-            reply.EndEntry();
+            Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
+            reply.Add(new Ofp13PortStats(s.PortNo, s.RxPackets, s.TxPackets, s.RxBytes, s.TxBytes, s.RxDropped, s.TxDropped, s.RxErrors, s.TxErrors,
+                                         s.RxFrameErrors, s.RxOverErrors, s.RxCrcErrors, s.Collisions, sec, nsec));
         }
         reply.Finish();
     }
@@ -274,13 +241,10 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         var e = ctx.Switch.QueueStats(port, queue, stats);
         if (e != OfError.None) { Error(c, Of13Translate.ToWire(e), msg); return; }
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Queue, xid, Sender(c));
-        var w = reply.Writer;
         foreach (var s in stats)
         {
-            reply.BeginEntry();
-            w.U32(s.PortNo); w.U32(s.QueueId); w.U64(s.TxBytes); w.U64(s.TxPackets); w.U64(s.TxErrors);
-            w.U32((uint)(s.DurationNanos / 1_000_000_000)); w.U32((uint)(s.DurationNanos % 1_000_000_000));
-            reply.EndEntry();
+            Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
+            reply.Add(new Ofp13QueueStats(s.PortNo, s.QueueId, s.TxBytes, s.TxPackets, s.TxErrors, sec, nsec));
         }
         reply.Finish();
     }
@@ -288,18 +252,12 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     private void GroupStats(OfConnection c, uint xid, uint groupId)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Group, xid, Sender(c));
-        var w = reply.Writer;
         foreach (var g in ctx.Switch.GroupStatistics(groupId == Ofp13.GroupAll ? GroupModRequest.AllGroups : groupId))
         {
-            reply.BeginEntry();
-            long d = g.DurationNanos;
-            w.U16((ushort)(40 + 16 * g.Buckets.Length)); w.Zeros(2); w.U32(g.GroupId); w.U32(g.RefCount); w.Zeros(4);
-            w.U64(g.Packets); w.U64(g.Bytes); w.U32((uint)(d / 1_000_000_000)); w.U32((uint)(d % 1_000_000_000));
-            foreach (var b in g.Buckets)
-            {
-                w.U64(b.Packets); w.U64(b.Bytes);
-            }
-            reply.EndEntry();
+            Ofp13Entries.Duration(g.DurationNanos, out uint sec, out uint nsec);
+            var buckets = new Ofp13Counter[g.Buckets.Length];
+            for (int i = 0; i < buckets.Length; i++) buckets[i] = new(g.Buckets[i].Packets, g.Buckets[i].Bytes);
+            reply.Add(new Ofp13GroupStats(g.GroupId, g.RefCount, g.Packets, g.Bytes, sec, nsec, buckets));
         }
         reply.Finish();
     }
@@ -307,18 +265,12 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     private void MeterStats(OfConnection c, uint xid, uint meterId)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Meter, xid, Sender(c));
-        var w = reply.Writer;
         foreach (var m in ctx.Switch.MeterStatistics(meterId))
         {
-            reply.BeginEntry();
-            long d = m.DurationNanos;
-            w.U32(m.MeterId); w.U16((ushort)(40 + 16 * m.Bands.Length)); w.Zeros(6);
-            w.U32(m.FlowCount); w.U64(m.Packets); w.U64(m.Bytes); w.U32((uint)(d / 1_000_000_000)); w.U32((uint)(d % 1_000_000_000));
-            foreach (var b in m.Bands)
-            {
-                w.U64(b.Packets); w.U64(b.Bytes);
-            }
-            reply.EndEntry();
+            Ofp13Entries.Duration(m.DurationNanos, out uint sec, out uint nsec);
+            var bands = new Ofp13Counter[m.Bands.Length];
+            for (int i = 0; i < bands.Length; i++) bands[i] = new(m.Bands[i].Packets, m.Bands[i].Bytes);
+            reply.Add(new Ofp13MeterStats(m.MeterId, m.FlowCount, m.Packets, m.Bytes, sec, nsec, bands));
         }
         reply.Finish();
     }
@@ -326,15 +278,11 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     private void MeterConfig(OfConnection c, uint xid, uint meterId)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.MeterConfig, xid, Sender(c));
-        var w = reply.Writer;
         foreach (var m in ctx.Switch.MeterConfigurations(meterId))
         {
-            reply.BeginEntry();
-            w.U16((ushort)(8 + 16 * m.Bands.Count)); w.U16((ushort)m.Flags); w.U32(m.MeterId);
-            var bands = new Ofp13Band[m.Bands.Count];
-            for (int i = 0; i < bands.Length; i++) bands[i] = new Ofp13Band((ushort)m.Bands[i].Type, m.Bands[i].Rate, m.Bands[i].BurstSize, m.Bands[i].PrecLevel);
-            Ofp13Messages.WriteBands(w, bands);
-            reply.EndEntry();
+            var bands = new List<Ofp13Band>(m.Bands.Count);
+            foreach (var b in m.Bands) bands.Add(new Ofp13Band(MeterBandTypeMap.ToWire(b.Type), b.Rate, b.BurstSize, b.PrecLevel));
+            reply.Add(new Ofp13MeterConfig(MeterFlagsMap.ToWire(m.Flags), m.MeterId, bands));
         }
         reply.Finish();
     }
@@ -342,16 +290,12 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     private static void MeterFeatures(OfConnection c, uint xid)
     {
         var f = OfSwitch.MeterFeatures;
-        Single(c, xid, Ofp13MultipartType.MeterFeatures, w =>
-        {
-            w.U32(f.MaxMeters); w.U32(f.BandTypes); w.U32((uint)f.Capabilities); w.U8(f.MaxBands); w.U8(f.MaxColor); w.Zeros(2);
-        });
+        Single(c, xid, Ofp13MultipartType.MeterFeatures, new Ofp13MeterFeatures(f.MaxMeters, f.BandTypes, MeterFlagsMap.ToWire(f.Capabilities), f.MaxBands, f.MaxColor));
     }
 
     private void GroupDesc(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.GroupDesc, xid, Sender(c));
-        var w = reply.Writer;
         foreach (var g in ctx.Switch.GroupDescriptions())
         {
             var buckets = new List<Ofp13Bucket>(g.Buckets.Count);
@@ -361,12 +305,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
                 Of13Translate.ToWire(b.Actions.Span, false, actions);
                 buckets.Add(new Ofp13Bucket(b.Weight, b.WatchPort, b.WatchGroup, actions));
             }
-            reply.BeginEntry();
-            int start = w.Position;
-            w.U16(0); w.U8((byte)g.Type); w.U8(0); w.U32(g.GroupId);
-            Ofp13Messages.WriteBuckets(w, buckets);
-            w.PatchU16(start, (ushort)(w.Position - start));
-            reply.EndEntry();
+            reply.Add(new Ofp13GroupDesc(GroupTypeMap.ToWire(g.Type), g.GroupId, buckets));
         }
         reply.Finish();
     }
@@ -390,12 +329,9 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         var f = OfSwitch.GroupFeatures;
         // types: ALL, SELECT, INDIRECT, FF; capabilities: SELECT_WEIGHT 1, SELECT_LIVENESS 2, CHAINING 4, CHAINING_CHECKS 8.
         uint caps = (f.SelectWeight ? 1u : 0) | (f.SelectLiveness ? 2u : 0) | (f.Chaining ? 4u : 0) | (f.ChainingChecks ? 8u : 0);
-        Single(c, xid, Ofp13MultipartType.GroupFeatures, w =>
-        {
-            w.U32(0xF); w.U32(caps);
-            for (int i = 0; i < 4; i++) w.U32((uint)f.MaxGroups);
-            for (int i = 0; i < 4; i++) w.U32(s_groupActions);
-        });
+        uint max = (uint)f.MaxGroups;
+        Single(c, xid, Ofp13MultipartType.GroupFeatures, new Ofp13GroupFeatures(0xF, caps, [max, max, max, max],
+            [s_groupActions, s_groupActions, s_groupActions, s_groupActions]));
     }
 
     private void PortDesc(OfConnection c, uint xid)
@@ -403,9 +339,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.PortDesc, xid, Sender(c));
         foreach (var p in ctx.Switch.PortDescriptions())
         {
-            reply.BeginEntry();
-            Of13Translate.ToWire(p).Write(reply.Writer);
-            reply.EndEntry();
+            reply.Add(new Ofp13PortDesc(Of13Translate.ToWire(p)));
         }
         reply.Finish();
     }
@@ -420,45 +354,43 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     private void TableFeatures(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.TableFeatures, xid, Sender(c));
-        var w = reply.Writer;
         var tables = ctx.Switch.Tables;
-        int maxEntries = tables.Length > 0 ? tables[0].MaxEntries : 0;
+        uint maxEntries = tables.Length > 0 ? (uint)tables[0].MaxEntries : 0;
+        var actionTypes = Array.ConvertAll(s_actionTypes, t => (uint)t);
+        var match = new uint[Ofp13Match.FieldCount];
+        var wildcards = new uint[Ofp13Match.FieldCount];
+        for (byte f = 0; f < Ofp13Match.FieldCount; f++)
+        {
+            match[f] = OxmId(f, Ofp13Match.Maskable(f));
+            wildcards[f] = OxmId(f, false);
+        }
+        var settable = Array.ConvertAll(s_settable, f => OxmId(f, false));
         for (int id = 0; id < Of13Translate.TableCount; id++)
         {
-            reply.BeginEntry();
-            int start = w.Position;
-            w.U16(0); w.U8((byte)id); w.Zeros(5);
-            w.FixedString("table" + id, Ofp13.MaxTableNameLen);
-            w.U64(ulong.MaxValue); w.U64(ulong.MaxValue); // every metadata bit may be matched and written
-            w.U32(0); w.U32((uint)maxEntries);
             bool last = id == Of13Translate.TableCount - 1;
-            Property(w, 0, p => { foreach (var t in s_instructions) if (t != (ushort)Ofp13InstructionType.GotoTable || !last) { w.U16(t); w.U16(4); } });        // INSTRUCTIONS
-            Property(w, 2, p => { for (int n = id + 1; n < Of13Translate.TableCount; n++) w.U8((byte)n); });                  // NEXT_TABLES
-            Property(w, 4, p => { foreach (var t in s_actionTypes) { w.U16(t); w.U16(4); } });                                // WRITE_ACTIONS
-            Property(w, 6, p => { foreach (var t in s_actionTypes) { w.U16(t); w.U16(4); } });                                // APPLY_ACTIONS
-            Property(w, 8, p => { for (byte f = 0; f < Ofp13Match.FieldCount; f++) OxmId(w, f, Ofp13Match.Maskable(f)); });   // MATCH
-            Property(w, 10, p => { for (byte f = 0; f < Ofp13Match.FieldCount; f++) OxmId(w, f, false); });                  // WILDCARDS
-            Property(w, 12, p => { foreach (var f in s_settable) OxmId(w, f, false); });                                      // WRITE_SETFIELD
-            Property(w, 14, p => { foreach (var f in s_settable) OxmId(w, f, false); });                                      // APPLY_SETFIELD
-            w.PatchU16(start, (ushort)(w.Position - start));
-            reply.EndEntry();
+            var instructions = new List<uint>();
+            foreach (var t in s_instructions) if (t != (ushort)Ofp13InstructionType.GotoTable || !last) instructions.Add(t);
+            var next = new uint[Of13Translate.TableCount - id - 1];
+            for (int n = 0; n < next.Length; n++) next[n] = (uint)(id + 1 + n);
+            reply.Add(new Ofp13TableFeatures((byte)id, "table" + id, ulong.MaxValue, ulong.MaxValue, 0, maxEntries, // every metadata bit may be matched and written
+            [
+                new(Ofp13TableFeatureType.Instructions, [.. instructions]),
+                new(Ofp13TableFeatureType.NextTables, next),
+                new(Ofp13TableFeatureType.WriteActions, actionTypes),
+                new(Ofp13TableFeatureType.ApplyActions, actionTypes),
+                new(Ofp13TableFeatureType.Match, match),
+                new(Ofp13TableFeatureType.Wildcards, wildcards),
+                new(Ofp13TableFeatureType.WriteSetField, settable),
+                new(Ofp13TableFeatureType.ApplySetField, settable),
+            ]));
         }
         reply.Finish();
     }
 
-    /// <summary>A table feature property: type, length (without padding), the body, padding to 8.</summary>
-    private static void Property(Ofp13Writer w, ushort type, Action<Ofp13Writer> body)
-    {
-        int start = w.Position;
-        w.U16(type); w.U16(0);
-        body(w);
-        w.PatchU16(start + 2, (ushort)(w.Position - start));
-        w.Pad8(start);
-    }
-
-    private static void OxmId(Ofp13Writer w, byte field, bool masked)
+    /// <summary>An OXM id: the OpenFlow basic class, the field with its has-mask bit, and the payload length.</summary>
+    private static uint OxmId(byte field, bool masked)
     {
         int len = Ofp13Match.FieldLength(field);
-        w.U16(Ofp13.OxmClassBasic); w.U8((byte)((field << 1) | (masked ? 1 : 0))); w.U8((byte)(masked ? 2 * len : len));
+        return ((uint)Ofp13.OxmClassBasic << 16) | ((uint)((field << 1) | (masked ? 1 : 0)) << 8) | (uint)(masked ? 2 * len : len);
     }
 }

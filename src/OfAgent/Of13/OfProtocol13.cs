@@ -174,18 +174,11 @@ internal sealed class OfProtocol13 : OfProtocol
     {
         var fm = s_flowMod ??= new Ofp13FlowMod();
         if (!fm.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
-        if (fm.Command > (byte)FlowModCommand.DeleteStrict) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
-        var command = (FlowModCommand)fm.Command;
+        if (!FlowModCommandMap.TryToModel(fm.Command, out var command)) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
         bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
         // The flow's statistics entry is as long as this message (ofp_flow_stats and ofp_flow_mod have fixed parts of one
         // size before the match): one past what a multipart entry's length can say could never be read back whole.
         if (addOrModify && msg.Length > MaxMultipartEntrySize) { Error(c, Ofp13Error.BadLength, msg); return; }
-        // OFPTT_ALL only for deletes (1.3.5 section 6.4); 254 is not a table here (see Of13Translate.TableCount).
-        if (fm.TableId >= Of13Translate.TableCount && !(fm.TableId == Ofp13.TableAll && !addOrModify))
-        {
-            Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadTableId), msg);
-            return;
-        }
         const ushort KnownFlags = 1 | 2 | 4 | 8 | 16;
         if ((fm.Flags & ~KnownFlags) != 0) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags), msg); return; }
         var problem = OxmMatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fm.Match), out var match, out _);
@@ -237,12 +230,7 @@ internal sealed class OfProtocol13 : OfProtocol
                     clear = true;
                     break;
                 case Ofp13InstructionType.GotoTable:
-                    if (ins.TableId >= Of13Translate.TableCount || ins.TableId <= fm.TableId)
-                    {
-                        error = Ofp13Error.BadInstruction(Ofp13Codes.InstBadTableId);
-                        return false;
-                    }
-                    gotoTable = ins.TableId;
+                    gotoTable = ins.TableId; // a table the switch has, and forward: the switch's to say (BAD_TABLE_ID)
                     break;
                 case Ofp13InstructionType.WriteMetadata:
                     metadata = ins.Metadata;
@@ -280,12 +268,12 @@ internal sealed class OfProtocol13 : OfProtocol
     private void PortMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodePortMod(msg, out uint port, out ulong hw, out uint config, out uint mask, out _, out var err)) { Error(c, err, msg); return; }
-        if (((config | mask) & ~Of13Translate.PortConfigBits) != 0)
+        if (((config | mask) & ~PortConfigMap.Bits) != 0)
         {
             Error(c, new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig), msg);
             return;
         }
-        Check(c, _ctx.Switch.PortMod(new PortModRequest(port, hw, Of13Translate.ConfigToOf(config), Of13Translate.ConfigToOf(mask)), c.Controller), msg);
+        Check(c, _ctx.Switch.PortMod(new PortModRequest(port, hw, PortConfigMap.ToModel(config), PortConfigMap.ToModel(mask)), c.Controller), msg);
     }
 
     /// <summary>
@@ -373,8 +361,8 @@ internal sealed class OfProtocol13 : OfProtocol
             return;
         }
         if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (mod!.Command > 2) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
-        if (mod.GroupType > 3) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
+        if (!GroupModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
+        if (!GroupTypeMap.TryToModel(mod.GroupType, out var type)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
         var buckets = new OfBucket[mod.Buckets.Count];
         for (int i = 0; i < buckets.Length; i++)
         {
@@ -382,7 +370,7 @@ internal sealed class OfProtocol13 : OfProtocol
             if (!Of13Translate.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out err)) { Error(c, err, msg); return; }
             buckets[i] = new OfBucket(b.Weight, b.WatchPort, b.WatchGroup, actions);
         }
-        var req = new GroupModRequest((GroupModCommand)mod.Command, (OfGroupType)mod.GroupType, mod.GroupId, buckets);
+        var req = new GroupModRequest(command, type, mod.GroupId, buckets);
         Check(c, _ctx.Switch.GroupMod(req, c.Controller), msg);
     }
 
@@ -390,14 +378,14 @@ internal sealed class OfProtocol13 : OfProtocol
     private void MeterMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodeMeterMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (mod!.Command > 2) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
+        if (!MeterModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
         var bands = new OfMeterBand[mod.Bands.Count];
         for (int i = 0; i < bands.Length; i++)
         {
             var b = mod.Bands[i];
-            bands[i] = new OfMeterBand((OfMeterBandType)b.Type, b.Rate, b.BurstSize, b.PrecLevel);
+            bands[i] = new OfMeterBand(MeterBandTypeMap.ToModel(b.Type), b.Rate, b.BurstSize, b.PrecLevel);
         }
-        var req = new MeterModRequest((MeterModCommand)mod.Command, (OfMeterFlags)mod.Flags, mod.MeterId, bands);
+        var req = new MeterModRequest(command, MeterFlagsMap.ToModel(mod.Flags), mod.MeterId, bands);
         Check(c, _ctx.Switch.MeterMod(req, c.Controller), msg);
     }
 

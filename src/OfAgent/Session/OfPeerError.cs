@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Session;
 

@@ -11,8 +11,8 @@ namespace Softswitch.OfAgent.Translate13;
 /// <remarks>Stateless; explicit tables of named pairs, never numbers cast between versions.</remarks>
 internal static class Of13Translate
 {
-    /// <summary>The tables an OpenFlow 1.3 controller may use: 0..253 (254 is OpenFlow 1.0's emergency table in statistics; Open vSwitch also offers 254).</summary>
-    public const byte TableCount = 254;
+    /// <summary>The tables an OpenFlow 1.3 controller may use (features' n_tables, TABLE and TABLE_FEATURES): the switch's limit.</summary>
+    public const byte TableCount = OfFlowTables.MaxTables;
 
     // ================================================================ errors
 
@@ -246,16 +246,10 @@ internal static class Of13Translate
     {
         const uint LinkDown = 1, Live = 4;
         uint state = (p.State & OfPortState.LinkDown) != 0 ? LinkDown : Live;
-        return new Ofp13Port(p.PortNo, p.HwAddr, p.Name, ConfigToWire(p.Config), state, (uint)p.Current, (uint)p.Advertised,
-                             (uint)p.Supported, (uint)p.Peer, p.CurrentSpeedKbps, p.MaxSpeedKbps);
+        return new Ofp13Port(p.PortNo, p.HwAddr, p.Name, PortConfigMap.ToWire(p.Config), state, PortFeaturesMap.ToWire(p.Current),
+                             PortFeaturesMap.ToWire(p.Advertised), PortFeaturesMap.ToWire(p.Supported), PortFeaturesMap.ToWire(p.Peer),
+                             p.CurrentSpeedKbps, p.MaxSpeedKbps);
     }
-
-    /// <summary>OFPPC_* of OpenFlow 1.3: PORT_DOWN, NO_RECV, NO_FWD, NO_PACKET_IN (1.0's NO_STP, NO_RECV_STP and NO_FLOOD are gone).</summary>
-    public const uint PortConfigBits = 1 | 4 | 32 | 64;
-
-    public static uint ConfigToWire(OfPortConfig c) => (uint)c & PortConfigBits;
-
-    public static OfPortConfig ConfigToOf(uint c) => (OfPortConfig)(c & PortConfigBits);
 
     // ================================================================ reasons and async masks
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Softswitch.OfWire.Of13;
 
@@ -114,9 +113,7 @@ public readonly record struct Ofp13Port(uint PortNo, ulong HwAddr, string Name, 
 
     public static Ofp13Port Read(ReadOnlySpan<byte> s)
     {
-        var name = s.Slice(16, Ofp13.MaxPortNameLen);
-        int nul = name.IndexOf((byte)0);
-        return new(Be.U32(s, 0), Be.Mac(s, 8), Encoding.UTF8.GetString(nul < 0 ? name : name[..nul]), Be.U32(s, 32), Be.U32(s, 36),
+        return new(Be.U32(s, 0), Be.Mac(s, 8), Ofp13Entries.ReadFixedString(s.Slice(16, Ofp13.MaxPortNameLen)), Be.U32(s, 32), Be.U32(s, 36),
                    Be.U32(s, 40), Be.U32(s, 44), Be.U32(s, 48), Be.U32(s, 52), Be.U32(s, 56), Be.U32(s, 60));
     }
 }
@@ -356,7 +353,15 @@ public static class Ofp13Messages
         error = default;
         if (msg.Length < 16) return BadLen(out error);
         var buckets = new List<Ofp13Bucket>();
-        var s = msg[16..];
+        if (!TryReadBuckets(msg[16..], buckets, out error)) return false;
+        mod = new Ofp13GroupMod(Be.U32(msg, 4), Be.U16(msg, 8), msg[10], Be.U32(msg, 12), buckets);
+        return true;
+    }
+
+    /// <summary>Reads a bucket list (GROUP_MOD, GROUP_DESC) to the end of <paramref name="s"/>.</summary>
+    public static bool TryReadBuckets(ReadOnlySpan<byte> s, List<Ofp13Bucket> into, out Ofp13Error error)
+    {
+        error = default;
         while (!s.IsEmpty)
         {
             if (s.Length < 16) return GroupBadBucket(out error);
@@ -364,10 +369,9 @@ public static class Ofp13Messages
             if (len < 16 || (len & 7) != 0 || len > s.Length) return GroupBadBucket(out error);
             var actions = new List<Ofp13Action>();
             if (!Ofp13Actions.TryDecode(s[16..len], actions, out error)) return false;
-            buckets.Add(new Ofp13Bucket(Be.U16(s, 2), Be.U32(s, 4), Be.U32(s, 8), actions));
+            into.Add(new Ofp13Bucket(Be.U16(s, 2), Be.U32(s, 4), Be.U32(s, 8), actions));
             s = s[len..];
         }
-        mod = new Ofp13GroupMod(Be.U32(msg, 4), Be.U16(msg, 8), msg[10], Be.U32(msg, 12), buckets);
         return true;
     }
 
@@ -395,17 +399,24 @@ public static class Ofp13Messages
         error = default;
         if (msg.Length < 16) return BadLen(out error);
         var bands = new List<Ofp13Band>();
-        var s = msg[16..];
+        if (!TryReadBands(msg[16..], bands, out error)) return false;
+        mod = new Ofp13MeterMod(Be.U32(msg, 4), Be.U16(msg, 8), Be.U16(msg, 10), Be.U32(msg, 12), bands);
+        return true;
+    }
+
+    /// <summary>Reads a band list (METER_MOD, METER_CONFIG) to the end of <paramref name="s"/>.</summary>
+    public static bool TryReadBands(ReadOnlySpan<byte> s, List<Ofp13Band> into, out Ofp13Error error)
+    {
+        error = default;
         while (!s.IsEmpty)
         {
             if (s.Length < 16) return MeterBadBand(out error);
             ushort type = Be.U16(s, 0);
             int len = Be.U16(s, 2);
             if (len < 16 || (len & 7) != 0 || len > s.Length) return MeterBadBand(out error);
-            bands.Add(new Ofp13Band(type, Be.U32(s, 4), Be.U32(s, 8), type == 2 ? s[12] : (byte)0, type == 0xffff ? Be.U32(s, 12) : 0));
+            into.Add(new Ofp13Band(type, Be.U32(s, 4), Be.U32(s, 8), type == 2 ? s[12] : (byte)0, type == 0xffff ? Be.U32(s, 12) : 0));
             s = s[len..];
         }
-        mod = new Ofp13MeterMod(Be.U32(msg, 4), Be.U16(msg, 8), Be.U16(msg, 10), Be.U32(msg, 12), bands);
         return true;
     }
 

@@ -38,19 +38,36 @@ public static class Ofp13Multipart
     /// <summary>OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE.</summary>
     public const ushort More = 1;
 
-    /// <summary>Reads a request's type, flags and body.</summary>
-    public static bool TryDecodeRequest(ReadOnlySpan<byte> msg, out Ofp13MultipartType type, out ushort flags, out ReadOnlySpan<byte> body,
-                                        out Ofp13Error error)
+    /// <summary>Reads a request's xid, type, flags and body.</summary>
+    public static bool TryDecodeRequest(ReadOnlySpan<byte> msg, out uint xid, out Ofp13MultipartType type, out ushort flags,
+                                        out ReadOnlySpan<byte> body, out Ofp13Error error)
     {
+        xid = 0;
         type = 0;
         flags = 0;
         body = default;
         error = default;
         if (msg.Length < HeaderSize) return Ofp13Messages.BadLen(out error);
-        type = (Ofp13MultipartType)BinaryPrimitives.ReadUInt16BigEndian(msg[8..]);
-        flags = BinaryPrimitives.ReadUInt16BigEndian(msg[10..]);
+        xid = Be.U32(msg, 4);
+        type = (Ofp13MultipartType)Be.U16(msg, 8);
+        flags = Be.U16(msg, 10);
         body = msg[HeaderSize..];
         return true;
+    }
+
+    /// <summary>The body of PORT_STATS, GROUP, METER and METER_CONFIG requests: one 32-bit number (port, group, meter) and 4 pad bytes.</summary>
+    public static bool TryDecodeIdRequest(ReadOnlySpan<byte> body, out uint id, out Ofp13Error error)
+    {
+        id = body.Length == 8 ? Be.U32(body, 0) : 0;
+        return CheckBody(body, 8, out error);
+    }
+
+    /// <summary>The body of a QUEUE request: port and queue.</summary>
+    public static bool TryDecodeQueueRequest(ReadOnlySpan<byte> body, out uint port, out uint queue, out Ofp13Error error)
+    {
+        port = body.Length == 8 ? Be.U32(body, 0) : 0;
+        queue = body.Length == 8 ? Be.U32(body, 4) : 0;
+        return CheckBody(body, 8, out error);
     }
 
     /// <summary>A request's whole body must be <paramref name="size"/> bytes (port stats, queue, group, meter requests).</summary>
@@ -91,6 +108,14 @@ public sealed class Ofp13ReplyWriter
         _w.Reset();
         _w.Begin(Ofp13Type.MultipartReply, _xid);
         _w.U16((ushort)_type); _w.U16(0); _w.Zeros(4);
+    }
+
+    /// <summary>Writes one entry (<see cref="BeginEntry"/>, its bytes, <see cref="EndEntry"/>).</summary>
+    public void Add<T>(in T entry) where T : IOfp13Entry<T>
+    {
+        BeginEntry();
+        entry.Write(_w);
+        EndEntry();
     }
 
     /// <summary>Starts an entry (call before writing it).</summary>

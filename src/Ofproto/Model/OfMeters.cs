@@ -4,7 +4,7 @@ namespace Softswitch.Ofproto;
 public enum MeterModCommand : byte { Add, Modify, Delete }
 
 /// <summary>A meter band's type as a controller names it (OFPMBT_*): <see cref="Experimenter"/> and unknown types are refused.</summary>
-public enum OfMeterBandType : ushort { Drop = 1, DscpRemark = 2, Experimenter = 0xffff }
+public enum OfMeterBandType : ushort { Unknown = 0, Drop = 1, DscpRemark = 2, Experimenter = 0xffff }
 
 /// <summary>A meter's flags (OFPMF_*).</summary>
 [Flags]
@@ -19,6 +19,8 @@ public enum OfMeterFlags : ushort
     Burst = 4,
     /// <summary>Keep statistics.</summary>
     Stats = 8,
+    /// <summary>A flag the codec could not name: refused.</summary>
+    Unrecognised = 0x8000,
 }
 
 /// <summary>A band as a controller gives it and reads it back.</summary>

@@ -4,6 +4,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;

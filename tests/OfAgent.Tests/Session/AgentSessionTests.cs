@@ -5,6 +5,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Session;

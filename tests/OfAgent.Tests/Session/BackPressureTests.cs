@@ -3,6 +3,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Session;

@@ -1,4 +1,4 @@
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

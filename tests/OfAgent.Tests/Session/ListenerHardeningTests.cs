@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;

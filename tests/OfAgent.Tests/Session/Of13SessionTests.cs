@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
 
 namespace Softswitch.OfAgent.Tests.Session;

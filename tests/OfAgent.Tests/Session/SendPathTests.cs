@@ -1,6 +1,6 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

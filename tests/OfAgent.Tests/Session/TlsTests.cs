@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Tests.Session;
 

@@ -2,7 +2,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;

@@ -3,7 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.OfAgent.Translate;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Wire;

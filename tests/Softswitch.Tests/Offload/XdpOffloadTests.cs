@@ -250,7 +250,7 @@ public sealed class XdpOffloadTests : IDisposable
         var frame = Frame(5000);
         var other = Frame(5001);
         var flow = Add(MatchOf(frame, 1, 0), 100, FlowAction.PushVlan(0x8100), FlowAction.SetVlanVid(7), FlowAction.Output(2));
-        var sw = Add(MatchOf(other, 1, Wildcards.TpSrc), 100, FlowAction.Output(2));
+        var sw = Add(MatchOf(other, 1, OfWildcards.TpSrc), 100, FlowAction.Output(2));
         _agent.Switch.Barrier();
         Assert.True(InHardware(flow), Run("offload/dump-flows").Text);
         Assert.False(InHardware(sw));

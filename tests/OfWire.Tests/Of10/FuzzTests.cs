@@ -1,0 +1,236 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Xunit.Abstractions;
+using Softswitch.OfWire.Of10;
+
+namespace Softswitch.OfWire.Tests.Of10;
+
+/// <summary>
+/// One fuzz target per decoder. Each must not throw on any input; where a decode succeeds, the result
+/// must re-encode and that encoding must decode again to the same bytes (encode is a fixed point).
+/// </summary>
+public static class WireFuzzTargets
+{
+    public static void Message(ReadOnlySpan<byte> input)
+    {
+        OfpFraming.TryGetFrame(input, out _, out _);
+        OfpFraming.TryGetFrame(input, out _, out _, maxMessageSize: 64);
+        if (OfpMessage.TryDecode(input, out OfpMessage? msg, out _))
+        {
+            Stable(msg.ToArray(), input.Length);
+        }
+        else if (input.Length >= OfpHeader.Size)
+        {
+            // Whatever the error, the reply must be buildable.
+            OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), input).ToArray();
+        }
+    }
+
+    public static void Actions(ReadOnlySpan<byte> input)
+    {
+        if (OfpActions.TryDecode(input, out List<OfpAction> actions, out _))
+        {
+            byte[] wire = new byte[OfpActions.GetEncodedSize(actions)];
+            OfpActions.Encode(actions, wire);
+            if (!wire.AsSpan().SequenceEqual(input) && !OfpActions.TryDecode(wire, out _, out _))
+            {
+                throw new InvalidOperationException("re-encoded action list does not decode");
+            }
+        }
+    }
+
+    public static void Structs(ReadOnlySpan<byte> input)
+    {
+        byte[] scratch = new byte[128];
+        if (OfpMatch.TryRead(input, out OfpMatch match))
+        {
+            match.Write(scratch);
+        }
+        if (OfpPhyPort.TryRead(input, out OfpPhyPort port))
+        {
+            port.Write(scratch);
+        }
+        if (OfpTableStats.TryRead(input, out OfpTableStats table))
+        {
+            table.Write(scratch);
+        }
+        if (OfpFlowStats.TryDecode(input, out OfpFlowStats? flow, out _, out _))
+        {
+            flow.Encode(new byte[flow.EncodedSize]);
+        }
+    }
+
+    private static void Stable(byte[] encoded, int inputLength)
+    {
+        if (encoded.Length > inputLength)
+        {
+            throw new InvalidOperationException($"re-encoding grew from {inputLength} to {encoded.Length} bytes");
+        }
+        if (!OfpMessage.TryDecode(encoded, out OfpMessage? again, out OfpError err))
+        {
+            throw new InvalidOperationException($"re-encoded message does not decode: {err}");
+        }
+        if (!again.ToArray().AsSpan().SequenceEqual(encoded))
+        {
+            throw new InvalidOperationException("encoding is not a fixed point");
+        }
+    }
+}
+
+/// <summary>Seeded mutation of every golden vector (garnet Garnet.fuzz / ovs tests/oss-fuzz style).</summary>
+public class FuzzTests
+{
+    private const int TotalIterations = 500_000;
+    private readonly ITestOutputHelper _output;
+
+    public FuzzTests(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public void Mutated_golden_vectors_never_throw()
+    {
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("OF10_FUZZ_SEED"), out int s) ? s : 0x0f10_5eed;
+        _output.WriteLine($"fuzz seed {seed} (set OF10_FUZZ_SEED to replay another)");
+        var rng = new Random(seed);
+        IReadOnlyList<WireVector> corpus = VectorFile.All;
+        int perVector = TotalIterations / corpus.Count + 1;
+        var stopwatch = Stopwatch.StartNew();
+        int iterations = 0;
+        int decodedOk = 0;
+        byte[] buffer = new byte[70_000];
+
+        foreach (WireVector v in corpus)
+        {
+            for (int i = 0; i < perVector; i++)
+            {
+                int len = Mutate(v.Bytes, buffer, rng, corpus);
+                ReadOnlySpan<byte> input = buffer.AsSpan(0, len);
+                try
+                {
+                    switch (v.Kind)
+                    {
+                        case "actions":
+                            WireFuzzTargets.Actions(input);
+                            WireFuzzTargets.Message(input);
+                            break;
+                        case "struct":
+                            WireFuzzTargets.Structs(input);
+                            WireFuzzTargets.Actions(input);
+                            break;
+                        default:
+                            WireFuzzTargets.Message(input);
+                            if (input.Length > OfpHeader.Size)
+                            {
+                                WireFuzzTargets.Actions(input.Slice(OfpHeader.Size));
+                                WireFuzzTargets.Structs(input.Slice(OfpHeader.Size));
+                            }
+                            break;
+                    }
+                    if (OfpMessage.TryDecode(input, out _, out _))
+                    {
+                        decodedOk++;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Assert.Fail($"seed {seed}, vector '{v.Id}', iteration {i}: {ex.GetType().Name}: {ex.Message}\n" +
+                        $"input ({len} bytes): {Convert.ToHexString(input)}\n{ex.StackTrace}");
+                }
+                iterations++;
+            }
+        }
+
+        _output.WriteLine($"{iterations} inputs in {stopwatch.ElapsedMilliseconds} ms, {decodedOk} decoded as valid messages");
+        Assert.True(iterations >= TotalIterations);
+        Assert.True(decodedOk > 1000, "mutations should leave many inputs valid, or the fuzzer is not reaching decoders");
+    }
+
+    /// <summary>Applies 1-4 mutations to a copy of <paramref name="source"/> in <paramref name="dest"/>; returns the length.</summary>
+    internal static int Mutate(byte[] source, byte[] dest, Random rng, IReadOnlyList<WireVector> corpus)
+    {
+        source.CopyTo(dest, 0);
+        int len = source.Length;
+        int count = rng.Next(1, 5);
+        for (int m = 0; m < count; m++)
+        {
+            switch (rng.Next(10))
+            {
+                case 0: // bit flips
+                    if (len > 0)
+                    {
+                        dest[rng.Next(len)] ^= (byte)(1 << rng.Next(8));
+                    }
+                    break;
+                case 1: // interesting byte
+                    if (len > 0)
+                    {
+                        dest[rng.Next(len)] = s_interesting8[rng.Next(s_interesting8.Length)];
+                    }
+                    break;
+                case 2: // random byte
+                    if (len > 0)
+                    {
+                        dest[rng.Next(len)] = (byte)rng.Next(256);
+                    }
+                    break;
+                case 3: // interesting 16-bit value at any offset: hits len, actions_len, ports, types
+                    if (len >= 2)
+                    {
+                        BinaryPrimitives.WriteUInt16BigEndian(dest.AsSpan(rng.Next(len - 1)), s_interesting16[rng.Next(s_interesting16.Length)]);
+                    }
+                    break;
+                case 4: // truncate
+                    len = rng.Next(len + 1);
+                    break;
+                case 5: // truncate and keep the header length consistent, so the type decoder runs
+                    len = rng.Next(Math.Min(len, OfpHeader.Size), len + 1);
+                    FixLength(dest, len);
+                    break;
+                case 6: // header length edit
+                    if (len >= 4)
+                    {
+                        int lie = rng.Next(3) switch { 0 => len + rng.Next(-9, 10), 1 => rng.Next(0x10000), _ => len };
+                        BinaryPrimitives.WriteUInt16BigEndian(dest.AsSpan(2), (ushort)Math.Clamp(lie, 0, 0xffff));
+                    }
+                    break;
+                case 7: // grow with random bytes, length kept consistent
+                    int extra = rng.Next(1, 40);
+                    for (int i = 0; i < extra && len < dest.Length; i++)
+                    {
+                        dest[len++] = (byte)rng.Next(256);
+                    }
+                    FixLength(dest, len);
+                    break;
+                case 8: // splice a piece of another vector in
+                    byte[] other = corpus[rng.Next(corpus.Count)].Bytes;
+                    if (other.Length > 0 && len > 0)
+                    {
+                        int from = rng.Next(other.Length);
+                        int at = rng.Next(len);
+                        int n = Math.Min(rng.Next(1, 32), Math.Min(other.Length - from, len - at));
+                        other.AsSpan(from, n).CopyTo(dest.AsSpan(at));
+                    }
+                    break;
+                default: // version/type edits
+                    if (len >= 2)
+                    {
+                        dest[rng.Next(2)] = (byte)(rng.Next(3) == 0 ? rng.Next(256) : rng.Next(24));
+                    }
+                    break;
+            }
+        }
+        return len;
+    }
+
+    private static void FixLength(byte[] dest, int len)
+    {
+        if (len >= 4)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(dest.AsSpan(2), (ushort)Math.Min(len, 0xffff));
+        }
+    }
+
+    private static readonly byte[] s_interesting8 = [0x00, 0x01, 0x02, 0x03, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x7f, 0x80, 0xfe, 0xff];
+
+    private static readonly ushort[] s_interesting16 =
+        [0, 1, 4, 7, 8, 9, 12, 15, 16, 24, 40, 44, 48, 64, 72, 88, 104, 1056, 0x7fff, 0x8000, 0xff00, 0xfff7, 0xfff8, 0xfffd, 0xfffe, 0xffff];
+}

@@ -1,0 +1,174 @@
+using System.Collections;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+using Softswitch.OfWire.Of13;
+
+namespace Softswitch.OfWire.Tests.Of13;
+
+/// <summary>
+/// The OpenFlow 1.3 fuzz oracle, 1.0's (Of10/FuzzTests): an input is offered to every 1.3 decoder (each message a
+/// switch decodes, the multipart request bodies, match, actions, instructions and every reply body); none may throw,
+/// and where one succeeds its value re-encodes to a fixed point: decode(encode(decode(x))) == decode(x), and encoding
+/// that again gives the same bytes. A violation throws, naming the decoder. Also run by bench/reliability at scale
+/// (the bench links this file).
+/// </summary>
+public static class Of13FuzzOracle
+{
+    /// <summary>Checks one input; returns how many decoders took it.</summary>
+    public static int Check(byte[] m)
+    {
+        int n = 0;
+        n += Fixed("FLOW_MOD", m, b => { var f = new Ofp13FlowMod(); return (f.TryDecode(b, out _), f); }, f => f.Encode());
+        n += Fixed("PACKET_OUT", m, b => { var p = new Ofp13PacketOut(); return (p.TryDecode(b, out _), p); }, p => p.Encode());
+        n += Fixed("GROUP_MOD", m, b => (Ofp13Messages.TryDecodeGroupMod(b, out var g, out _), g!), Ofp13Requests.GroupMod);
+        n += Fixed("METER_MOD", m, b => (Ofp13Messages.TryDecodeMeterMod(b, out var g, out _), g!), Ofp13Requests.MeterMod);
+        n += Fixed("PORT_MOD", m, b => (Ofp13Messages.TryDecodePortMod(b, out uint p, out ulong hw, out uint c, out uint k, out uint a, out _),
+                                        (Xid(b), p, hw, c, k, a)),
+                   v => Ofp13Requests.PortMod(v.Item1, v.p, v.hw, v.c, v.k, v.a));
+        n += Fixed("TABLE_MOD", m, b => (Ofp13Messages.TryDecodeTableMod(b, out byte t, out uint c, out _), (Xid(b), t, c)),
+                   v => Ofp13Requests.TableMod(v.Item1, v.t, v.c));
+        n += Fixed("SET_CONFIG", m, b => (Ofp13Messages.TryDecodeSetConfig(b, out ushort f, out ushort l, out _), (Xid(b), f, l)),
+                   v => Ofp13Requests.SetConfig(v.Item1, v.f, v.l));
+        n += Fixed("ROLE_REQUEST", m, b => (Ofp13Messages.TryDecodeRoleRequest(b, out uint r, out ulong g, out _), (Xid(b), r, g)),
+                   v => Ofp13Requests.RoleRequest(v.Item1, v.r, v.g));
+        n += Fixed("SET_ASYNC", m, b => { var k = new uint[6]; return (Ofp13Messages.TryDecodeAsync(b, k, out _), (Xid(b), k)); },
+                   v => Ofp13Requests.SetAsync(v.Item1, v.k));
+        n += Fixed("QUEUE_GET_CONFIG", m, b => (Ofp13Messages.TryDecodeQueueGetConfig(b, out uint p, out _), (Xid(b), p)),
+                   v => Ofp13Requests.QueueGetConfig(v.Item1, v.p));
+        n += Fixed("MULTIPART_REQUEST", m, b => (Ofp13Multipart.TryDecodeRequest(b, out uint x, out var t, out ushort f, out var body, out _),
+                                                 (x, t, f, body.ToArray())),
+                   v => Ofp13Requests.Multipart(v.x, v.t, v.f, v.Item4));
+        n += Fixed("match", m, b => { var l = new List<Ofp13Oxm>(); return (Ofp13Match.TryDecode(b, l, out _, out _), l); },
+                   l => Write(w => Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(l))));
+        n += Fixed("actions", m, b => { var l = new List<Ofp13Action>(); return (Ofp13Actions.TryDecode(b, l, out _), l); },
+                   l => Write(w => Ofp13Actions.Encode(w, CollectionsMarshal.AsSpan(l))));
+        n += Fixed("instructions", m, b => { var l = new List<Ofp13Instruction>(); return (Ofp13Instructions.TryDecode(b, l, out _), l); },
+                   l => Write(w => Ofp13Instructions.Encode(w, l)));
+        byte[] body = m.Length > Ofp13Multipart.HeaderSize ? m[Ofp13Multipart.HeaderSize..] : m;
+        n += Fixed("flow stats request", body, b => { var r = new Ofp13FlowStatsRequest(); return (r.TryDecode(b, out _), r); }, Ofp13Requests.FlowStatsRequest);
+        n += Fixed("id request", body, b => (Ofp13Multipart.TryDecodeIdRequest(b, out uint id, out _), id), Ofp13Requests.IdRequest);
+        n += Fixed("queue request", body, b => (Ofp13Multipart.TryDecodeQueueRequest(b, out uint p, out uint q, out _), (p, q)),
+                   v => Ofp13Requests.QueueRequest(v.p, v.q));
+        n += Entries<Ofp13Desc>(body) + Entries<Ofp13FlowStats>(body) + Entries<Ofp13AggregateStats>(body) + Entries<Ofp13TableStats>(body)
+           + Entries<Ofp13PortStats>(body) + Entries<Ofp13QueueStats>(body) + Entries<Ofp13GroupStats>(body) + Entries<Ofp13GroupDesc>(body)
+           + Entries<Ofp13GroupFeatures>(body) + Entries<Ofp13MeterStats>(body) + Entries<Ofp13MeterConfig>(body)
+           + Entries<Ofp13MeterFeatures>(body) + Entries<Ofp13TableFeatures>(body) + Entries<Ofp13PortDesc>(body);
+        return n;
+    }
+
+    /// <summary>
+    /// A mutation of <paramref name="source"/>: 1-4 of bit flips, random bytes, truncation (header length kept true),
+    /// growth with random bytes, a piece of <paramref name="other"/> spliced in; the version byte stays 4.
+    /// </summary>
+    public static byte[] Mutate(byte[] source, byte[] other, Random rng)
+    {
+        var m = new List<byte>(source);
+        for (int k = rng.Next(1, 5); k > 0; k--)
+        {
+            switch (rng.Next(6))
+            {
+                case 0 when m.Count > 0: m[rng.Next(m.Count)] ^= (byte)(1 << rng.Next(8)); break;
+                case 1 when m.Count > 0: m[rng.Next(m.Count)] = (byte)rng.Next(256); break;
+                case 2:
+                    int at = rng.Next(Math.Min(m.Count, 8), m.Count + 1);
+                    m.RemoveRange(at, m.Count - at);
+                    break;
+                case 3: for (int i = rng.Next(1, 40); i > 0; i--) m.Add((byte)rng.Next(256)); break;
+                case 4 when m.Count > 8 && other.Length > 0:
+                    int from = rng.Next(other.Length), to = rng.Next(8, m.Count);
+                    for (int i = 0; i < Math.Min(rng.Next(1, 32), Math.Min(other.Length - from, m.Count - to)); i++) m[to + i] = other[from + i];
+                    break;
+                default: // the first body bytes: types and lengths
+                    if (m.Count >= 12) m[rng.Next(8, 12)] = (byte)rng.Next(256);
+                    break;
+            }
+        }
+        var r = m.ToArray();
+        if (r.Length >= 4)
+        {
+            r[0] = 4;
+            r[2] = (byte)(Math.Min(r.Length, 0xffff) >> 8);
+            r[3] = (byte)Math.Min(r.Length, 0xffff);
+        }
+        return r;
+    }
+
+    private static uint Xid(byte[] m) => m.Length >= 8 ? (uint)(m[4] << 24 | m[5] << 16 | m[6] << 8 | m[7]) : 0;
+
+    private static int Entries<T>(byte[] body) where T : IOfp13Entry<T>
+        => Fixed(typeof(T).Name, body, b => { var l = new List<T>(); return (Ofp13Entries.TryReadAll<T>(b, l), l); },
+                 l => Write(w => { foreach (var e in l) e.Write(w); }));
+
+    private static byte[] Write(Action<Ofp13Writer> write)
+    {
+        var w = new Ofp13Writer();
+        write(w);
+        return w.ToArray();
+    }
+
+    private static int Fixed<T>(string name, byte[] input, Func<byte[], (bool Ok, T Value)> decode, Func<T, byte[]> encode)
+    {
+        var (ok, v) = decode(input);
+        if (!ok) return 0;
+        string first = Dump(v);
+        byte[] e1 = encode(v);
+        var (ok2, v2) = decode(e1);
+        if (!ok2) throw new InvalidOperationException($"{name}: the re-encoded value does not decode: {Convert.ToHexString(e1)}");
+        string second = Dump(v2);
+        if (first != second) throw new InvalidOperationException($"{name}: decode(encode(decode(x))) differs:\n{first}\n{second}");
+        byte[] e2 = encode(v2);
+        if (!e1.AsSpan().SequenceEqual(e2)) throw new InvalidOperationException($"{name}: encoding is not stable: {Convert.ToHexString(e1)} then {Convert.ToHexString(e2)}");
+        return 1;
+    }
+
+    /// <summary>A canonical text of a decoded value: public fields and properties, lists element by element, bytes as hex.</summary>
+    public static string Dump(object? o)
+    {
+        var sb = new StringBuilder();
+        Dump(o, sb, 0);
+        return sb.ToString();
+    }
+
+    private static void Dump(object? o, StringBuilder sb, int depth)
+    {
+        if (depth > 12) throw new InvalidOperationException("value nests too deep");
+        switch (o)
+        {
+            case null: sb.Append("null"); return;
+            case string s: sb.Append('"').Append(s).Append('"'); return;
+            case byte[] b: sb.Append(Convert.ToHexString(b)); return;
+            case ReadOnlyMemory<byte> mem: sb.Append(Convert.ToHexString(mem.Span)); return;
+            case IEnumerable list:
+                sb.Append('[');
+                foreach (var e in list)
+                {
+                    Dump(e, sb, depth + 1);
+                    sb.Append(',');
+                }
+                sb.Append(']');
+                return;
+        }
+        var t = o.GetType();
+        if (t.IsPrimitive || t.IsEnum || o is UInt128)
+        {
+            sb.Append(o);
+            return;
+        }
+        sb.Append('{');
+        foreach (var f in t.GetFields(BindingFlags.Public | BindingFlags.Instance))
+        {
+            sb.Append(f.Name).Append('=');
+            Dump(f.GetValue(o), sb, depth + 1);
+            sb.Append(' ');
+        }
+        foreach (var p in t.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (p.GetIndexParameters().Length > 0 || p.Name == "EqualityContract") continue;
+            sb.Append(p.Name).Append('=');
+            Dump(p.GetValue(o), sb, depth + 1);
+            sb.Append(' ');
+        }
+        sb.Append('}');
+    }
+}
