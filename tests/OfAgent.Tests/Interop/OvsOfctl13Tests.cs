@@ -252,6 +252,50 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("meter:controller flow_count:0 packet_in_count:10", Ok(rig, "meter-stats", "meter=controller"));
     }
 
+    /// <summary><paramref name="inner"/> with one MPLS entry (bottom of stack, TTL 64) after its addresses.</summary>
+    private static byte[] Mpls(byte[] inner, uint label)
+    {
+        var f = new byte[inner.Length + 4];
+        inner.AsSpan(0, 12).CopyTo(f);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), PacketParser.EthTypeMpls);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(14), (label << 12) | 0x100 | 64);
+        inner.AsSpan(14).CopyTo(f.AsSpan(18));
+        return f;
+    }
+
+    /// <summary>MPLS termination across tables as ovs-ofctl writes it (OpenFlow 1.3.5 section 5.1: each table matches
+    /// the packet as the previous tables' apply-actions left it): after pop_mpls in table 0, table 1 matches the inner
+    /// IPv4 (DSCP, address, TCP port) or ARP packet, and its counters and the frame that comes out say so.</summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task PopMplsThenGotoTable_TheNextTableMatchesTheInnerPacket()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "add-flow", "table=0,priority=10,in_port=1,mpls,mpls_label=100,actions=pop_mpls:0x0800,goto_table:1");
+        Ok(rig, "add-flow", "table=0,priority=10,in_port=1,mpls,mpls_label=200,actions=pop_mpls:0x0806,goto_table:1");
+        Ok(rig, "add-flow", "table=1,priority=10,tcp,ip_dscp=10,nw_src=10.0.0.1,tp_dst=80,actions=output:2");
+        Ok(rig, "add-flow", "table=1,priority=10,arp,arp_op=1,actions=output:3");
+        Ok(rig, "add-flow", "table=1,priority=0,actions=output:4");
+
+        var tcp = FrameBuilder.Tcp(H1, H2, 0x0a000001, 0x0a000002, 1234, 80, tos: 10 << 2);
+        var arp = FrameBuilder.Arp(1, H1, 0x0a000001, default, 0x0a000002);
+        rig.Ports[0].Inject(Mpls(tcp, 100));
+        rig.Ports[0].Inject(Mpls(arp, 200));
+        rig.Poll();
+        Assert.Equal(tcp, Assert.Single(rig.Ports[1].TakeSent()));
+        Assert.Equal(arp, Assert.Single(rig.Ports[2].TakeSent()));
+        Assert.Empty(rig.Ports[3].TakeSent());
+        var flows = Ok(rig, "dump-flows", "table=1");
+        // Table 1 counts the packet it matched, the MPLS entry popped (as Open vSwitch's flow after recirculation);
+        // ovs-ofctl prints ip_dscp=10 as nw_tos=40.
+        Assert.Contains("n_packets=1, n_bytes=" + tcp.Length + ", priority=10,tcp,nw_src=10.0.0.1,nw_tos=40,tp_dst=80 actions=output:2", flows);
+        Assert.Contains("n_packets=1, n_bytes=" + arp.Length + ", priority=10,arp,arp_op=1 actions=output:3", flows);
+        var table0 = Ok(rig, "dump-flows", "table=0");
+        Assert.Contains("n_packets=1, n_bytes=" + (tcp.Length + 4) + ", priority=10,mpls,in_port=1,mpls_label=100", table0);
+        Assert.Contains("n_packets=1, n_bytes=" + (arp.Length + 4) + ", priority=10,mpls,in_port=1,mpls_label=200", table0);
+        Assert.Contains("n_packets=0, n_bytes=0, priority=0", flows);
+    }
+
     [ToolFact]
     [RequiresTool("ovs-ofctl")]
     public async Task PacketOutAndPacketInsOfATableMissEntry()
