@@ -33,7 +33,12 @@ public sealed class XdpOffloadProcessTests(ITestOutputHelper output)
         try
         {
             var sw = Stopwatch.StartNew();
-            while (!XdpOf(a.A).Contains("ssw_xdp_flows", StringComparison.Ordinal) && sw.Elapsed < TimeSpan.FromSeconds(60) && !p.HasExited) Thread.Sleep(100);
+            // The ports open one after the other: wait for both programs.
+            while (!(XdpOf(a.A).Contains("ssw_xdp_flows", StringComparison.Ordinal) && XdpOf(b.A).Contains("ssw_xdp_flows", StringComparison.Ordinal)) &&
+                   sw.Elapsed < TimeSpan.FromSeconds(60) && !p.HasExited)
+            {
+                Thread.Sleep(100);
+            }
             string before = XdpOf(a.A);
             output.WriteLine(before);
             Assert.True(before.Contains("ssw_xdp_flows", StringComparison.Ordinal), "the flow program was never attached: " + log);
