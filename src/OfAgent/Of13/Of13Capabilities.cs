@@ -1,4 +1,5 @@
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Handlers;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 
 namespace Softswitch.OfAgent.Of13;
@@ -33,7 +34,7 @@ internal static class Of13Capabilities
     ];
 
     /// <summary>FEATURES_REPLY's capabilities: the bits whose statistics the switch answers.</summary>
-    public static readonly uint Features = s_capabilities.Where(c => c.Answered is { } t && Of13Stats.Answers(t)).Aggregate(0u, (a, c) => a | c.Bit);
+    public static readonly uint Features = s_capabilities.Where(c => c.Answered is { } t && StatsHandler.Answers(t)).Aggregate(0u, (a, c) => a | c.Bit);
 
     private static bool TakesAction(Ofp13ActionType t)
     {

@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Softswitch.OfAgent.Handlers;
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of13.Handlers;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate13;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
@@ -14,17 +15,17 @@ namespace Softswitch.OfAgent.Of13;
 /// the switch's reports in 1.3's wire format.
 /// </summary>
 /// <remarks>
-/// <para>Design: the 1.3 counterpart of <see cref="OfProtocol10"/> over the same switch; what 1.3 means that 1.0 does
+/// <para>Design: the 1.3 counterpart of <see cref="Of10.OfProtocol10"/> over the same switch; what 1.3 means that 1.0 does
 /// not is decided in the switch (tables and their misses, instructions, roles, async configuration), so this class
 /// decodes, translates (<see cref="OxmMatchTranslator"/>, <see cref="Of13Translate"/>), makes one call and encodes.
-/// Multipart requests are <see cref="Of13Stats"/>'.</para>
+/// Multipart requests are <see cref="StatsHandler"/>'.</para>
 /// <para>Thread safety: each connection's receive loop calls <see cref="Handle"/> for its own messages in order; the
 /// scratch objects are per thread, the rest is stateless.</para>
 /// </remarks>
 internal sealed class OfProtocol13 : OfProtocol
 {
     private readonly OfRequestContext _ctx;
-    private readonly Of13Stats _stats;
+    private readonly StatsHandler _stats;
 
     [ThreadStatic] private static Ofp13FlowMod? s_flowMod;
     [ThreadStatic] private static Ofp13PacketOut? s_packetOut;
@@ -32,7 +33,7 @@ internal sealed class OfProtocol13 : OfProtocol
     public OfProtocol13(OfRequestContext ctx)
     {
         _ctx = ctx;
-        _stats = new Of13Stats(ctx);
+        _stats = new StatsHandler(ctx);
     }
 
     public override byte Version => Ofp13.Version;

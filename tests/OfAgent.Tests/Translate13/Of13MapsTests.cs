@@ -1,4 +1,4 @@
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Translate13;

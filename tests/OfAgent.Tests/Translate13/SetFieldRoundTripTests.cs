@@ -1,8 +1,8 @@
 using Softswitch.Datapath.Forwarding;
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
-using static Softswitch.OfAgent.Translate13.OxmMatchTranslator;
+using static Softswitch.OfAgent.Of13.Translate.OxmMatchTranslator;
 
 namespace Softswitch.OfAgent.Tests.Translate13;
 

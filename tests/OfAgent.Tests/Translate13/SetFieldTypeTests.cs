@@ -1,6 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 

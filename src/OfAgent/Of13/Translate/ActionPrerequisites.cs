@@ -1,6 +1,6 @@
 using Softswitch.OfWire.Of13;
 
-namespace Softswitch.OfAgent.Translate13;
+namespace Softswitch.OfAgent.Of13.Translate;
 
 /// <summary>
 /// A flow-mod's actions against its match: an action that needs a header the flow's packets cannot have is refused

@@ -1,10 +1,11 @@
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Handlers;
+namespace Softswitch.OfAgent.Of10.Handlers;
 
 /// <summary>
 /// OFPT_STATS_REQUEST in OpenFlow 1.0: description, flow, aggregate, table, port, queue and port-description (Open

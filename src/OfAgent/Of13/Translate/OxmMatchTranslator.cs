@@ -1,7 +1,7 @@
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate13;
+namespace Softswitch.OfAgent.Of13.Translate;
 
 /// <summary>Why an OXM match cannot be an OpenFlow-layer match (each maps onto OFPET_BAD_MATCH's codes).</summary>
 internal enum OxmProblem : byte

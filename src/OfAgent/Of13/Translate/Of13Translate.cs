@@ -1,12 +1,12 @@
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
-using static Softswitch.OfAgent.Translate13.OxmMatchTranslator;
+using static Softswitch.OfAgent.Of13.Translate.OxmMatchTranslator;
 
-namespace Softswitch.OfAgent.Translate13;
+namespace Softswitch.OfAgent.Of13.Translate;
 
 /// <summary>
 /// OpenFlow 1.3's wire values to the OpenFlow layer's model and back: actions, instructions, ports, reasons, and the
-/// 1.3 error each of the switch's refusals is answered with (the 1.3 side of what <see cref="Translate.WireMap"/> is for 1.0).
+/// 1.3 error each of the switch's refusals is answered with (the 1.3 side of what <see cref="Of10.Translate.WireMap"/> is for 1.0).
 /// </summary>
 /// <remarks>Stateless; explicit tables of named pairs, never numbers cast between versions.</remarks>
 internal static class Of13Translate

@@ -1,6 +1,6 @@
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate13;
+namespace Softswitch.OfAgent.Of13.Translate;
 
 // One two-way table per OpenFlow 1.3 wire value the model also names: each wire number listed once beside the model
 // value it means, so that neither side's numbering is the other's (never an enum cast). A wire value the table does

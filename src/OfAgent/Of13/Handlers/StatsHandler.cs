@@ -1,11 +1,11 @@
 using System.Runtime.InteropServices;
-using Softswitch.OfAgent.Handlers;
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate13;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Of13;
+namespace Softswitch.OfAgent.Of13.Handlers;
 
 /// <summary>
 /// OpenFlow 1.3 multipart requests (OpenFlow 1.3.5 section 7.3.5): each body decoded, answered from the switch as
@@ -19,7 +19,7 @@ namespace Softswitch.OfAgent.Of13;
 /// limits). A TABLE_FEATURES request that would change the tables is refused (EPERM), as the spec allows. Runs on the
 /// requesting connection's receive loop; a long reply waits for room between parts.
 /// </remarks>
-internal sealed class Of13Stats(OfRequestContext ctx)
+internal sealed class StatsHandler(OfRequestContext ctx)
 {
     /// <summary>The multipart requests <see cref="Handle"/> answers (its switch's cases; a test holds each wire value to it).</summary>
     private static readonly Ofp13MultipartType[] s_answered =

@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
+using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 
-namespace Softswitch.OfAgent.Handlers;
+namespace Softswitch.OfAgent.Of10.Handlers;
 
 /// <summary>
 /// Every OpenFlow 1.0 request a connection receives after HELLO: decoded once, answered with the spec's error when it
