@@ -11,7 +11,7 @@ namespace Softswitch.OfAgent.Of10;
 /// <remarks>Stateless beyond the dispatcher, which is thread safe; the reports are encoded with the 1.0 codec.</remarks>
 internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
 {
-    private readonly OfRequestDispatcher _requests = new(ctx);
+    private readonly OfRequestDispatcher10 _requests = new(ctx);
 
     public override byte Version => OfpConstants.Version;
 

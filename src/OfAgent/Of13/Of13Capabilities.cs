@@ -39,19 +39,19 @@ internal static class Of13Capabilities
     private static bool TakesAction(Ofp13ActionType t)
     {
         var a = t == Ofp13ActionType.SetField ? Ofp13Action.SetField(Ofp13Oxm.Exact(SettableProbe, 0)) : new Ofp13Action(t);
-        return Of13Translate.TryToOf([a], out _, out _);
+        return ActionTranslator.TryToOf([a], out _, out _);
     }
 
     /// <summary>A field every set-field translator takes, to probe the set-field action itself (eth_dst).</summary>
     private const byte SettableProbe = 3;
 
-    private static bool TakesSetField(byte field) => Of13Translate.TryToOf([Ofp13Action.SetField(Ofp13Oxm.Exact(field, 0))], out _, out _);
+    private static bool TakesSetField(byte field) => ActionTranslator.TryToOf([Ofp13Action.SetField(Ofp13Oxm.Exact(field, 0))], out _, out _);
 
     private static bool TakesInstruction(Ofp13InstructionType t)
     {
         var fm = new Ofp13FlowMod { BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
         fm.Instructions.Add(new Ofp13Instruction(t, TableId: 1, MeterId: 1, Actions: t is Ofp13InstructionType.ApplyActions or Ofp13InstructionType.WriteActions or Ofp13InstructionType.ClearActions ? [] : null));
         var decoded = new Ofp13FlowMod();
-        return decoded.TryDecode(fm.Encode(), out _) && OfProtocol13.TryInstructions(decoded, out _, out _);
+        return decoded.TryDecode(fm.Encode(), out _) && FlowModTranslator.TryInstructions(decoded, out _, out _);
     }
 }

@@ -3,7 +3,7 @@ using FsCheck.Fluent;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
-using static Softswitch.OfAgent.Of13.Translate.OxmMatchTranslator;
+using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
 
 namespace Softswitch.OfAgent.Tests.Translate13;
 

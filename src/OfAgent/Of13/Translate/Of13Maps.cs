@@ -19,6 +19,44 @@ internal static class FlowModCommandMap
     public static bool TryToModel(byte wire, out FlowModCommand model) => Maps.TryFind(Pairs, wire, out model);
 }
 
+/// <summary>
+/// ofp_flow_mod_flags (OFPFF_*), bit by bit. SEND_FLOW_REM, CHECK_OVERLAP and RESET_COUNTS are the switch's; NO_PKT_COUNTS
+/// and NO_BYT_COUNTS are accepted and counting goes on (as Open vSwitch: counters cost nothing extra here).
+/// </summary>
+internal static class FlowModFlagsMap
+{
+    public static readonly (ushort Wire, FlowModFlags Model)[] Pairs =
+    [
+        (1, FlowModFlags.SendFlowRemoved), (2, FlowModFlags.CheckOverlap), (4, FlowModFlags.ResetCounts),
+        (8, FlowModFlags.NoPacketCounts), (16, FlowModFlags.NoByteCounts),
+    ];
+
+    /// <summary>Every bit 1.3 names (a flow-mod with another is BAD_FLAGS).</summary>
+    public static readonly uint Bits = Maps.WireBits(Pairs);
+
+    /// <summary>The model's flags of the bits 1.3 names (others are the caller's to refuse).</summary>
+    public static FlowModFlags ToModel(ushort wire)
+    {
+        var model = FlowModFlags.None;
+        foreach (var (w, m) in Pairs)
+        {
+            if ((wire & w) != 0) model |= m;
+        }
+        return model;
+    }
+
+    /// <summary>The wire bits of <paramref name="model"/>; flags 1.3 has no bit for (OpenFlow 1.0's emergency) are dropped.</summary>
+    public static ushort ToWire(FlowModFlags model)
+    {
+        uint wire = 0;
+        foreach (var (w, m) in Pairs)
+        {
+            if ((model & m) != 0) wire |= w;
+        }
+        return (ushort)wire;
+    }
+}
+
 /// <summary>ofp_group_mod_command.</summary>
 internal static class GroupModCommandMap
 {
