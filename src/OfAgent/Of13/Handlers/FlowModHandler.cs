@@ -29,9 +29,9 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
 
     private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => ctx.SendError(c, e, msg);
 
-    private void Check(OfConnection c, OfError e, ReadOnlySpan<byte> msg, bool flowMod = false)
+    private void Check(OfConnection c, OfError e, ReadOnlySpan<byte> msg, RefusedRequest request = RefusedRequest.Other)
     {
-        if (e != OfError.None) Error(c, WireMap.ToWire(e, flowMod), msg);
+        if (e != OfError.None) Error(c, WireMap.ToWire(e, request), msg);
     }
 
     public void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
@@ -53,7 +53,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionMatchInconsistent), msg);
             return;
         }
-        Check(c, ctx.Switch.FlowMod(FlowModTranslator.ToRequest(fm, command, match, instructions), c.Controller), msg, flowMod: true);
+        Check(c, ctx.Switch.FlowMod(FlowModTranslator.ToRequest(fm, command, match, instructions), c.Controller), msg, RefusedRequest.FlowMod);
     }
 
     public void PacketOut(OfConnection c, ReadOnlySpan<byte> msg)

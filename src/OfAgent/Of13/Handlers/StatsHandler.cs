@@ -133,8 +133,6 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         r.Finish();
     }
 
-    private static void Empty(OfConnection c, uint xid, Ofp13MultipartType type) => new Ofp13ReplyWriter(type, xid, Sender(c)).Finish();
-
     private void Desc(OfConnection c, uint xid)
     {
         var d = ctx.Switch.Description;
@@ -145,40 +143,36 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     {
         var fr = s_flowRequest ??= new Ofp13FlowStatsRequest();
         if (!fr.TryDecode(body, out var err)) { Error(c, err, msg); return; }
-        if (fr.TableId >= WireMap.TableCount && fr.TableId != Ofp13.TableAll) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.BadTableId), msg); return; }
         var problem = MatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fr.Match), out var match, out _);
         if (problem != OxmProblem.None) { Error(c, WireMap.ToWire(problem), msg); return; }
         var req = new FlowStatsRequest(match, fr.TableId, fr.OutPort, fr.OutGroup, fr.Cookie, fr.CookieMask, MatchRules.OpenFlow13);
         if (aggregate)
         {
-            var a = ctx.Switch.Aggregate(req);
+            var e = ctx.Switch.Aggregate(req, out var a);
+            if (e != OfError.None) { Error(c, WireMap.ToWire(e), msg); return; }
             Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
-            return;
-        }
-        if (fr.TableId != Ofp13.TableAll && !ctx.Switch.HasTable(fr.TableId))
-        {
-            Empty(c, xid, Ofp13MultipartType.Flow);
             return;
         }
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Flow, xid, Sender(c));
         var oxm = new Ofp13Oxm[MatchTranslator.FieldCount];
         var entry = s_flowStats ??= new Ofp13FlowStats();
-        ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
+        var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
         {
             if (!c.IsOpen) return false;
             ReportTranslator.FlowStats(f, entry, oxm);
             reply.Add(entry);
             return true;
         });
+        if (refused != OfError.None) { Error(c, WireMap.ToWire(refused), msg); return; }
         reply.Finish();
     }
 
     private void Tables(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Table, xid, Sender(c));
-        for (int id = 0; id < WireMap.TableCount; id++)
+        for (int id = 0; id < OfTables.Count; id++)
         {
-            var t = ctx.Switch.HasTable((byte)id) ? ctx.Switch.TableStats(id) : default;
+            var t = ctx.Switch.TableStats(id);
             reply.Add(new Ofp13TableStats((byte)id, (uint)t.ActiveCount, (ulong)t.LookupCount, (ulong)t.MatchedCount));
         }
         reply.Finish();
@@ -328,12 +322,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             wildcards[f] = OxmId(f, false);
         }
         var settable = Array.ConvertAll(s_settable, f => OxmId(f, false));
-        for (int id = 0; id < WireMap.TableCount; id++)
+        for (int id = 0; id < OfTables.Count; id++)
         {
-            bool last = id == WireMap.TableCount - 1;
+            bool last = id == OfTables.Count - 1;
             var instructions = new List<uint>();
             foreach (var t in s_instructions) if (t != (ushort)Ofp13InstructionType.GotoTable || !last) instructions.Add(t);
-            var next = new uint[WireMap.TableCount - id - 1];
+            var next = new uint[OfTables.Count - id - 1];
             for (int n = 0; n < next.Length; n++) next[n] = (uint)(id + 1 + n);
             reply.Add(new Ofp13TableFeatures((byte)id, "table" + id, ulong.MaxValue, ulong.MaxValue, 0, maxEntries, // every metadata bit may be matched and written
             [

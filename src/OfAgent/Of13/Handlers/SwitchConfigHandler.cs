@@ -25,17 +25,17 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 
     private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => ctx.SendError(c, e, msg);
 
-    private bool Check(OfConnection c, OfError e, ReadOnlySpan<byte> msg)
+    private bool Check(OfConnection c, OfError e, ReadOnlySpan<byte> msg, RefusedRequest request = RefusedRequest.Other)
     {
         if (e == OfError.None) return true;
-        Error(c, WireMap.ToWire(e), msg);
+        Error(c, WireMap.ToWire(e, request), msg);
         return false;
     }
 
     public void Features(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
     {
         if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
-        c.SendRaw(Ofp13Messages.FeaturesReply(xid, ctx.Switch.DatapathId, (uint)ctx.Switch.Buffers.Count, WireMap.TableCount, 0, Of13Capabilities.Features));
+        c.SendRaw(Ofp13Messages.FeaturesReply(xid, ctx.Switch.DatapathId, (uint)ctx.Switch.Buffers.Count, OfTables.Count, 0, Of13Capabilities.Features));
     }
 
     public void GetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
@@ -88,16 +88,11 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
         Check(c, ctx.Switch.PortMod(new PortModRequest(port, hw, PortConfigMap.ToModel(config), PortConfigMap.ToModel(mask)), c.Controller), msg);
     }
 
-    /// <summary>
-    /// TABLE_MOD: OpenFlow 1.3.5 deprecates every config bit (OFPTC_DEPRECATED_MASK, 3): a table-miss is the table-miss
-    /// flow entry's, so the message changes nothing; a table that does not exist is BAD_TABLE, other bits BAD_CONFIG.
-    /// </summary>
+    /// <summary>TABLE_MOD: decoded here; the table and the config are the switch's to judge (<see cref="OfSwitch.TableMod"/>).</summary>
     public void TableMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodeTableMod(msg, out byte table, out uint config, out var err)) { Error(c, err, msg); return; }
-        if (!c.Controller.MayWrite) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
-        if (table >= WireMap.TableCount && table != Ofp13.TableAll) { Error(c, new Ofp13Error(Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), msg); return; }
-        if ((config & ~3u) != 0) Error(c, new Ofp13Error(Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), msg);
+        Check(c, ctx.Switch.TableMod(new TableModRequest(table, TableConfigMap.ToModel(config)), c.Controller), msg, RefusedRequest.TableMod);
     }
 
     public void QueueGetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)

@@ -57,6 +57,17 @@ internal static class FlowModFlagsMap
     }
 }
 
+/// <summary>
+/// ofp_table_config of 1.3: OFPTC_DEPRECATED_MASK (3) only, whose bits OpenFlow 1.3.5 deprecates (a table's miss is
+/// its table-miss flow entry's): they configure nothing. Any other bit is one the switch does not support.
+/// </summary>
+internal static class TableConfigMap
+{
+    public const uint DeprecatedMask = 3;
+
+    public static OfTableConfig ToModel(uint wire) => (wire & ~DeprecatedMask) != 0 ? OfTableConfig.Unrecognised : OfTableConfig.None;
+}
+
 /// <summary>ofp_group_mod_command.</summary>
 internal static class GroupModCommandMap
 {

@@ -3,6 +3,14 @@ using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Translate;
 
+/// <summary>The kind of request a refusal answers, where OpenFlow 1.3 answers one refusal with different errors.</summary>
+internal enum RefusedRequest : byte
+{
+    Other,
+    FlowMod,
+    TableMod,
+}
+
 /// <summary>
 /// The one place where OpenFlow 1.3 wire values meet the OpenFlow layer's own, besides the per-value tables
 /// (<see cref="FlowModCommandMap"/> and its neighbours): the 1.3 error each of the switch's refusals is answered with,
@@ -12,18 +20,21 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <remarks>Stateless; explicit tables of named pairs, never numbers cast between versions.</remarks>
 internal static class WireMap
 {
-    /// <summary>The tables an OpenFlow 1.3 controller may use (features' n_tables, TABLE and TABLE_FEATURES): the switch's limit.</summary>
-    public const byte TableCount = OfFlowTables.MaxTables;
-
     // ================================================================ errors
 
-    /// <summary>The 1.3 error for a refusal of the switch; <paramref name="flowMod"/>: the request was a flow-mod (BAD_TABLE_ID's type differs).</summary>
-    public static Ofp13Error ToWire(OfError e, bool flowMod = false) => e switch
+    /// <summary>The 1.3 error for a refusal of the switch of <paramref name="request"/> (a bad table's error type differs by request).</summary>
+    public static Ofp13Error ToWire(OfError e, RefusedRequest request = RefusedRequest.Other) => e switch
     {
         OfError.BufferEmpty => Ofp13Error.BadRequest(Ofp13Codes.BufferEmpty),
         OfError.BufferUnknown => Ofp13Error.BadRequest(Ofp13Codes.BufferUnknown),
         OfError.BadPacketLength => Ofp13Error.BadRequest(Ofp13Codes.BadPacket),
-        OfError.BadTableId => flowMod ? Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadTableId) : Ofp13Error.BadRequest(Ofp13Codes.BadTableId),
+        OfError.BadTableId => request switch
+        {
+            RefusedRequest.FlowMod => Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadTableId),
+            RefusedRequest.TableMod => new(Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable),
+            _ => Ofp13Error.BadRequest(Ofp13Codes.BadTableId),
+        },
+        OfError.BadTableConfig => new(Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig),
         OfError.IsSlave => Ofp13Error.BadRequest(Ofp13Codes.IsSlave),
         OfError.BadPort => Ofp13Error.BadRequest(Ofp13Codes.BadPort),
         OfError.UnsupportedField => Ofp13Error.BadMatch(Ofp13Codes.MatchBadField),
