@@ -25,7 +25,7 @@ public class DatapathRig : IDisposable
     /// <param name="addPorts">False to leave the ports to the caller (an offload that attaches them itself).</param>
     /// <param name="capture">False for ports that keep no copy of what they are sent (long runs).</param>
     public DatapathRig(int ports = 4, DatapathOptions? options = null, ManualClock? clock = null, bool addPorts = true, bool capture = true)
-        : this(Numbered(ports, capture), options, clock, addPorts)
+        : this(MemoryPorts(ports, capture: capture), options, clock, addPorts)
     {
     }
 
@@ -41,11 +41,12 @@ public class DatapathRig : IDisposable
         PortEvents.Clear();
     }
 
-    private static MemoryPort[] Numbered(int count, bool capture)
+    /// <summary><paramref name="count"/> memory ports for numbers 1..count: port n named <paramref name="prefix"/>n, MAC 02:00:00:00:00:0n.</summary>
+    public static MemoryPort[] MemoryPorts(int count, string prefix = "p", bool capture = true)
     {
         var ports = new MemoryPort[count];
         for (int i = 0; i < count; i++)
-            ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = capture };
+            ports[i] = new MemoryPort($"{prefix}{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = capture };
         return ports;
     }
 
