@@ -37,7 +37,8 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
-                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"}}},
+                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}}}},
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
@@ -147,6 +148,46 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
         Assert.Null(bridge.Dp.Ports.Get(1));
         Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    /// <summary>stp_enable and mcast_snooping_enable are refused in the Bridge status column (a key each, with the
+    /// reason), the rest of the bridge served; turned off, the keys go.</summary>
+    [Fact]
+    public void StpAndSnooping_AreRefusedInTheBridgeStatus_TheRestIsServed()
+    {
+        var db = Database();
+        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = true });
+        var config = VswitchConfig.Read(db)!;
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        Assert.NotNull(bridge.Dp.Ports.Get(7));
+        var row = BridgeRow(StatusWriter.Operations(db, config, [bridge]));
+        var status = OvsdbDatum.StringMap(row["status"]);
+        Assert.Equal(["mcast_snooping_enable", "stp_enable"], status.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("refused: STP is not supported", status["stp_enable"]);
+        Assert.Equal("refused: multicast snooping is not supported", status["mcast_snooping_enable"]);
+        ApplyWritten(db, StatusWriter.Operations(db, config, [bridge]));
+        Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
+
+        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = false, ["stp_enable"] = false });
+        config = VswitchConfig.Read(db)!;
+        bridge.Apply(config.Bridges[0]);
+        Assert.Empty(OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]));
+    }
+
+    private void ModifyBridge(OvsdbReplica db, JsonObject columns)
+        => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Bridge"] = new JsonObject { [Id("br0").ToString()] = new JsonObject { ["modify"] = columns } } }, out var e), e);
+
+    private static JsonObject BridgeRow(List<JsonNode> ops)
+        => Assert.Single(ops.Cast<JsonObject>(), o => (string)o["table"]! == "Bridge")["row"]!.AsObject();
+
+    private static void ApplyWritten(OvsdbReplica db, List<JsonNode> ops)
+    {
+        foreach (var op in ops.Cast<JsonObject>())
+        {
+            string table = (string)op["table"]!;
+            var uuid = OvsdbDatum.Uuids(op["where"]![0]![2]).Single();
+            Assert.True(db.TryApplyUpdate(new JsonObject { [table] = new JsonObject { [uuid.ToString()] = new JsonObject { ["new"] = op["row"]!.DeepClone() } } }, out var e), e);
+        }
     }
 
     [Fact]

@@ -64,6 +64,8 @@ internal sealed class Bridge : IDisposable
     public string ManagementSocket { get; }
     /// <summary>The Controller rows of the configuration applied last.</summary>
     public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
+    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason.</summary>
+    public IReadOnlyDictionary<string, string> Status => _config.Status;
     /// <summary>The interfaces open: name, OpenFlow port number and type.</summary>
     public IEnumerable<(string Name, ushort No, string Type)> OpenPorts => _open.Values.OrderBy(o => o.No).Select(o => (o.Config.Name, o.No, o.Config.Type));
 

@@ -17,6 +17,10 @@ internal sealed record ControllerConfig(Guid Uuid, string Target, long? Inactivi
 internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdText, string? HwAddr, string? FailMode, IReadOnlyList<string> Protocols,
     IReadOnlyList<ControllerConfig> Controllers, IReadOnlyList<InterfaceConfig> Interfaces, IReadOnlyList<string> Refused, string? DpDesc = null)
 {
+    /// <summary>The Bridge <c>status</c> column as the daemon writes it: one key per bridge setting refused (the column's
+    /// name), its value the reason. Empty when nothing of the row is refused.</summary>
+    public IReadOnlyDictionary<string, string> Status { get; init; } = new Dictionary<string, string>();
+
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
         + "|" + DpDesc;
@@ -30,7 +34,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
     {
         ["Open_vSwitch"] = ["bridges", "next_cfg", "cur_cfg", "ovs_version", "datapath_types", "iface_types", "other_config"],
         ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_id", "datapath_type",
-                      "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
+                      "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors", "status"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
         ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state"],
         ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
@@ -46,14 +50,22 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         {
             if (db.Row("Bridge", brUuid) is not { } br || br.String("name") is not { } name) continue;
             var refused = new List<string>();
+            var status = new SortedDictionary<string, string>(StringComparer.Ordinal);
             var other = br.Map("other_config");
-            // What this daemon does not do yet is said, never ignored: each is a log line while it is set.
-            if (OvsdbDatum.Boolean(br["stp_enable"]) == true) refused.Add("stp_enable=true (STP is not supported)");
-            if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) refused.Add("rstp_enable=true (RSTP is not supported)");
-            if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true) refused.Add("mcast_snooping_enable=true (multicast snooping is not supported)");
+            // What this daemon does not do yet is said, never ignored: each is a log line while it is set, and a bridge
+            // setting also a key of the row's status column (the rest of the bridge is served).
+            void RefuseBridge(string column, string setting, string why)
+            {
+                refused.Add($"{setting} ({why})");
+                status[column] = "refused: " + why;
+            }
+            if (OvsdbDatum.Boolean(br["stp_enable"]) == true) RefuseBridge("stp_enable", "stp_enable=true", "STP is not supported");
+            if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported");
+            if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true)
+                RefuseBridge("mcast_snooping_enable", "mcast_snooping_enable=true", "multicast snooping is not supported");
             foreach (var column in new[] { "sflow", "netflow", "ipfix" })
-                if (br.Uuids(column).Count > 0) refused.Add($"{column} (not served by softswitch vswitchd yet)");
-            if (br.Uuids("mirrors").Count > 0) refused.Add("mirrors (not supported)");
+                if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
+            if (br.Uuids("mirrors").Count > 0) RefuseBridge("mirrors", "mirrors", "not supported");
             var interfaces = new List<InterfaceConfig>();
             foreach (var portUuid in br.Uuids("ports"))
             {
@@ -85,7 +97,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             }
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")));
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status });
         }
         return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"));
     }
