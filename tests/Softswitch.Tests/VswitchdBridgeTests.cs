@@ -39,7 +39,8 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
-              "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}}}},
+              "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
+                "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}}}},
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
                 "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
@@ -102,7 +103,9 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(["br0", "p1", "p2", "vx"], br.Interfaces.Select(i => i.Name));
         Assert.Equal(7, br.Interfaces.Single(i => i.Name == "p1").OfportRequest);
         Assert.Contains(br.Refused, r => r.StartsWith("stp_enable=true", StringComparison.Ordinal));
-        Assert.Contains(br.Refused, r => r.StartsWith("port p2: tag=10", StringComparison.Ordinal));
+        Assert.Equal(PortVlan.Access(10), br.Interfaces.Single(i => i.Name == "p2").Vlan);
+        Assert.Null(br.Interfaces.Single(i => i.Name == "p1").Vlan);
+        Assert.DoesNotContain(br.Refused, r => r.StartsWith("port p2", StringComparison.Ordinal));
         Assert.True(VswitchConfig.TryParseDatapathId("00000000000000a1", out ulong dpid) && dpid == 0xa1);
         Assert.False(VswitchConfig.TryParseDatapathId("a1", out _));
         Assert.False(VswitchConfig.TryParseDatapathId("0000000000000000", out _));
@@ -148,6 +151,40 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
         Assert.Null(bridge.Dp.Ports.Get(1));
         Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    /// <summary>Port tag, trunks and vlan_mode become the ports' VLAN memberships for NORMAL, as Open vSwitch reads them;
+    /// a change reaches the datapath's port, and the modes not served are refused.</summary>
+    [Fact]
+    public void PortTagAndTrunks_BecomeVlanMemberships()
+    {
+        var db = Database();
+        void ModifyPort(string port, JsonObject columns)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject { [Id(port).ToString()] = new JsonObject { ["modify"] = columns } } }, out var e), e);
+        ModifyPort("P-p1", new JsonObject { ["trunks"] = new JsonArray("set", new JsonArray(20, 10)) });
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Equal(PortVlan.Trunk([10, 20]), config.Interfaces.Single(i => i.Name == "p1").Vlan);
+        using var bridge = Bridge.Create(config, Host());
+        Assert.Equal(PortVlan.Access(10), bridge.Dp.Ports.Get(1)!.Vlan);   // p2
+        Assert.True(bridge.Dp.Ports.Get(7)!.Vlan!.Carries(20));            // p1
+        Assert.False(bridge.Dp.Ports.Get(7)!.Vlan!.Carries(30));
+
+        // p2 becomes a trunk (its tag ignored, said); p1 asks for a mode not served: a trunk of every VLAN, said.
+        ModifyPort("P-p2", new JsonObject { ["vlan_mode"] = "trunk" });
+        ModifyPort("P-p1", new JsonObject { ["vlan_mode"] = "native-untagged" });
+        config = VswitchConfig.Read(db)!.Bridges[0];
+        bridge.Apply(config);
+        Assert.Null(bridge.Dp.Ports.Get(1)!.Vlan);
+        Assert.Null(bridge.Dp.Ports.Get(7)!.Vlan);
+        Assert.Contains(config.Refused, r => r == "port p2: tag (ignored: vlan_mode=trunk)");
+        Assert.Contains(config.Refused, r => r.StartsWith("port p1: vlan_mode=native-untagged (not supported", StringComparison.Ordinal));
+
+        // Both a tag and trunks, no mode: an access port, the trunks ignored (said).
+        ModifyPort("P-p2", new JsonObject { ["vlan_mode"] = new JsonArray("set", new JsonArray()), ["trunks"] = new JsonArray("set", new JsonArray(5)) });
+        config = VswitchConfig.Read(db)!.Bridges[0];
+        bridge.Apply(config);
+        Assert.Equal(PortVlan.Access(10), bridge.Dp.Ports.Get(1)!.Vlan);
+        Assert.Contains(config.Refused, r => r == "port p2: trunks (ignored: tag 10 makes it an access port)");
     }
 
     /// <summary>stp_enable and mcast_snooping_enable are refused in the Bridge status column (a key each, with the

@@ -214,7 +214,12 @@ internal sealed class Bridge : IDisposable
         foreach (var uuid in _failed.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _failed.Remove(uuid);
         foreach (var i in config.Interfaces)
         {
-            if (_open.ContainsKey(i.Uuid)) continue;
+            if (_open.TryGetValue(i.Uuid, out var open))
+            {
+                if (!Equals(open.Config.Vlan, i.Vlan)) SetVlan(open.No, i);
+                _open[i.Uuid] = open with { Config = i };
+                continue;
+            }
             if (i.Name == Name)
             {
                 if (Dp.Ports.Get(PortNumber.Local) is null && i.Type == "internal") TryOpen(i, PortNumber.Local);
@@ -259,6 +264,7 @@ internal sealed class Bridge : IDisposable
                 _open[i.Uuid] = new OpenInterface(i, no, port);
                 _failed.Remove(i.Uuid);
                 _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added", Name, PortText(no), i.Name, i.Type.Length == 0 ? "system" : i.Type);
+                if (i.Vlan is not null) SetVlan(no, i);
                 return;
             }
             catch (DatapathConfigurationException e)
@@ -295,6 +301,7 @@ internal sealed class Bridge : IDisposable
                     _open[i.Uuid] = new OpenInterface(i, cfg.PortNo, port);
                     _failed.Remove(i.Uuid);
                     _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added: {Spec}", Name, cfg.PortNo, i.Name, i.Type, Tunnels.TunnelSpec.Format(port.Config));
+                    if (i.Vlan is not null) SetVlan(cfg.PortNo, i);
                     return;
                 }
                 catch (DatapathConfigurationException e)
@@ -331,6 +338,13 @@ internal sealed class Bridge : IDisposable
             if (o.TryGetValue(ovs, out var v)) spec.Append(CultureInfo.InvariantCulture, $",{ours}={v}");
         }
         return spec.Append(CultureInfo.InvariantCulture, $",port={PickNumber(i)}").ToString();
+    }
+
+    /// <summary>Gives port <paramref name="no"/> its Port row's VLAN membership for NORMAL (tag, trunks).</summary>
+    private void SetVlan(ushort no, InterfaceConfig i)
+    {
+        Dp.SetPortVlan(no, i.Vlan);
+        _log.LogInformation("bridge {Bridge}: port {No} ({Name}): {Vlan} for NORMAL", Name, PortText(no), i.Name, i.Vlan?.ToString() ?? "trunk of every vlan");
     }
 
     /// <summary>ofport_request when it is free; else the lowest free number (a taken request is logged).</summary>

@@ -1,10 +1,11 @@
 using System.Globalization;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ovsdb;
 
 namespace Softswitch.Vswitchd;
 
-/// <summary>One Interface row as the daemon serves it.</summary>
-internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options);
+/// <summary>One Interface row as the daemon serves it, with its Port row's VLAN membership for NORMAL (null: a trunk of every VLAN).</summary>
+internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options, PortVlan? Vlan = null);
 
 /// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
 /// read from it (milliseconds, as the schema has them; null when unset).</summary>
@@ -71,9 +72,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             {
                 if (db.Row("Port", portUuid) is not { } port) continue;
                 string portName = port.String("name") ?? portUuid.ToString();
-                if (port.Integer("tag") is { } tag) refused.Add($"port {portName}: tag={tag.ToString(CultureInfo.InvariantCulture)} (VLAN access ports are not supported; the port forwards untagged)");
-                if (OvsdbDatum.Atoms(port["trunks"]).Count > 0)
-                    refused.Add($"port {portName}: trunks (not supported)");
+                var vlan = Vlan(port, portName, refused);
                 if (port.Uuids("qos").Count > 0) refused.Add($"port {portName}: qos (not served by softswitch vswitchd yet)");
                 var ifaces = port.Uuids("interfaces");
                 if (ifaces.Count > 1) refused.Add($"port {portName}: {ifaces.Count} interfaces (bonds are not supported; each interface is a port of its own)");
@@ -81,7 +80,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 {
                     if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
                     long? req = iface.Integer("ofport_request");
-                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options")));
+                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan));
                 }
             }
             var controllers = new List<ControllerConfig>();
@@ -100,6 +99,36 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status });
         }
         return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"));
+    }
+
+    /// <summary>
+    /// A Port row's VLAN membership for NORMAL, as Open vSwitch's bridge reads tag, trunks and vlan_mode: without
+    /// vlan_mode a tag makes an access port (its trunks ignored, said) and no tag a trunk of the trunks listed (every
+    /// VLAN when none); vlan_mode access or trunk likewise. The other modes (native-tagged, native-untagged,
+    /// dot1q-tunnel) are refused: the port is then a trunk of every VLAN.
+    /// </summary>
+    private static PortVlan? Vlan(OvsdbRow port, string portName, List<string> refused)
+    {
+        long? tag = port.Integer("tag") is { } t && t is >= 0 and <= PortVlan.MaxVlan ? t : null;
+        var trunks = new List<ushort>();
+        foreach (var atom in OvsdbDatum.Atoms(port["trunks"]))
+            if (OvsdbDatum.Integer(atom) is { } v && v is >= 0 and <= PortVlan.MaxVlan) trunks.Add((ushort)v);
+        string mode = port.String("vlan_mode") ?? (tag is null ? "trunk" : "access");
+        switch (mode)
+        {
+            case "access" when tag is { } access:
+                if (trunks.Count > 0) refused.Add($"port {portName}: trunks (ignored: tag {access.ToString(CultureInfo.InvariantCulture)} makes it an access port)");
+                return PortVlan.Access((ushort)access);
+            case "access":
+                refused.Add($"port {portName}: vlan_mode=access without a tag (the port is a trunk of every VLAN)");
+                return null;
+            case "trunk":
+                if (tag is not null && port.String("vlan_mode") is not null) refused.Add($"port {portName}: tag (ignored: vlan_mode=trunk)");
+                return trunks.Count > 0 ? PortVlan.Trunk(trunks) : null;
+            default:
+                refused.Add($"port {portName}: vlan_mode={mode} (not supported; the port is a trunk of every VLAN)");
+                return null;
+        }
     }
 
     /// <summary>
