@@ -292,7 +292,7 @@ public sealed class VswitchdBridgesTests
     private static bool Ping(string ns, string ip, int count = 3)
         => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
 
-    private static string Log(OvsdbServer db)
+    internal static string Log(OvsdbServer db)
     {
         try
         {

@@ -253,7 +253,7 @@ internal sealed class Bridge : IDisposable
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
-            error = e.Message;
+            error = $"could not open network device {i.Name} ({e.Message})";   // Open vSwitch's words, then ours
         }
         if (port is not null)
         {
@@ -380,6 +380,8 @@ internal sealed class Bridge : IDisposable
         foreach (var (uuid, open) in _open)
         {
             var (ifindex, admin) = Kernel(open.Config.Name);
+            // Patch and tunnel interfaces have no kernel device: always administratively up, as Open vSwitch shows them.
+            if (open.Config.Type is "patch" or "vxlan" or "gre") admin = "up";
             yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, null, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin));
         }
         foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error));
