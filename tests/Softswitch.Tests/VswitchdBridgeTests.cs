@@ -40,7 +40,11 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
-                "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}}}},
+                "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
+                "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}}}},
+              "QoS":{"columns":{"type":{"type":"string"},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
+                "queues":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"value":{"type":"uuid","refTable":"Queue"},"min":0,"max":"unlimited"}}}},
+              "Queue":{"columns":{"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
                 "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
@@ -185,6 +189,52 @@ public sealed class VswitchdBridgeTests : IDisposable
         bridge.Apply(config);
         Assert.Equal(PortVlan.Access(10), bridge.Dp.Ports.Get(1)!.Vlan);
         Assert.Contains(config.Refused, r => r == "port p2: trunks (ignored: tag 10 makes it an access port)");
+    }
+
+    /// <summary>A Port's linux-htb QoS (other_config:max-rate, queues with min-rate and max-rate) becomes the port's
+    /// egress shaping; a change replaces it, a queue id the switch does not have and another QoS type are refused,
+    /// and clearing qos takes the shaping away.</summary>
+    [Fact]
+    public void PortQos_LinuxHtb_BecomesThePortsShaping()
+    {
+        var db = Database();
+        JsonNode Map(params (string K, string V)[] kv) => new JsonArray("map", new JsonArray([.. kv.Select(p => (JsonNode)new JsonArray(p.K, p.V))]));
+        Insert(db, "Queue", "q0", new JsonObject { ["other_config"] = Map(("max-rate", "30000000")) });
+        Insert(db, "Queue", "q1", new JsonObject { ["other_config"] = Map(("min-rate", "10000000"), ("max-rate", "70000000")) });
+        Insert(db, "Queue", "q9", new JsonObject { ["other_config"] = Map(("max-rate", "1000")) });
+        Insert(db, "QoS", "qos", new JsonObject
+        {
+            ["type"] = "linux-htb", ["other_config"] = Map(("max-rate", "100000000")),
+            ["queues"] = new JsonArray("map", new JsonArray(new JsonArray(0, Ref(Id("q0"))), new JsonArray(1, Ref(Id("q1"))), new JsonArray(9, Ref(Id("q9"))))),
+        });
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject { [Id("P-p1").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["qos"] = Ref(Id("qos")) } } } }, out var e), e);
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Contains(config.Refused, r => r.StartsWith("port p1: queue 9 (queue ids here are 0 to 7", StringComparison.Ordinal));
+        using var bridge = Bridge.Create(config, Host());
+        var shaper = bridge.Dp.Ports.Get(7)!.Shaper!;
+        Assert.Equal(100_000_000, shaper.MaxRate);
+        Assert.Equal((0L, 30_000_000L), (shaper.Queues[0]!.MinRate, shaper.Queues[0]!.MaxRate));
+        Assert.Equal((10_000_000L, 70_000_000L), (shaper.Queues[1]!.MinRate, shaper.Queues[1]!.MaxRate));
+        Assert.Null(shaper.Queues[9]);
+        Assert.Null(bridge.Dp.Ports.Get(1)!.Shaper);   // p2 has no qos
+
+        // A rate changed: a new shaping; an unchanged read keeps the same one.
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Queue"] = new JsonObject { [Id("q1").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["other_config"] = Map(("min-rate", "20000000")),
+        } } } }, out e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        var changed = bridge.Dp.Ports.Get(7)!.Shaper!;
+        Assert.Equal(20_000_000, changed.Queues[1]!.MinRate);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Same(changed, bridge.Dp.Ports.Get(7)!.Shaper);
+
+        // Another type is refused (not shaped), and so is no qos at all.
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["QoS"] = new JsonObject { [Id("qos").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["type"] = "egress-policer" } } } }, out e), e);
+        config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Contains(config.Refused, r => r.StartsWith("port p1: qos type 'egress-policer'", StringComparison.Ordinal));
+        bridge.Apply(config);
+        Assert.Null(bridge.Dp.Ports.Get(7)!.Shaper);
     }
 
     /// <summary>stp_enable and mcast_snooping_enable are refused in the Bridge status column (a key each, with the

@@ -42,6 +42,9 @@ internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex
 /// </remarks>
 internal sealed class Bridge : IDisposable
 {
+    /// <summary>The queues each port of a bridge has (QoS queue ids 0 to this minus one).</summary>
+    public static readonly int QueuesPerPort = Math.Min(Datapath.Qos.PortShaper.MaxQueues, new DatapathOptions().QueuesPerPort);
+
     /// <summary>The LOCAL port's number in the Interface table's ofport, as OpenFlow 1.0 numbers it (OFPP_LOCAL).</summary>
     public const long OfpLocal = 65534;
 
@@ -217,6 +220,7 @@ internal sealed class Bridge : IDisposable
             if (_open.TryGetValue(i.Uuid, out var open))
             {
                 if (!Equals(open.Config.Vlan, i.Vlan)) SetVlan(open.No, i);
+                if (!Equals(open.Config.Qos, i.Qos)) SetQos(open.No, i);
                 _open[i.Uuid] = open with { Config = i };
                 continue;
             }
@@ -265,6 +269,7 @@ internal sealed class Bridge : IDisposable
                 _failed.Remove(i.Uuid);
                 _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added", Name, PortText(no), i.Name, i.Type.Length == 0 ? "system" : i.Type);
                 if (i.Vlan is not null) SetVlan(no, i);
+                if (i.Qos is not null) SetQos(no, i);
                 return;
             }
             catch (DatapathConfigurationException e)
@@ -345,6 +350,16 @@ internal sealed class Bridge : IDisposable
     {
         Dp.SetPortVlan(no, i.Vlan);
         _log.LogInformation("bridge {Bridge}: port {No} ({Name}): {Vlan} for NORMAL", Name, PortText(no), i.Name, i.Vlan?.ToString() ?? "trunk of every vlan");
+    }
+
+    /// <summary>Gives port <paramref name="no"/> its Port row's egress shaping (QoS), or takes it away.</summary>
+    private void SetQos(ushort no, InterfaceConfig i)
+    {
+        var shaper = i.Qos is { } q
+            ? new Datapath.Qos.PortShaper(q.MaxRate, q.Queues.Select(x => new Datapath.Qos.ShapedQueue(x.Id, x.MinRate, x.MaxRate, Datapath.Qos.PortShaper.DefaultDepth)), Dp.Clock.NowNanos)
+            : null;
+        Dp.SetShaping(no, shaper);
+        _log.LogInformation("bridge {Bridge}: port {No} ({Name}): {Qos}", Name, PortText(no), i.Name, i.Qos is { } s ? "shaped, " + s : "not shaped");
     }
 
     /// <summary>ofport_request when it is free; else the lowest free number (a taken request is logged).</summary>

@@ -4,8 +4,13 @@ using Softswitch.Ovsdb;
 
 namespace Softswitch.Vswitchd;
 
-/// <summary>One Interface row as the daemon serves it, with its Port row's VLAN membership for NORMAL (null: a trunk of every VLAN).</summary>
-internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options, PortVlan? Vlan = null);
+/// <summary>One Interface row as the daemon serves it, with its Port row's VLAN membership for NORMAL (null: a trunk of every VLAN)
+/// and shaping.</summary>
+internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options, PortVlan? Vlan = null)
+{
+    /// <summary>The Port row's egress shaping (its QoS row), or null: not shaped.</summary>
+    public PortQos? Qos { get; init; }
+}
 
 /// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
 /// read from it (milliseconds, as the schema has them; null when unset).</summary>
@@ -38,11 +43,14 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                       "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors", "status"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
         ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state"],
+        ["QoS"] = ["type", "other_config", "queues"],
+        ["Queue"] = ["other_config"],
         ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
     };
 
-    /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.</summary>
-    public static VswitchConfig? Read(OvsdbReplica db)
+    /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.
+    /// <paramref name="queueCount"/>: the queues a port has (QoS queue ids beyond are refused).</summary>
+    public static VswitchConfig? Read(OvsdbReplica db, int? queueCount = null)
     {
         var root = db.Rows("Open_vSwitch").FirstOrDefault();
         if (root is null) return null;
@@ -73,14 +81,14 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 if (db.Row("Port", portUuid) is not { } port) continue;
                 string portName = port.String("name") ?? portUuid.ToString();
                 var vlan = Vlan(port, portName, refused);
-                if (port.Uuids("qos").Count > 0) refused.Add($"port {portName}: qos (not served by softswitch vswitchd yet)");
+                var qos = PortQos.Read(db, port, portName, queueCount ?? Bridge.QueuesPerPort, refused);
                 var ifaces = port.Uuids("interfaces");
                 if (ifaces.Count > 1) refused.Add($"port {portName}: {ifaces.Count} interfaces (bonds are not supported; each interface is a port of its own)");
                 foreach (var ifUuid in ifaces)
                 {
                     if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
                     long? req = iface.Integer("ofport_request");
-                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan));
+                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos });
                 }
             }
             var controllers = new List<ControllerConfig>();
