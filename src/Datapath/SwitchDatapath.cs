@@ -273,6 +273,7 @@ public sealed partial class SwitchDatapath : IDisposable
             if (slot is null) return false;
             _ports = no == PortNumber.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
             PortSlot.StateChanged();
+            if (slot.Vlan is not null) UpdateNormalVlans();
             UnassignReceiveQueues(slot);
         }
         Tunnels.OnPortRemoved(slot);
@@ -347,6 +348,34 @@ public sealed partial class SwitchDatapath : IDisposable
         if (!slot.UpdateConfig(config, mask)) return true;
         foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
         return true;
+    }
+
+    /// <summary>
+    /// Sets a port's VLAN membership for NORMAL (null: a trunk of every VLAN, as every port starts); the addresses
+    /// learned on it are forgotten. False when there is no such port.
+    /// </summary>
+    public bool SetPortVlan(ushort no, PortVlan? vlan)
+    {
+        lock (_portLock)
+        {
+            var slot = _ports.Get(no);
+            if (slot is null) return false;
+            slot.Vlan = vlan;
+            UpdateNormalVlans();
+        }
+        MacTable.Age(Clock.NowNanos, no);
+        return true;
+    }
+
+    /// <summary>True while a port has a VLAN membership: NORMAL then takes its VLAN path (<see cref="SetPortVlan"/>).</summary>
+    internal volatile bool NormalVlans;
+
+    /// <summary>Sets <see cref="NormalVlans"/> from the port table (under the port lock).</summary>
+    private void UpdateNormalVlans()
+    {
+        bool any = false;
+        foreach (var s in _ports.WithLocal) any |= s.Vlan is not null;
+        NormalVlans = any;
     }
 
     /// <summary>The largest frame the datapath carries (a packet buffer's size); larger packet-out data is refused.</summary>
