@@ -36,7 +36,9 @@ public static class XdpReasons
 /// DSCP, TTL, TCP/UDP ports (IPv4 only), then at most one output to one of its ports or IN_PORT (none: drop).
 /// Everything else is refused with a reason (<see cref="XdpReasons"/>). The map is exact and consulted first:
 /// <see cref="OffloadLookupModel.ExactFirst"/>, so the manager keeps out exact flows that a wildcard flow outranks.
-/// Each flow owns a slot of the per-CPU counter array, cleared when it is installed. What a flow's slot counted is
+/// Each flow owns a slot of the per-CPU counter array, cleared when it is installed; a removed flow's slot is read
+/// again after an RCU grace period (<see cref="Settle"/>: a program that found the flow before the delete counts it
+/// after) and only then reused. What a flow's slot counted is
 /// also added to its ports' counters when read (received on the in_port, sent on the output port, 4 bytes more or
 /// less a frame when it pushes or strips a tag), so port statistics include what the kernel forwarded. Not thread
 /// safe (the manager serialises calls).
@@ -49,6 +51,9 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     private readonly ushort[] _ports;
     private readonly Dictionary<FlowEntry, Installed> _installed = new(ReferenceEqualityComparer.Instance);
     private readonly Stack<uint> _freeSlots = new();
+    /// <summary>Flows deleted from the map whose slots are not yet read a last time (<see cref="Reap"/>), and what those reads found.</summary>
+    private readonly List<(FlowEntry Entry, Installed Flow)> _retired = new();
+    private readonly List<(FlowEntry Entry, OffloadCounts Counts)> _late = new();
     private long _writes;
 
     /// <summary>
@@ -80,12 +85,13 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     public OffloadResult Check(FlowEntry entry)
     {
         if (Compile(entry, 0, out _, out _) is { } refused) return refused;
-        return _freeSlots.Count == 0 ? Full() : new OffloadResult(true, OffloadReason.None, default, 1, 0);
+        return _freeSlots.Count + _retired.Count == 0 ? Full() : new OffloadResult(true, OffloadReason.None, default, 1, 0);
     }
 
     public OffloadResult TryInstall(FlowEntry entry)
     {
         if (_installed.ContainsKey(entry)) throw new InvalidOperationException("flow installed twice");
+        if (_freeSlots.Count == 0) Reap();
         if (_freeSlots.Count == 0) return Compile(entry, 0, out _, out _) ?? Full();
         uint slot = _freeSlots.Peek();
         if (Compile(entry, slot, out var key, out var action) is { } refused) return refused;
@@ -125,8 +131,33 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         _maps.Delete(i.Key);
         _writes++;
         var c = Take(i);
-        _freeSlots.Push(i.Slot);
+        // A program that found the flow before the delete may still count it: the slot is read again by Reap.
+        _retired.Add((entry, i));
         return c;
+    }
+
+    public void Settle(List<(FlowEntry Entry, OffloadCounts Counts)> into)
+    {
+        Reap();
+        into.AddRange(_late);
+        _late.Clear();
+    }
+
+    /// <summary>
+    /// Once every program run that could have found a removed flow has ended (an RCU grace period: XDP programs run
+    /// inside RCU read-side sections), reads the removed flows' slots a last time and frees them.
+    /// </summary>
+    private void Reap()
+    {
+        if (_retired.Count == 0) return;
+        Bpf.WaitForProgramsInFlight();
+        foreach (var (e, i) in _retired)
+        {
+            var c = Take(i);
+            if (!c.IsZero) _late.Add((e, c));
+            _freeSlots.Push(i.Slot);
+        }
+        _retired.Clear();
     }
 
     public OffloadCounts ReadCounters(FlowEntry entry) => _installed.TryGetValue(entry, out var i) ? Take(i) : default;
