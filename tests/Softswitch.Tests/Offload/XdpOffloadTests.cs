@@ -107,7 +107,7 @@ public sealed class XdpOffloadTests : IDisposable
         Assert.All(got, f => Assert.Equal([0x0a, 0, 0, 0, 0, 0x0b, .. frame.AsSpan(6)], f));
 
         // A statistics request reads the map first (no maintenance step needed).
-        var agg = _agent.Switch.Aggregate(new FlowStatsRequest(OfMatch.Any));
+        var agg = _agent.Switch.Totals(new FlowStatsRequest(OfMatch.Any));
         Assert.Equal((ulong)N, agg.PacketCount);
         Assert.Equal((ulong)(N * frame.Length), agg.ByteCount);
         // All of them by the kernel: the switch's own path saw none.
