@@ -210,7 +210,9 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         key = default;
         action = default;
         var m = e.Match;
-        bool withAddresses = !m.IsExact && m.Mask.Equals(s_exactWithIpv6Addresses.Bits);
+        // OpenFlow 1.3 cannot match the PCP of an untagged frame, whose key's PCP is always zero: the same flow.
+        bool withAddresses = !m.IsExact && (m.Mask.Equals(s_exactWithIpv6Addresses.Bits) ||
+                                            (m.Value.VlanVid == 0 && m.Mask.Equals(s_exactWithIpv6AddressesAnyPcp.Bits)));
         if (!m.IsExact && !withAddresses) return OffloadResult.Refused(XdpReasons.NonExactMatch);
         if (e.Instructions is { } ins)
         {
@@ -294,6 +296,10 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     /// <summary>The exact mask and both IPv6 addresses: the flows of the program's second lookup.</summary>
     private static readonly FlowMask s_exactWithIpv6Addresses =
         FlowMask.Intern(new FlowKeyBuilder(FlowMatch.ExactMaskNoTun).Ipv6Src(UInt128.MaxValue).Ipv6Dst(UInt128.MaxValue).Key);
+
+    /// <summary>The same without the PCP (an untagged frame's flow as OpenFlow 1.3 says it).</summary>
+    private static readonly FlowMask s_exactWithIpv6AddressesAnyPcp =
+        FlowMask.Intern(new FlowKeyBuilder(s_exactWithIpv6Addresses.Bits).DlVlanPcp(0).Key);
 
     /// <summary>What the program parses of IPv6: TCP, UDP or ICMPv6 other than neighbour discovery (IPv4 addresses zero).</summary>
     private static bool ParsedIpv6(in FlowKey k)

@@ -329,6 +329,12 @@ public sealed class XdpOffloadTests : IDisposable
         _agent.Switch.Barrier();
         Assert.True(InHardware(byAddress), Run("offload/dump-flows").Text);
         Assert.False(InHardware(sw));
+        // Without the PCP, as OpenFlow 1.3 says an untagged frame's flow: the same flow; a tagged frame's is not exact.
+        var noPcp = Add(WithoutPcp(Ipv6Frame(17, 1000, 6001)), 100, FlowAction.Output(2));
+        var taggedNoPcp = Add(WithoutPcp(Ipv6Frame(17, 1000, 6002, vlan: 5)), 100, FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(InHardware(noPcp), Run("offload/dump-flows").Text);
+        Assert.Equal(XdpReasons.NonExactMatch, Reason(taggedNoPcp));
 
         _in.SendFrames([.. Enumerable.Repeat(frame, N), .. Enumerable.Repeat(other, M)]);
         var got = Sunk(N + M).Select(f => Convert.ToHexString(f)).ToList();
@@ -356,6 +362,12 @@ public sealed class XdpOffloadTests : IDisposable
         Assert.Equal([0x0a, 0, 0, 0, 0, 0x0b, .. frame.AsSpan(6)], Assert.Single(Sunk(1)));
         _dp.RefreshCounters();
         Assert.Equal(N + 1, byAddress.Packets);
+    }
+
+    private static FlowMatch WithoutPcp(byte[] frame)
+    {
+        var m = MatchWithIpv6Addresses(frame, 1);
+        return new FlowMatch(new FlowKeyBuilder(m.Mask).DlVlanPcp(0).Key, m.Value);
     }
 
     /// <summary>
