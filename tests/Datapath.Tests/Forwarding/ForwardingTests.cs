@@ -1,14 +1,13 @@
 using System.Buffers.Binary;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
-using Softswitch.Datapath.Tests;
+using Softswitch.Ofproto;
 using Softswitch.TestKit;
 
-namespace Softswitch.Ofproto.Tests.Forwarding;
+namespace Softswitch.Datapath.Tests.Forwarding;
 
 /// <summary>End to end through the real pipeline with in-memory ports (ovs tests/ofproto-dpif.at in spirit).</summary>
 public sealed class ForwardingTests
