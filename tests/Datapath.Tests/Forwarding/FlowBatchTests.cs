@@ -213,6 +213,52 @@ public sealed class FlowBatchTests
         Assert.Equal(10, stats.Matched[1]);
     }
 
+    /// <summary>Frames of which every other one arrives with TTL 1 (dec_ttl drops it).</summary>
+    private static byte[][] HalfWithTtl1(int count) => Enumerable.Range(0, count).Select(i =>
+    {
+        var f = Frame((ushort)(2000 + i));
+        if (i % 2 == 0) return f;
+        f[22] = 1;
+        f[24] = f[25] = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Compute(f.AsSpan(14, 20)));
+        return f;
+    }).ToArray();
+
+    /// <summary>Table 0 decrements the TTL and goes to table 1, whose only rule is a table-miss rule (priority 0, match-all) to port 3.</summary>
+    private static (FlowEntry First, FlowEntry Miss) DecTtlThenTableMissRule(DatapathRig r, params FlowAction[] firstActions)
+    {
+        var first = GotoTable1(r, 0, firstActions);
+        var miss = r.Insert(1, FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 0, [FlowAction.Output(3)]);
+        return (first, miss);
+    }
+
+    [Fact]
+    public void ATableMissRuleBehindADecTtlDrop_CountsItsPacketsAsLookedUpNotMatched()
+    {
+        using var r = new DatapathRig(3);
+        var (_, miss) = DecTtlThenTableMissRule(r, FlowAction.DecNwTtl());
+        r.SendBurst(1, HalfWithTtl1(20));
+        Assert.Equal(10, r.Sent(3).Count);
+        Assert.Equal(10, miss.Packets);
+        var stats = r.Fwd.StageStats;
+        Assert.Equal(20, stats.Matched[0]);
+        Assert.Equal(10, stats.Lookups[1]);
+        Assert.Equal(0, stats.Matched[1]);
+    }
+
+    [Fact]
+    public void ATableMissRuleWithoutAFilter_CountsItsPacketsAsLookedUpNotMatched()
+    {
+        using var r = new DatapathRig(3);
+        var (_, miss) = DecTtlThenTableMissRule(r);
+        r.SendBurst(1, Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
+        Assert.Equal(20, r.Sent(3).Count);
+        Assert.Equal(20, miss.Packets);
+        var stats = r.Fwd.StageStats;
+        Assert.Equal(20, stats.Lookups[1]);
+        Assert.Equal(0, stats.Matched[1]);
+    }
+
     private static MacAddress DstFor(ushort sport) => new(0x020000005000UL + sport);
 
     /// <summary>A burst of <paramref name="sports"/>' frames, each with its position in the burst as its last byte.</summary>

@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Softswitch.OfWire;
-using Softswitch.TestKit;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -373,6 +373,38 @@ public sealed class Of13SessionTests
     }
 
     [Fact]
+    public async Task TablesOutOfRange_GetTheirOwn13Errors_InFlowMods_TableMods_AndFlowStatistics()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        var fm = new Ofp13FlowMod { TableId = 254, Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        Assert.Equal((Ofp13ErrorType.FlowModFailed, Ofp13Codes.FlowModBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        fm.TableId = Ofp13.TableAll;
+        Assert.Equal((Ofp13ErrorType.FlowModFailed, Ofp13Codes.FlowModBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        fm.TableId = 1;
+        fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.GotoTable, TableId: 254));
+        Assert.Equal((Ofp13ErrorType.BadInstruction, Ofp13Codes.InstBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 254, 0)))));
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 0, 4)))));
+        // The deprecated bits, on a table that may be used and on every table: accepted (nothing before the barrier's reply).
+        c.Send(Ofp13Requests.TableMod(0, 253, 3));
+        c.Send(Ofp13Requests.TableMod(0, Ofp13.TableAll, 0));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+
+        var fr = new Ofp13FlowStatsRequest { TableId = 254, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        foreach (var type in new[] { Ofp13MultipartType.Flow, Ofp13MultipartType.Aggregate })
+        {
+            var mp = Ofp13Requests.Multipart(0, type, 0, Ofp13Requests.FlowStatsRequest(fr));
+            Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadTableId), ErrorOf(await c.ReplyAsync(c.Send(mp))));
+        }
+        // A table that may be used but holds nothing: an empty reply, no error.
+        fr.TableId = 9;
+        var empty = await c.ReplyAsync(c.Send(Ofp13Requests.Multipart(0, Ofp13MultipartType.Flow, 0, Ofp13Requests.FlowStatsRequest(fr))));
+        Assert.Equal(((byte)Ofp13Type.MultipartReply, (ushort)Ofp13Multipart.HeaderSize), (empty[1], BinaryPrimitives.ReadUInt16BigEndian(empty.AsSpan(2))));
+    }
+
+    [Fact]
     public async Task MalformedRequestsGetTheir13Errors_AndTheConnectionGoesOn()
     {
         await using var rig = new AgentRig();
@@ -407,7 +439,7 @@ public sealed class Of13SessionTests
         var barrier = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0)));
         Assert.Equal((byte)Ofp13Type.BarrierReply, barrier[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
-        Assert.Equal(1u, rig.Switch.Aggregate(all).FlowCount);
+        Assert.Equal(1u, rig.Switch.Totals(all).FlowCount);
         // Still connected: an echo comes back.
         var echo = Header(Ofp13Type.EchoRequest, 8);
         uint x = c.Send(echo);
@@ -509,7 +541,7 @@ public sealed class Of13SessionTests
         c.Send(FlowMod(4090));
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
-        Assert.Equal(1u, rig.Switch.Aggregate(all).FlowCount);
+        Assert.Equal(1u, rig.Switch.Totals(all).FlowCount);
 
         // A group: 16 bytes, a 16-byte bucket header, an output and N set_queues (8 bytes each): 8185 make 65528 bytes, a
         // GROUP_DESC entry of 65520.
