@@ -52,6 +52,7 @@ CONTENTION=${CONTENTION:-1}
 BUSY_ROWS=${BUSY_ROWS:-ssw-afxdp,ovs-afxdp,ssw-afpacket,ovs-default}
 REPEAT=${REPEAT:-1}
 GEN_CPU=${GEN_CPU:-0}
+GEN_MODE=${GEN_MODE:-auto}    # xdp, packet, or auto: xdp where HA runs an XDP program, packet elsewhere (see gen_mode)
 FWD_CPU=${FWD_CPU:-1}
 BUSY_CPU=${BUSY_CPU:-$FWD_CPU}
 SSW_ARGS=${SSW_ARGS:-}
@@ -255,6 +256,15 @@ for line in sys.stdin:
   } > "$1"
 }
 
+# The generator's mode for the current row: xdp (the kernel's XDP test-run injecting XDP frames) needs a program on
+# HA, which gen-only and the AF_XDP and XDP rows have; the other rows get the AF_PACKET TX ring.
+gen_mode() {
+  case $GEN_MODE in
+    auto) case $ROW in ssw-afpacket|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
+    *) echo $GEN_MODE ;;
+  esac
+}
+
 TSC_MHZ=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
 HZ=$(getconf CLK_TCK)
 
@@ -267,7 +277,7 @@ step() {
   snap $RUN/before
   local what=(--rate $([ "$rate" = 0 ] && echo max || echo $rate) --seconds $STEP)
   [ -n "$count" ] && what=(--rate max --count $count --seconds 60)
-  gen=$(ip netns exec $NA taskset -c $GEN_CPU $BENCH gen --dev $VA --cpu $GEN_CPU --dst-mac $MACB --size $SIZE --flows $FLOWS --json "${what[@]}" 2>&1 | tail -1)
+  gen=$(ip netns exec $NA taskset -c $GEN_CPU $BENCH gen --dev $VA --cpu $GEN_CPU --mode $(gen_mode) --dst-mac $MACB --size $SIZE --flows $FLOWS --json "${what[@]}" 2>&1 | tail -1)
   sleep 0.3
   snap $RUN/after
   read -r OFFERED_PPS DELIVERED_PPS LOSS PASS < <(python3 - "$RUN/before" "$RUN/after" "$gen" "$STEPS" <<PY
@@ -291,7 +301,7 @@ loss = 100.0 * (sent - dl) / sent if sent else 100.0
 hz, mhz = $HZ, float("${TSC_MHZ:-0}" or 0)
 per = lambda ticks: round(ticks * 1e9 / hz / dl, 1) if dl else None
 r = {"row": "$ROW", "busy_loop": $BUSY, "round": $ROUND, "kind": "$kind", "size": $SIZE, "flows": $FLOWS, "asked_pps": $rate,
-     "load_before": $load, "offered": sent, "delivered": dl, "seconds": round(secs, 4), "offered_pps": round(sent / secs),
+     "load_before": $load, "gen_mode": g.get("mode"), "offered": sent, "delivered": dl, "seconds": round(secs, 4), "offered_pps": round(sent / secs),
      "delivered_pps": round(dl / secs), "loss_pct": round(loss, 5), "generator_missed": g.get("missed"),
      "generator_short": bool($rate) and sent / secs < 0.97 * $rate,
      "gen_cpu_busy_ns_per_delivered": per(delta.get("cpu$GEN_CPU" + "_busy_ticks", 0)),
