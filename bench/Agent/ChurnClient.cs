@@ -4,8 +4,8 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
 using Softswitch.Flows;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 

@@ -1,7 +1,8 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Softswitch.OfAgent.Handlers;
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of10;
 using Softswitch.OfAgent.Session;
 using Softswitch.Ofproto;
 
@@ -22,7 +23,7 @@ namespace Softswitch.OfAgent;
 /// switch's).</para>
 /// <para>Design: the composition root of the agent (ovs ofproto's split): the connection manager
 /// (<see cref="OfConnectionManager"/>: listeners, connect loops, primaries and services, asynchronous fan-out; ovs
-/// connmgr.c), the request handlers (<see cref="OfRequestDispatcher"/> and its areas; ovs ofproto.c handle_*), and the
+/// connmgr.c), the request handlers (<see cref="Common.OfRequestDispatcher"/> and its areas; ovs ofproto.c handle_*), and the
 /// relay of the switch's reports (<see cref="OfEventRelay"/>: packet-ins, flow removals, port status). Each part's
 /// design note says what it owns and its thread safety; the lock order of the agent is the manager's
 /// (<c>_failModeLock</c> → <c>_connLock</c>), then the switch's.</para>

@@ -118,22 +118,10 @@ public sealed partial class OfFlowTables
         _held.Add(table);
     }
 
-    /// <summary>What the flow-mod's rules allow: table ids, instructions, a forward goto.</summary>
+    /// <summary>What the flow-mod's rules allow (table ids, instructions, a forward goto): <see cref="OfTables.CheckFlowMod"/>, the one rule, guarding the model's own entry points.</summary>
     private static FlowModStatus Check(in FlowMod mod)
-    {
-        bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
-        if ((mod.Rules & MatchRules.MultiTable) == 0)
-        {
-            if (mod.Instructions is not null && !delete) return FlowModStatus.UnsupportedInstruction;
-            if (mod.TableId != MainTableId && !(delete && mod.TableId == FlowModRequest.AllTables)) return FlowModStatus.BadTableId;
-            return FlowModStatus.Ok;
-        }
-        if (mod.TableId == FlowModRequest.AllTables) return delete ? FlowModStatus.Ok : FlowModStatus.BadTableId;
-        if (mod.TableId >= MaxTables) return FlowModStatus.BadTableId;
-        if (!delete && mod.Instructions is { GotoTable: not FlowInstructions.NoGoto } i && i.GotoTable <= mod.TableId)
-            return FlowModStatus.BadGotoTable;
-        return FlowModStatus.Ok;
-    }
+        => OfTables.CheckFlowMod(mod.Command is not (FlowModCommand.Delete or FlowModCommand.DeleteStrict), mod.TableId,
+                                 mod.Instructions?.GotoTable ?? FlowInstructions.NoGoto, mod.Instructions is not null, mod.Rules);
 
     /// <summary>
     /// Applies flow-mods in order, each table's under one acquisition of its writer scope, published once per table

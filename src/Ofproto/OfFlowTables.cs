@@ -72,7 +72,7 @@ public sealed partial class OfFlowTables
     public const byte MainTableId = 0;
     /// <summary>
     /// The table ids a flow-mod may name: 0..253, the one limit (254 is OpenFlow 1.0's emergency table in statistics,
-    /// 255 OFPTT_ALL). Checked once, in <see cref="OfSwitch.FlowMod"/>; <see cref="Check"/> guards the table model.
+    /// 255 OFPTT_ALL). The rule that uses it is <see cref="OfTables"/>.
     /// </summary>
     public const byte MaxTables = 254;
     /// <summary>The classifier stages of table 0 (<see cref="GetStageStats"/>): the hash stage, the tuple space.</summary>

@@ -290,16 +290,16 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         OfError err;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
         bool of13 = (req.Rules & MatchRules.MultiTable) != 0;
-        // Instructions beyond apply-actions and tables beyond 0 need rules that allow them (OpenFlow 1.3); under
-        // OpenFlow 1.0's a flow asking for more is refused whole (never installed doing less than it asked).
-        if (addOrModify && !of13 && !req.Instructions.IsApplyOnly) return OfError.UnsupportedInstruction;
-        if (req.TableId == FlowModRequest.AllTables ? addOrModify : !of13 ? req.TableId != OfFlowTables.MainTableId : req.TableId >= OfFlowTables.MaxTables)
-            return OfError.BadTableId;
+        // The table, the goto-table and whether instructions beyond apply-actions are allowed: the one check of them
+        // (under OpenFlow 1.0's rules a flow asking for more is refused whole, never installed doing less than it asked).
+        var tables = OfTables.CheckFlowMod(addOrModify, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
+                                           !req.Instructions.IsApplyOnly, req.Rules);
+        if (tables != FlowModStatus.Ok) return ToError(tables);
         if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
         FlowInstructions? instructions = null;
         if (addOrModify && of13 && !req.Instructions.IsApplyOnly)
         {
-            err = CompileInstructions(req.Instructions, req.TableId, Origin(req), out instructions);
+            err = CompileInstructions(req.Instructions, Origin(req), out instructions);
             if (err != OfError.None) return err;
         }
         err = OfMatchCompiler.TryCompile(req.Match, out var match);
@@ -355,17 +355,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         Interlocked.Increment(ref _flowModsApplied);
         ReportRemoved(removed);
         removed.Clear();
-        switch (st)
-        {
-            case FlowModStatus.Ok: break;
-            case FlowModStatus.TableFull: return OfError.TableFull;
-            case FlowModStatus.Overlap: return OfError.Overlap;
-            case FlowModStatus.BadEmergencyTimeout: return OfError.BadEmergencyTimeout;
-            case FlowModStatus.BadTableId: return OfError.BadTableId;
-            case FlowModStatus.BadGotoTable: return OfError.BadGotoTable;
-            case FlowModStatus.UnsupportedInstruction: return OfError.UnsupportedInstruction;
-            default: return OfError.BadCommand;
-        }
+        if (st != FlowModStatus.Ok) return ToError(st);
         if ((req.Flags & FlowModFlags.Emergency) != 0) EmergencyFlowsChanged();
         if (addOrModify && req.BufferId != PacketBuffers.NoBuffer)
         {
@@ -382,13 +372,24 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         return OfError.None;
     }
 
+    private static OfError ToError(FlowModStatus st) => st switch
+    {
+        FlowModStatus.Ok => OfError.None,
+        FlowModStatus.TableFull => OfError.TableFull,
+        FlowModStatus.Overlap => OfError.Overlap,
+        FlowModStatus.BadEmergencyTimeout => OfError.BadEmergencyTimeout,
+        FlowModStatus.BadTableId => OfError.BadTableId,
+        FlowModStatus.BadGotoTable => OfError.BadGotoTable,
+        FlowModStatus.UnsupportedInstruction => OfError.UnsupportedInstruction,
+        _ => OfError.BadCommand,
+    };
+
     /// <summary>
-    /// The datapath's instructions for an OpenFlow 1.3 flow in table <paramref name="tableId"/>: write-actions checked
-    /// like apply-actions and each of a kind an action set can hold (<see cref="ActionSet.CanHold"/>), a goto-table
-    /// that goes forward (<see cref="OfError.BadGotoTable"/> otherwise), write-metadata and the meter (carried; meters
-    /// are not executed yet).
+    /// The datapath's instructions for an OpenFlow 1.3 flow: write-actions checked like apply-actions and each of a
+    /// kind an action set can hold (<see cref="ActionSet.CanHold"/>), the goto-table (already checked by
+    /// <see cref="OfTables.CheckFlowMod"/>), write-metadata and the meter.
     /// </summary>
-    private OfError CompileInstructions(in OfInstructions ins, byte tableId, in PacketInOrigin origin, out FlowInstructions? compiled)
+    private OfError CompileInstructions(in OfInstructions ins, in PacketInOrigin origin, out FlowInstructions? compiled)
     {
         compiled = null;
         FlowActions? write = null;
@@ -401,11 +402,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             write = wa;
         }
         int gotoTable = FlowInstructions.NoGoto;
-        if (ins.GotoTable is { } g)
-        {
-            if (g <= tableId || g >= OfFlowTables.MaxTables) return OfError.BadGotoTable;
-            gotoTable = g;
-        }
+        if (ins.GotoTable is { } g) gotoTable = g; // forward and to a table that may exist: OfTables.CheckFlowMod said
         compiled = new FlowInstructions(write, ins.ClearActions, ins.MetadataValue, ins.MetadataMask, gotoTable, ins.Meter);
         return OfError.None;
     }
@@ -571,11 +568,13 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>
     /// Hands each flow a statistics request selects to <paramref name="visitor"/> (until it returns false): a table of the
     /// model or all of them the normal flows, <see cref="OfTables.EmergencyTableId"/> the emergency flows, any other
-    /// table none. The flows are read inside the caller's hold of <see cref="OfFlowTables.Reclamation"/>. Allocates
+    /// table none; a table the request's rules do not allow is refused (<see cref="OfTables.CheckStats"/>). The flows are read inside the caller's hold of <see cref="OfFlowTables.Reclamation"/>. Allocates
     /// nothing per flow.
     /// </summary>
-    public void VisitFlows(in FlowStatsRequest req, FlowStatsVisitor visitor)
+    public OfError VisitFlows(in FlowStatsRequest req, FlowStatsVisitor visitor)
     {
+        var err = OfTables.CheckStats(req.TableId, req.Rules);
+        if (err != OfError.None) return err;
         var flows = CollectFlows(req);
         var actions = s_actions ??= new OfAction[16];
         try
@@ -594,18 +593,22 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
                     Instructions = e.Instructions is { } ins ? ToOf(ins) : null,
                     Flags = OfFlowRule.Of(e)?.Flags ?? FlowModFlags.None,
                 };
-                if (!visitor(stats)) return;
+                if (!visitor(stats)) break;
             }
         }
         finally
         {
             Release(flows);
         }
+        return OfError.None;
     }
 
-    /// <summary>The totals of the flows a statistics request selects.</summary>
-    public AggregateStats Aggregate(in FlowStatsRequest req)
+    /// <summary>The totals of the flows a statistics request selects; a table the request may not name is refused as <see cref="VisitFlows"/> refuses it.</summary>
+    public OfError Aggregate(in FlowStatsRequest req, out AggregateStats totals)
     {
+        totals = default;
+        var err = OfTables.CheckStats(req.TableId, req.Rules);
+        if (err != OfError.None) return err;
         var flows = CollectFlows(req);
         ulong packets = 0, bytes = 0;
         foreach (var e in flows)
@@ -613,9 +616,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             packets += (ulong)e.Packets;
             bytes += (ulong)e.Bytes;
         }
-        var result = new AggregateStats(packets, bytes, (uint)flows.Count);
+        totals = new AggregateStats(packets, bytes, (uint)flows.Count);
         Release(flows);
-        return result;
+        return OfError.None;
     }
 
     private List<FlowEntry> CollectFlows(in FlowStatsRequest req)
@@ -640,12 +643,6 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         Volatile.Write(ref s_spareFlows, flows);
     }
 
-    /// <summary>Statistics of table <paramref name="tableId"/> of <see cref="Tables"/>.</summary>
-    public FlowTableStats TableStats(int tableId) => Flows.GetTableStats(tableId);
-
-    /// <summary>Whether OpenFlow table <paramref name="id"/> exists (table 0 always; others once a flow-mod created them).</summary>
-    public bool HasTable(byte id) => Flows.HasTable(id);
-
     /// <summary>Stops the upcall pump and unsubscribes; reports already being delivered may still arrive.</summary>
     public void Dispose()
     {
@@ -654,11 +651,4 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         _dp.Unsubscribe(this);
         _cts.Dispose();
     }
-}
-
-/// <summary>Table ids with a meaning of their own.</summary>
-public static class OfTables
-{
-    /// <summary>OpenFlow 1.0's emergency flows in flow statistics (0xfe).</summary>
-    public const byte EmergencyTableId = 0xfe;
 }

@@ -2,6 +2,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ofproto.Tests;
 
@@ -170,16 +171,16 @@ public sealed class OfSwitchGroupTests : IDisposable
         Assert.Empty(_sw.GroupStatistics(3));
 
         // out_group filters statistics and deletes.
-        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, OutGroup: 2, Rules: MatchRules.OpenFlow13)).FlowCount);
-        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, OutGroup: 7, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(1u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, OutGroup: 2, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(1u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, OutGroup: 7, Rules: MatchRules.OpenFlow13)).FlowCount);
         Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default, TableId: FlowModRequest.AllTables,
                                                                   OutGroup: 2, Rules: MatchRules.OpenFlow13)));
-        Assert.Equal(3u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(3u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount);
 
         // Deleting group 1 deletes its flow (reported GROUP_DELETE), not the others; group 7's bucket now applies nothing.
         _reports.Removed.Clear();
         Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 1, [])));
-        Assert.Equal(2u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(2u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount);
         var removed = Assert.Single(_reports.Removed);
         Assert.Equal(OfFlowRemovedReason.GroupDelete, removed.Reason);
         Send(1);
@@ -188,7 +189,7 @@ public sealed class OfSwitchGroupTests : IDisposable
         Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 1, [])));
         Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, GroupModRequest.AllGroups, [])));
         Assert.Empty(_sw.GroupDescriptions());
-        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount); // the output:4 flow
+        Assert.Equal(1u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13)).FlowCount); // the output:4 flow
     }
 
     [Fact]

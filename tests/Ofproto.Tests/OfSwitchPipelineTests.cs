@@ -3,6 +3,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ofproto.Tests;
 
@@ -115,8 +116,8 @@ public sealed class OfSwitchPipelineTests : IDisposable
         var seen = new List<(byte Table, ulong Packets)>();
         _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { seen.Add((f.TableId, f.PacketCount)); return true; });
         Assert.Equal([((byte)0, 3UL), ((byte)1, 3UL), ((byte)4, 3UL)], seen.OrderBy(s => s.Table).ToArray());
-        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: 4, Rules: MatchRules.OpenFlow13)).FlowCount);
-        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: 9, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(1u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, TableId: 4, Rules: MatchRules.OpenFlow13)).FlowCount);
+        Assert.Equal(0u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, TableId: 9, Rules: MatchRules.OpenFlow13)).FlowCount);
         foreach (byte t in new byte[] { 0, 1, 4 })
         {
             var st = _sw.TableStats(t);

@@ -4,6 +4,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ofproto.Tests;
 
@@ -114,8 +115,8 @@ public sealed class OfSwitchTests : IDisposable
         for (uint i = 0; i < 6; i++)
             Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(i), 10, cookie: 0xab00 | i, flags: FlowModFlags.SendFlowRemoved, OfAction.Output(1))));
         var odd = new FlowStatsRequest(OfMatch.Any, Cookie: 1, CookieMask: 1, Rules: MatchRules.AsGiven);
-        Assert.Equal(3u, _sw.Aggregate(odd).FlowCount);
-        Assert.Equal(6u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        Assert.Equal(3u, _sw.Totals(odd).FlowCount);
+        Assert.Equal(6u, _sw.Totals(new FlowStatsRequest(OfMatch.Any)).FlowCount);
         // Delete the even cookies only: their FLOW_REMOVED is the switch's report, with the reason.
         Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Delete, OfMatch.Any, 0, default, Cookie: 0, CookieMask: 1)));
         Assert.Equal(3, _sw.Flows.Main.Count);
@@ -210,8 +211,8 @@ public sealed class OfSwitchTests : IDisposable
         _sw.SetControllerConnected(false);
         Assert.Equal(MissBehavior.Drop, _dp.MissBehavior);
         Assert.True(_sw.Flows.UseEmergencyTable);
-        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: OfTables.EmergencyTableId)).FlowCount);
-        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        Assert.Equal(1u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, TableId: OfTables.EmergencyTableId)).FlowCount);
+        Assert.Equal(0u, _sw.Totals(new FlowStatsRequest(OfMatch.Any)).FlowCount);
     }
 
     [Fact]
@@ -226,15 +227,15 @@ public sealed class OfSwitchTests : IDisposable
 
         _sw.SetControllerConnected(false);
         Assert.True(_sw.Flows.UseEmergencyTable);
-        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        Assert.Equal(0u, _sw.Totals(new FlowStatsRequest(OfMatch.Any)).FlowCount);
         Assert.Equal(0, _sw.Flows.Main.Count);
         var removed = Assert.Single(_reports.Removed); // only the flow that asked for it
         Assert.Equal((0xAUL, OfFlowRemovedReason.Delete), (removed.Cookie, removed.Reason));
 
         _sw.SetControllerConnected(true);
         Assert.False(_sw.Flows.UseEmergencyTable);
-        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any, TableId: OfTables.EmergencyTableId)).FlowCount);
-        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        Assert.Equal(1u, _sw.Totals(new FlowStatsRequest(OfMatch.Any, TableId: OfTables.EmergencyTableId)).FlowCount);
+        Assert.Equal(0u, _sw.Totals(new FlowStatsRequest(OfMatch.Any)).FlowCount);
     }
 
     [Fact]
@@ -244,11 +245,11 @@ public sealed class OfSwitchTests : IDisposable
         Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(2), 10, actions: OfAction.Output(2))));
         _sw.SetControllerConnected(false);
         Assert.False(_sw.Flows.UseEmergencyTable);
-        Assert.Equal(1u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        Assert.Equal(1u, _sw.Totals(new FlowStatsRequest(OfMatch.Any)).FlowCount);
         // An emergency flow added while disconnected enters emergency mode: the normal flows go then.
         Assert.Equal(OfError.None, _sw.FlowMod(Add(OfMatch.Any, 1, flags: FlowModFlags.Emergency, actions: OfAction.Output(1))));
         Assert.True(_sw.Flows.UseEmergencyTable);
-        Assert.Equal(0u, _sw.Aggregate(new FlowStatsRequest(OfMatch.Any)).FlowCount);
+        Assert.Equal(0u, _sw.Totals(new FlowStatsRequest(OfMatch.Any)).FlowCount);
     }
 
     [Fact]

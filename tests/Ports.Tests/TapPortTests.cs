@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
 using Softswitch.Ports.Linux;
 using Softswitch.TestKit;
 using Xunit.Abstractions;
@@ -28,6 +29,65 @@ public sealed class TapPortTests(ITestOutputHelper output) : PortBackendTests(ou
         }
         return (port, name);
     }
+
+    [NetnsFact]
+    public void Receive_AfterAnEmptyRead_SkipsTheSyscall_UntilPrepareWaitRearms()
+    {
+        using var ns = Netns.Create();
+        var (port, peer) = OpenFor(ns);
+        using var _ = port;
+        var pool = new PacketPool(64);
+        Span<int> burst = stackalloc int[Burst.Size];
+        Assert.Equal(0, port.Receive(pool, burst));   // empty: the next receives skip the read
+
+        var frame = MakeFrame(RxType, 1, 100);
+        ns.SendFrames([frame], peer);
+        var fd = port.WaitFd;
+        Assert.True(WaitReadable(fd, TimeSpan.FromSeconds(3)), "the frame never reached the tap");
+        for (int i = 0; i < TapPort.EmptyReadSkips; i++)
+            Assert.Equal(0, port.Receive(pool, burst));   // the frame waits in the tap meanwhile
+
+        Assert.True(port.PrepareWait());
+        int n = port.Receive(pool, burst);
+        Assert.Equal(1, n);
+        Assert.True(frame.AsSpan().SequenceEqual(pool.Frame(burst[0])));
+        pool.Release(burst[..n]);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    [NetnsFact]
+    public void Receive_AfterAnEmptyRead_ReadsAgainWithinTheSkipCount()
+    {
+        using var ns = Netns.Create();
+        var (port, peer) = OpenFor(ns);
+        using var _ = port;
+        var pool = new PacketPool(64);
+        Span<int> burst = stackalloc int[Burst.Size];
+        Assert.Equal(0, port.Receive(pool, burst));
+        ns.SendFrames([MakeFrame(RxType, 2, 100)], peer);
+        Assert.True(WaitReadable(port.WaitFd, TimeSpan.FromSeconds(3)), "the frame never reached the tap");
+        int calls = 0, n = 0;
+        while (n == 0 && calls <= TapPort.EmptyReadSkips) { n = port.Receive(pool, burst); calls++; }
+        Assert.Equal(1, n);
+        Assert.Equal(TapPort.EmptyReadSkips + 1, calls);
+        pool.Release(burst[..n]);
+    }
+
+    private static unsafe bool WaitReadable(int fd, TimeSpan limit)
+    {
+        var pfd = new PollFd { Fd = fd, Events = 1 };   // POLLIN
+        return poll(&pfd, 1, (int)limit.TotalMilliseconds) == 1;
+    }
+
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern unsafe int poll(PollFd* fds, nuint nfds, int timeoutMs);
 
     [Fact]
     public void Open_InvalidName_Throws()

@@ -355,7 +355,7 @@ public sealed partial class Forwarder
             if (packets != 0)
             {
                 stats.Lookups[c.StageId] += packets;
-                if (c.Hit is not null) stats.Matched[c.StageId] += packets;
+                if (c.Matched) stats.Matched[c.StageId] += packets;
             }
             if (c.Hit is not { } entry) continue;
             // The incarnation the verdict found, as PayPending credits it.

@@ -1,4 +1,5 @@
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Handlers;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 
 namespace Softswitch.OfAgent.Of13;
@@ -33,24 +34,24 @@ internal static class Of13Capabilities
     ];
 
     /// <summary>FEATURES_REPLY's capabilities: the bits whose statistics the switch answers.</summary>
-    public static readonly uint Features = s_capabilities.Where(c => c.Answered is { } t && Of13Stats.Answers(t)).Aggregate(0u, (a, c) => a | c.Bit);
+    public static readonly uint Features = s_capabilities.Where(c => c.Answered is { } t && StatsHandler.Answers(t)).Aggregate(0u, (a, c) => a | c.Bit);
 
     private static bool TakesAction(Ofp13ActionType t)
     {
         var a = t == Ofp13ActionType.SetField ? Ofp13Action.SetField(Ofp13Oxm.Exact(SettableProbe, 0)) : new Ofp13Action(t);
-        return Of13Translate.TryToOf([a], out _, out _);
+        return ActionTranslator.TryToOf([a], out _, out _);
     }
 
     /// <summary>A field every set-field translator takes, to probe the set-field action itself (eth_dst).</summary>
     private const byte SettableProbe = 3;
 
-    private static bool TakesSetField(byte field) => Of13Translate.TryToOf([Ofp13Action.SetField(Ofp13Oxm.Exact(field, 0))], out _, out _);
+    private static bool TakesSetField(byte field) => ActionTranslator.TryToOf([Ofp13Action.SetField(Ofp13Oxm.Exact(field, 0))], out _, out _);
 
     private static bool TakesInstruction(Ofp13InstructionType t)
     {
         var fm = new Ofp13FlowMod { BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
         fm.Instructions.Add(new Ofp13Instruction(t, TableId: 1, MeterId: 1, Actions: t is Ofp13InstructionType.ApplyActions or Ofp13InstructionType.WriteActions or Ofp13InstructionType.ClearActions ? [] : null));
         var decoded = new Ofp13FlowMod();
-        return decoded.TryDecode(fm.Encode(), out _) && OfProtocol13.TryInstructions(decoded, out _, out _);
+        return decoded.TryDecode(fm.Encode(), out _) && FlowModTranslator.TryInstructions(decoded, out _, out _);
     }
 }

@@ -16,6 +16,8 @@ public enum OfError : byte
     BadPacketLength,
     /// <summary>A table the switch does not have.</summary>
     BadTableId,
+    /// <summary>A TABLE_MOD config the switch does not support.</summary>
+    BadTableConfig,
     /// <summary>A connection whose role is slave asked to change the switch.</summary>
     IsSlave,
     /// <summary>A port in a request that names no port of the switch (packet-out's in_port).</summary>

@@ -78,6 +78,19 @@ public enum OfPortConfig : byte
 /// <summary>A port-mod: set the bits of <see cref="Mask"/> in the port's config to <see cref="Config"/>'s.</summary>
 public readonly record struct PortModRequest(uint Port, ulong HwAddr, OfPortConfig Config, OfPortConfig Mask);
 
+/// <summary>A table's configuration as a TABLE_MOD sets it.</summary>
+[Flags]
+public enum OfTableConfig : byte
+{
+    /// <summary>Nothing the switch keeps: a table's miss is its table-miss flow entry's.</summary>
+    None = 0,
+    /// <summary>A bit the controller's version names and the switch does not support (refused).</summary>
+    Unrecognised = 1 << 7,
+}
+
+/// <summary>A TABLE_MOD: table <see cref="TableId"/> (or <see cref="OfTables.All"/>) configured as <see cref="Config"/>.</summary>
+public readonly record struct TableModRequest(byte TableId, OfTableConfig Config);
+
 /// <summary>A flow or aggregate statistics request, version-independent.</summary>
 /// <param name="TableId">A table, <see cref="FlowModRequest.AllTables"/>, or <see cref="OfTables.EmergencyTableId"/> (OpenFlow 1.0's emergency flows).</param>
 public readonly record struct FlowStatsRequest(OfMatch Match, byte TableId = FlowModRequest.AllTables, uint OutPort = OfPort.Any,

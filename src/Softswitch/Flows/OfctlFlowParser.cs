@@ -2,7 +2,7 @@ using System.Globalization;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.OfAgent.Translate;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Flows;

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -97,7 +98,7 @@ public sealed class Of13SessionTests
     public async Task ATableAtTheFlowLimit_RefusesAnAddWithTableFull_AndTableFeaturesReportTheLimit()
     {
         await using var rig = new AgentRig(tables: new Softswitch.Ofproto.FlowTableOptions { MaxFlows = 2 });
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         byte[] AddInPort(uint inPort)
         {
             var fm = new Ofp13FlowMod { TableId = 3, Priority = 10, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
@@ -130,7 +131,7 @@ public sealed class Of13SessionTests
     public async Task FlowModsReadTogether_TakeEffectTogether_WithoutABarrier()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         var flows = rig.Switch.Flows;
         // Tables 1 and 2 exist before the burst (so the burst's publications are the tables' own).
         c.Send(FlowModIn(1, 100));
@@ -150,7 +151,7 @@ public sealed class Of13SessionTests
         }
         c.Send(burst.ToArray());
         // (in_port 100 is one of them: it replaces the flow added first.)
-        Assert.True(await AgentRig.WaitFor(() => flows.GetTableStats(1).ActiveCount == n && flows.GetTableStats(2).ActiveCount == n));
+        Assert.True(await Wait.UntilAsync(() => flows.GetTableStats(1).ActiveCount == n && flows.GetTableStats(2).ActiveCount == n));
         long published = flows.Pipeline.Changes.Version - changes;
         Assert.InRange(published, 2, n);
 
@@ -166,7 +167,7 @@ public sealed class Of13SessionTests
         do reply = await c.NextAsync(); while (reply is not null && reply[1] != (byte)Ofp13Type.BarrierReply);
         Assert.NotNull(reply);
         Assert.True(flows.Pipeline.Stage(1)!.Version > table1);
-        Assert.True(await AgentRig.WaitFor(() => flows.GetTableStats(2).ActiveCount == 6 * n));
+        Assert.True(await Wait.UntilAsync(() => flows.GetTableStats(2).ActiveCount == 6 * n));
         Assert.Equal(2 * n, flows.GetTableStats(1).ActiveCount);
     }
 
@@ -181,8 +182,8 @@ public sealed class Of13SessionTests
     public async Task RoleRequestFirst_ThenMasterAndSlave_AsOnosDoes()
     {
         await using var rig = new AgentRig();
-        using var a = await Controller13.ConnectAsync(rig.Port);
-        using var b = await Controller13.ConnectAsync(rig.Port);
+        using var a = await Controller13.ConnectAsync(rig.ListenPort);
+        using var b = await Controller13.ConnectAsync(rig.ListenPort);
         // A role request as the first message after HELLO: master, generation 5.
         Assert.Equal((2u, 5UL), RoleOf(await a.ReplyAsync(a.Send(Role(2, 5)))));
         // Another master with a later generation demotes the first to slave.
@@ -204,7 +205,7 @@ public sealed class Of13SessionTests
     public async Task AsyncConfigIsKeptPerConnection()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         var get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
         Assert.Equal((byte)Ofp13Type.GetAsyncReply, get[1]);
         // OpenFlow 1.3.5 section 6.1.1 defaults: master packet-in NO_MATCH|ACTION, port status all, flow removed all; slave port status only.
@@ -267,7 +268,7 @@ public sealed class Of13SessionTests
     public async Task AFlowRemovedMaskBit_SelectsTheRemovalsSentWithThatWireReason(uint wireReason)
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         c.Send(SetAsync([3, 0, 7, 7, 1u << (int)wireReason, 0]));
         // A flow that uses meter 1 and asks for its removal: deleting the meter removes it, sent as OFPRR_DELETE
         // (OpenFlow 1.3 has no METER_DELETE).
@@ -311,7 +312,7 @@ public sealed class Of13SessionTests
         // As Open vSwitch: reassembly is not supported, the fragment handling stays as it was; the invalid-TTL flag and
         // miss_send_len of the same message are taken.
         await using var rig = new AgentRig();
-        using var a = await Controller13.ConnectAsync(rig.Port);
+        using var a = await Controller13.ConnectAsync(rig.ListenPort);
         a.Send(SetConfig(1, 128));
         a.Send(SetConfig(4 | 2, 300));
         var before = await BeforeBarrierAsync(a);
@@ -324,8 +325,8 @@ public sealed class Of13SessionTests
     public async Task SetConfig_KeepsInvalidTtlToController_AndASlavesMissSendLen()
     {
         await using var rig = new AgentRig();
-        using var a = await Controller13.ConnectAsync(rig.Port);
-        using var b = await Controller13.ConnectAsync(rig.Port);
+        using var a = await Controller13.ConnectAsync(rig.ListenPort);
+        using var b = await Controller13.ConnectAsync(rig.ListenPort);
         // OFPC_INVALID_TTL_TO_CONTROLLER with OFPC_FRAG_DROP: both kept, and shown.
         a.Send(SetConfig(4 | 1, 200));
         Assert.Equal(((ushort)(4 | 1), (ushort)200), await GetConfigAsync(a));
@@ -355,7 +356,7 @@ public sealed class Of13SessionTests
     {
         await using var rig = new AgentRig(options: new AgentOptions { MaxConnectionsPerListener = 2 });
         var listener = rig.Agent.Listeners[0];
-        using var inCharge = await Controller13.ConnectAsync(rig.Port);
+        using var inCharge = await Controller13.ConnectAsync(rig.ListenPort);
         Assert.Equal(role, RoleOf(await inCharge.ReplyAsync(inCharge.Send(Role(role, 0)))).Role);
         await Task.Delay(50);
         // A tool asks later: the controller in charge is the one idle longest.
@@ -372,10 +373,42 @@ public sealed class Of13SessionTests
     }
 
     [Fact]
+    public async Task TablesOutOfRange_GetTheirOwn13Errors_InFlowMods_TableMods_AndFlowStatistics()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        var fm = new Ofp13FlowMod { TableId = 254, Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        Assert.Equal((Ofp13ErrorType.FlowModFailed, Ofp13Codes.FlowModBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        fm.TableId = Ofp13.TableAll;
+        Assert.Equal((Ofp13ErrorType.FlowModFailed, Ofp13Codes.FlowModBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+        fm.TableId = 1;
+        fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.GotoTable, TableId: 254));
+        Assert.Equal((Ofp13ErrorType.BadInstruction, Ofp13Codes.InstBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
+
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 254, 0)))));
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 0, 4)))));
+        // The deprecated bits, on a table that may be used and on every table: accepted (nothing before the barrier's reply).
+        c.Send(Ofp13Requests.TableMod(0, 253, 3));
+        c.Send(Ofp13Requests.TableMod(0, Ofp13.TableAll, 0));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+
+        var fr = new Ofp13FlowStatsRequest { TableId = 254, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        foreach (var type in new[] { Ofp13MultipartType.Flow, Ofp13MultipartType.Aggregate })
+        {
+            var mp = Ofp13Requests.Multipart(0, type, 0, Ofp13Requests.FlowStatsRequest(fr));
+            Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadTableId), ErrorOf(await c.ReplyAsync(c.Send(mp))));
+        }
+        // A table that may be used but holds nothing: an empty reply, no error.
+        fr.TableId = 9;
+        var empty = await c.ReplyAsync(c.Send(Ofp13Requests.Multipart(0, Ofp13MultipartType.Flow, 0, Ofp13Requests.FlowStatsRequest(fr))));
+        Assert.Equal(((byte)Ofp13Type.MultipartReply, (ushort)Ofp13Multipart.HeaderSize), (empty[1], BinaryPrimitives.ReadUInt16BigEndian(empty.AsSpan(2))));
+    }
+
+    [Fact]
     public async Task MalformedRequestsGetTheir13Errors_AndTheConnectionGoesOn()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         byte[] Header(Ofp13Type t, int len)
         {
             var m = new byte[len];
@@ -406,7 +439,7 @@ public sealed class Of13SessionTests
         var barrier = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0)));
         Assert.Equal((byte)Ofp13Type.BarrierReply, barrier[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
-        Assert.Equal(1u, rig.Switch.Aggregate(all).FlowCount);
+        Assert.Equal(1u, rig.Switch.Totals(all).FlowCount);
         // Still connected: an echo comes back.
         var echo = Header(Ofp13Type.EchoRequest, 8);
         uint x = c.Send(echo);
@@ -419,7 +452,7 @@ public sealed class Of13SessionTests
         // Every vector of the corpus with a few bytes flipped (the header kept), to a live switch: each gets an answer
         // or nothing, the connection stays up, and nothing is logged as an unexpected error.
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         var rng = new Random(1313);
         int sent = 0;
         foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Vectors", "of13"), "*.packet").Order())
@@ -448,7 +481,7 @@ public sealed class Of13SessionTests
     public async Task FeaturesAndTableFeatures_AdvertiseEachWireValueTheSwitchTakes()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         // FEATURES_REPLY capabilities (ofp_switch_features.capabilities, 24 bytes in), bit by bit.
         var features = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.FeaturesRequest, 0)));
         uint caps = BinaryPrimitives.ReadUInt32BigEndian(features.AsSpan(24));
@@ -495,7 +528,7 @@ public sealed class Of13SessionTests
     public async Task FlowAndGroupModsTooLongToReadBack_AreRefused()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         byte[] FlowMod(int outputs)
         {
             var fm = new Ofp13FlowMod { Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
@@ -508,7 +541,7 @@ public sealed class Of13SessionTests
         c.Send(FlowMod(4090));
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
-        Assert.Equal(1u, rig.Switch.Aggregate(all).FlowCount);
+        Assert.Equal(1u, rig.Switch.Totals(all).FlowCount);
 
         // A group: 16 bytes, a 16-byte bucket header, an output and N set_queues (8 bytes each): 8185 make 65528 bytes, a
         // GROUP_DESC entry of 65520.

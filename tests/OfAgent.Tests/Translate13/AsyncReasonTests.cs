@@ -1,4 +1,4 @@
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Translate13;
@@ -17,9 +17,9 @@ public sealed class AsyncReasonTests
     [InlineData(OfFlowRemovedReason.MeterDelete, 2)] // OpenFlow 1.3 has no METER_DELETE
     public void A_flow_removal_is_selected_by_the_bit_of_the_reason_it_is_sent_with(OfFlowRemovedReason r, byte wire)
     {
-        Assert.Equal(wire, Of13Translate.ToWire(r));
-        var only = Config(flowRemoved: Of13Translate.AsyncMaskToOf(OfAsyncKind.FlowRemoved, 1u << wire));
-        var others = Config(flowRemoved: Of13Translate.AsyncMaskToOf(OfAsyncKind.FlowRemoved, ~(1u << wire)));
+        Assert.Equal(wire, WireMap.ToWire(r));
+        var only = Config(flowRemoved: WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, 1u << wire));
+        var others = Config(flowRemoved: WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, ~(1u << wire)));
         Assert.True(only.Wants(OfRole.Equal, OfAsyncKind.FlowRemoved, (int)r));
         Assert.False(others.Wants(OfRole.Equal, OfAsyncKind.FlowRemoved, (int)r));
     }
@@ -31,9 +31,9 @@ public sealed class AsyncReasonTests
     [InlineData(OfPacketInReason.InvalidTtl, 2)]
     public void A_packet_in_is_selected_by_the_bit_of_the_reason_it_is_sent_with(OfPacketInReason r, byte wire)
     {
-        Assert.Equal(wire, Of13Translate.ToWire(r));
-        var only = Config(packetIn: Of13Translate.AsyncMaskToOf(OfAsyncKind.PacketIn, 1u << wire));
-        var others = Config(packetIn: Of13Translate.AsyncMaskToOf(OfAsyncKind.PacketIn, ~(1u << wire)));
+        Assert.Equal(wire, WireMap.ToWire(r));
+        var only = Config(packetIn: WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, 1u << wire));
+        var others = Config(packetIn: WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, ~(1u << wire)));
         Assert.True(only.Wants(OfRole.Equal, OfAsyncKind.PacketIn, (int)r.AsyncReason()));
         Assert.False(others.Wants(OfRole.Equal, OfAsyncKind.PacketIn, (int)r.AsyncReason()));
     }
@@ -44,9 +44,9 @@ public sealed class AsyncReasonTests
     [InlineData(OfPortReason.Modify, 2)]
     public void A_port_status_is_selected_by_the_bit_of_the_reason_it_is_sent_with(OfPortReason r, byte wire)
     {
-        Assert.Equal(wire, Of13Translate.ToWire(r));
-        var only = Config(portStatus: Of13Translate.AsyncMaskToOf(OfAsyncKind.PortStatus, 1u << wire));
-        var others = Config(portStatus: Of13Translate.AsyncMaskToOf(OfAsyncKind.PortStatus, ~(1u << wire)));
+        Assert.Equal(wire, WireMap.ToWire(r));
+        var only = Config(portStatus: WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, 1u << wire));
+        var others = Config(portStatus: WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, ~(1u << wire)));
         Assert.True(only.Wants(OfRole.Equal, OfAsyncKind.PortStatus, (int)r));
         Assert.False(others.Wants(OfRole.Equal, OfAsyncKind.PortStatus, (int)r));
     }
@@ -60,7 +60,7 @@ public sealed class AsyncReasonTests
         {
             for (int bit = 0; bit < 32; bit++)
             {
-                uint back = Of13Translate.AsyncMaskToWire(kind, Of13Translate.AsyncMaskToOf(kind, 1u << bit));
+                uint back = WireMap.AsyncMaskToWire(kind, WireMap.AsyncMaskToOf(kind, 1u << bit));
                 Assert.Equal(bit < defined ? 1u << bit : 0u, back);
             }
         }
@@ -72,12 +72,12 @@ public sealed class AsyncReasonTests
         var d = OfAsyncConfig.Default;
         // Master or equal: packet-in NO_MATCH and ACTION (not INVALID_TTL), every port status, every flow removal;
         // slave: port status only.
-        Assert.Equal(0b11u, Of13Translate.AsyncMaskToWire(OfAsyncKind.PacketIn, d.PacketInMaster));
-        Assert.Equal(0b111u, Of13Translate.AsyncMaskToWire(OfAsyncKind.PortStatus, d.PortStatusMaster));
-        Assert.Equal(0b1111u, Of13Translate.AsyncMaskToWire(OfAsyncKind.FlowRemoved, d.FlowRemovedMaster));
-        Assert.Equal(0u, Of13Translate.AsyncMaskToWire(OfAsyncKind.PacketIn, d.PacketInSlave));
-        Assert.Equal(0b111u, Of13Translate.AsyncMaskToWire(OfAsyncKind.PortStatus, d.PortStatusSlave));
-        Assert.Equal(0u, Of13Translate.AsyncMaskToWire(OfAsyncKind.FlowRemoved, d.FlowRemovedSlave));
+        Assert.Equal(0b11u, WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, d.PacketInMaster));
+        Assert.Equal(0b111u, WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, d.PortStatusMaster));
+        Assert.Equal(0b1111u, WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, d.FlowRemovedMaster));
+        Assert.Equal(0u, WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, d.PacketInSlave));
+        Assert.Equal(0b111u, WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, d.PortStatusSlave));
+        Assert.Equal(0u, WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, d.FlowRemovedSlave));
     }
 
     private static OfAsyncConfig Config(uint packetIn = 0, uint portStatus = 0, uint flowRemoved = 0)

@@ -1,4 +1,4 @@
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Tests.Translate13;
@@ -104,5 +104,20 @@ public sealed class Of13MapsTests
         foreach (var (w, m) in PortFeaturesMap.Pairs) Assert.Equal(w, PortFeaturesMap.ToWire(m));
         EveryModelValueListed(PortFeaturesMap.Pairs, OfPortFeatures.None);
         Assert.Equal((1u << 5) | (1u << 13), PortFeaturesMap.ToWire(OfPortFeatures.Rate1GbFd | OfPortFeatures.Autoneg));
+    }
+
+    [Fact]
+    public void FlowModFlags_BitByBit_BothWays_OnlyWhat13Names()
+    {
+        foreach (var (w, m) in FlowModFlagsMap.Pairs)
+        {
+            Assert.Equal(m, FlowModFlagsMap.ToModel(w));
+            Assert.Equal(w, FlowModFlagsMap.ToWire(m));
+        }
+        EveryModelValueListed(FlowModFlagsMap.Pairs, FlowModFlags.None, FlowModFlags.Emergency);
+        Assert.Equal(1u | 2 | 4 | 8 | 16, FlowModFlagsMap.Bits);
+        // 1.0's emergency flag has no 1.3 bit; 1.3's bit 32 names nothing here.
+        Assert.Equal((ushort)0, FlowModFlagsMap.ToWire(FlowModFlags.Emergency));
+        Assert.Equal(FlowModFlags.None, FlowModFlagsMap.ToModel(32));
     }
 }

@@ -1,9 +1,9 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
-using static Softswitch.OfAgent.Translate13.OxmMatchTranslator;
+using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
 
 namespace Softswitch.OfAgent.Tests.Translate13;
 

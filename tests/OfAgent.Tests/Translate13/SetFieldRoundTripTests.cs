@@ -1,8 +1,8 @@
 using Softswitch.Datapath.Forwarding;
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
-using static Softswitch.OfAgent.Translate13.OxmMatchTranslator;
+using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
 
 namespace Softswitch.OfAgent.Tests.Translate13;
 
@@ -28,14 +28,14 @@ public sealed class SetFieldRoundTripTests
     public void ASetFieldReadsBackAsTheFieldGiven(byte field, ulong value)
     {
         var wire = Ofp13Action.SetField(Ofp13Oxm.Exact(field, value));
-        Assert.True(Of13Translate.TryToOf([wire], out var model, out var error), error.ToString());
+        Assert.True(ActionTranslator.TryToOf([wire], out var model, out var error), error.ToString());
         Assert.Equal(OfError.None, OfActionCompiler.TryCompile(model, PortTable.Empty, ActionContext.FlowMod, 8, out var compiled));
         var back = new OfAction[compiled.Items.Length];
         OfActionCompiler.ToOfActions(compiled, back);
         // ICMPv6 and neighbour-discovery fields need an IPv6 match: the flow's match says so when its actions are written.
         bool ipv6 = field is Icmpv6Type or Icmpv6Code or Ipv6NdTarget or Ipv6NdSll or Ipv6NdTll;
         var written = new List<Ofp13Action>();
-        Of13Translate.ToWire(back, ipv6, written);
+        ActionTranslator.ToWire(back, ipv6, written);
         Assert.Equal([wire], written);
     }
 }

@@ -1,6 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
@@ -27,7 +27,7 @@ public sealed class SetFieldTypeTests
         byte[] wire = Convert.FromHexString(hex.Replace(" ", "", StringComparison.Ordinal));
         var decoded = new List<Ofp13Action>();
         Assert.True(Ofp13Actions.TryDecode(wire, decoded, out _));
-        Assert.True(Of13Translate.TryToOf([.. decoded], out var model, out var error), error.ToString());
+        Assert.True(ActionTranslator.TryToOf([.. decoded], out var model, out var error), error.ToString());
 
         Assert.Equal(OfError.None, OfActionCompiler.TryCompile(model, new PortTable([], null), ActionContext.FlowMod, 8, out var compiled));
         var item = Assert.Single(compiled.Items);
@@ -35,7 +35,7 @@ public sealed class SetFieldTypeTests
         Assert.Equal(value, item.Value);
 
         var back = new List<Ofp13Action>();
-        Of13Translate.ToWire([OfActionCompiler.ToOfAction(item)], false, back);
+        ActionTranslator.ToWire([OfActionCompiler.ToOfAction(item)], false, back);
         var w = new Ofp13Writer();
         Ofp13Actions.Encode(w, [.. back]);
         Assert.Equal(Convert.ToHexString(wire), Convert.ToHexString(w.Written));

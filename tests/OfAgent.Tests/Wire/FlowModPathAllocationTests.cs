@@ -1,7 +1,7 @@
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
-using Softswitch.OfAgent.Translate;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 

@@ -1,6 +1,6 @@
-using Softswitch.OfAgent.Translate13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of13;
-using static Softswitch.OfAgent.Translate13.OxmMatchTranslator;
+using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
 
 namespace Softswitch.OfAgent.Tests.Wire13;
 

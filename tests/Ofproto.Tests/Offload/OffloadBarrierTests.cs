@@ -3,6 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ofproto.Tests.Offload;
 
@@ -65,7 +66,7 @@ public sealed class OffloadBarrierTests : IDisposable
 
         // Counted by the target, not yet polled: the next statistics request has them.
         for (int i = 0; i < 7; i++) _target.Forward(m.Value, 100);
-        var agg = _sw.Aggregate(new FlowStatsRequest(OfMatch.Any));
+        var agg = _sw.Totals(new FlowStatsRequest(OfMatch.Any));
         Assert.Equal((7UL, 700UL), (agg.PacketCount, agg.ByteCount));
 
         Assert.Equal(FlowModStatus.Ok, _sw.Flows.Apply(new FlowMod(FlowModCommand.DeleteStrict, m, 100, FlowActions.Drop), null));

@@ -2,7 +2,7 @@ using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate;
+namespace Softswitch.OfAgent.Of10.Translate;
 
 /// <summary>
 /// ofp_match ↔ the OpenFlow layer's <see cref="OfMatch"/>, field by field: a wildcard bit clears the field's mask,

@@ -1,9 +1,10 @@
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Handlers;
+namespace Softswitch.OfAgent.Of10.Handlers;
 
 /// <summary>
 /// The switch's description and settings in OpenFlow 1.0: FEATURES_REQUEST, GET_CONFIG / SET_CONFIG, PORT_MOD and

@@ -1,6 +1,6 @@
 using Softswitch.OfWire.Of13;
 
-namespace Softswitch.OfAgent.Translate13;
+namespace Softswitch.OfAgent.Of13.Translate;
 
 /// <summary>
 /// A flow-mod's actions against its match: an action that needs a header the flow's packets cannot have is refused
@@ -8,7 +8,7 @@ namespace Softswitch.OfAgent.Translate13;
 /// prerequisites of the field"; section 7.5.4's OFPBAC_MATCH_INCONSISTENT).
 /// </summary>
 /// <remarks>
-/// <para>The match is read as <see cref="OxmMatchTranslator.Shape"/> reads it for the match's own prerequisites, then
+/// <para>The match is read as <see cref="MatchTranslator.Shape"/> reads it for the match's own prerequisites, then
 /// each action in order changes what is known, as Open vSwitch's <c>ofpacts_check</c> does: push_vlan tags the packet,
 /// pop_vlan untags it, push_mpls and pop_mpls set the ethertype (a push hides the IP header), push_pbb sets it to
 /// 0x88e7 and pop_pbb leaves nothing known (every later check passes); set_field on eth_type and ip_proto (ip_proto
@@ -30,7 +30,7 @@ internal static class ActionPrerequisites
     /// </summary>
     public static bool Consistent(ReadOnlySpan<Ofp13Oxm> match, IReadOnlyList<Ofp13Instruction> instructions)
     {
-        var shape = OxmMatchTranslator.Shape(match);
+        var shape = MatchTranslator.Shape(match);
         foreach (var type in (ReadOnlySpan<Ofp13InstructionType>)[Ofp13InstructionType.ApplyActions, Ofp13InstructionType.WriteActions])
         {
             foreach (var ins in instructions)
@@ -53,14 +53,14 @@ internal static class ActionPrerequisites
         switch (a.Type)
         {
             case Ofp13ActionType.SetField:
-                if (a.Field.Field == OxmMatchTranslator.VlanVid) return !known || s.VlanPresent;
-                if (!OxmMatchTranslator.PrerequisiteHolds(a.Field.Field, s)) return false;
-                if (a.Field.Field == OxmMatchTranslator.EthType)
+                if (a.Field.Field == MatchTranslator.VlanVid) return !known || s.VlanPresent;
+                if (!MatchTranslator.PrerequisiteHolds(a.Field.Field, s)) return false;
+                if (a.Field.Field == MatchTranslator.EthType)
                 {
                     s.EthType = (ushort)a.Field.Value;
                     s.IpProto = s.Icmpv6Type = -1;
                 }
-                else if (a.Field.Field == OxmMatchTranslator.IpProto)
+                else if (a.Field.Field == MatchTranslator.IpProto)
                 {
                     s.IpProto = (byte)a.Field.Value;
                     s.Icmpv6Type = -1;

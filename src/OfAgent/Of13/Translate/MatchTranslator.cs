@@ -1,7 +1,7 @@
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate13;
+namespace Softswitch.OfAgent.Of13.Translate;
 
 /// <summary>Why an OXM match cannot be an OpenFlow-layer match (each maps onto OFPET_BAD_MATCH's codes).</summary>
 internal enum OxmProblem : byte
@@ -32,7 +32,7 @@ internal enum OxmProblem : byte
 /// and mask. The order of the TLVs does not matter (1.3.5: "the prerequisite may appear anywhere").</para>
 /// <para>Stateless and allocation-free: the entries are a span the caller owns.</para>
 /// </remarks>
-internal static class OxmMatchTranslator
+internal static class MatchTranslator
 {
     // OFPXMT_OFB_* field numbers.
     public const byte InPort = 0, InPhyPort = 1, Metadata = 2, EthDst = 3, EthSrc = 4, EthType = 5, VlanVid = 6, VlanPcp = 7,

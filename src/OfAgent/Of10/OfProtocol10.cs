@@ -1,15 +1,17 @@
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of10.Handlers;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Handlers;
+namespace Softswitch.OfAgent.Of10;
 
 /// <summary>OpenFlow 1.0 (ofp_header version 1): its request dispatcher and its encoding of the switch's reports.</summary>
 /// <remarks>Stateless beyond the dispatcher, which is thread safe; the reports are encoded with the 1.0 codec.</remarks>
 internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
 {
-    private readonly OfRequestDispatcher _requests = new(ctx);
+    private readonly OfRequestDispatcher10 _requests = new(ctx);
 
     public override byte Version => OfpConstants.Version;
 

@@ -1,11 +1,11 @@
 using System.Runtime.InteropServices;
-using Softswitch.OfAgent.Handlers;
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate13;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Of13;
+namespace Softswitch.OfAgent.Of13.Handlers;
 
 /// <summary>
 /// OpenFlow 1.3 multipart requests (OpenFlow 1.3.5 section 7.3.5): each body decoded, answered from the switch as
@@ -19,7 +19,7 @@ namespace Softswitch.OfAgent.Of13;
 /// limits). A TABLE_FEATURES request that would change the tables is refused (EPERM), as the spec allows. Runs on the
 /// requesting connection's receive loop; a long reply waits for room between parts.
 /// </remarks>
-internal sealed class Of13Stats(OfRequestContext ctx)
+internal sealed class StatsHandler(OfRequestContext ctx)
 {
     /// <summary>The multipart requests <see cref="Handle"/> answers (its switch's cases; a test holds each wire value to it).</summary>
     private static readonly Ofp13MultipartType[] s_answered =
@@ -133,8 +133,6 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         r.Finish();
     }
 
-    private static void Empty(OfConnection c, uint xid, Ofp13MultipartType type) => new Ofp13ReplyWriter(type, xid, Sender(c)).Finish();
-
     private void Desc(OfConnection c, uint xid)
     {
         var d = ctx.Switch.Description;
@@ -145,77 +143,36 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     {
         var fr = s_flowRequest ??= new Ofp13FlowStatsRequest();
         if (!fr.TryDecode(body, out var err)) { Error(c, err, msg); return; }
-        if (fr.TableId >= Of13Translate.TableCount && fr.TableId != Ofp13.TableAll) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.BadTableId), msg); return; }
-        var problem = OxmMatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fr.Match), out var match, out _);
-        if (problem != OxmProblem.None) { Error(c, Of13Translate.ToWire(problem), msg); return; }
+        var problem = MatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fr.Match), out var match, out _);
+        if (problem != OxmProblem.None) { Error(c, WireMap.ToWire(problem), msg); return; }
         var req = new FlowStatsRequest(match, fr.TableId, fr.OutPort, fr.OutGroup, fr.Cookie, fr.CookieMask, MatchRules.OpenFlow13);
         if (aggregate)
         {
-            var a = ctx.Switch.Aggregate(req);
+            var e = ctx.Switch.Aggregate(req, out var a);
+            if (e != OfError.None) { Error(c, WireMap.ToWire(e), msg); return; }
             Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
             return;
         }
-        if (fr.TableId != Ofp13.TableAll && !ctx.Switch.HasTable(fr.TableId))
-        {
-            Empty(c, xid, Ofp13MultipartType.Flow);
-            return;
-        }
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Flow, xid, Sender(c));
-        var oxm = new Ofp13Oxm[OxmMatchTranslator.FieldCount];
+        var oxm = new Ofp13Oxm[MatchTranslator.FieldCount];
         var entry = s_flowStats ??= new Ofp13FlowStats();
-        ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
+        var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
         {
             if (!c.IsOpen) return false;
-            Ofp13Entries.Duration(Math.Max(0, f.DurationNanos), out entry.DurationSec, out entry.DurationNsec);
-            entry.TableId = f.TableId;
-            entry.Priority = f.Priority;
-            entry.IdleTimeout = f.IdleTimeout;
-            entry.HardTimeout = f.HardTimeout;
-            entry.Flags = Flags(f.Flags);
-            entry.Cookie = f.Cookie;
-            entry.PacketCount = f.PacketCount;
-            entry.ByteCount = f.ByteCount;
-            entry.Match.Clear();
-            entry.Match.AddRange(oxm.AsSpan(0, OxmMatchTranslator.ToOxm(f.Match, oxm)));
-            entry.Instructions.Clear();
-            AddInstructions(entry.Instructions, f);
+            ReportTranslator.FlowStats(f, entry, oxm);
             reply.Add(entry);
             return true;
         });
+        if (refused != OfError.None) { Error(c, WireMap.ToWire(refused), msg); return; }
         reply.Finish();
-    }
-
-    private static ushort Flags(FlowModFlags f)
-        => (ushort)(((f & FlowModFlags.SendFlowRemoved) != 0 ? 1 : 0) | ((f & FlowModFlags.CheckOverlap) != 0 ? 2 : 0)
-                    | ((f & FlowModFlags.NoPacketCounts) != 0 ? 8 : 0) | ((f & FlowModFlags.NoByteCounts) != 0 ? 16 : 0));
-
-    /// <summary>A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata, goto.</summary>
-    private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f)
-    {
-        bool ipv6 = f.Match.Mask.EthType == ushort.MaxValue && f.Match.Value.EthType == 0x86dd;
-        var ins = f.Instructions;
-        if (ins is { Meter: not 0 }) into.Add(new(Ofp13InstructionType.Meter, MeterId: ins.Meter));
-        if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6));
-        if (ins is null) return;
-        if (ins.ClearActions) into.Add(new(Ofp13InstructionType.ClearActions));
-        if (ins.WriteActions is { } write) into.Add(Actions(Ofp13InstructionType.WriteActions, write, ipv6));
-        if (ins.MetadataMask != 0) into.Add(new(Ofp13InstructionType.WriteMetadata, Metadata: ins.MetadataValue, MetadataMask: ins.MetadataMask));
-        if (ins.GotoTable is { } g) into.Add(new(Ofp13InstructionType.GotoTable, TableId: g));
-    }
-
-    private static Ofp13Instruction Actions(Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6)
-    {
-        var actions = new List<Ofp13Action>(of.Length);
-        Of13Translate.ToWire(of, ipv6, actions);
-        return new(type, Actions: actions);
     }
 
     private void Tables(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Table, xid, Sender(c));
-        for (int id = 0; id < Of13Translate.TableCount; id++)
+        for (int id = 0; id < OfTables.Count; id++)
         {
-            var t = ctx.Switch.HasTable((byte)id) ? ctx.Switch.TableStats(id) : default;
+            var t = ctx.Switch.TableStats(id);
             reply.Add(new Ofp13TableStats((byte)id, (uint)t.ActiveCount, (ulong)t.LookupCount, (ulong)t.MatchedCount));
         }
         reply.Finish();
@@ -239,7 +196,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
     {
         var stats = new List<OfQueueStats>();
         var e = ctx.Switch.QueueStats(port, queue, stats);
-        if (e != OfError.None) { Error(c, Of13Translate.ToWire(e), msg); return; }
+        if (e != OfError.None) { Error(c, WireMap.ToWire(e), msg); return; }
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Queue, xid, Sender(c));
         foreach (var s in stats)
         {
@@ -302,7 +259,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
             foreach (var b in g.Buckets)
             {
                 var actions = new List<Ofp13Action>();
-                Of13Translate.ToWire(b.Actions.Span, false, actions);
+                ActionTranslator.ToWire(b.Actions.Span, false, actions);
                 buckets.Add(new Ofp13Bucket(b.Weight, b.WatchPort, b.WatchGroup, actions));
             }
             reply.Add(new Ofp13GroupDesc(GroupTypeMap.ToWire(g.Type), g.GroupId, buckets));
@@ -339,7 +296,7 @@ internal sealed class Of13Stats(OfRequestContext ctx)
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.PortDesc, xid, Sender(c));
         foreach (var p in ctx.Switch.PortDescriptions())
         {
-            reply.Add(new Ofp13PortDesc(Of13Translate.ToWire(p)));
+            reply.Add(new Ofp13PortDesc(ReportTranslator.Port(p)));
         }
         reply.Finish();
     }
@@ -365,12 +322,12 @@ internal sealed class Of13Stats(OfRequestContext ctx)
             wildcards[f] = OxmId(f, false);
         }
         var settable = Array.ConvertAll(s_settable, f => OxmId(f, false));
-        for (int id = 0; id < Of13Translate.TableCount; id++)
+        for (int id = 0; id < OfTables.Count; id++)
         {
-            bool last = id == Of13Translate.TableCount - 1;
+            bool last = id == OfTables.Count - 1;
             var instructions = new List<uint>();
             foreach (var t in s_instructions) if (t != (ushort)Ofp13InstructionType.GotoTable || !last) instructions.Add(t);
-            var next = new uint[Of13Translate.TableCount - id - 1];
+            var next = new uint[OfTables.Count - id - 1];
             for (int n = 0; n < next.Length; n++) next[n] = (uint)(id + 1 + n);
             reply.Add(new Ofp13TableFeatures((byte)id, "table" + id, ulong.MaxValue, ulong.MaxValue, 0, maxEntries, // every metadata bit may be matched and written
             [

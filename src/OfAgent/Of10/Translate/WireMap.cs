@@ -2,7 +2,7 @@ using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate;
+namespace Softswitch.OfAgent.Of10.Translate;
 
 /// <summary>
 /// The one place where OpenFlow 1.0 wire values meet the OpenFlow layer's own: port numbers, port config, port state,

@@ -1,7 +1,7 @@
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate;
+namespace Softswitch.OfAgent.Of10.Translate;
 
 /// <summary>
 /// An OpenFlow 1.0 FLOW_MOD as the OpenFlow layer's version-independent <see cref="FlowModRequest"/>: commands and

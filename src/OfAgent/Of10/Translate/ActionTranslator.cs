@@ -2,7 +2,7 @@ using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate;
+namespace Softswitch.OfAgent.Of10.Translate;
 
 /// <summary>
 /// OpenFlow 1.0 action lists ↔ the OpenFlow layer's <see cref="OfAction"/>s, action by action: port numbers through

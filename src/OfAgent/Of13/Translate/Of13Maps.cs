@@ -1,6 +1,6 @@
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate13;
+namespace Softswitch.OfAgent.Of13.Translate;
 
 // One two-way table per OpenFlow 1.3 wire value the model also names: each wire number listed once beside the model
 // value it means, so that neither side's numbering is the other's (never an enum cast). A wire value the table does
@@ -17,6 +17,55 @@ internal static class FlowModCommandMap
     ];
 
     public static bool TryToModel(byte wire, out FlowModCommand model) => Maps.TryFind(Pairs, wire, out model);
+}
+
+/// <summary>
+/// ofp_flow_mod_flags (OFPFF_*), bit by bit. SEND_FLOW_REM, CHECK_OVERLAP and RESET_COUNTS are the switch's; NO_PKT_COUNTS
+/// and NO_BYT_COUNTS are accepted and counting goes on (as Open vSwitch: counters cost nothing extra here).
+/// </summary>
+internal static class FlowModFlagsMap
+{
+    public static readonly (ushort Wire, FlowModFlags Model)[] Pairs =
+    [
+        (1, FlowModFlags.SendFlowRemoved), (2, FlowModFlags.CheckOverlap), (4, FlowModFlags.ResetCounts),
+        (8, FlowModFlags.NoPacketCounts), (16, FlowModFlags.NoByteCounts),
+    ];
+
+    /// <summary>Every bit 1.3 names (a flow-mod with another is BAD_FLAGS).</summary>
+    public static readonly uint Bits = Maps.WireBits(Pairs);
+
+    /// <summary>The model's flags of the bits 1.3 names (others are the caller's to refuse).</summary>
+    public static FlowModFlags ToModel(ushort wire)
+    {
+        var model = FlowModFlags.None;
+        foreach (var (w, m) in Pairs)
+        {
+            if ((wire & w) != 0) model |= m;
+        }
+        return model;
+    }
+
+    /// <summary>The wire bits of <paramref name="model"/>; flags 1.3 has no bit for (OpenFlow 1.0's emergency) are dropped.</summary>
+    public static ushort ToWire(FlowModFlags model)
+    {
+        uint wire = 0;
+        foreach (var (w, m) in Pairs)
+        {
+            if ((model & m) != 0) wire |= w;
+        }
+        return (ushort)wire;
+    }
+}
+
+/// <summary>
+/// ofp_table_config of 1.3: OFPTC_DEPRECATED_MASK (3) only, whose bits OpenFlow 1.3.5 deprecates (a table's miss is
+/// its table-miss flow entry's): they configure nothing. Any other bit is one the switch does not support.
+/// </summary>
+internal static class TableConfigMap
+{
+    public const uint DeprecatedMask = 3;
+
+    public static OfTableConfig ToModel(uint wire) => (wire & ~DeprecatedMask) != 0 ? OfTableConfig.Unrecognised : OfTableConfig.None;
 }
 
 /// <summary>ofp_group_mod_command.</summary>

@@ -2,7 +2,7 @@ using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Translate;
+namespace Softswitch.OfAgent.Of10.Translate;
 
 /// <summary>
 /// What the switch reports, as OpenFlow 1.0 structures: a port's description (ofp_phy_port), a flow's statistics

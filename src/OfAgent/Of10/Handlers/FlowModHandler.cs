@@ -1,10 +1,11 @@
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Handlers;
+namespace Softswitch.OfAgent.Of10.Handlers;
 
 /// <summary>
 /// FLOW_MOD and PACKET_OUT in OpenFlow 1.0: decode, one call to the switch (<see cref="OfSwitch.FlowMod"/>,

@@ -1,10 +1,10 @@
 using Microsoft.Extensions.Logging;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Handlers;
+namespace Softswitch.OfAgent.Common;
 
 /// <summary>
 /// What every OpenFlow request handler shares: the switch (<see cref="OfSwitch"/>, the OpenFlow layer every request is

@@ -1,10 +1,11 @@
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfAgent.Translate;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
-namespace Softswitch.OfAgent.Handlers;
+namespace Softswitch.OfAgent.Of10.Handlers;
 
 /// <summary>
 /// OFPT_STATS_REQUEST in OpenFlow 1.0: description, flow, aggregate, table, port, queue and port-description (Open
@@ -47,11 +48,11 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 break;
             }
             case OfpFlowStatsRequest fr:
-                FlowStats(c, fr);
+                FlowStats(c, fr, msg);
                 break;
             case OfpAggregateStatsRequest ar:
             {
-                var a = ctx.Switch.Aggregate(Request(ar));
+                if (!ctx.Check(c, ctx.Switch.Aggregate(Request(ar), out var a), msg)) break;
                 c.Send(new OfpAggregateStatsReply { Xid = sr.Xid, PacketCount = a.PacketCount, ByteCount = a.ByteCount, FlowCount = a.FlowCount });
                 break;
             }
@@ -84,7 +85,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     private static FlowStatsRequest Request(OfpFlowStatsRequestBase req)
         => new(MatchTranslator.ToOfMatch(req.Match), req.TableId, WireMap.ToOfPort(req.OutPort), Rules: MatchRules.OpenFlow10);
 
-    private void FlowStats(OfConnection c, OfpFlowStatsRequest req)
+    private void FlowStats(OfConnection c, OfpFlowStatsRequest req, byte[] msg)
     {
         var writer = s_writer ??= new OfpFlowStatsReplyWriter(OfConnection.MessagePool);
         var actions = s_wireActions ??= new OfpAction[16];
@@ -102,8 +103,9 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         writer.Begin(req.Xid);
         try
         {
-            ctx.Switch.VisitFlows(Request(req), (in OfFlowStats f) => open = ReportTranslator.AddFlowStats(req.Xid, f, writer, ref actions, send));
-            if (open) send(writer.Finish(more: false, out int last), last);
+            var refused = ctx.Switch.VisitFlows(Request(req), (in OfFlowStats f) => open = ReportTranslator.AddFlowStats(req.Xid, f, writer, ref actions, send));
+            if (!ctx.Check(c, refused, msg)) OfConnection.MessagePool.Return(writer.Finish(more: false, out _));
+            else if (open) send(writer.Finish(more: false, out int last), last);
         }
         finally
         {

@@ -1,0 +1,111 @@
+using System.Runtime.InteropServices;
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of13.Translate;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Of13.Handlers;
+
+/// <summary>
+/// FLOW_MOD, GROUP_MOD, METER_MOD and PACKET_OUT in OpenFlow 1.3: decode, translate, one call to the switch
+/// (<see cref="OfSwitch.FlowMod"/>, <see cref="OfSwitch.GroupMod"/>, <see cref="OfSwitch.MeterMod"/>,
+/// <see cref="OfSwitch.PacketOut"/>), answer its refusal with the 1.3 error (ovs ofproto/ofproto.c handle_flow_mod,
+/// handle_group_mod, handle_meter_mod, handle_packet_out).
+/// </summary>
+/// <remarks>
+/// Design: as <see cref="Of10.Handlers.FlowModHandler"/>: the wire request goes through the translators
+/// (<see cref="MatchTranslator"/>, <see cref="FlowModTranslator"/>, <see cref="ActionTranslator"/>) into the
+/// version-independent request; what it means (tables, goto-tables, groups, meters, buffers) is the switch's. Stateless
+/// but for per-thread scratch decoders (connections have their own threads); takes no lock.
+/// </remarks>
+internal sealed class FlowModHandler(OfRequestContext ctx)
+{
+    /// <summary>The longest entry a multipart reply holds: a message's 65535 bytes less its 16-byte multipart header.</summary>
+    internal const int MaxMultipartEntrySize = ushort.MaxValue - 16;
+
+    [ThreadStatic] private static Ofp13FlowMod? s_flowMod;
+    [ThreadStatic] private static Ofp13PacketOut? s_packetOut;
+
+    private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => ctx.SendError(c, e, msg);
+
+    private void Check(OfConnection c, OfError e, ReadOnlySpan<byte> msg, RefusedRequest request = RefusedRequest.Other)
+    {
+        if (e != OfError.None) Error(c, WireMap.ToWire(e, request), msg);
+    }
+
+    public void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var fm = s_flowMod ??= new Ofp13FlowMod();
+        if (!fm.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (!FlowModCommandMap.TryToModel(fm.Command, out var command)) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
+        bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        // The flow's statistics entry is as long as this message (ofp_flow_stats and ofp_flow_mod have fixed parts of one
+        // size before the match): one past what a multipart entry's length can say could never be read back whole.
+        if (addOrModify && msg.Length > MaxMultipartEntrySize) { Error(c, Ofp13Error.BadLength, msg); return; }
+        if ((fm.Flags & ~FlowModFlagsMap.Bits) != 0) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags), msg); return; }
+        var problem = MatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fm.Match), out var match, out _);
+        if (problem != OxmProblem.None) { Error(c, WireMap.ToWire(problem), msg); return; }
+        var instructions = new OfInstructions(ReadOnlyMemory<OfAction>.Empty);
+        if (addOrModify && !FlowModTranslator.TryInstructions(fm, out instructions, out err)) { Error(c, err, msg); return; }
+        if (addOrModify && !ActionPrerequisites.Consistent(CollectionsMarshal.AsSpan(fm.Match), fm.Instructions))
+        {
+            Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionMatchInconsistent), msg);
+            return;
+        }
+        Check(c, ctx.Switch.FlowMod(FlowModTranslator.ToRequest(fm, command, match, instructions), c.Controller), msg, RefusedRequest.FlowMod);
+    }
+
+    public void PacketOut(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var po = s_packetOut ??= new Ofp13PacketOut();
+        if (!po.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (po.BufferId == Ofp13.NoBuffer && po.Data.IsEmpty && po.Actions.Count == 0)
+        {
+            // No packet and nothing to do with it: accepted as Open vSwitch does (OFTest's role checks send exactly this).
+            if (!c.Controller.MayWrite) Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg);
+            return;
+        }
+        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+        Check(c, ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data), c.Controller), msg);
+    }
+
+    /// <summary>
+    /// GROUP_MOD: decoded, its buckets' actions translated as a flow's, and carried out by the switch, which checks the
+    /// group rules (types, buckets, weights, watches, chains; see <see cref="OfSwitch.GroupMod"/>).
+    /// </summary>
+    public void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        // Its GROUP_DESC entry is this message but for the header (ofp_group_desc: 8 bytes before the buckets, ofp_group_mod 16).
+        if (msg.Length - Ofp13Messages.HeaderSize > MaxMultipartEntrySize && msg.Length >= 10 && msg[8] == 0 && msg[9] is 0 or 1)
+        {
+            Error(c, Ofp13Error.BadLength, msg);
+            return;
+        }
+        if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
+        if (!GroupModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
+        if (!GroupTypeMap.TryToModel(mod.GroupType, out var type)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
+        var buckets = new OfBucket[mod.Buckets.Count];
+        for (int i = 0; i < buckets.Length; i++)
+        {
+            var b = mod.Buckets[i];
+            if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+            buckets[i] = new OfBucket(b.Weight, b.WatchPort, b.WatchGroup, actions);
+        }
+        Check(c, ctx.Switch.GroupMod(new GroupModRequest(command, type, mod.GroupId, buckets), c.Controller), msg);
+    }
+
+    /// <summary>METER_MOD: decoded here, checked and carried out by the switch.</summary>
+    public void MeterMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodeMeterMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
+        if (!MeterModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
+        var bands = new OfMeterBand[mod.Bands.Count];
+        for (int i = 0; i < bands.Length; i++)
+        {
+            var b = mod.Bands[i];
+            bands[i] = new OfMeterBand(MeterBandTypeMap.ToModel(b.Type), b.Rate, b.BurstSize, b.PrecLevel);
+        }
+        Check(c, ctx.Switch.MeterMod(new MeterModRequest(command, MeterFlagsMap.ToModel(mod.Flags), mod.MeterId, bands), c.Controller), msg);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfWire.Of13;
+
+namespace Softswitch.OfAgent.Of13.Handlers;
+
+/// <summary>
+/// Every OpenFlow 1.3 request a connection receives after HELLO, routed by type to the handler of its area, which
+/// decodes it with the 1.3 codec (ovs ofproto/ofproto.c handle_openflow).
+/// </summary>
+/// <remarks>
+/// Design: owns the routing and nothing else; echo, barrier and the request scope are the base's
+/// (<see cref="OfRequestDispatcher"/>). The areas: <see cref="FlowModHandler"/> (flow-mod, group-mod, meter-mod,
+/// packet-out), <see cref="StatsHandler"/> (multipart), <see cref="SwitchConfigHandler"/> (features, config, port-mod,
+/// table-mod, queue config, role, async). It serves <see cref="OfProtocol13"/>, as
+/// <see cref="Of10.Handlers.OfRequestDispatcher10"/> serves OpenFlow 1.0.
+/// </remarks>
+internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
+{
+    private readonly FlowModHandler _flowMods;
+    private readonly StatsHandler _stats;
+    private readonly SwitchConfigHandler _config;
+
+    public OfRequestDispatcher13(OfRequestContext ctx)
+        : base(ctx, Ofp13.Version, (byte)Ofp13Type.EchoRequest, (byte)Ofp13Type.EchoReply, (byte)Ofp13Type.BarrierRequest, (byte)Ofp13Type.BarrierReply)
+    {
+        _flowMods = new FlowModHandler(ctx);
+        _stats = new StatsHandler(ctx);
+        _config = new SwitchConfigHandler(ctx);
+    }
+
+    protected override void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var type = (Ofp13Type)msg[1];
+        uint xid = BinaryPrimitives.ReadUInt32BigEndian(msg[4..]);
+        switch (type)
+        {
+            case Ofp13Type.BarrierRequest:
+                // One with a body (a bodiless one is the base's).
+                Ctx.SendError(c, Ofp13Error.BadLength, msg);
+                return;
+            case Ofp13Type.EchoReply:
+                return;
+            case Ofp13Type.FeaturesRequest:
+                _config.Features(c, msg, xid);
+                return;
+            case Ofp13Type.GetConfigRequest:
+                _config.GetConfig(c, msg, xid);
+                return;
+            case Ofp13Type.SetConfig:
+                _config.SetConfig(c, msg);
+                return;
+            case Ofp13Type.FlowMod:
+                _flowMods.FlowMod(c, msg);
+                return;
+            case Ofp13Type.PacketOut:
+                _flowMods.PacketOut(c, msg);
+                return;
+            case Ofp13Type.PortMod:
+                _config.PortMod(c, msg);
+                return;
+            case Ofp13Type.TableMod:
+                _config.TableMod(c, msg);
+                return;
+            case Ofp13Type.MultipartRequest:
+                _stats.Handle(c, msg);
+                return;
+            case Ofp13Type.QueueGetConfigRequest:
+                _config.QueueGetConfig(c, msg, xid);
+                return;
+            case Ofp13Type.RoleRequest:
+                _config.RoleRequest(c, msg, xid);
+                return;
+            case Ofp13Type.GetAsyncRequest:
+                _config.GetAsync(c, msg, xid);
+                return;
+            case Ofp13Type.SetAsync:
+                _config.SetAsync(c, msg);
+                return;
+            case Ofp13Type.GroupMod:
+                _flowMods.GroupMod(c, msg);
+                return;
+            case Ofp13Type.MeterMod:
+                _flowMods.MeterMod(c, msg);
+                return;
+            case Ofp13Type.Experimenter:
+                Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
+                return;
+            default:
+                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ...) and types 1.3 does not define.
+                Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadType), msg);
+                return;
+        }
+    }
+}

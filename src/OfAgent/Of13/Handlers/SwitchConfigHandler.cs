@@ -1,0 +1,154 @@
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of13.Translate;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Of13.Handlers;
+
+/// <summary>
+/// The switch's description and settings in OpenFlow 1.3: FEATURES_REQUEST, GET_CONFIG / SET_CONFIG, PORT_MOD,
+/// TABLE_MOD, QUEUE_GET_CONFIG_REQUEST, ROLE_REQUEST and GET_ASYNC / SET_ASYNC (ovs ofproto/ofproto.c
+/// handle_features_request, handle_set_config, handle_port_mod, handle_table_mod, handle_role_request,
+/// handle_nxt_set_async_config).
+/// </summary>
+/// <remarks>
+/// Design: as <see cref="Of10.Handlers.SwitchConfigHandler"/>: decode, one call to the switch, encode. miss_send_len
+/// and the asynchronous configuration are the connection's own (<see cref="OfConnection.MissSendLen"/>,
+/// <see cref="OfController.Async"/>); the rest is the switch's. Runs on any connection's receive loop; takes no lock of
+/// its own.
+/// </remarks>
+internal sealed class SwitchConfigHandler(OfRequestContext ctx)
+{
+    /// <summary>OFPC_FRAG_* (the low two bits) and OFPC_INVALID_TTL_TO_CONTROLLER of ofp_config_flags.</summary>
+    private const ushort FragNormal = 0, FragDrop = 1, FragReasm = 2, FragMask = 3, InvalidTtlToController = 4;
+
+    private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => ctx.SendError(c, e, msg);
+
+    private bool Check(OfConnection c, OfError e, ReadOnlySpan<byte> msg, RefusedRequest request = RefusedRequest.Other)
+    {
+        if (e == OfError.None) return true;
+        Error(c, WireMap.ToWire(e, request), msg);
+        return false;
+    }
+
+    public void Features(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
+        c.SendRaw(Ofp13Messages.FeaturesReply(xid, ctx.Switch.DatapathId, (uint)ctx.Switch.Buffers.Count, OfTables.Count, 0, Of13Capabilities.Features));
+    }
+
+    public void GetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
+        var sw = ctx.Switch;
+        ushort frag = sw.Fragments switch
+        {
+            FragmentHandling.Drop => FragDrop,
+            FragmentHandling.Reassemble => FragReasm,
+            _ => FragNormal,
+        };
+        c.SendRaw(Ofp13Messages.ConfigReply(xid, (ushort)(frag | (sw.InvalidTtlToController ? InvalidTtlToController : 0)), c.MissSendLen));
+    }
+
+    /// <summary>
+    /// SET_CONFIG: miss_send_len is the connection's own, stored whatever its role (as Open vSwitch's
+    /// handle_set_config); the fragment handling and OFPC_INVALID_TTL_TO_CONTROLLER are the switch's, changed by a
+    /// master or equal controller only (a slave's are ignored, without an error: SET_CONFIG is no write a slave is
+    /// refused, OpenFlow 1.3.5 section 6.3.6). OFPC_INVALID_TTL_TO_CONTROLLER also sets the invalid-TTL bit of the
+    /// connection's packet-in mask (as Open vSwitch's ofconn_set_invalid_ttl_to_controller), so those packet-ins reach it.
+    /// </summary>
+    public void SetConfig(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodeSetConfig(msg, out ushort flags, out ushort missSendLen, out var err)) { Error(c, err, msg); return; }
+        c.MissSendLen = missSendLen;
+        if (!c.Controller.MayWrite) return;
+        var frag = (flags & FragMask) switch
+        {
+            FragNormal => FragmentHandling.Normal,
+            FragDrop => FragmentHandling.Drop,
+            _ => FragmentHandling.Reassemble,
+        };
+        if (!Check(c, ctx.Switch.SetFragments(frag, c.Controller), msg)) return;
+        bool ttl = (flags & InvalidTtlToController) != 0;
+        ctx.Switch.InvalidTtlToController = ttl;
+        var a = c.Controller.Async;
+        uint bit = OfAsyncConfig.Bit(OfPacketInReason.InvalidTtl);
+        c.Controller.Async = a with { PacketInMaster = ttl ? a.PacketInMaster | bit : a.PacketInMaster & ~bit };
+    }
+
+    public void PortMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodePortMod(msg, out uint port, out ulong hw, out uint config, out uint mask, out _, out var err)) { Error(c, err, msg); return; }
+        if (((config | mask) & ~PortConfigMap.Bits) != 0)
+        {
+            Error(c, new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig), msg);
+            return;
+        }
+        Check(c, ctx.Switch.PortMod(new PortModRequest(port, hw, PortConfigMap.ToModel(config), PortConfigMap.ToModel(mask)), c.Controller), msg);
+    }
+
+    /// <summary>TABLE_MOD: decoded here; the table and the config are the switch's to judge (<see cref="OfSwitch.TableMod"/>).</summary>
+    public void TableMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Ofp13Messages.TryDecodeTableMod(msg, out byte table, out uint config, out var err)) { Error(c, err, msg); return; }
+        Check(c, ctx.Switch.TableMod(new TableModRequest(table, TableConfigMap.ToModel(config)), c.Controller), msg, RefusedRequest.TableMod);
+    }
+
+    public void QueueGetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (!Ofp13Messages.TryDecodeQueueGetConfig(msg, out uint port, out var err)) { Error(c, err, msg); return; }
+        var queues = new List<OfQueueConfig>();
+        if (!Check(c, ctx.Switch.QueueConfig(port, queues), msg)) return;
+        var wire = new (uint, uint, ushort?, ushort?)[queues.Count];
+        for (int i = 0; i < wire.Length; i++) wire[i] = (queues[i].QueueId, port, queues[i].MinPermille, queues[i].MaxPermille);
+        c.SendRaw(Ofp13Messages.QueueGetConfigReply(xid, port, wire));
+    }
+
+    public void RoleRequest(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (!Ofp13Messages.TryDecodeRoleRequest(msg, out uint role, out ulong generation, out var err)) { Error(c, err, msg); return; }
+        OfRole? want = role switch
+        {
+            0 => null,                // OFPCR_ROLE_NOCHANGE
+            1 => OfRole.Equal,
+            2 => OfRole.Master,
+            3 => OfRole.Slave,
+            _ => (OfRole)0xff,
+        };
+        if (want == (OfRole)0xff) { Error(c, new Ofp13Error(Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleBadRole), msg); return; }
+        if (!Check(c, ctx.Switch.Roles.Request(c.Controller, want, generation), msg)) return;
+        uint now = c.Controller.Role switch
+        {
+            OfRole.Master => 2,
+            OfRole.Slave => 3,
+            _ => 1,
+        };
+        c.SendRaw(Ofp13Messages.RoleReply(xid, now, ctx.Switch.Roles.GenerationId));
+    }
+
+    public void GetAsync(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
+        var a = c.Controller.Async;
+        ReadOnlySpan<uint> masks =
+        [
+            WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, a.PacketInMaster), WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, a.PacketInSlave),
+            WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusMaster), WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusSlave),
+            WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedMaster), WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedSlave),
+        ];
+        c.SendRaw(Ofp13Messages.AsyncReply(xid, masks));
+    }
+
+    public void SetAsync(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        Span<uint> m = stackalloc uint[6];
+        if (!Ofp13Messages.TryDecodeAsync(msg, m, out var err)) { Error(c, err, msg); return; }
+        // ofp_async_config: packet_in_mask[2], port_status_mask[2], flow_removed_mask[2]; [0] master/equal, [1] slave.
+        // Their bits are wire reasons: a removal is selected by the reason it is sent with.
+        c.Controller.Async = new OfAsyncConfig(
+            WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[0]), WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[2]),
+            WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[4]), WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[1]),
+            WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[3]), WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[5]));
+    }
+}

@@ -1,0 +1,172 @@
+using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
+using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
+
+namespace Softswitch.OfAgent.Of13.Translate;
+
+/// <summary>
+/// OpenFlow 1.3 actions to the OpenFlow layer's and back (flow-mods, packet-outs, group buckets; flow statistics and
+/// group descriptions), set-field included (ovs lib/ofp-actions.c). The 1.3 side of <see cref="Of10.Translate.ActionTranslator"/>.
+/// </summary>
+/// <remarks>Stateless; explicit switches of named values, never numbers cast between versions.</remarks>
+internal static class ActionTranslator
+{
+    /// <summary>1.3 actions to the model's; false with the error (a set-field of a field that cannot be set).</summary>
+    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
+    {
+        actions = wire.IsEmpty ? [] : new OfAction[wire.Length];
+        error = default;
+        for (int i = 0; i < wire.Length; i++)
+        {
+            var a = wire[i];
+            OfAction? o = a.Type switch
+            {
+                Ofp13ActionType.Output => OfAction.Output(a.Arg, a.MaxLen),
+                Ofp13ActionType.CopyTtlOut => OfAction.CopyTtlOut(),
+                Ofp13ActionType.CopyTtlIn => OfAction.CopyTtlIn(),
+                Ofp13ActionType.SetMplsTtl => OfAction.SetMplsTtl((byte)a.Arg),
+                Ofp13ActionType.DecMplsTtl => OfAction.DecMplsTtl(),
+                Ofp13ActionType.PushVlan => OfAction.PushVlan((ushort)a.Arg),
+                Ofp13ActionType.PopVlan => OfAction.PopVlan(),
+                Ofp13ActionType.PushMpls => OfAction.PushMpls((ushort)a.Arg),
+                Ofp13ActionType.PopMpls => OfAction.PopMpls((ushort)a.Arg),
+                Ofp13ActionType.SetQueue => OfAction.SetQueue(a.Arg),
+                Ofp13ActionType.Group => OfAction.Group(a.Arg),
+                Ofp13ActionType.SetNwTtl => OfAction.SetNwTtl((byte)a.Arg),
+                Ofp13ActionType.DecNwTtl => OfAction.DecNwTtl(),
+                Ofp13ActionType.PushPbb => OfAction.PushPbb((ushort)a.Arg),
+                Ofp13ActionType.PopPbb => OfAction.PopPbb(),
+                Ofp13ActionType.SetField => SetField(a.Field),
+                _ => null,
+            };
+            if (o is not { } action)
+            {
+                error = Ofp13Error.BadAction(a.Type == Ofp13ActionType.SetField ? Ofp13Codes.ActionBadSetType : Ofp13Codes.ActionBadType);
+                return false;
+            }
+            actions[i] = action;
+        }
+        return true;
+    }
+
+    /// <summary>A set-field as the model's action; null for a field no action sets (in_port, in_phy_port, metadata, ipv6_exthdr).</summary>
+    private static OfAction? SetField(in Ofp13Oxm f)
+    {
+        ulong v = (ulong)f.Value;
+        return f.Field switch
+        {
+            EthDst => OfAction.SetEthDst(v),
+            EthSrc => OfAction.SetEthSrc(v),
+            EthType => OfAction.SetEthType((ushort)v),
+            IpProto => OfAction.SetIpProto((byte)v),
+            // The value may carry OFPVID_PRESENT (ovs-ofctl sends it, the spec's examples do) or not (Ryu's users often omit it).
+            VlanVid => OfAction.SetVlanVid((ushort)(v & 0xfff)),
+            VlanPcp => OfAction.SetVlanPcp((byte)v),
+            IpDscp => OfAction.SetNwTos((byte)(v << 2)),
+            IpEcn => OfAction.SetIpEcn((byte)v),
+            Ipv4Src => OfAction.SetNwSrc((uint)v),
+            Ipv4Dst => OfAction.SetNwDst((uint)v),
+            TcpSrc => OfAction.SetTpSrc((ushort)v, Tcp),
+            UdpSrc => OfAction.SetTpSrc((ushort)v, Udp),
+            SctpSrc => OfAction.SetTpSrc((ushort)v, Sctp),
+            TcpDst => OfAction.SetTpDst((ushort)v, Tcp),
+            UdpDst => OfAction.SetTpDst((ushort)v, Udp),
+            SctpDst => OfAction.SetTpDst((ushort)v, Sctp),
+            Icmpv4Type or Icmpv6Type => OfAction.SetIcmpType((byte)v, f.Field == Icmpv6Type),
+            Icmpv4Code or Icmpv6Code => OfAction.SetIcmpCode((byte)v, f.Field == Icmpv6Code),
+            ArpOp => OfAction.SetArpOp((ushort)v),
+            ArpSpa => OfAction.SetArpSpa((uint)v),
+            ArpTpa => OfAction.SetArpTpa((uint)v),
+            ArpSha => OfAction.SetArpSha(v),
+            ArpTha => OfAction.SetArpTha(v),
+            Ipv6Src => OfAction.SetIpv6Src(f.Value),
+            Ipv6Dst => OfAction.SetIpv6Dst(f.Value),
+            Ipv6Flabel => OfAction.SetIpv6Flabel((uint)v),
+            Ipv6NdTarget => OfAction.SetNdTarget(f.Value),
+            Ipv6NdSll => OfAction.SetNdSll(v),
+            Ipv6NdTll => OfAction.SetNdTll(v),
+            MplsLabel => OfAction.SetMplsLabel((uint)v),
+            MplsTc => OfAction.SetMplsTc((byte)v),
+            MplsBos => OfAction.SetMplsBos((byte)v),
+            PbbIsid => OfAction.SetPbbIsid((uint)v),
+            TunnelId => OfAction.SetTunnel(v),
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// The model's actions as 1.3 writes them (flow statistics, group descriptions); <paramref name="ipv6"/>: the flow
+    /// matches IPv6, so ICMP type/code are ICMPv6's. OpenFlow 1.0's ENQUEUE is set_queue then output.
+    /// </summary>
+    public static void ToWire(ReadOnlySpan<OfAction> actions, bool ipv6, List<Ofp13Action> into)
+    {
+        foreach (var a in actions)
+        {
+            switch (a.Type)
+            {
+                case OfActionType.Output: into.Add(Ofp13Action.Output(a.Port, a.MaxLen)); break;
+                case OfActionType.Enqueue:
+                    into.Add(new(Ofp13ActionType.SetQueue, a.QueueId));
+                    into.Add(Ofp13Action.Output(a.Port));
+                    break;
+                case OfActionType.SetQueue: into.Add(new(Ofp13ActionType.SetQueue, a.QueueId)); break;
+                case OfActionType.Group: into.Add(new(Ofp13ActionType.Group, a.QueueId)); break;
+                case OfActionType.PopVlan: into.Add(new(Ofp13ActionType.PopVlan)); break;
+                case OfActionType.PushVlan: into.Add(new(Ofp13ActionType.PushVlan, (uint)a.Value)); break;
+                case OfActionType.PushMpls: into.Add(new(Ofp13ActionType.PushMpls, (uint)a.Value)); break;
+                case OfActionType.PopMpls: into.Add(new(Ofp13ActionType.PopMpls, (uint)a.Value)); break;
+                case OfActionType.PushPbb: into.Add(new(Ofp13ActionType.PushPbb, (uint)a.Value)); break;
+                case OfActionType.PopPbb: into.Add(new(Ofp13ActionType.PopPbb)); break;
+                case OfActionType.SetMplsTtl: into.Add(new(Ofp13ActionType.SetMplsTtl, (uint)a.Value)); break;
+                case OfActionType.DecMplsTtl: into.Add(new(Ofp13ActionType.DecMplsTtl)); break;
+                case OfActionType.SetNwTtl: into.Add(new(Ofp13ActionType.SetNwTtl, (uint)a.Value)); break;
+                case OfActionType.DecNwTtl: into.Add(new(Ofp13ActionType.DecNwTtl)); break;
+                case OfActionType.CopyTtlOut: into.Add(new(Ofp13ActionType.CopyTtlOut)); break;
+                case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
+                default:
+                    if (SetFieldOf(a, ipv6) is { } f) into.Add(Ofp13Action.SetField(f));
+                    break;
+            }
+        }
+    }
+
+    private static Ofp13Oxm? SetFieldOf(in OfAction a, bool ipv6)
+    {
+        ulong v = a.Value;
+        (byte field, UInt128 value) = a.Type switch
+        {
+            OfActionType.SetEthDst => (EthDst, v),
+            OfActionType.SetEthSrc => (EthSrc, v),
+            OfActionType.SetEthType => (EthType, v),
+            OfActionType.SetIpProto => (IpProto, v),
+            OfActionType.SetVlanVid => (VlanVid, v | Ofp13.VidPresent),
+            OfActionType.SetVlanPcp => (VlanPcp, v),
+            OfActionType.SetNwTos => (IpDscp, v >> 2),
+            OfActionType.SetIpEcn => (IpEcn, v),
+            OfActionType.SetNwSrc => (Ipv4Src, v),
+            OfActionType.SetNwDst => (Ipv4Dst, v),
+            OfActionType.SetTpSrc => (a.TpProto switch { Udp => UdpSrc, Sctp => SctpSrc, _ => TcpSrc }, v),
+            OfActionType.SetTpDst => (a.TpProto switch { Udp => UdpDst, Sctp => SctpDst, _ => TcpDst }, v),
+            OfActionType.SetIcmpType => (ipv6 || a.IsIcmpv6 ? Icmpv6Type : Icmpv4Type, v),
+            OfActionType.SetIcmpCode => (ipv6 || a.IsIcmpv6 ? Icmpv6Code : Icmpv4Code, v),
+            OfActionType.SetArpOp => (ArpOp, v),
+            OfActionType.SetArpSpa => (ArpSpa, v),
+            OfActionType.SetArpTpa => (ArpTpa, v),
+            OfActionType.SetArpSha => (ArpSha, v),
+            OfActionType.SetArpTha => (ArpTha, v),
+            OfActionType.SetIpv6Src => (Ipv6Src, a.Wide),
+            OfActionType.SetIpv6Dst => (Ipv6Dst, a.Wide),
+            OfActionType.SetIpv6Flabel => (Ipv6Flabel, v),
+            OfActionType.SetNdTarget => (Ipv6NdTarget, a.Wide),
+            OfActionType.SetNdSll => (Ipv6NdSll, v),
+            OfActionType.SetNdTll => (Ipv6NdTll, v),
+            OfActionType.SetMplsLabel => (MplsLabel, v),
+            OfActionType.SetMplsTc => (MplsTc, v),
+            OfActionType.SetMplsBos => (MplsBos, v),
+            OfActionType.SetPbbIsid => (PbbIsid, v),
+            OfActionType.SetTunnel => (TunnelId, v),
+            _ => ((byte)0xff, UInt128.Zero),
+        };
+        return field == 0xff ? null : Ofp13Oxm.Exact(field, value);
+    }
+}

@@ -1,0 +1,72 @@
+using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Of13.Translate;
+
+/// <summary>
+/// The switch's reports and descriptions in OpenFlow 1.3's terms: a port, a FLOW_REMOVED, a flow-statistics entry
+/// (the 1.3 side of <see cref="Of10.Translate.ReportTranslator"/>).
+/// </summary>
+/// <remarks>Stateless; the entry a flow is written into is the caller's (reused per dump).</remarks>
+internal static class ReportTranslator
+{
+    /// <summary>A port as OpenFlow 1.3 describes it (OFPPS_LIVE while its link is up).</summary>
+    public static Ofp13Port Port(OfPortDesc p)
+    {
+        const uint LinkDown = 1, Live = 4;
+        uint state = (p.State & OfPortState.LinkDown) != 0 ? LinkDown : Live;
+        return new Ofp13Port(p.PortNo, p.HwAddr, p.Name, PortConfigMap.ToWire(p.Config), state, PortFeaturesMap.ToWire(p.Current),
+                             PortFeaturesMap.ToWire(p.Advertised), PortFeaturesMap.ToWire(p.Supported), PortFeaturesMap.ToWire(p.Peer),
+                             p.CurrentSpeedKbps, p.MaxSpeedKbps);
+    }
+
+    /// <summary>A FLOW_REMOVED for <paramref name="r"/>, whole.</summary>
+    public static byte[] FlowRemoved(in OfFlowRemoved r)
+    {
+        Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[MatchTranslator.FieldCount];
+        int n = MatchTranslator.ToOxm(r.Match, match);
+        long d = Math.Max(0, r.DurationNanos);
+        return Ofp13Messages.FlowRemoved(0, r.Cookie, r.Priority, WireMap.ToWire(r.Reason), r.TableId, (uint)(d / 1_000_000_000),
+            (uint)(d % 1_000_000_000), r.IdleTimeout, r.HardTimeout, r.PacketCount, r.ByteCount, match[..n]);
+    }
+
+    /// <summary>Writes flow <paramref name="f"/> into <paramref name="entry"/>; <paramref name="oxm"/> is scratch of <see cref="MatchTranslator.FieldCount"/> entries.</summary>
+    public static void FlowStats(in OfFlowStats f, Ofp13FlowStats entry, Ofp13Oxm[] oxm)
+    {
+        Ofp13Entries.Duration(Math.Max(0, f.DurationNanos), out entry.DurationSec, out entry.DurationNsec);
+        entry.TableId = f.TableId;
+        entry.Priority = f.Priority;
+        entry.IdleTimeout = f.IdleTimeout;
+        entry.HardTimeout = f.HardTimeout;
+        // RESET_COUNTS acts on the ADD that carries it and is not a flag of the flow.
+        entry.Flags = FlowModFlagsMap.ToWire(f.Flags & ~FlowModFlags.ResetCounts);
+        entry.Cookie = f.Cookie;
+        entry.PacketCount = f.PacketCount;
+        entry.ByteCount = f.ByteCount;
+        entry.Match.Clear();
+        entry.Match.AddRange(oxm.AsSpan(0, MatchTranslator.ToOxm(f.Match, oxm)));
+        entry.Instructions.Clear();
+        AddInstructions(entry.Instructions, f);
+    }
+
+    /// <summary>A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata, goto.</summary>
+    private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f)
+    {
+        bool ipv6 = f.Match.Mask.EthType == ushort.MaxValue && f.Match.Value.EthType == 0x86dd;
+        var ins = f.Instructions;
+        if (ins is { Meter: not 0 }) into.Add(new(Ofp13InstructionType.Meter, MeterId: ins.Meter));
+        if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6));
+        if (ins is null) return;
+        if (ins.ClearActions) into.Add(new(Ofp13InstructionType.ClearActions));
+        if (ins.WriteActions is { } write) into.Add(Actions(Ofp13InstructionType.WriteActions, write, ipv6));
+        if (ins.MetadataMask != 0) into.Add(new(Ofp13InstructionType.WriteMetadata, Metadata: ins.MetadataValue, MetadataMask: ins.MetadataMask));
+        if (ins.GotoTable is { } g) into.Add(new(Ofp13InstructionType.GotoTable, TableId: g));
+    }
+
+    private static Ofp13Instruction Actions(Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6)
+    {
+        var actions = new List<Ofp13Action>(of.Length);
+        ActionTranslator.ToWire(of, ipv6, actions);
+        return new(type, Actions: actions);
+    }
+}
