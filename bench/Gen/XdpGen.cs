@@ -159,10 +159,12 @@ public static unsafe class XdpGen
         var nif = NetInterface.Open(o.Dev);
         byte[] src = o.SrcMac is { } sm ? GenFrames.ParseMac(sm) : PacketGen.MacBytes(nif);
         var frames = new GenFrames(o.Size, o.Flows, GenFrames.ParseMac(o.DstMac), src, GenFrames.ParseIp(o.SrcIp), GenFrames.ParseIp(o.DstIp));
-        int state = -1, patches = -1, prog = -1;
+        int state = -1, patches = -1, prog = -1, hold = -1;
+        string holder = $"gen{Environment.ProcessId:x}h";
         try
         {
             prog = Load(frames, nif.Index, out state, out patches);
+            hold = Hold(prog, holder);
             long? before = XdpXmit(o.Dev);
             var r = Loop(o, prog, state, frames);
             if (before is not { } b0 || XdpXmit(o.Dev) is not { } b1) return r;
@@ -171,7 +173,40 @@ public static unsafe class XdpGen
         }
         finally
         {
-            Close(prog, state, patches);
+            Close(hold, prog, state, patches);
+            if (hold >= 0) Ip("link", "del", holder);
+        }
+    }
+
+    /// <summary>
+    /// Keeps the program in the kernel's XDP dispatcher for the run: each test-run call adds its program to the
+    /// dispatcher and removes it after (code patching with IPIs to every CPU, milliseconds on a VM, during which no
+    /// frame leaves), unless the program is attached somewhere already. So it is attached (generic mode) to one end
+    /// of a private veth pair that carries nothing, deleted after the run. Returns the link, or -1 if that failed
+    /// (the run then pays the patching per call).
+    /// </summary>
+    private static int Hold(int prog, string name)
+    {
+        if (!Ip("link", "add", name, "type", "veth", "peer", "name", name[..^1] + "p")) return -1;
+        int link = Bpf.AttachXdp(prog, NetInterface.Open(name).Index, Bpf.XDP_FLAGS_SKB_MODE);
+        if (link >= 0) return link;
+        Ip("link", "del", name);
+        return -1;
+    }
+
+    private static bool Ip(params string[] args)
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardError = true, UseShellExecute = false });
+            if (p is null) return false;
+            p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
         }
     }
 
