@@ -11,11 +11,13 @@
 # redirecting XDP frames into VA, no socket buffer per frame) for the rows whose HA runs an XDP program (gen-only, the
 # AF_XDP rows, ssw-offload, xdp-redirect), `--mode packet` (AF_PACKET TX ring, qdisc bypass) for the others, which the
 # XDP frames cannot reach. What each offers alone into a veth with an XDP_DROP peer, 64 B, unthrottled, pinned to CPU 0,
-# alternating with Debian's trafgen (-P 1) on the same veths, three rounds at load average 40-51 (the machine shared):
-# xdp 0.475-0.518 Mpps (1,000 flows 0.455-0.492), packet 0.182-0.209, trafgen 0.192-0.208; xdp is 2.4-2.6x trafgen
-# and costs ~245 ns of the process's CPU time per frame against trafgen's ~1,360. Paced, xdp keeps the asked rate as
-# long as its CPU share allows (100 kpps asked: 99,999 offered); a generator that falls behind by more than its
-# depth (--depth, 128 frames) loses those frames and says so (generator_missed; the step is flagged generator_short).
+# alternating with Debian's trafgen (-P 1) on the same veths, three rounds on a shared machine: at load average 17-22,
+# xdp 1.69-1.82 Mpps (1,000 flows 1.57-1.75), packet 0.263-0.278, trafgen 0.257-0.265 (xdp 6.4-7.1x trafgen); at
+# 40-51, xdp 0.475-0.518, packet 0.182-0.209, trafgen 0.192-0.208 (2.4-2.6x); xdp costs ~200-245 ns of the process's
+# CPU time per frame against trafgen's ~1,330. This script's gen-only row, 1,000 flows, load 46: 1.768 Mpps offered and
+# delivered. Paced, the generator keeps the asked rate while its CPU share allows (100 kpps asked: 99,999 offered); one
+# that falls behind by more than its depth (--depth, 128 frames) loses those frames and says so (generator_missed; the
+# step is flagged generator_short), as it did on the loaded machine at 0.3-1.5 Mpps.
 # Rows (ROWS, comma list, run interleaved in this order, REPEAT rounds):
 #   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU: its forwarding thread
 #                             there, its other threads elsewhere; SSW_CPUS=1 puts the whole process on CPU 1 with
