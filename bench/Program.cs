@@ -8,7 +8,8 @@ using Softswitch.Bench.Pps;
 //   fuzz13 [--messages N]   mutated OpenFlow 1.3 vectors through the codec's fixed-point oracle
 //   flowmod-alloc     bytes allocated per flow-mod by each stage of the agent's flow-mod path
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
-//   gen --dev IF ...  a paced UDP generator (AF_PACKET TX ring, qdisc bypass, pinned; see Gen/PacketGen)
+//   gen --dev IF ...  a paced UDP generator, pinned: AF_PACKET TX ring with qdisc bypass (Gen/PacketGen), or with
+//                     --mode xdp the kernel's XDP test-run injecting XDP frames (Gen/XdpGen)
 //   xdp drop|pass|redirect ...   the bench's minimal XDP programs, attached until SIGTERM (see Gen/XdpCommand)
 //   plot --input RESULT.json --out DIR   the plots of a result file (SVG and PNG), without rerunning
 if (args.Length > 0 && args[0] == "pps")
@@ -40,7 +41,7 @@ Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a 
 Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT --flow-file F --rate R --seconds S [--json]");
 Console.Error.WriteLine("       Softswitch.Bench fuzz13 [--messages N] [--seed S] [--vectors DIR] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench flowmod-alloc [--pairs N]");
-Console.Error.WriteLine("       Softswitch.Bench gen --dev IF [--rate PPS|max] [--seconds S] [--count K] [--size 64|1518] [--flows N] [--cpu C] [--json]");
+Console.Error.WriteLine("       Softswitch.Bench gen --dev IF [--rate PPS|max] [--seconds S] [--count K] [--size 64|1518] [--flows N] [--cpu C] [--mode packet|xdp] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench xdp drop --dev IF | pass --dev IF | redirect --from IF --to IF");
 Console.Error.WriteLine("       Softswitch.Bench plot --input RESULT.json --out DIR [--name PREFIX]   (SVG and PNG plots of a result file)");
 Console.Error.WriteLine("       Softswitch.Bench micro [BenchmarkDotNet arguments, e.g. --filter '*']");

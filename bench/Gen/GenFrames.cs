@@ -69,6 +69,10 @@ public sealed class GenFrames
     /// <summary>The frame of flow 0.</summary>
     public ReadOnlySpan<byte> Template => _template;
 
+    /// <summary>Flow <paramref name="flow"/>'s 8 bytes as <see cref="Patch"/> writes them: source address, IPv4
+    /// checksum and UDP source port in wire order, read as a little-endian u64.</summary>
+    public ulong PatchValue(int flow) => _patches[flow];
+
     /// <summary>Turns a copy of the template (in <paramref name="frame"/>) into flow <paramref name="flow"/>'s frame.</summary>
     public void Patch(Span<byte> frame, int flow)
     {

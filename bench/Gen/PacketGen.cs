@@ -8,15 +8,19 @@ namespace Softswitch.Bench.Gen;
 
 /// <summary>
 /// `bench gen`: a paced UDP generator on one interface through an AF_PACKET TX ring (TPACKET_V2, PACKET_QDISC_BYPASS):
-/// frames are written into ring slots, and one send() hands every filled slot to the driver (a veth transmits them
-/// inside that call). A <see cref="Pacer"/> spaces the frames (a few per send at most, not a second's quota at once);
-/// the thread is pinned to one CPU. Modes: a rate for a duration, unthrottled (rate 0 / max), or exactly K frames as
+/// frames are written into ring slots once, per frame only the flow's bytes are patched and the slot's status flipped,
+/// and one non-blocking send() (MSG_DONTWAIT: no wait for the frames' completion) hands every filled slot to the
+/// driver (a veth transmits them inside that call). A <see cref="Pacer"/> spaces the frames (a few per send at most,
+/// not a second's quota at once); unthrottled, each send takes up to <see cref="UnthrottledBatch"/> frames, as trafgen
+/// fills its ring before one send. The thread is pinned to one CPU. Modes: a rate for a duration, unthrottled (rate 0 / max), or exactly K frames as
 /// fast as possible (a burst). It prints what it sent: frames, seconds, achieved rate, frames the pacer could not
 /// send in time (the generator's own limit), and send errors.
 /// </summary>
 /// <remarks>
-/// Ring slots keep a full frame each; per frame only the flow's 8 bytes are patched (<see cref="GenFrames.Patch"/>),
-/// so 1518 B frames cost what 64 B ones do on the generator's side. The protocol-0 socket receives nothing.
+/// Ring slots keep a full frame each, and a slot is as small as the frame allows (128 B for 64 B frames, so a
+/// 4,096-frame ring is 512 KiB and stays in the cache); per frame only the flow's 8 bytes are patched
+/// (<see cref="GenFrames.Patch"/>), so 1518 B frames cost what 64 B ones do on the generator's side. The protocol-0
+/// socket receives nothing.
 /// </remarks>
 public static unsafe class PacketGen
 {
@@ -28,8 +32,14 @@ public static unsafe class PacketGen
     private const uint TP_STATUS_SEND_REQUEST = 1;
     private const uint TP_STATUS_WRONG_FORMAT = 4;
     private const int HdrSize = 32;           // TPACKET_ALIGN(sizeof(struct tpacket2_hdr)): frame data starts here on transmit
-    private const int SlotSize = 2048;
     private const int BlockSize = 1 << 16;
+    /// <summary>Frames per send() when unthrottled (with --batch 0, the default).</summary>
+    public const int UnthrottledBatch = 256;
+    /// <summary>Frames per send() when paced (with --batch 0, the default).</summary>
+    public const int PacedBatch = 32;
+
+    /// <summary>The ring slot for a frame of <paramref name="length"/> bytes: header and frame rounded up to a power of two.</summary>
+    public static int SlotSize(int length) => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(HdrSize + length));
 
     public sealed record Options
     {
@@ -42,8 +52,11 @@ public static unsafe class PacketGen
         public int Size { get; init; } = 64;
         public int Flows { get; init; } = 1;
         public int Cpu { get; init; } = -1;
-        /// <summary>Most frames per send().</summary>
-        public int Batch { get; init; } = 32;
+        /// <summary>Most frames per send(); 0: <see cref="UnthrottledBatch"/> unthrottled, <see cref="PacedBatch"/> paced.</summary>
+        public int Batch { get; init; }
+
+        /// <summary>The batch in effect.</summary>
+        public int EffectiveBatch => Batch > 0 ? Batch : Rate == 0 ? UnthrottledBatch : PacedBatch;
         /// <summary>Frames the pacer may owe after a hiccup (its bucket depth): a generator descheduled for longer
         /// loses the rest (counted as missed) rather than catching up in one burst.</summary>
         public int Depth { get; init; } = 128;
@@ -53,6 +66,8 @@ public static unsafe class PacketGen
         public string SrcIp { get; init; } = "10.88.0.1";
         public string DstIp { get; init; } = "10.88.0.2";
         public bool Json { get; init; }
+        /// <summary>"packet": the AF_PACKET TX ring; "xdp": the kernel's XDP test-run in live-frames mode (<see cref="XdpGen"/>).</summary>
+        public string Mode { get; init; } = "packet";
     }
 
     public readonly record struct Result(long Sent, double Seconds, long Missed, long SendErrors, long WrongFormat, long RatePps, int FrameSize, int Flows)
@@ -72,7 +87,7 @@ public static unsafe class PacketGen
         }
         if (o.Dev.Length == 0) { Usage(); return 2; }
         Result r;
-        try { r = Send(o); }
+        try { r = o.Mode == "xdp" ? XdpGen.Send(o) : Send(o); }
         catch (IOException e)
         {
             Console.Error.WriteLine($"gen: {e.Message}");
@@ -83,13 +98,13 @@ public static unsafe class PacketGen
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 dev = o.Dev, frame_size = r.FrameSize, flows = r.Flows, rate_pps = r.RatePps, sent = r.Sent, seconds = r.Seconds,
-                pps = r.Pps, missed = r.Missed, send_errors = r.SendErrors, wrong_format = r.WrongFormat, cpu = o.Cpu,
+                pps = r.Pps, missed = r.Missed, send_errors = r.SendErrors, wrong_format = r.WrongFormat, cpu = o.Cpu, mode = o.Mode,
             }));
         }
         else
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"gen {o.Dev}: sent {r.Sent} frames of {r.FrameSize} B ({r.Flows} flow(s)) in {r.Seconds:F3} s = {r.Pps:F0} pps " +
+                $"gen {o.Dev} ({o.Mode}): sent {r.Sent} frames of {r.FrameSize} B ({r.Flows} flow(s)) in {r.Seconds:F3} s = {r.Pps:F0} pps " +
                 $"(asked {(r.RatePps == 0 ? "max" : r.RatePps.ToString(CultureInfo.InvariantCulture))}; missed by the generator {r.Missed}; send errors {r.SendErrors}; refused {r.WrongFormat})"));
         }
         return 0;
@@ -97,7 +112,7 @@ public static unsafe class PacketGen
 
     private static void Usage() => Console.Error.WriteLine(
         "usage: Softswitch.Bench gen --dev IF [--rate PPS|max] [--seconds S] [--count K] [--size 64..1518] [--flows N] [--cpu C]\n" +
-        "                            [--dst-mac M] [--src-mac M] [--src-ip A] [--dst-ip A] [--batch B] [--depth D] [--json]");
+        "                            [--dst-mac M] [--src-mac M] [--src-ip A] [--dst-ip A] [--batch B] [--depth D] [--mode packet|xdp] [--json]");
 
     public static Options Parse(string[] args)
     {
@@ -123,13 +138,15 @@ public static unsafe class PacketGen
                 "--src-ip" => o with { SrcIp = V() },
                 "--dst-ip" => o with { DstIp = V() },
                 "--json" => o with { Json = true },
+                "--mode" => o with { Mode = V() },
                 _ => throw new ArgumentException($"unknown option {a}"),
             };
         }
+        if (o.Mode is not ("packet" or "xdp")) throw new ArgumentException("--mode is packet or xdp");
         if (o.Size is < 64 or > 1518) throw new ArgumentException("--size is 64 to 1518");
-        if (o.Batch < 1 || o.Batch > o.RingFrames / 2) throw new ArgumentException("--batch is 1 to half the ring");
-        if (o.Depth < o.Batch) throw new ArgumentException("--depth is at least --batch");
         if (o.RingFrames < 64 || (o.RingFrames & (o.RingFrames - 1)) != 0) throw new ArgumentException("--ring is a power of two, at least 64");
+        if (o.Batch < 0 || o.EffectiveBatch > o.RingFrames / 2) throw new ArgumentException("--batch is 1 to half the ring (0: automatic)");
+        if (o.Rate > 0 && o.Depth < o.EffectiveBatch) throw new ArgumentException("--depth is at least --batch");
         return o;
     }
 
@@ -154,7 +171,8 @@ public static unsafe class PacketGen
         int fd = LibC.socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
         if (fd < 0) throw new IOException($"socket(AF_PACKET): {LibC.StrError(LibC.LastErrno)}");
         byte* ring = null;
-        nuint ringSize = (nuint)o.RingFrames * SlotSize;
+        int slotSize = SlotSize(frames.Length);
+        nuint ringSize = (nuint)o.RingFrames * (nuint)slotSize;
         try
         {
             int v = TPACKET_V2;
@@ -162,9 +180,10 @@ public static unsafe class PacketGen
             int one = 1;
             if (LibC.setsockopt(fd, LibC.SOL_PACKET, PACKET_QDISC_BYPASS, &one, 4) != 0) throw Err("PACKET_QDISC_BYPASS");
             uint* req = stackalloc uint[4];
-            req[0] = BlockSize;
-            req[1] = (uint)(ringSize / BlockSize);
-            req[2] = SlotSize;
+            uint block = (uint)Math.Min(BlockSize, (long)ringSize);
+            req[0] = block;
+            req[1] = (uint)(ringSize / block);
+            req[2] = (uint)slotSize;
             req[3] = (uint)o.RingFrames;
             if (LibC.setsockopt(fd, LibC.SOL_PACKET, PACKET_TX_RING, req, 16) != 0) throw Err("PACKET_TX_RING");
             nint m = LibC.mmap(null, ringSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, fd, 0);
@@ -175,8 +194,13 @@ public static unsafe class PacketGen
             *(ushort*)sll = LibC.AF_PACKET;
             *(int*)(sll + 4) = nif.Index;
             if (LibC.bind(fd, sll, 20) != 0) throw Err($"bind to {o.Dev}");
-            for (int s = 0; s < o.RingFrames; s++) frames.Template.CopyTo(new Span<byte>(ring + (long)s * SlotSize + HdrSize, frames.Length));
-            return Loop(o, fd, ring, frames);
+            for (int s = 0; s < o.RingFrames; s++)
+            {
+                byte* hdr = ring + (long)s * slotSize;
+                frames.Template.CopyTo(new Span<byte>(hdr + HdrSize, frames.Length));
+                *(uint*)(hdr + 4) = (uint)frames.Length;   // tp_len, the same for every frame
+            }
+            return Loop(o, fd, ring, slotSize, frames);
         }
         finally
         {
@@ -187,28 +211,29 @@ public static unsafe class PacketGen
 
     private static IOException Err(string what) => new($"{what}: {LibC.StrError(LibC.LastErrno)}");
 
-    private static byte[] MacBytes(NetInterface nif)
+    internal static byte[] MacBytes(NetInterface nif)
     {
         var b = new byte[6];
         nif.Mac.Write(b);
         return b;
     }
 
-    private static Result Loop(Options o, int fd, byte* ring, GenFrames frames)
+    private static Result Loop(Options o, int fd, byte* ring, int slotSize, GenFrames frames)
     {
         long freq = Stopwatch.Frequency;
         long t0 = Stopwatch.GetTimestamp();
         long end = t0 + (long)(o.Seconds * freq);
         var pacer = new Pacer(o.Rate, o.Depth, freq, t0);
-        long sent = 0, queued = 0, errors = 0, wrong = 0;
+        long sent = 0, queued = 0, errors = 0, wrong = 0, unplaced = 0;
         uint mask = (uint)o.RingFrames - 1;
         uint slot = 0;
         int len = frames.Length;
         int flow = 0;
         long now = t0;
+        int batch = o.EffectiveBatch;
         while (now < end && (o.Count == 0 || queued < o.Count))
         {
-            int want = o.Batch;
+            int want = batch;
             if (o.Count > 0) want = (int)Math.Min(want, o.Count - queued);
             int n = pacer.Take(now, want);
             if (n == 0)
@@ -219,23 +244,23 @@ public static unsafe class PacketGen
             int filled = 0;
             for (; filled < n; filled++)
             {
-                byte* hdr = ring + (long)(slot & mask) * SlotSize;
+                byte* hdr = ring + (long)(slot & mask) * slotSize;
                 uint status = Volatile.Read(ref *(uint*)hdr);
                 if (status == TP_STATUS_WRONG_FORMAT) wrong++;
                 else if (status != TP_STATUS_AVAILABLE) break;   // the kernel still owns this slot: send what is filled
                 frames.Patch(new Span<byte>(hdr + HdrSize, len), flow);
                 if (++flow == frames.Flows) flow = 0;
-                *(uint*)(hdr + 4) = (uint)len;                   // tp_len
                 Volatile.Write(ref *(uint*)hdr, TP_STATUS_SEND_REQUEST);
                 slot++;
             }
             queued += filled;
-            nint r = LibC.sendto(fd, null, 0, 0, null, 0);
+            if (o.Rate > 0) unplaced += n - filled;             // granted, but the ring had no free slot in time
+            nint r = LibC.sendto(fd, null, 0, LibC.MSG_DONTWAIT, null, 0);
             if (r < 0)
             {
                 int e = LibC.LastErrno;
                 if (e is not (LibC.EAGAIN or LibC.EINTR or LibC.ENOBUFS)) throw new IOException($"send on {o.Dev}: {LibC.StrError(e)}");
-                errors++;
+                if (e != LibC.EAGAIN) errors++;                 // EAGAIN: the socket's send buffer is full; the slots wait
             }
             else
             {
@@ -251,6 +276,6 @@ public static unsafe class PacketGen
             else if (r == 0) break;
         }
         double secs = (Stopwatch.GetTimestamp() - t0) / (double)freq;
-        return new Result(sent, secs, pacer.Missed, errors, wrong, o.Rate, o.Size, o.Flows);
+        return new Result(sent, secs, pacer.Missed + unplaced, errors, wrong, o.Rate, o.Size, o.Flows);
     }
 }

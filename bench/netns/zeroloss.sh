@@ -4,9 +4,20 @@
 # binary search; beside it the delivered rate of an unthrottled step and of BURST-frame bursts (the first starting
 # while the forwarder sleeps, the second right after it).
 #
-# Topology: namespace A (the generator, `bench gen` on GEN_CPU: AF_PACKET TX ring, qdisc bypass, paced) -> veth ->
-# namespace S (the forwarder between HA and HB, everything of it pinned to FWD_CPU) -> veth -> namespace B, where an
-# XDP_DROP program (`bench xdp drop`) counts what arrives in the veth's xdp_drops, so the sink costs no forwarding CPU.
+# Topology: namespace A (the generator, `bench gen` on GEN_CPU, paced) -> veth -> namespace S (the forwarder between
+# HA and HB, everything of it pinned to FWD_CPU) -> veth -> namespace B, where an XDP_DROP program (`bench xdp drop`)
+# counts what arrives in the veth's xdp_drops, so the sink costs no forwarding CPU.
+# The generator (GEN_MODE, default auto): `--mode xdp` (the kernel's XDP test-run in live-frames mode, our program
+# redirecting XDP frames into VA, no socket buffer per frame) for the rows whose HA runs an XDP program (gen-only, the
+# AF_XDP rows, ssw-offload, xdp-redirect), `--mode packet` (AF_PACKET TX ring, qdisc bypass) for the others, which the
+# XDP frames cannot reach. What each offers alone into a veth with an XDP_DROP peer, 64 B, unthrottled, pinned to CPU 0,
+# alternating with Debian's trafgen (-P 1) on the same veths, three rounds on a shared machine: at load average 17-22,
+# xdp 1.69-1.82 Mpps (1,000 flows 1.57-1.75), packet 0.263-0.278, trafgen 0.257-0.265 (xdp 6.4-7.1x trafgen); at
+# 40-51, xdp 0.475-0.518, packet 0.182-0.209, trafgen 0.192-0.208 (2.4-2.6x); xdp costs ~200-245 ns of the process's
+# CPU time per frame against trafgen's ~1,330. This script's gen-only row, 1,000 flows, load 46: 1.768 Mpps offered and
+# delivered. Paced, the generator keeps the asked rate while its CPU share allows (100 kpps asked: 99,999 offered); one
+# that falls behind by more than its depth (--depth, 128 frames) loses those frames and says so (generator_missed; the
+# step is flagged generator_short), as it did on the loaded machine at 0.3-1.5 Mpps.
 # Rows (ROWS, comma list, run interleaved in this order, REPEAT rounds):
 #   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU: its forwarding thread
 #                             there, its other threads elsewhere; SSW_CPUS=1 puts the whole process on CPU 1 with
@@ -19,7 +30,8 @@
 #   bridge                    the Linux bridge
 #   xdp-redirect              the kernel's own XDP forwarding: bpf_redirect HA -> HB (`bench xdp redirect`), the
 #                             physical limit of this topology (it runs in the generator's softirq, on GEN_CPU)
-#   gen-only                  what the generator alone offers into a veth: XDP_DROP on HA, counted there
+#   gen-only                  what the generator alone offers into a veth: XDP_DROP on HA, counted there (the xdp mode
+#                             with GEN_MODE=auto)
 # CONTENTION=1 adds the same rows for BUSY_ROWS (default the four switch rows) with a busy loop on BUSY_CPU (default
 # FWD_CPU) for the 64 B, 1-flow case.
 # Per step, recorded: load average before it, offered (what the generator sent) and delivered frames, loss, CPU busy
@@ -52,6 +64,7 @@ CONTENTION=${CONTENTION:-1}
 BUSY_ROWS=${BUSY_ROWS:-ssw-afxdp,ovs-afxdp,ssw-afpacket,ovs-default}
 REPEAT=${REPEAT:-1}
 GEN_CPU=${GEN_CPU:-0}
+GEN_MODE=${GEN_MODE:-auto}    # xdp, packet, or auto: xdp where HA runs an XDP program, packet elsewhere (see gen_mode)
 FWD_CPU=${FWD_CPU:-1}
 BUSY_CPU=${BUSY_CPU:-$FWD_CPU}
 SSW_ARGS=${SSW_ARGS:-}
@@ -255,6 +268,15 @@ for line in sys.stdin:
   } > "$1"
 }
 
+# The generator's mode for the current row: xdp (the kernel's XDP test-run injecting XDP frames) needs a program on
+# HA, which gen-only and the AF_XDP and XDP rows have; the other rows get the AF_PACKET TX ring.
+gen_mode() {
+  case $GEN_MODE in
+    auto) case $ROW in ssw-afpacket|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
+    *) echo $GEN_MODE ;;
+  esac
+}
+
 TSC_MHZ=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
 HZ=$(getconf CLK_TCK)
 
@@ -267,7 +289,7 @@ step() {
   snap $RUN/before
   local what=(--rate $([ "$rate" = 0 ] && echo max || echo $rate) --seconds $STEP)
   [ -n "$count" ] && what=(--rate max --count $count --seconds 60)
-  gen=$(ip netns exec $NA taskset -c $GEN_CPU $BENCH gen --dev $VA --cpu $GEN_CPU --dst-mac $MACB --size $SIZE --flows $FLOWS --json "${what[@]}" 2>&1 | tail -1)
+  gen=$(ip netns exec $NA taskset -c $GEN_CPU $BENCH gen --dev $VA --cpu $GEN_CPU --mode $(gen_mode) --dst-mac $MACB --size $SIZE --flows $FLOWS --json "${what[@]}" 2>&1 | tail -1)
   sleep 0.3
   snap $RUN/after
   read -r OFFERED_PPS DELIVERED_PPS LOSS PASS < <(python3 - "$RUN/before" "$RUN/after" "$gen" "$STEPS" <<PY
@@ -291,7 +313,7 @@ loss = 100.0 * (sent - dl) / sent if sent else 100.0
 hz, mhz = $HZ, float("${TSC_MHZ:-0}" or 0)
 per = lambda ticks: round(ticks * 1e9 / hz / dl, 1) if dl else None
 r = {"row": "$ROW", "busy_loop": $BUSY, "round": $ROUND, "kind": "$kind", "size": $SIZE, "flows": $FLOWS, "asked_pps": $rate,
-     "load_before": $load, "offered": sent, "delivered": dl, "seconds": round(secs, 4), "offered_pps": round(sent / secs),
+     "load_before": $load, "gen_mode": g.get("mode"), "offered": sent, "delivered": dl, "seconds": round(secs, 4), "offered_pps": round(sent / secs),
      "delivered_pps": round(dl / secs), "loss_pct": round(loss, 5), "generator_missed": g.get("missed"),
      "generator_short": bool($rate) and sent / secs < 0.97 * $rate,
      "gen_cpu_busy_ns_per_delivered": per(delta.get("cpu$GEN_CPU" + "_busy_ticks", 0)),

@@ -120,4 +120,48 @@ public class GenTests
         Assert.Equal(0x00000007_000001b7UL, redir[0]);   // mov64 r1, 7
         Assert.Equal(0x00000017_00000085UL, redir[2]);   // call 23 (bpf_redirect)
     }
+
+    [Fact]
+    public void RingSlotsAreAsSmallAsTheFrameAllows()
+    {
+        Assert.Equal(128, PacketGen.SlotSize(60));     // 32 B header + 60 B frame
+        Assert.Equal(2048, PacketGen.SlotSize(1514));
+    }
+
+    [Fact]
+    public void BatchIsLargeUnthrottledAndSmallPaced()
+    {
+        Assert.Equal(PacketGen.UnthrottledBatch, PacketGen.Parse(["--dev", "x"]).EffectiveBatch);
+        Assert.Equal(PacketGen.PacedBatch, PacketGen.Parse(["--dev", "x", "--rate", "1M"]).EffectiveBatch);
+        Assert.Equal(8, PacketGen.Parse(["--dev", "x", "--batch", "8"]).EffectiveBatch);
+        Assert.Equal("xdp", PacketGen.Parse(["--dev", "x", "--mode", "xdp"]).Mode);
+        Assert.Throws<ArgumentException>(() => PacketGen.Parse(["--dev", "x", "--mode", "tap"]));
+    }
+
+    [Fact]
+    public void XdpTransmitsAreSummedOverQueues()
+    {
+        const string stats = "NIC statistics:\n     peer_ifindex: 7\n     rx_queue_0_xdp_drops: 5\n     tx_queue_0_xdp_xmit: 100\n" +
+            "     tx_queue_0_xdp_xmit_errors: 3\n     tx_queue_1_xdp_xmit: 4\n";
+        Assert.Equal(104, XdpGen.SumXdpXmit(stats));
+        Assert.Null(XdpGen.SumXdpXmit("no stats available\n"));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(1000)]
+    public void XdpGeneratorProgramJumpsStayInside_AndEndsInExit(int flows)
+    {
+        var p = XdpGen.Program(ifindex: 9, flows, stateFd: 3, patchesFd: 4);
+        Assert.Equal(0x95UL, p[^1] & 0xff);
+        for (int i = 0; i < p.Length; i++)
+        {
+            byte code = (byte)p[i];
+            if ((code & 0x07) != 0x05 || code is 0x85 or 0x95) continue;   // BPF_JMP class, not call/exit
+            short off = (short)(p[i] >> 16);
+            Assert.InRange(i + 1 + off, i + 1, p.Length - 1);
+        }
+        Assert.Contains(p, insn => (byte)insn == 0x85 && (int)(insn >> 32) == 23);   // bpf_redirect
+        Assert.Equal(flows > 1, p.Any(insn => (byte)insn == 0x97 && (int)(insn >> 32) == flows));   // sent % flows
+    }
 }
