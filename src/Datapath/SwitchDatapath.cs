@@ -228,8 +228,8 @@ public sealed partial class SwitchDatapath : IDisposable
 
     /// <summary>
     /// Removes a port: listeners hear of it (PORT_STATUS) while it is still open, and the datapath disposes it (and the
-    /// receivers it split its receiving into) once no forwarding thread can be using it any more (see the remarks on
-    /// port lifetimes). The caller must not dispose it.
+    /// receivers it split its receiving into) once no forwarding thread can be using it any more (docs/datapath.md,
+    /// "Port lifetimes"). The caller must not dispose it.
     /// </summary>
     public bool RemovePort(ushort no)
     {

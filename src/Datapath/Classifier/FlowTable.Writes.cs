@@ -69,7 +69,10 @@ public sealed partial class FlowTable
         /// <summary>Removes one rule (reason Delete); false when it is not in the table.</summary>
         public bool Remove(FlowEntry entry) => _table.RemoveLocked(entry);
 
-        /// <summary>Removes these rules, losers first (see the type remarks); the list is reordered.</summary>
+        /// <summary>
+        /// Removes these rules, losers first, so a racing lookup returns what it returned before or after
+        /// (docs/datapath.md, "One table"); the list is reordered.
+        /// </summary>
         public void Remove(List<FlowEntry> entries) => _table.RemoveManyLocked(entries);
 
         /// <summary>Swaps a rule's whole action list (readers see the old or the new list, never a mix).</summary>
@@ -220,7 +223,7 @@ public sealed partial class FlowTable
         return true;
     }
 
-    /// <summary>Writer: a removed entry enters the pool, tagged with the current epoch (see the type remarks).</summary>
+    /// <summary>Writer: a removed entry enters the pool, tagged with the current epoch.</summary>
     private void Retire(FlowEntry e)
     {
         if (!_recycle || _observers.Length != 0 || _retired.Count + _free.Count >= MaxPooledEntries) return;

@@ -112,7 +112,7 @@ public sealed partial class FlowTable
         }
     }
 
-    /// <summary>The domain whose readers and holds decide when a removed entry may be reused (see the type remarks).</summary>
+    /// <summary>The domain whose readers and holds decide when a removed entry may be reused (docs/datapath.md, "Reusing removed rules").</summary>
     public QuiescentDomain Reclamation => _domain;
 
     /// <summary>
@@ -151,7 +151,7 @@ public sealed partial class FlowTable
     /// <summary>Bumped once per published change (per write scope or expiry pass that changed something).</summary>
     public long Version => _published.Version;
 
-    /// <summary>The version cached lookup results must carry to be valid (see the type remarks).</summary>
+    /// <summary>The version cached lookup results must carry to be valid (docs/datapath.md, "One table").</summary>
     public long CacheVersion => Volatile.Read(ref _cacheVersion);
 
     /// <summary>

@@ -177,7 +177,7 @@ public sealed class PipelineWalk
             }
             _tables[n] = table;
             _removals[n] = table.Removals;
-            long tableVersion = table.Version; // before the lookup (see PipelineVerdict's remarks)
+            long tableVersion = table.Version; // before the lookup (see ShadowClass's remarks)
             FlowEntry? e;
             if (trace is null)
             {

@@ -59,7 +59,7 @@ public sealed class QuiescentDomain
     }
 
     /// <summary>
-    /// Announces the calling thread as a holder of rules until the hold is disposed (see the remarks); take it before
+    /// Announces the calling thread as a holder of rules until the hold is disposed; take it before
     /// reading a table or calling a writer whose results are kept. Never waits for another hold.
     /// </summary>
     public Hold Enter()

@@ -13,49 +13,13 @@ namespace Softswitch.OfAgent.Session;
 /// and a bounded send queue, over an <see cref="OfTransport"/> (TCP, TLS or a Unix socket).
 /// </summary>
 /// <remarks>
-/// Design: a connection is made only after <see cref="OfHandshake"/> (TLS, our HELLO sent, the peer's first message
-/// received, all without a thread); it starts by handling those first bytes. Then one receive loop, framing on the 8-byte ofp_header and bounding the length before buffering, and
-/// one send loop draining a queue, each on a thread of its own while the connection lives, with blocking socket calls
-/// (the threads outlive the connection and serve the next one: <see cref="ConnectionThreads"/>). (Measured here: the
-/// async socket path costs an event-loop wake-up and thread-pool hops per segment, which made a peer that
-/// writes one flow-mod per segment CPU-bound on our side.) A message queued while nothing else is (a reply to a
-/// tool waiting on it: ovs-ofctl add-flows waits for a BARRIER_REPLY after every flow-mod) is written at once by the
-/// thread that queues it, with a send that never blocks (<see cref="OfTransport.TrySendNow"/>), saving the send
-/// loop's wake-up on every round trip; what the socket does not take at once stays first in line for the send loop
-/// (<c>_pendingHead</c>). Whoever writes holds <c>_writeLock</c>: the send loop for its whole batch, the queueing
-/// thread only if it gets the lock without waiting; so bytes reach the socket in queue order and no queueing thread
-/// ever waits for a slow peer. Requests are handled in arrival order on the receive loop, so a BARRIER_REPLY is queued only after
-/// every earlier request took effect. The queued byte counts fall with every write, not when the queue empties.
-/// A message is a whole array or, for messages built in an array rented from <see cref="MessagePool"/>
-/// (<see cref="SendPooled"/>: flow stats, barrier and echo replies, packet-ins), a prefix of it that the send loop gives
-/// back to the pool once written, so frequent messages allocate nothing. That pool keeps no per-thread caches: a
-/// tool's connection threads (ovs-ofctl connects per command) rent and return arrays and then end.
-/// <para><b>Two accounts</b> (as Open vSwitch's connmgr: flow expirations are accounted as replies, port status is
-/// never dropped, only packet-ins are, against a packet-in backlog of their own). Replies, FLOW_REMOVED and
-/// PORT_STATUS are never dropped: their queued bytes (<c>_queuedBytes</c> less <c>_packetInBytes</c>) pace the peer
-/// instead. Past <see cref="AgentOptions.ReplyQueueLimit"/> the receive loop reads no further request until they
-/// drain below it (<see cref="WaitForRoom"/> before each message), so what a peer's requests make us queue past the
-/// limit is what one request produces; a long reply (a flow-stats dump) waits in <see cref="WaitForRoom"/> before each part,
-/// so a million-flow dump never sits in memory at once. PACKET_IN is dropped once the packet-ins queued to this
-/// connection pass <see cref="AgentOptions.PacketInQueueLimit"/>, and counted (<see cref="PacketInsDropped"/>); replies
-/// queued ahead of them do not count. Past <see cref="AgentOptions.SendQueueHardLimit"/> (all kinds together: only an
-/// asynchronous burst larger than it, a mass delete's FLOW_REMOVED, can get there) the connection is closed.</para>
-/// <para><b>Liveness</b> is a whole message received, or our bytes being taken. While bytes are queued, the peer is
-/// alive as long as it takes any of them, or of those in the socket's buffer (<see cref="OfTransport.Progress"/>: bytes
-/// it acknowledged, read by the keepalive, so a slow reader is alive in the middle of a write that takes it minutes): a peer that takes none for
-/// twice the inactivity probe is closed, also while one of its requests is being handled (a dump waiting for room gives
-/// up when the connection closes, and the request's hold of the tables' reclamation domain goes with it). While nothing is
-/// queued and a request is being handled (a delete of a million flows takes longer than the probe), the peer waits on
-/// us: a tool such as ovs-ofctl waits for its BARRIER_REPLY without answering echoes, and the idle clock restarts when
-/// the handler returns; a request waiting for another connection's run of flow-mods is being handled too (the
-/// connection is marked before anything between framing and the handler may block). Otherwise the peer answers our
-/// ECHO_REQUEST after one probe interval or is closed after two; a peer that trickles a message byte by byte is as
-/// silent as one that sends nothing.</para>
-/// <para>An OFPT_ERROR from the peer, in any state and of any version, is handled here and never reaches the request
-/// dispatcher: it is logged (rate-limited, the peer's text in printable ASCII) and never answered with an error; a
-/// HELLO_FAILED closes the connection and is kept in <see cref="PeerRefusal"/> for the connect loop's retry line. A peer
-/// whose HELLO names a later version counts as <see cref="Negotiated"/> only from its next message, so a controller
-/// that answers HELLO_FAILED never takes the fail mode, even for an instant.</para>
+/// Made only after <see cref="OfHandshake"/>. One receive loop handles requests in arrival order (a BARRIER_REPLY is
+/// queued after every earlier request took effect); one send loop drains the queue; both on blocking threads
+/// (<see cref="ConnectionThreads"/>: measured faster here than asynchronous sockets). Replies, FLOW_REMOVED and
+/// PORT_STATUS are never dropped: past <see cref="AgentOptions.ReplyQueueLimit"/> the receive loop waits for room
+/// (<see cref="WaitForRoom"/>); PACKET_IN past <see cref="AgentOptions.PacketInQueueLimit"/> is dropped and counted
+/// (<see cref="PacketInsDropped"/>). A peer that takes none of our bytes, or stays silent, is closed.
+/// Design: docs/agent.md, "A connection".
 /// </remarks>
 public sealed partial class OfConnection : IAsyncDisposable
 {

@@ -13,35 +13,12 @@ namespace Softswitch.OfAgent.Session;
 /// messages with its drop counters.
 /// </summary>
 /// <remarks>
-/// <para><b>Owns</b>: the listeners (<see cref="OfListener"/>: connection cap, opening deadline, no thread before
-/// HELLO), one connect loop with Open vSwitch's back-off per active controller, every <see cref="OfConnection"/> until it closes,
-/// the TLS context, and the counters <see cref="PacketInsSent"/>, <see cref="PacketInsDropped"/> and
-/// <see cref="AsyncMessagesDropped"/>. Passive and active channels run the same <see cref="OfHandshake"/> (TLS with
-/// mutual authentication for ssl:/pssl:, then HELLO) before a connection with threads of its own exists.</para>
-/// <para><b>Connections</b>: as in Open vSwitch's connmgr there are two kinds. Primary (controller) connections are
-/// those of <see cref="AgentOptions.Controllers"/>, active (<c>tcp:</c>) or passive (<c>ptcp:</c>): they alone decide
-/// the fail mode (it applies while none has completed HELLO) and get asynchronous messages with miss_send_len 128 to
-/// start with. Service connections (<see cref="AgentOptions.Listeners"/>, the management socket: ovs-ofctl and other
-/// tools) never change the fail mode and get asynchronous messages only after a SET_CONFIG with a non-zero
-/// miss_send_len; miss_send_len is per connection. Each connection has its <see cref="OfController"/> (its role and
-/// which asynchronous messages it wants: the switch's <see cref="OfSwitch.Roles"/>); OpenFlow 1.0 has no role
-/// requests, so every connection stays equal.</para>
-/// <para><b>Fail mode</b>: tells the switch whether a primary is connected (<see cref="OfSwitch.SetControllerConnected"/>:
-/// the fail mode is the switch's); computed and told under one lock, so two connections closing at once cannot leave it
-/// stale.</para>
-/// <para><b>Asynchronous messages</b> (PACKET_IN, FLOW_REMOVED, PORT_STATUS) go to every connection that
-/// <see cref="OfConnection.ReceivesAsync"/> and whose controller wants them (<see cref="OfController.Wants"/>). As in Open vSwitch's connmgr, FLOW_REMOVED and PORT_STATUS are accounted
-/// as replies and never dropped for a connection that is behind (it stops reading requests until they drain, see
-/// <see cref="OfConnection"/>); only a connection that closes loses them (counted in <see cref="AsyncMessagesDropped"/>).
-/// PACKET_IN to a connection whose packet-in backlog is full is dropped and counted in <see cref="PacketInsDropped"/>,
-/// never a reason to close it. Replies never pass through here: handlers answer their own connection.</para>
-/// <para><b>May not</b> decode requests (they go to the <see cref="OfProtocol"/> of the connection's version, given to <see cref="Start"/>)
-/// or change flows.</para>
-/// <para><b>Threads and locks</b>: listeners accept on their own threads, connect loops run on the thread pool, each
-/// connection has a receive and a send thread; the upcall pump and the datapath's maintenance thread call the
-/// fan-out. <c>_connLock</c> guards the connection list (held only to copy or change it, never while sending);
-/// <c>_failModeLock</c> guards the fail-mode computation: under it <c>_connLock</c> is taken and let go, then the
-/// switch is told (its fail-mode lock; docs/locking.md). Counters are atomic adds.</para>
+/// Only primaries (<see cref="AgentOptions.Controllers"/>) decide the fail mode, told to the switch
+/// (<see cref="OfSwitch.SetControllerConnected"/>) under <c>_failModeLock</c>. Asynchronous messages go to every
+/// connection that <see cref="OfConnection.ReceivesAsync"/> and whose <see cref="OfController.Wants"/> them; only
+/// PACKET_IN is ever dropped for a connection that is behind (<see cref="PacketInsDropped"/>). It decodes no request
+/// and changes no flow. <c>_connLock</c> is a leaf taken under <c>_failModeLock</c> or alone, never while sending.
+/// Design: docs/agent.md, "Channels".
 /// </remarks>
 internal sealed class OfConnectionManager : IAsyncDisposable
 {
