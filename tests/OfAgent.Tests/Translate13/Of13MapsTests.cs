@@ -68,6 +68,8 @@ public sealed class Of13MapsTests
         EveryModelValueListed(MeterBandTypeMap.Pairs, OfMeterBandType.Unknown);
         Assert.Equal(OfMeterBandType.Unknown, MeterBandTypeMap.ToModel(0));
         Assert.Equal(OfMeterBandType.Unknown, MeterBandTypeMap.ToModel(3));
+        // METER_FEATURES' bitmap: DROP (1) and DSCP_REMARK (2), as OpenFlow 1.3 numbers them.
+        Assert.Equal(0b110u, MeterBandTypeMap.ToWireBitmap([OfMeterBandType.Drop, OfMeterBandType.DscpRemark]));
     }
 
     [Fact]

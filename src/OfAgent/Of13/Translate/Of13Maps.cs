@@ -105,6 +105,14 @@ internal static class MeterBandTypeMap
     public static OfMeterBandType ToModel(ushort wire) => Maps.TryFind(Pairs, wire, out var model) ? model : OfMeterBandType.Unknown;
 
     public static ushort ToWire(OfMeterBandType model) => Maps.Wire(Pairs, model);
+
+    /// <summary>METER_FEATURES' band_types: the bit 1 &lt;&lt; OFPMBT_* of each type (every one the switch supports has a number below 32).</summary>
+    public static uint ToWireBitmap(IReadOnlyList<OfMeterBandType> types)
+    {
+        uint bits = 0;
+        foreach (var t in types) bits |= 1u << ToWire(t);
+        return bits;
+    }
 }
 
 /// <summary>ofp_meter_flags (OFPMF_*), bit by bit; also METER_FEATURES' capabilities.</summary>
