@@ -28,48 +28,16 @@ public enum MissBehavior : byte
 }
 
 /// <summary>
-/// The switch's data plane: ports, flow table, forwarding threads, the control path for packet-out, and
-/// the maintenance timer (flow expiry, link monitoring, MAC aging).
+/// The switch's data plane: ports, the <see cref="Pipeline"/> of flow tables, forwarding threads, the control path
+/// for packet-out, and the maintenance timer (flow expiry, link monitoring, MAC aging).
 /// </summary>
 /// <remarks>
-/// <para><b>Layer</b>: the datapath owns mechanism: ports and their numbers, the <see cref="Pipeline"/> of generic
-/// classifiers (rules of mask, value, priority, actions and timeouts; ties as <see cref="FlowTable"/> documents), the
-/// exact-match caches, actions, tunnels, counters, offload and maintenance. It references only the BCL and must not
-/// learn the policy above it: no OpenFlow wire values, flow-mod commands, flags, cookies, emergency flows, reported
-/// table numbers or priority normalisation (Softswitch.Ofproto's), no connections or fail-mode decisions beyond the
-/// miss behaviour it is told (the agent's), no port backends (they plug in through <see cref="IPort"/>). What a layer
-/// above keeps about a rule rides in <see cref="FlowEntry.Owner"/> and <see cref="FlowEntry.Tag"/>, never read here.</para>
-/// Design: forwarding threads each own a <see cref="Forwarder"/> and poll their ports; they read the port
-/// table (an immutable snapshot) and the flow table lock-free. Control operations (ports, flow-mods,
-/// packet-out, config) come from the agent's threads: rule changes go straight to the <see cref="Pipeline"/>'s
-/// tables (each serialises its writers), packet-outs through one control <see cref="Forwarder"/> under a lock (the
-/// whole switch's lock order: docs/locking.md).
-/// Asynchronous events (maintenance start, expiry, port status, maintenance failures) go to every subscribed
-/// <see cref="IDatapathEvents"/> (an immutable array, replaced under a lock, read without one). The datapath knows no
-/// OpenFlow: its rules are (mask, value, priority, actions); what they mean to a controller lives a layer up.
-/// Threads: with N threads each port is asked for N receivers (<see cref="IPort.OpenReceivers"/>); a port that splits
-/// (AF_PACKET fanout by flow hash, AF_XDP one receiver per RX queue) has receiver i polled by thread i mod N, so one
-/// flow stays on one thread (its packet order and packet-in order hold); a port that does not is polled by one
-/// thread, dealt round-robin.
-/// Idle threads: a thread that found nothing for <see cref="DatapathOptions.BusyPollMicros"/> blocks in epoll on its
-/// ports' wait descriptors and its control eventfd (<see cref="PortWaiter"/>); port changes and Stop wake it. Frames
-/// that arrive meanwhile wake it through their descriptor (level-triggered: none is lost between the last empty poll
-/// and the wait). No fixed sleep remains on the forwarding path; a blocked thread still wakes once a second so ports
-/// can refresh kernel drop counters from Receive. Only a round that found frames opens the busy-poll window, so a
-/// wake-up that finds nothing costs one poll round. An idle switch wakes a few times a second in all: maintenance
-/// runs every <see cref="DatapathOptions.MaintenanceInterval"/> while some flow has a timeout, else once a second.
-/// Reclamation: each forwarding thread is a reader of the pipeline's <see cref="Classifier.QuiescentDomain"/>; every
-/// poll round starts at a quiescent point, and the thread is offline while it blocks, so rules removed from a
-/// recycling table are reused only once no round that could have found them is running. Maintenance reports expired
-/// flows inside a hold. <see cref="PollOnce"/> callers (tests, harnesses) are not readers: a table they poll must not
-/// recycle, or they take a hold around their rounds.
-/// Port lifetimes: the same domain guards the ports. A removed port (with the receivers it split its receiving into)
-/// is unlinked from the port table, the threads' receive queues and the tunnel bindings, tagged with the current epoch
-/// and disposed by the datapath once every forwarding thread has passed a quiescent point since (or is offline: a
-/// thread goes offline only after its epoll set stopped reading the old ports), and every hold taken before has been
-/// given back (packet-outs run inside one). No fixed delay: the removal disposes it at once when no thread is inside
-/// a round, else the maintenance thread retries within milliseconds. The datapath owns every port it was given: it
-/// disposes removed ones so, and the rest when it is disposed.
+/// Mechanism only: it references the BCL alone and knows no OpenFlow; what a layer above keeps about a rule rides in
+/// <see cref="FlowEntry.Owner"/> and <see cref="FlowEntry.Tag"/>. Forwarding threads each own a <see cref="Forwarder"/>
+/// and read ports and tables without locks; control operations come from other threads (packet-outs through one control
+/// forwarder under a lock). Removed rules and ports are reclaimed through the pipeline's
+/// <see cref="Classifier.QuiescentDomain"/>; <see cref="PollOnce"/> callers are not its readers. The datapath owns and
+/// disposes every port it was given. Design: docs/datapath.md, "The datapath and its threads".
 /// </remarks>
 public sealed partial class SwitchDatapath : IDisposable
 {
@@ -273,6 +241,7 @@ public sealed partial class SwitchDatapath : IDisposable
             if (slot is null) return false;
             _ports = no == PortNumber.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
             PortSlot.StateChanged();
+            if (slot.Vlan is not null) UpdateNormalVlans();
             UnassignReceiveQueues(slot);
         }
         Tunnels.OnPortRemoved(slot);
@@ -347,6 +316,34 @@ public sealed partial class SwitchDatapath : IDisposable
         if (!slot.UpdateConfig(config, mask)) return true;
         foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
         return true;
+    }
+
+    /// <summary>
+    /// Sets a port's VLAN membership for NORMAL (null: a trunk of every VLAN, as every port starts); the addresses
+    /// learned on it are forgotten. False when there is no such port.
+    /// </summary>
+    public bool SetPortVlan(ushort no, PortVlan? vlan)
+    {
+        lock (_portLock)
+        {
+            var slot = _ports.Get(no);
+            if (slot is null) return false;
+            slot.Vlan = vlan;
+            UpdateNormalVlans();
+        }
+        MacTable.Age(Clock.NowNanos, no);
+        return true;
+    }
+
+    /// <summary>True while a port has a VLAN membership: NORMAL then takes its VLAN path (<see cref="SetPortVlan"/>).</summary>
+    internal volatile bool NormalVlans;
+
+    /// <summary>Sets <see cref="NormalVlans"/> from the port table (under the port lock).</summary>
+    private void UpdateNormalVlans()
+    {
+        bool any = false;
+        foreach (var s in _ports.WithLocal) any |= s.Vlan is not null;
+        NormalVlans = any;
     }
 
     /// <summary>The largest frame the datapath carries (a packet buffer's size); larger packet-out data is refused.</summary>

@@ -55,8 +55,10 @@ public sealed class VswitchdBridgesTests
                 Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
                 Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
             }
-            // Standalone bridges with no controller forward as learning switches; the patch joins them.
+            // Standalone bridges with no controller forward as learning switches; the patch joins them. STP and
+            // multicast snooping asked of one are refused in its status column; it forwards all the same.
             db.Vsctl("add-br", br1, "--", "set-fail-mode", br1, "standalone", "--", "add-br", br2, "--", "set-fail-mode", br2, "standalone",
+                "--", "set", "bridge", br1, "stp_enable=true", "mcast_snooping_enable=true",
                 "--", "add-port", br1, hA, "--", "add-port", br2, hB,
                 "--", "add-port", br1, "ovpp1" + s_id, "--", "set", "Interface", "ovpp1" + s_id, "type=patch", $"options:peer=ovpp2{s_id}",
                 "--", "add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
@@ -64,6 +66,12 @@ public sealed class VswitchdBridgesTests
             Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp2" + s_id, "ofport").Trim());
             Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "up", 10), "the patch's link never came up");
             Assert.True(Ping(nsA, "10.78.0.2"), "no ping across the patch\n" + Log(db));
+            Assert.Equal("\"refused: STP is not supported\"", db.Vsctl("get", "Bridge", br1, "status:stp_enable").Trim());
+            Assert.Equal("\"refused: multicast snooping is not supported\"", db.Vsctl("get", "Bridge", br1, "status:mcast_snooping_enable").Trim());
+            Assert.Contains($"bridge {br1}: not applied: stp_enable=true (STP is not supported); mcast_snooping_enable=true", Log(db));
+            Assert.Equal("{}", db.Vsctl("get", "Bridge", br2, "status").Trim());
+            db.Vsctl("set", "bridge", br1, "stp_enable=false", "mcast_snooping_enable=false");
+            Assert.Equal("{}", db.Vsctl("get", "Bridge", br1, "status").Trim());
 
             // A patch with its peer gone is down, and comes back with it.
             db.Vsctl("del-port", br2, "ovpp2" + s_id);
@@ -168,6 +176,61 @@ public sealed class VswitchdBridgesTests
         }
     }
 
+    /// <summary>
+    /// Port tag and trunks through ovs-vsctl, forwarded by NORMAL: two standalone bridges, each with an access port of
+    /// VLAN 10 and one of VLAN 20, joined by a veth that is a trunk of both on either side. Hosts of one VLAN ping
+    /// across the trunk (their frames cross it tagged: untagged, the far trunk would drop them as VLAN 0); hosts of
+    /// different VLANs do not reach each other, on one bridge or across; a tag changed takes effect.
+    /// </summary>
+    [E2EFact]
+    public void AccessPortsAndATrunk_KeepVlansApart()
+    {
+        string br1 = $"ovv{s_id}x1", br2 = $"ovv{s_id}x2", t1 = $"ovvt1{s_id}", t2 = $"ovvt2{s_id}";
+        var hosts = new[] { ("ovvA", br1, 10, "10.81.0.1/24"), ("ovvB", br2, 10, "10.81.0.2/24"), ("ovvC", br1, 20, "10.81.0.3/24"), ("ovvD", br2, 20, "10.81.0.4/24") }
+            .Select(h => (Ns: h.Item1 + s_id, Link: h.Item1.ToLowerInvariant() + s_id, Bridge: h.Item2, Vlan: h.Item3, Ip: h.Item4)).ToArray();
+        using var db = OvsdbServer.Start("ssw-vsdvlan-");
+        int pid = StartDaemon(db);
+        try
+        {
+            foreach (var h in hosts)
+            {
+                Sh.Check("ip", "netns", "add", h.Ns);
+                Sh.Check("ip", "link", "add", h.Link, "type", "veth", "peer", "name", "eth0", "netns", h.Ns);
+                Sh.Check("ip", "link", "set", h.Link, "up");
+                Sh.Check("ip", "-n", h.Ns, "addr", "add", h.Ip, "dev", "eth0");
+                Sh.Check("ip", "-n", h.Ns, "link", "set", "eth0", "up");
+            }
+            Sh.Check("ip", "link", "add", t1, "type", "veth", "peer", "name", t2);
+            Sh.Check("ip", "link", "set", t1, "up");
+            Sh.Check("ip", "link", "set", t2, "up");
+            var vsctl = new List<string> { "add-br", br1, "--", "set-fail-mode", br1, "standalone", "--", "add-br", br2, "--", "set-fail-mode", br2, "standalone",
+                "--", "add-port", br1, t1, "trunks=10,20", "--", "add-port", br2, t2, "trunks=10,20" };
+            foreach (var h in hosts) vsctl.AddRange(["--", "add-port", h.Bridge, h.Link, $"tag={h.Vlan}"]);
+            db.Vsctl([.. vsctl]);
+            foreach (var h in hosts) Assert.True(int.Parse(db.Vsctl("get", "Interface", h.Link, "ofport").Trim(), CultureInfo.InvariantCulture) > 0, Log(db));
+            Assert.DoesNotContain("not applied", Log(db));
+
+            Assert.True(Ping(hosts[0].Ns, "10.81.0.2"), "VLAN 10 did not cross the trunk\n" + db.Tool("ovs-ofctl", "dump-ports", br1).Stdout + Log(db));
+            Assert.True(Ping(hosts[2].Ns, "10.81.0.4"), "VLAN 20 did not cross the trunk\n" + Log(db));
+            Assert.False(Ping(hosts[0].Ns, "10.81.0.3", 1), "VLAN 10 reached VLAN 20 on one bridge");
+            Assert.False(Ping(hosts[0].Ns, "10.81.0.4", 1), "VLAN 10 reached VLAN 20 across the trunk");
+            Assert.Contains("access vlan 10 for NORMAL", Log(db));
+
+            // C moves to VLAN 10: it reaches A and B, and no longer D.
+            db.Vsctl("set", "port", hosts[2].Link, "tag=10");
+            Assert.True(Ping(hosts[2].Ns, "10.81.0.1"), "a port moved to VLAN 10 did not reach its new VLAN\n" + Log(db));
+            Assert.True(Ping(hosts[2].Ns, "10.81.0.2"), "a port moved to VLAN 10 did not reach across the trunk\n" + Log(db));
+            Assert.False(Ping(hosts[2].Ns, "10.81.0.4", 1), "a port moved out of VLAN 20 still reached it");
+            db.Vsctl("del-br", br1, "--", "del-br", br2);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { t1, br1, br2 }.Concat(hosts.Select(h => h.Link))) Sh.Run("ip", "link", "del", link);
+            foreach (var h in hosts) Sh.Run("ip", "netns", "del", h.Ns);
+        }
+    }
+
     /// <summary>Faucet's documented Open vSwitch set-up (datapath id, OpenFlow 1.3, secure, numbered ports, a controller
     /// out-of-band, in one transaction), ovs-testcontroller in faucet's place: it connects, the controller's settings
     /// reach the agent, and hosts ping through it.</summary>
@@ -229,7 +292,7 @@ public sealed class VswitchdBridgesTests
     private static bool Ping(string ns, string ip, int count = 3)
         => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
 
-    private static string Log(OvsdbServer db)
+    internal static string Log(OvsdbServer db)
     {
         try
         {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
 using Softswitch.Ports.Linux;
 using Softswitch.TestKit;
 using Xunit.Abstractions;

@@ -152,6 +152,44 @@ public sealed class XdpFlowProgramTests(ITestOutputHelper output)
         Assert.Equal((0L, 0L), rig.Maps.ReadCounters(0));
     }
 
+    /// <summary>
+    /// IPv6: a row with both addresses in its key answers the frames of those addresses (rewritten, counted in its
+    /// slot); frames of other addresses miss to the AF_XDP socket; a row without addresses (an exact flow) is looked up
+    /// first and answers the same frames once it is there.
+    /// </summary>
+    [NetnsFact]
+    public void Ipv6RowsWithAddresses_HitTheirAddressesOnly_AfterTheRowsWithout()
+    {
+        using var rig = new Rig();
+        var frame = Ipv6Frame(17, 1000, 2000);
+        var otherDst = Ipv6Frame(17, 1000, 2000, dst: "2001:db8::3");
+        var otherSrc = Ipv6Frame(17, 1000, 2000, src: "2001:db8::9");
+        var plain = new XdpFlowKey(rig.InIndex, 0, 0x86DD, Mac(DstMac).Value, Mac(SrcMac).Value, 17, 0, 1000, 2000, 0, 0);
+        var withAddresses = plain with { Ipv6Addresses = (Ip6("2001:db8::1"), Ip6("2001:db8::2")) };
+        rig.Maps.ClearCounters(1);
+        rig.Maps.ClearCounters(2);
+        rig.Maps.Put(withAddresses, new XdpFlowAction(XdpFlowProgram.OutPort | XdpFlowProgram.SetDlDst, rig.OutIndex, Mac("0a:00:00:00:00:0b").Value,
+            0, 0, 0, 0, 0, 0, 0, 0, 1));
+
+        rig.In.SendFrames([.. Enumerable.Repeat(frame, 4), otherDst, otherSrc]);
+        var hits = ReceiveFrom(rig.Sink, 4);
+        Assert.Equal(4, hits.Count);
+        Assert.All(hits, f => Assert.Equal([0x0a, 0, 0, 0, 0, 0x0b, .. frame.AsSpan(6)], f));
+        var misses = ReceiveFrom(rig.Port, 2);
+        Assert.Equal([Hex(otherDst), Hex(otherSrc)], misses.Select(f => Hex(f)).Order());
+        Assert.Equal((4L, 4L * frame.Length), rig.Maps.ReadCounters(1));
+
+        rig.Maps.Put(plain, new XdpFlowAction(XdpFlowProgram.OutPort | XdpFlowProgram.SetDlDst, rig.OutIndex, Mac("0a:00:00:00:00:0c").Value,
+            0, 0, 0, 0, 0, 0, 0, 0, 2));
+        rig.In.SendFrames([frame, otherDst]);
+        var got = ReceiveFrom(rig.Sink, 2);
+        Assert.Equal(2, got.Count);
+        Assert.Equal([0x0a, 0, 0, 0, 0, 0x0c, .. frame.AsSpan(6)], got[0]);
+        Assert.Equal([0x0a, 0, 0, 0, 0, 0x0c, .. otherDst.AsSpan(6)], got[1]);
+        Assert.Equal((4L, 4L * frame.Length), rig.Maps.ReadCounters(1));
+        Assert.Equal((2L, 2L * frame.Length), rig.Maps.ReadCounters(2));
+    }
+
     [NetnsFact]
     public void VlanPop_Push_AndSet_AreApplied()
     {

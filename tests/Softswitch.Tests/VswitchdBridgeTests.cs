@@ -37,8 +37,14 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
-                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"}}},
-              "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}}}},
+                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+              "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
+                "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
+                "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}}}},
+              "QoS":{"columns":{"type":{"type":"string"},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
+                "queues":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"value":{"type":"uuid","refTable":"Queue"},"min":0,"max":"unlimited"}}}},
+              "Queue":{"columns":{"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
                 "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
@@ -101,7 +107,9 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(["br0", "p1", "p2", "vx"], br.Interfaces.Select(i => i.Name));
         Assert.Equal(7, br.Interfaces.Single(i => i.Name == "p1").OfportRequest);
         Assert.Contains(br.Refused, r => r.StartsWith("stp_enable=true", StringComparison.Ordinal));
-        Assert.Contains(br.Refused, r => r.StartsWith("port p2: tag=10", StringComparison.Ordinal));
+        Assert.Equal(PortVlan.Access(10), br.Interfaces.Single(i => i.Name == "p2").Vlan);
+        Assert.Null(br.Interfaces.Single(i => i.Name == "p1").Vlan);
+        Assert.DoesNotContain(br.Refused, r => r.StartsWith("port p2", StringComparison.Ordinal));
         Assert.True(VswitchConfig.TryParseDatapathId("00000000000000a1", out ulong dpid) && dpid == 0xa1);
         Assert.False(VswitchConfig.TryParseDatapathId("a1", out _));
         Assert.False(VswitchConfig.TryParseDatapathId("0000000000000000", out _));
@@ -147,6 +155,126 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
         Assert.Null(bridge.Dp.Ports.Get(1));
         Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    /// <summary>Port tag, trunks and vlan_mode become the ports' VLAN memberships for NORMAL, as Open vSwitch reads them;
+    /// a change reaches the datapath's port, and the modes not served are refused.</summary>
+    [Fact]
+    public void PortTagAndTrunks_BecomeVlanMemberships()
+    {
+        var db = Database();
+        void ModifyPort(string port, JsonObject columns)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject { [Id(port).ToString()] = new JsonObject { ["modify"] = columns } } }, out var e), e);
+        ModifyPort("P-p1", new JsonObject { ["trunks"] = new JsonArray("set", new JsonArray(20, 10)) });
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Equal(PortVlan.Trunk([10, 20]), config.Interfaces.Single(i => i.Name == "p1").Vlan);
+        using var bridge = Bridge.Create(config, Host());
+        Assert.Equal(PortVlan.Access(10), bridge.Dp.Ports.Get(1)!.Vlan);   // p2
+        Assert.True(bridge.Dp.Ports.Get(7)!.Vlan!.Carries(20));            // p1
+        Assert.False(bridge.Dp.Ports.Get(7)!.Vlan!.Carries(30));
+
+        // p2 becomes a trunk (its tag ignored, said); p1 asks for a mode not served: a trunk of every VLAN, said.
+        ModifyPort("P-p2", new JsonObject { ["vlan_mode"] = "trunk" });
+        ModifyPort("P-p1", new JsonObject { ["vlan_mode"] = "native-untagged" });
+        config = VswitchConfig.Read(db)!.Bridges[0];
+        bridge.Apply(config);
+        Assert.Null(bridge.Dp.Ports.Get(1)!.Vlan);
+        Assert.Null(bridge.Dp.Ports.Get(7)!.Vlan);
+        Assert.Contains(config.Refused, r => r == "port p2: tag (ignored: vlan_mode=trunk)");
+        Assert.Contains(config.Refused, r => r.StartsWith("port p1: vlan_mode=native-untagged (not supported", StringComparison.Ordinal));
+
+        // Both a tag and trunks, no mode: an access port, the trunks ignored (said).
+        ModifyPort("P-p2", new JsonObject { ["vlan_mode"] = new JsonArray("set", new JsonArray()), ["trunks"] = new JsonArray("set", new JsonArray(5)) });
+        config = VswitchConfig.Read(db)!.Bridges[0];
+        bridge.Apply(config);
+        Assert.Equal(PortVlan.Access(10), bridge.Dp.Ports.Get(1)!.Vlan);
+        Assert.Contains(config.Refused, r => r == "port p2: trunks (ignored: tag 10 makes it an access port)");
+    }
+
+    /// <summary>A Port's linux-htb QoS (other_config:max-rate, queues with min-rate and max-rate) becomes the port's
+    /// egress shaping; a change replaces it, a queue id the switch does not have and another QoS type are refused,
+    /// and clearing qos takes the shaping away.</summary>
+    [Fact]
+    public void PortQos_LinuxHtb_BecomesThePortsShaping()
+    {
+        var db = Database();
+        JsonNode Map(params (string K, string V)[] kv) => new JsonArray("map", new JsonArray([.. kv.Select(p => (JsonNode)new JsonArray(p.K, p.V))]));
+        Insert(db, "Queue", "q0", new JsonObject { ["other_config"] = Map(("max-rate", "30000000")) });
+        Insert(db, "Queue", "q1", new JsonObject { ["other_config"] = Map(("min-rate", "10000000"), ("max-rate", "70000000")) });
+        Insert(db, "Queue", "q9", new JsonObject { ["other_config"] = Map(("max-rate", "1000")) });
+        Insert(db, "QoS", "qos", new JsonObject
+        {
+            ["type"] = "linux-htb", ["other_config"] = Map(("max-rate", "100000000")),
+            ["queues"] = new JsonArray("map", new JsonArray(new JsonArray(0, Ref(Id("q0"))), new JsonArray(1, Ref(Id("q1"))), new JsonArray(9, Ref(Id("q9"))))),
+        });
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject { [Id("P-p1").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["qos"] = Ref(Id("qos")) } } } }, out var e), e);
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Contains(config.Refused, r => r.StartsWith("port p1: queue 9 (queue ids here are 0 to 7", StringComparison.Ordinal));
+        using var bridge = Bridge.Create(config, Host());
+        var shaper = bridge.Dp.Ports.Get(7)!.Shaper!;
+        Assert.Equal(100_000_000, shaper.MaxRate);
+        Assert.Equal((0L, 30_000_000L), (shaper.Queues[0]!.MinRate, shaper.Queues[0]!.MaxRate));
+        Assert.Equal((10_000_000L, 70_000_000L), (shaper.Queues[1]!.MinRate, shaper.Queues[1]!.MaxRate));
+        Assert.Null(shaper.Queues[9]);
+        Assert.Null(bridge.Dp.Ports.Get(1)!.Shaper);   // p2 has no qos
+
+        // A rate changed: a new shaping; an unchanged read keeps the same one.
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Queue"] = new JsonObject { [Id("q1").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["other_config"] = Map(("min-rate", "20000000")),
+        } } } }, out e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        var changed = bridge.Dp.Ports.Get(7)!.Shaper!;
+        Assert.Equal(20_000_000, changed.Queues[1]!.MinRate);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Same(changed, bridge.Dp.Ports.Get(7)!.Shaper);
+
+        // Another type is refused (not shaped), and so is no qos at all.
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["QoS"] = new JsonObject { [Id("qos").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["type"] = "egress-policer" } } } }, out e), e);
+        config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Contains(config.Refused, r => r.StartsWith("port p1: qos type 'egress-policer'", StringComparison.Ordinal));
+        bridge.Apply(config);
+        Assert.Null(bridge.Dp.Ports.Get(7)!.Shaper);
+    }
+
+    /// <summary>stp_enable and mcast_snooping_enable are refused in the Bridge status column (a key each, with the
+    /// reason), the rest of the bridge served; turned off, the keys go.</summary>
+    [Fact]
+    public void StpAndSnooping_AreRefusedInTheBridgeStatus_TheRestIsServed()
+    {
+        var db = Database();
+        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = true });
+        var config = VswitchConfig.Read(db)!;
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        Assert.NotNull(bridge.Dp.Ports.Get(7));
+        var row = BridgeRow(StatusWriter.Operations(db, config, [bridge]));
+        var status = OvsdbDatum.StringMap(row["status"]);
+        Assert.Equal(["mcast_snooping_enable", "stp_enable"], status.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("refused: STP is not supported", status["stp_enable"]);
+        Assert.Equal("refused: multicast snooping is not supported", status["mcast_snooping_enable"]);
+        ApplyWritten(db, StatusWriter.Operations(db, config, [bridge]));
+        Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
+
+        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = false, ["stp_enable"] = false });
+        config = VswitchConfig.Read(db)!;
+        bridge.Apply(config.Bridges[0]);
+        Assert.Empty(OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]));
+    }
+
+    private void ModifyBridge(OvsdbReplica db, JsonObject columns)
+        => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Bridge"] = new JsonObject { [Id("br0").ToString()] = new JsonObject { ["modify"] = columns } } }, out var e), e);
+
+    private static JsonObject BridgeRow(List<JsonNode> ops)
+        => Assert.Single(ops.Cast<JsonObject>(), o => (string)o["table"]! == "Bridge")["row"]!.AsObject();
+
+    private static void ApplyWritten(OvsdbReplica db, List<JsonNode> ops)
+    {
+        foreach (var op in ops.Cast<JsonObject>())
+        {
+            string table = (string)op["table"]!;
+            var uuid = OvsdbDatum.Uuids(op["where"]![0]![2]).Single();
+            Assert.True(db.TryApplyUpdate(new JsonObject { [table] = new JsonObject { [uuid.ToString()] = new JsonObject { ["new"] = op["row"]!.DeepClone() } } }, out var e), e);
+        }
     }
 
     [Fact]

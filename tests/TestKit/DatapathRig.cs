@@ -1,4 +1,6 @@
 using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
@@ -18,22 +20,34 @@ public class DatapathRig : IDisposable
     public readonly List<FlowRemoved> Removed = new();
     public readonly List<(PortStatusReason Reason, ushort Port)> PortEvents = new();
 
-    /// <param name="ports">How many memory ports (MAC 02:00:00:00:00:0n for port n).</param>
+    /// <param name="ports">How many memory ports (named pn, MAC 02:00:00:00:00:0n for port n).</param>
     /// <param name="options">The datapath's options (default: a 1,024-entry EMC, no packet-in rate limit).</param>
     /// <param name="addPorts">False to leave the ports to the caller (an offload that attaches them itself).</param>
     /// <param name="capture">False for ports that keep no copy of what they are sent (long runs).</param>
     public DatapathRig(int ports = 4, DatapathOptions? options = null, ManualClock? clock = null, bool addPorts = true, bool capture = true)
+        : this(MemoryPorts(ports, capture: capture), options, clock, addPorts)
+    {
+    }
+
+    /// <param name="ports">The memory ports, numbered 1..N in this order.</param>
+    public DatapathRig(MemoryPort[] ports, DatapathOptions? options = null, ManualClock? clock = null, bool addPorts = true)
     {
         Clock = clock ?? new ManualClock();
         Dp = new SwitchDatapath(options ?? new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
         Dp.Subscribe(new Events(this));
-        Ports = new MemoryPort[ports];
-        for (int i = 0; i < ports; i++)
-        {
-            Ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = capture };
-            if (addPorts) Dp.AddPort(Ports[i], (ushort)(i + 1));
-        }
+        Ports = ports;
+        if (addPorts)
+            for (int i = 0; i < ports.Length; i++) Dp.AddPort(ports[i], (ushort)(i + 1));
         PortEvents.Clear();
+    }
+
+    /// <summary><paramref name="count"/> memory ports for numbers 1..count: port n named <paramref name="prefix"/>n, MAC 02:00:00:00:00:0n.</summary>
+    public static MemoryPort[] MemoryPorts(int count, string prefix = "p", bool capture = true)
+    {
+        var ports = new MemoryPort[count];
+        for (int i = 0; i < count; i++)
+            ports[i] = new MemoryPort($"{prefix}{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = capture };
+        return ports;
     }
 
     private sealed class Events(DatapathRig r) : IDatapathEvents
@@ -46,10 +60,36 @@ public class DatapathRig : IDisposable
     /// <summary>Memory port number <paramref name="no"/>.</summary>
     public MemoryPort Port(int no) => Ports[no - 1];
 
+    /// <summary>The first forwarder (the one <see cref="SwitchDatapath.PollUntilIdle"/> drives).</summary>
+    public Forwarder Fwd => Dp.Forwarders[0];
+
+    /// <summary>
+    /// Inserts a rule straight into pipeline stage <paramref name="table"/> (created, dropping on a miss, if new). A
+    /// rule in a later stage or with instructions has the forwarders classify through the stages.
+    /// </summary>
+    public FlowEntry Insert(int table, FlowMatch match, ushort priority, FlowAction[] actions, FlowInstructions? instructions = null)
+    {
+        var pipeline = Dp.Pipeline;
+        var stage = table == 0 ? pipeline.Table(0) : pipeline.GetOrCreateStage(table, TableMissMode.Drop);
+        if (table != 0 || instructions is not null) pipeline.EnableStages();
+        using var w = stage.Write();
+        var e = new FlowEntry(match, priority, new FlowActions(actions), 0, 0, Clock.NowNanos);
+        if (instructions is not null) w.SetInstructions(e, instructions);
+        w.Insert(e);
+        return e;
+    }
+
     /// <summary>Receives <paramref name="frame"/> <paramref name="times"/> times on port <paramref name="port"/> and forwards until idle.</summary>
     public void Send(int port, byte[] frame, int times = 1)
     {
         for (int i = 0; i < times; i++) Ports[port - 1].Inject(frame);
+        Dp.PollUntilIdle();
+    }
+
+    /// <summary>Receives <paramref name="frames"/> on port <paramref name="port"/> as one burst and forwards until idle.</summary>
+    public void SendBurst(int port, params byte[][] frames)
+    {
+        foreach (var f in frames) Ports[port - 1].Inject(f);
         Dp.PollUntilIdle();
     }
 

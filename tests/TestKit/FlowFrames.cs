@@ -55,4 +55,43 @@ public static class FlowFrames
     }
 
     public static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexString(b);
+
+    /// <summary>An IPv6 address as text, as a number (first byte most significant).</summary>
+    public static UInt128 Ip6(string s) => System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(System.Net.IPAddress.Parse(s).GetAddressBytes());
+
+    /// <summary>
+    /// An IPv6 frame (02:..:01 to 02:..:02): Ethernet (one tag when <paramref name="vlan"/> is given), the fixed header
+    /// with <paramref name="tc"/>, hop limit 64 and the addresses, an 8-byte hop-by-hop header when
+    /// <paramref name="hopByHop"/>, then an L4 header of <paramref name="proto"/> with <paramref name="a"/>/<paramref name="b"/>
+    /// as ports (or ICMPv6 type and code) and a payload. Checksums are not filled in.
+    /// </summary>
+    public static byte[] Ipv6Frame(byte proto, ushort a, ushort b, ushort? vlan = null, byte tc = 0, bool hopByHop = false,
+                                   string src = "2001:db8::1", string dst = "2001:db8::2")
+    {
+        int l4 = proto == 6 ? 20 : 8, ext = hopByHop ? 8 : 0, payload = 24;
+        var f = new List<byte>();
+        f.AddRange(Convert.FromHexString("020000000002020000000001"));
+        if (vlan is { } v) f.AddRange([0x81, 0x00, (byte)(0x40 | v >> 8), (byte)v]);
+        f.AddRange([0x86, 0xDD, (byte)(0x60 | tc >> 4), (byte)(tc << 4 | 0x1), 0x23, 0x45]);
+        int plen = ext + l4 + payload;
+        f.AddRange([(byte)(plen >> 8), (byte)plen, hopByHop ? (byte)0 : proto, 64]);
+        f.AddRange(System.Net.IPAddress.Parse(src).GetAddressBytes());
+        f.AddRange(System.Net.IPAddress.Parse(dst).GetAddressBytes());
+        if (hopByHop) f.AddRange([proto, 0, 1, 4, 0, 0, 0, 0]);
+        var h = new byte[l4];
+        h[0] = (byte)(a >> 8); h[1] = (byte)a; h[2] = (byte)(b >> 8); h[3] = (byte)b;
+        if (proto == 58) { h[0] = (byte)a; h[1] = (byte)b; h[2] = 0x12; h[3] = 0x34; }
+        if (proto == 17) { h[4] = 0; h[5] = (byte)(8 + payload); h[6] = 0xab; h[7] = 0xcd; }
+        if (proto == 6) { h[12] = 0x50; h[13] = 0x18; }
+        f.AddRange(h);
+        for (int i = 0; i < payload; i++) f.Add((byte)i);
+        return [.. f];
+    }
+
+    /// <summary>The exact match of <paramref name="frame"/> (an IPv6 frame) on <paramref name="inPort"/> with both IPv6 addresses matched too.</summary>
+    public static FlowMatch MatchWithIpv6Addresses(byte[] frame, ushort inPort)
+    {
+        PacketParser.Parse(frame, inPort, out var key, out _);
+        return new FlowMatch(new FlowKeyBuilder(FlowMatch.ExactMaskNoTun).Ipv6Src(UInt128.MaxValue).Ipv6Dst(UInt128.MaxValue).Key, key);
+    }
 }

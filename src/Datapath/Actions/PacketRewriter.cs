@@ -6,35 +6,16 @@ using Softswitch.Datapath.Packets;
 namespace Softswitch.Datapath.Actions;
 
 /// <summary>
-/// The OpenFlow 1.0 set-field actions as byte rewrites of one frame, keeping every checksum valid.
+/// The header-changing actions as byte rewrites of one frame (set-field, VLAN, MPLS and PBB tags, TTLs), keeping
+/// every checksum valid.
 /// </summary>
 /// <remarks>
-/// Design: each method takes the frame and the <see cref="PacketLayers"/> the parser produced for it, and
-/// patches bytes in place. Checksums are updated incrementally (<see cref="Checksum.Update16"/>/<see cref="Checksum.Update32"/>),
-/// never recomputed, so the cost does not depend on the payload size. The <see cref="Flow.FlowKey"/> is
-/// not touched: the key is not re-derived after rewrites.
-/// <para>Semantics (the OpenFlow 1.0.0 action structures; the reference switch and Open vSwitch's lib/packets.c agree):</para>
-/// <list type="bullet">
-/// <item>A rewrite whose layer is absent is a no-op. In particular SetNw* act on IPv4 only: on ARP they do
-/// nothing (the reference switch rewrites nw_src/nw_dst only when dl_type is IPv4), and SetTp* act on TCP and
-/// UDP only (no-op on ICMP, other protocols, and later fragments, which carry no L4 header).</item>
-/// <item>SetNwSrc/Dst fix the IPv4 header checksum and, when a TCP/UDP header is present, the L4 checksum
-/// (its pseudo-header covers the addresses). A first fragment carries the datagram's L4 checksum and is fixed;
-/// a later fragment has no L4 header and only its IP header changes. ICMP's checksum has no pseudo-header and
-/// is left alone.</item>
-/// <item>UDP checksum 0 means "none" and stays 0; a UDP checksum that updates to 0 is written as 0xFFFF
-/// (RFC 768: a computed 0 is sent as all ones).</item>
-/// <item>SetNwTos replaces the six DSCP bits and keeps the two ECN bits (IPv4's TOS, or IPv6's traffic class).</item>
-/// <item>SetTp* on SCTP update its CRC32c by the change (see <see cref="SctpCrcDelta"/>); fragments are left alone.</item>
-/// <item>SetVlanVid/SetVlanPcp on an untagged frame push an 802.1Q tag (TPID 0x8100) after the MAC addresses
-/// with the other TCI field zero; on a tagged frame they replace their field and keep the rest (CFI too).
-/// StripVlan on an untagged frame is a no-op. These change the frame length, so they take the
-/// <see cref="PacketPool"/> buffer: a push uses 4 bytes of headroom and moves the 12 MAC bytes back, a strip
-/// moves them forward and gives the 4 bytes back; layer offsets shift by 4 either way.</item>
-/// </list>
-/// The layer offsets are trusted to come from parsing this frame; each method still
-/// checks the frame is long enough for the bytes it touches (one unsigned compare) and does nothing otherwise,
-/// so a stale layers value cannot make it throw. Stateless and thread-safe per frame; never allocates.
+/// Each method takes the frame and the <see cref="PacketLayers"/> the parser produced for it and patches bytes in
+/// place; checksums are updated by the change, never recomputed; the <see cref="Flow.FlowKey"/> is not touched. A
+/// rewrite whose layer is absent does nothing, and each method checks the frame is long enough for the bytes it
+/// touches, so a stale layers value cannot make it throw. Pushes and pops take the <see cref="PacketPool"/> buffer and
+/// move the layer offsets behind the change. Stateless, thread-safe per frame, never allocates.
+/// Design and OpenFlow 1.0 semantics: docs/datapath.md, "Actions".
 /// </remarks>
 public static partial class PacketRewriter
 {

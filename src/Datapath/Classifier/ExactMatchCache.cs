@@ -7,36 +7,14 @@ namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
 /// The exact-match cache (EMC): a per-forwarding-thread, fixed-size, set-associative array mapping a full packet
-/// key to the flow a table lookup chose for it (after ovs <c>lib/dpif-netdev-dfc.h</c>).
+/// key to the flow a table lookup chose for it, or to the <see cref="PipelineVerdict"/> of a multi-stage pipeline
+/// (after ovs <c>lib/dpif-netdev-dfc.h</c>).
 /// </summary>
 /// <remarks>
-/// <para>Layout: <c>Capacity / Ways</c> sets of <see cref="Ways"/> slots (2 or 4), each slot {hash, key, flow,
-/// version, the flow's serial}; the set is <c>hash &amp; setMask</c> where hash is the packet hash carried with the burst (any
-/// well-mixed hash; keys are compared in full: the base words, and the extension only when the key's map of extension
-/// words says it has one, see <see cref="FlowKey.EqualsPacketKey"/>).</para>
-/// <para>Validity: a slot is a hit only when its key equals the packet key, its flow is not
-/// <see cref="FlowEntry.IsRemoved"/> and is still the incarnation cached (its <see cref="FlowEntry.Serial"/>, read
-/// after <see cref="FlowEntry.IsRemoved"/>, equals the slot's: a recycling table may have given the entry a new rule,
-/// see <see cref="QuiescentDomain"/>), and either the flow is <see cref="FlowEntry.IsUnshadowable"/> or the slot's
-/// version equals the table's current cache version (<see cref="FlowTable.CacheVersion"/>). The table bumps the cache
-/// version after publishing a write that adds a rule which could change the winner for some key (a new rule, not a
-/// replacement); removals and action swaps need no bump (a removed flow fails the IsRemoved test; removing other
-/// rules cannot dethrone a winner; an action swap keeps the same entry). An unshadowable rule (all-ones mask, top
-/// priority) can only lose its key by being removed: churn of such rules never invalidates cached ones. The owning
-/// forwarder clears the cache when the pipeline's lookup table changes.</para>
-/// <para>Insertion (on a table hit that the cache missed): into the slot already holding the key, else into an
-/// empty slot; otherwise, with probability 1/<c>insertInverseProbability</c> (ovs emc-insert-inv-prob, default 100),
-/// into an invalid slot of the set, else over a pseudo-randomly chosen way, so a flood of short flows cannot thrash
-/// the cache. The coin is tossed before any resident flow is read (as ovs <c>emc_probabilistic_insert</c>): only the
-/// set's own line is touched by a miss that loses it.</para>
-/// <para><b>Verdicts</b> (a multi-stage pipeline, see <see cref="Pipeline.IsMultiStage"/>): a slot holds instead the
-/// composed result of the whole pipeline for its key (<see cref="PipelineVerdict"/>: every rule hit, the composed
-/// actions), valid while no flow-mod that could change it has happened (<see cref="PipelineVerdict.IsCurrent"/>: the
-/// rules it hit and the <see cref="ShadowClass"/> versions it recorded, checked on each hit), so a packet through any
-/// number of tables costs one cache lookup. Same sets, same insertion policy; a slot counts the verdict it holds, so
-/// the verdict's owner can reuse it once no slot does. The owner clears the cache when it moves between single-table
-/// and multi-stage classification.</para>
-/// <para>Thread safety: none; one instance per forwarding thread. Counters are plain fields, read racily by stats.</para>
+/// A slot is a hit only while its flow is not removed, is the incarnation cached (<see cref="FlowEntry.Serial"/>) and
+/// either is unshadowable or was cached at the table's current <see cref="FlowTable.CacheVersion"/>; a verdict is
+/// checked by <see cref="PipelineVerdict.IsCurrent"/>. Insertion over a busy set is probabilistic. Not thread-safe:
+/// one instance per forwarding thread. Design: docs/datapath.md, "The exact-match cache".
 /// </remarks>
 [SkipLocalsInit]
 public sealed class ExactMatchCache

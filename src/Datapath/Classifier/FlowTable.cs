@@ -12,55 +12,11 @@ namespace Softswitch.Datapath.Classifier;
 /// rule whose masked value it matches. Mechanism only: it knows no protocol, flags, cookies or table numbers.
 /// </summary>
 /// <remarks>
-/// <para><b>Stages</b>: rules whose mask is all ones (<see cref="FlowMatch.IsExact"/>) live in a hash table (one
-/// probe per packet), all others in the tuple space (one hashed subtable per mask, see <see cref="TupleSpace"/>);
-/// the hash stage is an optimisation, not a rank: a packet's winner is the highest priority over both. Ties: a rule
-/// of the hash stage beats an equal-priority wildcard rule (it is the more specific); among equal-priority wildcard
-/// rules, the one in the subtable that comes first in the tuple space's order wins (see <see cref="TupleSpace"/>).
-/// The hash stage holds one rule per key; a second all-ones rule with the same value and another priority goes to
-/// the tuple space, and so does one replacing an identical rule there (a rule replaces its identical one in place).
-/// Lookups consult the tuple space after a hash-stage hit only when it holds a higher priority, so when every all-ones
-/// rule has the top priority (what an OpenFlow 1.0 policy installs) a hash hit ends the search.
-/// In front of both, each forwarding thread may keep an <see cref="ExactMatchCache"/> of lookup results.</para>
-/// <para><b>Writers</b> go through <see cref="Write"/>: one writer at a time (a lock), any number of inserts, removals
-/// and action swaps, published when the scope ends (the tuple space's search order once, the versions once, then the
-/// observers). <see cref="Expire"/> is a writer too. <see cref="WriteScope.Insert"/> replaces a rule with identical match and
-/// priority (the old one is reported removed with reason Delete). <see cref="WriteScope.Remove(List{FlowEntry})"/> removes
-/// losers first (ascending priority, hash-stage rules after wildcard rules of equal priority, equal-priority wildcard
-/// rules in reverse search order), so any one lookup racing a multi-rule removal returns either what it returned
-/// before or what it returns after (up to ties while the search order is republished).</para>
-/// <para><b>Readers</b> never lock: every entry is fully built before a single reference store publishes it; a
-/// replacement is one store into the same slot; <see cref="WriteScope.SetActions"/> swaps a rule's whole action list. Lookups
-/// racing a writer may return an entry it has just removed (it is then <see cref="FlowEntry.IsRemoved"/>); entries are
-/// never mutated in place except for their action list and counters, and a removed entry is either left to the GC or,
-/// when the table recycles (below), given a new incarnation only after its grace period.
-/// <see cref="Trace"/> is a reader too (diagnostics): <see cref="Lookup"/>'s answer plus the stage, with no counter touched.</para>
-/// <para><b>Action lists</b> are shared: <see cref="WriteScope.Insert"/> and <see cref="WriteScope.SetActions"/> store the
-/// <see cref="ActionInterner"/>'s list equal to the rule's (immutable, so sharing is safe), so many rules with few
-/// distinct action lists keep them hot in the cache.</para>
-/// <para><b>Versions</b>: <see cref="Version"/> is bumped once per published change. <see cref="CacheVersion"/> is
-/// what cached lookup results are valid for: bumped when an insert could change some key's winner (a new rule, not a
-/// replacement), drawn from one process-wide sequence so that no two tables ever share a value (a cache that
-/// outlives a table swap can never validate an entry against the wrong table). Readers load it before any table
-/// state, so a cached result is never newer than its version. Cached pipeline results check finer versions: each
-/// (mask, priority) class of rules has its own, moved only by the changes that could take a key from that class's
-/// rules (<see cref="ShadowClass"/>), and the table's <see cref="MissClass"/> moves with every add, so a flow-mod
-/// stales only the verdicts it could change.</para>
-/// <para><b>Hashes</b>: the per-packet hash given to <see cref="LookupBurst"/> only indexes the EMC (any well-mixed
-/// hash, e.g. <see cref="FlowKey.Hash"/> or a NIC's); the stages hash masked keys themselves.</para>
-/// <para><b>Recycling</b> (<see cref="RecycleEntries"/>, off by default): so that churn allocates nothing, writers take
-/// entries from <see cref="WriteScope.NewEntry"/>, and every entry the table removes (delete, replace, expiry) is
-/// retired with the <see cref="Reclamation"/> domain's current epoch, instead of being left to the GC. A retired entry
-/// is given a new incarnation (<see cref="FlowEntry.Reinitialize"/>) by a later <see cref="WriteScope.NewEntry"/>
-/// only once the domain's safe epoch has passed its retire epoch: every forwarding thread has passed a quiescent
-/// point, and every hold taken by a control thread before then is given back, since the removal (the invariant is
-/// <see cref="QuiescentDomain"/>'s). The epoch is advanced once per published write that retired something. So a
-/// reader that found a rule in the table never sees it change identity before its next quiescent point, and a cache
-/// slot that keeps it longer tells incarnations apart by <see cref="FlowEntry.Serial"/>. Only a table without
-/// observers pools its entries (an observer, e.g. offload, keeps rules beyond any hold), at most
-/// <see cref="MaxPooledEntries"/> of them (the rest are left to the GC). Whoever enables recycling vouches that every
-/// thread keeping rules this table hands out (lookups, write-scope queries, removal reports) is a registered reader or
-/// keeps them inside a hold.</para>
+/// All-ones rules live in a hash stage, the others in the <see cref="TupleSpace"/>; the winner is the highest priority
+/// over both, with fixed ties. One writer at a time (<see cref="Write"/>, published when the scope ends); readers never
+/// lock and may see an entry just removed (<see cref="FlowEntry.IsRemoved"/>). With <see cref="RecycleEntries"/>, a
+/// removed entry is reused only after its <see cref="QuiescentDomain"/> grace period.
+/// Design: docs/datapath.md, "One table".
 /// </remarks>
 [SkipLocalsInit]
 public sealed partial class FlowTable

@@ -27,30 +27,12 @@ public enum PipelineEnd : byte
 /// order, then the action set in the order of OpenFlow 1.3.5 section 5.10), and how the run ended.
 /// </summary>
 /// <remarks>
-/// <para>Validity (<see cref="IsCurrent"/>, checked on every use): every rule hit is still in its table as the
-/// incarnation the run found (not <see cref="FlowEntry.IsRemoved"/>, same <see cref="FlowEntry.Serial"/>), and every
-/// visited stage's class keeps the version recorded: the hit rule's class (mask and priority), or the table's
-/// <see cref="FlowTable.MissClass"/> where the run missed; a run that went past a stage that does not exist also
-/// records the pipeline's <see cref="Pipeline.StageCreations"/>. A class moves with exactly the flow-mods that could
-/// change what its stage returns for some key the verdict covers (see <see cref="ShadowClass"/>: a rule that could
-/// outrank the hit, a swap of the hit's actions or instructions, a new rule or miss mode where the run missed, a
-/// change of the tie order), so such a flow-mod makes the verdict stale at once, and the rest of a table's churn
-/// (other rules of the same mask and priority coming and going, rules below the hit) leaves it valid. By induction
-/// over the stages, each stage then sees the same key and returns the same rule, so the composed result is the
-/// one a fresh run would compute. A class version is read after the stage's lookup but compared with the table's
-/// <see cref="FlowTable.Version"/> read before it: a class that moved meanwhile is recorded as stale (-1).</para>
-/// <para>Cost: while nothing was published in the pipeline since the verdict was last found current
-/// (<see cref="Pipeline.Changes"/>), the check is one load; after a change, each stage's class version, and the hit
-/// rule itself only when its table published a removal (<see cref="FlowTable.Removals"/>).</para>
-/// <para>Owned by one forwarding thread (its cache and its <see cref="VerdictInterner"/>), which adds the packets it
-/// runs through the verdict to <see cref="PendingPackets"/> and credits them to the rules in batches (see
-/// <c>Forwarder</c>).</para>
-/// <para>Immutable while any cache slot holds it, but for those counters (a thread's <see cref="VerdictInterner"/> hands
-/// the same one back for every later packet key with the same chain), and but for a repair: once stale, a verdict only
-/// one slot holds may be brought current in place by its owner (<see cref="FindRepair"/>, <see cref="CommitRepair"/>). The interner counts the slots that hold it
-/// (its own and the thread's cache's) and, once none does and its credits are paid, reuses the object and its arrays
-/// for a later chain of the same shape (<see cref="VerdictInterner.Recycle"/>), so churn that keeps making new chains
-/// allocates nothing once the pool is warm.</para>
+/// Valid (<see cref="IsCurrent"/>, checked on every use) while every rule hit is the incarnation the run found and
+/// every visited stage's class keeps its recorded version; then a fresh run would compute the same result. The check
+/// is one load while <see cref="Pipeline.Changes"/> has not moved. Owned by one forwarding thread: immutable while a
+/// cache slot holds it, except for its pending credits and an in-place repair by its owner (<see cref="FindRepair"/>,
+/// <see cref="CommitRepair"/>); reused through <see cref="VerdictInterner.Recycle"/> once no slot holds it.
+/// Design: docs/datapath.md, "Validity under churn" and "Repairing a stale verdict".
 /// </remarks>
 public sealed class PipelineVerdict
 {

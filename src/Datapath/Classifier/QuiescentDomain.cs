@@ -6,34 +6,11 @@ namespace Softswitch.Datapath.Classifier;
 /// <see cref="FlowTable.RecycleEntries"/>) instead of being left to the garbage collector.
 /// </summary>
 /// <remarks>
-/// <para><b>Readers</b> (forwarding threads) each hold a <see cref="Reader"/> and announce, at every quiescent point
-/// (between two poll rounds), the current epoch with <see cref="Reader.Quiesce"/>: "I hold no rule I found before
-/// this point". A reader about to block (idle wait) goes <see cref="Reader.Offline"/> (it holds nothing while
-/// offline) and announces again before it touches a table. A reader's announcement is a full fence, so the table
-/// state it reads afterwards is at least as new as the epoch it announced; an unchanged announcement is not stored
-/// again (no fence: see <see cref="Reader.Quiesce"/>).</para>
-/// <para><b>Writers</b> unlink an entry, tag it with <see cref="CurrentEpoch"/> (its retire epoch), and call
-/// <see cref="Advance"/> (a full fence) once per published write that retired something. An entry retired in epoch
-/// <c>e</c> may be reused once <see cref="SafeEpoch"/> is greater than <c>e</c>, that is, once every online reader
-/// has announced an epoch after <c>e</c>.</para>
-/// <para><b>Invariant</b>: a reader that found an entry in a table before its removal announced an epoch at most the
-/// entry's retire epoch, and keeps that announcement until its next quiescent point or until it goes offline; a
-/// reader that announced a later epoch read the table after the unlink and cannot find the entry there. So an entry
-/// is never given a new incarnation while a reader that found it in the table is between two quiescent points. A
-/// reference kept across quiescent points (an exact-match cache slot) must be validated by the entry's
-/// <see cref="Flow.FlowEntry.Serial"/> (see <see cref="ExactMatchCache"/>).</para>
-/// <para><b>Holds</b>: a thread that is not a forwarder (a controller connection applying a flow-mod and sending its
-/// flow-removed messages, a stats reply, a packet-out, expiry notifications, a control command) takes a
-/// <see cref="Hold"/> around the work that touches rules: the same announcement in one of <see cref="HoldSlots"/>
-/// shared slots, taken and given back without allocating. Taking a hold never waits: when every slot is taken, the
-/// hold joins the overflow group, which announces the epoch its first member entered in until its last member leaves
-/// (more conservative, never wrong). A thread that is neither (it holds rules outside a hold and
-/// is no registered reader) is invisible here: a table recycles its entries only where every holder of its rules is
-/// one of the two or works under the table's writer lock.</para>
-/// <para>Thread safety: <see cref="Register"/>/<see cref="Unregister"/> are serialised by a lock (rare; they
-/// allocate); <see cref="Reader.Quiesce"/>/<see cref="Reader.Offline"/> are wait-free and run on the reader's own
-/// thread; <see cref="Advance"/>, <see cref="CurrentEpoch"/> and <see cref="SafeEpoch"/> are for writers (any
-/// thread) and allocate nothing.</para>
+/// Forwarding threads are <see cref="Reader"/>s that <see cref="Reader.Quiesce"/> between poll rounds and go
+/// <see cref="Reader.Offline"/> before blocking; other threads touch rules inside a <see cref="Hold"/>. An entry retired
+/// in epoch e may be reused once <see cref="SafeEpoch"/> is above e. A reference kept across quiescent points must be
+/// checked against <see cref="Flow.FlowEntry.Serial"/>. Quiesce, Offline and holds are wait-free and allocate nothing.
+/// Design: docs/datapath.md, "Reusing removed rules".
 /// </remarks>
 public sealed class QuiescentDomain
 {

@@ -9,33 +9,15 @@ namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
 /// The wildcard stage of a <see cref="FlowTable"/>: one hashed <see cref="Subtable"/> per distinct mask, searched in
-/// order of the subtables' highest rule priority, stopping as soon as nothing later can win.
+/// order of the subtables' highest rule priority, stopping as soon as nothing later can win (after ovs
+/// <c>lib/classifier.c</c> and <c>lib/pvector.c</c>).
 /// </summary>
 /// <remarks>
-/// <para>Design (after ovs <c>lib/classifier.c</c> and <c>lib/pvector.c</c>): a subtable maps
-/// <c>hash(key &amp; mask)</c> to the rules whose match is exactly (mask, value). Rules that share a match differ
-/// only in priority; the subtable's slot holds the highest of them and the rest hang off it, ordered by priority
-/// descending, in a writer-private chain (<see cref="FlowEntry.NextLowerPriority"/>). So a probe yields at most one
-/// candidate per subtable. The published subtable list is an immutable array sorted by (max priority
-/// descending, mask specificity descending, mask words ascending); it is rebuilt and republished with one
-/// <see cref="Volatile.Write{T}(ref T, T)"/> by <see cref="Publish()"/> when its order or membership changed.</para>
-/// <para>Lookup: visit subtables in order, keep the best candidate (a later subtable replaces it only with a
-/// strictly higher priority), and stop once the best priority is at least the next subtable's max priority.
-/// Tie rule: among overlapping wildcard rules of equal priority, the one whose subtable comes first in that order
-/// wins (more specific mask first), a deterministic function of the rule set, not of insertion history.</para>
-/// <para>Burst lookup (what the pipeline calls): subtable-major over up to 64 keys with a bitmap of unresolved keys
-/// (ovs dpcls). Per subtable, phase 1 hashes each unresolved key and compares its home bucket's tags without
-/// branching on the outcome, collecting a bitmap of candidates; phase 2 gives only the candidates (usually about one
-/// key in sixteen) the full probe and key compare. Subtables are kept at most a quarter full after a rebuild so
-/// probes almost always end in the home bucket.</para>
-/// <para>Extension words (ovs miniflow's idea, by subtable): each subtable knows the extension words its mask covers
-/// (<see cref="Subtable.ExtWords"/>). A subtable with none, every OpenFlow 1.0 mask, hashes and compares the six base
-/// words in registers exactly as a 48-byte key did; one with some also hashes and compares those words, key by key
-/// (<see cref="Subtable.ProbeExtended"/>). A packet's extension is never read by a subtable that does not use it.</para>
-/// <para>Thread safety: one writer at a time (the caller serialises); lock-free readers. A rule becomes visible to
-/// readers when its slot is written (inside its subtable), and its subtable's position in the search order is
-/// updated at the next <see cref="Publish()"/>: until then a newly created subtable is not searched, and a raised
-/// max priority may not yet be honoured, so a new rule may be briefly invisible, never half visible.</para>
+/// Among equal-priority rules, the one whose subtable comes first in the search order wins: a function of the rule
+/// set, not of insertion history. One writer at a time (the caller serialises); lock-free readers. A new rule is
+/// visible once its slot is written, but a new subtable is searched (and a raised max priority honoured) only after the
+/// next <see cref="Publish()"/>: a rule may be briefly invisible, never half visible.
+/// Design: docs/datapath.md, "One table".
 /// </remarks>
 [SkipLocalsInit]
 public sealed class TupleSpace

@@ -35,6 +35,7 @@ public static class DatapathCounters
         DropReason.GsoRefused => ("drop-gso-refused", "a GSO super-frame to segment for its output whose headers its GSO type does not allow"),
         DropReason.ControllerMeter => ("drop-controller-meter", "packets for the controller past the controller meter's rate (OFPM_CONTROLLER)"),
         DropReason.NormalToInPort => ("drop-normal-to-in-port", "NORMAL learned the destination behind the packet's own input port (not sent back)"),
+        DropReason.NormalVlan => ("drop-normal-vlan", "NORMAL got a frame of a VLAN its input port does not carry (tagged on an access port, or a VLAN the trunk does not list)"),
         DropReason.QueueFull => ("drop-queue-full", "packets for an egress queue of a shaped port that was full (tail drop), or longer than a queue's slot"),
         _ => throw new InvalidOperationException($"drop reason {r} has no counter name"),
     });

@@ -9,39 +9,15 @@ namespace Softswitch.Datapath.Flow;
 
 /// <summary>
 /// The header fields of one packet that flows can match, for every OpenFlow version: 128 bytes = sixteen ulongs, the
-/// first six (the base) holding the OpenFlow 1.0 12-tuple and the tunnel id as before, the other ten (the extension)
-/// metadata, IPv6, neighbour discovery, ARP hardware addresses, MPLS and PBB.
+/// first six (the base) holding the OpenFlow 1.0 12-tuple and the tunnel id, the other ten (the extension) metadata,
+/// IPv6, neighbour discovery, ARP hardware addresses, MPLS and PBB.
 /// </summary>
 /// <remarks>
-/// Design: every field sits at a fixed byte offset and multi-byte fields hold their bytes in
-/// network order, exactly as they appear on the wire, so the parser copies bytes and never swaps.
-/// A mask (see <see cref="FlowMatch"/>) has the same layout; a rule matches when
-/// <c>(key &amp; mask) == value</c> over the words. The accessors below convert to host order
-/// for readers that want numbers (tests, stats, the agent).
-/// <code>
-///  base (W0-W5)
-///  byte  0      2       4       6    7    8        14    15   16       22    24     28     32     34     36     40
-///       +------+-------+-------+----+----+--------+-----+----+--------+-----+------+------+------+------+------+--------+
-///       |in_pt |vlan   |dl_type|pcp |tos |dl_src  |proto|ecn |dl_dst  |xmap |nw_src|nw_dst|tp_src|tp_dst|flabel|tun_id  |
-///       +------+-------+-------+----+----+--------+-----+----+--------+-----+------+------+------+------+------+--------+
-///  extension (W6-W15)
-///  byte 48        56         72         88          104      110     112      118 119 120      124
-///       +--------+----------+----------+-----------+--------+-------+--------+---+---+--------+--------+
-///       |metadata|ipv6_src  |ipv6_dst  |nd_target  |sha/sll |exthdr |tha/tll |tc |bos|mpls_lbl|pbb_isid|
-///       +--------+----------+----------+-----------+--------+-------+--------+---+---+--------+--------+
-/// </code>
-/// vlan is the VLAN id in OpenFlow 1.3's OFPVID form: 0x1000 | vid on a tagged frame, 0 on an untagged one (so "any
-/// tagged" is a mask); <see cref="DlVlan"/> shows it in OpenFlow 1.0's form (0xFFFF untagged). pcp is 0 untagged.
-/// nw_tos holds the DSCP bits (tos &amp; 0xFC), ecn the two ECN bits (low bits); both come from IPv6's traffic class
-/// too. For ARP nw_proto is the opcode's low byte and nw_src/nw_dst the sender/target protocol addresses; for IPv6
-/// nw_proto is the last next-header (the upper-layer protocol) and nw_src/nw_dst are 0; for ICMP and ICMPv6
-/// tp_src/tp_dst are type/code. flabel is IPv6's 20-bit flow label (big-endian uint32). xmap is a 16-bit map of the
-/// extension words that are non-zero (bit i for word 6 + i): keys whose xmaps are both 0 are equal when their bases
-/// are, so an OpenFlow 1.0 packet never reads its extension. sha/sll is ARP's sender hardware address or ND's source
-/// link-layer option, tha/tll the target's; exthdr is OpenFlow 1.3's OFPIEH_* flags (big-endian uint16); mpls_lbl
-/// (20 bits), tc, bos are the top label stack entry's; pbb_isid the 24-bit I-SID (big-endian uint32).
-/// Immutable; safe to share across threads. A test pins the size: changing the layout means changing that test
-/// knowingly.
+/// Every field sits at a fixed byte offset (the <c>*Offset</c> constants) and holds its bytes in network order, as on
+/// the wire; accessors convert to host order. A mask (<see cref="FlowMatch"/>) has the same layout, and a rule matches
+/// when <c>(key &amp; mask) == value</c> over the words. The xmap says which extension words are non-zero, so keys
+/// whose xmaps are both 0 are equal when their bases are. Immutable; a test pins the size.
+/// Design, layout diagram and field meanings: docs/datapath.md, "The key".
 /// </remarks>
 [StructLayout(LayoutKind.Sequential, Size = Size)]
 public readonly struct FlowKey : IEquatable<FlowKey>

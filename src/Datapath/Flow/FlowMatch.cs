@@ -225,6 +225,11 @@ public sealed class FlowMask
     public readonly ushort ExtWords;
     /// <summary>Equal to <see cref="FlowMatch.ExactMaskNoTun"/> (the exact table's kind of rule).</summary>
     public readonly bool IsExactNoTun;
+    /// <summary>
+    /// No bit outside <see cref="FlowMatch.ExactMaskNoTun"/>: a match of this mask overlaps an exact rule exactly when
+    /// it matches the exact rule's value (other masks may also test fields the exact rule leaves open).
+    /// </summary>
+    public readonly bool WithinExactNoTun;
 
     private FlowMask(in FlowKey bits)
     {
@@ -233,6 +238,7 @@ public sealed class FlowMask
         for (int i = FlowKey.BaseWords; i < FlowKey.Words; i++)
             if (words[i] != 0) ExtWords |= (ushort)(1 << (i - FlowKey.BaseWords));
         IsExactNoTun = bits.Equals(ExactNoTunBits);
+        WithinExactNoTun = bits.And(ExactNoTunBits).Equals(bits);
     }
 
     /// <summary>The shared object for <paramref name="mask"/> (its extension map bytes cleared).</summary>

@@ -52,6 +52,8 @@ public enum DropReason : byte
     QueueFull,
     /// <summary>NORMAL (or fail-standalone) learned the destination behind the packet's own input port.</summary>
     NormalToInPort,
+    /// <summary>NORMAL got a frame of a VLAN its input port does not carry (tagged on an access port, a VLAN a trunk does not list).</summary>
+    NormalVlan,
     Count,
 }
 

@@ -13,37 +13,11 @@ namespace Softswitch.Datapath.Forwarding;
 /// arrays, per-port transmit queues and counters.
 /// </summary>
 /// <remarks>
-/// <para><b>Pipeline</b> (ovs dp_netdev_pmd_thread): a burst of up to 32 packets goes (1) receive, (2) parse into
-/// flow keys, (3) classify (EMC, exact, tuple space; or, while no rule looks at more than the in_port
-/// (<see cref="LookupShape.InPortOnly"/>), one lookup for the whole burst, which is then one flow-batch), (4) a packet
-/// whose flow's (or verdict's) whole list is one output to a port is counted and queued as it is classified
-/// (<see cref="FlowActions.SoleOutput"/>); the others are grouped by flow (or batched by runs of one flow while each
-/// packet is a flow of its own, see <c>BatchByRuns</c>) and each flow-batch's actions run once,
-/// (5) output: per-port transmit queues, flushed with one Send per port per burst. Nothing here allocates per packet
-/// (locks: below). Output shares the buffer (refcount) unless a later action rewrites it, in which case it
-/// sends a copy. All state is owned by one thread; counters (<see cref="Counters"/>) are read racily (monotonic
-/// longs) by the statistics code. Virtual ports (tunnels) plug in through <see cref="IEncapsulatingPort"/> on the
-/// port slot: the output step hands them each packet instead of queueing it.</para>
-/// <para><b>Re-entrancy</b> (the pipeline calls itself on one thread, in two places; the burst arrays, batch arrays
-/// and transmit queues are shared by the nested calls):</para>
-/// <list type="bullet">
-/// <item>Tunnel sub-bursts: a burst from an underlay port is decapsulated in step 1 (<c>TunnelPath.Receive</c>), and
-/// each tunnel's inner packets run the whole pipeline through <c>Process(slot, pkts, tunIds)</c> before the outer call
-/// parses anything: the outer call touches the burst arrays only after the nested calls have returned, and the packets
-/// it keeps are in the span <c>Receive</c> hands back. Nested calls stage output on the shared queues and flush them;
-/// decapsulated packets never reach an underlay's decapsulation again in the same call (they arrive on the tunnel
-/// port's slot).</item>
-/// <item>Packet-out with OFPP_TABLE (control forwarder, under <c>SwitchDatapath</c>'s control lock): the action run of
-/// <see cref="ExecutePacketOut"/> calls back into <c>Process</c> (or classification, for in_port NONE/CONTROLLER) from
-/// inside the executor; the packet-out keeps its own one-packet layer array and span, so the nested pipeline may use
-/// every burst array. A flow's actions may not use TABLE (counted as <c>drop-table-in-flow</c>), so this nests once.</item>
-/// <item>Virtual port output: the output step calls the port with an <see cref="OutputContext"/>, through which it
-/// stages its encapsulated copy on a plain port's queue (one level: the context refuses a virtual port).</item>
-/// </list>
-/// <para><b>Locks</b>: the packet path takes only leaf locks, and only where it must share: a meter's once per
-/// flow-batch, a shaped queue's per packet enqueued, MAC learning's on a new or moved address, a tunnel port's on a
-/// next-hop miss, a port's transmit lock where its device needs one, a tap's while one is set. The whole switch's
-/// order and what each lock guards: docs/locking.md.</para>
+/// A burst of up to 32 packets goes receive, parse, classify, act (once per flow-batch), output (one Send per port per
+/// burst); nothing allocates per packet. All state is owned by one thread; <see cref="Counters"/> are read racily
+/// (monotonic longs). The pipeline re-enters itself on the same thread for tunnel sub-bursts and for a packet-out to
+/// TABLE, sharing the burst arrays. The packet path takes only leaf locks (docs/locking.md).
+/// Design: docs/datapath.md, "The hot path".
 /// </remarks>
 public sealed partial class Forwarder
 {

@@ -19,7 +19,7 @@ namespace Softswitch.Datapath.Forwarding;
 /// <see cref="FlushTx"/> sends and releases it. Virtual ports (through their <see cref="OutputContext"/>) and the tunnel
 /// receive path stage on these same queues from inside the stage (see the forwarder's re-entrancy note).
 /// </remarks>
-public sealed class OutputStage
+public sealed partial class OutputStage
 {
     private readonly Forwarder _f;
     private readonly PacketPool _pool;
@@ -77,10 +77,16 @@ public sealed class OutputStage
     /// OFPP_NORMAL: an L2 learning switch over all ports, the local port included (flood unknown and multicast destinations). With
     /// <paramref name="copy"/> (a later action rewrites the packet) every output is a copy, so NORMAL sends the
     /// packet as it was. Addresses are learned only on ports that exist (never on CONTROLLER, NONE, or LOCAL
-    /// without a LOCAL port): a packet-out from the controller must not move a host.
+    /// without a LOCAL port): a packet-out from the controller must not move a host. Addresses are learned per VLAN;
+    /// while a port has a VLAN membership (<see cref="PortVlan"/>), <see cref="NormalVlan"/> does the work.
     /// </summary>
     internal void Normal(ReadOnlySpan<int> pkts, bool copy)
     {
+        if (_f.Owner.NormalVlans)
+        {
+            NormalVlan(pkts, copy);
+            return;
+        }
         var mac = _f.Owner.MacTable;
         var ports = _f.Owner.Ports;
         foreach (int p in pkts)

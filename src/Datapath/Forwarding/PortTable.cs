@@ -44,6 +44,19 @@ public sealed class PortSlot
         }
     }
 
+    private volatile PortVlan? _vlan;
+
+    /// <summary>The port's VLAN membership for NORMAL, or null: a trunk of every VLAN (frames pass as they are).</summary>
+    public PortVlan? Vlan
+    {
+        get => _vlan;
+        internal set
+        {
+            _vlan = value;
+            StateChanged();
+        }
+    }
+
     /// <summary>When the port was added to the datapath (its clock), for the port's statistics' duration.</summary>
     public long AddedNanos { get; internal set; }
 

@@ -64,40 +64,17 @@ public sealed class MeterBand
 /// section 5.7).
 /// </summary>
 /// <remarks>
-/// <para><b>Measuring</b>: each band has a token bucket filled at the band's rate, up to its burst. A packet costs its
-/// frame's bits (<see cref="MeterUnit.Kbps"/>) or 1 (<see cref="MeterUnit.Pktps"/>); a GSO super-frame costs what its
-/// segments will: their count, and their bits with the headers each repeats. It takes them from every band whose
-/// bucket holds enough or is full (a full bucket smaller than the packet goes below 0); the bands whose buckets did not are the ones it exceeds, and of those the one with the highest
-/// rate applies (the spec's "the meter band with the highest rate that is lower than the current measured rate"). A
-/// packet that exceeds no band passes untouched.</para>
-/// <para><b>Burst</b>: with <see cref="Burst"/> (OFPMF_BURST) and a burst size other than 0, a band's bucket holds that
-/// many kilobits or packets and starts full: the controller allowed that burst. Otherwise the bucket holds
-/// <see cref="DefaultBurstNanos"/> of the band's rate (Open vSwitch's default too) and starts empty. The size is TCP's:
-/// through a drop band a TCP flow loses retransmissions too and waits out retransmission timeouts (200 ms at least on
-/// Linux, doubling when they repeat, as they do on a loaded machine) with the band idle; a bucket that outlasts them
-/// keeps the tokens that accrue meanwhile for the packets after, so the flow keeps the rate (iperf3 TCP through a
-/// 10 Mbit/s band, measured: 4.9-5.5 Mbit/s with a 100 ms bucket, 9.7-10.1 with 200 ms to 1 s on a quiet machine,
-/// 7.7 with 300 ms on a loaded one). The cost is short-run accuracy after idleness: a flood that starts after the band
-/// idled passes the bucket on top of the rate. Starting empty, a new meter gives no such credit: from its creation on,
-/// at most rate x T passes in any time T, plus what idle time saved up to the bucket. A controller that wants a tight
-/// short-run cap gives OFPMF_BURST and a smaller burst size. A DSCP_REMARK band drops nothing, so no TCP flow waits
-/// out a timeout behind it, and what its bucket saved while idle passes unmarked: with a second's bucket, a conformance
-/// run that installs the meter, waits and offers twice the rate for ten seconds saw a tenth of the excess unmarked
-/// (8.9 of 10 Mbit/s marked); its default bucket is <see cref="RemarkBurstNanos"/> (1% of such a run). A bucket is
-/// never smaller than <see cref="MinBurstBits"/> (two full-size frames) or one packet, so a band always passes the
-/// packets its rate allows.</para>
-/// <para><b>Several forwarding threads</b>: one budget per band, shared. A batch takes the meter's lock once, refills
-/// every band from the time since the last refill (whichever thread made it), and measures its packets in order. The
-/// alternative, per-thread shares refilled from a global bucket, avoids the lock but lets a thread with no traffic hold
-/// tokens another needs, so the aggregate falls below the rate or bursts above it when shares are rebalanced; a
-/// lock per batch of up to 32 packets costs tens of nanoseconds uncontended, and the budget stays exact, with no drift:
-/// refills carry their remainder, so tokens accrue at the configured rate over any time.</para>
+/// A packet takes its cost from every band whose bucket holds enough; of the bands it exceeds, the one with the
+/// highest rate applies. Without a given burst (<see cref="Burst"/>) a bucket holds <see cref="DefaultBurstNanos"/>
+/// (a DSCP_REMARK band <see cref="RemarkBurstNanos"/>) of its rate and starts empty; with one, that size, full. Every
+/// forwarding thread shares one budget per band: a batch takes the meter's lock once.
+/// Design, and why the buckets have these sizes: docs/datapath.md, "Meters".
 /// </remarks>
 public sealed class Meter
 {
     /// <summary>The burst of a band with none given: this much time at its rate.</summary>
     public const long DefaultBurstNanos = 1_000_000_000;
-    /// <summary>The burst of a DSCP_REMARK band with none given (see the remarks: it drops nothing, so TCP needs no long one).</summary>
+    /// <summary>The burst of a DSCP_REMARK band with none given (it drops nothing, so TCP needs no long one).</summary>
     public const long RemarkBurstNanos = 100_000_000;
     /// <summary>The smallest bucket of a kbit/s band: two full-size Ethernet frames.</summary>
     public const long MinBurstBits = 2 * 1518 * 8;

@@ -216,6 +216,13 @@ public interface IOffloadTarget
     /// <summary>Counts of an installed flow since the previous read (or install).</summary>
     OffloadCounts ReadCounters(FlowEntry entry);
 
+    /// <summary>
+    /// Appends to <paramref name="into"/> what removed flows counted after <see cref="Remove"/> read them (frames the
+    /// hardware matched before the removal and counted after it), once no more can come. The caller calls it after
+    /// each batch of changes, before the batch counts as placed, and adds the counts to the flows. Default: none.
+    /// </summary>
+    void Settle(List<(FlowEntry Entry, OffloadCounts Counts)> into) { }
+
     /// <summary>Occupancy of each of the hardware's tables, for observability (no device access).</summary>
     IReadOnlyList<OffloadTableUsage> Occupancy => [];
 

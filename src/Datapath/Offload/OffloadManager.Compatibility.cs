@@ -58,10 +58,18 @@ public sealed partial class OffloadManager
     /// <summary>Whether <paramref name="a"/> and <paramref name="b"/> could both match some packet.</summary>
     private static bool Overlaps(FlowState a, FlowState b)
     {
-        if (a.IsExact) return b.Entry.Match.Matches(a.Entry.Match.Value);
-        if (b.IsExact) return a.Entry.Match.Matches(b.Entry.Match.Value);
+        if (a.IsExact) return OverlapsExact(b.Entry.Match, a.Entry.Match);
+        if (b.IsExact) return OverlapsExact(a.Entry.Match, b.Entry.Match);
         return a.Entry.Match.Overlaps(b.Entry.Match);
     }
+
+    /// <summary>
+    /// Whether <paramref name="m"/> overlaps the exact rule <paramref name="exact"/>: it matches the exact value, or,
+    /// when it also tests fields the exact mask leaves open (IPv6 addresses, flow label, ECN, tunnel id...), agrees
+    /// with it on the bits both test.
+    /// </summary>
+    private static bool OverlapsExact(in FlowMatch m, in FlowMatch exact)
+        => m.Shape.WithinExactNoTun ? m.Matches(exact.Value) : m.Overlaps(exact);
 
     /// <summary>
     /// Appends to <paramref name="into"/> the hardware flows overlapping <paramref name="s"/> that matter to it: every
@@ -83,7 +91,7 @@ public sealed partial class OffloadManager
         if (_model != OffloadLookupModel.RowOrder && LowestHardwareExactPriority() > s.Entry.Priority) return;
         var m = s.Entry.Match;
         foreach (var h in _hwExact)
-            if (m.Matches(h.Entry.Match.Value)) into.Add(h);
+            if (OverlapsExact(m, h.Entry.Match)) into.Add(h);
     }
 
     /// <summary>
@@ -119,11 +127,11 @@ public sealed partial class OffloadManager
             // A wildcard flow outranks an exact one only with a higher priority.
             if (prio == ushort.MaxValue) return null;
             foreach (var x in _swWildcard)
-                if (x.Entry.Priority > prio && x.Entry.Match.Matches(m.Value)) return x;
+                if (x.Entry.Priority > prio && OverlapsExact(x.Entry.Match, m)) return x;
             return null;
         }
         foreach (var x in _swExact)
-            if (x.Entry.Priority >= prio && m.Matches(x.Entry.Match.Value)) return x;
+            if (x.Entry.Priority >= prio && OverlapsExact(m, x.Entry.Match)) return x;
         foreach (var x in _swWildcard)
         {
             if (ReferenceEquals(x, s) || x.Entry.Priority < prio) continue;

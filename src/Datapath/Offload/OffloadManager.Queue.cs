@@ -162,6 +162,7 @@ public sealed partial class OffloadManager
         }
         int n = batch.Count;
         batch.Clear();
+        SettleLocked();
         _latencyTicksSum += sum;
         if (max > _latencyTicksMax) _latencyTicksMax = max;
         lock (_queueGate)

@@ -105,6 +105,8 @@ public sealed partial class OffloadManager
         }
     }
 
+    private readonly List<(FlowEntry Entry, OffloadCounts Counts)> _lateCounts = new();
+
     /// <summary>Takes <paramref name="s"/> out of hardware: reads its last counts into the flow, frees its rows.</summary>
     private void TakeOut(FlowState s, OffloadReason reason, OffloadDetail detail, bool forget = false)
     {
@@ -137,6 +139,24 @@ public sealed partial class OffloadManager
         else _swWildcard.Add(s);
         SetReason(s, reason, detail);
         _retryPending = true;
+    }
+
+    /// <summary>Adds what removed flows counted after their removal (<see cref="IOffloadTarget.Settle"/>) to them.</summary>
+    private void SettleLocked()
+    {
+        var late = _lateCounts;
+        late.Clear();
+        try
+        {
+            _target.Settle(late);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Fault(null, ex);
+        }
+        long now = _table.Clock.NowNanos;
+        foreach (var (e, c) in late) Credit(e, c, now);
+        late.Clear();
     }
 
     private void Credit(FlowEntry e, OffloadCounts c, long now)

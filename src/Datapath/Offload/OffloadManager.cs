@@ -45,7 +45,8 @@ namespace Softswitch.Datapath.Offload;
 /// <para><b>Counters</b>: <see cref="Poll"/> (from the datapath's maintenance, before expiry) reads each offloaded
 /// flow's hardware counts, adds them with <see cref="FlowEntry.AddCounts"/> and <see cref="FlowEntry.Touch"/>es the flow
 /// when they moved, so idle timeouts see hardware traffic. A removed or evicted flow's last counts are read before its
-/// rows are cleared; an attachment that syncs on requests (<see cref="OffloadAttachment"/>) has a removal's report wait for that.</para>
+/// rows are cleared, and what the target counted after that (<see cref="IOffloadTarget.Settle"/>) before the batch of
+/// changes counts as placed; an attachment that syncs on requests (<see cref="OffloadAttachment"/>) has a removal's report wait for that.</para>
 /// <para><b>Threading and lock order</b>: the table's writer lock → <c>_queueGate</c> (the observer calls append under
 /// both). <c>_lock</c> (all placement state, every target call) → <c>_queueGate</c>. The manager never takes a table's
 /// writer lock while holding <c>_lock</c> (<see cref="Attach"/> reads the tables before taking it), and never calls back
@@ -142,6 +143,7 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
             }
             foreach (var s in _flows.Values)
                 if (s.InHardware) TakeOut(s, OffloadReason.DatapathState, "offload detached");
+            SettleLocked();
             ClearState();
         }
     }
@@ -185,6 +187,7 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
                 _retryPending = false;
                 RetryLocked();
             }
+            SettleLocked();
             _maintenanceWrites += _target.RegisterWrites - w0;
         }
     }

@@ -106,41 +106,10 @@ public enum ParseError : byte
 /// throwing.
 /// </summary>
 /// <remarks>
-/// <para>Design: one unsigned length check per header; a frame is parsed as far as it is valid and the first problem
-/// is returned as a <see cref="ParseError"/> (the caller counts it). Fields of layers that could not be parsed stay
-/// zero, as OpenFlow specifies for absent fields. IPv4 takes the shortest path (no extension word is written, so the
-/// key's extension map stays 0 at no cost); every other network protocol is parsed out of line and sets the
-/// extension map once, at its end, from the words it wrote.</para>
-/// <para>L2 (OpenFlow 1.0 reference rules, OVS with one VLAN in the flow): 802.3/LLC frames get dl_type 0x05FF unless
-/// they carry SNAP with OUI 0 (then the SNAP type). The first tag, 802.1Q (0x8100) or 802.1ad (0x88a8, flagged
-/// <see cref="LayerFlags.ServiceTag"/>), gives vlan/pcp and dl_type is the ethertype after it. OpenFlow 1.0 and 1.3
-/// match one tag, and Open vSwitch (vlan-limit 1) treats the headers after the first tag as payload: a second tag
-/// (QinQ) makes dl_type its TPID (0x8100 or 0x88a8) and ends the parse, with <see cref="PacketLayers.EthType"/> at that
-/// TPID. A tag cut off leaves dl_type at its TPID.</para>
-/// <para>PBB (802.1ah): OpenFlow 1.3's pbb_isid has the prerequisite eth_type = 0x88e7, so dl_type stays 0x88e7 as
-/// seen at the outer level; dl_src/dl_dst and vlan are the backbone's (B-MACs, B-tag); the I-SID goes to pbb_isid and
-/// nothing of the customer frame goes into the key (it is matched after pop_pbb). <see cref="PacketLayers.EthType"/>
-/// then points at the customer frame's first type field, right after C-DA/C-SA.</para>
-/// <para>MPLS (0x8847/0x8848): the top label stack entry's label/tc/bos go to the key, dl_type stays the MPLS
-/// ethertype and the payload is not parsed (as OVS: a label stack says nothing reliable about what it carries; it
-/// is matched after pop_mpls). The stack is walked to its bottom (<see cref="PacketLayers.MplsDepth"/>, at most
-/// <see cref="MaxMplsDepth"/> counted).</para>
-/// <para>IPv4: options are skipped by IHL; nw_tos = DSCP bits, ip_ecn = the ECN bits; every fragment (MF set or offset
-/// non-zero) has tp ports 0 (OFPC_FRAG_NORMAL; the first one keeps its L4 layer offset for the actions); ICMP
-/// type/code go to tp_src/tp_dst; SCTP ports as TCP/UDP. ARP: opcode (low byte) to nw_proto, SPA/TPA to
-/// nw_src/nw_dst, SHA/THA to arp_sha/arp_tha.</para>
-/// <para>IPv6: addresses, flow label, traffic class (DSCP to nw_tos, ECN to ip_ecn); nw_src/nw_dst stay 0. The
-/// extension headers (hop-by-hop, routing, fragment, destination options, AH, ESP, no-next-header) are walked inside
-/// the payload length and summarised as OpenFlow 1.3's OFPIEH_* flags (ipv6_exthdr). UNREP: a header seen twice
-/// (destination options: a third time). UNSEQ: a header out of RFC 2460's preferred order (hop-by-hop, destination
-/// options, routing, fragment, AH, ESP, destination options), or hop-by-hop anywhere but first; a destination options
-/// header is the first one of that order while nothing after hop-by-hop was seen, else the last one. ESP ends the
-/// walk (what follows is encrypted), as does no-next-header. nw_proto is the last next-header value reached: the
-/// upper-layer protocol, 50 for ESP, 59 for no next header, or the type of a header cut off. A fragment header flags
-/// the packet a fragment (as IPv4: ports 0; a non-first fragment stops at the fragment header). ICMPv6 type/code go to
-/// tp_src/tp_dst; neighbour solicitation (135) and advertisement (136) with code 0 give nd_target and, as OpenFlow
-/// 1.3 defines ipv6_nd_sll for solicitations and ipv6_nd_tll for advertisements, the source link-layer option of a
-/// solicitation and the target link-layer option of an advertisement. Stateless and thread-safe.</para>
+/// One unsigned length check per header; a frame is parsed as far as it is valid and the first problem is returned as
+/// a <see cref="ParseError"/> (the caller counts it). Fields of layers that could not be parsed stay zero. One VLAN tag
+/// is matched (a second one's TPID becomes dl_type); MPLS and PBB payloads are not parsed. IPv4 writes no extension
+/// word. Stateless and thread-safe. Design, protocol by protocol: docs/datapath.md, "Parser".
 /// </remarks>
 public static class PacketParser
 {

@@ -182,6 +182,18 @@ internal static unsafe class Bpf
         return Sys(BPF_LINK_UPDATE, a);
     }
 
+    /// <summary>
+    /// Returns once every BPF program run that started before the call has ended: membarrier(2)'s
+    /// MEMBARRIER_CMD_GLOBAL waits for an RCU grace period, and XDP programs run inside RCU read-side sections. Where
+    /// the kernel refuses it (nohz_full CPUs), sleeps 100 ms, far longer than a program run.
+    /// </summary>
+    public static void WaitForProgramsInFlight()
+    {
+        if (LibC.syscall3(LibC.SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0) Thread.Sleep(100);
+    }
+
+    private const int MEMBARRIER_CMD_GLOBAL = 1;
+
     /// <summary>Possible CPUs (the count of values a per-CPU map's lookup returns), from /sys/devices/system/cpu/possible.</summary>
     public static int PossibleCpus()
     {

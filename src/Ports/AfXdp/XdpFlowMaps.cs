@@ -10,6 +10,9 @@ namespace Softswitch.Ports.AfXdp;
 internal readonly record struct XdpFlowKey(int IfIndex, ushort Tci, ushort EthType, ulong DlDst, ulong DlSrc, byte Proto, byte Dscp,
                                            ushort TpSrc, ushort TpDst, uint NwSrc, uint NwDst)
 {
+    /// <summary>IPv6 addresses: the key of the program's second lookup, which holds them (else they are zero).</summary>
+    public (UInt128 Src, UInt128 Dst)? Ipv6Addresses { get; init; }
+
     /// <summary>Writes the key as the program builds it (64 bytes).</summary>
     public void Write(Span<byte> k)
     {
@@ -25,6 +28,12 @@ internal readonly record struct XdpFlowKey(int IfIndex, ushort Tci, ushort EthTy
         BinaryPrimitives.WriteUInt16BigEndian(k[26..], TpDst);
         BinaryPrimitives.WriteUInt32BigEndian(k[28..], NwSrc);
         BinaryPrimitives.WriteUInt32BigEndian(k[44..], NwDst);
+        if (Ipv6Addresses is { } a)
+        {
+            k[22] = 1;
+            BinaryPrimitives.WriteUInt128BigEndian(k[28..], a.Src);
+            BinaryPrimitives.WriteUInt128BigEndian(k[44..], a.Dst);
+        }
     }
 
     /// <summary>Writes a MAC held as the datapath does (first octet in the most significant of the low 48 bits).</summary>

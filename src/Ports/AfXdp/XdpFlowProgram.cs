@@ -8,13 +8,15 @@ namespace Softswitch.Ports.AfXdp;
 /// <remarks>
 /// <para>Key (64 bytes, what <see cref="XdpFlowKey"/> writes): in_port as the ingress ifindex, the outer 802.1Q tag's
 /// TCI with bit 0x1000 set (0 when untagged), the ethertype after it, destination and source MAC, IPv4 protocol, DSCP
-/// (TOS &amp; 0xFC), TCP/UDP ports or ICMP type and code (in the low bytes), source and destination address (IPv4 in the
-/// first four bytes of sixteen). Multi-byte fields are in network order, as in the frame. Only frames whose software
-/// key the program computes exactly are looked up: untagged or one 0x8100 tag, IPv4 without options or fragmentation,
-/// its total length within the frame and long enough for the L4 header, or IPv6 with TCP, UDP or ICMPv6 (not neighbour
-/// discovery) right after its fixed header, addresses left zero (OpenFlow 1.0's exact match has none), DSCP from the
-/// traffic class; every other frame is a miss (an IPv6 extension header, ARP, an 802.1ad or second tag, SCTP:
-/// software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match). The rewrites of IPv4 fields are
+/// (TOS &amp; 0xFC), byte 22 set when the key holds IPv6 addresses, TCP/UDP ports or ICMP type and code (in the low
+/// bytes), source and destination address (IPv4 in the first four bytes of sixteen). Multi-byte fields are in network
+/// order, as in the frame. Only frames whose software key the program computes exactly are looked up: untagged or one
+/// 0x8100 tag, IPv4 without options or fragmentation, its total length within the frame and long enough for the L4
+/// header, or IPv6 with TCP, UDP or ICMPv6 (not neighbour discovery) right after its fixed header, DSCP from the
+/// traffic class. An IPv6 frame is looked up twice: with its addresses left zero (the exact flows, which match none
+/// and outrank the others), then on a miss with them and byte 22 set (the flows that match both addresses, which the
+/// manager places as wildcard rows). Every other frame is a miss (an IPv6 extension header, ARP, an 802.1ad or second
+/// tag, SCTP: software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match). The rewrites of IPv4 fields are
 /// for IPv4 keys only (the target puts none in an IPv6 flow's record).</para>
 /// <para>Action record (48 bytes, <see cref="XdpFlowAction"/>): flags, output ifindex, new MACs, the VLAN TCI, new
 /// IPv4 addresses, L4 ports, TTL and DSCP, and the flow's slot in the per-CPU counter array. Rewrites happen in a fixed
@@ -92,8 +94,8 @@ internal static class XdpFlowProgram
          .Goto("lookup");
 
         // IPv6: TCP, UDP or ICMPv6 right after the fixed header (an extension header is a miss), the payload within the
-        // frame and long enough for the L4 header. The addresses stay out of the key (OpenFlow 1.0's exact match has
-        // none); neighbour discovery is a miss (its options are the parser's to check).
+        // frame and long enough for the L4 header. The addresses enter the key only for the second lookup; neighbour
+        // discovery is a miss (its options are the parser's to check).
         a.Label("ipv6");
         Bound(a, Reg.R9, 40, "miss");
         a.Load(Size.B, Reg.R3, Reg.R9, 0).Rsh(Reg.R3, 4).If(Reg.R3, Cond.Ne, 6, "miss")
@@ -117,10 +119,17 @@ internal static class XdpFlowProgram
         Bound(a, Reg.R9, 44, "miss");
         a.Load(Size.W, Reg.R3, Reg.R9, 40).Store(Size.W, Reg.Fp, Key + 24, Reg.R3);
 
-        // Lookup; count.
+        // Lookup (for IPv6, without the addresses first, then with them); count.
         a.Label("lookup")
          .LoadMap(Reg.R1, flowsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Key).Call(Bpf.BPF_FUNC_map_lookup_elem)
+         .If(Reg.R0, Cond.Ne, 0, "hit")
+         .Load(Size.H, Reg.R2, Reg.Fp, Key + 6).If(Reg.R2, Cond.Ne, 0xdd86, "miss");
+        Bound(a, Reg.R9, 40, "miss");
+        for (short off = 0; off < 32; off += 4) a.Load(Size.W, Reg.R2, Reg.R9, (short)(8 + off)).Store(Size.W, Reg.Fp, (short)(Key + 28 + off), Reg.R2);
+        a.Store(Size.B, Reg.Fp, Key + 22, 1)
+         .LoadMap(Reg.R1, flowsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Key).Call(Bpf.BPF_FUNC_map_lookup_elem)
          .If(Reg.R0, Cond.Eq, 0, "miss")
+         .Label("hit")
          .Store(Size.DW, Reg.Fp, Record, Reg.R0)
          .Load(Size.W, Reg.R2, Reg.R0, 40).Store(Size.W, Reg.Fp, Slot, Reg.R2)
          .LoadMap(Reg.R1, countersFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Slot).Call(Bpf.BPF_FUNC_map_lookup_elem)

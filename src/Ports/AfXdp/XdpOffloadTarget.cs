@@ -11,7 +11,7 @@ public static class XdpReasons
 {
     public static readonly OffloadReason NonExactMatch = OffloadReason.Define("non-exact-match", "a wildcarded match: the XDP flow map is looked up by exact key");
     public static readonly OffloadReason NotParsed = OffloadReason.Define("not-parsed-by-xdp",
-        "a match on frames the XDP program leaves to software (not IPv4, or SCTP)");
+        "a match on frames the XDP program leaves to software (not IPv4 or IPv6, SCTP, neighbour discovery)");
     public static readonly OffloadReason ToController = OffloadReason.Define("to-controller", "an output to the controller");
     public static readonly OffloadReason Flood = OffloadReason.Define("flood", "an output to FLOOD or ALL (many ports)");
     public static readonly OffloadReason MultiOutput = OffloadReason.Define("multi-output", "more than one output: the XDP program sends a frame to one port");
@@ -30,12 +30,15 @@ public static class XdpReasons
 /// </summary>
 /// <remarks>
 /// Holds exact flows (OpenFlow 1.0's twelve fields, no tunnel id) on IPv4 frames, or IPv6 frames with TCP, UDP or
-/// ICMPv6 (not neighbour discovery), from one of its ports whose actions reduce to one record
+/// ICMPv6 (not neighbour discovery), the latter also with both IPv6 addresses matched (wildcard rows to the manager,
+/// looked up after the exact ones), from one of its ports whose actions reduce to one record
 /// (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag, set IPv4 addresses,
 /// DSCP, TTL, TCP/UDP ports (IPv4 only), then at most one output to one of its ports or IN_PORT (none: drop).
 /// Everything else is refused with a reason (<see cref="XdpReasons"/>). The map is exact and consulted first:
 /// <see cref="OffloadLookupModel.ExactFirst"/>, so the manager keeps out exact flows that a wildcard flow outranks.
-/// Each flow owns a slot of the per-CPU counter array, cleared when it is installed. What a flow's slot counted is
+/// Each flow owns a slot of the per-CPU counter array, cleared when it is installed; a removed flow's slot is read
+/// again after an RCU grace period (<see cref="Settle"/>: a program that found the flow before the delete counts it
+/// after) and only then reused. What a flow's slot counted is
 /// also added to its ports' counters when read (received on the in_port, sent on the output port, 4 bytes more or
 /// less a frame when it pushes or strips a tag), so port statistics include what the kernel forwarded. Not thread
 /// safe (the manager serialises calls).
@@ -48,6 +51,9 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     private readonly ushort[] _ports;
     private readonly Dictionary<FlowEntry, Installed> _installed = new(ReferenceEqualityComparer.Instance);
     private readonly Stack<uint> _freeSlots = new();
+    /// <summary>Flows deleted from the map whose slots are not yet read a last time (<see cref="Reap"/>), and what those reads found.</summary>
+    private readonly List<(FlowEntry Entry, Installed Flow)> _retired = new();
+    private readonly List<(FlowEntry Entry, OffloadCounts Counts)> _late = new();
     private long _writes;
 
     /// <summary>
@@ -79,12 +85,13 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     public OffloadResult Check(FlowEntry entry)
     {
         if (Compile(entry, 0, out _, out _) is { } refused) return refused;
-        return _freeSlots.Count == 0 ? Full() : new OffloadResult(true, OffloadReason.None, default, 1, 0);
+        return _freeSlots.Count + _retired.Count == 0 ? Full() : new OffloadResult(true, OffloadReason.None, default, 1, 0);
     }
 
     public OffloadResult TryInstall(FlowEntry entry)
     {
         if (_installed.ContainsKey(entry)) throw new InvalidOperationException("flow installed twice");
+        if (_freeSlots.Count == 0) Reap();
         if (_freeSlots.Count == 0) return Compile(entry, 0, out _, out _) ?? Full();
         uint slot = _freeSlots.Peek();
         if (Compile(entry, slot, out var key, out var action) is { } refused) return refused;
@@ -124,8 +131,33 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         _maps.Delete(i.Key);
         _writes++;
         var c = Take(i);
-        _freeSlots.Push(i.Slot);
+        // A program that found the flow before the delete may still count it: the slot is read again by Reap.
+        _retired.Add((entry, i));
         return c;
+    }
+
+    public void Settle(List<(FlowEntry Entry, OffloadCounts Counts)> into)
+    {
+        Reap();
+        into.AddRange(_late);
+        _late.Clear();
+    }
+
+    /// <summary>
+    /// Once every program run that could have found a removed flow has ended (an RCU grace period: XDP programs run
+    /// inside RCU read-side sections), reads the removed flows' slots a last time and frees them.
+    /// </summary>
+    private void Reap()
+    {
+        if (_retired.Count == 0) return;
+        Bpf.WaitForProgramsInFlight();
+        foreach (var (e, i) in _retired)
+        {
+            var c = Take(i);
+            if (!c.IsZero) _late.Add((e, c));
+            _freeSlots.Push(i.Slot);
+        }
+        _retired.Clear();
     }
 
     public OffloadCounts ReadCounters(FlowEntry entry) => _installed.TryGetValue(entry, out var i) ? Take(i) : default;
@@ -177,7 +209,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         key = default;
         action = default;
         var m = e.Match;
-        if (!m.IsExact) return OffloadResult.Refused(XdpReasons.NonExactMatch);
+        bool withAddresses = !m.IsExact && m.Mask.Equals(s_exactWithIpv6Addresses.Bits);
+        if (!m.IsExact && !withAddresses) return OffloadResult.Refused(XdpReasons.NonExactMatch);
         if (e.Instructions is { } ins)
         {
             if (ins.Meter != 0) return OffloadResult.Refused(XdpReasons.Meter, $"meter {ins.Meter}");
@@ -186,6 +219,7 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         var k = m.Value;
         if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf)) return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
         bool ipv6 = k.DlType == PacketParser.EthTypeIpv6;
+        if (withAddresses && !ipv6) return OffloadResult.Refused(XdpReasons.NonExactMatch, "IPv6 addresses on a frame that is not IPv6");
         if (ipv6 ? !ParsedIpv6(k) : k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
             return OffloadResult.Refused(XdpReasons.NotParsed, $"dl_type 0x{k.DlType:x4}, nw_proto {k.NwProto}");
         bool tcpUdp = k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp;
@@ -245,12 +279,19 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         if (wasTagged && !tagged) flags |= XdpFlowProgram.PopVlan;
         else if (!wasTagged && tagged) flags |= XdpFlowProgram.PushVlan;
         else if (tagged && (ushort)(keyTci & ~FlowKey.VlanPresent) != tci) flags |= XdpFlowProgram.SetVlanTci;
-        key = new XdpFlowKey(inIf, keyTci, k.DlType, k.DlDst.Value, k.DlSrc.Value, k.NwProto, k.NwTos, k.TpSrc, k.TpDst, k.NwSrc, k.NwDst);
+        key = new XdpFlowKey(inIf, keyTci, k.DlType, k.DlDst.Value, k.DlSrc.Value, k.NwProto, k.NwTos, k.TpSrc, k.TpDst, k.NwSrc, k.NwDst)
+        {
+            Ipv6Addresses = withAddresses ? (k.Ipv6Src, k.Ipv6Dst) : null,
+        };
         action = new XdpFlowAction(flags, outIf, dlDst, dlSrc, tci, nwSrc, nwDst, tpSrc, tpDst, ttl, dscp, slot);
         return null;
     }
 
-    /// <summary>What the program parses of IPv6: TCP, UDP or ICMPv6 other than neighbour discovery, no address in the key.</summary>
+    /// <summary>The exact mask and both IPv6 addresses: the flows of the program's second lookup.</summary>
+    private static readonly FlowMask s_exactWithIpv6Addresses =
+        FlowMask.Intern(new FlowKeyBuilder(FlowMatch.ExactMaskNoTun).Ipv6Src(UInt128.MaxValue).Ipv6Dst(UInt128.MaxValue).Key);
+
+    /// <summary>What the program parses of IPv6: TCP, UDP or ICMPv6 other than neighbour discovery (IPv4 addresses zero).</summary>
     private static bool ParsedIpv6(in FlowKey k)
         => k.NwSrc == 0 && k.NwDst == 0 &&
            (k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp ||

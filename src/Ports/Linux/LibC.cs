@@ -70,7 +70,7 @@ internal static unsafe partial class LibC
     public const int IFNAMSIZ = 16;
     public const int IfReqSize = 40;
 
-    public const long SYS_bpf = 321;
+    public const long SYS_bpf = 321, SYS_membarrier = 324;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct PollFd

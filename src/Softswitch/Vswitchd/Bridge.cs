@@ -42,6 +42,9 @@ internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex
 /// </remarks>
 internal sealed class Bridge : IDisposable
 {
+    /// <summary>The queues each port of a bridge has (QoS queue ids 0 to this minus one).</summary>
+    public static readonly int QueuesPerPort = Math.Min(Datapath.Qos.PortShaper.MaxQueues, new DatapathOptions().QueuesPerPort);
+
     /// <summary>The LOCAL port's number in the Interface table's ofport, as OpenFlow 1.0 numbers it (OFPP_LOCAL).</summary>
     public const long OfpLocal = 65534;
 
@@ -64,6 +67,8 @@ internal sealed class Bridge : IDisposable
     public string ManagementSocket { get; }
     /// <summary>The Controller rows of the configuration applied last.</summary>
     public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
+    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason.</summary>
+    public IReadOnlyDictionary<string, string> Status => _config.Status;
     /// <summary>The interfaces open: name, OpenFlow port number and type.</summary>
     public IEnumerable<(string Name, ushort No, string Type)> OpenPorts => _open.Values.OrderBy(o => o.No).Select(o => (o.Config.Name, o.No, o.Config.Type));
 
@@ -212,7 +217,13 @@ internal sealed class Bridge : IDisposable
         foreach (var uuid in _failed.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _failed.Remove(uuid);
         foreach (var i in config.Interfaces)
         {
-            if (_open.ContainsKey(i.Uuid)) continue;
+            if (_open.TryGetValue(i.Uuid, out var open))
+            {
+                if (!Equals(open.Config.Vlan, i.Vlan)) SetVlan(open.No, i);
+                if (!Equals(open.Config.Qos, i.Qos)) SetQos(open.No, i);
+                _open[i.Uuid] = open with { Config = i };
+                continue;
+            }
             if (i.Name == Name)
             {
                 if (Dp.Ports.Get(PortNumber.Local) is null && i.Type == "internal") TryOpen(i, PortNumber.Local);
@@ -246,7 +257,7 @@ internal sealed class Bridge : IDisposable
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
-            error = e.Message;
+            error = $"could not open network device {i.Name} ({e.Message})";   // Open vSwitch's words, then ours
         }
         if (port is not null)
         {
@@ -257,6 +268,8 @@ internal sealed class Bridge : IDisposable
                 _open[i.Uuid] = new OpenInterface(i, no, port);
                 _failed.Remove(i.Uuid);
                 _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added", Name, PortText(no), i.Name, i.Type.Length == 0 ? "system" : i.Type);
+                if (i.Vlan is not null) SetVlan(no, i);
+                if (i.Qos is not null) SetQos(no, i);
                 return;
             }
             catch (DatapathConfigurationException e)
@@ -293,6 +306,7 @@ internal sealed class Bridge : IDisposable
                     _open[i.Uuid] = new OpenInterface(i, cfg.PortNo, port);
                     _failed.Remove(i.Uuid);
                     _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added: {Spec}", Name, cfg.PortNo, i.Name, i.Type, Tunnels.TunnelSpec.Format(port.Config));
+                    if (i.Vlan is not null) SetVlan(cfg.PortNo, i);
                     return;
                 }
                 catch (DatapathConfigurationException e)
@@ -331,6 +345,23 @@ internal sealed class Bridge : IDisposable
         return spec.Append(CultureInfo.InvariantCulture, $",port={PickNumber(i)}").ToString();
     }
 
+    /// <summary>Gives port <paramref name="no"/> its Port row's VLAN membership for NORMAL (tag, trunks).</summary>
+    private void SetVlan(ushort no, InterfaceConfig i)
+    {
+        Dp.SetPortVlan(no, i.Vlan);
+        _log.LogInformation("bridge {Bridge}: port {No} ({Name}): {Vlan} for NORMAL", Name, PortText(no), i.Name, i.Vlan?.ToString() ?? "trunk of every vlan");
+    }
+
+    /// <summary>Gives port <paramref name="no"/> its Port row's egress shaping (QoS), or takes it away.</summary>
+    private void SetQos(ushort no, InterfaceConfig i)
+    {
+        var shaper = i.Qos is { } q
+            ? new Datapath.Qos.PortShaper(q.MaxRate, q.Queues.Select(x => new Datapath.Qos.ShapedQueue(x.Id, x.MinRate, x.MaxRate, Datapath.Qos.PortShaper.DefaultDepth)), Dp.Clock.NowNanos)
+            : null;
+        Dp.SetShaping(no, shaper);
+        _log.LogInformation("bridge {Bridge}: port {No} ({Name}): {Qos}", Name, PortText(no), i.Name, i.Qos is { } s ? "shaped, " + s : "not shaped");
+    }
+
     /// <summary>ofport_request when it is free; else the lowest free number (a taken request is logged).</summary>
     private ushort PickNumber(InterfaceConfig i)
     {
@@ -364,6 +395,8 @@ internal sealed class Bridge : IDisposable
         foreach (var (uuid, open) in _open)
         {
             var (ifindex, admin) = Kernel(open.Config.Name);
+            // Patch and tunnel interfaces have no kernel device: always administratively up, as Open vSwitch shows them.
+            if (open.Config.Type is "patch" or "vxlan" or "gre") admin = "up";
             yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, null, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin));
         }
         foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error));

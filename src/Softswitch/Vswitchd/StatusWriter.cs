@@ -7,7 +7,8 @@ namespace Softswitch.Vswitchd;
 
 /// <summary>
 /// The columns the daemon writes back, as ovs-vswitchd writes them: <c>Open_vSwitch</c> cur_cfg (once next_cfg is
-/// applied), ovs_version, datapath_types, iface_types; <c>Bridge</c> datapath_id; <c>Interface</c> ofport (-1 with
+/// applied), ovs_version, datapath_types, iface_types; <c>Bridge</c> datapath_id, status (a key per bridge setting
+/// refused, see <see cref="BridgeConfig.Status"/>); <c>Interface</c> ofport (-1 with
 /// error when it cannot be opened), ifindex, mac_in_use, link_state, admin_state; <c>Controller</c> is_connected, role.
 /// </summary>
 /// <remarks>
@@ -34,7 +35,11 @@ internal static class StatusWriter
         Add(ops, db, "Open_vSwitch", config.Root, root);
         foreach (var bridge in bridges)
         {
-            Add(ops, db, "Bridge", bridge.Uuid, new() { ["datapath_id"] = JsonValue.Create(bridge.DatapathId.ToString("x16", CultureInfo.InvariantCulture)) });
+            Add(ops, db, "Bridge", bridge.Uuid, new()
+            {
+                ["datapath_id"] = JsonValue.Create(bridge.DatapathId.ToString("x16", CultureInfo.InvariantCulture)),
+                ["status"] = OvsdbDatum.Map(bridge.Status),
+            });
             foreach (var (uuid, s) in bridge.Interfaces())
             {
                 Add(ops, db, "Interface", uuid, new()

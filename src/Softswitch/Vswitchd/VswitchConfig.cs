@@ -1,10 +1,16 @@
 using System.Globalization;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ovsdb;
 
 namespace Softswitch.Vswitchd;
 
-/// <summary>One Interface row as the daemon serves it.</summary>
-internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options);
+/// <summary>One Interface row as the daemon serves it, with its Port row's VLAN membership for NORMAL (null: a trunk of every VLAN)
+/// and shaping.</summary>
+internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int? OfportRequest, IReadOnlyDictionary<string, string> Options, PortVlan? Vlan = null)
+{
+    /// <summary>The Port row's egress shaping (its QoS row), or null: not shaped.</summary>
+    public PortQos? Qos { get; init; }
+}
 
 /// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
 /// read from it (milliseconds, as the schema has them; null when unset).</summary>
@@ -17,6 +23,10 @@ internal sealed record ControllerConfig(Guid Uuid, string Target, long? Inactivi
 internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdText, string? HwAddr, string? FailMode, IReadOnlyList<string> Protocols,
     IReadOnlyList<ControllerConfig> Controllers, IReadOnlyList<InterfaceConfig> Interfaces, IReadOnlyList<string> Refused, string? DpDesc = null)
 {
+    /// <summary>The Bridge <c>status</c> column as the daemon writes it: one key per bridge setting refused (the column's
+    /// name), its value the reason. Empty when nothing of the row is refused.</summary>
+    public IReadOnlyDictionary<string, string> Status { get; init; } = new Dictionary<string, string>();
+
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
         + "|" + DpDesc;
@@ -30,14 +40,17 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
     {
         ["Open_vSwitch"] = ["bridges", "next_cfg", "cur_cfg", "ovs_version", "datapath_types", "iface_types", "other_config"],
         ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_id", "datapath_type",
-                      "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
+                      "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors", "status"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
         ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state"],
+        ["QoS"] = ["type", "other_config", "queues"],
+        ["Queue"] = ["other_config"],
         ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
     };
 
-    /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.</summary>
-    public static VswitchConfig? Read(OvsdbReplica db)
+    /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.
+    /// <paramref name="queueCount"/>: the queues a port has (QoS queue ids beyond are refused).</summary>
+    public static VswitchConfig? Read(OvsdbReplica db, int? queueCount = null)
     {
         var root = db.Rows("Open_vSwitch").FirstOrDefault();
         if (root is null) return null;
@@ -46,30 +59,36 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         {
             if (db.Row("Bridge", brUuid) is not { } br || br.String("name") is not { } name) continue;
             var refused = new List<string>();
+            var status = new SortedDictionary<string, string>(StringComparer.Ordinal);
             var other = br.Map("other_config");
-            // What this daemon does not do yet is said, never ignored: each is a log line while it is set.
-            if (OvsdbDatum.Boolean(br["stp_enable"]) == true) refused.Add("stp_enable=true (STP is not supported)");
-            if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) refused.Add("rstp_enable=true (RSTP is not supported)");
-            if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true) refused.Add("mcast_snooping_enable=true (multicast snooping is not supported)");
+            // What this daemon does not do yet is said, never ignored: each is a log line while it is set, and a bridge
+            // setting also a key of the row's status column (the rest of the bridge is served).
+            void RefuseBridge(string column, string setting, string why)
+            {
+                refused.Add($"{setting} ({why})");
+                status[column] = "refused: " + why;
+            }
+            if (OvsdbDatum.Boolean(br["stp_enable"]) == true) RefuseBridge("stp_enable", "stp_enable=true", "STP is not supported");
+            if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported");
+            if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true)
+                RefuseBridge("mcast_snooping_enable", "mcast_snooping_enable=true", "multicast snooping is not supported");
             foreach (var column in new[] { "sflow", "netflow", "ipfix" })
-                if (br.Uuids(column).Count > 0) refused.Add($"{column} (not served by softswitch vswitchd yet)");
-            if (br.Uuids("mirrors").Count > 0) refused.Add("mirrors (not supported)");
+                if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
+            if (br.Uuids("mirrors").Count > 0) RefuseBridge("mirrors", "mirrors", "not supported");
             var interfaces = new List<InterfaceConfig>();
             foreach (var portUuid in br.Uuids("ports"))
             {
                 if (db.Row("Port", portUuid) is not { } port) continue;
                 string portName = port.String("name") ?? portUuid.ToString();
-                if (port.Integer("tag") is { } tag) refused.Add($"port {portName}: tag={tag.ToString(CultureInfo.InvariantCulture)} (VLAN access ports are not supported; the port forwards untagged)");
-                if (OvsdbDatum.Atoms(port["trunks"]).Count > 0)
-                    refused.Add($"port {portName}: trunks (not supported)");
-                if (port.Uuids("qos").Count > 0) refused.Add($"port {portName}: qos (not served by softswitch vswitchd yet)");
+                var vlan = Vlan(port, portName, refused);
+                var qos = PortQos.Read(db, port, portName, queueCount ?? Bridge.QueuesPerPort, refused);
                 var ifaces = port.Uuids("interfaces");
                 if (ifaces.Count > 1) refused.Add($"port {portName}: {ifaces.Count} interfaces (bonds are not supported; each interface is a port of its own)");
                 foreach (var ifUuid in ifaces)
                 {
                     if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
                     long? req = iface.Integer("ofport_request");
-                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options")));
+                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos });
                 }
             }
             var controllers = new List<ControllerConfig>();
@@ -85,9 +104,39 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             }
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")));
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status });
         }
         return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"));
+    }
+
+    /// <summary>
+    /// A Port row's VLAN membership for NORMAL, as Open vSwitch's bridge reads tag, trunks and vlan_mode: without
+    /// vlan_mode a tag makes an access port (its trunks ignored, said) and no tag a trunk of the trunks listed (every
+    /// VLAN when none); vlan_mode access or trunk likewise. The other modes (native-tagged, native-untagged,
+    /// dot1q-tunnel) are refused: the port is then a trunk of every VLAN.
+    /// </summary>
+    private static PortVlan? Vlan(OvsdbRow port, string portName, List<string> refused)
+    {
+        long? tag = port.Integer("tag") is { } t && t is >= 0 and <= PortVlan.MaxVlan ? t : null;
+        var trunks = new List<ushort>();
+        foreach (var atom in OvsdbDatum.Atoms(port["trunks"]))
+            if (OvsdbDatum.Integer(atom) is { } v && v is >= 0 and <= PortVlan.MaxVlan) trunks.Add((ushort)v);
+        string mode = port.String("vlan_mode") ?? (tag is null ? "trunk" : "access");
+        switch (mode)
+        {
+            case "access" when tag is { } access:
+                if (trunks.Count > 0) refused.Add($"port {portName}: trunks (ignored: tag {access.ToString(CultureInfo.InvariantCulture)} makes it an access port)");
+                return PortVlan.Access((ushort)access);
+            case "access":
+                refused.Add($"port {portName}: vlan_mode=access without a tag (the port is a trunk of every VLAN)");
+                return null;
+            case "trunk":
+                if (tag is not null && port.String("vlan_mode") is not null) refused.Add($"port {portName}: tag (ignored: vlan_mode=trunk)");
+                return trunks.Count > 0 ? PortVlan.Trunk(trunks) : null;
+            default:
+                refused.Add($"port {portName}: vlan_mode={mode} (not supported; the port is a trunk of every VLAN)");
+                return null;
+        }
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -20,57 +21,15 @@ public sealed class FlowBatchTests
     private static readonly MacAddress MacA = MacAddress.Parse("02:00:00:00:00:0a"), MacB = MacAddress.Parse("02:00:00:00:00:0b");
     private static readonly uint IpA = Ipv4.Parse("10.0.0.1"), IpB = Ipv4.Parse("10.0.0.2");
 
-    private sealed class Rig : IDisposable
-    {
-        public readonly SwitchDatapath Dp = new(new DatapathOptions { PacketInRate = 0 });
-        public readonly MemoryPort[] Ports = new MemoryPort[4];
+    /// <summary>A rule of the one table (no pipeline of stages) for the frames from source port <paramref name="sport"/>.</summary>
+    private static FlowEntry Add(DatapathRig r, ushort sport, params FlowAction[] actions)
+        => r.Insert(0, FlowMatch.Exact(FlowKeyOf(Frame(sport), 1)), 100, actions);
 
-        public Rig()
-        {
-            for (ushort i = 1; i <= 3; i++) Ports[i] = AddPort(i);
-        }
+    private static FlowMatch All => FlowMatch.FromOpenFlow(OfWildcards.All, default);
 
-        public MemoryPort AddPort(ushort no)
-        {
-            var port = new MemoryPort("s" + no, new MacAddress(0x0200000000a0UL + no)) { CaptureSent = true };
-            Dp.AddPort(port, no);
-            return port;
-        }
-
-        /// <summary>A rule of the one table (no pipeline of stages).</summary>
-        public FlowEntry Add(ushort sport, params FlowAction[] actions)
-        {
-            using var w = Dp.Pipeline.Stage(0)!.Write();
-            var e = new FlowEntry(FlowMatch.Exact(FlowKeyOf(Frame(sport), 1)), 100, new FlowActions(actions), 0, 0, Dp.Clock.NowNanos);
-            w.Insert(e);
-            return e;
-        }
-
-        /// <summary>
-        /// Makes the pipeline two tables: table 0 a catch-all rule that goes to table 1 (returned with table 1, which
-        /// drops on a miss and has no rules yet).
-        /// </summary>
-        public (FlowEntry GotoRule, Classifier.FlowTable Second) TwoTables()
-        {
-            var p = Dp.Pipeline;
-            var second = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
-            p.EnableStages();
-            var all = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, FlowActions.Drop, 0, 0, 0);
-            using var w = p.Stage(0)!.Write();
-            w.SetInstructions(all, new FlowInstructions(null, false, 0, 0, 1));
-            w.Insert(all);
-            return (all, second);
-        }
-
-        /// <summary>Injects the frames on port 1 as one burst and forwards them.</summary>
-        public void Send(params byte[][] frames)
-        {
-            foreach (var f in frames) Ports[1].Inject(f);
-            Dp.PollUntilIdle();
-        }
-
-        public void Dispose() => Dp.Dispose();
-    }
+    /// <summary>Table 0's catch-all rule with <paramref name="actions"/> and <paramref name="meter"/>, then goto table 1 (which drops on a miss).</summary>
+    private static FlowEntry GotoTable1(DatapathRig r, uint meter = 0, params FlowAction[] actions)
+        => r.Insert(0, All, 1, actions, new FlowInstructions(gotoTable: 1, meter: meter));
 
     private static byte[] Frame(ushort sport) => FrameBuilder.Udp(MacA, MacB, IpA, IpB, sport, 2000);
 
@@ -97,12 +56,12 @@ public sealed class FlowBatchTests
     [Fact]
     public void ASoleOutputFlowCountsEveryPacketAndByte_AndSendsThemInOrder()
     {
-        using var r = new Rig();
-        var e = r.Add(1000, FlowAction.Output(2));
+        using var r = new DatapathRig(3);
+        var e = Add(r, 1000, FlowAction.Output(2));
         var frames = Enumerable.Range(0, 40).Select(_ => Frame(1000)).ToArray();
         for (int i = 0; i < frames.Length; i++) frames[i][^1] = (byte)i; // payload tells them apart
-        r.Send(frames);
-        var sent = r.Ports[2].TakeSent();
+        r.SendBurst(1, frames);
+        var sent = r.Sent(2);
         Assert.Equal(40, sent.Count);
         for (int i = 0; i < sent.Count; i++) Assert.Equal((byte)i, sent[i][^1]);
         Assert.Equal(40, e.Packets);
@@ -112,42 +71,43 @@ public sealed class FlowBatchTests
     [Fact]
     public void APortsNewStateHoldsForItsNextPackets_DownNoFwdAndBackUp()
     {
-        using var r = new Rig();
-        r.Add(1000, FlowAction.Output(2));
-        r.Send(Frame(1000));
-        Assert.Single(r.Ports[2].TakeSent());
+        using var r = new DatapathRig(3);
+        Add(r, 1000, FlowAction.Output(2));
+        r.SendBurst(1, Frame(1000));
+        Assert.Single(r.Sent(2));
 
         Assert.True(r.Dp.SetPortConfig(2, PortConfig.NoFwd, PortConfig.NoFwd));
-        r.Send(Frame(1000), Frame(1000));
-        Assert.Empty(r.Ports[2].TakeSent());
+        r.SendBurst(1, Frame(1000), Frame(1000));
+        Assert.Empty(r.Sent(2));
         Assert.Equal(2, r.Dp.DropCount(DropReason.NoFwd));
 
         Assert.True(r.Dp.SetPortConfig(2, PortConfig.PortDown, PortConfig.NoFwd | PortConfig.PortDown));
-        r.Send(Frame(1000));
-        Assert.Empty(r.Ports[2].TakeSent());
+        r.SendBurst(1, Frame(1000));
+        Assert.Empty(r.Sent(2));
         Assert.Equal(1, r.Dp.DropCount(DropReason.PortDown));
 
         Assert.True(r.Dp.SetPortConfig(2, 0, PortConfig.PortDown));
-        r.Send(Frame(1000));
-        Assert.Single(r.Ports[2].TakeSent());
+        r.SendBurst(1, Frame(1000));
+        Assert.Single(r.Sent(2));
     }
 
     [Fact]
     public void APortRemovedAndAddedAgainUnderItsNumberGetsThePackets_AndOutputToTheInputPortIsDropped()
     {
-        using var r = new Rig();
-        r.Add(1000, FlowAction.Output(2));
-        r.Add(1001, FlowAction.Output(1));
-        r.Send(Frame(1000), Frame(1001));
-        Assert.Single(r.Ports[2].TakeSent());
-        Assert.Empty(r.Ports[1].TakeSent());
+        using var r = new DatapathRig(3);
+        Add(r, 1000, FlowAction.Output(2));
+        Add(r, 1001, FlowAction.Output(1));
+        r.SendBurst(1, Frame(1000), Frame(1001));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(1));
         Assert.Equal(1, r.Dp.DropCount(DropReason.OutputToInPort));
 
         Assert.True(r.Dp.RemovePort(2));
-        r.Send(Frame(1000));
+        r.SendBurst(1, Frame(1000));
         Assert.Equal(1, r.Dp.DropCount(DropReason.NoSuchPort));
-        var again = r.AddPort(2);
-        r.Send(Frame(1000));
+        var again = new MemoryPort("p2", new MacAddress(0x0200_0000_0002UL)) { CaptureSent = true };
+        r.Dp.AddPort(again, 2);
+        r.SendBurst(1, Frame(1000));
         Assert.Single(again.TakeSent());
     }
 
@@ -155,12 +115,12 @@ public sealed class FlowBatchTests
     public void ABatchOutputPastItsQueuesRoom_IsSentWholeAndInOrder()
     {
         // Two outputs to one port: the second batch finds the queue 20 deep, fills it, and the rest follows the flush.
-        using var r = new Rig();
-        var e = r.Add(1000, FlowAction.Output(2), FlowAction.Output(2));
+        using var r = new DatapathRig(3);
+        var e = Add(r, 1000, FlowAction.Output(2), FlowAction.Output(2));
         var frames = Enumerable.Range(0, 20).Select(_ => Frame(1000)).ToArray();
         for (int i = 0; i < frames.Length; i++) frames[i][^1] = (byte)i;
-        r.Send(frames);
-        var sent = r.Ports[2].TakeSent();
+        r.SendBurst(1, frames);
+        var sent = r.Sent(2);
         Assert.Equal(Enumerable.Range(0, 20).Concat(Enumerable.Range(0, 20)).ToArray(), sent.Select(f => (int)f[^1]).ToArray());
         Assert.Equal(20, e.Packets);
     }
@@ -168,17 +128,17 @@ public sealed class FlowBatchTests
     [Fact]
     public void SoleOutputsAndBatchedFlowsInOneBurst_KeepEachFlowsOrder()
     {
-        using var r = new Rig();
-        var sole = r.Add(1000, FlowAction.Output(2));
-        var rewrite = r.Add(1001, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
+        using var r = new DatapathRig(3);
+        var sole = Add(r, 1000, FlowAction.Output(2));
+        var rewrite = Add(r, 1001, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
         var frames = new byte[16][];
         for (int i = 0; i < frames.Length; i++)
         {
             frames[i] = Frame((ushort)(1000 + i % 2));
             frames[i][^1] = (byte)i;
         }
-        r.Send(frames);
-        var sent = r.Ports[2].TakeSent();
+        r.SendBurst(1, frames);
+        var sent = r.Sent(2);
         Assert.Equal(16, sent.Count);
         foreach (ushort sport in new ushort[] { 1000, 1001 })
         {
@@ -193,19 +153,13 @@ public sealed class FlowBatchTests
     [Fact]
     public void AVerdictOfOneOutput_CreditsEveryTableAndRuleItVisited()
     {
-        using var r = new Rig();
-        var (first, t1) = r.TwoTables();
-        FlowEntry second;
-        using (var w = t1.Write())
-        {
-            second = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
-            w.Insert(second);
-        }
-        r.Send(Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
-        Assert.Equal(20, r.Ports[3].TakeSent().Count);
+        using var r = new DatapathRig(3);
+        var (first, second) = FilterThenOutput(r, 0);
+        r.SendBurst(1, Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
+        Assert.Equal(20, r.Sent(3).Count);
         Assert.Equal(20, first.Packets);
         Assert.Equal(20, second.Packets);
-        var stats = r.Dp.Forwarders[0].StageStats;
+        var stats = r.Fwd.StageStats;
         Assert.Equal(20, stats.Lookups[0]);
         Assert.Equal(20, stats.Matched[0]);
         Assert.Equal(20, stats.Lookups[1]);
@@ -213,34 +167,21 @@ public sealed class FlowBatchTests
     }
 
     /// <summary>Table 0's rule with <paramref name="actions"/> and <paramref name="meter"/>, then goto table 1, whose rule outputs to port 3.</summary>
-    private static (FlowEntry First, FlowEntry Second) FilterThenOutput(Rig r, uint meter, params FlowAction[] actions)
-    {
-        var p = r.Dp.Pipeline;
-        var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
-        p.EnableStages();
-        var first = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, new FlowActions(actions), 0, 0, 0);
-        using (var w = p.Stage(0)!.Write())
-        {
-            w.SetInstructions(first, new FlowInstructions(gotoTable: 1, meter: meter));
-            w.Insert(first);
-        }
-        var second = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
-        using (var w = t1.Write()) w.Insert(second);
-        return (first, second);
-    }
+    private static (FlowEntry First, FlowEntry Second) FilterThenOutput(DatapathRig r, uint meter, params FlowAction[] actions)
+        => (GotoTable1(r, meter, actions), r.Insert(1, All, 1, [FlowAction.Output(3)]));
 
     [Fact]
     public void AMeterDropInAnEarlierTable_TheLaterTablesCountOnlyWhatPassed()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig(3);
         // 1 packet/s with a burst of 5, full at the start: 5 of 20 pass.
         r.Dp.Meters.Set(new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 1, 5)], r.Dp.Clock.NowNanos));
         var (first, second) = FilterThenOutput(r, 1);
-        r.Send(Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
-        Assert.Equal(5, r.Ports[3].TakeSent().Count);
+        r.SendBurst(1, Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
+        Assert.Equal(5, r.Sent(3).Count);
         Assert.Equal(20, first.Packets);
         Assert.Equal(5, second.Packets);
-        var stats = r.Dp.Forwarders[0].StageStats;
+        var stats = r.Fwd.StageStats;
         Assert.Equal(20, stats.Lookups[0]);
         Assert.Equal(20, stats.Matched[0]);
         Assert.Equal(5, stats.Lookups[1]);
@@ -250,7 +191,7 @@ public sealed class FlowBatchTests
     [Fact]
     public void ADecTtlDropInAnEarlierTable_TheLaterTablesCountOnlyWhatPassed()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig(3);
         var (first, second) = FilterThenOutput(r, 0, FlowAction.DecNwTtl());
         // Every other frame arrives with TTL 1: dec_ttl drops it in table 0.
         var frames = Enumerable.Range(0, 20).Select(i =>
@@ -262,11 +203,11 @@ public sealed class FlowBatchTests
             System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Compute(f.AsSpan(14, 20)));
             return f;
         }).ToArray();
-        r.Send(frames);
-        Assert.Equal(10, r.Ports[3].TakeSent().Count);
+        r.SendBurst(1, frames);
+        Assert.Equal(10, r.Sent(3).Count);
         Assert.Equal(20, first.Packets);
         Assert.Equal(10, second.Packets);
-        var stats = r.Dp.Forwarders[0].StageStats;
+        var stats = r.Fwd.StageStats;
         Assert.Equal(20, stats.Lookups[0]);
         Assert.Equal(10, stats.Lookups[1]);
         Assert.Equal(10, stats.Matched[1]);
@@ -336,18 +277,18 @@ public sealed class FlowBatchTests
     [Fact]
     public void BurstsOfAFlowPerPacketAreBatchedByRuns_AndEveryPacketIsRewrittenCountedAndInOrder()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig(3);
         var flows = Enumerable.Range(0, 64).Select(i => (ushort)(3000 + i))
-            .ToDictionary(sp => sp, sp => r.Add(sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)));
+            .ToDictionary(sp => sp, sp => Add(r, sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)));
         var rng = new Random(7);
         var sent = new List<ushort>();
         for (int b = 0; b < 12; b++)
         {
             var sports = flows.Keys.OrderBy(_ => rng.Next()).Take(32).ToArray();
             if (b == 11) sports = [3000, 3000, 3001, 3001, 3001, 3000, 3002, 3002]; // runs of one flow, one repeated later
-            r.Send(Burst(sports));
+            r.SendBurst(1, Burst(sports));
             sent.AddRange(sports);
-            var got = r.Ports[2].TakeSent();
+            var got = r.Sent(2);
             Assert.Equal(sports.Length, got.Count);
             foreach (var f in got) Assert.Equal(DstFor(SportOf(f)), MacAddress.Read(f));
             foreach (var sp in sports.Distinct())
@@ -356,64 +297,60 @@ public sealed class FlowBatchTests
                 Assert.Equal(positions.Order().ToArray(), positions);
             }
         }
-        Assert.True(r.Dp.Forwarders[0].BurstsBatchedByRuns >= 9, $"batched by runs: {r.Dp.Forwarders[0].BurstsBatchedByRuns}");
+        Assert.True(r.Fwd.BurstsBatchedByRuns >= 9, $"batched by runs: {r.Fwd.BurstsBatchedByRuns}");
         foreach (var (sp, e) in flows) Assert.Equal(sent.Count(x => x == sp), e.Packets);
     }
 
     [Fact]
     public void AFewFlowsInterleavedAreGroupedByFlow()
     {
-        using var r = new Rig();
-        var a = r.Add(1000, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
-        var b = r.Add(1001, FlowAction.SetDlDst(MacB), FlowAction.Output(3));
-        for (int i = 0; i < 20; i++) r.Send(Burst(Enumerable.Range(0, 32).Select(k => (ushort)(1000 + k % 2)).ToArray()));
-        Assert.Equal(0, r.Dp.Forwarders[0].BurstsBatchedByRuns);
+        using var r = new DatapathRig(3);
+        var a = Add(r, 1000, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
+        var b = Add(r, 1001, FlowAction.SetDlDst(MacB), FlowAction.Output(3));
+        for (int i = 0; i < 20; i++) r.SendBurst(1, Burst(Enumerable.Range(0, 32).Select(k => (ushort)(1000 + k % 2)).ToArray()));
+        Assert.Equal(0, r.Fwd.BurstsBatchedByRuns);
         Assert.Equal(320, a.Packets);
         Assert.Equal(320, b.Packets);
-        Assert.Equal(320, r.Ports[2].TakeSent().Count);
-        Assert.Equal(320, r.Ports[3].TakeSent().Count);
+        Assert.Equal(320, r.Sent(2).Count);
+        Assert.Equal(320, r.Sent(3).Count);
     }
 
     [Fact]
     public void RunsBrokenBySoleOutputsAndMisses_KeepEachFlowsPacketsAndCounts()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig(3);
         var flows = Enumerable.Range(0, 40).Select(i => (ushort)(3000 + i)).ToArray();
-        foreach (var sp in flows) r.Add(sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2));
-        var sole = r.Add(999, FlowAction.Output(3));
-        for (int i = 0; i < 3; i++) r.Send(Burst(flows[..32]));
-        r.Ports[2].TakeSent();
-        long before = r.Dp.Forwarders[0].BurstsBatchedByRuns;
+        foreach (var sp in flows) Add(r, sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2));
+        var sole = Add(r, 999, FlowAction.Output(3));
+        for (int i = 0; i < 3; i++) r.SendBurst(1, Burst(flows[..32]));
+        r.Sent(2);
+        long before = r.Fwd.BurstsBatchedByRuns;
         // 3000 x2, sole, 3000, miss (sport 1), 3000, 3001 x2, sole, 3001
-        r.Send(Burst(3000, 3000, 999, 3000, 1, 3000, 3001, 3001, 999, 3001));
-        Assert.Equal(before + 1, r.Dp.Forwarders[0].BurstsBatchedByRuns);
-        var got = r.Ports[2].TakeSent();
+        r.SendBurst(1, Burst(3000, 3000, 999, 3000, 1, 3000, 3001, 3001, 999, 3001));
+        Assert.Equal(before + 1, r.Fwd.BurstsBatchedByRuns);
+        var got = r.Sent(2);
         Assert.Equal(new[] { 0, 1, 3, 5 }, got.Where(f => SportOf(f) == 3000).Select(f => (int)f[^1]).ToArray());
         Assert.Equal(new[] { 6, 7, 9 }, got.Where(f => SportOf(f) == 3001).Select(f => (int)f[^1]).ToArray());
-        Assert.Equal(new[] { 2, 8 }, r.Ports[3].TakeSent().Select(f => (int)f[^1]).ToArray());
+        Assert.Equal(new[] { 2, 8 }, r.Sent(3).Select(f => (int)f[^1]).ToArray());
         Assert.Equal(2, sole.Packets);
-        Assert.Equal(1, r.Dp.Forwarders[0].Misses);
+        Assert.Equal(1, r.Fwd.Misses);
     }
 
     [Fact]
     public void VerdictsThatRewriteAreGroupedByVerdict_BurstAfterBurst()
     {
-        using var r = new Rig();
-        var (_, t1) = r.TwoTables();
+        using var r = new DatapathRig(3);
+        GotoTable1(r);
         var rules = new Dictionary<ushort, FlowEntry>();
-        using (var w = t1.Write())
+        foreach (ushort sp in new ushort[] { 1000, 1001, 1002 })
         {
-            foreach (ushort sp in new ushort[] { 1000, 1001, 1002 })
-            {
-                var m = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.TpSrc, new FlowKeyBuilder().TpSrc(sp).Key);
-                rules[sp] = new FlowEntry(m, 10, new FlowActions([FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)]), 0, 0, 0);
-                w.Insert(rules[sp]);
-            }
+            var m = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.TpSrc, new FlowKeyBuilder().TpSrc(sp).Key);
+            rules[sp] = r.Insert(1, m, 10, [FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)]);
         }
         for (int b = 0; b < 3; b++)
         {
-            r.Send(Burst(Enumerable.Range(0, 30).Select(i => (ushort)(1000 + i % 3)).ToArray()));
-            var got = r.Ports[2].TakeSent();
+            r.SendBurst(1, Burst(Enumerable.Range(0, 30).Select(i => (ushort)(1000 + i % 3)).ToArray()));
+            var got = r.Sent(2);
             Assert.Equal(30, got.Count);
             foreach (ushort sp in rules.Keys)
             {

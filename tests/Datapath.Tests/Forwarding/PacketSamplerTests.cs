@@ -24,11 +24,7 @@ public sealed class PacketSamplerTests
         public PacketSampler Sampler => Dp.Forwarders[0].Sampler;
 
         public void InPortTo(ushort inPort, params FlowAction[] actions)
-        {
-            var m = new FlowMatch(new FlowKeyBuilder().InPort(0xFFFF).Key, new FlowKeyBuilder().InPort(inPort).Key);
-            using var w = Dp.Pipeline.Table(0).Write();
-            w.Insert(new FlowEntry(m, 100, new FlowActions(actions), 0, 0, 0));
-        }
+            => Insert(0, new FlowMatch(new FlowKeyBuilder().InPort(0xFFFF).Key, new FlowKeyBuilder().InPort(inPort).Key), 100, actions);
 
         public List<(PacketSample Sample, byte[] Header)> Drain()
         {

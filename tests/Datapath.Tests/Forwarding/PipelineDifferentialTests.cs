@@ -5,6 +5,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
 using Softswitch.Ofproto;
 
@@ -99,8 +100,8 @@ public sealed class PipelineDifferentialTests
                                 bool equalChurn = false)
     {
         var rng = new Random(seed);
-        using var cached = new Rig(emcEntries);
-        using var reference = new Rig(emcEntries: 0);
+        using var cached = new DatapathRig(options: new DatapathOptions { PacketInRate = 0, EmcEntries = emcEntries });
+        using var reference = new DatapathRig(options: new DatapathOptions { PacketInRate = 0, EmcEntries = 0 });
         reference.Fwd.BypassVerdictCaches = true;
         var rules = new List<Rule>();
         foreach (int t in TableIds)
@@ -108,9 +109,9 @@ public sealed class PipelineDifferentialTests
             var mode = (TableMissMode)rng.Next(3);
             foreach (var r in new[] { cached, reference })
             {
-                var stage = t == 0 ? r.Pipeline.Stage(0)! : r.Pipeline.GetOrCreateStage(t);
+                var stage = t == 0 ? r.Dp.Pipeline.Stage(0)! : r.Dp.Pipeline.GetOrCreateStage(t);
                 stage.MissMode = mode;
-                r.Pipeline.EnableStages();
+                r.Dp.Pipeline.EnableStages();
             }
         }
         for (int i = 0; i < 25; i++) AddRule(rng, cached, reference, rules);
@@ -123,8 +124,8 @@ public sealed class PipelineDifferentialTests
             {
                 var frame = RandomFrame(rng);
                 ushort port = (ushort)rng.Next(1, 5);
-                cached.Ports[port].Inject(frame);
-                reference.Ports[port].Inject(frame);
+                cached.Port(port).Inject(frame);
+                reference.Port(port).Inject(frame);
             }
             cached.Dp.PollUntilIdle();
             reference.Dp.PollUntilIdle();
@@ -138,7 +139,7 @@ public sealed class PipelineDifferentialTests
         return true;
     }
 
-    private static void Compare(Rig a, Rig b, List<Rule> rules, int seed, int round)
+    private static void Compare(DatapathRig a, DatapathRig b, List<Rule> rules, int seed, int round)
     {
         string where = $"seed {seed}, round {round}";
         for (ushort p = 1; p <= 4; p++)
@@ -154,7 +155,7 @@ public sealed class PipelineDifferentialTests
             Assert.True(r.A.Packets == r.B.Packets && r.A.Bytes == r.B.Bytes,
                         $"{where}: rule {r.A} counted {r.A.Packets}/{r.A.Bytes} cached, {r.B.Packets}/{r.B.Bytes} table by table");
         }
-        foreach (int t in TableIds) Assert.Equal(b.Pipeline.GetStageTotals(t), a.Pipeline.GetStageTotals(t));
+        foreach (int t in TableIds) Assert.Equal(b.Dp.Pipeline.GetStageTotals(t), a.Dp.Pipeline.GetStageTotals(t));
     }
 
     private static byte[] RandomFrame(Random rng)
@@ -207,16 +208,16 @@ public sealed class PipelineDifferentialTests
     private static FlowInstructions? Copy(FlowInstructions? i)
         => i is null ? null : new(i.WriteActions is { } w ? new FlowActions([.. w.Items]) : null, i.ClearActions, i.MetadataValue, i.MetadataMask, i.GotoTable, i.Meter);
 
-    private static void AddRule(Random rng, Rig a, Rig b, List<Rule> rules)
+    private static void AddRule(Random rng, DatapathRig a, DatapathRig b, List<Rule> rules)
     {
         int t = TableIds[rng.Next(TableIds.Length)];
         var match = RandomMatch(rng);
         ushort prio = (ushort)rng.Next(1, 6);
         var apply = RandomActions(rng, forSet: false);
         var ins = RandomInstructions(rng, t);
-        FlowEntry Insert(Rig r)
+        FlowEntry Insert(DatapathRig r)
         {
-            var stage = r.Pipeline.Stage(t)!;
+            var stage = r.Dp.Pipeline.Stage(t)!;
             using var w = stage.Write();
             // An identical rule is replaced (and leaves the list below).
             var e = new FlowEntry(match, prio, new FlowActions(apply.Items), 0, 0, r.Dp.Clock.NowNanos);
@@ -230,7 +231,7 @@ public sealed class PipelineDifferentialTests
         rules.Add(new Rule(t, ea, eb));
     }
 
-    private static void Churn(Random rng, Rig a, Rig b, List<Rule> rules, bool equalChurn = false)
+    private static void Churn(Random rng, DatapathRig a, DatapathRig b, List<Rule> rules, bool equalChurn = false)
     {
         int op = equalChurn && rng.Next(4) != 0 ? rng.Next(5, 7) : rng.Next(8);
         if (op == 0 || rules.Count == 0)
@@ -244,7 +245,7 @@ public sealed class PipelineDifferentialTests
             case 1:
                 foreach (var (rig, e) in new[] { (a, r.A), (b, r.B) })
                 {
-                    using var w = rig.Pipeline.Stage(r.Table)!.Write();
+                    using var w = rig.Dp.Pipeline.Stage(r.Table)!.Write();
                     w.Remove(e);
                 }
                 rules.Remove(r);
@@ -254,7 +255,7 @@ public sealed class PipelineDifferentialTests
                 var actions = RandomActions(rng, forSet: false);
                 foreach (var (rig, e) in new[] { (a, r.A), (b, r.B) })
                 {
-                    using var w = rig.Pipeline.Stage(r.Table)!.Write();
+                    using var w = rig.Dp.Pipeline.Stage(r.Table)!.Write();
                     w.SetActions(e, new FlowActions(actions.Items));
                 }
                 break;
@@ -264,7 +265,7 @@ public sealed class PipelineDifferentialTests
                 var ins = RandomInstructions(rng, r.Table);
                 foreach (var (rig, e) in new[] { (a, r.A), (b, r.B) })
                 {
-                    using var w = rig.Pipeline.Stage(r.Table)!.Write();
+                    using var w = rig.Dp.Pipeline.Stage(r.Table)!.Write();
                     w.SetInstructions(e, ins);
                 }
                 break;
@@ -277,7 +278,7 @@ public sealed class PipelineDifferentialTests
                 int k = 0;
                 foreach (var (rig, e) in new[] { (a, r.A), (b, r.B) })
                 {
-                    using var w = rig.Pipeline.Stage(r.Table)!.Write();
+                    using var w = rig.Dp.Pipeline.Stage(r.Table)!.Write();
                     w.Remove(e);
                     var again = new FlowEntry(e.Match, e.Priority, new FlowActions([.. e.Actions.Items]), 0, 0, rig.Dp.Clock.NowNanos);
                     w.SetInstructions(again, Copy(e.Instructions));
@@ -293,7 +294,7 @@ public sealed class PipelineDifferentialTests
                 // Actions and instructions swapped for equal ones.
                 foreach (var (rig, e) in new[] { (a, r.A), (b, r.B) })
                 {
-                    using var w = rig.Pipeline.Stage(r.Table)!.Write();
+                    using var w = rig.Dp.Pipeline.Stage(r.Table)!.Write();
                     w.SetActions(e, new FlowActions([.. e.Actions.Items]));
                     w.SetInstructions(e, Copy(e.Instructions));
                 }
@@ -303,8 +304,8 @@ public sealed class PipelineDifferentialTests
             {
                 int t = TableIds[rng.Next(TableIds.Length)];
                 var mode = (TableMissMode)rng.Next(3);
-                a.Pipeline.Stage(t)!.MissMode = mode;
-                b.Pipeline.Stage(t)!.MissMode = mode;
+                a.Dp.Pipeline.Stage(t)!.MissMode = mode;
+                b.Dp.Pipeline.Stage(t)!.MissMode = mode;
                 break;
             }
         }

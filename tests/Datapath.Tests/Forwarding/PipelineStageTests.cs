@@ -3,9 +3,9 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -21,47 +21,6 @@ public sealed class PipelineStageTests
     internal static readonly MacAddress MacC = MacAddress.Parse("02:00:00:00:00:0c");
     internal static readonly uint IpA = Ipv4.Parse("10.0.0.1"), IpB = Ipv4.Parse("10.0.0.2");
 
-    internal sealed class Rig : IDisposable
-    {
-        public readonly SwitchDatapath Dp;
-        public readonly MemoryPort[] Ports = new MemoryPort[5];
-
-        public Rig(int emcEntries = 8192)
-        {
-            Dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, EmcEntries = emcEntries });
-            for (ushort i = 1; i <= 4; i++)
-            {
-                Ports[i] = new MemoryPort("p" + i, MacAddress.Parse($"02:00:00:00:aa:0{i}")) { CaptureSent = true };
-                Dp.AddPort(Ports[i], i);
-            }
-        }
-
-        public Pipeline Pipeline => Dp.Pipeline;
-
-        public FlowEntry Add(int table, FlowMatch match, ushort priority, FlowAction[] apply, FlowInstructions? ins = null)
-        {
-            var t = table == 0 ? Pipeline.Stage(0)! : Pipeline.GetOrCreateStage(table, TableMissMode.Drop);
-            Pipeline.EnableStages();
-            using var w = t.Write();
-            var e = new FlowEntry(match, priority, new FlowActions(apply), 0, 0, Dp.Clock.NowNanos);
-            w.SetInstructions(e, ins);
-            w.Insert(e);
-            return e;
-        }
-
-        public void Send(byte[] frame, ushort port = 1, int times = 1)
-        {
-            for (int i = 0; i < times; i++) Ports[port].Inject(frame);
-            Dp.PollUntilIdle();
-        }
-
-        public List<byte[]> Sent(ushort port) => Ports[port].TakeSent();
-
-        public Forwarder Fwd => Dp.Forwarders[0];
-
-        public void Dispose() => Dp.Dispose();
-    }
-
     internal static FlowMatch Any => FlowMatch.FromOpenFlow(OfWildcards.All, default);
     internal static FlowMatch InPort(ushort p) => FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort, new FlowKeyBuilder().InPort(p).Key);
     internal static FlowMatch DlDst(MacAddress m) => FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlDst, new FlowKeyBuilder().DlDst(m).Key);
@@ -76,11 +35,11 @@ public sealed class PipelineStageTests
     [Fact]
     public void GotoChain_RunsEveryTablesApplyActionsInOrder_ThenEnds()
     {
-        using var r = new Rig();
-        r.Add(0, InPort(1), 10, [FlowAction.Output(2)], Goto(1));
-        r.Add(1, Any, 10, [FlowAction.SetDlDst(MacC)], Goto(3));
-        r.Add(3, DlDst(MacC), 10, [FlowAction.Output(3)]);
-        r.Send(Frame(MacA, MacB));
+        using var r = new DatapathRig();
+        r.Insert(0, InPort(1), 10, [FlowAction.Output(2)], Goto(1));
+        r.Insert(1, Any, 10, [FlowAction.SetDlDst(MacC)], Goto(3));
+        r.Insert(3, DlDst(MacC), 10, [FlowAction.Output(3)]);
+        r.Send(1, Frame(MacA, MacB));
         var two = r.Sent(2);
         var three = r.Sent(3);
         Assert.Single(two);
@@ -92,12 +51,12 @@ public sealed class PipelineStageTests
     [Fact]
     public void ApplyActionRewrite_IsSeenByLaterTablesLookups()
     {
-        using var r = new Rig();
-        r.Add(0, Any, 10, [FlowAction.SetDlDst(MacC), FlowAction.SetVlanVid(7)], Goto(1));
-        r.Add(1, DlDst(MacB), 20, [FlowAction.Output(2)]);
-        r.Add(1, DlDst(MacC), 10, [FlowAction.Output(3)], Goto(2));
-        r.Add(2, Vlan(7), 10, [FlowAction.Output(4)]);
-        r.Send(Frame(MacA, MacB));
+        using var r = new DatapathRig();
+        r.Insert(0, Any, 10, [FlowAction.SetDlDst(MacC), FlowAction.SetVlanVid(7)], Goto(1));
+        r.Insert(1, DlDst(MacB), 20, [FlowAction.Output(2)]);
+        r.Insert(1, DlDst(MacC), 10, [FlowAction.Output(3)], Goto(2));
+        r.Insert(2, Vlan(7), 10, [FlowAction.Output(4)]);
+        r.Send(1, Frame(MacA, MacB));
         Assert.Empty(r.Sent(2));
         Assert.Single(r.Sent(3));
         var four = r.Sent(4);
@@ -109,20 +68,20 @@ public sealed class PipelineStageTests
     [Fact]
     public void ActionSet_RunsAfterApplyActions_InTheSpecOrder_WriteReplacesAKind()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         // Written in the "wrong" order: output first, then a set-field, then strip (a pop); table 1 replaces dl_dst.
-        r.Add(0, Any, 10, [], Goto(1, new FlowActions([FlowAction.Output(2), FlowAction.SetDlDst(MacB), FlowAction.StripVlan()])));
-        r.Add(1, Any, 10, [FlowAction.Output(3)], Goto(2, new FlowActions([FlowAction.SetDlDst(MacC)])));
-        r.Add(2, Any, 10, []);
+        r.Insert(0, Any, 10, [], Goto(1, new FlowActions([FlowAction.Output(2), FlowAction.SetDlDst(MacB), FlowAction.StripVlan()])));
+        r.Insert(1, Any, 10, [FlowAction.Output(3)], Goto(2, new FlowActions([FlowAction.SetDlDst(MacC)])));
+        r.Insert(2, Any, 10, []);
         var walk = new PipelineWalk();
-        walk.Run(r.Pipeline, new FlowKeyBuilder().InPort(1).DlDst(MacA).Key);
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).DlDst(MacA).Key);
         Assert.Equal(PipelineEnd.Actions, walk.End);
         Assert.Equal([ActionKind.Output, ActionKind.StripVlan, ActionKind.SetDlDst, ActionKind.Output], walk.Composed.Select(a => a.Kind).ToArray());
         Assert.Equal(3, walk.Composed[0].Port);
         Assert.Equal(MacC.Value, walk.Composed[2].Value);
         Assert.Equal(2, walk.Composed[3].Port);
 
-        r.Send(Frame(MacA, MacA, sport: 1), times: 1);
+        r.Send(1, Frame(MacA, MacA, sport: 1));
         Assert.Equal(MacA, DstOf(Assert.Single(r.Sent(3))));
         Assert.Equal(MacC, DstOf(Assert.Single(r.Sent(2))));
     }
@@ -130,19 +89,19 @@ public sealed class PipelineStageTests
     [Fact]
     public void ClearActions_EmptiesTheSet_AndAMissDiscardsIt()
     {
-        using var r = new Rig();
-        r.Add(0, Any, 10, [], Goto(1, new FlowActions([FlowAction.Output(2)])));
-        r.Add(1, InPort(1), 10, [], Goto(2, new FlowActions([FlowAction.SetDlDst(MacC)]), clear: true));
-        r.Add(1, InPort(2), 10, [], Goto(3));
-        r.Add(2, Any, 10, []);
+        using var r = new DatapathRig();
+        r.Insert(0, Any, 10, [], Goto(1, new FlowActions([FlowAction.Output(2)])));
+        r.Insert(1, InPort(1), 10, [], Goto(2, new FlowActions([FlowAction.SetDlDst(MacC)]), clear: true));
+        r.Insert(1, InPort(2), 10, [], Goto(3));
+        r.Insert(2, Any, 10, []);
         var walk = new PipelineWalk();
-        walk.Run(r.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal([ActionKind.SetDlDst], walk.Composed.Select(a => a.Kind).ToArray());
         // in_port 2 goes to table 3, which has no rule and drops: the action set (output:2) is discarded.
-        walk.Run(r.Pipeline, new FlowKeyBuilder().InPort(2).Key);
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(2).Key);
         Assert.Equal(PipelineEnd.MissDrop, walk.End);
         Assert.Empty(walk.Composed);
-        r.Send(Frame(MacA, MacB), port: 2);
+        r.Send(2, Frame(MacA, MacB));
         Assert.Empty(r.Sent(2));
         Assert.True(r.Fwd.Drops[DropReason.FlowDrop] >= 1);
     }
@@ -150,35 +109,35 @@ public sealed class PipelineStageTests
     [Fact]
     public void WriteMetadata_MasksAccumulate_AndTheExtMapFollows()
     {
-        using var r = new Rig();
-        r.Add(0, Any, 10, [], Goto(1, md: 0xFFAB, mdMask: 0x00FF));
-        r.Add(1, Any, 10, [], Goto(2, md: 0x1200, mdMask: 0xFF00));
-        r.Add(2, Any, 10, [], new FlowInstructions(metadataValue: 0, metadataMask: 0x1_0000_0000));
+        using var r = new DatapathRig();
+        r.Insert(0, Any, 10, [], Goto(1, md: 0xFFAB, mdMask: 0x00FF));
+        r.Insert(1, Any, 10, [], Goto(2, md: 0x1200, mdMask: 0xFF00));
+        r.Insert(2, Any, 10, [], new FlowInstructions(metadataValue: 0, metadataMask: 0x1_0000_0000));
         var walk = new PipelineWalk();
-        walk.Run(r.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal(0x12ABUL, walk.FinalKey.Metadata);
         Assert.Equal(1, walk.FinalKey.ExtMap & 1);
         // Writing zeros back leaves the map clear (the key equals one that never had metadata).
-        using var r2 = new Rig();
-        r2.Add(0, Any, 10, [], Goto(1, md: 0x5, mdMask: 0xF));
-        r2.Add(1, Any, 10, [], new FlowInstructions(metadataValue: 0, metadataMask: ulong.MaxValue));
-        walk.Run(r2.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        using var r2 = new DatapathRig();
+        r2.Insert(0, Any, 10, [], Goto(1, md: 0x5, mdMask: 0xF));
+        r2.Insert(1, Any, 10, [], new FlowInstructions(metadataValue: 0, metadataMask: ulong.MaxValue));
+        walk.Run(r2.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal(new FlowKeyBuilder().InPort(1).Key, walk.FinalKey);
     }
 
     [Fact]
     public void LaterTable_MatchesTheMetadataEarlierTablesWrote()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var mdMask = new FlowKeyBuilder().Metadata(0xFF).Key;
         var mdValue = new FlowKeyBuilder().Metadata(0x42).Key;
         var m = new FlowMatch(mdMask, mdValue);
-        r.Add(0, InPort(1), 10, [], Goto(1, md: 0x42, mdMask: 0xFF));
-        r.Add(0, InPort(2), 10, [], Goto(1, md: 0x43, mdMask: 0xFF));
-        r.Add(1, m, 20, [FlowAction.Output(3)]);
-        r.Add(1, Any, 10, [FlowAction.Output(4)]);
-        r.Send(Frame(MacA, MacB), port: 1);
-        r.Send(Frame(MacA, MacB), port: 2);
+        r.Insert(0, InPort(1), 10, [], Goto(1, md: 0x42, mdMask: 0xFF));
+        r.Insert(0, InPort(2), 10, [], Goto(1, md: 0x43, mdMask: 0xFF));
+        r.Insert(1, m, 20, [FlowAction.Output(3)]);
+        r.Insert(1, Any, 10, [FlowAction.Output(4)]);
+        r.Send(1, Frame(MacA, MacB));
+        r.Send(2, Frame(MacA, MacB));
         Assert.Single(r.Sent(3));
         Assert.Single(r.Sent(4));
     }
@@ -186,83 +145,83 @@ public sealed class PipelineStageTests
     [Fact]
     public void MissModes_ControllerDropAndContinue()
     {
-        using var r = new Rig();
-        r.Add(0, InPort(1), 10, [FlowAction.Output(4)], Goto(1));
-        r.Add(0, InPort(2), 10, [], Goto(2));
-        r.Add(0, InPort(3), 10, [], Goto(3));
-        r.Pipeline.GetOrCreateStage(1).MissMode = TableMissMode.Controller;
-        r.Pipeline.GetOrCreateStage(2).MissMode = TableMissMode.Drop;
-        r.Pipeline.GetOrCreateStage(3).MissMode = TableMissMode.Continue;
-        r.Add(4, Any, 10, [FlowAction.Output(2)]);
+        using var r = new DatapathRig();
+        r.Insert(0, InPort(1), 10, [FlowAction.Output(4)], Goto(1));
+        r.Insert(0, InPort(2), 10, [], Goto(2));
+        r.Insert(0, InPort(3), 10, [], Goto(3));
+        r.Dp.Pipeline.GetOrCreateStage(1).MissMode = TableMissMode.Controller;
+        r.Dp.Pipeline.GetOrCreateStage(2).MissMode = TableMissMode.Drop;
+        r.Dp.Pipeline.GetOrCreateStage(3).MissMode = TableMissMode.Continue;
+        r.Insert(4, Any, 10, [FlowAction.Output(2)]);
 
-        r.Send(Frame(MacA, MacB), port: 1);
+        r.Send(1, Frame(MacA, MacB));
         Assert.Single(r.Sent(4)); // table 0's apply-actions ran before table 1 missed
         int upcalls = r.Dp.DrainUpcalls((in Upcall u) => Assert.Equal(UpcallReason.Miss, u.Reason));
         Assert.Equal(1, upcalls);
 
-        r.Send(Frame(MacA, MacB), port: 2);
+        r.Send(2, Frame(MacA, MacB));
         Assert.Equal(0, r.Dp.DrainUpcalls((in Upcall _) => { }));
         Assert.Empty(r.Sent(1));
         Assert.Empty(r.Sent(2));
 
-        r.Send(Frame(MacA, MacB), port: 3);
+        r.Send(3, Frame(MacA, MacB));
         Assert.Single(r.Sent(2)); // table 3 continued to table 4
     }
 
     [Fact]
     public void OneTableMiss_InTable0_KeepsTheDatapathsMissBehaviour()
     {
-        using var r = new Rig();
-        r.Pipeline.EnableStages();
+        using var r = new DatapathRig();
+        r.Dp.Pipeline.EnableStages();
         r.Dp.MissBehavior = MissBehavior.Drop;
-        r.Send(Frame(MacA, MacB));
+        r.Send(1, Frame(MacA, MacB));
         Assert.Equal(0, r.Dp.DrainUpcalls((in Upcall _) => { }));
         r.Dp.MissBehavior = MissBehavior.Controller;
-        r.Send(Frame(MacA, MacB, sport: 2));
+        r.Send(1, Frame(MacA, MacB, sport: 2));
         Assert.Equal(1, r.Dp.DrainUpcalls((in Upcall _) => { }));
     }
 
     [Fact]
     public void Counters_CreditEveryTableVisited_CachedOrNot()
     {
-        using var r = new Rig();
-        var e0 = r.Add(0, Any, 10, [], Goto(1));
-        var e1 = r.Add(1, DlDst(MacB), 10, [], Goto(2));
-        var e2 = r.Add(2, Any, 10, [FlowAction.Output(2)]);
+        using var r = new DatapathRig();
+        var e0 = r.Insert(0, Any, 10, [], Goto(1));
+        var e1 = r.Insert(1, DlDst(MacB), 10, [], Goto(2));
+        var e2 = r.Insert(2, Any, 10, [FlowAction.Output(2)]);
         var frame = Frame(MacA, MacB);
-        r.Send(frame, times: 5);
-        r.Send(Frame(MacA, MacC), times: 3); // misses in table 1 (drop)
+        r.Send(1, frame, times: 5);
+        r.Send(1, Frame(MacA, MacC), times: 3); // misses in table 1 (drop)
         foreach (var e in new[] { e0, e1, e2 }) Assert.True(e.Bytes > 0);
         Assert.Equal(8, e0.Packets);
         Assert.Equal(5, e1.Packets);
         Assert.Equal(5, e2.Packets);
         Assert.Equal(5 * frame.Length, e2.Bytes);
-        Assert.Equal((8L, 8L), r.Pipeline.GetStageTotals(0));
-        Assert.Equal((8L, 5L), r.Pipeline.GetStageTotals(1));
-        Assert.Equal((5L, 5L), r.Pipeline.GetStageTotals(2));
-        Assert.Equal((0L, 0L), r.Pipeline.GetStageTotals(3));
+        Assert.Equal((8L, 8L), r.Dp.Pipeline.GetStageTotals(0));
+        Assert.Equal((8L, 5L), r.Dp.Pipeline.GetStageTotals(1));
+        Assert.Equal((5L, 5L), r.Dp.Pipeline.GetStageTotals(2));
+        Assert.Equal((0L, 0L), r.Dp.Pipeline.GetStageTotals(3));
         Assert.Equal(5, r.Sent(2).Count);
     }
 
     [Fact]
     public void SteadyState_OneCacheLookupPerPacket_NoVerdictBuilt_NoAllocation()
     {
-        using var r = new Rig();
-        r.Add(0, Vlan(0xFFFF), 10, [], Goto(1));
-        r.Add(1, DlSrc(MacA), 10, [], Goto(2));
-        r.Add(2, DlDst(MacB), 10, [], Goto(3));
-        r.Add(3, Any, 10, [FlowAction.Output(2)]);
-        r.Ports[2].CaptureSent = false;
+        using var r = new DatapathRig();
+        r.Insert(0, Vlan(0xFFFF), 10, [], Goto(1));
+        r.Insert(1, DlSrc(MacA), 10, [], Goto(2));
+        r.Insert(2, DlDst(MacB), 10, [], Goto(3));
+        r.Insert(3, Any, 10, [FlowAction.Output(2)]);
+        r.Port(2).CaptureSent = false;
         var frame = Frame(MacA, MacB);
         Assert.Equal(0, r.Fwd.PipelineWalks);
-        r.Send(frame, times: 4);
+        r.Send(1, frame, times: 4);
         Assert.Equal(1, r.Fwd.PipelineWalks); // the first packet walked the tables; the next three found its verdict
-        r.Ports[1].SetGenerator([frame], 0);
+        r.Port(1).SetGenerator([frame], 0);
         var emc = r.Fwd.Cache!;
         long hits = emc.Hits, misses = emc.Misses, built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
         long alloc = AllocationMeter.SteadyState(() =>
         {
-            r.Ports[1].SetGeneratorCount(64);
+            r.Port(1).SetGeneratorCount(64);
             r.Dp.PollUntilIdle();
         });
         Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
@@ -275,36 +234,36 @@ public sealed class PipelineStageTests
     [Fact]
     public void ChangeInAnyVisitedTable_MakesTheCachedVerdictStaleAtOnce()
     {
-        using var r = new Rig();
-        r.Add(0, Any, 10, [], Goto(1));
-        r.Add(1, Any, 10, [], Goto(2));
-        var e2 = r.Add(2, Any, 10, [FlowAction.Output(2)]);
+        using var r = new DatapathRig();
+        r.Insert(0, Any, 10, [], Goto(1));
+        r.Insert(1, Any, 10, [], Goto(2));
+        var e2 = r.Insert(2, Any, 10, [FlowAction.Output(2)]);
         var frame = Frame(MacA, MacB);
-        r.Send(frame, times: 3);
+        r.Send(1, frame, times: 3);
         Assert.Equal(3, r.Sent(2).Count);
 
         // An action swap in the last table.
-        using (var w = r.Pipeline.Stage(2)!.Write()) w.SetActions(e2, new FlowActions([FlowAction.Output(3)]));
-        r.Send(frame);
+        using (var w = r.Dp.Pipeline.Stage(2)!.Write()) w.SetActions(e2, new FlowActions([FlowAction.Output(3)]));
+        r.Send(1, frame);
         Assert.Single(r.Sent(3));
 
         // A higher-priority rule in the middle table that ends the pipeline there.
-        r.Add(1, DlDst(MacB), 20, [FlowAction.Output(4)]);
-        r.Send(frame);
+        r.Insert(1, DlDst(MacB), 20, [FlowAction.Output(4)]);
+        r.Send(1, frame);
         Assert.Single(r.Sent(4));
         Assert.Empty(r.Sent(3));
 
         // A miss-mode change of a table the packet does not reach leaves it alone; removing the middle rule does not.
-        r.Pipeline.GetOrCreateStage(9).MissMode = TableMissMode.Continue;
-        r.Send(frame);
+        r.Dp.Pipeline.GetOrCreateStage(9).MissMode = TableMissMode.Continue;
+        r.Send(1, frame);
         Assert.Single(r.Sent(4));
-        using (var w = r.Pipeline.Stage(1)!.Write())
+        using (var w = r.Dp.Pipeline.Stage(1)!.Write())
         {
             var l = new List<FlowEntry>();
             w.CollectSubsets(DlDst(MacB), l);
             w.Remove(l);
         }
-        r.Send(frame);
+        r.Send(1, frame);
         Assert.Single(r.Sent(3));
     }
 

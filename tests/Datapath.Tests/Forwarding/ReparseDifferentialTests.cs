@@ -5,6 +5,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
 using static Softswitch.Datapath.Tests.Forwarding.ReparseTests;
 
@@ -52,17 +53,17 @@ public sealed class ReparseDifferentialTests
     /// for the header's fields and a rewrite of them changes the key but not the frame, which the executor leaves as it
     /// is: those packets are outside the property (the key cannot say that its header was unreadable).
     /// </summary>
-    private static bool Unreadable(Rig probe, byte[] frame, ushort port)
+    private static bool Unreadable(DatapathRig probe, byte[] frame, ushort port)
     {
         long before = ParseErrors(probe);
-        probe.Ports[port].Inject(frame);
+        probe.Port(port).Inject(frame);
         probe.Dp.PollUntilIdle();
         for (ushort p = 1; p <= 4; p++) probe.Sent(p);
         probe.Dp.DrainUpcalls((in Upcall _) => { });
         return ParseErrors(probe) != before;
     }
 
-    private static long ParseErrors(Rig r)
+    private static long ParseErrors(DatapathRig r)
     {
         long n = 0;
         foreach (var e in Enum.GetValues<ParseError>())
@@ -75,11 +76,11 @@ public sealed class ReparseDifferentialTests
     private static bool RunCase(int seed, out long recirculated, out int skipped)
     {
         var rng = new Random(seed);
-        using var cached = new Rig();
-        using var reference = new Rig(emcEntries: 0);
+        using var cached = new DatapathRig(options: new DatapathOptions { PacketInRate = 0, EmcEntries = 8192 });
+        using var reference = new DatapathRig(options: new DatapathOptions { PacketInRate = 0, EmcEntries = 0 });
         reference.Fwd.BypassVerdictCaches = true;
         reference.Fwd.ReparseAtEveryGoto = true;
-        using var probe = new Rig(emcEntries: 0);
+        using var probe = new DatapathRig(options: new DatapathOptions { PacketInRate = 0, EmcEntries = 0 });
         probe.Fwd.BypassVerdictCaches = true;
         probe.Fwd.ReparseAtEveryGoto = true;
         var rigs = new[] { cached, reference, probe };
@@ -89,9 +90,9 @@ public sealed class ReparseDifferentialTests
             var mode = rng.Next(2) == 0 ? TableMissMode.Drop : TableMissMode.Controller;
             foreach (var r in rigs)
             {
-                var stage = t == 0 ? r.Pipeline.Stage(0)! : r.Pipeline.GetOrCreateStage(t);
+                var stage = t == 0 ? r.Dp.Pipeline.Stage(0)! : r.Dp.Pipeline.GetOrCreateStage(t);
                 stage.MissMode = mode;
-                r.Pipeline.EnableStages();
+                r.Dp.Pipeline.EnableStages();
             }
         }
         for (int i = 0; i < 20; i++)
@@ -107,8 +108,8 @@ public sealed class ReparseDifferentialTests
             var write = rng.Next(3) == 0 ? new FlowActions([FlowAction.Output((ushort)rng.Next(1, 5))]) : null;
             ulong md = rng.Next(3) == 0 ? (ulong)rng.Next(1, 4) : 0;
             var ins = new FlowInstructions(write, false, md, md == 0 ? 0 : 0xFFUL, go);
-            rules.Add(new Rule(t, cached.Add(t, match, prio, apply, ins), reference.Add(t, match, prio, apply, ins)));
-            probe.Add(t, match, prio, apply, ins);
+            rules.Add(new Rule(t, cached.Insert(t, match, prio, apply, ins), reference.Insert(t, match, prio, apply, ins)));
+            probe.Insert(t, match, prio, apply, ins);
         }
         cached.Dp.MissBehavior = reference.Dp.MissBehavior = probe.Dp.MissBehavior = MissBehavior.Controller;
         skipped = 0;
@@ -123,10 +124,10 @@ public sealed class ReparseDifferentialTests
                     skipped++;
                     continue;
                 }
-                cached.Ports[port].Inject(frame);
-                reference.Ports[port].Inject(frame);
-                cached.Ports[port].Inject(frame);
-                reference.Ports[port].Inject(frame);
+                cached.Port(port).Inject(frame);
+                reference.Port(port).Inject(frame);
+                cached.Port(port).Inject(frame);
+                reference.Port(port).Inject(frame);
             }
             cached.Dp.PollUntilIdle();
             reference.Dp.PollUntilIdle();
@@ -146,11 +147,11 @@ public sealed class ReparseDifferentialTests
             if (rules.Any(r => r.A.Packets != r.B.Packets))
             {
                 throw new Exception(string.Join("\n", rules.Select(r => $"t{r.Table} p{r.A.Priority} {r.A.Match} [{string.Join(",", r.A.Actions.Items.Select(a => a.Kind + ":" + a.Value.ToString("x")))}] goto {r.A.Instructions?.GotoTable} md {r.A.Instructions?.MetadataValue} w {r.A.Instructions?.WriteActions?.Count}: {r.A.Packets} vs {r.B.Packets}"))
-                    + "\n" + string.Join(" ", TableIds.Select(t => $"{cached.Pipeline.GetStageTotals(t)}/{reference.Pipeline.GetStageTotals(t)}")));
+                    + "\n" + string.Join(" ", TableIds.Select(t => $"{cached.Dp.Pipeline.GetStageTotals(t)}/{reference.Dp.Pipeline.GetStageTotals(t)}")));
             }
             foreach (var r in rules)
                 Assert.True(r.A.Packets == r.B.Packets, $"{where}: table {r.Table} rule {r.A} {string.Join(",", r.A.Actions.Items)} goto {r.A.Instructions?.GotoTable} counted {r.A.Packets} cached, {r.B.Packets} reparsed at every table");
-            foreach (int t in TableIds) Assert.Equal(reference.Pipeline.GetStageTotals(t), cached.Pipeline.GetStageTotals(t));
+            foreach (int t in TableIds) Assert.Equal(reference.Dp.Pipeline.GetStageTotals(t), cached.Dp.Pipeline.GetStageTotals(t));
         }
         recirculated = cached.Fwd.Recirculations;
         return true;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
@@ -92,20 +93,20 @@ public sealed class ReparseTests
     /// Table 0 runs <paramref name="apply"/> and goes to table 1, where <paramref name="match"/> outputs to port 2 (and
     /// anything else to port 3); two packets of <paramref name="frame"/> are sent. Returns what port 2 sent.
     /// </summary>
-    private static List<byte[]> TwoTables(byte[] frame, FlowAction[] apply, FlowMatch match, out Rig rig)
+    private static List<byte[]> TwoTables(byte[] frame, FlowAction[] apply, FlowMatch match, out DatapathRig rig)
     {
-        var r = rig = new Rig();
-        var t0 = r.Add(0, Any, 10, apply, Goto(1));
-        var hit = r.Add(1, match, 20, [FlowAction.Output(2)]);
-        var other = r.Add(1, Any, 1, [FlowAction.Output(3)]);
-        r.Send(frame, times: 2);
+        var r = rig = new DatapathRig();
+        var t0 = r.Insert(0, Any, 10, apply, Goto(1));
+        var hit = r.Insert(1, match, 20, [FlowAction.Output(2)]);
+        var other = r.Insert(1, Any, 1, [FlowAction.Output(3)]);
+        r.Send(1, frame, times: 2);
         var sent = r.Sent(2);
         Assert.True(sent.Count == 2, $"table 1 sent {sent.Count} of 2 to port 2 ({r.Sent(3).Count} to the catch-all)");
         Assert.Equal(2, t0.Packets);
         Assert.Equal(2, hit.Packets);
         Assert.Equal(0, other.Packets);
-        Assert.Equal((2, 2), r.Pipeline.GetStageTotals(0));
-        Assert.Equal((2, 2), r.Pipeline.GetStageTotals(1));
+        Assert.Equal((2, 2), r.Dp.Pipeline.GetStageTotals(0));
+        Assert.Equal((2, 2), r.Dp.Pipeline.GetStageTotals(1));
         return sent;
     }
 
@@ -225,14 +226,14 @@ public sealed class ReparseTests
     [Fact]
     public void OutputBeforeThePop_SendsTheFrameAsItWas_AndTheActionSetCarriesOver()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var mpls = Mpls(Ipv4Tcp());
         // Table 0: output the MPLS frame, pop, write an output to port 4 into the action set; table 1 rewrites the inner
         // packet's DSCP; the action set's output runs at the end, on the rewritten inner packet.
-        r.Add(0, Any, 10, [FlowAction.Output(3), FlowAction.PopMpls(PacketParser.EthTypeIpv4)], Goto(1, new FlowActions([FlowAction.Output(4)])));
-        r.Add(1, Ipv4Match("ip_dscp"), 10, [FlowAction.SetNwTos(0x10)], Goto(2, md: 7, mdMask: 0xFF));
-        r.Add(2, Match(B.Metadata(0xFF).NwTos(0xFC), B.Metadata(7).NwTos(0x10)), 10, [FlowAction.Output(2)]);
-        r.Send(mpls, times: 3);
+        r.Insert(0, Any, 10, [FlowAction.Output(3), FlowAction.PopMpls(PacketParser.EthTypeIpv4)], Goto(1, new FlowActions([FlowAction.Output(4)])));
+        r.Insert(1, Ipv4Match("ip_dscp"), 10, [FlowAction.SetNwTos(0x10)], Goto(2, md: 7, mdMask: 0xFF));
+        r.Insert(2, Match(B.Metadata(0xFF).NwTos(0xFC), B.Metadata(7).NwTos(0x10)), 10, [FlowAction.Output(2)]);
+        r.Send(1, mpls, times: 3);
         Assert.All(r.Sent(3), f => Assert.Equal(Convert.ToHexString(mpls), Convert.ToHexString(f)));
         var two = r.Sent(2);
         var four = r.Sent(4);
@@ -241,20 +242,20 @@ public sealed class ReparseTests
         var expected = Ipv4Tcp(tos: 0x10);
         Assert.All(two, f => Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(f)));
         Assert.All(four, f => Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(f)));
-        foreach (int t in new[] { 0, 1, 2 }) Assert.Equal((3, 3), r.Pipeline.GetStageTotals(t));
+        foreach (int t in new[] { 0, 1, 2 }) Assert.Equal((3, 3), r.Dp.Pipeline.GetStageTotals(t));
     }
 
     [Fact]
     public void ASecondPop_ReparsesAgain()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var inner = Ipv4Tcp();
         var two = Mpls(Mpls(inner, 200), 100);
         BinaryPrimitives.WriteUInt32BigEndian(two.AsSpan(14), (100u << 12) | 64); // the outer entry is not the bottom
-        r.Add(0, Match(B.MplsLabel(0xFFFFF), B.MplsLabel(100)), 10, [FlowAction.PopMpls(PacketParser.EthTypeMpls)], Goto(1));
-        r.Add(1, Match(B.MplsLabel(0xFFFFF).MplsBos(1), B.MplsLabel(200).MplsBos(1)), 10, [FlowAction.PopMpls(PacketParser.EthTypeIpv4)], Goto(2));
-        r.Add(2, Ipv4Match("tcp_dst"), 10, [FlowAction.Output(2)]);
-        r.Send(two, times: 2);
+        r.Insert(0, Match(B.MplsLabel(0xFFFFF), B.MplsLabel(100)), 10, [FlowAction.PopMpls(PacketParser.EthTypeMpls)], Goto(1));
+        r.Insert(1, Match(B.MplsLabel(0xFFFFF).MplsBos(1), B.MplsLabel(200).MplsBos(1)), 10, [FlowAction.PopMpls(PacketParser.EthTypeIpv4)], Goto(2));
+        r.Insert(2, Ipv4Match("tcp_dst"), 10, [FlowAction.Output(2)]);
+        r.Send(1, two, times: 2);
         var sent = r.Sent(2);
         Assert.Equal(2, sent.Count);
         Assert.All(sent, f => Assert.Equal(Convert.ToHexString(inner), Convert.ToHexString(f)));
@@ -264,20 +265,20 @@ public sealed class ReparseTests
     [Fact]
     public void SteadyState_TheRestIsACachedVerdict_AndAllocatesNothing()
     {
-        using var r = new Rig();
-        r.Add(0, Any, 10, [FlowAction.PopMpls(PacketParser.EthTypeIpv4)], Goto(1));
-        r.Add(1, Ipv4Match("ipv4_src"), 10, [FlowAction.Output(2)]);
+        using var r = new DatapathRig();
+        r.Insert(0, Any, 10, [FlowAction.PopMpls(PacketParser.EthTypeIpv4)], Goto(1));
+        r.Insert(1, Ipv4Match("ipv4_src"), 10, [FlowAction.Output(2)]);
         var frame = Mpls(Ipv4Tcp());
-        r.Send(frame, times: 4);
+        r.Send(1, frame, times: 4);
         long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
         Assert.Equal(2, built); // the prefix and the rest
         Assert.Equal(2, walks);
         Assert.Equal(4, r.Sent(2).Count);
-        r.Ports[2].CaptureSent = false;
-        r.Ports[1].SetGenerator([frame], 0);
+        r.Port(2).CaptureSent = false;
+        r.Port(1).SetGenerator([frame], 0);
         long alloc = AllocationMeter.SteadyState(() =>
         {
-            r.Ports[1].SetGeneratorCount(64);
+            r.Port(1).SetGeneratorCount(64);
             r.Dp.PollUntilIdle();
         });
         Assert.Equal(built, r.Fwd.VerdictsBuilt);

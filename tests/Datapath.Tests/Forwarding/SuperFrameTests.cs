@@ -6,6 +6,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -79,30 +80,23 @@ public sealed class SuperFrameTests
         public void Dispose() { }
     }
 
-    private sealed class Rig : IDisposable
+    /// <summary>A datapath with large buffers: super-frames arrive on port 1, port 2 takes them whole, port 3 does not.</summary>
+    private sealed class Rig : DatapathRig
     {
-        public readonly SwitchDatapath Dp;
         public readonly OffloadPort In = new("in", accepts: true), Whole = new("whole", accepts: true);
         public readonly MemoryPort Plain = new("plain", MacAddress.Parse("02:00:00:00:bb:01")) { CaptureSent = true };
 
-        public Rig(IClock? clock = null, int samplingRate = 0)
+        public Rig(ManualClock? clock = null, int samplingRate = 0)
+            : base(0, new DatapathOptions { PacketInRate = 0, LargeBuffers = 8, SamplingRate = samplingRate }, clock)
         {
-            Dp = new(new DatapathOptions { PacketInRate = 0, LargeBuffers = 8, SamplingRate = samplingRate }, clock);
             Dp.AddPort(In, 1);
             Dp.AddPort(Whole, 2);
             Dp.AddPort(Plain, 3);
         }
 
+        /// <summary>The one rule: what port 1 receives gets <paramref name="actions"/>.</summary>
         public void Add(params FlowAction[] actions)
-        {
-            var all = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort, new FlowKeyBuilder().InPort(1).Key);
-            using var w = Dp.Pipeline.Table(0).Write();
-            w.Insert(new FlowEntry(all, 100, new FlowActions(actions), 0, 0, 0));
-        }
-
-        public long Read(Counter c) => Dp.Counters.Read(c);
-
-        public void Dispose() => Dp.Dispose();
+            => Insert(0, FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.InPort, new FlowKeyBuilder().InPort(1).Key), 100, actions);
     }
 
     /// <summary>Ethernet + IPv4 + TCP carrying <paramref name="payload"/> bytes, its TCP checksum left partial as a
@@ -174,9 +168,9 @@ public sealed class SuperFrameTests
         Assert.Equal(8080, BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(L4 + 2)));
         Assert.Equal(Checksum.PseudoHeaderSum(SrcIp, newDst, 6, (ushort)(frame.Length - L4)), BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(L4 + 16)));
         AssertValidTcp(Completed(sent.Frame, sent.Offload));
-        Assert.Equal(1, rig.Read(DatapathCounters.GsoHandedOn));
-        Assert.Equal(0, rig.Read(DatapathCounters.GsoSegmented));
-        var pool = rig.Dp.Forwarders[0].Pool;
+        Assert.Equal(1, rig.Dp.Counters.Read(DatapathCounters.GsoHandedOn));
+        Assert.Equal(0, rig.Dp.Counters.Read(DatapathCounters.GsoSegmented));
+        var pool = rig.Fwd.Pool;
         Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
         Assert.Equal(pool.Capacity, pool.FreeCount);
     }
@@ -207,10 +201,10 @@ public sealed class SuperFrameTests
             Assert.True(frame.AsSpan(L4 + 20 + i * Mss, payload).SequenceEqual(s.AsSpan(L4 + 20)));
             seq += (uint)payload;
         }
-        Assert.Equal(1, rig.Read(DatapathCounters.GsoSegmented));
-        Assert.Equal(21, rig.Read(DatapathCounters.GsoSegments));
-        Assert.Equal(0, rig.Read(DatapathCounters.GsoHandedOn));
-        var pool = rig.Dp.Forwarders[0].Pool;
+        Assert.Equal(1, rig.Dp.Counters.Read(DatapathCounters.GsoSegmented));
+        Assert.Equal(21, rig.Dp.Counters.Read(DatapathCounters.GsoSegments));
+        Assert.Equal(0, rig.Dp.Counters.Read(DatapathCounters.GsoHandedOn));
+        var pool = rig.Fwd.Pool;
         Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
         Assert.Equal(pool.Capacity, pool.FreeCount);
     }
@@ -239,7 +233,7 @@ public sealed class SuperFrameTests
         Assert.Equal(L4 + 24, sent.Offload.HdrLen);
         Assert.Equal(Ipv4.Parse("203.0.113.5"), BinaryPrimitives.ReadUInt32BigEndian(sent.Frame.AsSpan(34)));
         AssertValidTcp(Completed(sent.Frame, sent.Offload), l3: 18);
-        var pool = rig.Dp.Forwarders[0].Pool;
+        var pool = rig.Fwd.Pool;
         Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
         Assert.Equal(pool.Capacity, pool.FreeCount);
     }
@@ -259,7 +253,7 @@ public sealed class SuperFrameTests
             Assert.Equal(L4 + 20 + Mss, u.Length);
             AssertValidTcp(u);
         }
-        Assert.Equal(1, rig.Read(DatapathCounters.GsoSegmented));
+        Assert.Equal(1, rig.Dp.Counters.Read(DatapathCounters.GsoSegmented));
     }
 
     [Fact]
@@ -267,7 +261,7 @@ public sealed class SuperFrameTests
     {
         using var rig = new Rig();
         rig.Add(FlowAction.Output(2), FlowAction.SetTpDst(10), FlowAction.Output(2));
-        var pool = rig.Dp.Forwarders[0].Pool;
+        var pool = rig.Fwd.Pool;
         for (int i = 0; i < pool.LargeCapacity; i++) rig.In.Inject(SuperFrame().Frame, SuperFrame().Offload);   // a burst takes every large buffer
         rig.Dp.PollUntilIdle();
         int whole = rig.Whole.Sent.Count(s => s.Large), cut = rig.Whole.Sent.Count(s => !s.Large);
@@ -278,7 +272,7 @@ public sealed class SuperFrameTests
             if (s.Large) AssertValidTcp(Completed(s.Frame, s.Offload));
             else AssertValidTcp(s.Frame);
         }
-        Assert.Equal(0, rig.Read(DatapathCounters.Drop(DropReason.PoolExhausted)));
+        Assert.Equal(0, rig.Dp.Counters.Read(DatapathCounters.Drop(DropReason.PoolExhausted)));
         Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
         Assert.Equal(pool.Capacity, pool.FreeCount);
     }
@@ -293,8 +287,8 @@ public sealed class SuperFrameTests
         rig.In.Inject(frame, o);
         rig.Dp.PollUntilIdle();
         Assert.Empty(rig.Plain.TakeSent());
-        Assert.Equal(1, rig.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
-        var pool = rig.Dp.Forwarders[0].Pool;
+        Assert.Equal(1, rig.Dp.Counters.Read(DatapathCounters.Drop(DropReason.GsoRefused)));
+        var pool = rig.Fwd.Pool;
         Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
     }
 
@@ -313,7 +307,7 @@ public sealed class SuperFrameTests
             Assert.False(s.Large);
             AssertValidTcp(s.Frame);
         }
-        Assert.Equal(0, rig.Read(DatapathCounters.GsoHandedOn));
+        Assert.Equal(0, rig.Dp.Counters.Read(DatapathCounters.GsoHandedOn));
     }
 
     [Fact]
@@ -326,7 +320,7 @@ public sealed class SuperFrameTests
         var (frame, o) = SuperFrame();
         rig.In.Generator = frame;
         rig.In.GeneratorOffload = o;
-        var fwd = rig.Dp.Forwarders[0];
+        var fwd = rig.Fwd;
         var slot = rig.Dp.Ports.Get(1)!;
         void Round()
         {
@@ -336,8 +330,8 @@ public sealed class SuperFrameTests
         Round();
         long bytes = AllocationMeter.SteadyState(Round);
         Assert.Equal(0, bytes);
-        Assert.True(rig.Read(DatapathCounters.GsoHandedOn) >= 200, $"sent whole {rig.Whole.SentCount}, handed on {rig.Read(DatapathCounters.GsoHandedOn)}, segments {rig.Read(DatapathCounters.GsoSegments)}, forwarder packets {fwd.Packets}, misses {fwd.Misses}");
-        Assert.True(rig.Read(DatapathCounters.GsoSegments) >= 200 * 21);
+        Assert.True(rig.Dp.Counters.Read(DatapathCounters.GsoHandedOn) >= 200, $"sent whole {rig.Whole.SentCount}, handed on {rig.Dp.Counters.Read(DatapathCounters.GsoHandedOn)}, segments {rig.Dp.Counters.Read(DatapathCounters.GsoSegments)}, forwarder packets {fwd.Packets}, misses {fwd.Misses}");
+        Assert.True(rig.Dp.Counters.Read(DatapathCounters.GsoSegments) >= 200 * 21);
     }
 
     /// <summary>Wire bytes of <see cref="SuperFrame"/>'s segments: each repeats the 54 bytes of headers.</summary>
@@ -419,7 +413,7 @@ public sealed class SuperFrameTests
         var (frame, o) = SuperFrame();
         rig.In.Inject(frame, o);
         rig.Dp.PollUntilIdle();
-        var sampler = rig.Dp.Forwarders[0].Sampler;
+        var sampler = rig.Fwd.Sampler;
         Assert.Equal(21, sampler.SeenPackets);
         var header = new byte[PacketSampler.HeaderSize];
         int samples = 0;

@@ -2,6 +2,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
 using Softswitch.Ofproto;
 
@@ -19,55 +20,55 @@ public sealed class VerdictChurnTests
     private static readonly MacAddress MacD = MacAddress.Parse("02:00:00:00:00:0d");
 
     /// <summary>vlan -> eth_src -> eth_dst (writes the output) -> a catch-all: the Faucet shape.</summary>
-    private static (FlowEntry Src, FlowEntry Dst, FlowEntry Out) Faucet(Rig r)
+    private static (FlowEntry Src, FlowEntry Dst, FlowEntry Out) Faucet(DatapathRig r)
     {
-        r.Add(0, Vlan(0xFFFF), 100, [], Goto(1));
-        var src = r.Add(1, DlSrc(MacA), 100, [], Goto(2));
-        var dst = r.Add(2, DlDst(MacB), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
-        var o = r.Add(3, Any, 0, []);
+        r.Insert(0, Vlan(0xFFFF), 100, [], Goto(1));
+        var src = r.Insert(1, DlSrc(MacA), 100, [], Goto(2));
+        var dst = r.Insert(2, DlDst(MacB), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+        var o = r.Insert(3, Any, 0, []);
         return (src, dst, o);
     }
 
-    private static void Remove(Rig r, int table, FlowEntry e)
+    private static void Remove(DatapathRig r, int table, FlowEntry e)
     {
-        using var w = r.Pipeline.Stage(table)!.Write();
+        using var w = r.Dp.Pipeline.Stage(table)!.Write();
         Assert.True(w.Remove(e));
     }
 
     /// <summary>Sends the frame once and says whether the cache answered with a verdict built before (no table run).</summary>
-    private static bool CachedAnswer(Rig r, byte[] frame)
+    private static bool CachedAnswer(DatapathRig r, byte[] frame)
     {
         long built = r.Fwd.VerdictsBuilt, misses = r.Fwd.Cache!.Misses;
-        r.Send(frame);
+        r.Send(1, frame);
         return r.Fwd.VerdictsBuilt == built && r.Fwd.Cache.Misses == misses;
     }
 
     [Fact]
     public void FlowModsThatCannotChangeTheVerdict_LeaveItCached()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         Faucet(r);
         var frame = Frame(MacA, MacB);
-        r.Send(frame, times: 2);
+        r.Send(1, frame, times: 2);
         Assert.Equal(2, r.Sent(2).Count);
 
         // Other hosts' rules (same mask and priority as the hits) come and go in every table the packet visits.
-        var c = r.Add(1, DlSrc(MacC), 100, [], Goto(2));
-        var d = r.Add(2, DlDst(MacD), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(4)])));
+        var c = r.Insert(1, DlSrc(MacC), 100, [], Goto(2));
+        var d = r.Insert(2, DlDst(MacD), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(4)])));
         Assert.True(CachedAnswer(r, frame));
         Remove(r, 1, c);
         Remove(r, 2, d);
         Assert.True(CachedAnswer(r, frame));
         // A rule below the hit, and a rule in a table the packet never reaches.
-        var low = r.Add(2, Any, 5, [FlowAction.Output(4)]);
-        r.Add(7, Any, 100, [FlowAction.Output(4)]);
+        var low = r.Insert(2, Any, 5, [FlowAction.Output(4)]);
+        r.Insert(7, Any, 100, [FlowAction.Output(4)]);
         Assert.True(CachedAnswer(r, frame));
         // A replacement of another rule, and a swap of the actions of a rule of another class. (A swap in the hit's
         // own class makes the class stale: the class, not the rule, carries the version.)
-        var e = r.Add(1, DlSrc(MacD), 100, [], Goto(2));
-        r.Add(1, DlSrc(MacD), 100, [], Goto(3));
+        var e = r.Insert(1, DlSrc(MacD), 100, [], Goto(2));
+        r.Insert(1, DlSrc(MacD), 100, [], Goto(3));
         Assert.True(e.IsRemoved);
-        using (var w = r.Pipeline.Stage(2)!.Write()) w.SetActions(low, new FlowActions([FlowAction.Output(3)]));
+        using (var w = r.Dp.Pipeline.Stage(2)!.Write()) w.SetActions(low, new FlowActions([FlowAction.Output(3)]));
         Assert.True(CachedAnswer(r, frame));
         Assert.Equal(4, r.Sent(2).Count);
         Assert.Empty(r.Sent(3));
@@ -84,12 +85,12 @@ public sealed class VerdictChurnTests
     [MemberData(nameof(Changes))]
     public void FlowModsThatCouldChangeTheVerdict_MakeItStaleAtOnce(string change)
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var (src, dst, _) = Faucet(r);
         var frame = Frame(MacA, MacB);
         var missing = Frame(MacC, MacB); // no eth_src rule: misses in table 1 (drop)
-        r.Send(frame, times: 2);
-        r.Send(missing, times: 2);
+        r.Send(1, frame, times: 2);
+        r.Send(1, missing, times: 2);
         Assert.Equal(2, r.Sent(2).Count);
         Assert.True(CachedAnswer(r, frame) && CachedAnswer(r, missing));
         r.Sent(2);
@@ -99,12 +100,12 @@ public sealed class VerdictChurnTests
         switch (change)
         {
             case "higher priority":
-                r.Add(2, DlDst(MacB), 200, [FlowAction.Output(3)]);
+                r.Insert(2, DlDst(MacB), 200, [FlowAction.Output(3)]);
                 expectPort = 3;
                 break;
             case "equal priority other mask":
                 // An equal-priority rule of another mask may win the tie: the verdict must be recomputed.
-                r.Add(1, FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.DlSrc | OfWildcards.DlDst),
+                r.Insert(1, FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.DlSrc | OfWildcards.DlDst),
                                                 new FlowKeyBuilder().DlSrc(MacA).DlDst(MacB).Key), 100, [FlowAction.Output(3)]);
                 expectPort = 0;
                 break;
@@ -113,31 +114,31 @@ public sealed class VerdictChurnTests
                 expectPort = 0;
                 break;
             case "hit actions swapped":
-                using (var w = r.Pipeline.Stage(1)!.Write()) w.SetActions(src, new FlowActions([FlowAction.Output(4)]));
+                using (var w = r.Dp.Pipeline.Stage(1)!.Write()) w.SetActions(src, new FlowActions([FlowAction.Output(4)]));
                 expectPort = 4;
                 break;
             case "hit instructions swapped":
-                using (var w = r.Pipeline.Stage(2)!.Write()) w.SetInstructions(dst, Goto(3, write: new FlowActions([FlowAction.Output(3)])));
+                using (var w = r.Dp.Pipeline.Stage(2)!.Write()) w.SetInstructions(dst, Goto(3, write: new FlowActions([FlowAction.Output(3)])));
                 expectPort = 3;
                 break;
             case "rule added where it missed":
-                r.Add(1, DlSrc(MacC), 100, [FlowAction.Output(4)]);
+                r.Insert(1, DlSrc(MacC), 100, [FlowAction.Output(4)]);
                 probe = missing;
                 expectPort = 4;
                 break;
             case "miss mode where it missed":
-                r.Pipeline.Stage(1)!.MissMode = TableMissMode.Continue; // on to table 2, which outputs to 2
+                r.Dp.Pipeline.Stage(1)!.MissMode = TableMissMode.Continue; // on to table 2, which outputs to 2
                 probe = missing;
                 expectPort = 2;
                 break;
             default:
                 // A new rule sends the packet on to stage 4, which does not exist yet (dropped); creating the stage
                 // must make that verdict stale.
-                r.Add(1, DlSrc(MacC), 100, [], Goto(4));
-                r.Send(missing); // runs into stage 4, which does not exist: dropped
+                r.Insert(1, DlSrc(MacC), 100, [], Goto(4));
+                r.Send(1, missing); // runs into stage 4, which does not exist: dropped
                 Assert.Empty(r.Sent(2));
                 Assert.True(CachedAnswer(r, missing));
-                r.Add(4, Any, 10, [FlowAction.Output(3)]); // creates stage 4
+                r.Insert(4, Any, 10, [FlowAction.Output(3)]); // creates stage 4
                 probe = missing;
                 expectPort = 3;
                 break;
@@ -156,7 +157,7 @@ public sealed class VerdictChurnTests
     }
 
     /// <summary>The current verdict the cache holds for <paramref name="frame"/> received on port 1, and its key.</summary>
-    private static PipelineVerdict CachedVerdict(Rig r, byte[] frame, out FlowKey key)
+    private static PipelineVerdict CachedVerdict(DatapathRig r, byte[] frame, out FlowKey key)
     {
         PacketParser.Parse(frame, 1, out key, out _);
         var v = r.Fwd.Cache!.LookupVerdict(key, key.Hash());
@@ -165,10 +166,10 @@ public sealed class VerdictChurnTests
     }
 
     /// <summary>Sends the frame <paramref name="times"/> times in one burst; returns the walks and the repairs it made.</summary>
-    private static (long Walks, long Repairs) SendCounting(Rig r, byte[] frame, int times = 1)
+    private static (long Walks, long Repairs) SendCounting(DatapathRig r, byte[] frame, int times = 1)
     {
         long walks = r.Fwd.PipelineWalks, repairs = r.Fwd.VerdictRepairs;
-        r.Send(frame, times: times);
+        r.Send(1, frame, times: times);
         return (r.Fwd.PipelineWalks - walks, r.Fwd.VerdictRepairs - repairs);
     }
 
@@ -188,42 +189,42 @@ public sealed class VerdictChurnTests
     [MemberData(nameof(Repairable))]
     public void AChangeToARuleThatDoesTheSame_RepairsTheVerdict_AndCreditsEachRule(string change)
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var (src, dst, _) = Faucet(r);
         var frame = Frame(MacA, MacB);
-        r.Send(frame, times: 2);
+        r.Send(1, frame, times: 2);
         Assert.Equal(2, r.Sent(2).Count);
-        var table0 = r.Pipeline.Stage(0)!;
+        var table0 = r.Dp.Pipeline.Stage(0)!;
         FlowEntry old, now;
         switch (change)
         {
             case "deleted and added back":
                 old = src;
                 Remove(r, 1, src);
-                now = r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
+                now = r.Insert(1, DlSrc(MacA), 100, [], src.Instructions);
                 break;
             case "added back with equal objects":
                 old = dst;
                 Remove(r, 2, dst);
-                now = r.Add(2, DlDst(MacB), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+                now = r.Insert(2, DlDst(MacB), 100, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
                 break;
             case "actions swapped for equal ones":
                 old = now = src;
-                using (var w = r.Pipeline.Stage(1)!.Write()) w.SetActions(src, new FlowActions([]));
+                using (var w = r.Dp.Pipeline.Stage(1)!.Write()) w.SetActions(src, new FlowActions([]));
                 break;
             case "instructions swapped for equal ones":
                 old = now = dst;
-                using (var w = r.Pipeline.Stage(2)!.Write()) w.SetInstructions(dst, Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+                using (var w = r.Dp.Pipeline.Stage(2)!.Write()) w.SetInstructions(dst, Goto(3, write: new FlowActions([FlowAction.Output(2)])));
                 break;
             case "outranked by a rule that does the same":
                 old = dst;
-                now = r.Add(2, DlDst(MacB), 200, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+                now = r.Insert(2, DlDst(MacB), 200, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
                 break;
             default:
             {
                 using (var w = table0.Write()) old = w.Find(Vlan(0xFFFF), 100)!;
                 using (var w = table0.Write()) Assert.True(w.Remove(old));
-                now = r.Add(0, Vlan(0xFFFF), 100, [], Goto(1));
+                now = r.Insert(0, Vlan(0xFFFF), 100, [], Goto(1));
                 break;
             }
         }
@@ -249,26 +250,26 @@ public sealed class VerdictChurnTests
     [Fact]
     public void AChangeToARuleThatDoesOtherwise_RunsThePipeline()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var (src, dst, _) = Faucet(r);
         var frame = Frame(MacA, MacB);
-        r.Send(frame);
+        r.Send(1, frame);
         Assert.Single(r.Sent(2));
         // Added back going to table 3 directly: the action set is empty, the packet is dropped.
         Remove(r, 1, src);
-        src = r.Add(1, DlSrc(MacA), 100, [], Goto(3));
+        src = r.Insert(1, DlSrc(MacA), 100, [], Goto(3));
         Assert.Equal((1, 0), SendCounting(r, frame));
         Assert.Empty(r.Sent(2));
         // Added back with an apply-action.
         Remove(r, 1, src);
-        src = r.Add(1, DlSrc(MacA), 100, [FlowAction.Output(4)], Goto(2));
+        src = r.Insert(1, DlSrc(MacA), 100, [FlowAction.Output(4)], Goto(2));
         Assert.Equal((1, 0), SendCounting(r, frame));
         Assert.Single(r.Sent(4));
         Assert.Single(r.Sent(2));
         // Gone: a miss, then back: the miss verdict is not repaired into a hit.
         Remove(r, 1, src);
         Assert.Equal((1, 0), SendCounting(r, frame));
-        r.Add(1, DlSrc(MacA), 100, [FlowAction.Output(4)], Goto(2));
+        r.Insert(1, DlSrc(MacA), 100, [FlowAction.Output(4)], Goto(2));
         Assert.Equal((1, 0), SendCounting(r, frame));
         Assert.Single(r.Sent(4));
         Assert.Equal(3, dst.Packets);
@@ -282,13 +283,13 @@ public sealed class VerdictChurnTests
     [Fact]
     public void ASharedVerdict_IsRepairedIntoTheNewChain_NotInPlace()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var (src, dst, _) = Faucet(r);
         byte[][] frames = [Frame(MacA, MacB, sport: 1000), Frame(MacA, MacB, sport: 1001), Frame(MacA, MacB, sport: 1002)];
-        foreach (var f in frames) r.Send(f);
+        foreach (var f in frames) r.Send(1, f);
         Assert.Equal(1, r.Fwd.VerdictsBuilt); // one chain, one verdict, three cache slots
         Remove(r, 1, src);
-        var again = r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
+        var again = r.Insert(1, DlSrc(MacA), 100, [], src.Instructions);
         Assert.Equal((0, 1), SendCounting(r, frames[0]));
         Assert.Equal(2, r.Fwd.VerdictsBuilt); // the new chain's verdict
         Assert.Equal((0, 1), SendCounting(r, frames[1]));
@@ -310,13 +311,13 @@ public sealed class VerdictChurnTests
     [Fact]
     public void AVerdictAlreadyGivenToAPacketOfTheBurst_IsNotRepaired()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var (src, _, _) = Faucet(r);
         var frame = Frame(MacA, MacB);
-        r.Send(frame);
+        r.Send(1, frame);
         var v = CachedVerdict(r, frame, out var key);
         Remove(r, 1, src);
-        r.Add(1, DlSrc(MacA), 100, [], src.Instructions);
+        r.Insert(1, DlSrc(MacA), 100, [], src.Instructions);
         Assert.Null(r.Fwd.Cache!.LookupVerdict(key, key.Hash(), out var stale));
         Assert.Same(v, stale);
         var other = r.Fwd.Repair(v, key, [v]);
@@ -335,32 +336,32 @@ public sealed class VerdictChurnTests
     [Fact]
     public void ARepair_PaysPendingCreditsToTheRulesThePacketsWentThrough()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var (_, dst, _) = Faucet(r);
         var frame = Frame(MacA, MacB);
-        r.Send(frame);
+        r.Send(1, frame);
         var v = CachedVerdict(r, frame, out var key);
-        var outranking = r.Add(2, DlDst(MacB), 200, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
+        var outranking = r.Insert(2, DlDst(MacB), 200, [], Goto(3, write: new FlowActions([FlowAction.Output(2)])));
         // Three packets counted on the verdict and not yet paid (as between two bursts of a busy port).
         v.PendingPackets = 3;
         v.PendingBytes = 3 * frame.Length;
         Assert.Same(v, r.Fwd.Repair(v, key, []));
         Assert.Equal(0, v.PendingPackets);
-        r.Send(Frame(MacB, MacA)); // another packet, whose burst ends in a credit flush
+        r.Send(1, Frame(MacB, MacA)); // another packet, whose burst ends in a credit flush
         Assert.Equal(4, dst.Packets);
         Assert.Equal(0, outranking.Packets);
-        r.Send(frame);
+        r.Send(1, frame);
         Assert.Equal(1, outranking.Packets);
     }
 
     [Fact]
     public void ChainsMadeAnewByChurn_ReusePooledVerdicts_AndAllocateNothing()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig();
         var (src, _, _) = Faucet(r);
-        r.Ports[2].CaptureSent = false;
+        r.Port(2).CaptureSent = false;
         var frame = Frame(MacA, MacB);
-        r.Ports[1].SetGenerator([frame], 0);
+        r.Port(1).SetGenerator([frame], 0);
         // Allocation is summed over groups of 8 rounds after 8 to warm up, and the smallest group's sum is kept: the
         // runtime may allocate once on the thread while it tiers a method up (as AllocationMeter).
         long allocated = long.MaxValue, group = 0;
@@ -370,12 +371,12 @@ public sealed class VerdictChurnTests
             // a verdict built anew (the flow-mods themselves are not measured).
             Remove(r, 1, src);
             long before = GC.GetAllocatedBytesForCurrentThread();
-            r.Ports[1].SetGeneratorCount(2);
+            r.Port(1).SetGeneratorCount(2);
             r.Dp.PollUntilIdle();
             long mid = GC.GetAllocatedBytesForCurrentThread();
-            src = r.Add(1, DlSrc(MacA), 100, [], Goto(2));
+            src = r.Insert(1, DlSrc(MacA), 100, [], Goto(2));
             long again = GC.GetAllocatedBytesForCurrentThread();
-            r.Ports[1].SetGeneratorCount(2);
+            r.Port(1).SetGeneratorCount(2);
             r.Dp.PollUntilIdle();
             if (round < 8) continue;
             group += mid - before + GC.GetAllocatedBytesForCurrentThread() - again;

@@ -1,5 +1,4 @@
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
@@ -153,19 +152,8 @@ public sealed class TunnelThreadedTests
         // Host and underlay ports are polled by different threads, so encapsulation (host thread) races the ARP
         // reply being learned (underlay thread); the held frames must all come out once, in one piece.
         const int frames = 2_000;
-        var optA = new DatapathOptions { Threads = 2, PacketInRate = 0 };
-        var optB = new DatapathOptions { Threads = 2, PacketInRate = 0 };
-        using var a = new SwitchDatapath(optA) { MissBehavior = MissBehavior.Drop };
-        using var b = new SwitchDatapath(optB) { MissBehavior = MissBehavior.Drop };
-        var hostA = new MemoryPort("hA", MacAddress.Parse("0a:00:00:00:00:01"));
-        var hostB = new MemoryPort("hB", MacAddress.Parse("0a:00:00:00:00:02"));
-        var ulA = new MemoryPort("uA", TunnelGoldenTests.UnderA);
-        var ulB = new MemoryPort("uB", TunnelGoldenTests.UnderB);
-        MemoryPort.Link(ulA, ulB);
-        a.AddPort(hostA, 1);
-        a.AddPort(ulA, 2);
-        b.AddPort(hostB, 1);
-        b.AddPort(ulB, 2);
+        using var r = new TunnelRig(capture: false, options: new DatapathOptions { Threads = 2, PacketInRate = 0 });
+        var (a, b, hostA, hostB) = (r.A, r.B, r.HostA, r.HostB);
         long delivered = 0, corrupt = 0;
         var expect = TunnelGoldenTests.Inner();
         hostB.OnSend = f =>
@@ -175,8 +163,8 @@ public sealed class TunnelThreadedTests
         };
         var ta = a.Tunnels.Add(TestTunnels.Vxlan("t", TunnelRig.IpA, TunnelRig.IpB, 9) with { PortNo = 10, Underlay = 2 });
         var tb = b.Tunnels.Add(TestTunnels.Vxlan("t", TunnelRig.IpB, TunnelRig.IpA, 9) with { PortNo = 10, Underlay = 2 });
-        TunnelRig.Add(a, TunnelRig.InPort(1), FlowAction.Output(10));
-        TunnelRig.Add(b, TunnelRig.InPort(10), FlowAction.Output(1));
+        r.SideA.Insert(0, TunnelRig.InPort(1), 100, [FlowAction.Output(10)]);
+        r.SideB.Insert(0, TunnelRig.InPort(10), 100, [FlowAction.Output(1)]);
         // The first frames are queued before the switches run, so they meet an unresolved next hop.
         for (int i = 0; i < TunnelPort.HoldCapacity; i++) hostA.Inject(expect);
         a.Start();

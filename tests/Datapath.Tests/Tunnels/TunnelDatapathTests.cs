@@ -20,24 +20,28 @@ internal sealed class TunnelRig : IDisposable
     public static readonly uint IpA = Ipv4.Parse("10.0.0.1"), IpB = Ipv4.Parse("10.0.0.2");
 
     public readonly ManualClock Clock = new();
-    public readonly SwitchDatapath A, B;
-    public readonly MemoryPort HostA, HostB, UnderA, UnderB;
+    /// <summary>The two switches on one clock, each with its host port <see cref="Host"/> and underlay port <see cref="Under"/>.</summary>
+    public readonly DatapathRig SideA, SideB;
     public TunnelPort? TunA, TunB;
 
-    public TunnelRig(int underlayMtu = 1500, bool link = true, bool capture = true, MissBehavior miss = MissBehavior.Drop)
+    /// <param name="options">Both datapaths' options (default: <see cref="DatapathRig"/>'s).</param>
+    public TunnelRig(int underlayMtu = 1500, bool link = true, bool capture = true, MissBehavior miss = MissBehavior.Drop, DatapathOptions? options = null)
     {
-        A = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
-        B = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock) { MissBehavior = miss };
-        HostA = new MemoryPort("hostA", MacAddress.Parse("0a:00:00:00:00:01")) { CaptureSent = capture };
-        HostB = new MemoryPort("hostB", MacAddress.Parse("0a:00:00:00:00:02")) { CaptureSent = capture };
-        UnderA = new MemoryPort("ulA", TunnelGoldenTests.UnderA, underlayMtu) { CaptureSent = capture };
-        UnderB = new MemoryPort("ulB", TunnelGoldenTests.UnderB, underlayMtu) { CaptureSent = capture };
-        if (link) MemoryPort.Link(UnderA, UnderB);
-        A.AddPort(HostA, Host);
-        A.AddPort(UnderA, Under);
-        B.AddPort(HostB, Host);
-        B.AddPort(UnderB, Under);
+        var underA = new MemoryPort("ulA", TunnelGoldenTests.UnderA, underlayMtu) { CaptureSent = capture };
+        var underB = new MemoryPort("ulB", TunnelGoldenTests.UnderB, underlayMtu) { CaptureSent = capture };
+        if (link) MemoryPort.Link(underA, underB);
+        SideA = new DatapathRig([new MemoryPort("hostA", MacAddress.Parse("0a:00:00:00:00:01")) { CaptureSent = capture }, underA], options, Clock);
+        SideB = new DatapathRig([new MemoryPort("hostB", MacAddress.Parse("0a:00:00:00:00:02")) { CaptureSent = capture }, underB], options, Clock);
+        A.MissBehavior = miss;
+        B.MissBehavior = miss;
     }
+
+    public SwitchDatapath A => SideA.Dp;
+    public SwitchDatapath B => SideB.Dp;
+    public MemoryPort HostA => SideA.Port(Host);
+    public MemoryPort HostB => SideB.Port(Host);
+    public MemoryPort UnderA => SideA.Port(Under);
+    public MemoryPort UnderB => SideB.Port(Under);
 
     /// <summary>IP in IP synthesises the inner Ethernet header on receive: A's gets the addresses B's host frames carry.</summary>
     public static readonly Func<TunnelConfig, TunnelConfig> IpipInnerA
@@ -77,20 +81,13 @@ internal sealed class TunnelRig : IDisposable
         return FlowMatch.FromOpenFlow(w, key);
     }
 
-    /// <summary>A rule at priority 100 in the datapath's table 0 (replacing one with the same match and priority).</summary>
-    public static void Add(SwitchDatapath dp, FlowMatch m, params FlowAction[] actions)
-    {
-        using var w = dp.Pipeline.Table(0).Write();
-        w.Insert(new FlowEntry(m, 100, new FlowActions(actions), 0, 0, 0));
-    }
-
     /// <summary>host ↔ tunnel both ways on both switches.</summary>
     public TunnelRig WithCrossFlows()
     {
-        Add(A, InPort(Host), FlowAction.Output(Tun));
-        Add(A, InPort(Tun), FlowAction.Output(Host));
-        Add(B, InPort(Host), FlowAction.Output(Tun));
-        Add(B, InPort(Tun), FlowAction.Output(Host));
+        SideA.Insert(0, InPort(Host), 100, [FlowAction.Output(Tun)]);
+        SideA.Insert(0, InPort(Tun), 100, [FlowAction.Output(Host)]);
+        SideB.Insert(0, InPort(Host), 100, [FlowAction.Output(Tun)]);
+        SideB.Insert(0, InPort(Tun), 100, [FlowAction.Output(Host)]);
         return this;
     }
 
@@ -104,8 +101,8 @@ internal sealed class TunnelRig : IDisposable
 
     public void Dispose()
     {
-        A.Dispose();
-        B.Dispose();
+        SideA.Dispose();
+        SideB.Dispose();
     }
 }
 
@@ -155,16 +152,16 @@ public sealed class TunnelDatapathTests
     public void DecapsulatedPacketsCarryTheTunnelPortAndVniForMatching()
     {
         using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
-        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
+        r.SideA.Insert(0, TunnelRig.InPort(TunnelRig.Host), 100, [FlowAction.Output(TunnelRig.Tun)]);
         // B only forwards in_port=10 with tun_id=100; tun_id 100 on another in_port does not match.
-        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun, 100), FlowAction.Output(TunnelRig.Host));
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Tun, 100), 100, [FlowAction.Output(TunnelRig.Host)]);
         r.HostA.Inject(HostFrame());
         r.Pump();
         Assert.Single(r.HostB.TakeSent());
 
         // Packet-in of a miss carries in_port = the tunnel port.
         using var r2 = new TunnelRig(miss: MissBehavior.Controller).WithTunnels(TunnelKind.Vxlan, 100);
-        TunnelRig.Add(r2.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
+        r2.SideA.Insert(0, TunnelRig.InPort(TunnelRig.Host), 100, [FlowAction.Output(TunnelRig.Tun)]);
         r2.HostA.Inject(HostFrame());
         r2.Pump();
         var ups = new List<(ushort, byte[])>();
@@ -178,7 +175,7 @@ public sealed class TunnelDatapathTests
     public void PacketInsCarryTheTunnelIdThePacketHas()
     {
         using var r = new TunnelRig(miss: MissBehavior.Controller).WithTunnels(TunnelKind.Vxlan, 100);
-        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
+        r.SideA.Insert(0, TunnelRig.InPort(TunnelRig.Host), 100, [FlowAction.Output(TunnelRig.Tun)]);
         var ups = new List<(ushort InPort, ulong Tunnel, UpcallReason Reason)>();
         void Drain()
         {
@@ -196,10 +193,10 @@ public sealed class TunnelDatapathTests
 
         // A flow's output to the controller: the received VNI; after a set_tunnel, the id it set.
         ups.Clear();
-        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(PortNumber.Controller, 0xffff));
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Tun), 100, [FlowAction.Output(PortNumber.Controller, 0xffff)]);
         r.HostA.Inject(HostFrame());
         Drain();
-        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.SetTunnel(0x77), FlowAction.Output(PortNumber.Controller, 0xffff));
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Tun), 100, [FlowAction.SetTunnel(0x77), FlowAction.Output(PortNumber.Controller, 0xffff)]);
         r.HostA.Inject(HostFrame());
         Drain();
         Assert.Equal([(TunnelRig.Tun, 100UL, UpcallReason.Action), (TunnelRig.Tun, 0x77UL, UpcallReason.Action)], ups);
@@ -214,10 +211,10 @@ public sealed class TunnelDatapathTests
         // Flow 1 (sport 1000): set_tunnel 200. Flow 2 (sport 1001): no set_tunnel, the configured VNI 100.
         PacketParser.Parse(HostFrame(64, 1000), TunnelRig.Host, out var k1, out _);
         PacketParser.Parse(HostFrame(64, 1001), TunnelRig.Host, out var k2, out _);
-        TunnelRig.Add(r.A, FlowMatch.Exact(k1), FlowAction.SetTunnel(200), FlowAction.Output(TunnelRig.Tun));
-        TunnelRig.Add(r.A, FlowMatch.Exact(k2), FlowAction.Output(TunnelRig.Tun));
-        TunnelRig.Add(r.B, TunnelRig.InPort(11, 200), FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:02:00")), FlowAction.Output(TunnelRig.Host));
-        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun, 100), FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:01:00")), FlowAction.Output(TunnelRig.Host));
+        r.SideA.Insert(0, FlowMatch.Exact(k1), 100, [FlowAction.SetTunnel(200), FlowAction.Output(TunnelRig.Tun)]);
+        r.SideA.Insert(0, FlowMatch.Exact(k2), 100, [FlowAction.Output(TunnelRig.Tun)]);
+        r.SideB.Insert(0, TunnelRig.InPort(11, 200), 100, [FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:02:00")), FlowAction.Output(TunnelRig.Host)]);
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Tun, 100), 100, [FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:01:00")), FlowAction.Output(TunnelRig.Host)]);
         r.UnderA.TakeSent();
         // Both flows in one burst: the tunnel id must follow each flow-batch.
         r.HostA.Inject(HostFrame(64, 1000));
@@ -240,7 +237,7 @@ public sealed class TunnelDatapathTests
     public void UnknownVniIsDroppedAndCounted()
     {
         using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100).WithCrossFlows();
-        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.SetTunnel(300), FlowAction.Output(TunnelRig.Tun));
+        r.SideA.Insert(0, TunnelRig.InPort(TunnelRig.Host), 100, [FlowAction.SetTunnel(300), FlowAction.Output(TunnelRig.Tun)]);
         r.HostA.Inject(HostFrame());
         r.Pump();
         Assert.Empty(r.HostB.TakeSent());
@@ -583,8 +580,8 @@ public sealed class TunnelDatapathTests
         using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
         var extra = new MemoryPort("h2", MacAddress.Parse("0a:00:00:00:00:03")) { CaptureSent = true };
         r.A.AddPort(extra, 3);
-        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(PortNumber.Flood));
-        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(TunnelRig.Host));
+        r.SideA.Insert(0, TunnelRig.InPort(TunnelRig.Host), 100, [FlowAction.Output(PortNumber.Flood)]);
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Tun), 100, [FlowAction.Output(TunnelRig.Host)]);
         var f = HostFrame();
         r.HostA.Inject(f);
         r.Pump();
@@ -600,9 +597,9 @@ public sealed class TunnelDatapathTests
     public void DecapsulatedAndOrdinaryPacketsInOneBurstBothGetThrough()
     {
         using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
-        TunnelRig.Add(r.A, TunnelRig.InPort(TunnelRig.Host), FlowAction.Output(TunnelRig.Tun));
-        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Tun), FlowAction.Output(TunnelRig.Host));
-        TunnelRig.Add(r.B, TunnelRig.InPort(TunnelRig.Under), FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:00:ee")), FlowAction.Output(TunnelRig.Host));
+        r.SideA.Insert(0, TunnelRig.InPort(TunnelRig.Host), 100, [FlowAction.Output(TunnelRig.Tun)]);
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Tun), 100, [FlowAction.Output(TunnelRig.Host)]);
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Under), 100, [FlowAction.SetDlSrc(MacAddress.Parse("00:00:00:00:00:ee")), FlowAction.Output(TunnelRig.Host)]);
         for (int i = 0; i < 5; i++) r.HostA.Inject(HostFrame(64, (ushort)(2000 + i)));
         r.A.PollUntilIdle();
         // Interleave ordinary underlay traffic with the tunnelled frames in B's receive queue.

@@ -10,8 +10,6 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>Real OpenFlow 1.3 controllers driving the switch: ovs-testcontroller -O OpenFlow13 and os-ken apps written for 1.3.</summary>
 public sealed class Controller13InteropTests
 {
-    private static Task<bool> WaitFor(Func<bool> cond, int ms) => Wait.UntilAsync(cond, ms);
-
     [ToolFact]
     [RequiresTool("ovs-testcontroller")]
     public async Task OvsTestcontroller13_LearnsAndAllPairsPing()
@@ -30,7 +28,7 @@ public sealed class Controller13InteropTests
             await Task.Delay(300);
             await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
             rig.Dp.Start();
-            Assert.True(await WaitFor(() => rig.Agent.ControllerConnected, 10_000), "ovs-testcontroller did not complete the handshake");
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, 10_000), "ovs-testcontroller did not complete the handshake");
             Assert.Equal(4, rig.Agent.Connections.Single(c => c.IsPrimary).Version);
             await AllPairsPing(Hosts(rig));
             var flows = new List<FlowEntry>();
@@ -64,8 +62,8 @@ public sealed class Controller13InteropTests
         {
             await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
             rig.Dp.Start();
-            Assert.True(await WaitFor(() => rig.Agent.ControllerConnected, 20_000), "os-ken did not complete the handshake");
-            Assert.True(await WaitFor(() => File.Exists(log) && File.ReadAllText(log).Contains("port_desc"), 10_000),
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, 20_000), "os-ken did not complete the handshake");
+            Assert.True(await Wait.UntilAsync(() => File.Exists(log) && File.ReadAllText(log).Contains("port_desc"), 10_000),
                 "the app saw no FEATURES_REPLY and PORT_DESC: " + (File.Exists(log) ? File.ReadAllText(log) : "(no log)"));
             await drive(rig);
             return File.ReadAllText(log);
@@ -92,7 +90,7 @@ public sealed class Controller13InteropTests
                 return flows.Exists(f => f.RequestedPriority == 1);
             }
             // The app's flow-mods may still be on their way when the last ping has been answered.
-            Assert.True(await WaitFor(Learned, 10_000), "the app installed learned flows (priority 1)");
+            Assert.True(await Wait.UntilAsync(Learned, 10_000), "the app installed learned flows (priority 1)");
         });
         Assert.Contains("features dpid=0000000000001234 n_tables=254 auxiliary_id=0", text);
         Assert.Contains("port_desc ports=1,2,3,4", text);
@@ -109,7 +107,7 @@ public sealed class Controller13InteropTests
             await AllPairsPing(Hosts(rig));
             Assert.True(rig.Agent.Switch.Flows.HasTable(1), "the app's table 1 exists");
             // The pings succeed by flooding while the app's flow-mods are still on their way: wait for them.
-            Assert.True(await WaitFor(() => rig.Agent.Switch.TableStats(1).ActiveCount >= 4, 10_000),
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.Switch.TableStats(1).ActiveCount >= 4, 10_000),
                 $"table 1 holds the learned destinations (it holds {rig.Agent.Switch.TableStats(1).ActiveCount})");
         });
         Assert.Contains("reason=0 table=0 cookie=5eed", text);

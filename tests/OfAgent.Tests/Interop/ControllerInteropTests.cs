@@ -10,8 +10,6 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>Real controllers driving the switch over an active connection: ovs-testcontroller and os-ken.</summary>
 public sealed class ControllerInteropTests
 {
-    private static Task<bool> WaitFor(Func<bool> cond, int ms) => Wait.UntilAsync(cond, ms);
-
     internal static SimulatedHost[] Hosts(AgentRig rig)
     {
         var hosts = new SimulatedHost[rig.Ports.Length];
@@ -38,7 +36,7 @@ public sealed class ControllerInteropTests
                     if (a != b) a.Ping(b.Ip, 7, ++seq);
             }
 
-            ok = await WaitFor(() => hosts.All(h => h.EchoRepliesReceived >= hosts.Length - 1), 2000);
+            ok = await Wait.UntilAsync(() => hosts.All(h => h.EchoRepliesReceived >= hosts.Length - 1), 2000);
         }
         Assert.True(ok, $"echo replies: {string.Join(", ", hosts.Select(h => $"{h.Name}={h.EchoRepliesReceived}"))}, wanted {hosts.Length - 1} each ({expected} in all)");
     }
@@ -61,7 +59,7 @@ public sealed class ControllerInteropTests
             await Task.Delay(300);
             await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
             rig.Dp.Start();
-            Assert.True(await WaitFor(() => rig.Agent.ControllerConnected, 10_000), "ovs-testcontroller did not complete the handshake");
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, 10_000), "ovs-testcontroller did not complete the handshake");
             var hosts = Hosts(rig);
             await AllPairsPing(hosts);
             // The controller's learning-switch flows are in our table: exact 12-tuple matches at priority 65535.
@@ -98,10 +96,10 @@ public sealed class ControllerInteropTests
         {
             await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
             rig.Dp.Start();
-            Assert.True(await WaitFor(() => rig.Agent.ControllerConnected, 20_000), "os-ken did not complete the handshake");
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, 20_000), "os-ken did not complete the handshake");
             var hosts = Hosts(rig);
             await AllPairsPing(hosts);
-            Assert.True(await WaitFor(() => File.Exists(log) && File.ReadAllText(log).Contains("features dpid=0000000000001234"), 5000),
+            Assert.True(await Wait.UntilAsync(() => File.Exists(log) && File.ReadAllText(log).Contains("features dpid=0000000000001234"), 5000),
                 "the app saw no FEATURES_REPLY: " + (File.Exists(log) ? File.ReadAllText(log) : "(no log)"));
             var text = File.ReadAllText(log);
             Assert.Contains("packet_in", text);

@@ -12,7 +12,7 @@ public sealed class OvsOfctl13Tests
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
     private static (int, string, string) Ofctl(AgentRig rig, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow13", cmd, $"tcp:127.0.0.1:{rig.Port}", .. rest]);
+        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow13", cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
 
     private static string Ok(AgentRig rig, string cmd, params string[] rest)
     {
@@ -312,7 +312,7 @@ public sealed class OvsOfctl13Tests
         var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
         // A control socket of its own: the default one needs Open vSwitch's run directory.
         string ctl = Path.Combine(Path.GetTempPath(), $"ss13-mon-{Environment.ProcessId}.ctl");
-        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "monitor", $"tcp:127.0.0.1:{rig.Port}", "65534", $"--unixctl={ctl}" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "monitor", $"tcp:127.0.0.1:{rig.ListenPort}", "65534", $"--unixctl={ctl}" }) psi.ArgumentList.Add(a);
         using var monitor = Process.Start(psi)!;
         try
         {
@@ -321,10 +321,10 @@ public sealed class OvsOfctl13Tests
             monitor.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
             monitor.BeginOutputReadLine();
             monitor.BeginErrorReadLine();
-            Assert.True(await AgentRig.WaitFor(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534), 10_000), "monitor did not connect");
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534), 10_000), "monitor did not connect");
             rig.Ports[0].Inject(frame);
             rig.Poll();
-            Assert.True(await AgentRig.WaitFor(() => lines.Any(l => l.Contains("OFPT_PACKET_IN (OF1.3)")), 10_000),
+            Assert.True(await Wait.UntilAsync(() => lines.Any(l => l.Contains("OFPT_PACKET_IN (OF1.3)")), 10_000),
                 $"sent {rig.Agent.PacketInsSent}, dropped {rig.Agent.PacketInsDropped}: " + string.Join('\n', lines));
             var packetIn = lines.First(l => l.Contains("OFPT_PACKET_IN"));
             // A table-miss flow entry's packet-in is a miss in 1.3, from its table, with its cookie, unbuffered (max_len 65535).
@@ -336,7 +336,7 @@ public sealed class OvsOfctl13Tests
             Ok(rig, "mod-flows", "table=0,priority=0,actions=write_metadata:0xab/0xff,goto_table:1");
             rig.Ports[0].Inject(frame);
             rig.Poll();
-            Assert.True(await AgentRig.WaitFor(() => lines.Count(l => l.Contains("OFPT_PACKET_IN (OF1.3)")) == 2, 10_000), string.Join('\n', lines));
+            Assert.True(await Wait.UntilAsync(() => lines.Count(l => l.Contains("OFPT_PACKET_IN (OF1.3)")) == 2, 10_000), string.Join('\n', lines));
             var second = lines.Last(l => l.Contains("OFPT_PACKET_IN"));
             Assert.Contains("metadata=0xab", second);
             Assert.Contains("in_port=1", second);
@@ -354,10 +354,10 @@ public sealed class OvsOfctl13Tests
     {
         await using var rig = new AgentRig();
         Ok(rig, "add-flow", "table=0,priority=9,ip,actions=output:2");
-        var (code, f10, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.Port}");
+        var (code, f10, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.ListenPort}");
         Assert.True(code == 0, se);
         Assert.Contains("priority=9,ip actions=output:2", f10);
-        (code, _, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flow", $"tcp:127.0.0.1:{rig.Port}", "priority=8,arp,actions=output:3");
+        (code, _, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "add-flow", $"tcp:127.0.0.1:{rig.ListenPort}", "priority=8,arp,actions=output:3");
         Assert.True(code == 0, se);
         Assert.Contains("priority=8,arp actions=output:3", Ok(rig, "dump-flows"));
     }

@@ -10,7 +10,7 @@ namespace Softswitch.OfAgent.Tests.Interop;
 public sealed class OvsOfctlTests
 {
     private static (int, string, string) Ofctl(AgentRig rig, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, $"tcp:127.0.0.1:{rig.Port}", .. rest]);
+        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
 
     private static string Ok(AgentRig rig, string cmd, params string[] rest)
     {
@@ -21,7 +21,7 @@ public sealed class OvsOfctlTests
 
     private static string OkF10(AgentRig rig, string cmd, params string[] rest)
     {
-        var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", "-F", "openflow10", "--no-names", cmd, $"tcp:127.0.0.1:{rig.Port}", .. rest]);
+        var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", "-F", "openflow10", "--no-names", cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
         Assert.True(code == 0, $"ovs-ofctl -F openflow10 {cmd} failed ({code}): {se}{so}");
         return so;
     }
@@ -89,7 +89,7 @@ public sealed class OvsOfctlTests
         OkF10(rig, "del-flows", "udp,tp_dst=53");
         Assert.Contains("flow_count=3", Ok(rig, "dump-aggregate"));
 
-        var (code, so, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "--strict", "del-flows", $"tcp:127.0.0.1:{rig.Port}", "priority=100,arp");
+        var (code, so, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "--strict", "del-flows", $"tcp:127.0.0.1:{rig.ListenPort}", "priority=100,arp");
         Assert.True(code == 0, se + so);
         Assert.DoesNotContain("arp", Ok(rig, "dump-flows"));
         Ok(rig, "del-flows", "ip");

@@ -28,7 +28,7 @@ public sealed class TlsInteropTests : IDisposable
             Listeners = { "pssl:0" },
             Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, CaCertFile = controllerCa.CertFile },
         });
-        string target = $"ssl:127.0.0.1:{rig.Port}";
+        string target = $"ssl:127.0.0.1:{rig.ListenPort}";
         string[] tls = ["--private-key", ctl.KeyFile, "--certificate", ctl.CertFile, "--ca-cert", switchCa.CertFile];
 
         var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", .. tls, "show", target]);
@@ -45,7 +45,7 @@ public sealed class TlsInteropTests : IDisposable
         (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", "--private-key", wrong.KeyFile, "--certificate", wrong.CertFile, "--ca-cert", switchCa.CertFile,
                                                         "--timeout=5", "show", target]);
         Assert.NotEqual(0, code);
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("CN=not-a-controller") && rig.Log.Contains("is not signed by a trusted CA")), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("CN=not-a-controller") && rig.Log.Contains("is not signed by a trusted CA")), rig.Log.Dump());
     }
 
     [ToolFact]
@@ -78,7 +78,7 @@ public sealed class TlsInteropTests : IDisposable
                 Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, CaCertFile = controllerCa.CertFile },
             });
             rig.Dp.Start();
-            Assert.True(await AgentRig.WaitFor(() => rig.Agent.ControllerConnected, 10_000),
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, 10_000),
                 "ovs-testcontroller did not complete the handshake over TLS:\n" + rig.Log.Dump() + "\n" + File.ReadAllText($"{dir}/tc.log"));
             Assert.True(rig.Log.Contains("TLS established (Tls1"), rig.Log.Dump());
             await ControllerInteropTests.AllPairsPing(ControllerInteropTests.Hosts(rig));
@@ -135,7 +135,7 @@ public sealed class TlsInteropTests : IDisposable
                 Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = boot },
                 MaxBackoff = TimeSpan.FromSeconds(1),
             });
-            Assert.True(await AgentRig.WaitFor(() => rig.Agent.ControllerConnected, 10_000), "no connection after bootstrapping:\n" + rig.Log.Dump());
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, 10_000), "no connection after bootstrapping:\n" + rig.Log.Dump());
             Assert.True(File.Exists(boot), rig.Log.Dump());
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(boot));
             var saved = new X509Certificate2Collection();
@@ -147,7 +147,7 @@ public sealed class TlsInteropTests : IDisposable
             // From now on the learned CA is required: a controller whose certificate another CA signed is refused.
             Stop(tc);
             tc = StartTestController(_pki.Issue(otherCa, "impostor"), switchCa, otherCa, port, dir);
-            Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("CN=impostor") && rig.Log.Contains("is not signed by a trusted CA"), 15_000), rig.Log.Dump());
+            Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("CN=impostor") && rig.Log.Contains("is not signed by a trusted CA"), 15_000), rig.Log.Dump());
             Assert.False(rig.Agent.ControllerConnected);
             Assert.Equal(controllerCa.Cert.Thumbprint, X509CertificateLoader.LoadCertificate(Assert.Single(LoadPem(boot)).RawData).Thumbprint);
         }
@@ -184,7 +184,7 @@ public sealed class TlsInteropTests : IDisposable
                 Controllers = { $"ssl:127.0.0.1:{port}" },
                 Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = boot },
             });
-            Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("is not self-signed") && rig.Log.Contains("--peer-ca-cert"), 10_000), rig.Log.Dump());
+            Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("is not self-signed") && rig.Log.Contains("--peer-ca-cert"), 10_000), rig.Log.Dump());
             Assert.False(rig.Agent.ControllerConnected);
             Assert.False(File.Exists(boot));
         }
@@ -210,9 +210,9 @@ public sealed class TlsInteropTests : IDisposable
             Tls = new OfTlsOptions { PrivateKeyFile = sw.KeyFile, CertificateFile = sw.CertFile, BootstrapCaCertFile = boot },
         });
         var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", "--private-key", ctl.KeyFile, "--certificate", ctl.CertFile,
-                                                            "--ca-cert", switchCa.CertFile, "--timeout=5", "show", $"ssl:127.0.0.1:{rig.Port}"]);
+                                                            "--ca-cert", switchCa.CertFile, "--timeout=5", "show", $"ssl:127.0.0.1:{rig.ListenPort}"]);
         Assert.NotEqual(0, code);
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("no CA certificate to verify peers with yet")), rig.Log.Dump() + se + so);
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("no CA certificate to verify peers with yet")), rig.Log.Dump() + se + so);
         Assert.False(File.Exists(boot));
     }
 

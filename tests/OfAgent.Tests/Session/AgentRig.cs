@@ -1,22 +1,17 @@
 using System.Net;
 using System.Net.Sockets;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Memory;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
-/// <summary>A running agent and datapath on in-memory ports, listening on a free loopback port.</summary>
-internal sealed class AgentRig : IAsyncDisposable
+/// <summary>A running agent over a <see cref="DatapathRig"/> (memory ports named memN), listening on a free loopback port.</summary>
+internal sealed class AgentRig : DatapathRig, IAsyncDisposable
 {
-    public readonly SwitchDatapath Dp;
     public readonly Softswitch.Ofproto.OfSwitch Switch;
     public readonly OfSwitchAgent Agent;
-    public readonly MemoryPort[] Ports;
-    public readonly ManualClock Clock = new();
 
     public readonly LogCapture Log = new();
 
@@ -24,14 +19,8 @@ internal sealed class AgentRig : IAsyncDisposable
     /// <param name="failMode">The switch's fail mode.</param>
     public AgentRig(int ports = 4, AgentOptions? options = null, Softswitch.Ofproto.FlowTableOptions? tables = null,
                     Softswitch.Ofproto.FailMode failMode = Softswitch.Ofproto.FailMode.Secure)
+        : base(MemoryPorts(ports, "mem"), new DatapathOptions { PacketInRate = 0 })
     {
-        Dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, Clock);
-        Ports = new MemoryPort[ports];
-        for (int i = 0; i < ports; i++)
-        {
-            Ports[i] = new MemoryPort($"mem{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)) { CaptureSent = true };
-            Dp.AddPort(Ports[i]);
-        }
         options ??= new AgentOptions();
         // The test controller connects in as a controller (ptcp), unless the test configures its own connections.
         if (options.Listeners.Count == 0 && !options.Controllers.Any(c => c.StartsWith("ptcp:", StringComparison.Ordinal)))
@@ -45,13 +34,14 @@ internal sealed class AgentRig : IAsyncDisposable
         Agent.Start();
     }
 
-    public int Port => Agent.ListenEndpoints[0].Port;
+    /// <summary>The TCP port of the first listener.</summary>
+    public int ListenPort => Agent.ListenEndpoints[0].Port;
 
     /// <summary>Receives from memory ports until idle (the datapath's threads are not started; tests drive it).</summary>
     public void Poll() => Dp.PollUntilIdle();
 
     /// <param name="receiveBufferSize">The controller socket's SO_RCVBUF, set before it connects (0: the system's).</param>
-    public async Task<TestController> ConnectAsync(byte helloVersion = 1, int receiveBufferSize = 0) => await ConnectToAsync(Port, helloVersion, receiveBufferSize);
+    public async Task<TestController> ConnectAsync(byte helloVersion = 1, int receiveBufferSize = 0) => await ConnectToAsync(ListenPort, helloVersion, receiveBufferSize);
 
     /// <summary>Connects to listener <paramref name="port"/> (e.g. a service listener of <see cref="OfSwitchAgent.ListenEndpoints"/>).</summary>
     public static async Task<TestController> ConnectToAsync(int port, byte helloVersion = 1, int receiveBufferSize = 0)
@@ -62,14 +52,14 @@ internal sealed class AgentRig : IAsyncDisposable
         return c;
     }
 
-    /// <summary>Waits until <paramref name="cond"/> holds; false after <paramref name="ms"/>.</summary>
-    public static Task<bool> WaitFor(Func<bool> cond, int ms = 5000) => Wait.UntilAsync(cond, ms);
 
     public async ValueTask DisposeAsync()
     {
         await Agent.DisposeAsync();
-        Dp.Dispose();
+        base.Dispose();
     }
+
+    public override void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 }
 
 /// <summary>A minimal OpenFlow 1.0 controller over a real loopback socket, built on the codec.</summary>

@@ -7,6 +7,7 @@ using Softswitch.Datapath.Packets;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -712,7 +713,7 @@ public sealed class AgentSessionTests
             }
         }
         await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Churn(25))));
-        Assert.True(await AgentRig.WaitFor(() => rig.Agent.Connections.Count == 1), $"connections left: {rig.Agent.Connections.Count}");
+        Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Count == 1), $"connections left: {rig.Agent.Connections.Count}");
         stop.Cancel();
         await sampler;
         Assert.True(samples > 100, $"only {samples} samples");
@@ -722,8 +723,8 @@ public sealed class AgentSessionTests
         // Now without an anchor: the last close must leave the fail mode, whichever close ran last.
         anchor.Dispose();
         await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Churn(10))));
-        Assert.True(await AgentRig.WaitFor(() => rig.Agent.Connections.Count == 0), $"connections left: {rig.Agent.Connections.Count}");
-        Assert.True(await AgentRig.WaitFor(() => rig.Dp.MissBehavior == alone), $"miss behaviour {rig.Dp.MissBehavior} with no controller ({mode})");
+        Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Count == 0), $"connections left: {rig.Agent.Connections.Count}");
+        Assert.True(await Wait.UntilAsync(() => rig.Dp.MissBehavior == alone), $"miss behaviour {rig.Dp.MissBehavior} with no controller ({mode})");
         Assert.False(rig.Agent.ControllerConnected);
         await Task.Delay(100);
         Assert.Equal(alone, rig.Dp.MissBehavior);                 // and it stays there (no late write of an older state)

@@ -5,6 +5,7 @@ using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -206,11 +207,11 @@ public sealed class BackPressureTests
             c.Send(DumpAll());
             // The peer reads nothing more and answers nothing, but keeps its socket open.
             var clock = Stopwatch.StartNew();
-            Assert.True(await AgentRig.WaitFor(() => !conn.IsOpen, 60_000), "a peer that stopped reading a dump was never closed");
+            Assert.True(await Wait.UntilAsync(() => !conn.IsOpen, 60_000), "a peer that stopped reading a dump was never closed");
             Console.WriteLine($"closed {clock.Elapsed.TotalSeconds:F1} s after the dump request (inactivity probe {probe.TotalSeconds} s)");
             Assert.True(rig.Log.Contains("none of our writes taken"), rig.Log.Dump());
             // The dump gave up: its request's hold of the reclamation domain is gone.
-            Assert.True(await AgentRig.WaitFor(() => domain.HoldCount == 0, 30_000), $"{domain.HoldCount} holds left");
+            Assert.True(await Wait.UntilAsync(() => domain.HoldCount == 0, 30_000), $"{domain.HoldCount} holds left");
         }
 
         // Recycling resumes: flows removed now are reused by the next adds.

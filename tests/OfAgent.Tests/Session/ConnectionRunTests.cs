@@ -1,4 +1,5 @@
 using Softswitch.OfWire.Of10;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -69,13 +70,13 @@ public sealed class ConnectionRunTests
         for (uint i = 0; i < 3; i++) burst.AddRange(Flow(0x0C000000 + i).ToArray());
         burst.AddRange(new byte[] { 1, (byte)OfpType.FlowMod, 0, 4, 0, 0, 0, 9 });
         a.SendRaw(burst.ToArray());
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("malformed stream"), 30_000), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("malformed stream"), 30_000), rig.Log.Dump());
 
         // Meanwhile another connection's flow-mod takes effect at once: the closing connection holds no run.
         b.Send(Flow(0x0D000001));
         await b.BarrierAsync();
         Assert.True(connA.IsOpen, "the other connection's flow-mod waited until the closing connection was closed");
-        Assert.True(await AgentRig.WaitFor(() => !connA.IsOpen));
+        Assert.True(await Wait.UntilAsync(() => !connA.IsOpen));
         Assert.Equal(60_000 + 3 + 1, rig.Switch.Flows.Main.Count);
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -27,7 +28,7 @@ public sealed class ControllerStatusTests
         }
         await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
         var status = Assert.Single(rig.Agent.ActiveControllers);
-        Assert.True(await AgentRig.WaitFor(() => status.FailedAttempts >= 1), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => status.FailedAttempts >= 1), rig.Log.Dump());
         Assert.False(status.Connected);
         Assert.Equal(OfControllerStatus.Stage.Connect, status.LastStage);
         string line = status.Describe();
@@ -43,7 +44,7 @@ public sealed class ControllerStatusTests
             Assert.Matches($@"^controller tcp:127\.0\.0\.1:{port}: not connected, \d+ failed attempt\(s\), last: no OpenFlow session: " +
                            @"the peer speaks OpenFlow 1\.3, this switch 1\.0 \(--protocols\); sent HELLO_FAILED$", status.Describe());
             // The retry line says the same.
-            Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains($"controller tcp:127.0.0.1:{port}: not connected (the peer speaks OpenFlow 1.3, " +
+            Assert.True(await Wait.UntilAsync(() => rig.Log.Contains($"controller tcp:127.0.0.1:{port}: not connected (the peer speaks OpenFlow 1.3, " +
                                                                       "this switch 1.0 (--protocols); sent HELLO_FAILED); retrying in 1 s")), rig.Log.Dump());
         });
 
@@ -75,7 +76,7 @@ public sealed class ControllerStatusTests
         await using (var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" }, Versions = V10 }))
         {
             var status = Assert.Single(rig.Agent.ActiveControllers);
-            Assert.True(await AgentRig.WaitFor(() => status.FailedAttempts >= 1, 10_000), rig.Log.Dump());
+            Assert.True(await Wait.UntilAsync(() => status.FailedAttempts >= 1, 10_000), rig.Log.Dump());
             await check(rig, status, port);
         }
         stop.Cancel();
@@ -93,7 +94,7 @@ public sealed class ControllerStatusTests
         var status = Assert.Single(rig.Agent.ActiveControllers);
         using var s = await server.AcceptSocketAsync();
         s.Send(OfpHelloVersions.Hello(V10 | V13, 1));
-        Assert.True(await AgentRig.WaitFor(() => status.Connected), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => status.Connected), rig.Log.Dump());
         Assert.Equal($"controller tcp:127.0.0.1:{port}: connected, OpenFlow 1.3", status.Describe());
         Assert.Equal(0, status.FailedAttempts);
     }

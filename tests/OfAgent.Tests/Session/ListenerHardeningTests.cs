@@ -41,9 +41,9 @@ public sealed class ListenerHardeningTests
     {
         await using var rig = new AgentRig(options: new AgentOptions { HelloTimeout = TimeSpan.FromMilliseconds(700), MaxConnectionsPerListener = 1000 });
         int threadsBefore = Process.GetCurrentProcess().Threads.Count;
-        var silent = Enumerable.Range(0, 300).Select(_ => Open(rig.Port)).ToList();
-        var trickle = Enumerable.Range(0, 10).Select(_ => Open(rig.Port)).ToList();
-        await AgentRig.WaitFor(() => rig.Agent.Listeners[0].Live == 310, 3000);
+        var silent = Enumerable.Range(0, 300).Select(_ => Open(rig.ListenPort)).ToList();
+        var trickle = Enumerable.Range(0, 10).Select(_ => Open(rig.ListenPort)).ToList();
+        await Wait.UntilAsync(() => rig.Agent.Listeners[0].Live == 310, 3000);
         // The former design gave each accepted peer two threads (600+ here); the opening phase now has none.
         int threadsDuring = Process.GetCurrentProcess().Threads.Count;
         Assert.True(threadsDuring - threadsBefore < 100, $"threads went from {threadsBefore} to {threadsDuring} with 310 peers in their opening phase");
@@ -57,8 +57,8 @@ public sealed class ListenerHardeningTests
             await Task.Delay(100);
         }
         Assert.True(trickle.All(ClosedByPeer), "trickling peers are still open after 2.5 s");
-        Assert.True(await AgentRig.WaitFor(() => silent.All(ClosedByPeer), 3000), "silent peers are still open");
-        Assert.True(await AgentRig.WaitFor(() => rig.Agent.Listeners[0].Live == 0), $"live: {rig.Agent.Listeners[0].Live}");
+        Assert.True(await Wait.UntilAsync(() => silent.All(ClosedByPeer), 3000), "silent peers are still open");
+        Assert.True(await Wait.UntilAsync(() => rig.Agent.Listeners[0].Live == 0), $"live: {rig.Agent.Listeners[0].Live}");
         Assert.Equal(310, rig.Agent.Listeners[0].OpeningFailed);
         Assert.True(rig.Log.Contains("timed out waiting for the peer's HELLO"), rig.Log.Dump());
 
@@ -77,17 +77,17 @@ public sealed class ListenerHardeningTests
         // sends half a header and closes, which IS a refusal worth a warning.
         for (int i = 0; i < 5; i++)
         {
-            using (var probe = Open(rig.Port))
+            using (var probe = Open(rig.ListenPort))
                 probe.Shutdown(SocketShutdown.Both);
         }
 
-        Assert.True(await AgentRig.WaitFor(() => listener.Probes == 5), $"probes: {listener.Probes}\n{rig.Log.Dump()}");
-        using (var partial = Open(rig.Port))
+        Assert.True(await Wait.UntilAsync(() => listener.Probes == 5), $"probes: {listener.Probes}\n{rig.Log.Dump()}");
+        using (var partial = Open(rig.ListenPort))
         {
             partial.Send([1, 0, 0]);
             partial.Shutdown(SocketShutdown.Both);
         }
-        Assert.True(await AgentRig.WaitFor(() => listener.OpeningFailed == 6), $"opening failures: {listener.OpeningFailed}\n{rig.Log.Dump()}");
+        Assert.True(await Wait.UntilAsync(() => listener.OpeningFailed == 6), $"opening failures: {listener.OpeningFailed}\n{rig.Log.Dump()}");
         var warnings = rig.Log.Lines.Where(l => l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).Select(l => l.Message).ToList();
         Assert.Single(warnings, w => w.Contains("closed after 3 byte(s)", StringComparison.Ordinal));
         Assert.DoesNotContain(warnings, w => w.Contains("closed before sending HELLO", StringComparison.Ordinal));
@@ -131,29 +131,29 @@ public sealed class ListenerHardeningTests
         // Established before the silent peers arrive; until the switch has read its HELLO it is still opening, and
         // would be the oldest opening peer.
         Assert.IsType<OfpFeaturesReply>(await RequestAsync(c1, new OfpFeaturesRequest()));
-        using var silent1 = Open(rig.Port);
-        using var silent2 = Open(rig.Port);
-        Assert.True(await AgentRig.WaitFor(() => listener.Live == 3));
+        using var silent1 = Open(rig.ListenPort);
+        using var silent2 = Open(rig.ListenPort);
+        Assert.True(await Wait.UntilAsync(() => listener.Live == 3));
 
         // A tool arriving at the cap completes its HELLO: the oldest silent peer was dropped for it.
         using var c2 = await rig.ConnectAsync();
         Assert.IsType<OfpFeaturesReply>(await RequestAsync(c2, new OfpFeaturesRequest()));
-        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(silent1)), "the oldest silent peer is still open");
+        Assert.True(await Wait.UntilAsync(() => ClosedByPeer(silent1)), "the oldest silent peer is still open");
         Assert.False(ClosedByPeer(silent2));
         Assert.Equal(1, listener.Evicted);
         // The line is written after the socket is closed: wait for it.
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("dropped before its HELLO to make room (3 connections is the listener's cap)")), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("dropped before its HELLO to make room (3 connections is the listener's cap)")), rig.Log.Dump());
 
         using var c3 = await rig.ConnectAsync();
         Assert.IsType<OfpFeaturesReply>(await RequestAsync(c3, new OfpFeaturesRequest())); // established, not still opening
-        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(silent2)));
+        Assert.True(await Wait.UntilAsync(() => ClosedByPeer(silent2)));
 
         // Three established connections: a silent fourth peer opens in the reserve and displaces none of them; a
         // fifth takes its place there.
-        using var late = Open(rig.Port);
-        Assert.True(await AgentRig.WaitFor(() => listener.Live == 4), $"live: {listener.Live}");
-        using var late2 = Open(rig.Port);
-        Assert.True(await AgentRig.WaitFor(() => ClosedByPeer(late)), "the older silent peer in the reserve is still open");
+        using var late = Open(rig.ListenPort);
+        Assert.True(await Wait.UntilAsync(() => listener.Live == 4), $"live: {listener.Live}");
+        using var late2 = Open(rig.ListenPort);
+        Assert.True(await Wait.UntilAsync(() => ClosedByPeer(late)), "the older silent peer in the reserve is still open");
         Assert.False(ClosedByPeer(late2));
         Assert.Equal(3, listener.Evicted); // silent1, silent2 (for c3) and late
         foreach (var c in new[] { c1, c2, c3 }) Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
@@ -164,7 +164,7 @@ public sealed class ListenerHardeningTests
         using var c4 = await rig.ConnectAsync();
         Assert.IsType<OfpFeaturesReply>(await RequestAsync(c4, new OfpFeaturesRequest()));
         Assert.Equal(1, listener.EvictedIdle);
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("(the longest), to make room for")), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("(the longest), to make room for")), rig.Log.Dump());
         c1.Send(new OfpFeaturesRequest());
         Assert.Null(await c1.ReceiveRawAsync(5000));
         foreach (var c in new[] { c2, c3, c4 }) Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
@@ -198,7 +198,7 @@ public sealed class ListenerHardeningTests
         var load = new List<TestController>();
         for (int i = 0; i < 110; i++)
         {
-            try { load.Add(await AgentRig.ConnectToAsync(rig.Port)); }
+            try { load.Add(await AgentRig.ConnectToAsync(rig.ListenPort)); }
             catch (Exception e) when (e is Xunit.Sdk.XunitException or SocketException) { } // the former policy closed these at once
         }
         using var stop = new CancellationTokenSource();
@@ -211,7 +211,7 @@ public sealed class ListenerHardeningTests
                 try { await Task.Delay(2000, stop.Token); } catch (OperationCanceledException) { }
             }
         });
-        Assert.True(await AgentRig.WaitFor(() => listener.Live >= 100, 30_000), $"live: {listener.Live}");
+        Assert.True(await Wait.UntilAsync(() => listener.Live >= 100, 30_000), $"live: {listener.Live}");
 
         int served = 0;
         var newcomers = new List<TestController>();
@@ -221,7 +221,7 @@ public sealed class ListenerHardeningTests
             try
             {
                 // Each newcomer stays connected, so every one of them needs a place of its own.
-                var c = await AgentRig.ConnectToAsync(rig.Port);
+                var c = await AgentRig.ConnectToAsync(rig.ListenPort);
                 newcomers.Add(c);
                 Assert.IsType<OfpFeaturesReply>(await RequestAsync(c, new OfpFeaturesRequest()));
                 await c.BarrierAsync();
@@ -237,7 +237,7 @@ public sealed class ListenerHardeningTests
         {
             for (int i = 0; i < 10; i++)
             {
-                var (code, _, err) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.Port}");
+                var (code, _, err) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.ListenPort}");
                 if (code == 0) ofctlServed++;
                 else failures.Add(err);
             }
@@ -303,7 +303,7 @@ public sealed class ListenerHardeningTests
     public async Task AnAddressInUseNamesTheEndpoint()
     {
         await using var rig = new AgentRig();
-        var e = Assert.Throws<IOException>(() => new AgentRig(options: new AgentOptions { Listeners = { $"ptcp:{rig.Port}" } }));
-        Assert.Equal($"cannot listen on 127.0.0.1:{rig.Port}: address already in use", e.Message);
+        var e = Assert.Throws<IOException>(() => new AgentRig(options: new AgentOptions { Listeners = { $"ptcp:{rig.ListenPort}" } }));
+        Assert.Equal($"cannot listen on 127.0.0.1:{rig.ListenPort}: address already in use", e.Message);
     }
 }

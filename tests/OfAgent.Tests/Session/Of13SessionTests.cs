@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Softswitch.OfWire;
+using Softswitch.TestKit;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
 using Softswitch.TestKit;
@@ -98,7 +99,7 @@ public sealed class Of13SessionTests
     public async Task ATableAtTheFlowLimit_RefusesAnAddWithTableFull_AndTableFeaturesReportTheLimit()
     {
         await using var rig = new AgentRig(tables: new Softswitch.Ofproto.FlowTableOptions { MaxFlows = 2 });
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         byte[] AddInPort(uint inPort)
         {
             var fm = new Ofp13FlowMod { TableId = 3, Priority = 10, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
@@ -131,7 +132,7 @@ public sealed class Of13SessionTests
     public async Task FlowModsReadTogether_TakeEffectTogether_WithoutABarrier()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         var flows = rig.Switch.Flows;
         // Tables 1 and 2 exist before the burst (so the burst's publications are the tables' own).
         c.Send(FlowModIn(1, 100));
@@ -151,7 +152,7 @@ public sealed class Of13SessionTests
         }
         c.Send(burst.ToArray());
         // (in_port 100 is one of them: it replaces the flow added first.)
-        Assert.True(await AgentRig.WaitFor(() => flows.GetTableStats(1).ActiveCount == n && flows.GetTableStats(2).ActiveCount == n));
+        Assert.True(await Wait.UntilAsync(() => flows.GetTableStats(1).ActiveCount == n && flows.GetTableStats(2).ActiveCount == n));
         long published = flows.Pipeline.Changes.Version - changes;
         Assert.InRange(published, 2, n);
 
@@ -167,7 +168,7 @@ public sealed class Of13SessionTests
         do reply = await c.NextAsync(); while (reply is not null && reply[1] != (byte)Ofp13Type.BarrierReply);
         Assert.NotNull(reply);
         Assert.True(flows.Pipeline.Stage(1)!.Version > table1);
-        Assert.True(await AgentRig.WaitFor(() => flows.GetTableStats(2).ActiveCount == 6 * n));
+        Assert.True(await Wait.UntilAsync(() => flows.GetTableStats(2).ActiveCount == 6 * n));
         Assert.Equal(2 * n, flows.GetTableStats(1).ActiveCount);
     }
 
@@ -182,8 +183,8 @@ public sealed class Of13SessionTests
     public async Task RoleRequestFirst_ThenMasterAndSlave_AsOnosDoes()
     {
         await using var rig = new AgentRig();
-        using var a = await Controller13.ConnectAsync(rig.Port);
-        using var b = await Controller13.ConnectAsync(rig.Port);
+        using var a = await Controller13.ConnectAsync(rig.ListenPort);
+        using var b = await Controller13.ConnectAsync(rig.ListenPort);
         // A role request as the first message after HELLO: master, generation 5.
         Assert.Equal((2u, 5UL), RoleOf(await a.ReplyAsync(a.Send(Role(2, 5)))));
         // Another master with a later generation demotes the first to slave.
@@ -205,7 +206,7 @@ public sealed class Of13SessionTests
     public async Task AsyncConfigIsKeptPerConnection()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         var get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
         Assert.Equal((byte)Ofp13Type.GetAsyncReply, get[1]);
         // OpenFlow 1.3.5 section 6.1.1 defaults: master packet-in NO_MATCH|ACTION, port status all, flow removed all; slave port status only.
@@ -268,7 +269,7 @@ public sealed class Of13SessionTests
     public async Task AFlowRemovedMaskBit_SelectsTheRemovalsSentWithThatWireReason(uint wireReason)
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         c.Send(SetAsync([3, 0, 7, 7, 1u << (int)wireReason, 0]));
         // A flow that uses meter 1 and asks for its removal: deleting the meter removes it, sent as OFPRR_DELETE
         // (OpenFlow 1.3 has no METER_DELETE).
@@ -312,7 +313,7 @@ public sealed class Of13SessionTests
         // As Open vSwitch: reassembly is not supported, the fragment handling stays as it was; the invalid-TTL flag and
         // miss_send_len of the same message are taken.
         await using var rig = new AgentRig();
-        using var a = await Controller13.ConnectAsync(rig.Port);
+        using var a = await Controller13.ConnectAsync(rig.ListenPort);
         a.Send(SetConfig(1, 128));
         a.Send(SetConfig(4 | 2, 300));
         var before = await BeforeBarrierAsync(a);
@@ -325,8 +326,8 @@ public sealed class Of13SessionTests
     public async Task SetConfig_KeepsInvalidTtlToController_AndASlavesMissSendLen()
     {
         await using var rig = new AgentRig();
-        using var a = await Controller13.ConnectAsync(rig.Port);
-        using var b = await Controller13.ConnectAsync(rig.Port);
+        using var a = await Controller13.ConnectAsync(rig.ListenPort);
+        using var b = await Controller13.ConnectAsync(rig.ListenPort);
         // OFPC_INVALID_TTL_TO_CONTROLLER with OFPC_FRAG_DROP: both kept, and shown.
         a.Send(SetConfig(4 | 1, 200));
         Assert.Equal(((ushort)(4 | 1), (ushort)200), await GetConfigAsync(a));
@@ -356,7 +357,7 @@ public sealed class Of13SessionTests
     {
         await using var rig = new AgentRig(options: new AgentOptions { MaxConnectionsPerListener = 2 });
         var listener = rig.Agent.Listeners[0];
-        using var inCharge = await Controller13.ConnectAsync(rig.Port);
+        using var inCharge = await Controller13.ConnectAsync(rig.ListenPort);
         Assert.Equal(role, RoleOf(await inCharge.ReplyAsync(inCharge.Send(Role(role, 0)))).Role);
         await Task.Delay(50);
         // A tool asks later: the controller in charge is the one idle longest.
@@ -408,7 +409,7 @@ public sealed class Of13SessionTests
     public async Task MalformedRequestsGetTheir13Errors_AndTheConnectionGoesOn()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         byte[] Header(Ofp13Type t, int len)
         {
             var m = new byte[len];
@@ -452,7 +453,7 @@ public sealed class Of13SessionTests
         // Every vector of the corpus with a few bytes flipped (the header kept), to a live switch: each gets an answer
         // or nothing, the connection stays up, and nothing is logged as an unexpected error.
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         var rng = new Random(1313);
         int sent = 0;
         foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Vectors", "of13"), "*.packet").Order())
@@ -481,7 +482,7 @@ public sealed class Of13SessionTests
     public async Task FeaturesAndTableFeatures_AdvertiseEachWireValueTheSwitchTakes()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         // FEATURES_REPLY capabilities (ofp_switch_features.capabilities, 24 bytes in), bit by bit.
         var features = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.FeaturesRequest, 0)));
         uint caps = BinaryPrimitives.ReadUInt32BigEndian(features.AsSpan(24));
@@ -528,7 +529,7 @@ public sealed class Of13SessionTests
     public async Task FlowAndGroupModsTooLongToReadBack_AreRefused()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         byte[] FlowMod(int outputs)
         {
             var fm = new Ofp13FlowMod { Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };

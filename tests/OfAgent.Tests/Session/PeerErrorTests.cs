@@ -7,6 +7,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of10;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -85,12 +86,12 @@ public sealed class PeerErrorTests
         // Before HELLO: a 1.3 HELLO_FAILED instead of a HELLO is the peer refusing us, not a message to refuse.
         using (var s = new Socket(SocketType.Stream, ProtocolType.Tcp))
         {
-            await s.ConnectAsync(IPAddress.Loopback, rig.Port);
+            await s.ConnectAsync(IPAddress.Loopback, rig.ListenPort);
             var buf = new byte[64];
             Assert.Equal(8, await s.ReceiveAsync(buf)); // the switch's HELLO
             s.Send(Error(4, 0, 0, "unsupported version 0x1"u8.ToArray()));
             Assert.Equal(0, await ReadAll(s, buf)); // closed, nothing sent
-            Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("peer refused our HELLO: HELLO_FAILED INCOMPATIBLE \"unsupported version 0x1\" (it speaks OpenFlow 1.3; this switch speaks 1.0); closing")),
+            Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("peer refused our HELLO: HELLO_FAILED INCOMPATIBLE \"unsupported version 0x1\" (it speaks OpenFlow 1.3; this switch speaks 1.0); closing")),
                 rig.Log.Dump());
         }
 
@@ -172,7 +173,7 @@ public sealed class PeerErrorTests
 
         await using (var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" }, MaxBackoff = TimeSpan.FromSeconds(4), Versions = 1u << 1 }))
         {
-            Assert.True(await AgentRig.WaitFor(() => { lock (attempts) return afterOurHello.Count >= 5; }, 60_000), rig.Log.Dump());
+            Assert.True(await Wait.UntilAsync(() => { lock (attempts) return afterOurHello.Count >= 5; }, 60_000), rig.Log.Dump());
             var warnings = rig.Log.Lines.Where(l => l.Message.Contains("refused our HELLO", StringComparison.Ordinal)).ToList();
             Assert.True(warnings.Count >= 4, rig.Log.Dump());
             Assert.All(warnings, w =>

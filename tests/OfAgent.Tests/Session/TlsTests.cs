@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Softswitch.OfAgent.Session;
+using Softswitch.TestKit;
 using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Tests.Session;
@@ -97,7 +98,7 @@ public sealed class TlsTests : IDisposable
         var client = _pki.Issue(_ca, "controller");
         foreach (var protocol in new[] { SslProtocols.Tls13, SslProtocols.Tls12 })
         {
-            var ssl = await TlsConnectAsync(rig.Port, client, protocol);
+            var ssl = await TlsConnectAsync(rig.ListenPort, client, protocol);
             Assert.Equal(protocol, ssl.SslProtocol);
             using var c = new TestController();
             await c.ConnectAsync(ssl);
@@ -116,32 +117,32 @@ public sealed class TlsTests : IDisposable
         await using var rig = new AgentRig(options: Options("pssl:0"));
         var listener = rig.Agent.Listeners[0];
 
-        await ExpectNoHello(async () => await TlsConnectAsync(rig.Port, _pki.Issue(_otherCa, "intruder")));
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("is not signed by a trusted CA")), rig.Log.Dump());
+        await ExpectNoHello(async () => await TlsConnectAsync(rig.ListenPort, _pki.Issue(_otherCa, "intruder")));
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("is not signed by a trusted CA")), rig.Log.Dump());
 
-        await ExpectNoHello(async () => await TlsConnectAsync(rig.Port, _pki.Issue(_ca, "stale", TimeSpan.FromDays(-30), TimeSpan.FromDays(-1))));
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("expired on")), rig.Log.Dump());
+        await ExpectNoHello(async () => await TlsConnectAsync(rig.ListenPort, _pki.Issue(_ca, "stale", TimeSpan.FromDays(-30), TimeSpan.FromDays(-1))));
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("expired on")), rig.Log.Dump());
 
-        await ExpectNoHello(async () => await TlsConnectAsync(rig.Port, null));
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("the peer sent no certificate")), rig.Log.Dump());
+        await ExpectNoHello(async () => await TlsConnectAsync(rig.ListenPort, null));
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("the peer sent no certificate")), rig.Log.Dump());
 
         // A plaintext OpenFlow client: it sends HELLO and gets nothing back but the end of the connection.
         using (var s = new Socket(SocketType.Stream, ProtocolType.Tcp))
         {
-            await s.ConnectAsync(IPAddress.Loopback, rig.Port);
+            await s.ConnectAsync(IPAddress.Loopback, rig.ListenPort);
             s.Send([1, 0, 0, 8, 0, 0, 0, 1]);
             await ExpectNoHello(() => Task.FromResult<Stream>(new NetworkStream(s)));
         }
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("plaintext OpenFlow on a TLS listener")), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("plaintext OpenFlow on a TLS listener")), rig.Log.Dump());
 
-        Assert.True(await AgentRig.WaitFor(() => listener.OpeningFailed == 4), $"opening failures: {listener.OpeningFailed}\n{rig.Log.Dump()}");
+        Assert.True(await Wait.UntilAsync(() => listener.OpeningFailed == 4), $"opening failures: {listener.OpeningFailed}\n{rig.Log.Dump()}");
         Assert.Equal(0, listener.Established);
         Assert.Empty(rig.Agent.Connections);
         Assert.All(rig.Log.Lines.Where(l => l.Message.Contains("refused")), l => Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, l.Level));
 
         // TLS 1.0/1.1 are not offered: a client limited to them cannot get in (when the platform still lets it try).
         // And the listener still serves a good client after all that.
-        var ssl = await TlsConnectAsync(rig.Port, _pki.Issue(_ca, "controller"));
+        var ssl = await TlsConnectAsync(rig.ListenPort, _pki.Issue(_ca, "controller"));
         using var c = new TestController();
         await c.ConnectAsync(ssl);
         c.Send(new OfpBarrierRequest());
@@ -175,7 +176,7 @@ public sealed class TlsTests : IDisposable
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
         }
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains($"controller ssl:127.0.0.1:{port}: not connected (TLS: certificate 'CN=rogue-controller")
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains($"controller ssl:127.0.0.1:{port}: not connected (TLS: certificate 'CN=rogue-controller")
                                                  && rig.Log.Contains("is not signed by a trusted CA")), rig.Log.Dump());
         Assert.False(rig.Agent.ControllerConnected);
     }

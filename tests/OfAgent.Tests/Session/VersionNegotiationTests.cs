@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Softswitch.OfWire;
+using Softswitch.TestKit;
 using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Tests.Session;
@@ -132,7 +133,7 @@ public sealed class VersionNegotiationTests
     {
         await using var rig = new AgentRig(options: new AgentOptions { Versions = V10 });
         using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await s.ConnectAsync(IPAddress.Loopback, rig.Port);
+        await s.ConnectAsync(IPAddress.Loopback, rig.ListenPort);
         var buf = new List<byte>();
         Assert.Equal(new byte[] { 1, 0, 0, 8 }, (await Next(s, buf))![..4]); // a 1.0-only switch: the plain 1.0 HELLO
         s.Send(OfpHelloVersions.Hello(V13, 9));
@@ -142,7 +143,7 @@ public sealed class VersionNegotiationTests
         Assert.Equal(new byte[] { 0, 0, 0, 0 }, err[8..12]); // HELLO_FAILED INCOMPATIBLE
         Assert.Equal("We support versions 0x01; you support 0x04", System.Text.Encoding.ASCII.GetString(err[12..]));
         Assert.Null(await Next(s, buf)); // closed
-        Assert.True(await AgentRig.WaitFor(() => rig.Log.Contains("the peer speaks OpenFlow 1.3, this switch 1.0 (--protocols); sent HELLO_FAILED, closing")), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("the peer speaks OpenFlow 1.3, this switch 1.0 (--protocols); sent HELLO_FAILED, closing")), rig.Log.Dump());
     }
 
     [Fact]
@@ -150,7 +151,7 @@ public sealed class VersionNegotiationTests
     {
         await using var rig = new AgentRig(options: new AgentOptions { Versions = V10 });
         using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await s.ConnectAsync(IPAddress.Loopback, rig.Port);
+        await s.ConnectAsync(IPAddress.Loopback, rig.ListenPort);
         var buf = new List<byte>();
         await Next(s, buf);
         s.Send(OfpHelloVersions.Hello(V10 | V13, 9));

@@ -118,6 +118,33 @@ public sealed class OffloadLookupOrderTests
         Assert.Same(exact3, target3.Lookup(key));
     }
 
+    /// <summary>
+    /// An exact rule leaves the IPv6 addresses (like the flow label and the tunnel id) unmatched: a wildcard rule on an
+    /// address above it overlaps it although the exact rule's value (addresses zero) is not one of its packets.
+    /// </summary>
+    [Fact]
+    public void ExactFirstModel_AnExactIpv6RuleBelowARuleOnItsAddress_StaysOut_WhereverThatRuleLives()
+    {
+        UInt128 src = UInt128.Parse("42540766411282592856903984951653826561");   // 2001:db8::1
+        var key = new FlowKeyBuilder().InPort(1).DlVlan(0xFFFF).DlType(0x86DD).NwProto(17).Ipv6Src(src).TpSrc(1000).TpDst(80).Key;
+        var byAddress = new FlowMatch(new FlowKeyBuilder().DlType(0xFFFF).Ipv6Src(UInt128.MaxValue).Key, key);
+        foreach (bool inHardware in new[] { false, true })
+        {
+            var table = new FlowTable(new ManualClock());
+            var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst) { OrderRefusal = s_exactFirstOrder };
+            using var manager = new OffloadManager(table, target);
+            manager.Attach(startWorker: false);
+            var wide = Insert(table, byAddress, 10, inHardware ? FlowAction.Output(2) : FlowAction.Output(PortNumber.Controller, 128));
+            var exact = Insert(table, FlowMatch.Exact(key), 5, FlowAction.Output(3));
+            manager.ProcessPending();
+            Assert.Same(wide, table.Lookup(key));
+            Assert.Equal(inHardware, Where(manager, wide).InHardware);
+            Assert.False(Where(manager, exact).InHardware);
+            Assert.Same(s_exactFirstOrder, Where(manager, exact).Reason);
+            Assert.Same(inHardware ? wide : null, target.Lookup(key));
+        }
+    }
+
     [Fact]
     public void FlowsOfAnotherTable_StayInSoftware_WithTheirReason()
     {

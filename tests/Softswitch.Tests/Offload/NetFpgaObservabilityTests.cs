@@ -1,9 +1,7 @@
 using Microsoft.Extensions.Logging;
-using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
-using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
 using Softswitch.Offload;
 using Softswitch.Ofproto;
@@ -19,21 +17,18 @@ namespace Softswitch.Tests.Offload;
 /// </summary>
 public sealed class NetFpgaObservabilityTests
 {
-    private sealed class Rig : IDisposable
+    /// <summary>A datapath behind the emulated board, whose four memory ports are the board's wires.</summary>
+    private sealed class Rig : DatapathRig
     {
-        public readonly ManualClock Clock = new();
-        public readonly SwitchDatapath Dp;
         public readonly OfFlowTables Flows;
         public readonly NetFpgaOffload Offload;
         public readonly ListLogger Log;
 
-        public Rig(LogLevel level)
+        public Rig(LogLevel level) : base(4, addPorts: false, capture: false)
         {
             Log = new ListLogger(level);
-            Dp = new SwitchDatapath(new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
             Flows = new OfFlowTables(Dp);
-            var wires = Enumerable.Range(1, 4).Select(i => (IPort)new MemoryPort($"p{i}", new MacAddress(0x0200_0000_0000UL + (ulong)i))).ToList();
-            Offload = OffloadSetup.AttachNetFpga(Dp, wires, NetFpgaMode.Emulated, Log, TimeSpan.FromSeconds(10));
+            Offload = OffloadSetup.AttachNetFpga(Dp, Ports, NetFpgaMode.Emulated, Log, TimeSpan.FromSeconds(10));
         }
 
         /// <summary>The host's logger of the placement, as the composition plugged it in.</summary>
@@ -60,10 +55,10 @@ public sealed class NetFpgaObservabilityTests
             return p;
         }
 
-        public void Dispose()
+        public override void Dispose()
         {
             Offload.Dispose();
-            Dp.Dispose();
+            base.Dispose();
         }
     }
 

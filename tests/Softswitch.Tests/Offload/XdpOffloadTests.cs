@@ -66,9 +66,11 @@ public sealed class XdpOffloadTests : IDisposable
 
     private static byte[] Frame(ushort dport) => FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, dport);
 
-    private FlowEntry Add(FlowMatch m, ushort prio, params FlowAction[] actions)
+    private FlowEntry Add(FlowMatch m, ushort prio, params FlowAction[] actions) => Add(MatchRules.AsGiven, m, prio, actions);
+
+    private FlowEntry Add(MatchRules rules, FlowMatch m, ushort prio, params FlowAction[] actions)
     {
-        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions)), null, out var e));
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.Add, m, prio, new FlowActions(actions), Rules: rules), null, out var e));
         return e!;
     }
 
@@ -275,33 +277,6 @@ public sealed class XdpOffloadTests : IDisposable
         return list.ToDictionary(p => p.PortNo);
     }
 
-    /// <summary>
-    /// An IPv6 frame: Ethernet (one tag when <paramref name="vlan"/> is given), the fixed header with <paramref name="tc"/>,
-    /// an 8-byte hop-by-hop header when <paramref name="hopByHop"/>, then an L4 header of <paramref name="proto"/> with
-    /// <paramref name="a"/>/<paramref name="b"/> as ports (or ICMPv6 type and code) and a payload.
-    /// </summary>
-    private static byte[] Ipv6Frame(byte proto, ushort a, ushort b, ushort? vlan = null, byte tc = 0, bool hopByHop = false)
-    {
-        int l4 = proto == 6 ? 20 : 8, ext = hopByHop ? 8 : 0, payload = 24;
-        var f = new List<byte>();
-        f.AddRange(Convert.FromHexString("020000000002020000000001"));
-        if (vlan is { } v) f.AddRange([0x81, 0x00, (byte)(0x40 | v >> 8), (byte)v]);
-        f.AddRange([0x86, 0xDD, (byte)(0x60 | tc >> 4), (byte)(tc << 4 | 0x1), 0x23, 0x45]);
-        int plen = ext + l4 + payload;
-        f.AddRange([(byte)(plen >> 8), (byte)plen, hopByHop ? (byte)0 : proto, 64]);
-        f.AddRange(Convert.FromHexString("20010db8000000000000000000000001"));
-        f.AddRange(Convert.FromHexString("20010db8000000000000000000000002"));
-        if (hopByHop) f.AddRange([proto, 0, 1, 4, 0, 0, 0, 0]);
-        var h = new byte[l4];
-        h[0] = (byte)(a >> 8); h[1] = (byte)a; h[2] = (byte)(b >> 8); h[3] = (byte)b;
-        if (proto == 58) { h[0] = (byte)a; h[1] = (byte)b; h[2] = 0x12; h[3] = 0x34; }
-        if (proto == 17) { h[4] = 0; h[5] = (byte)(8 + payload); h[6] = 0xab; h[7] = 0xcd; }
-        if (proto == 6) { h[12] = 0x50; h[13] = 0x18; }
-        f.AddRange(h);
-        for (int i = 0; i < payload; i++) f.Add((byte)i);
-        return [.. f];
-    }
-
     /// <summary>IPv6 frames as IPv4 ones: the kernel's rewrite is the executor's byte for byte.</summary>
     [NetnsFact]
     public void TheKernelsRewriteOfIpv6_IsByteForByteTheSoftwares()
@@ -332,6 +307,51 @@ public sealed class XdpOffloadTests : IDisposable
         }
         _dp.RefreshCounters();
         Assert.Equal(cases.Length, _offload.Manager.Stats.HardwarePackets);
+    }
+
+    /// <summary>
+    /// A flow that also matches both IPv6 addresses is held (the program's second lookup): its frames are forwarded
+    /// by the kernel and counted, frames of other addresses go to software; an exact flow above it answers first, and
+    /// one below it stays out while it is there.
+    /// </summary>
+    [NetnsFact]
+    public void Ipv6FlowsOnAddresses_AreForwardedByTheKernel_InTheClassifiersOrder()
+    {
+        const int N = 50, M = 10;
+        var frame = Ipv6Frame(17, 1000, 6000);
+        var other = Ipv6Frame(17, 1000, 6000, dst: "2001:db8::3");
+        var byAddress = Add(MatchWithIpv6Addresses(frame, 1), 100, FlowAction.SetDlDst(Mac("0a:00:00:00:00:0b")), FlowAction.Output(2));
+        var sw = Add(MatchOf(other, 1, OfWildcards.TpSrc), 50, FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(InHardware(byAddress), Run("offload/dump-flows").Text);
+        Assert.False(InHardware(sw));
+
+        _in.SendFrames([.. Enumerable.Repeat(frame, N), .. Enumerable.Repeat(other, M)]);
+        var got = Sunk(N + M).Select(f => Convert.ToHexString(f)).ToList();
+        byte[] rewritten = [0x0a, 0, 0, 0, 0, 0x0b, .. frame.AsSpan(6)];
+        Assert.Equal(N, got.Count(f => f == Convert.ToHexString(rewritten)));
+        Assert.Equal(M, got.Count(f => f == Convert.ToHexString(other)));
+        _dp.RefreshCounters();
+        Assert.Equal(N, _offload.Manager.Stats.HardwarePackets);
+        Assert.Equal((N, N * frame.Length), (byAddress.Packets, byAddress.Bytes));
+        Assert.Equal(M, sw.Packets);
+
+        // An exact flow (no addresses) above it: the program looks it up first. (OpenFlow 1.3: ranked by priority alone.)
+        var above = Add(MatchRules.PriorityOnly, MatchOf(frame, 1, 0), 200, FlowAction.SetDlDst(Mac("0a:00:00:00:00:0c")), FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(InHardware(above) && InHardware(byAddress), Run("offload/dump-flows").Text);
+        _in.SendFrames([frame]);
+        Assert.Equal([0x0a, 0, 0, 0, 0, 0x0c, .. frame.AsSpan(6)], Assert.Single(Sunk(1)));
+
+        // Below it, the exact flow would answer the address flow's frames first: it stays in software.
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(new FlowMod(FlowModCommand.DeleteStrict, above.Match, 200, FlowActions.Drop, Rules: MatchRules.PriorityOnly), null, out _));
+        var below = Add(MatchRules.PriorityOnly, MatchOf(frame, 1, 0), 20, FlowAction.SetDlDst(Mac("0a:00:00:00:00:0d")), FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.False(InHardware(below), Run("offload/dump-flows").Text);
+        _in.SendFrames([frame]);
+        Assert.Equal([0x0a, 0, 0, 0, 0, 0x0b, .. frame.AsSpan(6)], Assert.Single(Sunk(1)));
+        _dp.RefreshCounters();
+        Assert.Equal(N + 1, byAddress.Packets);
     }
 
     /// <summary>

@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Softswitch.TestKit;
+
+namespace Softswitch.E2E.Tests;
+
+/// <summary>
+/// `softswitch vswitchd` beside Open vSwitch 3.1's ovs-vswitchd (user space, in a namespace of its own with its own
+/// ovsdb-server): one script of ovs-vsctl and ovs-ofctl calls, applied to both, leaves the same database contents in
+/// the columns the daemon writes (cur_cfg, datapath_types, datapath_id, status, ofport, link and admin state, the
+/// start of an error, a controller's is_connected and role) and gets the same OpenFlow answers (dump-flows, and
+/// show's port numbers and states). Addresses, ifindexes and speeds differ by nature and are not compared; nor are
+/// show's config lines (Open vSwitch reports an internal port whose device is down as PORT_DOWN, Softswitch 0) nor
+/// OpenFlow 1.0 dumps (Open vSwitch shows goto_table there as its resubmit extension, Softswitch leaves it out).
+/// </summary>
+[RequiresTool("ovsdb-server")]
+[RequiresTool("ovs-vsctl")]
+[RequiresTool("ovs-vswitchd")]
+[RequiresTool("ovs-testcontroller")]
+public sealed class VswitchdSideBySideTests
+{
+    private static readonly string s_id = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>One daemon under the script: its ovs-vsctl, and an OpenFlow tool call on one of its bridges.</summary>
+    private sealed record Side(string Name, Func<string[], Sh.Result> Vsctl, Func<string, string[], Sh.Result> Ofctl, Func<string> Log);
+
+    [E2EFact]
+    public void OneScript_GivesTheDatabaseAndOpenFlowAnswersOvsVswitchdGives()
+    {
+        using var ovsNs = Netns.Create();
+        Sh.Check("ip", "-n", ovsNs.Name, "link", "set", "lo", "up");
+        using var ovs = OvsUserspace.Start(ovsNs);
+        using var db = OvsdbServer.Start("ssw-vsdside-");
+        int pid = VswitchdBridgesTests.StartDaemon(db);
+        var controllers = new List<string>();
+        string br1 = $"ovs{s_id}x1", br2 = $"ovs{s_id}x2";
+        try
+        {
+            var sides = new[]
+            {
+                new Side("ovs-vswitchd", a => Sh.Run("ovs-vsctl", ["--timeout=20", $"--db=unix:{ovs.RunDir}/db.sock", .. a], 30_000),
+                    (br, a) => Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", a[0], $"unix:{ovs.RunDir}/{br}.mgmt", .. a[1..]], 30_000), () => ovs.LogTail),
+                new Side("softswitch vswitchd", a => db.TryVsctl(a),
+                    (br, a) => db.Tool("ovs-ofctl", ["-O", "OpenFlow13", a[0], br, .. a[1..]]), () => VswitchdBridgesTests.Log(db)),
+            };
+            // Each side's controller, where its daemon reaches 127.0.0.1 (Open vSwitch's namespace, or this one).
+            var ports = new[] { FreePorts.Tcp(), FreePorts.Tcp() };
+            for (int s = 0; s < 2; s++)
+            {
+                string run = s == 0 ? ovs.RunDir : db.RunDir, name = $"tc{ports[s]}";
+                string[] args = ["ovs-testcontroller", "-O", "OpenFlow13", $"ptcp:{ports[s]}:127.0.0.1", "--detach", "--no-chdir",
+                    $"--pidfile={run}/{name}.pid", $"--log-file={run}/{name}.log", $"--unixctl={run}/{name}.ctl"];
+                var tc = s == 0 ? Sh.Run("ip", ["netns", "exec", ovsNs.Name, .. args]) : Sh.Run(args[0], args[1..]);
+                Assert.True(tc.Ok, tc.Stderr);
+                controllers.Add($"{run}/{name}.pid");
+            }
+
+            var seen = new List<string>[2];
+            for (int s = 0; s < 2; s++)
+            {
+                var side = sides[s];
+                string Vsctl(params string[] a)
+                {
+                    var r = side.Vsctl(a);
+                    Assert.True(r.Ok, $"{side.Name}: ovs-vsctl {string.Join(' ', a)}: {r.Stderr}\n{side.Log()}");
+                    return r.Stdout.Trim();
+                }
+                Vsctl("add-br", br1, "--", "set", "bridge", br1, "datapath_type=netdev", "other-config:datapath-id=00000000000000b1",
+                    "protocols=OpenFlow10,OpenFlow13", "fail_mode=secure",
+                    "--", "add-port", br1, $"ovsp1{s_id}", "--", "set", "Interface", $"ovsp1{s_id}", "type=internal", "ofport_request=5",
+                    "--", "add-port", br1, $"ovsp2{s_id}", "--", "set", "Interface", $"ovsp2{s_id}", "type=internal");
+                // An interface that does not exist: ovs-vsctl says so (on stderr) and the rest stands.
+                side.Vsctl(["add-port", br1, $"ovsnone{s_id}"]);
+                Vsctl("add-br", br2, "--", "set", "bridge", br2, "datapath_type=netdev",
+                    "--", "add-port", br1, $"ovspa{s_id}", "--", "set", "Interface", $"ovspa{s_id}", "type=patch", $"options:peer=ovspb{s_id}",
+                    "--", "add-port", br2, $"ovspb{s_id}", "--", "set", "Interface", $"ovspb{s_id}", "type=patch", $"options:peer=ovspa{s_id}");
+                Vsctl("set-controller", br2, $"tcp:127.0.0.1:{ports[s]}");
+                Assert.True(VswitchdBridgesTests.Poll(() => Vsctl("get", "Controller", br2, "is_connected") == "true", 20), $"{side.Name}: the controller never connected\n{side.Log()}");
+                foreach (var flow in new[]
+                {
+                    "ip,nw_dst=10.1.0.0/16,actions=mod_nw_tos:16,output:5",
+                    "priority=200,in_port=5,dl_vlan=7,actions=strip_vlan,output:1",
+                    "cookie=0x42,priority=300,arp,actions=NORMAL",
+                    "priority=1,actions=goto_table:1",
+                    "table=1,priority=5,tcp,tp_dst=80,actions=drop",
+                    "table=1,priority=4,udp,dl_vlan=3,actions=mod_vlan_vid:4,output:2",
+                })
+                {
+                    var r = side.Ofctl(br1, ["add-flow", flow]);
+                    Assert.True(r.Ok, $"{side.Name}: add-flow {flow}: {r.Stderr}");
+                }
+                Assert.True(side.Ofctl(br1, ["del-flows", "--strict", "priority=200,in_port=5,dl_vlan=7"]).Ok);
+                Vsctl("set", "Interface", $"ovsp2{s_id}", "ofport_request=7");
+
+                var facts = new List<string>
+                {
+                    "applied " + (Vsctl("get", "Open_vSwitch", ".", "cur_cfg") == Vsctl("get", "Open_vSwitch", ".", "next_cfg")),
+                    "datapath_types " + Vsctl("get", "Open_vSwitch", ".", "datapath_types"),
+                    "controller is_connected " + Vsctl("get", "Controller", br2, "is_connected") + " role " + Vsctl("get", "Controller", br2, "role"),
+                };
+                foreach (var br in new[] { br1, br2 })
+                {
+                    facts.Add($"bridge {br} fail_mode {Vsctl("get", "Bridge", br, "fail_mode")} protocols {Vsctl("get", "Bridge", br, "protocols")} status {Vsctl("get", "Bridge", br, "status")}");
+                }
+                facts.Add("bridge datapath_id " + Vsctl("get", "Bridge", br1, "datapath_id"));
+                foreach (var i in new[] { br1, br2, $"ovsp1{s_id}", $"ovsp2{s_id}", $"ovsnone{s_id}", $"ovspa{s_id}", $"ovspb{s_id}" })
+                {
+                    string error = Vsctl("get", "Interface", i, "error");
+                    var known = Regex.Match(error, "^\"?could not open network device [^ ]+");
+                    facts.Add($"interface {i} ofport {Vsctl("get", "Interface", i, "ofport")} link_state {Vsctl("get", "Interface", i, "link_state")} "
+                        + $"admin_state {Vsctl("get", "Interface", i, "admin_state")} error {(error == "[]" ? "none" : known.Success ? known.Value.TrimStart('"') : "other: " + error)}");
+                }
+                var dump = side.Ofctl(br1, ["dump-flows", "--no-stats"]);
+                Assert.True(dump.Ok, dump.Stderr);
+                facts.AddRange(dump.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal).Select(l => "flow " + l));
+                var show = side.Ofctl(br1, ["show"]);
+                Assert.True(show.Ok, show.Stderr);
+                facts.AddRange(Ports(show.Stdout));
+                seen[s] = facts;
+                Vsctl("del-br", br1, "--", "del-br", br2);
+            }
+            string Text(List<string> f) => string.Join('\n', f);
+            Assert.True(Text(seen[0]) == Text(seen[1]), $"ovs-vswitchd:\n{Text(seen[0])}\n\nsoftswitch vswitchd:\n{Text(seen[1])}");
+        }
+        finally
+        {
+            foreach (var pidFile in controllers)
+                if (File.Exists(pidFile)) Sh.Run("kill", "-TERM", File.ReadAllText(pidFile).Trim());
+            VswitchdBridgesTests.StopDaemon(pid);
+            foreach (var link in new[] { br1, br2, $"ovsp1{s_id}", $"ovsp2{s_id}" }) Sh.Run("ip", "link", "del", link);
+        }
+    }
+
+    /// <summary>show's ports: number and name, then the state line, one fact each (addresses and speeds left out).</summary>
+    private static IEnumerable<string> Ports(string show)
+    {
+        string? port = null;
+        foreach (var line in show.Split('\n'))
+        {
+            var head = Regex.Match(line, @"^ (\w+)\(([^)]+)\): addr:");
+            if (head.Success)
+            {
+                port = $"port {head.Groups[1].Value}({head.Groups[2].Value})";
+                continue;
+            }
+            var state = Regex.Match(line, @"^\s+state:\s+(.*)$");
+            if (port is not null && state.Success) yield return $"{port} state {state.Groups[1].Value.Trim()}";
+        }
+    }
+}
