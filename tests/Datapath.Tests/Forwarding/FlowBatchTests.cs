@@ -225,31 +225,22 @@ public sealed class FlowBatchTests
     }).ToArray();
 
     /// <summary>Table 0 decrements the TTL and goes to table 1, whose only rule is a table-miss rule (priority 0, match-all) to port 3.</summary>
-    private static (FlowEntry First, FlowEntry Miss) DecTtlThenTableMissRule(Rig r, params FlowAction[] firstActions)
+    private static (FlowEntry First, FlowEntry Miss) DecTtlThenTableMissRule(DatapathRig r, params FlowAction[] firstActions)
     {
-        var p = r.Dp.Pipeline;
-        var t1 = p.GetOrCreateStage(1, Classifier.TableMissMode.Drop);
-        p.EnableStages();
-        var first = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All, default), 1, new FlowActions(firstActions), 0, 0, 0);
-        using (var w = p.Stage(0)!.Write())
-        {
-            w.SetInstructions(first, new FlowInstructions(gotoTable: 1));
-            w.Insert(first);
-        }
-        var miss = new FlowEntry(FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 0, new FlowActions([FlowAction.Output(3)]), 0, 0, 0);
-        using (var w = t1.Write()) w.Insert(miss);
+        var first = GotoTable1(r, 0, firstActions);
+        var miss = r.Insert(1, FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 0, [FlowAction.Output(3)]);
         return (first, miss);
     }
 
     [Fact]
     public void ATableMissRuleBehindADecTtlDrop_CountsItsPacketsAsLookedUpNotMatched()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig(3);
         var (_, miss) = DecTtlThenTableMissRule(r, FlowAction.DecNwTtl());
-        r.Send(HalfWithTtl1(20));
-        Assert.Equal(10, r.Ports[3].TakeSent().Count);
+        r.SendBurst(1, HalfWithTtl1(20));
+        Assert.Equal(10, r.Sent(3).Count);
         Assert.Equal(10, miss.Packets);
-        var stats = r.Dp.Forwarders[0].StageStats;
+        var stats = r.Fwd.StageStats;
         Assert.Equal(20, stats.Matched[0]);
         Assert.Equal(10, stats.Lookups[1]);
         Assert.Equal(0, stats.Matched[1]);
@@ -258,12 +249,12 @@ public sealed class FlowBatchTests
     [Fact]
     public void ATableMissRuleWithoutAFilter_CountsItsPacketsAsLookedUpNotMatched()
     {
-        using var r = new Rig();
+        using var r = new DatapathRig(3);
         var (_, miss) = DecTtlThenTableMissRule(r);
-        r.Send(Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
-        Assert.Equal(20, r.Ports[3].TakeSent().Count);
+        r.SendBurst(1, Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
+        Assert.Equal(20, r.Sent(3).Count);
         Assert.Equal(20, miss.Packets);
-        var stats = r.Dp.Forwarders[0].StageStats;
+        var stats = r.Fwd.StageStats;
         Assert.Equal(20, stats.Lookups[1]);
         Assert.Equal(0, stats.Matched[1]);
     }

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Softswitch.OfWire;
-using Softswitch.TestKit;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
 using Softswitch.TestKit;
@@ -377,7 +376,7 @@ public sealed class Of13SessionTests
     public async Task TablesOutOfRange_GetTheirOwn13Errors_InFlowMods_TableMods_AndFlowStatistics()
     {
         await using var rig = new AgentRig();
-        using var c = await Controller13.ConnectAsync(rig.Port);
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
         var fm = new Ofp13FlowMod { TableId = 254, Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
         Assert.Equal((Ofp13ErrorType.FlowModFailed, Ofp13Codes.FlowModBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
         fm.TableId = Ofp13.TableAll;
