@@ -122,4 +122,18 @@ public sealed class Of13MapsTests
         Assert.Equal((ushort)0, FlowModFlagsMap.ToWire(FlowModFlags.Emergency));
         Assert.Equal(FlowModFlags.None, FlowModFlagsMap.ToModel(32));
     }
+
+    [Fact]
+    public void Roles_BothWays_NoChangeAndUnnamedOnesAreNoRole()
+    {
+        foreach (var (w, m) in RoleMap.Pairs)
+        {
+            Assert.True(RoleMap.TryToModel(w, out var got));
+            Assert.Equal(m, got);
+            Assert.Equal(w, RoleMap.ToWire(m));
+        }
+        EveryModelValueListed(RoleMap.Pairs);
+        Assert.False(RoleMap.TryToModel(RoleMap.NoChange, out _));
+        Assert.False(RoleMap.TryToModel(4, out _));
+    }
 }
