@@ -300,6 +300,22 @@ public sealed partial class SwitchDatapath : IDisposable
         return waiting;
     }
 
+    /// <summary>
+    /// Waits until every removed port is disposed (its interface let go: a tap's name can be taken again) or
+    /// <paramref name="limit"/> passes; true when none is left. For a control thread that reopens an interface it has
+    /// just removed; a forwarding thread still inside a round that found the port holds it until the round ends.
+    /// </summary>
+    public bool WaitForRemovedPorts(TimeSpan limit)
+    {
+        long until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (ReclaimPorts() > 0)
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() >= until) return false;
+            Thread.Sleep(1);
+        }
+        return true;
+    }
+
     private static void DisposePort(PortSlot slot)
     {
         foreach (var r in slot.Receivers)

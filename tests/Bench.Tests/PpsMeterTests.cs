@@ -23,8 +23,9 @@ public sealed partial class PpsMeterTests
         double passed = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), band = double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
         Assert.Equal(20.0, band);
         // The offer is millions of packets per second against 20 Mbit/s (39 kpps of 64-byte frames), and on a loaded
-        // machine still several times the band (0.45 Mpps seen with both cores busy): the band decides.
-        Assert.True(r.Mpps > 0.2, $"offered only {r.Mpps} Mpps, too little to test a band of 39 kpps");
+        // machine still several times the band (0.45 Mpps with both cores busy, 0.16 at a load average of 40): the band
+        // decides as long as the offer is well above it.
+        Assert.True(r.Mpps > 0.1, $"offered only {r.Mpps} Mpps, too little to test a band of 39 kpps");
         // Within 0.04% on a quiet machine (docs/openflow13.md); loose here: a stall of a forwarding thread on a loaded machine moves
         // tokens across the window's edges (the bucket holds 300 ms), and unmetered the row passes hundreds of Mbit/s.
         Assert.InRange(passed, 16, 25);

@@ -231,6 +231,42 @@ public sealed class VswitchdBridgesTests
         }
     }
 
+    /// <summary>
+    /// QoS as Open vSwitch's documentation sets it (ovs-vsctl set port ... qos=@newqos -- --id=@newqos create qos
+    /// type=linux-htb ... queues:0=@q0 ...): the port's queues then have those rates, as OpenFlow's queue-get-config
+    /// reports them (the other queues of the port without rates); clearing qos takes them away.
+    /// </summary>
+    [E2EFact]
+    public void LinuxHtbQos_GivesThePortItsQueues()
+    {
+        string br = $"ovq{s_id}", port = $"ovqp{s_id}";
+        using var db = OvsdbServer.Start("ssw-vsdqos-");
+        int pid = StartDaemon(db);
+        try
+        {
+            db.Vsctl("add-br", br, "--", "add-port", br, port, "--", "set", "Interface", port, "type=internal", "ofport_request=1");
+            db.Vsctl("set", "port", port, "qos=@newqos",
+                "--", "--id=@newqos", "create", "qos", "type=linux-htb", "other-config:max-rate=100000000", "queues:0=@q0", "queues:1=@q1",
+                "--", "--id=@q0", "create", "queue", "other-config:max-rate=30000000",
+                "--", "--id=@q1", "create", "queue", "other-config:min-rate=10000000", "other-config:max-rate=70000000");
+            var queues = db.Tool("ovs-ofctl", "-O", "OpenFlow13", "queue-get-config", br, "1");
+            Assert.True(queues.Ok, queues.Stderr + Log(db));
+            // Rates in tenths of a percent of the port's max-rate, as OpenFlow 1.3 reports them.
+            Assert.Contains("queue 0: max_rate:30.0%\n", queues.Stdout);
+            Assert.Contains("queue 1: min_rate:10.0% max_rate:70.0%\n", queues.Stdout);
+            Assert.Contains("shaped, max-rate=100M, queue 0: min-rate=none max-rate=30M, queue 1: min-rate=10M max-rate=70M", Log(db));
+
+            db.Vsctl("clear", "port", port, "qos");
+            Assert.DoesNotContain("_rate:", db.Tool("ovs-ofctl", "-O", "OpenFlow13", "queue-get-config", br, "1").Stdout);
+            db.Vsctl("del-br", br);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var link in new[] { br, port }) Sh.Run("ip", "link", "del", link);
+        }
+    }
+
     /// <summary>Faucet's documented Open vSwitch set-up (datapath id, OpenFlow 1.3, secure, numbered ports, a controller
     /// out-of-band, in one transaction), ovs-testcontroller in faucet's place: it connects, the controller's settings
     /// reach the agent, and hosts ping through it.</summary>

@@ -10,8 +10,8 @@ namespace Softswitch.E2E.Tests;
 /// the columns the daemon writes (cur_cfg, datapath_types, datapath_id, status, ofport, link and admin state, the
 /// start of an error, a controller's is_connected and role) and gets the same OpenFlow answers (dump-flows, and
 /// show's port numbers and states). Addresses, ifindexes and speeds differ by nature and are not compared; nor are
-/// show's config lines (Open vSwitch reports an internal port whose device is down as PORT_DOWN, Softswitch 0) nor
-/// OpenFlow 1.0 dumps (Open vSwitch shows goto_table there as its resubmit extension, Softswitch leaves it out).
+/// show's config lines (Open vSwitch reports an internal port whose device is down as PORT_DOWN, Softswitch 0). The
+/// flows are dumped in OpenFlow 1.3 and 1.0 (goto-table there as Open vSwitch's resubmit extension).
 /// </summary>
 [RequiresTool("ovsdb-server")]
 [RequiresTool("ovs-vsctl")]
@@ -22,7 +22,11 @@ public sealed class VswitchdSideBySideTests
     private static readonly string s_id = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>One daemon under the script: its ovs-vsctl, and an OpenFlow tool call on one of its bridges.</summary>
-    private sealed record Side(string Name, Func<string[], Sh.Result> Vsctl, Func<string, string[], Sh.Result> Ofctl, Func<string> Log);
+    private sealed record Side(string Name, Func<string[], Sh.Result> Vsctl, Func<string, string, string[], Sh.Result> OfctlIn, Func<string> Log)
+    {
+        /// <summary>ovs-ofctl -O OpenFlow13 COMMAND BRIDGE ARGS...</summary>
+        public Sh.Result Ofctl(string bridge, string[] args) => OfctlIn("OpenFlow13", bridge, args);
+    }
 
     [E2EFact]
     public void OneScript_GivesTheDatabaseAndOpenFlowAnswersOvsVswitchdGives()
@@ -39,9 +43,9 @@ public sealed class VswitchdSideBySideTests
             var sides = new[]
             {
                 new Side("ovs-vswitchd", a => Sh.Run("ovs-vsctl", ["--timeout=20", $"--db=unix:{ovs.RunDir}/db.sock", .. a], 30_000),
-                    (br, a) => Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", a[0], $"unix:{ovs.RunDir}/{br}.mgmt", .. a[1..]], 30_000), () => ovs.LogTail),
+                    (v, br, a) => Sh.Run("ovs-ofctl", ["-O", v, a[0], $"unix:{ovs.RunDir}/{br}.mgmt", .. a[1..]], 30_000), () => ovs.LogTail),
                 new Side("softswitch vswitchd", a => db.TryVsctl(a),
-                    (br, a) => db.Tool("ovs-ofctl", ["-O", "OpenFlow13", a[0], br, .. a[1..]]), () => VswitchdBridgesTests.Log(db)),
+                    (v, br, a) => db.Tool("ovs-ofctl", ["-O", v, a[0], br, .. a[1..]]), () => VswitchdBridgesTests.Log(db)),
             };
             // Each side's controller, where its daemon reaches 127.0.0.1 (Open vSwitch's namespace, or this one).
             var ports = new[] { FreePorts.Tcp(), FreePorts.Tcp() };
@@ -113,6 +117,10 @@ public sealed class VswitchdSideBySideTests
                 var dump = side.Ofctl(br1, ["dump-flows", "--no-stats"]);
                 Assert.True(dump.Ok, dump.Stderr);
                 facts.AddRange(dump.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal).Select(l => "flow " + l));
+                // OpenFlow 1.0's view of the same flows (goto-table as Open vSwitch's resubmit extension).
+                var dump10 = side.OfctlIn("OpenFlow10", br1, ["dump-flows", "--no-stats"]);
+                Assert.True(dump10.Ok, dump10.Stderr);
+                facts.AddRange(dump10.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal).Select(l => "flow10 " + l));
                 var show = side.Ofctl(br1, ["show"]);
                 Assert.True(show.Ok, show.Stderr);
                 facts.AddRange(Ports(show.Stdout));

@@ -38,7 +38,7 @@ public sealed class TapPortTests(ITestOutputHelper output) : PortBackendTests(ou
         using var _ = port;
         var pool = new PacketPool(64);
         Span<int> burst = stackalloc int[Burst.Size];
-        Assert.Equal(0, port.Receive(pool, burst));   // empty: the next receives skip the read
+        Drain(port, pool, burst);   // ends on an empty read: the next receives skip the read
 
         var frame = MakeFrame(RxType, 1, 100);
         ns.SendFrames([frame], peer);
@@ -49,8 +49,10 @@ public sealed class TapPortTests(ITestOutputHelper output) : PortBackendTests(ou
 
         Assert.True(port.PrepareWait());
         int n = port.Receive(pool, burst);
-        Assert.Equal(1, n);
-        Assert.True(frame.AsSpan().SequenceEqual(pool.Frame(burst[0])));
+        Assert.True(n >= 1);
+        bool found = false;
+        for (int i = 0; i < n; i++) found |= frame.AsSpan().SequenceEqual(pool.Frame(burst[i]));
+        Assert.True(found, $"{n} frames read, none the one sent");
         pool.Release(burst[..n]);
         Assert.Equal(pool.Capacity, pool.FreeCount);
     }
@@ -63,14 +65,27 @@ public sealed class TapPortTests(ITestOutputHelper output) : PortBackendTests(ou
         using var _ = port;
         var pool = new PacketPool(64);
         Span<int> burst = stackalloc int[Burst.Size];
-        Assert.Equal(0, port.Receive(pool, burst));
+        Drain(port, pool, burst);
         ns.SendFrames([MakeFrame(RxType, 2, 100)], peer);
         Assert.True(WaitReadable(port.WaitFd, TimeSpan.FromSeconds(3)), "the frame never reached the tap");
         int calls = 0, n = 0;
         while (n == 0 && calls <= TapPort.EmptyReadSkips) { n = port.Receive(pool, burst); calls++; }
-        Assert.Equal(1, n);
+        Assert.True(n >= 1);
         Assert.Equal(TapPort.EmptyReadSkips + 1, calls);
         pool.Release(burst[..n]);
+    }
+
+    /// <summary>Reads what the tap holds (the kernel may have sent it frames while it was up in this namespace) until a read finds nothing.</summary>
+    private static void Drain(IPort port, PacketPool pool, Span<int> burst)
+    {
+        int n;
+        do
+        {
+            port.PrepareWait();
+            n = port.Receive(pool, burst);
+            pool.Release(burst[..n]);
+        }
+        while (n > 0);
     }
 
     private static unsafe bool WaitReadable(int fd, TimeSpan limit)

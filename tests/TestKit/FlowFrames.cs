@@ -10,11 +10,18 @@ namespace Softswitch.TestKit;
 /// </summary>
 public static class FlowFrames
 {
+    /// <summary>Three hosts' MACs: 00:00:00:00:00:01, :02 and :03.</summary>
+    public static readonly MacAddress H1 = Mac("00:00:00:00:00:01"), H2 = Mac("00:00:00:00:00:02"), H3 = Mac("00:00:00:00:00:03");
+
     public static MacAddress Mac(string s) => MacAddress.Parse(s);
     public static uint Ip(string s) => Ipv4.Parse(s);
 
     public static byte[] Udp(string src, string dst, string ipSrc, string ipDst, ushort sport = 1000, ushort dport = 2000, ushort? vlan = null)
-        => FrameBuilder.Udp(Mac(src), Mac(dst), Ip(ipSrc), Ip(ipDst), sport, dport, 64, vlan);
+        => Udp(Mac(src), Mac(dst), ipSrc, ipDst, sport, dport, vlan);
+
+    /// <summary>A 64-byte UDP frame.</summary>
+    public static byte[] Udp(MacAddress src, MacAddress dst, string ipSrc, string ipDst, ushort sport = 1000, ushort dport = 2000, ushort? vlan = null)
+        => FrameBuilder.Udp(src, dst, Ip(ipSrc), Ip(ipDst), sport, dport, 64, vlan);
 
     /// <summary>The OF1.0 match of <paramref name="frame"/> arriving on <paramref name="inPort"/>, with <paramref name="w"/> wildcarded.</summary>
     public static FlowMatch MatchOf(byte[] frame, ushort inPort, OfWildcards w)

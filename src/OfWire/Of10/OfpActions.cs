@@ -114,6 +114,25 @@ public readonly struct OfpAction : IEquatable<OfpAction>
         return FromVendor(OfpConstants.NiciraVendorId, body);
     }
 
+    /// <summary>
+    /// Nicira NXAST_RESUBMIT_TABLE with in_port OFPP_IN_PORT: how Open vSwitch shows an OpenFlow 1.3 goto-table in an
+    /// OpenFlow 1.0 reply (ovs-ofctl prints <c>resubmit(,TABLE)</c>).
+    /// </summary>
+    public static OfpAction NxResubmitTable(byte table)
+    {
+        byte[] body = new byte[8];
+        BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)NxActionSubtype.ResubmitTable);
+        BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(2), (ushort)OfpPort.InPort);
+        body[4] = table;
+        return FromVendor(OfpConstants.NiciraVendorId, body);
+    }
+
+    //  nx_action_resubmit (16)
+    // +--------+--------+----------------+
+    // | 0xffff | len=16 |  vendor 0x2320 |
+    // +--------+--------+-------+--------+
+    // | subtype=14 | in_port | table | pad3|
+    // +------------+---------+-------+-----+
     //  nx_action_set_tunnel (16)                 nx_action_set_tunnel64 (24)
     // +--------+--------+----------------+      +--------+--------+----------------+
     // | 0xffff | len=16 |  vendor 0x2320 |      | 0xffff | len=24 |  vendor 0x2320 |

@@ -131,6 +131,8 @@ public enum NxActionSubtype : ushort
     SetTunnel = 2,
     /// <summary>NXAST_SET_TUNNEL64: 64-bit tunnel id, action length 24.</summary>
     SetTunnel64 = 9,
+    /// <summary>NXAST_RESUBMIT_TABLE: look the packet up again (in_port, table), action length 16.</summary>
+    ResubmitTable = 14,
 }
 
 /// <summary>ofp_flow_wildcards. The nw_src/nw_dst fields are 6-bit counts of ignored low-order bits, not flags.</summary>

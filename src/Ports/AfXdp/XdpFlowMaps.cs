@@ -50,6 +50,10 @@ internal readonly record struct XdpFlowKey(int IfIndex, ushort Tci, ushort EthTy
 internal readonly record struct XdpFlowAction(uint Flags, int OutIfIndex, ulong DlDst, ulong DlSrc, ushort Tci, uint NwSrc, uint NwDst,
                                               ushort TpSrc, ushort TpDst, byte Ttl, byte Dscp, uint Slot)
 {
+    /// <summary>The new IPv6 source and destination (with <see cref="XdpFlowProgram.SetIpv6Src"/>, <see cref="XdpFlowProgram.SetIpv6Dst"/>).</summary>
+    public UInt128 Ipv6Src { get; init; }
+    public UInt128 Ipv6Dst { get; init; }
+
     public void Write(Span<byte> v)
     {
         v[..XdpFlowProgram.ValueSize].Clear();
@@ -65,6 +69,8 @@ internal readonly record struct XdpFlowAction(uint Flags, int OutIfIndex, ulong 
         v[36] = Ttl;
         v[37] = Dscp;
         BinaryPrimitives.WriteUInt32LittleEndian(v[40..], Slot);
+        BinaryPrimitives.WriteUInt128BigEndian(v[48..], Ipv6Src);
+        BinaryPrimitives.WriteUInt128BigEndian(v[64..], Ipv6Dst);
     }
 }
 

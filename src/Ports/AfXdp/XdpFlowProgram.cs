@@ -16,24 +16,28 @@ namespace Softswitch.Ports.AfXdp;
 /// traffic class. An IPv6 frame is looked up twice: with its addresses left zero (the exact flows, which match none
 /// and outrank the others), then on a miss with them and byte 22 set (the flows that match both addresses, which the
 /// manager places as wildcard rows). Every other frame is a miss (an IPv6 extension header, ARP, an 802.1ad or second
-/// tag, SCTP: software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match). The rewrites of IPv4 fields are
-/// for IPv4 keys only (the target puts none in an IPv6 flow's record).</para>
-/// <para>Action record (48 bytes, <see cref="XdpFlowAction"/>): flags, output ifindex, new MACs, the VLAN TCI, new
-/// IPv4 addresses, L4 ports, TTL and DSCP, and the flow's slot in the per-CPU counter array. Rewrites happen in a fixed
+/// tag, SCTP: software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match). The IPv4 address
+/// and DSCP rewrites are for IPv4 keys, the IPv6 address rewrites for IPv6 keys (the target puts no other in a
+/// record); TTL means the hop limit and the L4 ports are rewritten on both.</para>
+/// <para>Action record (80 bytes, <see cref="XdpFlowAction"/>): flags, output ifindex, new MACs, the VLAN TCI, new
+/// IPv4 addresses, L4 ports, TTL (IPv6: hop limit) and DSCP, the flow's slot in the per-CPU counter array, and new
+/// IPv6 addresses. Rewrites happen in a fixed
 /// order (L3/L4, then MACs, then the tag, then the output): the record is the net effect of the flow's action list,
-/// which the target computes. The IPv4 header checksum is recomputed (20 bytes); TCP and UDP checksums are updated
-/// incrementally over what changed (RFC 1624; a zero UDP checksum stays zero).</para>
+/// which the target computes. The IPv4 header checksum is recomputed (20 bytes); TCP and UDP checksums (and ICMPv6's,
+/// whose pseudo-header holds the addresses) are updated incrementally over what changed (RFC 1624; a zero UDP
+/// checksum stays zero).</para>
 /// <para>Registers: R6 the context, R7/R8 the frame's start and end, R9 the IPv4 header (then the action record).
 /// Stack: key at fp-64, counter slot at fp-72, frame length at fp-80, action record pointer at fp-88.</para>
 /// </remarks>
 internal static class XdpFlowProgram
 {
-    public const int KeySize = 64, ValueSize = 48, CounterSize = 16;
+    public const int KeySize = 64, ValueSize = 80, CounterSize = 16;
 
     // Action record flags.
     public const uint OutPort = 1, OutInPort = 2, SetDlDst = 4, SetDlSrc = 8, PopVlan = 16, PushVlan = 32, SetVlanTci = 64;
     public const uint SetNwSrc = 128, SetNwDst = 256, SetTos = 512, SetTtl = 1024, SetTpSrc = 2048, SetTpDst = 4096;
-    private const uint L3Flags = SetNwSrc | SetNwDst | SetTos | SetTtl | SetTpSrc | SetTpDst;
+    public const uint SetIpv6Src = 8192, SetIpv6Dst = 16384;
+    private const uint L3Flags = SetNwSrc | SetNwDst | SetTos | SetTtl | SetTpSrc | SetTpDst | SetIpv6Src | SetIpv6Dst;
 
     private const short Key = -64, Slot = -72, Length = -80, Record = -88;
 
@@ -142,7 +146,8 @@ internal static class XdpFlowProgram
 
         // L3/L4: R0 sums what the L4 checksum covers that changed (~old + new, RFC 1624).
         a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)L3Flags).If(Reg.R1, Cond.Eq, 0, "l2")
-         .Mov(Reg.R0, 0);
+         .Mov(Reg.R0, 0)
+         .Load(Size.H, Reg.R2, Reg.Fp, Key + 6).If(Reg.R2, Cond.Eq, 0xdd86, "l3v6");
         Replace32(a, SetNwSrc, 12, 24, "nwsrc");
         Replace32(a, SetNwDst, 16, 28, "nwdst");
         a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)SetTos).If(Reg.R1, Cond.Eq, 0, "tos.done")
@@ -171,7 +176,39 @@ internal static class XdpFlowProgram
         a.Load(Size.H, Reg.R2, Reg.R9, 26).If(Reg.R2, Cond.Eq, 0, "l2");
         L4Checksum(a);
         a.If(Reg.R2, Cond.Ne, 0, "udp.store").Mov(Reg.R2, 0xffff)
-         .Label("udp.store").Store(Size.H, Reg.R9, 26, Reg.R2);
+         .Label("udp.store").Store(Size.H, Reg.R9, 26, Reg.R2).Goto("l2");
+
+        // IPv6: addresses, hop limit (in no checksum), L4 ports; the TCP, UDP or ICMPv6 checksum (its pseudo-header
+        // holds the addresses) updated by what changed.
+        a.Label("l3v6");
+        Bound(a, Reg.R9, 40, "abort");
+        Replace128(a, SetIpv6Src, 8, 48, "ip6src");
+        Replace128(a, SetIpv6Dst, 24, 64, "ip6dst");
+        a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)SetTtl).If(Reg.R1, Cond.Eq, 0, "hlim.done")
+         .Load(Size.B, Reg.R2, Reg.R5, 36).Store(Size.B, Reg.R9, 7, Reg.R2)
+         .Label("hlim.done");
+        Replace16(a, SetTpSrc, 40, 32, "tpsrc6");
+        Replace16(a, SetTpDst, 42, 34, "tpdst6");
+        a.If(Reg.R0, Cond.Eq, 0, "l2")
+         .Load(Size.B, Reg.R3, Reg.Fp, Key + 20)
+         .If(Reg.R3, Cond.Eq, 17, "udp6.csum")
+         .If(Reg.R3, Cond.Eq, 58, "icmp6.csum")
+         .If(Reg.R3, Cond.Ne, 6, "l2");
+        Bound(a, Reg.R9, 58, "abort");
+        a.Load(Size.H, Reg.R2, Reg.R9, 56);
+        L4Checksum(a);
+        a.Store(Size.H, Reg.R9, 56, Reg.R2).Goto("l2");
+        a.Label("icmp6.csum");
+        Bound(a, Reg.R9, 44, "abort");
+        a.Load(Size.H, Reg.R2, Reg.R9, 42);
+        L4Checksum(a);
+        a.Store(Size.H, Reg.R9, 42, Reg.R2).Goto("l2");
+        a.Label("udp6.csum");
+        Bound(a, Reg.R9, 48, "abort");
+        a.Load(Size.H, Reg.R2, Reg.R9, 46).If(Reg.R2, Cond.Eq, 0, "l2");
+        L4Checksum(a);
+        a.If(Reg.R2, Cond.Ne, 0, "udp6.store").Mov(Reg.R2, 0xffff)
+         .Label("udp6.store").Store(Size.H, Reg.R9, 46, Reg.R2);
 
         // L2: MACs, then the tag (the record stays in R9 across the helper calls).
         a.Label("l2")
@@ -235,6 +272,18 @@ internal static class XdpFlowProgram
          .Load(Size.W, Reg.R2, Reg.R9, off).Xor(Reg.R2, -1).And32(Reg.R2, -1).Add(Reg.R0, Reg.R2)
          .Load(Size.W, Reg.R2, Reg.R5, from).Add(Reg.R0, Reg.R2).Store(Size.W, Reg.R9, off, Reg.R2)
          .Label(name + ".done");
+    }
+
+    /// <summary>When <paramref name="flag"/> is set: the IPv6 address at R9+off becomes the record's at R5+from; R0 += ~old + new.</summary>
+    private static void Replace128(BpfAsm a, uint flag, short off, short from, string name)
+    {
+        a.Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)flag).If(Reg.R1, Cond.Eq, 0, name + ".done");
+        for (short w = 0; w < 16; w += 4)
+        {
+            a.Load(Size.W, Reg.R2, Reg.R9, (short)(off + w)).Xor(Reg.R2, -1).And32(Reg.R2, -1).Add(Reg.R0, Reg.R2)
+             .Load(Size.W, Reg.R2, Reg.R5, (short)(from + w)).Add(Reg.R0, Reg.R2).Store(Size.W, Reg.R9, (short)(off + w), Reg.R2);
+        }
+        a.Label(name + ".done");
     }
 
     /// <summary>When <paramref name="flag"/> is set: the L4 half-word at R9+off becomes the record's at R5+from; R0 += ~old + new.</summary>

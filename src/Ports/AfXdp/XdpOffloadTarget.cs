@@ -32,8 +32,9 @@ public static class XdpReasons
 /// Holds exact flows (OpenFlow 1.0's twelve fields, no tunnel id) on IPv4 frames, or IPv6 frames with TCP, UDP or
 /// ICMPv6 (not neighbour discovery), the latter also with both IPv6 addresses matched (wildcard rows to the manager,
 /// looked up after the exact ones), from one of its ports whose actions reduce to one record
-/// (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag, set IPv4 addresses,
-/// DSCP, TTL, TCP/UDP ports (IPv4 only), then at most one output to one of its ports or IN_PORT (none: drop).
+/// (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag, set IPv4 addresses and
+/// DSCP (IPv4), IPv6 addresses (IPv6), TTL or hop limit, TCP/UDP ports, then at most one output to one of its ports
+/// or IN_PORT (none: drop).
 /// Everything else is refused with a reason (<see cref="XdpReasons"/>). The map is exact and consulted first:
 /// <see cref="OffloadLookupModel.ExactFirst"/>, so the manager keeps out exact flows that a wildcard flow outranks.
 /// Each flow owns a slot of the per-CPU counter array, cleared when it is installed; a removed flow's slot is read
@@ -209,7 +210,9 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         key = default;
         action = default;
         var m = e.Match;
-        bool withAddresses = !m.IsExact && m.Mask.Equals(s_exactWithIpv6Addresses.Bits);
+        // OpenFlow 1.3 cannot match the PCP of an untagged frame, whose key's PCP is always zero: the same flow.
+        bool withAddresses = !m.IsExact && (m.Mask.Equals(s_exactWithIpv6Addresses.Bits) ||
+                                            (m.Value.VlanVid == 0 && m.Mask.Equals(s_exactWithIpv6AddressesAnyPcp.Bits)));
         if (!m.IsExact && !withAddresses) return OffloadResult.Refused(XdpReasons.NonExactMatch);
         if (e.Instructions is { } ins)
         {
@@ -230,6 +233,7 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         int outIf = 0;
         ulong dlSrc = 0, dlDst = 0;
         uint nwSrc = 0, nwDst = 0;
+        UInt128 ip6Src = 0, ip6Dst = 0;
         ushort tpSrc = 0, tpDst = 0;
         byte ttl = 0, dscp = 0;
         bool output = false;
@@ -237,8 +241,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         {
             if (output)
                 return a.IsOutput ? OffloadResult.Refused(XdpReasons.MultiOutput, new OffloadDetail(null, a)) : OffloadResult.Refused(XdpReasons.ActionAfterOutput, new OffloadDetail(null, a));
-            // The program rewrites IPv4 headers only.
-            if (ipv6 && a.Kind is ActionKind.SetNwSrc or ActionKind.SetNwDst or ActionKind.SetNwTos or ActionKind.SetNwTtl or ActionKind.SetTpSrc or ActionKind.SetTpDst)
+            // IPv4 addresses and DSCP on IPv6 frames: not rewritten by the program.
+            if (ipv6 && a.Kind is ActionKind.SetNwSrc or ActionKind.SetNwDst or ActionKind.SetNwTos)
                 return OffloadResult.Refused(OffloadReason.UnsupportedAction, new OffloadDetail("on IPv6", a));
             switch (a.Kind)
             {
@@ -270,6 +274,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
                 case ActionKind.SetNwDst: flags |= XdpFlowProgram.SetNwDst; nwDst = (uint)a.Value; break;
                 case ActionKind.SetNwTos: flags |= XdpFlowProgram.SetTos; dscp = (byte)(a.Value & 0xFC); break;
                 case ActionKind.SetNwTtl: flags |= XdpFlowProgram.SetTtl; ttl = (byte)a.Value; break;
+                case ActionKind.SetIpv6Src when ipv6: flags |= XdpFlowProgram.SetIpv6Src; ip6Src = a.Wide; break;
+                case ActionKind.SetIpv6Dst when ipv6: flags |= XdpFlowProgram.SetIpv6Dst; ip6Dst = a.Wide; break;
                 case ActionKind.SetTpSrc when tcpUdp: flags |= XdpFlowProgram.SetTpSrc; tpSrc = (ushort)a.Value; break;
                 case ActionKind.SetTpDst when tcpUdp: flags |= XdpFlowProgram.SetTpDst; tpDst = (ushort)a.Value; break;
                 default: return OffloadResult.Refused(OffloadReason.UnsupportedAction, new OffloadDetail(null, a));
@@ -283,13 +289,17 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         {
             Ipv6Addresses = withAddresses ? (k.Ipv6Src, k.Ipv6Dst) : null,
         };
-        action = new XdpFlowAction(flags, outIf, dlDst, dlSrc, tci, nwSrc, nwDst, tpSrc, tpDst, ttl, dscp, slot);
+        action = new XdpFlowAction(flags, outIf, dlDst, dlSrc, tci, nwSrc, nwDst, tpSrc, tpDst, ttl, dscp, slot) { Ipv6Src = ip6Src, Ipv6Dst = ip6Dst };
         return null;
     }
 
     /// <summary>The exact mask and both IPv6 addresses: the flows of the program's second lookup.</summary>
     private static readonly FlowMask s_exactWithIpv6Addresses =
         FlowMask.Intern(new FlowKeyBuilder(FlowMatch.ExactMaskNoTun).Ipv6Src(UInt128.MaxValue).Ipv6Dst(UInt128.MaxValue).Key);
+
+    /// <summary>The same without the PCP (an untagged frame's flow as OpenFlow 1.3 says it).</summary>
+    private static readonly FlowMask s_exactWithIpv6AddressesAnyPcp =
+        FlowMask.Intern(new FlowKeyBuilder(s_exactWithIpv6Addresses.Bits).DlVlanPcp(0).Key);
 
     /// <summary>What the program parses of IPv6: TCP, UDP or ICMPv6 other than neighbour discovery (IPv4 addresses zero).</summary>
     private static bool ParsedIpv6(in FlowKey k)

@@ -201,6 +201,7 @@ internal sealed class Bridge : IDisposable
         }
 
         var wanted = config.Interfaces.ToDictionary(i => i.Uuid);
+        bool removed = false;
         foreach (var (uuid, open) in _open.ToList())
         {
             if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
@@ -212,8 +213,13 @@ internal sealed class Bridge : IDisposable
             Release(open.Port);
             Dp.RemovePort(open.No);
             _open.Remove(uuid);
+            removed = true;
             _log.LogInformation("bridge {Bridge}: port {No} ({Name}) removed", Name, PortText(open.No), open.Config.Name);
         }
+        // A port reopened under another number (ofport_request) or type takes the same interface again: a tap is free
+        // to be made anew only once the datapath has disposed the old port.
+        if (removed && !Dp.WaitForRemovedPorts(TimeSpan.FromSeconds(5)))
+            _log.LogWarning("bridge {Bridge}: removed ports still held by a forwarding thread after 5 s; reopening them may fail", Name);
         foreach (var uuid in _failed.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _failed.Remove(uuid);
         foreach (var i in config.Interfaces)
         {

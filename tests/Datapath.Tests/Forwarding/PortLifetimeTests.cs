@@ -95,6 +95,27 @@ public sealed class PortLifetimeTests
     }
 
     [Fact]
+    public async Task WaitForRemovedPorts_ReturnsOnceTheHeldPortIsDisposed_AndGivesUpAtItsLimit()
+    {
+        var gate = new GatePort();
+        var victim = new TrackedPort("victim").Counted();
+        using var dp = new SwitchDatapath(new DatapathOptions { Threads = 2 });
+        dp.AddPort(gate, 1);
+        dp.AddPort(victim, 2);
+        dp.Start();
+        gate.Close();
+        WaitFor(() => gate.Inside, "thread 0 inside a round");
+        Assert.True(dp.RemovePort(2));
+        Assert.False(dp.WaitForRemovedPorts(TimeSpan.FromMilliseconds(50)));   // thread 0 still holds it
+        Assert.False(victim.Disposed);
+        var opener = Task.Run(() => dp.WaitForRemovedPorts(TimeSpan.FromSeconds(60)));
+        gate.Open();
+        Assert.True(await opener.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.True(victim.Disposed);
+        Assert.True(dp.WaitForRemovedPorts(TimeSpan.Zero));
+    }
+
+    [Fact]
     public void ARemovedPortOfAStoppedOrIdleDatapathIsDisposedAtOnce()
     {
         using var dp = new SwitchDatapath();

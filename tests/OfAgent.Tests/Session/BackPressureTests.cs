@@ -134,8 +134,9 @@ public sealed class BackPressureTests
     public async Task AControllerReadingSlowly_WhileFlowsExpire_GetsEveryFlowRemoved_AndIsNeverClosed()
     {
         // A controller reading at 64 KiB/s through a 64 KiB receive buffer, answering echo requests when it reads
-        // them: the switch's writes each take seconds to complete, but the peer takes bytes all the time.
-        var probe = TimeSpan.FromSeconds(1);
+        // them: the switch's writes each take seconds to complete, but the peer takes bytes all the time. The probe
+        // leaves a reader starved by a busy machine 4 s before it counts as silent.
+        var probe = TimeSpan.FromSeconds(2);
         await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
         using var c = await rig.ConnectAsync(receiveBufferSize: 64 << 10);
         const int Expiring = 20_000;

@@ -87,6 +87,29 @@ public class FlowStatsWriterTests
         for (int i = 0; i < got.Count; i++) Assert.Equal(Convert.ToHexString(expected[i]), Convert.ToHexString(got[i]));
     }
 
+    /// <summary>An OpenFlow 1.3 flow's goto-table shows in OpenFlow 1.0 as Nicira's resubmit to that table (in_port
+    /// IN_PORT), after its actions, as Open vSwitch shows it; the writer and the message objects agree.</summary>
+    [Fact]
+    public void A_goto_table_shows_as_a_nicira_resubmit_to_that_table()
+    {
+        var e = Flows(1, seed: 5, tunnels: false)[0];
+        var view = View(e, 0);
+        var withGoto = new OfFlowStats(view.Match, 0, 0, view.Priority, 0, 0, 7, 0, 0, [OfAction.Output(2)])
+        {
+            Instructions = new OfFlowInstructions(null, false, 3, 0, 0, 0),
+        };
+        string expected = Convert.ToHexString(OfpStatsReplies.Flows(9, [ReportTranslator.FlowStats(withGoto)]).Single().ToArray());
+        // output:2 (8 bytes), then ffff 0010 00002320 000e fff8 03 000000: resubmit(,3).
+        Assert.EndsWith("0000000800020000" + "FFFF001000002320000EFFF803000000", expected);
+        var writer = new OfpFlowStatsReplyWriter();
+        writer.Begin(9);
+        var scratch = new OfpAction[1];
+        Assert.True(ReportTranslator.AddFlowStats(9, withGoto, writer, ref scratch, (_, _) => true));
+        var reply = writer.Finish(more: false, out int count);
+        Assert.Equal(expected, Convert.ToHexString(reply.AsSpan(0, count)));
+        ArrayPool<byte>.Shared.Return(reply);
+    }
+
     [Fact]
     public void A_send_that_refuses_stops_the_dump()
     {

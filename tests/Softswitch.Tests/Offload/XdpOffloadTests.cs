@@ -287,6 +287,10 @@ public sealed class XdpOffloadTests : IDisposable
             (Ipv6Frame(6, 1000, 2, vlan: 10), [FlowAction.StripVlan(), FlowAction.Output(2)]),
             (Ipv6Frame(6, 1000, 3, vlan: 11), [FlowAction.SetVlanVid(99), FlowAction.SetVlanPcp(5), FlowAction.Output(2)]),
             (Ipv6Frame(58, 128, 0), [FlowAction.PushVlan(0x8100), FlowAction.SetVlanVid(42), FlowAction.Output(2)]),
+            (Ipv6Frame(17, 1000, 4), [FlowAction.SetIpv6Src(Ip6("fd00::7")), FlowAction.SetIpv6Dst(Ip6("2001:db8:ffff::1:2")), FlowAction.SetNwTtl(9),
+                                      FlowAction.SetTpSrc(7777), FlowAction.SetTpDst(53), FlowAction.Output(2)]),
+            (Ipv6Frame(6, 1000, 5, vlan: 12), [FlowAction.SetIpv6Dst(Ip6("fe80::1234:5678:9abc:def0")), FlowAction.SetTpDst(8080), FlowAction.StripVlan(), FlowAction.Output(2)]),
+            (Ipv6Frame(58, 129, 0), [FlowAction.SetIpv6Src(Ip6("2001:db8::99")), FlowAction.SetNwTtl(1), FlowAction.Output(2)]),
         ];
         using var memDp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         var m1 = new Datapath.Memory.MemoryPort("m1", Mac("02:00:00:00:01:01"));
@@ -325,6 +329,12 @@ public sealed class XdpOffloadTests : IDisposable
         _agent.Switch.Barrier();
         Assert.True(InHardware(byAddress), Run("offload/dump-flows").Text);
         Assert.False(InHardware(sw));
+        // Without the PCP, as OpenFlow 1.3 says an untagged frame's flow: the same flow; a tagged frame's is not exact.
+        var noPcp = Add(WithoutPcp(Ipv6Frame(17, 1000, 6001)), 100, FlowAction.Output(2));
+        var taggedNoPcp = Add(WithoutPcp(Ipv6Frame(17, 1000, 6002, vlan: 5)), 100, FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(InHardware(noPcp), Run("offload/dump-flows").Text);
+        Assert.Equal(XdpReasons.NonExactMatch, Reason(taggedNoPcp));
 
         _in.SendFrames([.. Enumerable.Repeat(frame, N), .. Enumerable.Repeat(other, M)]);
         var got = Sunk(N + M).Select(f => Convert.ToHexString(f)).ToList();
@@ -354,9 +364,15 @@ public sealed class XdpOffloadTests : IDisposable
         Assert.Equal(N + 1, byAddress.Packets);
     }
 
+    private static FlowMatch WithoutPcp(byte[] frame)
+    {
+        var m = MatchWithIpv6Addresses(frame, 1);
+        return new FlowMatch(new FlowKeyBuilder(m.Mask).DlVlanPcp(0).Key, m.Value);
+    }
+
     /// <summary>
     /// A frame with an extension header is the software's (its flow forwards it there), as is neighbour discovery
-    /// (refused); an IPv6 flow that rewrites IPv6 fields stays in software.
+    /// (refused); an IPv6 flow that rewrites the traffic class stays in software.
     /// </summary>
     [NetnsFact]
     public void Ipv6ExtensionHeaders_AndWhatTheProgramCannotRewrite_StayInSoftware()
@@ -364,7 +380,7 @@ public sealed class XdpOffloadTests : IDisposable
         var plain = Ipv6Frame(17, 1000, 7);
         var flow = Add(MatchOf(plain, 1, 0), 100, FlowAction.Output(2));
         var nd = Add(MatchOf(Ipv6Frame(58, 135, 0), 1, 0), 100, FlowAction.Output(2));
-        var setPort = Add(MatchOf(Ipv6Frame(17, 1000, 8), 1, 0), 100, FlowAction.SetTpDst(9), FlowAction.Output(2));
+        var setPort = Add(MatchOf(Ipv6Frame(17, 1000, 8), 1, 0), 100, FlowAction.SetNwTos(0x28), FlowAction.Output(2));
         _agent.Switch.Barrier();
         Assert.True(InHardware(flow));
         Assert.Equal(XdpReasons.NotParsed, Reason(nd));

@@ -56,8 +56,18 @@ internal static class ReportTranslator
         Cookie = f.Cookie,
         PacketCount = f.PacketCount,
         ByteCount = f.ByteCount,
-        Actions = ActionTranslator.ToOfp(f.Actions),
+        Actions = WithGoto(ActionTranslator.ToOfp(f.Actions), f.Instructions),
     };
+
+    // An OpenFlow 1.3 flow's goto-table, in OpenFlow 1.0: Nicira's resubmit to that table (as Open vSwitch shows it),
+    // one prebuilt action per table so a dump makes no object per flow.
+    private static readonly OfpAction[] s_resubmit = [.. Enumerable.Range(0, 256).Select(t => OfpAction.NxResubmitTable((byte)t))];
+
+    private static List<OfpAction> WithGoto(List<OfpAction> actions, OfFlowInstructions? instructions)
+    {
+        if (instructions?.GotoTable is { } table) actions.Add(s_resubmit[table]);
+        return actions;
+    }
 
     /// <summary>
     /// Adds <paramref name="f"/> to the OFPST_FLOW reply being written (no object per flow): when it does not fit, the
@@ -68,8 +78,9 @@ internal static class ReportTranslator
     public static bool AddFlowStats(uint xid, in OfFlowStats f, OfpFlowStatsReplyWriter writer, ref OfpAction[] actionScratch,
                                     Func<byte[], int, bool> send)
     {
-        if (actionScratch.Length < f.Actions.Length) actionScratch = new OfpAction[Math.Max(f.Actions.Length, actionScratch.Length * 2)];
+        if (actionScratch.Length < f.Actions.Length + 1) actionScratch = new OfpAction[Math.Max(f.Actions.Length + 1, actionScratch.Length * 2)];
         int n = ActionTranslator.ToOfp(f.Actions, actionScratch);
+        if (f.Instructions?.GotoTable is { } table) actionScratch[n++] = s_resubmit[table];
         var match = MatchTranslator.ToOfpMatch(f.Match);
         var wire = actionScratch.AsSpan(0, n);
         uint sec = (uint)(f.DurationNanos / NanosPerSecond), nsec = (uint)(f.DurationNanos % NanosPerSecond);
