@@ -29,8 +29,9 @@ public sealed partial class OfSwitch
     private readonly Dictionary<uint, OfMeterConfig> _meterConfigs = new();
 
     /// <summary>What the meters can do: DROP and DSCP_REMARK bands, every flag.</summary>
-    public static OfMeterFeatures MeterFeatures => new(MaxMeters, (1u << (int)OfMeterBandType.Drop) | (1u << (int)OfMeterBandType.DscpRemark),
-                                                       OfMeterFlags.Kbps | OfMeterFlags.Pktps | OfMeterFlags.Burst | OfMeterFlags.Stats, Meter.MaxBands, 0);
+    public static OfMeterFeatures MeterFeatures => new(MaxMeters, s_bandTypes, KnownMeterFlags, Meter.MaxBands, 0);
+
+    private static readonly OfMeterBandType[] s_bandTypes = [OfMeterBandType.Drop, OfMeterBandType.DscpRemark];
 
     private const OfMeterFlags KnownMeterFlags = OfMeterFlags.Kbps | OfMeterFlags.Pktps | OfMeterFlags.Burst | OfMeterFlags.Stats;
 

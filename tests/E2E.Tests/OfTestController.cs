@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 
 namespace Softswitch.E2E.Tests;

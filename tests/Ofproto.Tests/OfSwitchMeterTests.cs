@@ -71,9 +71,9 @@ public sealed class OfSwitchMeterTests : IDisposable
         Assert.Equal(OfError.InvalidMeter, _sw.MeterMod(Add(MeterModRequest.All, OfMeterFlags.Kbps, Drop10)));
         Assert.Equal(OfError.InvalidMeter, _sw.MeterMod(Add(MeterModRequest.Slowpath, OfMeterFlags.Kbps, Drop10)));
         Assert.Equal(OfError.BadMeterFlags, _sw.MeterMod(Add(1, OfMeterFlags.Kbps | OfMeterFlags.Pktps, Drop10)));
-        Assert.Equal(OfError.BadMeterFlags, _sw.MeterMod(Add(1, (OfMeterFlags)0x10, Drop10)));
+        Assert.Equal(OfError.BadMeterFlags, _sw.MeterMod(Add(1, OfMeterFlags.Unrecognised, Drop10)));
         Assert.Equal(OfError.BadMeterBand, _sw.MeterMod(Add(1, OfMeterFlags.Kbps, new OfMeterBand(OfMeterBandType.Experimenter, 10, 0))));
-        Assert.Equal(OfError.BadMeterBand, _sw.MeterMod(Add(1, OfMeterFlags.Kbps, new OfMeterBand((OfMeterBandType)3, 10, 0))));
+        Assert.Equal(OfError.BadMeterBand, _sw.MeterMod(Add(1, OfMeterFlags.Kbps, new OfMeterBand(OfMeterBandType.Experimenter, 10, 0))));
         Assert.Equal(OfError.BadMeterRate, _sw.MeterMod(Add(1, OfMeterFlags.Kbps, Drop10 with { Rate = 0 })));
         Assert.Equal(OfError.OutOfBands, _sw.MeterMod(Add(1, OfMeterFlags.Kbps, Enumerable.Repeat(Drop10, 9).ToArray())));
         Assert.Equal(OfError.UnknownMeter, _sw.MeterMod(new MeterModRequest(MeterModCommand.Modify, OfMeterFlags.Kbps, 1, [Drop10])));

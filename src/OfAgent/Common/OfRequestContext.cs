@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Common;

@@ -248,7 +248,7 @@ public sealed partial class OfConnection : IAsyncDisposable
                 // A length below 8 (or above what we accept) leaves no way to find the next message. An ERROR is never
                 // answered with one, even a malformed ERROR.
                 var head = buf.AsSpan(start, Math.Min(end - start, OfpConstants.ErrorDataMinSize)).ToArray();
-                if (header.Type != OfpType.Error) SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
+                if (header.Type != OfpHeader.ErrorType) SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
                 _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
                 sw.EndFlowModRun();
                 FlushAndClose();
@@ -261,9 +261,10 @@ public sealed partial class OfConnection : IAsyncDisposable
             MessagesReceived++;
             long now = Environment.TickCount64;
             Volatile.Write(ref _lastRxTicks, now);
-            if (header.Type is not (OfpType.EchoRequest or OfpType.EchoReply)) Volatile.Write(ref _lastRequestTicks, now);
-            // A run of flow-mods goes on only through flow-mods of a negotiated connection, and never into a wait.
-            bool flowMod = header.Type == OfpType.FlowMod && _negotiated;
+            if (header.Type is not (OfpHeader.EchoRequestType or OfpHeader.EchoReplyType)) Volatile.Write(ref _lastRequestTicks, now);
+            // A run of flow-mods goes on only through flow-mods of a negotiated connection, and never into a wait
+            // (OFPT_FLOW_MOD is 14 in 1.0 and 1.3 alike).
+            bool flowMod = header.Type == (byte)OfpType.FlowMod && _negotiated;
             if (!flowMod || ReplyBytes > _owner.Options.ReplyQueueLimit) sw.EndFlowModRun();
             // Back-pressure by not reading: no further request is taken while the replies already queued to this
             // peer are past their limit (the keepalive closes a peer that takes none of them).
@@ -297,11 +298,11 @@ public sealed partial class OfConnection : IAsyncDisposable
     {
         OfpHeader.TryRead(msg, out var header);
         // An ERROR (type 1 in every version) is the peer's word, in any state: logged, never answered, never dispatched.
-        if (header.Type == OfpType.Error) return OnPeerError(msg, header);
+        if (header.Type == OfpHeader.ErrorType) return OnPeerError(msg, header);
         uint ours = _owner.Options.Versions;
         if (!_helloReceived)
         {
-            if (header.Type == OfpType.Hello)
+            if (header.Type == OfpHeader.HelloType)
             {
                 uint? bitmap = OfpHelloVersions.TryReadBitmap(msg, out uint b) ? b : null;
                 byte agreed = OfpHelloVersions.Negotiate(ours, header.Version, bitmap);
@@ -336,7 +337,7 @@ public sealed partial class OfConnection : IAsyncDisposable
             Use(header.Version);
         }
         if (!_negotiated) Negotiate();
-        if (header.Type == OfpType.Hello) return true; // a repeated HELLO is harmless
+        if (header.Type == OfpHeader.HelloType) return true; // a repeated HELLO is harmless
         if (header.Version != _version)
         {
             // OpenFlow 1.3.5 section 6.3.1 (and 1.0's BAD_VERSION): a message of another version than the agreed one.

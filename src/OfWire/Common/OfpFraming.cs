@@ -1,5 +1,3 @@
-using Softswitch.OfWire.Of10;
-
 namespace Softswitch.OfWire;
 
 /// <summary>Outcome of looking for one message at the start of received stream bytes.</summary>
@@ -22,11 +20,11 @@ public static class OfpFraming
 {
     /// <summary>
     /// Looks at the start of <paramref name="buffer"/>. When the status is Complete, the first
-    /// <paramref name="frameLength"/> bytes are one message for <see cref="OfpMessage.TryDecode"/>.
+    /// <paramref name="frameLength"/> bytes are one message for the version's decoder.
     /// When Invalid, <paramref name="header"/> still holds what was read (for the xid of the error reply).
     /// </summary>
     public static OfpFrameStatus TryGetFrame(ReadOnlySpan<byte> buffer, out OfpHeader header, out int frameLength,
-        int maxMessageSize = OfpConstants.MaxMessageSize)
+        int maxMessageSize = OfpHeader.MaxMessageSize)
     {
         frameLength = 0;
         if (!OfpHeader.TryRead(buffer, out header))
@@ -39,7 +37,7 @@ public static class OfpFraming
     private static OfpFrameStatus Classify(in OfpHeader header, long available, int maxMessageSize, out int frameLength)
     {
         int length = header.Length;
-        int max = Math.Clamp(maxMessageSize, OfpHeader.Size, OfpConstants.MaxMessageSize);
+        int max = Math.Clamp(maxMessageSize, OfpHeader.Size, OfpHeader.MaxMessageSize);
         if (length < OfpHeader.Size || length > max)
         {
             frameLength = 0;

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
-using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire;
 
@@ -23,6 +22,9 @@ namespace Softswitch.OfWire;
 /// </remarks>
 public static class OfpHelloVersions
 {
+    /// <summary>OpenFlow 1.0's version number: a HELLO of it carries no version bitmap.</summary>
+    private const byte Version10 = 0x01;
+
     /// <summary>OFPHET_VERSIONBITMAP.</summary>
     public const ushort VersionBitmapElement = 1;
 
@@ -43,9 +45,9 @@ public static class OfpHelloVersions
     {
         byte highest = Highest(versions);
         if (highest == 0) throw new ArgumentException("no OpenFlow version to offer", nameof(versions));
-        bool bitmap = highest > OfpConstants.Version;
+        bool bitmap = highest > Version10;
         var msg = new byte[bitmap ? OfpHeader.Size + 8 : OfpHeader.Size];
-        new OfpHeader(highest, OfpType.Hello, (ushort)msg.Length, xid).Write(msg);
+        new OfpHeader(highest, OfpHeader.HelloType, (ushort)msg.Length, xid).Write(msg);
         if (bitmap)
         {
             BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(8), VersionBitmapElement);

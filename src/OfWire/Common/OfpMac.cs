@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire;
 
@@ -10,7 +9,7 @@ namespace Softswitch.OfWire;
 /// </summary>
 public readonly record struct OfpMac(ulong Value)
 {
-    public const int Size = OfpConstants.EthAddrSize;
+    public const int Size = 6;
     private const ulong Mask = 0xffff_ffff_ffffUL;
 
     public static OfpMac Broadcast => new(Mask);

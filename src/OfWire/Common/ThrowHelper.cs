@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfWire;
 
@@ -12,7 +11,7 @@ internal static class ThrowHelper
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowMessageTooLarge(int size) =>
-        throw new InvalidOperationException($"Encoded message would be {size} bytes; an OpenFlow message is at most {OfpConstants.MaxMessageSize}.");
+        throw new InvalidOperationException($"Encoded message would be {size} bytes; an OpenFlow message is at most {OfpHeader.MaxMessageSize}.");
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowArgument(string message, string paramName) =>

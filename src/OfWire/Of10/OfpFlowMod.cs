@@ -117,7 +117,7 @@ public sealed class OfpFlowMod : OfpMessage
             error = OfpError.BadRequest(OfpBadRequestCode.BadVersion);
             return false;
         }
-        if (header.Type != OfpType.FlowMod)
+        if (header.Type != (byte)OfpType.FlowMod)
         {
             error = OfpError.BadRequest(OfpBadRequestCode.BadType);
             return false;

@@ -62,7 +62,7 @@ public abstract class OfpMessage
         }
         Span<byte> frame = destination.Slice(0, size);
         frame.Clear();
-        new OfpHeader(Version, Type, (ushort)size, Xid).Write(frame);
+        new OfpHeader(Version, (byte)Type, (ushort)size, Xid).Write(frame);
         EncodeBody(frame.Slice(OfpHeader.Size));
         return size;
     }
@@ -130,13 +130,13 @@ public abstract class OfpMessage
             error = OfpError.BadLen;
             return false;
         }
-        if (header.Version != OfpConstants.Version && header.Type != OfpType.Hello)
+        if (header.Version != OfpConstants.Version && header.Type != OfpHeader.HelloType)
         {
             error = OfpError.BadRequest(OfpBadRequestCode.BadVersion);
             return false;
         }
         ReadOnlySpan<byte> body = frame.Slice(OfpHeader.Size);
-        bool ok = header.Type switch
+        bool ok = (OfpType)header.Type switch
         {
             OfpType.Hello => OfpHello.TryDecodeBody(body, out message, out error),
             OfpType.Error => OfpErrorMsg.TryDecodeBody(body, out message, out error),

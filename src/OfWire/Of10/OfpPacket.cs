@@ -46,7 +46,7 @@ public sealed class OfpPacketIn : OfpMessage
         int size = MinSize + data.Length;
         if (size > ushort.MaxValue) ThrowHelper.ThrowMessageTooLarge(size);
         if ((uint)destination.Length < (uint)size) ThrowHelper.ThrowDestinationTooSmall();
-        new OfpHeader(OfpConstants.Version, OfpType.PacketIn, (ushort)size, 0).Write(destination);
+        new OfpHeader(OfpConstants.Version, (byte)OfpType.PacketIn, (ushort)size, 0).Write(destination);
         var body = destination.Slice(OfpHeader.Size, size - OfpHeader.Size);
         BinaryPrimitives.WriteUInt32BigEndian(body, bufferId);
         BinaryPrimitives.WriteUInt16BigEndian(body.Slice(4), totalLen);

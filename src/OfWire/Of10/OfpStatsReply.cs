@@ -17,7 +17,7 @@ public abstract class OfpStatsReply : OfpMessage
     /// </summary>
     public static void WriteHeader(Span<byte> destination, OfpStatsType type, bool more, int length, uint xid)
     {
-        new OfpHeader(OfpConstants.Version, OfpType.StatsReply, checked((ushort)length), xid).Write(destination);
+        new OfpHeader(OfpConstants.Version, (byte)OfpType.StatsReply, checked((ushort)length), xid).Write(destination);
         BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(OfpHeader.Size), (ushort)type);
         BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(OfpHeader.Size + 2), (ushort)(more ? OfpStatsReplyFlags.ReplyMore : 0));
     }

@@ -151,15 +151,7 @@ public static class Ofp13Messages
 
     /// <summary>OFPT_ERROR answering <paramref name="request"/>: its xid, and its first 64 bytes as data (section 7.4.4).</summary>
     public static byte[] Error(Ofp13Error error, ReadOnlySpan<byte> request)
-    {
-        var w = new Ofp13Writer(80);
-        uint xid = request.Length >= HeaderSize ? Be.U32(request, 4) : 0;
-        int start = w.Begin(Ofp13Type.Error, xid);
-        w.U16((ushort)error.Type); w.U16(error.Code);
-        w.Bytes(request[..Math.Min(request.Length, 64)]);
-        w.Finish(start);
-        return w.ToArray();
-    }
+        => OfpErrorEnvelope.ForRequest(Ofp13.Version, (ushort)error.Type, error.Code, request);
 
     /// <summary>OFPT_FEATURES_REPLY (no ports in 1.3: PORT_DESC lists them).</summary>
     public static byte[] FeaturesReply(uint xid, ulong datapathId, uint nBuffers, byte nTables, byte auxiliaryId, uint capabilities)

@@ -3,24 +3,33 @@ namespace Softswitch.Ofproto;
 /// <summary>What a meter-mod does.</summary>
 public enum MeterModCommand : byte { Add, Modify, Delete }
 
-/// <summary>A meter band's type as a controller names it (OFPMBT_*): <see cref="Experimenter"/> and unknown types are refused.</summary>
-public enum OfMeterBandType : ushort { Unknown = 0, Drop = 1, DscpRemark = 2, Experimenter = 0xffff }
+/// <summary>
+/// A meter band's type, version-independent (each codec maps its own numbers through a table): <see cref="Experimenter"/>
+/// and <see cref="Unknown"/> (a number the codec has no name for) are refused.
+/// </summary>
+public enum OfMeterBandType : byte
+{
+    Unknown,
+    Drop,
+    DscpRemark,
+    Experimenter,
+}
 
-/// <summary>A meter's flags (OFPMF_*).</summary>
+/// <summary>A meter's flags, version-independent (each codec maps its own bits through a table).</summary>
 [Flags]
-public enum OfMeterFlags : ushort
+public enum OfMeterFlags : byte
 {
     None = 0,
     /// <summary>Rates in kilobits per second (the default when neither unit is given).</summary>
-    Kbps = 1,
+    Kbps = 1 << 0,
     /// <summary>Rates in packets per second.</summary>
-    Pktps = 2,
+    Pktps = 1 << 1,
     /// <summary>Bands' burst sizes apply.</summary>
-    Burst = 4,
+    Burst = 1 << 2,
     /// <summary>Keep statistics.</summary>
-    Stats = 8,
+    Stats = 1 << 3,
     /// <summary>A flag the codec could not name: refused.</summary>
-    Unrecognised = 0x8000,
+    Unrecognised = 1 << 7,
 }
 
 /// <summary>A band as a controller gives it and reads it back.</summary>
@@ -54,8 +63,8 @@ public sealed record OfMeterStats(uint MeterId, uint FlowCount, ulong Packets, u
 
 /// <summary>What the switch's meters can do (METER_FEATURES).</summary>
 /// <param name="MaxMeters">The most meters.</param>
-/// <param name="BandTypes">Bitmap of the band types (1 &lt;&lt; OFPMBT_*).</param>
+/// <param name="BandTypes">The band types a meter may have.</param>
 /// <param name="Capabilities">The flags a meter may have (<see cref="OfMeterFlags"/>).</param>
 /// <param name="MaxBands">The most bands of one meter.</param>
 /// <param name="MaxColor">The most colours a band can mark (0: none).</param>
-public readonly record struct OfMeterFeatures(uint MaxMeters, uint BandTypes, OfMeterFlags Capabilities, byte MaxBands, byte MaxColor);
+public readonly record struct OfMeterFeatures(uint MaxMeters, IReadOnlyList<OfMeterBandType> BandTypes, OfMeterFlags Capabilities, byte MaxBands, byte MaxColor);

@@ -68,6 +68,8 @@ public sealed class Of13MapsTests
         EveryModelValueListed(MeterBandTypeMap.Pairs, OfMeterBandType.Unknown);
         Assert.Equal(OfMeterBandType.Unknown, MeterBandTypeMap.ToModel(0));
         Assert.Equal(OfMeterBandType.Unknown, MeterBandTypeMap.ToModel(3));
+        // METER_FEATURES' bitmap: DROP (1) and DSCP_REMARK (2), as OpenFlow 1.3 numbers them.
+        Assert.Equal(0b110u, MeterBandTypeMap.ToWireBitmap([OfMeterBandType.Drop, OfMeterBandType.DscpRemark]));
     }
 
     [Fact]
@@ -119,5 +121,19 @@ public sealed class Of13MapsTests
         // 1.0's emergency flag has no 1.3 bit; 1.3's bit 32 names nothing here.
         Assert.Equal((ushort)0, FlowModFlagsMap.ToWire(FlowModFlags.Emergency));
         Assert.Equal(FlowModFlags.None, FlowModFlagsMap.ToModel(32));
+    }
+
+    [Fact]
+    public void Roles_BothWays_NoChangeAndUnnamedOnesAreNoRole()
+    {
+        foreach (var (w, m) in RoleMap.Pairs)
+        {
+            Assert.True(RoleMap.TryToModel(w, out var got));
+            Assert.Equal(m, got);
+            Assert.Equal(w, RoleMap.ToWire(m));
+        }
+        EveryModelValueListed(RoleMap.Pairs);
+        Assert.False(RoleMap.TryToModel(RoleMap.NoChange, out _));
+        Assert.False(RoleMap.TryToModel(4, out _));
     }
 }

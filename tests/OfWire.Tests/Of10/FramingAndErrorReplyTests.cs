@@ -45,7 +45,7 @@ public class FramingTests
         byte[] stream = [.. echo.ToArray(), .. Header(8)];
         Assert.Equal(OfpFrameStatus.Complete, OfpFraming.TryGetFrame(stream, out OfpHeader h, out int len));
         Assert.Equal(65535, len);
-        Assert.Equal(OfpType.EchoRequest, h.Type);
+        Assert.Equal(OfpType.EchoRequest, (OfpType)h.Type);
         Assert.True(OfpMessage.TryDecode(stream.AsSpan(0, len), out OfpEchoRequest? decoded, out _));
         Assert.Equal(65527, decoded.Data.Length);
         Assert.Equal(stream.AsSpan(0, len).ToArray(), decoded.ToArray());
@@ -61,7 +61,7 @@ public class FramingTests
         while (OfpFraming.TryGetFrame(rest, out OfpHeader h, out int len) == OfpFrameStatus.Complete)
         {
             Assert.True(OfpMessage.TryDecode(rest.Slice(0, len), out OfpMessage? m, out _));
-            Assert.Equal(h.Type, m.Type);
+            Assert.Equal((OfpType)h.Type, m.Type);
             xids.Add(m.Xid);
             rest = rest.Slice(len);
         }

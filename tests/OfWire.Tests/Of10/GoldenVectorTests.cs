@@ -178,14 +178,14 @@ public class GoldenVectorTests
             return;
         }
         e.Num("version", h.Version, required: false);
-        e.Num("type_code", (byte)h.Type, required: false);
+        e.Num("type_code", h.Type, required: false);
         if (e.Has("type"))
         {
-            e.Enum("type", h.Type);
+            e.Enum("type", (OfpType)h.Type);
         }
         e.Num("length", h.Length, required: false);
         e.Num("xid", h.Xid, required: false);
-        if (h.Type == OfpType.FlowMod && v.Bytes.Length >= OfpFlowMod.MinSize)
+        if ((OfpType)h.Type == OfpType.FlowMod && v.Bytes.Length >= OfpFlowMod.MinSize)
         {
             // The derived flow-mods state their fixed fields; only the action list is bad. Check the
             // fixed part by decoding it with the actions cut off.

@@ -58,7 +58,7 @@ public class MalformedInputTests
             {
                 byte[] prefix = WithLength(v.Bytes.AsSpan(0, len), len);
                 bool ok = OfpMessage.TryDecode(prefix, out OfpMessage? msg, out OfpError err);
-                if (s_fixedSize.Contains(h.Type))
+                if (s_fixedSize.Contains((OfpType)h.Type))
                 {
                     Assert.False(ok, $"{v.Id} cut to {len}");
                     Assert.Equal(BadLen, err);
@@ -173,7 +173,7 @@ public class MalformedInputTests
     public void Wrong_length_for_the_type_is_BAD_LEN(OfpType type, int length)
     {
         byte[] frame = new byte[length];
-        new OfpHeader(OfpConstants.Version, type, (ushort)length, 0x42).Write(frame);
+        new OfpHeader(OfpConstants.Version, (byte)type, (ushort)length, 0x42).Write(frame);
         AssertError(frame, BadLen, $"{type} of {length} bytes");
     }
 

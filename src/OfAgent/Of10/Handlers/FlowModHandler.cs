@@ -1,7 +1,6 @@
 using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
-using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 

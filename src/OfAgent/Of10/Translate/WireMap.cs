@@ -1,4 +1,3 @@
-using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 

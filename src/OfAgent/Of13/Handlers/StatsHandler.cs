@@ -247,7 +247,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     private static void MeterFeatures(OfConnection c, uint xid)
     {
         var f = OfSwitch.MeterFeatures;
-        Single(c, xid, Ofp13MultipartType.MeterFeatures, new Ofp13MeterFeatures(f.MaxMeters, f.BandTypes, MeterFlagsMap.ToWire(f.Capabilities), f.MaxBands, f.MaxColor));
+        Single(c, xid, Ofp13MultipartType.MeterFeatures, new Ofp13MeterFeatures(f.MaxMeters, MeterBandTypeMap.ToWireBitmap(f.BandTypes), MeterFlagsMap.ToWire(f.Capabilities), f.MaxBands, f.MaxColor));
     }
 
     private void GroupDesc(OfConnection c, uint xid)

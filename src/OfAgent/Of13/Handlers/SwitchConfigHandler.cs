@@ -108,23 +108,14 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     public void RoleRequest(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
     {
         if (!Ofp13Messages.TryDecodeRoleRequest(msg, out uint role, out ulong generation, out var err)) { Error(c, err, msg); return; }
-        OfRole? want = role switch
+        OfRole? want = null; // OFPCR_ROLE_NOCHANGE
+        if (role != RoleMap.NoChange)
         {
-            0 => null,                // OFPCR_ROLE_NOCHANGE
-            1 => OfRole.Equal,
-            2 => OfRole.Master,
-            3 => OfRole.Slave,
-            _ => (OfRole)0xff,
-        };
-        if (want == (OfRole)0xff) { Error(c, new Ofp13Error(Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleBadRole), msg); return; }
+            if (!RoleMap.TryToModel(role, out var r)) { Error(c, new Ofp13Error(Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleBadRole), msg); return; }
+            want = r;
+        }
         if (!Check(c, ctx.Switch.Roles.Request(c.Controller, want, generation), msg)) return;
-        uint now = c.Controller.Role switch
-        {
-            OfRole.Master => 2,
-            OfRole.Slave => 3,
-            _ => 1,
-        };
-        c.SendRaw(Ofp13Messages.RoleReply(xid, now, ctx.Switch.Roles.GenerationId));
+        c.SendRaw(Ofp13Messages.RoleReply(xid, RoleMap.ToWire(c.Controller.Role), ctx.Switch.Roles.GenerationId));
     }
 
     public void GetAsync(OfConnection c, ReadOnlySpan<byte> msg, uint xid)

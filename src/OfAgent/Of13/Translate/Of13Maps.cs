@@ -68,6 +68,18 @@ internal static class TableConfigMap
     public static OfTableConfig ToModel(uint wire) => (wire & ~DeprecatedMask) != 0 ? OfTableConfig.Unrecognised : OfTableConfig.None;
 }
 
+/// <summary>ofp_controller_role (OFPCR_ROLE_*); NOCHANGE (0) asks for none and is the caller's.</summary>
+internal static class RoleMap
+{
+    public const uint NoChange = 0;
+
+    public static readonly (uint Wire, OfRole Model)[] Pairs = [(1, OfRole.Equal), (2, OfRole.Master), (3, OfRole.Slave)];
+
+    public static bool TryToModel(uint wire, out OfRole model) => Maps.TryFind(Pairs, wire, out model);
+
+    public static uint ToWire(OfRole model) => Maps.Wire(Pairs, model);
+}
+
 /// <summary>ofp_group_mod_command.</summary>
 internal static class GroupModCommandMap
 {
@@ -105,6 +117,14 @@ internal static class MeterBandTypeMap
     public static OfMeterBandType ToModel(ushort wire) => Maps.TryFind(Pairs, wire, out var model) ? model : OfMeterBandType.Unknown;
 
     public static ushort ToWire(OfMeterBandType model) => Maps.Wire(Pairs, model);
+
+    /// <summary>METER_FEATURES' band_types: the bit 1 &lt;&lt; OFPMBT_* of each type (every one the switch supports has a number below 32).</summary>
+    public static uint ToWireBitmap(IReadOnlyList<OfMeterBandType> types)
+    {
+        uint bits = 0;
+        foreach (var t in types) bits |= 1u << ToWire(t);
+        return bits;
+    }
 }
 
 /// <summary>ofp_meter_flags (OFPMF_*), bit by bit; also METER_FEATURES' capabilities.</summary>

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Softswitch.OfWire.Of10;
 
-namespace Softswitch.OfWire;
+namespace Softswitch.OfWire.Of10;
 
 /// <summary>
 /// The OpenFlow error (type and code) a decoder hands back instead of a message: exactly what the
@@ -91,20 +90,7 @@ public sealed class OfpErrorMsg : OfpMessage
     /// and returns its size. The destination needs 12 + min(request length, 64) bytes.
     /// </summary>
     public static int WriteReply(OfpError error, ReadOnlySpan<byte> request, Span<byte> destination)
-    {
-        uint xid = OfpHeader.TryRead(request, out OfpHeader header) ? header.Xid : 0;
-        ReadOnlySpan<byte> data = request.Slice(0, Math.Min(request.Length, OfpConstants.ErrorDataMinSize));
-        int size = MinSize + data.Length;
-        if ((uint)destination.Length < (uint)size)
-        {
-            ThrowHelper.ThrowDestinationTooSmall();
-        }
-        new OfpHeader(OfpConstants.Version, OfpType.Error, (ushort)size, xid).Write(destination);
-        BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(8), (ushort)error.Type);
-        BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(10), error.Code);
-        data.CopyTo(destination.Slice(MinSize));
-        return size;
-    }
+        => OfpErrorEnvelope.Write(destination, OfpConstants.Version, (ushort)error.Type, error.Code, request);
 
     // +-------------------------------------+
     // | ofp_header (8)                      |
