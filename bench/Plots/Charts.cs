@@ -238,8 +238,38 @@ public static class Charts
     private static Plot New(string title)
     {
         var plot = new Plot();
-        plot.Title(title);
+        plot.Title(WrapTitle(title));
         return plot;
+    }
+
+    /// <summary>Widest title line, in characters, that fits the default 900-pixel image.</summary>
+    public const int TitleWidth = 80;
+
+    /// <summary>
+    /// <paramref name="title"/> broken at spaces into lines of at most <see cref="TitleWidth"/> characters (a word longer
+    /// than that keeps a line of its own), so a long title (date, load, step length) is not cut at the image's edges.
+    /// </summary>
+    public static string WrapTitle(string title)
+    {
+        if (title.Length <= TitleWidth) return title;
+        var sb = new System.Text.StringBuilder(title.Length + 4);
+        int line = 0;
+        foreach (var word in title.Split(' '))
+        {
+            if (line > 0 && line + 1 + word.Length > TitleWidth)
+            {
+                sb.Append('\n');
+                line = 0;
+            }
+            else if (line > 0)
+            {
+                sb.Append(' ');
+                line++;
+            }
+            sb.Append(word);
+            line += word.Length;
+        }
+        return sb.ToString();
     }
 
     private static Bar Bar(double x, double value, Color color) => new()

@@ -428,6 +428,10 @@ for name, mine, peer, ceil, peer_name, ceil_name in [
         if s is None: continue
         items.append({"name": "%d B, %d flow%s%s" % (size, flows, "" if flows == 1 else "s", ", busy loop" if busy else ""),
                       "softswitch": s, "peer": get(peer, busy, size, flows), "ceiling": get(ceil, busy, size, flows)})
+    # A forwarder that runs in the generator's softirq (the bridge, the redirect) and stopped where the generator did
+    # is no ceiling but a lower bound: say so in the legend.
+    if any(t["row"] == ceil and t["limited_by"].startswith("generator") for t in table):
+        ceil_name += " (bound by the generator's CPU)"
     if items:
         r = {"title": "Zero-loss throughput over veth, %s (loss <= %s%% over %s s steps; %s, load before a step <= %.2f)" % (
                  name, loss, step, meta["date"], meta["max_load_before_a_step"] or 0),

@@ -172,4 +172,16 @@ public sealed class PlotTests : IDisposable
     {
         foreach (var w in wanted) Assert.True(text.Contains(w, StringComparison.Ordinal), $"'{w}' missing from the SVG's text:\n{text}");
     }
+
+    [Fact]
+    public void A_long_title_is_broken_at_spaces_into_lines_that_fit_and_a_short_one_is_kept()
+    {
+        const string title = "Zero-loss throughput over veth, afpacket (loss <= 0.01% over 3 s steps; 2026-11-26 15:17 UTC, load before a step 0.78-1.81)";
+        string wrapped = Softswitch.Bench.Plots.Charts.WrapTitle(title);
+        var lines = wrapped.Split('\n');
+        Assert.True(lines.Length >= 2, wrapped);
+        Assert.All(lines, l => Assert.InRange(l.Length, 1, Softswitch.Bench.Plots.Charts.TitleWidth));
+        Assert.Equal(title, string.Join(' ', lines));
+        Assert.Equal("Forwarding rate per row", Softswitch.Bench.Plots.Charts.WrapTitle("Forwarding rate per row"));
+    }
 }
