@@ -305,16 +305,7 @@ public sealed partial class SwitchDatapath : IDisposable
     /// <paramref name="limit"/> passes; true when none is left. For a control thread that reopens an interface it has
     /// just removed; a forwarding thread still inside a round that found the port holds it until the round ends.
     /// </summary>
-    public bool WaitForRemovedPorts(TimeSpan limit)
-    {
-        long until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        while (ReclaimPorts() > 0)
-        {
-            if (System.Diagnostics.Stopwatch.GetTimestamp() >= until) return false;
-            Thread.Sleep(1);
-        }
-        return true;
-    }
+    public bool WaitForRemovedPorts(TimeSpan limit) => SpinWait.SpinUntil(() => ReclaimPorts() == 0, limit);
 
     private static void DisposePort(PortSlot slot)
     {

@@ -90,19 +90,9 @@ public sealed class TapPortTests(ITestOutputHelper output) : PortBackendTests(ou
 
     private static unsafe bool WaitReadable(int fd, TimeSpan limit)
     {
-        var pfd = new PollFd { Fd = fd, Events = 1 };   // POLLIN
-        return poll(&pfd, 1, (int)limit.TotalMilliseconds) == 1;
+        var pfd = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN };
+        return LibC.poll(&pfd, 1, (int)limit.TotalMilliseconds) == 1;
     }
-
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern unsafe int poll(PollFd* fds, nuint nfds, int timeoutMs);
 
     [Fact]
     public void Open_InvalidName_Throws()
