@@ -28,21 +28,21 @@ public sealed class PlotTests : IDisposable
     [InlineData("timeline")]
     [InlineData("latency-cdf")]
     [InlineData("scaling")]
-    public void Png_decodes_at_the_plot_size_and_is_not_blank(string kind)
+    public void PngDecodesAtThePlotSizeAndIsNotBlank(string kind)
     {
         var files = RenderFixture();
         AssertPng(files[$"fixed-{kind}.png"]);
     }
 
     [Fact]
-    public void Rows_svg_names_axes_row_names_and_both_switches()
+    public void RowsSvgNamesAxesRowNamesAndBothSwitches()
     {
         var text = SvgText(RenderFixture()["fixed-rows.svg"]);
         AssertContainsAll(text, Charts.RowsX, "Mpps", "Softswitch", "OVS-DPDK", "1-flow", "exact-100k", "churn-100k", "Fixed result: every section");
     }
 
     [Fact]
-    public void Rows_with_a_ceiling_draw_it_as_a_third_bar_with_its_legend()
+    public void RowsWithACeilingDrawItAsAThirdBarWithItsLegend()
     {
         var data = new PlotData
         {
@@ -58,14 +58,14 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
-    public void Timeline_svg_names_axes_series_and_the_churn_start()
+    public void TimelineSvgNamesAxesSeriesAndTheChurnStart()
     {
         var text = SvgText(RenderFixture()["fixed-timeline.svg"]);
         AssertContainsAll(text, Charts.TimeX, "Mpps", "Softswitch, churn 100,000/s", "OVS-DPDK, churn 100,000/s", Charts.ChurnLabel);
     }
 
     [Fact]
-    public void Latency_cdf_svg_names_axes_series_and_its_quantiles()
+    public void LatencyCdfSvgNamesAxesSeriesAndItsQuantiles()
     {
         var text = SvgText(RenderFixture()["fixed-latency-cdf.svg"]);
         // 12 samples: p50 is the 6th smallest (35.1), p99 the largest (120.7).
@@ -73,7 +73,7 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
-    public void Latency_cdf_with_a_long_tail_has_a_log_axis()
+    public void LatencyCdfWithALongTailHasALogAxis()
     {
         var data = new PlotData
         {
@@ -94,14 +94,14 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
-    public void Scaling_svg_names_axes_series_and_the_linear_line()
+    public void ScalingSvgNamesAxesSeriesAndTheLinearLine()
     {
         var text = SvgText(RenderFixture()["fixed-scaling.svg"]);
         AssertContainsAll(text, Charts.ThreadsX, "Mpps", "Softswitch AF_PACKET", "Softswitch in-memory ports", Charts.LinearName);
     }
 
     [Fact]
-    public void Harness_output_with_progress_lines_before_the_json_draws_its_timeline()
+    public void HarnessOutputWithProgressLinesBeforeTheJsonDrawsItsTimeline()
     {
         var data = PlotData.Load(Data("pps-output.txt"));
         Assert.NotNull(data.Timeline);
@@ -113,7 +113,7 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
-    public void Plot_command_renders_from_a_result_file_and_merges_inputs()
+    public void PlotCommandRendersFromAResultFileAndMergesInputs()
     {
         var solo = Path.Combine(_dir, "solo.json");
         File.WriteAllText(solo, """{"scaling":{"series":[{"name":"Second run","threads":[1,2],"mpps":[1.0,1.9]}]}}""");
@@ -128,7 +128,7 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
-    public void Plot_command_refuses_a_file_without_sections()
+    public void PlotCommandRefusesAFileWithoutSections()
     {
         var empty = Path.Combine(_dir, "empty.json");
         File.WriteAllText(empty, """{"mpps": 3.2}""");
@@ -174,7 +174,7 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
-    public void A_long_title_is_broken_at_spaces_into_lines_that_fit_and_a_short_one_is_kept()
+    public void ALongTitleIsBrokenAtSpacesIntoLinesThatFitAndAShortOneIsKept()
     {
         const string title = "Zero-loss throughput over veth, afpacket (loss <= 0.01% over 3 s steps; 2026-11-26 15:17 UTC, load before a step 0.78-1.81)";
         string wrapped = Softswitch.Bench.Plots.Charts.WrapTitle(title);

@@ -55,7 +55,7 @@ public sealed class FlowModRunReportTests : IDisposable
         => new(FlowModCommand.Add, m, 5, ins, TableId: table, Flags: flags, Rules: MatchRules.OpenFlow13);
 
     [Fact]
-    public void A_delete_in_a_run_is_reported_after_the_run_publishes_it_with_every_packet_it_forwarded()
+    public void ADeleteInARunIsReportedAfterTheRunPublishesItWithEveryPacketItForwarded()
     {
         // Two tables: the packets' verdicts span both, cached by the forwarder.
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, new OfInstructions(ReadOnlyMemory<OfAction>.Empty, GotoTable: 1))));

@@ -62,7 +62,7 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
-    public void Group_rules_answer_with_the_spec_errors()
+    public void GroupRulesAnswerWithTheSpecErrors()
     {
         var output1 = Bucket(OfAction.Output(1));
         Assert.Equal(OfError.InvalidGroup, _sw.GroupMod(Add(GroupModRequest.AllGroups, OfGroupType.All, output1)));
@@ -93,7 +93,7 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
-    public void Chains_are_followed_and_loops_refused()
+    public void ChainsAreFollowedAndLoopsRefused()
     {
         Assert.Equal(OfError.None, _sw.GroupMod(Add(0, OfGroupType.All, Bucket(OfAction.Output(2)))));
         Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Group(0)))));
@@ -110,7 +110,7 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
-    public void A_bucket_watching_its_own_group_and_watch_cycles_are_refused()
+    public void ABucketWatchingItsOwnGroupAndWatchCyclesAreRefused()
     {
         var output1 = Bucket(OfAction.Output(1));
         Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 1 })));
@@ -124,7 +124,7 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
-    public void A_modify_that_pushes_an_existing_chain_past_the_datapaths_depth_is_refused()
+    public void AModifyThatPushesAnExistingChainPastTheDatapathsDepthIsRefused()
     {
         // A chain of MaxDepth - 1 groups ending in group 10, which outputs: one more group below 10 still fits, two do not.
         int depth = Datapath.Groups.GroupTable.MaxDepth;
@@ -140,7 +140,7 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
-    public void Flows_need_their_groups_and_a_groups_deletion_deletes_its_flows()
+    public void FlowsNeedTheirGroupsAndAGroupsDeletionDeletesItsFlows()
     {
         Assert.Equal(OfError.BadOutGroup, _sw.FlowMod(Flow(1, OfAction.Group(1))));
         var write = new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 1,
@@ -193,7 +193,7 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
-    public void A_modified_group_reads_back_as_given_and_keeps_its_counters()
+    public void AModifiedGroupReadsBackAsGivenAndKeepsItsCounters()
     {
         var b1 = new OfBucket(1, 1, GroupModRequest.AnyGroup, new[] { OfAction.SetTpSrc(2000), OfAction.Output(2) });
         var b2 = new OfBucket(2, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(3) });

@@ -64,7 +64,7 @@ public sealed class OfSwitchMeterTests : IDisposable
     }
 
     [Fact]
-    public void Meter_rules_answer_with_the_spec_errors()
+    public void MeterRulesAnswerWithTheSpecErrors()
     {
         Assert.Equal(OfError.InvalidMeter, _sw.MeterMod(Add(0, OfMeterFlags.Kbps, Drop10)));
         Assert.Equal(OfError.InvalidMeter, _sw.MeterMod(Add(MeterModRequest.MaxId + 1, OfMeterFlags.Kbps, Drop10)));
@@ -93,7 +93,7 @@ public sealed class OfSwitchMeterTests : IDisposable
     }
 
     [Fact]
-    public void Flows_run_through_their_meter_and_go_with_it()
+    public void FlowsRunThroughTheirMeterAndGoWithIt()
     {
         var band = new OfMeterBand(OfMeterBandType.Drop, 100, 5);
         Assert.Equal(OfError.None, _sw.MeterMod(Add(1, OfMeterFlags.Pktps | OfMeterFlags.Burst | OfMeterFlags.Stats, band)));

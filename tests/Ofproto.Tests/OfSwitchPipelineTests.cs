@@ -72,7 +72,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     private int SentOn(int port) => _ports[port].TakeSent().Count;
 
     [Fact]
-    public void Gotos_and_instructions_are_accepted_under_OpenFlow13_only_and_must_go_forward()
+    public void GotosAndInstructionsAreAcceptedUnderOpenFlow13OnlyAndMustGoForward()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));
         Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(2, OfMatch.Any, 1, Goto(2))));
@@ -93,7 +93,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void The_last_table_is_the_limit_less_one()
+    public void TheLastTableIsTheLimitLessOne()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, Goto(OfFlowTables.MaxTables - 1))));
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(OfFlowTables.MaxTables - 1, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(1) }))));
@@ -102,7 +102,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void A_packet_goes_through_every_table_and_each_counts_it()
+    public void APacketGoesThroughEveryTableAndEachCountsIt()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));
         var write = new OfInstructions(ReadOnlyMemory<OfAction>.Empty, WriteActions: new[] { OfAction.Output(3) }, GotoTable: 4,
@@ -129,7 +129,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void OpenFlow13_table_miss_is_a_drop_unless_a_catch_all_flow_says_otherwise()
+    public void OpenFlow13TableMissIsADropUnlessACatchAllFlowSaysOtherwise()
     {
         _sw.Flows.SetTableMiss(0, TableMiss.Drop);
         Send();
@@ -144,7 +144,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void A_table_miss_flow_entrys_packets_are_looked_up_but_not_matched()
+    public void ATableMissFlowEntrysPacketsAreLookedUpButNotMatched()
     {
         _sw.Flows.SetTableMiss(0, TableMiss.Drop);
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, new OfMatch().EthDst(Dst.Value), 5, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
@@ -167,7 +167,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void An_OpenFlow10_catch_all_flow_counts_its_packets_as_matched()
+    public void AnOpenFlow10CatchAllFlowCountsItsPacketsAsMatched()
     {
         var add = new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 0, OfInstructions.Apply(new[] { OfAction.Output(2) }), Rules: MatchRules.OpenFlow10);
         Assert.Equal(OfError.None, _sw.FlowMod(add));
@@ -177,7 +177,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void A_packet_in_names_the_flow_that_sent_it_and_a_table_miss_entry_is_a_miss()
+    public void APacketInNamesTheFlowThatSentItAndATableMissEntryIsAMiss()
     {
         _sw.Flows.SetTableMiss(0, TableMiss.Drop);
         // Table 3's table-miss flow entry (priority 0, matching everything) reached through a goto: reason explicit miss.
@@ -198,7 +198,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void A_packet_in_carries_the_metadata_the_earlier_tables_wrote()
+    public void APacketInCarriesTheMetadataTheEarlierTablesWrote()
     {
         _sw.Flows.SetTableMiss(0, TableMiss.Drop);
         var toController = new[] { OfAction.Output(OfPort.Controller, 0xffff) };
@@ -231,7 +231,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void An_OpenFlow13_add_that_replaces_a_flow_keeps_its_counters_unless_RESET_COUNTS()
+    public void AnOpenFlow13AddThatReplacesAFlowKeepsItsCountersUnlessResetCounts()
     {
         var add = Add13(0, OfMatch.Any, 5, OfInstructions.Apply(new[] { OfAction.Output(2) }));
         Assert.Equal(OfError.None, _sw.FlowMod(add));
@@ -253,7 +253,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void Delete_in_every_table_and_modify_replaces_the_instructions()
+    public void DeleteInEveryTableAndModifyReplacesTheInstructions()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
@@ -280,7 +280,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void OpenFlow10_flow_mods_leave_the_pipeline_single_table()
+    public void OpenFlow10FlowModsLeaveThePipelineSingleTable()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
         Assert.False(_sw.Flows.Pipeline.IsMultiStage);
@@ -292,7 +292,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
-    public void A_buffered_packet_released_by_an_OpenFlow13_flow_mod_runs_the_whole_pipeline()
+    public void ABufferedPacketReleasedByAnOpenFlow13FlowModRunsTheWholePipeline()
     {
         // Table 1 outputs by its write-actions; table 0's flow, added with the buffer, rewrites eth_dst and goes there.
         var write = new OfInstructions(default, WriteActions: new[] { OfAction.Output(3) });

@@ -40,7 +40,7 @@ public sealed class OfSwitchTableTests : IDisposable
     }
 
     [Fact]
-    public void TableMod_takes_every_table_a_controller_may_use_and_all_of_them_and_refuses_254()
+    public void TableModTakesEveryTableAControllerMayUseAndAllOfThemAndRefuses254()
     {
         Assert.Equal(OfError.None, _sw.TableMod(new TableModRequest(0, OfTableConfig.None)));
         Assert.Equal(OfError.None, _sw.TableMod(new TableModRequest(OfTables.Count - 1, OfTableConfig.None)));
@@ -57,7 +57,7 @@ public sealed class OfSwitchTableTests : IDisposable
     }
 
     [Fact]
-    public void TableMod_from_a_slave_is_refused_before_its_table_is_looked_at()
+    public void TableModFromASlaveIsRefusedBeforeItsTableIsLookedAt()
     {
         var slave = _sw.Roles.Join();
         _sw.Roles.Request(slave, OfRole.Slave, 0);
@@ -68,7 +68,7 @@ public sealed class OfSwitchTableTests : IDisposable
     }
 
     [Fact]
-    public void FlowMods_to_table_254_are_refused_and_255_is_every_table_for_deletes_only()
+    public void FlowModsToTable254AreRefusedAnd255IsEveryTableForDeletesOnly()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Mod13(FlowModCommand.Add, 3)));
         Assert.Equal(OfError.BadTableId, _sw.FlowMod(Mod13(FlowModCommand.Add, 254)));
@@ -85,7 +85,7 @@ public sealed class OfSwitchTableTests : IDisposable
     }
 
     [Fact]
-    public void Statistics_of_table_254_are_refused_under_OpenFlow13_and_are_the_emergency_flows_under_OpenFlow10()
+    public void StatisticsOfTable254AreRefusedUnderOpenFlow13AndAreTheEmergencyFlowsUnderOpenFlow10()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Mod13(FlowModCommand.Add, 2)));
         var of13 = new FlowStatsRequest(OfMatch.Any, TableId: 254, Rules: MatchRules.OpenFlow13);
@@ -105,7 +105,7 @@ public sealed class OfSwitchTableTests : IDisposable
     }
 
     [Fact]
-    public void TableStats_of_a_table_not_yet_created_are_zeros_and_254_is_no_table()
+    public void TableStatsOfATableNotYetCreatedAreZerosAnd254IsNoTable()
     {
         var st = _sw.TableStats(7);
         Assert.Equal(((byte)7, 0, 0L, 0L), (st.TableId, st.ActiveCount, st.LookupCount, st.MatchedCount));

@@ -52,7 +52,7 @@ public sealed class OfSwitchTests : IDisposable
         => new(FlowModCommand.Add, m, priority, OfInstructions.Apply(actions), Cookie: cookie, Flags: flags, Rules: MatchRules.AsGiven);
 
     [Fact]
-    public void A_table_at_its_flow_limit_refuses_a_new_flow_with_TableFull_and_reports_the_limit()
+    public void ATableAtItsFlowLimitRefusesANewFlowWithTableFullAndReportsTheLimit()
     {
         Assert.Equal(FlowTableOptions.DefaultMaxFlows, _sw.TableStats(0).MaxEntries);
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
@@ -89,7 +89,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void A_flow_mod_is_checked_against_the_switch_before_it_changes_anything()
+    public void AFlowModIsCheckedAgainstTheSwitchBeforeItChangesAnything()
     {
         Assert.Equal(OfError.BadOutPort, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(9))));
         Assert.Equal(OfError.BadOutPort, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(OfPort.Table))));
@@ -110,7 +110,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Cookie_masks_select_what_a_modify_a_delete_and_statistics_touch()
+    public void CookieMasksSelectWhatAModifyADeleteAndStatisticsTouch()
     {
         for (uint i = 0; i < 6; i++)
             Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(i), 10, cookie: 0xab00 | i, flags: FlowModFlags.SendFlowRemoved, OfAction.Output(1))));
@@ -137,7 +137,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Only_flows_that_asked_are_reported_removed()
+    public void OnlyFlowsThatAskedAreReportedRemoved()
     {
         _sw.FlowMod(Add(Udp(1), 10, flags: FlowModFlags.SendFlowRemoved, actions: OfAction.Output(1)));
         _sw.FlowMod(Add(Udp(2), 10, actions: OfAction.Output(1)));
@@ -148,7 +148,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Packet_out_refuses_what_it_cannot_send_and_a_buffer_is_released_once()
+    public void PacketOutRefusesWhatItCannotSendAndABufferIsReleasedOnce()
     {
         var frame = FrameOf(60);
         Assert.Equal(OfError.BadPacketLength, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, new[] { OfAction.Output(2) }, ReadOnlyMemory<byte>.Empty)));
@@ -170,7 +170,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Ports_are_described_with_the_local_port_last_and_port_mod_checks_the_address()
+    public void PortsAreDescribedWithTheLocalPortLastAndPortModChecksTheAddress()
     {
         var ports = _sw.PortDescriptions();
         Assert.Equal(new uint[] { 1, 2, 3 }, ports.Select(p => p.PortNo));
@@ -187,7 +187,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Fragment_reassembly_is_accepted_without_an_error_and_the_setting_kept()
+    public void FragmentReassemblyIsAcceptedWithoutAnErrorAndTheSettingKept()
     {
         // As Open vSwitch's handle_set_config: an unsupported mode is logged and the current one kept, no error.
         Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Drop));
@@ -201,7 +201,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void The_fail_mode_follows_the_controller_and_emergency_flows_take_over_only_without_one()
+    public void TheFailModeFollowsTheControllerAndEmergencyFlowsTakeOverOnlyWithoutOne()
     {
         Assert.Equal(MissBehavior.Drop, _dp.MissBehavior);
         _sw.SetControllerConnected(true);
@@ -216,7 +216,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Entering_emergency_mode_deletes_the_normal_flows_and_the_emergency_flows_stay_after_reconnecting()
+    public void EnteringEmergencyModeDeletesTheNormalFlowsAndTheEmergencyFlowsStayAfterReconnecting()
     {
         // OpenFlow 1.0 section 4.3: all normal entries are deleted when entering emergency mode; on reconnecting the
         // emergency entries remain.
@@ -239,7 +239,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Without_emergency_flows_losing_the_controller_keeps_the_normal_flows()
+    public void WithoutEmergencyFlowsLosingTheControllerKeepsTheNormalFlows()
     {
         _sw.SetControllerConnected(true);
         Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(2), 10, actions: OfAction.Output(2))));
@@ -253,7 +253,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void A_slave_may_not_change_the_switch_and_a_new_master_demotes_the_old_one()
+    public void ASlaveMayNotChangeTheSwitchAndANewMasterDemotesTheOldOne()
     {
         var a = _sw.Roles.Join();
         var b = _sw.Roles.Join();
@@ -286,7 +286,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void Port_numbers_cross_to_the_datapath_one_to_one()
+    public void PortNumbersCrossToTheDatapathOneToOne()
     {
         Prop.ForAll(Arb.From(Gen.Choose(0, 0xffff)), n =>
         {
@@ -299,7 +299,7 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
-    public void A_match_the_datapath_can_classify_reads_back_as_it_was_written()
+    public void AMatchTheDatapathCanClassifyReadsBackAsItWasWritten()
     {
         var gen = from inPort in Gen.Choose(0, 4)
                   from vlan in Gen.Choose(-1, 4095)

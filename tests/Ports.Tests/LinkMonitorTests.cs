@@ -16,7 +16,7 @@ namespace Softswitch.Ports.Tests;
 public sealed class LinkMonitorTests(ITestOutputHelper output)
 {
     [NetnsFact]
-    public void A_link_change_moves_a_fast_failover_group_without_waiting_for_maintenance()
+    public void ALinkChangeMovesAFastFailoverGroupWithoutWaitingForMaintenance()
     {
         using var ns = Netns.Create();
         using var dp = new SwitchDatapath(new DatapathOptions

@@ -6,7 +6,7 @@ namespace Softswitch.Ports.Tests;
 public sealed class NetInterfaceTests
 {
     [Fact]
-    public void CurrentIndex_is_the_kernels_ifindex_and_zero_for_a_missing_name()
+    public void CurrentIndexIsTheKernelsIfindexAndZeroForAMissingName()
     {
         // Every network namespace has lo; its ifindex is the one /sys shows.
         int sys = int.Parse(File.ReadAllText("/sys/class/net/lo/ifindex").Trim(), System.Globalization.CultureInfo.InvariantCulture);

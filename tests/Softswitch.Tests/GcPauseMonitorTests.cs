@@ -6,7 +6,7 @@ namespace Softswitch.Tests;
 public class GcPauseMonitorTests
 {
     [Fact]
-    public void Forced_collections_are_measured_one_by_one()
+    public void ForcedCollectionsAreMeasuredOneByOne()
     {
         var m = GcPauseMonitor.Start();
         Assert.Same(m, GcPauseMonitor.Start());
@@ -37,7 +37,7 @@ public class GcPauseMonitorTests
     }
 
     [Fact]
-    public void A_pause_is_split_into_the_collectors_phases()
+    public void APauseIsSplitIntoTheCollectorsPhases()
     {
         var m = GcPauseMonitor.Start();
         // Wait for the listener to be live (it may be the first test of the monitor).

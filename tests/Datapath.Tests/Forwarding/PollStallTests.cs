@@ -8,7 +8,7 @@ public sealed class PollStallTests
     private static long Ticks(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
 
     [Fact]
-    public void Gaps_are_kept_as_a_maximum_and_counted_over_1_and_10_ms()
+    public void GapsAreKeptAsAMaximumAndCountedOver1And10Ms()
     {
         var dp = new SwitchDatapath();
         var f = dp.Forwarders[0];
@@ -24,7 +24,7 @@ public sealed class PollStallTests
     }
 
     [Fact]
-    public void A_running_thread_that_forwards_without_pauses_reports_its_rounds()
+    public void ARunningThreadThatForwardsWithoutPausesReportsItsRounds()
     {
         // The poll loop records gaps only while packets keep coming; an idle switch records none.
         var dp = new SwitchDatapath();

@@ -20,7 +20,7 @@ public sealed class PortConfigTests
     }
 
     [Fact]
-    public void Concurrent_port_mods_with_different_masks_keep_each_others_bits()
+    public void ConcurrentPortModsWithDifferentMasksKeepEachOthersBits()
     {
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, new ManualClock());
         ushort no = dp.AddPort(new MemoryPort("m1", new MacAddress(0x0200_0000_0001UL))).No;

@@ -9,8 +9,10 @@ namespace Softswitch.Datapath.Tests.Forwarding;
 /// <summary>
 /// Many datapaths served by one set of forwarding threads (<see cref="ForwardingThreads"/>): no datapath starts a
 /// thread of its own, every one forwards, an idle set sleeps in the kernel and wakes for a frame on any datapath, and a
-/// datapath stopped is no longer polled while the others go on.
+/// datapath stopped is no longer polled while the others go on. The thread count is read from the whole process, so
+/// this class runs alone: another test class starting its own datapath meanwhile would look like a thread of ours.
 /// </summary>
+[Collection(nameof(SharedThreadsCollection))]
 public sealed class SharedThreadsTests
 {
     private static readonly MacAddress MacA = MacAddress.Parse("0e:00:00:00:0b:01"), MacB = MacAddress.Parse("0e:00:00:00:0b:02");
@@ -69,7 +71,7 @@ public sealed class SharedThreadsTests
             foreach (var s in switches) s.Dp.Start();
             Assert.Equal(15, shared.Attached);
             Assert.All(switches, s => Assert.Equal(2, s.Dp.Forwarders.Count));
-            // Other tests of this process may run threads of their own: at most the two shared ones are new.
+            // Threads of earlier tests may still be ending: at most the two shared ones are new.
             if (OperatingSystem.IsLinux()) Assert.True(ForwardingThreadsOfProcess() - before <= 2, $"{ForwardingThreadsOfProcess() - before} forwarding threads for 15 datapaths");
 
             // Idle: both threads asleep in the kernel (a 20 s timeout, so a lost wake-up fails below).
@@ -113,3 +115,6 @@ public sealed class SharedThreadsTests
         Assert.Equal(0, shared.Attached);
     }
 }
+
+[CollectionDefinition(nameof(SharedThreadsCollection), DisableParallelization = true)]
+public sealed class SharedThreadsCollection;

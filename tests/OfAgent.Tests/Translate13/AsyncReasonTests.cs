@@ -15,7 +15,7 @@ public sealed class AsyncReasonTests
     [InlineData(OfFlowRemovedReason.Delete, 2)]
     [InlineData(OfFlowRemovedReason.GroupDelete, 3)]
     [InlineData(OfFlowRemovedReason.MeterDelete, 2)] // OpenFlow 1.3 has no METER_DELETE
-    public void A_flow_removal_is_selected_by_the_bit_of_the_reason_it_is_sent_with(OfFlowRemovedReason r, byte wire)
+    public void AFlowRemovalIsSelectedByTheBitOfTheReasonItIsSentWith(OfFlowRemovedReason r, byte wire)
     {
         Assert.Equal(wire, WireMap.ToWire(r));
         var only = Config(flowRemoved: WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, 1u << wire));
@@ -29,7 +29,7 @@ public sealed class AsyncReasonTests
     [InlineData(OfPacketInReason.ExplicitMiss, 0)] // a table-miss flow entry's output
     [InlineData(OfPacketInReason.Action, 1)]
     [InlineData(OfPacketInReason.InvalidTtl, 2)]
-    public void A_packet_in_is_selected_by_the_bit_of_the_reason_it_is_sent_with(OfPacketInReason r, byte wire)
+    public void APacketInIsSelectedByTheBitOfTheReasonItIsSentWith(OfPacketInReason r, byte wire)
     {
         Assert.Equal(wire, WireMap.ToWire(r));
         var only = Config(packetIn: WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, 1u << wire));
@@ -42,7 +42,7 @@ public sealed class AsyncReasonTests
     [InlineData(OfPortReason.Add, 0)]
     [InlineData(OfPortReason.Delete, 1)]
     [InlineData(OfPortReason.Modify, 2)]
-    public void A_port_status_is_selected_by_the_bit_of_the_reason_it_is_sent_with(OfPortReason r, byte wire)
+    public void APortStatusIsSelectedByTheBitOfTheReasonItIsSentWith(OfPortReason r, byte wire)
     {
         Assert.Equal(wire, WireMap.ToWire(r));
         var only = Config(portStatus: WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, 1u << wire));
@@ -52,7 +52,7 @@ public sealed class AsyncReasonTests
     }
 
     [Fact]
-    public void Every_wire_bit_reads_back_as_set_and_bits_of_no_reason_are_dropped()
+    public void EveryWireBitReadsBackAsSetAndBitsOfNoReasonAreDropped()
     {
         // Defined: OFPR 0-2, OFPPR 0-2, OFPRR 0-3 (OpenFlow 1.3.5 section 7.4).
         (OfAsyncKind Kind, int Defined)[] kinds = [(OfAsyncKind.PacketIn, 3), (OfAsyncKind.PortStatus, 3), (OfAsyncKind.FlowRemoved, 4)];
@@ -67,7 +67,7 @@ public sealed class AsyncReasonTests
     }
 
     [Fact]
-    public void The_defaults_are_the_wire_masks_of_OpenFlow_1_3_5_section_6_1_1()
+    public void TheDefaultsAreTheWireMasksOfOpenFlow135Section611()
     {
         var d = OfAsyncConfig.Default;
         // Master or equal: packet-in NO_MATCH and ACTION (not INVALID_TTL), every port status, every flow removal;

@@ -14,7 +14,7 @@ namespace Softswitch.OfAgent.Tests.Wire;
 public class FlowModPathAllocationTests
 {
     [Fact]
-    public void Churn_of_add_and_delete_strict_allocates_nothing_when_recycling()
+    public void ChurnOfAddAndDeleteStrictAllocatesNothingWhenRecycling()
     {
         // A clock that stands still: the timer wheel files the timed flows in buckets it already has (a real clock
         // moves them into buckets the wheel meets for the first time, which it allocates once per bucket).

@@ -69,7 +69,7 @@ public class FlowStatsWriterTests
     [InlineData(1)]
     [InlineData(37)]
     [InlineData(2500)] // several replies
-    public void Replies_equal_those_of_the_message_objects(int n)
+    public void RepliesEqualThoseOfTheMessageObjects(int n)
     {
         var flows = Flows(n, seed: n + 1);
         const long now = 5_000_000_000L;
@@ -90,7 +90,7 @@ public class FlowStatsWriterTests
     /// <summary>An OpenFlow 1.3 flow's goto-table shows in OpenFlow 1.0 as Nicira's resubmit to that table (in_port
     /// IN_PORT), after its actions, as Open vSwitch shows it; the writer and the message objects agree.</summary>
     [Fact]
-    public void A_goto_table_shows_as_a_nicira_resubmit_to_that_table()
+    public void AGotoTableShowsAsANiciraResubmitToThatTable()
     {
         var e = Flows(1, seed: 5, tunnels: false)[0];
         var view = View(e, 0);
@@ -111,7 +111,7 @@ public class FlowStatsWriterTests
     }
 
     [Fact]
-    public void A_send_that_refuses_stops_the_dump()
+    public void ASendThatRefusesStopsTheDump()
     {
         var flows = Flows(2500, seed: 9);
         int sent = 0;
@@ -121,7 +121,7 @@ public class FlowStatsWriterTests
     }
 
     [Fact]
-    public void A_dump_without_set_tunnel_actions_allocates_nothing_once_the_pool_has_its_arrays()
+    public void ADumpWithoutSetTunnelActionsAllocatesNothingOnceThePoolHasItsArrays()
     {
         var flows = Flows(2000, seed: 3, tunnels: false);
         var writer = new OfpFlowStatsReplyWriter();

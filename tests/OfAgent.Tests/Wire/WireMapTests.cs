@@ -25,7 +25,7 @@ public class WireMapTests
     private static ushort FromDatapath(ushort dp) => WireMap.ToWirePort(OfPort.FromDatapath(dp));
 
     [Fact]
-    public void Each_wildcard_field_clears_its_namesakes_mask_and_comes_back()
+    public void EachWildcardFieldClearsItsNamesakesMaskAndComesBack()
     {
         var fields = new[] { "InPort", "DlVlan", "DlSrc", "DlDst", "DlType", "NwProto", "TpSrc", "TpDst", "DlVlanPcp", "NwTos" };
         foreach (var name in fields)
@@ -44,7 +44,7 @@ public class WireMapTests
     [InlineData(8, 24)]
     [InlineData(32, 0)]
     [InlineData(63, 17)]
-    public void Nw_prefix_counts_cross_as_prefix_masks(int src, int dst)
+    public void NwPrefixCountsCrossAsPrefixMasks(int src, int dst)
     {
         var wire = new OfpMatch
         {
@@ -66,7 +66,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void All_wildcards_match_everything_and_leave_the_tunnel_id_out()
+    public void AllWildcardsMatchEverythingAndLeaveTheTunnelIdOut()
     {
         var of = MatchTranslator.ToOfMatch(OfpMatch.All);
         Assert.Equal(OfMatch.Any, of);
@@ -80,7 +80,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void Dl_vlan_none_is_untagged_and_a_vid_is_tagged()
+    public void DlVlanNoneIsUntaggedAndAVidIsTagged()
     {
         var none = MatchTranslator.ToOfMatch(new OfpMatch { Wildcards = OfpFlowWildcards.All & ~OfpFlowWildcards.DlVlan, DlVlan = 0xffff });
         Assert.Equal((ushort)0, none.Value.VlanVid);
@@ -98,7 +98,7 @@ public class WireMapTests
     private static readonly string[] s_reservedPortNames = ["InPort", "Table", "Normal", "Flood", "All", "Controller", "Local", "None"];
 
     [Fact]
-    public void Reserved_port_numbers_map_by_name_through_the_layer_to_the_datapaths_own()
+    public void ReservedPortNumbersMapByNameThroughTheLayerToTheDatapathsOwn()
     {
         foreach (var name in s_reservedPortNames)
         {
@@ -113,7 +113,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void Port_numbers_map_one_to_one_and_ports_keep_their_numbers()
+    public void PortNumbersMapOneToOneAndPortsKeepTheirNumbers()
     {
         for (int n = 1; n < (int)OfpPort.Max; n++) Assert.Equal((ushort)n, ToDatapath((ushort)n));
         var seen = new bool[65536];
@@ -130,7 +130,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void A_port_number_only_later_versions_can_express_has_no_datapath_number()
+    public void APortNumberOnlyLaterVersionsCanExpressHasNoDatapathNumber()
     {
         Assert.False(OfPort.ToDatapath(0x10000, out _));
         Assert.False(OfPort.ToDatapath(OfPort.Max - 1, out _));
@@ -138,7 +138,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void Port_config_bits_map_by_name_and_unknown_wire_bits_are_dropped()
+    public void PortConfigBitsMapByNameAndUnknownWireBitsAreDropped()
     {
         foreach (var wire in Bits<OfpPortConfig>())
         {
@@ -152,7 +152,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void Port_features_map_by_name()
+    public void PortFeaturesMapByName()
     {
         foreach (var of in Bits<OfPortFeatures>())
             Assert.Equal(Enum.Parse<OfpPortFeatures>(of.ToString()), WireMap.ToWire(of));
@@ -160,7 +160,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void Reasons_and_state_map_to_the_spec_values()
+    public void ReasonsAndStateMapToTheSpecValues()
     {
         Assert.Equal(OfpPacketInReason.NoMatch, WireMap.ToWire(OfPacketInReason.NoMatch));
         Assert.Equal(OfpPacketInReason.Action, WireMap.ToWire(OfPacketInReason.Action));
@@ -175,7 +175,7 @@ public class WireMapTests
     }
 
     [Fact]
-    public void Every_refusal_of_the_layer_has_an_OpenFlow_10_error()
+    public void EveryRefusalOfTheLayerHasAnOpenFlow10Error()
     {
         foreach (var e in Enum.GetValues<OfError>().Where(e => e != OfError.None))
             Assert.NotEqual(default, WireMap.ToWire(e));

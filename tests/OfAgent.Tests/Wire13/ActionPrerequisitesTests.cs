@@ -62,11 +62,11 @@ public class ActionPrerequisitesTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Actions_are_checked_against_the_match_as_earlier_actions_changed_it(string name, Ofp13Oxm[] match, Ofp13Action[] apply, bool consistent)
+    public void ActionsAreCheckedAgainstTheMatchAsEarlierActionsChangedIt(string name, Ofp13Oxm[] match, Ofp13Action[] apply, bool consistent)
         => Assert.True(consistent == Ok(match, apply), name);
 
     [Fact]
-    public void Write_actions_are_checked_after_what_apply_actions_did()
+    public void WriteActionsAreCheckedAfterWhatApplyActionsDid()
     {
         var pushMpls = new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [A(Ofp13ActionType.PushMpls, 0x8847)]);
         var writeIp = new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Set(Ipv4Src, 1)]);

@@ -38,7 +38,7 @@ public class ActionTests
 
     [Theory]
     [MemberData(nameof(Sizes))]
-    public void Each_standard_action_has_exactly_one_valid_length(OfpActionType type, int size)
+    public void EachStandardActionHasExactlyOneValidLength(OfpActionType type, int size)
     {
         foreach (int len in new[] { 0, 4, 7, 8, 9, 12, 16, 24, 32 })
         {
@@ -57,7 +57,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void Lists_that_cannot_hold_a_whole_action_are_BAD_LEN()
+    public void ListsThatCannotHoldAWholeActionAreBadLen()
     {
         AssertRejected([0, 0, 0, 4], BadLen, "4 bytes");
         AssertRejected([0, 0, 0, 8, 0, 1, 0], BadLen, "7 bytes");
@@ -71,14 +71,14 @@ public class ActionTests
     }
 
     [Fact]
-    public void Empty_list_is_valid()
+    public void EmptyListIsValid()
     {
         Assert.True(OfpActions.TryDecode(ReadOnlySpan<byte>.Empty, out List<OfpAction> actions, out _));
         Assert.Empty(actions);
     }
 
     [Fact]
-    public void Unknown_action_types_are_BAD_TYPE()
+    public void UnknownActionTypesAreBadType()
     {
         foreach (int type in new[] { 12, 13, 0x19, 0x20, 0x1000, 0x8000, 0xfffe })
         {
@@ -88,7 +88,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void Output_ports_below_MAX_and_reserved_ports_except_NONE_are_valid()
+    public void OutputPortsBelowMaxAndReservedPortsExceptNoneAreValid()
     {
         for (int port = 0; port <= 0xffff; port++)
         {
@@ -107,7 +107,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void Enqueue_ports_are_physical_IN_PORT_or_LOCAL()
+    public void EnqueuePortsArePhysicalInPortOrLocal()
     {
         foreach (int port in new[] { 0, 1, 0xfeff, 0xfff8, 0xfffe })
         {
@@ -122,7 +122,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void Vlan_vid_pcp_and_tos_out_of_range_are_BAD_ARGUMENT()
+    public void VlanVidPcpAndTosOutOfRangeAreBadArgument()
     {
         Assert.True(OfpActions.TryDecode(Convert.FromHexString("000100080fff0000"), out List<OfpAction> ok1, out _));
         Assert.Equal(0xfff, ok1[0].VlanVid);
@@ -140,7 +140,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void Non_zero_pad_bytes_are_accepted_and_encoded_as_zero()
+    public void NonZeroPadBytesAreAcceptedAndEncodedAsZero()
     {
         Assert.True(OfpActions.TryDecode(Convert.FromHexString("00010008000affff"), out List<OfpAction> actions, out _));
         Assert.Equal(10, actions[0].VlanVid);
@@ -150,7 +150,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void Nicira_set_tunnel_and_set_tunnel64_decode_to_a_tunnel_id()
+    public void NiciraSetTunnelAndSetTunnel64DecodeToATunnelId()
     {
         Assert.True(OfpActions.TryDecode(Convert.FromHexString("ffff0010000023200002000012345678"), out List<OfpAction> a32, out _));
         OfpAction t32 = Assert.Single(a32);
@@ -175,7 +175,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void Other_vendor_actions_decode_generically_with_their_body()
+    public void OtherVendorActionsDecodeGenericallyWithTheirBody()
     {
         // Nicira resubmit, set_tunnel with the wrong length, a BSN action, an empty-body vendor action.
         (string hex, uint vendor, ushort nxSubtype)[] cases =
@@ -201,14 +201,14 @@ public class ActionTests
     }
 
     [Fact]
-    public void Vendor_action_factory_rejects_bodies_that_break_8_byte_alignment()
+    public void VendorActionFactoryRejectsBodiesThatBreak8ByteAlignment()
     {
         Assert.Throws<ArgumentException>(() => OfpAction.VendorAction(1, new byte[3]));
         Assert.Equal(16, OfpAction.VendorAction(1, new byte[8]).EncodedSize);
     }
 
     [Fact]
-    public void Every_factory_action_round_trips()
+    public void EveryFactoryActionRoundTrips()
     {
         OfpAction[] all =
         [
@@ -226,7 +226,7 @@ public class ActionTests
     }
 
     [Fact]
-    public void A_flow_mod_with_the_most_actions_that_fit_round_trips()
+    public void AFlowModWithTheMostActionsThatFitRoundTrips()
     {
         // 72-byte flow-mod + 8182 output actions = 65528 bytes, the largest 8-aligned list under 65535.
         var fm = new OfpFlowMod { Xid = 1, Command = OfpFlowModCommand.Add };

@@ -34,7 +34,7 @@ public class FlowModFieldsDecodeTests
     }
 
     [Fact]
-    public void Agrees_with_the_message_decoder_on_golden_flow_mods_and_their_mutations()
+    public void AgreesWithTheMessageDecoderOnGoldenFlowModsAndTheirMutations()
     {
         var rng = new Random(16);
         var scratch = new List<OfpAction>();
@@ -62,7 +62,7 @@ public class FlowModFieldsDecodeTests
     }
 
     [Fact]
-    public void Other_types_and_versions_are_refused_as_the_message_decoder_does()
+    public void OtherTypesAndVersionsAreRefusedAsTheMessageDecoderDoes()
     {
         var scratch = new List<OfpAction>();
         var frame = new OfpFlowMod { Command = OfpFlowModCommand.Add, Actions = [OfpAction.Output(1)] }.ToArray();
@@ -77,7 +77,7 @@ public class FlowModFieldsDecodeTests
     }
 
     [Fact]
-    public void Decoding_into_a_reused_list_allocates_nothing()
+    public void DecodingIntoAReusedListAllocatesNothing()
     {
         var scratch = new List<OfpAction>(16);
         var add = new OfpFlowMod { Command = OfpFlowModCommand.Add, Priority = 20, Actions = [OfpAction.Output(2), OfpAction.Output(3)] }.ToArray();

@@ -9,7 +9,7 @@ public class FramingTests
         [0x01, (byte)OfpType.EchoRequest, (byte)(length >> 8), (byte)length, (byte)(xid >> 24), (byte)(xid >> 16), (byte)(xid >> 8), (byte)xid];
 
     [Fact]
-    public void Fewer_than_8_bytes_is_incomplete()
+    public void FewerThan8BytesIsIncomplete()
     {
         for (int n = 0; n < 8; n++)
         {
@@ -19,7 +19,7 @@ public class FramingTests
     }
 
     [Fact]
-    public void Length_below_8_is_invalid()
+    public void LengthBelow8IsInvalid()
     {
         for (int length = 0; length < 8; length++)
         {
@@ -29,7 +29,7 @@ public class FramingTests
     }
 
     [Fact]
-    public void Length_above_the_configured_maximum_is_invalid_before_any_body_arrives()
+    public void LengthAboveTheConfiguredMaximumIsInvalidBeforeAnyBodyArrives()
     {
         Assert.Equal(OfpFrameStatus.Invalid, OfpFraming.TryGetFrame(Header(1025), out _, out _, maxMessageSize: 1024));
         Assert.Equal(OfpFrameStatus.Incomplete, OfpFraming.TryGetFrame(Header(1024), out _, out int len, maxMessageSize: 1024));
@@ -39,7 +39,7 @@ public class FramingTests
     }
 
     [Fact]
-    public void A_whole_65535_byte_message_is_complete_and_decodes()
+    public void AWhole65535ByteMessageIsCompleteAndDecodes()
     {
         var echo = new OfpEchoRequest { Xid = 9, Data = new byte[65535 - 8] };
         byte[] stream = [.. echo.ToArray(), .. Header(8)];
@@ -52,7 +52,7 @@ public class FramingTests
     }
 
     [Fact]
-    public void Back_to_back_messages_are_split_one_by_one()
+    public void BackToBackMessagesAreSplitOneByOne()
     {
         byte[] stream = [.. new OfpHello { Xid = 1 }.ToArray(), .. new OfpEchoRequest { Xid = 2, Data = new byte[] { 1, 2, 3 } }.ToArray(),
             .. new OfpBarrierRequest { Xid = 3 }.ToArray(), .. Header(20)];
@@ -74,7 +74,7 @@ public class FramingTests
 public class ErrorReplyTests
 {
     [Fact]
-    public void Reply_echoes_the_xid_and_the_first_64_bytes()
+    public void ReplyEchoesTheXidAndTheFirst64Bytes()
     {
         var fm = new OfpFlowMod { Xid = 0xdeadbeef, Actions = { OfpAction.Output(1), OfpAction.Output(2) } };
         byte[] request = fm.ToArray();
@@ -98,7 +98,7 @@ public class ErrorReplyTests
     }
 
     [Fact]
-    public void Short_requests_are_echoed_whole_and_headerless_ones_get_xid_0()
+    public void ShortRequestsAreEchoedWholeAndHeaderlessOnesGetXid0()
     {
         OfpErrorMsg r1 = OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadType), Convert.FromHexString("01fe000812345678"));
         Assert.Equal(0x12345678u, r1.Xid);
@@ -110,7 +110,7 @@ public class ErrorReplyTests
     }
 
     [Fact]
-    public void Replies_built_for_ovs_requests_equal_ovs_vswitchd_replies_byte_for_byte()
+    public void RepliesBuiltForOvsRequestsEqualOvsVswitchdRepliesByteForByte()
     {
         // ovs-vswitchd puts the whole request in the data; with no 64-byte cap the helper must agree exactly.
         int compared = 0;
@@ -131,7 +131,7 @@ public class ErrorReplyTests
     }
 
     [Fact]
-    public void Decoder_error_plus_reply_helper_gives_the_full_answer_for_a_bad_frame()
+    public void DecoderErrorPlusReplyHelperGivesTheFullAnswerForABadFrame()
     {
         byte[] bad = Convert.FromHexString("0110000c5c2ce4c000420000"); // stats type 0x42
         Assert.False(OfpMessage.TryDecode(bad, out _, out OfpError err));
@@ -143,7 +143,7 @@ public class ErrorReplyTests
 public class MessageApiTests
 {
     [Fact]
-    public void Echo_and_barrier_replies_copy_xid_and_data()
+    public void EchoAndBarrierRepliesCopyXidAndData()
     {
         var echo = new OfpEchoRequest { Xid = 5, Data = new byte[] { 1, 2 } };
         OfpEchoReply reply = echo.CreateReply();
@@ -153,7 +153,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Typed_decode_rejects_another_type()
+    public void TypedDecodeRejectsAnotherType()
     {
         byte[] hello = new OfpHello { Xid = 1 }.ToArray();
         Assert.True(OfpMessage.TryDecode(hello, out OfpHello? _, out _));
@@ -163,7 +163,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Encode_checks_the_destination_and_writes_through_a_buffer_writer()
+    public void EncodeChecksTheDestinationAndWritesThroughABufferWriter()
     {
         var msg = new OfpSetConfig { Xid = 3, Flags = OfpConfigFlags.FragDrop, MissSendLen = 0xffff };
         Assert.Equal(12, msg.EncodedSize);
@@ -176,7 +176,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Encode_zeroes_pad_bytes_even_in_a_dirty_buffer()
+    public void EncodeZeroesPadBytesEvenInADirtyBuffer()
     {
         var ps = new OfpPortStatus { Reason = OfpPortReason.Modify, Desc = new OfpPhyPort { PortNo = 1, Name = "p1" } };
         byte[] dirty = Enumerable.Repeat((byte)0xee, 100).ToArray();
@@ -186,7 +186,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Flow_mod_decode_allocates_only_the_message_list_and_action_array()
+    public void FlowModDecodeAllocatesOnlyTheMessageListAndActionArray()
     {
         var fm = new OfpFlowMod
         {
@@ -210,7 +210,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Match_nw_prefix_helpers()
+    public void MatchNwPrefixHelpers()
     {
         var m = new OfpMatch { Wildcards = OfpMatch.WithNwDstPrefix(OfpMatch.WithNwSrcPrefix(OfpFlowWildcards.All, 16), 8) };
         Assert.Equal(16, m.NwSrcPrefixLength);
@@ -224,7 +224,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Mac_parse_and_format()
+    public void MacParseAndFormat()
     {
         OfpMac mac = OfpMac.Parse("aa:BB:cc:00:11:ff");
         Assert.Equal(0xaabbcc0011ffUL, mac.Value);
@@ -234,7 +234,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Names_longer_than_their_field_are_cut_and_a_full_field_has_no_NUL()
+    public void NamesLongerThanTheirFieldAreCutAndAFullFieldHasNoNUL()
     {
         var port = new OfpPhyPort { PortNo = 1, Name = "0123456789abcdefXYZ" };
         byte[] wire = new byte[OfpPhyPort.Size];
@@ -244,7 +244,7 @@ public class MessageApiTests
     }
 
     [Fact]
-    public void Sizes_of_the_fixed_structs_match_openflow_h()
+    public void SizesOfTheFixedStructsMatchOpenflowH()
     {
         Assert.Equal(8, OfpHeader.Size);
         Assert.Equal(40, OfpMatch.Size);

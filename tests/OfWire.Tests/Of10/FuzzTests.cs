@@ -86,7 +86,7 @@ public class FuzzTests
     public FuzzTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public void Mutated_golden_vectors_never_throw()
+    public void MutatedGoldenVectorsNeverThrow()
     {
         int seed = int.TryParse(Environment.GetEnvironmentVariable("OF10_FUZZ_SEED"), out int s) ? s : 0x0f10_5eed;
         _output.WriteLine($"fuzz seed {seed} (set OF10_FUZZ_SEED to replay another)");

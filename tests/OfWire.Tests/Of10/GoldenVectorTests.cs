@@ -61,7 +61,7 @@ public class GoldenVectorTests
     }
 
     [Fact]
-    public void Vector_file_is_present_and_complete()
+    public void VectorFileIsPresentAndComplete()
     {
         string path = VectorFile.Locate();
         Assert.True(File.Exists(path), $"missing {path}");
@@ -76,7 +76,7 @@ public class GoldenVectorTests
 
     [Theory]
     [MemberData(nameof(MessageVectors))]
-    public void Message_decodes_to_expected_fields_and_reencodes_byte_exact(string id)
+    public void MessageDecodesToExpectedFieldsAndReencodesByteExact(string id)
     {
         WireVector v = VectorFile.Get(id);
         if (Deviations.TryGetValue(v.Name, out Deviation? deviation))
@@ -95,7 +95,7 @@ public class GoldenVectorTests
 
     [Theory]
     [MemberData(nameof(FragmentVectors))]
-    public void Action_list_or_struct_decodes_and_reencodes_byte_exact(string id)
+    public void ActionListOrStructDecodesAndReencodesByteExact(string id)
     {
         WireVector v = VectorFile.Get(id);
         var e = new ExpectObject(v.Expect, "expect");
@@ -139,7 +139,7 @@ public class GoldenVectorTests
 
     [Theory]
     [MemberData(nameof(MalformedVectors))]
-    public void Malformed_vector_yields_its_expected_error(string id)
+    public void MalformedVectorYieldsItsExpectedError(string id)
     {
         WireVector v = VectorFile.Get(id);
         OfpError expected = OfNames.Error(v.ExpectedErrorCode!);

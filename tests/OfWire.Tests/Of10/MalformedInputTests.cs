@@ -34,7 +34,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Every_strict_prefix_of_every_golden_message_is_BAD_LEN()
+    public void EveryStrictPrefixOfEveryGoldenMessageIsBadLen()
     {
         int checkedCount = 0;
         foreach (WireVector v in VectorFile.All.Where(v => v.Kind == "message"))
@@ -49,7 +49,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Every_prefix_with_its_length_field_patched_never_throws_and_short_fixed_size_types_are_BAD_LEN()
+    public void EveryPrefixWithItsLengthFieldPatchedNeverThrowsAndShortFixedSizeTypesAreBadLen()
     {
         foreach (WireVector v in GoodMessages)
         {
@@ -78,7 +78,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Non_hello_with_a_version_other_than_1_is_BAD_VERSION()
+    public void NonHelloWithAVersionOtherThan1IsBadVersion()
     {
         byte[] versions = [0x00, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7f, 0x80, 0x97, 0xff];
         foreach (WireVector v in GoodMessages.Where(v => v.Bytes[1] != (byte)OfpType.Hello))
@@ -93,14 +93,14 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Version_is_checked_before_type()
+    public void VersionIsCheckedBeforeType()
     {
         AssertError(Convert.FromHexString("04fe000800000001"), OfpError.BadRequest(OfpBadRequestCode.BadVersion), "v4 type 254");
         AssertError(Convert.FromHexString("01fe000800000001"), OfpError.BadRequest(OfpBadRequestCode.BadType), "v1 type 254");
     }
 
     [Fact]
-    public void Hello_of_any_version_decodes_keeps_its_version_and_body_and_reencodes()
+    public void HelloOfAnyVersionDecodesKeepsItsVersionAndBodyAndReencodes()
     {
         foreach (byte version in new byte[] { 0x00, 0x01, 0x04, 0x06, 0xff })
         {
@@ -115,7 +115,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Unknown_message_types_are_BAD_TYPE()
+    public void UnknownMessageTypesAreBadType()
     {
         for (int type = 22; type <= 255; type++)
         {
@@ -125,7 +125,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void A_length_field_that_lies_about_the_frame_is_BAD_LEN()
+    public void ALengthFieldThatLiesAboutTheFrameIsBadLen()
     {
         foreach (WireVector v in GoodMessages)
         {
@@ -170,7 +170,7 @@ public class MalformedInputTests
     [InlineData(OfpType.FlowMod, 71)]
     [InlineData(OfpType.StatsRequest, 10)]
     [InlineData(OfpType.StatsReply, 11)]
-    public void Wrong_length_for_the_type_is_BAD_LEN(OfpType type, int length)
+    public void WrongLengthForTheTypeIsBadLen(OfpType type, int length)
     {
         byte[] frame = new byte[length];
         new OfpHeader(OfpConstants.Version, (byte)type, (ushort)length, 0x42).Write(frame);
@@ -187,7 +187,7 @@ public class MalformedInputTests
     [InlineData("0004", "ffff00000000000000000000")] // PORT long
     [InlineData("0005", "fffc0000ffff")] // QUEUE short
     [InlineData("ffff", "002320")] // VENDOR without a full vendor id
-    public void Stats_request_body_of_the_wrong_size_is_BAD_LEN(string type, string body)
+    public void StatsRequestBodyOfTheWrongSizeIsBadLen(string type, string body)
     {
         byte[] frame = StatsFrame(0x10, type, body);
         AssertError(frame, BadLen, $"stats request {type} body {body.Length / 2}");
@@ -202,7 +202,7 @@ public class MalformedInputTests
     [InlineData("0004", "0001000000000000")] // PORT not a multiple of 104
     [InlineData("0005", "00010000000000010000")] // QUEUE not a multiple of 32
     [InlineData("ffff", "")] // VENDOR without vendor id
-    public void Stats_reply_body_of_the_wrong_size_is_BAD_LEN(string type, string body)
+    public void StatsReplyBodyOfTheWrongSizeIsBadLen(string type, string body)
     {
         AssertError(StatsFrame(0x11, type, body), BadLen, $"stats reply {type}");
     }
@@ -212,7 +212,7 @@ public class MalformedInputTests
     [InlineData(7)]
     [InlineData(0x42)]
     [InlineData(0xfffe)]
-    public void Unknown_stats_type_is_BAD_STAT(int statsType)
+    public void UnknownStatsTypeIsBadStat(int statsType)
     {
         string type = statsType.ToString("x4");
         AssertError(StatsFrame(0x10, type, ""), OfpError.BadRequest(OfpBadRequestCode.BadStat), $"request {type}");
@@ -224,7 +224,7 @@ public class MalformedInputTests
     [InlineData(7)]
     [InlineData(0x0100)]
     [InlineData(0xffff)]
-    public void Flow_mod_with_an_unknown_command_is_BAD_COMMAND(int command)
+    public void FlowModWithAnUnknownCommandIsBadCommand(int command)
     {
         var fm = new OfpFlowMod { Xid = 3, Actions = { OfpAction.Output(1) } };
         byte[] frame = fm.ToArray();
@@ -233,7 +233,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Packet_out_actions_len_past_the_end_is_BAD_REQUEST_BAD_LEN()
+    public void PacketOutActionsLenPastTheEndIsBadRequestBadLen()
     {
         // As ovs-vswitchd answered in the of10_probe capture: actions_len 200 in a 24-byte packet-out.
         AssertError(Convert.FromHexString("010d00185c2ce4cfffffffff000100c80000000800020000"), BadLen, "actions_len 200");
@@ -244,7 +244,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Packet_out_actions_len_not_a_multiple_of_8_is_BAD_ACTION_BAD_LEN()
+    public void PacketOutActionsLenNotAMultipleOf8IsBadActionBadLen()
     {
         var po = new OfpPacketOut { Actions = { OfpAction.Output(2) }, Data = new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 } };
         byte[] frame = po.ToArray();
@@ -256,7 +256,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Packet_out_actions_len_zero_makes_everything_data()
+    public void PacketOutActionsLenZeroMakesEverythingData()
     {
         byte[] frame = Convert.FromHexString("010d001400000001ffffffff00010000" + "00000008");
         Assert.True(OfpMessage.TryDecode(frame, out OfpPacketOut? po, out _));
@@ -265,7 +265,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Flow_mod_action_errors_are_reported_as_OFPET_BAD_ACTION()
+    public void FlowModActionErrorsAreReportedAsBadAction()
     {
         (string actions, OfpError error)[] cases =
         [
@@ -285,7 +285,7 @@ public class MalformedInputTests
     }
 
     [Fact]
-    public void Errors_ovs_vswitchd_answered_match_the_decoder_for_codec_level_faults_and_state_faults_decode()
+    public void ErrorsOvsVswitchdAnsweredMatchTheDecoderForCodecLevelFaultsAndStateFaultsDecode()
     {
         // The of10_probe capture: each OFPT_ERROR from ovs-vswitchd carries the whole offending request.
         // Where the fault is visible on the wire alone, the decoder must give the same error; where it

@@ -9,7 +9,7 @@ public class PacketInWriteTests
     [InlineData(0u, 60, 0, OfpPacketInReason.NoMatch)]
     [InlineData(0x0102_0304u, 1514, 128, OfpPacketInReason.NoMatch)]
     [InlineData(OfpConstants.NoBuffer, 64, 64, OfpPacketInReason.Action)]
-    public void Write_equals_the_message_encoding(uint bufferId, int frameLength, int dataLength, OfpPacketInReason reason)
+    public void WriteEqualsTheMessageEncoding(uint bufferId, int frameLength, int dataLength, OfpPacketInReason reason)
     {
         var frame = new byte[frameLength];
         new Random(frameLength).NextBytes(frame);
@@ -28,6 +28,6 @@ public class PacketInWriteTests
     }
 
     [Fact]
-    public void A_destination_too_small_is_refused()
+    public void ADestinationTooSmallIsRefused()
         => Assert.ThrowsAny<Exception>(() => OfpPacketIn.Write(new byte[20], 0, 60, 1, OfpPacketInReason.NoMatch, new byte[60]));
 }

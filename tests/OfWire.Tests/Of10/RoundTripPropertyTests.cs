@@ -277,7 +277,7 @@ public class RoundTripPropertyTests
 
     [Theory]
     [MemberData(nameof(MessageTypes))]
-    public void Random_valid_message_round_trips(string type)
+    public void RandomValidMessageRoundTrips(string type)
     {
         Gen<OfpMessage> gen = WireGen.Messages.Single(m => m.Name == type).Gen;
         Gen<OfpMessage> withXid = from m in gen from xid in WireGen.E32 select Set(m, xid);
@@ -290,7 +290,7 @@ public class RoundTripPropertyTests
     }
 
     [Fact]
-    public void Random_action_lists_round_trip()
+    public void RandomActionListsRoundTrip()
     {
         Property property = Prop.ForAll(WireGen.Actions(16).ToArbitrary(), (List<OfpAction> actions) =>
         {
@@ -302,7 +302,7 @@ public class RoundTripPropertyTests
     }
 
     [Fact]
-    public void Random_matches_round_trip_byte_exact()
+    public void RandomMatchesRoundTripByteExact()
     {
         Property property = Prop.ForAll(WireGen.Match.ToArbitrary(), (OfpMatch match) =>
         {
@@ -314,7 +314,7 @@ public class RoundTripPropertyTests
     }
 
     [Fact]
-    public void A_mixed_stream_of_random_messages_frames_and_decodes_in_order()
+    public void AMixedStreamOfRandomMessagesFramesAndDecodesInOrder()
     {
         Gen<List<OfpMessage>> stream = Gen.Choose(1, 12).SelectMany(n => Gen.ListOf(WireGen.AnyMessage, n)).Select(l => new List<OfpMessage>(l));
         Property property = Prop.ForAll(stream.ToArbitrary(), (List<OfpMessage> messages) =>

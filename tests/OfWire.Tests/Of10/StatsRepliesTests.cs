@@ -6,7 +6,7 @@ namespace Softswitch.OfWire.Tests.Of10;
 public class StatsRepliesTests
 {
     [Fact]
-    public void An_empty_answer_is_one_empty_reply()
+    public void AnEmptyAnswerIsOneEmptyReply()
     {
         var replies = OfpStatsReplies.Ports(7, []).ToList();
         var r = Assert.Single(replies);
@@ -19,7 +19,7 @@ public class StatsRepliesTests
     [InlineData(630, 1)]   // 630 × 104 = 65520 ≤ 65535 − 12
     [InlineData(631, 2)]
     [InlineData(2000, 4)]
-    public void Port_stats_fill_each_reply_up_to_the_length_limit(int ports, int expectedReplies)
+    public void PortStatsFillEachReplyUpToTheLengthLimit(int ports, int expectedReplies)
     {
         var all = Enumerable.Range(1, ports).Select(i => new OfpPortStats { PortNo = (ushort)i }).ToList();
         var replies = OfpStatsReplies.Ports(1, all).ToList();
@@ -34,7 +34,7 @@ public class StatsRepliesTests
     }
 
     [Fact]
-    public void Queue_stats_split_at_2047_entries()
+    public void QueueStatsSplitAt2047Entries()
     {
         var all = Enumerable.Range(0, 2048).Select(i => new OfpQueueStats { PortNo = 1, QueueId = (uint)i }).ToList();
         var replies = OfpStatsReplies.Queues(1, all).ToList();
@@ -44,7 +44,7 @@ public class StatsRepliesTests
     }
 
     [Fact]
-    public void Flow_stats_of_mixed_sizes_never_overflow_a_reply_and_keep_their_order()
+    public void FlowStatsOfMixedSizesNeverOverflowAReplyAndKeepTheirOrder()
     {
         var rng = new Random(11);
         var flows = Enumerable.Range(0, 5000).Select(i => new OfpFlowStats
@@ -72,7 +72,7 @@ public class StatsRepliesTests
     }
 
     [Fact]
-    public void Replies_are_built_lazily()
+    public void RepliesAreBuiltLazily()
     {
         int built = 0;
         var flows = Enumerable.Range(0, 100_000).Select(i => { built++; return new OfpFlowStats { Cookie = (ulong)i }; });
@@ -84,7 +84,7 @@ public class StatsRepliesTests
     }
 
     [Fact]
-    public void A_flow_entry_fits_while_its_actions_leave_room_for_the_headers()
+    public void AFlowEntryFitsWhileItsActionsLeaveRoomForTheHeaders()
     {
         // 65535 − 12 − 88 = 65435 bytes of actions at most; SET_DL_SRC is 16 bytes, OUTPUT 8.
         var actions = Enumerable.Range(0, 4089).Select(_ => OfpAction.SetDlSrc(default)).ToList();   // 65424
