@@ -29,7 +29,8 @@ namespace Softswitch.Ofproto;
 /// <para><b>Threads</b>: every request method is thread-safe and may run on any connection's receive loop at once (the
 /// table set serialises its writers, the buffers have their lock, the fail mode its own, groups and meters theirs, taken
 /// in that order; the whole order is in docs/locking.md). Reports are made on the
-/// datapath's maintenance thread, the upcall pump (<c>ofproto-upcalls</c>, started by <see cref="Start"/>) and the
+/// datapath's maintenance thread, the upcall pump (<c>ofproto-upcalls</c>, started by <see cref="Start"/>, or the shared
+/// threads' one <see cref="SharedUpcallPump"/>) and the
 /// threads that change flows or ports. A request has taken effect when its method returns (what makes a barrier
 /// truthful).</para>
 /// </remarks>
@@ -41,6 +42,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     private readonly CancellationTokenSource _cts = new();
     private IOfReports? _reports;
     private Thread? _pump;
+    private SharedUpcallPump? _sharedPump;
     private bool _connected;
     private bool _missToController = true, _loggedMissToController = true;
     private bool _failModeLogged;
@@ -115,10 +117,17 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     // ================================================================ reports
 
-    /// <summary>Sets who receives the switch's reports (packet-ins, flow removals, port status) and starts the upcall pump.</summary>
+    /// <summary>Sets who receives the switch's reports (packet-ins, flow removals, port status) and starts the upcall
+    /// pump: a thread of its own, or, over a datapath sharing its threads with others, the shared threads' one pump.</summary>
     public void Start(IOfReports reports)
     {
         _reports = reports;
+        if (_dp.Options.SharedThreads is { } shared)
+        {
+            shared.Upcalls.Add(_dp, OnUpcall);
+            _sharedPump = shared.Upcalls;
+            return;
+        }
         _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofproto-upcalls" };
         _pump.Start();
     }
@@ -648,6 +657,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     {
         _cts.Cancel();
         _pump?.Join();
+        _sharedPump?.Remove(_dp);
         _dp.Unsubscribe(this);
         _cts.Dispose();
     }
