@@ -52,7 +52,9 @@ internal sealed class Bridge : IDisposable
     /// <summary>
     /// Bytes of an AF_PACKET port's receive ring unless its Interface asks otherwise (options:rx_ring_size): 512 slots
     /// of 2 KiB at the default MTU. The ring is resident memory for as long as the port is open, and a Mininet tree has
-    /// dozens of ports; Open vSwitch's own AF_PACKET ports have no ring at all (the socket's receive queue).
+    /// dozens of ports; Open vSwitch's own AF_PACKET ports have no ring at all (the socket's receive queue). Measured
+    /// with unthrottled trafgen bursts of 64 B frames through one bridge on a loaded machine: 1 MiB keeps a burst of
+    /// 1,000 frames, 2 MiB one of 2,000, 8 MiB most of 5,000.
     /// </summary>
     public const int DefaultRxRingSize = 1 << 20;
 
