@@ -35,7 +35,7 @@ namespace Softswitch.OfAgent.Session;
 public sealed class OfListener : IAsyncDisposable
 {
     private readonly OfEndpoint _endpoint;
-    private readonly OfTlsContext? _tls;
+    private volatile OfTlsContext? _tls;
     private readonly AgentOptions _options;
     private readonly Func<OfTransport, OfHandshakeResult, OfConnection> _establish;
     private readonly ILogger _log;
@@ -83,6 +83,9 @@ public sealed class OfListener : IAsyncDisposable
     }
 
     public OfEndpoint Endpoint => _endpoint;
+
+    /// <summary>The TLS material of a pssl: listener's next openings (connections established keep theirs).</summary>
+    internal void SetTls(OfTlsContext tls) => _tls = tls;
     /// <summary>The bound address (an <see cref="IPEndPoint"/> for TCP, with the real port when 0 was asked).</summary>
     public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
     /// <summary>Connections of this listener alive now, in their opening phase or established.</summary>
@@ -248,7 +251,7 @@ public sealed class OfListener : IAsyncDisposable
         {
             if (_endpoint.Kind != OfTransportKind.Unix) s.NoDelay = true;
             slot.Cts.CancelAfter(_options.HelloTimeout);
-            var r = await OfHandshake.RunAsync(transport, _tls, asServer: true, "", _options.MaxMessageSize, OfpHelloVersions.Hello(_options.Versions, OfConnection.FirstXid), slot.Cts.Token)
+            var r = await OfHandshake.RunAsync(transport, _endpoint.IsTls ? _tls : null, asServer: true, "", _options.MaxMessageSize, OfpHelloVersions.Hello(_options.Versions, OfConnection.FirstXid), slot.Cts.Token)
                 .ConfigureAwait(false);
             bool evicted, full = false;
             Slot? victim = null;

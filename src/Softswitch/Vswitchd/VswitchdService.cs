@@ -37,6 +37,7 @@ internal sealed class VswitchdService : IDisposable
     private readonly ILogger _log;
     private readonly Dictionary<Guid, Bridge> _bridges = [];
     private readonly Dictionary<Guid, string> _createErrors = [];
+    private readonly HashSet<string> _managersSaid = new(StringComparer.Ordinal);
     private readonly AutoResetEvent _wake = new(false);
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
@@ -188,6 +189,11 @@ internal sealed class VswitchdService : IDisposable
     private void Apply(VswitchConfig config)
     {
         EnsureThreads(config);
+        foreach (var target in config.ManagerTargets)
+        {
+            if (_managersSaid.Add(target))
+                _log.LogInformation("manager {Target}: a remote of ovsdb-server (its --remote=db:Open_vSwitch,Open_vSwitch,manager_options), not served by this daemon", target);
+        }
         var wanted = config.Bridges.ToDictionary(b => b.Uuid);
         foreach (var (uuid, bridge) in _bridges.ToList())
         {
