@@ -54,6 +54,8 @@ internal sealed class Bridge : IDisposable
     private readonly ILogger _log;
     private readonly Dictionary<Guid, OpenInterface> _open = [];
     private readonly Dictionary<Guid, (InterfaceConfig Config, string Error)> _failed = [];
+    /// <summary>Each port's interface administrative state as last followed into its PORT_DOWN bit (<see cref="FollowAdminStates"/>).</summary>
+    private readonly Dictionary<ushort, bool> _adminUp = [];
     private LinkWatcher? _links;
     private BridgeConfig _config;
     private string _refused = "";
@@ -284,6 +286,7 @@ internal sealed class Bridge : IDisposable
             Release(open.Port);
             Dp.RemovePort(open.No);
             _open.Remove(uuid);
+            _adminUp.Remove(open.No);
             removed = true;
             _log.LogInformation("bridge {Bridge}: port {No} ({Name}) removed", Name, PortText(open.No), open.Config.Name);
         }
@@ -309,6 +312,24 @@ internal sealed class Bridge : IDisposable
             TryOpen(i, 0);
         }
         _config = config;
+        FollowAdminStates();
+    }
+
+    /// <summary>
+    /// Gives each port whose interface's administrative state changed since the last look (or that is new) the
+    /// PORT_DOWN config bit of that state, as Open vSwitch reports a device that is down (told to controllers as
+    /// PORT_STATUS). Only changes are followed: a controller's PORT_MOD stands until the device's state changes.
+    /// </summary>
+    public void FollowAdminStates()
+    {
+        foreach (var open in _open.Values)
+        {
+            if (open.Config.Type is "patch" or "vxlan" or "gre" || Kernel(open.Config.Name).Admin is not { } admin) continue;
+            bool up = admin == "up";
+            if (_adminUp.TryGetValue(open.No, out bool was) && was == up) continue;
+            _adminUp[open.No] = up;
+            Dp.SetPortConfig(open.No, up ? PortConfig.None : PortConfig.PortDown, PortConfig.PortDown);
+        }
     }
 
     private void TryOpen(InterfaceConfig i, ushort no)
@@ -511,7 +532,11 @@ internal sealed class Bridge : IDisposable
     }
 
     /// <summary>Logs each port whose link went up or down since the last check (the daemon's link thread calls it).</summary>
-    public void CheckLinks() => _links?.Check();
+    public void CheckLinks()
+    {
+        _links?.Check();
+        FollowAdminStates();
+    }
 
     private void DisposeAgent()
     {

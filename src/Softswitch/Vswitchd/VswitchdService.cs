@@ -20,7 +20,8 @@ namespace Softswitch.Vswitchd;
 /// Threads: every bridge is served by one set of forwarding threads (<see cref="ForwardingThreads"/>, as Open vSwitch's
 /// PMD threads serve every bridge), made at the first configuration read: other_config:n-pmd-threads or pmd-cpu-mask,
 /// else the daemon's --threads; a later change takes effect at the next start (said in the log). One netlink monitor
-/// tells every bridge of kernel link changes and one thread logs link states once a second, for all bridges.
+/// tells every bridge of kernel link changes (and administrative states, see Bridge.FollowAdminStates), and one thread checks
+/// both once a second, for all bridges.
 /// </remarks>
 internal sealed class VswitchdService : IDisposable
 {
@@ -71,7 +72,11 @@ internal sealed class VswitchdService : IDisposable
 
     public void Start()
     {
-        _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b => b.Dp.NotifyLinkChange()), out _);
+        _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b =>
+        {
+            b.Dp.NotifyLinkChange();
+            b.FollowAdminStates();
+        }), out _);
         _host.Patches.LinksChanged += () => ForEachBridge(static b => b.Dp.NotifyLinkChange());
         _linkWatch = new PeriodicThread("link-watch", TimeSpan.FromSeconds(1), () => ForEachBridge(static b => b.CheckLinks()));
         _thread.Start();
