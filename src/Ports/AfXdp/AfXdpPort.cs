@@ -62,28 +62,13 @@ public sealed record AfXdpOptions
 /// UMEM, and we copy them into pool buffers; transmit copies frames into a UMEM and kicks the kernel.
 /// </summary>
 /// <remarks>
-/// Setup: one <see cref="XskSocket"/> per served queue (each with its own UMEM and rings), then one XSKMAP holding
-/// every socket at its queue index and the redirect program (<see cref="Bpf"/>), attached through a BPF link: native
-/// mode first, generic (skb) mode if the driver refuses. The link dies with its fd, so a crashed switch leaves no XDP
-/// program behind. Frames of queues without a socket go to the kernel stack.
-/// Receive: the port itself polls every socket (from one thread, round-robin over the sockets so none starves; an
-/// epoll set over the sockets is its <see cref="WaitFd"/>) until the datapath splits it with
-/// <see cref="OpenReceivers"/>: then each socket has its own receiver (this port keeps the first), dealt round-robin to
-/// the forwarding threads as AF_PACKET fanout receivers are, so each thread owns a share of the queues. A socket's fd
-/// polls readable while its RX ring holds descriptors; the kernel's poll also serves the need_wakeup protocol, and
-/// Receive kicks the kernel with recvfrom when the fill ring asks for a wakeup.
-/// Transmit: the thread that receives from a socket owns its TX ring (it claims it on its first receive), so a
-/// forwarding thread transmits on its own queue with no lock. A thread that owns no socket of this port (the
-/// packet-out path, a forwarding thread with no queue here because the interface has fewer queues than threads)
-/// sends through a plain packet socket on the interface instead (<see cref="PacketSocketTransmit"/>'s sendmmsg loop;
-/// the kernel serialises), counted in <see cref="TxViaPacketSocket"/>.
-/// Kernel offloads: AF_XDP carries no checksum or GSO metadata, so frames a local sender left to "hardware" cannot be
-/// completed here; the port says so once at open, with the fix (turn the sender's offloads off, or use AF_PACKET).
-/// Frames larger than a UMEM frame travel as descriptor chains on multi-buffer sockets (<see cref="AfXdpOptions.MultiBuffer"/>,
-/// <see cref="MultiBuffer"/> says whether the kernel took it); without, they are dropped (by the kernel: XDP_STATISTICS
-/// rx_dropped, or here: RxOversize), counted in RxDropped. Frames are seen before the kernel's VLAN untagging, so tags arrive in place.
+/// One <see cref="XskSocket"/> per served queue, all in one XSKMAP behind the redirect program, attached through a BPF
+/// link (native mode, else generic), so a crashed switch leaves no program behind. The thread that receives from a
+/// socket owns its TX ring; a thread that owns none sends through a packet socket (<see cref="TxViaPacketSocket"/>).
+/// AF_XDP carries no checksum or GSO metadata; the port says so once at open. Frames larger than a UMEM frame travel
+/// as descriptor chains on multi-buffer sockets (<see cref="MultiBuffer"/>), and are dropped and counted without.
 /// Thread safety: Receive/PrepareWait of the port and of each receiver from one thread at a time; Send from any
-/// number of threads; Dispose after the datapath stopped using the port (the host waits a grace period).
+/// number of threads; Dispose after the datapath stopped using the port. Design: docs/ports.md, "AF_XDP".
 /// </remarks>
 [SkipLocalsInit]
 public sealed unsafe class AfXdpPort : IPort
