@@ -274,7 +274,8 @@ snap() {   # $1 file: every counter a step is measured by, as "name value" lines
       $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | awk '/^hardware packets:/ { print "kernel_packets", $3 }'
     fi
     [ "$ROW" = ssw-afxdp-churn ] && echo "kernel_packets 0"
-    [ -n "$CHURN_PID" ] && echo "churn_acked $(cat $RUN/churn.progress 2>/dev/null || echo 0)"
+    # the flow-mods acknowledged so far (rewritten every 100 ms) and when they were read: a rate over the snaps' interval
+    [ -n "$CHURN_PID" ] && { echo "churn_acked $(cat $RUN/churn.progress 2>/dev/null || echo 0)"; echo "churn_wall_ns $(date +%s%N)"; }
     if [[ $ROW == ssw-* ]]; then
       $SSW ctl -t $RUN/ssw.ctl dp/show 2>/dev/null | python3 -c '
 import re, sys
@@ -367,7 +368,9 @@ if "kernel_packets" in delta:   # the offload rows: frames forwarded in the kern
     soft = sum(max(0, v) for k, v in delta.items() if k.startswith("ssw_thread") and k.endswith("_packets"))
     r["kernel_packets"], r["software_packets"] = kern, soft
     r["kernel_pct"] = round(100.0 * kern / (kern + soft), 3) if kern + soft else None
-if "churn_acked" in delta: r["churn_flow_mods_per_s"] = round(max(0, delta.pop("churn_acked")) / secs)
+if "churn_acked" in delta:
+    wall = delta.pop("churn_wall_ns", 0) / 1e9
+    r["churn_flow_mods_per_s"] = round(max(0, delta.pop("churn_acked")) / wall) if wall > 0 else None
 r["drops"] = {k: v for k, v in delta.items() if not k.endswith("_ticks") and not k.startswith(("ovs_p", "sched_")) and v}
 r["fwd_thread_sched"] = {k[6:]: v for k, v in delta.items() if k.startswith("sched_")}
 if "error" in g: r["generator_error"] = g["error"]
@@ -375,7 +378,7 @@ with open(sys.argv[4], "a") as f: f.write(json.dumps(r) + "\n")
 print(r["offered_pps"], r["delivered_pps"], r["loss_pct"], 1 if sent and loss <= $LOSS_PCT else 0)
 PY
 )
-  printf "%-14s %-5s %5s B %5s fl  %-9s asked %9s  offered %9s  delivered %9s  loss %9s%%  load %s\n" \
+  printf "%-17s %-5s %5s B %5s fl  %-9s asked %9s  offered %9s  delivered %9s  loss %9s%%  load %s\n" \
     "$ROW" "$([ $BUSY = 1 ] && echo busy || echo '')" $SIZE $FLOWS "$kind" "$rate" "$OFFERED_PPS" "$DELIVERED_PPS" "$LOSS" "$load"
 }
 
@@ -479,7 +482,7 @@ for (row, busy, size, flows), v in zl.items():
         "load_before_max": max(s["load_before"] for s in mine),
     })
     if any("kernel_pct" in s or "churn_flow_mods_per_s" in s for s in mine):   # the offload and churn rows
-        churn = [s["churn_flow_mods_per_s"] for s in mine if s["kind"] != "warmup" and "churn_flow_mods_per_s" in s]
+        churn = [s["churn_flow_mods_per_s"] for s in mine if s["kind"] in ("max", "trial") and s.get("churn_flow_mods_per_s") is not None]
         table[-1].update({
             "unthrottled_loss_pct": med("max", "loss_pct"),
             "kernel_pct_unthrottled": med("max", "kernel_pct"),
@@ -517,10 +520,10 @@ for name, mine, peer, ceil, peer_name, ceil_name in [
              "rows": {"peer": peer_name, "ceiling": ceil_name, "unit": "Mpps at zero loss", "items": items}}
         json.dump(r, open(out + "/zeroloss-%s.json" % name, "w"), indent=1)
 print()
-print("%-14s %-5s %5s %6s %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % ("row", "busy", "size", "flows", "zero-loss pps", "limit", "max offered", "max deliv.", "burst1 %", "burst2 %", "thread ns", "cpu ns", "load"))
+print("%-17s %-5s %5s %6s %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % ("row", "busy", "size", "flows", "zero-loss pps", "limit", "max offered", "max deliv.", "burst1 %", "burst2 %", "thread ns", "cpu ns", "load"))
 for t in table:
     f = lambda v, p=0: "-" if v is None else ("%." + str(p) + "f") % v
-    print("%-14s %-5s %5d %6d %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % (t["row"], "busy" if t["busy_loop"] else "", t["size"], t["flows"],
+    print("%-17s %-5s %5d %6d %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % (t["row"], "busy" if t["busy_loop"] else "", t["size"], t["flows"],
         f(t["zero_loss_pps"]), t["limited_by"], f(t["unthrottled_offered_pps"]), f(t["unthrottled_delivered_pps"]),
         f(t["burst1_delivered_pct"], 1), f(t["burst2_delivered_pct"], 1), f(t["fwd_thread_ns_per_delivered_at_zero_loss"], 1),
         f(t["fwd_cpu_busy_ns_per_delivered_at_zero_loss"], 1), f(t["load_before_max"], 2)))
