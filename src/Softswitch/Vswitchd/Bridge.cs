@@ -67,9 +67,13 @@ internal sealed class Bridge : IDisposable
     private readonly ILogger _log;
     private readonly Dictionary<Guid, OpenInterface> _open = [];
     private readonly Dictionary<Guid, (InterfaceConfig Config, string Error)> _failed = [];
+    /// <summary>Each port's interface administrative state as last followed into its PORT_DOWN bit (<see cref="FollowAdminStates"/>).</summary>
+    private readonly Dictionary<ushort, bool> _adminUp = [];
     private LinkWatcher? _links;
     private BridgeConfig _config;
     private string _refused = "";
+    /// <summary>The agent serves ssl:/pssl: targets; or it left them out for want of usable TLS material (remade when the SSL row changes).</summary>
+    private bool _tlsInAgent, _tlsWaiting;
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -172,9 +176,10 @@ internal sealed class Bridge : IDisposable
             versions = AgentOptions.AllVersions;
         }
         var controllers = new List<string>();
+        var tlsTargets = new List<string>();
         foreach (var c in config.Controllers)
         {
-            if (OfEndpoint.TryParse(c.Target, out _, out var why)) controllers.Add(c.Target);
+            if (OfEndpoint.TryParse(c.Target, out var ep, out var why)) (ep!.IsTls ? tlsTargets : controllers).Add(c.Target);
             else _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
         }
         var options = new AgentOptions
@@ -183,6 +188,22 @@ internal sealed class Bridge : IDisposable
             Versions = versions,
             Listeners = ["punix:" + ManagementSocket],
         };
+        // ssl: and pssl: take the SSL row's files; without usable ones they wait (left out) until the row changes.
+        _tlsInAgent = _tlsWaiting = false;
+        if (tlsTargets.Count > 0)
+        {
+            if (TlsMaterial(config.Ssl, out var why) is { } tls)
+            {
+                options.Tls = tls;
+                controllers.AddRange(tlsTargets);
+                _tlsInAgent = true;
+            }
+            else
+            {
+                _tlsWaiting = true;
+                _log.LogWarning("bridge {Bridge}: controller target(s) {Targets} not served: {Why}", Name, string.Join(", ", tlsTargets), why);
+            }
+        }
         // The agent keeps one probe interval and one backoff for all its controllers: the shortest asked for
         // (inactivity_probe 0 turns probing off; max_backoff below 1 s is 1 s, as Open vSwitch takes them).
         if (config.Controllers.Select(c => c.InactivityProbeMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var probe)
@@ -196,6 +217,53 @@ internal sealed class Bridge : IDisposable
         return agent;
     }
 
+    /// <summary>The SSL row's files as the agent takes them, checked now (read as a new connection will read them); null with why when they cannot serve.</summary>
+    private static OfTlsOptions? TlsMaterial(SslConfig? ssl, out string? why)
+    {
+        why = null;
+        if (ssl is null)
+        {
+            why = "no SSL configuration (Open_vSwitch ssl is empty; ovs-vsctl set-ssl PRIVATE-KEY CERTIFICATE CA-CERT)";
+            return null;
+        }
+        var tls = new OfTlsOptions
+        {
+            PrivateKeyFile = ssl.PrivateKey,
+            CertificateFile = ssl.Certificate,
+            CaCertFile = ssl.BootstrapCaCert ? null : ssl.CaCert,
+            BootstrapCaCertFile = ssl.BootstrapCaCert ? ssl.CaCert : null,
+        };
+        try
+        {
+            OfTlsContext.Load(tls);
+            return tls;
+        }
+        catch (OfTlsException e)
+        {
+            why = "SSL configuration: " + e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>A new SSL row for an agent that serves ssl:/pssl: targets: the connections that follow use it, those established keep theirs.</summary>
+    private void ReloadTls(SslConfig? ssl)
+    {
+        if (TlsMaterial(ssl, out var why) is not { } tls)
+        {
+            _log.LogWarning("bridge {Bridge}: the SSL configuration changed but cannot serve ({Why}): new connections keep the material before", Name, why);
+            return;
+        }
+        try
+        {
+            Agent.ReloadTls(tls);
+            _log.LogInformation("bridge {Bridge}: new SSL configuration (private key {Key}, certificate {Cert}, CA {Ca}) for new connections", Name, ssl!.PrivateKey, ssl.Certificate, ssl.CaCert);
+        }
+        catch (OfTlsException e)
+        {
+            _log.LogWarning("bridge {Bridge}: the SSL configuration changed but cannot serve ({Why}): new connections keep the material before", Name, e.Message);
+        }
+    }
+
     /// <summary>Makes the bridge what <paramref name="config"/> asks for; failures stay with their interface (see <see cref="Interfaces"/>).</summary>
     public void Apply(BridgeConfig config)
     {
@@ -205,12 +273,17 @@ internal sealed class Bridge : IDisposable
 
         ulong dpid = DatapathId;
         if (config.DatapathIdText != _config.DatapathIdText || config.HwAddr != _config.HwAddr) dpid = ChooseDatapathId(config);
-        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey)
+        bool sslChanged = !Equals(config.Ssl, _config.Ssl);
+        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey || (sslChanged && _tlsWaiting))
         {
             // The agent (and the OpenFlow switch it speaks for) is remade over the same datapath and tables.
             DisposeAgent();
             DatapathId = dpid;
             Agent = StartAgent(config);
+        }
+        else if (sslChanged && _tlsInAgent)
+        {
+            ReloadTls(config.Ssl);
         }
 
         var wanted = config.Interfaces.ToDictionary(i => i.Uuid);
@@ -227,6 +300,7 @@ internal sealed class Bridge : IDisposable
             Release(open.Port);
             Dp.RemovePort(open.No);
             _open.Remove(uuid);
+            _adminUp.Remove(open.No);
             removed = true;
             _log.LogInformation("bridge {Bridge}: port {No} ({Name}) removed", Name, PortText(open.No), open.Config.Name);
         }
@@ -252,6 +326,24 @@ internal sealed class Bridge : IDisposable
             TryOpen(i, 0);
         }
         _config = config;
+        FollowAdminStates();
+    }
+
+    /// <summary>
+    /// Gives each port whose interface's administrative state changed since the last look (or that is new) the
+    /// PORT_DOWN config bit of that state, as Open vSwitch reports a device that is down (told to controllers as
+    /// PORT_STATUS). Only changes are followed: a controller's PORT_MOD stands until the device's state changes.
+    /// </summary>
+    public void FollowAdminStates()
+    {
+        foreach (var open in _open.Values)
+        {
+            if (open.Config.Type is "patch" or "vxlan" or "gre" || Kernel(open.Config.Name).Admin is not { } admin) continue;
+            bool up = admin == "up";
+            if (_adminUp.TryGetValue(open.No, out bool was) && was == up) continue;
+            _adminUp[open.No] = up;
+            Dp.SetPortConfig(open.No, up ? PortConfig.None : PortConfig.PortDown, PortConfig.PortDown);
+        }
     }
 
     private void TryOpen(InterfaceConfig i, ushort no)
@@ -458,13 +550,19 @@ internal sealed class Bridge : IDisposable
             if (!active.Connected) return (false, null);
             return (true, active.Connection?.Controller.Role switch { OfRole.Master => "master", OfRole.Slave => "slave", _ => "other" });
         }
-        // A passive target (ptcp:, punix:): connected while any controller connection is.
+        // A target not served (refused, or ssl:/pssl: waiting for TLS material) is not connected.
+        if (!OfEndpoint.TryParse(target, out var ep, out _) || !ep!.Passive || (ep.IsTls && _tlsWaiting)) return (false, null);
+        // A passive target (ptcp:, pssl:, punix:): connected while any controller connection is.
         bool any = Agent.ControllerConnected;
         return (any, any ? "other" : null);
     }
 
     /// <summary>Logs each port whose link went up or down since the last check (the daemon's link thread calls it).</summary>
-    public void CheckLinks() => _links?.Check();
+    public void CheckLinks()
+    {
+        _links?.Check();
+        FollowAdminStates();
+    }
 
     private void DisposeAgent()
     {
