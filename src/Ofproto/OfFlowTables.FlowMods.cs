@@ -4,11 +4,11 @@ using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Ofproto;
 
-// Flow-mods (see the type's remarks): one, a batch, or a run of them, and the ADD, MODIFY and DELETE rules under a
+// Flow-mods (docs/ofproto.md, "Flow-mods"): one, a batch, or a run of them, and the ADD, MODIFY and DELETE rules under a
 // table's write scope.
 public sealed partial class OfFlowTables
 {
-    /// <summary>Applies one flow-mod (see the type remarks) and publishes it.</summary>
+    /// <summary>Applies one flow-mod (docs/ofproto.md, "Flow-mods") and publishes it.</summary>
     /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
     public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed = null) => Apply(mod, removed, out _);
 

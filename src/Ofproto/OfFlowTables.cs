@@ -11,60 +11,12 @@ namespace Softswitch.Ofproto;
 /// wire codecs and the datapath.
 /// </summary>
 /// <remarks>
-/// <para><b>Layer</b>: owns what a controller of any OpenFlow version sees of the flows: the table model
-/// (<see cref="Tables"/>), the flow-mod rules below, each version's match rules (<see cref="OfMatchRules"/>:
-/// normalisation, and exactness decided on the match as received), and which flows a stats request lists (normal or
-/// emergency). It may use the datapath's mechanism (the <see cref="Pipeline"/>'s <see cref="FlowTable"/>s, rules,
-/// actions, matches) and must not touch any wire format, connection or controller: codecs (Softswitch.OfWire:
-/// OpenFlow 1.0, and 1.3 in its Of13 folder) decode into its version-independent model (<see cref="FlowMod"/>,
-/// <see cref="MatchRules"/>, <see cref="FlowModStatus"/>, <see cref="OfTable"/>, <see cref="FlowTableStats"/>,
-/// <see cref="OfFlowRule"/>), map its results onto their codes explicitly, and encode them. A project of its own
-/// rather than a folder of the agent, so that the compiler keeps the direction one-way (Wire → Ofproto → Datapath):
-/// this assembly cannot see the codec, the datapath cannot see it. The rest of what a controller observes (packet
-/// buffers and their release, port validation of actions, the flow-removed decision, packet-out, fail mode, roles) is
-/// <see cref="OfSwitch"/>'s, over this table set. It may not touch what is the agent's (connections, sockets, wire
-/// formats) nor the datapath's insides: it ranks flows only through the priorities it gives rules and the
-/// classifier's documented tie rule, never through which stage of a <see cref="FlowTable"/> holds a rule, and it
-/// reaches forwarding only through the tables it writes. Its tests (Ofproto.Tests) check it against an OpenFlow 1.0
-/// reference; the classifier's own rules are checked in Datapath.Tests.</para>
-/// <para><b>Tables</b>: the OpenFlow table model is <see cref="Tables"/>, the one answer every reader gives (features'
-/// n_tables, table stats, flow stats' table ids, the host's dp/show, dump-flows and trace, the metrics): for OpenFlow
-/// 1.0 one table, id 0 ("classifier"), whose miss goes to the controller. Its flows live in datapath table 0 (where
-/// packets are classified); emergency flows (<see cref="FlowModFlags.Emergency"/>, which need idle = hard = 0) in a
-/// second datapath table that serves lookups instead while <see cref="UseEmergencyTable"/> is set, and that is not an
-/// OpenFlow table of the model (OF1.0 lists it as 0xfe). The classifier's two stages, the hash stage (all-ones
-/// masks) and the tuple space, each have their own counters (<see cref="GetStageStats"/>): detail of table 0, not
-/// tables; either may hold up to the table's <see cref="FlowTableOptions.MaxFlows"/>, which bounds them together. An
-/// exact flow ranks
-/// above every wildcard flow because its priority is normalised to 0xFFFF (as Open vSwitch does for OF1.0), in
-/// entries and in strict requests, and the classifier lets the more specific rule win ties. Exactness is decided on
-/// the match as received (<see cref="OfMatchRules.IsExact"/>); the flow keeps the match its
-/// <see cref="FlowMod.Rules"/> normalise it to (<see cref="OfMatchRules.Normalize"/>), so an OF1.0 exact flow for ARP
-/// keeps nw_tos and the ports wildcarded and lives in the tuple space, still at 0xFFFF.</para>
-/// <para><b>Flow-mods</b>: ADD replaces a flow with identical match and priority (a new entry, counters and duration
-/// reset, no flow-removed), honours CheckOverlap (a flow of the same priority that some packet could match too,
-/// including an identical one, fails with Overlap). MODIFY changes the actions (and, per
-/// <see cref="FlowTableOptions.ModifyUpdatesCookie"/>, the cookie) of every flow whose match is a subset of the
-/// request, keeping counters, timeouts and flags; MODIFY_STRICT of the flow with identical match and priority; either
-/// acts as ADD when nothing matches. DELETE removes every flow whose match is a subset of the request; DELETE_STRICT
-/// the identical one; both filtered by out_port unless it is OFPP_NONE, and returned to the caller (reason Delete;
-/// the caller decides about SendFlowRemoved). The Emergency flag of any command selects the emergency table.
-/// Capacity is enforced per table, <see cref="FlowTableOptions.MaxFlows"/> flows of any kind in each (TableFull,
-/// never silent).</para>
-/// <para><b>OpenFlow 1.3</b> (<see cref="MatchRules.OpenFlow13"/>): a flow-mod may name tables 1..254, each a stage of
-/// the datapath's <see cref="Pipeline"/> created on first use (and then in <see cref="Tables"/>), and carry
-/// instructions (<see cref="FlowMod.Instructions"/>: write/clear-actions, write-metadata, a goto-table that must go
-/// forward, a meter carried but not executed); its matches are kept as given and exact ones are not ranked above the
-/// others. A table created under these rules drops what it does not match (<see cref="TableMiss.Drop"/>: the
-/// table-miss flow, priority 0 with every field wildcarded, is an ordinary flow that decides otherwise); the codec
-/// sets table 0's miss the same way (<see cref="SetTableMiss"/>). A DELETE with <see cref="FlowModRequest.AllTables"/>
-/// deletes in every table; MODIFY replaces the instructions too. OpenFlow 1.0's flow-mods stay as above: table 0 only,
-/// apply-actions only.</para>
-/// <para><b>Concurrency</b>: each flow-mod is one write scope of one datapath table (published whole when it ends,
-/// see <see cref="FlowTable"/>); a batch takes each table's scope once, one table at a time, and publishes each once.
-/// A run (<see cref="BeginRun"/>) keeps every table its flow-mods wrote held, unpublished, until it ends; runs take
-/// one lock first, so only a run ever holds two tables. Expiry runs on the datapath's maintenance thread through the
-/// same scopes. The whole switch's lock order: docs/locking.md.</para>
+/// <see cref="Tables"/> is the one table model every reader reports. OpenFlow 1.0's table 0 is datapath table 0; its
+/// emergency flows live in a second datapath table that is no OpenFlow table and serves lookups while
+/// <see cref="UseEmergencyTable"/> is set. Under <see cref="MatchRules.MultiTable"/> tables 1..253 are pipeline stages
+/// created on first use. An exact flow outranks wildcarded ones only through its priority
+/// (<see cref="ExactPriority"/>), never through the classifier stage that holds it. Each flow-mod is one write scope of one table; only a run
+/// (<see cref="BeginRun"/>) holds more than one table. Design: docs/ofproto.md, "The table set".
 /// </remarks>
 public sealed partial class OfFlowTables
 {
@@ -160,7 +112,7 @@ public sealed partial class OfFlowTables
     /// <summary>Wildcard subtables (distinct masks) of the normal flows.</summary>
     public int WildcardSubtableCount => _main.WildcardSubtableCount;
 
-    /// <summary>The OpenFlow tables, by id (see the type remarks): what every controller and report is told.</summary>
+    /// <summary>The OpenFlow tables, by id (docs/ofproto.md, "Tables"): what every controller and report is told.</summary>
     public ReadOnlySpan<OfTable> Tables => _tables;
 
     /// <summary>How many OpenFlow tables there are (features' n_tables).</summary>

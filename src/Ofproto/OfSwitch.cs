@@ -14,24 +14,13 @@ namespace Softswitch.Ofproto;
 /// encodes the answer.
 /// </summary>
 /// <remarks>
-/// <para><b>Owns</b>: every fact a controller can observe. The table model and the flow-mod rules
-/// (<see cref="Flows"/>, <see cref="OfFlowTables"/>); matches and actions checked against what the datapath can do and
-/// compiled for it (<see cref="OfMatchCompiler"/>, <see cref="OfActionCompiler"/>: port and queue validation); the packet
-/// buffers and their release (<see cref="Buffers"/>); packet-out; port-mod; the fragment setting; description, port,
-/// queue, flow, aggregate and table statistics; the fail mode (the datapath's miss behaviour and the emergency flows,
-/// from whether a controller is connected); the controllers' roles (<see cref="Roles"/>) and which asynchronous messages
-/// each wants (<see cref="OfController.Async"/>); and which of the datapath's events become reports
-/// (<see cref="IOfReports"/>: only flows that asked for FLOW_REMOVED, ports as controllers see them, packets for the
-/// controller from the upcall pump).</para>
-/// <para><b>May not</b> touch a wire format, a connection or a socket (the agent's), nor the datapath's forwarding
-/// insides: it reaches forwarding only through the tables it writes and the datapath's control surface (ports,
-/// packet-out, miss behaviour, events).</para>
-/// <para><b>Threads</b>: every request method is thread-safe and may run on any connection's receive loop at once (the
-/// table set serialises its writers, the buffers have their lock, the fail mode its own, groups and meters theirs, taken
-/// in that order; the whole order is in docs/locking.md). Reports are made on the
-/// datapath's maintenance thread, the upcall pump (<c>ofproto-upcalls</c>, started by <see cref="Start"/>) and the
-/// threads that change flows or ports. A request has taken effect when its method returns (what makes a barrier
-/// truthful).</para>
+/// Owns every fact a controller can observe (tables and flows through <see cref="Flows"/>, packet buffers, fail mode,
+/// roles, groups, meters, statistics, which datapath events become reports through <see cref="IOfReports"/>), and no
+/// wire format, connection or forwarding insides. Every request method is thread-safe, and a request has taken effect
+/// when its method returns: that is what makes a barrier truthful. Reports are made on the datapath's threads and the
+/// upcall pump (<see cref="Start"/>, or the shared threads' one <see cref="SharedUpcallPump"/>). Design:
+/// docs/ofproto.md, "What it owns" and "Threads and locks"; the lock order
+/// is docs/locking.md's.
 /// </remarks>
 public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 {
@@ -41,6 +30,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     private readonly CancellationTokenSource _cts = new();
     private IOfReports? _reports;
     private Thread? _pump;
+    private SharedUpcallPump? _sharedPump;
     private bool _connected;
     private bool _missToController = true, _loggedMissToController = true;
     private bool _failModeLogged;
@@ -115,10 +105,17 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     // ================================================================ reports
 
-    /// <summary>Sets who receives the switch's reports (packet-ins, flow removals, port status) and starts the upcall pump.</summary>
+    /// <summary>Sets who receives the switch's reports (packet-ins, flow removals, port status) and starts the upcall
+    /// pump: a thread of its own, or, over a datapath sharing its threads with others, the shared threads' one pump.</summary>
     public void Start(IOfReports reports)
     {
         _reports = reports;
+        if (_dp.Options.SharedThreads is { } shared)
+        {
+            shared.Upcalls.Add(_dp, OnUpcall);
+            _sharedPump = shared.Upcalls;
+            return;
+        }
         _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofproto-upcalls" };
         _pump.Start();
     }
@@ -648,6 +645,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     {
         _cts.Cancel();
         _pump?.Join();
+        _sharedPump?.Remove(_dp);
         _dp.Unsubscribe(this);
         _cts.Dispose();
     }

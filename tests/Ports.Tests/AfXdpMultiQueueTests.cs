@@ -211,7 +211,7 @@ public sealed class AfXdpKernelOffloadTests(ITestOutputHelper output)
         using var ns = Netns.Create();
         Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "9000");
         ns.Exec("ip", "link", "set", ns.NsIf, "mtu", "9000");
-        using var port = new AfXdpPort(ns.HostIf);
+        using var port = new AfXdpPort(ns.HostIf, new AfXdpOptions { MultiBuffer = false });
         output.WriteLine($"attached in {port.AttachedMode} mode");
         var pool = new PacketPool(64, 1522);
         static byte[] Frame(int size)
@@ -240,5 +240,37 @@ public sealed class AfXdpKernelOffloadTests(ITestOutputHelper output)
         Assert.Equal(1, port.RxTooBig);
         Assert.Equal(2, port.Counters.Snapshot().RxDropped);
         Assert.Equal(1UL, port.KernelStatistics.RxDropped);
+    }
+
+    /// <summary>A frame chained over UMEM frames when the pool has no large buffer free: dropped here and counted.</summary>
+    [NetnsFact]
+    public void AChainedFrame_WithNoLargeBufferFree_IsDroppedAndCounted()
+    {
+        using var ns = Netns.Create();
+        Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "9000");
+        ns.Exec("ip", "link", "set", ns.NsIf, "mtu", "9000");
+        using var port = new AfXdpPort(ns.HostIf);
+        Assert.True(port.MultiBuffer);
+        var pool = new PacketPool(64, largeCapacity: 0);
+        var big = new byte[4000];
+        big.AsSpan(0, 6).Fill(0xff);
+        big[6] = 0x02; big[12] = 0x88; big[13] = 0xb5;
+        var small = big.AsSpan(0, 100).ToArray();
+        ns.SendFrames([big, small]);
+        Span<int> pkts = stackalloc int[32];
+        var got = new List<int>();
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 4000 && got.Count < 1)
+        {
+            int n = port.Receive(pool, pkts);
+            for (int i = 0; i < n; i++) got.Add(pool.Length[pkts[i]]);
+            pool.Release(pkts[..n]);
+            if (n == 0) Thread.Sleep(20);
+        }
+        Assert.Equal([100], got);
+        Assert.Equal(1, port.Counters.RxOversize);
+        Assert.Equal(1, port.Counters.Snapshot().RxDropped);
+        Assert.Equal(0UL, port.KernelStatistics.RxDropped);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
     }
 }

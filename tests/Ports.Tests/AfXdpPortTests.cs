@@ -81,6 +81,79 @@ public sealed class AfXdpPortTests(ITestOutputHelper output) : PortBackendTests(
         Assert.True(received + dropped >= frames.Count, $"received {received} + dropped {dropped} < sent {frames.Count}");
     }
 
+    /// <summary>
+    /// Jumbo frames on a 9000-byte MTU: received as descriptor chains into the pool's large buffers and sent as chains,
+    /// byte for byte, in native and generic XDP; the XDP program is frags-aware, so native mode attaches at this MTU.
+    /// </summary>
+    [NetnsFact]
+    public void JumboFrames_PassWhole_AsDescriptorChains_Native() => JumboFramesPassWhole(XdpAttachMode.Auto);
+
+    [NetnsFact]
+    public void JumboFrames_PassWhole_AsDescriptorChains_Generic() => JumboFramesPassWhole(XdpAttachMode.Generic);
+
+    private void JumboFramesPassWhole(XdpAttachMode mode)
+    {
+        using var ns = Netns.Create();
+        Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "9000");
+        Sh.Check("ip", "-n", ns.Name, "link", "set", ns.NsIf, "mtu", "9000");
+        using var port = new AfXdpPort(ns.HostIf, new AfXdpOptions { Mode = mode });
+        Output.WriteLine($"afxdp:{ns.HostIf} in {port.AttachedMode} mode, multi-buffer {port.MultiBuffer}, kernel {Environment.OSVersion.Version}");
+        Assert.True(port.MultiBuffer, "multi-buffer AF_XDP (XDP_USE_SG) is in every kernel from 6.6 on");
+        if (mode == XdpAttachMode.Auto) Assert.Equal(XdpAttachMode.Native, port.AttachedMode);
+
+        // In: a jumbo frame of the MTU, one of several chunks, one of one chunk, in that order.
+        byte[][] frames = [MakeFrame(RxType, 0, 9014), MakeFrame(RxType, 1, 5000), MakeFrame(RxType, 2, 1200), MakeFrame(RxType, 3, 4097)];
+        ns.SendFrames(frames);
+        var pool = new PacketPool(64, largeCapacity: 8);
+        var got = ReceiveUntil(port, pool, RxType, frames.Length, TimeSpan.FromSeconds(3));
+        Assert.Equal(frames.Length, got.Count);
+        for (int i = 0; i < frames.Length; i++)
+            Assert.True(frames[i].AsSpan().SequenceEqual(got[i]), $"frame {i}: sent {frames[i].Length} B, got {got[i].Length} B");
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+        Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
+
+        // Out: the same sizes from large and small buffers.
+        using var cap = ns.StartCapture(TxType, 3, timeoutSeconds: 5);
+        byte[][] outs = [MakeFrame(TxType, 0, 9014), MakeFrame(TxType, 1, 2049), MakeFrame(TxType, 2, 700)];
+        Span<int> burst = stackalloc int[3];
+        for (int i = 0; i < outs.Length; i++)
+        {
+            burst[i] = outs[i].Length > pool.MaxFrameSize ? pool.AllocLarge() : pool.Alloc();
+            Assert.True(pool.Write(burst[i], outs[i]));
+        }
+        port.Send(pool, burst);
+        pool.Release(burst);
+        var captured = cap.Finish().OrderBy(f => f.Length).ToList();
+        Assert.Equal(3, captured.Count);
+        Assert.Equal(outs.OrderBy(f => f.Length).Select(Convert.ToHexString), captured.Select(Convert.ToHexString));
+        var c = port.Counters.Snapshot();
+        Assert.Equal(3, c.TxPackets);
+        Assert.Equal(0, c.TxDropped);
+    }
+
+    /// <summary>Without multi-buffer, a jumbo frame is dropped and counted both ways, never truncated.</summary>
+    [NetnsFact]
+    public void JumboFrames_WithoutMultiBuffer_AreDroppedAndCounted()
+    {
+        using var ns = Netns.Create();
+        Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "9000");
+        Sh.Check("ip", "-n", ns.Name, "link", "set", ns.NsIf, "mtu", "9000");
+        using var port = new AfXdpPort(ns.HostIf, new AfXdpOptions { Mode = XdpAttachMode.Generic, MultiBuffer = false });
+        Assert.False(port.MultiBuffer);
+        ns.SendFrames([MakeFrame(RxType, 0, 9014), MakeFrame(RxType, 1, 100)]);
+        var pool = new PacketPool(64, largeCapacity: 2);
+        var got = ReceiveUntil(port, pool, RxType, 1, TimeSpan.FromSeconds(3));
+        Assert.Single(got);
+        Assert.Equal(100, got[0].Length);
+        Assert.True(Wait.Until(() => { port.RefreshStatistics(); return port.Counters.Snapshot().RxDropped >= 1; }, 3000), $"RxDropped {port.Counters.Snapshot().RxDropped}");
+
+        int p = pool.AllocLarge();
+        Assert.True(pool.Write(p, MakeFrame(TxType, 0, 9014)));
+        port.Send(pool, [p]);
+        pool.Release(p);
+        Assert.Equal(1, port.Counters.Snapshot().TxDropped);
+    }
+
     [NetnsFact]
     public void Dispose_DetachesXdpProgram()
     {

@@ -11,25 +11,13 @@ namespace Softswitch.Datapath.Classifier;
 /// lock-free readers. The exact table and every tuple-space subtable are one of these.
 /// </summary>
 /// <remarks>
-/// <para>Layout: two parallel arrays, <c>uint[] Tags</c> and <c>FlowEntry?[] Entries</c>, grouped in buckets of
-/// <see cref="BucketSlots"/> slots (one <see cref="Vector128{T}"/> of tags). A bucket is <c>hash &amp; BucketMask</c>;
-/// probing moves to the next bucket (linear probing at bucket granularity). A tag is the key's hash with bit 31
-/// set, so 0 means "empty" and <see cref="DeletedTag"/> (1) means "deleted" (a tombstone: it keeps probe chains
-/// intact and never matches). The entry's own <see cref="FlowMatch.Value"/> is the stored key, compared after a
-/// tag hit (its base words inline in the entry; the extension words only for masks that cover some). The low bits of a tag are the hash's low bits, so a rebuild re-buckets from tags without rehashing.</para>
-/// <para>Invariant: a key lives in the first bucket of its probe sequence that had a free (empty or deleted) slot
-/// when it was inserted; deletion never makes a slot empty; so a bucket holding an empty slot ends every probe
-/// sequence through it, and a reader may stop there. At most 3/4 of the slots are used or deleted, so every probe
-/// ends. Each array generation also records <see cref="Table.MaxDisplacement"/>, the furthest any key was ever
-/// placed from its home bucket (it only grows, and is raised before the key is published); the SIMD readers stop
-/// after that many extra buckets instead, which at these load factors is usually after the home bucket.</para>
-/// <para>Writer protocol (caller serialises writers): insert writes the entry, then the tag (both release
-/// stores); replacing a key's entry writes only the entry slot (readers see the old or the new entry, both fully
-/// built); delete writes the tag to <see cref="DeletedTag"/>, then clears the entry. When used plus deleted
-/// slots would pass 3/4, the writer builds new arrays (never touching the old ones, which readers may still be
-/// walking) and publishes them with one <see cref="Volatile.Write{T}(ref T, T)"/>. Readers load
-/// <see cref="Current"/> once and never see a torn state: a reader racing an insert may miss the key being inserted,
-/// never one that was present before it started.</para>
+/// Buckets of <see cref="BucketSlots"/> tags (one <see cref="Vector128{T}"/>) beside their entries; a tag is the hash
+/// with bit 31 set, 0 is empty and <see cref="DeletedTag"/> a tombstone. Invariants: deletion never makes a slot empty,
+/// so an empty slot ends every probe sequence through its bucket; at most 3/4 of the slots are used or deleted; a key
+/// is never placed further than <see cref="Table.MaxDisplacement"/> from its home bucket. One writer (the caller
+/// serialises): an entry is written before its tag, and growing builds new arrays published with one
+/// <see cref="Volatile.Write{T}(ref T, T)"/>; readers load <see cref="Current"/> once. Design: docs/datapath.md,
+/// "The hash map under every stage".
 /// </remarks>
 internal sealed class FlowHashMap
 {

@@ -140,7 +140,7 @@ public sealed partial class OffloadManager
         return null;
     }
 
-    /// <summary>Whether the datapath state lets <paramref name="e"/> be answered by hardware (see the type remarks).</summary>
+    /// <summary>Whether the datapath state lets <paramref name="e"/> be answered by hardware (see the note atop this file).</summary>
     private (OffloadReason Reason, OffloadDetail Detail) Eligibility(FlowEntry e)
     {
         var env = _env;

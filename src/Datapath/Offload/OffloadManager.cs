@@ -8,50 +8,14 @@ namespace Softswitch.Datapath.Offload;
 /// which flows go to hardware, remembers where each flow lives and why, and adds hardware counters to the flows.
 /// </summary>
 /// <remarks>
-/// <para>One idea per file: this one holds the lifetime (attach, detach) and what readers see (placements, stats,
-/// <see cref="Poll"/>); <c>OffloadManager.Queue.cs</c> the queue of table changes and the worker that drains it;
-/// <c>OffloadManager.Placement.cs</c> the placement policy (which flow goes where, evictions, retries);
-/// <c>OffloadManager.Hotness.cs</c> which flows earn the target's room when it is full (the busiest);
-/// <c>OffloadManager.Compatibility.cs</c> what may share the hardware (the classifier's order against the target's
-/// declared <see cref="IOffloadTarget.LookupModel"/>, and the datapath's state); <c>OffloadManager.State.cs</c> the
-/// per-flow state and its bookkeeping.</para>
-/// <para><b>Asynchronous</b> (as Open vSwitch offloads): the table's observer calls only append the change to a queue
-/// (no target call, no manager lock), so a flow-mod never waits for the device. The offload worker thread
-/// (<see cref="Start"/>) drains the queue in batches and makes the target calls; <see cref="Poll"/> drains it too, and
-/// <see cref="ProcessPending"/> drains it on the caller's thread (tests, harnesses without a worker). The software
-/// table stays the truth: a new flow is forwarded by software (the target misses it) until its installation is
-/// confirmed, and counted by whoever forwarded each packet (software hits into the flow directly, hardware counts added
-/// by <see cref="Poll"/>), so nothing is forwarded or counted twice. Until a queued change is placed the hardware still
-/// answers with what it holds: a deleted flow, a flow's old actions, or a rule the new flow makes unsafe (evicted when
-/// the change is placed). That window is the queue's latency, reported as <see cref="OffloadStats.PlacementLatencyMaxMicros"/>;
-/// <see cref="WaitForPlacement"/> waits it out. A change whose flow has left the table by the time it is placed is skipped
-/// (an ADD then DELETE before the worker runs costs the device nothing).</para>
-/// <para><b>Invariant</b> (what makes the hardware a safe cache): for every packet the hardware answers, it picks the
-/// rule the software would pick. The software's order is the classifier's: the higher priority wins; at equal priority
-/// an exact rule beats a wildcard rule, and equal-priority wildcard rules tie. The target's order is its declared
-/// <see cref="IOffloadTarget.LookupModel"/>. A flow H may be in hardware only if (1) no software flow that overlaps H
-/// outranks or ties it, and (2) no other hardware flow that overlaps H is ordered differently by the target than by
-/// the classifier. When a flow arrives (or returns to software) that breaks this for a hardware flow, that flow is
-/// evicted first (its counters read, its rows freed) and stays in software with reason <see cref="OffloadReason.Evicted"/>;
-/// a flow the target would order differently than a higher-ranked hardware flow is refused with
-/// <see cref="OffloadReason.OverlapsOffloadedRule"/>, or with the target's <see cref="IOffloadTarget.OrderRefusal"/> when its
-/// model can never order the two as the classifier does (an exact table consulted first, under a wildcard rule that
-/// outranks the exact rule). With a <see cref="SwitchDatapath"/>, the datapath's state must match what the hardware
-/// assumes (see <c>OffloadManager.Compatibility.cs</c>); a change there (checked each <see cref="Poll"/>) re-places every
-/// flow.</para>
-/// <para><b>One table</b>: a target is one table consulted before the software's. The manager places the flows of the
-/// table packets are classified in first (pipeline table 0); with a <see cref="SwitchDatapath"/> it also watches the
-/// pipeline's other tables, whose flows stay in software with reason <see cref="OffloadReason.OtherTable"/>.</para>
-/// <para><b>Counters</b>: <see cref="Poll"/> (from the datapath's maintenance, before expiry) reads each offloaded
-/// flow's hardware counts, adds them with <see cref="FlowEntry.AddCounts"/> and <see cref="FlowEntry.Touch"/>es the flow
-/// when they moved, so idle timeouts see hardware traffic. A removed or evicted flow's last counts are read before its
-/// rows are cleared, and what the target counted after that (<see cref="IOffloadTarget.Settle"/>) before the batch of
-/// changes counts as placed; an attachment that syncs on requests (<see cref="OffloadAttachment"/>) has a removal's report wait for that.</para>
-/// <para><b>Threading and lock order</b>: the table's writer lock → <c>_queueGate</c> (the observer calls append under
-/// both). <c>_lock</c> (all placement state, every target call) → <c>_queueGate</c>. The manager never takes a table's
-/// writer lock while holding <c>_lock</c> (<see cref="Attach"/> reads the tables before taking it), and never calls back
-/// into the table's writers. Readers of placement (<see cref="Stats"/>, <see cref="Placements"/>) take <c>_lock</c>, so
-/// they wait for a batch in progress. The whole switch's order: docs/locking.md.</para>
+/// The hardware is a cache of the software table, which stays the truth: for every packet the hardware answers, it
+/// must pick the rule the classifier would pick. So a flow is placed only if no overlapping software flow outranks or
+/// ties it and no overlapping hardware flow is ordered differently by the target's
+/// <see cref="IOffloadTarget.LookupModel"/>; a flow that breaks this for a placed one evicts it first. The table's observer calls only queue the change (no
+/// target call, no <c>_lock</c>), so a flow-mod never waits for the device; the worker (<see cref="Start"/>),
+/// <see cref="Poll"/> and <see cref="ProcessPending"/> drain the queue. <c>_lock</c> is never held while taking a
+/// table's writer lock. The partial files: lifetime and readers here, then Queue, Placement, Hotness, Compatibility,
+/// State. Design: docs/offload.md, "The offload manager".
 /// </remarks>
 public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
 {

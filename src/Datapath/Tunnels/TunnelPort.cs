@@ -10,30 +10,14 @@ namespace Softswitch.Datapath.Tunnels;
 /// VXLAN, GRE (gretap) or IP-in-IP; frames the underlay receives for its endpoint come in through it.
 /// </summary>
 /// <remarks>
-/// Design: the port holds the immutable <see cref="TunnelHeader"/> template, published with a volatile write
-/// whenever the next hop's MAC changes. There are two ways out:
-/// <list type="bullet">
-/// <item>The forwarding path (ports registered with <see cref="TunnelRegistry"/>): a forwarder sees an output to
-/// this port and hands it over with its <see cref="OutputContext"/>: the port encapsulates it at enqueue time into a
-/// buffer of the forwarder's pool, with the flow's set_tunnel id, and queues the result on the underlay port's transmit
-/// queue (one underlay Send per burst; the port's lock only when the next hop is unresolved). See
-/// <see cref="Encapsulate"/>.</item>
-/// <item><see cref="Send(PacketPool, ReadOnlySpan{int}, ulong)"/> (the <see cref="IPort"/> contract, for callers
-/// outside a forwarder): encapsulates into a small pool the port owns, under a lock held for the burst, and
-/// calls the underlay's Send; frames are copied out before it returns.</item>
-/// </list>
-/// Receive always returns 0: decapsulation happens on the underlay's poll thread (<see cref="UnderlayBinding"/>),
-/// and decapsulated packets enter the pipeline with this port's number as in_port.
-/// <para>
-/// Next hop: <c>remote_mac</c> when configured; otherwise ARP for <see cref="TunnelConfig.NextHopIp"/> out of the
-/// underlay (at registration, then at most once per <see cref="ArpRetryNanos"/> while frames wait). Until a reply
-/// arrives, up to <see cref="HoldCapacity"/> encapsulated frames are held (later ones are dropped and counted as
-/// <see cref="TunnelDropReason.Unresolved"/>); the reply's MAC is patched into them and they are sent. Any ARP
-/// from the next hop seen on the underlay refreshes the MAC. Learned MACs do not age.
-/// </para>
-/// Thread safety: Send, the hold queue, ARP and learning serialise on one lock (a leaf but for the underlay's own
-/// transmit lock under Send; docs/locking.md); the template is read lock-free.
-/// Counters are updated atomically.
+/// The immutable <see cref="TunnelHeader"/> template is republished with a volatile write whenever the next hop's MAC
+/// changes, and read lock-free. A forwarder encapsulates through <see cref="Encapsulate"/> into its own pool and the
+/// underlay's transmit queue; <see cref="Send(PacketPool, ReadOnlySpan{int}, ulong)"/> serves callers outside a
+/// forwarder. Receive always returns 0: decapsulation runs on the underlay's poll thread
+/// (<see cref="UnderlayBinding"/>). Until the next hop resolves, up to <see cref="HoldCapacity"/> frames are held.
+/// Send, the hold queue, ARP and learning serialise on one lock, a leaf but for the underlay's transmit lock
+/// (docs/locking.md).
+/// Design: docs/datapath.md, "Tunnel ports".
 /// </remarks>
 public sealed partial class TunnelPort : IEncapsulatingPort
 {

@@ -32,30 +32,13 @@ public sealed record AfPacketOptions
 /// netdev-linux does).
 /// </summary>
 /// <remarks>
-/// Receive: TPACKET_V2 hands each frame over on its own (TP_STATUS_USER per frame, and the socket polls readable at
-/// once), so a lone frame wakes a sleeping forwarding thread without waiting for a block to fill or time out, as
-/// TPACKET_V3 would. Ring frames are sized for the interface's MTU (jumbo frames included); a larger frame (a GSO
-/// super-frame) is truncated in the ring and marked TP_STATUS_COPY, and its whole copy waits on the socket's receive
-/// queue (PACKET_COPY_THRESH), read with recvfrom straight into one of the pool's large buffers (its virtio-net header
-/// landing in the headroom) while one is free, else into a scratch buffer. Each frame carries a virtio-net header:
-/// NEEDS_CSUM frames (CHECKSUM_PARTIAL: a local sender left the L4 checksum to "hardware", the veth default) get the
-/// checksum completed in software, only them; a GSO super-frame in a large buffer keeps its offload request
-/// (<see cref="PacketPool.Offload"/>: the datapath hands it on whole to a port that takes it, or segments it for one
-/// that does not), one in the scratch buffer is cut into MSS-sized segments (<see cref="SoftwareOffload"/>) across as
-/// many Receive calls as the bursts need. The kernel strips 802.1Q tags into metadata (skb_vlan_untag); we
-/// put the tag back so the datapath sees the frame as on the wire. A frame that fits neither a pool buffer nor the
-/// scratch buffer is dropped and counted (RxOversize, RxDropped); nothing is lost silently.
-/// Own transmissions are not looped back: PACKET_IGNORE_OUTGOING (Linux 4.20+), and PACKET_OUTGOING frames are skipped
-/// if that option is missing. Ring overruns are read from PACKET_STATISTICS (tp_drops) into RxDropped.
-/// Transmit: a burst becomes one sendmmsg(MSG_DONTWAIT) whose iovecs point into the pinned slab (the kernel copies
-/// before returning), each frame behind a virtio-net header, with PACKET_QDISC_BYPASS: all-zero for a finished frame,
-/// the large buffer's offload request for a super-frame (<see cref="AcceptsOffload"/>: the kernel segments it, or the
-/// peer takes it whole, as Open vSwitch's netdev-linux does with user-space TSO). The loop is
-/// <see cref="PacketSocketTransmit"/>'s (shared with AF_XDP's fallback); its scratch headers live on the stack, so
-/// Send is reentrant.
-/// With <see cref="AfPacketOptions.FanoutGroup"/>, several ports on one interface split its traffic by flow hash
-/// (PACKET_FANOUT_HASH), one per forwarding thread.
+/// Every frame carries a virtio-net header both ways: a received frame that needs its checksum gets it completed in
+/// software; a GSO super-frame is handed on whole or cut into segments (<see cref="SoftwareOffload"/>). The kernel's
+/// stripped 802.1Q tag is put back, so the datapath sees frames as on the wire. A frame that fits no buffer is dropped
+/// and counted (RxOversize, RxDropped): nothing is lost silently. Send is one sendmmsg per burst
+/// (<see cref="PacketSocketTransmit"/>), reentrant.
 /// Thread safety: Receive and PrepareWait from one thread at a time; Send from any number of threads.
+/// Design: docs/ports.md, "AF_PACKET".
 /// </remarks>
 [SkipLocalsInit]
 public sealed unsafe class AfPacketPort : IPort

@@ -33,9 +33,13 @@ public sealed record AfXdpOptions
     /// <summary>UMEM frames for transmit (a power of two; the TX and completion rings have this size).</summary>
     public int TxFrames { get; init; } = 1024;
     /// <summary>UMEM chunk size (2048 or 4096). The kernel puts 256 B of XDP headroom in front of received frames, so
-    /// 2048 takes frames up to 1792 B (a 1500-byte MTU with a VLAN tag); larger frames are dropped by the kernel and
-    /// counted in RxDropped. Packet buffers hold 2048 B anyway.</summary>
+    /// 2048 takes frames up to 1792 B (a 1500-byte MTU with a VLAN tag) in one descriptor; larger ones (jumbo frames)
+    /// come and go as descriptor chains when <see cref="MultiBuffer"/> is on, and are dropped and counted otherwise.</summary>
     public int FrameSize { get; init; } = 2048;
+    /// <summary>Ask for multi-buffer sockets (XDP_USE_SG) and a frags-aware XDP program, so frames larger than a UMEM
+    /// frame pass (into the pool's large buffers); kernels or drivers without it bind without, and such frames are
+    /// dropped and counted as before.</summary>
+    public bool MultiBuffer { get; init; } = true;
     /// <summary>The one RX queue to serve; null (the default) serves every RX queue of the interface, one socket each.</summary>
     public int? QueueId { get; init; }
     /// <summary>Bind zero-copy when the driver offers it (copy mode otherwise); false: always copy mode.</summary>
@@ -58,27 +62,13 @@ public sealed record AfXdpOptions
 /// UMEM, and we copy them into pool buffers; transmit copies frames into a UMEM and kicks the kernel.
 /// </summary>
 /// <remarks>
-/// Setup: one <see cref="XskSocket"/> per served queue (each with its own UMEM and rings), then one XSKMAP holding
-/// every socket at its queue index and the redirect program (<see cref="Bpf"/>), attached through a BPF link: native
-/// mode first, generic (skb) mode if the driver refuses. The link dies with its fd, so a crashed switch leaves no XDP
-/// program behind. Frames of queues without a socket go to the kernel stack.
-/// Receive: the port itself polls every socket (from one thread, round-robin over the sockets so none starves; an
-/// epoll set over the sockets is its <see cref="WaitFd"/>) until the datapath splits it with
-/// <see cref="OpenReceivers"/>: then each socket has its own receiver (this port keeps the first), dealt round-robin to
-/// the forwarding threads as AF_PACKET fanout receivers are, so each thread owns a share of the queues. A socket's fd
-/// polls readable while its RX ring holds descriptors; the kernel's poll also serves the need_wakeup protocol, and
-/// Receive kicks the kernel with recvfrom when the fill ring asks for a wakeup.
-/// Transmit: the thread that receives from a socket owns its TX ring (it claims it on its first receive), so a
-/// forwarding thread transmits on its own queue with no lock. A thread that owns no socket of this port (the
-/// packet-out path, a forwarding thread with no queue here because the interface has fewer queues than threads)
-/// sends through a plain packet socket on the interface instead (<see cref="PacketSocketTransmit"/>'s sendmmsg loop;
-/// the kernel serialises), counted in <see cref="TxViaPacketSocket"/>.
-/// Kernel offloads: AF_XDP carries no checksum or GSO metadata, so frames a local sender left to "hardware" cannot be
-/// completed here; the port says so once at open, with the fix (turn the sender's offloads off, or use AF_PACKET).
-/// Frames larger than a UMEM frame are dropped (by the kernel: XDP_STATISTICS rx_dropped, or here: RxOversize),
-/// counted in RxDropped. Frames are seen before the kernel's VLAN untagging, so tags arrive in place.
+/// One <see cref="XskSocket"/> per served queue, all in one XSKMAP behind the redirect program, attached through a BPF
+/// link (native mode, else generic), so a crashed switch leaves no program behind. The thread that receives from a
+/// socket owns its TX ring; a thread that owns none sends through a packet socket (<see cref="TxViaPacketSocket"/>).
+/// AF_XDP carries no checksum or GSO metadata; the port says so once at open. Frames larger than a UMEM frame travel
+/// as descriptor chains on multi-buffer sockets (<see cref="MultiBuffer"/>), and are dropped and counted without.
 /// Thread safety: Receive/PrepareWait of the port and of each receiver from one thread at a time; Send from any
-/// number of threads; Dispose after the datapath stopped using the port (the host waits a grace period).
+/// number of threads; Dispose after the datapath stopped using the port. Design: docs/ports.md, "AF_XDP".
 /// </remarks>
 [SkipLocalsInit]
 public sealed unsafe class AfXdpPort : IPort
@@ -112,6 +102,8 @@ public sealed unsafe class AfXdpPort : IPort
     public long TxKicksSkipped => Sum(static s => Volatile.Read(ref s.TxKickSkippedCount));
     /// <summary>Whether every socket of the port runs zero-copy (false: copy mode).</summary>
     public bool ZeroCopy => Array.TrueForAll(_sockets, static s => s is not null && s.ZeroCopy);
+    /// <summary>Whether every socket of the port takes frames larger than a UMEM frame (XDP_USE_SG).</summary>
+    public bool MultiBuffer => Array.TrueForAll(_sockets, static s => s is not null && s.MultiBuffer);
     /// <summary>Whether the kernel busy-polls the sockets' NAPI contexts (<see cref="AfXdpOptions.KernelBusyPollMicros"/>).</summary>
     public bool KernelBusyPoll => Array.TrueForAll(_sockets, static s => s is not null && s.KernelBusyPoll);
     /// <summary>Frames sent through the packet socket by threads that own no TX ring of this port.</summary>
@@ -150,10 +142,11 @@ public sealed unsafe class AfXdpPort : IPort
         _opt.Logger?.LogWarning("{If}: AF_XDP receives frames without the kernel's offload metadata: a local sender with tx checksum offload or TSO " +
             "(a veth peer's default) sends frames this port forwards with unfilled checksums or drops as too big. Turn them off on the sending side " +
             "(`ethtool -K PEER tx off tso off gso off`) or use afpacket:{If}, which completes checksums and segments in software.", ifname, ifname);
-        _opt.Logger?.LogInformation("{If}: AF_XDP port open, {Queues}, {Copy} mode, XDP program attached in {Mode} mode",
+        _opt.Logger?.LogInformation("{If}: AF_XDP port open, {Queues}, {Copy} mode{Sg}, XDP program attached in {Mode} mode",
             ifname, queues.Length == 1 ? $"queue {queues[0]}" + (queueCount > 1 ? $" of {queueCount} (frames on the others go to the kernel stack)" : "")
                 : $"queues 0-{queues.Length - 1}, one socket each",
             ZeroCopy ? "zero-copy" : "copy",
+            MultiBuffer ? " with multi-buffer frames" : "",
             AttachedMode == XdpAttachMode.Native ? "native (driver)" : "generic (skb)");
     }
 
@@ -216,7 +209,7 @@ public sealed unsafe class AfXdpPort : IPort
             int rc = Bpf.UpdateElem(_mapFd, (uint)s.QueueId, (uint)s.Fd);
             if (rc < 0) throw BpfError($"Registering the socket of queue {s.QueueId} in the XSKMAP", -rc);
         }
-        _progFd = Bpf.LoadRedirectProgram(_mapFd, out string log);
+        _progFd = Bpf.LoadRedirectProgram(_mapFd, out string log, frags: MultiBuffer);
         if (_progFd < 0)
         {
             var e = BpfError("Loading the XDP redirect program", -_progFd);
@@ -408,7 +401,7 @@ public sealed unsafe class AfXdpPort : IPort
             return;
         }
         var insns = XdpFlowProgram.Build(_mapFd, maps.FlowsFd, maps.CountersFd, maps.DevMapFd);
-        int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log);
+        int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log, frags: MultiBuffer);
         if (fd < 0)
         {
             var e = BpfError("Loading the XDP flow program", -fd);

@@ -26,6 +26,7 @@ internal static unsafe class Bpf
     public const int BPF_FUNC_map_lookup_elem = 1;
     public const int BPF_FUNC_xdp_adjust_head = 44;
     private const int BPF_PROG_LOAD = 5;
+    private const uint BPF_F_XDP_HAS_FRAGS = 1 << 5;
     private const int BPF_LINK_CREATE = 28;
     private const uint BPF_MAP_TYPE_XSKMAP = 17;
     private const uint BPF_PROG_TYPE_XDP = 6;
@@ -56,7 +57,7 @@ internal static unsafe class Bpf
     }
 
     /// <summary>Loads the redirect program for <paramref name="mapFd"/>; returns the fd or -errno, with the verifier log in <paramref name="log"/>.</summary>
-    public static int LoadRedirectProgram(int mapFd, out string log)
+    public static int LoadRedirectProgram(int mapFd, out string log, bool frags = false)
     {
         ReadOnlySpan<ulong> insns =
         [
@@ -67,13 +68,15 @@ internal static unsafe class Bpf
             Insn(0x85, dst: 0, src: 0, off: 0, imm: BPF_FUNC_redirect_map), // call bpf_redirect_map
             Insn(0x95, dst: 0, src: 0, off: 0, imm: 0),           // exit
         ];
-        return LoadXdpProgram(insns, "ssw_xsk_redir", out log);
+        return LoadXdpProgram(insns, "ssw_xsk_redir", out log, frags: frags);
     }
 
     /// <summary>Loads an XDP program of <paramref name="insns"/> (struct bpf_insn each); returns the fd or -errno, with
     /// the verifier log in <paramref name="log"/> when it failed (with <paramref name="logLevel"/> 4, BPF_LOG_STATS,
-    /// also when it loaded: the verifier's totals).</summary>
-    public static int LoadXdpProgram(ReadOnlySpan<ulong> insns, string name, out string log, uint logLevel = 1)
+    /// also when it loaded: the verifier's totals). <paramref name="frags"/>: the program takes multi-buffer frames
+    /// (BPF_F_XDP_HAS_FRAGS: its direct packet access covers the first buffer), so a driver with a large MTU runs it
+    /// natively; a kernel without the flag (before 5.18) loads the program without it.</summary>
+    public static int LoadXdpProgram(ReadOnlySpan<ulong> insns, string name, out string log, uint logLevel = 1, bool frags = false)
     {
         byte* license = stackalloc byte[16];
         new Span<byte>(license, 16).Clear();
@@ -95,7 +98,13 @@ internal static unsafe class Bpf
                 *(ulong*)(a + 32) = (ulong)logBuf;
                 WriteName(a + 48, name);                // prog_name
                 *(uint*)(a + 68) = BPF_XDP;             // expected_attach_type
+                if (frags) *(uint*)(a + 44) = BPF_F_XDP_HAS_FRAGS;   // prog_flags
                 int fd = Sys(BPF_PROG_LOAD, a);
+                if (fd == -LibC.EINVAL && frags)
+                {
+                    *(uint*)(a + 44) = 0;
+                    fd = Sys(BPF_PROG_LOAD, a);
+                }
                 log = fd < 0 || logLevel == 4 ? Encoding.ASCII.GetString(System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(logBuf)).Trim() : "";
                 if (fd == -LibC.ENOSPC)
                 {

@@ -6,28 +6,12 @@ namespace Softswitch.Ports.AfXdp;
 /// port's AF_XDP socket, as the plain redirect program (<see cref="Bpf.LoadRedirectProgram"/>) does.
 /// </summary>
 /// <remarks>
-/// <para>Key (64 bytes, what <see cref="XdpFlowKey"/> writes): in_port as the ingress ifindex, the outer 802.1Q tag's
-/// TCI with bit 0x1000 set (0 when untagged), the ethertype after it, destination and source MAC, IPv4 protocol, DSCP
-/// (TOS &amp; 0xFC), byte 22 set when the key holds IPv6 addresses, TCP/UDP ports or ICMP type and code (in the low
-/// bytes), source and destination address (IPv4 in the first four bytes of sixteen). Multi-byte fields are in network
-/// order, as in the frame. Only frames whose software key the program computes exactly are looked up: untagged or one
-/// 0x8100 tag, IPv4 without options or fragmentation, its total length within the frame and long enough for the L4
-/// header, or IPv6 with TCP, UDP or ICMPv6 (not neighbour discovery) right after its fixed header, DSCP from the
-/// traffic class. An IPv6 frame is looked up twice: with its addresses left zero (the exact flows, which match none
-/// and outrank the others), then on a miss with them and byte 22 set (the flows that match both addresses, which the
-/// manager places as wildcard rows). Every other frame is a miss (an IPv6 extension header, ARP, an 802.1ad or second
-/// tag, SCTP: software). The ECN bits are not in the key (nor in an OpenFlow 1.0 exact match). The IPv4 address
-/// and DSCP rewrites are for IPv4 keys, the IPv6 address rewrites for IPv6 keys (the target puts no other in a
-/// record); TTL means the hop limit and the L4 ports are rewritten on both.</para>
-/// <para>Action record (80 bytes, <see cref="XdpFlowAction"/>): flags, output ifindex, new MACs, the VLAN TCI, new
-/// IPv4 addresses, L4 ports, TTL (IPv6: hop limit) and DSCP, the flow's slot in the per-CPU counter array, and new
-/// IPv6 addresses. Rewrites happen in a fixed
-/// order (L3/L4, then MACs, then the tag, then the output): the record is the net effect of the flow's action list,
-/// which the target computes. The IPv4 header checksum is recomputed (20 bytes); TCP and UDP checksums (and ICMPv6's,
-/// whose pseudo-header holds the addresses) are updated incrementally over what changed (RFC 1624; a zero UDP
-/// checksum stays zero).</para>
-/// <para>Registers: R6 the context, R7/R8 the frame's start and end, R9 the IPv4 header (then the action record).
-/// Stack: key at fp-64, counter slot at fp-72, frame length at fp-80, action record pointer at fp-88.</para>
+/// It must look up only frames whose software key it reproduces exactly (every other frame is a miss, answered by
+/// software), and its rewrites must match the software executor's byte for byte (a test checks them). The key is
+/// <see cref="XdpFlowKey"/>'s, the action record <see cref="XdpFlowAction"/>'s.
+/// Registers: R6 the context, R7/R8 the frame's start and end, R9 the IPv4 header (then the action record).
+/// Stack: key at fp-64, counter slot at fp-72, frame length at fp-80, action record pointer at fp-88.
+/// Design: docs/xdp-offload.md, "The flow program".
 /// </remarks>
 internal static class XdpFlowProgram
 {

@@ -40,6 +40,8 @@ internal sealed unsafe class XskSocket : IDisposable
     private const uint XDP_OPTIONS_ZEROCOPY = 1;
     private const ushort XDP_COPY = 1 << 1;
     private const ushort XDP_USE_NEED_WAKEUP = 1 << 3;
+    private const ushort XDP_USE_SG = 1 << 4;
+    private const uint XDP_PKT_CONTD = 1;   // xdp_desc.options: the frame goes on in the next descriptor
     private const long XDP_PGOFF_RX_RING = 0;
     private const long XDP_PGOFF_TX_RING = 0x80000000;
     private const long XDP_UMEM_PGOFF_FILL_RING = 0x100000000;
@@ -77,6 +79,9 @@ internal sealed unsafe class XskSocket : IDisposable
     /// <summary>Whether the kernel took SO_PREFER_BUSY_POLL, SO_BUSY_POLL and SO_BUSY_POLL_BUDGET (only asked for
     /// when <see cref="AfXdpOptions.KernelBusyPollMicros"/> is set).</summary>
     public bool KernelBusyPoll { get; private set; }
+    /// <summary>Whether the socket takes frames larger than one UMEM frame as descriptor chains (XDP_USE_SG, Linux 6.6+
+    /// in copy mode; zero-copy where the driver supports it); false: such frames are dropped and counted.</summary>
+    public bool MultiBuffer { get; private set; }
 
     public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters)
     {
@@ -195,10 +200,22 @@ internal sealed unsafe class XskSocket : IDisposable
         *(ushort*)sa = LibC.AF_XDP;
         // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel binds zero-copy when the driver offers it, copy mode otherwise.
         // Generic (skb) XDP always copies, so it asks for copy mode outright.
-        *(ushort*)(sa + 2) = (ushort)(XDP_USE_NEED_WAKEUP | (_opt.Mode == XdpAttachMode.Generic || !_opt.ZeroCopy ? XDP_COPY : 0));
+        ushort flags = (ushort)(XDP_USE_NEED_WAKEUP | (_opt.Mode == XdpAttachMode.Generic || !_opt.ZeroCopy ? XDP_COPY : 0));
         *(uint*)(sa + 4) = (uint)_if.Index;
         *(uint*)(sa + 8) = (uint)QueueId;
-        if (LibC.bind(_fd, sa, 16) != 0)
+        // Multi-buffer where the kernel (EINVAL: an unknown flag, before 6.6) and the driver (EOPNOTSUPP: no zero-copy
+        // chains) take it; a socket bound without it drops frames larger than a UMEM frame, as before.
+        *(ushort*)(sa + 2) = (ushort)(flags | (_opt.MultiBuffer ? XDP_USE_SG : 0));
+        bool sg = _opt.MultiBuffer;
+        bool bound = LibC.bind(_fd, sa, 16) == 0;
+        if (!bound && sg && LibC.LastErrno is LibC.EINVAL or LibC.EOPNOTSUPP)
+        {
+            *(ushort*)(sa + 2) = flags;
+            sg = false;
+            bound = LibC.bind(_fd, sa, 16) == 0;
+        }
+        MultiBuffer = bound && sg;
+        if (!bound)
         {
             int e = LibC.LastErrno;
             if (e == LibC.EBUSY)
@@ -257,12 +274,22 @@ internal sealed unsafe class XskSocket : IDisposable
 
         int n = 0;
         long bytes = 0, tooBig = 0;
+        uint used = 0;   // descriptors consumed: one per frame, more for a frame chained over UMEM frames
         uint rxIdx = _rx.Local;
         uint fillIdx = _fill.Local;
         byte* umem = _umem;
-        for (int i = 0; i < got; i++)
+        for (int k = 0; k < got && used < avail; k++)
         {
-            ref XdpDesc d = ref _rx.Desc(rxIdx + (uint)i);
+            ref XdpDesc d = ref _rx.Desc(rxIdx + used);
+            if ((d.Options & XDP_PKT_CONTD) != 0)
+            {
+                int r = ReceiveChain(pool, pkts, n, portNo, rxIdx, fillIdx, used, avail, ref bytes);
+                if (r == 0) break;   // the chain's end is not in the ring yet (the kernel publishes chains whole)
+                used += (uint)Math.Abs(r);
+                if (r > 0) n++;
+                else tooBig++;
+                continue;
+            }
             ulong addr = d.Addr;
             int len = (int)d.Len;
             int p = pkts[n];
@@ -278,10 +305,11 @@ internal sealed unsafe class XskSocket : IDisposable
             {
                 tooBig++;
             }
-            _fill.Addr(fillIdx + (uint)i) = addr & _frameMask;
+            _fill.Addr(fillIdx + used) = addr & _frameMask;
+            used++;
         }
-        _rx.Release((uint)got);
-        _fill.Submit((uint)got);   // the fill ring holds every RX frame, so it always has room for these
+        _rx.Release(used);
+        _fill.Submit(used);   // the fill ring holds every RX frame, so it always has room for these
         if (_fill.NeedsWakeup) LibC.recvfrom(_fd, null, 0, LibC.MSG_DONTWAIT, null, null);
         if (n < got) pool.Release(pkts.Slice(n, got - n));
         if (tooBig > 0)
@@ -297,6 +325,53 @@ internal sealed unsafe class XskSocket : IDisposable
             Interlocked.Add(ref _counters.RxBytes, bytes);
         }
         return n;
+    }
+
+    /// <summary>
+    /// Gathers the frame chained over descriptors <paramref name="first"/>.. (XDP_USE_SG) into <c>pkts[n]</c>, a large
+    /// buffer when it does not fit a small one, and returns their frames to the fill ring. Returns the descriptors
+    /// taken (negative: the frame was dropped, no buffer could hold it), or 0 when the chain's last descriptor is not
+    /// in the ring.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int ReceiveChain(PacketPool pool, Span<int> pkts, int n, ushort portNo, uint rxIdx, uint fillIdx, uint first, uint avail, ref long bytes)
+    {
+        uint last = first;
+        int total = 0;
+        while (true)
+        {
+            if (last >= avail) return 0;
+            ref XdpDesc d = ref _rx.Desc(rxIdx + last);
+            total += (int)d.Len;
+            if ((d.Options & XDP_PKT_CONTD) == 0) break;
+            last++;
+        }
+        int count = (int)(last - first + 1);
+        int p = pkts[n];
+        bool fits = total <= ushort.MaxValue && total <= pool.Room(p);
+        if (!fits && total <= ushort.MaxValue && pool.AllocLarge() is >= 0 and int large)
+        {
+            // A large buffer's room (64 KiB) holds every chain the kernel builds.
+            pool.Release(p);
+            pkts[n] = p = large;
+            fits = true;
+        }
+        int at = fits ? pool.FrameOffset(p) : 0;
+        for (uint i = first; i <= last; i++)
+        {
+            ref XdpDesc d = ref _rx.Desc(rxIdx + i);
+            if (fits)
+            {
+                new ReadOnlySpan<byte>(_umem + d.Addr, (int)d.Len).CopyTo(new Span<byte>(pool.Slab, at, (int)d.Len));
+                at += (int)d.Len;
+            }
+            _fill.Addr(fillIdx + i) = d.Addr & _frameMask;
+        }
+        if (!fits) return -count;
+        pool.Length[p] = (ushort)total;
+        pool.InPort[p] = portNo;
+        bytes += total;
+        return count;
     }
 
     /// <summary>The polling thread is about to block: push out what the TX ring holds, and say whether frames wait.</summary>
@@ -367,7 +442,21 @@ internal sealed unsafe class XskSocket : IDisposable
         _lastKernelDrops = drops;
     }
 
-    /// <summary>Transmits <paramref name="pkts"/> through the TX ring. Only the TX owner calls this.</summary>
+    /// <summary>Most descriptors one frame may be chained over: the kernel builds a chain's skb from one linear part and
+    /// at most MAX_SKB_FRAGS - 1 more (32 KiB with 2 KiB frames, a 9000-byte jumbo frame takes 5).</summary>
+    private const int MaxChain = 16;
+
+    /// <summary>Descriptors a frame of <paramref name="len"/> bytes takes on the TX ring; 0 when it cannot be sent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int DescriptorsFor(int len)
+    {
+        if (len <= _frameSize) return len == 0 ? 0 : 1;
+        int n = (len + _frameSize - 1) / _frameSize;
+        return MultiBuffer && n <= MaxChain ? n : 0;
+    }
+
+    /// <summary>Transmits <paramref name="pkts"/> through the TX ring (a frame larger than a UMEM frame as a descriptor
+    /// chain, XDP_PKT_CONTD on all but the last). Only the TX owner calls this.</summary>
     public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
     {
         if (_fd < 0) return;
@@ -376,42 +465,55 @@ internal sealed unsafe class XskSocket : IDisposable
         int i = 0;
         while (i < pkts.Length)
         {
+            int first = DescriptorsFor(pool.Length[pkts[i]]);
+            if (first == 0)
+            {
+                dropped++;
+                i++;
+                continue;
+            }
             int room = (int)Math.Min(_tx.Free, (uint)_txFreeCount);
-            if (room == 0)
+            if (room < first)
             {
                 Kick();
                 ReclaimCompletions();
                 room = (int)Math.Min(_tx.Free, (uint)_txFreeCount);
-                if (room == 0)
+                if (room < first)
                 {
                     dropped += pkts.Length - i;
                     break;
                 }
             }
-            int cnt = Math.Min(Math.Min(room, TxBatch), pkts.Length - i);
+            int budget = Math.Min(room, TxBatch);   // at least `first`: a chain is shorter than a batch
             uint idx = _tx.Local;
-            uint k = 0;
-            for (int j = 0; j < cnt; j++)
+            int k = 0;
+            for (; i < pkts.Length; i++)
             {
-                int p = pkts[i + j];
+                int p = pkts[i];
                 int len = pool.Length[p];
-                if (len == 0 || len > _frameSize)
+                int need = DescriptorsFor(len);
+                if (need == 0)
                 {
                     dropped++;
                     continue;
                 }
-                ulong addr = _txFree[--_txFreeCount];
-                new ReadOnlySpan<byte>(pool.Slab, pool.FrameOffset(p), len).CopyTo(new Span<byte>(_umem + addr, len));
-                ref XdpDesc d = ref _tx.Desc(idx + k);
-                d.Addr = addr;
-                d.Len = (uint)len;
-                d.Options = 0;
-                k++;
+                if (need > budget - k) break;
+                int from = pool.FrameOffset(p);
+                for (int f = 0; f < need; f++)
+                {
+                    int chunk = Math.Min(_frameSize, len - f * _frameSize);
+                    ulong addr = _txFree[--_txFreeCount];
+                    new ReadOnlySpan<byte>(pool.Slab, from + f * _frameSize, chunk).CopyTo(new Span<byte>(_umem + addr, chunk));
+                    ref XdpDesc d = ref _tx.Desc(idx + (uint)k);
+                    d.Addr = addr;
+                    d.Len = (uint)chunk;
+                    d.Options = f < need - 1 ? XDP_PKT_CONTD : 0;
+                    k++;
+                }
                 bytes += len;
+                sent++;
             }
-            _tx.Submit(k);
-            sent += k;
-            i += cnt;
+            _tx.Submit((uint)k);
             Kick();
             ReclaimCompletions();
         }

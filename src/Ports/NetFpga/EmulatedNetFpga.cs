@@ -12,28 +12,11 @@ namespace Softswitch.Ports.NetFpga;
 /// SRAM, wildcard rows behind their staging registers, lookup and MAC counters) and the packet path it implies.
 /// </summary>
 /// <remarks>
-/// <para>This model exists to test <see cref="NetFpgaDriver"/>, so it shares none of the driver's encoding: it builds
-/// the 248-bit key from each frame with its own header parser (the bitfile's header_parser rules), computes the two
-/// CRCs with its own bitwise code, and decodes the action words with its own shifts. Only frame rewriting reuses the
-/// datapath's <see cref="PacketRewriter"/> (rewriting bytes is not encoding).</para>
-/// <para><b>Packet path</b> (one MAC port i, src_port 2i): exact lookup at CRC1(key) and CRC2(key) (CRC-32 MSB-first,
-/// init 0, over the key's bytes in memory order with the pad byte zero, low 15 bits), matching all 256 bits with the
-/// valid bit set; on a miss, the 32 wildcard rows in row order, comparing the 248 key bits where the mask bit is 0; the
-/// first matching row wins (no priority). The hit's action: STRIP_VLAN, SET_VLAN_VID/PCP, SET_DL_SRC/DST,
-/// SET_NW_SRC/DST, SET_NW_TOS, SET_TP_SRC/DST, each applied once, in that order, then one copy of the result to every
-/// port of forward_bitmask (bit 2j = MAC j, bit 2j+1 = CPU queue j); an empty bitmask drops (NUM_PKTS_DROPPED).
-/// Frames for CPU queue j surface as received by the software on board port j (<see cref="NetFpgaBoardPort"/>).</para>
-/// <para><b>CPU path</b>: a frame the software sends on board port j enters as src_port 2j+1 and is looked up in the
-/// reserved rows 24..31 only (the driver's CPU → MAC rows), so it leaves MAC j; with those rows missing it is dropped.
-/// Whether the real bitfile also matches CPU frames against flow rows is not modelled.</para>
-/// <para><b>Counters</b>: exact rows count packets (25 bits) with a 7-bit last-seen stamp and bytes, and a register
-/// read of a counter word clears it (the reference library reads them as deltas); wildcard rows keep 32-bit totals;
-/// MAC_GRP_j counts frames and bytes received on and sent from MAC j; TIMER ticks every 8 ns of the clock. Writing
-/// bit 8 of CPCI_REG_CTRL resets everything. Unknown addresses read 0 and are counted in
-/// <see cref="UnknownRegisterAccesses"/>.</para>
-/// <para>Known differences from the software parser (the bitfile's behaviour): 802.3/SNAP frames keep their length
-/// field as eth_type; later IP fragments still carry TCP/UDP ports; ARP is not checked for Ethernet/IPv4 hardware
-/// types. Thread safety: one lock around the register file and every lookup.</para>
+/// It exists to test <see cref="NetFpgaDriver"/>, so it shares none of the driver's encoding: its own header parser,
+/// CRCs and action decoding (only frame rewriting reuses <see cref="PacketRewriter"/>). Keep it that way, or the tests
+/// check the driver against itself. Unknown register addresses read 0 and are counted in
+/// <see cref="UnknownRegisterAccesses"/>. Thread safety: one lock around the register file and every lookup.
+/// The packet path, CPU path, counters and known differences it models: docs/offload.md, "The NetFPGA-1G emulator".
 /// </remarks>
 public sealed class EmulatedNetFpga : IRegisterBus
 {

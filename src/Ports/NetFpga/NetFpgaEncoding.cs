@@ -10,28 +10,11 @@ namespace Softswitch.Ports.NetFpga;
 /// mask (8 words) and 320-bit action (10 words).
 /// </summary>
 /// <remarks>
-/// Layouts (bit positions LSB-first over the little-endian words, word i = bits 32i..32i+31; packed C structs
-/// nf2_of_entry / nf2_of_action of the OF1.0 bitfile):
-/// <code>
-/// key    tp_dst 0-15 | tp_src 16-31 | ip_proto 32-39 | ip_dst 40-71 | ip_src 72-103 | eth_type 104-119
-///        eth_dst 120-167 | eth_src 168-215 | src_port 216-223 | ip_tos 224-231 | vlan 232-247 | pad 248-255
-/// action forward_bitmask 0-15 | nf2_action_flag 16-31 | vlan_vid 32-47 | vlan_pcp 48-55 | dl_src 56-103
-///        dl_dst 104-151 | nw_src 152-183 | nw_dst 184-215 | nw_tos 216-223 | tp_src 224-239 | tp_dst 240-255
-/// </code>
-/// Values: MACs as 48-bit numbers with the first wire byte most significant (so byte-reversed in memory), IPs and
-/// ports in host order, ip_tos masked 0xFC, vlan = PCP &lt;&lt; 13 | VID or 0xFFFF for untagged, src_port =
-/// (of_port − 1) × 2, pad = 0x80 marks a valid exact row. Mask bits are 1 for "don't care": a wildcarded field is all
-/// ones, nw_src/nw_dst with n wildcarded bits have the low n bits set, a wildcarded in_port is 0xFF; ip_tos
-/// wildcarded is 0xFC (the reference library's value; the key's low two TOS bits are always zero). A wildcarded
-/// dl_vlan masks all 16 bits (the reference library leaves bit 12 compared, which would keep untagged frames from
-/// matching). forward_bitmask bit 2i = MAC port i, bit 2i+1 = CPU queue i.
-/// VLAN, where the contract says less than we would like: it gives the key's vlan field as PCP &lt;&lt; 13 | VID
-/// (0xFFFF untagged) and says nothing of the CFI/DEI bit at position 12. Every choice here only relies on "mask 1 = don't
-/// care" and on 0xFFFF for untagged frames: a wildcarded dl_vlan ignores the whole field; a matched VID compares bit 12 as
-/// zero, so if the board did carry a set DEI bit there, such frames would miss and be answered by software (slower, same
-/// answer); dl_vlan_pcp with dl_vlan wildcarded, which depends on how the board keys untagged frames, stays in software
-/// (<see cref="CheckMatch"/>).
-/// Stateless; the emulator (<see cref="EmulatedNetFpga"/>) deliberately decodes with code of its own.
+/// Bit positions are the constants below (LSB-first over little-endian words, as the bitfile's packed C structs
+/// nf2_of_entry and nf2_of_action); a mask bit of 1 means "don't care". <see cref="CheckMatch"/> and the action check
+/// refuse what the board cannot run with the software's meaning, so such flows stay in software rather than answer
+/// differently. Stateless; the emulator (<see cref="EmulatedNetFpga"/>) deliberately decodes with code of its own.
+/// Layouts, values and the VLAN choices: docs/offload.md, "The NetFPGA-1G encoding".
 /// </remarks>
 public static class NetFpgaEncoding
 {

@@ -17,28 +17,11 @@ internal sealed class ControlSocketException(string message, bool inUse = false)
 /// unixctl JSON-RPC (<see cref="UnixctlJsonRpc"/>, for <c>ovs-appctl -t SOCKET</c>), several requests per connection.
 /// </summary>
 /// <remarks>
-/// <para><b>The file</b>: the parent directory is created (mode 0750) when missing, and refused when another user (not
-/// root) owns it or others may write to it without the sticky bit (<see cref="CheckDirectory"/>); the socket is bound under umask 0177,
-/// so it is born 0600 (only its owner, normally root, may connect). A socket file already at the path is taken over
-/// only when nobody answers on it (a daemon that died); a live one, or a path that is not a socket, is an error.
-/// <see cref="Dispose"/> removes the file, unless another process has put a socket of its own there since.</para>
-/// <para><b>Robustness</b>: at most <see cref="MaxConnections"/> requests run at once (more are answered "busy");
-/// a client has <see cref="RequestTimeout"/> to send its line (a JSON-RPC client, each request); every failure of one connection stays in that
-/// connection. Nothing here runs on a forwarding thread.</para>
-/// <para><b>Threads, and no garbage per request</b>: monitors ask every few seconds, and every garbage collection
-/// pauses the forwarding threads, so a request allocates little more than its reply text. One long-lived thread
-/// (ctl-accept) blocks in accept(2) and hands each connection through a fixed ring, under a lock, to one of
-/// <see cref="MaxConnections"/> long-lived threads (ctl-worker); when that many connections wait or are being served
-/// (one stops counting once its reply is sent: a monitor asking again at once is never "busy" because the previous
-/// connection is still draining), the accept thread answers "busy" itself (and drains that client for at most a second before closing, as a worker does). A worker
-/// serves with blocking calls on buffers of its own, made once; each deadline is a poll(2) on the time left (the
-/// request's, the reply's 30 s, the drain's 1 s). So no timers, cancellation sources, async state machines or
-/// thread-pool hops; the client socket never joins the runtime's epoll engine; and no thread per request, which
-/// would cost its whole allocation context (kilobytes of the young generation's budget) each time.
-/// <see cref="Dispose"/> wakes the accept thread and the workers that wait for a request (shutdown(2) of the read
-/// side: a client that had sent part of a line is told the daemon is stopping, one that had sent nothing is closed),
-/// closes what is queued, and waits up to 2 s for the threads; a worker that is running a command or sending a reply
-/// finishes it.</para>
+/// The socket is born 0600 in a directory nobody else may write to (<see cref="CheckDirectory"/>); a live socket at the
+/// path is never taken over. At most <see cref="MaxConnections"/> requests run at once (more are answered "busy"), each
+/// on a long-lived worker thread with blocking calls on buffers made once, so a request allocates little more than its
+/// reply (every collection pauses the forwarding threads). Every failure of one connection stays in it; nothing here
+/// runs on a forwarding thread. Design: docs/host.md, "The control socket".
 /// </remarks>
 internal sealed class ControlServer : IDisposable
 {

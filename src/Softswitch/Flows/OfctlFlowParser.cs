@@ -9,30 +9,13 @@ namespace Softswitch.Flows;
 
 /// <summary>
 /// Reads flows written in ovs-ofctl's OpenFlow 1.0 syntax (the lines of an <c>ovs-ofctl add-flows</c> file, or the
-/// argument of <c>add-flow</c>) into datapath flow-mods, the way ovs-ofctl would put them on the OpenFlow 1.0 wire.
+/// argument of <c>add-flow</c>) into Ofproto's flow-mods, meaning what ovs-ofctl would put on the OpenFlow 1.0 wire.
 /// </summary>
 /// <remarks>
-/// <para>Grammar: fields separated by commas or white space, <c>actions=</c> last (everything after it is the action
-/// list). Match fields: <c>in_port</c>, <c>dl_vlan</c>, <c>dl_vlan_pcp</c>, <c>vlan_tci</c> (as ovs-ofctl prints OpenFlow 1.0 matches), <c>dl_src</c>, <c>dl_dst</c>,
-/// <c>dl_type</c>, <c>nw_src</c>/<c>nw_dst</c> (an address, <c>/prefix</c> or <c>/netmask</c> with contiguous bits),
-/// <c>nw_proto</c>, <c>nw_tos</c>, <c>tp_src</c>, <c>tp_dst</c>, <c>icmp_type</c>, <c>icmp_code</c>,
-/// <c>arp_spa</c>, <c>arp_tpa</c>, <c>arp_op</c>, and the shorthands <c>ip</c>, <c>icmp</c>, <c>tcp</c>, <c>udp</c>,
-/// <c>arp</c>; beyond OpenFlow 1.0, as ovs-ofctl spells them: <c>ipv6_src</c>/<c>ipv6_dst</c> (an address,
-/// <c>/prefix</c> or <c>/mask</c>), <c>ipv6_label</c>, <c>nd_target</c>, <c>nd_sll</c>, <c>nd_tll</c>, <c>arp_sha</c>,
-/// <c>arp_tha</c> (a MAC, <c>/mask</c> allowed), <c>mpls_label</c>, <c>mpls_tc</c>, <c>mpls_bos</c>, <c>metadata</c>
-/// (<c>/mask</c> allowed), <c>ip_ecn</c>, <c>ip_dscp</c>, <c>icmpv6_type</c>, <c>icmpv6_code</c>, and the shorthands
-/// <c>ipv6</c>, <c>icmp6</c>, <c>tcp6</c>, <c>udp6</c>; with <c>ipv6</c>, <c>nw_proto</c>, <c>nw_tos</c> and the ports
-/// apply to the IPv6 packet, as in Open vSwitch. Flow fields: <c>priority</c> (default 32768), <c>cookie</c>, <c>idle_timeout</c>, <c>hard_timeout</c>,
-/// <c>table</c> (0 only), <c>out_port</c>, <c>send_flow_rem</c>, <c>check_overlap</c>, <c>emerg</c>. Actions: a port
-/// number or <c>output:N</c>, <c>IN_PORT</c>, <c>TABLE</c>, <c>NORMAL</c>, <c>FLOOD</c>, <c>ALL</c>, <c>LOCAL</c>,
-/// <c>CONTROLLER[:max_len]</c>, <c>enqueue:PORT:QUEUE</c> (or <c>enqueue(PORT,QUEUE)</c>), <c>mod_vlan_vid</c>,
-/// <c>mod_vlan_pcp</c>, <c>strip_vlan</c>, <c>mod_dl_src</c>, <c>mod_dl_dst</c>, <c>mod_nw_src</c>,
-/// <c>mod_nw_dst</c>, <c>mod_nw_tos</c>, <c>mod_tp_src</c>, <c>mod_tp_dst</c>, <c>set_tunnel</c>, <c>drop</c>.
-/// Numbers are decimal or <c>0x</c> hexadecimal; names are case-insensitive.</para>
-/// <para>ovs-ofctl's meaning, not a literal reading: <c>dl_vlan=0xffff</c> (untagged) also pins
-/// <c>dl_vlan_pcp</c> to 0, as ovs-ofctl encodes it in an ofp_match; fields whose prerequisites are missing
-/// (<c>nw_src</c> without <c>ip</c> or <c>arp</c>, <c>tp_dst</c> without <c>tcp</c> or <c>udp</c>, ...) are
-/// errors, as in ovs-ofctl. Parsing allocates; it is management-plane code.</para>
+/// ovs-ofctl's meaning, not a literal reading: <c>dl_vlan=0xffff</c> (untagged) also pins <c>dl_vlan_pcp</c> to 0, and
+/// a field whose prerequisites are missing (<c>nw_src</c> without <c>ip</c> or <c>arp</c>, ...) is an error, as in
+/// ovs-ofctl. The fields and actions it reads: docs/manual.md, "Flow syntax". Parsing allocates; it is management-plane
+/// code.
 /// </remarks>
 public static class OfctlFlowParser
 {

@@ -12,31 +12,11 @@ namespace Softswitch.Tunnels;
 /// and a config written back as its canonical spec.
 /// </summary>
 /// <remarks>
-/// Grammar: <c>NAME:KIND[,OPTION=VALUE]...</c>, KIND one of <c>vxlan</c>, <c>gre</c> (or <c>gretap</c>), <c>ipip</c>.
-/// Options (case-insensitive names, each at most once):
-/// <list type="bullet">
-/// <item><c>local=IPv4</c>, <c>remote=IPv4</c> (required): the outer source and destination. The switch owns
-/// <c>local</c> on the underlay: it answers ARP for it and decapsulates what is sent to it.</item>
-/// <item><c>vni=N</c> (vxlan, required; 0..16777215) or <c>key=N</c> (gre, optional; 0..4294967295 or 0x...): the id
-/// sent when no set_tunnel action chose one, and the only id accepted on receive. <c>vni=flow</c> / <c>key=flow</c>:
-/// any id is accepted on receive (and becomes tun_id); send uses the set_tunnel id (0 without one).</item>
-/// <item><c>port=N</c>: the OpenFlow port number (1..65280; default: the lowest free one).</item>
-/// <item><c>underlay=N</c>: the OpenFlow port number of the port that carries the encapsulated packets (default:
-/// the only non-tunnel port, when there is exactly one).</item>
-/// <item><c>remote_mac=MAC</c>: the outer destination MAC (default: resolved with ARP for <c>nexthop</c>).</item>
-/// <item><c>nexthop=IPv4</c>: the address ARP resolves when the remote is behind a router (default: <c>remote</c>).</item>
-/// <item><c>local_mac=MAC</c>: the outer source MAC, also used in ARP replies (default: the underlay port's MAC).</item>
-/// <item><c>mac=MAC</c>: the tunnel port's own OpenFlow hardware address (default: a locally administered
-/// address derived from local, remote and the key, see <see cref="TunnelConfig.DefaultPortMac"/>).</item>
-/// <item><c>dstport=N</c> (vxlan): the UDP destination port (default 4789, the IANA port; Linux's legacy default is 8472).</item>
-/// <item><c>ttl=N</c> (1..255, default 64), <c>tos=N</c> (0..255, default 0): outer IPv4 TTL and TOS. DF is always set.</item>
-/// <item><c>inner_src_mac=MAC</c>, <c>inner_dst_mac=MAC</c> (ipip): the Ethernet addresses of the header synthesised
-/// for decapsulated packets (defaults: <see cref="TunnelConfig.InnerSource"/>, <see cref="TunnelConfig.InnerDestination"/>).</item>
-/// </list>
-/// The parser checks what a spec can get wrong by itself (syntax, ranges, options that do not fit the kind, missing
-/// or equal endpoints); what depends on the datapath (the underlay exists, the port number is free, no other tunnel
-/// receives the same traffic) is the datapath's <see cref="TunnelRegistry.Add(TunnelConfig)"/> to refuse.
-/// Management-plane code: allocates; stateless, thread safe.
+/// Grammar: <c>NAME:KIND[,OPTION=VALUE]...</c>, KIND <c>vxlan</c>, <c>gre</c> (or <c>gretap</c>) or <c>ipip</c>; the
+/// options are listed in docs/manual.md, "Tunnel specs". The parser checks what a spec can get wrong by itself;
+/// what depends on the datapath (the underlay, a free port number, no other tunnel receiving the same traffic) is
+/// <see cref="TunnelRegistry.Add(TunnelConfig)"/>'s to refuse. <see cref="TunnelConfig"/> written back is its canonical
+/// spec. Management-plane code: allocates; stateless, thread safe.
 /// </remarks>
 public static class TunnelSpec
 {
