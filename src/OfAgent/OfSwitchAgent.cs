@@ -91,6 +91,9 @@ public sealed class OfSwitchAgent : IAsyncDisposable
         Switch.Start(_events);
     }
 
+    /// <inheritdoc cref="OfConnectionManager.ReloadTls"/>
+    public void ReloadTls(OfTlsOptions tls) => _connections.ReloadTls(tls);
+
     public async ValueTask DisposeAsync()
     {
         await _connections.DisposeAsync().ConfigureAwait(false);

@@ -74,7 +74,7 @@ internal static class OfPorts
         return new OfPortDesc(OfPort.FromDatapath(p.No), info.HwAddr.Value, info.Name, FromDatapath(p.Config),
                               (p.State & PortState.LinkDown) != 0 ? OfPortState.LinkDown : OfPortState.None,
                               FromDatapath(info.Current), FromDatapath(info.Advertised), FromDatapath(info.Supported), FromDatapath(info.Peer),
-                              Kbps(info.Current), Kbps(info.Supported | info.Current));
+                              Kbps(info.Current), Kbps(info.Supported));
     }
 
     public static OfPortStats Stats(PortSlot p, long nowNanos)

@@ -300,6 +300,33 @@ public sealed class MininetSandboxTests
         AssertNoCleanup(run);
     }
 
+    /// <summary>
+    /// Mininet's stock switch with OpenFlow 1.3 (`mn --switch ovs,protocols=OpenFlow13`) served by `softswitch vswitchd`,
+    /// under an os-ken OpenFlow 1.3 learning-switch application (a table-miss entry to the controller, then flows per
+    /// destination): three switches in a line, pingall across them, every switch seen by the application and its
+    /// packet-ins answered; mn's teardown leaves nothing.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    [RequiresTool("osken-manager")]
+    public void StockOvsSwitchWithOpenFlow13PingsUnderAnOskenApp()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000,
+                            "sh", Path.Combine(Dir, "Mininet", "stock_ovs_test.sh"), "osken", Path.Combine(Dir, "Mininet", "osken_l2_of13.py"));
+        Console.WriteLine($"mn --switch ovs,protocols=OpenFlow13 under softswitch vswitchd and os-ken:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("MN EXIT 0", run.Output);
+        Assert.Contains("*** Results: 0% dropped (6/6 received)", run.Output);
+        string app = run.Output[(run.Output.IndexOf("OSKEN LOG", StringComparison.Ordinal) + "OSKEN LOG".Length)..];
+        // OpenFlow 1.3's features reply (auxiliary_id is 1.3's), one per switch, and packet-ins from its table-miss entry (cookie 0x5eed).
+        foreach (var dpid in new[] { "0000000000000001", "0000000000000002", "0000000000000003" })
+            Assert.Contains($"features dpid={dpid} n_tables=254 auxiliary_id=0", app);
+        Assert.Matches(@"packet_in in_port=\d+ src=\S+ dst=\S+ reason=0 table=0 cookie=5eed", app);
+        Assert.DoesNotContain("LEFT ", run.Output);
+        AssertNoCleanup(run);
+    }
+
     private sealed record Run(int ExitCode, string Output, string Logs, bool SentinelKept);
 
     private static void AssertNoCleanup(Run run)

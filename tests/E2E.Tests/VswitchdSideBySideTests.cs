@@ -9,9 +9,10 @@ namespace Softswitch.E2E.Tests;
 /// ovsdb-server): one script of ovs-vsctl and ovs-ofctl calls, applied to both, leaves the same database contents in
 /// the columns the daemon writes (cur_cfg, datapath_types, datapath_id, status, ofport, link and admin state, the
 /// start of an error, a controller's is_connected and role) and gets the same OpenFlow answers (dump-flows, and
-/// show's port numbers and states). Addresses, ifindexes and speeds differ by nature and are not compared; nor are
-/// show's config lines (Open vSwitch reports an internal port whose device is down as PORT_DOWN, Softswitch 0). The
-/// flows are dumped in OpenFlow 1.3 and 1.0 (goto-table there as Open vSwitch's resubmit extension).
+/// show's ports: number, name, config, state, link modes and speeds). Each side has veths of its own namespace (one
+/// up, one administratively down, one whose peer is down; then two of them change) beside internal and patch ports.
+/// Addresses and ifindexes differ by nature and are not compared. The flows are dumped in OpenFlow 1.3 and 1.0
+/// (goto-table there as Open vSwitch's resubmit extension).
 /// </summary>
 [RequiresTool("ovsdb-server")]
 [RequiresTool("ovs-vsctl")]
@@ -21,8 +22,8 @@ public sealed class VswitchdSideBySideTests
 {
     private static readonly string s_id = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>One daemon under the script: its ovs-vsctl, and an OpenFlow tool call on one of its bridges.</summary>
-    private sealed record Side(string Name, Func<string[], Sh.Result> Vsctl, Func<string, string, string[], Sh.Result> OfctlIn, Func<string> Log)
+    /// <summary>One daemon under the script: its ovs-vsctl, an OpenFlow tool call on one of its bridges, and `ip` in its namespace.</summary>
+    private sealed record Side(string Name, Func<string[], Sh.Result> Vsctl, Func<string, string, string[], Sh.Result> OfctlIn, Func<string> Log, string[] Ip)
     {
         /// <summary>ovs-ofctl -O OpenFlow13 COMMAND BRIDGE ARGS...</summary>
         public Sh.Result Ofctl(string bridge, string[] args) => OfctlIn("OpenFlow13", bridge, args);
@@ -43,9 +44,10 @@ public sealed class VswitchdSideBySideTests
             var sides = new[]
             {
                 new Side("ovs-vswitchd", a => Sh.Run("ovs-vsctl", ["--timeout=20", $"--db=unix:{ovs.RunDir}/db.sock", .. a], 30_000),
-                    (v, br, a) => Sh.Run("ovs-ofctl", ["-O", v, a[0], $"unix:{ovs.RunDir}/{br}.mgmt", .. a[1..]], 30_000), () => ovs.LogTail),
+                    (v, br, a) => Sh.Run("ovs-ofctl", ["-O", v, a[0], $"unix:{ovs.RunDir}/{br}.mgmt", .. a[1..]], 30_000), () => ovs.LogTail,
+                    ["ip", "-n", ovsNs.Name]),
                 new Side("softswitch vswitchd", a => db.TryVsctl(a),
-                    (v, br, a) => db.Tool("ovs-ofctl", ["-O", v, a[0], br, .. a[1..]]), () => VswitchdBridgesTests.Log(db)),
+                    (v, br, a) => db.Tool("ovs-ofctl", ["-O", v, a[0], br, .. a[1..]]), () => VswitchdBridgesTests.Log(db), ["ip"]),
             };
             // Each side's controller, where its daemon reaches 127.0.0.1 (Open vSwitch's namespace, or this one).
             var ports = new[] { FreePorts.Tcp(), FreePorts.Tcp() };
@@ -96,6 +98,16 @@ public sealed class VswitchdSideBySideTests
                 Assert.True(side.Ofctl(br1, ["del-flows", "--strict", "priority=200,in_port=5,dl_vlan=7"]).Ok);
                 Vsctl("set", "Interface", $"ovsp2{s_id}", "ofport_request=7");
 
+                // Veths of the side's namespace: v1 up with its peer up, v2 administratively down, v3 up with its peer down.
+                void Ip(params string[] a) => Sh.Check(side.Ip[0], [.. side.Ip[1..], .. a]);
+                for (int v = 1; v <= 3; v++)
+                {
+                    Ip("link", "add", $"ovsv{v}{s_id}", "type", "veth", "peer", "name", $"ovsw{v}{s_id}");
+                    if (v != 2) Ip("link", "set", $"ovsv{v}{s_id}", "up");
+                    if (v != 3) Ip("link", "set", $"ovsw{v}{s_id}", "up");
+                    Vsctl("add-port", br1, $"ovsv{v}{s_id}", "--", "set", "Interface", $"ovsv{v}{s_id}", $"ofport_request={9 + v}");
+                }
+
                 var facts = new List<string>
                 {
                     "applied " + (Vsctl("get", "Open_vSwitch", ".", "cur_cfg") == Vsctl("get", "Open_vSwitch", ".", "next_cfg")),
@@ -124,6 +136,17 @@ public sealed class VswitchdSideBySideTests
                 var show = side.Ofctl(br1, ["show"]);
                 Assert.True(show.Ok, show.Stderr);
                 facts.AddRange(Ports(show.Stdout));
+                var desc = side.Ofctl(br1, ["dump-ports-desc"]);
+                Assert.True(desc.Ok, desc.Stderr);
+                facts.AddRange(Ports(desc.Stdout).Select(l => "desc13 " + l));
+
+                // v1 taken down and v2 brought up: PORT_DOWN follows the device, and v1's link state with it.
+                Ip("link", "set", $"ovsv1{s_id}", "down");
+                Ip("link", "set", $"ovsv2{s_id}", "up");
+                string Show10() => side.OfctlIn("OpenFlow10", br1, ["show"]).Stdout;
+                Assert.True(VswitchdBridgesTests.Poll(() => Ports(Show10()).Contains($"port 10(ovsv1{s_id}) config PORT_DOWN")
+                    && Ports(Show10()).Contains($"port 11(ovsv2{s_id}) config 0"), 10), $"{side.Name}: show after the change:\n{Show10()}");
+                facts.AddRange(Ports(Show10()).Where(l => l.Contains("ovsv", StringComparison.Ordinal)).Select(l => "after " + l));
                 seen[s] = facts;
                 Vsctl("del-br", br1, "--", "del-br", br2);
             }
@@ -135,13 +158,14 @@ public sealed class VswitchdSideBySideTests
             foreach (var pidFile in controllers)
                 if (File.Exists(pidFile)) Sh.Run("kill", "-TERM", File.ReadAllText(pidFile).Trim());
             VswitchdBridgesTests.StopDaemon(pid);
-            foreach (var link in new[] { br1, br2, $"ovsp1{s_id}", $"ovsp2{s_id}" }) Sh.Run("ip", "link", "del", link);
+            foreach (var link in new[] { br1, br2, $"ovsp1{s_id}", $"ovsp2{s_id}", $"ovsv1{s_id}", $"ovsv2{s_id}", $"ovsv3{s_id}" }) Sh.Run("ip", "link", "del", link);
         }
     }
 
-    /// <summary>show's ports: number and name, then the state line, one fact each (addresses and speeds left out).</summary>
-    private static IEnumerable<string> Ports(string show)
+    /// <summary>show's ports: number and name, then each line of config, state, link modes and speeds, one fact each (addresses left out).</summary>
+    private static List<string> Ports(string show)
     {
+        var facts = new List<string>();
         string? port = null;
         foreach (var line in show.Split('\n'))
         {
@@ -151,8 +175,9 @@ public sealed class VswitchdSideBySideTests
                 port = $"port {head.Groups[1].Value}({head.Groups[2].Value})";
                 continue;
             }
-            var state = Regex.Match(line, @"^\s+state:\s+(.*)$");
-            if (port is not null && state.Success) yield return $"{port} state {state.Groups[1].Value.Trim()}";
+            var item = Regex.Match(line, @"^\s+(config|state|current|advertised|supported|peer|speed):\s+(.*)$");
+            if (port is not null && item.Success) facts.Add($"{port} {item.Groups[1].Value} {item.Groups[2].Value.Trim()}");
         }
+        return facts;
     }
 }

@@ -1,4 +1,6 @@
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Ports.Linux;
+using Softswitch.TestKit;
 
 namespace Softswitch.Ports.Tests;
 
@@ -20,5 +22,36 @@ public sealed class NetInterfaceTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++) NetInterface.CurrentIndex(lo);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>
+    /// A veth's link modes as its driver reports them through ethtool (10000 Mbit/s full duplex on twisted pair, no
+    /// supported or advertised modes), also while it is administratively down, when sysfs refuses to tell its speed:
+    /// the port description then says 10GB-FD COPPER, as Open vSwitch shows the same interface.
+    /// </summary>
+    [NetnsFact]
+    public void LinkModesAreTheDriversAlsoWhileTheLinkIsDown()
+    {
+        using var veth = VethPair.Create();
+        Sh.Check("ip", "link", "set", veth.A, "down");
+        Assert.False(File.Exists($"/sys/class/net/{veth.A}/speed") && TryRead($"/sys/class/net/{veth.A}/speed") is not null, "sysfs told a down link's speed");
+        var nic = NetInterface.Open(veth.A);
+        Assert.Equal((PortFeatures.Rate10GbFd | PortFeatures.Copper, PortFeatures.None, PortFeatures.None), nic.LinkModes());
+        var info = nic.ToPortInfo();
+        Assert.Equal(PortFeatures.Rate10GbFd | PortFeatures.Copper, info.Current);
+        Assert.Equal(PortFeatures.None, info.Supported);
+        Assert.Null(NetInterface.Open("lo").LinkModes());
+    }
+
+    private static string? TryRead(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 }

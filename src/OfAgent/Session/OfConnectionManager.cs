@@ -34,7 +34,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     private readonly CancellationTokenSource _cts = new();
     private readonly List<Task> _tasks = new();
     private readonly OfProtocol?[] _protocols = new OfProtocol?[32];
-    private OfTlsContext? _tls;
+    private volatile OfTlsContext? _tls;
 
     private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_initialBackoff = TimeSpan.FromSeconds(1);
@@ -118,6 +118,19 @@ internal sealed class OfConnectionManager : IAsyncDisposable
         var active = controllers.Where(e => !e.Passive).Select(e => (Ep: e, Status: new OfControllerStatus(e.ToString()))).ToList();
         ActiveControllers = active.Select(a => a.Status).ToList();
         foreach (var (ep, status) in active) _tasks.Add(Task.Run(() => ConnectLoop(ep, status)));
+    }
+
+    /// <summary>
+    /// New TLS material (files read now): the ssl: connections and pssl: openings that follow use it, connections
+    /// established keep theirs. Throws <see cref="OfTlsException"/> when the files cannot be used (the material before stays).
+    /// </summary>
+    public void ReloadTls(OfTlsOptions tls)
+    {
+        var ctx = OfTlsContext.Load(tls, _log);
+        Options.Tls = tls;
+        _tls = ctx;
+        foreach (var l in _listeners)
+            if (l.Endpoint.IsTls) l.SetTls(ctx);
     }
 
     private static string Describe(OfListener l) => l.Endpoint.Kind switch

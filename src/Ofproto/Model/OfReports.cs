@@ -20,6 +20,7 @@ public enum OfPortState : byte
 
 /// <summary>A port's description (OpenFlow 1.0's ofp_phy_port, 1.3's ofp_port).</summary>
 /// <param name="CurrentSpeedKbps">The current rate in kbit/s (OpenFlow 1.3's curr_speed), from <paramref name="Current"/>.</param>
+/// <param name="MaxSpeedKbps">The fastest supported rate in kbit/s (max_speed), from <paramref name="Supported"/> (0 when the port reports none, as Open vSwitch does).</param>
 public sealed record OfPortDesc(uint PortNo, ulong HwAddr, string Name, OfPortConfig Config, OfPortState State,
                                 OfPortFeatures Current, OfPortFeatures Advertised, OfPortFeatures Supported, OfPortFeatures Peer,
                                 uint CurrentSpeedKbps, uint MaxSpeedKbps);

@@ -65,6 +65,7 @@ internal static unsafe partial class LibC
     public const ulong SIOCGIFMTU = 0x8921;
     public const ulong SIOCGIFHWADDR = 0x8927;
     public const ulong SIOCGIFINDEX = 0x8933;
+    public const ulong SIOCETHTOOL = 0x8946;
     public const short IFF_UP = 0x1;
     public const short IFF_RUNNING = 0x40;
     public const int IFNAMSIZ = 16;

@@ -11,7 +11,8 @@ namespace Softswitch.Ports.Linux;
 /// <remarks>
 /// Design: the ifindex is resolved once, at <see cref="Open"/>; MAC, MTU and flags are read on demand with
 /// SIOCGIF* ioctls on one shared AF_INET datagram socket (no privileges needed), so <see cref="IsUp"/> (and
-/// <see cref="CurrentIndex"/>, an interface's ifindex now) costs one syscall and no allocation and may be polled. Speed and duplex come from sysfs, once.
+/// <see cref="CurrentIndex"/>, an interface's ifindex now) costs one syscall and no allocation and may be polled. Link modes come from the
+/// ethtool ioctl (sysfs speed and duplex when the driver answers none), once, when a port is opened.
 /// Thread safety: immutable after Open; every method may be called from any thread.
 /// </remarks>
 public sealed unsafe class NetInterface
@@ -158,11 +159,71 @@ public sealed unsafe class NetInterface
         return rate | PortFeatures.Copper;
     }
 
-    /// <summary>The ofp_phy_port view of this interface.</summary>
+    /// <summary>The ofp_phy_port view of this interface: the driver's link modes (<see cref="LinkModes"/>), else its sysfs speed.</summary>
     public PortInfo ToPortInfo(string? portName = null)
     {
+        if (LinkModes() is var (current, advertised, supported))
+            return new PortInfo(portName ?? Name, Mac, Current: current, Advertised: advertised, Supported: supported, Mtu: Mtu);
         var cur = SpeedFeatures();
         return new PortInfo(portName ?? Name, Mac, Current: cur, Supported: cur, Mtu: Mtu);
+    }
+
+    // struct ethtool_cmd (ETHTOOL_GSET), as <linux/ethtool.h> lays it out:
+    //   0 cmd u32 | 4 supported u32 | 8 advertising u32 | 12 speed u16 | 14 duplex u8 | 15 port u8 | 16 phy_address u8
+    //   17 transceiver u8 | 18 autoneg u8 | 19 mdio_support u8 | 20 maxtxpkt u32 | 24 maxrxpkt u32 | 28 speed_hi u16
+    //   30 eth_tp_mdix u8 | 31 eth_tp_mdix_ctrl u8 | 32 lp_advertising u32 | 36 reserved u32[2]
+    private const int EthtoolCmdSize = 44;
+    private const uint EthtoolGset = 0x1;
+    private const byte DuplexFull = 1, PortTp = 0x00, PortFibre = 0x03;
+
+    /// <summary>ethtool's SUPPORTED_*/ADVERTISED_* bits (the same numbering) and ours.</summary>
+    private static readonly (uint Ethtool, PortFeatures Ours)[] s_ethtoolModes =
+    [
+        (1u << 0, PortFeatures.Rate10MbHd), (1u << 1, PortFeatures.Rate10MbFd), (1u << 2, PortFeatures.Rate100MbHd),
+        (1u << 3, PortFeatures.Rate100MbFd), (1u << 4, PortFeatures.Rate1GbHd), (1u << 5, PortFeatures.Rate1GbFd),
+        (1u << 12, PortFeatures.Rate10GbFd), (1u << 7, PortFeatures.Copper), (1u << 10, PortFeatures.Fiber),
+        (1u << 6, PortFeatures.Autoneg), (1u << 13, PortFeatures.Pause), (1u << 14, PortFeatures.PauseAsym),
+    ];
+
+    /// <summary>
+    /// The link modes the driver reports through the ethtool ioctl (ETHTOOL_GSET), read as Open vSwitch's netdev-linux
+    /// reads them, also while the link is down (sysfs then refuses the speed): current from the speed and duplex (an
+    /// exact 10, 100, 1000 or 10000 Mbit/s, else no rate), the port type (COPPER for twisted pair, FIBER) and
+    /// autonegotiation; advertised and supported from their masks. Null when the driver answers no ethtool request.
+    /// </summary>
+    public (PortFeatures Current, PortFeatures Advertised, PortFeatures Supported)? LinkModes()
+    {
+        int fd = ControlFd();
+        if (fd < 0) return null;
+        byte* cmd = stackalloc byte[EthtoolCmdSize];
+        new Span<byte>(cmd, EthtoolCmdSize).Clear();
+        *(uint*)cmd = EthtoolGset;
+        byte* ifr = stackalloc byte[LibC.IfReqSize];
+        new Span<byte>(ifr, LibC.IfReqSize).Clear();
+        _ifrName.CopyTo(new Span<byte>(ifr, LibC.IFNAMSIZ));
+        *(byte**)(ifr + 16) = cmd;                       // ifr_data
+        if (LibC.ioctl(fd, LibC.SIOCETHTOOL, ifr) != 0) return null;
+        uint speed = *(ushort*)(cmd + 12) | (uint)*(ushort*)(cmd + 28) << 16;
+        bool full = cmd[14] == DuplexFull;
+        var current = speed switch
+        {
+            10 => full ? PortFeatures.Rate10MbFd : PortFeatures.Rate10MbHd,
+            100 => full ? PortFeatures.Rate100MbFd : PortFeatures.Rate100MbHd,
+            1000 => full ? PortFeatures.Rate1GbFd : PortFeatures.Rate1GbHd,
+            10000 => PortFeatures.Rate10GbFd,
+            _ => PortFeatures.None,
+        };
+        current |= cmd[15] switch { PortTp => PortFeatures.Copper, PortFibre => PortFeatures.Fiber, _ => PortFeatures.None };
+        if (cmd[18] != 0) current |= PortFeatures.Autoneg;
+        return (current, Modes(*(uint*)(cmd + 8)), Modes(*(uint*)(cmd + 4)));
+    }
+
+    private static PortFeatures Modes(uint mask)
+    {
+        var f = PortFeatures.None;
+        foreach (var (bit, ours) in s_ethtoolModes)
+            if ((mask & bit) != 0) f |= ours;
+        return f;
     }
 
     private string? ReadSys(string attr)

@@ -32,7 +32,8 @@ public sealed class PatchPort : IPort
     /// <summary>An end named <paramref name="name"/> that connects to the end named <paramref name="peerName"/>.</summary>
     public PatchPort(string name, string peerName, MacAddress mac)
     {
-        Info = new PortInfo(name, mac, PortFeatures.Rate10GbFd | PortFeatures.Copper, Mtu: 9000);
+        // No link modes: a patch has no medium nor rate (Open vSwitch reports none for its patch ports either).
+        Info = new PortInfo(name, mac, PortFeatures.None, Mtu: 9000);
         PeerName = peerName;
     }
 

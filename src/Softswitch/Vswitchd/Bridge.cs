@@ -16,8 +16,9 @@ namespace Softswitch.Vswitchd;
 /// threads every bridge shares (null: each bridge starts one of its own).</summary>
 internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, ForwardingThreads? Threads = null)
 {
-    /// <summary>Opens an interface of type "" or "system" (an existing interface); tests replace it.</summary>
-    public Func<string, ILogger, IPort> OpenSystem { get; init; } = static (name, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = 8 << 20 });
+    /// <summary>Opens an interface of type "" or "system" (an existing interface) with a receive ring of the given
+    /// bytes (<see cref="Bridge.DefaultRxRingSize"/> unless options:rx_ring_size asks for another); tests replace it.</summary>
+    public Func<string, int, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = ringSize });
 
     /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
     public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
@@ -48,15 +49,29 @@ internal sealed class Bridge : IDisposable
     /// <summary>The LOCAL port's number in the Interface table's ofport, as OpenFlow 1.0 numbers it (OFPP_LOCAL).</summary>
     public const long OfpLocal = 65534;
 
+    /// <summary>
+    /// Bytes of an AF_PACKET port's receive ring unless its Interface asks otherwise (options:rx_ring_size): 512 slots
+    /// of 2 KiB at the default MTU. The ring is resident memory for as long as the port is open, and a Mininet tree has
+    /// dozens of ports; Open vSwitch's own AF_PACKET ports have no ring at all (the socket's receive queue).
+    /// </summary>
+    public const int DefaultRxRingSize = 1 << 20;
+
+    /// <summary>The bounds of options:rx_ring_size (bytes).</summary>
+    public const int MinRxRingSize = 128 << 10, MaxRxRingSize = 1 << 30;
+
     private sealed record OpenInterface(InterfaceConfig Config, ushort No, IPort Port);
 
     private readonly BridgeHost _host;
     private readonly ILogger _log;
     private readonly Dictionary<Guid, OpenInterface> _open = [];
     private readonly Dictionary<Guid, (InterfaceConfig Config, string Error)> _failed = [];
+    /// <summary>Each port's interface administrative state as last followed into its PORT_DOWN bit (<see cref="FollowAdminStates"/>).</summary>
+    private readonly Dictionary<ushort, bool> _adminUp = [];
     private LinkWatcher? _links;
     private BridgeConfig _config;
     private string _refused = "";
+    /// <summary>The agent serves ssl:/pssl: targets; or it left them out for want of usable TLS material (remade when the SSL row changes).</summary>
+    private bool _tlsInAgent, _tlsWaiting;
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -159,9 +174,10 @@ internal sealed class Bridge : IDisposable
             versions = AgentOptions.AllVersions;
         }
         var controllers = new List<string>();
+        var tlsTargets = new List<string>();
         foreach (var c in config.Controllers)
         {
-            if (OfEndpoint.TryParse(c.Target, out _, out var why)) controllers.Add(c.Target);
+            if (OfEndpoint.TryParse(c.Target, out var ep, out var why)) (ep!.IsTls ? tlsTargets : controllers).Add(c.Target);
             else _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
         }
         var options = new AgentOptions
@@ -170,6 +186,22 @@ internal sealed class Bridge : IDisposable
             Versions = versions,
             Listeners = ["punix:" + ManagementSocket],
         };
+        // ssl: and pssl: take the SSL row's files; without usable ones they wait (left out) until the row changes.
+        _tlsInAgent = _tlsWaiting = false;
+        if (tlsTargets.Count > 0)
+        {
+            if (TlsMaterial(config.Ssl, out var why) is { } tls)
+            {
+                options.Tls = tls;
+                controllers.AddRange(tlsTargets);
+                _tlsInAgent = true;
+            }
+            else
+            {
+                _tlsWaiting = true;
+                _log.LogWarning("bridge {Bridge}: controller target(s) {Targets} not served: {Why}", Name, string.Join(", ", tlsTargets), why);
+            }
+        }
         // The agent keeps one probe interval and one backoff for all its controllers: the shortest asked for
         // (inactivity_probe 0 turns probing off; max_backoff below 1 s is 1 s, as Open vSwitch takes them).
         if (config.Controllers.Select(c => c.InactivityProbeMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var probe)
@@ -183,6 +215,53 @@ internal sealed class Bridge : IDisposable
         return agent;
     }
 
+    /// <summary>The SSL row's files as the agent takes them, checked now (read as a new connection will read them); null with why when they cannot serve.</summary>
+    private static OfTlsOptions? TlsMaterial(SslConfig? ssl, out string? why)
+    {
+        why = null;
+        if (ssl is null)
+        {
+            why = "no SSL configuration (Open_vSwitch ssl is empty; ovs-vsctl set-ssl PRIVATE-KEY CERTIFICATE CA-CERT)";
+            return null;
+        }
+        var tls = new OfTlsOptions
+        {
+            PrivateKeyFile = ssl.PrivateKey,
+            CertificateFile = ssl.Certificate,
+            CaCertFile = ssl.BootstrapCaCert ? null : ssl.CaCert,
+            BootstrapCaCertFile = ssl.BootstrapCaCert ? ssl.CaCert : null,
+        };
+        try
+        {
+            OfTlsContext.Load(tls);
+            return tls;
+        }
+        catch (OfTlsException e)
+        {
+            why = "SSL configuration: " + e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>A new SSL row for an agent that serves ssl:/pssl: targets: the connections that follow use it, those established keep theirs.</summary>
+    private void ReloadTls(SslConfig? ssl)
+    {
+        if (TlsMaterial(ssl, out var why) is not { } tls)
+        {
+            _log.LogWarning("bridge {Bridge}: the SSL configuration changed but cannot serve ({Why}): new connections keep the material before", Name, why);
+            return;
+        }
+        try
+        {
+            Agent.ReloadTls(tls);
+            _log.LogInformation("bridge {Bridge}: new SSL configuration (private key {Key}, certificate {Cert}, CA {Ca}) for new connections", Name, ssl!.PrivateKey, ssl.Certificate, ssl.CaCert);
+        }
+        catch (OfTlsException e)
+        {
+            _log.LogWarning("bridge {Bridge}: the SSL configuration changed but cannot serve ({Why}): new connections keep the material before", Name, e.Message);
+        }
+    }
+
     /// <summary>Makes the bridge what <paramref name="config"/> asks for; failures stay with their interface (see <see cref="Interfaces"/>).</summary>
     public void Apply(BridgeConfig config)
     {
@@ -192,12 +271,17 @@ internal sealed class Bridge : IDisposable
 
         ulong dpid = DatapathId;
         if (config.DatapathIdText != _config.DatapathIdText || config.HwAddr != _config.HwAddr) dpid = ChooseDatapathId(config);
-        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey)
+        bool sslChanged = !Equals(config.Ssl, _config.Ssl);
+        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey || (sslChanged && _tlsWaiting))
         {
             // The agent (and the OpenFlow switch it speaks for) is remade over the same datapath and tables.
             DisposeAgent();
             DatapathId = dpid;
             Agent = StartAgent(config);
+        }
+        else if (sslChanged && _tlsInAgent)
+        {
+            ReloadTls(config.Ssl);
         }
 
         var wanted = config.Interfaces.ToDictionary(i => i.Uuid);
@@ -206,13 +290,15 @@ internal sealed class Bridge : IDisposable
         {
             if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
                 && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local)
-                && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options)))
+                && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options))
+                && w.Options.GetValueOrDefault(RxRingSizeKey) == open.Config.Options.GetValueOrDefault(RxRingSizeKey))
             {
                 continue;
             }
             Release(open.Port);
             Dp.RemovePort(open.No);
             _open.Remove(uuid);
+            _adminUp.Remove(open.No);
             removed = true;
             _log.LogInformation("bridge {Bridge}: port {No} ({Name}) removed", Name, PortText(open.No), open.Config.Name);
         }
@@ -238,6 +324,24 @@ internal sealed class Bridge : IDisposable
             TryOpen(i, 0);
         }
         _config = config;
+        FollowAdminStates();
+    }
+
+    /// <summary>
+    /// Gives each port whose interface's administrative state changed since the last look (or that is new) the
+    /// PORT_DOWN config bit of that state, as Open vSwitch reports a device that is down (told to controllers as
+    /// PORT_STATUS). Only changes are followed: a controller's PORT_MOD stands until the device's state changes.
+    /// </summary>
+    public void FollowAdminStates()
+    {
+        foreach (var open in _open.Values)
+        {
+            if (open.Config.Type is "patch" or "vxlan" or "gre" || Kernel(open.Config.Name).Admin is not { } admin) continue;
+            bool up = admin == "up";
+            if (_adminUp.TryGetValue(open.No, out bool was) && was == up) continue;
+            _adminUp[open.No] = up;
+            Dp.SetPortConfig(open.No, up ? PortConfig.None : PortConfig.PortDown, PortConfig.PortDown);
+        }
     }
 
     private void TryOpen(InterfaceConfig i, ushort no)
@@ -254,12 +358,12 @@ internal sealed class Bridge : IDisposable
         {
             port = i.Type switch
             {
-                "" or "system" => _host.OpenSystem(i.Name, log),
+                "" or "system" => RxRingSize(i, out error) is int ring ? _host.OpenSystem(i.Name, ring, log) : null,
                 "internal" => _host.OpenInternal(i.Name, log),
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 _ => null,
             };
-            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
+            if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
@@ -288,6 +392,18 @@ internal sealed class Bridge : IDisposable
         if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
             _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
         _failed[i.Uuid] = (i, error!);
+    }
+
+    private const string RxRingSizeKey = "rx_ring_size";
+
+    /// <summary>The receive ring options:rx_ring_size asks for (bytes), else <see cref="DefaultRxRingSize"/>; null with the reason when it is not a size.</summary>
+    private static int? RxRingSize(InterfaceConfig i, out string? error)
+    {
+        error = null;
+        if (i.Options.GetValueOrDefault(RxRingSizeKey) is not { } text) return DefaultRxRingSize;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int size) && size is >= MinRxRingSize and <= MaxRxRingSize) return size;
+        error = $"options:{RxRingSizeKey} '{text}' is not a size in bytes from {MinRxRingSize} to {MaxRxRingSize}";
+        return null;
     }
 
     /// <summary>
@@ -432,13 +548,19 @@ internal sealed class Bridge : IDisposable
             if (!active.Connected) return (false, null);
             return (true, active.Connection?.Controller.Role switch { OfRole.Master => "master", OfRole.Slave => "slave", _ => "other" });
         }
-        // A passive target (ptcp:, punix:): connected while any controller connection is.
+        // A target not served (refused, or ssl:/pssl: waiting for TLS material) is not connected.
+        if (!OfEndpoint.TryParse(target, out var ep, out _) || !ep!.Passive || (ep.IsTls && _tlsWaiting)) return (false, null);
+        // A passive target (ptcp:, pssl:, punix:): connected while any controller connection is.
         bool any = Agent.ControllerConnected;
         return (any, any ? "other" : null);
     }
 
     /// <summary>Logs each port whose link went up or down since the last check (the daemon's link thread calls it).</summary>
-    public void CheckLinks() => _links?.Check();
+    public void CheckLinks()
+    {
+        _links?.Check();
+        FollowAdminStates();
+    }
 
     private void DisposeAgent()
     {

@@ -16,6 +16,10 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 /// read from it (milliseconds, as the schema has them; null when unset).</summary>
 internal sealed record ControllerConfig(Guid Uuid, string Target, long? InactivityProbeMs = null, long? MaxBackoffMs = null, string? ConnectionMode = null);
 
+/// <summary>The SSL row (Open_vSwitch ssl): the files of this switch's TLS channel; with <paramref name="BootstrapCaCert"/>
+/// the CA file may not exist yet and is learned from the first ssl: controller.</summary>
+internal sealed record SslConfig(string PrivateKey, string Certificate, string CaCert, bool BootstrapCaCert);
+
 /// <summary>
 /// One Bridge row and what it references, as read from the replica: the switch it asks for (lists in a stable order,
 /// so two reads of an unchanged row compare equal item by item).
@@ -27,6 +31,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     /// name), its value the reason. Empty when nothing of the row is refused.</summary>
     public IReadOnlyDictionary<string, string> Status { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The SSL row, shared by every bridge (null: none).</summary>
+    public SslConfig? Ssl { get; init; }
+
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
         + "|" + DpDesc;
@@ -35,10 +42,15 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
 internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges, IReadOnlyDictionary<string, string> OtherConfig)
 {
+    /// <summary>The Manager rows' targets (Open_vSwitch manager_options): ovsdb-server's remotes, not served here.</summary>
+    public IReadOnlyList<string> ManagerTargets { get; init; } = [];
+
     /// <summary>The tables and columns the daemon follows (reads, and status columns it writes, to write only changes).</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Monitored = new Dictionary<string, string[]>
     {
-        ["Open_vSwitch"] = ["bridges", "next_cfg", "cur_cfg", "ovs_version", "datapath_types", "iface_types", "other_config"],
+        ["Open_vSwitch"] = ["bridges", "next_cfg", "cur_cfg", "ovs_version", "datapath_types", "iface_types", "other_config", "ssl", "manager_options"],
+        ["SSL"] = ["private_key", "certificate", "ca_cert", "bootstrap_ca_cert"],
+        ["Manager"] = ["target"],
         ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_id", "datapath_type",
                       "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors", "status"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
@@ -54,6 +66,12 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
     {
         var root = db.Rows("Open_vSwitch").FirstOrDefault();
         if (root is null) return null;
+        SslConfig? ssl = null;
+        if (root.Uuids("ssl") is [var sslUuid, ..] && db.Row("SSL", sslUuid) is { } sslRow)
+        {
+            ssl = new SslConfig(sslRow.String("private_key") ?? "", sslRow.String("certificate") ?? "", sslRow.String("ca_cert") ?? "",
+                OvsdbDatum.Boolean(sslRow["bootstrap_ca_cert"]) == true);
+        }
         var bridges = new List<BridgeConfig>();
         foreach (var brUuid in root.Uuids("bridges"))
         {
@@ -104,9 +122,10 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             }
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status });
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl });
         }
-        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"));
+        var managers = root.Uuids("manager_options").Select(u => db.Row("Manager", u)?.String("target")).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config")) { ManagerTargets = managers };
     }
 
     /// <summary>

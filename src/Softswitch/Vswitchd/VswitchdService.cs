@@ -20,7 +20,8 @@ namespace Softswitch.Vswitchd;
 /// Threads: every bridge is served by one set of forwarding threads (<see cref="ForwardingThreads"/>, as Open vSwitch's
 /// PMD threads serve every bridge), made at the first configuration read: other_config:n-pmd-threads or pmd-cpu-mask,
 /// else the daemon's --threads; a later change takes effect at the next start (said in the log). One netlink monitor
-/// tells every bridge of kernel link changes and one thread logs link states once a second, for all bridges.
+/// tells every bridge of kernel link changes (and administrative states, see Bridge.FollowAdminStates), and one thread checks
+/// both once a second, for all bridges.
 /// </remarks>
 internal sealed class VswitchdService : IDisposable
 {
@@ -37,6 +38,7 @@ internal sealed class VswitchdService : IDisposable
     private readonly ILogger _log;
     private readonly Dictionary<Guid, Bridge> _bridges = [];
     private readonly Dictionary<Guid, string> _createErrors = [];
+    private readonly HashSet<string> _managersSaid = new(StringComparer.Ordinal);
     private readonly AutoResetEvent _wake = new(false);
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
@@ -70,7 +72,11 @@ internal sealed class VswitchdService : IDisposable
 
     public void Start()
     {
-        _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b => b.Dp.NotifyLinkChange()), out _);
+        _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b =>
+        {
+            b.Dp.NotifyLinkChange();
+            b.FollowAdminStates();
+        }), out _);
         _host.Patches.LinksChanged += () => ForEachBridge(static b => b.Dp.NotifyLinkChange());
         _linkWatch = new PeriodicThread("link-watch", TimeSpan.FromSeconds(1), () => ForEachBridge(static b => b.CheckLinks()));
         _thread.Start();
@@ -188,6 +194,11 @@ internal sealed class VswitchdService : IDisposable
     private void Apply(VswitchConfig config)
     {
         EnsureThreads(config);
+        foreach (var target in config.ManagerTargets)
+        {
+            if (_managersSaid.Add(target))
+                _log.LogInformation("manager {Target}: a remote of ovsdb-server (its --remote=db:Open_vSwitch,Open_vSwitch,manager_options), not served by this daemon", target);
+        }
         var wanted = config.Bridges.ToDictionary(b => b.Uuid);
         foreach (var (uuid, bridge) in _bridges.ToList())
         {
