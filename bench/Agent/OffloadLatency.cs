@@ -12,23 +12,12 @@ using Softswitch.Ports.Linux;
 namespace Softswitch.Bench.Agent;
 
 /// <summary>
-/// `bench offload-latency`: how long a flow-mod takes to reach the kernel under <c>--offload xdp</c>, as a controller
-/// sees it. Plays an OpenFlow 1.0 controller against a running switch; per sample it adds one exact flow (FLOW_MOD ADD,
-/// then BARRIER_REQUEST) whose frames are already arriving (forwarded by software through a wildcard flow until then)
-/// and watches the switch's XDP flow map from outside (<see cref="SwitchFlowMaps"/>, the program on <c>--dev</c>):
-/// <list type="bullet">
-/// <item><b>map</b>: from the FLOW_MOD's send until the flow's key is in the map;</item>
-/// <item><b>kernel</b>: until the flow's per-CPU counter slot has counted a frame, the first frame forwarded in the
-/// kernel (the slot is cleared before the key is written, so a count is a frame of this placement);</item>
-/// <item><b>barrier</b>: until the BARRIER_REPLY (the switch answers once the map holds the flow-mods before it; the
-/// reader thread looks the key up as the reply arrives and counts the replies that came before the flow was in the map).</item>
-/// </list>
-/// The barrier time is stamped as the reply arrives; the map and kernel times by the polling thread, so on a loaded
-/// machine they include its scheduling delays.
-/// Then it deletes the flow (DELETE_STRICT, barrier), checks that the key left the map by the reply, and waits
-/// <c>--gap-ms</c>. Samples go round the flows of <c>--flow-file</c> (exact IPv4 or IPv6 flows whose in_port is the
-/// port of <c>--dev</c>). The map is polled, yielding the CPU between lookups; the kernel time's resolution is the
-/// interval between two frames of the flow.
+/// `bench offload-latency`: per sample, an OpenFlow 1.0 FLOW_MOD ADD and barrier for one exact flow whose frames already
+/// arrive, timed from its send until the switch's XDP flow map holds the key, until the flow's counter slot counts a
+/// frame (the first forwarded in the kernel; the slot is cleared before the key is written) and until the
+/// BARRIER_REPLY; then DELETE_STRICT and barrier, and a check that the key left. The map is found from outside
+/// (<see cref="SwitchFlowMaps"/>) and polled, yielding the CPU, so a loaded machine adds scheduling delay to the first
+/// two; the reply is stamped on arrival. The row and its reading: docs/benchmarks.md ("The offload rows").
 /// </summary>
 public static class OffloadLatency
 {
