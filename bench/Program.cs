@@ -5,6 +5,7 @@ using Softswitch.Bench.Pps;
 //   pps [options]     the packets-per-second harness (see PpsOptions for the options; --help lists them)
 //   rows --row NAME   the inputs of one side-by-side row (pcap, ovs-ofctl flows, fdb)
 //   churn ...         flow-mods at a steady rate over OpenFlow to any switch
+//   offload-latency ...   flow-mod to XDP flow map (and to the first frame forwarded in the kernel) under --offload xdp
 //   fuzz13 [--messages N]   mutated OpenFlow 1.3 vectors through the codec's fixed-point oracle
 //   flowmod-alloc     bytes allocated per flow-mod by each stage of the agent's flow-mod path
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
@@ -20,6 +21,8 @@ if (args.Length > 0 && args[0] == "rows")
     return Softswitch.Bench.Rows.RowFiles.Run(args[1..]);
 if (args.Length > 0 && args[0] == "churn")
     return Softswitch.Bench.Agent.ChurnClient.Run(args[1..]);
+if (args.Length > 0 && args[0] == "offload-latency")
+    return Softswitch.Bench.Agent.OffloadLatency.Run(args[1..]);
 if (args.Length > 0 && args[0] == "fuzz13")
     return Softswitch.Bench.Fuzz.Fuzz13Command.Run(args[1..]);
 if (args.Length > 0 && args[0] == "flowmod-alloc")
@@ -38,7 +41,8 @@ if (args.Length > 0 && args[0] == "micro")
 Console.Error.WriteLine("usage: Softswitch.Bench pps [--flows N] [--rules N] [--masks N] [--emc on|off] [--churn R|max] [--seconds S] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trips N] [--offload netfpga-emulated] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a side-by-side row's pcap, flows and fdb files)");
-Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT --flow-file F --rate R --seconds S [--json]");
+Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT|unix:FILE --flow-file F --rate R --seconds S [--json]");
+Console.Error.WriteLine("       Softswitch.Bench offload-latency --target tcp:HOST:PORT|unix:FILE --flow-file F --dev IF [--samples N] [--gap-ms G] [--timeout-ms T] [--no-traffic] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench fuzz13 [--messages N] [--seed S] [--vectors DIR] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench flowmod-alloc [--pairs N]");
 Console.Error.WriteLine("       Softswitch.Bench gen --dev IF [--rate PPS|max] [--seconds S] [--count K] [--size 64|1518] [--flows N] [--cpu C] [--mode packet|xdp] [--json]");

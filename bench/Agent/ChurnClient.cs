@@ -4,15 +4,13 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
 using Softswitch.Flows;
-using Softswitch.OfAgent.Of10.Translate;
-using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.Bench.Agent;
 
 /// <summary>
-/// `bench churn`: plays an OpenFlow 1.0 controller against any switch listening on TCP (Softswitch or Open vSwitch)
+/// `bench churn`: plays an OpenFlow 1.0 controller against any switch listening on TCP or a Unix socket (Softswitch or Open vSwitch)
 /// and sends flow-mods at a steady rate: pairs of DELETE_STRICT and ADD of flows taken at random from an
 /// <c>ovs-ofctl add-flows</c> file (so the table keeps its size and the traffic's flows keep being replaced).
 /// </summary>
@@ -23,7 +21,7 @@ namespace Softswitch.Bench.Agent;
 /// the sender was held back, so a slow switch acknowledges in small steps and the progress file moves with what it
 /// applied (one batch of everything due would take such a switch longer than a measurement window to acknowledge). Echo requests are answered. Errors from the switch are counted.
 /// <c>--ready-file</c> is created once the first batch is sent (a script starts its measurement then);
-/// <c>--progress-file</c> holds the flow-mods acknowledged so far, rewritten every second.
+/// <c>--progress-file</c> holds the flow-mods acknowledged so far, rewritten every 100 ms.
 /// </remarks>
 public static class ChurnClient
 {
@@ -54,7 +52,7 @@ public static class ChurnClient
                 }
             }
             if (target is null || flowFile is null || !(rate > 0) || !(seconds > 0))
-                throw new ArgumentException("need --target tcp:HOST:PORT --flow-file FILE (--rate R > 0 --seconds S > 0)");
+                throw new ArgumentException("need --target tcp:HOST:PORT|unix:FILE --flow-file FILE (--rate R > 0 --seconds S > 0)");
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
@@ -80,24 +78,18 @@ public static class ChurnClient
         var add = new byte[flows.Count][];
         for (int i = 0; i < flows.Count; i++)
         {
-            var f = flows[i];
-            var fm = new OfpFlowMod
-            {
-                Command = OfpFlowModCommand.DeleteStrict, Match = MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(f.Match)), Priority = f.Priority, Xid = (uint)(2 * i),
-            };
-            del[i] = fm.ToArray();
-            fm.Command = OfpFlowModCommand.Add;
-            fm.Xid = (uint)(2 * i + 1);
-            var actions = new OfAction[f.Actions.Count];
-            OfActionCompiler.ToOfActions(f.Actions, actions);
-            fm.Actions = ActionTranslator.ToOfp(actions);
-            fm.Cookie = f.Cookie;
-            add[i] = fm.ToArray();
+            del[i] = OfConnection.Encode(flows[i], OfpFlowModCommand.DeleteStrict, (uint)(2 * i));
+            add[i] = OfConnection.Encode(flows[i], OfpFlowModCommand.Add, (uint)((2 * i) + 1));
         }
 
-        var ep = OfEndpoint.Parse(target);
-        using var s = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        s.Connect(ep.Host, ep.Port);
+        Socket s;
+        try { s = OfConnection.Connect(target); }
+        catch (Exception e) when (e is SocketException or FormatException)
+        {
+            Console.Error.WriteLine($"churn: {target}: {e.Message}");
+            return 1;
+        }
+        using var socket = s;
         s.Send(new OfpHello().ToArray());
         long barriersAcked = 0, errors = 0;
         var helloSeen = new ManualResetEventSlim();
@@ -120,12 +112,12 @@ public static class ChurnClient
         {
             if (progressFile is not null && sw.Elapsed.TotalSeconds >= nextProgress)
             {
-                // The flow-mods acknowledged so far, rewritten once a second (a script reads it around its window).
+                // The flow-mods acknowledged so far, rewritten every 100 ms (a script reads it around its window).
                 long ackedBarriers = Interlocked.Read(ref barriersAcked);
                 long ackedMods = ackedBarriers == 0 ? 0 : ackedAt[(int)ackedBarriers - 1];
                 File.WriteAllText(progressFile + ".tmp", $"{ackedMods}\n");
                 File.Move(progressFile + ".tmp", progressFile, overwrite: true);
-                nextProgress += 1;
+                nextProgress += 0.1;
             }
             long due = (long)(sw.Elapsed.TotalSeconds * rate) & ~1L;
             if (due - sent < 2 || barriers - Interlocked.Read(ref barriersAcked) >= MaxOutstandingBarriers)

@@ -25,6 +25,18 @@
 #   ssw-offload               ssw-afxdp with --offload xdp and one exact flow per generator flow (the largest of
 #                             FLOW_SET, installed with ovs-ofctl add-flows beside the in_port=1 flow): the XDP flow
 #                             program forwards them in the kernel; the row waits until offload/show says they are held
+#   ssw-offload-churn         ssw-offload while `bench churn` replaces flows at CHURN_RATE flow-mods/s (DELETE_STRICT and
+#                             ADD pairs of random flows of the exact set, a barrier every 10 ms): per step also the
+#                             flow-mods the switch acknowledged and the share of frames forwarded in the kernel (the
+#                             flow map's per-CPU counts, offload/show "hardware packets" after a dump-aggregate reads
+#                             them, against the frames the forwarding thread took from the AF_XDP socket)
+#   ssw-afxdp-churn           the same churn and exact flows without offload (the comparison)
+#   offload-latency           not a throughput row: ssw-offload without the exact flows; `bench gen` sends LAT_FLOWS
+#                             flows at LAT_PPS (forwarded by software through the in_port=1 flow) while
+#                             `bench offload-latency` adds one exact flow at a time (FLOW_MOD and barrier), times
+#                             when its key is in the XDP map, when its counter slot counts the first frame forwarded
+#                             in the kernel and when the BARRIER_REPLY arrives, then deletes it; LAT_SAMPLES samples,
+#                             LAT_GAP_MS apart, median and p99 in OUT/offload-latency.json (SIZES and FLOW_SET unused)
 #   ovs-afxdp, ovs-default    Open vSwitch 3.1 user space (netdev datapath, in namespace S), type=afxdp / default ports,
 #                             pmd-cpu-mask FWD_CPU and the whole ovs-vswitchd on FWD_CPU
 #   bridge                    the Linux bridge
@@ -63,6 +75,12 @@ WARM=${WARM:-2}               # seconds of unthrottled traffic before a row's fi
 CONTENTION=${CONTENTION:-1}
 BUSY_ROWS=${BUSY_ROWS:-ssw-afxdp,ovs-afxdp,ssw-afpacket,ovs-default}
 REPEAT=${REPEAT:-1}
+CHURN_RATE=${CHURN_RATE:-10000}   # flow-mods/s of the churn rows
+LAT_SAMPLES=${LAT_SAMPLES:-200}   # flow-mods of the offload-latency row
+LAT_PPS=${LAT_PPS:-100000}        # its traffic: frames/s over LAT_FLOWS flows (a flow's first kernel frame is seen within LAT_FLOWS/LAT_PPS s)
+LAT_FLOWS=${LAT_FLOWS:-1}
+LAT_GAP_MS=${LAT_GAP_MS:-20}
+PREFIX=${PREFIX:-zl}              # names of the namespaces and veths: PREFIX{a,s,b}TAG
 GEN_CPU=${GEN_CPU:-0}
 GEN_MODE=${GEN_MODE:-auto}    # xdp, packet, or auto: xdp where HA runs an XDP program, packet elsewhere (see gen_mode)
 FWD_CPU=${FWD_CPU:-1}
@@ -83,13 +101,13 @@ SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
 BENCH="dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll"
 
 TAG=$(printf '%04x' $((RANDOM)))
-NA=zla$TAG NS=zls$TAG NB=zlb$TAG
-VA=zla$TAG HA=zla${TAG}h HB=zlb${TAG}h VB=zlb$TAG
+NA=${PREFIX}a$TAG NS=${PREFIX}s$TAG NB=${PREFIX}b$TAG
+VA=${PREFIX}a$TAG HA=${PREFIX}a${TAG}h HB=${PREFIX}b${TAG}h VB=${PREFIX}b$TAG
 RUN=$(mktemp -d /tmp/ssw-zl.XXXXXX)
 mkdir -p "$OUT"
 STEPS=$OUT/zeroloss-steps.jsonl
 : > "$STEPS"
-ROW_PID="" BUSY_PID="" SINK_PID="" FWD_TID="" OVS_CTL=""
+ROW_PID="" BUSY_PID="" SINK_PID="" FWD_TID="" OVS_CTL="" CHURN_PID=""
 
 ovs_down() {
   if [ -f "$RUN/ovs-vswitchd.pid" ]; then
@@ -103,6 +121,7 @@ cleanup() {
   [ -n "$ROW_PID" ] && kill "$ROW_PID" 2>/dev/null
   [ -n "$BUSY_PID" ] && kill "$BUSY_PID" 2>/dev/null
   [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
+  [ -n "$CHURN_PID" ] && kill "$CHURN_PID" 2>/dev/null
   ovs_down
   ip netns del $NA 2>/dev/null; ip netns del $NS 2>/dev/null; ip netns del $NB 2>/dev/null
   rm -rf "$RUN"
@@ -133,9 +152,9 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   local row=$1 i
   FWD_TID=""
   case $row in
-    ssw-afxdp|ssw-afpacket|ssw-offload)
+    ssw-afxdp|ssw-afpacket|ssw-offload|ssw-offload-churn|ssw-afxdp-churn|offload-latency)
       local be=${row#ssw-} offload=()
-      [ $row = ssw-offload ] && { be=afxdp; offload=(--offload xdp); }
+      case $row in ssw-offload|ssw-offload-churn|offload-latency) be=afxdp; offload=(--offload xdp) ;; ssw-afxdp-churn) be=afxdp ;; esac
       # the forwarding thread on FWD_CPU, every other thread of the switch (the runtime's background JIT, its warm-up,
       # the agent) kept off it (--forwarding-cpus does both): on the same CPU they preempt the forwarding thread
       local place=(--forwarding-cpus $FWD_CPU)
@@ -145,14 +164,25 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       ROW_PID=$SSW_PID
       for i in $(seq 200); do ovs-ofctl -O OpenFlow10 show unix:$RUN/ssw.of >/dev/null 2>&1 && break; sleep 0.1; done
       ovs-ofctl -O OpenFlow10 add-flow unix:$RUN/ssw.of "priority=100,in_port=1,actions=output:2" || return 1
-      if [ $row = ssw-offload ]; then
+      if [ $row = offload-latency ]; then
+        exact_flows $LAT_FLOWS > $RUN/exact.txt   # added and deleted by bench offload-latency, one at a time
+      elif [[ $row != ssw-afxdp && $row != ssw-afpacket ]]; then
         exact_flows > $RUN/exact.txt
         ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/ssw.of $RUN/exact.txt || return 1
+      fi
+      if [ $row = ssw-offload ] || [ $row = ssw-offload-churn ]; then
         local want; want=$(wc -l < $RUN/exact.txt)
         for i in $(seq 300); do
           $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | grep -q "^hardware flows: $want " && break; sleep 0.1
         done
-        $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | grep -q "^hardware flows: $want " || { echo "ssw-offload: the map does not hold the $want flows"; return 1; }
+        $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | grep -q "^hardware flows: $want " || { echo "$row: the map does not hold the $want flows"; return 1; }
+      fi
+      if [[ $row == *-churn ]]; then   # flow-mods until row_down; its progress file holds the acknowledged count
+        rm -f $RUN/churn.progress $RUN/churn.ready
+        $BENCH churn --target unix:$RUN/ssw.of --flow-file $RUN/exact.txt --rate $CHURN_RATE --seconds 1000000 \
+          --ready-file $RUN/churn.ready --progress-file $RUN/churn.progress > $RUN/churn.log 2>&1 & CHURN_PID=$!
+        for i in $(seq 100); do [ -f $RUN/churn.ready ] && break; sleep 0.1; done
+        [ -f $RUN/churn.ready ] || { echo "$row: bench churn did not start: $(cat $RUN/churn.log)"; return 1; }
       fi
       for t in /proc/$ROW_PID/task/*; do [ "$(cat $t/comm 2>/dev/null)" = fwd-0 ] && FWD_TID=${t##*/}; done
       ;;
@@ -197,9 +227,10 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   sleep 1
 }
 
-exact_flows() {   # one exact OpenFlow 1.0 flow per generator flow (GenFrames: source address and UDP source port + i)
-  local n=0 f i
-  for f in ${FLOW_SET//,/ }; do [ $f -gt $n ] && n=$f; done
+exact_flows() {   # [N]: one exact OpenFlow 1.0 flow per generator flow (GenFrames: source address and UDP source port + i),
+                  # for N flows (default the largest of FLOW_SET)
+  local n=${1:-0} f i
+  [ $n = 0 ] && for f in ${FLOW_SET//,/ }; do [ $f -gt $n ] && n=$f; done
   for i in $(seq 0 $((n - 1))); do
     local a=$(( (10 << 24 | 88 << 16 | 1) + i ))
     echo "priority=100,in_port=1,dl_src=$MACA,dl_dst=$MACB,dl_vlan=0xffff,udp,nw_tos=0,nw_src=$((a >> 24 & 255)).$((a >> 16 & 255)).$((a >> 8 & 255)).$((a & 255)),nw_dst=10.88.0.2,tp_src=$((1024 + i)),tp_dst=9,actions=output:2"
@@ -207,8 +238,9 @@ exact_flows() {   # one exact OpenFlow 1.0 flow per generator flow (GenFrames: s
 }
 
 row_down() {
+  [ -n "$CHURN_PID" ] && { kill $CHURN_PID 2>/dev/null; wait $CHURN_PID 2>/dev/null; CHURN_PID=""; }
   case $1 in
-    ssw-*|xdp-redirect|gen-only) [ -n "$ROW_PID" ] && { kill $ROW_PID 2>/dev/null; wait $ROW_PID 2>/dev/null; } ;;
+    ssw-*|xdp-redirect|gen-only|offload-latency) [ -n "$ROW_PID" ] && { kill $ROW_PID 2>/dev/null; wait $ROW_PID 2>/dev/null; } ;;
     ovs-*) ovs_down ;;
     bridge) ip -n $NS link del zlbr$TAG 2>/dev/null ;;
   esac
@@ -236,6 +268,14 @@ snap() {   # $1 file: every counter a step is measured by, as "name value" lines
       awk '{ print "fwd_thread_ticks", $14 + $15 }' /proc/$ROW_PID/task/$FWD_TID/stat 2>/dev/null
       awk -F: '/se.nr_migrations|^nr_voluntary_switches|^nr_involuntary_switches/ { gsub(/ /, "", $1); gsub(/ /, "", $2); print "sched_" $1, $2 }' /proc/$ROW_PID/task/$FWD_TID/sched 2>/dev/null
     fi
+    if [ "$ROW" = ssw-offload ] || [ "$ROW" = ssw-offload-churn ]; then
+      # frames forwarded in the kernel: a statistics request first reads the map's counters into the flows
+      ovs-ofctl -O OpenFlow10 dump-aggregate unix:$RUN/ssw.of >/dev/null 2>&1
+      $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | awk '/^hardware packets:/ { print "kernel_packets", $3 }'
+    fi
+    [ "$ROW" = ssw-afxdp-churn ] && echo "kernel_packets 0"
+    # the flow-mods acknowledged so far (rewritten every 100 ms) and when they were read: a rate over the snaps' interval
+    [ -n "$CHURN_PID" ] && { echo "churn_acked $(cat $RUN/churn.progress 2>/dev/null || echo 0)"; echo "churn_wall_ns $(date +%s%N)"; }
     if [[ $ROW == ssw-* ]]; then
       $SSW ctl -t $RUN/ssw.ctl dp/show 2>/dev/null | python3 -c '
 import re, sys
@@ -323,6 +363,14 @@ if delta.get("ovs_packets_received") and delta.get("ovs_processing_cycles"):   #
     cpp = delta["ovs_processing_cycles"] / delta["ovs_packets_received"]
     r["ovs_processing_cycles_per_packet"] = round(cpp, 1)
     if mhz: r["fwd_thread_ns_per_delivered"] = round(cpp * 1000 / mhz, 1)
+if "kernel_packets" in delta:   # the offload rows: frames forwarded in the kernel against those the AF_XDP socket gave the switch
+    kern = max(0, delta.pop("kernel_packets"))
+    soft = sum(max(0, v) for k, v in delta.items() if k.startswith("ssw_thread") and k.endswith("_packets"))
+    r["kernel_packets"], r["software_packets"] = kern, soft
+    r["kernel_pct"] = round(100.0 * kern / (kern + soft), 3) if kern + soft else None
+if "churn_acked" in delta:
+    wall = delta.pop("churn_wall_ns", 0) / 1e9
+    r["churn_flow_mods_per_s"] = round(max(0, delta.pop("churn_acked")) / wall) if wall > 0 else None
 r["drops"] = {k: v for k, v in delta.items() if not k.endswith("_ticks") and not k.startswith(("ovs_p", "sched_")) and v}
 r["fwd_thread_sched"] = {k[6:]: v for k, v in delta.items() if k.startswith("sched_")}
 if "error" in g: r["generator_error"] = g["error"]
@@ -330,7 +378,7 @@ with open(sys.argv[4], "a") as f: f.write(json.dumps(r) + "\n")
 print(r["offered_pps"], r["delivered_pps"], r["loss_pct"], 1 if sent and loss <= $LOSS_PCT else 0)
 PY
 )
-  printf "%-14s %-5s %5s B %5s fl  %-9s asked %9s  offered %9s  delivered %9s  loss %9s%%  load %s\n" \
+  printf "%-17s %-5s %5s B %5s fl  %-9s asked %9s  offered %9s  delivered %9s  loss %9s%%  load %s\n" \
     "$ROW" "$([ $BUSY = 1 ] && echo busy || echo '')" $SIZE $FLOWS "$kind" "$rate" "$OFFERED_PPS" "$DELIVERED_PPS" "$LOSS" "$load"
 }
 
@@ -356,6 +404,31 @@ measure() {
   echo "$ROW|$BUSY|$SIZE|$FLOWS|$lo|search" >> $RUN/zl.txt
 }
 
+# latency: the offload-latency row (the switch up, no exact flow placed): traffic of LAT_FLOWS flows at LAT_PPS through
+# software, `bench offload-latency` adding and deleting their exact flows one at a time; appends its result to lat.jsonl.
+latency() {
+  local load gen secs=$(( LAT_SAMPLES * (LAT_GAP_MS + 100) / 1000 + 60 ))   # the generator outlasts the samples; stopped after them
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  SIZE=64 FLOWS=$LAT_FLOWS
+  ip netns exec $NA taskset -c $GEN_CPU $BENCH gen --dev $VA --cpu $GEN_CPU --mode $(gen_mode) --dst-mac $MACB --size $SIZE \
+    --flows $LAT_FLOWS --rate $LAT_PPS --seconds $secs --json > $RUN/lat-gen.log 2>&1 & gen=$!
+  sleep 1
+  ip netns exec $NS $BENCH offload-latency --target unix:$RUN/ssw.of --flow-file $RUN/exact.txt --dev $HA \
+    --samples $LAT_SAMPLES --gap-ms $LAT_GAP_MS --json > $RUN/lat.json 2> $RUN/lat.err
+  kill $gen 2>/dev/null; wait $gen 2>/dev/null
+  if ! python3 - "$RUN/lat.json" "$RUN/lat.jsonl" "$load" "$ROUND" <<'PY'
+import json, sys
+try: r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+except (ValueError, IndexError): sys.exit(1)
+r.update({"row": "offload-latency", "round": int(sys.argv[4]), "load_before": float(sys.argv[3])})
+open(sys.argv[2], "a").write(json.dumps(r) + "\n")
+f = lambda k: "-" if not r.get(k) else "median %.0f us, p99 %.0f us" % (r[k]["median"], r[k]["p99"])
+print("offload-latency  %d flow-mods: to the map %s; to the first kernel frame %s; to the barrier reply %s; load %s"
+      % (r["samples"], f("flow_mod_to_map_us"), f("flow_mod_to_kernel_us"), f("flow_mod_to_barrier_reply_us"), sys.argv[3]))
+PY
+  then echo "offload-latency: no result: $(cat $RUN/lat.err)"; fi
+}
+
 topology
 echo "zero-loss search: STEP=${STEP}s ITERS=$ITERS loss <= $LOSS_PCT%, generator on CPU $GEN_CPU, forwarder on CPU $FWD_CPU; $(nproc) CPUs, $(uname -r)"
 echo "rows $ROWS; sizes $SIZES; flows $FLOW_SET; burst $BURST; contention $CONTENTION (busy loop $([ "$BUSY_PIN" = 1 ] && echo "on CPU $BUSY_CPU" || echo unpinned)); switches $([ "$PIN" = 1 ] && echo "pinned to CPU $FWD_CPU" || echo "placed by the scheduler")"
@@ -363,6 +436,7 @@ BUSY=0
 for ROUND in $(seq $REPEAT); do
   for ROW in ${ROWS//,/ }; do
     row_up $ROW || { echo "$ROW: did not start"; row_down $ROW; continue; }
+    if [ $ROW = offload-latency ]; then latency; row_down $ROW; continue; fi
     for SIZE in ${SIZES//,/ }; do for FLOWS in ${FLOW_SET//,/ }; do measure; done; done
     row_down $ROW
   done
@@ -380,12 +454,12 @@ for ROUND in $(seq $REPEAT); do
 done
 
 # ---- results: one line per row, size, flows (medians over the rounds), and the plot files ----
-python3 - "$STEPS" "$RUN/zl.txt" "$OUT" "$STEP" "$LOSS_PCT" "$GEN_CPU" "$FWD_CPU" "$(nproc)" "$(uname -r)" <<'PY'
+python3 - "$STEPS" "$RUN/zl.txt" "$OUT" "$STEP" "$LOSS_PCT" "$GEN_CPU" "$FWD_CPU" "$(nproc)" "$(uname -r)" "$RUN/lat.jsonl" <<'PY'
 import csv, json, os, statistics, sys, time
-steps_f, zl_f, out, step, loss, gen_cpu, fwd_cpu, ncpu, kernel = sys.argv[1:10]
+steps_f, zl_f, out, step, loss, gen_cpu, fwd_cpu, ncpu, kernel, lat_f = sys.argv[1:11]
 steps = [json.loads(l) for l in open(steps_f)]
 zl = {}
-for line in open(zl_f):
+for line in (open(zl_f) if os.path.exists(zl_f) else []):
     row, busy, size, flows, rate, how = line.strip().split("|")
     zl.setdefault((row, int(busy), int(size), int(flows)), []).append((int(rate), how))
 table = []
@@ -407,13 +481,21 @@ for (row, busy, size, flows), v in zl.items():
         "fwd_thread_ns_per_delivered_unthrottled": med("max", "fwd_thread_ns_per_delivered"),
         "load_before_max": max(s["load_before"] for s in mine),
     })
+    if any("kernel_pct" in s or "churn_flow_mods_per_s" in s for s in mine):   # the offload and churn rows
+        churn = [s["churn_flow_mods_per_s"] for s in mine if s["kind"] in ("max", "trial") and s.get("churn_flow_mods_per_s") is not None]
+        table[-1].update({
+            "unthrottled_loss_pct": med("max", "loss_pct"),
+            "kernel_pct_unthrottled": med("max", "kernel_pct"),
+            "kernel_pct_at_zero_loss": at.get("kernel_pct") if at else None,
+            "churn_flow_mods_per_s": statistics.median(churn) if churn else None,
+        })
 meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": int(ncpu), "kernel": kernel,
         "switches_pinned": os.environ.get("PIN", "1") == "1", "busy_loop_pinned": os.environ.get("BUSY_PIN", "1") == "1",
         "generator_cpu": int(gen_cpu), "forwarding_cpu": int(fwd_cpu), "step_s": float(step), "loss_pct": float(loss),
         "max_load_before_a_step": max(s["load_before"] for s in steps) if steps else None}
 json.dump({"meta": meta, "table": table}, open(out + "/zeroloss.json", "w"), indent=1)
 with open(out + "/zeroloss.csv", "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(table[0].keys()) if table else ["row"])
+    w = csv.DictWriter(f, fieldnames=list(max(table, key=len).keys()) if table else ["row"], restval="")
     w.writeheader(); w.writerows(table)
 def get(row, busy, size, flows):
     for t in table:
@@ -438,18 +520,34 @@ for name, mine, peer, ceil, peer_name, ceil_name in [
              "rows": {"peer": peer_name, "ceiling": ceil_name, "unit": "Mpps at zero loss", "items": items}}
         json.dump(r, open(out + "/zeroloss-%s.json" % name, "w"), indent=1)
 print()
-print("%-14s %-5s %5s %6s %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % ("row", "busy", "size", "flows", "zero-loss pps", "limit", "max offered", "max deliv.", "burst1 %", "burst2 %", "thread ns", "cpu ns", "load"))
+print("%-17s %-5s %5s %6s %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % ("row", "busy", "size", "flows", "zero-loss pps", "limit", "max offered", "max deliv.", "burst1 %", "burst2 %", "thread ns", "cpu ns", "load"))
 for t in table:
     f = lambda v, p=0: "-" if v is None else ("%." + str(p) + "f") % v
-    print("%-14s %-5s %5d %6d %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % (t["row"], "busy" if t["busy_loop"] else "", t["size"], t["flows"],
+    print("%-17s %-5s %5d %6d %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % (t["row"], "busy" if t["busy_loop"] else "", t["size"], t["flows"],
         f(t["zero_loss_pps"]), t["limited_by"], f(t["unthrottled_offered_pps"]), f(t["unthrottled_delivered_pps"]),
         f(t["burst1_delivered_pct"], 1), f(t["burst2_delivered_pct"], 1), f(t["fwd_thread_ns_per_delivered_at_zero_loss"], 1),
         f(t["fwd_cpu_busy_ns_per_delivered_at_zero_loss"], 1), f(t["load_before_max"], 2)))
+kern = [t for t in table if "kernel_pct_unthrottled" in t]
+if kern:
+    print()
+    print("%-18s %5s %6s %12s %12s %9s %10s %10s %12s" % ("offload/churn row", "size", "flows", "zero-loss pps", "max deliv.", "max loss %", "kernel %", "kernel % 0", "flow-mods/s"))
+    for t in kern:
+        f = lambda v, p=0: "-" if v is None else ("%." + str(p) + "f") % v
+        print("%-18s %5d %6d %12s %12s %9s %10s %10s %12s" % (t["row"], t["size"], t["flows"], f(t["zero_loss_pps"]), f(t["unthrottled_delivered_pps"]),
+            f(t["unthrottled_loss_pct"], 3), f(t["kernel_pct_unthrottled"], 2), f(t["kernel_pct_at_zero_loss"], 2), f(t["churn_flow_mods_per_s"])))
+if os.path.exists(lat_f):
+    lat = [json.loads(l) for l in open(lat_f)]
+    json.dump({"meta": meta, "rounds": lat}, open(out + "/offload-latency.json", "w"), indent=1)
+    print()
+    for r in lat:
+        g = lambda k: "-" if not r.get(k) else "median %.0f, p99 %.0f, max %.0f us" % (r[k]["median"], r[k]["p99"], r[k]["max"])
+        print("offload-latency round %d, %d flow-mods (load %.2f): FLOW_MOD -> in the XDP map %s; -> first frame forwarded in the kernel %s; -> BARRIER_REPLY %s"
+              % (r["round"], r["samples"], r["load_before"], g("flow_mod_to_map_us"), g("flow_mod_to_kernel_us"), g("flow_mod_to_barrier_reply_us")))
 PY
 if [ "$PLOTS" = 1 ]; then
   for n in afxdp afpacket; do
     [ -f "$OUT/zeroloss-$n.json" ] && dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll plot --input "$OUT/zeroloss-$n.json" --out "$OUT" --name zeroloss-$n
   done
 fi
-echo "steps: $STEPS; results: $OUT/zeroloss.json, $OUT/zeroloss.csv"
+echo "steps: $STEPS; results: $OUT/zeroloss.json, $OUT/zeroloss.csv$([ -f $RUN/lat.jsonl ] && echo ", $OUT/offload-latency.json")"
 exit 0

@@ -10,13 +10,19 @@ public sealed record RxQueue(PortSlot Slot, IPort Receiver);
 // The forwarding threads: their creation and CPU placement, the receive queues dealt to them, and the poll loop.
 public sealed partial class SwitchDatapath
 {
-    /// <summary>Starts the forwarding threads and the maintenance timer.</summary>
+    /// <summary>Starts the forwarding threads and the maintenance timer (with <see cref="DatapathOptions.SharedThreads"/>: joins theirs).</summary>
     public void Start()
     {
         if (_running) return;
         _running = true;
-        if (Options.SharedThreads is { } shared) shared.Attach(this);
-        else StartThreads();
+        if (Options.SharedThreads is { } shared)
+        {
+            // The shared threads forward and maintain: their one maintenance thread runs this datapath's turns.
+            StartMaintenance();
+            shared.Attach(this);
+            return;
+        }
+        StartThreads();
         _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
         _maintenance.Start();
     }

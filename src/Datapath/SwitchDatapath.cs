@@ -54,7 +54,8 @@ public sealed partial class SwitchDatapath : IDisposable
     /// <summary>The counter registry's values for this switch: every forwarder's set, the shared set, and sources.</summary>
     public readonly CounterGroup Counters = new();
     public readonly MacLearningTable MacTable = new();
-    public readonly ManualResetEventSlim UpcallSignal = new(false);
+    /// <summary>Set when a packet for the controller is queued (the shared threads' one signal for every datapath they serve, when shared).</summary>
+    public readonly ManualResetEventSlim UpcallSignal;
     /// <summary>Tunnel ports (VXLAN, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
     public readonly TunnelRegistry Tunnels;
     private volatile IDatapathEvents[] _listeners = [];
@@ -75,7 +76,11 @@ public sealed partial class SwitchDatapath : IDisposable
     private volatile int _retiredCount;
     private long _reclaimDeferrals;
     /// <summary>Wakes the maintenance thread early: a removed port to dispose, or Stop.</summary>
-    private readonly ManualResetEventSlim _maintenanceWake = new(false);
+    /// <summary>(The shared threads' own when <see cref="DatapathOptions.SharedThreads"/> is set: their one maintenance thread serves every datapath.)</summary>
+    private readonly ManualResetEventSlim _maintenanceWake;
+    // The maintenance thread's state (see MaintenanceTurn).
+    private long _maintenanceDue, _lastAge;
+    private int _reclaimRetryMs = 1;
     /// <summary>Longest pause between two tries to dispose a removed port that a forwarding thread may still hold.</summary>
     private const int MaxReclaimRetryMs = 64;
     private volatile bool _running;
@@ -88,6 +93,8 @@ public sealed partial class SwitchDatapath : IDisposable
     {
         Options = options ?? new DatapathOptions();
         Clock = clock ?? MonotonicClock.Instance;
+        _maintenanceWake = Options.SharedThreads?.MaintenanceWake ?? new ManualResetEventSlim(false);
+        UpcallSignal = Options.SharedThreads?.UpcallSignal ?? new ManualResetEventSlim(false);
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
         Meters = new Meters.MeterTable(Clock);
@@ -370,7 +377,8 @@ public sealed partial class SwitchDatapath : IDisposable
     /// <summary>Drains packets for the controller from every forwarder (single consumer).</summary>
     public int DrainUpcalls(UpcallHandler handler, int maxPerRing = 256)
     {
-        UpcallSignal.Reset();
+        // A shared signal is reset by the one pump that drains every datapath sharing it (SharedUpcallPump).
+        if (Options.SharedThreads is null) UpcallSignal.Reset();
         int n = 0;
         foreach (var f in _forwarders) n += f.Upcalls.Drain(handler, maxPerRing);
         n += _control.Upcalls.Drain(handler, maxPerRing);
@@ -379,36 +387,57 @@ public sealed partial class SwitchDatapath : IDisposable
 
     private void MaintenanceLoop()
     {
-        long lastAge = 0;
-        long due = Environment.TickCount64 + MaintenanceIntervalMs();
-        int retryMs = 1;
+        StartMaintenance();
         while (_running)
         {
             // Sleeps until maintenance is due; a removed port wakes it early, and while one waits for a forwarding
             // thread's quiescent point it is tried again after 1, 2, 4 .. MaxReclaimRetryMs ms.
-            long wait = due - Environment.TickCount64;
-            if (_retiredCount > 0) wait = Math.Min(wait, retryMs);
-            if (wait > 0) _maintenanceWake.Wait((int)wait);
+            long wait = MaintenanceWaitMs(Environment.TickCount64);
+            if (wait > 0) _maintenanceWake.Wait((int)Math.Min(wait, int.MaxValue));
             _maintenanceWake.Reset();
             if (!_running) break;
-            try
-            {
-                retryMs = ReclaimPorts() > 0 ? Math.Min(retryMs * 2, MaxReclaimRetryMs) : 1;
-                if (Interlocked.Exchange(ref _linkEvent, 0) != 0) PollLinks(_listeners);
-                if (Environment.TickCount64 < due) continue;
-                due = Environment.TickCount64 + MaintenanceIntervalMs();
-                RunMaintenance(ref lastAge);
-            }
-            catch (Exception e)
-            {
-                // The timer stays alive (flows must keep expiring), also while stopping. Never silent: the failure is
-                // counted (maintenance-error), kept (LastMaintenanceError), and handed to every listener, which logs it
-                // with its exception (the OpenFlow agent does). A listener that throws from its handler is a bug of
-                // its own and is not caught here.
-                Interlocked.Increment(ref _maintenanceErrors);
-                Volatile.Write(ref _lastMaintenanceError, e);
-                foreach (var l in _listeners) l.OnMaintenanceError(e);
-            }
+            MaintenanceTurn();
+        }
+    }
+
+    /// <summary>Maintenance is first due one interval from now (the thread that runs it is starting).</summary>
+    internal void StartMaintenance()
+    {
+        _maintenanceDue = Environment.TickCount64 + MaintenanceIntervalMs();
+        _reclaimRetryMs = 1;
+    }
+
+    /// <summary>Milliseconds from <paramref name="now"/> (Environment.TickCount64) until <see cref="MaintenanceTurn"/> has work.</summary>
+    internal long MaintenanceWaitMs(long now)
+    {
+        long wait = _maintenanceDue - now;
+        return _retiredCount > 0 ? Math.Min(wait, _reclaimRetryMs) : wait;
+    }
+
+    /// <summary>
+    /// What the maintenance thread does when it wakes: removed ports disposed, link events read, and when it is due,
+    /// the maintenance round (<see cref="RunMaintenance(ref long)"/>). Run by one thread at a time: this datapath's own,
+    /// or the one that <see cref="DatapathOptions.SharedThreads"/> runs for every datapath it serves.
+    /// </summary>
+    internal void MaintenanceTurn()
+    {
+        try
+        {
+            _reclaimRetryMs = ReclaimPorts() > 0 ? Math.Min(_reclaimRetryMs * 2, MaxReclaimRetryMs) : 1;
+            if (Interlocked.Exchange(ref _linkEvent, 0) != 0) PollLinks(_listeners);
+            if (Environment.TickCount64 < _maintenanceDue) return;
+            _maintenanceDue = Environment.TickCount64 + MaintenanceIntervalMs();
+            RunMaintenance(ref _lastAge);
+        }
+        catch (Exception e)
+        {
+            // The timer stays alive (flows must keep expiring), also while stopping. Never silent: the failure is
+            // counted (maintenance-error), kept (LastMaintenanceError), and handed to every listener, which logs it
+            // with its exception (the OpenFlow agent does). A listener that throws from its handler is a bug of
+            // its own and is not caught here.
+            Interlocked.Increment(ref _maintenanceErrors);
+            Volatile.Write(ref _lastMaintenanceError, e);
+            foreach (var l in _listeners) l.OnMaintenanceError(e);
         }
     }
 
@@ -570,7 +599,7 @@ public sealed partial class SwitchDatapath : IDisposable
             _retiredCount = 0;
         }
         foreach (var w in _waiters) w.Dispose();
-        _maintenanceWake.Dispose();
+        if (Options.SharedThreads is null) _maintenanceWake.Dispose();
     }
 
     private sealed class NullPort : IPort

@@ -18,7 +18,8 @@ namespace Softswitch.Ofproto;
 /// roles, groups, meters, statistics, which datapath events become reports through <see cref="IOfReports"/>), and no
 /// wire format, connection or forwarding insides. Every request method is thread-safe, and a request has taken effect
 /// when its method returns: that is what makes a barrier truthful. Reports are made on the datapath's threads and the
-/// upcall pump (<see cref="Start"/>). Design: docs/ofproto.md, "What it owns" and "Threads and locks"; the lock order
+/// upcall pump (<see cref="Start"/>, or the shared threads' one <see cref="SharedUpcallPump"/>). Design:
+/// docs/ofproto.md, "What it owns" and "Threads and locks"; the lock order
 /// is docs/locking.md's.
 /// </remarks>
 public sealed partial class OfSwitch : IDatapathEvents, IDisposable
@@ -29,6 +30,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     private readonly CancellationTokenSource _cts = new();
     private IOfReports? _reports;
     private Thread? _pump;
+    private SharedUpcallPump? _sharedPump;
     private bool _connected;
     private bool _missToController = true, _loggedMissToController = true;
     private bool _failModeLogged;
@@ -103,10 +105,17 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     // ================================================================ reports
 
-    /// <summary>Sets who receives the switch's reports (packet-ins, flow removals, port status) and starts the upcall pump.</summary>
+    /// <summary>Sets who receives the switch's reports (packet-ins, flow removals, port status) and starts the upcall
+    /// pump: a thread of its own, or, over a datapath sharing its threads with others, the shared threads' one pump.</summary>
     public void Start(IOfReports reports)
     {
         _reports = reports;
+        if (_dp.Options.SharedThreads is { } shared)
+        {
+            shared.Upcalls.Add(_dp, OnUpcall);
+            _sharedPump = shared.Upcalls;
+            return;
+        }
         _pump = new Thread(PumpUpcalls) { IsBackground = true, Name = "ofproto-upcalls" };
         _pump.Start();
     }
@@ -636,6 +645,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     {
         _cts.Cancel();
         _pump?.Join();
+        _sharedPump?.Remove(_dp);
         _dp.Unsubscribe(this);
         _cts.Dispose();
     }

@@ -30,8 +30,13 @@ public sealed class XdpFlowProgramTests(ITestOutputHelper output)
         public int InIndex => IfIndex(In.HostIf);
         public int OutIndex => IfIndex(Out.A);
 
-        public Rig()
+        public Rig(int mtu = 0)
         {
+            if (mtu > 0)
+            {
+                Sh.Check("ip", "link", "set", In.HostIf, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                Sh.Check("ip", "-n", In.Name, "link", "set", In.NsIf, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
             Maps.AddPort(OutIndex);
             Port = new AfXdpPort(In.HostIf);
             Port.UseFlowProgram(Maps);
@@ -106,6 +111,40 @@ public sealed class XdpFlowProgramTests(ITestOutputHelper output)
             Assert.Equal(Checksum.ComputeL4(Ip("192.168.7.1"), Ip("172.16.0.9"), 17, copy), sent);
         }
         Assert.Equal((5L, 5L * frame.Length), rig.Maps.ReadCounters(3));
+    }
+
+    /// <summary>
+    /// Frame sizes: a 1518 B frame (1514 B without the FCS) is forwarded by its flow in the kernel and counted; a frame longer than a
+    /// page (a jumbo MTU: the port's program takes multi-buffer frames) is a miss, since the program parses the first
+    /// buffer only and the IPv4 total length reaches beyond it, so it reaches the AF_XDP socket whole and software
+    /// forwards it, and the flow's slot counts nothing of it.
+    /// </summary>
+    [NetnsFact]
+    public void FullSizedFrame_IsForwardedInTheKernel_AndAJumboFrame_IsAMissThatSoftwareGetsWhole()
+    {
+        using var rig = new Rig(mtu: 9000);
+        Assert.True(rig.Port.MultiBuffer);
+        var full = FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 2000, frameSize: 1514);
+        var jumbo = FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 2000, frameSize: 7000);
+        Assert.True(jumbo.Length > 4096, "longer than a page");
+        rig.Maps.ClearCounters(4);
+        rig.Maps.Put(KeyOf(rig.InIndex, "10.0.0.1", "10.0.0.2", 17, 1000, 2000), new XdpFlowAction(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4));   // drop
+
+        rig.In.SendFrames([full, jumbo]);
+
+        var pool = new PacketPool(64, largeCapacity: 2);
+        var pkts = new int[32];
+        byte[]? got = null;
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (got is null && DateTime.UtcNow < deadline)
+        {
+            int n = rig.Port.Receive(pool, pkts);
+            for (int i = 0; i < n; i++) got ??= pool.Frame(pkts[i]).ToArray();
+            pool.Release(pkts.AsSpan(0, n));
+            if (n == 0) Thread.Sleep(20);
+        }
+        Assert.Equal(jumbo, got);
+        Assert.Equal((1L, (long)full.Length), rig.Maps.ReadCounters(4));
     }
 
     /// <summary>

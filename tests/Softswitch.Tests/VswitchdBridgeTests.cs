@@ -90,7 +90,7 @@ public sealed class VswitchdBridgeTests : IDisposable
 
     private BridgeHost Host() => new(NullLoggerFactory.Instance, _run.FullName)
     {
-        OpenSystem = (name, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length)),
+        OpenSystem = (name, _, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length)),
         OpenInternal = (name, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_01UL)),
     };
 
@@ -259,6 +259,41 @@ public sealed class VswitchdBridgeTests : IDisposable
         config = VswitchConfig.Read(db)!;
         bridge.Apply(config.Bridges[0]);
         Assert.Empty(OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]));
+    }
+
+    [Fact]
+    public void SystemPorts_TakeASmallRingByDefault_AndTheOneOptionsRxRingSizeAsksFor()
+    {
+        var db = Database();
+        void ModifyInterface(string iface, string ring)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Interface"] = new JsonObject { [Id(iface).ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["options"] = new JsonArray("map", new JsonArray(new JsonArray("rx_ring_size", ring))),
+            } } } }, out var e), e);
+        var rings = new Dictionary<string, int>();
+        var host = Host() with
+        {
+            OpenSystem = (name, ring, _) =>
+            {
+                rings[name] = ring;
+                return new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length));
+            },
+        };
+        ModifyInterface("I-p1", "4194304");
+        using var bridge = Bridge.Create(VswitchConfig.Read(db)!.Bridges[0], host);
+        Assert.Equal(4 << 20, rings["p1"]);
+        Assert.Equal(Bridge.DefaultRxRingSize, rings["p2"]);
+        Assert.Equal(1 << 20, Bridge.DefaultRxRingSize);
+
+        // A changed size reopens the port with it; a size that is none is the interface's error, the rest stays.
+        ModifyInterface("I-p1", "2097152");
+        ModifyInterface("I-p2", "lots");
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Equal(2 << 20, rings["p1"]);
+        Assert.Equal("p1", bridge.Dp.Ports.Get(7)!.Port.Info.Name);
+        var p2 = bridge.Interfaces().Single(s => s.Uuid == Id("I-p2")).Status;
+        Assert.Equal(-1, p2.Ofport);
+        Assert.Equal($"options:rx_ring_size 'lots' is not a size in bytes from {Bridge.MinRxRingSize} to {Bridge.MaxRxRingSize}", p2.Error);
     }
 
     private void ModifyBridge(OvsdbReplica db, JsonObject columns)

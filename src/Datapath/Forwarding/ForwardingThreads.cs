@@ -17,8 +17,13 @@ namespace Softswitch.Datapath.Forwarding;
 /// members or a member's queues change: <see cref="Changed"/> bumps a version and wakes every thread).
 /// <see cref="Detach"/> returns only when no thread is inside a round that could still hold the datapath: each thread's
 /// round counter is odd inside a round (a full fence each way), and a detach waits for an odd counter to move.
+/// The set also keeps what would otherwise be a thread per datapath: one maintenance thread (<c>dp-maint</c>) runs every
+/// attached datapath's maintenance turns, woken by <see cref="MaintenanceWake"/> (every member's port removals and link
+/// events set it) or by the earliest member's due time; and one signal, <see cref="UpcallSignal"/>, tells the one
+/// <see cref="Upcalls"/> pump that some member queued a packet for its controller.
 /// Thread safety: <see cref="Attach"/>, <see cref="Detach"/> and <see cref="Changed"/> from any thread; the rest belongs
-/// to the pool's threads.
+/// to the pool's threads. A member's maintenance turns run under <c>_maintenanceLock</c>, so <see cref="Detach"/>
+/// returns with none of them running.
 /// </remarks>
 public sealed class ForwardingThreads : IDisposable
 {
@@ -35,6 +40,17 @@ public sealed class ForwardingThreads : IDisposable
     private volatile Member[] _members = [];
     private int _version;
     private volatile bool _running = true;
+    private readonly Thread _maintenance;
+    private readonly Lock _maintenanceLock = new();
+
+    /// <summary>Wakes the maintenance thread: a member's removed port or link event, a member attached, or Dispose.</summary>
+    internal ManualResetEventSlim MaintenanceWake { get; } = new(false);
+
+    /// <summary>Set by every member's forwarders when a packet for the controller is queued (see <see cref="Upcalls"/>).</summary>
+    internal ManualResetEventSlim UpcallSignal { get; } = new(false);
+
+    /// <summary>The one consumer of every member's packets for the controller.</summary>
+    public SharedUpcallPump Upcalls { get; }
 
     /// <summary>Starts <paramref name="count"/> threads (fwd-0 ..), thread i on CPU <paramref name="cpus"/>[i mod n] when given.</summary>
     public ForwardingThreads(int count, int[]? cpus = null, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros, int idleWakeMs = 1000)
@@ -56,6 +72,9 @@ public sealed class ForwardingThreads : IDisposable
             _threads[i].Start();
         }
         placed.Wait(TimeSpan.FromSeconds(5));
+        Upcalls = new SharedUpcallPump(UpcallSignal);
+        _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
+        _maintenance.Start();
     }
 
     /// <summary>The threads: each attached datapath has as many forwarders.</summary>
@@ -81,6 +100,7 @@ public sealed class ForwardingThreads : IDisposable
             _members = [.. _members, new Member(dp, readers)];
         }
         Changed();
+        MaintenanceWake.Set();   // its first turn may be due before the thread would wake
     }
 
     /// <summary>Stops serving <paramref name="dp"/>; returns once no thread can still be polling it.</summary>
@@ -102,6 +122,26 @@ public sealed class ForwardingThreads : IDisposable
             while (_running && _threads[i].IsAlive && Interlocked.Read(ref _roundSeq[i]) == seq) spin.SpinOnce();
         }
         foreach (var r in gone.Readers) dp.Pipeline.Reclamation.Unregister(r);
+        if (Thread.CurrentThread != _maintenance) lock (_maintenanceLock) { }   // its turn, if one is running, has ended
+    }
+
+    /// <summary>Runs every member's maintenance turns, sleeping until the earliest is due or <see cref="MaintenanceWake"/> is set.</summary>
+    private void MaintenanceLoop()
+    {
+        while (_running)
+        {
+            long now = Environment.TickCount64;
+            long wait = long.MaxValue;
+            foreach (var m in _members) wait = Math.Min(wait, m.Dp.MaintenanceWaitMs(now));
+            if (wait > 0) MaintenanceWake.Wait(wait >= int.MaxValue ? Timeout.Infinite : (int)wait);
+            MaintenanceWake.Reset();
+            if (!_running) break;
+            lock (_maintenanceLock)
+            {
+                // Each turn does only what its datapath has due (removed ports, link events, its round).
+                foreach (var m in _members) m.Dp.MaintenanceTurn();
+            }
+        }
     }
 
     /// <summary>The members or a member's receive queues changed: every thread rebuilds its wait set and polls again.</summary>
@@ -186,8 +226,11 @@ public sealed class ForwardingThreads : IDisposable
     {
         _running = false;
         foreach (var w in _waiters) w.Wake();
+        MaintenanceWake.Set();
         foreach (var t in _threads)
             if (t != Thread.CurrentThread) t.Join();
+        if (_maintenance != Thread.CurrentThread) _maintenance.Join();
+        Upcalls.Dispose();
         foreach (var w in _waiters) w.Dispose();
     }
 }

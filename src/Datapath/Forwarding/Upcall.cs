@@ -58,7 +58,10 @@ public delegate void UpcallHandler(in Upcall upcall);
 /// </remarks>
 public sealed class UpcallRing
 {
-    private readonly byte[][] _data;
+    /// <summary>The slots' frames, <c>_maxFrame</c> bytes each, in one array left uninitialised: a page of it becomes
+    /// resident only once a slot on it is written (a ring of a quiet switch costs next to nothing).</summary>
+    private readonly byte[] _data;
+    private readonly int _maxFrame;
     private readonly int[] _length;
     private readonly ushort[] _inPort;
     private readonly byte[] _reason;
@@ -75,8 +78,8 @@ public sealed class UpcallRing
     public UpcallRing(int capacityPow2, int maxFrame, ManualResetEventSlim signal)
     {
         if ((capacityPow2 & (capacityPow2 - 1)) != 0 || capacityPow2 <= 0) throw new ArgumentException("capacity must be a power of two");
-        _data = new byte[capacityPow2][];
-        for (int i = 0; i < capacityPow2; i++) _data[i] = new byte[maxFrame];
+        _maxFrame = maxFrame;
+        _data = GC.AllocateUninitializedArray<byte>(checked(capacityPow2 * maxFrame));
         _length = new int[capacityPow2];
         _inPort = new ushort[capacityPow2];
         _reason = new byte[capacityPow2];
@@ -109,7 +112,7 @@ public sealed class UpcallRing
         long head = _head;
         if (head - Volatile.Read(ref _tail) > _mask) return DropReason.UpcallQueueFull;
         int i = (int)(head & _mask);
-        var slot = _data[i];
+        var slot = _data.AsSpan(i * _maxFrame, _maxFrame);
         int len = Math.Min(frame.Length, slot.Length);
         frame[..len].CopyTo(slot);
         _length[i] = len;
@@ -136,7 +139,7 @@ public sealed class UpcallRing
         while (tail < head && n < max)
         {
             int i = (int)(tail & _mask);
-            handler(new Upcall(new ReadOnlySpan<byte>(_data[i], 0, _length[i]), _inPort[i], (UpcallReason)_reason[i], _maxLen[i], _userData[i], _userTag[i],
+            handler(new Upcall(new ReadOnlySpan<byte>(_data, i * _maxFrame, _length[i]), _inPort[i], (UpcallReason)_reason[i], _maxLen[i], _userData[i], _userTag[i],
                                 _metadata[i], _tunnelId[i]));
             tail++;
             n++;

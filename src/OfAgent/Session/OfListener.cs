@@ -15,7 +15,8 @@ namespace Softswitch.OfAgent.Session;
 /// are established at once, peers in their opening phase (no thread, a hard <see cref="AgentOptions.HelloTimeout"/>)
 /// share that cap with a reserve kept for them, and a newcomer at the cap displaces the longest-idle connection
 /// (<see cref="EvictedIdle"/>) but never one whose controller is <see cref="OfConnection.InCharge"/>. Only an
-/// established connection owns threads. <c>_lock</c> guards the slot count and both peer lists; a connection is closed
+/// established connection owns threads; the accept loop and opening phases wait on the process's one
+/// <see cref="SocketReadiness"/> thread. <c>_lock</c> guards the slot count and both peer lists; a connection is closed
 /// outside it. Design: docs/agent.md, "Listeners".
 /// </remarks>
 public sealed class OfListener : IAsyncDisposable
@@ -123,14 +124,9 @@ public sealed class OfListener : IAsyncDisposable
                 log.LogWarning("{Endpoint}: listening on a non-loopback address without TLS: anyone who can reach it controls the switch (use pssl:)", endpoint);
         }
         s.Listen(128);
+        // The loop waits for readiness on the process's one readiness thread (a listener costs no thread of its own).
         var l = new OfListener(endpoint, tls, options, s, establish, log);
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        new Thread(() =>
-        {
-            try { l.AcceptLoop(); }
-            finally { done.TrySetResult(); }
-        }) { IsBackground = true, Name = "of-accept" }.Start();
-        l._acceptLoop = done.Task;
+        l._acceptLoop = Task.Run(l.AcceptLoopAsync);
         return l;
     }
 
@@ -152,13 +148,23 @@ public sealed class OfListener : IAsyncDisposable
     }
 
     /// <summary>
-    /// The accept loop, on its own thread with blocking accepts: an accepted socket must stay in blocking mode
-    /// (see <see cref="SocketReadiness"/>), and the runtime's asynchronous accept would not promise that.
+    /// The accept loop: waits until the listening socket is readable (<see cref="SocketReadiness"/>: no thread of its
+    /// own), then accepts one connection. The socket stays in blocking mode, and so do the sockets it accepts (they
+    /// must, see <see cref="SocketReadiness"/>; the runtime's asynchronous accept would not promise that): a readable
+    /// listener has a connection queued (Linux keeps one reset meanwhile in the queue), so the accept returns at once.
     /// </summary>
-    private void AcceptLoop()
+    private async Task AcceptLoopAsync()
     {
         while (!_cts.IsCancellationRequested)
         {
+            try
+            {
+                await SocketReadiness.Shared.WaitReadableAsync(_socket, _cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
             Socket s;
             try
             {
@@ -174,7 +180,8 @@ public sealed class OfListener : IAsyncDisposable
                 // Out of descriptors and the like: say so (rate-limited), breathe, and keep accepting.
                 if (_refusalLog.TryTake(out long suppressed))
                     _log.LogWarning("{Endpoint}: accept failed: {Reason}{Suppressed}", _endpoint, e.Message, Suppressed(suppressed));
-                Thread.Sleep(100);
+                try { await Task.Delay(100, _cts.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { return; }
                 continue;
             }
             Interlocked.Increment(ref Accepted);
@@ -342,7 +349,7 @@ public sealed class OfListener : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _cts.Cancel();
-        try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } // wakes the blocked accept
+        try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } // wakes an accept under way
         _socket.Dispose();
         try { await _acceptLoop.ConfigureAwait(false); } catch (OperationCanceledException) { }
         if (_endpoint.Kind == OfTransportKind.Unix)

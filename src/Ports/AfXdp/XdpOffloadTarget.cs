@@ -285,12 +285,20 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         if (wasTagged && !tagged) flags |= XdpFlowProgram.PopVlan;
         else if (!wasTagged && tagged) flags |= XdpFlowProgram.PushVlan;
         else if (tagged && (ushort)(keyTci & ~FlowKey.VlanPresent) != tci) flags |= XdpFlowProgram.SetVlanTci;
-        key = new XdpFlowKey(inIf, keyTci, k.DlType, k.DlDst.Value, k.DlSrc.Value, k.NwProto, k.NwTos, k.TpSrc, k.TpDst, k.NwSrc, k.NwDst)
+        key = KeyOf(k, inIf, withAddresses);
+        action = new XdpFlowAction(flags, outIf, dlDst, dlSrc, tci, nwSrc, nwDst, tpSrc, tpDst, ttl, dscp, slot) { Ipv6Src = ip6Src, Ipv6Dst = ip6Dst };
+        return null;
+    }
+
+    /// <summary>The map key of a placed flow whose match is <paramref name="k"/> on the port of <paramref name="inIfIndex"/>
+    /// (with <paramref name="withAddresses"/>, the key of the program's second lookup, holding the IPv6 addresses).</summary>
+    internal static XdpFlowKey KeyOf(in FlowKey k, int inIfIndex, bool withAddresses)
+    {
+        ushort tci = (k.VlanVid & FlowKey.VlanPresent) != 0 ? (ushort)(FlowKey.VlanPresent | (k.DlVlanPcp << 13) | (k.VlanVid & 0x0FFF)) : (ushort)0;
+        return new XdpFlowKey(inIfIndex, tci, k.DlType, k.DlDst.Value, k.DlSrc.Value, k.NwProto, k.NwTos, k.TpSrc, k.TpDst, k.NwSrc, k.NwDst)
         {
             Ipv6Addresses = withAddresses ? (k.Ipv6Src, k.Ipv6Dst) : null,
         };
-        action = new XdpFlowAction(flags, outIf, dlDst, dlSrc, tci, nwSrc, nwDst, tpSrc, tpDst, ttl, dscp, slot) { Ipv6Src = ip6Src, Ipv6Dst = ip6Dst };
-        return null;
     }
 
     /// <summary>The exact mask and both IPv6 addresses: the flows of the program's second lookup.</summary>

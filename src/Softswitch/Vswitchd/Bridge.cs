@@ -16,8 +16,9 @@ namespace Softswitch.Vswitchd;
 /// threads every bridge shares (null: each bridge starts one of its own).</summary>
 internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, ForwardingThreads? Threads = null)
 {
-    /// <summary>Opens an interface of type "" or "system" (an existing interface); tests replace it.</summary>
-    public Func<string, ILogger, IPort> OpenSystem { get; init; } = static (name, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = 8 << 20 });
+    /// <summary>Opens an interface of type "" or "system" (an existing interface) with a receive ring of the given
+    /// bytes (<see cref="Bridge.DefaultRxRingSize"/> unless options:rx_ring_size asks for another); tests replace it.</summary>
+    public Func<string, int, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = ringSize });
 
     /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
     public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
@@ -51,6 +52,16 @@ internal sealed class Bridge : IDisposable
 
     /// <summary>The LOCAL port's number in the Interface table's ofport, as OpenFlow 1.0 numbers it (OFPP_LOCAL).</summary>
     public const long OfpLocal = 65534;
+
+    /// <summary>
+    /// Bytes of an AF_PACKET port's receive ring unless its Interface asks otherwise (options:rx_ring_size): 512 slots
+    /// of 2 KiB at the default MTU. The ring is resident memory for as long as the port is open, and a Mininet tree has
+    /// dozens of ports; Open vSwitch's own AF_PACKET ports have no ring at all (the socket's receive queue).
+    /// </summary>
+    public const int DefaultRxRingSize = 1 << 20;
+
+    /// <summary>The bounds of options:rx_ring_size (bytes).</summary>
+    public const int MinRxRingSize = 128 << 10, MaxRxRingSize = 1 << 30;
 
     private sealed record OpenInterface(InterfaceConfig Config, ushort No, IPort Port);
 
@@ -283,7 +294,8 @@ internal sealed class Bridge : IDisposable
         {
             if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
                 && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local)
-                && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options)))
+                && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options))
+                && w.Options.GetValueOrDefault(RxRingSizeKey) == open.Config.Options.GetValueOrDefault(RxRingSizeKey))
             {
                 continue;
             }
@@ -350,12 +362,12 @@ internal sealed class Bridge : IDisposable
         {
             port = i.Type switch
             {
-                "" or "system" => _host.OpenSystem(i.Name, log),
+                "" or "system" => RxRingSize(i, out error) is int ring ? _host.OpenSystem(i.Name, ring, log) : null,
                 "internal" => _host.OpenInternal(i.Name, log),
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 _ => null,
             };
-            if (port is null) error = $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
+            if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
@@ -384,6 +396,18 @@ internal sealed class Bridge : IDisposable
         if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
             _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
         _failed[i.Uuid] = (i, error!);
+    }
+
+    private const string RxRingSizeKey = "rx_ring_size";
+
+    /// <summary>The receive ring options:rx_ring_size asks for (bytes), else <see cref="DefaultRxRingSize"/>; null with the reason when it is not a size.</summary>
+    private static int? RxRingSize(InterfaceConfig i, out string? error)
+    {
+        error = null;
+        if (i.Options.GetValueOrDefault(RxRingSizeKey) is not { } text) return DefaultRxRingSize;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int size) && size is >= MinRxRingSize and <= MaxRxRingSize) return size;
+        error = $"options:{RxRingSizeKey} '{text}' is not a size in bytes from {MinRxRingSize} to {MaxRxRingSize}";
+        return null;
     }
 
     /// <summary>

@@ -103,6 +103,86 @@ public sealed class SharedThreadsTests
         Assert.Equal(0, shared.Attached);
     }
 
+    private sealed class MaintenanceCount : IDatapathEvents
+    {
+        public int Rounds;
+        public void OnMaintenanceStarting() => Interlocked.Increment(ref Rounds);
+    }
+
+    private static int ThreadsOfProcess()
+    {
+        // The runtime's own threads (thread pool, timers, the JIT) come and go with load: only ours are counted.
+        int n = 0;
+        foreach (var dir in Directory.GetDirectories($"/proc/{Environment.ProcessId}/task"))
+        {
+            try
+            {
+                if (!File.ReadAllText(Path.Combine(dir, "comm")).StartsWith(".NET", StringComparison.Ordinal)) n++;
+            }
+            catch (IOException) { }
+        }
+        return n;
+    }
+
+    [Fact]
+    public void FifteenDatapaths_ShareOneMaintenanceThreadAndOneUpcallPump_EachStillMaintainedAndHeard()
+    {
+        using var shared = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20_000);
+        int before = OperatingSystem.IsLinux() ? ThreadsOfProcess() : 0;
+        var dps = new List<SwitchDatapath>();
+        var maintenance = new List<MaintenanceCount>();
+        var heard = new long[15];
+        try
+        {
+            for (int i = 0; i < 15; i++)
+            {
+                var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared, PacketInRate = 0, IdleMaintenanceInterval = TimeSpan.FromMilliseconds(20) })
+                {
+                    MissBehavior = MissBehavior.Controller,
+                };
+                dp.AddPort(new MemoryPort("a", MacA), 1);
+                var m = new MaintenanceCount();
+                dp.Subscribe(m);
+                int idx = i;
+                dp.Start();
+                shared.Upcalls.Add(dp, (in Upcall _) => Interlocked.Increment(ref heard[idx]));
+                dps.Add(dp);
+                maintenance.Add(m);
+            }
+            // The shared set's maintenance thread and upcall pump: at most these two are new for fifteen datapaths.
+            if (OperatingSystem.IsLinux()) Assert.True(ThreadsOfProcess() - before <= 2, $"{ThreadsOfProcess() - before} threads for 15 datapaths");
+            Assert.True(WaitFor(() => maintenance.All(m => Volatile.Read(ref m.Rounds) >= 2), 5000), "a datapath's maintenance never ran on the shared thread");
+
+            // A miss on each datapath reaches that datapath's consumer, and only it.
+            for (int i = 0; i < dps.Count; i++)
+            {
+                ((MemoryPort)dps[i].Ports.Get(1)!.Port).Inject(Frame);
+                int idx = i;
+                Assert.True(WaitFor(() => Interlocked.Read(ref heard[idx]) == 1, 5000), $"datapath {i}'s upcall was not pumped");
+            }
+            Assert.All(heard, n => Assert.Equal(1, n));
+
+            // A consumer removed hears nothing more; the others still do.
+            shared.Upcalls.Remove(dps[0]);
+            ((MemoryPort)dps[0].Ports.Get(1)!.Port).Inject(Frame);
+            ((MemoryPort)dps[1].Ports.Get(1)!.Port).Inject(Frame);
+            Assert.True(WaitFor(() => Interlocked.Read(ref heard[1]) == 2, 5000), "datapath 1's second upcall was not pumped");
+            Assert.Equal(1, Interlocked.Read(ref heard[0]));
+        }
+        finally
+        {
+            foreach (var dp in dps)
+            {
+                shared.Upcalls.Remove(dp);
+                dp.Dispose();
+            }
+        }
+        // Stopped datapaths are maintained no more.
+        int[] rounds = [.. maintenance.Select(m => Volatile.Read(ref m.Rounds))];
+        Thread.Sleep(100);
+        Assert.Equal(rounds, maintenance.Select(m => Volatile.Read(ref m.Rounds)));
+    }
+
     [Fact]
     public void Start_Attaches_AndStop_Detaches()
     {
