@@ -83,6 +83,11 @@ public sealed class XdpOffloadTargetTests
 
         using (var w = table.Write()) w.Remove(flow);
         manager.ProcessPending();
+        // Placed (a barrier could answer now) but not settled: the late frame waits for the grace period.
+        Assert.Equal((5, 300), (flow.Packets, flow.Bytes));
+        Assert.True(manager.HasUnsettledRemovals);
+        Assert.True(manager.WaitForSettled());   // what a removed flow's report waits for
+        Assert.False(manager.HasUnsettledRemovals);
         Assert.Equal((6, 360), (flow.Packets, flow.Bytes));
         Assert.Equal(6, manager.Stats.HardwarePackets);
 
@@ -93,5 +98,30 @@ public sealed class XdpOffloadTargetTests
         manager.ReadHardwareCounters();
         Assert.Equal(0, next.Packets);
         Assert.Equal((6, 360), (flow.Packets, flow.Bytes));
+    }
+
+    /// <summary>
+    /// A removed flow's slot is wanted before any settle (a full map): the target settles it then, so the next flow
+    /// starts at zero and the late frame still reaches the removed flow at the next settle.
+    /// </summary>
+    [NetnsFact]
+    public void ASlotWantedBeforeTheSettle_IsSettledFirst_AndItsLateFrameStillReachesTheRemovedFlow()
+    {
+        using var maps = new XdpFlowMaps(1);
+        var target = new LateFrameTarget(new XdpOffloadTarget(maps, Ports), maps) { FrameSize = 60 };
+        var table = new FlowTable(new ManualClock());
+        using var manager = new OffloadManager(table, target);
+        manager.Attach(startWorker: false);
+        var flow = Insert(table, 1);
+        manager.ProcessPending();
+        using (var w = table.Write()) w.Remove(flow);
+        var next = Insert(table, 2);
+        manager.ProcessPending();
+        Assert.Equal("xdp-flows,slot=0", target.Location(next));
+        manager.ReadHardwareCounters();
+        Assert.Equal(0, next.Packets);
+        manager.Poll();   // the maintenance poll settles too
+        Assert.Equal((1, 60), (flow.Packets, flow.Bytes));
+        Assert.Equal(0, next.Packets);
     }
 }

@@ -218,8 +218,9 @@ public interface IOffloadTarget
 
     /// <summary>
     /// Appends to <paramref name="into"/> what removed flows counted after <see cref="Remove"/> read them (frames the
-    /// hardware matched before the removal and counted after it), once no more can come. The caller calls it after
-    /// each batch of changes, before the batch counts as placed, and adds the counts to the flows. Default: none.
+    /// hardware matched before the removal and counted after it), once no more can come. The caller calls it before a
+    /// removed flow is reported (<see cref="OffloadManager.WaitForSettled"/>), at each maintenance poll and on detach,
+    /// and adds the counts to the flows; a target reuses a removed flow's rows only once they are settled. Default: none.
     /// </summary>
     void Settle(List<(FlowEntry Entry, OffloadCounts Counts)> into) { }
 

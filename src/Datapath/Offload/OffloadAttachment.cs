@@ -120,10 +120,11 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
         if (!_syncOnRequests) return;
         foreach (var r in removed)
         {
-            // One in hardware: its removal is queued; once placed, its last counts are in the entry.
-            if (Manager.TryGetPlacement(r.Entry, out var p) && p.InHardware)
+            // One in hardware: its removal is queued; once placed and settled, its last counts are in the entry. One
+            // whose removal is placed already may still owe the counts of frames that found it before.
+            if ((Manager.TryGetPlacement(r.Entry, out var p) && p.InHardware) || Manager.HasUnsettledRemovals)
             {
-                if (!Manager.WaitForPlacement(BarrierTimeout)) Interlocked.Increment(ref _barrierTimeouts);
+                if (!Manager.WaitForSettled(BarrierTimeout)) Interlocked.Increment(ref _barrierTimeouts);
                 return;
             }
         }

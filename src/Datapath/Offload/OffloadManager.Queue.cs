@@ -23,6 +23,7 @@ public sealed partial class OffloadManager
     private volatile bool _stopping;
     private long _latencyTicksSum, _latencyTicksMax;
     private long _targetErrors;
+    private bool _unsettledRemovals;   // a flow left the hardware since the last settle (written under _lock)
     private string? _lastError;
     // The pipeline's other tables, watched (guarded by _queueGate; changed by Attach, Detach and Poll).
     private readonly Dictionary<FlowTable, OtherTableWatch> _otherTables = new(ReferenceEqualityComparer.Instance);
@@ -116,6 +117,22 @@ public sealed partial class OffloadManager
         return true;
     }
 
+    /// <summary>Whether a flow left the hardware since its late counts were last settled (<see cref="WaitForSettled"/>).</summary>
+    public bool HasUnsettledRemovals => Volatile.Read(ref _unsettledRemovals);
+
+    /// <summary>
+    /// As <see cref="WaitForPlacement"/>, then adds to the flows what their hardware counted after their removal
+    /// (<see cref="IOffloadTarget.Settle"/>: for the XDP target, after a kernel grace period), so a removed flow's report
+    /// carries its final counts. A barrier needs only the placement: the grace period is paid where counts are
+    /// reported, and at the maintenance poll.
+    /// </summary>
+    public bool WaitForSettled(TimeSpan? timeout = null)
+    {
+        bool placed = WaitForPlacement(timeout);
+        lock (_lock) SettleLocked();
+        return placed;
+    }
+
     /// <summary>
     /// Places the queued changes in order, at most <paramref name="limit"/> of them (exceptions from the target become
     /// <see cref="OffloadReason.TargetError"/>).
@@ -162,7 +179,6 @@ public sealed partial class OffloadManager
         }
         int n = batch.Count;
         batch.Clear();
-        SettleLocked();
         _latencyTicksSum += sum;
         if (max > _latencyTicksMax) _latencyTicksMax = max;
         lock (_queueGate)

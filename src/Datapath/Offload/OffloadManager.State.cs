@@ -112,6 +112,7 @@ public sealed partial class OffloadManager
     {
         if (!s.InHardware) return;
         var c = _target.Remove(s.Entry);
+        Volatile.Write(ref _unsettledRemovals, true);
         Credit(s.Entry, c, _table.Clock.NowNanos);
         s.InHardware = false;
         _hwFlows--;
@@ -144,6 +145,7 @@ public sealed partial class OffloadManager
     /// <summary>Adds what removed flows counted after their removal (<see cref="IOffloadTarget.Settle"/>) to them.</summary>
     private void SettleLocked()
     {
+        Volatile.Write(ref _unsettledRemovals, false);
         var late = _lateCounts;
         late.Clear();
         try
