@@ -3,7 +3,7 @@
 # already there. Needs root (CI is root); without root it says what is missing and carries on.
 set -euo pipefail
 pkgs=(libpcap0.8 iproute2 ethtool iputils-ping tcpdump tshark openvswitch-common openvswitch-switch
-      openvswitch-testcontroller python3-os-ken netsniff-ng iperf3 tcpreplay mininet sockperf
+      openvswitch-testcontroller openvswitch-pki python3-os-ken netsniff-ng iperf3 tcpreplay mininet sockperf
       openssh-server sudo lintian systemd)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,7 +10,7 @@ bash scripts/install-deps.sh
 # Every program a test needs ([RequiresTool("...")] in tests/, kept in step by a test). Outside CI a missing one makes
 # its tests skipped, each saying why; in CI (CI=true, set by .ci/run) it fails the run here, before the build.
 tools=(ip python3 ethtool ping tcpdump tshark tcpreplay iperf3 trafgen ovs-ofctl ovs-appctl ovs-vsctl ovs-vswitchd
-       ovsdb-server ovs-testcontroller osken-manager mn mnexec sockperf sshd ssh ssh-keygen sudo socat nsenter unshare
+       ovsdb-server ovs-testcontroller ovs-pki osken-manager mn mnexec sockperf sshd ssh ssh-keygen sudo socat nsenter unshare
        dpkg-deb lintian systemd-analyze)
 missing=()
 for t in "${tools[@]}"; do

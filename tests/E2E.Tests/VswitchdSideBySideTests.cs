@@ -7,7 +7,7 @@ namespace Softswitch.E2E.Tests;
 /// <summary>
 /// `softswitch vswitchd` beside Open vSwitch 3.1's ovs-vswitchd (user space, in a namespace of its own with its own
 /// ovsdb-server): one script of ovs-vsctl and ovs-ofctl calls, applied to both, leaves the same database contents in
-/// the columns the daemon writes (cur_cfg, datapath_types, datapath_id, status, ofport, link and admin state, the
+/// the columns the daemon writes (cur_cfg, datapath_types, datapath_id, status, ofport, link and admin state, link speed and duplex, the
 /// start of an error, a controller's is_connected and role) and gets the same OpenFlow answers (dump-flows, and
 /// show's ports: number, name, config, state, link modes and speeds). Each side has veths of its own namespace (one
 /// up, one administratively down, one whose peer is down; then two of them change) beside internal and patch ports.
@@ -119,12 +119,13 @@ public sealed class VswitchdSideBySideTests
                     facts.Add($"bridge {br} fail_mode {Vsctl("get", "Bridge", br, "fail_mode")} protocols {Vsctl("get", "Bridge", br, "protocols")} status {Vsctl("get", "Bridge", br, "status")}");
                 }
                 facts.Add("bridge datapath_id " + Vsctl("get", "Bridge", br1, "datapath_id"));
-                foreach (var i in new[] { br1, br2, $"ovsp1{s_id}", $"ovsp2{s_id}", $"ovsnone{s_id}", $"ovspa{s_id}", $"ovspb{s_id}" })
+                foreach (var i in new[] { br1, br2, $"ovsp1{s_id}", $"ovsp2{s_id}", $"ovsnone{s_id}", $"ovspa{s_id}", $"ovspb{s_id}", $"ovsv1{s_id}", $"ovsv2{s_id}", $"ovsv3{s_id}" })
                 {
                     string error = Vsctl("get", "Interface", i, "error");
                     var known = Regex.Match(error, "^\"?could not open network device [^ ]+");
                     facts.Add($"interface {i} ofport {Vsctl("get", "Interface", i, "ofport")} link_state {Vsctl("get", "Interface", i, "link_state")} "
-                        + $"admin_state {Vsctl("get", "Interface", i, "admin_state")} error {(error == "[]" ? "none" : known.Success ? known.Value.TrimStart('"') : "other: " + error)}");
+                        + $"admin_state {Vsctl("get", "Interface", i, "admin_state")} link_speed {Vsctl("get", "Interface", i, "link_speed")} duplex {Vsctl("get", "Interface", i, "duplex")} "
+                        + $"error {(error == "[]" ? "none" : known.Success ? known.Value.TrimStart('"') : "other: " + error)}");
                 }
                 var dump = side.Ofctl(br1, ["dump-flows", "--no-stats"]);
                 Assert.True(dump.Ok, dump.Stderr);

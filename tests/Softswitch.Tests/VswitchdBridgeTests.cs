@@ -34,7 +34,10 @@ public sealed class VswitchdBridgeTests : IDisposable
             {"name":"Open_vSwitch","version":"8.3.1","tables":{
               "Open_vSwitch":{"columns":{"bridges":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"next_cfg":{"type":"integer"},"cur_cfg":{"type":"integer"},
                 "ovs_version":{"type":{"key":"string","min":0,"max":1}},"datapath_types":{"type":{"key":"string","min":0,"max":"unlimited"}},"iface_types":{"type":{"key":"string","min":0,"max":"unlimited"}},
-                "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+                "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
+                "ssl":{"type":{"key":{"type":"uuid","refTable":"SSL"},"min":0,"max":1}},"manager_options":{"type":{"key":{"type":"uuid","refTable":"Manager"},"min":0,"max":"unlimited"}}}},
+              "SSL":{"columns":{"private_key":{"type":"string"},"certificate":{"type":"string"},"ca_cert":{"type":"string"},"bootstrap_ca_cert":{"type":"boolean"}}},
+              "Manager":{"columns":{"target":{"type":"string"}}},
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
@@ -113,6 +116,23 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.True(VswitchConfig.TryParseDatapathId("00000000000000a1", out ulong dpid) && dpid == 0xa1);
         Assert.False(VswitchConfig.TryParseDatapathId("a1", out _));
         Assert.False(VswitchConfig.TryParseDatapathId("0000000000000000", out _));
+    }
+
+    [Fact]
+    public void Config_ReadsTheSslRowForEveryBridgeAndTheManagerTargets()
+    {
+        var db = Database();
+        Assert.Null(VswitchConfig.Read(db)!.Bridges[0].Ssl);
+        Insert(db, "SSL", "ssl", new JsonObject { ["private_key"] = "/k.pem", ["certificate"] = "/c.pem", ["ca_cert"] = "/ca.pem", ["bootstrap_ca_cert"] = true });
+        Insert(db, "Manager", "m1", new JsonObject { ["target"] = "ptcp:6640" });
+        Insert(db, "Manager", "m2", new JsonObject { ["target"] = "punix:/run/db.sock" });
+        Assert.True(db.TryApplyUpdate2(new JsonObject
+        {
+            ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["ssl"] = Ref(Id("ssl")), ["manager_options"] = Refs(Id("m1"), Id("m2")) } } },
+        }, out var e), e);
+        var config = VswitchConfig.Read(db)!;
+        Assert.Equal(new SslConfig("/k.pem", "/c.pem", "/ca.pem", BootstrapCaCert: true), config.Bridges[0].Ssl);
+        Assert.Equal(["ptcp:6640", "punix:/run/db.sock"], config.ManagerTargets);
     }
 
     [Fact]

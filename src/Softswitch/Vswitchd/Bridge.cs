@@ -28,7 +28,11 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
 }
 
 /// <summary>The state of one Interface row as the daemon writes it back.</summary>
-internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex = null, string? MacInUse = null, string? LinkState = null, string? AdminState = null);
+internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex = null, string? MacInUse = null, string? LinkState = null, string? AdminState = null)
+{
+    /// <summary>The current rate in bit/s and its duplex ("full", "half"), from the port's link modes; nulls when it has none.</summary>
+    public (long Bps, string Duplex)? Speed { get; init; }
+}
 
 /// <summary>
 /// One Bridge row served: a datapath, its OpenFlow switch and agent (as `softswitch run` composes them, see
@@ -521,10 +525,28 @@ internal sealed class Bridge : IDisposable
             var (ifindex, admin) = Kernel(open.Config.Name);
             // Patch and tunnel interfaces have no kernel device: always administratively up, as Open vSwitch shows them.
             if (open.Config.Type is "patch" or "vxlan" or "gre") admin = "up";
-            yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, null, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin));
+            yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, null, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin)
+            {
+                Speed = SpeedOf(open.Port.Info.Current),
+            });
         }
         foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error));
     }
+
+    /// <summary>The fastest rate among <paramref name="f"/>'s link modes, with its duplex, as Open vSwitch writes link_speed and duplex.</summary>
+    private static (long Bps, string Duplex)? SpeedOf(PortFeatures f)
+    {
+        foreach (var (mode, bps, duplex) in s_rates)
+            if ((f & mode) != 0) return (bps, duplex);
+        return null;
+    }
+
+    private static readonly (PortFeatures Mode, long Bps, string Duplex)[] s_rates =
+    [
+        (PortFeatures.Rate10GbFd, 10_000_000_000, "full"), (PortFeatures.Rate1GbFd, 1_000_000_000, "full"), (PortFeatures.Rate1GbHd, 1_000_000_000, "half"),
+        (PortFeatures.Rate100MbFd, 100_000_000, "full"), (PortFeatures.Rate100MbHd, 100_000_000, "half"),
+        (PortFeatures.Rate10MbFd, 10_000_000, "full"), (PortFeatures.Rate10MbHd, 10_000_000, "half"),
+    ];
 
     /// <summary>The kernel's ifindex and administrative state of an interface; nulls when it has none.</summary>
     private static (long? Ifindex, string? Admin) Kernel(string name)

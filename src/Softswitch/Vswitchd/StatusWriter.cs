@@ -9,7 +9,8 @@ namespace Softswitch.Vswitchd;
 /// The columns the daemon writes back, as ovs-vswitchd writes them: <c>Open_vSwitch</c> cur_cfg (once next_cfg is
 /// applied), ovs_version, datapath_types, iface_types; <c>Bridge</c> datapath_id, status (a key per bridge setting
 /// refused, see <see cref="BridgeConfig.Status"/>); <c>Interface</c> ofport (-1 with
-/// error when it cannot be opened), ifindex, mac_in_use, link_state, admin_state; <c>Controller</c> is_connected, role.
+/// error when it cannot be opened), ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's
+/// link modes); <c>Controller</c> is_connected, role.
 /// </summary>
 /// <remarks>
 /// Each value is compared with the replica's (those columns are monitored too) and only what differs is written, so
@@ -50,6 +51,8 @@ internal static class StatusWriter
                     ["mac_in_use"] = OvsdbDatum.Optional(s.MacInUse),
                     ["link_state"] = OvsdbDatum.Optional(s.LinkState),
                     ["admin_state"] = OvsdbDatum.Optional(s.AdminState),
+                    ["link_speed"] = OvsdbDatum.Optional(s.Speed?.Bps),
+                    ["duplex"] = OvsdbDatum.Optional(s.Speed?.Duplex),
                 });
             }
             foreach (var c in bridge.ControllerTargets)

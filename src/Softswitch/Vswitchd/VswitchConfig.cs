@@ -54,7 +54,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_id", "datapath_type",
                       "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors", "status"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
-        ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state"],
+        ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex"],
         ["QoS"] = ["type", "other_config", "queues"],
         ["Queue"] = ["other_config"],
         ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],

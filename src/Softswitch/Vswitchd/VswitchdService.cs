@@ -6,8 +6,9 @@ using Softswitch.Ports.Linux;
 namespace Softswitch.Vswitchd;
 
 /// <summary>
-/// The database made true: follows the Open vSwitch database (Open_vSwitch, Bridge, Port, Interface, Controller), serves
-/// each Bridge row as a switch of its own and writes back what it did, as ovs-vswitchd does.
+/// The database made true: follows the Open vSwitch database (Open_vSwitch, Bridge, Port, Interface, Controller, SSL; Manager
+/// rows only said to be ovsdb-server's), serves each Bridge row as a switch of its own and writes back what it did, as
+/// ovs-vswitchd does.
 /// </summary>
 /// <remarks>
 /// One configuration thread owns the bridges: it connects (again and again while the server is away, after 1 s, then
