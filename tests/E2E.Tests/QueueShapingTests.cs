@@ -14,12 +14,19 @@ namespace Softswitch.E2E.Tests;
 [RequiresTool("ovs-ofctl")]
 public sealed partial class QueueShapingTests
 {
-    [GeneratedRegex(@"port\s+3 queue (\d+): bytes=(\d+)")]
+    [GeneratedRegex(@"port\s+3 queue (\d+): bytes=(\d+),.*?duration=([\d.]+)s")]
     private static partial Regex QueueLine();
 
-    /// <summary>Bytes that left each queue of port 3, by queue id (ovs-ofctl queue-stats).</summary>
-    private static Dictionary<int, long> QueueBytes(SwitchProcess sw)
-        => QueueLine().Matches(sw.Ofctl("queue-stats", "3")).ToDictionary(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+    /// <summary>Bytes that left each queue of port 3 and the queue's age when the switch read them, by queue id (OpenFlow
+    /// 1.3 queue statistics, whose duration is the switch's own clock: the window between two readings is exact, however
+    /// long ovs-ofctl takes on a loaded machine).</summary>
+    private static Dictionary<int, (long Bytes, double Age)> QueueBytes(SwitchProcess sw)
+    {
+        var r = Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", "queue-stats", sw.Endpoint, "3"], 60_000);
+        Assert.True(r.Ok, "ovs-ofctl queue-stats: " + r.Stderr + r.Stdout);
+        return QueueLine().Matches(r.Stdout).ToDictionary(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture),
+            m => (long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture)));
+    }
 
     /// <summary>iperf3 from h1 and h2 to h3 at once (client args each): each queue's rate in bit/s over the window, and
     /// the window's relative uncertainty.</summary>
@@ -39,19 +46,21 @@ public sealed partial class QueueShapingTests
                 procs.Add(Process.Start(psi)!);
             }
             Thread.Sleep(1500);
-            // The switch reads its counters at some moment while ovs-ofctl runs: the window runs from midpoint to
-            // midpoint, and U is how far off that can make a rate (half of both requests' spans over the window), which
-            // a loaded machine makes larger; the assertions allow for it.
-            var clock = Stopwatch.StartNew();
+            // Each queue's window is the difference of its ages in the two readings (the switch's clock, to the
+            // nanosecond); U is what a millisecond of skew between the byte count and the age would make of a rate.
             var b0 = QueueBytes(sw);
-            double r0 = clock.Elapsed.TotalSeconds;
             Thread.Sleep((seconds - 2) * 1000 - 500);
-            double s1 = clock.Elapsed.TotalSeconds;
             var b1 = QueueBytes(sw);
-            double r1 = clock.Elapsed.TotalSeconds;
-            double dt = (s1 + r1) / 2 - r0 / 2;
+            var rates = b1.ToDictionary(kv => kv.Key, kv =>
+            {
+                var (bytes0, age0) = b0.GetValueOrDefault(kv.Key);
+                double dt = kv.Value.Age - age0;
+                Assert.True(dt > 1, $"queue {kv.Key}: a window of {dt:F3} s between the readings");
+                return (kv.Value.Bytes - bytes0) * 8 / dt;
+            });
+            double window = b1.Values.Min(v => v.Age) - b0.Values.Max(v => v.Age);
             foreach (var p in procs) p.WaitForExit(seconds * 1000 + 20_000);
-            return (b1.ToDictionary(kv => kv.Key, kv => (kv.Value - b0.GetValueOrDefault(kv.Key)) * 8 / dt), (r0 + (r1 - s1)) / 2 / dt);
+            return (rates, 0.001 / window);
         }
         finally
         {
