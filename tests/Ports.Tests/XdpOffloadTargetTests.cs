@@ -66,14 +66,33 @@ public sealed class XdpOffloadTargetTests
         return e;
     }
 
+    /// <summary>A one-slot flow map under a manager without a worker, its target counting one late 60 B frame per removal.</summary>
+    private sealed class OneSlotRig : IDisposable
+    {
+        public readonly XdpFlowMaps Maps = new(1);
+        public readonly LateFrameTarget Target;
+        public readonly FlowTable Table = new(new ManualClock());
+        public readonly OffloadManager Manager;
+
+        public OneSlotRig()
+        {
+            Target = new LateFrameTarget(new XdpOffloadTarget(Maps, Ports), Maps) { FrameSize = 60 };
+            Manager = new OffloadManager(Table, Target);
+            Manager.Attach(startWorker: false);
+        }
+
+        public void Dispose()
+        {
+            Manager.Dispose();
+            Maps.Dispose();
+        }
+    }
+
     [NetnsFact]
     public void AFrameCountedAfterTheFinalRead_ReachesTheRemovedFlow_AndNotTheSlotsNextFlow()
     {
-        using var maps = new XdpFlowMaps(1);
-        var target = new LateFrameTarget(new XdpOffloadTarget(maps, Ports), maps) { FrameSize = 60 };
-        var table = new FlowTable(new ManualClock());
-        using var manager = new OffloadManager(table, target);
-        manager.Attach(startWorker: false);
+        using var rig = new OneSlotRig();
+        var (maps, target, table, manager) = (rig.Maps, rig.Target, rig.Table, rig.Manager);
         var flow = Insert(table, 1);
         manager.ProcessPending();
         Assert.Equal("xdp-flows,slot=0", target.Location(flow));
@@ -107,11 +126,8 @@ public sealed class XdpOffloadTargetTests
     [NetnsFact]
     public void ASlotWantedBeforeTheSettle_IsSettledFirst_AndItsLateFrameStillReachesTheRemovedFlow()
     {
-        using var maps = new XdpFlowMaps(1);
-        var target = new LateFrameTarget(new XdpOffloadTarget(maps, Ports), maps) { FrameSize = 60 };
-        var table = new FlowTable(new ManualClock());
-        using var manager = new OffloadManager(table, target);
-        manager.Attach(startWorker: false);
+        using var rig = new OneSlotRig();
+        var (maps, target, table, manager) = (rig.Maps, rig.Target, rig.Table, rig.Manager);
         var flow = Insert(table, 1);
         manager.ProcessPending();
         using (var w = table.Write()) w.Remove(flow);
