@@ -233,7 +233,27 @@ public sealed partial class OfConnection : IAsyncDisposable
         }
         finally
         {
+            EndRun(sw);
+        }
+    }
+
+    /// <summary>
+    /// Ends this connection's run of flow-mods (<see cref="OfSwitch.EndFlowModRun"/>), marked handling meanwhile:
+    /// publishing the run and reporting the flows it removed (an offload target taking them out of its hardware first)
+    /// is work for the peer's requests, and the peer waits on us.
+    /// </summary>
+    private void EndRun(OfSwitch sw)
+    {
+        if (!sw.Flows.InRun) return;
+        Volatile.Write(ref _handling, true);
+        try
+        {
             sw.EndFlowModRun();
+        }
+        finally
+        {
+            Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+            Volatile.Write(ref _handling, false);
         }
     }
 
@@ -250,7 +270,7 @@ public sealed partial class OfConnection : IAsyncDisposable
                 var head = buf.AsSpan(start, Math.Min(end - start, OfpConstants.ErrorDataMinSize)).ToArray();
                 if (header.Type != OfpHeader.ErrorType) SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
                 _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
-                sw.EndFlowModRun();
+                EndRun(sw);
                 FlushAndClose();
                 return true;
             }
@@ -265,7 +285,7 @@ public sealed partial class OfConnection : IAsyncDisposable
             // A run of flow-mods goes on only through flow-mods of a negotiated connection, and never into a wait
             // (OFPT_FLOW_MOD is 14 in 1.0 and 1.3 alike).
             bool flowMod = header.Type == (byte)OfpType.FlowMod && _negotiated;
-            if (!flowMod || ReplyBytes > _owner.Options.ReplyQueueLimit) sw.EndFlowModRun();
+            if (!flowMod || ReplyBytes > _owner.Options.ReplyQueueLimit) EndRun(sw);
             // Back-pressure by not reading: no further request is taken while the replies already queued to this
             // peer are past their limit (the keepalive closes a peer that takes none of them).
             if (!WaitForRoom()) return true;
@@ -286,7 +306,7 @@ public sealed partial class OfConnection : IAsyncDisposable
             }
             if (!keep)
             {
-                sw.EndFlowModRun();
+                EndRun(sw);
                 FlushAndClose();
                 return true;
             }
