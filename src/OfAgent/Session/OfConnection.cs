@@ -468,7 +468,20 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     private void OnClosed()
     {
-        _log.Log(_lifecycleLevel, "{Conn}: connection closed", Name);
+        long lost = Interlocked.Read(ref _undelivered), lostAsync = Interlocked.Read(ref _undeliveredNotifications);
+        if (lostAsync > 0)
+        {
+            _log.LogWarning("{Conn}: connection closed; {Messages} queued messages not delivered, {Async} of them FLOW_REMOVED or PORT_STATUS",
+                Name, lost, lostAsync);
+        }
+        else if (lost > 0)
+        {
+            _log.Log(_lifecycleLevel, "{Conn}: connection closed; {Messages} queued messages not delivered", Name, lost);
+        }
+        else
+        {
+            _log.Log(_lifecycleLevel, "{Conn}: connection closed", Name);
+        }
         _owner.OnClosed(this);
     }
 
