@@ -30,7 +30,7 @@ public sealed partial class OfConnection
     public bool SendNotification(OfpMessage msg) => SendNotification(msg.ToArray());
 
     /// <summary>As <see cref="SendNotification(OfpMessage)"/>, for a whole encoded message (shared by the connections it goes to, never changed).</summary>
-    public bool SendNotification(byte[] msg) => Enqueue(new Outgoing(msg, 0, msg.Length, Pooled: false, PacketIn: false, Notification: true));
+    public bool SendNotification(byte[] msg) => Enqueue(new Outgoing(msg, 0, msg.Length, Pooled: false, OutKind.Notification));
 
     public void SendRaw(byte[] bytes) => Enqueue(bytes);
 
@@ -38,28 +38,43 @@ public sealed partial class OfConnection
     /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="MessagePool"/> (a
     /// reply, never dropped); the connection returns the array to the pool once written (or drops it when it closes).
     /// </summary>
-    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: false, Notification: false));
+    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, OutKind.Reply));
 
     /// <summary>
     /// As <see cref="SendPooled"/>, for a PACKET_IN: dropped and counted in <see cref="PacketInsDropped"/> (the array
     /// returned) when the packet-ins queued to this peer are past <see cref="AgentOptions.PacketInQueueLimit"/>.
     /// </summary>
-    public bool SendPacketInPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: true, Notification: false));
+    public bool SendPacketInPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, OutKind.PacketIn));
 
     /// <summary>
     /// A queued message: Bytes[Offset..Offset+Count), whether the array goes back to <see cref="MessagePool"/> once
-    /// written, whether it is a packet-in (its own account), and whether a FLOW_REMOVED or PORT_STATUS (counted when
-    /// lost). Offset is not 0 only for the rest of a message its queueing thread wrote in part.
+    /// written, and its kind. Offset is not 0 only for the rest of a message its queueing thread wrote in part.
     /// </summary>
-    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled, bool PacketIn, bool Notification)
+    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled, OutKind Kind)
     {
+        /// <summary>A packet-in: its own account.</summary>
+        public bool PacketIn => Kind == OutKind.PacketIn;
+
         public void Release()
         {
             if (Pooled) s_buffers.Return(Bytes);
         }
     }
 
-    private bool Enqueue(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false, PacketIn: false, Notification: false));
+    /// <summary>
+    /// What a queued message is: a reply or request of ours, a FLOW_REMOVED or PORT_STATUS (counted when lost), a
+    /// PACKET_IN (its own account), or the keepalive's ECHO_REQUEST (which starts no wait for the peer: an idle peer
+    /// must answer it).
+    /// </summary>
+    private enum OutKind : byte
+    {
+        Reply,
+        Notification,
+        PacketIn,
+        Probe,
+    }
+
+    private bool Enqueue(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false, OutKind.Reply));
 
     private bool Enqueue(Outgoing m)
     {
@@ -123,8 +138,9 @@ public sealed partial class OfConnection
     private void Queued(in Outgoing m)
     {
         long total = Interlocked.Add(ref _queuedBytes, m.Count);
-        // Bytes begin to wait now: the peer's time to take them starts here, not at its last message.
-        if (total == m.Count) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+        // Bytes begin to wait now: the peer's time to take them starts here, not at its last message (but not for our
+        // echo request, which the peer must answer).
+        if (total == m.Count && m.Kind != OutKind.Probe) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
         if (m.PacketIn) Interlocked.Add(ref _packetInBytes, m.Count);
         else if (total - Interlocked.Read(ref _packetInBytes) > _owner.Options.ReplyQueueLimit) _drained.Reset();
     }
@@ -164,7 +180,6 @@ public sealed partial class OfConnection
     {
         if (packetInBytes != 0) Interlocked.Add(ref _packetInBytes, -packetInBytes);
         long total = Interlocked.Add(ref _queuedBytes, -bytes);
-        Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
         if (total - Interlocked.Read(ref _packetInBytes) <= _owner.Options.ReplyQueueLimit) _drained.Set();
     }
 
@@ -250,7 +265,7 @@ public sealed partial class OfConnection
         void Drop(in Outgoing m)
         {
             all++;
-            if (m.Notification) notifications++;
+            if (m.Kind == OutKind.Notification) notifications++;
             m.Release();
         }
         using (_writeLock.EnterScope())
@@ -268,6 +283,6 @@ public sealed partial class OfConnection
         if (notifications > 0) Interlocked.Add(ref _owner.AsyncMessagesDropped, notifications);
     }
 
-    /// <summary>Writes bytes whole, blocking while the peer takes them (it is alive while it takes any: <see cref="Keepalive"/>).</summary>
+    /// <summary>Writes bytes whole, blocking while the peer takes them (it is alive while it takes any: <see cref="Keepalive(long)"/>).</summary>
     private void SendAll(byte[] bytes, int offset, int count) => _transport.Send(bytes, offset, count);
 }

@@ -29,7 +29,7 @@ public sealed partial class OfConnection : IAsyncDisposable
     private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _cts = new();
-    // _lastRxTicks: a whole message received; _lastTxTicks: queued bytes last written or seen taken, or the moment they began to wait.
+    // _lastRxTicks: a whole message received; _lastTxTicks: waiting bytes last seen taken, or the moment they began to wait.
     private long _lastRxTicks, _lastTxTicks;
     private bool _handling;
     private bool _helloReceived, _negotiated;
@@ -126,6 +126,9 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     /// <summary>The protocol of <see cref="Version"/>, once a version is agreed.</summary>
     internal OfProtocol Protocol => _protocol ?? throw new InvalidOperationException("no version agreed yet");
+
+    /// <summary>Bytes of ours in the socket the peer has not acknowledged (diagnostics, tests).</summary>
+    internal long SocketUnsentBytes => _transport.Progress(out _);
 
     /// <summary>
     /// Milliseconds since the peer's last request other than an echo (HELLO counts; -1 while one is being handled):
@@ -409,11 +412,16 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     private static string Suppressed(long n) => n > 0 ? $" ({n} similar line(s) suppressed)" : "";
 
-    // The keepalive's own: the most bytes the peer had taken at a tick, and whether bytes waited at the last tick.
+    // The keepalive's own: the most bytes the peer had taken at a tick, whether bytes waited at the last tick, and when
+    // it last sent an echo request.
     private long _mostTaken;
     private bool _bytesWaited;
+    private long _probeTicks;
 
-    private void Keepalive()
+    private void Keepalive() => Keepalive(Environment.TickCount64);
+
+    /// <summary>A keepalive tick at <paramref name="now"/> (<see cref="Environment.TickCount64"/>; tests pass a late one).</summary>
+    internal void Keepalive(long now)
     {
         if (!IsOpen) return;
         long probe = (long)_owner.Options.InactivityProbe.TotalMilliseconds;
@@ -429,13 +437,22 @@ public sealed partial class OfConnection : IAsyncDisposable
         if (taken > _mostTaken)
         {
             _mostTaken = taken;
-            if (_bytesWaited || queued > 0) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+            if (_bytesWaited || queued > 0) Volatile.Write(ref _lastTxTicks, now);
         }
-        _bytesWaited = queued > 0 || unsent > 0;
-        long quiet = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
-        if (quiet > 2 * probe)
+        bool waiting = queued > 0 || unsent > 0;
+        // Bytes this tick is the first to see waiting (a write its queueing thread made at once marks no start): the
+        // peer's time to take them starts now at the latest, however late the tick.
+        if (waiting && !_bytesWaited) Volatile.Write(ref _lastTxTicks, now);
+        _bytesWaited = waiting;
+        long last = Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
+        long quiet = now - last;
+        // An idle peer is closed only a whole probe interval after an echo request it left unanswered, however late
+        // this tick comes (a stalled timer must not close a peer it never asked); one that leaves our bytes waiting
+        // untaken needs no echo (it would wait behind them).
+        bool unanswered = _probeTicks > last && now - _probeTicks >= probe;
+        if (quiet > 2 * probe && (waiting || unanswered))
         {
-            if (queued > 0 || unsent > 0)
+            if (waiting)
             {
                 _log.LogWarning("{Conn}: none of our writes taken for {Seconds:F1} s ({Bytes} bytes queued, {Unsent} in the socket); closing",
                     Name, quiet / 1000.0, queued, unsent);
@@ -447,7 +464,12 @@ public sealed partial class OfConnection : IAsyncDisposable
             Close();
             return;
         }
-        if (quiet > probe) Send(new OfpEchoRequest { Version = _version != 0 ? _version : OfpHelloVersions.Highest(_owner.Options.Versions), Xid = NextXid() });
+        if (quiet > probe && _probeTicks <= last)
+        {
+            _probeTicks = now;
+            var echo = new OfpEchoRequest { Version = _version != 0 ? _version : OfpHelloVersions.Highest(_owner.Options.Versions), Xid = NextXid() }.ToArray();
+            Enqueue(new Outgoing(echo, 0, echo.Length, Pooled: false, OutKind.Probe));
+        }
     }
 
     private void FlushAndClose()
