@@ -154,4 +154,48 @@ public sealed class FlowModRunReportTests : IDisposable
         Assert.Equal(3, entry.Packets);
         lock (_removing.Entries) Assert.Contains(entry, _removing.Entries);
     }
+
+    /// <summary>
+    /// A removal's report waits for a forwarding thread still inside the round in which it found the flow: the burst
+    /// it credits to the flow after the removal was published is in the FLOW_REMOVED.
+    /// </summary>
+    [Fact]
+    public void ARemovalsReport_CountsTheBurstOfAForwarderStillInsideItsRound()
+    {
+        var flow = new OfMatch().EthDst(Dst.Value);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, flow, OfInstructions.Apply(new[] { OfAction.Output(2) }), FlowModFlags.SendFlowRemoved)));
+        var entries = new List<FlowEntry>();
+        _sw.Flows.Collect(FlowMatch.All, PortNumber.None, false, entries, false, 0);
+        var entry = Assert.Single(entries);
+
+        // A forwarding thread in a round: it found the flow, and credits its burst once the removal is being reported.
+        var reader = _sw.Flows.Reclamation.Register();
+        using var inRound = new ManualResetEventSlim();
+        var forwarder = new Thread(() =>
+        {
+            reader.Quiesce();
+            inRound.Set();
+            while (true)
+            {
+                lock (_removing.Entries)
+                    if (_removing.Entries.Contains(entry)) break;
+                Thread.Yield();
+            }
+            entry.Hit(4, 240, 0);
+            reader.Quiesce();
+        });
+        forwarder.Start();
+        inRound.Wait();
+        try
+        {
+            Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.DeleteStrict, flow, 5, default, TableId: 0, Rules: MatchRules.OpenFlow13)));
+        }
+        finally
+        {
+            forwarder.Join();
+            _sw.Flows.Reclamation.Unregister(reader);
+        }
+        var r = Assert.Single(_reports.Removed);
+        Assert.Equal((4UL, 240UL), (r.PacketCount, r.ByteCount));
+    }
 }
