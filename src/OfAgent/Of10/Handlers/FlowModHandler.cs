@@ -36,7 +36,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         // A delete's actions mean nothing (OF1.0 5.3.3): only an add's or a modify's are decoded.
         bool addOrModify = fm.Command is OfpFlowModCommand.Add or OfpFlowModCommand.Modify or OfpFlowModCommand.ModifyStrict;
         var actions = ReadOnlyMemory<OfAction>.Empty;
-        if (addOrModify && !ActionTranslator.TryDecode(wireActions, out actions, out var err))
+        if (addOrModify && !ActionTranslator.TryDecode(wireActions, FlowModTranslator.TransportOf(fm.Match), out actions, out var err))
         {
             ctx.SendError(c, err, msg);
             return;

@@ -22,6 +22,14 @@ public static class ActionTranslator
 
     /// <summary>The layer's form of <paramref name="actions"/> (in per-thread scratch), or the OpenFlow 1.0 error that refuses it.</summary>
     public static bool TryDecode(List<OfpAction> actions, out ReadOnlyMemory<OfAction> result, out OfpError error)
+        => TryDecode(actions, 0, out result, out error);
+
+    /// <summary>
+    /// As <see cref="TryDecode(List{OfpAction}, out ReadOnlyMemory{OfAction}, out OfpError)"/> for a flow whose match pins
+    /// IP protocol <paramref name="transport"/> (6, 17, 132; 0: none): set_tp_src/dst name no transport of their own, so
+    /// they keep the match's, and a later version reads them back as that transport's field (ovs ofpact_l4_port's flow_ip_proto).
+    /// </summary>
+    public static bool TryDecode(List<OfpAction> actions, byte transport, out ReadOnlyMemory<OfAction> result, out OfpError error)
     {
         result = ReadOnlyMemory<OfAction>.Empty;
         error = default;
@@ -42,8 +50,8 @@ public static class ActionTranslator
                 case OfpActionType.SetNwSrc: items[i] = OfAction.SetNwSrc(a.NwAddr); break;
                 case OfpActionType.SetNwDst: items[i] = OfAction.SetNwDst(a.NwAddr); break;
                 case OfpActionType.SetNwTos: items[i] = OfAction.SetNwTos(a.NwTos); break;
-                case OfpActionType.SetTpSrc: items[i] = OfAction.SetTpSrc(a.TpPort); break;
-                case OfpActionType.SetTpDst: items[i] = OfAction.SetTpDst(a.TpPort); break;
+                case OfpActionType.SetTpSrc: items[i] = OfAction.SetTpSrc(a.TpPort, transport); break;
+                case OfpActionType.SetTpDst: items[i] = OfAction.SetTpDst(a.TpPort, transport); break;
                 case OfpActionType.Vendor:
                     if (a.IsNxSetTunnel)
                     {
