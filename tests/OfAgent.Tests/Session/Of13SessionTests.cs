@@ -537,7 +537,7 @@ public sealed class Of13SessionTests
         }
         // 64 bytes before the actions, 16 per output: 4090 make a 65504-byte flow, 4091 one of 65520 (a stats entry's length holds 65519).
         Assert.Equal(65504, FlowMod(4090).Length);
-        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(FlowMod(4091)))));
+        Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await c.ReplyAsync(c.Send(FlowMod(4091)))));
         c.Send(FlowMod(4090));
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
@@ -556,7 +556,83 @@ public sealed class Of13SessionTests
         w.Finish(start);
         var groupMod = w.ToArray();
         Assert.Equal(65528, groupMod.Length);
-        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(groupMod))));
+        Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await c.ReplyAsync(c.Send(groupMod))));
         Assert.Empty(rig.Switch.GroupDescriptions());
+
+        // One set_queue fewer: a GROUP_DESC entry of 65512 bytes, read back whole.
+        var fits = groupMod[..^8];
+        BinaryPrimitives.WriteUInt16BigEndian(fits.AsSpan(2), (ushort)fits.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(fits.AsSpan(16), (ushort)(fits.Length - 16));
+        c.Send(fits);
+        var desc = await c.ReplyAsync(c.Send(MultipartRequest(Ofp13MultipartType.GroupDesc)));
+        Assert.Equal((byte)Ofp13Type.MultipartReply, desc[1]);
+        Assert.Equal(65512, BinaryPrimitives.ReadUInt16BigEndian(desc.AsSpan(16)));
+        Assert.Equal(16 + 65512, desc.Length);
+    }
+
+    private static byte[] MultipartRequest(Ofp13MultipartType type, int bodySize = 0)
+    {
+        var m = new byte[16 + bodySize];
+        m[0] = 4; m[1] = (byte)Ofp13Type.MultipartRequest;
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(8), (ushort)type);
+        return m;
+    }
+
+    /// <summary>A 1.3 flow-stats request for every flow (table all, out_port and out_group any, an empty match).</summary>
+    private static byte[] AllFlowsRequest()
+    {
+        var m = MultipartRequest(Ofp13MultipartType.Flow, 40);
+        m[16] = 0xff;
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(20), Ofp13.PortAny);
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(24), Ofp13.GroupAny);
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(48), 1); // OFPMT_OXM
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(50), 4);
+        return m;
+    }
+
+    [Fact]
+    public async Task AnOpenFlow10FlowTooLongForOneThreesReadBack_IsRefused()
+    {
+        await using var rig = new AgentRig();
+        using var of10 = await rig.ConnectAsync();
+        using var of13 = await Controller13.ConnectAsync(rig.ListenPort);
+        OfpFlowMod Outputs(int n)
+        {
+            var fm = new OfpFlowMod { Command = OfpFlowModCommand.Add, Priority = 7, Match = OfpMatch.All };
+            fm.Actions.AddRange(Enumerable.Repeat(OfpAction.Output(2), n));
+            return fm;
+        }
+        // 8 bytes an output in 1.0, 16 in 1.3: 4091 outputs make a 1.3 entry of 48 + 8 (empty match) + 8 + 65456 = 65520 bytes.
+        uint x = of10.Send(Outputs(4091));
+        var e = await of10.ReceiveAsync<OfpErrorMsg>();
+        Assert.Equal((OfpErrorType.BadAction, (ushort)OfpBadActionCode.TooMany, x), (e.ErrorType, e.Code, e.Xid));
+        of10.Send(Outputs(4090));
+        await of10.BarrierAsync();
+        var reply = await of13.ReplyAsync(of13.Send(AllFlowsRequest()));
+        Assert.True((byte)Ofp13Type.MultipartReply == reply[1], Convert.ToHexString(reply.AsSpan(0, Math.Min(reply.Length, 80))));
+        Assert.Equal(65504, BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(16)));
+        Assert.Equal(16 + 65504, reply.Length);
+    }
+
+    [Fact]
+    public async Task AnOpenFlow13FlowTooLongForOneZerosReadBack_IsRefused()
+    {
+        await using var rig = new AgentRig();
+        using var of13 = await Controller13.ConnectAsync(rig.ListenPort);
+        using var of10 = await rig.ConnectAsync();
+        byte[] TunnelIds(int n)
+        {
+            var fm = new Ofp13FlowMod { Priority = 7, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+            var set = Ofp13Action.SetField(Ofp13Oxm.Exact(38, 0x1_0000_0001)); // tunnel_id past 32 bits
+            fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [.. Enumerable.Repeat(set, n)]));
+            return fm.Encode();
+        }
+        // 16 bytes a set_field in 1.3, 24 (Nicira's set_tunnel64) in 1.0: 2727 make a 1.0 entry of 88 + 65448 = 65536 bytes.
+        Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await of13.ReplyAsync(of13.Send(TunnelIds(2727)))));
+        of13.Send(TunnelIds(2726));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await of13.ReplyAsync(of13.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+        of10.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(2726, (await of10.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single().Actions.Count);
     }
 }

@@ -41,18 +41,19 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             ctx.SendError(c, err, msg);
             return;
         }
-        if (addOrModify && !OfpStatsReplies.FlowEntryFits(wireActions))
-        {
-            // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
-            ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
-            return;
-        }
         if (!FlowModTranslator.TryCommand(fm.Command, out var command))
         {
             ctx.SendError(c, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), msg);
             return;
         }
-        ctx.Check(c, ctx.Switch.FlowMod(FlowModTranslator.ToRequest(fm, command, actions), c.Controller), msg);
+        var request = FlowModTranslator.ToRequest(fm, command, actions);
+        if (addOrModify && !ReadBackLimits.FlowFits(request))
+        {
+            // Its flow-stats entry could not be encoded in a reply of either version: refuse it rather than break every dump.
+            ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
+            return;
+        }
+        ctx.Check(c, ctx.Switch.FlowMod(request, c.Controller), msg);
     }
 
     public void PacketOut(OfConnection c, OfpPacketOut po, byte[] msg)

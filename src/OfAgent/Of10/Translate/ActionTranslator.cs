@@ -85,21 +85,30 @@ public static class ActionTranslator
         return actions.Length;
     }
 
-    public static OfpAction ToOfp(in OfAction a) => a.Type switch
+    public static OfpAction ToOfp(in OfAction a)
+        => TryToOfp(a, out var wire) ? wire : throw new InvalidOperationException($"an action OpenFlow 1.0 cannot carry: {a.Type}");
+
+    /// <summary>The OpenFlow 1.0 form of <paramref name="a"/>; false for an action OpenFlow 1.0 has none for (push_vlan, group, ...).</summary>
+    public static bool TryToOfp(in OfAction a, out OfpAction wire)
     {
-        OfActionType.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),
-        OfActionType.Enqueue => OfpAction.Enqueue(WireMap.ToWirePort(a.Port), a.QueueId),
-        OfActionType.SetVlanVid => OfpAction.SetVlanVid((ushort)a.Value),
-        OfActionType.SetVlanPcp => OfpAction.SetVlanPcp((byte)a.Value),
-        OfActionType.PopVlan => OfpAction.StripVlan(),
-        OfActionType.SetEthSrc => OfpAction.SetDlSrc(new OfpMac(a.Value)),
-        OfActionType.SetEthDst => OfpAction.SetDlDst(new OfpMac(a.Value)),
-        OfActionType.SetNwSrc => OfpAction.SetNwSrc((uint)a.Value),
-        OfActionType.SetNwDst => OfpAction.SetNwDst((uint)a.Value),
-        OfActionType.SetNwTos => OfpAction.SetNwTos((byte)a.Value),
-        OfActionType.SetTpSrc => OfpAction.SetTpSrc((ushort)a.Value),
-        OfActionType.SetTpDst => OfpAction.SetTpDst((ushort)a.Value),
-        OfActionType.SetTunnel => a.Value <= uint.MaxValue ? OfpAction.NxSetTunnel((uint)a.Value) : OfpAction.NxSetTunnel64(a.Value),
-        _ => throw new InvalidOperationException($"an action OpenFlow 1.0 cannot carry: {a.Type}"),
-    };
+        OfpAction? w = a.Type switch
+        {
+            OfActionType.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),
+            OfActionType.Enqueue => OfpAction.Enqueue(WireMap.ToWirePort(a.Port), a.QueueId),
+            OfActionType.SetVlanVid => OfpAction.SetVlanVid((ushort)a.Value),
+            OfActionType.SetVlanPcp => OfpAction.SetVlanPcp((byte)a.Value),
+            OfActionType.PopVlan => OfpAction.StripVlan(),
+            OfActionType.SetEthSrc => OfpAction.SetDlSrc(new OfpMac(a.Value)),
+            OfActionType.SetEthDst => OfpAction.SetDlDst(new OfpMac(a.Value)),
+            OfActionType.SetNwSrc => OfpAction.SetNwSrc((uint)a.Value),
+            OfActionType.SetNwDst => OfpAction.SetNwDst((uint)a.Value),
+            OfActionType.SetNwTos => OfpAction.SetNwTos((byte)a.Value),
+            OfActionType.SetTpSrc => OfpAction.SetTpSrc((ushort)a.Value),
+            OfActionType.SetTpDst => OfpAction.SetTpDst((ushort)a.Value),
+            OfActionType.SetTunnel => a.Value <= uint.MaxValue ? OfpAction.NxSetTunnel((uint)a.Value) : OfpAction.NxSetTunnel64(a.Value),
+            _ => null,
+        };
+        wire = w.GetValueOrDefault();
+        return w.HasValue;
+    }
 }

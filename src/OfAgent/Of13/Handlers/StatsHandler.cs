@@ -4,6 +4,7 @@ using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
+using Microsoft.Extensions.Logging;
 
 namespace Softswitch.OfAgent.Of13.Handlers;
 
@@ -165,6 +166,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         });
         if (refused != OfError.None) { Error(c, WireMap.ToWire(refused), msg); return; }
         reply.Finish();
+        LogSkipped(c, reply, "flow");
     }
 
     private void Tables(OfConnection c, uint xid)
@@ -250,6 +252,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         Single(c, xid, Ofp13MultipartType.MeterFeatures, new Ofp13MeterFeatures(f.MaxMeters, MeterBandTypeMap.ToWireBitmap(f.BandTypes), MeterFlagsMap.ToWire(f.Capabilities), f.MaxBands, f.MaxColor));
     }
 
+    private void LogSkipped(OfConnection c, Ofp13ReplyWriter reply, string what)
+    {
+        if (reply.SkippedCount > 0)
+            ctx.Log.LogWarning("{Conn}: {Count} {What} entries left out of a reply: each longer than a reply holds", c.Name, reply.SkippedCount, what);
+    }
+
     private void GroupDesc(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.GroupDesc, xid, Sender(c));
@@ -265,6 +273,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             reply.Add(new Ofp13GroupDesc(GroupTypeMap.ToWire(g.Type), g.GroupId, buckets));
         }
         reply.Finish();
+        LogSkipped(c, reply, "group description");
     }
 
     /// <summary>The 1.3 action types a bucket may hold (every one this switch carries out), as GROUP_FEATURES' bitmap.</summary>
