@@ -635,4 +635,91 @@ public sealed class Of13SessionTests
         of10.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
         Assert.Equal(2726, (await of10.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single().Actions.Count);
     }
+
+    public static TheoryData<Ofp13MultipartType> MultipartTypes => [.. Enum.GetValues<Ofp13MultipartType>()];
+
+    /// <summary>The statistics handler's list of what it answers (FEATURES_REPLY's bits come from it), held to what it does per type.</summary>
+    [Theory]
+    [MemberData(nameof(MultipartTypes))]
+    public async Task AMultipartType_IsAnsweredExactlyWhenTheHandlerSaysSo(Ofp13MultipartType type)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        // The header alone: a type that needs a body is answered BAD_LEN, one not answered at all BAD_MULTIPART (or BAD_EXPERIMENTER).
+        var reply = await c.ReplyAsync(c.Send(MultipartRequest(type)));
+        bool refused = reply[1] == (byte)Ofp13Type.Error
+                       && ErrorOf(reply) is (Ofp13ErrorType.BadRequest, Ofp13Codes.BadMultipart or Ofp13Codes.BadExperimenter);
+        Assert.Equal(Of13.Handlers.StatsHandler.Answers(type), !refused);
+    }
+
+    private static byte[] GroupMod(byte type, uint groupId, params Ofp13Action[] actions)
+    {
+        var w = new Ofp13Writer();
+        int start = w.Begin(Ofp13Type.GroupMod, 0);
+        w.U16(0); w.U8(type); w.U8(0); w.U32(groupId);
+        // A bucket every type takes: weight 1 (select), watching port 1 (fast failover).
+        Ofp13Messages.WriteBuckets(w, [new Ofp13Bucket(type == 1 ? (ushort)1 : (ushort)0, type == 3 ? 1u : Ofp13.PortAny, Ofp13.GroupAny, [.. actions])]);
+        w.Finish(start);
+        return w.ToArray();
+    }
+
+    private static async Task<Ofp13GroupFeatures> GroupFeaturesAsync(Controller13 c)
+    {
+        var reply = await c.ReplyAsync(c.Send(MultipartRequest(Ofp13MultipartType.GroupFeatures)));
+        Assert.True(Ofp13GroupFeatures.TryRead(reply.AsSpan(16), out var features, out _));
+        return features!;
+    }
+
+    private static async Task<bool> TakenAsync(Controller13 c, byte[] msg)
+    {
+        uint xid = c.Send(msg), barrier = c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        while (true)
+        {
+            var m = await c.NextAsync() ?? throw new Xunit.Sdk.XunitException("no barrier reply");
+            uint of = BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4));
+            if (of == xid && m[1] == (byte)Ofp13Type.Error) return false;
+            if (of == barrier) return true;
+        }
+    }
+
+    public static TheoryData<byte> GroupTypes => [0, 1, 2, 3, 4];
+
+    [Theory]
+    [MemberData(nameof(GroupTypes))]
+    public async Task AGroupTypesBit_IsSetExactlyWhenAGroupOfItIsTaken(byte type)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        bool taken = await TakenAsync(c, GroupMod(type, 1, Ofp13Action.Output(2)));
+        Assert.Equal(taken, ((await GroupFeaturesAsync(c)).Types & (1u << type)) != 0);
+        Assert.Equal(type < 4, taken);
+    }
+
+    public static TheoryData<Ofp13ActionType> BucketActionTypes => [.. Enum.GetValues<Ofp13ActionType>().Where(t => t != Ofp13ActionType.Experimenter)];
+
+    [Theory]
+    [MemberData(nameof(BucketActionTypes))]
+    public async Task AGroupActionBit_IsSetExactlyWhenABucketWithItIsTaken(Ofp13ActionType type)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        Assert.True(await TakenAsync(c, GroupMod(0, 2, Ofp13Action.Output(3))));
+        var action = type switch
+        {
+            Ofp13ActionType.Output => Ofp13Action.Output(2),
+            Ofp13ActionType.SetMplsTtl or Ofp13ActionType.SetNwTtl => new Ofp13Action(type, 5),
+            Ofp13ActionType.PushVlan => new Ofp13Action(type, 0x8100),
+            Ofp13ActionType.PushMpls => new Ofp13Action(type, 0x8847),
+            Ofp13ActionType.PopMpls => new Ofp13Action(type, 0x0800),
+            Ofp13ActionType.PushPbb => new Ofp13Action(type, 0x88e7),
+            Ofp13ActionType.SetQueue => new Ofp13Action(type, 0),
+            Ofp13ActionType.Group => new Ofp13Action(type, 2),
+            Ofp13ActionType.SetField => Ofp13Action.SetField(Ofp13Oxm.Exact(3, 0x0200_0000_0009)),
+            _ => new Ofp13Action(type),
+        };
+        bool taken = await TakenAsync(c, GroupMod(0, 1, action));
+        var features = await GroupFeaturesAsync(c);
+        Assert.True(taken, $"{type}: a bucket with it was refused");
+        Assert.All(features.Actions, bits => Assert.Equal(taken, (bits & (1u << (int)type)) != 0));
+    }
 }

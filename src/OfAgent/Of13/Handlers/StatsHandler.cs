@@ -276,28 +276,14 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         LogSkipped(c, reply, "group description");
     }
 
-    /// <summary>The 1.3 action types a bucket may hold (every one this switch carries out), as GROUP_FEATURES' bitmap.</summary>
-    private static readonly uint s_groupActions = ActionBits(
-        Ofp13ActionType.Output, Ofp13ActionType.CopyTtlOut, Ofp13ActionType.CopyTtlIn, Ofp13ActionType.SetMplsTtl,
-        Ofp13ActionType.DecMplsTtl, Ofp13ActionType.PushVlan, Ofp13ActionType.PopVlan, Ofp13ActionType.PushMpls,
-        Ofp13ActionType.PopMpls, Ofp13ActionType.SetQueue, Ofp13ActionType.Group, Ofp13ActionType.SetNwTtl,
-        Ofp13ActionType.DecNwTtl, Ofp13ActionType.SetField, Ofp13ActionType.PushPbb, Ofp13ActionType.PopPbb);
-
-    private static uint ActionBits(params Ofp13ActionType[] types)
-    {
-        uint bits = 0;
-        foreach (var t in types) bits |= 1u << (int)t;
-        return bits;
-    }
-
     private static void GroupFeatures(OfConnection c, uint xid)
     {
         var f = OfSwitch.GroupFeatures;
-        // types: ALL, SELECT, INDIRECT, FF; capabilities: SELECT_WEIGHT 1, SELECT_LIVENESS 2, CHAINING 4, CHAINING_CHECKS 8.
+        // capabilities: SELECT_WEIGHT 1, SELECT_LIVENESS 2, CHAINING 4, CHAINING_CHECKS 8.
         uint caps = (f.SelectWeight ? 1u : 0) | (f.SelectLiveness ? 2u : 0) | (f.Chaining ? 4u : 0) | (f.ChainingChecks ? 8u : 0);
-        uint max = (uint)f.MaxGroups;
-        Single(c, xid, Ofp13MultipartType.GroupFeatures, new Ofp13GroupFeatures(0xF, caps, [max, max, max, max],
-            [s_groupActions, s_groupActions, s_groupActions, s_groupActions]));
+        uint max = (uint)f.MaxGroups, actions = Of13Capabilities.ActionBitmap;
+        Single(c, xid, Ofp13MultipartType.GroupFeatures, new Ofp13GroupFeatures(Of13Capabilities.GroupTypes, caps, [max, max, max, max],
+            [actions, actions, actions, actions]));
     }
 
     private void PortDesc(OfConnection c, uint xid)
