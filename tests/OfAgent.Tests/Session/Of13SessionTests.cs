@@ -722,4 +722,65 @@ public sealed class Of13SessionTests
         Assert.True(taken, $"{type}: a bucket with it was refused");
         Assert.All(features.Actions, bits => Assert.Equal(taken, (bits & (1u << (int)type)) != 0));
     }
+
+    /// <summary>The OXM fields table 0's TABLE_FEATURES lists in property <paramref name="propType"/> (12 write-setfield, 14 apply-setfield).</summary>
+    private static async Task<List<byte>> Table0FieldsAsync(Controller13 c, ushort propType)
+    {
+        var reply = await c.ReplyAsync(c.Send(MultipartRequest(Ofp13MultipartType.TableFeatures)));
+        int entry = 16, entryLen = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(entry));
+        Assert.Equal(0, reply[entry + 2]);
+        var fields = new List<byte>();
+        for (int at = entry + 64; at < entry + entryLen;)
+        {
+            ushort type = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(at)), len = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(at + 2));
+            if (type == propType)
+            {
+                for (int k = at + 4; k < at + len; k += 4) fields.Add((byte)(reply[k + 2] >> 1));
+            }
+            at += (len + 7) & ~7;
+        }
+        return fields;
+    }
+
+    /// <summary>Every OXM field, with a match its set-field's prerequisites hold for (ethertype, IP protocol, ICMPv6 type, a VLAN).</summary>
+    public static TheoryData<byte> OxmFields => [.. Enumerable.Range(0, 40).Select(f => (byte)f)];
+
+    private static Ofp13Oxm[] PrerequisitesOf(byte field)
+    {
+        Ofp13Oxm Type(ushort t) => Ofp13Oxm.Exact(5, t);
+        Ofp13Oxm Proto(byte p) => Ofp13Oxm.Exact(10, p);
+        return field switch
+        {
+            6 or 7 => [Ofp13Oxm.Exact(6, 0x1000 | 10)],
+            8 or 9 or 10 or 11 or 12 => [Type(0x0800)],
+            13 or 14 => [Type(0x0800), Proto(6)],
+            15 or 16 => [Type(0x0800), Proto(17)],
+            17 or 18 => [Type(0x0800), Proto(132)],
+            19 or 20 => [Type(0x0800), Proto(1)],
+            >= 21 and <= 25 => [Type(0x0806)],
+            26 or 27 or 28 => [Type(0x86dd)],
+            29 or 30 => [Type(0x86dd), Proto(58)],
+            31 or 32 => [Type(0x86dd), Proto(58), Ofp13Oxm.Exact(29, 135)],
+            33 => [Type(0x86dd), Proto(58), Ofp13Oxm.Exact(29, 136)],
+            34 or 35 or 36 => [Type(0x8847)],
+            37 => [Type(0x88e7)],
+            _ => [],
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(OxmFields))]
+    public async Task ASetFieldsField_IsListedExactlyWhenAFlowSettingItIsTaken(byte field)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        var fm = new Ofp13FlowMod { Priority = 5, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        fm.Match.AddRange(PrerequisitesOf(field));
+        // A value every field takes (a VLAN id with OFPVID_PRESENT, a one elsewhere).
+        fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [Ofp13Action.SetField(Ofp13Oxm.Exact(field, field == 6 ? 0x1001u : 1u))]));
+        bool taken = await TakenAsync(c, fm.Encode());
+        Assert.Equal(taken, (await Table0FieldsAsync(c, 14)).Contains(field));
+        Assert.Equal(taken, (await Table0FieldsAsync(c, 12)).Contains(field));
+        Assert.Equal(field is not (0 or 1 or 2 or 39), taken);
+    }
 }
