@@ -445,4 +445,27 @@ public sealed class OvsOfctl13Tests
             File.Delete(file);
         }
     }
+
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task OneThreeOnlyActions_ReadBackOverOneZero_AsOpenVswitchWritesThem()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "add-group", "group_id=2,type=all,bucket=output:3");
+        string[] flows =
+        [
+            "priority=1,ip,actions=dec_ttl,set_queue:1,group:2",
+            "priority=2,mpls,actions=set_mpls_ttl(9),dec_mpls_ttl,set_field:7->mpls_label,set_field:3->mpls_tc,pop_mpls:0x0800,output:2",
+            "priority=3,ip,actions=set_field:2->ip_ecn,mod_nw_ttl:5,push_mpls:0x8847,output:2",
+            "priority=4,ipv6,actions=set_field:2001:db8::1->ipv6_src,push_vlan:0x8100,set_field:4100->vlan_vid,output:2",
+        ];
+        foreach (var f in flows) Ok(rig, "add-flow", f);
+        var (code, dump, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.ListenPort}");
+        Assert.True(code == 0, se + dump);
+        Assert.True(dump.Contains("priority=1,ip actions=dec_ttl,set_queue:1,group:2", StringComparison.Ordinal), dump);
+        Assert.Contains("actions=set_mpls_ttl(9),dec_mpls_ttl,set_mpls_label(7),set_mpls_tc(3),pop_mpls:0x0800,output:2", dump);
+        Assert.Contains("actions=set_field:2->nw_ecn,set_field:5->nw_ttl,push_mpls:0x8847,output:2", dump);
+        Assert.Contains("actions=set_field:2001:db8::1->ipv6_src,mod_vlan_vid:4,output:2", dump);
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
 }

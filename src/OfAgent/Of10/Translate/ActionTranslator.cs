@@ -1,5 +1,6 @@
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
+using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of10.Translate;
@@ -71,24 +72,37 @@ public static class ActionTranslator
         return true;
     }
 
+    /// <summary>The wire form of <paramref name="actions"/>, those OpenFlow 1.0 has no form for left out (see <see cref="TryToOfp"/>).</summary>
     public static List<OfpAction> ToOfp(ReadOnlySpan<OfAction> actions)
     {
         var list = new List<OfpAction>(actions.Length);
-        foreach (var a in actions) list.Add(ToOfp(a));
+        foreach (var a in actions)
+        {
+            if (TryToOfp(a, out var wire)) list.Add(wire);
+        }
         return list;
     }
 
-    /// <summary>Writes the wire form of <paramref name="actions"/> into <paramref name="into"/> (at least as long); returns the count.</summary>
+    /// <summary>Writes the wire form of <paramref name="actions"/> into <paramref name="into"/> (at least as long); returns the count written.</summary>
     public static int ToOfp(ReadOnlySpan<OfAction> actions, Span<OfpAction> into)
     {
-        for (int i = 0; i < actions.Length; i++) into[i] = ToOfp(actions[i]);
-        return actions.Length;
+        int n = 0;
+        foreach (var a in actions)
+        {
+            if (TryToOfp(a, out var wire)) into[n++] = wire;
+        }
+        return n;
     }
 
     public static OfpAction ToOfp(in OfAction a)
         => TryToOfp(a, out var wire) ? wire : throw new InvalidOperationException($"an action OpenFlow 1.0 cannot carry: {a.Type}");
 
-    /// <summary>The OpenFlow 1.0 form of <paramref name="a"/>; false for an action OpenFlow 1.0 has none for (push_vlan, group, ...).</summary>
+    /// <summary>
+    /// The OpenFlow 1.0 form of <paramref name="a"/>, for what a flow added over OpenFlow 1.3 reads back as: OpenFlow 1.0's
+    /// own actions, else Open vSwitch's Nicira extensions for the 1.1+ ones (set_queue, group, dec_ttl, the MPLS
+    /// actions; other set-fields as reg_load2 with their OXM). False for push_vlan (in 1.0 a set_vlan_vid that follows
+    /// pushes, as Open vSwitch writes it), copy_ttl_in/out and the PBB actions, which OpenFlow 1.0 cannot say.
+    /// </summary>
     public static bool TryToOfp(in OfAction a, out OfpAction wire)
     {
         OfpAction? w = a.Type switch
@@ -106,9 +120,26 @@ public static class ActionTranslator
             OfActionType.SetTpSrc => OfpAction.SetTpSrc((ushort)a.Value),
             OfActionType.SetTpDst => OfpAction.SetTpDst((ushort)a.Value),
             OfActionType.SetTunnel => a.Value <= uint.MaxValue ? OfpAction.NxSetTunnel((uint)a.Value) : OfpAction.NxSetTunnel64(a.Value),
-            _ => null,
+            OfActionType.SetQueue => OfpAction.Nicira(NxActionSubtype.SetQueue, 4, a.QueueId),
+            OfActionType.Group => OfpAction.Nicira(NxActionSubtype.Group, 4, a.QueueId),
+            OfActionType.DecNwTtl => OfpAction.Nicira(NxActionSubtype.DecTtl),
+            OfActionType.PushMpls => OfpAction.Nicira(NxActionSubtype.PushMpls, 2, (uint)a.Value),
+            OfActionType.PopMpls => OfpAction.Nicira(NxActionSubtype.PopMpls, 2, (uint)a.Value),
+            OfActionType.SetMplsTtl => OfpAction.Nicira(NxActionSubtype.SetMplsTtl, 1, (uint)a.Value),
+            OfActionType.DecMplsTtl => OfpAction.Nicira(NxActionSubtype.DecMplsTtl),
+            OfActionType.SetMplsLabel => OfpAction.Nicira(NxActionSubtype.SetMplsLabel, 4, (uint)a.Value),
+            OfActionType.SetMplsTc => OfpAction.Nicira(NxActionSubtype.SetMplsTc, 1, (uint)a.Value),
+            OfActionType.SetNwTtl => OfpAction.NxRegLoad2([0x00, 0x01, 0x3a, 0x01, (byte)a.Value]), // NXM_NX_IP_TTL
+            _ => Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } field ? RegLoad2(field) : null,
         };
         wire = w.GetValueOrDefault();
         return w.HasValue;
+    }
+
+    private static OfpAction RegLoad2(in Ofp13Oxm field)
+    {
+        var w = new Ofp13Writer(32);
+        Ofp13Match.WriteTlv(w, field);
+        return OfpAction.NxRegLoad2(w.Written);
     }
 }
