@@ -36,6 +36,7 @@ public sealed partial class ActionExecutor
     public static readonly Counter GroupMissing = Coverage.Define("action-group-missing", "packets that met a group action naming no group (deleted since): the group applies nothing");
     public static readonly Counter GroupNoLiveBucket = Coverage.Define("action-group-no-live-bucket", "packets of a select or fast-failover group with no live bucket: the group applies nothing");
     public static readonly Counter GroupTooDeep = Coverage.Define("action-group-too-deep", "packets of a group chained deeper than the datapath follows: the group applies nothing");
+    public static readonly Counter GroupLivenessCutShort = Coverage.Define("action-group-liveness-cut-short", "liveness questions that checked as many buckets as they may: the buckets not yet answered counted as dead");
     public static readonly Counter GroupCopyFailed = Coverage.Define("action-group-copy-failed", "packets a group bucket could not copy (no free buffer): that bucket skips them");
 
     private DepthScratch[] _scratch = [];
@@ -89,6 +90,7 @@ public sealed partial class ActionExecutor
             case GroupType.FastFailover:
             {
                 int live = table.FirstLive(g);
+                if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
                 if (live < 0) _counters.Add(GroupNoLiveBucket, pkts.Length);
                 else RunBucket(buckets[live], pool, pkts, layers, bytes, queue, depth, copy, ref sink);
                 return;
@@ -174,13 +176,9 @@ public sealed partial class ActionExecutor
         if (g.AnyLiveness)
         {
             if (s.BucketLive.Length < buckets.Length) s.BucketLive = new bool[Math.Max(buckets.Length, s.BucketLive.Length * 2)];
-            for (int b = 0; b < buckets.Length; b++)
-            {
-                bool live = table.IsLive(buckets[b]);
-                s.BucketLive[b] = live;
-                if (live) liveWeight += buckets[b].Weight;
-                else allLive = false;
-            }
+            liveWeight = table.MarkLive(g, s.BucketLive);
+            if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
+            for (int b = 0; b < buckets.Length; b++) allLive &= s.BucketLive[b];
         }
         int none = 0;
         for (int i = 0; i < pkts.Length; i++)
