@@ -160,6 +160,22 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
+    public void ChainChecksWalkEachGroupOnce_WhateverTheBucketsThatApplyIt()
+    {
+        // Seven groups, each with 64 buckets applying the group below: 64^6 paths from the top, one chain of seven.
+        var wide = new OfBucket[64];
+        for (uint id = 107; id >= 101; id--)
+        {
+            Array.Fill(wide, Bucket(id == 107 ? OfAction.Output(2) : OfAction.Group(id + 1)));
+            Assert.Equal(OfError.None, _sw.GroupMod(Add(id, OfGroupType.All, wide)));
+        }
+        Array.Fill(wide, Bucket(OfAction.Group(101)));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(100, OfGroupType.All, wide)));
+        Assert.Equal(OfError.ChainTooDeep, _sw.GroupMod(Add(99, OfGroupType.Indirect, Bucket(OfAction.Group(100)))));
+        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(107, OfGroupType.All, Bucket(OfAction.Group(101))) with { Command = GroupModCommand.Modify }));
+    }
+
+    [Fact]
     public void AModifyThatPushesAnExistingChainPastTheDatapathsDepthIsRefused()
     {
         // A chain of MaxDepth - 1 groups ending in group 10, which outputs: one more group below 10 still fits, two do not.
