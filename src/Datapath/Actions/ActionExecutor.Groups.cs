@@ -18,9 +18,11 @@ namespace Softswitch.Datapath.Actions;
 /// <para>SELECT hashes each packet's flow fields (Ethernet addresses, VLAN id and type; IPv4/IPv6 addresses and protocol,
 /// TCP/UDP/SCTP ports unless the packet is a fragment; ARP's addresses) into the group's weighted slot table; a dead bucket's
 /// packets pick again among the live buckets, weighted, by a second hash. FAST_FAILOVER takes the first live bucket.
-/// Liveness is read once per batch. Counters: the group's and the bucket's packets and bytes, one atomic add each per
-/// batch; packets dropped for a group that does not exist, a group with no live bucket, a chain too deep, or no free
-/// buffer for a copy are counted by reason.</para>
+/// Liveness is read once per batch. One action list runs at most <see cref="MaxBucketRuns"/> buckets, so ALL groups
+/// fanning out through a chain (n buckets over k levels run n^k) cannot hold up a forwarding thread. Counters: the
+/// group's and the bucket's packets and bytes, one atomic add each per batch; packets dropped for a group that does not
+/// exist, a group with no live bucket, a chain too deep, a bucket past the runs allowed, or no free buffer for a copy
+/// are counted by reason.</para>
 /// </remarks>
 public sealed partial class ActionExecutor
 {
@@ -37,7 +39,14 @@ public sealed partial class ActionExecutor
     public static readonly Counter GroupNoLiveBucket = Coverage.Define("action-group-no-live-bucket", "packets of a select or fast-failover group with no live bucket: the group applies nothing");
     public static readonly Counter GroupTooDeep = Coverage.Define("action-group-too-deep", "packets of a group chained deeper than the datapath follows: the group applies nothing");
     public static readonly Counter GroupLivenessCutShort = Coverage.Define("action-group-liveness-cut-short", "liveness questions that checked as many buckets as they may: the buckets not yet answered counted as dead");
+    public static readonly Counter GroupBucketRunsExceeded = Coverage.Define("action-group-bucket-runs-exceeded", "packets of group buckets past the 4,096 bucket runs one action list may make (groups fanning out through chains): those buckets run none");
     public static readonly Counter GroupCopyFailed = Coverage.Define("action-group-copy-failed", "packets a group bucket could not copy (no free buffer): that bucket skips them");
+
+    /// <summary>The most group buckets one action list runs, its groups' chains included (Open vSwitch bounds a translation's resubmits, groups included, at 4,096).</summary>
+    public const int MaxBucketRuns = 4096;
+
+    /// <summary>Bucket runs left to the action list being executed.</summary>
+    private int _bucketRunsLeft;
 
     private DepthScratch[] _scratch = [];
 
@@ -115,6 +124,11 @@ public sealed partial class ActionExecutor
     private void RunBucket<TSink>(GroupBucket bucket, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, long bytes, uint queue, int depth, bool copy, ref TSink sink)
         where TSink : struct, IActionSink
     {
+        if (--_bucketRunsLeft < 0)
+        {
+            _counters.Add(GroupBucketRunsExceeded, pkts.Length);
+            return;
+        }
         if (CountsGroups) bucket.Count(pkts.Length, bytes);
         BucketTrace?.Invoke(bucket);
         // A bucket's set_tunnel is the bucket's: the outputs after the group (or of a later bucket) use the caller's.

@@ -9,11 +9,12 @@ using Softswitch.Datapath.Packets;
 namespace Softswitch.Datapath.Tests;
 
 /// <summary>
-/// Liveness of watched groups is bounded work: each watched group is worked out once per question, a watch cycle answers
-/// dead, and a question checks at most <see cref="GroupTable.MaxLivenessChecks"/> buckets. The port table's lookups
-/// (one per watched-port check) count the work.
+/// What groups cost a forwarding thread is bounded whatever the groups: liveness works out each watched group once per
+/// question, a watch cycle answers dead, and a question checks at most <see cref="GroupTable.MaxLivenessChecks"/>
+/// buckets (the port table's lookups, one per watched-port check, count the work); one action list runs at most
+/// <see cref="ActionExecutor.MaxBucketRuns"/> buckets.
 /// </summary>
-public class GroupLivenessTests
+public class GroupWorkBoundsTests
 {
     private const ushort DeadPort = 9; // no such port: never live
 
@@ -105,6 +106,52 @@ public class GroupLivenessTests
         pool.Release(p);
         Assert.Equal(1, counters[ActionExecutor.GroupNoLiveBucket]);
         Assert.Equal(1, counters[ActionExecutor.GroupLivenessCutShort]);
+    }
+
+    [Fact]
+    public void AnActionListRunsAtMostItsBucketRuns_WhenAllGroupsFanOutThroughAChain()
+    {
+        // Three levels of ALL groups of 32 buckets, each applying the level below; the bottom outputs: 32^3 = 32,768
+        // outputs of one packet, and 33,824 bucket runs.
+        var rig = new Rig();
+        const int Fan = 32;
+        for (uint level = 3; level >= 1; level--)
+        {
+            var buckets = new GroupBucket[Fan];
+            for (int i = 0; i < Fan; i++)
+                buckets[i] = new GroupBucket(level == 3 ? Out(1) : new FlowActions([FlowAction.Group(level + 1)]));
+            rig.Groups.Set(new Group(level, GroupType.All, buckets, 0));
+        }
+        var counters = new CounterSet();
+        var exec = new ActionExecutor(counters) { Groups = rig.Groups };
+        var pool = new PacketPool(64);
+        int p = pool.Alloc();
+        pool.Write(p, ActionOfp13Tests.Ipv4Udp);
+        var layers = new[] { ActionOfp13Tests.LayersOf(ActionOfp13Tests.Ipv4Udp) };
+        int free = pool.FreeCount;
+        var sink = new CountingSink();
+        exec.Execute(new FlowActions([FlowAction.Group(1)]), pool, [p], layers, ref sink);
+
+        Assert.InRange(sink.Outputs.Count, 1, ActionExecutor.MaxBucketRuns);
+        Assert.True(counters[ActionExecutor.GroupBucketRunsExceeded] > 0);
+        Assert.Equal(free, pool.FreeCount); // every copy released
+        // The next list starts with its own runs.
+        var next = new CountingSink();
+        exec.Execute(new FlowActions([FlowAction.Group(3)]), pool, [p], layers, ref next);
+        Assert.Equal(Fan, next.Outputs.Count);
+        pool.Release(p);
+    }
+
+    private readonly struct CountingSink() : IActionSink
+    {
+        public readonly List<ushort> Outputs = [];
+        public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts)
+        {
+            foreach (int _ in pkts) Outputs.Add(port);
+        }
+        public void SetTunnel(ulong tunnelId) { }
+        public void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts) { }
     }
 
     private struct DropSink : IActionSink
