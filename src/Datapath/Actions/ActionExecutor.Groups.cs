@@ -42,7 +42,10 @@ public sealed partial class ActionExecutor
     public static readonly Counter GroupBucketRunsExceeded = Coverage.Define("action-group-bucket-runs-exceeded", "packets of group buckets past the 4,096 bucket runs one action list may make (groups fanning out through chains): those buckets run none");
     public static readonly Counter GroupCopyFailed = Coverage.Define("action-group-copy-failed", "packets a group bucket could not copy (no free buffer): that bucket skips them");
 
-    /// <summary>The most group buckets one action list runs, its groups' chains included (Open vSwitch bounds a translation's resubmits, groups included, at 4,096).</summary>
+    /// <summary>
+    /// The most group buckets one action list runs, its groups' chains included (Open vSwitch checks its translation's
+    /// limits at each group action, and ends a fan-out once its datapath actions pass 64 kB, some 8,000 outputs).
+    /// </summary>
     public const int MaxBucketRuns = 4096;
 
     /// <summary>Bucket runs left to the action list being executed.</summary>
