@@ -70,10 +70,13 @@ public sealed class SuperFrameTests
 
         public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
         {
-            foreach (int p in pkts)
+            lock (Sent)   // the QoS scheduler's thread sends too
             {
-                SentCount++;
-                if (Capture) Sent.Add((pool.Frame(p).ToArray(), pool.IsLarge(p) ? pool.OffloadOf(p) : default, pool.IsLarge(p)));
+                foreach (int p in pkts)
+                {
+                    SentCount++;
+                    if (Capture) Sent.Add((pool.Frame(p).ToArray(), pool.IsLarge(p) ? pool.OffloadOf(p) : default, pool.IsLarge(p)));
+                }
             }
         }
 
@@ -450,6 +453,30 @@ public sealed class SuperFrameTests
         Assert.Equal(0, bytes);
         Assert.True(rig.Dp.Counters.Read(ActionExecutor.MeterCut) > 0);
         Assert.True(meter.Bands[0].Packets > 0);
+    }
+
+    [Fact]
+    public void ThroughAShapedQueue_ASuperFrameWaitsAndIsCountedAsItsSegments()
+    {
+        using var rig = new Rig();
+        var queue = new Qos.ShapedQueue(1, 0, 0, 100);
+        Assert.True(rig.Dp.SetShaping(2, new Qos.PortShaper(0, [queue], rig.Dp.Clock.NowNanos)));
+        rig.Add(FlowAction.Enqueue(2, 1));
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        var counters = rig.Dp.Ports.Get(2)!.Queues[1];
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref counters.TxPackets) >= 21, 10_000), $"queue 1 sent {counters.TxPackets}");
+        Assert.True(SpinWait.SpinUntil(() => { lock (rig.Whole.Sent) return rig.Whole.Sent.Count >= 21; }, 10_000));
+        Assert.Equal(21, counters.TxPackets);
+        Assert.Equal(WireBytes, counters.TxBytes);
+        Assert.Equal(0, counters.TxErrors);
+        Assert.Equal(21, queue.Sent);
+        lock (rig.Whole.Sent)
+        {
+            Assert.Equal(21, rig.Whole.Sent.Count);
+            Assert.All(rig.Whole.Sent, s => AssertValidTcp(s.Frame));
+        }
     }
 
     [Fact]
