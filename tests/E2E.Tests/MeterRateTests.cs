@@ -217,10 +217,12 @@ public sealed class MeterRateTests
         using var hosts = new Hosts(2, "10.78.4", kernelOffloads: true);
         string socket = Path.Combine(Path.GetTempPath(), $"ssw-meter-gso-{Environment.ProcessId:x}-{Random.Shared.Next():x}.ctl");
         using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure", "--unixctl", socket);
-        Install(sw, hosts, "meter=1,pktps,band=type=drop,rate=1000");
+        // Eight streams and a burst of 250 packets: one stream's recovery leaves the tokens to the others, and the
+        // bucket's level, which a window cannot see, is at most 250 packets of the 7,500 the window counts.
+        Install(sw, hosts, "meter=1,pktps,burst,band=type=drop,rate=1000,burst_size=250");
         Assert.True(hosts.Ping(0, 1) || hosts.Ping(0, 1, 2, 3), "h1 cannot reach h2");
 
-        var r = Measure(hosts, [0], 10);
+        var r = Measure(hosts, [0], 10, "-P", "8");
         double segments = SegmentsPerSecond(hosts, r.Bps, r.Pps);
         var coverage = SwitchProcess.Ctl("--target", socket, "coverage/show");
         Assert.True(coverage.Ok, coverage.Stderr + coverage.Stdout);
