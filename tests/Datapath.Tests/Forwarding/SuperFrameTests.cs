@@ -395,6 +395,30 @@ public sealed class SuperFrameTests
     }
 
     [Fact]
+    public void ARemarkBand_PassesEverySegment_AndRemarksTheFrameItAppliesToPartOf()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);
+        // 10 packets/s with a burst of 5: the band applies to segments 6 to 21.
+        var meter = new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.DscpRemark, 10, 5, precLevel: 1)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        rig.Add(FlowAction.Meter(1), FlowAction.Output(3));
+        var (frame, o) = SuperFrame();
+        frame[15] = 10 << 2;   // AF11
+        frame[24] = frame[25] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(24), Checksum.Compute(frame.AsSpan(14, 20)));
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        var segs = rig.Plain.TakeSent();
+        Assert.Equal(21, segs.Count);
+        Assert.All(segs, f => Assert.Equal(12 << 2, f[15]));   // AF12
+        Assert.All(segs, f => AssertValidTcp(f));
+        Assert.Equal(21, meter.Packets);
+        Assert.Equal(16, meter.Bands[0].Packets);
+        Assert.Equal(0, rig.Dp.Counters.Read(ActionExecutor.MeterCut));
+    }
+
+    [Fact]
     public void ACutSuperFrame_HandedOnWhole_IsTheSegmentsBeforeTheCut()
     {
         var clock = new ManualClock();
