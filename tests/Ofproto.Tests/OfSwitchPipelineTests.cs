@@ -346,4 +346,28 @@ public sealed class OfSwitchPipelineTests : IDisposable
         _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { seen.Add((f.TableId, f.PacketCount)); return true; });
         Assert.Equal(new[] { ((byte)0, 1UL), ((byte)1, 1UL) }, seen.OrderBy(x => x.Table).ToArray());
     }
+
+    [Fact]
+    public void ABufferedPacketReleasedByAFlowThatWritesActionsAndGoesOn_LeavesAsTheWholePipelineDecides()
+    {
+        // Table 0's flow (added with the buffer) writes eth_dst and output:2 into the action set and goes to table 1,
+        // whose flow writes output:3 over it: the packet leaves rewritten on port 3 only, when the action set runs.
+        var table1 = new OfInstructions(default, WriteActions: new[] { OfAction.Output(3) });
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, table1)));
+        var frame = FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 2);
+        uint id = _sw.BufferPacket(frame, 1);
+        const ulong NewDst = 0x02_00_00_00_00_77;
+        var table0 = new OfInstructions(default, WriteActions: new[] { OfAction.SetEthDst(NewDst), OfAction.Output(2) }, GotoTable: 1);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, table0) with { BufferId = id }));
+        _dp.PollUntilIdle();
+
+        Assert.Equal(0, SentOn(0));
+        Assert.Equal(0, SentOn(1));
+        var only = Assert.Single(_ports[2].TakeSent());
+        Assert.Equal(NewDst, MacAddress.Read(only.AsSpan(0, 6)).Value);
+        Assert.Equal(Src.Value, MacAddress.Read(only.AsSpan(6, 6)).Value);
+        Assert.Equal(0, _reports.PacketIns);
+        // The buffer is spent: a second release of the same id is refused.
+        Assert.Equal(OfError.BufferEmpty, _sw.FlowMod(Add13(0, OfMatch.Any, 2, table0) with { BufferId = id }));
+    }
 }

@@ -580,4 +580,45 @@ public sealed class Of13SessionTests
         Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(groupMod))));
         Assert.Empty(rig.Switch.GroupDescriptions());
     }
+
+    [Fact]
+    public async Task WatchCyclesAreRefusedWithBadWatch_AndChainsTooDeepWithChainingUnsupported()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        // A fast-failover group of one bucket (output:1) watching a port or a group.
+        static byte[] FastFailover(ushort command, uint id, uint watchPort, uint watchGroup)
+        {
+            var w = new Ofp13Writer(128);
+            int start = w.Begin(Ofp13Type.GroupMod, 0);
+            w.U16(command); w.U8(3); w.U8(0); w.U32(id);
+            w.U16(32); w.U16(0); w.U32(watchPort); w.U32(watchGroup); w.Zeros(4);
+            w.U16(0); w.U16(16); w.U32(1); w.U16(0xffe5); w.Zeros(6);
+            w.Finish(start);
+            return w.ToArray();
+        }
+        // An indirect group of one bucket applying a group.
+        static byte[] Indirect(ushort command, uint id, uint applies)
+        {
+            var w = new Ofp13Writer(128);
+            int start = w.Begin(Ofp13Type.GroupMod, 0);
+            w.U16(command); w.U8(2); w.U8(0); w.U32(id);
+            w.U16(24); w.U16(0); w.U32(Ofp13.PortAny); w.U32(Ofp13.GroupAny); w.Zeros(4);
+            w.U16(22); w.U16(8); w.U32(applies);
+            w.Finish(start);
+            return w.ToArray();
+        }
+        var badWatch = (Ofp13ErrorType.GroupModFailed, Ofp13Codes.GroupBadWatch);
+        Assert.Equal(badWatch, ErrorOf(await c.ReplyAsync(c.Send(FastFailover(0, 1, Ofp13.PortAny, 1)))));
+        c.Send(FastFailover(0, 1, 1, Ofp13.GroupAny));
+        c.Send(FastFailover(0, 2, Ofp13.PortAny, 1));
+        Assert.Equal(badWatch, ErrorOf(await c.ReplyAsync(c.Send(FastFailover(1, 1, Ofp13.PortAny, 2)))));
+        Assert.Equal(2, rig.Switch.GroupDescriptions().Count);
+
+        // A chain of eight indirect groups (10 at the bottom applies 1): no group may come above 17.
+        c.Send(FastFailover(0, 9, 1, Ofp13.GroupAny));
+        for (uint id = 10; id < 17; id++) c.Send(Indirect(0, id, id == 10 ? 9 : id - 1));
+        Assert.Equal((Ofp13ErrorType.GroupModFailed, Ofp13Codes.GroupChainingUnsupported), ErrorOf(await c.ReplyAsync(c.Send(Indirect(0, 17, 16)))));
+        Assert.Equal(10, rig.Switch.GroupDescriptions().Count);
+    }
 }
