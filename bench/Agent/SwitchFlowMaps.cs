@@ -68,7 +68,7 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
         }
     }
 
-    /// <summary>The counter slot of the flow under <paramref name="key"/> (64 bytes, as the program builds it), or null when the map does not hold it.</summary>
+    /// <summary>The counter slot of the flow under <paramref name="key"/> (<see cref="XdpFlowProgram.KeySize"/> bytes, as the program builds it), or null when the map does not hold it.</summary>
     public uint? Slot(ReadOnlySpan<byte> key)
     {
         Span<byte> value = stackalloc byte[XdpFlowProgram.ValueSize];

@@ -2,6 +2,7 @@ using Softswitch.Bench.Agent;
 using Softswitch.Bench.Gen;
 using Softswitch.Flows;
 using Softswitch.Ofproto;
+using Softswitch.Ports.AfXdp;
 
 namespace Softswitch.Bench.Tests;
 
@@ -63,8 +64,9 @@ public sealed class OffloadLatencyTests
         Assert.Equal(frame[15] & 0xfc, key[21]);                       // DSCP
         Assert.Equal(frame[34..38], key[24..28]);                      // UDP ports
         Assert.Equal(frame[26..30], key[28..32]);                      // IPv4 source
-        Assert.Equal(frame[30..34], key[44..48]);                      // IPv4 destination
-        Assert.All(key[48..], b => Assert.Equal(0, b));
+        Assert.Equal(frame[30..34], key[32..36]);                      // IPv4 destination
+        Assert.Equal([0, 0], key[22..24]);                             // padding
+        Assert.Equal(XdpFlowProgram.KeySize, key.Length);
     }
 
     [Fact]

@@ -10,13 +10,16 @@ namespace Softswitch.Ports.AfXdp;
 internal readonly record struct XdpFlowKey(int IfIndex, ushort Tci, ushort EthType, ulong DlDst, ulong DlSrc, byte Proto, byte Dscp,
                                            ushort TpSrc, ushort TpDst, uint NwSrc, uint NwDst)
 {
-    /// <summary>IPv6 addresses: the key of the program's second lookup, which holds them (else they are zero).</summary>
+    /// <summary>IPv6 addresses: a key of the IPv6 map, which the program looks up second (else they are zero).</summary>
     public (UInt128 Src, UInt128 Dst)? Ipv6Addresses { get; init; }
 
-    /// <summary>Writes the key as the program builds it (64 bytes).</summary>
+    /// <summary>The key's size in its map: <see cref="XdpFlowProgram.Ipv6KeySize"/> with IPv6 addresses, else <see cref="XdpFlowProgram.KeySize"/>.</summary>
+    public int Size => Ipv6Addresses is null ? XdpFlowProgram.KeySize : XdpFlowProgram.Ipv6KeySize;
+
+    /// <summary>Writes the key as the program builds it (<see cref="Size"/> bytes).</summary>
     public void Write(Span<byte> k)
     {
-        k[..XdpFlowProgram.KeySize].Clear();
+        k[..Size].Clear();
         BinaryPrimitives.WriteInt32LittleEndian(k, IfIndex);
         BinaryPrimitives.WriteUInt16BigEndian(k[4..], Tci);
         BinaryPrimitives.WriteUInt16BigEndian(k[6..], EthType);
@@ -26,13 +29,15 @@ internal readonly record struct XdpFlowKey(int IfIndex, ushort Tci, ushort EthTy
         k[21] = Dscp;
         BinaryPrimitives.WriteUInt16BigEndian(k[24..], TpSrc);
         BinaryPrimitives.WriteUInt16BigEndian(k[26..], TpDst);
-        BinaryPrimitives.WriteUInt32BigEndian(k[28..], NwSrc);
-        BinaryPrimitives.WriteUInt32BigEndian(k[44..], NwDst);
         if (Ipv6Addresses is { } a)
         {
-            k[22] = 1;
             BinaryPrimitives.WriteUInt128BigEndian(k[28..], a.Src);
             BinaryPrimitives.WriteUInt128BigEndian(k[44..], a.Dst);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(k[28..], NwSrc);
+            BinaryPrimitives.WriteUInt32BigEndian(k[32..], NwDst);
         }
     }
 
@@ -75,7 +80,8 @@ internal readonly record struct XdpFlowAction(uint Flags, int OutIfIndex, ulong 
 }
 
 /// <summary>
-/// The maps the flow programs of one switch share: the flows (hash: key → action record), their counters (a per-CPU
+/// The maps the flow programs of one switch share: the flows (hash: key → action record; the flows keyed by IPv6
+/// addresses in a second hash, so the common key stays short), their counters (a per-CPU
 /// array: slot → packets, bytes) and the output ports (a DEVMAP_HASH: ifindex → ifindex). Each port's program adds its
 /// own XSKMAP (<see cref="AfXdpPort.UseFlowProgram"/>).
 /// </summary>
@@ -95,6 +101,8 @@ public sealed unsafe class XdpFlowMaps : IDisposable
         try
         {
             FlowsFd = Check(Bpf.CreateMap(Bpf.BPF_MAP_TYPE_HASH, XdpFlowProgram.KeySize, XdpFlowProgram.ValueSize, capacity, "ssw_flows"), "the flow map");
+            Ipv6FlowsFd = Check(Bpf.CreateMap(Bpf.BPF_MAP_TYPE_HASH, XdpFlowProgram.Ipv6KeySize, XdpFlowProgram.ValueSize, capacity, "ssw_flows6"),
+                                "the IPv6 flow map");
             CountersFd = Check(Bpf.CreateMap(Bpf.BPF_MAP_TYPE_PERCPU_ARRAY, 4, XdpFlowProgram.CounterSize, capacity, "ssw_flow_cnt"), "the flow counters");
             DevMapFd = Check(Bpf.CreateMap(Bpf.BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, 256, "ssw_ports"), "the port map");
         }
@@ -107,6 +115,7 @@ public sealed unsafe class XdpFlowMaps : IDisposable
 
     public int Capacity { get; }
     internal int FlowsFd { get; private set; } = -1;
+    internal int Ipv6FlowsFd { get; private set; } = -1;
     internal int CountersFd { get; private set; } = -1;
     internal int DevMapFd { get; private set; } = -1;
 
@@ -123,23 +132,25 @@ public sealed unsafe class XdpFlowMaps : IDisposable
     /// <summary>Writes (adds or replaces) a flow.</summary>
     internal void Put(in XdpFlowKey key, in XdpFlowAction action)
     {
-        Span<byte> k = stackalloc byte[XdpFlowProgram.KeySize];
+        Span<byte> k = stackalloc byte[key.Size];
         Span<byte> v = stackalloc byte[XdpFlowProgram.ValueSize];
         key.Write(k);
         action.Write(v);
-        int rc = Bpf.UpdateElem(FlowsFd, k, v);
+        int rc = Bpf.UpdateElem(MapOf(key), k, v);
         if (rc < 0) throw new IOException($"writing a flow to the flow map failed: {LibC.StrError(-rc)}");
     }
 
     /// <summary>Removes a flow; true when it was there.</summary>
     internal bool Delete(in XdpFlowKey key)
     {
-        Span<byte> k = stackalloc byte[XdpFlowProgram.KeySize];
+        Span<byte> k = stackalloc byte[key.Size];
         key.Write(k);
-        int rc = Bpf.DeleteElem(FlowsFd, k);
+        int rc = Bpf.DeleteElem(MapOf(key), k);
         if (rc < 0 && rc != -LibC.ENOENT) throw new IOException($"deleting a flow from the flow map failed: {LibC.StrError(-rc)}");
         return rc == 0;
     }
+
+    private int MapOf(in XdpFlowKey key) => key.Ipv6Addresses is null ? FlowsFd : Ipv6FlowsFd;
 
     /// <summary>The packets and bytes counted in <paramref name="slot"/>, summed over the CPUs.</summary>
     public (long Packets, long Bytes) ReadCounters(uint slot)
@@ -168,6 +179,7 @@ public sealed unsafe class XdpFlowMaps : IDisposable
     public void Dispose()
     {
         if (FlowsFd >= 0) { LibC.close(FlowsFd); FlowsFd = -1; }
+        if (Ipv6FlowsFd >= 0) { LibC.close(Ipv6FlowsFd); Ipv6FlowsFd = -1; }
         if (CountersFd >= 0) { LibC.close(CountersFd); CountersFd = -1; }
         if (DevMapFd >= 0) { LibC.close(DevMapFd); DevMapFd = -1; }
     }

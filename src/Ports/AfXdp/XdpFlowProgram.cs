@@ -9,13 +9,17 @@ namespace Softswitch.Ports.AfXdp;
 /// It must look up only frames whose software key it reproduces exactly (every other frame is a miss, answered by
 /// software), and its rewrites must match the software executor's byte for byte (a test checks them). The key is
 /// <see cref="XdpFlowKey"/>'s, the action record <see cref="XdpFlowAction"/>'s.
-/// Registers: R6 the context, R7/R8 the frame's start and end, R9 the IPv4 header (then the action record).
-/// Stack: key at fp-64, counter slot at fp-72, frame length at fp-80, action record pointer at fp-88.
+/// Registers: R6 the context, R7/R8 the frame's start and end, R9 the IPv4 header (then the action record, or the
+/// output ifindex when there is nothing to rewrite).
+/// Stack: key at fp-64, action record pointer at fp-72.
 /// Design: docs/xdp-offload.md, "The flow program".
 /// </remarks>
 internal static class XdpFlowProgram
 {
-    public const int KeySize = 64, ValueSize = 80, CounterSize = 16;
+    /// <summary>The key of the flow map (IPv4 addresses), and of the map of IPv6 flows with both addresses.</summary>
+    public const int KeySize = 36, Ipv6KeySize = 60;
+
+    public const int ValueSize = 80, CounterSize = 16;
 
     // Action record flags.
     public const uint OutPort = 1, OutInPort = 2, SetDlDst = 4, SetDlSrc = 8, PopVlan = 16, PushVlan = 32, SetVlanTci = 64;
@@ -23,18 +27,18 @@ internal static class XdpFlowProgram
     public const uint SetIpv6Src = 8192, SetIpv6Dst = 16384;
     private const uint L3Flags = SetNwSrc | SetNwDst | SetTos | SetTtl | SetTpSrc | SetTpDst | SetIpv6Src | SetIpv6Dst;
 
-    private const short Key = -64, Slot = -72, Length = -80, Record = -88;
+    private const short Key = -64, Record = -72;
 
     /// <summary>The program's instructions for maps of these file descriptors.</summary>
-    public static ulong[] Build(int xskMapFd, int flowsFd, int countersFd, int devMapFd)
+    public static ulong[] Build(int xskMapFd, int flowsFd, int ipv6FlowsFd, int countersFd, int devMapFd)
     {
         var a = new BpfAsm();
         a.Mov(Reg.R6, Reg.R1)
          .Load(Size.W, Reg.R7, Reg.R6, 0)                 // data
          .Load(Size.W, Reg.R8, Reg.R6, 4);                // data_end
-        for (short off = Key; off < 0; off += 8) a.Store(Size.DW, Reg.Fp, off, 0);
-        a.Load(Size.W, Reg.R2, Reg.R6, 12).Store(Size.W, Reg.Fp, Key, Reg.R2)   // ingress_ifindex
-         .Mov(Reg.R2, Reg.R8).Sub(Reg.R2, Reg.R7).Store(Size.DW, Reg.Fp, Length, Reg.R2);
+        for (short off = Key; off < Key + KeySize - 4; off += 8) a.Store(Size.DW, Reg.Fp, off, 0);
+        a.Store(Size.W, Reg.Fp, Key + KeySize - 4, 0);
+        a.Load(Size.W, Reg.R2, Reg.R6, 12).Store(Size.W, Reg.Fp, Key, Reg.R2);  // ingress_ifindex
 
         // Ethernet: MACs, then at most one 802.1Q tag.
         Bound(a, Reg.R7, 14, "miss");
@@ -60,7 +64,7 @@ internal static class XdpFlowProgram
          .Load(Size.H, Reg.R3, Reg.R9, 6).And(Reg.R3, 0xff3f).If(Reg.R3, Cond.Ne, 0, "miss")
          .Load(Size.B, Reg.R3, Reg.R9, 1).And(Reg.R3, 0xfc).Store(Size.B, Reg.Fp, Key + 21, Reg.R3)
          .Load(Size.W, Reg.R3, Reg.R9, 12).Store(Size.W, Reg.Fp, Key + 28, Reg.R3)
-         .Load(Size.W, Reg.R3, Reg.R9, 16).Store(Size.W, Reg.Fp, Key + 44, Reg.R3)
+         .Load(Size.W, Reg.R3, Reg.R9, 16).Store(Size.W, Reg.Fp, Key + 32, Reg.R3)
          .Load(Size.H, Reg.R4, Reg.R9, 2).Be16(Reg.R4).And(Reg.R4, 0xffff)
          .If(Reg.R4, Cond.Lt, 20, "miss")
          .Mov(Reg.R1, Reg.R9).Add(Reg.R1, Reg.R4).If(Reg.R1, Cond.Gt, Reg.R8, "miss")
@@ -107,25 +111,24 @@ internal static class XdpFlowProgram
         Bound(a, Reg.R9, 44, "miss");
         a.Load(Size.W, Reg.R3, Reg.R9, 40).Store(Size.W, Reg.Fp, Key + 24, Reg.R3);
 
-        // Lookup (for IPv6, without the addresses first, then with them); count.
+        // Lookup (for IPv6, without the addresses first, then with them in the IPv6 map); count.
         a.Label("lookup")
          .LoadMap(Reg.R1, flowsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Key).Call(Bpf.BPF_FUNC_map_lookup_elem)
          .If(Reg.R0, Cond.Ne, 0, "hit")
          .Load(Size.H, Reg.R2, Reg.Fp, Key + 6).If(Reg.R2, Cond.Ne, 0xdd86, "miss");
         Bound(a, Reg.R9, 40, "miss");
         for (short off = 0; off < 32; off += 4) a.Load(Size.W, Reg.R2, Reg.R9, (short)(8 + off)).Store(Size.W, Reg.Fp, (short)(Key + 28 + off), Reg.R2);
-        a.Store(Size.B, Reg.Fp, Key + 22, 1)
-         .LoadMap(Reg.R1, flowsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Key).Call(Bpf.BPF_FUNC_map_lookup_elem)
+        a.LoadMap(Reg.R1, ipv6FlowsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Key).Call(Bpf.BPF_FUNC_map_lookup_elem)
          .If(Reg.R0, Cond.Eq, 0, "miss")
          .Label("hit")
-         .Store(Size.DW, Reg.Fp, Record, Reg.R0)
-         .Load(Size.W, Reg.R2, Reg.R0, 40).Store(Size.W, Reg.Fp, Slot, Reg.R2)
-         .LoadMap(Reg.R1, countersFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Slot).Call(Bpf.BPF_FUNC_map_lookup_elem)
-         .If(Reg.R0, Cond.Eq, 0, "counted")
-         .Load(Size.DW, Reg.R1, Reg.R0, 0).Add(Reg.R1, 1).Store(Size.DW, Reg.R0, 0, Reg.R1)
-         .Load(Size.DW, Reg.R1, Reg.R0, 8).Load(Size.DW, Reg.R2, Reg.Fp, Length).Add(Reg.R1, Reg.R2).Store(Size.DW, Reg.R0, 8, Reg.R1)
-         .Label("counted")
-         .Load(Size.DW, Reg.R5, Reg.Fp, Record)
+         .Load(Size.W, Reg.R4, Reg.R0, 0).If(Reg.R4, Cond.Ne, (int)OutPort, "rewrite");
+        // The common record, an output with nothing to rewrite: R9 becomes the output ifindex.
+        a.Load(Size.W, Reg.R9, Reg.R0, 4);
+        Count(a, countersFd, "fast.counted");
+        a.LoadMap(Reg.R1, devMapFd).Mov(Reg.R2, Reg.R9).Mov(Reg.R3, Bpf.XDP_DROP).Call(Bpf.BPF_FUNC_redirect_map).Exit();
+        a.Label("rewrite").Store(Size.DW, Reg.Fp, Record, Reg.R0);
+        Count(a, countersFd, "counted");
+        a.Load(Size.DW, Reg.R5, Reg.Fp, Record)
          .Load(Size.W, Reg.R4, Reg.R5, 0);
 
         // L3/L4: R0 sums what the L4 checksum covers that changed (~old + new, RFC 1624).
@@ -243,6 +246,17 @@ internal static class XdpFlowProgram
          .Load(Size.W, Reg.R2, Reg.R6, 16)                  // rx_queue_index
          .LoadMap(Reg.R1, xskMapFd).Mov(Reg.R3, Bpf.XDP_PASS).Call(Bpf.BPF_FUNC_redirect_map).Exit();
         return a.Assemble();
+    }
+
+    /// <summary>Counts the frame in the counter slot of the record in R0 (its key: the record's word at 40), then goes on at <paramref name="done"/>.</summary>
+    private static void Count(BpfAsm a, int countersFd, string done)
+    {
+        a.Mov(Reg.R2, Reg.R0).Add(Reg.R2, 40)
+         .LoadMap(Reg.R1, countersFd).Call(Bpf.BPF_FUNC_map_lookup_elem)
+         .If(Reg.R0, Cond.Eq, 0, done)
+         .Load(Size.DW, Reg.R1, Reg.R0, 0).Add(Reg.R1, 1).Store(Size.DW, Reg.R0, 0, Reg.R1)
+         .Load(Size.DW, Reg.R1, Reg.R0, 8).Mov(Reg.R2, Reg.R8).Sub(Reg.R2, Reg.R7).Add(Reg.R1, Reg.R2).Store(Size.DW, Reg.R0, 8, Reg.R1)
+         .Label(done);
     }
 
     /// <summary>if (ptr + len > data_end) goto label.</summary>
