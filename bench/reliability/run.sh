@@ -217,10 +217,11 @@ $PY bench/reliability/slow_reader.py --port $P --flows $SRFLOWS --hard-timeout $
 wall=$(( $(date +%s) - t0 ))
 [ "$(json $RUN/slowrem.json "d['flow_removed']")" = "$SRFLOWS/$SRFLOWS" ] || ok=FAIL
 [ "$(json $RUN/slowrem.json "d['closes']")" = 0 ] || ok=FAIL
-closes=$(grep -c "none of our writes taken" "$RUN/slowrem.log" || true)
+# The switch's own count: a close whose queued bytes were already in the socket can reach the reader after its last FLOW_REMOVED.
+closes=$(grep -cE "none of our writes taken|no answer for" "$RUN/slowrem.log" || true)
 [ "$closes" = 0 ] || ok=FAIL
 alive $DPID_PID || ok=FAIL
-row slow-flow-removed $ok "$(json $RUN/slowrem.json "f\"{d['flows']:,} flows (hard timeout $SRHARD s) read at {d['rate'] >> 10} KiB/s: {d['flow_removed']} FLOW_REMOVED, {d['dumped']:,} dumped, closed by the switch {d['closes']} times ($closes 'none of our writes taken' closes logged), {d['echoes']} echo requests answered; installed in {d['install_s']} s, read for {d['seconds']} s, $wall s wall\"")"
+row slow-flow-removed $ok "$(json $RUN/slowrem.json "f\"{d['flows']:,} flows (hard timeout $SRHARD s) read at {d['rate'] >> 10} KiB/s: {d['flow_removed']} FLOW_REMOVED, {d['dumped']:,} dumped, closed by the switch $closes times (its log; the reader saw {d['closes']}), {d['echoes']} echo requests answered; installed in {d['install_s']} s, read for {d['seconds']} s, $wall s wall\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
 fi
 
