@@ -27,7 +27,10 @@ if [ $QUICK = 1 ]; then
 else
   SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-100} FLOWS=1000 CODEC_FUZZ=10000000
 fi
-NEED="python3 ovs-ofctl ovs-testcontroller"; [ "$(id -u)" = 0 ] && NEED="$NEED iperf3 ip ethtool ping tcpreplay ss ovs-vswitchd ovsdb-server ovsdb-tool ovs-vsctl"
+NEED="python3 ovs-ofctl ovs-testcontroller"; [ "$(id -u)" = 0 ] && NEED="$NEED iperf3 ip ethtool ping tcpreplay"
+if [ "$(id -u)" = 0 ] && { { [ -z "$ONLY" ] && [ $QUICK = 0 ]; } || [[ ",$ONLY," == *",slow-flow-removed-ovs,"* ]]; }; then
+  NEED="$NEED ss ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl"   # Open vSwitch for slow-flow-removed-ovs
+fi
 for t in $NEED; do
   command -v $t >/dev/null || { echo "reliability: $t is missing (run scripts/install-deps.sh as root)" >&2; exit 2; }
 done
