@@ -477,14 +477,21 @@ public sealed partial class SwitchDatapath : IDisposable
     }
 
     /// <summary>
-    /// Has every listener put the last counts of flows forwarded outside software into <paramref name="removed"/>'s
-    /// entries (an offload target takes them out of hardware first), before their removal is reported. The caller holds
-    /// the entries from reuse.
+    /// Settles the counts of removed flows before their removal is reported (their entries' counts are final when it
+    /// returns): every listener puts the last counts of flows forwarded outside software into <paramref name="removed"/>'s
+    /// entries (an offload target takes them out of hardware first), then every forwarding thread finishes the round
+    /// it is in, so a burst that found a flow before its removal was published has been credited to it (at most
+    /// <see cref="SettleLimitMs"/>). Call after the removal is published; the caller holds the entries from reuse.
     /// </summary>
     public void FlowsRemoving(ReadOnlySpan<FlowRemoved> removed)
     {
         foreach (var l in _listeners) l.OnFlowsRemoving(removed);
+        var reclamation = Pipeline.Reclamation;
+        reclamation.WaitForReaders(reclamation.Advance(), SettleLimitMs);
     }
+
+    /// <summary>The longest <see cref="FlowsRemoving"/> waits for a forwarding thread to finish its round (one stuck inside a round).</summary>
+    public const int SettleLimitMs = 500;
 
     /// <summary>Returns once the table changes made so far are in force in every forwarding path (offload targets included).</summary>
     public void Barrier()

@@ -64,7 +64,7 @@ public sealed partial class OfFlowTables
     /// <para>The caller ends the run before anything that must see the flow-mods in effect (a barrier, a packet-out, a
     /// statistics request: any other message), before anything that may block (waiting to read, or for a peer to
     /// take replies), and before taking any other lock that a writer may hold while it waits for a table (group and
-    /// meter locks: <see cref="OfSwitch"/> ends the run for a flow-mod that uses groups or a meter). A flow-mod for the
+    /// meter locks: <see cref="OfSwitch"/> ends the run for a flow-mod that uses groups or a meter, and for a group-mod or meter-mod). A flow-mod for the
     /// emergency table or every table publishes what the run holds first and is applied on its own. Every
     /// <see cref="MaxRunFlowMods"/> flow-mods the run publishes and goes on.</para>
     /// <para>Only a run holds two tables: it takes <c>_runLock</c> first, and every other writer holds one table at a

@@ -74,8 +74,9 @@ public sealed record OfAsyncConfig(uint PacketInMaster, uint PortStatusMaster, u
 public sealed class OfController
 {
     private volatile OfAsyncConfig _async = OfAsyncConfig.Default;
+    private readonly OfRoles? _roles;
 
-    internal OfController() { }
+    internal OfController(OfRoles? roles = null) => _roles = roles;
 
     /// <summary>The role (equal until the controller asks for another).</summary>
     public OfRole Role { get; internal set; }
@@ -87,7 +88,11 @@ public sealed class OfController
     public OfAsyncConfig Async
     {
         get => _async;
-        set => _async = value;
+        set
+        {
+            _async = value;
+            _roles?.OnChanged();
+        }
     }
 
     /// <summary>True when this controller receives a message of <paramref name="kind"/> for <paramref name="reason"/>.</summary>
@@ -102,7 +107,7 @@ public sealed class OfController
 /// one master; a controller that becomes master makes the previous master a slave; master and slave requests carry a
 /// generation id, and one older than the newest seen (compared as a signed 64-bit distance) is refused as stale.
 /// </summary>
-/// <remarks>Thread-safe (one lock; held only to change roles).</remarks>
+/// <remarks>Thread-safe (one lock, a leaf: held only to change roles and to read the controllers together; <see cref="Changed"/> is raised outside it).</remarks>
 public sealed class OfRoles
 {
     private readonly Lock _lock = new();
@@ -110,16 +115,35 @@ public sealed class OfRoles
     private ulong _generation;
     private bool _generationSet;
 
-    /// <summary>A new controller connection, equal to begin with.</summary>
     /// <summary>The generation id of the last master or slave request (0 before any), as ROLE_REPLY reports it.</summary>
     public ulong GenerationId
     {
         get { lock (_lock) return _generation; }
     }
 
+    /// <summary>
+    /// Called, outside the roles' lock, after a controller's asynchronous configuration or role changed or a controller
+    /// left: what the controllers want together (<see cref="AnyWants"/>) may have changed.
+    /// </summary>
+    public event Action? Changed;
+
+    internal void OnChanged() => Changed?.Invoke();
+
+    /// <summary>Whether any controller, in its role, wants a message of <paramref name="kind"/> for <paramref name="reason"/>.</summary>
+    public bool AnyWants(OfAsyncKind kind, int reason)
+    {
+        lock (_lock)
+        {
+            foreach (var c in _controllers)
+                if (c.Wants(kind, reason)) return true;
+            return false;
+        }
+    }
+
+    /// <summary>A new controller connection, equal to begin with.</summary>
     public OfController Join()
     {
-        var c = new OfController();
+        var c = new OfController(this);
         lock (_lock) _controllers.Add(c);
         return c;
     }
@@ -128,6 +152,7 @@ public sealed class OfRoles
     public void Leave(OfController c)
     {
         lock (_lock) _controllers.Remove(c);
+        OnChanged();
     }
 
     /// <summary>
@@ -137,6 +162,14 @@ public sealed class OfRoles
     public OfError Request(OfController c, OfRole? role, ulong generationId)
     {
         if (role is not { } r) return OfError.None;
+        var err = RequestLocked(c, r, generationId);
+        // A role decides which of a controller's masks apply.
+        if (err == OfError.None) OnChanged();
+        return err;
+    }
+
+    private OfError RequestLocked(OfController c, OfRole r, ulong generationId)
+    {
         lock (_lock)
         {
             if (r is OfRole.Master or OfRole.Slave)

@@ -39,19 +39,21 @@ public sealed partial class OfSwitch
     public OfError GroupMod(in GroupModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
+        // This thread's run publishes first: it may hold no table while this takes the group lock.
+        EndFlowModRun();
+        if (req.Command == GroupModCommand.Delete)
+        {
+            // Its flows are reported once every table has published their removal, outside the lock, with their
+            // final counts (as a flow-mod's are), held from reuse until then.
+            var removed = new List<FlowRemoved>();
+            using var hold = Flows.Reclamation.Enter();
+            lock (_groupLock) DeleteGroup(req.GroupId, removed);
+            ReportFinal(removed);
+            return OfError.None;
+        }
         lock (_groupLock)
         {
-            switch (req.Command)
-            {
-                case GroupModCommand.Add:
-                case GroupModCommand.Modify:
-                    return AddOrModifyGroup(req);
-                case GroupModCommand.Delete:
-                    DeleteGroup(req.GroupId);
-                    return OfError.None;
-                default:
-                    return OfError.BadGroupCommand;
-            }
+            return req.Command is GroupModCommand.Add or GroupModCommand.Modify ? AddOrModifyGroup(req) : OfError.BadGroupCommand;
         }
     }
 
@@ -200,21 +202,20 @@ public sealed partial class OfSwitch
         }
     }
 
-    private void DeleteGroup(uint id)
+    /// <summary>Deletes group <paramref name="id"/> (or every group) and the flows that apply it, appended to <paramref name="removed"/> (call under the group lock).</summary>
+    private void DeleteGroup(uint id, List<FlowRemoved> removed)
     {
         List<uint> ids;
         if (id == GroupModRequest.AllGroups) ids = [.. _groupDescs.Keys];
         else if (_groupDescs.ContainsKey(id)) ids = [id];
         else return;
         var set = new HashSet<uint>(ids);
-        var removed = new List<FlowRemoved>();
         Flows.RemoveWhere(e => AppliesAny(e, set), FlowRemovedReason.GroupDelete, removed);
         foreach (var g in ids)
         {
             _dp.Groups.Remove(g);
             _groupDescs.Remove(g);
         }
-        foreach (var r in removed) Report(r);
     }
 
     private static bool AppliesAny(FlowEntry e, HashSet<uint> groups)

@@ -39,19 +39,21 @@ public sealed partial class OfSwitch
     public OfError MeterMod(in MeterModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
+        // This thread's run publishes first: it may hold no table while this takes the meter lock.
+        EndFlowModRun();
+        if (req.Command == MeterModCommand.Delete)
+        {
+            // Its flows are reported once every table has published their removal, outside the lock, with their
+            // final counts (as a flow-mod's are), held from reuse until then.
+            var removed = new List<FlowRemoved>();
+            using var hold = Flows.Reclamation.Enter();
+            lock (_meterLock) DeleteMeter(req.MeterId, removed);
+            ReportFinal(removed);
+            return OfError.None;
+        }
         lock (_meterLock)
         {
-            switch (req.Command)
-            {
-                case MeterModCommand.Add:
-                case MeterModCommand.Modify:
-                    return AddOrModifyMeter(req);
-                case MeterModCommand.Delete:
-                    DeleteMeter(req.MeterId);
-                    return OfError.None;
-                default:
-                    return OfError.BadMeterCommand;
-            }
+            return req.Command is MeterModCommand.Add or MeterModCommand.Modify ? AddOrModifyMeter(req) : OfError.BadMeterCommand;
         }
     }
 
@@ -85,14 +87,14 @@ public sealed partial class OfSwitch
         return OfError.None;
     }
 
-    private void DeleteMeter(uint id)
+    /// <summary>Deletes meter <paramref name="id"/> (or every meter) and the flows that name it, appended to <paramref name="removed"/> (call under the meter lock).</summary>
+    private void DeleteMeter(uint id, List<FlowRemoved> removed)
     {
         List<uint> ids;
         if (id == MeterModRequest.All) ids = [.. _meterConfigs.Keys];
         else if (_meterConfigs.ContainsKey(id)) ids = [id];
         else return;
         var set = new HashSet<uint>(ids);
-        var removed = new List<FlowRemoved>();
         Flows.RemoveWhere(e => e.Instructions is { Meter: not 0 } i && set.Contains(i.Meter), FlowRemovedReason.MeterDelete, removed);
         foreach (var m in ids)
         {
@@ -100,7 +102,6 @@ public sealed partial class OfSwitch
             if (m == MeterModRequest.Controller) _dp.Meters.Controller = null;
             _meterConfigs.Remove(m);
         }
-        foreach (var r in removed) Report(r);
     }
 
     /// <summary>

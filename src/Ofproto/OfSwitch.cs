@@ -60,6 +60,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         Buffers = new PacketBuffers(Options.PacketBuffers, Options.PacketBufferLifetime);
         _log = (loggers ?? NullLoggerFactory.Instance).CreateLogger("ofproto");
         dp.Subscribe(this);
+        Roles.Changed += OnControllersChanged;
         ApplyFailMode();
     }
 
@@ -487,21 +488,29 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     }
 
     /// <summary>
-    /// OpenFlow 1.3's OFPC_INVALID_TTL_TO_CONTROLLER: a packet whose TTL a dec_ttl or dec_mpls_ttl would bring to 0 goes to
-    /// the controllers (reason invalid-TTL) rather than being dropped and counted. Every forwarder's executor is told.
+    /// Whether a packet whose TTL a dec_ttl or dec_mpls_ttl would bring to 0 goes to the controllers (reason invalid-TTL)
+    /// rather than being dropped and counted: while any controller's asynchronous configuration asks for such
+    /// packet-ins (OFPR_INVALID_TTL in its role's mask; OpenFlow 1.3 sets it with SET_ASYNC), as Open vSwitch sends them
+    /// up and lets each connection's mask choose. Every forwarder's executor is told.
     /// </summary>
-    public bool InvalidTtlToController
+    public bool InvalidTtlToController => _invalidTtlToController;
+
+    private volatile bool _invalidTtlToController;
+    private readonly Lock _invalidTtlLock = new();
+
+    /// <summary>Follows the controllers' asynchronous configurations (<see cref="OfRoles.Changed"/>).</summary>
+    private void OnControllersChanged()
     {
-        get => _invalidTtlToController;
-        set
+        // Read and told under one lock: two changes at once cannot leave the older answer told last.
+        lock (_invalidTtlLock)
         {
-            _invalidTtlToController = value;
-            foreach (var f in _dp.Forwarders) f.Executor.InvalidTtlToController = value;
-            _dp.Control.Executor.InvalidTtlToController = value;
+            bool on = Roles.AnyWants(OfAsyncKind.PacketIn, (int)OfPacketInReason.InvalidTtl);
+            if (on == _invalidTtlToController) return;
+            _invalidTtlToController = on;
+            foreach (var f in _dp.Forwarders) f.Executor.InvalidTtlToController = on;
+            _dp.Control.Executor.InvalidTtlToController = on;
         }
     }
-
-    private bool _invalidTtlToController;
 
     /// <summary>Every port's counters, or one port's (<paramref name="port"/>; <see cref="OfPort.Any"/>: all), the local port's last.</summary>
     public void PortStats(uint port, List<OfPortStats> into)

@@ -1,5 +1,6 @@
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 
@@ -25,6 +26,19 @@ public sealed class FlowModRunReportTests : IDisposable
         public void PortStatus(OfPortReason reason, OfPortDesc port) { }
     }
 
+    /// <summary>What the datapath's listeners are told before a removal is reported (an offload target's cue to read its last counts).</summary>
+    private sealed class Removing : IDatapathEvents
+    {
+        public readonly List<FlowEntry> Entries = new();
+        public void OnFlowsRemoving(ReadOnlySpan<FlowRemoved> removed)
+        {
+            lock (Entries)
+                foreach (var r in removed) Entries.Add(r.Entry);
+        }
+    }
+
+    private readonly Removing _removing = new();
+
     public FlowModRunReportTests()
     {
         for (int i = 0; i < _ports.Length; i++)
@@ -35,6 +49,7 @@ public sealed class FlowModRunReportTests : IDisposable
         _sw = new OfSwitch(_dp, new OfSwitchOptions { DatapathId = 7 });
         _sw.Start(_reports);
         _sw.SetControllerConnected(true);
+        _dp.Subscribe(_removing);
     }
 
     public void Dispose()
@@ -84,5 +99,103 @@ public sealed class FlowModRunReportTests : IDisposable
         // Published: the next packets find no flow in table 1.
         Send(2);
         Assert.Equal(0, SentOn(1));
+    }
+
+    public static TheoryData<string> Deletions => new() { "group", "meter" };
+
+    /// <summary>
+    /// A group's or a meter's deletion on a thread in a run: the run's tables are published first, the flows it takes
+    /// with it are reported after their removal is in effect, with every packet they forwarded, and the datapath's
+    /// listeners are told before the report.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Deletions))]
+    public void AGroupOrMeterDeletion_ReportsItsFlowsOnceTheirRemovalIsInEffect(string what)
+    {
+        bool group = what == "group";
+        if (group)
+        {
+            var bucket = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(2) });
+            Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 1, [bucket])));
+        }
+        else
+        {
+            Assert.Equal(OfError.None, _sw.MeterMod(new MeterModRequest(MeterModCommand.Add, OfMeterFlags.Pktps | OfMeterFlags.Burst, 1, [new OfMeterBand(OfMeterBandType.Drop, 1000, 1000)])));
+        }
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, new OfInstructions(ReadOnlyMemory<OfAction>.Empty, GotoTable: 1))));
+        var flow = new OfMatch().EthDst(Dst.Value);
+        var ins = group ? OfInstructions.Apply(new[] { OfAction.Group(1) })
+                        : new OfInstructions(new[] { OfAction.Output(2) }, Meter: 1);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, flow, ins, FlowModFlags.SendFlowRemoved)));
+        var entries = new List<FlowEntry>();
+        _sw.Flows.Collect(FlowMatch.All, PortNumber.None, false, entries, false, 1);
+        var entry = Assert.Single(entries);
+        Send(3);
+        Assert.Equal(3, SentOn(1));
+
+        _sw.BeginFlowModRun();
+        try
+        {
+            // The run holds table 1 (another flow added to it), then the deletion comes on the same thread.
+            Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, new OfMatch().EthDst(Src.Value), OfInstructions.Apply(new[] { OfAction.Output(3) }))));
+            var delete = group ? _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 1, []))
+                               : _sw.MeterMod(new MeterModRequest(MeterModCommand.Delete, OfMeterFlags.None, 1, []));
+            Assert.Equal(OfError.None, delete);
+            Send(2);
+        }
+        finally
+        {
+            _sw.EndFlowModRun();
+        }
+        Assert.Equal(0, SentOn(1));
+        var r = Assert.Single(_reports.Removed);
+        Assert.Equal(group ? OfFlowRemovedReason.GroupDelete : OfFlowRemovedReason.MeterDelete, r.Reason);
+        Assert.Equal(3UL, r.PacketCount);
+        Assert.Equal(3, entry.Packets);
+        lock (_removing.Entries) Assert.Contains(entry, _removing.Entries);
+    }
+
+    /// <summary>
+    /// A removal's report waits for a forwarding thread still inside the round in which it found the flow: the burst
+    /// it credits to the flow after the removal was published is in the FLOW_REMOVED.
+    /// </summary>
+    [Fact]
+    public void ARemovalsReport_CountsTheBurstOfAForwarderStillInsideItsRound()
+    {
+        var flow = new OfMatch().EthDst(Dst.Value);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, flow, OfInstructions.Apply(new[] { OfAction.Output(2) }), FlowModFlags.SendFlowRemoved)));
+        var entries = new List<FlowEntry>();
+        _sw.Flows.Collect(FlowMatch.All, PortNumber.None, false, entries, false, 0);
+        var entry = Assert.Single(entries);
+
+        // A forwarding thread in a round: it found the flow, and credits its burst once the removal is being reported.
+        var reader = _sw.Flows.Reclamation.Register();
+        using var inRound = new ManualResetEventSlim();
+        var forwarder = new Thread(() =>
+        {
+            reader.Quiesce();
+            inRound.Set();
+            while (true)
+            {
+                lock (_removing.Entries)
+                    if (_removing.Entries.Contains(entry)) break;
+                Thread.Yield();
+            }
+            entry.Hit(4, 240, 0);
+            reader.Quiesce();
+        });
+        forwarder.Start();
+        inRound.Wait();
+        try
+        {
+            Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.DeleteStrict, flow, 5, default, TableId: 0, Rules: MatchRules.OpenFlow13)));
+        }
+        finally
+        {
+            forwarder.Join();
+            _sw.Flows.Reclamation.Unregister(reader);
+        }
+        var r = Assert.Single(_reports.Removed);
+        Assert.Equal((4UL, 240UL), (r.PacketCount, r.ByteCount));
     }
 }

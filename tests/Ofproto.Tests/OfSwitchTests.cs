@@ -285,6 +285,56 @@ public sealed class OfSwitchTests : IDisposable
         _sw.Roles.Leave(b);
     }
 
+    /// <summary>
+    /// Packets whose TTL a dec_ttl brings to 0 go to the controllers while one of them asks for such packet-ins
+    /// (OFPR_INVALID_TTL in its role's packet-in mask, which OpenFlow 1.3's SET_ASYNC sets), as Open vSwitch sends them
+    /// up and lets each connection's mask choose; while none does, they are dropped and counted.
+    /// </summary>
+    [Fact]
+    public void InvalidTtlPacketIns_GoUpWhileAControllerAsksForThem()
+    {
+        _sw.SetControllerConnected(true);
+        var flow = new FlowModRequest(FlowModCommand.Add, Udp(0x0a000002), 10, OfInstructions.Apply(new[] { OfAction.DecNwTtl(), OfAction.Output(2) }),
+                                      Rules: MatchRules.OpenFlow13);
+        Assert.Equal(OfError.None, _sw.FlowMod(flow));
+        var frame = Softswitch.Datapath.Packets.FrameBuilder.Udp(new MacAddress(0x0200_0000_0001), new MacAddress(0x0200_0000_0002), 0x0a000001, 0x0a000002, 1, 2);
+        frame[22] = 1; // IPv4 TTL
+        frame[24] = frame[25] = 0;
+        uint sum = 0;
+        for (int i = 14; i < 34; i += 2) sum += (uint)(frame[i] << 8 | frame[i + 1]);
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+        frame[24] = (byte)(~sum >> 8);
+        frame[25] = (byte)~sum;
+        void SendOne()
+        {
+            _ports[0].Inject(frame);
+            _dp.PollUntilIdle();
+        }
+
+        var a = _sw.Roles.Join();
+        var b = _sw.Roles.Join();
+        Assert.False(_sw.InvalidTtlToController);
+        uint bit = OfAsyncConfig.Bit(OfPacketInReason.InvalidTtl);
+        a.Async = a.Async with { PacketInMaster = a.Async.PacketInMaster | bit };
+        Assert.True(_sw.InvalidTtlToController);
+        SendOne();
+        Assert.True(Wait.Until(() => Volatile.Read(ref _reports.PacketIns) == 1));
+        Assert.Empty(_ports[1].TakeSent());
+
+        // A slave's own mask applies to it: the master one no longer does.
+        Assert.Equal(OfError.None, _sw.Roles.Request(a, OfRole.Slave, 1));
+        Assert.False(_sw.InvalidTtlToController);
+        Assert.Equal(OfError.None, _sw.Roles.Request(a, OfRole.Equal, 0));
+        Assert.True(_sw.InvalidTtlToController);
+        // Another controller's asking keeps them on when the first one leaves; none asking, they are off.
+        b.Async = b.Async with { PacketInMaster = b.Async.PacketInMaster | bit };
+        _sw.Roles.Leave(a);
+        Assert.True(_sw.InvalidTtlToController);
+        b.Async = OfAsyncConfig.Default;
+        Assert.False(_sw.InvalidTtlToController);
+        _sw.Roles.Leave(b);
+    }
+
     [Fact]
     public void PortNumbersCrossToTheDatapathOneToOne()
     {

@@ -59,6 +59,35 @@ public sealed class QuiescentDomain
     }
 
     /// <summary>
+    /// Waits until every reader has passed a quiescent point in epoch <paramref name="epoch"/> or later, or is offline:
+    /// whatever a reader found in the tables before that epoch began (a removed rule it still credits a burst to) it no
+    /// longer uses. Holds are not waited for (the caller may keep one). False when <paramref name="limitMs"/> passed
+    /// first (a reader stuck inside a round). Call with the value <see cref="Advance"/> returned after the change.
+    /// </summary>
+    public bool WaitForReaders(long epoch, int limitMs)
+    {
+        long deadline = Environment.TickCount64 + limitMs;
+        var spin = new SpinWait();
+        while (true)
+        {
+            Interlocked.MemoryBarrier();
+            bool behind = false;
+            foreach (var r in _readers)
+            {
+                long a = Volatile.Read(ref r.Announced);
+                if (a != 0 && a < epoch)
+                {
+                    behind = true;
+                    break;
+                }
+            }
+            if (!behind) return true;
+            if (Environment.TickCount64 >= deadline) return false;
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>
     /// Announces the calling thread as a holder of rules until the hold is disposed; take it before
     /// reading a table or calling a writer whose results are kept. Never waits for another hold.
     /// </summary>

@@ -208,6 +208,8 @@ public sealed class ForwardingThreads : IDisposable
             if (!_running) break;
             waiter.Wait(waitSet, _idleWakeMs);
         }
+        // Stopped: no member's reader stays online (a removal's report waits for online readers).
+        foreach (var m in _members) m.Readers[idx].Offline();
     }
 
     private static bool PrepareWait(Member[] members, int idx)

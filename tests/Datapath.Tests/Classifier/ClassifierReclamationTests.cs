@@ -66,6 +66,24 @@ public class ClassifierReclamationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Domain_WaitForReaders_WaitsForOnlineReadersBehindTheEpochNotForHolds()
+    {
+        var d = new QuiescentDomain();
+        var behind = d.Register();
+        var offline = d.Register();
+        behind.Quiesce();
+        using var hold = d.Enter();
+        long e = d.Advance();
+        Assert.False(d.WaitForReaders(e, 0));   // a reader still in the round that began before e
+        behind.Quiesce();
+        Assert.True(d.WaitForReaders(e, 0));    // past a quiescent point; the offline reader and the hold count for nothing
+        behind.Offline();
+        Assert.True(d.WaitForReaders(d.Advance(), 0));
+        d.Unregister(behind);
+        d.Unregister(offline);
+    }
+
+    [Fact]
     public void Domain_HoldsBeyondTheSlotsOverflowWithoutWaiting()
     {
         var d = new QuiescentDomain();

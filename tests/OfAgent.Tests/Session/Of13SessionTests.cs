@@ -309,43 +309,64 @@ public sealed class Of13SessionTests
     [Fact]
     public async Task SetConfig_WithFragReasm_IsAcceptedWithoutAnError_AndGetConfigShowsWhatIsTrue()
     {
-        // As Open vSwitch: reassembly is not supported, the fragment handling stays as it was; the invalid-TTL flag and
-        // miss_send_len of the same message are taken.
+        // As Open vSwitch: reassembly is not supported, the fragment handling stays as it was; miss_send_len of the
+        // same message is taken.
         await using var rig = new AgentRig();
         using var a = await Controller13.ConnectAsync(rig.ListenPort);
         a.Send(SetConfig(1, 128));
-        a.Send(SetConfig(4 | 2, 300));
+        a.Send(SetConfig(2, 300));
         var before = await BeforeBarrierAsync(a);
         Assert.DoesNotContain(before, m => m[1] == (byte)Ofp13Type.Error);
-        Assert.Equal(((ushort)(4 | 1), (ushort)300), await GetConfigAsync(a));
-        Assert.True(rig.Switch.InvalidTtlToController);
+        Assert.Equal(((ushort)1, (ushort)300), await GetConfigAsync(a));
+    }
+
+    [Theory]
+    [InlineData(4)]      // OFPC_INVALID_TTL_TO_CONTROLLER: OpenFlow 1.1's and 1.2's, not 1.3's
+    [InlineData(8)]
+    [InlineData(0x8001)]
+    public async Task SetConfig_WithABitOpenFlow13DoesNotDefine_IsBadFlags_AndChangesNothing(ushort flags)
+    {
+        // As Open vSwitch's ofputil_decode_set_config: SWITCH_CONFIG_FAILED/BAD_FLAGS, nothing taken.
+        await using var rig = new AgentRig();
+        using var a = await Controller13.ConnectAsync(rig.ListenPort);
+        a.Send(SetConfig(1, 200));
+        Assert.Equal((Ofp13ErrorType.SwitchConfigFailed, Ofp13Codes.ConfigBadFlags), ErrorOf(await a.ReplyAsync(a.Send(SetConfig(flags, 300)))));
+        Assert.Equal(((ushort)1, (ushort)200), await GetConfigAsync(a));
+        Assert.False(rig.Switch.InvalidTtlToController);
     }
 
     [Fact]
-    public async Task SetConfig_KeepsInvalidTtlToController_AndASlavesMissSendLen()
+    public async Task InvalidTtlPacketIns_AreAskedForWithSetAsync_AndGetConfigNeverShowsTheOldFlag()
     {
         await using var rig = new AgentRig();
         using var a = await Controller13.ConnectAsync(rig.ListenPort);
-        using var b = await Controller13.ConnectAsync(rig.ListenPort);
-        // OFPC_INVALID_TTL_TO_CONTROLLER with OFPC_FRAG_DROP: both kept, and shown.
-        a.Send(SetConfig(4 | 1, 200));
-        Assert.Equal(((ushort)(4 | 1), (ushort)200), await GetConfigAsync(a));
+        // OFPR_INVALID_TTL (bit 2) in the master packet-in mask: the switch sends such packets up.
+        a.Send(SetAsync([3 | 4, 0, 7, 7, 15, 0]));
+        Assert.Equal(0, (await GetConfigAsync(a)).Flags);
         Assert.True(rig.Switch.InvalidTtlToController);
-        // Its invalid-TTL packet-ins are wanted: OFPR_INVALID_TTL joins the master packet-in mask.
-        var get = await a.ReplyAsync(a.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
-        Assert.Equal(3u | 4u, BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8)));
-        a.Send(SetConfig(0, 200));
-        Assert.Equal(((ushort)0, (ushort)200), await GetConfigAsync(a));
+        a.Send(SetAsync([3, 0, 7, 7, 15, 0]));
+        Assert.Equal(0, (await GetConfigAsync(a)).Flags);
         Assert.False(rig.Switch.InvalidTtlToController);
+        // Asked for again, then the connection closes: nobody asks any more.
+        a.Send(SetAsync([3 | 4, 0, 7, 7, 15, 0]));
+        await GetConfigAsync(a);
+        Assert.True(rig.Switch.InvalidTtlToController);
+        a.Dispose();
+        Assert.True(await Wait.UntilAsync(() => !rig.Switch.InvalidTtlToController));
+    }
 
-        // A slave's miss_send_len is its own and is stored (as Open vSwitch does); the switch-wide flags are not its
+    [Fact]
+    public async Task SetConfig_StoresASlavesMissSendLen_AndLeavesItTheFragments()
+    {
+        await using var rig = new AgentRig();
+        using var b = await Controller13.ConnectAsync(rig.ListenPort);
+        // A slave's miss_send_len is its own and is stored (as Open vSwitch does); the fragment handling is not its
         // to change, and it gets no error.
         Assert.Equal((3u, 1UL), RoleOf(await b.ReplyAsync(b.Send(Role(3, 1)))));
-        b.Send(SetConfig(4 | 1, 64));
+        b.Send(SetConfig(1, 64));
         var before = await BeforeBarrierAsync(b);
         Assert.DoesNotContain(before, m => m[1] == (byte)Ofp13Type.Error);
         Assert.Equal(((ushort)0, (ushort)64), await GetConfigAsync(b));
-        Assert.False(rig.Switch.InvalidTtlToController);
         Assert.Equal(Softswitch.Ofproto.FragmentHandling.Normal, rig.Switch.Fragments);
     }
 

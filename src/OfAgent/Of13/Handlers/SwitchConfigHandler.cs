@@ -20,8 +20,8 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// </remarks>
 internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 {
-    /// <summary>OFPC_FRAG_* (the low two bits) and OFPC_INVALID_TTL_TO_CONTROLLER of ofp_config_flags.</summary>
-    private const ushort FragNormal = 0, FragDrop = 1, FragReasm = 2, FragMask = 3, InvalidTtlToController = 4;
+    /// <summary>OFPC_FRAG_* of ofp_config_flags, its only bits in OpenFlow 1.3 (OFPC_INVALID_TTL_TO_CONTROLLER is 1.1's and 1.2's).</summary>
+    private const ushort FragNormal = 0, FragDrop = 1, FragReasm = 2, FragMask = 3;
 
     private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => ctx.SendError(c, e, msg);
 
@@ -48,19 +48,24 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             FragmentHandling.Reassemble => FragReasm,
             _ => FragNormal,
         };
-        c.SendRaw(Ofp13Messages.ConfigReply(xid, (ushort)(frag | (sw.InvalidTtlToController ? InvalidTtlToController : 0)), c.MissSendLen));
+        c.SendRaw(Ofp13Messages.ConfigReply(xid, frag, c.MissSendLen));
     }
 
     /// <summary>
-    /// SET_CONFIG: miss_send_len is the connection's own, stored whatever its role (as Open vSwitch's
-    /// handle_set_config); the fragment handling and OFPC_INVALID_TTL_TO_CONTROLLER are the switch's, changed by a
-    /// master or equal controller only (a slave's are ignored, without an error: SET_CONFIG is no write a slave is
-    /// refused, OpenFlow 1.3.5 section 6.3.6). OFPC_INVALID_TTL_TO_CONTROLLER also sets the invalid-TTL bit of the
-    /// connection's packet-in mask (as Open vSwitch's ofconn_set_invalid_ttl_to_controller), so those packet-ins reach it.
+    /// SET_CONFIG, as Open vSwitch's handle_set_config and ofputil_decode_set_config: a bit OpenFlow 1.3 does not define
+    /// (OFPC_INVALID_TTL_TO_CONTROLLER included: 1.3 asks for invalid-TTL packet-ins with SET_ASYNC) is
+    /// SWITCH_CONFIG_FAILED/BAD_FLAGS and nothing changes; else miss_send_len is the connection's own, stored whatever
+    /// its role, and the fragment handling the switch's, changed by a master or equal controller only (a slave's is
+    /// ignored without an error: SET_CONFIG is no write a slave is refused, OpenFlow 1.3.5 section 6.3.6).
     /// </summary>
     public void SetConfig(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!Ofp13Messages.TryDecodeSetConfig(msg, out ushort flags, out ushort missSendLen, out var err)) { Error(c, err, msg); return; }
+        if ((flags & ~FragMask) != 0)
+        {
+            Error(c, new Ofp13Error(Ofp13ErrorType.SwitchConfigFailed, Ofp13Codes.ConfigBadFlags), msg);
+            return;
+        }
         c.MissSendLen = missSendLen;
         if (!c.Controller.MayWrite) return;
         var frag = (flags & FragMask) switch
@@ -69,12 +74,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             FragDrop => FragmentHandling.Drop,
             _ => FragmentHandling.Reassemble,
         };
-        if (!Check(c, ctx.Switch.SetFragments(frag, c.Controller), msg)) return;
-        bool ttl = (flags & InvalidTtlToController) != 0;
-        ctx.Switch.InvalidTtlToController = ttl;
-        var a = c.Controller.Async;
-        uint bit = OfAsyncConfig.Bit(OfPacketInReason.InvalidTtl);
-        c.Controller.Async = a with { PacketInMaster = ttl ? a.PacketInMaster | bit : a.PacketInMaster & ~bit };
+        Check(c, ctx.Switch.SetFragments(frag, c.Controller), msg);
     }
 
     public void PortMod(OfConnection c, ReadOnlySpan<byte> msg)
