@@ -74,7 +74,10 @@ def barrier(xid):
     while True:
         d = s.recv(1 << 20)
         if not d:
-            raise SystemExit(json.dumps({"flows": a.flows, "closed": True, "closes": 1, "while": "installing"}))
+            print(json.dumps({"flows": a.flows, "flow_removed": f"{removed}/{a.flows}", "removed": removed, "dumped": 0,
+                              "closed": True, "closes": 1, "echoes": 0, "seconds": 0, "bytes_read": 0,
+                              "install_s": round(time.time() - t_install, 1), "rate": a.rate, "while": "installing"}))
+            raise SystemExit(1)
         for m in messages(d):
             if m[1] == 19 and struct.unpack("!I", m[4:8])[0] == xid:
                 return
