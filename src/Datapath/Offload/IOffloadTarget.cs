@@ -85,6 +85,11 @@ public sealed class OffloadReason
     /// before the software's.
     /// </summary>
     public static readonly OffloadReason OtherTable = Define("other-table", "in a pipeline table other than the first (the target holds one table)");
+    /// <summary>
+    /// Has instructions beyond apply-actions (goto-table, write-actions, metadata, a meter): a target holds one table
+    /// and runs apply-actions only, so its answer would skip them.
+    /// </summary>
+    public static readonly OffloadReason Instructions = Define("instructions", "instructions beyond apply-actions (goto-table, write-actions, metadata, a meter)");
     /// <summary>A target call threw (device error).</summary>
     public static readonly OffloadReason TargetError = Define("target-error", "the target failed (device error)");
 

@@ -143,6 +143,9 @@ public sealed partial class OffloadManager
     /// <summary>Whether the datapath state lets <paramref name="e"/> be answered by hardware (see the note atop this file).</summary>
     private (OffloadReason Reason, OffloadDetail Detail) Eligibility(FlowEntry e)
     {
+        // Every target runs apply-actions alone: a goto, the action set, metadata or a meter would be skipped.
+        if (e.Instructions is { } ins)
+            return (OffloadReason.Instructions, ins.Meter != 0 ? $"meter {ins.Meter}" : "goto-table, write-actions or metadata");
         var env = _env;
         if (env.Suspended is { } why) return (OffloadReason.DatapathState, why);
         if (env.IsPermissive) return (OffloadReason.None, default);

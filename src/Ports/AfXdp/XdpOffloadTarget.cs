@@ -214,11 +214,6 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         bool withAddresses = !m.IsExact && (m.Mask.Equals(s_exactWithIpv6Addresses.Bits) ||
                                             (m.Value.VlanVid == 0 && m.Mask.Equals(s_exactWithIpv6AddressesAnyPcp.Bits)));
         if (!m.IsExact && !withAddresses) return OffloadResult.Refused(XdpReasons.NonExactMatch);
-        if (e.Instructions is { } ins)
-        {
-            if (ins.Meter != 0) return OffloadResult.Refused(XdpReasons.Meter, $"meter {ins.Meter}");
-            return OffloadResult.Refused(OffloadReason.UnsupportedAction, "instructions beyond apply-actions (goto, write-actions, metadata)");
-        }
         var k = m.Value;
         if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf)) return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
         bool ipv6 = k.DlType == PacketParser.EthTypeIpv6;

@@ -177,6 +177,37 @@ public sealed class OffloadManagerTests(ITestOutputHelper output)
         Assert.Equal(OffloadReason.UnsupportedAction, Where(manager, e).Reason);
     }
 
+    [Theory]
+    [InlineData(1u, -1)]
+    [InlineData(0u, 1)]
+    public void AFlowWithInstructions_StaysInSoftware_WhateverTheTarget(uint meter, int gotoTable)
+    {
+        var table = new OfFlowTables(new ManualClock());
+        var target = new DummyOffloadTarget(Ports, OffloadLookupModel.ExactFirst);
+        using var manager = new OffloadManager(table.Main, target);
+        manager.Attach(startWorker: false);
+        var key = Udp(1, 0x0B000009);
+        var m = FlowMatch.Exact(key);
+        var ins = new FlowInstructions(gotoTable: gotoTable, meter: meter);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, m, 5, new FlowActions([FlowAction.Output(2)]),
+                                                               Rules: MatchRules.OpenFlow13, Instructions: ins), null));
+        var list = new List<FlowEntry>();
+        table.Collect(m, PortNumber.None, strict: true, list);
+        var e = list.Single();
+        manager.ProcessPending();
+        // The target would output to port 2 and skip the meter or the next table.
+        Assert.Null(target.Lookup(key));
+        var p = Where(manager, e);
+        Assert.False(p.InHardware);
+        Assert.Equal(OffloadReason.Instructions, p.Reason);
+        // Modified to apply-actions alone, it is placed.
+        Assert.Equal(FlowModStatus.Ok, table.Apply(new FlowMod(FlowModCommand.Add, m, 5, new FlowActions([FlowAction.Output(3)]),
+                                                               Rules: MatchRules.OpenFlow13), null));
+        table.Collect(m, PortNumber.None, strict: true, list);
+        manager.ProcessPending();
+        Assert.Equal(3, target.Forward(key, 60)!.Value.Actions.Items[0].Port);
+    }
+
     [Fact]
     public void LookupModels_DecideWhichOverlapsMayShareTheHardware()
     {
