@@ -57,7 +57,7 @@ public sealed class OfSwitchAgent : IAsyncDisposable
     public long PacketInsSent => Interlocked.Read(ref _connections.PacketInsSent);
     /// <summary>PACKET_IN messages dropped (no connection took them, or one's packet-in backlog was full).</summary>
     public long PacketInsDropped => Interlocked.Read(ref _connections.PacketInsDropped);
-    /// <summary>FLOW_REMOVED and PORT_STATUS messages lost because their connection was closed or closing (never for one that is behind).</summary>
+    /// <summary>FLOW_REMOVED and PORT_STATUS messages lost to a connection that closed, refused or still queued (never dropped for one that is behind).</summary>
     public long AsyncMessagesDropped => Interlocked.Read(ref _connections.AsyncMessagesDropped);
     /// <summary>OFPT_ERROR messages sent in answer to requests.</summary>
     public long ErrorsSent => Interlocked.Read(ref _requests.ErrorsSent);

@@ -17,8 +17,9 @@ namespace Softswitch.Ofproto;
 /// INVALID_GROUP); ALL and INDIRECT buckets watch nothing (WATCH_UNSUPPORTED) and every FAST_FAILOVER bucket watches a
 /// port or a group (INVALID_GROUP); a watched port or group must exist (BAD_WATCH); bucket actions are checked as a
 /// flow's, and a group they apply must exist (BAD_OUT_GROUP); a group reaching itself through its buckets' chains is a
-/// LOOP, and so is a bucket watching its own group or a cycle of watched groups; a chain deeper than the datapath follows
-/// (counting the groups that apply the group, for a MODIFY) CHAINING_UNSUPPORTED.</para>
+/// LOOP; a bucket watching its own group, or a cycle of watched groups, is BAD_WATCH (Open vSwitch checks neither and
+/// stops its liveness walk 128 groups deep; LOOP is for a group that forwards to itself, and a watch forwards nothing); a
+/// chain deeper than the datapath follows, counting the groups that apply the group's id, is CHAINING_UNSUPPORTED.</para>
 /// <para>Deleting a group deletes the flows that apply it (their FLOW_REMOVED reason GROUP_DELETE, 1.3.5 section 6.5);
 /// the buckets of other groups that apply it then apply nothing until a group of that id is added again (the executor
 /// counts them). A MODIFY keeps the group's counters and age; its buckets start from 0.</para>
@@ -31,6 +32,8 @@ public sealed partial class OfSwitch
 
     private readonly Lock _groupLock = new();
     private readonly Dictionary<uint, OfGroupDesc> _groupDescs = new();
+    /// <summary>The groups that apply each group id (in a bucket's actions), kept with the group table: chains are checked from it.</summary>
+    private readonly Dictionary<uint, HashSet<uint>> _groupParents = new();
 
     /// <summary>What the groups can do.</summary>
     public static OfGroupFeatures GroupFeatures => new(MaxGroups, Group.MaxBuckets, SelectWeight: true, SelectLiveness: true, Chaining: true, ChainingChecks: true);
@@ -67,10 +70,19 @@ public sealed partial class OfSwitch
         if (!exists && _groupDescs.Count >= MaxGroups) return OfError.OutOfGroups;
         var err = CompileGroup(req, out var group);
         if (err != OfError.None) return err;
-        err = CheckChains(group, exists);
+        err = CheckChains(group);
         if (err != OfError.None) return err;
-        if (_dp.Groups.TryGet(req.GroupId, out var old)) group.InheritCounters(old);
+        if (_dp.Groups.TryGet(req.GroupId, out var old))
+        {
+            group.InheritCounters(old);
+            Unparent(old);
+        }
         _dp.Groups.Set(group);
+        foreach (uint child in Applied(group))
+        {
+            if (!_groupParents.TryGetValue(child, out var parents)) _groupParents[child] = parents = [];
+            parents.Add(group.Id);
+        }
         _groupDescs[req.GroupId] = new OfGroupDesc(req.GroupId, req.Type, [.. req.Buckets]);
         return OfError.None;
     }
@@ -101,7 +113,7 @@ public sealed partial class OfSwitch
             if (b.WatchGroup != GroupModRequest.AnyGroup)
             {
                 if (b.WatchGroup > GroupModRequest.MaxId) return OfError.BadWatch;
-                if (b.WatchGroup == req.GroupId) return OfError.GroupLoop; // its liveness would be its own
+                if (b.WatchGroup == req.GroupId) return OfError.BadWatch; // its liveness would be its own
                 if (!_groupDescs.ContainsKey(b.WatchGroup)) return OfError.BadWatch;
                 watchGroup = b.WatchGroup;
             }
@@ -115,42 +127,80 @@ public sealed partial class OfSwitch
         }
         if (req.Type == OfGroupType.Select && buckets.Count != 0 && !anyWeight) return OfError.InvalidGroup;
         long created = _dp.Groups.TryGet(req.GroupId, out var old) ? old.CreatedNanos : _dp.Clock.NowNanos;
-        group = new Group(req.GroupId, (GroupType)req.Type, compiled, created);
+        group = new Group(req.GroupId, ToDatapath(req.Type), compiled, created);
         return OfError.None;
     }
 
-    /// <summary>
-    /// LOOP when <paramref name="group"/> would apply itself through its buckets' chains, or watch itself through the
-    /// groups its buckets watch; CHAINING_UNSUPPORTED when a chain through it (the groups that apply it, when it
-    /// <paramref name="exists"/>, then it and what it applies) would be deeper than the datapath follows.
-    /// </summary>
-    private OfError CheckChains(Group group, bool exists)
+    /// <summary>The datapath's group type for a model type (named, not cast: the two enums are declared apart).</summary>
+    internal static GroupType ToDatapath(OfGroupType type) => type switch
     {
-        if (WatchesItself(group)) return OfError.GroupLoop;
-        var err = OfError.None;
-        Walk(group, 1 + (exists ? ChainAbove(group.Id) : 0));
-        return err;
+        OfGroupType.All => GroupType.All,
+        OfGroupType.Select => GroupType.Select,
+        OfGroupType.Indirect => GroupType.Indirect,
+        OfGroupType.FastFailover => GroupType.FastFailover,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a group type"),
+    };
 
-        void Walk(Group g, int depth)
+    /// <summary>
+    /// BAD_WATCH when <paramref name="group"/> would watch itself through the groups its buckets watch (OFPGMFC_LOOP is a
+    /// group that forwards to itself; a watch forwards nothing, and this is an error in a watch group); LOOP when it
+    /// would apply itself through its buckets' chains; CHAINING_UNSUPPORTED when a chain through it (the groups that
+    /// apply its id, then it and what it applies) would be deeper than the datapath follows. Each group is walked once.
+    /// </summary>
+    private OfError CheckChains(Group group)
+    {
+        if (WatchesItself(group)) return OfError.BadWatch;
+        var heights = new Dictionary<uint, int>();
+        bool loop = false;
+        int below = Height(group, 1);
+        if (loop) return OfError.GroupLoop;
+        return ChainAbove(group.Id) + below > GroupTable.MaxDepth ? OfError.ChainTooDeep : OfError.None;
+
+        // The groups of the longest chain from g down, g included (past the datapath's depth the answer only needs to be
+        // too deep); a chain coming back to the group being set is a loop.
+        int Height(Group g, int level)
         {
-            foreach (var b in g.Buckets)
+            int best = 1;
+            foreach (uint child in Applied(g))
             {
-                foreach (var a in b.Actions.Items)
+                if (child == group.Id)
                 {
-                    if (a.Kind != ActionKind.Group || err != OfError.None) continue;
-                    if (a.QueueId == group.Id)
-                    {
-                        err = OfError.GroupLoop;
-                        return;
-                    }
-                    if (depth >= GroupTable.MaxDepth)
-                    {
-                        err = OfError.ChainTooDeep;
-                        return;
-                    }
-                    if (_dp.Groups.TryGet(a.QueueId, out var next)) Walk(next, depth + 1);
+                    loop = true;
+                    return best;
                 }
+                if (!heights.TryGetValue(child, out int h))
+                {
+                    if (!_dp.Groups.TryGet(child, out var next)) continue; // deleted since: applies nothing
+                    h = level > GroupTable.MaxDepth ? GroupTable.MaxDepth + 1 : Height(next, level + 1);
+                    if (loop) return best;
+                    heights[child] = h;
+                }
+                best = Math.Max(best, 1 + h);
             }
+            return best;
+        }
+    }
+
+    /// <summary>The distinct groups that <paramref name="g"/>'s buckets apply.</summary>
+    private static HashSet<uint> Applied(Group g)
+    {
+        var ids = new HashSet<uint>();
+        foreach (var b in g.Buckets)
+        {
+            foreach (var a in b.Actions.Items)
+                if (a.Kind == ActionKind.Group) ids.Add(a.QueueId);
+        }
+        return ids;
+    }
+
+    /// <summary>Takes <paramref name="g"/> out of the parents of the groups it applies (it is replaced or deleted).</summary>
+    private void Unparent(Group g)
+    {
+        foreach (uint child in Applied(g))
+        {
+            if (!_groupParents.TryGetValue(child, out var parents)) continue;
+            parents.Remove(g.Id);
+            if (parents.Count == 0) _groupParents.Remove(child);
         }
     }
 
@@ -171,32 +221,23 @@ public sealed partial class OfSwitch
         return false;
     }
 
-    /// <summary>The most groups chained above group <paramref name="id"/>: the longest run of groups applying one another down to it (0: none applies it).</summary>
+    /// <summary>
+    /// The most groups chained above group id <paramref name="id"/>: the longest run of groups applying one another
+    /// down to it (0: none applies it). A group deleted and added again counts the groups that still apply its id.
+    /// </summary>
     private int ChainAbove(uint id)
     {
-        var parents = new Dictionary<uint, List<uint>>();
-        foreach (var g in _dp.Groups.All)
-        {
-            foreach (var b in g.Buckets)
-            {
-                foreach (var a in b.Actions.Items)
-                {
-                    if (a.Kind != ActionKind.Group || a.QueueId == g.Id) continue;
-                    if (!parents.TryGetValue(a.QueueId, out var list)) parents[a.QueueId] = list = [];
-                    list.Add(g.Id);
-                }
-            }
-        }
+        if (!_groupParents.ContainsKey(id)) return 0;
         var memo = new Dictionary<uint, int>();
         return Above(id, 0);
 
         // Loops are refused before they exist, so the walk ends; past the datapath's depth the answer no longer matters.
         int Above(uint g, int level)
         {
-            if (level > GroupTable.MaxDepth || !parents.TryGetValue(g, out var ps)) return 0;
+            if (level > GroupTable.MaxDepth || !_groupParents.TryGetValue(g, out var ps)) return 0;
             if (memo.TryGetValue(g, out int known)) return known;
             int best = 0;
-            foreach (var p in ps) best = Math.Max(best, 1 + Above(p, level + 1));
+            foreach (uint p in ps) best = Math.Max(best, 1 + Above(p, level + 1));
             memo[g] = best;
             return best;
         }
@@ -213,6 +254,7 @@ public sealed partial class OfSwitch
         Flows.RemoveWhere(e => AppliesAny(e, set), FlowRemovedReason.GroupDelete, removed);
         foreach (var g in ids)
         {
+            if (_dp.Groups.TryGet(g, out var old)) Unparent(old);
             _dp.Groups.Remove(g);
             _groupDescs.Remove(g);
         }

@@ -12,7 +12,7 @@ internal static class AgentCounters
 {
     public static readonly Counter PacketInSent = Coverage.Define("ofconn-packet-in-sent", "PACKET_IN messages queued to OpenFlow connections");
     public static readonly Counter PacketInDropped = Coverage.Define("ofconn-packet-in-dropped", "PACKET_IN messages dropped: no connection took them, or one's packet-in backlog was full (the only messages dropped for a peer that is behind)");
-    public static readonly Counter AsyncDropped = Coverage.Define("ofconn-async-dropped", "FLOW_REMOVED and PORT_STATUS messages lost because their connection was closed or closing (never dropped for a peer that is behind)");
+    public static readonly Counter AsyncDropped = Coverage.Define("ofconn-async-dropped", "FLOW_REMOVED and PORT_STATUS messages lost to a connection that closed, refused once it was closing or still queued when it closed (never dropped for a peer that is behind)");
     public static readonly Counter ErrorsSent = Coverage.Define("ofconn-error-sent", "OFPT_ERROR messages sent to OpenFlow peers");
 
     public static void Register(CounterGroup counters, OfSwitchAgent agent)

@@ -198,6 +198,51 @@ public sealed class MeterRateTests
         MeasuredRate.Within(r.Pps, 990, 1010, r.U);
     }
 
+    /// <summary>
+    /// TCP segments a receiver got per second, from its frame counters over the window: frames handed on whole as GSO
+    /// super-frames reach it as one frame each, so segments are counted by their payload (each segment carries one
+    /// MSS; every frame, whole or not, one set of headers).
+    /// </summary>
+    private static double SegmentsPerSecond(Hosts hosts, double bps, double pps)
+    {
+        bool timestamps = hosts.Ns[0].Exec("sysctl", "-n", "net.ipv4.tcp_timestamps").Stdout.Trim() != "0";
+        int header = 14 + 20 + (timestamps ? 32 : 20), mss = 1500 - 20 - (timestamps ? 32 : 20);
+        return (bps / 8 - header * pps) / mss;
+    }
+
+    [E2EFact]
+    public void TcpSuperFramesMeetMetersAsTheirSegments()
+    {
+        // The veths keep the kernel's offloads: the switch receives TCP as GSO super-frames of up to 64 KiB.
+        using var hosts = new Hosts(2, "10.78.4", kernelOffloads: true);
+        string socket = Path.Combine(Path.GetTempPath(), $"ssw-meter-gso-{Environment.ProcessId:x}-{Random.Shared.Next():x}.ctl");
+        using var sw = new SwitchProcess(hosts.PortSpec, "--fail-mode", "secure", "--unixctl", socket);
+        // Eight streams and a burst of 250 packets: one stream's recovery leaves the tokens to the others, and the
+        // bucket's level, which a window cannot see, is at most 250 packets of the 7,500 the window counts.
+        Install(sw, hosts, "meter=1,pktps,burst,band=type=drop,rate=1000,burst_size=250");
+        Assert.True(hosts.Ping(0, 1) || hosts.Ping(0, 1, 2, 3), "h1 cannot reach h2");
+
+        var r = Measure(hosts, [0], 10, "-P", "8");
+        double segments = SegmentsPerSecond(hosts, r.Bps, r.Pps);
+        var coverage = SwitchProcess.Ctl("--target", socket, "coverage/show");
+        Assert.True(coverage.Ok, coverage.Stderr + coverage.Stdout);
+        long whole = SwitchProcess.CoverageCounter(coverage.Stdout, "gso-received-whole");
+        Console.WriteLine($"meter 1,000 pkt/s, iperf3 TCP as GSO super-frames: {segments:F1} segments/s ({segments / 1000 - 1:+0.00%;-0.00%}) in {r.Pps:F1} frames/s; "
+                          + $"{whole} super-frames received whole; window uncertain by {r.U:P2}");
+        Assert.True(whole > 0, "no super-frame reached the meter:\n" + coverage.Stdout);
+        MeasuredRate.Within(segments, 980, 1020, r.U);
+        Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "meter-cut") > 0, "no super-frame was cut:\n" + coverage.Stdout);
+
+        // A 10 Mbit/s band whose 100 kbit burst is smaller than one super-frame: TCP still flows, within the rate.
+        Ofctl13(sw, "del-flows");
+        Ofctl13(sw, "del-meters");
+        Install(sw, hosts, "meter=1,kbps,burst,band=type=drop,rate=10000,burst_size=100");
+        var k = Measure(hosts, [0], 6);
+        Console.WriteLine($"meter 10 Mbit/s with a 100 kbit burst, iperf3 TCP as GSO super-frames: {k.Bps / 1e6:F3} Mbit/s of frames, iperf3 goodput {k.Iperf / 1e6:F3} Mbit/s");
+        Assert.True(k.Iperf > 100e3, $"TCP through the meter: {k.Iperf / 1e3:F1} kbit/s");
+        Assert.True(k.WholeBps < 10e6 * 1.05 + 100e3 / 6, $"{k.WholeBps / 1e6:F3} Mbit/s of frames through a 10 Mbit/s meter");
+    }
+
     [E2EFact]
     public void WithTwoForwardingThreadsTheAggregateIsTheMetersRate()
     {

@@ -62,6 +62,14 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
+    public void EveryModelGroupType_BecomesTheDatapathTypeOfItsName()
+    {
+        foreach (var t in Enum.GetValues<OfGroupType>())
+            Assert.Equal(t.ToString(), OfSwitch.ToDatapath(t).ToString());
+        Assert.Equal(Enum.GetValues<OfGroupType>().Length, Enum.GetValues<Softswitch.Datapath.Groups.GroupType>().Length);
+    }
+
+    [Fact]
     public void GroupRulesAnswerWithTheSpecErrors()
     {
         var output1 = Bucket(OfAction.Output(1));
@@ -110,17 +118,69 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
-    public void ABucketWatchingItsOwnGroupAndWatchCyclesAreRefused()
+    public void ABucketWatchingItsOwnGroupAndWatchCyclesAreRefusedAsBadWatches()
     {
         var output1 = Bucket(OfAction.Output(1));
-        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 1 })));
+        Assert.Equal(OfError.BadWatch, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 1 })));
         Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 1 })));
-        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 1 }) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfError.BadWatch, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 1 }) with { Command = GroupModCommand.Modify }));
         // 2 watches 1, 3 watches 2: 1 may not come to watch 3.
         Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.FastFailover, output1 with { WatchGroup = 1 })));
         Assert.Equal(OfError.None, _sw.GroupMod(Add(3, OfGroupType.FastFailover, output1 with { WatchGroup = 2 })));
-        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 1 }, output1 with { WatchGroup = 3 }) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfError.BadWatch, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 1 }, output1 with { WatchGroup = 3 }) with { Command = GroupModCommand.Modify }));
         Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchPort = 2 }) with { Command = GroupModCommand.Modify }));
+        // Deleted and added again, 1 is still watched by 2: it may not watch 3 either.
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 1, [])));
+        Assert.Equal(OfError.BadWatch, _sw.GroupMod(Add(1, OfGroupType.FastFailover, output1 with { WatchGroup = 3 })));
+    }
+
+    [Fact]
+    public void AGroupAddedAgainUnderAChainThatStillAppliesItsId_IsCheckedWithThatChain()
+    {
+        // Groups 11..17 chain down to group 10 (seven groups); 10 is deleted, and 11's bucket applies nothing until it is back.
+        int depth = Datapath.Groups.GroupTable.MaxDepth;
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(10, OfGroupType.Indirect, Bucket(OfAction.Output(2)))));
+        for (uint id = 11; id < 10 + depth - 1; id++)
+            Assert.Equal(OfError.None, _sw.GroupMod(Add(id, OfGroupType.Indirect, Bucket(OfAction.Group(id - 1)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 10, [])));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.Indirect, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.Indirect, Bucket(OfAction.Group(1)))));
+        // Back as one group above 1 the chain is full; above 2 it would be one too deep.
+        Assert.Equal(OfError.ChainTooDeep, _sw.GroupMod(Add(10, OfGroupType.Indirect, Bucket(OfAction.Group(2)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(10, OfGroupType.Indirect, Bucket(OfAction.Group(1)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(5, OfAction.Group(10 + (uint)depth - 2))));
+        Send(5);
+        Assert.Single(_ports[1].TakeSent());
+    }
+
+    [Fact]
+    public void AChainIsMeasuredByItsLongestPath_WhenAGroupIsReachedByPathsOfDifferentLengths()
+    {
+        // 20 applies 21 (which applies 1) and 1 directly; 1 heads a chain of MaxDepth - 2 groups: 20's longest chain is full.
+        int depth = Datapath.Groups.GroupTable.MaxDepth;
+        for (uint id = (uint)depth - 2; id >= 1; id--)
+            Assert.Equal(OfError.None, _sw.GroupMod(Add(id, OfGroupType.Indirect, Bucket(id == depth - 2 ? OfAction.Output(2) : OfAction.Group(id + 1)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(21, OfGroupType.Indirect, Bucket(OfAction.Group(1)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(20, OfGroupType.All, Bucket(OfAction.Group(1)), Bucket(OfAction.Group(21)))));
+        Assert.Equal(OfError.ChainTooDeep, _sw.GroupMod(Add(30, OfGroupType.Indirect, Bucket(OfAction.Group(20)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(20, OfGroupType.All, Bucket(OfAction.Group(1)), Bucket(OfAction.Group(1))) with { Command = GroupModCommand.Modify }));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(30, OfGroupType.Indirect, Bucket(OfAction.Group(20)))));
+    }
+
+    [Fact]
+    public void ChainChecksWalkEachGroupOnce_WhateverTheBucketsThatApplyIt()
+    {
+        // Seven groups, each with 64 buckets applying the group below: 64^6 paths from the top, one chain of seven.
+        var wide = new OfBucket[64];
+        for (uint id = 107; id >= 101; id--)
+        {
+            Array.Fill(wide, Bucket(id == 107 ? OfAction.Output(2) : OfAction.Group(id + 1)));
+            Assert.Equal(OfError.None, _sw.GroupMod(Add(id, OfGroupType.All, wide)));
+        }
+        Array.Fill(wide, Bucket(OfAction.Group(101)));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(100, OfGroupType.All, wide)));
+        Assert.Equal(OfError.ChainTooDeep, _sw.GroupMod(Add(99, OfGroupType.Indirect, Bucket(OfAction.Group(100)))));
+        Assert.Equal(OfError.GroupLoop, _sw.GroupMod(Add(107, OfGroupType.All, Bucket(OfAction.Group(101))) with { Command = GroupModCommand.Modify }));
     }
 
     [Fact]

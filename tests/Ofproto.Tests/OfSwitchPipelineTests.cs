@@ -129,6 +129,37 @@ public sealed class OfSwitchPipelineTests : IDisposable
     }
 
     [Fact]
+    public void AfterAMeterOrADecTtlDrop_EachLaterTableCountsOnlyWhatReachedIt()
+    {
+        // Table 0: a meter of 1 packet/s with a burst of 6 (full at the start), then table 1: dec_ttl, then table 2: output.
+        Assert.Equal(OfError.None, _sw.MeterMod(new MeterModRequest(MeterModCommand.Add, OfMeterFlags.Pktps | OfMeterFlags.Burst, 1,
+            [new OfMeterBand(OfMeterBandType.Drop, 1, 6)])));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, new OfInstructions(ReadOnlyMemory<OfAction>.Empty, GotoTable: 1, Meter: 1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, Goto(2, OfAction.DecNwTtl()))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
+        // 20 frames in one burst, every other one with TTL 1: the meter passes 6, of which dec_ttl drops 3.
+        for (int i = 0; i < 20; i++)
+        {
+            var f = FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, (ushort)(100 + i));
+            if (i % 2 == 1)
+            {
+                f[22] = 1;
+                f[24] = f[25] = 0;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Datapath.Actions.Checksum.Compute(f.AsSpan(14, 20)));
+            }
+            _ports[0].Inject(f);
+        }
+        _dp.PollUntilIdle();
+        Assert.Equal(3, SentOn(1));
+        Assert.Equal((20L, 20L), (_sw.TableStats(0).LookupCount, _sw.TableStats(0).MatchedCount));
+        Assert.Equal((6L, 6L), (_sw.TableStats(1).LookupCount, _sw.TableStats(1).MatchedCount));
+        Assert.Equal((3L, 3L), (_sw.TableStats(2).LookupCount, _sw.TableStats(2).MatchedCount));
+        var seen = new List<(byte Table, ulong Packets)>();
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { seen.Add((f.TableId, f.PacketCount)); return true; });
+        Assert.Equal([((byte)0, 20UL), ((byte)1, 6UL), ((byte)2, 3UL)], seen.OrderBy(s => s.Table).ToArray());
+    }
+
+    [Fact]
     public void OpenFlow13TableMissIsADropUnlessACatchAllFlowSaysOtherwise()
     {
         _sw.Flows.SetTableMiss(0, TableMiss.Drop);
@@ -314,5 +345,29 @@ public sealed class OfSwitchPipelineTests : IDisposable
         var seen = new List<(byte Table, ulong Packets)>();
         _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { seen.Add((f.TableId, f.PacketCount)); return true; });
         Assert.Equal(new[] { ((byte)0, 1UL), ((byte)1, 1UL) }, seen.OrderBy(x => x.Table).ToArray());
+    }
+
+    [Fact]
+    public void ABufferedPacketReleasedByAFlowThatWritesActionsAndGoesOn_LeavesAsTheWholePipelineDecides()
+    {
+        // Table 0's flow (added with the buffer) writes eth_dst and output:2 into the action set and goes to table 1,
+        // whose flow writes output:3 over it: the packet leaves rewritten on port 3 only, when the action set runs.
+        var table1 = new OfInstructions(default, WriteActions: new[] { OfAction.Output(3) });
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, table1)));
+        var frame = FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 2);
+        uint id = _sw.BufferPacket(frame, 1);
+        const ulong NewDst = 0x02_00_00_00_00_77;
+        var table0 = new OfInstructions(default, WriteActions: new[] { OfAction.SetEthDst(NewDst), OfAction.Output(2) }, GotoTable: 1);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, table0) with { BufferId = id }));
+        _dp.PollUntilIdle();
+
+        Assert.Equal(0, SentOn(0));
+        Assert.Equal(0, SentOn(1));
+        var only = Assert.Single(_ports[2].TakeSent());
+        Assert.Equal(NewDst, MacAddress.Read(only.AsSpan(0, 6)).Value);
+        Assert.Equal(Src.Value, MacAddress.Read(only.AsSpan(6, 6)).Value);
+        Assert.Equal(0, _reports.PacketIns);
+        // The buffer is spent: a second release of the same id is refused.
+        Assert.Equal(OfError.BufferEmpty, _sw.FlowMod(Add13(0, OfMatch.Any, 2, table0) with { BufferId = id }));
     }
 }

@@ -18,9 +18,11 @@ namespace Softswitch.Datapath.Actions;
 /// <para>SELECT hashes each packet's flow fields (Ethernet addresses, VLAN id and type; IPv4/IPv6 addresses and protocol,
 /// TCP/UDP/SCTP ports unless the packet is a fragment; ARP's addresses) into the group's weighted slot table; a dead bucket's
 /// packets pick again among the live buckets, weighted, by a second hash. FAST_FAILOVER takes the first live bucket.
-/// Liveness is read once per batch. Counters: the group's and the bucket's packets and bytes, one atomic add each per
-/// batch; packets dropped for a group that does not exist, a group with no live bucket, a chain too deep, or no free
-/// buffer for a copy are counted by reason.</para>
+/// Liveness is read once per batch. One action list runs at most <see cref="MaxBucketRuns"/> buckets, so ALL groups
+/// fanning out through a chain (n buckets over k levels run n^k) cannot hold up a forwarding thread. Counters: the
+/// group's and the bucket's packets and bytes, one atomic add each per batch; packets dropped for a group that does not
+/// exist, a group with no live bucket, a chain too deep, a bucket past the runs allowed, or no free buffer for a copy
+/// are counted by reason.</para>
 /// </remarks>
 public sealed partial class ActionExecutor
 {
@@ -36,7 +38,18 @@ public sealed partial class ActionExecutor
     public static readonly Counter GroupMissing = Coverage.Define("action-group-missing", "packets that met a group action naming no group (deleted since): the group applies nothing");
     public static readonly Counter GroupNoLiveBucket = Coverage.Define("action-group-no-live-bucket", "packets of a select or fast-failover group with no live bucket: the group applies nothing");
     public static readonly Counter GroupTooDeep = Coverage.Define("action-group-too-deep", "packets of a group chained deeper than the datapath follows: the group applies nothing");
+    public static readonly Counter GroupLivenessCutShort = Coverage.Define("action-group-liveness-cut-short", "liveness questions that checked as many buckets as they may: the buckets not yet answered counted as dead");
+    public static readonly Counter GroupBucketRunsExceeded = Coverage.Define("action-group-bucket-runs-exceeded", "packets of group buckets past the 4,096 bucket runs one action list may make (groups fanning out through chains): those buckets run none");
     public static readonly Counter GroupCopyFailed = Coverage.Define("action-group-copy-failed", "packets a group bucket could not copy (no free buffer): that bucket skips them");
+
+    /// <summary>
+    /// The most group buckets one action list runs, its groups' chains included (Open vSwitch checks its translation's
+    /// limits at each group action, and ends a fan-out once its datapath actions pass 64 kB, some 8,000 outputs).
+    /// </summary>
+    public const int MaxBucketRuns = 4096;
+
+    /// <summary>Bucket runs left to the action list being executed.</summary>
+    private int _bucketRunsLeft;
 
     private DepthScratch[] _scratch = [];
 
@@ -89,6 +102,7 @@ public sealed partial class ActionExecutor
             case GroupType.FastFailover:
             {
                 int live = table.FirstLive(g);
+                if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
                 if (live < 0) _counters.Add(GroupNoLiveBucket, pkts.Length);
                 else RunBucket(buckets[live], pool, pkts, layers, bytes, queue, depth, copy, ref sink);
                 return;
@@ -113,6 +127,11 @@ public sealed partial class ActionExecutor
     private void RunBucket<TSink>(GroupBucket bucket, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, long bytes, uint queue, int depth, bool copy, ref TSink sink)
         where TSink : struct, IActionSink
     {
+        if (--_bucketRunsLeft < 0)
+        {
+            _counters.Add(GroupBucketRunsExceeded, pkts.Length);
+            return;
+        }
         if (CountsGroups) bucket.Count(pkts.Length, bytes);
         BucketTrace?.Invoke(bucket);
         // A bucket's set_tunnel is the bucket's: the outputs after the group (or of a later bucket) use the caller's.
@@ -174,13 +193,9 @@ public sealed partial class ActionExecutor
         if (g.AnyLiveness)
         {
             if (s.BucketLive.Length < buckets.Length) s.BucketLive = new bool[Math.Max(buckets.Length, s.BucketLive.Length * 2)];
-            for (int b = 0; b < buckets.Length; b++)
-            {
-                bool live = table.IsLive(buckets[b]);
-                s.BucketLive[b] = live;
-                if (live) liveWeight += buckets[b].Weight;
-                else allLive = false;
-            }
+            liveWeight = table.MarkLive(g, s.BucketLive);
+            if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
+            for (int b = 0; b < buckets.Length; b++) allLive &= s.BucketLive[b];
         }
         int none = 0;
         for (int i = 0; i < pkts.Length; i++)

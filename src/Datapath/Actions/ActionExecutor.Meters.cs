@@ -8,8 +8,10 @@ namespace Softswitch.Datapath.Actions;
 /// <remarks>
 /// The batch is measured in one call (<see cref="Meter.Measure"/>: one lock, one clock read); the packets a drop band
 /// applies to leave the batch as a TTL decrement's do (the survivors stay in order, their layers compacted), counted on
-/// <c>meter-drop</c>; those a DSCP-remark band applies to stay with their drop precedence raised (IPv4 header checksum
-/// updated). A meter that does not exist (deleted since the rule was cached) measures nothing.
+/// <c>meter-drop</c>; a GSO super-frame is measured segment by segment and cut where a drop band first applies (its
+/// first segments go on, as the packets it becomes would); those a DSCP-remark band applies to stay with their drop
+/// precedence raised (IPv4 header checksum updated). A meter that does not exist (deleted since the rule was cached)
+/// measures nothing.
 /// </remarks>
 public sealed partial class ActionExecutor
 {
@@ -23,9 +25,11 @@ public sealed partial class ActionExecutor
     public bool RunsMeters { get; init; } = true;
 
     public static readonly Counter MeterDrop = Coverage.Define("meter-drop", "packets a meter's drop band dropped: past the band's rate");
+    public static readonly Counter MeterCut = Coverage.Define("meter-cut", "GSO super-frames a meter's drop band cut: their first segments went on, the rest were dropped");
     public static readonly Counter MeterMissing = Coverage.Define("meter-missing", "packets that met a meter instruction naming no meter (deleted since): passed unmetered");
 
     private sbyte[] _meterBands = new sbyte[32];
+    private ushort[] _meterKept = new ushort[32];
 
     /// <summary>
     /// The time of the burst being executed, set by the forwarding thread once per burst (its clock read), so that
@@ -43,14 +47,20 @@ public sealed partial class ActionExecutor
             _counters.Add(MeterMissing, pkts.Length);
             return pkts.Length;
         }
-        if (_meterBands.Length < pkts.Length) _meterBands = new sbyte[Math.Max(pkts.Length, _meterBands.Length * 2)];
+        if (_meterBands.Length < pkts.Length)
+        {
+            _meterBands = new sbyte[Math.Max(pkts.Length, _meterBands.Length * 2)];
+            _meterKept = new ushort[_meterBands.Length];
+        }
         var applied = _meterBands.AsSpan(0, pkts.Length);
+        var cut = _meterKept.AsSpan(0, pkts.Length);
         if (RunsMeters)
         {
-            if (meter.Measure(pool, pkts, BurstNanos != 0 ? BurstNanos : table.Clock.NowNanos, applied) == 0) return pkts.Length;
+            if (meter.Measure(pool, pkts, BurstNanos != 0 ? BurstNanos : table.Clock.NowNanos, applied, cut) == 0) return pkts.Length;
         }
         else
         {
+            cut.Clear();
             for (int i = 0; i < pkts.Length; i++) applied[i] = (sbyte)meter.Peek(pool.Length[pkts[i]], table.Clock.NowNanos);
         }
         var bands = meter.Bands;
@@ -64,12 +74,21 @@ public sealed partial class ActionExecutor
                 dropped++;
                 continue;
             }
+            if (cut[i] != 0) Cut(pool, pkts[i], cut[i]);
             if (b >= 0) RemarkDscp(pool.Frame(pkts[i]), layers[i], bands[b].PrecLevel);
             layers[kept] = layers[i];
             live[kept++] = pkts[i];
         }
         if (dropped != 0) _counters.Add(MeterDrop, dropped);
         return kept;
+    }
+
+    /// <summary>A super-frame a drop band cut: its first <paramref name="segments"/> segments go on (counted on <c>meter-cut</c>).</summary>
+    private void Cut(PacketPool pool, int p, int segments)
+    {
+        int len = SoftwareOffload.Cut(pool.Frame(p), pool.OffloadOf(p), segments);
+        if (len > 0) pool.Length[p] = (ushort)len;
+        _counters.Add(MeterCut);
     }
 
     /// <summary>

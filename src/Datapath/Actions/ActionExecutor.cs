@@ -104,6 +104,7 @@ public sealed partial class ActionExecutor
         PacketInMetadata = 0;
         CutCount = 0;
         CutDropped = false;
+        _bucketRunsLeft = MaxBucketRuns;
         Execute(actions, pool, pkts, layers, NoQueue, 0, ref sink);
     }
 

@@ -11,7 +11,8 @@ namespace Softswitch.Datapath.Actions;
 /// <remarks>
 /// <para>Same rules as the OpenFlow 1.0 rewrites: an absent layer makes the action a no-op, the bytes touched are
 /// checked against the frame, and checksums are updated incrementally (RFC 1624), never recomputed; SCTP's CRC32c too, by
-/// the CRC of the change (it is linear), so a packet that arrived corrupt still fails its check.</para>
+/// the CRC of the change (it is linear), so a packet that arrived corrupt still fails its check. A first fragment's SCTP
+/// port is set with its CRC left as it came (no fragment holds what the CRC covers).</para>
 /// <list type="bullet">
 /// <item>IPv6 addresses are covered by the TCP, UDP and ICMPv6 pseudo-header: changing one fixes that checksum (UDP's
 /// 0 stays 0, a result of 0 is written 0xFFFF). The flow label and traffic class are covered by nothing.</item>
@@ -199,18 +200,21 @@ public static partial class PacketRewriter
     // ---- SCTP
 
     /// <summary>
-    /// Sets an SCTP port and updates the CRC32c by the change alone, so a packet whose checksum was wrong stays wrong.
-    /// A fragment is left as it is: its CRC covers the whole datagram, which no fragment holds.
+    /// Sets an SCTP port and updates the CRC32c by the change alone (what the CRC of the packet changes by, from the two
+    /// bytes and their distance to the packet's end), so a packet whose checksum was wrong stays wrong by as much, and
+    /// one that was right stays right, without reading the payload. A first fragment gets its port and keeps the CRC it
+    /// came with: the CRC covers the whole datagram, and how it changes depends on the datagram's length, which a first
+    /// fragment does not tell, so no value written could be right. A later fragment holds no ports (no L4 layer).
     /// </summary>
     private static void SetSctpPort(Span<byte> f, in PacketLayers l, int field, ushort port)
     {
-        if ((l.Flags & LayerFlags.Fragment) != 0) return;
         int l4 = l.L4;
         int end = IpPayloadEnd(f, l);
         if ((uint)end < (uint)(l4 + 12)) return;
         ushort old = BinaryPrimitives.ReadUInt16BigEndian(f[(l4 + field)..]);
         if (old == port) return;
         BinaryPrimitives.WriteUInt16BigEndian(f[(l4 + field)..], port);
+        if ((l.Flags & LayerFlags.Fragment) != 0) return;
         Span<byte> crc = f.Slice(l4 + SctpCsum, 4);
         BinaryPrimitives.WriteUInt32LittleEndian(crc, BinaryPrimitives.ReadUInt32LittleEndian(crc) ^ SctpCrcDelta((ushort)(old ^ port), end - (l4 + field + 2)));
     }

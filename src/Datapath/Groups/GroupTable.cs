@@ -147,12 +147,20 @@ public sealed class Group
 /// group action, so a group modification, a select bucket per flow and a bucket's liveness take effect on the next
 /// batch with no cached verdict to invalidate. Liveness is read from the port table's last known link state and
 /// administrative config (<see cref="PortSlot.LinkUp"/>, <see cref="PortConfig.PortDown"/>) and from watched groups,
-/// chained to <see cref="MaxDepth"/>.
+/// followed to <see cref="MaxLivenessDepth"/>; one question (a group's buckets for one batch) works out each watched
+/// group once and checks at most <see cref="MaxLivenessChecks"/> buckets, so no arrangement of watches, cycles included
+/// (the layer above refuses them), can hold up a forwarding thread.
 /// </remarks>
 public sealed class GroupTable
 {
     /// <summary>How deep groups chain (a group's bucket applying a group); deeper chains are refused above and dropped here.</summary>
     public const int MaxDepth = 8;
+
+    /// <summary>The most buckets one liveness question checks (past it, buckets not yet answered are dead).</summary>
+    public const int MaxLivenessChecks = 4 * Group.MaxBuckets;
+
+    /// <summary>How deep a liveness question follows watched groups (a watch of a group this deep is dead).</summary>
+    public const int MaxLivenessDepth = 32;
 
     private readonly ConcurrentDictionary<uint, Group> _groups = new();
     private readonly Func<PortTable> _ports;
@@ -182,27 +190,131 @@ public sealed class GroupTable
     }
 
     /// <summary>Whether a bucket is live (OpenFlow 1.3.5 section 6.5: its watched port or its watched group is live; a bucket that watches nothing is).</summary>
-    public bool IsLive(GroupBucket b, int depth = 0)
+    public bool IsLive(GroupBucket b)
     {
-        if (!b.HasLiveness) return true;
-        if (b.WatchPort != PortNumber.None && IsPortLive(b.WatchPort)) return true;
-        return b.WatchGroup != GroupBucket.NoWatchGroup && depth < MaxDepth && TryGet(b.WatchGroup, out var g) && IsLive(g, depth + 1);
+        var q = Question();
+        return q.Bucket(this, b, 0);
     }
 
     /// <summary>Whether a group is live: some bucket of it is.</summary>
-    public bool IsLive(Group g, int depth = 0)
+    public bool IsLive(Group g)
     {
+        var q = Question();
         foreach (var b in g.Buckets)
-            if (IsLive(b, depth)) return true;
+            if (q.Bucket(this, b, 0)) return true;
         return false;
     }
 
     /// <summary>A fast-failover group's first live bucket, or -1.</summary>
-    public int FirstLive(Group g, int depth = 0)
+    public int FirstLive(Group g)
     {
+        var q = Question();
         var buckets = g.Buckets;
         for (int i = 0; i < buckets.Length; i++)
-            if (IsLive(buckets[i], depth)) return i;
+            if (q.Bucket(this, buckets[i], 0)) return i;
         return -1;
+    }
+
+    /// <summary>
+    /// Each bucket's liveness into <paramref name="live"/> (as long as the group's buckets), as one question: a group
+    /// watched from many buckets is worked out once. Returns the total weight of the live buckets.
+    /// </summary>
+    public long MarkLive(Group g, Span<bool> live)
+    {
+        var q = Question();
+        var buckets = g.Buckets;
+        long weight = 0;
+        for (int i = 0; i < buckets.Length; i++)
+        {
+            bool l = q.Bucket(this, buckets[i], 0);
+            live[i] = l;
+            if (l) weight += buckets[i].Weight;
+        }
+        return weight;
+    }
+
+    /// <summary>Whether the calling thread's last liveness question ran out of <see cref="MaxLivenessChecks"/> (its unanswered buckets were taken as dead).</summary>
+    internal static bool LastQuestionCutShort => s_question?.CutShort ?? false;
+
+    [ThreadStatic] private static LivenessQuestion? s_question;
+
+    private static LivenessQuestion Question()
+    {
+        var q = s_question ??= new LivenessQuestion();
+        q.Begin();
+        return q;
+    }
+
+    /// <summary>
+    /// One liveness question's state, one per thread (allocated once): the watched groups already answered, so each is
+    /// worked out once however many buckets watch it, a group on the walk's own path (a watch cycle) answering dead,
+    /// and a budget of bucket checks. Watches form a graph whose paths can multiply at every level; with these the work
+    /// is at most <see cref="MaxLivenessChecks"/> bucket checks, whatever the groups.
+    /// </summary>
+    private sealed class LivenessQuestion
+    {
+        private const int MemoSize = 256; // a power of two, filled to half at most
+        private const byte Free = 0, OnPath = 1, Dead = 2, Live = 3;
+        private readonly uint[] _ids = new uint[MemoSize];
+        private readonly byte[] _states = new byte[MemoSize];
+        private int _used;
+        private int _budget;
+        public bool CutShort;
+
+        public void Begin()
+        {
+            if (_used != 0) Array.Clear(_states);
+            _used = 0;
+            _budget = MaxLivenessChecks;
+            CutShort = false;
+        }
+
+        public bool Bucket(GroupTable table, GroupBucket b, int depth)
+        {
+            if (!b.HasLiveness) return true;
+            if (--_budget < 0)
+            {
+                CutShort = true;
+                return false;
+            }
+            if (b.WatchPort != PortNumber.None && table.IsPortLive(b.WatchPort)) return true;
+            return b.WatchGroup != GroupBucket.NoWatchGroup && depth < MaxLivenessDepth && Group(table, b.WatchGroup, depth + 1);
+        }
+
+        private bool Group(GroupTable table, uint id, int depth)
+        {
+            int slot = Slot(id);
+            if (slot >= 0 && _states[slot] != Free) return _states[slot] == Live; // answered, or on the path: a cycle keeps nothing alive
+            if (!table.TryGet(id, out var g)) return false;
+            if (slot >= 0)
+            {
+                _ids[slot] = id;
+                _states[slot] = OnPath;
+                _used++;
+            }
+            bool live = false;
+            foreach (var b in g.Buckets)
+            {
+                if (Bucket(table, b, depth))
+                {
+                    live = true;
+                    break;
+                }
+            }
+            if (slot >= 0) _states[slot] = live ? Live : Dead;
+            return live;
+        }
+
+        /// <summary>The memo slot of <paramref name="id"/>: its own, or a free one for it; -1 when the memo is half full (the budget still bounds the walk).</summary>
+        private int Slot(uint id)
+        {
+            int i = (int)((id * 0x9E3779B1u) >> 24) & (MemoSize - 1);
+            for (int n = 0; n < MemoSize; n++, i = (i + 1) & (MemoSize - 1))
+            {
+                if (_states[i] == Free) return _used < MemoSize / 2 ? i : -1;
+                if (_ids[i] == id) return i;
+            }
+            return -1;
+        }
     }
 }

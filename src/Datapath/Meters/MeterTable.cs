@@ -130,10 +130,12 @@ public sealed class Meter
 
     /// <summary>
     /// Measures the packets <paramref name="pkts"/> of <paramref name="pool"/> at <paramref name="nowNanos"/>:
-    /// <paramref name="applied"/>[i] is the index of the band that applies to pkts[i], or -1. Returns how many
-    /// packets a band applies to.
+    /// <paramref name="applied"/>[i] is the index of the band that applies to pkts[i], or -1; <paramref name="kept"/>[i]
+    /// is 0, or for a GSO super-frame that a drop band cut, the segments before the cut, which pass with
+    /// <paramref name="applied"/>[i] applying to them (see <see cref="TakeSegments"/>). Returns how many packets a band
+    /// applies to or cuts.
     /// </summary>
-    public int Measure(PacketPool pool, ReadOnlySpan<int> pkts, long nowNanos, Span<sbyte> applied)
+    public int Measure(PacketPool pool, ReadOnlySpan<int> pkts, long nowNanos, Span<sbyte> applied, Span<ushort> kept)
     {
         bool packets = Unit == MeterUnit.Pktps;
         int hit = 0;
@@ -146,11 +148,26 @@ public sealed class Meter
             {
                 int p = pkts[i];
                 int len = pool.Length[p];
-                int segments = 1;
-                if (pool.OwesOffload(p)) segments = SoftwareOffload.WireSize(pool.Frame(p), pool.OffloadOf(p), ref len);
+                kept[i] = 0;
+                int band;
+                if (pool.OwesOffload(p))
+                {
+                    var frame = pool.Frame(p);
+                    int segments = SoftwareOffload.Segments(frame, pool.OffloadOf(p), out int header, out int mss);
+                    if (segments > 1)
+                    {
+                        band = TakeSegments(len, segments, header, mss, out int passed);
+                        count += segments;
+                        bytes += len + (segments - 1) * header;
+                        if (passed > 0 && passed < segments) kept[i] = (ushort)passed;
+                        applied[i] = (sbyte)band;
+                        if (band >= 0 || kept[i] != 0) hit++;
+                        continue;
+                    }
+                }
                 bytes += len;
-                count += segments;
-                int band = Take(packets ? segments : len * 8L, len, segments);
+                count++;
+                band = Take(packets ? 1 : len * 8L, len, 1);
                 applied[i] = (sbyte)band;
                 if (band >= 0) hit++;
             }
@@ -158,6 +175,39 @@ public sealed class Meter
             ByteCount += bytes;
         }
         return hit;
+    }
+
+    /// <summary>
+    /// A super-frame of <paramref name="segments"/> segments (<paramref name="header"/> bytes of headers each and
+    /// <paramref name="mss"/> of payload, the last one the rest of <paramref name="length"/>) measured segment by
+    /// segment, as the packets it becomes would be. The first segment a drop band applies to cuts it: that band applies
+    /// to it and to every later one (counted there; they take no tokens), and <paramref name="passed"/> is the count
+    /// before it. A remark band that applies to a segment before the cut remarks the frame (the highest-rate one).
+    /// Returns the band that applies to what passes (a drop band: nothing passes; a remark band; -1: none).
+    /// </summary>
+    private int TakeSegments(int length, int segments, int header, int mss, out int passed)
+    {
+        bool packets = Unit == MeterUnit.Pktps;
+        var bands = Bands;
+        int payload = length - header;
+        int remark = -1;
+        for (int s = 0; s < segments; s++)
+        {
+            int segLength = header + Math.Min(mss, payload - s * mss);
+            int band = Take(packets ? 1 : segLength * 8L, segLength, 1);
+            if (band < 0) continue;
+            if (bands[band].Type == MeterBandType.Drop)
+            {
+                passed = s;
+                int rest = segments - s - 1;
+                bands[band].PacketCount += rest;
+                bands[band].ByteCount += payload - (s + 1) * mss + (long)rest * header;
+                return s == 0 ? band : remark;
+            }
+            if (remark < 0 || bands[band].Rate > bands[remark].Rate) remark = band;
+        }
+        passed = segments;
+        return remark;
     }
 
     /// <summary>Measures one packet of <paramref name="length"/> bytes: the band that applies to it, or -1.</summary>
@@ -175,9 +225,9 @@ public sealed class Meter
     /// <summary>
     /// One packet of <paramref name="cost"/> (<paramref name="segments"/> packets on the wire) against the buckets (under
     /// the lock): its cost taken from every band whose bucket holds it, or is full (a packet larger than the bucket
-    /// passes a full one, which then owes the excess, as in Open vSwitch: the rate holds, and a burst smaller than a
-    /// frame does not stop every frame); of the others, the highest-rate band applies and counts the packet. Returns
-    /// that band, or -1.
+    /// passes a full one, which then owes the excess: the rate holds, and a burst smaller than a jumbo frame does not
+    /// stop every one; Open vSwitch's user-space meter never passes such a packet); of the others, the highest-rate band
+    /// applies and counts the packet. Returns that band, or -1.
     /// </summary>
     private int Take(long cost, int length, int segments)
     {

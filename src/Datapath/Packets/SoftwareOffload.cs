@@ -117,6 +117,53 @@ public static class SoftwareOffload
         return segments;
     }
 
+    /// <summary>
+    /// Cuts a super-frame after its first <paramref name="segments"/> segments (fewer than it has), as if the rest had
+    /// been dropped one by one: the IPv4 total length and header checksum, the IPv6 payload length or the UDP length
+    /// follow, and TCP's FIN and PSH go with the tail (they belong to the last segment). Returns the new length, or -1
+    /// (frame untouched) when segmentation would refuse the frame or it has no more than <paramref name="segments"/>.
+    /// The partial checksum is refreshed when the frame is handed on (<see cref="RefreshPartial"/>); a segmented one gets
+    /// full checksums.
+    /// </summary>
+    public static int Cut(Span<byte> frame, in OffloadInfo o, int segments)
+    {
+        if (segments <= 0 || !o.IsGso || Start(frame, o.GsoType, o.GsoSize, out var c) != GsoRefusal.None || segments >= c.SegmentCount) return -1;
+        int len = c.HeaderLength + segments * c.Mss;
+        int l3 = c.L3Offset, l4 = c.L4Offset;
+        if (c.V6)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(frame[(l3 + 4)..], (ushort)(len - l3 - 40));
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(frame[(l3 + 2)..], (ushort)(len - l3));
+            frame[l3 + 10] = 0;
+            frame[l3 + 11] = 0;
+            BinaryPrimitives.WriteUInt16BigEndian(frame[(l3 + 10)..], Checksum.Compute(frame.Slice(l3, l4 - l3)));
+        }
+        if (c.Tcp) frame[l4 + 13] &= unchecked((byte)~0x09);
+        else BinaryPrimitives.WriteUInt16BigEndian(frame[(l4 + 4)..], (ushort)(len - l4));
+        return len;
+    }
+
+    /// <summary>
+    /// The segment count of a frame owing <paramref name="o"/> with its header and segment sizes (see
+    /// <see cref="WireSize"/>): 1, <paramref name="headerLength"/> 0 and <paramref name="mss"/> the frame's length for
+    /// anything segmentation would refuse.
+    /// </summary>
+    public static int Segments(ReadOnlySpan<byte> frame, in OffloadInfo o, out int headerLength, out int mss)
+    {
+        if (!o.IsGso || Start(frame, o.GsoType, o.GsoSize, out var c) != GsoRefusal.None)
+        {
+            headerLength = 0;
+            mss = frame.Length;
+            return 1;
+        }
+        headerLength = c.HeaderLength;
+        mss = c.Mss;
+        return c.SegmentCount;
+    }
+
     /// <summary>Where segmentation of one super-frame stands.</summary>
     public struct Cursor
     {

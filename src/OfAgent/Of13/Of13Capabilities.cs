@@ -8,7 +8,8 @@ namespace Softswitch.OfAgent.Of13;
 /// What the switch tells an OpenFlow 1.3 controller it supports, each list derived once from the code that handles the
 /// wire values, never kept by hand: an action type (TABLE_FEATURES apply/write actions) when the action translator takes
 /// it, a set-field when it takes that field, an instruction when a flow-mod carrying it decodes and translates, and a
-/// FEATURES_REPLY capability bit when the statistics handler answers the multipart request the bit stands for.
+/// FEATURES_REPLY capability bit when the statistics handler answers the multipart request the bit stands for, a
+/// GROUP_FEATURES type when the group-mod translator takes it.
 /// </summary>
 internal static class Of13Capabilities
 {
@@ -20,6 +21,12 @@ internal static class Of13Capabilities
 
     /// <summary>OFPIT_* a flow-mod may carry, in wire order (goto-table only where a later table exists: the caller's to leave out).</summary>
     public static readonly ushort[] InstructionTypes = [.. Enum.GetValues<Ofp13InstructionType>().Where(TakesInstruction).Select(t => (ushort)t)];
+
+    /// <summary>GROUP_FEATURES' actions_supported: the bit of each action type (a bucket's actions are translated as a flow's).</summary>
+    public static readonly uint ActionBitmap = ActionTypes.Where(t => t < 32).Aggregate(0u, (bits, t) => bits | 1u << t);
+
+    /// <summary>GROUP_FEATURES' types: the bit of each OFPGT_* a group-mod may name.</summary>
+    public static readonly uint GroupTypes = Enumerable.Range(0, 32).Where(t => GroupTypeMap.TryToModel((byte)t, out _)).Aggregate(0u, (bits, t) => bits | 1u << t);
 
     /// <summary>Each OFPC_* bit with the multipart request whose answer it promises (OpenFlow 1.3.5 section 7.3.1).</summary>
     private static readonly (uint Bit, Ofp13MultipartType? Answered)[] s_capabilities =

@@ -27,10 +27,10 @@ public sealed partial class OfConnection
     /// Queues FLOW_REMOVED or PORT_STATUS: accounted as a reply, never dropped (false only when the connection is
     /// closed, or closes because the queue passed the hard limit).
     /// </summary>
-    public bool SendNotification(OfpMessage msg) => Enqueue(msg.ToArray());
+    public bool SendNotification(OfpMessage msg) => SendNotification(msg.ToArray());
 
     /// <summary>As <see cref="SendNotification(OfpMessage)"/>, for a whole encoded message (shared by the connections it goes to, never changed).</summary>
-    public bool SendNotification(byte[] msg) => Enqueue(msg);
+    public bool SendNotification(byte[] msg) => Enqueue(new Outgoing(msg, 0, msg.Length, Pooled: false, OutKind.Notification));
 
     public void SendRaw(byte[] bytes) => Enqueue(bytes);
 
@@ -38,28 +38,43 @@ public sealed partial class OfConnection
     /// Queues the first <paramref name="count"/> bytes of an array rented from <see cref="MessagePool"/> (a
     /// reply, never dropped); the connection returns the array to the pool once written (or drops it when it closes).
     /// </summary>
-    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: false));
+    public void SendPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, OutKind.Reply));
 
     /// <summary>
     /// As <see cref="SendPooled"/>, for a PACKET_IN: dropped and counted in <see cref="PacketInsDropped"/> (the array
     /// returned) when the packet-ins queued to this peer are past <see cref="AgentOptions.PacketInQueueLimit"/>.
     /// </summary>
-    public bool SendPacketInPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, PacketIn: true));
+    public bool SendPacketInPooled(byte[] rented, int count) => Enqueue(new Outgoing(rented, 0, count, Pooled: true, OutKind.PacketIn));
 
     /// <summary>
     /// A queued message: Bytes[Offset..Offset+Count), whether the array goes back to <see cref="MessagePool"/> once
-    /// written, and whether it is a packet-in (its own account). Offset is not 0 only for the rest of a message its
-    /// queueing thread wrote in part.
+    /// written, and its kind. Offset is not 0 only for the rest of a message its queueing thread wrote in part.
     /// </summary>
-    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled, bool PacketIn)
+    private readonly record struct Outgoing(byte[] Bytes, int Offset, int Count, bool Pooled, OutKind Kind)
     {
+        /// <summary>A packet-in: its own account.</summary>
+        public bool PacketIn => Kind == OutKind.PacketIn;
+
         public void Release()
         {
             if (Pooled) s_buffers.Return(Bytes);
         }
     }
 
-    private bool Enqueue(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false, PacketIn: false));
+    /// <summary>
+    /// What a queued message is: a reply or request of ours, a FLOW_REMOVED or PORT_STATUS (counted when lost), a
+    /// PACKET_IN (its own account), or the keepalive's ECHO_REQUEST (which starts no wait for the peer: an idle peer
+    /// must answer it).
+    /// </summary>
+    private enum OutKind : byte
+    {
+        Reply,
+        Notification,
+        PacketIn,
+        Probe,
+    }
+
+    private bool Enqueue(byte[] bytes) => Enqueue(new Outgoing(bytes, 0, bytes.Length, Pooled: false, OutKind.Reply));
 
     private bool Enqueue(Outgoing m)
     {
@@ -78,7 +93,7 @@ public sealed partial class OfConnection
         long q = Interlocked.Read(ref _queuedBytes);
         if (q > options.SendQueueHardLimit)
         {
-            _log.LogWarning("{Conn}: peer is not reading ({Bytes} bytes queued); closing", Name, q);
+            _log.LogWarning("{Conn}: {Bytes} bytes queued, past the send queue's hard limit; closing", Name, q);
             Close();
             m.Release();
             return false;
@@ -123,8 +138,9 @@ public sealed partial class OfConnection
     private void Queued(in Outgoing m)
     {
         long total = Interlocked.Add(ref _queuedBytes, m.Count);
-        // Bytes begin to wait now: the peer's time to take them starts here, not at its last message.
-        if (total == m.Count) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+        // Bytes begin to wait now: the peer's time to take them starts here, not at its last message (but not for our
+        // echo request, which the peer must answer).
+        if (total == m.Count && m.Kind != OutKind.Probe) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
         if (m.PacketIn) Interlocked.Add(ref _packetInBytes, m.Count);
         else if (total - Interlocked.Read(ref _packetInBytes) > _owner.Options.ReplyQueueLimit) _drained.Reset();
     }
@@ -164,7 +180,6 @@ public sealed partial class OfConnection
     {
         if (packetInBytes != 0) Interlocked.Add(ref _packetInBytes, -packetInBytes);
         long total = Interlocked.Add(ref _queuedBytes, -bytes);
-        Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
         if (total - Interlocked.Read(ref _packetInBytes) <= _owner.Options.ReplyQueueLimit) _drained.Set();
     }
 
@@ -230,10 +245,44 @@ public sealed partial class OfConnection
         finally
         {
             Close();
+            Undelivered();
             s_buffers.Return(buf);
         }
     }
 
-    /// <summary>Writes bytes whole, blocking while the peer takes them (it is alive while it takes any: <see cref="Keepalive"/>).</summary>
+    // Messages still queued when the connection closed (set once its send loop ended): all of them, and the
+    // FLOW_REMOVED and PORT_STATUS among them.
+    private long _undelivered, _undeliveredNotifications;
+
+    /// <summary>
+    /// Once closed: takes every message still queued out of the queue, returning pooled arrays, and counts them; the
+    /// FLOW_REMOVED and PORT_STATUS among them are the agent's lost asynchronous messages
+    /// (<see cref="OfConnectionManager.AsyncMessagesDropped"/>), as those refused after the close are.
+    /// </summary>
+    private void Undelivered()
+    {
+        long all = 0, notifications = 0;
+        void Drop(in Outgoing m)
+        {
+            all++;
+            if (m.Kind == OutKind.Notification) notifications++;
+            m.Release();
+        }
+        using (_writeLock.EnterScope())
+        {
+            if (_pendingHead is { } head)
+            {
+                _pendingHead = null;
+                Drop(head);
+            }
+            var queue = Volatile.Read(ref _out);
+            while (queue is not null && queue.TryDequeue(out var m)) Drop(m);
+        }
+        Interlocked.Add(ref _undelivered, all);
+        Interlocked.Add(ref _undeliveredNotifications, notifications);
+        if (notifications > 0) Interlocked.Add(ref _owner.AsyncMessagesDropped, notifications);
+    }
+
+    /// <summary>Writes bytes whole, blocking while the peer takes them (it is alive while it takes any: <see cref="Keepalive(long)"/>).</summary>
     private void SendAll(byte[] bytes, int offset, int count) => _transport.Send(bytes, offset, count);
 }

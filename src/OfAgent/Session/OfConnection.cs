@@ -29,7 +29,7 @@ public sealed partial class OfConnection : IAsyncDisposable
     private readonly OfConnectionManager _owner;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _cts = new();
-    // _lastRxTicks: a whole message received; _lastTxTicks: queued bytes last written or seen taken, or the moment they began to wait.
+    // _lastRxTicks: a whole message received; _lastTxTicks: waiting bytes last seen taken, or the moment they began to wait.
     private long _lastRxTicks, _lastTxTicks;
     private bool _handling;
     private bool _helloReceived, _negotiated;
@@ -126,6 +126,9 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     /// <summary>The protocol of <see cref="Version"/>, once a version is agreed.</summary>
     internal OfProtocol Protocol => _protocol ?? throw new InvalidOperationException("no version agreed yet");
+
+    /// <summary>Bytes of ours in the socket the peer has not acknowledged (diagnostics, tests).</summary>
+    internal long SocketUnsentBytes => _transport.Progress(out _);
 
     /// <summary>
     /// Milliseconds since the peer's last request other than an echo (HELLO counts; -1 while one is being handled):
@@ -233,7 +236,27 @@ public sealed partial class OfConnection : IAsyncDisposable
         }
         finally
         {
+            EndRun(sw);
+        }
+    }
+
+    /// <summary>
+    /// Ends this connection's run of flow-mods (<see cref="OfSwitch.EndFlowModRun"/>), marked handling meanwhile:
+    /// publishing the run and reporting the flows it removed (an offload target taking them out of its hardware first)
+    /// is work for the peer's requests, and the peer waits on us.
+    /// </summary>
+    private void EndRun(OfSwitch sw)
+    {
+        if (!sw.Flows.InRun) return;
+        Volatile.Write(ref _handling, true);
+        try
+        {
             sw.EndFlowModRun();
+        }
+        finally
+        {
+            Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+            Volatile.Write(ref _handling, false);
         }
     }
 
@@ -250,7 +273,7 @@ public sealed partial class OfConnection : IAsyncDisposable
                 var head = buf.AsSpan(start, Math.Min(end - start, OfpConstants.ErrorDataMinSize)).ToArray();
                 if (header.Type != OfpHeader.ErrorType) SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
                 _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
-                sw.EndFlowModRun();
+                EndRun(sw);
                 FlushAndClose();
                 return true;
             }
@@ -265,7 +288,7 @@ public sealed partial class OfConnection : IAsyncDisposable
             // A run of flow-mods goes on only through flow-mods of a negotiated connection, and never into a wait
             // (OFPT_FLOW_MOD is 14 in 1.0 and 1.3 alike).
             bool flowMod = header.Type == (byte)OfpType.FlowMod && _negotiated;
-            if (!flowMod || ReplyBytes > _owner.Options.ReplyQueueLimit) sw.EndFlowModRun();
+            if (!flowMod || ReplyBytes > _owner.Options.ReplyQueueLimit) EndRun(sw);
             // Back-pressure by not reading: no further request is taken while the replies already queued to this
             // peer are past their limit (the keepalive closes a peer that takes none of them).
             if (!WaitForRoom()) return true;
@@ -286,7 +309,7 @@ public sealed partial class OfConnection : IAsyncDisposable
             }
             if (!keep)
             {
-                sw.EndFlowModRun();
+                EndRun(sw);
                 FlushAndClose();
                 return true;
             }
@@ -389,11 +412,16 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     private static string Suppressed(long n) => n > 0 ? $" ({n} similar line(s) suppressed)" : "";
 
-    // The keepalive's own: the most bytes the peer had taken at a tick, and whether bytes waited at the last tick.
+    // The keepalive's own: the most bytes the peer had taken at a tick, whether bytes waited at the last tick, and when
+    // it last sent an echo request.
     private long _mostTaken;
     private bool _bytesWaited;
+    private long _probeTicks;
 
-    private void Keepalive()
+    private void Keepalive() => Keepalive(Environment.TickCount64);
+
+    /// <summary>A keepalive tick at <paramref name="now"/> (<see cref="Environment.TickCount64"/>; tests pass a late one).</summary>
+    internal void Keepalive(long now)
     {
         if (!IsOpen) return;
         long probe = (long)_owner.Options.InactivityProbe.TotalMilliseconds;
@@ -409,13 +437,22 @@ public sealed partial class OfConnection : IAsyncDisposable
         if (taken > _mostTaken)
         {
             _mostTaken = taken;
-            if (_bytesWaited || queued > 0) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+            if (_bytesWaited || queued > 0) Volatile.Write(ref _lastTxTicks, now);
         }
-        _bytesWaited = queued > 0 || unsent > 0;
-        long quiet = Environment.TickCount64 - Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
-        if (quiet > 2 * probe)
+        bool waiting = queued > 0 || unsent > 0;
+        // Bytes this tick is the first to see waiting (a write its queueing thread made at once marks no start): the
+        // peer's time to take them starts now at the latest, however late the tick.
+        if (waiting && !_bytesWaited) Volatile.Write(ref _lastTxTicks, now);
+        _bytesWaited = waiting;
+        long last = Math.Max(Volatile.Read(ref _lastRxTicks), Volatile.Read(ref _lastTxTicks));
+        long quiet = now - last;
+        // An idle peer is closed only a whole probe interval after an echo request it left unanswered, however late
+        // this tick comes (a stalled timer must not close a peer it never asked); one that leaves our bytes waiting
+        // untaken needs no echo (it would wait behind them).
+        bool unanswered = _probeTicks > last && now - _probeTicks >= probe;
+        if (quiet > 2 * probe && (waiting || unanswered))
         {
-            if (queued > 0 || unsent > 0)
+            if (waiting)
             {
                 _log.LogWarning("{Conn}: none of our writes taken for {Seconds:F1} s ({Bytes} bytes queued, {Unsent} in the socket); closing",
                     Name, quiet / 1000.0, queued, unsent);
@@ -427,7 +464,12 @@ public sealed partial class OfConnection : IAsyncDisposable
             Close();
             return;
         }
-        if (quiet > probe) Send(new OfpEchoRequest { Version = _version != 0 ? _version : OfpHelloVersions.Highest(_owner.Options.Versions), Xid = NextXid() });
+        if (quiet > probe && _probeTicks <= last)
+        {
+            _probeTicks = now;
+            var echo = new OfpEchoRequest { Version = _version != 0 ? _version : OfpHelloVersions.Highest(_owner.Options.Versions), Xid = NextXid() }.ToArray();
+            Enqueue(new Outgoing(echo, 0, echo.Length, Pooled: false, OutKind.Probe));
+        }
     }
 
     private void FlushAndClose()
@@ -448,7 +490,20 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     private void OnClosed()
     {
-        _log.Log(_lifecycleLevel, "{Conn}: connection closed", Name);
+        long lost = Interlocked.Read(ref _undelivered), lostAsync = Interlocked.Read(ref _undeliveredNotifications);
+        if (lostAsync > 0)
+        {
+            _log.LogWarning("{Conn}: connection closed; {Messages} queued messages not delivered, {Async} of them FLOW_REMOVED or PORT_STATUS",
+                Name, lost, lostAsync);
+        }
+        else if (lost > 0)
+        {
+            _log.Log(_lifecycleLevel, "{Conn}: connection closed; {Messages} queued messages not delivered", Name, lost);
+        }
+        else
+        {
+            _log.Log(_lifecycleLevel, "{Conn}: connection closed", Name);
+        }
         _owner.OnClosed(this);
     }
 

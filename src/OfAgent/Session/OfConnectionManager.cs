@@ -57,7 +57,10 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     public long PacketInsSent;
     /// <summary>PACKET_IN messages dropped: no connection took asynchronous messages, or one's packet-in backlog was full.</summary>
     public long PacketInsDropped;
-    /// <summary>FLOW_REMOVED and PORT_STATUS messages lost because their connection was closed or closing (never because it was behind).</summary>
+    /// <summary>
+    /// FLOW_REMOVED and PORT_STATUS messages lost to a connection that closed: refused once it was closing, or still
+    /// queued when it closed (never dropped because it was behind).
+    /// </summary>
     public long AsyncMessagesDropped;
 
     /// <summary>The local endpoints of the passive TCP listeners: the passive controller ones first, then the service ones.</summary>

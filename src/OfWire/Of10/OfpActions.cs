@@ -115,6 +115,35 @@ public readonly struct OfpAction : IEquatable<OfpAction>
     }
 
     /// <summary>
+    /// A 16-byte Nicira action of <paramref name="subtype"/> with no argument (DEC_TTL, DEC_MPLS_TTL), an 8-bit one in the
+    /// byte after the subtype (SET_MPLS_TTL, SET_MPLS_TC: <paramref name="width"/> 1), a 16-bit one there (PUSH_MPLS,
+    /// POP_MPLS: 2), or a 32-bit one aligned after two pad bytes (SET_QUEUE, GROUP, SET_MPLS_LABEL: 4), as Open vSwitch
+    /// writes OpenFlow 1.1+ actions to an OpenFlow 1.0 peer.
+    /// </summary>
+    public static OfpAction Nicira(NxActionSubtype subtype, int width = 0, uint arg = 0)
+    {
+        byte[] body = new byte[8];
+        BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)subtype);
+        switch (width)
+        {
+            case 1: body[2] = (byte)arg; break;
+            case 2: BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(2), (ushort)arg); break;
+            case 4: BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(4), arg); break;
+        }
+        return FromVendor(OfpConstants.NiciraVendorId, body);
+    }
+
+    /// <summary>Nicira NXAST_REG_LOAD2: sets the field of <paramref name="tlv"/> (an OXM or NXM TLV without mask) to its value.</summary>
+    public static OfpAction NxRegLoad2(ReadOnlySpan<byte> tlv)
+    {
+        // The TLV follows the subtype at once (in place of ext_action_header's pad, as Open vSwitch writes it), padded to 8.
+        byte[] body = new byte[((OfpAction.HeaderSize + 2 + tlv.Length + 7) & ~7) - OfpAction.HeaderSize];
+        BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)NxActionSubtype.RegLoad2);
+        tlv.CopyTo(body.AsSpan(2));
+        return FromVendor(OfpConstants.NiciraVendorId, body);
+    }
+
+    /// <summary>
     /// Nicira NXAST_RESUBMIT_TABLE with in_port OFPP_IN_PORT: how Open vSwitch shows an OpenFlow 1.3 goto-table in an
     /// OpenFlow 1.0 reply (ovs-ofctl prints <c>resubmit(,TABLE)</c>).
     /// </summary>

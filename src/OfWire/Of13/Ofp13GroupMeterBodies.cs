@@ -41,6 +41,9 @@ public sealed record Ofp13GroupStats(uint GroupId, uint RefCount, ulong PacketCo
 /// <summary>OFPMP_GROUP_DESC's entry, ofp_group_desc: 8 bytes and the buckets (as a GROUP_MOD carries them).</summary>
 public sealed record Ofp13GroupDesc(byte GroupType, uint GroupId, List<Ofp13Bucket> Buckets) : IOfp13Entry<Ofp13GroupDesc>
 {
+    /// <summary>The bytes before the buckets.</summary>
+    public const int FixedSize = 8;
+
     public void Write(Ofp13Writer w)
     {
         int start = w.Position;

@@ -88,7 +88,11 @@ public sealed class Ofp13PacketOut
 }
 
 /// <summary>A GROUP_MOD's or GROUP_DESC's bucket.</summary>
-public sealed record Ofp13Bucket(ushort Weight, uint WatchPort, uint WatchGroup, List<Ofp13Action> Actions);
+public sealed record Ofp13Bucket(ushort Weight, uint WatchPort, uint WatchGroup, List<Ofp13Action> Actions)
+{
+    /// <summary>The bytes before the actions (ofp_bucket).</summary>
+    public const int FixedSize = 16;
+}
 
 /// <summary>OFPT_GROUP_MOD, decoded.</summary>
 public sealed record Ofp13GroupMod(uint Xid, ushort Command, byte GroupType, uint GroupId, List<Ofp13Bucket> Buckets);

@@ -35,6 +35,9 @@ public static class Ofp13Multipart
     /// <summary>Header and multipart header: ofp_header, type, flags, pad[4].</summary>
     public const int HeaderSize = 16;
 
+    /// <summary>The longest entry a reply can hold: a message's 65535 bytes less this header.</summary>
+    public const int MaxEntrySize = ushort.MaxValue - HeaderSize;
+
     /// <summary>OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE.</summary>
     public const ushort More = 1;
 
@@ -81,7 +84,9 @@ public static class Ofp13Multipart
 /// <summary>
 /// Builds a multipart reply entry by entry and hands it on in parts: when an entry would take a part past 65535 bytes,
 /// the part before it goes out with OFPMPF_REPLY_MORE and the entry starts the next one. A reply with no entry is one
-/// empty part. An entry larger than a part cannot be sent (the caller keeps entries smaller: 65535 - 16 bytes).
+/// empty part. An entry longer than <see cref="Ofp13Multipart.MaxEntrySize"/> could only wrap its 16-bit length: it is
+/// left out and counted (<see cref="SkippedCount"/>), as Open vSwitch leaves such a flow out of its statistics; the
+/// switch refuses flows and groups that would read back so long, so none should come.
 /// </summary>
 /// <remarks>Not thread safe; one reply at a time. Each part is a new array (handed to <c>send</c>).</remarks>
 public sealed class Ofp13ReplyWriter
@@ -99,6 +104,9 @@ public sealed class Ofp13ReplyWriter
         _send = send;
         BeginPart();
     }
+
+    /// <summary>Entries left out because they were longer than a reply can hold.</summary>
+    public int SkippedCount { get; private set; }
 
     /// <summary>Where the entries are written.</summary>
     public Ofp13Writer Writer => _w;
@@ -124,6 +132,12 @@ public sealed class Ofp13ReplyWriter
     /// <summary>Ends the entry begun last: sends the part before it when the part has grown past the limit.</summary>
     public void EndEntry()
     {
+        if (_w.Position - _entry > Ofp13Multipart.MaxEntrySize)
+        {
+            _w.Truncate(_entry);
+            SkippedCount++;
+            return;
+        }
         if (_w.Position <= ushort.MaxValue) return;
         var entry = _w.Written[_entry..].ToArray();
         var part = _w.Written[.._entry].ToArray();

@@ -90,6 +90,9 @@ public sealed record Ofp13Desc(string Manufacturer, string Hardware, string Soft
 /// </summary>
 public sealed class Ofp13FlowStats : IOfp13Entry<Ofp13FlowStats>
 {
+    /// <summary>The bytes before the match.</summary>
+    public const int FixedSize = 48;
+
     public byte TableId;
     public uint DurationSec, DurationNsec;
     public ushort Priority, IdleTimeout, HardTimeout, Flags;

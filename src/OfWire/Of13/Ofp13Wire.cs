@@ -25,6 +25,9 @@ public sealed class Ofp13Writer
     /// <summary>Forgets what was written; the buffer is kept.</summary>
     public void Reset() => _pos = 0;
 
+    /// <summary>Forgets what was written from <paramref name="position"/> on.</summary>
+    public void Truncate(int position) => _pos = Math.Min(_pos, position);
+
     private Span<byte> Take(int n)
     {
         if (_pos + n > _buf.Length) Array.Resize(ref _buf, Math.Max(_buf.Length * 2, _pos + n));

@@ -119,7 +119,7 @@ internal sealed class SwitchMetrics : IDisposable
         _meter.CreateObservableCounter("softswitch_packet_ins_dropped", () => _agent.PacketInsDropped, "{message}", "packet-ins dropped (rate limit, full queues)");
         _meter.CreateObservableCounter("softswitch_flow_mods_applied", () => _agent.FlowModsApplied, "{message}", "flow-mods applied");
         _meter.CreateObservableCounter("softswitch_openflow_errors_sent", () => _agent.ErrorsSent, "{message}", "OpenFlow errors sent to peers");
-        _meter.CreateObservableCounter("softswitch_async_messages_dropped", () => _agent.AsyncMessagesDropped, "{message}", "FLOW_REMOVED and PORT_STATUS messages lost to a connection that closed (never dropped for a peer that is behind)");
+        _meter.CreateObservableCounter("softswitch_async_messages_dropped", () => _agent.AsyncMessagesDropped, "{message}", "FLOW_REMOVED and PORT_STATUS messages lost to a connection that closed, refused or still queued (never dropped for a peer that is behind)");
         _meter.CreateObservableGauge("softswitch_listener_connections", () => PerListener(l => l.Live), "{connection}", "connections of each listener alive now");
         ListenerCounter("softswitch_listener_accepted", "connections each listener accepted", l => Interlocked.Read(ref l.Accepted));
         ListenerCounter("softswitch_listener_established", "connections each listener established (OpenFlow hello done)", l => Interlocked.Read(ref l.Established));

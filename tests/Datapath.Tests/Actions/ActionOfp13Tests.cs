@@ -169,7 +169,7 @@ public class ActionOfp13Tests
     }
 
     [Fact]
-    public void SctpPortRecomputesTheCrc32c()
+    public void SctpPort_OnAValidPacket_KeepsItValid()
     {
         Assert.True(RefFrame.SctpValid(Sctp, 34));
         var (f, _) = Run(Sctp, FlowAction.SetTpSrc(9999), FlowAction.SetTpDst(7));
@@ -205,12 +205,43 @@ public class ActionOfp13Tests
     }
 
     [Fact]
-    public void SctpPort_InAFragment_IsLeftAlone()
+    public void SctpPort_InAFirstFragment_IsSetAndTheCrcIsLeftAsItCame()
     {
-        // A first fragment (MF set): its CRC covers the whole datagram, which it does not hold.
-        var frag = RefFrame.Fixed(Macs + "0800 45000024 00012000 4084 0000 0a000001 0a000002 04d20050 00000000 00000000 06000004");
-        var (f, _) = Run(frag, FlowAction.SetTpSrc(9999));
-        Assert.Equal(frag, f);
+        // A datagram of a 1000-byte DATA chunk, its CRC32c valid, cut in two: the first fragment holds the common header
+        // and 24 bytes. How the CRC changes depends on the whole datagram's length, which the first fragment does not
+        // tell: the port is set and the CRC kept; worked out over the fragment alone it would be right for nothing.
+        string chunk = "0000 03e8 00000001 0000 0000 00000000" + string.Concat(Enumerable.Repeat("a5", 984));
+        var whole = RefFrame.Fixed(Macs + "0800 45000408 00010000 4084 0000 0a000001 0a000002 04d20050 00000000 00000000" + chunk);
+        Assert.True(RefFrame.SctpValid(whole, 34));
+        byte[] first = [.. whole.AsSpan(0, 34 + 40)];
+        BinaryPrimitives.WriteUInt16BigEndian(first.AsSpan(14 + 2), 20 + 40);
+        BinaryPrimitives.WriteUInt16BigEndian(first.AsSpan(14 + 6), 0x2000); // MF, offset 0
+        first[14 + 10] = first[14 + 11] = 0; // the IP header's checksum again (RefFrame.Fixed would also write a CRC)
+        uint sum = 0;
+        for (int i = 14; i < 34; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(first.AsSpan(i));
+        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
+        BinaryPrimitives.WriteUInt16BigEndian(first.AsSpan(14 + 10), (ushort)~sum);
+        Assert.True(RefFrame.Ipv4HeaderValid(first, 14));
+        uint crc = BinaryPrimitives.ReadUInt32LittleEndian(first.AsSpan(34 + 8));
+
+        var (f, _) = Run(first, FlowAction.SetTpSrc(9999), FlowAction.SetTpDst(7));
+        Assert.Equal((ushort)9999, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(34)));
+        Assert.Equal((ushort)7, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(36)));
+        Assert.Equal(crc, BinaryPrimitives.ReadUInt32LittleEndian(f.AsSpan(34 + 8)));
+        Assert.Equal(first.AsSpan(38).ToArray(), f.AsSpan(38).ToArray());
+        Assert.True(RefFrame.Ipv4HeaderValid(f, 14));
+    }
+
+    [Fact]
+    public void SctpPort_InALaterFragment_ChangesNothing()
+    {
+        // A later fragment carries no SCTP header: its first bytes are the datagram's data, not ports.
+        var later = RefFrame.Fixed(Macs + "0800 45000024 00010003 4084 0000 0a000001 0a000002 04d20050 00000000 00000000 06000004");
+        Assert.Equal(ParseError.None, PacketParser.Parse(later, 1, out _, out var l));
+        var f = (byte[])later.Clone();
+        PacketRewriter.SetTpSrc(f, l, 9999);
+        PacketRewriter.SetTpDst(f, l, 7);
+        Assert.Equal(later, f);
     }
 
     [Fact]
@@ -431,7 +462,7 @@ public class ActionOfp13Tests
         t.PushVlanCopiesTheOuterTagAndPopRestores();
         t.PushMplsTakesTheIpTtlAndPopRestores();
         t.PushPbbCopiesAddressesAndPcpAndPopRestores();
-        t.SctpPortRecomputesTheCrc32c();
+        t.SctpPort_OnAValidPacket_KeepsItValid();
         byte[][] frames;
         lock (s_outputs) frames = [.. s_outputs];
         string dir = Path.Combine(Path.GetTempPath(), "act13-" + Environment.ProcessId);

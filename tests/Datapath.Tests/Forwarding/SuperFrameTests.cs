@@ -70,10 +70,13 @@ public sealed class SuperFrameTests
 
         public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
         {
-            foreach (int p in pkts)
+            lock (Sent)   // the QoS scheduler's thread sends too
             {
-                SentCount++;
-                if (Capture) Sent.Add((pool.Frame(p).ToArray(), pool.IsLarge(p) ? pool.OffloadOf(p) : default, pool.IsLarge(p)));
+                foreach (int p in pkts)
+                {
+                    SentCount++;
+                    if (Capture) Sent.Add((pool.Frame(p).ToArray(), pool.IsLarge(p) ? pool.OffloadOf(p) : default, pool.IsLarge(p)));
+                }
             }
         }
 
@@ -337,12 +340,16 @@ public sealed class SuperFrameTests
     /// <summary>Wire bytes of <see cref="SuperFrame"/>'s segments: each repeats the 54 bytes of headers.</summary>
     private const int WireBytes = 21 * (L4 + 20) + Payload;
 
+    /// <summary>Wire bytes of the first <paramref name="segments"/> full segments of <see cref="SuperFrame"/>.</summary>
+    private static long SegmentBytes(int segments) => segments * (long)(L4 + 20 + Mss);
+
     [Fact]
-    public void APktpsMeter_ChargesASuperFrameItsSegments()
+    public void APktpsMeter_ChargesASuperFrameItsSegments_AndCutsTheOneThatMeetsAnEmptyBucket()
     {
         var clock = new ManualClock();
         using var rig = new Rig(clock);
-        // 10 packets/s with a burst of 100 packets, full at the start: four 21-segment super-frames (84) fit, the fifth does not.
+        // 10 packets/s with a burst of 100 packets, full at the start: four 21-segment super-frames (84) fit, the
+        // fifth's first 16 segments do, the rest is dropped.
         var meter = new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 10, 100)], clock.NowNanos);
         rig.Dp.Meters.Set(meter);
         rig.Add(FlowAction.Meter(1), FlowAction.Output(3));
@@ -352,18 +359,20 @@ public sealed class SuperFrameTests
             rig.In.Inject(frame, o);
         }
         rig.Dp.PollUntilIdle();
-        Assert.Equal(4 * 21, rig.Plain.TakeSent().Count);
+        Assert.Equal(100, rig.Plain.TakeSent().Count);
         Assert.Equal(10 * 21, meter.Packets);
         Assert.Equal(10L * WireBytes, meter.Bytes);
-        Assert.Equal(6 * 21, meter.Bands[0].Packets);
+        Assert.Equal(110, meter.Bands[0].Packets);
+        Assert.Equal(10L * WireBytes - 4L * WireBytes - SegmentBytes(16), meter.Bands[0].Bytes);
+        Assert.Equal(1, rig.Dp.Counters.Read(ActionExecutor.MeterCut));
     }
 
     [Fact]
-    public void AKbpsMeterWithABurstSmallerThanASuperFrame_PassesOneWhenFull_AndKeepsItsRate()
+    public void AKbpsMeterWithABurstSmallerThanASuperFrame_PassesTheSegmentsItsBucketHolds_AndKeepsItsRate()
     {
         var clock = new ManualClock();
         using var rig = new Rig(clock);
-        // 1,000 kbit/s with a 100 kbit burst; a super-frame is 241,552 bits on the wire.
+        // 1,000 kbit/s with a 100 kbit burst: a full segment is 12,016 bits on the wire, so a full bucket passes 8.
         var meter = new Meters.Meter(1, Meters.MeterUnit.Kbps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 1000, 100)], clock.NowNanos);
         rig.Dp.Meters.Set(meter);
         rig.Add(FlowAction.Meter(1), FlowAction.Output(3));
@@ -374,14 +383,124 @@ public sealed class SuperFrameTests
             rig.Dp.PollUntilIdle();
             return rig.Plain.TakeSent().Count;
         }
-        Assert.Equal(21, Offer());   // a full bucket passes it
-        Assert.Equal(0, Offer());    // then the bucket owes its excess
-        clock.AdvanceNanos(240_000_000);
-        Assert.Equal(0, Offer());    // 240,000 bits later it is not full yet (it owed 141,552 bits)
-        clock.AdvanceNanos(2_000_000);
-        Assert.Equal(21, Offer());   // full again: the rate holds over time
+        Assert.Equal(8, Offer());    // what a full bucket holds
+        Assert.Equal(0, Offer());    // the 3,872 bits left hold no segment
+        clock.AdvanceNanos(50_000_000);
+        Assert.Equal(4, Offer());    // 50,000 bits more: four segments
+        clock.AdvanceNanos(1_000_000_000);
+        Assert.Equal(8, Offer());    // a second refills the bucket, no more
         Assert.Equal(4L * WireBytes, meter.Bytes);
         Assert.Equal(4 * 21, meter.Packets);
+        Assert.Equal(4 * 21 - 20, meter.Bands[0].Packets);
+    }
+
+    [Fact]
+    public void ARemarkBand_PassesEverySegment_AndRemarksTheFrameItAppliesToPartOf()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);
+        // 10 packets/s with a burst of 5: the band applies to segments 6 to 21.
+        var meter = new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.DscpRemark, 10, 5, precLevel: 1)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        rig.Add(FlowAction.Meter(1), FlowAction.Output(3));
+        var (frame, o) = SuperFrame();
+        frame[15] = 10 << 2;   // AF11
+        frame[24] = frame[25] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(24), Checksum.Compute(frame.AsSpan(14, 20)));
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        var segs = rig.Plain.TakeSent();
+        Assert.Equal(21, segs.Count);
+        Assert.All(segs, f => Assert.Equal(12 << 2, f[15]));   // AF12
+        Assert.All(segs, f => AssertValidTcp(f));
+        Assert.Equal(21, meter.Packets);
+        Assert.Equal(16, meter.Bands[0].Packets);
+        Assert.Equal(0, rig.Dp.Counters.Read(ActionExecutor.MeterCut));
+    }
+
+    [Fact]
+    public void ACutSuperFrame_HandedOnWhole_IsTheSegmentsBeforeTheCut()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);
+        var meter = new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 10, 5)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        rig.Add(FlowAction.Meter(1), FlowAction.Output(2), FlowAction.Output(3));
+        var (frame, o) = SuperFrame();
+        frame[L4 + 13] = 0x19;   // ACK PSH FIN: the last segment's flags go with the tail
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+
+        var sent = Assert.Single(rig.Whole.Sent);
+        Assert.True(sent.Large);
+        Assert.Equal(L4 + 20 + 5 * Mss, sent.Frame.Length);
+        Assert.Equal(OffloadInfo.GsoTcpV4, sent.Offload.GsoType);
+        Assert.Equal(20 + 20 + 5 * Mss, BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(16)));
+        Assert.Equal(0x10, sent.Frame[L4 + 13]);
+        Assert.True(frame.AsSpan(0, L4 + 20 + 5 * Mss)[(L4 + 20)..].SequenceEqual(sent.Frame.AsSpan(L4 + 20)));
+        AssertValidTcp(Completed(sent.Frame, sent.Offload));
+
+        var segs = rig.Plain.TakeSent();
+        Assert.Equal(5, segs.Count);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(L4 + 20 + Mss, segs[i].Length);
+            AssertValidTcp(segs[i]);
+            Assert.Equal(7000u + (uint)(i * Mss), BinaryPrimitives.ReadUInt32BigEndian(segs[i].AsSpan(L4 + 4)));
+            Assert.Equal(0x10, segs[i][L4 + 13]);
+        }
+        Assert.Equal(16, meter.Bands[0].Packets);
+        var pool = rig.Fwd.Pool;
+        Assert.Equal(pool.LargeCapacity, pool.LargeFreeCount);
+    }
+
+    [Fact]
+    public void ASuperFrameThroughAMeter_AllocatesNothingPerPacket()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);
+        var meter = new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 1000, 50)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        rig.Add(FlowAction.Meter(1), FlowAction.Output(2));
+        rig.Whole.Capture = false;
+        var (frame, o) = SuperFrame();
+        rig.In.Generator = frame;
+        rig.In.GeneratorOffload = o;
+        void Round()
+        {
+            rig.In.GeneratorLeft = 200;
+            clock.AdvanceNanos(30_000_000);   // 30 segments a round: super-frames pass whole, cut and dropped
+            rig.Dp.PollUntilIdle();
+        }
+        Round();
+        long bytes = AllocationMeter.SteadyState(Round);
+        Assert.Equal(0, bytes);
+        Assert.True(rig.Dp.Counters.Read(ActionExecutor.MeterCut) > 0);
+        Assert.True(meter.Bands[0].Packets > 0);
+    }
+
+    [Fact]
+    public void ThroughAShapedQueue_ASuperFrameWaitsAndIsCountedAsItsSegments()
+    {
+        using var rig = new Rig();
+        var queue = new Qos.ShapedQueue(1, 0, 0, 100);
+        Assert.True(rig.Dp.SetShaping(2, new Qos.PortShaper(0, [queue], rig.Dp.Clock.NowNanos)));
+        rig.Add(FlowAction.Enqueue(2, 1));
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        var counters = rig.Dp.Ports.Get(2)!.Queues[1];
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref counters.TxPackets) >= 21, 10_000), $"queue 1 sent {counters.TxPackets}");
+        Assert.True(SpinWait.SpinUntil(() => { lock (rig.Whole.Sent) return rig.Whole.Sent.Count >= 21; }, 10_000));
+        Assert.Equal(21, counters.TxPackets);
+        Assert.Equal(WireBytes, counters.TxBytes);
+        Assert.Equal(0, counters.TxErrors);
+        Assert.Equal(21, queue.Sent);
+        lock (rig.Whole.Sent)
+        {
+            Assert.Equal(21, rig.Whole.Sent.Count);
+            Assert.All(rig.Whole.Sent, s => AssertValidTcp(s.Frame));
+        }
     }
 
     [Fact]

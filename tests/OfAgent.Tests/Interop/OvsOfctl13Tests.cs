@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.OfAgent.Of13;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
@@ -362,25 +363,78 @@ public sealed class OvsOfctl13Tests
         Assert.Contains("priority=8,arp actions=output:3", Ok(rig, "dump-flows"));
     }
 
-    [ToolFact]
-    [RequiresTool("ovs-ofctl")]
-    public async Task EveryL4SetField_DumpedFlowsReAddToAnIdenticalTable()
+    /// <summary>
+    /// A flow per field the switch may set (OFPXMT_OFB_* number, the flow as ovs-ofctl writes it, added with OpenFlow 1.0's
+    /// actions where the row says so), each with a match its set-field's prerequisites hold for.
+    /// </summary>
+    public static TheoryData<byte, string, string> SetFieldFlows => new()
     {
+        { 3, "OpenFlow13", "priority=3,actions=set_field:00:00:00:00:00:09->eth_dst,output:2" },
+        { 4, "OpenFlow13", "priority=4,actions=set_field:02:00:00:00:00:01->eth_src,output:2" },
+        { 6, "OpenFlow13", "priority=6,dl_vlan=10,actions=set_field:4116->vlan_vid,output:2" },
+        { 7, "OpenFlow13", "priority=7,dl_vlan=10,actions=set_field:5->vlan_pcp,output:2" },
+        { 8, "OpenFlow13", "priority=8,ip,actions=set_field:46->ip_dscp,output:2" },
+        { 9, "OpenFlow13", "priority=9,ip,actions=set_field:2->ip_ecn,output:2" },
+        { 11, "OpenFlow13", "priority=11,ip,actions=set_field:10.0.0.1->ip_src,output:2" },
+        { 12, "OpenFlow13", "priority=12,ip,actions=set_field:10.0.0.2->ip_dst,output:2" },
+        { 13, "OpenFlow13", "priority=13,tcp,actions=set_field:1234->tcp_src,output:2" },
+        { 14, "OpenFlow13", "priority=14,tcp,actions=set_field:80->tcp_dst,output:2" },
+        { 15, "OpenFlow13", "priority=15,udp,actions=set_field:5353->udp_src,output:2" },
+        { 16, "OpenFlow13", "priority=16,udp,actions=set_field:53->udp_dst,output:2" },
+        { 17, "OpenFlow13", "priority=17,sctp,actions=set_field:2905->sctp_src,output:2" },
+        { 18, "OpenFlow13", "priority=18,sctp,actions=set_field:3868->sctp_dst,output:2" },
+        { 19, "OpenFlow13", "priority=19,icmp,actions=set_field:8->icmp_type,output:2" },
+        { 20, "OpenFlow13", "priority=20,icmp,actions=set_field:1->icmp_code,output:2" },
+        { 21, "OpenFlow13", "priority=21,arp,actions=set_field:2->arp_op,output:2" },
+        { 22, "OpenFlow13", "priority=22,arp,actions=set_field:10.0.0.3->arp_spa,output:2" },
+        { 23, "OpenFlow13", "priority=23,arp,actions=set_field:10.0.0.4->arp_tpa,output:2" },
+        { 24, "OpenFlow13", "priority=24,arp,actions=set_field:02:00:00:00:00:05->arp_sha,output:2" },
+        { 25, "OpenFlow13", "priority=25,arp,actions=set_field:02:00:00:00:00:06->arp_tha,output:2" },
+        { 26, "OpenFlow13", "priority=26,ipv6,actions=set_field:2001:db8::1->ipv6_src,output:2" },
+        { 27, "OpenFlow13", "priority=27,ipv6,actions=set_field:2001:db8::2->ipv6_dst,output:2" },
+        { 28, "OpenFlow13", "priority=28,ipv6,actions=set_field:0x12345->ipv6_label,output:2" },
+        { 29, "OpenFlow13", "priority=29,icmp6,actions=set_field:135->icmpv6_type,output:2" },
+        { 30, "OpenFlow13", "priority=30,icmp6,actions=set_field:2->icmpv6_code,output:2" },
+        { 31, "OpenFlow13", "priority=31,icmp6,icmp_type=135,actions=set_field:2001:db8::3->nd_target,output:2" },
+        { 32, "OpenFlow13", "priority=32,icmp6,icmp_type=135,actions=set_field:02:00:00:00:00:07->nd_sll,output:2" },
+        { 33, "OpenFlow13", "priority=33,icmp6,icmp_type=136,actions=set_field:02:00:00:00:00:08->nd_tll,output:2" },
+        { 34, "OpenFlow13", "priority=34,mpls,actions=set_field:1000->mpls_label,output:2" },
+        { 35, "OpenFlow13", "priority=35,mpls,actions=set_field:3->mpls_tc,output:2" },
+        { 38, "OpenFlow13", "priority=38,actions=set_field:0x99->tun_id,output:2" },
+        // OpenFlow 1.0's mod_tp_src/dst name no transport: the flow's match does.
+        { 15, "OpenFlow10", "priority=115,udp,actions=mod_tp_src:5353,output:2" },
+        { 16, "OpenFlow10", "priority=116,udp,actions=mod_tp_dst:53,output:2" },
+        { 17, "OpenFlow10", "priority=117,sctp,actions=mod_tp_src:2905,output:2" },
+        { 18, "OpenFlow10", "priority=118,sctp,actions=mod_tp_dst:3868,output:2" },
+        { 13, "OpenFlow10", "priority=113,tcp,actions=mod_tp_src:1234,output:2" },
+        { 14, "OpenFlow10", "priority=114,tcp,actions=mod_tp_dst:80,output:2" },
+    };
+
+    /// <summary>Fields the switch sets that ovs-ofctl cannot write in a set_field (it calls them read-only, or has no name for PBB's).</summary>
+    private static readonly byte[] s_notWritableByOvsOfctl = [5 /* eth_type */, 10 /* ip_proto */, 36 /* mpls_bos */, 37 /* pbb_isid */];
+
+    [Fact]
+    public void SetFieldFlows_CoverEveryFieldTheSwitchSets()
+    {
+        var covered = SetFieldFlows.Select(r => (byte)r[0]).Concat(s_notWritableByOvsOfctl).Distinct().Order();
+        Assert.Equal(Of13Capabilities.SettableFields, covered);
+    }
+
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [MemberData(nameof(SetFieldFlows))]
+    public async Task ASetField_DumpedFlowReAddsToAnIdenticalTable(byte field, string addedWith, string flow)
+    {
+        Assert.Contains(field, Of13Capabilities.SettableFields);
         await using var rig = new AgentRig();
-        string[] flows =
-        [
-            "priority=1,tcp,actions=set_field:1234->tcp_src,output:2", "priority=2,tcp,actions=set_field:80->tcp_dst,output:2",
-            "priority=3,udp,actions=set_field:5353->udp_src,output:2", "priority=4,udp,actions=set_field:53->udp_dst,output:2",
-            "priority=5,sctp,actions=set_field:2905->sctp_src,output:2", "priority=6,sctp,actions=set_field:3868->sctp_dst,output:2",
-        ];
-        foreach (var f in flows) Ok(rig, "add-flow", f);
+        var (code, _, se) = ExternalTool.Run("ovs-ofctl", "-O", addedWith, "add-flow", $"tcp:127.0.0.1:{rig.ListenPort}", flow);
+        Assert.True(code == 0, se);
         string first = Ok(rig, "dump-flows", "--no-stats");
-        foreach (var field in new[] { "5353->udp_src", "53->udp_dst", "2905->sctp_src", "3868->sctp_dst", "1234->tcp_src", "80->tcp_dst" })
-            Assert.Contains("set_field:" + field, first);
         string file = Path.GetTempFileName();
         try
         {
             File.WriteAllLines(file, first.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()));
+            Assert.Equal("", Ok(rig, "diff-flows", file).Trim());
             Ok(rig, "del-flows");
             Ok(rig, "add-flows", file);
             Assert.Equal(first, Ok(rig, "dump-flows", "--no-stats"));
@@ -390,5 +444,28 @@ public sealed class OvsOfctl13Tests
         {
             File.Delete(file);
         }
+    }
+
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task OneThreeOnlyActions_ReadBackOverOneZero_AsOpenVswitchWritesThem()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "add-group", "group_id=2,type=all,bucket=output:3");
+        string[] flows =
+        [
+            "priority=1,ip,actions=dec_ttl,set_queue:1,group:2",
+            "priority=2,mpls,actions=set_mpls_ttl(9),dec_mpls_ttl,set_field:7->mpls_label,set_field:3->mpls_tc,pop_mpls:0x0800,output:2",
+            "priority=3,ip,actions=set_field:2->ip_ecn,mod_nw_ttl:5,push_mpls:0x8847,output:2",
+            "priority=4,ipv6,actions=set_field:2001:db8::1->ipv6_src,push_vlan:0x8100,set_field:4100->vlan_vid,output:2",
+        ];
+        foreach (var f in flows) Ok(rig, "add-flow", f);
+        var (code, dump, se) = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", $"tcp:127.0.0.1:{rig.ListenPort}");
+        Assert.True(code == 0, se + dump);
+        Assert.True(dump.Contains("priority=1,ip actions=dec_ttl,set_queue:1,group:2", StringComparison.Ordinal), dump);
+        Assert.Contains("actions=set_mpls_ttl(9),dec_mpls_ttl,set_mpls_label(7),set_mpls_tc(3),pop_mpls:0x0800,output:2", dump);
+        Assert.Contains("actions=set_field:2->nw_ecn,set_field:5->nw_ttl,push_mpls:0x8847,output:2", dump);
+        Assert.Contains("actions=set_field:2001:db8::1->ipv6_src,mod_vlan_vid:4,output:2", dump);
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }

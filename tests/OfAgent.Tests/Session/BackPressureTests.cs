@@ -194,6 +194,32 @@ public sealed class BackPressureTests
     }
 
     [Fact]
+    public async Task APeerClosedWithFlowRemovedQueued_CountsEachAsDropped_AndItsCloseSaysHowMany()
+    {
+        var probe = TimeSpan.FromSeconds(2);
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
+        using var c = await rig.ConnectAsync(receiveBufferSize: 64 << 10);
+        // 60,000 flows are about 6 MB of flow stats: more than the reply limit and both sockets' buffers hold.
+        await AddFlowsAsync(c, 0x0B000000, 60_000);
+        const int Expiring = 2000;
+        await AddFlowsAsync(c, 0x0C000000, Expiring, OfpFlowModFlags.SendFlowRem, hardTimeout: 10);
+        var conn = Assert.Single(rig.Agent.Connections);
+
+        // A dump the peer reads nothing of fills the sockets and the queue up to the reply limit; the flows expire
+        // behind it, every FLOW_REMOVED queued.
+        c.Send(DumpAll());
+        Assert.True(await Wait.UntilAsync(() => conn.QueuedBytes > rig.Agent.Options.ReplyQueueLimit, 30_000), rig.Log.Dump());
+        rig.Clock.Advance(TimeSpan.FromSeconds(11));
+        rig.Dp.RunMaintenance();
+
+        // The peer takes nothing: closed by the probe, and what it never got is counted, not lost silently.
+        Assert.True(await Wait.UntilAsync(() => !conn.IsOpen, 30_000), rig.Log.Dump());
+        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("not delivered"), 10_000), rig.Log.Dump());
+        Assert.Equal(Expiring, rig.Agent.AsyncMessagesDropped);
+        Assert.True(rig.Log.Contains($"{Expiring} of them FLOW_REMOVED or PORT_STATUS"), rig.Log.Dump());
+    }
+
+    [Fact]
     public async Task APeerThatStopsReadingADump_IsClosedByTheProbe_AndTheDumpsHoldIsReleased()
     {
         var probe = TimeSpan.FromSeconds(2);

@@ -22,28 +22,82 @@ public sealed class ConnectionRunTests
     {
         var probe = TimeSpan.FromMilliseconds(200);
         await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
-        using var c = await rig.ConnectAsync();
-        await c.BarrierAsync();
-        var conn = Assert.Single(rig.Agent.Connections);
-
-        // Another writer's run holds the tables for three probe intervals (as a delete of a million flows does).
+        // Another writer's run holds the tables (as a delete of a million flows does) until three probe intervals after
+        // the flow-mod is read.
         using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
         var holder = new Thread(() =>
         {
             rig.Switch.BeginFlowModRun();
             held.Set();
-            Thread.Sleep(3 * probe);
+            release.Wait();
             rig.Switch.EndFlowModRun();
         });
         holder.Start();
         held.Wait();
-        c.Send(Flow(0x0A000001));
-        holder.Join();
-        // The flow-mod was waiting on the switch, not the peer: the connection is open and answers.
+        try
+        {
+            using var c = await rig.ConnectAsync();
+            await c.BarrierAsync();
+            var conn = Assert.Single(rig.Agent.Connections);
+            long received = Volatile.Read(ref conn.MessagesReceived);
+            c.Send(Flow(0x0A000001));
+            Assert.True(await Wait.UntilAsync(() => Volatile.Read(ref conn.MessagesReceived) > received), rig.Log.Dump());
+            await Task.Delay(3 * probe);
+            release.Set();
+            holder.Join();
+            // The flow-mod was waiting on the switch, not the peer: the connection was never closed and answers (it
+            // may close later, once this controller no longer answers echoes).
+            await c.BarrierAsync();
+            Assert.Equal(1, rig.Switch.Flows.Main.Count);
+        }
+        finally
+        {
+            release.Set();
+            holder.Join();
+        }
+    }
+
+    /// <summary>
+    /// A datapath listener that takes <see cref="Delay"/> to take removed flows out (as an offload target reading their
+    /// last counts from hardware does), once armed.
+    /// </summary>
+    private sealed class SlowRemoval : Softswitch.Datapath.IDatapathEvents
+    {
+        public TimeSpan Delay;
+        public volatile bool Armed;
+        public int Calls;
+
+        public void OnFlowsRemoving(ReadOnlySpan<Softswitch.Datapath.Flow.FlowRemoved> removed)
+        {
+            if (!Armed) return;
+            Interlocked.Increment(ref Calls);
+            Thread.Sleep(Delay);
+        }
+    }
+
+    [Fact]
+    public async Task ARunWhoseEndReportsSlowly_IsHandling_AndItsConnectionStaysOpen()
+    {
+        // The end of a run publishes it and reports the flows it deleted, after an offload target took them out of its
+        // hardware: ten probe intervals here. The peer waits on the switch meanwhile.
+        var probe = TimeSpan.FromMilliseconds(200);
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
+        var slow = new SlowRemoval { Delay = 10 * probe };
+        rig.Dp.Subscribe(slow);
+        using var c = await rig.ConnectAsync();
+        var fm = Flow(0x0A000001);
+        fm.Flags = OfpFlowModFlags.SendFlowRem;
+        c.Send(fm);
         await c.BarrierAsync();
-        Assert.True(conn.IsOpen, rig.Log.Dump());
-        Assert.False(rig.Log.Contains("no answer"), rig.Log.Dump());
-        Assert.Equal(1, rig.Switch.Flows.Main.Count);
+
+        slow.Armed = true;
+        c.Send(new OfpFlowMod { Command = OfpFlowModCommand.Delete, Match = OfpMatch.All, OutPort = (ushort)OfpPort.None });
+        // Answered: the connection was never closed meanwhile (a closed one answers nothing).
+        var before = await c.BarrierAsync();
+        var removed = Assert.Single(before.OfType<OfpFlowRemoved>());
+        Assert.Equal(OfpFlowRemovedReason.Delete, removed.Reason);
+        Assert.Equal(1, slow.Calls);
     }
 
     [Fact]
@@ -63,6 +117,17 @@ public sealed class ConnectionRunTests
         using var b = await rig.ConnectAsync();
         await b.BarrierAsync();
 
+        // Another writer starts a run as soon as a's close is under way: it gets the tables while a is still open.
+        bool openWhenFree = false;
+        var writer = new Thread(() =>
+        {
+            if (!Wait.Until(() => rig.Log.Contains("malformed stream"), 30_000)) return;
+            rig.Switch.BeginFlowModRun();
+            openWhenFree = connA.IsOpen;
+            rig.Switch.EndFlowModRun();
+        });
+        writer.Start();
+
         // A dump a reads nothing of, flow-mods (a run), then a frame shorter than a header: a is closed, after a moment
         // given to the send loop to deliver the error.
         var burst = new List<byte>();
@@ -70,13 +135,14 @@ public sealed class ConnectionRunTests
         for (uint i = 0; i < 3; i++) burst.AddRange(Flow(0x0C000000 + i).ToArray());
         burst.AddRange(new byte[] { 1, (byte)OfpType.FlowMod, 0, 4, 0, 0, 0, 9 });
         a.SendRaw(burst.ToArray());
-        Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("malformed stream"), 30_000), rig.Log.Dump());
+        writer.Join();
+        Assert.True(rig.Log.Contains("malformed stream"), rig.Log.Dump());
+        Assert.True(openWhenFree, "the other writer's run waited until the closing connection was closed");
+        Assert.True(await Wait.UntilAsync(() => !connA.IsOpen));
 
-        // Meanwhile another connection's flow-mod takes effect at once: the closing connection holds no run.
+        // The other connection's flow-mods go on.
         b.Send(Flow(0x0D000001));
         await b.BarrierAsync();
-        Assert.True(connA.IsOpen, "the other connection's flow-mod waited until the closing connection was closed");
-        Assert.True(await Wait.UntilAsync(() => !connA.IsOpen));
         Assert.Equal(60_000 + 3 + 1, rig.Switch.Flows.Main.Count);
     }
 }

@@ -558,7 +558,7 @@ public sealed class Of13SessionTests
         }
         // 64 bytes before the actions, 16 per output: 4090 make a 65504-byte flow, 4091 one of 65520 (a stats entry's length holds 65519).
         Assert.Equal(65504, FlowMod(4090).Length);
-        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(FlowMod(4091)))));
+        Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await c.ReplyAsync(c.Send(FlowMod(4091)))));
         c.Send(FlowMod(4090));
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
@@ -577,7 +577,272 @@ public sealed class Of13SessionTests
         w.Finish(start);
         var groupMod = w.ToArray();
         Assert.Equal(65528, groupMod.Length);
-        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(await c.ReplyAsync(c.Send(groupMod))));
+        Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await c.ReplyAsync(c.Send(groupMod))));
         Assert.Empty(rig.Switch.GroupDescriptions());
+
+        // One set_queue fewer: a GROUP_DESC entry of 65512 bytes, read back whole.
+        var fits = groupMod[..^8];
+        BinaryPrimitives.WriteUInt16BigEndian(fits.AsSpan(2), (ushort)fits.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(fits.AsSpan(16), (ushort)(fits.Length - 16));
+        c.Send(fits);
+        var desc = await c.ReplyAsync(c.Send(MultipartRequest(Ofp13MultipartType.GroupDesc)));
+        Assert.Equal((byte)Ofp13Type.MultipartReply, desc[1]);
+        Assert.Equal(65512, BinaryPrimitives.ReadUInt16BigEndian(desc.AsSpan(16)));
+        Assert.Equal(16 + 65512, desc.Length);
+    }
+
+    private static byte[] MultipartRequest(Ofp13MultipartType type, int bodySize = 0)
+    {
+        var m = new byte[16 + bodySize];
+        m[0] = 4; m[1] = (byte)Ofp13Type.MultipartRequest;
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(8), (ushort)type);
+        return m;
+    }
+
+    /// <summary>A 1.3 flow-stats request for every flow (table all, out_port and out_group any, an empty match).</summary>
+    private static byte[] AllFlowsRequest()
+    {
+        var m = MultipartRequest(Ofp13MultipartType.Flow, 40);
+        m[16] = 0xff;
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(20), Ofp13.PortAny);
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(24), Ofp13.GroupAny);
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(48), 1); // OFPMT_OXM
+        BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(50), 4);
+        return m;
+    }
+
+    [Fact]
+    public async Task AnOpenFlow10FlowTooLongForOneThreesReadBack_IsRefused()
+    {
+        await using var rig = new AgentRig();
+        using var of10 = await rig.ConnectAsync();
+        using var of13 = await Controller13.ConnectAsync(rig.ListenPort);
+        OfpFlowMod Outputs(int n)
+        {
+            var fm = new OfpFlowMod { Command = OfpFlowModCommand.Add, Priority = 7, Match = OfpMatch.All };
+            fm.Actions.AddRange(Enumerable.Repeat(OfpAction.Output(2), n));
+            return fm;
+        }
+        // 8 bytes an output in 1.0, 16 in 1.3: 4091 outputs make a 1.3 entry of 48 + 8 (empty match) + 8 + 65456 = 65520 bytes.
+        uint x = of10.Send(Outputs(4091));
+        var e = await of10.ReceiveAsync<OfpErrorMsg>();
+        Assert.Equal((OfpErrorType.BadAction, (ushort)OfpBadActionCode.TooMany, x), (e.ErrorType, e.Code, e.Xid));
+        of10.Send(Outputs(4090));
+        await of10.BarrierAsync();
+        var reply = await of13.ReplyAsync(of13.Send(AllFlowsRequest()));
+        Assert.True((byte)Ofp13Type.MultipartReply == reply[1], Convert.ToHexString(reply.AsSpan(0, Math.Min(reply.Length, 80))));
+        Assert.Equal(65504, BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(16)));
+        Assert.Equal(16 + 65504, reply.Length);
+    }
+
+    [Fact]
+    public async Task AnOpenFlow13FlowTooLongForOneZerosReadBack_IsRefused()
+    {
+        await using var rig = new AgentRig();
+        using var of13 = await Controller13.ConnectAsync(rig.ListenPort);
+        using var of10 = await rig.ConnectAsync();
+        byte[] TunnelIds(int n)
+        {
+            var fm = new Ofp13FlowMod { Priority = 7, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+            var set = Ofp13Action.SetField(Ofp13Oxm.Exact(38, 0x1_0000_0001)); // tunnel_id past 32 bits
+            fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [.. Enumerable.Repeat(set, n)]));
+            return fm.Encode();
+        }
+        // 16 bytes a set_field in 1.3, 24 (Nicira's set_tunnel64) in 1.0: 2727 make a 1.0 entry of 88 + 65448 = 65536 bytes.
+        Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await of13.ReplyAsync(of13.Send(TunnelIds(2727)))));
+        of13.Send(TunnelIds(2726));
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await of13.ReplyAsync(of13.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+        of10.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        Assert.Equal(2726, (await of10.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single().Actions.Count);
+    }
+
+    public static TheoryData<Ofp13MultipartType> MultipartTypes => [.. Enum.GetValues<Ofp13MultipartType>()];
+
+    /// <summary>The statistics handler's list of what it answers (FEATURES_REPLY's bits come from it), held to what it does per type.</summary>
+    [Theory]
+    [MemberData(nameof(MultipartTypes))]
+    public async Task AMultipartType_IsAnsweredExactlyWhenTheHandlerSaysSo(Ofp13MultipartType type)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        // The header alone: a type that needs a body is answered BAD_LEN, one not answered at all BAD_MULTIPART (or BAD_EXPERIMENTER).
+        var reply = await c.ReplyAsync(c.Send(MultipartRequest(type)));
+        bool refused = reply[1] == (byte)Ofp13Type.Error
+                       && ErrorOf(reply) is (Ofp13ErrorType.BadRequest, Ofp13Codes.BadMultipart or Ofp13Codes.BadExperimenter);
+        Assert.Equal(Of13.Handlers.StatsHandler.Answers(type), !refused);
+    }
+
+    private static byte[] GroupMod(byte type, uint groupId, params Ofp13Action[] actions)
+    {
+        var w = new Ofp13Writer();
+        int start = w.Begin(Ofp13Type.GroupMod, 0);
+        w.U16(0); w.U8(type); w.U8(0); w.U32(groupId);
+        // A bucket every type takes: weight 1 (select), watching port 1 (fast failover).
+        Ofp13Messages.WriteBuckets(w, [new Ofp13Bucket(type == 1 ? (ushort)1 : (ushort)0, type == 3 ? 1u : Ofp13.PortAny, Ofp13.GroupAny, [.. actions])]);
+        w.Finish(start);
+        return w.ToArray();
+    }
+
+    private static async Task<Ofp13GroupFeatures> GroupFeaturesAsync(Controller13 c)
+    {
+        var reply = await c.ReplyAsync(c.Send(MultipartRequest(Ofp13MultipartType.GroupFeatures)));
+        Assert.True(Ofp13GroupFeatures.TryRead(reply.AsSpan(16), out var features, out _));
+        return features!;
+    }
+
+    private static async Task<bool> TakenAsync(Controller13 c, byte[] msg)
+    {
+        uint xid = c.Send(msg), barrier = c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        while (true)
+        {
+            var m = await c.NextAsync() ?? throw new Xunit.Sdk.XunitException("no barrier reply");
+            uint of = BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4));
+            if (of == xid && m[1] == (byte)Ofp13Type.Error) return false;
+            if (of == barrier) return true;
+        }
+    }
+
+    public static TheoryData<byte> GroupTypes => [0, 1, 2, 3, 4];
+
+    [Theory]
+    [MemberData(nameof(GroupTypes))]
+    public async Task AGroupTypesBit_IsSetExactlyWhenAGroupOfItIsTaken(byte type)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        bool taken = await TakenAsync(c, GroupMod(type, 1, Ofp13Action.Output(2)));
+        Assert.Equal(taken, ((await GroupFeaturesAsync(c)).Types & (1u << type)) != 0);
+        Assert.Equal(type < 4, taken);
+    }
+
+    public static TheoryData<Ofp13ActionType> BucketActionTypes => [.. Enum.GetValues<Ofp13ActionType>().Where(t => t != Ofp13ActionType.Experimenter)];
+
+    [Theory]
+    [MemberData(nameof(BucketActionTypes))]
+    public async Task AGroupActionBit_IsSetExactlyWhenABucketWithItIsTaken(Ofp13ActionType type)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        Assert.True(await TakenAsync(c, GroupMod(0, 2, Ofp13Action.Output(3))));
+        var action = type switch
+        {
+            Ofp13ActionType.Output => Ofp13Action.Output(2),
+            Ofp13ActionType.SetMplsTtl or Ofp13ActionType.SetNwTtl => new Ofp13Action(type, 5),
+            Ofp13ActionType.PushVlan => new Ofp13Action(type, 0x8100),
+            Ofp13ActionType.PushMpls => new Ofp13Action(type, 0x8847),
+            Ofp13ActionType.PopMpls => new Ofp13Action(type, 0x0800),
+            Ofp13ActionType.PushPbb => new Ofp13Action(type, 0x88e7),
+            Ofp13ActionType.SetQueue => new Ofp13Action(type, 0),
+            Ofp13ActionType.Group => new Ofp13Action(type, 2),
+            Ofp13ActionType.SetField => Ofp13Action.SetField(Ofp13Oxm.Exact(3, 0x0200_0000_0009)),
+            _ => new Ofp13Action(type),
+        };
+        bool taken = await TakenAsync(c, GroupMod(0, 1, action));
+        var features = await GroupFeaturesAsync(c);
+        Assert.True(taken, $"{type}: a bucket with it was refused");
+        Assert.All(features.Actions, bits => Assert.Equal(taken, (bits & (1u << (int)type)) != 0));
+    }
+
+    /// <summary>The OXM fields table 0's TABLE_FEATURES lists in property <paramref name="propType"/> (12 write-setfield, 14 apply-setfield).</summary>
+    private static async Task<List<byte>> Table0FieldsAsync(Controller13 c, ushort propType)
+    {
+        var reply = await c.ReplyAsync(c.Send(MultipartRequest(Ofp13MultipartType.TableFeatures)));
+        int entry = 16, entryLen = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(entry));
+        Assert.Equal(0, reply[entry + 2]);
+        var fields = new List<byte>();
+        for (int at = entry + 64; at < entry + entryLen;)
+        {
+            ushort type = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(at)), len = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(at + 2));
+            if (type == propType)
+            {
+                for (int k = at + 4; k < at + len; k += 4) fields.Add((byte)(reply[k + 2] >> 1));
+            }
+            at += (len + 7) & ~7;
+        }
+        return fields;
+    }
+
+    /// <summary>Every OXM field, with a match its set-field's prerequisites hold for (ethertype, IP protocol, ICMPv6 type, a VLAN).</summary>
+    public static TheoryData<byte> OxmFields => [.. Enumerable.Range(0, 40).Select(f => (byte)f)];
+
+    private static Ofp13Oxm[] PrerequisitesOf(byte field)
+    {
+        Ofp13Oxm Type(ushort t) => Ofp13Oxm.Exact(5, t);
+        Ofp13Oxm Proto(byte p) => Ofp13Oxm.Exact(10, p);
+        return field switch
+        {
+            6 or 7 => [Ofp13Oxm.Exact(6, 0x1000 | 10)],
+            8 or 9 or 10 or 11 or 12 => [Type(0x0800)],
+            13 or 14 => [Type(0x0800), Proto(6)],
+            15 or 16 => [Type(0x0800), Proto(17)],
+            17 or 18 => [Type(0x0800), Proto(132)],
+            19 or 20 => [Type(0x0800), Proto(1)],
+            >= 21 and <= 25 => [Type(0x0806)],
+            26 or 27 or 28 => [Type(0x86dd)],
+            29 or 30 => [Type(0x86dd), Proto(58)],
+            31 or 32 => [Type(0x86dd), Proto(58), Ofp13Oxm.Exact(29, 135)],
+            33 => [Type(0x86dd), Proto(58), Ofp13Oxm.Exact(29, 136)],
+            34 or 35 or 36 => [Type(0x8847)],
+            37 => [Type(0x88e7)],
+            _ => [],
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(OxmFields))]
+    public async Task ASetFieldsField_IsListedExactlyWhenAFlowSettingItIsTaken(byte field)
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        var fm = new Ofp13FlowMod { Priority = 5, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        fm.Match.AddRange(PrerequisitesOf(field));
+        // A value every field takes (a VLAN id with OFPVID_PRESENT, a one elsewhere).
+        fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [Ofp13Action.SetField(Ofp13Oxm.Exact(field, field == 6 ? 0x1001u : 1u))]));
+        bool taken = await TakenAsync(c, fm.Encode());
+        Assert.Equal(taken, (await Table0FieldsAsync(c, 14)).Contains(field));
+        Assert.Equal(taken, (await Table0FieldsAsync(c, 12)).Contains(field));
+        Assert.Equal(field is not (0 or 1 or 2 or 39), taken);
+    }
+
+    [Fact]
+    public async Task WatchCyclesAreRefusedWithBadWatch_AndChainsTooDeepWithChainingUnsupported()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        // A fast-failover group of one bucket (output:1) watching a port or a group.
+        static byte[] FastFailover(ushort command, uint id, uint watchPort, uint watchGroup)
+        {
+            var w = new Ofp13Writer(128);
+            int start = w.Begin(Ofp13Type.GroupMod, 0);
+            w.U16(command); w.U8(3); w.U8(0); w.U32(id);
+            w.U16(32); w.U16(0); w.U32(watchPort); w.U32(watchGroup); w.Zeros(4);
+            w.U16(0); w.U16(16); w.U32(1); w.U16(0xffe5); w.Zeros(6);
+            w.Finish(start);
+            return w.ToArray();
+        }
+        // An indirect group of one bucket applying a group.
+        static byte[] Indirect(ushort command, uint id, uint applies)
+        {
+            var w = new Ofp13Writer(128);
+            int start = w.Begin(Ofp13Type.GroupMod, 0);
+            w.U16(command); w.U8(2); w.U8(0); w.U32(id);
+            w.U16(24); w.U16(0); w.U32(Ofp13.PortAny); w.U32(Ofp13.GroupAny); w.Zeros(4);
+            w.U16(22); w.U16(8); w.U32(applies);
+            w.Finish(start);
+            return w.ToArray();
+        }
+        var badWatch = (Ofp13ErrorType.GroupModFailed, Ofp13Codes.GroupBadWatch);
+        Assert.Equal(badWatch, ErrorOf(await c.ReplyAsync(c.Send(FastFailover(0, 1, Ofp13.PortAny, 1)))));
+        c.Send(FastFailover(0, 1, 1, Ofp13.GroupAny));
+        c.Send(FastFailover(0, 2, Ofp13.PortAny, 1));
+        Assert.Equal(badWatch, ErrorOf(await c.ReplyAsync(c.Send(FastFailover(1, 1, Ofp13.PortAny, 2)))));
+        Assert.Equal(2, rig.Switch.GroupDescriptions().Count);
+
+        // A chain of eight indirect groups (10 at the bottom applies 1): no group may come above 17.
+        c.Send(FastFailover(0, 9, 1, Ofp13.GroupAny));
+        for (uint id = 10; id < 17; id++) c.Send(Indirect(0, id, id == 10 ? 9 : id - 1));
+        Assert.Equal((Ofp13ErrorType.GroupModFailed, Ofp13Codes.GroupChainingUnsupported), ErrorOf(await c.ReplyAsync(c.Send(Indirect(0, 17, 16)))));
+        Assert.Equal(10, rig.Switch.GroupDescriptions().Count);
     }
 }

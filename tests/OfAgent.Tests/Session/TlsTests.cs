@@ -112,6 +112,23 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task ASilentTlsPeer_IsClosedByTheProbe_ThoughItsKernelTakesOurEchoes()
+    {
+        var options = Options("pssl:0");
+        options.InactivityProbe = TimeSpan.FromMilliseconds(300);
+        await using var rig = new AgentRig(options: options);
+        using var ssl = await TlsConnectAsync(rig.ListenPort, _pki.Issue(_ca, "controller"));
+        using var c = new TestController();
+        await c.ConnectAsync(ssl);
+        await c.BarrierAsync();
+        var conn = Assert.Single(rig.Agent.Connections);
+        // From now on the peer reads and answers nothing; its socket stays open, and its kernel acknowledges our echo
+        // requests (a hung controller process).
+        Assert.True(await Wait.UntilAsync(() => !conn.IsOpen, 15_000), rig.Log.Dump());
+        Assert.True(rig.Log.Contains("no answer"), rig.Log.Dump());
+    }
+
+    [Fact]
     public async Task WrongCaExpiredNoCertificateAndPlaintextAreRefused_AndTheLogSaysWhy()
     {
         await using var rig = new AgentRig(options: Options("pssl:0"));

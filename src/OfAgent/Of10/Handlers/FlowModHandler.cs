@@ -36,15 +36,9 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         // A delete's actions mean nothing (OF1.0 5.3.3): only an add's or a modify's are decoded.
         bool addOrModify = fm.Command is OfpFlowModCommand.Add or OfpFlowModCommand.Modify or OfpFlowModCommand.ModifyStrict;
         var actions = ReadOnlyMemory<OfAction>.Empty;
-        if (addOrModify && !ActionTranslator.TryDecode(wireActions, out actions, out var err))
+        if (addOrModify && !ActionTranslator.TryDecode(wireActions, FlowModTranslator.TransportOf(fm.Match), out actions, out var err))
         {
             ctx.SendError(c, err, msg);
-            return;
-        }
-        if (addOrModify && !OfpStatsReplies.FlowEntryFits(wireActions))
-        {
-            // Its flow-stats entry could not be encoded in any reply: refuse it rather than break every dump-flows.
-            ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
             return;
         }
         if (!FlowModTranslator.TryCommand(fm.Command, out var command))
@@ -52,7 +46,14 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             ctx.SendError(c, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), msg);
             return;
         }
-        ctx.Check(c, ctx.Switch.FlowMod(FlowModTranslator.ToRequest(fm, command, actions), c.Controller), msg);
+        var request = FlowModTranslator.ToRequest(fm, command, actions);
+        if (addOrModify && !ReadBackLimits.FlowFits(request))
+        {
+            // Its flow-stats entry could not be encoded in a reply of either version: refuse it rather than break every dump.
+            ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
+            return;
+        }
+        ctx.Check(c, ctx.Switch.FlowMod(request, c.Controller), msg);
     }
 
     public void PacketOut(OfConnection c, OfpPacketOut po, byte[] msg)

@@ -24,6 +24,13 @@ namespace Softswitch.OfAgent.Of10.Handlers;
 /// </remarks>
 internal sealed class StatsHandler(OfRequestContext ctx)
 {
+    /// <summary>The statistics requests <see cref="Handle"/> answers (its switch's cases; a test holds each wire value to it).</summary>
+    private static readonly OfpStatsType[] s_answered =
+        [OfpStatsType.Desc, OfpStatsType.Flow, OfpStatsType.Aggregate, OfpStatsType.Table, OfpStatsType.Port, OfpStatsType.Queue, OfpStatsType.PortDesc];
+
+    /// <summary>Whether a statistics request of type <paramref name="t"/> is answered (not refused).</summary>
+    public static bool Answers(OfpStatsType t) => Array.IndexOf(s_answered, t) >= 0;
+
     [ThreadStatic] private static OfpFlowStatsReplyWriter? s_writer;
     [ThreadStatic] private static OfpAction[]? s_wireActions;
     [ThreadStatic] private static List<OfPortStats>? s_ports;

@@ -17,9 +17,6 @@ namespace Softswitch.OfAgent.Of10.Handlers;
 /// </remarks>
 internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 {
-    /// <summary>The ofp_action_type bits of the features reply: OUTPUT .. ENQUEUE, every OF1.0 action.</summary>
-    private const uint SupportedActions = (1u << ((int)OfpActionType.Enqueue + 1)) - 1;
-
     public OfpFeaturesReply Features(uint xid)
     {
         var sw = ctx.Switch;
@@ -29,9 +26,8 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             DatapathId = sw.DatapathId,
             NBuffers = (uint)sw.Buffers.Count,
             NTables = (byte)sw.Tables.Length,
-            Capabilities = OfpCapabilities.FlowStats | OfpCapabilities.TableStats | OfpCapabilities.PortStats
-                         | OfpCapabilities.QueueStats | OfpCapabilities.ArpMatchIp,
-            Actions = SupportedActions,
+            Capabilities = Of10Capabilities.Features,
+            Actions = Of10Capabilities.Actions,
         };
         foreach (var p in sw.PortDescriptions()) reply.Ports.Add(ReportTranslator.PhyPort(p));
         return reply;

@@ -34,6 +34,14 @@ public static class FlowModTranslator
         return flags;
     }
 
+    /// <summary>The transport (TCP 6, UDP 17, SCTP 132) <paramref name="m"/> pins with an exact IPv4 ethertype and IP protocol; 0 otherwise.</summary>
+    public static byte TransportOf(OfpMatch m)
+    {
+        const OfpFlowWildcards typed = OfpFlowWildcards.DlType | OfpFlowWildcards.NwProto;
+        if ((m.Wildcards & typed) != 0 || m.DlType != 0x0800) return 0;
+        return m.NwProto is 6 or 17 or 132 ? m.NwProto : (byte)0;
+    }
+
     /// <summary>The request for <paramref name="fm"/> with its decoded <paramref name="actions"/> (OpenFlow 1.0: table 0, apply-actions).</summary>
     public static FlowModRequest ToRequest(in OfpFlowModFields fm, FlowModCommand command, ReadOnlyMemory<OfAction> actions)
         => new(command, MatchTranslator.ToOfMatch(fm.Match), fm.Priority, OfInstructions.Apply(actions),

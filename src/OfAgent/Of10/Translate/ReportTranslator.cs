@@ -59,6 +59,20 @@ internal static class ReportTranslator
         Actions = WithGoto(ActionTranslator.ToOfp(f.Actions), f.Instructions),
     };
 
+    /// <summary>
+    /// The bytes of the ofp_flow_stats entry a flow of <paramref name="ins"/> reads back as: its apply-actions, and a goto-table
+    /// as a resubmit (actions OpenFlow 1.0 has no form for take none).
+    /// </summary>
+    public static int FlowStatsSize(in OfInstructions ins)
+    {
+        int size = OfpFlowStats.MinSize;
+        foreach (var a in ins.ApplyActions.Span)
+        {
+            if (ActionTranslator.TryToOfp(a, out var wire)) size += wire.EncodedSize;
+        }
+        return ins.GotoTable is { } table ? size + s_resubmit[table].EncodedSize : size;
+    }
+
     // An OpenFlow 1.3 flow's goto-table, in OpenFlow 1.0: Nicira's resubmit to that table (as Open vSwitch shows it),
     // one prebuilt action per table so a dump makes no object per flow.
     private static readonly OfpAction[] s_resubmit = [.. Enumerable.Range(0, 256).Select(t => OfpAction.NxResubmitTable((byte)t))];

@@ -21,8 +21,8 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// </remarks>
 internal sealed class FlowModHandler(OfRequestContext ctx)
 {
-    /// <summary>The longest entry a multipart reply holds: a message's 65535 bytes less its 16-byte multipart header.</summary>
-    internal const int MaxMultipartEntrySize = ushort.MaxValue - 16;
+    /// <summary>A flow or group whose statistics entry would not fit a multipart reply (<see cref="ReadBackLimits"/>).</summary>
+    private static readonly Ofp13Error s_tooLongToReadBack = Ofp13Error.BadAction(Ofp13Codes.ActionTooMany);
 
     [ThreadStatic] private static Ofp13FlowMod? s_flowMod;
     [ThreadStatic] private static Ofp13PacketOut? s_packetOut;
@@ -40,9 +40,6 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         if (!fm.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
         if (!FlowModCommandMap.TryToModel(fm.Command, out var command)) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
         bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
-        // The flow's statistics entry is as long as this message (ofp_flow_stats and ofp_flow_mod have fixed parts of one
-        // size before the match): one past what a multipart entry's length can say could never be read back whole.
-        if (addOrModify && msg.Length > MaxMultipartEntrySize) { Error(c, Ofp13Error.BadLength, msg); return; }
         if ((fm.Flags & ~FlowModFlagsMap.Bits) != 0) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags), msg); return; }
         var problem = MatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fm.Match), out var match, out _);
         if (problem != OxmProblem.None) { Error(c, WireMap.ToWire(problem), msg); return; }
@@ -53,7 +50,9 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionMatchInconsistent), msg);
             return;
         }
-        Check(c, ctx.Switch.FlowMod(FlowModTranslator.ToRequest(fm, command, match, instructions), c.Controller), msg, RefusedRequest.FlowMod);
+        var request = FlowModTranslator.ToRequest(fm, command, match, instructions);
+        if (addOrModify && !ReadBackLimits.FlowFits(request)) { Error(c, s_tooLongToReadBack, msg); return; }
+        Check(c, ctx.Switch.FlowMod(request, c.Controller), msg, RefusedRequest.FlowMod);
     }
 
     public void PacketOut(OfConnection c, ReadOnlySpan<byte> msg)
@@ -76,12 +75,6 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     /// </summary>
     public void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        // Its GROUP_DESC entry is this message but for the header (ofp_group_desc: 8 bytes before the buckets, ofp_group_mod 16).
-        if (msg.Length - Ofp13Messages.HeaderSize > MaxMultipartEntrySize && msg.Length >= 10 && msg[8] == 0 && msg[9] is 0 or 1)
-        {
-            Error(c, Ofp13Error.BadLength, msg);
-            return;
-        }
         if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
         if (!GroupModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
         if (!GroupTypeMap.TryToModel(mod.GroupType, out var type)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
@@ -92,6 +85,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out err)) { Error(c, err, msg); return; }
             buckets[i] = new OfBucket(b.Weight, b.WatchPort, b.WatchGroup, actions);
         }
+        if (command != GroupModCommand.Delete && !ReadBackLimits.GroupFits(buckets)) { Error(c, s_tooLongToReadBack, msg); return; }
         Check(c, ctx.Switch.GroupMod(new GroupModRequest(command, type, mod.GroupId, buckets), c.Controller), msg);
     }
 

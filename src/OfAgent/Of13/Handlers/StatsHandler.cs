@@ -4,6 +4,7 @@ using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
+using Microsoft.Extensions.Logging;
 
 namespace Softswitch.OfAgent.Of13.Handlers;
 
@@ -165,6 +166,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         });
         if (refused != OfError.None) { Error(c, WireMap.ToWire(refused), msg); return; }
         reply.Finish();
+        LogSkipped(c, reply, "flow");
     }
 
     private void Tables(OfConnection c, uint xid)
@@ -250,6 +252,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         Single(c, xid, Ofp13MultipartType.MeterFeatures, new Ofp13MeterFeatures(f.MaxMeters, MeterBandTypeMap.ToWireBitmap(f.BandTypes), MeterFlagsMap.ToWire(f.Capabilities), f.MaxBands, f.MaxColor));
     }
 
+    private void LogSkipped(OfConnection c, Ofp13ReplyWriter reply, string what)
+    {
+        if (reply.SkippedCount > 0)
+            ctx.Log.LogWarning("{Conn}: {Count} {What} entries left out of a reply: each longer than a reply holds", c.Name, reply.SkippedCount, what);
+    }
+
     private void GroupDesc(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(Ofp13MultipartType.GroupDesc, xid, Sender(c));
@@ -265,30 +273,17 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             reply.Add(new Ofp13GroupDesc(GroupTypeMap.ToWire(g.Type), g.GroupId, buckets));
         }
         reply.Finish();
-    }
-
-    /// <summary>The 1.3 action types a bucket may hold (every one this switch carries out), as GROUP_FEATURES' bitmap.</summary>
-    private static readonly uint s_groupActions = ActionBits(
-        Ofp13ActionType.Output, Ofp13ActionType.CopyTtlOut, Ofp13ActionType.CopyTtlIn, Ofp13ActionType.SetMplsTtl,
-        Ofp13ActionType.DecMplsTtl, Ofp13ActionType.PushVlan, Ofp13ActionType.PopVlan, Ofp13ActionType.PushMpls,
-        Ofp13ActionType.PopMpls, Ofp13ActionType.SetQueue, Ofp13ActionType.Group, Ofp13ActionType.SetNwTtl,
-        Ofp13ActionType.DecNwTtl, Ofp13ActionType.SetField, Ofp13ActionType.PushPbb, Ofp13ActionType.PopPbb);
-
-    private static uint ActionBits(params Ofp13ActionType[] types)
-    {
-        uint bits = 0;
-        foreach (var t in types) bits |= 1u << (int)t;
-        return bits;
+        LogSkipped(c, reply, "group description");
     }
 
     private static void GroupFeatures(OfConnection c, uint xid)
     {
         var f = OfSwitch.GroupFeatures;
-        // types: ALL, SELECT, INDIRECT, FF; capabilities: SELECT_WEIGHT 1, SELECT_LIVENESS 2, CHAINING 4, CHAINING_CHECKS 8.
+        // capabilities: SELECT_WEIGHT 1, SELECT_LIVENESS 2, CHAINING 4, CHAINING_CHECKS 8.
         uint caps = (f.SelectWeight ? 1u : 0) | (f.SelectLiveness ? 2u : 0) | (f.Chaining ? 4u : 0) | (f.ChainingChecks ? 8u : 0);
-        uint max = (uint)f.MaxGroups;
-        Single(c, xid, Ofp13MultipartType.GroupFeatures, new Ofp13GroupFeatures(0xF, caps, [max, max, max, max],
-            [s_groupActions, s_groupActions, s_groupActions, s_groupActions]));
+        uint max = (uint)f.MaxGroups, actions = Of13Capabilities.ActionBitmap;
+        Single(c, xid, Ofp13MultipartType.GroupFeatures, new Ofp13GroupFeatures(Of13Capabilities.GroupTypes, caps, [max, max, max, max],
+            [actions, actions, actions, actions]));
     }
 
     private void PortDesc(OfConnection c, uint xid)

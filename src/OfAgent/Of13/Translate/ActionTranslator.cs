@@ -130,7 +130,8 @@ internal static class ActionTranslator
         }
     }
 
-    private static Ofp13Oxm? SetFieldOf(in OfAction a, bool ipv6)
+    /// <summary>The OXM a set-field action writes (null for other actions); <paramref name="ipv6"/>: ICMP type/code are ICMPv6's.</summary>
+    internal static Ofp13Oxm? SetFieldOf(in OfAction a, bool ipv6)
     {
         ulong v = a.Value;
         (byte field, UInt128 value) = a.Type switch

@@ -52,7 +52,7 @@ internal static class ReportTranslator
     /// <summary>A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata, goto.</summary>
     private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f)
     {
-        bool ipv6 = f.Match.Mask.EthType == ushort.MaxValue && f.Match.Value.EthType == 0x86dd;
+        bool ipv6 = IsIpv6(f.Match);
         var ins = f.Instructions;
         if (ins is { Meter: not 0 }) into.Add(new(Ofp13InstructionType.Meter, MeterId: ins.Meter));
         if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6));
@@ -61,6 +61,46 @@ internal static class ReportTranslator
         if (ins.WriteActions is { } write) into.Add(Actions(Ofp13InstructionType.WriteActions, write, ipv6));
         if (ins.MetadataMask != 0) into.Add(new(Ofp13InstructionType.WriteMetadata, Metadata: ins.MetadataValue, MetadataMask: ins.MetadataMask));
         if (ins.GotoTable is { } g) into.Add(new(Ofp13InstructionType.GotoTable, TableId: g));
+    }
+
+    private static bool IsIpv6(in OfMatch m) => m.Mask.EthType == ushort.MaxValue && m.Value.EthType == 0x86dd;
+
+    [ThreadStatic] private static List<Ofp13Action>? s_sizeScratch;
+
+    /// <summary>
+    /// The bytes of the ofp_flow_stats entry a flow of <paramref name="match"/> and <paramref name="ins"/> reads back as
+    /// (the instructions <see cref="AddInstructions"/> writes: 8 bytes each, write-metadata 24, action lists besides).
+    /// Allocates nothing once the calling thread's scratch has grown.
+    /// </summary>
+    public static int FlowStatsSize(in OfMatch match, in OfInstructions ins)
+    {
+        Span<Ofp13Oxm> oxm = stackalloc Ofp13Oxm[MatchTranslator.FieldCount];
+        int size = Ofp13FlowStats.FixedSize + Ofp13Match.EncodedSize(oxm[..MatchTranslator.ToOxm(match, oxm)]);
+        bool ipv6 = IsIpv6(match);
+        const int instruction = 8;
+        if (ins.Meter != 0) size += instruction;
+        if (!ins.ApplyActions.IsEmpty) size += instruction + ActionsSize(ins.ApplyActions.Span, ipv6);
+        if (ins.ClearActions) size += instruction;
+        if (ins.WriteActions is { } write) size += instruction + ActionsSize(write.Span, ipv6);
+        if (ins.MetadataMask != 0) size += 24;
+        if (ins.GotoTable is not null) size += instruction;
+        return size;
+    }
+
+    /// <summary>The bytes of the GROUP_DESC entry (ofp_group_desc) a group of <paramref name="buckets"/> reads back as.</summary>
+    public static int GroupDescSize(ReadOnlySpan<OfBucket> buckets)
+    {
+        int size = Ofp13GroupDesc.FixedSize;
+        foreach (var b in buckets) size += Ofp13Bucket.FixedSize + ActionsSize(b.Actions.Span, false);
+        return size;
+    }
+
+    private static int ActionsSize(ReadOnlySpan<OfAction> actions, bool ipv6)
+    {
+        var wire = s_sizeScratch ??= new List<Ofp13Action>(16);
+        wire.Clear();
+        ActionTranslator.ToWire(actions, ipv6, wire);
+        return Ofp13Actions.EncodedSize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(wire));
     }
 
     private static Ofp13Instruction Actions(Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6)
