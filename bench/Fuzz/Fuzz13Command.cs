@@ -5,7 +5,8 @@ namespace Softswitch.Bench.Fuzz;
 
 /// <summary>
 /// bench fuzz13: seeded mutations of the public OpenFlow 1.3 vectors through the codec's fuzz oracle
-/// (tests/OfWire.Tests/Of13/Of13FuzzOracle.cs): no decoder throws, and every decoded message re-encodes to a fixed point.
+/// (tests/OfWire.Tests/Of13/Of13FuzzOracle.cs): no decoder throws, every decoded message re-encodes to a fixed point, and
+/// every refused message gets a defined error in a whole error reply.
 /// Prints one line (or JSON); exits 1 at the first violation, with the input in hex.
 /// </summary>
 public static class Fuzz13Command
@@ -36,14 +37,15 @@ public static class Fuzz13Command
             return 2;
         }
         var rng = new Random(seed);
-        long decoded = 0;
+        long decoded = 0, refused = 0;
         var sw = Stopwatch.StartNew();
         for (long i = 0; i < messages; i++)
         {
             var m = Of13FuzzOracle.Mutate(files[rng.Next(files.Length)], files[rng.Next(files.Length)], rng);
             try
             {
-                decoded += Of13FuzzOracle.Check(m);
+                decoded += Of13FuzzOracle.Check(m, out bool r);
+                refused += r ? 1 : 0;
             }
             catch (Exception e)
             {
@@ -53,8 +55,8 @@ public static class Fuzz13Command
         }
         double s = sw.Elapsed.TotalSeconds;
         Console.WriteLine(json
-            ? $"{{\"messages\":{messages},\"decoded\":{decoded},\"seconds\":{s:F1},\"seed\":{seed},\"vectors\":{files.Length}}}"
-            : $"fuzz13: {messages:N0} messages from {files.Length} vectors in {s:F1} s (seed {seed}): {decoded:N0} decodes, each a fixed point, nothing thrown");
+            ? $"{{\"messages\":{messages},\"decoded\":{decoded},\"refused\":{refused},\"seconds\":{s:F1},\"seed\":{seed},\"vectors\":{files.Length}}}"
+            : $"fuzz13: {messages:N0} messages from {files.Length} vectors in {s:F1} s (seed {seed}): {decoded:N0} decodes, each a fixed point, {refused:N0} refusals, each a whole error reply, nothing thrown");
         return 0;
     }
 }

@@ -299,7 +299,7 @@ public static class PpsHarness
     public sealed record PairedChurnResult(double NoChurnMpps, double ChurnMpps, double Ratio, double ChurnPerS,
                                            double NoChurnAllocBytesPerPacket, double ChurnAllocBytesPerPacket, string? Pipeline, int Flows,
                                            long VerdictsBuilt, long VerdictsReused, double WalksPerS, double QuietWalksPerS,
-                                           double RepairsPerS, double QuietRepairsPerS);
+                                           double RepairsPerS, double QuietRepairsPerS, long VerdictsBuiltMeasured);
 
     /// <summary>The measurement of <c>--churn R --paired</c> (see <see cref="RunPairedChurn"/>).</summary>
     public static PairedChurnResult MeasurePairedChurn(PpsOptions o)
@@ -346,7 +346,7 @@ public static class PpsHarness
         }
         Window(false, 1.0, counted: false);
         Window(true, 1.0, counted: false);
-        long applied0 = applied;
+        long applied0 = applied, built0 = side.Forwarder.VerdictsBuilt;
         double elapsed = 0;
         while (elapsed < o.Seconds)
         {
@@ -365,7 +365,8 @@ public static class PpsHarness
         return new PairedChurnResult(quiet, busy, busy / quiet, churnRate, quietAllocPerPacket, churnAllocPerPacket, o.Pipeline, o.Flows,
                                      fwd.VerdictsBuilt, fwd.VerdictsReused,
                                      churnWalks / (churnTicks / (double)Stopwatch.Frequency), quietWalks / (quietTicks / (double)Stopwatch.Frequency),
-                                     churnRepairs / (churnTicks / (double)Stopwatch.Frequency), quietRepairs / (quietTicks / (double)Stopwatch.Frequency));
+                                     churnRepairs / (churnTicks / (double)Stopwatch.Frequency), quietRepairs / (quietTicks / (double)Stopwatch.Frequency),
+                                     fwd.VerdictsBuilt - built0);
     }
 
     /// <summary>One side of <see cref="RunPaired"/> and <see cref="RunPairedChurn"/>: a datapath with its flows and generating port, polled on the calling thread.</summary>

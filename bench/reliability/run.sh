@@ -28,6 +28,9 @@ else
   SILENT=2000 TRICKLE=200 STORM_S=30 FLOOD=10000 FLOOD_TRICKLE=1000 FUZZ=${FUZZ:-10000000} FLAPS=${FLAPS:-100} FLOWS=1000 CODEC_FUZZ=10000000
 fi
 NEED="python3 ovs-ofctl ovs-testcontroller"; [ "$(id -u)" = 0 ] && NEED="$NEED iperf3 ip ethtool ping tcpreplay"
+if [ "$(id -u)" = 0 ] && { { [ -z "$ONLY" ] && [ $QUICK = 0 ]; } || [[ ",$ONLY," == *",slow-flow-removed-ovs,"* ]]; }; then
+  NEED="$NEED ss ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl"   # Open vSwitch for slow-flow-removed-ovs
+fi
 for t in $NEED; do
   command -v $t >/dev/null || { echo "reliability: $t is missing (run scripts/install-deps.sh as root)" >&2; exit 2; }
 done
@@ -139,14 +142,15 @@ row wire-fuzz $ok "$(json $RUN/fuzz.json "f\"corpus of {d['corpus_replayed']} re
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
 fi
 
-# 3b. The OpenFlow 1.3 codec's fixed-point oracle, in process: mutated public vectors, every decoder, no throw, and each
-# decoded message re-encodes to a fixed point (tests/OfWire.Tests/Of13/Of13FuzzOracle.cs).
+# 3b. The OpenFlow 1.3 codec's fixed-point oracle, in process: mutated public vectors, every decoder, no throw, each
+# decoded message re-encodes to a fixed point, each refused one gets a defined error in a whole reply
+# (tests/OfWire.Tests/Of13/Of13FuzzOracle.cs).
 if want codec-fuzz13; then
 ok=PASS
 { [ $BUILD = 1 ] || [ ! -f bench/bin/Release/net10.0/Softswitch.Bench.dll ]; } && dotnet build bench -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
 dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll fuzz13 --messages $CODEC_FUZZ --json >"$RUN/fuzz13.json" 2>"$RUN/fuzz13.err" || ok=FAIL
 if [ $ok = PASS ]; then
-  row codec-fuzz13 $ok "$(json $RUN/fuzz13.json "f\"{d['messages']:,} mutations of {d['vectors']} OpenFlow 1.3 vectors in {d['seconds']} s (seed {d['seed']}): {d['decoded']:,} decodes, each a fixed point\"")"
+  row codec-fuzz13 $ok "$(json $RUN/fuzz13.json "f\"{d['messages']:,} mutations of {d['vectors']} OpenFlow 1.3 vectors in {d['seconds']} s (seed {d['seed']}): {d['decoded']:,} decodes, each a fixed point; {d['refused']:,} refusals, each a defined error in a whole reply\"")"
 else
   row codec-fuzz13 $ok "$(head -c 600 "$RUN/fuzz13.err")"
 fi
@@ -207,20 +211,30 @@ fi
 
 # 5b. A controller reading at 64 KiB/s through a 64 KiB buffer while its SEND_FLOW_REM flows expire behind a flow-stats
 #     dump (bench/reliability/slow_reader.py): every FLOW_REMOVED must arrive and the switch must never close it.
+[ $QUICK = 1 ] && { SRFLOWS=5000; SRHARD=10; } || { SRFLOWS=200000; SRHARD=20; }
 if want slow-flow-removed; then
 P=$(port); start slowrem --controller ptcp:$P --unixctl none
-[ $QUICK = 1 ] && { SRFLOWS=5000; SRHARD=10; } || { SRFLOWS=200000; SRHARD=20; }
 ok=PASS
 t0=$(date +%s)
 $PY bench/reliability/slow_reader.py --port $P --flows $SRFLOWS --hard-timeout $SRHARD >"$RUN/slowrem.json" || ok=FAIL
 wall=$(( $(date +%s) - t0 ))
 [ "$(json $RUN/slowrem.json "d['flow_removed']")" = "$SRFLOWS/$SRFLOWS" ] || ok=FAIL
-[ "$(json $RUN/slowrem.json "d['closed']")" = False ] || ok=FAIL
-closes=$(grep -c "none of our writes taken" "$RUN/slowrem.log" || true)
+[ "$(json $RUN/slowrem.json "d['closes']")" = 0 ] || ok=FAIL
+# The switch's own count: a close whose queued bytes were already in the socket can reach the reader after its last FLOW_REMOVED.
+closes=$(grep -cE "none of our writes taken|no answer for" "$RUN/slowrem.log" || true)
 [ "$closes" = 0 ] || ok=FAIL
 alive $DPID_PID || ok=FAIL
-row slow-flow-removed $ok "$(json $RUN/slowrem.json "f\"{d['flows']:,} flows (hard timeout $SRHARD s) read at {d['rate'] >> 10} KiB/s: {d['flow_removed']} FLOW_REMOVED, {d['dumped']:,} dumped, closed by the switch {d['closed']} ($closes closes logged); installed in {d['install_s']} s, read for {d['seconds']} s, $wall s wall\"")"
+row slow-flow-removed $ok "$(json $RUN/slowrem.json "f\"{d['flows']:,} flows (hard timeout $SRHARD s) read at {d['rate'] >> 10} KiB/s: {d['flow_removed']} FLOW_REMOVED, {d['dumped']:,} dumped, closed by the switch $closes times (its log; the reader saw {d['closes']}), {d['echoes']} echo requests answered; installed in {d['install_s']} s, read for {d['seconds']} s, $wall s wall\"")"
 kill $DPID_PID; wait $DPID_PID 2>/dev/null || true
+fi
+
+# 5c. The same against Open vSwitch, for comparison (root; not in --quick unless named with --only).
+if want slow-flow-removed-ovs && { [ $QUICK = 0 ] || [ -n "$ONLY" ]; }; then
+  if [ "$(id -u)" = 0 ]; then
+    . bench/reliability/slow_reader_ovs.sh
+  else
+    row slow-flow-removed-ovs SKIP "needs root (ovs-vswitchd runs in a network namespace of its own)"
+  fi
 fi
 
 # 6, 7 and 8 need root for network namespaces: real AF_PACKET ports on veth, frames sent from a namespace.

@@ -127,9 +127,19 @@ public sealed partial class OfSwitch
         }
         if (req.Type == OfGroupType.Select && buckets.Count != 0 && !anyWeight) return OfError.InvalidGroup;
         long created = _dp.Groups.TryGet(req.GroupId, out var old) ? old.CreatedNanos : _dp.Clock.NowNanos;
-        group = new Group(req.GroupId, (GroupType)req.Type, compiled, created);
+        group = new Group(req.GroupId, ToDatapath(req.Type), compiled, created);
         return OfError.None;
     }
+
+    /// <summary>The datapath's group type for a model type (named, not cast: the two enums are declared apart).</summary>
+    internal static GroupType ToDatapath(OfGroupType type) => type switch
+    {
+        OfGroupType.All => GroupType.All,
+        OfGroupType.Select => GroupType.Select,
+        OfGroupType.Indirect => GroupType.Indirect,
+        OfGroupType.FastFailover => GroupType.FastFailover,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a group type"),
+    };
 
     /// <summary>
     /// BAD_WATCH when <paramref name="group"/> would watch itself through the groups its buckets watch (OFPGMFC_LOOP is a

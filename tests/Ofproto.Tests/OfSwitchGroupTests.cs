@@ -62,6 +62,14 @@ public sealed class OfSwitchGroupTests : IDisposable
     }
 
     [Fact]
+    public void EveryModelGroupType_BecomesTheDatapathTypeOfItsName()
+    {
+        foreach (var t in Enum.GetValues<OfGroupType>())
+            Assert.Equal(t.ToString(), OfSwitch.ToDatapath(t).ToString());
+        Assert.Equal(Enum.GetValues<OfGroupType>().Length, Enum.GetValues<Softswitch.Datapath.Groups.GroupType>().Length);
+    }
+
+    [Fact]
     public void GroupRulesAnswerWithTheSpecErrors()
     {
         var output1 = Bucket(OfAction.Output(1));

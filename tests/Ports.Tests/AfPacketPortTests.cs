@@ -8,6 +8,9 @@ namespace Softswitch.Ports.Tests;
 
 public sealed class AfPacketPortTests(ITestOutputHelper output) : PortBackendTests(output)
 {
+    [Fact]
+    public void Open_MissingInterface_ThrowsPortOpenException() => AssertAMissingInterfaceIsRefused();
+
     protected override IPort Open(string ifname) => new AfPacketPort(ifname);
 
     /// <summary>

@@ -10,6 +10,9 @@ namespace Softswitch.Ports.Tests;
 /// <summary>AF_XDP with the default mode choice (native on veth when the kernel allows it).</summary>
 public sealed class AfXdpPortTests(ITestOutputHelper output) : PortBackendTests(output)
 {
+    [Fact]
+    public void Open_MissingInterface_ThrowsPortOpenException() => AssertAMissingInterfaceIsRefused();
+
     protected override IPort Open(string ifname)
     {
         var port = new AfXdpPort(ifname);
@@ -168,6 +171,9 @@ public sealed class AfXdpPortTests(ITestOutputHelper output) : PortBackendTests(
 /// <summary>AF_XDP forced into generic (skb) XDP mode, the fallback for drivers without native XDP.</summary>
 public sealed class AfXdpGenericPortTests(ITestOutputHelper output) : PortBackendTests(output)
 {
+    [Fact]
+    public void Open_MissingInterface_ThrowsPortOpenException() => AssertAMissingInterfaceIsRefused();
+
     protected override IPort Open(string ifname)
     {
         var port = new AfXdpPort(ifname, new AfXdpOptions { Mode = XdpAttachMode.Generic });

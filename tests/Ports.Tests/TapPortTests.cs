@@ -10,8 +10,6 @@ namespace Softswitch.Ports.Tests;
 /// <summary>The TAP backend: the port creates a tap interface, which is then moved into the namespace as the peer.</summary>
 public sealed class TapPortTests(ITestOutputHelper output) : PortBackendTests(output)
 {
-    protected override bool CreatesInterface => true;
-
     protected override IPort Open(string ifname) => new TapPort(ifname);
 
     protected override (IPort Port, string PeerIf) OpenFor(Netns ns)

@@ -39,6 +39,66 @@ public sealed partial class TestToolListTests
         Assert.True(unlisted.Count == 0, "required by a test but not in scripts/test.sh's tools: " + string.Join(", ", unlisted));
     }
 
+    // A test method's head: its [Fact]/[Theory] (or a TestKit kind of either), any more attributes, then its signature.
+    [GeneratedRegex(@"\[\w*(Fact|Theory)\b[^\]]*\](\s*\[[^\]]*\])*\s*public [^{;=]*\(")]
+    private static partial Regex TestMethodHead();
+
+    // An early return on something the machine may lack: a file or program, a platform capability, root, a variable.
+    [GeneratedRegex(@"if \((?<cond>[^;{}]*(Exists|IsSupported|Available|Installed|IsPrivilegedProcess|IsLinux|GetEnvironmentVariable|\bnull\b)[^;{}]*)\)\s*return;")]
+    private static partial Regex CapabilityReturn();
+
+    /// <summary>The body of the method whose head ends at <paramref name="from"/>: its braces, or its expression up to the ';'.</summary>
+    private static string Body(string text, int from)
+    {
+        int brace = text.IndexOf('{', from), arrow = text.IndexOf("=>", from, StringComparison.Ordinal);
+        if (arrow >= 0 && (brace < 0 || arrow < brace)) return text[arrow..text.IndexOf(';', arrow)];
+        int depth = 0;
+        for (int i = brace; i < text.Length; i++)
+        {
+            if (text[i] == '{') depth++;
+            else if (text[i] == '}' && --depth == 0) return text[brace..(i + 1)];
+        }
+        return text[brace..];
+    }
+
+    /// <summary>Early returns of test methods on a missing tool or capability in <paramref name="text"/>, as "Method: condition".</summary>
+    private static IEnumerable<string> CapabilityReturns(string text)
+        => TestMethodHead().Matches(text).SelectMany(h =>
+        {
+            string name = text[..(h.Index + h.Length - 1)].Split(' ', '\n', '\t').Last();
+            return CapabilityReturn().Matches(Body(text, h.Index + h.Length)).Select(r => $"{name}: {r.Groups["cond"].Value}");
+        });
+
+    [Fact]
+    public void TheEarlyReturnCheckFindsTheShapesItLooksFor()
+    {
+        const string sample = """
+            [Fact]
+            public void A() { if (!CpuPlacement.IsSupported) return; Assert.True(true); }
+            [Theory, InlineData(1)]
+            [Trait("k", "v")]
+            public async Task B(int x) { await Task.Yield(); if (!File.Exists("/usr/bin/tshark") && x > 0) return; }
+            [Fact]
+            public void C() { if (tool == null) return; }
+            private static void Helper() { if (!File.Exists("f")) return; }
+            [NetnsFact]
+            public void D() => Run(() => { if (x is null) return; });
+            [Fact]
+            public void E() { if (n != 2) return; }
+            """;
+        Assert.Equal(["A: !CpuPlacement.IsSupported", "B: !File.Exists(\"/usr/bin/tshark\") && x > 0", "C: tool == null"],
+            CapabilityReturns(sample).ToArray());
+    }
+
+    [Fact]
+    public void NoTestReturnsEarlyWhenAToolOrCapabilityIsMissing()
+    {
+        // Such a test reports passed without having run; ToolFact with RequiresTool (or a fact that sets Skip) says why.
+        var found = TestSources().Where(f => Path.GetFileName(f) != nameof(TestToolListTests) + ".cs")
+            .SelectMany(f => CapabilityReturns(File.ReadAllText(f)).Select(r => $"{Path.GetFileName(f)}: {r}")).ToList();
+        Assert.True(found.Count == 0, string.Join("; ", found));
+    }
+
     [Fact]
     public void NoTestSkipsItselfByReturning()
     {

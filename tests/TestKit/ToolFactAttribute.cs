@@ -34,6 +34,15 @@ public sealed class TwoCpuFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A fact skipped, with the reason, where threads cannot be pinned to CPUs (other than Linux).</summary>
+public sealed class CpuPlacementFactAttribute : FactAttribute
+{
+    public CpuPlacementFactAttribute()
+    {
+        if (!Datapath.Forwarding.CpuPlacement.IsSupported) Skip = "needs Linux, where a thread is pinned with sched_setaffinity (CpuPlacement.IsSupported is false)";
+    }
+}
+
 public sealed class ToolFactDiscoverer(IMessageSink sink) : IXunitTestCaseDiscoverer
 {
     public IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions options, ITestMethod testMethod, IAttributeInfo factAttribute)

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -444,10 +445,10 @@ public class ActionOfp13Tests
         Assert.True(sink.Packets > 0);
     }
 
-    [Fact]
+    [ToolFact]
+    [RequiresTool("tshark")]
     public void TsharkFindsNothingWrongInTheOutputs()
     {
-        if (!File.Exists("/usr/bin/tshark") && !File.Exists("/usr/local/bin/tshark")) return;
         // Produce every golden output of this class (the order of xunit's tests is not known here).
         var t = new ActionOfp13Tests();
         t.SetIpv6SrcAndDstFixTheL4ChecksumOverThePseudoHeader("", 0);

@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Forwarding;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -37,10 +38,9 @@ public sealed class CpuPlacementTests
         Assert.Equal("", CpuPlacement.Format([]));
     }
 
-    [Fact]
+    [CpuPlacementFact]
     public void AThreadPinned_RunsOnItsCpuAlone_AndOthersKeepTheirs()
     {
-        if (!CpuPlacement.IsSupported) return;
         var before = CpuPlacement.Allowed();
         int cpu = before[^1];
         string error = "";

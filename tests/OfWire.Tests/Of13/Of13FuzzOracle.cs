@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections;
 using System.Reflection;
 using System.Runtime.InteropServices;
@@ -10,13 +11,17 @@ namespace Softswitch.OfWire.Tests.Of13;
 /// The OpenFlow 1.3 fuzz oracle, 1.0's (Of10/FuzzTests): an input is offered to every 1.3 decoder (each message a
 /// switch decodes, the multipart request bodies, match, actions, instructions and every reply body); none may throw,
 /// and where one succeeds its value re-encodes to a fixed point: decode(encode(decode(x))) == decode(x), and encoding
-/// that again gives the same bytes. A violation throws, naming the decoder. Also run by bench/reliability at scale
+/// that again gives the same bytes; where the switch refuses a message, the refusal is an error 1.3 defines and its
+/// error reply is built whole. A violation throws, naming the decoder. Also run by bench/reliability at scale
 /// (the bench links this file).
 /// </summary>
 public static class Of13FuzzOracle
 {
     /// <summary>Checks one input; returns how many decoders took it.</summary>
-    public static int Check(byte[] m)
+    public static int Check(byte[] m) => Check(m, out _);
+
+    /// <summary>Checks one input; returns how many decoders took it, and whether the switch refuses it as a message.</summary>
+    public static int Check(byte[] m, out bool refused)
     {
         int n = 0;
         n += Fixed("FLOW_MOD", m, b => { var f = new Ofp13FlowMod(); return (f.TryDecode(b, out _), f); }, f => f.Encode());
@@ -39,6 +44,7 @@ public static class Of13FuzzOracle
         n += Fixed("MULTIPART_REQUEST", m, b => (Ofp13Multipart.TryDecodeRequest(b, out uint x, out var t, out ushort f, out var body, out _),
                                                  (x, t, f, body.ToArray())),
                    v => Ofp13Requests.Multipart(v.x, v.t, v.f, v.Item4));
+        refused = Refusal(m);
         n += Fixed("match", m, b => { var l = new List<Ofp13Oxm>(); return (Ofp13Match.TryDecode(b, l, out _, out _), l); },
                    l => Write(w => Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(l))));
         n += Fixed("actions", m, b => { var l = new List<Ofp13Action>(); return (Ofp13Actions.TryDecode(b, l, out _), l); },
@@ -55,6 +61,53 @@ public static class Of13FuzzOracle
            + Entries<Ofp13GroupFeatures>(body) + Entries<Ofp13MeterStats>(body) + Entries<Ofp13MeterConfig>(body)
            + Entries<Ofp13MeterFeatures>(body) + Entries<Ofp13TableFeatures>(body) + Entries<Ofp13PortDesc>(body);
         return n;
+    }
+
+    // The highest code of each error type, OFPET_HELLO_FAILED (0) to OFPET_TABLE_FEATURES_FAILED (13) (OpenFlow 1.3.5 7.4.4).
+    private static readonly ushort[] s_maxCode = [1, 13, 15, 8, 11, 7, 14, 4, 2, 2, 2, 2, 11, 5];
+
+    /// <summary>
+    /// As 1.0's oracle: a message the switch receives and refuses names an error a request can earn (a 1.3 type other
+    /// than HELLO_FAILED, a code of that type), and the error reply to it is whole: ERROR under the request's xid, its
+    /// length true, the request's first 64 bytes as data.
+    /// </summary>
+    private static bool Refusal(byte[] m)
+    {
+        if (m.Length < 8) return false;
+        Ofp13Error e;
+        bool ok;
+        switch ((Ofp13Type)m[1])
+        {
+            case Ofp13Type.FlowMod: ok = new Ofp13FlowMod().TryDecode(m, out e); break;
+            case Ofp13Type.PacketOut: ok = new Ofp13PacketOut().TryDecode(m, out e); break;
+            case Ofp13Type.GroupMod: ok = Ofp13Messages.TryDecodeGroupMod(m, out _, out e); break;
+            case Ofp13Type.MeterMod: ok = Ofp13Messages.TryDecodeMeterMod(m, out _, out e); break;
+            case Ofp13Type.PortMod: ok = Ofp13Messages.TryDecodePortMod(m, out _, out _, out _, out _, out _, out e); break;
+            case Ofp13Type.TableMod: ok = Ofp13Messages.TryDecodeTableMod(m, out _, out _, out e); break;
+            case Ofp13Type.SetConfig: ok = Ofp13Messages.TryDecodeSetConfig(m, out _, out _, out e); break;
+            case Ofp13Type.RoleRequest: ok = Ofp13Messages.TryDecodeRoleRequest(m, out _, out _, out e); break;
+            case Ofp13Type.SetAsync: ok = Ofp13Messages.TryDecodeAsync(m, new uint[6], out e); break;
+            case Ofp13Type.QueueGetConfigRequest: ok = Ofp13Messages.TryDecodeQueueGetConfig(m, out _, out e); break;
+            case Ofp13Type.MultipartRequest:
+                ok = Ofp13Multipart.TryDecodeRequest(m, out _, out var type, out _, out var body, out e);
+                if (ok && type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate) ok = new Ofp13FlowStatsRequest().TryDecode(body, out e);
+                break;
+            default: return false;
+        }
+        if (ok) return false;
+        string what = $"{(Ofp13Type)m[1]} refused with type {(ushort)e.Type} code {e.Code}";
+        if ((ushort)e.Type is 0 or >= 14 || e.Code > s_maxCode[(ushort)e.Type])
+        {
+            throw new InvalidOperationException($"{what}: not an error a request earns");
+        }
+        byte[] reply = Ofp13Messages.Error(e, m);
+        int data = Math.Min(m.Length, 64);
+        if (reply.Length != 12 + data || reply[0] != 4 || reply[1] != 1 || BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) != reply.Length
+            || BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) != Xid(m) || !reply.AsSpan(12).SequenceEqual(m.AsSpan(0, data)))
+        {
+            throw new InvalidOperationException($"{what}: the error reply is not whole: {Convert.ToHexString(reply)}");
+        }
+        return true;
     }
 
     /// <summary>

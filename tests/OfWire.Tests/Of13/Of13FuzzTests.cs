@@ -61,13 +61,14 @@ public sealed class Of13FuzzTests
         // The reliability suite runs this at 10,000,000 messages (bench fuzz13); here a modest count, same seed scheme.
         var files = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Vectors", "of13"), "*.packet").Order().Select(File.ReadAllBytes).ToArray();
         var rng = new Random(1305);
-        int decoded = 0;
+        int decoded = 0, refused = 0;
         for (int i = 0; i < 50_000; i++)
         {
             var m = Of13FuzzOracle.Mutate(files[rng.Next(files.Length)], files[rng.Next(files.Length)], rng);
             try
             {
-                decoded += Of13FuzzOracle.Check(m);
+                decoded += Of13FuzzOracle.Check(m, out bool r);
+                refused += r ? 1 : 0;
             }
             catch (InvalidOperationException e)
             {
@@ -75,6 +76,7 @@ public sealed class Of13FuzzTests
             }
         }
         Assert.True(decoded > 10_000, $"only {decoded} decodes in 50,000 mutations: the fuzzer is not reaching the decoders");
+        Assert.True(refused > 5_000, $"only {refused} refusals in 50,000 mutations: the error replies are hardly checked");
     }
 
     [Fact]
