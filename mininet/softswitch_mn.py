@@ -291,7 +291,7 @@ class Softswitch(Switch):
         waited = now - self.waitStart
         if waited < self.hintAfter:
             return
-        hint = controllerHint(show or '', self.remoteControllers)
+        hint = controllerHint(show or '', self.remoteControllers, self.protocols)
         # While the first attempt is still under way (a connect that times out takes 5 s) there is no reason yet.
         if hint is None and waited < 3 * self.hintAfter:
             return
@@ -399,9 +399,22 @@ _CONTROLLER_LINE = re.compile(r'^controller (\S+): not connected, (?:\d+ failed 
                               re.M)
 
 
-def controllerHint(show, remote):
+def offeredVersions(protocols):
+    """The switch's --switch option and the OpenFlow versions it offers, in words: ('softswitch,protocols=OpenFlow13',
+    '1.3 only'); without protocols the switch offers 1.0 and 1.3."""
+    if not protocols:
+        return 'softswitch', '1.0 and 1.3'
+    names = [p.strip() for p in protocols.split(',') if p.strip()]
+    versions = [n[len('OpenFlow'):] for n in names if n.startswith('OpenFlow') and len(n) == len('OpenFlow') + 2]
+    words = ['%s.%s' % (v[0], v[1]) for v in versions]
+    said = words[0] + ' only' if len(words) == 1 else ' and '.join(words)
+    return 'softswitch,protocols=' + ','.join(names), said
+
+
+def controllerHint(show, remote, protocols=None):
     """What dp/show's controller lines say about controllers that are not connected, as one line; None when they
-    say nothing yet (the first attempt under way) or there are none. `remote`: the controllers are ones the user starts."""
+    say nothing yet (the first attempt under way) or there are none. `remote`: the controllers are ones the user starts;
+    `protocols`: the switch's (as --switch softswitch,protocols= takes them)."""
     parts, stages = [], set()
     for endpoint, stage, reason, pending in _CONTROLLER_LINE.findall(show):
         if pending:
@@ -416,8 +429,9 @@ def controllerHint(show, remote):
     if not parts:
         return None
     if 'no OpenFlow session' in stages:
-        advice = ('check the OpenFlow versions it speaks against the switch\'s (--switch softswitch,protocols=OpenFlow13 '
-                  'offers 1.3 only), or press Ctrl-C')
+        option, offered = offeredVersions(protocols)
+        advice = ('check the OpenFlow versions it speaks against the switch\'s (--switch %s offers %s), or press Ctrl-C'
+                  % (option, offered))
     elif remote:
         advice = 'start it first (see README: "A remote controller is one you start first"), or press Ctrl-C'
     else:

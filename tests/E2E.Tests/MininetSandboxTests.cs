@@ -187,7 +187,7 @@ public sealed class MininetSandboxTests
 
     /// <summary>
     /// A controller that accepts the connection but shares no OpenFlow version with the switch (ovs-testcontroller
-    /// -O OpenFlow10, the switch protocols=OpenFlow13): the line says so, with the versions, not that nothing listens.
+    /// -O OpenFlow13, the switch protocols=OpenFlow10): the line says so, with the versions, not that nothing listens.
     /// </summary>
     [E2EFact]
     [RequiresTool("ovs-testcontroller")]
@@ -196,9 +196,9 @@ public sealed class MininetSandboxTests
         var run = Hint("VERSION", 6699);
         string hint = HintLine(run);
         Assert.StartsWith("*** s1: the controller at tcp:127.0.0.1:6699 accepts connections, but no OpenFlow session is agreed (", hint);
-        Assert.Contains("OpenFlow 1.0", hint);
+        Assert.Contains("OpenFlow 1.3", hint);
         Assert.Contains("HELLO_FAILED", hint);
-        Assert.EndsWith("; check the OpenFlow versions it speaks against the switch's (--switch softswitch,protocols=OpenFlow13 offers 1.3 only), " +
+        Assert.EndsWith("; check the OpenFlow versions it speaks against the switch's (--switch softswitch,protocols=OpenFlow10 offers 1.0 only), " +
                         "or press Ctrl-C", hint);
         Assert.True(run.Output.Contains("MN EXIT 130"), run.Output);
         AssertNoCleanup(run);

@@ -5,8 +5,10 @@
 #   NONE     nothing listens on PORT; then Ctrl-C (SIGINT to `mn`, by pid) and `mn` must exit.
 #   LATE     nothing listens until the line appears; then ovs-testcontroller listens on PORT and `mn` must finish its
 #            pingall by itself (up to 90 s).
-#   VERSION  ovs-testcontroller on PORT speaks OpenFlow 1.0 only, the switch 1.3 only (protocols=OpenFlow13); then
-#            Ctrl-C.
+#   VERSION  ovs-testcontroller on PORT speaks OpenFlow 1.3 only, the switch 1.0 only (protocols=OpenFlow10); then
+#            Ctrl-C. (Not the other way round: Mininet's check of a remote controller, `echo A | telnet -e A`, reads
+#            the controller's HELLO when it comes first, and takes a 1.0 HELLO's first byte, 0x01, for the start of
+#            its PID marker, then waits for the rest forever.)
 # Prints HINT AFTER N MS (from `mn`'s "Waiting for switches to connect"), MN EXIT STATUS, `mn`'s output, RESULT done.
 class=$1
 port=$2
@@ -14,8 +16,8 @@ mode=$3
 switch=softswitch
 mkdir -p /run/openvswitch
 if [ "$mode" = VERSION ]; then
-  switch=softswitch,protocols=OpenFlow13
-  ovs-testcontroller -O OpenFlow10 --detach --pidfile=/tmp/c1.pid --log-file=/tmp/c1.log "ptcp:$port" || exit 2
+  switch=softswitch,protocols=OpenFlow10
+  ovs-testcontroller -O OpenFlow13 --detach --pidfile=/tmp/c1.pid --log-file=/tmp/c1.log "ptcp:$port" || exit 2
 fi
 : >/tmp/mn-output.txt
 # A command started with & here ignores SIGINT (no job control): `mn` gets it back, as from a terminal.
