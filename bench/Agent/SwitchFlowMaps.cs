@@ -7,9 +7,10 @@ using Softswitch.Ports.Linux;
 namespace Softswitch.Bench.Agent;
 
 /// <summary>
-/// A running switch's XDP flow map and its per-CPU counters, opened from outside the switch: the program attached to
-/// an interface (its id from <c>ip -j -d link show</c>), then the maps that program uses, by name (<c>ssw_flows</c>,
-/// <c>ssw_flow_cnt</c>, as <see cref="XdpFlowMaps"/> names them). Read-only use: lookups, never writes. Needs root.
+/// A running switch's XDP flow table and its per-CPU counters, opened from outside the switch: the program attached to
+/// an interface (its id from <c>ip -j -d link show</c>), then the maps that program uses, by name (the table's
+/// <c>ssw_flow_bkt</c> and <c>ssw_flow_ent</c>, <c>ssw_flow_cnt</c>, as <see cref="XdpFlowMaps"/> names them), the
+/// table looked up as the program does (<see cref="XdpFlowTable.BucketOf"/>). Read-only use: lookups, never writes. Needs root.
 /// <see cref="Slot"/> may be called from several threads; <see cref="Packets"/> from one.
 /// </summary>
 public sealed unsafe class SwitchFlowMaps : IDisposable
@@ -18,11 +19,14 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
     private const int AttrSize = 128, InfoSize = 256, MaxMaps = 32;
     private readonly int _cpus;
     private readonly byte[] _counters;
-    private int _flowsFd, _countersFd;
+    private readonly int _bucketBits;
+    private int _bucketsFd, _entriesFd, _countersFd;
 
-    private SwitchFlowMaps(int flowsFd, int countersFd)
+    private SwitchFlowMaps(int bucketsFd, int bucketCount, int entriesFd, int countersFd)
     {
-        _flowsFd = flowsFd;
+        _bucketsFd = bucketsFd;
+        _bucketBits = System.Numerics.BitOperations.Log2((uint)bucketCount);
+        _entriesFd = entriesFd;
         _countersFd = countersFd;
         _cpus = Bpf.PossibleCpus();
         _counters = new byte[_cpus * XdpFlowProgram.CounterSize];
@@ -33,7 +37,7 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
     {
         int progId = XdpProgramId(IpLinkJson(dev)) ?? throw new IOException($"no XDP program on {dev}");
         int prog = Check(GetFdById(BPF_PROG_GET_FD_BY_ID, progId), $"opening program {progId}");
-        int flows = -1, counters = -1;
+        int buckets = -1, entries = -1, counters = -1, bucketCount = 0;
         try
         {
             uint* ids = stackalloc uint[MaxMaps];
@@ -49,16 +53,19 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
                 if (fd < 0) continue;
                 new Span<byte>(info, InfoSize).Clear();
                 string name = GetInfo(fd, info, InfoSize) == 0 ? CString(info + 24, 16) : "";   // bpf_map_info.name
-                if (name == "ssw_flows" && flows < 0) flows = fd;
+                if (name == "ssw_flow_bkt" && buckets < 0) (buckets, bucketCount) = (fd, (int)*(uint*)(info + 16));   // .max_entries
+                else if (name == "ssw_flow_ent" && entries < 0) entries = fd;
                 else if (name == "ssw_flow_cnt" && counters < 0) counters = fd;
                 else LibC.close(fd);
             }
-            if (flows < 0 || counters < 0) throw new IOException($"the program on {dev} is not a flow program (no ssw_flows and ssw_flow_cnt maps)");
-            return new SwitchFlowMaps(flows, counters);
+            if (buckets < 0 || entries < 0 || counters < 0)
+                throw new IOException($"the program on {dev} is not a flow program (no ssw_flow_bkt, ssw_flow_ent and ssw_flow_cnt maps)");
+            return new SwitchFlowMaps(buckets, bucketCount, entries, counters);
         }
         catch
         {
-            if (flows >= 0) LibC.close(flows);
+            if (buckets >= 0) LibC.close(buckets);
+            if (entries >= 0) LibC.close(entries);
             if (counters >= 0) LibC.close(counters);
             throw;
         }
@@ -71,8 +78,19 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
     /// <summary>The counter slot of the flow under <paramref name="key"/> (<see cref="XdpFlowProgram.KeySize"/> bytes, as the program builds it), or null when the map does not hold it.</summary>
     public uint? Slot(ReadOnlySpan<byte> key)
     {
-        Span<byte> value = stackalloc byte[XdpFlowProgram.ValueSize];
-        return Bpf.LookupElem(_flowsFd, key, value) == 0 ? BinaryPrimitives.ReadUInt32LittleEndian(value[40..]) : null;
+        Span<byte> k = stackalloc byte[4];
+        Span<byte> ways = stackalloc byte[XdpFlowTable.BucketSize];
+        Span<byte> entry = stackalloc byte[XdpFlowTable.EntrySize];
+        BinaryPrimitives.WriteUInt32LittleEndian(k, XdpFlowTable.BucketOf(key, _bucketBits));
+        if (Bpf.LookupElem(_bucketsFd, k, ways) != 0) return null;
+        for (int w = 0; w < XdpFlowTable.Ways; w++)
+        {
+            ways.Slice(4 * w, 4).CopyTo(k);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(k) == 0 || Bpf.LookupElem(_entriesFd, k, entry) != 0) continue;
+            if (entry[..XdpFlowProgram.KeySize].SequenceEqual(key[..XdpFlowProgram.KeySize]))
+                return BinaryPrimitives.ReadUInt32LittleEndian(entry[(XdpFlowTable.RecordOffset + 40)..]);
+        }
+        return null;
     }
 
     /// <summary>The frames counted in <paramref name="slot"/>, summed over the CPUs.</summary>
@@ -148,7 +166,8 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
 
     public void Dispose()
     {
-        if (_flowsFd >= 0) { LibC.close(_flowsFd); _flowsFd = -1; }
+        if (_bucketsFd >= 0) { LibC.close(_bucketsFd); _bucketsFd = -1; }
+        if (_entriesFd >= 0) { LibC.close(_entriesFd); _entriesFd = -1; }
         if (_countersFd >= 0) { LibC.close(_countersFd); _countersFd = -1; }
     }
 }

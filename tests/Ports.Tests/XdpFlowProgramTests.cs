@@ -158,7 +158,7 @@ public sealed class XdpFlowProgramTests(ITestOutputHelper output)
         int xsk = Bpf.CreateXskMap(1);
         try
         {
-            var insns = XdpFlowProgram.Build(xsk, maps.FlowsFd, maps.Ipv6FlowsFd, maps.CountersFd, maps.DevMapFd);
+            var insns = XdpFlowProgram.Build(xsk, maps);
             int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log, logLevel: 4);
             output.WriteLine($"{insns.Length} instructions; verifier: {log}");
             Assert.True(fd >= 0, log);

@@ -400,7 +400,7 @@ public sealed unsafe class AfXdpPort : IPort
             _flowProgFd = -1;
             return;
         }
-        var insns = XdpFlowProgram.Build(_mapFd, maps.FlowsFd, maps.Ipv6FlowsFd, maps.CountersFd, maps.DevMapFd);
+        var insns = XdpFlowProgram.Build(_mapFd, maps);
         int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log, frags: MultiBuffer);
         if (fd < 0)
         {

@@ -21,6 +21,9 @@ internal static unsafe class Bpf
     private const int BPF_MAP_DELETE_ELEM = 3;
     private const int BPF_LINK_UPDATE = 29;
     public const uint BPF_MAP_TYPE_HASH = 1;
+    public const uint BPF_MAP_TYPE_ARRAY = 2;
+    /// <summary>map_flags: an ARRAY whose values user space can mmap (5.5).</summary>
+    public const uint BPF_F_MMAPABLE = 1 << 10;
     public const uint BPF_MAP_TYPE_PERCPU_ARRAY = 6;
     public const uint BPF_MAP_TYPE_DEVMAP_HASH = 25;
     public const int BPF_FUNC_map_lookup_elem = 1;
@@ -146,7 +149,7 @@ internal static unsafe class Bpf
     }
 
     /// <summary>Creates a map of <paramref name="type"/>; returns the fd or -errno.</summary>
-    public static int CreateMap(uint type, int keySize, int valueSize, int maxEntries, string name)
+    public static int CreateMap(uint type, int keySize, int valueSize, int maxEntries, string name, uint flags = 0)
     {
         byte* a = stackalloc byte[AttrSize];
         new Span<byte>(a, AttrSize).Clear();
@@ -154,6 +157,7 @@ internal static unsafe class Bpf
         *(uint*)(a + 4) = (uint)keySize;
         *(uint*)(a + 8) = (uint)valueSize;
         *(uint*)(a + 12) = (uint)maxEntries;
+        *(uint*)(a + 16) = flags;            // map_flags
         WriteName(a + 28, name);
         return Sys(BPF_MAP_CREATE, a);
     }

@@ -21,7 +21,7 @@ internal sealed class BpfAsm
 {
     private const byte Ld = 0x00, Ldx = 0x01, St = 0x02, Stx = 0x03, Alu = 0x04, Jmp = 0x05, Alu64 = 0x07;
     private const byte Mem = 0x60, Imm = 0x00, K = 0x00, X = 0x08;
-    private const byte OpAdd = 0x00, OpSub = 0x10, OpOr = 0x40, OpAnd = 0x50, OpLsh = 0x60, OpRsh = 0x70, OpXor = 0xa0, OpMov = 0xb0, OpEnd = 0xd0;
+    private const byte OpAdd = 0x00, OpSub = 0x10, OpMul = 0x20, OpOr = 0x40, OpAnd = 0x50, OpLsh = 0x60, OpRsh = 0x70, OpXor = 0xa0, OpMov = 0xb0, OpEnd = 0xd0;
 
     private readonly List<ulong> _insns = [];
     private readonly Dictionary<string, int> _labels = [];
@@ -52,6 +52,8 @@ internal sealed class BpfAsm
     public BpfAsm Or(Reg dst, int imm) => Emit(Alu64 | OpOr | K, dst, 0, 0, imm);
     public BpfAsm Or(Reg dst, Reg src) => Emit(Alu64 | OpOr | X, dst, src, 0, 0);
     public BpfAsm Xor(Reg dst, int imm) => Emit(Alu64 | OpXor | K, dst, 0, 0, imm);
+    public BpfAsm Xor(Reg dst, Reg src) => Emit(Alu64 | OpXor | X, dst, src, 0, 0);
+    public BpfAsm Mul(Reg dst, Reg src) => Emit(Alu64 | OpMul | X, dst, src, 0, 0);
     public BpfAsm Lsh(Reg dst, int imm) => Emit(Alu64 | OpLsh | K, dst, 0, 0, imm);
     public BpfAsm Rsh(Reg dst, int imm) => Emit(Alu64 | OpRsh | K, dst, 0, 0, imm);
 
@@ -75,6 +77,13 @@ internal sealed class BpfAsm
     {
         Emit(Ld | Imm | (byte)Size.DW, dst, (Reg)1 /* BPF_PSEUDO_MAP_FD */, 0, fd);
         return Emit(0, 0, 0, 0, 0);
+    }
+
+    /// <summary>dst = <paramref name="value"/> (a 64-bit load, two slots).</summary>
+    public BpfAsm LoadImm64(Reg dst, ulong value)
+    {
+        Emit(Ld | Imm | (byte)Size.DW, dst, 0, 0, (int)(uint)value);
+        return Emit(0, 0, 0, 0, (int)(uint)(value >> 32));
     }
 
     public BpfAsm Call(int helper) => Emit(Jmp | 0x80, 0, 0, 0, helper);

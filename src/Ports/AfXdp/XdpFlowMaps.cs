@@ -80,10 +80,10 @@ internal readonly record struct XdpFlowAction(uint Flags, int OutIfIndex, ulong 
 }
 
 /// <summary>
-/// The maps the flow programs of one switch share: the flows (hash: key → action record; the flows keyed by IPv6
-/// addresses in a second hash, so the common key stays short), their counters (a per-CPU
-/// array: slot → packets, bytes) and the output ports (a DEVMAP_HASH: ifindex → ifindex). Each port's program adds its
-/// own XSKMAP (<see cref="AfXdpPort.UseFlowProgram"/>).
+/// The maps the flow programs of one switch share: the flows (<see cref="XdpFlowTable"/>, an exact-match table the
+/// program looks up inline: key → action record; the flows keyed by IPv6 addresses in a BPF hash map, looked up
+/// second), their counters (a per-CPU array: slot → packets, bytes) and the output ports (a DEVMAP_HASH: ifindex →
+/// ifindex). Each port's program adds its own XSKMAP (<see cref="AfXdpPort.UseFlowProgram"/>).
 /// </summary>
 /// <remarks>Not thread safe (the offload target's caller serialises calls). Closing the fds frees the maps once no program holds them.</remarks>
 public sealed unsafe class XdpFlowMaps : IDisposable
@@ -100,7 +100,7 @@ public sealed unsafe class XdpFlowMaps : IDisposable
         _counters = new byte[_cpus * XdpFlowProgram.CounterSize];
         try
         {
-            FlowsFd = Check(Bpf.CreateMap(Bpf.BPF_MAP_TYPE_HASH, XdpFlowProgram.KeySize, XdpFlowProgram.ValueSize, capacity, "ssw_flows"), "the flow map");
+            Table = new XdpFlowTable(capacity);
             Ipv6FlowsFd = Check(Bpf.CreateMap(Bpf.BPF_MAP_TYPE_HASH, XdpFlowProgram.Ipv6KeySize, XdpFlowProgram.ValueSize, capacity, "ssw_flows6"),
                                 "the IPv6 flow map");
             CountersFd = Check(Bpf.CreateMap(Bpf.BPF_MAP_TYPE_PERCPU_ARRAY, 4, XdpFlowProgram.CounterSize, capacity, "ssw_flow_cnt"), "the flow counters");
@@ -114,7 +114,9 @@ public sealed unsafe class XdpFlowMaps : IDisposable
     }
 
     public int Capacity { get; }
-    internal int FlowsFd { get; private set; } = -1;
+
+    /// <summary>The exact-match table of the flows without IPv6 addresses in their key.</summary>
+    internal XdpFlowTable Table { get; } = null!;
     internal int Ipv6FlowsFd { get; private set; } = -1;
     internal int CountersFd { get; private set; } = -1;
     internal int DevMapFd { get; private set; } = -1;
@@ -129,15 +131,26 @@ public sealed unsafe class XdpFlowMaps : IDisposable
         if (rc < 0) throw new IOException($"adding ifindex {ifindex} to the port map failed: {LibC.StrError(-rc)}");
     }
 
-    /// <summary>Writes (adds or replaces) a flow.</summary>
-    internal void Put(in XdpFlowKey key, in XdpFlowAction action)
+    /// <summary>Whether <see cref="Put"/> of <paramref name="key"/> finds room (a key of the table: a free way in its bucket, or its own).</summary>
+    internal bool HasRoom(in XdpFlowKey key)
+    {
+        if (key.Ipv6Addresses is not null) return true;
+        Span<byte> k = stackalloc byte[XdpFlowProgram.KeySize];
+        key.Write(k);
+        return Table.HasRoom(k);
+    }
+
+    /// <summary>Writes (adds or replaces) a flow; false when the table has no room for its key (<see cref="HasRoom"/>).</summary>
+    internal bool Put(in XdpFlowKey key, in XdpFlowAction action)
     {
         Span<byte> k = stackalloc byte[key.Size];
         Span<byte> v = stackalloc byte[XdpFlowProgram.ValueSize];
         key.Write(k);
         action.Write(v);
-        int rc = Bpf.UpdateElem(MapOf(key), k, v);
-        if (rc < 0) throw new IOException($"writing a flow to the flow map failed: {LibC.StrError(-rc)}");
+        if (key.Ipv6Addresses is null) return Table.Put(k, v);
+        int rc = Bpf.UpdateElem(Ipv6FlowsFd, k, v);
+        if (rc < 0) throw new IOException($"writing a flow to the IPv6 flow map failed: {LibC.StrError(-rc)}");
+        return true;
     }
 
     /// <summary>Removes a flow; true when it was there.</summary>
@@ -145,12 +158,11 @@ public sealed unsafe class XdpFlowMaps : IDisposable
     {
         Span<byte> k = stackalloc byte[key.Size];
         key.Write(k);
-        int rc = Bpf.DeleteElem(MapOf(key), k);
-        if (rc < 0 && rc != -LibC.ENOENT) throw new IOException($"deleting a flow from the flow map failed: {LibC.StrError(-rc)}");
+        if (key.Ipv6Addresses is null) return Table.Delete(k);
+        int rc = Bpf.DeleteElem(Ipv6FlowsFd, k);
+        if (rc < 0 && rc != -LibC.ENOENT) throw new IOException($"deleting a flow from the IPv6 flow map failed: {LibC.StrError(-rc)}");
         return rc == 0;
     }
-
-    private int MapOf(in XdpFlowKey key) => key.Ipv6Addresses is null ? FlowsFd : Ipv6FlowsFd;
 
     /// <summary>The packets and bytes counted in <paramref name="slot"/>, summed over the CPUs.</summary>
     public (long Packets, long Bytes) ReadCounters(uint slot)
@@ -178,7 +190,7 @@ public sealed unsafe class XdpFlowMaps : IDisposable
 
     public void Dispose()
     {
-        if (FlowsFd >= 0) { LibC.close(FlowsFd); FlowsFd = -1; }
+        Table?.Dispose();
         if (Ipv6FlowsFd >= 0) { LibC.close(Ipv6FlowsFd); Ipv6FlowsFd = -1; }
         if (CountersFd >= 0) { LibC.close(CountersFd); CountersFd = -1; }
         if (DevMapFd >= 0) { LibC.close(DevMapFd); DevMapFd = -1; }

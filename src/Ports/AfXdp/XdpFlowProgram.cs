@@ -11,7 +11,7 @@ namespace Softswitch.Ports.AfXdp;
 /// <see cref="XdpFlowKey"/>'s, the action record <see cref="XdpFlowAction"/>'s.
 /// Registers: R6 the context, R7/R8 the frame's start and end, R9 the IPv4 header (then the action record, or the
 /// output ifindex when there is nothing to rewrite).
-/// Stack: key at fp-64, action record pointer at fp-72.
+/// Stack: key at fp-64, action record pointer at fp-72, the key's bucket (its ways) at fp-24.
 /// Design: docs/xdp-offload.md, "The flow program".
 /// </remarks>
 internal static class XdpFlowProgram
@@ -27,11 +27,12 @@ internal static class XdpFlowProgram
     public const uint SetIpv6Src = 8192, SetIpv6Dst = 16384;
     private const uint L3Flags = SetNwSrc | SetNwDst | SetTos | SetTtl | SetTpSrc | SetTpDst | SetIpv6Src | SetIpv6Dst;
 
-    private const short Key = -64, Record = -72;
+    private const short Key = -64, Record = -72, Bucket = -24;
 
     /// <summary>The program's instructions for maps of these file descriptors.</summary>
-    public static ulong[] Build(int xskMapFd, int flowsFd, int ipv6FlowsFd, int countersFd, int devMapFd)
+    public static ulong[] Build(int xskMapFd, XdpFlowMaps maps)
     {
+        var (ipv6FlowsFd, countersFd, devMapFd) = (maps.Ipv6FlowsFd, maps.CountersFd, maps.DevMapFd);
         var a = new BpfAsm();
         a.Mov(Reg.R6, Reg.R1)
          .Load(Size.W, Reg.R7, Reg.R6, 0)                 // data
@@ -112,9 +113,9 @@ internal static class XdpFlowProgram
         a.Load(Size.W, Reg.R3, Reg.R9, 40).Store(Size.W, Reg.Fp, Key + 24, Reg.R3);
 
         // Lookup (for IPv6, without the addresses first, then with them in the IPv6 map); count.
-        a.Label("lookup")
-         .LoadMap(Reg.R1, flowsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Key).Call(Bpf.BPF_FUNC_map_lookup_elem)
-         .If(Reg.R0, Cond.Ne, 0, "hit")
+        a.Label("lookup");
+        TableLookup(a, maps.Table, "hit", "table.miss");
+        a.Label("table.miss")
          .Load(Size.H, Reg.R2, Reg.Fp, Key + 6).If(Reg.R2, Cond.Ne, 0xdd86, "miss");
         Bound(a, Reg.R9, 40, "miss");
         for (short off = 0; off < 32; off += 4) a.Load(Size.W, Reg.R2, Reg.R9, (short)(8 + off)).Store(Size.W, Reg.Fp, (short)(Key + 28 + off), Reg.R2);
@@ -246,6 +247,38 @@ internal static class XdpFlowProgram
          .Load(Size.W, Reg.R2, Reg.R6, 16)                  // rx_queue_index
          .LoadMap(Reg.R1, xskMapFd).Mov(Reg.R3, Bpf.XDP_PASS).Call(Bpf.BPF_FUNC_redirect_map).Exit();
         return a.Assemble();
+    }
+
+    /// <summary>
+    /// Looks the key up in <paramref name="table"/> (<see cref="XdpFlowTable"/>): its bucket by the table's hash, copied
+    /// to the stack; then each way's entry, compared with the key. Goes to <paramref name="hit"/> with R0 at the entry's
+    /// action record, else to <paramref name="miss"/>. ARRAY lookups are inlined by the verifier (no helper call).
+    /// </summary>
+    private static void TableLookup(BpfAsm a, XdpFlowTable table, string hit, string miss)
+    {
+        a.LoadImm64(Reg.R3, XdpFlowTable.HashMultiplier)
+         .Load(Size.DW, Reg.R1, Reg.Fp, Key).Mul(Reg.R1, Reg.R3);
+        for (short off = 8; off < 32; off += 8) a.Load(Size.DW, Reg.R2, Reg.Fp, (short)(Key + off)).Xor(Reg.R1, Reg.R2).Mul(Reg.R1, Reg.R3);
+        a.Load(Size.W, Reg.R2, Reg.Fp, Key + 32).Xor(Reg.R1, Reg.R2)
+         .Mov(Reg.R2, Reg.R1).Rsh(Reg.R2, 32).Xor(Reg.R1, Reg.R2).Mul(Reg.R1, Reg.R3).Rsh(Reg.R1, 64 - table.BucketBits)
+         .Store(Size.W, Reg.Fp, Bucket, Reg.R1)
+         .LoadMap(Reg.R1, table.BucketsFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, Bucket).Call(Bpf.BPF_FUNC_map_lookup_elem)
+         .If(Reg.R0, Cond.Eq, 0, miss)
+         .Load(Size.DW, Reg.R1, Reg.R0, 0).Store(Size.DW, Reg.Fp, Bucket, Reg.R1)
+         .Load(Size.DW, Reg.R1, Reg.R0, 8).Store(Size.DW, Reg.Fp, Bucket + 8, Reg.R1);
+        for (int w = 0; w < XdpFlowTable.Ways; w++)
+        {
+            string next = w + 1 < XdpFlowTable.Ways ? $"way{w + 1}" : miss;
+            short way = (short)(Bucket + (4 * w));
+            if (w > 0) a.Label($"way{w}");
+            a.Load(Size.W, Reg.R1, Reg.Fp, way).If(Reg.R1, Cond.Eq, 0, next)
+             .LoadMap(Reg.R1, table.EntriesFd).Mov(Reg.R2, Reg.Fp).Add(Reg.R2, way).Call(Bpf.BPF_FUNC_map_lookup_elem)
+             .If(Reg.R0, Cond.Eq, 0, next);
+            for (short off = 0; off < 32; off += 8)
+                a.Load(Size.DW, Reg.R1, Reg.R0, off).Load(Size.DW, Reg.R2, Reg.Fp, (short)(Key + off)).If(Reg.R1, Cond.Ne, Reg.R2, next);
+            a.Load(Size.W, Reg.R1, Reg.R0, 32).Load(Size.W, Reg.R2, Reg.Fp, Key + 32).If(Reg.R1, Cond.Ne, Reg.R2, next)
+             .Add(Reg.R0, XdpFlowTable.RecordOffset).Goto(hit);
+        }
     }
 
     /// <summary>Counts the frame in the counter slot of the record in R0 (its key: the record's word at 40), then goes on at <paramref name="done"/>.</summary>

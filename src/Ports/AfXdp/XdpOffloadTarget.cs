@@ -20,8 +20,10 @@ public static class XdpReasons
     public static readonly OffloadReason Queue = OffloadReason.Define("queue", "an output through a queue");
     public static readonly OffloadReason Tunnel = OffloadReason.Define("tunnel", "a tunnel action");
     public static readonly OffloadReason ActionAfterOutput = OffloadReason.Define("action-after-output", "an action after the output");
+    public static readonly OffloadReason BucketFull = OffloadReason.Define("bucket-full",
+        "the flow's bucket in the XDP flow table has no free way (retried when one is freed)", retryable: true);
 
-    public static IReadOnlyList<OffloadReason> All { get; } = [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput];
+    public static IReadOnlyList<OffloadReason> All { get; } = [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput, BucketFull];
 }
 
 /// <summary>
@@ -85,8 +87,9 @@ public sealed class XdpOffloadTarget : IOffloadTarget
 
     public OffloadResult Check(FlowEntry entry)
     {
-        if (Compile(entry, 0, out _, out _) is { } refused) return refused;
-        return _freeSlots.Count + _retired.Count == 0 ? Full() : new OffloadResult(true, OffloadReason.None, default, 1, 0);
+        if (Compile(entry, 0, out var key, out _) is { } refused) return refused;
+        if (_freeSlots.Count + _retired.Count == 0) return Full();
+        return _maps.HasRoom(key) ? new OffloadResult(true, OffloadReason.None, default, 1, 0) : BucketFull();
     }
 
     public OffloadResult TryInstall(FlowEntry entry)
@@ -96,12 +99,13 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         if (_freeSlots.Count == 0) return Compile(entry, 0, out _, out _) ?? Full();
         uint slot = _freeSlots.Peek();
         if (Compile(entry, slot, out var key, out var action) is { } refused) return refused;
+        if (!_maps.HasRoom(key)) return BucketFull();
         var route = Route(entry, action);
         _freeSlots.Pop();
         try
         {
             _maps.ClearCounters(slot);
-            _maps.Put(key, action);
+            if (!_maps.Put(key, action)) throw new InvalidOperationException("the table refused a key it had room for");
         }
         catch
         {
@@ -120,7 +124,7 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         // What the old actions sent goes to the old output port.
         var (p, b) = _maps.ReadCounters(i.Slot);
         CountPorts(i, p, b);
-        _maps.Put(key, action);
+        if (!_maps.Put(key, action)) throw new InvalidOperationException("a placed flow's key lost its way in the table");
         _writes++;
         (i.InPort, i.OutPort, i.TxSizeChange) = Route(entry, action);
         return new OffloadResult(true, OffloadReason.None, default, 1, 1);
@@ -146,12 +150,15 @@ public sealed class XdpOffloadTarget : IOffloadTarget
 
     /// <summary>
     /// Once every program run that could have found a removed flow has ended (an RCU grace period: XDP programs run
-    /// inside RCU read-side sections), reads the removed flows' slots a last time and frees them.
+    /// inside RCU read-side sections), reads the removed flows' slots a last time and frees them, and with them the
+    /// table entries retired before the wait.
     /// </summary>
     private void Reap()
     {
         if (_retired.Count == 0) return;
+        int entries = _maps.Table.RetiredCount;
         Bpf.WaitForProgramsInFlight();
+        _maps.Table.Reclaim(entries);
         foreach (var (e, i) in _retired)
         {
             var c = Take(i);
@@ -203,6 +210,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     }
 
     private OffloadResult Full() => OffloadResult.Refused(OffloadReason.TableFull, $"{_maps.Capacity} flows");
+
+    private static OffloadResult BucketFull() => OffloadResult.Refused(XdpReasons.BucketFull, $"{XdpFlowTable.Ways} ways");
 
     /// <summary>The key and action record of <paramref name="e"/>, or why the program cannot run it.</summary>
     private OffloadResult? Compile(FlowEntry e, uint slot, out XdpFlowKey key, out XdpFlowAction action)
