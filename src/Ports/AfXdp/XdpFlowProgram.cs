@@ -1,7 +1,8 @@
 namespace Softswitch.Ports.AfXdp;
 
 /// <summary>
-/// The flow program: an XDP program that parses a frame into a fixed key, looks it up in a hash map of flows, and on a
+/// The flow program: an XDP program that parses a frame into a fixed key, looks it up in the exact-match table of flows
+/// (<see cref="XdpFlowTable"/>, inline: no helper call; IPv6 flows keyed by both addresses in a hash map), and on a
 /// hit counts the frame and applies the flow's action record in the kernel; on a miss it redirects the frame to the
 /// port's AF_XDP socket, as the plain redirect program (<see cref="Bpf.LoadRedirectProgram"/>) does.
 /// </summary>
@@ -16,7 +17,7 @@ namespace Softswitch.Ports.AfXdp;
 /// </remarks>
 internal static class XdpFlowProgram
 {
-    /// <summary>The key of the flow map (IPv4 addresses), and of the map of IPv6 flows with both addresses.</summary>
+    /// <summary>The key of the flow table (IPv4 addresses), and of the map of IPv6 flows with both addresses.</summary>
     public const int KeySize = 36, Ipv6KeySize = 60;
 
     public const int ValueSize = 80, CounterSize = 16;

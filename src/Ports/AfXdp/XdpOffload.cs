@@ -5,14 +5,14 @@ using Softswitch.Ports.Linux;
 namespace Softswitch.Ports.AfXdp;
 
 /// <summary>
-/// Puts the XDP flow program on every AF_XDP port of a <see cref="SwitchDatapath"/> and keeps its flow map in step with
+/// Puts the XDP flow program on every AF_XDP port of a <see cref="SwitchDatapath"/> and keeps its flow table in step with
 /// the flow table (an <see cref="XdpOffloadTarget"/> under an <see cref="OffloadManager"/>).
 /// </summary>
 /// <remarks>
 /// <code>
 ///   wire ─► veth/NIC ─► XDP flow program ─┬─ hit ──► rewrite ─► DEVMAP redirect / XDP_TX / drop   (never seen by software)
 ///                                          └─ miss ─► XSKMAP ─► AF_XDP socket ─► SwitchDatapath (as without offload)
-///   FlowTable ─(observer: queue)─► OffloadManager (dp-offload thread) ─► XdpOffloadTarget ─(bpf(2))─► flow map
+///   FlowTable ─(observer: queue)─► OffloadManager (dp-offload thread) ─► XdpOffloadTarget ─(mmap stores)─► flow table
 /// </code>
 /// The ports stay the datapath's (added by the host as usual); the program is swapped into each port's BPF link, so it
 /// goes with the port's file descriptors (on exit and on a crash). Each maintenance step reads the per-flow counters
