@@ -88,6 +88,7 @@ public sealed partial class SwitchDatapath
             {
                 if (prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
                 prevBusyStart = lastWork = start;
+                waiter.NoteWork();
                 continue;
             }
             prevBusyStart = 0;

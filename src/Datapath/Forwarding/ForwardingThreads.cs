@@ -183,6 +183,7 @@ public sealed class ForwardingThreads : IDisposable
             if (got > 0)
             {
                 prevBusyStart = lastWork = start;
+                waiter.NoteWork();
                 Interlocked.Increment(ref _roundSeq[idx]);
                 continue;
             }

@@ -21,6 +21,12 @@ public static class PortWait
 /// are level-triggered, so a frame that arrived after the last poll and before epoll_wait makes the wait return at
 /// once: there is no lost wake-up as long as each port's <see cref="IPort.PrepareWait"/> arms its signal before
 /// re-checking for work (in-memory ports) or its fd is readable while frames wait (sockets).
+/// The ports' descriptors are in the set only around sleeps: added when the thread is about to block, taken out
+/// again once it has been busy for <see cref="DisarmAfterBusyRounds"/> rounds (<see cref="NoteWork"/>). A socket with
+/// an epoll entry on its wait queue runs the entry's callback, under the queue's lock with interrupts off, on every
+/// wake-up the kernel gives it: every transmitted frame's completion (sock_wfree) and every receive batch. That was
+/// 7% of a busy AF_XDP forwarding thread; a spinning thread needs none of it. Adding a descriptor polls it, so a frame
+/// that came while it was out of the set still ends the wait at once.
 /// <see cref="Wake"/> writes the eventfd from any thread; the owner drains it after each wait.
 /// Without epoll (a non-Linux host) the waiter degrades to a timed nap, so the switch still runs.
 /// Thread safety: everything but <see cref="Wake"/> belongs to the owning forwarding thread.
@@ -32,6 +38,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
 
     private const int EPOLL_CLOEXEC = 0x80000;
     private const int EPOLL_CTL_ADD = 1;
+    private const int EPOLL_CTL_DEL = 2;
     private const uint EPOLLIN = 0x1;
     private const int EFD_CLOEXEC = 0x80000;
     private const int EFD_NONBLOCK = 0x800;
@@ -40,7 +47,14 @@ public sealed unsafe partial class PortWaiter : IDisposable
     private int _efd = -1;
     private RxQueue[]? _ports;
     private bool _hasUnwaitable;
-    private long _sleeps, _wakeups;
+    private long _sleeps, _wakeups, _disarms;
+    // The port descriptors in the set while armed (each once: two ports may share one).
+    private readonly List<int> _armedFds = [];
+    private bool _armed;
+    private int _busyRounds;
+
+    /// <summary>Rounds with work after a wait before the ports' descriptors leave the set.</summary>
+    public const int DisarmAfterBusyRounds = 8;
 
     public PortWaiter()
     {
@@ -61,6 +75,20 @@ public sealed unsafe partial class PortWaiter : IDisposable
     public long ControlWakeups => Volatile.Read(ref _wakeups);
     /// <summary>Whether the waiter blocks in epoll (false: timed naps only).</summary>
     public bool Blocking => _epfd >= 0;
+    /// <summary>Times the ports' descriptors were taken out of the set because the thread stayed busy.</summary>
+    public long Disarms => Volatile.Read(ref _disarms);
+    /// <summary>Whether the ports' descriptors are in the set now (owning thread).</summary>
+    public bool Armed => _armed;
+
+    /// <summary>
+    /// The owning thread's round found work: after <see cref="DisarmAfterBusyRounds"/> such rounds since the last
+    /// wait, the ports' descriptors leave the set until the next <see cref="Wait"/>.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void NoteWork()
+    {
+        if (_armed && ++_busyRounds >= DisarmAfterBusyRounds) Disarm();
+    }
 
     /// <summary>Wakes the owning thread if it is blocked, or makes its next wait return at once (any thread).</summary>
     public void Wake()
@@ -77,6 +105,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
     public void Wait(RxQueue[] ports, int timeoutMs)
     {
         Watch(ports);
+        _busyRounds = 0;
         if (_hasUnwaitable && (timeoutMs < 0 || timeoutMs > UnwaitableNapMs)) timeoutMs = UnwaitableNapMs;
         _sleeps++;
         if (_epfd < 0)
@@ -96,29 +125,66 @@ public sealed unsafe partial class PortWaiter : IDisposable
         }
     }
 
-    /// <summary>Makes the epoll set follow <paramref name="ports"/> (reads their <see cref="IPort.WaitFd"/> when the array
-    /// changed). <see cref="Wait"/> does it too; a thread calls it first while it may still touch its ports.</summary>
+    /// <summary>Makes the epoll set follow <paramref name="ports"/> and puts their descriptors in it (reads their
+    /// <see cref="IPort.WaitFd"/>). <see cref="Wait"/> does it too; a thread calls it first while it may still touch
+    /// its ports.</summary>
     public void Watch(RxQueue[] ports)
     {
         if (!ReferenceEquals(ports, _ports)) Rebuild(ports);
+        if (!_armed) Arm();
     }
 
     private void Rebuild(RxQueue[] ports)
     {
         _ports = ports;
         _hasUnwaitable = false;
+        _armed = false;
+        _armedFds.Clear();
         if (_epfd < 0) return;
-        // A fresh set: closing and reopening is simpler than diffing, and port changes are rare.
+        // A fresh set holding the control eventfd; the ports' descriptors join it when the thread is about to block.
         close(_epfd);
         _epfd = epoll_create1(EPOLL_CLOEXEC);
         if (_epfd < 0) return;
         Add(_efd);
-        foreach (var q in ports)
+    }
+
+    /// <summary>Adds the ports' descriptors to the set (before a wait).</summary>
+    private void Arm()
+    {
+        _armed = true;
+        if (_epfd < 0 || _ports is null) return;
+        foreach (var q in _ports)
         {
             int fd = q.Receiver.WaitFd;
             if (fd == PortWait.NeverReceives) continue;
-            if (fd < 0 || !Add(fd)) _hasUnwaitable = true;
+            if (fd < 0) { _hasUnwaitable = true; continue; }
+            if (_armedFds.Contains(fd)) continue;   // two ports share a descriptor (a wrapper and its inner port)
+            if (Add(fd)) _armedFds.Add(fd);
+            else _hasUnwaitable = true;
         }
+    }
+
+    /// <summary>Takes the ports' descriptors out of the set (the thread is busy and polls them itself).</summary>
+    private void Disarm()
+    {
+        _armed = false;
+        _disarms++;
+        foreach (int fd in _armedFds) epoll_ctl(_epfd, EPOLL_CTL_DEL, fd, null);
+        _armedFds.Clear();
+    }
+
+    /// <summary>The descriptors in the epoll set now, as the kernel lists them (/proc/self/fdinfo).</summary>
+    internal IReadOnlyList<int> RegisteredDescriptors()
+    {
+        var fds = new List<int>();
+        if (_epfd < 0) return fds;
+        foreach (var line in File.ReadLines($"/proc/self/fdinfo/{_epfd}"))
+        {
+            if (!line.StartsWith("tfd:", StringComparison.Ordinal)) continue;
+            var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            fds.Add(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return fds;
     }
 
     private bool Add(int fd)
@@ -126,8 +192,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
         EpollEvent ev;
         ev.Events = EPOLLIN;
         ev.Data = (ulong)fd;
-        // EEXIST: two ports share a descriptor (a wrapper and its inner port); one registration serves both.
-        return epoll_ctl(_epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || Marshal.GetLastPInvokeError() == 17;
+        return epoll_ctl(_epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
     }
 
     public void Dispose()

@@ -174,7 +174,8 @@ internal static class DaemonCommands
         for (int t = 0; t < dp.Waiters.Count; t++)
         {
             var f = dp.Forwarders[t];
-            sb.Append(ic, $"thread {t}: {f.Packets} packets, {dp.Waiters[t].Sleeps} sleeps in the kernel, {dp.Waiters[t].ControlWakeups} control wake-ups, ")
+            sb.Append(ic, $"thread {t}: {f.Packets} packets, {dp.Waiters[t].Sleeps} sleeps in the kernel, {dp.Waiters[t].ControlWakeups} control wake-ups, "
+                        + $"{dp.Waiters[t].Disarms} busy spells without port wake-ups, ")
               .Append(ic, $"longest stall {f.MaxBusyGapMicros} us, stalls over 1 ms {f.BusyGapsOver1ms}, over 10 ms {f.BusyGapsOver10ms}\n");
             if (f.Cache is { } emc)
             {
