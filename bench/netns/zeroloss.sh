@@ -444,7 +444,10 @@ for ROUND in $(seq $REPEAT); do
     BUSY=1 SIZE=64 FLOWS=1
     for ROW in ${BUSY_ROWS//,/ }; do
       row_up $ROW || { echo "$ROW: did not start"; row_down $ROW; continue; }
-      if [ "$BUSY_PIN" = 1 ]; then taskset -c $BUSY_CPU bash -c 'while :; do :; done' & BUSY_PID=$!; else bash -c 'while :; do :; done' & BUSY_PID=$!; fi
+      # The loop in a session of its own, as another user's program would be: with autogroup scheduling a session
+      # is one scheduling group, and one that also holds the generator (busy on GEN_CPU) weighs less on BUSY_CPU
+      # than a switch in a session of its own (Open vSwitch's --detach), so the loop would yield more to that switch.
+      if [ "$BUSY_PIN" = 1 ]; then setsid taskset -c $BUSY_CPU bash -c 'while :; do :; done' & BUSY_PID=$!; else setsid bash -c 'while :; do :; done' & BUSY_PID=$!; fi
       measure
       kill $BUSY_PID; wait $BUSY_PID 2>/dev/null; BUSY_PID=""
       row_down $ROW

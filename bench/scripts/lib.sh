@@ -4,11 +4,14 @@
 # background with every thread on CPU (a taskset list; "all" leaves placement to the scheduler), its output in LOG,
 # and sets SSW_PID. DOTNET_PROCESSOR_COUNT keeps the runtime configured for the machine's CPU count, as unpinned: a
 # comparison changes the placement, not the switch. With SSW_NS set, it runs inside that network namespace.
+# It runs in a session of its own (setsid), as a daemon started by systemd or ovs-vswitchd --detach does: with the
+# kernel's autogroup scheduling (sched_autogroup_enabled) each session is one scheduling group, and a switch left in
+# the script's session would share its group's weight with the script's generator and busy loop.
 ssw_start_placed() {
   local cpu=$1 log=$2 root
   shift 2
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-  local on=()
+  local on=(setsid)
   [ -n "${SSW_NS:-}" ] && on=(ip netns exec "$SSW_NS")
   [ "$cpu" = all ] || on+=(taskset -c "$cpu")
   DOTNET_PROCESSOR_COUNT=$(nproc) "${on[@]}" dotnet "$root/src/Softswitch/bin/Release/net10.0/softswitch.dll" run "$@" > "$log" 2>&1 &
