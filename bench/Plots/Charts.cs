@@ -65,7 +65,7 @@ public static class Charts
             labels[i] = it.Name;
         }
         var a = plot.Add.Bars(mine);
-        a.LegendText = SoftswitchName;
+        a.LegendText = s.Mine ?? SoftswitchName;
         if (peer)
         {
             var b = plot.Add.Bars(theirs);

@@ -62,6 +62,7 @@ public sealed class PlotData
             Rows ??= new RowsSection { Peer = r.Peer, Unit = r.Unit };
             Rows.Peer ??= r.Peer;
             Rows.Ceiling ??= r.Ceiling;
+            Rows.Mine ??= r.Mine;
             Rows.Items.AddRange(r.Items);
         }
         if (other.Timeline is { } t)
@@ -86,6 +87,8 @@ public sealed class PlotData
 /// <summary>Forwarding rate per row for Softswitch and a peer (bars side by side).</summary>
 public sealed class RowsSection
 {
+    /// <summary>The name of the first bar in the legend (Softswitch's, with the configuration it ran in); null: "Softswitch".</summary>
+    [JsonPropertyName("mine")] public string? Mine { get; set; }
     /// <summary>The peer's name in the legend (e.g. OVS-DPDK); null when only Softswitch ran.</summary>
     [JsonPropertyName("peer")] public string? Peer { get; set; }
     [JsonPropertyName("unit")] public string Unit { get; set; } = "Mpps";

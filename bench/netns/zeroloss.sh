@@ -53,7 +53,8 @@
 # softnet backlog drops, Softswitch's port drops and XDP statistics (dp/show), Open vSwitch's interface statistics
 # (its XSK counters included).
 # Output: OUT/zeroloss-steps.jsonl (every step), OUT/zeroloss.json and .csv (one line per row, size, flows), and
-# plots (`bench plot`) of zeroloss-afxdp.json (Softswitch AF_XDP, Open vSwitch afxdp, the kernel's XDP redirect) and
+# plots (`bench plot`) of zeroloss-offload.json (Softswitch with --offload xdp and without, the kernel's redirect),
+# zeroloss-afxdp.json (Softswitch AF_XDP, Open vSwitch afxdp, the kernel's XDP redirect) and
 # zeroloss-afpacket.json (Softswitch AF_PACKET, Open vSwitch default ports, the Linux bridge).
 # Duration: about 10 steps of STEP + ~1 s (start-up of the generator, counters) per row, size and flow count with the
 # defaults: the full run (7 rows x 2 sizes x 2 flow counts, STEP 10, ITERS 6, four contention rows) takes about 50
@@ -504,9 +505,10 @@ def get(row, busy, size, flows):
     for t in table:
         if (t["row"], t["busy_loop"], t["size"], t["flows"]) == (row, busy, size, flows): return t["zero_loss_pps"] / 1e6
     return None
-for name, mine, peer, ceil, peer_name, ceil_name in [
-        ("afxdp", "ssw-afxdp", "ovs-afxdp", "xdp-redirect", "Open vSwitch afxdp", "kernel XDP redirect"),
-        ("afpacket", "ssw-afpacket", "ovs-default", "bridge", "Open vSwitch default ports", "Linux bridge")]:
+for name, mine, peer, ceil, mine_name, peer_name, ceil_name in [
+        ("afxdp", "ssw-afxdp", "ovs-afxdp", "xdp-redirect", "Softswitch", "Open vSwitch afxdp", "kernel XDP redirect"),
+        ("afpacket", "ssw-afpacket", "ovs-default", "bridge", "Softswitch", "Open vSwitch default ports", "Linux bridge"),
+        ("offload", "ssw-offload", "ssw-afxdp", "xdp-redirect", "Softswitch --offload xdp", "Softswitch AF_XDP (no offload)", "kernel XDP redirect")]:
     items = []
     for size, flows, busy in sorted({(t["size"], t["flows"], t["busy_loop"]) for t in table}):
         s = get(mine, busy, size, flows)
@@ -520,7 +522,7 @@ for name, mine, peer, ceil, peer_name, ceil_name in [
     if items:
         r = {"title": "Zero-loss throughput over veth, %s (loss <= %s%% over %s s steps; %s, load before a step <= %.2f)" % (
                  name, loss, step, meta["date"], meta["max_load_before_a_step"] or 0),
-             "rows": {"peer": peer_name, "ceiling": ceil_name, "unit": "Mpps at zero loss", "items": items}}
+             "rows": {"mine": mine_name, "peer": peer_name, "ceiling": ceil_name, "unit": "Mpps at zero loss", "items": items}}
         json.dump(r, open(out + "/zeroloss-%s.json" % name, "w"), indent=1)
 print()
 print("%-17s %-5s %5s %6s %12s %-9s %12s %12s %8s %8s %9s %9s %6s" % ("row", "busy", "size", "flows", "zero-loss pps", "limit", "max offered", "max deliv.", "burst1 %", "burst2 %", "thread ns", "cpu ns", "load"))
@@ -548,7 +550,7 @@ if os.path.exists(lat_f):
               % (r["round"], r["samples"], r["load_before"], g("flow_mod_to_map_us"), g("flow_mod_to_kernel_us"), g("flow_mod_to_barrier_reply_us")))
 PY
 if [ "$PLOTS" = 1 ]; then
-  for n in afxdp afpacket; do
+  for n in afxdp afpacket offload; do
     [ -f "$OUT/zeroloss-$n.json" ] && dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll plot --input "$OUT/zeroloss-$n.json" --out "$OUT" --name zeroloss-$n
   done
 fi
