@@ -98,6 +98,19 @@ public sealed class Netns : IDisposable
         if (!r.Ok) throw new InvalidOperationException($"nstool send failed: {r.Stderr}");
     }
 
+    /// <summary>Sends <paramref name="frame"/> <paramref name="count"/> times from the namespace end (a refused send is tried
+    /// again); returns the sends the kernel refused on the way.</summary>
+    public long RepeatFrame(byte[] frame, int count, int timeoutMs = 300_000)
+    {
+        var r = Sh.Run("ip", ["netns", "exec", Name, NsTool.Python, NsTool.Path, "repeat", NsIf, Convert.ToHexString(frame),
+                              count.ToString(System.Globalization.CultureInfo.InvariantCulture)], timeoutMs);
+        if (!r.Ok) throw new InvalidOperationException($"nstool repeat failed: {r.Stderr}");
+        var parts = r.Stdout.Trim().Split(' ');
+        if (parts.Length != 2 || long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) != count)
+            throw new InvalidOperationException($"nstool repeat sent '{r.Stdout.Trim()}' of {count}");
+        return long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Starts a capture of frames of <paramref name="ethertype"/> arriving at the namespace end; returns once it is listening.</summary>
     public NsCapture StartCapture(ushort ethertype, int count, double timeoutSeconds = 5, string? ifname = null)
         => new(this, ifname ?? NsIf, ethertype, count, timeoutSeconds);
@@ -222,6 +235,21 @@ def main():
                 s.send(bytes.fromhex(line))
                 n += 1
         print(n)
+    elif mode == 'repeat':
+        # one frame COUNT times; a send the kernel refuses (ENOBUFS: the peer's ring was full) is tried again, so
+        # every frame counted was handed on whole
+        frame, count = bytes.fromhex(sys.argv[3]), int(sys.argv[4])
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        s.bind((ifname, 0))
+        n = refused = 0
+        while n < count:
+            try:
+                s.send(frame)
+                n += 1
+            except OSError:
+                refused += 1
+                time.sleep(0.0001)
+        print(n, refused)
     elif mode == 'recv':
         proto, count, timeout = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))

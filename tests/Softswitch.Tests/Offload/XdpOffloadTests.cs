@@ -120,6 +120,28 @@ public sealed class XdpOffloadTests : IDisposable
     }
 
     [NetnsFact]
+    public void AMillionFramesForwardedByTheKernel_AreAMillionInTheFlowsStatistics()
+    {
+        const int N = 1_000_000;
+        var frame = Frame(2001);
+        var flow = Add(MatchOf(frame, 1, 0), 100, FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(InHardware(flow), Run("offload/dump-flows").Text);
+
+        // The far end is not read: what the flow counts is what the program forwarded, whatever the sink keeps.
+        long refused = _in.RepeatFrame(frame, N);
+        _output.WriteLine($"{N} frames sent, {refused} sends refused and tried again");
+
+        var agg = _agent.Switch.Totals(new FlowStatsRequest(OfMatch.Any));
+        Assert.Equal((ulong)N, agg.PacketCount);
+        Assert.Equal((ulong)N * (ulong)frame.Length, agg.ByteCount);
+        Assert.Equal(N, _offload.Manager.Stats.HardwarePackets);
+        var dump = Run("offload/dump-flows").Text;
+        _output.WriteLine(dump);
+        Assert.Contains($"n_packets={N}, n_bytes={N * frame.Length},", dump);
+    }
+
+    [NetnsFact]
     public void WhatTheProgramCannotRun_StaysInSoftware_WithItsReason()
     {
         var toController = Add(MatchOf(Frame(1), 1, 0), 100, FlowAction.OutputToController(128, 0, 0));
