@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Softswitch.Datapath.Qos;
 using Softswitch.TestKit;
 
 namespace Softswitch.E2E.Tests;
@@ -115,7 +116,11 @@ public sealed partial class QueueShapingTests
         var (r, u) = Run(hosts, sw, 6, [], ["-u", "-b", "200M", "-l", "1400"]);
         Console.WriteLine($"port max-rate 100M, queue 0 min-rate 60M (TCP) against a 200 Mbit/s UDP flood in queue 1: queue 0 {r[0] / 1e6:F2} Mbit/s, queue 1 {r[1] / 1e6:F2} Mbit/s (window uncertain by {u:P2})");
         Assert.True(r[0] >= 57e6 * (1 - u), $"queue 0 got {r[0] / 1e6:F2} Mbit/s, below its 60 Mbit/s guarantee");
-        MeasuredRate.Within(r[0] + r[1], 85e6, 101e6, u); // the port's ceiling, used
+        // The port's ceiling, used. A token bucket passes at most its rate over the window plus what it holds
+        // (PortShaper.BucketNanos of the rate), which it refills while the scheduler waits for a CPU on a loaded
+        // machine: over the 3.5 s window that is 1.4% more (101.16 Mbit/s was measured with two test runs beside it).
+        double window = 0.001 / u;   // Run's uncertainty is a millisecond over the window
+        MeasuredRate.Within(r[0] + r[1], 85e6, 100e6 * (1 + (PortShaper.BucketNanos / 1e9 / window)), u);
         Assert.Contains("queue 0: min_rate:60.0%", sw.Ofctl("queue-get-config", "3")); // OpenFlow 1.0: OFPQT_MIN_RATE only
     }
 
