@@ -231,7 +231,9 @@ public sealed class MeterRateTests
         Console.WriteLine($"meter 1,000 pkt/s, iperf3 TCP as GSO super-frames: {segments:F1} segments/s ({segments / 1000 - 1:+0.00%;-0.00%}) in {r.Pps:F1} frames/s; "
                           + $"{whole} super-frames received whole; window uncertain by {r.U:P2}");
         Assert.True(whole > 0, "no super-frame reached the meter:\n" + coverage.Stdout);
-        MeasuredRate.Within(segments, 980, 1020, r.U);
+        // A token bucket passes at most its rate over the window plus what it holds: 250 packets over the 7.5 s window
+        // (Measure's, for 10 s runs), 3.3% (1,021.6 was measured with another test run and two busy loops beside it).
+        MeasuredRate.Within(segments, 980, 1000 + (250 / 7.5), r.U);
         Assert.True(SwitchProcess.CoverageCounter(coverage.Stdout, "meter-cut") > 0, "no super-frame was cut:\n" + coverage.Stdout);
 
         // A 10 Mbit/s band whose 100 kbit burst is smaller than one super-frame: TCP still flows, within the rate.
