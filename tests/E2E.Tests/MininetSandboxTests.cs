@@ -317,7 +317,8 @@ public sealed class MininetSandboxTests
         Console.WriteLine($"mn --switch ovs,protocols=OpenFlow13 under softswitch vswitchd and os-ken:\n{run.Output}");
         Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
         Assert.Contains("MN EXIT 0", run.Output);
-        Assert.Contains("*** Results: 0% dropped (6/6 received)", run.Output);
+        // The whole output on failure: the ping matrix, os-ken's log and the switch's.
+        Assert.True(run.Output.Contains("*** Results: 0% dropped (6/6 received)", StringComparison.Ordinal), $"pingall lost a ping:\n{run.Output}\n{run.Logs}");
         string app = run.Output[(run.Output.IndexOf("OSKEN LOG", StringComparison.Ordinal) + "OSKEN LOG".Length)..];
         // OpenFlow 1.3's features reply (auxiliary_id is 1.3's), one per switch, and packet-ins from its table-miss entry (cookie 0x5eed).
         foreach (var dpid in new[] { "0000000000000001", "0000000000000002", "0000000000000003" })
