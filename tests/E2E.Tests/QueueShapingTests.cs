@@ -15,23 +15,24 @@ namespace Softswitch.E2E.Tests;
 [RequiresTool("ovs-ofctl")]
 public sealed partial class QueueShapingTests
 {
-    [GeneratedRegex(@"port\s+3 queue (\d+): bytes=(\d+),.*?duration=([\d.]+)s")]
+    [GeneratedRegex(@"port\s+3 queue (\d+): bytes=(\d+), pkts=\d+, errors=(\d+),.*?duration=([\d.]+)s")]
     private static partial Regex QueueLine();
 
-    /// <summary>Bytes that left each queue of port 3 and the queue's age when the switch read them, by queue id (OpenFlow
-    /// 1.3 queue statistics, whose duration is the switch's own clock: the window between two readings is exact, however
-    /// long ovs-ofctl takes on a loaded machine).</summary>
-    private static Dictionary<int, (long Bytes, double Age)> QueueBytes(SwitchProcess sw)
+    /// <summary>Bytes that left each queue of port 3, its tail drops (tx_errors) and the queue's age when the switch read
+    /// them, by queue id (OpenFlow 1.3 queue statistics, whose duration is the switch's own clock: the window between two
+    /// readings is exact, however long ovs-ofctl takes on a loaded machine).</summary>
+    private static Dictionary<int, (long Bytes, long Drops, double Age)> QueueBytes(SwitchProcess sw)
     {
         var r = Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", "queue-stats", sw.Endpoint, "3"], 60_000);
         Assert.True(r.Ok, "ovs-ofctl queue-stats: " + r.Stderr + r.Stdout);
         return QueueLine().Matches(r.Stdout).ToDictionary(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture),
-            m => (long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture)));
+            m => (long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture),
+                  double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture)));
     }
 
     /// <summary>iperf3 from h1 and h2 to h3 at once (client args each): each queue's rate in bit/s over the window, and
-    /// the window's relative uncertainty.</summary>
-    private static (Dictionary<int, double> Rates, double U) Run(Hosts hosts, SwitchProcess sw, int seconds, string[] h1Args, string[] h2Args)
+    /// the window's relative uncertainty, and each queue's tail drops in the window.</summary>
+    private static (Dictionary<int, double> Rates, double U, Dictionary<int, long> Drops) Run(Hosts hosts, SwitchProcess sw, int seconds, string[] h1Args, string[] h2Args)
     {
         var procs = new List<Process>();
         try
@@ -54,14 +55,15 @@ public sealed partial class QueueShapingTests
             var b1 = QueueBytes(sw);
             var rates = b1.ToDictionary(kv => kv.Key, kv =>
             {
-                var (bytes0, age0) = b0.GetValueOrDefault(kv.Key);
+                var (bytes0, _, age0) = b0.GetValueOrDefault(kv.Key);
                 double dt = kv.Value.Age - age0;
                 Assert.True(dt > 1, $"queue {kv.Key}: a window of {dt:F3} s between the readings");
                 return (kv.Value.Bytes - bytes0) * 8 / dt;
             });
             double window = b1.Values.Min(v => v.Age) - b0.Values.Max(v => v.Age);
             foreach (var p in procs) p.WaitForExit(seconds * 1000 + 20_000);
-            return (rates, 0.001 / window);
+            var drops = b1.ToDictionary(kv => kv.Key, kv => kv.Value.Drops - b0.GetValueOrDefault(kv.Key).Drops);
+            return (rates, 0.001 / window, drops);
         }
         finally
         {
@@ -90,7 +92,7 @@ public sealed partial class QueueShapingTests
         Flows(sw, hosts);
         Assert.True(hosts.Ping(0, 2) || hosts.Ping(0, 2, 2, 3), "h1 cannot reach h3");
         Assert.True(hosts.Ping(1, 2) || hosts.Ping(1, 2, 2, 3), "h2 cannot reach h3");
-        var (r, u) = Run(hosts, sw, 6, [], []);
+        var (r, u, _) = Run(hosts, sw, 6, [], []);
         Console.WriteLine($"port max-rate 100M, queues max-rate 30M and 70M, two TCP flows: queue 0 {r[0] / 1e6:F2} Mbit/s, queue 1 {r[1] / 1e6:F2} Mbit/s (window uncertain by {u:P2})");
         // On a quiet machine each is within 0.3% of its ceiling (docs/openflow13.md). On a loaded one the flows may get less than
         // their ceilings (the CPU, not the shaper, is short), but never more, and the port stays shared 30:70.
@@ -113,14 +115,18 @@ public sealed partial class QueueShapingTests
         Assert.True(hosts.Ping(0, 2) || hosts.Ping(0, 2, 2, 3), "h1 cannot reach h3");
         Assert.True(hosts.Ping(1, 2) || hosts.Ping(1, 2, 2, 3), "h2 cannot reach h3");
         // TCP in queue 0 (min-rate 60M) against 200 Mbit/s of UDP in queue 1, into a 100 Mbit/s port.
-        var (r, u) = Run(hosts, sw, 6, [], ["-u", "-b", "200M", "-l", "1400"]);
+        var (r, u, drops) = Run(hosts, sw, 6, [], ["-u", "-b", "200M", "-l", "1400"]);
         Console.WriteLine($"port max-rate 100M, queue 0 min-rate 60M (TCP) against a 200 Mbit/s UDP flood in queue 1: queue 0 {r[0] / 1e6:F2} Mbit/s, queue 1 {r[1] / 1e6:F2} Mbit/s (window uncertain by {u:P2})");
         Assert.True(r[0] >= 57e6 * (1 - u), $"queue 0 got {r[0] / 1e6:F2} Mbit/s, below its 60 Mbit/s guarantee");
         // The port's ceiling, used. A token bucket passes at most its rate over the window plus what it holds
         // (PortShaper.BucketNanos of the rate), which it refills while the scheduler waits for a CPU on a loaded
         // machine: over the 3.5 s window that is 1.4% more (101.16 Mbit/s was measured with two test runs beside it).
+        // The floor holds while the flood keeps queue 1 backlogged (it drops at its tail); a sender starved of CPU may
+        // not, and then the port is not the limit.
         double window = 0.001 / u;   // Run's uncertainty is a millisecond over the window
-        MeasuredRate.Within(r[0] + r[1], 85e6, 100e6 * (1 + (PortShaper.BucketNanos / 1e9 / window)), u);
+        double ceiling = 100e6 * (1 + (PortShaper.BucketNanos / 1e9 / window));
+        Console.WriteLine($"queue 1 dropped {drops.GetValueOrDefault(1)} packets at its tail in the window");
+        MeasuredRate.Within(r[0] + r[1], drops.GetValueOrDefault(1) > 0 ? 85e6 : 0, ceiling, u);
         Assert.Contains("queue 0: min_rate:60.0%", sw.Ofctl("queue-get-config", "3")); // OpenFlow 1.0: OFPQT_MIN_RATE only
     }
 
