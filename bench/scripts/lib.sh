@@ -12,7 +12,7 @@ ssw_start_placed() {
   shift 2
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   local on=(setsid)
-  [ -n "${SSW_NS:-}" ] && on=(ip netns exec "$SSW_NS")
+  [ -n "${SSW_NS:-}" ] && on+=(ip netns exec "$SSW_NS")
   [ "$cpu" = all ] || on+=(taskset -c "$cpu")
   DOTNET_PROCESSOR_COUNT=$(nproc) "${on[@]}" dotnet "$root/src/Softswitch/bin/Release/net10.0/softswitch.dll" run "$@" > "$log" 2>&1 &
   SSW_PID=$!
