@@ -56,9 +56,15 @@ public enum MatchRules : byte
     /// counters unless the flow-mod has RESET_COUNTS (OpenFlow 1.3.5 section 6.4). Without it, OpenFlow 1.0's modify.
     /// </summary>
     ModifyKeepsFlows = 8,
+    /// <summary>
+    /// Without <see cref="MultiTable"/>: a flow-mod in table 0 may carry a goto-table, its one instruction beyond
+    /// apply-actions (OpenFlow 1.0's Nicira resubmit to a later table, how the switch shows a 1.3 goto-table to a 1.0 peer,
+    /// as Open vSwitch does); a modify sets it, and leaves a flow's other instructions as they are.
+    /// </summary>
+    GotoTable = 16,
 
     /// <summary>OpenFlow 1.0.</summary>
-    OpenFlow10 = NormaliseByDlType,
+    OpenFlow10 = NormaliseByDlType | GotoTable,
     /// <summary>OpenFlow 1.3 (the codec has checked the match's prerequisites).</summary>
     OpenFlow13 = PriorityOnly | MultiTable | ModifyKeepsFlows,
 }
@@ -68,7 +74,7 @@ public enum MatchRules : byte
 /// received; <see cref="Rules"/> say how the table set normalises it. A modify or delete with a non-zero
 /// <see cref="CookieMask"/> touches only flows whose cookie equals <see cref="Cookie"/> under it.
 /// A delete with an <see cref="OutGroup"/> touches only flows that apply that group. <see cref="Instructions"/> (null: apply-actions only) and a <see cref="TableId"/> other than 0 need
-/// <see cref="MatchRules.OpenFlow13"/>; <see cref="FlowModRequest.AllTables"/> deletes in every table.
+/// <see cref="MatchRules.OpenFlow13"/> (a goto-table alone: <see cref="MatchRules.GotoTable"/>); <see cref="FlowModRequest.AllTables"/> deletes in every table.
 /// </summary>
 public readonly record struct FlowMod(
     FlowModCommand Command,
@@ -102,7 +108,7 @@ public enum FlowModStatus : byte
     BadTableId,
     /// <summary>A goto-table that does not go forward (to a table after the flow's own).</summary>
     BadGotoTable,
-    /// <summary>Instructions under rules that do not allow them (OpenFlow 1.0).</summary>
+    /// <summary>Instructions under rules that do not allow them (OpenFlow 1.0: any but a goto-table).</summary>
     UnsupportedInstruction,
 }
 

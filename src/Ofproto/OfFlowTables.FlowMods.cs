@@ -121,7 +121,24 @@ public sealed partial class OfFlowTables
     /// <summary>What the flow-mod's rules allow (table ids, instructions, a forward goto): <see cref="OfTables.CheckFlowMod"/>, the one rule, guarding the model's own entry points.</summary>
     private static FlowModStatus Check(in FlowMod mod)
         => OfTables.CheckFlowMod(mod.Command is not (FlowModCommand.Delete or FlowModCommand.DeleteStrict), mod.TableId,
-                                 mod.Instructions?.GotoTable ?? FlowInstructions.NoGoto, mod.Instructions is not null, mod.Rules);
+                                 mod.Instructions?.GotoTable ?? FlowInstructions.NoGoto, BeyondGoto(mod.Instructions), mod.Rules);
+
+    /// <summary>Whether <paramref name="ins"/> has an instruction other than a goto-table.</summary>
+    private static bool BeyondGoto(FlowInstructions? ins)
+        => ins is not null && (ins.WriteActions is not null || ins.ClearActions || ins.MetadataMask != 0 || ins.Meter != 0);
+
+    /// <summary>
+    /// A modify's instructions for a flow that has <paramref name="old"/> (<see cref="MatchRules.GotoTable"/> without
+    /// <see cref="MatchRules.MultiTable"/>): the modify's goto-table, the flow's other instructions as they were.
+    /// </summary>
+    private static FlowInstructions? WithGoto(FlowInstructions? old, FlowInstructions? mod)
+    {
+        int gotoTable = mod?.GotoTable ?? FlowInstructions.NoGoto;
+        if (old is null) return mod;
+        if (old.GotoTable == gotoTable) return old;
+        if (!BeyondGoto(old) && gotoTable == FlowInstructions.NoGoto) return null;
+        return new FlowInstructions(old.WriteActions, old.ClearActions, old.MetadataValue, old.MetadataMask, gotoTable, old.Meter);
+    }
 
     /// <summary>
     /// Applies flow-mods in order, each table's under one acquisition of its writer scope, published once per table
@@ -293,6 +310,7 @@ public sealed partial class OfFlowTables
             if (reset) e.ResetCounters();
             w.SetActions(e, mod.Actions);
             if ((mod.Rules & MatchRules.MultiTable) != 0) w.SetInstructions(e, mod.Instructions);
+            else if ((mod.Rules & MatchRules.GotoTable) != 0) w.SetInstructions(e, WithGoto(e.Instructions, mod.Instructions));
             if (cookie) w.SetTag(e, mod.Cookie);
             if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }

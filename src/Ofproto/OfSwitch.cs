@@ -277,8 +277,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// switch, applies it to the table set, reports the flows it removed, and releases the buffered packet it names
     /// through the new flow's actions (not the table: a packet the flow does not match must not come back as a new
     /// packet-in), counted in that flow's statistics. Under <see cref="MatchRules.OpenFlow13"/> the flow-mod may name
-    /// tables 1..253 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>); a
-    /// released buffered packet then goes through the whole pipeline as a packet-out to OFPP_TABLE would (OpenFlow
+    /// tables 1..253 and carry instructions (<see cref="CompileInstructions"/>; see <see cref="OfFlowTables"/>), under
+    /// <see cref="MatchRules.GotoTable"/> a table-0 flow a goto-table; a released buffered packet of a flow with
+    /// instructions, or of any under OpenFlow 1.3, goes through the whole pipeline as a packet-out to OFPP_TABLE would (OpenFlow
     /// 1.3.5 section 6.4: the flow-mod, then that packet-out), gotos and write-actions included, counted by the flows
     /// it meets.
     /// </summary>
@@ -289,13 +290,14 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
         bool of13 = (req.Rules & MatchRules.MultiTable) != 0;
         // The table, the goto-table and whether instructions beyond apply-actions are allowed: the one check of them
-        // (under OpenFlow 1.0's rules a flow asking for more is refused whole, never installed doing less than it asked).
+        // (under OpenFlow 1.0's rules a flow asking for more than a goto-table is refused whole, never installed doing
+        // less than it asked).
         var tables = OfTables.CheckFlowMod(addOrModify, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
-                                           !req.Instructions.IsApplyOnly, req.Rules);
+                                           !(req.Instructions with { GotoTable = null }).IsApplyOnly, req.Rules);
         if (tables != FlowModStatus.Ok) return ToError(tables);
         if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
         FlowInstructions? instructions = null;
-        if (addOrModify && of13 && !req.Instructions.IsApplyOnly)
+        if (addOrModify && !req.Instructions.IsApplyOnly)
         {
             err = CompileInstructions(req.Instructions, Origin(req), out instructions);
             if (err != OfError.None) return err;
@@ -359,7 +361,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         {
             err = TakeBuffer(req.BufferId, out var frame, out var inPort);
             if (err != OfError.None) return err;
-            if (of13)
+            if (of13 || instructions is not null)
             {
                 _dp.PacketOut(frame, inPort, s_toTable);
                 return OfError.None;

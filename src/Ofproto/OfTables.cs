@@ -11,8 +11,9 @@ namespace Softswitch.Ofproto;
 /// <remarks>
 /// Under <see cref="MatchRules.MultiTable"/> (OpenFlow 1.3) a request may name tables 0 .. <see cref="Count"/> - 1, and
 /// <see cref="All"/> where it means every table (a delete, statistics, TABLE_MOD); 254 is no table. Without it
-/// (OpenFlow 1.0) a flow-mod names table 0 only, and statistics may name any table (one the model does not have
-/// selects nothing) or <see cref="EmergencyTableId"/>. Stateless.
+/// (OpenFlow 1.0) a flow-mod names table 0 only, with a goto-table its one instruction under
+/// <see cref="MatchRules.GotoTable"/>, and statistics may name any table (one the model does not have selects nothing)
+/// or <see cref="EmergencyTableId"/>. Stateless.
 /// </remarks>
 public static class OfTables
 {
@@ -27,7 +28,7 @@ public static class OfTables
 
     /// <summary>
     /// Whether a flow-mod may name table <paramref name="tableId"/> and goto-table <paramref name="gotoTable"/>
-    /// (<see cref="FlowInstructions.NoGoto"/>: none), and carry instructions beyond apply-actions
+    /// (<see cref="FlowInstructions.NoGoto"/>: none), and carry instructions beyond apply-actions and the goto-table
     /// (<paramref name="instructions"/>), under <paramref name="rules"/>. Only an add or modify adds flows: a delete may
     /// name every table, and its instructions mean nothing.
     /// </summary>
@@ -35,12 +36,15 @@ public static class OfTables
     {
         if ((rules & MatchRules.MultiTable) == 0)
         {
-            if (instructions && addOrModify) return FlowModStatus.UnsupportedInstruction;
+            bool gotoAllowed = (rules & MatchRules.GotoTable) != 0;
+            if (addOrModify && (instructions || (gotoTable != FlowInstructions.NoGoto && !gotoAllowed))) return FlowModStatus.UnsupportedInstruction;
             if (tableId != OfFlowTables.MainTableId && !(!addOrModify && tableId == All)) return FlowModStatus.BadTableId;
-            return FlowModStatus.Ok;
         }
-        if (tableId == All) return addOrModify ? FlowModStatus.BadTableId : FlowModStatus.Ok;
-        if (tableId >= Count) return FlowModStatus.BadTableId;
+        else
+        {
+            if (tableId == All) return addOrModify ? FlowModStatus.BadTableId : FlowModStatus.Ok;
+            if (tableId >= Count) return FlowModStatus.BadTableId;
+        }
         if (addOrModify && gotoTable != FlowInstructions.NoGoto && (gotoTable <= tableId || gotoTable >= Count)) return FlowModStatus.BadGotoTable;
         return FlowModStatus.Ok;
     }

@@ -72,7 +72,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
     private int SentOn(int port) => _ports[port].TakeSent().Count;
 
     [Fact]
-    public void GotosAndInstructionsAreAcceptedUnderOpenFlow13OnlyAndMustGoForward()
+    public void InstructionsAreAcceptedUnderOpenFlow13Only_GotosMustGoForward()
     {
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, Goto(1))));
         Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(2, OfMatch.Any, 1, Goto(2))));
@@ -81,8 +81,12 @@ public sealed class OfSwitchPipelineTests : IDisposable
         // One limit, the switch's: tables 0..253 (254 is the emergency flows' id), for the table and the goto alike.
         Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(OfFlowTables.MaxTables, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(1) }))));
         Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(1, OfMatch.Any, 1, Goto(OfFlowTables.MaxTables))));
-        // The same goto under OpenFlow 1.0's rules is refused whole, and so is a table other than 0.
-        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(Add13(0, OfMatch.Any, 2, Goto(1)) with { Rules = MatchRules.OpenFlow10 }));
+        // Under OpenFlow 1.0's rules an instruction other than a goto-table is refused whole, and so is a table other than 0.
+        var clear = new OfInstructions(new[] { OfAction.Output(1) }, ClearActions: true);
+        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(Add13(0, OfMatch.Any, 2, clear) with { Rules = MatchRules.OpenFlow10 }));
+        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(Add13(0, OfMatch.Any, 2, Goto(1) with { Meter = 1 }) with { Rules = MatchRules.OpenFlow10 }));
+        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(Add13(0, OfMatch.Any, 2, Goto(1)) with { Rules = MatchRules.OpenFlow10 & ~MatchRules.GotoTable }));
+        Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Add13(0, OfMatch.Any, 2, Goto(OfFlowTables.MaxTables)) with { Rules = MatchRules.OpenFlow10 }));
         Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add13(1, OfMatch.Any, 2, OfInstructions.Apply(new[] { OfAction.Output(1) })) with { Rules = MatchRules.OpenFlow10 }));
         // The refused flow-mods created no table; the goto created the table it names.
         Assert.True(_sw.Flows.HasTable(1));
@@ -90,6 +94,42 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.False(_sw.Flows.HasTable(3));
         Assert.Equal([0, 1], _sw.Tables.ToArray().Select(t => (int)t.Id));
         Assert.Equal(TableMiss.Drop, _sw.Tables[1].Miss);
+    }
+
+    private static FlowModRequest Mod10(FlowModCommand command, ushort priority, OfInstructions ins)
+        => new(command, OfMatch.Any, priority, ins, Rules: MatchRules.OpenFlow10);
+
+    private OfFlowInstructions? InstructionsOfTableZero()
+    {
+        OfFlowInstructions? found = null;
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, TableId: 0, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { found = f.Instructions; return true; });
+        return found;
+    }
+
+    [Fact]
+    public void AnOpenFlow10GotoFromTableZero_GoesOn_AndAnOpenFlow10ModifySetsOnlyTheGoto()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10(FlowModCommand.Add, 5, Goto(1, OfAction.Output(3)))));
+        Send();
+        Assert.Equal(1, SentOn(2)); // table 0's apply-actions
+        Assert.Equal(1, SentOn(1)); // then table 1's
+        Assert.Equal((byte)1, InstructionsOfTableZero()?.GotoTable);
+
+        // A 1.0 modify without the goto drops it; table 1 is not reached.
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10(FlowModCommand.Modify, 5, OfInstructions.Apply(new[] { OfAction.Output(3) }))));
+        Assert.Null(InstructionsOfTableZero());
+        Send();
+        Assert.Equal(1, SentOn(2));
+        Assert.Equal(0, SentOn(1));
+
+        // A flow with instructions 1.0 cannot show keeps them through a 1.0 modify, which sets its goto.
+        var write = new OfInstructions(ReadOnlyMemory<OfAction>.Empty, WriteActions: new[] { OfAction.Output(3) }, GotoTable: 1);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 5, write)));
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10(FlowModCommand.ModifyStrict, 5, Goto(2))));
+        var ins = InstructionsOfTableZero();
+        Assert.Equal((byte)2, ins?.GotoTable);
+        Assert.NotNull(ins?.WriteActions);
     }
 
     [Fact]

@@ -98,8 +98,8 @@ public sealed class OfSwitchTests : IDisposable
         partialInPort.Mask.InPort = 0xff;
         Assert.Equal(OfError.UnsupportedMask, _sw.FlowMod(Add(partialInPort, 10, actions: OfAction.Output(1))));
         Assert.Equal(OfError.BadMatchPort, _sw.FlowMod(Add(new OfMatch().InPort(0x10000), 10, actions: OfAction.Output(1))));
-        var gotoTable = Add(Udp(1), 10, actions: OfAction.Output(1)) with { Instructions = new OfInstructions(new[] { OfAction.Output(1) }, GotoTable: 1) };
-        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(gotoTable));
+        var writeActions = Add(Udp(1), 10, actions: OfAction.Output(1)) with { Instructions = new OfInstructions(new[] { OfAction.Output(1) }, WriteActions: new[] { OfAction.Output(2) }) };
+        Assert.Equal(OfError.UnsupportedInstruction, _sw.FlowMod(writeActions));
         Assert.Equal(OfError.BadTableId, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(1)) with { TableId = 3 }));
         Assert.Equal(0, _sw.Flows.Main.Count);
         Assert.Equal(OfError.None, _sw.FlowMod(Add(Udp(1), 10, actions: OfAction.Output(2))));

@@ -9,8 +9,9 @@ namespace Softswitch.OfWire.Of10;
 /// <para>
 /// Vendor actions keep their body (every byte after the vendor id) verbatim, which is what they encode
 /// from, so they always round-trip byte-exact. Nicira NXAST_SET_TUNNEL (16 bytes) and NXAST_SET_TUNNEL64
-/// (24 bytes) are additionally recognised: <see cref="IsNxSetTunnel"/> and <see cref="TunnelId"/>.
-/// Whether a vendor action is supported (else OFPBAC_BAD_VENDOR) is the translator's decision.
+/// (24 bytes) are additionally recognised: <see cref="IsNxSetTunnel"/> and <see cref="TunnelId"/>; every Nicira action
+/// the switch reads is read into its fields by <see cref="NxAction"/>. Whether a vendor action is supported (else
+/// OFPBAC_BAD_VENDOR) is the translator's decision.
 /// </para>
 /// Invariant: an instance built by the decoder or the factories always encodes to a valid action.
 /// </summary>
@@ -130,6 +131,20 @@ public readonly struct OfpAction : IEquatable<OfpAction>
             case 2: BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(2), (ushort)arg); break;
             case 4: BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(4), arg); break;
         }
+        return FromVendor(OfpConstants.NiciraVendorId, body);
+    }
+
+    /// <summary>
+    /// Nicira NXAST_REG_LOAD: sets bits <paramref name="ofs"/>..ofs+<paramref name="bits"/>-1 (1..64 of them) of the field
+    /// of NXM or OXM <paramref name="header"/> to <paramref name="value"/> (see <see cref="NxAction"/>).
+    /// </summary>
+    public static OfpAction NxRegLoad(uint header, int ofs, int bits, ulong value)
+    {
+        byte[] body = new byte[16];
+        BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)NxActionSubtype.RegLoad);
+        BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(2), (ushort)(ofs << 6 | (bits - 1)));
+        BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(4), header);
+        BinaryPrimitives.WriteUInt64BigEndian(body.AsSpan(8), value);
         return FromVendor(OfpConstants.NiciraVendorId, body);
     }
 

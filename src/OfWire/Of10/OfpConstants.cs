@@ -135,6 +135,8 @@ public enum NxActionSubtype : ushort
     ResubmitTable = 14,
     /// <summary>NXAST_SET_QUEUE: 32-bit queue id, action length 16.</summary>
     SetQueue = 4,
+    /// <summary>NXAST_REG_LOAD: a 64-bit value into bits ofs..ofs+n_bits-1 of an NXM or OXM field, action length 24.</summary>
+    RegLoad = 7,
     /// <summary>NXAST_DEC_TTL, action length 16.</summary>
     DecTtl = 18,
     /// <summary>NXAST_PUSH_MPLS: 16-bit ethertype, action length 16.</summary>

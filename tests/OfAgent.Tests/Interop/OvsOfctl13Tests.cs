@@ -464,8 +464,61 @@ public sealed class OvsOfctl13Tests
         Assert.True(code == 0, se + dump);
         Assert.True(dump.Contains("priority=1,ip actions=dec_ttl,set_queue:1,group:2", StringComparison.Ordinal), dump);
         Assert.Contains("actions=set_mpls_ttl(9),dec_mpls_ttl,set_mpls_label(7),set_mpls_tc(3),pop_mpls:0x0800,output:2", dump);
-        Assert.Contains("actions=set_field:2->nw_ecn,set_field:5->nw_ttl,push_mpls:0x8847,output:2", dump);
-        Assert.Contains("actions=set_field:2001:db8::1->ipv6_src,mod_vlan_vid:4,output:2", dump);
+        Assert.Contains("actions=load:0x2->NXM_NX_IP_ECN[],load:0x5->NXM_NX_IP_TTL[],push_mpls:0x8847,output:2", dump);
+        Assert.Contains("actions=load:0x1->NXM_NX_IPV6_SRC[0..63],load:0x20010db800000000->NXM_NX_IPV6_SRC[64..127],mod_vlan_vid:4,output:2", dump);
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    /// <summary>
+    /// Flows added over OpenFlow 1.3 with actions 1.0 has only Nicira's extensions for (dec_ttl, set_queue, group, the MPLS
+    /// actions, set_field of 1.3-only fields and nw_ttl, a 128-bit field, set_tunnel) and a goto-table: dumped over 1.0,
+    /// deleted over 1.0 and that dump re-added with ovs-ofctl -O OpenFlow10 add-flows, 1.3 reads back the same flows.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task OneThreeFlows_DumpedOverOneZero_ReAddOverOneZeroAsTheSameFlows()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "add-group", "group_id=2,type=all,bucket=output:3");
+        Ok(rig, "add-flow", "table=1,priority=1,actions=output:2");
+        string[] flows =
+        [
+            "priority=1,ip,actions=dec_ttl,set_field:2->ip_ecn,mod_nw_ttl:9,set_queue:1,goto_table:1",
+            "priority=2,mpls,actions=set_mpls_ttl(9),dec_mpls_ttl,set_field:7->mpls_label,set_field:3->mpls_tc,pop_mpls:0x0800,group:2",
+            "priority=3,ipv6,actions=set_field:2001:db8::1->ipv6_src,set_field:0x12345->ipv6_label,goto_table:1",
+            "priority=4,arp,actions=set_field:02:00:00:00:00:05->arp_sha,push_mpls:0x8847,output:2",
+            "priority=5,tcp,actions=set_field:0x99->tun_id,set_field:80->tcp_dst,goto_table:1",
+        ];
+        foreach (var f in flows) Ok(rig, "add-flow", f);
+        static string[] Lines(string dump) => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order()];
+        string[] before = Lines(Ok(rig, "dump-flows", "--no-stats"));
+        Assert.Equal(flows.Length + 1, before.Length);
+
+        string Of10(string cmd, params string[] rest)
+        {
+            var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
+            Assert.True(code == 0, $"ovs-ofctl -O OpenFlow10 {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
+            return so;
+        }
+        string[] dump10 = Lines(Of10("dump-flows", "--no-stats"));
+        const string Ip = "priority=1,ip actions=dec_ttl,load:0x2->NXM_NX_IP_ECN[],load:0x9->NXM_NX_IP_TTL[],set_queue:1,resubmit(,1)";
+        Assert.True(dump10.Contains(Ip), string.Join('\n', dump10));
+        string[] table0 = [.. dump10.Where(l => !l.StartsWith("table=", StringComparison.Ordinal))];
+        Assert.Equal(flows.Length, table0.Length);
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, table0);
+            Of10("del-flows"); // OpenFlow 1.0's table 0: table 1's flow stays
+            Assert.Single(Lines(Ok(rig, "dump-flows", "--no-stats")));
+            Of10("add-flows", file);
+            Assert.Equal(before, Lines(Ok(rig, "dump-flows", "--no-stats")));
+            Assert.Equal(dump10, Lines(Of10("dump-flows", "--no-stats")));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }

@@ -36,7 +36,8 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         // A delete's actions mean nothing (OF1.0 5.3.3): only an add's or a modify's are decoded.
         bool addOrModify = fm.Command is OfpFlowModCommand.Add or OfpFlowModCommand.Modify or OfpFlowModCommand.ModifyStrict;
         var actions = ReadOnlyMemory<OfAction>.Empty;
-        if (addOrModify && !ActionTranslator.TryDecode(wireActions, FlowModTranslator.TransportOf(fm.Match), out actions, out var err))
+        byte? gotoTable = null;
+        if (addOrModify && !ActionTranslator.TryDecode(wireActions, FlowModTranslator.TransportOf(fm.Match), out actions, out gotoTable, out var err))
         {
             ctx.SendError(c, err, msg);
             return;
@@ -46,7 +47,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             ctx.SendError(c, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), msg);
             return;
         }
-        var request = FlowModTranslator.ToRequest(fm, command, actions);
+        var request = FlowModTranslator.ToRequest(fm, command, actions, gotoTable);
         if (addOrModify && !ReadBackLimits.FlowFits(request))
         {
             // Its flow-stats entry could not be encoded in a reply of either version: refuse it rather than break every dump.

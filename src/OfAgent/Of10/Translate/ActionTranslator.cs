@@ -1,29 +1,33 @@
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
-using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of10.Translate;
 
 /// <summary>
 /// OpenFlow 1.0 action lists ↔ the OpenFlow layer's <see cref="OfAction"/>s, action by action: port numbers through
-/// <see cref="WireMap"/>, Nicira's set_tunnel as the layer's set-tunnel, any other vendor action refused here
-/// (OFPBAC_BAD_VENDOR, or BAD_VENDOR_TYPE for an unknown Nicira one). Whether the ports and queues exist is the layer's
-/// to decide (<see cref="OfActionCompiler"/>).
+/// <see cref="WireMap"/>; the Nicira extensions the switch writes for what 1.0 cannot say (and those ovs-ofctl sends for
+/// the same actions) as the actions the 1.3 path makes of them, a flow-mod's trailing resubmit to a later table as its
+/// goto-table (ActionTranslator.Nicira.cs); any other vendor action refused (OFPBAC_BAD_VENDOR, or
+/// BAD_VENDOR_TYPE for an unknown Nicira one). Whether the ports and queues exist is the layer's to decide
+/// (<see cref="OfActionCompiler"/>).
 /// </summary>
 /// <remarks>
 /// Decoding writes into a per-thread scratch array and allocates nothing; the memory returned is valid until the
 /// calling thread decodes again. Thread safety: the scratch state is per thread.
 /// </remarks>
-public static class ActionTranslator
+public static partial class ActionTranslator
 {
     public const uint NiciraVendorId = 0x00002320;
 
     [ThreadStatic] private static OfAction[]? s_scratch;
 
-    /// <summary>The layer's form of <paramref name="actions"/> (in per-thread scratch), or the OpenFlow 1.0 error that refuses it.</summary>
+    /// <summary>
+    /// The layer's form of <paramref name="actions"/> (in per-thread scratch), or the OpenFlow 1.0 error that refuses it;
+    /// a resubmit is refused (BAD_ARGUMENT): outside a flow-mod it stands for no goto-table.
+    /// </summary>
     public static bool TryDecode(List<OfpAction> actions, out ReadOnlyMemory<OfAction> result, out OfpError error)
-        => TryDecode(actions, 0, out result, out error);
+        => TryDecode(actions, 0, false, out result, out _, out error);
 
     /// <summary>
     /// As <see cref="TryDecode(List{OfpAction}, out ReadOnlyMemory{OfAction}, out OfpError)"/> for a flow whose match pins
@@ -31,80 +35,119 @@ public static class ActionTranslator
     /// they keep the match's, and a later version reads them back as that transport's field (ovs ofpact_l4_port's flow_ip_proto).
     /// </summary>
     public static bool TryDecode(List<OfpAction> actions, byte transport, out ReadOnlyMemory<OfAction> result, out OfpError error)
+        => TryDecode(actions, transport, false, out result, out _, out error);
+
+    /// <summary>
+    /// A flow-mod's actions: as <see cref="TryDecode(List{OfpAction}, byte, out ReadOnlyMemory{OfAction}, out OfpError)"/>,
+    /// and a last Nicira resubmit of the packet's own in_port to a later table is the flow's <paramref name="gotoTable"/>
+    /// (how the switch shows an OpenFlow 1.3 goto-table to a 1.0 peer, as Open vSwitch does).
+    /// </summary>
+    public static bool TryDecode(List<OfpAction> actions, byte transport, out ReadOnlyMemory<OfAction> result, out byte? gotoTable, out OfpError error)
+        => TryDecode(actions, transport, true, out result, out gotoTable, out error);
+
+    private static bool TryDecode(List<OfpAction> actions, byte transport, bool flowMod, out ReadOnlyMemory<OfAction> result,
+                                  out byte? gotoTable, out OfpError error)
     {
         result = ReadOnlyMemory<OfAction>.Empty;
+        gotoTable = null;
         error = default;
         if (actions.Count == 0) return true;
         var items = s_scratch is { } sc && sc.Length >= actions.Count ? sc : s_scratch = new OfAction[Math.Max(16, actions.Count)];
+        int n = 0;
+        var load = default(PendingLoad);
         for (int i = 0; i < actions.Count; i++)
         {
             var a = actions[i];
+            if (load.Header != 0 && !IsRegLoad(a))
+            {
+                // A load that set part of its field, and nothing after it completes it: the model sets whole fields.
+                error = OfpError.BadAction(OfpBadActionCode.BadArgument);
+                return false;
+            }
             switch (a.Type)
             {
-                case OfpActionType.Output: items[i] = OfAction.Output(WireMap.ToOfPort(a.Port), a.MaxLen); break;
-                case OfpActionType.Enqueue: items[i] = OfAction.Enqueue(WireMap.ToOfPort(a.Port), a.QueueId); break;
-                case OfpActionType.SetVlanVid: items[i] = OfAction.SetVlanVid(a.VlanVid); break;
-                case OfpActionType.SetVlanPcp: items[i] = OfAction.SetVlanPcp(a.VlanPcp); break;
-                case OfpActionType.StripVlan: items[i] = OfAction.PopVlan(); break;
-                case OfpActionType.SetDlSrc: items[i] = OfAction.SetEthSrc(a.DlAddr.Value); break;
-                case OfpActionType.SetDlDst: items[i] = OfAction.SetEthDst(a.DlAddr.Value); break;
-                case OfpActionType.SetNwSrc: items[i] = OfAction.SetNwSrc(a.NwAddr); break;
-                case OfpActionType.SetNwDst: items[i] = OfAction.SetNwDst(a.NwAddr); break;
-                case OfpActionType.SetNwTos: items[i] = OfAction.SetNwTos(a.NwTos); break;
-                case OfpActionType.SetTpSrc: items[i] = OfAction.SetTpSrc(a.TpPort, transport); break;
-                case OfpActionType.SetTpDst: items[i] = OfAction.SetTpDst(a.TpPort, transport); break;
+                case OfpActionType.Output: items[n++] = OfAction.Output(WireMap.ToOfPort(a.Port), a.MaxLen); break;
+                case OfpActionType.Enqueue: items[n++] = OfAction.Enqueue(WireMap.ToOfPort(a.Port), a.QueueId); break;
+                case OfpActionType.SetVlanVid: items[n++] = OfAction.SetVlanVid(a.VlanVid); break;
+                case OfpActionType.SetVlanPcp: items[n++] = OfAction.SetVlanPcp(a.VlanPcp); break;
+                case OfpActionType.StripVlan: items[n++] = OfAction.PopVlan(); break;
+                case OfpActionType.SetDlSrc: items[n++] = OfAction.SetEthSrc(a.DlAddr.Value); break;
+                case OfpActionType.SetDlDst: items[n++] = OfAction.SetEthDst(a.DlAddr.Value); break;
+                case OfpActionType.SetNwSrc: items[n++] = OfAction.SetNwSrc(a.NwAddr); break;
+                case OfpActionType.SetNwDst: items[n++] = OfAction.SetNwDst(a.NwAddr); break;
+                case OfpActionType.SetNwTos: items[n++] = OfAction.SetNwTos(a.NwTos); break;
+                case OfpActionType.SetTpSrc: items[n++] = OfAction.SetTpSrc(a.TpPort, transport); break;
+                case OfpActionType.SetTpDst: items[n++] = OfAction.SetTpDst(a.TpPort, transport); break;
                 case OfpActionType.Vendor:
-                    if (a.IsNxSetTunnel)
+                    if (a.Vendor != NiciraVendorId)
                     {
-                        items[i] = OfAction.SetTunnel(a.TunnelId);
-                        break;
+                        error = OfpError.BadAction(OfpBadActionCode.BadVendor);
+                        return false;
                     }
-                    error = a.Vendor == NiciraVendorId
-                        ? OfpError.BadAction(OfpBadActionCode.BadVendorType)
-                        : OfpError.BadAction(OfpBadActionCode.BadVendor);
-                    return false;
+                    bool last = i == actions.Count - 1;
+                    if (!TryNicira(a, flowMod && last, ref load, out var item, out var table, out error)) return false;
+                    if (item is { } x) items[n++] = x;
+                    if (table is { } t) gotoTable = t;
+                    break;
                 default:
                     error = OfpError.BadAction(OfpBadActionCode.BadType);
                     return false;
             }
         }
-        result = items.AsMemory(0, actions.Count);
+        if (load.Header != 0)
+        {
+            error = OfpError.BadAction(OfpBadActionCode.BadArgument);
+            return false;
+        }
+        result = items.AsMemory(0, n);
         return true;
     }
 
-    /// <summary>The wire form of <paramref name="actions"/>, those OpenFlow 1.0 has no form for left out (see <see cref="TryToOfp"/>).</summary>
+    /// <summary>Most wire actions one model action becomes (a 128-bit set-field: two NXAST_REG_LOADs).</summary>
+    public const int MaxWirePerAction = 2;
+
+    /// <summary>The wire form of <paramref name="actions"/>, those OpenFlow 1.0 has no form for left out (see <see cref="ToOfp(in OfAction, out OfpAction, out OfpAction)"/>).</summary>
     public static List<OfpAction> ToOfp(ReadOnlySpan<OfAction> actions)
     {
         var list = new List<OfpAction>(actions.Length);
         foreach (var a in actions)
         {
-            if (TryToOfp(a, out var wire)) list.Add(wire);
+            int k = ToOfp(a, out var first, out var second);
+            if (k > 0) list.Add(first);
+            if (k > 1) list.Add(second);
         }
         return list;
     }
 
-    /// <summary>Writes the wire form of <paramref name="actions"/> into <paramref name="into"/> (at least as long); returns the count written.</summary>
+    /// <summary>
+    /// Writes the wire form of <paramref name="actions"/> into <paramref name="into"/> (at least
+    /// <see cref="MaxWirePerAction"/> times as long); returns the count written.
+    /// </summary>
     public static int ToOfp(ReadOnlySpan<OfAction> actions, Span<OfpAction> into)
     {
         int n = 0;
         foreach (var a in actions)
         {
-            if (TryToOfp(a, out var wire)) into[n++] = wire;
+            int k = ToOfp(a, out var first, out var second);
+            if (k > 0) into[n++] = first;
+            if (k > 1) into[n++] = second;
         }
         return n;
     }
 
-    public static OfpAction ToOfp(in OfAction a)
-        => TryToOfp(a, out var wire) ? wire : throw new InvalidOperationException($"an action OpenFlow 1.0 cannot carry: {a.Type}");
-
     /// <summary>
-    /// The OpenFlow 1.0 form of <paramref name="a"/>, for what a flow added over OpenFlow 1.3 reads back as: OpenFlow 1.0's
-    /// own actions, else Open vSwitch's Nicira extensions for the 1.1+ ones (set_queue, group, dec_ttl, the MPLS
-    /// actions; other set-fields as reg_load2 with their OXM). False for push_vlan (in 1.0 a set_vlan_vid that follows
-    /// pushes, as Open vSwitch writes it), copy_ttl_in/out and the PBB actions, which OpenFlow 1.0 cannot say.
+    /// The OpenFlow 1.0 form of <paramref name="a"/>, for what a flow added over OpenFlow 1.3 reads back as, as Open
+    /// vSwitch writes it (ovs lib/ofp-actions.c, encode_*): OpenFlow 1.0's own actions, else the Nicira extensions for the
+    /// 1.1+ ones (set_queue, group, dec_ttl, the MPLS actions), nw_ttl and the other set-fields as NXAST_REG_LOADs of the
+    /// field's NXM header (its OXM one when it has none), 64 bits each: <paramref name="second"/> holds the upper half of a
+    /// 128-bit field. ovs-ofctl prints those as <c>load:</c>, which it sends back over OpenFlow 1.0 as they came (a
+    /// <c>set_field</c> of a field 1.0 cannot match would need Open vSwitch's NXM flow format). Returns how many it wrote:
+    /// 0 for push_vlan (in 1.0 a set_vlan_vid that follows pushes, as Open vSwitch writes it), copy_ttl_in/out and the
+    /// PBB actions, which OpenFlow 1.0 cannot say.
     /// </summary>
-    public static bool TryToOfp(in OfAction a, out OfpAction wire)
+    public static int ToOfp(in OfAction a, out OfpAction first, out OfpAction second)
     {
+        second = default;
         OfpAction? w = a.Type switch
         {
             OfActionType.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),
@@ -129,17 +172,16 @@ public static class ActionTranslator
             OfActionType.DecMplsTtl => OfpAction.Nicira(NxActionSubtype.DecMplsTtl),
             OfActionType.SetMplsLabel => OfpAction.Nicira(NxActionSubtype.SetMplsLabel, 4, (uint)a.Value),
             OfActionType.SetMplsTc => OfpAction.Nicira(NxActionSubtype.SetMplsTc, 1, (uint)a.Value),
-            OfActionType.SetNwTtl => OfpAction.NxRegLoad2([0x00, 0x01, 0x3a, 0x01, (byte)a.Value]), // NXM_NX_IP_TTL
-            _ => Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } field ? RegLoad2(field) : null,
+            _ => null,
         };
-        wire = w.GetValueOrDefault();
-        return w.HasValue;
-    }
-
-    private static OfpAction RegLoad2(in Ofp13Oxm field)
-    {
-        var w = new Ofp13Writer(32);
-        Ofp13Match.WriteTlv(w, field);
-        return OfpAction.NxRegLoad2(w.Written);
+        if (w is { } one)
+        {
+            first = one;
+            return 1;
+        }
+        if (a.Type == OfActionType.SetNwTtl) return RegLoads(NxIpTtl, a.Value, out first, out second);
+        if (Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } field) return RegLoads(field.Field, field.Value, out first, out second);
+        first = default;
+        return 0;
     }
 }

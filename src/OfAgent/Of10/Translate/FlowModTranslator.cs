@@ -6,7 +6,7 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// <summary>
 /// An OpenFlow 1.0 FLOW_MOD as the OpenFlow layer's version-independent <see cref="FlowModRequest"/>: commands and
 /// flags value by value (the enums share no numbering), the match through <see cref="MatchTranslator"/>, the action list
-/// as apply-actions in table 0. Stateless and thread-safe.
+/// as apply-actions in table 0 (and a trailing Nicira resubmit as its goto-table). Stateless and thread-safe.
 /// </summary>
 public static class FlowModTranslator
 {
@@ -42,9 +42,12 @@ public static class FlowModTranslator
         return m.NwProto is 6 or 17 or 132 ? m.NwProto : (byte)0;
     }
 
-    /// <summary>The request for <paramref name="fm"/> with its decoded <paramref name="actions"/> (OpenFlow 1.0: table 0, apply-actions).</summary>
-    public static FlowModRequest ToRequest(in OfpFlowModFields fm, FlowModCommand command, ReadOnlyMemory<OfAction> actions)
-        => new(command, MatchTranslator.ToOfMatch(fm.Match), fm.Priority, OfInstructions.Apply(actions),
+    /// <summary>
+    /// The request for <paramref name="fm"/> with its decoded <paramref name="actions"/> (OpenFlow 1.0: table 0,
+    /// apply-actions) and the goto-table its actions ended with, if any.
+    /// </summary>
+    public static FlowModRequest ToRequest(in OfpFlowModFields fm, FlowModCommand command, ReadOnlyMemory<OfAction> actions, byte? gotoTable = null)
+        => new(command, MatchTranslator.ToOfMatch(fm.Match), fm.Priority, new OfInstructions(actions, GotoTable: gotoTable),
                TableId: 0, BufferId: fm.BufferId, Cookie: fm.Cookie, IdleTimeout: fm.IdleTimeout, HardTimeout: fm.HardTimeout,
                Flags: ToFlags(fm.Flags), OutPort: WireMap.ToOfPort(fm.OutPort), Rules: MatchRules.OpenFlow10);
 }

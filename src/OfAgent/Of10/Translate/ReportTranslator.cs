@@ -68,7 +68,9 @@ internal static class ReportTranslator
         int size = OfpFlowStats.MinSize;
         foreach (var a in ins.ApplyActions.Span)
         {
-            if (ActionTranslator.TryToOfp(a, out var wire)) size += wire.EncodedSize;
+            int k = ActionTranslator.ToOfp(a, out var first, out var second);
+            if (k > 0) size += first.EncodedSize;
+            if (k > 1) size += second.EncodedSize;
         }
         return ins.GotoTable is { } table ? size + s_resubmit[table].EncodedSize : size;
     }
@@ -92,7 +94,8 @@ internal static class ReportTranslator
     public static bool AddFlowStats(uint xid, in OfFlowStats f, OfpFlowStatsReplyWriter writer, ref OfpAction[] actionScratch,
                                     Func<byte[], int, bool> send)
     {
-        if (actionScratch.Length < f.Actions.Length + 1) actionScratch = new OfpAction[Math.Max(f.Actions.Length + 1, actionScratch.Length * 2)];
+        int widest = ActionTranslator.MaxWirePerAction * f.Actions.Length + 1;
+        if (actionScratch.Length < widest) actionScratch = new OfpAction[Math.Max(widest, actionScratch.Length * 2)];
         int n = ActionTranslator.ToOfp(f.Actions, actionScratch);
         if (f.Instructions?.GotoTable is { } table) actionScratch[n++] = s_resubmit[table];
         var match = MatchTranslator.ToOfpMatch(f.Match);

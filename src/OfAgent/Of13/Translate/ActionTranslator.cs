@@ -50,7 +50,7 @@ internal static class ActionTranslator
     }
 
     /// <summary>A set-field as the model's action; null for a field no action sets (in_port, in_phy_port, metadata, ipv6_exthdr).</summary>
-    private static OfAction? SetField(in Ofp13Oxm f)
+    internal static OfAction? SetField(in Ofp13Oxm f)
     {
         ulong v = (ulong)f.Value;
         return f.Field switch
