@@ -22,8 +22,8 @@
 #   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU: its forwarding thread
 #                             there, its other threads elsewhere; SSW_CPUS=1 puts the whole process on CPU 1 with
 #                             taskset, as ovs-vswitchd; SSW_ARGS added)
-#   ssw-afxdp-deep            ssw-afxdp with each queue's fill and RX rings DEEP_FRAMES UMEM frames deep (the port
-#                             option rx-frames; default 524,288, 1 GiB of locked memory per port): what a ring deep
+#   ssw-afxdp-deep,           ssw-afxdp / ssw-afpacket with receive rings DEEP_FRAMES frames deep (the port option
+#   ssw-afpacket-deep         rx-frames; default 524,288, 1 GiB of memory per port at 2 KiB a frame): what a ring deep
 #                             enough for the burst keeps (bursts and the unthrottled step only: a step of a few
 #                             seconds cannot tell a rate the thread sustains from one its ring absorbs)
 #   ssw-offload               ssw-afxdp with --offload xdp and one exact flow per generator flow (the largest of
@@ -82,7 +82,7 @@ WARM=${WARM:-2}               # seconds of unthrottled traffic before a row's fi
 CONTENTION=${CONTENTION:-1}
 BUSY_ROWS=${BUSY_ROWS:-ssw-afxdp,ovs-afxdp,ssw-afpacket,ovs-default}
 REPEAT=${REPEAT:-1}
-DEEP_FRAMES=${DEEP_FRAMES:-524288}   # rx-frames of the ssw-afxdp-deep row
+DEEP_FRAMES=${DEEP_FRAMES:-524288}   # rx-frames of the -deep rows
 SETTLE_MAX=${SETTLE_MAX:-10}      # seconds a step waits at most for the sink's count to stop moving
 CHURN_RATE=${CHURN_RATE:-10000}   # flow-mods/s of the churn rows
 LAT_SAMPLES=${LAT_SAMPLES:-200}   # flow-mods of the offload-latency row
@@ -161,10 +161,10 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   local row=$1 i
   FWD_TID=""
   case $row in
-    ssw-afxdp|ssw-afxdp-deep|ssw-afpacket|ssw-offload|ssw-offload-churn|ssw-afxdp-churn|offload-latency)
+    ssw-afxdp|ssw-afxdp-deep|ssw-afpacket|ssw-afpacket-deep|ssw-offload|ssw-offload-churn|ssw-afxdp-churn|offload-latency)
       local be=${row#ssw-} offload=() po=""
       case $row in ssw-offload|ssw-offload-churn|offload-latency) be=afxdp; offload=(--offload xdp) ;; ssw-afxdp-churn) be=afxdp ;;
-        ssw-afxdp-deep) be=afxdp; po=":rx-frames=$DEEP_FRAMES" ;; esac
+        ssw-afxdp-deep|ssw-afpacket-deep) be=${be%-deep}; po=":rx-frames=$DEEP_FRAMES" ;; esac
       # the forwarding thread on FWD_CPU, every other thread of the switch (the runtime's background JIT, its warm-up,
       # the agent) kept off it (--forwarding-cpus does both): on the same CPU they preempt the forwarding thread
       local place=(--forwarding-cpus $FWD_CPU)
@@ -176,7 +176,7 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       ovs-ofctl -O OpenFlow10 add-flow unix:$RUN/ssw.of "priority=100,in_port=1,actions=output:2" || return 1
       if [ $row = offload-latency ]; then
         exact_flows $LAT_FLOWS > $RUN/exact.txt   # added and deleted by bench offload-latency, one at a time
-      elif [[ $row != ssw-afxdp && $row != ssw-afxdp-deep && $row != ssw-afpacket ]]; then
+      elif [[ $row != ssw-afxdp* && $row != ssw-afpacket* ]]; then
         exact_flows > $RUN/exact.txt
         ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/ssw.of $RUN/exact.txt || return 1
       fi
@@ -336,7 +336,7 @@ for line in sys.stdin:
 # HA, which gen-only and the AF_XDP and XDP rows have; the other rows get the AF_PACKET TX ring.
 gen_mode() {
   case $GEN_MODE in
-    auto) case $ROW in ssw-afpacket|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
+    auto) case $ROW in ssw-afpacket|ssw-afpacket-deep|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
     *) echo $GEN_MODE ;;
   esac
 }
@@ -415,7 +415,7 @@ measure() {
   sleep $BURST_GAP; step burst1 0 $BURST
   step burst2 0 $BURST
   step max 0
-  if [ "$ROW" = ssw-afxdp-deep ]; then   # a ring that holds seconds of excess hides loss from a short step: no search
+  if [[ $ROW == *-deep ]]; then   # a ring that holds seconds of excess hides loss from a short step: no search
     echo "$ROW|$BUSY|$SIZE|$FLOWS|0|bursts only" >> $RUN/zl.txt
     return
   fi

@@ -29,8 +29,9 @@ public sealed record PortSpecEntry(PortKind Kind, string Name, int Count, ushort
     /// <summary>afxdp only: the one RX queue to serve (<c>afxdp:eth0:queue=1</c>); null serves every queue.</summary>
     public int? Queue { get; init; }
 
-    /// <summary>afxdp only: UMEM frames for receive per queue, the depth of its fill and RX rings
-    /// (<c>afxdp:eth0:rx-frames=262144</c>); null keeps <see cref="AfXdpOptions.RxFrames"/>.</summary>
+    /// <summary>afxdp and afpacket: the receive ring's depth in frames (<c>afxdp:eth0:rx-frames=262144</c>: UMEM frames per
+    /// queue, the depth of its fill and RX rings; <c>afpacket:eth0:rx-frames=65536</c>: ring slots); null keeps the
+    /// backend's default.</summary>
     public int? RxFrames { get; init; }
 
     /// <summary>The canonical spelling (afpacket:eth0, afxdp:eth0:queue=1, afxdp:eth0:rx-frames=65536, mem:4, ...).</summary>
@@ -70,8 +71,8 @@ public sealed record PortFactoryOptions
 /// opens is the host's choice (this parser serves it).</para>
 /// Grammar: a comma-separated list of items, each one of
 /// <c>afpacket:IF</c>, <c>IF</c> (same as afpacket:IF), <c>afxdp:IF</c> (every RX queue, one socket each) or
-/// <c>afxdp:IF:queue=K</c> (RX queue K only), options joined by ':' after an afxdp interface (<c>queue=K</c>;
-/// <c>rx-frames=N</c>, the depth of each queue's fill and RX rings in UMEM frames), <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
+/// <c>afxdp:IF:queue=K</c> (RX queue K only), options joined by ':' after an afxdp or afpacket interface
+/// (<c>queue=K</c>, afxdp only; <c>rx-frames=N</c>, the receive ring's depth in frames), <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
 /// (N in-memory ports), optionally preceded by an OpenFlow port number and '=' (<c>3=afpacket:eth3</c>, the way OVS
 /// has ofport_request). Prefixes are case-insensitive; spaces around items are ignored. An interface may appear once.
 /// An item without a number takes the one after the previous item's last port (the first item takes 1); mem:N takes
@@ -167,9 +168,9 @@ public static class PortSpec
             {
                 string opts = arg[(optColon + 1)..];
                 arg = arg[..optColon].Trim();
-                if (kind != PortKind.AfXdp)
+                if (kind is not (PortKind.AfXdp or PortKind.AfPacket))
                 {
-                    error = $"--ports item '{item}': options after the interface name are for afxdp only (afxdp:IF:queue=K:rx-frames=N).";
+                    error = $"--ports item '{item}': options after the interface name are for afxdp and afpacket ports only (afxdp:IF:queue=K:rx-frames=N, afpacket:IF:rx-frames=N).";
                     return false;
                 }
                 foreach (string raw1 in opts.Split(':'))
@@ -181,6 +182,9 @@ public static class PortSpec
                     bool number = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int v);
                     switch (key)
                     {
+                        case "queue" when kind != PortKind.AfXdp:
+                            error = $"--ports item '{item}': queue=K is an afxdp option (an AF_PACKET socket takes every queue).";
+                            return false;
                         case "queue" when queue is null:
                             if (!number || v > 4095)
                             {
@@ -193,7 +197,7 @@ public static class PortSpec
                             if (!number || v < MinRxFrames || v > MaxRxFrames || (v & (v - 1)) != 0)
                             {
                                 error = $"--ports item '{item}': rx-frames={value} must be a power of two from {MinRxFrames} to {MaxRxFrames} "
-                                    + "(UMEM frames per queue for receive, each of the frame size: 2 KiB by default).";
+                                    + "(the receive ring's depth in frames: UMEM frames per queue for afxdp, ring slots for afpacket, 2 KiB each for a 1500-byte MTU).";
                                 return false;
                             }
                             rxFrames = v;
@@ -202,8 +206,11 @@ public static class PortSpec
                             error = $"--ports item '{item}': afxdp option '{key}' is given twice.";
                             return false;
                         default:
-                            error = $"--ports item '{item}': unknown afxdp option '{opt}' (the options are queue=K, an RX queue number from 0, "
-                                + $"and rx-frames=N, the receive ring's depth in frames, a power of two from {MinRxFrames} to {MaxRxFrames}).";
+                            error = kind == PortKind.AfXdp
+                                ? $"--ports item '{item}': unknown afxdp option '{opt}' (the options are queue=K, an RX queue number from 0, "
+                                  + $"and rx-frames=N, the receive ring's depth in frames, a power of two from {MinRxFrames} to {MaxRxFrames})."
+                                : $"--ports item '{item}': unknown afpacket option '{opt}' (the option is rx-frames=N, the receive ring's depth in frames, "
+                                  + $"a power of two from {MinRxFrames} to {MaxRxFrames}).";
                             return false;
                     }
                 }
@@ -305,7 +312,8 @@ public static class PortSpec
         switch (e.Kind)
         {
             case PortKind.AfPacket:
-                return new AfPacketPort(e.Name, (o.AfPacket ?? new AfPacketOptions()) with { Logger = o.AfPacket?.Logger ?? Log("Softswitch.Ports.AfPacket") }) { PortNo = no };
+                var ap = o.AfPacket ?? new AfPacketOptions();
+                return new AfPacketPort(e.Name, ap with { Logger = ap.Logger ?? Log("Softswitch.Ports.AfPacket"), RxFrames = e.RxFrames ?? ap.RxFrames }) { PortNo = no };
             case PortKind.AfXdp:
                 var xdp = o.AfXdp ?? new AfXdpOptions();
                 return new AfXdpPort(e.Name, xdp with
