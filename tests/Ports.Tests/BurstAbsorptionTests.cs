@@ -42,6 +42,73 @@ public sealed class BurstAbsorptionTests(ITestOutputHelper output)
             output.WriteLine($"ring slot {((AfPacketPort)a).RingFrameSize} B"));
     }
 
+    /// <summary>
+    /// The ring is all that holds a burst no thread takes: with rx-frames=65536 (the port option, through the spec
+    /// parser and the port factory) a burst of six default rings sent before the datapath even starts is kept whole and
+    /// forwarded once it does; with the default 8,192 the same burst keeps at most 8,192 frames and the kernel's counters
+    /// account for every other one.
+    /// </summary>
+    [NetnsFact]
+    public void AfXdp_RxFrames65536_KeepsABurstOfSixDefaultRings_WithNoConsumer() => NoConsumerBurst(65536);
+
+    [NetnsFact]
+    public void AfXdp_DefaultRing_KeepsAtMostItsDepth_AndTheKernelCountsTheRest() => NoConsumerBurst(0);
+
+    private void NoConsumerBurst(int rxFrames)
+    {
+        const int Default = 8192, Frames = 6 * Default;
+        using var a = Netns.Create();
+        using var b = Netns.Create();
+        string opt = rxFrames == 0 ? "" : $":rx-frames={rxFrames}";
+        var opened = PortSpec.Open(PortSpec.Parse($"afxdp:{a.HostIf}{opt},afxdp:{b.HostIf}"), new PortFactoryOptions());
+        var pa = (AfXdpPort)opened[0].Port;
+        var pb = opened[1].Port;
+        Assert.Equal(rxFrames == 0 ? Default : rxFrames, pa.RxFrames);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
+        dp.AddPort(pa, 1);
+        dp.AddPort(pb, 2);
+
+        // Nobody reads port 1 while the burst comes: the datapath is not started.
+        using (var flood = a.StartFlood(a.NsIf, Frames, 64, seconds: 60, pps: 50_000))
+        {
+            flood.WaitForExit();
+            Assert.Equal(Frames, int.Parse(flood.StandardOutput.ReadToEnd().Trim(), CultureInfo.InvariantCulture));
+        }
+        var before = pa.KernelStatistics;
+        ulong lostInKernel = before.RxDropped + before.RxRingFull;
+        output.WriteLine($"rx-frames {pa.RxFrames}: kernel before the thread starts {before}");
+
+        dp.Start();
+        try
+        {
+            long want = rxFrames == 0 ? Default - 64 : Frames;   // the default ring: its depth, less a batch in flight at most
+            Wait(() => pb.Counters.Snapshot().TxPackets >= want, 10_000);
+            Thread.Sleep(100);
+            var ca = pa.Counters.Snapshot();
+            var cb = pb.Counters.Snapshot();
+            output.WriteLine($"port 1 rx {ca.RxPackets} dropped {ca.RxDropped}, port 2 tx {cb.TxPackets} dropped {cb.TxDropped}; kernel after {pa.KernelStatistics}");
+            if (rxFrames != 0)
+            {
+                Assert.Equal(0ul, lostInKernel);
+                Assert.Equal(Frames, ca.RxPackets);
+                Assert.Equal(0, ca.RxDropped);
+            }
+            else
+            {
+                // What the ring could not hold is dropped in the kernel, and the port's count takes the kernel's.
+                Assert.InRange(ca.RxPackets, want, Default);
+                Assert.Equal(Frames - ca.RxPackets, ca.RxDropped);
+                Assert.True(lostInKernel >= (ulong)ca.RxDropped, $"the kernel counted {lostInKernel} drops, the port {ca.RxDropped}");
+            }
+            Assert.Equal(ca.RxPackets, cb.TxPackets);
+            Assert.Equal(0, cb.TxDropped);
+        }
+        finally
+        {
+            dp.Stop();
+        }
+    }
+
     private void Burst(Func<string, IPort> open, Func<IPort, int> burst, Action<IPort> check)
     {
         using var a = Netns.Create();
