@@ -22,6 +22,10 @@
 #   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU: its forwarding thread
 #                             there, its other threads elsewhere; SSW_CPUS=1 puts the whole process on CPU 1 with
 #                             taskset, as ovs-vswitchd; SSW_ARGS added)
+#   ssw-afxdp-deep,           ssw-afxdp / ssw-afpacket with receive rings DEEP_FRAMES frames deep (the port option
+#   ssw-afpacket-deep         rx-frames; default 524,288, 1 GiB of memory per port at 2 KiB a frame): what a ring deep
+#                             enough for the burst keeps (bursts and the unthrottled step only: a step of a few
+#                             seconds cannot tell a rate the thread sustains from one its ring absorbs)
 #   ssw-offload               ssw-afxdp with --offload xdp and one exact flow per generator flow (the largest of
 #                             FLOW_SET, installed with ovs-ofctl add-flows beside the in_port=1 flow): the XDP flow
 #                             program forwards them in the kernel; the row waits until offload/show says they are held
@@ -46,7 +50,9 @@
 #                             with GEN_MODE=auto)
 # CONTENTION=1 adds the same rows for BUSY_ROWS (default the four switch rows) with a busy loop on BUSY_CPU (default
 # FWD_CPU) for the 64 B, 1-flow case.
-# Per step, recorded: load average before it, offered (what the generator sent) and delivered frames, loss, CPU busy
+# Per step, recorded: load average before it, offered (what the generator sent) and delivered frames (all that reach
+# the sink: the step waits until its count stops moving, so a frame a ring held is delivered, not lost), the delivered
+# rate (what reached the sink while the generator sent, over its sending time), loss, CPU busy
 # time per delivered frame on GEN_CPU and FWD_CPU (/proc/stat), the forwarding thread's busy time per delivered frame
 # (Softswitch: utime+stime of thread fwd-0 from /proc/PID/task/TID/stat; Open vSwitch: processing cycles per packet of
 # dpif-netdev/pmd-stats-show, with its ns at the TSC's MHz), and where frames were lost: veth drops on every hop,
@@ -76,6 +82,8 @@ WARM=${WARM:-2}               # seconds of unthrottled traffic before a row's fi
 CONTENTION=${CONTENTION:-1}
 BUSY_ROWS=${BUSY_ROWS:-ssw-afxdp,ovs-afxdp,ssw-afpacket,ovs-default}
 REPEAT=${REPEAT:-1}
+DEEP_FRAMES=${DEEP_FRAMES:-524288}   # rx-frames of the -deep rows
+SETTLE_MAX=${SETTLE_MAX:-10}      # seconds a step waits at most for the sink's count to stop moving
 CHURN_RATE=${CHURN_RATE:-10000}   # flow-mods/s of the churn rows
 LAT_SAMPLES=${LAT_SAMPLES:-200}   # flow-mods of the offload-latency row
 LAT_PPS=${LAT_PPS:-100000}        # its traffic: frames/s over LAT_FLOWS flows (a flow's first kernel frame is seen within LAT_FLOWS/LAT_PPS s)
@@ -153,21 +161,22 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   local row=$1 i
   FWD_TID=""
   case $row in
-    ssw-afxdp|ssw-afpacket|ssw-offload|ssw-offload-churn|ssw-afxdp-churn|offload-latency)
-      local be=${row#ssw-} offload=()
-      case $row in ssw-offload|ssw-offload-churn|offload-latency) be=afxdp; offload=(--offload xdp) ;; ssw-afxdp-churn) be=afxdp ;; esac
+    ssw-afxdp|ssw-afxdp-deep|ssw-afpacket|ssw-afpacket-deep|ssw-offload|ssw-offload-churn|ssw-afxdp-churn|offload-latency)
+      local be=${row#ssw-} offload=() po=""
+      case $row in ssw-offload|ssw-offload-churn|offload-latency) be=afxdp; offload=(--offload xdp) ;; ssw-afxdp-churn) be=afxdp ;;
+        ssw-afxdp-deep|ssw-afpacket-deep) be=${be%-deep}; po=":rx-frames=$DEEP_FRAMES" ;; esac
       # the forwarding thread on FWD_CPU, every other thread of the switch (the runtime's background JIT, its warm-up,
       # the agent) kept off it (--forwarding-cpus does both): on the same CPU they preempt the forwarding thread
       local place=(--forwarding-cpus $FWD_CPU)
       [ "$PIN" = 1 ] || place=()
-      SSW_NS=$NS ssw_start_placed ${SSW_CPUS:-all} $RUN/ssw.log --ports $be:$HA,$be:$HB --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
+      SSW_NS=$NS ssw_start_placed ${SSW_CPUS:-all} $RUN/ssw.log --ports $be:$HA$po,$be:$HB$po --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
         --fail-mode secure --threads 1 "${place[@]}" "${offload[@]}" --log-level Warning $SSW_ARGS
       ROW_PID=$SSW_PID
       for i in $(seq 200); do ovs-ofctl -O OpenFlow10 show unix:$RUN/ssw.of >/dev/null 2>&1 && break; sleep 0.1; done
       ovs-ofctl -O OpenFlow10 add-flow unix:$RUN/ssw.of "priority=100,in_port=1,actions=output:2" || return 1
       if [ $row = offload-latency ]; then
         exact_flows $LAT_FLOWS > $RUN/exact.txt   # added and deleted by bench offload-latency, one at a time
-      elif [[ $row != ssw-afxdp && $row != ssw-afpacket ]]; then
+      elif [[ $row != ssw-afxdp* && $row != ssw-afpacket* ]]; then
         exact_flows > $RUN/exact.txt
         ovs-ofctl -O OpenFlow10 add-flows unix:$RUN/ssw.of $RUN/exact.txt || return 1
       fi
@@ -250,13 +259,27 @@ row_down() {
 }
 
 # ---- one step ----
+delivered_now() {   # the sink's count: where the generator's frames end (XDP_DROP's xdp_drops)
+  if [ "$ROW" = gen-only ]; then   # on the switch side of A's veth
+    ip netns exec $NS ethtool -S $HA | awk '/xdp_drops/ { s += $2 } END { printf "%.0f\n", s }'
+  else
+    ip netns exec $NB ethtool -S $VB | awk '/xdp_drops/ { s += $2 } END { printf "%.0f\n", s }'
+  fi
+}
+# settle: after the generator stopped, waits until the sink's count stops moving (what a ring still held is forwarded
+# and counted as delivered; loss is what never arrives), at least 0.3 s and at most SETTLE_MAX s
+settle() {
+  local d e i
+  sleep 0.3
+  e=$(delivered_now)
+  for i in $(seq $(( SETTLE_MAX * 5 ))); do
+    d=$e; sleep 0.2; e=$(delivered_now)
+    [ "$d" = "$e" ] && break
+  done
+}
 snap() {   # $1 file: every counter a step is measured by, as "name value" lines
   {
-    if [ "$ROW" = gen-only ]; then   # counted where the generator's frames end, on the switch side of A's veth
-      echo "delivered $(ip netns exec $NS ethtool -S $HA | awk '/xdp_drops/ { s += $2 } END { printf "%.0f\n", s }')"
-    else
-      echo "delivered $(ip netns exec $NB ethtool -S $VB | awk '/xdp_drops/ { s += $2 } END { printf "%.0f\n", s }')"
-    fi
+    echo "delivered $(delivered_now)"
     echo "va_tx_dropped $(ip netns exec $NA cat /sys/class/net/$VA/statistics/tx_dropped)"
     echo "ha_rx_dropped $(ip netns exec $NS cat /sys/class/net/$HA/statistics/rx_dropped)"
     echo "hb_tx_dropped $(ip netns exec $NS cat /sys/class/net/$HB/statistics/tx_dropped)"
@@ -313,7 +336,7 @@ for line in sys.stdin:
 # HA, which gen-only and the AF_XDP and XDP rows have; the other rows get the AF_PACKET TX ring.
 gen_mode() {
   case $GEN_MODE in
-    auto) case $ROW in ssw-afpacket|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
+    auto) case $ROW in ssw-afpacket|ssw-afpacket-deep|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
     *) echo $GEN_MODE ;;
   esac
 }
@@ -331,8 +354,10 @@ step() {
   local what=(--rate $([ "$rate" = 0 ] && echo max || echo $rate) --seconds $STEP)
   [ -n "$count" ] && what=(--rate max --count $count --seconds 60)
   gen=$(ip netns exec $NA taskset -c $GEN_CPU $BENCH gen --dev $VA --cpu $GEN_CPU --mode $(gen_mode) --dst-mac $MACB --size $SIZE --flows $FLOWS --json "${what[@]}" 2>&1 | tail -1)
-  sleep 0.3
+  local at_end; at_end=$(delivered_now)   # the step's rate: what came out while the generator sent
+  settle
   snap $RUN/after
+  echo "delivered_at_end $at_end" >> $RUN/after
   read -r OFFERED_PPS DELIVERED_PPS LOSS PASS < <(python3 - "$RUN/before" "$RUN/after" "$gen" "$STEPS" <<PY
 import json, sys
 def load(p):
@@ -346,6 +371,7 @@ def load(p):
 b, a = load(sys.argv[1]), load(sys.argv[2])
 try: g = json.loads(sys.argv[3])
 except ValueError: g = {"sent": 0, "seconds": 0, "pps": 0, "error": sys.argv[3]}
+dl_end = max(0, a.pop("delivered_at_end", 0) - b.get("delivered", 0))
 delta = {k: a[k] - b.get(k, 0) for k in a}
 if "ovs_packets_received" in a: delta["ovs_packets_received"] = a["ovs_packets_received"]; delta["ovs_processing_cycles"] = a["ovs_processing_cycles"]
 sent, secs = g.get("sent", 0), g.get("seconds", 0) or 1e-9
@@ -354,8 +380,8 @@ loss = 100.0 * (sent - dl) / sent if sent else 100.0
 hz, mhz = $HZ, float("${TSC_MHZ:-0}" or 0)
 per = lambda ticks: round(ticks * 1e9 / hz / dl, 1) if dl else None
 r = {"row": "$ROW", "busy_loop": $BUSY, "round": $ROUND, "kind": "$kind", "size": $SIZE, "flows": $FLOWS, "asked_pps": $rate,
-     "load_before": $load, "gen_mode": g.get("mode"), "offered": sent, "delivered": dl, "seconds": round(secs, 4), "offered_pps": round(sent / secs),
-     "delivered_pps": round(dl / secs), "loss_pct": round(loss, 5), "generator_missed": g.get("missed"),
+     "load_before": $load, "gen_mode": g.get("mode"), "offered": sent, "delivered": dl, "delivered_by_end": dl_end, "seconds": round(secs, 4), "offered_pps": round(sent / secs),
+     "delivered_pps": round(min(dl, dl_end) / secs), "loss_pct": round(loss, 5), "generator_missed": g.get("missed"),
      "generator_short": bool($rate) and sent / secs < 0.97 * $rate,
      "gen_cpu_busy_ns_per_delivered": per(delta.get("cpu$GEN_CPU" + "_busy_ticks", 0)),
      "fwd_cpu_busy_ns_per_delivered": per(delta.get("cpu$FWD_CPU" + "_busy_ticks", 0))}
@@ -389,6 +415,10 @@ measure() {
   sleep $BURST_GAP; step burst1 0 $BURST
   step burst2 0 $BURST
   step max 0
+  if [[ $ROW == *-deep ]]; then   # a ring that holds seconds of excess hides loss from a short step: no search
+    echo "$ROW|$BUSY|$SIZE|$FLOWS|0|bursts only" >> $RUN/zl.txt
+    return
+  fi
   local max=$OFFERED_PPS lo=0 hi=$OFFERED_PPS mid i
   if [ "$PASS" = 1 ]; then
     echo "$ROW|$BUSY|$SIZE|$FLOWS|$max|generator" >> $RUN/zl.txt   # lossless at the generator's own maximum
@@ -476,7 +506,7 @@ for (row, busy, size, flows), v in zl.items():
     burst = lambda k: med(k, "delivered") / med(k, "offered") * 100 if med(k, "offered") else None
     table.append({
         "row": row, "busy_loop": bool(busy), "size": size, "flows": flows,
-        "zero_loss_pps": statistics.median([r for r, _ in v]),
+        "zero_loss_pps": None if v[0][1] == "bursts only" else statistics.median([r for r, _ in v]),
         "limited_by": v[0][1] + (", generator short" if any(s.get("generator_short") for s in mine if s["kind"] == "trial") else ""),
         "unthrottled_offered_pps": med("max", "offered_pps"), "unthrottled_delivered_pps": med("max", "delivered_pps"),
         "burst1_delivered_pct": burst("burst1"), "burst2_delivered_pct": burst("burst2"),
@@ -503,7 +533,7 @@ with open(out + "/zeroloss.csv", "w", newline="") as f:
     w.writeheader(); w.writerows(table)
 def get(row, busy, size, flows):
     for t in table:
-        if (t["row"], t["busy_loop"], t["size"], t["flows"]) == (row, busy, size, flows): return t["zero_loss_pps"] / 1e6
+        if (t["row"], t["busy_loop"], t["size"], t["flows"]) == (row, busy, size, flows) and t["zero_loss_pps"] is not None: return t["zero_loss_pps"] / 1e6
     return None
 for name, mine, peer, ceil, mine_name, peer_name, ceil_name in [
         ("afxdp", "ssw-afxdp", "ovs-afxdp", "xdp-redirect", "Softswitch", "Open vSwitch afxdp", "kernel XDP redirect"),

@@ -29,11 +29,16 @@ public sealed record PortSpecEntry(PortKind Kind, string Name, int Count, ushort
     /// <summary>afxdp only: the one RX queue to serve (<c>afxdp:eth0:queue=1</c>); null serves every queue.</summary>
     public int? Queue { get; init; }
 
-    /// <summary>The canonical spelling (afpacket:eth0, afxdp:eth0:queue=1, mem:4, ...).</summary>
+    /// <summary>afxdp and afpacket: the receive ring's depth in frames (<c>afxdp:eth0:rx-frames=262144</c>: UMEM frames per
+    /// queue, the depth of its fill and RX rings; <c>afpacket:eth0:rx-frames=65536</c>: ring slots); null keeps the
+    /// backend's default.</summary>
+    public int? RxFrames { get; init; }
+
+    /// <summary>The canonical spelling (afpacket:eth0, afxdp:eth0:queue=1, afxdp:eth0:rx-frames=65536, mem:4, ...).</summary>
     public override string ToString() => Kind switch
     {
         PortKind.Memory => $"mem:{Count}",
-        _ => $"{PortSpec.Prefix(Kind)}:{Name}" + (Queue is { } q ? $":queue={q}" : ""),
+        _ => $"{PortSpec.Prefix(Kind)}:{Name}" + (Queue is { } q ? $":queue={q}" : "") + (RxFrames is { } r ? $":rx-frames={r}" : ""),
     };
 }
 
@@ -66,7 +71,8 @@ public sealed record PortFactoryOptions
 /// opens is the host's choice (this parser serves it).</para>
 /// Grammar: a comma-separated list of items, each one of
 /// <c>afpacket:IF</c>, <c>IF</c> (same as afpacket:IF), <c>afxdp:IF</c> (every RX queue, one socket each) or
-/// <c>afxdp:IF:queue=K</c> (RX queue K only), <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
+/// <c>afxdp:IF:queue=K</c> (RX queue K only), options joined by ':' after an afxdp or afpacket interface
+/// (<c>queue=K</c>, afxdp only; <c>rx-frames=N</c>, the receive ring's depth in frames), <c>pcap:IF</c>, <c>tap:NAME</c>, <c>mem:N</c>
 /// (N in-memory ports), optionally preceded by an OpenFlow port number and '=' (<c>3=afpacket:eth3</c>, the way OVS
 /// has ofport_request). Prefixes are case-insensitive; spaces around items are ignored. An interface may appear once.
 /// An item without a number takes the one after the previous item's last port (the first item takes 1); mem:N takes
@@ -75,6 +81,10 @@ public sealed record PortFactoryOptions
 public static class PortSpec
 {
     public const int MaxPorts = 0xFF00;
+
+    /// <summary>The bounds of an afxdp item's rx-frames (a power of two): below 256 a receive batch does not fit
+    /// twice; 1,048,576 frames of 2 KiB are 2 GiB of locked UMEM for one queue.</summary>
+    public const int MinRxFrames = 256, MaxRxFrames = 1 << 20;
 
     internal static string Prefix(PortKind kind) => kind switch
     {
@@ -152,24 +162,58 @@ public static class PortSpec
                 }
             }
 
-            int? queue = null;
+            int? queue = null, rxFrames = null;
             int optColon = arg.IndexOf(':');
             if (optColon >= 0 && kind != PortKind.Memory)
             {
-                string opt = arg[(optColon + 1)..].Trim();
+                string opts = arg[(optColon + 1)..];
                 arg = arg[..optColon].Trim();
-                if (kind != PortKind.AfXdp)
+                if (kind is not (PortKind.AfXdp or PortKind.AfPacket))
                 {
-                    error = $"--ports item '{item}': options after the interface name are for afxdp only (afxdp:IF:queue=K).";
+                    error = $"--ports item '{item}': options after the interface name are for afxdp and afpacket ports only (afxdp:IF:queue=K:rx-frames=N, afpacket:IF:rx-frames=N).";
                     return false;
                 }
-                if (!opt.StartsWith("queue=", StringComparison.OrdinalIgnoreCase)
-                    || !int.TryParse(opt.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k > 4095)
+                foreach (string raw1 in opts.Split(':'))
                 {
-                    error = $"--ports item '{item}': unknown afxdp option '{opt}' (the one option is queue=K, an RX queue number from 0).";
-                    return false;
+                    string opt = raw1.Trim();
+                    int eqAt = opt.IndexOf('=');
+                    string key = eqAt < 0 ? opt : opt[..eqAt].Trim().ToLowerInvariant();
+                    string value = eqAt < 0 ? "" : opt[(eqAt + 1)..].Trim();
+                    bool number = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int v);
+                    switch (key)
+                    {
+                        case "queue" when kind != PortKind.AfXdp:
+                            error = $"--ports item '{item}': queue=K is an afxdp option (an AF_PACKET socket takes every queue).";
+                            return false;
+                        case "queue" when queue is null:
+                            if (!number || v > 4095)
+                            {
+                                error = $"--ports item '{item}': queue={value} is not an RX queue number (0 to 4095).";
+                                return false;
+                            }
+                            queue = v;
+                            break;
+                        case "rx-frames" when rxFrames is null:
+                            if (!number || v < MinRxFrames || v > MaxRxFrames || (v & (v - 1)) != 0)
+                            {
+                                error = $"--ports item '{item}': rx-frames={value} must be a power of two from {MinRxFrames} to {MaxRxFrames} "
+                                    + "(the receive ring's depth in frames: UMEM frames per queue for afxdp, ring slots for afpacket, 2 KiB each for a 1500-byte MTU).";
+                                return false;
+                            }
+                            rxFrames = v;
+                            break;
+                        case "queue" or "rx-frames":
+                            error = $"--ports item '{item}': afxdp option '{key}' is given twice.";
+                            return false;
+                        default:
+                            error = kind == PortKind.AfXdp
+                                ? $"--ports item '{item}': unknown afxdp option '{opt}' (the options are queue=K, an RX queue number from 0, "
+                                  + $"and rx-frames=N, the receive ring's depth in frames, a power of two from {MinRxFrames} to {MaxRxFrames})."
+                                : $"--ports item '{item}': unknown afpacket option '{opt}' (the option is rx-frames=N, the receive ring's depth in frames, "
+                                  + $"a power of two from {MinRxFrames} to {MaxRxFrames}).";
+                            return false;
+                    }
                 }
-                queue = k;
             }
 
             int count = 1;
@@ -209,7 +253,7 @@ public static class PortSpec
                     return false;
                 }
             }
-            list.Add(new PortSpecEntry(kind, arg, count, (ushort)next) { Queue = queue });
+            list.Add(new PortSpecEntry(kind, arg, count, (ushort)next) { Queue = queue, RxFrames = rxFrames });
             next += count;
         }
         entries = list;
@@ -268,12 +312,15 @@ public static class PortSpec
         switch (e.Kind)
         {
             case PortKind.AfPacket:
-                return new AfPacketPort(e.Name, (o.AfPacket ?? new AfPacketOptions()) with { Logger = o.AfPacket?.Logger ?? Log("Softswitch.Ports.AfPacket") }) { PortNo = no };
+                var ap = o.AfPacket ?? new AfPacketOptions();
+                return new AfPacketPort(e.Name, ap with { Logger = ap.Logger ?? Log("Softswitch.Ports.AfPacket"), RxFrames = e.RxFrames ?? ap.RxFrames }) { PortNo = no };
             case PortKind.AfXdp:
-                return new AfXdpPort(e.Name, (o.AfXdp ?? new AfXdpOptions()) with
+                var xdp = o.AfXdp ?? new AfXdpOptions();
+                return new AfXdpPort(e.Name, xdp with
                 {
-                    Logger = o.AfXdp?.Logger ?? Log("Softswitch.Ports.AfXdp"),
-                    QueueId = e.Queue ?? o.AfXdp?.QueueId,
+                    Logger = xdp.Logger ?? Log("Softswitch.Ports.AfXdp"),
+                    QueueId = e.Queue ?? xdp.QueueId,
+                    RxFrames = e.RxFrames ?? xdp.RxFrames,
                 }) { PortNo = no };
             case PortKind.Pcap:
                 return new PcapPort(e.Name, (o.Pcap ?? new PcapOptions()) with { Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap") }) { PortNo = no };

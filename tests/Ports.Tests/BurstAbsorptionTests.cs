@@ -42,6 +42,79 @@ public sealed class BurstAbsorptionTests(ITestOutputHelper output)
             output.WriteLine($"ring slot {((AfPacketPort)a).RingFrameSize} B"));
     }
 
+    /// <summary>
+    /// The ring is all that holds a burst no thread takes: with rx-frames=65536 (the port option, through the spec
+    /// parser and the port factory) a burst of several default rings sent before the datapath even starts is kept whole
+    /// and forwarded once it does; with the default ring the same burst keeps at most the ring's depth and the port's
+    /// drop count (the kernel's: XDP_STATISTICS, PACKET_STATISTICS) accounts for every other frame.
+    /// </summary>
+    [NetnsFact]
+    public void AfXdp_RxFrames65536_KeepsABurstOfSixDefaultRings_WithNoConsumer() => NoConsumerBurst("afxdp", 65536, 8192, 6 * 8192);
+
+    [NetnsFact]
+    public void AfXdp_DefaultRing_KeepsAtMostItsDepth_AndTheKernelCountsTheRest() => NoConsumerBurst("afxdp", 0, 8192, 6 * 8192);
+
+    [NetnsFact]
+    public void AfPacket_RxFrames65536_KeepsABurstOfThreeDefaultRings_WithNoConsumer() => NoConsumerBurst("afpacket", 65536, 16384, 3 * 16384);
+
+    [NetnsFact]
+    public void AfPacket_DefaultRing_KeepsAtMostItsDepth_AndTheKernelCountsTheRest() => NoConsumerBurst("afpacket", 0, 16384, 3 * 16384);
+
+    private void NoConsumerBurst(string kind, int rxFrames, int defaultDepth, int frames)
+    {
+        using var a = Netns.Create();
+        using var b = Netns.Create();
+        string opt = rxFrames == 0 ? "" : $":rx-frames={rxFrames}";
+        var opened = PortSpec.Open(PortSpec.Parse($"{kind}:{a.HostIf}{opt},{kind}:{b.HostIf}"), new PortFactoryOptions());
+        var pa = opened[0].Port;
+        var pb = opened[1].Port;
+        int depth = pa is AfXdpPort x ? x.RxFrames : ((AfPacketPort)pa).RingFrames;
+        Assert.Equal(rxFrames == 0 ? defaultDepth : rxFrames, depth);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
+        dp.AddPort(pa, 1);
+        dp.AddPort(pb, 2);
+
+        // Nobody reads port 1 while the burst comes: the datapath is not started.
+        using (var flood = a.StartFlood(a.NsIf, frames, 64, seconds: 60, pps: 50_000))
+        {
+            flood.WaitForExit();
+            Assert.Equal(frames, int.Parse(flood.StandardOutput.ReadToEnd().Trim(), CultureInfo.InvariantCulture));
+        }
+        var kernel = (pa as AfXdpPort)?.KernelStatistics;
+        output.WriteLine($"{kind} ring of {depth} frames; before the thread starts: kernel {kernel?.ToString() ?? "-"}");
+
+        dp.Start();
+        try
+        {
+            long want = rxFrames == 0 ? depth - 64 : frames;   // the default ring: its depth, less a batch in flight at most
+            Wait(() => pb.Counters.Snapshot().TxPackets >= want, 10_000);
+            // The drop count is read from the kernel about once a second by an idle thread.
+            Wait(() => pa.Counters.Snapshot() is var c && c.RxPackets + c.RxDropped >= frames, 5_000);
+            Thread.Sleep(100);
+            var ca = pa.Counters.Snapshot();
+            var cb = pb.Counters.Snapshot();
+            output.WriteLine($"port 1 rx {ca.RxPackets} dropped {ca.RxDropped}, port 2 tx {cb.TxPackets} dropped {cb.TxDropped}");
+            if (rxFrames != 0)
+            {
+                Assert.Equal(frames, ca.RxPackets);
+                Assert.Equal(0, ca.RxDropped);
+                if (kernel is { } k) Assert.Equal(0ul, k.RxDropped + k.RxRingFull);
+            }
+            else
+            {
+                Assert.InRange(ca.RxPackets, want, depth);
+                Assert.Equal(frames - ca.RxPackets, ca.RxDropped);
+                if (kernel is { } k) Assert.True(k.RxDropped + k.RxRingFull >= (ulong)ca.RxDropped, $"the kernel counted {k}, the port {ca.RxDropped}");
+            }
+            Assert.Equal(ca.RxPackets, cb.TxPackets);
+            Assert.Equal(0, cb.TxDropped);
+        }
+        finally
+        {
+            dp.Stop();
+        }
+    }
+
     private void Burst(Func<string, IPort> open, Func<IPort, int> burst, Action<IPort> check)
     {
         using var a = Netns.Create();

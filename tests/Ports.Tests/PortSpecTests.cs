@@ -52,11 +52,32 @@ public sealed class PortSpecTests
         Assert.Equal(e, PortSpec.Parse(string.Join(',', e.Select(x => $"{x.FirstPortNo}={x}"))));
     }
 
+    [Fact]
+    public void Parse_RxFrames_SetsTheRingDepth_OfAfXdpAndAfPacketPorts_AndRoundTrips()
+    {
+        var e = PortSpec.Parse("afxdp:eth1:rx-frames=262144,afxdp:eth2:queue=1:Rx-Frames=512, afxdp:eth3,afpacket:eth4:rx-frames=65536");
+        Assert.Equal((262144, (int?)null), (e[0].RxFrames, e[0].Queue));
+        Assert.Equal((512, (int?)1), (e[1].RxFrames, e[1].Queue));
+        Assert.Null(e[2].RxFrames);
+        Assert.Equal((PortKind.AfPacket, 65536), (e[3].Kind, e[3].RxFrames));
+        Assert.Equal("afxdp:eth1:rx-frames=262144,afxdp:eth2:queue=1:rx-frames=512,afxdp:eth3,afpacket:eth4:rx-frames=65536", string.Join(',', e));
+        Assert.Equal(e, PortSpec.Parse(string.Join(',', e.Select(x => $"{x.FirstPortNo}={x}"))));
+    }
+
     [Theory]
-    [InlineData("afpacket:eth0:queue=1", "for afxdp only")]
-    [InlineData("afxdp:eth0:queue=x", "unknown afxdp option 'queue=x'")]
-    [InlineData("afxdp:eth0:queue=-1", "unknown afxdp option")]
-    [InlineData("afxdp:eth0:mode=native", "the one option is queue=K")]
+    [InlineData("afpacket:eth0:queue=1", "queue=K is an afxdp option")]
+    [InlineData("pcap:eth0:rx-frames=1024", "for afxdp and afpacket ports only")]
+    [InlineData("afpacket:eth0:rx-frames=1000", "must be a power of two")]
+    [InlineData("afpacket:eth0:fanout=1", "unknown afpacket option 'fanout=1'")]
+    [InlineData("afxdp:eth0:queue=x", "queue=x is not an RX queue number")]
+    [InlineData("afxdp:eth0:queue=-1", "queue=-1 is not an RX queue number")]
+    [InlineData("afxdp:eth0:mode=native", "unknown afxdp option 'mode=native' (the options are queue=K")]
+    [InlineData("afxdp:eth0:rx-frames=3000", "rx-frames=3000 must be a power of two from 256 to 1048576")]
+    [InlineData("afxdp:eth0:rx-frames=128", "must be a power of two from 256")]
+    [InlineData("afxdp:eth0:rx-frames=2097152", "must be a power of two")]
+    [InlineData("afxdp:eth0:rx-frames=", "must be a power of two")]
+    [InlineData("afxdp:eth0:queue=1:queue=2", "option 'queue' is given twice")]
+    [InlineData("afxdp:eth0:rx-frames=512:RX-FRAMES=1024", "option 'rx-frames' is given twice")]
     [InlineData("afxdp:eth0:queue=1,afxdp:eth0:queue=2", "listed twice")]
     [InlineData("", "empty")]
     [InlineData("eth0,,eth1", "empty item")]

@@ -26,9 +26,10 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// run discards the action set (the earlier stages' apply-actions still run).</para>
 /// <para>Later stages see the packet as the earlier apply-actions left it (OpenFlow 1.3): the lookup key is rewritten
 /// for each header-setting action as the executor rewrites the frame: MACs always; IPv4 addresses and TOS when the
-/// key is IPv4 (dl_type 0x0800); L4 ports when it is IPv4 TCP or UDP; the VLAN setters push a tag on an untagged
-/// packet (vlan becomes OFPVID_PRESENT | vid, pcp 0 unless set) and strip-VLAN leaves the key untagged; push-MPLS
-/// hides the network fields; set-tunnel sets tun_id. Outputs and enqueues do not touch the key. Where the key cannot
+/// key is IPv4 (dl_type 0x0800); L4 ports (ICMP type and code) when it is TCP, UDP or SCTP (ICMP) and not a later
+/// fragment (<see cref="FlowKey.IsLaterFragment"/>: no L4 header, which the executor leaves alone too); the VLAN setters
+/// push a tag on an untagged packet (vlan becomes OFPVID_PRESENT | vid, pcp 0 unless set) and strip-VLAN leaves the key
+/// untagged; push-MPLS hides the network fields; set-tunnel sets tun_id. Outputs and enqueues do not touch the key. Where the key cannot
 /// follow (<see cref="Reparses"/>: pops of MPLS and PBB, a second tag pushed or uncovered, set eth_type...), a stage
 /// whose goto continues ends the run in <see cref="PipelineEnd.Recirculate"/>: the forwarder parses the rewritten
 /// packet anew and runs the rest from <see cref="Next"/> (<see cref="Run"/>'s start).</para>
@@ -296,8 +297,10 @@ public sealed class PipelineWalk
     {
         ref readonly var k = ref b.KeyRef; // read before any setter below (each case sets after it has decided)
         bool ip4 = k.DlType == PacketParser.EthTypeIpv4, ip6 = k.DlType == PacketParser.EthTypeIpv6;
-        bool ports = (ip4 || ip6) && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp;
-        bool icmp = (ip4 && k.NwProto == PacketParser.ProtoIcmp) || (ip6 && k.NwProto == PacketParser.ProtoIcmpv6);
+        // A later fragment has no L4 header: the executor leaves its payload alone, so its ports and ICMP type stay 0.
+        bool l4 = (ip4 || ip6) && !k.IsLaterFragment;
+        bool ports = l4 && k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp;
+        bool icmp = l4 && ((ip4 && k.NwProto == PacketParser.ProtoIcmp) || (ip6 && k.NwProto == PacketParser.ProtoIcmpv6));
         bool arp = k.DlType == PacketParser.EthTypeArp;
         bool mpls = k.DlType is PacketParser.EthTypeMpls or PacketParser.EthTypeMplsMulticast;
         bool nd = ip6 && k.NwProto == PacketParser.ProtoIcmpv6 && k.TpSrc is 135 or 136;
@@ -380,7 +383,7 @@ public sealed class PipelineWalk
     private static void ClearNetwork(ref FlowKeyBuilder b)
     {
         // One statement a field: the builder's setters return a copy (for chains on a fresh builder), not a reference.
-        b.NwTos(0); b.IpEcn(0); b.NwProto(0); b.NwSrc(0); b.NwDst(0); b.TpSrc(0); b.TpDst(0); b.Ipv6Flabel(0);
+        b.NwTos(0); b.IpEcn(0); b.NwProto(0); b.NwSrc(0); b.NwDst(0); b.TpSrc(0); b.TpDst(0); b.Ipv6Flabel(0); b.NwFrag(0);
         b.Ipv6Src(0); b.Ipv6Dst(0); b.NdTarget(0); b.ArpSha(default); b.ArpTha(default); b.Ipv6ExtHdr(0);
     }
 }

@@ -26,6 +26,13 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public const int InPortOffset = 0, DlVlanOffset = 2, DlTypeOffset = 4, DlVlanPcpOffset = 6, NwTosOffset = 7;
     public const int DlSrcOffset = 8, NwProtoOffset = 14, IpEcnOffset = 15, DlDstOffset = 16, ExtMapOffset = 22;
     public const int NwSrcOffset = 24, NwDstOffset = 28, TpSrcOffset = 32, TpDstOffset = 34, Ipv6FlabelOffset = 36, TunIdOffset = 40;
+    /// <summary>
+    /// nw_frag, one byte: the top byte of the flow label's big-endian word (the label has 20 bits). No match covers it:
+    /// it tells keys apart (caches) and tells the pipeline walk that the packet has no L4 header.
+    /// </summary>
+    public const int NwFragOffset = Ipv6FlabelOffset;
+    /// <summary>nw_frag's bit for a fragment other than the first (IPv4 offset or IPv6 fragment offset non-zero): no L4 header, ports 0.</summary>
+    public const byte NwFragLater = 1;
     public const int MetadataOffset = 48, Ipv6SrcOffset = 56, Ipv6DstOffset = 72, NdTargetOffset = 88;
     public const int ArpShaOffset = 104, Ipv6ExtHdrOffset = 110, ArpThaOffset = 112, MplsTcOffset = 118, MplsBosOffset = 119;
     public const int MplsLabelOffset = 120, PbbIsidOffset = 124;
@@ -61,7 +68,12 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public byte IpEcn => Bytes[IpEcnOffset];
     /// <summary>Which extension words are non-zero (bit i: word 6 + i).</summary>
     public ushort ExtMap => BinaryPrimitives.ReadUInt16BigEndian(Bytes[ExtMapOffset..]);
-    public uint Ipv6Flabel => BinaryPrimitives.ReadUInt32BigEndian(Bytes[Ipv6FlabelOffset..]);
+    /// <summary>The flow label: the low three bytes of its word (the top one is <see cref="NwFrag"/>).</summary>
+    public uint Ipv6Flabel => BinaryPrimitives.ReadUInt32BigEndian(Bytes[Ipv6FlabelOffset..]) & 0x00FF_FFFF;
+    /// <summary>The fragment flags (<see cref="NwFragLater"/>); 0 for a packet that is not a later fragment.</summary>
+    public byte NwFrag => Bytes[NwFragOffset];
+    /// <summary>A fragment other than the first: it carries no L4 header, so L4 rewrites leave it (and its key) alone.</summary>
+    public bool IsLaterFragment => (Bytes[NwFragOffset] & NwFragLater) != 0;
     public ulong Metadata => BinaryPrimitives.ReadUInt64BigEndian(Bytes[MetadataOffset..]);
     public UInt128 Ipv6Src => BinaryPrimitives.ReadUInt128BigEndian(Bytes[Ipv6SrcOffset..]);
     public UInt128 Ipv6Dst => BinaryPrimitives.ReadUInt128BigEndian(Bytes[Ipv6DstOffset..]);
@@ -181,7 +193,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public override string ToString()
         => $"in_port={InPort},vlan=0x{VlanVid:x4},pcp={DlVlanPcp},dl_src={DlSrc},dl_dst={DlDst},dl_type=0x{DlType:x4}," +
            $"nw_tos={NwTos},nw_proto={NwProto},nw_src={Ipv4.Format(NwSrc)},nw_dst={Ipv4.Format(NwDst)},tp_src={TpSrc},tp_dst={TpDst}" +
-           (TunId != 0 ? $",tun_id=0x{TunId:x}" : "");
+           (IsLaterFragment ? ",nw_frag=later" : "") + (TunId != 0 ? $",tun_id=0x{TunId:x}" : "");
 }
 
 /// <summary>Writes a <see cref="FlowKey"/> field by field (the parser and tests use it).</summary>
@@ -219,7 +231,15 @@ public struct FlowKeyBuilder
     public FlowKeyBuilder TpDst(ushort v) { BinaryPrimitives.WriteUInt16BigEndian(Bytes[FlowKey.TpDstOffset..], v); return this; }
     public FlowKeyBuilder TunId(ulong v) { BinaryPrimitives.WriteUInt64BigEndian(Bytes[FlowKey.TunIdOffset..], v); return this; }
     public FlowKeyBuilder IpEcn(byte v) { Bytes[FlowKey.IpEcnOffset] = v; return this; }
-    public FlowKeyBuilder Ipv6Flabel(uint v) { BinaryPrimitives.WriteUInt32BigEndian(Bytes[FlowKey.Ipv6FlabelOffset..], v); return this; }
+    /// <summary>Sets the flow label's three bytes (<see cref="FlowKey.NwFrag"/>, the top byte of its word, kept).</summary>
+    public FlowKeyBuilder Ipv6Flabel(uint v)
+    {
+        var b = Bytes;
+        b[FlowKey.Ipv6FlabelOffset + 1] = (byte)(v >> 16);
+        BinaryPrimitives.WriteUInt16BigEndian(b[(FlowKey.Ipv6FlabelOffset + 2)..], (ushort)v);
+        return this;
+    }
+    public FlowKeyBuilder NwFrag(byte v) { Bytes[FlowKey.NwFragOffset] = v; return this; }
     public FlowKeyBuilder Metadata(ulong v) { BinaryPrimitives.WriteUInt64BigEndian(Bytes[FlowKey.MetadataOffset..], v); return UpdateExtMap(); }
     public FlowKeyBuilder Ipv6Src(UInt128 v) { BinaryPrimitives.WriteUInt128BigEndian(Bytes[FlowKey.Ipv6SrcOffset..], v); return UpdateExtMap(); }
     public FlowKeyBuilder Ipv6Dst(UInt128 v) { BinaryPrimitives.WriteUInt128BigEndian(Bytes[FlowKey.Ipv6DstOffset..], v); return UpdateExtMap(); }

@@ -45,7 +45,7 @@ public enum LayerFlags : ushort
     Icmp = 16,
     /// <summary>IPv4 or IPv6 fragment (IPv4: MF set or offset non-zero; IPv6: a fragment header).</summary>
     Fragment = 32,
-    /// <summary>A fragment other than the first (offset non-zero): carries no L4 header.</summary>
+    /// <summary>A fragment other than the first (offset non-zero): carries no L4 header (the key's <see cref="FlowKey.IsLaterFragment"/>).</summary>
     LaterFragment = 64,
     Ipv6 = 128,
     Icmpv6 = 256,
@@ -254,6 +254,7 @@ public static class PacketParser
             if ((frag & 0x1FFF) != 0)
             {
                 layers.Flags |= LayerFlags.LaterFragment;
+                kb[FlowKey.NwFragOffset] = FlowKey.NwFragLater;
                 return ParseError.None;
             }
         }
@@ -446,6 +447,7 @@ public static class PacketParser
                 {
                     // A non-first fragment: what follows is payload; nw_proto is the fragment header's next header.
                     layers.Flags |= LayerFlags.LaterFragment;
+                    kb[FlowKey.NwFragOffset] = FlowKey.NwFragLater;
                     next = frame[p];
                     goto Done;
                 }

@@ -12,6 +12,9 @@ public sealed record AfPacketOptions
 {
     /// <summary>Bytes of the TPACKET_V2 receive ring (rounded to whole blocks; frames are sized for the interface's MTU).</summary>
     public int RingSize { get; init; } = 32 << 20;
+    /// <summary>Non-null: the receive ring holds this many frames (rounded up to whole blocks) whatever their size, in
+    /// place of <see cref="RingSize"/>.</summary>
+    public int? RxFrames { get; init; }
     public bool Promiscuous { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
     /// <summary>Take the kernel's offloads (PACKET_VNET_HDR): complete partial checksums and segment GSO super-frames in
@@ -117,6 +120,8 @@ public sealed unsafe class AfPacketPort : IPort
     public bool VnetHeader => _vnet;
     /// <summary>Bytes of one receive ring slot (sized for the interface's MTU).</summary>
     public int RingFrameSize => _frameSize;
+    /// <summary>Frames the receive ring holds (<see cref="AfPacketOptions.RxFrames"/>, or what <see cref="AfPacketOptions.RingSize"/> makes).</summary>
+    public int RingFrames => _frameCount;
 
     /// <summary>Received frames whose checksum the sender left for offload and that we completed.</summary>
     public long RxChecksumNotReady => Volatile.Read(ref _counters.RxChecksumCompleted);
@@ -146,7 +151,7 @@ public sealed unsafe class AfPacketPort : IPort
         while (_frameSize < need) _frameSize *= 2;
         _blockSize = Math.Max(_frameSize, 1 << 16);
         _framesPerBlock = _blockSize / _frameSize;
-        int blocks = Math.Max(2, _opt.RingSize / _blockSize);
+        int blocks = Math.Max(2, _opt.RxFrames is { } want ? (want + _framesPerBlock - 1) / _framesPerBlock : _opt.RingSize / _blockSize);
         _frameCount = blocks * _framesPerBlock;
         _ringSize = (nuint)_blockSize * (nuint)blocks;
         _scratch = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);

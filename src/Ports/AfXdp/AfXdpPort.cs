@@ -94,6 +94,8 @@ public sealed unsafe class AfXdpPort : IPort
     public XdpAttachMode AttachedMode { get; }
     /// <summary>The RX queues served, one AF_XDP socket each.</summary>
     public IReadOnlyList<int> Queues { get; }
+    /// <summary>UMEM frames for receive per queue: the depth of each queue's fill and RX rings (<see cref="AfXdpOptions.RxFrames"/>).</summary>
+    public int RxFrames => _opt.RxFrames;
     public long RxTooBig => Sum(static s => Volatile.Read(ref s.RxTooBigCount));
     public long RxNoBuffers => Sum(static s => Volatile.Read(ref s.RxNoBuffersCount));
     public long TxKickErrors => Sum(static s => Volatile.Read(ref s.TxKickErrorCount));

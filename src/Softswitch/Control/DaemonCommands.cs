@@ -125,7 +125,7 @@ internal static class DaemonCommands
         var ic = CultureInfo.InvariantCulture;
         var st = x.KernelStatistics;
         sb.Append(ic, $"    afxdp: {(x.ZeroCopy ? "zero-copy" : "copy")} mode, XDP {(x.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, ")
-          .Append(ic, $"{x.Queues.Count} queue(s), multi-buffer {(x.MultiBuffer ? "on" : "off")}, kernel busy-poll {(x.KernelBusyPoll ? "on" : "off")}, rx_dropped {st.RxDropped} rx_ring_full {st.RxRingFull} ")
+          .Append(ic, $"{x.Queues.Count} queue(s) of {x.RxFrames} rx frames, multi-buffer {(x.MultiBuffer ? "on" : "off")}, kernel busy-poll {(x.KernelBusyPoll ? "on" : "off")}, rx_dropped {st.RxDropped} rx_ring_full {st.RxRingFull} ")
           .Append(ic, $"rx_fill_ring_empty_descs {st.FillRingEmptyDescs} tx_ring_empty_descs {st.TxRingEmptyDescs} rx_invalid_descs {st.RxInvalidDescs} ")
           .Append(ic, $"tx_invalid_descs {st.TxInvalidDescs} rx_no_buffers {x.RxNoBuffers} tx_kicks {x.TxKicks} tx_kicks_skipped {x.TxKicksSkipped} tx_via_packet_socket {x.TxViaPacketSocket}\n");
     }

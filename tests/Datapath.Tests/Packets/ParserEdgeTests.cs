@@ -176,7 +176,7 @@ public class ParserEdgeTests
         var key = EthKey(0x0800).NwProto(6).NwSrc(0x0A000001).NwDst(0x0A000002);
         var flags = LayerFlags.Ipv4 | LayerFlags.Fragment;
         if (later)
-            Expect(f, ParseError.None, key, l3: 14, flags: flags | LayerFlags.LaterFragment);
+            Expect(f, ParseError.None, key.NwFrag(FlowKey.NwFragLater), l3: 14, flags: flags | LayerFlags.LaterFragment);
         else
             Expect(f, ParseError.None, key, l3: 14, l4: 34, flags: flags | LayerFlags.Tcp); // FRAG_NORMAL: ports 0
     }
@@ -196,7 +196,7 @@ public class ParserEdgeTests
     [Fact]
     public void LaterFragmentTooShortForAnyL4IsFine()
         => Expect(Dst + Src + "0800 45000015 0000 00b9 4011 0000" + Ip + "ff",
-            ParseError.None, EthKey(0x0800).NwProto(17).NwSrc(0x0A000001).NwDst(0x0A000002),
+            ParseError.None, EthKey(0x0800).NwProto(17).NwSrc(0x0A000001).NwDst(0x0A000002).NwFrag(FlowKey.NwFragLater),
             l3: 14, flags: LayerFlags.Ipv4 | LayerFlags.Fragment | LayerFlags.LaterFragment);
 
     [Theory]
