@@ -30,6 +30,14 @@ public static class WireFuzzTargets
     {
         if (OfpActions.TryDecode(input, out List<OfpAction> actions, out _))
         {
+            foreach (var a in actions)
+            {
+                // A vendor action reads as a Nicira action or gets an error, and never throws.
+                if (a.Type == OfpActionType.Vendor && !NxAction.TryDecode(a, out _, out var nxError) && nxError == default)
+                {
+                    throw new InvalidOperationException("a refused Nicira action without an error");
+                }
+            }
             byte[] wire = new byte[OfpActions.GetEncodedSize(actions)];
             OfpActions.Encode(actions, wire);
             if (!wire.AsSpan().SequenceEqual(input) && !OfpActions.TryDecode(wire, out _, out _))

@@ -74,6 +74,49 @@ public class NxActionTests
         Assert.Equal(expected, nx);
     }
 
+    /// <summary>
+    /// Open vSwitch's and Ryu's OpenFlow 1.0 Nicira actions in the golden vectors (ovs-ofctl's own encodings): each of a
+    /// subtype the switch reads reads without an error, each other one (resubmit:PORT, pop_queue, note) is BAD_VENDOR_TYPE.
+    /// </summary>
+    [Fact]
+    public void NiciraActionsOfTheGoldenVectors_ReadOrAreAnUnknownSubtype()
+    {
+        NxActionSubtype[] read =
+        [
+            NxActionSubtype.SetTunnel, NxActionSubtype.SetQueue, NxActionSubtype.RegLoad, NxActionSubtype.SetTunnel64,
+            NxActionSubtype.ResubmitTable, NxActionSubtype.DecTtl, NxActionSubtype.PushMpls, NxActionSubtype.PopMpls,
+            NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl, NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc,
+            NxActionSubtype.RegLoad2, NxActionSubtype.Group,
+        ];
+        int readCount = 0, unknown = 0;
+        foreach (var v in VectorFile.All)
+        {
+            if (v.Expect.ValueKind != System.Text.Json.JsonValueKind.Object || !v.Expect.TryGetProperty("actions", out var actions)
+                || actions.ValueKind != System.Text.Json.JsonValueKind.Array)
+            {
+                continue;
+            }
+            foreach (var a in actions.EnumerateArray())
+            {
+                if (!a.TryGetProperty("vendor", out var vendor) || vendor.GetUInt32() != OfpConstants.NiciraVendorId) continue;
+                var action = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString(a.GetProperty("body_hex").GetString()!));
+                bool ok = NxAction.TryDecode(action, out var nx, out var error);
+                if (read.Contains((NxActionSubtype)action.NxSubtype))
+                {
+                    Assert.True(ok, $"{v.Name}: {error}");
+                    Assert.Equal((NxActionSubtype)action.NxSubtype, nx.Subtype);
+                    readCount++;
+                }
+                else
+                {
+                    Assert.Equal(BadVendorType, error);
+                    unknown++;
+                }
+            }
+        }
+        Assert.True(readCount >= 10 && unknown >= 3, $"read {readCount}, unknown {unknown}");
+    }
+
     [Fact]
     public void OvsOfctlsRegLoad_ReadsAsTheBitsItLoads()
     {
