@@ -469,6 +469,16 @@ public sealed class OvsOfctl13Tests
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
+    // ovs-ofctl -O OpenFlow10 dump-flows --no-stats of ovs-vswitchd 3.1 with the flows below added over OpenFlow 1.3 (table 0).
+    private static readonly string[] s_ovsDump10 =
+    [
+        "priority=5,tcp actions=load:0x99->NXM_NX_TUN_ID[],mod_tp_dst:80,resubmit(,1)",
+        "priority=1,ip actions=dec_ttl,load:0x2->NXM_NX_IP_ECN[],load:0x9->NXM_NX_IP_TTL[],set_queue:1,resubmit(,1)",
+        "priority=2,mpls actions=set_mpls_ttl(9),dec_mpls_ttl,load:0x7->OXM_OF_MPLS_LABEL[],load:0x3->OXM_OF_MPLS_TC[],pop_mpls:0x0800,group:2",
+        "priority=3,ipv6 actions=load:0x1->NXM_NX_IPV6_SRC[0..63],load:0x20010db800000000->NXM_NX_IPV6_SRC[64..127],load:0x12345->NXM_NX_IPV6_LABEL[],resubmit(,1)",
+        "priority=4,arp actions=load:0x20000000005->NXM_NX_ARP_SHA[],push_mpls:0x8847,output:2",
+    ];
+
     /// <summary>
     /// Flows added over OpenFlow 1.3 with actions 1.0 has only Nicira's extensions for (dec_ttl, set_queue, group, the MPLS
     /// actions, set_field of 1.3-only fields and nw_ttl, a 128-bit field, set_tunnel) and a goto-table: dumped over 1.0,
@@ -514,6 +524,12 @@ public sealed class OvsOfctl13Tests
             Of10("add-flows", file);
             Assert.Equal(before, Lines(Ok(rig, "dump-flows", "--no-stats")));
             Assert.Equal(dump10, Lines(Of10("dump-flows", "--no-stats")));
+
+            // Open vSwitch 3.1's own 1.0 dump of the same 1.3 flows (a REG_LOAD for tun_id and the MPLS set-fields too) adds them as well.
+            Of10("del-flows");
+            File.WriteAllLines(file, s_ovsDump10);
+            Of10("add-flows", file);
+            Assert.Equal(before, Lines(Ok(rig, "dump-flows", "--no-stats")));
         }
         finally
         {

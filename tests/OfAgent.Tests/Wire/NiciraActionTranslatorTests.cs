@@ -155,6 +155,8 @@ public sealed class NiciraActionTranslatorTests
         Assert.Equal([OfAction.SetNwTos(0xb8)], Decode10(WireOf(RegLoad(NxIpTos, 0, 8, 0xb8))));
         Assert.Equal([OfAction.SetTunnel(ulong.MaxValue)], Decode10(WireOf(RegLoad(NxTunId, 0, 64, ulong.MaxValue))));
         Assert.Equal([OfAction.SetEthSrc(0x0200_0000_0001)], Decode10(WireOf(RegLoad(NxEthSrc, 0, 48, 0x0200_0000_0001))));
+        // Fields without an NXM header by their OXM one (Open vSwitch's load:0x7->OXM_OF_MPLS_LABEL[]).
+        Assert.Equal([OfAction.SetMplsLabel(7), OfAction.SetMplsTc(3)], Decode10(WireOf(RegLoad(0x8000_4404, 0, 20, 7), RegLoad(0x8000_4601, 0, 3, 3))));
         // ovs-ofctl's set_field:2001:db8::1->ipv6_src in OpenFlow 1.0: the low 64 bits, then the high.
         var ipv6 = WireOf(RegLoad(NxIpv6Src, 0, 64, (ulong)Ip6), RegLoad(NxIpv6Src, 64, 64, (ulong)(Ip6 >> 64)), OfpAction.Output(2));
         Assert.Equal([OfAction.SetIpv6Src(Ip6), OfAction.Output(2)], Decode10(ipv6));
