@@ -10,7 +10,8 @@ namespace Softswitch.Bench.Agent;
 /// A running switch's XDP flow table and its per-CPU counters, opened from outside the switch: the program attached to
 /// an interface (its id from <c>ip -j -d link show</c>), then the maps that program uses, by name (the table's
 /// <c>ssw_flow_bkt</c> and <c>ssw_flow_ent</c>, <c>ssw_flow_cnt</c>, as <see cref="XdpFlowMaps"/> names them), the
-/// table looked up as the program does (<see cref="XdpFlowTable.BucketOf"/>). Read-only use: lookups, never writes. Needs root.
+/// table looked up as the program does (<see cref="XdpFlowTable.BucketOf(ReadOnlySpan{byte}, int, ulong)"/>, with the seed the
+/// table keeps in its entry 0). Read-only use: lookups, never writes. Needs root.
 /// <see cref="Slot"/> may be called from several threads; <see cref="Packets"/> from one.
 /// </summary>
 public sealed unsafe class SwitchFlowMaps : IDisposable
@@ -20,6 +21,7 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
     private readonly int _cpus;
     private readonly byte[] _counters;
     private readonly int _bucketBits;
+    private readonly ulong _seed;
     private int _bucketsFd, _entriesFd, _countersFd;
 
     private SwitchFlowMaps(int bucketsFd, int bucketCount, int entriesFd, int countersFd)
@@ -27,6 +29,12 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
         _bucketsFd = bucketsFd;
         _bucketBits = System.Numerics.BitOperations.Log2((uint)bucketCount);
         _entriesFd = entriesFd;
+        // The table's hash seed, in entry 0 (never an entry): see XdpFlowTable.Seed.
+        Span<byte> zero = stackalloc byte[4];
+        zero.Clear();
+        Span<byte> entry = stackalloc byte[XdpFlowTable.EntrySize];
+        if (Bpf.LookupElem(entriesFd, zero, entry) != 0) throw new IOException("reading the flow table's seed (entry 0)");
+        _seed = BinaryPrimitives.ReadUInt64LittleEndian(entry);
         _countersFd = countersFd;
         _cpus = Bpf.PossibleCpus();
         _counters = new byte[_cpus * XdpFlowProgram.CounterSize];
@@ -81,7 +89,7 @@ public sealed unsafe class SwitchFlowMaps : IDisposable
         Span<byte> k = stackalloc byte[4];
         Span<byte> ways = stackalloc byte[XdpFlowTable.BucketSize];
         Span<byte> entry = stackalloc byte[XdpFlowTable.EntrySize];
-        BinaryPrimitives.WriteUInt32LittleEndian(k, XdpFlowTable.BucketOf(key, _bucketBits));
+        BinaryPrimitives.WriteUInt32LittleEndian(k, XdpFlowTable.BucketOf(key, _bucketBits, _seed));
         if (Bpf.LookupElem(_bucketsFd, k, ways) != 0) return null;
         for (int w = 0; w < XdpFlowTable.Ways; w++)
         {

@@ -280,6 +280,13 @@ internal static class RunCommand
         }, loggers);
 
         using var done = new ManualResetEventSlim(false);
+        // SIGHUP ends the daemon as it ends ovs-vswitchd (Mininet's teardown sends it), like SIGTERM and Ctrl-C. Handled
+        // from here on, before the pid file and the running message tell anyone the daemon is there: a signal sent the
+        // moment either appears ends the daemon cleanly once it is up, never by the default action or not at all.
+        string? signal = null;
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; signal = "SIGTERM"; done.Set(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; signal = "SIGINT"; done.Set(); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; signal = "SIGHUP"; done.Set(); });
         // What ofproto/trace accepts as this switch's name: its datapath id in any form, its control socket's or LOCAL port's name.
         string? controlName = null;
         bool IsThisSwitch(string word)
@@ -343,11 +350,6 @@ internal static class RunCommand
         log.LogInformation(RunningMessage + ": dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
             dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), plan.FailMode.ToString().ToLowerInvariant(), s.Threads);
 
-        // SIGHUP ends the daemon as it ends ovs-vswitchd (Mininet's teardown sends it), like SIGTERM and Ctrl-C.
-        string? signal = null;
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; signal = "SIGTERM"; done.Set(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; signal = "SIGINT"; done.Set(); });
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; signal = "SIGHUP"; done.Set(); });
         Daemon.SignalReady(() => vlog.RedirectConsole(TextWriter.Null));
         using var links = new LinkWatcher(dp, loggers.CreateLogger("link"));
         // The kernel's link notifications: port status and group liveness follow a link change within a millisecond.

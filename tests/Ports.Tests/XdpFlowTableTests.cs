@@ -74,6 +74,31 @@ public sealed class XdpFlowTableTests(ITestOutputHelper output)
         for (int f = 0; f < flows; f++) Assert.Equal(1L, maps.ReadCounters((uint)f).Packets);
     }
 
+    /// <summary>
+    /// Each table draws its own hash seed: five keys that share a bucket in one table are spread in another, so keys
+    /// aimed at one bucket of a switch (computed without its seed) do not share one. The program hashes with the seed
+    /// (<see cref="FindsEveryPlacedKey"/> places keys by the seeded C# hash and the program finds each).
+    /// </summary>
+    [NetnsFact]
+    public void EachTableHasItsOwnSeed_KeysSharingABucketInOneAreSpreadInAnother()
+    {
+        using var ns = Netns.Create();
+        int ifindex = IfIndex(ns.HostIf);
+        using var a = new XdpFlowMaps(64);   // 128 buckets: five of 65,535 dports share one (chance they do again: 1 in 128^4)
+        using var b = new XdpFlowMaps(64);
+        Assert.NotEqual(a.Table.Seed, b.Table.Seed);
+        var ports = SameBucket(a, ifindex, 5);
+        Span<byte> k = stackalloc byte[XdpFlowProgram.KeySize];
+        var inB = new HashSet<uint>();
+        foreach (ushort p in ports)
+        {
+            KeyOf(Frame(p), ifindex).Write(k);
+            inB.Add(b.Table.BucketOf(k));
+        }
+        output.WriteLine($"dports {string.Join(' ', ports)}: one bucket in table a, {inB.Count} buckets in table b");
+        Assert.True(inB.Count > 1, "five keys sharing a bucket under one seed share one under another");
+    }
+
     /// <summary>The first <paramref name="count"/> dports whose frames' keys share a bucket (that of the first).</summary>
     private static List<ushort> SameBucket(XdpFlowMaps maps, int ifindex, int count)
     {
@@ -83,7 +108,7 @@ public sealed class XdpFlowTableTests(ITestOutputHelper output)
         for (int p = 1; p < 65536 && ports.Count < count; p++)
         {
             KeyOf(Frame((ushort)p), ifindex).Write(k);
-            uint b = XdpFlowTable.BucketOf(k, maps.Table.BucketBits);
+            uint b = maps.Table.BucketOf(k);
             if (ports.Count == 0) bucket = b;
             if (b == bucket) ports.Add((ushort)p);
         }

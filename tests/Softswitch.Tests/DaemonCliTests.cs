@@ -280,6 +280,46 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Contains("|softswitch|INFO|shutting down (SIGHUP)", after);
     }
 
+    /// <summary>
+    /// A SIGHUP sent the moment the pid file appears (a supervisor or a test that signals as soon as it knows the pid)
+    /// ends the daemon cleanly: the signals are handled from before the pid file is written, so the signal is neither
+    /// lost nor left to the default action. Three rounds, each a fresh start.
+    /// </summary>
+    [Fact]
+    public async Task Sighup_TheMomentThePidFileAppears_EndsTheDaemonCleanly()
+    {
+        string ctl = Path.Combine(_dir.FullName, "hup.ctl"), pidFile = Path.Combine(_dir.FullName, "hup.pid"), log = Path.Combine(_dir.FullName, "hup.log");
+        for (int round = 0; round < 3; round++)
+        {
+            File.Delete(log);
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { Dll, "run", "--ports", "mem:2", "--dpid", "00:00:00:00:00:00:00:2b", "--unixctl", ctl, "--pidfile", pidFile, "--log-file", log })
+                psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            _pids.Add(p.Id);
+            var o = p.StandardOutput.ReadToEndAsync();
+            var e = p.StandardError.ReadToEndAsync();
+            var sw = Stopwatch.StartNew();
+            while (!File.Exists(pidFile) && !p.HasExited && sw.ElapsedMilliseconds < 60_000) Thread.SpinWait(1000);
+            Assert.True(File.Exists(pidFile), $"round {round}: no pid file ({(p.HasExited ? $"exited {p.ExitCode}" : "still running")})");
+            Assert.Equal(0, Signals.kill(p.Id, Signals.SIGHUP));
+            Assert.True(p.WaitForExit(30_000), $"round {round}: the daemon did not end after SIGHUP");
+            p.WaitForExit();
+            string text = File.Exists(log) ? File.ReadAllText(log) : "";
+            Assert.True(p.ExitCode == 0, $"round {round}: exit code {p.ExitCode}\n{await o}{await e}{text}");
+            Assert.Contains("|softswitch|INFO|shutting down (SIGHUP)", text);
+            Assert.False(File.Exists(pidFile), "pid file removed");
+        }
+    }
+
+    private static class Signals
+    {
+        public const int SIGHUP = 1;
+
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        public static extern int kill(int pid, int sig);
+    }
+
     /// <summary>dp/show has a line per active controller: here nothing listens, so the connect is refused, and it says so.</summary>
     [Fact]
     public void DpShow_SaysWhyAnActiveControllerIsNotConnected()

@@ -257,9 +257,8 @@ internal static class XdpFlowProgram
     /// </summary>
     private static void TableLookup(BpfAsm a, XdpFlowTable table, string hit, string miss)
     {
-        a.LoadImm64(Reg.R3, XdpFlowTable.HashMultiplier)
-         .Load(Size.DW, Reg.R1, Reg.Fp, Key).Mul(Reg.R1, Reg.R3);
-        for (short off = 8; off < 32; off += 8) a.Load(Size.DW, Reg.R2, Reg.Fp, (short)(Key + off)).Xor(Reg.R1, Reg.R2).Mul(Reg.R1, Reg.R3);
+        a.LoadImm64(Reg.R3, XdpFlowTable.HashMultiplier).LoadImm64(Reg.R1, table.Seed);
+        for (short off = 0; off < 32; off += 8) a.Load(Size.DW, Reg.R2, Reg.Fp, (short)(Key + off)).Xor(Reg.R1, Reg.R2).Mul(Reg.R1, Reg.R3);
         a.Load(Size.W, Reg.R2, Reg.Fp, Key + 32).Xor(Reg.R1, Reg.R2)
          .Mov(Reg.R2, Reg.R1).Rsh(Reg.R2, 32).Xor(Reg.R1, Reg.R2).Mul(Reg.R1, Reg.R3).Rsh(Reg.R1, 64 - table.BucketBits)
          .Store(Size.W, Reg.Fp, Bucket, Reg.R1)

@@ -7,7 +7,7 @@ namespace Softswitch.Ports.AfXdp;
 /// The flow program's exact-match table of 36-byte keys (<see cref="XdpFlowProgram.KeySize"/>): two mmapped BPF arrays
 /// the program looks up inline (an ARRAY lookup is inlined by the verifier: no helper call, no jhash). A bucket holds
 /// <see cref="Ways"/> entry indices (0: empty); an entry holds the key and, at <see cref="RecordOffset"/>, the
-/// flow's action record. The bucket of a key is <see cref="BucketOf"/>, which the program computes the same way.
+/// flow's action record. The bucket of a key is <see cref="BucketOf(ReadOnlySpan{byte}, int, ulong)"/>, which the program computes the same way.
 /// </summary>
 /// <remarks>
 /// Publication: an entry is written whole at an index no program can reach, then published with one aligned 4-byte
@@ -24,8 +24,13 @@ internal sealed unsafe class XdpFlowTable : IDisposable
 {
     public const int Ways = 4, BucketSize = 4 * Ways, EntrySize = 128, RecordOffset = 48;
 
-    /// <summary>The multiplier of <see cref="BucketOf"/> (2^64 / the golden ratio, odd).</summary>
+    /// <summary>The multiplier of <see cref="BucketOf(ReadOnlySpan{byte}, int, ulong)"/> (2^64 / the golden ratio, odd).</summary>
     public const ulong HashMultiplier = 0x9E3779B97F4A7C15;
+
+    /// <summary>This table's hash seed, random for each table (and so for each switch and each load of the program): a
+    /// sender who does not know it cannot aim many keys at one bucket by computing the hash. Entry 0, which no bucket
+    /// ever names, holds it (little-endian, its first 8 bytes) for tools that read the table from outside.</summary>
+    public ulong Seed { get; } = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
 
     private byte* _buckets, _entries;
     private readonly nuint _bucketsLength, _entriesLength;
@@ -57,6 +62,7 @@ internal sealed unsafe class XdpFlowTable : IDisposable
             throw;
         }
         for (uint i = (uint)EntryCount - 1; i >= 1; i--) _free.Push(i);
+        MemoryMarshal.Write(Entry(0), Seed);   // entry 0 is never published: it tells the seed to readers outside the switch
     }
 
     public int BucketsFd { get; private set; } = -1;
@@ -77,19 +83,24 @@ internal sealed unsafe class XdpFlowTable : IDisposable
 
     /// <summary>
     /// The bucket of a key, as the program computes it: the key's four little-endian u64 words and last u32, each
-    /// xored into a running value that is then multiplied by <see cref="HashMultiplier"/>; the high half folded into the
-    /// low, one more multiply, and the top <paramref name="bits"/> bits.
+    /// xored into a running value, starting from <paramref name="seed"/>, that is then multiplied by
+    /// <see cref="HashMultiplier"/>; the high half folded into the low, one more multiply, and the top
+    /// <paramref name="bits"/> bits. Not a cryptographic keyed hash: it keeps a blind sender from filling a bucket by
+    /// arithmetic, at the cost of one more xor than an unseeded one.
     /// </summary>
-    public static uint BucketOf(ReadOnlySpan<byte> key, int bits)
+    public static uint BucketOf(ReadOnlySpan<byte> key, int bits, ulong seed)
     {
-        ulong h = 0;
+        ulong h = seed;
         for (int off = 0; off < 32; off += 8) h = (h ^ MemoryMarshal.Read<ulong>(key[off..])) * HashMultiplier;
         h ^= MemoryMarshal.Read<uint>(key[32..]);
         h = (h ^ (h >> 32)) * HashMultiplier;
         return (uint)(h >> (64 - bits));
     }
 
-    private Span<uint> WaysOf(ReadOnlySpan<byte> key) => new(_buckets + ((nuint)BucketOf(key, BucketBits) * BucketSize), Ways);
+    /// <summary>The bucket of <paramref name="key"/> in this table (its bits and seed).</summary>
+    public uint BucketOf(ReadOnlySpan<byte> key) => BucketOf(key, BucketBits, Seed);
+
+    private Span<uint> WaysOf(ReadOnlySpan<byte> key) => new(_buckets + ((nuint)BucketOf(key) * BucketSize), Ways);
 
     private Span<byte> Entry(uint index) => new(_entries + ((nuint)index * EntrySize), EntrySize);
 

@@ -74,8 +74,13 @@ internal static class VswitchdCommand
         foreach (var option in s.Ignored) log.LogInformation("{Option}: taken as ovs-vswitchd takes it, not acted on by softswitch vswitchd", option);
 
         OvsPidFile? pid = null;
-        if (pidfile is not null && (pid = OvsPidFile.TryCreate(pidfile, out var pidError)) is null) return RunCommand.UserError(pidError);
         using var done = new ManualResetEventSlim(false);
+        // Handled before the pid file and the running message tell anyone the daemon is there (see RunCommand).
+        string? signal = null;
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; signal = "SIGTERM"; done.Set(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; signal = "SIGINT"; done.Set(); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; signal = "SIGHUP"; done.Set(); });
+        if (pidfile is not null && (pid = OvsPidFile.TryCreate(pidfile, out var pidError)) is null) return RunCommand.UserError(pidError);
         string? fatal = null;
         using var service = new VswitchdService(database, new BridgeHost(loggers, runDir), s.Threads);
         service.Fatal += why =>
@@ -117,10 +122,6 @@ internal static class VswitchdCommand
             return RunCommand.UserError(fatal);
         }
         log.LogInformation(RunningMessage + ": database {Database}, run directory {RunDir}", database, runDir);
-        string? signal = null;
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; signal = "SIGTERM"; done.Set(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; signal = "SIGINT"; done.Set(); });
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; signal = "SIGHUP"; done.Set(); });
         Daemon.SignalReady(() => vlog.RedirectConsole(TextWriter.Null));
         done.Wait();
 
