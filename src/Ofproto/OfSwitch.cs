@@ -313,8 +313,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
 
+        // A delete from every table where table 0 is the only one is a delete from table 0, which runs batched with the
+        // rest (an OpenFlow 1.0 delete names every table).
+        byte tableId = req.TableId == FlowModRequest.AllTables && !addOrModify && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
         var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
-                              req.CookieMask, req.TableId, instructions, req.OutGroup);
+                              req.CookieMask, tableId, instructions, req.OutGroup);
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
         // Outside a run, a delete's reports read the entries after it: held from reuse until then.

@@ -104,6 +104,18 @@ public sealed class Pipeline
     }
 
     /// <summary>The ids of the stages that exist, ascending.</summary>
+    /// <summary>Whether no stage but table 0 exists (a switch that never used a second table).</summary>
+    public bool OnlyStageZero
+    {
+        get
+        {
+            if (!_multiStage) return true;
+            for (int i = 1; i < MaxStages; i++)
+                if (Volatile.Read(ref _stages[i]) is not null) return false;
+            return true;
+        }
+    }
+
     public List<int> StageIds()
     {
         var ids = new List<int>();

@@ -519,17 +519,25 @@ public sealed class OvsOfctl13Tests
         try
         {
             File.WriteAllLines(file, table0);
-            Of10("del-flows"); // OpenFlow 1.0's table 0: table 1's flow stays
-            Assert.Single(Lines(Ok(rig, "dump-flows", "--no-stats")));
+            Of10("del-flows"); // an OpenFlow 1.0 delete names every table, as Open vSwitch takes it: table 1's flow goes too
+            Assert.Empty(Lines(Ok(rig, "dump-flows", "--no-stats")));
+            Ok(rig, "add-flow", "table=1,priority=1,actions=output:2");
             Of10("add-flows", file);
             Assert.Equal(before, Lines(Ok(rig, "dump-flows", "--no-stats")));
             Assert.Equal(dump10, Lines(Of10("dump-flows", "--no-stats")));
 
             // Open vSwitch 3.1's own 1.0 dump of the same 1.3 flows (a REG_LOAD for tun_id and the MPLS set-fields too) adds them as well.
             Of10("del-flows");
+            Ok(rig, "add-flow", "table=1,priority=1,actions=output:2");
             File.WriteAllLines(file, s_ovsDump10);
             Of10("add-flows", file);
             Assert.Equal(before, Lines(Ok(rig, "dump-flows", "--no-stats")));
+
+            // A strict delete over 1.0 finds its flow in any table: table 1's match-all, priority 1, not table 0's ip one.
+            Of10("del-flows", "--strict", "priority=1");
+            string[] left = Lines(Ok(rig, "dump-flows", "--no-stats"));
+            Assert.Equal(flows.Length, left.Length);
+            Assert.DoesNotContain(left, l => l.StartsWith("table=1", StringComparison.Ordinal));
         }
         finally
         {
