@@ -74,7 +74,7 @@ public enum MatchRules : byte
 /// received; <see cref="Rules"/> say how the table set normalises it. A modify or delete with a non-zero
 /// <see cref="CookieMask"/> touches only flows whose cookie equals <see cref="Cookie"/> under it.
 /// A delete with an <see cref="OutGroup"/> touches only flows that apply that group. <see cref="Instructions"/> (null: apply-actions only) and a <see cref="TableId"/> other than 0 need
-/// <see cref="MatchRules.OpenFlow13"/> (a goto-table alone: <see cref="MatchRules.GotoTable"/>); <see cref="FlowModRequest.AllTables"/> deletes in every table.
+/// <see cref="MatchRules.OpenFlow13"/> (a goto-table alone: <see cref="MatchRules.GotoTable"/>); <see cref="FlowModRequest.AllTables"/> deletes in every table (and, under OpenFlow 1.0's rules, modifies in every table).
 /// </summary>
 public readonly record struct FlowMod(
     FlowModCommand Command,

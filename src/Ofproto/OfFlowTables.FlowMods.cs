@@ -27,11 +27,12 @@ public sealed partial class OfFlowTables
         if (st != FlowModStatus.Ok) return st;
         bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
         bool run = _runLock.IsHeldByCurrentThread;
-        // In a run, the emergency table and every-table deletes stand alone: what the run holds is published first.
+        // In a run, the emergency table and every-table flow-mods stand alone: what the run holds is published first.
         if (run && (IsEmergency(mod) || mod.TableId == FlowModRequest.AllTables)) PublishRun();
         if (!IsEmergency(mod) && mod.TableId == FlowModRequest.AllTables)
         {
-            // OFPTT_ALL (deletes only, Check says): every table in turn, each published on its own.
+            // OFPTT_ALL (a delete, or an OpenFlow 1.0 modify: Check says). A delete: every table in turn, each published on its own.
+            if (!delete) return ModifyEveryTable(mod, out flow);
             foreach (int id in _pipeline.StageIds())
             {
                 using var all = _pipeline.Stage(id)!.Write();
@@ -67,7 +68,7 @@ public sealed partial class OfFlowTables
     /// meter locks: <see cref="OfSwitch"/> ends the run for a flow-mod that uses groups or a meter, and for a group-mod or meter-mod). A flow-mod for the
     /// emergency table or every table publishes what the run holds first and is applied on its own. Every
     /// <see cref="MaxRunFlowMods"/> flow-mods the run publishes and goes on.</para>
-    /// <para>Only a run holds two tables: it takes <c>_runLock</c> first, and every other writer holds one table at a
+    /// <para>Only a run (or a modify of every table) holds two tables: it takes <c>_runLock</c> first, and every other writer holds one table at a
     /// time, so no lock order can cross.</para>
     /// </remarks>
     public void BeginRun()
@@ -120,7 +121,7 @@ public sealed partial class OfFlowTables
 
     /// <summary>What the flow-mod's rules allow (table ids, instructions, a forward goto): <see cref="OfTables.CheckFlowMod"/>, the one rule, guarding the model's own entry points.</summary>
     private static FlowModStatus Check(in FlowMod mod)
-        => OfTables.CheckFlowMod(mod.Command is not (FlowModCommand.Delete or FlowModCommand.DeleteStrict), mod.TableId,
+        => OfTables.CheckFlowMod(mod.Command, mod.TableId,
                                  mod.Instructions?.GotoTable ?? FlowInstructions.NoGoto, BeyondGoto(mod.Instructions), mod.Rules);
 
     /// <summary>Whether <paramref name="ins"/> has an instruction other than a goto-table.</summary>
@@ -147,7 +148,7 @@ public sealed partial class OfFlowTables
     /// status <see cref="Apply(in FlowMod, List{FlowRemoved}?)"/> would give it.
     /// </summary>
     /// <remarks>
-    /// Every flow-mod touches one table (OFPTT_ALL deletes aside, which are applied on their own, in their place), and
+    /// Every flow-mod touches one table (OFPTT_ALL flow-mods aside, which are applied on their own, in their place), and
     /// what it does depends on that table alone, so the flow-mods of each table are applied in their order, one table
     /// at a time: the result is the one of applying them one by one. Only one table's writer lock is held at a time
     /// (no lock order to keep with other writers). The tables a goto names are created first, as
@@ -159,7 +160,7 @@ public sealed partial class OfFlowTables
         int start = 0;
         for (int i = 0; i <= mods.Length; i++)
         {
-            // A delete from every table ends a run: the run before it is applied, then it on its own.
+            // A flow-mod of every table ends a run: the run before it is applied, then it on its own.
             if (i < mods.Length && !(mods[i].TableId == FlowModRequest.AllTables && !IsEmergency(mods[i]))) continue;
             ApplyRun(mods[start..i], statuses[start..i], removed);
             if (i < mods.Length) statuses[i] = Apply(mods[i], removed);
@@ -294,17 +295,34 @@ public sealed partial class OfFlowTables
     private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, out FlowEntry? flow)
     {
         var targets = Scratch();
-        CollectTargets(w, t, strict, targets);
-        if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
+        CollectModifyTargets(w, mod, t, strict, targets);
         // OpenFlow 1.0: a modify that matches nothing adds its flow, and sets the cookie of those it changes. OpenFlow
         // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
-        bool of13 = (mod.Rules & MatchRules.ModifyKeepsFlows) != 0;
         flow = null;
-        if (targets.Count == 0) return of13 ? FlowModStatus.Ok : AddLocked(w, mod, t, now, out flow);
+        if (targets.Count == 0) return (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 ? FlowModStatus.Ok : AddLocked(w, mod, t, now, out flow);
+        flow = ModifyTargetsLocked(w, mod, t, targets);
+        targets.Clear();
+        return FlowModStatus.Ok;
+    }
 
+    /// <summary>The flows a modify changes in one table: strict or not, filtered by the cookie under a non-zero mask.</summary>
+    private static void CollectModifyTargets(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowEntry> into)
+    {
+        CollectTargets(w, t, strict, into);
+        if (mod.CookieMask != 0) FilterCookie(into, mod.Cookie, mod.CookieMask);
+    }
+
+    /// <summary>
+    /// Changes <paramref name="targets"/> (flows of the table <paramref name="w"/> writes) as the modify says; returns
+    /// the one with exactly its match and rank, if any.
+    /// </summary>
+    private FlowEntry? ModifyTargetsLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, List<FlowEntry> targets)
+    {
+        bool of13 = (mod.Rules & MatchRules.ModifyKeepsFlows) != 0;
         bool cookie = _options.ModifyUpdatesCookie && !of13;
         // OpenFlow 1.3.5 section 6.4: a modify keeps the flows' counters unless it has RESET_COUNTS.
         bool reset = of13 && (mod.Flags & FlowModFlags.ResetCounts) != 0;
+        FlowEntry? flow = null;
         foreach (var e in targets)
         {
             if (reset) e.ResetCounters();
@@ -314,8 +332,70 @@ public sealed partial class OfFlowTables
             if (cookie) w.SetTag(e, mod.Cookie);
             if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }
-        targets.Clear();
-        return FlowModStatus.Ok;
+        return flow;
+    }
+
+    /// <summary>
+    /// An OpenFlow 1.0 MODIFY or MODIFY_STRICT of every table (Open vSwitch's 1.0 flow-mod, which names no table): the
+    /// matching flows of each table change as a modify of that table changes them; when no table has one, it adds its
+    /// flow to table 0. A goto must go forward from each flow it is set on: a flow in the goto's table or after it
+    /// refuses the whole modify (<see cref="FlowModStatus.BadGotoTable"/>, Open vSwitch's OFPBIC_BAD_TABLE_ID), and
+    /// nothing changes. Every table is held (as a run holds them, under the run's lock) from the collection of its
+    /// flows until all are changed, then each is published.
+    /// </summary>
+    private FlowModStatus ModifyEveryTable(in FlowMod mod, out FlowEntry? flow)
+    {
+        flow = null;
+        var t = new Target(mod);
+        bool strict = mod.Command == FlowModCommand.ModifyStrict;
+        int gotoTable = mod.Instructions?.GotoTable ?? FlowInstructions.NoGoto;
+        bool ownLock = !_runLock.IsHeldByCurrentThread;
+        if (ownLock) _runLock.Enter();
+        var held = new List<FlowTable>();
+        try
+        {
+            var found = new List<(FlowTable Table, List<FlowEntry> Targets)>();
+            foreach (int id in _pipeline.StageIds())
+            {
+                var table = _pipeline.Stage(id)!;
+                table.Hold();
+                held.Add(table);
+                var targets = new List<FlowEntry>();
+                using (var w = table.Write()) CollectModifyTargets(w, mod, t, strict, targets);
+                if (targets.Count == 0) continue;
+                if (gotoTable != FlowInstructions.NoGoto && gotoTable <= id) return FlowModStatus.BadGotoTable;
+                found.Add((table, targets));
+            }
+            if (gotoTable != FlowInstructions.NoGoto)
+            {
+                _pipeline.EnableStages();
+                StageFor((byte)gotoTable, TableMiss.Drop);
+            }
+            if (found.Count == 0)
+            {
+                // Nothing matches: the add OpenFlow 1.0's modify is then, into table 0.
+                using var w = _main.Write();
+                return AddLocked(w, mod with { TableId = MainTableId }, t, _clock.NowNanos, out flow);
+            }
+            foreach (var (table, targets) in found)
+            {
+                using var w = table.Write();
+                var exact = ModifyTargetsLocked(w, mod, t, targets);
+                flow ??= exact;
+            }
+            return FlowModStatus.Ok;
+        }
+        finally
+        {
+            Exception? first = null;
+            foreach (var table in held)
+            {
+                try { table.Unhold(); }
+                catch (Exception e) { first ??= e; }
+            }
+            if (ownLock) _runLock.Exit();
+            if (first is not null) throw first;
+        }
     }
 
     private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowRemoved>? removed, long now)

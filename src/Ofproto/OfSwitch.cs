@@ -292,7 +292,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         // The table, the goto-table and whether instructions beyond apply-actions are allowed: the one check of them
         // (under OpenFlow 1.0's rules a flow asking for more than a goto-table is refused whole, never installed doing
         // less than it asked).
-        var tables = OfTables.CheckFlowMod(addOrModify, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
+        var tables = OfTables.CheckFlowMod(req.Command, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
                                            !(req.Instructions with { GotoTable = null }).IsApplyOnly, req.Rules);
         if (tables != FlowModStatus.Ok) return ToError(tables);
         if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
@@ -313,9 +313,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
 
-        // A delete from every table where table 0 is the only one is a delete from table 0, which runs batched with the
-        // rest (an OpenFlow 1.0 delete names every table).
-        byte tableId = req.TableId == FlowModRequest.AllTables && !addOrModify && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
+        // A modify or delete of every table where table 0 is the only one is one of table 0, which runs batched with the
+        // rest (an OpenFlow 1.0 modify or delete names every table).
+        byte tableId = req.TableId == FlowModRequest.AllTables && req.Command != FlowModCommand.Add && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
         var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
                               req.CookieMask, tableId, instructions, req.OutGroup);
         var removed = s_removed ??= new List<FlowRemoved>();
@@ -337,18 +337,29 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         if (groups || meter || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) EndFlowModRun();
         if (groups || meter)
         {
-            // The groups it applies and the meter it names must exist, and stay until it is in place (a group's or a
-            // meter's deletion deletes its flows). Locks in one order: groups, then meters.
-            lock (_groupLock)
+            // A modify of every table holds the tables under the run lock, which comes before the group lock: it takes
+            // that lock first, in a run of its own that holds no table yet.
+            bool ownRun = tableId == FlowModRequest.AllTables && addOrModify;
+            if (ownRun) Flows.BeginRun();
+            try
             {
-                lock (_meterLock)
+                // The groups it applies and the meter it names must exist, and stay until it is in place (a group's or a
+                // meter's deletion deletes its flows). Locks in one order: groups, then meters.
+                lock (_groupLock)
                 {
-                    err = CheckGroupsExist(actions);
-                    if (err == OfError.None) err = CheckGroupsExist(instructions?.WriteActions);
-                    if (err == OfError.None) err = CheckMeterExists(instructions);
-                    if (err != OfError.None) return err;
-                    st = Flows.Apply(mod, removed, out flow);
+                    lock (_meterLock)
+                    {
+                        err = CheckGroupsExist(actions);
+                        if (err == OfError.None) err = CheckGroupsExist(instructions?.WriteActions);
+                        if (err == OfError.None) err = CheckMeterExists(instructions);
+                        if (err != OfError.None) return err;
+                        st = Flows.Apply(mod, removed, out flow);
+                    }
                 }
+            }
+            finally
+            {
+                if (ownRun) EndFlowModRun();
             }
         }
         else

@@ -157,7 +157,7 @@ public sealed class FlowModRunTests
         Assert.Equal((1, 1), (t.Main.Count, t.Emergency));
     }
 
-    /// <summary>Random flow-mods over four tables (adds, modifies, deletes, every-table deletes, backward gotos).</summary>
+    /// <summary>Random flow-mods over four tables (adds, modifies, deletes, every-table deletes and 1.0 modifies, backward gotos).</summary>
     private static List<FlowMod> RandomMods(Random rng, int count)
     {
         var mods = new List<FlowMod>();
@@ -169,9 +169,12 @@ public sealed class FlowModRunTests
             var match = rng.Next(8) == 0 ? FlowMatch.All : InPort(port);
             var command = (FlowModCommand)rng.Next(5);
             if (command is FlowModCommand.Delete && rng.Next(6) == 0) table = FlowModRequest.AllTables;
+            // OpenFlow 1.0's modify names every table.
+            var rules = MatchRules.OpenFlow13;
+            if (command is FlowModCommand.Modify or FlowModCommand.ModifyStrict && rng.Next(4) == 0) (table, rules) = (FlowModRequest.AllTables, MatchRules.OpenFlow10);
             int gotoTable = rng.Next(3) == 0 ? rng.Next(4) : FlowInstructions.NoGoto; // backward or same: BadGotoTable
             var actions = rng.Next(2) == 0 ? s_out2 : s_out3;
-            mods.Add(new FlowMod(command, match, priority, actions, Rules: MatchRules.OpenFlow13, TableId: table,
+            mods.Add(new FlowMod(command, match, priority, actions, Rules: rules, TableId: table,
                                  Instructions: gotoTable == FlowInstructions.NoGoto ? null : new FlowInstructions(gotoTable: gotoTable)));
         }
         return mods;

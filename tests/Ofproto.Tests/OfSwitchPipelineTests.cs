@@ -132,6 +132,150 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.NotNull(ins?.WriteActions);
     }
 
+    private static readonly OfMatch Ip = new OfMatch().EthType(0x0800), Tcp = new OfMatch().EthType(0x0800).NwProto(6),
+                                    Udp = new OfMatch().EthType(0x0800).NwProto(17), Arp = new OfMatch().EthType(0x0806);
+
+    /// <summary>An OpenFlow 1.0 modify as the agent gives it: it names every table.</summary>
+    private static FlowModRequest Mod10All(FlowModCommand command, in OfMatch m, ushort priority, OfInstructions ins, ulong cookie = 0)
+        => new(command, m, priority, ins, TableId: FlowModRequest.AllTables, Cookie: cookie, Rules: MatchRules.OpenFlow10);
+
+    private sealed record Seen(byte Table, ushort Priority, OfMatch Match, uint Output, byte? Goto, bool Writes, ulong Metadata, ulong Cookie);
+
+    private Seen[] FlowsSeen()
+    {
+        var seen = new List<Seen>();
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) =>
+        {
+            seen.Add(new Seen(f.TableId, f.Priority, f.Match, f.Actions.Length == 1 ? f.Actions[0].Port : 0, f.Instructions?.GotoTable,
+                              f.Instructions?.WriteActions is not null, f.Instructions?.MetadataValue ?? 0, f.Cookie));
+            return true;
+        });
+        return [.. seen.OrderBy(x => x.Table).ThenBy(x => x.Priority).ThenBy(x => x.Match.Value.NwProto)];
+    }
+
+    private Seen Flow(byte table, ushort priority, in OfMatch m)
+    {
+        var match = m;
+        return Assert.Single(FlowsSeen(), f => f.Table == table && f.Priority == priority && f.Match == match);
+    }
+
+    [Fact]
+    public void AnOpenFlow10Modify_ChangesTheMatchingFlowsOfEveryTable_StrictOnlyTheIdenticalOnes_AndAddsToTableZeroWhenNoneMatches()
+    {
+        var out1 = new[] { OfAction.Output(1) };
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, Tcp, 5, Goto(2, OfAction.Output(1)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, Arp, 5, OfInstructions.Apply(out1))));
+        var writes = new OfInstructions(out1, WriteActions: new[] { OfAction.Output(2) }, MetadataValue: 0xab, MetadataMask: 0xff);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, Tcp, 5, writes)));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, Tcp, 7, OfInstructions.Apply(out1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, Ip, 5, OfInstructions.Apply(out1))));
+
+        // Loose: every ip flow of tables 0 and 2 outputs to 3 and takes the cookie; a 1.0 modify sets the goto (none
+        // here) and keeps a flow's write-actions and metadata. The arp flow stays.
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.Modify, Ip, 0, OfInstructions.Apply(new[] { OfAction.Output(3) }), cookie: 0x10)));
+        Assert.Equal(new Seen(0, 5, Tcp, 3, null, false, 0, 0x10), Flow(0, 5, Tcp));
+        Assert.Equal(new Seen(0, 5, Arp, 1, null, false, 0, 0), Flow(0, 5, Arp));
+        Assert.Equal(new Seen(2, 5, Tcp, 3, null, true, 0xab, 0x10), Flow(2, 5, Tcp));
+        Assert.Equal(new Seen(2, 7, Tcp, 3, null, false, 0, 0x10), Flow(2, 7, Tcp));
+        Assert.Equal(new Seen(2, 5, Ip, 3, null, false, 0, 0x10), Flow(2, 5, Ip));
+
+        // Strict: the tcp flows of priority 5, in each table, and no other.
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.ModifyStrict, Tcp, 5, OfInstructions.Apply(new[] { OfAction.Output(2) }), cookie: 0x20)));
+        Assert.Equal(new Seen(0, 5, Tcp, 2, null, false, 0, 0x20), Flow(0, 5, Tcp));
+        Assert.Equal(new Seen(2, 5, Tcp, 2, null, true, 0xab, 0x20), Flow(2, 5, Tcp));
+        Assert.Equal(new Seen(2, 7, Tcp, 3, null, false, 0, 0x10), Flow(2, 7, Tcp));
+        Assert.Equal(new Seen(2, 5, Ip, 3, null, false, 0, 0x10), Flow(2, 5, Ip));
+
+        // A modify no flow of any table matches is OpenFlow 1.0's add, into table 0.
+        Assert.Equal(5, FlowsSeen().Length);
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.ModifyStrict, Udp, 9, OfInstructions.Apply(new[] { OfAction.Output(2) }), cookie: 0x30)));
+        Assert.Equal(new Seen(0, 9, Udp, 2, null, false, 0, 0x30), Flow(0, 9, Udp));
+        Assert.Equal(6, FlowsSeen().Length);
+        Assert.Equal(3, _sw.Flows.Main.Count);
+        // A loose one (any priority) finds table 0's arp flow and sets its goto; it adds nothing.
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.Modify, Arp, 6, Goto(3, OfAction.Output(3)), cookie: 0x40)));
+        Assert.Equal(new Seen(0, 5, Arp, 3, 3, false, 0, 0x40), Flow(0, 5, Arp));
+        Assert.Equal(6, FlowsSeen().Length);
+        Assert.True(_sw.Flows.HasTable(3));
+    }
+
+    [Fact]
+    public void AnOpenFlow10ModifyThatWouldSetABackwardGoto_IsRefusedWhole()
+    {
+        var out1 = new[] { OfAction.Output(1) };
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, Tcp, 5, OfInstructions.Apply(out1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, Tcp, 5, OfInstructions.Apply(out1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, Tcp, 7, OfInstructions.Apply(out1))));
+        var before = FlowsSeen();
+
+        // A resubmit to table 2 (or 1) for flows of table 2: the goto would not go forward there; nothing changes.
+        Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Mod10All(FlowModCommand.Modify, Tcp, 0, Goto(2, OfAction.Output(3)), cookie: 0x10)));
+        Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Mod10All(FlowModCommand.ModifyStrict, Tcp, 5, Goto(1, OfAction.Output(3)))));
+        // A goto to table 0 goes forward from no table, not even for the add a modify matching nothing is.
+        Assert.Equal(OfError.BadGotoTable, _sw.FlowMod(Mod10All(FlowModCommand.Modify, Udp, 0, Goto(0, OfAction.Output(3)))));
+        Assert.Equal(before, FlowsSeen());
+        Assert.False(_sw.Flows.HasTable(1));
+
+        // Forward from every flow it changes, it is taken: tables 0 and 2 go on to table 3.
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.ModifyStrict, Tcp, 5, Goto(3, OfAction.Output(3)))));
+        Assert.Equal(new Seen(0, 5, Tcp, 3, 3, false, 0, 0), Flow(0, 5, Tcp));
+        Assert.Equal(new Seen(2, 5, Tcp, 3, 3, false, 0, 0), Flow(2, 5, Tcp));
+        Assert.Equal(new Seen(2, 7, Tcp, 1, null, false, 0, 0), Flow(2, 7, Tcp));
+        // A strict modify that finds its flow in table 0 only may go to table 1.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, Udp, 5, OfInstructions.Apply(out1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.ModifyStrict, Udp, 5, Goto(1, OfAction.Output(2)))));
+        Assert.Equal(new Seen(0, 5, Udp, 2, 1, false, 0, 0), Flow(0, 5, Udp));
+
+        // Under OpenFlow 1.3's rules a modify may not name every table.
+        var of13 = new FlowModRequest(FlowModCommand.Modify, Tcp, 0, OfInstructions.Apply(out1), TableId: FlowModRequest.AllTables, Rules: MatchRules.OpenFlow13);
+        Assert.Equal(OfError.BadTableId, _sw.FlowMod(of13));
+        Assert.Equal(OfError.BadTableId, _sw.FlowMod(of13 with { Command = FlowModCommand.ModifyStrict }));
+    }
+
+    [Fact]
+    public void AnOpenFlow10ModifyOfEveryTableThatAppliesAGroup_ChangesEveryTable_InARunOrNot()
+    {
+        var out1 = new[] { OfAction.Output(1) };
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 4, [new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(3) })])));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, Tcp, 5, OfInstructions.Apply(out1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, Tcp, 5, OfInstructions.Apply(out1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.Modify, Tcp, 0, OfInstructions.Apply(new[] { OfAction.Group(4) }))));
+        Assert.Equal([(0, 4u), (2, 4u)], FlowsSeen().Select(f => ((int)f.Table, GroupOf(f.Table))));
+
+        // In a run (a connection's burst of flow-mods): the run ends before the group lock, and what it held is in.
+        _sw.BeginFlowModRun();
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(1, Tcp, 5, OfInstructions.Apply(out1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.ModifyStrict, Tcp, 5, OfInstructions.Apply(new[] { OfAction.Output(2), OfAction.Group(4) }))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(3, Tcp, 5, OfInstructions.Apply(out1))));
+        _sw.EndFlowModRun();
+        Assert.False(_sw.Flows.InRun);
+        Assert.Equal([(0, 4u), (1, 4u), (2, 4u), (3, 0u)], FlowsSeen().Select(f => ((int)f.Table, GroupOf(f.Table))));
+    }
+
+    /// <summary>The group the tcp flow of priority 5 in <paramref name="table"/> applies last, or 0.</summary>
+    private uint GroupOf(byte table)
+    {
+        uint group = 0;
+        _sw.VisitFlows(new FlowStatsRequest(Tcp, TableId: table, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) =>
+        {
+            foreach (var a in f.Actions)
+                if (a.Type == OfActionType.Group) group = a.QueueId;
+            return true;
+        });
+        return group;
+    }
+
+    [Fact]
+    public void AnOpenFlow10ModifyOfEveryTable_IsOneOfTableZeroWhileItIsTheOnlyTable()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.Modify, Udp, 5, OfInstructions.Apply(new[] { OfAction.Output(1) }))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Mod10All(FlowModCommand.Modify, Ip, 0, OfInstructions.Apply(new[] { OfAction.Output(2) }))));
+        Assert.False(_sw.Flows.Pipeline.IsMultiStage);
+        Assert.Equal([new Seen(0, 5, Udp, 2, null, false, 0, 0)], FlowsSeen());
+        Send();
+        Assert.Equal(1, SentOn(1));
+    }
+
     [Fact]
     public void TheLastTableIsTheLimitLessOne()
     {

@@ -103,7 +103,6 @@ public sealed class Pipeline
         }
     }
 
-    /// <summary>The ids of the stages that exist, ascending.</summary>
     /// <summary>Whether no stage but table 0 exists (a switch that never used a second table).</summary>
     public bool OnlyStageZero
     {
@@ -116,6 +115,7 @@ public sealed class Pipeline
         }
     }
 
+    /// <summary>The ids of the stages that exist, ascending.</summary>
     public List<int> StageIds()
     {
         var ids = new List<int>();

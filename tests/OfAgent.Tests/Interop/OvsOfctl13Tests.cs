@@ -538,6 +538,20 @@ public sealed class OvsOfctl13Tests
             string[] left = Lines(Ok(rig, "dump-flows", "--no-stats"));
             Assert.Equal(flows.Length, left.Length);
             Assert.DoesNotContain(left, l => l.StartsWith("table=1", StringComparison.Ordinal));
+
+            // A modify over 1.0 finds its flows in any table too: loose, then strict, table 1's udp flow alone.
+            Ok(rig, "add-flow", "table=1,priority=7,udp,actions=output:2");
+            Of10("mod-flows", "udp,actions=output:3");
+            Assert.Contains("table=1, priority=7,udp actions=output:3", Lines(Ok(rig, "dump-flows", "--no-stats")));
+            Of10("mod-flows", "--strict", "priority=7,udp,actions=output:1");
+            string[] modified = Lines(Ok(rig, "dump-flows", "--no-stats"));
+            Assert.Contains("table=1, priority=7,udp actions=output:1", modified);
+            Assert.Equal(flows.Length + 1, modified.Length);
+            // A resubmit back to table 1 for table 1's flow is refused (the 1.0 code of a goto that does not go forward), and
+            // changes nothing.
+            var (code, _, se) = ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", "mod-flows", $"tcp:127.0.0.1:{rig.ListenPort}", "udp,actions=output:2,resubmit(,1)"]);
+            Assert.True(code != 0 && se.Contains("OFPT_ERROR", StringComparison.Ordinal) && se.Contains("OFPFMFC_UNSUPPORTED", StringComparison.Ordinal), se);
+            Assert.Equal(modified, Lines(Ok(rig, "dump-flows", "--no-stats")));
         }
         finally
         {

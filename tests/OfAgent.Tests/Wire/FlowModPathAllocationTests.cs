@@ -75,4 +75,54 @@ public class FlowModPathAllocationTests
         Assert.True(sw.Flows.Main.RecycledCount >= 4000);
         Assert.Equal(window, sw.Flows.Main.Count);
     }
+
+    [Fact]
+    public void ChurnOfModifyAndModifyStrictAllocatesNothing_WhileTableZeroIsTheOnlyTable()
+    {
+        // An OpenFlow 1.0 modify names every table; while table 0 is the only one it is a modify of table 0.
+        using var dp = new SwitchDatapath(new DatapathOptions(), new ManualClock());
+        dp.AddPort(new MemoryPort("p1", MacAddress.Parse("02:00:00:00:00:01")));
+        dp.AddPort(new MemoryPort("p2", MacAddress.Parse("02:00:00:00:00:02")));
+        using var sw = new OfSwitch(dp, null, new OfFlowTables(dp, new FlowTableOptions { RecycleEntries = true }));
+        const int window = 1000;
+        var mods = new byte[2 * window][];
+        for (int i = 0; i < window; i++)
+        {
+            var key = new FlowKeyBuilder().DlType(0x0800).NwDst(0x0AC80000u + (uint)i).Key;
+            var match = i % 2 == 0 ? FlowMatch.Exact(key) : FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlType & ~OfWildcards.NwDstMask, key);
+            var fm = new OfpFlowMod
+            {
+                Command = OfpFlowModCommand.ModifyStrict, Match = MatchTranslator.ToOfpMatch(OfMatchCompiler.ToOfMatch(match)), Priority = 20, Xid = (uint)i,
+                BufferId = 0xFFFFFFFF, OutPort = 0xFFFF, Cookie = 0x55, Actions = [OfpAction.Output(1)],
+            };
+            mods[2 * i] = fm.ToArray();
+            // The loose one changes the same flow (its match is the flow's, any priority) back to the other port.
+            fm.Command = OfpFlowModCommand.Modify;
+            fm.Actions = [OfpAction.Output(2)];
+            mods[2 * i + 1] = fm.ToArray();
+        }
+        var wire = new List<OfpAction>(16);
+        void One(byte[] msg)
+        {
+            using var scope = sw.BeginRequest();
+            wire.Clear();
+            if (!OfpFlowMod.TryDecode(msg, wire, out var fm, out _)) throw new InvalidOperationException("not a flow-mod");
+            if (!ActionTranslator.TryDecode(wire, out var actions, out _)) throw new InvalidOperationException("bad actions");
+            if (!FlowModTranslator.TryCommand(fm.Command, out var command)) throw new InvalidOperationException("bad command");
+            if (sw.FlowMod(FlowModTranslator.ToRequest(fm, command, actions)) != OfError.None) throw new InvalidOperationException("flow-mod failed");
+        }
+        // The first pass adds every flow (a modify that matches nothing is OpenFlow 1.0's add).
+        int next = 0;
+        void Round()
+        {
+            for (int k = 0; k < 8000; k++) One(mods[next++ % mods.Length]);
+        }
+        for (int r = 0; r < 3; r++) Round();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Round();
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(bytes == 0, $"{bytes} bytes allocated by 8,000 modifies");
+        Assert.Equal(window, sw.Flows.Main.Count);
+        Assert.False(sw.Flows.Pipeline.IsMultiStage);
+    }
 }

@@ -6,7 +6,7 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// <summary>
 /// An OpenFlow 1.0 FLOW_MOD as the OpenFlow layer's version-independent <see cref="FlowModRequest"/>: commands and
 /// flags value by value (the enums share no numbering), the match through <see cref="MatchTranslator"/>, the action list
-/// as apply-actions in table 0 (and a trailing Nicira resubmit as its goto-table); a delete in every table. Stateless and thread-safe.
+/// as apply-actions in table 0 (and a trailing Nicira resubmit as its goto-table); a modify or delete in every table. Stateless and thread-safe.
 /// </summary>
 public static class FlowModTranslator
 {
@@ -44,12 +44,12 @@ public static class FlowModTranslator
 
     /// <summary>
     /// The request for <paramref name="fm"/> with its decoded <paramref name="actions"/> (OpenFlow 1.0: apply-actions)
-    /// and the goto-table its actions ended with, if any. An OpenFlow 1.0 flow-mod names no table: an add and a modify
-    /// go to table 0, a delete to every table (as Open vSwitch takes one without its table-id extension), so flows a
-    /// 1.0 peer sees in its flow statistics, every table's, are flows it can delete.
+    /// and the goto-table its actions ended with, if any. An OpenFlow 1.0 flow-mod names no table: an add goes to table
+    /// 0, a modify or delete to every table (as Open vSwitch takes one without its table-id extension), so flows a 1.0
+    /// peer sees in its flow statistics, every table's, are flows it can modify and delete.
     /// </summary>
     public static FlowModRequest ToRequest(in OfpFlowModFields fm, FlowModCommand command, ReadOnlyMemory<OfAction> actions, byte? gotoTable = null)
         => new(command, MatchTranslator.ToOfMatch(fm.Match), fm.Priority, new OfInstructions(actions, GotoTable: gotoTable),
-               TableId: command is FlowModCommand.Delete or FlowModCommand.DeleteStrict ? FlowModRequest.AllTables : (byte)0, BufferId: fm.BufferId, Cookie: fm.Cookie, IdleTimeout: fm.IdleTimeout, HardTimeout: fm.HardTimeout,
+               TableId: command == FlowModCommand.Add ? (byte)0 : FlowModRequest.AllTables, BufferId: fm.BufferId, Cookie: fm.Cookie, IdleTimeout: fm.IdleTimeout, HardTimeout: fm.HardTimeout,
                Flags: ToFlags(fm.Flags), OutPort: WireMap.ToOfPort(fm.OutPort), Rules: MatchRules.OpenFlow10);
 }
