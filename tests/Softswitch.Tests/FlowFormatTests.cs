@@ -120,6 +120,24 @@ public sealed class FlowFormatTests
         Assert.Equal("in_port=1,dl_vlan=5,dl_vlan_pcp=3,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,dl_type=0x88cc", FlowFormat.Key(k.Key));
     }
 
+    /// <summary>A later fragment's Flow line says so, as Open vSwitch's does (its ports read 0: it has no L4 header).</summary>
+    [Fact]
+    public void Key_OfALaterFragment_SaysNwFragLater()
+    {
+        var k = new FlowKeyBuilder();
+        k.InPort(1);
+        k.DlVlan(0xFFFF);
+        k.DlSrc(MacAddress.Parse("00:00:00:00:00:0a"));
+        k.DlDst(MacAddress.Parse("00:00:00:00:00:0b"));
+        k.DlType(0x0800);
+        k.NwProto(17);
+        k.NwSrc(0x0A000001);
+        k.NwDst(0x0A000002);
+        k.NwFrag(FlowKey.NwFragLater);
+        Assert.Equal("udp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,nw_frag=later,tp_src=0,tp_dst=0",
+            FlowFormat.Key(k.Key));
+    }
+
     [Fact]
     public void Flow_PrintsPriorityMatchAndActions()
     {

@@ -240,6 +240,8 @@ public static class FlowFormat
         if (mask.NwProto != 0 && !protoShown)
             Add(sb, arp ? "arp_op=" : "nw_proto=", mask.NwProto == 0xFF ? value.NwProto.ToString(ic) : $"0x{value.NwProto:x}/0x{mask.NwProto:x}");
         if (mask.NwTos != 0) Add(sb, "nw_tos=", mask.NwTos == 0xFF ? value.NwTos.ToString(ic) : $"0x{value.NwTos:x}/0x{mask.NwTos:x}");
+        // A later fragment (no L4 header: its ports read 0), as Open vSwitch prints the flow's nw_frag.
+        if ((ip || (typeSet && value.DlType == 0x86DD)) && (mask.NwFrag & FlowKey.NwFragLater) != 0 && value.IsLaterFragment) Add(sb, "nw_frag=later");
         bool icmp = ip && protoSet && value.NwProto == 1;
         if (mask.TpSrc != 0) Add(sb, icmp ? "icmp_type=" : "tp_src=", mask.TpSrc == 0xFFFF ? value.TpSrc.ToString(ic) : Hex16(value.TpSrc, mask.TpSrc));
         if (mask.TpDst != 0) Add(sb, icmp ? "icmp_code=" : "tp_dst=", mask.TpDst == 0xFFFF ? value.TpDst.ToString(ic) : Hex16(value.TpDst, mask.TpDst));

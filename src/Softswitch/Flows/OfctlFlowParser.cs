@@ -414,7 +414,7 @@ public static class OfctlFlowParser
                 case "dec_mpls_ttl":
                 case "set_mpls_ttl":
                     // ovs-ofctl knows these, but only for OpenFlow 1.1 and later: a user moving a flow over deserves more than "unknown".
-                    error = $"{t}: OpenFlow 1.0 has no TTL actions; dec_ttl, mod_nw_ttl and the MPLS TTL actions came with OpenFlow 1.1, and this switch speaks OpenFlow 1.0 (drop the action, or rewrite the TTL elsewhere)";
+                    error = $"{t}: OpenFlow 1.0 has no TTL actions; dec_ttl, mod_nw_ttl and the MPLS TTL actions came with OpenFlow 1.1, and these flow files are read as OpenFlow 1.0 flows (add such a flow over OpenFlow 1.3: ovs-ofctl -O OpenFlow13 add-flow)";
                     return false;
                 default:
                     if (arg.Length == 0 && TryPort(t, out var bare) && bare < PortNumber.Highest)
