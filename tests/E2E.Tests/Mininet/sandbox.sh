@@ -18,6 +18,16 @@ esac
 mount --rbind "$dir/tmp" /tmp
 mount -t tmpfs -o mode=0755 sandbox-run /run
 ip link set lo up
+# Mininet's remote-controller probe (`echo A | telnet -e A IP PORT`) prints what the controller sends at once, an
+# OpenFlow HELLO in binary when the controller is quicker than telnet's exit, and Mininet decodes a node's output as
+# UTF-8 (a UnicodeDecodeError that ends the run): the telnet it finds here passes the probe's text only.
+mkdir -p /run/sandbox-bin
+cat > /run/sandbox-bin/telnet <<'TELNET'
+#!/bin/sh
+/usr/bin/telnet "$@" | LC_ALL=C tr -cd '\11\12\15\40-\176'
+TELNET
+chmod 0755 /run/sandbox-bin/telnet
+export PATH="/run/sandbox-bin:$PATH"
 echo "removed only by a cleanup of /tmp/*.log" > /tmp/mn-cleanup-sentinel.log
 cd /tmp
 exec "$@"
