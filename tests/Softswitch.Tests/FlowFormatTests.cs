@@ -98,8 +98,8 @@ public sealed class FlowFormatTests
         Assert.Equal("", FlowFormat.Masked(value.Key, default));
     }
 
-    [Fact]
-    public void Key_IsTheFlowLineOvsAppctlTracePrints()
+    /// <summary>An untagged UDP key from port 1, 00:..:0a to 00:..:0b, 10.0.0.1 to 10.0.0.2, ports 0.</summary>
+    private static FlowKeyBuilder UdpKey()
     {
         var k = new FlowKeyBuilder();
         k.InPort(1);
@@ -110,6 +110,13 @@ public sealed class FlowFormatTests
         k.NwProto(17);
         k.NwSrc(0x0A000001);
         k.NwDst(0x0A000002);
+        return k;
+    }
+
+    [Fact]
+    public void Key_IsTheFlowLineOvsAppctlTracePrints()
+    {
+        var k = UdpKey();
         k.TpSrc(1000);
         k.TpDst(2000);
         Assert.Equal("udp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,tp_src=1000,tp_dst=2000",
@@ -124,15 +131,7 @@ public sealed class FlowFormatTests
     [Fact]
     public void Key_OfALaterFragment_SaysNwFragLater()
     {
-        var k = new FlowKeyBuilder();
-        k.InPort(1);
-        k.DlVlan(0xFFFF);
-        k.DlSrc(MacAddress.Parse("00:00:00:00:00:0a"));
-        k.DlDst(MacAddress.Parse("00:00:00:00:00:0b"));
-        k.DlType(0x0800);
-        k.NwProto(17);
-        k.NwSrc(0x0A000001);
-        k.NwDst(0x0A000002);
+        var k = UdpKey();
         k.NwFrag(FlowKey.NwFragLater);
         Assert.Equal("udp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,nw_frag=later,tp_src=0,tp_dst=0",
             FlowFormat.Key(k.Key));
