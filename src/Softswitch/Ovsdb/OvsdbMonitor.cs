@@ -41,7 +41,7 @@ internal sealed class OvsdbMonitor
     /// <summary>Reads the schema, starts monitoring <paramref name="tables"/> (each with its columns) and fills the replica.</summary>
     public static OvsdbMonitor Start(OvsdbClient client, string database, IReadOnlyDictionary<string, string[]> tables, TimeSpan timeout)
     {
-        var schemaJson = client.Call("get_schema", [database], timeout);
+        var schemaJson = client.Call("get_schema", new JsonArray(database), timeout);
         if (!OvsdbSchema.TryParse(schemaJson, out var schema, out var schemaError)) throw new OvsdbException($"get_schema {database}: {schemaError}");
         var monitor = new OvsdbMonitor(client, database, schema);
         var requests = new JsonObject();
@@ -58,7 +58,7 @@ internal sealed class OvsdbMonitor
             JsonRpcMessage reply;
             try
             {
-                reply = client.CallAsync("monitor_cond", [database, monitor._monitorId.DeepClone(), requests.DeepClone()]).WaitAsync(timeout).GetAwaiter().GetResult();
+                reply = client.CallAsync("monitor_cond", new JsonArray(database, monitor._monitorId.DeepClone(), requests.DeepClone())).WaitAsync(timeout).GetAwaiter().GetResult();
             }
             catch (TimeoutException)
             {
@@ -72,7 +72,7 @@ internal sealed class OvsdbMonitor
             }
             else
             {
-                var initial = client.Call("monitor", [database, monitor._monitorId.DeepClone(), requests], timeout);
+                var initial = client.Call("monitor", new JsonArray(database, monitor._monitorId.DeepClone(), requests), timeout);
                 if (!monitor.Replica.TryApplyUpdate(initial, out error)) throw new OvsdbException($"monitor: {error}");
             }
         }

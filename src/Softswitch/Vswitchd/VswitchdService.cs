@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ovsdb;
@@ -130,7 +131,7 @@ internal sealed class VswitchdService : IDisposable
             {
                 client = OvsdbClient.Connect(_remote, s_callTimeout);
                 client.Closed += _ => _wake.Set();
-                var locked = client.Call("lock", [LockName], s_callTimeout);
+                var locked = client.Call("lock", new JsonArray(LockName), s_callTimeout);
                 if (OvsdbDatum.Boolean(locked?["locked"]) != true)
                 {
                     Fatal?.Invoke($"database {_remote}: another daemon (ovs-vswitchd or softswitch vswitchd) holds the lock '{LockName}': refusing to serve the same database");
