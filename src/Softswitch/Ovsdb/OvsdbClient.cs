@@ -22,7 +22,7 @@ internal sealed class OvsdbException(string message) : Exception(message);
 internal sealed class OvsdbClient : IDisposable
 {
     private readonly Socket _socket;
-    private readonly object _sendLock = new();
+    private readonly Lock _sendLock = new();
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonRpcMessage>> _pending = new();
     private readonly Thread _receiver;
     private long _nextId;

@@ -18,7 +18,7 @@ internal sealed class OvsdbMonitor
     private bool _conditional;
 
     public OvsdbReplica Replica { get; }
-    public object Lock { get; } = new();
+    public Lock Lock { get; } = new();
     public string Database { get; }
 
     /// <summary>The method in use: monitor_cond or monitor.</summary>

@@ -49,7 +49,7 @@ internal sealed class VswitchdService : IDisposable
     /// <summary>The daemon cannot go on (another holds the database lock): the reason, once.</summary>
     public event Action<string>? Fatal;
 
-    public object BridgesLock { get; } = new();
+    public Lock BridgesLock { get; } = new();
 
     /// <summary>Set once the first session has started, or its first attempt failed (the daemon then says it is ready).</summary>
     public ManualResetEventSlim FirstAttempt { get; } = new(false);
