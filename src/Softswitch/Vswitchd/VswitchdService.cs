@@ -33,7 +33,7 @@ internal sealed class VswitchdService : IDisposable
     private BridgeHost _host;
     private readonly int _defaultThreads;
     private ForwardingThreads? _threads;
-    private string? _threadsRefused;
+    private string? _threadsRefused, _hwOffloadRefused;
     private LinkMonitor? _linkMonitor;
     private PeriodicThread? _linkWatch;
     private readonly ILogger _log;
@@ -195,6 +195,9 @@ internal sealed class VswitchdService : IDisposable
     private void Apply(VswitchConfig config)
     {
         EnsureThreads(config);
+        config.HwOffload(out var hwOffloadError);
+        if (hwOffloadError is not null && hwOffloadError != _hwOffloadRefused) _log.LogWarning("{Error}", hwOffloadError);
+        _hwOffloadRefused = hwOffloadError;
         foreach (var target in config.ManagerTargets)
         {
             if (_managersSaid.Add(target))
