@@ -117,7 +117,7 @@ public sealed class VswitchdAfXdpTests
     [E2EFact]
     public void HwOffload_PlacesTheExactFlowsInTheXdpProgram_WhichForwardsThePing()
     {
-        string id = Id, bridge = $"afxbr{id}";
+        string id = Id, bridge = $"afxbr{id}", third = $"afxc{id}";
         using var db = OvsdbServer.Start("ssw-afxo-");
         int pid = 0;
         string hA = "", hB = "", nsA = "", nsB = "";
@@ -155,6 +155,15 @@ public sealed class VswitchdAfXdpTests
             Assert.Contains("hardware flows: 2 ", show.Stdout);
             Assert.Contains("hardware packets: 10\n", show.Stdout);
 
+            // A third AF_XDP port: the offload is attached anew over the three, the flows placed again.
+            Sh.Check("ip", "link", "add", third, "type", "veth", "peer", "name", third + "p");
+            Sh.Check("ip", "link", "set", third, "up");
+            db.Vsctl("add-port", bridge, third, "--", "set", "Interface", third, "type=afxdp", "ofport_request=3");
+            Assert.True(Poll(() => Log(db.RunDir).Contains("the XDP flow program runs on AF_XDP ports 1,2,3", StringComparison.Ordinal), 10), Log(db.RunDir));
+            Assert.Contains("the XDP flow offload on ports 1,2 is detached (the AF_XDP ports are now 1,2,3)", Log(db.RunDir));
+            Assert.Equal(2, db.Tool("ovs-appctl", "offload/dump-flows", bridge, "hw").Stdout.TrimEnd('\n').Split('\n').Length);
+            Assert.True(Ping(nsA, "10.78.0.2", 2), "no ping after the offload was attached anew");
+
             // hw-offload=false is followed at once: the flows go back to software, which forwards the ping.
             db.Vsctl("set", "Open_vSwitch", ".", "other_config:hw-offload=false");
             Assert.True(Poll(() => !Sh.Run("ip", "-d", "link", "show", hB).Stdout.Contains("ssw_xdp_flows", StringComparison.Ordinal), 10),
@@ -163,12 +172,12 @@ public sealed class VswitchdAfXdpTests
             Assert.False(off.Ok);
             Assert.Contains("offload is not enabled on bridge", off.Stderr);
             Assert.True(Ping(nsA, "10.78.0.2", 2), "no ping in software after hw-offload=false");
-            Assert.Contains("n_packets=7", db.Tool("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", bridge, "in_port=1").Stdout);
-            Assert.Contains("the XDP flow offload on ports 1,2 is detached (hw-offload is off)", Log(db.RunDir));
+            Assert.Contains("n_packets=9", db.Tool("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", bridge, "in_port=1").Stdout);
+            Assert.Contains("the XDP flow offload on ports 1,2,3 is detached (hw-offload is off)", Log(db.RunDir));
         }
         finally
         {
-            Stop(pid, [hA, hB], [nsA, nsB]);
+            Stop(pid, [hA, hB, third], [nsA, nsB]);
         }
     }
 

@@ -20,7 +20,8 @@ namespace Softswitch.Vswitchd;
 /// bridges under <see cref="BridgesLock"/>, which the configuration thread holds while it changes them.
 /// Threads: every bridge is served by one set of forwarding threads (<see cref="ForwardingThreads"/>, as Open vSwitch's
 /// PMD threads serve every bridge), made at the first configuration read: other_config:n-pmd-threads or pmd-cpu-mask,
-/// else the daemon's --threads; a later change takes effect at the next start (said in the log). One netlink monitor
+/// else the daemon's --threads; a later change takes effect at the next start (said in the log). other_config:hw-offload
+/// is followed at once by every bridge (Bridge.FollowOffload; a value not true or false is said). One netlink monitor
 /// tells every bridge of kernel link changes (and administrative states, see Bridge.FollowAdminStates), and one thread checks
 /// both once a second, for all bridges.
 /// </remarks>
