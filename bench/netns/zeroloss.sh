@@ -41,6 +41,11 @@
 #                             when its key is in the XDP map, when its counter slot counts the first frame forwarded
 #                             in the kernel and when the BARRIER_REPLY arrives, then deletes it; LAT_SAMPLES samples,
 #                             LAT_GAP_MS apart, median and p99 in OUT/offload-latency.json (SIZES and FLOW_SET unused)
+#   vsd-afxdp, vsd-offload    `softswitch vswitchd` (in namespace S) on a private ovsdb-server, driven by ovs-vsctl as
+#                             the ovs rows are: type=afxdp interfaces (options:n_rxq=1), pmd-cpu-mask FWD_CPU (its
+#                             forwarding thread placed there, its other threads left to the scheduler); vsd-offload
+#                             with other_config:hw-offload=true and ssw-offload's exact flows, waiting until
+#                             `ovs-appctl offload/show` says they are held
 #   ovs-afxdp, ovs-default    Open vSwitch 3.1 user space (netdev datapath, in namespace S), type=afxdp / default ports,
 #                             pmd-cpu-mask FWD_CPU and the whole ovs-vswitchd on FWD_CPU
 #   bridge                    the Linux bridge
@@ -196,13 +201,35 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       fi
       for t in /proc/$ROW_PID/task/*; do [ "$(cat $t/comm 2>/dev/null)" = fwd-0 ] && FWD_TID=${t##*/}; done
       ;;
+    vsd-afxdp|vsd-offload)
+      ovsdb_up
+      local V="ovs-vsctl --timeout=30 --db=unix:$RUN/db.sock"
+      [ "$PIN" = 1 ] && $V --no-wait set Open_vSwitch . other_config:pmd-cpu-mask=$(printf '0x%x' $((1 << FWD_CPU)))
+      [ $row = vsd-offload ] && $V --no-wait set Open_vSwitch . other_config:hw-offload=true
+      # the pid file where ovs_down looks for ovs-vswitchd's
+      DOTNET_PROCESSOR_COUNT=$(nproc) ip netns exec $NS $SSW vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/vsd.log \
+        --unixctl=$RUN/vsd.ctl --detach >/dev/null 2>&1 || { echo "$row: softswitch vswitchd did not start: $(tail -5 $RUN/vsd.log)"; return 1; }
+      OVS_CTL=$RUN/vsd.ctl
+      $V add-br br$TAG -- set bridge br$TAG protocols=OpenFlow10 fail-mode=secure \
+        -- add-port br$TAG $HA -- set interface $HA type=afxdp options:n_rxq=1 ofport_request=1 \
+        -- add-port br$TAG $HB -- set interface $HB type=afxdp options:n_rxq=1 ofport_request=2 || return 1
+      for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show br$TAG >/dev/null 2>&1 && break; sleep 0.1; done
+      ovs-ofctl -O OpenFlow10 add-flow br$TAG "priority=100,in_port=1,actions=output:2" || return 1
+      if [ $row = vsd-offload ]; then
+        exact_flows > $RUN/exact.txt
+        ovs-ofctl -O OpenFlow10 add-flows br$TAG $RUN/exact.txt || return 1
+        local want; want=$(wc -l < $RUN/exact.txt)
+        for i in $(seq 300); do
+          ovs-appctl -t $OVS_CTL offload/show br$TAG 2>/dev/null | grep -q "^hardware flows: $want " && break; sleep 0.1
+        done
+        ovs-appctl -t $OVS_CTL offload/show br$TAG 2>/dev/null | grep -q "^hardware flows: $want " || { echo "$row: the map does not hold the $want flows"; return 1; }
+      fi
+      ROW_PID=$(cat $RUN/ovs-vswitchd.pid)
+      for t in /proc/$ROW_PID/task/*; do [ "$(cat $t/comm 2>/dev/null)" = fwd-0 ] && FWD_TID=${t##*/}; done
+      ;;
     ovs-afxdp|ovs-default)
-      export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
-      rm -f $RUN/conf.db
-      ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
-      ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir 2>/dev/null
+      ovsdb_up
       local V="ovs-vsctl --db=unix:$RUN/db.sock"
-      $V --no-wait init
       local on=()
       [ "$PIN" = 1 ] && { $V --no-wait set Open_vSwitch . other_config:pmd-cpu-mask=$(printf '0x%x' $((1 << FWD_CPU))); on=(taskset -c $FWD_CPU); }
       ip netns exec $NS "${on[@]}" ovs-vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/ovs-vswitchd.log --unixctl=$RUN/ovs-vswitchd.ctl --detach --no-chdir 2>/dev/null
@@ -237,6 +264,14 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
   sleep 1
 }
 
+ovsdb_up() {   # a private ovsdb-server in RUN, its database initialised; the Open vSwitch tools pointed at RUN
+  export OVS_RUNDIR=$RUN OVS_LOGDIR=$RUN OVS_DBDIR=$RUN
+  rm -f $RUN/conf.db
+  ovsdb-tool create $RUN/conf.db /usr/share/openvswitch/vswitch.ovsschema
+  ovsdb-server $RUN/conf.db --remote=punix:$RUN/db.sock --pidfile=$RUN/ovsdb-server.pid --log-file=$RUN/ovsdb-server.log --unixctl=$RUN/ovsdb-server.ctl --detach --no-chdir 2>/dev/null
+  ovs-vsctl --db=unix:$RUN/db.sock --no-wait init
+}
+
 exact_flows() {   # [N]: one exact OpenFlow 1.0 flow per generator flow (GenFrames: source address and UDP source port + i),
                   # for N flows (default the largest of FLOW_SET)
   local n=${1:-0} f i
@@ -251,7 +286,7 @@ row_down() {
   [ -n "$CHURN_PID" ] && { kill $CHURN_PID 2>/dev/null; wait $CHURN_PID 2>/dev/null; CHURN_PID=""; }
   case $1 in
     ssw-*|xdp-redirect|gen-only|offload-latency) [ -n "$ROW_PID" ] && { kill $ROW_PID 2>/dev/null; wait $ROW_PID 2>/dev/null; } ;;
-    ovs-*) ovs_down ;;
+    ovs-*|vsd-*) ovs_down ;;
     bridge) ip -n $NS link del zlbr$TAG 2>/dev/null ;;
   esac
   ROW_PID=""
@@ -296,6 +331,10 @@ snap() {   # $1 file: every counter a step is measured by, as "name value" lines
       # frames forwarded in the kernel: a statistics request first reads the map's counters into the flows
       ovs-ofctl -O OpenFlow10 dump-aggregate unix:$RUN/ssw.of >/dev/null 2>&1
       $SSW ctl -t $RUN/ssw.ctl offload/show 2>/dev/null | awk '/^hardware packets:/ { print "kernel_packets", $3 }'
+    fi
+    if [ "$ROW" = vsd-offload ]; then
+      ovs-ofctl -O OpenFlow10 dump-aggregate br$TAG >/dev/null 2>&1
+      ovs-appctl -t $OVS_CTL offload/show br$TAG 2>/dev/null | awk '/^hardware packets:/ { print "kernel_packets", $3 }'
     fi
     [ "$ROW" = ssw-afxdp-churn ] && echo "kernel_packets 0"
     # the flow-mods acknowledged so far (rewritten every 100 ms) and when they were read: a rate over the snaps' interval
@@ -385,11 +424,13 @@ r = {"row": "$ROW", "busy_loop": $BUSY, "round": $ROUND, "kind": "$kind", "size"
      "generator_short": bool($rate) and sent / secs < 0.97 * $rate,
      "gen_cpu_busy_ns_per_delivered": per(delta.get("cpu$GEN_CPU" + "_busy_ticks", 0)),
      "fwd_cpu_busy_ns_per_delivered": per(delta.get("cpu$FWD_CPU" + "_busy_ticks", 0))}
-if "fwd_thread_ticks" in delta and "$ROW".startswith("ssw"): r["fwd_thread_ns_per_delivered"] = per(delta["fwd_thread_ticks"])
+if "fwd_thread_ticks" in delta and "$ROW".startswith(("ssw", "vsd")): r["fwd_thread_ns_per_delivered"] = per(delta["fwd_thread_ticks"])
 if delta.get("ovs_packets_received") and delta.get("ovs_processing_cycles"):   # the main thread (default ports) has no cycle count
     cpp = delta["ovs_processing_cycles"] / delta["ovs_packets_received"]
     r["ovs_processing_cycles_per_packet"] = round(cpp, 1)
     if mhz: r["fwd_thread_ns_per_delivered"] = round(cpp * 1000 / mhz, 1)
+if "kernel_packets" in delta and "$ROW".startswith("vsd"):   # no dp/show under vswitchd: the kernel's share is not known
+    r["kernel_packets"] = max(0, delta.pop("kernel_packets"))
 if "kernel_packets" in delta:   # the offload rows: frames forwarded in the kernel against those the AF_XDP socket gave the switch
     kern = max(0, delta.pop("kernel_packets"))
     soft = sum(max(0, v) for k, v in delta.items() if k.startswith("ssw_thread") and k.endswith("_packets"))

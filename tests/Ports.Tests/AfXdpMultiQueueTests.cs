@@ -86,6 +86,22 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
         AssertEveryQueueGotTraffic(port);
     }
 
+    /// <summary>QueueCount (Open vSwitch's n_rxq) serves queues 0 to N-1; more than the interface has is refused. A
+    /// veth binds in copy mode, so RequireZeroCopy (xdp-mode native-with-zerocopy) refuses it, with the reason.</summary>
+    [NetnsFact]
+    public void QueueCount_ServesTheFirstQueues_AndRequireZeroCopyRefusesCopyMode()
+    {
+        using var ns = Netns.Create(queues: 2);
+        using (var one = new AfXdpPort(ns.HostIf, new AfXdpOptions { QueueCount = 1 }))
+            Assert.Equal([0], one.Queues);
+        using (var both = new AfXdpPort(ns.HostIf, new AfXdpOptions { QueueCount = 2, NeedWakeup = false }))
+            Assert.Equal([0, 1], both.Queues);
+        var e = Assert.Throws<PortOpenException>(() => new AfXdpPort(ns.HostIf, new AfXdpOptions { QueueCount = 3 }));
+        Assert.Contains("3 RX queue(s) asked for; the interface has 2", e.Message);
+        var zc = Assert.Throws<PortOpenException>(() => new AfXdpPort(ns.HostIf, new AfXdpOptions { Mode = XdpAttachMode.Native, RequireZeroCopy = true }));
+        Assert.Contains("zero-copy was asked for, but the driver bound the socket(s) in copy mode", zc.Message);
+    }
+
     [NetnsFact]
     public void QueueOption_ServesThatQueueOnly_AndANonexistentQueueIsRefused()
     {

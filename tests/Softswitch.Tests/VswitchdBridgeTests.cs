@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Ovsdb;
+using Softswitch.Ports.AfXdp;
 using Softswitch.Vswitchd;
 
 namespace Softswitch.Tests;
@@ -441,6 +442,95 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.True(db.TryApplyUpdate2(modify, out var e), e);
         Assert.Null(VswitchConfig.Read(db)!.ForwardingThreads(out var error));
         Assert.Contains(key, error);
+    }
+
+    /// <summary>Interfaces of type afxdp open with the port options their row asks for; a bad value is the
+    /// interface's error (not opened, tried again when the row changes); an option not read is said in the error column
+    /// of the open port; a change of options reopens the port.</summary>
+    [Fact]
+    public void AfXdpInterfaces_OpenWithTheirOptions_ABadValueIsTheirError()
+    {
+        var db = Database();
+        void SetInterface(string iface, string type, params (string Key, string Value)[] options)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Interface"] = new JsonObject { [Id(iface).ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["type"] = type,
+                ["options"] = new JsonArray("map", new JsonArray([.. options.Select(o => new JsonArray(o.Key, o.Value))])),
+            } } } }, out var e), e);
+        var opened = new List<(string Name, AfXdpOptions Options)>();
+        var host = Host() with
+        {
+            OpenAfXdp = (name, options, _) =>
+            {
+                opened.Add((name, options));
+                return new MemoryPort(name, new MacAddress(0x02_00_00_00_00_20UL + (ulong)opened.Count));
+            },
+        };
+        SetInterface("I-p1", "afxdp", ("xdp-mode", "generic"), ("n_rxq", "2"));
+        SetInterface("I-p2", "afxdp", ("xdp-mode", "turbo"));
+        using var bridge = Bridge.Create(VswitchConfig.Read(db)!.Bridges[0], host);
+        var (name, options) = Assert.Single(opened);
+        Assert.Equal("p1", name);
+        Assert.Equal(XdpAttachMode.Generic, options.Mode);
+        Assert.Equal(2, options.QueueCount);
+        var status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+        Assert.Equal(7, status[Id("I-p1")].Ofport);
+        Assert.Null(status[Id("I-p1")].Error);
+        Assert.Equal(-1, status[Id("I-p2")].Ofport);
+        Assert.Equal("p2: could not set configuration (Invalid argument): options:xdp-mode 'turbo' is not best-effort, native-with-zerocopy, native or generic",
+            status[Id("I-p2")].Error);
+        Assert.Equal("afxdp", bridge.OpenPorts.Single(p => p.No == 7).Type);
+
+        // Fixed, p2 opens; p1's new options reopen it, an option not read is in its error column while it is open.
+        // (An update2 diff of a map: a pair the row holds deletes it, a new key adds it, another value replaces it.)
+        SetInterface("I-p2", "afxdp", ("xdp-mode", "turbo"), ("use-need-wakeup", "false"));
+        SetInterface("I-p1", "afxdp", ("xdp-mode", "native"), ("n_rxq", "2"), ("rx-frames", "2048"), ("colour", "blue"));
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Equal(3, opened.Count);
+        Assert.False(opened.Single(o => o.Name == "p2").Options.NeedWakeup);
+        var p1 = opened.Last(o => o.Name == "p1").Options;
+        Assert.Equal((XdpAttachMode.Native, false, 2048, (int?)null), (p1.Mode, p1.ZeroCopy, p1.RxFrames, p1.QueueCount));
+        status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+        Assert.Equal(7, status[Id("I-p1")].Ofport);
+        Assert.StartsWith("options 'colour' not read by softswitch vswitchd for type afxdp", status[Id("I-p1")].Error);
+        Assert.Equal(1, status[Id("I-p2")].Ofport);
+        Assert.Null(status[Id("I-p2")].Error);
+        Assert.Contains("afxdp", StatusWriter.InterfaceTypes);
+    }
+
+    [Theory]
+    [InlineData(null, false, false)]
+    [InlineData("true", true, false)]
+    [InlineData("TRUE", true, false)]
+    [InlineData("false", false, false)]
+    [InlineData("yes", false, true)]
+    public void OtherConfig_HwOffload_ReachesEveryBridge(string? value, bool on, bool said)
+    {
+        var db = Database();
+        if (value is not null)
+        {
+            var modify = new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("hw-offload", value))),
+            } } } };
+            Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        }
+        var config = VswitchConfig.Read(db)!;
+        Assert.Equal(on, config.HwOffload(out var error));
+        Assert.Equal(on, config.Bridges[0].HwOffload);
+        Assert.Equal(said, error is not null);
+        if (said) Assert.Equal($"other_config:hw-offload '{value}' is not true or false: read as false", error);
+    }
+
+    /// <summary>hw-offload=true on a bridge without AF_XDP ports: nothing to attach, every flow stays in software.</summary>
+    [Fact]
+    public void HwOffload_WithoutAfXdpPorts_LeavesTheFlowsInSoftware()
+    {
+        var db = Database();
+        var config = VswitchConfig.Read(db)!.Bridges[0] with { HwOffload = true };
+        using var bridge = Bridge.Create(config, Host());
+        Assert.Null(bridge.Offload);
+        Assert.Null(bridge.DescribeOffload());
     }
 
     [Fact]

@@ -42,8 +42,16 @@ public sealed record AfXdpOptions
     public bool MultiBuffer { get; init; } = true;
     /// <summary>The one RX queue to serve; null (the default) serves every RX queue of the interface, one socket each.</summary>
     public int? QueueId { get; init; }
+    /// <summary>Without <see cref="QueueId"/>: serve RX queues 0 to this minus one (Open vSwitch's n_rxq), one socket each;
+    /// more than the interface has fails the open. Null (the default) serves every RX queue.</summary>
+    public int? QueueCount { get; init; }
     /// <summary>Bind zero-copy when the driver offers it (copy mode otherwise); false: always copy mode.</summary>
     public bool ZeroCopy { get; init; } = true;
+    /// <summary>Fail the open unless every socket binds zero-copy (Open vSwitch's xdp-mode native-with-zerocopy).</summary>
+    public bool RequireZeroCopy { get; init; }
+    /// <summary>Bind with XDP_USE_NEED_WAKEUP (the default): transmit calls into the kernel only when the TX ring asks
+    /// for it. False: every transmit batch is kicked with a sendto (Open vSwitch's use-need-wakeup=false).</summary>
+    public bool NeedWakeup { get; init; } = true;
     /// <summary>Non-zero: SO_PREFER_BUSY_POLL with SO_BUSY_POLL of this many microseconds on each socket, so our send and
     /// receive calls run the queue's NAPI work on the forwarding thread instead of the softirq (0, the default: off;
     /// on veth that work then moves from the sender's CPU to the forwarding CPU).</summary>
@@ -122,13 +130,17 @@ public sealed unsafe class AfXdpPort : IPort
         int queueCount = _if.RxQueueCount;
         if (_opt.QueueId is { } q && (q < 0 || q >= queueCount))
             throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: queue={q} does not exist; the interface has {queueCount} RX queue(s) (0 to {queueCount - 1}).");
-        int[] queues = _opt.QueueId is { } one ? [one] : Enumerable.Range(0, queueCount).ToArray();
+        if (_opt.QueueId is null && _opt.QueueCount is { } n && (n < 1 || n > queueCount))
+            throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: {n} RX queue(s) asked for; the interface has {queueCount} (queues 0 to {queueCount - 1}).");
+        int[] queues = _opt.QueueId is { } one ? [one] : Enumerable.Range(0, _opt.QueueCount ?? queueCount).ToArray();
         Queues = queues;
         _sockets = new XskSocket[queues.Length];
         _served = _sockets;
         try
         {
             for (int i = 0; i < queues.Length; i++) _sockets[i] = new XskSocket(_if, _opt, queues[i], _counters);
+            if (_opt.RequireZeroCopy && !ZeroCopy)
+                throw new PortOpenException(PortOpenError.Unsupported, ifname, $"afxdp:{ifname}: zero-copy was asked for, but the driver bound the socket(s) in copy mode.");
             if (_sockets.Length > 1) _epollFd = EpollOver(_sockets);
             _packetFd = OpenPacketSocket();
             AttachedMode = AttachProgram(queueCount);

@@ -11,7 +11,7 @@ namespace Softswitch.Ports.AfXdp;
 /// </summary>
 /// <remarks>
 /// Setup (raw syscalls, no libxdp): an anonymous mmap as UMEM (XDP_UMEM_REG), the rings sized by setsockopt and
-/// mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_USE_NEED_WAKEUP (and XDP_COPY for generic XDP); XDP_OPTIONS says which mode the kernel chose.
+/// mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_USE_NEED_WAKEUP (unless <see cref="AfXdpOptions.NeedWakeup"/> is off) (and XDP_COPY for generic XDP); XDP_OPTIONS says which mode the kernel chose.
 /// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
 /// free stack, go out through the TX ring and come back through the completion ring.
 /// Own UMEM per socket rather than one shared UMEM: sockets on different queues need their own fill and completion
@@ -20,7 +20,7 @@ namespace Softswitch.Ports.AfXdp;
 /// fill ring, and kick the kernel with recvfrom when the fill ring asks for a wakeup. An empty ring folds the kernel's
 /// drop counters into the port's RxDropped once a second.
 /// Transmit: copy up to 32 frames into free UMEM frames, publish them, sendto() when the TX ring asks for a wakeup
-/// (copy mode always does, and transmits inside that call), reclaim every completion waiting.
+/// (copy mode always does, and transmits inside that call; without need_wakeup, after every batch), reclaim every completion waiting.
 /// Thread safety: the RX side (Receive, PrepareWait, statistics) belongs to the one thread polling the socket. The TX
 /// side has one producer: <see cref="TxOwner"/>, the thread that first received from the socket (so each forwarding
 /// thread transmits on the queue it receives from); only that thread calls <see cref="Send"/> and pushes the TX ring
@@ -200,7 +200,7 @@ internal sealed unsafe class XskSocket : IDisposable
         *(ushort*)sa = LibC.AF_XDP;
         // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel binds zero-copy when the driver offers it, copy mode otherwise.
         // Generic (skb) XDP always copies, so it asks for copy mode outright.
-        ushort flags = (ushort)(XDP_USE_NEED_WAKEUP | (_opt.Mode == XdpAttachMode.Generic || !_opt.ZeroCopy ? XDP_COPY : 0));
+        ushort flags = (ushort)((_opt.NeedWakeup ? XDP_USE_NEED_WAKEUP : 0) | (_opt.Mode == XdpAttachMode.Generic || !_opt.ZeroCopy ? XDP_COPY : 0));
         *(uint*)(sa + 4) = (uint)_if.Index;
         *(uint*)(sa + 8) = (uint)QueueId;
         // Multi-buffer where the kernel (EINVAL: an unknown flag, before 6.6) and the driver (EOPNOTSUPP: no zero-copy
@@ -531,7 +531,7 @@ internal sealed unsafe class XskSocket : IDisposable
     {
         for (int attempt = 0; attempt < 8 && !_tx.Drained; attempt++)
         {
-            if (!_tx.NeedsWakeup)
+            if (_opt.NeedWakeup && !_tx.NeedsWakeup)
             {
                 TxKickSkippedCount++;
                 return;

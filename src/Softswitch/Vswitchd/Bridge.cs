@@ -3,10 +3,13 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Offload;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
+using Softswitch.Offload;
 using Softswitch.Ofproto;
 using Softswitch.Ports.AfPacket;
+using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
 using Softswitch.Ports.Patch;
 
@@ -19,6 +22,10 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
     /// <summary>Opens an interface of type "" or "system" (an existing interface) with a receive ring of the given
     /// bytes (<see cref="Bridge.DefaultRxRingSize"/> unless options:rx_ring_size asks for another); tests replace it.</summary>
     public Func<string, int, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = ringSize });
+
+    /// <summary>Opens an interface of type "afxdp" with the port options its Interface row asks for (see
+    /// <see cref="AfXdpInterface"/>); tests replace it.</summary>
+    public Func<string, AfXdpOptions, ILogger, IPort> OpenAfXdp { get; init; } = static (name, options, log) => new AfXdpPort(name, options with { Logger = log });
 
     /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
     public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
@@ -43,7 +50,11 @@ internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex
 /// Changes that the agent carries (controllers, protocols, datapath id, fail mode) remake the OpenFlow switch and
 /// agent over the same datapath and flow tables: flows, ports, groups and meters stay, connections are opened anew.
 /// Interfaces are opened and closed one by one; one that cannot be opened keeps its error (ofport -1) and is tried
-/// again at each apply, the rest of the bridge works. Used from the daemon's configuration thread only.
+/// again at each apply, the rest of the bridge works. Interfaces of type afxdp take Open vSwitch's options
+/// (<see cref="AfXdpInterface"/>); with Open_vSwitch other_config:hw-offload=true the XDP flow offload holds the
+/// bridge's AF_XDP ports (see FollowOffload), attached and detached under the same thread. Used from the daemon's
+/// configuration thread only (control commands read the offload under the daemon's bridges lock, which that thread
+/// holds while it applies).
 /// </remarks>
 internal sealed class Bridge : IDisposable
 {
@@ -65,7 +76,9 @@ internal sealed class Bridge : IDisposable
     /// <summary>The bounds of options:rx_ring_size (bytes).</summary>
     public const int MinRxRingSize = 128 << 10, MaxRxRingSize = 1 << 30;
 
-    private sealed record OpenInterface(InterfaceConfig Config, ushort No, IPort Port);
+    /// <summary>An interface open as port <paramref name="No"/>; <paramref name="Warning"/>: what of its row was not
+    /// applied, written to its error column while it is open (null: nothing).</summary>
+    private sealed record OpenInterface(InterfaceConfig Config, ushort No, IPort Port, string? Warning = null);
 
     private readonly BridgeHost _host;
     private readonly ILogger _log;
@@ -78,6 +91,11 @@ internal sealed class Bridge : IDisposable
     private string _refused = "";
     /// <summary>The agent serves ssl:/pssl: targets; or it left them out for want of usable TLS material (remade when the SSL row changes).</summary>
     private bool _tlsInAgent, _tlsWaiting;
+    /// <summary>The XDP flow offload (hw-offload=true) while attached, and the AF_XDP port numbers it holds ("1,2").</summary>
+    private IOffloadAttachment? _offload;
+    private string _offloadPorts = "";
+    /// <summary>What the offload state last said in the log, so a state is said once; the port set an attach failed on (tried again when it changes).</summary>
+    private string _offloadSaid = "", _offloadFailedOn = "";
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -90,6 +108,10 @@ internal sealed class Bridge : IDisposable
     public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
     /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason.</summary>
     public IReadOnlyDictionary<string, string> Status => _config.Status;
+    /// <summary>The XDP flow offload's manager while Open_vSwitch other_config:hw-offload=true holds this bridge's AF_XDP ports; else null.</summary>
+    public OffloadManager? Offload => _offload?.Manager;
+    /// <summary>The offload's own lines for offload/show (where the program runs, map writes), or null.</summary>
+    public string? DescribeOffload() => _offload?.Describe();
     /// <summary>The interfaces open: name, OpenFlow port number and type.</summary>
     public IEnumerable<(string Name, ushort No, string Type)> OpenPorts => _open.Values.OrderBy(o => o.No).Select(o => (o.Config.Name, o.No, o.Config.Type));
 
@@ -301,6 +323,8 @@ internal sealed class Bridge : IDisposable
             {
                 continue;
             }
+            // The XDP offload holds its ports from attach to detach: it lets go before one of them goes.
+            if (open.Port is AfXdpPort) DetachOffload($"port {PortText(open.No)} ({open.Config.Name}) leaves");
             Release(open.Port);
             Dp.RemovePort(open.No);
             _open.Remove(uuid);
@@ -330,7 +354,75 @@ internal sealed class Bridge : IDisposable
             TryOpen(i, 0);
         }
         _config = config;
+        FollowOffload(config);
         FollowAdminStates();
+    }
+
+    /// <summary>
+    /// Open_vSwitch other_config:hw-offload followed live (Open vSwitch reads it at start; here a change applies at once):
+    /// true attaches the XDP flow offload to the bridge's AF_XDP ports, as <c>softswitch run --offload xdp</c> does
+    /// (<see cref="OffloadSetup.TryAttach"/>), so eligible flows are forwarded by the XDP program; false, or the last
+    /// AF_XDP port gone, takes every flow back to software. The offload holds the ports it was attached to: a port
+    /// added or removed detaches it and attaches it anew over the new set (flows forwarded in software meanwhile).
+    /// </summary>
+    private void FollowOffload(BridgeConfig config)
+    {
+        string ports = string.Join(',', Dp.Ports.List.Where(s => s.Port is AfXdpPort).Select(s => s.No).Order());
+        bool wanted = config.HwOffload && ports.Length > 0;
+        if (_offload is not null && !wanted) DetachOffload(config.HwOffload ? "no AF_XDP port left" : "hw-offload is off");
+        else if (_offload is not null && ports != _offloadPorts) DetachOffload($"the AF_XDP ports are now {ports}");
+        if (!wanted)
+        {
+            _offloadFailedOn = "";
+            if (config.HwOffload) Say(LogLevel.Information, "hw-offload=true, but the bridge has no AF_XDP port (type=afxdp): every flow stays in software");
+            else _offloadSaid = "";
+            return;
+        }
+        if (_offload is not null || ports == _offloadFailedOn) return;
+        // The target keeps flows beyond any hold of the tables, so they do not reuse removed entries while it is there.
+        SetRecycle(false);
+        string? error;
+        try
+        {
+            if (OffloadSetup.TryAttach("xdp", Dp, [], _host.Loggers.CreateLogger("offload"), out var attached, out error)) _offload = attached;
+        }
+        catch (Exception e) when (e is DatapathConfigurationException or PortOpenException or IOException)
+        {
+            error = e.Message;
+        }
+        if (_offload is null)
+        {
+            SetRecycle(true);
+            _offloadFailedOn = ports;
+            Say(LogLevel.Warning, $"hw-offload=true, but the XDP flow offload could not be attached to ports {ports}: {error} (flows stay in software; tried again when the ports change)");
+            return;
+        }
+        _offloadPorts = ports;
+        _offloadFailedOn = "";
+        Say(LogLevel.Information, $"hw-offload: the XDP flow program runs on AF_XDP ports {ports}; flows it can run are placed in it (ovs-appctl offload/show {Name})");
+    }
+
+    /// <summary>Takes every flow out of the XDP program and puts the plain redirect back on the ports (nothing while detached).</summary>
+    private void DetachOffload(string why)
+    {
+        if (_offload is not { } offload) return;
+        _offload = null;
+        offload.Dispose();
+        SetRecycle(true);
+        Say(LogLevel.Information, $"hw-offload: the XDP flow offload on ports {_offloadPorts} is detached ({why}); its flows are forwarded in software");
+        _offloadPorts = "";
+    }
+
+    private void SetRecycle(bool on)
+    {
+        foreach (var t in Dp.Pipeline.Tables) t.RecycleEntries = on;
+    }
+
+    private void Say(LogLevel level, string text)
+    {
+        if (text == _offloadSaid) return;
+        _offloadSaid = text;
+        _log.Log(level, "bridge {Bridge}: {Offload}", Name, text);
     }
 
     /// <summary>
@@ -357,7 +449,7 @@ internal sealed class Bridge : IDisposable
             TryOpenTunnel(i);
             return;
         }
-        string? error = null;
+        string? error = null, warning = null;
         IPort? port = null;
         var log = _host.Loggers.CreateLogger("ports");
         try
@@ -367,9 +459,10 @@ internal sealed class Bridge : IDisposable
                 "" or "system" => RxRingSize(i, out error) is int ring ? _host.OpenSystem(i.Name, ring, log) : null,
                 "internal" => _host.OpenInternal(i.Name, log),
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
+                "afxdp" => OpenAfXdp(i, log, out error, out warning),
                 _ => null,
             };
-            if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
+            if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, afxdp, vxlan and gre)";
         }
         catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
         {
@@ -381,9 +474,10 @@ internal sealed class Bridge : IDisposable
             try
             {
                 Dp.AddPort(port, no);
-                _open[i.Uuid] = new OpenInterface(i, no, port);
+                _open[i.Uuid] = new OpenInterface(i, no, port, warning);
                 _failed.Remove(i.Uuid);
                 _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added", Name, PortText(no), i.Name, i.Type.Length == 0 ? "system" : i.Type);
+                if (warning is not null) _log.LogWarning("bridge {Bridge}: interface {Name}: {Warning}", Name, i.Name, warning);
                 if (i.Vlan is not null) SetVlan(no, i);
                 if (i.Qos is not null) SetQos(no, i);
                 return;
@@ -401,6 +495,15 @@ internal sealed class Bridge : IDisposable
     }
 
     private const string RxRingSizeKey = "rx_ring_size";
+
+    /// <summary>An AF_XDP port with the options the row asks for (<see cref="AfXdpInterface"/>); null with the error when one cannot be honoured.</summary>
+    private IPort? OpenAfXdp(InterfaceConfig i, ILogger log, out string? error, out string? ignored)
+    {
+        if (AfXdpInterface.Read(i.Name, i.Options, new AfXdpOptions(), out error, out ignored) is not { } options) return null;
+        var port = _host.OpenAfXdp(i.Name, options, log);
+        _log.LogInformation("bridge {Bridge}: interface {Name}: AF_XDP, xdp-mode {Options}", Name, i.Name, AfXdpInterface.Describe(options));
+        return port;
+    }
 
     /// <summary>The receive ring options:rx_ring_size asks for (bytes), else <see cref="DefaultRxRingSize"/>; null with the reason when it is not a size.</summary>
     private static int? RxRingSize(InterfaceConfig i, out string? error)
@@ -525,7 +628,7 @@ internal sealed class Bridge : IDisposable
             var (ifindex, admin) = Kernel(open.Config.Name);
             // Patch and tunnel interfaces have no kernel device: always administratively up, as Open vSwitch shows them.
             if (open.Config.Type is "patch" or "vxlan" or "gre") admin = "up";
-            yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, null, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin)
+            yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, open.Warning, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin)
             {
                 Speed = SpeedOf(open.Port.Info.Current),
             });
@@ -598,6 +701,7 @@ internal sealed class Bridge : IDisposable
     public void Dispose()
     {
         DisposeAgent();
+        DetachOffload("the bridge is deleted");
         Dp.Stop();
         _links?.Dispose();
         foreach (var open in _open.Values) Release(open.Port);

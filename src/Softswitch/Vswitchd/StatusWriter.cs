@@ -9,7 +9,7 @@ namespace Softswitch.Vswitchd;
 /// The columns the daemon writes back, as ovs-vswitchd writes them: <c>Open_vSwitch</c> cur_cfg (once next_cfg is
 /// applied), ovs_version, datapath_types, iface_types; <c>Bridge</c> datapath_id, status (a key per bridge setting
 /// refused, see <see cref="BridgeConfig.Status"/>); <c>Interface</c> ofport (-1 with
-/// error when it cannot be opened), ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's
+/// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>), ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's
 /// link modes); <c>Controller</c> is_connected, role.
 /// </summary>
 /// <remarks>
@@ -20,7 +20,7 @@ internal static class StatusWriter
 {
     /// <summary>What this daemon serves, for Open_vSwitch.datapath_types and iface_types.</summary>
     public static readonly string[] DatapathTypes = ["netdev", "system"];
-    public static readonly string[] InterfaceTypes = ["gre", "internal", "patch", "system", "vxlan"];
+    public static readonly string[] InterfaceTypes = ["afxdp", "gre", "internal", "patch", "system", "vxlan"];
 
     /// <summary>The update operations that make the database show <paramref name="bridges"/> after <paramref name="config"/> was applied.</summary>
     public static List<JsonNode> Operations(OvsdbReplica db, VswitchConfig config, IEnumerable<Bridge> bridges)

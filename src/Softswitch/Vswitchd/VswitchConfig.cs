@@ -34,6 +34,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     /// <summary>The SSL row, shared by every bridge (null: none).</summary>
     public SslConfig? Ssl { get; init; }
 
+    /// <summary>Open_vSwitch other_config:hw-offload=true: the XDP flow offload on the bridge's AF_XDP ports (see <see cref="VswitchConfig.HwOffload"/>).</summary>
+    public bool HwOffload { get; init; }
+
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
         + "|" + DpDesc;
@@ -73,6 +76,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 OvsdbDatum.Boolean(sslRow["bootstrap_ca_cert"]) == true);
         }
         var bridges = new List<BridgeConfig>();
+        bool hwOffload = HwOffloadOf(root.Map("other_config"), out _);
         foreach (var brUuid in root.Uuids("bridges"))
         {
             if (db.Row("Bridge", brUuid) is not { } br || br.String("name") is not { } name) continue;
@@ -122,7 +126,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             }
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl });
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload });
         }
         var managers = root.Uuids("manager_options").Select(u => db.Row("Manager", u)?.String("target")).OfType<string>().Order(StringComparer.Ordinal).ToList();
         return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config")) { ManagerTargets = managers };
@@ -184,6 +188,22 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             error = $"other_config:pmd-cpu-mask '{mask}' is not a hex CPU mask";
         }
         return null;
+    }
+
+    /// <summary>
+    /// other_config:hw-offload: true (any case) places the eligible flows of every bridge in the XDP program of its
+    /// AF_XDP ports; false or unset, none. Another value is <paramref name="error"/> and reads as false (Open vSwitch's
+    /// smap_get_bool reads it as false without a word).
+    /// </summary>
+    public bool HwOffload(out string? error) => HwOffloadOf(OtherConfig, out error);
+
+    private static bool HwOffloadOf(IReadOnlyDictionary<string, string> otherConfig, out string? error)
+    {
+        error = null;
+        if (otherConfig.GetValueOrDefault("hw-offload") is not { } text) return false;
+        if (text.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
+        if (!text.Equals("false", StringComparison.OrdinalIgnoreCase)) error = $"other_config:hw-offload '{text}' is not true or false: read as false";
+        return false;
     }
 
     /// <summary>Open vSwitch's datapath-id: exactly 16 hex digits, not all zero (dpid_from_string).</summary>

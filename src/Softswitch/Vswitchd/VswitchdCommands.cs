@@ -9,8 +9,8 @@ namespace Softswitch.Vswitchd;
 /// <summary>
 /// The control socket's commands under Open vSwitch's unixctl names, for `ovs-appctl` with its defaults: the daemon's
 /// own (exit, vlog/*, coverage/show, memory/show, dpif/show, ofproto/list) and the per-bridge ones that name their
-/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], bridge/dump-flows BRIDGE), served by the
-/// same code as `softswitch ctl`.
+/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], bridge/dump-flows BRIDGE, offload/show
+/// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`.
 /// </summary>
 internal static class VswitchdCommands
 {
@@ -47,7 +47,15 @@ internal static class VswitchdCommands
         });
         commands.Register("bridge/dump-flows", "BRIDGE", "every flow of the bridge in ovs-ofctl syntax with counters", 1, 3,
             args => OnBridge(service, "bridge/dump-flows", args[0], b => HostCommands.DumpFlows(b.Dp, b.Flows, args[1..])));
+        commands.Register("offload/show", "BRIDGE", "with hw-offload=true: the bridge's flows in the XDP program and in software, reasons, map writes, occupancy", 1, 1,
+            args => OnBridge(service, "offload/show", args[0], b => b.Offload is { } o ? DaemonCommands.OffloadShow(o, () => b.DescribeOffload() ?? "") : OffloadOff(b)));
+        commands.Register("offload/dump-flows", "BRIDGE [hw|sw]", "with hw-offload=true: every flow of the bridge with its placement (XDP map slot, or why software)", 1, 2,
+            args => OnBridge(service, "offload/dump-flows", args[0], b => b.Offload is { } o
+                ? DaemonCommands.OffloadDumpFlows(o, args.Length > 1 ? args[1] : null, b.Dp.Clock.NowNanos) : OffloadOff(b)));
     }
+
+    private static ControlReply OffloadOff(Bridge b)
+        => ControlReply.Error($"offload is not enabled on bridge {b.Name} (ovs-vsctl set Open_vSwitch . other_config:hw-offload=true, and type=afxdp interfaces)");
 
     private static ControlReply Flush(Bridge b)
     {

@@ -21,7 +21,8 @@ namespace Softswitch.Vswitchd;
 /// bridges under <see cref="BridgesLock"/>, which the configuration thread holds while it changes them.
 /// Threads: every bridge is served by one set of forwarding threads (<see cref="ForwardingThreads"/>, as Open vSwitch's
 /// PMD threads serve every bridge), made at the first configuration read: other_config:n-pmd-threads or pmd-cpu-mask,
-/// else the daemon's --threads; a later change takes effect at the next start (said in the log). One netlink monitor
+/// else the daemon's --threads; a later change takes effect at the next start (said in the log). other_config:hw-offload
+/// is followed at once by every bridge (Bridge.FollowOffload; a value not true or false is said). One netlink monitor
 /// tells every bridge of kernel link changes (and administrative states, see Bridge.FollowAdminStates), and one thread checks
 /// both once a second, for all bridges.
 /// </remarks>
@@ -34,7 +35,7 @@ internal sealed class VswitchdService : IDisposable
     private BridgeHost _host;
     private readonly int _defaultThreads;
     private ForwardingThreads? _threads;
-    private string? _threadsRefused;
+    private string? _threadsRefused, _hwOffloadRefused;
     private LinkMonitor? _linkMonitor;
     private PeriodicThread? _linkWatch;
     private readonly ILogger _log;
@@ -196,6 +197,9 @@ internal sealed class VswitchdService : IDisposable
     private void Apply(VswitchConfig config)
     {
         EnsureThreads(config);
+        config.HwOffload(out var hwOffloadError);
+        if (hwOffloadError is not null && hwOffloadError != _hwOffloadRefused) _log.LogWarning("{Error}", hwOffloadError);
+        _hwOffloadRefused = hwOffloadError;
         foreach (var target in config.ManagerTargets)
         {
             if (_managersSaid.Add(target))
