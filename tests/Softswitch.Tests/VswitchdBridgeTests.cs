@@ -1,8 +1,11 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Ofproto;
 using Softswitch.Ovsdb;
 using Softswitch.Vswitchd;
 
@@ -54,7 +57,8 @@ public sealed class VswitchdBridgeTests : IDisposable
               "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}},
                 "inactivity_probe":{"type":{"key":"integer","min":0,"max":1}},"max_backoff":{"type":{"key":{"type":"integer","minInteger":1000},"min":0,"max":1}},
                 "connection_mode":{"type":{"key":{"type":"string","enum":["set",["in-band","out-of-band"]]},"min":0,"max":1}},
-                "controller_rate_limit":{"type":{"key":{"type":"integer","minInteger":100},"min":0,"max":1}}}}}}
+                "controller_rate_limit":{"type":{"key":{"type":"integer","minInteger":100},"min":0,"max":1}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}}}}
             """;
         Assert.True(OvsdbSchema.TryParse(JsonNode.Parse(json), out var schema, out var error), error);
         return schema;
@@ -441,6 +445,171 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.True(db.TryApplyUpdate2(modify, out var e), e);
         Assert.Null(VswitchConfig.Read(db)!.ForwardingThreads(out var error));
         Assert.Contains(key, error);
+    }
+
+    /// <summary>One Interface row referenced by two Port rows (one ovs-vsctl transaction makes it) and a second row of an
+    /// interface's name: read and applied without a fault; the row is served once, the second reference is said, the
+    /// other row of the name has its error (ofport -1), as Open vSwitch's bridge ignores them.</summary>
+    [Fact]
+    public void InterfaceReferencedTwice_IsServedOnce_AndASecondRowOfItsName_HasItsError()
+    {
+        var db = Database();
+        Insert(db, "Port", "P-dup", new JsonObject { ["name"] = "dup", ["interfaces"] = Ref(Id("I-p1")) });
+        Insert(db, "Interface", "I-p2b", new JsonObject { ["name"] = "p2", ["type"] = "" });
+        Insert(db, "Port", "P-p2b", new JsonObject { ["name"] = "p2b", ["interfaces"] = Ref(Id("I-p2b")) });
+        ModifyBridge(db, new JsonObject { ["ports"] = Refs(Id("P-dup"), Id("P-p2b")) });   // added (an update2 modify of a set is its difference)
+        var config = VswitchConfig.Read(db)!;
+        var br = config.Bridges[0];
+        Assert.Single(br.Interfaces, i => i.Uuid == Id("I-p1"));
+        Assert.Contains(br.Refused, r => r.StartsWith("interface p1: also referenced by port ", StringComparison.Ordinal));
+        using var bridge = Bridge.Create(br, Host());
+        var status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+        Assert.Equal(7, status[Id("I-p1")].Ofport);
+        // Of the two rows named p2, the first by its port's row is served, the other refused.
+        var (served, other) = status[Id("I-p2")].Ofport > 0 ? (Id("I-p2"), Id("I-p2b")) : (Id("I-p2b"), Id("I-p2"));
+        Assert.True(status[served].Ofport > 0);
+        Assert.Equal(-1, status[other].Ofport);
+        Assert.StartsWith("another Interface row named p2 is served", status[other].Error);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Equal(status[served].Ofport, bridge.Interfaces().Single(s => s.Uuid == served).Status.Ofport);
+
+        // A second Bridge row of a bridge's name is not served: its status says so.
+        Insert(db, "Bridge", "br0b", new JsonObject { ["name"] = "br0" });
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["bridges"] = Ref(Id("br0b")) } } } }, out var e), e);
+        config = VswitchConfig.Read(db)!;
+        var bridgeRow = Assert.Single(config.Bridges);
+        var (ignored, why) = Assert.Single(config.Ignored);
+        Assert.NotEqual(bridgeRow.Uuid, ignored);
+        Assert.Equal("bridge br0 specified twice (another Bridge row has this name): this row is not served", why);
+    }
+
+    /// <summary>A passive controller whose port another process holds: the bridge is made all the same (its management
+    /// socket served), the Controller row's status says why, and once the port is free the next apply listens on it.</summary>
+    [Fact]
+    public void PassiveControllerWhosePortIsTaken_IsLeftOutAndSaid_AndServedOnceFree()
+    {
+        var db = Database();
+        var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        try
+        {
+            int port = ((IPEndPoint)holder.LocalEndpoint).Port;
+            string target = $"ptcp:{port}:127.0.0.1";
+            Assert.True(db.TryApplyUpdate2(new JsonObject { ["Controller"] = new JsonObject { [Id("c").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["target"] = target } } } }, out var e), e);
+            var config = VswitchConfig.Read(db)!;
+            using var bridge = Bridge.Create(config.Bridges[0], Host());
+            Assert.True(File.Exists(Path.Combine(_run.FullName, "br0.mgmt")), "no BRIDGE.mgmt");
+            Assert.NotNull(bridge.Dp.Ports.Get(7));
+            Assert.Contains("address already in use", bridge.ControllerError(target));
+            Assert.Equal((false, (string?)null), bridge.Controller(target));
+            var row = Assert.Single(StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>(), o => (string)o["table"]! == "Controller")["row"]!;
+            Assert.Contains("address already in use", OvsdbDatum.StringMap(row["status"])["last_error"]);
+
+            holder.Stop();
+            bridge.Apply(config.Bridges[0]);
+            Assert.Null(bridge.ControllerError(target));
+            Assert.Contains(bridge.Agent.ListenEndpoints, ep => ep.Port == port);
+            row = Assert.Single(StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>(), o => (string)o["table"]! == "Controller")["row"]!;
+            Assert.Empty(OvsdbDatum.StringMap(row["status"]));
+        }
+        finally
+        {
+            holder.Stop();
+        }
+    }
+
+    /// <summary>The management socket held by a live process: the bridge is made and forwards, its status says why
+    /// tools cannot reach it, and once the socket is free the next apply serves it.</summary>
+    [Fact]
+    public void ManagementSocketHeld_IsSaidInTheBridgeStatus_AndServedOnceFree()
+    {
+        string path = Path.Combine(_run.FullName, "br0.mgmt");
+        var holder = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        holder.Bind(new UnixDomainSocketEndPoint(path));
+        holder.Listen();
+        var config = VswitchConfig.Read(Database())!.Bridges[0];
+        using var bridge = Bridge.Create(config, Host());
+        Assert.NotNull(bridge.Dp.Ports.Get(7));
+        Assert.Equal($"cannot listen on punix:{path}: another process answers there", bridge.Status["mgmt"]);
+        holder.Dispose();
+        bridge.Apply(config);
+        Assert.False(bridge.Status.ContainsKey("mgmt"));
+        using var tool = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        tool.Connect(new UnixDomainSocketEndPoint(path));
+    }
+
+    /// <summary>
+    /// A change that remakes the bridge's OpenFlow switch (fail mode, with a controller configured) keeps what the
+    /// controller installed: groups and meters read back and usable (MODIFY, a flow naming the meter), the flow using
+    /// both, the fragment handling. Without a controller a fail mode change deletes every flow, group and meter, as
+    /// Open vSwitch's connmgr does.
+    /// </summary>
+    [Fact]
+    public void RemadeSwitch_KeepsGroupsMetersFlowsAndFragments_UnlessTheFailModeChangesWithoutController()
+    {
+        var config = VswitchConfig.Read(Database())!.Bridges[0] with { FailMode = null };
+        using var bridge = Bridge.Create(config, Host());
+        var sw = bridge.Agent.Switch;
+        var bucket = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(7) });
+        Assert.Equal(OfError.None, sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 1, [bucket])));
+        Assert.Equal(OfError.None, sw.MeterMod(new MeterModRequest(MeterModCommand.Add, OfMeterFlags.Pktps, 1, [new OfMeterBand(OfMeterBandType.Drop, 1000, 0)])));
+        var ins = new OfInstructions(new[] { OfAction.Group(1) }, Meter: 1);
+        Assert.Equal(OfError.None, sw.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 5, ins, Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(OfError.None, sw.SetFragments(FragmentHandling.Drop));
+
+        bridge.Apply(config with { FailMode = "secure" });
+        var remade = bridge.Agent.Switch;
+        Assert.NotSame(sw, remade);
+        Assert.Equal(1u, Assert.Single(remade.GroupDescriptions()).GroupId);
+        Assert.Equal(1u, Assert.Single(remade.MeterConfigurations()).MeterId);
+        Assert.Equal(1, FlowCount(bridge));
+        Assert.Equal(FragmentHandling.Drop, remade.Fragments);
+        Assert.Equal(OfError.None, remade.GroupMod(new GroupModRequest(GroupModCommand.Modify, OfGroupType.All, 1, [bucket])));
+        Assert.Equal(OfError.None, remade.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 6, ins, Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(2, FlowCount(bridge));
+
+        // No controller: the fail mode change flushes them all.
+        bridge.Apply(config with { FailMode = "standalone", Controllers = [] });
+        Assert.Empty(bridge.Agent.Switch.GroupDescriptions());
+        Assert.Empty(bridge.Agent.Switch.MeterConfigurations());
+        Assert.Equal(0, FlowCount(bridge));
+    }
+
+    private static int FlowCount(Bridge bridge)
+    {
+        var flows = new List<Softswitch.Datapath.Flow.FlowEntry>();
+        bridge.Flows.Collect(Softswitch.Datapath.Flow.FlowMatch.All, PortNumber.None, false, flows);
+        return flows.Count;
+    }
+
+    /// <summary>A Controller target written without its port (tcp:IP, 6653 implied) is the agent's controller at
+    /// IP:6653: it shows connected once that controller answers.</summary>
+    [Fact]
+    public void ControllerTargetWithoutItsPort_ShowsConnected()
+    {
+        // A loopback address of its own, so port 6653 is free whatever else runs here.
+        var address = IPAddress.Parse("127.83.86.1");
+        var controller = new TcpListener(address, 6653);
+        controller.Start();
+        try
+        {
+            var config = VswitchConfig.Read(Database())!.Bridges[0];
+            var target = config.Controllers[0] with { Target = "tcp:127.83.86.1" };
+            using var bridge = Bridge.Create(config with { Controllers = [target] }, Host());
+            using var conn = controller.AcceptSocket();
+            conn.ReceiveTimeout = 10_000;
+            // The switch's HELLO read whole, then HELLO (OpenFlow 1.3, no elements) back: the session is agreed.
+            var hello = new byte[64];
+            int got = 0;
+            while (got < 8 || got < (hello[2] << 8 | hello[3])) got += conn.Receive(hello, got, hello.Length - got, SocketFlags.None);
+            Assert.Equal(0, hello[1]);   // OFPT_HELLO
+            conn.Send([0x04, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01]);
+            Assert.True(Softswitch.TestKit.Wait.Until(() => bridge.Controller(target.Target).Connected, 10_000), "tcp:IP never showed as connected");
+        }
+        finally
+        {
+            controller.Stop();
+        }
     }
 
     [Fact]

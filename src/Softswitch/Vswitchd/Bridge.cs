@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
@@ -41,9 +42,14 @@ internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex
 /// </summary>
 /// <remarks>
 /// Changes that the agent carries (controllers, protocols, datapath id, fail mode) remake the OpenFlow switch and
-/// agent over the same datapath and flow tables: flows, ports, groups and meters stay, connections are opened anew.
-/// Interfaces are opened and closed one by one; one that cannot be opened keeps its error (ofport -1) and is tried
-/// again at each apply, the rest of the bridge works. Used from the daemon's configuration thread only.
+/// agent over the same datapath and flow tables: flows, ports, groups, meters and the fragment handling stay (each
+/// group and meter carries what the controller gave, see <see cref="OfSwitch"/>), connections are opened anew. As
+/// Open vSwitch's connmgr, a fail mode changed on a bridge without Controller rows deletes every flow, group and
+/// meter. A listener that cannot be opened (a passive controller's port taken, the management socket held by a live
+/// process) is left out, said in its Controller row's status (or the Bridge status) and a log line, and tried again
+/// at each apply: once it can listen the agent is remade with it. Interfaces are opened and closed one by one; one
+/// that cannot be opened keeps its error (ofport -1) and is tried again at each apply, the rest of the bridge works.
+/// Used from the daemon's configuration thread only.
 /// </remarks>
 internal sealed class Bridge : IDisposable
 {
@@ -78,6 +84,12 @@ internal sealed class Bridge : IDisposable
     private string _refused = "";
     /// <summary>The agent serves ssl:/pssl: targets; or it left them out for want of usable TLS material (remade when the SSL row changes).</summary>
     private bool _tlsInAgent, _tlsWaiting;
+    /// <summary>Passive controller targets the agent left out because they cannot listen now, with why (tried again at each apply).</summary>
+    private readonly Dictionary<string, string> _listenErrors = new(StringComparer.Ordinal);
+    /// <summary>Why the management socket (BRIDGE.mgmt) is not served, or null while it is.</summary>
+    private string? _mgmtError;
+    /// <summary>Controller targets refused (they do not parse), with why.</summary>
+    private readonly Dictionary<string, string> _targetErrors = new(StringComparer.Ordinal);
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -88,8 +100,11 @@ internal sealed class Bridge : IDisposable
     public string ManagementSocket { get; }
     /// <summary>The Controller rows of the configuration applied last.</summary>
     public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
-    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason.</summary>
-    public IReadOnlyDictionary<string, string> Status => _config.Status;
+    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason, and <c>mgmt</c>
+    /// while the management socket cannot be served.</summary>
+    public IReadOnlyDictionary<string, string> Status => _mgmtError is null
+        ? _config.Status
+        : new SortedDictionary<string, string>(_config.Status.ToDictionary(), StringComparer.Ordinal) { ["mgmt"] = _mgmtError };
     /// <summary>The interfaces open: name, OpenFlow port number and type.</summary>
     public IEnumerable<(string Name, ushort No, string Type)> OpenPorts => _open.Values.OrderBy(o => o.No).Select(o => (o.Config.Name, o.No, o.Config.Type));
 
@@ -181,10 +196,16 @@ internal sealed class Bridge : IDisposable
         }
         var controllers = new List<string>();
         var tlsTargets = new List<string>();
+        _targetErrors.Clear();
         foreach (var c in config.Controllers)
         {
-            if (OfEndpoint.TryParse(c.Target, out var ep, out var why)) (ep!.IsTls ? tlsTargets : controllers).Add(c.Target);
-            else _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
+            if (OfEndpoint.TryParse(c.Target, out var ep, out var why))
+            {
+                (ep!.IsTls ? tlsTargets : controllers).Add(c.Target);
+                continue;
+            }
+            _targetErrors[c.Target] = why;
+            _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
         }
         var options = new AgentOptions
         {
@@ -214,12 +235,79 @@ internal sealed class Bridge : IDisposable
             options.InactivityProbe = TimeSpan.FromMilliseconds(probe);
         if (config.Controllers.Select(c => c.MaxBackoffMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var backoff)
             options.MaxBackoff = TimeSpan.FromMilliseconds(Math.Max(1000, backoff));
-        var agent = SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, options, _host.Loggers, config.DpDesc);
+        var agent = StartListening(options, failMode, config.DpDesc);
         _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}] (inactivity probe {Probe} s, max backoff {Backoff} s), tools at {Mgmt}",
             Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers),
             options.InactivityProbe.TotalSeconds, options.MaxBackoff.TotalSeconds, ManagementSocket);
         return agent;
     }
+
+    /// <summary>
+    /// Starts the agent with every listener of <paramref name="options"/> that can be opened now: a passive controller
+    /// target or the management socket that cannot (found by trying each alone) is left out, with why, and the agent
+    /// started without it; the active controllers never keep an agent from starting.
+    /// </summary>
+    private OfSwitchAgent StartListening(AgentOptions options, FailMode failMode, string? dpDesc)
+    {
+        _listenErrors.Clear();
+        _mgmtError = null;
+        var all = options.Controllers.ToList();
+        var listeners = options.Listeners.ToList();
+        while (true)
+        {
+            options.Controllers = [.. all.Where(t => !_listenErrors.ContainsKey(t))];
+            options.Listeners = _mgmtError is null ? listeners : [];
+            try
+            {
+                return SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, options, _host.Loggers, dpDesc);
+            }
+            catch (IOException e)
+            {
+                bool found = false;
+                foreach (var t in options.Controllers)
+                {
+                    if (!IsPassive(t) || CannotListen(t) is not { } why) continue;
+                    _listenErrors[t] = why;
+                    found = true;
+                    _log.LogError("bridge {Bridge}: controller {Target} is not served: {Why} (tried again every second; the bridge forwards meanwhile)", Name, t, why);
+                }
+                if (!found && _mgmtError is null && listeners.Count > 0)
+                {
+                    // Not a controller's: the management socket's (or one that could not be told apart: it too is left out).
+                    _mgmtError = CannotListen(listeners[0]) ?? e.Message;
+                    found = true;
+                    _log.LogError("bridge {Bridge}: no management socket: {Why} (tools cannot reach the bridge; tried again every second)", Name, _mgmtError);
+                }
+                if (!found)
+                {
+                    if (!options.Controllers.Any(IsPassive)) throw;
+                    foreach (var t in options.Controllers.Where(IsPassive)) _listenErrors[t] = e.Message;
+                }
+            }
+        }
+    }
+
+    private static bool IsPassive(string target) => OfEndpoint.TryParse(target, out var ep, out _) && ep!.Passive;
+
+    /// <summary>Why a passive target cannot listen now (opened and closed at once to find out), or null when it can.</summary>
+    private static string? CannotListen(string target)
+    {
+        if (!OfEndpoint.TryParse(target, out var ep, out var why)) return why;
+        try
+        {
+            var probe = OfListener.Start(ep!, null, new AgentOptions(), static (_, _) => throw new IOException("a probe takes no connection"), NullLogger.Instance);
+            probe.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return null;
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Whether a listener left out (a passive controller's, the management socket) can now be opened.</summary>
+    private bool ListenerFreed()
+        => _listenErrors.Keys.Any(t => CannotListen(t) is null) || (_mgmtError is not null && CannotListen("punix:" + ManagementSocket) is null);
 
     /// <summary>The SSL row's files as the agent takes them, checked now (read as a new connection will read them); null with why when they cannot serve.</summary>
     private static OfTlsOptions? TlsMaterial(SslConfig? ssl, out string? why)
@@ -278,12 +366,22 @@ internal sealed class Bridge : IDisposable
         ulong dpid = DatapathId;
         if (config.DatapathIdText != _config.DatapathIdText || config.HwAddr != _config.HwAddr) dpid = ChooseDatapathId(config);
         bool sslChanged = !Equals(config.Ssl, _config.Ssl);
-        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey || (sslChanged && _tlsWaiting))
+        bool failModeChanged = IsSecure(config.FailMode) != IsSecure(_config.FailMode);
+        bool freed = (_listenErrors.Count > 0 || _mgmtError is not null) && ListenerFreed();
+        if (freed) _log.LogInformation("bridge {Bridge}: a listener left out can be opened now: its agent is remade with it", Name);
+        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey || (sslChanged && _tlsWaiting) || freed)
         {
-            // The agent (and the OpenFlow switch it speaks for) is remade over the same datapath and tables.
+            // The agent (and the OpenFlow switch it speaks for) is remade over the same datapath and tables: flows,
+            // groups and meters stay.
             DisposeAgent();
             DatapathId = dpid;
             Agent = StartAgent(config);
+            if (failModeChanged && config.Controllers.Count == 0)
+            {
+                Agent.Switch.Flush();
+                _log.LogInformation("bridge {Bridge}: fail mode {Mode} without a controller: every flow, group and meter deleted (as Open vSwitch)", Name,
+                    IsSecure(config.FailMode) ? "secure" : "standalone");
+            }
         }
         else if (sslChanged && _tlsInAgent)
         {
@@ -333,6 +431,8 @@ internal sealed class Bridge : IDisposable
         FollowAdminStates();
     }
 
+    private static bool IsSecure(string? failMode) => failMode == "secure";
+
     /// <summary>
     /// Gives each port whose interface's administrative state changed since the last look (or that is new) the
     /// PORT_DOWN config bit of that state, as Open vSwitch reports a device that is down (told to controllers as
@@ -352,6 +452,11 @@ internal sealed class Bridge : IDisposable
 
     private void TryOpen(InterfaceConfig i, ushort no)
     {
+        if (i.Unserved is { } unserved)
+        {
+            Fail(i, unserved);
+            return;
+        }
         if (i.Type is "vxlan" or "gre")
         {
             TryOpenTunnel(i);
@@ -371,8 +476,9 @@ internal sealed class Bridge : IDisposable
             };
             if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, vxlan and gre)";
         }
-        catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
+        catch (Exception e)
         {
+            // Whatever the device says (a name the kernel refuses, a device of another kind): this interface's error, never the daemon's end.
             error = $"could not open network device {i.Name} ({e.Message})";   // Open vSwitch's words, then ours
         }
         if (port is not null)
@@ -388,16 +494,30 @@ internal sealed class Bridge : IDisposable
                 if (i.Qos is not null) SetQos(no, i);
                 return;
             }
-            catch (DatapathConfigurationException e)
+            catch (Exception e)
             {
                 Release(port);
-                port.Dispose();
-                error = e.Message;
+                if (Dp.Ports.Get(no)?.Port == port)
+                {
+                    _open.Remove(i.Uuid);
+                    Dp.RemovePort(no);   // the datapath disposes it
+                }
+                else
+                {
+                    port.Dispose();
+                }
+                error = e is DatapathConfigurationException ? e.Message : $"{e.GetType().Name}: {e.Message}";
             }
         }
+        Fail(i, error!);
+    }
+
+    /// <summary>Keeps <paramref name="error"/> as the interface's (ofport -1), said once per distinct error; tried again at each apply.</summary>
+    private void Fail(InterfaceConfig i, string error)
+    {
         if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
             _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
-        _failed[i.Uuid] = (i, error!);
+        _failed[i.Uuid] = (i, error);
     }
 
     private const string RxRingSizeKey = "rx_ring_size";
@@ -437,15 +557,13 @@ internal sealed class Bridge : IDisposable
                     if (i.Vlan is not null) SetVlan(cfg.PortNo, i);
                     return;
                 }
-                catch (DatapathConfigurationException e)
+                catch (Exception e)
                 {
-                    error = e.Message;
+                    error = e is DatapathConfigurationException ? e.Message : $"{e.GetType().Name}: {e.Message}";
                 }
             }
         }
-        if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
-            _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
-        _failed[i.Uuid] = (i, error!);
+        Fail(i, error!);
     }
 
     /// <summary>The tunnel spec (see <see cref="Tunnels.TunnelSpec"/>) Open vSwitch's options ask for; null with the reason when one is missing.</summary>
@@ -567,17 +685,24 @@ internal sealed class Bridge : IDisposable
     /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>
     public (bool Connected, string? Role) Controller(string target)
     {
-        if (Agent.ActiveControllers.FirstOrDefault(c => c.Endpoint == target) is { } active)
+        // The agent names an active controller as its endpoint reads (tcp:10.0.0.5 is tcp:10.0.0.5:6653): compared so.
+        string endpoint = OfEndpoint.TryParse(target, out var parsed, out _) ? parsed!.ToString() : target;
+        if (Agent.ActiveControllers.FirstOrDefault(c => c.Endpoint == endpoint) is { } active)
         {
             if (!active.Connected) return (false, null);
             return (true, active.Connection?.Controller.Role switch { OfRole.Master => "master", OfRole.Slave => "slave", _ => "other" });
         }
         // A target not served (refused, or ssl:/pssl: waiting for TLS material) is not connected.
-        if (!OfEndpoint.TryParse(target, out var ep, out _) || !ep!.Passive || (ep.IsTls && _tlsWaiting)) return (false, null);
+        if (parsed is not { Passive: true } ep || (ep.IsTls && _tlsWaiting) || _listenErrors.ContainsKey(target)) return (false, null);
         // A passive target (ptcp:, pssl:, punix:): connected while any controller connection is.
         bool any = Agent.ControllerConnected;
         return (any, any ? "other" : null);
     }
+
+    /// <summary>Why a Controller row's target is not served (it does not parse, or cannot listen now), as its status
+    /// <c>last_error</c>; null when it is.</summary>
+    public string? ControllerError(string target)
+        => _targetErrors.GetValueOrDefault(target) ?? _listenErrors.GetValueOrDefault(target);
 
     /// <summary>Logs each port whose link went up or down since the last check (the daemon's link thread calls it).</summary>
     public void CheckLinks()

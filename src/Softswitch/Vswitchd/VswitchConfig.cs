@@ -10,6 +10,9 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 {
     /// <summary>The Port row's egress shaping (its QoS row), or null: not shaped.</summary>
     public PortQos? Qos { get; init; }
+
+    /// <summary>Why this row is not served at all (another Interface row of its name is): its <c>error</c>; null when served.</summary>
+    public string? Unserved { get; init; }
 }
 
 /// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
@@ -42,6 +45,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
 internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges, IReadOnlyDictionary<string, string> OtherConfig)
 {
+    /// <summary>Bridge rows not served, with why (a second row of a bridge's name, as Open vSwitch ignores it): their status <c>error</c>.</summary>
+    public IReadOnlyDictionary<Guid, string> Ignored { get; init; } = new Dictionary<Guid, string>();
+
     /// <summary>The Manager rows' targets (Open_vSwitch manager_options): ovsdb-server's remotes, not served here.</summary>
     public IReadOnlyList<string> ManagerTargets { get; init; } = [];
 
@@ -57,7 +63,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex"],
         ["QoS"] = ["type", "other_config", "queues"],
         ["Queue"] = ["other_config"],
-        ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
+        ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit", "status"],
     };
 
     /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.
@@ -73,9 +79,20 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 OvsdbDatum.Boolean(sslRow["bootstrap_ca_cert"]) == true);
         }
         var bridges = new List<BridgeConfig>();
-        foreach (var brUuid in root.Uuids("bridges"))
+        var ignored = new Dictionary<Guid, string>();
+        // OVSDB lets rows be referenced more than once (one Interface by two Ports, one Port by two Bridges) and two rows
+        // share a name; as Open vSwitch's bridge, the first reference by name serves the row, the others are said.
+        var bridgeNames = new HashSet<string>(StringComparer.Ordinal);
+        var claimedRows = new Dictionary<Guid, string>();
+        var claimedNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var brUuid in root.Uuids("bridges").Order())
         {
             if (db.Row("Bridge", brUuid) is not { } br || br.String("name") is not { } name) continue;
+            if (!bridgeNames.Add(name))
+            {
+                ignored[brUuid] = $"bridge {name} specified twice (another Bridge row has this name): this row is not served";
+                continue;
+            }
             var refused = new List<string>();
             var status = new SortedDictionary<string, string>(StringComparer.Ordinal);
             var other = br.Map("other_config");
@@ -94,10 +111,16 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
             if (br.Uuids("mirrors").Count > 0) RefuseBridge("mirrors", "mirrors", "not supported");
             var interfaces = new List<InterfaceConfig>();
-            foreach (var portUuid in br.Uuids("ports"))
+            var portNames = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var portUuid in br.Uuids("ports").Order())
             {
                 if (db.Row("Port", portUuid) is not { } port) continue;
                 string portName = port.String("name") ?? portUuid.ToString();
+                if (!portNames.Add(portName))
+                {
+                    refused.Add($"port {portName}: specified twice as a port of the bridge (the second Port row is ignored)");
+                    continue;
+                }
                 var vlan = Vlan(port, portName, refused);
                 var qos = PortQos.Read(db, port, portName, queueCount ?? Bridge.QueuesPerPort, refused);
                 var ifaces = port.Uuids("interfaces");
@@ -105,8 +128,17 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 foreach (var ifUuid in ifaces)
                 {
                     if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
+                    string where = $"port {portName} of bridge {name}";
+                    if (claimedRows.TryGetValue(ifUuid, out var owner))
+                    {
+                        refused.Add($"interface {ifName}: also referenced by {where} (served as {owner}'s; this reference is ignored)");
+                        continue;
+                    }
+                    claimedRows[ifUuid] = where;
                     long? req = iface.Integer("ofport_request");
-                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos });
+                    var config = new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos };
+                    if (!claimedNames.TryAdd(ifName, where)) config = config with { Unserved = $"another Interface row named {ifName} is served (in {claimedNames[ifName]}): this one is not" };
+                    interfaces.Add(config);
                 }
             }
             var controllers = new List<ControllerConfig>();
@@ -125,7 +157,11 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl });
         }
         var managers = root.Uuids("manager_options").Select(u => db.Row("Manager", u)?.String("target")).OfType<string>().Order(StringComparer.Ordinal).ToList();
-        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config")) { ManagerTargets = managers };
+        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"))
+        {
+            ManagerTargets = managers,
+            Ignored = ignored,
+        };
     }
 
     /// <summary>
