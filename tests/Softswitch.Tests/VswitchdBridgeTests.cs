@@ -43,17 +43,22 @@ public sealed class VswitchdBridgeTests : IDisposable
               "Manager":{"columns":{"target":{"type":"string"}}},
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
-                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
+                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"datapath_type":{"type":"string"},
+                "flow_tables":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":254},"value":{"type":"uuid"},"min":0,"max":"unlimited"}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
                 "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
-                "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}}}},
+                "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}},"bond_mode":{"type":{"key":"string","min":0,"max":1}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "QoS":{"columns":{"type":{"type":"string"},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "queues":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"value":{"type":"uuid","refTable":"Queue"},"min":0,"max":"unlimited"}}}},
               "Queue":{"columns":{"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
-                "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+                "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
+                "mtu":{"type":{"key":"integer","min":0,"max":1}},"mtu_request":{"type":{"key":{"type":"integer","minInteger":1},"min":0,"max":1}},"mac":{"type":{"key":"string","min":0,"max":1}},
+                "ingress_policing_rate":{"type":{"key":{"type":"integer","minInteger":0}}},"ingress_policing_burst":{"type":{"key":{"type":"integer","minInteger":0}}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}},
                 "inactivity_probe":{"type":{"key":"integer","min":0,"max":1}},"max_backoff":{"type":{"key":{"type":"integer","minInteger":1000},"min":0,"max":1}},
                 "connection_mode":{"type":{"key":{"type":"string","enum":["set",["in-band","out-of-band"]]},"min":0,"max":1}},
@@ -98,7 +103,7 @@ public sealed class VswitchdBridgeTests : IDisposable
     private BridgeHost Host() => new(NullLoggerFactory.Instance, _run.FullName)
     {
         OpenSystem = (name, _, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length)),
-        OpenInternal = (name, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_01UL)),
+        OpenInternal = (name, mac, _, _) => new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL)),
     };
 
     [Fact]
@@ -610,6 +615,110 @@ public sealed class VswitchdBridgeTests : IDisposable
         {
             controller.Stop();
         }
+    }
+
+    /// <summary>
+    /// The device settings users give Open vSwitch are served or refused in the row's status, never ignored:
+    /// mtu_request (set before a system port opens, given to an internal port's tap), mac (an internal port's),
+    /// other_config:hwaddr (the LOCAL port's address), ingress policing (the datapath's port policer); mac on a system
+    /// port, mtu_request on a tunnel, flow_tables, datapath_type dummy and bond_mode are refused with the reason.
+    /// </summary>
+    [Fact]
+    public void DeviceSettings_AreServed_OrRefusedInTheRowsStatus()
+    {
+        var db = Database();
+        void Modify(string table, string row, JsonObject columns)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { [table] = new JsonObject { [Id(row).ToString()] = new JsonObject { ["modify"] = columns } } }, out var e), e);
+        Insert(db, "Interface", "I-in1", new JsonObject { ["name"] = "in1", ["type"] = "internal", ["mac"] = "02:00:00:00:00:aa", ["mtu_request"] = 1400 });
+        Insert(db, "Port", "P-in1", new JsonObject { ["name"] = "in1", ["interfaces"] = Ref(Id("I-in1")) });
+        ModifyBridge(db, new JsonObject
+        {
+            ["ports"] = Ref(Id("P-in1")),
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("hwaddr", "02:00:00:00:00:77"))),
+            ["flow_tables"] = new JsonArray("map", new JsonArray(new JsonArray(0, Ref(Guid.NewGuid())))),
+            ["datapath_type"] = "dummy",
+        });
+        Modify("Interface", "I-p1", new JsonObject { ["mtu_request"] = 9000, ["ingress_policing_rate"] = 1000, ["ingress_policing_burst"] = 100 });
+        Modify("Interface", "I-p2", new JsonObject { ["mac"] = "02:00:00:00:00:bb" });
+        Modify("Interface", "I-vx", new JsonObject { ["mtu_request"] = 1450 });
+        Modify("Port", "P-p2", new JsonObject { ["bond_mode"] = "active-backup" });
+        var mtus = new Dictionary<string, int>();
+        var internals = new Dictionary<string, (MacAddress? Mac, int Mtu)>();
+        string? mtuRefusal = null;
+        var host = Host() with
+        {
+            SetMtu = (name, mtu) =>
+            {
+                mtus[name] = mtu;
+                return mtuRefusal;
+            },
+            OpenInternal = (name, mac, mtu, _) =>
+            {
+                internals[name] = (mac, mtu);
+                return new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL), mtu > 0 ? mtu : 1500);
+            },
+        };
+        var config = VswitchConfig.Read(db)!;
+        var br = config.Bridges[0];
+        using var bridge = Bridge.Create(br, host);
+        Assert.Equal(9000, mtus["p1"]);
+        Assert.Equal((new MacAddress(0x02_00_00_00_00_aaUL), 1400), internals["in1"]);
+        Assert.Equal(new MacAddress(0x02_00_00_00_00_77UL), internals["br0"].Mac);
+        var band = Assert.Single(bridge.Dp.Ports.Get(7)!.Policer!.Bands);
+        Assert.Equal((1000u, 100u), (band.Rate, band.BurstSize));
+        Assert.Null(bridge.Dp.Ports.Get(1)!.Policer);
+
+        var ops = StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>().ToList();
+        IReadOnlyDictionary<string, string> StatusOf(string table, string row)
+            => OvsdbDatum.StringMap(Assert.Single(ops, o => (string)o["table"]! == table && OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id(row))["row"]!["status"]);
+        Assert.Equal("refused: mac sets the address of internal interfaces only", StatusOf("Interface", "I-p2")["mac"]);
+        Assert.Equal("refused: an interface of type vxlan has no device MTU", StatusOf("Interface", "I-vx")["mtu_request"]);
+        Assert.Equal("refused: bonds are not supported", StatusOf("Port", "P-p2")["bond_mode"]);
+        var bridgeStatus = OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]);
+        Assert.StartsWith("refused: Flow_Table settings", bridgeStatus["flow_tables"]);
+        Assert.StartsWith("refused: softswitch vswitchd serves netdev and system", bridgeStatus["datapath_type"]);
+        Assert.Equal(1400, (long)Assert.Single(ops, o => (string)o["table"]! == "Interface" && OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id("I-in1"))["row"]!["mtu"]!);
+
+        // Policing off, another MTU (the port reopened with it), and an MTU the device refuses: that interface's error.
+        Modify("Interface", "I-p1", new JsonObject { ["ingress_policing_rate"] = 0 });
+        Modify("Interface", "I-in1", new JsonObject { ["mtu_request"] = 1300 });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Null(bridge.Dp.Ports.Get(7)!.Policer);
+        Assert.Equal(1300, internals["in1"].Mtu);
+        mtuRefusal = "Invalid argument";
+        Modify("Interface", "I-p1", new JsonObject { ["mtu_request"] = 70 });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        var p1 = bridge.Interfaces().Single(s => s.Uuid == Id("I-p1")).Status;
+        Assert.Equal((-1L, "mtu_request 70: Invalid argument"), (p1.Ofport, p1.Error));
+    }
+
+    /// <summary>The manual's list of the columns the daemon reads is the code's (<see cref="VswitchConfig.ReadColumns"/>).</summary>
+    [Fact]
+    public void Manual_ListsTheColumnsTheDaemonReads()
+    {
+        string manual = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "manual.md"));
+        const string Start = "The columns it reads:";
+        int at = manual.IndexOf(Start, StringComparison.Ordinal);
+        Assert.True(at >= 0, "docs/manual.md has no list of the columns vswitchd reads");
+        int end = manual.IndexOf(". ", at, StringComparison.Ordinal);
+        string list = manual[(at + Start.Length)..end].Replace("\n", " ", StringComparison.Ordinal);
+        var documented = new Dictionary<string, string[]>();
+        foreach (var part in list.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int colon = part.IndexOf(':', StringComparison.Ordinal);
+            string table = part[..colon].Trim().Trim('`');
+            documented[table] = [.. part[(colon + 1)..].Split([',', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Select(c => c.Trim('`'))];
+        }
+        Assert.Equal(VswitchConfig.ReadColumns.Keys.Order(StringComparer.Ordinal), documented.Keys.Order(StringComparer.Ordinal));
+        foreach (var (table, columns) in VswitchConfig.ReadColumns)
+            Assert.Equal(columns.Order(StringComparer.Ordinal), documented[table].Order(StringComparer.Ordinal));
+    }
+
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "docs", "manual.md"))) return d.FullName;
+        throw new InvalidOperationException("no docs/manual.md above " + AppContext.BaseDirectory);
     }
 
     [Fact]

@@ -21,8 +21,13 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
     /// bytes (<see cref="Bridge.DefaultRxRingSize"/> unless options:rx_ring_size asks for another); tests replace it.</summary>
     public Func<string, int, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = ringSize });
 
-    /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
-    public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
+    /// <summary>Opens an interface of type "internal" (a tap device) with the Ethernet address (null: the kernel's) and MTU
+    /// (0: the kernel's) its row asks for; tests replace it.</summary>
+    public Func<string, MacAddress?, int, ILogger, IPort> OpenInternal { get; init; } = static (name, mac, mtu, log) => new TapPort(name, log, adminUp: false, mac, mtu);
+
+    /// <summary>Sets the MTU of an existing device (an interface of type "" or system, before it is opened): null, or why
+    /// not; tests replace it.</summary>
+    public Func<string, int, string?> SetMtu { get; init; } = static (name, mtu) => NetInterface.TrySetMtu(name, mtu);
 
     /// <summary>Where interfaces of type "patch" of every bridge find their peers.</summary>
     public PatchPanel Patches { get; init; } = new();
@@ -31,6 +36,12 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
 /// <summary>The state of one Interface row as the daemon writes it back.</summary>
 internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex = null, string? MacInUse = null, string? LinkState = null, string? AdminState = null)
 {
+    /// <summary>The MTU in use (of an interface with a kernel device), or null.</summary>
+    public long? Mtu { get; init; }
+
+    /// <summary>The settings of the row refused, with the reason (its <c>status</c> column).</summary>
+    public IReadOnlyDictionary<string, string> Status { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The current rate in bit/s and its duplex ("full", "half"), from the port's link modes; nulls when it has none.</summary>
     public (long Bps, string Duplex)? Speed { get; init; }
 }
@@ -105,6 +116,8 @@ internal sealed class Bridge : IDisposable
     public IReadOnlyDictionary<string, string> Status => _mgmtError is null
         ? _config.Status
         : new SortedDictionary<string, string>(_config.Status.ToDictionary(), StringComparer.Ordinal) { ["mgmt"] = _mgmtError };
+    /// <summary>Each Port row's status column (the settings refused, see <see cref="BridgeConfig.PortStatus"/>).</summary>
+    public IReadOnlyDictionary<Guid, IReadOnlyDictionary<string, string>> PortStatus => _config.PortStatus;
     /// <summary>The interfaces open: name, OpenFlow port number and type.</summary>
     public IEnumerable<(string Name, ushort No, string Type)> OpenPorts => _open.Values.OrderBy(o => o.No).Select(o => (o.Config.Name, o.No, o.Config.Type));
 
@@ -395,7 +408,8 @@ internal sealed class Bridge : IDisposable
             if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
                 && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local)
                 && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options))
-                && w.Options.GetValueOrDefault(RxRingSizeKey) == open.Config.Options.GetValueOrDefault(RxRingSizeKey))
+                && w.Options.GetValueOrDefault(RxRingSizeKey) == open.Config.Options.GetValueOrDefault(RxRingSizeKey)
+                && w.MtuRequest == open.Config.MtuRequest && w.Mac == open.Config.Mac)
             {
                 continue;
             }
@@ -417,6 +431,7 @@ internal sealed class Bridge : IDisposable
             {
                 if (!Equals(open.Config.Vlan, i.Vlan)) SetVlan(open.No, i);
                 if (!Equals(open.Config.Qos, i.Qos)) SetQos(open.No, i);
+                if (open.Config.Policing != i.Policing) SetPolicing(open.No, i);
                 _open[i.Uuid] = open with { Config = i };
                 continue;
             }
@@ -469,8 +484,8 @@ internal sealed class Bridge : IDisposable
         {
             port = i.Type switch
             {
-                "" or "system" => RxRingSize(i, out error) is int ring ? _host.OpenSystem(i.Name, ring, log) : null,
-                "internal" => _host.OpenInternal(i.Name, log),
+                "" or "system" => RxRingSize(i, out error) is int ring && (error = MtuError(i)) is null ? _host.OpenSystem(i.Name, ring, log) : null,
+                "internal" => _host.OpenInternal(i.Name, i.Mac, i.MtuRequest ?? 0, log),
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 _ => null,
             };
@@ -492,6 +507,7 @@ internal sealed class Bridge : IDisposable
                 _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added", Name, PortText(no), i.Name, i.Type.Length == 0 ? "system" : i.Type);
                 if (i.Vlan is not null) SetVlan(no, i);
                 if (i.Qos is not null) SetQos(no, i);
+                if (i.Policing.RateKbps > 0) SetPolicing(no, i);
                 return;
             }
             catch (Exception e)
@@ -518,6 +534,19 @@ internal sealed class Bridge : IDisposable
         if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
             _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
         _failed[i.Uuid] = (i, error);
+    }
+
+    /// <summary>Sets an existing device's mtu_request before its port is opened; null, or why not.</summary>
+    private string? MtuError(InterfaceConfig i)
+        => i.MtuRequest is { } mtu && _host.SetMtu(i.Name, mtu) is { } why ? $"mtu_request {mtu.ToString(CultureInfo.InvariantCulture)}: {why}" : null;
+
+    /// <summary>Gives port <paramref name="no"/> its Interface row's ingress policing, or takes it away.</summary>
+    private void SetPolicing(ushort no, InterfaceConfig i)
+    {
+        var (rate, burst) = i.Policing;
+        Dp.SetPolicing(no, rate, burst);
+        _log.LogInformation("bridge {Bridge}: port {No} ({Name}): {Policing}", Name, PortText(no), i.Name,
+            rate > 0 ? $"ingress policed at {rate} kbit/s, burst {(burst > 0 ? burst : SwitchDatapath.DefaultPolicingBurstKb)} kbit" : "ingress not policed");
     }
 
     private const string RxRingSizeKey = "rx_ring_size";
@@ -555,6 +584,7 @@ internal sealed class Bridge : IDisposable
                     _failed.Remove(i.Uuid);
                     _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added: {Spec}", Name, cfg.PortNo, i.Name, i.Type, Tunnels.TunnelSpec.Format(port.Config));
                     if (i.Vlan is not null) SetVlan(cfg.PortNo, i);
+                    if (i.Policing.RateKbps > 0) SetPolicing(cfg.PortNo, i);
                     return;
                 }
                 catch (Exception e)
@@ -646,9 +676,11 @@ internal sealed class Bridge : IDisposable
             yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, null, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin)
             {
                 Speed = SpeedOf(open.Port.Info.Current),
+                Mtu = open.Config.Type is "" or "system" or "internal" && open.Port.Info.Mtu > 0 ? open.Port.Info.Mtu : null,
+                Status = open.Config.Status,
             });
         }
-        foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error));
+        foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error) { Status = failed.Config.Status });
     }
 
     /// <summary>The fastest rate among <paramref name="f"/>'s link modes, with its duplex, as Open vSwitch writes link_speed and duplex.</summary>

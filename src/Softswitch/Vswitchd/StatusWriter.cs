@@ -11,7 +11,7 @@ namespace Softswitch.Vswitchd;
 /// refused, see <see cref="BridgeConfig.Status"/>, <c>mgmt</c> while the management socket cannot be served, and
 /// <c>error</c> for a bridge that cannot be created or whose last change failed); <c>Interface</c> ofport (-1 with
 /// error when it cannot be opened), ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's
-/// link modes); <c>Controller</c> is_connected, role, status (<c>last_error</c>: why its target is not served).
+/// link modes), mtu, status (a key per setting refused); <c>Port</c> status (likewise); <c>Controller</c> is_connected, role, status (<c>last_error</c>: why its target is not served).
 /// </summary>
 /// <remarks>
 /// Each value is compared with the replica's (those columns are monitored too) and only what differs is written, so
@@ -22,6 +22,16 @@ internal static class StatusWriter
     /// <summary>What this daemon serves, for Open_vSwitch.datapath_types and iface_types.</summary>
     public static readonly string[] DatapathTypes = ["netdev", "system"];
     public static readonly string[] InterfaceTypes = ["gre", "internal", "patch", "system", "vxlan"];
+
+    /// <summary>The columns written, by table (the daemon follows them too, to write only what differs).</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> WrittenColumns = new Dictionary<string, string[]>
+    {
+        ["Open_vSwitch"] = ["cur_cfg", "ovs_version", "datapath_types", "iface_types"],
+        ["Bridge"] = ["datapath_id", "status"],
+        ["Port"] = ["status"],
+        ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status"],
+        ["Controller"] = ["is_connected", "role", "status"],
+    };
 
     /// <summary>The update operations that make the database show <paramref name="bridges"/> after <paramref name="config"/> was applied.
     /// <paramref name="bridgeErrors"/>: each Bridge row's error (not created, not served, or its last change failed).</summary>
@@ -60,8 +70,11 @@ internal static class StatusWriter
                     ["admin_state"] = OvsdbDatum.Optional(s.AdminState),
                     ["link_speed"] = OvsdbDatum.Optional(s.Speed?.Bps),
                     ["duplex"] = OvsdbDatum.Optional(s.Speed?.Duplex),
+                    ["mtu"] = OvsdbDatum.Optional(s.Mtu),
+                    ["status"] = OvsdbDatum.Map(s.Status),
                 });
             }
+            foreach (var (uuid, portStatus) in bridge.PortStatus) Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus) });
             foreach (var c in bridge.ControllerTargets)
             {
                 var (connected, role) = bridge.Controller(c.Target);
