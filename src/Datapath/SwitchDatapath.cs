@@ -583,6 +583,28 @@ public sealed partial class SwitchDatapath : IDisposable
     }
 
     /// <summary>
+    /// Polices what port <paramref name="no"/> receives at <paramref name="rateKbps"/> kbit/s with a burst of
+    /// <paramref name="burstKb"/> kbit (0: <see cref="DefaultPolicingBurstKb"/>), as Open vSwitch's Interface
+    /// ingress_policing_rate and ingress_policing_burst; a rate of 0 stops policing. False when there is no such port.
+    /// </summary>
+    public bool SetPolicing(ushort no, long rateKbps, long burstKb)
+    {
+        if (_ports.Get(no) is not { } slot) return false;
+        if (rateKbps <= 0)
+        {
+            slot.Policer = null;
+            return true;
+        }
+        uint rate = (uint)Math.Min(rateKbps, uint.MaxValue), burst = (uint)Math.Min(burstKb > 0 ? burstKb : DefaultPolicingBurstKb, uint.MaxValue);
+        slot.Policer = new Softswitch.Datapath.Meters.Meter(0, Softswitch.Datapath.Meters.MeterUnit.Kbps, burst: true, stats: false,
+            [new Softswitch.Datapath.Meters.MeterBand(Softswitch.Datapath.Meters.MeterBandType.Drop, rate, burst)], Clock.NowNanos);
+        return true;
+    }
+
+    /// <summary>The burst of a policer given none (kbit), as Open vSwitch's.</summary>
+    public const long DefaultPolicingBurstKb = 8000;
+
+    /// <summary>
     /// Sets (or, with null, removes) port <paramref name="no"/>'s egress shaping; false when there is no such port.
     /// Packets waiting in the queues of a shaping replaced are dropped with it.
     /// </summary>

@@ -61,6 +61,22 @@ public sealed partial class OfSwitch
         _failModeLogged = true;
     }
 
+    /// <summary>
+    /// Deletes every flow of every table (each that asked reported as deleted), every group and every meter, as Open
+    /// vSwitch's <c>ofproto_flush_flows</c>: its bridge does so when the fail mode of a bridge without controllers
+    /// changes (<c>connmgr_set_fail_mode</c>), and with controllers keeps them all.
+    /// </summary>
+    public void Flush()
+    {
+        EndFlowModRun();
+        var removed = new List<FlowRemoved>();
+        using var hold = Flows.Reclamation.Enter();
+        Flows.RemoveWhere(static _ => true, FlowRemovedReason.Delete, removed);
+        lock (_groupLock) DeleteGroup(GroupModRequest.AllGroups, removed);
+        lock (_meterLock) DeleteMeter(MeterModRequest.All, removed);
+        ReportFinal(removed);
+    }
+
     private void DeleteNormalFlows()
     {
         var removed = new List<FlowRemoved>();

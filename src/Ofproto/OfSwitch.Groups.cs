@@ -23,6 +23,9 @@ namespace Softswitch.Ofproto;
 /// <para>Deleting a group deletes the flows that apply it (their FLOW_REMOVED reason GROUP_DELETE, 1.3.5 section 6.5);
 /// the buckets of other groups that apply it then apply nothing until a group of that id is added again (the executor
 /// counts them). A MODIFY keeps the group's counters and age; its buckets start from 0.</para>
+/// <para>Each group's description (the group-mod as given, read back by GROUP_DESC) is kept on the datapath's group
+/// itself: a switch made anew over the same datapath (a bridge whose fail mode, versions or controllers change) sees
+/// the groups the datapath forwards by, and the two never disagree.</para>
 /// <para>Thread safety: group-mods are serialised by one lock; the datapath's table is read lock-free.</para>
 /// </remarks>
 public sealed partial class OfSwitch
@@ -31,9 +34,26 @@ public sealed partial class OfSwitch
     public const int MaxGroups = 65536;
 
     private readonly Lock _groupLock = new();
-    private readonly Dictionary<uint, OfGroupDesc> _groupDescs = new();
     /// <summary>The groups that apply each group id (in a bucket's actions), kept with the group table: chains are checked from it.</summary>
     private readonly Dictionary<uint, HashSet<uint>> _groupParents = new();
+
+    /// <summary>Learns the parents of the groups the datapath already has (a switch made over a datapath in use).</summary>
+    private void ReadGroups()
+    {
+        lock (_groupLock)
+        {
+            foreach (var g in _dp.Groups.All) Parent(g);
+        }
+    }
+
+    private void Parent(Group group)
+    {
+        foreach (uint child in Applied(group))
+        {
+            if (!_groupParents.TryGetValue(child, out var parents)) _groupParents[child] = parents = [];
+            parents.Add(group.Id);
+        }
+    }
 
     /// <summary>What the groups can do.</summary>
     public static OfGroupFeatures GroupFeatures => new(MaxGroups, Group.MaxBuckets, SelectWeight: true, SelectLiveness: true, Chaining: true, ChainingChecks: true);
@@ -64,10 +84,10 @@ public sealed partial class OfSwitch
     {
         if (req.GroupId > GroupModRequest.MaxId) return OfError.InvalidGroup;
         if (req.Type > OfGroupType.FastFailover) return OfError.BadGroupType;
-        bool exists = _groupDescs.ContainsKey(req.GroupId);
+        bool exists = _dp.Groups.TryGet(req.GroupId, out _);
         if (req.Command == GroupModCommand.Add && exists) return OfError.GroupExists;
         if (req.Command == GroupModCommand.Modify && !exists) return OfError.UnknownGroup;
-        if (!exists && _groupDescs.Count >= MaxGroups) return OfError.OutOfGroups;
+        if (!exists && _dp.Groups.Count >= MaxGroups) return OfError.OutOfGroups;
         var err = CompileGroup(req, out var group);
         if (err != OfError.None) return err;
         err = CheckChains(group);
@@ -78,12 +98,7 @@ public sealed partial class OfSwitch
             Unparent(old);
         }
         _dp.Groups.Set(group);
-        foreach (uint child in Applied(group))
-        {
-            if (!_groupParents.TryGetValue(child, out var parents)) _groupParents[child] = parents = [];
-            parents.Add(group.Id);
-        }
-        _groupDescs[req.GroupId] = new OfGroupDesc(req.GroupId, req.Type, [.. req.Buckets]);
+        Parent(group);
         return OfError.None;
     }
 
@@ -114,20 +129,20 @@ public sealed partial class OfSwitch
             {
                 if (b.WatchGroup > GroupModRequest.MaxId) return OfError.BadWatch;
                 if (b.WatchGroup == req.GroupId) return OfError.BadWatch; // its liveness would be its own
-                if (!_groupDescs.ContainsKey(b.WatchGroup)) return OfError.BadWatch;
+                if (!_dp.Groups.TryGet(b.WatchGroup, out _)) return OfError.BadWatch;
                 watchGroup = b.WatchGroup;
             }
             var err = OfActionCompiler.TryCompile(b.Actions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out var actions);
             if (err != OfError.None) return err;
             foreach (var a in actions.Items)
             {
-                if (a.Kind == ActionKind.Group && a.QueueId != req.GroupId && !_groupDescs.ContainsKey(a.QueueId)) return OfError.BadOutGroup;
+                if (a.Kind == ActionKind.Group && a.QueueId != req.GroupId && !_dp.Groups.TryGet(a.QueueId, out _)) return OfError.BadOutGroup;
             }
             compiled[i] = new GroupBucket(actions, b.Weight, watchPort, watchGroup);
         }
         if (req.Type == OfGroupType.Select && buckets.Count != 0 && !anyWeight) return OfError.InvalidGroup;
         long created = _dp.Groups.TryGet(req.GroupId, out var old) ? old.CreatedNanos : _dp.Clock.NowNanos;
-        group = new Group(req.GroupId, ToDatapath(req.Type), compiled, created);
+        group = new Group(req.GroupId, ToDatapath(req.Type), compiled, created) { Description = new OfGroupDesc(req.GroupId, req.Type, [.. req.Buckets]) };
         return OfError.None;
     }
 
@@ -247,8 +262,8 @@ public sealed partial class OfSwitch
     private void DeleteGroup(uint id, List<FlowRemoved> removed)
     {
         List<uint> ids;
-        if (id == GroupModRequest.AllGroups) ids = [.. _groupDescs.Keys];
-        else if (_groupDescs.ContainsKey(id)) ids = [id];
+        if (id == GroupModRequest.AllGroups) ids = [.. _dp.Groups.All.Select(g => g.Id)];
+        else if (_dp.Groups.TryGet(id, out _)) ids = [id];
         else return;
         var set = new HashSet<uint>(ids);
         Flows.RemoveWhere(e => AppliesAny(e, set), FlowRemovedReason.GroupDelete, removed);
@@ -256,7 +271,6 @@ public sealed partial class OfSwitch
         {
             if (_dp.Groups.TryGet(g, out var old)) Unparent(old);
             _dp.Groups.Remove(g);
-            _groupDescs.Remove(g);
         }
     }
 
@@ -294,12 +308,15 @@ public sealed partial class OfSwitch
     {
         lock (_groupLock)
         {
-            if (groupId != GroupModRequest.AllGroups) return _groupDescs.TryGetValue(groupId, out var d) ? [d] : [];
-            var all = _groupDescs.Values.ToList();
+            if (groupId != GroupModRequest.AllGroups) return _dp.Groups.TryGet(groupId, out var g) ? [Describe(g)] : [];
+            var all = _dp.Groups.All.Select(Describe).ToList();
             all.Sort((a, b) => a.GroupId.CompareTo(b.GroupId));
             return all;
         }
     }
+
+    /// <summary>A group as GROUP_DESC reports it: as its group-mod gave it (only this layer sets the datapath's groups).</summary>
+    private static OfGroupDesc Describe(Group g) => (OfGroupDesc)g.Description!;
 
     /// <summary>
     /// Statistics of one group or every group (<see cref="GroupModRequest.AllGroups"/>), by id; a group that does not exist

@@ -18,6 +18,8 @@ namespace Softswitch.Ofproto;
 /// <para>Deleting a meter deletes the flows that name it (their FLOW_REMOVED reason METER_DELETE); a flow-mod naming a
 /// meter that does not exist is UNKNOWN_METER. A MODIFY keeps the meter's counters and age; its bands start from 0,
 /// their buckets full.</para>
+/// <para>Each meter's configuration (the meter-mod as given, read back by METER_CONFIG) is kept on the datapath's meter
+/// itself, so a switch made anew over the same datapath sees the meters the datapath measures by.</para>
 /// <para>Thread safety: meter-mods are serialised by one lock; the datapath's table is read lock-free.</para>
 /// </remarks>
 public sealed partial class OfSwitch
@@ -26,7 +28,6 @@ public sealed partial class OfSwitch
     public const int MaxMeters = 65536;
 
     private readonly Lock _meterLock = new();
-    private readonly Dictionary<uint, OfMeterConfig> _meterConfigs = new();
 
     /// <summary>What the meters can do: DROP and DSCP_REMARK bands, every flag.</summary>
     public static OfMeterFeatures MeterFeatures => new(MaxMeters, s_bandTypes, KnownMeterFlags, Meter.MaxBands, 0);
@@ -72,18 +73,19 @@ public sealed partial class OfSwitch
             if (b.Rate == 0) return OfError.BadMeterRate;
             bands[i] = new MeterBand(b.Type == OfMeterBandType.Drop ? MeterBandType.Drop : MeterBandType.DscpRemark, b.Rate, b.BurstSize, b.PrecLevel);
         }
-        bool exists = _meterConfigs.ContainsKey(id);
+        bool exists = _dp.Meters.TryGet(id, out var old);
         if (req.Command == MeterModCommand.Add && exists) return OfError.MeterExists;
         if (req.Command == MeterModCommand.Modify && !exists) return OfError.UnknownMeter;
-        if (!exists && _meterConfigs.Count >= MaxMeters) return OfError.OutOfMeters;
+        if (!exists && _dp.Meters.Count >= MaxMeters) return OfError.OutOfMeters;
         var unit = (req.Flags & OfMeterFlags.Pktps) != 0 ? MeterUnit.Pktps : MeterUnit.Kbps;
-        bool had = _dp.Meters.TryGet(id, out var old);
         var meter = new Meter(id, unit, (req.Flags & OfMeterFlags.Burst) != 0, (req.Flags & OfMeterFlags.Stats) != 0, bands,
-                              had ? old.CreatedNanos : _dp.Clock.NowNanos);
-        if (had) meter.InheritCounters(old);
+                              exists ? old.CreatedNanos : _dp.Clock.NowNanos)
+        {
+            Description = new OfMeterConfig(id, req.Flags, [.. req.Bands]),
+        };
+        if (exists) meter.InheritCounters(old);
         _dp.Meters.Set(meter);
         if (id == MeterModRequest.Controller) _dp.Meters.Controller = meter;
-        _meterConfigs[id] = new OfMeterConfig(id, req.Flags, [.. req.Bands]);
         return OfError.None;
     }
 
@@ -91,8 +93,8 @@ public sealed partial class OfSwitch
     private void DeleteMeter(uint id, List<FlowRemoved> removed)
     {
         List<uint> ids;
-        if (id == MeterModRequest.All) ids = [.. _meterConfigs.Keys];
-        else if (_meterConfigs.ContainsKey(id)) ids = [id];
+        if (id == MeterModRequest.All) ids = [.. _dp.Meters.All.Select(m => m.Id)];
+        else if (_dp.Meters.TryGet(id, out _)) ids = [id];
         else return;
         var set = new HashSet<uint>(ids);
         Flows.RemoveWhere(e => e.Instructions is { Meter: not 0 } i && set.Contains(i.Meter), FlowRemovedReason.MeterDelete, removed);
@@ -100,7 +102,6 @@ public sealed partial class OfSwitch
         {
             _dp.Meters.Remove(m);
             if (m == MeterModRequest.Controller) _dp.Meters.Controller = null;
-            _meterConfigs.Remove(m);
         }
     }
 
@@ -113,13 +114,13 @@ public sealed partial class OfSwitch
     {
         if (instructions is not { Meter: not 0 } i) return OfError.None;
         if (i.Meter > MeterModRequest.MaxId) return OfError.InvalidMeter;
-        return _meterConfigs.ContainsKey(i.Meter) ? OfError.None : OfError.UnknownMeter;
+        return _dp.Meters.TryGet(i.Meter, out _) ? OfError.None : OfError.UnknownMeter;
     }
 
     /// <summary>Whether meter <paramref name="id"/> exists (<see cref="MeterModRequest.All"/>: always).</summary>
     public bool HasMeter(uint id)
     {
-        lock (_meterLock) return id == MeterModRequest.All || _meterConfigs.ContainsKey(id);
+        lock (_meterLock) return id == MeterModRequest.All || _dp.Meters.TryGet(id, out _);
     }
 
     /// <summary>The meters as METER_CONFIG reports them (<see cref="MeterModRequest.All"/>: every meter), by id.</summary>
@@ -127,8 +128,9 @@ public sealed partial class OfSwitch
     {
         lock (_meterLock)
         {
-            if (meterId != MeterModRequest.All) return _meterConfigs.TryGetValue(meterId, out var c) ? [c] : [];
-            var all = _meterConfigs.Values.ToList();
+            // Only this layer sets the datapath's meters: each carries its meter-mod.
+            if (meterId != MeterModRequest.All) return _dp.Meters.TryGet(meterId, out var m) ? [(OfMeterConfig)m.Description!] : [];
+            var all = _dp.Meters.All.Select(x => (OfMeterConfig)x.Description!).ToList();
             all.Sort((a, b) => a.MeterId.CompareTo(b.MeterId));
             return all;
         }

@@ -34,7 +34,6 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     private bool _connected;
     private bool _missToController = true, _loggedMissToController = true;
     private bool _failModeLogged;
-    private volatile FragmentHandling _fragments = FragmentHandling.Normal;
 
     // Per-thread scratch of the request paths (each connection has its own thread): cleared before each use.
     [ThreadStatic] private static List<FlowRemoved>? s_removed;
@@ -61,6 +60,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         _log = (loggers ?? NullLoggerFactory.Instance).CreateLogger("ofproto");
         dp.Subscribe(this);
         Roles.Changed += OnControllersChanged;
+        ReadGroups();
         ApplyFailMode();
     }
 
@@ -483,8 +483,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         return OfError.None;
     }
 
-    /// <summary>What the switch does with IP fragments (the switch config).</summary>
-    public FragmentHandling Fragments => _fragments;
+    /// <summary>What the switch does with IP fragments (the switch config): the datapath's mode, which outlives this object.</summary>
+    public FragmentHandling Fragments => _dp.FragmentMode == FragmentMode.Drop ? FragmentHandling.Drop : FragmentHandling.Normal;
 
     /// <summary>
     /// Sets the fragment handling. Reassembly is not supported: asked for it, the switch keeps its handling and logs
@@ -495,10 +495,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         if (from is { MayWrite: false }) return OfError.IsSlave;
         if (f == FragmentHandling.Reassemble)
         {
-            _log.LogWarning("unsupported fragment handling mode reassemble; fragments still {Mode}", _fragments == FragmentHandling.Drop ? "dropped" : "handled normally");
+            _log.LogWarning("unsupported fragment handling mode reassemble; fragments still {Mode}", Fragments == FragmentHandling.Drop ? "dropped" : "handled normally");
             return OfError.None;
         }
-        _fragments = f;
         _dp.FragmentMode = f == FragmentHandling.Drop ? FragmentMode.Drop : FragmentMode.Normal;
         return OfError.None;
     }

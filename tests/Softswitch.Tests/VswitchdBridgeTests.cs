@@ -1,8 +1,11 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Ofproto;
 using Softswitch.Ovsdb;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Vswitchd;
@@ -41,21 +44,27 @@ public sealed class VswitchdBridgeTests : IDisposable
               "Manager":{"columns":{"target":{"type":"string"}}},
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
-                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
+                "datapath_id":{"type":{"key":"string","min":0,"max":1}},"datapath_type":{"type":"string"},
+                "flow_tables":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":254},"value":{"type":"uuid"},"min":0,"max":"unlimited"}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
                 "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
-                "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}}}},
+                "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}},"bond_mode":{"type":{"key":"string","min":0,"max":1}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "QoS":{"columns":{"type":{"type":"string"},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "queues":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"value":{"type":"uuid","refTable":"Queue"},"min":0,"max":"unlimited"}}}},
               "Queue":{"columns":{"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Interface":{"columns":{"name":{"type":"string"},"type":{"type":"string"},"ofport_request":{"type":{"key":"integer","min":0,"max":1}},"ofport":{"type":{"key":"integer","min":0,"max":1}},
                 "error":{"type":{"key":"string","min":0,"max":1}},"ifindex":{"type":{"key":"integer","min":0,"max":1}},"mac_in_use":{"type":{"key":"string","min":0,"max":1}},
-                "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+                "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
+                "mtu":{"type":{"key":"integer","min":0,"max":1}},"mtu_request":{"type":{"key":{"type":"integer","minInteger":1},"min":0,"max":1}},"mac":{"type":{"key":"string","min":0,"max":1}},
+                "ingress_policing_rate":{"type":{"key":{"type":"integer","minInteger":0}}},"ingress_policing_burst":{"type":{"key":{"type":"integer","minInteger":0}}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}},
                 "inactivity_probe":{"type":{"key":"integer","min":0,"max":1}},"max_backoff":{"type":{"key":{"type":"integer","minInteger":1000},"min":0,"max":1}},
                 "connection_mode":{"type":{"key":{"type":"string","enum":["set",["in-band","out-of-band"]]},"min":0,"max":1}},
-                "controller_rate_limit":{"type":{"key":{"type":"integer","minInteger":100},"min":0,"max":1}}}}}}
+                "controller_rate_limit":{"type":{"key":{"type":"integer","minInteger":100},"min":0,"max":1}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}}}}
             """;
         Assert.True(OvsdbSchema.TryParse(JsonNode.Parse(json), out var schema, out var error), error);
         return schema;
@@ -95,7 +104,7 @@ public sealed class VswitchdBridgeTests : IDisposable
     private BridgeHost Host() => new(NullLoggerFactory.Instance, _run.FullName)
     {
         OpenSystem = (name, _, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length)),
-        OpenInternal = (name, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_01UL)),
+        OpenInternal = (name, mac, _, _) => new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL)),
     };
 
     [Fact]
@@ -531,6 +540,273 @@ public sealed class VswitchdBridgeTests : IDisposable
         using var bridge = Bridge.Create(config, Host());
         Assert.Null(bridge.Offload);
         Assert.Null(bridge.DescribeOffload());
+    /// <summary>One Interface row referenced by two Port rows (one ovs-vsctl transaction makes it) and a second row of an
+    /// interface's name: read and applied without a fault; the row is served once, the second reference is said, the
+    /// other row of the name has its error (ofport -1), as Open vSwitch's bridge ignores them.</summary>
+    [Fact]
+    public void InterfaceReferencedTwice_IsServedOnce_AndASecondRowOfItsName_HasItsError()
+    {
+        var db = Database();
+        Insert(db, "Port", "P-dup", new JsonObject { ["name"] = "dup", ["interfaces"] = Ref(Id("I-p1")) });
+        Insert(db, "Interface", "I-p2b", new JsonObject { ["name"] = "p2", ["type"] = "" });
+        Insert(db, "Port", "P-p2b", new JsonObject { ["name"] = "p2b", ["interfaces"] = Ref(Id("I-p2b")) });
+        ModifyBridge(db, new JsonObject { ["ports"] = Refs(Id("P-dup"), Id("P-p2b")) });   // added (an update2 modify of a set is its difference)
+        var config = VswitchConfig.Read(db)!;
+        var br = config.Bridges[0];
+        Assert.Single(br.Interfaces, i => i.Uuid == Id("I-p1"));
+        Assert.Contains(br.Refused, r => r.StartsWith("interface p1: also referenced by port ", StringComparison.Ordinal));
+        using var bridge = Bridge.Create(br, Host());
+        var status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+        Assert.Equal(7, status[Id("I-p1")].Ofport);
+        // Of the two rows named p2, the first by its port's row is served, the other refused.
+        var (served, other) = status[Id("I-p2")].Ofport > 0 ? (Id("I-p2"), Id("I-p2b")) : (Id("I-p2b"), Id("I-p2"));
+        Assert.True(status[served].Ofport > 0);
+        Assert.Equal(-1, status[other].Ofport);
+        Assert.StartsWith("another Interface row named p2 is served", status[other].Error);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Equal(status[served].Ofport, bridge.Interfaces().Single(s => s.Uuid == served).Status.Ofport);
+
+        // A second Bridge row of a bridge's name is not served: its status says so.
+        Insert(db, "Bridge", "br0b", new JsonObject { ["name"] = "br0" });
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["bridges"] = Ref(Id("br0b")) } } } }, out var e), e);
+        config = VswitchConfig.Read(db)!;
+        var bridgeRow = Assert.Single(config.Bridges);
+        var (ignored, why) = Assert.Single(config.Ignored);
+        Assert.NotEqual(bridgeRow.Uuid, ignored);
+        Assert.Equal("bridge br0 specified twice (another Bridge row has this name): this row is not served", why);
+    }
+
+    /// <summary>A passive controller whose port another process holds: the bridge is made all the same (its management
+    /// socket served), the Controller row's status says why, and once the port is free the next apply listens on it.</summary>
+    [Fact]
+    public void PassiveControllerWhosePortIsTaken_IsLeftOutAndSaid_AndServedOnceFree()
+    {
+        var db = Database();
+        var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        try
+        {
+            int port = ((IPEndPoint)holder.LocalEndpoint).Port;
+            string target = $"ptcp:{port}:127.0.0.1";
+            Assert.True(db.TryApplyUpdate2(new JsonObject { ["Controller"] = new JsonObject { [Id("c").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["target"] = target } } } }, out var e), e);
+            var config = VswitchConfig.Read(db)!;
+            using var bridge = Bridge.Create(config.Bridges[0], Host());
+            Assert.True(File.Exists(Path.Combine(_run.FullName, "br0.mgmt")), "no BRIDGE.mgmt");
+            Assert.NotNull(bridge.Dp.Ports.Get(7));
+            Assert.Contains("address already in use", bridge.ControllerError(target));
+            Assert.Equal((false, (string?)null), bridge.Controller(target));
+            var row = Assert.Single(StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>(), o => (string)o["table"]! == "Controller")["row"]!;
+            Assert.Contains("address already in use", OvsdbDatum.StringMap(row["status"])["last_error"]);
+
+            holder.Stop();
+            bridge.Apply(config.Bridges[0]);
+            Assert.Null(bridge.ControllerError(target));
+            Assert.Contains(bridge.Agent.ListenEndpoints, ep => ep.Port == port);
+            row = Assert.Single(StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>(), o => (string)o["table"]! == "Controller")["row"]!;
+            Assert.Empty(OvsdbDatum.StringMap(row["status"]));
+        }
+        finally
+        {
+            holder.Stop();
+        }
+    }
+
+    /// <summary>The management socket held by a live process: the bridge is made and forwards, its status says why
+    /// tools cannot reach it, and once the socket is free the next apply serves it.</summary>
+    [Fact]
+    public void ManagementSocketHeld_IsSaidInTheBridgeStatus_AndServedOnceFree()
+    {
+        string path = Path.Combine(_run.FullName, "br0.mgmt");
+        var holder = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        holder.Bind(new UnixDomainSocketEndPoint(path));
+        holder.Listen();
+        var config = VswitchConfig.Read(Database())!.Bridges[0];
+        using var bridge = Bridge.Create(config, Host());
+        Assert.NotNull(bridge.Dp.Ports.Get(7));
+        Assert.Equal($"cannot listen on punix:{path}: another process answers there", bridge.Status["mgmt"]);
+        holder.Dispose();
+        bridge.Apply(config);
+        Assert.False(bridge.Status.ContainsKey("mgmt"));
+        using var tool = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        tool.Connect(new UnixDomainSocketEndPoint(path));
+    }
+
+    /// <summary>
+    /// A change that remakes the bridge's OpenFlow switch (fail mode, with a controller configured) keeps what the
+    /// controller installed: groups and meters read back and usable (MODIFY, a flow naming the meter), the flow using
+    /// both, the fragment handling. Without a controller a fail mode change deletes every flow, group and meter, as
+    /// Open vSwitch's connmgr does.
+    /// </summary>
+    [Fact]
+    public void RemadeSwitch_KeepsGroupsMetersFlowsAndFragments_UnlessTheFailModeChangesWithoutController()
+    {
+        var config = VswitchConfig.Read(Database())!.Bridges[0] with { FailMode = null };
+        using var bridge = Bridge.Create(config, Host());
+        var sw = bridge.Agent.Switch;
+        var bucket = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(7) });
+        Assert.Equal(OfError.None, sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 1, [bucket])));
+        Assert.Equal(OfError.None, sw.MeterMod(new MeterModRequest(MeterModCommand.Add, OfMeterFlags.Pktps, 1, [new OfMeterBand(OfMeterBandType.Drop, 1000, 0)])));
+        var ins = new OfInstructions(new[] { OfAction.Group(1) }, Meter: 1);
+        Assert.Equal(OfError.None, sw.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 5, ins, Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(OfError.None, sw.SetFragments(FragmentHandling.Drop));
+
+        bridge.Apply(config with { FailMode = "secure" });
+        var remade = bridge.Agent.Switch;
+        Assert.NotSame(sw, remade);
+        Assert.Equal(1u, Assert.Single(remade.GroupDescriptions()).GroupId);
+        Assert.Equal(1u, Assert.Single(remade.MeterConfigurations()).MeterId);
+        Assert.Equal(1, FlowCount(bridge));
+        Assert.Equal(FragmentHandling.Drop, remade.Fragments);
+        Assert.Equal(OfError.None, remade.GroupMod(new GroupModRequest(GroupModCommand.Modify, OfGroupType.All, 1, [bucket])));
+        Assert.Equal(OfError.None, remade.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 6, ins, Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(2, FlowCount(bridge));
+
+        // No controller: the fail mode change flushes them all.
+        bridge.Apply(config with { FailMode = "standalone", Controllers = [] });
+        Assert.Empty(bridge.Agent.Switch.GroupDescriptions());
+        Assert.Empty(bridge.Agent.Switch.MeterConfigurations());
+        Assert.Equal(0, FlowCount(bridge));
+    }
+
+    private static int FlowCount(Bridge bridge)
+    {
+        var flows = new List<Softswitch.Datapath.Flow.FlowEntry>();
+        bridge.Flows.Collect(Softswitch.Datapath.Flow.FlowMatch.All, PortNumber.None, false, flows);
+        return flows.Count;
+    }
+
+    /// <summary>A Controller target written without its port (tcp:IP, 6653 implied) is the agent's controller at
+    /// IP:6653: it shows connected once that controller answers.</summary>
+    [Fact]
+    public void ControllerTargetWithoutItsPort_ShowsConnected()
+    {
+        // A loopback address of its own, so port 6653 is free whatever else runs here.
+        var address = IPAddress.Parse("127.83.86.1");
+        var controller = new TcpListener(address, 6653);
+        controller.Start();
+        try
+        {
+            var config = VswitchConfig.Read(Database())!.Bridges[0];
+            var target = config.Controllers[0] with { Target = "tcp:127.83.86.1" };
+            using var bridge = Bridge.Create(config with { Controllers = [target] }, Host());
+            using var conn = controller.AcceptSocket();
+            conn.ReceiveTimeout = 10_000;
+            // The switch's HELLO read whole, then HELLO (OpenFlow 1.3, no elements) back: the session is agreed.
+            var hello = new byte[64];
+            int got = 0;
+            while (got < 8 || got < (hello[2] << 8 | hello[3])) got += conn.Receive(hello, got, hello.Length - got, SocketFlags.None);
+            Assert.Equal(0, hello[1]);   // OFPT_HELLO
+            conn.Send([0x04, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01]);
+            Assert.True(Softswitch.TestKit.Wait.Until(() => bridge.Controller(target.Target).Connected, 10_000), "tcp:IP never showed as connected");
+        }
+        finally
+        {
+            controller.Stop();
+        }
+    }
+
+    /// <summary>
+    /// The device settings users give Open vSwitch are served or refused in the row's status, never ignored:
+    /// mtu_request (set before a system port opens, given to an internal port's tap), mac (an internal port's),
+    /// other_config:hwaddr (the LOCAL port's address), ingress policing (the datapath's port policer); mac on a system
+    /// port, mtu_request on a tunnel, flow_tables, datapath_type dummy and bond_mode are refused with the reason.
+    /// </summary>
+    [Fact]
+    public void DeviceSettings_AreServed_OrRefusedInTheRowsStatus()
+    {
+        var db = Database();
+        void Modify(string table, string row, JsonObject columns)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { [table] = new JsonObject { [Id(row).ToString()] = new JsonObject { ["modify"] = columns } } }, out var e), e);
+        Insert(db, "Interface", "I-in1", new JsonObject { ["name"] = "in1", ["type"] = "internal", ["mac"] = "02:00:00:00:00:aa", ["mtu_request"] = 1400 });
+        Insert(db, "Port", "P-in1", new JsonObject { ["name"] = "in1", ["interfaces"] = Ref(Id("I-in1")) });
+        ModifyBridge(db, new JsonObject
+        {
+            ["ports"] = Ref(Id("P-in1")),
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("hwaddr", "02:00:00:00:00:77"))),
+            ["flow_tables"] = new JsonArray("map", new JsonArray(new JsonArray(0, Ref(Guid.NewGuid())))),
+            ["datapath_type"] = "dummy",
+        });
+        Modify("Interface", "I-p1", new JsonObject { ["mtu_request"] = 9000, ["ingress_policing_rate"] = 1000, ["ingress_policing_burst"] = 100 });
+        Modify("Interface", "I-p2", new JsonObject { ["mac"] = "02:00:00:00:00:bb" });
+        Modify("Interface", "I-vx", new JsonObject { ["mtu_request"] = 1450 });
+        Modify("Port", "P-p2", new JsonObject { ["bond_mode"] = "active-backup" });
+        var mtus = new Dictionary<string, int>();
+        var internals = new Dictionary<string, (MacAddress? Mac, int Mtu)>();
+        string? mtuRefusal = null;
+        var host = Host() with
+        {
+            SetMtu = (name, mtu) =>
+            {
+                mtus[name] = mtu;
+                return mtuRefusal;
+            },
+            OpenInternal = (name, mac, mtu, _) =>
+            {
+                internals[name] = (mac, mtu);
+                return new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL), mtu > 0 ? mtu : 1500);
+            },
+        };
+        var config = VswitchConfig.Read(db)!;
+        var br = config.Bridges[0];
+        using var bridge = Bridge.Create(br, host);
+        Assert.Equal(9000, mtus["p1"]);
+        Assert.Equal((new MacAddress(0x02_00_00_00_00_aaUL), 1400), internals["in1"]);
+        Assert.Equal(new MacAddress(0x02_00_00_00_00_77UL), internals["br0"].Mac);
+        var band = Assert.Single(bridge.Dp.Ports.Get(7)!.Policer!.Bands);
+        Assert.Equal((1000u, 100u), (band.Rate, band.BurstSize));
+        Assert.Null(bridge.Dp.Ports.Get(1)!.Policer);
+
+        var ops = StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>().ToList();
+        IReadOnlyDictionary<string, string> StatusOf(string table, string row)
+            => OvsdbDatum.StringMap(Assert.Single(ops, o => (string)o["table"]! == table && OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id(row))["row"]!["status"]);
+        Assert.Equal("refused: mac sets the address of internal interfaces only", StatusOf("Interface", "I-p2")["mac"]);
+        Assert.Equal("refused: an interface of type vxlan has no device MTU", StatusOf("Interface", "I-vx")["mtu_request"]);
+        Assert.Equal("refused: bonds are not supported", StatusOf("Port", "P-p2")["bond_mode"]);
+        var bridgeStatus = OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]);
+        Assert.StartsWith("refused: Flow_Table settings", bridgeStatus["flow_tables"]);
+        Assert.StartsWith("refused: softswitch vswitchd serves netdev and system", bridgeStatus["datapath_type"]);
+        Assert.Equal(1400, (long)Assert.Single(ops, o => (string)o["table"]! == "Interface" && OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id("I-in1"))["row"]!["mtu"]!);
+
+        // Policing off, another MTU (the port reopened with it), and an MTU the device refuses: that interface's error.
+        Modify("Interface", "I-p1", new JsonObject { ["ingress_policing_rate"] = 0 });
+        Modify("Interface", "I-in1", new JsonObject { ["mtu_request"] = 1300 });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Null(bridge.Dp.Ports.Get(7)!.Policer);
+        Assert.Equal(1300, internals["in1"].Mtu);
+        mtuRefusal = "Invalid argument";
+        Modify("Interface", "I-p1", new JsonObject { ["mtu_request"] = 70 });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        var p1 = bridge.Interfaces().Single(s => s.Uuid == Id("I-p1")).Status;
+        Assert.Equal((-1L, "mtu_request 70: Invalid argument"), (p1.Ofport, p1.Error));
+    }
+
+    /// <summary>The manual's list of the columns the daemon reads is the code's (<see cref="VswitchConfig.ReadColumns"/>).</summary>
+    [Fact]
+    public void Manual_ListsTheColumnsTheDaemonReads()
+    {
+        string manual = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "manual.md"));
+        const string Start = "The columns it reads:";
+        int at = manual.IndexOf(Start, StringComparison.Ordinal);
+        Assert.True(at >= 0, "docs/manual.md has no list of the columns vswitchd reads");
+        int end = manual.IndexOf(". ", at, StringComparison.Ordinal);
+        string list = manual[(at + Start.Length)..end].Replace("\n", " ", StringComparison.Ordinal);
+        var documented = new Dictionary<string, string[]>();
+        foreach (var part in list.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int colon = part.IndexOf(':', StringComparison.Ordinal);
+            string table = part[..colon].Trim().Trim('`');
+            documented[table] = [.. part[(colon + 1)..].Split([',', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Select(c => c.Trim('`'))];
+        }
+        Assert.Equal(VswitchConfig.ReadColumns.Keys.Order(StringComparer.Ordinal), documented.Keys.Order(StringComparer.Ordinal));
+        foreach (var (table, columns) in VswitchConfig.ReadColumns)
+            Assert.Equal(columns.Order(StringComparer.Ordinal), documented[table].Order(StringComparer.Ordinal));
+    }
+
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "docs", "manual.md"))) return d.FullName;
+        throw new InvalidOperationException("no docs/manual.md above " + AppContext.BaseDirectory);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class VswitchdThreadsTests : IDisposable
         var host = new BridgeHost(NullLoggerFactory.Instance, _run.FullName, shared)
         {
             OpenSystem = (name, _, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_01_00UL + (ulong)name.Length)),
-            OpenInternal = (name, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_01UL)),
+            OpenInternal = (name, mac, _, _) => new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL)),
         };
         // One bridge first: the process-wide threads (readiness, the shared upcall pump) start with it.
         var bridges = new List<Bridge> { Bridge.Create(Config(0), host) };

@@ -54,6 +54,8 @@ public enum DropReason : byte
     NormalToInPort,
     /// <summary>NORMAL got a frame of a VLAN its input port does not carry (tagged on an access port, a VLAN a trunk does not list).</summary>
     NormalVlan,
+    /// <summary>Received beyond the port's ingress policing rate and burst.</summary>
+    IngressPolicing,
     Count,
 }
 

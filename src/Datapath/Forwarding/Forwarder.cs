@@ -246,6 +246,13 @@ public sealed partial class Forwarder
             if (n == 0) return;
         }
 
+        if (slot.Policer is { } policer)
+        {
+            pkts = Police(policer, pkts);
+            n = pkts.Length;
+            if (n == 0) return;
+        }
+
         if (_tunnels.UnderlayOf(slot) is { } underlay)
         {
             pkts = _tunnels.Receive(underlay, slot, pkts);
@@ -302,6 +309,38 @@ public sealed partial class Forwarder
         Pool.Release(pkts);
         Output.FlushTx();
     }
+
+    /// <summary>
+    /// Drops the packets the port's ingress policer's band applies to (counted drop-ingress-policing), a burst at a
+    /// time; returns those kept. A GSO super-frame the band cuts passes whole when some of its segments fit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Span<int> Police(Meters.Meter policer, Span<int> pkts)
+    {
+        int kept = 0;
+        for (int start = 0; start < pkts.Length; start += Burst.Size)
+        {
+            var chunk = pkts.Slice(start, Math.Min(Burst.Size, pkts.Length - start));
+            var applied = _policed.AsSpan(0, chunk.Length);
+            var passed = _policedSegments.AsSpan(0, chunk.Length);
+            bool any = policer.Measure(Pool, chunk, _now, applied, passed) > 0;
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                int p = chunk[i];
+                if (any && applied[i] >= 0 && passed[i] == 0)
+                {
+                    Drops.Add(DropReason.IngressPolicing);
+                    Pool.Release(p);
+                    continue;
+                }
+                pkts[kept++] = p;
+            }
+        }
+        return pkts[..kept];
+    }
+
+    private readonly sbyte[] _policed = new sbyte[Burst.Size];
+    private readonly ushort[] _policedSegments = new ushort[Burst.Size];
 
     /// <summary>
     /// OFPPC_NO_RECV drops everything except 802.1D spanning-tree frames (to 01:80:c2:00:00:00), which

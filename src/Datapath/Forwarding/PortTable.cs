@@ -44,6 +44,18 @@ public sealed class PortSlot
         }
     }
 
+    private volatile Meters.Meter? _policer;
+
+    /// <summary>
+    /// The port's ingress policer (Open vSwitch's ingress_policing_rate and ingress_policing_burst): a meter of one drop
+    /// band in kbit/s with its burst in kbit, measured over what the port receives before it is parsed; null: not policed.
+    /// </summary>
+    public Meters.Meter? Policer
+    {
+        get => _policer;
+        internal set => _policer = value;
+    }
+
     private volatile PortVlan? _vlan;
 
     /// <summary>The port's VLAN membership for NORMAL, or null: a trunk of every VLAN (frames pass as they are).</summary>

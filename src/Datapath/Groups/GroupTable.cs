@@ -93,6 +93,9 @@ public sealed class Group
     public long CreatedNanos { get; }
     /// <summary>Slots of the select table (0 when no bucket has a weight).</summary>
     public int SlotCount => Slots.Length;
+    /// <summary>What the layer above says this group is (the group-mod as a controller gave it), kept with the group so
+    /// the two never disagree, whichever object reads it; forwarding never reads it.</summary>
+    public object? Description { get; init; }
 
     internal long PacketCount, ByteCount;
     public long Packets => Volatile.Read(ref PacketCount);

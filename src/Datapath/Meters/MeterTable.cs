@@ -122,6 +122,9 @@ public sealed class Meter
     public bool Stats { get; }
     public MeterBand[] Bands { get; }
     public long CreatedNanos { get; }
+    /// <summary>What the layer above says this meter is (the meter-mod as a controller gave it), kept with the meter so
+    /// the two never disagree, whichever object reads it; metering never reads it.</summary>
+    public object? Description { get; init; }
 
     internal long PacketCount, ByteCount;
     /// <summary>Packets that entered the meter.</summary>

@@ -63,6 +63,8 @@ internal static unsafe partial class LibC
 
     public const ulong SIOCGIFFLAGS = 0x8913;
     public const ulong SIOCGIFMTU = 0x8921;
+    public const ulong SIOCSIFMTU = 0x8922;
+    public const ulong SIOCSIFHWADDR = 0x8924;
     public const ulong SIOCGIFHWADDR = 0x8927;
     public const ulong SIOCGIFINDEX = 0x8933;
     public const ulong SIOCETHTOOL = 0x8946;

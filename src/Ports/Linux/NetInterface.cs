@@ -133,6 +133,28 @@ public sealed unsafe class NetInterface
         }
     }
 
+    /// <summary>Sets the MTU of the interface named <paramref name="name"/> (SIOCSIFMTU, CAP_NET_ADMIN); null, or why not in the kernel's words.</summary>
+    public static string? TrySetMtu(string name, int mtu) => Set(name, LibC.SIOCSIFMTU, ifr => *(int*)(ifr + 16) = mtu);
+
+    /// <summary>Sets the Ethernet address of the interface named <paramref name="name"/> (SIOCSIFHWADDR, CAP_NET_ADMIN); null, or why not.</summary>
+    public static string? TrySetMac(string name, MacAddress mac) => Set(name, LibC.SIOCSIFHWADDR, ifr =>
+    {
+        *(ushort*)(ifr + 16) = 1;   // ARPHRD_ETHER, then the address in sa_data
+        mac.Write(new Span<byte>((byte*)ifr + 18, 6));
+    });
+
+    private static string? Set(string name, ulong request, Action<nint> fill)
+    {
+        if (name.Length == 0 || name.Length >= LibC.IFNAMSIZ) return $"'{name}' is not a valid interface name";
+        byte* ifr = stackalloc byte[LibC.IfReqSize];
+        new Span<byte>(ifr, LibC.IfReqSize).Clear();
+        Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, LibC.IFNAMSIZ - 1));
+        fill((nint)ifr);
+        int fd = ControlFd();
+        if (fd < 0) return "no control socket";
+        return LibC.ioctl(fd, request, ifr) == 0 ? null : System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(LibC.LastErrno);
+    }
+
     /// <summary>Number of RX queues (sysfs queues/rx-*), at least 1.</summary>
     public int RxQueueCount
     {

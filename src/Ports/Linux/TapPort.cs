@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 
@@ -63,7 +64,9 @@ public sealed unsafe partial class TapPort : IPort
     /// <param name="logger">Where the port logs that it opened.</param>
     /// <param name="adminUp">Bring the interface up (a tap port between hosts); false leaves it as the kernel made
     /// it, administratively down (the switch's LOCAL port: the host decides when it carries traffic).</param>
-    public TapPort(string name, ILogger? logger = null, bool adminUp = true)
+    /// <param name="mac">The interface's Ethernet address (null: the kernel's random one).</param>
+    /// <param name="mtu">The interface's MTU (0: the kernel's default).</param>
+    public TapPort(string name, ILogger? logger = null, bool adminUp = true, MacAddress? mac = null, int mtu = 0)
     {
         NetInterface.ValidateName(name);
         Span<byte> path = stackalloc byte[16];
@@ -86,6 +89,11 @@ public sealed unsafe partial class TapPort : IPort
             if (LibC.ioctl(_fd, TUNSETIFF, ifr) != 0)
                 throw PortOpenException.FromErrno(name, "Creating the TAP interface (TUNSETIFF)", LibC.LastErrno);
             _if = NetInterface.Open(name);
+            // Set before the port's description is read, so it tells the address and MTU the device has.
+            if (mac is { } m && NetInterface.TrySetMac(name, m) is { } macError)
+                throw new PortOpenException(PortOpenError.InvalidSpec, name, $"tap:{name}: cannot set its MAC to {m}: {macError}");
+            if (mtu > 0 && NetInterface.TrySetMtu(name, mtu) is { } mtuError)
+                throw new PortOpenException(PortOpenError.InvalidSpec, name, $"tap:{name}: cannot set its MTU to {mtu}: {mtuError}");
             if (adminUp) SetUp(ifr);
             Info = _if.ToPortInfo();
         }

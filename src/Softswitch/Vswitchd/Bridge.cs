@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
@@ -27,8 +28,13 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
     /// <see cref="AfXdpInterface"/>); tests replace it.</summary>
     public Func<string, AfXdpOptions, ILogger, IPort> OpenAfXdp { get; init; } = static (name, options, log) => new AfXdpPort(name, options with { Logger = log });
 
-    /// <summary>Opens an interface of type "internal" (a tap device); tests replace it.</summary>
-    public Func<string, ILogger, IPort> OpenInternal { get; init; } = static (name, log) => new TapPort(name, log, adminUp: false);
+    /// <summary>Opens an interface of type "internal" (a tap device) with the Ethernet address (null: the kernel's) and MTU
+    /// (0: the kernel's) its row asks for; tests replace it.</summary>
+    public Func<string, MacAddress?, int, ILogger, IPort> OpenInternal { get; init; } = static (name, mac, mtu, log) => new TapPort(name, log, adminUp: false, mac, mtu);
+
+    /// <summary>Sets the MTU of an existing device (an interface of type "" or system, before it is opened): null, or why
+    /// not; tests replace it.</summary>
+    public Func<string, int, string?> SetMtu { get; init; } = static (name, mtu) => NetInterface.TrySetMtu(name, mtu);
 
     /// <summary>Where interfaces of type "patch" of every bridge find their peers.</summary>
     public PatchPanel Patches { get; init; } = new();
@@ -37,6 +43,12 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
 /// <summary>The state of one Interface row as the daemon writes it back.</summary>
 internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex = null, string? MacInUse = null, string? LinkState = null, string? AdminState = null)
 {
+    /// <summary>The MTU in use (of an interface with a kernel device), or null.</summary>
+    public long? Mtu { get; init; }
+
+    /// <summary>The settings of the row refused, with the reason (its <c>status</c> column).</summary>
+    public IReadOnlyDictionary<string, string> Status { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The current rate in bit/s and its duplex ("full", "half"), from the port's link modes; nulls when it has none.</summary>
     public (long Bps, string Duplex)? Speed { get; init; }
 }
@@ -48,13 +60,17 @@ internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex
 /// </summary>
 /// <remarks>
 /// Changes that the agent carries (controllers, protocols, datapath id, fail mode) remake the OpenFlow switch and
-/// agent over the same datapath and flow tables: flows, ports, groups and meters stay, connections are opened anew.
-/// Interfaces are opened and closed one by one; one that cannot be opened keeps its error (ofport -1) and is tried
-/// again at each apply, the rest of the bridge works. Interfaces of type afxdp take Open vSwitch's options
-/// (<see cref="AfXdpInterface"/>); with Open_vSwitch other_config:hw-offload=true the XDP flow offload holds the
-/// bridge's AF_XDP ports (see FollowOffload), attached and detached under the same thread. Used from the daemon's
-/// configuration thread only (control commands read the offload under the daemon's bridges lock, which that thread
-/// holds while it applies).
+/// agent over the same datapath and flow tables: flows, ports, groups, meters and the fragment handling stay (each
+/// group and meter carries what the controller gave, see <see cref="OfSwitch"/>), connections are opened anew. As
+/// Open vSwitch's connmgr, a fail mode changed on a bridge without Controller rows deletes every flow, group and
+/// meter. A listener that cannot be opened (a passive controller's port taken, the management socket held by a live
+/// process) is left out, said in its Controller row's status (or the Bridge status) and a log line, and tried again
+/// at each apply: once it can listen the agent is remade with it. Interfaces are opened and closed one by one; one
+/// that cannot be opened keeps its error (ofport -1) and is tried again at each apply, the rest of the bridge works.
+/// Interfaces of type afxdp take Open vSwitch's options (<see cref="AfXdpInterface"/>); with Open_vSwitch
+/// other_config:hw-offload=true the XDP flow offload holds the bridge's AF_XDP ports (see FollowOffload), attached and
+/// detached under the same thread. Used from the daemon's configuration thread only (control commands read the offload
+/// under the daemon's bridges lock, which that thread holds while it applies).
 /// </remarks>
 internal sealed class Bridge : IDisposable
 {
@@ -96,6 +112,12 @@ internal sealed class Bridge : IDisposable
     private string _offloadPorts = "";
     /// <summary>What the offload state last said in the log, so a state is said once; the port set an attach failed on (tried again when it changes).</summary>
     private string _offloadSaid = "", _offloadFailedOn = "";
+    /// <summary>Passive controller targets the agent left out because they cannot listen now, with why (tried again at each apply).</summary>
+    private readonly Dictionary<string, string> _listenErrors = new(StringComparer.Ordinal);
+    /// <summary>Why the management socket (BRIDGE.mgmt) is not served, or null while it is.</summary>
+    private string? _mgmtError;
+    /// <summary>Controller targets refused (they do not parse), with why.</summary>
+    private readonly Dictionary<string, string> _targetErrors = new(StringComparer.Ordinal);
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -106,8 +128,13 @@ internal sealed class Bridge : IDisposable
     public string ManagementSocket { get; }
     /// <summary>The Controller rows of the configuration applied last.</summary>
     public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
-    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason.</summary>
-    public IReadOnlyDictionary<string, string> Status => _config.Status;
+    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason, and <c>mgmt</c>
+    /// while the management socket cannot be served.</summary>
+    public IReadOnlyDictionary<string, string> Status => _mgmtError is null
+        ? _config.Status
+        : new SortedDictionary<string, string>(_config.Status.ToDictionary(), StringComparer.Ordinal) { ["mgmt"] = _mgmtError };
+    /// <summary>Each Port row's status column (the settings refused, see <see cref="BridgeConfig.PortStatus"/>).</summary>
+    public IReadOnlyDictionary<Guid, IReadOnlyDictionary<string, string>> PortStatus => _config.PortStatus;
     /// <summary>The XDP flow offload's manager while Open_vSwitch other_config:hw-offload=true holds this bridge's AF_XDP ports; else null.</summary>
     public OffloadManager? Offload => _offload?.Manager;
     /// <summary>The offload's own lines for offload/show (where the program runs, map writes), or null.</summary>
@@ -203,10 +230,16 @@ internal sealed class Bridge : IDisposable
         }
         var controllers = new List<string>();
         var tlsTargets = new List<string>();
+        _targetErrors.Clear();
         foreach (var c in config.Controllers)
         {
-            if (OfEndpoint.TryParse(c.Target, out var ep, out var why)) (ep!.IsTls ? tlsTargets : controllers).Add(c.Target);
-            else _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
+            if (OfEndpoint.TryParse(c.Target, out var ep, out var why))
+            {
+                (ep!.IsTls ? tlsTargets : controllers).Add(c.Target);
+                continue;
+            }
+            _targetErrors[c.Target] = why;
+            _log.LogWarning("bridge {Bridge}: controller target '{Target}' refused: {Why}", Name, c.Target, why);
         }
         var options = new AgentOptions
         {
@@ -236,12 +269,79 @@ internal sealed class Bridge : IDisposable
             options.InactivityProbe = TimeSpan.FromMilliseconds(probe);
         if (config.Controllers.Select(c => c.MaxBackoffMs).OfType<long>().DefaultIfEmpty(-1).Min() is >= 0 and var backoff)
             options.MaxBackoff = TimeSpan.FromMilliseconds(Math.Max(1000, backoff));
-        var agent = SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, options, _host.Loggers, config.DpDesc);
+        var agent = StartListening(options, failMode, config.DpDesc);
         _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}] (inactivity probe {Probe} s, max backoff {Backoff} s), tools at {Mgmt}",
             Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers),
             options.InactivityProbe.TotalSeconds, options.MaxBackoff.TotalSeconds, ManagementSocket);
         return agent;
     }
+
+    /// <summary>
+    /// Starts the agent with every listener of <paramref name="options"/> that can be opened now: a passive controller
+    /// target or the management socket that cannot (found by trying each alone) is left out, with why, and the agent
+    /// started without it; the active controllers never keep an agent from starting.
+    /// </summary>
+    private OfSwitchAgent StartListening(AgentOptions options, FailMode failMode, string? dpDesc)
+    {
+        _listenErrors.Clear();
+        _mgmtError = null;
+        var all = options.Controllers.ToList();
+        var listeners = options.Listeners.ToList();
+        while (true)
+        {
+            options.Controllers = [.. all.Where(t => !_listenErrors.ContainsKey(t))];
+            options.Listeners = _mgmtError is null ? listeners : [];
+            try
+            {
+                return SwitchStack.StartAgent(Dp, Flows, DatapathId, failMode, options, _host.Loggers, dpDesc);
+            }
+            catch (IOException e)
+            {
+                bool found = false;
+                foreach (var t in options.Controllers)
+                {
+                    if (!IsPassive(t) || CannotListen(t) is not { } why) continue;
+                    _listenErrors[t] = why;
+                    found = true;
+                    _log.LogError("bridge {Bridge}: controller {Target} is not served: {Why} (tried again every second; the bridge forwards meanwhile)", Name, t, why);
+                }
+                if (!found && _mgmtError is null && listeners.Count > 0)
+                {
+                    // Not a controller's: the management socket's (or one that could not be told apart: it too is left out).
+                    _mgmtError = CannotListen(listeners[0]) ?? e.Message;
+                    found = true;
+                    _log.LogError("bridge {Bridge}: no management socket: {Why} (tools cannot reach the bridge; tried again every second)", Name, _mgmtError);
+                }
+                if (!found)
+                {
+                    if (!options.Controllers.Any(IsPassive)) throw;
+                    foreach (var t in options.Controllers.Where(IsPassive)) _listenErrors[t] = e.Message;
+                }
+            }
+        }
+    }
+
+    private static bool IsPassive(string target) => OfEndpoint.TryParse(target, out var ep, out _) && ep!.Passive;
+
+    /// <summary>Why a passive target cannot listen now (opened and closed at once to find out), or null when it can.</summary>
+    private static string? CannotListen(string target)
+    {
+        if (!OfEndpoint.TryParse(target, out var ep, out var why)) return why;
+        try
+        {
+            var probe = OfListener.Start(ep!, null, new AgentOptions(), static (_, _) => throw new IOException("a probe takes no connection"), NullLogger.Instance);
+            probe.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return null;
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Whether a listener left out (a passive controller's, the management socket) can now be opened.</summary>
+    private bool ListenerFreed()
+        => _listenErrors.Keys.Any(t => CannotListen(t) is null) || (_mgmtError is not null && CannotListen("punix:" + ManagementSocket) is null);
 
     /// <summary>The SSL row's files as the agent takes them, checked now (read as a new connection will read them); null with why when they cannot serve.</summary>
     private static OfTlsOptions? TlsMaterial(SslConfig? ssl, out string? why)
@@ -300,12 +400,22 @@ internal sealed class Bridge : IDisposable
         ulong dpid = DatapathId;
         if (config.DatapathIdText != _config.DatapathIdText || config.HwAddr != _config.HwAddr) dpid = ChooseDatapathId(config);
         bool sslChanged = !Equals(config.Ssl, _config.Ssl);
-        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey || (sslChanged && _tlsWaiting))
+        bool failModeChanged = IsSecure(config.FailMode) != IsSecure(_config.FailMode);
+        bool freed = (_listenErrors.Count > 0 || _mgmtError is not null) && ListenerFreed();
+        if (freed) _log.LogInformation("bridge {Bridge}: a listener left out can be opened now: its agent is remade with it", Name);
+        if (dpid != DatapathId || config.FailMode != _config.FailMode || config.AgentKey != _config.AgentKey || (sslChanged && _tlsWaiting) || freed)
         {
-            // The agent (and the OpenFlow switch it speaks for) is remade over the same datapath and tables.
+            // The agent (and the OpenFlow switch it speaks for) is remade over the same datapath and tables: flows,
+            // groups and meters stay.
             DisposeAgent();
             DatapathId = dpid;
             Agent = StartAgent(config);
+            if (failModeChanged && config.Controllers.Count == 0)
+            {
+                Agent.Switch.Flush();
+                _log.LogInformation("bridge {Bridge}: fail mode {Mode} without a controller: every flow, group and meter deleted (as Open vSwitch)", Name,
+                    IsSecure(config.FailMode) ? "secure" : "standalone");
+            }
         }
         else if (sslChanged && _tlsInAgent)
         {
@@ -319,7 +429,8 @@ internal sealed class Bridge : IDisposable
             if (wanted.TryGetValue(uuid, out var w) && w.Name == open.Config.Name && w.Type == open.Config.Type
                 && (w.OfportRequest is null || w.OfportRequest == open.No || open.No == PortNumber.Local)
                 && (w.Type is "" or "system" or "internal" || SameOptions(w.Options, open.Config.Options))
-                && w.Options.GetValueOrDefault(RxRingSizeKey) == open.Config.Options.GetValueOrDefault(RxRingSizeKey))
+                && w.Options.GetValueOrDefault(RxRingSizeKey) == open.Config.Options.GetValueOrDefault(RxRingSizeKey)
+                && w.MtuRequest == open.Config.MtuRequest && w.Mac == open.Config.Mac)
             {
                 continue;
             }
@@ -343,6 +454,7 @@ internal sealed class Bridge : IDisposable
             {
                 if (!Equals(open.Config.Vlan, i.Vlan)) SetVlan(open.No, i);
                 if (!Equals(open.Config.Qos, i.Qos)) SetQos(open.No, i);
+                if (open.Config.Policing != i.Policing) SetPolicing(open.No, i);
                 _open[i.Uuid] = open with { Config = i };
                 continue;
             }
@@ -357,6 +469,8 @@ internal sealed class Bridge : IDisposable
         FollowOffload(config);
         FollowAdminStates();
     }
+
+    private static bool IsSecure(string? failMode) => failMode == "secure";
 
     /// <summary>
     /// Open_vSwitch other_config:hw-offload followed live (Open vSwitch reads it at start; here a change applies at once):
@@ -444,6 +558,11 @@ internal sealed class Bridge : IDisposable
 
     private void TryOpen(InterfaceConfig i, ushort no)
     {
+        if (i.Unserved is { } unserved)
+        {
+            Fail(i, unserved);
+            return;
+        }
         if (i.Type is "vxlan" or "gre")
         {
             TryOpenTunnel(i);
@@ -456,16 +575,17 @@ internal sealed class Bridge : IDisposable
         {
             port = i.Type switch
             {
-                "" or "system" => RxRingSize(i, out error) is int ring ? _host.OpenSystem(i.Name, ring, log) : null,
-                "internal" => _host.OpenInternal(i.Name, log),
+                "" or "system" => RxRingSize(i, out error) is int ring && (error = MtuError(i)) is null ? _host.OpenSystem(i.Name, ring, log) : null,
+                "internal" => _host.OpenInternal(i.Name, i.Mac, i.MtuRequest ?? 0, log),
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 "afxdp" => OpenAfXdp(i, log, out error, out warning),
                 _ => null,
             };
             if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, afxdp, vxlan and gre)";
         }
-        catch (Exception e) when (e is PortOpenException or ArgumentException or IOException)
+        catch (Exception e)
         {
+            // Whatever the device says (a name the kernel refuses, a device of another kind): this interface's error, never the daemon's end.
             error = $"could not open network device {i.Name} ({e.Message})";   // Open vSwitch's words, then ours
         }
         if (port is not null)
@@ -480,18 +600,46 @@ internal sealed class Bridge : IDisposable
                 if (warning is not null) _log.LogWarning("bridge {Bridge}: interface {Name}: {Warning}", Name, i.Name, warning);
                 if (i.Vlan is not null) SetVlan(no, i);
                 if (i.Qos is not null) SetQos(no, i);
+                if (i.Policing.RateKbps > 0) SetPolicing(no, i);
                 return;
             }
-            catch (DatapathConfigurationException e)
+            catch (Exception e)
             {
                 Release(port);
-                port.Dispose();
-                error = e.Message;
+                if (Dp.Ports.Get(no)?.Port == port)
+                {
+                    _open.Remove(i.Uuid);
+                    Dp.RemovePort(no);   // the datapath disposes it
+                }
+                else
+                {
+                    port.Dispose();
+                }
+                error = e is DatapathConfigurationException ? e.Message : $"{e.GetType().Name}: {e.Message}";
             }
         }
+        Fail(i, error!);
+    }
+
+    /// <summary>Keeps <paramref name="error"/> as the interface's (ofport -1), said once per distinct error; tried again at each apply.</summary>
+    private void Fail(InterfaceConfig i, string error)
+    {
         if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
             _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
-        _failed[i.Uuid] = (i, error!);
+        _failed[i.Uuid] = (i, error);
+    }
+
+    /// <summary>Sets an existing device's mtu_request before its port is opened; null, or why not.</summary>
+    private string? MtuError(InterfaceConfig i)
+        => i.MtuRequest is { } mtu && _host.SetMtu(i.Name, mtu) is { } why ? $"mtu_request {mtu.ToString(CultureInfo.InvariantCulture)}: {why}" : null;
+
+    /// <summary>Gives port <paramref name="no"/> its Interface row's ingress policing, or takes it away.</summary>
+    private void SetPolicing(ushort no, InterfaceConfig i)
+    {
+        var (rate, burst) = i.Policing;
+        Dp.SetPolicing(no, rate, burst);
+        _log.LogInformation("bridge {Bridge}: port {No} ({Name}): {Policing}", Name, PortText(no), i.Name,
+            rate > 0 ? $"ingress policed at {rate} kbit/s, burst {(burst > 0 ? burst : SwitchDatapath.DefaultPolicingBurstKb)} kbit" : "ingress not policed");
     }
 
     private const string RxRingSizeKey = "rx_ring_size";
@@ -538,17 +686,16 @@ internal sealed class Bridge : IDisposable
                     _failed.Remove(i.Uuid);
                     _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added: {Spec}", Name, cfg.PortNo, i.Name, i.Type, Tunnels.TunnelSpec.Format(port.Config));
                     if (i.Vlan is not null) SetVlan(cfg.PortNo, i);
+                    if (i.Policing.RateKbps > 0) SetPolicing(cfg.PortNo, i);
                     return;
                 }
-                catch (DatapathConfigurationException e)
+                catch (Exception e)
                 {
-                    error = e.Message;
+                    error = e is DatapathConfigurationException ? e.Message : $"{e.GetType().Name}: {e.Message}";
                 }
             }
         }
-        if (!_failed.TryGetValue(i.Uuid, out var before) || before.Error != error)
-            _log.LogWarning("bridge {Bridge}: could not add interface {Name}: {Error}", Name, i.Name, error);
-        _failed[i.Uuid] = (i, error!);
+        Fail(i, error!);
     }
 
     /// <summary>The tunnel spec (see <see cref="Tunnels.TunnelSpec"/>) Open vSwitch's options ask for; null with the reason when one is missing.</summary>
@@ -631,9 +778,11 @@ internal sealed class Bridge : IDisposable
             yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, open.Warning, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin)
             {
                 Speed = SpeedOf(open.Port.Info.Current),
+                Mtu = open.Config.Type is "" or "system" or "internal" && open.Port.Info.Mtu > 0 ? open.Port.Info.Mtu : null,
+                Status = open.Config.Status,
             });
         }
-        foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error));
+        foreach (var (uuid, failed) in _failed) yield return (uuid, new InterfaceStatus(-1, failed.Error) { Status = failed.Config.Status });
     }
 
     /// <summary>The fastest rate among <paramref name="f"/>'s link modes, with its duplex, as Open vSwitch writes link_speed and duplex.</summary>
@@ -670,17 +819,24 @@ internal sealed class Bridge : IDisposable
     /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>
     public (bool Connected, string? Role) Controller(string target)
     {
-        if (Agent.ActiveControllers.FirstOrDefault(c => c.Endpoint == target) is { } active)
+        // The agent names an active controller as its endpoint reads (tcp:10.0.0.5 is tcp:10.0.0.5:6653): compared so.
+        string endpoint = OfEndpoint.TryParse(target, out var parsed, out _) ? parsed!.ToString() : target;
+        if (Agent.ActiveControllers.FirstOrDefault(c => c.Endpoint == endpoint) is { } active)
         {
             if (!active.Connected) return (false, null);
             return (true, active.Connection?.Controller.Role switch { OfRole.Master => "master", OfRole.Slave => "slave", _ => "other" });
         }
         // A target not served (refused, or ssl:/pssl: waiting for TLS material) is not connected.
-        if (!OfEndpoint.TryParse(target, out var ep, out _) || !ep!.Passive || (ep.IsTls && _tlsWaiting)) return (false, null);
+        if (parsed is not { Passive: true } ep || (ep.IsTls && _tlsWaiting) || _listenErrors.ContainsKey(target)) return (false, null);
         // A passive target (ptcp:, pssl:, punix:): connected while any controller connection is.
         bool any = Agent.ControllerConnected;
         return (any, any ? "other" : null);
     }
+
+    /// <summary>Why a Controller row's target is not served (it does not parse, or cannot listen now), as its status
+    /// <c>last_error</c>; null when it is.</summary>
+    public string? ControllerError(string target)
+        => _targetErrors.GetValueOrDefault(target) ?? _listenErrors.GetValueOrDefault(target);
 
     /// <summary>Logs each port whose link went up or down since the last check (the daemon's link thread calls it).</summary>
     public void CheckLinks()

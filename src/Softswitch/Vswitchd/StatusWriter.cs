@@ -8,9 +8,12 @@ namespace Softswitch.Vswitchd;
 /// <summary>
 /// The columns the daemon writes back, as ovs-vswitchd writes them: <c>Open_vSwitch</c> cur_cfg (once next_cfg is
 /// applied), ovs_version, datapath_types, iface_types; <c>Bridge</c> datapath_id, status (a key per bridge setting
-/// refused, see <see cref="BridgeConfig.Status"/>); <c>Interface</c> ofport (-1 with
-/// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>), ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's
-/// link modes); <c>Controller</c> is_connected, role.
+/// refused, see <see cref="BridgeConfig.Status"/>, <c>mgmt</c> while the management socket cannot be served, and
+/// <c>error</c> for a bridge that cannot be created or whose last change failed); <c>Interface</c> ofport (-1 with
+/// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>),
+/// ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's link modes), mtu, status (a key
+/// per setting refused); <c>Port</c> status (likewise); <c>Controller</c> is_connected, role, status (<c>last_error</c>:
+/// why its target is not served).
 /// </summary>
 /// <remarks>
 /// Each value is compared with the replica's (those columns are monitored too) and only what differs is written, so
@@ -22,9 +25,21 @@ internal static class StatusWriter
     public static readonly string[] DatapathTypes = ["netdev", "system"];
     public static readonly string[] InterfaceTypes = ["afxdp", "gre", "internal", "patch", "system", "vxlan"];
 
-    /// <summary>The update operations that make the database show <paramref name="bridges"/> after <paramref name="config"/> was applied.</summary>
-    public static List<JsonNode> Operations(OvsdbReplica db, VswitchConfig config, IEnumerable<Bridge> bridges)
+    /// <summary>The columns written, by table (the daemon follows them too, to write only what differs).</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> WrittenColumns = new Dictionary<string, string[]>
     {
+        ["Open_vSwitch"] = ["cur_cfg", "ovs_version", "datapath_types", "iface_types"],
+        ["Bridge"] = ["datapath_id", "status"],
+        ["Port"] = ["status"],
+        ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status"],
+        ["Controller"] = ["is_connected", "role", "status"],
+    };
+
+    /// <summary>The update operations that make the database show <paramref name="bridges"/> after <paramref name="config"/> was applied.
+    /// <paramref name="bridgeErrors"/>: each Bridge row's error (not created, not served, or its last change failed).</summary>
+    public static List<JsonNode> Operations(OvsdbReplica db, VswitchConfig config, IEnumerable<Bridge> bridges, IReadOnlyDictionary<Guid, string>? bridgeErrors = null)
+    {
+        bridgeErrors ??= new Dictionary<Guid, string>();
         var ops = new List<JsonNode>();
         var root = new Dictionary<string, JsonNode>
         {
@@ -34,12 +49,16 @@ internal static class StatusWriter
             ["iface_types"] = OvsdbDatum.StringSet(InterfaceTypes),
         };
         Add(ops, db, "Open_vSwitch", config.Root, root);
+        var served = new HashSet<Guid>();
         foreach (var bridge in bridges)
         {
+            served.Add(bridge.Uuid);
+            var status = bridge.Status;
+            if (bridgeErrors.TryGetValue(bridge.Uuid, out var failed)) status = new SortedDictionary<string, string>(status.ToDictionary(), StringComparer.Ordinal) { ["error"] = failed };
             Add(ops, db, "Bridge", bridge.Uuid, new()
             {
                 ["datapath_id"] = JsonValue.Create(bridge.DatapathId.ToString("x16", CultureInfo.InvariantCulture)),
-                ["status"] = OvsdbDatum.Map(bridge.Status),
+                ["status"] = OvsdbDatum.Map(status),
             });
             foreach (var (uuid, s) in bridge.Interfaces())
             {
@@ -53,14 +72,25 @@ internal static class StatusWriter
                     ["admin_state"] = OvsdbDatum.Optional(s.AdminState),
                     ["link_speed"] = OvsdbDatum.Optional(s.Speed?.Bps),
                     ["duplex"] = OvsdbDatum.Optional(s.Speed?.Duplex),
+                    ["mtu"] = OvsdbDatum.Optional(s.Mtu),
+                    ["status"] = OvsdbDatum.Map(s.Status),
                 });
             }
+            foreach (var (uuid, portStatus) in bridge.PortStatus) Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus) });
             foreach (var c in bridge.ControllerTargets)
             {
                 var (connected, role) = bridge.Controller(c.Target);
-                Add(ops, db, "Controller", c.Uuid, new() { ["is_connected"] = JsonValue.Create(connected), ["role"] = OvsdbDatum.Optional(role) });
+                var why = bridge.ControllerError(c.Target);
+                Add(ops, db, "Controller", c.Uuid, new()
+                {
+                    ["is_connected"] = JsonValue.Create(connected),
+                    ["role"] = OvsdbDatum.Optional(role),
+                    ["status"] = OvsdbDatum.Map(why is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["last_error"] = why }),
+                });
             }
         }
+        foreach (var (uuid, error) in bridgeErrors)
+            if (!served.Contains(uuid)) Add(ops, db, "Bridge", uuid, new() { ["status"] = OvsdbDatum.Map(new Dictionary<string, string> { ["error"] = error }) });
         return ops;
     }
 

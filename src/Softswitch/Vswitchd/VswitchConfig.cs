@@ -1,4 +1,5 @@
 using System.Globalization;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Ovsdb;
 
@@ -10,6 +11,22 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 {
     /// <summary>The Port row's egress shaping (its QoS row), or null: not shaped.</summary>
     public PortQos? Qos { get; init; }
+
+    /// <summary>Why this row is not served at all (another Interface row of its name is): its <c>error</c>; null when served.</summary>
+    public string? Unserved { get; init; }
+
+    /// <summary>mtu_request, when it is served (an interface with a kernel device: "", system, internal); null: the device's own.</summary>
+    public int? MtuRequest { get; init; }
+
+    /// <summary>The interface's Ethernet address: Interface mac of an internal interface, or the Bridge's other_config:hwaddr for
+    /// its LOCAL port; null: the device's own.</summary>
+    public MacAddress? Mac { get; init; }
+
+    /// <summary>ingress_policing_rate (kbit/s, 0: not policed) and ingress_policing_burst (kbit, 0: the default).</summary>
+    public (long RateKbps, long BurstKb) Policing { get; init; }
+
+    /// <summary>The Interface <c>status</c> column: a key per setting refused (the column's name), its value the reason.</summary>
+    public IReadOnlyDictionary<string, string> Status { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
@@ -36,6 +53,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 
     /// <summary>Open_vSwitch other_config:hw-offload=true: the XDP flow offload on the bridge's AF_XDP ports (see <see cref="VswitchConfig.HwOffload"/>).</summary>
     public bool HwOffload { get; init; }
+    /// <summary>Each Port row's <c>status</c> column: a key per setting refused, its value the reason (every port of the
+    /// bridge, empty when nothing is refused).</summary>
+    public IReadOnlyDictionary<Guid, IReadOnlyDictionary<string, string>> PortStatus { get; init; } = new Dictionary<Guid, IReadOnlyDictionary<string, string>>();
 
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
@@ -45,23 +65,32 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
 internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges, IReadOnlyDictionary<string, string> OtherConfig)
 {
+    /// <summary>Bridge rows not served, with why (a second row of a bridge's name, as Open vSwitch ignores it): their status <c>error</c>.</summary>
+    public IReadOnlyDictionary<Guid, string> Ignored { get; init; } = new Dictionary<Guid, string>();
+
     /// <summary>The Manager rows' targets (Open_vSwitch manager_options): ovsdb-server's remotes, not served here.</summary>
     public IReadOnlyList<string> ManagerTargets { get; init; } = [];
 
-    /// <summary>The tables and columns the daemon follows (reads, and status columns it writes, to write only changes).</summary>
-    public static readonly IReadOnlyDictionary<string, string[]> Monitored = new Dictionary<string, string[]>
+    /// <summary>The columns <see cref="Read"/> reads, by table: each is served or refused (said), never ignored. The
+    /// manual (docs/manual.md, vswitchd) lists the same.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> ReadColumns = new Dictionary<string, string[]>
     {
-        ["Open_vSwitch"] = ["bridges", "next_cfg", "cur_cfg", "ovs_version", "datapath_types", "iface_types", "other_config", "ssl", "manager_options"],
+        ["Open_vSwitch"] = ["bridges", "next_cfg", "cur_cfg", "other_config", "ssl", "manager_options"],
         ["SSL"] = ["private_key", "certificate", "ca_cert", "bootstrap_ca_cert"],
         ["Manager"] = ["target"],
-        ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_id", "datapath_type",
-                      "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors", "status"],
+        ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_type", "flow_tables",
+                      "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
         ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
-        ["Interface"] = ["name", "type", "options", "ofport_request", "ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex"],
+        ["Interface"] = ["name", "type", "options", "ofport_request", "mtu_request", "mac", "ingress_policing_rate", "ingress_policing_burst"],
         ["QoS"] = ["type", "other_config", "queues"],
         ["Queue"] = ["other_config"],
-        ["Controller"] = ["target", "is_connected", "role", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
+        ["Controller"] = ["target", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
     };
+
+    /// <summary>The tables and columns the daemon follows: what it reads, and the status columns it writes (see
+    /// <see cref="StatusWriter.WrittenColumns"/>; followed to write only changes).</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Monitored = ReadColumns.Keys.Union(StatusWriter.WrittenColumns.Keys)
+        .ToDictionary(t => t, t => ReadColumns.GetValueOrDefault(t, []).Union(StatusWriter.WrittenColumns.GetValueOrDefault(t, [])).ToArray());
 
     /// <summary>Reads the configuration from the replica (under its lock); null while there is no Open_vSwitch row.
     /// <paramref name="queueCount"/>: the queues a port has (QoS queue ids beyond are refused).</summary>
@@ -77,9 +106,20 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         }
         var bridges = new List<BridgeConfig>();
         bool hwOffload = HwOffloadOf(root.Map("other_config"), out _);
-        foreach (var brUuid in root.Uuids("bridges"))
+        var ignored = new Dictionary<Guid, string>();
+        // OVSDB lets rows be referenced more than once (one Interface by two Ports, one Port by two Bridges) and two rows
+        // share a name; as Open vSwitch's bridge, the first reference by name serves the row, the others are said.
+        var bridgeNames = new HashSet<string>(StringComparer.Ordinal);
+        var claimedRows = new Dictionary<Guid, string>();
+        var claimedNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var brUuid in root.Uuids("bridges").Order())
         {
             if (db.Row("Bridge", brUuid) is not { } br || br.String("name") is not { } name) continue;
+            if (!bridgeNames.Add(name))
+            {
+                ignored[brUuid] = $"bridge {name} specified twice (another Bridge row has this name): this row is not served";
+                continue;
+            }
             var refused = new List<string>();
             var status = new SortedDictionary<string, string>(StringComparer.Ordinal);
             var other = br.Map("other_config");
@@ -97,20 +137,59 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             foreach (var column in new[] { "sflow", "netflow", "ipfix" })
                 if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
             if (br.Uuids("mirrors").Count > 0) RefuseBridge("mirrors", "mirrors", "not supported");
+            if (OvsdbDatum.Pairs(br["flow_tables"]).Any())
+                RefuseBridge("flow_tables", "flow_tables", "Flow_Table settings (names, flow limits, eviction, prefixes) are not supported");
+            if (br.String("datapath_type") is { Length: > 0 } dpType && dpType is not ("netdev" or "system"))
+                RefuseBridge("datapath_type", $"datapath_type={dpType}", "softswitch vswitchd serves netdev and system (both a user-space datapath)");
+            MacAddress? localMac = null;
+            if (other.GetValueOrDefault("hwaddr") is { } hw)
+            {
+                if (MacAddress.TryParse(hw, out var m) && IsUnicast(m)) localMac = m;
+                else RefuseBridge("hwaddr", $"other_config:hwaddr={hw}", "not a unicast, non-zero MAC address");
+            }
             var interfaces = new List<InterfaceConfig>();
-            foreach (var portUuid in br.Uuids("ports"))
+            var portStatus = new Dictionary<Guid, IReadOnlyDictionary<string, string>>();
+            var portNames = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var portUuid in br.Uuids("ports").Order())
             {
                 if (db.Row("Port", portUuid) is not { } port) continue;
                 string portName = port.String("name") ?? portUuid.ToString();
+                if (!portNames.Add(portName))
+                {
+                    refused.Add($"port {portName}: specified twice as a port of the bridge (the second Port row is ignored)");
+                    continue;
+                }
                 var vlan = Vlan(port, portName, refused);
                 var qos = PortQos.Read(db, port, portName, queueCount ?? Bridge.QueuesPerPort, refused);
                 var ifaces = port.Uuids("interfaces");
-                if (ifaces.Count > 1) refused.Add($"port {portName}: {ifaces.Count} interfaces (bonds are not supported; each interface is a port of its own)");
+                var pStatus = new SortedDictionary<string, string>(StringComparer.Ordinal);
+                portStatus[portUuid] = pStatus;
+                if (ifaces.Count > 1)
+                {
+                    refused.Add($"port {portName}: {ifaces.Count} interfaces (bonds are not supported; each interface is a port of its own)");
+                    pStatus["interfaces"] = "refused: bonds are not supported; each interface is a port of its own";
+                }
+                if (port.String("bond_mode") is { } bondMode)
+                {
+                    refused.Add($"port {portName}: bond_mode={bondMode} (bonds are not supported)");
+                    pStatus["bond_mode"] = "refused: bonds are not supported";
+                }
                 foreach (var ifUuid in ifaces)
                 {
                     if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
+                    string where = $"port {portName} of bridge {name}";
+                    if (claimedRows.TryGetValue(ifUuid, out var owner))
+                    {
+                        refused.Add($"interface {ifName}: also referenced by {where} (served as {owner}'s; this reference is ignored)");
+                        continue;
+                    }
+                    claimedRows[ifUuid] = where;
                     long? req = iface.Integer("ofport_request");
-                    interfaces.Add(new InterfaceConfig(ifUuid, ifName, iface.String("type") ?? "", req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos });
+                    string type = iface.String("type") ?? "";
+                    var config = new InterfaceConfig(ifUuid, ifName, type, req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos };
+                    config = Device(config, iface, local: ifName == name, localMac, refused);
+                    if (!claimedNames.TryAdd(ifName, where)) config = config with { Unserved = $"another Interface row named {ifName} is served (in {claimedNames[ifName]}): this one is not" };
+                    interfaces.Add(config);
                 }
             }
             var controllers = new List<ControllerConfig>();
@@ -126,10 +205,50 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             }
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload });
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus });
         }
         var managers = root.Uuids("manager_options").Select(u => db.Row("Manager", u)?.String("target")).OfType<string>().Order(StringComparer.Ordinal).ToList();
-        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config")) { ManagerTargets = managers };
+        return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"))
+        {
+            ManagerTargets = managers,
+            Ignored = ignored,
+        };
+    }
+
+    private static bool IsUnicast(MacAddress m) => m.Value != 0 && (m.Value >> 40 & 1) == 0;
+
+    /// <summary>
+    /// An Interface row's device settings, as Open vSwitch's bridge takes them: mtu_request (68 to 65535) for an
+    /// interface with a kernel device ("", system, internal); mac for an internal interface other than the LOCAL port
+    /// (<paramref name="local"/>: its address is the Bridge's other_config:hwaddr, <paramref name="localMac"/>); ingress_policing_rate (kbit/s)
+    /// and ingress_policing_burst (kbit). What cannot be served is a key of the row's status and a log line.
+    /// </summary>
+    private static InterfaceConfig Device(InterfaceConfig config, OvsdbRow iface, bool local, MacAddress? localMac, List<string> refused)
+    {
+        var status = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        void Refuse(string column, string why)
+        {
+            status[column] = "refused: " + why;
+            refused.Add($"interface {config.Name}: {column} ({why})");
+        }
+        bool device = config.Type is "" or "system" or "internal";
+        int? mtu = null;
+        if (iface.Integer("mtu_request") is { } m)
+        {
+            if (!device) Refuse("mtu_request", $"an interface of type {config.Type} has no device MTU");
+            else if (m is < 68 or > 65535) Refuse("mtu_request", $"{m.ToString(CultureInfo.InvariantCulture)} is not an MTU from 68 to 65535");
+            else mtu = (int)m;
+        }
+        MacAddress? mac = local ? localMac : null;
+        if (iface.String("mac") is { } text)
+        {
+            if (local || config.Type != "internal")
+                Refuse("mac", config.Type == "internal" ? "the LOCAL port's address is the Bridge's other_config:hwaddr" : "mac sets the address of internal interfaces only");
+            else if (!MacAddress.TryParse(text, out var parsed) || !IsUnicast(parsed)) Refuse("mac", $"'{text}' is not a unicast, non-zero MAC address");
+            else mac = parsed;
+        }
+        long rate = Math.Max(0, iface.Integer("ingress_policing_rate") ?? 0), burst = Math.Max(0, iface.Integer("ingress_policing_burst") ?? 0);
+        return config with { MtuRequest = mtu, Mac = mac, Policing = (rate, burst), Status = status };
     }
 
     /// <summary>

@@ -19,6 +19,9 @@ namespace Softswitch.Vswitchd;
 /// writes back the columns that differ, cur_cfg last of all in the same transaction. A lost connection leaves the
 /// bridges as they are; the next session resynchronises from the server's contents. Control commands read the
 /// bridges under <see cref="BridgesLock"/>, which the configuration thread holds while it changes them.
+/// Each bridge's change is applied on its own (as ovs-vswitchd's bridge_reconfigure): whatever one bridge's creation or
+/// change throws is that Bridge row's status <c>error</c> and a log line, tried again at the next round (every second);
+/// the other bridges, and that bridge's forwarding, go on. A second Bridge row of a name is not served (its error).
 /// Threads: every bridge is served by one set of forwarding threads (<see cref="ForwardingThreads"/>, as Open vSwitch's
 /// PMD threads serve every bridge), made at the first configuration read: other_config:n-pmd-threads or pmd-cpu-mask,
 /// else the daemon's --threads; a later change takes effect at the next start (said in the log). other_config:hw-offload
@@ -40,7 +43,8 @@ internal sealed class VswitchdService : IDisposable
     private PeriodicThread? _linkWatch;
     private readonly ILogger _log;
     private readonly Dictionary<Guid, Bridge> _bridges = [];
-    private readonly Dictionary<Guid, string> _createErrors = [];
+    /// <summary>Each Bridge row's error: not created, not served, or its last change failed (written to its status).</summary>
+    private readonly Dictionary<Guid, string> _bridgeErrors = [];
     private readonly HashSet<string> _managersSaid = new(StringComparer.Ordinal);
     private readonly AutoResetEvent _wake = new(false);
     private readonly CancellationTokenSource _stop = new();
@@ -174,9 +178,20 @@ internal sealed class VswitchdService : IDisposable
         VswitchConfig? config;
         lock (monitor.Lock) config = VswitchConfig.Read(monitor.Replica);
         if (config is null) return;
-        lock (BridgesLock) Apply(config);
+        lock (BridgesLock)
+        {
+            try
+            {
+                Apply(config);
+            }
+            catch (Exception e)
+            {
+                // Each bridge's failure is kept with it (see Apply); what is left is the daemon's own, said, and tried again.
+                _log.LogError(e, "applying configuration {Cfg} failed; tried again in a second", config.NextCfg);
+            }
+        }
         List<System.Text.Json.Nodes.JsonNode> ops;
-        lock (monitor.Lock) ops = StatusWriter.Operations(monitor.Replica, config, _bridges.Values);
+        lock (monitor.Lock) ops = StatusWriter.Operations(monitor.Replica, config, _bridges.Values, _bridgeErrors);
         if (ops.Count == 0) return;
         try
         {
@@ -210,27 +225,47 @@ internal sealed class VswitchdService : IDisposable
         {
             if (wanted.TryGetValue(uuid, out var b) && b.Name == bridge.Name) continue;
             _bridges.Remove(uuid);
-            bridge.Dispose();
+            Guarded(bridge.Name, uuid, "deleted", bridge.Dispose);
         }
-        foreach (var uuid in _createErrors.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _createErrors.Remove(uuid);
+        foreach (var uuid in _bridgeErrors.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _bridgeErrors.Remove(uuid);
+        foreach (var (uuid, why) in config.Ignored)
+        {
+            if (!_bridgeErrors.TryGetValue(uuid, out var before) || before != why) _log.LogError("{Error}", why);
+            _bridgeErrors[uuid] = why;
+        }
         foreach (var b in config.Bridges)
         {
             if (_bridges.TryGetValue(b.Uuid, out var bridge))
             {
-                bridge.Apply(b);
+                Guarded(b.Name, b.Uuid, "changed", () => bridge.Apply(b));
                 continue;
             }
-            try
+            Guarded(b.Name, b.Uuid, "created", () => _bridges[b.Uuid] = Bridge.Create(b, _host));
+        }
+    }
+
+    /// <summary>
+    /// Runs one bridge's step: what it throws (a device the kernel refuses, a socket, a fault of ours) becomes that Bridge
+    /// row's error and a log line (said once while it stays the same), never the end of the daemon; the step is tried
+    /// again at the next round.
+    /// </summary>
+    private void Guarded(string name, Guid uuid, string step, Action action)
+    {
+        try
+        {
+            action();
+            _bridgeErrors.Remove(uuid);
+        }
+        catch (Exception e)
+        {
+            string why = $"bridge {name} could not be {step}: {e.Message}";
+            if (!_bridgeErrors.TryGetValue(uuid, out var before) || before != why)
             {
-                _bridges[b.Uuid] = Bridge.Create(b, _host);
-                _createErrors.Remove(b.Uuid);
+                // The stack trace only for what is no device's or socket's answer (a fault of ours).
+                var fault = e is IOException or Datapath.DatapathConfigurationException or UnauthorizedAccessException or System.Net.Sockets.SocketException ? null : e;
+                _log.LogError(fault, "{Error} (tried again every second; the bridge's other settings and forwarding go on)", why);
             }
-            catch (Exception e) when (e is IOException or Datapath.DatapathConfigurationException or ArgumentException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
-            {
-                if (!_createErrors.TryGetValue(b.Uuid, out var before) || before != e.Message)
-                    _log.LogError("bridge {Bridge}: cannot be created: {Error} (tried again every second)", b.Name, e.Message);
-                _createErrors[b.Uuid] = e.Message;
-            }
+            _bridgeErrors[uuid] = why;
         }
     }
 
