@@ -130,7 +130,9 @@ public sealed class TlsTests : IDisposable
         for (int i = 0; i < 40 && conn.IsOpen; i++)
         {
             time.Advance(TimeSpan.FromMilliseconds(150));
-            Thread.Sleep(5);   // the peer's kernel takes the echo request meanwhile
+            // Between two ticks the send loop writes an echo request and the peer's kernel takes it, as it would in
+            // 150 ms of a quiet machine.
+            Wait.Until(() => !conn.IsOpen || (conn.QueuedBytes == 0 && conn.SocketUnsentBytes == 0), 5000);
         }
         Assert.False(conn.IsOpen, rig.Log.Dump());
         Assert.True(rig.Log.Contains("no answer"), rig.Log.Dump());
