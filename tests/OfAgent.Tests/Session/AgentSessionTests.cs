@@ -647,6 +647,24 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
+    public async Task SetConfigFromASlave_StoresItsMissSendLen_AndLeavesItTheFragments_WithoutAnError()
+    {
+        // As Open vSwitch's handle_set_config in every version (and this switch's OpenFlow 1.3): a slave's miss_send_len
+        // is its own; the fragment handling is not its to change, and SET_CONFIG is no write it is refused.
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        await c.BarrierAsync();
+        var conn = Assert.Single(rig.Agent.Connections);
+        Assert.Equal(Softswitch.Ofproto.OfError.None, rig.Switch.Roles.Request(conn.Controller, Softswitch.Ofproto.OfRole.Slave, 1));
+        c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragDrop, MissSendLen = 64 });
+        Assert.Empty(await c.BarrierAsync());
+        c.Send(new OfpGetConfigRequest());
+        var gc = await c.ReceiveAsync<OfpGetConfigReply>();
+        Assert.Equal((OfpConfigFlags.FragNormal, (ushort)64), (gc.Flags, gc.MissSendLen));
+        Assert.Equal(Softswitch.Ofproto.FragmentHandling.Normal, rig.Switch.Fragments);
+    }
+
+    [Fact]
     public async Task PortModConfigIsHonouredAndReportedToTheOtherControllersNotItsSender()
     {
         // As Open vSwitch (connmgr_send_port_status) for versions before 1.5: the sender knows what it changed.
