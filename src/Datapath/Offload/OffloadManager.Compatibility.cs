@@ -20,8 +20,9 @@ namespace Softswitch.Datapath.Offload;
 // The datapath's state must match what the hardware assumes: every target port is a datapath port, FLOOD/ALL go to
 // exactly the target's ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD, NO_FLOOD) do not change the answer, no
 // target port carries a tunnel (software decapsulates what arrives there), the pipeline classifies in table 0 first
-// (not redirected), no fragment dropping. Env is that state, computed each Poll; a change of its signature re-places
-// every flow. Every method here runs under _lock.
+// (not redirected), no fragment dropping. Env is that state, computed each Poll and when a port's config changes
+// (RecheckDatapathState: before the PORT_MOD returns, so before any barrier after it); a change of its signature
+// re-places every flow. Every method here runs under _lock.
 public sealed partial class OffloadManager
 {
     private readonly HashSet<ushort> _targetPorts;
