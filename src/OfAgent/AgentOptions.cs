@@ -84,6 +84,11 @@ public sealed class AgentOptions
     public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Send ECHO_REQUEST after this long without traffic; close after twice as long.</summary>
     public TimeSpan InactivityProbe { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The connections' clock: the keepalive's ticks and the silences they measure, a listener's idle times, and the
+    /// moment a closing connection gives its last bytes. The system's; tests substitute one they move.
+    /// </summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(8);
     /// <summary>Largest message accepted from a peer (bytes); a longer one is a framing error that closes the connection.</summary>
     public int MaxMessageSize { get; set; } = OfpConstants.MaxMessageSize;

@@ -20,13 +20,22 @@ public static class OfMatchRules
     /// <summary>Whether a flow-mod under <paramref name="rules"/> ranks an exact flow above every other (OpenFlow 1.0 and as-given; not OpenFlow 1.3).</summary>
     public static bool RanksExact(MatchRules rules) => (rules & MatchRules.PriorityOnly) == 0;
 
-    /// <summary>The match a flow keeps for <paramref name="received"/> under <paramref name="rules"/>.</summary>
+    /// <summary>
+    /// The match a flow keeps for <paramref name="received"/> under <paramref name="rules"/>. Under OpenFlow 1.0's, besides
+    /// the fields <see cref="Normalize10"/> leaves out, dl_vlan OFP_VLAN_NONE with dl_vlan_pcp matched keeps a PCP of 0:
+    /// an untagged frame has none, and Open vSwitch (ofputil_match_from_ofp10_match) makes such a match "untagged" whatever
+    /// PCP it names, so two flows that differ only there are one flow (a match on untagged frames with PCP 2 would
+    /// otherwise match no frame in software, and every untagged frame in a target that keys them without a PCP).
+    /// </summary>
     public static FlowMatch Normalize(in FlowMatch received, MatchRules rules)
     {
         if ((rules & MatchRules.NormaliseByDlType) == 0) return received;
         var v = received.Value;
-        var w = Normalize10(received.Wildcards, v.DlType, v.NwProto);
-        return w == received.Wildcards ? received : FlowMatch.FromOpenFlow(w, v);
+        var received10 = received.Wildcards;
+        var w = Normalize10(received10, v.DlType, v.NwProto);
+        bool untaggedPcp = (w & (OfWildcards.DlVlan | OfWildcards.DlVlanPcp)) == 0 && (v.VlanVid & FlowKey.VlanPresent) == 0 && v.DlVlanPcp != 0;
+        if (untaggedPcp) v = new FlowKeyBuilder(v).DlVlanPcp(0).Key;
+        return w == received10 && !untaggedPcp ? received : FlowMatch.FromOpenFlow(w, v);
     }
 
     /// <summary>

@@ -488,11 +488,12 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     /// <summary>
     /// Sets the fragment handling. Reassembly is not supported: asked for it, the switch keeps its handling and logs
-    /// it, without an error, as Open vSwitch's handle_set_config does (so GET_CONFIG shows what is true).
+    /// it, without an error, as Open vSwitch's handle_set_config does (so GET_CONFIG shows what is true). A slave's
+    /// setting is ignored, also without an error (Open vSwitch, every version: SET_CONFIG is no write a slave is refused).
     /// </summary>
     public OfError SetFragments(FragmentHandling f, OfController? from = null)
     {
-        if (from is { MayWrite: false }) return OfError.IsSlave;
+        if (from is { MayWrite: false }) return OfError.None;
         if (f == FragmentHandling.Reassemble)
         {
             _log.LogWarning("unsupported fragment handling mode reassemble; fragments still {Mode}", Fragments == FragmentHandling.Drop ? "dropped" : "handled normally");

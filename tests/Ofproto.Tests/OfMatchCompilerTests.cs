@@ -140,4 +140,18 @@ public class OfMatchCompilerTests
         Assert.Equal(keepsAddresses, normal.NwSrcPrefixBits == 32 && normal.NwDstPrefixBits == 32);
         Assert.Equal(dlType is 0x86dd or 0x0800 or 0x0806, (w & OfWildcards.NwProto) == 0);
     }
+
+    [Fact]
+    public void OpenFlow10Normalisation_GivesAnUntaggedMatchAPcpOfZero_AndKeepsATaggedOnesPcp()
+    {
+        // As Open vSwitch: dl_vlan OFP_VLAN_NONE is untagged frames whatever dl_vlan_pcp says.
+        var untagged = new FlowKeyBuilder().DlVlan(FlowKey.VlanNone).DlVlanPcp(2).DlType(0x0800).NwProto(17).Key;
+        var one = OfMatchRules.Normalize(FlowMatch.FromOpenFlow(OfWildcards.TunIdExt, untagged), MatchRules.OpenFlow10);
+        var other = OfMatchRules.Normalize(FlowMatch.FromOpenFlow(OfWildcards.TunIdExt, new FlowKeyBuilder(untagged).DlVlanPcp(5).Key), MatchRules.OpenFlow10);
+        Assert.Equal(0, one.Value.DlVlanPcp);
+        Assert.Equal((OfWildcards)0, one.Wildcards & OfWildcards.DlVlanPcp);
+        Assert.True(one.Equals(other));
+        var tagged = new FlowKeyBuilder(untagged).DlVlan(10).Key;
+        Assert.Equal(2, OfMatchRules.Normalize(FlowMatch.FromOpenFlow(OfWildcards.TunIdExt, tagged), MatchRules.OpenFlow10).Value.DlVlanPcp);
+    }
 }

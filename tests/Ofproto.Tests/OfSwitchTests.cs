@@ -187,6 +187,21 @@ public sealed class OfSwitchTests : IDisposable
     }
 
     [Fact]
+    public void FragmentHandlingFromASlave_IsIgnoredWithoutAnError()
+    {
+        // As Open vSwitch's handle_set_config: the setting is a master's or an equal's; a slave's SET_CONFIG is no error.
+        var slave = _sw.Roles.Join();
+        Assert.Equal(OfError.None, _sw.Roles.Request(slave, OfRole.Slave, 1));
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Drop, slave));
+        Assert.Equal(FragmentHandling.Normal, _sw.Fragments);
+        Assert.Equal(FragmentMode.Normal, _dp.FragmentMode);
+        var master = _sw.Roles.Join();
+        Assert.Equal(OfError.None, _sw.Roles.Request(master, OfRole.Master, 2));
+        Assert.Equal(OfError.None, _sw.SetFragments(FragmentHandling.Drop, master));
+        Assert.Equal(FragmentHandling.Drop, _sw.Fragments);
+    }
+
+    [Fact]
     public void FragmentReassemblyIsAcceptedWithoutAnErrorAndTheSettingKept()
     {
         // As Open vSwitch's handle_set_config: an unsupported mode is logged and the current one kept, no error.

@@ -203,8 +203,9 @@ public sealed class Meter
             {
                 passed = s;
                 int rest = segments - s - 1;
+                // The later segments: their payload (none when the cut one is the last, however short) and their headers.
                 bands[band].PacketCount += rest;
-                bands[band].ByteCount += payload - (s + 1) * mss + (long)rest * header;
+                bands[band].ByteCount += Math.Max(0, payload - (s + 1) * mss) + (long)rest * header;
                 return s == 0 ? band : remark;
             }
             if (remark < 0 || bands[band].Rate > bands[remark].Rate) remark = band;

@@ -54,6 +54,9 @@ public sealed class DummyOffloadTarget : IOffloadTarget
     public OffloadLookupModel LookupModel { get; }
     public string Description => $"dummy target ({LookupModel}), ports {string.Join(',', _ports)}, {_rows.Length} rows per table";
 
+    /// <summary>The software features this target claims to do (<see cref="IOffloadTarget.Features"/>); none by default.</summary>
+    public OffloadFeatures Features { get; init; }
+
     /// <summary>The order refusal this target gives (<see cref="IOffloadTarget.OrderRefusal"/>); the generic one by default.</summary>
     public OffloadReason OrderRefusal { get; init; } = OffloadReason.LookupOrder;
 

@@ -105,6 +105,31 @@ public sealed class OffloadReason
     public static readonly OffloadReason InPortNotOffloadable = Define("in-port-not-offloadable", "matches an in_port that is not one of the target's ports");
     /// <summary>No free row in the table the flow would go to.</summary>
     public static readonly OffloadReason TableFull = Define("table-full", "no free row in the target's table", retryable: true);
+
+    // The datapath's per-port and per-packet software features a target does not do (<see cref="IOffloadTarget.Features"/>).
+
+    /// <summary>An output to a port whose egress software shapes (its queues' rates and ceiling): the target would send at once.</summary>
+    public static readonly OffloadReason PortShaped = Define("port-shaped", "an output to a port whose egress is shaped in software");
+    /// <summary>sFlow samples the datapath's packets in software: the target's would never be sampled.</summary>
+    public static readonly OffloadReason Sampling = Define("sflow-sampling", "sFlow samples packets in software (the target's would not be)");
+    /// <summary>A live capture (the datapath's packet tap) sees the packets in software: the target's would not be seen.</summary>
+    public static readonly OffloadReason Capture = Define("packet-capture", "a live capture sees packets in software (the target's would not be)");
+}
+
+/// <summary>
+/// The datapath's per-port and per-packet software features a target does itself (<see cref="IOffloadTarget.Features"/>);
+/// for the others, the manager keeps the flows they apply to in software, each under its own reason.
+/// </summary>
+[Flags]
+public enum OffloadFeatures
+{
+    None = 0,
+    /// <summary>A port's egress shaping (<see cref="OffloadReason.PortShaped"/> otherwise).</summary>
+    Shaping = 1,
+    /// <summary>sFlow packet sampling (<see cref="OffloadReason.Sampling"/> otherwise).</summary>
+    Sampling = 2,
+    /// <summary>Live captures through the packet tap (<see cref="OffloadReason.Capture"/> otherwise).</summary>
+    Capture = 4,
 }
 
 /// <summary>How a target picks the rule that answers a packet (what the offload manager must keep equal to the classifier's choice).</summary>
@@ -189,6 +214,12 @@ public interface IOffloadTarget
     /// rule's priority). Retryable: the rule in the way may go.
     /// </summary>
     OffloadReason OrderRefusal => OffloadReason.LookupOrder;
+
+    /// <summary>
+    /// The datapath's software features the target does itself (none by default): a flow whose packets one of the
+    /// others applies to stays in software under that feature's reason (<see cref="OffloadFeatures"/>).
+    /// </summary>
+    OffloadFeatures Features => OffloadFeatures.None;
 
     /// <summary>The reasons of the target's own refusals (defined with <see cref="OffloadReason.Define"/>), for listings.</summary>
     IReadOnlyList<OffloadReason> Reasons => [];

@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Offload;
 
@@ -113,6 +114,21 @@ public sealed class OffloadAttachment : IOffloadAttachment, IDatapathEvents
     void IDatapathEvents.OnBarrier()
     {
         if (_syncOnRequests && !Manager.WaitForPlacement(BarrierTimeout)) Interlocked.Increment(ref _barrierTimeouts);
+    }
+
+    /// <summary>A port's config changed (PORT_MOD): the placement follows it now, not at the next maintenance step.</summary>
+    void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
+    {
+        if (reason != PortStatusReason.Modify) return;
+        try
+        {
+            Manager.RecheckDatapathState();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Interlocked.Increment(ref _maintenanceErrors);
+            Manager.Log?.OnMaintenance($"offload: following port {port.No}'s config on target {Manager.Target.Name} failed: {e.Message}");
+        }
     }
 
     void IDatapathEvents.OnFlowsRemoving(ReadOnlySpan<FlowRemoved> removed)

@@ -20,8 +20,12 @@ namespace Softswitch.Datapath.Offload;
 // The datapath's state must match what the hardware assumes: every target port is a datapath port, FLOOD/ALL go to
 // exactly the target's ports, port config bits (PORT_DOWN, NO_RECV, NO_FWD, NO_FLOOD) do not change the answer, no
 // target port carries a tunnel (software decapsulates what arrives there), the pipeline classifies in table 0 first
-// (not redirected), no fragment dropping. Env is that state, computed each Poll; a change of its signature re-places
-// every flow. Every method here runs under _lock.
+// (not redirected), no fragment dropping; and the per-port and per-packet software features the target does not do
+// itself (IOffloadTarget.Features) apply to none of the flow's packets: no live capture (the packet tap sees every
+// packet), no sFlow sampling, no output to a shaped port; each keeps the flows it applies to in software under its own
+// reason (port-shaped, sflow-sampling, packet-capture). Env is that state, computed each Poll and when a port's config changes
+// (RecheckDatapathState: before the PORT_MOD returns, so before any barrier after it); a change of its signature
+// re-places every flow. Every method here runs under _lock.
 public sealed partial class OffloadManager
 {
     private readonly HashSet<ushort> _targetPorts;
@@ -149,6 +153,10 @@ public sealed partial class OffloadManager
         var env = _env;
         if (env.Suspended is { } why) return (OffloadReason.DatapathState, why);
         if (env.IsPermissive) return (OffloadReason.None, default);
+        var features = _target.Features;
+        if (env.Capture && (features & OffloadFeatures.Capture) == 0) return (OffloadReason.Capture, "a live capture is running");
+        if (env.SamplingRate > 0 && (features & OffloadFeatures.Sampling) == 0) return (OffloadReason.Sampling, $"1 in {env.SamplingRate} packets");
+        bool shapingOk = (features & OffloadFeatures.Shaping) != 0;
         var m = e.Match;
         bool inPortWild = m.Mask.InPort == 0;
         ushort inPort = m.Value.InPort;
@@ -167,17 +175,22 @@ public sealed partial class OffloadManager
             {
                 case PortNumber.Flood:
                     if (!env.FloodOk) return (OffloadReason.DatapathState, "FLOOD would not reach exactly the board ports");
+                    if (!shapingOk && env.AnyShaped) return (OffloadReason.PortShaped, "FLOOD reaches a shaped port");
                     break;
                 case PortNumber.All:
                     if (!env.AllOk) return (OffloadReason.DatapathState, "ALL would not reach exactly the board ports");
+                    if (!shapingOk && env.AnyShaped) return (OffloadReason.PortShaped, "ALL reaches a shaped port");
                     break;
                 case PortNumber.InPort:
                     if (inPortWild ? !env.AllFwdOk : _targetPorts.Contains(inPort) && !env.FwdOk(inPort))
                         return (OffloadReason.DatapathState, "IN_PORT output to a port with PORT_DOWN or NO_FWD");
+                    if (!shapingOk && (inPortWild ? env.AnyShaped : env.Shaped(inPort)))
+                        return (OffloadReason.PortShaped, inPortWild ? "IN_PORT output, a port shaped" : $"IN_PORT output to port {inPort}");
                     break;
                 default:
                     if (_targetPorts.Contains(a.Port) && !env.FwdOk(a.Port))
                         return (OffloadReason.DatapathState, $"port {a.Port} has PORT_DOWN or NO_FWD");
+                    if (!shapingOk && env.Shaped(a.Port)) return (OffloadReason.PortShaped, $"port {a.Port}");
                     break;
             }
         }
@@ -197,6 +210,15 @@ public sealed partial class OffloadManager
         foreach (var t in dp.Tunnels.List)
             if (t.UnderlaySlot is { } u) underlays.Add(u.No);
         foreach (var u in underlays) sig = sig * 31 + u + 0x10000;
+        // The software features a target may not do: a live capture, sFlow sampling, the shaped ports.
+        bool capture = dp.Tap is not null;
+        int samplingRate = dp.Options.SamplingRate;
+        var shaped = new HashSet<ushort>();
+        foreach (var p in ports)
+            if (p.Shaper is not null) shaped.Add(p.No);
+        sig = sig * 31 + (capture ? 1 : 0);
+        sig = sig * 31 + samplingRate;
+        foreach (var p in shaped) sig = sig * 31 + p + 0x20000;
         signature = sig;
 
         if (dp.Pipeline.IsRedirected) return Env.Suspend("the pipeline classifies packets in another table first");
@@ -226,7 +248,12 @@ public sealed partial class OffloadManager
         bool sameSet = dpPorts.SetEquals(_targetPorts);
         bool allPortsFwd = true;
         foreach (var p in ports) allPortsFwd &= (p.Config & fwdBad) == 0;
-        return new Env(null, false, allRecv, allFwd, sameSet && allPortsFwd, sameSet && allPortsFwd && !anyNoFlood, recvOk, fwdOk);
+        return new Env(null, false, allRecv, allFwd, sameSet && allPortsFwd, sameSet && allPortsFwd && !anyNoFlood, recvOk, fwdOk)
+        {
+            Capture = capture,
+            SamplingRate = samplingRate,
+            ShapedPorts = shaped,
+        };
     }
 
     private sealed class Env(string? suspended, bool permissive, bool allRecvOk, bool allFwdOk, bool allOk, bool floodOk,
@@ -234,6 +261,15 @@ public sealed partial class OffloadManager
     {
         public static readonly Env Permissive = new(null, true, true, true, true, true, null, null);
         public static Env Suspend(string why) => new(why, false, false, false, false, false, null, null);
+
+        /// <summary>A live capture is running (the datapath has a packet tap).</summary>
+        public bool Capture { get; init; }
+        /// <summary>sFlow's sampling rate (1 in N packets; 0: off).</summary>
+        public int SamplingRate { get; init; }
+        /// <summary>The ports whose egress software shapes.</summary>
+        public HashSet<ushort>? ShapedPorts { get; init; }
+        public bool AnyShaped => ShapedPorts is { Count: > 0 };
+        public bool Shaped(ushort p) => ShapedPorts is { } s && s.Contains(p);
 
         public string? Suspended => suspended;
         public bool IsPermissive => permissive;

@@ -156,6 +156,26 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
         }
     }
 
+    /// <summary>
+    /// Recomputes the datapath state the hardware assumes (as <see cref="Poll"/> does) and re-places every flow when it
+    /// changed: called when a port's config changes, on that thread, so a PORT_MOD is in force in the target before the
+    /// reply to a barrier after it, as flow-mods are.
+    /// </summary>
+    public void RecheckDatapathState()
+    {
+        if (_dp is null) return;
+        lock (_lock)
+        {
+            var env = ComputeEnv(out long sig);
+            if (sig == _envSignature) return;
+            long w0 = _target.RegisterWrites;
+            _envSignature = sig;
+            _env = env;
+            ReplaceAllLocked();
+            _maintenanceWrites += _target.RegisterWrites - w0;
+        }
+    }
+
     /// <summary>Reads every offloaded flow's hardware counters into the flow (what <see cref="Poll"/> does first, alone: for a statistics read).</summary>
     public void ReadHardwareCounters()
     {

@@ -140,7 +140,7 @@ public sealed partial class OfConnection
         long total = Interlocked.Add(ref _queuedBytes, m.Count);
         // Bytes begin to wait now: the peer's time to take them starts here, not at its last message (but not for our
         // echo request, which the peer must answer).
-        if (total == m.Count && m.Kind != OutKind.Probe) Volatile.Write(ref _lastTxTicks, Environment.TickCount64);
+        if (total == m.Count && m.Kind != OutKind.Probe) Volatile.Write(ref _lastTxTicks, Now());
         if (m.PacketIn) Interlocked.Add(ref _packetInBytes, m.Count);
         else if (total - Interlocked.Read(ref _packetInBytes) > _owner.Options.ReplyQueueLimit) _drained.Reset();
     }

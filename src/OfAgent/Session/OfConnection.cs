@@ -39,7 +39,7 @@ public sealed partial class OfConnection : IAsyncDisposable
     private OfProtocol? _protocol;
     private long _lastRequestTicks;
     private Task? _run;
-    private Timer? _keepalive;
+    private ITimer? _keepalive;
     private uint _xid = FirstXid;
 
     /// <summary>Where the xids of the switch's own requests (HELLO, ECHO_REQUEST) start: "SS" in the high bytes.</summary>
@@ -76,7 +76,7 @@ public sealed partial class OfConnection : IAsyncDisposable
         MissSendLen = primary ? OfpConstants.DefaultMissSendLen : (ushort)0;
         Name = name;
         _log = log;
-        _lastRxTicks = _lastRequestTicks = Environment.TickCount64;
+        _lastRxTicks = _lastRequestTicks = Now();
         _active = active;
         // A tool's connection to a listener (ovs-ofctl makes one per command) is a debug line, as in OVS; a controller's is news.
         // A tool's (service) connection logs its lifecycle at Debug, a controller's at Information.
@@ -145,12 +145,15 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// <summary>PACKET_IN messages dropped because the packet-ins queued to this peer were past their limit.</summary>
     public long PacketInsDropped;
     public long MessagesReceived;
+    private long _bytesReceived;   // written by the receive loop only
+    /// <summary>Bytes read from the peer after the opening phase, whole messages or not (diagnostics, tests).</summary>
+    internal long BytesReceived => Volatile.Read(ref _bytesReceived);
     public Task Completion => _run ?? Task.CompletedTask;
 
     public void Start()
     {
         var probe = _owner.Options.InactivityProbe;
-        if (probe > TimeSpan.Zero) _keepalive = new Timer(_ => Keepalive(), null, probe / 2, probe / 2);
+        if (probe > TimeSpan.Zero) _keepalive = _owner.Options.Time.CreateTimer(_ => Keepalive(), null, probe / 2, probe / 2);
         _run = Task.WhenAll(s_rxThreads.Run(ReceiveLoop), s_txThreads.Run(SendLoop)).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
     }
 
@@ -193,6 +196,7 @@ public sealed partial class OfConnection : IAsyncDisposable
                 }
                 int n = _transport.Receive(buf, end, buf.Length - end);
                 if (n == 0) break;
+                Volatile.Write(ref _bytesReceived, _bytesReceived + n);
                 end += n;
                 if (FrameLoop(buf, ref start, end)) return;
             }
@@ -255,7 +259,7 @@ public sealed partial class OfConnection : IAsyncDisposable
         }
         finally
         {
-            Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+            Volatile.Write(ref _lastRxTicks, Now());
             Volatile.Write(ref _handling, false);
         }
     }
@@ -282,7 +286,7 @@ public sealed partial class OfConnection : IAsyncDisposable
             ReadOnlySpan<byte> msg = buf.AsSpan(start, len);
             start += len;
             MessagesReceived++;
-            long now = Environment.TickCount64;
+            long now = Now();
             Volatile.Write(ref _lastRxTicks, now);
             if (header.Type is not (OfpHeader.EchoRequestType or OfpHeader.EchoReplyType)) Volatile.Write(ref _lastRequestTicks, now);
             // A run of flow-mods goes on only through flow-mods of a negotiated connection, and never into a wait
@@ -304,7 +308,7 @@ public sealed partial class OfConnection : IAsyncDisposable
             }
             finally
             {
-                Volatile.Write(ref _lastRxTicks, Environment.TickCount64);
+                Volatile.Write(ref _lastRxTicks, Now());
                 Volatile.Write(ref _handling, false);
             }
             if (!keep)
@@ -418,9 +422,15 @@ public sealed partial class OfConnection : IAsyncDisposable
     private bool _bytesWaited;
     private long _probeTicks;
 
-    private void Keepalive() => Keepalive(Environment.TickCount64);
+    private void Keepalive() => Keepalive(Now());
 
-    /// <summary>A keepalive tick at <paramref name="now"/> (<see cref="Environment.TickCount64"/>; tests pass a late one).</summary>
+    /// <summary>Milliseconds of <paramref name="time"/>: the connections' clock (<see cref="AgentOptions.Time"/>).</summary>
+    internal static long Milliseconds(TimeProvider time) => (long)(time.GetTimestamp() * (1000.0 / time.TimestampFrequency));
+
+    /// <summary>Now, in milliseconds of the connections' clock.</summary>
+    private long Now() => Milliseconds(_owner.Options.Time);
+
+    /// <summary>A keepalive tick at <paramref name="now"/> (<see cref="Now"/>; tests pass a late one).</summary>
     internal void Keepalive(long now)
     {
         if (!IsOpen) return;
@@ -472,10 +482,14 @@ public sealed partial class OfConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>How long a closing connection gives the send loop to deliver what is queued (a final error), in milliseconds.</summary>
+    private const long FlushGraceMs = 500;
+
     private void FlushAndClose()
     {
         // Give the send loop a moment to deliver a final error before closing (holding no run of flow-mods).
-        for (int i = 0; i < 50 && Interlocked.Read(ref _queuedBytes) > 0; i++) Thread.Sleep(10);
+        long start = Now();
+        while (IsOpen && Interlocked.Read(ref _queuedBytes) > 0 && Now() - start < FlushGraceMs) Thread.Sleep(10);
         Close();
     }
 

@@ -257,7 +257,7 @@ public sealed class OfListener : IAsyncDisposable
                 {
                     if (_established.Count >= _options.MaxConnectionsPerListener)
                     {
-                        victim = LongestIdle(Environment.TickCount64, out victimIdleMs);
+                        victim = LongestIdle(OfConnection.Milliseconds(_options.Time), out victimIdleMs);
                         if (victim is null)
                         {
                             full = true;

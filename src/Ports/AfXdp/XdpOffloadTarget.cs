@@ -20,10 +20,12 @@ public static class XdpReasons
     public static readonly OffloadReason Queue = OffloadReason.Define("queue", "an output through a queue");
     public static readonly OffloadReason Tunnel = OffloadReason.Define("tunnel", "a tunnel action");
     public static readonly OffloadReason ActionAfterOutput = OffloadReason.Define("action-after-output", "an action after the output");
+    public static readonly OffloadReason UntaggedPcp = OffloadReason.Define("untagged-pcp",
+        "a PCP other than 0 on untagged frames: no frame matches it in software, and the XDP key of an untagged frame has no PCP");
     public static readonly OffloadReason BucketFull = OffloadReason.Define("bucket-full",
         "the flow's bucket in the XDP flow table has no free way (retried when one is freed)", retryable: true);
 
-    public static IReadOnlyList<OffloadReason> All { get; } = [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput, BucketFull];
+    public static IReadOnlyList<OffloadReason> All { get; } = [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput, UntaggedPcp, BucketFull];
 }
 
 /// <summary>
@@ -231,6 +233,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
             return OffloadResult.Refused(XdpReasons.NotParsed, $"dl_type 0x{k.DlType:x4}, nw_proto {k.NwProto}");
         bool tcpUdp = k.NwProto is PacketParser.ProtoTcp or PacketParser.ProtoUdp;
         bool wasTagged = (k.VlanVid & FlowKey.VlanPresent) != 0, tagged = wasTagged;
+        // The key of an untagged frame has no PCP (two such flows would share its row).
+        if (!wasTagged && k.DlVlanPcp != 0) return OffloadResult.Refused(XdpReasons.UntaggedPcp, $"dl_vlan_pcp {k.DlVlanPcp}");
         int vid = k.VlanVid & 0x0FFF, pcp = k.DlVlanPcp;
         ushort keyTci = wasTagged ? (ushort)(FlowKey.VlanPresent | (pcp << 13) | vid) : (ushort)0;
         uint flags = 0;

@@ -368,6 +368,28 @@ public sealed class SuperFrameTests
     }
 
     [Fact]
+    public void ACutOnTheShortLastSegment_CountsThatSegmentAlone()
+    {
+        var clock = new ManualClock();
+        using var rig = new Rig(clock);
+        // 10 packets/s with a burst of 20: the first 20 segments pass, the 21st (the short last one: 100 bytes of
+        // payload) meets the empty bucket and is the only one the band drops.
+        var meter = new Meters.Meter(1, Meters.MeterUnit.Pktps, burst: true, stats: true, [new Meters.MeterBand(Meters.MeterBandType.Drop, 10, 20)], clock.NowNanos);
+        rig.Dp.Meters.Set(meter);
+        rig.Add(FlowAction.Meter(1), FlowAction.Output(3));
+        var (frame, o) = SuperFrame();
+        rig.In.Inject(frame, o);
+        rig.Dp.PollUntilIdle();
+        Assert.Equal(20, rig.Plain.TakeSent().Count);
+        Assert.Equal(21, meter.Packets);
+        Assert.Equal(WireBytes, meter.Bytes);
+        Assert.Equal(1, meter.Bands[0].Packets);
+        Assert.Equal(L4 + 20 + 100, meter.Bands[0].Bytes);
+        Assert.Equal(WireBytes - SegmentBytes(20), meter.Bands[0].Bytes);
+        Assert.Equal(1, rig.Dp.Counters.Read(ActionExecutor.MeterCut));
+    }
+
+    [Fact]
     public void AKbpsMeterWithABurstSmallerThanASuperFrame_PassesTheSegmentsItsBucketHolds_AndKeepsItsRate()
     {
         var clock = new ManualClock();

@@ -647,6 +647,51 @@ public sealed class AgentSessionTests
     }
 
     [Fact]
+    public async Task TwoExactFlowsOnUntaggedFramesThatDifferOnlyInPcp_AreOneFlow_AndItForwards()
+    {
+        // As Open vSwitch: OFP_VLAN_NONE is untagged frames whatever dl_vlan_pcp says, so the second add replaces the
+        // first (before, each was a flow that no frame matched in software, and one row of an XDP target's flow map).
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        var f = Udp();
+        var first = ExactFlow(f, 1, OfpAction.Output(2));
+        first.Match = first.Match with { DlVlanPcp = 1 };
+        var second = ExactFlow(f, 1, OfpAction.Output(3));
+        second.Match = second.Match with { DlVlanPcp = 2 };
+        c.Send(first);
+        c.Send(second);
+        await c.BarrierAsync();
+        Assert.Equal(1, rig.Switch.Flows.Main.Count);
+        rig.Ports[0].Inject(f);
+        rig.Poll();
+        Assert.Empty(rig.Ports[1].TakeSent());
+        Assert.Single(rig.Ports[2].TakeSent());
+        c.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
+        var flow = Assert.Single((await c.ReceiveAsync<OfpFlowStatsReply>()).Flows);
+        Assert.Equal((ushort)0xffff, flow.Match.DlVlan);
+        Assert.Equal(0, flow.Match.DlVlanPcp);
+        Assert.Equal(1UL, flow.PacketCount);
+    }
+
+    [Fact]
+    public async Task SetConfigFromASlave_StoresItsMissSendLen_AndLeavesItTheFragments_WithoutAnError()
+    {
+        // As Open vSwitch's handle_set_config in every version (and this switch's OpenFlow 1.3): a slave's miss_send_len
+        // is its own; the fragment handling is not its to change, and SET_CONFIG is no write it is refused.
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        await c.BarrierAsync();
+        var conn = Assert.Single(rig.Agent.Connections);
+        Assert.Equal(Softswitch.Ofproto.OfError.None, rig.Switch.Roles.Request(conn.Controller, Softswitch.Ofproto.OfRole.Slave, 1));
+        c.Send(new OfpSetConfig { Flags = OfpConfigFlags.FragDrop, MissSendLen = 64 });
+        Assert.Empty(await c.BarrierAsync());
+        c.Send(new OfpGetConfigRequest());
+        var gc = await c.ReceiveAsync<OfpGetConfigReply>();
+        Assert.Equal((OfpConfigFlags.FragNormal, (ushort)64), (gc.Flags, gc.MissSendLen));
+        Assert.Equal(Softswitch.Ofproto.FragmentHandling.Normal, rig.Switch.Fragments);
+    }
+
+    [Fact]
     public async Task PortModConfigIsHonouredAndReportedToTheOtherControllersNotItsSender()
     {
         // As Open vSwitch (connmgr_send_port_status) for versions before 1.5: the sender knows what it changed.

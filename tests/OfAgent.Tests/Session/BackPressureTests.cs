@@ -52,8 +52,9 @@ public sealed class BackPressureTests
     [Fact]
     public async Task DuringALongDumpToASlowReader_EveryFlowRemovedAndThePortStatusArrive_PacketInDropsCountedApart()
     {
-        // Default reply limit (1 MiB); a small packet-in backlog, so that packet-ins behind the dump are dropped.
-        await using var rig = new AgentRig(options: new AgentOptions { PacketInQueueLimit = 16 << 10 });
+        // Default reply limit (1 MiB); a small packet-in backlog, so that packet-ins behind the dump are dropped. The
+        // connections' clock stands still: the keepalive never ticks, whatever a loaded machine does to the reader's pace.
+        await using var rig = new AgentRig(options: new AgentOptions { PacketInQueueLimit = 16 << 10, Time = new ManualTimeProvider() });
         using var c = await rig.ConnectAsync();
         const int Dumped = 100_000, Expiring = 200, Misses = 3000;
         await AddFlowsAsync(c, 0x0B000000, Dumped);
@@ -134,10 +135,12 @@ public sealed class BackPressureTests
     public async Task AControllerReadingSlowly_WhileFlowsExpire_GetsEveryFlowRemoved_AndIsNeverClosed()
     {
         // A controller reading at 64 KiB/s through a 64 KiB receive buffer, answering echo requests when it reads
-        // them: the switch's writes each take seconds to complete, but the peer takes bytes all the time. The probe
-        // leaves a reader starved by a busy machine 4 s before it counts as silent.
+        // them: the switch's writes each take seconds to complete, but the peer takes bytes all the time. The
+        // connections' clock is the reader's: it moves by the time each read takes at that pace (the keepalive ticking
+        // meanwhile), so a reader starved by a busy machine loses no time.
         var probe = TimeSpan.FromSeconds(2);
-        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Time = time });
         using var c = await rig.ConnectAsync(receiveBufferSize: 64 << 10);
         const int Expiring = 20_000;
         await AddFlowsAsync(c, 0x0C000000, Expiring, OfpFlowModFlags.SendFlowRem, hardTimeout: 10);
@@ -148,11 +151,11 @@ public sealed class BackPressureTests
         bool dumpDone = false, expired = false;
         long read = 0;
         const int Rate = 64 << 10;            // bytes per second
-        var slowFor = TimeSpan.FromSeconds(15); // then the rest is read at full speed (the wall time of the test)
-        var clock = Stopwatch.StartNew();
+        var slowFor = TimeSpan.FromSeconds(15); // of the connections' clock; then the rest is read with the clock standing
+        long startMs = time.GetTimestamp();
         while (removed < Expiring || !dumpDone)
         {
-            bool slow = clock.Elapsed < slowFor;
+            bool slow = time.GetTimestamp() - startMs < (long)slowFor.TotalMilliseconds;
             var raw = await c.ReceiveRawAsync(30_000, slow ? 4096 : 65536)
                       ?? throw new Xunit.Sdk.XunitException($"closed or stalled after {read} bytes, {removed} FLOW_REMOVED, {dumped} flows dumped\n{rig.Log.Dump()}");
             Assert.True(OfpMessage.TryDecode(raw, out var m, out var err), $"undecodable message: {err}");
@@ -178,13 +181,9 @@ public sealed class BackPressureTests
                 rig.Clock.Advance(TimeSpan.FromSeconds(11));
                 rig.Dp.RunMaintenance();
             }
-            if (slow)
-            {
-                long ahead = read * 1000 / Rate - clock.ElapsedMilliseconds;
-                if (ahead > 10) await Task.Delay((int)ahead);
-            }
+            if (slow) time.Advance(TimeSpan.FromMilliseconds((double)raw.Length * 1000 / Rate));
         }
-        Console.WriteLine($"{read} bytes read in {clock.Elapsed.TotalSeconds:F1} s ({slowFor.TotalSeconds} s of them at {Rate >> 10} KiB/s), probe {probe.TotalSeconds} s");
+        Console.WriteLine($"{read} bytes read ({slowFor.TotalSeconds} s of the connections' clock at {Rate >> 10} KiB/s), probe {probe.TotalSeconds} s");
         Assert.True(expired);
         Assert.Equal(Expiring, removed);
         Assert.True(dumped > 0);
@@ -193,11 +192,29 @@ public sealed class BackPressureTests
         Assert.False(rig.Log.Contains("closing"), rig.Log.Dump());
     }
 
+    /// <summary>
+    /// Moves the connections' clock half a probe interval at a time (a keepalive tick each) until <paramref name="conn"/>
+    /// closes: true when it did within twenty intervals.
+    /// </summary>
+    private static bool AdvanceUntilClosed(ManualTimeProvider time, TimeSpan probe, OfConnection conn)
+    {
+        for (int i = 0; i < 40 && conn.IsOpen; i++)
+        {
+            time.Advance(probe / 2);
+            // The peer's kernel may still be taking the last bytes of a burst: give it a moment between ticks.
+            Thread.Sleep(5);
+        }
+        return !conn.IsOpen;
+    }
+
     [Fact]
     public async Task APeerClosedWithFlowRemovedQueued_CountsEachAsDropped_AndItsCloseSaysHowMany()
     {
+        // The connections' clock is the test's: the keepalive closes the peer when the test moves it, after every
+        // FLOW_REMOVED is queued, however long a loaded machine takes to queue them.
         var probe = TimeSpan.FromSeconds(2);
-        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Time = time });
         using var c = await rig.ConnectAsync(receiveBufferSize: 64 << 10);
         // 60,000 flows are about 6 MB of flow stats: more than the reply limit and both sockets' buffers hold.
         await AddFlowsAsync(c, 0x0B000000, 60_000);
@@ -213,7 +230,9 @@ public sealed class BackPressureTests
         rig.Dp.RunMaintenance();
 
         // The peer takes nothing: closed by the probe, and what it never got is counted, not lost silently.
-        Assert.True(await Wait.UntilAsync(() => !conn.IsOpen, 30_000), rig.Log.Dump());
+        Assert.True(conn.IsOpen, rig.Log.Dump());
+        Assert.True(AdvanceUntilClosed(time, probe, conn), rig.Log.Dump());
+        Assert.True(rig.Log.Contains("none of our writes taken"), rig.Log.Dump());
         Assert.True(await Wait.UntilAsync(() => rig.Log.Contains("not delivered"), 10_000), rig.Log.Dump());
         Assert.Equal(Expiring, rig.Agent.AsyncMessagesDropped);
         Assert.True(rig.Log.Contains($"{Expiring} of them FLOW_REMOVED or PORT_STATUS"), rig.Log.Dump());
@@ -223,7 +242,8 @@ public sealed class BackPressureTests
     public async Task APeerThatStopsReadingADump_IsClosedByTheProbe_AndTheDumpsHoldIsReleased()
     {
         var probe = TimeSpan.FromSeconds(2);
-        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe }, tables: new FlowTableOptions { RecycleEntries = true });
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Time = time }, tables: new FlowTableOptions { RecycleEntries = true });
         var domain = rig.Agent.Switch.Flows.Reclamation;
         OfConnection conn;
         using (var c = await rig.ConnectAsync())
@@ -232,10 +252,10 @@ public sealed class BackPressureTests
             await AddFlowsAsync(c, 0x0B000000, 100_000);
             conn = Assert.Single(rig.Agent.Connections);
             c.Send(DumpAll());
-            // The peer reads nothing more and answers nothing, but keeps its socket open.
-            var clock = Stopwatch.StartNew();
-            Assert.True(await Wait.UntilAsync(() => !conn.IsOpen, 60_000), "a peer that stopped reading a dump was never closed");
-            Console.WriteLine($"closed {clock.Elapsed.TotalSeconds:F1} s after the dump request (inactivity probe {probe.TotalSeconds} s)");
+            // The peer reads nothing more and answers nothing, but keeps its socket open; once our bytes wait for it
+            // (the dump is past the reply limit), the connections' clock moves.
+            Assert.True(await Wait.UntilAsync(() => conn.QueuedBytes > rig.Agent.Options.ReplyQueueLimit, 30_000), rig.Log.Dump());
+            Assert.True(AdvanceUntilClosed(time, probe, conn), "a peer that stopped reading a dump was never closed");
             Assert.True(rig.Log.Contains("none of our writes taken"), rig.Log.Dump());
             // The dump gave up: its request's hold of the reclamation domain is gone.
             Assert.True(await Wait.UntilAsync(() => domain.HoldCount == 0, 30_000), $"{domain.HoldCount} holds left");

@@ -20,8 +20,10 @@ public sealed class ConnectionRunTests
     [Fact]
     public async Task AFlowModWaitingForAnotherRun_IsHandling_AndItsConnectionStaysOpen()
     {
+        // The connections' clock is the test's: the keepalive ticks when the test moves it, never on a loaded machine's.
         var probe = TimeSpan.FromMilliseconds(200);
-        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Time = time });
         // Another writer's run holds the tables (as a delete of a million flows does) until three probe intervals after
         // the flow-mod is read.
         using var held = new ManualResetEventSlim();
@@ -43,13 +45,17 @@ public sealed class ConnectionRunTests
             long received = Volatile.Read(ref conn.MessagesReceived);
             c.Send(Flow(0x0A000001));
             Assert.True(await Wait.UntilAsync(() => Volatile.Read(ref conn.MessagesReceived) > received), rig.Log.Dump());
-            await Task.Delay(3 * probe);
+            // Handling it: waiting for the run (an idle time of -1).
+            Assert.True(await Wait.UntilAsync(() => conn.IdleMilliseconds(0) == -1), rig.Log.Dump());
+            // Three probe intervals pass, six keepalive ticks, while the flow-mod waits for the run.
+            for (int i = 0; i < 6; i++) time.Advance(probe / 2);
+            Assert.True(conn.IsOpen, rig.Log.Dump());
             release.Set();
             holder.Join();
-            // The flow-mod was waiting on the switch, not the peer: the connection was never closed and answers (it
-            // may close later, once this controller no longer answers echoes).
+            // The flow-mod was waiting on the switch, not the peer: the connection was never closed and answers.
             await c.BarrierAsync();
             Assert.Equal(1, rig.Switch.Flows.Main.Count);
+            Assert.True(conn.IsOpen, rig.Log.Dump());
         }
         finally
         {
@@ -59,10 +65,11 @@ public sealed class ConnectionRunTests
     }
 
     /// <summary>
-    /// A datapath listener that takes <see cref="Delay"/> to take removed flows out (as an offload target reading their
-    /// last counts from hardware does), once armed.
+    /// A datapath listener that takes <see cref="Delay"/> of the connections' clock to take removed flows out (as an
+    /// offload target reading their last counts from hardware does), once armed: it moves the clock, the keepalive
+    /// ticking meanwhile.
     /// </summary>
-    private sealed class SlowRemoval : Softswitch.Datapath.IDatapathEvents
+    private sealed class SlowRemoval(ManualTimeProvider time) : Softswitch.Datapath.IDatapathEvents
     {
         public TimeSpan Delay;
         public volatile bool Armed;
@@ -72,7 +79,7 @@ public sealed class ConnectionRunTests
         {
             if (!Armed) return;
             Interlocked.Increment(ref Calls);
-            Thread.Sleep(Delay);
+            for (var passed = TimeSpan.Zero; passed < Delay; passed += TimeSpan.FromMilliseconds(50)) time.Advance(TimeSpan.FromMilliseconds(50));
         }
     }
 
@@ -82,14 +89,16 @@ public sealed class ConnectionRunTests
         // The end of a run publishes it and reports the flows it deleted, after an offload target took them out of its
         // hardware: ten probe intervals here. The peer waits on the switch meanwhile.
         var probe = TimeSpan.FromMilliseconds(200);
-        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
-        var slow = new SlowRemoval { Delay = 10 * probe };
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Time = time });
+        var slow = new SlowRemoval(time) { Delay = 10 * probe };
         rig.Dp.Subscribe(slow);
         using var c = await rig.ConnectAsync();
         var fm = Flow(0x0A000001);
         fm.Flags = OfpFlowModFlags.SendFlowRem;
         c.Send(fm);
         await c.BarrierAsync();
+        var conn = Assert.Single(rig.Agent.Connections);
 
         slow.Armed = true;
         c.Send(new OfpFlowMod { Command = OfpFlowModCommand.Delete, Match = OfpMatch.All, OutPort = (ushort)OfpPort.None });
@@ -98,13 +107,16 @@ public sealed class ConnectionRunTests
         var removed = Assert.Single(before.OfType<OfpFlowRemoved>());
         Assert.Equal(OfpFlowRemovedReason.Delete, removed.Reason);
         Assert.Equal(1, slow.Calls);
+        Assert.True(conn.IsOpen, rig.Log.Dump());
     }
 
     [Fact]
     public async Task AMalformedFrameAfterFlowMods_EndsTheRunBeforeTheConnectionWaitsForItsLastBytes()
     {
-        // The reply limit lets a whole dump be queued, so a peer that reads none of it leaves bytes waiting for good.
-        await using var rig = new AgentRig(options: new AgentOptions { ReplyQueueLimit = 256L << 20 });
+        // The reply limit lets a whole dump be queued, so a peer that reads none of it leaves bytes waiting for good. The
+        // connections' clock is the test's: the grace a closing connection gives its last bytes ends when the test says.
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { ReplyQueueLimit = 256L << 20, Time = time });
         using var a = await rig.ConnectAsync(receiveBufferSize: 64 << 10);
         // 60,000 flows are about 6 MB of flow stats: more than both sockets' buffers hold.
         for (int i = 0; i < 60_000; i++)
@@ -129,7 +141,7 @@ public sealed class ConnectionRunTests
         writer.Start();
 
         // A dump a reads nothing of, flow-mods (a run), then a frame shorter than a header: a is closed, after a moment
-        // given to the send loop to deliver the error.
+        // given to the send loop to deliver the error (which the test ends once the other writer's run is over).
         var burst = new List<byte>();
         burst.AddRange(new OfpFlowStatsRequest { Xid = 1, Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None }.ToArray());
         for (uint i = 0; i < 3; i++) burst.AddRange(Flow(0x0C000000 + i).ToArray());
@@ -138,6 +150,8 @@ public sealed class ConnectionRunTests
         writer.Join();
         Assert.True(rig.Log.Contains("malformed stream"), rig.Log.Dump());
         Assert.True(openWhenFree, "the other writer's run waited until the closing connection was closed");
+        Assert.True(connA.IsOpen, "the closing connection did not wait for its last bytes");
+        time.Advance(TimeSpan.FromSeconds(1));
         Assert.True(await Wait.UntilAsync(() => !connA.IsOpen));
 
         // The other connection's flow-mods go on.

@@ -9,17 +9,18 @@ public sealed class KeepaliveTests
     [Fact]
     public async Task ALateTick_ProbesAnIdlePeerBeforeClosingIt()
     {
-        // A probe so long that the timer never ticks during the test: the test makes the ticks, one as late as a
-        // stalled timer's.
+        // A clock that never moves by itself: the timer never ticks during the test, which makes the ticks, one as late
+        // as a stalled timer's.
         var probe = TimeSpan.FromHours(1);
-        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe });
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Time = time });
         using var c = await rig.ConnectAsync();
         await c.BarrierAsync();
         var conn = Assert.Single(rig.Agent.Connections);
         // Nothing of ours waits: the peer has acknowledged the barrier's reply.
         Assert.True(await Wait.UntilAsync(() => conn.SocketUnsentBytes == 0));
         long probeMs = (long)probe.TotalMilliseconds;
-        long start = Environment.TickCount64;
+        long start = time.GetTimestamp();
 
         // Two and a half probe intervals of silence seen at once: the peer was never asked, so it is asked now.
         conn.Keepalive(start + 5 * probeMs / 2);
@@ -40,18 +41,19 @@ public sealed class KeepaliveTests
         // Over a Unix socket the bytes a peer has not read stay in the socket's count, however few.
         string path = Path.Combine(Path.GetTempPath(), $"ssw-keepalive-{Guid.NewGuid():N}.sock");
         var probe = TimeSpan.FromHours(1);
-        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Listeners = { $"punix:{path}" } });
+        var time = new ManualTimeProvider();
+        await using var rig = new AgentRig(options: new AgentOptions { InactivityProbe = probe, Time = time, Listeners = { $"punix:{path}" } });
         using var c = new TestController();
         await c.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
         await c.BarrierAsync();
         var conn = Assert.Single(rig.Agent.Connections);
         long probeMs = (long)probe.TotalMilliseconds;
-        conn.Keepalive(Environment.TickCount64);   // a tick on time: nothing waits
+        conn.Keepalive(time.GetTimestamp());   // a tick on time: nothing waits
 
         // The peer asks for an echo and reads nothing more: the reply, written at once, waits unread in the socket.
         c.Send(new OfpEchoRequest { Data = new byte[1000] });
         Assert.True(await Wait.UntilAsync(() => conn.SocketUnsentBytes > 0), rig.Log.Dump());
-        long start = Environment.TickCount64;
+        long start = time.GetTimestamp();
 
         // The first tick to see it comes two and a half intervals late: the peer's time to take it starts there.
         conn.Keepalive(start + 5 * probeMs / 2);

@@ -116,6 +116,9 @@ public sealed class TlsTests : IDisposable
     {
         var options = Options("pssl:0");
         options.InactivityProbe = TimeSpan.FromMilliseconds(300);
+        // The connections' clock is the test's: it moves only once the peer has gone silent.
+        var time = new ManualTimeProvider();
+        options.Time = time;
         await using var rig = new AgentRig(options: options);
         using var ssl = await TlsConnectAsync(rig.ListenPort, _pki.Issue(_ca, "controller"));
         using var c = new TestController();
@@ -124,7 +127,14 @@ public sealed class TlsTests : IDisposable
         var conn = Assert.Single(rig.Agent.Connections);
         // From now on the peer reads and answers nothing; its socket stays open, and its kernel acknowledges our echo
         // requests (a hung controller process).
-        Assert.True(await Wait.UntilAsync(() => !conn.IsOpen, 15_000), rig.Log.Dump());
+        for (int i = 0; i < 40 && conn.IsOpen; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(150));
+            // Between two ticks the send loop writes an echo request and the peer's kernel takes it, as it would in
+            // 150 ms of a quiet machine.
+            Wait.Until(() => !conn.IsOpen || (conn.QueuedBytes == 0 && conn.SocketUnsentBytes == 0), 5000);
+        }
+        Assert.False(conn.IsOpen, rig.Log.Dump());
         Assert.True(rig.Log.Contains("no answer"), rig.Log.Dump());
     }
 

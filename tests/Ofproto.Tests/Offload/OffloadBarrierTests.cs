@@ -76,6 +76,28 @@ public sealed class OffloadBarrierTests : IDisposable
         Assert.Equal(0, _offload.BarrierTimeouts);
     }
 
+    [Fact]
+    public void APortModBeforeABarrier_IsInForceInTheTargetWhenTheBarrierReturns()
+    {
+        var m = Exact();
+        Assert.Equal(FlowModStatus.Ok, _sw.Flows.Apply(new FlowMod(FlowModCommand.Add, m, 100, new FlowActions([FlowAction.Output(2)])), null, out var e));
+        _sw.Barrier();
+        Assert.True(_target.Holds(e!));
+
+        // NO_FWD on the output port: software no longer sends there, so neither may the target once the barrier returns
+        // (before, the flow stayed in the target until the next maintenance step).
+        Assert.Equal(OfError.None, _sw.PortMod(new PortModRequest(2, 0x0200_0000_0002, OfPortConfig.NoFwd, OfPortConfig.NoFwd)));
+        _sw.Barrier();
+        Assert.False(_target.Holds(e!));
+        Assert.True(_offload.Manager.TryGetPlacement(e!, out var p));
+        Assert.Equal(OffloadReason.DatapathState, p.Reason);
+
+        Assert.Equal(OfError.None, _sw.PortMod(new PortModRequest(2, 0x0200_0000_0002, OfPortConfig.None, OfPortConfig.NoFwd)));
+        _sw.Barrier();
+        Assert.True(_target.Holds(e!));
+        Assert.Equal(0, _offload.BarrierTimeouts);
+    }
+
     /// <summary>Adds <see cref="Exact"/> through the switch (asking for a FLOW_REMOVED) and waits until the target holds it.</summary>
     private FlowEntry AddReported(ushort idle = 0, ushort hard = 0)
     {

@@ -36,6 +36,10 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     public OfpGetConfigReply GetConfig(OfConnection c, uint xid)
         => new() { Xid = xid, Flags = ctx.Switch.Fragments == FragmentHandling.Drop ? OfpConfigFlags.FragDrop : OfpConfigFlags.FragNormal, MissSendLen = c.MissSendLen };
 
+    /// <summary>
+    /// SET_CONFIG, as Open vSwitch's handle_set_config: miss_send_len is the connection's own, stored whatever its role;
+    /// the fragment handling is the switch's, which ignores a slave's without an error (<see cref="OfSwitch.SetFragments"/>).
+    /// </summary>
     public void SetConfig(OfConnection c, OfpSetConfig sc, byte[] msg)
     {
         c.MissSendLen = sc.MissSendLen;

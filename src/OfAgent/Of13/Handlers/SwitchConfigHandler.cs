@@ -67,7 +67,6 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             return;
         }
         c.MissSendLen = missSendLen;
-        if (!c.Controller.MayWrite) return;
         var frag = (flags & FragMask) switch
         {
             FragNormal => FragmentHandling.Normal,
