@@ -25,7 +25,8 @@ public sealed class DatapathOptions
     /// speak the kernel's offloads and handed on whole to ports that take them (0: super-frames are always segmented
     /// on receive). When they run out, a port segments on receive.</summary>
     public int LargeBuffers { get; set; } = 32;
-    /// <summary>EMC entries per forwarding thread (0 = no EMC).</summary>
+    /// <summary>EMC entries per forwarding thread (0 = no EMC). With <see cref="SharedThreads"/> the datapath takes a view of
+    /// each shared thread's one cache, sized by them: non-zero here only says it uses it.</summary>
     public int EmcEntries { get; set; } = 8192;
     public int UpcallSlots { get; set; } = 1024;
     /// <summary>Packet-ins per second across the datapath (0 = unlimited), and the burst allowance.</summary>

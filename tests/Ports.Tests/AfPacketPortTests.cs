@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Packets;
 using Softswitch.Ports.AfPacket;
 using Softswitch.TestKit;
 using Xunit.Abstractions;
@@ -12,6 +13,36 @@ public sealed class AfPacketPortTests(ITestOutputHelper output) : PortBackendTes
     public void Open_MissingInterface_ThrowsPortOpenException() => AssertAMissingInterfaceIsRefused();
 
     protected override IPort Open(string ifname) => new AfPacketPort(ifname);
+
+    /// <summary>
+    /// A port opened with a small initial ring (as `softswitch vswitchd` opens its ports) pins a few pages until it is
+    /// first busy: a few frames leave it small; a burst larger than it (sent while nobody reads) makes the next receive
+    /// grow it to the full ring, which then keeps a burst of 400 frames whole and in order.
+    /// </summary>
+    [NetnsFact]
+    public void SmallInitialRing_StaysSmallWhileQuiet_AndGrowsToTheFullRingWhenFirstBusy()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacketPort(ns.HostIf, new AfPacketOptions { RingSize = 1 << 20, InitialRxFrames = 16 });
+        Assert.Equal(16, port.RingFrames);
+        Assert.Equal(16 * port.RingFrameSize, port.RingBytes);
+        var pool = new PacketPool(1024);
+        ns.SendFrames([MakeFrame(RxType, 0, 100), MakeFrame(RxType, 1, 100)]);
+        Assert.Equal(2, ReceiveUntil(port, pool, RxType, 2, TimeSpan.FromSeconds(3)).Count);
+        Assert.Equal(16, port.RingFrames);
+
+        ns.SendFrames(Enumerable.Range(0, 64).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(1 << 20, port.RingBytes);
+        Assert.Equal(512, port.RingFrames);
+
+        var burst = Enumerable.Range(0, 400).Select(i => MakeFrame(RxType, 1000 + i, 100 + i)).ToList();
+        ns.SendFrames(burst);
+        var got = ReceiveUntil(port, pool, RxType, burst.Count, TimeSpan.FromSeconds(3));
+        Assert.Equal(burst.Count, got.Count);
+        for (int i = 0; i < burst.Count; i++) Assert.True(burst[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs");
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
 
     /// <summary>
     /// rx_errors is a counter AF_PACKET keeps: 0 from the start (not -1, which port stats report as all ones, "not

@@ -11,10 +11,16 @@ namespace Softswitch.Datapath.Classifier;
 /// (after ovs <c>lib/dpif-netdev-dfc.h</c>).
 /// </summary>
 /// <remarks>
-/// A slot is a hit only while its flow is not removed, is the incarnation cached (<see cref="FlowEntry.Serial"/>) and
-/// either is unshadowable or was cached at the table's current <see cref="FlowTable.CacheVersion"/>; a verdict is
-/// checked by <see cref="PipelineVerdict.IsCurrent"/>. Insertion over a busy set is probabilistic. Not thread-safe:
-/// one instance per forwarding thread. Design: docs/datapath.md, "The exact-match cache".
+/// A slot is a hit only while it is this cache's (its owner, below), its flow is not removed, is the incarnation cached
+/// (<see cref="FlowEntry.Serial"/>) and either is unshadowable or was cached at the table's current
+/// <see cref="FlowTable.CacheVersion"/>; a verdict is checked by <see cref="PipelineVerdict.IsCurrent"/>. Insertion over
+/// a busy set is probabilistic.
+/// One array of slots may serve several switches that one forwarding thread serves (<see cref="Share"/>, as an Open
+/// vSwitch PMD thread's one EMC serves every bridge): each view has an owner number of its own, unique in the process,
+/// written into the slots it fills and compared on every lookup, so no switch ever takes another's entry, and its own
+/// hit, miss and insert counts. Views compete for the slots (an insert may evict another view's entry); clearing a view
+/// empties its slots only. Not thread-safe: every view of one array belongs to one forwarding thread.
+/// Design: docs/datapath.md, "The exact-match cache".
 /// </remarks>
 [SkipLocalsInit]
 public sealed class ExactMatchCache
@@ -31,9 +37,15 @@ public sealed class ExactMatchCache
         public long Version;
         public uint Hash;
         public int Serial;
+        /// <summary>The view that filled the slot (0: empty).</summary>
+        public int Owner;
     }
 
+    // Owner numbers, never reused (0 is no owner): 2^31 caches made in one process before one repeats.
+    private static int s_owners;
+
     private readonly Slot[] _slots;
+    private readonly int _owner;
     private readonly uint _setMask;
     private readonly int _waysShift;
     private readonly uint _insertThreshold;
@@ -57,6 +69,39 @@ public sealed class ExactMatchCache
         _alwaysInsert = insertInverseProbability <= 1;
         _insertThreshold = _alwaysInsert ? uint.MaxValue : uint.MaxValue / (uint)insertInverseProbability;
         _rng = seed == 0 ? 1u : seed;
+        _owner = Interlocked.Increment(ref s_owners);
+    }
+
+    private ExactMatchCache(ExactMatchCache shared)
+    {
+        _slots = shared._slots;
+        _waysShift = shared._waysShift;
+        _setMask = shared._setMask;
+        _alwaysInsert = shared._alwaysInsert;
+        _insertThreshold = shared._insertThreshold;
+        _owner = Interlocked.Increment(ref s_owners);
+        _rng = (uint)_owner * 0x9E3779B9u | 1;
+    }
+
+    /// <summary>
+    /// A cache for another switch in this one's slots (same capacity, associativity and insertion policy; counters of
+    /// its own): its entries are never this one's, nor this one's its. For the thread that owns this cache only.
+    /// </summary>
+    public ExactMatchCache Share() => new(this);
+
+    /// <summary>Whether this cache and <paramref name="other"/> are views of one array of slots.</summary>
+    public bool SharesSlotsWith(ExactMatchCache other) => ReferenceEquals(_slots, other._slots);
+
+    /// <summary>Slots this cache holds an entry in (walks the array: diagnostics and tests).</summary>
+    public int Occupied
+    {
+        get
+        {
+            int n = 0;
+            foreach (ref readonly var s in _slots.AsSpan())
+                if (s.Owner == _owner) n++;
+            return n;
+        }
     }
 
     public int Capacity => _slots.Length;
@@ -85,7 +130,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
+            if (x.Hash == hash && x.Owner == _owner && x.Key.EqualsPacketKey(key))
             {
                 slot = (nint)((hash & _setMask) << _waysShift) + w;
                 return x.Flow;
@@ -121,12 +166,12 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
+            if (x.Hash == hash && x.Owner == _owner && x.Key.EqualsPacketKey(key))
             {
                 victim = w;
                 break;
             }
-            if (empty < 0 && x.Flow is null) empty = w;
+            if (empty < 0 && x.Flow is null && x.Verdict is null) empty = w;
         }
         if (victim < 0) victim = empty;
         if (victim < 0)
@@ -137,6 +182,7 @@ public sealed class ExactMatchCache
             for (int w = 0; w < ways; w++)
             {
                 ref Slot x = ref Unsafe.Add(ref s, w);
+                if (x.Owner != _owner) continue;   // another switch's: only the coin below evicts it
                 var f = x.Flow;
                 if (f is null || f.IsRemoved || f.Serial != x.Serial || (!(f.IsUnshadowable && f.InExactStage) && x.Version != cacheVersion))
                 {
@@ -157,6 +203,7 @@ public sealed class ExactMatchCache
         }
         v.Version = cacheVersion;
         v.Serial = flow.Serial;
+        v.Owner = _owner;
         _inserts++;
     }
 
@@ -178,7 +225,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Verdict is { } v && x.Key.EqualsPacketKey(key))
+            if (x.Hash == hash && x.Owner == _owner && x.Verdict is { } v && x.Key.EqualsPacketKey(key))
             {
                 if (!v.IsCurrent())
                 {
@@ -202,7 +249,7 @@ public sealed class ExactMatchCache
         for (int w = 0; w < ways; w++)
         {
             ref Slot x = ref Unsafe.Add(ref s, w);
-            if (x.Hash == hash && x.Key.EqualsPacketKey(key))
+            if (x.Hash == hash && x.Owner == _owner && x.Key.EqualsPacketKey(key))
             {
                 victim = w;
                 break;
@@ -215,7 +262,8 @@ public sealed class ExactMatchCache
             if (!_alwaysInsert && NextRandom() >= _insertThreshold) return;
             for (int w = 0; w < ways; w++)
             {
-                if (Unsafe.Add(ref s, w).Verdict is not { } v || !v.IsCurrent())
+                ref Slot x = ref Unsafe.Add(ref s, w);
+                if (x.Owner == _owner && (x.Verdict is not { } v || !v.IsCurrent()))
                 {
                     victim = w;
                     break;
@@ -227,6 +275,7 @@ public sealed class ExactMatchCache
         slot.Key = key;
         slot.Hash = hash;
         slot.Flow = null;
+        slot.Owner = _owner;
         // The slots a verdict is in are counted, so its owner can reuse it once none holds it.
         var old = slot.Verdict;
         verdict.AddRef();
@@ -235,11 +284,16 @@ public sealed class ExactMatchCache
         _inserts++;
     }
 
-    /// <summary>Drops every cached flow and verdict (counters are kept).</summary>
+    /// <summary>Drops every flow and verdict this cache holds, leaving other views' (counters are kept).</summary>
     public void Clear()
     {
-        foreach (ref var s in _slots.AsSpan()) s.Verdict?.Release();
-        Array.Clear(_slots);
+        foreach (ref var s in _slots.AsSpan())
+        {
+            if (s.Owner != _owner) continue;
+            var v = s.Verdict;
+            s = default;
+            v?.Release();
+        }
     }
 
     public void ResetCounters()

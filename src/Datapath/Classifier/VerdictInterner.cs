@@ -14,7 +14,10 @@ public sealed class VerdictInterner
     private const int MaxPooledStages = 16;
     private const int MaxPooled = 4096;
 
-    private readonly PipelineVerdict?[] _slots;
+    // Made at the first verdict interned (a switch whose pipeline has one table never interns one): 32 KiB that a
+    // hundred idle bridges would otherwise each keep resident.
+    private PipelineVerdict?[] _slots = [];
+    private readonly int _slotCount;
     private readonly int _mask;
     private readonly ActionInterner _actions = new();
     private readonly List<PipelineVerdict> _limbo = new();
@@ -26,7 +29,7 @@ public sealed class VerdictInterner
     public VerdictInterner(int slots = 4096)
     {
         int n = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, slots));
-        _slots = new PipelineVerdict?[n];
+        _slotCount = n;
         _mask = n - 1;
     }
 
@@ -52,6 +55,7 @@ public sealed class VerdictInterner
             h = System.Numerics.BitOperations.Crc32C(h, (ulong)versions[i]);
             h = System.Numerics.BitOperations.Crc32C(h, hits[i] is { } e ? (uint)e.Serial : 0u);
         }
+        if (_slots.Length == 0) _slots = new PipelineVerdict?[_slotCount];
         ref var slot = ref _slots[h & (uint)_mask];
         if (slot is { } v && Same(v, walk)) return v;
         _built++;

@@ -268,6 +268,14 @@ public sealed partial class Forwarder
         _creditCount = 0;
     }
 
+    /// <summary>The list of verdicts with pending credits is full: flushed, or made at its first use.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DirtyFull()
+    {
+        if (_dirty.Length == 0) _dirty = new PipelineVerdict[DirtySlots];
+        else FlushVerdictCredits();
+    }
+
     /// <summary>
     /// Adds packets to <paramref name="v"/>'s pending credits: every rule it hit gets them at the next
     /// <see cref="FlushVerdictCredits"/> (packets, bytes, idle time), and every stage it visited counts the lookups
@@ -278,7 +286,7 @@ public sealed partial class Forwarder
     {
         if (v.PendingPackets == 0)
         {
-            if (_dirtyCount == _dirty.Length) FlushVerdictCredits();
+            if (_dirtyCount == _dirty.Length) DirtyFull();
             _dirty[_dirtyCount++] = v;
         }
         v.PendingPackets += packets;

@@ -109,7 +109,10 @@ public sealed partial class Forwarder
         Drops = new DropCounters(Counters);
         Executor = new ActionExecutor(Counters) { Groups = dp.Groups, Meters = dp.Meters };
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
-        Cache = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
+        // A forwarder of shared threads takes a view of its thread's one cache (every switch the thread serves does).
+        Cache = emcEntries <= 0 ? null
+              : dp.Options.SharedThreads is { } shared && index >= 0 ? shared.ShareCache(index)
+              : new ExactMatchCache(emcEntries);
         TableStats = dp.Pipeline.CreateThreadStats();
         StageStats = dp.Pipeline.CreateStageStats();
         _cachedTable = dp.Pipeline.LookupTable;
@@ -154,7 +157,10 @@ public sealed partial class Forwarder
     // Verdicts with packets not yet credited to their rules (see FlushVerdictCredits).
     // Sized for the verdicts a busy thread uses between two flushes (one per active chain): a flush is paid per verdict,
     // so a larger list and a longer interval make fewer flushes of the same verdicts.
-    private readonly PipelineVerdict[] _dirty = new PipelineVerdict[8192];
+    // Allocated at the first verdict credited (a switch whose pipeline has one table never has one): 64 KiB that a
+    // hundred idle bridges would otherwise each keep resident.
+    private PipelineVerdict[] _dirty = [];
+    private const int DirtySlots = 8192;
     private int _dirtyCount;
     private long _lastCreditFlush;
     private PortSlot? _lastActiveSlot;

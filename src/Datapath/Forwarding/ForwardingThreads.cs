@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Softswitch.Datapath.Classifier;
 
@@ -20,7 +21,10 @@ namespace Softswitch.Datapath.Forwarding;
 /// The set also keeps what would otherwise be a thread per datapath: one maintenance thread (<c>dp-maint</c>) runs every
 /// attached datapath's maintenance turns, woken by <see cref="MaintenanceWake"/> (every member's port removals and link
 /// events set it) or by the earliest member's due time; and one signal, <see cref="UpcallSignal"/>, tells the one
-/// <see cref="Upcalls"/> pump that some member queued a packet for its controller.
+/// <see cref="Upcalls"/> pump that some member queued a packet for its controller. And one exact-match cache per thread
+/// (as an Open vSwitch PMD thread has one for every bridge): each member's forwarder i takes a view of thread i's
+/// (<see cref="ExactMatchCache.Share"/>), so a hundred switches keep two caches' slots, not a hundred, and never see each
+/// other's entries; a detached member's entries are cleared by the thread itself at the start of its next round.
 /// Thread safety: <see cref="Attach"/>, <see cref="Detach"/> and <see cref="Changed"/> from any thread; the rest belongs
 /// to the pool's threads. A member's maintenance turns run under <c>_maintenanceLock</c>, so <see cref="Detach"/>
 /// returns with none of them running.
@@ -42,6 +46,9 @@ public sealed class ForwardingThreads : IDisposable
     private volatile bool _running = true;
     private readonly Thread _maintenance;
     private readonly Lock _maintenanceLock = new();
+    private readonly ExactMatchCache?[] _caches;
+    // Views of a thread's cache whose switch was detached: that thread clears them (it alone may touch its slots).
+    private readonly ConcurrentQueue<ExactMatchCache>[] _purges;
 
     /// <summary>Wakes the maintenance thread: a member's removed port or link event, a member attached, or Dispose.</summary>
     internal ManualResetEventSlim MaintenanceWake { get; } = new(false);
@@ -52,10 +59,19 @@ public sealed class ForwardingThreads : IDisposable
     /// <summary>The one consumer of every member's packets for the controller.</summary>
     public SharedUpcallPump Upcalls { get; }
 
-    /// <summary>Starts <paramref name="count"/> threads (fwd-0 ..), thread i on CPU <paramref name="cpus"/>[i mod n] when given.</summary>
-    public ForwardingThreads(int count, int[]? cpus = null, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros, int idleWakeMs = 1000)
+    /// <summary>Starts <paramref name="count"/> threads (fwd-0 ..), thread i on CPU <paramref name="cpus"/>[i mod n] when given,
+    /// each with an exact-match cache of <paramref name="emcEntries"/> slots that every member shares (0: none).</summary>
+    public ForwardingThreads(int count, int[]? cpus = null, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros, int idleWakeMs = 1000,
+                             int emcEntries = ExactMatchCache.DefaultCapacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        _caches = new ExactMatchCache?[count];
+        _purges = new ConcurrentQueue<ExactMatchCache>[count];
+        for (int i = 0; i < count; i++)
+        {
+            _caches[i] = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
+            _purges[i] = new ConcurrentQueue<ExactMatchCache>();
+        }
         _cpus = cpus is { Length: > 0 } ? cpus : null;
         _busyTicks = (long)busyPollMicros * Stopwatch.Frequency / 1_000_000;
         _idleWakeMs = idleWakeMs;
@@ -79,6 +95,10 @@ public sealed class ForwardingThreads : IDisposable
 
     /// <summary>The threads: each attached datapath has as many forwarders.</summary>
     public int Count => _threads.Length;
+
+    /// <summary>A new view of thread <paramref name="idx"/>'s exact-match cache for a member's forwarder, or null when the
+    /// threads keep none.</summary>
+    internal ExactMatchCache? ShareCache(int idx) => _caches[idx]?.Share();
 
     /// <summary>Datapaths served now.</summary>
     public int Attached => _members.Length;
@@ -122,6 +142,10 @@ public sealed class ForwardingThreads : IDisposable
             while (_running && _threads[i].IsAlive && Interlocked.Read(ref _roundSeq[i]) == seq) spin.SpinOnce();
         }
         foreach (var r in gone.Readers) dp.Pipeline.Reclamation.Unregister(r);
+        // Its cache entries go with it (they hold its rules and verdicts); each thread clears them in its next round.
+        for (int i = 0; i < _purges.Length; i++)
+            if (dp.Forwarders[i].Cache is { } c) _purges[i].Enqueue(c);
+        foreach (var w in _waiters) w.Wake();
         if (Thread.CurrentThread != _maintenance) lock (_maintenanceLock) { }   // its turn, if one is running, has ended
     }
 
@@ -168,6 +192,7 @@ public sealed class ForwardingThreads : IDisposable
         while (_running)
         {
             Interlocked.Increment(ref _roundSeq[idx]);   // odd: inside a round
+            if (!_purges[idx].IsEmpty) Purge(idx);
             var members = _members;
             long start = Stopwatch.GetTimestamp();
             int got = 0;
@@ -212,6 +237,15 @@ public sealed class ForwardingThreads : IDisposable
         // Stopped: no member's reader stays online (a removal's report waits for online readers).
         foreach (var m in _members) m.Readers[idx].Offline();
     }
+
+    /// <summary>Clears the views of thread <paramref name="idx"/>'s cache that detached switches left (on that thread).</summary>
+    private void Purge(int idx)
+    {
+        while (_purges[idx].TryDequeue(out var c)) c.Clear();
+    }
+
+    /// <summary>Detached switches' cache views waiting for their thread to clear them (tests).</summary>
+    internal int PendingPurges => _purges.Sum(q => q.Count);
 
     private static bool PrepareWait(Member[] members, int idx)
     {

@@ -12,8 +12,9 @@ namespace Softswitch.Datapath.Forwarding;
 /// not a concurrent dictionary's node and entry. Learning an address already known on the same port only refreshes its
 /// time, at most once a second; a new address, or one that moved, takes the writers' lock (slow path, bounded by
 /// <see cref="MaxEntries"/>). Removal (aging, a removed port) leaves a tombstone that a later insertion reuses; when
-/// used and dead slots fill three quarters of the table, the writer rebuilds it into a new array (the only allocation
-/// after the first, and only on new addresses).</para>
+/// used and dead slots fill three quarters of the table, the writer rebuilds it into a new array, twice as large while
+/// more than half of it is live (the only allocation, and only on new addresses). It starts at 64 slots: a switch that
+/// learned a few hosts keeps a few lines, not the 16,384 slots (384 KiB) its <see cref="MaxEntries"/> may grow it to.</para>
 /// <para>Readers (every forwarding thread) read a slot's key, its port and time, then its key again: a slot reused for
 /// another address meanwhile (removal, then insertion) fails the second read and the lookup goes on. A writer fills
 /// port and time before it publishes the key. An answer is always a port the address was learned on.</para>
@@ -32,6 +33,7 @@ public sealed class MacLearningTable
     private const ulong Tombstone = 1UL << 62;
 
     private Slot[] _slots = [];
+    private const int InitialSlots = 64;
     private readonly Lock _writeLock = new();
     private int _count, _used;
 
@@ -91,7 +93,7 @@ public sealed class MacLearningTable
         var slots = _slots;
         if (slots.Length == 0)
         {
-            slots = new Slot[(int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, MaxEntries * 2))];
+            slots = new Slot[Math.Min(InitialSlots, MaxSlots)];
             Volatile.Write(ref _slots, slots);
         }
         int at = Find(slots, key, out _, out _);
@@ -121,11 +123,15 @@ public sealed class MacLearningTable
         return true;
     }
 
-    /// <summary>Writer: the live slots into a new array (tombstones dropped), published whole.</summary>
+    /// <summary>The most slots the table grows to: twice <see cref="MaxEntries"/>, so it is at most half full.</summary>
+    private int MaxSlots => (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, MaxEntries * 2));
+
+    /// <summary>Writer: the live slots into a new array (tombstones dropped; twice as large while more than half of the
+    /// old one is live), published whole.</summary>
     private void Rebuild()
     {
         var old = _slots;
-        var slots = new Slot[old.Length];
+        var slots = new Slot[_count * 2 > old.Length ? Math.Min(old.Length * 2, MaxSlots) : old.Length];
         int mask = slots.Length - 1, live = 0;
         foreach (ref readonly var o in old.AsSpan())
         {
@@ -173,7 +179,7 @@ public sealed class MacLearningTable
         lock (_writeLock)
         {
             // A new array, not a cleared one: a reader of the old one sees it whole.
-            Volatile.Write(ref _slots, _slots.Length == 0 ? _slots : new Slot[_slots.Length]);
+            Volatile.Write(ref _slots, _slots.Length == 0 ? _slots : new Slot[Math.Min(InitialSlots, MaxSlots)]);
             _used = 0;
             Volatile.Write(ref _count, 0);
         }

@@ -15,6 +15,11 @@ public sealed record AfPacketOptions
     /// <summary>Non-null: the receive ring holds this many frames (rounded up to whole blocks) whatever their size, in
     /// place of <see cref="RingSize"/>.</summary>
     public int? RxFrames { get; init; }
+    /// <summary>Non-null and smaller than the ring <see cref="RingSize"/> or <see cref="RxFrames"/> makes: the port starts with a
+    /// receive ring of this many frames (rounded up to whole pages) and grows it to the full size the first time it is
+    /// busy (one receive takes half of it, or the kernel marks a frame TP_STATUS_LOSING). An idle port then pins a few
+    /// pages instead of the full ring: the kernel allocates a ring whole when it is set up.</summary>
+    public int? InitialRxFrames { get; init; }
     public bool Promiscuous { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
     /// <summary>Take the kernel's offloads (PACKET_VNET_HDR): complete partial checksums and segment GSO super-frames in
@@ -90,11 +95,16 @@ public sealed unsafe class AfPacketPort : IPort
     private readonly PortCounters _counters;
     private int _fd;
     private byte* _ring;
-    private readonly nuint _ringSize;
+    private nuint _ringSize;
     private readonly int _frameSize;
-    private readonly int _frameCount;
-    private readonly int _framesPerBlock;
-    private readonly int _blockSize;
+    private int _frameCount;
+    private int _framesPerBlock;
+    private int _blockSize;
+    // The full ring's geometry, and (non-zero while the port still has its small initial ring) the frames one receive
+    // takes that make it grow; a grow waits for the ring to be drained (_growPending).
+    private readonly int _fullBlockSize, _fullBlocks;
+    private int _growAt;
+    private bool _growPending;
     private readonly bool _vnet;
     private byte* _zeroVnet;
 
@@ -149,11 +159,23 @@ public sealed unsafe class AfPacketPort : IPort
         int need = RingMacOffset + 14 + mtu;
         _frameSize = 2048;
         while (_frameSize < need) _frameSize *= 2;
-        _blockSize = Math.Max(_frameSize, 1 << 16);
-        _framesPerBlock = _blockSize / _frameSize;
-        int blocks = Math.Max(2, _opt.RxFrames is { } want ? (want + _framesPerBlock - 1) / _framesPerBlock : _opt.RingSize / _blockSize);
-        _frameCount = blocks * _framesPerBlock;
-        _ringSize = (nuint)_blockSize * (nuint)blocks;
+        _fullBlockSize = Math.Max(_frameSize, 1 << 16);
+        int fullPerBlock = _fullBlockSize / _frameSize;
+        _fullBlocks = Math.Max(2, _opt.RxFrames is { } want ? (want + fullPerBlock - 1) / fullPerBlock : _opt.RingSize / _fullBlockSize);
+        int blockSize = _fullBlockSize, blocks = _fullBlocks;
+        if (_opt.InitialRxFrames is { } initial)
+        {
+            // Small blocks (a page, or one frame when frames are larger) so a small ring is small.
+            int smallBlock = Math.Max(_frameSize, Environment.SystemPageSize);
+            int perBlock = smallBlock / _frameSize;
+            int smallBlocks = Math.Max(1, (Math.Max(initial, 2) + perBlock - 1) / perBlock);
+            if (smallBlocks * perBlock < _fullBlocks * fullPerBlock)
+            {
+                blockSize = smallBlock;
+                blocks = smallBlocks;
+                _growAt = Math.Max(1, smallBlocks * perBlock / 2);
+            }
+        }
         _scratch = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
         _scratchPtr = (byte*)Unsafe.AsPointer(ref _scratch[0]);
         _zeroVnet = (byte*)NativeMemory.AllocZeroed(VirtioNetHeader.Size);
@@ -184,17 +206,7 @@ public sealed unsafe class AfPacketPort : IPort
             if (!TrySetSockInt(SO_RCVBUFFORCE, 8 << 20)) TrySetSockInt(LibC.SO_RCVBUF, 8 << 20);
             TrySetInt(PACKET_COPY_THRESH, 1);
 
-            uint* req = stackalloc uint[4];
-            req[0] = (uint)_blockSize;          // tp_block_size
-            req[1] = (uint)blocks;              // tp_block_nr
-            req[2] = (uint)_frameSize;          // tp_frame_size
-            req[3] = (uint)_frameCount;         // tp_frame_nr
-            if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16) != 0)
-                throw PortOpenException.FromErrno(ifname, "Setting up the AF_PACKET TPACKET_V2 RX ring", LibC.LastErrno);
-
-            nint map = LibC.mmap(null, _ringSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, 0);
-            if (map == LibC.MAP_FAILED) throw PortOpenException.FromErrno(ifname, "Mapping the AF_PACKET RX ring", LibC.LastErrno);
-            _ring = (byte*)map;
+            if (MapRing(blockSize, blocks) is { } ringError) throw PortOpenException.FromErrno(ifname, ringError.What, ringError.Errno);
 
             byte* sll = stackalloc byte[20];
             new Span<byte>(sll, 20).Clear();
@@ -223,6 +235,85 @@ public sealed unsafe class AfPacketPort : IPort
         _opt.Logger?.LogInformation("{If}: AF_PACKET port open (TPACKET_V2 {Frames}x{Size} B, MTU {Mtu}, offloads {Vnet}, qdisc bypass {Bypass}{Fanout})",
             ifname, _frameCount, _frameSize, mtu, _vnet ? "taken in software" : "off", _opt.QdiscBypass,
             _opt.FanoutGroup != 0 ? $", fanout group {_opt.FanoutGroup}" : "");
+    }
+
+    /// <summary>Sets up and maps a receive ring of <paramref name="blocks"/> blocks (the socket has none); null, or what failed.</summary>
+    private (string What, int Errno)? MapRing(int blockSize, int blocks)
+    {
+        int perBlock = blockSize / _frameSize;
+        uint* req = stackalloc uint[4];
+        req[0] = (uint)blockSize;               // tp_block_size
+        req[1] = (uint)blocks;                  // tp_block_nr
+        req[2] = (uint)_frameSize;              // tp_frame_size
+        req[3] = (uint)(blocks * perBlock);     // tp_frame_nr
+        if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16) != 0)
+            return ("Setting up the AF_PACKET TPACKET_V2 RX ring", LibC.LastErrno);
+        nuint size = (nuint)blockSize * (nuint)blocks;
+        nint map = LibC.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, 0);
+        if (map == LibC.MAP_FAILED)
+        {
+            int errno = LibC.LastErrno;
+            new Span<uint>(req, 4).Clear();
+            LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16);
+            return ("Mapping the AF_PACKET RX ring", errno);
+        }
+        _ring = (byte*)map;
+        _ringSize = size;
+        _blockSize = blockSize;
+        _framesPerBlock = perBlock;
+        _frameCount = blocks * perBlock;
+        _head = 0;
+        return null;
+    }
+
+    /// <summary>Bytes of the receive ring now (the small initial ring until the port first gets busy; see <see cref="AfPacketOptions.InitialRxFrames"/>).</summary>
+    public long RingBytes => (long)_ringSize;
+
+    /// <summary>
+    /// Replaces the small initial ring with the full one once the ring is drained (else at a later receive). The kernel
+    /// swaps rings only on an unmapped socket with none: the small ring is unmapped and released, the full one set up
+    /// and mapped. Frames the kernel queued on the socket meanwhile (it has no ring then) are read and counted as
+    /// dropped (RxDropped); a frame the kernel put in the small ring in the microseconds between the last read and the
+    /// release is lost with it. If the full ring cannot be had, the small one is set up again and kept (a log line says so).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowRing()
+    {
+        _growPending = true;
+        if (_ring == null || _gso.Active || (Volatile.Read(ref *(uint*)Frame(_head)) & TP_STATUS_USER) != 0) return;
+        _growPending = false;
+        int smallBlock = _blockSize, smallBlocks = _frameCount / _framesPerBlock;
+        _growAt = 0;
+        LibC.munmap(_ring, _ringSize);
+        _ring = null;
+        uint* req = stackalloc uint[4];
+        new Span<uint>(req, 4).Clear();
+        if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16) != 0)
+        {
+            int errno = LibC.LastErrno;
+            // The small ring is still set up: map it again.
+            nint map = LibC.mmap(null, _ringSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, 0);
+            if (map != LibC.MAP_FAILED) _ring = (byte*)map;
+            _opt.Logger?.LogWarning("{If}: cannot release the initial receive ring to grow it ({Error}); it keeps {Frames} frames",
+                _if.Name, LibC.StrError(errno), _frameCount);
+            return;
+        }
+        var full = MapRing(_fullBlockSize, _fullBlocks);
+        if (full is { } error)
+        {
+            var again = MapRing(smallBlock, smallBlocks);
+            _opt.Logger?.LogWarning("{If}: cannot grow the receive ring to {Bytes} bytes ({What}: {Error}); {Kept}",
+                _if.Name, (long)_fullBlockSize * _fullBlocks, error.What, LibC.StrError(error.Errno),
+                again is null ? $"it keeps {_frameCount} frames" : "the port receives nothing more");
+        }
+        // What the kernel queued while the socket had no ring (and copies a released slot pointed at).
+        while (true)
+        {
+            nint r = LibC.recvfrom(_fd, _scratchPtr, ScratchSize, LibC.MSG_DONTWAIT | MSG_TRUNC, null, null);
+            if (r < 0) break;
+            Interlocked.Increment(ref _counters.RxDropped);
+        }
+        _opt.Logger?.LogDebug("{If}: receive ring grown to {Frames} frames", _if.Name, _frameCount);
     }
 
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
@@ -306,7 +397,11 @@ public sealed unsafe class AfPacketPort : IPort
                 waited = true;
                 continue;
             }
-            if ((st & TP_STATUS_LOSING) != 0) ReadStatistics();
+            if ((st & TP_STATUS_LOSING) != 0)
+            {
+                ReadStatistics();
+                if (_growAt != 0) _growPending = true;
+            }
             if (h[HdrSllPktType] == PACKET_OUTGOING)
             {
                 ReleaseFrame(h, st);
@@ -347,6 +442,7 @@ public sealed unsafe class AfPacketPort : IPort
             // Receivers split by fanout share these counters, so updates are atomic (once per burst).
             Interlocked.Add(ref _counters.RxPackets, n);
             Interlocked.Add(ref _counters.RxBytes, rxBytes);
+            if (_growAt != 0 && (n >= _growAt || _growPending)) GrowRing();
         }
         return n;
     }

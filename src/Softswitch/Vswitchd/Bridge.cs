@@ -21,8 +21,10 @@ namespace Softswitch.Vswitchd;
 internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, ForwardingThreads? Threads = null)
 {
     /// <summary>Opens an interface of type "" or "system" (an existing interface) with a receive ring of the given
-    /// bytes (<see cref="Bridge.DefaultRxRingSize"/> unless options:rx_ring_size asks for another); tests replace it.</summary>
-    public Func<string, int, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log) => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = ringSize });
+    /// bytes (<see cref="Bridge.DefaultRxRingSize"/> unless options:rx_ring_size asks for another), which it starts with
+    /// <see cref="Bridge.InitialRxFrames"/> frames of and grows to when first busy; tests replace it.</summary>
+    public Func<string, int, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log)
+        => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = ringSize, InitialRxFrames = Bridge.InitialRxFrames });
 
     /// <summary>Opens an interface of type "afxdp" with the port options its Interface row asks for (see
     /// <see cref="AfXdpInterface"/>); tests replace it.</summary>
@@ -82,12 +84,20 @@ internal sealed class Bridge : IDisposable
 
     /// <summary>
     /// Bytes of an AF_PACKET port's receive ring unless its Interface asks otherwise (options:rx_ring_size): 512 slots
-    /// of 2 KiB at the default MTU. The ring is resident memory for as long as the port is open, and a Mininet tree has
-    /// dozens of ports; Open vSwitch's own AF_PACKET ports have no ring at all (the socket's receive queue). Measured
-    /// with unthrottled trafgen bursts of 64 B frames through one bridge on a loaded machine: 1 MiB keeps a burst of
-    /// 1,000 frames, 2 MiB one of 2,000, 8 MiB most of 5,000.
+    /// of 2 KiB at the default MTU. Measured with unthrottled trafgen bursts of 64 B frames through one bridge on a
+    /// loaded machine: 1 MiB keeps a burst of 1,000 frames, 2 MiB one of 2,000, 8 MiB most of 5,000. A port starts with
+    /// a ring of <see cref="InitialRxFrames"/> and grows to this one the first time it is busy.
     /// </summary>
     public const int DefaultRxRingSize = 1 << 20;
+
+    /// <summary>
+    /// Frames of the receive ring an AF_PACKET port starts with (8 pages at the default MTU), until one receive takes
+    /// half of them or the kernel loses one (<see cref="AfPacketOptions.InitialRxFrames"/>). The kernel allocates a
+    /// ring whole when it is set up (its pages are resident from then on, there is no allocation on first touch), so
+    /// a hundred idle ports with the full ring pinned a hundred MiB; Open vSwitch's own AF_PACKET ports have no ring
+    /// (the socket's receive queue).
+    /// </summary>
+    public const int InitialRxFrames = 16;
 
     /// <summary>The bounds of options:rx_ring_size (bytes).</summary>
     public const int MinRxRingSize = 128 << 10, MaxRxRingSize = 1 << 30;

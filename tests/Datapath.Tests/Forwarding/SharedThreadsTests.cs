@@ -1,3 +1,4 @@
+using Softswitch.Datapath.Actions;
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
@@ -193,6 +194,70 @@ public sealed class SharedThreadsTests
         Assert.Equal(1, shared.Attached);
         dp.Stop();
         Assert.Equal(0, shared.Attached);
+    }
+
+    /// <summary>
+    /// Two datapaths on one shared thread keep their exact-match entries in the thread's one cache, and neither ever
+    /// takes the other's: the same frame on the same in_port (an identical key and hash, so the same set) matches an
+    /// exact rule that outputs to port 2 in one switch and to port 3 in the other, frame after frame, each from its own
+    /// cache entry. Driven on the test thread (the datapaths are not started, so the shared thread never polls them).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TwoDatapaths_OnOneSharedThread_NeverTakeEachOthersCacheEntry(bool multiStage)
+    {
+        using var shared = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20_000);
+        var options = new DatapathOptions { SharedThreads = shared, PacketInRate = 0 };
+        using var a = new Softswitch.TestKit.DatapathRig(3, options);
+        using var b = new Softswitch.TestKit.DatapathRig(3, options);
+        Assert.True(a.Fwd.Cache!.SharesSlotsWith(b.Fwd.Cache!), "one cache's slots for both switches");
+        PacketParser.Parse(Frame, 1, out var key, out _);
+        var exact = FlowMatch.Exact(key);
+        a.Insert(0, exact, 100, [FlowAction.Output(2)]);
+        b.Insert(0, exact, 100, [FlowAction.Output(3)]);
+        if (multiStage)
+        {
+            // A later stage makes every switch classify through verdicts, which the cache holds as well.
+            a.Insert(1, FlowMatch.All, 1, []);
+            b.Insert(1, FlowMatch.All, 1, []);
+        }
+        for (int round = 0; round < 4; round++)
+        {
+            a.Send(1, Frame);
+            Assert.Single(a.Sent(2));
+            Assert.Empty(a.Sent(3));
+            b.Send(1, Frame);
+            b.Send(1, Frame);
+            Assert.Equal(2, b.Sent(3).Count);
+            Assert.Empty(b.Sent(2));
+        }
+        // Every frame after each switch's first came from its own entry; each inserted its own once.
+        Assert.Equal(3, a.Fwd.Cache!.Hits);
+        Assert.Equal(7, b.Fwd.Cache!.Hits);
+        Assert.Equal(1, a.Fwd.Cache!.Inserts);
+        Assert.Equal(1, b.Fwd.Cache!.Inserts);
+
+        // Clearing one switch's view (its pipeline changed) leaves the other's entry.
+        a.Fwd.Cache!.Clear();
+        b.Send(1, Frame);
+        Assert.Single(b.Sent(3));
+        Assert.Equal(8, b.Fwd.Cache!.Hits);
+    }
+
+    [Fact]
+    public void ADetachedDatapathsCacheEntries_AreClearedByItsThread()
+    {
+        using var shared = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20_000);
+        using var a = new Softswitch.TestKit.DatapathRig(2, new DatapathOptions { SharedThreads = shared, PacketInRate = 0 });
+        PacketParser.Parse(Frame, 1, out var key, out _);
+        a.Insert(0, FlowMatch.Exact(key), 100, [FlowAction.Output(2)]);
+        a.Send(1, Frame);
+        Assert.Equal(1, a.Fwd.Cache!.Inserts);
+        a.Dp.Start();
+        a.Dp.Stop();
+        Assert.True(WaitFor(() => shared.PendingPurges == 0, 5000), "the thread never cleared the detached switch's view");
+        Assert.Equal(0, a.Fwd.Cache!.Occupied);
     }
 }
 
