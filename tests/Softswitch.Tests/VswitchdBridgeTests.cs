@@ -540,6 +540,8 @@ public sealed class VswitchdBridgeTests : IDisposable
         using var bridge = Bridge.Create(config, Host());
         Assert.Null(bridge.Offload);
         Assert.Null(bridge.DescribeOffload());
+    }
+
     /// <summary>One Interface row referenced by two Port rows (one ovs-vsctl transaction makes it) and a second row of an
     /// interface's name: read and applied without a fault; the row is served once, the second reference is said, the
     /// other row of the name has its error (ofport -1), as Open vSwitch's bridge ignores them.</summary>
