@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ports.Linux;
@@ -90,6 +91,22 @@ public sealed class TapPortTests(ITestOutputHelper output) : PortBackendTests(ou
     {
         var pfd = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN };
         return LibC.poll(&pfd, 1, (int)limit.TotalMilliseconds) == 1;
+    }
+
+    /// <summary>The address and MTU asked for are the device's before the port describes it (vswitchd's Interface mac
+    /// and mtu_request); an MTU the kernel refuses is an open error naming it.</summary>
+    [NetnsFact]
+    public void Open_WithAMacAndAnMtu_DescribesThem_AndAnMtuTheKernelRefuses_IsAnError()
+    {
+        string name = $"vrt{Environment.ProcessId % 100000}";
+        var mac = new MacAddress(0x02_00_00_00_00_5aUL);
+        using (var port = new TapPort(name, mac: mac, mtu: 1400))
+        {
+            Assert.Equal((mac, 1400), (port.Info.HwAddr, port.Info.Mtu));
+            Assert.Equal("1400", File.ReadAllText($"/sys/class/net/{name}/mtu").Trim());
+        }
+        var e = Assert.Throws<PortOpenException>(() => new TapPort(name, mtu: 10));
+        Assert.Contains("cannot set its MTU to 10", e.Message);
     }
 
     [Fact]

@@ -227,7 +227,7 @@ internal sealed class VswitchdService : IDisposable
             _bridges.Remove(uuid);
             Guarded(bridge.Name, uuid, "deleted", bridge.Dispose);
         }
-        foreach (var uuid in _bridgeErrors.Keys.Where(u => !wanted.ContainsKey(u)).ToList()) _bridgeErrors.Remove(uuid);
+        foreach (var uuid in _bridgeErrors.Keys.Where(u => !wanted.ContainsKey(u) && !config.Ignored.ContainsKey(u)).ToList()) _bridgeErrors.Remove(uuid);
         foreach (var (uuid, why) in config.Ignored)
         {
             if (!_bridgeErrors.TryGetValue(uuid, out var before) || before != why) _log.LogError("{Error}", why);
