@@ -60,10 +60,11 @@ public sealed class Controller13InteropTests
         using var osken = Process.Start(psi)!;
         try
         {
-            await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" } });
+            // A back-off of a second at most: the switch connects soon after os-ken listens, however late that is.
+            await using var rig = new AgentRig(options: new AgentOptions { Controllers = { $"tcp:127.0.0.1:{port}" }, MaxBackoff = TimeSpan.FromSeconds(1) });
             rig.Dp.Start();
-            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, 20_000), "os-ken did not complete the handshake");
-            Assert.True(await Wait.UntilAsync(() => File.Exists(log) && File.ReadAllText(log).Contains("port_desc"), 10_000),
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.ControllerConnected, ControllerInteropTests.OsKenStartMs), "os-ken did not complete the handshake");
+            Assert.True(await Wait.UntilAsync(() => File.Exists(log) && File.ReadAllText(log).Contains("port_desc"), 30_000),
                 "the app saw no FEATURES_REPLY and PORT_DESC: " + (File.Exists(log) ? File.ReadAllText(log) : "(no log)"));
             await drive(rig);
             return File.ReadAllText(log);
@@ -90,7 +91,7 @@ public sealed class Controller13InteropTests
                 return flows.Exists(f => f.RequestedPriority == 1);
             }
             // The app's flow-mods may still be on their way when the last ping has been answered.
-            Assert.True(await Wait.UntilAsync(Learned, 10_000), "the app installed learned flows (priority 1)");
+            Assert.True(await Wait.UntilAsync(Learned, 30_000), "the app installed learned flows (priority 1)");
         });
         Assert.Contains("features dpid=0000000000001234 n_tables=254 auxiliary_id=0", text);
         Assert.Contains("port_desc ports=1,2,3,4", text);
@@ -107,7 +108,7 @@ public sealed class Controller13InteropTests
             await AllPairsPing(Hosts(rig));
             Assert.True(rig.Agent.Switch.Flows.HasTable(1), "the app's table 1 exists");
             // The pings succeed by flooding while the app's flow-mods are still on their way: wait for them.
-            Assert.True(await Wait.UntilAsync(() => rig.Agent.Switch.TableStats(1).ActiveCount >= 4, 10_000),
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.Switch.TableStats(1).ActiveCount >= 4, 30_000),
                 $"table 1 holds the learned destinations (it holds {rig.Agent.Switch.TableStats(1).ActiveCount})");
         });
         Assert.Contains("reason=0 table=0 cookie=5eed", text);
