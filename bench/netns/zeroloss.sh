@@ -41,8 +41,9 @@
 #                             when its key is in the XDP map, when its counter slot counts the first frame forwarded
 #                             in the kernel and when the BARRIER_REPLY arrives, then deletes it; LAT_SAMPLES samples,
 #                             LAT_GAP_MS apart, median and p99 in OUT/offload-latency.json (SIZES and FLOW_SET unused)
-#   vsd-afxdp, vsd-offload    `softswitch vswitchd` (in namespace S) on a private ovsdb-server, driven by ovs-vsctl as
-#                             the ovs rows are: type=afxdp interfaces (options:n_rxq=1), pmd-cpu-mask FWD_CPU (its
+#   vsd-afxdp, vsd-offload,   `softswitch vswitchd` (in namespace S) on a private ovsdb-server, driven by ovs-vsctl as
+#   vsd-afpacket              the ovs rows are: type=afxdp interfaces (options:n_rxq=1; vsd-afpacket: the default
+#                             type, AF_PACKET with vswitchd's ring), pmd-cpu-mask FWD_CPU (its
 #                             forwarding thread placed there, its other threads left to the scheduler); vsd-offload
 #                             with other_config:hw-offload=true and ssw-offload's exact flows, waiting until
 #                             `ovs-appctl offload/show` says they are held
@@ -201,7 +202,7 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       fi
       for t in /proc/$ROW_PID/task/*; do [ "$(cat $t/comm 2>/dev/null)" = fwd-0 ] && FWD_TID=${t##*/}; done
       ;;
-    vsd-afxdp|vsd-offload)
+    vsd-afxdp|vsd-offload|vsd-afpacket)
       ovsdb_up
       local V="ovs-vsctl --timeout=30 --db=unix:$RUN/db.sock"
       [ "$PIN" = 1 ] && $V --no-wait set Open_vSwitch . other_config:pmd-cpu-mask=$(printf '0x%x' $((1 << FWD_CPU)))
@@ -210,9 +211,11 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       DOTNET_PROCESSOR_COUNT=$(nproc) ip netns exec $NS $SSW vswitchd unix:$RUN/db.sock --pidfile=$RUN/ovs-vswitchd.pid --log-file=$RUN/vsd.log \
         --unixctl=$RUN/vsd.ctl --detach >/dev/null 2>&1 || { echo "$row: softswitch vswitchd did not start: $(tail -5 $RUN/vsd.log)"; return 1; }
       OVS_CTL=$RUN/vsd.ctl
+      local itype="type=afxdp options:n_rxq=1"
+      [ $row = vsd-afpacket ] && itype="type=system"   # the default port: AF_PACKET
       $V add-br br$TAG -- set bridge br$TAG protocols=OpenFlow10 fail-mode=secure \
-        -- add-port br$TAG $HA -- set interface $HA type=afxdp options:n_rxq=1 ofport_request=1 \
-        -- add-port br$TAG $HB -- set interface $HB type=afxdp options:n_rxq=1 ofport_request=2 || return 1
+        -- add-port br$TAG $HA -- set interface $HA $itype ofport_request=1 \
+        -- add-port br$TAG $HB -- set interface $HB $itype ofport_request=2 || return 1
       for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show br$TAG >/dev/null 2>&1 && break; sleep 0.1; done
       ovs-ofctl -O OpenFlow10 add-flow br$TAG "priority=100,in_port=1,actions=output:2" || return 1
       if [ $row = vsd-offload ]; then
