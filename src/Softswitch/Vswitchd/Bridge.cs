@@ -99,6 +99,19 @@ internal sealed class Bridge : IDisposable
     /// </summary>
     public const int InitialRxFrames = 16;
 
+    /// <summary>
+    /// Packet buffers of a bridge's datapath per forwarding thread (a `softswitch run` switch has 4,096). A bridge holds
+    /// buffers only while a burst is forwarded (its ports copy frames in and out; queues, patch ports and tunnels keep
+    /// their own copies), so 1,024 hold 32 bursts of 32; their index arrays are resident from the start, and a hundred
+    /// bridges at 4,096 kept 7 MB of them.
+    /// </summary>
+    public const int PacketBuffers = 1024;
+
+    /// <summary>Packets for the controller each of a bridge's forwarders queues before it counts drops (a `softswitch run`
+    /// switch queues 1,024): the daemon's one upcall pump drains every bridge's queues, and a hundred bridges at 1,024
+    /// kept 7 MB of their index arrays resident.</summary>
+    public const int UpcallSlots = 256;
+
     /// <summary>The bounds of options:rx_ring_size (bytes).</summary>
     public const int MinRxRingSize = 128 << 10, MaxRxRingSize = 1 << 30;
 
@@ -169,7 +182,7 @@ internal sealed class Bridge : IDisposable
     public static Bridge Create(BridgeConfig config, BridgeHost host)
     {
         var log = host.Loggers.CreateLogger("bridge");
-        var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = host.Threads });
+        var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = host.Threads, PoolSize = PacketBuffers, UpcallSlots = UpcallSlots });
         var flows = SwitchStack.CreateTables(dp, FlowTableOptions.DefaultMaxFlows, recycle: true);
         Bridge? bridge = null;
         try
