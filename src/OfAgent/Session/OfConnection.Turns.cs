@@ -16,8 +16,8 @@ namespace Softswitch.OfAgent.Session;
 /// <para><b>Reading</b>: <see cref="SocketReadiness"/> calls the connection (<c>OnReady</c>) once the socket is readable (a
 /// one-shot interest); the turn reads with recv(2) and MSG_DONTWAIT until nothing is left (at most
 /// <see cref="MaxReadsPerTurn"/> reads, then it queues itself behind the others), handles every whole message, and
-/// leaves the interest to its pool thread, which waits a moment for the peer's next message itself
-/// (<see cref="ConnectionWorkers.LingerMs"/>) before arming it again. The receive buffer is rented while a message is incomplete or a turn reads, and goes back
+/// leaves the interest to its pool thread, which waits for the peer's next message itself while it has nothing else to
+/// do (<see cref="ConnectionWorkers.LingerMs"/>) and arms it again once other work comes. The receive buffer is rented while a message is incomplete or a turn reads, and goes back
 /// to the pool when a turn leaves nothing buffered (an idle connection holds none).</para>
 /// <para><b>Writing</b>: a message queued while nothing is (a reply) is still written at once by its queueing thread;
 /// otherwise the turn writes the queue (<see cref="FlushNow"/>), coalesced as the send loop does, with sends that never
