@@ -18,7 +18,9 @@ namespace Softswitch.Bench.Agent;
 /// <summary>
 /// `bench agent`: plays a controller against the real agent over loopback TCP. Measures flow-mods per second
 /// over one connection until the BARRIER_REPLY, and the packet-in → packet-out round trip (a miss on a memory
-/// port until the released packet leaves another port), median and p99, and every sample in the JSON for a CDF.
+/// port until the released packet leaves another port), median and p99, and every sample in the JSON for a CDF; and the
+/// FLOW_MOD+BARRIER round trip (one flow-mod and a barrier written together, until the BARRIER_REPLY), median and p99:
+/// the connection's receive-handle-reply path on its own.
 /// </summary>
 public static class AgentBench
 {
@@ -122,7 +124,35 @@ public static class AgentBench
             placedSecs = sw.Elapsed.TotalSeconds;
         }
 
-        // 2. Packet-in -> packet-out round trip.
+        // 2. FLOW_MOD+BARRIER round trips: a flow-mod (modifying one flow, so the table does not grow) and a barrier
+        // in one write, timed until the BARRIER_REPLY.
+        var fmb = new double[rtts];
+        var one = new byte[256];
+        fm.Command = OfpFlowModCommand.ModifyStrict;
+        for (int i = 0; i < rtts + rtts / 10; i++)
+        {
+            fm.Xid = (uint)i;
+            fm.Match = new OfpMatch
+            {
+                Wildcards = 0, InPort = 1, DlType = 0x0800, NwProto = 17, NwSrc = 0x0A000000u + (uint)(i % 1000), NwDst = 0x0B000001,
+                TpSrc = 1000, TpDst = 2000, DlVlan = 0xFFFF,
+            };
+            int n = fm.Encode(one);
+            n += new OfpBarrierRequest { Xid = 0xBB00_0000u + (uint)i }.Encode(one.AsSpan(n));
+            long t0 = Stopwatch.GetTimestamp();
+            s.Send(one.AsSpan(0, n));
+            while (true)
+            {
+                var m = rx.Next();
+                if (m[1] == (byte)OfpType.BarrierReply) break;
+                if (m[1] == (byte)OfpType.Error) throw new InvalidOperationException("flow-mod refused");
+            }
+            // The first tenth warms up.
+            if (i >= rtts / 10) fmb[i - rtts / 10] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        }
+        Array.Sort(fmb);
+
+        // 3. Packet-in -> packet-out round trip.
         long arrived = 0;
         ports[2].OnSend = _ => Interlocked.Increment(ref arrived);
         var lat = new double[rtts];
@@ -161,6 +191,8 @@ public static class AgentBench
             placement_latency_mean_us = latencyMeanUs,
             placement_latency_max_us = latencyMaxUs,
             round_trips = rtts,
+            flow_mod_barrier_median_us = fmb[rtts / 2],
+            flow_mod_barrier_p99_us = fmb[(int)(rtts * 0.99)],
             packet_in_out_median_us = lat[rtts / 2],
             packet_in_out_p99_us = lat[(int)(rtts * 0.99)],
             latency,
@@ -181,6 +213,7 @@ public static class AgentBench
                                   $"flow-mod to placement: mean {latencyMeanUs / 1000:F1} ms, max {latencyMaxUs / 1000:F1} ms");
             }
 
+            Console.WriteLine($"FLOW_MOD+BARRIER round trip over {rtts:N0}: median {r.flow_mod_barrier_median_us:F1} us, p99 {r.flow_mod_barrier_p99_us:F1} us");
             Console.WriteLine($"packet-in -> packet-out round trip over {rtts:N0} packets: median {r.packet_in_out_median_us:F1} us, p99 {r.packet_in_out_p99_us:F1} us");
         }
         if (plotDir is not null)

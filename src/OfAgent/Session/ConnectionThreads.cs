@@ -1,8 +1,9 @@
 namespace Softswitch.OfAgent.Session;
 
 /// <summary>
-/// The long-lived threads that run connections' blocking loops (a connection's receive loop on one, its send loop on
-/// another): a thread whose loop ends waits for the next connection's loop of the same role instead of ending.
+/// The long-lived threads that run TLS connections' blocking loops (a connection's receive loop on one, its send loop on
+/// another; a plain connection has no thread of its own, see <see cref="ConnectionWorkers"/>): a thread whose loop ends
+/// waits for the next connection's loop of the same role instead of ending.
 /// </summary>
 /// <remarks>
 /// <para><b>Why</b>: tools connect per command (ovs-ofctl dump-flows, a monitoring poll every few seconds), and a new

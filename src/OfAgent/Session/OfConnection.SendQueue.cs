@@ -5,15 +5,18 @@ using Softswitch.OfWire.Of10;
 
 namespace Softswitch.OfAgent.Session;
 
-/// <summary>The send queue of a connection (its two accounts and the send loop: see the type's remarks).</summary>
+/// <summary>The send queue of a connection (its two accounts, the TLS send loop and the plain connection's writes: see the type's remarks).</summary>
 public sealed partial class OfConnection
 {
     // Made on first use: a tool's connection whose replies all go out at once from their queueing thread never needs
     // one, and a queue's first segment is the largest object a connection would otherwise make.
     private System.Collections.Concurrent.ConcurrentQueue<Outgoing>? _out;
-    private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1);
+    private readonly ManualResetEventSlim _outSignal = new(false, spinCount: 1); // a TLS connection's send loop's
     private readonly Lock _writeLock = new();
-    private Outgoing? _pendingHead; // under _writeLock: the unsent rest of a message written in part by its queueing thread
+    // Under _writeLock: the unsent rest of a message written in part by its queueing thread (or, on a plain connection,
+    // of a coalesced write the socket took in part), and the packet-in bytes still in it.
+    private Outgoing? _pendingHead;
+    private long _pendingPacketIn;
     private long _queuedBytes;   // every queued byte not yet written, of all kinds
     private long _packetInBytes; // the packet-ins among them
     private readonly ManualResetEventSlim _drained = new(true);
@@ -117,7 +120,8 @@ public sealed partial class OfConnection
                         var rest = m with { Offset = m.Offset + sent, Count = m.Count - sent };
                         Queued(rest);
                         _pendingHead = rest;
-                        _outSignal.Set();
+                        _pendingPacketIn = rest.PacketIn ? rest.Count : 0;
+                        Signal();
                         return true;
                     }
                     // The channel failed: queue it; the send loop meets the failure and closes.
@@ -130,8 +134,15 @@ public sealed partial class OfConnection
         }
         Queued(m);
         (Volatile.Read(ref _out) ?? MakeQueue()).Enqueue(m);
-        _outSignal.Set();
+        Signal();
         return true;
+    }
+
+    /// <summary>Bytes are queued: a plain connection's turn writes them (<see cref="FlushNow"/>), a TLS one's send loop.</summary>
+    private void Signal()
+    {
+        if (_pooled) Schedule(WorkFlush);
+        else _outSignal.Set();
     }
 
     /// <summary>Counts a message about to be queued in its account (before the send loop can see it).</summary>
@@ -152,13 +163,15 @@ public sealed partial class OfConnection
     private long ReplyBytes => Interlocked.Read(ref _queuedBytes) - Interlocked.Read(ref _packetInBytes);
 
     /// <summary>
-    /// Blocks (this connection's receive loop: before it handles the next message, and inside a long reply before each
-    /// part) until the queued replies are below <see cref="AgentOptions.ReplyQueueLimit"/>; false when the connection
-    /// closed meanwhile (the keepalive closes a peer that takes none of them, so this never waits for good).
+    /// Blocks (this connection's receive loop or turn: before it handles the next message, and inside a long reply
+    /// before each part) until the queued replies are below <see cref="AgentOptions.ReplyQueueLimit"/>; false when the
+    /// connection closed meanwhile (the keepalive closes a peer that takes none of them, so this never waits for good).
+    /// A plain connection's turn writes the queue itself meanwhile (no other thread may run its turn).
     /// </summary>
     public bool WaitForRoom()
     {
         long limit = _owner.Options.ReplyQueueLimit;
+        if (_pooled) return WaitForRoomInTurn(limit);
         while (IsOpen)
         {
             if (ReplyBytes <= limit) return true;
@@ -184,7 +197,7 @@ public sealed partial class OfConnection
     }
 
     /// <summary>
-    /// The send loop, on a dedicated thread with blocking writes (the socket stays in blocking mode). It coalesces
+    /// A TLS connection's send loop, on a dedicated thread with blocking writes (the socket stays in blocking mode). It coalesces
     /// whatever is queued into one write: ovs-ofctl add-flows sends a barrier after every flow-mod, and a reply
     /// per syscall would make the replies, not the flow-mods, the bottleneck.
     /// </summary>
@@ -273,6 +286,7 @@ public sealed partial class OfConnection
             if (_pendingHead is { } head)
             {
                 _pendingHead = null;
+                _pendingPacketIn = 0;
                 Drop(head);
             }
             var queue = Volatile.Read(ref _out);

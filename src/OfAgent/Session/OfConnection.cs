@@ -13,10 +13,15 @@ namespace Softswitch.OfAgent.Session;
 /// and a bounded send queue, over an <see cref="OfTransport"/> (TCP, TLS or a Unix socket).
 /// </summary>
 /// <remarks>
-/// Made only after <see cref="OfHandshake"/>. One receive loop handles requests in arrival order (a BARRIER_REPLY is
-/// queued after every earlier request took effect); one send loop drains the queue; both on blocking threads
-/// (<see cref="ConnectionThreads"/>: measured faster here than asynchronous sockets). Replies, FLOW_REMOVED and
-/// PORT_STATUS are never dropped: past <see cref="AgentOptions.ReplyQueueLimit"/> the receive loop waits for room
+/// Made only after <see cref="OfHandshake"/>. Requests are handled in arrival order, one at a time (a BARRIER_REPLY is
+/// queued after every earlier request took effect), and the queue is written in order. A plain channel (TCP, Unix) on
+/// Linux has no thread of its own: the readiness thread (<see cref="SocketReadiness"/>) says when its socket is
+/// readable or has room, and its turns run on the process's small pool (<see cref="ConnectionWorkers"/>; see
+/// OfConnection.Turns.cs), with recv(2) and send(2) given MSG_DONTWAIT on a socket that stays in blocking mode. A TLS
+/// channel keeps a receive loop and a send loop on blocking threads (<see cref="ConnectionThreads"/>): an
+/// <see cref="System.Net.Security.SslStream"/> read may need more than one record's worth of reads, which a turn cannot
+/// wait for. Replies, FLOW_REMOVED and
+/// PORT_STATUS are never dropped: past <see cref="AgentOptions.ReplyQueueLimit"/> the receive loop or turn waits for room
 /// (<see cref="WaitForRoom"/>); PACKET_IN past <see cref="AgentOptions.PacketInQueueLimit"/> is dropped and counted
 /// (<see cref="PacketInsDropped"/>). A peer that takes none of our bytes, or stays silent, is closed.
 /// Design: docs/agent.md, "A connection".
@@ -68,6 +73,7 @@ public sealed partial class OfConnection : IAsyncDisposable
         bool active = false, bool quiet = false)
     {
         _transport = transport;
+        _pooled = transport.CanSendNow;
         _initial = opening.Received;
         _initialCount = opening.Count;
         _owner = owner;
@@ -154,19 +160,27 @@ public sealed partial class OfConnection : IAsyncDisposable
     {
         var probe = _owner.Options.InactivityProbe;
         if (probe > TimeSpan.Zero) _keepalive = _owner.Options.Time.CreateTimer(_ => Keepalive(), null, probe / 2, probe / 2);
+        if (_pooled)
+        {
+            StartTurns();
+            return;
+        }
         _run = Task.WhenAll(s_rxThreads.Run(ReceiveLoop), s_txThreads.Run(SendLoop)).ContinueWith(_ => OnClosed(), TaskScheduler.Default);
     }
 
-    /// <summary>The threads of connections' receive and send loops, kept for the next connection when one ends.</summary>
+    /// <summary>The threads of TLS connections' receive and send loops, kept for the next connection when one ends.</summary>
     private static readonly ConnectionThreads s_rxThreads = new("of-rx"), s_txThreads = new("of-tx");
 
-    /// <summary>Threads created so far for receive and send loops (a thread reused by a later connection counts once).</summary>
-    internal static int ThreadsCreated => s_rxThreads.Created + s_txThreads.Created;
+    /// <summary>
+    /// Threads created so far for connections: the pool's, and the TLS connections' receive and send loops' (a thread
+    /// reused by a later connection counts once).
+    /// </summary>
+    internal static int ThreadsCreated => s_rxThreads.Created + s_txThreads.Created + ConnectionWorkers.Shared.Created;
 
     public uint NextXid() => Interlocked.Increment(ref _xid);
 
     /// <summary>
-    /// The receive loop, on a dedicated thread with blocking reads: each read takes everything the kernel has
+    /// A TLS connection's receive loop, on a dedicated thread with blocking reads: each read takes everything the kernel has
     /// buffered, so a peer that writes one small message per segment (ovs-ofctl add-flows) costs one syscall
     /// per batch instead of an event-loop wake-up and a thread-pool hop per message.
     /// </summary>
@@ -487,6 +501,11 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     private void FlushAndClose()
     {
+        if (_pooled)
+        {
+            FlushInTurnAndClose();
+            return;
+        }
         // Give the send loop a moment to deliver a final error before closing (holding no run of flow-mods).
         long start = Now();
         while (IsOpen && Interlocked.Read(ref _queuedBytes) > 0 && Now() - start < FlushGraceMs) Thread.Sleep(10);
@@ -500,6 +519,8 @@ public sealed partial class OfConnection : IAsyncDisposable
         _outSignal.Set();   // wakes the send loop, which sees the cancellation and ends
         _keepalive?.Dispose();
         _transport.Close();
+        // A plain connection's finishing turn, after any turn in progress.
+        if (_pooled) Schedule(WorkFinish);
     }
 
     private void OnClosed()

@@ -15,7 +15,11 @@ namespace Softswitch.OfAgent.Session;
 /// is full, so the bytes the kernel has taken are known at every moment (<c>_handed</c>), not only when a whole
 /// write returns: with the socket's unsent-byte count (SIOCOUTQ) they give <see cref="Progress"/>, what the peer
 /// has taken so far, which the connection's keepalive reads as liveness.
-/// Thread safety: one reader and one writer may run at once (the connection's receive and send loops), which both
+/// A plain channel's established connection reads with <see cref="TryReceiveNow"/> (recv(2) with MSG_DONTWAIT) once
+/// <see cref="SocketReadiness"/> said the socket is readable, and its writes never block (<see cref="TrySendNow"/>),
+/// so neither needs a thread of its own.
+/// Thread safety: one reader and one writer may run at once (a connection's turn and a thread queueing bytes, or a TLS
+/// connection's receive and send loops), which both
 /// a socket and <see cref="SslStream"/> allow; <see cref="Close"/> may come from any thread and makes blocked calls
 /// on the other threads fail (with <see cref="SocketException"/>, <see cref="IOException"/> or
 /// <see cref="ObjectDisposedException"/>, which callers treat as the end of the channel). Writes come from one
@@ -129,8 +133,15 @@ public sealed partial class OfTransport
     }
 
     /// <summary>Waits until the socket's buffer has room (or the channel failed or closed: the next send says which).</summary>
-    private void WaitWritable()
+    private void WaitWritable() => WaitWritable(Timeout.Infinite);
+
+    /// <summary>
+    /// As <see cref="WaitWritable()"/>, for at most <paramref name="timeoutMs"/> (infinite: -1); true when the socket's
+    /// buffer has room, or the channel failed or closed (the next send says which). Linux only.
+    /// </summary>
+    internal bool WaitWritable(int timeoutMs)
     {
+        long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
         var handle = _socket.SafeHandle;
         bool added = false;
         try
@@ -140,10 +151,17 @@ public sealed partial class OfTransport
             // Bounded waits: a channel closed meanwhile is noticed within one.
             while (Volatile.Read(ref _closed) == 0)
             {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0) return false;
                 int r;
-                unsafe { r = PollNative(&fd, 1, 500); }
-                if (r != 0 && !(r < 0 && Marshal.GetLastPInvokeError() == EIntr)) return;
+                unsafe { r = PollNative(&fd, 1, (int)Math.Min(left, 500)); }
+                if (r != 0 && !(r < 0 && Marshal.GetLastPInvokeError() == EIntr)) return true;
             }
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
         }
         finally
         {
@@ -195,8 +213,72 @@ public sealed partial class OfTransport
         }
     }
 
+    /// <summary>
+    /// Waits at most <paramref name="timeoutMs"/> for the socket to be readable (or at its end, or failed), or for
+    /// <paramref name="otherFd"/> to be readable; true when the socket is. Linux only.
+    /// </summary>
+    internal bool WaitReadable(int otherFd, int timeoutMs)
+    {
+        if (Volatile.Read(ref _closed) != 0) return false;
+        var handle = _socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            int r;
+            unsafe
+            {
+                var fds = stackalloc PollFd[2];
+                fds[0] = new PollFd { Fd = (int)handle.DangerousGetHandle(), Events = PollIn };
+                fds[1] = new PollFd { Fd = otherFd, Events = PollIn };
+                r = PollNative(fds, 2, timeoutMs);
+                return r > 0 && fds[0].REvents != 0;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Reads what the socket holds now, never blocking (recv(2) with MSG_DONTWAIT; the socket stays in blocking mode):
+    /// the bytes read, 0 at the end of the stream, -1 when nothing is there yet, -2 when the channel failed or closed.
+    /// Linux only, plain channels (<see cref="CanSendNow"/>); one reader at a time.
+    /// </summary>
+    public int TryReceiveNow(Span<byte> buffer)
+    {
+        if (Volatile.Read(ref _closed) != 0) return -2;
+        var handle = _socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            nint r;
+            unsafe
+            {
+                fixed (byte* p = buffer) r = RecvNative((int)handle.DangerousGetHandle(), p, (nuint)buffer.Length, MsgDontWait);
+            }
+            if (r >= 0) return (int)r;
+            int errno = Marshal.GetLastPInvokeError();
+            return errno is EAgain or EIntr ? -1 : -2;
+        }
+        catch (ObjectDisposedException)
+        {
+            return -2;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
     private const int MsgDontWait = 0x40, MsgNoSignal = 0x4000, EAgain = 11, EIntr = 4;
-    private const short PollOut = 4;
+    private const short PollIn = 1, PollOut = 4;
     /// <summary>SIOCOUTQ (TIOCOUTQ): the bytes in a socket's send queue.</summary>
     private const nuint SiocOutq = 0x5411;
 
@@ -210,6 +292,9 @@ public sealed partial class OfTransport
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static unsafe partial nint SendNative(int fd, byte* buf, nuint len, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial nint RecvNative(int fd, byte* buf, nuint len, int flags);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static unsafe partial int PollNative(PollFd* fds, nuint count, int timeoutMs);

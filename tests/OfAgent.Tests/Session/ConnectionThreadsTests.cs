@@ -76,8 +76,8 @@ public sealed class ConnectionThreadsTests
             }
             await WaitUntil(() => rig.Agent.Connections.Count == 0);
         }
-        // Ten connections, one at a time: their receive and send loops ran on the threads the first one left (the
-        // former design made twenty new threads).
+        // Ten connections, one at a time: no new thread (a plain connection's turns run on the pool's threads; a design
+        // with a thread per loop made twenty).
         Assert.Equal(before, OfConnection.ThreadsCreated);
     }
 
