@@ -66,7 +66,9 @@ public sealed partial class SwitchDatapath : IDisposable
     private int _nextIndex;
     private readonly Forwarder[] _forwarders;
     private readonly PortWaiter[] _waiters;
-    private readonly Forwarder _control;
+    // The control path's forwarder (packet-outs, with its own packet buffers and upcall ring), made at the first
+    // packet-out or read of Control under _controlLock: an idle bridge's control path keeps nothing resident.
+    private Forwarder? _control;
     private readonly Lock _controlLock = new();
     private readonly List<Thread> _threads = new();
     private readonly List<RxQueue>[] _assigned;
@@ -114,7 +116,6 @@ public sealed partial class SwitchDatapath : IDisposable
         }
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
-        _control = new Forwarder(this, 1024, 0, Options.UpcallSlots, 0, 0, FlowCounting.Control);
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
@@ -151,7 +152,25 @@ public sealed partial class SwitchDatapath : IDisposable
     public IReadOnlyList<Forwarder> Forwarders => _forwarders;
     /// <summary>Where each forwarding thread blocks when idle (index = thread), for its sleep counters.</summary>
     public IReadOnlyList<PortWaiter> Waiters => Options.SharedThreads?.Waiters ?? _waiters;
-    public Forwarder Control => _control;
+    /// <summary>The control path's forwarder (packet-outs), made at the first packet-out or at this first read.</summary>
+    public Forwarder Control => Volatile.Read(ref _control) ?? MakeControl();
+
+    private Forwarder MakeControl()
+    {
+        lock (_controlLock)
+        {
+            if (_control is { } made) return made;
+            var control = new Forwarder(this, ControlBuffers, 0, Options.UpcallSlots, 0, 0, FlowCounting.Control);
+            Volatile.Write(ref _control, control);
+            return control;
+        }
+    }
+
+    /// <summary>True once the control path's forwarder is made (tests).</summary>
+    internal bool HasControl => Volatile.Read(ref _control) is not null;
+
+    /// <summary>The packet buffers of the control path's forwarder.</summary>
+    private const int ControlBuffers = 1024;
     internal PortSlot ControlSlot { get; }
     internal int PortIndexCount => Volatile.Read(ref _nextIndex);
 
@@ -361,16 +380,17 @@ public sealed partial class SwitchDatapath : IDisposable
     }
 
     /// <summary>The largest frame the datapath carries (a packet buffer's size); larger packet-out data is refused.</summary>
-    public int MaxFrameSize => _control.Pool.MaxFrameSize;
+    public int MaxFrameSize => Math.Max(PacketPool.DefaultDataSize, Options.FrameSize);
 
     /// <summary>Executes a packet-out (thread-safe; serialised on the control path, inside a hold, so the ports it
     /// outputs to stay open until it returns).</summary>
     public void PacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
     {
+        var control = Control;
         using var hold = Pipeline.Reclamation.Enter();
         lock (_controlLock)
         {
-            _control.ExecutePacketOut(frame, inPort, actions);
+            control.ExecutePacketOut(frame, inPort, actions);
         }
     }
 
@@ -381,7 +401,7 @@ public sealed partial class SwitchDatapath : IDisposable
         if (Options.SharedThreads is null) UpcallSignal.Reset();
         int n = 0;
         foreach (var f in _forwarders) n += f.Upcalls.Drain(handler, maxPerRing);
-        n += _control.Upcalls.Drain(handler, maxPerRing);
+        if (Volatile.Read(ref _control) is { } control) n += control.Upcalls.Drain(handler, maxPerRing);
         return n;
     }
 
@@ -558,14 +578,14 @@ public sealed partial class SwitchDatapath : IDisposable
 
     public long DropCount(DropReason r)
     {
-        long n = _control.Drops[r] + Qos.Drops[r];
+        long n = (Volatile.Read(ref _control)?.Drops[r] ?? 0) + Qos.Drops[r];
         foreach (var f in _forwarders) n += f.Drops[r];
         return n;
     }
 
     public long ParseErrorCount(ParseError e)
     {
-        long n = _control.ParseErrors[e];
+        long n = Volatile.Read(ref _control)?.ParseErrors[e] ?? 0;
         foreach (var f in _forwarders) n += f.ParseErrors[e];
         return n;
     }

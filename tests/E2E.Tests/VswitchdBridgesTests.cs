@@ -6,7 +6,8 @@ namespace Softswitch.E2E.Tests;
 
 /// <summary>
 /// Many bridges in one `softswitch vswitchd`, driven by Debian's ovsdb-server and ovs-vsctl: one set of forwarding
-/// threads serves them all (other_config:n-pmd-threads), and bridges joined by patch ports forward between namespaces.
+/// threads serves them all (other_config:n-pmd-threads), bridges made and deleted in one transaction are so (several at
+/// once) before ovs-vsctl returns, and bridges joined by patch ports forward between namespaces.
 /// </summary>
 [RequiresTool("ovsdb-server")]
 [RequiresTool("ovs-vsctl")]
@@ -25,12 +26,24 @@ public sealed class VswitchdBridgesTests
         var bridges = Enumerable.Range(0, 15).Select(i => $"ovt{s_id}x{i}").ToArray();
         try
         {
-            db.Vsctl([.. bridges.SelectMany(b => new[] { "--", "add-br", b })]);
+            // One transaction makes them all (several at once), two of them joined by a patch (made one by one).
+            string p1 = $"ovt{s_id}p1", p2 = $"ovt{s_id}p2";
+            db.Vsctl([.. bridges.SelectMany(b => new[] { "--", "add-br", b }),
+                "--", "add-port", bridges[0], p1, "--", "set", "Interface", p1, "type=patch", $"options:peer={p2}",
+                "--", "add-port", bridges[1], p2, "--", "set", "Interface", p2, "type=patch", $"options:peer={p1}"]);
             foreach (var b in bridges) Assert.Equal("65534", db.Vsctl("get", "Interface", b, "ofport").Trim());
+            Assert.Equal("1", db.Vsctl("get", "Interface", p1, "ofport").Trim());
+            Assert.True(Poll(() => db.Vsctl("get", "Interface", p2, "link_state").Trim() == "up", 10), "the patch's link never came up");
             Assert.Equal(2, Threads(pid, "fwd-"));
             Assert.Equal(1, Threads(pid, "link-monitor"));
+            // One transaction deletes them all: by the time ovs-vsctl returns, every bridge's tap is gone.
             db.Vsctl([.. bridges.SelectMany(b => new[] { "--", "del-br", b })]);
+            foreach (var b in bridges) Assert.False(Sh.Run("ip", "link", "show", b).Ok, $"{b}'s tap outlived its bridge\n" + Log(db));
             Assert.Equal(2, Threads(pid, "fwd-"));
+            // And their names are free: the same bridges made again at once.
+            db.Vsctl([.. bridges.SelectMany(b => new[] { "--", "add-br", b })]);
+            foreach (var b in bridges) Assert.Equal("65534", db.Vsctl("get", "Interface", b, "ofport").Trim());
+            db.Vsctl([.. bridges.SelectMany(b => new[] { "--", "del-br", b })]);
         }
         finally
         {

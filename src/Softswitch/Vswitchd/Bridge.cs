@@ -72,7 +72,8 @@ internal sealed record InterfaceStatus(long Ofport, string? Error, long? Ifindex
 /// Interfaces of type afxdp take Open vSwitch's options (<see cref="AfXdpInterface"/>); with Open_vSwitch
 /// other_config:hw-offload=true the XDP flow offload holds the bridge's AF_XDP ports (see FollowOffload), attached and
 /// detached under the same thread. Used from the daemon's configuration thread only (control commands read the offload
-/// under the daemon's bridges lock, which that thread holds while it applies).
+/// under the daemon's bridges lock, which that thread holds while it applies), or made and disposed for it by threads
+/// it waits for (several bridges at once, see VswitchdService.Create).
 /// </remarks>
 internal sealed class Bridge : IDisposable
 {
@@ -162,6 +163,8 @@ internal sealed class Bridge : IDisposable
     public OffloadManager? Offload => _offload?.Manager;
     /// <summary>The offload's own lines for offload/show (where the program runs, map writes), or null.</summary>
     public string? DescribeOffload() => _offload?.Describe();
+    /// <summary>True when one of its ports is a patch end (closing it tells every bridge of the link change).</summary>
+    public bool HasPatchPorts => _open.Values.Any(o => o.Port is PatchPort);
     /// <summary>The interfaces open: name, OpenFlow port number and type.</summary>
     public IEnumerable<(string Name, ushort No, string Type)> OpenPorts => _open.Values.OrderBy(o => o.No).Select(o => (o.Config.Name, o.No, o.Config.Type));
 

@@ -173,6 +173,24 @@ public sealed class CounterRegistryTests
         Assert.Contains("drop-no-such-port", nonZero);
     }
 
+    [Theory]
+    [InlineData(PacketPool.DefaultDataSize)]
+    [InlineData(9216)]
+    public void ControlPath_IsMadeAtTheFirstPacketOut_AndCountsFromThere(int frameSize)
+    {
+        using var dp = new SwitchDatapath(new DatapathOptions { FrameSize = frameSize });
+        // Never sent a packet-out: no control forwarder, and nothing read from the datapath makes one.
+        Assert.Equal(0, dp.DropCount(DropReason.NoSuchPort));
+        Assert.Equal(0, dp.ParseErrorCount(ParseError.Runt));
+        Assert.Equal(0, dp.DrainUpcalls((in Upcall _) => { }));
+        Assert.Equal(frameSize, dp.MaxFrameSize);
+        Assert.False(dp.HasControl);
+        dp.PacketOut(new byte[60], 1, new FlowActions([FlowAction.Output(7)]));
+        Assert.True(dp.HasControl);
+        Assert.Equal(1, dp.DropCount(DropReason.NoSuchPort));
+        Assert.Equal(dp.Control.Pool.MaxFrameSize, dp.MaxFrameSize);
+    }
+
     [Fact]
     public void MacTableFull_IsReported_NotSilent()
     {
