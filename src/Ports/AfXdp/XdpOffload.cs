@@ -15,7 +15,10 @@ namespace Softswitch.Ports.AfXdp;
 ///   FlowTable ─(observer: queue)─► OffloadManager (dp-offload thread) ─► XdpOffloadTarget ─(mmap stores)─► flow table
 /// </code>
 /// The ports stay the datapath's (added by the host as usual); the program is swapped into each port's BPF link, so it
-/// goes with the port's file descriptors (on exit and on a crash). Each maintenance step reads the per-flow counters
+/// goes with the port's file descriptors (on exit and on a crash). At attach, each veth port's peer is looked at
+/// (<see cref="VethPeer"/>): when it would drop the frames the program redirects into the veth (no XDP program and GRO
+/// off, or a peer in another namespace without one, whose GRO cannot be read from here), flows to that port stay in
+/// software (<see cref="XdpReasons.VethPeerDropsRedirect"/>) until the next attach. Each maintenance step reads the per-flow counters
 /// into the flows first (<see cref="OffloadAttachment"/>), and so does every statistics request; a barrier returns once
 /// the map holds the flow-mods before it. <see cref="Dispose"/> takes every flow out of the map, puts
 /// the plain redirect back and frees the maps.
@@ -61,8 +64,12 @@ public sealed class XdpOffload : IOffloadAttachment
                 p.UseFlowProgram(maps);
                 ports.Add(p);
             }
+            // A veth whose peer would drop redirected frames is no output of placed flows (read once, here).
+            var noRedirect = new Dictionary<ushort, string>();
+            foreach (var s in slots)
+                if (VethPeer.RedirectRefusal(((AfXdpPort)s.Port).Interface.Index) is { } why) noRedirect[s.No] = why;
             var target = new XdpOffloadTarget(maps, [.. slots.Select(s => (s.No, ((AfXdpPort)s.Port).Interface.Index))],
-                                              slots.ToDictionary(s => s.No, s => s.Port.Counters));
+                                              slots.ToDictionary(s => s.No, s => s.Port.Counters), noRedirect);
             var attachment = OffloadAttachment.Attach(dp, target, log, syncOnRequests: true);
             return new XdpOffload(attachment, target, maps, [.. ports]);
         }
