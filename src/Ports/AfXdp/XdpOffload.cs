@@ -1,4 +1,5 @@
 using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.Linux;
 
@@ -23,16 +24,20 @@ namespace Softswitch.Ports.AfXdp;
 /// the map holds the flow-mods before it. <see cref="Dispose"/> takes every flow out of the map, puts
 /// the plain redirect back and frees the maps.
 /// </remarks>
-public sealed class XdpOffload : IOffloadAttachment
+public sealed class XdpOffload : IOffloadAttachment, IDatapathEvents
 {
     /// <summary>Flows the map holds unless told otherwise.</summary>
     public const int DefaultCapacity = 65536;
 
     private readonly OffloadAttachment _attachment;
     private readonly AfXdpPort[] _ports;
+    private readonly SwitchDatapath _dp;
+    private readonly HashSet<ushort> _portNos;
 
-    private XdpOffload(OffloadAttachment attachment, XdpOffloadTarget target, XdpFlowMaps maps, AfXdpPort[] ports)
+    private XdpOffload(SwitchDatapath dp, OffloadAttachment attachment, XdpOffloadTarget target, XdpFlowMaps maps, AfXdpPort[] ports, IEnumerable<ushort> portNos)
     {
+        _dp = dp;
+        _portNos = [.. portNos];
         _attachment = attachment;
         Target = target;
         Maps = maps;
@@ -71,7 +76,9 @@ public sealed class XdpOffload : IOffloadAttachment
             var target = new XdpOffloadTarget(maps, [.. slots.Select(s => (s.No, ((AfXdpPort)s.Port).Interface.Index))],
                                               slots.ToDictionary(s => s.No, s => s.Port.Counters), noRedirect);
             var attachment = OffloadAttachment.Attach(dp, target, log, syncOnRequests: true);
-            return new XdpOffload(attachment, target, maps, [.. ports]);
+            var offload = new XdpOffload(dp, attachment, target, maps, [.. ports], slots.Select(s => s.No));
+            dp.Subscribe(offload);
+            return offload;
         }
         catch
         {
@@ -97,8 +104,28 @@ public sealed class XdpOffload : IOffloadAttachment
         }
     }
 
+    /// <summary>
+    /// One of the program's ports left the datapath (its interface went away): the target forgets it, so flows from or
+    /// to that number stay in software, also once a port of that number is re-opened over the new interface (the
+    /// program is not on it; attaching the offload again takes it in).
+    /// </summary>
+    void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
+    {
+        if (reason != PortStatusReason.Delete || !_portNos.Contains(port.No)) return;
+        string why = $"port {port.No} ({port.Port.Info.Name}) left the datapath after the XDP offload was attached";
+        try
+        {
+            Manager.Reconfigure(() => Target.ForgetPort(port.No, why));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Manager.Log?.OnMaintenance($"offload: forgetting port {port.No} on target {Target.Name} failed: {e.Message}");
+        }
+    }
+
     public void Dispose()
     {
+        _dp.Unsubscribe(this);
         _attachment.Dispose();
         foreach (var p in _ports) RestoreRedirect(p);
         Maps.Dispose();

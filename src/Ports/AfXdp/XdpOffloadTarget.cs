@@ -27,9 +27,11 @@ public static class XdpReasons
         "the flow's bucket in the XDP flow table has no free way (retried when one is freed)", retryable: true);
     public static readonly OffloadReason VethPeerDropsRedirect = OffloadReason.Define("veth-peer-drops-redirect",
         "an output to a veth whose peer would drop the kernel's redirected frames (no XDP program and GRO off, or not seen)");
+    public static readonly OffloadReason PortReopened = OffloadReason.Define("port-reopened",
+        "an in_port or output whose port was removed or re-opened since the XDP offload was attached (the program is not on it)");
 
     public static IReadOnlyList<OffloadReason> All { get; } =
-        [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput, UntaggedPcp, BucketFull, VethPeerDropsRedirect];
+        [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput, UntaggedPcp, BucketFull, VethPeerDropsRedirect, PortReopened];
 }
 
 /// <summary>
@@ -60,6 +62,7 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     private readonly Dictionary<ushort, PortCounters> _portCounters;
     private readonly ushort[] _ports;
     private readonly Dictionary<ushort, string> _noRedirect;
+    private readonly Dictionary<ushort, string> _forgotten = new();
     private readonly Dictionary<FlowEntry, Installed> _installed = new(ReferenceEqualityComparer.Instance);
     private readonly Stack<uint> _freeSlots = new();
     /// <summary>Flows deleted from the map whose slots are not yet read a last time (<see cref="Reap"/>), and what those reads found.</summary>
@@ -97,6 +100,17 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     public IReadOnlyList<OffloadTableUsage> Occupancy => [new OffloadTableUsage("xdp-flows", _installed.Count, _maps.Capacity)];
 
     public string? Location(FlowEntry entry) => _installed.TryGetValue(entry, out var i) ? $"xdp-flows,slot={i.Slot}" : null;
+
+    /// <summary>
+    /// Stops using port <paramref name="portNo"/> (removed from the datapath, or re-opened over a new interface the
+    /// program is not on): flows from it or to it are refused (<see cref="XdpReasons.PortReopened"/>, with
+    /// <paramref name="why"/>). The caller then takes placed flows out and re-places them (the manager's
+    /// <see cref="OffloadManager.Reconfigure"/>, which serialises this call with the others).
+    /// </summary>
+    public void ForgetPort(ushort portNo, string why)
+    {
+        if (_ifIndexByPort.Remove(portNo) || _forgotten.ContainsKey(portNo)) _forgotten[portNo] = why;
+    }
 
     public OffloadResult Check(FlowEntry entry)
     {
@@ -237,7 +251,12 @@ public sealed class XdpOffloadTarget : IOffloadTarget
                                             (m.Value.VlanVid == 0 && m.Mask.Equals(s_exactWithIpv6AddressesAnyPcp.Bits)));
         if (!m.IsExact && !withAddresses) return OffloadResult.Refused(XdpReasons.NonExactMatch);
         var k = m.Value;
-        if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf)) return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
+        if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf))
+        {
+            return _forgotten.TryGetValue(k.InPort, out var gone)
+                ? OffloadResult.Refused(XdpReasons.PortReopened, $"in_port {k.InPort}: {gone}")
+                : OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
+        }
         bool ipv6 = k.DlType == PacketParser.EthTypeIpv6;
         if (withAddresses && !ipv6) return OffloadResult.Refused(XdpReasons.NonExactMatch, "IPv6 addresses on a frame that is not IPv6");
         if (ipv6 ? !ParsedIpv6(k) : k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
@@ -277,6 +296,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
                         case PortNumber.Controller: return OffloadResult.Refused(XdpReasons.ToController, new OffloadDetail(null, a));
                         case PortNumber.Flood or PortNumber.All: return OffloadResult.Refused(XdpReasons.Flood, new OffloadDetail(null, a));
                         default:
+                            if (_forgotten.TryGetValue(a.Port, out var goneOut))
+                                return OffloadResult.Refused(XdpReasons.PortReopened, new OffloadDetail($"port {a.Port}: {goneOut}", a));
                             if (a.Port == k.InPort || !_ifIndexByPort.TryGetValue(a.Port, out outIf))
                                 return OffloadResult.Refused(OffloadReason.UnsupportedOutputPort, $"port {a.Port}");
                             if (_noRedirect.TryGetValue(a.Port, out var why))
