@@ -144,4 +144,47 @@ public sealed class XdpOffloadVethPeerTests : IDisposable
         _agent.Switch.Totals(new FlowStatsRequest(OfMatch.Any));
         Assert.Equal(N, _offload.Manager.Stats.HardwarePackets);
     }
+
+    /// <summary>
+    /// A port of the program's that leaves the datapath (its interface went away) is forgotten: flows to it go back to
+    /// software (<c>port-reopened</c>), and stay there once a port of that number is opened again over the interface
+    /// (the program is not on it), so their frames arrive through the switch.
+    /// </summary>
+    [NetnsFact]
+    public void APortThatLeavesTheDatapath_IsForgotten_AndFlowsToItStayInSoftwareOnceItIsBack()
+    {
+        Sh.Check("ethtool", "-K", _out.B, "gro", "on");
+        Attach();
+        var frame = Frame(3004);
+        var flow = Add(MatchOf(frame, 1, 0), FlowAction.Output(2));
+        _agent.Switch.Barrier();
+        Assert.True(Placement(flow).InHardware);
+
+        _dp.RemovePort(2);
+        var p = Placement(flow);
+        Assert.Same(XdpReasons.PortReopened, p.Reason);
+        // The removed port's socket and program go once the forwarding threads pass a quiescent point: open again until then.
+        AfXdpPort? again = null;
+        var sw = Stopwatch.StartNew();
+        while (again is null)
+        {
+            try
+            {
+                again = new AfXdpPort(_out.A);
+            }
+            catch (Softswitch.Ports.Linux.PortOpenException) when (sw.Elapsed.TotalSeconds < 10)
+            {
+                Thread.Sleep(50);
+            }
+        }
+        _dp.AddPort(again, 2);
+        _offload!.Manager.Poll();
+        p = Placement(flow);
+        Assert.False(p.InHardware);
+        Assert.Same(XdpReasons.PortReopened, p.Reason);
+        _output.WriteLine(p.Detail.Note);
+
+        _in.SendFrames(Enumerable.Repeat(frame, N));
+        Assert.Equal(N, Sunk(3004, N));
+    }
 }
