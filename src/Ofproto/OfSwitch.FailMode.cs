@@ -16,28 +16,76 @@ public sealed partial class OfSwitch
     /// version before 1.3.
     /// </summary>
     public void SetControllerConnected(bool connected, bool missToController = true)
+        => ReportDeleted(SetControllerConnectedUnreported(connected, missToController));
+
+    /// <summary>
+    /// <see cref="SetControllerConnected"/> without reporting the normal flows that entering emergency mode deleted:
+    /// the caller passes the result to <see cref="ReportDeleted"/> once it holds no lock of its own (the report may wait
+    /// for an offload target to settle the flows' last counts, and no lock is held while waiting for it).
+    /// </summary>
+    public DeletedFlows? SetControllerConnectedUnreported(bool connected, bool missToController = true)
     {
         lock (_failModeLock)
         {
             _connected = connected;
             _missToController = missToController;
-            ApplyFailModeLocked();
+            return ApplyFailModeLocked();
         }
+    }
+
+    /// <summary>Reports flows the fail mode deleted (FLOW_REMOVED, after the datapath's listeners settle them); call holding no lock.</summary>
+    public void ReportDeleted(DeletedFlows? deleted)
+    {
+        if (deleted is null) return;
+        try
+        {
+            ReportFinal(deleted.Removed);
+        }
+        finally
+        {
+            deleted.Hold.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Flows the fail mode deleted, to report (<see cref="ReportDeleted"/>): held in the reclamation domain until then,
+    /// so their entries stay theirs.
+    /// </summary>
+    public sealed class DeletedFlows
+    {
+        internal DeletedFlows(List<FlowRemoved> removed, Datapath.Classifier.QuiescentDomain.Hold hold)
+        {
+            Removed = removed;
+            Hold = hold;
+        }
+
+        internal List<FlowRemoved> Removed { get; }
+        internal Datapath.Classifier.QuiescentDomain.Hold Hold { get; }
+
+        /// <summary>How many flows were deleted.</summary>
+        public int Count => Removed.Count;
     }
 
     private void EmergencyFlowsChanged()
     {
+        DeletedFlows? deleted = null;
         lock (_failModeLock)
-            if (!_connected) ApplyFailModeLocked();
+            if (!_connected) deleted = ApplyFailModeLocked();
+        ReportDeleted(deleted);
     }
 
     private void ApplyFailMode()
     {
-        lock (_failModeLock) ApplyFailModeLocked();
+        DeletedFlows? deleted;
+        lock (_failModeLock) deleted = ApplyFailModeLocked();
+        ReportDeleted(deleted);
     }
 
-    /// <summary>Sets the datapath's miss behaviour and the emergency flows' use from the controller state and the fail mode.</summary>
-    private void ApplyFailModeLocked()
+    /// <summary>
+    /// Sets the datapath's miss behaviour and the emergency flows' use from the controller state and the fail mode;
+    /// returns the normal flows entering emergency mode deleted, for the caller to report once it lets go of the lock.
+    /// </summary>
+    private DeletedFlows? ApplyFailModeLocked()
     {
         var before = _dp.MissBehavior;
         bool missBefore = _loggedMissToController;
@@ -52,13 +100,14 @@ public sealed partial class OfSwitch
         Flows.UseEmergencyTable = emergency;
         // OpenFlow 1.0 section 4.3: entering emergency mode deletes every normal flow; the emergency flows stay after
         // a controller connects again.
-        if (entering) DeleteNormalFlows();
+        var deleted = entering ? DeleteNormalFlows() : null;
         if (_dp.MissBehavior != before || !_failModeLogged || missBefore != _missToController)
         {
             _log.LogInformation("controller {State}: table misses {Behavior}", _connected ? "connected" : "not connected",
                 _dp.MissBehavior switch { MissBehavior.Controller when !_missToController => "go to the table-miss flow entry (OpenFlow 1.3)", MissBehavior.Controller => "go to the controller", MissBehavior.Normal => "are switched by MAC learning (standalone)", _ => "are dropped (secure)" });
         }
         _failModeLogged = true;
+        return deleted;
     }
 
     /// <summary>
@@ -77,13 +126,13 @@ public sealed partial class OfSwitch
         ReportFinal(removed);
     }
 
-    private void DeleteNormalFlows()
+    /// <summary>Deletes every normal flow (the report is the caller's, outside the lock: <see cref="ReportDeleted"/>).</summary>
+    private DeletedFlows DeleteNormalFlows()
     {
         var removed = new List<FlowRemoved>();
-        using var hold = Flows.Reclamation.Enter();
+        var hold = Flows.Reclamation.Enter();
         Flows.RemoveWhere(static _ => true, FlowRemovedReason.Delete, removed);
-        int count = removed.Count;
-        ReportFinal(removed);
-        _log.LogWarning("emergency mode: no controller, emergency flows in use; {Count} normal flows deleted", count);
+        _log.LogWarning("emergency mode: no controller, emergency flows in use; {Count} normal flows deleted", removed.Count);
+        return new DeletedFlows(removed, hold);
     }
 }

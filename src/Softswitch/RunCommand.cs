@@ -345,8 +345,12 @@ internal static class RunCommand
             return UserError(pidError);
         }
         var sflow = StartForwarding(s, plan, dp, loggers, log);
-        // Ports whose interface disappears and comes back are re-opened (not the board's ports under offload).
-        using var reopener = offload is null ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1)) : null;
+        // Ports whose interface disappears and comes back are re-opened, as without offload under --offload xdp (the XDP
+        // offload forgets a port that leaves, so flows from or to it stay in software, reason port-reopened), but not
+        // under a board: the board wraps the ports it was given and forwards between them itself.
+        using var reopener = offload is null || !OffloadSetup.TakesPorts(s.Offload)
+            ? new PortReopener(dp, opened, portFactory, loggers.CreateLogger("ports"), TimeSpan.FromSeconds(1))
+            : null;
         log.LogInformation(RunningMessage + ": dpid {Dpid:x16}, {Ports} port(s) [{Names}], fail mode {FailMode}, {Threads} forwarding thread(s)",
             dpid, opened.Count, string.Join(", ", opened.Select(p => $"{p.PortNo}:{p.Spec.Kind.ToString().ToLowerInvariant()}:{p.Port.Info.Name}")), plan.FailMode.ToString().ToLowerInvariant(), s.Threads);
 

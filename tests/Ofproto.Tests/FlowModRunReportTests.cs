@@ -69,6 +69,39 @@ public sealed class FlowModRunReportTests : IDisposable
     private static FlowModRequest Add13(byte table, in OfMatch m, OfInstructions ins, FlowModFlags flags = FlowModFlags.None)
         => new(FlowModCommand.Add, m, 5, ins, TableId: table, Flags: flags, Rules: MatchRules.OpenFlow13);
 
+    /// <summary>A listener that, told of a removal, sees whether another thread can set the fail mode meanwhile.</summary>
+    private sealed class FailModeProbe(OfSwitch sw) : IDatapathEvents
+    {
+        public int Calls;
+        public bool FailModeLockFree = true;
+
+        public void OnFlowsRemoving(ReadOnlySpan<FlowRemoved> removed)
+        {
+            Calls++;
+            // An offload target waits here for its last counts: no fail-mode lock may be held meanwhile.
+            var other = new Thread(() => sw.SetControllerConnected(false)) { IsBackground = true };
+            other.Start();
+            FailModeLockFree &= other.Join(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    [Fact]
+    public void EnteringEmergencyMode_ReportsTheDeletedFlowsHoldingNoFailModeLock()
+    {
+        var m = new OfMatch().EthDst(Dst.Value);
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Add, m, 5, OfInstructions.Apply(new[] { OfAction.Output(2) }),
+                                                                  Flags: FlowModFlags.SendFlowRemoved)));
+        Assert.Equal(OfError.None, _sw.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Output(1) }),
+                                                                  Flags: FlowModFlags.Emergency)));
+        var probe = new FailModeProbe(_sw);
+        _dp.Subscribe(probe);
+        _sw.SetControllerConnected(false);   // secure: the emergency flows take over, the normal flow is deleted
+        Assert.True(_sw.Flows.UseEmergencyTable);
+        Assert.Equal(1, probe.Calls);
+        Assert.True(probe.FailModeLockFree, "the removal was reported under the switch's fail-mode lock");
+        Assert.Single(_reports.Removed);
+    }
+
     [Fact]
     public void ADeleteInARunIsReportedAfterTheRunPublishesItWithEveryPacketItForwarded()
     {

@@ -34,6 +34,7 @@ public sealed class DummyOffloadTarget : IOffloadTarget
     private readonly Dictionary<FlowKey, Row> _exactByKey = new();
     private readonly Dictionary<FlowEntry, Row> _byEntry = new(ReferenceEqualityComparer.Instance);
     private readonly Random _rowPicker;
+    private readonly HashSet<int> _retiredRows = new(), _retiredExact = new();
     private long _writes;
 
     /// <summary>A target forwarding between <paramref name="ports"/>, with <paramref name="capacity"/> rows per table.</summary>
@@ -77,6 +78,37 @@ public sealed class DummyOffloadTarget : IOffloadTarget
     /// <summary>Flows the target holds now.</summary>
     public int Count { get { lock (_lock) return _byEntry.Count; } }
 
+    /// <summary>
+    /// Whether a removed flow's row is reused only after a grace period, as the XDP target's slot is (a lookup that
+    /// found the flow before its removal may still count it): the row is free again at the next <see cref="Settle"/>,
+    /// or when an install finds no other free row, each after one <see cref="GracePeriod"/>. Off: reused at once.
+    /// </summary>
+    public bool ReuseAfterGracePeriod { get; init; }
+
+    /// <summary>Runs at each grace period waited for (<see cref="ReuseAfterGracePeriod"/>; tests count them).</summary>
+    public Action? GracePeriod { get; set; }
+
+    /// <summary>Grace periods waited for so far.</summary>
+    public int GracePeriods { get { lock (_lock) return _gracePeriods; } }
+
+    private int _gracePeriods;
+
+    public void Settle(List<(FlowEntry Entry, OffloadCounts Counts)> into)
+    {
+        lock (_lock)
+            if (_retiredRows.Count + _retiredExact.Count > 0) WaitGracePeriod();
+    }
+
+    private void WaitGracePeriod()
+    {
+        _gracePeriods++;
+        GracePeriod?.Invoke();
+        _retiredRows.Clear();
+        _retiredExact.Clear();
+    }
+
+    private HashSet<int> RetiredOf(Row?[] table) => ReferenceEquals(table, _exactRows) ? _retiredExact : _retiredRows;
+
     public bool Holds(FlowEntry entry)
     {
         lock (_lock) return _byEntry.ContainsKey(entry);
@@ -88,7 +120,8 @@ public sealed class DummyOffloadTarget : IOffloadTarget
         if (refused is { } r) return r;
         lock (_lock)
         {
-            if (FreeRow(TableOf(entry)) < 0) return Full(entry);
+            var table = TableOf(entry);
+            if (FreeRow(table) < 0 && RetiredOf(table).Count == 0) return Full(entry);
         }
         return new OffloadResult(true, OffloadReason.None, null, 1, 0);
     }
@@ -103,6 +136,11 @@ public sealed class DummyOffloadTarget : IOffloadTarget
             if (_byEntry.ContainsKey(entry)) throw new InvalidOperationException("flow installed twice");
             var table = TableOf(entry);
             int free = FreeRow(table);
+            if (free < 0 && RetiredOf(table).Count > 0)
+            {
+                WaitGracePeriod();
+                free = FreeRow(table);
+            }
             if (free < 0) return Full(entry);
             var row = new Row(entry, free, entry.Actions);
             table[free] = row;
@@ -135,6 +173,7 @@ public sealed class DummyOffloadTarget : IOffloadTarget
             if (!_byEntry.Remove(entry, out var row)) return default;
             var table = ReferenceEquals(TableOf(entry), _exactRows) ? _exactRows : _rows;
             table[row.Index] = null;
+            if (ReuseAfterGracePeriod) RetiredOf(table).Add(row.Index);
             if (ReferenceEquals(table, _exactRows)) _exactByKey.Remove(entry.Match.Value);
             _writes++;
             return row.Take();
@@ -215,13 +254,14 @@ public sealed class DummyOffloadTarget : IOffloadTarget
 
     private int FreeRow(Row?[] table)
     {
+        var retired = RetiredOf(table);
         int free = 0;
-        foreach (var r in table) if (r is null) free++;
+        for (int i = 0; i < table.Length; i++) if (table[i] is null && !retired.Contains(i)) free++;
         if (free == 0) return -1;
         int pick = _rowPicker.Next(free);
         for (int i = 0; i < table.Length; i++)
         {
-            if (table[i] is not null) continue;
+            if (table[i] is not null || retired.Contains(i)) continue;
             if (pick-- == 0) return i;
         }
         return -1;

@@ -176,6 +176,22 @@ public sealed partial class OffloadManager : IFlowTableObserver, IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="change"/>, a change of the target's own (e.g. a port it no longer forwards to), under the
+    /// placement lock, so no target call runs meanwhile, then re-places every flow by it.
+    /// </summary>
+    public void Reconfigure(Action change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        lock (_lock)
+        {
+            long w0 = _target.RegisterWrites;
+            change();
+            ReplaceAllLocked();
+            _maintenanceWrites += _target.RegisterWrites - w0;
+        }
+    }
+
     /// <summary>Reads every offloaded flow's hardware counters into the flow (what <see cref="Poll"/> does first, alone: for a statistics read).</summary>
     public void ReadHardwareCounters()
     {

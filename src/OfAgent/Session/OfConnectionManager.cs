@@ -310,6 +310,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
     {
         // One lock around reading the connection state and telling the switch: otherwise a connection that negotiates
         // while another closes can leave the older state told last.
+        // The flows entering emergency mode deleted are reported after both fail-mode locks are let go (the report may
+        // wait for an offload target).
+        OfSwitch.DeletedFlows? deleted;
         lock (_failModeLock)
         {
             bool connected, before13 = false;
@@ -318,8 +321,9 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 connected = _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen);
                 before13 = _conns.Any(c => c.IsPrimary && c.Negotiated && c.IsOpen && c.Version < OpenFlow13);
             }
-            _switch.SetControllerConnected(connected, missToController: before13);
+            deleted = _switch.SetControllerConnectedUnreported(connected, missToController: before13);
         }
+        _switch.ReportDeleted(deleted);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Softswitch.Datapath;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Ports.Linux;
 
@@ -15,21 +16,28 @@ namespace Softswitch.Ports.AfXdp;
 ///   FlowTable ─(observer: queue)─► OffloadManager (dp-offload thread) ─► XdpOffloadTarget ─(mmap stores)─► flow table
 /// </code>
 /// The ports stay the datapath's (added by the host as usual); the program is swapped into each port's BPF link, so it
-/// goes with the port's file descriptors (on exit and on a crash). Each maintenance step reads the per-flow counters
+/// goes with the port's file descriptors (on exit and on a crash). At attach, each veth port's peer is looked at
+/// (<see cref="VethPeer"/>): when it would drop the frames the program redirects into the veth (no XDP program and GRO
+/// off, or a peer in another namespace without one, whose GRO cannot be read from here), flows to that port stay in
+/// software (<see cref="XdpReasons.VethPeerDropsRedirect"/>) until the next attach. Each maintenance step reads the per-flow counters
 /// into the flows first (<see cref="OffloadAttachment"/>), and so does every statistics request; a barrier returns once
 /// the map holds the flow-mods before it. <see cref="Dispose"/> takes every flow out of the map, puts
 /// the plain redirect back and frees the maps.
 /// </remarks>
-public sealed class XdpOffload : IOffloadAttachment
+public sealed class XdpOffload : IOffloadAttachment, IDatapathEvents
 {
     /// <summary>Flows the map holds unless told otherwise.</summary>
     public const int DefaultCapacity = 65536;
 
     private readonly OffloadAttachment _attachment;
     private readonly AfXdpPort[] _ports;
+    private readonly SwitchDatapath _dp;
+    private readonly HashSet<ushort> _portNos;
 
-    private XdpOffload(OffloadAttachment attachment, XdpOffloadTarget target, XdpFlowMaps maps, AfXdpPort[] ports)
+    private XdpOffload(SwitchDatapath dp, OffloadAttachment attachment, XdpOffloadTarget target, XdpFlowMaps maps, AfXdpPort[] ports, IEnumerable<ushort> portNos)
     {
+        _dp = dp;
+        _portNos = [.. portNos];
         _attachment = attachment;
         Target = target;
         Maps = maps;
@@ -61,10 +69,16 @@ public sealed class XdpOffload : IOffloadAttachment
                 p.UseFlowProgram(maps);
                 ports.Add(p);
             }
+            // A veth whose peer would drop redirected frames is no output of placed flows (read once, here).
+            var noRedirect = new Dictionary<ushort, string>();
+            foreach (var s in slots)
+                if (VethPeer.RedirectRefusal(((AfXdpPort)s.Port).Interface.Index) is { } why) noRedirect[s.No] = why;
             var target = new XdpOffloadTarget(maps, [.. slots.Select(s => (s.No, ((AfXdpPort)s.Port).Interface.Index))],
-                                              slots.ToDictionary(s => s.No, s => s.Port.Counters));
+                                              slots.ToDictionary(s => s.No, s => s.Port.Counters), noRedirect);
             var attachment = OffloadAttachment.Attach(dp, target, log, syncOnRequests: true);
-            return new XdpOffload(attachment, target, maps, [.. ports]);
+            var offload = new XdpOffload(dp, attachment, target, maps, [.. ports], slots.Select(s => s.No));
+            dp.Subscribe(offload);
+            return offload;
         }
         catch
         {
@@ -90,8 +104,28 @@ public sealed class XdpOffload : IOffloadAttachment
         }
     }
 
+    /// <summary>
+    /// One of the program's ports left the datapath (its interface went away): the target forgets it, so flows from or
+    /// to that number stay in software, also once a port of that number is re-opened over the new interface (the
+    /// program is not on it; attaching the offload again takes it in).
+    /// </summary>
+    void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
+    {
+        if (reason != PortStatusReason.Delete || !_portNos.Contains(port.No)) return;
+        string why = $"port {port.No} ({port.Port.Info.Name}) left the datapath after the XDP offload was attached";
+        try
+        {
+            Manager.Reconfigure(() => Target.ForgetPort(port.No, why));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Manager.Log?.OnMaintenance($"offload: forgetting port {port.No} on target {Target.Name} failed: {e.Message}");
+        }
+    }
+
     public void Dispose()
     {
+        _dp.Unsubscribe(this);
         _attachment.Dispose();
         foreach (var p in _ports) RestoreRedirect(p);
         Maps.Dispose();

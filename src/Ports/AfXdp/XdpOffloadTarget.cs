@@ -3,6 +3,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
+using Softswitch.Ports.Linux;
 
 namespace Softswitch.Ports.AfXdp;
 
@@ -24,8 +25,13 @@ public static class XdpReasons
         "a PCP other than 0 on untagged frames: no frame matches it in software, and the XDP key of an untagged frame has no PCP");
     public static readonly OffloadReason BucketFull = OffloadReason.Define("bucket-full",
         "the flow's bucket in the XDP flow table has no free way (retried when one is freed)", retryable: true);
+    public static readonly OffloadReason VethPeerDropsRedirect = OffloadReason.Define("veth-peer-drops-redirect",
+        "an output to a veth whose peer would drop the kernel's redirected frames (no XDP program and GRO off, or not seen)");
+    public static readonly OffloadReason PortReopened = OffloadReason.Define("port-reopened",
+        "an in_port or output whose port was removed or re-opened since the XDP offload was attached (the program is not on it)");
 
-    public static IReadOnlyList<OffloadReason> All { get; } = [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput, UntaggedPcp, BucketFull];
+    public static IReadOnlyList<OffloadReason> All { get; } =
+        [NonExactMatch, NotParsed, ToController, Flood, MultiOutput, Group, Meter, Queue, Tunnel, ActionAfterOutput, UntaggedPcp, BucketFull, VethPeerDropsRedirect, PortReopened];
 }
 
 /// <summary>
@@ -38,7 +44,8 @@ public static class XdpReasons
 /// looked up after the exact ones), from one of its ports whose actions reduce to one record
 /// (<see cref="XdpFlowAction"/>): set Ethernet addresses, strip, push (0x8100) or set a tag, set IPv4 addresses and
 /// DSCP (IPv4), IPv6 addresses (IPv6), TTL or hop limit, TCP/UDP ports, then at most one output to one of its ports
-/// or IN_PORT (none: drop).
+/// or IN_PORT (none: drop), unless that port is a veth whose peer would drop what the program redirects into it
+/// (<see cref="VethPeer"/>: given at construction, <see cref="XdpReasons.VethPeerDropsRedirect"/>).
 /// Everything else is refused with a reason (<see cref="XdpReasons"/>). The map is exact and consulted first:
 /// <see cref="OffloadLookupModel.ExactFirst"/>, so the manager keeps out exact flows that a wildcard flow outranks.
 /// Each flow owns a slot of the per-CPU counter array, cleared when it is installed; a removed flow's slot is read
@@ -54,6 +61,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     private readonly Dictionary<ushort, int> _ifIndexByPort;
     private readonly Dictionary<ushort, PortCounters> _portCounters;
     private readonly ushort[] _ports;
+    private readonly Dictionary<ushort, string> _noRedirect;
+    private readonly Dictionary<ushort, string> _forgotten = new();
     private readonly Dictionary<FlowEntry, Installed> _installed = new(ReferenceEqualityComparer.Instance);
     private readonly Stack<uint> _freeSlots = new();
     /// <summary>Flows deleted from the map whose slots are not yet read a last time (<see cref="Reap"/>), and what those reads found.</summary>
@@ -64,9 +73,13 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     /// <summary>
     /// A target over <paramref name="maps"/> forwarding between <paramref name="ports"/> (OpenFlow number, ifindex),
     /// adding what it forwards to <paramref name="portCounters"/> (by OpenFlow number; a port not there counts nothing).
+    /// <paramref name="noRedirect"/> names the ports frames redirected into would not leave by (OpenFlow number, why):
+    /// flows that output there, or to IN_PORT from there, stay in software.
     /// </summary>
-    public XdpOffloadTarget(XdpFlowMaps maps, IReadOnlyList<(ushort PortNo, int IfIndex)> ports, IReadOnlyDictionary<ushort, PortCounters>? portCounters = null)
+    public XdpOffloadTarget(XdpFlowMaps maps, IReadOnlyList<(ushort PortNo, int IfIndex)> ports, IReadOnlyDictionary<ushort, PortCounters>? portCounters = null,
+                            IReadOnlyDictionary<ushort, string>? noRedirect = null)
     {
+        _noRedirect = noRedirect is null ? [] : new Dictionary<ushort, string>(noRedirect);
         _maps = maps ?? throw new ArgumentNullException(nameof(maps));
         _ifIndexByPort = ports.ToDictionary(p => p.PortNo, p => p.IfIndex);
         _portCounters = portCounters is null ? [] : new Dictionary<ushort, PortCounters>(portCounters);
@@ -77,7 +90,8 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     public string Name => "xdp";
     public OffloadLookupModel LookupModel => OffloadLookupModel.ExactFirst;
     public IReadOnlyList<OffloadReason> Reasons => XdpReasons.All;
-    public string Description => $"XDP flow map, {_ports.Length} AF_XDP port(s) ({string.Join(',', _ports)}), {_maps.Capacity} flows";
+    public string Description => $"XDP flow map, {_ports.Length} AF_XDP port(s) ({string.Join(',', _ports)}), {_maps.Capacity} flows" +
+        (_noRedirect.Count == 0 ? "" : "; no redirect into " + string.Join("; ", _noRedirect.OrderBy(p => p.Key).Select(p => $"port {p.Key} ({p.Value})")));
     public IReadOnlyList<ushort> Ports => _ports;
 
     /// <summary>BPF map writes (updates and deletes) so far.</summary>
@@ -86,6 +100,17 @@ public sealed class XdpOffloadTarget : IOffloadTarget
     public IReadOnlyList<OffloadTableUsage> Occupancy => [new OffloadTableUsage("xdp-flows", _installed.Count, _maps.Capacity)];
 
     public string? Location(FlowEntry entry) => _installed.TryGetValue(entry, out var i) ? $"xdp-flows,slot={i.Slot}" : null;
+
+    /// <summary>
+    /// Stops using port <paramref name="portNo"/> (removed from the datapath, or re-opened over a new interface the
+    /// program is not on): flows from it or to it are refused (<see cref="XdpReasons.PortReopened"/>, with
+    /// <paramref name="why"/>). The caller then takes placed flows out and re-places them (the manager's
+    /// <see cref="OffloadManager.Reconfigure"/>, which serialises this call with the others).
+    /// </summary>
+    public void ForgetPort(ushort portNo, string why)
+    {
+        if (_ifIndexByPort.Remove(portNo) || _forgotten.ContainsKey(portNo)) _forgotten[portNo] = why;
+    }
 
     public OffloadResult Check(FlowEntry entry)
     {
@@ -226,7 +251,12 @@ public sealed class XdpOffloadTarget : IOffloadTarget
                                             (m.Value.VlanVid == 0 && m.Mask.Equals(s_exactWithIpv6AddressesAnyPcp.Bits)));
         if (!m.IsExact && !withAddresses) return OffloadResult.Refused(XdpReasons.NonExactMatch);
         var k = m.Value;
-        if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf)) return OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
+        if (!_ifIndexByPort.TryGetValue(k.InPort, out int inIf))
+        {
+            return _forgotten.TryGetValue(k.InPort, out var gone)
+                ? OffloadResult.Refused(XdpReasons.PortReopened, $"in_port {k.InPort}: {gone}")
+                : OffloadResult.Refused(OffloadReason.InPortNotOffloadable, $"in_port {k.InPort}");
+        }
         bool ipv6 = k.DlType == PacketParser.EthTypeIpv6;
         if (withAddresses && !ipv6) return OffloadResult.Refused(XdpReasons.NonExactMatch, "IPv6 addresses on a frame that is not IPv6");
         if (ipv6 ? !ParsedIpv6(k) : k.DlType != PacketParser.EthTypeIpv4 || k.NwProto == PacketParser.ProtoSctp)
@@ -258,12 +288,20 @@ public sealed class XdpOffloadTarget : IOffloadTarget
                     output = true;
                     switch (a.Port)
                     {
-                        case PortNumber.InPort: flags |= XdpFlowProgram.OutInPort; break;
+                        case PortNumber.InPort:
+                            if (_noRedirect.TryGetValue(k.InPort, out var whyIn))
+                                return OffloadResult.Refused(XdpReasons.VethPeerDropsRedirect, new OffloadDetail($"port {k.InPort}: {whyIn}", a));
+                            flags |= XdpFlowProgram.OutInPort;
+                            break;
                         case PortNumber.Controller: return OffloadResult.Refused(XdpReasons.ToController, new OffloadDetail(null, a));
                         case PortNumber.Flood or PortNumber.All: return OffloadResult.Refused(XdpReasons.Flood, new OffloadDetail(null, a));
                         default:
+                            if (_forgotten.TryGetValue(a.Port, out var goneOut))
+                                return OffloadResult.Refused(XdpReasons.PortReopened, new OffloadDetail($"port {a.Port}: {goneOut}", a));
                             if (a.Port == k.InPort || !_ifIndexByPort.TryGetValue(a.Port, out outIf))
                                 return OffloadResult.Refused(OffloadReason.UnsupportedOutputPort, $"port {a.Port}");
+                            if (_noRedirect.TryGetValue(a.Port, out var why))
+                                return OffloadResult.Refused(XdpReasons.VethPeerDropsRedirect, new OffloadDetail($"port {a.Port}: {why}", a));
                             flags |= XdpFlowProgram.OutPort;
                             break;
                     }

@@ -70,4 +70,35 @@ public sealed class OffloadHotFlowsTests
         Assert.False(Where(manager, cold).InHardware);
         Assert.Equal(1, manager.Stats.HotSwaps);
     }
+
+    /// <summary>
+    /// A poll's swaps are one batch: every cold flow leaves, the target settles once (one grace period, for a target
+    /// that reuses a removed flow's row only after one, as the XDP target does), then the hot flows go in.
+    /// </summary>
+    [Fact]
+    public void ABatchOfSwaps_WaitsForOneGracePeriod()
+    {
+        const int N = 4;
+        var table = new OfFlowTables(new ManualClock());
+        int waits = 0;
+        var target = new DummyOffloadTarget([1, 2], OffloadLookupModel.ExactFirst, capacity: N) { ReuseAfterGracePeriod = true };
+        target.GracePeriod = () => waits++;
+        using var manager = new OffloadManager(table.Main, target);
+        manager.Attach(startWorker: false);
+        var cold = Enumerable.Range(0, N).Select(i => Add(table, Exact((ushort)(10 + i)))).ToArray();
+        var hot = Enumerable.Range(0, N).Select(i => Add(table, Exact((ushort)(20 + i)))).ToArray();
+        manager.ProcessPending();
+        Assert.All(cold, e => Assert.True(Where(manager, e).InHardware));
+        Assert.All(hot, e => Assert.Equal(OffloadReason.TableFull, Where(manager, e).Reason));
+        manager.Poll();   // the first measure: nothing forwarded, nothing moves
+        Assert.Equal(0, waits);
+
+        foreach (var e in hot) e.AddCounts(100, 100 * 64);
+        manager.Poll();
+        Assert.All(hot, e => Assert.True(Where(manager, e).InHardware));
+        Assert.All(cold, e => Assert.Equal(OffloadReason.TableFull, Where(manager, e).Reason));
+        Assert.Equal(N, manager.Stats.HotSwaps);
+        Assert.Equal(1, waits);
+        Assert.Equal(1, target.GracePeriods);
+    }
 }
