@@ -24,6 +24,22 @@ public sealed class NetInterfaceTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void CurrentFlagsAreTheKernelsFlagsAndMinusOneForAMissingName()
+    {
+        // lo's flags: every one /sys shows (the device's own), and the kernel's volatile ones (IFF_RUNNING) besides.
+        int sys = Convert.ToInt32(File.ReadAllText("/sys/class/net/lo/flags").Trim(), 16) & 0xFFFF;
+        var lo = NetInterface.IfrName("lo");
+        Assert.Equal(sys, NetInterface.CurrentFlags(lo) & sys);
+        Assert.NotEqual(0, NetInterface.CurrentFlags(lo) & 0x8);   // IFF_LOOPBACK
+        Assert.Equal(-1, NetInterface.CurrentFlags(NetInterface.IfrName("ia-nosuchif")));
+
+        NetInterface.CurrentFlags(lo);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) NetInterface.CurrentFlags(lo);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     /// <summary>
     /// A veth's link modes as its driver reports them through ethtool (10000 Mbit/s full duplex on twisted pair, no
     /// supported or advertised modes), also while it is administratively down, when sysfs refuses to tell its speed:

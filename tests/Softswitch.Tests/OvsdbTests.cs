@@ -177,6 +177,24 @@ public sealed class OvsdbTests
         Assert.Null(replica.Row("Bridge", br));
     }
 
+    /// <summary>The generation moves with every change applied (so the daemon's idle round can skip reading), not with a refused one.</summary>
+    [Fact]
+    public void Generation_MovesWithEachUpdateApplied_NotWithARefusedOne()
+    {
+        var replica = new OvsdbReplica(s_schema);
+        long g0 = replica.Generation;
+        Apply2(replica, """{"Bridge":{"@br":{"initial":{"name":"br0"}}}}""");
+        long g1 = replica.Generation;
+        Assert.NotEqual(g0, g1);
+        Assert.False(replica.TryApplyUpdate2(Json("""{"Port":{"@a":{"insert":{"name":"x"}},"@b":{"replace":{}}}}"""), out _));
+        Assert.Equal(g1, replica.Generation);
+        Assert.True(replica.TryApplyUpdate(Json("""{"Bridge":{"@br":{"new":{"name":"br1"}}}}"""), out var e), e);
+        long g2 = replica.Generation;
+        Assert.NotEqual(g1, g2);
+        replica.Clear();
+        Assert.NotEqual(g2, replica.Generation);
+    }
+
     private void Apply2(OvsdbReplica replica, string json)
         => Assert.True(replica.TryApplyUpdate2(Json(json), out var error), error);
 

@@ -818,4 +818,62 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal("", StatusWriter.Canonical(ColumnKind.Scalar, new JsonArray("set", new JsonArray())));
         Assert.Equal(StatusWriter.Canonical(ColumnKind.Set, new JsonArray("set", new JsonArray("b", "a"))), StatusWriter.Canonical(ColumnKind.Set, new JsonArray("set", new JsonArray("a", "b"))));
     }
+
+    private sealed class MaintenanceCount : Datapath.IDatapathEvents
+    {
+        public int Rounds;
+        public void OnMaintenanceStarting() => Interlocked.Increment(ref Rounds);
+    }
+
+    /// <summary>An idle bridge's periodic work (the daemon's link thread's CheckLinks: link states, administrative
+    /// states; the datapath's maintenance round with its switch's listeners) and the shared threads serving it allocate
+    /// nothing per round once settled.</summary>
+    [Fact]
+    public void IdleBridge_Settled_ItsPeriodicWorkAllocatesNothingPerRound()
+    {
+        using var threads = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20);
+        var config = VswitchConfig.Read(Database())!;
+        var maintained = new MaintenanceCount();
+        long before;
+        long[] shared;
+        using (var bridge = Bridge.Create(config.Bridges[0], Host() with { Threads = threads }))
+        {
+            bridge.Dp.Subscribe(maintained);
+            Assert.Equal(2, bridge.Dp.Ports.List.Length);   // p1 and p2 open beside LOCAL (the vxlan one refused)
+            // The daemon's link thread's round, and the configuration thread's look for a status change, on this thread.
+            var first = new StatusStamp();
+            bridge.AddStatusStamp(ref first);
+            for (int i = 0; i < 3; i++) bridge.CheckLinks();
+            int moved = 0;
+            before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                bridge.CheckLinks();
+                var stamp = new StatusStamp();
+                bridge.AddStatusStamp(ref stamp);
+                if (stamp.Value != first.Value) moved++;
+            }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(0, moved);   // nothing changed
+
+            // A link going down moves the stamp (the status round then writes link_state).
+            ((MemoryPort)bridge.Dp.Ports.Get(7)!.Port).SetLink(false);
+            var down = new StatusStamp();
+            bridge.AddStatusStamp(ref down);
+            Assert.NotEqual(first.Value, down.Value);
+            ((MemoryPort)bridge.Dp.Ports.Get(7)!.Port).SetLink(true);
+
+            // The forwarding and maintenance threads serving it (woken every 20 ms, and at the bridge's maintenance
+            // interval: its round runs the switch's listeners and polls the ports' links).
+            int rounds = Volatile.Read(ref maintained.Rounds);
+            Thread.Sleep(1500);
+            shared = [.. Enumerable.Range(0, threads.Count + 1).Select(threads.AllocatedBytes)];
+            long sleeps = threads.Waiters[0].Sleeps;
+            Thread.Sleep(2500);
+            Assert.True(threads.Waiters[0].Sleeps - sleeps >= 10, "the forwarding thread did not go round");
+            Assert.True(Volatile.Read(ref maintained.Rounds) - rounds >= 2, "the shared maintenance thread did not maintain the bridge (its idle interval is 1 s)");
+            for (int i = 0; i <= threads.Count; i++)
+                Assert.True(threads.AllocatedBytes(i) == shared[i], $"shared thread {i} allocated {threads.AllocatedBytes(i) - shared[i]} bytes in 2.5 s");
+        }
+    }
 }

@@ -49,6 +49,9 @@ public sealed class ForwardingThreads : IDisposable
     private readonly ExactMatchCache?[] _caches;
     // Views of a thread's cache whose switch was detached: that thread clears them (it alone may touch its slots).
     private readonly ConcurrentQueue<ExactMatchCache>[] _purges;
+    // Each thread's own allocation count (GC.GetAllocatedBytesForCurrentThread), taken as it is about to block:
+    // index i forwarding thread i, then the maintenance thread. Written by that thread only.
+    private readonly long[] _allocated;
 
     /// <summary>Wakes the maintenance thread: a member's removed port or link event, a member attached, or Dispose.</summary>
     internal ManualResetEventSlim MaintenanceWake { get; } = new(false);
@@ -79,6 +82,7 @@ public sealed class ForwardingThreads : IDisposable
         _waiters = new PortWaiter[count];
         _roundSeq = new long[count];
         _placementErrors = new string?[count];
+        _allocated = new long[count + 1];
         var placed = new CountdownEvent(count);
         for (int i = 0; i < count; i++)
         {
@@ -157,7 +161,11 @@ public sealed class ForwardingThreads : IDisposable
             long now = Environment.TickCount64;
             long wait = long.MaxValue;
             foreach (var m in _members) wait = Math.Min(wait, m.Dp.MaintenanceWaitMs(now));
-            if (wait > 0) MaintenanceWake.Wait(wait >= int.MaxValue ? Timeout.Infinite : (int)wait);
+            if (wait > 0)
+            {
+                Volatile.Write(ref _allocated[_threads.Length], GC.GetAllocatedBytesForCurrentThread());
+                MaintenanceWake.Wait(wait >= int.MaxValue ? Timeout.Infinite : (int)wait);
+            }
             MaintenanceWake.Reset();
             if (!_running) break;
             lock (_maintenanceLock)
@@ -232,6 +240,7 @@ public sealed class ForwardingThreads : IDisposable
             foreach (var m in members) m.Readers[idx].Offline();
             Interlocked.Increment(ref _roundSeq[idx]);   // even: out of every datapath
             if (!_running) break;
+            Volatile.Write(ref _allocated[idx], GC.GetAllocatedBytesForCurrentThread());
             waiter.Wait(waitSet, _idleWakeMs);
         }
         // Stopped: no member's reader stays online (a removal's report waits for online readers).
@@ -243,6 +252,13 @@ public sealed class ForwardingThreads : IDisposable
     {
         while (_purges[idx].TryDequeue(out var c)) c.Clear();
     }
+
+    /// <summary>
+    /// Bytes of managed memory thread <paramref name="thread"/> (0 .. <see cref="Count"/>-1 a forwarding thread,
+    /// <see cref="Count"/> the maintenance thread) had allocated in its life when it last went to sleep: an idle set's
+    /// counts stay still (its threads allocate nothing per round), which a monitor or test can see from outside.
+    /// </summary>
+    public long AllocatedBytes(int thread) => Volatile.Read(ref _allocated[thread]);
 
     /// <summary>Detached switches' cache views waiting for their thread to clear them (tests).</summary>
     internal int PendingPurges => _purges.Sum(q => q.Count);

@@ -102,6 +102,22 @@ public sealed unsafe class NetInterface
         return LibC.LastErrno == LibC.ENODEV ? 0 : -1;
     }
 
+    /// <summary>
+    /// The interface flags (IFF_UP, IFF_RUNNING ..) the interface named by <paramref name="ifrName"/> (from
+    /// <see cref="IfrName"/>) has now, or -1 when no interface has that name or the kernel could not be asked: one ioctl
+    /// (SIOCGIFFLAGS) and no allocation, so a watcher may poll it.
+    /// </summary>
+    public static int CurrentFlags(byte[] ifrName)
+    {
+        int fd = ControlFd();
+        if (fd < 0) return -1;
+        byte* ifr = stackalloc byte[LibC.IfReqSize];
+        var span = new Span<byte>(ifr, LibC.IfReqSize);
+        span.Clear();
+        ifrName.AsSpan(0, Math.Min(ifrName.Length, LibC.IFNAMSIZ - 1)).CopyTo(span);
+        return LibC.ioctl(fd, LibC.SIOCGIFFLAGS, ifr) == 0 ? *(ushort*)(ifr + 16) : -1;
+    }
+
     /// <summary>IFF_UP and IFF_RUNNING both set (administratively up with carrier). False if the interface vanished.</summary>
     public bool IsUp
     {

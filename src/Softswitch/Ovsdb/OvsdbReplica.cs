@@ -37,7 +37,15 @@ internal sealed class OvsdbReplica(OvsdbSchema schema)
 
     public OvsdbRow? Row(string table, Guid uuid) => _tables.TryGetValue(table, out var t) && t.TryGetValue(uuid, out var r) ? r : null;
 
-    public void Clear() => _tables.Clear();
+    /// <summary>Counts the changes made to the rows (each update applied, each clear): a reader that saw a generation
+    /// knows the contents are as it read them while the generation stays the same.</summary>
+    public long Generation { get; private set; }
+
+    public void Clear()
+    {
+        _tables.Clear();
+        Generation++;
+    }
 
     /// <summary>Applies a &lt;table-updates&gt; of <c>monitor</c>: a row with "new" is inserted or replaced by it (columns not in it kept), one without is deleted.</summary>
     public bool TryApplyUpdate(JsonNode? updates, out string error)
@@ -56,6 +64,7 @@ internal sealed class OvsdbReplica(OvsdbSchema schema)
                 t.Remove(uuid);
             }
         }
+        Generation++;
         return true;
     }
 
@@ -102,6 +111,7 @@ internal sealed class OvsdbReplica(OvsdbSchema schema)
                     break;
             }
         }
+        Generation++;
         return true;
     }
 

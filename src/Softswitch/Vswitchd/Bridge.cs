@@ -118,7 +118,12 @@ internal sealed class Bridge : IDisposable
 
     /// <summary>An interface open as port <paramref name="No"/>; <paramref name="Warning"/>: what of its row was not
     /// applied, written to its error column while it is open (null: nothing).</summary>
-    private sealed record OpenInterface(InterfaceConfig Config, ushort No, IPort Port, string? Warning = null);
+    private sealed record OpenInterface(InterfaceConfig Config, ushort No, IPort Port, string? Warning = null)
+    {
+        /// <summary>The name as the kernel's ifr_name, made once (a name change reopens the interface), for
+        /// <see cref="Kernel"/>; null when it cannot name a kernel interface.</summary>
+        public byte[]? IfrName { get; } = KernelName(Config.Name);
+    }
 
     private readonly BridgeHost _host;
     private readonly ILogger _log;
@@ -574,7 +579,7 @@ internal sealed class Bridge : IDisposable
     {
         foreach (var open in _open.Values)
         {
-            if (open.Config.Type is "patch" or "vxlan" or "gre" || Kernel(open.Config.Name).Admin is not { } admin) continue;
+            if (open.Config.Type is "patch" or "vxlan" or "gre" || Kernel(open).Admin is not { } admin) continue;
             bool up = admin == "up";
             if (_adminUp.TryGetValue(open.No, out bool was) && was == up) continue;
             _adminUp[open.No] = up;
@@ -798,7 +803,7 @@ internal sealed class Bridge : IDisposable
     {
         foreach (var (uuid, open) in _open)
         {
-            var (ifindex, admin) = Kernel(open.Config.Name);
+            var (ifindex, admin) = Kernel(open);
             // Patch and tunnel interfaces have no kernel device: always administratively up, as Open vSwitch shows them.
             if (open.Config.Type is "patch" or "vxlan" or "gre") admin = "up";
             yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, open.Warning, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin)
@@ -826,8 +831,31 @@ internal sealed class Bridge : IDisposable
         (PortFeatures.Rate10MbFd, 10_000_000, "full"), (PortFeatures.Rate10MbHd, 10_000_000, "half"),
     ];
 
-    /// <summary>The kernel's ifindex and administrative state of an interface; nulls when it has none.</summary>
-    private static (long? Ifindex, string? Admin) Kernel(string name)
+    /// <summary>The kernel's ifindex and administrative state of an interface; nulls when it has none. Two ioctls and
+    /// no allocation (the daemon's link thread asks every second for every port, see <see cref="FollowAdminStates"/>).</summary>
+    private static (long? Ifindex, string? Admin) Kernel(OpenInterface open)
+    {
+        if (open.IfrName is not { } ifr) return (null, null);
+        int index = NetInterface.CurrentIndex(ifr);
+        if (index < 0) return KernelFromSysfs(open.Config.Name);   // no control socket: sysfs says it
+        int flags = index == 0 ? -1 : NetInterface.CurrentFlags(ifr);
+        if (flags < 0) return (null, null);   // no such interface (now)
+        return (index, (flags & 0x1) != 0 ? "up" : "down");   // IFF_UP
+    }
+
+    private static byte[]? KernelName(string name)
+    {
+        try
+        {
+            return NetInterface.IfrName(name);
+        }
+        catch (PortOpenException)
+        {
+            return null;   // not a name the kernel could have (too long, a '/'): no kernel interface
+        }
+    }
+
+    private static (long? Ifindex, string? Admin) KernelFromSysfs(string name)
     {
         try
         {
@@ -840,6 +868,46 @@ internal sealed class Bridge : IDisposable
         {
             return (null, null);
         }
+    }
+
+    /// <summary>
+    /// Whether the next configuration round should apply this bridge's configuration again though the database did not
+    /// change: an interface that could not be opened (its device may appear), a passive controller target that could
+    /// not listen, or the management socket not served, are tried again at each apply.
+    /// </summary>
+    public bool WantsRetry => _failed.Count > 0 || _listenErrors.Count > 0 || _mgmtError is not null;
+
+    /// <summary>
+    /// Mixes into <paramref name="stamp"/> every value the status columns show (see <see cref="StatusWriter"/>) that can
+    /// change while the database does not: the ports' link, administrative state, ifindex, address, MTU and speed, the
+    /// controllers' connections and roles. No allocation: the daemon's once-a-second round compares the stamp and
+    /// builds the status columns only when it moved (what the database changes is followed by its generation).
+    /// </summary>
+    public void AddStatusStamp(ref StatusStamp stamp)
+    {
+        stamp.Add((long)DatapathId);
+        stamp.Add(_open.Count);
+        foreach (var open in _open.Values)
+        {
+            stamp.Add(open.No);
+            stamp.Add(open.Port.LinkUp ? 1 : 0);
+            var (ifindex, admin) = Kernel(open);
+            stamp.Add(ifindex ?? -1);
+            stamp.Add(admin is null ? -1 : admin == "up" ? 1 : 0);
+            var info = open.Port.Info;
+            stamp.Add((long)info.HwAddr.Value);
+            stamp.Add(info.Mtu);
+            stamp.Add((long)info.Current);
+        }
+        var active = Agent.ActiveControllers;
+        stamp.Add(active.Count);
+        for (int i = 0; i < active.Count; i++)
+        {
+            var c = active[i];
+            stamp.Add(c.Endpoint.GetHashCode(StringComparison.Ordinal));
+            stamp.Add(!c.Connected ? -1 : (int)(c.Connection?.Controller.Role ?? OfRole.Equal));
+        }
+        stamp.Add(Agent.ControllerConnected ? 1 : 0);
     }
 
     /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>

@@ -122,3 +122,23 @@ internal static class StatusWriter
         _ => value is null ? "" : string.Join(',', OvsdbDatum.Atoms(value).Select(JsonRpc.Text)),
     };
 }
+
+/// <summary>
+/// A 64-bit fingerprint of the values the status columns show (<see cref="Bridge.AddStatusStamp"/>): two rounds with
+/// the same stamp (and the same database generation) have nothing new to write. No allocation.
+/// </summary>
+internal struct StatusStamp
+{
+    private ulong _h;
+
+    public StatusStamp() => _h = 14695981039346656037UL;
+
+    public readonly ulong Value => _h;
+
+    public void Add(long v)
+    {
+        // Each value mixed in whole (multiply, xor-shift: a change of any bit moves every bit of the stamp).
+        _h = (_h ^ (ulong)v) * 0x9E3779B97F4A7C15UL;
+        _h ^= _h >> 31;
+    }
+}

@@ -15,8 +15,9 @@ namespace Softswitch.Vswitchd;
 /// One configuration thread owns the bridges: it connects (again and again while the server is away, after 1 s, then
 /// doubling up to 8 s),
 /// takes the <c>ovs_vswitchd</c> lock (a second daemon on the same database is refused), monitors the tables, and on
-/// each change, and once a second for status (controllers connecting, links), reads the configuration, applies it and
-/// writes back the columns that differ, cur_cfg last of all in the same transaction. A lost connection leaves the
+/// each change (and once a second while something is to be tried again) reads the configuration and applies it, and
+/// then, or when a status source moved (controllers connecting, links: checked once a second without allocating, see
+/// <see cref="Reconcile"/>), writes back the columns that differ, cur_cfg last of all in the same transaction. A lost connection leaves the
 /// bridges as they are; the next session resynchronises from the server's contents. Control commands read the
 /// bridges under <see cref="BridgesLock"/>, which the configuration thread holds while it changes them.
 /// Each bridge's change is applied on its own (as ovs-vswitchd's bridge_reconfigure): whatever one bridge's creation or
@@ -50,6 +51,14 @@ internal sealed class VswitchdService : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private long _applied = -1;
+    /// <summary>The replica and its generation the configuration was last read from, and that configuration (see <see cref="Reconcile"/>).</summary>
+    private OvsdbReplica? _readReplica;
+    private long _readGeneration;
+    private VswitchConfig? _config;
+    /// <summary>The status stamp of the last round that built the status columns; whether what it built is not yet written.</summary>
+    private ulong _statusStamp;
+    private bool _statusUnwritten;
+    private WaitHandle[]? _roundWaits;
 
     /// <summary>The daemon cannot go on (another holds the database lock): the reason, once.</summary>
     public event Action<string>? Fatal;
@@ -154,7 +163,7 @@ internal sealed class VswitchdService : IDisposable
                 while (!_stop.IsCancellationRequested && client.IsOpen)
                 {
                     Reconcile(client, monitor);
-                    WaitHandle.WaitAny([_wake, _stop.Token.WaitHandle], 1000);
+                    WaitHandle.WaitAny(_roundWaits ??= [_wake, _stop.Token.WaitHandle], 1000);
                 }
                 if (!_stop.IsCancellationRequested) _log.LogWarning("database {Remote}: connection lost; reconnecting in {Delay} s (the bridges keep running)", _remote, backoff.TotalSeconds);
             }
@@ -173,29 +182,73 @@ internal sealed class VswitchdService : IDisposable
         }
     }
 
+    /// <summary>
+    /// One round of the configuration thread. The configuration is read and applied when the database changed (its
+    /// replica's generation moved: a new session, a change, the echo of our own status write) or a bridge has
+    /// something to try again (<see cref="Bridge.WantsRetry"/>, a bridge that could not be created or changed); the
+    /// status columns are built and compared when that happened or a status source moved (<see cref="Bridge.AddStatusStamp"/>:
+    /// links, kernel states, controllers) or the last write failed. An idle daemon's once-a-second round does neither
+    /// and allocates nothing.
+    /// </summary>
     private void Reconcile(OvsdbClient client, OvsdbMonitor monitor)
     {
-        VswitchConfig? config;
-        lock (monitor.Lock) config = VswitchConfig.Read(monitor.Replica);
-        if (config is null) return;
+        long generation;
+        lock (monitor.Lock) generation = monitor.Replica.Generation;
+        bool retry = _bridgeErrors.Count > 0;
         lock (BridgesLock)
         {
-            try
+            foreach (var b in _bridges.Values) retry |= b.WantsRetry;
+        }
+        bool changed = !ReferenceEquals(monitor.Replica, _readReplica) || generation != _readGeneration;
+        if (changed || retry || _config is null)
+        {
+            VswitchConfig? read;
+            lock (monitor.Lock)
             {
-                Apply(config);
+                read = VswitchConfig.Read(monitor.Replica);
+                _readReplica = monitor.Replica;
+                _readGeneration = monitor.Replica.Generation;
             }
-            catch (Exception e)
+            if (read is null)
             {
-                // Each bridge's failure is kept with it (see Apply); what is left is the daemon's own, said, and tried again.
-                _log.LogError(e, "applying configuration {Cfg} failed; tried again in a second", config.NextCfg);
+                _config = null;
+                return;
+            }
+            _config = read;
+            lock (BridgesLock)
+            {
+                try
+                {
+                    Apply(read);
+                }
+                catch (Exception e)
+                {
+                    // Each bridge's failure is kept with it (see Apply); what is left is the daemon's own, said, and tried again.
+                    _log.LogError(e, "applying configuration {Cfg} failed; tried again in a second", read.NextCfg);
+                    _readReplica = null;
+                }
             }
         }
+        if (_config is not { } config) return;
+        var stamp = new StatusStamp();
+        lock (BridgesLock)
+        {
+            foreach (var b in _bridges.Values) b.AddStatusStamp(ref stamp);
+        }
+        if (!changed && !retry && stamp.Value == _statusStamp && !_statusUnwritten) return;
+        _statusStamp = stamp.Value;
+        _statusUnwritten = true;
         List<System.Text.Json.Nodes.JsonNode> ops;
         lock (monitor.Lock) ops = StatusWriter.Operations(monitor.Replica, config, _bridges.Values, _bridgeErrors);
-        if (ops.Count == 0) return;
+        if (ops.Count == 0)
+        {
+            _statusUnwritten = false;
+            return;
+        }
         try
         {
             client.Transact("Open_vSwitch", ops, s_callTimeout);
+            _statusUnwritten = false;
             if (config.NextCfg != _applied)
             {
                 _applied = config.NextCfg;

@@ -185,6 +185,63 @@ public sealed class SharedThreadsTests
     }
 
     [Fact]
+    public void FifteenIdleDatapaths_Settled_TheirThreadsAllocateNothingPerRound()
+    {
+        // Short idle waits and maintenance intervals, so a few seconds hold a hundred rounds of each thread.
+        using var shared = new ForwardingThreads(2, busyPollMicros: 0, idleWakeMs: 20);
+        var switches = new List<Sw>();
+        var maintenance = new List<MaintenanceCount>();
+        try
+        {
+            for (int i = 0; i < 15; i++)
+            {
+                var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared, PacketInRate = 0, IdleMaintenanceInterval = TimeSpan.FromMilliseconds(20) })
+                {
+                    MissBehavior = MissBehavior.Normal,
+                };
+                var a = new MemoryPort("a", MacA);
+                var b = new MemoryPort("b", MacB);
+                long n = 0;
+                b.OnSend = _ => Interlocked.Increment(ref n);
+                dp.AddPort(a, 1);
+                dp.AddPort(b, 2);
+                var m = new MaintenanceCount();
+                dp.Subscribe(m);
+                dp.Start();
+                switches.Add(new Sw(dp, a, () => Interlocked.Read(ref n)));
+                maintenance.Add(m);
+            }
+            // Each datapath forwards once (its lazily made state is made), then the set settles.
+            foreach (var s in switches)
+            {
+                s.A.Inject(Frame);
+                Assert.True(WaitFor(() => s.Delivered() == 1, 5000), "a datapath did not forward");
+            }
+            Thread.Sleep(1000);
+
+            long[] before = [.. Enumerable.Range(0, shared.Count + 1).Select(shared.AllocatedBytes)];
+            long[] sleeps = [.. shared.Waiters.Select(w => w.Sleeps)];
+            int[] rounds = [.. maintenance.Select(m => Volatile.Read(ref m.Rounds))];
+            Thread.Sleep(2000);
+            long[] after = [.. Enumerable.Range(0, shared.Count + 1).Select(shared.AllocatedBytes)];
+
+            // The threads went round (woken by their 20 ms waits), and each datapath was maintained, meanwhile.
+            for (int i = 0; i < shared.Count; i++) Assert.True(shared.Waiters[i].Sleeps - sleeps[i] >= 10, $"fwd-{i} slept {shared.Waiters[i].Sleeps - sleeps[i]} times in 2 s");
+            for (int i = 0; i < maintenance.Count; i++) Assert.True(Volatile.Read(ref maintenance[i].Rounds) - rounds[i] >= 10, $"datapath {i} was maintained {Volatile.Read(ref maintenance[i].Rounds) - rounds[i]} times in 2 s");
+            for (int i = 0; i <= shared.Count; i++)
+            {
+                string who = i < shared.Count ? $"fwd-{i}" : "dp-maint";
+                Assert.True(before[i] > 0, $"{who} never said what it allocated");
+                Assert.True(after[i] == before[i], $"{who} allocated {after[i] - before[i]} bytes in 2 s idle");
+            }
+        }
+        finally
+        {
+            foreach (var s in switches) s.Dp.Dispose();
+        }
+    }
+
+    [Fact]
     public void Start_Attaches_AndStop_Detaches()
     {
         using var shared = new ForwardingThreads(1, busyPollMicros: 0);
