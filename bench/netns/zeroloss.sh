@@ -378,7 +378,7 @@ for line in sys.stdin:
 # HA, which gen-only and the AF_XDP and XDP rows have; the other rows get the AF_PACKET TX ring.
 gen_mode() {
   case $GEN_MODE in
-    auto) case $ROW in ssw-afpacket|ssw-afpacket-deep|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
+    auto) case $ROW in ssw-afpacket|ssw-afpacket-deep|vsd-afpacket|ovs-default|bridge) echo packet ;; *) echo xdp ;; esac ;;
     *) echo $GEN_MODE ;;
   esac
 }

@@ -101,7 +101,7 @@ public sealed unsafe class AfPacketPort : IPort
     private int _framesPerBlock;
     private int _blockSize;
     // The full ring's geometry, and (non-zero while the port still has its small initial ring) the frames one receive
-    // takes that make it grow; a grow waits for the ring to be drained (_growPending).
+    // takes that make it grow; a grow put off while a GSO super-frame is taken out of the ring waits (_growPending).
     private readonly int _fullBlockSize, _fullBlocks;
     private int _growAt;
     private bool _growPending;
@@ -270,18 +270,25 @@ public sealed unsafe class AfPacketPort : IPort
     public long RingBytes => (long)_ringSize;
 
     /// <summary>
-    /// Replaces the small initial ring with the full one once the ring is drained (else at a later receive). The kernel
-    /// swaps rings only on an unmapped socket with none: the small ring is unmapped and released, the full one set up
-    /// and mapped. Frames the kernel queued on the socket meanwhile (it has no ring then) are read and counted as
-    /// dropped (RxDropped); a frame the kernel put in the small ring in the microseconds between the last read and the
-    /// release is lost with it. If the full ring cannot be had, the small one is set up again and kept (a log line says so).
+    /// Replaces the small initial ring with the full one, right after a receive (else at a later receive while a GSO
+    /// super-frame is being taken out of it). The kernel swaps rings only on an unmapped socket with none: the small
+    /// ring is unmapped and released, the full one set up and mapped. Under steady traffic the small ring never drains
+    /// (the kernel refills it as fast as it is read), so the frames it holds at the swap are given up and counted as
+    /// dropped (RxDropped), once in the port's life: at most the small ring's frames. Frames the kernel queued on the
+    /// socket meanwhile (it has no ring then) are read and counted as dropped too; a frame the kernel put in the small
+    /// ring in the microseconds between the count and the release is lost with it. If the full ring cannot be had, the
+    /// small one is set up again and kept (a log line says so).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void GrowRing()
     {
         _growPending = true;
-        if (_ring == null || _gso.Active || (Volatile.Read(ref *(uint*)Frame(_head)) & TP_STATUS_USER) != 0) return;
+        if (_ring == null || _gso.Active) return;
         _growPending = false;
+        int held = 0;
+        for (int i = 0; i < _frameCount; i++)
+            if ((Volatile.Read(ref *(uint*)Frame(i)) & TP_STATUS_USER) != 0) held++;
+        if (held > 0) Interlocked.Add(ref _counters.RxDropped, held);
         int smallBlock = _blockSize, smallBlocks = _frameCount / _framesPerBlock;
         _growAt = 0;
         LibC.munmap(_ring, _ringSize);
