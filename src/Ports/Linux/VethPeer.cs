@@ -12,9 +12,12 @@ namespace Softswitch.Ports.Linux;
 /// <remarks>
 /// Read with one RTM_GETLINK for the veth (its kind, IFLA_LINK: the peer's ifindex, IFLA_LINK_NETNSID when the peer is
 /// in another network namespace) and one for the peer (IFLA_XDP; in another namespace through IFLA_TARGET_NETNSID),
-/// then the peer's GRO with the ethtool ioctl (ETHTOOL_GGRO). The ioctl names an interface of this namespace, so a
-/// peer in another namespace without an XDP program is answered conservatively: its GRO cannot be read from here, and
-/// the frames could be dropped. A snapshot: a program attached or GRO switched later is not seen until asked again.
+/// then the peer's GRO with the ethtool ioctl (ETHTOOL_GGRO). The ioctl names an interface of this namespace, so the
+/// GRO of a peer in another namespace without an XDP program cannot be read from here: that peer is taken to receive
+/// (hosts in namespaces, Mininet's among them, are where the offload is used; refusing every one left it nothing to
+/// place), and the refusal stands only where this namespace can see that the frames would be dropped. Reading GRO there
+/// (a thread entering the peer's namespace) would close the gap. A snapshot: a program attached or GRO switched later
+/// is not seen until asked again.
 /// Thread safe (a socket per call); needs CAP_NET_ADMIN for a peer in another namespace.
 /// </remarks>
 public static unsafe class VethPeer
@@ -45,8 +48,7 @@ public static unsafe class VethPeer
         }
         string name = $"peer {peer.Name ?? "?"} (ifindex {peerIndex}{(self.LinkNetnsId is { } id ? $", nsid {id}" : "")})";
         if (peer.XdpAttached) return null;
-        if (self.LinkNetnsId is not null)
-            return $"{name} has no XDP program and is in another network namespace, where its GRO cannot be read from here";
+        if (self.LinkNetnsId is not null) return null;   // its GRO cannot be read from here (see the remarks)
         return GroOn(peer.Name) switch
         {
             true => null,
