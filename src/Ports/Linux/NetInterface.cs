@@ -92,14 +92,13 @@ public sealed unsafe class NetInterface
     /// </summary>
     public static int CurrentIndex(byte[] ifrName)
     {
-        int fd = ControlFd();
-        if (fd < 0) return -1;
         byte* ifr = stackalloc byte[LibC.IfReqSize];
-        var span = new Span<byte>(ifr, LibC.IfReqSize);
-        span.Clear();
-        ifrName.AsSpan(0, Math.Min(ifrName.Length, LibC.IFNAMSIZ - 1)).CopyTo(span);
-        if (LibC.ioctl(fd, LibC.SIOCGIFINDEX, ifr) == 0) return *(int*)(ifr + 16);
-        return LibC.LastErrno == LibC.ENODEV ? 0 : -1;
+        return AskByName(ifrName, LibC.SIOCGIFINDEX, ifr) switch
+        {
+            0 => *(int*)(ifr + 16),
+            LibC.ENODEV => 0,
+            _ => -1,
+        };
     }
 
     /// <summary>
@@ -109,13 +108,20 @@ public sealed unsafe class NetInterface
     /// </summary>
     public static int CurrentFlags(byte[] ifrName)
     {
+        byte* ifr = stackalloc byte[LibC.IfReqSize];
+        return AskByName(ifrName, LibC.SIOCGIFFLAGS, ifr) == 0 ? *(ushort*)(ifr + 16) : -1;
+    }
+
+    /// <summary>One ioctl on the control socket with an ifreq (at <paramref name="ifr"/>, IfReqSize bytes) naming
+    /// <paramref name="ifrName"/>: 0, the errno it failed with, or -1 when there is no control socket.</summary>
+    private static int AskByName(byte[] ifrName, ulong request, byte* ifr)
+    {
         int fd = ControlFd();
         if (fd < 0) return -1;
-        byte* ifr = stackalloc byte[LibC.IfReqSize];
         var span = new Span<byte>(ifr, LibC.IfReqSize);
         span.Clear();
         ifrName.AsSpan(0, Math.Min(ifrName.Length, LibC.IFNAMSIZ - 1)).CopyTo(span);
-        return LibC.ioctl(fd, LibC.SIOCGIFFLAGS, ifr) == 0 ? *(ushort*)(ifr + 16) : -1;
+        return LibC.ioctl(fd, request, ifr) == 0 ? 0 : LibC.LastErrno;
     }
 
     /// <summary>IFF_UP and IFF_RUNNING both set (administratively up with carrier). False if the interface vanished.</summary>
