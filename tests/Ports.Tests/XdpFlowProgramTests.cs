@@ -252,4 +252,22 @@ public sealed class XdpFlowProgramTests(ITestOutputHelper output)
         Assert.Equal([.. untagged.AsSpan(0, 12), 0x81, 0x00, 0x60, 77, .. untagged.AsSpan(12)], got[1]);
         Assert.Equal([.. retag.AsSpan(0, 14), 0x00, 99, .. retag.AsSpan(16)], got[2]);
     }
+
+    [NetnsFact]
+    public void VlanPop_OfAFrameUnder64Bytes_GoesToTheSoftware_WhichPadsIt()
+    {
+        using var rig = new Rig();
+        int inIdx = rig.InIndex, outIdx = rig.OutIndex;
+        var shortTagged = FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1, 2, 60, vlan: 10);
+        var longTagged = FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1, 2, 64, vlan: 10);
+        Assert.Equal(60, shortTagged.Length);
+        rig.Maps.Put(KeyOf(inIdx, "10.0.0.1", "10.0.0.2", 17, 1, 2, 0x1000 | 10),
+            new XdpFlowAction(XdpFlowProgram.OutPort | XdpFlowProgram.PopVlan, outIdx, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+
+        rig.In.SendFrames([shortTagged, longTagged]);
+        var popped = ReceiveFrom(rig.Sink, 1);
+        Assert.Equal([[.. longTagged.AsSpan(0, 12), .. longTagged.AsSpan(16)]], popped);
+        var toSoftware = ReceiveFrom(rig.Port, 1);
+        Assert.Equal([shortTagged], toSoftware);
+    }
 }

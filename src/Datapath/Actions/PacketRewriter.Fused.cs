@@ -24,12 +24,13 @@ public static partial class PacketRewriter
     /// So the result is the tag at 12 rewritten: <paramref name="tpid"/>, and the inner TCI (or 0) with the sets applied.</para>
     /// <para>Refused, so run step by step: an untagged frame (the pop does nothing and the push needs headroom), an outer
     /// tag elsewhere, a frame too short for the pop (18 bytes) or, with an inner tag, for the ethertype after it, any
-    /// other layer offset before 16 (a pop then push would not move it back where it was), and a large buffer (its
-    /// offload offsets move with the head).</para>
+    /// other layer offset before 16 (a pop then push would not move it back where it was), a frame of 60 to 63 bytes (the
+    /// pop pads it back to Ethernet's 60, so the push leaves it 4 bytes longer: <see cref="KeepEthernetMinimum"/>), and a
+    /// large buffer (its offload offsets move with the head).</para>
     /// </remarks>
     internal static bool TryRetagVlan(PacketPool pool, int p, ref PacketLayers layers, ushort tpid, ushort keep, ushort set)
     {
-        if (layers.Vlan != MacPairSize || pool.IsLarge(p)) return false;
+        if (layers.Vlan != MacPairSize || pool.IsLarge(p) || pool.Length[p] is >= EthMinFrame and < EthMinFrame + VlanTagSize) return false;
         int first = Math.Min(Math.Min(layers.EthType, layers.Pbb), Math.Min(Math.Min(layers.Mpls, layers.L3), layers.L4));
         if (first < AfterOuterTag) return false;
         Span<byte> frame = pool.Frame(p);

@@ -14,7 +14,8 @@ namespace Softswitch.Datapath.Actions;
 /// <item>Pushes and pops move bytes through the <see cref="PacketPool"/> headroom: a push takes room in front and moves
 /// the bytes before the insertion point back, a pop moves them forward. Every <see cref="PacketLayers"/> offset at or
 /// after the point moves with them (<see cref="Insert"/>, <see cref="Remove"/>), so the actions after see the frame as
-/// a fresh parse would.</item>
+/// a fresh parse would. A pop never takes a frame of Ethernet's 60 bytes or more below them
+/// (<see cref="KeepEthernetMinimum"/>).</item>
 /// <item>Push VLAN copies VID and PCP from the outer tag (0 without one); push MPLS copies label, TC and TTL from the
 /// top entry, else label 0, TC 0 and the IP TTL (0 without IP), and sets bottom-of-stack when it is the first entry;
 /// push PBB copies the I-SID from an outer I-tag (0 without), the I-PCP from the outer VLAN PCP, and the backbone
@@ -70,9 +71,28 @@ public static partial class PacketRewriter
     private static void Remove(PacketPool pool, int p, ref PacketLayers layers, int at, int size)
     {
         Span<byte> f = pool.Frame(p);
+        int before = f.Length;
         MoveHead(f[..at], f.Slice(size, at));
         pool.Pull(p, size);
         Shift(ref layers, at + 1, -size);
+        KeepEthernetMinimum(pool, p, before);
+    }
+
+    /// <summary>Ethernet's shortest frame without its FCS: a 46-byte payload after the 14-byte header.</summary>
+    public const int EthMinFrame = 60;
+
+    /// <summary>
+    /// A pop that takes a frame of at least Ethernet's minimum below it pads it back to 60 bytes with zeros: the popped
+    /// frame is then the one a packet library builds from the headers left (it pads a payload under 46 bytes), and the
+    /// one a NIC would put on the wire. A frame that arrived shorter (a veth does not pad) is left as its sender made
+    /// it. The padding follows the frame, so no layer offset moves.
+    /// </summary>
+    private static void KeepEthernetMinimum(PacketPool pool, int p, int before)
+    {
+        int len = pool.Length[p];
+        if (len >= EthMinFrame || before < EthMinFrame || pool.Room(p) < EthMinFrame) return;
+        pool.Tail(p)[len..EthMinFrame].Clear();
+        pool.Length[p] = EthMinFrame;
     }
 
     private static void Shift(ref PacketLayers l, int from, int delta)
@@ -264,8 +284,10 @@ public static partial class PacketRewriter
         int pbb = layers.Pbb;
         if (pbb == PacketLayers.Absent) return;
         int cut = pbb + 6;
-        if (pool.Length[p] < cut + EthHeaderSize) return;
+        int before = pool.Length[p];
+        if (before < cut + EthHeaderSize) return;
         pool.Pull(p, cut);
+        KeepEthernetMinimum(pool, p, before);
         if (layers.Vlan != PacketLayers.Absent && layers.Vlan < cut)
         {
             layers.Vlan = PacketLayers.Absent;

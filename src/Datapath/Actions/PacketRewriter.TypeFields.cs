@@ -10,9 +10,11 @@ namespace Softswitch.Datapath.Actions;
 /// <remarks>
 /// <para>eth_type is the ethertype the key holds: the one after the VLAN tags (before an MPLS stack), or a PBB frame's
 /// I-tag TPID. An 802.3 length field is not a type and is left alone. ip_proto is IPv4's protocol (header checksum
-/// fixed) or IPv6's last next-header value, the one that names what follows the extension headers. The L4 checksum's
-/// pseudo-header holds the protocol too, but under another protocol the L4 header means something else: it is left
-/// as it was. Neither re-reads the layers: the actions after see the headers the parser found.</para>
+/// fixed) or IPv6's last next-header value, the one that names what follows the extension headers. The transport header
+/// the parser found stays where it is, and its checksum (TCP, UDP unless zero, ICMPv6) is moved by the protocol's
+/// change, since its pseudo-header holds the protocol: the frame is then what a packet library builds from the new IP
+/// header over the same transport header (the OpenFlow 1.3 switch test suites compare those bytes). Neither re-reads
+/// the layers: the actions after see the headers the parser found.</para>
 /// </remarks>
 public static partial class PacketRewriter
 {
@@ -26,24 +28,36 @@ public static partial class PacketRewriter
         BinaryPrimitives.WriteUInt16BigEndian(f[at..], ethType);
     }
 
-    /// <summary>Sets IPv4's protocol (header checksum fixed) or IPv6's last next header; no-op without IP.</summary>
+    /// <summary>Sets IPv4's protocol (header checksum fixed) or IPv6's last next header, and moves the transport
+    /// checksum by the pseudo-header's change; no-op without IP.</summary>
     public static void SetIpProto(Span<byte> f, in PacketLayers l, byte proto)
     {
         int l3 = l.L3;
+        byte old;
         if ((l.Flags & LayerFlags.Ipv4) != 0)
         {
             if ((uint)f.Length < (uint)(l3 + IpMinHeader)) return;
             ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpTtl)..]);
             ushort newWord = (ushort)((oldWord & 0xFF00) | proto);
             if (oldWord == newWord) return;
+            old = (byte)oldWord;
             ushort c = BinaryPrimitives.ReadUInt16BigEndian(f[(l3 + IpCsum)..]);
             BinaryPrimitives.WriteUInt16BigEndian(f[(l3 + IpCsum)..], Checksum.Update16(c, oldWord, newWord));
             f[l3 + IpProtoAt] = proto;
         }
         else if ((l.Flags & LayerFlags.Ipv6) != 0 && (uint)f.Length >= (uint)(l3 + Ip6Header))
         {
-            f[LastNextHeader(f, l3)] = proto;
+            int at = LastNextHeader(f, l3);
+            old = f[at];
+            if (old == proto) return;
+            f[at] = proto;
         }
+        else
+        {
+            return;
+        }
+        // The pseudo-header's protocol word is (0, protocol), in both IPv4's and IPv6's.
+        FixPseudoHeaderChecksum(f, l, old, proto);
     }
 
     /// <summary>

@@ -128,7 +128,11 @@ internal static class XdpFlowProgram
         a.Load(Size.W, Reg.R9, Reg.R0, 4);
         Count(a, countersFd, "fast.counted");
         a.LoadMap(Reg.R1, devMapFd).Mov(Reg.R2, Reg.R9).Mov(Reg.R3, Bpf.XDP_DROP).Call(Bpf.BPF_FUNC_redirect_map).Exit();
-        a.Label("rewrite").Store(Size.DW, Reg.Fp, Record, Reg.R0);
+        // A pop without a push on a frame under 64 bytes would leave it under Ethernet's 60: the software pads it back
+        // (PacketRewriter.KeepEthernetMinimum), so such a frame goes to it, before anything is rewritten.
+        a.Label("rewrite").Mov(Reg.R1, Reg.R4).And(Reg.R1, (int)(PopVlan | PushVlan)).If(Reg.R1, Cond.Ne, (int)PopVlan, "rewrite.sized");
+        Bound(a, Reg.R7, 64, "miss");
+        a.Label("rewrite.sized").Store(Size.DW, Reg.Fp, Record, Reg.R0);
         Count(a, countersFd, "counted");
         a.Load(Size.DW, Reg.R5, Reg.Fp, Record)
          .Load(Size.W, Reg.R4, Reg.R5, 0);

@@ -110,8 +110,13 @@ public class ActionPropertyTests
             int headerEnd = l0.L4 != PacketLayers.Absent
                 ? l0.L4 + (l0.Has(LayerFlags.Tcp) ? 20 : l0.Has(LayerFlags.Udp) ? 8 : l0.Has(LayerFlags.Sctp) ? 12 : 4)
                 : l0.L3 + (f[l0.L3] & 0xF) * 4;
-            int tail = f.Length - headerEnd;
-            Assert.Equal(f.AsSpan(f.Length - tail).ToArray(), after.AsSpan(after.Length - tail).ToArray());
+            int tail = f.Length - headerEnd, shift = l1.L3 - l0.L3;
+            Assert.Equal(f.AsSpan(headerEnd).ToArray(), after.AsSpan(headerEnd + shift, tail).ToArray());
+            // Past them, nothing but the zeros a pop that took the frame below Ethernet's 60 bytes padded it with (a
+            // tag a VLAN set pushed can take a shorter frame over them first, and a later push keeps the padding).
+            int end = f.Length + shift, strips = seq.Count(a => a.Kind == ActionKind.StripVlan);
+            Assert.True(after.Length == end || (after.Length > end && after.Length <= Math.Max(end, 60) + 4 * strips
+                && !after.AsSpan(end).ContainsAnyExcept((byte)0)), $"seed {seed}: {after.Length} bytes after, {f.Length} before");
             if (l0.Has(LayerFlags.Udp) && l0.L4 != PacketLayers.Absent && Ref.StoredL4(f, l0) == 0)
                 Assert.Equal(0, Ref.StoredL4(after, l1));
         }

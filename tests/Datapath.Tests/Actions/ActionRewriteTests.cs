@@ -312,6 +312,10 @@ namespace Softswitch.Datapath.Tests.Actions
             return b.Key;
         }
 
+        /// <summary>A pop that takes a frame of at least Ethernet's 60 bytes below them pads it back with zeros.</summary>
+        internal static byte[] EthernetMinimumAfterPop(byte[] before, byte[] popped)
+            => before.Length >= 60 && popped.Length < 60 ? [.. popped, .. new byte[60 - popped.Length]] : popped;
+
         /// <summary>The bytes a frame should become, for actions that keep the length, as the set of
         /// positions allowed to change.</summary>
         private static HashSet<int> Allowed(in PacketLayers l, FlowAction a)
@@ -346,7 +350,7 @@ namespace Softswitch.Datapath.Tests.Actions
         {
             bool tagged = l.Vlan != PacketLayers.Absent;
             if (a.Kind == ActionKind.StripVlan)
-                return tagged ? [.. before.AsSpan(0, 12), .. before.AsSpan(16)] : before;
+                return tagged ? EthernetMinimumAfterPop(before, [.. before.AsSpan(0, 12), .. before.AsSpan(16)]) : before;
             ushort tci = tagged ? BinaryPrimitives.ReadUInt16BigEndian(before.AsSpan(14)) : (ushort)0;
             tci = a.Kind == ActionKind.SetVlanVid
                 ? (ushort)((tci & 0xF000) | (int)(a.Value & 0xFFF))

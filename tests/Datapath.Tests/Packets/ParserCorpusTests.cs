@@ -125,6 +125,8 @@ public class ParserCorpusTests
             var parts = lines[i].Split(' ');
             var action = ParseAction(parts[2]);
             byte[] before = frames[2 * i], expect = frames[2 * i + 1];
+            // scapy's bytes are not padded; a pop that takes a frame below Ethernet's 60 bytes pads it back to them.
+            if (parts[2] == "strip_vlan" && before.Length >= 60 && expect.Length < 60) expect = [.. expect, .. new byte[60 - expect.Length]];
             var b = new Batch(before);
             b.Run(action, FlowAction.Output(1));
             byte[] got = b.Frame(0);
