@@ -107,5 +107,7 @@ public sealed class MeterRemarkTests
         long marked = remark.Count(d => d == Af12 >> 2) * unitsPerPacket;
         // Twice the rate offered: the excess is rate x 10 s; what the bucket saved while the meter idled passes unmarked.
         Assert.True(marked >= excess * 0.97, $"{marked} of {excess} marked ({100.0 * marked / excess:F1}%)");
+        // And no more than the excess: the rate passes unmarked.
+        Assert.True(marked <= excess, $"{marked} marked, more than the {excess} offered above the rate");
     }
 }
