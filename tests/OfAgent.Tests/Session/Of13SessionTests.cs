@@ -426,6 +426,46 @@ public sealed class Of13SessionTests
     }
 
     [Fact]
+    public async Task AMalformedStreamOnA13Connection_IsAnsweredIn13_ThenClosed()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0)));
+        uint xid = c.Send([4, (byte)Ofp13Type.EchoRequest, 0, 4, 0, 0, 0, 0]); // length 4 < 8: the stream cannot be followed
+        var error = await c.ReplyAsync(xid);
+        Assert.Equal(Ofp13.Version, error[0]);
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(error));
+        Assert.Null(await c.NextAsync(2000));
+    }
+
+    [Fact]
+    public async Task AMalformedFirstMessage_IsAnsweredInItsHeadersVersion()
+    {
+        await using var rig = new AgentRig();
+        using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await s.ConnectAsync(IPAddress.Loopback, rig.ListenPort);
+        // No HELLO from this peer: nothing is agreed, so the error speaks the version the malformed header names.
+        s.Send([4, (byte)Ofp13Type.FeaturesRequest, 0, 5, 0, 0, 0, 77]);
+        var got = new List<byte>();
+        var tmp = new byte[4096];
+        using var cts = new CancellationTokenSource(5000);
+        while (true)
+        {
+            int n;
+            try { n = await s.ReceiveAsync(tmp, SocketFlags.None, cts.Token); }
+            catch (OperationCanceledException) { break; }
+            if (n == 0) break;
+            got.AddRange(tmp.AsSpan(0, n).ToArray());
+        }
+        var all = got.ToArray();
+        int at = (all[2] << 8) | all[3]; // the switch's HELLO comes first
+        Assert.Equal((byte)Ofp13Type.Hello, all[1]);
+        var error = all[at..];
+        Assert.Equal((Ofp13.Version, (byte)Ofp13Type.Error, 77u), (error[0], error[1], BinaryPrimitives.ReadUInt32BigEndian(error.AsSpan(4))));
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(error));
+    }
+
+    [Fact]
     public async Task MalformedRequestsGetTheir13Errors_AndTheConnectionGoesOn()
     {
         await using var rig = new AgentRig();
