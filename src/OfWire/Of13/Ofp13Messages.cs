@@ -6,6 +6,8 @@ namespace Softswitch.OfWire.Of13;
 /// <summary>OFPT_FLOW_MOD, decoded (OpenFlow 1.3.5 section 7.3.4.1).</summary>
 public sealed class Ofp13FlowMod
 {
+    /// <summary>ofp_header.version: what <see cref="Encode"/> writes, what <see cref="TryDecode"/> read.</summary>
+    public byte Version = Ofp13.Version;
     public uint Xid;
     public ulong Cookie, CookieMask;
     public byte TableId, Command;
@@ -23,6 +25,7 @@ public sealed class Ofp13FlowMod
         Match.Clear();
         Instructions.Clear();
         if (msg.Length < FixedSize + 8) return Ofp13Messages.BadLen(out error);
+        Version = msg[0];
         Xid = Be.U32(msg, 4);
         Cookie = Be.U64(msg, 8);
         CookieMask = Be.U64(msg, 16);
@@ -42,7 +45,7 @@ public sealed class Ofp13FlowMod
     public byte[] Encode()
     {
         var w = new Ofp13Writer(128);
-        int start = w.Begin(Ofp13Type.FlowMod, Xid);
+        int start = w.Begin(Version, Ofp13Type.FlowMod, Xid);
         w.U64(Cookie); w.U64(CookieMask); w.U8(TableId); w.U8(Command); w.U16(IdleTimeout); w.U16(HardTimeout); w.U16(Priority);
         w.U32(BufferId); w.U32(OutPort); w.U32(OutGroup); w.U16(Flags); w.Zeros(2);
         Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(Match));
@@ -55,6 +58,8 @@ public sealed class Ofp13FlowMod
 /// <summary>OFPT_PACKET_OUT, decoded.</summary>
 public sealed class Ofp13PacketOut
 {
+    /// <summary>ofp_header.version: what <see cref="Encode"/> writes, what <see cref="TryDecode"/> read.</summary>
+    public byte Version = Ofp13.Version;
     public uint Xid, BufferId, InPort;
     public readonly List<Ofp13Action> Actions = new();
     public ReadOnlyMemory<byte> Data;
@@ -65,6 +70,7 @@ public sealed class Ofp13PacketOut
     {
         Actions.Clear();
         if (msg.Length < FixedSize) return Ofp13Messages.BadLen(out error);
+        Version = msg[0];
         Xid = Be.U32(msg, 4);
         BufferId = Be.U32(msg, 8);
         InPort = Be.U32(msg, 12);
@@ -78,7 +84,7 @@ public sealed class Ofp13PacketOut
     public byte[] Encode()
     {
         var w = new Ofp13Writer(64 + Data.Length);
-        int start = w.Begin(Ofp13Type.PacketOut, Xid);
+        int start = w.Begin(Version, Ofp13Type.PacketOut, Xid);
         w.U32(BufferId); w.U32(InPort); w.U16((ushort)Ofp13Actions.EncodedSize(CollectionsMarshal.AsSpan(Actions))); w.Zeros(6);
         Ofp13Actions.Encode(w, CollectionsMarshal.AsSpan(Actions));
         w.Bytes(Data.Span);
@@ -143,10 +149,11 @@ public static class Ofp13Messages
     }
 
     /// <summary>A message that is only its header (FEATURES_REQUEST, BARRIER, GET_CONFIG_REQUEST, GET_ASYNC_REQUEST).</summary>
-    public static byte[] Empty(Ofp13Type type, uint xid)
+    public static byte[] Empty(byte version, Ofp13Type type, uint xid)
     {
+        Ofp13.CheckVersion(version);
         var m = new byte[HeaderSize];
-        m[0] = Ofp13.Version;
+        m[0] = version;
         m[1] = (byte)type;
         m[3] = HeaderSize;
         BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(4), xid);
@@ -154,24 +161,24 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_ERROR answering <paramref name="request"/>: its xid, and its first 64 bytes as data (section 7.4.4).</summary>
-    public static byte[] Error(Ofp13Error error, ReadOnlySpan<byte> request)
-        => OfpErrorEnvelope.ForRequest(Ofp13.Version, (ushort)error.Type, error.Code, request);
+    public static byte[] Error(byte version, Ofp13Error error, ReadOnlySpan<byte> request)
+        => OfpErrorEnvelope.ForRequest(version, (ushort)error.Type, error.Code, request);
 
     /// <summary>OFPT_FEATURES_REPLY (no ports in 1.3: PORT_DESC lists them).</summary>
-    public static byte[] FeaturesReply(uint xid, ulong datapathId, uint nBuffers, byte nTables, byte auxiliaryId, uint capabilities)
+    public static byte[] FeaturesReply(byte version, uint xid, ulong datapathId, uint nBuffers, byte nTables, byte auxiliaryId, uint capabilities)
     {
         var w = new Ofp13Writer(32);
-        int start = w.Begin(Ofp13Type.FeaturesReply, xid);
+        int start = w.Begin(version, Ofp13Type.FeaturesReply, xid);
         w.U64(datapathId); w.U32(nBuffers); w.U8(nTables); w.U8(auxiliaryId); w.Zeros(2); w.U32(capabilities); w.U32(0);
         w.Finish(start);
         return w.ToArray();
     }
 
     /// <summary>OFPT_GET_CONFIG_REPLY.</summary>
-    public static byte[] ConfigReply(uint xid, ushort flags, ushort missSendLen)
+    public static byte[] ConfigReply(byte version, uint xid, ushort flags, ushort missSendLen)
     {
         var w = new Ofp13Writer(12);
-        int start = w.Begin(Ofp13Type.GetConfigReply, xid);
+        int start = w.Begin(version, Ofp13Type.GetConfigReply, xid);
         w.U16(flags); w.U16(missSendLen);
         w.Finish(start);
         return w.ToArray();
@@ -195,10 +202,11 @@ public static class Ofp13Messages
     /// OFPT_PACKET_IN into <paramref name="dest"/> (at least <see cref="PacketInSize"/> bytes); returns its size.
     /// Allocation-free: written per packet-in per connection.
     /// </summary>
-    public static int WritePacketIn(Span<byte> dest, uint xid, uint bufferId, ushort totalLen, byte reason, byte tableId, ulong cookie,
+    public static int WritePacketIn(byte version, Span<byte> dest, uint xid, uint bufferId, ushort totalLen, byte reason, byte tableId, ulong cookie,
                                     ReadOnlySpan<Ofp13Oxm> match, ReadOnlySpan<byte> data)
     {
-        dest[0] = Ofp13.Version;
+        Ofp13.CheckVersion(version);
+        dest[0] = version;
         dest[1] = (byte)Ofp13Type.PacketIn;
         BinaryPrimitives.WriteUInt32BigEndian(dest[4..], xid);
         BinaryPrimitives.WriteUInt32BigEndian(dest[8..], bufferId);
@@ -216,11 +224,11 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_FLOW_REMOVED.</summary>
-    public static byte[] FlowRemoved(uint xid, ulong cookie, ushort priority, byte reason, byte tableId, uint durationSec, uint durationNsec,
+    public static byte[] FlowRemoved(byte version, uint xid, ulong cookie, ushort priority, byte reason, byte tableId, uint durationSec, uint durationNsec,
                                      ushort idleTimeout, ushort hardTimeout, ulong packetCount, ulong byteCount, ReadOnlySpan<Ofp13Oxm> match)
     {
         var w = new Ofp13Writer(64 + Ofp13Match.EncodedSize(match));
-        int start = w.Begin(Ofp13Type.FlowRemoved, xid);
+        int start = w.Begin(version, Ofp13Type.FlowRemoved, xid);
         w.U64(cookie); w.U16(priority); w.U8(reason); w.U8(tableId); w.U32(durationSec); w.U32(durationNsec);
         w.U16(idleTimeout); w.U16(hardTimeout); w.U64(packetCount); w.U64(byteCount);
         Ofp13Match.Encode(w, match);
@@ -229,10 +237,10 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_PORT_STATUS.</summary>
-    public static byte[] PortStatus(uint xid, byte reason, in Ofp13Port port)
+    public static byte[] PortStatus(byte version, uint xid, byte reason, in Ofp13Port port)
     {
         var w = new Ofp13Writer(80);
-        int start = w.Begin(Ofp13Type.PortStatus, xid);
+        int start = w.Begin(version, Ofp13Type.PortStatus, xid);
         w.U8(reason); w.Zeros(7);
         port.Write(w);
         w.Finish(start);
@@ -280,10 +288,10 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_ROLE_REPLY.</summary>
-    public static byte[] RoleReply(uint xid, uint role, ulong generationId)
+    public static byte[] RoleReply(byte version, uint xid, uint role, ulong generationId)
     {
         var w = new Ofp13Writer(24);
-        int start = w.Begin(Ofp13Type.RoleReply, xid);
+        int start = w.Begin(version, Ofp13Type.RoleReply, xid);
         w.U32(role); w.Zeros(4); w.U64(generationId);
         w.Finish(start);
         return w.ToArray();
@@ -299,10 +307,10 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_GET_ASYNC_REPLY.</summary>
-    public static byte[] AsyncReply(uint xid, ReadOnlySpan<uint> masks)
+    public static byte[] AsyncReply(byte version, uint xid, ReadOnlySpan<uint> masks)
     {
         var w = new Ofp13Writer(32);
-        int start = w.Begin(Ofp13Type.GetAsyncReply, xid);
+        int start = w.Begin(version, Ofp13Type.GetAsyncReply, xid);
         foreach (uint m in masks[..6]) w.U32(m);
         w.Finish(start);
         return w.ToArray();
@@ -320,10 +328,10 @@ public static class Ofp13Messages
 
     /// <summary>OFPT_QUEUE_GET_CONFIG_REPLY: queues without properties (a queue with no rate configured).</summary>
     /// <summary>OFPT_QUEUE_GET_CONFIG_REPLY: each queue with its OFPQT_MIN_RATE and OFPQT_MAX_RATE properties (rates in tenths of a percent) when it has them.</summary>
-    public static byte[] QueueGetConfigReply(uint xid, uint port, ReadOnlySpan<(uint Queue, uint Port, ushort? MinRate, ushort? MaxRate)> queues)
+    public static byte[] QueueGetConfigReply(byte version, uint xid, uint port, ReadOnlySpan<(uint Queue, uint Port, ushort? MinRate, ushort? MaxRate)> queues)
     {
         var w = new Ofp13Writer(16 + 48 * queues.Length);
-        int start = w.Begin(Ofp13Type.QueueGetConfigReply, xid);
+        int start = w.Begin(version, Ofp13Type.QueueGetConfigReply, xid);
         w.U32(port); w.Zeros(4);
         foreach (var (q, p, min, max) in queues)
         {

@@ -95,10 +95,14 @@ public sealed class Ofp13ReplyWriter
     private readonly Action<byte[]> _send;
     private readonly Ofp13MultipartType _type;
     private readonly uint _xid;
+    private readonly byte _version;
     private int _entry = -1;
 
-    public Ofp13ReplyWriter(Ofp13MultipartType type, uint xid, Action<byte[]> send)
+    /// <summary>A reply of <paramref name="type"/> in <paramref name="version"/> (the request's) under <paramref name="xid"/>.</summary>
+    public Ofp13ReplyWriter(byte version, Ofp13MultipartType type, uint xid, Action<byte[]> send)
     {
+        Ofp13.CheckVersion(version);
+        _version = version;
         _type = type;
         _xid = xid;
         _send = send;
@@ -114,7 +118,7 @@ public sealed class Ofp13ReplyWriter
     private void BeginPart()
     {
         _w.Reset();
-        _w.Begin(Ofp13Type.MultipartReply, _xid);
+        _w.Begin(_version, Ofp13Type.MultipartReply, _xid);
         _w.U16((ushort)_type); _w.U16(0); _w.Zeros(4);
     }
 

@@ -100,7 +100,7 @@ public static class Of13FuzzOracle
         {
             throw new InvalidOperationException($"{what}: not an error a request earns");
         }
-        byte[] reply = Ofp13Messages.Error(e, m);
+        byte[] reply = Ofp13Messages.Error(Ofp13.Version, e, m);
         int data = Math.Min(m.Length, 64);
         if (reply.Length != 12 + data || reply[0] != 4 || reply[1] != 1 || BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) != reply.Length
             || BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) != Xid(m) || !reply.AsSpan(12).SequenceEqual(m.AsSpan(0, data)))

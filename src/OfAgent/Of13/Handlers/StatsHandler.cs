@@ -129,7 +129,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private static void Single<T>(OfConnection c, uint xid, Ofp13MultipartType type, in T body) where T : IOfp13Entry<T>
     {
-        var r = new Ofp13ReplyWriter(type, xid, Sender(c));
+        var r = new Ofp13ReplyWriter(c.Version, type, xid, Sender(c));
         r.Add(body);
         r.Finish();
     }
@@ -154,7 +154,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
             return;
         }
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Flow, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Flow, xid, Sender(c));
         var oxm = new Ofp13Oxm[MatchTranslator.FieldCount];
         var entry = s_flowStats ??= new Ofp13FlowStats();
         var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
@@ -171,7 +171,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void Tables(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Table, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Table, xid, Sender(c));
         for (int id = 0; id < OfTables.Count; id++)
         {
             var t = ctx.Switch.TableStats(id);
@@ -184,7 +184,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     {
         var stats = new List<OfPortStats>();
         ctx.Switch.PortStats(port, stats);
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.PortStats, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.PortStats, xid, Sender(c));
         foreach (var s in stats)
         {
             Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
@@ -199,7 +199,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var stats = new List<OfQueueStats>();
         var e = ctx.Switch.QueueStats(port, queue, stats);
         if (e != OfError.None) { Error(c, WireMap.ToWire(e), msg); return; }
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Queue, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Queue, xid, Sender(c));
         foreach (var s in stats)
         {
             Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
@@ -210,7 +210,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void GroupStats(OfConnection c, uint xid, uint groupId)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Group, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Group, xid, Sender(c));
         foreach (var g in ctx.Switch.GroupStatistics(groupId == Ofp13.GroupAll ? GroupModRequest.AllGroups : groupId))
         {
             Ofp13Entries.Duration(g.DurationNanos, out uint sec, out uint nsec);
@@ -223,7 +223,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void MeterStats(OfConnection c, uint xid, uint meterId)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Meter, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Meter, xid, Sender(c));
         foreach (var m in ctx.Switch.MeterStatistics(meterId))
         {
             Ofp13Entries.Duration(m.DurationNanos, out uint sec, out uint nsec);
@@ -236,7 +236,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void MeterConfig(OfConnection c, uint xid, uint meterId)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.MeterConfig, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.MeterConfig, xid, Sender(c));
         foreach (var m in ctx.Switch.MeterConfigurations(meterId))
         {
             var bands = new List<Ofp13Band>(m.Bands.Count);
@@ -260,7 +260,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void GroupDesc(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.GroupDesc, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.GroupDesc, xid, Sender(c));
         foreach (var g in ctx.Switch.GroupDescriptions())
         {
             var buckets = new List<Ofp13Bucket>(g.Buckets.Count);
@@ -288,7 +288,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void PortDesc(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.PortDesc, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.PortDesc, xid, Sender(c));
         foreach (var p in ctx.Switch.PortDescriptions())
         {
             reply.Add(new Ofp13PortDesc(ReportTranslator.Port(p)));
@@ -305,7 +305,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void TableFeatures(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.TableFeatures, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.TableFeatures, xid, Sender(c));
         var tables = ctx.Switch.Tables;
         uint maxEntries = tables.Length > 0 ? (uint)tables[0].MaxEntries : 0;
         var actionTypes = Array.ConvertAll(s_actionTypes, t => (uint)t);

@@ -35,7 +35,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     public void Features(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
     {
         if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
-        c.SendRaw(Ofp13Messages.FeaturesReply(xid, ctx.Switch.DatapathId, (uint)ctx.Switch.Buffers.Count, OfTables.Count, 0, Of13Capabilities.Features));
+        c.SendRaw(Ofp13Messages.FeaturesReply(c.Version, xid, ctx.Switch.DatapathId, (uint)ctx.Switch.Buffers.Count, OfTables.Count, 0, Of13Capabilities.Features));
     }
 
     public void GetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
@@ -48,7 +48,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             FragmentHandling.Reassemble => FragReasm,
             _ => FragNormal,
         };
-        c.SendRaw(Ofp13Messages.ConfigReply(xid, frag, c.MissSendLen));
+        c.SendRaw(Ofp13Messages.ConfigReply(c.Version, xid, frag, c.MissSendLen));
     }
 
     /// <summary>
@@ -101,7 +101,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
         if (!Check(c, ctx.Switch.QueueConfig(port, queues), msg)) return;
         var wire = new (uint, uint, ushort?, ushort?)[queues.Count];
         for (int i = 0; i < wire.Length; i++) wire[i] = (queues[i].QueueId, port, queues[i].MinPermille, queues[i].MaxPermille);
-        c.SendRaw(Ofp13Messages.QueueGetConfigReply(xid, port, wire));
+        c.SendRaw(Ofp13Messages.QueueGetConfigReply(c.Version, xid, port, wire));
     }
 
     public void RoleRequest(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
@@ -114,7 +114,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             want = r;
         }
         if (!Check(c, ctx.Switch.Roles.Request(c.Controller, want, generation), msg)) return;
-        c.SendRaw(Ofp13Messages.RoleReply(xid, RoleMap.ToWire(c.Controller.Role), ctx.Switch.Roles.GenerationId));
+        c.SendRaw(Ofp13Messages.RoleReply(c.Version, xid, RoleMap.ToWire(c.Controller.Role), ctx.Switch.Roles.GenerationId));
     }
 
     public void GetAsync(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
@@ -127,7 +127,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusMaster), WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusSlave),
             WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedMaster), WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedSlave),
         ];
-        c.SendRaw(Ofp13Messages.AsyncReply(xid, masks));
+        c.SendRaw(Ofp13Messages.AsyncReply(c.Version, xid, masks));
     }
 
     public void SetAsync(OfConnection c, ReadOnlySpan<byte> msg)
