@@ -406,22 +406,22 @@ public sealed class Of13SessionTests
         fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.GotoTable, TableId: 254));
         Assert.Equal((Ofp13ErrorType.BadInstruction, Ofp13Codes.InstBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
 
-        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 254, 0)))));
-        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 0, 4)))));
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), ErrorOf(await c.ReplyAsync(c.Send(new Ofp13TableMod { Version = Ofp13.Version, TableId = 254 }.Encode()))));
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), ErrorOf(await c.ReplyAsync(c.Send(new Ofp13TableMod { Version = Ofp13.Version, Config = 4 }.Encode()))));
         // The deprecated bits, on a table that may be used and on every table: accepted (nothing before the barrier's reply).
-        c.Send(Ofp13Requests.TableMod(0, 253, 3));
-        c.Send(Ofp13Requests.TableMod(0, Ofp13.TableAll, 0));
+        c.Send(new Ofp13TableMod { Version = Ofp13.Version, TableId = 253, Config = 3 }.Encode());
+        c.Send(new Ofp13TableMod { Version = Ofp13.Version, TableId = Ofp13.TableAll }.Encode());
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0))))[1]);
 
         var fr = new Ofp13FlowStatsRequest { TableId = 254, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
         foreach (var type in new[] { Ofp13MultipartType.Flow, Ofp13MultipartType.Aggregate })
         {
-            var mp = Ofp13Requests.Multipart(0, type, 0, Ofp13Requests.FlowStatsRequest(fr));
+            var mp = new Ofp13MultipartRequest { Version = Ofp13.Version, Type = type }.Encode(fr.Encode());
             Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadTableId), ErrorOf(await c.ReplyAsync(c.Send(mp))));
         }
         // A table that may be used but holds nothing: an empty reply, no error.
         fr.TableId = 9;
-        var empty = await c.ReplyAsync(c.Send(Ofp13Requests.Multipart(0, Ofp13MultipartType.Flow, 0, Ofp13Requests.FlowStatsRequest(fr))));
+        var empty = await c.ReplyAsync(c.Send(new Ofp13MultipartRequest { Version = Ofp13.Version, Type = Ofp13MultipartType.Flow }.Encode(fr.Encode())));
         Assert.Equal(((byte)Ofp13Type.MultipartReply, (ushort)Ofp13Multipart.HeaderSize), (empty[1], BinaryPrimitives.ReadUInt16BigEndian(empty.AsSpan(2))));
     }
 

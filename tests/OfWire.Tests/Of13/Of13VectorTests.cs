@@ -46,18 +46,20 @@ public sealed class Of13VectorTests
         {
             case Ofp13Type.FlowMod: return (new Ofp13FlowMod().TryDecode(m, out e), e);
             case Ofp13Type.PacketOut: return (new Ofp13PacketOut().TryDecode(m, out e), e);
-            case Ofp13Type.GroupMod: return (Ofp13Messages.TryDecodeGroupMod(m, out _, out e), e);
-            case Ofp13Type.MeterMod: return (Ofp13Messages.TryDecodeMeterMod(m, out _, out e), e);
-            case Ofp13Type.PortMod: return (Ofp13Messages.TryDecodePortMod(m, out _, out _, out _, out _, out _, out e), e);
-            case Ofp13Type.TableMod: return (Ofp13Messages.TryDecodeTableMod(m, out _, out _, out e), e);
-            case Ofp13Type.SetConfig: return (Ofp13Messages.TryDecodeSetConfig(m, out _, out _, out e), e);
-            case Ofp13Type.RoleRequest: return (Ofp13Messages.TryDecodeRoleRequest(m, out _, out _, out e), e);
-            case Ofp13Type.SetAsync: return (Ofp13Messages.TryDecodeAsync(m, stackalloc uint[6], out e), e);
-            case Ofp13Type.QueueGetConfigRequest: return (Ofp13Messages.TryDecodeQueueGetConfig(m, out _, out e), e);
+            case Ofp13Type.GroupMod: return (new Ofp13GroupMod().TryDecode(m, out e), e);
+            case Ofp13Type.MeterMod: return (new Ofp13MeterMod().TryDecode(m, out e), e);
+            case Ofp13Type.PortMod: return (default(Ofp13PortMod).TryDecode(m, out e), e);
+            case Ofp13Type.TableMod: return (default(Ofp13TableMod).TryDecode(m, out e), e);
+            case Ofp13Type.SetConfig: return (default(Ofp13SwitchConfig).TryDecode(m, out e), e);
+            case Ofp13Type.RoleRequest: return (default(Ofp13RoleRequest).TryDecode(m, out e), e);
+            case Ofp13Type.SetAsync: return (default(Ofp13SetAsync).TryDecode(m, out e), e);
+            case Ofp13Type.QueueGetConfigRequest: return (default(Ofp13QueueGetConfigRequest).TryDecode(m, out e), e);
             case Ofp13Type.MultipartRequest:
             {
-                if (!Ofp13Multipart.TryDecodeRequest(m, out _, out var type, out _, out var body, out e)) return (false, e);
-                return type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate ? (new Ofp13FlowStatsRequest().TryDecode(body, out e), e) : (true, e);
+                Ofp13MultipartRequest request = default;
+                if (!request.TryDecode(m, out e)) return (false, e);
+                return request.Type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate
+                    ? (new Ofp13FlowStatsRequest().TryDecode(Ofp13MultipartRequest.Body(m), out e), e) : (true, e);
             }
             default: return null;
         }

@@ -67,4 +67,50 @@ public sealed class Of13VersionTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Ofp13Messages.Empty(version, Ofp13Type.BarrierReply, 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Ofp13ReplyWriter(version, Ofp13MultipartType.Desc, 1, _ => { }));
     }
+
+    [Theory]
+    [InlineData(0x01)]
+    [InlineData(0x07)]
+    public void ARequestOfAVersionOutsideTheLayouts_IsRefusedWithBadVersion(byte version)
+    {
+        var badVersion = Ofp13Error.BadRequest(Ofp13Codes.BadVersion);
+        byte[] Of(byte[] m)
+        {
+            m[0] = version;
+            return m;
+        }
+        var fm = new Ofp13FlowMod { Priority = 1, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        Assert.False(new Ofp13FlowMod().TryDecode(Of(fm.Encode()), out var e));
+        Assert.Equal(badVersion, e);
+        Assert.False(new Ofp13PacketOut().TryDecode(Of(new Ofp13PacketOut { BufferId = Ofp13.NoBuffer }.Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(new Ofp13GroupMod().TryDecode(Of(new Ofp13GroupMod().Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(new Ofp13MeterMod().TryDecode(Of(new Ofp13MeterMod().Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(default(Ofp13PortMod).TryDecode(Of(new Ofp13PortMod { Version = Ofp13.Version }.Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(default(Ofp13TableMod).TryDecode(Of(new Ofp13TableMod { Version = Ofp13.Version }.Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(default(Ofp13SwitchConfig).TryDecode(Of(new Ofp13SwitchConfig { Version = Ofp13.Version }.Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(default(Ofp13RoleRequest).TryDecode(Of(new Ofp13RoleRequest { Version = Ofp13.Version }.Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(default(Ofp13SetAsync).TryDecode(Of(new Ofp13SetAsync { Version = Ofp13.Version }.Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(default(Ofp13QueueGetConfigRequest).TryDecode(Of(new Ofp13QueueGetConfigRequest { Version = Ofp13.Version }.Encode()), out e));
+        Assert.Equal(badVersion, e);
+        Assert.False(default(Ofp13MultipartRequest).TryDecode(Of(new Ofp13MultipartRequest { Version = Ofp13.Version }.Encode([])), out e));
+        Assert.Equal(badVersion, e);
+    }
+
+    [Fact]
+    public void ARequestOf14_DecodesAndWritesBackIn14()
+    {
+        var role = new Ofp13RoleRequest { Version = 0x05, Xid = 3, Role = 2, GenerationId = 99 };
+        Ofp13RoleRequest decoded = default;
+        Assert.True(decoded.TryDecode(role.Encode(), out var e), e.ToString());
+        Assert.Equal(role, decoded);
+        Assert.Equal(0x05, decoded.Encode()[0]);
+    }
 }

@@ -39,8 +39,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     public void Handle(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Multipart.TryDecodeRequest(msg, out uint xid, out var type, out _, out var body, out var err)) { Error(c, err, msg); return; }
-        uint id;
+        Ofp13MultipartRequest request = default;
+        if (!request.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        uint xid = request.Xid;
+        var type = request.Type;
+        var body = Ofp13MultipartRequest.Body(msg);
+        Ofp13IdRequest id = default;
         switch (type)
         {
             case Ofp13MultipartType.Desc:
@@ -56,34 +60,35 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 Tables(c, xid);
                 return;
             case Ofp13MultipartType.PortStats:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                PortStats(c, xid, id);
+                if (!id.TryDecode(body, out err)) break;
+                PortStats(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.Queue:
-                if (!Ofp13Multipart.TryDecodeQueueRequest(body, out id, out uint queue, out err)) break;
-                QueueStats(c, msg, xid, id, queue);
+                Ofp13QueueRequest queue = default;
+                if (!queue.TryDecode(body, out err)) break;
+                QueueStats(c, msg, xid, queue.Port, queue.Queue);
                 return;
             case Ofp13MultipartType.Group:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                GroupStats(c, xid, id);
+                if (!id.TryDecode(body, out err)) break;
+                GroupStats(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.Meter:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                if (!ctx.Switch.HasMeter(id))
+                if (!id.TryDecode(body, out err)) break;
+                if (!ctx.Switch.HasMeter(id.Id))
                 {
                     err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter); // as Open vSwitch: a meter that does not exist
                     break;
                 }
-                MeterStats(c, xid, id);
+                MeterStats(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.MeterConfig:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                if (!ctx.Switch.HasMeter(id))
+                if (!id.TryDecode(body, out err)) break;
+                if (!ctx.Switch.HasMeter(id.Id))
                 {
                     err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter);
                     break;
                 }
-                MeterConfig(c, xid, id);
+                MeterConfig(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.GroupDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
