@@ -34,12 +34,12 @@ internal sealed class OfRequestContext(OfSwitch ofproto, AgentOptions options, I
         c.SendRaw(OfpErrorMsg.ForRequest(error, request).ToArray());
     }
 
-    /// <summary>Answers <paramref name="request"/> with an OpenFlow 1.3 OFPT_ERROR (its xid, its first 64 bytes).</summary>
+    /// <summary>Answers <paramref name="request"/> with an OFPT_ERROR of the 1.3 codec in the connection's version (its xid, its first 64 bytes).</summary>
     public void SendError(OfConnection c, Softswitch.OfWire.Of13.Ofp13Error error, ReadOnlySpan<byte> request)
     {
         Interlocked.Increment(ref ErrorsSent);
         Log.LogDebug("{Conn}: error {Error} for a {Len}-byte request", c.Name, error, request.Length);
-        c.SendRaw(Softswitch.OfWire.Of13.Ofp13Messages.Error(error, request));
+        c.SendRaw(Softswitch.OfWire.Of13.Ofp13Messages.Error(c.Version, error, request));
     }
 
     /// <summary>Answers <paramref name="request"/> with the OpenFlow 1.0 error for the switch's refusal <paramref name="error"/>; false when there was one.</summary>

@@ -7,18 +7,21 @@ using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13;
 
-/// <summary>OpenFlow 1.3 (ofp_header version 4): its request dispatcher and its encoding of the switch's reports.</summary>
+/// <summary>
+/// OpenFlow 1.3 (ofp_header version 4): its request dispatcher and its encoding of the switch's reports, in
+/// <paramref name="version"/> (1.3's; a later version that keeps 1.3's layouts builds on the same codec).
+/// </summary>
 /// <remarks>
 /// The 1.3 counterpart of <see cref="Of10.OfProtocol10"/> over the same switch, in the same shape: the dispatcher
 /// (<see cref="OfRequestDispatcher13"/>) routes each request to its area's handler; what 1.3 means that 1.0 does not is
 /// decided in the switch (tables and their misses, instructions, roles, async configuration). Stateless beyond the
 /// dispatcher, which is thread safe.
 /// </remarks>
-internal sealed class OfProtocol13(OfRequestContext ctx) : OfProtocol
+internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProtocol
 {
-    private readonly OfRequestDispatcher13 _requests = new(ctx);
+    private readonly OfRequestDispatcher13 _requests = new(ctx, version);
 
-    public override byte Version => Ofp13.Version;
+    public override byte Version { get; } = version;
 
     public override void Handle(OfConnection c, ReadOnlySpan<byte> msg) => _requests.Handle(c, msg);
 
@@ -37,12 +40,12 @@ internal sealed class OfProtocol13(OfRequestContext ctx) : OfProtocol
         match[n++] = Ofp13Oxm.Exact(MatchTranslator.InPort, packet.InPort);
         if (packet.Metadata != 0) match[n++] = Ofp13Oxm.Exact(MatchTranslator.Metadata, packet.Metadata);
         if (packet.TunnelId != 0) match[n++] = Ofp13Oxm.Exact(MatchTranslator.TunnelId, packet.TunnelId);
-        return Ofp13Messages.WritePacketIn(destination, 0, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue),
+        return Ofp13Messages.WritePacketIn(Version, destination, 0, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue),
             WireMap.ToWire(packet.Reason), packet.TableId, packet.Cookie, match[..n], packet.Frame[..dataLen]);
     }
 
-    public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(removed);
+    public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(Version, removed);
 
     public override byte[] PortStatus(OfPortReason reason, OfPortDesc port)
-        => Ofp13Messages.PortStatus(0, WireMap.ToWire(reason), ReportTranslator.Port(port));
+        => Ofp13Messages.PortStatus(Version, 0, WireMap.ToWire(reason), ReportTranslator.Port(port));
 }

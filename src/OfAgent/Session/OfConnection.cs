@@ -229,11 +229,22 @@ public sealed partial class OfConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The version of an error that answers <paramref name="peer"/>'s message: the one this connection speaks once it
+    /// is chosen (at the peer's HELLO, or its first message without one), else the header's, where this switch
+    /// speaks it or a later one (as <see cref="HelloFailed"/>).
+    /// </summary>
+    private byte AnswerVersion(in OfpHeader peer) => _version != 0 ? _version : PeerVersion(peer, _owner.Options.Versions);
+
+    /// <summary>The peer's version, or the highest of <paramref name="ours"/> when the peer's is later (1.0 for a version 0).</summary>
+    private static byte PeerVersion(in OfpHeader peer, uint ours) =>
+        Math.Min(peer.Version == 0 ? OfpConstants.Version : peer.Version, OfpHelloVersions.Highest(ours));
+
     /// <summary>HELLO_FAILED/INCOMPATIBLE with the ASCII explanation OF1.0 asks for (not the request's bytes).</summary>
     internal static OfpErrorMsg HelloFailed(in OfpHeader peer, uint ours, uint? peerBitmap) => new()
     {
         // The error's layout is the same in every version; it goes out in the peer's version when we speak it.
-        Version = Math.Min(peer.Version == 0 ? OfpConstants.Version : peer.Version, OfpHelloVersions.Highest(ours)),
+        Version = PeerVersion(peer, ours),
         Xid = peer.Xid,
         Error = OfpError.HelloFailed(OfpHelloFailedCode.Incompatible),
         Data = OfpHelloVersions.IncompatibleText(ours, peer.Version, peerBitmap),
@@ -287,9 +298,13 @@ public sealed partial class OfConnection : IAsyncDisposable
             if (st == OfpFrameStatus.Invalid)
             {
                 // A length below 8 (or above what we accept) leaves no way to find the next message. An ERROR is never
-                // answered with one, even a malformed ERROR.
-                var head = buf.AsSpan(start, Math.Min(end - start, OfpConstants.ErrorDataMinSize)).ToArray();
-                if (header.Type != OfpHeader.ErrorType) SendRaw(OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), head).ToArray());
+                // answered with one, even a malformed ERROR. BAD_REQUEST/BAD_LEN are 1/6 in every version; the error
+                // goes out in the connection's version (AnswerVersion).
+                var head = buf.AsSpan(start, Math.Min(end - start, OfpErrorEnvelope.DataSize));
+                if (header.Type != OfpHeader.ErrorType)
+                {
+                    SendRaw(OfpErrorEnvelope.ForRequest(AnswerVersion(header), (ushort)OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadLen, head));
+                }
                 _log.LogWarning("{Conn}: malformed stream (message length {Len}); closing", Name, header.Length);
                 EndRun(sw);
                 FlushAndClose();

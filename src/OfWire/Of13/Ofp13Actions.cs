@@ -79,6 +79,15 @@ public static class Ofp13Actions
         }
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |              type             |      len (multiple of 8)      |   0
+    // +---------------------------------------------------------------+
+    // |                    body (len - 4), by type:                   |   4
+    // +---------------------------------------------------------------+
+    // OUTPUT (16): port (4), max_len (2), pad (6). SET_QUEUE, GROUP (8): id (4). SET_MPLS_TTL, SET_NW_TTL (8): ttl (1),
+    // pad (3). PUSH_VLAN, PUSH_MPLS, POP_MPLS, PUSH_PBB (8): ethertype (2), pad (2). SET_FIELD: one OXM TLV, padded to
+    // len. COPY_TTL_*, DEC_*_TTL, POP_VLAN, POP_PBB (8): pad (4).
     /// <summary>Decodes the whole span as an action list, appended to <paramref name="into"/>.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Action> into, out Ofp13Error error)
     {
@@ -219,6 +228,15 @@ public static class Ofp13Instructions
         }
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |              type             |      len (multiple of 8)      |   0
+    // +---------------------------------------------------------------+
+    // |                    body (len - 4), by type:                   |   4
+    // +---------------------------------------------------------------+
+    // GOTO_TABLE (8): table_id (1), pad (3). WRITE_METADATA (24): pad (4), metadata (8), metadata_mask (8). METER (8):
+    // meter_id (4). WRITE_ACTIONS, APPLY_ACTIONS, CLEAR_ACTIONS: pad (4), actions (len - 8).
+    /// <summary>Decodes the whole span as an instruction list, appended to <paramref name="into"/>; an instruction type twice is BAD_INSTRUCTION/UNSUP_INST, as Open vSwitch answers it.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Instruction> into, out Ofp13Error error)
     {
         error = default;

@@ -1,5 +1,6 @@
 // OpenFlow 1.3.5 (ONF TS-023) wire constants. Names follow openflow.h (OFPT_FLOW_MOD -> Ofp13Type.FlowMod); values are
-// the 1.3 ones, which differ from 1.0's for many messages, actions, errors and port numbers.
+// the 1.3 ones, which differ from 1.0's for many messages, actions, errors and port numbers, and which 1.4 and 1.5 keep
+// (they add numbers of their own).
 namespace Softswitch.OfWire.Of13;
 
 /// <summary>Fixed numbers of the OpenFlow 1.3 wire format.</summary>
@@ -7,6 +8,22 @@ public static class Ofp13
 {
     /// <summary>ofp_header.version for OpenFlow 1.3.</summary>
     public const byte Version = 0x04;
+
+    /// <summary>ofp_header.version of OpenFlow 1.5, the last version whose messages this codec's layouts serve.</summary>
+    public const byte LastVersion = 0x06;
+
+    /// <summary>
+    /// Whether this codec's layouts serve <paramref name="version"/>: 1.3 and the versions after it, which keep 1.3's
+    /// header, match, actions, instructions and most messages (as Open vSwitch's ofpraw ranges do: OFPT11_FLOW_MOD
+    /// serves 1.1 to 1.5). A later version's own messages and properties are its codec's, built on these.
+    /// </summary>
+    public static bool Serves(byte version) => version is >= Version and <= LastVersion;
+
+    /// <summary>Refuses a version this codec does not write (a caller's mistake, never a peer's input).</summary>
+    internal static void CheckVersion(byte version)
+    {
+        if (!Serves(version)) throw new ArgumentOutOfRangeException(nameof(version), version, "not a version of the OpenFlow 1.3 layouts (0x04 to 0x06)");
+    }
 
     /// <summary>OFPP_MAX: the highest physical port number.</summary>
     public const uint PortMax = 0xffffff00;

@@ -19,6 +19,26 @@ public sealed record Ofp13GroupStats(uint GroupId, uint RefCount, ulong PacketCo
         }
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |             length            |              pad              |   0
+    // +---------------------------------------------------------------+
+    // |                            group_id                           |   4
+    // +---------------------------------------------------------------+
+    // |                           ref_count                           |   8
+    // +---------------------------------------------------------------+
+    // |                              pad                              |  12
+    // +---------------------------------------------------------------+
+    // |                        packet_count (8)                       |  16
+    // +---------------------------------------------------------------+
+    // |                         byte_count (8)                        |  24
+    // +---------------------------------------------------------------+
+    // |                          duration_sec                         |  32
+    // +---------------------------------------------------------------+
+    // |                         duration_nsec                         |  36
+    // +---------------------------------------------------------------+
+    // |      bucket_stats: packet_count (8), byte_count (8) each      |  40
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13GroupStats entry, out int size)
     {
         entry = null;
@@ -52,6 +72,14 @@ public sealed record Ofp13GroupDesc(byte GroupType, uint GroupId, List<Ofp13Buck
         w.PatchU16(start, (ushort)(w.Position - start));
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+---------------+---------------+
+    // |             length            |      type     |      pad      |   0
+    // +---------------------------------------------------------------+
+    // |                            group_id                           |   4
+    // +---------------------------------------------------------------+
+    // |                      buckets (to length)                      |   8
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13GroupDesc entry, out int size)
     {
         entry = null;
@@ -78,6 +106,16 @@ public sealed record Ofp13GroupFeatures(uint Types, uint Capabilities, uint[] Ma
         for (int i = 0; i < 4; i++) w.U32(i < Actions.Length ? Actions[i] : 0);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                             types                             |   0
+    // +---------------------------------------------------------------+
+    // |                          capabilities                         |   4
+    // +---------------------------------------------------------------+
+    // |         max_groups[4]: ALL, SELECT, INDIRECT, FF (16)         |   8
+    // +---------------------------------------------------------------+
+    // |    actions[4]: a bitmap of action types per group type (16)   |  24
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13GroupFeatures entry, out int size)
     {
         entry = null;
@@ -108,6 +146,26 @@ public sealed record Ofp13MeterStats(uint MeterId, uint FlowCount, ulong PacketI
         }
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                            meter_id                           |   0
+    // +-------------------------------+-------------------------------+
+    // |              len              |              pad              |   4
+    // +---------------------------------------------------------------+
+    // |                              pad                              |   8
+    // +---------------------------------------------------------------+
+    // |                           flow_count                          |  12
+    // +---------------------------------------------------------------+
+    // |                      packet_in_count (8)                      |  16
+    // +---------------------------------------------------------------+
+    // |                       byte_in_count (8)                       |  24
+    // +---------------------------------------------------------------+
+    // |                          duration_sec                         |  32
+    // +---------------------------------------------------------------+
+    // |                         duration_nsec                         |  36
+    // +---------------------------------------------------------------+
+    // |  band_stats: packet_band_count (8), byte_band_count (8) each  |  40
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13MeterStats entry, out int size)
     {
         entry = null;
@@ -129,6 +187,14 @@ public sealed record Ofp13MeterConfig(ushort Flags, uint MeterId, List<Ofp13Band
         Ofp13Messages.WriteBands(w, Bands);
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |             length            |             flags             |   0
+    // +---------------------------------------------------------------+
+    // |                            meter_id                           |   4
+    // +---------------------------------------------------------------+
+    // |                       bands (to length)                       |   8
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13MeterConfig entry, out int size)
     {
         entry = null;
@@ -154,6 +220,16 @@ public readonly record struct Ofp13MeterFeatures(uint MaxMeter, uint BandTypes, 
         w.U32(MaxMeter); w.U32(BandTypes); w.U32(Capabilities); w.U8(MaxBands); w.U8(MaxColor); w.Zeros(2);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                           max_meter                           |   0
+    // +---------------------------------------------------------------+
+    // |                           band_types                          |   4
+    // +---------------------------------------------------------------+
+    // |                          capabilities                         |   8
+    // +---------------+---------------+-------------------------------+
+    // |   max_bands   |   max_color   |              pad              |  12
+    // +---------------+---------------+-------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13MeterFeatures entry, out int size)
     {
         size = Size;

@@ -134,6 +134,13 @@ public static class Ofp13Match
         return v;
     }
 
+    //  0                   1                   2                   3
+    //  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    // +-------------------------------+-------------+-+---------------+
+    // |           oxm_class           |  oxm_field  |M|   oxm_length  |   0
+    // +-------------------------------+-------------+-+---------------+
+    // |   value (the field's size), then the mask (as long) when M    |   4
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Reads one TLV at the start of <paramref name="s"/>: its size in <paramref name="size"/>, or the error.
     /// </summary>
@@ -184,6 +191,14 @@ public static class Ofp13Match
         return true;
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |         type (1: OXM)         |       length (4 + OXMs)       |   0
+    // +---------------------------------------------------------------+
+    // |                    oxm_fields (length - 4)                    |   4
+    // +---------------------------------------------------------------+
+    // |                     pad to a multiple of 8                    | len
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Reads the ofp_match at the start of <paramref name="s"/> into <paramref name="into"/> (appended); <paramref name="size"/>
     /// is its length with padding (what follows it starts there).

@@ -6,6 +6,8 @@ namespace Softswitch.OfWire.Of13;
 /// <summary>OFPT_FLOW_MOD, decoded (OpenFlow 1.3.5 section 7.3.4.1).</summary>
 public sealed class Ofp13FlowMod
 {
+    /// <summary>ofp_header.version: what <see cref="Encode"/> writes, what <see cref="TryDecode"/> read.</summary>
+    public byte Version = Ofp13.Version;
     public uint Xid;
     public ulong Cookie, CookieMask;
     public byte TableId, Command;
@@ -17,13 +19,36 @@ public sealed class Ofp13FlowMod
     /// <summary>Fixed part after the header, before the match.</summary>
     public const int FixedSize = 48;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                         ofp_header (8)                        |   0
+    // +---------------------------------------------------------------+
+    // |                           cookie (8)                          |   8
+    // +---------------------------------------------------------------+
+    // |                        cookie_mask (8)                        |  16
+    // +---------------+---------------+-------------------------------+
+    // |    table_id   |    command    |          idle_timeout         |  24
+    // +-------------------------------+-------------------------------+
+    // |          hard_timeout         |            priority           |  28
+    // +---------------------------------------------------------------+
+    // |                           buffer_id                           |  32
+    // +---------------------------------------------------------------+
+    // |                            out_port                           |  36
+    // +---------------------------------------------------------------+
+    // |                           out_group                           |  40
+    // +-------------------------------+-------------------------------+
+    // |             flags             |              pad              |  44
+    // +---------------------------------------------------------------+
+    // |               ofp_match (4 + OXMs, padded to 8)               |  48
+    // +---------------------------------------------------------------+
+    // |                   instructions (to the end)                   | 48+m
+    // +---------------------------------------------------------------+
     /// <summary>Decodes a whole FLOW_MOD message into this object (cleared first).</summary>
     public bool TryDecode(ReadOnlySpan<byte> msg, out Ofp13Error error)
     {
         Match.Clear();
         Instructions.Clear();
-        if (msg.Length < FixedSize + 8) return Ofp13Messages.BadLen(out error);
-        Xid = Be.U32(msg, 4);
+        if (!Ofp13Messages.TryHeader(msg, FixedSize + 8, exact: false, out Version, out Xid, out error)) return false;
         Cookie = Be.U64(msg, 8);
         CookieMask = Be.U64(msg, 16);
         TableId = msg[24];
@@ -42,7 +67,7 @@ public sealed class Ofp13FlowMod
     public byte[] Encode()
     {
         var w = new Ofp13Writer(128);
-        int start = w.Begin(Ofp13Type.FlowMod, Xid);
+        int start = w.Begin(Version, Ofp13Type.FlowMod, Xid);
         w.U64(Cookie); w.U64(CookieMask); w.U8(TableId); w.U8(Command); w.U16(IdleTimeout); w.U16(HardTimeout); w.U16(Priority);
         w.U32(BufferId); w.U32(OutPort); w.U32(OutGroup); w.U16(Flags); w.Zeros(2);
         Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(Match));
@@ -52,20 +77,39 @@ public sealed class Ofp13FlowMod
     }
 }
 
-/// <summary>OFPT_PACKET_OUT, decoded.</summary>
+/// <summary>OFPT_PACKET_OUT, decoded (section 7.3.7).</summary>
 public sealed class Ofp13PacketOut
 {
+    /// <summary>ofp_header.version: what <see cref="Encode"/> writes, what <see cref="TryDecode"/> read.</summary>
+    public byte Version = Ofp13.Version;
     public uint Xid, BufferId, InPort;
     public readonly List<Ofp13Action> Actions = new();
     public ReadOnlyMemory<byte> Data;
 
     public const int FixedSize = 24;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                         ofp_header (8)                        |   0
+    // +---------------------------------------------------------------+
+    // |                           buffer_id                           |   8
+    // +---------------------------------------------------------------+
+    // |                            in_port                            |  12
+    // +-------------------------------+-------------------------------+
+    // |          actions_len          |              pad              |  16
+    // +---------------------------------------------------------------+
+    // |                              pad                              |  20
+    // +---------------------------------------------------------------+
+    // |                     actions (actions_len)                     |  24
+    // +---------------------------------------------------------------+
+    // |                  data (the frame, to the end)                 | 24+a
+    // +---------------------------------------------------------------+
+    /// <summary>Decodes a whole PACKET_OUT message into this object (cleared first).</summary>
     public bool TryDecode(ReadOnlySpan<byte> msg, out Ofp13Error error)
     {
         Actions.Clear();
-        if (msg.Length < FixedSize) return Ofp13Messages.BadLen(out error);
-        Xid = Be.U32(msg, 4);
+        Data = ReadOnlyMemory<byte>.Empty;
+        if (!Ofp13Messages.TryHeader(msg, FixedSize, exact: false, out Version, out Xid, out error)) return false;
         BufferId = Be.U32(msg, 8);
         InPort = Be.U32(msg, 12);
         int actionsLen = Be.U16(msg, 16);
@@ -78,7 +122,7 @@ public sealed class Ofp13PacketOut
     public byte[] Encode()
     {
         var w = new Ofp13Writer(64 + Data.Length);
-        int start = w.Begin(Ofp13Type.PacketOut, Xid);
+        int start = w.Begin(Version, Ofp13Type.PacketOut, Xid);
         w.U32(BufferId); w.U32(InPort); w.U16((ushort)Ofp13Actions.EncodedSize(CollectionsMarshal.AsSpan(Actions))); w.Zeros(6);
         Ofp13Actions.Encode(w, CollectionsMarshal.AsSpan(Actions));
         w.Bytes(Data.Span);
@@ -94,14 +138,100 @@ public sealed record Ofp13Bucket(ushort Weight, uint WatchPort, uint WatchGroup,
     public const int FixedSize = 16;
 }
 
-/// <summary>OFPT_GROUP_MOD, decoded.</summary>
-public sealed record Ofp13GroupMod(uint Xid, ushort Command, byte GroupType, uint GroupId, List<Ofp13Bucket> Buckets);
+/// <summary>OFPT_GROUP_MOD, decoded (section 7.3.4.2).</summary>
+public sealed class Ofp13GroupMod
+{
+    public const int FixedSize = 16;
+
+    /// <summary>ofp_header.version: what <see cref="Encode"/> writes, what <see cref="TryDecode"/> read.</summary>
+    public byte Version = Ofp13.Version;
+    public uint Xid, GroupId;
+    public ushort Command;
+    public byte GroupType;
+    public readonly List<Ofp13Bucket> Buckets = new();
+
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                         ofp_header (8)                        |   0
+    // +-------------------------------+---------------+---------------+
+    // |            command            |      type     |      pad      |   8
+    // +---------------------------------------------------------------+
+    // |                            group_id                           |  12
+    // +---------------------------------------------------------------+
+    // |                      buckets (to the end)                     |  16
+    // +---------------------------------------------------------------+
+    /// <summary>Decodes a whole GROUP_MOD message into this object (cleared first).</summary>
+    public bool TryDecode(ReadOnlySpan<byte> msg, out Ofp13Error error)
+    {
+        Buckets.Clear();
+        Command = 0;
+        GroupType = 0;
+        GroupId = 0;
+        if (!Ofp13Messages.TryHeader(msg, FixedSize, exact: false, out Version, out Xid, out error)) return false;
+        Command = Be.U16(msg, 8);
+        GroupType = msg[10];
+        GroupId = Be.U32(msg, 12);
+        return Ofp13Messages.TryReadBuckets(msg[FixedSize..], Buckets, out error);
+    }
+
+    public byte[] Encode()
+    {
+        var w = new Ofp13Writer(64);
+        int start = w.Begin(Version, Ofp13Type.GroupMod, Xid);
+        w.U16(Command); w.U8(GroupType); w.U8(0); w.U32(GroupId);
+        Ofp13Messages.WriteBuckets(w, Buckets);
+        w.Finish(start);
+        return w.ToArray();
+    }
+}
 
 /// <summary>A METER_MOD's or METER_CONFIG's band: DROP (1), DSCP_REMARK (2, with its precedence level), EXPERIMENTER.</summary>
 public readonly record struct Ofp13Band(ushort Type, uint Rate, uint BurstSize, byte PrecLevel = 0, uint Experimenter = 0);
 
-/// <summary>OFPT_METER_MOD, decoded.</summary>
-public sealed record Ofp13MeterMod(uint Xid, ushort Command, ushort Flags, uint MeterId, List<Ofp13Band> Bands);
+/// <summary>OFPT_METER_MOD, decoded (section 7.3.4.4).</summary>
+public sealed class Ofp13MeterMod
+{
+    public const int FixedSize = 16;
+
+    /// <summary>ofp_header.version: what <see cref="Encode"/> writes, what <see cref="TryDecode"/> read.</summary>
+    public byte Version = Ofp13.Version;
+    public uint Xid, MeterId;
+    public ushort Command, Flags;
+    public readonly List<Ofp13Band> Bands = new();
+
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                         ofp_header (8)                        |   0
+    // +-------------------------------+-------------------------------+
+    // |            command            |             flags             |   8
+    // +---------------------------------------------------------------+
+    // |                            meter_id                           |  12
+    // +---------------------------------------------------------------+
+    // |                       bands (to the end)                      |  16
+    // +---------------------------------------------------------------+
+    /// <summary>Decodes a whole METER_MOD message into this object (cleared first).</summary>
+    public bool TryDecode(ReadOnlySpan<byte> msg, out Ofp13Error error)
+    {
+        Bands.Clear();
+        Command = Flags = 0;
+        MeterId = 0;
+        if (!Ofp13Messages.TryHeader(msg, FixedSize, exact: false, out Version, out Xid, out error)) return false;
+        Command = Be.U16(msg, 8);
+        Flags = Be.U16(msg, 10);
+        MeterId = Be.U32(msg, 12);
+        return Ofp13Messages.TryReadBands(msg[FixedSize..], Bands, out error);
+    }
+
+    public byte[] Encode()
+    {
+        var w = new Ofp13Writer(64);
+        int start = w.Begin(Version, Ofp13Type.MeterMod, Xid);
+        w.U16(Command); w.U16(Flags); w.U32(MeterId);
+        Ofp13Messages.WriteBands(w, Bands);
+        w.Finish(start);
+        return w.ToArray();
+    }
+}
 
 /// <summary>An ofp_port of OpenFlow 1.3 (64 bytes).</summary>
 public readonly record struct Ofp13Port(uint PortNo, ulong HwAddr, string Name, uint Config, uint State, uint Curr, uint Advertised,
@@ -115,6 +245,34 @@ public readonly record struct Ofp13Port(uint PortNo, ulong HwAddr, string Name, 
         w.U32(Config); w.U32(State); w.U32(Curr); w.U32(Advertised); w.U32(Supported); w.U32(Peer); w.U32(CurrSpeed); w.U32(MaxSpeed);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                            port_no                            |   0
+    // +---------------------------------------------------------------+
+    // |                              pad                              |   4
+    // +---------------------------------------------------------------+
+    // |                          hw_addr (6)                          |   8
+    // +-------------------------------+-------------------------------+
+    // |                               |              pad              |  12
+    // +---------------------------------------------------------------+
+    // |                           name (16)                           |  16
+    // +---------------------------------------------------------------+
+    // |                             config                            |  32
+    // +---------------------------------------------------------------+
+    // |                             state                             |  36
+    // +---------------------------------------------------------------+
+    // |                              curr                             |  40
+    // +---------------------------------------------------------------+
+    // |                           advertised                          |  44
+    // +---------------------------------------------------------------+
+    // |                           supported                           |  48
+    // +---------------------------------------------------------------+
+    // |                              peer                             |  52
+    // +---------------------------------------------------------------+
+    // |                           curr_speed                          |  56
+    // +---------------------------------------------------------------+
+    // |                           max_speed                           |  60
+    // +---------------------------------------------------------------+
     public static Ofp13Port Read(ReadOnlySpan<byte> s)
     {
         return new(Be.U32(s, 0), Be.Mac(s, 8), Ofp13Entries.ReadFixedString(s.Slice(16, Ofp13.MaxPortNameLen)), Be.U32(s, 32), Be.U32(s, 36),
@@ -123,13 +281,23 @@ public readonly record struct Ofp13Port(uint PortNo, ulong HwAddr, string Name, 
 }
 
 /// <summary>
-/// The OpenFlow 1.3 messages other than FLOW_MOD and PACKET_OUT (which have objects of their own): decoders of the
-/// requests a switch receives and encoders of what it sends, each over the whole message (header included).
+/// The encoders of what a switch sends (replies and reports, each a whole message in the version it is given) and the
+/// readers of the lists inside requests (buckets, bands). The requests a switch receives decode in the codec's one
+/// shape, on their own types: <see cref="Ofp13FlowMod"/>, <see cref="Ofp13PacketOut"/>, <see cref="Ofp13GroupMod"/>,
+/// <see cref="Ofp13MeterMod"/>, <see cref="Ofp13SwitchConfig"/>, <see cref="Ofp13PortMod"/>, <see cref="Ofp13TableMod"/>,
+/// <see cref="Ofp13RoleRequest"/>, <see cref="Ofp13SetAsync"/>, <see cref="Ofp13QueueGetConfigRequest"/>,
+/// <see cref="Ofp13MultipartRequest"/> and the multipart bodies.
 /// </summary>
 /// <remarks>
+/// <para>The decode shape: <c>bool TryDecode(ReadOnlySpan&lt;byte&gt; msg, out Ofp13Error error)</c>, an instance method
+/// of the message's type that fills it (cleared first; a class when it holds lists, reused by its handler, a struct
+/// otherwise) from the whole message, header included, and keeps the header's version and xid; <c>Encode()</c> writes
+/// it back in that version. The parts of a message (OXM fields, actions, instructions, buckets, bands, reply entries)
+/// are read by static readers that append to a list or return the part and its size.</para>
 /// <para>Decoders never throw and never read outside the message; a length that does not fit the message's layout is
-/// BAD_REQUEST/BAD_LEN, a field's own error is its type's (BAD_MATCH, BAD_ACTION, ...). Encoders write pad bytes as
-/// zero. Layouts are OpenFlow 1.3.5 section 7 (the struct sizes are checked by the spec's OFP_ASSERTs).</para>
+/// BAD_REQUEST/BAD_LEN, a version outside <see cref="Ofp13.Serves"/> BAD_REQUEST/BAD_VERSION, a field's own error is
+/// its type's (BAD_MATCH, BAD_ACTION, ...). Encoders write pad bytes as zero. Layouts are OpenFlow 1.3.5 section 7
+/// (the struct sizes are checked by the spec's OFP_ASSERTs), which 1.4 and 1.5 keep for these messages.</para>
 /// <para>Stateless.</para>
 /// </remarks>
 public static class Ofp13Messages
@@ -142,11 +310,33 @@ public static class Ofp13Messages
         return false;
     }
 
-    /// <summary>A message that is only its header (FEATURES_REQUEST, BARRIER, GET_CONFIG_REQUEST, GET_ASYNC_REQUEST).</summary>
-    public static byte[] Empty(Ofp13Type type, uint xid)
+    /// <summary>
+    /// The header checks every request decoder makes first: the message is <paramref name="size"/> bytes (at least,
+    /// unless <paramref name="exact"/>), else BAD_LEN; its version is one of <see cref="Ofp13.Serves"/>, else
+    /// BAD_VERSION. Reads the version and xid.
+    /// </summary>
+    internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, bool exact, out byte version, out uint xid, out Ofp13Error error)
     {
+        version = 0;
+        xid = 0;
+        error = default;
+        if (exact ? msg.Length != size : msg.Length < size) return BadLen(out error);
+        if (!Ofp13.Serves(msg[0]))
+        {
+            error = Ofp13Error.BadRequest(Ofp13Codes.BadVersion);
+            return false;
+        }
+        version = msg[0];
+        xid = Be.U32(msg, 4);
+        return true;
+    }
+
+    /// <summary>A message that is only its header (FEATURES_REQUEST, BARRIER, GET_CONFIG_REQUEST, GET_ASYNC_REQUEST).</summary>
+    public static byte[] Empty(byte version, Ofp13Type type, uint xid)
+    {
+        Ofp13.CheckVersion(version);
         var m = new byte[HeaderSize];
-        m[0] = Ofp13.Version;
+        m[0] = version;
         m[1] = (byte)type;
         m[3] = HeaderSize;
         BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(4), xid);
@@ -154,38 +344,27 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_ERROR answering <paramref name="request"/>: its xid, and its first 64 bytes as data (section 7.4.4).</summary>
-    public static byte[] Error(Ofp13Error error, ReadOnlySpan<byte> request)
-        => OfpErrorEnvelope.ForRequest(Ofp13.Version, (ushort)error.Type, error.Code, request);
+    public static byte[] Error(byte version, Ofp13Error error, ReadOnlySpan<byte> request)
+        => OfpErrorEnvelope.ForRequest(version, (ushort)error.Type, error.Code, request);
 
     /// <summary>OFPT_FEATURES_REPLY (no ports in 1.3: PORT_DESC lists them).</summary>
-    public static byte[] FeaturesReply(uint xid, ulong datapathId, uint nBuffers, byte nTables, byte auxiliaryId, uint capabilities)
+    public static byte[] FeaturesReply(byte version, uint xid, ulong datapathId, uint nBuffers, byte nTables, byte auxiliaryId, uint capabilities)
     {
         var w = new Ofp13Writer(32);
-        int start = w.Begin(Ofp13Type.FeaturesReply, xid);
+        int start = w.Begin(version, Ofp13Type.FeaturesReply, xid);
         w.U64(datapathId); w.U32(nBuffers); w.U8(nTables); w.U8(auxiliaryId); w.Zeros(2); w.U32(capabilities); w.U32(0);
         w.Finish(start);
         return w.ToArray();
     }
 
     /// <summary>OFPT_GET_CONFIG_REPLY.</summary>
-    public static byte[] ConfigReply(uint xid, ushort flags, ushort missSendLen)
+    public static byte[] ConfigReply(byte version, uint xid, ushort flags, ushort missSendLen)
     {
         var w = new Ofp13Writer(12);
-        int start = w.Begin(Ofp13Type.GetConfigReply, xid);
+        int start = w.Begin(version, Ofp13Type.GetConfigReply, xid);
         w.U16(flags); w.U16(missSendLen);
         w.Finish(start);
         return w.ToArray();
-    }
-
-    /// <summary>OFPT_SET_CONFIG: flags and miss_send_len.</summary>
-    public static bool TryDecodeSetConfig(ReadOnlySpan<byte> msg, out ushort flags, out ushort missSendLen, out Ofp13Error error)
-    {
-        flags = missSendLen = 0;
-        error = default;
-        if (msg.Length != 12) return BadLen(out error);
-        flags = Be.U16(msg, 8);
-        missSendLen = Be.U16(msg, 10);
-        return true;
     }
 
     /// <summary>The size of a PACKET_IN of <paramref name="match"/> and <paramref name="dataLen"/> bytes of frame.</summary>
@@ -195,10 +374,11 @@ public static class Ofp13Messages
     /// OFPT_PACKET_IN into <paramref name="dest"/> (at least <see cref="PacketInSize"/> bytes); returns its size.
     /// Allocation-free: written per packet-in per connection.
     /// </summary>
-    public static int WritePacketIn(Span<byte> dest, uint xid, uint bufferId, ushort totalLen, byte reason, byte tableId, ulong cookie,
+    public static int WritePacketIn(byte version, Span<byte> dest, uint xid, uint bufferId, ushort totalLen, byte reason, byte tableId, ulong cookie,
                                     ReadOnlySpan<Ofp13Oxm> match, ReadOnlySpan<byte> data)
     {
-        dest[0] = Ofp13.Version;
+        Ofp13.CheckVersion(version);
+        dest[0] = version;
         dest[1] = (byte)Ofp13Type.PacketIn;
         BinaryPrimitives.WriteUInt32BigEndian(dest[4..], xid);
         BinaryPrimitives.WriteUInt32BigEndian(dest[8..], bufferId);
@@ -216,11 +396,11 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_FLOW_REMOVED.</summary>
-    public static byte[] FlowRemoved(uint xid, ulong cookie, ushort priority, byte reason, byte tableId, uint durationSec, uint durationNsec,
+    public static byte[] FlowRemoved(byte version, uint xid, ulong cookie, ushort priority, byte reason, byte tableId, uint durationSec, uint durationNsec,
                                      ushort idleTimeout, ushort hardTimeout, ulong packetCount, ulong byteCount, ReadOnlySpan<Ofp13Oxm> match)
     {
         var w = new Ofp13Writer(64 + Ofp13Match.EncodedSize(match));
-        int start = w.Begin(Ofp13Type.FlowRemoved, xid);
+        int start = w.Begin(version, Ofp13Type.FlowRemoved, xid);
         w.U64(cookie); w.U16(priority); w.U8(reason); w.U8(tableId); w.U32(durationSec); w.U32(durationNsec);
         w.U16(idleTimeout); w.U16(hardTimeout); w.U64(packetCount); w.U64(byteCount);
         Ofp13Match.Encode(w, match);
@@ -229,101 +409,41 @@ public static class Ofp13Messages
     }
 
     /// <summary>OFPT_PORT_STATUS.</summary>
-    public static byte[] PortStatus(uint xid, byte reason, in Ofp13Port port)
+    public static byte[] PortStatus(byte version, uint xid, byte reason, in Ofp13Port port)
     {
         var w = new Ofp13Writer(80);
-        int start = w.Begin(Ofp13Type.PortStatus, xid);
+        int start = w.Begin(version, Ofp13Type.PortStatus, xid);
         w.U8(reason); w.Zeros(7);
         port.Write(w);
         w.Finish(start);
         return w.ToArray();
     }
 
-    /// <summary>OFPT_PORT_MOD: port_no, hw_addr, config, mask, advertise.</summary>
-    public static bool TryDecodePortMod(ReadOnlySpan<byte> msg, out uint port, out ulong hwAddr, out uint config, out uint mask, out uint advertise,
-                                        out Ofp13Error error)
-    {
-        port = config = mask = advertise = 0;
-        hwAddr = 0;
-        error = default;
-        if (msg.Length != 40) return BadLen(out error);
-        port = Be.U32(msg, 8);
-        hwAddr = Be.Mac(msg, 16);
-        config = Be.U32(msg, 24);
-        mask = Be.U32(msg, 28);
-        advertise = Be.U32(msg, 32);
-        return true;
-    }
-
-    /// <summary>OFPT_TABLE_MOD: table_id and config.</summary>
-    public static bool TryDecodeTableMod(ReadOnlySpan<byte> msg, out byte tableId, out uint config, out Ofp13Error error)
-    {
-        tableId = 0;
-        config = 0;
-        error = default;
-        if (msg.Length != 16) return BadLen(out error);
-        tableId = msg[8];
-        config = Be.U32(msg, 12);
-        return true;
-    }
-
-    /// <summary>OFPT_ROLE_REQUEST: role (OFPCR_ROLE_*) and generation_id.</summary>
-    public static bool TryDecodeRoleRequest(ReadOnlySpan<byte> msg, out uint role, out ulong generationId, out Ofp13Error error)
-    {
-        role = 0;
-        generationId = 0;
-        error = default;
-        if (msg.Length != 24) return BadLen(out error);
-        role = Be.U32(msg, 8);
-        generationId = Be.U64(msg, 16);
-        return true;
-    }
-
     /// <summary>OFPT_ROLE_REPLY.</summary>
-    public static byte[] RoleReply(uint xid, uint role, ulong generationId)
+    public static byte[] RoleReply(byte version, uint xid, uint role, ulong generationId)
     {
         var w = new Ofp13Writer(24);
-        int start = w.Begin(Ofp13Type.RoleReply, xid);
+        int start = w.Begin(version, Ofp13Type.RoleReply, xid);
         w.U32(role); w.Zeros(4); w.U64(generationId);
         w.Finish(start);
         return w.ToArray();
     }
 
-    /// <summary>OFPT_SET_ASYNC: the six masks (packet-in, port-status, flow-removed; each master/equal then slave).</summary>
-    public static bool TryDecodeAsync(ReadOnlySpan<byte> msg, Span<uint> masks, out Ofp13Error error)
-    {
-        error = default;
-        if (msg.Length != 32) return BadLen(out error);
-        for (int i = 0; i < 6; i++) masks[i] = Be.U32(msg, 8 + 4 * i);
-        return true;
-    }
-
     /// <summary>OFPT_GET_ASYNC_REPLY.</summary>
-    public static byte[] AsyncReply(uint xid, ReadOnlySpan<uint> masks)
+    public static byte[] AsyncReply(byte version, uint xid, ReadOnlySpan<uint> masks)
     {
         var w = new Ofp13Writer(32);
-        int start = w.Begin(Ofp13Type.GetAsyncReply, xid);
+        int start = w.Begin(version, Ofp13Type.GetAsyncReply, xid);
         foreach (uint m in masks[..6]) w.U32(m);
         w.Finish(start);
         return w.ToArray();
     }
 
-    /// <summary>OFPT_QUEUE_GET_CONFIG_REQUEST: the port.</summary>
-    public static bool TryDecodeQueueGetConfig(ReadOnlySpan<byte> msg, out uint port, out Ofp13Error error)
-    {
-        port = 0;
-        error = default;
-        if (msg.Length != 16) return BadLen(out error);
-        port = Be.U32(msg, 8);
-        return true;
-    }
-
-    /// <summary>OFPT_QUEUE_GET_CONFIG_REPLY: queues without properties (a queue with no rate configured).</summary>
     /// <summary>OFPT_QUEUE_GET_CONFIG_REPLY: each queue with its OFPQT_MIN_RATE and OFPQT_MAX_RATE properties (rates in tenths of a percent) when it has them.</summary>
-    public static byte[] QueueGetConfigReply(uint xid, uint port, ReadOnlySpan<(uint Queue, uint Port, ushort? MinRate, ushort? MaxRate)> queues)
+    public static byte[] QueueGetConfigReply(byte version, uint xid, uint port, ReadOnlySpan<(uint Queue, uint Port, ushort? MinRate, ushort? MaxRate)> queues)
     {
         var w = new Ofp13Writer(16 + 48 * queues.Length);
-        int start = w.Begin(Ofp13Type.QueueGetConfigReply, xid);
+        int start = w.Begin(version, Ofp13Type.QueueGetConfigReply, xid);
         w.U32(port); w.Zeros(4);
         foreach (var (q, p, min, max) in queues)
         {
@@ -342,19 +462,19 @@ public static class Ofp13Messages
         return w.ToArray();
     }
 
-    /// <summary>OFPT_GROUP_MOD.</summary>
-    public static bool TryDecodeGroupMod(ReadOnlySpan<byte> msg, out Ofp13GroupMod? mod, out Ofp13Error error)
-    {
-        mod = null;
-        error = default;
-        if (msg.Length < 16) return BadLen(out error);
-        var buckets = new List<Ofp13Bucket>();
-        if (!TryReadBuckets(msg[16..], buckets, out error)) return false;
-        mod = new Ofp13GroupMod(Be.U32(msg, 4), Be.U16(msg, 8), msg[10], Be.U32(msg, 12), buckets);
-        return true;
-    }
-
-    /// <summary>Reads a bucket list (GROUP_MOD, GROUP_DESC) to the end of <paramref name="s"/>.</summary>
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |              len              |             weight            |   0
+    // +---------------------------------------------------------------+
+    // |                           watch_port                          |   4
+    // +---------------------------------------------------------------+
+    // |                          watch_group                          |   8
+    // +---------------------------------------------------------------+
+    // |                              pad                              |  12
+    // +---------------------------------------------------------------+
+    // |                       actions (len - 16)                      |  16
+    // +---------------------------------------------------------------+
+    /// <summary>Reads a bucket list (GROUP_MOD, GROUP_DESC) to the end of <paramref name="s"/>: ofp_buckets, each a multiple of 8 bytes.</summary>
     public static bool TryReadBuckets(ReadOnlySpan<byte> s, List<Ofp13Bucket> into, out Ofp13Error error)
     {
         error = default;
@@ -388,19 +508,17 @@ public static class Ofp13Messages
         }
     }
 
-    /// <summary>OFPT_METER_MOD.</summary>
-    public static bool TryDecodeMeterMod(ReadOnlySpan<byte> msg, out Ofp13MeterMod? mod, out Ofp13Error error)
-    {
-        mod = null;
-        error = default;
-        if (msg.Length < 16) return BadLen(out error);
-        var bands = new List<Ofp13Band>();
-        if (!TryReadBands(msg[16..], bands, out error)) return false;
-        mod = new Ofp13MeterMod(Be.U32(msg, 4), Be.U16(msg, 8), Be.U16(msg, 10), Be.U32(msg, 12), bands);
-        return true;
-    }
-
-    /// <summary>Reads a band list (METER_MOD, METER_CONFIG) to the end of <paramref name="s"/>.</summary>
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |              type             |              len              |   0
+    // +---------------------------------------------------------------+
+    // |                              rate                             |   4
+    // +---------------------------------------------------------------+
+    // |                           burst_size                          |   8
+    // +---------------------------------------------------------------+
+    // |         prec_level (DSCP_REMARK) / experimenter / pad         |  12
+    // +---------------------------------------------------------------+
+    /// <summary>Reads a band list (METER_MOD, METER_CONFIG) to the end of <paramref name="s"/>: ofp_meter_band_headers of 16 bytes (or more, a multiple of 8).</summary>
     public static bool TryReadBands(ReadOnlySpan<byte> s, List<Ofp13Band> into, out Ofp13Error error)
     {
         error = default;

@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 
 namespace Softswitch.OfWire.Of13;
 
-/// <summary>The flow and aggregate statistics request body (ofp_flow_stats_request).</summary>
+/// <summary>The flow and aggregate statistics request body (ofp_flow_stats_request, ofp_aggregate_stats_request).</summary>
 public sealed class Ofp13FlowStatsRequest
 {
     public byte TableId;
@@ -10,9 +11,29 @@ public sealed class Ofp13FlowStatsRequest
     public ulong Cookie, CookieMask;
     public readonly List<Ofp13Oxm> Match = new();
 
+    //  0                   1                   2                   3
+    // +---------------+-----------------------------------------------+
+    // |    table_id   |                      pad                      |   0
+    // +---------------------------------------------------------------+
+    // |                            out_port                           |   4
+    // +---------------------------------------------------------------+
+    // |                           out_group                           |   8
+    // +---------------------------------------------------------------+
+    // |                              pad                              |  12
+    // +---------------------------------------------------------------+
+    // |                           cookie (8)                          |  16
+    // +---------------------------------------------------------------+
+    // |                        cookie_mask (8)                        |  24
+    // +---------------------------------------------------------------+
+    // |               ofp_match (4 + OXMs, padded to 8)               |  32
+    // +---------------------------------------------------------------+
+    /// <summary>Decodes a FLOW or AGGREGATE request's body (<see cref="Ofp13MultipartRequest.Body"/>) into this object (cleared first).</summary>
     public bool TryDecode(ReadOnlySpan<byte> body, out Ofp13Error error)
     {
         Match.Clear();
+        TableId = 0;
+        OutPort = OutGroup = 0;
+        Cookie = CookieMask = 0;
         error = default;
         if (body.Length < 40) return Ofp13Messages.BadLen(out error);
         TableId = body[0];
@@ -24,11 +45,21 @@ public sealed class Ofp13FlowStatsRequest
         if (32 + size != body.Length) return Ofp13Messages.BadLen(out error);
         return true;
     }
+
+    /// <summary>The body, for <see cref="Ofp13MultipartRequest.Encode"/>.</summary>
+    public byte[] Encode()
+    {
+        var w = new Ofp13Writer(48);
+        w.U8(TableId); w.Zeros(3); w.U32(OutPort); w.U32(OutGroup); w.Zeros(4); w.U64(Cookie); w.U64(CookieMask);
+        Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(Match));
+        return w.ToArray();
+    }
 }
 
 /// <summary>
-/// OFPT_MULTIPART_REQUEST / REPLY (OpenFlow 1.3.5 section 7.3.5): the header (type, flags) and the writer of replies
-/// split into parts of at most 65535 bytes with OFPMPF_REPLY_MORE on all but the last.
+/// OFPT_MULTIPART_REQUEST / REPLY (OpenFlow 1.3.5 section 7.3.5): the sizes and flags they share. A request decodes as
+/// <see cref="Ofp13MultipartRequest"/>; replies are written by <see cref="Ofp13ReplyWriter"/>, split into parts of at
+/// most 65535 bytes with OFPMPF_REPLY_MORE on all but the last.
 /// </summary>
 public static class Ofp13Multipart
 {
@@ -40,38 +71,6 @@ public static class Ofp13Multipart
 
     /// <summary>OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE.</summary>
     public const ushort More = 1;
-
-    /// <summary>Reads a request's xid, type, flags and body.</summary>
-    public static bool TryDecodeRequest(ReadOnlySpan<byte> msg, out uint xid, out Ofp13MultipartType type, out ushort flags,
-                                        out ReadOnlySpan<byte> body, out Ofp13Error error)
-    {
-        xid = 0;
-        type = 0;
-        flags = 0;
-        body = default;
-        error = default;
-        if (msg.Length < HeaderSize) return Ofp13Messages.BadLen(out error);
-        xid = Be.U32(msg, 4);
-        type = (Ofp13MultipartType)Be.U16(msg, 8);
-        flags = Be.U16(msg, 10);
-        body = msg[HeaderSize..];
-        return true;
-    }
-
-    /// <summary>The body of PORT_STATS, GROUP, METER and METER_CONFIG requests: one 32-bit number (port, group, meter) and 4 pad bytes.</summary>
-    public static bool TryDecodeIdRequest(ReadOnlySpan<byte> body, out uint id, out Ofp13Error error)
-    {
-        id = body.Length == 8 ? Be.U32(body, 0) : 0;
-        return CheckBody(body, 8, out error);
-    }
-
-    /// <summary>The body of a QUEUE request: port and queue.</summary>
-    public static bool TryDecodeQueueRequest(ReadOnlySpan<byte> body, out uint port, out uint queue, out Ofp13Error error)
-    {
-        port = body.Length == 8 ? Be.U32(body, 0) : 0;
-        queue = body.Length == 8 ? Be.U32(body, 4) : 0;
-        return CheckBody(body, 8, out error);
-    }
 
     /// <summary>A request's whole body must be <paramref name="size"/> bytes (port stats, queue, group, meter requests).</summary>
     public static bool CheckBody(ReadOnlySpan<byte> body, int size, out Ofp13Error error)
@@ -95,10 +94,14 @@ public sealed class Ofp13ReplyWriter
     private readonly Action<byte[]> _send;
     private readonly Ofp13MultipartType _type;
     private readonly uint _xid;
+    private readonly byte _version;
     private int _entry = -1;
 
-    public Ofp13ReplyWriter(Ofp13MultipartType type, uint xid, Action<byte[]> send)
+    /// <summary>A reply of <paramref name="type"/> in <paramref name="version"/> (the request's) under <paramref name="xid"/>.</summary>
+    public Ofp13ReplyWriter(byte version, Ofp13MultipartType type, uint xid, Action<byte[]> send)
     {
+        Ofp13.CheckVersion(version);
+        _version = version;
         _type = type;
         _xid = xid;
         _send = send;
@@ -114,7 +117,7 @@ public sealed class Ofp13ReplyWriter
     private void BeginPart()
     {
         _w.Reset();
-        _w.Begin(Ofp13Type.MultipartReply, _xid);
+        _w.Begin(_version, Ofp13Type.MultipartReply, _xid);
         _w.U16((ushort)_type); _w.U16(0); _w.Zeros(4);
     }
 

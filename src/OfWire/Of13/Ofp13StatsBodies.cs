@@ -71,6 +71,18 @@ public sealed record Ofp13Desc(string Manufacturer, string Hardware, string Soft
         w.FixedString(Datapath, Ofp13.DescStrLen);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                         mfr_desc (256)                        |   0
+    // +---------------------------------------------------------------+
+    // |                         hw_desc (256)                         | 256
+    // +---------------------------------------------------------------+
+    // |                         sw_desc (256)                         | 512
+    // +---------------------------------------------------------------+
+    // |                        serial_num (32)                        | 768
+    // +---------------------------------------------------------------+
+    // |                         dp_desc (256)                         | 800
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13Desc entry, out int size)
     {
         entry = null;
@@ -111,6 +123,30 @@ public sealed class Ofp13FlowStats : IOfp13Entry<Ofp13FlowStats>
         w.PatchU16(start, (ushort)(w.Position - start));
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+---------------+---------------+
+    // |             length            |    table_id   |      pad      |   0
+    // +---------------------------------------------------------------+
+    // |                          duration_sec                         |   4
+    // +---------------------------------------------------------------+
+    // |                         duration_nsec                         |   8
+    // +-------------------------------+-------------------------------+
+    // |            priority           |          idle_timeout         |  12
+    // +-------------------------------+-------------------------------+
+    // |          hard_timeout         |             flags             |  16
+    // +---------------------------------------------------------------+
+    // |                              pad                              |  20
+    // +---------------------------------------------------------------+
+    // |                           cookie (8)                          |  24
+    // +---------------------------------------------------------------+
+    // |                        packet_count (8)                       |  32
+    // +---------------------------------------------------------------+
+    // |                         byte_count (8)                        |  40
+    // +---------------------------------------------------------------+
+    // |                    ofp_match (padded to 8)                    |  48
+    // +---------------------------------------------------------------+
+    // |                    instructions (to length)                   | 48+m
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13FlowStats entry, out int size)
     {
         entry = null;
@@ -140,6 +176,16 @@ public readonly record struct Ofp13AggregateStats(ulong PacketCount, ulong ByteC
         w.U64(PacketCount); w.U64(ByteCount); w.U32(FlowCount); w.Zeros(4);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                        packet_count (8)                       |   0
+    // +---------------------------------------------------------------+
+    // |                         byte_count (8)                        |   8
+    // +---------------------------------------------------------------+
+    // |                           flow_count                          |  16
+    // +---------------------------------------------------------------+
+    // |                              pad                              |  20
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13AggregateStats entry, out int size)
     {
         size = Size;
@@ -158,6 +204,16 @@ public readonly record struct Ofp13TableStats(byte TableId, uint ActiveCount, ul
         w.U8(TableId); w.Zeros(3); w.U32(ActiveCount); w.U64(LookupCount); w.U64(MatchedCount);
     }
 
+    //  0                   1                   2                   3
+    // +---------------+-----------------------------------------------+
+    // |    table_id   |                      pad                      |   0
+    // +---------------------------------------------------------------+
+    // |                          active_count                         |   4
+    // +---------------------------------------------------------------+
+    // |                        lookup_count (8)                       |   8
+    // +---------------------------------------------------------------+
+    // |                       matched_count (8)                       |  16
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13TableStats entry, out int size)
     {
         size = Size;
@@ -181,6 +237,22 @@ public readonly record struct Ofp13PortStats(uint PortNo, ulong RxPackets, ulong
         w.U32(DurationSec); w.U32(DurationNsec);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                            port_no                            |   0
+    // +---------------------------------------------------------------+
+    // |                              pad                              |   4
+    // +---------------------------------------------------------------+
+    // |      rx_packets, tx_packets, rx_bytes, tx_bytes (8 each)      |   8
+    // +---------------------------------------------------------------+
+    // |     rx_dropped, tx_dropped, rx_errors, tx_errors (8 each)     |  40
+    // +---------------------------------------------------------------+
+    // |   rx_frame_err, rx_over_err, rx_crc_err, collisions (8 each)  |  72
+    // +---------------------------------------------------------------+
+    // |                          duration_sec                         | 104
+    // +---------------------------------------------------------------+
+    // |                         duration_nsec                         | 108
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13PortStats entry, out int size)
     {
         size = Size;
@@ -203,6 +275,22 @@ public readonly record struct Ofp13QueueStats(uint PortNo, uint QueueId, ulong T
         w.U32(PortNo); w.U32(QueueId); w.U64(TxBytes); w.U64(TxPackets); w.U64(TxErrors); w.U32(DurationSec); w.U32(DurationNsec);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                            port_no                            |   0
+    // +---------------------------------------------------------------+
+    // |                            queue_id                           |   4
+    // +---------------------------------------------------------------+
+    // |                          tx_bytes (8)                         |   8
+    // +---------------------------------------------------------------+
+    // |                         tx_packets (8)                        |  16
+    // +---------------------------------------------------------------+
+    // |                         tx_errors (8)                         |  24
+    // +---------------------------------------------------------------+
+    // |                          duration_sec                         |  32
+    // +---------------------------------------------------------------+
+    // |                         duration_nsec                         |  36
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13QueueStats entry, out int size)
     {
         size = Size;
@@ -216,6 +304,7 @@ public readonly record struct Ofp13PortDesc(Ofp13Port Port) : IOfp13Entry<Ofp13P
 {
     public void Write(Ofp13Writer w) => Port.Write(w);
 
+    // ofp_port, 64 bytes: the diagram above Ofp13Port.Read.
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13PortDesc entry, out int size)
     {
         size = Ofp13Port.Size;

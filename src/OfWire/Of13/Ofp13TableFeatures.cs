@@ -53,6 +53,16 @@ public sealed record Ofp13TableFeatureProperty(Ofp13TableFeatureType Type, uint[
         w.Pad8(start);
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |              type             |             length            |   0
+    // +---------------------------------------------------------------+
+    // |      instruction/action ids (type, len 4), table ids (1),     |   4
+    // +---------------------------------------------------------------+
+    // |               or OXM headers (4 each), to length              |   4
+    // +---------------------------------------------------------------+
+    // |                     pad to a multiple of 8                    | len
+    // +---------------------------------------------------------------+
     /// <summary>Reads one property and its pad; false for a length that does not fit, an experimenter property or element.</summary>
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13TableFeatureProperty prop, out int size)
     {
@@ -103,6 +113,24 @@ public sealed record Ofp13TableFeatures(byte TableId, string Name, ulong Metadat
         w.PatchU16(start, (ushort)(w.Position - start));
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+---------------+---------------+
+    // |             length            |    table_id   |      pad      |   0
+    // +---------------------------------------------------------------+
+    // |                              pad                              |   4
+    // +---------------------------------------------------------------+
+    // |                           name (32)                           |   8
+    // +---------------------------------------------------------------+
+    // |                       metadata_match (8)                      |  40
+    // +---------------------------------------------------------------+
+    // |                       metadata_write (8)                      |  48
+    // +---------------------------------------------------------------+
+    // |                             config                            |  56
+    // +---------------------------------------------------------------+
+    // |                          max_entries                          |  60
+    // +---------------------------------------------------------------+
+    // |                     properties (to length)                    |  64
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp13TableFeatures entry, out int size)
     {
         entry = null;

@@ -4,9 +4,10 @@ using System.Text;
 namespace Softswitch.OfWire.Of13;
 
 /// <summary>
-/// A growable big-endian buffer that builds OpenFlow 1.3 messages: the header first (<see cref="Begin"/>), fields in
-/// wire order, lengths patched once known (<see cref="Finish"/>). Used for replies and requests that are not per packet;
-/// the per-packet PACKET_IN is written into a caller's span (<see cref="Ofp13Messages.WritePacketIn"/>).
+/// A growable big-endian buffer that builds messages of the layouts OpenFlow 1.3 and later share: the header first
+/// (<see cref="Begin"/>, in the version the caller speaks), fields in wire order, lengths patched once known
+/// (<see cref="Finish"/>). Used for replies and requests that are not per packet; the per-packet PACKET_IN is written
+/// into a caller's span (<see cref="Ofp13Messages.WritePacketIn"/>).
 /// </summary>
 /// <remarks>Not thread safe; one message (or one multipart reply part) at a time. Pad bytes are written as zero.</remarks>
 public sealed class Ofp13Writer
@@ -36,11 +37,15 @@ public sealed class Ofp13Writer
         return s;
     }
 
-    /// <summary>Starts a message at the current position: its header with length 0 (patched by <see cref="Finish"/>); returns where it starts.</summary>
-    public int Begin(Ofp13Type type, uint xid)
+    /// <summary>
+    /// Starts a message at the current position: its header, of <paramref name="version"/> (one of
+    /// <see cref="Ofp13.Serves"/>), with length 0 (patched by <see cref="Finish"/>); returns where it starts.
+    /// </summary>
+    public int Begin(byte version, Ofp13Type type, uint xid)
     {
+        Ofp13.CheckVersion(version);
         int start = _pos;
-        U8(Ofp13.Version); U8((byte)type); U16(0); U32(xid);
+        U8(version); U8((byte)type); U16(0); U32(xid);
         return start;
     }
 

@@ -107,7 +107,7 @@ public sealed class Of13SessionTests
         }
         c.Send(AddInPort(1));
         c.Send(AddInPort(2));
-        c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0));
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.NextAsync())![1]); // both taken: no error before the barrier's reply
         Assert.Equal((Ofp13ErrorType.FlowModFailed, Ofp13Codes.FlowModTableFull), ErrorOf(await c.ReplyAsync(c.Send(AddInPort(3)))));
 
@@ -136,7 +136,7 @@ public sealed class Of13SessionTests
         // Tables 1 and 2 exist before the burst (so the burst's publications are the tables' own).
         c.Send(FlowModIn(1, 100));
         c.Send(FlowModIn(2, 100));
-        c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0));
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.NextAsync())![1]);
         long changes = flows.Pipeline.Changes.Version;
 
@@ -159,7 +159,7 @@ public sealed class Of13SessionTests
         // with the flow-mods before it published (table 1's), while those after it (table 2's) are still being applied.
         burst.Clear();
         for (uint i = 0; i < n; i++) burst.AddRange(FlowModIn(1, 1000 + i));
-        burst.AddRange(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 77));
+        burst.AddRange(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 77));
         for (uint i = 0; i < 5 * n; i++) burst.AddRange(FlowModIn(2, 1000 + i));
         long table1 = flows.Pipeline.Stage(1)!.Version;
         c.Send(burst.ToArray());
@@ -192,7 +192,7 @@ public sealed class Of13SessionTests
         // The slave may not write; the master may.
         Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.IsSlave), ErrorOf(await a.ReplyAsync(a.Send(FlowModAddAny()))));
         uint ok = b.Send(FlowModAddAny());
-        var barrier = b.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        var barrier = b.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0));
         var next = await b.NextAsync();
         Assert.Equal((byte)Ofp13Type.BarrierReply, next![1]);
         Assert.NotEqual(ok, barrier);
@@ -206,7 +206,7 @@ public sealed class Of13SessionTests
     {
         await using var rig = new AgentRig();
         using var c = await Controller13.ConnectAsync(rig.ListenPort);
-        var get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
+        var get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.GetAsyncRequest, 0)));
         Assert.Equal((byte)Ofp13Type.GetAsyncReply, get[1]);
         // OpenFlow 1.3.5 section 6.1.1 defaults: master packet-in NO_MATCH|ACTION, port status all, flow removed all; slave port status only.
         // The wire masks: flow removed all of OFPRR_IDLE_TIMEOUT, HARD_TIMEOUT, DELETE and GROUP_DELETE (bits 0-3).
@@ -217,7 +217,7 @@ public sealed class Of13SessionTests
         uint[] mine = [4, 0, 1, 0, 2, 0];
         for (int i = 0; i < 6; i++) BinaryPrimitives.WriteUInt32BigEndian(set.AsSpan(8 + 4 * i), mine[i]);
         c.Send(set);
-        get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetAsyncRequest, 0)));
+        get = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.GetAsyncRequest, 0)));
         for (int i = 0; i < 6; i++) Assert.Equal(mine[i], BinaryPrimitives.ReadUInt32BigEndian(get.AsSpan(8 + 4 * i)));
     }
 
@@ -250,7 +250,7 @@ public sealed class Of13SessionTests
     /// <summary>The messages before the reply to a barrier sent now.</summary>
     private static async Task<List<byte[]>> BeforeBarrierAsync(Controller13 c)
     {
-        uint xid = c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        uint xid = c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0));
         var before = new List<byte[]>();
         while (true)
         {
@@ -301,7 +301,7 @@ public sealed class Of13SessionTests
 
     private static async Task<(ushort Flags, ushort MissSendLen)> GetConfigAsync(Controller13 c)
     {
-        var reply = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.GetConfigRequest, 0)));
+        var reply = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.GetConfigRequest, 0)));
         Assert.Equal((byte)Ofp13Type.GetConfigReply, reply[1]);
         return (BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(10)));
     }
@@ -389,7 +389,7 @@ public sealed class Of13SessionTests
         Assert.Equal(1, listener.EvictedIdle);
         tool.Send(new OfpFeaturesRequest());
         Assert.Null(await tool.ReceiveRawAsync(5000));
-        var echo = Ofp13Messages.Empty(Ofp13Type.EchoRequest, 0);
+        var echo = Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.EchoRequest, 0);
         Assert.Equal((byte)Ofp13Type.EchoReply, (await inCharge.ReplyAsync(inCharge.Send(echo)))[1]);
     }
 
@@ -406,23 +406,63 @@ public sealed class Of13SessionTests
         fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.GotoTable, TableId: 254));
         Assert.Equal((Ofp13ErrorType.BadInstruction, Ofp13Codes.InstBadTableId), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
 
-        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 254, 0)))));
-        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), ErrorOf(await c.ReplyAsync(c.Send(Ofp13Requests.TableMod(0, 0, 4)))));
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadTable), ErrorOf(await c.ReplyAsync(c.Send(new Ofp13TableMod { Version = Ofp13.Version, TableId = 254 }.Encode()))));
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig), ErrorOf(await c.ReplyAsync(c.Send(new Ofp13TableMod { Version = Ofp13.Version, Config = 4 }.Encode()))));
         // The deprecated bits, on a table that may be used and on every table: accepted (nothing before the barrier's reply).
-        c.Send(Ofp13Requests.TableMod(0, 253, 3));
-        c.Send(Ofp13Requests.TableMod(0, Ofp13.TableAll, 0));
-        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+        c.Send(new Ofp13TableMod { Version = Ofp13.Version, TableId = 253, Config = 3 }.Encode());
+        c.Send(new Ofp13TableMod { Version = Ofp13.Version, TableId = Ofp13.TableAll }.Encode());
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0))))[1]);
 
         var fr = new Ofp13FlowStatsRequest { TableId = 254, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
         foreach (var type in new[] { Ofp13MultipartType.Flow, Ofp13MultipartType.Aggregate })
         {
-            var mp = Ofp13Requests.Multipart(0, type, 0, Ofp13Requests.FlowStatsRequest(fr));
+            var mp = new Ofp13MultipartRequest { Version = Ofp13.Version, Type = type }.Encode(fr.Encode());
             Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadTableId), ErrorOf(await c.ReplyAsync(c.Send(mp))));
         }
         // A table that may be used but holds nothing: an empty reply, no error.
         fr.TableId = 9;
-        var empty = await c.ReplyAsync(c.Send(Ofp13Requests.Multipart(0, Ofp13MultipartType.Flow, 0, Ofp13Requests.FlowStatsRequest(fr))));
+        var empty = await c.ReplyAsync(c.Send(new Ofp13MultipartRequest { Version = Ofp13.Version, Type = Ofp13MultipartType.Flow }.Encode(fr.Encode())));
         Assert.Equal(((byte)Ofp13Type.MultipartReply, (ushort)Ofp13Multipart.HeaderSize), (empty[1], BinaryPrimitives.ReadUInt16BigEndian(empty.AsSpan(2))));
+    }
+
+    [Fact]
+    public async Task AMalformedStreamOnA13Connection_IsAnsweredIn13_ThenClosed()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Controller13.ConnectAsync(rig.ListenPort);
+        await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0)));
+        uint xid = c.Send([4, (byte)Ofp13Type.EchoRequest, 0, 4, 0, 0, 0, 0]); // length 4 < 8: the stream cannot be followed
+        var error = await c.ReplyAsync(xid);
+        Assert.Equal(Ofp13.Version, error[0]);
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(error));
+        Assert.Null(await c.NextAsync(2000));
+    }
+
+    [Fact]
+    public async Task AMalformedFirstMessage_IsAnsweredInItsHeadersVersion()
+    {
+        await using var rig = new AgentRig();
+        using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await s.ConnectAsync(IPAddress.Loopback, rig.ListenPort);
+        // No HELLO from this peer: nothing is agreed, so the error speaks the version the malformed header names.
+        s.Send([4, (byte)Ofp13Type.FeaturesRequest, 0, 5, 0, 0, 0, 77]);
+        var got = new List<byte>();
+        var tmp = new byte[4096];
+        using var cts = new CancellationTokenSource(5000);
+        while (true)
+        {
+            int n;
+            try { n = await s.ReceiveAsync(tmp, SocketFlags.None, cts.Token); }
+            catch (OperationCanceledException) { break; }
+            if (n == 0) break;
+            got.AddRange(tmp.AsSpan(0, n).ToArray());
+        }
+        var all = got.ToArray();
+        int at = (all[2] << 8) | all[3]; // the switch's HELLO comes first
+        Assert.Equal((byte)Ofp13Type.Hello, all[1]);
+        var error = all[at..];
+        Assert.Equal((Ofp13.Version, (byte)Ofp13Type.Error, 77u), (error[0], error[1], BinaryPrimitives.ReadUInt32BigEndian(error.AsSpan(4))));
+        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen), ErrorOf(error));
     }
 
     [Fact]
@@ -457,7 +497,7 @@ public sealed class Of13SessionTests
         Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionMatchInconsistent), ErrorOf(await c.ReplyAsync(c.Send(fm.Encode()))));
         fm.Match.Add(Ofp13Oxm.Exact(5, 0x0800));
         c.Send(fm.Encode());
-        var barrier = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0)));
+        var barrier = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0)));
         Assert.Equal((byte)Ofp13Type.BarrierReply, barrier[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
         Assert.Equal(1u, rig.Switch.Totals(all).FlowCount);
@@ -504,7 +544,7 @@ public sealed class Of13SessionTests
         await using var rig = new AgentRig();
         using var c = await Controller13.ConnectAsync(rig.ListenPort);
         // FEATURES_REPLY capabilities (ofp_switch_features.capabilities, 24 bytes in), bit by bit.
-        var features = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.FeaturesRequest, 0)));
+        var features = await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.FeaturesRequest, 0)));
         uint caps = BinaryPrimitives.ReadUInt32BigEndian(features.AsSpan(24));
         foreach (var (bit, name, expected) in new (uint, string, bool)[]
                  {
@@ -560,14 +600,14 @@ public sealed class Of13SessionTests
         Assert.Equal(65504, FlowMod(4090).Length);
         Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await c.ReplyAsync(c.Send(FlowMod(4091)))));
         c.Send(FlowMod(4090));
-        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await c.ReplyAsync(c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0))))[1]);
         var all = new Softswitch.Ofproto.FlowStatsRequest(Softswitch.Ofproto.OfMatch.Any, Rules: Softswitch.Ofproto.MatchRules.OpenFlow13);
         Assert.Equal(1u, rig.Switch.Totals(all).FlowCount);
 
         // A group: 16 bytes, a 16-byte bucket header, an output and N set_queues (8 bytes each): 8185 make 65528 bytes, a
         // GROUP_DESC entry of 65520.
         var w = new Ofp13Writer(70000);
-        int start = w.Begin(Ofp13Type.GroupMod, 0);
+        int start = w.Begin(Ofp13.Version, Ofp13Type.GroupMod, 0);
         w.U16(0); w.U8(0); w.U8(0); w.U32(1);                       // ADD, ALL, group 1
         int bucket = w.Position;
         w.U16(0); w.U16(0); w.U32(Ofp13.PortAny); w.U32(Ofp13.GroupAny); w.Zeros(4);
@@ -652,7 +692,7 @@ public sealed class Of13SessionTests
         // 16 bytes a set_field in 1.3, 24 (Nicira's set_tunnel64) in 1.0: 2727 make a 1.0 entry of 88 + 65448 = 65536 bytes.
         Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await of13.ReplyAsync(of13.Send(TunnelIds(2727)))));
         of13.Send(TunnelIds(2726));
-        Assert.Equal((byte)Ofp13Type.BarrierReply, (await of13.ReplyAsync(of13.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0))))[1]);
+        Assert.Equal((byte)Ofp13Type.BarrierReply, (await of13.ReplyAsync(of13.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0))))[1]);
         of10.Send(new OfpFlowStatsRequest { Match = OfpMatch.All, TableId = 0xFF, OutPort = (ushort)OfpPort.None });
         Assert.Equal(2726, (await of10.ReceiveAsync<OfpFlowStatsReply>()).Flows.Single().Actions.Count);
     }
@@ -676,7 +716,7 @@ public sealed class Of13SessionTests
     private static byte[] GroupMod(byte type, uint groupId, params Ofp13Action[] actions)
     {
         var w = new Ofp13Writer();
-        int start = w.Begin(Ofp13Type.GroupMod, 0);
+        int start = w.Begin(Ofp13.Version, Ofp13Type.GroupMod, 0);
         w.U16(0); w.U8(type); w.U8(0); w.U32(groupId);
         // A bucket every type takes: weight 1 (select), watching port 1 (fast failover).
         Ofp13Messages.WriteBuckets(w, [new Ofp13Bucket(type == 1 ? (ushort)1 : (ushort)0, type == 3 ? 1u : Ofp13.PortAny, Ofp13.GroupAny, [.. actions])]);
@@ -693,7 +733,7 @@ public sealed class Of13SessionTests
 
     private static async Task<bool> TakenAsync(Controller13 c, byte[] msg)
     {
-        uint xid = c.Send(msg), barrier = c.Send(Ofp13Messages.Empty(Ofp13Type.BarrierRequest, 0));
+        uint xid = c.Send(msg), barrier = c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0));
         while (true)
         {
             var m = await c.NextAsync() ?? throw new Xunit.Sdk.XunitException("no barrier reply");
@@ -814,7 +854,7 @@ public sealed class Of13SessionTests
         static byte[] FastFailover(ushort command, uint id, uint watchPort, uint watchGroup)
         {
             var w = new Ofp13Writer(128);
-            int start = w.Begin(Ofp13Type.GroupMod, 0);
+            int start = w.Begin(Ofp13.Version, Ofp13Type.GroupMod, 0);
             w.U16(command); w.U8(3); w.U8(0); w.U32(id);
             w.U16(32); w.U16(0); w.U32(watchPort); w.U32(watchGroup); w.Zeros(4);
             w.U16(0); w.U16(16); w.U32(1); w.U16(0xffe5); w.Zeros(6);
@@ -825,7 +865,7 @@ public sealed class Of13SessionTests
         static byte[] Indirect(ushort command, uint id, uint applies)
         {
             var w = new Ofp13Writer(128);
-            int start = w.Begin(Ofp13Type.GroupMod, 0);
+            int start = w.Begin(Ofp13.Version, Ofp13Type.GroupMod, 0);
             w.U16(command); w.U8(2); w.U8(0); w.U32(id);
             w.U16(24); w.U16(0); w.U32(Ofp13.PortAny); w.U32(Ofp13.GroupAny); w.Zeros(4);
             w.U16(22); w.U16(8); w.U32(applies);

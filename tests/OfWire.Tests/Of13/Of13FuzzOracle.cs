@@ -26,24 +26,16 @@ public static class Of13FuzzOracle
         int n = 0;
         n += Fixed("FLOW_MOD", m, b => { var f = new Ofp13FlowMod(); return (f.TryDecode(b, out _), f); }, f => f.Encode());
         n += Fixed("PACKET_OUT", m, b => { var p = new Ofp13PacketOut(); return (p.TryDecode(b, out _), p); }, p => p.Encode());
-        n += Fixed("GROUP_MOD", m, b => (Ofp13Messages.TryDecodeGroupMod(b, out var g, out _), g!), Ofp13Requests.GroupMod);
-        n += Fixed("METER_MOD", m, b => (Ofp13Messages.TryDecodeMeterMod(b, out var g, out _), g!), Ofp13Requests.MeterMod);
-        n += Fixed("PORT_MOD", m, b => (Ofp13Messages.TryDecodePortMod(b, out uint p, out ulong hw, out uint c, out uint k, out uint a, out _),
-                                        (Xid(b), p, hw, c, k, a)),
-                   v => Ofp13Requests.PortMod(v.Item1, v.p, v.hw, v.c, v.k, v.a));
-        n += Fixed("TABLE_MOD", m, b => (Ofp13Messages.TryDecodeTableMod(b, out byte t, out uint c, out _), (Xid(b), t, c)),
-                   v => Ofp13Requests.TableMod(v.Item1, v.t, v.c));
-        n += Fixed("SET_CONFIG", m, b => (Ofp13Messages.TryDecodeSetConfig(b, out ushort f, out ushort l, out _), (Xid(b), f, l)),
-                   v => Ofp13Requests.SetConfig(v.Item1, v.f, v.l));
-        n += Fixed("ROLE_REQUEST", m, b => (Ofp13Messages.TryDecodeRoleRequest(b, out uint r, out ulong g, out _), (Xid(b), r, g)),
-                   v => Ofp13Requests.RoleRequest(v.Item1, v.r, v.g));
-        n += Fixed("SET_ASYNC", m, b => { var k = new uint[6]; return (Ofp13Messages.TryDecodeAsync(b, k, out _), (Xid(b), k)); },
-                   v => Ofp13Requests.SetAsync(v.Item1, v.k));
-        n += Fixed("QUEUE_GET_CONFIG", m, b => (Ofp13Messages.TryDecodeQueueGetConfig(b, out uint p, out _), (Xid(b), p)),
-                   v => Ofp13Requests.QueueGetConfig(v.Item1, v.p));
-        n += Fixed("MULTIPART_REQUEST", m, b => (Ofp13Multipart.TryDecodeRequest(b, out uint x, out var t, out ushort f, out var body, out _),
-                                                 (x, t, f, body.ToArray())),
-                   v => Ofp13Requests.Multipart(v.x, v.t, v.f, v.Item4));
+        n += Fixed("GROUP_MOD", m, b => { var g = new Ofp13GroupMod(); return (g.TryDecode(b, out _), g); }, g => g.Encode());
+        n += Fixed("METER_MOD", m, b => { var g = new Ofp13MeterMod(); return (g.TryDecode(b, out _), g); }, g => g.Encode());
+        n += Fixed("PORT_MOD", m, b => { Ofp13PortMod v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("TABLE_MOD", m, b => { Ofp13TableMod v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("SET_CONFIG", m, b => { Ofp13SwitchConfig v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("ROLE_REQUEST", m, b => { Ofp13RoleRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("SET_ASYNC", m, b => { Ofp13SetAsync v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("QUEUE_GET_CONFIG", m, b => { Ofp13QueueGetConfigRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("MULTIPART_REQUEST", m, b => { Ofp13MultipartRequest v = default; return (v.TryDecode(b, out _), (v, Ofp13MultipartRequest.Body(b).ToArray())); },
+                   v => v.v.Encode(v.Item2));
         refused = Refusal(m);
         n += Fixed("match", m, b => { var l = new List<Ofp13Oxm>(); return (Ofp13Match.TryDecode(b, l, out _, out _), l); },
                    l => Write(w => Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(l))));
@@ -52,10 +44,9 @@ public static class Of13FuzzOracle
         n += Fixed("instructions", m, b => { var l = new List<Ofp13Instruction>(); return (Ofp13Instructions.TryDecode(b, l, out _), l); },
                    l => Write(w => Ofp13Instructions.Encode(w, l)));
         byte[] body = m.Length > Ofp13Multipart.HeaderSize ? m[Ofp13Multipart.HeaderSize..] : m;
-        n += Fixed("flow stats request", body, b => { var r = new Ofp13FlowStatsRequest(); return (r.TryDecode(b, out _), r); }, Ofp13Requests.FlowStatsRequest);
-        n += Fixed("id request", body, b => (Ofp13Multipart.TryDecodeIdRequest(b, out uint id, out _), id), Ofp13Requests.IdRequest);
-        n += Fixed("queue request", body, b => (Ofp13Multipart.TryDecodeQueueRequest(b, out uint p, out uint q, out _), (p, q)),
-                   v => Ofp13Requests.QueueRequest(v.p, v.q));
+        n += Fixed("flow stats request", body, b => { var r = new Ofp13FlowStatsRequest(); return (r.TryDecode(b, out _), r); }, r => r.Encode());
+        n += Fixed("id request", body, b => { Ofp13IdRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("queue request", body, b => { Ofp13QueueRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Entries<Ofp13Desc>(body) + Entries<Ofp13FlowStats>(body) + Entries<Ofp13AggregateStats>(body) + Entries<Ofp13TableStats>(body)
            + Entries<Ofp13PortStats>(body) + Entries<Ofp13QueueStats>(body) + Entries<Ofp13GroupStats>(body) + Entries<Ofp13GroupDesc>(body)
            + Entries<Ofp13GroupFeatures>(body) + Entries<Ofp13MeterStats>(body) + Entries<Ofp13MeterConfig>(body)
@@ -80,17 +71,21 @@ public static class Of13FuzzOracle
         {
             case Ofp13Type.FlowMod: ok = new Ofp13FlowMod().TryDecode(m, out e); break;
             case Ofp13Type.PacketOut: ok = new Ofp13PacketOut().TryDecode(m, out e); break;
-            case Ofp13Type.GroupMod: ok = Ofp13Messages.TryDecodeGroupMod(m, out _, out e); break;
-            case Ofp13Type.MeterMod: ok = Ofp13Messages.TryDecodeMeterMod(m, out _, out e); break;
-            case Ofp13Type.PortMod: ok = Ofp13Messages.TryDecodePortMod(m, out _, out _, out _, out _, out _, out e); break;
-            case Ofp13Type.TableMod: ok = Ofp13Messages.TryDecodeTableMod(m, out _, out _, out e); break;
-            case Ofp13Type.SetConfig: ok = Ofp13Messages.TryDecodeSetConfig(m, out _, out _, out e); break;
-            case Ofp13Type.RoleRequest: ok = Ofp13Messages.TryDecodeRoleRequest(m, out _, out _, out e); break;
-            case Ofp13Type.SetAsync: ok = Ofp13Messages.TryDecodeAsync(m, new uint[6], out e); break;
-            case Ofp13Type.QueueGetConfigRequest: ok = Ofp13Messages.TryDecodeQueueGetConfig(m, out _, out e); break;
+            case Ofp13Type.GroupMod: ok = new Ofp13GroupMod().TryDecode(m, out e); break;
+            case Ofp13Type.MeterMod: ok = new Ofp13MeterMod().TryDecode(m, out e); break;
+            case Ofp13Type.PortMod: ok = default(Ofp13PortMod).TryDecode(m, out e); break;
+            case Ofp13Type.TableMod: ok = default(Ofp13TableMod).TryDecode(m, out e); break;
+            case Ofp13Type.SetConfig: ok = default(Ofp13SwitchConfig).TryDecode(m, out e); break;
+            case Ofp13Type.RoleRequest: ok = default(Ofp13RoleRequest).TryDecode(m, out e); break;
+            case Ofp13Type.SetAsync: ok = default(Ofp13SetAsync).TryDecode(m, out e); break;
+            case Ofp13Type.QueueGetConfigRequest: ok = default(Ofp13QueueGetConfigRequest).TryDecode(m, out e); break;
             case Ofp13Type.MultipartRequest:
-                ok = Ofp13Multipart.TryDecodeRequest(m, out _, out var type, out _, out var body, out e);
-                if (ok && type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate) ok = new Ofp13FlowStatsRequest().TryDecode(body, out e);
+                Ofp13MultipartRequest request = default;
+                ok = request.TryDecode(m, out e);
+                if (ok && request.Type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate)
+                {
+                    ok = new Ofp13FlowStatsRequest().TryDecode(Ofp13MultipartRequest.Body(m), out e);
+                }
                 break;
             default: return false;
         }
@@ -100,7 +95,7 @@ public static class Of13FuzzOracle
         {
             throw new InvalidOperationException($"{what}: not an error a request earns");
         }
-        byte[] reply = Ofp13Messages.Error(e, m);
+        byte[] reply = Ofp13Messages.Error(Ofp13.Version, e, m);
         int data = Math.Min(m.Length, 64);
         if (reply.Length != 12 + data || reply[0] != 4 || reply[1] != 1 || BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) != reply.Length
             || BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) != Xid(m) || !reply.AsSpan(12).SequenceEqual(m.AsSpan(0, data)))

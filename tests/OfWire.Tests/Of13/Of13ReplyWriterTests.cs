@@ -42,7 +42,7 @@ public sealed class Of13ReplyWriterTests
     public void EntriesUpToTheLimit_GoOutWhole_OnePartEach()
     {
         var parts = new List<byte[]>();
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Flow, 7, parts.Add);
+        var reply = new Ofp13ReplyWriter(Ofp13.Version, Ofp13MultipartType.Flow, 7, parts.Add);
         Entry(reply, Ofp13Multipart.MaxEntrySize, 1);
         Entry(reply, Ofp13Multipart.MaxEntrySize, 2);
         Entry(reply, 8, 3);
@@ -55,7 +55,7 @@ public sealed class Of13ReplyWriterTests
     public void AnEntryPastTheLimit_IsLeftOutAndCounted_TheOthersGoOut()
     {
         var parts = new List<byte[]>();
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.GroupDesc, 7, parts.Add);
+        var reply = new Ofp13ReplyWriter(Ofp13.Version, Ofp13MultipartType.GroupDesc, 7, parts.Add);
         Entry(reply, 16, 1);
         Entry(reply, Ofp13Multipart.MaxEntrySize + 1, 2);
         Entry(reply, 4472, 3);

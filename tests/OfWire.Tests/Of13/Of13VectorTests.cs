@@ -46,18 +46,20 @@ public sealed class Of13VectorTests
         {
             case Ofp13Type.FlowMod: return (new Ofp13FlowMod().TryDecode(m, out e), e);
             case Ofp13Type.PacketOut: return (new Ofp13PacketOut().TryDecode(m, out e), e);
-            case Ofp13Type.GroupMod: return (Ofp13Messages.TryDecodeGroupMod(m, out _, out e), e);
-            case Ofp13Type.MeterMod: return (Ofp13Messages.TryDecodeMeterMod(m, out _, out e), e);
-            case Ofp13Type.PortMod: return (Ofp13Messages.TryDecodePortMod(m, out _, out _, out _, out _, out _, out e), e);
-            case Ofp13Type.TableMod: return (Ofp13Messages.TryDecodeTableMod(m, out _, out _, out e), e);
-            case Ofp13Type.SetConfig: return (Ofp13Messages.TryDecodeSetConfig(m, out _, out _, out e), e);
-            case Ofp13Type.RoleRequest: return (Ofp13Messages.TryDecodeRoleRequest(m, out _, out _, out e), e);
-            case Ofp13Type.SetAsync: return (Ofp13Messages.TryDecodeAsync(m, stackalloc uint[6], out e), e);
-            case Ofp13Type.QueueGetConfigRequest: return (Ofp13Messages.TryDecodeQueueGetConfig(m, out _, out e), e);
+            case Ofp13Type.GroupMod: return (new Ofp13GroupMod().TryDecode(m, out e), e);
+            case Ofp13Type.MeterMod: return (new Ofp13MeterMod().TryDecode(m, out e), e);
+            case Ofp13Type.PortMod: return (default(Ofp13PortMod).TryDecode(m, out e), e);
+            case Ofp13Type.TableMod: return (default(Ofp13TableMod).TryDecode(m, out e), e);
+            case Ofp13Type.SetConfig: return (default(Ofp13SwitchConfig).TryDecode(m, out e), e);
+            case Ofp13Type.RoleRequest: return (default(Ofp13RoleRequest).TryDecode(m, out e), e);
+            case Ofp13Type.SetAsync: return (default(Ofp13SetAsync).TryDecode(m, out e), e);
+            case Ofp13Type.QueueGetConfigRequest: return (default(Ofp13QueueGetConfigRequest).TryDecode(m, out e), e);
             case Ofp13Type.MultipartRequest:
             {
-                if (!Ofp13Multipart.TryDecodeRequest(m, out _, out var type, out _, out var body, out e)) return (false, e);
-                return type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate ? (new Ofp13FlowStatsRequest().TryDecode(body, out e), e) : (true, e);
+                Ofp13MultipartRequest request = default;
+                if (!request.TryDecode(m, out e)) return (false, e);
+                return request.Type is Ofp13MultipartType.Flow or Ofp13MultipartType.Aggregate
+                    ? (new Ofp13FlowStatsRequest().TryDecode(Ofp13MultipartRequest.Body(m), out e), e) : (true, e);
             }
             default: return null;
         }
@@ -119,27 +121,27 @@ public sealed class Of13VectorTests
         uint Xid(byte[] m) => BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4));
 
         var f = V("4-6-ofp_features_reply.packet");
-        Assert.Equal(f, Ofp13Messages.FeaturesReply(Xid(f), BinaryPrimitives.ReadUInt64BigEndian(f.AsSpan(8)), BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(16)),
+        Assert.Equal(f, Ofp13Messages.FeaturesReply(Ofp13.Version, Xid(f), BinaryPrimitives.ReadUInt64BigEndian(f.AsSpan(8)), BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(16)),
             f[20], f[21], BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(24))));
 
         var gc = V("4-9-ofp_get_config_reply.packet");
-        Assert.Equal(gc, Ofp13Messages.ConfigReply(Xid(gc), BinaryPrimitives.ReadUInt16BigEndian(gc.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(gc.AsSpan(10))));
+        Assert.Equal(gc, Ofp13Messages.ConfigReply(Ofp13.Version, Xid(gc), BinaryPrimitives.ReadUInt16BigEndian(gc.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(gc.AsSpan(10))));
 
         var rr = V("4-20-ofp_role_reply.packet");
-        Assert.Equal(rr, Ofp13Messages.RoleReply(Xid(rr), BinaryPrimitives.ReadUInt32BigEndian(rr.AsSpan(8)), BinaryPrimitives.ReadUInt64BigEndian(rr.AsSpan(16))));
+        Assert.Equal(rr, Ofp13Messages.RoleReply(Ofp13.Version, Xid(rr), BinaryPrimitives.ReadUInt32BigEndian(rr.AsSpan(8)), BinaryPrimitives.ReadUInt64BigEndian(rr.AsSpan(16))));
 
         var ar = V("4-43-ofp_get_async_reply.packet");
         var masks = new uint[6];
         for (int i = 0; i < 6; i++) masks[i] = BinaryPrimitives.ReadUInt32BigEndian(ar.AsSpan(8 + 4 * i));
-        Assert.Equal(ar, Ofp13Messages.AsyncReply(Xid(ar), masks));
+        Assert.Equal(ar, Ofp13Messages.AsyncReply(Ofp13.Version, Xid(ar), masks));
 
         var ps = V("4-39-ofp_port_status.packet");
-        Assert.Equal(ps, Ofp13Messages.PortStatus(Xid(ps), ps[8], Ofp13Port.Read(ps.AsSpan(16))));
+        Assert.Equal(ps, Ofp13Messages.PortStatus(Ofp13.Version, Xid(ps), ps[8], Ofp13Port.Read(ps.AsSpan(16))));
 
         var fr = V("4-40-ofp_flow_removed.packet");
         var match = new List<Ofp13Oxm>();
         Assert.True(Ofp13Match.TryDecode(fr.AsSpan(48), match, out _, out _));
-        Assert.Equal(fr, Ofp13Messages.FlowRemoved(Xid(fr), BinaryPrimitives.ReadUInt64BigEndian(fr.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(fr.AsSpan(16)),
+        Assert.Equal(fr, Ofp13Messages.FlowRemoved(Ofp13.Version, Xid(fr), BinaryPrimitives.ReadUInt64BigEndian(fr.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(fr.AsSpan(16)),
             fr[18], fr[19], BinaryPrimitives.ReadUInt32BigEndian(fr.AsSpan(20)), BinaryPrimitives.ReadUInt32BigEndian(fr.AsSpan(24)),
             BinaryPrimitives.ReadUInt16BigEndian(fr.AsSpan(28)), BinaryPrimitives.ReadUInt16BigEndian(fr.AsSpan(30)),
             BinaryPrimitives.ReadUInt64BigEndian(fr.AsSpan(32)), BinaryPrimitives.ReadUInt64BigEndian(fr.AsSpan(40)), CollectionsMarshal.AsSpan(match)));
@@ -152,7 +154,7 @@ public sealed class Of13VectorTests
             Assert.True(Ofp13Match.TryDecode(pi.AsSpan(24), match, out int size, out _), name);
             var data = pi.AsSpan(24 + size + 2);
             var written = new byte[pi.Length];
-            int n = Ofp13Messages.WritePacketIn(written, Xid(pi), BinaryPrimitives.ReadUInt32BigEndian(pi.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(pi.AsSpan(12)),
+            int n = Ofp13Messages.WritePacketIn(Ofp13.Version, written, Xid(pi), BinaryPrimitives.ReadUInt32BigEndian(pi.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(pi.AsSpan(12)),
                 pi[14], pi[15], BinaryPrimitives.ReadUInt64BigEndian(pi.AsSpan(16)), CollectionsMarshal.AsSpan(match), data);
             Assert.Equal(Convert.ToHexString(pi), Convert.ToHexString(written.AsSpan(0, n)));
         }

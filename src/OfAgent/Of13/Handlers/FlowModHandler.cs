@@ -75,8 +75,9 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     /// </summary>
     public void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Messages.TryDecodeGroupMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (!GroupModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
+        var mod = new Ofp13GroupMod();
+        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (!GroupModCommandMap.TryToModel(mod.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
         if (!GroupTypeMap.TryToModel(mod.GroupType, out var type)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
         var buckets = new OfBucket[mod.Buckets.Count];
         for (int i = 0; i < buckets.Length; i++)
@@ -92,8 +93,9 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     /// <summary>METER_MOD: decoded here, checked and carried out by the switch.</summary>
     public void MeterMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Messages.TryDecodeMeterMod(msg, out var mod, out var err)) { Error(c, err, msg); return; }
-        if (!MeterModCommandMap.TryToModel(mod!.Command, out var command)) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
+        var mod = new Ofp13MeterMod();
+        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (!MeterModCommandMap.TryToModel(mod.Command, out var command)) { Error(c, Ofp13Error.MeterModFailed(Ofp13Codes.MeterBadCommand), msg); return; }
         var bands = new OfMeterBand[mod.Bands.Count];
         for (int i = 0; i < bands.Length; i++)
         {

@@ -22,8 +22,9 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
     private readonly StatsHandler _stats;
     private readonly SwitchConfigHandler _config;
 
-    public OfRequestDispatcher13(OfRequestContext ctx)
-        : base(ctx, Ofp13.Version, (byte)Ofp13Type.EchoRequest, (byte)Ofp13Type.EchoReply, (byte)Ofp13Type.BarrierRequest, (byte)Ofp13Type.BarrierReply)
+    /// <summary>The dispatcher of a connection speaking <paramref name="version"/> (the header the base's echo and barrier answer).</summary>
+    public OfRequestDispatcher13(OfRequestContext ctx, byte version)
+        : base(ctx, version, (byte)Ofp13Type.EchoRequest, (byte)Ofp13Type.EchoReply, (byte)Ofp13Type.BarrierRequest, (byte)Ofp13Type.BarrierReply)
     {
         _flowMods = new FlowModHandler(ctx);
         _stats = new StatsHandler(ctx);

@@ -39,8 +39,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     public void Handle(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Multipart.TryDecodeRequest(msg, out uint xid, out var type, out _, out var body, out var err)) { Error(c, err, msg); return; }
-        uint id;
+        Ofp13MultipartRequest request = default;
+        if (!request.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        uint xid = request.Xid;
+        var type = request.Type;
+        var body = Ofp13MultipartRequest.Body(msg);
+        Ofp13IdRequest id = default;
         switch (type)
         {
             case Ofp13MultipartType.Desc:
@@ -56,34 +60,35 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 Tables(c, xid);
                 return;
             case Ofp13MultipartType.PortStats:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                PortStats(c, xid, id);
+                if (!id.TryDecode(body, out err)) break;
+                PortStats(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.Queue:
-                if (!Ofp13Multipart.TryDecodeQueueRequest(body, out id, out uint queue, out err)) break;
-                QueueStats(c, msg, xid, id, queue);
+                Ofp13QueueRequest queue = default;
+                if (!queue.TryDecode(body, out err)) break;
+                QueueStats(c, msg, xid, queue.Port, queue.Queue);
                 return;
             case Ofp13MultipartType.Group:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                GroupStats(c, xid, id);
+                if (!id.TryDecode(body, out err)) break;
+                GroupStats(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.Meter:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                if (!ctx.Switch.HasMeter(id))
+                if (!id.TryDecode(body, out err)) break;
+                if (!ctx.Switch.HasMeter(id.Id))
                 {
                     err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter); // as Open vSwitch: a meter that does not exist
                     break;
                 }
-                MeterStats(c, xid, id);
+                MeterStats(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.MeterConfig:
-                if (!Ofp13Multipart.TryDecodeIdRequest(body, out id, out err)) break;
-                if (!ctx.Switch.HasMeter(id))
+                if (!id.TryDecode(body, out err)) break;
+                if (!ctx.Switch.HasMeter(id.Id))
                 {
                     err = Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter);
                     break;
                 }
-                MeterConfig(c, xid, id);
+                MeterConfig(c, xid, id.Id);
                 return;
             case Ofp13MultipartType.GroupDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -129,7 +134,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private static void Single<T>(OfConnection c, uint xid, Ofp13MultipartType type, in T body) where T : IOfp13Entry<T>
     {
-        var r = new Ofp13ReplyWriter(type, xid, Sender(c));
+        var r = new Ofp13ReplyWriter(c.Version, type, xid, Sender(c));
         r.Add(body);
         r.Finish();
     }
@@ -154,7 +159,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
             return;
         }
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Flow, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Flow, xid, Sender(c));
         var oxm = new Ofp13Oxm[MatchTranslator.FieldCount];
         var entry = s_flowStats ??= new Ofp13FlowStats();
         var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
@@ -171,7 +176,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void Tables(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Table, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Table, xid, Sender(c));
         for (int id = 0; id < OfTables.Count; id++)
         {
             var t = ctx.Switch.TableStats(id);
@@ -184,7 +189,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     {
         var stats = new List<OfPortStats>();
         ctx.Switch.PortStats(port, stats);
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.PortStats, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.PortStats, xid, Sender(c));
         foreach (var s in stats)
         {
             Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
@@ -199,7 +204,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var stats = new List<OfQueueStats>();
         var e = ctx.Switch.QueueStats(port, queue, stats);
         if (e != OfError.None) { Error(c, WireMap.ToWire(e), msg); return; }
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Queue, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Queue, xid, Sender(c));
         foreach (var s in stats)
         {
             Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
@@ -210,7 +215,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void GroupStats(OfConnection c, uint xid, uint groupId)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Group, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Group, xid, Sender(c));
         foreach (var g in ctx.Switch.GroupStatistics(groupId == Ofp13.GroupAll ? GroupModRequest.AllGroups : groupId))
         {
             Ofp13Entries.Duration(g.DurationNanos, out uint sec, out uint nsec);
@@ -223,7 +228,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void MeterStats(OfConnection c, uint xid, uint meterId)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.Meter, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Meter, xid, Sender(c));
         foreach (var m in ctx.Switch.MeterStatistics(meterId))
         {
             Ofp13Entries.Duration(m.DurationNanos, out uint sec, out uint nsec);
@@ -236,7 +241,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void MeterConfig(OfConnection c, uint xid, uint meterId)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.MeterConfig, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.MeterConfig, xid, Sender(c));
         foreach (var m in ctx.Switch.MeterConfigurations(meterId))
         {
             var bands = new List<Ofp13Band>(m.Bands.Count);
@@ -260,7 +265,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void GroupDesc(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.GroupDesc, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.GroupDesc, xid, Sender(c));
         foreach (var g in ctx.Switch.GroupDescriptions())
         {
             var buckets = new List<Ofp13Bucket>(g.Buckets.Count);
@@ -288,7 +293,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void PortDesc(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.PortDesc, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.PortDesc, xid, Sender(c));
         foreach (var p in ctx.Switch.PortDescriptions())
         {
             reply.Add(new Ofp13PortDesc(ReportTranslator.Port(p)));
@@ -305,7 +310,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     private void TableFeatures(OfConnection c, uint xid)
     {
-        var reply = new Ofp13ReplyWriter(Ofp13MultipartType.TableFeatures, xid, Sender(c));
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.TableFeatures, xid, Sender(c));
         var tables = ctx.Switch.Tables;
         uint maxEntries = tables.Length > 0 ? (uint)tables[0].MaxEntries : 0;
         var actionTypes = Array.ConvertAll(s_actionTypes, t => (uint)t);

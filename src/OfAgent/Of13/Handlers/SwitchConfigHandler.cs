@@ -35,7 +35,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     public void Features(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
     {
         if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
-        c.SendRaw(Ofp13Messages.FeaturesReply(xid, ctx.Switch.DatapathId, (uint)ctx.Switch.Buffers.Count, OfTables.Count, 0, Of13Capabilities.Features));
+        c.SendRaw(Ofp13Messages.FeaturesReply(c.Version, xid, ctx.Switch.DatapathId, (uint)ctx.Switch.Buffers.Count, OfTables.Count, 0, Of13Capabilities.Features));
     }
 
     public void GetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
@@ -48,7 +48,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             FragmentHandling.Reassemble => FragReasm,
             _ => FragNormal,
         };
-        c.SendRaw(Ofp13Messages.ConfigReply(xid, frag, c.MissSendLen));
+        c.SendRaw(Ofp13Messages.ConfigReply(c.Version, xid, frag, c.MissSendLen));
     }
 
     /// <summary>
@@ -60,7 +60,9 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     /// </summary>
     public void SetConfig(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Messages.TryDecodeSetConfig(msg, out ushort flags, out ushort missSendLen, out var err)) { Error(c, err, msg); return; }
+        Ofp13SwitchConfig config = default;
+        if (!config.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        ushort flags = config.Flags, missSendLen = config.MissSendLen;
         if ((flags & ~FragMask) != 0)
         {
             Error(c, new Ofp13Error(Ofp13ErrorType.SwitchConfigFailed, Ofp13Codes.ConfigBadFlags), msg);
@@ -78,7 +80,9 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 
     public void PortMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Messages.TryDecodePortMod(msg, out uint port, out ulong hw, out uint config, out uint mask, out _, out var err)) { Error(c, err, msg); return; }
+        Ofp13PortMod mod = default;
+        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        (uint port, ulong hw, uint config, uint mask) = (mod.PortNo, mod.HwAddr, mod.Config, mod.Mask);
         if (((config | mask) & ~PortConfigMap.Bits) != 0)
         {
             Error(c, new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig), msg);
@@ -90,23 +94,28 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     /// <summary>TABLE_MOD: decoded here; the table and the config are the switch's to judge (<see cref="OfSwitch.TableMod"/>).</summary>
     public void TableMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (!Ofp13Messages.TryDecodeTableMod(msg, out byte table, out uint config, out var err)) { Error(c, err, msg); return; }
-        Check(c, ctx.Switch.TableMod(new TableModRequest(table, TableConfigMap.ToModel(config)), c.Controller), msg, RefusedRequest.TableMod);
+        Ofp13TableMod mod = default;
+        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        Check(c, ctx.Switch.TableMod(new TableModRequest(mod.TableId, TableConfigMap.ToModel(mod.Config)), c.Controller), msg, RefusedRequest.TableMod);
     }
 
     public void QueueGetConfig(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
     {
-        if (!Ofp13Messages.TryDecodeQueueGetConfig(msg, out uint port, out var err)) { Error(c, err, msg); return; }
+        Ofp13QueueGetConfigRequest request = default;
+        if (!request.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        uint port = request.Port;
         var queues = new List<OfQueueConfig>();
         if (!Check(c, ctx.Switch.QueueConfig(port, queues), msg)) return;
         var wire = new (uint, uint, ushort?, ushort?)[queues.Count];
         for (int i = 0; i < wire.Length; i++) wire[i] = (queues[i].QueueId, port, queues[i].MinPermille, queues[i].MaxPermille);
-        c.SendRaw(Ofp13Messages.QueueGetConfigReply(xid, port, wire));
+        c.SendRaw(Ofp13Messages.QueueGetConfigReply(c.Version, xid, port, wire));
     }
 
     public void RoleRequest(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
     {
-        if (!Ofp13Messages.TryDecodeRoleRequest(msg, out uint role, out ulong generation, out var err)) { Error(c, err, msg); return; }
+        Ofp13RoleRequest request = default;
+        if (!request.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        (uint role, ulong generation) = (request.Role, request.GenerationId);
         OfRole? want = null; // OFPCR_ROLE_NOCHANGE
         if (role != RoleMap.NoChange)
         {
@@ -114,7 +123,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             want = r;
         }
         if (!Check(c, ctx.Switch.Roles.Request(c.Controller, want, generation), msg)) return;
-        c.SendRaw(Ofp13Messages.RoleReply(xid, RoleMap.ToWire(c.Controller.Role), ctx.Switch.Roles.GenerationId));
+        c.SendRaw(Ofp13Messages.RoleReply(c.Version, xid, RoleMap.ToWire(c.Controller.Role), ctx.Switch.Roles.GenerationId));
     }
 
     public void GetAsync(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
@@ -127,18 +136,17 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusMaster), WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusSlave),
             WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedMaster), WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedSlave),
         ];
-        c.SendRaw(Ofp13Messages.AsyncReply(xid, masks));
+        c.SendRaw(Ofp13Messages.AsyncReply(c.Version, xid, masks));
     }
 
     public void SetAsync(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        Span<uint> m = stackalloc uint[6];
-        if (!Ofp13Messages.TryDecodeAsync(msg, m, out var err)) { Error(c, err, msg); return; }
-        // ofp_async_config: packet_in_mask[2], port_status_mask[2], flow_removed_mask[2]; [0] master/equal, [1] slave.
-        // Their bits are wire reasons: a removal is selected by the reason it is sent with.
+        Ofp13SetAsync m = default;
+        if (!m.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        // The masks' bits are wire reasons: a removal is selected by the reason it is sent with.
         c.Controller.Async = new OfAsyncConfig(
-            WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[0]), WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[2]),
-            WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[4]), WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[1]),
-            WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[3]), WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[5]));
+            WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m.PacketInMaster), WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m.PortStatusMaster),
+            WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m.FlowRemovedMaster), WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m.PacketInSlave),
+            WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m.PortStatusSlave), WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m.FlowRemovedSlave));
     }
 }

@@ -20,13 +20,13 @@ internal static class ReportTranslator
                              p.CurrentSpeedKbps, p.MaxSpeedKbps);
     }
 
-    /// <summary>A FLOW_REMOVED for <paramref name="r"/>, whole.</summary>
-    public static byte[] FlowRemoved(in OfFlowRemoved r)
+    /// <summary>A FLOW_REMOVED of <paramref name="version"/> for <paramref name="r"/>, whole.</summary>
+    public static byte[] FlowRemoved(byte version, in OfFlowRemoved r)
     {
         Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[MatchTranslator.FieldCount];
         int n = MatchTranslator.ToOxm(r.Match, match);
         long d = Math.Max(0, r.DurationNanos);
-        return Ofp13Messages.FlowRemoved(0, r.Cookie, r.Priority, WireMap.ToWire(r.Reason), r.TableId, (uint)(d / 1_000_000_000),
+        return Ofp13Messages.FlowRemoved(version, 0, r.Cookie, r.Priority, WireMap.ToWire(r.Reason), r.TableId, (uint)(d / 1_000_000_000),
             (uint)(d % 1_000_000_000), r.IdleTimeout, r.HardTimeout, r.PacketCount, r.ByteCount, match[..n]);
     }
 
