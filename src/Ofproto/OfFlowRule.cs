@@ -62,7 +62,7 @@ public sealed class OfFlowRule
     {
         bool exact = match.IsExact;
         return new FlowEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos,
-                             For(flags), cookie, priority);
+                             For(flags), cookie, priority, IsTableMiss(match, priority));
     }
 
     /// <summary>
@@ -74,8 +74,16 @@ public sealed class OfFlowRule
                                        ulong cookie, ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos,
                                        byte tableId = OfFlowTables.MainTableId)
     {
-        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, For(flags, tableId), cookie, priority);
+        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, For(flags, tableId), cookie, priority,
+                          IsTableMiss(match, priority));
     }
+
+    /// <summary>
+    /// OpenFlow 1.3's table-miss flow entry (section 5.4): priority 0 with every field wildcarded. Its rule is marked so
+    /// (<see cref="FlowEntry.IsTableMiss"/>): in a table whose misses a rule decides, the packets it takes count as the
+    /// table's misses, not its matches.
+    /// </summary>
+    public static bool IsTableMiss(in FlowMatch match, ushort priority) => priority == 0 && match.Mask == default(FlowKey);
 
     /// <summary>The OpenFlow descriptor of a datapath rule, or null for a rule this layer did not install.</summary>
     public static OfFlowRule? Of(FlowEntry e) => e.Owner as OfFlowRule;

@@ -67,13 +67,16 @@ public class DatapathRig : IDisposable
     /// Inserts a rule straight into pipeline stage <paramref name="table"/> (created, dropping on a miss, if new). A
     /// rule in a later stage or with instructions has the forwarders classify through the stages.
     /// </summary>
-    public FlowEntry Insert(int table, FlowMatch match, ushort priority, FlowAction[] actions, FlowInstructions? instructions = null)
+    /// <summary>Inserts a rule into stage <paramref name="table"/> (made with miss mode Drop, as a table whose misses a rule
+    /// decides); <paramref name="isTableMiss"/> marks it as standing for the table's misses (<see cref="FlowEntry.IsTableMiss"/>).</summary>
+    public FlowEntry Insert(int table, FlowMatch match, ushort priority, FlowAction[] actions, FlowInstructions? instructions = null,
+                            bool isTableMiss = false)
     {
         var pipeline = Dp.Pipeline;
         var stage = table == 0 ? pipeline.Table(0) : pipeline.GetOrCreateStage(table, TableMissMode.Drop);
         if (table != 0 || instructions is not null) pipeline.EnableStages();
         using var w = stage.Write();
-        var e = new FlowEntry(match, priority, new FlowActions(actions), 0, 0, Clock.NowNanos);
+        var e = new FlowEntry(match, priority, new FlowActions(actions), 0, 0, Clock.NowNanos, isTableMiss: isTableMiss);
         if (instructions is not null) w.SetInstructions(e, instructions);
         w.Insert(e);
         return e;

@@ -59,9 +59,10 @@ public sealed partial class FlowTable
         /// else a new one. Insert it (or drop it) within this scope.
         /// </summary>
         public FlowEntry NewEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
-                                  long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null)
+                                  long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null,
+                                  bool isTableMiss = false)
             => _table.NewEntryLocked(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag,
-                                     requestedPriority ?? priority);
+                                     requestedPriority ?? priority, isTableMiss);
 
         /// <summary>Inserts a fully built rule; returns the rule with identical match and priority it replaced, or null.</summary>
         public FlowEntry? Insert(FlowEntry entry) => _table.InsertLocked(entry);
@@ -233,17 +234,17 @@ public sealed partial class FlowTable
     }
 
     private FlowEntry NewEntryLocked(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
-                                     long createdNanos, object? owner, ulong tag, ushort requestedPriority)
+                                     long createdNanos, object? owner, ulong tag, ushort requestedPriority, bool isTableMiss)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
         if (_recycle && (_free.Count != 0 || Reclaim()))
         {
             var e = _free.Pop();
-            e.Reinitialize(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority);
+            e.Reinitialize(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority, isTableMiss);
             _recycledCount++;
             return e;
         }
-        return new FlowEntry(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority);
+        return new FlowEntry(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag, requestedPriority, isTableMiss);
     }
 
     /// <summary>Writer: moves the retired entries past their grace period to the free list; true when it has one.</summary>

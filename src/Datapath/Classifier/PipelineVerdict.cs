@@ -323,14 +323,12 @@ public sealed class PipelineVerdict
     }
 
     /// <summary>
-    /// Whether a hit on <paramref name="hit"/> counts in <paramref name="table"/>'s matched packets: any hit, except on the
-    /// table-miss rule (priority 0, every field wildcarded) of a table whose misses a rule decides (miss mode other than
-    /// <see cref="TableMissMode.Controller"/>: OpenFlow 1.3's tables, where that rule is the table-miss flow entry and
-    /// its packets are the table's misses).
+    /// Whether a hit on <paramref name="hit"/> counts in <paramref name="table"/>'s matched packets: any hit, except on a
+    /// rule the layer above marked as standing for the table's misses (<see cref="FlowEntry.IsTableMiss"/>) in a table
+    /// whose misses a rule decides (miss mode other than <see cref="TableMissMode.Controller"/>).
     /// </summary>
     internal static bool CountsAsMatch(FlowTable table, FlowEntry? hit)
-        => hit is not null
-           && (hit.RequestedPriority != 0 || table.MissMode == TableMissMode.Controller || hit.Match.Mask != default(FlowKey));
+        => hit is not null && (!hit.IsTableMiss || table.MissMode == TableMissMode.Controller);
 
     /// <summary>
     /// Whether rule <paramref name="e"/> does what a hit with <paramref name="actions"/> and <paramref name="instructions"/>

@@ -98,6 +98,12 @@ public sealed class FlowEntry
     /// (see <see cref="Classifier.ShadowClass"/>); set by the table before the rule becomes visible to lookups.
     /// </summary>
     [FieldOffset(168)] internal Classifier.ShadowClass? Shadow;
+    /// <summary>
+    /// The layer above says this rule stands for its table's misses (OpenFlow 1.3's table-miss flow entry): a table
+    /// whose misses a rule decides counts the packets this rule takes as lookups without a match (see
+    /// <c>PipelineVerdict.CountsAsMatch</c>). The datapath classifies with it like any rule.
+    /// </summary>
+    [FieldOffset(176)] public readonly bool IsTableMiss;
 
     private static int s_serial;
 
@@ -108,9 +114,10 @@ public sealed class FlowEntry
     public int Serial => _serial;
 
     public FlowEntry(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
-                     long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null)
+                     long createdNanos, object? owner = null, ulong tag = 0, ushort? requestedPriority = null, bool isTableMiss = false)
     {
         _tag = tag;
+        IsTableMiss = isTableMiss;
         Match = match;
         Priority = priority;
         RequestedPriority = requestedPriority ?? priority;
@@ -250,13 +257,14 @@ public sealed class FlowEntry
     /// read-only to everyone else.
     /// </summary>
     internal void Reinitialize(in FlowMatch match, ushort priority, FlowActions actions, ushort idleTimeout, ushort hardTimeout,
-                               long createdNanos, object? owner, ulong tag, ushort requestedPriority)
+                               long createdNanos, object? owner, ulong tag, ushort requestedPriority, bool isTableMiss)
     {
         System.Diagnostics.Debug.Assert(_removed, "only a removed entry is given a new incarnation");
         _serial = Interlocked.Increment(ref s_serial);
         System.Runtime.CompilerServices.Unsafe.AsRef(in Match) = match;
         System.Runtime.CompilerServices.Unsafe.AsRef(in Priority) = priority;
         System.Runtime.CompilerServices.Unsafe.AsRef(in RequestedPriority) = requestedPriority;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in IsTableMiss) = isTableMiss;
         System.Runtime.CompilerServices.Unsafe.AsRef(in IdleTimeout) = idleTimeout;
         System.Runtime.CompilerServices.Unsafe.AsRef(in HardTimeout) = hardTimeout;
         System.Runtime.CompilerServices.Unsafe.AsRef(in CreatedNanos) = createdNanos;

@@ -224,11 +224,12 @@ public sealed class FlowBatchTests
         return f;
     }).ToArray();
 
-    /// <summary>Table 0 decrements the TTL and goes to table 1, whose only rule is a table-miss rule (priority 0, match-all) to port 3.</summary>
+    /// <summary>Table 0 decrements the TTL and goes to table 1, whose only rule is a table-miss rule (priority 0, match-all,
+    /// marked as the table's miss rule as Ofproto marks OpenFlow 1.3's) to port 3.</summary>
     private static (FlowEntry First, FlowEntry Miss) DecTtlThenTableMissRule(DatapathRig r, params FlowAction[] firstActions)
     {
         var first = GotoTable1(r, 0, firstActions);
-        var miss = r.Insert(1, FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 0, [FlowAction.Output(3)]);
+        var miss = r.Insert(1, FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 0, [FlowAction.Output(3)], isTableMiss: true);
         return (first, miss);
     }
 
@@ -257,6 +258,20 @@ public sealed class FlowBatchTests
         var stats = r.Fwd.StageStats;
         Assert.Equal(20, stats.Lookups[1]);
         Assert.Equal(0, stats.Matched[1]);
+    }
+
+    [Fact]
+    public void ACatchAllRuleTheLayerAboveDidNotMark_CountsItsPacketsAsMatched()
+    {
+        // Priority 0 and every field wildcarded is only OpenFlow 1.3's table-miss entry when the layer above says so.
+        using var r = new DatapathRig(3);
+        GotoTable1(r, 0);
+        var all = r.Insert(1, FlowMatch.FromOpenFlow(OfWildcards.All | OfWildcards.TunIdExt, default), 0, [FlowAction.Output(3)]);
+        r.SendBurst(1, Enumerable.Range(0, 20).Select(i => Frame((ushort)(2000 + i))).ToArray());
+        Assert.Equal(20, all.Packets);
+        var stats = r.Fwd.StageStats;
+        Assert.Equal(20, stats.Lookups[1]);
+        Assert.Equal(20, stats.Matched[1]);
     }
 
     private static MacAddress DstFor(ushort sport) => new(0x020000005000UL + sport);
