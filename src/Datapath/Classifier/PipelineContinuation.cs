@@ -5,6 +5,29 @@ using Softswitch.Datapath.Flow;
 namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
+/// The head of a continuation: the table a run goes on in after a re-parse point, the metadata it had, and the list
+/// state later outputs depend on (the run's last set_tunnel and set_queue, <c>default</c> for none). With the action
+/// set so far it is what a continuation is, and what <see cref="ContinuationInterner"/> finds one by.
+/// </summary>
+public readonly record struct ContinuationHead(int Table, ulong Metadata, FlowAction Tunnel, FlowAction Queue)
+{
+    /// <summary>The head of a run stopped before <paramref name="table"/> whose list so far is <paramref name="composed"/>.</summary>
+    internal static ContinuationHead Of(int table, ulong metadata, ReadOnlySpan<FlowAction> composed)
+    {
+        FlowAction tunnel = default, queue = default;
+        foreach (ref readonly var a in composed)
+        {
+            if (a.Kind == ActionKind.SetTunnel) tunnel = a;
+            else if (a.Kind == ActionKind.SetQueue) queue = a;
+        }
+        return new ContinuationHead(table, metadata, tunnel, queue);
+    }
+
+    internal bool HasTunnel => Tunnel.Kind == ActionKind.SetTunnel;
+    internal bool HasQueue => Queue.Kind == ActionKind.SetQueue;
+}
+
+/// <summary>
 /// Where a pipeline run goes on after a re-parse point (a recirculation, as Open vSwitch's recirc_id): the table, the
 /// metadata, the action set so far and the list state later outputs depend on (the last set_tunnel and set_queue).
 /// A verdict that ends in <see cref="PipelineEnd.Recirculate"/> holds one (<see cref="PipelineVerdict.Next"/>); the
@@ -12,22 +35,24 @@ namespace Softswitch.Datapath.Classifier;
 /// one), and looks the rest of the pipeline up under that key and this continuation.
 /// </summary>
 /// <remarks>
-/// Immutable. Equal continuations are one object per thread while its <see cref="ContinuationInterner"/> holds them,
-/// so verdicts of one chain share it; <see cref="Id"/> is unique among continuations (never 0) and mixed into the
-/// key's hash (<see cref="HashMix"/>): a cached verdict of the rest of a pipeline is found only under its own
-/// continuation, never under the same key's lookup from table 0.
+/// Immutable: a <see cref="ContinuationHead"/> and the action set. Equal continuations are one object per thread while
+/// its <see cref="ContinuationInterner"/> holds them, so verdicts of one chain share it; <see cref="Id"/> is unique
+/// among continuations (never 0) and mixed into the key's hash (<see cref="HashMix"/>): a cached verdict of the rest
+/// of a pipeline is found only under its own continuation, never under the same key's lookup from table 0.
 /// </remarks>
 public sealed class PipelineContinuation
 {
     private static int s_ids;
 
+    /// <summary>Where the run goes on, and the list state it carries (<see cref="ContinuationHead"/>).</summary>
+    public readonly ContinuationHead Head;
     /// <summary>The table the run goes on in.</summary>
-    public readonly int Table;
+    public int Table => Head.Table;
     /// <summary>The metadata the run had (the re-parsed key's).</summary>
-    public readonly ulong Metadata;
+    public ulong Metadata => Head.Metadata;
     /// <summary>Whether the run's actions set a tunnel id (<see cref="TunId"/>: the re-parsed key's and later outputs').</summary>
-    public readonly bool SetsTunnel;
-    public readonly ulong TunId;
+    public bool SetsTunnel => Head.HasTunnel;
+    public ulong TunId => Head.Tunnel.Value;
     /// <summary>
     /// What the rest's composed list starts with: the last set_tunnel and set_queue of the actions so far (the executor
     /// starts every list without them).
@@ -40,50 +65,22 @@ public sealed class PipelineContinuation
     /// <summary>XORed into the re-parsed key's hash for the exact-match cache (never 0).</summary>
     public readonly uint HashMix;
 
-    /// <summary>The fields as one list (<see cref="ContinuationInterner"/> compares it).</summary>
-    internal readonly FlowAction[] Items;
-
-    private PipelineContinuation(FlowAction[] items)
+    internal PipelineContinuation(in ContinuationHead head, FlowAction[] actionSet)
     {
-        Items = items;
-        Table = (int)items[0].QueueId;
-        Metadata = items[0].Value;
-        int preamble = items[0].Port;
-        Preamble = items[1..(1 + preamble)];
-        ActionSet = items[(1 + preamble)..];
-        foreach (var a in Preamble)
+        Head = head;
+        Preamble = (head.HasTunnel, head.HasQueue) switch
         {
-            if (a.Kind != ActionKind.SetTunnel) continue;
-            SetsTunnel = true;
-            TunId = a.Value;
-        }
+            (true, true) => [head.Tunnel, head.Queue],
+            (true, false) => [head.Tunnel],
+            (false, true) => [head.Queue],
+            _ => [],
+        };
+        ActionSet = actionSet;
         uint id;
         do id = (uint)Interlocked.Increment(ref s_ids); while (id == 0);
         Id = id;
         HashMix = id * 0x9E3779B1u; // odd multiplier: distinct ids give distinct, non-zero mixes
     }
-
-    /// <summary>
-    /// Writes the list a continuation is interned by: table and metadata, the preamble (from <paramref name="composed"/>,
-    /// the run's list so far), then the action set.
-    /// </summary>
-    internal static void Describe(List<FlowAction> into, int table, ulong metadata, ReadOnlySpan<FlowAction> composed, ActionSet set)
-    {
-        into.Clear();
-        FlowAction? tunnel = null, queue = null;
-        foreach (ref readonly var a in composed)
-        {
-            if (a.Kind == ActionKind.SetTunnel) tunnel = a;
-            else if (a.Kind == ActionKind.SetQueue) queue = a;
-        }
-        int preamble = (tunnel is null ? 0 : 1) + (queue is null ? 0 : 1);
-        into.Add(new FlowAction(ActionKind.Recirculate, (ushort)preamble, 0, (uint)table, metadata));
-        if (tunnel is { } t) into.Add(t);
-        if (queue is { } q) into.Add(q);
-        set.CopyTo(into);
-    }
-
-    internal static PipelineContinuation Create(ReadOnlySpan<FlowAction> items) => new(items.ToArray());
 
     /// <summary><paramref name="parsed"/> (the rewritten packet's key) with this continuation's metadata and tunnel id.</summary>
     public FlowKey Apply(in FlowKey parsed)
@@ -97,45 +94,54 @@ public sealed class PipelineContinuation
 
 /// <summary>
 /// One object per distinct <see cref="PipelineContinuation"/> (a forwarding thread's, through its walk): found from a
-/// run's description without allocating. Past <see cref="MaxHeld"/> it starts afresh (continuations already handed out
-/// stay valid: each is its own description; only sharing is lost). Not thread-safe.
+/// run's head and action set without allocating. Past <see cref="MaxHeld"/> it starts afresh (continuations already
+/// handed out stay valid: each is its own description; only sharing is lost). Not thread-safe.
 /// </summary>
 public sealed class ContinuationInterner
 {
     /// <summary>Continuations held before the interner starts afresh.</summary>
     public const int MaxHeld = 4096;
 
-    private readonly Dictionary<FlowAction[], PipelineContinuation> _held = new(Comparer.Instance);
+    private readonly Dictionary<PipelineContinuation, PipelineContinuation> _held = new(Comparer.Instance);
 
     /// <summary>Distinct continuations held now.</summary>
     public int Count => _held.Count;
 
-    /// <summary>The continuation described by <paramref name="items"/> (see <see cref="PipelineContinuation.Describe"/>).</summary>
-    public PipelineContinuation Intern(List<FlowAction> items)
+    /// <summary>The continuation of <paramref name="head"/> with the action set <paramref name="actionSet"/>.</summary>
+    public PipelineContinuation Intern(in ContinuationHead head, List<FlowAction> actionSet)
     {
-        var span = CollectionsMarshal.AsSpan(items);
-        var lookup = _held.GetAlternateLookup<ReadOnlySpan<FlowAction>>();
-        if (lookup.TryGetValue(span, out var c)) return c;
+        var probe = new Probe(head, CollectionsMarshal.AsSpan(actionSet));
+        var lookup = _held.GetAlternateLookup<Probe>();
+        if (lookup.TryGetValue(probe, out var c)) return c;
         if (_held.Count >= MaxHeld) _held.Clear();
-        c = PipelineContinuation.Create(span);
-        _held.Add(c.Items, c);
+        c = new PipelineContinuation(head, probe.ActionSet.ToArray());
+        _held.Add(c, c);
         return c;
     }
 
-    private sealed class Comparer : IEqualityComparer<FlowAction[]>, IAlternateEqualityComparer<ReadOnlySpan<FlowAction>, FlowAction[]>
+    /// <summary>A run's description, looked up without building a continuation.</summary>
+    private readonly ref struct Probe(in ContinuationHead head, ReadOnlySpan<FlowAction> actionSet)
+    {
+        public readonly ContinuationHead Head = head;
+        public readonly ReadOnlySpan<FlowAction> ActionSet = actionSet;
+    }
+
+    private sealed class Comparer : IEqualityComparer<PipelineContinuation>, IAlternateEqualityComparer<Probe, PipelineContinuation>
     {
         public static readonly Comparer Instance = new();
 
-        public bool Equals(FlowAction[]? x, FlowAction[]? y) => x.AsSpan().SequenceEqual(y);
-        public int GetHashCode(FlowAction[] items) => HashOf(items);
-        public bool Equals(ReadOnlySpan<FlowAction> items, FlowAction[] k) => items.SequenceEqual(k);
-        public int GetHashCode(ReadOnlySpan<FlowAction> items) => HashOf(items);
-        public FlowAction[] Create(ReadOnlySpan<FlowAction> items) => items.ToArray();
+        public bool Equals(PipelineContinuation? x, PipelineContinuation? y)
+            => ReferenceEquals(x, y) || (x is not null && y is not null && x.Head == y.Head && x.ActionSet.AsSpan().SequenceEqual(y.ActionSet));
+        public int GetHashCode(PipelineContinuation c) => HashOf(c.Head, c.ActionSet);
+        public bool Equals(Probe p, PipelineContinuation c) => p.Head == c.Head && p.ActionSet.SequenceEqual(c.ActionSet);
+        public int GetHashCode(Probe p) => HashOf(p.Head, p.ActionSet);
+        public PipelineContinuation Create(Probe p) => new(p.Head, p.ActionSet.ToArray());
 
-        private static int HashOf(ReadOnlySpan<FlowAction> items)
+        private static int HashOf(in ContinuationHead head, ReadOnlySpan<FlowAction> set)
         {
             var h = new HashCode();
-            foreach (var a in items) h.Add(a);
+            h.Add(head);
+            foreach (var a in set) h.Add(a);
             return h.ToHashCode();
         }
     }

@@ -235,8 +235,9 @@ public sealed class PipelineWalk
                 t = ins.GotoTable;
                 if (!reparse && !ReparseAtEveryGoto) continue;
                 // The rest of the pipeline sees the packet parsed anew: this run ends here (see Recirculate's remarks).
-                PipelineContinuation.Describe(_describe, t, b.KeyRef.Metadata, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_composed), _set);
-                Next = _continuations.Intern(_describe);
+                _describe.Clear();
+                _set.CopyTo(_describe);
+                Next = _continuations.Intern(ContinuationHead.Of(t, b.KeyRef.Metadata, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_composed)), _describe);
                 _composed.Add(FlowAction.Recirculate(t));
                 end = PipelineEnd.Recirculate;
             }
