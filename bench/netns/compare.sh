@@ -8,7 +8,8 @@
 # runs only those pairs; ROWS=latency measures, on a second pair of namespaces whose veths keep the kernel's default
 # offloads (as a user's do), ping's average RTT, iperf3 TCP and sockperf TCP ping-pong through the Linux bridge,
 # Softswitch (AF_PACKET: default busy-poll window, always busy, and 2 threads; AF_XDP) and OVS (default and afxdp
-# ports), medians of LAT_REPEAT (3) runs, plus Softswitch's idle CPU over 10 s once IDLE_SETTLE (20) s have passed since its start; ROWS=scaling forwards FLOWS (64) UDP
+# ports; NO_LINGER=1 adds Softswitch AF_PACKET and AF_XDP with --linger-us 0, the thread blocking after the 50 us window
+# as before the linger), medians of LAT_REPEAT (3) runs, plus Softswitch's idle CPU over 10 s once IDLE_SETTLE (20) s have passed since its start; ROWS=scaling forwards FLOWS (64) UDP
 # flows unthrottled through Softswitch AF_PACKET (fanout by flow hash) and AF_XDP (one socket per queue) with 1 and with 2 threads, over veths
 # with QUEUES (2) RX/TX queues (trafgen goes through the qdisc, so the sending veth spreads the flows over its queues by hash);
 # ROWS=idle measures the CPU (utime + stime from /proc/PID/stat over IDLE_SECS (60) s, after IDLE_SETTLE (20) s) of an idle
@@ -291,6 +292,7 @@ lat_rows() {
     lat_ssw afpacket " busy-poll 100 ms" --busy-poll-us 100000
     lat_ssw afpacket " 2 threads" --threads 2
     lat_ssw afxdp ""
+    [ "${NO_LINGER:-0}" = 1 ] && { lat_ssw afpacket " no linger" --linger-us 0; lat_ssw afxdp " no linger" --linger-us 0; }
     [ "${OVS:-1}" = 1 ] && { lat_ovs default; lat_ovs afxdp; }
   done
   echo

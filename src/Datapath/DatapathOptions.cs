@@ -10,7 +10,7 @@ public sealed class DatapathOptions
     public int Threads { get; set; } = 1;
     /// <summary>Forwarding threads shared with other datapaths (one set serving many switches); when set, the datapath
     /// starts no thread of its own, has <see cref="ForwardingThreads.Count"/> forwarders, and <see cref="Threads"/>,
-    /// <see cref="ForwardingCpus"/>, <see cref="BusyPollMicros"/> and <see cref="IdleWakeMs"/> are the shared threads'.</summary>
+    /// <see cref="ForwardingCpus"/>, <see cref="BusyPollMicros"/>, <see cref="LingerMicros"/> and <see cref="IdleWakeMs"/> are the shared threads'.</summary>
     public ForwardingThreads? SharedThreads { get; set; }
     /// <summary>
     /// CPUs for the forwarding threads (thread i on the (i mod n)-th), or null to leave them to the scheduler. Keeping
@@ -44,6 +44,12 @@ public sealed class DatapathOptions
     /// ports (microseconds; 0 blocks as soon as a poll round finds nothing).
     /// </summary>
     public int BusyPollMicros { get; set; } = DefaultBusyPollMicros;
+    /// <summary>
+    /// How long a forwarding thread keeps polling after its last packet when an earlier spell of traffic came less
+    /// than a second before (microseconds; at most <see cref="BusyPollMicros"/>, or that 0: no linger, the thread polls
+    /// for the busy-poll window only): the reply to a ping then finds the thread awake (<see cref="Forwarding.PollWindow"/>).
+    /// </summary>
+    public int LingerMicros { get; set; } = DefaultLingerMicros;
     /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
     public int IdleWakeMs { get; set; } = 1000;
     /// <summary>Sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off.</summary>
@@ -52,4 +58,6 @@ public sealed class DatapathOptions
     public int SampleRingSlots { get; set; } = 4096;
     /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
     public const int DefaultBusyPollMicros = 50;
+    /// <summary>The default linger (see docs/datapath.md, "Idle threads", for the measurement behind it).</summary>
+    public const int DefaultLingerMicros = 1000;
 }

@@ -73,8 +73,8 @@ public sealed partial class SwitchDatapath
     {
         var f = _forwarders[idx];
         var waiter = _waiters[idx];
-        long busyTicks = (long)Options.BusyPollMicros * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
-        long lastWork = System.Diagnostics.Stopwatch.GetTimestamp();
+        var window = PollWindow.FromMicros(Options.BusyPollMicros, Options.LingerMicros, System.Diagnostics.Stopwatch.Frequency,
+                                           System.Diagnostics.Stopwatch.GetTimestamp());
         // A stall: the gap between the starts of two rounds of which the first had packets (more were likely waiting).
         long prevBusyStart = 0;
         while (_running)
@@ -87,20 +87,22 @@ public sealed partial class SwitchDatapath
             if (got > 0)
             {
                 if (prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
-                prevBusyStart = lastWork = start;
+                prevBusyStart = start;
+                window.Work(start);
                 waiter.NoteWork();
                 continue;
             }
             prevBusyStart = 0;
-            if (start - lastWork < busyTicks) continue;
+            if (window.KeepPolling(start)) continue;
             if (!PrepareWait(ports)) continue;
             if (!_running) break;
             // No busy-poll window after a wake-up by itself: the next round polls once, and only frames it finds
-            // (got > 0) open the window again, so stray wake-ups (a timeout, a readable socket with nothing for us)
-            // cost one poll round, not BusyPollMicros of spinning. The epoll set is brought up to date while the
+            // (got > 0) open the window (or the linger, see PollWindow) again, so stray wake-ups (a timeout, a
+            // readable socket with nothing for us) cost one poll round, not BusyPollMicros of spinning. The epoll set is brought up to date while the
             // thread is still online: it reads the ports' descriptors, so a removed port is not disposed meanwhile.
             waiter.Watch(ports);
             reader.Offline();
+            window.Blocking();
             waiter.Wait(ports, Options.IdleWakeMs);
         }
     }

@@ -29,6 +29,7 @@ var config = new Option<string?>("--config") { Description = "a JSON file with t
 var threads = new Option<int?>("--threads") { Description = $"forwarding threads (default {defaults.Threads}); AF_PACKET ports are split across them by flow hash, AF_XDP ports by RX queue" };
 var forwardingCpus = new Option<string?>("--forwarding-cpus") { Description = "CPUs for the forwarding threads, as taskset writes them (1, 2-3, 1,3): thread i on the i-th, every other thread of the switch kept off them, as OVS's pmd-cpu-mask (default none: the scheduler places them)" };
 var busyPoll = new Option<int?>("--busy-poll-us") { Description = $"microseconds a forwarding thread keeps polling after its last packet before it sleeps in the kernel, 0 sleeps at once (default {defaults.BusyPollUs})" };
+var linger = new Option<int?>("--linger-us") { Description = $"microseconds a forwarding thread keeps polling after its last packet when other traffic came in the second before, so a reply finds it awake; 0 for none (default {defaults.LingerUs})" };
 var emcEntries = new Option<int?>("--emc-entries") { Description = $"exact-match cache entries per forwarding thread, 0 for none (default {defaults.EmcEntries})" };
 var packetInRate = new Option<double?>("--packet-in-rate") { Description = $"packet-ins per second at most (default {defaults.PacketInRate})" };
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port receives and sends to IF-rx.pcap and IF-tx.pcap (IF: the interface) in this directory (default none)" };
@@ -47,7 +48,7 @@ var flowLimit = new Option<int?>("--flow-limit") { Description = $"the most flow
 var queues = new Option<string?>("--queues") { Description = "egress shaping, as OVS's linux-htb: 'PORT max-rate=RATE' (a port's ceiling) and 'PORT:QUEUE min-rate=RATE,max-rate=RATE' (a queue), separated by ';', PORT a name or number, RATE bits/s with k, M or G (e.g. 'eth1 max-rate=100M; eth1:0 max-rate=30M; eth1:1 max-rate=70M'); ENQUEUE and set_queue send through the queue, other packets through queue 0 (default none)" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, protocols, maxBackoff, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    ports, controller, listen, protocols, maxBackoff, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, linger, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
     unixctl, pidfile, detach, metrics, localPort, sflow, sflowSampling, sflowPolling, queues, flowLimit,
 };
 run.SetAction(pr =>
@@ -74,6 +75,7 @@ run.SetAction(pr =>
     if (pr.GetValue(threads) is { } t) s.Threads = t;
     if (pr.GetValue(forwardingCpus) is { } fc) s.ForwardingCpus = fc;
     if (pr.GetValue(busyPoll) is { } bp) s.BusyPollUs = bp;
+    if (pr.GetValue(linger) is { } lg) s.LingerUs = lg;
     if (pr.GetValue(emcEntries) is { } emc) s.EmcEntries = emc;
     if (pr.GetValue(packetInRate) is { } pir) s.PacketInRate = pir;
     if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;

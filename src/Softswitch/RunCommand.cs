@@ -89,7 +89,7 @@ internal static class RunCommand
         int frameSize = Math.Max(PacketPool.DefaultDataSize, opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8);
         using var dp = new SwitchDatapath(new DatapathOptions
         {
-            Threads = s.Threads, ForwardingCpus = plan.ForwardingCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, FrameSize = frameSize,
+            Threads = s.Threads, ForwardingCpus = plan.ForwardingCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, LingerMicros = s.LingerUs, FrameSize = frameSize,
             SamplingRate = plan.SflowCollector is null ? 0 : s.SflowSampling,
         });
         // A board's ports become OpenFlow ports 1..n (it takes them before the datapath has any); other targets attach
@@ -162,6 +162,7 @@ internal static class RunCommand
         if (s.Dpid is { } dpidText && !ConfigFile.TryParseDpid(dpidText, out configuredDpid))
             return Fail($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)", out error);
         if (s.BusyPollUs is < 0 or > 1_000_000) return Fail($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}", out error);
+        if (s.LingerUs is < 0 or > 1_000_000) return Fail($"--linger-us must be 0 to 1000000, not {s.LingerUs}", out error);
         System.Net.IPEndPoint? sflowCollector = null;
         if (s.Sflow is { } sflowText && !Sflow.SflowExporter.TryParseCollector(sflowText, out sflowCollector, out var sflowError)) return Fail(sflowError, out error);
         if (s.SflowSampling < 1) return Fail($"--sflow-sampling must be 1 or more (1 in N packets), not {s.SflowSampling}", out error);

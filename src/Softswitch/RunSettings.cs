@@ -33,6 +33,9 @@ public sealed class RunSettings
     public string? ForwardingCpus { get; set; }
     /// <summary>Microseconds a forwarding thread keeps polling after its last packet before it blocks in the kernel.</summary>
     public int BusyPollUs { get; set; } = Datapath.DatapathOptions.DefaultBusyPollMicros;
+    /// <summary>Microseconds a forwarding thread keeps polling after its last packet when an earlier spell of traffic
+    /// came less than a second before (0: never longer than <see cref="BusyPollUs"/>).</summary>
+    public int LingerUs { get; set; } = Datapath.DatapathOptions.DefaultLingerMicros;
     public int EmcEntries { get; set; } = 8192;
     public double PacketInRate { get; set; } = 20_000;
     public string? PcapDir { get; set; }
@@ -84,7 +87,7 @@ internal static class ConfigFile
     private static readonly (string Key, Kind Kind)[] s_keys =
     [
         ("ports", Kind.String), ("controllers", Kind.StringList), ("listen", Kind.StringList), ("protocols", Kind.String), ("maxBackoff", Kind.Integer), ("tunnels", Kind.StringList),
-        ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer), ("forwardingCpus", Kind.String), ("busyPollUs", Kind.Integer),
+        ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer), ("forwardingCpus", Kind.String), ("busyPollUs", Kind.Integer), ("lingerUs", Kind.Integer),
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),

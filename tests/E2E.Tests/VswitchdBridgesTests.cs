@@ -52,6 +52,63 @@ public sealed class VswitchdBridgesTests
         }
     }
 
+    /// <summary>
+    /// other_config:pmd-cpu-mask places the forwarding thread on its CPU and, as `run --forwarding-cpus` does, keeps
+    /// every other thread of the daemon (the runtime's own among them) off it; the log says where each runs. With one
+    /// usable CPU there is nowhere else: the log says the others share it.
+    /// </summary>
+    [E2EFact]
+    public void PmdCpuMask_PlacesTheForwardingThread_AndKeepsEveryOtherThreadOffItsCpu()
+    {
+        var allowed = Expand(File.ReadLines("/proc/self/status").First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)).Split(':')[1].Trim());
+        int cpu = allowed.Where(c => c < 64).Max();
+        string bridge = $"ovc{s_id}x0";
+        using var db = OvsdbServer.Start("ssw-vsdcpu-");
+        db.Vsctl("--no-wait", "set", "Open_vSwitch", ".", $"other_config:pmd-cpu-mask=0x{1UL << cpu:x}");
+        int pid = StartDaemon(db);
+        try
+        {
+            db.Vsctl("add-br", bridge);
+            Assert.True(Poll(() => Threads(pid, "fwd-") == 1, 10), "no forwarding thread\n" + Log(db));
+            var threads = new List<(string Name, string Cpus)>();
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                    string cpus = File.ReadLines(Path.Combine(task, "status")).First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)).Split(':')[1].Trim();
+                    threads.Add((name, cpus));
+                }
+                catch (IOException) { }   // the thread ended meanwhile
+            }
+            string one = cpu.ToString(CultureInfo.InvariantCulture);
+            Assert.Equal(one, threads.Single(t => t.Name == "fwd-0").Cpus);
+            if (allowed.Count > 1)
+            {
+                foreach (var (name, cpus) in threads.Where(t => t.Name != "fwd-0"))
+                    Assert.False(Expand(cpus).Contains(cpu), $"thread {name} may run on the forwarding CPU {cpu} ({cpus})");
+                Assert.Contains(threads, t => t.Name.Contains("Finalizer", StringComparison.Ordinal));
+                Assert.Contains($"on CPUs {one}, the other threads on ", Log(db));
+            }
+            else
+            {
+                Assert.Contains("every CPU this process may use: the other threads share them", Log(db));
+            }
+            db.Vsctl("del-br", bridge);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            Sh.Run("ip", "link", "del", bridge);
+        }
+
+        static List<int> Expand(string list) => [.. list.Split(',').SelectMany(r =>
+        {
+            var ends = r.Split('-').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            return Enumerable.Range(ends[0], ends[^1] - ends[0] + 1);
+        })];
+    }
+
     [E2EFact]
     public void TwoBridgesJoinedByPatchPorts_ForwardAPing()
     {

@@ -45,6 +45,62 @@ public sealed class AfPacketPortTests(ITestOutputHelper output) : PortBackendTes
     }
 
     /// <summary>
+    /// With a most (<see cref="AfPacketOptions.MaxRingSize"/>, as `softswitch vswitchd` opens its default ports) a full
+    /// ring that loses frames grows fourfold, up to that most and no further: the frames the kernel dropped are counted,
+    /// and the grown ring then keeps a burst the full one could not, whole and in order. Without it a ring never grows
+    /// past its full size (`softswitch run`'s ports).
+    /// </summary>
+    [NetnsFact]
+    public void FullRingThatLosesFrames_GrowsFourfoldUpToItsMost_AndThenKeepsTheBurst()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacketPort(ns.HostIf, new AfPacketOptions { RingSize = 128 << 10, InitialRxFrames = 16, MaxRingSize = 512 << 10 });
+        var pool = new PacketPool(1024);
+        ns.SendFrames(Enumerable.Range(0, 64).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(64, port.RingFrames);   // busy: the small ring grew to the full one (two 64 KiB blocks)
+
+        // More than the full ring holds while nobody reads: the kernel drops the rest; the next frames say so.
+        long dropped = port.Counters.Snapshot().RxDropped;
+        ns.SendFrames(Enumerable.Range(0, 200).Select(i => MakeFrame(RxType, 100 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromSeconds(3));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 300 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(256, port.RingFrames);
+        Assert.Equal(512 << 10, port.RingBytes);
+        Assert.True(port.Counters.Snapshot().RxDropped - dropped >= 200 - 64, $"{port.Counters.Snapshot().RxDropped - dropped} counted dropped");
+
+        var burst = Enumerable.Range(0, 250).Select(i => MakeFrame(RxType, 1000 + i, 100 + i)).ToList();
+        ns.SendFrames(burst);
+        var got = ReceiveUntil(port, pool, RxType, burst.Count, TimeSpan.FromSeconds(3));
+        Assert.Equal(burst.Count, got.Count);
+        for (int i = 0; i < burst.Count; i++) Assert.True(burst[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs");
+
+        // At its most, a loss grows it no more.
+        ns.SendFrames(Enumerable.Range(0, 400).Select(i => MakeFrame(RxType, 2000 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 256, TimeSpan.FromSeconds(3));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 2500 + i, 100)));
+        Assert.Equal(10, ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromSeconds(3)).Count);
+        Assert.Equal(256, port.RingFrames);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    /// <summary>A ring without a most keeps its size through losses.</summary>
+    [NetnsFact]
+    public void RingWithoutAMost_KeepsItsSizeThroughLosses()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacketPort(ns.HostIf, new AfPacketOptions { RingSize = 128 << 10 });
+        var pool = new PacketPool(1024);
+        ns.SendFrames(Enumerable.Range(0, 200).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromSeconds(3));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 300 + i, 100)));
+        Assert.Equal(10, ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromSeconds(3)).Count);
+        Assert.Equal(64, port.RingFrames);
+        Assert.True(port.Counters.Snapshot().RxDropped >= 200 - 64);
+    }
+
+    /// <summary>
     /// rx_errors is a counter AF_PACKET keeps: 0 from the start (not -1, which port stats report as all ones, "not
     /// kept"), in the port and in the receivers it splits into; the counters it does not keep stay -1.
     /// </summary>

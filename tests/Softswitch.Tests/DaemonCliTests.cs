@@ -70,6 +70,7 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "1-0" }, "softswitch: --forwarding-cpus '1-0': the range 1-0 runs backwards")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "one" }, "softswitch: --forwarding-cpus 'one': want CPU numbers and ranges")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "1023" }, "softswitch: --forwarding-cpus 1023: CPU 1023 is not one this process may use")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--linger-us=-1" }, "softswitch: --linger-us must be 0 to 1000000, not -1")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "0" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not 0")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit=-5" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not -5")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "many" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not 'many'")]

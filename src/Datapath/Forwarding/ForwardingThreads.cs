@@ -38,7 +38,7 @@ public sealed class ForwardingThreads : IDisposable
     private readonly long[] _roundSeq;
     private readonly string?[] _placementErrors;
     private readonly int[]? _cpus;
-    private readonly long _busyTicks;
+    private readonly int _busyPollMicros, _lingerMicros;
     private readonly int _idleWakeMs;
     private readonly Lock _lock = new();
     private volatile Member[] _members = [];
@@ -65,7 +65,7 @@ public sealed class ForwardingThreads : IDisposable
     /// <summary>Starts <paramref name="count"/> threads (fwd-0 ..), thread i on CPU <paramref name="cpus"/>[i mod n] when given,
     /// each with an exact-match cache of <paramref name="emcEntries"/> slots that every member shares (0: none).</summary>
     public ForwardingThreads(int count, int[]? cpus = null, int busyPollMicros = DatapathOptions.DefaultBusyPollMicros, int idleWakeMs = 1000,
-                             int emcEntries = ExactMatchCache.DefaultCapacity)
+                             int emcEntries = ExactMatchCache.DefaultCapacity, int lingerMicros = DatapathOptions.DefaultLingerMicros)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         _caches = new ExactMatchCache?[count];
@@ -76,7 +76,8 @@ public sealed class ForwardingThreads : IDisposable
             _purges[i] = new ConcurrentQueue<ExactMatchCache>();
         }
         _cpus = cpus is { Length: > 0 } ? cpus : null;
-        _busyTicks = (long)busyPollMicros * Stopwatch.Frequency / 1_000_000;
+        _busyPollMicros = busyPollMicros;
+        _lingerMicros = lingerMicros;
         _idleWakeMs = idleWakeMs;
         _threads = new Thread[count];
         _waiters = new PortWaiter[count];
@@ -195,7 +196,7 @@ public sealed class ForwardingThreads : IDisposable
         RxQueue[] waitSet = [];
         int waitVersion = -1;
         Member[]? waitMembers = null;
-        long lastWork = Stopwatch.GetTimestamp();
+        var window = PollWindow.FromMicros(_busyPollMicros, _lingerMicros, Stopwatch.Frequency, Stopwatch.GetTimestamp());
         long prevBusyStart = 0;
         while (_running)
         {
@@ -215,13 +216,14 @@ public sealed class ForwardingThreads : IDisposable
             }
             if (got > 0)
             {
-                prevBusyStart = lastWork = start;
+                prevBusyStart = start;
+                window.Work(start);
                 waiter.NoteWork();
                 Interlocked.Increment(ref _roundSeq[idx]);
                 continue;
             }
             prevBusyStart = 0;
-            if (start - lastWork < _busyTicks || !PrepareWait(members, idx))
+            if (window.KeepPolling(start) || !PrepareWait(members, idx))
             {
                 Interlocked.Increment(ref _roundSeq[idx]);
                 continue;
@@ -241,6 +243,7 @@ public sealed class ForwardingThreads : IDisposable
             Interlocked.Increment(ref _roundSeq[idx]);   // even: out of every datapath
             if (!_running) break;
             Volatile.Write(ref _allocated[idx], GC.GetAllocatedBytesForCurrentThread());
+            window.Blocking();
             waiter.Wait(waitSet, _idleWakeMs);
         }
         // Stopped: no member's reader stays online (a removal's report waits for online readers).

@@ -17,9 +17,14 @@ public sealed record AfPacketOptions
     public int? RxFrames { get; init; }
     /// <summary>Non-null and smaller than the ring <see cref="RingSize"/> or <see cref="RxFrames"/> makes: the port starts with a
     /// receive ring of this many frames (rounded up to whole pages) and grows it to the full size the first time it is
-    /// busy (one receive takes half of it, or the kernel marks a frame TP_STATUS_LOSING). An idle port then pins a few
+    /// busy (one receive takes half of it, or the kernel loses a frame: TP_STATUS_LOSING, PACKET_STATISTICS). An idle port then pins a few
     /// pages instead of the full ring: the kernel allocates a ring whole when it is set up.</summary>
     public int? InitialRxFrames { get; init; }
+    /// <summary>Non-null and larger than the full ring: a port whose full ring loses frames (the kernel marks a frame
+    /// TP_STATUS_LOSING, or PACKET_STATISTICS counts drops) grows it fourfold, again at each later loss, up to this
+    /// many bytes, so a port that a ring of <see cref="RingSize"/> does not hold (its thread preempted for longer than
+    /// the ring lasts) ends with the ring it needs. Each grow gives up the frames the old ring holds, as the first.</summary>
+    public int? MaxRingSize { get; init; }
     public bool Promiscuous { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
     /// <summary>Take the kernel's offloads (PACKET_VNET_HDR): complete partial checksums and segment GSO super-frames in
@@ -100,9 +105,12 @@ public sealed unsafe class AfPacketPort : IPort
     private int _frameCount;
     private int _framesPerBlock;
     private int _blockSize;
-    // The full ring's geometry, and (non-zero while the port still has its small initial ring) the frames one receive
-    // takes that make it grow; a grow put off while a GSO super-frame is taken out of the ring waits (_growPending).
-    private readonly int _fullBlockSize, _fullBlocks;
+    // The full ring's geometry (blocks of _fullBlockSize; a grown ring has more of them, up to _maxBlocks); whether a
+    // larger ring is still to be had (_canGrow); the frames one receive takes that make the small initial ring grow
+    // (0: only a loss makes a ring grow); a grow put off while a GSO super-frame is taken out of the ring waits
+    // (_growPending).
+    private readonly int _fullBlockSize, _fullBlocks, _maxBlocks;
+    private bool _canGrow;
     private int _growAt;
     private bool _growPending;
     private readonly bool _vnet;
@@ -162,6 +170,8 @@ public sealed unsafe class AfPacketPort : IPort
         _fullBlockSize = Math.Max(_frameSize, 1 << 16);
         int fullPerBlock = _fullBlockSize / _frameSize;
         _fullBlocks = Math.Max(2, _opt.RxFrames is { } want ? (want + fullPerBlock - 1) / fullPerBlock : _opt.RingSize / _fullBlockSize);
+        _maxBlocks = _opt.MaxRingSize is { } max ? Math.Max(_fullBlocks, max / _fullBlockSize) : _fullBlocks;
+        _canGrow = _maxBlocks > _fullBlocks;
         int blockSize = _fullBlockSize, blocks = _fullBlocks;
         if (_opt.InitialRxFrames is { } initial)
         {
@@ -174,6 +184,7 @@ public sealed unsafe class AfPacketPort : IPort
                 blockSize = smallBlock;
                 blocks = smallBlocks;
                 _growAt = Math.Max(1, smallBlocks * perBlock / 2);
+                _canGrow = true;
             }
         }
         _scratch = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
@@ -270,14 +281,15 @@ public sealed unsafe class AfPacketPort : IPort
     public long RingBytes => (long)_ringSize;
 
     /// <summary>
-    /// Replaces the small initial ring with the full one, right after a receive (else at a later receive while a GSO
-    /// super-frame is being taken out of it). The kernel swaps rings only on an unmapped socket with none: the small
-    /// ring is unmapped and released, the full one set up and mapped. Under steady traffic the small ring never drains
-    /// (the kernel refills it as fast as it is read), so the frames it holds at the swap are given up and counted as
-    /// dropped (RxDropped), once in the port's life: at most the small ring's frames. Frames the kernel queued on the
-    /// socket meanwhile (it has no ring then) are read and counted as dropped too; a frame the kernel put in the small
-    /// ring in the microseconds between the count and the release is lost with it. If the full ring cannot be had, the
-    /// small one is set up again and kept (a log line says so).
+    /// Replaces the ring with a larger one, right after a receive (else at a later receive while a GSO super-frame is
+    /// being taken out of it): the small initial ring with the full one, or (<see cref="AfPacketOptions.MaxRingSize"/>)
+    /// a full ring that lost frames with one four times its size, up to that most. The kernel swaps rings only on an
+    /// unmapped socket with none: the old ring is unmapped and released, the new one set up and mapped. Under steady
+    /// traffic the old ring never drains (the kernel refills it as fast as it is read), so the frames it holds at the
+    /// swap are given up and counted as dropped (RxDropped), once per grow: at most the old ring's frames. Frames the
+    /// kernel queued on the socket meanwhile (it has no ring then) are read and counted as dropped too; a frame the
+    /// kernel put in the old ring in the microseconds between the count and the release is lost with it. If the new
+    /// ring cannot be had, the old one is set up again and kept, and the port grows no more (a log line says so).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void GrowRing()
@@ -289,8 +301,11 @@ public sealed unsafe class AfPacketPort : IPort
         for (int i = 0; i < _frameCount; i++)
             if ((Volatile.Read(ref *(uint*)Frame(i)) & TP_STATUS_USER) != 0) held++;
         if (held > 0) Interlocked.Add(ref _counters.RxDropped, held);
-        int smallBlock = _blockSize, smallBlocks = _frameCount / _framesPerBlock;
+        int oldBlockSize = _blockSize, oldBlocks = _frameCount / _framesPerBlock;
+        // From the small ring to the full one; from a full ring to four times it, up to the most.
+        int blocks = oldBlockSize != _fullBlockSize ? _fullBlocks : (int)Math.Min(_maxBlocks, 4L * oldBlocks);
         _growAt = 0;
+        _canGrow = false;
         LibC.munmap(_ring, _ringSize);
         _ring = null;
         uint* req = stackalloc uint[4];
@@ -298,20 +313,23 @@ public sealed unsafe class AfPacketPort : IPort
         if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16) != 0)
         {
             int errno = LibC.LastErrno;
-            // The small ring is still set up: map it again.
+            // The old ring is still set up: map it again.
             nint map = LibC.mmap(null, _ringSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, 0);
             if (map != LibC.MAP_FAILED) _ring = (byte*)map;
-            _opt.Logger?.LogWarning("{If}: cannot release the initial receive ring to grow it ({Error}); it keeps {Frames} frames",
+            _opt.Logger?.LogWarning("{If}: cannot release the receive ring to grow it ({Error}); it keeps {Frames} frames",
                 _if.Name, LibC.StrError(errno), _frameCount);
             return;
         }
-        var full = MapRing(_fullBlockSize, _fullBlocks);
-        if (full is { } error)
+        if (MapRing(_fullBlockSize, blocks) is { } error)
         {
-            var again = MapRing(smallBlock, smallBlocks);
+            var again = MapRing(oldBlockSize, oldBlocks);
             _opt.Logger?.LogWarning("{If}: cannot grow the receive ring to {Bytes} bytes ({What}: {Error}); {Kept}",
-                _if.Name, (long)_fullBlockSize * _fullBlocks, error.What, LibC.StrError(error.Errno),
+                _if.Name, (long)_fullBlockSize * blocks, error.What, LibC.StrError(error.Errno),
                 again is null ? $"it keeps {_frameCount} frames" : "the port receives nothing more");
+        }
+        else
+        {
+            _canGrow = blocks < _maxBlocks;
         }
         // What the kernel queued while the socket had no ring (and copies a released slot pointed at).
         while (true)
@@ -320,7 +338,10 @@ public sealed unsafe class AfPacketPort : IPort
             if (r < 0) break;
             Interlocked.Increment(ref _counters.RxDropped);
         }
-        _opt.Logger?.LogDebug("{If}: receive ring grown to {Frames} frames", _if.Name, _frameCount);
+        // A loss the kernel counted before the swap was the old ring's: counted, and no reason to grow the new one.
+        ReadStatistics();
+        _growPending = false;
+        _opt.Logger?.LogInformation("{If}: receive ring grown to {Frames} frames ({Bytes} bytes)", _if.Name, _frameCount, (long)_ringSize);
     }
 
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
@@ -407,7 +428,6 @@ public sealed unsafe class AfPacketPort : IPort
             if ((st & TP_STATUS_LOSING) != 0)
             {
                 ReadStatistics();
-                if (_growAt != 0) _growPending = true;
             }
             if (h[HdrSllPktType] == PACKET_OUTGOING)
             {
@@ -449,7 +469,7 @@ public sealed unsafe class AfPacketPort : IPort
             // Receivers split by fanout share these counters, so updates are atomic (once per burst).
             Interlocked.Add(ref _counters.RxPackets, n);
             Interlocked.Add(ref _counters.RxBytes, rxBytes);
-            if (_growAt != 0 && (n >= _growAt || _growPending)) GrowRing();
+            if (_canGrow && (_growPending || (_growAt != 0 && n >= _growAt))) GrowRing();
         }
         return n;
     }
@@ -708,14 +728,18 @@ public sealed unsafe class AfPacketPort : IPort
         LibC.poll(&pfd, 1, _opt.IdleWaitMs);
     }
 
-    /// <summary>Adds the kernel's ring drops since the last read (PACKET_STATISTICS resets on read) to RxDropped.</summary>
+    /// <summary>Adds the kernel's ring drops since the last read (PACKET_STATISTICS resets on read) to RxDropped; a
+    /// loss makes a ring that can still grow do so at the next receive (<see cref="GrowRing"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReadStatistics()
     {
         uint* st = stackalloc uint[3];
         uint len = 12;
         if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_STATISTICS, st, &len) == 0 && st[1] != 0)
+        {
             Interlocked.Add(ref _counters.RxDropped, st[1]);
+            if (_canGrow) _growPending = true;
+        }
     }
 
     /// <summary>Reads PACKET_STATISTICS now (the poll thread does this about once a second when idle and on TP_STATUS_LOSING).

@@ -20,11 +20,18 @@ namespace Softswitch.Vswitchd;
 /// threads every bridge shares (null: each bridge starts one of its own).</summary>
 internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, ForwardingThreads? Threads = null)
 {
-    /// <summary>Opens an interface of type "" or "system" (an existing interface) with a receive ring of the given
-    /// bytes (<see cref="Bridge.DefaultRxRingSize"/> unless options:rx_ring_size asks for another), which it starts with
-    /// <see cref="Bridge.InitialRxFrames"/> frames of and grows to when first busy; tests replace it.</summary>
-    public Func<string, int, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log)
-        => new AfPacketPort(name, new AfPacketOptions { Logger = log, RingSize = ringSize, InitialRxFrames = Bridge.InitialRxFrames });
+    /// <summary>Opens an interface of type "" or "system" (an existing interface) with a receive ring of the bytes
+    /// options:rx_ring_size asks for, or (null) of <see cref="Bridge.DefaultRxRingSize"/> that grows up to
+    /// <see cref="Bridge.MaxGrownRxRingSize"/> while it loses frames; either starts with
+    /// <see cref="Bridge.InitialRxFrames"/> frames and grows to the full ring when first busy. Tests replace it.</summary>
+    public Func<string, int?, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log)
+        => new AfPacketPort(name, new AfPacketOptions
+        {
+            Logger = log,
+            RingSize = ringSize ?? Bridge.DefaultRxRingSize,
+            InitialRxFrames = Bridge.InitialRxFrames,
+            MaxRingSize = ringSize is null ? Bridge.MaxGrownRxRingSize : null,
+        });
 
     /// <summary>Opens an interface of type "afxdp" with the port options its Interface row asks for (see
     /// <see cref="AfXdpInterface"/>); tests replace it.</summary>
@@ -87,9 +94,20 @@ internal sealed class Bridge : IDisposable
     /// Bytes of an AF_PACKET port's receive ring unless its Interface asks otherwise (options:rx_ring_size): 512 slots
     /// of 2 KiB at the default MTU. Measured with unthrottled trafgen bursts of 64 B frames through one bridge on a
     /// loaded machine: 1 MiB keeps a burst of 1,000 frames, 2 MiB one of 2,000, 8 MiB most of 5,000. A port starts with
-    /// a ring of <see cref="InitialRxFrames"/> and grows to this one the first time it is busy.
+    /// a ring of <see cref="InitialRxFrames"/> and grows to this one the first time it is busy; one that still loses
+    /// frames grows on (<see cref="MaxGrownRxRingSize"/>).
     /// </summary>
     public const int DefaultRxRingSize = 1 << 20;
+
+    /// <summary>
+    /// The most an AF_PACKET port's ring grows to without options:rx_ring_size (32 MiB, 16,384 frames at MTU 1500: the
+    /// ring `softswitch run`'s ports have from the start): each loss of frames at the full ring makes it four times
+    /// larger (4, 16, then 32 MiB), giving up the frames the old ring held. A forwarding thread preempted for longer
+    /// than its ring lasts loses frames at any rate: 512 frames are 1 ms at 0.5 Mpps, and on a loaded machine the
+    /// thread waited tens of milliseconds for its CPU, so with 1 MiB vswitchd kept zero loss only to 0.02-0.07 Mpps
+    /// where `run` kept 0.04-0.58 (bench/netns/zeroloss.sh, vsd-afpacket against ssw-afpacket, docs/benchmarks.md).
+    /// </summary>
+    public const int MaxGrownRxRingSize = 32 << 20;
 
     /// <summary>
     /// Frames of the receive ring an AF_PACKET port starts with (8 pages at the default MTU), until one receive takes
@@ -606,7 +624,7 @@ internal sealed class Bridge : IDisposable
         {
             port = i.Type switch
             {
-                "" or "system" => RxRingSize(i, out error) is int ring && (error = MtuError(i)) is null ? _host.OpenSystem(i.Name, ring, log) : null,
+                "" or "system" => TryRxRingSize(i, out int? ring, out error) && (error = MtuError(i)) is null ? _host.OpenSystem(i.Name, ring, log) : null,
                 "internal" => _host.OpenInternal(i.Name, i.Mac, i.MtuRequest ?? 0, log),
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 "afxdp" => OpenAfXdp(i, log, out error, out warning),
@@ -684,14 +702,20 @@ internal sealed class Bridge : IDisposable
         return port;
     }
 
-    /// <summary>The receive ring options:rx_ring_size asks for (bytes), else <see cref="DefaultRxRingSize"/>; null with the reason when it is not a size.</summary>
-    private static int? RxRingSize(InterfaceConfig i, out string? error)
+    /// <summary>The receive ring options:rx_ring_size asks for (bytes), null when it asks for none (the default's); false
+    /// with the reason when it is not a size.</summary>
+    private static bool TryRxRingSize(InterfaceConfig i, out int? asked, out string? error)
     {
         error = null;
-        if (i.Options.GetValueOrDefault(RxRingSizeKey) is not { } text) return DefaultRxRingSize;
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int size) && size is >= MinRxRingSize and <= MaxRxRingSize) return size;
+        asked = null;
+        if (i.Options.GetValueOrDefault(RxRingSizeKey) is not { } text) return true;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int size) && size is >= MinRxRingSize and <= MaxRxRingSize)
+        {
+            asked = size;
+            return true;
+        }
         error = $"options:{RxRingSizeKey} '{text}' is not a size in bytes from {MinRxRingSize} to {MaxRxRingSize}";
-        return null;
+        return false;
     }
 
     /// <summary>

@@ -115,9 +115,20 @@ internal sealed class VswitchdService : IDisposable
         var (count, cpus) = asked ?? (_defaultThreads, null);
         if (_threads is null)
         {
+            // pmd-cpu-mask places the forwarding threads as `run --forwarding-cpus` does: every other thread of the
+            // process (the runtime's too) moves off their CPUs first, and threads made later inherit that. Left on them,
+            // the database, status and link threads and the collector preempted a spinning forwarding thread for
+            // milliseconds, longer than a 1 MiB ring holds at a few hundred thousand frames a second.
+            string placement = "";
+            if (cpus is not null && CpuPlacement.IsSupported)
+            {
+                var rest = CpuPlacement.KeepEveryThreadOff(cpus);
+                placement = rest.Length == 0 ? ", which are every CPU this process may use: the other threads share them"
+                                             : $", the other threads on {CpuPlacement.Format(rest)}";
+            }
             _threads = new ForwardingThreads(count, cpus);
             _host = _host with { Threads = _threads };
-            _log.LogInformation("{Count} forwarding thread(s) serve every bridge{Cpus}", count, cpus is null ? "" : $", on CPUs {string.Join(',', cpus)}");
+            _log.LogInformation("{Count} forwarding thread(s) serve every bridge{Cpus}{Placement}", count, cpus is null ? "" : $", on CPUs {string.Join(',', cpus)}", placement);
             for (int i = 0; i < _threads.PlacementErrors.Count; i++)
                 if (_threads.PlacementErrors[i] is { } why) _log.LogWarning("forwarding thread fwd-{Thread} is not placed on {Error}", i, why);
         }
