@@ -497,8 +497,77 @@ internal sealed class Bridge : IDisposable
             TryOpen(i, 0);
         }
         _config = config;
+        FollowMirrors(config);
         FollowOffload(config);
         FollowAdminStates();
+    }
+
+    /// <summary>The Mirror rows served, by bit of the datapath's mirrors (for their statistics).</summary>
+    private Guid[] _mirrorRows = [];
+    /// <summary>What the mirrors' state last said in the log, so it is said once.</summary>
+    private string _mirrorsSaid = "";
+
+    /// <summary>
+    /// Gives the datapath the mirrors of the Mirror rows (<see cref="BridgeConfig.Mirrors"/>), by the numbers of the
+    /// ports open now: select_all selects every port of the bridge (the LOCAL port too); a selected port not open is
+    /// left out, and a mirror whose output port is not open is not served until it is (each apply looks again). An
+    /// unchanged set is left in place, with its counters.
+    /// </summary>
+    private void FollowMirrors(BridgeConfig config)
+    {
+        var byPort = new Dictionary<string, List<ushort>>(StringComparer.Ordinal);
+        foreach (var open in _open.Values.OrderBy(o => o.No))
+        {
+            if (!byPort.TryGetValue(open.Config.PortName, out var nos)) byPort[open.Config.PortName] = nos = [];
+            nos.Add(open.No);
+        }
+        var every = _open.Values.Select(o => o.No).ToList();
+        IEnumerable<ushort> Numbers(IEnumerable<string> names) => names.SelectMany(n => byPort.GetValueOrDefault(n) ?? []);
+        var wanted = new List<Mirror>();
+        var rows = new List<Guid>();
+        var said = new List<string>();
+        foreach (var m in config.Mirrors)
+        {
+            ushort outPort = PortNumber.None;
+            if (m.OutputPort is { } output)
+            {
+                if (!byPort.TryGetValue(output, out var nos))
+                {
+                    said.Add($"mirror {m.Name}: its output port {output} is not open (not served until it is)");
+                    continue;
+                }
+                outPort = nos[0];
+            }
+            var mirror = new Mirror(m.Name, m.SelectAll ? every : Numbers(m.SrcPorts), m.SelectAll ? every : Numbers(m.DstPorts), m.Vlans, outPort,
+                m.OutputVlan ?? -1, m.Snaplen);
+            wanted.Add(mirror);
+            rows.Add(m.Uuid);
+            said.Add($"mirror {m.Name}: {Describe(mirror)}");
+        }
+        _mirrorRows = [.. rows];
+        var current = Dp.Mirrors?.Mirrors ?? [];
+        if (current.Length != wanted.Count || !current.Zip(wanted).All(p => p.First.SameAs(p.Second))) Dp.SetMirrors(wanted);
+        string text = string.Join("; ", said);
+        if (text == _mirrorsSaid) return;
+        _mirrorsSaid = text;
+        if (text.Length > 0) _log.LogInformation("bridge {Bridge}: {Mirrors}", Name, text);
+        else _log.LogInformation("bridge {Bridge}: no mirrors", Name);
+    }
+
+    private static string Describe(Mirror m)
+    {
+        static string Ports(IReadOnlyList<ushort> nos) => nos.Count == 0 ? "none" : string.Join(',', nos.Select(PortText));
+        string to = m.OutPort != PortNumber.None ? $"to port {PortText(m.OutPort)}" : $"to vlan {m.OutVlan.ToString(CultureInfo.InvariantCulture)}";
+        string vlans = m.SelectsVlans ? ", selected vlans only" : "";
+        string snap = m.Snaplen > 0 ? $", snaplen {m.Snaplen.ToString(CultureInfo.InvariantCulture)}" : "";
+        return $"packets arriving on {Ports(m.Sources)} and leaving by {Ports(m.Destinations)}{vlans}, copied {to}{snap}";
+    }
+
+    /// <summary>Each Mirror row served with what it has sent (its statistics column: tx_packets, tx_bytes).</summary>
+    public IEnumerable<(Guid Uuid, long Packets, long Bytes)> MirrorStatistics()
+    {
+        var mirrors = Dp.Mirrors?.Mirrors ?? [];
+        for (int i = 0; i < mirrors.Length && i < _mirrorRows.Length; i++) yield return (_mirrorRows[i], mirrors[i].TxPackets, mirrors[i].TxBytes);
     }
 
     private static bool IsSecure(string? failMode) => failMode == "secure";
@@ -908,6 +977,14 @@ internal sealed class Bridge : IDisposable
             stamp.Add(!c.Connected ? -1 : (int)(c.Connection?.Controller.Role ?? OfRole.Equal));
         }
         stamp.Add(Agent.ControllerConnected ? 1 : 0);
+        if (Dp.Mirrors is { } mirrors)
+        {
+            foreach (var m in mirrors.Mirrors)
+            {
+                stamp.Add(m.TxPackets);
+                stamp.Add(m.TxBytes);
+            }
+        }
     }
 
     /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>
