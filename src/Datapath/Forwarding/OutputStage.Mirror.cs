@@ -30,6 +30,20 @@ public sealed partial class OutputStage
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void MirrorFresh(int p) => _mirrorSeen[p] = NextMirrorEpoch();
 
+    /// <summary>Buffer <paramref name="c"/>, a copy of <paramref name="p"/> (rewritten, or a segment) output in its place,
+    /// has been to the mirrors <paramref name="p"/> has been to.</summary>
+    private void MirrorsFollow(int p, int c)
+    {
+        if (_mirrorSeen.Length != 0) _mirrorSeen[c] = _mirrorSeen[p];
+    }
+
+    /// <summary>The mirrors the copy <paramref name="c"/> went to are ones <paramref name="p"/> went to (a later output of
+    /// <paramref name="p"/> is not copied to them again).</summary>
+    private void MirrorsReturn(int c, int p)
+    {
+        if (_mirrorSeen.Length != 0 && (uint)(_mirrorSeen[p] >> 32) == _mirrorEpoch) _mirrorSeen[p] |= (uint)_mirrorSeen[c];
+    }
+
     private ulong NextMirrorEpoch()
     {
         if (_mirrorSeen.Length == 0) _mirrorSeen = new ulong[_pool.Capacity + _pool.LargeCapacity];

@@ -101,8 +101,10 @@ public sealed partial class OutputStage
             _f.Drops.Add(DropReason.PoolExhausted);
             return;
         }
+        if (_f.BurstMirrors is not null) MirrorsFollow(p, c);
         if (Retag(c, tagged, wantTag, vlan)) StageTxSlot(slot, c, false, ActionExecutor.NoQueue);
         else _f.Drops.Add(DropReason.TooBig);
+        if (_f.BurstMirrors is not null) MirrorsReturn(c, p);
         _pool.Release(c);
     }
 

@@ -423,7 +423,7 @@ public sealed partial class OutputStage
         {
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
-            StageTxSlot(slot, s, false, queueId);
+            StageTxCore(slot, s, false, queueId);   // the egress mirrors had the super-frame already
             _pool.Release(s);
         }
     }

@@ -140,6 +140,22 @@ public sealed class MirrorTests
     }
 
     [Fact]
+    public void AFloodThatRetagsForSomePorts_IsStillCopiedOnce()
+    {
+        using var rig = Rig(5);
+        Assert.True(rig.Dp.SetPortVlan(1, PortVlan.Access(10)));
+        Assert.True(rig.Dp.SetPortVlan(2, PortVlan.Access(10)));
+        // Port 3 a trunk (gets a tagged copy of what floods in VLAN 10), port 4 the output; all selected, as select_all.
+        rig.Dp.SetMirrors([new Mirror("all", [1, 2, 3, 4], [1, 2, 3, 4], null, 5)]);
+        var f = Frame(H1, Unknown);
+        rig.Send(1, f);
+        Assert.Single(rig.Sent(2));
+        Assert.Equal([Hex(Tagged(f, 10))], rig.Sent(3).Select(Hex));
+        Assert.Equal([Hex(Tagged(f, 10))], rig.Sent(5).Select(Hex));
+        Assert.Equal(1, rig.Dp.Mirrors!.Mirrors[0].TxPackets);
+    }
+
+    [Fact]
     public void Snaplen_CutsTheCopyOnly_AndCountsTheWholePacket()
     {
         using var rig = Rig();
