@@ -117,6 +117,7 @@ public sealed partial class SwitchDatapath : IDisposable
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
+        _samplingRate = Options.SamplingRate;
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
         // Counters other types keep, read into the registry on demand.
@@ -367,6 +368,28 @@ public sealed partial class SwitchDatapath : IDisposable
         }
         MacTable.Age(Clock.NowNanos, no);
         return true;
+    }
+
+    private volatile int _samplingRate;
+
+    /// <summary>Packets sampled: 1 in this many on each forwarding thread (sFlow); 0: off. Starts as
+    /// <see cref="DatapathOptions.SamplingRate"/>.</summary>
+    public int SamplingRate => _samplingRate;
+
+    /// <summary>
+    /// Samples 1 in <paramref name="rate"/> packets from now on (0: none): each forwarding thread gets a new sampler
+    /// (its ring of <see cref="DatapathOptions.SampleRingSlots"/>, made here), and samples the old one held and no
+    /// exporter read yet are let go. The forwarding path's cost is the same at any rate.
+    /// </summary>
+    public void SetSamplingRate(int rate)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rate);
+        lock (_portLock)
+        {
+            if (rate == _samplingRate) return;
+            foreach (var f in _forwarders) f.SetSampler(new PacketSampler(rate, Options.SampleRingSlots));
+            _samplingRate = rate;
+        }
     }
 
     private volatile MirrorSet? _mirrors;

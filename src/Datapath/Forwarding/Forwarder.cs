@@ -34,8 +34,12 @@ public sealed partial class Forwarder
     public readonly DropCounters Drops;
     public readonly UpcallRing Upcalls;
     public readonly ActionExecutor Executor;
-    /// <summary>This thread's 1-in-N packet sampling (sFlow); a countdown that never runs out while sampling is off.</summary>
-    public readonly PacketSampler Sampler;
+    /// <summary>This thread's 1-in-N packet sampling (sFlow); a countdown that never runs out while sampling is off.
+    /// Replaced whole when the rate changes (<see cref="SwitchDatapath.SetSamplingRate"/>).</summary>
+    public PacketSampler Sampler => _sampler;
+    private PacketSampler _sampler;
+
+    internal void SetSampler(PacketSampler sampler) => Volatile.Write(ref _sampler, sampler);
     /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
     internal ulong TunnelId;
     /// <summary>The port mirrors as this burst read them (<see cref="SwitchDatapath.Mirrors"/>), or null: none.</summary>
@@ -104,7 +108,7 @@ public sealed partial class Forwarder
         _counting = counting;
         // A rule's counting owner is a forwarding thread's index + 1 (0: unclaimed); past 254 threads, never an owner.
         _countingId = counting == FlowCounting.SoleWriter ? FlowEntry.SoleWriter : index is >= 0 and < 254 ? (byte)(index + 1) : (byte)0;
-        Sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
+        _sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
         _dp = dp;
         Counters = dp.Counters.CreateSet();
         ParseErrors = new ParseCounters(Counters);

@@ -498,8 +498,79 @@ internal sealed class Bridge : IDisposable
         }
         _config = config;
         FollowMirrors(config);
+        FollowSflow(config);
         FollowOffload(config);
         FollowAdminStates();
+    }
+
+    /// <summary>The sFlow exporter while the bridge has an sFlow row that can be served, and that row as applied.</summary>
+    private Sflow.SflowExporter? _sflow;
+    private SflowConfig? _sflowApplied;
+
+    /// <summary>
+    /// The bridge's sFlow row, as Open vSwitch's bridge serves it: the datapath samples 1 in <c>sampling</c> packets
+    /// (default 400) and an exporter sends the samples, with the first <c>header</c> bytes of each frame (default 128,
+    /// the most this datapath keeps), and each port's counters every <c>polling</c> seconds (default 30), to every
+    /// target, from <c>agent</c> (an IP address, or an interface's; default the source address of the route to the first
+    /// target). A change starts a new exporter; what cannot be served is said (log) and leaves sampling off.
+    /// </summary>
+    private void FollowSflow(BridgeConfig config)
+    {
+        if (Equals(config.Sflow, _sflowApplied)) return;
+        _sflowApplied = config.Sflow;
+        StopSflow();
+        if (config.Sflow is not { } sf) return;
+        var targets = new List<System.Net.IPEndPoint>();
+        foreach (var t in sf.Targets.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (Sflow.SflowExporter.TryParseCollector(t, out var ep, out var why)) targets.Add(ep!);
+            else _log.LogWarning("bridge {Bridge}: sFlow target {Target} left out: {Why}", Name, t, why);
+        }
+        string? error = null;
+        System.Net.IPAddress? agent = null;
+        if (sf.Agent is { Length: > 0 } a && (agent = AgentAddress(a)) is null) error = $"agent '{a}' is neither an IP address nor an interface with one";
+        if (targets.Count == 0) error ??= "no target (targets is empty or none parses)";
+        long sampling = sf.Sampling ?? SflowConfig.DefaultSampling, polling = sf.Polling ?? SflowConfig.DefaultPolling, header = sf.Header ?? SflowConfig.DefaultHeader;
+        if (sampling is < 1 or > int.MaxValue) error ??= $"sampling {sampling} is not 1 or more";
+        if (polling is < 0 or > 86_400) error ??= $"polling {polling} is not 0 to 86400 seconds";
+        if (header is < 1) error ??= $"header {header} is not 1 or more bytes";
+        if (error is null && header > PacketSampler.HeaderSize)
+            _log.LogWarning("bridge {Bridge}: sFlow header {Header}: the first {Kept} bytes of each frame are kept (the most this datapath samples)", Name, header, PacketSampler.HeaderSize);
+        if (error is null)
+        {
+            Dp.SetSamplingRate((int)sampling);
+            try
+            {
+                _sflow = Sflow.SflowExporter.Start(Dp, targets, (int)polling, _host.Loggers.CreateLogger("sflow"), (int)Math.Min(header, PacketSampler.HeaderSize), agent);
+                _log.LogInformation("bridge {Bridge}: sFlow to {Targets}: 1 in {Sampling} packets, {Header} header bytes, counters every {Polling} s, agent {Agent}",
+                    Name, string.Join(", ", targets), sampling, Math.Min(header, PacketSampler.HeaderSize), polling, _sflow.Agent);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                error = $"cannot reach {targets[0]}: {e.Message}";
+                Dp.SetSamplingRate(0);
+            }
+        }
+        _log.LogWarning("bridge {Bridge}: sFlow not served: {Why}", Name, error);
+    }
+
+    private void StopSflow()
+    {
+        if (_sflow is null) return;
+        _sflow.Dispose();
+        _sflow = null;
+        Dp.SetSamplingRate(0);
+        _log.LogInformation("bridge {Bridge}: sFlow stopped", Name);
+    }
+
+    /// <summary>An sFlow agent: an IP address, or the first IPv4 (else any) address of the interface so named; null when neither.</summary>
+    private static System.Net.IPAddress? AgentAddress(string agent)
+    {
+        if (System.Net.IPAddress.TryParse(agent, out var ip)) return ip;
+        var nic = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == agent);
+        var addresses = nic?.GetIPProperties().UnicastAddresses.Select(u => u.Address).ToList() ?? [];
+        return addresses.FirstOrDefault(x => x.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? addresses.FirstOrDefault();
     }
 
     /// <summary>The Mirror rows served, by bit of the datapath's mirrors (for their statistics).</summary>
@@ -1028,6 +1099,7 @@ internal sealed class Bridge : IDisposable
     public void Dispose()
     {
         DisposeAgent();
+        StopSflow();
         DetachOffload("the bridge is deleted");
         Dp.Stop();
         _links?.Dispose();

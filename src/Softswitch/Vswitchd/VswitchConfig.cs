@@ -37,6 +37,13 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 /// (every port of the bridge with select_all), its VLANs (empty: all), and its output, a Port (SPAN) or a VLAN
 /// (RSPAN); snaplen 0 keeps whole frames. Lists are sorted, so two reads of an unchanged row compare alike.
 /// </summary>
+internal sealed record SflowConfig(Guid Uuid, string Targets, long? Sampling, long? Polling, long? Header, string? Agent)
+{
+    /// <summary>Open vSwitch's defaults (ofproto-dpif-sflow: SFL_DEFAULT_SAMPLING_RATE, SFL_DEFAULT_POLLING_INTERVAL,
+    /// SFL_DEFAULT_HEADER_SIZE).</summary>
+    public const int DefaultSampling = 400, DefaultPolling = 30, DefaultHeader = 128;
+}
+
 internal sealed record MirrorConfig(Guid Uuid, string Name, bool SelectAll, IReadOnlyList<string> SrcPorts, IReadOnlyList<string> DstPorts,
     IReadOnlyList<ushort> Vlans, string? OutputPort, int? OutputVlan, int Snaplen);
 
@@ -67,6 +74,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     /// <summary>Each Port row's <c>status</c> column: a key per setting refused, its value the reason (every port of the
     /// bridge, empty when nothing is refused).</summary>
     public IReadOnlyDictionary<Guid, IReadOnlyDictionary<string, string>> PortStatus { get; init; } = new Dictionary<Guid, IReadOnlyDictionary<string, string>>();
+
+    /// <summary>The bridge's sFlow row (its targets space-separated, sorted), or null: no sFlow.</summary>
+    public SflowConfig? Sflow { get; init; }
 
     /// <summary>The Mirror rows of the bridge (its mirrors column) that can be served; those that cannot are in <see cref="Refused"/>.</summary>
     public IReadOnlyList<MirrorConfig> Mirrors { get; init; } = [];
@@ -99,6 +109,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["QoS"] = ["type", "other_config", "queues"],
         ["Queue"] = ["other_config"],
         ["Controller"] = ["target", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
+        ["sFlow"] = ["targets", "sampling", "polling", "header", "agent"],
         ["Mirror"] = ["name", "select_all", "select_src_port", "select_dst_port", "select_vlan", "output_port", "output_vlan", "snaplen"],
     };
 
@@ -149,7 +160,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported");
             if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true)
                 RefuseBridge("mcast_snooping_enable", "mcast_snooping_enable=true", "multicast snooping is not supported");
-            foreach (var column in new[] { "sflow", "netflow", "ipfix" })
+            foreach (var column in new[] { "netflow", "ipfix" })
                 if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
             if (OvsdbDatum.Pairs(br["flow_tables"]).Any())
                 RefuseBridge("flow_tables", "flow_tables", "Flow_Table settings (names, flow limits, eviction, prefixes) are not supported");
@@ -220,7 +231,11 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             var mirrors = Mirrors(db, br, name, portNames, refused);
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors });
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
+                Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
+                    ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
+                        sf.Integer("header"), sf.String("agent"))
+                    : null });
         }
         var managers = root.Uuids("manager_options").Select(u => db.Row("Manager", u)?.String("target")).OfType<string>().Order(StringComparer.Ordinal).ToList();
         return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"))
