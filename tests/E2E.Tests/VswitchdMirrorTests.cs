@@ -129,6 +129,71 @@ public sealed class VswitchdMirrorTests
         }
     }
 
+    /// <summary>
+    /// The same ovs-vsctl script (a standalone bridge of two hosts and a tap, a select_all mirror to the tap, 20 pings)
+    /// run against ovs-vswitchd in user space (datapath_type=netdev, in a namespace of its own, the ports' veths moved
+    /// there) and against `softswitch vswitchd`: the tap gets the same frames, by kind and direction, from both.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovs-vswitchd")]
+    public void TheSameScript_GivesTheFramesOvsVswitchdGives()
+    {
+        using var ovsNs = Netns.Create();
+        using var ovs = OvsUserspace.Start(ovsNs);
+        using var db = OvsdbServer.Start("ssw-vsdmir2-");
+        int pid = VswitchdBridgesTests.StartDaemon(db);
+        var seen = new List<string>[2];
+        string br = $"mis{s_id}";
+        try
+        {
+            for (int side = 0; side < 2; side++)
+            {
+                using var h1 = Netns.Create();
+                using var h2 = Netns.Create();
+                using var tap = Netns.Create();
+                if (side == 0)
+                {
+                    foreach (var n in new[] { h1, h2, tap }) ovsNs.Adopt(n.HostIf);
+                }
+                Func<string[], string> vsctl = side == 0 ? a => ovs.Vsctl(a) : a => db.Vsctl(a);
+                h1.Exec("ip", "addr", "add", "10.79.1.1/24", "dev", h1.NsIf);
+                h2.Exec("ip", "addr", "add", "10.79.1.2/24", "dev", h2.NsIf);
+                vsctl(["add-br", br, "--", "set", "bridge", br, "datapath_type=netdev", "--", "set-fail-mode", br, "standalone",
+                    "--", "add-port", br, h1.HostIf, "--", "add-port", br, h2.HostIf, "--", "add-port", br, tap.HostIf,
+                    "--", "--id=@p", "get", "Port", tap.HostIf, "--", "--id=@m", "create", "Mirror", "name=m", "select_all=true", "output_port=@p",
+                    "--", "set", "Bridge", br, "mirrors=@m"]);
+                string log = side == 0 ? ovs.LogTail : VswitchdBridgesTests.Log(db);
+                Assert.True(Ping(h1, "10.79.1.2"), $"side {side}: no ping through the bridge\n{log}");
+                string mac1 = h1.NsMac, mac2 = h2.NsMac;
+                using (var capture = tap.StartCapture(3, 100_000, 4))
+                {
+                    Assert.True(Ping(h1, "10.79.1.2", 20), $"side {side}: no ping with the mirror set");
+                    seen[side] = [.. capture.Finish().Select(f => Kind(f, mac1, mac2)).Order(StringComparer.Ordinal)];
+                }
+                vsctl(["del-br", br]);
+            }
+            Console.WriteLine($"mirror side by side: ovs-vswitchd {seen[0].Count} frames, softswitch vswitchd {seen[1].Count}: "
+                + string.Join(", ", seen[1].GroupBy(k => k).Select(g => $"{g.Count()} x {g.Key}")));
+            Assert.True(seen[0].Count >= 40, $"ovs-vswitchd mirrored {seen[0].Count} frames of 20 pings");
+            Assert.Equal(seen[0], seen[1]);
+        }
+        finally
+        {
+            VswitchdBridgesTests.StopDaemon(pid);
+            Sh.Run("ip", "link", "del", br);
+        }
+    }
+
+    /// <summary>A frame as "FROM>TO ETHERTYPE [ICMP type]", the hosts named h1 and h2 (addresses differ run to run).</summary>
+    private static string Kind(byte[] f, string mac1, string mac2)
+    {
+        string Who(string mac) => mac == mac1 ? "h1" : mac == mac2 ? "h2" : mac == "ff:ff:ff:ff:ff:ff" ? "all" : mac;
+        string dst = string.Join(':', f.AsSpan(0, 6).ToArray().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+        string type = Convert.ToHexString(f.AsSpan(12, 2));
+        string icmp = type == "0800" && f.Length > 34 && f[23] == 1 ? " icmp" + f[34].ToString(CultureInfo.InvariantCulture) : "";
+        return $"{Who(Src(f))}>{Who(dst)} {type}{icmp} {f.Length}";
+    }
+
     private static string Src(byte[] f) => string.Join(':', f.AsSpan(6, 6).ToArray().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
 
     private static bool Ping(Netns ns, string ip, int count = 3)
