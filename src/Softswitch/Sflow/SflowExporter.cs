@@ -12,7 +12,8 @@ namespace Softswitch.Sflow;
 /// <summary>
 /// sFlow version 5 export (as Open vSwitch's <c>ovs-vsctl create sflow</c>): flow samples of 1 in N received packets
 /// (the forwarding threads' <see cref="PacketSampler"/> rings) and, every polling interval, a counter sample of each
-/// port, in UDP datagrams to one collector.
+/// port, in UDP datagrams to its collectors (`run --sflow` has one; an sFlow row of `vswitchd` one per target, each
+/// datagram sent to each).
 /// </summary>
 /// <remarks>
 /// <para>One exporter thread drains every forwarder's ring ten times a second, encodes samples into a datagram and
@@ -23,8 +24,8 @@ namespace Softswitch.Sflow;
 /// taken plus the others' now; drops are samples lost to a full ring.</para>
 /// <para>Counted in the registry (<c>ctl coverage/show</c>): <c>sflow-flow-samples</c>, <c>sflow-sample-drops</c>,
 /// <c>sflow-datagrams</c>, <c>sflow-send-errors</c>.</para>
-/// <para>The agent address is the source address the routing table picks for the collector (a connected UDP socket's
-/// local address), as Open vSwitch chooses it when no agent device is given. Thread safety: everything but
+/// <para>The agent address is the one given, else the source address the routing table picks for the first collector
+/// (a connected UDP socket's local address), as Open vSwitch chooses it when no agent device is given. Thread safety: everything but
 /// <see cref="Dispose"/> runs on the exporter thread; counters read the datapath racily.</para>
 /// </remarks>
 internal sealed class SflowExporter : IDisposable
