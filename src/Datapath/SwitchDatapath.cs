@@ -117,6 +117,7 @@ public sealed partial class SwitchDatapath : IDisposable
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
+        _samplingRate = Options.SamplingRate;
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
         // Counters other types keep, read into the registry on demand.
@@ -214,6 +215,7 @@ public sealed partial class SwitchDatapath : IDisposable
                 slot = new PortSlot(port, no, _nextIndex++, Options.QueuesPerPort);
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
+            if (_mirrors is { } mirrors) MarkMirrors(slot, mirrors);
             PortSlot.StateChanged(); // after the table is published: see PortSlot.StateVersion
             slot.AddedNanos = Clock.NowNanos;
             AssignReceiveQueues(slot, port);
@@ -366,6 +368,71 @@ public sealed partial class SwitchDatapath : IDisposable
         }
         MacTable.Age(Clock.NowNanos, no);
         return true;
+    }
+
+    private volatile int _samplingRate;
+
+    /// <summary>Packets sampled: 1 in this many on each forwarding thread (sFlow); 0: off. Starts as
+    /// <see cref="DatapathOptions.SamplingRate"/>.</summary>
+    public int SamplingRate => _samplingRate;
+
+    /// <summary>
+    /// Samples 1 in <paramref name="rate"/> packets from now on (0: none): each forwarding thread gets a new sampler
+    /// (its ring of <see cref="DatapathOptions.SampleRingSlots"/>, made here), and samples the old one held and no
+    /// exporter read yet are let go. The forwarding path's cost is the same at any rate.
+    /// </summary>
+    public void SetSamplingRate(int rate)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rate);
+        lock (_portLock)
+        {
+            if (rate == _samplingRate) return;
+            foreach (var f in _forwarders) f.SetSampler(new PacketSampler(rate, Options.SampleRingSlots));
+            _samplingRate = rate;
+        }
+    }
+
+    private volatile MirrorSet? _mirrors;
+
+    /// <summary>The port mirrors (<see cref="SetMirrors"/>), or null: none, and the forwarding path's only cost is a test of
+    /// this field per burst.</summary>
+    public MirrorSet? Mirrors => _mirrors;
+
+    /// <summary>
+    /// Sets the port mirrors (none: null or empty). Each selects packets by the port they arrive on, the port they leave
+    /// by and their VLAN, and sends a copy of each to its output port or VLAN, a packet at most once per place however
+    /// many mirrors select it (Open vSwitch's semantics, see docs/manual.md). A port may be named before it exists: it
+    /// is selected once added. A mirror's output port is taken out of NORMAL (it neither learns nor floods there).
+    /// </summary>
+    public void SetMirrors(IReadOnlyList<Mirror>? mirrors)
+    {
+        var set = mirrors is { Count: > 0 } ? new MirrorSet(mirrors) : null;
+        lock (_portLock)
+        {
+            foreach (var s in _ports.WithLocal) MarkMirrors(s, set);
+            _mirrors = set;
+            PortSlot.StateChanged();   // a port selected for what it sends is not a plain port (see OutputStage.PlainSlot)
+        }
+    }
+
+    /// <summary>Gives <paramref name="slot"/> the mirror bits <paramref name="set"/> has for its number (under the port lock).</summary>
+    private static void MarkMirrors(PortSlot slot, MirrorSet? set)
+    {
+        uint src = 0, dst = 0;
+        bool output = false;
+        if (set is not null)
+        {
+            for (int i = 0; i < set.Mirrors.Length; i++)
+            {
+                var m = set.Mirrors[i];
+                if (m.Sources.Contains(slot.No)) src |= 1u << i;
+                if (m.Destinations.Contains(slot.No)) dst |= 1u << i;
+                output |= m.OutPort == slot.No;
+            }
+        }
+        slot.MirrorSrc = src;
+        slot.MirrorDst = dst;
+        slot.MirrorOut = output;
     }
 
     /// <summary>True while a port has a VLAN membership: NORMAL then takes its VLAN path (<see cref="SetPortVlan"/>).</summary>

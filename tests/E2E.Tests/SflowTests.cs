@@ -251,7 +251,7 @@ public sealed class SflowTests
     }
 
     /// <summary>The datagrams as Ethernet/IPv4/UDP frames from 127.0.0.1 to the collector's port, in a pcap file.</summary>
-    private static void WritePcap(string path, IReadOnlyList<byte[]> datagrams, int port)
+    internal static void WritePcap(string path, IReadOnlyList<byte[]> datagrams, int port)
     {
         using var w = new BinaryWriter(File.Create(path));
         w.Write(0xA1B2C3D4u);
@@ -291,7 +291,7 @@ public sealed class SflowTests
     }
 
     /// <summary>A UDP socket on 127.0.0.1 (a port in 47400-47499) keeping every datagram it receives.</summary>
-    private sealed class Collector : IDisposable
+    internal sealed class Collector : IDisposable
     {
         private readonly UdpClient _udp;
         private readonly List<byte[]> _got = new();

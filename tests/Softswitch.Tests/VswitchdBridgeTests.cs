@@ -46,6 +46,7 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"datapath_type":{"type":"string"},
                 "flow_tables":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":254},"value":{"type":"uuid"},"min":0,"max":"unlimited"}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
+                "mirrors":{"type":{"key":{"type":"uuid","refTable":"Mirror"},"min":0,"max":"unlimited"}},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
                 "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
@@ -60,6 +61,14 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "mtu":{"type":{"key":"integer","min":0,"max":1}},"mtu_request":{"type":{"key":{"type":"integer","minInteger":1},"min":0,"max":1}},"mac":{"type":{"key":"string","min":0,"max":1}},
                 "ingress_policing_rate":{"type":{"key":{"type":"integer","minInteger":0}}},"ingress_policing_burst":{"type":{"key":{"type":"integer","minInteger":0}}},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+              "Mirror":{"columns":{"name":{"type":"string"},"select_all":{"type":"boolean"},
+                "select_src_port":{"type":{"key":{"type":"uuid","refTable":"Port","refType":"weak"},"min":0,"max":"unlimited"}},
+                "select_dst_port":{"type":{"key":{"type":"uuid","refTable":"Port","refType":"weak"},"min":0,"max":"unlimited"}},
+                "select_vlan":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4095},"min":0,"max":4096}},
+                "output_port":{"type":{"key":{"type":"uuid","refTable":"Port","refType":"weak"},"min":0,"max":1}},
+                "output_vlan":{"type":{"key":{"type":"integer","minInteger":1,"maxInteger":4095},"min":0,"max":1}},
+                "snaplen":{"type":{"key":{"type":"integer","minInteger":14,"maxInteger":65535},"min":0,"max":1}},
+                "statistics":{"type":{"key":"string","value":"integer","min":0,"max":"unlimited"}}}},
               "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}},
                 "inactivity_probe":{"type":{"key":"integer","min":0,"max":1}},"max_backoff":{"type":{"key":{"type":"integer","minInteger":1000},"min":0,"max":1}},
                 "connection_mode":{"type":{"key":{"type":"string","enum":["set",["in-band","out-of-band"]]},"min":0,"max":1}},
@@ -185,6 +194,70 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.DoesNotContain(bridge.Interfaces(), s => s.Uuid == Id("I-p2"));
         Assert.Null(bridge.Dp.Ports.Get(1));
         Assert.NotNull(bridge.Dp.Ports.Get(7));
+    }
+
+    /// <summary>
+    /// Mirror rows become the datapath's mirrors by port number, as Open vSwitch's mirror_configure reads them (a row
+    /// without an output is not served, an output VLAN beside an output port is ignored, a selected port not of the
+    /// bridge is left out, each said); what they send is written back as their statistics.
+    /// </summary>
+    [Fact]
+    public void MirrorRows_BecomeTheDatapathsMirrors_AndTheirStatisticsAreWrittenBack()
+    {
+        var db = Database();
+        Insert(db, "Port", "P-other", new JsonObject { ["name"] = "other", ["interfaces"] = Ref(Id("I-other")) });
+        Insert(db, "Mirror", "all", new JsonObject { ["name"] = "all", ["select_all"] = true, ["output_port"] = Ref(Id("P-p2")), ["snaplen"] = 100 });
+        Insert(db, "Mirror", "none", new JsonObject { ["name"] = "none", ["select_src_port"] = Ref(Id("P-p1")) });
+        Insert(db, "Mirror", "both", new JsonObject
+        {
+            ["name"] = "both", ["select_src_port"] = Refs(Id("P-p1"), Id("P-other")), ["select_dst_port"] = Ref(Id("P-br0")),
+            ["select_vlan"] = new JsonArray("set", new JsonArray(10, 20)), ["output_port"] = Ref(Id("P-p1")), ["output_vlan"] = 5,
+        });
+        Assert.True(db.TryApplyUpdate2(new JsonObject
+        {
+            ["Bridge"] = new JsonObject { [Id("br0").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["mirrors"] = Refs(Id("all"), Id("none"), Id("both")) } } },
+        }, out var e), e);
+        var config = VswitchConfig.Read(db)!;
+        var br = config.Bridges[0];
+        Assert.Equal(2, br.Mirrors.Count);
+        Assert.DoesNotContain("mirrors", br.Status.Keys);
+        Assert.Contains(br.Refused, r => r.StartsWith("mirror none: no output_port nor output_vlan", StringComparison.Ordinal));
+        Assert.Contains(br.Refused, r => r.StartsWith("mirror both: output_vlan (ignored", StringComparison.Ordinal));
+        Assert.Contains(br.Refused, r => r.StartsWith("mirror both: select_src_port other is not a port of bridge br0", StringComparison.Ordinal));
+
+        using var bridge = Bridge.Create(br, Host());
+        var mirrors = bridge.Dp.Mirrors!.Mirrors;
+        var all = mirrors.Single(m => m.Name == "all");
+        // p1 is port 7, p2 port 1, br0 LOCAL; vx is not open.
+        Assert.Equal([1, 7, PortNumber.Local], all.Sources);
+        Assert.Equal(all.Sources, all.Destinations);
+        Assert.Equal((1, -1, 100), (all.OutPort, all.OutVlan, all.Snaplen));
+        var both = mirrors.Single(m => m.Name == "both");
+        Assert.Equal([7], both.Sources);
+        Assert.Equal([PortNumber.Local], both.Destinations);
+        Assert.Equal((7, -1, true), (both.OutPort, both.OutVlan, both.SelectsVlans));
+        Assert.True(both.Selects(20) && !both.Selects(0));
+
+        // A frame into p1 (a table miss, dropped in fail mode secure) is mirrored all the same: to p2, cut to 100 bytes.
+        var p2 = (MemoryPort)bridge.Dp.Ports.Get(1)!.Port;
+        p2.CaptureSent = true;
+        var frame = Datapath.Packets.FrameBuilder.Udp(MacAddress.Parse("0e:00:00:00:00:01"), MacAddress.Parse("0e:00:00:00:00:02"), 1, 2, 3, 4, frameSize: 300);
+        ((MemoryPort)bridge.Dp.Ports.Get(7)!.Port).Inject(frame);
+        Assert.True(SpinWait.SpinUntil(() => all.TxPackets == 1 && p2.Counters.TxPackets == 1, TimeSpan.FromSeconds(30)), "the frame was not mirrored");
+        var copy = Assert.Single(p2.TakeSent());
+        Assert.Equal(frame[..100], copy);
+        var ops = StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>().Where(o => (string)o["table"]! == "Mirror").ToList();
+        var stats = ops.Single(o => OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id("all"))["row"]!["statistics"]!;
+        Assert.Equal("\"tx_bytes\":300,\"tx_packets\":1", StatusWriter.Canonical(ColumnKind.Map, stats));
+        Assert.Equal(2, ops.Count);   // the mirror not served has no statistics
+
+        // The mirrors leave the bridge: none is left in the datapath.
+        Assert.True(db.TryApplyUpdate2(new JsonObject
+        {
+            ["Bridge"] = new JsonObject { [Id("br0").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["mirrors"] = Refs(Id("all"), Id("none"), Id("both")) } } },
+        }, out e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Null(bridge.Dp.Mirrors);
     }
 
     /// <summary>Port tag, trunks and vlan_mode become the ports' VLAN memberships for NORMAL, as Open vSwitch reads them;

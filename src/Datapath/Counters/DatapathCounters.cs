@@ -37,6 +37,7 @@ public static class DatapathCounters
         DropReason.NormalToInPort => ("drop-normal-to-in-port", "NORMAL learned the destination behind the packet's own input port (not sent back)"),
         DropReason.NormalVlan => ("drop-normal-vlan", "NORMAL got a frame of a VLAN its input port does not carry (tagged on an access port, or a VLAN the trunk does not list)"),
         DropReason.IngressPolicing => ("drop-ingress-policing", "received beyond the port's ingress policing rate and burst (Interface ingress_policing_rate)"),
+        DropReason.MirrorPort => ("drop-mirror-port", "NORMAL got a frame received on, or learned behind, a mirror's output port (reserved for the mirror)"),
         DropReason.QueueFull => ("drop-queue-full", "packets for an egress queue of a shaped port that was full (tail drop), or longer than a queue's slot"),
         _ => throw new InvalidOperationException($"drop reason {r} has no counter name"),
     });

@@ -56,6 +56,8 @@ public enum DropReason : byte
     NormalVlan,
     /// <summary>Received beyond the port's ingress policing rate and burst.</summary>
     IngressPolicing,
+    /// <summary>NORMAL got a frame on, or for, a port a mirror outputs to (reserved for the mirror).</summary>
+    MirrorPort,
     Count,
 }
 

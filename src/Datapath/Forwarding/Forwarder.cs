@@ -34,10 +34,16 @@ public sealed partial class Forwarder
     public readonly DropCounters Drops;
     public readonly UpcallRing Upcalls;
     public readonly ActionExecutor Executor;
-    /// <summary>This thread's 1-in-N packet sampling (sFlow); a countdown that never runs out while sampling is off.</summary>
-    public readonly PacketSampler Sampler;
+    /// <summary>This thread's 1-in-N packet sampling (sFlow); a countdown that never runs out while sampling is off.
+    /// Replaced whole when the rate changes (<see cref="SwitchDatapath.SetSamplingRate"/>).</summary>
+    public PacketSampler Sampler => _sampler;
+    private PacketSampler _sampler;
+
+    internal void SetSampler(PacketSampler sampler) => Volatile.Write(ref _sampler, sampler);
     /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
     internal ulong TunnelId;
+    /// <summary>The port mirrors as this burst read them (<see cref="SwitchDatapath.Mirrors"/>), or null: none.</summary>
+    internal MirrorSet? BurstMirrors;
     /// <summary>True while this forwarder runs a tunnel's inner packets: <see cref="PacketPool.TunId"/> holds their tunnel ids.</summary>
     internal bool TunnelRx;
     /// <summary>Tunnel encapsulation on output and decapsulation on underlay receive.</summary>
@@ -102,7 +108,7 @@ public sealed partial class Forwarder
         _counting = counting;
         // A rule's counting owner is a forwarding thread's index + 1 (0: unclaimed); past 254 threads, never an owner.
         _countingId = counting == FlowCounting.SoleWriter ? FlowEntry.SoleWriter : index is >= 0 and < 254 ? (byte)(index + 1) : (byte)0;
-        Sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
+        _sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
         _dp = dp;
         Counters = dp.Counters.CreateSet();
         ParseErrors = new ParseCounters(Counters);
@@ -305,6 +311,8 @@ public sealed partial class Forwarder
         }
         pkts = pkts[..kept];
         if (_dp.Tap is { } tap) tap.Parsed(this, slot, pkts, keys[..kept]);
+        // Port mirrors: read once per burst (the output stage's egress selection uses the same set); none is one test.
+        if ((BurstMirrors = _dp.Mirrors) is { } mirrors) Output.MirrorIngress(mirrors, slot, pkts);
         // The EMC's hashes are computed here, in one loop over the burst before classification (computed inside
         // ClassifyAndExecute, when that method still had a stackalloc and so no profile, they cost about 10% at
         // 100,000 exact flows).
@@ -668,6 +676,7 @@ public sealed partial class Forwarder
         }
         Pool.InPort[p] = inPort;
         TunnelId = 0;
+        if ((BurstMirrors = _dp.Mirrors) is not null) Output.MirrorFresh(p);
         PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
         var sink = new OutputStage.Sink(Output, true);
         var one = new Span<int>(ref p);

@@ -16,6 +16,8 @@ public sealed partial class OutputStage
     /// 802.1Q tag's on a trunk; a frame the port does not carry is dropped and counted), addresses are learned and
     /// looked up in that VLAN, and the frame goes only to ports that carry it, untagged to access ports and VLAN 0,
     /// tagged to trunks. A port whose form differs from the frame's gets a rewritten copy; the others the packet itself.
+    /// A mirror's output port (<see cref="PortSlot.MirrorOut"/>) takes no part: what it receives is dropped, nothing is
+    /// sent to it (counted drop-mirror-port), as Open vSwitch reserves it for the mirror.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void NormalVlan(ReadOnlySpan<int> pkts, bool copy)
@@ -35,6 +37,11 @@ public sealed partial class OutputStage
             ushort inPort = _pool.InPort[p];
             var inSlot = ports.Get(inPort);
             ushort vlan = vid;
+            if (inSlot is { MirrorOut: true })
+            {
+                _f.Drops.Add(DropReason.MirrorPort);
+                continue;
+            }
             if (inSlot?.Vlan is { } membership)
             {
                 if (membership.IsAccess)
@@ -58,7 +65,7 @@ public sealed partial class OutputStage
             {
                 foreach (var s in ports.WithLocal)
                 {
-                    if (s.No == inPort || (s.Config & PortConfig.NoFlood) != 0) continue;
+                    if (s.No == inPort || (s.Config & PortConfig.NoFlood) != 0 || s.MirrorOut) continue;
                     StageVlan(s, p, vlan, tagged, vid, copy);
                 }
                 continue;
@@ -68,8 +75,9 @@ public sealed partial class OutputStage
                 _f.Drops.Add(DropReason.NormalToInPort);
                 continue;
             }
-            if (ports.Get(outPort) is { } slot) StageVlan(slot, p, vlan, tagged, vid, copy);
-            else _f.Drops.Add(DropReason.NoSuchPort);
+            if (ports.Get(outPort) is not { } slot) _f.Drops.Add(DropReason.NoSuchPort);
+            else if (slot.MirrorOut) _f.Drops.Add(DropReason.MirrorPort);
+            else StageVlan(slot, p, vlan, tagged, vid, copy);
         }
     }
 
@@ -93,6 +101,17 @@ public sealed partial class OutputStage
             _f.Drops.Add(DropReason.PoolExhausted);
             return;
         }
+        if (_f.BurstMirrors is not null) MirrorsFollow(p, c);
+        if (Retag(c, tagged, wantTag, vlan)) StageTxSlot(slot, c, false, ActionExecutor.NoQueue);
+        else _f.Drops.Add(DropReason.TooBig);
+        if (_f.BurstMirrors is not null) MirrorsReturn(c, p);
+        _pool.Release(c);
+    }
+
+    /// <summary>Gives buffer <paramref name="c"/> (<paramref name="tagged"/> or not) an 802.1Q tag of <paramref name="vlan"/>
+    /// (<paramref name="wantTag"/>), or strips its tag; false when there is no room for the tag.</summary>
+    private bool Retag(int c, bool tagged, bool wantTag, ushort vlan)
+    {
         // The rewrites read only the tag's place: the layers beyond it need no parse.
         var layers = new PacketLayers
         {
@@ -103,11 +122,8 @@ public sealed partial class OutputStage
             L3 = PacketLayers.Absent,
             L4 = PacketLayers.Absent,
         };
-        bool done = true;
-        if (wantTag) done = PacketRewriter.PushOrSetVlanVid(_pool, c, ref layers, vlan);
-        else PacketRewriter.StripVlan(_pool, c, ref layers);
-        if (done) StageTxSlot(slot, c, false, ActionExecutor.NoQueue);
-        else _f.Drops.Add(DropReason.TooBig);
-        _pool.Release(c);
+        if (wantTag) return PacketRewriter.PushOrSetVlanVid(_pool, c, ref layers, vlan);
+        if (tagged) PacketRewriter.StripVlan(_pool, c, ref layers);
+        return true;
     }
 }

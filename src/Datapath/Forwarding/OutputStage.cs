@@ -78,11 +78,12 @@ public sealed partial class OutputStage
     /// <paramref name="copy"/> (a later action rewrites the packet) every output is a copy, so NORMAL sends the
     /// packet as it was. Addresses are learned only on ports that exist (never on CONTROLLER, NONE, or LOCAL
     /// without a LOCAL port): a packet-out from the controller must not move a host. Addresses are learned per VLAN;
-    /// while a port has a VLAN membership (<see cref="PortVlan"/>), <see cref="NormalVlan"/> does the work.
+    /// while a port has a VLAN membership (<see cref="PortVlan"/>) or there are port mirrors, <see cref="NormalVlan"/>
+    /// does the work.
     /// </summary>
     internal void Normal(ReadOnlySpan<int> pkts, bool copy)
     {
-        if (_f.Owner.NormalVlans)
+        if (_f.Owner.NormalVlans || _f.BurstMirrors is not null)
         {
             NormalVlan(pkts, copy);
             return;
@@ -245,8 +246,8 @@ public sealed partial class OutputStage
     }
 
     /// <summary>
-    /// The slot of port <paramref name="port"/> when it is a plain port (up, forwarding, not shaped, not virtual; its
-    /// transmit queue exists), or null: its packets take <see cref="StageTx"/>'s checks.
+    /// The slot of port <paramref name="port"/> when it is a plain port (up, forwarding, not shaped, not virtual, no
+    /// mirror selects what it sends; its transmit queue exists), or null: its packets take <see cref="StageTx"/>'s checks.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PortSlot? PlainSlot(ushort port)
@@ -261,9 +262,15 @@ public sealed partial class OutputStage
     private PortSlot? ResolvePlain(ushort port, int w, long version)
     {
         var slot = _f.Owner.Ports.Get(port);
-        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null)
+        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null
+            || slot.MirrorDst != 0)
+        {
             slot = null;
-        else if ((uint)slot.Index >= (uint)_txq.Length) GrowTx(slot.Index);
+        }
+        else if ((uint)slot.Index >= (uint)_txq.Length)
+        {
+            GrowTx(slot.Index);
+        }
         _plainSlot[w] = slot;
         _plainPort[w] = port;
         _plainStamp[w] = version;
@@ -271,6 +278,14 @@ public sealed partial class OutputStage
     }
 
     internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
+    {
+        // A port that mirrors select for what it sends is never a plain port (PlainSlot): its packets all pass here.
+        if (slot.MirrorDst != 0 && _f.BurstMirrors is { } mirrors) MirrorEgress(mirrors, slot, p);
+        StageTxCore(slot, p, copy, queueId);
+    }
+
+    /// <summary><see cref="StageTxSlot"/> without the egress mirrors (a mirror's own copies).</summary>
+    private void StageTxCore(PortSlot slot, int p, bool copy, uint queueId)
     {
         var config = slot.Config;
         if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0)
@@ -408,7 +423,7 @@ public sealed partial class OutputStage
         {
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
-            StageTxSlot(slot, s, false, queueId);
+            StageTxCore(slot, s, false, queueId);   // the egress mirrors had the super-frame already
             _pool.Release(s);
         }
     }

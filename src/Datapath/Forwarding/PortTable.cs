@@ -69,6 +69,14 @@ public sealed class PortSlot
         }
     }
 
+    /// <summary>The mirrors (bits of <see cref="SwitchDatapath.Mirrors"/>) that select what this port receives, and what it
+    /// sends; 0 while none does (the forwarding path's one test). Written under the datapath's port lock.</summary>
+    internal uint MirrorSrc, MirrorDst;
+
+    /// <summary>True while a mirror sends its copies here (its output port): NORMAL neither sends to it nor takes what it
+    /// receives (Open vSwitch reserves a mirror's output port for the mirror).</summary>
+    internal bool MirrorOut;
+
     /// <summary>When the port was added to the datapath (its clock), for the port's statistics' duration.</summary>
     public long AddedNanos { get; internal set; }
 

@@ -212,7 +212,7 @@ public sealed partial class OffloadManager
         foreach (var u in underlays) sig = sig * 31 + u + 0x10000;
         // The software features a target may not do: a live capture, sFlow sampling, the shaped ports.
         bool capture = dp.Tap is not null;
-        int samplingRate = dp.Options.SamplingRate;
+        int samplingRate = dp.SamplingRate;
         var shaped = new HashSet<ushort>();
         foreach (var p in ports)
             if (p.Shaper is not null) shaped.Add(p.No);

@@ -12,7 +12,8 @@ namespace Softswitch.Sflow;
 /// <summary>
 /// sFlow version 5 export (as Open vSwitch's <c>ovs-vsctl create sflow</c>): flow samples of 1 in N received packets
 /// (the forwarding threads' <see cref="PacketSampler"/> rings) and, every polling interval, a counter sample of each
-/// port, in UDP datagrams to one collector.
+/// port, in UDP datagrams to its collectors (`run --sflow` has one; an sFlow row of `vswitchd` one per target, each
+/// datagram sent to each).
 /// </summary>
 /// <remarks>
 /// <para>One exporter thread drains every forwarder's ring ten times a second, encodes samples into a datagram and
@@ -23,8 +24,8 @@ namespace Softswitch.Sflow;
 /// taken plus the others' now; drops are samples lost to a full ring.</para>
 /// <para>Counted in the registry (<c>ctl coverage/show</c>): <c>sflow-flow-samples</c>, <c>sflow-sample-drops</c>,
 /// <c>sflow-datagrams</c>, <c>sflow-send-errors</c>.</para>
-/// <para>The agent address is the source address the routing table picks for the collector (a connected UDP socket's
-/// local address), as Open vSwitch chooses it when no agent device is given. Thread safety: everything but
+/// <para>The agent address is the one given, else the source address the routing table picks for the first collector
+/// (a connected UDP socket's local address), as Open vSwitch chooses it when no agent device is given. Thread safety: everything but
 /// <see cref="Dispose"/> runs on the exporter thread; counters read the datapath racily.</para>
 /// </remarks>
 internal sealed class SflowExporter : IDisposable
@@ -40,9 +41,9 @@ internal sealed class SflowExporter : IDisposable
 
     private readonly SwitchDatapath _dp;
     private readonly ILogger _log;
-    private readonly Socket _socket;
+    private readonly Socket[] _sockets;
     private readonly SflowDatagram _datagram;
-    private readonly int _rate;
+    private readonly int _rate, _headerBytes;
     private readonly long _pollTicks;
     private readonly ManualResetEvent _stop = new(false);
     private readonly Thread _thread;
@@ -53,29 +54,37 @@ internal sealed class SflowExporter : IDisposable
     private long _firstSampleTicks = -1, _nextPollTicks;
     private long _sendErrors, _flowSamplesSent, _datagramsSent;
 
-    public IPEndPoint Collector { get; }
+    /// <summary>The first collector (every datagram goes to each of <see cref="Collectors"/>).</summary>
+    public IPEndPoint Collector => Collectors[0];
+    public IReadOnlyList<IPEndPoint> Collectors { get; }
     public IPAddress Agent { get; }
     /// <summary>Datagrams sent and lost to send errors (no collector listening, no route).</summary>
     public long DatagramsSent => Volatile.Read(ref _datagramsSent);
     public long SendErrors => Volatile.Read(ref _sendErrors);
 
-    private SflowExporter(SwitchDatapath dp, IPEndPoint collector, int pollingSeconds, ILogger log)
+    private SflowExporter(SwitchDatapath dp, IReadOnlyList<IPEndPoint> collectors, int pollingSeconds, ILogger log, int headerBytes, IPAddress? agent)
     {
+        if (collectors.Count == 0) throw new ArgumentException("no collector", nameof(collectors));
         _dp = dp;
         _log = log;
-        Collector = collector;
-        _rate = dp.Options.SamplingRate;
+        Collectors = [.. collectors];
+        _rate = dp.SamplingRate;
+        _headerBytes = Math.Clamp(headerBytes, 1, PacketSampler.HeaderSize);
         _pollTicks = pollingSeconds * Stopwatch.Frequency;
         _nextPollTicks = Stopwatch.Frequency; // the first counters a second after the start
-        _socket = new Socket(collector.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _sockets = new Socket[collectors.Count];
         try
         {
-            _socket.Connect(collector);
-            Agent = ((IPEndPoint)_socket.LocalEndPoint!).Address;
+            for (int i = 0; i < collectors.Count; i++)
+            {
+                _sockets[i] = new Socket(collectors[i].AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+                _sockets[i].Connect(collectors[i]);
+            }
+            Agent = agent ?? ((IPEndPoint)_sockets[0].LocalEndPoint!).Address;
         }
         catch
         {
-            _socket.Dispose();
+            foreach (var socket in _sockets) socket?.Dispose();
             throw;
         }
         _datagram = new SflowDatagram(Agent);
@@ -88,8 +97,19 @@ internal sealed class SflowExporter : IDisposable
     /// <see cref="SocketException"/> when the collector cannot be reached (no route).
     /// </summary>
     public static SflowExporter Start(SwitchDatapath dp, IPEndPoint collector, int pollingSeconds, ILogger log)
+        => Start(dp, [collector], pollingSeconds, log);
+
+    /// <summary>
+    /// As <see cref="Start(SwitchDatapath, IPEndPoint, int, ILogger)"/>, to every collector of <paramref name="collectors"/>
+    /// (each datagram to each), with the first <paramref name="headerBytes"/> bytes of each sampled frame (at most
+    /// <see cref="PacketSampler.HeaderSize"/>) and <paramref name="agent"/> as the agent address (null: the source
+    /// address of the route to the first collector). The rate is the datapath's <see cref="SwitchDatapath.SamplingRate"/>
+    /// when it starts.
+    /// </summary>
+    public static SflowExporter Start(SwitchDatapath dp, IReadOnlyList<IPEndPoint> collectors, int pollingSeconds, ILogger log,
+        int headerBytes = PacketSampler.HeaderSize, IPAddress? agent = null)
     {
-        var e = new SflowExporter(dp, collector, pollingSeconds, log);
+        var e = new SflowExporter(dp, collectors, pollingSeconds, log, headerBytes, agent);
         dp.Counters.AddSource(s_flowSamples, () => Volatile.Read(ref e._flowSamplesSent), e);
         dp.Counters.AddSource(s_datagrams, () => e.DatagramsSent, e);
         dp.Counters.AddSource(s_sendErrors, () => e.SendErrors, e);
@@ -196,9 +216,10 @@ internal sealed class SflowExporter : IDisposable
                     if (o != f) pool += forwarders[o].Sampler.SeenPackets;
                     drops += forwarders[o].Sampler.DropCount;
                 }
-                Reserve(SflowDatagram.FlowSampleSize(s.HeaderLength));
+                int headerLength = Math.Min(s.HeaderLength, _headerBytes);
+                Reserve(SflowDatagram.FlowSampleSize(headerLength));
                 _datagram.AddFlowSample(++_flowSequence, FlowSourceId, (uint)_rate, (uint)pool, (uint)drops,
-                    SflowDatagram.IfIndex(s.InPort), SflowDatagram.OutputWord(s), s.FrameLength, _header.AsSpan(0, s.HeaderLength));
+                    SflowDatagram.IfIndex(s.InPort), SflowDatagram.OutputWord(s), s.FrameLength, _header.AsSpan(0, headerLength));
                 Volatile.Write(ref _flowSamplesSent, _flowSamplesSent + 1);
             }
         }
@@ -239,17 +260,21 @@ internal sealed class SflowExporter : IDisposable
     {
         if (_firstSampleTicks < 0) return;
         _firstSampleTicks = -1;
-        try
+        var datagram = _datagram.Finish();
+        for (int i = 0; i < _sockets.Length; i++)
         {
-            _socket.Send(_datagram.Finish());
-            Volatile.Write(ref _datagramsSent, _datagramsSent + 1);
-        }
-        catch (SocketException e)
-        {
-            // A connected UDP socket reports an earlier datagram's ICMP error on a later send: no collector listening.
-            Volatile.Write(ref _sendErrors, _sendErrors + 1);
-            if (_sendErrors == 1)
-                _log.LogWarning("sFlow collector {Collector}: {Error} (datagrams are dropped until it answers)", Collector, e.Message);
+            try
+            {
+                _sockets[i].Send(datagram);
+                Volatile.Write(ref _datagramsSent, _datagramsSent + 1);
+            }
+            catch (SocketException e)
+            {
+                // A connected UDP socket reports an earlier datagram's ICMP error on a later send: no collector listening.
+                Volatile.Write(ref _sendErrors, _sendErrors + 1);
+                if (_sendErrors == 1)
+                    _log.LogWarning("sFlow collector {Collector}: {Error} (datagrams are dropped until it answers)", Collectors[i], e.Message);
+            }
         }
     }
 
@@ -259,6 +284,6 @@ internal sealed class SflowExporter : IDisposable
         catch (ObjectDisposedException) { return; }
         _thread.Join(TimeSpan.FromSeconds(5));
         _dp.Counters.RemoveSources(this);
-        _socket.Dispose();
+        foreach (var socket in _sockets) socket.Dispose();
     }
 }

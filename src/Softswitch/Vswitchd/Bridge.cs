@@ -515,8 +515,148 @@ internal sealed class Bridge : IDisposable
             TryOpen(i, 0);
         }
         _config = config;
+        FollowMirrors(config);
+        FollowSflow(config);
         FollowOffload(config);
         FollowAdminStates();
+    }
+
+    /// <summary>The sFlow exporter while the bridge has an sFlow row that can be served, and that row as applied.</summary>
+    private Sflow.SflowExporter? _sflow;
+    private SflowConfig? _sflowApplied;
+
+    /// <summary>
+    /// The bridge's sFlow row, as Open vSwitch's bridge serves it: the datapath samples 1 in <c>sampling</c> packets
+    /// (default 400) and an exporter sends the samples, with the first <c>header</c> bytes of each frame (default 128,
+    /// the most this datapath keeps), and each port's counters every <c>polling</c> seconds (default 30), to every
+    /// target, from <c>agent</c> (an IP address, or an interface's; default the source address of the route to the first
+    /// target). A change starts a new exporter; what cannot be served is said (log) and leaves sampling off.
+    /// </summary>
+    private void FollowSflow(BridgeConfig config)
+    {
+        if (Equals(config.Sflow, _sflowApplied)) return;
+        _sflowApplied = config.Sflow;
+        StopSflow();
+        if (config.Sflow is not { } sf) return;
+        var targets = new List<System.Net.IPEndPoint>();
+        foreach (var t in sf.Targets.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (Sflow.SflowExporter.TryParseCollector(t, out var ep, out var why)) targets.Add(ep!);
+            else _log.LogWarning("bridge {Bridge}: sFlow target {Target} left out: {Why}", Name, t, why);
+        }
+        string? error = null;
+        System.Net.IPAddress? agent = null;
+        if (sf.Agent is { Length: > 0 } a && (agent = AgentAddress(a)) is null) error = $"agent '{a}' is neither an IP address nor an interface with one";
+        if (targets.Count == 0) error ??= "no target (targets is empty or none parses)";
+        long sampling = sf.Sampling ?? SflowConfig.DefaultSampling, polling = sf.Polling ?? SflowConfig.DefaultPolling, header = sf.Header ?? SflowConfig.DefaultHeader;
+        if (sampling is < 1 or > int.MaxValue) error ??= $"sampling {sampling} is not 1 or more";
+        if (polling is < 0 or > 86_400) error ??= $"polling {polling} is not 0 to 86400 seconds";
+        if (header is < 1) error ??= $"header {header} is not 1 or more bytes";
+        if (error is null && header > PacketSampler.HeaderSize)
+            _log.LogWarning("bridge {Bridge}: sFlow header {Header}: the first {Kept} bytes of each frame are kept (the most this datapath samples)", Name, header, PacketSampler.HeaderSize);
+        if (error is null)
+        {
+            Dp.SetSamplingRate((int)sampling);
+            try
+            {
+                _sflow = Sflow.SflowExporter.Start(Dp, targets, (int)polling, _host.Loggers.CreateLogger("sflow"), (int)Math.Min(header, PacketSampler.HeaderSize), agent);
+                _log.LogInformation("bridge {Bridge}: sFlow to {Targets}: 1 in {Sampling} packets, {Header} header bytes, counters every {Polling} s, agent {Agent}",
+                    Name, string.Join(", ", targets), sampling, Math.Min(header, PacketSampler.HeaderSize), polling, _sflow.Agent);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                error = $"cannot reach {targets[0]}: {e.Message}";
+                Dp.SetSamplingRate(0);
+            }
+        }
+        _log.LogWarning("bridge {Bridge}: sFlow not served: {Why}", Name, error);
+    }
+
+    private void StopSflow()
+    {
+        if (_sflow is null) return;
+        _sflow.Dispose();
+        _sflow = null;
+        Dp.SetSamplingRate(0);
+        _log.LogInformation("bridge {Bridge}: sFlow stopped", Name);
+    }
+
+    /// <summary>An sFlow agent: an IP address, or the first IPv4 (else any) address of the interface so named; null when neither.</summary>
+    private static System.Net.IPAddress? AgentAddress(string agent)
+    {
+        if (System.Net.IPAddress.TryParse(agent, out var ip)) return ip;
+        var nic = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == agent);
+        var addresses = nic?.GetIPProperties().UnicastAddresses.Select(u => u.Address).ToList() ?? [];
+        return addresses.FirstOrDefault(x => x.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? addresses.FirstOrDefault();
+    }
+
+    /// <summary>The Mirror rows served, by bit of the datapath's mirrors (for their statistics).</summary>
+    private Guid[] _mirrorRows = [];
+    /// <summary>What the mirrors' state last said in the log, so it is said once.</summary>
+    private string _mirrorsSaid = "";
+
+    /// <summary>
+    /// Gives the datapath the mirrors of the Mirror rows (<see cref="BridgeConfig.Mirrors"/>), by the numbers of the
+    /// ports open now: select_all selects every port of the bridge (the LOCAL port too); a selected port not open is
+    /// left out, and a mirror whose output port is not open is not served until it is (each apply looks again). An
+    /// unchanged set is left in place, with its counters.
+    /// </summary>
+    private void FollowMirrors(BridgeConfig config)
+    {
+        var byPort = new Dictionary<string, List<ushort>>(StringComparer.Ordinal);
+        foreach (var open in _open.Values.OrderBy(o => o.No))
+        {
+            if (!byPort.TryGetValue(open.Config.PortName, out var nos)) byPort[open.Config.PortName] = nos = [];
+            nos.Add(open.No);
+        }
+        var every = _open.Values.Select(o => o.No).ToList();
+        IEnumerable<ushort> Numbers(IEnumerable<string> names) => names.SelectMany(n => byPort.GetValueOrDefault(n) ?? []);
+        var wanted = new List<Mirror>();
+        var rows = new List<Guid>();
+        var said = new List<string>();
+        foreach (var m in config.Mirrors)
+        {
+            ushort outPort = PortNumber.None;
+            if (m.OutputPort is { } output)
+            {
+                if (!byPort.TryGetValue(output, out var nos))
+                {
+                    said.Add($"mirror {m.Name}: its output port {output} is not open (not served until it is)");
+                    continue;
+                }
+                outPort = nos[0];
+            }
+            var mirror = new Mirror(m.Name, m.SelectAll ? every : Numbers(m.SrcPorts), m.SelectAll ? every : Numbers(m.DstPorts), m.Vlans, outPort,
+                m.OutputVlan ?? -1, m.Snaplen);
+            wanted.Add(mirror);
+            rows.Add(m.Uuid);
+            said.Add($"mirror {m.Name}: {Describe(mirror)}");
+        }
+        _mirrorRows = [.. rows];
+        var current = Dp.Mirrors?.Mirrors ?? [];
+        if (current.Length != wanted.Count || !current.Zip(wanted).All(p => p.First.SameAs(p.Second))) Dp.SetMirrors(wanted);
+        string text = string.Join("; ", said);
+        if (text == _mirrorsSaid) return;
+        _mirrorsSaid = text;
+        if (text.Length > 0) _log.LogInformation("bridge {Bridge}: {Mirrors}", Name, text);
+        else _log.LogInformation("bridge {Bridge}: no mirrors", Name);
+    }
+
+    private static string Describe(Mirror m)
+    {
+        static string Ports(IReadOnlyList<ushort> nos) => nos.Count == 0 ? "none" : string.Join(',', nos.Select(PortText));
+        string to = m.OutPort != PortNumber.None ? $"to port {PortText(m.OutPort)}" : $"to vlan {m.OutVlan.ToString(CultureInfo.InvariantCulture)}";
+        string vlans = m.SelectsVlans ? ", selected vlans only" : "";
+        string snap = m.Snaplen > 0 ? $", snaplen {m.Snaplen.ToString(CultureInfo.InvariantCulture)}" : "";
+        return $"packets arriving on {Ports(m.Sources)} and leaving by {Ports(m.Destinations)}{vlans}, copied {to}{snap}";
+    }
+
+    /// <summary>Each Mirror row served with what it has sent (its statistics column: tx_packets, tx_bytes).</summary>
+    public IEnumerable<(Guid Uuid, long Packets, long Bytes)> MirrorStatistics()
+    {
+        var mirrors = Dp.Mirrors?.Mirrors ?? [];
+        for (int i = 0; i < mirrors.Length && i < _mirrorRows.Length; i++) yield return (_mirrorRows[i], mirrors[i].TxPackets, mirrors[i].TxBytes);
     }
 
     private static bool IsSecure(string? failMode) => failMode == "secure";
@@ -932,6 +1072,14 @@ internal sealed class Bridge : IDisposable
             stamp.Add(!c.Connected ? -1 : (int)(c.Connection?.Controller.Role ?? OfRole.Equal));
         }
         stamp.Add(Agent.ControllerConnected ? 1 : 0);
+        if (Dp.Mirrors is { } mirrors)
+        {
+            foreach (var m in mirrors.Mirrors)
+            {
+                stamp.Add(m.TxPackets);
+                stamp.Add(m.TxBytes);
+            }
+        }
     }
 
     /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>
@@ -975,6 +1123,7 @@ internal sealed class Bridge : IDisposable
     public void Dispose()
     {
         DisposeAgent();
+        StopSflow();
         DetachOffload("the bridge is deleted");
         Dp.Stop();
         _links?.Dispose();

@@ -13,7 +13,7 @@ namespace Softswitch.Vswitchd;
 /// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>),
 /// ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's link modes), mtu, status (a key
 /// per setting refused); <c>Port</c> status (likewise); <c>Controller</c> is_connected, role, status (<c>last_error</c>:
-/// why its target is not served).
+/// why its target is not served); <c>Mirror</c> statistics (tx_packets, tx_bytes) of each mirror served.
 /// </summary>
 /// <remarks>
 /// Each value is compared with the replica's (those columns are monitored too) and only what differs is written, so
@@ -33,6 +33,7 @@ internal static class StatusWriter
         ["Port"] = ["status"],
         ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status"],
         ["Controller"] = ["is_connected", "role", "status"],
+        ["Mirror"] = ["statistics"],
     };
 
     /// <summary>The update operations that make the database show <paramref name="bridges"/> after <paramref name="config"/> was applied.
@@ -74,6 +75,13 @@ internal static class StatusWriter
                     ["duplex"] = OvsdbDatum.Optional(s.Speed?.Duplex),
                     ["mtu"] = OvsdbDatum.Optional(s.Mtu),
                     ["status"] = OvsdbDatum.Map(s.Status),
+                });
+            }
+            foreach (var (uuid, packets, bytes) in bridge.MirrorStatistics())
+            {
+                Add(ops, db, "Mirror", uuid, new()
+                {
+                    ["statistics"] = new JsonArray("map", new JsonArray(new JsonArray("tx_bytes", bytes), new JsonArray("tx_packets", packets))),
                 });
             }
             foreach (var (uuid, portStatus) in bridge.PortStatus) Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus) });

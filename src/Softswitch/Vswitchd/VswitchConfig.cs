@@ -27,7 +27,25 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 
     /// <summary>The Interface <c>status</c> column: a key per setting refused (the column's name), its value the reason.</summary>
     public IReadOnlyDictionary<string, string> Status { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The name of its Port row (what a Mirror row selects and outputs to).</summary>
+    public string PortName { get; init; } = "";
 }
+
+/// <summary>
+/// One Mirror row of a bridge, as Open vSwitch's bridge reads it (mirror_configure): the Port rows it selects by name
+/// (every port of the bridge with select_all), its VLANs (empty: all), and its output, a Port (SPAN) or a VLAN
+/// (RSPAN); snaplen 0 keeps whole frames. Lists are sorted, so two reads of an unchanged row compare alike.
+/// </summary>
+internal sealed record SflowConfig(Guid Uuid, string Targets, long? Sampling, long? Polling, long? Header, string? Agent)
+{
+    /// <summary>Open vSwitch's defaults (ofproto-dpif-sflow: SFL_DEFAULT_SAMPLING_RATE, SFL_DEFAULT_POLLING_INTERVAL,
+    /// SFL_DEFAULT_HEADER_SIZE).</summary>
+    public const int DefaultSampling = 400, DefaultPolling = 30, DefaultHeader = 128;
+}
+
+internal sealed record MirrorConfig(Guid Uuid, string Name, bool SelectAll, IReadOnlyList<string> SrcPorts, IReadOnlyList<string> DstPorts,
+    IReadOnlyList<ushort> Vlans, string? OutputPort, int? OutputVlan, int Snaplen);
 
 /// <summary>One Controller row: its target (<c>tcp:IP:PORT</c>, <c>ptcp:PORT</c>, ...) and the connection settings
 /// read from it (milliseconds, as the schema has them; null when unset).</summary>
@@ -57,6 +75,12 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     /// bridge, empty when nothing is refused).</summary>
     public IReadOnlyDictionary<Guid, IReadOnlyDictionary<string, string>> PortStatus { get; init; } = new Dictionary<Guid, IReadOnlyDictionary<string, string>>();
 
+    /// <summary>The bridge's sFlow row (its targets space-separated, sorted), or null: no sFlow.</summary>
+    public SflowConfig? Sflow { get; init; }
+
+    /// <summary>The Mirror rows of the bridge (its mirrors column) that can be served; those that cannot are in <see cref="Refused"/>.</summary>
+    public IReadOnlyList<MirrorConfig> Mirrors { get; init; } = [];
+
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
         + "|" + DpDesc;
@@ -85,6 +109,8 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["QoS"] = ["type", "other_config", "queues"],
         ["Queue"] = ["other_config"],
         ["Controller"] = ["target", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
+        ["sFlow"] = ["targets", "sampling", "polling", "header", "agent"],
+        ["Mirror"] = ["name", "select_all", "select_src_port", "select_dst_port", "select_vlan", "output_port", "output_vlan", "snaplen"],
     };
 
     /// <summary>The tables and columns the daemon follows: what it reads, and the status columns it writes (see
@@ -134,9 +160,8 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported");
             if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true)
                 RefuseBridge("mcast_snooping_enable", "mcast_snooping_enable=true", "multicast snooping is not supported");
-            foreach (var column in new[] { "sflow", "netflow", "ipfix" })
+            foreach (var column in new[] { "netflow", "ipfix" })
                 if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
-            if (br.Uuids("mirrors").Count > 0) RefuseBridge("mirrors", "mirrors", "not supported");
             if (OvsdbDatum.Pairs(br["flow_tables"]).Any())
                 RefuseBridge("flow_tables", "flow_tables", "Flow_Table settings (names, flow limits, eviction, prefixes) are not supported");
             if (br.String("datapath_type") is { Length: > 0 } dpType && dpType is not ("netdev" or "system"))
@@ -186,7 +211,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                     claimedRows[ifUuid] = where;
                     long? req = iface.Integer("ofport_request");
                     string type = iface.String("type") ?? "";
-                    var config = new InterfaceConfig(ifUuid, ifName, type, req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos };
+                    var config = new InterfaceConfig(ifUuid, ifName, type, req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos, PortName = portName };
                     config = Device(config, iface, local: ifName == name, localMac, refused);
                     if (!claimedNames.TryAdd(ifName, where)) config = config with { Unserved = $"another Interface row named {ifName} is served (in {claimedNames[ifName]}): this one is not" };
                     interfaces.Add(config);
@@ -203,9 +228,14 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                     refused.Add($"controller {target}: controller_rate_limit={rate.ToString(CultureInfo.InvariantCulture)} (the datapath's packet-in rate limit applies)");
                 controllers.Add(new ControllerConfig(cUuid, target, c.Integer("inactivity_probe"), c.Integer("max_backoff"), mode));
             }
+            var mirrors = Mirrors(db, br, name, portNames, refused);
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
-                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus });
+                [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
+                Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
+                    ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
+                        sf.Integer("header"), sf.String("agent"))
+                    : null });
         }
         var managers = root.Uuids("manager_options").Select(u => db.Row("Manager", u)?.String("target")).OfType<string>().Order(StringComparer.Ordinal).ToList();
         return new VswitchConfig(root.Uuid, root.Integer("next_cfg") ?? 0, root.Integer("cur_cfg") ?? 0, bridges, root.Map("other_config"))
@@ -213,6 +243,67 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             ManagerTargets = managers,
             Ignored = ignored,
         };
+    }
+
+    /// <summary>
+    /// The bridge's Mirror rows, as Open vSwitch's mirror_configure takes them: a row without an output is not served,
+    /// nor one whose output port is not a port of the bridge; with both an output port and an output VLAN the VLAN is
+    /// ignored; a selected port that is not the bridge's is left out. Each is said (a log line); at most
+    /// <see cref="MirrorSet.MaxMirrors"/> are served.
+    /// </summary>
+    private static List<MirrorConfig> Mirrors(OvsdbReplica db, OvsdbRow br, string bridge, HashSet<string> portNames, List<string> refused)
+    {
+        var mirrors = new List<MirrorConfig>();
+        foreach (var uuid in br.Uuids("mirrors").Order())
+        {
+            if (db.Row("Mirror", uuid) is not { } m) continue;
+            string name = m.String("name") ?? uuid.ToString();
+            List<string> Ports(string column)
+            {
+                var names = new List<string>();
+                foreach (var p in m.Uuids(column))
+                {
+                    string? portName = db.Row("Port", p)?.String("name");
+                    if (portName is not null && portNames.Contains(portName)) names.Add(portName);
+                    else refused.Add($"mirror {name}: {column} {portName ?? p.ToString()} is not a port of bridge {bridge} (left out)");
+                }
+                return [.. names.Distinct().Order(StringComparer.Ordinal)];
+            }
+            string? output = null;
+            if (m.Uuids("output_port") is [var outUuid, ..])
+            {
+                output = db.Row("Port", outUuid)?.String("name");
+                if (output is null || !portNames.Contains(output))
+                {
+                    refused.Add($"mirror {name}: outputs to port {output ?? outUuid.ToString()}, not a port of bridge {bridge} (the mirror is not served)");
+                    continue;
+                }
+            }
+            int? outVlan = m.Integer("output_vlan") is { } ov && ov is >= 1 and <= PortVlan.MaxVlan ? (int)ov : null;
+            if (output is not null && outVlan is not null)
+            {
+                refused.Add($"mirror {name}: output_vlan (ignored: the mirror outputs to port {output})");
+                outVlan = null;
+            }
+            if (output is null && outVlan is null)
+            {
+                refused.Add($"mirror {name}: no output_port nor output_vlan (the mirror is not served)");
+                continue;
+            }
+            if (mirrors.Count == MirrorSet.MaxMirrors)
+            {
+                refused.Add($"mirror {name}: more than {MirrorSet.MaxMirrors} mirrors on bridge {bridge} (not served)");
+                continue;
+            }
+            var vlans = new List<ushort>();
+            foreach (var atom in OvsdbDatum.Atoms(m["select_vlan"]))
+                if (OvsdbDatum.Integer(atom) is { } v && v is >= 0 and <= PortVlan.MaxVlan) vlans.Add((ushort)v);
+            int snaplen = m.Integer("snaplen") is { } sl && sl is >= 14 and <= 65535 ? (int)sl : 0;
+            bool all = OvsdbDatum.Boolean(m["select_all"]) == true;
+            mirrors.Add(new MirrorConfig(uuid, name, all, all ? [] : Ports("select_src_port"), all ? [] : Ports("select_dst_port"),
+                [.. vlans.Distinct().Order()], output, outVlan, snaplen));
+        }
+        return mirrors;
     }
 
     private static bool IsUnicast(MacAddress m) => m.Value != 0 && (m.Value >> 40 & 1) == 0;

@@ -67,6 +67,29 @@ public sealed class PacketSamplerTests
         Assert.Equal(0, r.Sampler.DropCount);
     }
 
+    /// <summary>SetSamplingRate (an sFlow row set or cleared on a running bridge) takes effect from the next packet.</summary>
+    [Fact]
+    public void SamplingRateSetWhileRunning_AppliesToThePacketsAfter()
+    {
+        using var r = new Rig(rate: 0);
+        r.InPortTo(1, FlowAction.Output(2));
+        for (int i = 0; i < 10; i++) r.Ports[0].Inject(Frame(i, 100));
+        r.Dp.PollUntilIdle();
+        Assert.Equal((0, 0L), (r.Sampler.Rate, r.Sampler.SeenPackets));
+
+        r.Dp.SetSamplingRate(1);
+        Assert.Equal(1, r.Dp.SamplingRate);
+        for (int i = 0; i < 10; i++) r.Ports[0].Inject(Frame(i, 100));
+        r.Dp.PollUntilIdle();
+        Assert.Equal(10, r.Drain().Count);
+
+        r.Dp.SetSamplingRate(0);
+        for (int i = 0; i < 10; i++) r.Ports[0].Inject(Frame(i, 100));
+        r.Dp.PollUntilIdle();
+        Assert.Empty(r.Drain());
+        Assert.Throws<ArgumentOutOfRangeException>(() => r.Dp.SetSamplingRate(-1));
+    }
+
     [Fact]
     public void ShortFrames_DropsAndMisses_AreSampledAsTheyAre()
     {
