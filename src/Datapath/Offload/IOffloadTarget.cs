@@ -114,6 +114,8 @@ public sealed class OffloadReason
     public static readonly OffloadReason Sampling = Define("sflow-sampling", "sFlow samples packets in software (the target's would not be)");
     /// <summary>A live capture (the datapath's packet tap) sees the packets in software: the target's would not be seen.</summary>
     public static readonly OffloadReason Capture = Define("packet-capture", "a live capture sees packets in software (the target's would not be)");
+    /// <summary>Port mirrors copy the datapath's packets in software: the target's would not be copied.</summary>
+    public static readonly OffloadReason Mirrored = Define("port-mirror", "port mirrors copy packets in software (the target's would not be)");
 }
 
 /// <summary>
@@ -130,6 +132,8 @@ public enum OffloadFeatures
     Sampling = 2,
     /// <summary>Live captures through the packet tap (<see cref="OffloadReason.Capture"/> otherwise).</summary>
     Capture = 4,
+    /// <summary>Port mirrors (<see cref="OffloadReason.Mirrored"/> otherwise).</summary>
+    Mirroring = 8,
 }
 
 /// <summary>How a target picks the rule that answers a packet (what the offload manager must keep equal to the classifier's choice).</summary>

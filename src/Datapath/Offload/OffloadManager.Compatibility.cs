@@ -22,8 +22,8 @@ namespace Softswitch.Datapath.Offload;
 // target port carries a tunnel (software decapsulates what arrives there), the pipeline classifies in table 0 first
 // (not redirected), no fragment dropping; and the per-port and per-packet software features the target does not do
 // itself (IOffloadTarget.Features) apply to none of the flow's packets: no live capture (the packet tap sees every
-// packet), no sFlow sampling, no output to a shaped port; each keeps the flows it applies to in software under its own
-// reason (port-shaped, sflow-sampling, packet-capture). Env is that state, computed each Poll and when a port's config changes
+// packet), no sFlow sampling, no port mirror, no output to a shaped port; each keeps the flows it applies to in
+// software under its own reason (port-shaped, sflow-sampling, port-mirror, packet-capture). Env is that state, computed each Poll and when a port's config changes
 // (RecheckDatapathState: before the PORT_MOD returns, so before any barrier after it); a change of its signature
 // re-places every flow. Every method here runs under _lock.
 public sealed partial class OffloadManager
@@ -156,6 +156,7 @@ public sealed partial class OffloadManager
         var features = _target.Features;
         if (env.Capture && (features & OffloadFeatures.Capture) == 0) return (OffloadReason.Capture, "a live capture is running");
         if (env.SamplingRate > 0 && (features & OffloadFeatures.Sampling) == 0) return (OffloadReason.Sampling, $"1 in {env.SamplingRate} packets");
+        if (env.Mirrors > 0 && (features & OffloadFeatures.Mirroring) == 0) return (OffloadReason.Mirrored, $"{env.Mirrors} mirror(s) set");
         bool shapingOk = (features & OffloadFeatures.Shaping) != 0;
         var m = e.Match;
         bool inPortWild = m.Mask.InPort == 0;
@@ -210,14 +211,16 @@ public sealed partial class OffloadManager
         foreach (var t in dp.Tunnels.List)
             if (t.UnderlaySlot is { } u) underlays.Add(u.No);
         foreach (var u in underlays) sig = sig * 31 + u + 0x10000;
-        // The software features a target may not do: a live capture, sFlow sampling, the shaped ports.
+        // The software features a target may not do: a live capture, sFlow sampling, port mirrors, the shaped ports.
         bool capture = dp.Tap is not null;
         int samplingRate = dp.SamplingRate;
+        var mirrors = dp.Mirrors;
         var shaped = new HashSet<ushort>();
         foreach (var p in ports)
             if (p.Shaper is not null) shaped.Add(p.No);
         sig = sig * 31 + (capture ? 1 : 0);
         sig = sig * 31 + samplingRate;
+        sig = sig * 31 + (mirrors is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(mirrors));
         foreach (var p in shaped) sig = sig * 31 + p + 0x20000;
         signature = sig;
 
@@ -252,6 +255,7 @@ public sealed partial class OffloadManager
         {
             Capture = capture,
             SamplingRate = samplingRate,
+            Mirrors = mirrors?.Mirrors.Length ?? 0,
             ShapedPorts = shaped,
         };
     }
@@ -266,6 +270,8 @@ public sealed partial class OffloadManager
         public bool Capture { get; init; }
         /// <summary>sFlow's sampling rate (1 in N packets; 0: off).</summary>
         public int SamplingRate { get; init; }
+        /// <summary>The port mirrors set (0: none).</summary>
+        public int Mirrors { get; init; }
         /// <summary>The ports whose egress software shapes.</summary>
         public HashSet<ushort>? ShapedPorts { get; init; }
         public bool AnyShaped => ShapedPorts is { Count: > 0 };

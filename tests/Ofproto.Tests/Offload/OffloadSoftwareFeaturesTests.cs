@@ -103,9 +103,26 @@ public sealed class OffloadSoftwareFeaturesTests : IDisposable
     }
 
     [Fact]
+    public void APortMirror_KeepsTheFlowsInSoftwareWhileItIsSet()
+    {
+        var (dp, target, manager) = Rig();
+        dp.AddPort(new MemoryPort("f3", new MacAddress(0x0200_0000_0003)), 3);
+        var e = Add(dp, manager, 2);
+        Assert.True(target.Holds(e));
+        // The target's packets would not be copied to the mirror's port.
+        dp.SetMirrors([new Mirror("m", [1], [], null, 3)]);
+        manager.Poll();
+        Assert.False(target.Holds(e));
+        Assert.Equal(OffloadReason.Mirrored, ReasonOf(manager, e));
+        dp.SetMirrors(null);
+        manager.Poll();
+        Assert.True(target.Holds(e));
+    }
+
+    [Fact]
     public void ATargetThatDoesTheFeatures_HoldsTheFlows()
     {
-        var (dp, target, manager) = Rig(samplingRate: 100, features: OffloadFeatures.Shaping | OffloadFeatures.Sampling | OffloadFeatures.Capture);
+        var (dp, target, manager) = Rig(samplingRate: 100, features: OffloadFeatures.Shaping | OffloadFeatures.Sampling | OffloadFeatures.Capture | OffloadFeatures.Mirroring);
         Assert.True(dp.SetShaping(2, Shaper(dp)));
         dp.Tap = new NoTap();
         var e = Add(dp, manager, 2);
