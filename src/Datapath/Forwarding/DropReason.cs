@@ -56,6 +56,8 @@ public enum DropReason : byte
     NormalVlan,
     /// <summary>Received beyond the port's ingress policing rate and burst.</summary>
     IngressPolicing,
+    /// <summary>Received on, or sent to, a port the spanning tree keeps from forwarding (listening, learning, blocking, down).</summary>
+    StpNotForwarding,
     Count,
 }
 

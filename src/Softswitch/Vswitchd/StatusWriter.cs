@@ -12,7 +12,8 @@ namespace Softswitch.Vswitchd;
 /// <c>error</c> for a bridge that cannot be created or whose last change failed); <c>Interface</c> ofport (-1 with
 /// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>),
 /// ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's link modes), mtu, status (a key
-/// per setting refused); <c>Port</c> status (likewise); <c>Controller</c> is_connected, role, status (<c>last_error</c>:
+/// per setting refused); <c>Port</c> status (likewise, and the spanning tree's keys) and statistics (the spanning
+/// tree's BPDU counts); <c>Controller</c> is_connected, role, status (<c>last_error</c>:
 /// why its target is not served).
 /// </summary>
 /// <remarks>
@@ -30,7 +31,7 @@ internal static class StatusWriter
     {
         ["Open_vSwitch"] = ["cur_cfg", "ovs_version", "datapath_types", "iface_types"],
         ["Bridge"] = ["datapath_id", "status"],
-        ["Port"] = ["status"],
+        ["Port"] = ["status", "statistics"],
         ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status"],
         ["Controller"] = ["is_connected", "role", "status"],
     };
@@ -76,7 +77,8 @@ internal static class StatusWriter
                     ["status"] = OvsdbDatum.Map(s.Status),
                 });
             }
-            foreach (var (uuid, portStatus) in bridge.PortStatus) Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus) });
+            foreach (var (uuid, (portStatus, statistics)) in bridge.PortStatus)
+                Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus), ["statistics"] = OvsdbDatum.Map(statistics) });
             foreach (var c in bridge.ControllerTargets)
             {
                 var (connected, role) = bridge.Controller(c.Target);
