@@ -328,6 +328,50 @@ public sealed class MininetSandboxTests
         AssertNoCleanup(run);
     }
 
+    /// <summary>
+    /// Spanning tree under `softswitch vswitchd` (Mininet/stp_test.sh): `mn --switch ovsbr,stp=1 --topo torus,3,3
+    /// --wait --test pingall` (a torus of nine bridges, eighteen loops: Mininet's OVSBridge sets stp_enable=true and
+    /// waits until `ovs-ofctl show` of every switch has STP_FORWARD and no STP_LEARN) pings every pair; mn's teardown
+    /// leaves nothing.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    public void StpTorusConvergesAndPingsAll()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 420_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "torus");
+        Console.WriteLine($"mn --switch ovsbr,stp=1 --topo torus,3,3 under softswitch vswitchd:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("MN EXIT 0", run.Output);
+        Assert.True(run.Output.Contains("*** Results: 0% dropped (72/72 received)", StringComparison.Ordinal), $"pingall lost a ping:\n{run.Output}\n{run.Logs}");
+        AssertNoCleanup(run);
+    }
+
+    /// <summary>
+    /// A ring of three `softswitch vswitchd` bridges joined by veths with STP on (Mininet/stp_test.sh ring): one root,
+    /// one blocked port, a ping across, and a flood of 2,000 broadcast pings that ends when the flood ends (three
+    /// seconds after it the ring's veths have carried a few BPDUs more, not a storm).
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    public void StpRingBlocksOnePort_AFloodDoesNotStorm()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "ring");
+        Console.WriteLine($"a ring of three bridges with STP under softswitch vswitchd:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("RING BLOCKED 1", run.Output);
+        Assert.Matches(@"RING ROOTS ""[0-9a-f]{4}\.[0-9a-f]{12}"" \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Contains("RING PING 0", run.Output);
+        var frames = Regex.Match(run.Output, @"RING FRAMES AFTER FLOOD (\d+) THEN (\d+)");
+        Assert.True(frames.Success, run.Output);
+        long before = long.Parse(frames.Groups[1].Value, CultureInfo.InvariantCulture), after = long.Parse(frames.Groups[2].Value, CultureInfo.InvariantCulture);
+        // Hello time 1 s: six veth ends send at most one BPDU a second each (a TCN or two besides).
+        Assert.True(after - before <= 30, $"the ring carried {after - before} frames in the 3 s after the flood: a loop\n{run.Output}\n{run.Logs}");
+        // Each of the 2,000 broadcasts reaches each bridge once or so: a loop carries them round many times.
+        Assert.True(before < 40_000, $"the ring carried {before} frames for a flood of 2,000 broadcasts: a loop\n{run.Output}");
+    }
+
     private sealed record Run(int ExitCode, string Output, string Logs, bool SentinelKept);
 
     private static void AssertNoCleanup(Run run)

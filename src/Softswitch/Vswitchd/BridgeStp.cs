@@ -210,8 +210,8 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
         {
             if (_ofport[i] == 0) continue;
             var slot = _dp.Ports.Get(_ofport[i]);
-            bool up = slot is not null && slot.LinkUp && (slot.Config & PortConfig.PortDown) == 0;
             var port = _stp.Port(i);
+            bool up = slot is not null && slot.LinkUp && (slot.Config & PortConfig.PortDown) == 0;
             if (up && port.State == StpState.Disabled) _stp.EnablePort(port);
             else if (!up && port.State != StpState.Disabled) _stp.DisablePort(port);
         }
@@ -222,6 +222,8 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
             var port = _stp.Port(i);
             if (StpFrame.TryGetBpdu(_scratch.AsSpan(0, size), out var bpdu)) _stp.Received(port, bpdu);
             else port.ErrorCount++;
+            if (_log.IsEnabled(LogLevel.Debug))
+                _log.LogDebug("bridge {Bridge}: port {Port}: BPDU {Hex}", _bridge, port.Name, Convert.ToHexString(_scratch, 0, size));
         }
         long now = Environment.TickCount64;
         _stp.Tick((int)Math.Min(now - _lastTick, 10_000));
@@ -232,6 +234,15 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
             if (no == 0) continue;
             SetState(no, Map(changed.State));
             _log.LogInformation("bridge {Bridge}: port {Port}: spanning tree state {State}", _bridge, changed.Name, Name(changed.State));
+        }
+        // A port reopened under its number (a new slot, no gate) takes its state again.
+        for (int i = 0; i < StpBridge.MaxPorts; i++)
+        {
+            if (_ofport[i] == 0 || _dp.Ports.Get(_ofport[i]) is not { } slot) continue;
+            var port = _stp.Port(i);
+            if (slot.Stp == Map(port.State)) continue;
+            _log.LogInformation("bridge {Bridge}: port {Port}: datapath state {Was} set to the spanning tree's {State}", _bridge, port.Name, slot.Stp, Name(port.State));
+            SetState(slot.No, Map(port.State));
         }
         if (_stp.TakeFdbFlush()) _dp.MacTable.Clear();
         for (int t = 0; t < _txCount; t++)
