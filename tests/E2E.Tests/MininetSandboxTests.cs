@@ -372,6 +372,35 @@ public sealed class MininetSandboxTests
         Assert.True(before < 40_000, $"the ring carried {before} frames for a flood of 2,000 broadcasts: a loop\n{run.Output}");
     }
 
+    /// <summary>
+    /// A ring of two `softswitch vswitchd` bridges and one Open vSwitch user-space bridge (ovs-vswitchd, datapath_type
+    /// netdev, in a namespace of its own) joined by veths (Mininet/stp_test.sh ovs): with the Open vSwitch bridge's
+    /// priority lowest every bridge names it root and the softswitch bridge of the higher priority blocks the link
+    /// between the two; with a softswitch
+    /// bridge's priority 0 every bridge names that one, and the port 802.1D blocks (the other softswitch bridge's
+    /// towards Open vSwitch, whose bridge ID is lower) is the one blocked.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    [RequiresTool("ovs-vswitchd")]
+    public void StpRingWithAnOpenVswitchBridge_ElectsOneRoot()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "ovs");
+        Console.WriteLine($"a ring of two softswitch bridges and an Open vSwitch bridge with STP:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        foreach (var (round, root) in new[] { ("OVSROOT", "1000"), ("SSWROOT", "0000") })
+        {
+            var roots = Regex.Match(run.Output, $@"OVS {round} ROOTS softswitch: ""([0-9a-f.]+)"" ""([0-9a-f.]+)"" ovs: ""([0-9a-f.]+)""");
+            Assert.True(roots.Success, run.Output);
+            Assert.StartsWith(root + ".", roots.Groups[1].Value, StringComparison.Ordinal);
+            Assert.True(roots.Groups[1].Value == roots.Groups[2].Value && roots.Groups[2].Value == roots.Groups[3].Value,
+                $"{round}: the bridges name different roots\n{run.Output}\n{run.Logs}");
+        }
+        Assert.Contains("OVS OVSROOT BLOCKED softswitch: sr12b ovs: \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Contains("OVS SSWROOT BLOCKED softswitch: so1a ovs: \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
+    }
+
     private sealed record Run(int ExitCode, string Output, string Logs, bool SentinelKept);
 
     private static void AssertNoCleanup(Run run)

@@ -5,7 +5,11 @@
 #     waits until `ovs-ofctl show` of each switch has STP_FORWARD and no STP_LEARN; prints "MN EXIT N" and how long.
 #  2. A ring of three bridges joined by veths, STP on, a host on two of them: after convergence the ring has one
 #     blocked port, a broadcast flood ping crosses it, and once the flood stops the ring's frame counts stop growing
-#     (a loop would carry the broadcasts round for ever). Prints "RING ..." lines and "RESULT done".
+#     (a loop would carry the broadcasts round for ever). Prints "RING ..." lines.
+#  3. (`stp_test.sh ovs` only) A ring of two softswitch bridges and one Open vSwitch user-space bridge (ovsdb-server and
+#     ovs-vswitchd, datapath_type=netdev, in a namespace of their own): with the Open vSwitch bridge's priority lowest,
+#     then with a softswitch bridge's, every bridge names the same root. Prints "OVS ..." lines.
+# Then "RESULT done".
 set -e
 export OVS_RUNDIR=/run/openvswitch OVS_LOGDIR=/tmp OVS_DBDIR=/tmp
 mkdir -p /run/openvswitch
@@ -71,6 +75,65 @@ if [ "$mode" = all ] || [ "$mode" = ring ]; then
   echo "RING COVERAGE $(ovs-appctl coverage/show | grep -E 'stp-bpdu |drop-stp-not-forwarding' | tr -s ' ' | tr '\n' ' ')"
   for i in 1 2; do ip netns del stph$i; done
   for i in 1 2 3; do ovs-vsctl del-br stpr$i; done
+fi
+if [ "$mode" = ovs ]; then
+  ip netns add stpovs
+  ip netns exec stpovs ip link set lo up
+  orun=/tmp/ovs-peer
+  mkdir -p $orun
+  ovsdb-tool create $orun/conf.db /usr/share/openvswitch/vswitch.ovsschema
+  ip netns exec stpovs env OVS_RUNDIR=$orun OVS_LOGDIR=$orun OVS_DBDIR=$orun ovsdb-server $orun/conf.db \
+    --remote=punix:$orun/db.sock --pidfile=$orun/ovsdb-server.pid --log-file=$orun/ovsdb-server.log \
+    --unixctl=$orun/ovsdb-server.ctl --detach --no-chdir
+  ovs() { ovs-vsctl --timeout=20 --db=unix:$orun/db.sock "$@"; }
+  ovs --no-wait init
+  ip netns exec stpovs env OVS_RUNDIR=$orun OVS_LOGDIR=$orun OVS_DBDIR=$orun ovs-vswitchd unix:$orun/db.sock \
+    --pidfile=$orun/ovs-vswitchd.pid --log-file=$orun/ovs-vswitchd.log --unixctl=$orun/ovs-vswitchd.ctl --detach --no-chdir
+  for i in 1 2; do
+    ovs-vsctl add-br stpr$i -- set-fail-mode stpr$i standalone -- set bridge stpr$i stp_enable=true \
+      other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1
+  done
+  # Priorities: Open vSwitch's bridge 4096 (the root), stpr1 16384 (designated between the two softswitch bridges).
+  ovs-vsctl set bridge stpr1 other_config:stp-priority=16384
+  ovs add-br stpo -- set bridge stpo datapath_type=netdev fail_mode=standalone stp_enable=true other_config:stp-priority=4096 \
+    other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1
+  ip link add sr12a type veth peer name sr12b
+  ip link set sr12a up
+  ip link set sr12b up
+  ovs-vsctl add-port stpr1 sr12a -- add-port stpr2 sr12b
+  for i in 1 2; do
+    ip link add so${i}a type veth peer name so${i}b netns stpovs
+    ip link set so${i}a up
+    ip -n stpovs link set so${i}b up
+    ovs-vsctl add-port stpr$i so${i}a
+    ovs add-port stpo so${i}b
+  done
+  converge() {
+    for _ in $(seq 60); do
+      states="$(ovs-vsctl --columns=status list Port) $(ovs --columns=status list Port)"
+      if ! echo "$states" | grep -q 'listening\|learning' && echo "$states" | grep -q forwarding; then break; fi
+      sleep 0.5
+    done
+    sleep 2
+  }
+  report() {
+    echo "OVS $1 ROOTS softswitch: $(for i in 1 2; do ovs-vsctl get Bridge stpr$i status:stp_designated_root; done | tr '\n' ' ')ovs: $(ovs get Bridge stpo status:stp_designated_root)"
+    echo "OVS $1 IDS softswitch: $(for i in 1 2; do ovs-vsctl get Bridge stpr$i status:stp_bridge_id; done | tr '\n' ' ')ovs: $(ovs get Bridge stpo status:stp_bridge_id)"
+    echo "OVS $1 BLOCKED softswitch: $(ovs-vsctl --columns=name find Port status:stp_state=blocking | awk '{print $3}' | tr '\n' ' ')ovs: $(ovs --columns=name find Port status:stp_state=blocking | awk '{print $3}' | tr '\n' ' ')"
+    for i in 1 2; do ovs-appctl stp/show stpr$i; done
+    ovs-appctl -t $orun/ovs-vswitchd.ctl stp/show stpo
+  }
+  converge
+  report OVSROOT
+  # A softswitch bridge takes the root.
+  ovs-vsctl set bridge stpr2 other_config:stp-priority=0
+  sleep 1
+  converge
+  report SSWROOT
+  ovs-appctl -t $orun/ovs-vswitchd.ctl exit
+  ovs-appctl -t $orun/ovsdb-server.ctl exit
+  ip netns del stpovs
+  for i in 1 2; do ovs-vsctl del-br stpr$i; done
 fi
 ovs-appctl exit
 echo "RESULT done"
