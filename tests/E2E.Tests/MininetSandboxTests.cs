@@ -350,7 +350,8 @@ public sealed class MininetSandboxTests
     /// <summary>
     /// A ring of three `softswitch vswitchd` bridges joined by veths with STP on (Mininet/stp_test.sh ring): one root,
     /// one blocked port, a ping across, and a flood of 2,000 broadcast pings that ends when the flood ends (three
-    /// seconds after it the ring's veths have carried a few BPDUs more, not a storm).
+    /// seconds after it the ring's veths have carried a few BPDUs more, not a storm); a link cut on the hosts' path
+    /// heals within max-age plus twice forward-delay.
     /// </summary>
     [E2EFact]
     [RequiresTool("ovsdb-server")]
@@ -370,6 +371,10 @@ public sealed class MininetSandboxTests
         Assert.True(after - before <= 30, $"the ring carried {after - before} frames in the 3 s after the flood: a loop\n{run.Output}\n{run.Logs}");
         // Each of the 2,000 broadcasts reaches each bridge once or so: a loop carries them round many times.
         Assert.True(before < 40_000, $"the ring carried {before} frames for a flood of 2,000 broadcasts: a loop\n{run.Output}");
+        // The cut heals within max-age plus twice forward-delay (6 + 2 x 4 s), with 3 s of slack for a loaded machine.
+        var healed = Regex.Match(run.Output, @"RING CUT sr\d\d HEALED yes AFTER (\d+) ms");
+        Assert.True(healed.Success, $"the ring did not heal after a link cut\n{run.Output}\n{run.Logs}");
+        Assert.InRange(int.Parse(healed.Groups[1].Value, CultureInfo.InvariantCulture), 0, 17_000);
     }
 
     /// <summary>

@@ -5,7 +5,8 @@
 #     waits until `ovs-ofctl show` of each switch has STP_FORWARD and no STP_LEARN; prints "MN EXIT N" and how long.
 #  2. A ring of three bridges joined by veths, STP on, a host on two of them: after convergence the ring has one
 #     blocked port, a broadcast flood ping crosses it, and once the flood stops the ring's frame counts stop growing
-#     (a loop would carry the broadcasts round for ever). Prints "RING ..." lines.
+#     (a loop would carry the broadcasts round for ever); then a link on the hosts' path is cut and the ring heals
+#     within max-age plus twice forward-delay. Prints "RING ..." lines.
 #  3. (`stp_test.sh ovs` only) A ring of two softswitch bridges and one Open vSwitch user-space bridge (ovsdb-server and
 #     ovs-vswitchd, datapath_type=netdev, in a namespace of their own): with the Open vSwitch bridge's priority lowest,
 #     then with a softswitch bridge's, every bridge names the same root. Prints "OVS ..." lines.
@@ -73,6 +74,17 @@ if [ "$mode" = all ] || [ "$mode" = ring ]; then
   after=$(count)
   echo "RING FRAMES AFTER FLOOD $before THEN $after (3 s later: $((after - before)) more)"
   echo "RING COVERAGE $(ovs-appctl coverage/show | grep -E 'stp-bpdu |drop-stp-not-forwarding' | tr -s ' ' | tr '\n' ' ')"
+  # A link cut on the hosts' path (sr12, unless it is the one blocked: then sr23): the ring heals within the
+  # protocol's bound (max-age plus twice forward-delay, 6 + 2 x 4 s; the link's loss is seen at once, so about 8 s).
+  cut=sr12
+  ovs-vsctl --columns=name find Port status:stp_state=blocking | grep -q 'sr12' && cut=sr23
+  ip link set ${cut}a down
+  start=$(date +%s%N)
+  healed=no
+  for _ in $(seq 60); do
+    if ip netns exec stph1 ping -c 1 -W 1 10.79.0.2 > /dev/null 2>&1; then healed=yes; break; fi
+  done
+  echo "RING CUT $cut HEALED $healed AFTER $(( ($(date +%s%N) - start) / 1000000 )) ms"
   for i in 1 2; do ip netns del stph$i; done
   for i in 1 2 3; do ovs-vsctl del-br stpr$i; done
 fi
