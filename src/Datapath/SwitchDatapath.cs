@@ -353,6 +353,41 @@ public sealed partial class SwitchDatapath : IDisposable
         return true;
     }
 
+    private volatile IBpduSink? _bpduSink;
+
+    /// <summary>Where BPDUs received on ports with <see cref="PortConfig.StpBpdu"/> go (null: they are dropped, counted
+    /// <c>stp-bpdu-unheard</c>).</summary>
+    public IBpduSink? BpduSink { get => _bpduSink; set => _bpduSink = value; }
+
+    /// <summary>
+    /// Sets port <paramref name="no"/>'s spanning tree state and the forwarding gate it implies (in the port's config,
+    /// the <c>Stp*</c> bits): listening, blocking and disabled neither forward nor learn, learning learns without
+    /// forwarding, forwarding and excluded forward; every state but <see cref="PortStpState.Off"/> hands BPDUs to
+    /// <see cref="BpduSink"/>. Reports PORT_STATUS when the state changed; MAC addresses learned on a port that stops
+    /// learning are forgotten. False when there is no such port.
+    /// </summary>
+    public bool SetPortStp(ushort no, PortStpState state)
+    {
+        var slot = no == PortNumber.Local ? _ports.Local : _ports.Get(no);
+        if (slot is null) return false;
+        var gate = state switch
+        {
+            PortStpState.Off => PortConfig.None,
+            PortStpState.Excluded or PortStpState.Forwarding => PortConfig.StpBpdu,
+            PortStpState.Learning => PortConfig.StpBpdu | PortConfig.StpNoForward,
+            _ => PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.StpNoLearn,
+        };
+        const PortConfig mask = PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.StpNoLearn;
+        bool learned = (slot.Config & PortConfig.StpNoLearn) == 0;
+        bool changed = slot.Stp != state;
+        slot.Stp = state;
+        slot.UpdateConfig(gate, mask);
+        if (learned && (gate & PortConfig.StpNoLearn) != 0) MacTable.Age(Clock.NowNanos, no);
+        if (changed)
+            foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Modify, slot);
+        return true;
+    }
+
     /// <summary>
     /// Sets a port's VLAN membership for NORMAL (null: a trunk of every VLAN, as every port starts); the addresses
     /// learned on it are forgotten. False when there is no such port.

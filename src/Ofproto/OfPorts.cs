@@ -71,8 +71,16 @@ internal static class OfPorts
     public static OfPortDesc Describe(PortSlot p)
     {
         var info = p.Port.Info;
+        var stp = p.Stp switch
+        {
+            PortStpState.Listening => OfPortState.StpListen,
+            PortStpState.Learning => OfPortState.StpLearn,
+            PortStpState.Forwarding => OfPortState.StpForward,
+            PortStpState.Blocking => OfPortState.StpBlock,
+            _ => OfPortState.None,
+        };
         return new OfPortDesc(OfPort.FromDatapath(p.No), info.HwAddr.Value, info.Name, FromDatapath(p.Config),
-                              (p.State & PortState.LinkDown) != 0 ? OfPortState.LinkDown : OfPortState.None,
+                              ((p.State & PortState.LinkDown) != 0 ? OfPortState.LinkDown : OfPortState.None) | stp,
                               FromDatapath(info.Current), FromDatapath(info.Advertised), FromDatapath(info.Supported), FromDatapath(info.Peer),
                               Kbps(info.Current), Kbps(info.Supported));
     }

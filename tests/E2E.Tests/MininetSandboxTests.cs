@@ -328,6 +328,84 @@ public sealed class MininetSandboxTests
         AssertNoCleanup(run);
     }
 
+    /// <summary>
+    /// Spanning tree under `softswitch vswitchd` (Mininet/stp_test.sh): `mn --switch ovsbr,stp=1 --topo torus,3,3
+    /// --wait --test pingall` (a torus of nine bridges, eighteen loops: Mininet's OVSBridge sets stp_enable=true and
+    /// waits until `ovs-ofctl show` of every switch has STP_FORWARD and no STP_LEARN) pings every pair; mn's teardown
+    /// leaves nothing.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    public void StpTorusConvergesAndPingsAll()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 420_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "torus");
+        Console.WriteLine($"mn --switch ovsbr,stp=1 --topo torus,3,3 under softswitch vswitchd:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("MN EXIT 0", run.Output);
+        Assert.True(run.Output.Contains("*** Results: 0% dropped (72/72 received)", StringComparison.Ordinal), $"pingall lost a ping:\n{run.Output}\n{run.Logs}");
+        AssertNoCleanup(run);
+    }
+
+    /// <summary>
+    /// A ring of three `softswitch vswitchd` bridges joined by veths with STP on (Mininet/stp_test.sh ring): one root,
+    /// one blocked port, a ping across, and a flood of 2,000 broadcast pings that ends when the flood ends (three
+    /// seconds after it the ring's veths have carried a few BPDUs more, not a storm); a link cut on the hosts' path
+    /// heals within max-age plus twice forward-delay.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    public void StpRingBlocksOnePort_AFloodDoesNotStorm()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "ring");
+        Console.WriteLine($"a ring of three bridges with STP under softswitch vswitchd:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("RING BLOCKED 1", run.Output);
+        Assert.Matches(@"RING ROOTS ""[0-9a-f]{4}\.[0-9a-f]{12}"" \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Contains("RING PING 0", run.Output);
+        var frames = Regex.Match(run.Output, @"RING FRAMES AFTER FLOOD (\d+) THEN (\d+)");
+        Assert.True(frames.Success, run.Output);
+        long before = long.Parse(frames.Groups[1].Value, CultureInfo.InvariantCulture), after = long.Parse(frames.Groups[2].Value, CultureInfo.InvariantCulture);
+        // Hello time 1 s: six veth ends send at most one BPDU a second each (a TCN or two besides).
+        Assert.True(after - before <= 30, $"the ring carried {after - before} frames in the 3 s after the flood: a loop\n{run.Output}\n{run.Logs}");
+        // Each of the 2,000 broadcasts reaches each bridge once or so: a loop carries them round many times.
+        Assert.True(before < 40_000, $"the ring carried {before} frames for a flood of 2,000 broadcasts: a loop\n{run.Output}");
+        // The cut heals within max-age plus twice forward-delay (6 + 2 x 4 s), with 3 s of slack for a loaded machine.
+        var healed = Regex.Match(run.Output, @"RING CUT sr\d\d HEALED yes AFTER (\d+) ms");
+        Assert.True(healed.Success, $"the ring did not heal after a link cut\n{run.Output}\n{run.Logs}");
+        Assert.InRange(int.Parse(healed.Groups[1].Value, CultureInfo.InvariantCulture), 0, 17_000);
+    }
+
+    /// <summary>
+    /// A ring of two `softswitch vswitchd` bridges and one Open vSwitch user-space bridge (ovs-vswitchd, datapath_type
+    /// netdev, in a namespace of its own) joined by veths (Mininet/stp_test.sh ovs): with the Open vSwitch bridge's
+    /// priority lowest every bridge names it root and the softswitch bridge of the higher priority blocks the link
+    /// between the two; with a softswitch
+    /// bridge's priority 0 every bridge names that one, and the port 802.1D blocks (the other softswitch bridge's
+    /// towards Open vSwitch, whose bridge ID is lower) is the one blocked.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    [RequiresTool("ovs-vswitchd")]
+    public void StpRingWithAnOpenVswitchBridge_ElectsOneRoot()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 240_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "ovs");
+        Console.WriteLine($"a ring of two softswitch bridges and an Open vSwitch bridge with STP:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        foreach (var (round, root) in new[] { ("OVSROOT", "1000"), ("SSWROOT", "0000") })
+        {
+            var roots = Regex.Match(run.Output, $@"OVS {round} ROOTS softswitch: ""([0-9a-f.]+)"" ""([0-9a-f.]+)"" ovs: ""([0-9a-f.]+)""");
+            Assert.True(roots.Success, run.Output);
+            Assert.StartsWith(root + ".", roots.Groups[1].Value, StringComparison.Ordinal);
+            Assert.True(roots.Groups[1].Value == roots.Groups[2].Value && roots.Groups[2].Value == roots.Groups[3].Value,
+                $"{round}: the bridges name different roots\n{run.Output}\n{run.Logs}");
+        }
+        Assert.Contains("OVS OVSROOT BLOCKED softswitch: sr12b ovs: \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Contains("OVS SSWROOT BLOCKED softswitch: so1a ovs: \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
+    }
+
     private sealed record Run(int ExitCode, string Output, string Logs, bool SentinelKept);
 
     private static void AssertNoCleanup(Run run)

@@ -45,12 +45,13 @@ public sealed class VswitchdBridgeTests : IDisposable
               "Bridge":{"columns":{"name":{"type":"string"},"ports":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},"controller":{"type":{"key":{"type":"uuid"},"min":0,"max":"unlimited"}},
                 "fail_mode":{"type":{"key":"string","min":0,"max":1}},"protocols":{"type":{"key":"string","min":0,"max":"unlimited"}},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"datapath_type":{"type":"string"},
-                "flow_tables":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":254},"value":{"type":"uuid"},"min":0,"max":"unlimited"}},"stp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
+                "flow_tables":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":254},"value":{"type":"uuid"},"min":0,"max":"unlimited"}},"stp_enable":{"type":"boolean"},"rstp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
                 "mirrors":{"type":{"key":{"type":"uuid","refTable":"Mirror"},"min":0,"max":"unlimited"}},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
                 "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
                 "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}},"bond_mode":{"type":{"key":"string","min":0,"max":1}},
+                "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},"statistics":{"type":{"key":"string","value":"integer","min":0,"max":"unlimited"}},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "QoS":{"columns":{"type":{"type":"string"},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "queues":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"value":{"type":"uuid","refTable":"Queue"},"min":0,"max":"unlimited"}}}},
@@ -101,6 +102,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         {
             var port = new JsonObject { ["name"] = name, ["interfaces"] = Ref(Id("I-" + name)) };
             if (name == "p2") port["tag"] = 10;
+            if (name == "p1") port["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("stp-port-num", "9")));
             Insert(db, "Port", "P-" + name, port);
             var iface = new JsonObject { ["name"] = name, ["type"] = type };
             if (name == "p1") iface["ofport_request"] = 7;
@@ -128,7 +130,8 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal("secure", br.FailMode);
         Assert.Equal(["br0", "p1", "p2", "vx"], br.Interfaces.Select(i => i.Name));
         Assert.Equal(7, br.Interfaces.Single(i => i.Name == "p1").OfportRequest);
-        Assert.Contains(br.Refused, r => r.StartsWith("stp_enable=true", StringComparison.Ordinal));
+        Assert.Equal(new StpConfig(32768, 2000, 20000, 15000, null), br.Stp);
+        Assert.DoesNotContain(br.Refused, r => r.StartsWith("stp_enable", StringComparison.Ordinal));
         Assert.Equal(PortVlan.Access(10), br.Interfaces.Single(i => i.Name == "p2").Vlan);
         Assert.Null(br.Interfaces.Single(i => i.Name == "p1").Vlan);
         Assert.DoesNotContain(br.Refused, r => r.StartsWith("port p2", StringComparison.Ordinal));
@@ -205,6 +208,8 @@ public sealed class VswitchdBridgeTests : IDisposable
     public void MirrorRows_BecomeTheDatapathsMirrors_AndTheirStatisticsAreWrittenBack()
     {
         var db = Database();
+        // No spanning tree: its BPDUs leaving the ports would be mirrored too, and this counts one frame.
+        ModifyBridge(db, new JsonObject { ["stp_enable"] = false });
         Insert(db, "Port", "P-other", new JsonObject { ["name"] = "other", ["interfaces"] = Ref(Id("I-other")) });
         Insert(db, "Mirror", "all", new JsonObject { ["name"] = "all", ["select_all"] = true, ["output_port"] = Ref(Id("P-p2")), ["snaplen"] = 100 });
         Insert(db, "Mirror", "none", new JsonObject { ["name"] = "none", ["select_src_port"] = Ref(Id("P-p1")) });
@@ -243,7 +248,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         p2.CaptureSent = true;
         var frame = Datapath.Packets.FrameBuilder.Udp(MacAddress.Parse("0e:00:00:00:00:01"), MacAddress.Parse("0e:00:00:00:00:02"), 1, 2, 3, 4, frameSize: 300);
         ((MemoryPort)bridge.Dp.Ports.Get(7)!.Port).Inject(frame);
-        Assert.True(SpinWait.SpinUntil(() => all.TxPackets == 1 && p2.Counters.TxPackets == 1, TimeSpan.FromSeconds(30)), "the frame was not mirrored");
+        Assert.True(SpinWait.SpinUntil(() => all.TxPackets == 1 && p2.Counters.TxPackets == 1, TimeSpan.FromSeconds(30)), $"the frame was not mirrored alone: the mirror sent {all.TxPackets}, p2 {p2.Counters.TxPackets}");
         var copy = Assert.Single(p2.TakeSent());
         Assert.Equal(frame[..100], copy);
         var ops = StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>().Where(o => (string)o["table"]! == "Mirror").ToList();
@@ -340,28 +345,47 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Null(bridge.Dp.Ports.Get(7)!.Shaper);
     }
 
-    /// <summary>stp_enable and mcast_snooping_enable are refused in the Bridge status column (a key each, with the
-    /// reason), the rest of the bridge served; turned off, the keys go.</summary>
+    /// <summary>stp_enable runs spanning tree (the Bridge status has its keys, the ports their gates and status), and
+    /// mcast_snooping_enable and rstp_enable are refused in the Bridge status column (a key each, with the reason), the
+    /// rest of the bridge served; turned off, the keys go and the gates open.</summary>
     [Fact]
-    public void StpAndSnooping_AreRefusedInTheBridgeStatus_TheRestIsServed()
+    public void Stp_IsServed_SnoopingAndRstpRefusedInTheBridgeStatus()
     {
         var db = Database();
-        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = true });
+        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = true, ["rstp_enable"] = true });
         var config = VswitchConfig.Read(db)!;
         using var bridge = Bridge.Create(config.Bridges[0], Host());
         Assert.NotNull(bridge.Dp.Ports.Get(7));
-        var row = BridgeRow(StatusWriter.Operations(db, config, [bridge]));
+        var ops = StatusWriter.Operations(db, config, [bridge]);
+        var row = BridgeRow(ops);
         var status = OvsdbDatum.StringMap(row["status"]);
-        Assert.Equal(["mcast_snooping_enable", "stp_enable"], status.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal("refused: STP is not supported", status["stp_enable"]);
+        Assert.Equal(["mcast_snooping_enable", "rstp_enable", "stp_bridge_id", "stp_designated_root", "stp_root_path_cost"], status.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("refused: multicast snooping is not supported", status["mcast_snooping_enable"]);
+        Assert.Equal("refused: RSTP is not supported (STP, stp_enable=true, runs)", status["rstp_enable"]);
+        // The bridge's identifier: priority 32768 over the LOCAL port's address; alone, it is the root.
+        Assert.Equal("8000.020000000001", status["stp_bridge_id"]);
+        Assert.Equal(status["stp_bridge_id"], status["stp_designated_root"]);
+        Assert.Equal("0", status["stp_root_path_cost"]);
+        // p1 (stp-port-num 9) takes part; the LOCAL port, internal, does not (it forwards).
+        var p1 = ops.Select(o => o.AsObject()).Single(o => (string?)o["table"] == "Port" && o["where"]!.ToJsonString().Contains(Id("P-p1").ToString(), StringComparison.Ordinal));
+        var p1Status = OvsdbDatum.StringMap(p1["row"]!["status"]);
+        Assert.Equal("listening", p1Status["stp_state"]);
+        Assert.Equal("designated", p1Status["stp_role"]);
+        Assert.Equal("32777", p1Status["stp_port_id"]);
+        Assert.Equal(PortStpState.Listening, bridge.Dp.Ports.Get(7)!.Stp);
+        Assert.Equal(PortStpState.Excluded, bridge.Dp.Ports.Get(PortNumber.Local)!.Stp);
+        Assert.Contains("This bridge is the root", bridge.StpShow(), StringComparison.Ordinal);
+        Assert.Contains("  p1         designated listening  4     128.9\n", bridge.StpShow(), StringComparison.Ordinal);
         ApplyWritten(db, StatusWriter.Operations(db, config, [bridge]));
         Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
 
-        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = false, ["stp_enable"] = false });
+        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = false, ["stp_enable"] = false, ["rstp_enable"] = false });
         config = VswitchConfig.Read(db)!;
         bridge.Apply(config.Bridges[0]);
         Assert.Empty(OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]));
+        Assert.Equal(PortStpState.Off, bridge.Dp.Ports.Get(7)!.Stp);
+        Assert.Equal(PortConfig.None, bridge.Dp.Ports.Get(7)!.Config & (PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.StpNoLearn));
+        Assert.Null(bridge.StpShow());
     }
 
     [Fact]

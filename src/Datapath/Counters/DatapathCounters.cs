@@ -36,6 +36,7 @@ public static class DatapathCounters
         DropReason.ControllerMeter => ("drop-controller-meter", "packets for the controller past the controller meter's rate (OFPM_CONTROLLER)"),
         DropReason.NormalToInPort => ("drop-normal-to-in-port", "NORMAL learned the destination behind the packet's own input port (not sent back)"),
         DropReason.NormalVlan => ("drop-normal-vlan", "NORMAL got a frame of a VLAN its input port does not carry (tagged on an access port, or a VLAN the trunk does not list)"),
+        DropReason.StpNotForwarding => ("drop-stp-not-forwarding", "received on, or sent to, a port the spanning tree keeps from forwarding (listening, learning, blocking, or down)"),
         DropReason.IngressPolicing => ("drop-ingress-policing", "received beyond the port's ingress policing rate and burst (Interface ingress_policing_rate)"),
         DropReason.MirrorPort => ("drop-mirror-port", "NORMAL got a frame received on, or learned behind, a mirror's output port (reserved for the mirror)"),
         DropReason.QueueFull => ("drop-queue-full", "packets for an egress queue of a shaped port that was full (tail drop), or longer than a queue's slot"),
@@ -102,6 +103,8 @@ public static class DatapathCounters
     public static readonly Counter GsoHandedOn = Coverage.Define("gso-handed-on", "super-frames handed on whole with their offload request to a port that takes them (the kernel segments)");
     public static readonly Counter GsoRefused = Coverage.Define("gso-refused", "received GSO super-frames refused: unsupported GSO type or malformed headers (dropped)");
     public static readonly Counter KernelRxOversize = Coverage.Define("kernel-rx-oversize", "received frames larger than a packet buffer or the receive ring (dropped)");
+    public static readonly Counter StpBpdu = Coverage.Define("stp-bpdu", "802.1D BPDUs received on a bridge running spanning tree: consumed (handed to the protocol), never forwarded");
+    public static readonly Counter StpBpduUnheard = Coverage.Define("stp-bpdu-unheard", "BPDUs consumed while no spanning tree listened (the bridge's protocol not yet attached): dropped");
     public static readonly Counter MacTableFull = Coverage.Define("mac-table-full", "a source MAC not learned: the NORMAL learning table is full");
     /// <summary>A maintenance step (flow expiry, link monitoring, MAC aging) that threw: a bug, logged by the datapath's listeners.</summary>
     public static readonly Counter MaintenanceError = Coverage.Define("maintenance-error", "maintenance steps (flow expiry, link monitoring, MAC aging) that failed with an exception (logged; retried at the next interval)");
@@ -113,7 +116,7 @@ public static class DatapathCounters
     public static Counter Tunnel(TunnelDropReason r) => s_tunnel[(int)r];
 
     /// <summary>Makes sure every datapath counter is registered (runs the static initialisers).</summary>
-    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + KernelRxOversize.Index + MaintenanceError.Index;
+    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + StpBpdu.Index + StpBpduUnheard.Index + KernelRxOversize.Index + MaintenanceError.Index;
 
     private static Counter[] Family<T>(int count, Func<T, (string Name, string Description)> name) where T : struct, Enum
     {

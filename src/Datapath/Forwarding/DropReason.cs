@@ -58,6 +58,8 @@ public enum DropReason : byte
     IngressPolicing,
     /// <summary>NORMAL got a frame on, or for, a port a mirror outputs to (reserved for the mirror).</summary>
     MirrorPort,
+    /// <summary>Received on, or sent to, a port the spanning tree keeps from forwarding (listening, learning, blocking, down).</summary>
+    StpNotForwarding,
     Count,
 }
 

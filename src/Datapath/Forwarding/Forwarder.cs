@@ -245,7 +245,8 @@ public sealed partial class Forwarder
             Packets += n;
         }
         var config = slot.Config;
-        if ((config & (PortConfig.PortDown | PortConfig.NoRecv | PortConfig.NoRecvStp)) != 0)
+        // One test for every receive gate (an administrator's, or a spanning tree's): none set costs nothing more.
+        if ((config & (PortConfig.PortDown | PortConfig.NoRecv | PortConfig.NoRecvStp | PortConfig.StpBpdu | PortConfig.StpNoForward)) != 0)
         {
             if ((config & PortConfig.PortDown) != 0)
             {
@@ -253,7 +254,7 @@ public sealed partial class Forwarder
                 Pool.Release(pkts);
                 return;
             }
-            pkts = FilterNoRecv(pkts, config);
+            pkts = FilterNoRecv(slot, pkts, config);
             n = pkts.Length;
             if (n == 0) return;
         }
@@ -357,18 +358,29 @@ public sealed partial class Forwarder
     private readonly ushort[] _policedSegments = new ushort[Burst.Size];
 
     /// <summary>
-    /// OFPPC_NO_RECV drops everything except 802.1D spanning-tree frames (to 01:80:c2:00:00:00), which
-    /// OFPPC_NO_RECV_STP drops (OF1.0 5.2.1; as the reference switch), so a controller running spanning tree
-    /// through PORT_MOD still hears BPDUs on blocked ports. Returns the packets that stay.
+    /// The receive gates, per packet. 802.1D spanning-tree frames (to 01:80:c2:00:00:00) are the bridge's own while a
+    /// spanning tree runs on it (<see cref="PortConfig.StpBpdu"/>): handed to <see cref="SwitchDatapath.BpduSink"/>,
+    /// never forwarded. Otherwise OFPPC_NO_RECV drops everything except them, which OFPPC_NO_RECV_STP drops (OF1.0
+    /// 5.2.1; as the reference switch), so a controller running spanning tree through PORT_MOD still hears BPDUs on
+    /// blocked ports. A port the spanning tree keeps from forwarding (<see cref="PortConfig.StpNoForward"/>) drops the
+    /// rest, after NORMAL's table learned their source in the learning state. Returns the packets that stay.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Span<int> FilterNoRecv(Span<int> pkts, PortConfig config)
+    private Span<int> FilterNoRecv(PortSlot slot, Span<int> pkts, PortConfig config)
     {
         int kept = 0;
         foreach (int p in pkts)
         {
             var f = Pool.Frame(p);
             bool bpdu = f.Length >= 6 && f[0] == 0x01 && f[1] == 0x80 && f[2] == 0xC2 && f[3] == 0 && f[4] == 0 && f[5] == 0;
+            if (bpdu && (config & PortConfig.StpBpdu) != 0)
+            {
+                if (_dp.BpduSink is { } sink) sink.Received(slot, f);
+                else Counters.Add(DatapathCounters.StpBpduUnheard);
+                Counters.Add(DatapathCounters.StpBpdu);
+                Pool.Release(p);
+                continue;
+            }
             var bit = bpdu ? PortConfig.NoRecvStp : PortConfig.NoRecv;
             if ((config & bit) != 0)
             {
@@ -376,9 +388,25 @@ public sealed partial class Forwarder
                 Pool.Release(p);
                 continue;
             }
+            if ((config & PortConfig.StpNoForward) != 0)
+            {
+                if ((config & PortConfig.StpNoLearn) == 0 && f.Length >= 14) LearnOnly(slot, f);
+                Drops.Add(DropReason.StpNotForwarding);
+                Pool.Release(p);
+                continue;
+            }
             pkts[kept++] = p;
         }
         return pkts[..kept];
+    }
+
+    /// <summary>NORMAL's learning of frame <paramref name="f"/>'s source on <paramref name="slot"/> (in the VLAN NORMAL
+    /// would give it), for a port in the spanning tree's learning state.</summary>
+    private void LearnOnly(PortSlot slot, ReadOnlySpan<byte> f)
+    {
+        ushort vlan = f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00 ? (ushort)(((f[14] << 8) | f[15]) & 0x0FFF) : (ushort)0;
+        if (_dp.NormalVlans && slot.Vlan is { IsAccess: true } access) vlan = access.Tag;
+        if (!_dp.MacTable.Learn(MacAddress.Read(f[6..]), vlan, slot.No, _now)) Counters.Add(DatapathCounters.MacTableFull);
     }
 
     /// <summary>Steps 3 to 5 for parsed packets; <paramref name="hashes"/> holds each key's <see cref="FlowKey.Hash"/>

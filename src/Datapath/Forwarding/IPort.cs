@@ -7,7 +7,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// What a port's administrator switched off, as the datapath acts on it: receiving (all frames, or only spanning
 /// tree frames), forwarding to it, flooding to it, sending its misses to the controller, the whole port; and
 /// spanning tree participation, which the datapath only stores. The datapath's own bits: a controller protocol maps
-/// its port-config word to these explicitly.
+/// its port-config word to these explicitly. The <c>Stp*</c> bits are not a controller's: they are the gate a spanning
+/// tree running above the datapath sets through <see cref="SwitchDatapath.SetPortStp"/> (never mapped to OpenFlow).
 /// </summary>
 [Flags]
 public enum PortConfig : uint
@@ -20,6 +21,31 @@ public enum PortConfig : uint
     NoPacketIn = 0x10,
     PortDown = 0x20,
     NoStp = 0x40,
+    /// <summary>Spanning tree: the port does not forward (listening, learning, blocking, or down): nothing is sent to
+    /// it, and what it receives is dropped before the flow tables (learned first when <see cref="StpNoLearn"/> is clear).</summary>
+    StpNoForward = 0x80,
+    /// <summary>Spanning tree: what the port receives is not learned by NORMAL either (with <see cref="StpNoForward"/>).</summary>
+    StpNoLearn = 0x100,
+    /// <summary>Spanning tree runs on the port's bridge: BPDUs received (to 01:80:c2:00:00:00) are handed to
+    /// <see cref="SwitchDatapath.BpduSink"/>, never forwarded.</summary>
+    StpBpdu = 0x200,
+}
+
+/// <summary>
+/// A port's spanning tree state as the datapath gates forwarding with it (<see cref="SwitchDatapath.SetPortStp"/>):
+/// <see cref="Off"/> when no spanning tree runs on the bridge; <see cref="Excluded"/> when one runs but the port takes no
+/// part (it forwards, BPDUs it receives are consumed); the 802.1D states otherwise (<see cref="Disabled"/>: a
+/// participating port whose link is down or that the protocol stopped).
+/// </summary>
+public enum PortStpState : byte
+{
+    Off,
+    Excluded,
+    Disabled,
+    Listening,
+    Learning,
+    Forwarding,
+    Blocking,
 }
 
 /// <summary>What the datapath knows of a port's state besides its config: only whether the link is down.</summary>

@@ -65,7 +65,7 @@ public sealed partial class OutputStage
             {
                 foreach (var s in ports.WithLocal)
                 {
-                    if (s.No == inPort || (s.Config & PortConfig.NoFlood) != 0 || s.MirrorOut) continue;
+                    if (s.No == inPort || (s.Config & (PortConfig.NoFlood | PortConfig.StpNoForward)) != 0 || s.MirrorOut) continue;
                     StageVlan(s, p, vlan, tagged, vid, copy);
                 }
                 continue;

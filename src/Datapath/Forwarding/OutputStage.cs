@@ -133,7 +133,8 @@ public sealed partial class OutputStage
         foreach (var s in ports)
         {
             if (s.No == inPort) continue;
-            if (respectNoFlood && (s.Config & PortConfig.NoFlood) != 0) continue;
+            // A port the spanning tree keeps from forwarding is left out of FLOOD and ALL alike.
+            if ((s.Config & (respectNoFlood ? PortConfig.NoFlood | PortConfig.StpNoForward : PortConfig.StpNoForward)) != 0) continue;
             StageTxSlot(s, p, copy, ActionExecutor.NoQueue);
         }
     }
@@ -262,7 +263,7 @@ public sealed partial class OutputStage
     private PortSlot? ResolvePlain(ushort port, int w, long version)
     {
         var slot = _f.Owner.Ports.Get(port);
-        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null
+        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd | PortConfig.StpNoForward)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null
             || slot.MirrorDst != 0)
         {
             slot = null;
@@ -277,6 +278,17 @@ public sealed partial class OutputStage
         return slot;
     }
 
+    /// <summary>A port the spanning tree keeps from forwarding still sends the bridge's own BPDUs (to
+    /// 01:80:c2:00:00:00) while it listens or learns (a designated port's, a root port's TCN), as Open vSwitch's
+    /// stp_should_forward_bpdu; only the gate is waived, never PORT_DOWN or NO_FWD.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool SpanningTreeMayPass(PortSlot slot, PortConfig config, int p)
+    {
+        if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0 || slot.Stp is not (PortStpState.Listening or PortStpState.Learning)) return false;
+        var f = _pool.Frame(p);
+        return f.Length >= 6 && f[0] == 0x01 && f[1] == 0x80 && f[2] == 0xC2 && f[3] == 0 && f[4] == 0 && f[5] == 0;
+    }
+
     internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
     {
         // A port that mirrors select for what it sends is never a plain port (PlainSlot): its packets all pass here.
@@ -288,9 +300,10 @@ public sealed partial class OutputStage
     private void StageTxCore(PortSlot slot, int p, bool copy, uint queueId)
     {
         var config = slot.Config;
-        if ((config & (PortConfig.PortDown | PortConfig.NoFwd)) != 0)
+        if ((config & (PortConfig.PortDown | PortConfig.NoFwd | PortConfig.StpNoForward)) != 0 && !SpanningTreeMayPass(slot, config, p))
         {
-            _f.Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown : DropReason.NoFwd);
+            _f.Drops.Add((config & PortConfig.PortDown) != 0 ? DropReason.PortDown
+                : (config & PortConfig.NoFwd) != 0 ? DropReason.NoFwd : DropReason.StpNotForwarding);
             return;
         }
         var shaper = slot.Shaper;

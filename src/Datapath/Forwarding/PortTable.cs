@@ -135,6 +135,15 @@ public sealed class PortSlot
     }
 
     public PortState State => _lastLinkUp ? PortState.None : PortState.LinkDown;
+
+    private volatile PortStpState _stp;
+
+    /// <summary>The port's spanning tree state (<see cref="SwitchDatapath.SetPortStp"/>; its gate is in <see cref="Config"/>).</summary>
+    public PortStpState Stp
+    {
+        get => _stp;
+        internal set => _stp = value;
+    }
 }
 
 public sealed class QueueCounters

@@ -10,12 +10,17 @@ public enum OfPortFeatures : uint
     Copper = 1 << 11, Fiber = 1 << 12, Autoneg = 1 << 13, Pause = 1 << 14, PauseAsym = 1 << 15,
 }
 
-/// <summary>A port's state as a controller sees it.</summary>
+/// <summary>A port's state as a controller sees it: its link, and the spanning tree state when one runs on the port
+/// (at most one of the <c>Stp*</c> bits; none when no spanning tree runs, or the port takes no part or is down).</summary>
 [Flags]
 public enum OfPortState : byte
 {
     None = 0,
     LinkDown = 1 << 0,
+    StpListen = 1 << 1,
+    StpLearn = 1 << 2,
+    StpForward = 1 << 3,
+    StpBlock = 1 << 4,
 }
 
 /// <summary>A port's description (OpenFlow 1.0's ofp_phy_port, 1.3's ofp_port).</summary>

@@ -162,6 +162,10 @@ internal static class OvsdbDatum
     public static JsonNode Map(IEnumerable<KeyValuePair<string, string>> pairs)
         => new JsonArray("map", new JsonArray([.. pairs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (JsonNode)new JsonArray(p.Key, p.Value))]));
 
+    /// <summary>A map of string keys to integers (a statistics column).</summary>
+    public static JsonNode Map(IEnumerable<KeyValuePair<string, long>> pairs)
+        => new JsonArray("map", new JsonArray([.. pairs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (JsonNode)new JsonArray(p.Key, p.Value))]));
+
     public static JsonNode StringSet(IEnumerable<string> items) => Set(items.Select(s => (JsonNode)JsonValue.Create(s)));
 
     /// <summary>

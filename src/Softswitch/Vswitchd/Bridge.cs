@@ -165,6 +165,8 @@ internal sealed class Bridge : IDisposable
     private string? _mgmtError;
     /// <summary>Controller targets refused (they do not parse), with why.</summary>
     private readonly Dictionary<string, string> _targetErrors = new(StringComparer.Ordinal);
+    /// <summary>The bridge's spanning tree while stp_enable=true, else null.</summary>
+    private BridgeStp? _stp;
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -175,13 +177,51 @@ internal sealed class Bridge : IDisposable
     public string ManagementSocket { get; }
     /// <summary>The Controller rows of the configuration applied last.</summary>
     public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
-    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason, and <c>mgmt</c>
-    /// while the management socket cannot be served.</summary>
-    public IReadOnlyDictionary<string, string> Status => _mgmtError is null
-        ? _config.Status
-        : new SortedDictionary<string, string>(_config.Status.ToDictionary(), StringComparer.Ordinal) { ["mgmt"] = _mgmtError };
-    /// <summary>Each Port row's status column (the settings refused, see <see cref="BridgeConfig.PortStatus"/>).</summary>
-    public IReadOnlyDictionary<Guid, IReadOnlyDictionary<string, string>> PortStatus => _config.PortStatus;
+    /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason, <c>mgmt</c>
+    /// while the management socket cannot be served, and the spanning tree's keys while it runs (stp_bridge_id,
+    /// stp_designated_root, stp_root_path_cost).</summary>
+    public IReadOnlyDictionary<string, string> Status
+    {
+        get
+        {
+            if (_mgmtError is null && _stp is null) return _config.Status;
+            var status = new SortedDictionary<string, string>(_config.Status.ToDictionary(), StringComparer.Ordinal);
+            if (_mgmtError is not null) status["mgmt"] = _mgmtError;
+            _stp?.AddBridgeStatus(status);
+            return status;
+        }
+    }
+
+    /// <summary>Each Port row's status column (the settings refused, see <see cref="BridgeConfig.PortStatus"/>, and the
+    /// spanning tree's keys of a port in it: stp_port_id, stp_state, stp_role) and statistics column (stp_tx_count,
+    /// stp_rx_count, stp_error_count; empty for a port not in a spanning tree).</summary>
+    public IReadOnlyDictionary<Guid, (IReadOnlyDictionary<string, string> Status, IReadOnlyDictionary<string, long> Statistics)> PortStatus
+    {
+        get
+        {
+            var result = new Dictionary<Guid, (IReadOnlyDictionary<string, string>, IReadOnlyDictionary<string, long>)>();
+            foreach (var (uuid, status) in _config.PortStatus) result[uuid] = (status, s_noStatistics);
+            if (_stp is null) return result;
+            foreach (var (uuid, status, statistics) in _stp.PortStatus())
+            {
+                var merged = new SortedDictionary<string, string>(_config.PortStatus.GetValueOrDefault(uuid)?.ToDictionary() ?? [], StringComparer.Ordinal);
+                foreach (var (k, v) in status) merged[k] = v;
+                result[uuid] = (merged, statistics);
+            }
+            return result;
+        }
+    }
+
+    private static readonly IReadOnlyDictionary<string, long> s_noStatistics = new Dictionary<string, long>();
+
+    /// <summary>The spanning tree as <c>ovs-appctl stp/show</c> prints it, or null when the bridge runs none.</summary>
+    public string? StpShow()
+    {
+        if (_stp is null) return null;
+        var s = new System.Text.StringBuilder();
+        _stp.Show(s);
+        return s.ToString();
+    }
     /// <summary>The XDP flow offload's manager while Open_vSwitch other_config:hw-offload=true holds this bridge's AF_XDP ports; else null.</summary>
     public OffloadManager? Offload => _offload?.Manager;
     /// <summary>The offload's own lines for offload/show (where the program runs, map writes), or null.</summary>
@@ -519,6 +559,39 @@ internal sealed class Bridge : IDisposable
         FollowSflow(config);
         FollowOffload(config);
         FollowAdminStates();
+        FollowStp(config);
+    }
+
+    /// <summary>
+    /// Bridge stp_enable followed: the spanning tree started, reconfigured (its settings, its ports: every open port,
+    /// internal ones never taking part, as Open vSwitch) or stopped (every port's gate opened). The bridge's address in
+    /// its identifier is stp-system-id, else other_config:hwaddr, else the LOCAL port's MAC.
+    /// </summary>
+    private void FollowStp(BridgeConfig config)
+    {
+        if (config.Stp is not { } stp)
+        {
+            if (_stp is null) return;
+            _stp.Dispose();
+            _stp = null;
+            _log.LogInformation("bridge {Bridge}: spanning tree stopped", Name);
+            return;
+        }
+        ulong address = config.HwAddr is { } hw && MacAddress.TryParse(hw, out var m) ? m.Value
+            : Dp.Ports.Get(PortNumber.Local)?.Port.Info.HwAddr.Value ?? (DatapathId & ((1UL << 48) - 1));
+        if (_stp is null)
+        {
+            _stp = new BridgeStp(Name, Dp, ((ulong)stp.Priority << 48) | (stp.SystemId ?? address), _host.Loggers.CreateLogger("stp"));
+            _log.LogInformation("bridge {Bridge}: spanning tree (802.1D) started", Name);
+        }
+        var ports = new List<StpPortInput>();
+        foreach (var open in _open.Values)
+        {
+            long mbps = (SpeedOf(open.Port.Info.Current)?.Bps ?? 0) / 1_000_000;
+            ports.Add(new StpPortInput(open.No, open.Config.Name, open.Config.PortUuid, open.Config.Stp,
+                Eligible: open.No != PortNumber.Local && open.Config.Type != "internal", mbps));
+        }
+        _stp.Configure(stp, address, ports);
     }
 
     /// <summary>The sFlow exporter while the bridge has an sFlow row that can be served, and that row as applied.</summary>
@@ -1080,6 +1153,7 @@ internal sealed class Bridge : IDisposable
                 stamp.Add(m.TxBytes);
             }
         }
+        _stp?.AddStatusStamp(ref stamp);
     }
 
     /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>
@@ -1122,6 +1196,8 @@ internal sealed class Bridge : IDisposable
     /// <summary>Stops the bridge: its connections and sockets closed, every interface released (taps deleted).</summary>
     public void Dispose()
     {
+        _stp?.Dispose();
+        _stp = null;
         DisposeAgent();
         StopSflow();
         DetachOffload("the bridge is deleted");

@@ -12,8 +12,9 @@ namespace Softswitch.Vswitchd;
 /// <c>error</c> for a bridge that cannot be created or whose last change failed); <c>Interface</c> ofport (-1 with
 /// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>),
 /// ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's link modes), mtu, status (a key
-/// per setting refused); <c>Port</c> status (likewise); <c>Controller</c> is_connected, role, status (<c>last_error</c>:
-/// why its target is not served); <c>Mirror</c> statistics (tx_packets, tx_bytes) of each mirror served.
+/// per setting refused); <c>Port</c> status (likewise, and the spanning tree's keys) and statistics (the spanning
+/// tree's BPDU counts); <c>Controller</c> is_connected, role, status (<c>last_error</c>: why its target is not served);
+/// <c>Mirror</c> statistics (tx_packets, tx_bytes) of each mirror served.
 /// </summary>
 /// <remarks>
 /// Each value is compared with the replica's (those columns are monitored too) and only what differs is written, so
@@ -30,7 +31,7 @@ internal static class StatusWriter
     {
         ["Open_vSwitch"] = ["cur_cfg", "ovs_version", "datapath_types", "iface_types"],
         ["Bridge"] = ["datapath_id", "status"],
-        ["Port"] = ["status"],
+        ["Port"] = ["status", "statistics"],
         ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status"],
         ["Controller"] = ["is_connected", "role", "status"],
         ["Mirror"] = ["statistics"],
@@ -84,7 +85,8 @@ internal static class StatusWriter
                     ["statistics"] = new JsonArray("map", new JsonArray(new JsonArray("tx_bytes", bytes), new JsonArray("tx_packets", packets))),
                 });
             }
-            foreach (var (uuid, portStatus) in bridge.PortStatus) Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus) });
+            foreach (var (uuid, (portStatus, statistics)) in bridge.PortStatus)
+                Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus), ["statistics"] = OvsdbDatum.Map(statistics) });
             foreach (var c in bridge.ControllerTargets)
             {
                 var (connected, role) = bridge.Controller(c.Target);

@@ -30,13 +30,31 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 
     /// <summary>The name of its Port row (what a Mirror row selects and outputs to).</summary>
     public string PortName { get; init; } = "";
+    /// <summary>The Port row the interface is served for (its status and statistics carry the spanning tree's keys).</summary>
+    public Guid PortUuid { get; init; }
+
+    /// <summary>The Port row's spanning tree settings (its other_config stp-*), read whether or not the bridge runs it.</summary>
+    public PortStpConfig Stp { get; init; } = PortStpConfig.Default;
 }
 
-/// <summary>
-/// One Mirror row of a bridge, as Open vSwitch's bridge reads it (mirror_configure): the Port rows it selects by name
-/// (every port of the bridge with select_all), its VLANs (empty: all), and its output, a Port (SPAN) or a VLAN
-/// (RSPAN); snaplen 0 keeps whole frames. Lists are sorted, so two reads of an unchanged row compare alike.
-/// </summary>
+/// <summary>A Port row's spanning tree settings: other_config stp-enable (default true), stp-port-num (1 to 255; null:
+/// numbered in port order), stp-port-priority (default 128), stp-path-cost (null: from the link's speed).</summary>
+internal sealed record PortStpConfig(bool Enabled, int? PortNum, byte Priority, int? PathCost)
+{
+    public static readonly PortStpConfig Default = new(true, null, StpBridgeDefaults.PortPriority, null);
+}
+
+/// <summary>A Bridge's spanning tree (stp_enable=true): other_config stp-priority, stp-hello-time, stp-max-age and
+/// stp-forward-delay (seconds, as the schema has them), stp-system-id (null: the bridge's address).</summary>
+internal sealed record StpConfig(ushort Priority, int HelloTimeMs, int MaxAgeMs, int ForwardDelayMs, ulong? SystemId);
+
+/// <summary>The defaults of the spanning tree settings (Open vSwitch's lib/stp.h).</summary>
+internal static class StpBridgeDefaults
+{
+    public const byte PortPriority = Stp.StpBridge.DefaultPortPriority;
+}
+
+/// <summary>A bridge's sFlow row: its targets (space-separated, sorted), sampling, polling, header and agent (null: unset).</summary>
 internal sealed record SflowConfig(Guid Uuid, string Targets, long? Sampling, long? Polling, long? Header, string? Agent)
 {
     /// <summary>Open vSwitch's defaults (ofproto-dpif-sflow: SFL_DEFAULT_SAMPLING_RATE, SFL_DEFAULT_POLLING_INTERVAL,
@@ -44,6 +62,11 @@ internal sealed record SflowConfig(Guid Uuid, string Targets, long? Sampling, lo
     public const int DefaultSampling = 400, DefaultPolling = 30, DefaultHeader = 128;
 }
 
+/// <summary>
+/// One Mirror row of a bridge, as Open vSwitch's bridge reads it (mirror_configure): the Port rows it selects by name
+/// (every port of the bridge with select_all), its VLANs (empty: all), and its output, a Port (SPAN) or a VLAN
+/// (RSPAN); snaplen 0 keeps whole frames. Lists are sorted, so two reads of an unchanged row compare alike.
+/// </summary>
 internal sealed record MirrorConfig(Guid Uuid, string Name, bool SelectAll, IReadOnlyList<string> SrcPorts, IReadOnlyList<string> DstPorts,
     IReadOnlyList<ushort> Vlans, string? OutputPort, int? OutputVlan, int Snaplen);
 
@@ -80,6 +103,8 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 
     /// <summary>The Mirror rows of the bridge (its mirrors column) that can be served; those that cannot are in <see cref="Refused"/>.</summary>
     public IReadOnlyList<MirrorConfig> Mirrors { get; init; } = [];
+    /// <summary>The spanning tree this bridge runs (stp_enable=true), or null: none.</summary>
+    public StpConfig? Stp { get; init; }
 
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
@@ -104,7 +129,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["Manager"] = ["target"],
         ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_type", "flow_tables",
                       "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
-        ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode"],
+        ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode", "other_config"],
         ["Interface"] = ["name", "type", "options", "ofport_request", "mtu_request", "mac", "ingress_policing_rate", "ingress_policing_burst"],
         ["QoS"] = ["type", "other_config", "queues"],
         ["Queue"] = ["other_config"],
@@ -156,8 +181,17 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 refused.Add($"{setting} ({why})");
                 status[column] = "refused: " + why;
             }
-            if (OvsdbDatum.Boolean(br["stp_enable"]) == true) RefuseBridge("stp_enable", "stp_enable=true", "STP is not supported");
-            if (OvsdbDatum.Boolean(br["rstp_enable"]) == true) RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported");
+            StpConfig? stp = null;
+            if (OvsdbDatum.Boolean(br["stp_enable"]) == true)
+            {
+                if (OvsdbDatum.Boolean(br["rstp_enable"]) == true)
+                    RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported (STP, stp_enable=true, runs)");
+                stp = ReadStp(other, RefuseBridge);
+            }
+            else if (OvsdbDatum.Boolean(br["rstp_enable"]) == true)
+            {
+                RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported (802.1D STP is: stp_enable=true)");
+            }
             if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true)
                 RefuseBridge("mcast_snooping_enable", "mcast_snooping_enable=true", "multicast snooping is not supported");
             foreach (var column in new[] { "netflow", "ipfix" })
@@ -188,6 +222,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 var qos = PortQos.Read(db, port, portName, queueCount ?? Bridge.QueuesPerPort, refused);
                 var ifaces = port.Uuids("interfaces");
                 var pStatus = new SortedDictionary<string, string>(StringComparer.Ordinal);
+                var portStp = ReadPortStp(port.Map("other_config"), portName, refused, pStatus);
                 portStatus[portUuid] = pStatus;
                 if (ifaces.Count > 1)
                 {
@@ -211,7 +246,14 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                     claimedRows[ifUuid] = where;
                     long? req = iface.Integer("ofport_request");
                     string type = iface.String("type") ?? "";
-                    var config = new InterfaceConfig(ifUuid, ifName, type, req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan) { Qos = qos, PortName = portName };
+                    var config = new InterfaceConfig(ifUuid, ifName, type, req is >= 1 and <= 0xFF00 ? (int)req : null, iface.Map("options"), vlan)
+                    {
+                        Qos = qos,
+                        PortName = portName,
+                        PortUuid = portUuid,
+                        // As Open vSwitch: no spanning tree over a bond (each interface is a port of its own here).
+                        Stp = ifaces.Count > 1 ? portStp with { Enabled = false } : portStp,
+                    };
                     config = Device(config, iface, local: ifName == name, localMac, refused);
                     if (!claimedNames.TryAdd(ifName, where)) config = config with { Unserved = $"another Interface row named {ifName} is served (in {claimedNames[ifName]}): this one is not" };
                     interfaces.Add(config);
@@ -232,6 +274,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
+                Stp = stp,
                 Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
                     ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
                         sf.Integer("header"), sf.String("agent"))
@@ -304,6 +347,65 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 [.. vlans.Distinct().Order()], output, outVlan, snaplen));
         }
         return mirrors;
+    }
+
+    /// <summary>
+    /// A Bridge's spanning tree settings from its other_config, as Open vSwitch's bridge reads them; a value that does
+    /// not parse or is out of the schema's range is refused (its key in the status, a log line) and the default used.
+    /// Times the protocol cannot take together are clamped by it (see <see cref="Stp.StpBridge.SetTimes"/>).
+    /// </summary>
+    private static StpConfig ReadStp(IReadOnlyDictionary<string, string> other, Action<string, string, string> refuse)
+    {
+        int Number(string key, int min, int max, int dflt)
+        {
+            if (other.GetValueOrDefault(key) is not { } text) return dflt;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max) return v;
+            refuse(key, $"other_config:{key}={text}", $"not an integer from {min} to {max} (the default, {dflt}, is used)");
+            return dflt;
+        }
+        int priority = Number("stp-priority", 0, 65535, Stp.StpBridge.DefaultBridgePriority);
+        int hello = Number("stp-hello-time", 1, 10, Stp.StpBridge.DefaultHelloTimeMs / 1000);
+        int maxAge = Number("stp-max-age", 6, 40, Stp.StpBridge.DefaultMaxAgeMs / 1000);
+        int fwd = Number("stp-forward-delay", 4, 30, Stp.StpBridge.DefaultForwardDelayMs / 1000);
+        ulong? systemId = null;
+        if (other.GetValueOrDefault("stp-system-id") is { } id)
+        {
+            if (MacAddress.TryParse(id, out var mac)) systemId = mac.Value;
+            else refuse("stp-system-id", $"other_config:stp-system-id={id}", "not a MAC address (the bridge's address is used)");
+        }
+        return new StpConfig((ushort)priority, hello * 1000, maxAge * 1000, fwd * 1000, systemId);
+    }
+
+    /// <summary>A Port's spanning tree settings from its other_config; a value that does not parse or is out of range is
+    /// refused (a key of the Port's status, a log line) and the default used.</summary>
+    private static PortStpConfig ReadPortStp(IReadOnlyDictionary<string, string> other, string portName, List<string> refused, IDictionary<string, string> status)
+    {
+        if (other.Count == 0) return PortStpConfig.Default;
+        int? Number(string key, int min, int max)
+        {
+            if (other.GetValueOrDefault(key) is not { } text) return null;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max) return v;
+            refused.Add($"port {portName}: other_config:{key}={text} (not an integer from {min} to {max}: the default is used)");
+            status[key] = $"refused: not an integer from {min} to {max}";
+            return null;
+        }
+        bool enabled = true;
+        if (other.GetValueOrDefault("stp-enable") is { } e)
+        {
+            if (e is "true" or "false")
+            {
+                enabled = e == "true";
+            }
+            else
+            {
+                refused.Add($"port {portName}: other_config:stp-enable={e} (not true or false: true is used)");
+                status["stp-enable"] = "refused: not true or false";
+            }
+        }
+        int? num = Number("stp-port-num", 1, Stp.StpBridge.MaxPorts);
+        int priority = Number("stp-port-priority", 0, 255) ?? StpBridgeDefaults.PortPriority;
+        int? cost = Number("stp-path-cost", 0, 65535);
+        return new PortStpConfig(enabled, num, (byte)priority, cost);
     }
 
     private static bool IsUnicast(MacAddress m) => m.Value != 0 && (m.Value >> 40 & 1) == 0;

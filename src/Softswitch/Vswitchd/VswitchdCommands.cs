@@ -9,7 +9,7 @@ namespace Softswitch.Vswitchd;
 /// <summary>
 /// The control socket's commands under Open vSwitch's unixctl names, for `ovs-appctl` with its defaults: the daemon's
 /// own (exit, vlog/*, coverage/show, memory/show, dpif/show, ofproto/list) and the per-bridge ones that name their
-/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], bridge/dump-flows BRIDGE, offload/show
+/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], stp/show [BRIDGE], bridge/dump-flows BRIDGE, offload/show
 /// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`.
 /// </summary>
 internal static class VswitchdCommands
@@ -45,6 +45,7 @@ internal static class VswitchdCommands
             }
             return ControlReply.Success("table successfully flushed\n");
         });
+        commands.Register("stp/show", "[BRIDGE]", "the spanning tree of the bridge (of every bridge running one without)", 0, 1, args => StpShow(service, args));
         commands.Register("bridge/dump-flows", "BRIDGE", "every flow of the bridge in ovs-ofctl syntax with counters", 1, 3,
             args => OnBridge(service, "bridge/dump-flows", args[0], b => HostCommands.DumpFlows(b.Dp, b.Flows, args[1..])));
         commands.Register("offload/show", "BRIDGE", "with hw-offload=true: the bridge's flows in the XDP program and in software, reasons, map writes, occupancy", 1, 1,
@@ -52,6 +53,21 @@ internal static class VswitchdCommands
         commands.Register("offload/dump-flows", "BRIDGE [hw|sw]", "with hw-offload=true: every flow of the bridge with its placement (XDP map slot, or why software)", 1, 2,
             args => OnBridge(service, "offload/dump-flows", args[0], b => b.Offload is { } o
                 ? DaemonCommands.OffloadDumpFlows(o, args.Length > 1 ? args[1] : null, b.Dp.Clock.NowNanos) : OffloadOff(b)));
+    }
+
+    /// <summary>stp/show as Open vSwitch answers it: one bridge's, or every bridge's that runs spanning tree; "no such
+    /// stp object" for a bridge that does not.</summary>
+    private static ControlReply StpShow(VswitchdService service, string[] args)
+    {
+        lock (service.BridgesLock)
+        {
+            if (args.Length == 1)
+            {
+                var bridge = service.Bridges.FirstOrDefault(b => b.Name == args[0]);
+                return bridge?.StpShow() is { } text ? ControlReply.Success(text) : ControlReply.Error("no such stp object");
+            }
+            return ControlReply.Success(string.Concat(service.Bridges.Select(b => b.StpShow()).OfType<string>()));
+        }
     }
 
     private static ControlReply OffloadOff(Bridge b)

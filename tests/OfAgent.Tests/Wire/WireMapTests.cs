@@ -174,6 +174,26 @@ public class WireMapTests
         Assert.Equal(OfpPortState.None, WireMap.ToWire(OfPortState.None));
     }
 
+    /// <summary>The spanning tree state goes into OpenFlow 1.0's 2-bit field at bit 8 (listen is 0), beside the link bit;
+    /// OpenFlow 1.3 has no such field: BLOCKED while the port does not forward, LIVE otherwise while its link is up.</summary>
+    [Fact]
+    public void StpStates_MapToTheOpenFlow10FieldAndOpenFlow13Blocked()
+    {
+        Assert.Equal(0x000u, (uint)WireMap.ToWire(OfPortState.StpListen));
+        Assert.Equal(0x100u, (uint)WireMap.ToWire(OfPortState.StpLearn));
+        Assert.Equal(0x200u, (uint)WireMap.ToWire(OfPortState.StpForward));
+        Assert.Equal(0x300u, (uint)WireMap.ToWire(OfPortState.StpBlock));
+        Assert.Equal(0x301u, (uint)WireMap.ToWire(OfPortState.StpBlock | OfPortState.LinkDown));
+        static uint Of13State(OfPortState s) => Softswitch.OfAgent.Of13.Translate.ReportTranslator.Port(new OfPortDesc(1, 0, "p1", OfPortConfig.None, s,
+            OfPortFeatures.None, OfPortFeatures.None, OfPortFeatures.None, OfPortFeatures.None, 0, 0)).State;
+        Assert.Equal(4u, Of13State(OfPortState.None));
+        Assert.Equal(4u, Of13State(OfPortState.StpForward));
+        Assert.Equal(2u, Of13State(OfPortState.StpListen));
+        Assert.Equal(2u, Of13State(OfPortState.StpLearn));
+        Assert.Equal(2u, Of13State(OfPortState.StpBlock));
+        Assert.Equal(1u, Of13State(OfPortState.LinkDown | OfPortState.StpBlock));
+    }
+
     [Fact]
     public void EveryRefusalOfTheLayerHasAnOpenFlow10Error()
     {

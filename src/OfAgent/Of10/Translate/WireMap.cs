@@ -69,9 +69,14 @@ public static class WireMap
         return wire;
     }
 
-    /// <summary>The port state → ofp_port_state (the STP state bits stay listen, 0: no STP runs here).</summary>
+    /// <summary>The port state → ofp_port_state: the link bit, and the spanning tree state in its 2-bit field (listen, 0,
+    /// also when no spanning tree runs on the port, as Open vSwitch reports it).</summary>
     public static OfpPortState ToWire(OfPortState s)
-        => (s & OfPortState.LinkDown) != 0 ? OfpPortState.LinkDown : OfpPortState.None;
+        => ((s & OfPortState.LinkDown) != 0 ? OfpPortState.LinkDown : OfpPortState.None)
+           | ((s & OfPortState.StpLearn) != 0 ? OfpPortState.StpLearn
+              : (s & OfPortState.StpForward) != 0 ? OfpPortState.StpForward
+              : (s & OfPortState.StpBlock) != 0 ? OfpPortState.StpBlock
+              : OfpPortState.StpListen);
 
     public static OfpPortFeatures ToWire(OfPortFeatures f)
     {

@@ -10,11 +10,13 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <remarks>Stateless; the entry a flow is written into is the caller's (reused per dump).</remarks>
 internal static class ReportTranslator
 {
-    /// <summary>A port as OpenFlow 1.3 describes it (OFPPS_LIVE while its link is up).</summary>
+    /// <summary>A port as OpenFlow 1.3 describes it: OFPPS_BLOCKED while a spanning tree keeps it from forwarding
+    /// (listening, learning, blocking), else OFPPS_LIVE while its link is up.</summary>
     public static Ofp13Port Port(OfPortDesc p)
     {
-        const uint LinkDown = 1, Live = 4;
-        uint state = (p.State & OfPortState.LinkDown) != 0 ? LinkDown : Live;
+        const uint LinkDown = 1, Blocked = 2, Live = 4;
+        bool blocked = (p.State & (OfPortState.StpListen | OfPortState.StpLearn | OfPortState.StpBlock)) != 0;
+        uint state = (p.State & OfPortState.LinkDown) != 0 ? LinkDown : blocked ? Blocked : Live;
         return new Ofp13Port(p.PortNo, p.HwAddr, p.Name, PortConfigMap.ToWire(p.Config), state, PortFeaturesMap.ToWire(p.Current),
                              PortFeaturesMap.ToWire(p.Advertised), PortFeaturesMap.ToWire(p.Supported), PortFeaturesMap.ToWire(p.Peer),
                              p.CurrentSpeedKbps, p.MaxSpeedKbps);

@@ -1,0 +1,420 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Stp;
+
+namespace Softswitch.Vswitchd;
+
+/// <summary>One port a bridge's spanning tree is told of: its OpenFlow number, name, Port row settings, whether it may
+/// take part (not the LOCAL port or another internal interface) and its link speed in Mbit/s (0: unknown).</summary>
+internal readonly record struct StpPortInput(ushort No, string Name, Guid PortUuid, PortStpConfig Settings, bool Eligible, long Mbps);
+
+/// <summary>
+/// A bridge's 802.1D spanning tree (Bridge stp_enable=true) between its <see cref="StpBridge"/> engine and its
+/// datapath, as Open vSwitch's ofproto-dpif drives lib/stp.c: BPDUs the datapath consumes come here
+/// (<see cref="IBpduSink"/>), the engine's BPDUs go out through a packet-out to their port, the ports' links enable and
+/// disable them in the protocol, and each port's state becomes its datapath gate and OpenFlow state
+/// (<see cref="SwitchDatapath.SetPortStp"/>: a PORT_STATUS per change); a topology change flushes the MAC table.
+/// </summary>
+/// <remarks>
+/// <para>Threads: a timer runs the protocol every <see cref="TickMs"/> ms (links, received BPDUs, timers, then the
+/// states and the BPDUs it sent, in that order, so a port's gate opens before a BPDU that needs it goes out); the
+/// configuration thread calls <see cref="Configure"/>; forwarding threads call <see cref="Received"/>. One lock
+/// (<c>_lock</c>) serialises the engine; received BPDUs wait in a bounded ring under their own short lock
+/// (<c>_rxLock</c>, never held with the other), so a forwarding thread never waits on the protocol. Nothing is
+/// allocated per BPDU or per tick (the rings and the packet-out actions are made once).</para>
+/// </remarks>
+internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
+{
+    public const int TickMs = 100;
+    private const int RxSlots = 64, FrameSize = 128, TxSlots = 64;
+
+    private readonly SwitchDatapath _dp;
+    private readonly ILogger _log;
+    private readonly string _bridge;
+    private readonly Lock _lock = new();
+    private readonly StpBridge _stp;
+    /// <summary>Engine port index → OpenFlow port number (0: unused), and the Port row each serves.</summary>
+    private readonly ushort[] _ofport = new ushort[StpBridge.MaxPorts];
+    private readonly Guid[] _portUuid = new Guid[StpBridge.MaxPorts];
+    private readonly FlowActions?[] _output = new FlowActions?[StpBridge.MaxPorts];
+    /// <summary>The ports of the datapath this spanning tree has set a state on (participating or excluded).</summary>
+    private readonly HashSet<ushort> _gated = [];
+
+    private readonly Lock _rxLock = new();
+    private readonly byte[][] _rxFrame = new byte[RxSlots][];
+    private readonly ushort[] _rxPort = new ushort[RxSlots];
+    private readonly int[] _rxSize = new int[RxSlots];
+    private int _rxHead, _rxCount;
+    private long _rxOverflow;
+
+    private readonly byte[][] _txFrame = new byte[TxSlots][];
+    private readonly int[] _txPort = new int[TxSlots];
+    private readonly int[] _txSize = new int[TxSlots];
+    private int _txCount;
+
+    private readonly byte[] _scratch = new byte[FrameSize];
+    private readonly Timer _timer;
+    private long _lastTick;
+    private bool _disposed;
+
+    public BridgeStp(string bridge, SwitchDatapath dp, ulong bridgeId, ILogger log)
+    {
+        _bridge = bridge;
+        _dp = dp;
+        _log = log;
+        _stp = new StpBridge(bridge, bridgeId, this);
+        for (int i = 0; i < RxSlots; i++) _rxFrame[i] = new byte[FrameSize];
+        for (int i = 0; i < TxSlots; i++) _txFrame[i] = new byte[FrameSize];
+        _lastTick = Environment.TickCount64;
+        dp.BpduSink = this;
+        _timer = new Timer(static s => ((BridgeStp)s!).Run(), this, TickMs, TickMs);
+    }
+
+    /// <summary>BPDUs dropped because the receive ring was full (the protocol is late by more than <see cref="RxSlots"/> BPDUs).</summary>
+    public long RxOverflow => Interlocked.Read(ref _rxOverflow);
+
+    /// <summary>
+    /// Applies the bridge's settings and its ports: eligible ports with stp-enable take part (numbered by stp-port-num,
+    /// else in port order after the numbers asked for), the others are excluded (they forward; BPDUs they receive are
+    /// consumed); a port no longer given loses its state.
+    /// </summary>
+    public void Configure(StpConfig config, ulong bridgeAddress, IReadOnlyList<StpPortInput> ports)
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _stp.SetBridgePriority(config.Priority);
+            _stp.SetBridgeAddress(config.SystemId ?? bridgeAddress);
+            _stp.SetTimes(config.HelloTimeMs, config.MaxAgeMs, config.ForwardDelayMs);
+
+            var taken = new HashSet<int>();
+            var wanted = new Dictionary<int, StpPortInput>();
+            foreach (var p in ports)
+            {
+                if (!p.Eligible || !p.Settings.Enabled || p.Settings.PortNum is not { } n) continue;
+                if (!taken.Add(n - 1))
+                {
+                    _log.LogWarning("bridge {Bridge}: port {Port}: stp-port-num {Num} is another port's: it takes no part in spanning tree", _bridge, p.Name, n);
+                    continue;
+                }
+                wanted[n - 1] = p;
+            }
+            int next = 0;
+            foreach (var p in ports.OrderBy(p => p.No))
+            {
+                if (!p.Eligible || !p.Settings.Enabled || p.Settings.PortNum is not null) continue;
+                while (next < StpBridge.MaxPorts && taken.Contains(next)) next++;
+                if (next == StpBridge.MaxPorts)
+                {
+                    _log.LogWarning("bridge {Bridge}: port {Port}: more than {Max} spanning tree ports: it takes no part", _bridge, p.Name, StpBridge.MaxPorts);
+                    continue;
+                }
+                taken.Add(next);
+                wanted[next] = p;
+            }
+
+            // Ports that left the protocol, or moved to another number.
+            for (int i = 0; i < StpBridge.MaxPorts; i++)
+            {
+                if (_ofport[i] == 0 || (wanted.TryGetValue(i, out var w) && w.No == _ofport[i])) continue;
+                _stp.DisablePort(_stp.Port(i));
+                _ofport[i] = 0;
+                _output[i] = null;
+            }
+            var given = new HashSet<ushort>();
+            foreach (var (i, p) in wanted)
+            {
+                given.Add(p.No);
+                var port = _stp.Port(i);
+                port.Name = p.Name;
+                _portUuid[i] = p.PortUuid;
+                _stp.SetPortPriority(port, p.Settings.Priority);
+                _stp.SetPathCost(port, p.Settings.PathCost is { } cost and > 0 ? cost : StpBridge.SpeedToCost(p.Mbps));
+                if (_ofport[i] == p.No) continue;
+                _ofport[i] = p.No;
+                _output[i] = new FlowActions([FlowAction.Output(p.No)]);
+                SetState(p.No, PortStpState.Disabled);
+            }
+            foreach (var p in ports)
+            {
+                if (given.Contains(p.No)) continue;
+                SetState(p.No, PortStpState.Excluded);
+            }
+            // Ports gone from the bridge: nothing to reset (their slots went with them).
+            _gated.IntersectWith(ports.Select(p => p.No));
+            RunLocked();
+        }
+    }
+
+    private void SetState(ushort no, PortStpState state)
+    {
+        _gated.Add(no);
+        _dp.SetPortStp(no, state);
+    }
+
+    /// <summary>Takes a BPDU the datapath consumed (a forwarding thread): copied into the ring, or counted when it is full.</summary>
+    public void Received(PortSlot port, ReadOnlySpan<byte> frame)
+    {
+        lock (_rxLock)
+        {
+            if (_rxCount == RxSlots)
+            {
+                _rxOverflow++;
+                return;
+            }
+            int slot = (_rxHead + _rxCount) % RxSlots;
+            int size = Math.Min(frame.Length, FrameSize);
+            frame[..size].CopyTo(_rxFrame[slot]);
+            _rxSize[slot] = size;
+            _rxPort[slot] = port.No;
+            _rxCount++;
+        }
+    }
+
+    /// <summary>The engine's BPDU for engine port <paramref name="portNo"/>: framed from the port's address and kept
+    /// until the states are applied (see <see cref="RunLocked"/>).</summary>
+    void IStpTransmit.Send(int portNo, ReadOnlySpan<byte> bpdu)
+    {
+        if (_txCount == TxSlots || _ofport[portNo] == 0) return;
+        ushort no = _ofport[portNo];
+        ulong mac = _dp.Ports.Get(no)?.Port.Info.HwAddr.Value ?? 0;
+        _txSize[_txCount] = StpFrame.Write(_txFrame[_txCount], mac, bpdu);
+        _txPort[_txCount] = portNo;
+        _txCount++;
+    }
+
+    private void Run()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            try
+            {
+                RunLocked();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log.LogError(e, "bridge {Bridge}: spanning tree round failed", _bridge);
+            }
+        }
+    }
+
+    /// <summary>One round (under <c>_lock</c>): links, received BPDUs, time, then states, flush and BPDUs out.</summary>
+    private void RunLocked()
+    {
+        for (int i = 0; i < StpBridge.MaxPorts; i++)
+        {
+            if (_ofport[i] == 0) continue;
+            var slot = _dp.Ports.Get(_ofport[i]);
+            var port = _stp.Port(i);
+            bool up = slot is not null && slot.LinkUp && (slot.Config & PortConfig.PortDown) == 0;
+            if (up && port.State == StpState.Disabled) _stp.EnablePort(port);
+            else if (!up && port.State != StpState.Disabled) _stp.DisablePort(port);
+        }
+        while (TakeReceived(out ushort no, out int size))
+        {
+            int i = Array.IndexOf(_ofport, no);
+            if (i < 0) continue; // an excluded port's BPDU: consumed, not heard (as Open vSwitch sinks them)
+            var port = _stp.Port(i);
+            if (StpFrame.TryGetBpdu(_scratch.AsSpan(0, size), out var bpdu)) _stp.Received(port, bpdu);
+            else port.ErrorCount++;
+            if (_log.IsEnabled(LogLevel.Debug))
+                _log.LogDebug("bridge {Bridge}: port {Port}: BPDU {Hex}", _bridge, port.Name, Convert.ToHexString(_scratch, 0, size));
+        }
+        long now = Environment.TickCount64;
+        _stp.Tick((int)Math.Min(now - _lastTick, 10_000));
+        _lastTick = now;
+        while (_stp.TryTakeChangedPort(out var changed))
+        {
+            ushort no = _ofport[changed.No];
+            if (no == 0) continue;
+            SetState(no, Map(changed.State));
+            _log.LogInformation("bridge {Bridge}: port {Port}: spanning tree state {State}", _bridge, changed.Name, Name(changed.State));
+        }
+        // A port reopened under its number (a new slot, no gate) takes its state again.
+        for (int i = 0; i < StpBridge.MaxPorts; i++)
+        {
+            if (_ofport[i] == 0 || _dp.Ports.Get(_ofport[i]) is not { } slot) continue;
+            var port = _stp.Port(i);
+            if (slot.Stp == Map(port.State)) continue;
+            _log.LogInformation("bridge {Bridge}: port {Port}: datapath state {Was} set to the spanning tree's {State}", _bridge, port.Name, slot.Stp, Name(port.State));
+            SetState(slot.No, Map(port.State));
+        }
+        if (_stp.TakeFdbFlush()) _dp.MacTable.Clear();
+        for (int t = 0; t < _txCount; t++)
+        {
+            if (_output[_txPort[t]] is { } output) _dp.PacketOut(_txFrame[t].AsSpan(0, _txSize[t]), PortNumber.None, output);
+        }
+        _txCount = 0;
+    }
+
+    private bool TakeReceived(out ushort no, out int size)
+    {
+        lock (_rxLock)
+        {
+            if (_rxCount == 0)
+            {
+                no = 0;
+                size = 0;
+                return false;
+            }
+            no = _rxPort[_rxHead];
+            size = _rxSize[_rxHead];
+            _rxFrame[_rxHead].AsSpan(0, size).CopyTo(_scratch);
+            _rxHead = (_rxHead + 1) % RxSlots;
+            _rxCount--;
+            return true;
+        }
+    }
+
+    private static PortStpState Map(StpState s) => s switch
+    {
+        StpState.Listening => PortStpState.Listening,
+        StpState.Learning => PortStpState.Learning,
+        StpState.Forwarding => PortStpState.Forwarding,
+        StpState.Blocking => PortStpState.Blocking,
+        _ => PortStpState.Disabled,
+    };
+
+    /// <summary>A state's name as Open vSwitch writes it (stp_state_name).</summary>
+    public static string Name(StpState s) => s switch
+    {
+        StpState.Disabled => "disabled",
+        StpState.Listening => "listening",
+        StpState.Learning => "learning",
+        StpState.Forwarding => "forwarding",
+        _ => "blocking",
+    };
+
+    /// <summary>A role's name as Open vSwitch writes it (stp_role_name).</summary>
+    public static string Name(StpRole r) => r switch
+    {
+        StpRole.Root => "root",
+        StpRole.Designated => "designated",
+        StpRole.Alternate => "alternate",
+        _ => "disabled",
+    };
+
+    /// <summary>An identifier as Open vSwitch prints it (STP_ID_FMT): priority, a dot, the address, in hex.</summary>
+    public static string Id(ulong id) => $"{id >> 48:x4}.{id & ((1UL << 48) - 1):x12}";
+
+    /// <summary>The Bridge status keys Open vSwitch writes for its spanning tree.</summary>
+    public void AddBridgeStatus(IDictionary<string, string> status)
+    {
+        lock (_lock)
+        {
+            status["stp_bridge_id"] = Id(_stp.BridgeId);
+            status["stp_designated_root"] = Id(_stp.DesignatedRoot);
+            status["stp_root_path_cost"] = _stp.RootPathCost.ToString(CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>Each participating Port row's status keys (stp_port_id, stp_state, stp_role) and statistics
+    /// (stp_tx_count, stp_rx_count, stp_error_count), as Open vSwitch writes them.</summary>
+    public List<(Guid Port, Dictionary<string, string> Status, Dictionary<string, long> Statistics)> PortStatus()
+    {
+        var list = new List<(Guid, Dictionary<string, string>, Dictionary<string, long>)>();
+        lock (_lock)
+        {
+            for (int i = 0; i < StpBridge.MaxPorts; i++)
+            {
+                if (_ofport[i] == 0) continue;
+                var p = _stp.Port(i);
+                list.Add((_portUuid[i], new Dictionary<string, string>
+                {
+                    ["stp_port_id"] = p.PortId.ToString(CultureInfo.InvariantCulture),
+                    ["stp_state"] = Name(p.State),
+                    ["stp_role"] = Name(p.Role),
+                }, new Dictionary<string, long>
+                {
+                    ["stp_tx_count"] = p.TxCount,
+                    ["stp_rx_count"] = p.RxCount,
+                    ["stp_error_count"] = p.ErrorCount,
+                }));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>Mixes what the status shows into <paramref name="stamp"/> (see <see cref="Bridge.AddStatusStamp"/>): the
+    /// root, its cost, and each port's state and role (not the BPDU counts, which move every hello time: they are
+    /// written with the next change, as Open vSwitch refreshes statistics every few seconds).</summary>
+    public void AddStatusStamp(ref StatusStamp stamp)
+    {
+        lock (_lock)
+        {
+            stamp.Add((long)_stp.BridgeId);
+            stamp.Add((long)_stp.DesignatedRoot);
+            stamp.Add(_stp.RootPathCost);
+            for (int i = 0; i < StpBridge.MaxPorts; i++)
+            {
+                if (_ofport[i] == 0) continue;
+                var p = _stp.Port(i);
+                stamp.Add(p.PortId);
+                stamp.Add((long)p.State << 8 | (long)p.Role);
+            }
+        }
+    }
+
+    /// <summary>The bridge as Open vSwitch's <c>ovs-appctl stp/show</c> prints it (lib/stp.c stp_print_details).</summary>
+    public void Show(StringBuilder s)
+    {
+        lock (_lock)
+        {
+            s.Append("---- ").Append(_bridge).Append(" ----\n");
+            s.Append("Root ID:\n");
+            IdDetails(s, _stp.DesignatedRoot, _stp.BridgeHelloTime, _stp.BridgeMaxAge, _stp.BridgeForwardDelay);
+            if (_stp.IsRoot || _stp.RootPort is null)
+            {
+                s.Append("  This bridge is the root\n");
+            }
+            else
+            {
+                s.Append("  root-port       ").Append(_stp.RootPort.Name).Append('\n');
+                s.Append("  root-path-cost  ").Append(_stp.RootPathCost.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            }
+            s.Append('\n');
+            s.Append("Bridge ID:\n");
+            IdDetails(s, _stp.BridgeId, _stp.HelloTime, _stp.MaxAge, _stp.ForwardDelay);
+            s.Append('\n');
+            s.Append(CultureInfo.InvariantCulture, $"  {"Interface",-11}{"Role",-11}{"State",-11}{"Cost",-6}{"Pri.Nbr",-8}\n");
+            s.Append("  ---------- ---------- ---------- ----- -------\n");
+            for (int i = 0; i < StpBridge.MaxPorts; i++)
+            {
+                var p = _stp.Port(i);
+                if (_ofport[i] == 0 || p.State == StpState.Disabled) continue;
+                string name = p.Name.Length > 10 ? p.Name[..10] : p.Name;
+                s.Append(CultureInfo.InvariantCulture, $"  {name,-11}{Name(p.Role),-11}{Name(p.State),-11}{p.PathCost,-6}{p.PortId >> 8}.{p.PortId & 0xff}\n");
+            }
+            s.Append('\n');
+        }
+    }
+
+    private static void IdDetails(StringBuilder s, ulong id, int hello, int maxAge, int forwardDelay)
+    {
+        ulong mac = id & ((1UL << 48) - 1);
+        s.Append(CultureInfo.InvariantCulture, $"  stp-priority  {id >> 48}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-system-id   {mac >> 40:x2}:{(mac >> 32) & 0xff:x2}:{(mac >> 24) & 0xff:x2}:{(mac >> 16) & 0xff:x2}:{(mac >> 8) & 0xff:x2}:{mac & 0xff:x2}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-hello-time  {StpBridge.TimerToMs(hello) / 1000}s\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-max-age     {StpBridge.TimerToMs(maxAge) / 1000}s\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-fwd-delay   {StpBridge.TimerToMs(forwardDelay) / 1000}s\n");
+    }
+
+    /// <summary>Stops the protocol: every port's gate opened (spanning tree off), BPDUs forwarded as any frame again.</summary>
+    public void Dispose()
+    {
+        _timer.Dispose();
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (ReferenceEquals(_dp.BpduSink, this)) _dp.BpduSink = null;
+            foreach (var no in _gated) _dp.SetPortStp(no, PortStpState.Off);
+            _gated.Clear();
+        }
+    }
+}
