@@ -9,6 +9,8 @@ using Softswitch.Bench.Pps;
 //   fuzz13 [--messages N]   mutated OpenFlow 1.3 vectors through the codec's fixed-point oracle
 //   flowmod-alloc     bytes allocated per flow-mod by each stage of the agent's flow-mod path
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
+//   exact-gate [--flows 1000,100000,1000000] [--rounds 3]   the exact table against a one-level record table,
+//                     interleaved in one process (the same work as micro --filter '*ExactGate*')
 //   gen --dev IF ...  a paced UDP generator, pinned: AF_PACKET TX ring with qdisc bypass (Gen/PacketGen), or with
 //                     --mode xdp the kernel's XDP test-run injecting XDP frames (Gen/XdpGen)
 //   xdp drop|pass|redirect ...   the bench's minimal XDP programs, attached until SIGTERM (see Gen/XdpCommand)
@@ -27,6 +29,8 @@ if (args.Length > 0 && args[0] == "fuzz13")
     return Softswitch.Bench.Fuzz.Fuzz13Command.Run(args[1..]);
 if (args.Length > 0 && args[0] == "flowmod-alloc")
     return Softswitch.Bench.Micro.FlowModPathBenchmarks.RunAllocations(args[1..]);
+if (args.Length > 0 && args[0] == "exact-gate")
+    return Softswitch.Bench.Micro.ExactGateCommand.Run(args[1..]);
 if (args.Length > 0 && args[0] == "gen")
     return Softswitch.Bench.Gen.PacketGen.Run(args[1..]);
 if (args.Length > 0 && args[0] == "xdp")
@@ -49,4 +53,5 @@ Console.Error.WriteLine("       Softswitch.Bench gen --dev IF [--rate PPS|max] [
 Console.Error.WriteLine("       Softswitch.Bench xdp drop --dev IF | pass --dev IF | redirect --from IF --to IF");
 Console.Error.WriteLine("       Softswitch.Bench plot --input RESULT.json --out DIR [--name PREFIX]   (SVG and PNG plots of a result file)");
 Console.Error.WriteLine("       Softswitch.Bench micro [BenchmarkDotNet arguments, e.g. --filter '*']");
+Console.Error.WriteLine("       Softswitch.Bench exact-gate [--flows 1000,100000,1000000] [--rounds 3] [--slices 5] [--slice-ms 200]");
 return 2;

@@ -71,10 +71,10 @@ public sealed class ExactTable
         ref FlowEntry? r = ref MemoryMarshal.GetReference(results);
         // Three passes so the cache misses of a burst overlap instead of queueing: (1) hash every pending key and
         // prefetch its home bucket's tags and entries; (2) take the first tag hit in the home bucket as the
-        // candidate and prefetch the lines of the entry that pass 3 and the forwarder's grouping read (its match
-        // value, which the runtime lays out after the entry's other fields, so not in the object's first lines;
-        // its serial and flags); (3) confirm the candidate by its full key, falling back to a complete probe when
-        // it is not the one.
+        // candidate and prefetch the lines of the entry that pass 3 and the forwarder's grouping read (its actions,
+        // counters, serial and flags, and its match value's first five words); (3) confirm the candidate by its key,
+        // falling back to a complete probe when it is not the one. The sixth word is neither prefetched nor compared:
+        // every rule here has the exact mask, which clears it, so its value there is zero (asserted at insertion).
         var scratch = BurstScratch.ForThread;
         Span<uint> hs = scratch.ExactHashes;
         Span<nint> cand = scratch.ExactCandidates;
@@ -97,7 +97,7 @@ public sealed class ExactTable
             uint hit = Vector128.Equals(Vector128.LoadUnsafe(ref tags, (nuint)b), Vector128.Create(FlowHashMap.TagOf(h))).ExtractMostSignificantBits();
             nint slot = hit == 0 ? -1 : b + BitOperations.TrailingZeroCount(hit);
             cand[i] = slot;
-            if (slot >= 0) Volatile.Read(ref Unsafe.Add(ref entries, slot))?.PrefetchLookupLines();
+            if (slot >= 0) Volatile.Read(ref Unsafe.Add(ref entries, slot))?.PrefetchExactLookupLines();
         }
         bits = pending;
         while (bits != 0)
@@ -114,7 +114,7 @@ public sealed class ExactTable
                 if (e is not null)
                 {
                     ref readonly var v = ref e.Match.ValueBase;
-                    if (((v.W0 ^ k0) | (v.W1 ^ k1) | (v.W2 ^ k2) | (v.W3 ^ k3) | (v.W4 ^ k4) | v.W5) != 0) e = null;
+                    if (((v.W0 ^ k0) | (v.W1 ^ k1) | (v.W2 ^ k2) | (v.W3 ^ k3) | (v.W4 ^ k4)) != 0) e = null;
                 }
             }
             e ??= FlowHashMap.Probe(ref tags, ref entries, bucketMask, maxDisplacement, hs[i], k0, k1, k2, k3, k4, 0);
@@ -168,7 +168,7 @@ public sealed class ExactTable
     /// <summary>Writer: completes an insertion prepared by <see cref="FindForInsert"/> (replace in place, or add).</summary>
     internal void InsertAt(int slot, uint hash, FlowEntry entry)
     {
-        Debug.Assert(entry.Match.IsExact);
+        Debug.Assert(entry.Match.IsExact && entry.Match.ValueBase.W5 == 0);
         if (slot >= 0) _map.ReplaceAt(slot, entry);
         else _map.Add(hash, entry);
     }

@@ -157,6 +157,19 @@ public sealed class FlowEntry
         Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W5));
     }
 
+    /// <summary>
+    /// <see cref="PrefetchLookupLines"/> for the hash stage, whose rules never set the match's sixth base word (the
+    /// exact mask clears it, so the stage neither compares nor prefetches it): the lines from the actions to the fifth
+    /// base word, the first 80 bytes of its fields (88 of the object).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void PrefetchExactLookupLines()
+    {
+        Prefetch.Line(ref Unsafe.As<FlowActions, byte>(ref _actions));
+        Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W0));
+        Prefetch.Line(ref Unsafe.AsRef(in Match.ValueBase.W4));
+    }
+
     /// <summary>Prefetches the line of the serial and flags (what a cache validates an entry by).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void PrefetchStateLine() => Prefetch.Line(ref InExactStage);
