@@ -24,7 +24,7 @@ namespace Softswitch.Control;
 /// actions run on a private one-buffer pool through a sink that only records, so nothing is sent, learned or
 /// counted. The table-miss behaviour is the datapath's current <see cref="SwitchDatapath.MissBehavior"/>.
 /// With several tables (<see cref="Pipeline.IsMultiStage"/>), the run is the datapath's table-by-table one
-/// (<see cref="PipelineWalk"/>): every table visited is shown (its id, the key it looked up, the rule found and its
+/// (<see cref="PipelineTrace"/>, which follows re-parse points on the frame as the forwarder does): every table visited is shown (its id, the key it looked up, the rule found and its
 /// actions and instructions, or its miss mode), then the action set at the end and the composed actions, which run on
 /// the frame as the datapath would run them.
 /// Management-plane code: it allocates freely. Thread safety: as the classifier's readers (lock-free).
@@ -173,24 +173,17 @@ internal static class OfprotoTrace
     /// <summary>The multi-table trace (see the type remarks); the caller holds the reclamation domain.</summary>
     private static ControlReply ReportStages(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format)
     {
-        var steps = new List<PipelineTraceStep>();
-        var walk = new PipelineWalk();
-        walk.Run(tables.Pipeline, key, steps);
         var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
         var outputs = new List<TraceOutput>();
         var bucketTexts = new List<string>();
-        // A re-parse point: the actions so far run on the frame, which is parsed anew and goes on from the continuation.
-        var all = new List<FlowAction>(walk.Composed);
-        byte[]? current = frame;
-        while (walk.End == PipelineEnd.Recirculate && walk.Next is { } next && current is not null)
-        {
-            current = Execute(dp, new FlowActions([.. walk.Composed]), current, key.InPort, outputs, bucketTexts);
-            PacketParser.Parse(current, key.InPort, out var reparsed, out _);
-            walk.Run(tables.Pipeline, next.Apply(reparsed), steps, next);
-            all.AddRange(walk.Composed);
-        }
-        var last = new FlowActions([.. walk.Composed]);
-        var composed = new FlowActions([.. all]);
+        // The datapath's trace follows the re-parse points: each pass's actions run on the frame, which is parsed anew
+        // and goes on from the continuation, as the forwarder runs the packet.
+        var trace = PipelineTrace.Follow(tables.Pipeline, key, frame, (actions, f) => Execute(dp, actions, f, key.InPort, outputs, bucketTexts));
+        var steps = trace.Steps;
+        var walk = trace.Last;
+        byte[]? current = trace.Frame;
+        var last = trace.Passes[^1];
+        var composed = new FlowActions([.. trace.Passes.SelectMany(p => p.Items)]);
         var setList = new List<FlowAction>();
         if (walk.End == PipelineEnd.Actions)
         {
