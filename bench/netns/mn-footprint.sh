@@ -11,7 +11,9 @@
 #       the same with one ovs-testcontroller (a learning switch on 127.0.0.1:CPORT, default 16633, inside the run's own
 #       network namespace, so no other controller can be reached) as every switch's controller, failMode=secure (the
 #       switches forward only what it installs). The row adds how many switches were connected to it at once (the
-#       Controller rows' is_connected, sampled every 0.5 s) and the daemon's threads at that moment.
+#       Controller rows' is_connected, sampled every 0.5 s) and the daemon's threads at that moment. ovs-testcontroller
+#       serves at most 16 switches (under both daemons a linear,100 run stopped at 16 connected, and Mininet waits for
+#       every switch): use it with topologies of 16 switches or fewer (tree,depth=4 has 15; single,2 has one).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-100}
