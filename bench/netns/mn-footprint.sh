@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# mn-footprint.sh: the footprint of a hundred switches. Mininet's stock switch (OVSSwitch), standalone with no
-# controller, `mn --topo linear,N --switch ovs,failMode=standalone,datapath=user --controller none --test pingpair`,
-# served once by `softswitch vswitchd` and once by ovs-vswitchd in user space (datapath_type netdev), each over a
-# private Open vSwitch database. Prints, per daemon: its peak RSS (VmRSS sampled every 0.5 s, and the kernel's
-# VmHWM), its peak thread count (sampled likewise), mn's wall time and its pingpair result.
-#   bash bench/netns/mn-footprint.sh            (N=100; SWITCHES="softswitch ovs" picks the daemons; ROUNDS=1;
-#                                                TIMELINE=1 prints mn's phases, seconds from its start)
-# Each run is sealed as the end-to-end tests seal Mininet (tests/E2E.Tests/Mininet/sandbox.sh): unshare gives it its
-# own network, mount and PID namespaces, a private /tmp and /run (so OVS_RUNDIR=/run/openvswitch is this run's and
-# Mininet's cleanup can reach nothing else); every process it starts ends with it. Needs root, mininet,
-# openvswitch-switch and a Release build (built here). Never runs `mn -c`.
+# mn-footprint.sh: the footprint of a hundred switches. Mininet's stock switch (OVSSwitch) in user space,
+# `mn --topo TOPO --switch ovs,failMode=standalone,datapath=user --controller none --test TEST`, served once by
+# `softswitch vswitchd` and once by ovs-vswitchd in user space (datapath_type netdev), each over a private Open vSwitch
+# database. Prints, per daemon: its peak RSS (VmRSS sampled every 0.5 s, and the kernel's VmHWM), its peak thread count
+# (sampled likewise), mn's wall time and its test's result, and the load average before and after.
+#   bash bench/netns/mn-footprint.sh            (N=100: TOPO=linear,N TEST=pingpair; TOPO=tree,depth=3,fanout=4
+#                                                TEST=pingall and so on; SWITCHES="softswitch ovs" picks the daemons;
+#                                                ROUNDS=1; TIMELINE=1 prints mn's phases, seconds from its start)
+#   CONTROLLER=1 bash bench/netns/mn-footprint.sh
+#       the same with one ovs-testcontroller (a learning switch on 127.0.0.1:CPORT, default 16633, inside the run's own
+#       network namespace, so no other controller can be reached) as every switch's controller, failMode=secure (the
+#       switches forward only what it installs). The row adds how many switches were connected to it at once (the
+#       Controller rows' is_connected, sampled every 0.5 s) and the daemon's threads at that moment. ovs-testcontroller
+#       serves at most 16 switches (under both daemons a linear,100 run stopped at 16 connected, and Mininet waits for
+#       every switch): use it with topologies of 16 switches or fewer (tree,depth=4 has 15; single,2 has one).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-100}
 SWITCHES=${SWITCHES:-"softswitch ovs"}
 ROUNDS=${ROUNDS:-1}
-for t in mn ovsdb-server ovs-vswitchd ovs-vsctl unshare; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
-dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
-SSW=$(pwd)/src/Softswitch/bin/Release/net10.0/softswitch
+TOPO=${TOPO:-linear,$N}
+case "$TOPO" in linear*) TEST=${TEST:-pingpair} ;; *) TEST=${TEST:-pingall} ;; esac
+CONTROLLER=${CONTROLLER:-0}
+CPORT=${CPORT:-16633}
+for t in mn ovsdb-server ovs-vswitchd ovs-vsctl ovs-testcontroller unshare; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
+# SSW=PATH runs that softswitch binary (a copy of another build) instead of building this tree's.
+[ "${1:-}" = --inner ] || [ -n "${SSW:-}" ] || dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
+SSW=${SSW:-$(pwd)/src/Softswitch/bin/Release/net10.0/softswitch}
 
 # The run inside the namespaces: $1 the daemon (softswitch or ovs), $2 the private directory.
 inner() {
@@ -38,6 +47,24 @@ inner() {
   fi
   local pid
   pid=$(cat /run/openvswitch/ovs-vswitchd.pid)
+  local mnctl=(--controller none) fail=standalone cpid=""
+  if [ "$CONTROLLER" = 1 ]; then
+    ovs-testcontroller ptcp:"$CPORT":127.0.0.1 --log-file=/tmp/testcontroller.log >/dev/null 2>&1 &
+    cpid=$!
+    for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$CPORT") 2>/dev/null && break; sleep 0.1; done
+    mnctl=(--controller remote,ip=127.0.0.1,port="$CPORT")
+    fail=secure
+    # Connected: the most Controller rows of this controller (not Mininet's ptcp listeners) with is_connected=true at
+    # once, and the daemon's threads then.
+    ( most=0
+      while [ -e /proc/"$pid"/status ] && [ ! -e /tmp/fp-stop ]; do
+        c=$(ovs-vsctl --timeout=2 --format=csv --data=bare --no-headings --columns=target,is_connected list Controller 2>/dev/null \
+          | grep -c "^tcp:127.0.0.1:$CPORT,true")
+        t=$(awk '/^Threads/ {print $2}' /proc/"$pid"/status 2>/dev/null)
+        if [ -n "$c" ] && [ "$c" -gt 0 ] && [ "$c" -ge "$most" ]; then most=$c; echo "$c $t" > /tmp/fp-conn; fi
+        sleep 0.5
+      done ) &
+  fi
   # Sampler: the peak VmRSS (kB) and thread count every 0.5 s, until the daemon is gone or told to stop.
   ( peak=0; threads=0
     while [ -e /proc/"$pid"/status ] && [ ! -e /tmp/fp-stop ]; do
@@ -53,20 +80,26 @@ inner() {
   idle_rss=$(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status); idle_threads=$(awk '/^Threads/ {print $2}' /proc/"$pid"/status)
   start=$(date +%s.%N)
   # Each line of mn's output stamped with the seconds since the start (TIMELINE=1 prints its phases).
-  timeout 600 mn --topo linear,"$N" --switch ovs,failMode=standalone,datapath=user --controller none --test pingpair 2>&1 \
+  local la0 la1
+  la0=$(cut -d' ' -f1 /proc/loadavg)
+  timeout 600 mn --topo "$TOPO" --switch ovs,failMode="$fail",datapath=user "${mnctl[@]}" --test "$TEST" 2>&1 \
     | while IFS= read -r line; do printf '%6.1f %s\n' "$(echo "$(date +%s.%N) - $start" | bc -l)" "$line"; done > /tmp/mn.out
   local rc=${PIPESTATUS[0]}
   end=$(date +%s.%N)
+  la1=$(cut -d' ' -f1 /proc/loadavg)
   local hwm
   hwm=$(awk '/^VmHWM/ {print $2}' /proc/"$pid"/status)
   touch /tmp/fp-stop
   wait "$sampler"
+  [ -n "$cpid" ] && { kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; }
+  local conn=""
+  [ -e /tmp/fp-conn ] && read -r cn ct < /tmp/fp-conn && conn=$(printf '  connected %s switches with %s threads' "$cn" "$ct")
   read -r peak threads < /tmp/fp-peak
   local result
   result=$(grep -o 'Results: [0-9.]*% dropped[^\n]*' /tmp/mn.out | head -1)
-  printf '%-11s N=%-4s peak RSS %7.1f MB (VmHWM %7.1f MB)  peak threads %3s  idle start %6.1f MB %3s threads  wall %6.1f s  mn exit %s  %s\n' \
-    "$kind" "$N" "$(echo "$peak / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" "$threads" \
-    "$(echo "$idle_rss / 1024" | bc -l)" "$idle_threads" "$(echo "$end - $start" | bc -l)" "$rc" "${result:-no result}"
+  printf '%-11s %s %s%s  peak RSS %7.1f MB (VmHWM %7.1f MB)  peak threads %3s  idle start %6.1f MB %3s threads%s  wall %6.1f s  load %s-%s  mn exit %s  %s\n' \
+    "$kind" "$TOPO" "$TEST" "$([ "$CONTROLLER" = 1 ] && echo ' +controller')" "$(echo "$peak / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" "$threads" \
+    "$(echo "$idle_rss / 1024" | bc -l)" "$idle_threads" "$conn" "$(echo "$end - $start" | bc -l)" "$la0" "$la1" "$rc" "${result:-no result}"
   [ "$rc" = 0 ] || tail -20 /tmp/mn.out
   [ "${TIMELINE:-0}" = 1 ] && grep -E '\*\*\*|Results' /tmp/mn.out | grep -v '^ *[0-9.]* *$' 
   ovs-appctl exit >/dev/null 2>&1 || kill "$pid"
@@ -74,7 +107,7 @@ inner() {
 
 if [ "${1:-}" = --inner ]; then
   shift
-  SSW=$2 N=$3 inner "$1" "$4"
+  SSW=$2 TOPO=$3 TEST=$5 CONTROLLER=$6 CPORT=$7 inner "$1" "$4"
   exit 0
 fi
 
@@ -83,7 +116,7 @@ for round in $(seq "$ROUNDS"); do
     dir=$(mktemp -d /tmp/fp-mn-XXXXXX)
     mkdir -p "$dir/tmp"
     unshare --net --mount --pid --fork --kill-child --mount-proc --propagation private \
-      bash "$(pwd)/bench/netns/mn-footprint.sh" --inner "$kind" "$SSW" "$N" "$dir"
+      bash "$(pwd)/bench/netns/mn-footprint.sh" --inner "$kind" "$SSW" "$TOPO" "$dir" "$TEST" "$CONTROLLER" "$CPORT"
     rm -rf "$dir"
   done
 done

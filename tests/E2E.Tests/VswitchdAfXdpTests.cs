@@ -145,6 +145,17 @@ public sealed class VswitchdAfXdpTests
             var placed = dump.Stdout.TrimEnd('\n').Split('\n');
             Assert.Equal(2, placed.Length);
             Assert.All(placed, l => Assert.Contains("placement=hw(xdp-flows,slot=", l));
+            // Open vSwitch's spelling: dpctl/dump-flows type=offloaded, each flow in its datapath syntax.
+            var offloaded = db.Tool("ovs-appctl", "dpctl/dump-flows", "type=offloaded");
+            Assert.True(offloaded.Ok, offloaded.Stderr);
+            var dpLines = offloaded.Stdout.TrimEnd('\n').Split('\n');
+            Assert.Equal(2, dpLines.Length);
+            Assert.Contains($"in_port(1),eth(src={macA},dst={macB}),eth_type(0x0800),ipv4(src=10.78.0.1,dst=10.78.0.2,proto=1,tos=0/0xfc),icmp(type=8,code=0), packets:0, bytes:0, used:never, actions:2", dpLines);
+            Assert.Contains($"in_port(2),eth(src={macB},dst={macA}),eth_type(0x0800),ipv4(src=10.78.0.2,dst=10.78.0.1,proto=1,tos=0/0xfc),icmp(type=0,code=0), packets:0, bytes:0, used:never, actions:1", dpLines);
+            Assert.Equal("", db.Tool("ovs-appctl", "dpctl/dump-flows", "type=non-offloaded").Stdout);
+            var badType = db.Tool("ovs-appctl", "dpctl/dump-flows", "type=turbo");
+            Assert.False(badType.Ok);
+            Assert.Contains("Failed to parse type (turbo)", badType.Stderr);
 
             Assert.True(Ping(nsA, "10.78.0.2", 5), "no ping through the XDP program\n" + db.Tool("ovs-appctl", "offload/show", bridge).Stdout + Log(db.RunDir));
             // The kernel forwarded them: the program's per-flow counts are the flows' (a statistics request reads the
@@ -154,6 +165,12 @@ public sealed class VswitchdAfXdpTests
             Assert.True(show.Ok, show.Stderr);
             Assert.Contains("hardware flows: 2 ", show.Stdout);
             Assert.Contains("hardware packets: 10\n", show.Stdout);
+            // -m: names for numbers, and where each flow runs.
+            var verbose = db.Tool("ovs-appctl", "dpctl/dump-flows", "-m", $"userspace@{bridge}", "type=offloaded", "filter=in_port=1");
+            Assert.True(verbose.Ok, verbose.Stderr);
+            Assert.StartsWith($"in_port({hA}),eth(src={macA},dst={macB}),", verbose.Stdout);
+            Assert.Contains(", packets:5, bytes:", verbose.Stdout);
+            Assert.EndsWith($", offloaded:yes, dp:xdp, actions:{hB}\n", verbose.Stdout);
 
             // A third AF_XDP port: the offload is attached anew over the three, the flows placed again.
             Sh.Check("ip", "link", "add", third, "type", "veth", "peer", "name", third + "p");
@@ -174,6 +191,11 @@ public sealed class VswitchdAfXdpTests
             Assert.True(Ping(nsA, "10.78.0.2", 2), "no ping in software after hw-offload=false");
             Assert.Contains("n_packets=9", db.Tool("ovs-ofctl", "-O", "OpenFlow10", "dump-flows", bridge, "in_port=1").Stdout);
             Assert.Contains("the XDP flow offload on ports 1,2,3 is detached (hw-offload is off)", Log(db.RunDir));
+            // In software: none offloaded; the flows are Open vSwitch's dp:ovs ones.
+            Assert.Equal("", db.Tool("ovs-appctl", "dpctl/dump-flows", "type=offloaded").Stdout);
+            var software = db.Tool("ovs-appctl", "dpctl/dump-flows", "-m", bridge).Stdout.TrimEnd('\n').Split('\n');
+            Assert.Equal(2, software.Length);
+            Assert.All(software, l => Assert.Contains(", dp:ovs, actions:", l));
         }
         finally
         {

@@ -15,6 +15,22 @@ namespace Softswitch.Ports.Tests;
 /// </summary>
 public sealed class LinkMonitorTests(ITestOutputHelper output)
 {
+    /// <summary>The owner's periodic check runs on the monitor's own thread (no thread of its own), repeatedly.</summary>
+    [Fact]
+    public void ATickRunsOnTheMonitorsThread()
+    {
+        using var ticked = new CountdownEvent(3);
+        string? name = null;
+        using var monitor = LinkMonitor.TryStart(() => { }, out var error, () =>
+        {
+            name = Thread.CurrentThread.Name;
+            if (!ticked.IsSet) ticked.Signal();
+        }, TimeSpan.FromMilliseconds(1));
+        Assert.True(monitor is not null, error);
+        Assert.True(ticked.Wait(TimeSpan.FromSeconds(30)), "the tick did not run three times");
+        Assert.Equal("link-monitor", name);
+    }
+
     [NetnsFact]
     public void ALinkChangeMovesAFastFailoverGroupWithoutWaitingForMaintenance()
     {

@@ -41,6 +41,23 @@ public sealed class AfXdpInterfaceTests
         Assert.StartsWith(mode.ToLowerInvariant() + ",", AfXdpInterface.Describe(o));
     }
 
+    [Theory]
+    [InlineData("native-with-pointers", XdpAttachMode.Native, "native")]
+    [InlineData("Native-With-Pointers", XdpAttachMode.Native, "native")]
+    [InlineData("generic-with-pointers", XdpAttachMode.Generic, "generic")]
+    [InlineData("GENERIC-WITH-POINTERS", XdpAttachMode.Generic, "generic")]
+    public void TheWithPointersSpellings_ReadAsThePlainModes(string mode, XdpAttachMode attach, string plain)
+    {
+        var o = Read(out var error, out var ignored, ("xdp-mode", mode))!;
+        Assert.Null(error);
+        Assert.Null(ignored);
+        Assert.Equal(Read(out _, out _, ("xdp-mode", plain)), o);
+        Assert.Equal(attach, o.Mode);
+        Assert.False(o.ZeroCopy);
+        Assert.False(o.RequireZeroCopy);
+        Assert.StartsWith(plain + ",", AfXdpInterface.Describe(o));
+    }
+
     [Fact]
     public void QueuesWakeupAndDepth_AreTheirPortOptions()
     {
@@ -60,7 +77,8 @@ public sealed class AfXdpInterfaceTests
     [Theory]
     [InlineData("xdp-mode", "turbo", "options:xdp-mode 'turbo' is not best-effort, native-with-zerocopy, native or generic")]
     [InlineData("xdp-mode", "unspecified", "options:xdp-mode 'unspecified' is not")]
-    [InlineData("xdp-mode", "native-with-pointers", "options:xdp-mode 'native-with-pointers' is not")]
+    [InlineData("xdp-mode", "native-with", "options:xdp-mode 'native-with' is not")]
+    [InlineData("xdp-mode", "best-effort-with-pointers", "options:xdp-mode 'best-effort-with-pointers' is not")]
     [InlineData("n_rxq", "17", "options:n_rxq 17 is above 16")]
     [InlineData("n_rxq", "two", "options:n_rxq 'two' is not a number of RX queues")]
     [InlineData("use-need-wakeup", "yes", "options:use-need-wakeup 'yes' is not true or false")]

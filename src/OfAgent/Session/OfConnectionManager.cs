@@ -183,13 +183,22 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             {
                 try
                 {
-                    // A blocking connect (on this pool thread) keeps the socket in blocking mode for the connection's
-                    // dedicated threads (see SocketReadiness); a timer aborts it after s_connectTimeout.
+                    // The connection's threads want the socket in blocking mode (see SocketReadiness). A TCP connect to an
+                    // address is made non-blocking and waited for on the readiness thread, then the socket is made blocking
+                    // again: a hundred controllers connecting at once must not hold a hundred pool threads (a listener with
+                    // a full backlog holds a connect for a SYN retransmit, a second or more), which starved the handshakes
+                    // behind them until they timed out, over and over. A Unix socket's connect, or a name's, blocks this
+                    // pool thread. A timer aborts either after s_connectTimeout.
                     using var abort = new Timer(_ => s.Dispose(), null, s_connectTimeout, Timeout.InfiniteTimeSpan);
                     using var reg = _cts.Token.Register(() => s.Dispose());
                     if (ep.Kind == OfTransportKind.Unix)
                     {
                         s.Connect(new UnixDomainSocketEndPoint(ep.Path));
+                    }
+                    else if (IPAddress.TryParse(ep.Host, out var address))
+                    {
+                        await ConnectNonBlocking(s, new IPEndPoint(address, ep.Port), _cts.Token).ConfigureAwait(false);
+                        s.NoDelay = true;
                     }
                     else
                     {
@@ -197,7 +206,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                         s.NoDelay = true;
                     }
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                catch (Exception e) when (e is SocketException or ObjectDisposedException or TimeoutException or OperationCanceledException)
                 {
                     failure = $": not connected ({(e is SocketException se ? se.Message : "timed out")})";
                     reason = ConnectFailure(e);
@@ -254,6 +263,39 @@ internal sealed class OfConnectionManager : IAsyncDisposable
                 _log.LogWarning("controller {Endpoint}{Failure}; retrying in {Seconds} s", ep, failure, backoff.TotalSeconds);
             try { await Task.Delay(backoff, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
         }
+    }
+
+    /// <summary>
+    /// Connects <paramref name="s"/> without blocking a thread: a non-blocking connect, its completion (the socket
+    /// writable) waited for on the readiness thread, its outcome read from SO_ERROR; the socket is left blocking.
+    /// Throws <see cref="SocketException"/> (refused, unreachable), <see cref="TimeoutException"/> after
+    /// s_connectTimeout, or <see cref="ObjectDisposedException"/>/<see cref="OperationCanceledException"/> when stopped.
+    /// </summary>
+    private static async Task ConnectNonBlocking(Socket s, IPEndPoint to, CancellationToken ct)
+    {
+        s.Blocking = false;
+        try
+        {
+            s.Connect(to);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        {
+            var writable = new WhenReady();
+            SocketReadiness.Shared.Arm(new SocketReadiness.Interest(s, writable, write: true));
+            await writable.Done.Task.WaitAsync(s_connectTimeout, ct).ConfigureAwait(false);
+        }
+        int error = (int)s.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+        if (error != 0) throw new SocketException(error);   // on Linux the runtime reads the number as an errno
+        s.Poll(0, SelectMode.SelectWrite);   // the socket learns that its connect completed
+        s.Blocking = true;
+    }
+
+    /// <summary>Completes when the readiness thread finds its socket ready.</summary>
+    private sealed class WhenReady : SocketReadiness.ITarget
+    {
+        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void OnReady(SocketReadiness.Interest interest) => Done.TrySetResult();
     }
 
     /// <summary>Why a connect failed, in a few words (the runtime's message adds the address, which dp/show has already).</summary>

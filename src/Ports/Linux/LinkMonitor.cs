@@ -10,7 +10,9 @@ namespace Softswitch.Ports.Linux;
 /// <remarks>
 /// Any RTM_NEWLINK/RTM_DELLINK wakes the callback: it re-reads the ports' link states, which is cheap and keeps this
 /// class free of interface bookkeeping. Bursts are coalesced (one callback per receive round). One thread
-/// (<c>link-monitor</c>), blocked in poll(2) with a short timeout so <see cref="Dispose"/> ends it promptly.
+/// (<c>link-monitor</c>), blocked in poll(2) with a short timeout so <see cref="Dispose"/> ends it promptly; it also
+/// runs the owner's periodic check, when given one (<see cref="TryStart"/>'s <c>tick</c>), so that check needs no
+/// thread of its own.
 /// </remarks>
 public sealed unsafe class LinkMonitor : IDisposable
 {
@@ -27,14 +29,18 @@ public sealed unsafe class LinkMonitor : IDisposable
 
     private readonly int _fd;
     private readonly Action _onChange;
+    private readonly Action? _tick;
+    private readonly long _tickMs;
     private readonly Thread _thread;
     private volatile bool _running = true;
     private long _events;
 
-    private LinkMonitor(int fd, Action onChange)
+    private LinkMonitor(int fd, Action onChange, Action? tick, TimeSpan tickPeriod)
     {
         _fd = fd;
         _onChange = onChange;
+        _tick = tick;
+        _tickMs = Math.Max(1, (long)tickPeriod.TotalMilliseconds);
         _thread = new Thread(Run) { IsBackground = true, Name = "link-monitor" };
         _thread.Start();
     }
@@ -42,8 +48,11 @@ public sealed unsafe class LinkMonitor : IDisposable
     /// <summary>Link notifications received.</summary>
     public long Events => Interlocked.Read(ref _events);
 
-    /// <summary>Starts listening; null with the reason when the kernel refuses the socket.</summary>
-    public static LinkMonitor? TryStart(Action onChange, out string? error)
+    /// <summary>
+    /// Starts listening; null with the reason when the kernel refuses the socket. <paramref name="tick"/>, when given,
+    /// runs on the same thread every <paramref name="tickPeriod"/> (default 1 s), between notifications.
+    /// </summary>
+    public static LinkMonitor? TryStart(Action onChange, out string? error, Action? tick = null, TimeSpan? tickPeriod = null)
     {
         int fd = LibC.socket(AF_NETLINK, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC | LibC.SOCK_NONBLOCK, NETLINK_ROUTE);
         if (fd < 0)
@@ -59,16 +68,22 @@ public sealed unsafe class LinkMonitor : IDisposable
             return null;
         }
         error = null;
-        return new LinkMonitor(fd, onChange);
+        return new LinkMonitor(fd, onChange, tick, tickPeriod ?? TimeSpan.FromSeconds(1));
     }
 
     private void Run()
     {
         var buffer = new byte[16384];
         var pfd = new LibC.PollFd { Fd = _fd, Events = LibC.POLLIN };
+        long nextTick = Environment.TickCount64 + _tickMs;
         while (_running)
         {
             int r = LibC.poll(&pfd, 1, 200);
+            if (_tick is not null && _running && Environment.TickCount64 >= nextTick)
+            {
+                nextTick = Environment.TickCount64 + _tickMs;
+                _tick();
+            }
             if (r <= 0 || !_running) continue;
             bool any = false;
             fixed (byte* b = buffer)

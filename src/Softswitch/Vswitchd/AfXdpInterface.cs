@@ -11,7 +11,9 @@ namespace Softswitch.Vswitchd;
 /// <remarks>
 /// <para><c>xdp-mode</c> (any case, as Open vSwitch compares it): <c>best-effort</c> (the default: native XDP with
 /// zero-copy where the driver offers it, else copy mode, else generic XDP), <c>native-with-zerocopy</c> (native and
-/// zero-copy, or the open fails), <c>native</c> (native, copy mode), <c>generic</c> (skb mode, copy mode).</para>
+/// zero-copy, or the open fails), <c>native</c> (native, copy mode), <c>generic</c> (skb mode, copy mode);
+/// <c>native-with-pointers</c> and <c>generic-with-pointers</c>, older spellings, read as <c>native</c> and
+/// <c>generic</c> (the log and <see cref="Describe"/> say the plain mode).</para>
 /// <para><c>n_rxq=N</c>: RX queues 0 to N-1, one socket each (0 reads as 1, as Open vSwitch takes it; above 16 is
 /// refused, as there; more than the interface has fails the open). Without it every RX queue is served (Open vSwitch
 /// serves queue 0 only), so frames on the other queues are not left to the kernel stack.</para>
@@ -50,8 +52,8 @@ internal static class AfXdpInterface
             {
                 case "best-effort": o = o with { Mode = XdpAttachMode.Auto, ZeroCopy = true, RequireZeroCopy = false }; break;
                 case "native-with-zerocopy": o = o with { Mode = XdpAttachMode.Native, ZeroCopy = true, RequireZeroCopy = true }; break;
-                case "native": o = o with { Mode = XdpAttachMode.Native, ZeroCopy = false, RequireZeroCopy = false }; break;
-                case "generic": o = o with { Mode = XdpAttachMode.Generic, ZeroCopy = false, RequireZeroCopy = false }; break;
+                case "native" or "native-with-pointers": o = o with { Mode = XdpAttachMode.Native, ZeroCopy = false, RequireZeroCopy = false }; break;
+                case "generic" or "generic-with-pointers": o = o with { Mode = XdpAttachMode.Generic, ZeroCopy = false, RequireZeroCopy = false }; break;
                 default:
                     return Refuse(name, $"options:{Mode} '{mode}' is not best-effort, native-with-zerocopy, native or generic", out error);
             }

@@ -10,7 +10,8 @@ namespace Softswitch.Vswitchd;
 /// The control socket's commands under Open vSwitch's unixctl names, for `ovs-appctl` with its defaults: the daemon's
 /// own (exit, vlog/*, coverage/show, memory/show, dpif/show, ofproto/list) and the per-bridge ones that name their
 /// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], stp/show [BRIDGE], bridge/dump-flows BRIDGE, offload/show
-/// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`.
+/// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`, and dpctl/dump-flows
+/// (<see cref="DpctlDumpFlows"/>: every bridge's flows in Open vSwitch's datapath syntax, type=offloaded among them).
 /// </summary>
 internal static class VswitchdCommands
 {
@@ -53,6 +54,8 @@ internal static class VswitchdCommands
         commands.Register("offload/dump-flows", "BRIDGE [hw|sw]", "with hw-offload=true: every flow of the bridge with its placement (XDP map slot, or why software)", 1, 2,
             args => OnBridge(service, "offload/dump-flows", args[0], b => b.Offload is { } o
                 ? DaemonCommands.OffloadDumpFlows(o, args.Length > 1 ? args[1] : null, b.Dp.Clock.NowNanos) : OffloadOff(b)));
+        commands.Register("dpctl/dump-flows", DpctlDumpFlows.Usage, "the flows of every bridge (or DP) in Open vSwitch's datapath syntax; type=offloaded: those in the XDP program", 0, 6,
+            args => DpctlDumpFlows.Run(service, args));
     }
 
     /// <summary>stp/show as Open vSwitch answers it: one bridge's, or every bridge's that runs spanning tree; "no such

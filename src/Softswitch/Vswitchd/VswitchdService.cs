@@ -42,6 +42,7 @@ internal sealed class VswitchdService : IDisposable
     private string? _threadsRefused, _hwOffloadRefused;
     private LinkMonitor? _linkMonitor;
     private PeriodicThread? _linkWatch;
+    private readonly BatchWorkers _bridgeWorkers;
     private readonly ILogger _log;
     private readonly Dictionary<Guid, Bridge> _bridges = [];
     /// <summary>Each Bridge row's error: not created, not served, or its last change failed (written to its status).</summary>
@@ -84,17 +85,21 @@ internal sealed class VswitchdService : IDisposable
         _defaultThreads = defaultThreads;
         _log = host.Loggers.CreateLogger("vswitchd");
         _thread = new Thread(Run) { IsBackground = true, Name = "vswitchd-config" };
+        _bridgeWorkers = new BatchWorkers(ParallelBridges - 1, "br-apart");
     }
 
     public void Start()
     {
+        // The once-a-second link check (interfaces gone or back) runs on the link monitor's thread; on a thread of its own
+        // only where the kernel refuses the monitor's socket.
+        Action checkLinks = () => ForEachBridge(static b => b.CheckLinks());
         _linkMonitor = LinkMonitor.TryStart(() => ForEachBridge(static b =>
         {
             b.Dp.NotifyLinkChange();
             b.FollowAdminStates();
-        }), out _);
+        }), out _, checkLinks, TimeSpan.FromSeconds(1));
         _host.Patches.LinksChanged += () => ForEachBridge(static b => b.Dp.NotifyLinkChange());
-        _linkWatch = new PeriodicThread("link-watch", TimeSpan.FromSeconds(1), () => ForEachBridge(static b => b.CheckLinks()));
+        if (_linkMonitor is null) _linkWatch = new PeriodicThread("link-watch", TimeSpan.FromSeconds(1), checkLinks);
         _thread.Start();
     }
 
@@ -312,14 +317,18 @@ internal sealed class VswitchdService : IDisposable
         Create(fresh);
     }
 
-    /// <summary>The most bridges created or deleted at once (<see cref="Create"/>, <see cref="Delete"/>).</summary>
-    internal const int ParallelBridges = 16;
+    /// <summary>
+    /// The most bridges created or deleted at once (<see cref="Create"/>, <see cref="Delete"/>): this thread and
+    /// <see cref="ParallelBridges"/> - 1 <see cref="BatchWorkers"/> threads, made with the service and kept, so the
+    /// daemon has as many threads with one bridge as with a hundred, during a change as after it.
+    /// </summary>
+    internal const int ParallelBridges = 8;
 
     /// <summary>
     /// Creates the bridges of <paramref name="fresh"/>, up to <see cref="ParallelBridges"/> at once, and puts each in the
     /// table. A bridge's creation is mostly waiting on the kernel (each AF_PACKET ring set up and tap made waits for an
     /// RCU grace period, tens of milliseconds on a busy machine), and those waits overlap: Mininet adding 100 bridges in
-    /// one transaction waits for about one bridge's worth per 16, not for 100. A bridge with a patch interface is created
+    /// one transaction waits for about one bridge's worth per 8, not for 100. A bridge with a patch interface is created
     /// on this thread: a patch end that comes up tells every bridge of the link change under <see cref="BridgesLock"/>,
     /// which this thread holds.
     /// </summary>
@@ -350,7 +359,7 @@ internal sealed class VswitchdService : IDisposable
     /// when every one is deleted. A bridge's deletion is mostly waiting on the kernel
     /// (each AF_PACKET socket and tap it closes waits for an RCU grace period, tens of milliseconds on a busy machine),
     /// and those waits overlap: Mininet deleting 100 bridges in one transaction waits for about one bridge's worth per
-    /// 16, not for 100. A bridge with patch ports is deleted on this thread: closing a patch end tells every bridge of
+    /// 8, not for 100. A bridge with patch ports is deleted on this thread: closing a patch end tells every bridge of
     /// the link change under <see cref="BridgesLock"/>, which this thread holds.
     /// </summary>
     private void Delete(List<(Guid Uuid, Bridge Bridge)> gone)
@@ -366,24 +375,9 @@ internal sealed class VswitchdService : IDisposable
         for (int i = 0; i < gone.Count; i++) Record(gone[i].Bridge.Name, gone[i].Uuid, "deleted", errors[i]);
     }
 
-    /// <summary>Runs <paramref name="work"/>(0 .. <paramref name="count"/> - 1) on up to <see cref="ParallelBridges"/> threads
-    /// of its own (one item: on this thread) and returns when every item is done; <paramref name="work"/> throws nothing.</summary>
-    private static void RunApart(int count, Action<int> work)
-    {
-        if (count == 1) work(0);
-        if (count <= 1) return;
-        int next = -1;
-        var workers = new Thread[Math.Min(count, ParallelBridges)];
-        for (int w = 0; w < workers.Length; w++)
-        {
-            workers[w] = new Thread(() =>
-            {
-                for (int k; (k = Interlocked.Increment(ref next)) < count;) work(k);
-            }) { IsBackground = true, Name = "br-apart" };
-            workers[w].Start();
-        }
-        foreach (var t in workers) t.Join();
-    }
+    /// <summary>Runs <paramref name="work"/>(0 .. <paramref name="count"/> - 1) on up to <see cref="ParallelBridges"/>
+    /// threads (this one and the <see cref="BatchWorkers"/> made with the service) and returns when every item is done.</summary>
+    private void RunApart(int count, Action<int> work) => _bridgeWorkers.Run(count, work);
 
     private static Exception? Try(Action action)
     {
@@ -439,6 +433,7 @@ internal sealed class VswitchdService : IDisposable
             _bridges.Clear();
             Delete(gone);
         }
+        _bridgeWorkers.Dispose();
         _threads?.Dispose();
         _wake.Dispose();
         FirstAttempt.Dispose();
