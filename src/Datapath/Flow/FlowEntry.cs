@@ -29,7 +29,8 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// Design: identity (match, priority) and timeouts are immutable once published. <see cref="Actions"/> is
 /// swapped whole by MODIFY (readers load it once per flow-batch). Counters are updated by forwarding
 /// threads once per flow-batch (plain adds when the datapath has one, else Interlocked adds; see <see cref="Forwarded"/>),
-/// by anything else in a side object; <see cref="LastUsedNanos"/> by a plain volatile write.
+/// by anything else in a side object; <see cref="LastUsedNanos"/> by a plain volatile write when it moves by
+/// <see cref="LastUsedStepNanos"/> or more.
 /// <see cref="IsRemoved"/> becomes true when the writer unlinks the entry, so caches holding it treat it as
 /// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>. The datapath knows a rule as
 /// (mask, value, priority, actions, timeouts); whatever a policy layer above keeps about it (a protocol's cookie,
@@ -198,8 +199,13 @@ public sealed class FlowEntry
             Interlocked.Add(ref e.Packets, packets);
             Interlocked.Add(ref e.Bytes, bytes);
         }
-        if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
+        // Stored only when it moves by a millisecond or more: with several forwarding threads on one rule, a store per
+        // batch would pass the line between their cores; timeouts count in seconds and statistics show milliseconds.
+        if (nowNanos - Volatile.Read(ref _lastUsedNanos) >= LastUsedStepNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
     }
+
+    /// <summary>How far the forwarding threads let <see cref="LastUsedNanos"/> lag behind a rule's last packet.</summary>
+    public const long LastUsedStepNanos = 1_000_000;
 
     /// <summary>The forwarding thread that owns the counter words (0: none yet; diagnostics and tests).</summary>
     internal byte CountingOwner => Volatile.Read(ref _countingOwner);

@@ -36,10 +36,10 @@ public sealed class FlowEntryLayoutTests
         Assert.Equal("policy", e.Owner);
         Assert.Equal(7UL, e.Tag);
         Assert.Same(FlowActions.Drop, e.Actions);
-        e.Forwarded(2, 128, 5, FlowEntry.SoleWriter);
+        e.Forwarded(2, 128, 5 * FlowEntry.LastUsedStepNanos, FlowEntry.SoleWriter);
         Assert.Equal(2, e.Packets);
         Assert.Equal(128, e.Bytes);
-        Assert.Equal(5, e.LastUsedNanos);
+        Assert.Equal(5 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);
         Assert.Equal(key, e.Match.Value);
     }
 }

@@ -66,10 +66,23 @@ public sealed class FlowCountingTests
         Assert.Equal(6, e.Packets);
         Assert.Equal(384, e.Bytes);
         e.ResetCounters();
-        e.Forwarded(1, 60, 4, 1);
+        e.Forwarded(1, 60, 4 * FlowEntry.LastUsedStepNanos, 1);
         Assert.Equal(1, e.Packets);
         Assert.Equal(60, e.Bytes);
-        Assert.Equal(4, e.LastUsedNanos);
+        Assert.Equal(4 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);
+    }
+
+    [Fact]
+    public void TheLastUsedTime_IsStoredWhenItMovesByAMillisecond()
+    {
+        // A store per batch would pass the rule's line between the forwarding threads' cores.
+        var e = NewEntry();
+        e.Forwarded(1, 60, 10 * FlowEntry.LastUsedStepNanos, 1);
+        Assert.Equal(10 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);
+        e.Forwarded(1, 60, 10 * FlowEntry.LastUsedStepNanos + FlowEntry.LastUsedStepNanos - 1, 2);
+        Assert.Equal(10 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);
+        e.Forwarded(1, 60, 11 * FlowEntry.LastUsedStepNanos, 1);
+        Assert.Equal(11 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);
     }
 
     [Fact]
