@@ -35,6 +35,9 @@ public sealed class ForwardingThreads : IDisposable
 
     private readonly Thread[] _threads;
     private readonly PortWaiter[] _waiters;
+    // One thread's round counter (and allocation reading) per 64-byte line, RoundStride longs apart: each thread writes
+    // its own every round, and adjacent ones would pass one line between the cores.
+    private const int RoundStride = 8;
     private readonly long[] _roundSeq;
     private readonly string?[] _placementErrors;
     private readonly int[]? _cpus;
@@ -81,9 +84,9 @@ public sealed class ForwardingThreads : IDisposable
         _idleWakeMs = idleWakeMs;
         _threads = new Thread[count];
         _waiters = new PortWaiter[count];
-        _roundSeq = new long[count];
+        _roundSeq = new long[count * RoundStride];
         _placementErrors = new string?[count];
-        _allocated = new long[count + 1];
+        _allocated = new long[(count + 1) * RoundStride];
         var placed = new CountdownEvent(count);
         for (int i = 0; i < count; i++)
         {
@@ -140,11 +143,11 @@ public sealed class ForwardingThreads : IDisposable
         }
         Changed();   // a full fence between the new members and the reads of the round counters
         var spin = new SpinWait();
-        for (int i = 0; i < _roundSeq.Length; i++)
+        for (int i = 0; i < _threads.Length; i++)
         {
-            long seq = Interlocked.Read(ref _roundSeq[i]);
+            long seq = Interlocked.Read(ref _roundSeq[i * RoundStride]);
             if ((seq & 1) == 0 || Thread.CurrentThread == _threads[i]) continue;
-            while (_running && _threads[i].IsAlive && Interlocked.Read(ref _roundSeq[i]) == seq) spin.SpinOnce();
+            while (_running && _threads[i].IsAlive && Interlocked.Read(ref _roundSeq[i * RoundStride]) == seq) spin.SpinOnce();
         }
         foreach (var r in gone.Readers) dp.Pipeline.Reclamation.Unregister(r);
         // Its cache entries go with it (they hold its rules and verdicts); each thread clears them in its next round.
@@ -164,7 +167,7 @@ public sealed class ForwardingThreads : IDisposable
             foreach (var m in _members) wait = Math.Min(wait, m.Dp.MaintenanceWaitMs(now));
             if (wait > 0)
             {
-                Volatile.Write(ref _allocated[_threads.Length], GC.GetAllocatedBytesForCurrentThread());
+                Volatile.Write(ref _allocated[_threads.Length * RoundStride], GC.GetAllocatedBytesForCurrentThread());
                 MaintenanceWake.Wait(wait >= int.MaxValue ? Timeout.Infinite : (int)wait);
             }
             MaintenanceWake.Reset();
@@ -200,7 +203,7 @@ public sealed class ForwardingThreads : IDisposable
         long prevBusyStart = 0;
         while (_running)
         {
-            Interlocked.Increment(ref _roundSeq[idx]);   // odd: inside a round
+            Interlocked.Increment(ref _roundSeq[idx * RoundStride]);   // odd: inside a round
             if (!_purges[idx].IsEmpty) Purge(idx);
             var members = _members;
             long start = Stopwatch.GetTimestamp();
@@ -219,13 +222,13 @@ public sealed class ForwardingThreads : IDisposable
                 prevBusyStart = start;
                 window.Work(start);
                 waiter.NoteWork();
-                Interlocked.Increment(ref _roundSeq[idx]);
+                Interlocked.Increment(ref _roundSeq[idx * RoundStride]);
                 continue;
             }
             prevBusyStart = 0;
             if (window.KeepPolling(start) || !PrepareWait(members, idx))
             {
-                Interlocked.Increment(ref _roundSeq[idx]);
+                Interlocked.Increment(ref _roundSeq[idx * RoundStride]);
                 continue;
             }
             int version = Volatile.Read(ref _version);
@@ -240,9 +243,9 @@ public sealed class ForwardingThreads : IDisposable
             // The epoll set is brought up to date while the thread is still inside its round (see SwitchDatapath).
             waiter.Watch(waitSet);
             foreach (var m in members) m.Readers[idx].Offline();
-            Interlocked.Increment(ref _roundSeq[idx]);   // even: out of every datapath
+            Interlocked.Increment(ref _roundSeq[idx * RoundStride]);   // even: out of every datapath
             if (!_running) break;
-            Volatile.Write(ref _allocated[idx], GC.GetAllocatedBytesForCurrentThread());
+            Volatile.Write(ref _allocated[idx * RoundStride], GC.GetAllocatedBytesForCurrentThread());
             window.Blocking();
             waiter.Wait(waitSet, _idleWakeMs);
         }
@@ -261,7 +264,7 @@ public sealed class ForwardingThreads : IDisposable
     /// <see cref="Count"/> the maintenance thread) had allocated in its life when it last went to sleep: an idle set's
     /// counts stay still (its threads allocate nothing per round), which a monitor or test can see from outside.
     /// </summary>
-    public long AllocatedBytes(int thread) => Volatile.Read(ref _allocated[thread]);
+    public long AllocatedBytes(int thread) => Volatile.Read(ref _allocated[thread * RoundStride]);
 
     /// <summary>Detached switches' cache views waiting for their thread to clear them (tests).</summary>
     internal int PendingPurges => _purges.Sum(q => q.Count);
