@@ -23,6 +23,18 @@ public static class FlowFrames
     public static byte[] Udp(MacAddress src, MacAddress dst, string ipSrc, string ipDst, ushort sport = 1000, ushort dport = 2000, ushort? vlan = null)
         => FrameBuilder.Udp(src, dst, Ip(ipSrc), Ip(ipDst), sport, dport, 64, vlan);
 
+    /// <summary><paramref name="inner"/> behind one MPLS label (100, bottom of stack, TTL 64): its Ethernet addresses, the
+    /// unicast MPLS ethertype, the label, then its payload after the ethertype.</summary>
+    public static byte[] MplsLabelled(byte[] inner)
+    {
+        var f = new byte[inner.Length + 4];
+        inner.AsSpan(0, 12).CopyTo(f);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), PacketParser.EthTypeMpls);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(14), (100u << 12) | 0x100 | 64);
+        inner.AsSpan(14).CopyTo(f.AsSpan(18));
+        return f;
+    }
+
     /// <summary>The OF1.0 match of <paramref name="frame"/> arriving on <paramref name="inPort"/>, with <paramref name="w"/> wildcarded.</summary>
     public static FlowMatch MatchOf(byte[] frame, ushort inPort, OfWildcards w)
     {

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
@@ -17,16 +16,7 @@ public sealed class PipelineTraceTests
 {
     private static readonly MacAddress A = new(0x020000000001UL), B = new(0x020000000002UL);
 
-    private static byte[] MplsUdp()
-    {
-        var inner = FrameBuilder.Udp(A, B, 0x0a000001, 0x0a000002, 1, 2);
-        var f = new byte[inner.Length + 4];
-        inner.AsSpan(0, 12).CopyTo(f);
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), PacketParser.EthTypeMpls);
-        BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(14), (100u << 12) | 0x100 | 64);
-        inner.AsSpan(14).CopyTo(f.AsSpan(18));
-        return f;
-    }
+    private static byte[] MplsUdp() => FlowFrames.MplsLabelled(FrameBuilder.Udp(A, B, 0x0a000001, 0x0a000002, 1, 2));
 
     private static DatapathRig Rig()
     {

@@ -56,15 +56,7 @@ public sealed class OfSwitchReparseTests : IDisposable
         return f;
     }
 
-    private static byte[] Mpls(byte[] inner)
-    {
-        var f = new byte[inner.Length + 4];
-        inner.AsSpan(0, 12).CopyTo(f);
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), PacketParser.EthTypeMpls);
-        BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(14), (100u << 12) | 0x100 | 64);
-        inner.AsSpan(14).CopyTo(f.AsSpan(18));
-        return f;
-    }
+    private static byte[] Mpls(byte[] inner) => Softswitch.TestKit.FlowFrames.MplsLabelled(inner);
 
     private static byte[] Pbb(byte[] customer)
     {
