@@ -8,13 +8,7 @@
 # OpenFlow 1.3 application APP (osken-manager), then prints what the application logged after "OSKEN LOG".
 set -e
 mode=${1:-all}
-export OVS_RUNDIR=/run/openvswitch OVS_LOGDIR=/tmp OVS_DBDIR=/tmp
-mkdir -p /run/openvswitch
-ovsdb-tool create /tmp/conf.db /usr/share/openvswitch/vswitch.ovsschema
-ovsdb-server /tmp/conf.db --remote=punix:/run/openvswitch/db.sock --pidfile=/run/openvswitch/ovsdb-server.pid \
-  --log-file=/tmp/ovsdb-server.log --detach --no-chdir
-ovs-vsctl --no-wait init
-"$SOFTSWITCH" vswitchd --pidfile --detach --log-file=/tmp/vswitchd.log
+. "$(dirname "$0")/vswitchd_up.sh"
 left() {
   bridges=$(ovs-vsctl --timeout=10 list-br)
   [ -n "$bridges" ] && echo "LEFT bridges: $bridges"

@@ -12,13 +12,7 @@
 #     then with a softswitch bridge's, every bridge names the same root. Prints "OVS ..." lines.
 # Then "RESULT done".
 set -e
-export OVS_RUNDIR=/run/openvswitch OVS_LOGDIR=/tmp OVS_DBDIR=/tmp
-mkdir -p /run/openvswitch
-ovsdb-tool create /tmp/conf.db /usr/share/openvswitch/vswitch.ovsschema
-ovsdb-server /tmp/conf.db --remote=punix:/run/openvswitch/db.sock --pidfile=/run/openvswitch/ovsdb-server.pid \
-  --log-file=/tmp/ovsdb-server.log --detach --no-chdir
-ovs-vsctl --no-wait init
-"$SOFTSWITCH" vswitchd --pidfile --detach --log-file=/tmp/vswitchd.log
+. "$(dirname "$0")/vswitchd_up.sh"
 [ -n "$STP_DEBUG" ] && ovs-appctl vlog/set stp:dbg
 set +e
 mode=${1:-all}
