@@ -8,6 +8,10 @@ namespace Softswitch.Ofproto;
 /// Design: a fixed ring of slots; a buffer id is the slot index in the low <see cref="SlotBits"/> bits and a per-slot generation
 /// above it, so a stale id is recognised (BUFFER_UNKNOWN) and a used one too (BUFFER_EMPTY) until the slot is
 /// reused. A slot is reused only after <see cref="Lifetime"/> or once it has been taken. Thread-safe (one lock).
+/// <para>Memory: a slot holds a data array only while its packet waits; a taken packet's array goes to a few spares
+/// that the next stores reuse. Slot ids go round the ring (a stale id is told from a new one), so with the arrays kept
+/// in their slots every slot would come to hold one (256 x 2 KB a bridge) on a switch whose controller takes its
+/// packets as fast as they come.</para>
 /// </remarks>
 public sealed class PacketBuffers
 {
@@ -34,6 +38,9 @@ public sealed class PacketBuffers
     }
 
     private readonly Slot[] _slots;
+    private readonly Stack<byte[]> _spares = new();
+    /// <summary>Most data arrays kept for reuse beyond the waiting packets' own.</summary>
+    private const int MaxSpares = 8;
     private readonly Lock _lock = new();
     private readonly long _lifetimeTicks;
     private uint _next;
@@ -62,7 +69,13 @@ public sealed class PacketBuffers
                 uint idx = _next++ % (uint)_slots.Length;
                 var s = _slots[idx];
                 if (!s.Taken && now - s.StoredTicks < _lifetimeTicks) continue;
-                if (s.Data.Length < frame.Length) s.Data = new byte[Math.Max(frame.Length, MinSlotSize)];
+                if (s.Data.Length < frame.Length)
+                {
+                    // An expired packet's array (never taken) is still in its slot; otherwise a spare, or a new one.
+                    if (s.Data.Length > 0) Spare(s.Data);
+                    s.Data = _spares.TryPeek(out var spare) && spare.Length >= frame.Length ? _spares.Pop()
+                           : new byte[Math.Max(frame.Length, MinSlotSize)];
+                }
                 frame.CopyTo(s.Data);
                 s.Length = frame.Length;
                 s.InPort = inPort;
@@ -99,7 +112,29 @@ public sealed class PacketBuffers
             s.Taken = true;
             frame = s.Data.AsSpan(0, s.Length).ToArray();
             inPort = s.InPort;
+            Spare(s.Data);
+            s.Data = [];
             return TakeResult.Ok;
+        }
+    }
+
+    /// <summary>Keeps <paramref name="data"/> for the next stores, up to <see cref="MaxSpares"/> (under the lock).</summary>
+    private void Spare(byte[] data)
+    {
+        if (_spares.Count < MaxSpares) _spares.Push(data);
+    }
+
+    /// <summary>Data arrays held: by waiting (or expired, not yet reused) packets' slots, and as spares.</summary>
+    public int ArraysHeld
+    {
+        get
+        {
+            lock (_lock)
+            {
+                int n = _spares.Count;
+                foreach (var s in _slots) if (s.Data.Length > 0) n++;
+                return n;
+            }
         }
     }
 }

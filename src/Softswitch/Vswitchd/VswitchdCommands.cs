@@ -32,6 +32,9 @@ internal static class VswitchdCommands
         commands.Register("coverage/show", "", "every registered counter of each bridge", 0, 0, _ => EachBridge(service, b => DaemonCommands.CoverageShow(b.Dp)));
         commands.Register("memory/show", "", "flows, ports, learned addresses of each bridge; the managed heap", 0, 0,
             _ => EachBridge(service, b => HostCommands.MemoryShow(b.Dp, b.Flows, []).Text));
+        commands.Register("memory/allocators", "[--reset] [--format json]",
+            "who allocates in the daemon: bytes and collections per second since the sampler started (or --reset), top types and threads", 0, 3,
+            HostCommands.MemoryAllocators);
         commands.Register("ofproto/list", "", "the bridges", 0, 0, _ => ControlReply.Success(string.Concat(service.Bridges.Select(b => b.Name + "\n"))));
         commands.Register("dpif/show", "", "each bridge's ports: name, OpenFlow port number, type", 0, 0, _ => DpifShow(service));
         commands.Register("ofproto/trace", "BRIDGE " + OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 2, ControlProtocol.MaxArgs,
