@@ -44,7 +44,7 @@ public sealed record TunnelConfig
     public const byte DefaultTtl = 64;
     /// <summary>Longest port name (OFP_MAX_PORT_NAME_LEN 16 with the terminating NUL).</summary>
     public const int MaxNameLength = 15;
-    /// <summary>Largest VXLAN network identifier (24 bits).</summary>
+    /// <summary>Largest VXLAN or Geneve network identifier (24 bits).</summary>
     public const uint MaxVni = 0xFF_FFFF;
 
     public required string Name { get; init; }
@@ -53,7 +53,7 @@ public sealed record TunnelConfig
     public uint RemoteIp { get; init; }
     /// <summary>VNI (VXLAN, Geneve: 24 bits) or GRE key: sent when no set_tunnel id is set, and accepted on receive.</summary>
     public uint Key { get; init; }
-    /// <summary>Whether a fixed key is configured (true for VXLAN with a VNI, false for IP-in-IP and a flow key).</summary>
+    /// <summary>Whether a fixed key is configured (true for VXLAN or Geneve with a VNI, false for IP-in-IP and a flow key).</summary>
     public bool HasKey { get; init; }
     /// <summary>A flow key: any id is accepted on receive (and becomes tun_id); send uses the set_tunnel id (0 without one).</summary>
     public bool FlowKey { get; init; }
