@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
+using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
@@ -12,6 +14,8 @@ namespace Softswitch.Bench.Micro;
 /// checksum patch, VXLAN source-port hash). Decap*: the encapsulated frame is written into a buffer (as a port's
 /// receive would; <see cref="ReceiveCopyOnly"/> is that copy alone) and <see cref="UnderlayBinding.Classify"/>
 /// validates and strips it. <see cref="ClassifyOrdinary"/>: the cost an underlay adds to non-tunnel traffic.
+/// Geneve: as VXLAN, and with csum=true (the outer UDP checksum summed per packet); decapsulated without options and
+/// with two options of 8 bytes each (the option walk).
 /// </summary>
 [MemoryDiagnoser]
 public class TunnelBenchmarks
@@ -21,9 +25,9 @@ public class TunnelBenchmarks
     private PacketPool _pool = null!;
     private int[] _bufs = [];
     private byte[] _inner = [], _innerMax = [];
-    private TunnelHeader _vxlan = null!, _gre = null!, _ipip = null!;
-    private byte[] _vxlanWire = [], _greWire = [], _ipipWire = [];
-    private UnderlayBinding _rxVxlan = null!, _rxGre = null!, _rxIpip = null!;
+    private TunnelHeader _vxlan = null!, _gre = null!, _ipip = null!, _geneve = null!, _geneveCsum = null!;
+    private byte[] _vxlanWire = [], _greWire = [], _ipipWire = [], _geneveWire = [], _geneveOptionsWire = [];
+    private UnderlayBinding _rxVxlan = null!, _rxGre = null!, _rxIpip = null!, _rxGeneve = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -41,7 +45,11 @@ public class TunnelBenchmarks
         _vxlan = new TunnelPort(common with { Kind = TunnelKind.Vxlan, Key = 100, HasKey = true }, ul).Header;
         _gre = new TunnelPort(common with { Name = "gre", Kind = TunnelKind.Gre, Key = 5, HasKey = true }, ul).Header;
         _ipip = new TunnelPort(common with { Name = "ip", Kind = TunnelKind.Ipip }, ul).Header;
+        _geneve = new TunnelPort(common with { Name = "ge", Kind = TunnelKind.Geneve, Key = 100, HasKey = true }, ul).Header;
+        _geneveCsum = new TunnelPort(common with { Name = "gc", Kind = TunnelKind.Geneve, Key = 100, HasKey = true, UdpChecksum = true }, ul).Header;
         _vxlanWire = Wire(_vxlan);
+        _geneveWire = Wire(_geneve);
+        _geneveOptionsWire = WithOptions(_geneveWire, [0x01, 0x02, 0x03, 0x01, 1, 2, 3, 4, 0x01, 0x02, 0x04, 0x01, 5, 6, 7, 8]);
         _greWire = Wire(_gre);
         _ipipWire = Wire(_ipip);
         var rxUl = new MemoryPort("u", new MacAddress(0x0200_0000_0002));
@@ -50,6 +58,20 @@ public class TunnelBenchmarks
         _rxVxlan = new UnderlayBinding(null, [new TunnelPort(back with { Kind = TunnelKind.Vxlan, Key = 100, HasKey = true }, rxUl)], drops);
         _rxGre = new UnderlayBinding(null, [new TunnelPort(back with { Name = "gre", Kind = TunnelKind.Gre, Key = 5, HasKey = true }, rxUl)], drops);
         _rxIpip = new UnderlayBinding(null, [new TunnelPort(back with { Name = "ip", Kind = TunnelKind.Ipip }, rxUl)], drops);
+        _rxGeneve = new UnderlayBinding(null, [new TunnelPort(back with { Name = "ge", Kind = TunnelKind.Geneve, Key = 100, HasKey = true }, rxUl)], drops);
+    }
+
+    /// <summary>A Geneve frame with <paramref name="options"/> (whole 4-byte words) after its base header, lengths and
+    /// the outer IPv4 checksum fixed.</summary>
+    private static byte[] WithOptions(byte[] wire, byte[] options)
+    {
+        byte[] f = [.. wire.AsSpan(0, 50), .. options, .. wire.AsSpan(50)];
+        f[42] = (byte)(options.Length / 4);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(16), (ushort)(f.Length - 14));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(38), (ushort)(f.Length - 34));
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), 0);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Compute(f.AsSpan(14, 20)));
+        return f;
     }
 
     private byte[] Wire(TunnelHeader h)
@@ -71,6 +93,9 @@ public class TunnelBenchmarks
     [Benchmark(OperationsPerInvoke = Batch)] public int EncapGre() => Encap(_gre, _inner);
     [Benchmark(OperationsPerInvoke = Batch)] public int EncapIpip() => Encap(_ipip, _inner);
     [Benchmark(OperationsPerInvoke = Batch)] public int EncapVxlanMaxFrame() => Encap(_vxlan, _innerMax);
+    [Benchmark(OperationsPerInvoke = Batch)] public int EncapGeneve() => Encap(_geneve, _inner);
+    [Benchmark(OperationsPerInvoke = Batch)] public int EncapGeneveCsum() => Encap(_geneveCsum, _inner);
+    [Benchmark(OperationsPerInvoke = Batch)] public int EncapGeneveCsumMaxFrame() => Encap(_geneveCsum, _innerMax);
 
     private int Decap(UnderlayBinding b, byte[] wire)
     {
@@ -88,6 +113,8 @@ public class TunnelBenchmarks
     [Benchmark(OperationsPerInvoke = Batch)] public int DecapVxlan() => Decap(_rxVxlan, _vxlanWire);
     [Benchmark(OperationsPerInvoke = Batch)] public int DecapGre() => Decap(_rxGre, _greWire);
     [Benchmark(OperationsPerInvoke = Batch)] public int DecapIpip() => Decap(_rxIpip, _ipipWire);
+    [Benchmark(OperationsPerInvoke = Batch)] public int DecapGeneve() => Decap(_rxGeneve, _geneveWire);
+    [Benchmark(OperationsPerInvoke = Batch)] public int DecapGeneveOptions() => Decap(_rxGeneve, _geneveOptionsWire);
 
     /// <summary>The receive copy the Decap benchmarks include, alone.</summary>
     [Benchmark(OperationsPerInvoke = Batch)]

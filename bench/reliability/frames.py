@@ -5,12 +5,14 @@
                                                      lengths, VLAN stacks, VXLAN/GRE with bad inner frames, random bytes
   frames.py flow  --dev IF --count N --dst IP        well-formed UDP to IP (an installed flow), paced by nothing
   frames.py miss  --dev IF --count N                 UDP to ever-changing destinations (table misses: packet-ins)
-  frames.py tunnel --pcap FILE --count N [--seed S]  tunnel traffic for a switch endpoint (10.77.0.1; VXLAN VNI 100 and
-                                                     GRE key 5 from 10.77.0.2, IP-in-IP from 10.77.0.3), well formed and
-                                                     malformed in outer and inner headers: wrong VNI/key/remote, bad
-                                                     outer IHL/lengths/checksums/fragments, GRE flags/version/protocol,
-                                                     VXLAN without its I flag, every truncation, inner frames fuzzed as
-                                                     in `fuzz`; plus ARP requests for the endpoint
+  frames.py tunnel --pcap FILE --count N [--seed S]  tunnel traffic for a switch endpoint (10.77.0.1; VXLAN VNI 100,
+                                                     Geneve VNI 100 and GRE key 5 from 10.77.0.2, IP-in-IP from
+                                                     10.77.0.3), well formed and malformed in outer and inner headers:
+                                                     wrong VNI/key/remote, bad outer IHL/lengths/checksums/fragments,
+                                                     GRE flags/version/protocol, VXLAN without its I flag, Geneve
+                                                     versions, protocols, option TLVs of every length (critical or not,
+                                                     filling the option length or not), every truncation, inner frames
+                                                     fuzzed as in `fuzz`; plus ARP requests for the endpoint
 With --pcap FILE the frames are written to a pcap file (for tcpreplay --topspeed) instead of being sent.
 Prints one JSON line: {"sent": N, "errors": E} (with --pcap, "written").
 """
@@ -89,7 +91,26 @@ def csum_(b): return csum(bytes(b))
 def tunnel_frame(r):
     inner = mutate(r.choice(base_frames(r)), r) if r.random() < 0.5 else r.choice(base_frames(r))
     k = r.random()
-    if k < 0.30:     # VXLAN: right or wrong VNI, I flag, UDP checksum zero, right or wrong
+    if k < 0.12:     # Geneve: right or wrong VNI, version, protocol; option TLVs of any length, critical or not
+        vni = 100 if r.random() < 0.8 else r.choice([0, 99, 101, 0xffffff])
+        opts = b""
+        for _ in range(r.choice([0, 0, 1, 2, 4])):
+            words = r.randint(0, 5)
+            typ = r.getrandbits(7) | (0x80 if r.random() < 0.1 else 0)
+            opts += struct.pack("!HBB", r.getrandbits(16), typ, words) + r.randbytes(4 * words)
+        opt_words = len(opts) // 4 if r.random() < 0.8 else r.randint(0, 63)
+        flags = (0x40 if r.random() < 0.05 else 0) | (0x80 if r.random() < 0.2 else 0)
+        version = 0 if r.random() < 0.9 else r.randint(1, 3)
+        proto = 0x6558 if r.random() < 0.9 else r.choice([0x0800, 0x86dd])
+        payload = struct.pack("!BBHI", (version << 6) | (opt_words & 0x3f), flags, proto, vni << 8) + opts + inner
+        u = bytearray(udp(r.getrandbits(16) | 1, 6081, payload))
+        if r.random() < 0.2:        # a UDP checksum: right, or off by one
+            pseudo = socket.inet_aton(T_REMOTE) + socket.inet_aton(T_LOCAL) + struct.pack("!BBH", 0, 17, len(u))
+            c = csum(pseudo + bytes(u)) or 0xffff
+            if r.random() < 0.5: c ^= 1
+            u[6:8] = struct.pack("!H", c)
+        outer = ipv4(bytes(u), proto=17, src=T_REMOTE, dst=T_LOCAL)
+    elif k < 0.30:   # VXLAN: right or wrong VNI, I flag, UDP checksum zero, right or wrong
         vni = 100 if r.random() < 0.8 else r.choice([0, 99, 101, 0xffffff])
         flags = 0x08 if r.random() < 0.9 else r.choice([0x00, 0x80, 0xff])
         payload = struct.pack("!BxxxI", flags, vni << 8) + inner

@@ -56,7 +56,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public readonly MacLearningTable MacTable = new();
     /// <summary>Set when a packet for the controller is queued (the shared threads' one signal for every datapath they serve, when shared).</summary>
     public readonly ManualResetEventSlim UpcallSignal;
-    /// <summary>Tunnel ports (VXLAN, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
+    /// <summary>Tunnel ports (VXLAN, Geneve, GRE, IP-in-IP) and the underlay bindings the receive path decapsulates with.</summary>
     public readonly TunnelRegistry Tunnels;
     private volatile IDatapathEvents[] _listeners = [];
     private readonly Lock _listenerLock = new();

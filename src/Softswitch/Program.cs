@@ -21,7 +21,7 @@ var privateKey = new Option<string?>("--private-key") { Description = "PEM priva
 var certificate = new Option<string?>("--certificate") { Description = "PEM certificate of this switch, for ssl: and pssl:" };
 var caCert = new Option<string?>("--ca-cert") { Description = "PEM certificate of the CA that signs the peers' certificates, for ssl: and pssl:" };
 var bootstrapCaCert = new Option<string?>("--bootstrap-ca-cert") { Description = "instead of --ca-cert: the CA file; when it does not exist, the first ssl: controller's CA certificate is trusted without verification, saved there and required from then on (as OVS)" };
-var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable; default none)" };
+var tunnel = new Option<string[]>("--tunnel") { Description = "a tunnel port: NAME:vxlan|geneve|gre|ipip,local=IP,remote=IP[,vni=N|key=N][,port=N][,underlay=N][,remote_mac=MAC] (repeatable; default none)" };
 var offloadOpt = new Option<string?>("--offload") { Description = $"flow offload: none, xdp (an XDP flow map on the afxdp: ports), netfpga (a NetFPGA-1G board) or netfpga-emulated (default {defaults.Offload})" };
 var dpid = new Option<string?>("--dpid") { Description = "datapath id: 0x1, 1 or 00:00:00:00:00:00:00:01, hex (default: the first port's MAC)" };
 var failMode = new Option<string?>("--fail-mode") { Description = $"without a controller: standalone (learning switch) or secure (drop misses) (default {defaults.FailMode}, as OVS)" };

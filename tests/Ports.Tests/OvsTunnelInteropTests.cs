@@ -9,8 +9,8 @@ using Xunit.Abstractions;
 namespace Softswitch.Ports.Tests;
 
 /// <summary>
-/// Our GRE and VXLAN tunnel ports against Open vSwitch's user-space native tunneling, a second implementation written
-/// from the RFCs (and the only GRE peer here: this kernel has no gretap).
+/// Our GRE, VXLAN and Geneve tunnel ports against Open vSwitch's user-space native tunneling, a second implementation
+/// written from the RFCs (and the only GRE and Geneve peer here: this kernel has no gretap and no geneve module).
 /// </summary>
 /// <remarks>
 /// Topology, every link a veth pair:
@@ -54,6 +54,11 @@ public sealed class OvsTunnelInteropTests(ITestOutputHelper output)
     [NetnsFact]
     public void OvsVxlanWithUdpChecksumsCarriesPingAndTcp() => Run("vxlan", key: 5005, ovsOptions: ["options:csum=true"]);
 
+    /// <summary>Geneve with a key both ways; OVS sends outer UDP checksums (csum=true), which our receive path
+    /// verifies, and we send zero, its default.</summary>
+    [NetnsFact]
+    public void OvsGeneveWithKeyCarriesPingAndTcp() => Run("geneve", key: 0xC0FFEE, ovsOptions: ["options:csum=true"]);
+
     private void Run(string kind, uint? key, string[]? ovsOptions = null)
     {
         using var underlay = Netns.Create();   // the namespace Open vSwitch runs in; its veth is the underlay
@@ -83,7 +88,8 @@ public sealed class OvsTunnelInteropTests(ITestOutputHelper output)
         dp.AddPort(new AfPacketPort(hostA.HostIf), 1);
         dp.AddPort(new AfPacketPort(underlay.HostIf), 2);
         dp.SetPortConfig(2, PortConfig.NoFlood, PortConfig.NoFlood);
-        var t = dp.Tunnels.Add(TestTunnels.Of(kind == "vxlan" ? TunnelKind.Vxlan : TunnelKind.Gre, key, "t", Ipv4.Parse(UnderOurs), Ipv4.Parse(UnderOvs)) with
+        var tk = kind switch { "vxlan" => TunnelKind.Vxlan, "geneve" => TunnelKind.Geneve, _ => TunnelKind.Gre };
+        var t = dp.Tunnels.Add(TestTunnels.Of(tk, key, "t", Ipv4.Parse(UnderOurs), Ipv4.Parse(UnderOvs)) with
         {
             PortNo = 10, Underlay = 2, LocalMac = OurEndpointMac,
         });

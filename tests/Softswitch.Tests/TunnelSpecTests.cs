@@ -58,6 +58,22 @@ public sealed class TunnelSpecTests
         Assert.False(f.HasKey);
     }
 
+    [Fact]
+    public void Geneve_TakesVxlansOptions_ItsOwnPortByDefault_AndCsumAndDf()
+    {
+        var c = TunnelSpec.Parse("ge1:GENEVE,local=10.0.0.1,remote=10.0.0.2,vni=100");
+        Assert.Equal(TunnelKind.Geneve, c.Kind);
+        Assert.Equal((100u, true, (ushort)6081), (c.Key, c.HasKey, c.DstPort));
+        Assert.Equal((false, true), (c.UdpChecksum, c.DontFragment));
+        Assert.Equal(new TunnelConfig { Name = "ge1", Kind = TunnelKind.Geneve, LocalIp = Ipv4.Parse("10.0.0.1"), RemoteIp = Ipv4.Parse("10.0.0.2"), Key = 100, HasKey = true }, c);
+        // The kind's own port given explicitly is the same config (and written back without it).
+        Assert.Equal(c, TunnelSpec.Parse("ge1:geneve,local=10.0.0.1,remote=10.0.0.2,vni=100,dstport=6081"));
+        Assert.Equal("ge1:geneve,local=10.0.0.1,remote=10.0.0.2,vni=100", TunnelSpec.Format(c));
+        var o = TunnelSpec.Parse("ge1:geneve,local=10.0.0.1,remote=10.0.0.2,vni=flow,csum=TRUE,df=false,dstport=7000");
+        Assert.Equal((true, false, true, (ushort)7000), (o.FlowKey, o.DontFragment, o.UdpChecksum, o.DstPort));
+        Assert.Null(o.Problem());
+    }
+
     [Theory]
     [InlineData("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100")]
     [InlineData("vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=flow,port=7,underlay=1,remote_mac=02:00:00:00:00:02,nexthop=10.0.0.254,local_mac=02:00:00:00:00:01,mac=0e:00:00:00:00:01,dstport=8472,ttl=9,tos=184")]
@@ -65,6 +81,9 @@ public sealed class TunnelSpecTests
     [InlineData("g:gre,local=1.2.3.4,remote=5.6.7.8,key=0")]
     [InlineData("g:gre,local=1.2.3.4,remote=5.6.7.8,key=flow")]
     [InlineData("i:ipip,local=1.2.3.4,remote=5.6.7.8,inner_src_mac=00:00:00:00:00:01,inner_dst_mac=00:00:00:00:00:02")]
+    [InlineData("ge:geneve,local=1.2.3.4,remote=5.6.7.8,vni=16777215")]
+    [InlineData("ge:geneve,local=1.2.3.4,remote=5.6.7.8,vni=flow,dstport=4789,ttl=9,tos=184,csum=true,df=false")]
+    [InlineData("g:gre,local=1.2.3.4,remote=5.6.7.8,key=1,df=false")]
     public void CanonicalSpellingRoundTrips(string spec)
     {
         var c = TunnelSpec.Parse(spec);
@@ -78,7 +97,12 @@ public sealed class TunnelSpecTests
     [InlineData("vx1", "expected NAME:KIND")]
     [InlineData(":vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1", "name before ':' is empty")]
     [InlineData("averyveryverylongname:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1", "longer than 15")]
-    [InlineData("t:geneve,local=10.0.0.1,remote=10.0.0.2", "unknown tunnel kind 'geneve'")]
+    [InlineData("t:stt,local=10.0.0.1,remote=10.0.0.2", "unknown tunnel kind 'stt' (expected vxlan, geneve, gre or ipip)")]
+    [InlineData("t:geneve,local=10.0.0.1,remote=10.0.0.2", "missing vni=")]
+    [InlineData("t:geneve,local=10.0.0.1,remote=10.0.0.2,key=5", "geneve uses vni=")]
+    [InlineData("t:gre,local=10.0.0.1,remote=10.0.0.2,csum=true", "csum= is for vxlan and geneve")]
+    [InlineData("t:geneve,local=10.0.0.1,remote=10.0.0.2,vni=1,csum=1", "csum='1' is not true or false")]
+    [InlineData("t:geneve,local=10.0.0.1,remote=10.0.0.2,vni=1,df=no", "df='no' is not true or false")]
     [InlineData("t:vxlan,remote=10.0.0.2,vni=1", "missing local=")]
     [InlineData("t:vxlan,local=10.0.0.1,vni=1", "missing remote=")]
     [InlineData("t:vxlan,local=10.0.0.1,remote=10.0.0.2", "missing vni=")]
@@ -102,7 +126,7 @@ public sealed class TunnelSpecTests
     [InlineData("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,vni=2", "given twice")]
     [InlineData("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,,ttl=3", "empty option")]
     [InlineData("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,fast", "not NAME=VALUE")]
-    [InlineData("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,csum=1", "unknown option 'csum'")]
+    [InlineData("t:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=1,gbp=1", "unknown option 'gbp'")]
     public void ErrorsNameTheProblem(string spec, string expect)
     {
         Assert.False(TunnelSpec.TryParse(spec, out _, out var error));

@@ -466,6 +466,45 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(200u, ((Softswitch.Datapath.Tunnels.TunnelPort)bridge.Dp.Ports.Get(9)!.Port).Config.Key);
     }
 
+    /// <summary>type=geneve with Open vSwitch's options (key, dst_port, csum, df_default, tos, ttl); an option not
+    /// served is named in the open port's error column, a bad value keeps the port closed with the reason.</summary>
+    [Fact]
+    public void GeneveInterfaces_BecomeGenevePorts_UnservedOptionsNamed()
+    {
+        var config = VswitchConfig.Read(Database())!.Bridges[0];
+        var ge = new InterfaceConfig(Guid.NewGuid(), "ge", "geneve", 12, new Dictionary<string, string>
+        {
+            ["remote_ip"] = "192.168.9.2", ["local_ip"] = "192.168.9.1", ["key"] = "5000", ["csum"] = "true", ["df_default"] = "false", ["tos"] = "16", ["ttl"] = "32",
+        });
+        var defaults = new InterfaceConfig(Guid.NewGuid(), "gd", "geneve", 13, new Dictionary<string, string>
+        {
+            ["remote_ip"] = "192.168.9.3", ["local_ip"] = "192.168.9.1", ["egress_pkt_mark"] = "7", ["out_key"] = "9",
+        });
+        var bad = new InterfaceConfig(Guid.NewGuid(), "gb", "geneve", 14, new Dictionary<string, string>
+        {
+            ["remote_ip"] = "192.168.9.4", ["local_ip"] = "192.168.9.1", ["csum"] = "maybe",
+        });
+        var br = config with { Interfaces = [config.Interfaces.Single(i => i.Name == "br0"), config.Interfaces.Single(i => i.Name == "p1"), ge, defaults, bad] };
+        using var bridge = Bridge.Create(br, Host());
+        var status = bridge.Interfaces().ToDictionary(s => s.Uuid, s => s.Status);
+
+        Assert.Equal(12, status[ge.Uuid].Ofport);
+        Assert.Null(status[ge.Uuid].Error);
+        var c = Assert.IsType<Softswitch.Datapath.Tunnels.TunnelPort>(bridge.Dp.Ports.Get(12)!.Port).Config;
+        Assert.Equal(Softswitch.Datapath.Tunnels.TunnelKind.Geneve, c.Kind);
+        Assert.Equal((5000u, (ushort)6081, true, false, (byte)16, (byte)32), (c.Key, c.DstPort, c.UdpChecksum, c.DontFragment, c.Tos, c.Ttl));
+
+        Assert.Equal(13, status[defaults.Uuid].Ofport);
+        var d = ((Softswitch.Datapath.Tunnels.TunnelPort)bridge.Dp.Ports.Get(13)!.Port).Config;
+        Assert.Equal((0u, true, false, true), (d.Key, d.HasKey, d.UdpChecksum, d.DontFragment));   // Open vSwitch's defaults: key 0, no checksum, DF
+        Assert.Equal("options not served for type geneve (the port is served without them): egress_pkt_mark, out_key", status[defaults.Uuid].Error);
+
+        Assert.Equal(-1, status[bad.Uuid].Ofport);
+        Assert.Contains("csum='maybe' is not true or false", status[bad.Uuid].Error);
+        Assert.Equal("up", status[ge.Uuid].AdminState);
+        Assert.Contains("geneve", StatusWriter.InterfaceTypes);
+    }
+
     [Fact]
     public void Bridges_ShareOneSetOfForwardingThreads()
     {

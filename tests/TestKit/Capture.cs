@@ -88,6 +88,9 @@ public sealed record DissectedFrame(
     string[] ExpertSeverity,
     string ExpertMessage)
 {
+    /// <summary>geneve.vni as tshark prints it (0x and six hex digits), empty for other frames.</summary>
+    public string GeneveVni { get; init; } = "";
+
     /// <summary>tshark's checksum status values (PROTO_CHECKSUM_E_*).</summary>
     public const string Bad = "0", Good = "1", NotPresent = "3";
     /// <summary>_ws.expert.severity of an error (PI_ERROR).</summary>
@@ -98,7 +101,7 @@ public sealed record DissectedFrame(
     public override string ToString()
         => $"#{Number} {Protocols} ip.src={string.Join(',', IpSrc)} ip.checksum.status={string.Join(',', IpChecksumStatus)} df={string.Join(',', IpDf)} " +
            $"udp.checksum={string.Join(',', UdpChecksum)}/{string.Join(',', UdpChecksumStatus)} tcp={string.Join(',', TcpChecksumStatus)} " +
-           $"icmp={string.Join(',', IcmpChecksumStatus)} gre.key={GreKey} vxlan.vni={VxlanVni} {Malformed} {ExpertMessage}";
+           $"icmp={string.Join(',', IcmpChecksumStatus)} gre.key={GreKey} vxlan.vni={VxlanVni} geneve.vni={GeneveVni} {Malformed} {ExpertMessage}";
 }
 
 /// <summary>Reads a pcap with tshark, every checksum check on (IPv4 header, UDP, TCP; ICMP is always checked).</summary>
@@ -107,7 +110,7 @@ public static class Tshark
     private static readonly string[] s_fields =
     [
         "frame.number", "frame.protocols", "ip.src", "ip.dst", "ip.checksum.status", "ip.flags.df", "udp.checksum", "udp.checksum.status",
-        "tcp.checksum.status", "icmp.checksum.status", "gre.key", "vxlan.vni", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message",
+        "tcp.checksum.status", "icmp.checksum.status", "gre.key", "vxlan.vni", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message", "geneve.vni",
     ];
 
     public static List<DissectedFrame> Dissect(string pcap)
@@ -127,7 +130,7 @@ public static class Tshark
             if (c.Length < s_fields.Length) throw new InvalidOperationException("unexpected tshark line: " + line);
             static string[] L(string s) => s.Length == 0 ? [] : s.Split(',');
             frames.Add(new DissectedFrame(int.Parse(c[0], CultureInfo.InvariantCulture), c[1], L(c[2]), L(c[3]), L(c[4]), L(c[5]), L(c[6]), L(c[7]), L(c[8]), L(c[9]),
-                c[10], c[11], c[12], L(c[13]), c[14]));
+                c[10], c[11], c[12], L(c[13]), c[14]) { GeneveVni = c[15] });
         }
         return frames;
     }
@@ -138,9 +141,9 @@ public static class TunnelFrameCheck
 {
     /// <summary>
     /// Asserts that every frame of the capture dissects without error, and that the frames from <paramref name="ourIp"/>
-    /// (at least <paramref name="minFrames"/>) are <paramref name="kind"/> (vxlan, gre or ipip) tunnel frames with the
-    /// VNI / GRE key <paramref name="key"/> (null: a GRE header without a key), a good outer IPv4 header checksum, a
-    /// zero (absent) VXLAN UDP checksum, and good inner checksums. Returns those frames.
+    /// (at least <paramref name="minFrames"/>) are <paramref name="kind"/> (vxlan, geneve, gre or ipip) tunnel frames with
+    /// the VNI / GRE key <paramref name="key"/> (null: a GRE header without a key), a good outer IPv4 header checksum, a
+    /// zero (absent) VXLAN or Geneve UDP checksum, and good inner checksums. Returns those frames.
     /// </summary>
     public static List<DissectedFrame> AssertOurFrames(IReadOnlyList<DissectedFrame> frames, string kind, string ourIp, uint? key, int minFrames)
     {
@@ -149,9 +152,10 @@ public static class TunnelFrameCheck
         string prefix = kind switch
         {
             "vxlan" => "eth:ethertype:ip:udp:vxlan:eth:ethertype:",
+            "geneve" => "eth:ethertype:ip:udp:geneve:eth:ethertype:",
             "gre" => "eth:ethertype:ip:gre:eth:ethertype:",
             "ipip" => "eth:ethertype:ip:ip:",
-            _ => throw new ArgumentException("kind is vxlan, gre or ipip", nameof(kind)),
+            _ => throw new ArgumentException("kind is vxlan, geneve, gre or ipip", nameof(kind)),
         };
         var ours = frames.Where(f => f.IpSrc.Length > 0 && f.IpSrc[0] == ourIp).ToList();
         Assert.True(ours.Count >= minFrames, $"{ours.Count} frames from {ourIp} in the capture, expected at least {minFrames}:\n{string.Join('\n', frames.Take(20))}");
@@ -168,6 +172,11 @@ public static class TunnelFrameCheck
                     // RFC 7348 lets the outer UDP checksum be zero over IPv4; we send zero, tshark calls it absent.
                     Assert.True(f.UdpChecksum.FirstOrDefault() == "0x0000" && f.UdpChecksumStatus.FirstOrDefault() == DissectedFrame.NotPresent, $"outer UDP checksum: {f}");
                     Assert.Equal(key?.ToString(CultureInfo.InvariantCulture) ?? "", f.VxlanVni);
+                    break;
+                case "geneve":
+                    // RFC 8926 lets the outer UDP checksum be zero over IPv4 too; we send zero (csum=false, Open vSwitch's default).
+                    Assert.True(f.UdpChecksum.FirstOrDefault() == "0x0000" && f.UdpChecksumStatus.FirstOrDefault() == DissectedFrame.NotPresent, $"outer UDP checksum: {f}");
+                    Assert.Equal(key is { } gk ? $"0x{gk:x6}" : "", f.GeneveVni);
                     break;
                 case "gre":
                     Assert.Equal(key is { } k ? $"0x{k:x8}" : "", f.GreKey);

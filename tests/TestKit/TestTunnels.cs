@@ -13,6 +13,10 @@ public static class TestTunnels
     public static TunnelConfig Vxlan(string name, uint local, uint remote, uint vni)
         => new() { Name = name, Kind = TunnelKind.Vxlan, LocalIp = local, RemoteIp = remote, Key = vni, HasKey = true };
 
+    /// <summary>Geneve with a fixed VNI (24 bits), UDP port 6081.</summary>
+    public static TunnelConfig Geneve(string name, uint local, uint remote, uint vni)
+        => new() { Name = name, Kind = TunnelKind.Geneve, LocalIp = local, RemoteIp = remote, Key = vni, HasKey = true };
+
     /// <summary>GRE (gretap), with a fixed key when <paramref name="key"/> is given, without a key otherwise.</summary>
     public static TunnelConfig Gre(string name, uint local, uint remote, uint? key = null)
         => new() { Name = name, Kind = TunnelKind.Gre, LocalIp = local, RemoteIp = remote, Key = key ?? 0, HasKey = key is not null };
@@ -32,6 +36,7 @@ public static class TestTunnels
     public static TunnelConfig Of(TunnelKind kind, uint? key, string name, uint local, uint remote) => kind switch
     {
         TunnelKind.Vxlan => Vxlan(name, local, remote, key ?? throw new ArgumentNullException(nameof(key), "VXLAN needs a VNI")),
+        TunnelKind.Geneve => Geneve(name, local, remote, key ?? throw new ArgumentNullException(nameof(key), "Geneve needs a VNI")),
         TunnelKind.Gre => Gre(name, local, remote, key),
         _ => Ipip(name, local, remote),
     };

@@ -80,6 +80,7 @@ public static class DatapathCounters
         TunnelDropReason.Unresolved => ("tunnel-unresolved", "encap: next hop MAC unresolved and the hold queue full"),
         TunnelDropReason.NoPort => ("tunnel-no-port", "decap: the tunnel port was removed"),
         TunnelDropReason.PoolExhausted => ("tunnel-pool-exhausted", "encap: no buffer for the encapsulated copy"),
+        TunnelDropReason.CriticalOption => ("tunnel-geneve-critical", "decap: a Geneve packet with a critical option (options are not processed)"),
         _ => throw new InvalidOperationException($"tunnel drop {r} has no counter name"),
     });
 

@@ -12,6 +12,9 @@ public enum TunnelKind : byte
     /// <summary>IPv4 in IPv4 (RFC 2003), Linux <c>type ipip</c>. The inner Ethernet header is removed on
     /// encapsulation and synthesised on decapsulation.</summary>
     Ipip,
+    /// <summary>Ethernet in Geneve in UDP (RFC 8926), protocol type 0x6558. Sent without options; received options are
+    /// skipped (a packet with a critical option is dropped, as the RFC requires of an endpoint that does not process it).</summary>
+    Geneve,
 }
 
 /// <summary>
@@ -21,11 +24,12 @@ public enum TunnelKind : byte
 /// Design: a plain immutable record the datapath reads when the port is added (<see cref="TunnelRegistry.Add(TunnelConfig)"/>
 /// builds the port's header template from it). The datapath knows no spec syntax: the host reads and writes the
 /// config as a spec string (<c>--tunnel</c>); tests and benchmarks build it with an object initializer. Defaults
-/// are the ones Linux and Open vSwitch use: VXLAN UDP port 4789, outer TTL 64, TOS 0, the next hop is the remote
-/// endpoint. A config must be consistent (<see cref="Problem"/> says what is not, and the registry refuses it): a
-/// name of 1 to <see cref="MaxNameLength"/> characters, distinct unicast endpoints, a VXLAN tunnel has a VNI of 24
-/// bits or a flow key, <see cref="HasKey"/> and <see cref="FlowKey"/> are not both set, IP-in-IP has neither, TTL and
-/// the VXLAN port are not 0.
+/// are the ones Linux and Open vSwitch use: UDP port 4789 for VXLAN and 6081 for Geneve (<see cref="DstPort"/> left
+/// unset is the kind's), outer TTL 64, TOS 0, DF set, no outer UDP checksum, the next hop is the remote endpoint. A
+/// config must be consistent (<see cref="Problem"/> says what is not, and the registry refuses it): a name of 1 to
+/// <see cref="MaxNameLength"/> characters, distinct unicast endpoints, a VXLAN or Geneve tunnel has a VNI of 24 bits
+/// or a flow key, <see cref="HasKey"/> and <see cref="FlowKey"/> are not both set, IP-in-IP has neither, TTL and the
+/// UDP port are not 0, only the UDP kinds have a UDP checksum.
 /// The inner MACs (<see cref="InnerSrcMac"/>, <see cref="InnerDstMac"/>) matter only for IP-in-IP: they are the
 /// Ethernet addresses of the header synthesised for decapsulated packets. Defaults: source = the tunnel port's MAC
 /// (the packet appears to come from the tunnel, like a router's interface), destination = ff:ff:ff:ff:ff:ff (flows
@@ -35,19 +39,21 @@ public enum TunnelKind : byte
 public sealed record TunnelConfig
 {
     public const ushort VxlanPort = 4789;
+    /// <summary>Geneve's IANA UDP port (RFC 8926).</summary>
+    public const ushort GenevePort = 6081;
     public const byte DefaultTtl = 64;
     /// <summary>Longest port name (OFP_MAX_PORT_NAME_LEN 16 with the terminating NUL).</summary>
     public const int MaxNameLength = 15;
-    /// <summary>Largest VXLAN network identifier (24 bits).</summary>
+    /// <summary>Largest VXLAN or Geneve network identifier (24 bits).</summary>
     public const uint MaxVni = 0xFF_FFFF;
 
     public required string Name { get; init; }
     public TunnelKind Kind { get; init; }
     public uint LocalIp { get; init; }
     public uint RemoteIp { get; init; }
-    /// <summary>VNI (24 bits) or GRE key: sent when no set_tunnel id is set, and accepted on receive.</summary>
+    /// <summary>VNI (VXLAN, Geneve: 24 bits) or GRE key: sent when no set_tunnel id is set, and accepted on receive.</summary>
     public uint Key { get; init; }
-    /// <summary>Whether a fixed key is configured (true for VXLAN with a VNI, false for IP-in-IP and a flow key).</summary>
+    /// <summary>Whether a fixed key is configured (true for VXLAN or Geneve with a VNI, false for IP-in-IP and a flow key).</summary>
     public bool HasKey { get; init; }
     /// <summary>A flow key: any id is accepted on receive (and becomes tun_id); send uses the set_tunnel id (0 without one).</summary>
     public bool FlowKey { get; init; }
@@ -60,7 +66,31 @@ public sealed record TunnelConfig
     public MacAddress? Mac { get; init; }
     /// <summary>Address to resolve with ARP (0 = <see cref="RemoteIp"/>).</summary>
     public uint NextHop { get; init; }
-    public ushort DstPort { get; init; } = VxlanPort;
+    private readonly ushort? _dstPort;
+
+    /// <summary>The UDP destination port of a VXLAN or Geneve tunnel: as set, else the kind's IANA port.</summary>
+    public ushort DstPort
+    {
+        get => _dstPort ?? DefaultDstPort(Kind);
+        init => _dstPort = value;
+    }
+
+    /// <summary>The UDP port a kind uses when none is set (0 for the kinds that are not UDP).</summary>
+    public static ushort DefaultDstPort(TunnelKind kind) => kind switch
+    {
+        TunnelKind.Vxlan => VxlanPort,
+        TunnelKind.Geneve => GenevePort,
+        _ => 0,
+    };
+
+    /// <summary>Whether the tunnel is carried in UDP (VXLAN, Geneve).</summary>
+    public bool IsUdp => Kind is TunnelKind.Vxlan or TunnelKind.Geneve;
+
+    /// <summary>Open vSwitch's <c>csum</c>: send a UDP checksum over the outer datagram (default: zero, which IPv4 allows).</summary>
+    public bool UdpChecksum { get; init; }
+
+    /// <summary>Open vSwitch's <c>df_default</c>: the outer IPv4 header's don't-fragment bit (default set).</summary>
+    public bool DontFragment { get; init; } = true;
     public byte Ttl { get; init; } = DefaultTtl;
     public byte Tos { get; init; }
     public MacAddress? InnerSrcMac { get; init; }
@@ -90,14 +120,15 @@ public sealed record TunnelConfig
     public string? Problem()
     {
         if (string.IsNullOrEmpty(Name) || Name.Length > MaxNameLength) return $"the name must have 1 to {MaxNameLength} characters (OpenFlow's limit)";
-        if (Kind is not (TunnelKind.Vxlan or TunnelKind.Gre or TunnelKind.Ipip)) return $"unknown tunnel kind {(int)Kind}";
+        if (Kind is not (TunnelKind.Vxlan or TunnelKind.Gre or TunnelKind.Ipip or TunnelKind.Geneve)) return $"unknown tunnel kind {(int)Kind}";
         if (!Ipv4.IsUnicast(LocalIp) || !Ipv4.IsUnicast(RemoteIp)) return $"the endpoints {Ipv4.Format(LocalIp)} and {Ipv4.Format(RemoteIp)} must be unicast addresses";
         if (LocalIp == RemoteIp) return $"the local and remote endpoints are the same address {Ipv4.Format(LocalIp)}";
         if (HasKey && FlowKey) return "a fixed key and a flow key at once";
-        if (Kind == TunnelKind.Vxlan && !HasKey && !FlowKey) return "a VXLAN tunnel needs a VNI or a flow key";
-        if (Kind == TunnelKind.Vxlan && HasKey && Key > MaxVni) return $"VNI {Key} does not fit 24 bits";
+        if (IsUdp && !HasKey && !FlowKey) return $"a {(Kind == TunnelKind.Vxlan ? "VXLAN" : "Geneve")} tunnel needs a VNI or a flow key";
+        if (IsUdp && HasKey && Key > MaxVni) return $"VNI {Key} does not fit 24 bits";
         if (Kind == TunnelKind.Ipip && (HasKey || FlowKey)) return "an IP-in-IP tunnel has no key";
-        if (Kind == TunnelKind.Vxlan && DstPort == 0) return "UDP destination port 0";
+        if (IsUdp && DstPort == 0) return "UDP destination port 0";
+        if (!IsUdp && UdpChecksum) return "a UDP checksum on a tunnel that is not carried in UDP";
         if (Ttl == 0) return "outer TTL 0";
         return null;
     }

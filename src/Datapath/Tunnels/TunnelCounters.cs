@@ -5,7 +5,8 @@ public enum TunnelDropReason : byte
 {
     /// <summary>Decap: addressed to a local endpoint, but no tunnel port has this remote, VNI/key (or key presence) and UDP port.</summary>
     UnknownKey,
-    /// <summary>Decap: outer headers cut short or invalid, VXLAN I flag clear, GRE version/flags/protocol unsupported, inner frame too short.</summary>
+    /// <summary>Decap: outer headers cut short or invalid, VXLAN I flag clear, Geneve version/protocol unsupported or
+    /// options that do not fill the option length, GRE version/flags/protocol unsupported, inner frame too short.</summary>
     Malformed,
     /// <summary>Decap: outer IPv4 header checksum, or a present UDP/GRE checksum, is wrong.</summary>
     BadChecksum,
@@ -25,6 +26,9 @@ public enum TunnelDropReason : byte
     NoPort,
     /// <summary>Encap: no buffer for the encapsulated copy.</summary>
     PoolExhausted,
+    /// <summary>Decap: a Geneve packet with a critical option (C bit, or an option type's top bit): options are not
+    /// processed here, and RFC 8926 has an endpoint drop what it cannot process.</summary>
+    CriticalOption,
     Count,
 }
 

@@ -27,9 +27,11 @@ public enum EncapStatus : byte
 /// Design (ovs lib/netdev-native-tnl.c): the whole outer header is built once per (config, next hop) with the
 /// IPv4 total length, the IPv4 checksum, the UDP source port and length, and the VNI/key left to patch.
 /// <see cref="IpPartialSum"/> is the one's-complement sum of the IPv4 header with total length and checksum zero,
-/// so the checksum of each packet is <c>~(IpPartialSum +' total length)</c> (one addition, no loop). DF is set, the
-/// IPv4 id is 0 (RFC 6864: atomic datagrams), the VXLAN UDP checksum is 0 (allowed over IPv4 by RFC 7348) and GRE
-/// carries no checksum, so neither the VNI nor the key is covered by any checksum.
+/// so the checksum of each packet is <c>~(IpPartialSum +' total length)</c> (one addition, no loop). DF is set unless
+/// the config clears it (<c>df_default=false</c>), the IPv4 id is 0 (RFC 6864: atomic datagrams). The VXLAN and Geneve
+/// UDP checksum is 0 (allowed over IPv4 by RFC 7348 and RFC 8926) unless the config asks for one (Open vSwitch's
+/// <c>csum=true</c>): then it is summed over the whole datagram per packet, the one per-byte cost of encapsulation.
+/// GRE carries no checksum. Geneve is sent without options (option length 0, O and C clear).
 /// <code>
 ///  VXLAN (50 bytes)                           GRE (38, or 42 with key)           IP-in-IP (34 bytes)
 ///  0  Ethernet dst, src, type 0x0800          0  Ethernet                        0  Ethernet
@@ -38,13 +40,21 @@ public enum EncapStatus : byte
 ///  42 flags 0x08 (I) | 24 reserved bits       36 protocol 0x6558 (TEB)              Ethernet header removed)
 ///  46 VNI (24 bits) | 8 reserved bits         38 key (when K)
 ///  50 inner Ethernet frame                    38/42 inner Ethernet frame
+///
+///  Geneve (50 bytes)
+///  0  Ethernet, 14 IPv4 (proto 17)
+///  34 UDP src=hash dst=6081 len csum=0
+///  42 ver 0 (2 bits) | option length 0 (6 bits, 4-byte words) | O, C and 6 reserved bits | protocol 0x6558 (TEB)
+///  46 VNI (24 bits) | 8 reserved bits
+///  50 inner Ethernet frame
 /// </code>
 /// Immutable: a new next-hop MAC means a new template (published by <see cref="TunnelPort"/>). Thread-safe.
 /// </remarks>
 public sealed class TunnelHeader
 {
-    public const int EthSize = 14, Ipv4Size = 20, UdpSize = 8, VxlanSize = 8, GreBaseSize = 4, GreKeySize = 4;
+    public const int EthSize = 14, Ipv4Size = 20, UdpSize = 8, VxlanSize = 8, GeneveSize = 8, GreBaseSize = 4, GreKeySize = 4;
     public const int VxlanHeaderSize = EthSize + Ipv4Size + UdpSize + VxlanSize;
+    public const int GeneveHeaderSize = EthSize + Ipv4Size + UdpSize + GeneveSize;
     public const ushort GreFlagChecksum = 0x8000, GreFlagRouting = 0x4000, GreFlagKey = 0x2000, GreFlagSeq = 0x1000;
     public const ushort EthTypeTeb = 0x6558;
     public const byte ProtoIpip = 4, ProtoGre = 47, ProtoUdp = 17;
@@ -52,7 +62,7 @@ public sealed class TunnelHeader
 
     // Offsets in the outer frame.
     internal const int IpOff = EthSize, IpTotalLenOff = IpOff + 2, IpCsumOff = IpOff + 10;
-    internal const int L4Off = EthSize + Ipv4Size, UdpSrcOff = L4Off, UdpLenOff = L4Off + 4, VniOff = L4Off + UdpSize + 4;
+    internal const int L4Off = EthSize + Ipv4Size, UdpSrcOff = L4Off, UdpLenOff = L4Off + 4, UdpCsumOff = L4Off + 6, VniOff = L4Off + UdpSize + 4;
     internal const int GreKeyOff = L4Off + GreBaseSize;
 
     private readonly byte[] _bytes;
@@ -71,12 +81,15 @@ public sealed class TunnelHeader
     public bool HasKeyField { get; }
     /// <summary>The id used when the flow set none (the configured vni/key; 0 for vni=flow).</summary>
     public uint DefaultKey { get; }
+    /// <summary>Whether each packet gets an outer UDP checksum (csum=true); otherwise it stays 0.</summary>
+    public bool UdpChecksum { get; }
 
     /// <summary>The header bytes as built (total length, checksum, source port and VNI/key at their template values).</summary>
     public ReadOnlySpan<byte> Bytes => _bytes;
 
-    private TunnelHeader(TunnelKind kind, byte[] bytes, ushort partial, int maxIp, bool known, bool hasKey, uint defaultKey)
+    private TunnelHeader(TunnelKind kind, byte[] bytes, ushort partial, int maxIp, bool known, bool hasKey, uint defaultKey, bool udpChecksum)
     {
+        UdpChecksum = udpChecksum;
         Kind = kind;
         _bytes = bytes;
         Size = bytes.Length;
@@ -91,6 +104,7 @@ public sealed class TunnelHeader
     public static int SizeOf(TunnelConfig cfg) => cfg.Kind switch
     {
         TunnelKind.Vxlan => VxlanHeaderSize,
+        TunnelKind.Geneve => GeneveHeaderSize,
         TunnelKind.Gre => EthSize + Ipv4Size + GreBaseSize + (cfg.HasKey || cfg.FlowKey ? GreKeySize : 0),
         _ => EthSize + Ipv4Size,
     };
@@ -110,9 +124,9 @@ public sealed class TunnelHeader
         ip[0] = 0x45;
         ip[1] = cfg.Tos;
         // total length (2) and id (4) stay 0
-        BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000); // DF
+        if (cfg.DontFragment) BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000);
         ip[8] = cfg.Ttl;
-        ip[9] = cfg.Kind switch { TunnelKind.Vxlan => ProtoUdp, TunnelKind.Gre => ProtoGre, _ => ProtoIpip };
+        ip[9] = cfg.Kind switch { TunnelKind.Vxlan or TunnelKind.Geneve => ProtoUdp, TunnelKind.Gre => ProtoGre, _ => ProtoIpip };
         BinaryPrimitives.WriteUInt32BigEndian(ip[12..], cfg.LocalIp);
         BinaryPrimitives.WriteUInt32BigEndian(ip[16..], cfg.RemoteIp);
         ushort partial = Checksum.Sum(ip);
@@ -127,6 +141,13 @@ public sealed class TunnelHeader
                 BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(VniOff), cfg.Key << 8);
                 hasKey = true;
                 break;
+            case TunnelKind.Geneve:
+                // ver 0, no options, O and C clear; source port, length and checksum patched per packet
+                BinaryPrimitives.WriteUInt16BigEndian(h.AsSpan(L4Off + 2), cfg.DstPort);
+                BinaryPrimitives.WriteUInt16BigEndian(h.AsSpan(L4Off + UdpSize + 2), EthTypeTeb);
+                BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(VniOff), cfg.Key << 8);
+                hasKey = true;
+                break;
             case TunnelKind.Gre:
                 hasKey = cfg.HasKey || cfg.FlowKey;
                 BinaryPrimitives.WriteUInt16BigEndian(h.AsSpan(L4Off), hasKey ? GreFlagKey : (ushort)0);
@@ -134,7 +155,7 @@ public sealed class TunnelHeader
                 if (hasKey) BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(GreKeyOff), cfg.Key);
                 break;
         }
-        return new TunnelHeader(cfg.Kind, h, partial, underlayMtu, nextHopKnown, hasKey, cfg.FlowKey ? 0 : cfg.Key);
+        return new TunnelHeader(cfg.Kind, h, partial, underlayMtu, nextHopKnown, hasKey, cfg.FlowKey ? 0 : cfg.Key, cfg.IsUdp && cfg.UdpChecksum);
     }
 
     /// <summary>This template with another outer destination MAC.</summary>
@@ -142,7 +163,7 @@ public sealed class TunnelHeader
     {
         var h = (byte[])_bytes.Clone();
         dst.Write(h);
-        return new TunnelHeader(Kind, h, IpPartialSum, MaxIpLength, known, HasKeyField, DefaultKey);
+        return new TunnelHeader(Kind, h, IpPartialSum, MaxIpLength, known, HasKeyField, DefaultKey, UdpChecksum);
     }
 
     /// <summary>Writes this template's outer destination MAC into <paramref name="frame"/> (a frame built by a tunnel).</summary>
@@ -186,15 +207,28 @@ public sealed class TunnelHeader
         switch (Kind)
         {
             case TunnelKind.Vxlan:
+            case TunnelKind.Geneve:
                 BigEndian.Write16(ref b, UdpSrcOff, SourcePort(inner));
                 BigEndian.Write16(ref b, UdpLenOff, (ushort)(ipLen - Ipv4Size));
                 BigEndian.Write32(ref b, VniOff, key << 8);
+                if (UdpChecksum) WriteUdpChecksum(f, ipLen - Ipv4Size);
                 break;
             case TunnelKind.Gre:
                 if (HasKeyField) BigEndian.Write32(ref b, GreKeyOff, key);
                 break;
         }
         return EncapStatus.Ok;
+    }
+
+    /// <summary>The outer UDP checksum of a frame this template built (the field is 0 when called): pseudo-header and
+    /// the whole datagram; a sum of 0 is sent as 0xffff (RFC 768).</summary>
+    private static void WriteUdpChecksum(Span<byte> f, int udpLen)
+    {
+        uint src = BinaryPrimitives.ReadUInt32BigEndian(f[(IpOff + 12)..]);
+        uint dst = BinaryPrimitives.ReadUInt32BigEndian(f[(IpOff + 16)..]);
+        ushort sum = Checksum.Add(Checksum.PseudoHeaderSum(src, dst, ProtoUdp, (ushort)udpLen), Checksum.Sum(f.Slice(L4Off, udpLen)));
+        ushort c = (ushort)~sum;
+        BinaryPrimitives.WriteUInt16BigEndian(f[UdpCsumOff..], c == 0 ? (ushort)0xFFFF : c);
     }
 
     /// <summary>Where the IPv4 header starts in an inner Ethernet frame (14, or 18 behind one 802.1Q tag); -1 when not IPv4.</summary>
@@ -214,7 +248,7 @@ public sealed class TunnelHeader
     }
 
     /// <summary>
-    /// The VXLAN UDP source port for an inner frame: the top 14 bits of <see cref="FlowHash"/> in 49152..65535
+    /// The VXLAN and Geneve UDP source port for an inner frame: the top 14 bits of <see cref="FlowHash"/> in 49152..65535
     /// (RFC 7348 §5). Packets of one flow get one port, so the underlay's ECMP keeps them in order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -7,7 +7,7 @@ namespace Softswitch.Datapath.Tunnels;
 
 /// <summary>
 /// A tunnel as an OpenFlow port: frames output to it leave through its underlay port wrapped in
-/// VXLAN, GRE (gretap) or IP-in-IP; frames the underlay receives for its endpoint come in through it.
+/// VXLAN, Geneve, GRE (gretap) or IP-in-IP; frames the underlay receives for its endpoint come in through it.
 /// </summary>
 /// <remarks>
 /// The immutable <see cref="TunnelHeader"/> template is republished with a volatile write whenever the next hop's MAC

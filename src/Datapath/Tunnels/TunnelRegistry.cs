@@ -88,7 +88,7 @@ public sealed class TunnelRegistry
                 var c = t.Config;
                 if (c.Name == cfg.Name) throw new DatapathConfigurationException($"tunnel {cfg.Name}: a tunnel with that name exists");
                 if (ReferenceEquals(t.UnderlaySlot, underlay) && SameDemux(c, cfg))
-                    throw new DatapathConfigurationException($"tunnel {cfg.Name}: {c.Name} already receives {cfg.Kind} from {Ipv4.Format(cfg.RemoteIp)} to {Ipv4.Format(cfg.LocalIp)} with that {(cfg.Kind == TunnelKind.Vxlan ? "VNI" : "key")}");
+                    throw new DatapathConfigurationException($"tunnel {cfg.Name}: {c.Name} already receives {cfg.Kind} from {Ipv4.Format(cfg.RemoteIp)} to {Ipv4.Format(cfg.LocalIp)} with that {(cfg.IsUdp ? "VNI" : "key")}");
             }
             port = new TunnelPort(cfg, underlay!.Port, _dp.Clock);
             port.Attach(underlay);
@@ -113,7 +113,7 @@ public sealed class TunnelRegistry
     private static bool SameDemux(TunnelConfig a, TunnelConfig b)
     {
         if (a.Kind != b.Kind || a.LocalIp != b.LocalIp || a.RemoteIp != b.RemoteIp) return false;
-        if (a.Kind == TunnelKind.Vxlan && a.DstPort != b.DstPort) return false;
+        if (a.IsUdp && a.DstPort != b.DstPort) return false;
         if (a.FlowKey || b.FlowKey) return a.FlowKey == b.FlowKey;
         return a.Kind == TunnelKind.Ipip || (a.HasKey == b.HasKey && a.Key == b.Key);
     }

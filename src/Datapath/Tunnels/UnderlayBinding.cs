@@ -31,10 +31,12 @@ public enum RxVerdict : byte
 /// Design: ordinary traffic pays a length check, the ethertype and, for IPv4, one compare of the destination
 /// address with the local endpoint(s); only frames addressed to an endpoint are looked at further. A tunnel
 /// packet is validated (IPv4 version/IHL/total length/header checksum, no fragment; VXLAN I flag and the UDP
-/// checksum when non-zero; GRE version 0 with only the C/K/S flags, protocol 0x6558, the checksum when present),
+/// checksum when non-zero; Geneve version 0, protocol 0x6558, options that exactly fill the option length, none
+/// critical (C bit clear, no option type with its top bit set: <see cref="TunnelDropReason.CriticalOption"/>), the
+/// UDP checksum when non-zero; GRE version 0 with only the C/K/S flags, protocol 0x6558, the checksum when present),
 /// trimmed to the IPv4 total length and stripped in place (<see cref="PacketPool.Pull"/>). IP-in-IP gets a
-/// synthesised Ethernet header in the bytes of the old one. The tunnel is found by (kind, local, remote, VNI or
-/// key and its presence, UDP port): an exact key wins over a <c>key=flow</c> tunnel; with more than
+/// synthesised Ethernet header in the bytes of the old one; Geneve options are skipped with the header. The tunnel is
+/// found by (kind, local, remote, VNI or key and its presence, UDP port; a UDP port is one kind's, VXLAN or Geneve): an exact key wins over a <c>key=flow</c> tunnel; with more than
 /// <see cref="DictionaryThreshold"/> tunnels the lookup is a hash table. IPv4 packets for an endpoint with other
 /// protocols (a ping, say) and UDP to other ports pass into the pipeline. ARP requests for an endpoint are
 /// answered in place; any ARP whose sender is a tunnel's next hop teaches that tunnel the MAC. The underlay is
@@ -49,8 +51,9 @@ public sealed class UnderlayBinding
     private readonly uint _local0;
     private readonly uint[] _localIps;
     private readonly MacAddress[] _localMacs;
-    private readonly ushort[] _vxlanPorts;
-    private readonly ushort _vxlanPort0;
+    private readonly ushort[] _udpPorts;
+    private readonly TunnelKind[] _udpKinds;
+    private readonly ushort _udpPort0;
     private readonly bool _gre, _ipip;
     private readonly TunnelPort[] _tunnels;
     private readonly Entry[] _entries;
@@ -65,10 +68,10 @@ public sealed class UnderlayBinding
         public readonly uint Local = t.Config.LocalIp;
         public readonly uint Remote = t.Config.RemoteIp;
         public readonly uint Key = t.Config.HasKey ? t.Config.Key : 0;
-        /// <summary>Whether received packets carry the key: always for VXLAN, never for IP-in-IP, as configured for GRE.</summary>
-        public readonly bool HasKey = t.Config.Kind == TunnelKind.Vxlan || (t.Config.Kind == TunnelKind.Gre && t.Config.HasKey);
+        /// <summary>Whether received packets carry the key: always for VXLAN and Geneve, never for IP-in-IP, as configured for GRE.</summary>
+        public readonly bool HasKey = t.Config.IsUdp || (t.Config.Kind == TunnelKind.Gre && t.Config.HasKey);
         public readonly bool FlowKey = t.Config.FlowKey;
-        public readonly ushort DstPort = t.Config.Kind == TunnelKind.Vxlan ? t.Config.DstPort : (ushort)0;
+        public readonly ushort DstPort = t.Config.IsUdp ? t.Config.DstPort : (ushort)0;
         public readonly TunnelPort Port = t;
     }
 
@@ -83,6 +86,7 @@ public sealed class UnderlayBinding
         var ips = new List<uint>();
         var macs = new List<MacAddress>();
         var ports = new List<ushort>();
+        var kinds = new List<TunnelKind>();
         for (int i = 0; i < _tunnels.Length; i++)
         {
             var t = _tunnels[i];
@@ -101,7 +105,18 @@ public sealed class UnderlayBinding
 
             switch (c.Kind)
             {
-                case TunnelKind.Vxlan: if (!ports.Contains(c.DstPort)) ports.Add(c.DstPort); break;
+                case TunnelKind.Vxlan or TunnelKind.Geneve:
+                    int pi = ports.IndexOf(c.DstPort);
+                    if (pi < 0)
+                    {
+                        ports.Add(c.DstPort);
+                        kinds.Add(c.Kind);
+                    }
+                    else if (kinds[pi] != c.Kind)
+                    {
+                        throw new ArgumentException($"tunnels on one underlay use UDP port {c.DstPort} for both {kinds[pi]} and {c.Kind}");
+                    }
+                    break;
                 case TunnelKind.Gre: _gre = true; break;
                 default: _ipip = true; break;
             }
@@ -109,8 +124,9 @@ public sealed class UnderlayBinding
         _localIps = [.. ips];
         _localMacs = [.. macs];
         _local0 = _localIps[0];
-        _vxlanPorts = [.. ports];
-        _vxlanPort0 = ports.Count > 0 ? ports[0] : (ushort)0;
+        _udpPorts = [.. ports];
+        _udpKinds = [.. kinds];
+        _udpPort0 = ports.Count > 0 ? ports[0] : (ushort)0;
         if (_tunnels.Length > DictionaryThreshold)
         {
             _exact = new Dictionary<DemuxKey, TunnelPort>();
@@ -141,7 +157,7 @@ public sealed class UnderlayBinding
     /// <summary>
     /// Classifies buffer <paramref name="p"/> (received on the underlay) and, for tunnel traffic, strips it in place.
     /// On <see cref="RxVerdict.Decapsulated"/>, <paramref name="tunnel"/> is the tunnel port and <paramref name="tunId"/>
-    /// the VNI or GRE key (0 without one). Never allocates or throws.
+    /// the VNI or GRE key (0 without one). Never allocates or throws, whatever the frame holds.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RxVerdict Classify(PacketPool pool, int p, out TunnelPort? tunnel, out ulong tunId)
@@ -175,7 +191,7 @@ public sealed class UnderlayBinding
         byte proto = f[23];
         switch (proto)
         {
-            case TunnelHeader.ProtoUdp: if (_vxlanPorts.Length == 0) return RxVerdict.Pass; break;
+            case TunnelHeader.ProtoUdp: if (_udpPorts.Length == 0) return RxVerdict.Pass; break;
             case TunnelHeader.ProtoGre: if (!_gre) return RxVerdict.Pass; break;
             case TunnelHeader.ProtoIpip: if (!_ipip) return RxVerdict.Pass; break;
             default: return RxVerdict.Pass;
@@ -191,12 +207,15 @@ public sealed class UnderlayBinding
         int l4 = ip + ihl;
         int l4Len = totalLen - ihl;
         ushort dport = 0;
+        var udpKind = TunnelKind.Vxlan;
         if (proto == TunnelHeader.ProtoUdp)
         {
             // UDP to other ports (and later fragments, which have no UDP header) is not ours.
             if (!versionOk || f.Length < l4 + TunnelHeader.UdpSize || (frag & 0x1FFF) != 0) return RxVerdict.Pass;
             dport = (ushort)BigEndian.Read16(ref fr, l4 + 2);
-            if (dport != _vxlanPort0 && Array.IndexOf(_vxlanPorts, dport) < 0) return RxVerdict.Pass;
+            int pi = dport == _udpPort0 ? 0 : Array.IndexOf(_udpPorts, dport);
+            if (pi < 0) return RxVerdict.Pass;
+            udpKind = _udpKinds[pi];
         }
         if (!versionOk || totalLen < ihl || totalLen > f.Length - ip) return Drop(TunnelDropReason.Malformed);
         if (!(ihl == TunnelHeader.Ipv4Size ? Ipv4HeaderValid(ref Unsafe.Add(ref fr, ip)) : Checksum.IsValid(f.Slice(ip, ihl))))
@@ -215,18 +234,36 @@ public sealed class UnderlayBinding
                 int udpLen = BigEndian.Read16(ref fr, l4 + 4);
                 if (udpLen < TunnelHeader.UdpSize + TunnelHeader.VxlanSize + TunnelHeader.EthSize || udpLen > l4Len)
                     return Drop(TunnelDropReason.Malformed);
-                if ((Unsafe.Add(ref fr, l4 + TunnelHeader.UdpSize) & 0x08) == 0) return Drop(TunnelDropReason.Malformed);
+                int tnl = l4 + TunnelHeader.UdpSize;
+                int hdr = TunnelHeader.VxlanSize;   // Geneve's base header is as long
+                if (udpKind == TunnelKind.Vxlan)
+                {
+                    if ((Unsafe.Add(ref fr, tnl) & 0x08) == 0) return Drop(TunnelDropReason.Malformed);
+                }
+                else
+                {
+                    int g0 = Unsafe.Add(ref fr, tnl);
+                    int optLen = (g0 & 0x3F) << 2;
+                    hdr += optLen;
+                    if ((g0 >> 6) != 0 || BigEndian.Read16(ref fr, tnl + 2) != TunnelHeader.EthTypeTeb
+                        || udpLen < TunnelHeader.UdpSize + hdr + TunnelHeader.EthSize)
+                    {
+                        return Drop(TunnelDropReason.Malformed);
+                    }
+                    if ((Unsafe.Add(ref fr, tnl + 1) & GeneveFlagCritical) != 0) return Drop(TunnelDropReason.CriticalOption);
+                    if (optLen != 0 && GeneveOptions(f.Slice(tnl + TunnelHeader.GeneveSize, optLen)) is { } bad) return Drop(bad);
+                }
                 if (BigEndian.Read16(ref fr, l4 + 6) != 0
                     && Checksum.Add(Checksum.PseudoHeaderSum(remote, dst, TunnelHeader.ProtoUdp, (ushort)udpLen), Checksum.Sum(f.Slice(l4, udpLen))) != 0xFFFF)
-                    {
-                        return Drop(TunnelDropReason.BadChecksum);
-                    }
+                {
+                    return Drop(TunnelDropReason.BadChecksum);
+                }
 
-                    uint vni = BigEndian.Read32(ref fr, l4 + 12) >> 8;
-                t = Find(TunnelKind.Vxlan, dst, remote, vni, true, dport);
+                uint vni = BigEndian.Read32(ref fr, tnl + 4) >> 8;
+                t = Find(udpKind, dst, remote, vni, true, dport);
                 if (t is null) return Drop(TunnelDropReason.UnknownKey);
                 end = l4 + udpLen;
-                strip = l4 + TunnelHeader.UdpSize + TunnelHeader.VxlanSize;
+                strip = tnl + hdr;
                 tunId = vni;
                 break;
             }
@@ -271,6 +308,29 @@ public sealed class UnderlayBinding
         pool.Length[p] = (ushort)(end - strip);
         tunnel = t;
         return RxVerdict.Decapsulated;
+    }
+
+    /// <summary>Geneve's C bit: the header carries at least one critical option.</summary>
+    internal const byte GeneveFlagCritical = 0x40;
+
+    /// <summary>
+    /// Walks Geneve option TLVs (RFC 8926 3.5: class 16 bits, type 8 bits with the critical bit on top, 3 reserved
+    /// bits and a length of 5 bits in 4-byte words, then the data): null when they exactly fill
+    /// <paramref name="opts"/> and none is critical; otherwise why the packet is dropped (an option that runs past the
+    /// option length is malformed). Each option is at least 4 bytes, so the walk ends within opts.Length / 4 steps.
+    /// </summary>
+    internal static TunnelDropReason? GeneveOptions(ReadOnlySpan<byte> opts)
+    {
+        int at = 0;
+        while (at < opts.Length)
+        {
+            if (opts.Length - at < 4) return TunnelDropReason.Malformed;
+            int size = 4 + ((opts[at + 3] & 0x1F) << 2);
+            if (size > opts.Length - at) return TunnelDropReason.Malformed;
+            if ((opts[at + 2] & 0x80) != 0) return TunnelDropReason.CriticalOption;
+            at += size;
+        }
+        return null;
     }
 
     /// <summary>A 20-byte IPv4 header sums to 0xffff (its checksum is right). The one's-complement sum of the words in

@@ -19,7 +19,7 @@ public struct OfFields : IEquatable<OfFields>
     public uint InPort;
     /// <summary>Pipeline metadata (OpenFlow 1.1+).</summary>
     public ulong Metadata;
-    /// <summary>Tunnel id (VXLAN VNI, GRE key): OpenFlow 1.3's tunnel_id, Nicira's tun_id before it.</summary>
+    /// <summary>Tunnel id (VXLAN or Geneve VNI, GRE key): OpenFlow 1.3's tunnel_id, Nicira's tun_id before it.</summary>
     public ulong TunnelId;
     public ulong EthSrc;
     public ulong EthDst;

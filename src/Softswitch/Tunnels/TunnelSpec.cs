@@ -12,7 +12,7 @@ namespace Softswitch.Tunnels;
 /// and a config written back as its canonical spec.
 /// </summary>
 /// <remarks>
-/// Grammar: <c>NAME:KIND[,OPTION=VALUE]...</c>, KIND <c>vxlan</c>, <c>gre</c> (or <c>gretap</c>) or <c>ipip</c>; the
+/// Grammar: <c>NAME:KIND[,OPTION=VALUE]...</c>, KIND <c>vxlan</c>, <c>geneve</c>, <c>gre</c> (or <c>gretap</c>) or <c>ipip</c>; the
 /// options are listed in docs/manual.md, "Tunnel specs". The parser checks what a spec can get wrong by itself;
 /// what depends on the datapath (the underlay, a free port number, no other tunnel receiving the same traffic) is
 /// <see cref="TunnelRegistry.Add(TunnelConfig)"/>'s to refuse. <see cref="TunnelConfig"/> written back is its canonical
@@ -44,7 +44,7 @@ public static class TunnelSpec
         int colon = head.IndexOf(':');
         if (colon < 0)
         {
-            error = Fail("expected NAME:KIND first (KIND is vxlan, gre or ipip)");
+            error = Fail("expected NAME:KIND first (KIND is vxlan, geneve, gre or ipip)");
             return false;
         }
         string name = head[..colon].Trim();
@@ -63,17 +63,19 @@ public static class TunnelSpec
         switch (kindText)
         {
             case "vxlan": kind = TunnelKind.Vxlan; break;
+            case "geneve": kind = TunnelKind.Geneve; break;
             case "gre": case "gretap": kind = TunnelKind.Gre; break;
             case "ipip": kind = TunnelKind.Ipip; break;
             default:
-                error = Fail($"unknown tunnel kind '{kindText}' (expected vxlan, gre or ipip)");
+                error = Fail($"unknown tunnel kind '{kindText}' (expected vxlan, geneve, gre or ipip)");
                 return false;
         }
 
         uint? local = null, remote = null, nexthop = null;
         uint key = 0;
-        bool hasKey = false, flowKey = false;
-        ushort portNo = 0, underlay = 0, dstPort = TunnelConfig.VxlanPort;
+        bool hasKey = false, flowKey = false, csum = false, df = true;
+        bool udp = kind is TunnelKind.Vxlan or TunnelKind.Geneve;
+        ushort portNo = 0, underlay = 0, dstPort = TunnelConfig.DefaultDstPort(kind);
         byte ttl = TunnelConfig.DefaultTtl, tos = 0;
         MacAddress? remoteMac = null, localMac = null, mac = null, innerSrc = null, innerDst = null;
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -110,7 +112,7 @@ public static class TunnelSpec
                     else nexthop = ip;
                     break;
                 case "vni":
-                    if (kind != TunnelKind.Vxlan) { error = Fail($"vni= is for vxlan tunnels ({(kind == TunnelKind.Gre ? "gre uses key=" : "ipip has no key")})"); return false; }
+                    if (!udp) { error = Fail($"vni= is for vxlan and geneve tunnels ({(kind == TunnelKind.Gre ? "gre uses key=" : "ipip has no key")})"); return false; }
                     if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
                     {
                         flowKey = true;
@@ -123,7 +125,7 @@ public static class TunnelSpec
                     hasKey = !flowKey;
                     break;
                 case "key":
-                    if (kind != TunnelKind.Gre) { error = Fail($"key= is for gre tunnels ({(kind == TunnelKind.Vxlan ? "vxlan uses vni=" : "ipip has no key")})"); return false; }
+                    if (kind != TunnelKind.Gre) { error = Fail($"key= is for gre tunnels ({(udp ? $"{kindText} uses vni=" : "ipip has no key")})"); return false; }
                     if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
                     {
                         flowKey = true;
@@ -158,7 +160,7 @@ public static class TunnelSpec
                     else mac = m;
                     break;
                 case "dstport":
-                    if (kind != TunnelKind.Vxlan) { error = Fail("dstport= is for vxlan tunnels (gre and ipip are IP protocols 47 and 4)"); return false; }
+                    if (!udp) { error = Fail("dstport= is for vxlan and geneve tunnels (gre and ipip are IP protocols 47 and 4)"); return false; }
                     if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out dstPort) || dstPort == 0)
                     {
                         error = Fail($"dstport='{val}' is not a UDP port in 1..65535");
@@ -179,15 +181,22 @@ public static class TunnelSpec
                         return false;
                     }
                     break;
+                case "csum":
+                case "df":
+                    if (opt == "csum" && !udp) { error = Fail("csum= is for vxlan and geneve tunnels (the outer UDP checksum)"); return false; }
+                    if (!bool.TryParse(val, out bool on)) { error = Fail($"{opt}='{val}' is not true or false"); return false; }
+                    if (opt == "csum") csum = on;
+                    else df = on;
+                    break;
                 case "inner_src_mac":
                 case "inner_dst_mac":
-                    if (kind != TunnelKind.Ipip) { error = Fail($"{opt}= is for ipip tunnels (vxlan and gre carry the inner Ethernet header)"); return false; }
+                    if (kind != TunnelKind.Ipip) { error = Fail($"{opt}= is for ipip tunnels (vxlan, geneve and gre carry the inner Ethernet header)"); return false; }
                     if (!MacAddress.TryParse(val, out var im)) { error = Fail($"{opt}='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
                     if (opt == "inner_src_mac") innerSrc = im;
                     else innerDst = im;
                     break;
                 default:
-                    error = Fail($"unknown option '{opt}' (known: local, remote, vni, key, port, underlay, remote_mac, local_mac, mac, nexthop, dstport, ttl, tos, inner_src_mac, inner_dst_mac)");
+                    error = Fail($"unknown option '{opt}' (known: local, remote, vni, key, port, underlay, remote_mac, local_mac, mac, nexthop, dstport, ttl, tos, csum, df, inner_src_mac, inner_dst_mac)");
                     return false;
             }
         }
@@ -211,7 +220,7 @@ public static class TunnelSpec
             error = Fail("local= and remote= must be unicast addresses (not 0.0.0.0, broadcast or multicast)");
             return false;
         }
-        if (kind == TunnelKind.Vxlan && !hasKey && !flowKey)
+        if (udp && !hasKey && !flowKey)
         {
             error = Fail("missing vni= (a number in 0..16777215, or 'flow')");
             return false;
@@ -231,12 +240,15 @@ public static class TunnelSpec
             LocalMac = localMac,
             Mac = mac,
             NextHop = nexthop ?? 0,
-            DstPort = dstPort,
             Ttl = ttl,
+            UdpChecksum = csum,
+            DontFragment = df,
             Tos = tos,
             InnerSrcMac = innerSrc,
             InnerDstMac = innerDst,
         };
+        // Left unset when it is the kind's own port, so a spec without dstport= and one with the default are one config.
+        if (dstPort != TunnelConfig.DefaultDstPort(kind)) config = config with { DstPort = dstPort };
         return true;
     }
 
@@ -246,9 +258,9 @@ public static class TunnelSpec
     {
         ArgumentNullException.ThrowIfNull(c);
         var sb = new StringBuilder();
-        sb.Append(c.Name).Append(':').Append(c.Kind switch { TunnelKind.Vxlan => "vxlan", TunnelKind.Gre => "gre", _ => "ipip" });
+        sb.Append(c.Name).Append(':').Append(KindName(c.Kind));
         sb.Append(",local=").Append(Ipv4.Format(c.LocalIp)).Append(",remote=").Append(Ipv4.Format(c.RemoteIp));
-        string keyName = c.Kind == TunnelKind.Vxlan ? "vni" : "key";
+        string keyName = c.IsUdp ? "vni" : "key";
         if (c.FlowKey) sb.Append(',').Append(keyName).Append("=flow");
         else if (c.HasKey) sb.Append(',').Append(keyName).Append('=').Append(c.Key.ToString(CultureInfo.InvariantCulture));
         if (c.PortNo != 0) sb.Append(",port=").Append(c.PortNo);
@@ -257,13 +269,24 @@ public static class TunnelSpec
         if (c.NextHop != 0) sb.Append(",nexthop=").Append(Ipv4.Format(c.NextHop));
         if (c.LocalMac is { } lm) sb.Append(",local_mac=").Append(lm);
         if (c.Mac is { } m) sb.Append(",mac=").Append(m);
-        if (c.Kind == TunnelKind.Vxlan && c.DstPort != TunnelConfig.VxlanPort) sb.Append(",dstport=").Append(c.DstPort);
+        if (c.IsUdp && c.DstPort != TunnelConfig.DefaultDstPort(c.Kind)) sb.Append(",dstport=").Append(c.DstPort);
         if (c.Ttl != TunnelConfig.DefaultTtl) sb.Append(",ttl=").Append(c.Ttl);
         if (c.Tos != 0) sb.Append(",tos=").Append(c.Tos);
+        if (c.UdpChecksum) sb.Append(",csum=true");
+        if (!c.DontFragment) sb.Append(",df=false");
         if (c.InnerSrcMac is { } s) sb.Append(",inner_src_mac=").Append(s);
         if (c.InnerDstMac is { } d) sb.Append(",inner_dst_mac=").Append(d);
         return sb.ToString();
     }
+
+    /// <summary>The spec's word for a kind.</summary>
+    public static string KindName(TunnelKind kind) => kind switch
+    {
+        TunnelKind.Vxlan => "vxlan",
+        TunnelKind.Geneve => "geneve",
+        TunnelKind.Gre => "gre",
+        _ => "ipip",
+    };
 
     private static bool TryParseUInt(string s, out uint v)
     {

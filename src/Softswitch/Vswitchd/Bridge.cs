@@ -810,7 +810,7 @@ internal sealed class Bridge : IDisposable
     {
         foreach (var open in _open.Values)
         {
-            if (open.Config.Type is "patch" or "vxlan" or "gre" || Kernel(open).Admin is not { } admin) continue;
+            if (open.Config.Type == "patch" || IsTunnel(open.Config.Type) || Kernel(open).Admin is not { } admin) continue;
             bool up = admin == "up";
             if (_adminUp.TryGetValue(open.No, out bool was) && was == up) continue;
             _adminUp[open.No] = up;
@@ -825,7 +825,7 @@ internal sealed class Bridge : IDisposable
             Fail(i, unserved);
             return;
         }
-        if (i.Type is "vxlan" or "gre")
+        if (IsTunnel(i.Type))
         {
             TryOpenTunnel(i);
             return;
@@ -843,7 +843,7 @@ internal sealed class Bridge : IDisposable
                 "afxdp" => OpenAfXdp(i, log, out error, out warning),
                 _ => null,
             };
-            if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, afxdp, vxlan and gre)";
+            if (port is null) error ??= $"interface type '{i.Type}' is not supported by softswitch vswitchd (it serves \"\", system, internal, patch, afxdp, vxlan, geneve and gre)";
         }
         catch (Exception e)
         {
@@ -934,7 +934,9 @@ internal sealed class Bridge : IDisposable
     /// <summary>
     /// A tunnel port from Open vSwitch's options: remote_ip and local_ip (required here: the switch owns the local
     /// address on its underlay port, the bridge's only other port unless options:underlay names one by its OpenFlow
-    /// number), key (the VXLAN VNI or GRE key, or "flow"), dst_port (VXLAN), tos and ttl.
+    /// number), key (the VXLAN or Geneve VNI or GRE key, or "flow"), dst_port, csum (VXLAN, Geneve), df_default, tos
+    /// and ttl. Any other option (Geneve's tun_metadata has none to map here, nor out_key, egress_pkt_mark, exts ...)
+    /// is named in the open port's error column: the port is served without it.
     /// </summary>
     private void TryOpenTunnel(InterfaceConfig i)
     {
@@ -950,7 +952,9 @@ internal sealed class Bridge : IDisposable
                 try
                 {
                     var port = Dp.Tunnels.Add(cfg);
-                    _open[i.Uuid] = new OpenInterface(i, cfg.PortNo, port);
+                    string? unread = UnreadTunnelOptions(i);
+                    _open[i.Uuid] = new OpenInterface(i, cfg.PortNo, port, unread);
+                    if (unread is not null) _log.LogWarning("bridge {Bridge}: interface {Name}: {Warning}", Name, i.Name, unread);
                     _failed.Remove(i.Uuid);
                     _log.LogInformation("bridge {Bridge}: port {No} ({Name}, {Type}) added: {Spec}", Name, cfg.PortNo, i.Name, i.Type, Tunnels.TunnelSpec.Format(port.Config));
                     if (i.Vlan is not null) SetVlan(cfg.PortNo, i);
@@ -982,13 +986,30 @@ internal sealed class Bridge : IDisposable
             return null;
         }
         var spec = new System.Text.StringBuilder(i.Name).Append(CultureInfo.InvariantCulture, $":{i.Type},local={local},remote={remote}");
-        string key = o.GetValueOrDefault("key") ?? o.GetValueOrDefault("in_key") ?? (i.Type == "vxlan" ? "0" : "");
-        if (key.Length > 0) spec.Append(CultureInfo.InvariantCulture, $",{(i.Type == "vxlan" ? "vni" : "key")}={key}");
-        foreach (var (ovs, ours) in new[] { ("dst_port", "dstport"), ("tos", "tos"), ("ttl", "ttl"), ("underlay", "underlay") })
+        bool udp = i.Type is "vxlan" or "geneve";
+        string key = o.GetValueOrDefault("key") ?? o.GetValueOrDefault("in_key") ?? (udp ? "0" : "");
+        if (key.Length > 0) spec.Append(CultureInfo.InvariantCulture, $",{(udp ? "vni" : "key")}={key}");
+        foreach (var (ovs, ours) in s_tunnelOptions)
         {
             if (o.TryGetValue(ovs, out var v)) spec.Append(CultureInfo.InvariantCulture, $",{ours}={v}");
         }
         return spec.Append(CultureInfo.InvariantCulture, $",port={PickNumber(i)}").ToString();
+    }
+
+    /// <summary>Open vSwitch's tunnel options passed on to the spec, with the spec's names for them (key, in_key,
+    /// remote_ip and local_ip are read apart).</summary>
+    private static readonly (string Ovs, string Ours)[] s_tunnelOptions =
+        [("dst_port", "dstport"), ("tos", "tos"), ("ttl", "ttl"), ("underlay", "underlay"), ("csum", "csum"), ("df_default", "df")];
+
+    /// <summary>The interface types served as tunnel ports.</summary>
+    private static bool IsTunnel(string type) => type is "vxlan" or "geneve" or "gre";
+
+    /// <summary>The options of a tunnel row not read (sorted), as the open port's error; null when every one is.</summary>
+    private static string? UnreadTunnelOptions(InterfaceConfig i)
+    {
+        var unread = i.Options.Keys.Where(k => k is not ("remote_ip" or "local_ip" or "key" or "in_key") && !s_tunnelOptions.Any(t => t.Ovs == k))
+            .Order(StringComparer.Ordinal).ToList();
+        return unread.Count == 0 ? null : $"options not served for type {i.Type} (the port is served without them): {string.Join(", ", unread)}";
     }
 
     /// <summary>Gives port <paramref name="no"/> its Port row's VLAN membership for NORMAL (tag, trunks).</summary>
@@ -1042,7 +1063,7 @@ internal sealed class Bridge : IDisposable
         {
             var (ifindex, admin) = Kernel(open);
             // Patch and tunnel interfaces have no kernel device: always administratively up, as Open vSwitch shows them.
-            if (open.Config.Type is "patch" or "vxlan" or "gre") admin = "up";
+            if (open.Config.Type == "patch" || IsTunnel(open.Config.Type)) admin = "up";
             yield return (uuid, new InterfaceStatus(open.No == PortNumber.Local ? OfpLocal : open.No, open.Warning, ifindex, open.Port.Info.HwAddr.ToString(), open.Port.LinkUp ? "up" : "down", admin)
             {
                 Speed = SpeedOf(open.Port.Info.Current),

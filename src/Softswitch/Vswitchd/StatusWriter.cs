@@ -24,7 +24,7 @@ internal static class StatusWriter
 {
     /// <summary>What this daemon serves, for Open_vSwitch.datapath_types and iface_types.</summary>
     public static readonly string[] DatapathTypes = ["netdev", "system"];
-    public static readonly string[] InterfaceTypes = ["afxdp", "gre", "internal", "patch", "system", "vxlan"];
+    public static readonly string[] InterfaceTypes = ["afxdp", "geneve", "gre", "internal", "patch", "system", "vxlan"];
 
     /// <summary>The columns written, by table (the daemon follows them too, to write only what differs).</summary>
     public static readonly IReadOnlyDictionary<string, string[]> WrittenColumns = new Dictionary<string, string[]>

@@ -13,6 +13,7 @@ public sealed class TunnelAllocationTests
 
     [Theory]
     [InlineData(TunnelKind.Vxlan, 100u)]
+    [InlineData(TunnelKind.Geneve, 100u)]
     [InlineData(TunnelKind.Gre, 5u)]
     [InlineData(TunnelKind.Ipip, null)]
     public void TenThousandPacketsEncapAndDecapThroughTheDatapathAllocateNothing(TunnelKind kind, uint? key)

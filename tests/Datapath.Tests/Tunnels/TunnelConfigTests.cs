@@ -15,6 +15,10 @@ public sealed class TunnelConfigTests
     {
         var c = new TunnelConfig { Name = "vx1", Kind = TunnelKind.Vxlan, LocalIp = Local, RemoteIp = Remote, Key = 100, HasKey = true };
         Assert.Equal((ushort)4789, c.DstPort);
+        Assert.Equal((ushort)6081, (c with { Kind = TunnelKind.Geneve }).DstPort);   // unset: the kind's port
+        Assert.Equal((ushort)8472, (c with { Kind = TunnelKind.Geneve, DstPort = 8472 }).DstPort);
+        Assert.True(c.DontFragment);
+        Assert.False(c.UdpChecksum);
         Assert.Equal((byte)64, c.Ttl);
         Assert.Equal((byte)0, c.Tos);
         Assert.Equal((ushort)0, c.PortNo);
@@ -75,6 +79,9 @@ public sealed class TunnelConfigTests
             (TestTunnels.Ipip("t", Local, Remote) with { FlowKey = true }, "has no key"),
             (ok with { DstPort = 0 }, "UDP destination port 0"),
             (ok with { Ttl = 0 }, "outer TTL 0"),
+            (TestTunnels.Geneve("t", Local, Remote, 1) with { DstPort = 0 }, "UDP destination port 0"),
+            (TestTunnels.Geneve("t", Local, Remote, 1) with { HasKey = false }, "a Geneve tunnel needs a VNI or a flow key"),
+            (TestTunnels.Gre("t", Local, Remote) with { UdpChecksum = true }, "a UDP checksum on a tunnel that is not carried in UDP"),
         ];
         using var dp = new SwitchDatapath();
         dp.AddPort(new MemoryPort("u", TunnelGoldenTests.UnderA));

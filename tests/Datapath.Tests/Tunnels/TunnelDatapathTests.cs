@@ -112,6 +112,7 @@ public sealed class TunnelDatapathTests
 
     [Theory]
     [InlineData(TunnelKind.Vxlan, 100u)]
+    [InlineData(TunnelKind.Geneve, 100u)]
     [InlineData(TunnelKind.Gre, 5u)]
     [InlineData(TunnelKind.Gre, null)]
     [InlineData(TunnelKind.Ipip, null)]
@@ -292,11 +293,12 @@ public sealed class TunnelDatapathTests
     /// <summary>
     /// A DF packet too big for the tunnel is answered with ICMP fragmentation-needed carrying the inner IPv4 MTU the
     /// tunnel takes, from the packet's destination to its source, out of the port it came in on; without DF it is only
-    /// dropped. (Underlay MTU 200: VXLAN takes 200 - 20 - 8 - 8 - 14 = 150, GRE with a key 200 - 20 - 8 - 14 = 158,
+    /// dropped. (Underlay MTU 200: VXLAN and Geneve take 200 - 20 - 8 - 8 - 14 = 150, GRE with a key 200 - 20 - 8 - 14 = 158,
     /// IP-in-IP 200 - 20 = 180.)
     /// </summary>
     [Theory]
     [InlineData(TunnelKind.Vxlan, 7u, 150)]
+    [InlineData(TunnelKind.Geneve, 7u, 150)]
     [InlineData(TunnelKind.Gre, 7u, 158)]
     [InlineData(TunnelKind.Ipip, null, 180)]
     public void TooBigWithDontFragment_IsAnsweredWithFragmentationNeeded(TunnelKind kind, uint? key, int mtu)

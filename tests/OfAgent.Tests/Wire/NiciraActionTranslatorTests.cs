@@ -177,6 +177,8 @@ public sealed class NiciraActionTranslatorTests
         { "reg_load2 of part of eth_src", [OfpAction.NxRegLoad2([0x80, 0x00, 0x09, 0x0c, 2, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0, 0, 0])] },
         { "reg_load2 of ECN 4", [OfpAction.NxRegLoad2([0x80, 0x00, 0x12, 0x01, 4])] },
         { "reg_load2 of eth_src with a 5-byte value", [OfpAction.NxRegLoad2([0x80, 0x00, 0x08, 0x05, 2, 0, 0, 0, 1])] },
+        // Geneve options are not carried into metadata: NXM_NX_TUN_METADATA0 (class 1, field 40) is not a field here.
+        { "reg_load2 of tun_metadata0", [OfpAction.NxRegLoad2([0x00, 0x01, 0x50, 0x04, 0, 0, 0, 1])] },
         { "resubmit to table 0", [OfpAction.NxResubmitTable(0)] },
         { "resubmit to table 255", [OfpAction.NxResubmitTable(255)] },
         { "resubmit, then an output", [OfpAction.NxResubmitTable(1), OfpAction.Output(1)] },
