@@ -113,6 +113,11 @@ public sealed unsafe class AfPacketPort : IPort
     private bool _canGrow;
     private int _growAt;
     private bool _growPending;
+    // Frames offered to the port (received and dropped) at the start of the current window of about ten seconds, and
+    // when it started (the receiving thread's): a full ring grows past its size only when its port was offered at
+    // least a ring's frames a second over the window, not for a burst a quiet port lost.
+    private long _windowOffered, _windowTicks;
+    private const int GrowWindowSeconds = 10;
     private readonly bool _vnet;
     private byte* _zeroVnet;
 
@@ -728,17 +733,32 @@ public sealed unsafe class AfPacketPort : IPort
         LibC.poll(&pfd, 1, _opt.IdleWaitMs);
     }
 
-    /// <summary>Adds the kernel's ring drops since the last read (PACKET_STATISTICS resets on read) to RxDropped; a
-    /// loss makes a ring that can still grow do so at the next receive (<see cref="GrowRing"/>).</summary>
+    /// <summary>
+    /// Adds the kernel's ring drops since the last read (PACKET_STATISTICS resets on read) to RxDropped; a loss makes a
+    /// ring that can still grow do so at the next receive (<see cref="GrowRing"/>): the small initial ring always, a
+    /// full ring only when its port has been offered at least a ring's frames a second over a window of about ten
+    /// seconds (<see cref="GrowWindowSeconds"/>). A port that rarely sees that many lost its frames to a burst or to a
+    /// thread kept from its CPU, which a larger ring would hold only at a large price: a grown ring is resident memory,
+    /// up to tens of MiB a port, on topologies of a hundred bridges whose one forwarding thread a loaded machine keeps
+    /// waiting.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReadStatistics()
     {
         uint* st = stackalloc uint[3];
         uint len = 12;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_windowTicks == 0 || now - _windowTicks >= GrowWindowSeconds * System.Diagnostics.Stopwatch.Frequency)
+        {
+            _windowTicks = now;
+            _windowOffered = Volatile.Read(ref _counters.RxPackets) + Volatile.Read(ref _counters.RxDropped);
+        }
         if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_STATISTICS, st, &len) == 0 && st[1] != 0)
         {
             Interlocked.Add(ref _counters.RxDropped, st[1]);
-            if (_canGrow) _growPending = true;
+            long offered = Volatile.Read(ref _counters.RxPackets) + Volatile.Read(ref _counters.RxDropped) - _windowOffered;
+            bool sustained = _blockSize != _fullBlockSize || offered >= (long)_frameCount * GrowWindowSeconds;
+            if (_canGrow && sustained) _growPending = true;
         }
     }
 
