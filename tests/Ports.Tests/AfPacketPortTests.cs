@@ -17,7 +17,8 @@ public sealed class AfPacketPortTests(ITestOutputHelper output) : PortBackendTes
     /// <summary>
     /// A port opened with a small initial ring (as `softswitch vswitchd` opens its ports) pins a few pages until it is
     /// first busy: a few frames leave it small; a burst larger than it (sent while nobody reads) makes the next receive
-    /// grow it to the full ring, which then keeps a burst of 400 frames whole and in order.
+    /// grow it fourfold (64 frames), and larger bursts again (256), up to the full ring, which then keeps a burst of
+    /// 400 frames whole and in order.
     /// </summary>
     [NetnsFact]
     public void SmallInitialRing_StaysSmallWhileQuiet_AndGrowsToTheFullRingWhenFirstBusy()
@@ -32,7 +33,17 @@ public sealed class AfPacketPortTests(ITestOutputHelper output) : PortBackendTes
         Assert.Equal(16, port.RingFrames);
 
         ns.SendFrames(Enumerable.Range(0, 64).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 16, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(64, port.RingFrames);
+        Assert.Equal(64 * port.RingFrameSize, port.RingBytes);
+        ns.SendFrames(Enumerable.Range(0, 200).Select(i => MakeFrame(RxType, i, 100)));
         ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(256, port.RingFrames);
+        // Half of 256 frames is more than one receive takes: a loss grows it (a frame marked so, at the next receive).
+        ns.SendFrames(Enumerable.Range(0, 400).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 256, TimeSpan.FromMilliseconds(500));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 500 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromMilliseconds(500));
         Assert.Equal(1 << 20, port.RingBytes);
         Assert.Equal(512, port.RingFrames);
 

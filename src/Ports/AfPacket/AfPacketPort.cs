@@ -287,8 +287,10 @@ public sealed unsafe class AfPacketPort : IPort
 
     /// <summary>
     /// Replaces the ring with a larger one, right after a receive (else at a later receive while a GSO super-frame is
-    /// being taken out of it): the small initial ring with the full one, or (<see cref="AfPacketOptions.MaxRingSize"/>)
-    /// a full ring that lost frames with one four times its size, up to that most. The kernel swaps rings only on an
+    /// being taken out of it): a small ring with one four times its size in the same small blocks (16, 64, 256 frames),
+    /// or with the full ring once that is no larger, so a port takes the memory its bursts need and no more; or
+    /// (<see cref="AfPacketOptions.MaxRingSize"/>) a full ring that lost frames with one four times its size, up to that
+    /// most. The kernel swaps rings only on an
     /// unmapped socket with none: the old ring is unmapped and released, the new one set up and mapped. Under steady
     /// traffic the old ring never drains (the kernel refills it as fast as it is read), so the frames it holds at the
     /// swap are given up and counted as dropped (RxDropped), once per grow: at most the old ring's frames. Frames the
@@ -307,8 +309,19 @@ public sealed unsafe class AfPacketPort : IPort
             if ((Volatile.Read(ref *(uint*)Frame(i)) & TP_STATUS_USER) != 0) held++;
         if (held > 0) Interlocked.Add(ref _counters.RxDropped, held);
         int oldBlockSize = _blockSize, oldBlocks = _frameCount / _framesPerBlock;
-        // From the small ring to the full one; from a full ring to four times it, up to the most.
-        int blocks = oldBlockSize != _fullBlockSize ? _fullBlocks : (int)Math.Min(_maxBlocks, 4L * oldBlocks);
+        // A small ring to one four times it in the same small blocks, or to the full ring once that is no larger;
+        // from a full ring to four times it, up to the most.
+        int blockSize = _fullBlockSize, blocks;
+        if (oldBlockSize != _fullBlockSize)
+        {
+            bool toFull = 4L * _frameCount >= (long)_fullBlocks * (_fullBlockSize / _frameSize);
+            blockSize = toFull ? _fullBlockSize : oldBlockSize;
+            blocks = toFull ? _fullBlocks : 4 * oldBlocks;
+        }
+        else
+        {
+            blocks = (int)Math.Min(_maxBlocks, 4L * oldBlocks);
+        }
         _growAt = 0;
         _canGrow = false;
         LibC.munmap(_ring, _ringSize);
@@ -325,12 +338,18 @@ public sealed unsafe class AfPacketPort : IPort
                 _if.Name, LibC.StrError(errno), _frameCount);
             return;
         }
-        if (MapRing(_fullBlockSize, blocks) is { } error)
+        if (MapRing(blockSize, blocks) is { } error)
         {
             var again = MapRing(oldBlockSize, oldBlocks);
             _opt.Logger?.LogWarning("{If}: cannot grow the receive ring to {Bytes} bytes ({What}: {Error}); {Kept}",
-                _if.Name, (long)_fullBlockSize * blocks, error.What, LibC.StrError(error.Errno),
+                _if.Name, (long)blockSize * blocks, error.What, LibC.StrError(error.Errno),
                 again is null ? $"it keeps {_frameCount} frames" : "the port receives nothing more");
+        }
+        else if (blockSize != _fullBlockSize)
+        {
+            // Still small: the next receive that takes half of it (or a loss) grows it again.
+            _growAt = Math.Max(1, _frameCount / 2);
+            _canGrow = true;
         }
         else
         {

@@ -111,7 +111,8 @@ internal sealed class Bridge : IDisposable
 
     /// <summary>
     /// Frames of the receive ring an AF_PACKET port starts with (8 pages at the default MTU), until one receive takes
-    /// half of them or the kernel loses one (<see cref="AfPacketOptions.InitialRxFrames"/>). The kernel allocates a
+    /// half of them or the kernel loses one; then it grows fourfold (64, 256 frames) the same way, up to the full ring
+    /// (<see cref="AfPacketOptions.InitialRxFrames"/>). The kernel allocates a
     /// ring whole when it is set up (its pages are resident from then on, there is no allocation on first touch), so
     /// a hundred idle ports with the full ring pinned a hundred MiB; Open vSwitch's own AF_PACKET ports have no ring
     /// (the socket's receive queue).
