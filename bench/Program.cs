@@ -6,7 +6,7 @@ using Softswitch.Bench.Pps;
 //   rows --row NAME   the inputs of one side-by-side row (pcap, ovs-ofctl flows, fdb)
 //   churn ...         flow-mods at a steady rate over OpenFlow to any switch
 //   offload-latency ...   flow-mod to XDP flow map (and to the first frame forwarded in the kernel) under --offload xdp
-//   fuzz13 [--messages N]   mutated OpenFlow 1.3 vectors through the codec's fixed-point oracle
+//   fuzz13 [--messages N]   mutated OpenFlow 1.3 vectors through the codec's fixed-point oracle (--version 5: in 1.4's framing, with the 1.4 vectors)
 //   flowmod-alloc     bytes allocated per flow-mod by each stage of the agent's flow-mod path
 //   micro [BDN args]  BenchmarkDotNet micro-benchmarks (e.g. micro --filter '*Classifier*')
 //   exact-gate [--flows 1000,100000,1000000] [--rounds 3]   the exact table against a one-level record table,
@@ -47,7 +47,7 @@ Console.Error.WriteLine("       Softswitch.Bench agent [--flows N] [--round-trip
 Console.Error.WriteLine("       Softswitch.Bench rows --row NAME --dir DIR   (a side-by-side row's pcap, flows and fdb files)");
 Console.Error.WriteLine("       Softswitch.Bench churn --target tcp:HOST:PORT|unix:FILE --flow-file F --rate R --seconds S [--json]");
 Console.Error.WriteLine("       Softswitch.Bench offload-latency --target tcp:HOST:PORT|unix:FILE --flow-file F --dev IF [--samples N] [--gap-ms G] [--timeout-ms T] [--no-traffic] [--json]");
-Console.Error.WriteLine("       Softswitch.Bench fuzz13 [--messages N] [--seed S] [--vectors DIR] [--json]");
+Console.Error.WriteLine("       Softswitch.Bench fuzz13 [--messages N] [--seed S] [--vectors DIR] [--version 4|5] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench flowmod-alloc [--pairs N]");
 Console.Error.WriteLine("       Softswitch.Bench gen --dev IF [--rate PPS|max] [--seconds S] [--count K] [--size 64|1518] [--flows N] [--cpu C] [--mode packet|xdp] [--json]");
 Console.Error.WriteLine("       Softswitch.Bench xdp drop --dev IF | pass --dev IF | redirect --from IF --to IF");

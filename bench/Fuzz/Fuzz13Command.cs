@@ -4,7 +4,8 @@ using Softswitch.OfWire.Tests.Of13;
 namespace Softswitch.Bench.Fuzz;
 
 /// <summary>
-/// bench fuzz13: seeded mutations of the public OpenFlow 1.3 vectors through the codec's fuzz oracle
+/// bench fuzz13: seeded mutations of the public OpenFlow 1.3 vectors (with <c>--version 5</c>: in OpenFlow 1.4's framing,
+/// with the 1.4 vectors beside them) through the codec's fuzz oracle
 /// (tests/OfWire.Tests/Of13/Of13FuzzOracle.cs): no decoder throws, every decoded message re-encodes to a fixed point, and
 /// every refused message gets a defined error in a whole error reply.
 /// Prints one line (or JSON); exits 1 at the first violation, with the input in hex.
@@ -17,6 +18,7 @@ public static class Fuzz13Command
         int seed = Environment.TickCount;
         string dir = Path.Combine("tests", "OfWire.Tests", "Vectors", "of13");
         bool json = false;
+        byte version = 4;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -25,12 +27,17 @@ public static class Fuzz13Command
                 case "--seed": seed = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--vectors": dir = args[++i]; break;
                 case "--json": json = true; break;
+                case "--version" when i + 1 < args.Length && args[i + 1] is "4" or "5": version = byte.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 default:
-                    Console.Error.WriteLine("usage: Softswitch.Bench fuzz13 [--messages N] [--seed S] [--vectors DIR] [--json]");
+                    Console.Error.WriteLine("usage: Softswitch.Bench fuzz13 [--messages N] [--seed S] [--vectors DIR] [--version 4|5] [--json]");
                     return 2;
             }
         }
-        var files = Directory.GetFiles(dir, "*.packet").Order().Select(File.ReadAllBytes).ToArray();
+        var paths = Directory.GetFiles(dir, "*.packet").Order().ToList();
+        // Under 1.4 the 1.4 vectors join the 1.3 ones (the layouts 1.4 keeps, now in version 5).
+        string dir14 = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dir))!, "of14");
+        if (version == 5 && Directory.Exists(dir14)) paths.AddRange(Directory.GetFiles(dir14, "*.packet").Order());
+        var files = paths.Select(File.ReadAllBytes).ToArray();
         if (files.Length == 0)
         {
             Console.Error.WriteLine($"fuzz13: no vectors in {dir}");
@@ -41,7 +48,7 @@ public static class Fuzz13Command
         var sw = Stopwatch.StartNew();
         for (long i = 0; i < messages; i++)
         {
-            var m = Of13FuzzOracle.Mutate(files[rng.Next(files.Length)], files[rng.Next(files.Length)], rng);
+            var m = Of13FuzzOracle.Mutate(files[rng.Next(files.Length)], files[rng.Next(files.Length)], rng, version);
             try
             {
                 decoded += Of13FuzzOracle.Check(m, out bool r);
@@ -55,8 +62,8 @@ public static class Fuzz13Command
         }
         double s = sw.Elapsed.TotalSeconds;
         Console.WriteLine(json
-            ? $"{{\"messages\":{messages},\"decoded\":{decoded},\"refused\":{refused},\"seconds\":{s:F1},\"seed\":{seed},\"vectors\":{files.Length}}}"
-            : $"fuzz13: {messages:N0} messages from {files.Length} vectors in {s:F1} s (seed {seed}): {decoded:N0} decodes, each a fixed point, {refused:N0} refusals, each a whole error reply, nothing thrown");
+            ? $"{{\"messages\":{messages},\"decoded\":{decoded},\"refused\":{refused},\"seconds\":{s:F1},\"seed\":{seed},\"vectors\":{files.Length},\"version\":{version}}}"
+            : $"fuzz13: {messages:N0} messages (version {version}) from {files.Length} vectors in {s:F1} s (seed {seed}): {decoded:N0} decodes, each a fixed point, {refused:N0} refusals, each a whole error reply, nothing thrown");
         return 0;
     }
 }

@@ -87,7 +87,8 @@ public sealed class OfSwitchAgent : IAsyncDisposable
     /// </summary>
     public void Start()
     {
-        _connections.Start([new OfProtocol10(_requests), new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version)]);
+        _connections.Start([new OfProtocol10(_requests), new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version),
+                            new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version14)]);
         Switch.Start(_events);
     }
 

@@ -129,6 +129,13 @@ public sealed class OfRoles
 
     internal void OnChanged() => Changed?.Invoke();
 
+    /// <summary>
+    /// Called, outside the roles' lock, for each master that another controller's master request made a slave, with
+    /// the generation id of that request: the agent tells it so where its version can (OpenFlow 1.4's ROLE_STATUS, as
+    /// Open vSwitch's ofconn_set_role).
+    /// </summary>
+    public event Action<OfController, ulong>? Demoted;
+
     /// <summary>Whether any controller, in its role, wants a message of <paramref name="kind"/> for <paramref name="reason"/>.</summary>
     public bool AnyWants(OfAsyncKind kind, int reason)
     {
@@ -162,13 +169,16 @@ public sealed class OfRoles
     public OfError Request(OfController c, OfRole? role, ulong generationId)
     {
         if (role is not { } r) return OfError.None;
-        var err = RequestLocked(c, r, generationId);
+        OfController? demoted = null;
+        var err = RequestLocked(c, r, generationId, ref demoted);
+        if (err != OfError.None) return err;
         // A role decides which of a controller's masks apply.
-        if (err == OfError.None) OnChanged();
+        OnChanged();
+        if (demoted is not null) Demoted?.Invoke(demoted, generationId);
         return err;
     }
 
-    private OfError RequestLocked(OfController c, OfRole r, ulong generationId)
+    private OfError RequestLocked(OfController c, OfRole r, ulong generationId, ref OfController? demoted)
     {
         lock (_lock)
         {
@@ -180,8 +190,13 @@ public sealed class OfRoles
             }
             if (r == OfRole.Master)
             {
+                // At most one master: the one before (if another) becomes a slave.
                 foreach (var other in _controllers)
-                    if (!ReferenceEquals(other, c) && other.Role == OfRole.Master) other.Role = OfRole.Slave;
+                {
+                    if (ReferenceEquals(other, c) || other.Role != OfRole.Master) continue;
+                    other.Role = OfRole.Slave;
+                    demoted = other;
+                }
             }
             c.Role = r;
             c.RoleChosen = true;

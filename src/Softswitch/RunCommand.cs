@@ -135,7 +135,7 @@ internal static class RunCommand
             case "standalone": failMode = FailMode.Standalone; break;
             default: return Fail($"--fail-mode must be standalone or secure, not '{s.FailMode}'", out error);
         }
-        uint versions = AgentOptions.AllVersions;
+        uint versions = AgentOptions.DefaultVersions;
         if (s.Protocols is { } protocolList && !AgentOptions.TryParseVersions(protocolList, out versions, out var protocolError))
             return Fail($"--protocols: {protocolError}", out error);
         if (s.FlowLimit < 1) return Fail($"--flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not {s.FlowLimit}", out error);

@@ -16,7 +16,7 @@ public sealed class RunSettings
     public List<string> Listen { get; set; } = new();
     /// <summary>The longest wait in milliseconds between attempts to reach an active controller (Open vSwitch's max_backoff).</summary>
     public int MaxBackoff { get; set; } = 8000;
-    /// <summary>The OpenFlow versions spoken, as Open vSwitch spells them (<c>OpenFlow10,OpenFlow13</c>); null: every one.</summary>
+    /// <summary>The OpenFlow versions spoken, as Open vSwitch spells them (<c>OpenFlow10,OpenFlow13,OpenFlow14</c>); null: the default set (<see cref="Softswitch.OfAgent.AgentOptions.DefaultVersions"/>).</summary>
     public string? Protocols { get; set; }
     /// <summary>Tunnel ports, e.g. <c>vx1:vxlan,local=10.0.0.1,remote=10.0.0.2,vni=100,port=5</c>.</summary>
     public List<string> Tunnels { get; set; } = new();

@@ -555,6 +555,21 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(TimeSpan.Zero, bridge.Agent.Options.InactivityProbe);
     }
 
+    [Fact]
+    public void ProtocolsColumn_TakesOpenFlow14_EmptyOrUnspokenIsTheDefault()
+    {
+        var br = VswitchConfig.Read(Database())!.Bridges[0];
+        using var bridge = Bridge.Create(br, Host());
+        Assert.Equal((1u << 1) | (1u << 4), bridge.Agent.Options.Versions);
+        bridge.Apply(br with { Protocols = ["OpenFlow14", "OpenFlow10"] });
+        Assert.Equal((1u << 1) | (1u << 5), bridge.Agent.Options.Versions);
+        // An empty column is the default set (1.0 and 1.3); so is one that names only versions not spoken (logged).
+        bridge.Apply(br with { Protocols = [] });
+        Assert.Equal(Softswitch.OfAgent.AgentOptions.DefaultVersions, bridge.Agent.Options.Versions);
+        bridge.Apply(br with { Protocols = ["OpenFlow15"] });
+        Assert.Equal(Softswitch.OfAgent.AgentOptions.DefaultVersions, bridge.Agent.Options.Versions);
+    }
+
     [Theory]
     [InlineData("n-pmd-threads", "3", 3, null)]
     [InlineData("pmd-cpu-mask", "0x6", 2, "1,2")]

@@ -3,13 +3,15 @@ using Softswitch.OfAgent.Of13.Handlers;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13;
 
 /// <summary>
-/// OpenFlow 1.3 (ofp_header version 4): its request dispatcher and its encoding of the switch's reports, in
-/// <paramref name="version"/> (1.3's; a later version that keeps 1.3's layouts builds on the same codec).
+/// OpenFlow 1.3 and 1.4 (ofp_header versions 4 and 5): the request dispatcher and the encoding of the switch's reports,
+/// in <paramref name="version"/>. 1.4 keeps most of 1.3's layouts; where it changed them (ports, port and queue
+/// statistics, port-mod, table-mod, async configuration) the handlers use the Of14 codec, and it adds ROLE_STATUS.
 /// </summary>
 /// <remarks>
 /// The 1.3 counterpart of <see cref="Of10.OfProtocol10"/> over the same switch, in the same shape: the dispatcher
@@ -46,6 +48,16 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
 
     public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(Version, removed);
 
+    /// <summary>PORT_STATUS in 1.3's layout, or from 1.4 on with the port's Ethernet features in a property.</summary>
     public override byte[] PortStatus(OfPortReason reason, OfPortDesc port)
-        => Ofp13Messages.PortStatus(Version, 0, WireMap.ToWire(reason), ReportTranslator.Port(port));
+        => Version >= Ofp13.Version14
+            ? Ofp14Messages.PortStatus(Version, 0, WireMap.ToWire(reason), ReportTranslator.Port(port))
+            : Ofp13Messages.PortStatus(Version, 0, WireMap.ToWire(reason), ReportTranslator.Port(port));
+
+    /// <summary>OpenFlow 1.4's ROLE_STATUS, reason OFPCRR_MASTER_REQUEST (1.3 has none: null).</summary>
+    public override byte[]? RoleStatus(OfRole role, ulong generationId)
+        => Version < Ofp13.Version14 ? null : new Ofp14RoleStatus
+        {
+            Version = Version, Role = RoleMap.ToWire(role), Reason = Ofp14RoleStatus.ReasonMasterRequest, GenerationId = generationId,
+        }.Encode();
 }

@@ -117,6 +117,13 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// which receives no asynchronous message until it asks with a non-zero value (as Open vSwitch's connmgr).
     /// </summary>
     public ushort MissSendLen { get; set; }
+
+    /// <summary>
+    /// OpenFlow 1.4's role-status, table-status and request-forward masks (OFPACPT_ROLE_STATUS_SLAVE to
+    /// OFPACPT_REQUESTFORWARD_MASTER, in that order) as SET_ASYNC left them; 0 until then, as Open vSwitch's defaults.
+    /// Read and written on the connection's receive loop only.
+    /// </summary>
+    internal uint[] Async14Masks { get; } = new uint[6];
     /// <summary>Whether PACKET_IN, FLOW_REMOVED and PORT_STATUS go to this connection.</summary>
     public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _negotiated && IsOpen;
     public bool IsOpen => !_cts.IsCancellationRequested;

@@ -48,6 +48,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
         Options = options;
         _loggers = loggers;
         _log = loggers.CreateLogger("ofagent");
+        _switch.Roles.Demoted += SendRoleStatus;
         ApplyFailMode();
     }
 
@@ -437,8 +438,24 @@ internal sealed class OfConnectionManager : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// ROLE_STATUS to the connection of <paramref name="demoted"/>, a master another controller's request made a slave,
+    /// where its version has the message (OpenFlow 1.4 and later), as Open vSwitch's ofconn_set_role: whatever its
+    /// asynchronous configuration says.
+    /// </summary>
+    private void SendRoleStatus(OfController demoted, ulong generationId)
+    {
+        foreach (var c in _connSnapshot)
+        {
+            if (!ReferenceEquals(c.Controller, demoted) || !c.Negotiated) continue;
+            if (c.Protocol.RoleStatus(demoted.Role, generationId) is { } msg && !c.SendNotification(msg))
+                Interlocked.Increment(ref AsyncMessagesDropped);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        _switch.Roles.Demoted -= SendRoleStatus;
         _cts.Cancel();
         foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
         foreach (var c in Connections) await c.DisposeAsync().ConfigureAwait(false);

@@ -56,12 +56,13 @@ internal static class OfPeerError
 
     /// <summary>
     /// The spec's names: HELLO_FAILED's codes are the same in every version; the other types are named as OpenFlow 1.0
-    /// or 1.3 numbers them, on a message of that version (the versions number them differently).
+    /// or 1.3 (and the versions after it, which keep 1.3's numbers and add their own) numbers them, on a message of that
+    /// version (1.0 and 1.3 number them differently).
     /// </summary>
     private static string Name(byte version, ushort type, ushort code)
     {
         if (type == (ushort)OfpErrorType.HelloFailed) return $"HELLO_FAILED {code switch { 0 => "INCOMPATIBLE", 1 => "EPERM", _ => $"code {code}" }}";
-        if (version == Softswitch.OfWire.Of13.Ofp13.Version) return Softswitch.OfWire.Of13.Ofp13ErrorNames.Describe(type, code);
+        if (Softswitch.OfWire.Of13.Ofp13.Serves(version)) return Softswitch.OfWire.Of13.Ofp13ErrorNames.Describe(type, code);
         if (version != OfpConstants.Version || type > (ushort)OfpErrorType.QueueOpFailed) return $"error type {type} code {code}";
         string[] codes = s_codes[type];
         string typeName = s_types[type];

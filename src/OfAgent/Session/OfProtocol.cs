@@ -49,4 +49,10 @@ internal abstract class OfProtocol
 
     /// <summary>A PORT_STATUS for <paramref name="port"/>, whole.</summary>
     public abstract byte[] PortStatus(OfPortReason reason, OfPortDesc port);
+
+    /// <summary>
+    /// A ROLE_STATUS telling a controller that another's master request made it <paramref name="role"/>, whole; null in
+    /// a version without one (OpenFlow 1.0 and 1.3).
+    /// </summary>
+    public virtual byte[]? RoleStatus(OfRole role, ulong generationId) => null;
 }

@@ -9,6 +9,10 @@ public static class Ofp13
     /// <summary>ofp_header.version for OpenFlow 1.3.</summary>
     public const byte Version = 0x04;
 
+    /// <summary>ofp_header.version for OpenFlow 1.4, whose changed layouts (ports, port and queue statistics, port-mod,
+    /// table-mod, async configuration, role status) are the Of14 codec's.</summary>
+    public const byte Version14 = 0x05;
+
     /// <summary>ofp_header.version of OpenFlow 1.5, the last version whose messages this codec's layouts serve.</summary>
     public const byte LastVersion = 0x06;
 
@@ -73,13 +77,20 @@ public enum Ofp13Type : byte
     RoleRequest = 24, RoleReply = 25,
     GetAsyncRequest = 26, GetAsyncReply = 27, SetAsync = 28,
     MeterMod = 29,
+    /// <summary>OpenFlow 1.4's (not 1.3's): a controller's role changed without its asking (OFPT_ROLE_STATUS).</summary>
+    RoleStatus = 30,
 }
 
 /// <summary>ofp_multipart_type.</summary>
 public enum Ofp13MultipartType : ushort
 {
     Desc = 0, Flow = 1, Aggregate = 2, Table = 3, PortStats = 4, Queue = 5, Group = 6, GroupDesc = 7, GroupFeatures = 8,
-    Meter = 9, MeterConfig = 10, MeterFeatures = 11, TableFeatures = 12, PortDesc = 13, Experimenter = 0xffff,
+    Meter = 9, MeterConfig = 10, MeterFeatures = 11, TableFeatures = 12, PortDesc = 13,
+    /// <summary>OpenFlow 1.4's: each table's configuration and properties (OFPMP_TABLE_DESC).</summary>
+    TableDesc = 14,
+    /// <summary>OpenFlow 1.4's: the queues of a port with their properties (OFPMP_QUEUE_DESC; 1.3 asks QUEUE_GET_CONFIG).</summary>
+    QueueDesc = 15,
+    Experimenter = 0xffff,
 }
 
 /// <summary>ofp_action_type in OpenFlow 1.3.</summary>
@@ -101,7 +112,12 @@ public enum Ofp13ErrorType : ushort
 {
     HelloFailed = 0, BadRequest = 1, BadAction = 2, BadInstruction = 3, BadMatch = 4, FlowModFailed = 5,
     GroupModFailed = 6, PortModFailed = 7, TableModFailed = 8, QueueOpFailed = 9, SwitchConfigFailed = 10,
-    RoleRequestFailed = 11, MeterModFailed = 12, TableFeaturesFailed = 13, Experimenter = 0xffff,
+    RoleRequestFailed = 11, MeterModFailed = 12, TableFeaturesFailed = 13,
+    /// <summary>OpenFlow 1.4's: a property of a message that cannot be taken (OFPET_BAD_PROPERTY).</summary>
+    BadProperty = 14,
+    /// <summary>OpenFlow 1.4's: a SET_ASYNC that cannot be taken (OFPET_ASYNC_CONFIG_FAILED).</summary>
+    AsyncConfigFailed = 15,
+    Experimenter = 0xffff,
 }
 
 /// <summary>The error codes of each 1.3 error type (ofp_*_code), as constants.</summary>
@@ -147,6 +163,11 @@ public static class Ofp13Codes
     // OFPET_TABLE_FEATURES_FAILED
     public const ushort FeaturesBadTable = 0, FeaturesBadMetadata = 1, FeaturesBadType = 2, FeaturesBadLen = 3,
         FeaturesBadArgument = 4, FeaturesEperm = 5;
+    // OFPET_BAD_PROPERTY (OpenFlow 1.4)
+    public const ushort PropBadType = 0, PropBadLen = 1, PropBadValue = 2, PropTooMany = 3, PropDupType = 4, PropBadExperimenter = 5,
+        PropBadExpType = 6, PropBadExpValue = 7, PropEperm = 8;
+    // OFPET_ASYNC_CONFIG_FAILED (OpenFlow 1.4)
+    public const ushort AsyncInvalid = 0, AsyncUnsupported = 1, AsyncEperm = 2;
 }
 
 /// <summary>An OpenFlow 1.3 error: what a request earns when it cannot be carried out.</summary>
@@ -174,7 +195,7 @@ public static class Ofp13ErrorNames
     [
         "HELLO_FAILED", "BAD_REQUEST", "BAD_ACTION", "BAD_INSTRUCTION", "BAD_MATCH", "FLOW_MOD_FAILED", "GROUP_MOD_FAILED",
         "PORT_MOD_FAILED", "TABLE_MOD_FAILED", "QUEUE_OP_FAILED", "SWITCH_CONFIG_FAILED", "ROLE_REQUEST_FAILED",
-        "METER_MOD_FAILED", "TABLE_FEATURES_FAILED",
+        "METER_MOD_FAILED", "TABLE_FEATURES_FAILED", "BAD_PROPERTY", "ASYNC_CONFIG_FAILED",
     ];
 
     private static readonly string[][] s_codes =
@@ -200,6 +221,8 @@ public static class Ofp13ErrorNames
         ["UNKNOWN", "METER_EXISTS", "INVALID_METER", "UNKNOWN_METER", "BAD_COMMAND", "BAD_FLAGS", "BAD_RATE", "BAD_BURST",
          "BAD_BAND", "BAD_BAND_VALUE", "OUT_OF_METERS", "OUT_OF_BANDS"],
         ["BAD_TABLE", "BAD_METADATA", "BAD_TYPE", "BAD_LEN", "BAD_ARGUMENT", "EPERM"],
+        ["BAD_TYPE", "BAD_LEN", "BAD_VALUE", "TOO_MANY", "DUP_TYPE", "BAD_EXPERIMENTER", "BAD_EXP_TYPE", "BAD_EXP_VALUE", "EPERM"],
+        ["INVALID", "UNSUPPORTED", "EPERM"],
     ];
 
     /// <summary>"BAD_MATCH BAD_PREREQ", or numbers for what 1.3 does not name.</summary>

@@ -62,7 +62,9 @@ public sealed class PeerErrorTests
         Assert.Equal("BAD_REQUEST BAD_TYPE (about our message type 10, xid 0x53530002)",
             OfPeerError.Describe(Error(1, 1, 1, [1, 10, 0, 8, 0x53, 0x53, 0, 2])));
         Assert.Equal("BAD_MATCH BAD_DL_ADDR_MASK", OfPeerError.Describe(Error(4, 4, 3, [])));
-        Assert.Equal("error type 4 code 3", OfPeerError.Describe(Error(5, 4, 3, [])));
+        Assert.Equal("BAD_MATCH BAD_DL_ADDR_MASK", OfPeerError.Describe(Error(5, 4, 3, []))); // 1.4 keeps 1.3's numbers
+        Assert.Equal("ASYNC_CONFIG_FAILED INVALID", OfPeerError.Describe(Error(5, 15, 0, [])));
+        Assert.Equal("error type 4 code 3", OfPeerError.Describe(Error(7, 4, 3, []))); // a version no release uses
         Assert.Equal("a truncated ERROR (10 bytes)", OfPeerError.Describe(new byte[10]));
     }
 

@@ -9,7 +9,8 @@ namespace Softswitch.OfAgent.Tests.Translate13;
 
 /// <summary>
 /// The 1.3 protocol writes the switch's reports in the version it is built for: a later version that keeps 1.3's
-/// layouts gets PORT_STATUS, FLOW_REMOVED and PACKET_IN under its own version byte, the bytes after it unchanged.
+/// layouts gets FLOW_REMOVED and PACKET_IN under its own version byte, the bytes after it unchanged; PORT_STATUS, whose
+/// port 1.4 lays out anew, carries the same port in 1.4's layout.
 /// </summary>
 public sealed class ReportVersionTests
 {
@@ -25,7 +26,12 @@ public sealed class ReportVersionTests
         Assert.Equal(version, later.Version);
 
         var port = new OfPortDesc(1, 0x0200_0000_0001, "p1", default, default, default, default, default, default, 10_000_000, 0);
-        AssertSameButVersion(version, v13.PortStatus(OfPortReason.Add, port), later.PortStatus(OfPortReason.Add, port));
+        var status13 = v13.PortStatus(OfPortReason.Add, port);
+        var status = later.PortStatus(OfPortReason.Add, port);
+        Assert.Equal((version, (byte)Ofp13Type.PortStatus, 16 + Softswitch.OfWire.Of14.Ofp14PortDesc.Size), (status[0], status[1], status.Length));
+        Assert.Equal(status13.AsSpan(8, 8).ToArray(), status.AsSpan(8, 8).ToArray()); // reason and pad
+        Assert.True(Softswitch.OfWire.Of14.Ofp14PortDesc.TryRead(status.AsSpan(16), out var read, out _));
+        Assert.Equal(Ofp13Port.Read(status13.AsSpan(16)), read.Port);
 
         var removed = new OfFlowRemoved(OfMatch.Any, 7, 100, OfFlowRemovedReason.IdleTimeout, 2, 1_500_000_000, 10, 0, 3, 180);
         AssertSameButVersion(version, v13.FlowRemoved(removed), later.FlowRemoved(removed));

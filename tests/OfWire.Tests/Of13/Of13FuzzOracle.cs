@@ -4,12 +4,14 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 
 namespace Softswitch.OfWire.Tests.Of13;
 
 /// <summary>
 /// The OpenFlow 1.3 fuzz oracle, 1.0's (Of10/FuzzTests): an input is offered to every 1.3 decoder (each message a
-/// switch decodes, the multipart request bodies, match, actions, instructions and every reply body); none may throw,
+/// switch decodes, the multipart request bodies, match, actions, instructions and every reply body) and every 1.4 one
+/// (the Of14 codec's messages, request body and reply entries, which 1.5 keeps); none may throw,
 /// and where one succeeds its value re-encodes to a fixed point: decode(encode(decode(x))) == decode(x), and encoding
 /// that again gives the same bytes; where the switch refuses a message, the refusal is an error 1.3 defines and its
 /// error reply is built whole. A violation throws, naming the decoder. Also run by bench/reliability at scale
@@ -51,11 +53,20 @@ public static class Of13FuzzOracle
            + Entries<Ofp13PortStats>(body) + Entries<Ofp13QueueStats>(body) + Entries<Ofp13GroupStats>(body) + Entries<Ofp13GroupDesc>(body)
            + Entries<Ofp13GroupFeatures>(body) + Entries<Ofp13MeterStats>(body) + Entries<Ofp13MeterConfig>(body)
            + Entries<Ofp13MeterFeatures>(body) + Entries<Ofp13TableFeatures>(body) + Entries<Ofp13PortDesc>(body);
+        // OpenFlow 1.4's own layouts.
+        n += Fixed("PORT_MOD 1.4", m, b => { Ofp14PortMod v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("TABLE_MOD 1.4", m, b => { Ofp14TableMod v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("SET_ASYNC 1.4", m, b => { var v = new Ofp14AsyncConfig(); return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("ROLE_STATUS 1.4", m, b => { Ofp14RoleStatus v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("queue desc request", body, b => { Ofp14QueueDescRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Entries<Ofp14PortDesc>(body) + Entries<Ofp14PortStats>(body) + Entries<Ofp14QueueStats>(body) + Entries<Ofp14QueueDesc>(body)
+           + Entries<Ofp14TableDesc>(body);
         return n;
     }
 
-    // The highest code of each error type, OFPET_HELLO_FAILED (0) to OFPET_TABLE_FEATURES_FAILED (13) (OpenFlow 1.3.5 7.4.4).
-    private static readonly ushort[] s_maxCode = [1, 13, 15, 8, 11, 7, 14, 4, 2, 2, 2, 2, 11, 5];
+    // The highest code of each error type, OFPET_HELLO_FAILED (0) to OFPET_TABLE_FEATURES_FAILED (13) (OpenFlow 1.3.5 7.4.4),
+    // then 1.4's OFPET_BAD_PROPERTY (14) and OFPET_ASYNC_CONFIG_FAILED (15), which only 1.4 messages earn.
+    private static readonly ushort[] s_maxCode = [1, 13, 15, 8, 11, 7, 14, 4, 2, 2, 2, 2, 11, 5, 8, 2];
 
     /// <summary>
     /// As 1.0's oracle: a message the switch receives and refuses names an error a request can earn (a 1.3 type other
@@ -67,8 +78,12 @@ public static class Of13FuzzOracle
         if (m.Length < 8) return false;
         Ofp13Error e;
         bool ok;
+        bool of14 = m[0] >= Ofp13.Version14;
         switch ((Ofp13Type)m[1])
         {
+            case Ofp13Type.PortMod when of14: ok = default(Ofp14PortMod).TryDecode(m, out e); break;
+            case Ofp13Type.TableMod when of14: ok = default(Ofp14TableMod).TryDecode(m, out e); break;
+            case Ofp13Type.SetAsync when of14: ok = new Ofp14AsyncConfig().TryDecode(m, out e); break;
             case Ofp13Type.FlowMod: ok = new Ofp13FlowMod().TryDecode(m, out e); break;
             case Ofp13Type.PacketOut: ok = new Ofp13PacketOut().TryDecode(m, out e); break;
             case Ofp13Type.GroupMod: ok = new Ofp13GroupMod().TryDecode(m, out e); break;
@@ -91,13 +106,14 @@ public static class Of13FuzzOracle
         }
         if (ok) return false;
         string what = $"{(Ofp13Type)m[1]} refused with type {(ushort)e.Type} code {e.Code}";
-        if ((ushort)e.Type is 0 or >= 14 || e.Code > s_maxCode[(ushort)e.Type])
+        if ((ushort)e.Type is 0 || (ushort)e.Type >= (of14 ? 16 : 14) || e.Code > s_maxCode[(ushort)e.Type])
         {
             throw new InvalidOperationException($"{what}: not an error a request earns");
         }
-        byte[] reply = Ofp13Messages.Error(Ofp13.Version, e, m);
+        byte version = Ofp13.Serves(m[0]) ? m[0] : Ofp13.Version;
+        byte[] reply = Ofp13Messages.Error(version, e, m);
         int data = Math.Min(m.Length, 64);
-        if (reply.Length != 12 + data || reply[0] != 4 || reply[1] != 1 || BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) != reply.Length
+        if (reply.Length != 12 + data || reply[0] != version || reply[1] != 1 || BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) != reply.Length
             || BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) != Xid(m) || !reply.AsSpan(12).SequenceEqual(m.AsSpan(0, data)))
         {
             throw new InvalidOperationException($"{what}: the error reply is not whole: {Convert.ToHexString(reply)}");
@@ -107,9 +123,9 @@ public static class Of13FuzzOracle
 
     /// <summary>
     /// A mutation of <paramref name="source"/>: 1-4 of bit flips, random bytes, truncation (header length kept true),
-    /// growth with random bytes, a piece of <paramref name="other"/> spliced in; the version byte stays 4.
+    /// growth with random bytes, a piece of <paramref name="other"/> spliced in; the version byte is <paramref name="version"/>.
     /// </summary>
-    public static byte[] Mutate(byte[] source, byte[] other, Random rng)
+    public static byte[] Mutate(byte[] source, byte[] other, Random rng, byte version = Ofp13.Version)
     {
         var m = new List<byte>(source);
         for (int k = rng.Next(1, 5); k > 0; k--)
@@ -135,7 +151,7 @@ public static class Of13FuzzOracle
         var r = m.ToArray();
         if (r.Length >= 4)
         {
-            r[0] = 4;
+            r[0] = version;
             r[2] = (byte)(Math.Min(r.Length, 0xffff) >> 8);
             r[3] = (byte)Math.Min(r.Length, 0xffff);
         }

@@ -6,8 +6,8 @@ using Softswitch.OfWire.Of13;
 namespace Softswitch.OfAgent.Of13.Handlers;
 
 /// <summary>
-/// Every OpenFlow 1.3 request a connection receives after HELLO, routed by type to the handler of its area, which
-/// decodes it with the 1.3 codec (ovs ofproto/ofproto.c handle_openflow).
+/// Every OpenFlow 1.3 or 1.4 request a connection receives after HELLO, routed by type to the handler of its area, which
+/// decodes it with the 1.3 codec, or the 1.4 codec where 1.4 changed the layout (ovs ofproto/ofproto.c handle_openflow).
 /// </summary>
 /// <remarks>
 /// Design: owns the routing and nothing else; echo, barrier and the request scope are the base's
@@ -21,6 +21,8 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
     private readonly FlowModHandler _flowMods;
     private readonly StatsHandler _stats;
     private readonly SwitchConfigHandler _config;
+    /// <summary>OpenFlow 1.4 or later: the Of14 codec's layouts where 1.4 changed 1.3's.</summary>
+    private readonly bool _of14;
 
     /// <summary>The dispatcher of a connection speaking <paramref name="version"/> (the header the base's echo and barrier answer).</summary>
     public OfRequestDispatcher13(OfRequestContext ctx, byte version)
@@ -29,6 +31,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
         _flowMods = new FlowModHandler(ctx);
         _stats = new StatsHandler(ctx);
         _config = new SwitchConfigHandler(ctx);
+        _of14 = version >= Ofp13.Version14;
     }
 
     protected override void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
@@ -59,25 +62,30 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 _flowMods.PacketOut(c, msg);
                 return;
             case Ofp13Type.PortMod:
-                _config.PortMod(c, msg);
+                if (_of14) _config.PortMod14(c, msg);
+                else _config.PortMod(c, msg);
                 return;
             case Ofp13Type.TableMod:
-                _config.TableMod(c, msg);
+                if (_of14) _config.TableMod14(c, msg);
+                else _config.TableMod(c, msg);
                 return;
             case Ofp13Type.MultipartRequest:
                 _stats.Handle(c, msg);
                 return;
-            case Ofp13Type.QueueGetConfigRequest:
+            case Ofp13Type.QueueGetConfigRequest when !_of14:
+                // 1.4 asks OFPMP_QUEUE_DESC instead (Open vSwitch: OFPT_QUEUE_GET_CONFIG_REQUEST serves 1.1 to 1.3).
                 _config.QueueGetConfig(c, msg, xid);
                 return;
             case Ofp13Type.RoleRequest:
                 _config.RoleRequest(c, msg, xid);
                 return;
             case Ofp13Type.GetAsyncRequest:
-                _config.GetAsync(c, msg, xid);
+                if (_of14) _config.GetAsync14(c, msg, xid);
+                else _config.GetAsync(c, msg, xid);
                 return;
             case Ofp13Type.SetAsync:
-                _config.SetAsync(c, msg);
+                if (_of14) _config.SetAsync14(c, msg);
+                else _config.SetAsync(c, msg);
                 return;
             case Ofp13Type.GroupMod:
                 _flowMods.GroupMod(c, msg);
@@ -89,7 +97,8 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
                 return;
             default:
-                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ...) and types 1.3 does not define.
+                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ROLE_STATUS, ...), types the version does not
+                // define, and the bundles (OFPT_BUNDLE_CONTROL, OFPT_BUNDLE_ADD_MESSAGE), not served yet.
                 Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadType), msg);
                 return;
         }

@@ -3,6 +3,7 @@ using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 using Microsoft.Extensions.Logging;
 
@@ -31,8 +32,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         Ofp13MultipartType.MeterFeatures, Ofp13MultipartType.TableFeatures, Ofp13MultipartType.PortDesc,
     ];
 
-    /// <summary>Whether a multipart request of type <paramref name="t"/> is answered (not refused as BAD_MULTIPART).</summary>
-    public static bool Answers(Ofp13MultipartType t) => Array.IndexOf(s_answered, t) >= 0;
+    /// <summary>The multipart requests OpenFlow 1.4 adds that <see cref="Handle"/> answers from 1.4 on.</summary>
+    private static readonly Ofp13MultipartType[] s_answered14 = [Ofp13MultipartType.TableDesc, Ofp13MultipartType.QueueDesc];
+
+    /// <summary>Whether a multipart request of type <paramref name="t"/> is answered (not refused as BAD_MULTIPART) in <paramref name="version"/>.</summary>
+    public static bool Answers(Ofp13MultipartType t, byte version = Ofp13.Version)
+        => Array.IndexOf(s_answered, t) >= 0 || (version >= Ofp13.Version14 && Array.IndexOf(s_answered14, t) >= 0);
 
     [ThreadStatic] private static Ofp13FlowStatsRequest? s_flowRequest;
     [ThreadStatic] private static Ofp13FlowStats? s_flowStats;
@@ -114,6 +119,15 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
                 PortDesc(c, xid);
                 return;
+            case Ofp13MultipartType.TableDesc when c.Version >= Ofp13.Version14:
+                if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
+                TableDesc(c, xid);
+                return;
+            case Ofp13MultipartType.QueueDesc when c.Version >= Ofp13.Version14:
+                Ofp14QueueDescRequest queueDesc = default;
+                if (!queueDesc.TryDecode(body, out err)) break;
+                QueueDesc(c, msg, xid, queueDesc.Port, queueDesc.Queue);
+                return;
             case Ofp13MultipartType.Experimenter:
                 err = Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter);
                 break;
@@ -193,8 +207,10 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         foreach (var s in stats)
         {
             Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
-            reply.Add(new Ofp13PortStats(s.PortNo, s.RxPackets, s.TxPackets, s.RxBytes, s.TxBytes, s.RxDropped, s.TxDropped, s.RxErrors, s.TxErrors,
-                                         s.RxFrameErrors, s.RxOverErrors, s.RxCrcErrors, s.Collisions, sec, nsec));
+            var entry = new Ofp13PortStats(s.PortNo, s.RxPackets, s.TxPackets, s.RxBytes, s.TxBytes, s.RxDropped, s.TxDropped, s.RxErrors, s.TxErrors,
+                                           s.RxFrameErrors, s.RxOverErrors, s.RxCrcErrors, s.Collisions, sec, nsec);
+            if (c.Version >= Ofp13.Version14) reply.Add(new Ofp14PortStats(entry));
+            else reply.Add(entry);
         }
         reply.Finish();
     }
@@ -208,8 +224,58 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         foreach (var s in stats)
         {
             Ofp13Entries.Duration(s.DurationNanos, out uint sec, out uint nsec);
-            reply.Add(new Ofp13QueueStats(s.PortNo, s.QueueId, s.TxBytes, s.TxPackets, s.TxErrors, sec, nsec));
+            var entry = new Ofp13QueueStats(s.PortNo, s.QueueId, s.TxBytes, s.TxPackets, s.TxErrors, sec, nsec);
+            if (c.Version >= Ofp13.Version14) reply.Add(new Ofp14QueueStats(entry));
+            else reply.Add(entry);
         }
+        reply.Finish();
+    }
+
+    /// <summary>
+    /// OFPMP_QUEUE_DESC (OpenFlow 1.4): the queues of <paramref name="port"/> (OFPP_ANY: of every port) with their
+    /// rates, as QUEUE_GET_CONFIG gives them to 1.3; a queue id the port lacks is QUEUE_OP_FAILED/BAD_QUEUE.
+    /// </summary>
+    private void QueueDesc(OfConnection c, ReadOnlySpan<byte> msg, uint xid, uint port, uint queue)
+    {
+        var ports = new List<uint>();
+        if (port == Ofp13.PortAny)
+        {
+            foreach (var p in ctx.Switch.PortDescriptions()) if (p.PortNo <= Ofp13.PortMax) ports.Add(p.PortNo);
+        }
+        else
+        {
+            ports.Add(port);
+        }
+        var entries = new List<Ofp14QueueDesc>();
+        var queues = new List<OfQueueConfig>();
+        foreach (uint p in ports)
+        {
+            queues.Clear();
+            var e = ctx.Switch.QueueConfig(p, queues);
+            if (e != OfError.None)
+            {
+                if (port == Ofp13.PortAny) continue;
+                Error(c, WireMap.ToWire(e), msg);
+                return;
+            }
+            foreach (var q in queues)
+                if (queue == Ofp13.QueueAll || q.QueueId == queue) entries.Add(new Ofp14QueueDesc(p, q.QueueId, q.MinPermille, q.MaxPermille));
+        }
+        if (queue != Ofp13.QueueAll && entries.Count == 0)
+        {
+            Error(c, new Ofp13Error(Ofp13ErrorType.QueueOpFailed, Ofp13Codes.QueueBadQueue), msg);
+            return;
+        }
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.QueueDesc, xid, Sender(c));
+        foreach (var d in entries) reply.Add(d);
+        reply.Finish();
+    }
+
+    /// <summary>OFPMP_TABLE_DESC (OpenFlow 1.4): every table, config 0 and no property (no eviction, no vacancy events).</summary>
+    private static void TableDesc(OfConnection c, uint xid)
+    {
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.TableDesc, xid, Sender(c));
+        for (int id = 0; id < OfTables.Count; id++) reply.Add(new Ofp14TableDesc((byte)id, 0));
         reply.Finish();
     }
 
@@ -296,7 +362,8 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.PortDesc, xid, Sender(c));
         foreach (var p in ctx.Switch.PortDescriptions())
         {
-            reply.Add(new Ofp13PortDesc(ReportTranslator.Port(p)));
+            if (c.Version >= Ofp13.Version14) reply.Add(new Ofp14PortDesc(ReportTranslator.Port(p)));
+            else reply.Add(new Ofp13PortDesc(ReportTranslator.Port(p)));
         }
         reply.Finish();
     }

@@ -2,12 +2,14 @@ using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Handlers;
 
 /// <summary>
-/// The switch's description and settings in OpenFlow 1.3: FEATURES_REQUEST, GET_CONFIG / SET_CONFIG, PORT_MOD,
+/// The switch's description and settings in OpenFlow 1.3 and 1.4 (1.4's PORT_MOD, TABLE_MOD and async configuration in
+/// its own layouts): FEATURES_REQUEST, GET_CONFIG / SET_CONFIG, PORT_MOD,
 /// TABLE_MOD, QUEUE_GET_CONFIG_REQUEST, ROLE_REQUEST and GET_ASYNC / SET_ASYNC (ovs ofproto/ofproto.c
 /// handle_features_request, handle_set_config, handle_port_mod, handle_table_mod, handle_role_request,
 /// handle_nxt_set_async_config).
@@ -91,6 +93,32 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
         Check(c, ctx.Switch.PortMod(new PortModRequest(port, hw, PortConfigMap.ToModel(config), PortConfigMap.ToModel(mask)), c.Controller), msg);
     }
 
+    /// <summary>PORT_MOD of OpenFlow 1.4 and later: properties after the fixed part (the Ethernet one's advertise bits are taken and, as 1.3's, not applied).</summary>
+    public void PortMod14(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        Ofp14PortMod mod = default;
+        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (((mod.Config | mod.Mask) & ~PortConfigMap.Bits) != 0)
+        {
+            Error(c, new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig), msg);
+            return;
+        }
+        Check(c, ctx.Switch.PortMod(new PortModRequest(mod.PortNo, mod.HwAddr, PortConfigMap.ToModel(mod.Config), PortConfigMap.ToModel(mod.Mask)), c.Controller), msg);
+    }
+
+    /// <summary>
+    /// TABLE_MOD of OpenFlow 1.4 and later. The switch keeps no eviction and no vacancy events: OFPTC_EVICTION and
+    /// OFPTC_VACANCY_EVENTS, like an eviction or vacancy property, are TABLE_MOD_FAILED/BAD_CONFIG.
+    /// </summary>
+    public void TableMod14(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        Ofp14TableMod mod = default;
+        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        var config = TableConfigMap.ToModel(mod.Config);
+        if (mod.EvictionFlags is not null || mod.Vacancy is not null) config |= OfTableConfig.Unrecognised;
+        Check(c, ctx.Switch.TableMod(new TableModRequest(mod.TableId, config), c.Controller), msg, RefusedRequest.TableMod);
+    }
+
     /// <summary>TABLE_MOD: decoded here; the table and the config are the switch's to judge (<see cref="OfSwitch.TableMod"/>).</summary>
     public void TableMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
@@ -137,6 +165,49 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedMaster), WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedSlave),
         ];
         c.SendRaw(Ofp13Messages.AsyncReply(c.Version, xid, masks));
+    }
+
+    [ThreadStatic] private static Ofp14AsyncConfig? s_async14;
+
+    /// <summary>
+    /// GET_ASYNC_REPLY of OpenFlow 1.4 and later: every OFPACPT_* property, the packet-in, port-status and flow-removed
+    /// masks from the controller's configuration, the role-status, table-status and request-forward ones as SET_ASYNC
+    /// left them on this connection.
+    /// </summary>
+    public void GetAsync14(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
+    {
+        if (msg.Length != Ofp13Messages.HeaderSize) { Error(c, Ofp13Error.BadLength, msg); return; }
+        var a = c.Controller.Async;
+        byte v = c.Version;
+        var reply = new Ofp14AsyncConfig { Version = v, Xid = xid, Type = Ofp13Type.GetAsyncReply };
+        reply.Set(Ofp14AsyncProp.PacketInMaster, WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, a.PacketInMaster, v));
+        reply.Set(Ofp14AsyncProp.PacketInSlave, WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, a.PacketInSlave, v));
+        reply.Set(Ofp14AsyncProp.PortStatusMaster, WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusMaster, v));
+        reply.Set(Ofp14AsyncProp.PortStatusSlave, WireMap.AsyncMaskToWire(OfAsyncKind.PortStatus, a.PortStatusSlave, v));
+        reply.Set(Ofp14AsyncProp.FlowRemovedMaster, WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedMaster, v));
+        reply.Set(Ofp14AsyncProp.FlowRemovedSlave, WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedSlave, v));
+        for (var p = Ofp14AsyncProp.RoleStatusSlave; p <= Ofp14AsyncProp.RequestForwardMaster; p++) reply.Set(p, c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave]);
+        c.SendRaw(reply.Encode());
+    }
+
+    /// <summary>
+    /// SET_ASYNC of OpenFlow 1.4 and later: the masks it names change, the others stay (Open vSwitch's basis). The
+    /// role-status, table-status and request-forward masks are kept for GET_ASYNC; the switch sends ROLE_STATUS
+    /// whatever they say, as Open vSwitch does, and has no table status or request forwarding to send.
+    /// </summary>
+    public void SetAsync14(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var m = s_async14 ??= new Ofp14AsyncConfig();
+        if (!m.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        byte v = c.Version;
+        var a = c.Controller.Async;
+        uint Model(Ofp14AsyncProp p, OfAsyncKind kind, uint current) => m.Has(p) ? WireMap.AsyncMaskToOf(kind, m[p], v) : current;
+        c.Controller.Async = new OfAsyncConfig(
+            Model(Ofp14AsyncProp.PacketInMaster, OfAsyncKind.PacketIn, a.PacketInMaster), Model(Ofp14AsyncProp.PortStatusMaster, OfAsyncKind.PortStatus, a.PortStatusMaster),
+            Model(Ofp14AsyncProp.FlowRemovedMaster, OfAsyncKind.FlowRemoved, a.FlowRemovedMaster), Model(Ofp14AsyncProp.PacketInSlave, OfAsyncKind.PacketIn, a.PacketInSlave),
+            Model(Ofp14AsyncProp.PortStatusSlave, OfAsyncKind.PortStatus, a.PortStatusSlave), Model(Ofp14AsyncProp.FlowRemovedSlave, OfAsyncKind.FlowRemoved, a.FlowRemovedSlave));
+        for (var p = Ofp14AsyncProp.RoleStatusSlave; p <= Ofp14AsyncProp.RequestForwardMaster; p++)
+            if (m.Has(p)) c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] = m[p];
     }
 
     public void SetAsync(OfConnection c, ReadOnlySpan<byte> msg)

@@ -28,7 +28,7 @@ internal static class ReportTranslator
         Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[MatchTranslator.FieldCount];
         int n = MatchTranslator.ToOxm(r.Match, match);
         long d = Math.Max(0, r.DurationNanos);
-        return Ofp13Messages.FlowRemoved(version, 0, r.Cookie, r.Priority, WireMap.ToWire(r.Reason), r.TableId, (uint)(d / 1_000_000_000),
+        return Ofp13Messages.FlowRemoved(version, 0, r.Cookie, r.Priority, WireMap.ToWire(r.Reason, version), r.TableId, (uint)(d / 1_000_000_000),
             (uint)(d % 1_000_000_000), r.IdleTimeout, r.HardTimeout, r.PacketCount, r.ByteCount, match[..n]);
     }
 

@@ -98,12 +98,22 @@ internal static class WireMap
         (OfPacketInReason.NoMatch, 0), (OfPacketInReason.ExplicitMiss, 0), (OfPacketInReason.Action, 1), (OfPacketInReason.InvalidTtl, 2),
     ];
 
-    /// <summary>OFPRR_* of OpenFlow 1.3, a row per model reason: a meter's removal is DELETE (OpenFlow 1.3 has no METER_DELETE; Open vSwitch does the same).</summary>
+    /// <summary>OFPRR_* of OpenFlow 1.3, a row per model reason: a meter's removal is DELETE (OpenFlow 1.3 has no METER_DELETE; Open vSwitch does the same; 1.4's table below names it).</summary>
     private static readonly (OfFlowRemovedReason Model, byte Wire)[] s_flowRemovedReasons =
     [
         (OfFlowRemovedReason.IdleTimeout, 0), (OfFlowRemovedReason.HardTimeout, 1), (OfFlowRemovedReason.Delete, 2),
         (OfFlowRemovedReason.MeterDelete, 2), (OfFlowRemovedReason.GroupDelete, 3),
     ];
+
+    /// <summary>OFPRR_* of OpenFlow 1.4 and 1.5, which name a meter's removal (OFPRR_METER_DELETE, 4).</summary>
+    private static readonly (OfFlowRemovedReason Model, byte Wire)[] s_flowRemovedReasons14 =
+    [
+        (OfFlowRemovedReason.IdleTimeout, 0), (OfFlowRemovedReason.HardTimeout, 1), (OfFlowRemovedReason.Delete, 2),
+        (OfFlowRemovedReason.GroupDelete, 3), (OfFlowRemovedReason.MeterDelete, 4),
+    ];
+
+    private static (OfFlowRemovedReason Model, byte Wire)[] FlowRemovedReasons(byte version)
+        => version >= Ofp13.Version14 ? s_flowRemovedReasons14 : s_flowRemovedReasons;
 
     /// <summary>OFPPR_* of OpenFlow 1.3, a row per model reason.</summary>
     private static readonly (OfPortReason Model, byte Wire)[] s_portReasons =
@@ -120,28 +130,29 @@ internal static class WireMap
 
     public static byte ToWire(OfPacketInReason r) => Wire(s_packetInReasons, r);
 
-    public static byte ToWire(OfFlowRemovedReason r) => Wire(s_flowRemovedReasons, r);
+    /// <summary>The OFPRR_* of <paramref name="version"/> (1.3's unless given) that <paramref name="r"/> is sent with.</summary>
+    public static byte ToWire(OfFlowRemovedReason r, byte version = Ofp13.Version) => Wire(FlowRemovedReasons(version), r);
 
     public static byte ToWire(OfPortReason r) => Wire(s_portReasons, r);
 
     /// <summary>
     /// A SET_ASYNC mask of <paramref name="kind"/> (bits of wire reasons) as the model's mask: every model reason sent
     /// with a wire reason whose bit is set (DELETE selects a meter's removals too). Bits of no reason are dropped, as
-    /// Open vSwitch drops them.
+    /// Open vSwitch drops them. The wire reasons are <paramref name="version"/>'s (1.3's unless given).
     /// </summary>
-    public static uint AsyncMaskToOf(OfAsyncKind kind, uint wire) => kind switch
+    public static uint AsyncMaskToOf(OfAsyncKind kind, uint wire, byte version = Ofp13.Version) => kind switch
     {
         OfAsyncKind.PacketIn => ToOf(s_packetInReasons, wire, OfAsyncConfig.Bit),
         OfAsyncKind.PortStatus => ToOf(s_portReasons, wire, OfAsyncConfig.Bit),
-        _ => ToOf(s_flowRemovedReasons, wire, OfAsyncConfig.Bit),
+        _ => ToOf(FlowRemovedReasons(version), wire, OfAsyncConfig.Bit),
     };
 
     /// <summary>A model mask of <paramref name="kind"/> as GET_ASYNC shows it: the bit of every wire reason a selected model reason is sent with.</summary>
-    public static uint AsyncMaskToWire(OfAsyncKind kind, uint model) => kind switch
+    public static uint AsyncMaskToWire(OfAsyncKind kind, uint model, byte version = Ofp13.Version) => kind switch
     {
         OfAsyncKind.PacketIn => ToWire(s_packetInReasons, model, OfAsyncConfig.Bit),
         OfAsyncKind.PortStatus => ToWire(s_portReasons, model, OfAsyncConfig.Bit),
-        _ => ToWire(s_flowRemovedReasons, model, OfAsyncConfig.Bit),
+        _ => ToWire(FlowRemovedReasons(version), model, OfAsyncConfig.Bit),
     };
 
     private static uint ToOf<T>((T Model, byte Wire)[] table, uint wire, Func<T, uint> bit)
