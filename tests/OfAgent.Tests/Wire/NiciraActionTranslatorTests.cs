@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;

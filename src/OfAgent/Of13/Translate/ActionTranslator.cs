@@ -1,3 +1,4 @@
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
@@ -11,14 +12,37 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <remarks>Stateless; explicit switches of named values, never numbers cast between versions.</remarks>
 internal static class ActionTranslator
 {
-    /// <summary>1.3 actions to the model's; false with the error (a set-field of a field that cannot be set).</summary>
+    /// <summary>1.3 actions to the model's; false with the error (a set-field of a field that cannot be set); a resubmit is refused.</summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
+        => TryToOf(wire, null, out actions, out _, out error);
+
+    /// <summary>
+    /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
+    /// bodies, <see cref="Of10.Translate.ActionTranslator.TryNiciraModel"/>): consecutive REG_LOADs that set one field
+    /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
+    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; note, exit and
+    /// NXAST_RESUBMIT BAD_EXP_TYPE (the switch does not run them). <paramref name="flowTable"/>: the list is the
+    /// apply-actions of a flow in that table, where a last <c>resubmit(,N)</c> of the packet's own in_port to a later
+    /// table is the flow's <paramref name="gotoTable"/>; any other resubmit is BAD_ARGUMENT.
+    /// </summary>
+    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, byte? flowTable, out OfAction[] actions, out byte? gotoTable, out Ofp13Error error)
     {
         actions = wire.IsEmpty ? [] : new OfAction[wire.Length];
+        gotoTable = null;
         error = default;
+        int n = 0;
+        var load = default(Of10.Translate.ActionTranslator.PendingLoad);
         for (int i = 0; i < wire.Length; i++)
         {
             var a = wire[i];
+            if (a.Type == Ofp13ActionType.Experimenter)
+            {
+                if (!TryNicira(a.Nx, flowTable is { } t && i == wire.Length - 1, flowTable ?? 0, ref load, out var item, ref gotoTable, out error))
+                    return false;
+                if (item is { } x) actions[n++] = x;
+                continue;
+            }
+            if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part set
             OfAction? o = a.Type switch
             {
                 Ofp13ActionType.Output => OfAction.Output(a.Arg, a.MaxLen),
@@ -44,9 +68,38 @@ internal static class ActionTranslator
                 error = Ofp13Error.BadAction(a.Type == Ofp13ActionType.SetField ? Ofp13Codes.ActionBadSetType : Ofp13Codes.ActionBadType);
                 return false;
             }
-            actions[i] = action;
+            actions[n++] = action;
         }
+        if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error);
+        if (n != actions.Length) actions = actions[..n];
         return true;
+    }
+
+    private static bool TryNicira(in NxAction nx, bool mayGoto, byte flowTable, ref Of10.Translate.ActionTranslator.PendingLoad load,
+                                  out OfAction? item, ref byte? gotoTable, out Ofp13Error error)
+    {
+        item = null;
+        error = default;
+        if (load.Header != 0 && nx.Subtype != NxActionSubtype.RegLoad) return Fail(Ofp13Codes.ActionBadArgument, out error);
+        if (Of10.Translate.ActionTranslator.TryResubmitAsGoto(nx, mayGoto, flowTable, out var table, out bool isResubmit))
+        {
+            gotoTable = table;
+            return true;
+        }
+        if (isResubmit) return Fail(Ofp13Codes.ActionBadArgument, out error);
+        if (Of10.Translate.ActionTranslator.TryNiciraModel(nx, ref load, out item, out var why)) return true;
+        return Fail(why switch
+        {
+            Of10.Translate.ActionTranslator.NxRefusal.UnknownField => Ofp13Codes.ActionBadSetType,
+            Of10.Translate.ActionTranslator.NxRefusal.Unsupported => Ofp13Codes.ActionBadExpType,
+            _ => Ofp13Codes.ActionBadArgument,
+        }, out error);
+    }
+
+    private static bool Fail(ushort code, out Ofp13Error error)
+    {
+        error = Ofp13Error.BadAction(code);
+        return false;
     }
 
     /// <summary>A set-field as the model's action; null for a field no action sets (in_port, in_phy_port, metadata, ipv6_exthdr).</summary>
