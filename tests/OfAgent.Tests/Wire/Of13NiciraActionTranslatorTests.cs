@@ -8,7 +8,7 @@ namespace Softswitch.OfAgent.Tests.Wire;
 
 /// <summary>
 /// Nicira's experimenter actions in OpenFlow 1.3 flow-mods: the same model actions OpenFlow 1.0's vendor actions give,
-/// a last resubmit(,N) as the flow's goto-table, and the register loads, notes and other resubmits refused with the
+/// resubmits wherever they stand in a flow's apply-actions, and the register loads, notes and exits refused with the
 /// error Open vSwitch would give for what it does not know.
 /// </summary>
 public sealed class Of13NiciraActionTranslatorTests
@@ -63,7 +63,6 @@ public sealed class Of13NiciraActionTranslatorTests
         { "load of part of eth_dst", new(NxActionSubtype.RegLoad, FieldHeader: 0x00000206, Value: 1, Mask: 0xff), Ofp13Codes.ActionBadArgument },
         { "note", new(NxActionSubtype.Note, Note: [1, 2, 3, 4, 5, 6]), Ofp13Codes.ActionBadExpType },
         { "exit", new(NxActionSubtype.Exit), Ofp13Codes.ActionBadExpType },
-        { "resubmit:5", new(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff), Ofp13Codes.ActionBadExpType },
     };
 
     [Theory]
@@ -86,31 +85,46 @@ public sealed class Of13NiciraActionTranslatorTests
     private static NxAction Resubmit(byte table, ushort inPort = NxAction.InPortOwn) => new(NxActionSubtype.ResubmitTable, InPort: inPort, Table: table);
 
     [Fact]
-    public void ALastResubmitToALaterTable_IsTheFlowsGotoTable_AndEveryOtherResubmitIsBadArgument()
+    public void AResubmit_IsServedAnywhereInAFlowsApplyActions_AndRefusedElsewhere()
     {
-        Assert.True(Of13FlowMods.TryInstructions(FlowMod(0, Apply(Ofp13Action.Output(2), Nx(Resubmit(1)))), out var ins, out var error), error.ToString());
-        Assert.Equal((byte)1, ins.GotoTable);
-        Assert.Equal([OfAction.Output(2)], ins.ApplyActions.ToArray());
-        Assert.True(Of13FlowMods.TryInstructions(FlowMod(3, Apply(Nx(Resubmit(7)))), out ins, out error), error.ToString());
-        Assert.Equal((byte)7, ins.GotoTable);
-        Assert.True(ins.ApplyActions.IsEmpty);
+        Assert.True(Of13FlowMods.TryInstructions(FlowMod(3, Apply(Nx(Resubmit(1)), Ofp13Action.Output(2), Nx(Resubmit(7, inPort: 4)),
+                                                                  Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff)))),
+                                                 out var ins, out var error), error.ToString());
+        Assert.Null(ins.GotoTable);
+        Assert.Equal([OfAction.Resubmit(1), OfAction.Output(2), OfAction.Resubmit(7, 4), OfAction.Resubmit(0xff, 5)], ins.ApplyActions.ToArray());
+        // Written back as Open vSwitch writes them: table 255 as NXAST_RESUBMIT (resubmit:PORT), the others RESUBMIT_TABLE.
+        var wire = new List<Ofp13Action>();
+        Of13Actions.ToWire(ins.ApplyActions.Span, false, wire);
+        Assert.Equal([Nx(Resubmit(1)), Ofp13Action.Output(2), Nx(Resubmit(7, inPort: 4)), Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff))], wire);
 
         foreach (var (what, fm) in new (string, Ofp13FlowMod)[]
         {
-            ("not last", FlowMod(0, Apply(Nx(Resubmit(1)), Ofp13Action.Output(2)))),
-            ("to an earlier table", FlowMod(2, Apply(Nx(Resubmit(1))))),
-            ("to its own table", FlowMod(2, Apply(Nx(Resubmit(2))))),
-            ("to table 255 (this table)", FlowMod(0, Apply(Nx(Resubmit(0xff))))),
-            ("of another in_port", FlowMod(0, Apply(Nx(Resubmit(1, inPort: 3))))),
+            ("resubmit(,): neither a port nor a table", FlowMod(0, Apply(Nx(Resubmit(0xff))))),
             ("in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(Resubmit(1))]))),
-            ("beside a goto-table", FlowMod(0, Apply(Nx(Resubmit(1))), new Ofp13Instruction(Ofp13InstructionType.GotoTable, TableId: 2))),
         })
         {
             Assert.False(Of13FlowMods.TryInstructions(fm, out _, out error), what);
             Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
         }
-        // A packet-out's list has no goto-table to stand for.
+        // A packet-out's or a bucket's list is in no table.
         Assert.False(Of13Actions.TryToOf([Nx(Resubmit(1))], out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
+    }
+
+    [Fact]
+    public void AOneThreeResubmit_IsShownToOneZero_AsOpenVswitchWritesIt()
+    {
+        foreach (var (action, body) in new (OfAction, string)[]
+        {
+            (OfAction.Resubmit(3), "000efff803000000"),       // resubmit(,3)
+            (OfAction.Resubmit(7, 4), "000e000407000000"),    // resubmit(4,7)
+            (OfAction.Resubmit(0xff, 5), "0001000500000000"), // resubmit:5
+        })
+        {
+            Assert.Equal(1, Softswitch.OfAgent.Of10.Translate.ActionTranslator.ToOfp(action, out var wire, out _));
+            Assert.Equal(Softswitch.OfWire.Of10.OfpActionType.Vendor, wire.Type);
+            Assert.Equal(NxAction.VendorId, wire.Vendor);
+            Assert.Equal(body, Convert.ToHexString(wire.VendorBody.Span).ToLowerInvariant());
+        }
     }
 }

@@ -21,7 +21,7 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.
 /// NXAST_RESUBMIT, note and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own.</para>
 /// <para>OpenFlow 1.3's experimenter actions carry the same bodies and take the same translation
-/// (<see cref="TryNiciraModel"/>, <see cref="TryResubmitAsGoto"/>), with 1.3's errors.</para>
+/// (<see cref="TryNiciraModel"/>), with 1.3's errors; 1.3 runs a resubmit in the datapath wherever it stands in a flow's list.</para>
 /// </remarks>
 public static partial class ActionTranslator
 {

@@ -14,21 +14,20 @@ internal static class ActionTranslator
 {
     /// <summary>1.3 actions to the model's; false with the error (a set-field of a field that cannot be set); a resubmit is refused.</summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
-        => TryToOf(wire, null, out actions, out _, out error);
+        => TryToOf(wire, false, out actions, out error);
 
     /// <summary>
     /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
     /// bodies, <see cref="Of10.Translate.ActionTranslator.TryNiciraModel"/>): consecutive REG_LOADs that set one field
     /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
-    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; note, exit and
-    /// NXAST_RESUBMIT BAD_EXP_TYPE (the switch does not run them). <paramref name="flowTable"/>: the list is the
-    /// apply-actions of a flow in that table, where a last <c>resubmit(,N)</c> of the packet's own in_port to a later
-    /// table is the flow's <paramref name="gotoTable"/>; any other resubmit is BAD_ARGUMENT.
+    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; note and exit
+    /// BAD_EXP_TYPE (the switch does not run them). A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) is
+    /// served in a flow's apply-actions (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a
+    /// packet-out, a group bucket), or naming neither a port nor a table, it is BAD_ARGUMENT.
     /// </summary>
-    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, byte? flowTable, out OfAction[] actions, out byte? gotoTable, out Ofp13Error error)
+    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
     {
         actions = wire.IsEmpty ? [] : new OfAction[wire.Length];
-        gotoTable = null;
         error = default;
         int n = 0;
         var load = default(Of10.Translate.ActionTranslator.PendingLoad);
@@ -37,8 +36,7 @@ internal static class ActionTranslator
             var a = wire[i];
             if (a.Type == Ofp13ActionType.Experimenter)
             {
-                if (!TryNicira(a.Nx, flowTable is { } t && i == wire.Length - 1, flowTable ?? 0, ref load, out var item, ref gotoTable, out error))
-                    return false;
+                if (!TryNicira(a.Nx, flowApply, ref load, out var item, out error)) return false;
                 if (item is { } x) actions[n++] = x;
                 continue;
             }
@@ -75,18 +73,19 @@ internal static class ActionTranslator
         return true;
     }
 
-    private static bool TryNicira(in NxAction nx, bool mayGoto, byte flowTable, ref Of10.Translate.ActionTranslator.PendingLoad load,
-                                  out OfAction? item, ref byte? gotoTable, out Ofp13Error error)
+    private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
+                                  out OfAction? item, out Ofp13Error error)
     {
         item = null;
         error = default;
         if (load.Header != 0 && nx.Subtype != NxActionSubtype.RegLoad) return Fail(Ofp13Codes.ActionBadArgument, out error);
-        if (Of10.Translate.ActionTranslator.TryResubmitAsGoto(nx, mayGoto, flowTable, out var table, out bool isResubmit))
+        if (nx.Subtype is NxActionSubtype.Resubmit or NxActionSubtype.ResubmitTable)
         {
-            gotoTable = table;
+            // resubmit(,) names nothing to look up (Open vSwitch refuses it too).
+            if (!flowApply || (nx.InPort == NxAction.InPortOwn && nx.Table == 0xff)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+            item = OfAction.Resubmit(nx.Table, nx.InPort == NxAction.InPortOwn ? OfPort.InPort : Of10.Translate.WireMap.ToOfPort(nx.InPort));
             return true;
         }
-        if (isResubmit) return Fail(Ofp13Codes.ActionBadArgument, out error);
         if (Of10.Translate.ActionTranslator.TryNiciraModel(nx, ref load, out item, out var why)) return true;
         return Fail(why switch
         {
@@ -94,6 +93,14 @@ internal static class ActionTranslator
             Of10.Translate.ActionTranslator.NxRefusal.Unsupported => Ofp13Codes.ActionBadExpType,
             _ => Ofp13Codes.ActionBadArgument,
         }, out error);
+    }
+
+    /// <summary>A resubmit as Open vSwitch writes it: NXAST_RESUBMIT for "this table" (<c>resubmit:PORT</c>), else NXAST_RESUBMIT_TABLE.</summary>
+    internal static NxAction ResubmitOf(in OfAction a)
+    {
+        ushort port = a.Port == OfPort.InPort ? NxAction.InPortOwn : Of10.Translate.WireMap.ToWirePort(a.Port);
+        return a.QueueId == 0xff ? new NxAction(NxActionSubtype.Resubmit, InPort: port, Table: 0xff)
+                                 : new NxAction(NxActionSubtype.ResubmitTable, InPort: port, Table: (byte)a.QueueId);
     }
 
     private static bool Fail(ushort code, out Ofp13Error error)
@@ -176,6 +183,7 @@ internal static class ActionTranslator
                 case OfActionType.DecNwTtl: into.Add(new(Ofp13ActionType.DecNwTtl)); break;
                 case OfActionType.CopyTtlOut: into.Add(new(Ofp13ActionType.CopyTtlOut)); break;
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
+                case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 default:
                     if (SetFieldOf(a, ipv6) is { } f) into.Add(Ofp13Action.SetField(f));
                     break;

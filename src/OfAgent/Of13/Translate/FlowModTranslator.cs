@@ -30,7 +30,6 @@ internal static class FlowModTranslator
         byte? gotoTable = null;
         ulong metadata = 0, metadataMask = 0;
         uint meter = 0;
-        bool hasGoto = false, resubmitGoto = false;
         foreach (var ins in fm.Instructions)
         {
             switch (ins.Type)
@@ -39,15 +38,9 @@ internal static class FlowModTranslator
                 case Ofp13InstructionType.WriteActions:
                 {
                     bool isApply = ins.Type == Ofp13InstructionType.ApplyActions;
-                    if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), isApply ? fm.TableId : null, out var actions,
-                                                  out var resubmit, out error))
-                    {
-                        return false;
-                    }
+                    if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), isApply, out var actions, out error)) return false;
                     if (isApply) apply = actions;
                     else write = actions;
-                    if (resubmit is { } r) gotoTable = r; // a last resubmit(,N): the goto-table it stands for
-                    resubmitGoto |= resubmit is not null;
                     break;
                 }
                 case Ofp13InstructionType.ClearActions:
@@ -56,7 +49,6 @@ internal static class FlowModTranslator
                     break;
                 case Ofp13InstructionType.GotoTable:
                     gotoTable = ins.TableId; // a table the switch has, and forward: the switch's to say (BAD_TABLE_ID)
-                    hasGoto = true;
                     break;
                 case Ofp13InstructionType.WriteMetadata:
                     metadata = ins.Metadata;
@@ -70,12 +62,6 @@ internal static class FlowModTranslator
                     error = Ofp13Error.BadInstruction(Ofp13Codes.InstUnknown);
                     return false;
             }
-        }
-        if (hasGoto && resubmitGoto)
-        {
-            // A resubmit and a goto-table: two continuations, where the switch runs one (it runs a resubmit as the goto).
-            error = Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument);
-            return false;
         }
         instructions = new OfInstructions(apply, write, clear, gotoTable, metadata & metadataMask, metadataMask, meter);
         return true;
