@@ -156,6 +156,7 @@ public sealed partial class ActionExecutor
                     break;
                 case ActionKind.Recirculate:
                 case ActionKind.Resubmit: // composed away by the pipeline walk; a list that holds one never runs here
+                case ActionKind.Exit:
                     break;
                 case ActionKind.SetTunnel:
                     _tunnel = a.Value;

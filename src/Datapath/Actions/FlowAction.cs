@@ -111,6 +111,11 @@ public enum ActionKind : byte
     /// it: it composes the found rule's actions in its place, so the executor never meets one.
     /// </summary>
     Resubmit,
+    /// <summary>
+    /// Open vSwitch's exit: no action after it runs, in this list, in the lists of the resubmits around it or in later
+    /// tables; the action set still does. Only the pipeline walk runs it (it composes nothing after it).
+    /// </summary>
+    Exit,
 }
 
 /// <summary>
@@ -200,11 +205,13 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction Meter(uint meterId) => new(ActionKind.Meter, 0, 0, meterId, 0);
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/> (<see cref="Forwarding.PortNumber.InPort"/>: its own port).</summary>
     public static FlowAction Resubmit(byte table, ushort inPort = Forwarding.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
+    /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
+    public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
 
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
-                                               or ActionKind.Resubmit);
+                                               or ActionKind.Resubmit or ActionKind.Exit);
 }
 
 /// <summary>
@@ -227,8 +234,8 @@ public sealed class FlowActions
     public readonly bool HasController;
     /// <summary>Number of output/enqueue actions.</summary>
     public readonly int OutputCount;
-    /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>: only the multi-stage pipeline walk runs such a list.</summary>
-    public readonly bool HasResubmit;
+    /// <summary>Some action is a <see cref="ActionKind.Resubmit"/> or an <see cref="ActionKind.Exit"/>: only the multi-stage pipeline walk runs such a list.</summary>
+    public readonly bool NeedsWalk;
     /// <summary>What the executor runs: <see cref="Items"/> itself, or a shorter list with fused steps (<see cref="ActionPlan"/>).</summary>
     internal readonly FlowAction[] Plan;
     /// <summary><see cref="ModifiedAfter"/> for <see cref="Plan"/> (the same array when nothing fused).</summary>
@@ -252,7 +259,7 @@ public sealed class FlowActions
         {
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
-            if (items[i].Kind == ActionKind.Resubmit) HasResubmit = true;
+            if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit) NeedsWalk = true;
             if (items[i].IsOutput)
             {
                 OutputCount++;

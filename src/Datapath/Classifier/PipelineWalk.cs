@@ -37,7 +37,8 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// <para>A resubmit in a hit's apply-actions (<see cref="ActionKind.Resubmit"/>) looks the key up in another stage and
 /// composes what it finds in its place, each lookup recorded as a visit (<see cref="Resubmit"/>); past
 /// <see cref="MaxResubmitDepth"/> or <see cref="MaxResubmits"/> the run ends in <see cref="PipelineEnd.ResubmitDrop"/>
-/// (docs/datapath.md, "Resubmit").</para>
+/// (docs/datapath.md, "Resubmit"). An exit (<see cref="ActionKind.Exit"/>) ends the composition there, at every level;
+/// the action set is still appended.</para>
 /// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
 /// </remarks>
 public sealed class PipelineWalk
@@ -59,7 +60,7 @@ public sealed class PipelineWalk
     // The run in progress: stages visited, resubmits taken, whether a limit (or a resubmit after a re-parse point)
     // ended it, whether an apply-action changed which headers the packet has, the metadata packet-ins carry so far.
     private int _n;
-    private bool _dropped, _reparse;
+    private bool _dropped, _reparse, _exit;
     private ulong _pinMetadata;
     private readonly ActionSet _set = new();
     private readonly List<FlowAction> _composed = new();
@@ -169,6 +170,7 @@ public sealed class PipelineWalk
         _n = 0;
         Resubmits = 0;
         _dropped = false;
+        _exit = false;
         _reparse = false; // an apply-action changed which headers the packet has: the key no longer tells
         _pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         int t = 0;
@@ -217,7 +219,7 @@ public sealed class PipelineWalk
             // The meter instruction runs first (OpenFlow 1.3.5 section 5.9): before the rule's apply-actions.
             if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
             Compose(pipeline, _hitActions[at]!, ref b, t, trace, 0);
-            if (_dropped || ins is null) break;
+            if (_dropped || _exit || ins is null) break; // an exit: nothing after it, the action set still runs
             if (ins.ClearActions) _set.Clear();
             if (ins.WriteActions is { } w) _set.Write(w);
             if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
@@ -304,7 +306,12 @@ public sealed class PipelineWalk
     {
         foreach (ref readonly var a in actions.Items.AsSpan())
         {
-            if (_dropped) return;
+            if (_dropped || _exit) return;
+            if (a.Kind == ActionKind.Exit)
+            {
+                _exit = true;
+                return;
+            }
             if (a.Kind == ActionKind.Resubmit)
             {
                 Resubmit(pipeline, a, ref b, t, trace, depth);
@@ -362,7 +369,7 @@ public sealed class PipelineWalk
         var ins = _hitInstructions[at];
         if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
         Compose(pipeline, _hitActions[at]!, ref b, target, trace, depth + 1);
-        if (_dropped || ins is null) return;
+        if (_dropped || _exit || ins is null) return;
         if (ins.ClearActions) _set.Clear();
         if (ins.WriteActions is { } w) _set.Write(w);
         if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));

@@ -80,6 +80,8 @@ public enum OfActionType : byte
     /// A flow's apply-actions only.
     /// </summary>
     Resubmit,
+    /// <summary>Open vSwitch's exit: no action after it runs (the action set still does). A flow's apply-actions only.</summary>
+    Exit,
 }
 
 /// <summary>
@@ -154,6 +156,7 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction Group(uint groupId) => new(OfActionType.Group, QueueId: groupId);
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/>.</summary>
     public static OfAction Resubmit(byte table, uint inPort = OfPort.InPort) => new(OfActionType.Resubmit, inPort, QueueId: table);
+    public static OfAction Exit() => new(OfActionType.Exit);
 }
 
 /// <summary>Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may.</summary>

@@ -89,6 +89,10 @@ public static class OfActionCompiler
                     items[i] = FlowAction.Resubmit((byte)a.QueueId, inPort);
                     break;
                 }
+                case OfActionType.Exit:
+                    if (context != ActionContext.FlowMod) return OfError.BadArgument;
+                    items[i] = FlowAction.Exit();
+                    break;
                 default:
                 {
                     var e = CompileOfp13(a, out items[i]);
@@ -267,6 +271,7 @@ public static class OfActionCompiler
         ActionKind.CopyTtlIn => OfAction.CopyTtlIn(),
         ActionKind.SetQueue => OfAction.SetQueue(a.QueueId),
         ActionKind.Group => OfAction.Group(a.QueueId),
+        ActionKind.Exit => OfAction.Exit(),
         ActionKind.Resubmit => OfAction.Resubmit((byte)a.QueueId, a.Port == PortNumber.InPort ? OfPort.InPort : OfPort.FromDatapath(a.Port)),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
     };

@@ -129,4 +129,24 @@ public sealed class ResubmitTests
         Assert.Empty(r.Sent(2));
         Assert.Single(r.Sent(3));
     }
+
+    [Fact]
+    public void AnExit_EndsEveryLevel_AndTheActionSetStillRuns()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [], Goto(1, write: new FlowActions([FlowAction.Output(1)])));
+        r.Insert(1, Any, 10, [FlowAction.SetDlDst(MacC), FlowAction.Resubmit(2), FlowAction.Output(3)], Goto(3));
+        r.Insert(2, Any, 10, [FlowAction.Exit(), FlowAction.Output(3)]);
+        r.Insert(3, Any, 10, [FlowAction.Output(3)]);
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(2).Key);
+        // Nothing after the exit: not table 2's output, not table 1's after its resubmit, not table 3 (table 1's goto);
+        // the action set table 0 wrote runs at the end.
+        Assert.Equal(PipelineEnd.Actions, walk.End);
+        Assert.Equal([FlowAction.SetDlDst(MacC), FlowAction.Output(1)], walk.Composed.ToArray());
+        Assert.Equal(3, walk.Count);
+        r.Send(2, Frame(MacA, MacB));
+        Assert.Equal(MacC, MacAddress.Read(Assert.Single(r.Sent(1))));
+        Assert.Empty(r.Sent(3));
+    }
 }

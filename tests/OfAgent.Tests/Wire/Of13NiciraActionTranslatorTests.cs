@@ -8,7 +8,7 @@ namespace Softswitch.OfAgent.Tests.Wire;
 
 /// <summary>
 /// Nicira's experimenter actions in OpenFlow 1.3 flow-mods: the same model actions OpenFlow 1.0's vendor actions give,
-/// resubmits wherever they stand in a flow's apply-actions, and the register loads, notes and exits refused with the
+/// resubmits and exits wherever they stand in a flow's apply-actions, and the register loads and notes refused with the
 /// error Open vSwitch would give for what it does not know.
 /// </summary>
 public sealed class Of13NiciraActionTranslatorTests
@@ -62,7 +62,6 @@ public sealed class Of13NiciraActionTranslatorTests
         { "set_field:1->xreg0 (REG_LOAD2)", new(NxActionSubtype.RegLoad2, FieldHeader: 0x80014c08, Value: 1, Mask: ulong.MaxValue), Ofp13Codes.ActionBadSetType },
         { "load of part of eth_dst", new(NxActionSubtype.RegLoad, FieldHeader: 0x00000206, Value: 1, Mask: 0xff), Ofp13Codes.ActionBadArgument },
         { "note", new(NxActionSubtype.Note, Note: [1, 2, 3, 4, 5, 6]), Ofp13Codes.ActionBadExpType },
-        { "exit", new(NxActionSubtype.Exit), Ofp13Codes.ActionBadExpType },
     };
 
     [Theory]
@@ -85,22 +84,26 @@ public sealed class Of13NiciraActionTranslatorTests
     private static NxAction Resubmit(byte table, ushort inPort = NxAction.InPortOwn) => new(NxActionSubtype.ResubmitTable, InPort: inPort, Table: table);
 
     [Fact]
-    public void AResubmit_IsServedAnywhereInAFlowsApplyActions_AndRefusedElsewhere()
+    public void AResubmitAndAnExit_AreServedAnywhereInAFlowsApplyActions_AndRefusedElsewhere()
     {
         Assert.True(Of13FlowMods.TryInstructions(FlowMod(3, Apply(Nx(Resubmit(1)), Ofp13Action.Output(2), Nx(Resubmit(7, inPort: 4)),
-                                                                  Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff)))),
+                                                                  Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff)),
+                                                                  Nx(new NxAction(NxActionSubtype.Exit)))),
                                                  out var ins, out var error), error.ToString());
         Assert.Null(ins.GotoTable);
-        Assert.Equal([OfAction.Resubmit(1), OfAction.Output(2), OfAction.Resubmit(7, 4), OfAction.Resubmit(0xff, 5)], ins.ApplyActions.ToArray());
+        Assert.Equal([OfAction.Resubmit(1), OfAction.Output(2), OfAction.Resubmit(7, 4), OfAction.Resubmit(0xff, 5), OfAction.Exit()],
+                     ins.ApplyActions.ToArray());
         // Written back as Open vSwitch writes them: table 255 as NXAST_RESUBMIT (resubmit:PORT), the others RESUBMIT_TABLE.
         var wire = new List<Ofp13Action>();
         Of13Actions.ToWire(ins.ApplyActions.Span, false, wire);
-        Assert.Equal([Nx(Resubmit(1)), Ofp13Action.Output(2), Nx(Resubmit(7, inPort: 4)), Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff))], wire);
+        Assert.Equal([Nx(Resubmit(1)), Ofp13Action.Output(2), Nx(Resubmit(7, inPort: 4)), Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff)),
+                      Nx(new NxAction(NxActionSubtype.Exit))], wire);
 
         foreach (var (what, fm) in new (string, Ofp13FlowMod)[]
         {
             ("resubmit(,): neither a port nor a table", FlowMod(0, Apply(Nx(Resubmit(0xff))))),
             ("in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(Resubmit(1))]))),
+            ("exit in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(new NxAction(NxActionSubtype.Exit))]))),
         })
         {
             Assert.False(Of13FlowMods.TryInstructions(fm, out _, out error), what);
@@ -112,13 +115,14 @@ public sealed class Of13NiciraActionTranslatorTests
     }
 
     [Fact]
-    public void AOneThreeResubmit_IsShownToOneZero_AsOpenVswitchWritesIt()
+    public void AOneThreeResubmitOrExit_IsShownToOneZero_AsOpenVswitchWritesIt()
     {
         foreach (var (action, body) in new (OfAction, string)[]
         {
             (OfAction.Resubmit(3), "000efff803000000"),       // resubmit(,3)
             (OfAction.Resubmit(7, 4), "000e000407000000"),    // resubmit(4,7)
             (OfAction.Resubmit(0xff, 5), "0001000500000000"), // resubmit:5
+            (OfAction.Exit(), "0011000000000000"),             // exit
         })
         {
             Assert.Equal(1, Softswitch.OfAgent.Of10.Translate.ActionTranslator.ToOfp(action, out var wire, out _));

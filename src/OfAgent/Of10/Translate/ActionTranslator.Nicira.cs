@@ -42,7 +42,7 @@ public static partial class ActionTranslator
         BadArgument,
         /// <summary>A load of a field the switch cannot set or does not know (registers among them): OpenFlow 1.1+'s BAD_SET_TYPE.</summary>
         UnknownField,
-        /// <summary>A subtype the codec reads that the switch does not run (note, exit, NXAST_RESUBMIT).</summary>
+        /// <summary>A subtype the codec reads that this translation does not take (note; exit and NXAST_RESUBMIT, which 1.3 takes itself).</summary>
         Unsupported,
     }
 

@@ -179,9 +179,9 @@ public static partial class ActionTranslator
             first = one;
             return 1;
         }
-        if (a.Type == OfActionType.Resubmit)
+        if (a.Type is OfActionType.Resubmit or OfActionType.Exit)
         {
-            var nx = Of13.Translate.ActionTranslator.ResubmitOf(a);
+            var nx = a.Type == OfActionType.Exit ? new NxAction(NxActionSubtype.Exit) : Of13.Translate.ActionTranslator.ResubmitOf(a);
             byte[] body = new byte[nx.BodySize];
             nx.WriteBody(body);
             first = OfpAction.VendorAction(NiciraVendorId, body);

@@ -20,10 +20,10 @@ internal static class ActionTranslator
     /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
     /// bodies, <see cref="Of10.Translate.ActionTranslator.TryNiciraModel"/>): consecutive REG_LOADs that set one field
     /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
-    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; note and exit
-    /// BAD_EXP_TYPE (the switch does not run them). A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) is
-    /// served in a flow's apply-actions (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a
-    /// packet-out, a group bucket), or naming neither a port nor a table, it is BAD_ARGUMENT.
+    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note BAD_EXP_TYPE (the
+    /// switch does not keep one). A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) and an exit are served
+    /// in a flow's apply-actions (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a
+    /// packet-out, a group bucket), or a resubmit naming neither a port nor a table, they are BAD_ARGUMENT.
     /// </summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
     {
@@ -84,6 +84,12 @@ internal static class ActionTranslator
             // resubmit(,) names nothing to look up (Open vSwitch refuses it too).
             if (!flowApply || (nx.InPort == NxAction.InPortOwn && nx.Table == 0xff)) return Fail(Ofp13Codes.ActionBadArgument, out error);
             item = OfAction.Resubmit(nx.Table, nx.InPort == NxAction.InPortOwn ? OfPort.InPort : Of10.Translate.WireMap.ToOfPort(nx.InPort));
+            return true;
+        }
+        if (nx.Subtype == NxActionSubtype.Exit)
+        {
+            if (!flowApply) return Fail(Ofp13Codes.ActionBadArgument, out error);
+            item = OfAction.Exit();
             return true;
         }
         if (Of10.Translate.ActionTranslator.TryNiciraModel(nx, ref load, out item, out var why)) return true;
@@ -184,6 +190,7 @@ internal static class ActionTranslator
                 case OfActionType.CopyTtlOut: into.Add(new(Ofp13ActionType.CopyTtlOut)); break;
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
+                case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
                 default:
                     if (SetFieldOf(a, ipv6) is { } f) into.Add(Ofp13Action.SetField(f));
                     break;
