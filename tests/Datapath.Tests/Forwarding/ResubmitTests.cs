@@ -149,4 +149,28 @@ public sealed class ResubmitTests
         Assert.Equal(MacC, MacAddress.Read(Assert.Single(r.Sent(1))));
         Assert.Empty(r.Sent(3));
     }
+
+    [Fact]
+    public void AFourTableResubmitPipeline_IsOneCachedVerdict_AndAllocatesNothingPerPacket()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Vlan(0xFFFF), 10, [FlowAction.Resubmit(1)]);
+        r.Insert(1, DlSrc(MacA), 10, [FlowAction.Resubmit(2)]);
+        r.Insert(2, DlDst(MacB), 10, [FlowAction.Resubmit(3)]);
+        r.Insert(3, Any, 10, [FlowAction.Output(2)]);
+        r.Port(2).CaptureSent = false;
+        var frame = Frame(MacA, MacB);
+        r.Send(1, frame, times: 4);
+        Assert.Equal(1, r.Fwd.PipelineWalks); // the first packet walked the tables; the next three found its verdict
+        r.Port(1).SetGenerator([frame], 0);
+        long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
+        long alloc = AllocationMeter.SteadyState(() =>
+        {
+            r.Port(1).SetGeneratorCount(64);
+            r.Dp.PollUntilIdle();
+        });
+        Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
+        Assert.Equal(walks, r.Fwd.PipelineWalks);
+        Assert.Equal(0, alloc);
+    }
 }
