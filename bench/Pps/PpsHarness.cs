@@ -146,7 +146,7 @@ public sealed class PpsOptions
                     break;
                 case "--pipeline":
                     o.Pipeline = Next();
-                    if (o.Pipeline is not ("faucet" or "mpls")) throw new ArgumentException("--pipeline takes faucet or mpls");
+                    if (o.Pipeline is not ("faucet" or "faucet-resubmit" or "mpls")) throw new ArgumentException("--pipeline takes faucet, faucet-resubmit or mpls");
                     break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
@@ -164,6 +164,7 @@ public sealed class PpsOptions
                     Console.WriteLine("             --churn-after S (with --churn: churn begins S seconds into the measured window, so the plot shows before and after)");
                     Console.WriteLine("             --scale-to N (measure 1..N forwarding threads one after the other; one table row and one scaling point each)");
                     Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
+                    Console.WriteLine("             faucet-resubmit: the same tables chained by Nicira resubmit(,N) instead of goto_table;");
                     Console.WriteLine("             mpls: MPLS termination, table 0 pops the label, table 1 matches the inner ipv4_dst, over --flows hosts;");
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
                     Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio; without --paired, --churn R deletes and");
@@ -1012,7 +1013,12 @@ internal sealed class Traffic
     public static readonly MacAddress SrcMac = new(0x0200_0000_1000UL), DstMac = new(0x0200_0000_2000UL);
 
     /// <summary>--pipeline's traffic and flows.</summary>
-    public static Traffic BuildPipeline(PpsOptions o, Random rng) => o.Pipeline == "mpls" ? BuildMpls(o, rng) : BuildFaucet(o, rng);
+    public static Traffic BuildPipeline(PpsOptions o, Random rng) => o.Pipeline switch
+    {
+        "mpls" => BuildMpls(o, rng),
+        "faucet-resubmit" => BuildFaucet(o, rng, resubmit: true),
+        _ => BuildFaucet(o, rng),
+    };
 
     /// <summary>
     /// MPLS termination over <c>o.Flows</c> hosts: table 0 pops label 100 (ethertype 0x0800) and goes to table 1, which
@@ -1051,7 +1057,11 @@ internal sealed class Traffic
     /// a catch-all that ends the pipeline, so the action set outputs. One frame per host (source host i to host
     /// i * 7 + 1), as many distinct frames as the one-table row with the same --flows has flows.
     /// </summary>
-    public static Traffic BuildFaucet(PpsOptions o, Random rng)
+    /// <summary>
+    /// Faucet's four tables; <paramref name="resubmit"/>: chained by resubmit(,N) in apply-actions instead of goto-table
+    /// (table 2 outputs after its resubmit instead of writing the output to the action set), the same forwarding.
+    /// </summary>
+    public static Traffic BuildFaucet(PpsOptions o, Random rng, bool resubmit = false)
     {
         int hosts = Math.Max(2, o.Flows);
         static MacAddress Host(int i) => new(0x0200_0001_0000UL + (ulong)i);
@@ -1060,14 +1070,17 @@ internal sealed class Traffic
         FlowMod Mod(byte table, FlowMatch m, ushort prio, FlowInstructions? ins, FlowActions? apply = null)
             => new(FlowModCommand.Add, m, prio, apply ?? none, Rules: MatchRules.OpenFlow13, TableId: table, Instructions: ins);
         var vlan = FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlVlan), new FlowKeyBuilder().InPort(1).DlVlan(FlowKey.VlanNone).Key);
-        mods.Add(Mod(0, vlan, 100, new FlowInstructions(gotoTable: 1)));
+        FlowActions To(byte t) => new([FlowAction.Resubmit(t)]);
+        mods.Add(resubmit ? Mod(0, vlan, 100, null, To(1)) : Mod(0, vlan, 100, new FlowInstructions(gotoTable: 1)));
         for (int i = 0; i < hosts; i++)
         {
             var src = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlSrc, new FlowKeyBuilder().DlSrc(Host(i)).Key);
-            mods.Add(Mod(1, src, 100, new FlowInstructions(gotoTable: 2)));
+            mods.Add(resubmit ? Mod(1, src, 100, null, To(2)) : Mod(1, src, 100, new FlowInstructions(gotoTable: 2)));
             var dst = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlDst, new FlowKeyBuilder().DlDst(Host(i)).Key);
-            var output = new FlowActions([FlowAction.Output((ushort)(2 + i % (o.Ports - 1)))]);
-            mods.Add(Mod(2, dst, 100, new FlowInstructions(writeActions: output, gotoTable: 3)));
+            var port = (ushort)(2 + i % (o.Ports - 1));
+            var output = new FlowActions([FlowAction.Output(port)]);
+            mods.Add(resubmit ? Mod(2, dst, 100, null, new FlowActions([FlowAction.Resubmit(3), FlowAction.Output(port)]))
+                              : Mod(2, dst, 100, new FlowInstructions(writeActions: output, gotoTable: 3)));
         }
         mods.Add(Mod(3, FlowMatch.All, 0, null));
         var frames = new byte[hosts][];

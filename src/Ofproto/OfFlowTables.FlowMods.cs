@@ -41,6 +41,8 @@ public sealed partial class OfFlowTables
             return FlowModStatus.Ok;
         }
         if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) return FlowModStatus.Ok;
+        // A resubmit runs only in the pipeline walk, never on the single-table path.
+        if (mod.Actions is { NeedsWalk: true }) _pipeline.EnableStages();
         if (mod.Instructions is { } ins)
         {
             _pipeline.EnableStages();
@@ -183,6 +185,7 @@ public sealed partial class OfFlowTables
             {
                 bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
                 if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) { statuses[i] = FlowModStatus.Ok; continue; }
+                if (mod.Actions is { NeedsWalk: true }) _pipeline.EnableStages();
                 if (mod.Instructions is { } ins)
                 {
                     _pipeline.EnableStages();

@@ -309,4 +309,32 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.Contains("table 3: no match (drop)", r.Text);
         Assert.Equal("drop", Line(r.Text, "Output: "));
     }
+
+    [Fact]
+    public void Resubmits_AreTracedIndentedByDepth_AndALoopSaysWhyItDrops()
+    {
+        var flows = _agent.Switch.Flows;
+        Datapath.Actions.FlowActions List(params Datapath.Actions.FlowAction[] a) => new(a);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1,
+            List(Datapath.Actions.FlowAction.Resubmit(1), Datapath.Actions.FlowAction.Output(3)), Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1,
+            List(Datapath.Actions.FlowAction.SetDlDst(s_a), Datapath.Actions.FlowAction.Resubmit(2)), Rules: MatchRules.OpenFlow13, TableId: 1)));
+        var dstA = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlDst, new FlowKeyBuilder().DlDst(s_a).Key);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, dstA, 5, List(Datapath.Actions.FlowAction.Output(2)), Rules: MatchRules.OpenFlow13, TableId: 2)));
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Contains("\ntable 0: ", r.Text);
+        Assert.Contains("actions: resubmit(,1),output:3", r.Text);
+        Assert.Contains("\n    resubmit to table 1: ", r.Text);
+        Assert.Contains("\n        resubmit to table 2: ", r.Text); // table 2 found the dl_dst table 1 set
+        Assert.Equal("mod_dl_dst:00:00:00:00:00:0a,output:2,output:3", Line(r.Text, "Actions: "));
+        Assert.Equal("2, 3", Line(r.Text, "Output: "));
+
+        // Table 2 resubmits to itself: the trace ends in the drop the forwarder counts.
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, dstA, 9, List(Datapath.Actions.FlowAction.Resubmit(0xff)), Rules: MatchRules.OpenFlow13, TableId: 2)));
+        r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.StartsWith("drop (past 64 nested resubmits", Line(r.Text, "Miss: "));
+        Assert.Equal("drop", Line(r.Text, "Output: "));
+    }
 }

@@ -65,7 +65,7 @@ public class DatapathRig : IDisposable
 
     /// <summary>
     /// Inserts a rule straight into pipeline stage <paramref name="table"/> (created, dropping on a miss, if new). A
-    /// rule in a later stage or with instructions has the forwarders classify through the stages.
+    /// rule in a later stage, with instructions or with a resubmit has the forwarders classify through the stages.
     /// </summary>
     /// <summary>Inserts a rule into stage <paramref name="table"/> (made with miss mode Drop, as a table whose misses a rule
     /// decides); <paramref name="isTableMiss"/> marks it as standing for the table's misses (<see cref="FlowEntry.IsTableMiss"/>).</summary>
@@ -74,9 +74,11 @@ public class DatapathRig : IDisposable
     {
         var pipeline = Dp.Pipeline;
         var stage = table == 0 ? pipeline.Table(0) : pipeline.GetOrCreateStage(table, TableMissMode.Drop);
-        if (table != 0 || instructions is not null) pipeline.EnableStages();
+        var list = new FlowActions(actions);
+        // A resubmit runs only in the pipeline walk (as Ofproto, which enables the stages for such a rule).
+        if (table != 0 || instructions is not null || list.NeedsWalk) pipeline.EnableStages();
         using var w = stage.Write();
-        var e = new FlowEntry(match, priority, new FlowActions(actions), 0, 0, Clock.NowNanos, isTableMiss: isTableMiss);
+        var e = new FlowEntry(match, priority, list, 0, 0, Clock.NowNanos, isTableMiss: isTableMiss);
         if (instructions is not null) w.SetInstructions(e, instructions);
         w.Insert(e);
         return e;

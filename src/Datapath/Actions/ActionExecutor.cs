@@ -155,6 +155,8 @@ public sealed partial class ActionExecutor
                     PacketInMetadata = a.Value;
                     break;
                 case ActionKind.Recirculate:
+                case ActionKind.Resubmit: // composed away by the pipeline walk; a list that holds one never runs here
+                case ActionKind.Exit:
                     break;
                 case ActionKind.SetTunnel:
                     _tunnel = a.Value;

@@ -104,6 +104,18 @@ public enum ActionKind : byte
     /// groups before it work on copies, since later tables may rewrite the packet. Never written by a controller.
     /// </summary>
     Recirculate,
+    /// <summary>
+    /// Look the packet up again in table <see cref="FlowAction.QueueId"/> (255: the table of the rule that holds it) as
+    /// if it came in on <see cref="FlowAction.Port"/> (<see cref="Forwarding.PortNumber.InPort"/>: its own), run what
+    /// that lookup finds, then go on with the rest of this list (Open vSwitch's resubmit). Only the pipeline walk runs
+    /// it: it composes the found rule's actions in its place, so the executor never meets one.
+    /// </summary>
+    Resubmit,
+    /// <summary>
+    /// Open vSwitch's exit: no action after it runs, in this list, in the lists of the resubmits around it or in later
+    /// tables; the action set still does. Only the pipeline walk runs it (it composes nothing after it).
+    /// </summary>
+    Exit,
 }
 
 /// <summary>
@@ -191,10 +203,15 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetQueue(uint queueId) => new(ActionKind.SetQueue, 0, 0, queueId, 0);
     public static FlowAction Group(uint groupId) => new(ActionKind.Group, 0, 0, groupId, 0);
     public static FlowAction Meter(uint meterId) => new(ActionKind.Meter, 0, 0, meterId, 0);
+    /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/> (<see cref="Forwarding.PortNumber.InPort"/>: its own port).</summary>
+    public static FlowAction Resubmit(byte table, ushort inPort = Forwarding.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
+    /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
+    public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
 
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
-    public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group);
+    public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
+                                               or ActionKind.Resubmit or ActionKind.Exit);
 }
 
 /// <summary>
@@ -217,6 +234,8 @@ public sealed class FlowActions
     public readonly bool HasController;
     /// <summary>Number of output/enqueue actions.</summary>
     public readonly int OutputCount;
+    /// <summary>Some action is a <see cref="ActionKind.Resubmit"/> or an <see cref="ActionKind.Exit"/>: only the multi-stage pipeline walk runs such a list.</summary>
+    public readonly bool NeedsWalk;
     /// <summary>What the executor runs: <see cref="Items"/> itself, or a shorter list with fused steps (<see cref="ActionPlan"/>).</summary>
     internal readonly FlowAction[] Plan;
     /// <summary><see cref="ModifiedAfter"/> for <see cref="Plan"/> (the same array when nothing fused).</summary>
@@ -240,6 +259,7 @@ public sealed class FlowActions
         {
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
+            if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit) NeedsWalk = true;
             if (items[i].IsOutput)
             {
                 OutputCount++;

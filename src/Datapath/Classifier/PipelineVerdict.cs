@@ -18,6 +18,12 @@ public enum PipelineEnd : byte
     /// composed actions, the packet is parsed anew and the rest of the pipeline looked up from <see cref="PipelineVerdict.Next"/>.
     /// </summary>
     Recirculate,
+    /// <summary>
+    /// The run went past the resubmit limits (<see cref="PipelineWalk.MaxResubmitDepth"/>, <see cref="PipelineWalk.MaxResubmits"/>)
+    /// or resubmitted after a re-parse point: the packet is dropped whole (no action runs) and counted
+    /// (<see cref="Forwarding.DropReason.Resubmit"/>), as Open vSwitch drops a packet whose translation failed.
+    /// </summary>
+    ResubmitDrop,
 }
 
 /// <summary>
@@ -53,6 +59,11 @@ public sealed class PipelineVerdict
     /// <summary>The pipeline's <see cref="Pipeline.Changes"/>, and its value when this verdict was last known current (-1: never).</summary>
     private ShadowClass _changes;
     private long _validatedAt;
+    /// <summary>
+    /// The run resubmitted: a stage's key then depends on where in another stage's list the resubmit stood, which a
+    /// repair (rebuilding each stage's key from the stages before it) does not know, so such a verdict is walked anew.
+    /// </summary>
+    private bool _resubmits;
 
     internal struct StageCheck
     {
@@ -169,6 +180,7 @@ public sealed class PipelineVerdict
         }
         Absent = walk.Absent;
         AbsentVersion = walk.AbsentVersion;
+        _resubmits = walk.Resubmits != 0;
         Actions = actions;
         End = walk.End;
         Start = walk.Start;
@@ -255,7 +267,7 @@ public sealed class PipelineVerdict
     {
         var (repaired, classes, versions, removalsRead) = scratch.RepairScratch;
         changes = _changes.Version; // before any stage is read, as a run's
-        if (Absent is not null && Absent.Version != AbsentVersion) return false;
+        if (_resubmits || (Absent is not null && Absent.Version != AbsentVersion)) return false;
         var checks = _checks;
         var b = new FlowKeyBuilder(key);
         bool any = false;

@@ -9,7 +9,8 @@ namespace Softswitch.Datapath.Classifier;
 /// <param name="Lookup">What the stage's lookup found (rule, classifier stage, mask).</param>
 /// <param name="Key">The key the stage looked up (metadata and rewritten headers of earlier stages included).</param>
 /// <param name="Miss">The stage's miss mode, meaningful when it found nothing.</param>
-public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup, FlowKey Key, TableMissMode Miss);
+/// <param name="Depth">The resubmits the lookup is in (0: the table's own turn in the pipeline).</param>
+public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup, FlowKey Key, TableMissMode Miss, int Depth = 0);
 
 /// <summary>
 /// A pipeline run, table by table (the uncached classification, and the model every cached verdict must equal): what
@@ -33,24 +34,43 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// follow (<see cref="Reparses"/>: pops of MPLS and PBB, a second tag pushed or uncovered, set eth_type...), a stage
 /// whose goto continues ends the run in <see cref="PipelineEnd.Recirculate"/>: the forwarder parses the rewritten
 /// packet anew and runs the rest from <see cref="Next"/> (<see cref="Run"/>'s start).</para>
+/// <para>A resubmit in a hit's apply-actions (<see cref="ActionKind.Resubmit"/>) looks the key up in another stage and
+/// composes what it finds in its place, each lookup recorded as a visit (<see cref="Resubmit"/>); past
+/// <see cref="MaxResubmitDepth"/> or <see cref="MaxResubmits"/> the run ends in <see cref="PipelineEnd.ResubmitDrop"/>
+/// (docs/datapath.md, "Resubmit"). An exit (<see cref="ActionKind.Exit"/>) ends the composition there, at every level;
+/// the action set is still appended.</para>
 /// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
 /// </remarks>
 public sealed class PipelineWalk
 {
-    private readonly FlowTable[] _tables = new FlowTable[Pipeline.MaxStages];
-    private readonly ShadowClass[] _classes = new ShadowClass[Pipeline.MaxStages];
-    private readonly long[] _versions = new long[Pipeline.MaxStages];
-    private readonly long[] _removals = new long[Pipeline.MaxStages];
-    private readonly FlowEntry?[] _hits = new FlowEntry?[Pipeline.MaxStages];
-    private readonly FlowActions?[] _hitActions = new FlowActions?[Pipeline.MaxStages];
-    private readonly FlowInstructions?[] _hitInstructions = new FlowInstructions?[Pipeline.MaxStages];
+    /// <summary>Open vSwitch's limits (ofproto-dpif-xlate.c MAX_DEPTH, MAX_RESUBMITS): resubmits nested at most this deep...</summary>
+    public const int MaxResubmitDepth = 64;
+    /// <summary>...and at most this many a run; past either the packet is dropped (<see cref="PipelineEnd.ResubmitDrop"/>).</summary>
+    public const int MaxResubmits = MaxResubmitDepth * MaxResubmitDepth;
+    /// <summary>The most lookups one run makes: a goto chain through every stage and every resubmit it may take.</summary>
+    private const int MaxVisits = Pipeline.MaxStages + MaxResubmits;
+
+    private readonly FlowTable[] _tables = new FlowTable[MaxVisits];
+    private readonly ShadowClass[] _classes = new ShadowClass[MaxVisits];
+    private readonly long[] _versions = new long[MaxVisits];
+    private readonly long[] _removals = new long[MaxVisits];
+    private readonly FlowEntry?[] _hits = new FlowEntry?[MaxVisits];
+    private readonly FlowActions?[] _hitActions = new FlowActions?[MaxVisits];
+    private readonly FlowInstructions?[] _hitInstructions = new FlowInstructions?[MaxVisits];
+    // The run in progress: stages visited, resubmits taken, whether a limit (or a resubmit after a re-parse point)
+    // ended it, whether an apply-action changed which headers the packet has, the metadata packet-ins carry so far.
+    private int _n;
+    private bool _dropped, _reparse, _exit;
+    private ulong _pinMetadata;
     private readonly ActionSet _set = new();
     private readonly List<FlowAction> _composed = new();
     private readonly List<FlowAction> _describe = new();
     private readonly ContinuationInterner _continuations = new();
 
-    /// <summary>Stages visited by the last run.</summary>
+    /// <summary>Stages visited by the last run (a stage a resubmit looked up again counts again).</summary>
     public int Count { get; private set; }
+    /// <summary>Resubmits the last run took.</summary>
+    public int Resubmits { get; private set; }
     /// <summary>How the last run ended.</summary>
     public PipelineEnd End { get; private set; }
     /// <summary>The key after the last run (metadata and rewritten headers).</summary>
@@ -147,9 +167,13 @@ public sealed class PipelineWalk
         var b = new FlowKeyBuilder(key);
         _set.Clear();
         _composed.Clear();
-        int n = 0;
+        _n = 0;
+        Resubmits = 0;
+        _dropped = false;
+        _exit = false;
+        _reparse = false; // an apply-action changed which headers the packet has: the key no longer tells
+        _pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         int t = 0;
-        ulong pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         PipelineEnd end = PipelineEnd.Actions;
         Start = start;
         Next = null;
@@ -159,7 +183,6 @@ public sealed class PipelineWalk
             _set.Load(start.ActionSet);
             _composed.AddRange(start.Preamble);
         }
-        bool reparse = false; // an apply-action changed which headers the packet has: the key no longer tells
         Absent = null;
         AbsentVersion = 0;
         Changes = pipeline.Changes;
@@ -171,34 +194,18 @@ public sealed class PipelineWalk
             var table = pipeline.Stage(t);
             if (table is null)
             {
-                Absent = creations;
-                AbsentVersion = created;
+                if (Absent is null) // a resubmit may have read the class earlier: the earliest reading is kept
+                {
+                    Absent = creations;
+                    AbsentVersion = created;
+                }
                 end = PipelineEnd.MissDrop;
                 break;
             }
-            _tables[n] = table;
-            _removals[n] = table.Removals;
-            long tableVersion = table.Version; // before the lookup (see ShadowClass's remarks)
-            FlowEntry? e;
-            if (trace is null)
-            {
-                e = table.Lookup(b.KeyRef);
-            }
-            else
-            {
-                var lt = table.Trace(b.Key);
-                e = lt.Entry;
-                trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode));
-            }
-            var cls = e?.Shadow ?? table.MissClass;
-            long cv = cls.Version;
-            _classes[n] = cls;
-            _versions[n] = cv > tableVersion ? -1 : cv;
-            _hits[n] = e;
+            int at = _n;
+            var e = Visit(table, ref b, t, trace, 0);
             if (e is null)
             {
-                _hitActions[n] = null;
-                _hitInstructions[n++] = null;
                 var mode = table.MissMode;
                 if (mode == TableMissMode.Continue && t < Pipeline.MaxStages - 1)
                 {
@@ -208,32 +215,18 @@ public sealed class PipelineWalk
                 end = mode == TableMissMode.Controller ? PipelineEnd.MissController : PipelineEnd.MissDrop;
                 break;
             }
-            var ins = e.Instructions;
-            var hitActions = e.Actions;
-            _hitActions[n] = hitActions;
-            _hitInstructions[n++] = ins;
+            var ins = _hitInstructions[at];
             // The meter instruction runs first (OpenFlow 1.3.5 section 5.9): before the rule's apply-actions.
             if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
-            foreach (ref readonly var a in hitActions.Items.AsSpan())
-            {
-                if (SendsPacketIns(a) && b.KeyRef.Metadata != pinMetadata)
-                {
-                    pinMetadata = b.Key.Metadata;
-                    _composed.Add(FlowAction.PacketInMetadata(pinMetadata));
-                }
-                _composed.Add(a);
-                if (reparse) continue;
-                if (Reparses(b.KeyRef, a)) reparse = true;
-                else Rewrite(ref b, a);
-            }
-            if (ins is null) break;
+            Compose(pipeline, _hitActions[at]!, ref b, t, trace, 0);
+            if (_dropped || _exit || ins is null) break; // an exit: nothing after it, the action set still runs
             if (ins.ClearActions) _set.Clear();
             if (ins.WriteActions is { } w) _set.Write(w);
             if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
             if (ins.GotoTable > t)
             {
                 t = ins.GotoTable;
-                if (!reparse && !ReparseAtEveryGoto) continue;
+                if (!_reparse && !ReparseAtEveryGoto) continue;
                 // The rest of the pipeline sees the packet parsed anew: this run ends here (see Recirculate's remarks).
                 _describe.Clear();
                 _set.CopyTo(_describe);
@@ -243,14 +236,21 @@ public sealed class PipelineWalk
             }
             break;
         }
-        Count = n;
-        End = end;
+        Count = _n;
         FinalKey = b.Key;
+        if (_dropped)
+        {
+            // Open vSwitch drops a packet whose translation failed whole: nothing composed runs.
+            end = PipelineEnd.ResubmitDrop;
+            _composed.Clear();
+            Next = null;
+        }
+        End = end;
         if (end == PipelineEnd.Actions)
         {
             int setStart = _composed.Count;
             _set.AppendTo(_composed);
-            if (b.Key.Metadata != pinMetadata)
+            if (b.Key.Metadata != _pinMetadata)
             {
                 for (int i = setStart; i < _composed.Count; i++)
                 {
@@ -264,6 +264,116 @@ public sealed class PipelineWalk
         {
             _set.Clear();
         }
+    }
+
+    /// <summary>
+    /// Looks <paramref name="b"/> up in <paramref name="table"/> (stage <paramref name="t"/>) and records the visit: the
+    /// table's removal count and version before the lookup, the class the result depends on and its version after,
+    /// the hit with its apply-actions and instructions read once. <paramref name="depth"/>: the resubmits it is in.
+    /// </summary>
+    private FlowEntry? Visit(FlowTable table, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+    {
+        int n = _n++;
+        _tables[n] = table;
+        _removals[n] = table.Removals;
+        long tableVersion = table.Version; // before the lookup (see ShadowClass's remarks)
+        FlowEntry? e;
+        if (trace is null)
+        {
+            e = table.Lookup(b.KeyRef);
+        }
+        else
+        {
+            var lt = table.Trace(b.Key);
+            e = lt.Entry;
+            trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode, depth));
+        }
+        var cls = e?.Shadow ?? table.MissClass;
+        long cv = cls.Version;
+        _classes[n] = cls;
+        _versions[n] = cv > tableVersion ? -1 : cv;
+        _hits[n] = e;
+        _hitActions[n] = e?.Actions;
+        _hitInstructions[n] = e?.Instructions;
+        return e;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="actions"/> (the apply-actions of a rule in stage <paramref name="t"/>) to the composed
+    /// list, rewriting the key as each runs; a resubmit composes what its lookup finds in its place.
+    /// </summary>
+    private void Compose(Pipeline pipeline, FlowActions actions, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+    {
+        foreach (ref readonly var a in actions.Items.AsSpan())
+        {
+            if (_dropped || _exit) return;
+            if (a.Kind == ActionKind.Exit)
+            {
+                _exit = true;
+                return;
+            }
+            if (a.Kind == ActionKind.Resubmit)
+            {
+                Resubmit(pipeline, a, ref b, t, trace, depth);
+                continue;
+            }
+            if (SendsPacketIns(a) && b.KeyRef.Metadata != _pinMetadata)
+            {
+                _pinMetadata = b.Key.Metadata;
+                _composed.Add(FlowAction.PacketInMetadata(_pinMetadata));
+            }
+            _composed.Add(a);
+            if (_reparse) continue;
+            if (Reparses(b.KeyRef, a)) _reparse = true;
+            else Rewrite(ref b, a);
+        }
+    }
+
+    /// <summary>
+    /// Open vSwitch's resubmit (ofproto-dpif-xlate.c xlate_table_action): the key looked up in the action's table (255:
+    /// <paramref name="t"/>, the table of the rule that holds it), with the action's in_port for that lookup only; a
+    /// hit's meter, apply-actions and instructions are composed here (a goto-table in them is one more resubmit, as
+    /// Open vSwitch runs it), a miss does nothing (no table-miss behaviour, no packet-in). Past
+    /// <see cref="MaxResubmitDepth"/> nested or <see cref="MaxResubmits"/> taken, or after a re-parse point (the key no
+    /// longer tells what the packet is; Open vSwitch would recirculate), the run drops the packet.
+    /// </summary>
+    private void Resubmit(Pipeline pipeline, in FlowAction a, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+    {
+        if (depth >= MaxResubmitDepth || Resubmits >= MaxResubmits || _reparse)
+        {
+            _dropped = true;
+            return;
+        }
+        Resubmits++;
+        int target = a.QueueId == 0xff ? t : (int)a.QueueId;
+        var creations = pipeline.StageCreations;
+        long created = creations.Version;
+        var table = pipeline.Stage(target);
+        if (table is null)
+        {
+            // Nothing to find; the verdict goes stale when a stage is created (the earliest reading is kept).
+            if (Absent is null)
+            {
+                Absent = creations;
+                AbsentVersion = created;
+            }
+            return;
+        }
+        ushort inPort = b.KeyRef.InPort;
+        bool otherPort = a.Port != Forwarding.PortNumber.InPort;
+        if (otherPort) b.InPort(a.Port);
+        int at = _n;
+        var e = Visit(table, ref b, target, trace, depth + 1);
+        if (otherPort) b.InPort(inPort);
+        if (e is null) return;
+        var ins = _hitInstructions[at];
+        if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
+        Compose(pipeline, _hitActions[at]!, ref b, target, trace, depth + 1);
+        if (_dropped || _exit || ins is null) return;
+        if (ins.ClearActions) _set.Clear();
+        if (ins.WriteActions is { } w) _set.Write(w);
+        if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
+        if (ins.GotoTable > target) Resubmit(pipeline, FlowAction.Resubmit((byte)ins.GotoTable), ref b, target, trace, depth + 1);
     }
 
     /// <summary>

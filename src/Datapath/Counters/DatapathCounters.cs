@@ -37,6 +37,7 @@ public static class DatapathCounters
         DropReason.NormalToInPort => ("drop-normal-to-in-port", "NORMAL learned the destination behind the packet's own input port (not sent back)"),
         DropReason.NormalVlan => ("drop-normal-vlan", "NORMAL got a frame of a VLAN its input port does not carry (tagged on an access port, or a VLAN the trunk does not list)"),
         DropReason.StpNotForwarding => ("drop-stp-not-forwarding", "received on, or sent to, a port the spanning tree keeps from forwarding (listening, learning, blocking, or down)"),
+        DropReason.Resubmit => ("drop-resubmit", "a pipeline run went past 64 levels of nested resubmits or 4,096 resubmits (a resubmit loop), or resubmitted after a pop or push that changed which headers the packet has"),
         DropReason.IngressPolicing => ("drop-ingress-policing", "received beyond the port's ingress policing rate and burst (Interface ingress_policing_rate)"),
         DropReason.MirrorPort => ("drop-mirror-port", "NORMAL got a frame received on, or learned behind, a mirror's output port (reserved for the mirror)"),
         DropReason.QueueFull => ("drop-queue-full", "packets for an egress queue of a shaped port that was full (tail drop), or longer than a queue's slot"),

@@ -60,6 +60,12 @@ public enum DropReason : byte
     MirrorPort,
     /// <summary>Received on, or sent to, a port the spanning tree keeps from forwarding (listening, learning, blocking, down).</summary>
     StpNotForwarding,
+    /// <summary>
+    /// A pipeline run past the resubmit limits (64 levels of nested resubmits, 4,096 resubmits a packet: a resubmit loop),
+    /// as Open vSwitch drops it, or a resubmit after an action that changed which headers the packet has (the switch
+    /// cannot look that packet up in the middle of a list).
+    /// </summary>
+    Resubmit,
     Count,
 }
 

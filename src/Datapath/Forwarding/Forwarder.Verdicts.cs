@@ -328,6 +328,10 @@ public sealed partial class Forwarder
                 Misses += live.Length;
                 HandleMisses(live, layers[..live.Length], inSlot);
             }
+            else if (v.End == PipelineEnd.ResubmitDrop)
+            {
+                Drops.Add(DropReason.Resubmit, live.Length);
+            }
             else
             {
                 if (Sampler.Skip(Pool, live)) Sampler.Take(Pool, live, null);

@@ -124,39 +124,6 @@ public enum OfpActionType : ushort
     Vendor = 0xffff,
 }
 
-/// <summary>Nicira vendor action subtypes (nx_action_header.subtype) the codec recognises.</summary>
-public enum NxActionSubtype : ushort
-{
-    /// <summary>NXAST_SET_TUNNEL: 32-bit tunnel id, action length 16.</summary>
-    SetTunnel = 2,
-    /// <summary>NXAST_SET_TUNNEL64: 64-bit tunnel id, action length 24.</summary>
-    SetTunnel64 = 9,
-    /// <summary>NXAST_RESUBMIT_TABLE: look the packet up again (in_port, table), action length 16.</summary>
-    ResubmitTable = 14,
-    /// <summary>NXAST_SET_QUEUE: 32-bit queue id, action length 16.</summary>
-    SetQueue = 4,
-    /// <summary>NXAST_REG_LOAD: a 64-bit value into bits ofs..ofs+n_bits-1 of an NXM or OXM field, action length 24.</summary>
-    RegLoad = 7,
-    /// <summary>NXAST_DEC_TTL, action length 16.</summary>
-    DecTtl = 18,
-    /// <summary>NXAST_PUSH_MPLS: 16-bit ethertype, action length 16.</summary>
-    PushMpls = 23,
-    /// <summary>NXAST_POP_MPLS: 16-bit ethertype, action length 16.</summary>
-    PopMpls = 24,
-    /// <summary>NXAST_SET_MPLS_TTL: 8-bit TTL, action length 16.</summary>
-    SetMplsTtl = 25,
-    /// <summary>NXAST_DEC_MPLS_TTL, action length 16.</summary>
-    DecMplsTtl = 26,
-    /// <summary>NXAST_SET_MPLS_LABEL: 32-bit label, action length 16.</summary>
-    SetMplsLabel = 30,
-    /// <summary>NXAST_SET_MPLS_TC: 8-bit traffic class, action length 16.</summary>
-    SetMplsTc = 31,
-    /// <summary>NXAST_REG_LOAD2: one OXM TLV, the field and the value it is set to, padded to 8 bytes.</summary>
-    RegLoad2 = 33,
-    /// <summary>NXAST_GROUP: 32-bit group id, action length 16.</summary>
-    Group = 40,
-}
-
 /// <summary>ofp_flow_wildcards. The nw_src/nw_dst fields are 6-bit counts of ignored low-order bits, not flags.</summary>
 [Flags]
 public enum OfpFlowWildcards : uint

@@ -5,18 +5,23 @@ namespace Softswitch.OfWire.Of13;
 /// <summary>
 /// One OpenFlow 1.3 action (ofp_action_*): the type and its argument. <see cref="Arg"/> is the port (OUTPUT), queue id
 /// (SET_QUEUE), group id (GROUP), TTL (SET_MPLS_TTL, SET_NW_TTL) or ethertype (PUSH_VLAN, PUSH_MPLS, POP_MPLS,
-/// PUSH_PBB); <see cref="MaxLen"/> is OUTPUT's max_len; <see cref="Field"/> is SET_FIELD's OXM TLV.
+/// PUSH_PBB) or experimenter id (EXPERIMENTER: always Nicira's, the only one decoded); <see cref="MaxLen"/> is OUTPUT's
+/// max_len; <see cref="Field"/> is SET_FIELD's OXM TLV; <see cref="Nx"/> is a Nicira action's body.
 /// </summary>
-public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, ushort MaxLen = 0, Ofp13Oxm Field = default)
+public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, ushort MaxLen = 0, Ofp13Oxm Field = default,
+                                          NxAction Nx = default)
 {
     public static Ofp13Action Output(uint port, ushort maxLen = 0) => new(Ofp13ActionType.Output, port, maxLen);
     public static Ofp13Action SetField(in Ofp13Oxm field) => new(Ofp13ActionType.SetField, Field: field);
+    /// <summary>A Nicira action (OFPAT_EXPERIMENTER, experimenter 0x00002320, the same body as OpenFlow 1.0's vendor action).</summary>
+    public static Ofp13Action Nicira(in NxAction nx) => new(Ofp13ActionType.Experimenter, NxAction.VendorId, Nx: nx);
 
     /// <summary>Its size on the wire.</summary>
     public int Size => Type switch
     {
         Ofp13ActionType.Output => 16,
         Ofp13ActionType.SetField => (4 + Ofp13Match.TlvSize(Field) + 7) & ~7,
+        Ofp13ActionType.Experimenter => 8 + Nx.BodySize,
         _ => 8,
     };
 }
@@ -27,8 +32,9 @@ public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, us
 /// </summary>
 /// <remarks>
 /// Decoding checks the wire: an action shorter than 8 bytes, not a multiple of 8 or longer than what is left (BAD_LEN),
-/// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE), an experimenter action
-/// (BAD_EXPERIMENTER: this switch has none), a set-field whose TLV is not an OPENFLOW_BASIC field (BAD_SET_TYPE), whose
+/// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE), an experimenter action of
+/// another experimenter than Nicira's (BAD_EXPERIMENTER), a Nicira body <see cref="NxAction.TryDecodeBody"/> refuses
+/// (BAD_EXP_TYPE, BAD_LEN, BAD_ARGUMENT), a set-field whose TLV is not an OPENFLOW_BASIC field (BAD_SET_TYPE), whose
 /// length is wrong (BAD_SET_LEN) or that carries a mask (BAD_SET_ARGUMENT: OpenFlow 1.3 set-field has none). Whether an
 /// argument fits a packet (ports, queues, groups, prerequisites) is the switch's. Stateless.
 /// </remarks>
@@ -72,6 +78,10 @@ public static class Ofp13Actions
                     Ofp13Match.WriteTlv(w, a.Field);
                     w.Pad8(start);
                     break;
+                case Ofp13ActionType.Experimenter:
+                    w.U32(a.Arg);
+                    a.Nx.WriteBody(w.Reserve(a.Nx.BodySize));
+                    break;
                 default:
                     w.Zeros(4);
                     break;
@@ -87,7 +97,8 @@ public static class Ofp13Actions
     // +---------------------------------------------------------------+
     // OUTPUT (16): port (4), max_len (2), pad (6). SET_QUEUE, GROUP (8): id (4). SET_MPLS_TTL, SET_NW_TTL (8): ttl (1),
     // pad (3). PUSH_VLAN, PUSH_MPLS, POP_MPLS, PUSH_PBB (8): ethertype (2), pad (2). SET_FIELD: one OXM TLV, padded to
-    // len. COPY_TTL_*, DEC_*_TTL, POP_VLAN, POP_PBB (8): pad (4).
+    // len. COPY_TTL_*, DEC_*_TTL, POP_VLAN, POP_PBB (8): pad (4). EXPERIMENTER (16 or more): experimenter (4), then
+    // Nicira's body (subtype first, NxAction's diagram) when the experimenter is 0x00002320.
     /// <summary>Decodes the whole span as an action list, appended to <paramref name="into"/>.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Action> into, out Ofp13Error error)
     {
@@ -154,7 +165,20 @@ public static class Ofp13Actions
                     break;
                 }
                 case Ofp13ActionType.Experimenter:
-                    return Fail(Ofp13Codes.ActionBadExperimenter, out error);
+                {
+                    if (Be.U32(a, 4) != NxAction.VendorId) return Fail(Ofp13Codes.ActionBadExperimenter, out error);
+                    if (!NxAction.TryDecodeBody(a[8..], out var nx, out var nxError))
+                    {
+                        return Fail(nxError switch
+                        {
+                            NxActionError.BadSubtype => Ofp13Codes.ActionBadExpType,
+                            NxActionError.BadLen => Ofp13Codes.ActionBadLen,
+                            _ => Ofp13Codes.ActionBadArgument,
+                        }, out error);
+                    }
+                    action = Ofp13Action.Nicira(nx);
+                    break;
+                }
                 default:
                     return Fail(Ofp13Codes.ActionBadType, out error);
             }

@@ -61,6 +61,8 @@ public sealed class Ofp13Writer
     public void U64(ulong v) => BinaryPrimitives.WriteUInt64BigEndian(Take(8), v);
     public void Bytes(ReadOnlySpan<byte> v) => v.CopyTo(Take(v.Length));
     public void Zeros(int n) => Take(n).Clear();
+    /// <summary>The next <paramref name="n"/> bytes, for an encoder that writes them in place (valid until the next write).</summary>
+    public Span<byte> Reserve(int n) => Take(n);
     /// <summary>A 48-bit MAC address held in the low bits of <paramref name="mac"/>.</summary>
     public void Mac(ulong mac) { U16((ushort)(mac >> 32)); U32((uint)mac); }
 

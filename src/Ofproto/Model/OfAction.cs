@@ -74,6 +74,14 @@ public enum OfActionType : byte
     SetQueue,
     /// <summary>Apply group <see cref="OfAction.QueueId"/> (the datapath counts it and applies nothing yet).</summary>
     Group,
+    /// <summary>
+    /// Open vSwitch's resubmit: look the packet up in table <see cref="OfAction.QueueId"/> (255: the flow's own table) as
+    /// if it came in on <see cref="OfAction.Port"/> (<see cref="OfPort.InPort"/>: its own), run what it finds, go on.
+    /// A flow's apply-actions only.
+    /// </summary>
+    Resubmit,
+    /// <summary>Open vSwitch's exit: no action after it runs (the action set still does). A flow's apply-actions only.</summary>
+    Exit,
 }
 
 /// <summary>
@@ -146,6 +154,9 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction CopyTtlIn() => new(OfActionType.CopyTtlIn);
     public static OfAction SetQueue(uint queueId) => new(OfActionType.SetQueue, QueueId: queueId);
     public static OfAction Group(uint groupId) => new(OfActionType.Group, QueueId: groupId);
+    /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/>.</summary>
+    public static OfAction Resubmit(byte table, uint inPort = OfPort.InPort) => new(OfActionType.Resubmit, inPort, QueueId: table);
+    public static OfAction Exit() => new(OfActionType.Exit);
 }
 
 /// <summary>Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may.</summary>

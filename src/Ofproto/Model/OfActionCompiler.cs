@@ -80,6 +80,19 @@ public static class OfActionCompiler
                     items[i] = FlowAction.SetQueue(a.QueueId);
                     break;
                 case OfActionType.Group: items[i] = FlowAction.Group(a.QueueId); break;
+                case OfActionType.Resubmit:
+                {
+                    // A flow's lookup again; a packet-out has no table to be in. Any in_port may be looked up with.
+                    if (context != ActionContext.FlowMod || a.QueueId > 0xff) return OfError.BadArgument;
+                    ushort inPort = PortNumber.InPort;
+                    if (a.Port != OfPort.InPort && !OfPort.ToDatapath(a.Port, out inPort)) return OfError.BadArgument;
+                    items[i] = FlowAction.Resubmit((byte)a.QueueId, inPort);
+                    break;
+                }
+                case OfActionType.Exit:
+                    if (context != ActionContext.FlowMod) return OfError.BadArgument;
+                    items[i] = FlowAction.Exit();
+                    break;
                 default:
                 {
                     var e = CompileOfp13(a, out items[i]);
@@ -258,6 +271,8 @@ public static class OfActionCompiler
         ActionKind.CopyTtlIn => OfAction.CopyTtlIn(),
         ActionKind.SetQueue => OfAction.SetQueue(a.QueueId),
         ActionKind.Group => OfAction.Group(a.QueueId),
+        ActionKind.Exit => OfAction.Exit(),
+        ActionKind.Resubmit => OfAction.Resubmit((byte)a.QueueId, a.Port == PortNumber.InPort ? OfPort.InPort : OfPort.FromDatapath(a.Port)),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
     };
 }

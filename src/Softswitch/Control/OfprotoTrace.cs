@@ -210,6 +210,10 @@ internal static class OfprotoTrace
         {
             missText = $"the packet is parsed anew and goes on in table {walk.Next!.Table} (trace a frame, IN_PORT HEXFRAME, to follow it)";
         }
+        else if (walk.End == PipelineEnd.ResubmitDrop)
+        {
+            missText = "drop (past 64 nested resubmits or 4,096 resubmits, or a resubmit after a pop or push that changed the packet's headers)";
+        }
         else if (walk.End == PipelineEnd.MissDrop)
         {
             missText = $"drop (table {steps[^1].TableId} has no matching flow and drops on a miss)";
@@ -236,12 +240,16 @@ internal static class OfprotoTrace
 
         string StepText(PipelineTraceStep st)
         {
+            // A resubmit's lookup is indented by its depth, as Open vSwitch's trace nests them.
+            string indent = new(' ', 4 * st.Depth);
+            string head = st.Depth > 0 ? $"{indent}resubmit to table {st.TableId}: " : $"table {st.TableId}: ";
             if (st.Lookup.Entry is { } e)
             {
                 string ins = e.Instructions is { } i ? InstructionText(i) : "";
-                return $"table {st.TableId}: {HostCommands.RuleText(e, 0, withCounters: false)}" +
-                       $"\n    actions: {FlowFormat.Actions(e.Actions)}" + (ins.Length > 0 ? $"\n    instructions: {ins}" : "");
+                return head + HostCommands.RuleText(e, 0, withCounters: false) +
+                       $"\n{indent}    actions: {FlowFormat.Actions(e.Actions)}" + (ins.Length > 0 ? $"\n{indent}    instructions: {ins}" : "");
             }
+            if (st.Depth > 0) return head + "no match (a resubmit's miss does nothing)";
             string miss = st.Miss switch { TableMissMode.Continue => "continue to the next table", TableMissMode.Drop => "drop", _ => "table-miss (controller)" };
             return $"table {st.TableId}: no match ({miss})";
         }
@@ -275,6 +283,7 @@ internal static class OfprotoTrace
             {
                 w.WriteStartObject();
                 w.WriteNumber("table", st.TableId);
+                if (st.Depth > 0) w.WriteNumber("resubmit_depth", st.Depth);
                 w.WriteString("key", FlowFormat.Key(st.Key));
                 if (st.Lookup.Entry is { } e)
                 {

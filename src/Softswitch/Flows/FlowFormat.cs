@@ -340,6 +340,10 @@ public static class FlowFormat
         ActionKind.Meter => $"meter:{a.QueueId}",
         ActionKind.PacketInMetadata => $"set_field:0x{a.Value:x}->metadata",
         ActionKind.Recirculate => $"recirc(table {a.QueueId})",
+        ActionKind.Exit => "exit",
+        ActionKind.Resubmit => a.Port == PortNumber.InPort
+            ? $"resubmit(,{(a.QueueId == 0xff ? "" : a.QueueId.ToString(System.Globalization.CultureInfo.InvariantCulture))})"
+            : $"resubmit({a.Port},{(a.QueueId == 0xff ? "" : a.QueueId.ToString(System.Globalization.CultureInfo.InvariantCulture))})",
         _ => $"{a.Kind}:{a.Value}",
     };
 

@@ -559,4 +559,65 @@ public sealed class OvsOfctl13Tests
         }
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
+
+    /// <summary>
+    /// ovs-ofctl -O OpenFlow13 sends Nicira experimenter actions for what 1.3 has no action of its own: resubmit(,N) looks
+    /// the packet, as the actions before it left it, up in table N and then the list goes on (the frame goes through
+    /// table 1's output and the output after the resubmit), NXAST_REG_LOADs of a field the switch sets are set-fields
+    /// (load of nw_ttl; two halves of an IPv6 address), and the dump re-adds to the same table; a resubmit loop is
+    /// dropped and counted; an exit ends the list. Registers and notes are refused with Open vSwitch's errors for what it
+    /// does not know.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task NiciraActions_ResubmitForwardsThroughTheNextTable_LoadsSetFields_TheDumpReAdds()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "add-flow", "table=0,priority=10,in_port=1,ip,actions=load:0x3f->NXM_NX_IP_TTL[],resubmit(,1),output:3");
+        Ok(rig, "add-flow", "table=0,priority=10,in_port=2,actions=resubmit(,4)");
+        Ok(rig, "add-flow", "table=4,priority=10,actions=output:1,resubmit:2");
+        Ok(rig, "add-flow", "table=1,priority=5,udp,tp_dst=3,actions=output:4,exit,output:2");
+        Ok(rig, "add-flow", "table=0,priority=5,ipv6,actions=load:0x20010db8000000000000000000000001->NXM_NX_IPV6_DST[],output:3");
+        Ok(rig, "add-flow", "table=1,priority=10,udp,tp_dst=2,actions=output:2");
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
+        rig.Poll();
+        var sent = Assert.Single(rig.Ports[1].TakeSent());
+        Assert.Equal(0x3f, sent[14 + 8]); // the IPv4 TTL the load set, before table 1 forwarded it
+        Assert.Single(rig.Ports[2].TakeSent()); // and the output after the resubmit
+        // To tp_dst 3, table 1 outputs to port 4 and exits: neither its output:2 nor table 0's output:3 after the resubmit runs.
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 3, 10));
+        rig.Poll();
+        Assert.Single(rig.Ports[3].TakeSent());
+        Assert.Empty(rig.Ports[1].TakeSent());
+        Assert.Empty(rig.Ports[2].TakeSent());
+        // Table 4 resubmits to its own table as if from port 2, again and again: cut at 64 levels, dropped, counted.
+        rig.Ports[1].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
+        rig.Poll();
+        Assert.Empty(rig.Ports[0].TakeSent());
+        Assert.Equal(1, rig.Dp.DropCount(Softswitch.Datapath.Forwarding.DropReason.Resubmit));
+        string first = Ok(rig, "dump-flows", "--no-stats");
+        Assert.Contains("priority=10,ip,in_port=1 actions=mod_nw_ttl:63,resubmit(,1),output:3", first);
+        Assert.Contains("table=4, priority=10 actions=output:1,resubmit:2", first);
+        Assert.Contains("priority=5,udp,tp_dst=3 actions=output:4,exit,output:2", first);
+        Assert.Contains("set_field:2001:db8::1->ipv6_dst,output:3", first);
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, first.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()));
+            Ok(rig, "del-flows");
+            Ok(rig, "add-flows", file);
+            Assert.Equal(first, Ok(rig, "dump-flows", "--no-stats"));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        Assert.Contains("OFPBAC_BAD_SET_TYPE", Refused(rig, "add-flow", "actions=load:0x1->NXM_NX_REG0[],output:2"));
+        Assert.Contains("OFPBAC_BAD_SET_TYPE", Refused(rig, "add-flow", "actions=set_field:0x1->reg3,output:2"));
+        Assert.Contains("OFPBMC_BAD_FIELD", Refused(rig, "add-flow", "reg0=5,actions=output:2"));
+        Assert.Contains("OFPBAC_BAD_ARGUMENT", Refused(rig, "add-flow", "actions=write_actions(resubmit(,1))"));
+        Assert.Matches("OFPBAC_BAD_(VENDOR|EXP)_TYPE", Refused(rig, "add-flow", "actions=note:01.02,output:2"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
 }

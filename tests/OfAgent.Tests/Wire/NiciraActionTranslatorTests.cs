@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
@@ -74,6 +75,9 @@ public sealed class NiciraActionTranslatorTests
         var rows = new List<OfAction>();
         foreach (var t in Enum.GetValues<OfActionType>())
         {
+            // A resubmit (1.3's, in any place) reads back over 1.0 only as a flow's goto-table, an exit not at all:
+            // Of13NiciraActionTranslatorTests.
+            if (t is OfActionType.Resubmit or OfActionType.Exit) continue;
             var a = Sample(t);
             if (Of10Actions.ToOfp(a, out var wire, out _) > 0 && wire.Type == OfpActionType.Vendor) rows.Add(a);
         }

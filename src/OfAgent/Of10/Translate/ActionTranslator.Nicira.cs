@@ -1,3 +1,4 @@
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
@@ -17,7 +18,10 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// are named by NXM header (Open vSwitch's NXM_OF_* and NXM_NX_* of the fields the switch sets, nw_ttl and the ToS
 /// byte included) or OXM header.</para>
 /// <para>resubmit(,TABLE) is a goto-table only where the switch writes it: last in a flow-mod's list, the packet's own
-/// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.</para>
+/// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.
+/// NXAST_RESUBMIT, note and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own.</para>
+/// <para>OpenFlow 1.3's experimenter actions carry the same bodies and take the same translation
+/// (<see cref="TryNiciraModel"/>), with 1.3's errors; 1.3 runs a resubmit in the datapath wherever it stands in a flow's list.</para>
 /// </remarks>
 public static partial class ActionTranslator
 {
@@ -25,10 +29,21 @@ public static partial class ActionTranslator
     private const byte NxIpTtl = 0xf0, NxIpTos = 0xf1, NoField = 0xff;
 
     /// <summary>The bits of one field that consecutive REG_LOADs have set so far (Header 0: none).</summary>
-    private struct PendingLoad
+    internal struct PendingLoad
     {
         public uint Header;
         public UInt128 Value, Mask;
+    }
+
+    /// <summary>Why the model takes no action for a Nicira action; each version names it with its own error.</summary>
+    internal enum NxRefusal : byte
+    {
+        /// <summary>An argument the model cannot take (a load that is not the whole field, a field value out of range).</summary>
+        BadArgument,
+        /// <summary>A load of a field the switch cannot set or does not know (registers among them): OpenFlow 1.1+'s BAD_SET_TYPE.</summary>
+        UnknownField,
+        /// <summary>A subtype the codec reads that this translation does not take (note; exit and NXAST_RESUBMIT, which 1.3 takes itself).</summary>
+        Unsupported,
     }
 
     private static bool IsRegLoad(in OfpAction a)
@@ -43,6 +58,43 @@ public static partial class ActionTranslator
         item = null;
         table = null;
         if (!NxAction.TryDecode(a, out var nx, out error)) return false;
+        if (TryResubmitAsGoto(nx, mayGoto, 0, out table, out bool isResubmit)) return true;
+        if (isResubmit) return BadArgument(out error);
+        if (TryNiciraModel(nx, ref load, out item, out var why)) return true;
+        // OpenFlow 1.0 names no set-type error: a load of a field the switch does not set is BAD_ARGUMENT, as before.
+        error = OfpError.BadAction(why == NxRefusal.Unsupported ? OfpBadActionCode.BadVendorType : OfpBadActionCode.BadArgument);
+        return false;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="nx"/> is a resubmit (<paramref name="isResubmit"/>) that stands for a goto-table
+    /// <paramref name="table"/> of a flow in table <paramref name="flowTable"/>: NXAST_RESUBMIT_TABLE where
+    /// <paramref name="mayGoto"/> (last in a flow-mod's apply-actions), the packet's own in_port (OFPP_IN_PORT) and a table
+    /// after the flow's other than 255 (Open vSwitch's "this table"). The datapath has no resubmit of its own: any other
+    /// resubmit the caller refuses.
+    /// </summary>
+    internal static bool TryResubmitAsGoto(in NxAction nx, bool mayGoto, byte flowTable, out byte? table, out bool isResubmit)
+    {
+        table = null;
+        isResubmit = nx.Subtype == NxActionSubtype.ResubmitTable;
+        if (nx.Subtype != NxActionSubtype.ResubmitTable || !mayGoto || nx.InPort != NxAction.InPortOwn || nx.Table <= flowTable
+            || nx.Table == 0xff)
+        {
+            return false;
+        }
+        table = nx.Table;
+        return true;
+    }
+
+    /// <summary>
+    /// The model's action for Nicira action <paramref name="nx"/> other than a resubmit (null: a REG_LOAD that set part
+    /// of its field, completed by the loads after it into <paramref name="load"/>), or why there is none. Shared by every
+    /// OpenFlow version: each maps <paramref name="why"/> to its own error.
+    /// </summary>
+    internal static bool TryNiciraModel(in NxAction nx, ref PendingLoad load, out OfAction? item, out NxRefusal why)
+    {
+        item = null;
+        why = NxRefusal.BadArgument;
         switch (nx.Subtype)
         {
             case NxActionSubtype.SetTunnel or NxActionSubtype.SetTunnel64: item = OfAction.SetTunnel(nx.Arg); return true;
@@ -55,35 +107,41 @@ public static partial class ActionTranslator
             case NxActionSubtype.DecMplsTtl: item = OfAction.DecMplsTtl(); return true;
             case NxActionSubtype.SetMplsLabel: item = OfAction.SetMplsLabel((uint)nx.Arg); return true;
             case NxActionSubtype.SetMplsTc: item = OfAction.SetMplsTc((byte)nx.Arg); return true;
-            case NxActionSubtype.ResubmitTable:
-                if (!mayGoto || nx.InPort != (ushort)OfpPort.InPort || nx.Table is 0 or 0xff) return BadArgument(out error);
-                table = nx.Table;
-                return true;
             case NxActionSubtype.RegLoad:
-                return TryRegLoad(nx, ref load, out item, out error);
-            default: // REG_LOAD2: the whole field, unmasked or under an all-ones mask
+                return TryRegLoad(nx, ref load, out item, out why);
+            case NxActionSubtype.RegLoad2: // the whole field, unmasked or under an all-ones mask
             {
                 byte field = FieldOf(nx.FieldHeader, out var full);
-                if (field == NoField || (nx.Mask & full) != full || (nx.Value & ~full) != 0) return BadArgument(out error);
+                if (field == NoField) return Refuse(NxRefusal.UnknownField, out why);
+                if ((nx.Mask & full) != full || (nx.Value & ~full) != 0) return false;
                 item = SetField(field, nx.Value);
-                return item is not null || BadArgument(out error);
+                return item is not null;
             }
+            default: // note, exit, resubmit
+                return Refuse(NxRefusal.Unsupported, out why);
         }
     }
 
-    private static bool TryRegLoad(in NxAction nx, ref PendingLoad load, out OfAction? item, out OfpError error)
+    private static bool TryRegLoad(in NxAction nx, ref PendingLoad load, out OfAction? item, out NxRefusal why)
     {
         item = null;
-        error = default;
+        why = NxRefusal.BadArgument;
         byte field = FieldOf(nx.FieldHeader, out var full);
-        if (field == NoField || (nx.Mask & ~full) != 0 || (load.Header != 0 && load.Header != nx.FieldHeader)) return BadArgument(out error);
+        if (field == NoField) return Refuse(NxRefusal.UnknownField, out why);
+        if ((nx.Mask & ~full) != 0 || (load.Header != 0 && load.Header != nx.FieldHeader)) return false;
         load.Header = nx.FieldHeader;
         load.Value = (load.Value & ~nx.Mask) | nx.Value;
         load.Mask |= nx.Mask;
         if (load.Mask != full) return true;
         item = SetField(field, load.Value);
         load = default;
-        return item is not null || BadArgument(out error);
+        return item is not null;
+    }
+
+    private static bool Refuse(NxRefusal reason, out NxRefusal why)
+    {
+        why = reason;
+        return false;
     }
 
     /// <summary>The model's action setting <paramref name="field"/> (an OXM field number or an NXM mark) to <paramref name="v"/>; null: none.</summary>

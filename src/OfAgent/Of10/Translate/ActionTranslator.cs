@@ -179,6 +179,14 @@ public static partial class ActionTranslator
             first = one;
             return 1;
         }
+        if (a.Type is OfActionType.Resubmit or OfActionType.Exit)
+        {
+            var nx = a.Type == OfActionType.Exit ? new NxAction(NxActionSubtype.Exit) : Of13.Translate.ActionTranslator.ResubmitOf(a);
+            byte[] body = new byte[nx.BodySize];
+            nx.WriteBody(body);
+            first = OfpAction.VendorAction(NiciraVendorId, body);
+            return 1;
+        }
         if (a.Type == OfActionType.SetNwTtl) return RegLoads(NxIpTtl, a.Value, out first, out second);
         if (Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } field) return RegLoads(field.Field, field.Value, out first, out second);
         first = default;

@@ -1,3 +1,4 @@
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
@@ -11,14 +12,35 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <remarks>Stateless; explicit switches of named values, never numbers cast between versions.</remarks>
 internal static class ActionTranslator
 {
-    /// <summary>1.3 actions to the model's; false with the error (a set-field of a field that cannot be set).</summary>
+    /// <summary>1.3 actions to the model's; false with the error (a set-field of a field that cannot be set); a resubmit is refused.</summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
+        => TryToOf(wire, false, out actions, out error);
+
+    /// <summary>
+    /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
+    /// bodies, <see cref="Of10.Translate.ActionTranslator.TryNiciraModel"/>): consecutive REG_LOADs that set one field
+    /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
+    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note BAD_EXP_TYPE (the
+    /// switch does not keep one). A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) and an exit are served
+    /// in a flow's apply-actions (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a
+    /// packet-out, a group bucket), or a resubmit naming neither a port nor a table, they are BAD_ARGUMENT.
+    /// </summary>
+    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
     {
         actions = wire.IsEmpty ? [] : new OfAction[wire.Length];
         error = default;
+        int n = 0;
+        var load = default(Of10.Translate.ActionTranslator.PendingLoad);
         for (int i = 0; i < wire.Length; i++)
         {
             var a = wire[i];
+            if (a.Type == Ofp13ActionType.Experimenter)
+            {
+                if (!TryNicira(a.Nx, flowApply, ref load, out var item, out error)) return false;
+                if (item is { } x) actions[n++] = x;
+                continue;
+            }
+            if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part set
             OfAction? o = a.Type switch
             {
                 Ofp13ActionType.Output => OfAction.Output(a.Arg, a.MaxLen),
@@ -44,9 +66,53 @@ internal static class ActionTranslator
                 error = Ofp13Error.BadAction(a.Type == Ofp13ActionType.SetField ? Ofp13Codes.ActionBadSetType : Ofp13Codes.ActionBadType);
                 return false;
             }
-            actions[i] = action;
+            actions[n++] = action;
         }
+        if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error);
+        if (n != actions.Length) actions = actions[..n];
         return true;
+    }
+
+    private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
+                                  out OfAction? item, out Ofp13Error error)
+    {
+        item = null;
+        error = default;
+        if (load.Header != 0 && nx.Subtype != NxActionSubtype.RegLoad) return Fail(Ofp13Codes.ActionBadArgument, out error);
+        if (nx.Subtype is NxActionSubtype.Resubmit or NxActionSubtype.ResubmitTable)
+        {
+            // resubmit(,) names nothing to look up (Open vSwitch refuses it too).
+            if (!flowApply || (nx.InPort == NxAction.InPortOwn && nx.Table == 0xff)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+            item = OfAction.Resubmit(nx.Table, nx.InPort == NxAction.InPortOwn ? OfPort.InPort : Of10.Translate.WireMap.ToOfPort(nx.InPort));
+            return true;
+        }
+        if (nx.Subtype == NxActionSubtype.Exit)
+        {
+            if (!flowApply) return Fail(Ofp13Codes.ActionBadArgument, out error);
+            item = OfAction.Exit();
+            return true;
+        }
+        if (Of10.Translate.ActionTranslator.TryNiciraModel(nx, ref load, out item, out var why)) return true;
+        return Fail(why switch
+        {
+            Of10.Translate.ActionTranslator.NxRefusal.UnknownField => Ofp13Codes.ActionBadSetType,
+            Of10.Translate.ActionTranslator.NxRefusal.Unsupported => Ofp13Codes.ActionBadExpType,
+            _ => Ofp13Codes.ActionBadArgument,
+        }, out error);
+    }
+
+    /// <summary>A resubmit as Open vSwitch writes it: NXAST_RESUBMIT for "this table" (<c>resubmit:PORT</c>), else NXAST_RESUBMIT_TABLE.</summary>
+    internal static NxAction ResubmitOf(in OfAction a)
+    {
+        ushort port = a.Port == OfPort.InPort ? NxAction.InPortOwn : Of10.Translate.WireMap.ToWirePort(a.Port);
+        return a.QueueId == 0xff ? new NxAction(NxActionSubtype.Resubmit, InPort: port, Table: 0xff)
+                                 : new NxAction(NxActionSubtype.ResubmitTable, InPort: port, Table: (byte)a.QueueId);
+    }
+
+    private static bool Fail(ushort code, out Ofp13Error error)
+    {
+        error = Ofp13Error.BadAction(code);
+        return false;
     }
 
     /// <summary>A set-field as the model's action; null for a field no action sets (in_port, in_phy_port, metadata, ipv6_exthdr).</summary>
@@ -123,6 +189,8 @@ internal static class ActionTranslator
                 case OfActionType.DecNwTtl: into.Add(new(Ofp13ActionType.DecNwTtl)); break;
                 case OfActionType.CopyTtlOut: into.Add(new(Ofp13ActionType.CopyTtlOut)); break;
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
+                case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
+                case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
                 default:
                     if (SetFieldOf(a, ipv6) is { } f) into.Add(Ofp13Action.SetField(f));
                     break;

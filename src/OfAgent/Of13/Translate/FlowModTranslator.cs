@@ -37,8 +37,9 @@ internal static class FlowModTranslator
                 case Ofp13InstructionType.ApplyActions:
                 case Ofp13InstructionType.WriteActions:
                 {
-                    if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), out var actions, out error)) return false;
-                    if (ins.Type == Ofp13InstructionType.ApplyActions) apply = actions;
+                    bool isApply = ins.Type == Ofp13InstructionType.ApplyActions;
+                    if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), isApply, out var actions, out error)) return false;
+                    if (isApply) apply = actions;
                     else write = actions;
                     break;
                 }

@@ -1,0 +1,289 @@
+using System.Buffers.Binary;
+
+namespace Softswitch.OfWire;
+
+/// <summary>Nicira action subtypes (nx_action_header.subtype) the codec recognises.</summary>
+public enum NxActionSubtype : ushort
+{
+    /// <summary>NXAST_RESUBMIT: look the packet up again as if it came in on in_port, in the same table; length 16.</summary>
+    Resubmit = 1,
+    /// <summary>NXAST_SET_TUNNEL: 32-bit tunnel id, action length 16.</summary>
+    SetTunnel = 2,
+    /// <summary>NXAST_SET_QUEUE: 32-bit queue id, action length 16.</summary>
+    SetQueue = 4,
+    /// <summary>NXAST_REG_LOAD: a 64-bit value into bits ofs..ofs+n_bits-1 of an NXM or OXM field, action length 24.</summary>
+    RegLoad = 7,
+    /// <summary>NXAST_NOTE: opaque bytes that do nothing to the packet, action length 16 or more.</summary>
+    Note = 8,
+    /// <summary>NXAST_SET_TUNNEL64: 64-bit tunnel id, action length 24.</summary>
+    SetTunnel64 = 9,
+    /// <summary>NXAST_RESUBMIT_TABLE: look the packet up again (in_port, table), action length 16.</summary>
+    ResubmitTable = 14,
+    /// <summary>NXAST_EXIT: stop running actions, action length 16.</summary>
+    Exit = 17,
+    /// <summary>NXAST_DEC_TTL, action length 16.</summary>
+    DecTtl = 18,
+    /// <summary>NXAST_PUSH_MPLS: 16-bit ethertype, action length 16.</summary>
+    PushMpls = 23,
+    /// <summary>NXAST_POP_MPLS: 16-bit ethertype, action length 16.</summary>
+    PopMpls = 24,
+    /// <summary>NXAST_SET_MPLS_TTL: 8-bit TTL, action length 16.</summary>
+    SetMplsTtl = 25,
+    /// <summary>NXAST_DEC_MPLS_TTL, action length 16.</summary>
+    DecMplsTtl = 26,
+    /// <summary>NXAST_SET_MPLS_LABEL: 32-bit label, action length 16.</summary>
+    SetMplsLabel = 30,
+    /// <summary>NXAST_SET_MPLS_TC: 8-bit traffic class, action length 16.</summary>
+    SetMplsTc = 31,
+    /// <summary>NXAST_REG_LOAD2: one OXM TLV, the field and the value it is set to, padded to 8 bytes.</summary>
+    RegLoad2 = 33,
+    /// <summary>NXAST_GROUP: 32-bit group id, action length 16.</summary>
+    Group = 40,
+}
+
+/// <summary>Why a Nicira action body was refused; each version names it with its own error code.</summary>
+public enum NxActionError : byte
+{
+    None,
+    /// <summary>A subtype the codec does not know (OpenFlow 1.0 BAD_VENDOR_TYPE, 1.1 and later BAD_EXP_TYPE).</summary>
+    BadSubtype,
+    /// <summary>A length that is not the subtype's (BAD_LEN).</summary>
+    BadLen,
+    /// <summary>An argument the subtype does not allow (BAD_ARGUMENT).</summary>
+    BadArgument,
+}
+
+/// <summary>
+/// A Nicira action (experimenter/vendor 0x00002320) read into its subtype's fields: the Open vSwitch extensions
+/// (ovs lib/ofp-actions.c). Every OpenFlow version carries the same body after its own header (OpenFlow 1.0's vendor
+/// action, 1.1 and later's OFPAT_EXPERIMENTER), so one codec serves them all (<see cref="TryDecodeBody"/>,
+/// <see cref="WriteBody"/>); each version maps <see cref="NxActionError"/> to its error codes.
+/// </summary>
+/// <remarks>
+/// <para>Fields are in host order. <see cref="Arg"/>: the integer argument (tunnel id, queue, group, ethertype, MPLS TTL,
+/// label or TC). Resubmit: <see cref="InPort"/> and <see cref="Table"/> (NXAST_RESUBMIT's table is 255, Open vSwitch's
+/// "this table"). REG_LOAD and REG_LOAD2 are one shape, a load of <see cref="Value"/> under <see cref="Mask"/> into the
+/// field of <see cref="FieldHeader"/> (its 32-bit NXM or OXM header, hasmask clear, the length byte the value's bytes):
+/// REG_LOAD's mask is its ofs/n_bits range, an unmasked REG_LOAD2's the all-ones of the value's bytes. Whether the switch
+/// can set that field is not the codec's to say. <see cref="Note"/>: NXAST_NOTE's bytes, kept as they came (padding
+/// included, as Open vSwitch keeps them).</para>
+/// <para>Immutable; stateless decoder.</para>
+/// </remarks>
+public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Arg = 0, ushort InPort = 0, byte Table = 0,
+                                               uint FieldHeader = 0, UInt128 Value = default, UInt128 Mask = default,
+                                               byte[]? Note = null)
+{
+    /// <summary>The largest field value a load may carry (an IPv6 address).</summary>
+    public const int MaxFieldSize = 16;
+    /// <summary>NX_VENDOR_ID, the experimenter (vendor) id of every Nicira action.</summary>
+    public const uint VendorId = 0x00002320;
+    /// <summary>OFPP_IN_PORT in a resubmit's 16-bit in_port.</summary>
+    public const ushort InPortOwn = 0xfff8;
+
+    // Every Nicira action starts with nx_action_header; the body (after the vendor id) then holds, by subtype:
+    // +--------+--------+----------------+
+    // | 0xffff |  len   | vendor 0x2320  |
+    // +--------+--------+----------------+---------------------------------+
+    // | subtype (2) | per subtype                                          |
+    // +-------------+------------------------------------------------------+
+    //   SET_TUNNEL(2), SET_QUEUE(4), SET_MPLS_LABEL(30), GROUP(40)  len 16: pad(2) arg32
+    //   SET_TUNNEL64(9)                                             len 24: pad(6) arg64
+    //   PUSH_MPLS(23), POP_MPLS(24)                                 len 16: ethertype(2) pad(4)
+    //   SET_MPLS_TTL(25), SET_MPLS_TC(31)                           len 16: arg8 pad(5)
+    //   DEC_TTL(18), DEC_MPLS_TTL(26), EXIT(17)                     len 16: pad(6)
+    //   RESUBMIT(1)                                                 len 16: in_port(2) pad(4), pad not read
+    //   RESUBMIT_TABLE(14)                                          len 16: in_port(2) table(1) pad(3), pad zero
+    //   NOTE(8)                                                 len 16+8n: note bytes (6+8n)
+    //   REG_LOAD(7)                                                 len 24: ofs_nbits(2) dst(4) value(8)
+    //   REG_LOAD2(33)                                       len 16+8n: OXM/NXM TLV, zero padding to 8
+    /// <summary>
+    /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
+    /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
+    /// not its subtype's, a TLV past the action), <see cref="NxActionError.BadArgument"/> (resubmit padding not zero; a
+    /// load outside its field, of an experimenter or masked header, of a value wider than <see cref="MaxFieldSize"/> bytes
+    /// or with bits outside its range or mask, or with non-zero padding).
+    /// </summary>
+    public static bool TryDecodeBody(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
+    {
+        nx = default;
+        if (b.Length < 8) return Fail(NxActionError.BadLen, out error); // nx_action_header is 16 bytes
+        var subtype = (NxActionSubtype)BinaryPrimitives.ReadUInt16BigEndian(b);
+        int expected = subtype switch
+        {
+            NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
+                or NxActionSubtype.PushMpls or NxActionSubtype.PopMpls or NxActionSubtype.SetMplsTtl or NxActionSubtype.DecMplsTtl
+                or NxActionSubtype.SetMplsLabel or NxActionSubtype.SetMplsTc or NxActionSubtype.Group or NxActionSubtype.Resubmit
+                or NxActionSubtype.Exit => 8,
+            NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad => 16,
+            NxActionSubtype.RegLoad2 or NxActionSubtype.Note => b.Length,
+            _ => -1,
+        };
+        if (expected < 0) return Fail(NxActionError.BadSubtype, out error);
+        if (b.Length != expected) return Fail(NxActionError.BadLen, out error);
+        error = default;
+        switch (subtype)
+        {
+            case NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.SetMplsLabel or NxActionSubtype.Group:
+                nx = new(subtype, Arg: BinaryPrimitives.ReadUInt32BigEndian(b[4..]));
+                return true;
+            case NxActionSubtype.SetTunnel64:
+                nx = new(subtype, Arg: BinaryPrimitives.ReadUInt64BigEndian(b[8..]));
+                return true;
+            case NxActionSubtype.PushMpls or NxActionSubtype.PopMpls:
+                nx = new(subtype, Arg: BinaryPrimitives.ReadUInt16BigEndian(b[2..]));
+                return true;
+            case NxActionSubtype.SetMplsTtl or NxActionSubtype.SetMplsTc:
+                nx = new(subtype, Arg: b[2]);
+                return true;
+            case NxActionSubtype.DecTtl or NxActionSubtype.DecMplsTtl or NxActionSubtype.Exit:
+                nx = new(subtype);
+                return true;
+            case NxActionSubtype.Resubmit:
+                nx = new(subtype, InPort: BinaryPrimitives.ReadUInt16BigEndian(b[2..]), Table: 0xff);
+                return true;
+            case NxActionSubtype.ResubmitTable:
+                if ((b[5] | b[6] | b[7]) != 0) return Fail(NxActionError.BadArgument, out error); // as Open vSwitch
+                nx = new(subtype, InPort: BinaryPrimitives.ReadUInt16BigEndian(b[2..]), Table: b[4]);
+                return true;
+            case NxActionSubtype.Note:
+                nx = new(subtype, Note: b[2..].ToArray());
+                return true;
+            case NxActionSubtype.RegLoad:
+                return TryRegLoad(b, out nx, out error);
+            default:
+                return TryRegLoad2(b, out nx, out error);
+        }
+    }
+
+    /// <summary>
+    /// The size of the body <see cref="WriteBody"/> writes: the action's length less its 8-byte header (type, length,
+    /// vendor id), so that the whole action is a multiple of 8.
+    /// </summary>
+    public int BodySize => Subtype switch
+    {
+        NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad => 16,
+        NxActionSubtype.Note => ((8 + 2 + (Note?.Length ?? 0) + 7) & ~7) - 8,
+        NxActionSubtype.RegLoad2 => ((8 + 2 + 4 + (IsWhole ? 1 : 2) * FieldSize + 7) & ~7) - 8,
+        _ => 8,
+    };
+
+    private int FieldSize => (int)(FieldHeader & 0xff);
+
+    /// <summary>A REG_LOAD2 that sets its whole field (written without a mask).</summary>
+    private bool IsWhole => Mask == AllOnes(FieldSize * 8);
+
+    /// <summary>
+    /// Writes the body (subtype first) into <paramref name="dest"/>, <see cref="BodySize"/> bytes, padding zero: the
+    /// same bytes Open vSwitch writes for the action. A REG_LOAD's range is its mask's (contiguous, as decoded).
+    /// </summary>
+    public void WriteBody(Span<byte> dest)
+    {
+        dest = dest[..BodySize];
+        dest.Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(dest, (ushort)Subtype);
+        switch (Subtype)
+        {
+            case NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.SetMplsLabel or NxActionSubtype.Group:
+                BinaryPrimitives.WriteUInt32BigEndian(dest[4..], (uint)Arg);
+                break;
+            case NxActionSubtype.SetTunnel64:
+                BinaryPrimitives.WriteUInt64BigEndian(dest[8..], Arg);
+                break;
+            case NxActionSubtype.PushMpls or NxActionSubtype.PopMpls:
+                BinaryPrimitives.WriteUInt16BigEndian(dest[2..], (ushort)Arg);
+                break;
+            case NxActionSubtype.SetMplsTtl or NxActionSubtype.SetMplsTc:
+                dest[2] = (byte)Arg;
+                break;
+            case NxActionSubtype.Resubmit:
+                BinaryPrimitives.WriteUInt16BigEndian(dest[2..], InPort);
+                break;
+            case NxActionSubtype.ResubmitTable:
+                BinaryPrimitives.WriteUInt16BigEndian(dest[2..], InPort);
+                dest[4] = Table;
+                break;
+            case NxActionSubtype.Note:
+                Note.AsSpan().CopyTo(dest[2..]);
+                break;
+            case NxActionSubtype.RegLoad:
+            {
+                int ofs = (int)UInt128.TrailingZeroCount(Mask), bits = (int)UInt128.PopCount(Mask);
+                BinaryPrimitives.WriteUInt16BigEndian(dest[2..], (ushort)((ofs << 6) | (bits - 1)));
+                BinaryPrimitives.WriteUInt32BigEndian(dest[4..], FieldHeader);
+                BinaryPrimitives.WriteUInt64BigEndian(dest[8..], (ulong)(Value >> ofs));
+                break;
+            }
+            case NxActionSubtype.RegLoad2:
+            {
+                int size = FieldSize;
+                bool whole = IsWhole;
+                BinaryPrimitives.WriteUInt32BigEndian(dest[2..], whole ? FieldHeader : (FieldHeader & 0xfffffe00u) | 0x100u | (uint)(2 * size));
+                WriteValue(dest.Slice(6, size), Value);
+                if (!whole) WriteValue(dest.Slice(6 + size, size), Mask);
+                break;
+            }
+        }
+    }
+
+    // ofs_nbits: the offset in the field (upper 10 bits) and n_bits - 1 (lower 6); dst: a 32-bit NXM/OXM header.
+    private static bool TryRegLoad(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
+    {
+        nx = default;
+        int ofsBits = BinaryPrimitives.ReadUInt16BigEndian(b[2..]);
+        int ofs = ofsBits >> 6, bits = (ofsBits & 63) + 1;
+        uint header = BinaryPrimitives.ReadUInt32BigEndian(b[4..]);
+        ulong value = BinaryPrimitives.ReadUInt64BigEndian(b[8..]);
+        int size = (int)(header & 0xff);
+        bool masked = (header & 0x100) != 0, experimenter = header >> 16 == 0xffff;
+        if (masked || experimenter || size is 0 or > MaxFieldSize || ofs + bits > size * 8 || (bits < 64 && value >> bits != 0))
+            return Fail(NxActionError.BadArgument, out error);
+        error = default;
+        nx = new(NxActionSubtype.RegLoad, FieldHeader: header, Value: (UInt128)value << ofs,
+                 Mask: ((UInt128.One << bits) - 1) << ofs);
+        return true;
+    }
+
+    // The TLV starts right after the subtype (in place of ext_action_header's pad), as Open vSwitch writes it.
+    private static bool TryRegLoad2(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
+    {
+        nx = default;
+        ReadOnlySpan<byte> tlv = b[2..];
+        uint header = BinaryPrimitives.ReadUInt32BigEndian(tlv);
+        int length = (int)(header & 0xff);
+        bool masked = (header & 0x100) != 0;
+        if (4 + length > tlv.Length) return Fail(NxActionError.BadLen, out error);
+        int size = masked ? length / 2 : length;
+        if (header >> 16 == 0xffff || (masked && (length & 1) != 0) || size is 0 or > MaxFieldSize
+            || tlv[(4 + length)..].ContainsAnyExcept((byte)0))
+        {
+            return Fail(NxActionError.BadArgument, out error);
+        }
+        UInt128 value = ReadValue(tlv.Slice(4, size));
+        UInt128 mask = masked ? ReadValue(tlv.Slice(4 + size, size)) : AllOnes(size * 8);
+        if ((value & ~mask) != 0) return Fail(NxActionError.BadArgument, out error);
+        error = default;
+        nx = new(NxActionSubtype.RegLoad2, FieldHeader: (header & 0xfffffe00u) | (uint)size, Value: value, Mask: mask);
+        return true;
+    }
+
+    /// <summary>The low <paramref name="bits"/> bits set.</summary>
+    public static UInt128 AllOnes(int bits) => bits >= 128 ? UInt128.MaxValue : (UInt128.One << bits) - 1;
+
+    private static UInt128 ReadValue(ReadOnlySpan<byte> bytes)
+    {
+        UInt128 v = 0;
+        foreach (byte x in bytes) v = (v << 8) | x;
+        return v;
+    }
+
+    private static void WriteValue(Span<byte> dest, UInt128 v)
+    {
+        for (int i = dest.Length - 1; i >= 0; i--, v >>= 8) dest[i] = (byte)v;
+    }
+
+    private static bool Fail(NxActionError code, out NxActionError error)
+    {
+        error = code;
+        return false;
+    }
+}

@@ -1,0 +1,176 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.TestKit;
+using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
+
+namespace Softswitch.Datapath.Tests.Forwarding;
+
+/// <summary>
+/// Open vSwitch's resubmit in the pipeline walk: the packet as the actions before it left it is looked up in another
+/// table (earlier, later or the same; with another in_port for that lookup only), what it finds runs in the
+/// resubmit's place, then the rest of the list; a miss does nothing; a loop is cut at Open vSwitch's limits (64 nested,
+/// 4,096 a packet) and the packet dropped and counted, never hung; the trace shows each resubmit's lookup by depth.
+/// </summary>
+public sealed class ResubmitTests
+{
+    [Fact]
+    public void TheResubmittedTableSeesTheRewrittenPacket_ThenTheRestOfTheListRuns()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, InPort(1), 10, [FlowAction.SetDlDst(MacC), FlowAction.Resubmit(1), FlowAction.Output(3)]);
+        r.Insert(1, DlDst(MacC), 10, [FlowAction.Output(2)]);
+        r.Insert(1, Any, 1, []); // not MacC: nothing from table 1
+        for (int i = 0; i < 2; i++) // the second packet takes the cached verdict
+        {
+            r.Send(1, Frame(MacA, MacB));
+            Assert.Equal(MacC, MacAddress.Read(Assert.Single(r.Sent(2))));
+            Assert.Equal(MacC, MacAddress.Read(Assert.Single(r.Sent(3))));
+        }
+    }
+
+    [Fact]
+    public void AResubmitBackToAnEarlierTable_WithAnotherInPort_LooksUpWithThatPortOnly()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, InPort(1), 10, [], Goto(1));
+        r.Insert(0, InPort(3), 10, [FlowAction.Output(2)]);
+        // Table 1 looks the packet up in table 0 as if it came in on port 3; the output after it still knows port 1.
+        r.Insert(1, Any, 10, [FlowAction.Resubmit(0, inPort: 3), FlowAction.Output(PortNumber.InPort)]);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Single(r.Sent(1));
+        Assert.Empty(r.Sent(3));
+    }
+
+    [Fact]
+    public void AResubmitThatMisses_DoesNothing_AndTheListGoesOn()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.Resubmit(1), FlowAction.Resubmit(7), FlowAction.Output(2)]);
+        r.Insert(1, DlDst(MacC), 10, [FlowAction.Output(3)]);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+        Assert.Equal(0, r.Dp.DropCount(DropReason.Resubmit));
+    }
+
+    [Fact]
+    public void ALoop_IsCutAtTheDepthLimit_TheWholePacketDroppedAndCounted()
+    {
+        using var r = new DatapathRig(3);
+        // An output before the loop: Open vSwitch drops a packet whose translation failed whole, and so does the switch.
+        r.Insert(0, Any, 10, [FlowAction.Output(3), FlowAction.Resubmit(0xff)]);
+        r.Send(1, Frame(MacA, MacB), times: 3);
+        Assert.Empty(r.Sent(3));
+        Assert.Equal(3, r.Dp.DropCount(DropReason.Resubmit));
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        Assert.Equal(PipelineEnd.ResubmitDrop, walk.End);
+        Assert.Equal(PipelineWalk.MaxResubmitDepth, walk.Resubmits);
+        Assert.Empty(walk.Composed);
+    }
+
+    [Fact]
+    public void AFanOut_IsCutAtTheResubmitCount()
+    {
+        using var r = new DatapathRig(3);
+        // 64 resubmits to table 1, each of whose rule resubmits 64 times to table 2: two levels deep, 4,160 resubmits.
+        r.Insert(0, Any, 10, [.. Enumerable.Repeat(FlowAction.Resubmit(1), 64)]);
+        r.Insert(1, Any, 10, [.. Enumerable.Repeat(FlowAction.Resubmit(2), 64)]);
+        r.Insert(2, Any, 10, [FlowAction.Output(2)]);
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        Assert.Equal(PipelineEnd.ResubmitDrop, walk.End);
+        Assert.Equal(PipelineWalk.MaxResubmits, walk.Resubmits);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Empty(r.Sent(2));
+        Assert.Equal(1, r.Dp.DropCount(DropReason.Resubmit));
+    }
+
+    [Fact]
+    public void AResubmitAfterAPop_IsDroppedAndCounted_TheKeyNoLongerTellsThePacket()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.PopMpls(0x0800), FlowAction.Resubmit(1)]);
+        r.Insert(1, Any, 10, [FlowAction.Output(2)]);
+        r.Send(1, ReparseTests.Mpls(Frame(MacA, MacB)));
+        Assert.Empty(r.Sent(2));
+        Assert.Equal(1, r.Dp.DropCount(DropReason.Resubmit));
+    }
+
+    [Fact]
+    public void TheTrace_ShowsEachResubmitsLookup_WithItsDepth()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.Resubmit(1), FlowAction.Output(2)]);
+        r.Insert(1, Any, 10, [FlowAction.Resubmit(2)]);
+        r.Insert(2, Any, 10, [FlowAction.Output(3)]);
+        var steps = new List<PipelineTraceStep>();
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key, steps);
+        Assert.Equal([(0, 0), (1, 1), (2, 2)], steps.Select(s => (s.TableId, s.Depth)).ToArray());
+        Assert.Equal([FlowAction.Output(3), FlowAction.Output(2)], walk.Composed.ToArray());
+        Assert.Equal(PipelineEnd.Actions, walk.End);
+    }
+
+    [Fact]
+    public void AVerdictWithResubmits_GoesStaleWhenAResubmittedRuleChanges()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.Resubmit(1)]);
+        var t1 = r.Insert(1, Any, 10, [FlowAction.Output(2)]);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(2));
+        using (var w = r.Dp.Pipeline.Stage(1)!.Write()) w.Remove(t1);
+        r.Insert(1, Any, 10, [FlowAction.Output(3)]);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Empty(r.Sent(2));
+        Assert.Single(r.Sent(3));
+    }
+
+    [Fact]
+    public void AnExit_EndsEveryLevel_AndTheActionSetStillRuns()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [], Goto(1, write: new FlowActions([FlowAction.Output(1)])));
+        r.Insert(1, Any, 10, [FlowAction.SetDlDst(MacC), FlowAction.Resubmit(2), FlowAction.Output(3)], Goto(3));
+        r.Insert(2, Any, 10, [FlowAction.Exit(), FlowAction.Output(3)]);
+        r.Insert(3, Any, 10, [FlowAction.Output(3)]);
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(2).Key);
+        // Nothing after the exit: not table 2's output, not table 1's after its resubmit, not table 3 (table 1's goto);
+        // the action set table 0 wrote runs at the end.
+        Assert.Equal(PipelineEnd.Actions, walk.End);
+        Assert.Equal([FlowAction.SetDlDst(MacC), FlowAction.Output(1)], walk.Composed.ToArray());
+        Assert.Equal(3, walk.Count);
+        r.Send(2, Frame(MacA, MacB));
+        Assert.Equal(MacC, MacAddress.Read(Assert.Single(r.Sent(1))));
+        Assert.Empty(r.Sent(3));
+    }
+
+    [Fact]
+    public void AFourTableResubmitPipeline_IsOneCachedVerdict_AndAllocatesNothingPerPacket()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Vlan(0xFFFF), 10, [FlowAction.Resubmit(1)]);
+        r.Insert(1, DlSrc(MacA), 10, [FlowAction.Resubmit(2)]);
+        r.Insert(2, DlDst(MacB), 10, [FlowAction.Resubmit(3)]);
+        r.Insert(3, Any, 10, [FlowAction.Output(2)]);
+        r.Port(2).CaptureSent = false;
+        var frame = Frame(MacA, MacB);
+        r.Send(1, frame, times: 4);
+        Assert.Equal(1, r.Fwd.PipelineWalks); // the first packet walked the tables; the next three found its verdict
+        r.Port(1).SetGenerator([frame], 0);
+        long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
+        long alloc = AllocationMeter.SteadyState(() =>
+        {
+            r.Port(1).SetGeneratorCount(64);
+            r.Dp.PollUntilIdle();
+        });
+        Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
+        Assert.Equal(walks, r.Fwd.PipelineWalks);
+        Assert.Equal(0, alloc);
+    }
+}
