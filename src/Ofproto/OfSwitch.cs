@@ -286,38 +286,13 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
-        OfError err;
+        var err = PrepareFlowMod(req, out var mod);
+        if (err != OfError.None) return err;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
         bool of13 = (req.Rules & MatchRules.MultiTable) != 0;
-        // The table, the goto-table and whether instructions beyond apply-actions are allowed: the one check of them
-        // (under OpenFlow 1.0's rules a flow asking for more than a goto-table is refused whole, never installed doing
-        // less than it asked).
-        var tables = OfTables.CheckFlowMod(req.Command, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
-                                           !(req.Instructions with { GotoTable = null }).IsApplyOnly, req.Rules);
-        if (tables != FlowModStatus.Ok) return ToError(tables);
-        if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
-        FlowInstructions? instructions = null;
-        if (addOrModify && !req.Instructions.IsApplyOnly)
-        {
-            err = CompileInstructions(req.Instructions, Origin(req), out instructions);
-            if (err != OfError.None) return err;
-        }
-        err = OfMatchCompiler.TryCompile(req.Match, out var match);
-        if (err != OfError.None) return err;
-        var actions = FlowActions.Drop;
-        if (addOrModify)
-        {
-            err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, Origin(req), out actions);
-            if (err != OfError.None) return err;
-        }
-        ushort outPort = PortNumber.None;
-        if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
-
-        // A modify or delete of every table where table 0 is the only one is one of table 0, which runs batched with the
-        // rest (an OpenFlow 1.0 modify or delete names every table).
-        byte tableId = req.TableId == FlowModRequest.AllTables && req.Command != FlowModCommand.Add && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
-        var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
-                              req.CookieMask, tableId, instructions, req.OutGroup);
+        var instructions = mod.Instructions;
+        var actions = mod.Actions;
+        byte tableId = mod.TableId;
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
         // Outside a run, a delete's reports read the entries after it: held from reuse until then.
@@ -383,6 +358,47 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             _dp.PacketOut(frame, inPort, actions);
             flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
+        return OfError.None;
+    }
+
+    /// <summary>
+    /// A flow-mod request checked against the switch and compiled for the table set (the match, instructions and
+    /// actions, the out_port, the table): what <see cref="FlowMod"/> and a bundle's commit apply.
+    /// </summary>
+    private OfError PrepareFlowMod(in FlowModRequest req, out FlowMod mod)
+    {
+        mod = default;
+        OfError err;
+        bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        // The table, the goto-table and whether instructions beyond apply-actions are allowed: the one check of them
+        // (under OpenFlow 1.0's rules a flow asking for more than a goto-table is refused whole, never installed doing
+        // less than it asked).
+        var tables = OfTables.CheckFlowMod(req.Command, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
+                                           !(req.Instructions with { GotoTable = null }).IsApplyOnly, req.Rules);
+        if (tables != FlowModStatus.Ok) return ToError(tables);
+        if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
+        FlowInstructions? instructions = null;
+        if (addOrModify && !req.Instructions.IsApplyOnly)
+        {
+            err = CompileInstructions(req.Instructions, Origin(req), out instructions);
+            if (err != OfError.None) return err;
+        }
+        err = OfMatchCompiler.TryCompile(req.Match, out var match);
+        if (err != OfError.None) return err;
+        var actions = FlowActions.Drop;
+        if (addOrModify)
+        {
+            err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, Origin(req), out actions);
+            if (err != OfError.None) return err;
+        }
+        ushort outPort = PortNumber.None;
+        if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
+
+        // A modify or delete of every table where table 0 is the only one is one of table 0, which runs batched with the
+        // rest (an OpenFlow 1.0 modify or delete names every table).
+        byte tableId = req.TableId == FlowModRequest.AllTables && req.Command != FlowModCommand.Add && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
+        mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
+                          req.CookieMask, tableId, instructions, req.OutGroup);
         return OfError.None;
     }
 

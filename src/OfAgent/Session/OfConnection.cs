@@ -108,6 +108,9 @@ public sealed partial class OfConnection : IAsyncDisposable
     public string? LocalRefusal { get; private set; }
 
     public string Name { get; }
+    /// <summary>This connection's bundles (OpenFlow 1.4's, and the ONF extension's under 1.3): they end with it.</summary>
+    public OfBundles Bundles => _bundles ??= new OfBundles();
+    private OfBundles? _bundles;
     /// <summary>This connection as the OpenFlow layer sees it: its role and which asynchronous messages it wants.</summary>
     public OfController Controller { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
