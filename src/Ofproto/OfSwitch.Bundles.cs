@@ -22,7 +22,7 @@ public enum BundleError : byte
     BadFlags,
     /// <summary>OFPBFC_MSG_CONFLICT: a port-mod into an ATOMIC bundle (port changes cannot be undone).</summary>
     MsgConflict,
-    /// <summary>OFPBFC_MSG_TOO_MANY: the bundle has <see cref="OfBundles.MaxMessages"/> messages.</summary>
+    /// <summary>OFPBFC_MSG_TOO_MANY: the bundle has <see cref="OfBundles.MessageLimit"/> messages.</summary>
     MsgTooMany,
     /// <summary>OFPBFC_MSG_FAILED: a message of the bundle failed its commit (that message's own error goes first).</summary>
     MsgFailed,
@@ -43,6 +43,9 @@ public sealed class OfBundles
     public const int MaxMessages = 1 << 18;
     /// <summary>OFPBF_ATOMIC, OFPBF_ORDERED: the flags a bundle may have.</summary>
     public const ushort Atomic = 1, Ordered = 2;
+
+    /// <summary>Messages one bundle of this connection may hold (<see cref="MaxMessages"/> unless set).</summary>
+    public int MessageLimit { get; init; } = MaxMessages;
 
     /// <summary>How long a bundle may go without a message before it is dropped (Open vSwitch's default: 10 s).</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -128,7 +131,7 @@ public sealed class OfBundles
             return BundleError.BadFlags;
         }
         if ((flags & Atomic) != 0 && request.PortMod is not null) return BundleError.MsgConflict;
-        if (b.Messages.Count >= MaxMessages) return BundleError.MsgTooMany;
+        if (b.Messages.Count >= MessageLimit) return BundleError.MsgTooMany;
         b.Messages.Add(request);
         b.Used = nowTicks;
         return BundleError.None;
