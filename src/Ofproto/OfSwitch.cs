@@ -202,9 +202,10 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     // ================================================================ flow-mod and packet-out
 
     /// <summary>
-    /// Starts a run of flow-mods on this thread (<see cref="OfFlowTables.BeginRun"/>): a connection's receive loop calls it
-    /// for each FLOW_MOD it reads, and <see cref="EndFlowModRun"/> before any other message, before it waits for
-    /// anything, and when it has handled what it read, so flow-mods that came together take effect together.
+    /// Starts a run of flow-mods on this thread (<see cref="OfFlowTables.BeginRun"/>, a plain <see cref="FlowModBatch"/>):
+    /// the agent's request dispatcher calls it for each FLOW_MOD and <see cref="EndFlowModRun"/> before any other
+    /// request, and the connection ends it before it waits for anything and when it has handled what it read, so
+    /// flow-mods that came together take effect together.
     /// </summary>
     public void BeginFlowModRun() => Flows.BeginRun();
 
