@@ -309,8 +309,10 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         bool groups = addOrModify && (UsesGroups(actions) || UsesGroups(instructions?.WriteActions));
         bool meter = addOrModify && instructions is { Meter: not 0 };
         // A run (BeginFlowModRun) must not hold tables while this takes the group and meter locks (a group's deletion
-        // takes them, then the tables), and a released buffered packet follows a flow that is in effect.
-        if (groups || meter || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) EndFlowModRun();
+        // takes them, then the tables), nor while an emergency flow-mod takes the fail-mode lock after it (entering
+        // emergency mode deletes flows under that lock); and a released buffered packet follows a flow that is in effect.
+        bool emergency = (req.Flags & FlowModFlags.Emergency) != 0;
+        if (groups || meter || emergency || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) EndFlowModRun();
         if (groups || meter)
         {
             // A modify of every table holds the tables under the run lock, which comes before the group lock: it takes
@@ -346,7 +348,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         ReportRemoved(removed);
         removed.Clear();
         if (st != FlowModStatus.Ok) return ToError(st);
-        if ((req.Flags & FlowModFlags.Emergency) != 0) EmergencyFlowsChanged();
+        if (emergency) EmergencyFlowsChanged();
         if (addOrModify && req.BufferId != PacketBuffers.NoBuffer)
         {
             err = TakeBuffer(req.BufferId, out var frame, out var inPort);
