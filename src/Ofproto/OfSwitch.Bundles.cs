@@ -22,7 +22,7 @@ public enum BundleError : byte
     BadFlags,
     /// <summary>OFPBFC_MSG_CONFLICT: a port-mod into an ATOMIC bundle (port changes cannot be undone).</summary>
     MsgConflict,
-    /// <summary>OFPBFC_MSG_TOO_MANY: the bundle has <see cref="OfBundles.MessageLimit"/> messages.</summary>
+    /// <summary>OFPBFC_MSG_TOO_MANY: the connection's bundles hold <see cref="OfBundles.MessageLimit"/> messages.</summary>
     MsgTooMany,
     /// <summary>OFPBFC_MSG_FAILED: a message of the bundle failed its commit (that message's own error goes first).</summary>
     MsgFailed,
@@ -39,18 +39,27 @@ public sealed class OfBundles
 {
     /// <summary>Open bundles a connection may have at once.</summary>
     public const int MaxBundles = 64;
-    /// <summary>Messages one bundle may hold.</summary>
+    /// <summary>Messages a connection's bundles may hold together (one bundle of them all, or several).</summary>
     public const int MaxMessages = 1 << 18;
     /// <summary>OFPBF_ATOMIC, OFPBF_ORDERED: the flags a bundle may have.</summary>
     public const ushort Atomic = 1, Ordered = 2;
 
-    /// <summary>Messages one bundle of this connection may hold (<see cref="MaxMessages"/> unless set).</summary>
+    /// <summary>Messages this connection's bundles may hold together (<see cref="MaxMessages"/> unless set).</summary>
     public int MessageLimit { get; init; } = MaxMessages;
 
     /// <summary>How long a bundle may go without a message before it is dropped (Open vSwitch's default: 10 s).</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<uint, Bundle> _bundles = new();
+    private int _messages; // in every bundle
+
+    /// <summary>Drops bundle <paramref name="id"/> (with its messages); false when there is none.</summary>
+    private bool Drop(uint id, out Bundle? bundle)
+    {
+        if (!_bundles.Remove(id, out bundle)) return false;
+        _messages -= bundle.Messages.Count;
+        return true;
+    }
 
     private sealed class Bundle(ushort flags, byte[] opened, long now)
     {
@@ -72,7 +81,7 @@ public sealed class OfBundles
         {
             if (b.Used > limit) continue;
             expired.Add(b.Opened);
-            _bundles.Remove(id);
+            Drop(id, out _);
         }
     }
 
@@ -92,12 +101,12 @@ public sealed class OfBundles
         if (!_bundles.TryGetValue(id, out var b)) return BundleError.BadId;
         if (b.Closed)
         {
-            _bundles.Remove(id);
+            Drop(id, out _);
             return BundleError.BundleClosed;
         }
         if (b.Flags != flags)
         {
-            _bundles.Remove(id);
+            Drop(id, out _);
             return BundleError.BadFlags;
         }
         b.Closed = true;
@@ -106,7 +115,7 @@ public sealed class OfBundles
     }
 
     /// <summary>DISCARD_REQUEST: the bundle and its messages are dropped.</summary>
-    public BundleError Discard(uint id) => _bundles.Remove(id) ? BundleError.None : BundleError.BadId;
+    public BundleError Discard(uint id) => Drop(id, out _) ? BundleError.None : BundleError.BadId;
 
     /// <summary>
     /// ADD_MESSAGE: <paramref name="request"/> joins the bundle (opened implicitly when the id is new, as the 1.4 spec
@@ -122,17 +131,18 @@ public sealed class OfBundles
         }
         else if (b.Closed)
         {
-            _bundles.Remove(id);
+            Drop(id, out _);
             return BundleError.BundleClosed;
         }
         else if (b.Flags != flags)
         {
-            _bundles.Remove(id);
+            Drop(id, out _);
             return BundleError.BadFlags;
         }
         if ((flags & Atomic) != 0 && request.PortMod is not null) return BundleError.MsgConflict;
-        if (b.Messages.Count >= MessageLimit) return BundleError.MsgTooMany;
+        if (_messages >= MessageLimit) return BundleError.MsgTooMany;
         b.Messages.Add(request);
+        _messages++;
         b.Used = nowTicks;
         return BundleError.None;
     }
@@ -146,8 +156,8 @@ public sealed class OfBundles
     {
         failed = null;
         failedError = OfError.None;
-        if (!_bundles.Remove(id, out var b)) return BundleError.BadId;
-        if (b.Flags != flags) return BundleError.BadFlags;
+        if (!Drop(id, out var b)) return BundleError.BadId;
+        if (b!.Flags != flags) return BundleError.BadFlags;
         failedError = sw.CommitBundle(b.Messages, from, out int index);
         if (failedError == OfError.None) return BundleError.None;
         if (index >= 0) failed = b.Messages[index];

@@ -23,6 +23,23 @@ public sealed class OfBundlesTests
     }
 
     [Fact]
+    public void TheLimit_IsTheConnections_AcrossItsBundles_AndADroppedBundleGivesItsRoomBack()
+    {
+        var b = new OfBundles { MessageLimit = 3 };
+        Assert.Equal(BundleError.None, b.Add(1, 0, FlowMod(1), 0));
+        Assert.Equal(BundleError.None, b.Add(2, 0, FlowMod(2), 0));
+        Assert.Equal(BundleError.None, b.Add(2, 0, FlowMod(3), 0));
+        Assert.Equal(BundleError.MsgTooMany, b.Add(1, 0, FlowMod(4), 0));
+        Assert.Equal(BundleError.None, b.Discard(2));
+        Assert.Equal(BundleError.None, b.Add(1, 0, FlowMod(4), 0));
+        Assert.Equal(BundleError.None, b.Add(3, 0, FlowMod(5), 0));
+        Assert.Equal(BundleError.MsgTooMany, b.Add(3, 0, FlowMod(6), 0));
+        // A bundle dropped for a misuse (other flags) gives its room back too.
+        Assert.Equal(BundleError.BadFlags, b.Add(1, OfBundles.Ordered, FlowMod(7), 0));
+        Assert.Equal(BundleError.None, b.Add(3, 0, FlowMod(8), 0));
+    }
+
+    [Fact]
     public void AnIdleBundle_IsDroppedAfterTheTimeout_WithTheMessageThatOpenedIt()
     {
         var b = new OfBundles { IdleTimeout = TimeSpan.FromSeconds(10) };
