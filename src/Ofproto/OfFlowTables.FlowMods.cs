@@ -26,19 +26,30 @@ public sealed partial class OfFlowTables
         var st = Check(mod);
         if (st != FlowModStatus.Ok) return st;
         bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
-        bool run = _runLock.IsHeldByCurrentThread;
-        // In a run, the emergency table and every-table flow-mods stand alone: what the run holds is published first.
-        if (run && (IsEmergency(mod) || mod.TableId == FlowModRequest.AllTables)) PublishRun();
+        var batch = Current;
+        if (batch is { IsAtomic: false } && ++batch.Mods > MaxRunFlowMods) batch.Publish();
         if (!IsEmergency(mod) && mod.TableId == FlowModRequest.AllTables)
         {
-            // OFPTT_ALL (a delete, or an OpenFlow 1.0 modify: Check says). A delete: every table in turn, each published on its own.
-            if (!delete) return ModifyEveryTable(mod, out flow);
-            foreach (int id in _pipeline.StageIds())
+            // OFPTT_ALL (a delete, or an OpenFlow 1.0 modify: Check says): every table, in a batch (this thread's, or
+            // one of its own), so all of them change as one.
+            var own = batch is null ? BeginBatch(atomic: false) : null;
+            try
             {
-                using var all = _pipeline.Stage(id)!.Write();
-                ApplyLocked(all, mod, removed, _clock.NowNanos, out _);
+                var b = batch ?? own!;
+                if (!delete) return ModifyEveryTable(b, mod, out flow);
+                foreach (int id in _pipeline.StageIds())
+                {
+                    var table = _pipeline.Stage(id)!;
+                    b.Hold(table);
+                    using var all = table.Write();
+                    ApplyLocked(b, all, mod, removed, _clock.NowNanos, out _);
+                }
+                return FlowModStatus.Ok;
             }
-            return FlowModStatus.Ok;
+            finally
+            {
+                own?.Commit();
+            }
         }
         if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) return FlowModStatus.Ok;
         // A resubmit runs only in the pipeline walk, never on the single-table path.
@@ -49,77 +60,62 @@ public sealed partial class OfFlowTables
             // The table a goto names exists from now on (empty, it drops: OpenFlow 1.3 without a table-miss flow).
             if (ins.GotoTable != FlowInstructions.NoGoto) StageFor((byte)ins.GotoTable, TableMiss.Drop);
         }
-        var table = TableFor(mod);
-        if (run && !IsEmergency(mod)) HoldForRun(table);
-        using var w = table.Write();
-        return ApplyLocked(w, mod, removed, _clock.NowNanos, out flow);
+        var target = TableFor(mod);
+        batch?.Hold(target);
+        using var w = target.Write();
+        return ApplyLocked(batch, w, mod, removed, _clock.NowNanos, out flow);
     }
 
     /// <summary>
-    /// Starts a run on this thread (nothing when one is on already): until <see cref="EndRun"/>, every table a flow-mod
-    /// applied by this thread writes stays held (<see cref="FlowTable.Hold"/>), its changes visible to lookups as one
-    /// publication when the run ends, so a burst of flow-mods (a controller's, read together) moves the tables'
-    /// versions, and checks the forwarders' cached pipeline verdicts, once per table instead of once per flow-mod.
-    /// Open vSwitch's datapath sees a burst of flow-mods the same way: its revalidators bring the caches up to date
-    /// once for all of them.
+    /// Opens a batch of flow-mods on this thread (<see cref="FlowModBatch"/>): until it ends, every flow-mod this thread
+    /// applies (through the batch or through <see cref="Apply(in FlowMod, List{FlowRemoved}?, out FlowEntry?)"/>) joins it, and
+    /// every table it writes stays held, its changes published with the others' as one change when the batch ends. A
+    /// plain batch is a run of independent flow-mods (a controller's, read together: the tables' versions and the
+    /// forwarders' cached pipeline verdicts move once for all of them, as Open vSwitch's revalidators see a burst); an
+    /// <paramref name="atomic"/> one is all or nothing (a bundle's commit).
     /// </summary>
     /// <remarks>
-    /// <para>The caller ends the run before anything that must see the flow-mods in effect (a barrier, a packet-out, a
-    /// statistics request: any other message), before anything that may block (waiting to read, or for a peer to
-    /// take replies), and before taking any other lock that a writer may hold while it waits for a table (group and
-    /// meter locks: <see cref="OfSwitch"/> ends the run for a flow-mod that uses groups or a meter, and for a group-mod or meter-mod). A flow-mod for the
-    /// emergency table or every table publishes what the run holds first and is applied on its own. Every
-    /// <see cref="MaxRunFlowMods"/> flow-mods the run publishes and goes on.</para>
-    /// <para>Only a run (or a modify of every table) holds two tables: it takes <c>_runLock</c> first, and every other writer holds one table at a
-    /// time, so no lock order can cross.</para>
+    /// <para>Only a batch holds more than one table: it takes the table set's run lock first (other threads' batches
+    /// wait for it), and every other writer holds one table at a time, so no lock order can cross. The caller ends a
+    /// plain batch before anything that must see its flow-mods in effect (a barrier, a packet-out, a statistics request:
+    /// any other message), before anything that may block (waiting to read, or for a peer to take replies), and
+    /// before taking a lock that a writer may hold while it waits for a table (group and meter locks:
+    /// <see cref="OfSwitch"/> ends it for a flow-mod that uses groups or a meter, and for a group-mod or meter-mod).
+    /// An atomic batch that needs those locks takes them after the run lock and before its first flow-mod (a bundle's
+    /// commit: <see cref="OfSwitch.CommitBundle"/>).</para>
     /// </remarks>
+    /// <exception cref="InvalidOperationException">This thread has a batch open already.</exception>
+    public FlowModBatch BeginBatch(bool atomic)
+    {
+        if (_runLock.IsHeldByCurrentThread) throw new InvalidOperationException("this thread has a batch of flow-mods open");
+        _runLock.Enter();
+        var b = new FlowModBatch(this, atomic, Reclamation.Enter());
+        _batch = b;
+        return b;
+    }
+
+    /// <summary>The batch this thread has open, or null.</summary>
+    public FlowModBatch? Current => _runLock.IsHeldByCurrentThread ? _batch : null;
+
+    /// <summary>Called by <paramref name="b"/> as it ends: the run lock is released.</summary>
+    internal void EndBatch(FlowModBatch b)
+    {
+        if (!ReferenceEquals(_batch, b) || !_runLock.IsHeldByCurrentThread) return;
+        _batch = null;
+        _runLock.Exit();
+    }
+
+    /// <summary>Starts a run on this thread (nothing when one is on already): a plain <see cref="BeginBatch"/>.</summary>
     public void BeginRun()
     {
-        if (_runLock.IsHeldByCurrentThread) return;
-        _runLock.Enter();
-        _runMods = 0;
+        if (!_runLock.IsHeldByCurrentThread) BeginBatch(atomic: false);
     }
 
-    /// <summary>Ends this thread's run (nothing when none is on): publishes every table it holds and lets go of them.</summary>
-    public void EndRun()
-    {
-        if (!_runLock.IsHeldByCurrentThread) return;
-        try
-        {
-            PublishRun();
-        }
-        finally
-        {
-            _runLock.Exit();
-        }
-    }
+    /// <summary>Ends this thread's run (nothing when none is on): commits its batch.</summary>
+    public void EndRun() => Current?.Commit();
 
-    /// <summary>Whether this thread is in a run.</summary>
-    public bool InRun => _runLock.IsHeldByCurrentThread;
-
-    /// <summary>Publishes and lets go of every table the run holds (the run goes on).</summary>
-    private void PublishRun()
-    {
-        Exception? first = null;
-        foreach (var t in _held)
-        {
-            try { t.Unhold(); }
-            catch (Exception e) { first ??= e; }
-        }
-        _held.Clear();
-        _runMods = 0;
-        if (first is not null) throw first;
-    }
-
-    /// <summary>In a run, holds <paramref name="table"/> (once) for the run's flow-mod about to write it.</summary>
-    private void HoldForRun(FlowTable table)
-    {
-        if (++_runMods > MaxRunFlowMods) PublishRun();
-        foreach (var t in _held)
-            if (ReferenceEquals(t, table)) return;
-        table.Hold();
-        _held.Add(table);
-    }
+    /// <summary>Whether this thread has a batch open (a run, or an atomic batch).</summary>
+    public bool InRun => Current is not null;
 
     /// <summary>What the flow-mod's rules allow (table ids, instructions, a forward goto): <see cref="OfTables.CheckFlowMod"/>, the one rule, guarding the model's own entry points.</summary>
     private static FlowModStatus Check(in FlowMod mod)
@@ -202,11 +198,13 @@ public sealed partial class OfFlowTables
             if (statuses[i] != Pending) continue;
             // The first pending flow-mod's table: every pending flow-mod of that table, in order, under one scope.
             var table = TableFor(mods[i]);
+            var batch = Current;
+            batch?.Hold(table);
             using var w = table.Write();
             for (int j = i; j < mods.Length; j++)
             {
                 if (statuses[j] != Pending || !ReferenceEquals(TableFor(mods[j]), table)) continue;
-                statuses[j] = ApplyLocked(w, mods[j], removed, now, out _);
+                statuses[j] = ApplyLocked(batch, w, mods[j], removed, now, out _);
             }
         }
     }
@@ -227,7 +225,7 @@ public sealed partial class OfFlowTables
     private FlowTable TableFor(in FlowMod mod)
         => IsEmergency(mod) ? _emergency : mod.TableId == MainTableId ? _main : StageFor(mod.TableId, TableMiss.Drop);
 
-    private FlowModStatus ApplyLocked(FlowTable.WriteScope w, in FlowMod mod, List<FlowRemoved>? removed, long now,
+    private FlowModStatus ApplyLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, List<FlowRemoved>? removed, long now,
                                       out FlowEntry? flow)
     {
         flow = null;
@@ -235,16 +233,16 @@ public sealed partial class OfFlowTables
         switch (mod.Command)
         {
             case FlowModCommand.Add:
-                return AddLocked(w, mod, t, now, out flow);
+                return AddLocked(b, w, mod, t, now, out flow);
             case FlowModCommand.Modify:
-                return ModifyLocked(w, mod, t, strict: false, now, out flow);
+                return ModifyLocked(b, w, mod, t, strict: false, now, out flow);
             case FlowModCommand.ModifyStrict:
-                return ModifyLocked(w, mod, t, strict: true, now, out flow);
+                return ModifyLocked(b, w, mod, t, strict: true, now, out flow);
             case FlowModCommand.Delete:
-                DeleteLocked(w, mod, t, strict: false, removed, now);
+                DeleteLocked(b, w, mod, t, strict: false, removed, now);
                 return FlowModStatus.Ok;
             case FlowModCommand.DeleteStrict:
-                DeleteLocked(w, mod, t, strict: true, removed, now);
+                DeleteLocked(b, w, mod, t, strict: true, removed, now);
                 return FlowModStatus.Ok;
             default:
                 return FlowModStatus.BadCommand;
@@ -269,19 +267,23 @@ public sealed partial class OfFlowTables
         }
     }
 
-    private FlowModStatus AddLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, long now, out FlowEntry? flow)
+    private FlowModStatus AddLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, long now, out FlowEntry? flow)
     {
         flow = null;
         bool emergency = IsEmergency(mod);
         if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
 
-        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && w.HasOverlap(t.Match, t.Rank)) return FlowModStatus.Overlap;
+        int doomed = b?.DoomedIn(w.Table) ?? 0;
+        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && (doomed == 0 ? w.HasOverlap(t.Match, t.Rank) : HasLiveOverlap(b!, w, t)))
+            return FlowModStatus.Overlap;
 
         var replaced = w.Find(t.Match, t.Rank);
+        // A flow an atomic batch's delete marked is gone for the batch (the add then takes its place, in place).
+        if (replaced is not null && b is not null && b.IsDoomed(replaced)) replaced = null;
         if (replaced is null)
         {
             // Capacity is the table's, whichever classifier stage the flow lands in (all-ones masks in the hash stage).
-            bool full = emergency ? _emergency.Count >= _options.MaxEmergencyFlows : w.Table.Count >= _options.MaxFlows;
+            bool full = emergency ? _emergency.Count - doomed >= _options.MaxEmergencyFlows : w.Table.Count - doomed >= _options.MaxFlows;
             if (full) return FlowModStatus.TableFull;
         }
 
@@ -291,27 +293,39 @@ public sealed partial class OfFlowTables
         // OpenFlow 1.3.5 section 6.4: a replaced flow's counters carry over unless RESET_COUNTS (1.0 clears them).
         if (replaced is not null && (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 && (mod.Flags & FlowModFlags.ResetCounts) == 0)
             flow.AddCounts(replaced.Packets, replaced.Bytes);
-        w.Insert(flow);
+        var displaced = w.Insert(flow);
+        b?.NoteAdded(w.Table, flow, displaced);
         return FlowModStatus.Ok;
     }
 
-    private FlowModStatus ModifyLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, out FlowEntry? flow)
+    /// <summary>CHECK_OVERLAP within an atomic batch that marked flows of the table: the flows it has not marked.</summary>
+    private static bool HasLiveOverlap(FlowModBatch b, FlowTable.WriteScope w, in Target t)
+    {
+        var all = new List<FlowEntry>();
+        w.CollectSubsets(FlowMatch.All, all);
+        foreach (var e in all)
+            if (e.Priority == t.Rank && !b.IsDoomed(e) && e.Match.Overlaps(t.Match)) return true;
+        return false;
+    }
+
+    private FlowModStatus ModifyLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, out FlowEntry? flow)
     {
         var targets = Scratch();
-        CollectModifyTargets(w, mod, t, strict, targets);
+        CollectModifyTargets(b, w, mod, t, strict, targets);
         // OpenFlow 1.0: a modify that matches nothing adds its flow, and sets the cookie of those it changes. OpenFlow
         // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
         flow = null;
-        if (targets.Count == 0) return (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 ? FlowModStatus.Ok : AddLocked(w, mod, t, now, out flow);
-        flow = ModifyTargetsLocked(w, mod, t, targets);
+        if (targets.Count == 0) return (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 ? FlowModStatus.Ok : AddLocked(b, w, mod, t, now, out flow);
+        flow = ModifyTargetsLocked(b, w, mod, t, targets);
         targets.Clear();
         return FlowModStatus.Ok;
     }
 
-    /// <summary>The flows a modify changes in one table: strict or not, filtered by the cookie under a non-zero mask.</summary>
-    private static void CollectModifyTargets(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowEntry> into)
+    /// <summary>The flows a modify changes in one table: strict or not, filtered by the cookie under a non-zero mask, not marked for deletion.</summary>
+    private static void CollectModifyTargets(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowEntry> into)
     {
         CollectTargets(w, t, strict, into);
+        b?.SkipDoomed(into);
         if (mod.CookieMask != 0) FilterCookie(into, mod.Cookie, mod.CookieMask);
     }
 
@@ -319,7 +333,7 @@ public sealed partial class OfFlowTables
     /// Changes <paramref name="targets"/> (flows of the table <paramref name="w"/> writes) as the modify says; returns
     /// the one with exactly its match and rank, if any.
     /// </summary>
-    private FlowEntry? ModifyTargetsLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, List<FlowEntry> targets)
+    private FlowEntry? ModifyTargetsLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, List<FlowEntry> targets)
     {
         bool of13 = (mod.Rules & MatchRules.ModifyKeepsFlows) != 0;
         bool cookie = _options.ModifyUpdatesCookie && !of13;
@@ -328,6 +342,7 @@ public sealed partial class OfFlowTables
         FlowEntry? flow = null;
         foreach (var e in targets)
         {
+            b?.NoteModifying(w.Table, e, reset);
             if (reset) e.ResetCounters();
             w.SetActions(e, mod.Actions);
             if ((mod.Rules & MatchRules.MultiTable) != 0) w.SetInstructions(e, mod.Instructions);
@@ -343,72 +358,63 @@ public sealed partial class OfFlowTables
     /// matching flows of each table change as a modify of that table changes them; when no table has one, it adds its
     /// flow to table 0. A goto must go forward from each flow it is set on: a flow in the goto's table or after it
     /// refuses the whole modify (<see cref="FlowModStatus.BadGotoTable"/>, Open vSwitch's OFPBIC_BAD_TABLE_ID), and
-    /// nothing changes. Every table is held (as a run holds them, under the run's lock) from the collection of its
-    /// flows until all are changed, then each is published.
+    /// nothing changes. Every table is held by the batch <paramref name="b"/> from the collection of its flows on,
+    /// and published with the batch.
     /// </summary>
-    private FlowModStatus ModifyEveryTable(in FlowMod mod, out FlowEntry? flow)
+    private FlowModStatus ModifyEveryTable(FlowModBatch b, in FlowMod mod, out FlowEntry? flow)
     {
         flow = null;
         var t = new Target(mod);
         bool strict = mod.Command == FlowModCommand.ModifyStrict;
         int gotoTable = mod.Instructions?.GotoTable ?? FlowInstructions.NoGoto;
-        bool ownLock = !_runLock.IsHeldByCurrentThread;
-        if (ownLock) _runLock.Enter();
-        var held = new List<FlowTable>();
-        try
+        var found = new List<(FlowTable Table, List<FlowEntry> Targets)>();
+        foreach (int id in _pipeline.StageIds())
         {
-            var found = new List<(FlowTable Table, List<FlowEntry> Targets)>();
-            foreach (int id in _pipeline.StageIds())
-            {
-                var table = _pipeline.Stage(id)!;
-                table.Hold();
-                held.Add(table);
-                var targets = new List<FlowEntry>();
-                using (var w = table.Write()) CollectModifyTargets(w, mod, t, strict, targets);
-                if (targets.Count == 0) continue;
-                if (gotoTable != FlowInstructions.NoGoto && gotoTable <= id) return FlowModStatus.BadGotoTable;
-                found.Add((table, targets));
-            }
-            if (gotoTable != FlowInstructions.NoGoto)
-            {
-                _pipeline.EnableStages();
-                StageFor((byte)gotoTable, TableMiss.Drop);
-            }
-            if (found.Count == 0)
-            {
-                // Nothing matches: the add OpenFlow 1.0's modify is then, into table 0.
-                using var w = _main.Write();
-                return AddLocked(w, mod with { TableId = MainTableId }, t, _clock.NowNanos, out flow);
-            }
-            foreach (var (table, targets) in found)
-            {
-                using var w = table.Write();
-                var exact = ModifyTargetsLocked(w, mod, t, targets);
-                flow ??= exact;
-            }
-            return FlowModStatus.Ok;
+            var table = _pipeline.Stage(id)!;
+            b.Hold(table);
+            var targets = new List<FlowEntry>();
+            using (var w = table.Write()) CollectModifyTargets(b, w, mod, t, strict, targets);
+            if (targets.Count == 0) continue;
+            if (gotoTable != FlowInstructions.NoGoto && gotoTable <= id) return FlowModStatus.BadGotoTable;
+            found.Add((table, targets));
         }
-        finally
+        if (gotoTable != FlowInstructions.NoGoto)
         {
-            Exception? first = null;
-            foreach (var table in held)
-            {
-                try { table.Unhold(); }
-                catch (Exception e) { first ??= e; }
-            }
-            if (ownLock) _runLock.Exit();
-            if (first is not null) throw first;
+            _pipeline.EnableStages();
+            StageFor((byte)gotoTable, TableMiss.Drop);
         }
+        if (found.Count == 0)
+        {
+            // Nothing matches: the add OpenFlow 1.0's modify is then, into table 0.
+            b.Hold(_main);
+            using var w = _main.Write();
+            return AddLocked(b, w, mod with { TableId = MainTableId }, t, _clock.NowNanos, out flow);
+        }
+        foreach (var (table, targets) in found)
+        {
+            using var w = table.Write();
+            var exact = ModifyTargetsLocked(b, w, mod, t, targets);
+            flow ??= exact;
+        }
+        return FlowModStatus.Ok;
     }
 
-    private static void DeleteLocked(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowRemoved>? removed, long now)
+    private void DeleteLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowRemoved>? removed, long now)
     {
         var targets = Scratch();
         CollectTargets(w, t, strict, targets);
+        b?.SkipDoomed(targets);
         if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
         if (mod.OutGroup != FlowModRequest.AnyGroup) FilterOutGroup(targets, 0, mod.OutGroup);
         if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);
         if (targets.Count == 0) return;
+        if (b is { IsAtomic: true })
+        {
+            // Marked now, removed (and reported) when the batch commits, after its adds are in.
+            foreach (var e in targets) b.Doom(w.Table, e);
+            targets.Clear();
+            return;
+        }
         w.Remove(targets);
         if (removed is not null)
         {

@@ -15,8 +15,8 @@ namespace Softswitch.Ofproto;
 /// emergency flows live in a second datapath table that is no OpenFlow table and serves lookups while
 /// <see cref="UseEmergencyTable"/> is set. Under <see cref="MatchRules.MultiTable"/> tables 1..253 are pipeline stages
 /// created on first use. An exact flow outranks wildcarded ones only through its priority
-/// (<see cref="ExactPriority"/>), never through the classifier stage that holds it. Each flow-mod is one write scope of one table; only a run
-/// (<see cref="BeginRun"/>) or, under its lock, an OpenFlow 1.0 modify of every table holds more than one table. Design: docs/ofproto.md, "The table set".
+/// (<see cref="ExactPriority"/>), never through the classifier stage that holds it. Each flow-mod is one write scope of one table; only a batch
+/// (<see cref="BeginBatch"/>, <see cref="FlowModBatch"/>) holds more than one table. Design: docs/ofproto.md, "The table set".
 /// </remarks>
 public sealed partial class OfFlowTables
 {
@@ -41,11 +41,10 @@ public sealed partial class OfFlowTables
     private readonly IClock _clock;
     private volatile bool _useEmergency;
 
-    /// <summary>A run's lock (<see cref="BeginRun"/>; a modify of every table takes it too): only its holder holds more than one table at a time.</summary>
+    /// <summary>The lock of a batch of flow-mods (<see cref="BeginBatch"/>): only its holder holds more than one table at a time.</summary>
     private readonly Lock _runLock = new();
-    /// <summary>The tables the current run holds (<see cref="FlowTable.Hold"/>) and the flow-mods it applied; the run's holder's.</summary>
-    private readonly List<FlowTable> _held = new();
-    private int _runMods;
+    /// <summary>The open batch (the run lock's holder's).</summary>
+    private FlowModBatch? _batch;
     /// <summary>Flow-mods after which a run publishes what it holds and goes on (other writers and readers wait no longer).</summary>
     public const int MaxRunFlowMods = 1024;
 

@@ -202,9 +202,10 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     // ================================================================ flow-mod and packet-out
 
     /// <summary>
-    /// Starts a run of flow-mods on this thread (<see cref="OfFlowTables.BeginRun"/>): a connection's receive loop calls it
-    /// for each FLOW_MOD it reads, and <see cref="EndFlowModRun"/> before any other message, before it waits for
-    /// anything, and when it has handled what it read, so flow-mods that came together take effect together.
+    /// Starts a run of flow-mods on this thread (<see cref="OfFlowTables.BeginRun"/>, a plain <see cref="FlowModBatch"/>):
+    /// the agent's request dispatcher calls it for each FLOW_MOD and <see cref="EndFlowModRun"/> before any other
+    /// request, and the connection ends it before it waits for anything and when it has handled what it read, so
+    /// flow-mods that came together take effect together.
     /// </summary>
     public void BeginFlowModRun() => Flows.BeginRun();
 
@@ -286,38 +287,13 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     public OfError FlowMod(in FlowModRequest req, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.IsSlave;
-        OfError err;
+        var err = PrepareFlowMod(req, out var mod);
+        if (err != OfError.None) return err;
         bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
         bool of13 = (req.Rules & MatchRules.MultiTable) != 0;
-        // The table, the goto-table and whether instructions beyond apply-actions are allowed: the one check of them
-        // (under OpenFlow 1.0's rules a flow asking for more than a goto-table is refused whole, never installed doing
-        // less than it asked).
-        var tables = OfTables.CheckFlowMod(req.Command, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
-                                           !(req.Instructions with { GotoTable = null }).IsApplyOnly, req.Rules);
-        if (tables != FlowModStatus.Ok) return ToError(tables);
-        if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
-        FlowInstructions? instructions = null;
-        if (addOrModify && !req.Instructions.IsApplyOnly)
-        {
-            err = CompileInstructions(req.Instructions, Origin(req), out instructions);
-            if (err != OfError.None) return err;
-        }
-        err = OfMatchCompiler.TryCompile(req.Match, out var match);
-        if (err != OfError.None) return err;
-        var actions = FlowActions.Drop;
-        if (addOrModify)
-        {
-            err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, Origin(req), out actions);
-            if (err != OfError.None) return err;
-        }
-        ushort outPort = PortNumber.None;
-        if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
-
-        // A modify or delete of every table where table 0 is the only one is one of table 0, which runs batched with the
-        // rest (an OpenFlow 1.0 modify or delete names every table).
-        byte tableId = req.TableId == FlowModRequest.AllTables && req.Command != FlowModCommand.Add && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
-        var mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
-                              req.CookieMask, tableId, instructions, req.OutGroup);
+        var instructions = mod.Instructions;
+        var actions = mod.Actions;
+        byte tableId = mod.TableId;
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
         // Outside a run, a delete's reports read the entries after it: held from reuse until then.
@@ -333,8 +309,10 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         bool groups = addOrModify && (UsesGroups(actions) || UsesGroups(instructions?.WriteActions));
         bool meter = addOrModify && instructions is { Meter: not 0 };
         // A run (BeginFlowModRun) must not hold tables while this takes the group and meter locks (a group's deletion
-        // takes them, then the tables), and a released buffered packet follows a flow that is in effect.
-        if (groups || meter || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) EndFlowModRun();
+        // takes them, then the tables), nor while an emergency flow-mod takes the fail-mode lock after it (entering
+        // emergency mode deletes flows under that lock); and a released buffered packet follows a flow that is in effect.
+        bool emergency = (req.Flags & FlowModFlags.Emergency) != 0;
+        if (groups || meter || emergency || (addOrModify && req.BufferId != PacketBuffers.NoBuffer)) EndFlowModRun();
         if (groups || meter)
         {
             // A modify of every table holds the tables under the run lock, which comes before the group lock: it takes
@@ -370,7 +348,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         ReportRemoved(removed);
         removed.Clear();
         if (st != FlowModStatus.Ok) return ToError(st);
-        if ((req.Flags & FlowModFlags.Emergency) != 0) EmergencyFlowsChanged();
+        if (emergency) EmergencyFlowsChanged();
         if (addOrModify && req.BufferId != PacketBuffers.NoBuffer)
         {
             err = TakeBuffer(req.BufferId, out var frame, out var inPort);
@@ -383,6 +361,47 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             _dp.PacketOut(frame, inPort, actions);
             flow?.Hit(1, frame.Length, _dp.Clock.NowNanos);
         }
+        return OfError.None;
+    }
+
+    /// <summary>
+    /// A flow-mod request checked against the switch and compiled for the table set (the match, instructions and
+    /// actions, the out_port, the table): what <see cref="FlowMod"/> and a bundle's commit apply.
+    /// </summary>
+    private OfError PrepareFlowMod(in FlowModRequest req, out FlowMod mod)
+    {
+        mod = default;
+        OfError err;
+        bool addOrModify = req.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        // The table, the goto-table and whether instructions beyond apply-actions are allowed: the one check of them
+        // (under OpenFlow 1.0's rules a flow asking for more than a goto-table is refused whole, never installed doing
+        // less than it asked).
+        var tables = OfTables.CheckFlowMod(req.Command, req.TableId, req.Instructions.GotoTable ?? FlowInstructions.NoGoto,
+                                           !(req.Instructions with { GotoTable = null }).IsApplyOnly, req.Rules);
+        if (tables != FlowModStatus.Ok) return ToError(tables);
+        if (req.Command > FlowModCommand.DeleteStrict) return OfError.BadCommand;
+        FlowInstructions? instructions = null;
+        if (addOrModify && !req.Instructions.IsApplyOnly)
+        {
+            err = CompileInstructions(req.Instructions, Origin(req), out instructions);
+            if (err != OfError.None) return err;
+        }
+        err = OfMatchCompiler.TryCompile(req.Match, out var match);
+        if (err != OfError.None) return err;
+        var actions = FlowActions.Drop;
+        if (addOrModify)
+        {
+            err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, Origin(req), out actions);
+            if (err != OfError.None) return err;
+        }
+        ushort outPort = PortNumber.None;
+        if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;
+
+        // A modify or delete of every table where table 0 is the only one is one of table 0, which runs batched with the
+        // rest (an OpenFlow 1.0 modify or delete names every table).
+        byte tableId = req.TableId == FlowModRequest.AllTables && req.Command != FlowModCommand.Add && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
+        mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
+                          req.CookieMask, tableId, instructions, req.OutGroup);
         return OfError.None;
     }
 

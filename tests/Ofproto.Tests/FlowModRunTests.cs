@@ -71,7 +71,8 @@ public sealed class FlowModRunTests
         run.EndRun(); // nothing to end: no effect
 
         Assert.Equal((v0, v1 + 1, v2 + 1), (TableVersion(run, 0), TableVersion(run, 1), TableVersion(run, 2)));
-        Assert.Equal(changes + 2, run.Pipeline.Changes.Version);
+        // Both tables published as one change: the pipeline's count moved once.
+        Assert.Equal(changes + 1, run.Pipeline.Changes.Version);
         Assert.Equal(churn.Select(m => each.Apply(m)), statuses);
         Assert.Equal(Flows(each), Flows(run));
     }
@@ -118,18 +119,22 @@ public sealed class FlowModRunTests
         t.Apply(Add(0, 1, gotoTable: 1));
         t.Apply(Add(1, 1));
         t.Apply(Add(2, 700));
-        long v1 = TableVersion(t, 1);
+        long v1 = TableVersion(t, 1), changes = t.Pipeline.Changes.Version;
         t.BeginRun();
         t.Apply(Add(1, 2));
         Assert.Equal(v1, TableVersion(t, 1));
-        // OFPTT_ALL: the run's table published first, then every table's delete on its own; the run goes on.
+        // OFPTT_ALL joins the run: every table is held, and published with the rest when the run ends.
         var all = new FlowMod(FlowModCommand.Delete, InPort(1), 0, FlowActions.Drop, Rules: MatchRules.OpenFlow13, TableId: FlowModRequest.AllTables);
         Assert.Equal(FlowModStatus.Ok, t.Apply(all));
-        Assert.True(TableVersion(t, 1) >= v1 + 2);
+        Assert.Equal((v1, changes), (TableVersion(t, 1), t.Pipeline.Changes.Version));
         Assert.True(t.InRun);
         Assert.Equal((0, 1), (t.GetTableStats(0).ActiveCount, t.GetTableStats(1).ActiveCount));
 
-        // The cap: the run publishes after MaxRunFlowMods flow-mods and goes on holding.
+        t.EndRun();
+        Assert.Equal(changes + 1, t.Pipeline.Changes.Version);
+
+        // The cap: a run publishes after MaxRunFlowMods flow-mods and goes on holding.
+        t.BeginRun();
         long before = TableVersion(t, 2);
         for (int i = 0; i < OfFlowTables.MaxRunFlowMods; i++) t.Apply(Add(2, (ushort)(1 + i % 500), actions: i % 2 == 0 ? s_out2 : s_out3));
         Assert.Equal(before, TableVersion(t, 2));
@@ -141,7 +146,7 @@ public sealed class FlowModRunTests
     }
 
     [Fact]
-    public void EmergencyFlowMods_InARun_StandAlone()
+    public void EmergencyFlowMods_InARun_JoinIt()
     {
         var t = new OfFlowTables(new ManualClock());
         long main = t.Main.Version;
@@ -152,8 +157,9 @@ public sealed class FlowModRunTests
         Assert.Equal(main, t.Main.Version);
         long em = t.EmergencyTable.Version;
         Assert.Equal(FlowModStatus.Ok, t.Apply(emergency));
-        Assert.Equal((main + 1, em + 1), (t.Main.Version, t.EmergencyTable.Version));
+        Assert.Equal((main, em), (t.Main.Version, t.EmergencyTable.Version));
         t.EndRun();
+        Assert.Equal((main + 1, em + 1), (t.Main.Version, t.EmergencyTable.Version));
         Assert.Equal((1, 1), (t.Main.Count, t.Emergency));
     }
 

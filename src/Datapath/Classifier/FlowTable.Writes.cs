@@ -43,6 +43,43 @@ public sealed partial class FlowTable
     }
 
     /// <summary>
+    /// Ends this thread's <see cref="Hold"/> of every table in <paramref name="tables"/> as one publication: each table
+    /// publishes what was written since its hold began, with its locks all still held, and only then does the
+    /// pipeline's change count (<see cref="Pipeline.Changes"/>) move, once, for all of them, before the locks are
+    /// released. A cached pipeline result checked before that move is the one it was before any of the writes (its
+    /// check is that one load while the count stands); one checked after it reads every table's new classes.
+    /// </summary>
+    /// <remarks>Every table must be held by this thread (once: a nested hold of one of them is a caller's bug).</remarks>
+    public static void UnholdTogether(IReadOnlyList<FlowTable> tables)
+    {
+        foreach (var t in tables)
+            if (!t._writeLock.IsHeldByCurrentThread || t._holds != 1) throw new InvalidOperationException("a table is not held once by this thread");
+        Exception? first = null;
+        var changes = new List<ShadowClass>(2);
+        try
+        {
+            foreach (var t in tables)
+            {
+                try
+                {
+                    t._holds = 0;
+                    if (t.PublishLocked(moveChanges: false) && t.PipelineChanges is { } c && !changes.Contains(c)) changes.Add(c);
+                }
+                catch (Exception e)
+                {
+                    first ??= e;
+                }
+            }
+            foreach (var c in changes) c.Increment(); // last: a cached result validated at the old count looks again
+        }
+        finally
+        {
+            foreach (var t in tables) t._writeLock.Exit();
+        }
+        if (first is not null) throw first;
+    }
+
+    /// <summary>
     /// The writer's handle (see <see cref="Write"/>). Queries made through it see the writer's own changes at once;
     /// lookups see them when the scope ends (rules are visible earlier, never half-built).
     /// </summary>
@@ -337,8 +374,14 @@ public sealed partial class FlowTable
         return false;
     }
 
-    private void PublishLocked()
+    /// <summary>
+    /// Publishes what the writer did since the last publication. Returns whether it changed something the pipeline's
+    /// change count stands for; with <paramref name="moveChanges"/> false the caller moves that count (once for
+    /// several tables: <see cref="UnholdTogether"/>).
+    /// </summary>
+    private bool PublishLocked(bool moveChanges = true)
     {
+        bool changed = false;
         if (_tuple.Publish(out bool maxLowered))
         {
             // The search order is the tie rule among equal-priority wildcard rules, and a removal that lowers a
@@ -371,8 +414,9 @@ public sealed partial class FlowTable
                 _removedInScope = false;
             }
             _published.PublishVersion(++_version);
-            PipelineChanges?.Increment(); // last: a cached result validated at the old count looks again
+            if (moveChanges) PipelineChanges?.Increment(); // last: a cached result validated at the old count looks again
             _changed = false;
+            changed = true;
         }
         if (_retiredInScope)
         {
@@ -381,6 +425,7 @@ public sealed partial class FlowTable
             _retiredInScope = false;
         }
         if (_events.Count > 0 && !_flushing) FlushEvents();
+        return changed;
     }
 
     private void Notify(ObserverEventKind kind, FlowEntry e, FlowRemovedReason reason)

@@ -20,8 +20,16 @@ internal abstract class OfRequestDispatcher(OfRequestContext ctx, byte version, 
 {
     protected OfRequestContext Ctx { get; } = ctx;
 
+    /// <summary>OFPT_FLOW_MOD, the same in every version served.</summary>
+    private const byte FlowModType = 14;
+
     public void Handle(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        // A flow-mod joins this thread's run of flow-mods (OfSwitch.BeginFlowModRun: the flow-mods a connection read
+        // together take effect together); any other request ends it first, so it sees every flow-mod before it in
+        // effect. OFPT_FLOW_MOD is 14 in 1.0 and 1.3 alike. The connection ends the run before it waits.
+        if (msg.Length >= OfpHeader.Size && msg[1] == FlowModType) Ctx.Switch.BeginFlowModRun();
+        else Ctx.Switch.EndFlowModRun();
         // Every request may keep flows of the tables until it is answered (a flow-mod's removed flows, a stats dump,
         // a packet-out's lookup): a hold keeps them from being recycled meanwhile.
         using var scope = Ctx.Switch.BeginRequest();

@@ -108,6 +108,9 @@ public sealed partial class OfConnection : IAsyncDisposable
     public string? LocalRefusal { get; private set; }
 
     public string Name { get; }
+    /// <summary>This connection's bundles (OpenFlow 1.4's, and the ONF extension's under 1.3): they end with it.</summary>
+    public OfBundles Bundles => _bundles ??= new OfBundles();
+    private OfBundles? _bundles;
     /// <summary>This connection as the OpenFlow layer sees it: its role and which asynchronous messages it wants.</summary>
     public OfController Controller { get; }
     /// <summary>A controller connection (receives asynchronous messages and decides the fail mode), not a tool's.</summary>
@@ -259,9 +262,9 @@ public sealed partial class OfConnection : IAsyncDisposable
 
     /// <summary>
     /// Handles every whole message in buf[start..end); true when the connection is to close. Flow-mods read together
-    /// are one run (<see cref="OfSwitch.BeginFlowModRun"/>): they take effect together, when a message of another
-    /// kind comes, before the loop may wait (for room to reply, or to read), and at the latest when it has handled
-    /// what it read.
+    /// are one run (<see cref="OfSwitch.BeginFlowModRun"/>, opened by the request dispatcher): they take effect
+    /// together, when a message of another kind comes (the dispatcher ends the run), before the loop may wait (for
+    /// room to reply, or to read), and at the latest when it has handled what it read.
     /// </summary>
     private bool FrameLoop(byte[] buf, ref int start, int end)
     {
@@ -325,10 +328,8 @@ public sealed partial class OfConnection : IAsyncDisposable
             long now = Now();
             Volatile.Write(ref _lastRxTicks, now);
             if (header.Type is not (OfpHeader.EchoRequestType or OfpHeader.EchoReplyType)) Volatile.Write(ref _lastRequestTicks, now);
-            // A run of flow-mods goes on only through flow-mods of a negotiated connection, and never into a wait
-            // (OFPT_FLOW_MOD is 14 in 1.0 and 1.3 alike).
-            bool flowMod = header.Type == (byte)OfpType.FlowMod && _negotiated;
-            if (!flowMod || ReplyBytes > _owner.Options.ReplyQueueLimit) EndRun(sw);
+            // A run of flow-mods never goes into a wait (the dispatcher opens and ends it by the messages it routes).
+            if (ReplyBytes > _owner.Options.ReplyQueueLimit) EndRun(sw);
             // Back-pressure by not reading: no further request is taken while the replies already queued to this
             // peer are past their limit (the keepalive closes a peer that takes none of them).
             if (!WaitForRoom()) return true;
@@ -339,7 +340,6 @@ public sealed partial class OfConnection : IAsyncDisposable
             bool keep;
             try
             {
-                if (flowMod) sw.BeginFlowModRun();
                 keep = Handle(msg);
             }
             finally

@@ -38,6 +38,10 @@ public static class Of13FuzzOracle
         n += Fixed("QUEUE_GET_CONFIG", m, b => { Ofp13QueueGetConfigRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Fixed("MULTIPART_REQUEST", m, b => { Ofp13MultipartRequest v = default; return (v.TryDecode(b, out _), (v, Ofp13MultipartRequest.Body(b).ToArray())); },
                    v => v.v.Encode(v.Item2));
+        n += Fixed("BUNDLE_CONTROL", m, DecodeBundleControl,
+                   v => Ofp13Bundle.ControlRequest(v.Version, v.Xid, v.Id, (Ofp13BundleCtrlType)v.Type, v.Flags));
+        n += Fixed("BUNDLE_ADD_MESSAGE", m, DecodeBundleAdd, v => Ofp13Bundle.AddMessage(v.Version, v.Id, v.Flags, v.Inner));
+        BundleRefusal(m);
         refused = Refusal(m);
         n += Fixed("match", m, b => { var l = new List<Ofp13Oxm>(); return (Ofp13Match.TryDecode(b, l, out _, out _), l); },
                    l => Write(w => Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(l))));
@@ -163,6 +167,54 @@ public static class Of13FuzzOracle
     private static int Entries<T>(byte[] body) where T : IOfp13Entry<T>
         => Fixed(typeof(T).Name, body, b => { var l = new List<T>(); return (Ofp13Entries.TryReadAll<T>(b, l), l); },
                  l => Write(w => { foreach (var e in l) e.Write(w); }));
+
+    /// <summary>A bundle control message as decoded (its properties are skipped, so they are not part of it).</summary>
+    public sealed record BundleControl(byte Version, uint Xid, uint Id, ushort Type, ushort Flags);
+
+    /// <summary>A bundle add message as decoded: its bundle, flags and inner message (the xid is the inner message's).</summary>
+    public sealed record BundleAdd(byte Version, uint Id, ushort Flags, byte[] Inner);
+
+    private static (bool, BundleControl) DecodeBundleControl(byte[] b)
+    {
+        if (Ofp13Bundle.Kind(b) != Ofp13Bundle.Of14BundleControl || !Ofp13Bundle.TryDecodeControl(b, out uint id, out var type, out ushort flags))
+            return (false, null!);
+        return (true, new BundleControl(b[0], BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(4)), id, (ushort)type, flags));
+    }
+
+    private static (bool, BundleAdd) DecodeBundleAdd(byte[] b)
+    {
+        if (Ofp13Bundle.Kind(b) != Ofp13Bundle.Of14BundleAddMessage || !Ofp13Bundle.TryDecodeAdd(b, out uint id, out ushort flags, out var inner, out _))
+            return (false, null!);
+        return (true, new BundleAdd(b[0], id, flags, inner.ToArray()));
+    }
+
+    /// <summary>
+    /// A bundle message the codec refuses is refused with an OFPBFC code 1.4 defines (or a bad length), and the error
+    /// answering it is whole in both forms: 1.4's OFPET_BUNDLE_FAILED and 1.3's ONF experimenter error.
+    /// </summary>
+    private static void BundleRefusal(byte[] m)
+    {
+        byte kind = Ofp13Bundle.Kind(m);
+        if (kind == 0) return;
+        Ofp13BundleError? error = null;
+        bool ok = kind == Ofp13Bundle.Of14BundleControl
+            ? Ofp13Bundle.TryDecodeControl(m, out _, out _, out _)
+            : Ofp13Bundle.TryDecodeAdd(m, out _, out _, out _, out error);
+        if (ok) return;
+        if (error is { } e)
+        {
+            if ((ushort)e > (ushort)Ofp13BundleError.BundleInProgress) throw new InvalidOperationException($"bundle refusal {e} is no OFPBFC code");
+            foreach (byte version in new byte[] { 4, 5 })
+            {
+                var reply = Ofp13Bundle.Error(version, e, m);
+                int data = Math.Min(m.Length, 64), header = version >= 5 ? 12 : 16;
+                bool whole = reply.Length == header + data && BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) == reply.Length
+                    && reply[1] == (byte)Ofp13Type.Error && reply.AsSpan(header).SequenceEqual(m.AsSpan(0, data))
+                    && BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) == BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4));
+                if (!whole) throw new InvalidOperationException($"bundle error reply malformed: {Convert.ToHexString(reply)}");
+            }
+        }
+    }
 
     private static byte[] Write(Action<Ofp13Writer> write)
     {

@@ -29,6 +29,35 @@ public sealed class Of13FuzzTests
     }
 
     [Fact]
+    public void BundleMessagesInBothFramings_Mutated()
+    {
+        var rng = new Random(1314);
+        var inner = new Ofp13FlowMod { TableId = 1, Priority = 7, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny }.Encode();
+        int decoded = 0;
+        foreach (byte version in new byte[] { 4, 5, 6 })
+        {
+            var seeds = new[]
+            {
+                Ofp13Bundle.ControlRequest(version, 9, 3, Ofp13BundleCtrlType.CommitRequest, 3),
+                Ofp13Bundle.AddMessage(version, 3, 1, [version, .. inner.AsSpan(1)]),
+            };
+            foreach (var seed in seeds)
+            {
+                decoded += DecodeAll(seed);
+                for (int i = 0; i < 2_000; i++)
+                {
+                    var m = (byte[])seed.Clone();
+                    for (int k = rng.Next(1, 4); k > 0; k--) m[rng.Next(8, m.Length)] ^= (byte)rng.Next(1, 256);
+                    if (rng.Next(4) == 0) m = m[..rng.Next(8, m.Length)];
+                    BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
+                    decoded += DecodeAll(m);
+                }
+            }
+        }
+        Assert.True(decoded > 3000, $"only {decoded} bundle mutations decoded");
+    }
+
+    [Fact]
     public void EveryPublicVectorDecodesToAFixedPoint()
     {
         int decoded = 0;

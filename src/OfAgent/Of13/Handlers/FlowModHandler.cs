@@ -36,23 +36,34 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
 
     public void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        if (!TryFlowMod(msg, out var request, out var err)) { Error(c, err, msg); return; }
+        Check(c, ctx.Switch.FlowMod(request, c.Controller), msg, RefusedRequest.FlowMod);
+    }
+
+    /// <summary>
+    /// A FLOW_MOD decoded and translated into the switch's request (what <see cref="FlowMod"/> and a bundle's add do);
+    /// false with the error that refuses it.
+    /// </summary>
+    public static bool TryFlowMod(ReadOnlySpan<byte> msg, out FlowModRequest request, out Ofp13Error err)
+    {
+        request = default;
         var fm = s_flowMod ??= new Ofp13FlowMod();
-        if (!fm.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
-        if (!FlowModCommandMap.TryToModel(fm.Command, out var command)) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand), msg); return; }
+        if (!fm.TryDecode(msg, out err)) return false;
+        if (!FlowModCommandMap.TryToModel(fm.Command, out var command)) { err = Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadCommand); return false; }
         bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
-        if ((fm.Flags & ~FlowModFlagsMap.Bits) != 0) { Error(c, Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags), msg); return; }
+        if ((fm.Flags & ~FlowModFlagsMap.Bits) != 0) { err = Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags); return false; }
         var problem = MatchTranslator.TryToOf(CollectionsMarshal.AsSpan(fm.Match), out var match, out _);
-        if (problem != OxmProblem.None) { Error(c, WireMap.ToWire(problem), msg); return; }
+        if (problem != OxmProblem.None) { err = WireMap.ToWire(problem); return false; }
         var instructions = new OfInstructions(ReadOnlyMemory<OfAction>.Empty);
-        if (addOrModify && !FlowModTranslator.TryInstructions(fm, out instructions, out err)) { Error(c, err, msg); return; }
+        if (addOrModify && !FlowModTranslator.TryInstructions(fm, out instructions, out err)) return false;
         if (addOrModify && !ActionPrerequisites.Consistent(CollectionsMarshal.AsSpan(fm.Match), fm.Instructions))
         {
-            Error(c, Ofp13Error.BadAction(Ofp13Codes.ActionMatchInconsistent), msg);
-            return;
+            err = Ofp13Error.BadAction(Ofp13Codes.ActionMatchInconsistent);
+            return false;
         }
-        var request = FlowModTranslator.ToRequest(fm, command, match, instructions);
-        if (addOrModify && !ReadBackLimits.FlowFits(request)) { Error(c, s_tooLongToReadBack, msg); return; }
-        Check(c, ctx.Switch.FlowMod(request, c.Controller), msg, RefusedRequest.FlowMod);
+        request = FlowModTranslator.ToRequest(fm, command, match, instructions);
+        if (addOrModify && !ReadBackLimits.FlowFits(request)) { err = s_tooLongToReadBack; return false; }
+        return true;
     }
 
     public void PacketOut(OfConnection c, ReadOnlySpan<byte> msg)

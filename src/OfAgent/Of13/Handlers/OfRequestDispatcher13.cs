@@ -13,7 +13,7 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// Design: owns the routing and nothing else; echo, barrier and the request scope are the base's
 /// (<see cref="OfRequestDispatcher"/>). The areas: <see cref="FlowModHandler"/> (flow-mod, group-mod, meter-mod,
 /// packet-out), <see cref="StatsHandler"/> (multipart), <see cref="SwitchConfigHandler"/> (features, config, port-mod,
-/// table-mod, queue config, role, async). It serves <see cref="OfProtocol13"/>, as
+/// table-mod, queue config, role, async), <see cref="BundleHandler"/> (bundles). It serves <see cref="OfProtocol13"/>, as
 /// <see cref="Of10.Handlers.OfRequestDispatcher10"/> serves OpenFlow 1.0.
 /// </remarks>
 internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
@@ -23,6 +23,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
     private readonly SwitchConfigHandler _config;
     /// <summary>OpenFlow 1.4 or later: the Of14 codec's layouts where 1.4 changed 1.3's.</summary>
     private readonly bool _of14;
+    private readonly BundleHandler _bundles;
 
     /// <summary>The dispatcher of a connection speaking <paramref name="version"/> (the header the base's echo and barrier answer).</summary>
     public OfRequestDispatcher13(OfRequestContext ctx, byte version)
@@ -32,6 +33,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
         _stats = new StatsHandler(ctx);
         _config = new SwitchConfigHandler(ctx);
         _of14 = version >= Ofp13.Version14;
+        _bundles = new BundleHandler(ctx);
     }
 
     protected override void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
@@ -94,11 +96,15 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 _flowMods.MeterMod(c, msg);
                 return;
             case Ofp13Type.Experimenter:
-                Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
+                // The ONF's bundle extension (ONF_ET_BUNDLE_CONTROL, ONF_ET_BUNDLE_ADD_MESSAGE); no other experimenter.
+                if (Ofp13Bundle.Kind(msg) != 0) _bundles.Handle(c, msg);
+                else Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
                 return;
             default:
-                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ROLE_STATUS, ...), types the version does not
-                // define, and the bundles (OFPT_BUNDLE_CONTROL, OFPT_BUNDLE_ADD_MESSAGE), not served yet.
+                // OFPT_BUNDLE_CONTROL and OFPT_BUNDLE_ADD_MESSAGE under version 5 and later (1.4's types 33 and 34).
+                if (Ofp13Bundle.Kind(msg) != 0) { _bundles.Handle(c, msg); return; }
+                // Messages only a switch sends (FEATURES_REPLY, PACKET_IN, ROLE_STATUS, ...) and types the version does
+                // not define.
                 Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadType), msg);
                 return;
         }

@@ -82,15 +82,24 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 
     public void PortMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        if (!TryPortMod(msg, out var request, out var err)) { Error(c, err, msg); return; }
+        Check(c, ctx.Switch.PortMod(request, c.Controller), msg);
+    }
+
+    /// <summary>A PORT_MOD decoded and translated (what <see cref="PortMod"/> and a bundle's add do); false with the error that refuses it.</summary>
+    public static bool TryPortMod(ReadOnlySpan<byte> msg, out PortModRequest request, out Ofp13Error err)
+    {
+        request = default;
         Ofp13PortMod mod = default;
-        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (!mod.TryDecode(msg, out err)) return false;
         (uint port, ulong hw, uint config, uint mask) = (mod.PortNo, mod.HwAddr, mod.Config, mod.Mask);
         if (((config | mask) & ~PortConfigMap.Bits) != 0)
         {
-            Error(c, new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig), msg);
-            return;
+            err = new Ofp13Error(Ofp13ErrorType.PortModFailed, Ofp13Codes.PortModBadConfig);
+            return false;
         }
-        Check(c, ctx.Switch.PortMod(new PortModRequest(port, hw, PortConfigMap.ToModel(config), PortConfigMap.ToModel(mask)), c.Controller), msg);
+        request = new PortModRequest(port, hw, PortConfigMap.ToModel(config), PortConfigMap.ToModel(mask));
+        return true;
     }
 
     /// <summary>PORT_MOD of OpenFlow 1.4 and later: properties after the fixed part (the Ethernet one's advertise bits are taken and, as 1.3's, not applied).</summary>

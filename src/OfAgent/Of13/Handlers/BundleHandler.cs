@@ -1,0 +1,126 @@
+using Microsoft.Extensions.Logging;
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of13.Translate;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Of13.Handlers;
+
+/// <summary>
+/// Bundles (OpenFlow 1.4.1 section 7.3.9; Open vSwitch's handle_bundle_control and handle_bundle_add): OFPT_BUNDLE_CONTROL
+/// and OFPT_BUNDLE_ADD_MESSAGE under 1.4 and later, and the same bodies as the ONF extension under 1.3
+/// (<see cref="Ofp13Bundle"/> decodes both framings). The connection's bundles are <see cref="OfConnection.Bundles"/>;
+/// the commit is the switch's (<see cref="OfSwitch.CommitBundle"/>).
+/// </summary>
+/// <remarks>
+/// What a bundle may hold: flow-mods and port-mods, decoded and translated when added (a message that does not decode
+/// is refused with its own error then, as Open vSwitch refuses it); any other message is OFPBFC_MSG_UNSUP. A slave's
+/// bundle messages are refused with BAD_REQUEST/IS_SLAVE. Stateless; a connection's messages come on one thread.
+/// </remarks>
+internal sealed class BundleHandler(OfRequestContext ctx)
+{
+    [ThreadStatic] private static List<byte[]>? s_expired;
+
+    public void Handle(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!c.Controller.MayWrite) { ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
+        long now = Environment.TickCount64;
+        var bundles = c.Bundles;
+        var expired = s_expired ??= new List<byte[]>();
+        expired.Clear();
+        bundles.Expire(now, expired);
+        foreach (var opened in expired) SendBundleError(c, Ofp13BundleError.Timeout, opened);
+        expired.Clear();
+        if (Ofp13Bundle.Kind(msg) == Ofp13Bundle.Of14BundleControl) Control(c, msg, bundles, now);
+        else Add(c, msg, bundles, now);
+    }
+
+    private void Control(OfConnection c, ReadOnlySpan<byte> msg, OfBundles bundles, long now)
+    {
+        if (!Ofp13Bundle.TryDecodeControl(msg, out uint id, out var type, out ushort flags)) { ctx.SendError(c, Ofp13Error.BadLength, msg); return; }
+        BundleError err;
+        Ofp13BundleCtrlType reply;
+        switch (type)
+        {
+            case Ofp13BundleCtrlType.OpenRequest:
+                err = bundles.Open(id, flags, msg.ToArray(), now);
+                reply = Ofp13BundleCtrlType.OpenReply;
+                break;
+            case Ofp13BundleCtrlType.CloseRequest:
+                err = bundles.Close(id, flags, now);
+                reply = Ofp13BundleCtrlType.CloseReply;
+                break;
+            case Ofp13BundleCtrlType.DiscardRequest:
+                err = bundles.Discard(id);
+                reply = Ofp13BundleCtrlType.DiscardReply;
+                break;
+            case Ofp13BundleCtrlType.CommitRequest:
+            {
+                err = bundles.Commit(id, flags, ctx.Switch, c.Controller, out var failed, out var failedError);
+                // The failing message's own error first, echoing its ADD (its xid), then the commit's OFPBFC_MSG_FAILED.
+                if (failed is not null) ctx.SendError(c, WireMap.ToWire(failedError, failed.PortMod is null ? RefusedRequest.FlowMod : RefusedRequest.Other), failed.Message);
+                reply = Ofp13BundleCtrlType.CommitReply;
+                break;
+            }
+            default:
+                // A reply, or a type 1.4 does not define.
+                SendBundleError(c, Ofp13BundleError.BadType, msg);
+                return;
+        }
+        if (err != BundleError.None) { SendBundleError(c, ToWire(err), msg); return; }
+        c.SendRaw(Ofp13Bundle.ControlReply(c.Version, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(msg[4..]), id, reply, flags));
+    }
+
+    private void Add(OfConnection c, ReadOnlySpan<byte> msg, OfBundles bundles, long now)
+    {
+        if (!Ofp13Bundle.TryDecodeAdd(msg, out uint id, out ushort flags, out var inner, out var bad))
+        {
+            if (bad is { } b) SendBundleError(c, b, msg);
+            else ctx.SendError(c, Ofp13Error.BadLength, msg);
+            return;
+        }
+        BundledRequest request;
+        switch ((Ofp13Type)inner[1])
+        {
+            case Ofp13Type.FlowMod:
+            {
+                if (!FlowModHandler.TryFlowMod(inner, out var fm, out var e)) { ctx.SendError(c, e, msg); return; }
+                request = new BundledRequest(fm, null, msg.ToArray());
+                break;
+            }
+            case Ofp13Type.PortMod:
+            {
+                if (!SwitchConfigHandler.TryPortMod(inner, out var pm, out var e)) { ctx.SendError(c, e, msg); return; }
+                request = new BundledRequest(null, pm, msg.ToArray());
+                break;
+            }
+            default:
+                // Group-mods and meter-mods are not bundled here; nor is anything else.
+                SendBundleError(c, Ofp13BundleError.MsgUnsup, msg);
+                return;
+        }
+        var err = bundles.Add(id, flags, request, now);
+        if (err != BundleError.None) SendBundleError(c, ToWire(err), msg);
+    }
+
+    private void SendBundleError(OfConnection c, Ofp13BundleError code, ReadOnlySpan<byte> request)
+    {
+        Interlocked.Increment(ref ctx.ErrorsSent);
+        ctx.Log.LogDebug("{Conn}: bundle error {Code} for a {Len}-byte request", c.Name, code, request.Length);
+        c.SendRaw(Ofp13Bundle.Error(c.Version, code, request));
+    }
+
+    private static Ofp13BundleError ToWire(BundleError e) => e switch
+    {
+        BundleError.BadId => Ofp13BundleError.BadId,
+        BundleError.BundleExist => Ofp13BundleError.BundleExist,
+        BundleError.BundleClosed => Ofp13BundleError.BundleClosed,
+        BundleError.OutOfBundles => Ofp13BundleError.OutOfBundles,
+        BundleError.BadFlags => Ofp13BundleError.BadFlags,
+        BundleError.MsgConflict => Ofp13BundleError.MsgConflict,
+        BundleError.MsgTooMany => Ofp13BundleError.MsgTooMany,
+        BundleError.MsgFailed => Ofp13BundleError.MsgFailed,
+        _ => Ofp13BundleError.Unknown,
+    };
+}

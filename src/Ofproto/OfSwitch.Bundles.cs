@@ -1,0 +1,265 @@
+using Softswitch.Datapath.Flow;
+
+namespace Softswitch.Ofproto;
+
+/// <summary>One message of a bundle: a flow-mod or a port-mod, as the switch's request, with the ADD message it came in.</summary>
+/// <param name="Message">The whole BUNDLE_ADD_MESSAGE (the error for a message that fails the commit echoes it, with its xid).</param>
+public sealed record BundledRequest(FlowModRequest? FlowMod, PortModRequest? PortMod, byte[] Message);
+
+/// <summary>A bundle refusal (OpenFlow 1.4.1's OFPBFC_* codes the switch gives; the codec has their wire values).</summary>
+public enum BundleError : byte
+{
+    None,
+    /// <summary>OFPBFC_BAD_ID: no bundle with that id.</summary>
+    BadId,
+    /// <summary>OFPBFC_BUNDLE_EXIST: an OPEN of an id that is open.</summary>
+    BundleExist,
+    /// <summary>OFPBFC_BUNDLE_CLOSED: an ADD or CLOSE to a closed bundle.</summary>
+    BundleClosed,
+    /// <summary>OFPBFC_OUT_OF_BUNDLES: the connection has <see cref="OfBundles.MaxBundles"/> open.</summary>
+    OutOfBundles,
+    /// <summary>OFPBFC_BAD_FLAGS: unknown flag bits, or flags other than the bundle's.</summary>
+    BadFlags,
+    /// <summary>OFPBFC_MSG_CONFLICT: a port-mod into an ATOMIC bundle (port changes cannot be undone).</summary>
+    MsgConflict,
+    /// <summary>OFPBFC_MSG_TOO_MANY: the connection's bundles hold <see cref="OfBundles.MessageLimit"/> messages.</summary>
+    MsgTooMany,
+    /// <summary>OFPBFC_MSG_FAILED: a message of the bundle failed its commit (that message's own error goes first).</summary>
+    MsgFailed,
+}
+
+/// <summary>
+/// One connection's bundles (OpenFlow 1.4.1 section 7.3.9; Open vSwitch's ofproto/bundles.c): opened, added to,
+/// closed, committed or discarded by the connection's controller; the commit is the switch's
+/// (<see cref="OfSwitch.CommitBundle"/>). A bundle idle for <see cref="IdleTimeout"/> is dropped with OFPBFC_TIMEOUT
+/// when the connection next sends a bundle message (<see cref="Expire"/>); a connection's bundles end with it.
+/// </summary>
+/// <remarks>Not thread safe: a connection's messages are handled on one thread at a time.</remarks>
+public sealed class OfBundles
+{
+    /// <summary>Open bundles a connection may have at once.</summary>
+    public const int MaxBundles = 64;
+    /// <summary>Messages a connection's bundles may hold together (one bundle of them all, or several).</summary>
+    public const int MaxMessages = 1 << 18;
+    /// <summary>OFPBF_ATOMIC, OFPBF_ORDERED: the flags a bundle may have.</summary>
+    public const ushort Atomic = 1, Ordered = 2;
+
+    /// <summary>Messages this connection's bundles may hold together (<see cref="MaxMessages"/> unless set).</summary>
+    public int MessageLimit { get; init; } = MaxMessages;
+
+    /// <summary>How long a bundle may go without a message before it is dropped (Open vSwitch's default: 10 s).</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    private readonly Dictionary<uint, Bundle> _bundles = new();
+    private int _messages; // in every bundle
+
+    /// <summary>Drops bundle <paramref name="id"/> (with its messages); false when there is none.</summary>
+    private bool Drop(uint id, out Bundle? bundle)
+    {
+        if (!_bundles.Remove(id, out bundle)) return false;
+        _messages -= bundle.Messages.Count;
+        return true;
+    }
+
+    private sealed class Bundle(ushort flags, byte[] opened, long now)
+    {
+        public readonly ushort Flags = flags;
+        public readonly byte[] Opened = opened;
+        public bool Closed;
+        public long Used = now;
+        public readonly List<BundledRequest> Messages = new();
+    }
+
+    /// <summary>Bundles open on the connection.</summary>
+    public int Count => _bundles.Count;
+
+    /// <summary>Drops every bundle idle for <see cref="IdleTimeout"/> at <paramref name="nowTicks"/> (<see cref="Environment.TickCount64"/>), appending the message that opened each.</summary>
+    public void Expire(long nowTicks, List<byte[]> expired)
+    {
+        long limit = nowTicks - (long)IdleTimeout.TotalMilliseconds;
+        foreach (var (id, b) in _bundles)
+        {
+            if (b.Used > limit) continue;
+            expired.Add(b.Opened);
+            Drop(id, out _);
+        }
+    }
+
+    /// <summary>OPEN_REQUEST: a new bundle.</summary>
+    public BundleError Open(uint id, ushort flags, byte[] message, long nowTicks)
+    {
+        if ((flags & ~(Atomic | Ordered)) != 0) return BundleError.BadFlags;
+        if (_bundles.ContainsKey(id)) return BundleError.BundleExist;
+        if (_bundles.Count >= MaxBundles) return BundleError.OutOfBundles;
+        _bundles[id] = new Bundle(flags, message, nowTicks);
+        return BundleError.None;
+    }
+
+    /// <summary>CLOSE_REQUEST: no more messages. A closed bundle or other flags drop it (Open vSwitch alike).</summary>
+    public BundleError Close(uint id, ushort flags, long nowTicks)
+    {
+        if (!_bundles.TryGetValue(id, out var b)) return BundleError.BadId;
+        if (b.Closed)
+        {
+            Drop(id, out _);
+            return BundleError.BundleClosed;
+        }
+        if (b.Flags != flags)
+        {
+            Drop(id, out _);
+            return BundleError.BadFlags;
+        }
+        b.Closed = true;
+        b.Used = nowTicks;
+        return BundleError.None;
+    }
+
+    /// <summary>DISCARD_REQUEST: the bundle and its messages are dropped.</summary>
+    public BundleError Discard(uint id) => Drop(id, out _) ? BundleError.None : BundleError.BadId;
+
+    /// <summary>
+    /// ADD_MESSAGE: <paramref name="request"/> joins the bundle (opened implicitly when the id is new, as the 1.4 spec
+    /// allows and Open vSwitch does). A closed bundle or other flags drop it; a full one refuses the message.
+    /// </summary>
+    public BundleError Add(uint id, ushort flags, BundledRequest request, long nowTicks)
+    {
+        if (!_bundles.TryGetValue(id, out var b))
+        {
+            var err = Open(id, flags, request.Message, nowTicks);
+            if (err != BundleError.None) return err;
+            b = _bundles[id];
+        }
+        else if (b.Closed)
+        {
+            Drop(id, out _);
+            return BundleError.BundleClosed;
+        }
+        else if (b.Flags != flags)
+        {
+            Drop(id, out _);
+            return BundleError.BadFlags;
+        }
+        if ((flags & Atomic) != 0 && request.PortMod is not null) return BundleError.MsgConflict;
+        if (_messages >= MessageLimit) return BundleError.MsgTooMany;
+        b.Messages.Add(request);
+        _messages++;
+        b.Used = nowTicks;
+        return BundleError.None;
+    }
+
+    /// <summary>
+    /// COMMIT_REQUEST: the bundle's messages applied by <paramref name="sw"/> all or none
+    /// (<see cref="OfSwitch.CommitBundle"/>). The bundle ends whatever the outcome. <see cref="BundleError.MsgFailed"/>
+    /// names the message that failed (<paramref name="failed"/>) and its own error (<paramref name="failedError"/>).
+    /// </summary>
+    public BundleError Commit(uint id, ushort flags, OfSwitch sw, OfController? from, out BundledRequest? failed, out OfError failedError)
+    {
+        failed = null;
+        failedError = OfError.None;
+        if (!Drop(id, out var b)) return BundleError.BadId;
+        if (b!.Flags != flags) return BundleError.BadFlags;
+        failedError = sw.CommitBundle(b.Messages, from, out int index);
+        if (failedError == OfError.None) return BundleError.None;
+        if (index >= 0) failed = b.Messages[index];
+        return BundleError.MsgFailed;
+    }
+}
+
+public sealed partial class OfSwitch
+{
+    /// <summary>
+    /// Commits a bundle (Open vSwitch's do_bundle_commit): every flow-mod is checked and compiled, then applied in order
+    /// in one atomic batch (<see cref="FlowModBatch"/>); the first that fails reverts the batch, and its error comes
+    /// back with its index in <paramref name="failed"/> (nothing of the bundle is then in effect). On success the
+    /// flows the bundle deleted are reported, its port-mods applied (checked before any flow-mod: they cannot be
+    /// undone, so a bundle with one is not ATOMIC, see <see cref="OfBundles.Add"/>), and the buffered packets its
+    /// flow-mods name released through the pipeline.
+    /// </summary>
+    /// <remarks>
+    /// Lock order: the table set's run lock (the batch), then groups, then meters, then the tables; the groups and
+    /// meters a flow-mod uses must exist and stay until the batch is in.
+    /// </remarks>
+    public OfError CommitBundle(IReadOnlyList<BundledRequest> requests, OfController? from, out int failed)
+    {
+        failed = -1;
+        if (from is { MayWrite: false }) return OfError.IsSlave;
+        var mods = new FlowMod[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var r = requests[i];
+            OfError err;
+            if (r.FlowMod is { } fm) err = PrepareFlowMod(fm, out mods[i]);
+            else if (r.PortMod is { } pm) err = CheckPortMod(pm);
+            else err = OfError.BadCommand;
+            if (err != OfError.None)
+            {
+                failed = i;
+                return err;
+            }
+        }
+        EndFlowModRun();
+        var removed = new List<FlowRemoved>();
+        using var hold = Flows.Reclamation.Enter(); // the removed flows' reports read them after the batch
+        int applied = 0;
+        bool emergency = false;
+        var batch = Flows.BeginBatch(atomic: true);
+        try
+        {
+            lock (_groupLock)
+            {
+                lock (_meterLock)
+                {
+                    for (int i = 0; i < requests.Count; i++)
+                    {
+                        if (requests[i].FlowMod is not { } req) continue;
+                        ref readonly var mod = ref mods[i];
+                        var err = CheckGroupsExist(mod.Actions);
+                        if (err == OfError.None) err = CheckGroupsExist(mod.Instructions?.WriteActions);
+                        if (err == OfError.None) err = CheckMeterExists(mod.Instructions);
+                        if (err == OfError.None)
+                        {
+                            var st = batch.Apply(mod, null, out _);
+                            applied++;
+                            err = ToError(st);
+                        }
+                        if (err != OfError.None)
+                        {
+                            batch.Revert();
+                            failed = i;
+                            return err;
+                        }
+                        emergency |= (req.Flags & FlowModFlags.Emergency) != 0;
+                    }
+                    batch.Commit(removed);
+                }
+            }
+        }
+        finally
+        {
+            if (!batch.IsEnded) batch.Revert(); // an exception: nothing of the bundle stays
+            Interlocked.Add(ref _flowModsApplied, applied);
+        }
+        ReportFinal(removed);
+        if (emergency) EmergencyFlowsChanged();
+        foreach (var r in requests)
+        {
+            if (r.PortMod is { } pm) PortMod(pm, from);
+            else if (r.FlowMod is { BufferId: not PacketBuffers.NoBuffer } fm && fm.Command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict)
+                ReleaseThroughTables(fm.BufferId);
+        }
+        return OfError.None;
+    }
+
+    /// <summary>A port-mod's checks (<see cref="PortMod"/>'s), without applying it.</summary>
+    private OfError CheckPortMod(in PortModRequest req)
+    {
+        if (!OfPort.ToDatapath(req.Port, out var no) || _dp.Ports.Get(no) is not { } slot) return OfError.PortModBadPort;
+        return req.HwAddr != slot.Port.Info.HwAddr.Value ? OfError.PortModBadHwAddr : OfError.None;
+    }
+
+    /// <summary>A buffered packet a committed flow-mod named, through the whole pipeline (OFPP_TABLE); an expired buffer is let go.</summary>
+    private void ReleaseThroughTables(uint bufferId)
+    {
+        if (TakeBuffer(bufferId, out var frame, out var inPort) == OfError.None) _dp.PacketOut(frame, inPort, s_toTable);
+    }
+}
