@@ -60,6 +60,10 @@ public enum DropReason : byte
     MirrorPort,
     /// <summary>Received on, or sent to, a port the spanning tree keeps from forwarding (listening, learning, blocking, down).</summary>
     StpNotForwarding,
+    /// <summary>NORMAL got a frame on a bond member that the bond does not admit there (<see cref="Bond.Admit"/>).</summary>
+    BondInadmissible,
+    /// <summary>NORMAL had a frame for a bond with no member to send it by (<see cref="Bond.Choose"/>).</summary>
+    BondNoMember,
     Count,
 }
 
