@@ -407,7 +407,6 @@ public sealed class Lacp
             s.Append(CultureInfo.InvariantCulture, $"  port_priority: {m.PortPriority}\n");
             s.Append("  may_enable: ").Append(MayEnable(m) ? "true" : "false").Append('\n');
             Side(s, "actor", actor);
-            s.Append('\n');
             Side(s, "partner", m.Partner);
         }
     }
