@@ -182,8 +182,10 @@ public sealed class Bond
         }
     }
 
+    /// <summary>A hash's bucket: its top byte after a multiplication (which mixes every bit into it), not a fold of
+    /// CRC bits (linear: ports in a row, as a host's connections take them, fell into a few buckets' pattern).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Bucket(uint h) => (int)((h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & (BucketCount - 1));
+    private static int Bucket(uint h) => (int)((h * 0x9E3779B1u) >> 24);
 
     /// <summary>balance-slb's hash: the frame's source MAC address and its VLAN.</summary>
     public static uint SlbHash(ReadOnlySpan<byte> frame, ushort vlan, uint basis = 0)

@@ -59,7 +59,10 @@ negotiated() {
 }
 start=$(date +%s%N)
 for _ in $(seq 100); do negotiated && break; sleep 0.2; done
-echo "BOND LACP NEGOTIATED $(negotiated && echo yes || echo no) AFTER $(( ($(date +%s%N) - start) / 1000000 )) ms"
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+# Settled: still so two fast LACP intervals later.
+sleep 2
+echo "BOND LACP NEGOTIATED $(negotiated && echo yes || echo no) AFTER $took ms"
 echo "BOND LACP SOFTSWITCH SYS $(ovs-appctl lacp/show bd0 | awk '/^  sys_id:/ {print $2}') PARTNERS $(ovs-appctl lacp/show bd0 | awk '/partner sys_id/ {print $3}' | sort -u | tr '\n' ' ')"
 echo "BOND LACP OVS SYS $(oapp lacp/show bd0 | awk '/^  sys_id:/ {print $2}') PARTNERS $(oapp lacp/show bd0 | awk '/partner sys_id/ {print $3}' | sort -u | tr '\n' ' ')"
 ovs-appctl lacp/show bd0
@@ -78,7 +81,7 @@ txb() { awk -v n="bda$1:" '$1 == n { print $10 }' /proc/net/dev; }
 ip netns exec bdh2 iperf3 -s -1 -D -p 5281 > /dev/null 2>&1
 sleep 0.5
 a1=$(txb 1); a2=$(txb 2)
-ip netns exec bdh1 iperf3 -c 10.81.0.2 -p 5281 -P 64 -t 3 -b 1M > /tmp/bd-iperf.txt 2>&1
+ip netns exec bdh1 iperf3 -c 10.81.0.2 -p 5281 -P 64 -t 3 -b 200K > /tmp/bd-iperf.txt 2>&1
 echo "BOND IPERF $? $(grep -c 'sender' /tmp/bd-iperf.txt) senders"
 echo "BOND SPREAD $(( $(txb 1) - a1 )) $(( $(txb 2) - a2 ))"
 
