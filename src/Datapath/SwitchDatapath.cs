@@ -216,6 +216,8 @@ public sealed partial class SwitchDatapath : IDisposable
                 _ports = new PortTable([.. cur.List, slot], cur.Local);
             }
             if (_mirrors is { } mirrors) MarkMirrors(slot, mirrors);
+            if (_bonds.Length > 0) MarkBond(slot);
+            UpdateNormalSlowPath();
             PortSlot.StateChanged(); // after the table is published: see PortSlot.StateVersion
             slot.AddedNanos = Clock.NowNanos;
             AssignReceiveQueues(slot, port);
@@ -269,7 +271,7 @@ public sealed partial class SwitchDatapath : IDisposable
             if (slot is null) return false;
             _ports = no == PortNumber.Local ? new PortTable(cur.List, null) : new PortTable(Array.FindAll(cur.List, s => s.No != no), cur.Local);
             PortSlot.StateChanged();
-            if (slot.Vlan is not null) UpdateNormalVlans();
+            if (slot.Vlan is not null || slot.Bond is not null) UpdateNormalSlowPath();
             UnassignReceiveQueues(slot);
         }
         Tunnels.OnPortRemoved(slot);
@@ -399,7 +401,7 @@ public sealed partial class SwitchDatapath : IDisposable
             var slot = _ports.Get(no);
             if (slot is null) return false;
             slot.Vlan = vlan;
-            UpdateNormalVlans();
+            UpdateNormalSlowPath();
         }
         MacTable.Age(Clock.NowNanos, no);
         return true;
@@ -470,15 +472,74 @@ public sealed partial class SwitchDatapath : IDisposable
         slot.MirrorOut = output;
     }
 
-    /// <summary>True while a port has a VLAN membership: NORMAL then takes its VLAN path (<see cref="SetPortVlan"/>).</summary>
-    internal volatile bool NormalVlans;
+    /// <summary>True while a port has a VLAN membership (<see cref="SetPortVlan"/>) or is a bond member
+    /// (<see cref="SetBonds"/>): NORMAL then takes its full path (VLANs, mirrors' output ports, bonds).</summary>
+    internal volatile bool NormalSlowPath;
 
-    /// <summary>Sets <see cref="NormalVlans"/> from the port table (under the port lock).</summary>
-    private void UpdateNormalVlans()
+    /// <summary>Sets <see cref="NormalSlowPath"/> from the port table (under the port lock).</summary>
+    private void UpdateNormalSlowPath()
     {
         bool any = false;
-        foreach (var s in _ports.WithLocal) any |= s.Vlan is not null;
-        NormalVlans = any;
+        foreach (var s in _ports.WithLocal) any |= s.Vlan is not null || s.Bond is not null;
+        NormalSlowPath = any;
+    }
+
+    private Bond[] _bonds = [];
+
+    /// <summary>The bonds (<see cref="SetBonds"/>); empty: none, and NORMAL's fast path is untouched.</summary>
+    public IReadOnlyList<Bond> Bonds => _bonds;
+
+    /// <summary>
+    /// Sets the bonds (none: empty). Each port a bond names is its member from now on, and one added later under that
+    /// number once it is; a port is a member of one bond at most (the first that names it). NORMAL forgets what it
+    /// learned behind the members of a bond that changed. The bonds' state (<see cref="Bond.Update"/>) is their
+    /// protocol's, above the datapath.
+    /// </summary>
+    public void SetBonds(IReadOnlyList<Bond> bonds)
+    {
+        var forget = new List<ushort>();
+        lock (_portLock)
+        {
+            foreach (var old in _bonds)
+                if (!bonds.Any(b => ReferenceEquals(b, old))) forget.AddRange(old.Members);
+            foreach (var b in bonds)
+                if (!_bonds.Any(old => ReferenceEquals(b, old))) forget.AddRange(b.Members);
+            _bonds = [.. bonds];
+            foreach (var s in _ports.WithLocal) MarkBond(s);
+            UpdateNormalSlowPath();
+            PortSlot.StateChanged();
+        }
+        long now = Clock.NowNanos;
+        foreach (ushort no in forget.Distinct()) MacTable.Age(now, no);
+    }
+
+    /// <summary>Gives <paramref name="slot"/> the bond that names its number (under the port lock).</summary>
+    private void MarkBond(PortSlot slot)
+    {
+        Bond? bond = null;
+        foreach (var b in _bonds)
+        {
+            if (Array.IndexOf(b.Members, slot.No) < 0) continue;
+            bond = b;
+            break;
+        }
+        slot.Bond = bond;
+    }
+
+    private volatile IBpduSink? _lacpSink;
+
+    /// <summary>Where slow-protocol frames (ethertype 0x8809) received on ports with <see cref="PortConfig.Lacp"/> go
+    /// (null: they are dropped, counted <c>lacp-pdu-unheard</c>).</summary>
+    public IBpduSink? LacpSink { get => _lacpSink; set => _lacpSink = value; }
+
+    /// <summary>Sets whether LACP runs on port <paramref name="no"/> (<see cref="PortConfig.Lacp"/>: its slow-protocol
+    /// frames go to <see cref="LacpSink"/>). False when there is no such port. Not a controller's bit: no PORT_STATUS.</summary>
+    public bool SetPortLacp(ushort no, bool on)
+    {
+        var slot = _ports.Get(no);
+        if (slot is null) return false;
+        slot.UpdateConfig(on ? PortConfig.Lacp : PortConfig.None, PortConfig.Lacp);
+        return true;
     }
 
     /// <summary>The largest frame the datapath carries (a packet buffer's size); larger packet-out data is refused.</summary>

@@ -406,6 +406,41 @@ public sealed class MininetSandboxTests
         Assert.Contains("OVS SSWROOT BLOCKED softswitch: so1a ovs: \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A `softswitch vswitchd` bond (balance-tcp, lacp=active, lacp-time=fast) over two veths to an Open vSwitch
+    /// user-space bond in a namespace of its own (Mininet/bond_test.sh): LACP is negotiated and each side names the other
+    /// partner, the hosts behind the two bridges ping, 64 TCP flows leave by both members (each 35-65% of the bytes),
+    /// and when the member carrying a 10 ms ping goes down the ping moves to the other within a second.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    [RequiresTool("ovs-vswitchd")]
+    [RequiresTool("iperf3")]
+    public void BondWithLacpToAnOpenVswitchBond_NegotiatesSpreadsAndFailsOver()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 120_000, "sh", Path.Combine(Dir, "Mininet", "bond_test.sh"));
+        Console.WriteLine($"a softswitch bond with LACP to an Open vSwitch bond:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("BOND LACP NEGOTIATED yes", run.Output);
+        var ours = Regex.Match(run.Output, @"BOND LACP SOFTSWITCH SYS ([0-9a-f:]+) PARTNERS ([0-9a-f:]+) \n");
+        var theirs = Regex.Match(run.Output, @"BOND LACP OVS SYS ([0-9a-f:]+) PARTNERS ([0-9a-f:]+) \n");
+        Assert.True(ours.Success && theirs.Success, run.Output);
+        Assert.Equal(ours.Groups[1].Value, theirs.Groups[2].Value);
+        Assert.Equal(theirs.Groups[1].Value, ours.Groups[2].Value);
+        Assert.Matches(@"BOND STATUS ""[0-9a-f:]{17}"" true true", run.Output);
+        Assert.Contains("BOND PING 0", run.Output);
+        var spread = Regex.Match(run.Output, @"BOND SPREAD (\d+) (\d+)");
+        Assert.True(spread.Success, run.Output);
+        double one = double.Parse(spread.Groups[1].Value, CultureInfo.InvariantCulture), two = double.Parse(spread.Groups[2].Value, CultureInfo.InvariantCulture);
+        Assert.True(one + two > 1_000_000, $"64 flows sent {one + two} bytes\n{run.Output}\n{run.Logs}");
+        Assert.InRange(one / (one + two), 0.35, 0.65);
+        var failover = Regex.Match(run.Output, @"BOND FAILOVER bda\d lost (\d+) of 300");
+        Assert.True(failover.Success, run.Output);
+        // 10 ms apart: a second's worth of pings is 100.
+        Assert.InRange(int.Parse(failover.Groups[1].Value, CultureInfo.InvariantCulture), 0, 100);
+    }
+
     private sealed record Run(int ExitCode, string Output, string Logs, bool SentinelKept);
 
     private static void AssertNoCleanup(Run run)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
+using Softswitch.Bonding;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
@@ -51,6 +52,7 @@ public sealed class VswitchdBridgeTests : IDisposable
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
                 "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
                 "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}},"bond_mode":{"type":{"key":"string","min":0,"max":1}},
+                "lacp":{"type":{"key":"string","min":0,"max":1}},"bond_updelay":{"type":"integer"},"bond_downdelay":{"type":"integer"},"bond_active_slave":{"type":{"key":"string","min":0,"max":1}},
                 "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},"statistics":{"type":{"key":"string","value":"integer","min":0,"max":"unlimited"}},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "QoS":{"columns":{"type":{"type":"string"},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
@@ -61,6 +63,7 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "link_state":{"type":{"key":"string","min":0,"max":1}},"admin_state":{"type":{"key":"string","min":0,"max":1}},"options":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "mtu":{"type":{"key":"integer","min":0,"max":1}},"mtu_request":{"type":{"key":{"type":"integer","minInteger":1},"min":0,"max":1}},"mac":{"type":{"key":"string","min":0,"max":1}},
                 "ingress_policing_rate":{"type":{"key":{"type":"integer","minInteger":0}}},"ingress_policing_burst":{"type":{"key":{"type":"integer","minInteger":0}}},
+                "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},"lacp_current":{"type":{"key":"boolean","min":0,"max":1}},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Mirror":{"columns":{"name":{"type":"string"},"select_all":{"type":"boolean"},
                 "select_src_port":{"type":{"key":{"type":"uuid","refTable":"Port","refType":"weak"},"min":0,"max":"unlimited"}},
@@ -386,6 +389,78 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(PortStpState.Off, bridge.Dp.Ports.Get(7)!.Stp);
         Assert.Equal(PortConfig.None, bridge.Dp.Ports.Get(7)!.Config & (PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.StpNoLearn));
         Assert.Null(bridge.StpShow());
+    }
+
+    /// <summary>
+    /// A Port of two Interfaces is a bond: its members are OpenFlow ports of their own and one bond of the datapath,
+    /// LACP runs on them (LACPDUs out of each, a partner's heard), a member is enabled once its partner is in sync, the
+    /// bond's active member and each member's lacp_current are written back, bond/show and lacp/show print it as Open
+    /// vSwitch does, what is not served is refused in the Port's status; one interface left, it is a bond no more.
+    /// </summary>
+    [Fact]
+    public void APortOfTwoInterfaces_IsABond_NegotiatesLacp_AndIsShownAndWrittenBack()
+    {
+        var db = Database();
+        ModifyBridge(db, new JsonObject { ["stp_enable"] = false });
+        foreach (var name in new[] { "b1", "b2" }) Insert(db, "Interface", "I-" + name, new JsonObject { ["name"] = name, ["type"] = "system" });
+        Insert(db, "Port", "P-bond0", new JsonObject
+        {
+            ["name"] = "bond0", ["interfaces"] = Refs(Id("I-b1"), Id("I-b2")), ["bond_mode"] = "balance-tcp", ["lacp"] = "active",
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("lacp-time", "fast"), new JsonArray("bond-detect-mode", "miimon"))),
+        });
+        ModifyBridge(db, new JsonObject { ["ports"] = Ref(Id("P-bond0")) });
+        var config = VswitchConfig.Read(db)!;
+        var bc = Assert.Single(config.Bridges[0].Bonds);
+        Assert.Equal(("bond0", BondMode.BalanceTcp, (bool?)true, true), (bc.Name, bc.Mode, bc.LacpActive, bc.LacpFast));
+        Assert.Equal(["b1", "b2"], bc.Members.Select(m => m.Name));
+        Assert.Equal("refused: members' liveness is their carrier (bond-detect-mode=carrier)", config.Bridges[0].PortStatus[Id("P-bond0")]["bond-detect-mode"]);
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        var bond = Assert.Single(bridge.Dp.Bonds);
+        Assert.Equal(2, bond.Members.Length);
+        var members = bond.Members.Select(no => bridge.Dp.Ports.Get(no)!).ToList();
+        Assert.All(members, m => Assert.Same(bond, m.Bond));
+        Assert.All(members, m => Assert.Equal(PortConfig.Lacp, m.Config & PortConfig.Lacp));
+        var ports = members.Select(m => (MemoryPort)m.Port).ToList();
+        foreach (var p in ports) p.CaptureSent = true;
+        // Each member sends LACPDUs (active); a partner answering in sync on both makes the bond negotiated.
+        Assert.True(Softswitch.TestKit.Wait.Until(() => ports.All(p => p.TakeSent().Any(f => LacpFrame.Parse(f, out _, out _) == LacpFrame.SubtypeLacp)), 10_000),
+            "no LACPDU left a member");
+        var frame = new byte[LacpFrame.FrameSize];
+        Assert.True(Softswitch.TestKit.Wait.Until(() =>
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                const byte inSync = Lacp.StateActivity | Lacp.StateTimeout | Lacp.StateAggregation | Lacp.StateSync | Lacp.StateCollecting | Lacp.StateDistributing;
+                LacpFrame.Write(frame, 0x0200_0000_0099, new LacpInfo(1, 0x0200_0000_0099, 7, 1, (ushort)(i + 1), inSync), default);
+                ports[i].Inject(frame);
+            }
+            return bond.Lacp == BondLacp.Negotiated && bond.IsEnabled(bond.Members[0]) && bond.IsEnabled(bond.Members[1]);
+        }, 10_000), $"not negotiated: {bond.Lacp}");
+        string lacpShow = bridge.LacpShow("bond0")!;
+        Assert.Contains("  status: active negotiated\n", lacpShow, StringComparison.Ordinal);
+        Assert.Contains("  partner sys_id: 02:00:00:00:00:99\n  partner sys_priority: 1\n", lacpShow, StringComparison.Ordinal);
+        Assert.Contains("bond_mode: balance-tcp\n", bridge.BondShow(null), StringComparison.Ordinal);
+        Assert.Contains("lacp_status: negotiated\n", bridge.BondShow("bond0"), StringComparison.Ordinal);
+        Assert.Null(bridge.BondShow("p1"));
+        Assert.Null(bridge.LacpShow("nope"));
+
+        var ops = StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>().ToList();
+        JsonNode? Column(string table, string row, string column) => ops
+            .Where(o => (string)o["table"]! == table && OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id(row)).Select(o => o["row"]![column]).FirstOrDefault(c => c is not null);
+        Assert.Equal(Lacp.Mac(members.Single(m => m.No == bond.Active).Port.Info.HwAddr.Value), (string)Column("Port", "P-bond0", "bond_active_slave")!);
+        Assert.True((bool)Column("Interface", "I-b1", "lacp_current")!);
+        Assert.Null(Column("Interface", "I-p1", "lacp_current"));
+
+        // One interface left: no bond, the port is plain again.
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject { [Id("P-bond0").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["interfaces"] = Ref(Id("I-b2")),
+        } } } }, out var e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Empty(bridge.Dp.Bonds);
+        Assert.Null(bridge.BondShow(null));
+        Assert.All(bridge.Dp.Ports.List, p => Assert.Null(p.Bond));
+        Assert.All(bridge.Dp.Ports.List, p => Assert.Equal(PortConfig.None, p.Config & PortConfig.Lacp));
     }
 
     [Fact]
@@ -863,7 +938,8 @@ public sealed class VswitchdBridgeTests : IDisposable
     /// The device settings users give Open vSwitch are served or refused in the row's status, never ignored:
     /// mtu_request (set before a system port opens, given to an internal port's tap), mac (an internal port's),
     /// other_config:hwaddr (the LOCAL port's address), ingress policing (the datapath's port policer); mac on a system
-    /// port, mtu_request on a tunnel, flow_tables, datapath_type dummy and bond_mode are refused with the reason.
+    /// port, mtu_request on a tunnel, flow_tables, datapath_type dummy and bond_mode on a Port of one interface are refused
+/// with the reason.
     /// </summary>
     [Fact]
     public void DeviceSettings_AreServed_OrRefusedInTheRowsStatus()
@@ -915,7 +991,7 @@ public sealed class VswitchdBridgeTests : IDisposable
             => OvsdbDatum.StringMap(Assert.Single(ops, o => (string)o["table"]! == table && OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id(row))["row"]!["status"]);
         Assert.Equal("refused: mac sets the address of internal interfaces only", StatusOf("Interface", "I-p2")["mac"]);
         Assert.Equal("refused: an interface of type vxlan has no device MTU", StatusOf("Interface", "I-vx")["mtu_request"]);
-        Assert.Equal("refused: bonds are not supported", StatusOf("Port", "P-p2")["bond_mode"]);
+        Assert.Equal("refused: a Port of one interface is not a bond", StatusOf("Port", "P-p2")["bond_mode"]);
         var bridgeStatus = OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]);
         Assert.StartsWith("refused: Flow_Table settings", bridgeStatus["flow_tables"]);
         Assert.StartsWith("refused: softswitch vswitchd serves netdev and system", bridgeStatus["datapath_type"]);

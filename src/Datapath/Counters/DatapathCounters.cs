@@ -40,6 +40,8 @@ public static class DatapathCounters
         DropReason.Resubmit => ("drop-resubmit", "a pipeline run went past 64 levels of nested resubmits or 4,096 resubmits (a resubmit loop), or resubmitted after a pop or push that changed which headers the packet has"),
         DropReason.IngressPolicing => ("drop-ingress-policing", "received beyond the port's ingress policing rate and burst (Interface ingress_policing_rate)"),
         DropReason.MirrorPort => ("drop-mirror-port", "NORMAL got a frame received on, or learned behind, a mirror's output port (reserved for the mirror)"),
+        DropReason.BondInadmissible => ("drop-bond-inadmissible", "NORMAL got a frame on a bond member the bond does not admit it on (a disabled or backup member, multicast on an inactive member, a source learned behind another port, LACP not negotiated)"),
+        DropReason.BondNoMember => ("drop-bond-no-member", "NORMAL had a frame for a bond with no member to send it by (none enabled, or LACP not negotiated)"),
         DropReason.QueueFull => ("drop-queue-full", "packets for an egress queue of a shaped port that was full (tail drop), or longer than a queue's slot"),
         _ => throw new InvalidOperationException($"drop reason {r} has no counter name"),
     });
@@ -107,6 +109,8 @@ public static class DatapathCounters
     public static readonly Counter KernelRxOversize = Coverage.Define("kernel-rx-oversize", "received frames larger than a packet buffer or the receive ring (dropped)");
     public static readonly Counter StpBpdu = Coverage.Define("stp-bpdu", "802.1D BPDUs received on a bridge running spanning tree: consumed (handed to the protocol), never forwarded");
     public static readonly Counter StpBpduUnheard = Coverage.Define("stp-bpdu-unheard", "BPDUs consumed while no spanning tree listened (the bridge's protocol not yet attached): dropped");
+    public static readonly Counter LacpPdu = Coverage.Define("lacp-pdu", "slow-protocol frames (LACPDUs, markers) received on a bond member running LACP: consumed (handed to LACP), never forwarded");
+    public static readonly Counter LacpPduUnheard = Coverage.Define("lacp-pdu-unheard", "slow-protocol frames consumed while no LACP listened (the bridge's bonds not yet attached): dropped");
     public static readonly Counter MacTableFull = Coverage.Define("mac-table-full", "a source MAC not learned: the NORMAL learning table is full");
     /// <summary>A maintenance step (flow expiry, link monitoring, MAC aging) that threw: a bug, logged by the datapath's listeners.</summary>
     public static readonly Counter MaintenanceError = Coverage.Define("maintenance-error", "maintenance steps (flow expiry, link monitoring, MAC aging) that failed with an exception (logged; retried at the next interval)");
@@ -118,7 +122,7 @@ public static class DatapathCounters
     public static Counter Tunnel(TunnelDropReason r) => s_tunnel[(int)r];
 
     /// <summary>Makes sure every datapath counter is registered (runs the static initialisers).</summary>
-    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + StpBpdu.Index + StpBpduUnheard.Index + KernelRxOversize.Index + MaintenanceError.Index;
+    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + StpBpdu.Index + StpBpduUnheard.Index + LacpPdu.Index + LacpPduUnheard.Index + KernelRxOversize.Index + MaintenanceError.Index;
 
     private static Counter[] Family<T>(int count, Func<T, (string Name, string Description)> name) where T : struct, Enum
     {

@@ -66,6 +66,10 @@ public enum DropReason : byte
     /// cannot look that packet up in the middle of a list).
     /// </summary>
     Resubmit,
+    /// <summary>NORMAL got a frame on a bond member that the bond does not admit there (<see cref="Bond.Admit"/>).</summary>
+    BondInadmissible,
+    /// <summary>NORMAL had a frame for a bond with no member to send it by (<see cref="Bond.Choose"/>).</summary>
+    BondNoMember,
     Count,
 }
 

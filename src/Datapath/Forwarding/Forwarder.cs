@@ -246,7 +246,7 @@ public sealed partial class Forwarder
         }
         var config = slot.Config;
         // One test for every receive gate (an administrator's, or a spanning tree's): none set costs nothing more.
-        if ((config & (PortConfig.PortDown | PortConfig.NoRecv | PortConfig.NoRecvStp | PortConfig.StpBpdu | PortConfig.StpNoForward)) != 0)
+        if ((config & (PortConfig.PortDown | PortConfig.NoRecv | PortConfig.NoRecvStp | PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.Lacp)) != 0)
         {
             if ((config & PortConfig.PortDown) != 0)
             {
@@ -363,7 +363,9 @@ public sealed partial class Forwarder
     /// never forwarded. Otherwise OFPPC_NO_RECV drops everything except them, which OFPPC_NO_RECV_STP drops (OF1.0
     /// 5.2.1; as the reference switch), so a controller running spanning tree through PORT_MOD still hears BPDUs on
     /// blocked ports. A port the spanning tree keeps from forwarding (<see cref="PortConfig.StpNoForward"/>) drops the
-    /// rest, after NORMAL's table learned their source in the learning state. Returns the packets that stay.
+    /// rest, after NORMAL's table learned their source in the learning state. Slow-protocol frames (ethertype 0x8809,
+    /// untagged) received while LACP runs on the port (<see cref="PortConfig.Lacp"/>) are LACP's: handed to
+    /// <see cref="SwitchDatapath.LacpSink"/>, never forwarded. Returns the packets that stay.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Span<int> FilterNoRecv(PortSlot slot, Span<int> pkts, PortConfig config)
@@ -372,6 +374,14 @@ public sealed partial class Forwarder
         foreach (int p in pkts)
         {
             var f = Pool.Frame(p);
+            if ((config & PortConfig.Lacp) != 0 && f.Length >= 14 && f[12] == 0x88 && f[13] == 0x09)
+            {
+                if (_dp.LacpSink is { } lacp) lacp.Received(slot, f);
+                else Counters.Add(DatapathCounters.LacpPduUnheard);
+                Counters.Add(DatapathCounters.LacpPdu);
+                Pool.Release(p);
+                continue;
+            }
             bool bpdu = f.Length >= 6 && f[0] == 0x01 && f[1] == 0x80 && f[2] == 0xC2 && f[3] == 0 && f[4] == 0 && f[5] == 0;
             if (bpdu && (config & PortConfig.StpBpdu) != 0)
             {
@@ -405,7 +415,7 @@ public sealed partial class Forwarder
     private void LearnOnly(PortSlot slot, ReadOnlySpan<byte> f)
     {
         ushort vlan = f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00 ? (ushort)(((f[14] << 8) | f[15]) & 0x0FFF) : (ushort)0;
-        if (_dp.NormalVlans && slot.Vlan is { IsAccess: true } access) vlan = access.Tag;
+        if (_dp.NormalSlowPath && slot.Vlan is { IsAccess: true } access) vlan = access.Tag;
         if (!_dp.MacTable.Learn(MacAddress.Read(f[6..]), vlan, slot.No, _now)) Counters.Add(DatapathCounters.MacTableFull);
     }
 

@@ -8,7 +8,8 @@ namespace Softswitch.Datapath.Forwarding;
 /// tree frames), forwarding to it, flooding to it, sending its misses to the controller, the whole port; and
 /// spanning tree participation, which the datapath only stores. The datapath's own bits: a controller protocol maps
 /// its port-config word to these explicitly. The <c>Stp*</c> bits are not a controller's: they are the gate a spanning
-/// tree running above the datapath sets through <see cref="SwitchDatapath.SetPortStp"/> (never mapped to OpenFlow).
+/// tree running above the datapath sets through <see cref="SwitchDatapath.SetPortStp"/> (never mapped to OpenFlow), and
+/// <see cref="Lacp"/> is LACP's, set through <see cref="SwitchDatapath.SetPortLacp"/>.
 /// </summary>
 [Flags]
 public enum PortConfig : uint
@@ -29,6 +30,9 @@ public enum PortConfig : uint
     /// <summary>Spanning tree runs on the port's bridge: BPDUs received (to 01:80:c2:00:00:00) are handed to
     /// <see cref="SwitchDatapath.BpduSink"/>, never forwarded.</summary>
     StpBpdu = 0x200,
+    /// <summary>LACP runs on the port (a bond member with lacp active or passive): slow-protocol frames it receives
+    /// (ethertype 0x8809: LACPDUs, markers) are handed to <see cref="SwitchDatapath.LacpSink"/>, never forwarded.</summary>
+    Lacp = 0x400,
 }
 
 /// <summary>

@@ -17,7 +17,10 @@ public sealed partial class OutputStage
     /// looked up in that VLAN, and the frame goes only to ports that carry it, untagged to access ports and VLAN 0,
     /// tagged to trunks. A port whose form differs from the frame's gets a rewritten copy; the others the packet itself.
     /// A mirror's output port (<see cref="PortSlot.MirrorOut"/>) takes no part: what it receives is dropped, nothing is
-    /// sent to it (counted drop-mirror-port), as Open vSwitch reserves it for the mirror.
+    /// sent to it (counted drop-mirror-port), as Open vSwitch reserves it for the mirror. A bond's members
+    /// (<see cref="PortSlot.Bond"/>) are one port: what a member receives is admitted by the bond
+    /// (<see cref="Bond.Admit"/>; counted drop-bond-inadmissible) and learned behind the bond's key, a frame for the bond
+    /// and a flood leave by one member (<see cref="Bond.Choose"/>), and a flood never goes back into the bond it came from.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void NormalVlan(ReadOnlySpan<int> pkts, bool copy)
@@ -59,26 +62,59 @@ public sealed partial class OutputStage
                     continue;
                 }
             }
-            if (inSlot is not null && !mac.Learn(MacAddress.Read(f[6..]), vlan, inPort, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
+            // A bond's members are one port to NORMAL: admitted by the bond's rule, learned behind its key.
+            var inBond = inSlot?.Bond;
+            ushort learnAs = inPort;
+            if (inBond is not null)
+            {
+                var verdict = inBond.Admit(inPort, (f[0] & 1) != 0);
+                if (verdict == BondVerdict.DropIfMoved)
+                {
+                    ushort was = mac.Lookup(MacAddress.Read(f[6..]), vlan, _f.Now);
+                    verdict = was == PortNumber.None || was == inBond.Key ? BondVerdict.Accept : BondVerdict.Drop;
+                }
+                if (verdict != BondVerdict.Accept)
+                {
+                    _f.Drops.Add(DropReason.BondInadmissible);
+                    continue;
+                }
+                learnAs = inBond.Key;
+            }
+            if (inSlot is not null && !mac.Learn(MacAddress.Read(f[6..]), vlan, learnAs, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _f.Now);
             if (outPort == PortNumber.None)
             {
                 foreach (var s in ports.WithLocal)
                 {
                     if (s.No == inPort || (s.Config & (PortConfig.NoFlood | PortConfig.StpNoForward)) != 0 || s.MirrorOut) continue;
+                    // A bond is flooded once, by the member it would send the frame by; never the bond it came from.
+                    if (s.Bond is { } bond && (ReferenceEquals(bond, inBond) || bond.Choose(f, vlan) != s.No)) continue;
                     StageVlan(s, p, vlan, tagged, vid, copy);
                 }
                 continue;
             }
-            if (outPort == inPort)
+            if (outPort == learnAs)
             {
                 _f.Drops.Add(DropReason.NormalToInPort);
                 continue;
             }
             if (ports.Get(outPort) is not { } slot) _f.Drops.Add(DropReason.NoSuchPort);
             else if (slot.MirrorOut) _f.Drops.Add(DropReason.MirrorPort);
+            else if (slot.Bond is { } outBond) StageBond(outBond, p, vlan, tagged, vid, copy);
             else StageVlan(slot, p, vlan, tagged, vid, copy);
         }
+    }
+
+    /// <summary>NORMAL's output to a bond: by the member <see cref="Bond.Choose"/> picks, or dropped (counted) when it has none.</summary>
+    private void StageBond(Bond bond, int p, ushort vlan, bool tagged, ushort vid, bool copy)
+    {
+        ushort member = bond.Choose(_pool.Frame(p), vlan);
+        if (member == PortNumber.None || _f.Owner.Ports.Get(member) is not { } slot)
+        {
+            _f.Drops.Add(DropReason.BondNoMember);
+            return;
+        }
+        StageVlan(slot, p, vlan, tagged, vid, copy);
     }
 
     /// <summary>

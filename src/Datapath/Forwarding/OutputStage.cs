@@ -78,12 +78,12 @@ public sealed partial class OutputStage
     /// <paramref name="copy"/> (a later action rewrites the packet) every output is a copy, so NORMAL sends the
     /// packet as it was. Addresses are learned only on ports that exist (never on CONTROLLER, NONE, or LOCAL
     /// without a LOCAL port): a packet-out from the controller must not move a host. Addresses are learned per VLAN;
-    /// while a port has a VLAN membership (<see cref="PortVlan"/>) or there are port mirrors, <see cref="NormalVlan"/>
-    /// does the work.
+    /// while a port has a VLAN membership (<see cref="PortVlan"/>) or is a bond member, or there are port mirrors,
+    /// <see cref="NormalVlan"/> does the work.
     /// </summary>
     internal void Normal(ReadOnlySpan<int> pkts, bool copy)
     {
-        if (_f.Owner.NormalVlans || _f.BurstMirrors is not null)
+        if (_f.Owner.NormalSlowPath || _f.BurstMirrors is not null)
         {
             NormalVlan(pkts, copy);
             return;

@@ -77,6 +77,16 @@ public sealed class PortSlot
     /// receives (Open vSwitch reserves a mirror's output port for the mirror).</summary>
     internal bool MirrorOut;
 
+    private volatile Bond? _bond;
+
+    /// <summary>The bond the port is a member of (<see cref="SwitchDatapath.SetBonds"/>), or null: NORMAL treats the
+    /// bond's members as one port. Written under the datapath's port lock.</summary>
+    public Bond? Bond
+    {
+        get => _bond;
+        internal set => _bond = value;
+    }
+
     /// <summary>When the port was added to the datapath (its clock), for the port's statistics' duration.</summary>
     public long AddedNanos { get; internal set; }
 

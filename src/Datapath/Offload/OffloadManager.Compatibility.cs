@@ -231,7 +231,10 @@ public sealed partial class OffloadManager
         foreach (var t in _targetPorts)
             if (!dpPorts.Contains(t)) return Env.Suspend($"board port {t} is not a datapath port");
         foreach (var p in ports)
+        {
             if ((p.Config & PortConfig.StpBpdu) != 0) return Env.Suspend("spanning tree runs on the bridge (its BPDUs and port states are software's)");
+            if (p.Bond is not null) return Env.Suspend("a bond is on the bridge (its member choice and LACP are software's)");
+        }
         const PortConfig recvBad = PortConfig.PortDown | PortConfig.NoRecv;
         const PortConfig fwdBad = PortConfig.PortDown | PortConfig.NoFwd;
         var recvOk = new Dictionary<ushort, bool>();

@@ -159,6 +159,9 @@ internal static class OvsdbDatum
     /// <summary>An optional integer: the value, or the empty set for null.</summary>
     public static JsonNode Optional(long? value) => value is { } n ? JsonValue.Create(n) : Set([]);
 
+    /// <summary>An optional boolean column's value: the boolean, or the empty set for null.</summary>
+    public static JsonNode Optional(bool? value) => value is { } b ? JsonValue.Create(b) : Set([]);
+
     public static JsonNode Map(IEnumerable<KeyValuePair<string, string>> pairs)
         => new JsonArray("map", new JsonArray([.. pairs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (JsonNode)new JsonArray(p.Key, p.Value))]));
 

@@ -168,6 +168,8 @@ internal sealed class Bridge : IDisposable
     private readonly Dictionary<string, string> _targetErrors = new(StringComparer.Ordinal);
     /// <summary>The bridge's spanning tree while stp_enable=true, else null.</summary>
     private BridgeStp? _stp;
+    /// <summary>The bridge's bonds while it has any, else null.</summary>
+    private BridgeBonds? _bonds;
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -561,6 +563,69 @@ internal sealed class Bridge : IDisposable
         FollowOffload(config);
         FollowAdminStates();
         FollowStp(config);
+        FollowBonds(config);
+    }
+
+    /// <summary>
+    /// The bridge's bonds followed (Port rows with two or more Interfaces): started, given their members open now, or
+    /// stopped when none is left. LACP's system id is lacp-system-id, else other_config:hwaddr, else the LOCAL port's
+    /// MAC (Open vSwitch's bridge address).
+    /// </summary>
+    private void FollowBonds(BridgeConfig config)
+    {
+        if (config.Bonds.Count == 0)
+        {
+            if (_bonds is null) return;
+            _bonds.Dispose();
+            _bonds = null;
+            _log.LogInformation("bridge {Bridge}: no bonds", Name);
+            return;
+        }
+        ulong address = config.HwAddr is { } hw && MacAddress.TryParse(hw, out var m) ? m.Value
+            : Dp.Ports.Get(PortNumber.Local)?.Port.Info.HwAddr.Value ?? (DatapathId & ((1UL << 48) - 1));
+        _bonds ??= new BridgeBonds(Name, Dp, _host.Loggers.CreateLogger("bond"));
+        var bonds = new List<(BondConfig, IReadOnlyList<BondMemberInput>)>();
+        foreach (var b in config.Bonds)
+        {
+            var members = new List<BondMemberInput>();
+            foreach (var mc in b.Members)
+                if (_open.TryGetValue(mc.InterfaceUuid, out var open) && open.No != PortNumber.Local) members.Add(new BondMemberInput(mc, open.No, open.Port.Info.HwAddr.Value));
+            bonds.Add((b, members));
+        }
+        _bonds.Configure(bonds, address);
+    }
+
+    /// <summary>Each bond's Port bond_active_slave (its active member's address), empty without bonds.</summary>
+    public IReadOnlyList<(Guid Port, string ActiveSlave)> BondActiveSlaves => _bonds?.ActiveSlaves() ?? [];
+
+    /// <summary>Each LACP bond member's Interface lacp_current; an interface not in one has none.</summary>
+    public IReadOnlyDictionary<Guid, bool> LacpCurrent => _bonds?.LacpCurrent() ?? [];
+
+    /// <summary><c>ovs-appctl bond/show</c> of the bridge's bonds (or the one named): null when it has no such bond.</summary>
+    public string? BondShow(string? name)
+    {
+        if (_bonds is null || (name is not null && !_bonds.Has(name, lacp: false))) return null;
+        var s = new System.Text.StringBuilder();
+        _bonds.ShowBonds(s, name);
+        return s.ToString();
+    }
+
+    /// <summary><c>ovs-appctl lacp/show</c> of the bridge's LACP bonds (or the one named): null when it has no such bond.</summary>
+    public string? LacpShow(string? name)
+    {
+        if (_bonds is null || (name is not null && !_bonds.Has(name, lacp: true))) return null;
+        var s = new System.Text.StringBuilder();
+        _bonds.ShowLacp(s, name);
+        return s.ToString();
+    }
+
+    /// <summary><c>ovs-appctl bond/list</c>'s lines of the bridge's bonds.</summary>
+    public string BondList()
+    {
+        if (_bonds is null) return "";
+        var s = new System.Text.StringBuilder();
+        _bonds.List(s);
+        return s.ToString();
     }
 
     /// <summary>
@@ -1176,6 +1241,7 @@ internal sealed class Bridge : IDisposable
             }
         }
         _stp?.AddStatusStamp(ref stamp);
+        _bonds?.AddStatusStamp(ref stamp);
     }
 
     /// <summary>A controller's is_connected and role (Open vSwitch's words: master, slave, other) as the Controller table shows them.</summary>
@@ -1220,6 +1286,8 @@ internal sealed class Bridge : IDisposable
     {
         _stp?.Dispose();
         _stp = null;
+        _bonds?.Dispose();
+        _bonds = null;
         DisposeAgent();
         StopSflow();
         DetachOffload("the bridge is deleted");

@@ -12,8 +12,9 @@ namespace Softswitch.Vswitchd;
 /// <c>error</c> for a bridge that cannot be created or whose last change failed); <c>Interface</c> ofport (-1 with
 /// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>),
 /// ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's link modes), mtu, status (a key
-/// per setting refused); <c>Port</c> status (likewise, and the spanning tree's keys) and statistics (the spanning
-/// tree's BPDU counts); <c>Controller</c> is_connected, role, status (<c>last_error</c>: why its target is not served);
+/// per setting refused), lacp_current (a member of a bond running LACP: whether its partner is not defaulted; empty
+/// otherwise); <c>Port</c> status (likewise, and the spanning tree's keys), statistics (the spanning tree's BPDU
+/// counts) and bond_active_slave (a bond's active member's address); <c>Controller</c> is_connected, role, status (<c>last_error</c>: why its target is not served);
 /// <c>Mirror</c> statistics (tx_packets, tx_bytes) of each mirror served.
 /// </summary>
 /// <remarks>
@@ -31,8 +32,8 @@ internal static class StatusWriter
     {
         ["Open_vSwitch"] = ["cur_cfg", "ovs_version", "datapath_types", "iface_types"],
         ["Bridge"] = ["datapath_id", "status"],
-        ["Port"] = ["status", "statistics"],
-        ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status"],
+        ["Port"] = ["status", "statistics", "bond_active_slave"],
+        ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status", "lacp_current"],
         ["Controller"] = ["is_connected", "role", "status"],
         ["Mirror"] = ["statistics"],
     };
@@ -62,6 +63,7 @@ internal static class StatusWriter
                 ["datapath_id"] = JsonValue.Create(bridge.DatapathId.ToString("x16", CultureInfo.InvariantCulture)),
                 ["status"] = OvsdbDatum.Map(status),
             });
+            var lacpCurrent = bridge.LacpCurrent;
             foreach (var (uuid, s) in bridge.Interfaces())
             {
                 Add(ops, db, "Interface", uuid, new()
@@ -76,6 +78,7 @@ internal static class StatusWriter
                     ["duplex"] = OvsdbDatum.Optional(s.Speed?.Duplex),
                     ["mtu"] = OvsdbDatum.Optional(s.Mtu),
                     ["status"] = OvsdbDatum.Map(s.Status),
+                    ["lacp_current"] = OvsdbDatum.Optional(lacpCurrent.TryGetValue(uuid, out bool current) ? (bool?)current : null),
                 });
             }
             foreach (var (uuid, packets, bytes) in bridge.MirrorStatistics())
@@ -87,6 +90,8 @@ internal static class StatusWriter
             }
             foreach (var (uuid, (portStatus, statistics)) in bridge.PortStatus)
                 Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus), ["statistics"] = OvsdbDatum.Map(statistics) });
+            foreach (var (uuid, activeSlave) in bridge.BondActiveSlaves)
+                Add(ops, db, "Port", uuid, new() { ["bond_active_slave"] = JsonValue.Create(activeSlave) });
             foreach (var c in bridge.ControllerTargets)
             {
                 var (connected, role) = bridge.Controller(c.Target);

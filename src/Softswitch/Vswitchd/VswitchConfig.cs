@@ -37,6 +37,24 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
     public PortStpConfig Stp { get; init; } = PortStpConfig.Default;
 }
 
+/// <summary>
+/// A Port row with two or more Interfaces: a bond, as Open vSwitch's bridge reads it (port_configure_bond,
+/// port_configure_lacp): bond_mode (default active-backup), lacp (null: off; else active or passive),
+/// other_config:lacp-time=fast, lacp-system-id (null: the bridge's address), lacp-system-priority (0: Open vSwitch's
+/// default), bond_updelay and bond_downdelay (ms), other_config:bond-hash-basis, and bond_active_slave (the active
+/// member's address last written, to choose it again). Its members are the Interface rows, in name order.
+/// </summary>
+internal sealed record BondConfig(Guid PortUuid, string Name, BondMode Mode, bool? LacpActive, bool LacpFast, ulong? LacpSystemId,
+    ushort LacpSystemPriority, int UpdelayMs, int DowndelayMs, uint HashBasis, ulong ActiveSlaveMac, IReadOnlyList<BondMemberConfig> Members)
+{
+    /// <summary>What the datapath's bond is made of (a change makes a new one): its name, mode, hash basis and members.</summary>
+    public string ShapeKey => $"{Name}|{Mode}|{HashBasis}|{string.Join(',', Members.Select(m => m.InterfaceUuid))}";
+}
+
+/// <summary>A bond member (an Interface of a bond's Port) with its other_config LACP settings: lacp-port-id (0: its
+/// OpenFlow port number), lacp-port-priority (0: 65535), lacp-aggregation-key (0: the key member's port id).</summary>
+internal sealed record BondMemberConfig(Guid InterfaceUuid, string Name, ushort LacpPortId, ushort LacpPortPriority, ushort LacpKey);
+
 /// <summary>A Port row's spanning tree settings: other_config stp-enable (default true), stp-port-num (1 to 255; null:
 /// numbered in port order), stp-port-priority (default 128), stp-path-cost (null: from the link's speed).</summary>
 internal sealed record PortStpConfig(bool Enabled, int? PortNum, byte Priority, int? PathCost)
@@ -106,6 +124,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     /// <summary>The spanning tree this bridge runs (stp_enable=true), or null: none.</summary>
     public StpConfig? Stp { get; init; }
 
+    /// <summary>The bridge's bonds (Port rows with two or more Interfaces), in port name order.</summary>
+    public IReadOnlyList<BondConfig> Bonds { get; init; } = [];
+
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
         + "|" + DpDesc;
@@ -129,8 +150,9 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["Manager"] = ["target"],
         ["Bridge"] = ["name", "ports", "controller", "fail_mode", "protocols", "other_config", "datapath_type", "flow_tables",
                       "stp_enable", "rstp_enable", "mcast_snooping_enable", "sflow", "netflow", "ipfix", "mirrors"],
-        ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode", "other_config"],
-        ["Interface"] = ["name", "type", "options", "ofport_request", "mtu_request", "mac", "ingress_policing_rate", "ingress_policing_burst"],
+        ["Port"] = ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos", "bond_mode", "lacp", "bond_updelay", "bond_downdelay", "bond_active_slave",
+                    "other_config"],
+        ["Interface"] = ["name", "type", "options", "ofport_request", "mtu_request", "mac", "ingress_policing_rate", "ingress_policing_burst", "other_config"],
         ["QoS"] = ["type", "other_config", "queues"],
         ["Queue"] = ["other_config"],
         ["Controller"] = ["target", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
@@ -209,6 +231,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             var interfaces = new List<InterfaceConfig>();
             var portStatus = new Dictionary<Guid, IReadOnlyDictionary<string, string>>();
             var portNames = new HashSet<string>(StringComparer.Ordinal);
+            var bonds = new List<BondConfig>();
             foreach (var portUuid in br.Uuids("ports").Order())
             {
                 if (db.Row("Port", portUuid) is not { } port) continue;
@@ -224,16 +247,8 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 var pStatus = new SortedDictionary<string, string>(StringComparer.Ordinal);
                 var portStp = ReadPortStp(port.Map("other_config"), portName, refused, pStatus);
                 portStatus[portUuid] = pStatus;
-                if (ifaces.Count > 1)
-                {
-                    refused.Add($"port {portName}: {ifaces.Count} interfaces (bonds are not supported; each interface is a port of its own)");
-                    pStatus["interfaces"] = "refused: bonds are not supported; each interface is a port of its own";
-                }
-                if (port.String("bond_mode") is { } bondMode)
-                {
-                    refused.Add($"port {portName}: bond_mode={bondMode} (bonds are not supported)");
-                    pStatus["bond_mode"] = "refused: bonds are not supported";
-                }
+                var bond = ReadBond(db, port, portUuid, portName, ifaces, refused, pStatus);
+                if (bond is not null) bonds.Add(bond);
                 foreach (var ifUuid in ifaces)
                 {
                     if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
@@ -251,7 +266,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                         Qos = qos,
                         PortName = portName,
                         PortUuid = portUuid,
-                        // As Open vSwitch: no spanning tree over a bond (each interface is a port of its own here).
+                        // No spanning tree over a bond (its members are one port to NORMAL).
                         Stp = ifaces.Count > 1 ? portStp with { Enabled = false } : portStp,
                     };
                     config = Device(config, iface, local: ifName == name, localMac, refused);
@@ -275,6 +290,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
                 Stp = stp,
+                Bonds = [.. bonds.OrderBy(b => b.Name, StringComparer.Ordinal)],
                 Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
                     ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
                         sf.Integer("header"), sf.String("agent"))
@@ -347,6 +363,91 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 [.. vlans.Distinct().Order()], output, outVlan, snaplen));
         }
         return mirrors;
+    }
+
+    /// <summary>
+    /// A Port row's bond (two or more Interfaces), as Open vSwitch's port_configure_bond and port_configure_lacp read
+    /// it; null for a Port of one interface, where bond_mode and lacp are said and take no effect (LACP runs on bonds
+    /// only here). A value that does not parse is said (a Port status key, a log line) and the default used, as Open
+    /// vSwitch warns and uses its default; what this daemon does not do (bond-detect-mode=miimon, lacp-fallback-ab,
+    /// bond-primary, all-members-active, lb-output-action, load rebalancing) is said.
+    /// </summary>
+    private static BondConfig? ReadBond(OvsdbReplica db, OvsdbRow port, Guid portUuid, string portName, IReadOnlyList<Guid> ifaces, List<string> refused,
+        IDictionary<string, string> status)
+    {
+        void Refuse(string key, string setting, string why)
+        {
+            refused.Add($"port {portName}: {setting} ({why})");
+            status[key] = "refused: " + why;
+        }
+        string? modeText = port.String("bond_mode");
+        string? lacpText = port.String("lacp");
+        if (ifaces.Count < 2)
+        {
+            if (modeText is not null) Refuse("bond_mode", $"bond_mode={modeText}", "a Port of one interface is not a bond");
+            if (lacpText is not null and not "off") Refuse("lacp", $"lacp={lacpText}", "LACP runs on bonds (two or more interfaces) only");
+            return null;
+        }
+        var mode = BondMode.ActiveBackup;
+        switch (modeText)
+        {
+            case null or "active-backup": break;
+            case "balance-slb": mode = BondMode.BalanceSlb; break;
+            case "balance-tcp": mode = BondMode.BalanceTcp; break;
+            default: Refuse("bond_mode", $"bond_mode={modeText}", "not active-backup, balance-slb or balance-tcp (active-backup is used)"); break;
+        }
+        bool? lacp = null;
+        switch (lacpText)
+        {
+            case null or "off": break;
+            case "active": lacp = true; break;
+            case "passive": lacp = false; break;
+            default: Refuse("lacp", $"lacp={lacpText}", "not active, passive or off (off is used)"); break;
+        }
+        var other = port.Map("other_config");
+        ulong? sysId = null;
+        if (other.GetValueOrDefault("lacp-system-id") is { } id)
+        {
+            if (MacAddress.TryParse(id, out var mac) && mac.Value != 0) sysId = mac.Value;
+            else Refuse("lacp-system-id", $"other_config:lacp-system-id={id}", "not a non-zero Ethernet address (the bridge's address is used)");
+        }
+        int Number(IReadOnlyDictionary<string, string> map, string key, int min, int max, Action<string>? bad)
+        {
+            if (map.GetValueOrDefault(key) is not { } text) return 0;
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max) return v;
+            bad?.Invoke(text);
+            return 0;
+        }
+        int sysPriority = Number(other, "lacp-system-priority", 1, 65535,
+            t => Refuse("lacp-system-priority", $"other_config:lacp-system-priority={t}", "not an integer from 1 to 65535 (the default is used)"));
+        string lacpTime = other.GetValueOrDefault("lacp-time") ?? "slow";
+        if (!lacpTime.Equals("fast", StringComparison.OrdinalIgnoreCase) && !lacpTime.Equals("slow", StringComparison.OrdinalIgnoreCase))
+            Refuse("lacp-time", $"other_config:lacp-time={lacpTime}", "not fast or slow (slow is used)");
+        if (other.GetValueOrDefault("bond-detect-mode") is { } detect and not "carrier")
+            Refuse("bond-detect-mode", $"other_config:bond-detect-mode={detect}", "members' liveness is their carrier (bond-detect-mode=carrier)");
+        foreach (var key in new[] { "lacp-fallback-ab", "all-members-active", "lb-output-action" })
+            if (other.GetValueOrDefault(key) is { } v && v != "false") Refuse(key, $"other_config:{key}={v}", "not supported");
+        if (other.GetValueOrDefault("bond-primary") is { } primary) Refuse("bond-primary", $"other_config:bond-primary={primary}", "not supported");
+        if (other.GetValueOrDefault("bond-rebalance-interval") is { } rebalance and not "0")
+        {
+            Refuse("bond-rebalance-interval", $"other_config:bond-rebalance-interval={rebalance}",
+                "buckets are not moved by load: they are dealt evenly when a member is enabled, and a disabled member's move to the others");
+        }
+        uint basis = (uint)Number(other, "bond-hash-basis", int.MinValue, int.MaxValue,
+            t => Refuse("bond-hash-basis", $"other_config:bond-hash-basis={t}", "not an integer (0 is used)"));
+        int updelay = (int)Math.Clamp(port.Integer("bond_updelay") ?? 0, 0, int.MaxValue);
+        int downdelay = (int)Math.Clamp(port.Integer("bond_downdelay") ?? 0, 0, int.MaxValue);
+        ulong active = port.String("bond_active_slave") is { } a && MacAddress.TryParse(a, out var am) ? am.Value : 0;
+        var members = new List<BondMemberConfig>();
+        foreach (var ifUuid in ifaces)
+        {
+            if (db.Row("Interface", ifUuid) is not { } iface || iface.String("name") is not { } ifName) continue;
+            var io = iface.Map("other_config");
+            members.Add(new BondMemberConfig(ifUuid, ifName, (ushort)Number(io, "lacp-port-id", 1, 65535, null),
+                (ushort)Number(io, "lacp-port-priority", 1, 65535, null), (ushort)Number(io, "lacp-aggregation-key", 0, 65535, null)));
+        }
+        return new BondConfig(portUuid, portName, mode, lacp, lacpTime.Equals("fast", StringComparison.OrdinalIgnoreCase), sysId, (ushort)sysPriority,
+            updelay, downdelay, basis, active, [.. members.OrderBy(m => m.Name, StringComparer.Ordinal)]);
     }
 
     /// <summary>

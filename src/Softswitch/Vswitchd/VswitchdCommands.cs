@@ -9,7 +9,8 @@ namespace Softswitch.Vswitchd;
 /// <summary>
 /// The control socket's commands under Open vSwitch's unixctl names, for `ovs-appctl` with its defaults: the daemon's
 /// own (exit, vlog/*, coverage/show, memory/show, dpif/show, ofproto/list) and the per-bridge ones that name their
-/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], stp/show [BRIDGE], bridge/dump-flows BRIDGE, offload/show
+/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], stp/show [BRIDGE], bond/show [PORT], lacp/show [PORT], bond/list,
+/// bridge/dump-flows BRIDGE, offload/show
 /// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`, and dpctl/dump-flows
 /// (<see cref="DpctlDumpFlows"/>: every bridge's flows in Open vSwitch's datapath syntax, type=offloaded among them).
 /// </summary>
@@ -50,6 +51,14 @@ internal static class VswitchdCommands
             return ControlReply.Success("table successfully flushed\n");
         });
         commands.Register("stp/show", "[BRIDGE]", "the spanning tree of the bridge (of every bridge running one without)", 0, 1, args => StpShow(service, args));
+        commands.Register("bond/show", "[PORT]", "a bond's members, which are enabled and active (every bond's without)", 0, 1,
+            args => ProtocolShow(service, args, (b, name) => b.BondShow(name), "no such bond"));
+        commands.Register("lacp/show", "[PORT]", "a bond's LACP: actor and partner of each member (every LACP bond's without)", 0, 1,
+            args => ProtocolShow(service, args, (b, name) => b.LacpShow(name), "no such lacp object"));
+        commands.Register("bond/list", "", "the bonds: name, mode, recirculation id, members", 0, 0, _ =>
+        {
+            lock (service.BridgesLock) return ControlReply.Success("bond\ttype\trecircID\tmembers\n" + string.Concat(service.Bridges.Select(b => b.BondList())));
+        });
         commands.Register("bridge/dump-flows", "BRIDGE", "every flow of the bridge in ovs-ofctl syntax with counters", 1, 3,
             args => OnBridge(service, "bridge/dump-flows", args[0], b => HostCommands.DumpFlows(b.Dp, b.Flows, args[1..])));
         commands.Register("offload/show", "BRIDGE", "with hw-offload=true: the bridge's flows in the XDP program and in software, reasons, map writes, occupancy", 1, 1,
@@ -73,6 +82,22 @@ internal static class VswitchdCommands
                 return bridge?.StpShow() is { } text ? ControlReply.Success(text) : ControlReply.Error("no such stp object");
             }
             return ControlReply.Success(string.Concat(service.Bridges.Select(b => b.StpShow()).OfType<string>()));
+        }
+    }
+
+    /// <summary>bond/show and lacp/show as Open vSwitch answers them: the bond named (a Port of any bridge) or every one;
+    /// <paramref name="missing"/> when no bridge has the one named.</summary>
+    private static ControlReply ProtocolShow(VswitchdService service, string[] args, Func<Bridge, string?, string?> show, string missing)
+    {
+        lock (service.BridgesLock)
+        {
+            if (args.Length == 1)
+            {
+                foreach (var b in service.Bridges)
+                    if (show(b, args[0]) is { } text) return ControlReply.Success(text);
+                return ControlReply.Error(missing);
+            }
+            return ControlReply.Success(string.Concat(service.Bridges.Select(b => show(b, null)).OfType<string>()));
         }
     }
 
