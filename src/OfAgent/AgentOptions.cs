@@ -28,9 +28,9 @@ public sealed class AgentOptions
 
     /// <summary>
     /// The versions offered when none is asked for (no <c>--protocols</c>, an empty <c>protocols</c> column): OpenFlow
-    /// 1.0 and 1.3. Open vSwitch offers 1.0 to 1.5 by default; 1.4 is offered here only when asked for, because its
-    /// bundles are not served yet (a controller or tool that finds 1.4 offered, as ovs-save does, sends its flows in
-    /// bundles, which would be refused) and a controller that offers every version would leave 1.3 for it.
+    /// 1.0 and 1.3. Open vSwitch offers 1.0 to 1.5 by default; 1.4 is offered here only when asked for, because a
+    /// controller that offers every version would leave 1.3 for it, and 1.4 still lacks flow monitors, table status and
+    /// request forwarding (its bundles are served, as under 1.3).
     /// </summary>
     public const uint DefaultVersions = (1u << 0x01) | (1u << 0x04);
 

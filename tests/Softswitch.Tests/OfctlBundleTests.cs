@@ -8,7 +8,8 @@ using Softswitch.TestKit;
 namespace Softswitch.Tests;
 
 /// <summary>
-/// Bundles with the real ovs-ofctl (<c>-O OpenFlow13 --bundle</c>, the ONF extension): add-flows and replace-flows
+/// Bundles with the real ovs-ofctl (<c>-O OpenFlow13 --bundle</c>, the ONF extension; <c>-O OpenFlow14 --bundle</c>,
+/// OFPT_BUNDLE_CONTROL and OFPT_BUNDLE_ADD_MESSAGE): add-flows and replace-flows
 /// commit a whole table set at once, and a bundle with one flow the switch refuses leaves every table as it was.
 /// </summary>
 public sealed class OfctlBundleTests
@@ -28,9 +29,13 @@ public sealed class OfctlBundleTests
         """;
 
     /// <summary>ovs-ofctl -O OpenFlow13 [--bundle] COMMAND tcp:... ARGS.</summary>
-    private static (int Code, string Out) Ofctl(int port, bool bundle, string command, params string[] args)
+    private static (int Code, string Out) Ofctl(int port, bool bundle, string command, params string[] args) =>
+        Ofctl("OpenFlow13", port, bundle, command, args);
+
+    /// <summary>ovs-ofctl -O VERSION [--bundle] COMMAND tcp:... ARGS.</summary>
+    private static (int Code, string Out) Ofctl(string version, int port, bool bundle, string command, params string[] args)
     {
-        string[] options = bundle ? ["-O", "OpenFlow13", "--bundle"] : ["-O", "OpenFlow13"];
+        string[] options = bundle ? ["-O", version, "--bundle"] : ["-O", version];
         var (code, stdout, stderr) = ExternalTool.Run("ovs-ofctl", [.. options, command, $"tcp:127.0.0.1:{port}", .. args]);
         return (code, stdout + stderr);
     }
@@ -48,7 +53,8 @@ public sealed class OfctlBundleTests
     {
         using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 });
         for (int i = 0; i < 3; i++) dp.AddPort(new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL + (ulong)i + 1)));
-        var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }), new AgentOptions { Listeners = { "ptcp:0" } });
+        var agent = new OfSwitchAgent(new OfSwitch(dp, new OfSwitchOptions { DatapathId = 1 }),
+                                      new AgentOptions { Listeners = { "ptcp:0" }, Versions = AgentOptions.AllVersions });
         try
         {
             agent.Start();
@@ -67,20 +73,22 @@ public sealed class OfctlBundleTests
         return file;
     }
 
-    [ToolFact]
+    [ToolTheory]
     [RequiresTool("ovs-ofctl")]
-    public Task BundleAddFlows_ThenReplaceFlows_CommitWholeTableSets() => WithAgent((port, agent) =>
+    [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    public Task BundleAddFlows_ThenReplaceFlows_CommitWholeTableSets(string version) => WithAgent((port, agent) =>
     {
         string first = Temp(First), second = Temp(Second);
         try
         {
-            var (code, text) = Ofctl(port, true, "add-flows", first);
+            var (code, text) = Ofctl(version, port, true, "add-flows", first);
             Assert.True(code == 0, text);
             var dump = Dump(port);
             Assert.Equal(4, dump.Count);
             Assert.Contains(dump, l => l.Contains("table=1", StringComparison.Ordinal) && l.Contains("nw_dst=10.0.0.0/24", StringComparison.Ordinal));
 
-            (code, text) = Ofctl(port, true, "replace-flows", second);
+            (code, text) = Ofctl(version, port, true, "replace-flows", second);
             Assert.True(code == 0, text);
             dump = Dump(port);
             Assert.Equal(4, dump.Count);
@@ -88,7 +96,7 @@ public sealed class OfctlBundleTests
             Assert.Contains(dump, l => l.Contains("goto_table:2", StringComparison.Ordinal));
             Assert.Contains(dump, l => l.Contains("table=2", StringComparison.Ordinal) && l.Contains("priority=30", StringComparison.Ordinal));
             // The replace is diffed by ovs-ofctl against what the switch dumped; a second one has nothing to do.
-            (code, text) = Ofctl(port, true, "replace-flows", second);
+            (code, text) = Ofctl(version, port, true, "replace-flows", second);
             Assert.True(code == 0, text);
             Assert.Equal(dump, Dump(port));
         }
