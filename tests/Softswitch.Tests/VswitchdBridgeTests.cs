@@ -513,6 +513,26 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.True(uint.Parse(bridge.PortStatus[p1].Status["stp_sec_in_state"], System.Globalization.CultureInfo.InvariantCulture) >= 1);
     }
 
+    /// <summary>stp/tcn's work: a topology change forced on the root sets its topology change flag and flushes the MAC
+    /// table at once; a bridge running no spanning tree has none to force.</summary>
+    [Fact]
+    public void Stp_ForcedTopologyChange_FlagsItAndFlushesTheMacTable()
+    {
+        var db = Database();
+        var config = VswitchConfig.Read(db)!;
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        Assert.False(bridge.StpSignalsTopologyChange);
+        bridge.Dp.MacTable.Learn(new MacAddress(0x02_00_00_00_00_aaUL), 0, 7, bridge.Dp.Clock.NowNanos);
+        Assert.Equal(1, bridge.Dp.MacTable.Count);
+        Assert.True(bridge.StpTopologyChange());
+        Assert.True(bridge.StpSignalsTopologyChange);
+        Assert.Equal(0, bridge.Dp.MacTable.Count);
+
+        ModifyBridge(db, new JsonObject { ["stp_enable"] = false });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.False(bridge.StpTopologyChange());
+    }
+
     [Fact]
     public void SystemPorts_TakeASmallRingByDefault_AndTheOneOptionsRxRingSizeAsksFor()
     {

@@ -225,6 +225,17 @@ internal sealed class Bridge : IDisposable
         _stp.Show(s);
         return s.ToString();
     }
+    /// <summary>Forces a topology change in the bridge's spanning tree (<c>ovs-appctl stp/tcn</c>); false when it runs none.</summary>
+    public bool StpTopologyChange()
+    {
+        if (_stp is null) return false;
+        _stp.ForceTopologyChange();
+        return true;
+    }
+
+    /// <summary>Whether the bridge's spanning tree signals a topology change now (false when it runs none).</summary>
+    public bool StpSignalsTopologyChange => _stp?.SignalsTopologyChange ?? false;
+
     /// <summary>The XDP flow offload's manager while Open_vSwitch other_config:hw-offload=true holds this bridge's AF_XDP ports; else null.</summary>
     public OffloadManager? Offload => _offload?.Manager;
     /// <summary>The offload's own lines for offload/show (where the program runs, map writes), or null.</summary>

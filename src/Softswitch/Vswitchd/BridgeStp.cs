@@ -394,6 +394,29 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
         }
     }
 
+    /// <summary>A topology change forced (<c>ovs-appctl stp/tcn</c>, lib/stp.c's stp_topology_change_detection): the
+    /// root sets the topology change flag in its BPDUs for max-age plus forward-delay, another bridge sends a TCN to
+    /// the root; the MAC table is flushed. The round runs at once, so the flush and a TCN do not wait for the timer.</summary>
+    public void ForceTopologyChange()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _stp.TopologyChangeDetection();
+            _log.LogInformation("bridge {Bridge}: detected topology change (stp/tcn)", _bridge);
+            RunLocked();
+        }
+    }
+
+    /// <summary>Whether the bridge signals a topology change in its BPDUs now (the root's topology change flag).</summary>
+    public bool SignalsTopologyChange
+    {
+        get
+        {
+            lock (_lock) return _stp.TopologyChange;
+        }
+    }
+
     /// <summary>The bridge as Open vSwitch's <c>ovs-appctl stp/show</c> prints it (lib/stp.c stp_print_details).</summary>
     public void Show(StringBuilder s)
     {
