@@ -105,7 +105,9 @@ public sealed class VswitchdBridgeTests : IDisposable
         {
             var port = new JsonObject { ["name"] = name, ["interfaces"] = Ref(Id("I-" + name)) };
             if (name == "p2") port["tag"] = 10;
+            // Spanning tree port numbers on both ports that take part, or on none (Open vSwitch's rule).
             if (name == "p1") port["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("stp-port-num", "9")));
+            if (name == "p2") port["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("stp-port-num", "2")));
             Insert(db, "Port", "P-" + name, port);
             var iface = new JsonObject { ["name"] = name, ["type"] = type };
             if (name == "p1") iface["ofport_request"] = 7;
@@ -379,7 +381,10 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(PortStpState.Excluded, bridge.Dp.Ports.Get(PortNumber.Local)!.Stp);
         Assert.Contains("This bridge is the root", bridge.StpShow(), StringComparison.Ordinal);
         Assert.Contains("  p1         designated listening  4     128.9\n", bridge.StpShow(), StringComparison.Ordinal);
-        ApplyWritten(db, StatusWriter.Operations(db, config, [bridge]));
+        Assert.True(uint.TryParse(p1Status["stp_sec_in_state"], out _), p1Status["stp_sec_in_state"]);
+        // Written, nothing is left to write (stp_sec_in_state moves at each whole second: a write that crossed one is
+        // made again).
+        for (int i = 0; i < 3 && StatusWriter.Operations(db, config, [bridge]) is { Count: > 0 } again; i++) ApplyWritten(db, again);
         Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
 
         ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = false, ["stp_enable"] = false, ["rstp_enable"] = false });
@@ -461,6 +466,146 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Null(bridge.BondShow(null));
         Assert.All(bridge.Dp.Ports.List, p => Assert.Null(p.Bond));
         Assert.All(bridge.Dp.Ports.List, p => Assert.Equal(PortConfig.None, p.Config & PortConfig.Lacp));
+    }
+
+    /// <summary>The Bridge's stp-hello-time is read in milliseconds, stp-max-age and stp-forward-delay in seconds, as
+    /// Open vSwitch's bridge.c reads them; a time out of the protocol's range is clamped as lib/stp.c clamps it (and
+    /// said), a value that is not an integer refused in the status with the default used.</summary>
+    [Fact]
+    public void Stp_TimesReadInOpenVswitchsUnits_ClampedByTheProtocol()
+    {
+        var db = Database();
+        ModifyBridge(db, new JsonObject
+        {
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("stp-hello-time", "1000"), new JsonArray("stp-max-age", "10"), new JsonArray("stp-forward-delay", "8"))),
+        });
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Equal(new StpConfig(32768, 1000, 10000, 8000, null), config.Stp);
+        Assert.DoesNotContain(config.Refused, r => r.Contains("stp-", StringComparison.Ordinal));
+        using (var bridge = Bridge.Create(config, Host()))
+        {
+            string show = bridge.StpShow()!;
+            Assert.Contains("  stp-hello-time  1s\n  stp-max-age     10s\n  stp-fwd-delay   8s\n", show, StringComparison.Ordinal);
+        }
+
+        // 2 is 2 ms (not 2 s): the protocol takes 1 s, and the log says so; a value that is not an integer is refused.
+        ModifyBridge(db, new JsonObject
+        {
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("stp-hello-time", "2"), new JsonArray("stp-max-age", "two"), new JsonArray("stp-forward-delay", "8"))),
+        });
+        config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Equal(new StpConfig(32768, 2, 20000, 15000, null), config.Stp);
+        Assert.Contains("other_config:stp-hello-time=2 ms (out of 1000 to 10000 ms: the protocol clamps it to 1000 ms)", config.Refused);
+        Assert.Equal("refused: not an integer from 0 to 2147483 s (the default, 20, is used)", config.Status["stp-max-age"]);
+        Assert.False(config.Status.ContainsKey("stp-hello-time"));
+        using (var bridge = Bridge.Create(config, Host()))
+            Assert.Contains("  stp-hello-time  1s\n  stp-max-age     20s\n  stp-fwd-delay   15s\n", bridge.StpShow()!, StringComparison.Ordinal);
+    }
+
+    /// <summary>stp-port-num as Open vSwitch's bridge_configure_stp takes it: set on some ports that take part and not
+    /// on others, the bridge runs no spanning tree (its status says why, every gate open); a number out of 1 to 255
+    /// takes its port out (a Port status key), a number another port has too is the lower OpenFlow port's.</summary>
+    [Fact]
+    public void Stp_PortNumbersOnSomePortsOnly_DisableIt_BadOrDuplicateOnesTakeTheirPortOut()
+    {
+        var db = Database();
+        void ModifyPort(string row, string key, string value)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject { [Id(row).ToString()] = new JsonObject { ["modify"] = new JsonObject
+            {
+                ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray(key, value))),
+            } } } }, out var e), e);
+        ModifyPort("P-p2", "stp-port-num", "2");   // the same pair again: removed (an update2 modify of a map is its difference)
+        var config = VswitchConfig.Read(db)!;
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        var p2 = bridge.Dp.Ports.List.Single(s => s.No != 7).No;
+        Assert.Null(bridge.StpShow());
+        Assert.Equal("refused: stp-port-num must be set on all spanning tree ports or none (set on p1; not on p2): spanning tree disabled",
+            OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"])["stp_enable"]);
+        Assert.Equal(PortStpState.Off, bridge.Dp.Ports.Get(7)!.Stp);
+        Assert.Equal(PortStpState.Off, bridge.Dp.Ports.Get(p2)!.Stp);
+
+        // Out of range: p2 takes no part (it forwards), p1 runs the spanning tree alone.
+        ModifyPort("P-p2", "stp-port-num", "256");
+        config = VswitchConfig.Read(db)!;
+        Assert.Equal("refused: not an integer from 1 to 255 (the port takes no part in spanning tree)", config.Bridges[0].PortStatus[Id("P-p2")]["stp-port-num"]);
+        bridge.Apply(config.Bridges[0]);
+        Assert.DoesNotContain("stp_enable", OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]).Keys);
+        Assert.Equal(PortStpState.Listening, bridge.Dp.Ports.Get(7)!.Stp);
+        Assert.Equal(PortStpState.Excluded, bridge.Dp.Ports.Get(p2)!.Stp);
+        Assert.Contains("  p1         designated listening  4     128.9\n", bridge.StpShow(), StringComparison.Ordinal);
+
+        // The same number twice: the port with the lower OpenFlow number keeps it, the other takes no part.
+        ModifyPort("P-p2", "stp-port-num", "9");
+        config = VswitchConfig.Read(db)!;
+        bridge.Apply(config.Bridges[0]);
+        ushort keeps = Math.Min((ushort)7, p2), loses = Math.Max((ushort)7, p2);
+        Assert.Equal(PortStpState.Listening, bridge.Dp.Ports.Get(keeps)!.Stp);
+        Assert.Equal(PortStpState.Excluded, bridge.Dp.Ports.Get(loses)!.Stp);
+    }
+
+    /// <summary>A taking-part Port's status has stp_sec_in_state (whole seconds in its state, as Open vSwitch writes it),
+    /// and its BPDU counts move the status stamp, so the once-a-second round writes its statistics when they change;
+    /// the stamp itself allocates nothing.</summary>
+    [Fact]
+    public void Stp_SecondsInStateWritten_BpduCountsMoveTheStatusStamp()
+    {
+        var db = Database();
+        ModifyBridge(db, new JsonObject { ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("stp-hello-time", "1000"))) });
+        var config = VswitchConfig.Read(db)!;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        var p1 = Id("P-p1");
+        Assert.True(uint.TryParse(bridge.PortStatus[p1].Status["stp_sec_in_state"], out _));
+        Assert.Equal("listening", bridge.PortStatus[p1].Status["stp_state"]);
+
+        // A stamp with the count it saw (read before and after it the same: counts only grow).
+        (long Tx, ulong Stamp)? Snapshot()
+        {
+            long before = bridge.PortStatus[p1].Statistics["stp_tx_count"];
+            var stamp = new StatusStamp();
+            bridge.AddStatusStamp(ref stamp);
+            return bridge.PortStatus[p1].Statistics["stp_tx_count"] == before ? (before, stamp.Value) : null;
+        }
+        (long Tx, ulong Stamp)? first = null;
+        while (first is null) first = Snapshot();
+        (long Tx, ulong Stamp)? later = null;
+        for (int i = 0; i < 100 && (later is not { } l || l.Tx == first.Value.Tx); i++)
+        {
+            Thread.Sleep(50);
+            later = Snapshot();
+        }
+        Assert.NotNull(later);
+        Assert.NotEqual(first.Value.Tx, later.Value.Tx);   // a hello time passed: BPDUs went out
+        Assert.NotEqual(first.Value.Stamp, later.Value.Stamp);
+
+        var s = new StatusStamp();
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) bridge.AddStatusStamp(ref s);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+
+        while (clock.ElapsedMilliseconds < 1100) Thread.Sleep(50);
+        Assert.Equal("listening", bridge.PortStatus[p1].Status["stp_state"]);   // forward-delay is 15 s
+        Assert.True(uint.Parse(bridge.PortStatus[p1].Status["stp_sec_in_state"], System.Globalization.CultureInfo.InvariantCulture) >= 1);
+    }
+
+    /// <summary>stp/tcn's work: a topology change forced on the root sets its topology change flag and flushes the MAC
+    /// table at once; a bridge running no spanning tree has none to force.</summary>
+    [Fact]
+    public void Stp_ForcedTopologyChange_FlagsItAndFlushesTheMacTable()
+    {
+        var db = Database();
+        var config = VswitchConfig.Read(db)!;
+        using var bridge = Bridge.Create(config.Bridges[0], Host());
+        Assert.False(bridge.StpSignalsTopologyChange);
+        bridge.Dp.MacTable.Learn(new MacAddress(0x02_00_00_00_00_aaUL), 0, 7, bridge.Dp.Clock.NowNanos);
+        Assert.Equal(1, bridge.Dp.MacTable.Count);
+        Assert.True(bridge.StpTopologyChange());
+        Assert.True(bridge.StpSignalsTopologyChange);
+        Assert.Equal(0, bridge.Dp.MacTable.Count);
+
+        ModifyBridge(db, new JsonObject { ["stp_enable"] = false });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.False(bridge.StpTopologyChange());
     }
 
     [Fact]
@@ -1060,7 +1205,10 @@ public sealed class VswitchdBridgeTests : IDisposable
     public void IdleBridge_Settled_ItsPeriodicWorkAllocatesNothingPerRound()
     {
         using var threads = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20);
-        var config = VswitchConfig.Read(Database())!;
+        // No spanning tree: it sends BPDUs every hello time, and its counts move the status stamp (it is not idle).
+        var db = Database();
+        ModifyBridge(db, new JsonObject { ["stp_enable"] = false });
+        var config = VswitchConfig.Read(db)!;
         var maintained = new MaintenanceCount();
         long before;
         long[] shared;

@@ -170,6 +170,8 @@ internal sealed class Bridge : IDisposable
     private BridgeStp? _stp;
     /// <summary>The bridge's bonds while it has any, else null.</summary>
     private BridgeBonds? _bonds;
+    /// <summary>Why stp_enable=true runs no spanning tree (stp-port-num on some ports only), or null.</summary>
+    private string? _stpRefused;
 
     public string Name { get; }
     public Guid Uuid => _config.Uuid;
@@ -182,21 +184,22 @@ internal sealed class Bridge : IDisposable
     public IReadOnlyList<ControllerConfig> ControllerTargets => _config.Controllers;
     /// <summary>The Bridge status column as written back: the bridge settings refused, with the reason, <c>mgmt</c>
     /// while the management socket cannot be served, and the spanning tree's keys while it runs (stp_bridge_id,
-    /// stp_designated_root, stp_root_path_cost).</summary>
+    /// stp_designated_root, stp_root_path_cost) or <c>stp_enable</c> with why it cannot.</summary>
     public IReadOnlyDictionary<string, string> Status
     {
         get
         {
-            if (_mgmtError is null && _stp is null) return _config.Status;
+            if (_mgmtError is null && _stp is null && _stpRefused is null) return _config.Status;
             var status = new SortedDictionary<string, string>(_config.Status.ToDictionary(), StringComparer.Ordinal);
             if (_mgmtError is not null) status["mgmt"] = _mgmtError;
+            if (_stpRefused is not null) status["stp_enable"] = "refused: " + _stpRefused;
             _stp?.AddBridgeStatus(status);
             return status;
         }
     }
 
     /// <summary>Each Port row's status column (the settings refused, see <see cref="BridgeConfig.PortStatus"/>, and the
-    /// spanning tree's keys of a port in it: stp_port_id, stp_state, stp_role) and statistics column (stp_tx_count,
+    /// spanning tree's keys of a port in it: stp_port_id, stp_state, stp_sec_in_state, stp_role) and statistics column (stp_tx_count,
     /// stp_rx_count, stp_error_count; empty for a port not in a spanning tree).</summary>
     public IReadOnlyDictionary<Guid, (IReadOnlyDictionary<string, string> Status, IReadOnlyDictionary<string, long> Statistics)> PortStatus
     {
@@ -225,6 +228,17 @@ internal sealed class Bridge : IDisposable
         _stp.Show(s);
         return s.ToString();
     }
+    /// <summary>Forces a topology change in the bridge's spanning tree (<c>ovs-appctl stp/tcn</c>); false when it runs none.</summary>
+    public bool StpTopologyChange()
+    {
+        if (_stp is null) return false;
+        _stp.ForceTopologyChange();
+        return true;
+    }
+
+    /// <summary>Whether the bridge's spanning tree signals a topology change now (false when it runs none).</summary>
+    public bool StpSignalsTopologyChange => _stp?.SignalsTopologyChange ?? false;
+
     /// <summary>The XDP flow offload's manager while Open_vSwitch other_config:hw-offload=true holds this bridge's AF_XDP ports; else null.</summary>
     public OffloadManager? Offload => _offload?.Manager;
     /// <summary>The offload's own lines for offload/show (where the program runs, map writes), or null.</summary>
@@ -630,12 +644,28 @@ internal sealed class Bridge : IDisposable
 
     /// <summary>
     /// Bridge stp_enable followed: the spanning tree started, reconfigured (its settings, its ports: every open port,
-    /// internal ones never taking part, as Open vSwitch) or stopped (every port's gate opened). The bridge's address in
+    /// internal ones never taking part, as Open vSwitch) or stopped (every port's gate opened), also while stp-port-num
+    /// is set on some ports only (Open vSwitch disables it then: the Bridge status says why). The bridge's address in
     /// its identifier is stp-system-id, else other_config:hwaddr, else the LOCAL port's MAC.
     /// </summary>
     private void FollowStp(BridgeConfig config)
     {
-        if (config.Stp is not { } stp)
+        List<StpPortInput>? ports = null;
+        string? refused = null;
+        if (config.Stp is not null)
+        {
+            ports = [];
+            foreach (var open in _open.Values)
+            {
+                long mbps = (SpeedOf(open.Port.Info.Current)?.Bps ?? 0) / 1_000_000;
+                ports.Add(new StpPortInput(open.No, open.Config.Name, open.Config.PortUuid, open.Config.Stp,
+                    Eligible: open.No != PortNumber.Local && open.Config.Type != "internal", mbps));
+            }
+            refused = BridgeStp.MixedPortNumbers(ports);
+            if (refused is not null && refused != _stpRefused) _log.LogError("bridge {Bridge}: {Why}", Name, refused);
+        }
+        _stpRefused = refused;
+        if (config.Stp is not { } stp || ports is null || refused is not null)
         {
             if (_stp is null) return;
             _stp.Dispose();
@@ -649,13 +679,6 @@ internal sealed class Bridge : IDisposable
         {
             _stp = new BridgeStp(Name, Dp, ((ulong)stp.Priority << 48) | (stp.SystemId ?? address), _host.Loggers.CreateLogger("stp"));
             _log.LogInformation("bridge {Bridge}: spanning tree (802.1D) started", Name);
-        }
-        var ports = new List<StpPortInput>();
-        foreach (var open in _open.Values)
-        {
-            long mbps = (SpeedOf(open.Port.Info.Current)?.Bps ?? 0) / 1_000_000;
-            ports.Add(new StpPortInput(open.No, open.Config.Name, open.Config.PortUuid, open.Config.Stp,
-                Eligible: open.No != PortNumber.Local && open.Config.Type != "internal", mbps));
         }
         _stp.Configure(stp, address, ports);
     }

@@ -41,6 +41,8 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     private readonly ushort[] _ofport = new ushort[StpBridge.MaxPorts];
     private readonly Guid[] _portUuid = new Guid[StpBridge.MaxPorts];
     private readonly FlowActions?[] _output = new FlowActions?[StpBridge.MaxPorts];
+    /// <summary>Engine port index → when (<see cref="Environment.TickCount64"/>) its state was entered (stp_sec_in_state).</summary>
+    private readonly long[] _entered = new long[StpBridge.MaxPorts];
     /// <summary>The ports of the datapath this spanning tree has set a state on (participating or excluded).</summary>
     private readonly HashSet<ushort> _gated = [];
 
@@ -78,9 +80,30 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     public long RxOverflow => Interlocked.Read(ref _rxOverflow);
 
     /// <summary>
-    /// Applies the bridge's settings and its ports: eligible ports with stp-enable take part (numbered by stp-port-num,
-    /// else in port order after the numbers asked for), the others are excluded (they forward; BPDUs they receive are
-    /// consumed); a port no longer given loses its state.
+    /// Why the ports cannot run a spanning tree together, or null: as Open vSwitch's bridge_configure_stp, stp-port-num
+    /// is set on every eligible port with stp-enable or on none ("must manually configure all STP port IDs or none");
+    /// a port whose number is not one of 1 to 255 counts as neither (it takes no part).
+    /// </summary>
+    public static string? MixedPortNumbers(IReadOnlyList<StpPortInput> ports)
+    {
+        var set = new List<string>();
+        var unset = new List<string>();
+        foreach (var p in ports.OrderBy(p => p.No))
+        {
+            if (!p.Eligible || !p.Settings.Enabled) continue;
+            if (p.Settings.PortNum is null) unset.Add(p.Name);
+            else if (p.Settings.PortNum > 0) set.Add(p.Name);
+        }
+        if (set.Count == 0 || unset.Count == 0) return null;
+        return $"stp-port-num must be set on all spanning tree ports or none (set on {string.Join(", ", set)}; not on {string.Join(", ", unset)}): spanning tree disabled";
+    }
+
+    /// <summary>
+    /// Applies the bridge's settings and its ports: eligible ports with stp-enable take part, numbered by stp-port-num
+    /// (a number another port has, the one with the lower OpenFlow number keeps it) or, when none has one, in port
+    /// order (see <see cref="MixedPortNumbers"/> for both at once); the others are excluded (they forward; BPDUs they
+    /// receive are consumed), also a port whose stp-port-num is not one of 1 to 255; a port no longer given loses its
+    /// state.
     /// </summary>
     public void Configure(StpConfig config, ulong bridgeAddress, IReadOnlyList<StpPortInput> ports)
     {
@@ -93,12 +116,12 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
 
             var taken = new HashSet<int>();
             var wanted = new Dictionary<int, StpPortInput>();
-            foreach (var p in ports)
+            foreach (var p in ports.OrderBy(p => p.No))
             {
-                if (!p.Eligible || !p.Settings.Enabled || p.Settings.PortNum is not { } n) continue;
+                if (!p.Eligible || !p.Settings.Enabled || p.Settings.PortNum is not { } n || n == 0) continue;
                 if (!taken.Add(n - 1))
                 {
-                    _log.LogWarning("bridge {Bridge}: port {Port}: stp-port-num {Num} is another port's: it takes no part in spanning tree", _bridge, p.Name, n);
+                    _log.LogError("bridge {Bridge}: port {Port}: duplicate stp-port-num {Num} (another port's): it takes no part in spanning tree", _bridge, p.Name, n);
                     continue;
                 }
                 wanted[n - 1] = p;
@@ -110,7 +133,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 while (next < StpBridge.MaxPorts && taken.Contains(next)) next++;
                 if (next == StpBridge.MaxPorts)
                 {
-                    _log.LogWarning("bridge {Bridge}: port {Port}: more than {Max} spanning tree ports: it takes no part", _bridge, p.Name, StpBridge.MaxPorts);
+                    _log.LogError("bridge {Bridge}: port {Port}: more than {Max} spanning tree ports: it takes no part", _bridge, p.Name, StpBridge.MaxPorts);
                     continue;
                 }
                 taken.Add(next);
@@ -137,6 +160,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 if (_ofport[i] == p.No) continue;
                 _ofport[i] = p.No;
                 _output[i] = new FlowActions([FlowAction.Output(p.No)]);
+                _entered[i] = Environment.TickCount64;
                 SetState(p.No, PortStpState.Disabled);
             }
             foreach (var p in ports)
@@ -232,6 +256,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
         {
             ushort no = _ofport[changed.No];
             if (no == 0) continue;
+            _entered[changed.No] = now;
             SetState(no, Map(changed.State));
             _log.LogInformation("bridge {Bridge}: port {Port}: spanning tree state {State}", _bridge, changed.Name, Name(changed.State));
         }
@@ -313,13 +338,16 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
         }
     }
 
-    /// <summary>Each participating Port row's status keys (stp_port_id, stp_state, stp_role) and statistics
-    /// (stp_tx_count, stp_rx_count, stp_error_count), as Open vSwitch writes them.</summary>
+    /// <summary>Each participating Port row's status keys (stp_port_id, stp_state, stp_sec_in_state, stp_role) and
+    /// statistics (stp_tx_count, stp_rx_count, stp_error_count), as Open vSwitch writes them: stp_sec_in_state is the
+    /// whole seconds since the port entered its state, as of this call (Open vSwitch's get_stp_port_status, written
+    /// with the status).</summary>
     public List<(Guid Port, Dictionary<string, string> Status, Dictionary<string, long> Statistics)> PortStatus()
     {
         var list = new List<(Guid, Dictionary<string, string>, Dictionary<string, long>)>();
         lock (_lock)
         {
+            long now = Environment.TickCount64;
             for (int i = 0; i < StpBridge.MaxPorts; i++)
             {
                 if (_ofport[i] == 0) continue;
@@ -328,6 +356,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 {
                     ["stp_port_id"] = p.PortId.ToString(CultureInfo.InvariantCulture),
                     ["stp_state"] = Name(p.State),
+                    ["stp_sec_in_state"] = ((ulong)Math.Max(0, now - _entered[i]) / 1000).ToString(CultureInfo.InvariantCulture),
                     ["stp_role"] = Name(p.Role),
                 }, new Dictionary<string, long>
                 {
@@ -341,8 +370,10 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     }
 
     /// <summary>Mixes what the status shows into <paramref name="stamp"/> (see <see cref="Bridge.AddStatusStamp"/>): the
-    /// root, its cost, and each port's state and role (not the BPDU counts, which move every hello time: they are
-    /// written with the next change, as Open vSwitch refreshes statistics every few seconds).</summary>
+    /// root, its cost, and each port's state, role and BPDU counts (so the statistics are written on the once-a-second
+    /// status round that sees them move; a bridge whose counts stand still costs that round nothing). Not
+    /// stp_sec_in_state, which moves every second: it is written with whatever else is, as Open vSwitch writes it with
+    /// the status.</summary>
     public void AddStatusStamp(ref StatusStamp stamp)
     {
         lock (_lock)
@@ -356,7 +387,33 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 var p = _stp.Port(i);
                 stamp.Add(p.PortId);
                 stamp.Add((long)p.State << 8 | (long)p.Role);
+                stamp.Add(p.TxCount);
+                stamp.Add(p.RxCount);
+                stamp.Add(p.ErrorCount);
             }
+        }
+    }
+
+    /// <summary>A topology change forced (<c>ovs-appctl stp/tcn</c>, lib/stp.c's stp_topology_change_detection): the
+    /// root sets the topology change flag in its BPDUs for max-age plus forward-delay, another bridge sends a TCN to
+    /// the root; the MAC table is flushed. The round runs at once, so the flush and a TCN do not wait for the timer.</summary>
+    public void ForceTopologyChange()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _stp.TopologyChangeDetection();
+            _log.LogInformation("bridge {Bridge}: detected topology change (stp/tcn)", _bridge);
+            RunLocked();
+        }
+    }
+
+    /// <summary>Whether the bridge signals a topology change in its BPDUs now (the root's topology change flag).</summary>
+    public bool SignalsTopologyChange
+    {
+        get
+        {
+            lock (_lock) return _stp.TopologyChange;
         }
     }
 

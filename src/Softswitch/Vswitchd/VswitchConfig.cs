@@ -56,14 +56,16 @@ internal sealed record BondConfig(Guid PortUuid, string Name, BondMode Mode, boo
 internal sealed record BondMemberConfig(Guid InterfaceUuid, string Name, ushort LacpPortId, ushort LacpPortPriority, ushort LacpKey);
 
 /// <summary>A Port row's spanning tree settings: other_config stp-enable (default true), stp-port-num (1 to 255; null:
-/// numbered in port order), stp-port-priority (default 128), stp-path-cost (null: from the link's speed).</summary>
+/// numbered in port order; 0: set to something else, and the port takes no part, as in Open vSwitch),
+/// stp-port-priority (default 128), stp-path-cost (null: from the link's speed).</summary>
 internal sealed record PortStpConfig(bool Enabled, int? PortNum, byte Priority, int? PathCost)
 {
     public static readonly PortStpConfig Default = new(true, null, StpBridgeDefaults.PortPriority, null);
 }
 
-/// <summary>A Bridge's spanning tree (stp_enable=true): other_config stp-priority, stp-hello-time, stp-max-age and
-/// stp-forward-delay (seconds, as the schema has them), stp-system-id (null: the bridge's address).</summary>
+/// <summary>A Bridge's spanning tree (stp_enable=true): other_config stp-priority, stp-hello-time (milliseconds, as
+/// Open vSwitch's bridge.c reads it), stp-max-age and stp-forward-delay (seconds; all three kept here in milliseconds,
+/// as asked: the protocol clamps them), stp-system-id (null: the bridge's address).</summary>
 internal sealed record StpConfig(ushort Priority, int HelloTimeMs, int MaxAgeMs, int ForwardDelayMs, ulong? SystemId);
 
 /// <summary>The defaults of the spanning tree settings (Open vSwitch's lib/stp.h).</summary>
@@ -208,7 +210,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             {
                 if (OvsdbDatum.Boolean(br["rstp_enable"]) == true)
                     RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported (STP, stp_enable=true, runs)");
-                stp = ReadStp(other, RefuseBridge);
+                stp = ReadStp(other, RefuseBridge, refused.Add);
             }
             else if (OvsdbDatum.Boolean(br["rstp_enable"]) == true)
             {
@@ -451,30 +453,43 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
     }
 
     /// <summary>
-    /// A Bridge's spanning tree settings from its other_config, as Open vSwitch's bridge reads them; a value that does
-    /// not parse or is out of the schema's range is refused (its key in the status, a log line) and the default used.
-    /// Times the protocol cannot take together are clamped by it (see <see cref="Stp.StpBridge.SetTimes"/>).
+    /// A Bridge's spanning tree settings from its other_config, in the units Open vSwitch's bridge.c reads them:
+    /// stp-hello-time in milliseconds (default 2000), stp-max-age and stp-forward-delay in seconds (default 20, 15);
+    /// stp-priority 0 to 65535. A value that is not a non-negative integer (or a priority out of range) is refused
+    /// (its key in the status, a log line) and the default used; a time is clamped by the protocol as lib/stp.c clamps
+    /// it (hello 1 to 10 s, max-age 6 to 40 s, forward-delay 4 to 30 s, and the relations between them: see
+    /// <see cref="Stp.StpBridge.SetTimes"/>), and a time out of its own range is said in the log (<paramref name="note"/>).
     /// </summary>
-    private static StpConfig ReadStp(IReadOnlyDictionary<string, string> other, Action<string, string, string> refuse)
+    private static StpConfig ReadStp(IReadOnlyDictionary<string, string> other, Action<string, string, string> refuse, Action<string> note)
     {
-        int Number(string key, int min, int max, int dflt)
+        long Number(string key, long max, long dflt, string unit)
         {
             if (other.GetValueOrDefault(key) is not { } text) return dflt;
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max) return v;
-            refuse(key, $"other_config:{key}={text}", $"not an integer from {min} to {max} (the default, {dflt}, is used)");
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && v <= max) return v;
+            refuse(key, $"other_config:{key}={text}", $"not an integer from 0 to {max}{unit} (the default, {dflt}, is used)");
             return dflt;
         }
-        int priority = Number("stp-priority", 0, 65535, Stp.StpBridge.DefaultBridgePriority);
-        int hello = Number("stp-hello-time", 1, 10, Stp.StpBridge.DefaultHelloTimeMs / 1000);
-        int maxAge = Number("stp-max-age", 6, 40, Stp.StpBridge.DefaultMaxAgeMs / 1000);
-        int fwd = Number("stp-forward-delay", 4, 30, Stp.StpBridge.DefaultForwardDelayMs / 1000);
+        int Time(string key, long perUnit, long dflt, string unit, int minMs, int maxMs)
+        {
+            long ms = Number(key, int.MaxValue / perUnit, dflt, unit) * perUnit;
+            if (ms < minMs || ms > maxMs)
+            {
+                long used = Math.Clamp(ms, minMs, maxMs) / perUnit;
+                note($"other_config:{key}={ms / perUnit}{unit} (out of {minMs / perUnit} to {maxMs / perUnit}{unit}: the protocol clamps it to {used}{unit})");
+            }
+            return (int)ms;
+        }
+        int priority = (int)Number("stp-priority", 65535, Stp.StpBridge.DefaultBridgePriority, "");
+        int hello = Time("stp-hello-time", 1, Stp.StpBridge.DefaultHelloTimeMs, " ms", 1000, 10000);
+        int maxAge = Time("stp-max-age", 1000, Stp.StpBridge.DefaultMaxAgeMs / 1000, " s", 6000, 40000);
+        int fwd = Time("stp-forward-delay", 1000, Stp.StpBridge.DefaultForwardDelayMs / 1000, " s", 4000, 30000);
         ulong? systemId = null;
         if (other.GetValueOrDefault("stp-system-id") is { } id)
         {
             if (MacAddress.TryParse(id, out var mac)) systemId = mac.Value;
             else refuse("stp-system-id", $"other_config:stp-system-id={id}", "not a MAC address (the bridge's address is used)");
         }
-        return new StpConfig((ushort)priority, hello * 1000, maxAge * 1000, fwd * 1000, systemId);
+        return new StpConfig((ushort)priority, hello, maxAge, fwd, systemId);
     }
 
     /// <summary>A Port's spanning tree settings from its other_config; a value that does not parse or is out of range is
@@ -503,7 +518,22 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 status["stp-enable"] = "refused: not true or false";
             }
         }
-        int? num = Number("stp-port-num", 1, Stp.StpBridge.MaxPorts);
+        // As Open vSwitch's port_configure_stp: a number that is not one of 1 to 255 takes the port out of the spanning
+        // tree (0 here), it does not number it in port order.
+        int? num = null;
+        if (other.GetValueOrDefault("stp-port-num") is { } numText)
+        {
+            if (int.TryParse(numText, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= Stp.StpBridge.MaxPorts)
+            {
+                num = n;
+            }
+            else
+            {
+                num = 0;
+                refused.Add($"port {portName}: other_config:stp-port-num={numText} (not an integer from 1 to {Stp.StpBridge.MaxPorts}: the port takes no part in spanning tree)");
+                status["stp-port-num"] = $"refused: not an integer from 1 to {Stp.StpBridge.MaxPorts} (the port takes no part in spanning tree)";
+            }
+        }
         int priority = Number("stp-port-priority", 0, 255) ?? StpBridgeDefaults.PortPriority;
         int? cost = Number("stp-path-cost", 0, 65535);
         return new PortStpConfig(enabled, num, (byte)priority, cost);

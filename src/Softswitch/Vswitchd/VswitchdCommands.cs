@@ -59,6 +59,7 @@ internal static class VswitchdCommands
         {
             lock (service.BridgesLock) return ControlReply.Success("bond\ttype\trecircID\tmembers\n" + string.Concat(service.Bridges.Select(b => b.BondList())));
         });
+        commands.Register("stp/tcn", "[BRIDGE]", "force a topology change in the spanning tree of the bridge (of every bridge running one without)", 0, 1, args => StpTcn(service, args));
         commands.Register("bridge/dump-flows", "BRIDGE", "every flow of the bridge in ovs-ofctl syntax with counters", 1, 3,
             args => OnBridge(service, "bridge/dump-flows", args[0], b => HostCommands.DumpFlows(b.Dp, b.Flows, args[1..])));
         commands.Register("offload/show", "BRIDGE", "with hw-offload=true: the bridge's flows in the XDP program and in software, reasons, map writes, occupancy", 1, 1,
@@ -98,6 +99,21 @@ internal static class VswitchdCommands
                 return ControlReply.Error(missing);
             }
             return ControlReply.Success(string.Concat(service.Bridges.Select(b => show(b, null)).OfType<string>()));
+        }
+    }
+
+    /// <summary>As Open vSwitch's stp/tcn: "OK", or "no such stp object" for a bridge that is not one or runs no spanning tree.</summary>
+    private static ControlReply StpTcn(VswitchdService service, string[] args)
+    {
+        lock (service.BridgesLock)
+        {
+            if (args.Length == 1)
+            {
+                var bridge = service.Bridges.FirstOrDefault(b => b.Name == args[0]);
+                return bridge?.StpTopologyChange() == true ? ControlReply.Success("OK\n") : ControlReply.Error("no such stp object");
+            }
+            foreach (var b in service.Bridges) b.StpTopologyChange();
+            return ControlReply.Success("OK\n");
         }
     }
 

@@ -25,7 +25,7 @@ if [ "$mode" = all ] || [ "$mode" = ring ]; then
   # Three bridges in a ring (r1-r2, r2-r3, r3-r1), a host in a namespace on r1 and on r2.
   for i in 1 2 3; do
     ovs-vsctl add-br stpr$i -- set-fail-mode stpr$i standalone -- set bridge stpr$i stp_enable=true \
-      other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1
+      other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1000
   done
   link() {
     ip link add "$1" type veth peer name "$2"
@@ -97,12 +97,12 @@ if [ "$mode" = ovs ]; then
     --pidfile=$orun/ovs-vswitchd.pid --log-file=$orun/ovs-vswitchd.log --unixctl=$orun/ovs-vswitchd.ctl --detach --no-chdir
   for i in 1 2; do
     ovs-vsctl add-br stpr$i -- set-fail-mode stpr$i standalone -- set bridge stpr$i stp_enable=true \
-      other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1
+      other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1000
   done
   # Priorities: Open vSwitch's bridge 4096 (the root), stpr1 16384 (designated between the two softswitch bridges).
   ovs-vsctl set bridge stpr1 other_config:stp-priority=16384
   ovs add-br stpo -- set bridge stpo datapath_type=netdev fail_mode=standalone stp_enable=true other_config:stp-priority=4096 \
-    other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1
+    other_config:stp-forward-delay=4 other_config:stp-max-age=6 other_config:stp-hello-time=1000
   ip link add sr12a type veth peer name sr12b
   ip link set sr12a up
   ip link set sr12b up
