@@ -235,9 +235,12 @@ public sealed class Of14SessionTests
                      ErrorOf(await c.ReplyAsync(c.Send(new Ofp14TableMod { Version = 5, TableId = 0, Config = Ofp14TableMod.ConfigEviction }.Encode()))));
         Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig),
                      ErrorOf(await c.ReplyAsync(c.Send(new Ofp14TableMod { Version = 5, TableId = 0, EvictionFlags = 1 }.Encode()))));
-        // Bundles are not served: BAD_TYPE.
-        Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadType),
-                     ErrorOf(await c.ReplyAsync(c.Send([5, 33, 0, 16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]))));
+        // 1.4's own bundle messages: an OPEN_REQUEST (OFPT_BUNDLE_CONTROL, type 0) of bundle 1 is answered with an
+        // OFPT_BUNDLE_CONTROL OPEN_REPLY (type 1) of the same bundle.
+        var opened = await c.ReplyAsync(c.Send([5, 33, 0, 16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]));
+        Assert.Equal([5, 33], opened.AsSpan(0, 2).ToArray());
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32BigEndian(opened.AsSpan(8)));
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(opened.AsSpan(12)));
     }
 
     [Fact]
