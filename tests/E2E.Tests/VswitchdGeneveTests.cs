@@ -49,6 +49,10 @@ public sealed class VswitchdGeneveTests
             "options:local_ip=10.97.0.2", $"options:key={Key}");
         Sh.Check("ip", "-n", under.Name, "addr", "add", "10.97.0.2/24", "dev", "br-ul");
         Sh.Check("ip", "-n", under.Name, "link", "set", "br-ul", "up");
+        // Open vSwitch learns the underlay's route from the kernel's netlink messages, a moment after the address is
+        // set: until then it has no route back to 10.97.0.1 and drops what it would send into its tunnel.
+        Assert.True(VswitchdBridgesTests.Poll(() => ovs.Appctl("ovs/route/show").Contains("10.97.0.0/24", StringComparison.Ordinal), 10),
+            "Open vSwitch never learned the underlay's route: " + ovs.Appctl("ovs/route/show"));
 
         using var db = OvsdbServer.Start("ssw-vsdgnv-");
         int pid = VswitchdBridgesTests.StartDaemon(db);
@@ -71,7 +75,7 @@ public sealed class VswitchdGeneveTests
 
             using (var cap = Tcpdump.Start(under.NsIf, pcap, under.Name))
             {
-                string Describe() => db.Tool("ovs-ofctl", "dump-ports", br).Stdout + "\nOVS tnl/arp: " + ovs.Appctl("tnl/arp/show") + "\n" + ovs.LogTail
+                string Describe() => db.Tool("ovs-ofctl", "dump-ports", br).Stdout + "\nOVS tnl/arp: " + ovs.Appctl("tnl/arp/show") + "\nOVS routes: " + ovs.Appctl("ovs/route/show") + "\n" + ovs.LogTail
                                      + "\n" + VswitchdBridgesTests.Log(db);
                 var ping = hostA.Exec("ping", "-c", "3", "-i", "0.2", "-w", "10", "10.96.0.2");
                 Assert.True(ping.Ok && ping.Stdout.Contains(" 0% packet loss"), $"host A to host B over Geneve: {ping.Stdout}{ping.Stderr}\n{Describe()}");
