@@ -145,7 +145,7 @@ vswitchd.SetAction(pr =>
     }, args);
 });
 
-var root = new RootCommand("Softswitch: a user-space OpenFlow 1.0 switch") { run, demo, ctl, vswitchd };
+var root = new RootCommand("Softswitch: a user-space OpenFlow switch (1.0, 1.3 and 1.4)") { run, demo, ctl, vswitchd };
 if (args.Length == 0) return RunCommand.UserError("give a command: run, demo, ctl or vswitchd (see `softswitch --help`)");
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
