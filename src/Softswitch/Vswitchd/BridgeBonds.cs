@@ -21,7 +21,7 @@ internal readonly record struct BondMemberInput(BondMemberConfig Config, ushort 
 /// <para>Threads: a timer runs every <see cref="TickMs"/> ms (carriers, received frames, LACP, members, then the
 /// datapath's state, then LACPDUs out); the configuration thread calls <see cref="Configure"/>; forwarding threads call
 /// <see cref="Received"/>; status and appctl readers take the lock briefly. One lock (<c>_lock</c>) serialises the
-/// protocols; received frames wait in a bounded ring under their own short lock (<c>_rxLock</c>, never held with the
+/// protocols; received frames wait in a bounded ring under their own short lock (<see cref="ReceivedFrames"/>'s, never held with the
 /// other), so a forwarding thread never waits on a protocol. Nothing is allocated per LACPDU received.</para>
 /// </remarks>
 internal sealed class BridgeBonds : IBpduSink, IDisposable
@@ -45,12 +45,7 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
     private readonly Lock _lock = new();
     private List<Entry> _bonds = [];
 
-    private readonly Lock _rxLock = new();
-    private readonly byte[][] _rxFrame = new byte[RxSlots][];
-    private readonly ushort[] _rxPort = new ushort[RxSlots];
-    private readonly int[] _rxSize = new int[RxSlots];
-    private int _rxHead, _rxCount;
-    private long _rxOverflow;
+    private readonly ReceivedFrames _received = new(RxSlots, FrameSize);
     private readonly byte[] _scratch = new byte[FrameSize];
     private readonly byte[] _tx = new byte[FrameSize];
 
@@ -62,13 +57,12 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
         _bridge = bridge;
         _dp = dp;
         _log = log;
-        for (int i = 0; i < RxSlots; i++) _rxFrame[i] = new byte[FrameSize];
         dp.LacpSink = this;
         _timer = new Timer(static s => ((BridgeBonds)s!).Run(), this, TickMs, TickMs);
     }
 
     /// <summary>Slow-protocol frames dropped because the receive ring was full.</summary>
-    public long RxOverflow => Interlocked.Read(ref _rxOverflow);
+    public long RxOverflow => _received.Overflow;
 
     private static long Now() => Environment.TickCount64;
 
@@ -154,23 +148,7 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
     }
 
     /// <summary>Takes a slow-protocol frame the datapath consumed (a forwarding thread): copied into the ring, or counted when it is full.</summary>
-    public void Received(PortSlot port, ReadOnlySpan<byte> frame)
-    {
-        lock (_rxLock)
-        {
-            if (_rxCount == RxSlots)
-            {
-                _rxOverflow++;
-                return;
-            }
-            int slot = (_rxHead + _rxCount) % RxSlots;
-            int size = Math.Min(frame.Length, FrameSize);
-            frame[..size].CopyTo(_rxFrame[slot]);
-            _rxSize[slot] = size;
-            _rxPort[slot] = port.No;
-            _rxCount++;
-        }
-    }
+    public void Received(PortSlot port, ReadOnlySpan<byte> frame) => _received.Add(port.No, frame);
 
     private void Run()
     {
@@ -248,24 +226,7 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
         _dp.PacketOut(_tx.AsSpan(0, size), PortNumber.None, output);
     }
 
-    private bool TakeReceived(out ushort no, out int size)
-    {
-        lock (_rxLock)
-        {
-            if (_rxCount == 0)
-            {
-                no = 0;
-                size = 0;
-                return false;
-            }
-            no = _rxPort[_rxHead];
-            size = _rxSize[_rxHead];
-            _rxFrame[_rxHead].AsSpan(0, size).CopyTo(_scratch);
-            _rxHead = (_rxHead + 1) % RxSlots;
-            _rxCount--;
-            return true;
-        }
-    }
+    private bool TakeReceived(out ushort no, out int size) => _received.TryTake(_scratch, out no, out size);
 
     /// <summary>Each bond's Port bond_active_slave (its active member's address; 00:00:00:00:00:00 with none), as Open
     /// vSwitch writes it.</summary>

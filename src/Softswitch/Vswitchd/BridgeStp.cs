@@ -24,7 +24,7 @@ internal readonly record struct StpPortInput(ushort No, string Name, Guid PortUu
 /// states and the BPDUs it sent, in that order, so a port's gate opens before a BPDU that needs it goes out); the
 /// configuration thread calls <see cref="Configure"/>; forwarding threads call <see cref="Received"/>. One lock
 /// (<c>_lock</c>) serialises the engine; received BPDUs wait in a bounded ring under their own short lock
-/// (<c>_rxLock</c>, never held with the other), so a forwarding thread never waits on the protocol. Nothing is
+/// (<see cref="ReceivedFrames"/>'s, never held with the other), so a forwarding thread never waits on the protocol. Nothing is
 /// allocated per BPDU or per tick (the rings and the packet-out actions are made once).</para>
 /// </remarks>
 internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
@@ -46,12 +46,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     /// <summary>The ports of the datapath this spanning tree has set a state on (participating or excluded).</summary>
     private readonly HashSet<ushort> _gated = [];
 
-    private readonly Lock _rxLock = new();
-    private readonly byte[][] _rxFrame = new byte[RxSlots][];
-    private readonly ushort[] _rxPort = new ushort[RxSlots];
-    private readonly int[] _rxSize = new int[RxSlots];
-    private int _rxHead, _rxCount;
-    private long _rxOverflow;
+    private readonly ReceivedFrames _received = new(RxSlots, FrameSize);
 
     private readonly byte[][] _txFrame = new byte[TxSlots][];
     private readonly int[] _txPort = new int[TxSlots];
@@ -69,7 +64,6 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
         _dp = dp;
         _log = log;
         _stp = new StpBridge(bridge, bridgeId, this);
-        for (int i = 0; i < RxSlots; i++) _rxFrame[i] = new byte[FrameSize];
         for (int i = 0; i < TxSlots; i++) _txFrame[i] = new byte[FrameSize];
         _lastTick = Environment.TickCount64;
         dp.BpduSink = this;
@@ -77,7 +71,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     }
 
     /// <summary>BPDUs dropped because the receive ring was full (the protocol is late by more than <see cref="RxSlots"/> BPDUs).</summary>
-    public long RxOverflow => Interlocked.Read(ref _rxOverflow);
+    public long RxOverflow => _received.Overflow;
 
     /// <summary>
     /// Why the ports cannot run a spanning tree together, or null: as Open vSwitch's bridge_configure_stp, stp-port-num
@@ -181,23 +175,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     }
 
     /// <summary>Takes a BPDU the datapath consumed (a forwarding thread): copied into the ring, or counted when it is full.</summary>
-    public void Received(PortSlot port, ReadOnlySpan<byte> frame)
-    {
-        lock (_rxLock)
-        {
-            if (_rxCount == RxSlots)
-            {
-                _rxOverflow++;
-                return;
-            }
-            int slot = (_rxHead + _rxCount) % RxSlots;
-            int size = Math.Min(frame.Length, FrameSize);
-            frame[..size].CopyTo(_rxFrame[slot]);
-            _rxSize[slot] = size;
-            _rxPort[slot] = port.No;
-            _rxCount++;
-        }
-    }
+    public void Received(PortSlot port, ReadOnlySpan<byte> frame) => _received.Add(port.No, frame);
 
     /// <summary>The engine's BPDU for engine port <paramref name="portNo"/>: framed from the port's address and kept
     /// until the states are applied (see <see cref="RunLocked"/>).</summary>
@@ -277,24 +255,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
         _txCount = 0;
     }
 
-    private bool TakeReceived(out ushort no, out int size)
-    {
-        lock (_rxLock)
-        {
-            if (_rxCount == 0)
-            {
-                no = 0;
-                size = 0;
-                return false;
-            }
-            no = _rxPort[_rxHead];
-            size = _rxSize[_rxHead];
-            _rxFrame[_rxHead].AsSpan(0, size).CopyTo(_scratch);
-            _rxHead = (_rxHead + 1) % RxSlots;
-            _rxCount--;
-            return true;
-        }
-    }
+    private bool TakeReceived(out ushort no, out int size) => _received.TryTake(_scratch, out no, out size);
 
     private static PortStpState Map(StpState s) => s switch
     {
