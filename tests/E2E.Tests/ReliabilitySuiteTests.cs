@@ -1,19 +1,13 @@
 using System.Diagnostics;
 using Softswitch.TestKit;
 
-namespace Softswitch.Bench.Tests;
+namespace Softswitch.E2E.Tests;
 
 /// <summary>
 /// The short version of bench/reliability/run.sh against the real daemon: listener storm, connection flood, wire
 /// fuzz, controller flaps, restart safety, a controller reading slowly while its flows expire, and (as root) frame
 /// fuzz through real ports and a stalled controller, each row PASS.
 /// </summary>
-/// <remarks>
-/// In this assembly rather than the end-to-end one so that CI's test run has it beside the end-to-end tests (which run
-/// one at a time) instead of after them: the suite keeps to its own namespaces, veths (named by its process id) and
-/// free ports. Within this assembly its collection runs alone, after the rate tests, which it would disturb.
-/// </remarks>
-[Collection(ReliabilityCollection.Name)]
 public sealed class ReliabilitySuiteTests
 {
     private static string RepoRoot()
@@ -65,8 +59,7 @@ public sealed class ReliabilitySuiteTests
     /// the C# client at 10,000 flow-mods/s, controller restarts; packets must add up over the four ports, no
     /// permanent flow may be lost, and the row must report the switch's applied flow-mod rate and the GC pauses.
     /// </summary>
-    [NetnsFact]
-    [RequiresTool("python3")]
+    [E2EFact]
     [RequiresTool("ovs-ofctl")]
     [RequiresTool("ovs-testcontroller")]
     [RequiresTool("iperf3")]
@@ -98,11 +91,4 @@ public sealed class ReliabilitySuiteTests
         foreach (var scenario in new[] { "frame-fuzz", "slow-reader", "tunnel-fuzz", "flaps-secure", "flaps-standalone" })
             Assert.Matches(isRoot ? $"(?m)^{scenario} +PASS " : $"(?m)^{scenario} +SKIP ", table);
     }
-}
-
-/// <summary>The reliability suite's collection: not run in parallel with the assembly's other tests.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ReliabilityCollection
-{
-    public const string Name = "reliability suite";
 }
