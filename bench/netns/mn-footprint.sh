@@ -6,7 +6,9 @@
 # (sampled likewise), mn's wall time and its test's result, and the load average before and after.
 #   bash bench/netns/mn-footprint.sh            (N=100: TOPO=linear,N TEST=pingpair; TOPO=tree,depth=3,fanout=4
 #                                                TEST=pingall and so on; SWITCHES="softswitch ovs" picks the daemons;
-#                                                ROUNDS=1; TIMELINE=1 prints mn's phases, seconds from its start)
+#                                                ROUNDS=1; TIMELINE=1 prints mn's phases, seconds from its start;
+#                                                THREAD_NAMES=1 with CONTROLLER=1 the daemon's threads by name when the
+#                                                most switches were connected)
 #   CONTROLLER=1 bash bench/netns/mn-footprint.sh
 #       the same with one ovs-testcontroller (a learning switch on 127.0.0.1:CPORT, default 16633, inside the run's own
 #       network namespace, so no other controller can be reached) as every switch's controller, failMode=secure (the
@@ -61,7 +63,10 @@ inner() {
         c=$(ovs-vsctl --timeout=2 --format=csv --data=bare --no-headings --columns=target,is_connected list Controller 2>/dev/null \
           | grep -c "^tcp:127.0.0.1:$CPORT,true")
         t=$(awk '/^Threads/ {print $2}' /proc/"$pid"/status 2>/dev/null)
-        if [ -n "$c" ] && [ "$c" -gt 0 ] && [ "$c" -ge "$most" ]; then most=$c; echo "$c $t" > /tmp/fp-conn; fi
+        if [ -n "$c" ] && [ "$c" -gt 0 ] && [ "$c" -ge "$most" ]; then
+          most=$c; echo "$c $t" > /tmp/fp-conn
+          cat /proc/"$pid"/task/*/comm 2>/dev/null | sort | uniq -c | sort -rn | awk '{printf "%s %s, ", $2, $1}' > /tmp/fp-conn-names
+        fi
         sleep 0.5
       done ) &
   fi
@@ -101,6 +106,7 @@ inner() {
     "$kind" "$TOPO" "$TEST" "$([ "$CONTROLLER" = 1 ] && echo ' +controller')" "$(echo "$peak / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" "$threads" \
     "$(echo "$idle_rss / 1024" | bc -l)" "$idle_threads" "$conn" "$(echo "$end - $start" | bc -l)" "$la0" "$la1" "$rc" "${result:-no result}"
   [ "$rc" = 0 ] || tail -20 /tmp/mn.out
+  [ "${THREAD_NAMES:-0}" = 1 ] && [ -e /tmp/fp-conn-names ] && echo "  threads by name when most were connected: $(cat /tmp/fp-conn-names)"
   [ "${TIMELINE:-0}" = 1 ] && grep -E '\*\*\*|Results' /tmp/mn.out | grep -v '^ *[0-9.]* *$' 
   ovs-appctl exit >/dev/null 2>&1 || kill "$pid"
 }

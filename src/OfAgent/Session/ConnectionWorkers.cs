@@ -4,7 +4,8 @@ namespace Softswitch.OfAgent.Session;
 /// The process's small fixed pool of threads ("of-work") that run established plain (TCP, Unix) connections' turns:
 /// reading what a readable socket holds, handling the messages it completes, writing what is queued. However many
 /// connections there are (a vswitchd serving a hundred bridges, each with its controller), the pool has
-/// <see cref="Size"/> threads; a connection costs a thread only while one of its turns runs.
+/// <see cref="Size"/> threads, all made with its first work; a connection costs a thread only while one of its turns
+/// runs.
 /// </summary>
 /// <remarks>
 /// <para><b>Work</b>: an <see cref="IWork"/> (a connection) is queued by <see cref="Enqueue"/> when it becomes
@@ -59,7 +60,7 @@ internal sealed partial class ConnectionWorkers
 
     private static readonly Lazy<ConnectionWorkers> s_shared = new(() => new ConnectionWorkers(Math.Max(2, Environment.ProcessorCount)));
 
-    /// <summary>The process-wide pool (threads start on first use).</summary>
+    /// <summary>The process-wide pool (its threads all start with its first work).</summary>
     public static ConnectionWorkers Shared => s_shared.Value;
 
     private readonly System.Collections.Concurrent.ConcurrentQueue<IWork> _queue = new();
@@ -93,7 +94,10 @@ internal sealed partial class ConnectionWorkers
     public void Enqueue(IWork work)
     {
         _queue.Enqueue(work);
-        if (Volatile.Read(ref _idle) > 0) _signal.Release();
+        // The first work starts every thread the pool keeps, so the process has as many threads with one connection
+        // as with a hundred (a thread made later, when a second connection first had work, was one more for it).
+        if (Volatile.Read(ref _threads) < Size) Fill();
+        else if (Volatile.Read(ref _idle) > 0) _signal.Release();
         else Grow();
         if (Volatile.Read(ref _lingering) > 0) WakeLingering();
     }
@@ -140,15 +144,22 @@ internal sealed partial class ConnectionWorkers
     public void EndBlocking() => Interlocked.Decrement(ref _blocked);
 
     /// <summary>Makes a thread if fewer run than the pool's size plus the threads that wait (<see cref="BeginBlocking"/>).</summary>
-    private void Grow()
+    private bool Grow()
     {
         lock (_lock)
         {
-            if (_threads >= Size + Volatile.Read(ref _blocked)) return;
+            if (_threads >= Size + Volatile.Read(ref _blocked)) return false;
             _threads++;
             _created++;
         }
         new Thread(Loop) { IsBackground = true, Name = _name }.Start();
+        return true;
+    }
+
+    /// <summary>Makes threads until the pool has its size.</summary>
+    private void Fill()
+    {
+        while (Volatile.Read(ref _threads) < Size && Grow()) { }
     }
 
     /// <summary>Whether this idle thread ends: more threads than the pool keeps while none waits.</summary>
