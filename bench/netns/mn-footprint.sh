@@ -8,7 +8,11 @@
 #                                                TEST=pingall and so on; SWITCHES="softswitch ovs" picks the daemons;
 #                                                ROUNDS=1; TIMELINE=1 prints mn's phases, seconds from its start;
 #                                                THREAD_NAMES=1 with CONTROLLER=1 the daemon's threads by name when the
-#                                                most switches were connected)
+#                                                most switches were connected; MEMORY=1 the daemon's memory/show and
+#                                                memory/allocators while most switches were connected and after
+#                                                the run, and its resident memory by mapping; GCDUMP=FILE a heap
+#                                                report of the daemon (a JIT build, dotnet-gcdump installed) taken
+#                                                after the test, before Mininet takes the topology down)
 #   CONTROLLER=1 bash bench/netns/mn-footprint.sh
 #       the same with one ovs-testcontroller (a learning switch on 127.0.0.1:CPORT, default 16633, inside the run's own
 #       network namespace, so no other controller can be reached) as every switch's controller, failMode=secure (the
@@ -67,6 +71,13 @@ inner() {
           most=$c; echo "$c $t" > /tmp/fp-conn
           cat /proc/"$pid"/task/*/comm 2>/dev/null | sort | uniq -c | sort -rn | awk '{printf "%s %s, ", $2, $1}' > /tmp/fp-conn-names
         fi
+        if [ "${MEMORY:-0}" = 1 ]; then
+          ovs-appctl --timeout=2 memory/show > /tmp/fp-mem-live 2>&1
+          ovs-appctl --timeout=2 memory/allocators > /tmp/fp-alloc-live 2>&1
+          { grep -E '^(VmRSS|RssAnon|RssFile|RssShmem)' /proc/"$pid"/status
+            awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6) } /^Rss:/ { rss[name] += $2; n[name]++ }
+                 END { for (k in rss) print rss[k], n[k], k }' /proc/"$pid"/smaps | sort -rn | head -8; } > /tmp/fp-smaps-live 2>&1
+        fi
         sleep 0.5
       done ) &
   fi
@@ -87,13 +98,32 @@ inner() {
   # Each line of mn's output stamped with the seconds since the start (TIMELINE=1 prints its phases).
   local la0 la1
   la0=$(cut -d' ' -f1 /proc/loadavg)
-  timeout 600 mn --topo "$TOPO" --switch ovs,failMode="$fail",datapath=user "${mnctl[@]}" --test "$TEST" 2>&1 \
+  local post=()
+  if [ -n "${GCDUMP:-}" ]; then
+    # After the test, before Mininet takes the topology down: a heap dump of the daemon (a JIT build) into GCDUMP.
+    echo "sh $HOME/.dotnet/tools/dotnet-gcdump collect -p $pid -o /tmp/fp.gcdump >/dev/null 2>&1; $HOME/.dotnet/tools/dotnet-gcdump report /tmp/fp.gcdump > /tmp/fp.gcreport 2>&1" > /tmp/fp-post
+    post=(--post /tmp/fp-post)
+  fi
+  timeout 600 mn --topo "$TOPO" --switch ovs,failMode="$fail",datapath=user "${mnctl[@]}" --test "$TEST" "${post[@]}" 2>&1 \
     | while IFS= read -r line; do printf '%6.1f %s\n' "$(echo "$(date +%s.%N) - $start" | bc -l)" "$line"; done > /tmp/mn.out
   local rc=${PIPESTATUS[0]}
   end=$(date +%s.%N)
   la1=$(cut -d' ' -f1 /proc/loadavg)
   local hwm
   hwm=$(awk '/^VmHWM/ {print $2}' /proc/"$pid"/status)
+  if [ "${MEMORY:-0}" = 1 ]; then
+    # The daemon's own account of its memory after the run (softswitch: the managed heap and its allocators too).
+    [ -e /tmp/fp-mem-live ] && sed 's/^/  memory\/show while connected: /' /tmp/fp-mem-live | tail -4
+    [ -e /tmp/fp-smaps-live ] && sed 's/^/  resident while connected (kB, mappings, name): /' /tmp/fp-smaps-live
+    [ -e /tmp/fp-alloc-live ] && sed 's/^/  memory\/allocators while connected: /' /tmp/fp-alloc-live | head -40
+    ovs-appctl --timeout=10 memory/show 2>&1 | sed 's/^/  memory\/show: /' | tail -25
+    [ "$kind" = softswitch ] && ovs-appctl --timeout=10 memory/allocators 2>&1 | sed 's/^/  memory\/allocators: /' | head -30
+    grep -E '^(VmRSS|RssAnon|RssFile|RssShmem)' /proc/"$pid"/status | sed 's/^/  /'
+    # The largest resident mappings (kB, size kB, name).
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); range = $1 } /^Size:/ { size = $2 } /^Rss:/ { print $2, size, range, name }' \
+      /proc/"$pid"/smaps | sort -rn | head -12 | sed 's/^/  smaps rss size: /'
+  fi
+  [ -n "${GCDUMP:-}" ] && cp /tmp/fp.gcreport "$GCDUMP" 2>/dev/null
   touch /tmp/fp-stop
   wait "$sampler"
   [ -n "$cpid" ] && { kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; }
