@@ -686,6 +686,24 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(200u, ((Softswitch.Datapath.Tunnels.TunnelPort)bridge.Dp.Ports.Get(9)!.Port).Config.Key);
     }
 
+    /// <summary>A tunnel's options reach its config as they are, never through a spec text parsed back: a value with a
+    /// comma is that option's bad value, not a second option (tos "0,nexthop=..." once set a next hop through the spec).</summary>
+    [Fact]
+    public void TunnelOptions_AreValues_NotSpecText()
+    {
+        var config = VswitchConfig.Read(Database())!.Bridges[0];
+        var injected = new InterfaceConfig(Guid.NewGuid(), "vi", "vxlan", 15, new Dictionary<string, string>
+        {
+            ["remote_ip"] = "192.168.9.2", ["local_ip"] = "192.168.9.1", ["tos"] = "0,nexthop=192.168.9.9",
+        });
+        var br = config with { Interfaces = [config.Interfaces.Single(i => i.Name == "br0"), config.Interfaces.Single(i => i.Name == "p1"), injected] };
+        using var bridge = Bridge.Create(br, Host());
+        var status = bridge.Interfaces().Single(s => s.Uuid == injected.Uuid).Status;
+        Assert.Equal(-1, status.Ofport);
+        Assert.Equal("type vxlan: tos='0,nexthop=192.168.9.9' is not in 0..255", status.Error);
+        Assert.Null(bridge.Dp.Ports.Get(15));
+    }
+
     /// <summary>type=geneve with Open vSwitch's options (key, dst_port, csum, df_default, tos, ttl); an option not
     /// served is named in the open port's error column, a bad value keeps the port closed with the reason.</summary>
     [Fact]

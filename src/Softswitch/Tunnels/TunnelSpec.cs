@@ -54,32 +54,13 @@ public static class TunnelSpec
             error = Fail("the port name before ':' is empty");
             return false;
         }
-        if (name.Length > TunnelConfig.MaxNameLength)
+        if (!TryKind(kindText, out var kind))
         {
-            error = Fail($"port name '{name}' is longer than {TunnelConfig.MaxNameLength} characters (OpenFlow's limit)");
+            error = Fail($"unknown tunnel kind '{kindText}' (expected vxlan, geneve, gre or ipip)");
             return false;
         }
-        TunnelKind kind;
-        switch (kindText)
-        {
-            case "vxlan": kind = TunnelKind.Vxlan; break;
-            case "geneve": kind = TunnelKind.Geneve; break;
-            case "gre": case "gretap": kind = TunnelKind.Gre; break;
-            case "ipip": kind = TunnelKind.Ipip; break;
-            default:
-                error = Fail($"unknown tunnel kind '{kindText}' (expected vxlan, geneve, gre or ipip)");
-                return false;
-        }
-
-        uint? local = null, remote = null, nexthop = null;
-        uint key = 0;
-        bool hasKey = false, flowKey = false, csum = false, df = true;
-        bool udp = kind is TunnelKind.Vxlan or TunnelKind.Geneve;
-        ushort portNo = 0, underlay = 0, dstPort = TunnelConfig.DefaultDstPort(kind);
-        byte ttl = TunnelConfig.DefaultTtl, tos = 0;
-        MacAddress? remoteMac = null, localMac = null, mac = null, innerSrc = null, innerDst = null;
+        var options = new List<(string, string)>(items.Length - 1);
         var seen = new HashSet<string>(StringComparer.Ordinal);
-
         for (int i = 1; i < items.Length; i++)
         {
             string item = items[i].Trim();
@@ -95,44 +76,94 @@ public static class TunnelSpec
                 return false;
             }
             string opt = item[..eq].Trim().ToLowerInvariant();
-            string val = item[(eq + 1)..].Trim();
             if (!seen.Add(opt))
             {
                 error = Fail($"option '{opt}' given twice");
                 return false;
             }
+            options.Add((opt, item[(eq + 1)..].Trim()));
+        }
+        if (TryBuild(name, kind, options, out config, out string why)) return true;
+        error = Fail(why);
+        return false;
+    }
+
+    /// <summary>The tunnel kind a spec's KIND names (gretap is gre); false for any other word.</summary>
+    public static bool TryKind(string text, out TunnelKind kind)
+    {
+        switch (text)
+        {
+            case "vxlan": kind = TunnelKind.Vxlan; return true;
+            case "geneve": kind = TunnelKind.Geneve; return true;
+            case "gre": case "gretap": kind = TunnelKind.Gre; return true;
+            case "ipip": kind = TunnelKind.Ipip; return true;
+            default: kind = default; return false;
+        }
+    }
+
+    /// <summary>
+    /// The config of tunnel port <paramref name="name"/> of <paramref name="kind"/> with <paramref name="options"/> (the
+    /// spec's option names, lower case, each once: the parser's, and vswitchd's from an Interface row's options, with no
+    /// spec text between); false with what is wrong (without the spec: the caller says where it came from).
+    /// </summary>
+    public static bool TryBuild(string name, TunnelKind kind, IReadOnlyList<(string Option, string Value)> options, out TunnelConfig config, out string error)
+    {
+        config = null!;
+        error = "";
+        string kindText = KindName(kind);
+        if (name.Length == 0)
+        {
+            error = "the port name before ':' is empty";
+            return false;
+        }
+        if (name.Length > TunnelConfig.MaxNameLength)
+        {
+            error = $"port name '{name}' is longer than {TunnelConfig.MaxNameLength} characters (OpenFlow's limit)";
+            return false;
+        }
+
+        uint? local = null, remote = null, nexthop = null;
+        uint key = 0;
+        bool hasKey = false, flowKey = false, csum = false, df = true;
+        bool udp = kind is TunnelKind.Vxlan or TunnelKind.Geneve;
+        ushort portNo = 0, underlay = 0, dstPort = TunnelConfig.DefaultDstPort(kind);
+        byte ttl = TunnelConfig.DefaultTtl, tos = 0;
+        MacAddress? remoteMac = null, localMac = null, mac = null, innerSrc = null, innerDst = null;
+
+        foreach (var (opt, val) in options)
+        {
             switch (opt)
             {
                 case "local":
                 case "remote":
                 case "nexthop":
-                    if (!Ipv4.TryParse(val, out var ip)) { error = Fail($"{opt}='{val}' is not an IPv4 address"); return false; }
+                    if (!Ipv4.TryParse(val, out var ip)) { error = $"{opt}='{val}' is not an IPv4 address"; return false; }
                     if (opt == "local") local = ip;
                     else if (opt == "remote") remote = ip;
                     else nexthop = ip;
                     break;
                 case "vni":
-                    if (!udp) { error = Fail($"vni= is for vxlan and geneve tunnels ({(kind == TunnelKind.Gre ? "gre uses key=" : "ipip has no key")})"); return false; }
+                    if (!udp) { error = $"vni= is for vxlan and geneve tunnels ({(kind == TunnelKind.Gre ? "gre uses key=" : "ipip has no key")})"; return false; }
                     if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
                     {
                         flowKey = true;
                     }
                     else if (!uint.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out key) || key > TunnelConfig.MaxVni)
                     {
-                        error = Fail($"vni='{val}' is not 'flow' or a number in 0..16777215 (24 bits)");
+                        error = $"vni='{val}' is not 'flow' or a number in 0..16777215 (24 bits)";
                         return false;
                     }
                     hasKey = !flowKey;
                     break;
                 case "key":
-                    if (kind != TunnelKind.Gre) { error = Fail($"key= is for gre tunnels ({(udp ? $"{kindText} uses vni=" : "ipip has no key")})"); return false; }
+                    if (kind != TunnelKind.Gre) { error = $"key= is for gre tunnels ({(udp ? $"{kindText} uses vni=" : "ipip has no key")})"; return false; }
                     if (val.Equals("flow", StringComparison.OrdinalIgnoreCase))
                     {
                         flowKey = true;
                     }
                     else if (!TryParseUInt(val, out key))
                     {
-                        error = Fail($"key='{val}' is not 'flow' or a number in 0..4294967295 (32 bits)");
+                        error = $"key='{val}' is not 'flow' or a number in 0..4294967295 (32 bits)";
                         return false;
                     }
                     hasKey = !flowKey;
@@ -140,89 +171,89 @@ public static class TunnelSpec
                 case "port":
                     if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out portNo) || portNo == 0 || portNo > PortNumber.Highest)
                     {
-                        error = Fail($"port='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}");
+                        error = $"port='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}";
                         return false;
                     }
                     break;
                 case "underlay":
                     if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out underlay) || underlay == 0 || underlay > PortNumber.Highest)
                     {
-                        error = Fail($"underlay='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}");
+                        error = $"underlay='{val}' is not an OpenFlow port number in 1..{PortNumber.Highest}";
                         return false;
                     }
                     break;
                 case "remote_mac":
                 case "local_mac":
                 case "mac":
-                    if (!MacAddress.TryParse(val, out var m)) { error = Fail($"{opt}='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
+                    if (!MacAddress.TryParse(val, out var m)) { error = $"{opt}='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"; return false; }
                     if (opt == "remote_mac") remoteMac = m;
                     else if (opt == "local_mac") localMac = m;
                     else mac = m;
                     break;
                 case "dstport":
-                    if (!udp) { error = Fail("dstport= is for vxlan and geneve tunnels (gre and ipip are IP protocols 47 and 4)"); return false; }
+                    if (!udp) { error = "dstport= is for vxlan and geneve tunnels (gre and ipip are IP protocols 47 and 4)"; return false; }
                     if (!ushort.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out dstPort) || dstPort == 0)
                     {
-                        error = Fail($"dstport='{val}' is not a UDP port in 1..65535");
+                        error = $"dstport='{val}' is not a UDP port in 1..65535";
                         return false;
                     }
                     break;
                 case "ttl":
                     if (!byte.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out ttl) || ttl == 0)
                     {
-                        error = Fail($"ttl='{val}' is not in 1..255");
+                        error = $"ttl='{val}' is not in 1..255";
                         return false;
                     }
                     break;
                 case "tos":
                     if (!byte.TryParse(val, NumberStyles.None, CultureInfo.InvariantCulture, out tos))
                     {
-                        error = Fail($"tos='{val}' is not in 0..255");
+                        error = $"tos='{val}' is not in 0..255";
                         return false;
                     }
                     break;
                 case "csum":
                 case "df":
-                    if (opt == "csum" && !udp) { error = Fail("csum= is for vxlan and geneve tunnels (the outer UDP checksum)"); return false; }
-                    if (!bool.TryParse(val, out bool on)) { error = Fail($"{opt}='{val}' is not true or false"); return false; }
+                    if (opt == "csum" && !udp) { error = "csum= is for vxlan and geneve tunnels (the outer UDP checksum)"; return false; }
+                    if (!bool.TryParse(val, out bool on)) { error = $"{opt}='{val}' is not true or false"; return false; }
                     if (opt == "csum") csum = on;
                     else df = on;
                     break;
                 case "inner_src_mac":
                 case "inner_dst_mac":
-                    if (kind != TunnelKind.Ipip) { error = Fail($"{opt}= is for ipip tunnels (vxlan, geneve and gre carry the inner Ethernet header)"); return false; }
-                    if (!MacAddress.TryParse(val, out var im)) { error = Fail($"{opt}='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return false; }
+                    if (kind != TunnelKind.Ipip) { error = $"{opt}= is for ipip tunnels (vxlan, geneve and gre carry the inner Ethernet header)"; return false; }
+                    if (!MacAddress.TryParse(val, out var im)) { error = $"{opt}='{val}' is not a MAC address (aa:bb:cc:dd:ee:ff)"; return false; }
                     if (opt == "inner_src_mac") innerSrc = im;
                     else innerDst = im;
                     break;
                 default:
-                    error = Fail($"unknown option '{opt}' (known: local, remote, vni, key, port, underlay, remote_mac, local_mac, mac, nexthop, dstport, ttl, tos, csum, df, inner_src_mac, inner_dst_mac)");
+                    error = $"unknown option '{opt}' (known: local, remote, vni, key, port, underlay, remote_mac, local_mac, mac, nexthop, dstport, ttl, tos, csum, df, inner_src_mac, inner_dst_mac)";
                     return false;
             }
         }
         if (local is null)
         {
-            error = Fail("missing local= (this switch's tunnel endpoint IPv4 address on the underlay)");
+            error = "missing local= (this switch's tunnel endpoint IPv4 address on the underlay)";
             return false;
         }
         if (remote is null)
         {
-            error = Fail("missing remote= (the far tunnel endpoint's IPv4 address)");
+            error = "missing remote= (the far tunnel endpoint's IPv4 address)";
             return false;
         }
         if (local == remote)
         {
-            error = Fail("local= and remote= are the same address");
+            error = "local= and remote= are the same address";
             return false;
         }
         if (!Ipv4.IsUnicast(local.Value) || !Ipv4.IsUnicast(remote.Value))
         {
-            error = Fail("local= and remote= must be unicast addresses (not 0.0.0.0, broadcast or multicast)");
+            error = "local= and remote= must be unicast addresses (not 0.0.0.0, broadcast or multicast)";
             return false;
         }
         if (udp && !hasKey && !flowKey)
         {
-            error = Fail("missing vni= (a number in 0..16777215, or 'flow')");
+            error = "missing vni= (a number in 0..16777215, or 'flow')";
             return false;
         }
         config = new TunnelConfig

@@ -1030,11 +1030,11 @@ internal sealed class Bridge : IDisposable
     private void TryOpenTunnel(InterfaceConfig i)
     {
         string? error;
-        if (SpecOf(i, out error) is { } spec)
+        if (OptionsOf(i, out error) is { } options)
         {
-            if (!Tunnels.TunnelSpec.TryParse(spec, out var cfg, out var why))
+            if (!Tunnels.TunnelSpec.TryKind(i.Type, out var kind) || !Tunnels.TunnelSpec.TryBuild(i.Name, kind, options, out var cfg, out var why))
             {
-                error = why;
+                error = $"type {i.Type}: {why}";
             }
             else
             {
@@ -1059,8 +1059,9 @@ internal sealed class Bridge : IDisposable
         Fail(i, error!);
     }
 
-    /// <summary>The tunnel spec (see <see cref="Tunnels.TunnelSpec"/>) Open vSwitch's options ask for; null with the reason when one is missing.</summary>
-    private string? SpecOf(InterfaceConfig i, out string? error)
+    /// <summary>The tunnel options (<see cref="Tunnels.TunnelSpec.TryBuild"/>'s names) Open vSwitch's options ask for; null
+    /// with the reason when one is missing.</summary>
+    private List<(string, string)>? OptionsOf(InterfaceConfig i, out string? error)
     {
         var o = i.Options;
         error = null;
@@ -1074,19 +1075,20 @@ internal sealed class Bridge : IDisposable
             error = "options:local_ip is missing (softswitch vswitchd answers ARP for it and decapsulates what is sent to it, on the underlay port)";
             return null;
         }
-        var spec = new System.Text.StringBuilder(i.Name).Append(CultureInfo.InvariantCulture, $":{i.Type},local={local},remote={remote}");
+        var options = new List<(string, string)> { ("local", local), ("remote", remote) };
         bool udp = i.Type is "vxlan" or "geneve";
         string key = o.GetValueOrDefault("key") ?? o.GetValueOrDefault("in_key") ?? (udp ? "0" : "");
-        if (key.Length > 0) spec.Append(CultureInfo.InvariantCulture, $",{(udp ? "vni" : "key")}={key}");
+        if (key.Length > 0) options.Add((udp ? "vni" : "key", key));
         foreach (var (ovs, ours) in s_tunnelOptions)
         {
-            if (o.TryGetValue(ovs, out var v)) spec.Append(CultureInfo.InvariantCulture, $",{ours}={v}");
+            if (o.TryGetValue(ovs, out var v)) options.Add((ours, v));
         }
-        return spec.Append(CultureInfo.InvariantCulture, $",port={PickNumber(i)}").ToString();
+        options.Add(("port", PickNumber(i).ToString(CultureInfo.InvariantCulture)));
+        return options;
     }
 
-    /// <summary>Open vSwitch's tunnel options passed on to the spec, with the spec's names for them (key, in_key,
-    /// remote_ip and local_ip are read apart).</summary>
+    /// <summary>Open vSwitch's tunnel options passed on to the tunnel's config, with the spec's names for them (key,
+    /// in_key, remote_ip and local_ip are read apart).</summary>
     private static readonly (string Ovs, string Ours)[] s_tunnelOptions =
         [("dst_port", "dstport"), ("tos", "tos"), ("ttl", "ttl"), ("underlay", "underlay"), ("csum", "csum"), ("df_default", "df")];
 
