@@ -306,6 +306,8 @@ public static class PortSpec
         }
     }
 
+    /// <summary>The <see cref="PortRequest"/> of one port of <paramref name="e"/>, opened by <see cref="PortFactory"/> (in-memory
+    /// and overridden tap ports by the options' factories).</summary>
     private static IPort OpenOne(PortSpecEntry e, ushort no, PortFactoryOptions o)
     {
         ILogger? Log(string category) => o.LoggerFactory?.CreateLogger(category);
@@ -313,19 +315,24 @@ public static class PortSpec
         {
             case PortKind.AfPacket:
                 var ap = o.AfPacket ?? new AfPacketOptions();
-                return new AfPacketPort(e.Name, ap with { Logger = ap.Logger ?? Log("Softswitch.Ports.AfPacket"), RxFrames = e.RxFrames ?? ap.RxFrames }) { PortNo = no };
+                return PortFactory.Open(new PortRequest(e.Kind, e.Name)
+                {
+                    PortNo = no,
+                    Logger = ap.Logger ?? Log("Softswitch.Ports.AfPacket"),
+                    AfPacket = ap with { RxFrames = e.RxFrames ?? ap.RxFrames },
+                });
             case PortKind.AfXdp:
                 var xdp = o.AfXdp ?? new AfXdpOptions();
-                return new AfXdpPort(e.Name, xdp with
+                return PortFactory.Open(new PortRequest(e.Kind, e.Name)
                 {
+                    PortNo = no,
                     Logger = xdp.Logger ?? Log("Softswitch.Ports.AfXdp"),
-                    QueueId = e.Queue ?? xdp.QueueId,
-                    RxFrames = e.RxFrames ?? xdp.RxFrames,
-                }) { PortNo = no };
+                    AfXdp = xdp with { QueueId = e.Queue ?? xdp.QueueId, RxFrames = e.RxFrames ?? xdp.RxFrames },
+                });
             case PortKind.Pcap:
-                return new PcapPort(e.Name, (o.Pcap ?? new PcapOptions()) with { Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap") }) { PortNo = no };
+                return PortFactory.Open(new PortRequest(e.Kind, e.Name) { PortNo = no, Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap"), Pcap = o.Pcap });
             case PortKind.Tap:
-                return o.Tap?.Invoke(no, e.Name) ?? new TapPort(e.Name, Log("Softswitch.Ports.Tap")) { PortNo = no };
+                return o.Tap?.Invoke(no, e.Name) ?? PortFactory.Open(new PortRequest(e.Kind, e.Name) { PortNo = no, Logger = Log("Softswitch.Ports.Tap") });
             case PortKind.Memory:
                 if (o.Memory is null)
                     throw new PortOpenException(PortOpenError.Unsupported, null, "mem:N ports need an in-memory port factory (PortFactoryOptions.Memory).");

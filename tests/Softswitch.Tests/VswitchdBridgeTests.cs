@@ -8,6 +8,7 @@ using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Ofproto;
 using Softswitch.Ovsdb;
+using Softswitch.Ports;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Vswitchd;
 
@@ -117,11 +118,13 @@ public sealed class VswitchdBridgeTests : IDisposable
         return db;
     }
 
-    private BridgeHost Host() => new(NullLoggerFactory.Instance, _run.FullName)
-    {
-        OpenSystem = (name, _, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length)),
-        OpenInternal = (name, mac, _, _) => new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL)),
-    };
+    private BridgeHost Host() => new(NullLoggerFactory.Instance, _run.FullName) { OpenPort = MemoryPortFor };
+
+    /// <summary>An in-memory port in place of the device a request names: an internal port with the address its row
+    /// asks for, any other with one of its own.</summary>
+    private static MemoryPort MemoryPortFor(PortRequest r) => r.Kind == PortKind.Tap
+        ? new MemoryPort(r.Name, r.Tap?.Mac ?? new MacAddress(0x02_00_00_00_00_01UL))
+        : new MemoryPort(r.Name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)r.Name.Length));
 
     [Fact]
     public void Config_ReadsTheBridgeAndSaysWhatIsRefused()
@@ -617,19 +620,19 @@ public sealed class VswitchdBridgeTests : IDisposable
             {
                 ["options"] = new JsonArray("map", new JsonArray(new JsonArray("rx_ring_size", ring))),
             } } } }, out var e), e);
-        var rings = new Dictionary<string, int?>();
+        var rings = new Dictionary<string, (int Size, int? GrowsTo)>();
         var host = Host() with
         {
-            OpenSystem = (name, ring, _) =>
+            OpenPort = r =>
             {
-                rings[name] = ring;
-                return new MemoryPort(name, new MacAddress(0x02_00_00_00_00_10UL + (ulong)name.Length));
+                if (r.Kind == PortKind.AfPacket) rings[r.Name] = (r.AfPacket!.RingSize, r.AfPacket.MaxRingSize);
+                return MemoryPortFor(r);
             },
         };
         ModifyInterface("I-p1", "4194304");
         using var bridge = Bridge.Create(VswitchConfig.Read(db)!.Bridges[0], host);
-        Assert.Equal(4 << 20, rings["p1"]);
-        Assert.Null(rings["p2"]);   // none asked: the default ring, which grows while it loses frames
+        Assert.Equal((4 << 20, (int?)null), rings["p1"]);
+        Assert.Equal((1 << 20, (int?)(32 << 20)), rings["p2"]);   // none asked: the default ring, which grows while it loses frames
         Assert.Equal(1 << 20, Bridge.DefaultRxRingSize);
         Assert.Equal(32 << 20, Bridge.MaxGrownRxRingSize);
 
@@ -637,7 +640,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         ModifyInterface("I-p1", "2097152");
         ModifyInterface("I-p2", "lots");
         bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
-        Assert.Equal(2 << 20, rings["p1"]);
+        Assert.Equal((2 << 20, (int?)null), rings["p1"]);
         Assert.Equal("p1", bridge.Dp.Ports.Get(7)!.Port.Info.Name);
         var p2 = bridge.Interfaces().Single(s => s.Uuid == Id("I-p2")).Status;
         Assert.Equal(-1, p2.Ofport);
@@ -859,10 +862,11 @@ public sealed class VswitchdBridgeTests : IDisposable
         var opened = new List<(string Name, AfXdpOptions Options)>();
         var host = Host() with
         {
-            OpenAfXdp = (name, options, _) =>
+            OpenPort = r =>
             {
-                opened.Add((name, options));
-                return new MemoryPort(name, new MacAddress(0x02_00_00_00_00_20UL + (ulong)opened.Count));
+                if (r.Kind != PortKind.AfXdp) return MemoryPortFor(r);
+                opened.Add((r.Name, r.AfXdp!));
+                return new MemoryPort(r.Name, new MacAddress(0x02_00_00_00_00_20UL + (ulong)opened.Count));
             },
         };
         SetInterface("I-p1", "afxdp", ("xdp-mode", "generic"), ("n_rxq", "2"));
@@ -1133,10 +1137,12 @@ public sealed class VswitchdBridgeTests : IDisposable
                 mtus[name] = mtu;
                 return mtuRefusal;
             },
-            OpenInternal = (name, mac, mtu, _) =>
+            OpenPort = r =>
             {
-                internals[name] = (mac, mtu);
-                return new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL), mtu > 0 ? mtu : 1500);
+                if (r.Kind != PortKind.Tap) return MemoryPortFor(r);
+                var (mac, mtu) = (r.Tap!.Mac, r.Tap.Mtu);
+                internals[r.Name] = (mac, mtu);
+                return new MemoryPort(r.Name, mac ?? new MacAddress(0x02_00_00_00_00_01UL), mtu > 0 ? mtu : 1500);
             },
         };
         var config = VswitchConfig.Read(db)!;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Ports;
 using Softswitch.Vswitchd;
 
 namespace Softswitch.Tests;
@@ -50,8 +51,9 @@ public sealed class VswitchdThreadsTests : IDisposable
         using var shared = new ForwardingThreads(1, busyPollMicros: 0);
         var host = new BridgeHost(NullLoggerFactory.Instance, _run.FullName, shared)
         {
-            OpenSystem = (name, _, _) => new MemoryPort(name, new MacAddress(0x02_00_00_00_01_00UL + (ulong)name.Length)),
-            OpenInternal = (name, mac, _, _) => new MemoryPort(name, mac ?? new MacAddress(0x02_00_00_00_00_01UL)),
+            OpenPort = r => r.Kind == PortKind.Tap
+                ? new MemoryPort(r.Name, r.Tap?.Mac ?? new MacAddress(0x02_00_00_00_00_01UL))
+                : new MemoryPort(r.Name, new MacAddress(0x02_00_00_00_01_00UL + (ulong)r.Name.Length)),
         };
         // One bridge first: the process-wide threads (readiness, the shared upcall pump) start with it.
         var bridges = new List<Bridge> { Bridge.Create(Config(0), host) };

@@ -9,6 +9,7 @@ using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Offload;
 using Softswitch.Ofproto;
+using Softswitch.Ports;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
@@ -20,26 +21,10 @@ namespace Softswitch.Vswitchd;
 /// threads every bridge shares (null: each bridge starts one of its own).</summary>
 internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, ForwardingThreads? Threads = null)
 {
-    /// <summary>Opens an interface of type "" or "system" (an existing interface) with a receive ring of the bytes
-    /// options:rx_ring_size asks for, or (null) of <see cref="Bridge.DefaultRxRingSize"/> that grows up to
-    /// <see cref="Bridge.MaxGrownRxRingSize"/> while it loses frames; either starts with
-    /// <see cref="Bridge.InitialRxFrames"/> frames and grows to the full ring when first busy. Tests replace it.</summary>
-    public Func<string, int?, ILogger, IPort> OpenSystem { get; init; } = static (name, ringSize, log)
-        => new AfPacketPort(name, new AfPacketOptions
-        {
-            Logger = log,
-            RingSize = ringSize ?? Bridge.DefaultRxRingSize,
-            InitialRxFrames = Bridge.InitialRxFrames,
-            MaxRingSize = ringSize is null ? Bridge.MaxGrownRxRingSize : null,
-        });
-
-    /// <summary>Opens an interface of type "afxdp" with the port options its Interface row asks for (see
-    /// <see cref="AfXdpInterface"/>); tests replace it.</summary>
-    public Func<string, AfXdpOptions, ILogger, IPort> OpenAfXdp { get; init; } = static (name, options, log) => new AfXdpPort(name, options with { Logger = log });
-
-    /// <summary>Opens an interface of type "internal" (a tap device) with the Ethernet address (null: the kernel's) and MTU
-    /// (0: the kernel's) its row asks for; tests replace it.</summary>
-    public Func<string, MacAddress?, int, ILogger, IPort> OpenInternal { get; init; } = static (name, mac, mtu, log) => new TapPort(name, log, adminUp: false, mac, mtu);
+    /// <summary>Opens the port an Interface row asks for, in the ports' one vocabulary (<see cref="PortRequest"/>): type ""
+    /// or system an AF_PACKET port (<see cref="Bridge.SystemPort"/>), internal a tap port, afxdp an AF_XDP port with the
+    /// options its row asks for (<see cref="AfXdpInterface"/>); tests replace it.</summary>
+    public Func<PortRequest, IPort> OpenPort { get; init; } = PortFactory.Open;
 
     /// <summary>Sets the MTU of an existing device (an interface of type "" or system, before it is opened): null, or why
     /// not; tests replace it.</summary>
@@ -926,8 +911,8 @@ internal sealed class Bridge : IDisposable
         {
             port = i.Type switch
             {
-                "" or "system" => TryRxRingSize(i, out int? ring, out error) && (error = MtuError(i)) is null ? _host.OpenSystem(i.Name, ring, log) : null,
-                "internal" => _host.OpenInternal(i.Name, i.Mac, i.MtuRequest ?? 0, log),
+                "" or "system" => TryRxRingSize(i, out int? ring, out error) && (error = MtuError(i)) is null ? _host.OpenPort(SystemPort(i.Name, ring) with { Logger = log }) : null,
+                "internal" => _host.OpenPort(new PortRequest(PortKind.Tap, i.Name) { Logger = log, Tap = new TapOptions(AdminUp: false, i.Mac, i.MtuRequest ?? 0) }),
                 "patch" => _host.Patches.Open(i.Name, i.Options.GetValueOrDefault("peer") ?? "", RandomMac()),
                 "afxdp" => OpenAfXdp(i, log, out error, out warning),
                 _ => null,
@@ -995,11 +980,27 @@ internal sealed class Bridge : IDisposable
 
     private const string RxRingSizeKey = "rx_ring_size";
 
+    /// <summary>
+    /// An existing interface (type "" or system) as an AF_PACKET port with a receive ring of the bytes
+    /// options:rx_ring_size asks for, or (null) of <see cref="DefaultRxRingSize"/> that grows up to
+    /// <see cref="MaxGrownRxRingSize"/> while it loses frames; either starts with <see cref="InitialRxFrames"/> frames and
+    /// grows to the full ring when busy.
+    /// </summary>
+    public static PortRequest SystemPort(string name, int? ringSize) => new(PortKind.AfPacket, name)
+    {
+        AfPacket = new AfPacketOptions
+        {
+            RingSize = ringSize ?? DefaultRxRingSize,
+            InitialRxFrames = InitialRxFrames,
+            MaxRingSize = ringSize is null ? MaxGrownRxRingSize : null,
+        },
+    };
+
     /// <summary>An AF_XDP port with the options the row asks for (<see cref="AfXdpInterface"/>); null with the error when one cannot be honoured.</summary>
     private IPort? OpenAfXdp(InterfaceConfig i, ILogger log, out string? error, out string? ignored)
     {
         if (AfXdpInterface.Read(i.Name, i.Options, new AfXdpOptions(), out error, out ignored) is not { } options) return null;
-        var port = _host.OpenAfXdp(i.Name, options, log);
+        var port = _host.OpenPort(new PortRequest(PortKind.AfXdp, i.Name) { Logger = log, AfXdp = options });
         _log.LogInformation("bridge {Bridge}: interface {Name}: AF_XDP, xdp-mode {Options}", Name, i.Name, AfXdpInterface.Describe(options));
         return port;
     }
@@ -1032,7 +1033,8 @@ internal sealed class Bridge : IDisposable
         string? error;
         if (OptionsOf(i, out error) is { } options)
         {
-            if (!Tunnels.TunnelSpec.TryKind(i.Type, out var kind) || !Tunnels.TunnelSpec.TryBuild(i.Name, kind, options, out var cfg, out var why))
+            string why = "not a tunnel type";
+            if (!Tunnels.TunnelSpec.TryKind(i.Type, out var kind) || !Tunnels.TunnelSpec.TryBuild(i.Name, kind, options, out var cfg, out why))
             {
                 error = $"type {i.Type}: {why}";
             }
