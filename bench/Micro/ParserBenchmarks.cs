@@ -134,7 +134,7 @@ internal static class BenchFrames
         ip[9] = proto;
         BinaryPrimitives.WriteUInt32BigEndian(ip[12..], 0x0A000001);
         BinaryPrimitives.WriteUInt32BigEndian(ip[16..], 0x0A000002);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Softswitch.Datapath.Actions.Checksum.Compute(ip[..20]));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Softswitch.Datapath.Packets.Checksum.Compute(ip[..20]));
         var seg = f.AsSpan(l4);
         BinaryPrimitives.WriteUInt16BigEndian(seg, 1234);
         BinaryPrimitives.WriteUInt16BigEndian(seg[2..], 80);
@@ -142,7 +142,7 @@ internal static class BenchFrames
         int csumAt = proto == 6 ? 16 : 6;
         if (proto == 6) seg[12] = 0x50;
         else BinaryPrimitives.WriteUInt16BigEndian(seg[4..], (ushort)seg.Length);
-        ushort c = Softswitch.Datapath.Actions.Checksum.ComputeL4(0x0A000001, 0x0A000002, proto, seg);
+        ushort c = Softswitch.Datapath.Packets.Checksum.ComputeL4(0x0A000001, 0x0A000002, proto, seg);
         BinaryPrimitives.WriteUInt16BigEndian(seg[csumAt..], c == 0 && proto == 17 ? (ushort)0xFFFF : c);
         return f;
     }

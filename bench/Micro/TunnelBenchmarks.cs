@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;

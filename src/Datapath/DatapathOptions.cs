@@ -6,12 +6,10 @@ namespace Softswitch.Datapath;
 /// <summary>How a <see cref="SwitchDatapath"/> is built: its threads, buffers, caches, rates and timers.</summary>
 public sealed class DatapathOptions
 {
-    /// <summary>Forwarding threads; ports are dealt round-robin to them.</summary>
+    /// <summary>Forwarding threads; ports are dealt round-robin to them. A datapath given shared threads
+    /// (<see cref="SwitchDatapath.SharedThreads"/>) has theirs: this, <see cref="ForwardingCpus"/>, <see cref="BusyPollMicros"/>,
+    /// <see cref="LingerMicros"/> and <see cref="IdleWakeMs"/> are then the shared threads'.</summary>
     public int Threads { get; set; } = 1;
-    /// <summary>Forwarding threads shared with other datapaths (one set serving many switches); when set, the datapath
-    /// starts no thread of its own, has <see cref="ForwardingThreads.Count"/> forwarders, and <see cref="Threads"/>,
-    /// <see cref="ForwardingCpus"/>, <see cref="BusyPollMicros"/>, <see cref="LingerMicros"/> and <see cref="IdleWakeMs"/> are the shared threads'.</summary>
-    public ForwardingThreads? SharedThreads { get; set; }
     /// <summary>
     /// CPUs for the forwarding threads (thread i on the (i mod n)-th), or null to leave them to the scheduler. Keeping
     /// the other threads off these CPUs is the host's part (<see cref="CpuPlacement.KeepEveryThreadOff"/>).
@@ -25,7 +23,7 @@ public sealed class DatapathOptions
     /// speak the kernel's offloads and handed on whole to ports that take them (0: super-frames are always segmented
     /// on receive). When they run out, a port segments on receive.</summary>
     public int LargeBuffers { get; set; } = 32;
-    /// <summary>EMC entries per forwarding thread (0 = no EMC). With <see cref="SharedThreads"/> the datapath takes a view of
+    /// <summary>EMC entries per forwarding thread (0 = no EMC). With <see cref="SwitchDatapath.SharedThreads"/> the datapath takes a view of
     /// each shared thread's one cache, sized by them: non-zero here only says it uses it.</summary>
     public int EmcEntries { get; set; } = 8192;
     public int UpcallSlots { get; set; } = 1024;

@@ -1,21 +1,18 @@
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath;
-
-/// <summary>One receive queue a forwarding thread polls: a port's slot and the provider that receives for it (the
-/// port itself, or one of the receivers it split its traffic into).</summary>
-public sealed record RxQueue(PortSlot Slot, IPort Receiver);
 
 // The forwarding threads: their creation and CPU placement, the receive queues dealt to them, and the poll loop.
 public sealed partial class SwitchDatapath
 {
-    /// <summary>Starts the forwarding threads and the maintenance timer (with <see cref="DatapathOptions.SharedThreads"/>: joins theirs).</summary>
+    /// <summary>Starts the forwarding threads and the maintenance timer (with <see cref="SharedThreads"/>: joins theirs).</summary>
     public void Start()
     {
         if (_running) return;
         _running = true;
-        if (Options.SharedThreads is { } shared)
+        if (SharedThreads is { } shared)
         {
             // The shared threads forward and maintain: their one maintenance thread runs this datapath's turns.
             StartMaintenance();
@@ -43,7 +40,7 @@ public sealed partial class SwitchDatapath
     }
 
     /// <summary>Per forwarding thread, why it is not on its CPU of <see cref="DatapathOptions.ForwardingCpus"/> (null: it is, or none was asked).</summary>
-    public IReadOnlyList<string?> PlacementErrors => Options.SharedThreads?.PlacementErrors ?? _placementErrors;
+    public IReadOnlyList<string?> PlacementErrors => SharedThreads?.PlacementErrors ?? _placementErrors;
 
     /// <summary>The receive queues dealt to forwarder <paramref name="idx"/> (an immutable snapshot).</summary>
     internal RxQueue[] QueuesOf(int idx) => _assignedSnapshot[idx];
@@ -149,7 +146,7 @@ public sealed partial class SwitchDatapath
         for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
         _assignedSnapshot = snap;
         foreach (var w in _waiters) w.Wake();
-        Options.SharedThreads?.Changed();
+        SharedThreads?.Changed();
     }
 
     /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses).</summary>

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Datapath;
@@ -42,6 +43,11 @@ public enum MissBehavior : byte
 public sealed partial class SwitchDatapath : IDisposable
 {
     public readonly DatapathOptions Options;
+    /// <summary>The forwarding threads this datapath shares with others (one set serving many switches), or null: threads of
+    /// its own. When set, the datapath starts no thread of its own, has <see cref="ForwardingThreads.Count"/> forwarders, and
+    /// <see cref="DatapathOptions.Threads"/>, <see cref="DatapathOptions.ForwardingCpus"/>, <see cref="DatapathOptions.BusyPollMicros"/>,
+    /// <see cref="DatapathOptions.LingerMicros"/> and <see cref="DatapathOptions.IdleWakeMs"/> are the shared threads'.</summary>
+    public readonly ForwardingThreads? SharedThreads;
     public readonly IClock Clock;
     /// <summary>The classifiers: table 0 and whatever tables the layer above adds.</summary>
     public readonly Pipeline Pipeline;
@@ -78,7 +84,7 @@ public sealed partial class SwitchDatapath : IDisposable
     private volatile int _retiredCount;
     private long _reclaimDeferrals;
     /// <summary>Wakes the maintenance thread early: a removed port to dispose, or Stop.</summary>
-    /// <summary>(The shared threads' own when <see cref="DatapathOptions.SharedThreads"/> is set: their one maintenance thread serves every datapath.)</summary>
+    /// <summary>(The shared threads' own when <see cref="SharedThreads"/> is set: their one maintenance thread serves every datapath.)</summary>
     private readonly ManualResetEventSlim _maintenanceWake;
     // The maintenance thread's state (see MaintenanceTurn).
     private long _maintenanceDue, _lastAge;
@@ -91,18 +97,19 @@ public sealed partial class SwitchDatapath : IDisposable
     private long _maintenanceErrors;
     private Exception? _lastMaintenanceError;
 
-    public SwitchDatapath(DatapathOptions? options = null, IClock? clock = null)
+    public SwitchDatapath(DatapathOptions? options = null, IClock? clock = null, ForwardingThreads? sharedThreads = null)
     {
         Options = options ?? new DatapathOptions();
+        SharedThreads = sharedThreads;
         Clock = clock ?? MonotonicClock.Instance;
-        _maintenanceWake = Options.SharedThreads?.MaintenanceWake ?? new ManualResetEventSlim(false);
-        UpcallSignal = Options.SharedThreads?.UpcallSignal ?? new ManualResetEventSlim(false);
+        _maintenanceWake = SharedThreads?.MaintenanceWake ?? new ManualResetEventSlim(false);
+        UpcallSignal = SharedThreads?.UpcallSignal ?? new ManualResetEventSlim(false);
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
         Meters = new Meters.MeterTable(Clock);
         Qos = new Qos.QosScheduler(Clock, () => _ports, new DropCounters(Counters.CreateSet()));
         Tunnels = new TunnelRegistry(this);
-        int threads = Options.SharedThreads?.Count ?? Math.Max(1, Options.Threads);
+        int threads = SharedThreads?.Count ?? Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
         _placementErrors = new string?[threads];
         _waiters = new PortWaiter[threads];
@@ -152,7 +159,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public PortTable Ports => _ports;
     public IReadOnlyList<Forwarder> Forwarders => _forwarders;
     /// <summary>Where each forwarding thread blocks when idle (index = thread), for its sleep counters.</summary>
-    public IReadOnlyList<PortWaiter> Waiters => Options.SharedThreads?.Waiters ?? _waiters;
+    public IReadOnlyList<PortWaiter> Waiters => SharedThreads?.Waiters ?? _waiters;
     /// <summary>The control path's forwarder (packet-outs), made at the first packet-out or at this first read.</summary>
     public Forwarder Control => Volatile.Read(ref _control) ?? MakeControl();
 
@@ -561,7 +568,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public int DrainUpcalls(UpcallHandler handler, int maxPerRing = 256)
     {
         // A shared signal is reset by the one pump that drains every datapath sharing it (SharedUpcallPump).
-        if (Options.SharedThreads is null) UpcallSignal.Reset();
+        if (SharedThreads is null) UpcallSignal.Reset();
         int n = 0;
         foreach (var f in _forwarders) n += f.Upcalls.Drain(handler, maxPerRing);
         if (Volatile.Read(ref _control) is { } control) n += control.Upcalls.Drain(handler, maxPerRing);
@@ -600,7 +607,7 @@ public sealed partial class SwitchDatapath : IDisposable
     /// <summary>
     /// What the maintenance thread does when it wakes: removed ports disposed, link events read, and when it is due,
     /// the maintenance round (<see cref="RunMaintenance(ref long)"/>). Run by one thread at a time: this datapath's own,
-    /// or the one that <see cref="DatapathOptions.SharedThreads"/> runs for every datapath it serves.
+    /// or the one that <see cref="SharedThreads"/> runs for every datapath it serves.
     /// </summary>
     internal void MaintenanceTurn()
     {
@@ -756,7 +763,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public void Stop()
     {
         _running = false;
-        Options.SharedThreads?.Detach(this);
+        SharedThreads?.Detach(this);
         foreach (var w in _waiters) w.Wake();
         _maintenanceWake.Set();
         foreach (var t in _threads) t.Join();
@@ -811,7 +818,7 @@ public sealed partial class SwitchDatapath : IDisposable
             _retiredCount = 0;
         }
         foreach (var w in _waiters) w.Dispose();
-        if (Options.SharedThreads is null) _maintenanceWake.Dispose();
+        if (SharedThreads is null) _maintenanceWake.Dispose();
     }
 
     private sealed class NullPort : IPort

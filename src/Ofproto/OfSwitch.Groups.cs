@@ -1,7 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Groups;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Ofproto;
 

@@ -5,6 +5,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Ofproto;
 
@@ -111,7 +112,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     public void Start(IOfReports reports)
     {
         _reports = reports;
-        if (_dp.Options.SharedThreads is { } shared)
+        if (_dp.SharedThreads is { } shared)
         {
             shared.Upcalls.Add(_dp, OnUpcall);
             _sharedPump = shared.Upcalls;

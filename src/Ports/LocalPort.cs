@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.Linux;
 
 namespace Softswitch.Ports;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch;
 

@@ -247,7 +247,7 @@ internal static class RunCommand
             try
             {
                 var local = Softswitch.Ports.LocalPort.Open(s.LocalPort ?? Softswitch.Ports.LocalPort.DefaultName(dpid), dpid, s.LocalPort is not null, loggers.CreateLogger("ports"));
-                dp.AddPort(local, Softswitch.Datapath.Forwarding.PortNumber.Local);
+                dp.AddPort(local, Softswitch.Datapath.Ports.PortNumber.Local);
             }
             catch (PortOpenException e)
             {
@@ -292,7 +292,7 @@ internal static class RunCommand
         string? controlName = null;
         bool IsThisSwitch(string word)
             => (ConfigFile.TryParseDpid(word, out ulong d) && d == dpid) || word == controlName
-               || dp.Ports.Get(Softswitch.Datapath.Forwarding.PortNumber.Local)?.Port.Info.Name == word;
+               || dp.Ports.Get(Softswitch.Datapath.Ports.PortNumber.Local)?.Port.Info.Name == word;
         var commands = new ControlCommands(loggers.CreateLogger("control"));
         DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.Describe);
         HostCommands.Register(commands, new HostCommands.Context(dp, agent, vlog, () =>

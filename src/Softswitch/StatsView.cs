@@ -1,7 +1,7 @@
 using System.Globalization;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 using Softswitch.Logging;
 using Softswitch.OfAgent;
 using Spectre.Console;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tests;
 using Xunit.Abstractions;
 

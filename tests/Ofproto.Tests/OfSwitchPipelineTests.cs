@@ -329,7 +329,7 @@ public sealed class OfSwitchPipelineTests : IDisposable
             {
                 f[22] = 1;
                 f[24] = f[25] = 0;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Datapath.Actions.Checksum.Compute(f.AsSpan(14, 20)));
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Datapath.Packets.Checksum.Compute(f.AsSpan(14, 20)));
             }
             _ports[0].Inject(f);
         }

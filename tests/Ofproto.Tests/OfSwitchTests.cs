@@ -2,8 +2,8 @@ using FsCheck;
 using FsCheck.Fluent;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 
 namespace Softswitch.Ofproto.Tests;

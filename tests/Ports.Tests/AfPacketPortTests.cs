@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.AfPacket;
 using Softswitch.TestKit;
 using Xunit.Abstractions;

@@ -1,5 +1,5 @@
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
 using Softswitch.TestKit;

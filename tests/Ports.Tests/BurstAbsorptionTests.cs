@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.AfXdp;
 using Softswitch.TestKit;

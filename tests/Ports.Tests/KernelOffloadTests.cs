@@ -3,7 +3,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ofproto;
 using Softswitch.Ports.AfPacket;
 using Softswitch.TestKit;

@@ -42,7 +42,7 @@ public sealed class NetnsTests
         Assert.Equal(ns.HostIf, port.Info.Name);
         Assert.Equal(File.ReadAllText($"/sys/class/net/{ns.HostIf}/address").Trim(), port.Info.HwAddr.ToString());
         Assert.Equal(1500, port.Info.Mtu);
-        Assert.Equal(Datapath.Forwarding.PortFeatures.Rate10GbFd | Datapath.Forwarding.PortFeatures.Copper, port.Info.Current); // veth reports 10000 Mb/s
+        Assert.Equal(Datapath.Ports.PortFeatures.Rate10GbFd | Datapath.Ports.PortFeatures.Copper, port.Info.Current); // veth reports 10000 Mb/s
         ns.Exec("ip", "link", "set", ns.NsIf, "down");
         var sw = System.Diagnostics.Stopwatch.StartNew();
         while (port.LinkUp && sw.ElapsedMilliseconds < 2000) Thread.Sleep(10);

@@ -1,6 +1,6 @@
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.AfPacket;
 using Softswitch.TestKit;

@@ -35,8 +35,8 @@ public sealed class PatchPortTests
     {
         var panel = new PatchPanel();
         using var threads = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20_000);
-        using var sw1 = new SwitchDatapath(new DatapathOptions { SharedThreads = threads, PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
-        using var sw2 = new SwitchDatapath(new DatapathOptions { SharedThreads = threads, PacketInRate = 0 }) { MissBehavior = MissBehavior.Normal };
+        using var sw1 = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, sharedThreads: threads) { MissBehavior = MissBehavior.Normal };
+        using var sw2 = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, sharedThreads: threads) { MissBehavior = MissBehavior.Normal };
         var hostA = new MemoryPort("a", MacA);
         var hostB = new MemoryPort("b", MacB);
         long atB = 0;

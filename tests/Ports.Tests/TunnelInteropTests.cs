@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.Ports.AfPacket;
 using Softswitch.TestKit;

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Packets;
 using Softswitch.Ports.AfXdp;
 using Softswitch.TestKit;

@@ -1,6 +1,6 @@
 using System.Text;
 using Softswitch.Bonding;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Tests;
 

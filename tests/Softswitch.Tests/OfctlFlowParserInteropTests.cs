@@ -47,7 +47,7 @@ public sealed class OfctlFlowParserInteropTests
 
             var parsed = OfctlFlowParser.ParseFile(file);
             var installed = new List<FlowEntry>();
-            agent.Switch.Flows.Collect(FlowMatch.All, Datapath.Forwarding.PortNumber.None, strict: false, installed);
+            agent.Switch.Flows.Collect(FlowMatch.All, Datapath.Ports.PortNumber.None, strict: false, installed);
             Assert.Equal(parsed.Count, installed.Count);
             foreach (var m in parsed)
             {

@@ -1,5 +1,6 @@
 using System.Net;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Sflow;
 
 namespace Softswitch.Tests;

@@ -6,6 +6,7 @@ using Softswitch.Bonding;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ofproto;
 using Softswitch.Ovsdb;
 using Softswitch.Ports;

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.TestKit;
 
@@ -24,16 +25,19 @@ public class DatapathRig : IDisposable
     /// <param name="options">The datapath's options (default: a 1,024-entry EMC, no packet-in rate limit).</param>
     /// <param name="addPorts">False to leave the ports to the caller (an offload that attaches them itself).</param>
     /// <param name="capture">False for ports that keep no copy of what they are sent (long runs).</param>
-    public DatapathRig(int ports = 4, DatapathOptions? options = null, ManualClock? clock = null, bool addPorts = true, bool capture = true)
-        : this(MemoryPorts(ports, capture: capture), options, clock, addPorts)
+    /// <param name="sharedThreads">Forwarding threads shared with other datapaths (<see cref="SwitchDatapath.SharedThreads"/>), or null.</param>
+    public DatapathRig(int ports = 4, DatapathOptions? options = null, ManualClock? clock = null, bool addPorts = true, bool capture = true,
+                       ForwardingThreads? sharedThreads = null)
+        : this(MemoryPorts(ports, capture: capture), options, clock, addPorts, sharedThreads)
     {
     }
 
     /// <param name="ports">The memory ports, numbered 1..N in this order.</param>
-    public DatapathRig(MemoryPort[] ports, DatapathOptions? options = null, ManualClock? clock = null, bool addPorts = true)
+    public DatapathRig(MemoryPort[] ports, DatapathOptions? options = null, ManualClock? clock = null, bool addPorts = true,
+                       ForwardingThreads? sharedThreads = null)
     {
         Clock = clock ?? new ManualClock();
-        Dp = new SwitchDatapath(options ?? new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock);
+        Dp = new SwitchDatapath(options ?? new DatapathOptions { EmcEntries = 1024, PacketInRate = 0 }, Clock, sharedThreads);
         Dp.Subscribe(new Events(this));
         Ports = ports;
         if (addPorts)

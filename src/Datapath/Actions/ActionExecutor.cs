@@ -127,7 +127,7 @@ public sealed partial class ActionExecutor
             switch (a.Kind)
             {
                 case ActionKind.Output:
-                    if (a.Port == Forwarding.PortNumber.Controller) sink.ToController(a.MaxLen, queue, modifiedAfter[i], a.Value, (uint)a.Value2, pkts);
+                    if (a.Port == Ports.PortNumber.Controller) sink.ToController(a.MaxLen, queue, modifiedAfter[i], a.Value, (uint)a.Value2, pkts);
                     else sink.Output(a.Port, a.MaxLen, queue, modifiedAfter[i], pkts);
                     break;
                 case ActionKind.Enqueue:

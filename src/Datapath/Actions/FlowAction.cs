@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Actions;
 
@@ -106,7 +106,7 @@ public enum ActionKind : byte
     Recirculate,
     /// <summary>
     /// Look the packet up again in table <see cref="FlowAction.QueueId"/> (255: the table of the rule that holds it) as
-    /// if it came in on <see cref="FlowAction.Port"/> (<see cref="Forwarding.PortNumber.InPort"/>: its own), run what
+    /// if it came in on <see cref="FlowAction.Port"/> (<see cref="Ports.PortNumber.InPort"/>: its own), run what
     /// that lookup finds, then go on with the rest of this list (Open vSwitch's resubmit). Only the pipeline walk runs
     /// it: it composes the found rule's actions in its place, so the executor never meets one.
     /// </summary>
@@ -122,7 +122,7 @@ public enum ActionKind : byte
 /// One action, flat: the kind and its arguments. Arrays of these are executed once per flow-batch.
 /// </summary>
 /// <remarks>
-/// Arguments by kind: Output: <see cref="Port"/> (a <see cref="Forwarding.PortNumber"/>), <see cref="MaxLen"/> (bytes sent to the controller);
+/// Arguments by kind: Output: <see cref="Port"/> (a <see cref="Ports.PortNumber"/>), <see cref="MaxLen"/> (bytes sent to the controller);
 /// Enqueue: Port, <see cref="QueueId"/>; SetVlanVid: Value = vid (12 bits); SetVlanPcp: Value = pcp (3 bits);
 /// SetDlSrc/Dst: Value = MAC (48 bits, <see cref="Flow.MacAddress"/> layout); SetNwSrc/Dst: Value = IPv4 host order;
 /// SetNwTos: Value = tos byte (DSCP bits, low two bits zero; IPv4 TOS or IPv6 traffic class); SetTpSrc/Dst: Value = port
@@ -144,11 +144,11 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
 
     /// <summary>
     /// An output to the controller carrying the layer above's opaque <paramref name="userData"/> (Value) and
-    /// <paramref name="userTag"/> (Value2), handed back unread with each upcall it makes (<see cref="Forwarding.Upcall"/>),
+    /// <paramref name="userTag"/> (Value2), handed back unread with each upcall it makes (<c>Upcall</c>),
     /// as Open vSwitch's userspace action carries its userdata. A plain output to the controller port carries 0 and 0.
     /// </summary>
     public static FlowAction OutputToController(ushort maxLen, ulong userData, uint userTag)
-        => new(ActionKind.Output, Forwarding.PortNumber.Controller, maxLen, 0, userData, userTag);
+        => new(ActionKind.Output, Ports.PortNumber.Controller, maxLen, 0, userData, userTag);
     public static FlowAction Enqueue(ushort port, uint queueId) => new(ActionKind.Enqueue, port, 0, queueId, 0);
     public static FlowAction SetVlanVid(ushort vid) => new(ActionKind.SetVlanVid, 0, 0, 0, vid);
     public static FlowAction SetVlanPcp(byte pcp) => new(ActionKind.SetVlanPcp, 0, 0, 0, pcp);
@@ -203,8 +203,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetQueue(uint queueId) => new(ActionKind.SetQueue, 0, 0, queueId, 0);
     public static FlowAction Group(uint groupId) => new(ActionKind.Group, 0, 0, groupId, 0);
     public static FlowAction Meter(uint meterId) => new(ActionKind.Meter, 0, 0, meterId, 0);
-    /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/> (<see cref="Forwarding.PortNumber.InPort"/>: its own port).</summary>
-    public static FlowAction Resubmit(byte table, ushort inPort = Forwarding.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
+    /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/> (<see cref="Ports.PortNumber.InPort"/>: its own port).</summary>
+    public static FlowAction Resubmit(byte table, ushort inPort = Ports.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
     public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
 
@@ -241,7 +241,7 @@ public sealed class FlowActions
     /// <summary><see cref="ModifiedAfter"/> for <see cref="Plan"/> (the same array when nothing fused).</summary>
     internal readonly bool[] PlanModifiedAfter;
     /// <summary>
-    /// The port when the list is exactly one output to a numbered port (<see cref="Forwarding.PortNumber.IsNumbered"/>),
+    /// The port when the list is exactly one output to a numbered port (<see cref="Ports.PortNumber.IsNumbered"/>),
     /// else 0: a forwarder queues such a flow's packets for that port as it classifies them, with no flow-batch.
     /// </summary>
     internal readonly ushort SoleOutput;
@@ -267,7 +267,7 @@ public sealed class FlowActions
             }
         }
         (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
-        if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Forwarding.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;
+        if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Ports.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;
     }
 
     public int Count => Items.Length;

@@ -7,7 +7,7 @@ namespace Softswitch.Datapath.Classifier;
 /// <summary>
 /// A pipeline run traced as the forwarder runs it, its re-parse points included: at each one (a verdict that ends in
 /// <see cref="PipelineEnd.Recirculate"/>) the pass's actions run on the frame, the frame is parsed anew, and the run
-/// goes on from the continuation under the new key, as <see cref="Forwarding.Forwarder"/> does with the packet. Holds
+/// goes on from the continuation under the new key, as <c>Forwarder</c> does with the packet. Holds
 /// every table step, the composed actions of each pass and the frame the last pass starts from. A tool of the control
 /// path (it allocates), for traces such as <c>ofproto/trace</c>; never on the packet path.
 /// </summary>

@@ -21,7 +21,7 @@ public enum PipelineEnd : byte
     /// <summary>
     /// The run went past the resubmit limits (<see cref="PipelineWalk.MaxResubmitDepth"/>, <see cref="PipelineWalk.MaxResubmits"/>)
     /// or resubmitted after a re-parse point: the packet is dropped whole (no action runs) and counted
-    /// (<see cref="Forwarding.DropReason.Resubmit"/>), as Open vSwitch drops a packet whose translation failed.
+    /// (<see cref="Counters.DropReason.Resubmit"/>), as Open vSwitch drops a packet whose translation failed.
     /// </summary>
     ResubmitDrop,
 }

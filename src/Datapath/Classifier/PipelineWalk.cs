@@ -360,7 +360,7 @@ public sealed class PipelineWalk
             return;
         }
         ushort inPort = b.KeyRef.InPort;
-        bool otherPort = a.Port != Forwarding.PortNumber.InPort;
+        bool otherPort = a.Port != Ports.PortNumber.InPort;
         if (otherPort) b.InPort(a.Port);
         int at = _n;
         var e = Visit(table, ref b, target, trace, depth + 1);
@@ -401,7 +401,7 @@ public sealed class PipelineWalk
     /// </summary>
     private static bool SendsPacketIns(in FlowAction a)
         => a.Kind is ActionKind.Group or ActionKind.DecNwTtl or ActionKind.DecMplsTtl
-           || (a.Kind == ActionKind.Output && a.Port == Forwarding.PortNumber.Controller);
+           || (a.Kind == ActionKind.Output && a.Port == Ports.PortNumber.Controller);
 
     /// <summary>The lookup key after <paramref name="a"/> ran on the packet (see the type remarks).</summary>
     internal static void Rewrite(ref FlowKeyBuilder b, in FlowAction a)

@@ -1,4 +1,3 @@
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Forwarding;
 

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Datapath.Forwarding;
@@ -117,7 +118,7 @@ public sealed partial class Forwarder
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         // A forwarder of shared threads takes a view of its thread's one cache (every switch the thread serves does).
         Cache = emcEntries <= 0 ? null
-              : dp.Options.SharedThreads is { } shared && index >= 0 ? shared.ShareCache(index)
+              : dp.SharedThreads is { } shared && index >= 0 ? shared.ShareCache(index)
               : new ExactMatchCache(emcEntries);
         TableStats = dp.Pipeline.CreateThreadStats();
         StageStats = dp.Pipeline.CreateStageStats();

@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>
 /// One set of forwarding threads serving many datapaths (Open vSwitch's PMD threads serve every bridge so): a datapath
-/// built with <see cref="DatapathOptions.SharedThreads"/> starts no thread of its own, and thread i polls, in each round,
+/// built with <see cref="SwitchDatapath.SharedThreads"/> starts no thread of its own, and thread i polls, in each round,
 /// the receive queues every attached datapath dealt to its forwarder i.
 /// </summary>
 /// <remarks>

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Forwarding;
 

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Forwarding;
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Forwarding;
 

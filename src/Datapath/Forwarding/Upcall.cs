@@ -1,3 +1,4 @@
+using Softswitch.Datapath.Counters;
 
 namespace Softswitch.Datapath.Forwarding;
 

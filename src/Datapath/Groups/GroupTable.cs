@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Groups;
 

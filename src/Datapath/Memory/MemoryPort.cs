@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Memory;
 

@@ -45,7 +45,7 @@ public sealed class PacketPool
     public readonly ushort[] Head;
     /// <summary>Frame length in bytes.</summary>
     public readonly ushort[] Length;
-    /// <summary>The port number (<see cref="Forwarding.PortNumber"/>) the frame arrived on (or the packet-out in_port).</summary>
+    /// <summary>The port number (<see cref="Ports.PortNumber"/>) the frame arrived on (or the packet-out in_port).</summary>
     public readonly ushort[] InPort;
     /// <summary>
     /// The tunnel id a decapsulated frame arrived with: written and read only while its forwarder runs a tunnel's inner

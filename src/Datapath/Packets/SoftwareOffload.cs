@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using Softswitch.Datapath.Actions;
 
 namespace Softswitch.Datapath.Packets;
 

@@ -1,6 +1,7 @@
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Qos;
 

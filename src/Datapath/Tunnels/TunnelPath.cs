@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Tunnels;
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Tunnels;
 
@@ -122,13 +122,13 @@ public sealed partial class TunnelPort
         BinaryPrimitives.WriteUInt16BigEndian(o[10..], 0);
         iph.Slice(16, 4).CopyTo(o[12..]);       // from the packet's destination
         iph.Slice(12, 4).CopyTo(o[16..]);       // to its source
-        BinaryPrimitives.WriteUInt16BigEndian(o[10..], (ushort)~Actions.Checksum.Sum(o[..20]));
+        BinaryPrimitives.WriteUInt16BigEndian(o[10..], (ushort)~Packets.Checksum.Sum(o[..20]));
         var icmp = o[20..];
         icmp[0] = 3; icmp[1] = 4;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0); BinaryPrimitives.WriteUInt16BigEndian(icmp[4..], 0);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)mtu);
         iph[..quote].CopyTo(icmp[8..]);
-        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], (ushort)~Actions.Checksum.Sum(icmp[..(8 + quote)]));
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], (ushort)~Packets.Checksum.Sum(icmp[..(8 + quote)]));
         pool.Length[b] = (ushort)len;
         pool.InPort[b] = inPort;
         CountFragmentationNeeded();

@@ -1,6 +1,6 @@
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.Linux;
 
 namespace Softswitch.Ports.AfXdp;

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Ports.Linux;
 

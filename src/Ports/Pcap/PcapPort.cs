@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.Linux;
 
 namespace Softswitch.Ports.Pcap;

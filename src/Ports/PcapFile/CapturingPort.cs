@@ -1,5 +1,5 @@
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Ports.PcapFile;
 

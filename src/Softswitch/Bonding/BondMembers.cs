@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Bonding;
 

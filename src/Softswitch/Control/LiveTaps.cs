@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.PcapFile;
 
 namespace Softswitch.Control;

@@ -4,9 +4,9 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Meters;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Flows;
 using Softswitch.Ofproto;
 
@@ -525,10 +525,10 @@ internal static class OfprotoTrace
         /// <summary>An invalid-TTL packet-in shows as a copy to the controller.</summary>
         public void InvalidTtl(ReadOnlySpan<int> pkts)
         {
-            foreach (int p in pkts) outputs.Add(new TraceOutput(Softswitch.Datapath.Forwarding.PortNumber.Controller, ActionExecutor.NoQueue, pool.Frame(p).ToArray()));
+            foreach (int p in pkts) outputs.Add(new TraceOutput(Softswitch.Datapath.Ports.PortNumber.Controller, ActionExecutor.NoQueue, pool.Frame(p).ToArray()));
         }
 
         public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
-            => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
+            => Output(Softswitch.Datapath.Ports.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
     }
 }

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.Ofproto;
 

@@ -5,6 +5,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent;
 using Softswitch.Ports.AfXdp;
 
@@ -195,7 +196,7 @@ internal sealed class SwitchMetrics : IDisposable
         return list;
     }
 
-    private List<Measurement<long>> PerQueue(Func<Softswitch.Datapath.Forwarding.QueueCounters, long> read)
+    private List<Measurement<long>> PerQueue(Func<Softswitch.Datapath.Ports.QueueCounters, long> read)
     {
         var list = new List<Measurement<long>>();
         foreach (var slot in _dp.Ports.WithLocal)

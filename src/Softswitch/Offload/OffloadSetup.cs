@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.NetFpga;
 

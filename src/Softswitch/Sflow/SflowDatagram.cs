@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Sflow;
 

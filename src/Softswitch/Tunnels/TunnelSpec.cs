@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tunnels;
 
 namespace Softswitch.Tunnels;

@@ -5,6 +5,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent;
 using Softswitch.OfAgent.Session;
 using Softswitch.Offload;
@@ -250,7 +251,7 @@ internal sealed class Bridge : IDisposable
     public static Bridge Create(BridgeConfig config, BridgeHost host)
     {
         var log = host.Loggers.CreateLogger("bridge");
-        var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = host.Threads, PoolSize = PacketBuffers, UpcallSlots = UpcallSlots });
+        var dp = new SwitchDatapath(new DatapathOptions { PoolSize = PacketBuffers, UpcallSlots = UpcallSlots }, sharedThreads: host.Threads);
         var flows = SwitchStack.CreateTables(dp, FlowTableOptions.DefaultMaxFlows, recycle: true);
         Bridge? bridge = null;
         try

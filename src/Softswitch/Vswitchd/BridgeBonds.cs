@@ -4,6 +4,7 @@ using Softswitch.Bonding;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Vswitchd;
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Stp;
 
 namespace Softswitch.Vswitchd;

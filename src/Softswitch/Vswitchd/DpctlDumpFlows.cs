@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Softswitch.Control;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Flows;
 using Softswitch.Ofproto;
 

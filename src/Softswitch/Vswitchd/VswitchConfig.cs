@@ -1,6 +1,7 @@
 using System.Globalization;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ovsdb;
 
 namespace Softswitch.Vswitchd;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Softswitch.Control;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Logging;
 
 namespace Softswitch.Vswitchd;

@@ -3,7 +3,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
-using Cs = Softswitch.Datapath.Actions.Checksum;
+using Cs = Softswitch.Datapath.Packets.Checksum;
 
 namespace Softswitch.Datapath.Tests
 {

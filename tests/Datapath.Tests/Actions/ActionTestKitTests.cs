@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Cs = Softswitch.Datapath.Actions.Checksum;
+using Cs = Softswitch.Datapath.Packets.Checksum;
 
 namespace Softswitch.Datapath.Tests.Actions;
 
@@ -248,7 +248,7 @@ internal struct RecordingSink : IActionSink
     public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls.Add(pkts.ToArray());
 
     public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
-        => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
+        => Output(Softswitch.Datapath.Ports.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
 }
 
 /// <summary>A sink that only counts (no allocation).</summary>
@@ -270,7 +270,7 @@ internal struct CountingSink : IActionSink
     public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls += pkts.Length;
 
     public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
-        => Output(Softswitch.Datapath.Forwarding.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
+        => Output(Softswitch.Datapath.Ports.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
 }
 
 /// <summary>Loads frames into a pool and parses them, as the pipeline would.</summary>

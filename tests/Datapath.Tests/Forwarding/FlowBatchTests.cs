@@ -1,8 +1,9 @@
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ofproto;
 using Softswitch.TestKit;
 

@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ofproto;
 using Softswitch.TestKit;
 using static Softswitch.TestKit.FlowFrames;

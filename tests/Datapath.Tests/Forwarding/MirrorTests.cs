@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;

@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;

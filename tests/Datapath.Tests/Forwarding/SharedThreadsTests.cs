@@ -23,7 +23,7 @@ public sealed class SharedThreadsTests
 
     private static Sw Switch(ForwardingThreads shared)
     {
-        var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared, PacketInRate = 0 })
+        var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0 }, sharedThreads: shared)
         {
             MissBehavior = MissBehavior.Normal,   // an unknown destination floods: port 1 -> port 2
         };
@@ -137,7 +137,7 @@ public sealed class SharedThreadsTests
         {
             for (int i = 0; i < 15; i++)
             {
-                var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared, PacketInRate = 0, IdleMaintenanceInterval = TimeSpan.FromMilliseconds(20) })
+                var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, IdleMaintenanceInterval = TimeSpan.FromMilliseconds(20) }, sharedThreads: shared)
                 {
                     MissBehavior = MissBehavior.Controller,
                 };
@@ -195,7 +195,7 @@ public sealed class SharedThreadsTests
         {
             for (int i = 0; i < 15; i++)
             {
-                var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared, PacketInRate = 0, IdleMaintenanceInterval = TimeSpan.FromMilliseconds(20) })
+                var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, IdleMaintenanceInterval = TimeSpan.FromMilliseconds(20) }, sharedThreads: shared)
                 {
                     MissBehavior = MissBehavior.Normal,
                 };
@@ -245,7 +245,7 @@ public sealed class SharedThreadsTests
     public void Start_Attaches_AndStop_Detaches()
     {
         using var shared = new ForwardingThreads(1, busyPollMicros: 0);
-        using var dp = new SwitchDatapath(new DatapathOptions { SharedThreads = shared });
+        using var dp = new SwitchDatapath(sharedThreads: shared);
         Assert.Single(dp.Forwarders);
         dp.Start();
         Assert.Equal(1, shared.Attached);
@@ -265,9 +265,9 @@ public sealed class SharedThreadsTests
     public void TwoDatapaths_OnOneSharedThread_NeverTakeEachOthersCacheEntry(bool multiStage)
     {
         using var shared = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20_000);
-        var options = new DatapathOptions { SharedThreads = shared, PacketInRate = 0 };
-        using var a = new Softswitch.TestKit.DatapathRig(3, options);
-        using var b = new Softswitch.TestKit.DatapathRig(3, options);
+        var options = new DatapathOptions { PacketInRate = 0 };
+        using var a = new Softswitch.TestKit.DatapathRig(3, options, sharedThreads: shared);
+        using var b = new Softswitch.TestKit.DatapathRig(3, options, sharedThreads: shared);
         Assert.True(a.Fwd.Cache!.SharesSlotsWith(b.Fwd.Cache!), "one cache's slots for both switches");
         PacketParser.Parse(Frame, 1, out var key, out _);
         var exact = FlowMatch.Exact(key);
@@ -306,7 +306,7 @@ public sealed class SharedThreadsTests
     public void ADetachedDatapathsCacheEntries_AreClearedByItsThread()
     {
         using var shared = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20_000);
-        using var a = new Softswitch.TestKit.DatapathRig(2, new DatapathOptions { SharedThreads = shared, PacketInRate = 0 });
+        using var a = new Softswitch.TestKit.DatapathRig(2, new DatapathOptions { PacketInRate = 0 }, sharedThreads: shared);
         PacketParser.Parse(Frame, 1, out var key, out _);
         a.Insert(0, FlowMatch.Exact(key), 100, [FlowAction.Output(2)]);
         a.Send(1, Frame);

@@ -1,4 +1,6 @@
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 using static Softswitch.TestKit.FlowFrames;
 

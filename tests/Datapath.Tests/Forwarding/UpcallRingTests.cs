@@ -1,3 +1,4 @@
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;
 
 namespace Softswitch.Datapath.Tests.Forwarding;

@@ -1,5 +1,5 @@
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 

@@ -1,8 +1,8 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Meters;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Tests;
 

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tunnels;

@@ -1,9 +1,11 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tunnels;
 using Softswitch.TestKit;
 using Softswitch.Ofproto;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 using static Softswitch.OfAgent.Tests.Interop.ControllerInteropTests;

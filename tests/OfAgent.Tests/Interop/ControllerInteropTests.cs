@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 

@@ -222,7 +222,7 @@ public sealed class OvsOfctl13Tests
         rig.Poll();
         var remarked = rig.Ports[2].TakeSent();
         Assert.Equal([10, 10, 12], remarked.Select(f => f[15] >> 2));
-        Assert.True(Softswitch.Datapath.Actions.Checksum.IsValid(remarked[2].AsSpan(14, 20)));
+        Assert.True(Softswitch.Datapath.Packets.Checksum.IsValid(remarked[2].AsSpan(14, 20)));
 
         var stats = Ok(rig, "meter-stats");
         Assert.Contains("meter:1 flow_count:1 packet_in_count:25 byte_in_count:", stats);
@@ -249,7 +249,7 @@ public sealed class OvsOfctl13Tests
         Ok(rig, "add-flow", "priority=0,actions=CONTROLLER:65535");
         for (int i = 0; i < 10; i++) rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, (ushort)(100 + i), 1, 10));
         rig.Poll();
-        Assert.Equal(7L, rig.Dp.DropCount(Softswitch.Datapath.Forwarding.DropReason.ControllerMeter));
+        Assert.Equal(7L, rig.Dp.DropCount(Softswitch.Datapath.Counters.DropReason.ControllerMeter));
         Assert.Contains("meter:controller flow_count:0 packet_in_count:10", Ok(rig, "meter-stats", "meter=controller"));
     }
 
@@ -594,7 +594,7 @@ public sealed class OvsOfctl13Tests
         rig.Ports[1].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
         rig.Poll();
         Assert.Empty(rig.Ports[0].TakeSent());
-        Assert.Equal(1, rig.Dp.DropCount(Softswitch.Datapath.Forwarding.DropReason.Resubmit));
+        Assert.Equal(1, rig.Dp.DropCount(Softswitch.Datapath.Counters.DropReason.Resubmit));
         string first = Ok(rig, "dump-flows", "--no-stats");
         Assert.Contains("priority=10,ip,in_port=1 actions=mod_nw_ttl:63,resubmit(,1),output:3", first);
         Assert.Contains("table=4, priority=10 actions=output:1,resubmit:2", first);

@@ -1,4 +1,4 @@
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent.Of13;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfWire.Of10;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;

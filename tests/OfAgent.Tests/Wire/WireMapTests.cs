@@ -1,5 +1,5 @@
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;

@@ -93,7 +93,7 @@ public sealed class BundleAtomicityTests
         Assert.True(commits >= 4);
         // The last bundle's flows are the ones in table 1.
         var flows = new List<FlowEntry>();
-        sw.Flows.Collect(FlowMatch.All, Datapath.Forwarding.PortNumber.None, false, flows, false, 1);
+        sw.Flows.Collect(FlowMatch.All, Datapath.Ports.PortNumber.None, false, flows, false, 1);
         Assert.Equal(Hosts + 1, flows.Count);
         Assert.All(flows.Where(f => f.RequestedPriority != 0), f => Assert.Equal(current, f.RequestedPriority));
     }

@@ -2,9 +2,9 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Ofproto.Tests.Offload;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 using Xunit.Abstractions;
 
 namespace Softswitch.Ofproto.Tests.Offload;

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Offload;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Qos;
 
 namespace Softswitch.Ofproto.Tests.Offload;

@@ -1,7 +1,7 @@
 using Softswitch.Datapath.Actions;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Offload;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ofproto;
 using Xunit.Abstractions;
 using static Softswitch.TestKit.FlowFrames;

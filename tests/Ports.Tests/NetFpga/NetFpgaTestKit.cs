@@ -1,8 +1,8 @@
 using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ofproto;
 using Softswitch.Ports.NetFpga;
 using Softswitch.TestKit;

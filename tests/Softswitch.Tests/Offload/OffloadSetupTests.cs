@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 using Softswitch.Offload;
 
 namespace Softswitch.Tests.Offload;

@@ -1,6 +1,6 @@
-using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Ports;
 
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Counters;
 
 /// <summary>
 /// Why the datapath dropped a packet (or a copy of one). Each value is a named counter of the registry

@@ -1,7 +1,7 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Ports;
 
 /// <summary>
 /// What a port's administrator switched off, as the datapath acts on it: receiving (all frames, or only spanning

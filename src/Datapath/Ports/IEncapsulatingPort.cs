@@ -1,4 +1,4 @@
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Ports;
 
 /// <summary>
 /// A virtual port: one the forwarder hands each output packet to, on the forwarding thread and with that thread's

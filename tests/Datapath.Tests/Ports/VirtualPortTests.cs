@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 
-namespace Softswitch.Datapath.Tests.Forwarding;
+namespace Softswitch.Datapath.Tests.Ports;
 
 /// <summary>
 /// A virtual port written outside the datapath assembly, with nothing but <see cref="IEncapsulatingPort"/> and its

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Softswitch.Datapath.Actions;
+namespace Softswitch.Datapath.Packets;
 
 /// <summary>
 /// The Internet checksum (RFC 1071): full computation over spans and incremental update (RFC 1624).
@@ -11,7 +11,7 @@ namespace Softswitch.Datapath.Actions;
 /// Conventions: every 16-bit quantity here (a checksum, a field value, a partial sum) is the number you
 /// get by reading the two wire bytes big-endian (<see cref="BinaryPrimitives.ReadUInt16BigEndian"/>), and
 /// results are written back the same way. A 32-bit field (an IPv4 address) is read big-endian too, which is
-/// also the host-order value <see cref="Flow.FlowKey"/> accessors and <see cref="FlowAction"/> use.
+/// also the host-order value <see cref="Flow.FlowKey"/> accessors and <see cref="Actions.FlowAction"/> use.
 /// <para>
 /// <see cref="Sum"/> returns the folded one's-complement sum, which is never 0 unless every byte is zero;
 /// the checksum field holds its complement (<see cref="Compute"/>). A receiver verifies by summing the
@@ -21,7 +21,7 @@ namespace Softswitch.Datapath.Actions;
 /// Incremental update uses RFC 1624 eqn. 3, <c>HC' = ~(~HC + ~m + m')</c>, in one's-complement arithmetic.
 /// When HC was computed from scratch over data that is not all zero, the result equals a from-scratch
 /// recomputation bit for bit (it never produces 0xFFFF, the flaw of RFC 1141's eqn. 2). UDP's "0 means
-/// no checksum" rule is the caller's business (see <see cref="PacketRewriter"/>).
+/// no checksum" rule is the caller's business (see <see cref="Actions.PacketRewriter"/>).
 /// </para>
 /// Stateless and thread-safe; never allocates.
 /// </remarks>

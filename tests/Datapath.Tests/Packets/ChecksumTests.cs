@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using FsCheck;
 using FsCheck.Fluent;
 using Softswitch.Datapath.Tests.Actions;
-using Cs = Softswitch.Datapath.Actions.Checksum;
+using Cs = Softswitch.Datapath.Packets.Checksum;
 
 namespace Softswitch.Datapath.Tests;
 

@@ -1,4 +1,4 @@
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Ports;
 
 /// <summary>One port as the datapath holds it: the provider, its OpenFlow number and the config bits the controller sets.</summary>
 public sealed class PortSlot

@@ -1,4 +1,4 @@
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Ports;
 
 /// <summary>
 /// Port numbers inside the datapath: what <see cref="PortTable"/>, <see cref="Flow.FlowKey"/>'s in_port and an
@@ -27,7 +27,7 @@ public static class PortNumber
     /// <summary>Output: run the flow table again (only for packets injected from the control plane).</summary>
     public const ushort Table = Highest + 3;
 
-    /// <summary>Output: the L2 learning switch (<see cref="MacLearningTable"/>).</summary>
+    /// <summary>Output: the L2 learning switch (<c>MacLearningTable</c>).</summary>
     public const ushort Normal = Highest + 4;
 
     /// <summary>Output: every port (the local port included) but the input port and those configured not to flood.</summary>
@@ -36,7 +36,7 @@ public static class PortNumber
     /// <summary>Output: every port (the local port included) but the input port.</summary>
     public const ushort All = Highest + 6;
 
-    /// <summary>Output: an upcall to the controller (<see cref="Upcall"/>).</summary>
+    /// <summary>Output: an upcall to the controller (<c>Upcall</c>).</summary>
     public const ushort Controller = Highest + 7;
 
     /// <summary>No port: a MAC not learned, a packet injected without an input port, no output filter.</summary>

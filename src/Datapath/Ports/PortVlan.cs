@@ -1,4 +1,4 @@
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Ports;
 
 /// <summary>
 /// A port's VLAN membership for NORMAL (the L2 learning switch), as Open vSwitch's Port <c>tag</c> and <c>trunks</c>

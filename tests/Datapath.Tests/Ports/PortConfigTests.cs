@@ -1,8 +1,8 @@
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 
-namespace Softswitch.Datapath.Tests.Forwarding;
+namespace Softswitch.Datapath.Tests.Ports;
 
 /// <summary>
 /// PORT_MOD's read-modify-write of a port's config bits is atomic: two writers with different masks never lose each

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Ports;
 
 /// <summary>Special values of <see cref="IPort.WaitFd"/>.</summary>
 public static class PortWait

@@ -1,6 +1,6 @@
 using Softswitch.Datapath.Packets;
 
-namespace Softswitch.Datapath.Forwarding;
+namespace Softswitch.Datapath.Ports;
 
 /// <summary>
 /// What a virtual port may use of the forwarder that outputs a packet to it (<see cref="IEncapsulatingPort.Encapsulate"/>):
@@ -16,10 +16,10 @@ namespace Softswitch.Datapath.Forwarding;
 /// </remarks>
 public readonly ref struct OutputContext
 {
-    private readonly OutputStage _stage;
+    private readonly IVirtualPortOutput _stage;
     private readonly IEncapsulatingPort _port;
 
-    internal OutputContext(OutputStage stage, IEncapsulatingPort port, ulong tunnelId)
+    internal OutputContext(IVirtualPortOutput stage, IEncapsulatingPort port, ulong tunnelId)
     {
         _stage = stage;
         _port = port;

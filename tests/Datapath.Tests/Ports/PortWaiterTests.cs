@@ -1,8 +1,8 @@
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
+using Softswitch.Datapath.Ports;
 
-namespace Softswitch.Datapath.Tests.Forwarding;
+namespace Softswitch.Datapath.Tests.Ports;
 
 /// <summary>
 /// The forwarding thread's waiter: the ports' descriptors are in its epoll set only around sleeps, out of it while the
