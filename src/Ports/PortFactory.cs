@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ports.AfPacket;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
