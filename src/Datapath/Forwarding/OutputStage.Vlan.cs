@@ -117,15 +117,19 @@ public sealed partial class OutputStage
         {
             if (s.No == input.Port || (s.Config & (PortConfig.NoFlood | PortConfig.StpNoForward)) != 0 || s.MirrorOut) continue;
             // A bond is flooded once, by the member it would send the frame by; never the bond it came from.
-            if (s.Bond is { } bond && (ReferenceEquals(bond, input.Bond) || bond.Choose(f, input.Vlan) != s.No)) continue;
+            if (s.Bond is { } bond)
+            {
+                if (ReferenceEquals(bond, input.Bond) || bond.Choose(f, input.Vlan) != s.No) continue;
+                bond.Account(f, input.Vlan);
+            }
             StageVlan(s, p, input.Vlan, input.Tagged, input.Vid, copy);
         }
     }
 
-    /// <summary>NORMAL's output to a bond: by the member <see cref="Bond.Choose"/> picks, or dropped (counted) when it has none.</summary>
+    /// <summary>NORMAL's output to a bond: by the member <see cref="Bond.Send"/> picks (its bytes counted to its bucket while the bond accounts), or dropped (counted) when it has none.</summary>
     private void StageBond(Bond bond, int p, ushort vlan, bool tagged, ushort vid, bool copy)
     {
-        ushort member = bond.Choose(_pool.Frame(p), vlan);
+        ushort member = bond.Send(_pool.Frame(p), vlan);
         if (member == PortNumber.None || _f.Owner.Ports.Get(member) is not { } slot)
         {
             _f.Drops.Add(DropReason.BondNoMember);

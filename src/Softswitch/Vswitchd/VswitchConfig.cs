@@ -41,14 +41,19 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 /// A Port row with two or more Interfaces: a bond, as Open vSwitch's bridge reads it (port_configure_bond,
 /// port_configure_lacp): bond_mode (default active-backup), lacp (null: off; else active or passive),
 /// other_config:lacp-time=fast, lacp-system-id (null: the bridge's address), lacp-system-priority (0: Open vSwitch's
-/// default), bond_updelay and bond_downdelay (ms), other_config:bond-hash-basis, and bond_active_slave (the active
-/// member's address last written, to choose it again). Its members are the Interface rows, in name order.
+/// default), bond_updelay and bond_downdelay (ms), other_config:bond-hash-basis, bond_active_slave (the active
+/// member's address last written, to choose it again) and other_config:bond-rebalance-interval (ms; default 10000, 0:
+/// never, at least 1000). Its members are the Interface rows, in name order.
 /// </summary>
 internal sealed record BondConfig(Guid PortUuid, string Name, BondMode Mode, bool? LacpActive, bool LacpFast, ulong? LacpSystemId,
-    ushort LacpSystemPriority, int UpdelayMs, int DowndelayMs, uint HashBasis, ulong ActiveSlaveMac, IReadOnlyList<BondMemberConfig> Members)
+    ushort LacpSystemPriority, int UpdelayMs, int DowndelayMs, uint HashBasis, ulong ActiveSlaveMac, IReadOnlyList<BondMemberConfig> Members,
+    int RebalanceIntervalMs = BondConfig.DefaultRebalanceIntervalMs)
 {
     /// <summary>What the datapath's bond is made of (a change makes a new one): its name, mode, hash basis and members.</summary>
     public string ShapeKey => $"{Name}|{Mode}|{HashBasis}|{string.Join(',', Members.Select(m => m.InterfaceUuid))}";
+
+    /// <summary>Open vSwitch's default bond-rebalance-interval (bridge.c port_configure_bond), and the least it takes.</summary>
+    public const int DefaultRebalanceIntervalMs = 10000, MinRebalanceIntervalMs = 1000;
 }
 
 /// <summary>A bond member (an Interface of a bond's Port) with its other_config LACP settings: lacp-port-id (0: its
@@ -389,7 +394,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
     /// it; null for a Port of one interface, where bond_mode and lacp are said and take no effect (LACP runs on bonds
     /// only here). A value that does not parse is said (a Port status key, a log line) and the default used, as Open
     /// vSwitch warns and uses its default; what this daemon does not do (bond-detect-mode=miimon, lacp-fallback-ab,
-    /// bond-primary, all-members-active, lb-output-action, load rebalancing) is said.
+    /// bond-primary, all-members-active, lb-output-action) is said.
     /// </summary>
     private static BondConfig? ReadBond(OvsdbReplica db, OvsdbRow port, Guid portUuid, string portName, IReadOnlyList<Guid> ifaces, List<string> refused,
         IDictionary<string, string> status)
@@ -447,10 +452,12 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         foreach (var key in new[] { "lacp-fallback-ab", "all-members-active", "lb-output-action" })
             if (other.GetValueOrDefault(key) is { } v && v != "false") Refuse(key, $"other_config:{key}={v}", "not supported");
         if (other.GetValueOrDefault("bond-primary") is { } primary) Refuse("bond-primary", $"other_config:bond-primary={primary}", "not supported");
-        if (other.GetValueOrDefault("bond-rebalance-interval") is { } rebalance and not "0")
+        // As Open vSwitch's port_configure_bond: 10 s unless set, 0 never, less than 1 s taken as 1 s.
+        int rebalance = BondConfig.DefaultRebalanceIntervalMs;
+        if (other.GetValueOrDefault("bond-rebalance-interval") is { } rebalanceText)
         {
-            Refuse("bond-rebalance-interval", $"other_config:bond-rebalance-interval={rebalance}",
-                "buckets are not moved by load: they are dealt evenly when a member is enabled, and a disabled member's move to the others");
+            if (int.TryParse(rebalanceText, NumberStyles.None, CultureInfo.InvariantCulture, out int r)) rebalance = r == 0 ? 0 : Math.Max(BondConfig.MinRebalanceIntervalMs, r);
+            else Refuse("bond-rebalance-interval", $"other_config:bond-rebalance-interval={rebalanceText}", "not a non-negative integer of milliseconds (10000 is used)");
         }
         uint basis = (uint)Number(other, "bond-hash-basis", int.MinValue, int.MaxValue,
             t => Refuse("bond-hash-basis", $"other_config:bond-hash-basis={t}", "not an integer (0 is used)"));
@@ -466,7 +473,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 (ushort)Number(io, "lacp-port-priority", 1, 65535, null), (ushort)Number(io, "lacp-aggregation-key", 0, 65535, null)));
         }
         return new BondConfig(portUuid, portName, mode, lacp, lacpTime.Equals("fast", StringComparison.OrdinalIgnoreCase), sysId, (ushort)sysPriority,
-            updelay, downdelay, basis, active, [.. members.OrderBy(m => m.Name, StringComparer.Ordinal)]);
+            updelay, downdelay, basis, active, [.. members.OrderBy(m => m.Name, StringComparer.Ordinal)], rebalance);
     }
 
     /// <summary>
