@@ -251,7 +251,8 @@ public sealed class McastSnooping
     public bool IsRouter(ushort vlan, ushort port) => _routers.ContainsKey((vlan, port));
 
     /// <summary>
-    /// The table as <c>ovs-appctl mdb/show</c> prints it (Open vSwitch's ofproto_unixctl_mcast_snooping_show): a header,
+    /// The table as <c>ovs-appctl mdb/show</c> prints it (Open vSwitch's ofproto_unixctl_mcast_snooping_show, 3.3 and
+    /// later, with the protocol column): a header,
     /// a line per port of each group (least recently reported groups first, then each group's ports the same way) with
     /// its VLAN, protocol, group and age in seconds, then a line per router port ("querier").
     /// </summary>
