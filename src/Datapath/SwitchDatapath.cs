@@ -480,15 +480,42 @@ public sealed partial class SwitchDatapath : IDisposable
     }
 
     /// <summary>True while a port has a VLAN membership (<see cref="SetPortVlan"/>) or is a bond member
-    /// (<see cref="SetBonds"/>): NORMAL then takes its full path (VLANs, mirrors' output ports, bonds).</summary>
+    /// (<see cref="SetBonds"/>), or multicast snooping is on (<see cref="SetMcastSnooping"/>): NORMAL then takes its
+    /// full path (VLANs, mirrors' output ports, bonds, snooping).</summary>
     internal volatile bool NormalSlowPath;
 
-    /// <summary>Sets <see cref="NormalSlowPath"/> from the port table (under the port lock).</summary>
+    /// <summary>Sets <see cref="NormalSlowPath"/> from the port table and snooping (under the port lock).</summary>
     private void UpdateNormalSlowPath()
     {
-        bool any = false;
+        bool any = _mcastSnooping is not null;
         foreach (var s in _ports.WithLocal) any |= s.Vlan is not null || s.Bond is not null;
         NormalSlowPath = any;
+    }
+
+    private volatile McastSnoopingTable? _mcastSnooping;
+    private volatile IMcastSnoopingSink? _mcastSink;
+
+    /// <summary>What NORMAL reads of multicast snooping (null: snooping is off, and NORMAL floods multicast as any
+    /// unknown destination). See <see cref="SetMcastSnooping"/>.</summary>
+    public McastSnoopingTable? McastSnooping => _mcastSnooping;
+
+    /// <summary>Where NORMAL hands the IGMP and MLD reports and queries it receives while snooping is on (null: they are
+    /// forwarded but not learned from, counted <c>mcast-snooping-unheard</c>).</summary>
+    public IMcastSnoopingSink? McastSink { get => _mcastSink; set => _mcastSink = value; }
+
+    /// <summary>
+    /// Turns multicast snooping on with <paramref name="table"/>, publishes a newer table, or (null) turns it off. While
+    /// it is on NORMAL sends IP multicast to the ports the table names (<see cref="McastSnoopingTable"/>), hands IGMP
+    /// and MLD to <see cref="McastSink"/> and takes its full path; off, NORMAL pays nothing for it.
+    /// </summary>
+    public void SetMcastSnooping(McastSnoopingTable? table)
+    {
+        lock (_portLock)
+        {
+            bool toggled = (table is null) != (_mcastSnooping is null);
+            _mcastSnooping = table;
+            if (toggled) UpdateNormalSlowPath();
+        }
     }
 
     private Bond[] _bonds = [];

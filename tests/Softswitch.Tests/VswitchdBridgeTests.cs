@@ -355,21 +355,20 @@ public sealed class VswitchdBridgeTests : IDisposable
     }
 
     /// <summary>stp_enable runs spanning tree (the Bridge status has its keys, the ports their gates and status), and
-    /// mcast_snooping_enable and rstp_enable are refused in the Bridge status column (a key each, with the reason), the
-    /// rest of the bridge served; turned off, the keys go and the gates open.</summary>
+    /// rstp_enable is refused in the Bridge status column (a key, with the reason), the rest of the bridge served;
+    /// turned off, the keys go and the gates open.</summary>
     [Fact]
-    public void Stp_IsServed_SnoopingAndRstpRefusedInTheBridgeStatus()
+    public void Stp_IsServed_RstpRefusedInTheBridgeStatus()
     {
         var db = Database();
-        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = true, ["rstp_enable"] = true });
+        ModifyBridge(db, new JsonObject { ["rstp_enable"] = true });
         var config = VswitchConfig.Read(db)!;
         using var bridge = Bridge.Create(config.Bridges[0], Host());
         Assert.NotNull(bridge.Dp.Ports.Get(7));
         var ops = StatusWriter.Operations(db, config, [bridge]);
         var row = BridgeRow(ops);
         var status = OvsdbDatum.StringMap(row["status"]);
-        Assert.Equal(["mcast_snooping_enable", "rstp_enable", "stp_bridge_id", "stp_designated_root", "stp_root_path_cost"], status.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal("refused: multicast snooping is not supported", status["mcast_snooping_enable"]);
+        Assert.Equal(["rstp_enable", "stp_bridge_id", "stp_designated_root", "stp_root_path_cost"], status.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("refused: RSTP is not supported (STP, stp_enable=true, runs)", status["rstp_enable"]);
         // The bridge's identifier: priority 32768 over the LOCAL port's address; alone, it is the root.
         Assert.Equal("8000.020000000001", status["stp_bridge_id"]);
@@ -391,13 +390,57 @@ public sealed class VswitchdBridgeTests : IDisposable
         for (int i = 0; i < 3 && StatusWriter.Operations(db, config, [bridge]) is { Count: > 0 } again; i++) ApplyWritten(db, again);
         Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
 
-        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = false, ["stp_enable"] = false, ["rstp_enable"] = false });
+        ModifyBridge(db, new JsonObject { ["stp_enable"] = false, ["rstp_enable"] = false });
         config = VswitchConfig.Read(db)!;
         bridge.Apply(config.Bridges[0]);
         Assert.Empty(OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]));
         Assert.Equal(PortStpState.Off, bridge.Dp.Ports.Get(7)!.Stp);
         Assert.Equal(PortConfig.None, bridge.Dp.Ports.Get(7)!.Config & (PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.StpNoLearn));
         Assert.Null(bridge.StpShow());
+    }
+
+    /// <summary>
+    /// mcast_snooping_enable=true snoops: the datapath's NORMAL gets a snooping table with the Bridge's other_config
+    /// settings (mcast-snooping-disable-flood-unregistered) and the Ports' flood flags (a Port as its port number), a
+    /// value that does not parse is refused in the Bridge's or Port's status with the default used, mdb/show prints
+    /// the (empty) table; turned off, NORMAL floods multicast again and mdb/show answers null (disabled).
+    /// </summary>
+    [Fact]
+    public void McastSnooping_FollowsTheBridgeRow_WhatDoesNotParseRefusedInTheStatus()
+    {
+        var db = Database();
+        ModifyBridge(db, new JsonObject
+        {
+            ["mcast_snooping_enable"] = true, ["stp_enable"] = false,
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("mcast-snooping-aging-time", "soon"), new JsonArray("mcast-snooping-table-size", "5000"),
+                new JsonArray("mcast-snooping-disable-flood-unregistered", "true"))),
+        });
+        void ModifyPort(string port, JsonObject columns)
+            => Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject { [Id(port).ToString()] = new JsonObject { ["modify"] = columns } } }, out var e), e);
+        ModifyPort("P-p1", new JsonObject { ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("mcast-snooping-flood", "true"))) });
+        ModifyPort("P-p2", new JsonObject { ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("mcast-snooping-flood-reports", "maybe"))) });
+        var config = VswitchConfig.Read(db)!;
+        var br = config.Bridges[0];
+        var mcast = Assert.IsType<McastSnoopingConfig>(br.McastSnooping);
+        Assert.Equal((300, 5000, false), (mcast.IdleTimeS, mcast.MaxEntries, mcast.FloodUnregistered));
+        Assert.Equal(["p1"], mcast.FloodPorts);
+        Assert.Empty(mcast.FloodReportPorts);
+        Assert.Equal("refused: not a non-negative integer (the default, 300, is used)", br.Status["mcast-snooping-aging-time"]);
+        Assert.Equal("refused: not true or false", br.PortStatus[Id("P-p2")]["mcast-snooping-flood-reports"]);
+        Assert.Contains(br.Refused, r => r.StartsWith("port p2: other_config:mcast-snooping-flood-reports=maybe", StringComparison.Ordinal));
+
+        using var bridge = Bridge.Create(br, Host());
+        var table = Assert.IsType<McastSnoopingTable>(bridge.Dp.McastSnooping);
+        Assert.False(table.FloodUnregistered);
+        Assert.Equal([(ushort)7], table.FloodPorts);
+        Assert.Equal(" port  VLAN  protocol  GROUP                Age\n", bridge.McastShow());
+        Assert.True(bridge.McastFlush());
+
+        ModifyBridge(db, new JsonObject { ["mcast_snooping_enable"] = false });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Null(bridge.Dp.McastSnooping);
+        Assert.Null(bridge.McastShow());
+        Assert.False(bridge.McastFlush());
     }
 
     /// <summary>

@@ -110,6 +110,10 @@ public static class DatapathCounters
     public static readonly Counter StpBpduUnheard = Coverage.Define("stp-bpdu-unheard", "BPDUs consumed while no spanning tree listened (the bridge's protocol not yet attached): dropped");
     public static readonly Counter LacpPdu = Coverage.Define("lacp-pdu", "slow-protocol frames (LACPDUs, markers) received on a bond member running LACP: consumed (handed to LACP), never forwarded");
     public static readonly Counter LacpPduUnheard = Coverage.Define("lacp-pdu-unheard", "slow-protocol frames consumed while no LACP listened (the bridge's bonds not yet attached): dropped");
+    public static readonly Counter McastSnoopingFrame = Coverage.Define("mcast-snooping-frame", "IGMP and MLD reports and queries NORMAL received on a bridge with multicast snooping: handed to snooping (and forwarded as Open vSwitch forwards them)");
+    public static readonly Counter McastSnoopingUnheard = Coverage.Define("mcast-snooping-unheard", "IGMP and MLD frames NORMAL had for snooping while none listened (the bridge's snooping not yet attached): forwarded, not learned");
+    public static readonly Counter McastSnoopingMalformed = Coverage.Define("mcast-snooping-malformed", "IGMP and MLD frames snooping could not read (truncated, a bad checksum, a record past the frame's end): nothing learned from them");
+    public static readonly Counter McastSnoopingOverflow = Coverage.Define("mcast-snooping-overflow", "IGMP and MLD frames not learned from because snooping's receive ring was full");
     public static readonly Counter MacTableFull = Coverage.Define("mac-table-full", "a source MAC not learned: the NORMAL learning table is full");
     /// <summary>A maintenance step (flow expiry, link monitoring, MAC aging) that threw: a bug, logged by the datapath's listeners.</summary>
     public static readonly Counter MaintenanceError = Coverage.Define("maintenance-error", "maintenance steps (flow expiry, link monitoring, MAC aging) that failed with an exception (logged; retried at the next interval)");
@@ -121,7 +125,7 @@ public static class DatapathCounters
     public static Counter Tunnel(TunnelDropReason r) => s_tunnel[(int)r];
 
     /// <summary>Makes sure every datapath counter is registered (runs the static initialisers).</summary>
-    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + StpBpdu.Index + StpBpduUnheard.Index + LacpPdu.Index + LacpPduUnheard.Index + KernelRxOversize.Index + MaintenanceError.Index;
+    public static void EnsureDefined() => _ = s_drops.Length + s_parse.Length + s_tunnel.Length + VlanPushFailed.Index + MacTableFull.Index + StpBpdu.Index + StpBpduUnheard.Index + LacpPdu.Index + LacpPduUnheard.Index + McastSnoopingFrame.Index + McastSnoopingUnheard.Index + McastSnoopingMalformed.Index + McastSnoopingOverflow.Index + KernelRxOversize.Index + MaintenanceError.Index;
 
     private static Counter[] Family<T>(int count, Func<T, (string Name, string Description)> name) where T : struct, Enum
     {

@@ -22,6 +22,8 @@ public sealed partial class OutputStage
     /// (<see cref="PortSlot.Bond"/>) are one port: what a member receives is admitted by the bond
     /// (<see cref="Bond.Admit"/>; counted drop-bond-inadmissible) and learned behind the bond's key, a frame for the bond
     /// and a flood leave by one member (<see cref="Bond.Choose"/>), and a flood never goes back into the bond it came from.
+    /// With multicast snooping on (<see cref="SwitchDatapath.McastSnooping"/>), IP multicast goes where
+    /// <see cref="Snoop"/> sends it.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void NormalVlan(ReadOnlySpan<int> pkts, bool copy)
@@ -82,16 +84,17 @@ public sealed partial class OutputStage
                 learnAs = inBond.Key;
             }
             if (inSlot is not null && !mac.Learn(MacAddress.Read(f[6..]), vlan, learnAs, _f.Now)) _f.Counters.Add(DatapathCounters.MacTableFull);
+            // Multicast with snooping on: IP multicast goes where snooping says (one test per unicast frame, two per
+            // multicast frame while snooping is off).
+            if ((f[0] & 1) != 0 && _f.Owner.McastSnooping is { } snooping
+                && Snoop(snooping, p, f, new NormalInput(inPort, inSlot is not null, inBond, learnAs, vlan, tagged, vid), copy))
+            {
+                continue;
+            }
             ushort outPort = mac.Lookup(MacAddress.Read(f), vlan, _f.Now);
             if (outPort == PortNumber.None)
             {
-                foreach (var s in ports.WithLocal)
-                {
-                    if (s.No == inPort || (s.Config & (PortConfig.NoFlood | PortConfig.StpNoForward)) != 0 || s.MirrorOut) continue;
-                    // A bond is flooded once, by the member it would send the frame by; never the bond it came from.
-                    if (s.Bond is { } bond && (ReferenceEquals(bond, inBond) || bond.Choose(f, vlan) != s.No)) continue;
-                    StageVlan(s, p, vlan, tagged, vid, copy);
-                }
+                FloodVlan(p, f, new NormalInput(inPort, inSlot is not null, inBond, learnAs, vlan, tagged, vid), copy);
                 continue;
             }
             if (outPort == learnAs)
@@ -106,10 +109,28 @@ public sealed partial class OutputStage
         }
     }
 
-    /// <summary>NORMAL's output to a bond: by the member <see cref="Bond.Choose"/> picks, or dropped (counted) when it has none.</summary>
+    /// <summary>NORMAL's flood of a frame: every port that carries its VLAN but the input port (or bond), those that do
+    /// not flood, a spanning tree keeps from forwarding or a mirror outputs to; a bond once, by the member it would send
+    /// the frame by.</summary>
+    private void FloodVlan(int p, ReadOnlySpan<byte> f, in NormalInput input, bool copy)
+    {
+        foreach (var s in _f.Owner.Ports.WithLocal)
+        {
+            if (s.No == input.Port || (s.Config & (PortConfig.NoFlood | PortConfig.StpNoForward)) != 0 || s.MirrorOut) continue;
+            // A bond is flooded once, by the member it would send the frame by; never the bond it came from.
+            if (s.Bond is { } bond)
+            {
+                if (ReferenceEquals(bond, input.Bond) || bond.Choose(f, input.Vlan) != s.No) continue;
+                bond.Account(f, input.Vlan);
+            }
+            StageVlan(s, p, input.Vlan, input.Tagged, input.Vid, copy);
+        }
+    }
+
+    /// <summary>NORMAL's output to a bond: by the member <see cref="Bond.Send"/> picks (its bytes counted to its bucket while the bond accounts), or dropped (counted) when it has none.</summary>
     private void StageBond(Bond bond, int p, ushort vlan, bool tagged, ushort vid, bool copy)
     {
-        ushort member = bond.Choose(_pool.Frame(p), vlan);
+        ushort member = bond.Send(_pool.Frame(p), vlan);
         if (member == PortNumber.None || _f.Owner.Ports.Get(member) is not { } slot)
         {
             _f.Drops.Add(DropReason.BondNoMember);

@@ -50,7 +50,10 @@ public enum BondVerdict : byte
 /// Forwarding threads read the state with one volatile load per decision and never write.</para>
 /// <para>Balanced modes hash a frame to one of <see cref="BucketCount"/> buckets, each served by an enabled member.
 /// When a member is disabled only its buckets move (round robin over those enabled); when one is enabled the buckets
-/// are dealt out again evenly (Open vSwitch moves them by load every bond-rebalance-interval instead).</para>
+/// are dealt out again evenly. While <see cref="Accounting"/> is on, what NORMAL sends by the bond (<see cref="Send"/>)
+/// counts its bytes per bucket (an atomic add per frame), which the protocol above takes (<see cref="TakeLoad"/>) to move
+/// buckets by load every bond-rebalance-interval (<see cref="SetBuckets"/>), as Open vSwitch's bond_rebalance; off,
+/// sending costs one test more than choosing.</para>
 /// </remarks>
 public sealed class Bond
 {
@@ -68,6 +71,9 @@ public sealed class Bond
     }
 
     private volatile State _state;
+    /// <summary>Bytes sent per bucket since the protocol last took them (while <see cref="Accounting"/>).</summary>
+    private readonly long[] _txBytes = new long[BucketCount];
+    private volatile bool _accounting;
 
     /// <param name="name">The Port row's name (for logs and tools).</param>
     /// <param name="mode">How the bond spreads what it sends.</param>
@@ -101,6 +107,29 @@ public sealed class Bond
     public bool IsEnabled(ushort member) => Array.IndexOf(_state.Enabled, member) >= 0;
     /// <summary>The member bucket <paramref name="bucket"/> sends by (<see cref="PortNumber.None"/>: none).</summary>
     public ushort BucketMember(int bucket) => _state.Buckets[bucket & (BucketCount - 1)];
+
+    /// <summary>Whether <see cref="Send"/> counts the bytes of each bucket (a balanced bond with bond-rebalance-interval).</summary>
+    public bool Accounting { get => _accounting; set => _accounting = value; }
+
+    /// <summary>Adds the bytes sent per bucket since the last call to <paramref name="load"/> (<see cref="BucketCount"/>
+    /// items) and starts counting anew (the bond's protocol; one caller at a time).</summary>
+    public void TakeLoad(Span<long> load)
+    {
+        for (int i = 0; i < BucketCount; i++) load[i] += Interlocked.Exchange(ref _txBytes[i], 0);
+    }
+
+    /// <summary>
+    /// Gives the buckets new members (<paramref name="buckets"/>, <see cref="BucketCount"/> items: a rebalance), from the
+    /// bond's control thread as <see cref="Update"/>; a bucket given a member that is not enabled keeps the one it has.
+    /// </summary>
+    public void SetBuckets(ReadOnlySpan<ushort> buckets)
+    {
+        var old = _state;
+        var next = (ushort[])old.Buckets.Clone();
+        for (int i = 0; i < BucketCount; i++)
+            if (Array.IndexOf(old.Enabled, buckets[i]) >= 0) next[i] = buckets[i];
+        _state = new State(old.Active, old.Enabled, next, old.Lacp);
+    }
 
     /// <summary>Whether <paramref name="other"/> is the same bond (its state aside).</summary>
     public bool SameAs(Bond other) => Name == other.Name && Mode == other.Mode && HashBasis == other.HashBasis && Members.AsSpan().SequenceEqual(other.Members);
@@ -167,8 +196,12 @@ public sealed class Bond
     /// balance-slb, L3/L4 for balance-tcp, which sends nothing until LACP is negotiated); nothing while LACP is
     /// configured but not negotiated (Open vSwitch's choose_output_member without lacp-fallback-ab).
     /// </summary>
-    public ushort Choose(ReadOnlySpan<byte> frame, ushort vlan)
+    public ushort Choose(ReadOnlySpan<byte> frame, ushort vlan) => ChooseBucket(frame, vlan, out _);
+
+    /// <summary><see cref="Choose"/> and the frame's bucket (-1: none, an active-backup bond or nothing chosen).</summary>
+    private ushort ChooseBucket(ReadOnlySpan<byte> frame, ushort vlan, out int bucket)
     {
+        bucket = -1;
         var s = _state;
         if (s.Lacp == BondLacp.Configured) return PortNumber.None;
         switch (Mode)
@@ -176,10 +209,31 @@ public sealed class Bond
             case BondMode.ActiveBackup:
                 return Array.IndexOf(s.Enabled, s.Active) >= 0 ? s.Active : PortNumber.None;
             case BondMode.BalanceSlb:
-                return s.Buckets[Bucket(SlbHash(frame, vlan, HashBasis))];
+                bucket = Bucket(SlbHash(frame, vlan, HashBasis));
+                return s.Buckets[bucket];
             default:
-                return s.Lacp != BondLacp.Negotiated ? PortNumber.None : s.Buckets[Bucket(TcpHash(frame, HashBasis))];
+                if (s.Lacp != BondLacp.Negotiated) return PortNumber.None;
+                bucket = Bucket(TcpHash(frame, HashBasis));
+                return s.Buckets[bucket];
         }
+    }
+
+    /// <summary>
+    /// <see cref="Choose"/> for a frame NORMAL sends by the bond: while
+    /// <see cref="Accounting"/>, its bytes count to its bucket.
+    /// </summary>
+    public ushort Send(ReadOnlySpan<byte> frame, ushort vlan)
+    {
+        ushort member = ChooseBucket(frame, vlan, out int bucket);
+        if (_accounting && bucket >= 0 && member != PortNumber.None) Interlocked.Add(ref _txBytes[bucket], frame.Length);
+        return member;
+    }
+
+    /// <summary>Counts a frame NORMAL flooded by the bond's member <see cref="Choose"/> picked
+    /// (while <see cref="Accounting"/>, as <see cref="Send"/>).</summary>
+    public void Account(ReadOnlySpan<byte> frame, ushort vlan)
+    {
+        if (_accounting) Send(frame, vlan);
     }
 
     /// <summary>A hash's bucket: its top byte after a multiplication (which mixes every bit into it), not a fold of

@@ -119,8 +119,10 @@ public sealed class BondMembers
         => bond.Update(Active?.No ?? PortNumber.None, _members.Where(m => m.Enabled).Select(m => m.No).ToList(), lacp);
 
     /// <summary>The bond as Open vSwitch's <c>ovs-appctl bond/show</c> prints it (bond_print_details), with what this
-    /// datapath has of it: no recirculation, no lb_output action, no load accounting per hash.</summary>
-    public void Show(StringBuilder s, BondLacp lacp, uint hashBasis, long nowMs)
+    /// datapath has of it: no recirculation, no lb_output action.</summary>
+    /// <param name="nextRebalanceMs">When a balanced bond rebalances next (its "next rebalance" line), or null: it does not.</param>
+    /// <param name="bucketLoad">Each hash bucket's load in bytes and its member (each member's "hash N: K kB load" lines), or null.</param>
+    public void Show(StringBuilder s, BondLacp lacp, uint hashBasis, long nowMs, long? nextRebalanceMs = null, IReadOnlyList<(ushort Member, long Bytes)>? bucketLoad = null)
     {
         s.Append("---- ").Append(Name).Append(" ----\n");
         s.Append("bond_mode: ").Append(ModeName(Mode)).Append('\n');
@@ -130,6 +132,7 @@ public sealed class BondMembers
         if (Mode == BondMode.BalanceSlb) s.Append("all members active: false\n");
         s.Append(CultureInfo.InvariantCulture, $"updelay: {UpdelayMs} ms\n");
         s.Append(CultureInfo.InvariantCulture, $"downdelay: {DowndelayMs} ms\n");
+        if (nextRebalanceMs is { } next) s.Append(CultureInfo.InvariantCulture, $"next rebalance: {next - nowMs} ms\n");
         s.Append("lacp_status: ").Append(lacp switch { BondLacp.Negotiated => "negotiated", BondLacp.Configured => "configured", _ => "off" }).Append('\n');
         s.Append("lacp_fallback_ab: false\n");
         s.Append("active-backup primary: <none>\n");
@@ -142,6 +145,9 @@ public sealed class BondMembers
             if (m.DelayExpires != long.MaxValue)
                 s.Append(CultureInfo.InvariantCulture, $"  {(m.Enabled ? "downdelay" : "updelay")} expires in {m.DelayExpires - nowMs} ms\n");
             s.Append("  may_enable: ").Append(m.MayEnable && m.Carrier ? "true" : "false").Append('\n');
+            if (bucketLoad is null) continue;
+            for (int hash = 0; hash < bucketLoad.Count; hash++)
+                if (bucketLoad[hash].Member == m.No && bucketLoad[hash].Bytes / 1024 is > 0 and var kb) s.Append(CultureInfo.InvariantCulture, $"  hash {hash}: {kb} kB load\n");
         }
         s.Append('\n');
     }

@@ -156,6 +156,8 @@ internal sealed class Bridge : IDisposable
     private BridgeStp? _stp;
     /// <summary>The bridge's bonds while it has any, else null.</summary>
     private BridgeBonds? _bonds;
+    /// <summary>The bridge's multicast snooping while mcast_snooping_enable=true, else null.</summary>
+    private BridgeMcast? _mcast;
     /// <summary>Why stp_enable=true runs no spanning tree (stp-port-num on some ports only), or null.</summary>
     private string? _stpRefused;
 
@@ -564,6 +566,45 @@ internal sealed class Bridge : IDisposable
         FollowAdminStates();
         FollowStp(config);
         FollowBonds(config);
+        FollowMcast(config);
+    }
+
+    /// <summary>
+    /// Bridge mcast_snooping_enable followed: snooping started, given its settings and its flood and flood-reports
+    /// ports (a Port row as NORMAL knows it: its interface's port number, a bond's key), or stopped (NORMAL floods
+    /// multicast again). What it learned on a port that is gone is forgotten.
+    /// </summary>
+    private void FollowMcast(BridgeConfig config)
+    {
+        if (config.McastSnooping is not { } mcast)
+        {
+            if (_mcast is null) return;
+            _mcast.Dispose();
+            _mcast = null;
+            _log.LogInformation("bridge {Bridge}: multicast snooping stopped", Name);
+            return;
+        }
+        if (_mcast is null)
+        {
+            _mcast = new BridgeMcast(Name, Dp, _host.Loggers.CreateLogger("mcast_snooping"));
+            _log.LogInformation("bridge {Bridge}: multicast snooping started (aging time {Idle} s, table size {Size}, unregistered multicast {Flood})", Name,
+                mcast.IdleTimeS, mcast.MaxEntries, mcast.FloodUnregistered ? "flooded" : "to routers and flood ports only");
+        }
+        // A Port row's number for NORMAL: its one interface's, or (a bond) its lowest open member's, the bond's key.
+        var byPort = _open.Values.GroupBy(o => o.Config.PortName).ToDictionary(g => g.Key, g => g.Min(o => o.No), StringComparer.Ordinal);
+        IEnumerable<ushort> Numbers(IReadOnlyList<string> names) => names.Where(byPort.ContainsKey).Select(n => byPort[n]);
+        _mcast.Configure(mcast, Numbers(mcast.FloodPorts), Numbers(mcast.FloodReportPorts), _open.Values.Select(o => o.No).ToHashSet());
+    }
+
+    /// <summary><c>ovs-appctl mdb/show</c> of the bridge, or null while it does not snoop.</summary>
+    public string? McastShow() => _mcast?.Show();
+
+    /// <summary><c>ovs-appctl mdb/flush</c> of the bridge: false while it does not snoop.</summary>
+    public bool McastFlush()
+    {
+        if (_mcast is null) return false;
+        _mcast.Flush();
+        return true;
     }
 
     /// <summary>
@@ -1316,6 +1357,8 @@ internal sealed class Bridge : IDisposable
         _stp = null;
         _bonds?.Dispose();
         _bonds = null;
+        _mcast?.Dispose();
+        _mcast = null;
         DisposeAgent();
         StopSflow();
         DetachOffload("the bridge is deleted");

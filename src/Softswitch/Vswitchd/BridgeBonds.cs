@@ -38,6 +38,10 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
         public Lacp? Lacp = lacp;
         public BondLacp Published = (BondLacp)0xFF;
         public readonly Dictionary<ushort, FlowActions> Output = [];
+        /// <summary>Each hash bucket's recent transmit bytes (halved each rebalance) and when the next rebalance is due
+        /// (ms; 0: not scheduled), while the bond rebalances.</summary>
+        public readonly long[] Load = new long[Bond.BucketCount];
+        public long NextRebalance;
     }
 
     private readonly SwitchDatapath _dp;
@@ -99,6 +103,9 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
                         string.Join(", ", members.Select(m => $"{m.Config.Name} (port {m.No})")));
                 }
                 entry.Config = config;
+                bool rebalancing = config.Mode != BondMode.ActiveBackup && config.RebalanceIntervalMs > 0;
+                if (!rebalancing || entry.NextRebalance == 0) entry.NextRebalance = rebalancing ? now + config.RebalanceIntervalMs : 0;
+                entry.Bond.Accounting = rebalancing;
                 entry.Members.UpdelayMs = config.UpdelayMs;
                 entry.Members.DowndelayMs = config.DowndelayMs;
                 foreach (var m in members)
@@ -217,6 +224,27 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
             e.Members.Publish(e.Bond, status);
             e.Published = status;
         }
+        foreach (var e in _bonds) Rebalance(e, now);
+    }
+
+    /// <summary>
+    /// A balanced bond's rebalance when it is due (every bond-rebalance-interval, as Open vSwitch's bond_rebalance): the
+    /// bytes each bucket sent since the last one added to its load, buckets moved from the most to the least loaded
+    /// enabled member (<see cref="BondRebalance"/>), the datapath given the new buckets, the loads halved.
+    /// </summary>
+    private void Rebalance(Entry e, long now)
+    {
+        if (e.NextRebalance == 0 || now < e.NextRebalance) return;
+        e.NextRebalance = now + e.Config.RebalanceIntervalMs;
+        e.Bond.TakeLoad(e.Load);
+        var buckets = new ushort[Bond.BucketCount];
+        for (int i = 0; i < buckets.Length; i++) buckets[i] = e.Bond.BucketMember(i);
+        var enabled = e.Members.Members.Where(m => m.Enabled).Select(m => m.No).ToList();
+        int moved = BondRebalance.Run(buckets, e.Load, enabled);
+        if (moved == 0) return;
+        e.Bond.SetBuckets(buckets);
+        _log.LogInformation("bridge {Bridge}: bond {Bond}: rebalanced {Moved} hash bucket(s) by load: {Members}", _bridge, e.Config.Name, moved,
+            string.Join(", ", e.Members.Members.Select(m => $"{m.Name} {Enumerable.Range(0, buckets.Length).Count(i => buckets[i] == m.No)} buckets")));
     }
 
     private void Send(Entry e, ushort no, in LacpInfo actor, in LacpInfo partner)
@@ -279,7 +307,11 @@ internal sealed class BridgeBonds : IBpduSink, IDisposable
         lock (_lock)
         {
             foreach (var e in _bonds.OrderBy(e => e.Config.Name, StringComparer.Ordinal))
-                if (name is null || e.Config.Name == name) e.Members.Show(s, e.Published == (BondLacp)0xFF ? BondLacp.Off : e.Published, e.Config.HashBasis, Now());
+            {
+                if (name is not null && e.Config.Name != name) continue;
+                var load = e.NextRebalance == 0 ? null : e.Load.Select((bytes, i) => (e.Bond.BucketMember(i), bytes)).ToList();
+                e.Members.Show(s, e.Published == (BondLacp)0xFF ? BondLacp.Off : e.Published, e.Config.HashBasis, Now(), e.NextRebalance == 0 ? null : e.NextRebalance, load);
+            }
         }
     }
 

@@ -42,14 +42,19 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 /// A Port row with two or more Interfaces: a bond, as Open vSwitch's bridge reads it (port_configure_bond,
 /// port_configure_lacp): bond_mode (default active-backup), lacp (null: off; else active or passive),
 /// other_config:lacp-time=fast, lacp-system-id (null: the bridge's address), lacp-system-priority (0: Open vSwitch's
-/// default), bond_updelay and bond_downdelay (ms), other_config:bond-hash-basis, and bond_active_slave (the active
-/// member's address last written, to choose it again). Its members are the Interface rows, in name order.
+/// default), bond_updelay and bond_downdelay (ms), other_config:bond-hash-basis, bond_active_slave (the active
+/// member's address last written, to choose it again) and other_config:bond-rebalance-interval (ms; default 10000, 0:
+/// never, at least 1000). Its members are the Interface rows, in name order.
 /// </summary>
 internal sealed record BondConfig(Guid PortUuid, string Name, BondMode Mode, bool? LacpActive, bool LacpFast, ulong? LacpSystemId,
-    ushort LacpSystemPriority, int UpdelayMs, int DowndelayMs, uint HashBasis, ulong ActiveSlaveMac, IReadOnlyList<BondMemberConfig> Members)
+    ushort LacpSystemPriority, int UpdelayMs, int DowndelayMs, uint HashBasis, ulong ActiveSlaveMac, IReadOnlyList<BondMemberConfig> Members,
+    int RebalanceIntervalMs = BondConfig.DefaultRebalanceIntervalMs)
 {
     /// <summary>What the datapath's bond is made of (a change makes a new one): its name, mode, hash basis and members.</summary>
     public string ShapeKey => $"{Name}|{Mode}|{HashBasis}|{string.Join(',', Members.Select(m => m.InterfaceUuid))}";
+
+    /// <summary>Open vSwitch's default bond-rebalance-interval (bridge.c port_configure_bond), and the least it takes.</summary>
+    public const int DefaultRebalanceIntervalMs = 10000, MinRebalanceIntervalMs = 1000;
 }
 
 /// <summary>A bond member (an Interface of a bond's Port) with its other_config LACP settings: lacp-port-id (0: its
@@ -68,6 +73,15 @@ internal sealed record PortStpConfig(bool Enabled, int? PortNum, byte Priority, 
 /// Open vSwitch's bridge.c reads it), stp-max-age and stp-forward-delay (seconds; all three kept here in milliseconds,
 /// as asked: the protocol clamps them), stp-system-id (null: the bridge's address).</summary>
 internal sealed record StpConfig(ushort Priority, int HelloTimeMs, int MaxAgeMs, int ForwardDelayMs, ulong? SystemId);
+
+/// <summary>
+/// A Bridge's multicast snooping (mcast_snooping_enable=true), as Open vSwitch's bridge_configure_mcast_snooping reads
+/// it: other_config mcast-snooping-aging-time (seconds, default 300; the protocol clamps it to 15 to 3600),
+/// mcast-snooping-table-size (default 2048; clamped to 10 to 1,000,000), mcast-snooping-disable-flood-unregistered
+/// (default false), and the Port rows whose other_config mcast-snooping-flood and mcast-snooping-flood-reports are true
+/// (by name, sorted).
+/// </summary>
+internal sealed record McastSnoopingConfig(int IdleTimeS, int MaxEntries, bool FloodUnregistered, IReadOnlyList<string> FloodPorts, IReadOnlyList<string> FloodReportPorts);
 
 /// <summary>The defaults of the spanning tree settings (Open vSwitch's lib/stp.h).</summary>
 internal static class StpBridgeDefaults
@@ -126,6 +140,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     public IReadOnlyList<MirrorConfig> Mirrors { get; init; } = [];
     /// <summary>The spanning tree this bridge runs (stp_enable=true), or null: none.</summary>
     public StpConfig? Stp { get; init; }
+
+    /// <summary>The bridge's multicast snooping (mcast_snooping_enable=true), or null: none.</summary>
+    public McastSnoopingConfig? McastSnooping { get; init; }
 
     /// <summary>The bridge's bonds (Port rows with two or more Interfaces), in port name order.</summary>
     public IReadOnlyList<BondConfig> Bonds { get; init; } = [];
@@ -217,8 +234,6 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             {
                 RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported (802.1D STP is: stp_enable=true)");
             }
-            if (OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true)
-                RefuseBridge("mcast_snooping_enable", "mcast_snooping_enable=true", "multicast snooping is not supported");
             foreach (var column in new[] { "netflow", "ipfix" })
                 if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
             if (OvsdbDatum.Pairs(br["flow_tables"]).Any())
@@ -235,6 +250,8 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             var portStatus = new Dictionary<Guid, IReadOnlyDictionary<string, string>>();
             var portNames = new HashSet<string>(StringComparer.Ordinal);
             var bonds = new List<BondConfig>();
+            var mcastFlood = new List<string>();
+            var mcastFloodReports = new List<string>();
             foreach (var portUuid in br.Uuids("ports").Order())
             {
                 if (db.Row("Port", portUuid) is not { } port) continue;
@@ -249,6 +266,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 var ifaces = port.Uuids("interfaces");
                 var pStatus = new SortedDictionary<string, string>(StringComparer.Ordinal);
                 var portStp = ReadPortStp(port.Map("other_config"), portName, refused, pStatus);
+                ReadPortMcast(port.Map("other_config"), portName, refused, pStatus, mcastFlood, mcastFloodReports);
                 portStatus[portUuid] = pStatus;
                 var bond = ReadBond(db, port, portUuid, portName, ifaces, refused, pStatus);
                 if (bond is not null) bonds.Add(bond);
@@ -289,10 +307,14 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 controllers.Add(new ControllerConfig(cUuid, target, c.Integer("inactivity_probe"), c.Integer("max_backoff"), mode));
             }
             var mirrors = Mirrors(db, br, name, portNames, refused);
+            McastSnoopingConfig? mcast = OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true
+                ? ReadMcast(other, RefuseBridge) with { FloodPorts = [.. mcastFlood.Order(StringComparer.Ordinal)], FloodReportPorts = [.. mcastFloodReports.Order(StringComparer.Ordinal)] }
+                : null;
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
                 Stp = stp,
+                McastSnooping = mcast,
                 Bonds = [.. bonds.OrderBy(b => b.Name, StringComparer.Ordinal)],
                 Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
                     ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
@@ -373,7 +395,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
     /// it; null for a Port of one interface, where bond_mode and lacp are said and take no effect (LACP runs on bonds
     /// only here). A value that does not parse is said (a Port status key, a log line) and the default used, as Open
     /// vSwitch warns and uses its default; what this daemon does not do (bond-detect-mode=miimon, lacp-fallback-ab,
-    /// bond-primary, all-members-active, lb-output-action, load rebalancing) is said.
+    /// bond-primary, all-members-active, lb-output-action) is said.
     /// </summary>
     private static BondConfig? ReadBond(OvsdbReplica db, OvsdbRow port, Guid portUuid, string portName, IReadOnlyList<Guid> ifaces, List<string> refused,
         IDictionary<string, string> status)
@@ -431,10 +453,12 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         foreach (var key in new[] { "lacp-fallback-ab", "all-members-active", "lb-output-action" })
             if (other.GetValueOrDefault(key) is { } v && v != "false") Refuse(key, $"other_config:{key}={v}", "not supported");
         if (other.GetValueOrDefault("bond-primary") is { } primary) Refuse("bond-primary", $"other_config:bond-primary={primary}", "not supported");
-        if (other.GetValueOrDefault("bond-rebalance-interval") is { } rebalance and not "0")
+        // As Open vSwitch's port_configure_bond: 10 s unless set, 0 never, less than 1 s taken as 1 s.
+        int rebalance = BondConfig.DefaultRebalanceIntervalMs;
+        if (other.GetValueOrDefault("bond-rebalance-interval") is { } rebalanceText)
         {
-            Refuse("bond-rebalance-interval", $"other_config:bond-rebalance-interval={rebalance}",
-                "buckets are not moved by load: they are dealt evenly when a member is enabled, and a disabled member's move to the others");
+            if (int.TryParse(rebalanceText, NumberStyles.None, CultureInfo.InvariantCulture, out int r)) rebalance = r == 0 ? 0 : Math.Max(BondConfig.MinRebalanceIntervalMs, r);
+            else Refuse("bond-rebalance-interval", $"other_config:bond-rebalance-interval={rebalanceText}", "not a non-negative integer of milliseconds (10000 is used)");
         }
         uint basis = (uint)Number(other, "bond-hash-basis", int.MinValue, int.MaxValue,
             t => Refuse("bond-hash-basis", $"other_config:bond-hash-basis={t}", "not an integer (0 is used)"));
@@ -450,7 +474,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 (ushort)Number(io, "lacp-port-priority", 1, 65535, null), (ushort)Number(io, "lacp-aggregation-key", 0, 65535, null)));
         }
         return new BondConfig(portUuid, portName, mode, lacp, lacpTime.Equals("fast", StringComparison.OrdinalIgnoreCase), sysId, (ushort)sysPriority,
-            updelay, downdelay, basis, active, [.. members.OrderBy(m => m.Name, StringComparer.Ordinal)]);
+            updelay, downdelay, basis, active, [.. members.OrderBy(m => m.Name, StringComparer.Ordinal)], rebalance);
     }
 
     /// <summary>
@@ -491,6 +515,53 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             else refuse("stp-system-id", $"other_config:stp-system-id={id}", "not a MAC address (the bridge's address is used)");
         }
         return new StpConfig((ushort)priority, hello, maxAge, fwd, systemId);
+    }
+
+    /// <summary>
+    /// A Bridge's multicast snooping settings from its other_config, as Open vSwitch's bridge_configure_mcast_snooping
+    /// reads them: mcast-snooping-aging-time and mcast-snooping-table-size (0 or unset: the default; clamped by the
+    /// protocol), mcast-snooping-disable-flood-unregistered (true or false). A value that does not parse is refused (its
+    /// key in the Bridge status, a log line) and the default used (Open vSwitch takes it as unset without a word).
+    /// </summary>
+    private static McastSnoopingConfig ReadMcast(IReadOnlyDictionary<string, string> other, Action<string, string, string> refuse)
+    {
+        int Number(string key, int dflt)
+        {
+            if (other.GetValueOrDefault(key) is not { } text) return dflt;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v)) return v == 0 ? dflt : v;
+            refuse(key, $"other_config:{key}={text}", $"not a non-negative integer (the default, {dflt}, is used)");
+            return dflt;
+        }
+        int idle = Number("mcast-snooping-aging-time", Snooping.McastSnooping.DefaultIdleTimeS);
+        int size = Number("mcast-snooping-table-size", Snooping.McastSnooping.DefaultMaxEntries);
+        bool disableFlood = false;
+        if (other.GetValueOrDefault("mcast-snooping-disable-flood-unregistered") is { } text)
+        {
+            if (text is "true" or "false") disableFlood = text == "true";
+            else refuse("mcast-snooping-disable-flood-unregistered", $"other_config:mcast-snooping-disable-flood-unregistered={text}", "not true or false (false is used)");
+        }
+        return new McastSnoopingConfig(idle, size, !disableFlood, [], []);
+    }
+
+    /// <summary>A Port's multicast snooping flags from its other_config (mcast-snooping-flood, mcast-snooping-flood-reports):
+    /// the port's name added to <paramref name="flood"/> or <paramref name="floodReports"/> when true; a value neither true
+    /// nor false is refused (a key of the Port's status, a log line) and read as false.</summary>
+    private static void ReadPortMcast(IReadOnlyDictionary<string, string> other, string portName, List<string> refused, IDictionary<string, string> status,
+        List<string> flood, List<string> floodReports)
+    {
+        foreach (var (key, list) in new[] { ("mcast-snooping-flood", flood), ("mcast-snooping-flood-reports", floodReports) })
+        {
+            if (other.GetValueOrDefault(key) is not { } text) continue;
+            if (text == "true")
+            {
+                list.Add(portName);
+            }
+            else if (text != "false")
+            {
+                refused.Add($"port {portName}: other_config:{key}={text} (not true or false: false is used)");
+                status[key] = "refused: not true or false";
+            }
+        }
     }
 
     /// <summary>A Port's spanning tree settings from its other_config; a value that does not parse or is out of range is

@@ -9,7 +9,8 @@ namespace Softswitch.Vswitchd;
 /// <summary>
 /// The control socket's commands under Open vSwitch's unixctl names, for `ovs-appctl` with its defaults: the daemon's
 /// own (exit, vlog/*, coverage/show, memory/show, dpif/show, ofproto/list) and the per-bridge ones that name their
-/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], stp/show [BRIDGE], bond/show [PORT], lacp/show [PORT], bond/list,
+/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], mdb/show BRIDGE, mdb/flush [BRIDGE], stp/show [BRIDGE], bond/show [PORT],
+/// lacp/show [PORT], bond/list,
 /// bridge/dump-flows BRIDGE, offload/show
 /// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`, and dpctl/dump-flows
 /// (<see cref="DpctlDumpFlows"/>: every bridge's flows in Open vSwitch's datapath syntax, type=offloaded among them).
@@ -59,6 +60,9 @@ internal static class VswitchdCommands
         {
             lock (service.BridgesLock) return ControlReply.Success("bond\ttype\trecircID\tmembers\n" + string.Concat(service.Bridges.Select(b => b.BondList())));
         });
+        commands.Register("mdb/show", "BRIDGE", "the multicast groups the bridge's snooping learned, and its router ports", 1, 1, args => McastShow(service, args[0]));
+        commands.Register("mdb/flush", "[BRIDGE]", "forget the multicast groups and router ports snooping learned (of every bridge snooping without one)", 0, 1,
+            args => McastFlush(service, args));
         commands.Register("stp/tcn", "[BRIDGE]", "force a topology change in the spanning tree of the bridge (of every bridge running one without)", 0, 1, args => StpTcn(service, args));
         commands.Register("bridge/dump-flows", "BRIDGE", "every flow of the bridge in ovs-ofctl syntax with counters", 1, 3,
             args => OnBridge(service, "bridge/dump-flows", args[0], b => HostCommands.DumpFlows(b.Dp, b.Flows, args[1..])));
@@ -99,6 +103,35 @@ internal static class VswitchdCommands
                 return ControlReply.Error(missing);
             }
             return ControlReply.Success(string.Concat(service.Bridges.Select(b => show(b, null)).OfType<string>()));
+        }
+    }
+
+    /// <summary>mdb/show as Open vSwitch answers it: the table, "no such bridge", or "multicast snooping is disabled".</summary>
+    private static ControlReply McastShow(VswitchdService service, string name)
+    {
+        lock (service.BridgesLock)
+        {
+            if (service.Bridges.FirstOrDefault(b => b.Name == name) is not { } bridge) return ControlReply.Error("no such bridge");
+            return bridge.McastShow() is { } text ? ControlReply.Success(text) : ControlReply.Error("multicast snooping is disabled");
+        }
+    }
+
+    /// <summary>mdb/flush as Open vSwitch answers it: one bridge's table ("no such bridge", "multicast snooping is
+    /// disabled"), or every snooping bridge's.</summary>
+    private static ControlReply McastFlush(VswitchdService service, string[] args)
+    {
+        lock (service.BridgesLock)
+        {
+            if (args.Length == 1)
+            {
+                if (service.Bridges.FirstOrDefault(b => b.Name == args[0]) is not { } bridge) return ControlReply.Error("no such bridge");
+                if (!bridge.McastFlush()) return ControlReply.Error("multicast snooping is disabled");
+            }
+            else
+            {
+                foreach (var b in service.Bridges) b.McastFlush();
+            }
+            return ControlReply.Success("table successfully flushed\n");
         }
     }
 
