@@ -1,5 +1,5 @@
 using Softswitch.Bonding;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Tests;
 

@@ -1,3 +1,5 @@
+using Softswitch.Datapath.Ports;
+
 namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>

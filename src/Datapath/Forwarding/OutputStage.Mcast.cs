@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Forwarding;
 

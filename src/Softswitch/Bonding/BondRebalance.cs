@@ -1,4 +1,4 @@
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Bonding;
 

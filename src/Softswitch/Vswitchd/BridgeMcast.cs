@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;

@@ -1,5 +1,5 @@
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 using static Softswitch.TestKit.FlowFrames;
 

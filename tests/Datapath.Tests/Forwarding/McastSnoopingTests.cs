@@ -2,6 +2,7 @@ using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
