@@ -1,6 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Tests;
+using Softswitch.TestKit;
 using Xunit.Abstractions;
 
 namespace Softswitch.Ofproto.Tests;

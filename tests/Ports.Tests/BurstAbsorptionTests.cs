@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Ports;
@@ -87,9 +86,9 @@ public sealed class BurstAbsorptionTests(ITestOutputHelper output)
         try
         {
             long want = rxFrames == 0 ? depth - 64 : frames;   // the default ring: its depth, less a batch in flight at most
-            Wait(() => pb.Counters.Snapshot().TxPackets >= want, 10_000);
+            Wait.Until(() => pb.Counters.Snapshot().TxPackets >= want, 10_000);
             // The drop count is read from the kernel about once a second by an idle thread.
-            Wait(() => pa.Counters.Snapshot() is var c && c.RxPackets + c.RxDropped >= frames, 5_000);
+            Wait.Until(() => pa.Counters.Snapshot() is var c && c.RxPackets + c.RxDropped >= frames, 5_000);
             Thread.Sleep(100);
             var ca = pa.Counters.Snapshot();
             var cb = pb.Counters.Snapshot();
@@ -129,7 +128,7 @@ public sealed class BurstAbsorptionTests(ITestOutputHelper output)
         try
         {
             var waiter = dp.Waiters[0];
-            Assert.True(Wait(() => waiter.Sleeps > 0, 5000), "the idle thread never went to sleep");
+            Assert.True(Wait.Until(() => waiter.Sleeps > 0, 5000), "the idle thread never went to sleep");
             Thread.Sleep(200);
             Assert.Equal(0, dp.Forwarders[0].Packets);
             long sleepsBefore = waiter.Sleeps;
@@ -140,7 +139,7 @@ public sealed class BurstAbsorptionTests(ITestOutputHelper output)
             flood.WaitForExit();
             int sent = int.Parse(flood.StandardOutput.ReadToEnd().Trim(), CultureInfo.InvariantCulture);
             Assert.Equal(frames, sent);
-            Wait(() => pb.Counters.Snapshot().TxPackets >= sent, 10_000);
+            Wait.Until(() => pb.Counters.Snapshot().TxPackets >= sent, 10_000);
             Thread.Sleep(100);   // anything late would show now
 
             var ca = pa.Counters.Snapshot();
@@ -159,16 +158,5 @@ public sealed class BurstAbsorptionTests(ITestOutputHelper output)
         {
             dp.Stop();   // Dispose (using) closes the ports
         }
-    }
-
-    private static bool Wait(Func<bool> cond, int ms)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!cond())
-        {
-            if (sw.ElapsedMilliseconds > ms) return false;
-            Thread.Sleep(5);
-        }
-        return true;
     }
 }

@@ -37,7 +37,7 @@ public sealed class NetnsTests
     public void LinkUp_FollowsTheVethPeer()
     {
         using var ns = Netns.Create();
-        using var port = new AfPacket.AfPacketPort(ns.HostIf);
+        using var port = new Softswitch.Ports.AfPacket.AfPacketPort(ns.HostIf);
         Assert.True(port.LinkUp);
         Assert.Equal(ns.HostIf, port.Info.Name);
         Assert.Equal(File.ReadAllText($"/sys/class/net/{ns.HostIf}/address").Trim(), port.Info.HwAddr.ToString());

@@ -144,7 +144,7 @@ public sealed class PortSpecTests
         try
         {
             var ports = PortSpec.Open(PortSpec.Parse("mem:2"), new PortFactoryOptions { Memory = (_, n) => new NullPort(n), PcapDir = dir });
-            Assert.All(ports, p => Assert.IsType<PcapFile.CapturingPort>(p.Port));
+            Assert.All(ports, p => Assert.IsType<Softswitch.Ports.PcapFile.CapturingPort>(p.Port));
             foreach (var p in ports) p.Port.Dispose();
             Assert.Equal(["mem1-rx.pcap", "mem1-tx.pcap", "mem2-rx.pcap", "mem2-tx.pcap"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
         }

@@ -36,8 +36,6 @@ public sealed class WakeupTests(ITestOutputHelper output)
         return (dp, a, b, () => Interlocked.Read(ref n));
     }
 
-    private static bool WaitFor(Func<bool> cond, int ms) => Wait.Until(cond, ms);
-
     [Theory]
     [InlineData(0)]
     [InlineData(20)]
@@ -48,7 +46,7 @@ public sealed class WakeupTests(ITestOutputHelper output)
         dp.Start();
         var waiter = dp.Waiters[0];
         Assert.True(waiter.Blocking, "epoll is unavailable");
-        Assert.True(WaitFor(() => waiter.Sleeps > 0, 5000), "the idle thread never went to sleep");
+        Assert.True(Wait.Until(() => waiter.Sleeps > 0, 5000), "the idle thread never went to sleep");
         var rnd = new Random(7);
         long worst = 0;
         const int Rounds = 1500;
@@ -58,13 +56,13 @@ public sealed class WakeupTests(ITestOutputHelper output)
             long sleeps = waiter.Sleeps;
             switch (i % 3)
             {
-                case 0: WaitFor(() => waiter.Sleeps > sleeps, 50); break;   // asleep (or about to be)
+                case 0: Wait.Until(() => waiter.Sleeps > sleeps, 50); break;   // asleep (or about to be)
                 case 1: break;                                               // right after the last frame: going to sleep
                 default: Thread.SpinWait(rnd.Next(1, 4000)); break;         // anywhere in between
             }
             long t0 = Stopwatch.GetTimestamp();
             a.Inject(Frame);
-            Assert.True(WaitFor(() => delivered() > before, 5000), $"frame {i} was not forwarded within 5 s (lost wake-up)");
+            Assert.True(Wait.Until(() => delivered() > before, 5000), $"frame {i} was not forwarded within 5 s (lost wake-up)");
             worst = Math.Max(worst, Stopwatch.GetTimestamp() - t0);
         }
         double worstMs = worst * 1000.0 / Stopwatch.Frequency;
@@ -81,7 +79,7 @@ public sealed class WakeupTests(ITestOutputHelper output)
         using var _dp = dp;
         dp.Start();
         var waiter = dp.Waiters[0];
-        Assert.True(WaitFor(() => waiter.Sleeps > 0, 5000));
+        Assert.True(Wait.Until(() => waiter.Sleeps > 0, 5000));
         long s0 = waiter.Sleeps;
         Thread.Sleep(1500);
         // Blocked in epoll_wait (20 s timeout here): no poll rounds, so no CPU, while nothing arrives.
@@ -94,13 +92,13 @@ public sealed class WakeupTests(ITestOutputHelper output)
         var (dp, a, b, delivered) = Switch(0, addPorts: false);
         dp.Start();
         var waiter = dp.Waiters[0];
-        Assert.True(WaitFor(() => waiter.Sleeps > 0, 5000));
+        Assert.True(Wait.Until(() => waiter.Sleeps > 0, 5000));
         a.Inject(Frame);                 // queued before the port exists
         dp.AddPort(b, 2);
         dp.AddPort(a, 1);
-        Assert.True(WaitFor(() => delivered() == 1, 3000), "the new port was not polled after the control wake-up");
+        Assert.True(Wait.Until(() => delivered() == 1, 3000), "the new port was not polled after the control wake-up");
         Assert.True(waiter.ControlWakeups >= 1);
-        Assert.True(WaitFor(() => waiter.Sleeps > 1, 5000));
+        Assert.True(Wait.Until(() => waiter.Sleeps > 1, 5000));
         var sw = Stopwatch.StartNew();
         dp.Dispose();
         Assert.True(sw.ElapsedMilliseconds < 3000, $"Stop took {sw.ElapsedMilliseconds} ms with the thread asleep");
@@ -120,12 +118,12 @@ public sealed class WakeupTests(ITestOutputHelper output)
             dp.AddPort(ports[i], (ushort)(i + 1));
         }
         dp.Start();
-        Assert.True(WaitFor(() => dp.Waiters[0].Sleeps > 0 && dp.Waiters[1].Sleeps > 0, 5000));
+        Assert.True(Wait.Until(() => dp.Waiters[0].Sleeps > 0 && dp.Waiters[1].Sleeps > 0, 5000));
         for (int i = 0; i < 400; i++)
         {
             long before = Interlocked.Read(ref n);
             ports[i % 4].Inject(FrameBuilder.Udp(new MacAddress(0x0e0000000c00UL + (ulong)(i % 4)), MacB, 1, 2, 3, 4));
-            Assert.True(WaitFor(() => Interlocked.Read(ref n) >= before + 3, 5000), $"frame {i} (port {i % 4 + 1}) was not flooded");
+            Assert.True(Wait.Until(() => Interlocked.Read(ref n) >= before + 3, 5000), $"frame {i} (port {i % 4 + 1}) was not flooded");
         }
         Assert.True(dp.Forwarders[0].Packets > 0 && dp.Forwarders[1].Packets > 0);
     }

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Softswitch.Control;
 using Softswitch.TestKit;
+using Softswitch.Tests.Control;
 
 namespace Softswitch.Tests;
 

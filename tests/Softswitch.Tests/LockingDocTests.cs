@@ -48,7 +48,7 @@ public sealed class LockingDocTests
         [
             typeof(Datapath.SwitchDatapath).Assembly, typeof(Ports.Patch.PatchPanel).Assembly,
             typeof(OfWire.Of10.OfpType).Assembly, typeof(Ofproto.OfSwitch).Assembly, typeof(OfAgent.OfSwitchAgent).Assembly,
-            typeof(Vswitchd.Bridge).Assembly,
+            typeof(Softswitch.Vswitchd.Bridge).Assembly,
         ];
         var locks = new List<(string, string)>();
         const BindingFlags all = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;

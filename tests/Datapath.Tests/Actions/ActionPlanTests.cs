@@ -4,6 +4,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests;
 

@@ -1,9 +1,9 @@
 using Softswitch.Datapath.Actions;
-using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Forwarding;
 
@@ -36,17 +36,6 @@ public sealed class SharedThreadsTests
         return new Sw(dp, a, () => Interlocked.Read(ref n));
     }
 
-    private static bool WaitFor(Func<bool> cond, int ms)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!cond())
-        {
-            if (sw.ElapsedMilliseconds > ms) return false;
-            Thread.Sleep(1);
-        }
-        return true;
-    }
-
     private static int ForwardingThreadsOfProcess()
     {
         int n = 0;
@@ -76,13 +65,13 @@ public sealed class SharedThreadsTests
             if (OperatingSystem.IsLinux()) Assert.True(ForwardingThreadsOfProcess() - before <= 2, $"{ForwardingThreadsOfProcess() - before} forwarding threads for 15 datapaths");
 
             // Idle: both threads asleep in the kernel (a 20 s timeout, so a lost wake-up fails below).
-            Assert.True(WaitFor(() => shared.Waiters.All(w => w.Sleeps > 0), 5000), "an idle shared thread never slept");
+            Assert.True(Wait.Until(() => shared.Waiters.All(w => w.Sleeps > 0), 5000), "an idle shared thread never slept");
             for (int round = 0; round < 20; round++)
             {
                 var s = switches[round % switches.Count];
                 long was = s.Delivered();
                 s.A.Inject(Frame);
-                Assert.True(WaitFor(() => s.Delivered() > was, 5000), $"round {round}: datapath {round % switches.Count} did not forward within 5 s");
+                Assert.True(Wait.Until(() => s.Delivered() > was, 5000), $"round {round}: datapath {round % switches.Count} did not forward within 5 s");
             }
 
             // One stopped and disposed (its ports with it): the rest still forward.
@@ -94,7 +83,7 @@ public sealed class SharedThreadsTests
             {
                 long was = s.Delivered();
                 for (int i = 0; i < 10; i++) s.A.Inject(Frame);
-                Assert.True(WaitFor(() => s.Delivered() >= was + 10, 5000), "a datapath stopped forwarding after another was removed");
+                Assert.True(Wait.Until(() => s.Delivered() >= was + 10, 5000), "a datapath stopped forwarding after another was removed");
             }
         }
         finally
@@ -152,14 +141,14 @@ public sealed class SharedThreadsTests
             }
             // The shared set's maintenance thread and upcall pump: at most these two are new for fifteen datapaths.
             if (OperatingSystem.IsLinux()) Assert.True(ThreadsOfProcess() - before <= 2, $"{ThreadsOfProcess() - before} threads for 15 datapaths");
-            Assert.True(WaitFor(() => maintenance.All(m => Volatile.Read(ref m.Rounds) >= 2), 5000), "a datapath's maintenance never ran on the shared thread");
+            Assert.True(Wait.Until(() => maintenance.All(m => Volatile.Read(ref m.Rounds) >= 2), 5000), "a datapath's maintenance never ran on the shared thread");
 
             // A miss on each datapath reaches that datapath's consumer, and only it.
             for (int i = 0; i < dps.Count; i++)
             {
                 ((MemoryPort)dps[i].Ports.Get(1)!.Port).Inject(Frame);
                 int idx = i;
-                Assert.True(WaitFor(() => Interlocked.Read(ref heard[idx]) == 1, 5000), $"datapath {i}'s upcall was not pumped");
+                Assert.True(Wait.Until(() => Interlocked.Read(ref heard[idx]) == 1, 5000), $"datapath {i}'s upcall was not pumped");
             }
             Assert.All(heard, n => Assert.Equal(1, n));
 
@@ -167,7 +156,7 @@ public sealed class SharedThreadsTests
             shared.Upcalls.Remove(dps[0]);
             ((MemoryPort)dps[0].Ports.Get(1)!.Port).Inject(Frame);
             ((MemoryPort)dps[1].Ports.Get(1)!.Port).Inject(Frame);
-            Assert.True(WaitFor(() => Interlocked.Read(ref heard[1]) == 2, 5000), "datapath 1's second upcall was not pumped");
+            Assert.True(Wait.Until(() => Interlocked.Read(ref heard[1]) == 2, 5000), "datapath 1's second upcall was not pumped");
             Assert.Equal(1, Interlocked.Read(ref heard[0]));
         }
         finally
@@ -215,7 +204,7 @@ public sealed class SharedThreadsTests
             foreach (var s in switches)
             {
                 s.A.Inject(Frame);
-                Assert.True(WaitFor(() => s.Delivered() == 1, 5000), "a datapath did not forward");
+                Assert.True(Wait.Until(() => s.Delivered() == 1, 5000), "a datapath did not forward");
             }
             Thread.Sleep(1000);
 
@@ -313,7 +302,7 @@ public sealed class SharedThreadsTests
         Assert.Equal(1, a.Fwd.Cache!.Inserts);
         a.Dp.Start();
         a.Dp.Stop();
-        Assert.True(WaitFor(() => shared.PendingPurges == 0, 5000), "the thread never cleared the detached switch's view");
+        Assert.True(Wait.Until(() => shared.PendingPurges == 0, 5000), "the thread never cleared the detached switch's view");
         Assert.Equal(0, a.Fwd.Cache!.Occupied);
     }
 }

@@ -7,6 +7,7 @@ using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Ports;
 using Softswitch.Datapath.Tests.Actions;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests;
 

@@ -4,6 +4,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Meters;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Ports;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests;
 

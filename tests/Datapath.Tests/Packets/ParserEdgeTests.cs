@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests;
 

@@ -4,6 +4,7 @@ using FsCheck.Fluent;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
+using Softswitch.TestKit;
 using static Softswitch.Datapath.Packets.PacketParser;
 
 namespace Softswitch.Datapath.Tests;

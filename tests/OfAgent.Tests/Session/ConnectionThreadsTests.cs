@@ -1,5 +1,6 @@
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of10;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -20,7 +21,7 @@ public sealed class ConnectionThreadsTests
             int id = 0;
             await threads.Run(() => id = Environment.CurrentManagedThreadId).WaitAsync(TimeSpan.FromSeconds(10));
             ids.Add(id);
-            await WaitUntil(() => threads.Idle == 1);
+            Assert.True(await Wait.UntilAsync(() => threads.Idle == 1, 10_000), "not within 10 s: threads.Idle == 1");
         }
         Assert.Single(ids);
         Assert.Equal(1, threads.Created);
@@ -44,11 +45,11 @@ public sealed class ConnectionThreadsTests
             });
         }
         // Every loop runs at once (each blocks until the gate opens): none waits for another's thread.
-        await WaitUntil(() => Volatile.Read(ref running) == burst);
+        Assert.True(await Wait.UntilAsync(() => Volatile.Read(ref running) == burst, 10_000), "not within 10 s: Volatile.Read(ref running) == burst");
         Assert.Equal(burst, threads.Created);
         gate.Set();
         await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(10));
-        await WaitUntil(() => threads.Idle == ConnectionThreads.MaxIdle);
+        Assert.True(await Wait.UntilAsync(() => threads.Idle == ConnectionThreads.MaxIdle, 10_000), "not within 10 s: threads.Idle == ConnectionThreads.MaxIdle");
         // The next burst of the same size reuses the waiting threads and makes only the rest.
         await Task.WhenAll(Enumerable.Range(0, ConnectionThreads.MaxIdle).Select(_ => threads.Run(() => { })))
             .WaitAsync(TimeSpan.FromSeconds(10));
@@ -65,7 +66,7 @@ public sealed class ConnectionThreadsTests
             first.Send(new OfpPortStatsRequest { PortNo = (ushort)OfpPort.None });
             Assert.Equal(4, (await first.ReceiveAsync<OfpPortStatsReply>()).Ports.Count);
         }
-        await WaitUntil(() => rig.Agent.Connections.Count == 0);
+        Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Count == 0, 10_000), "not within 10 s: rig.Agent.Connections.Count == 0");
         int before = OfConnection.ThreadsCreated;
         for (int i = 0; i < 10; i++)
         {
@@ -74,7 +75,7 @@ public sealed class ConnectionThreadsTests
                 c.Send(new OfpPortStatsRequest { PortNo = (ushort)OfpPort.None });
                 Assert.Equal(4, (await c.ReceiveAsync<OfpPortStatsReply>()).Ports.Count);
             }
-            await WaitUntil(() => rig.Agent.Connections.Count == 0);
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Count == 0, 10_000), "not within 10 s: rig.Agent.Connections.Count == 0");
         }
         // Ten connections, one at a time: no new thread (a plain connection's turns run on the pool's threads; a design
         // with a thread per loop made twenty).
@@ -101,16 +102,6 @@ public sealed class ConnectionThreadsTests
         var none = await c.ReceiveAsync<OfpPortStatsReply>();
         Assert.Empty(none.Ports);
         Assert.Equal((OfpStatsReplyFlags)0, none.Flags);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 10 s");
-            await Task.Delay(5);
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of10;
+using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
 
@@ -23,12 +24,13 @@ public sealed class ConnectionWorkersTests
             // Let the pool settle to its size (threads another test made while waiting end once idle).
             var pool = ConnectionWorkers.Shared;
             // (A retired thread leaves /proc a moment after it leaves the pool's count.)
-            await WaitUntil(() => pool.Threads <= pool.Size && ConnectionThreadNames().Work <= pool.Size);
+            Assert.True(await Wait.UntilAsync(() => pool.Threads <= pool.Size && ConnectionThreadNames().Work <= pool.Size, 10_000),
+                "not within 10 s: pool.Threads <= pool.Size and as many of-work threads in /proc");
             int created = OfConnection.ThreadsCreated, alive = pool.Threads;
             var oneConnection = ConnectionThreadNames();
 
             for (int i = 0; i < 49; i++) controllers.Add(await rig.ConnectAsync());
-            await WaitUntil(() => rig.Agent.Connections.Count == 50);
+            Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Count == 50, 10_000), "not within 10 s: rig.Agent.Connections.Count == 50");
             // Every session is served, the fifty at once and one after another.
             await Task.WhenAll(controllers.Select(Exchange));
             foreach (var c in controllers) await Exchange(c);
@@ -48,7 +50,7 @@ public sealed class ConnectionWorkersTests
         {
             foreach (var c in controllers) c.Dispose();
         }
-        await WaitUntil(() => rig.Agent.Connections.Count == 0);
+        Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Count == 0, 10_000), "not within 10 s: rig.Agent.Connections.Count == 0");
     }
 
     [Fact]
@@ -69,7 +71,7 @@ public sealed class ConnectionWorkersTests
             });
             pool.Enqueue(blockers[i]);
         }
-        await WaitUntil(() => Volatile.Read(ref waiting) == 2);
+        Assert.True(await Wait.UntilAsync(() => Volatile.Read(ref waiting) == 2, 10_000), "not within 10 s: Volatile.Read(ref waiting) == 2");
         // Both of the pool's threads wait for their peers: the next connection's turn still runs.
         var other = new Work(() => { });
         pool.Enqueue(other);
@@ -78,7 +80,7 @@ public sealed class ConnectionWorkersTests
         gate.Set();
         await Task.WhenAll(blockers.Select(b => b.Done.Task)).WaitAsync(TimeSpan.FromSeconds(10));
         // The extra threads end once idle and the waiting is over; the pool keeps its size.
-        await WaitUntil(() => pool.Threads == pool.Size);
+        Assert.True(await Wait.UntilAsync(() => pool.Threads == pool.Size, 10_000), "not within 10 s: pool.Threads == pool.Size");
         int created = pool.Created;
         var more = Enumerable.Range(0, 20).Select(_ => new Work(() => { })).ToArray();
         foreach (var w in more) pool.Enqueue(w);
@@ -120,15 +122,5 @@ public sealed class ConnectionWorkersTests
             else if (name is "of-rx" or "of-tx") loops++;
         }
         return (work, loops);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 10 s");
-            await Task.Delay(5);
-        }
     }
 }

@@ -1,0 +1,276 @@
+using System.Buffers.Binary;
+using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
+using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
+using Of10Actions = Softswitch.OfAgent.Of10.Translate.ActionTranslator;
+using Of13Actions = Softswitch.OfAgent.Of13.Translate.ActionTranslator;
+
+namespace Softswitch.OfAgent.Tests.Of10;
+
+/// <summary>
+/// The Nicira actions an OpenFlow 1.0 flow-mod carries: each one the switch writes for a flow added over 1.3 reads back,
+/// from its bytes, as the model action it was written for (the one the 1.3 path makes of the same action); ovs-ofctl's
+/// REG_LOADs as the same set-field; a trailing resubmit as the goto-table; the rest refused with an OpenFlow 1.0 error.
+/// </summary>
+public sealed class NiciraActionTranslatorTests
+{
+    private static readonly UInt128 Ip6 = UInt128.Parse("42540766411282592856903984951653826561"); // 2001:db8::1
+
+    /// <summary>An action of each type (a value the switch accepts for it).</summary>
+    private static OfAction Sample(OfActionType t) => t switch
+    {
+        OfActionType.Output => OfAction.Output(1),
+        OfActionType.Enqueue => OfAction.Enqueue(1, 1),
+        OfActionType.SetVlanVid => OfAction.SetVlanVid(10),
+        OfActionType.SetVlanPcp => OfAction.SetVlanPcp(5),
+        OfActionType.PopVlan => OfAction.PopVlan(),
+        OfActionType.SetEthSrc => OfAction.SetEthSrc(0x0200_0000_0001),
+        OfActionType.SetEthDst => OfAction.SetEthDst(0x0200_0000_0002),
+        OfActionType.SetNwSrc => OfAction.SetNwSrc(0x0a00_0001),
+        OfActionType.SetNwDst => OfAction.SetNwDst(0x0a00_0002),
+        OfActionType.SetNwTos => OfAction.SetNwTos(0xb8),
+        OfActionType.SetTpSrc => OfAction.SetTpSrc(1234, 6),
+        OfActionType.SetTpDst => OfAction.SetTpDst(80, 6),
+        OfActionType.SetTunnel => OfAction.SetTunnel(0x1_2345_6789),
+        OfActionType.SetIpEcn => OfAction.SetIpEcn(2),
+        OfActionType.SetIpv6Src => OfAction.SetIpv6Src(Ip6),
+        OfActionType.SetIpv6Dst => OfAction.SetIpv6Dst(Ip6 + 1),
+        OfActionType.SetIpv6Flabel => OfAction.SetIpv6Flabel(0x12345),
+        OfActionType.SetIcmpType => OfAction.SetIcmpType(8),
+        OfActionType.SetIcmpCode => OfAction.SetIcmpCode(1),
+        OfActionType.SetArpOp => OfAction.SetArpOp(2),
+        OfActionType.SetArpSpa => OfAction.SetArpSpa(0x0a00_0003),
+        OfActionType.SetArpTpa => OfAction.SetArpTpa(0x0a00_0004),
+        OfActionType.SetArpSha => OfAction.SetArpSha(0x0200_0000_0005),
+        OfActionType.SetArpTha => OfAction.SetArpTha(0x0200_0000_0006),
+        OfActionType.SetNdTarget => OfAction.SetNdTarget(Ip6 + 2),
+        OfActionType.SetNdSll => OfAction.SetNdSll(0x0200_0000_0007),
+        OfActionType.SetNdTll => OfAction.SetNdTll(0x0200_0000_0008),
+        OfActionType.SetMplsLabel => OfAction.SetMplsLabel(1000),
+        OfActionType.SetMplsTc => OfAction.SetMplsTc(3),
+        OfActionType.SetMplsBos => OfAction.SetMplsBos(1),
+        OfActionType.SetPbbIsid => OfAction.SetPbbIsid(0x123456),
+        OfActionType.SetEthType => OfAction.SetEthType(0x86dd),
+        OfActionType.SetIpProto => OfAction.SetIpProto(17),
+        OfActionType.PushVlan => OfAction.PushVlan(0x8100),
+        OfActionType.PushMpls => OfAction.PushMpls(0x8847),
+        OfActionType.PopMpls => OfAction.PopMpls(0x0800),
+        OfActionType.PushPbb => OfAction.PushPbb(),
+        OfActionType.PopPbb => OfAction.PopPbb(),
+        OfActionType.SetMplsTtl => OfAction.SetMplsTtl(9),
+        OfActionType.DecMplsTtl => OfAction.DecMplsTtl(),
+        OfActionType.SetNwTtl => OfAction.SetNwTtl(5),
+        OfActionType.DecNwTtl => OfAction.DecNwTtl(),
+        OfActionType.CopyTtlOut => OfAction.CopyTtlOut(),
+        OfActionType.CopyTtlIn => OfAction.CopyTtlIn(),
+        OfActionType.SetQueue => OfAction.SetQueue(1),
+        OfActionType.Group => OfAction.Group(2),
+        _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
+    };
+
+    /// <summary>Every model action the OpenFlow 1.0 encoder writes as a Nicira action, with the extra forms a type has.</summary>
+    private static OfAction[] NiciraWritten()
+    {
+        var rows = new List<OfAction>();
+        foreach (var t in Enum.GetValues<OfActionType>())
+        {
+            // A resubmit (1.3's, in any place) reads back over 1.0 only as a flow's goto-table, an exit not at all:
+            // Of13NiciraActionTranslatorTests.
+            if (t is OfActionType.Resubmit or OfActionType.Exit) continue;
+            var a = Sample(t);
+            if (Of10Actions.ToOfp(a, out var wire, out _) > 0 && wire.Type == OfpActionType.Vendor) rows.Add(a);
+        }
+        rows.Add(OfAction.SetTunnel(0x99));                  // NXAST_SET_TUNNEL (32 bits)
+        rows.Add(OfAction.SetIcmpType(135, icmpv6: true));   // ICMPv6's fields
+        rows.Add(OfAction.SetIcmpCode(2, icmpv6: true));
+        return [.. rows];
+    }
+
+    public static TheoryData<OfAction> WrittenAsNicira() => [.. NiciraWritten()];
+
+    [Fact]
+    public void TheRowsHoldEveryNiciraActionTheEncoderWrites()
+    {
+        var subtypes = NiciraWritten().Select(a => Of10Actions.ToOfp(a, out var w, out _) > 0 ? w.NxSubtype : (ushort)0)
+                                        .Where(s => s != 0).Distinct().Order();
+        NxActionSubtype[] written =
+        [
+            NxActionSubtype.SetTunnel, NxActionSubtype.SetQueue, NxActionSubtype.SetTunnel64, NxActionSubtype.DecTtl,
+            NxActionSubtype.PushMpls, NxActionSubtype.PopMpls, NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl,
+            NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
+        ];
+        Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
+    }
+
+    private static List<OfpAction> WireOf(params OfpAction[] actions)
+    {
+        byte[] bytes = new byte[OfpActions.GetEncodedSize([.. actions])];
+        OfpActions.Encode(actions, bytes);
+        Assert.True(OfpActions.TryDecode(bytes, out List<OfpAction> decoded, out var error), error.ToString());
+        return decoded;
+    }
+
+    private static OfAction[] Decode10(List<OfpAction> wire)
+    {
+        Assert.True(Of10Actions.TryDecode(wire, 0, out var model, out var error), error.ToString());
+        return model.ToArray();
+    }
+
+    private static OfAction[] Decode10(List<OfpAction> wire, out byte? gotoTable)
+    {
+        Assert.True(Of10Actions.TryDecode(wire, 0, out var model, out gotoTable, out var error), error.ToString());
+        return model.ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(WrittenAsNicira))]
+    public void WhatOneZeroIsShown_ReadsBackAsTheSameModelAction_AsOneThreeReadsIt(OfAction action)
+    {
+        int count = Of10Actions.ToOfp(action, out var first, out var second);
+        var model = Decode10(count == 2 ? WireOf(first, second) : WireOf(first));
+        Assert.Equal([action], model);
+
+        // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3.
+        var of13 = new List<Ofp13Action>();
+        Of13Actions.ToWire([action], ipv6: false, of13);
+        Assert.True(Of13Actions.TryToOf([.. of13], out var via13, out var error13), error13.ToString());
+        Assert.Equal(via13, model);
+    }
+
+    private static OfpAction RegLoad(uint header, int ofs, int bits, ulong value)
+    {
+        byte[] body = new byte[16];
+        BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)NxActionSubtype.RegLoad);
+        BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(2), (ushort)(ofs << 6 | (bits - 1)));
+        BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(4), header);
+        BinaryPrimitives.WriteUInt64BigEndian(body.AsSpan(8), value);
+        return OfpAction.VendorAction(OfpConstants.NiciraVendorId, body);
+    }
+
+    private const uint NxIpEcn = 0x0001_3801, NxIpTtl = 0x0001_3a01, NxIpv6Src = 0x0001_2610, NxTunId = 0x0001_2008, NxIpTos = 0x0000_0a01;
+    private const uint NxReg0 = 0x0001_0004, OxmInPort = 0x8000_0004, NxEthSrc = 0x0000_0406;
+
+    [Fact]
+    public void OvsOfctlsRegLoads_AreTheSameSetFields_ATwoHalfFieldGatheredWhole()
+    {
+        Assert.Equal([OfAction.SetIpEcn(2)], Decode10(WireOf(RegLoad(NxIpEcn, 0, 2, 2))));
+        Assert.Equal([OfAction.SetNwTtl(5)], Decode10(WireOf(RegLoad(NxIpTtl, 0, 8, 5))));
+        Assert.Equal([OfAction.SetNwTos(0xb8)], Decode10(WireOf(RegLoad(NxIpTos, 0, 8, 0xb8))));
+        Assert.Equal([OfAction.SetTunnel(ulong.MaxValue)], Decode10(WireOf(RegLoad(NxTunId, 0, 64, ulong.MaxValue))));
+        Assert.Equal([OfAction.SetEthSrc(0x0200_0000_0001)], Decode10(WireOf(RegLoad(NxEthSrc, 0, 48, 0x0200_0000_0001))));
+        // Fields without an NXM header by their OXM one (Open vSwitch's load:0x7->OXM_OF_MPLS_LABEL[]).
+        Assert.Equal([OfAction.SetMplsLabel(7), OfAction.SetMplsTc(3)], Decode10(WireOf(RegLoad(0x8000_4404, 0, 20, 7), RegLoad(0x8000_4601, 0, 3, 3))));
+        // ovs-ofctl's set_field:2001:db8::1->ipv6_src in OpenFlow 1.0: the low 64 bits, then the high.
+        var ipv6 = WireOf(RegLoad(NxIpv6Src, 0, 64, (ulong)Ip6), RegLoad(NxIpv6Src, 64, 64, (ulong)(Ip6 >> 64)), OfpAction.Output(2));
+        Assert.Equal([OfAction.SetIpv6Src(Ip6), OfAction.Output(2)], Decode10(ipv6));
+    }
+
+    public static TheoryData<string, OfpAction[]> Refused => new()
+    {
+        { "half an IPv6 address", [RegLoad(NxIpv6Src, 0, 64, 1)] },
+        { "half an IPv6 address, then an output", [RegLoad(NxIpv6Src, 0, 64, 1), OfpAction.Output(1)] },
+        { "half of one field, then another field", [RegLoad(NxIpv6Src, 0, 64, 1), RegLoad(NxIpTtl, 0, 8, 5)] },
+        { "part of a TTL", [RegLoad(NxIpTtl, 0, 4, 5)] },
+        { "ECN past its 2 bits", [RegLoad(NxIpEcn, 0, 8, 4)] },
+        { "the ToS byte's ECN bits", [RegLoad(NxIpTos, 0, 8, 0xb9)] },
+        { "a register", [RegLoad(NxReg0, 0, 32, 1)] },
+        { "in_port", [RegLoad(OxmInPort, 0, 32, 1)] },
+        { "reg_load2 of a register", [OfpAction.NxRegLoad2([0x00, 0x01, 0x00, 0x04, 0, 0, 0, 1])] },
+        { "reg_load2 of in_port", [OfpAction.NxRegLoad2([0x80, 0x00, 0x00, 0x04, 0, 0, 0, 1])] },
+        { "reg_load2 of part of eth_src", [OfpAction.NxRegLoad2([0x80, 0x00, 0x09, 0x0c, 2, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0, 0, 0])] },
+        { "reg_load2 of ECN 4", [OfpAction.NxRegLoad2([0x80, 0x00, 0x12, 0x01, 4])] },
+        { "reg_load2 of eth_src with a 5-byte value", [OfpAction.NxRegLoad2([0x80, 0x00, 0x08, 0x05, 2, 0, 0, 0, 1])] },
+        // Geneve options are not carried into metadata: NXM_NX_TUN_METADATA0 (class 1, field 40) is not a field here.
+        { "reg_load2 of tun_metadata0", [OfpAction.NxRegLoad2([0x00, 0x01, 0x50, 0x04, 0, 0, 0, 1])] },
+        { "resubmit to table 0", [OfpAction.NxResubmitTable(0)] },
+        { "resubmit to table 255", [OfpAction.NxResubmitTable(255)] },
+        { "resubmit, then an output", [OfpAction.NxResubmitTable(1), OfpAction.Output(1)] },
+        { "resubmit twice", [OfpAction.NxResubmitTable(1), OfpAction.NxResubmitTable(2)] },
+        { "resubmit of another in_port", [Resubmit(1, 2)] },
+    };
+
+    private static OfpAction Resubmit(ushort inPort, byte table)
+    {
+        byte[] body = new byte[8];
+        BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)NxActionSubtype.ResubmitTable);
+        BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(2), inPort);
+        body[4] = table;
+        return OfpAction.VendorAction(OfpConstants.NiciraVendorId, body);
+    }
+
+    [Theory]
+    [MemberData(nameof(Refused))]
+    public void WhatTheModelCannotHold_IsBadArgument(string what, OfpAction[] actions)
+    {
+        Assert.False(Of10Actions.TryDecode(WireOf(actions), 0, out _, out _, out var error), what);
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+    }
+
+    [Fact]
+    public void ATrailingResubmit_IsTheFlowsGotoTable_OnlyInAFlowMod()
+    {
+        var model = Decode10(WireOf(OfpAction.Nicira(NxActionSubtype.DecTtl), OfpAction.Output(2), OfpAction.NxResubmitTable(3)), out var gotoTable);
+        Assert.Equal([OfAction.DecNwTtl(), OfAction.Output(2)], model);
+        Assert.Equal((byte)3, gotoTable);
+        Assert.Empty(Decode10(WireOf(OfpAction.NxResubmitTable(253)), out gotoTable));
+        Assert.Equal((byte)253, gotoTable);
+
+        // A packet-out's actions stand for no flow: no goto-table.
+        Assert.False(Of10Actions.TryDecode(WireOf(OfpAction.NxResubmitTable(3)), out _, out var error));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+    }
+
+    [Fact]
+    public void UnknownAndMalformedNiciraActions_GetTheirErrors()
+    {
+        static OfpError Error(byte[] body)
+        {
+            Assert.False(Of10Actions.TryDecode([OfpAction.VendorAction(OfpConstants.NiciraVendorId, body)], 0, out _, out _, out var error));
+            return error;
+        }
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x01, 0xff, 0xf8, 0, 0, 0, 0])); // NXAST_RESUBMIT
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x15, 0, 0, 0, 0, 0, 0]));       // DEC_TTL_CNT_IDS
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([]));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([0x00, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([0x00, 0x09, 0, 0, 0, 0, 0, 0]));
+        Assert.False(Of10Actions.TryDecode([OfpAction.VendorAction(0x005c16c7, new byte[8])], 0, out _, out _, out var other));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendor), other);
+    }
+
+    /// <summary>
+    /// Seeded random lists of Nicira actions, the switch's and ovs-ofctl's with bytes and lengths mutated: each list
+    /// translates or is refused with a bad-action error, and none throws.
+    /// </summary>
+    [Fact]
+    public void MutatedNiciraActionLists_TranslateOrGetAnError_NeverThrow()
+    {
+        const int seed = 1127;
+        var rng = new Random(seed);
+        var pool = NiciraWritten().Select(a => Of10Actions.ToOfp(a, out var w, out _) > 0 ? w : default)
+            .Append(RegLoad(NxIpv6Src, 64, 64, 2)).Append(OfpAction.NxResubmitTable(2)).Append(OfpAction.NxRegLoad2([0x00, 0x01, 0x3a, 0x01, 5]))
+            .Where(a => a.Type == OfpActionType.Vendor).ToArray();
+        int translated = 0, refused = 0;
+        for (int i = 0; i < 5_000; i++)
+        {
+            var list = new List<OfpAction>();
+            for (int k = rng.Next(1, 5); k > 0; k--)
+            {
+                byte[] body = pool[rng.Next(pool.Length)].VendorBody.ToArray();
+                if (rng.Next(3) == 0) Array.Resize(ref body, Math.Max(0, body.Length + 8 * rng.Next(-1, 2)));
+                for (int m = rng.Next(0, 3); m > 0 && body.Length > 0; m--) body[rng.Next(body.Length)] = (byte)rng.Next(256);
+                list.Add(OfpAction.VendorAction(OfpConstants.NiciraVendorId, body));
+            }
+            if (Of10Actions.TryDecode(list, 0, out _, out _, out var error))
+            {
+                translated++;
+            }
+            else
+            {
+                Assert.True(error.Type == OfpErrorType.BadAction, $"seed {seed} round {i}: {error}");
+                refused++;
+            }
+        }
+        Assert.True(translated > 200 && refused > 500, $"translated {translated}, refused {refused}");
+    }
+}

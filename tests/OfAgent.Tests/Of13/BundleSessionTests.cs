@@ -1,0 +1,280 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Softswitch.OfAgent.Tests.Session;
+using Softswitch.OfWire;
+using Softswitch.OfWire.Of13;
+
+namespace Softswitch.OfAgent.Tests.Of13;
+
+/// <summary>
+/// Bundles over a real 1.3 connection (the ONF extension, as <c>ovs-ofctl -O OpenFlow13 --bundle</c> sends them): every
+/// reply, every OFPBFC error the switch gives, and a commit whose failing flow-mod leaves the tables as they were.
+/// </summary>
+public sealed class BundleSessionTests
+{
+    private const byte V13 = 4;
+
+    /// <summary>A 1.3 controller that sends messages as built (their xids untouched: an ADD's must match its message's).</summary>
+    private sealed class Client : IDisposable
+    {
+        private readonly Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
+        private readonly List<byte> _buf = new();
+
+        public static async Task<Client> ConnectAsync(int port)
+        {
+            var c = new Client();
+            await c._s.ConnectAsync(IPAddress.Loopback, port);
+            Assert.Equal(V13, (await c.NextAsync())![0]);
+            c._s.Send(OfpHelloVersions.Hello(1u << V13, 1));
+            return c;
+        }
+
+        public void Send(byte[] msg) => _s.Send(msg);
+
+        public async Task<byte[]> NextAsync(int ms = 5000)
+        {
+            var tmp = new byte[65536];
+            using var cts = new CancellationTokenSource(ms);
+            while (true)
+            {
+                if (_buf.Count >= 8 && _buf.Count >= ((_buf[2] << 8) | _buf[3]))
+                {
+                    int len = (_buf[2] << 8) | _buf[3];
+                    var m = _buf.GetRange(0, len).ToArray();
+                    _buf.RemoveRange(0, len);
+                    if (m[1] == (byte)Ofp13Type.EchoRequest) continue;
+                    return m;
+                }
+                int n = await _s.ReceiveAsync(tmp, SocketFlags.None, cts.Token);
+                Assert.NotEqual(0, n);
+                _buf.AddRange(tmp.AsSpan(0, n).ToArray());
+            }
+        }
+
+        /// <summary>A barrier's reply: everything sent before it was answered (what came back in between is returned).</summary>
+        public async Task<List<byte[]>> SyncAsync()
+        {
+            var barrier = Ofp13Messages.Empty(V13, Ofp13Type.BarrierRequest, 0xbbbb);
+            Send(barrier);
+            var got = new List<byte[]>();
+            while (true)
+            {
+                var m = await NextAsync();
+                if (m[1] == (byte)Ofp13Type.BarrierReply) return got;
+                got.Add(m);
+            }
+        }
+
+        public void Dispose() => _s.Dispose();
+    }
+
+    private static uint Xid(byte[] m) => BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4));
+
+    private static byte[] Control(uint xid, uint id, Ofp13BundleCtrlType type, ushort flags = 0)
+        => Ofp13Bundle.ControlRequest(V13, xid, id, type, flags);
+
+    private static byte[] FlowMod(uint xid, byte table, uint inPort, ushort priority = 10)
+    {
+        var fm = new Ofp13FlowMod { TableId = table, Priority = priority, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        fm.Match.Add(Ofp13Oxm.Exact(0, inPort));
+        var m = fm.Encode();
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(4), xid);
+        return m;
+    }
+
+    private static byte[] Add(uint id, ushort flags, byte[] inner) => Ofp13Bundle.AddMessage(V13, id, flags, inner);
+
+    /// <summary>Asserts <paramref name="m"/> is the ONF1.3 bundle error <paramref name="code"/> answering xid <paramref name="xid"/>.</summary>
+    private static void AssertBundleError(byte[] m, Ofp13BundleError code, uint xid)
+    {
+        Assert.Equal((byte)Ofp13Type.Error, m[1]);
+        Assert.Equal(xid, Xid(m));
+        Assert.Equal(0xffff, BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(8)));
+        Assert.Equal(Ofp13Bundle.OnfBundleErrorBase + (int)code, BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(10)));
+        Assert.Equal(Ofp13Bundle.OnfExperimenter, BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(12)));
+    }
+
+    private static void AssertReply(byte[] m, Ofp13BundleCtrlType type, uint xid, uint id, ushort flags)
+    {
+        Assert.Equal(Ofp13Bundle.Of14BundleControl, Ofp13Bundle.Kind(m));
+        Assert.Equal(xid, Xid(m));
+        Assert.True(Ofp13Bundle.TryDecodeControl(m, out uint gotId, out var gotType, out ushort gotFlags));
+        Assert.Equal((id, type, flags), (gotId, gotType, gotFlags));
+    }
+
+    [Fact]
+    public async Task ControlMessages_AreAnswered_AndEachMisuseHasItsError()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Client.ConnectAsync(rig.ListenPort);
+        const ushort Atomic = Ofp13Bundle.FlagAtomic, Ordered = Ofp13Bundle.FlagOrdered;
+
+        c.Send(Control(1, 7, Ofp13BundleCtrlType.OpenRequest, Atomic));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.OpenReply, 1, 7, Atomic);
+        c.Send(Control(2, 7, Ofp13BundleCtrlType.OpenRequest, Atomic));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BundleExist, 2);
+        c.Send(Control(3, 8, Ofp13BundleCtrlType.OpenRequest, 4));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadFlags, 3);
+        foreach (var (xid, type) in new[] { (4u, Ofp13BundleCtrlType.CloseRequest), (5u, Ofp13BundleCtrlType.CommitRequest), (6u, Ofp13BundleCtrlType.DiscardRequest) })
+        {
+            c.Send(Control(xid, 99, type));
+            AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadId, xid);
+        }
+        c.Send(Control(7, 7, Ofp13BundleCtrlType.OpenReply));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadType, 7);
+        c.Send(Control(8, 7, (Ofp13BundleCtrlType)99));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadType, 8);
+
+        // An ADD with other flags than the bundle's drops the bundle.
+        c.Send(Add(7, Ordered, FlowMod(9, 0, 1)));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadFlags, 9);
+        c.Send(Control(10, 7, Ofp13BundleCtrlType.DiscardRequest));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadId, 10);
+
+        // Closed: no more ADDs, and a second CLOSE is refused (each drops the bundle, as Open vSwitch does).
+        c.Send(Control(11, 5, Ofp13BundleCtrlType.OpenRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.OpenReply, 11, 5, 0);
+        c.Send(Control(12, 5, Ofp13BundleCtrlType.CloseRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.CloseReply, 12, 5, 0);
+        c.Send(Add(5, 0, FlowMod(13, 0, 1)));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BundleClosed, 13);
+        c.Send(Control(14, 6, Ofp13BundleCtrlType.OpenRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.OpenReply, 14, 6, 0);
+        c.Send(Control(15, 6, Ofp13BundleCtrlType.CloseRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.CloseReply, 15, 6, 0);
+        c.Send(Control(16, 6, Ofp13BundleCtrlType.CloseRequest));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BundleClosed, 16);
+
+        // Out of bundles: the connection's limit, then one more.
+        for (uint i = 0; i < 64; i++) c.Send(Control(100 + i, 1000 + i, Ofp13BundleCtrlType.OpenRequest));
+        c.Send(Control(200, 2000, Ofp13BundleCtrlType.OpenRequest));
+        var answers = new List<byte[]>();
+        for (int i = 0; i < 65; i++) answers.Add(await c.NextAsync());
+        // Every bundle before was dropped by its error: the 64 open, the 65th is refused.
+        Assert.Equal(64, answers.Count(a => Ofp13Bundle.Kind(a) == Ofp13Bundle.Of14BundleControl));
+        AssertBundleError(answers[^1], Ofp13BundleError.OutOfBundles, 200);
+        Assert.Empty(await c.SyncAsync());
+    }
+
+    [Fact]
+    public async Task AddedMessages_ThatCannotGoInABundle_AreRefusedWhenAdded()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Client.ConnectAsync(rig.ListenPort);
+        var fm = FlowMod(21, 0, 1);
+
+        // The inner message longer than what follows, or shorter than a header.
+        var cut = Add(1, 0, fm);
+        BinaryPrimitives.WriteUInt16BigEndian(cut.AsSpan(16 + 8 + 2), (ushort)(fm.Length + 8));
+        c.Send(cut);
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgBadLen, 21);
+        var tiny = Add(1, 0, fm);
+        BinaryPrimitives.WriteUInt16BigEndian(tiny.AsSpan(16 + 8 + 2), 4);
+        c.Send(tiny);
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgBadLen, 21);
+        // Another xid inside than outside.
+        var xid = Add(1, 0, fm);
+        BinaryPrimitives.WriteUInt32BigEndian(xid.AsSpan(4), 22);
+        c.Send(xid);
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgBadXid, 22);
+        // Another version inside.
+        var v10 = Add(1, 0, fm);
+        v10[16 + 8] = 1;
+        c.Send(v10);
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 21);
+        // A message no bundle holds here: an echo, a group-mod.
+        c.Send(Add(1, 0, Ofp13Messages.Empty(V13, Ofp13Type.EchoRequest, 23)));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 23);
+        var gm = new Ofp13GroupMod { Command = 0, GroupType = 0, GroupId = 1 }.Encode();
+        BinaryPrimitives.WriteUInt32BigEndian(gm.AsSpan(4), 24);
+        c.Send(Add(1, 0, gm));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 24);
+        // A port-mod in an ATOMIC bundle: port changes are not undone.
+        var pm = new byte[40];
+        pm[0] = V13;
+        pm[1] = (byte)Ofp13Type.PortMod;
+        BinaryPrimitives.WriteUInt16BigEndian(pm.AsSpan(2), 40);
+        BinaryPrimitives.WriteUInt32BigEndian(pm.AsSpan(4), 25);
+        BinaryPrimitives.WriteUInt32BigEndian(pm.AsSpan(8), 1);
+        c.Send(Add(2, Ofp13Bundle.FlagAtomic, pm));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgConflict, 25);
+        // A flow-mod that does not decode: its own error, for the ADD.
+        var bad = FlowMod(26, 0, 1);
+        bad[25] = 9; // command 9
+        c.Send(Add(1, 0, bad));
+        var e = await c.NextAsync();
+        Assert.Equal((byte)Ofp13Type.Error, e[1]);
+        Assert.Equal((26u, (ushort)Ofp13ErrorType.FlowModFailed), (Xid(e), BinaryPrimitives.ReadUInt16BigEndian(e.AsSpan(8))));
+        Assert.Empty(await c.SyncAsync());
+        Assert.Equal(0, rig.Switch.Flows.GetTableStats(0).ActiveCount);
+    }
+
+    [Fact]
+    public async Task ACommit_AppliesEveryFlowMod_OrNoneAndAnswersWithTheFailingOnesError()
+    {
+        await using var rig = new AgentRig(tables: new Softswitch.Ofproto.FlowTableOptions { MaxFlows = 3 });
+        using var c = await Client.ConnectAsync(rig.ListenPort);
+        c.Send(FlowMod(1, 0, 9));
+        Assert.Empty(await c.SyncAsync());
+        var flows = rig.Switch.Flows;
+
+        // Four adds where three fit: the third refuses (TABLE_FULL), and the two before it are reverted.
+        c.Send(Control(10, 1, Ofp13BundleCtrlType.OpenRequest, Ofp13Bundle.FlagAtomic));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.OpenReply, 10, 1, Ofp13Bundle.FlagAtomic);
+        for (uint i = 1; i <= 4; i++) c.Send(Add(1, Ofp13Bundle.FlagAtomic, FlowMod(10 + i, 0, i)));
+        c.Send(Control(20, 1, Ofp13BundleCtrlType.CloseRequest, Ofp13Bundle.FlagAtomic));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.CloseReply, 20, 1, Ofp13Bundle.FlagAtomic);
+        // Nothing is applied before the commit.
+        Assert.Equal(1, flows.GetTableStats(0).ActiveCount);
+        c.Send(Control(21, 1, Ofp13BundleCtrlType.CommitRequest, Ofp13Bundle.FlagAtomic));
+        var failed = await c.NextAsync();
+        Assert.Equal((byte)Ofp13Type.Error, failed[1]);
+        Assert.Equal(13u, Xid(failed)); // the third ADD's
+        Assert.Equal((ushort)Ofp13ErrorType.FlowModFailed, BinaryPrimitives.ReadUInt16BigEndian(failed.AsSpan(8)));
+        Assert.Equal(Ofp13Codes.FlowModTableFull, BinaryPrimitives.ReadUInt16BigEndian(failed.AsSpan(10)));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgFailed, 21);
+        Assert.Equal(1, flows.GetTableStats(0).ActiveCount);
+        // The bundle is gone either way.
+        c.Send(Control(22, 1, Ofp13BundleCtrlType.DiscardRequest));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadId, 22);
+
+        // A delete of the existing flow and two adds: three fit once the delete is counted out. Implicitly opened.
+        c.Send(Add(2, 0, Delete(31, 9)));
+        c.Send(Add(2, 0, FlowMod(32, 0, 1)));
+        c.Send(Add(2, 0, FlowMod(33, 0, 2)));
+        c.Send(Add(2, 0, FlowMod(34, 0, 3)));
+        c.Send(Control(35, 2, Ofp13BundleCtrlType.CommitRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.CommitReply, 35, 2, 0);
+        Assert.Equal(3, flows.GetTableStats(0).ActiveCount);
+        Assert.Empty(await c.SyncAsync());
+    }
+
+    private static byte[] Delete(uint xid, uint inPort)
+    {
+        var fm = new Ofp13FlowMod { Command = 4, TableId = 0, Priority = 10, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        fm.Match.Add(Ofp13Oxm.Exact(0, inPort));
+        var m = fm.Encode();
+        BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(4), xid);
+        return m;
+    }
+
+    [Fact]
+    public async Task ASlavesBundleMessages_AreRefused()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Client.ConnectAsync(rig.ListenPort);
+        var role = new byte[24];
+        role[0] = V13;
+        role[1] = (byte)Ofp13Type.RoleRequest;
+        BinaryPrimitives.WriteUInt16BigEndian(role.AsSpan(2), 24);
+        BinaryPrimitives.WriteUInt32BigEndian(role.AsSpan(4), 1);
+        BinaryPrimitives.WriteUInt32BigEndian(role.AsSpan(8), 3); // OFPCR_ROLE_SLAVE
+        c.Send(role);
+        Assert.Equal((byte)Ofp13Type.RoleReply, (await c.NextAsync())[1]);
+        c.Send(Control(2, 1, Ofp13BundleCtrlType.OpenRequest));
+        var e = await c.NextAsync();
+        Assert.Equal((2u, (ushort)Ofp13ErrorType.BadRequest, Ofp13Codes.IsSlave),
+                     (Xid(e), BinaryPrimitives.ReadUInt16BigEndian(e.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(e.AsSpan(10))));
+    }
+}

@@ -1,0 +1,159 @@
+using System.Security.Cryptography;
+using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
+using Softswitch.Ports.AfPacket;
+using Softswitch.TestKit;
+using Xunit.Abstractions;
+
+namespace Softswitch.Ports.Tests.AfPacket;
+
+public sealed class AfPacketPortTests(ITestOutputHelper output) : PortBackendTests(output)
+{
+    [Fact]
+    public void Open_MissingInterface_ThrowsPortOpenException() => AssertAMissingInterfaceIsRefused();
+
+    protected override IPort Open(string ifname) => new AfPacketPort(ifname);
+
+    /// <summary>
+    /// A port opened with a small initial ring (as `softswitch vswitchd` opens its ports) pins a few pages until it is
+    /// first busy: a few frames leave it small; a burst larger than it (sent while nobody reads) makes the next receive
+    /// grow it fourfold (64 frames), and larger bursts again (256), up to the full ring, which then keeps a burst of
+    /// 400 frames whole and in order.
+    /// </summary>
+    [NetnsFact]
+    public void SmallInitialRing_StaysSmallWhileQuiet_AndGrowsToTheFullRingWhenFirstBusy()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacketPort(ns.HostIf, new AfPacketOptions { RingSize = 1 << 20, InitialRxFrames = 16 });
+        Assert.Equal(16, port.RingFrames);
+        Assert.Equal(16 * port.RingFrameSize, port.RingBytes);
+        var pool = new PacketPool(1024);
+        ns.SendFrames([MakeFrame(RxType, 0, 100), MakeFrame(RxType, 1, 100)]);
+        Assert.Equal(2, ReceiveUntil(port, pool, RxType, 2, TimeSpan.FromSeconds(3)).Count);
+        Assert.Equal(16, port.RingFrames);
+
+        ns.SendFrames(Enumerable.Range(0, 64).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 16, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(64, port.RingFrames);
+        Assert.Equal(64 * port.RingFrameSize, port.RingBytes);
+        ns.SendFrames(Enumerable.Range(0, 200).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(256, port.RingFrames);
+        // Half of 256 frames is more than one receive takes: a loss grows it (a frame marked so, at the next receive).
+        ns.SendFrames(Enumerable.Range(0, 400).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 256, TimeSpan.FromMilliseconds(500));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 500 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(1 << 20, port.RingBytes);
+        Assert.Equal(512, port.RingFrames);
+
+        var burst = Enumerable.Range(0, 400).Select(i => MakeFrame(RxType, 1000 + i, 100 + i)).ToList();
+        ns.SendFrames(burst);
+        var got = ReceiveUntil(port, pool, RxType, burst.Count, TimeSpan.FromSeconds(3));
+        Assert.Equal(burst.Count, got.Count);
+        for (int i = 0; i < burst.Count; i++) Assert.True(burst[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs");
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    /// <summary>
+    /// With a most (<see cref="AfPacketOptions.MaxRingSize"/>, as `softswitch vswitchd` opens its default ports) a full
+    /// ring that loses frames while its port is offered a ring's frames a second (not for one burst of a quiet port)
+    /// grows fourfold, up to that most and no further: the frames the kernel dropped are counted,
+    /// and the grown ring then keeps a burst the full one could not, whole and in order. Without it a ring never grows
+    /// past its full size (`softswitch run`'s ports).
+    /// </summary>
+    [NetnsFact]
+    public void FullRingThatLosesFrames_GrowsFourfoldUpToItsMost_AndThenKeepsTheBurst()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacketPort(ns.HostIf, new AfPacketOptions { RingSize = 128 << 10, InitialRxFrames = 16, MaxRingSize = 512 << 10 });
+        var pool = new PacketPool(1024);
+        ns.SendFrames(Enumerable.Range(0, 64).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(64, port.RingFrames);   // busy: the small ring grew to the full one (two 64 KiB blocks)
+
+        // A burst more than the full ring holds while nobody reads: the kernel drops the rest, counted, but 264 frames
+        // offered in these seconds are not a ring's frames a second (640 in ten): the ring keeps its size.
+        long dropped = port.Counters.Snapshot().RxDropped;
+        ns.SendFrames(Enumerable.Range(0, 200).Select(i => MakeFrame(RxType, 100 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromSeconds(3));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 300 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(64, port.RingFrames);
+        Assert.True(port.Counters.Snapshot().RxDropped - dropped >= 200 - 64, $"{port.Counters.Snapshot().RxDropped - dropped} counted dropped");
+
+        // Traffic at the rate a ring's frames a second makes (here 700 more, one burst): the loss grows it fourfold.
+        ns.SendFrames(Enumerable.Range(0, 700).Select(i => MakeFrame(RxType, 400 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromSeconds(3));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 1200 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(256, port.RingFrames);
+        Assert.Equal(512 << 10, port.RingBytes);
+
+        var burst = Enumerable.Range(0, 250).Select(i => MakeFrame(RxType, 1000 + i, 100 + i)).ToList();
+        ns.SendFrames(burst);
+        var got = ReceiveUntil(port, pool, RxType, burst.Count, TimeSpan.FromSeconds(3));
+        Assert.Equal(burst.Count, got.Count);
+        for (int i = 0; i < burst.Count; i++) Assert.True(burst[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs");
+
+        // At its most, a loss grows it no more.
+        ns.SendFrames(Enumerable.Range(0, 400).Select(i => MakeFrame(RxType, 2000 + i, 100)));
+        ReceiveUntil(port, pool, RxType, 256, TimeSpan.FromSeconds(3));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 2500 + i, 100)));
+        Assert.Equal(10, ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromSeconds(3)).Count);
+        Assert.Equal(256, port.RingFrames);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    /// <summary>A ring without a most keeps its size through losses.</summary>
+    [NetnsFact]
+    public void RingWithoutAMost_KeepsItsSizeThroughLosses()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacketPort(ns.HostIf, new AfPacketOptions { RingSize = 128 << 10 });
+        var pool = new PacketPool(1024);
+        ns.SendFrames(Enumerable.Range(0, 200).Select(i => MakeFrame(RxType, i, 100)));
+        ReceiveUntil(port, pool, RxType, 64, TimeSpan.FromSeconds(3));
+        ns.SendFrames(Enumerable.Range(0, 10).Select(i => MakeFrame(RxType, 300 + i, 100)));
+        Assert.Equal(10, ReceiveUntil(port, pool, RxType, 10, TimeSpan.FromSeconds(3)).Count);
+        Assert.Equal(64, port.RingFrames);
+        Assert.True(port.Counters.Snapshot().RxDropped >= 200 - 64);
+    }
+
+    /// <summary>
+    /// rx_errors is a counter AF_PACKET keeps: 0 from the start (not -1, which port stats report as all ones, "not
+    /// kept"), in the port and in the receivers it splits into; the counters it does not keep stay -1.
+    /// </summary>
+    [NetnsFact]
+    public void RxErrorsIsKeptFromZero_TheCountersItDoesNotKeepAreMarkedSo()
+    {
+        string tag = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+        string a = "pt" + tag + "a", b = "pt" + tag + "b";
+        Sh.Check("ip", "link", "add", a, "type", "veth", "peer", "name", b);
+        try
+        {
+            using var port = new AfPacketPort(a);
+            var c = port.Counters.Snapshot();
+            Assert.Equal(0, c.RxErrors);
+            Assert.Equal(-1, c.RxFrameErrors);
+            Assert.Equal(-1, c.RxOverErrors);
+            Assert.Equal(-1, c.RxCrcErrors);
+            Assert.Equal(-1, c.Collisions);
+            var receivers = port.OpenReceivers(2);
+            try
+            {
+                Assert.Equal(2, receivers.Length);
+                Assert.Same(port.Counters, receivers[1].Counters);
+                Assert.Equal(0, receivers[1].Counters.RxErrors);
+            }
+            finally
+            {
+                for (int i = 1; i < receivers.Length; i++) receivers[i].Dispose();
+            }
+        }
+        finally
+        {
+            Sh.Run("ip", "link", "del", a);
+        }
+    }
+}
