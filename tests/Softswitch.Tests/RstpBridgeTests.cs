@@ -418,6 +418,69 @@ public sealed class RstpBridgeTests
         Assert.Equal(6, p.ErrorCount);
     }
 
+    /// <summary>Two bridges joined by one link, their BPDUs passed through buffers made once: once converged, the hellos
+    /// received and the timers run allocate nothing.</summary>
+    [Fact]
+    public void ReceivingAndTicking_AllocateNothing()
+    {
+        var link = new Link();
+        var b0 = new RstpBridge("b0", 0x0000_0000_0001, new LinkEnd(link, 0));
+        var b1 = new RstpBridge("b1", 0x0000_0000_0002, new LinkEnd(link, 1));
+        var p0 = b0.AddPort(1)!;
+        var p1 = b1.AddPort(1)!;
+        b0.SetMacOperational(p0, true);
+        b1.SetMacOperational(p1, true);
+        for (int i = 0; i < 100; i++)
+        {
+            b0.Tick(100);
+            b1.Tick(100);
+            link.Deliver(b0, p0, b1, p1);
+        }
+        Assert.Equal((RstpRole.Root, RstpState.Forwarding), (p1.Role, p1.State));
+        long rx = p1.RxCount;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++)
+        {
+            b0.Tick(100);
+            b1.Tick(100);
+            link.Deliver(b0, p0, b1, p1);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(p1.RxCount - rx >= 9, $"{p1.RxCount - rx} hellos in 20 s");
+    }
+
+    /// <summary>BPDUs in flight on one link, in buffers made once.</summary>
+    private sealed class Link
+    {
+        private readonly byte[][] _bpdu = [.. Enumerable.Range(0, 64).Select(_ => new byte[RstpBridge.RstBpduSize])];
+        private readonly int[] _from = new int[64], _size = new int[64];
+        private int _count;
+
+        public void Add(int from, ReadOnlySpan<byte> bpdu)
+        {
+            if (_count == _bpdu.Length) return;
+            bpdu.CopyTo(_bpdu[_count]);
+            _from[_count] = from;
+            _size[_count] = bpdu.Length;
+            _count++;
+        }
+
+        public void Deliver(RstpBridge b0, RstpPort p0, RstpBridge b1, RstpPort p1)
+        {
+            for (int i = 0; i < _count; i++)
+            {
+                if (_from[i] == 0) b1.Received(p1, _bpdu[i].AsSpan(0, _size[i]));
+                else b0.Received(p0, _bpdu[i].AsSpan(0, _size[i]));
+            }
+            _count = 0;
+        }
+    }
+
+    private sealed class LinkEnd(Link link, int end) : IStpTransmit
+    {
+        public void Send(int portNo, ReadOnlySpan<byte> bpdu) => link.Add(end, bpdu);
+    }
+
     private sealed class NullTx : IStpTransmit
     {
         public void Send(int portNo, ReadOnlySpan<byte> bpdu)
