@@ -348,6 +348,24 @@ public sealed class MininetSandboxTests
     }
 
     /// <summary>
+    /// The same torus with 802.1w RSTP (Mininet/stp_test.sh rstp-torus): `mn --custom rstp_switch.py --switch rstpbr
+    /// --topo torus,3,3 --wait --test pingall`, Mininet's OVSBridge with rstp_enable=true set as each bridge is made,
+    /// converges (no port learning, one forwarding on each switch) and pings every pair.
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    public void RstpTorusConvergesAndPingsAll()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 180_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "rstp-torus");
+        Console.WriteLine($"mn --switch rstpbr --topo torus,3,3 under softswitch vswitchd:\n{run.Output}");
+        Assert.True(run.ExitCode == 0 && run.Output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{run.Output}\n{run.Logs}");
+        Assert.Contains("MN EXIT 0", run.Output);
+        Assert.True(run.Output.Contains("*** Results: 0% dropped (72/72 received)", StringComparison.Ordinal), $"pingall lost a ping:\n{run.Output}\n{run.Logs}");
+        AssertNoCleanup(run);
+    }
+
+    /// <summary>
     /// A ring of three `softswitch vswitchd` bridges joined by veths with STP on (Mininet/stp_test.sh ring): one root,
     /// one blocked port, a ping across, and a flood of 2,000 broadcast pings that ends when the flood ends (three
     /// seconds after it the ring's veths have carried a few BPDUs more, not a storm); a link cut on the hosts' path
@@ -404,6 +422,45 @@ public sealed class MininetSandboxTests
         }
         Assert.Contains("OVS OVSROOT BLOCKED softswitch: sr12b ovs: \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
         Assert.Contains("OVS SSWROOT BLOCKED softswitch: so1a ovs: \n", run.Output.Replace("\r", "", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The same ring with 802.1w RSTP (Mininet/stp_test.sh rstp): two `softswitch vswitchd` bridges and one Open vSwitch
+    /// user-space bridge with rstp_enable=true, a host on each softswitch bridge. With the Open vSwitch bridge's priority
+    /// lowest every bridge names it root and the softswitch bridge of the higher priority has the one alternate port
+    /// (towards the other softswitch bridge); with a softswitch bridge's priority 0 every bridge names that one and the
+    /// alternate is the other softswitch bridge's port towards Open vSwitch (whose bridge ID is lower). Each converges
+    /// in seconds; in the first, when the root port of the bridge with the alternate loses its link, the hosts ping
+    /// again within a few hello times (the alternate forwards at once).
+    /// </summary>
+    [E2EFact]
+    [RequiresTool("ovsdb-server")]
+    [RequiresTool("ovs-vsctl")]
+    [RequiresTool("ovs-vswitchd")]
+    public void RstpRingWithAnOpenVswitchBridge_ElectsOneRoot_AndFailsOverFast()
+    {
+        var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 180_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "rstp");
+        Console.WriteLine($"a ring of two softswitch bridges and an Open vSwitch bridge with RSTP:\n{run.Output}");
+        string output = run.Output.Replace("\r", "", StringComparison.Ordinal);
+        Assert.True(run.ExitCode == 0 && output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{output}\n{run.Logs}");
+        foreach (var (round, root) in new[] { ("OVSROOT", "1"), ("SSWROOT", "0") })
+        {
+            var roots = Regex.Match(output, $@"RSTP {round} ROOTS ""([0-9a-f.]+)"" ""([0-9a-f.]+)"" ""([0-9a-f.]+)""");
+            Assert.True(roots.Success, output);
+            Assert.StartsWith(root + ".000.", roots.Groups[1].Value, StringComparison.Ordinal);
+            Assert.True(roots.Groups[1].Value == roots.Groups[2].Value && roots.Groups[2].Value == roots.Groups[3].Value,
+                $"{round}: the bridges name different roots\n{output}\n{run.Logs}");
+            var converged = Regex.Match(output, $@"RSTP {round} CONVERGED AFTER (\d+) ms");
+            Assert.True(converged.Success, output);
+            Assert.InRange(int.Parse(converged.Groups[1].Value, CultureInfo.InvariantCulture), 0, 15_000);
+        }
+        Assert.Contains("RSTP OVSROOT ALTERNATE softswitch: sr12b ovs: \n", output);
+        Assert.Contains("RSTP SSWROOT ALTERNATE softswitch: so1a ovs: \n", output);
+        Assert.Contains("RSTP PING 0", output);
+        var healed = Regex.Match(output, @"RSTP CUT so2a HEALED yes AFTER (\d+) ms");
+        Assert.True(healed.Success, $"the ring did not heal after a link cut\n{output}\n{run.Logs}");
+        // Three hello times (2 s each); the alternate takes over as soon as the link's loss is seen.
+        Assert.InRange(int.Parse(healed.Groups[1].Value, CultureInfo.InvariantCulture), 0, 6_000);
     }
 
     /// <summary>

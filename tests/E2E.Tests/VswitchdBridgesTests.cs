@@ -125,10 +125,11 @@ public sealed class VswitchdBridgesTests
                 Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
                 Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
             }
-            // Standalone bridges with no controller forward as learning switches; the patch joins them. RSTP asked of
+            // Standalone bridges with no controller forward as learning switches; the patch joins them. NetFlow asked of
             // one is refused in its status column; it forwards all the same (snooping multicast, which it serves).
             db.Vsctl("add-br", br1, "--", "set-fail-mode", br1, "standalone", "--", "add-br", br2, "--", "set-fail-mode", br2, "standalone",
-                "--", "set", "bridge", br1, "rstp_enable=true", "mcast_snooping_enable=true",
+                "--", "set", "bridge", br1, "mcast_snooping_enable=true", "netflow=@nf",
+                "--", "--id=@nf", "create", "NetFlow", "targets=\"127.0.0.1:2055\"",
                 "--", "add-port", br1, hA, "--", "add-port", br2, hB,
                 "--", "add-port", br1, "ovpp1" + s_id, "--", "set", "Interface", "ovpp1" + s_id, "type=patch", $"options:peer=ovpp2{s_id}",
                 "--", "add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
@@ -136,11 +137,11 @@ public sealed class VswitchdBridgesTests
             Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp2" + s_id, "ofport").Trim());
             Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "up", 10), "the patch's link never came up");
             Assert.True(Ping(nsA, "10.78.0.2"), "no ping across the patch\n" + Log(db));
-            Assert.Equal("\"refused: RSTP is not supported (802.1D STP is: stp_enable=true)\"", db.Vsctl("get", "Bridge", br1, "status:rstp_enable").Trim());
-            Assert.Contains($"bridge {br1}: not applied: rstp_enable=true (RSTP is not supported (802.1D STP is: stp_enable=true))", Log(db));
+            Assert.Equal("\"refused: not served by softswitch vswitchd yet\"", db.Vsctl("get", "Bridge", br1, "status:netflow").Trim());
+            Assert.Contains($"bridge {br1}: not applied: netflow", Log(db));
             Assert.Contains($"bridge {br1}: multicast snooping started", Log(db));
             Assert.Equal("{}", db.Vsctl("get", "Bridge", br2, "status").Trim());
-            db.Vsctl("set", "bridge", br1, "rstp_enable=false", "mcast_snooping_enable=false");
+            db.Vsctl("clear", "bridge", br1, "netflow");
             Assert.Equal("{}", db.Vsctl("get", "Bridge", br1, "status").Trim());
 
             // A patch with its peer gone is down, and comes back with it.

@@ -154,6 +154,8 @@ internal sealed class Bridge : IDisposable
     private readonly Dictionary<string, string> _targetErrors = new(StringComparer.Ordinal);
     /// <summary>The bridge's spanning tree while stp_enable=true, else null.</summary>
     private BridgeStp? _stp;
+    /// <summary>The bridge's rapid spanning tree while rstp_enable=true, else null.</summary>
+    private BridgeRstp? _rstp;
     /// <summary>The bridge's bonds while it has any, else null.</summary>
     private BridgeBonds? _bonds;
     /// <summary>The bridge's multicast snooping while mcast_snooping_enable=true, else null.</summary>
@@ -207,6 +209,34 @@ internal sealed class Bridge : IDisposable
     }
 
     private static readonly IReadOnlyDictionary<string, long> s_noStatistics = new Dictionary<string, long>();
+    private static readonly IReadOnlyDictionary<string, string> s_noStatus = new Dictionary<string, string>();
+
+    /// <summary>The Bridge rstp_status column: the rapid spanning tree's keys while it runs (rstp_bridge_id,
+    /// rstp_root_id, rstp_root_path_cost, rstp_designated_id, rstp_designated_port_id, rstp_bridge_port_id), else empty.</summary>
+    public IReadOnlyDictionary<string, string> RstpStatus => _rstp?.BridgeStatus() ?? s_noStatus;
+
+    /// <summary>Each Port row's rstp_status and rstp_statistics columns (see <see cref="BridgeRstp.PortStatus"/>): a port
+    /// that takes no part in a rapid spanning tree has them empty, as Open vSwitch clears them.</summary>
+    public IReadOnlyDictionary<Guid, (IReadOnlyDictionary<string, string> Status, IReadOnlyDictionary<string, long> Statistics)> PortRstpStatus
+    {
+        get
+        {
+            var result = new Dictionary<Guid, (IReadOnlyDictionary<string, string>, IReadOnlyDictionary<string, long>)>();
+            foreach (var uuid in _config.PortStatus.Keys) result[uuid] = (s_noStatus, s_noStatistics);
+            if (_rstp is null) return result;
+            foreach (var (uuid, status, statistics) in _rstp.PortStatus()) result[uuid] = (status, statistics);
+            return result;
+        }
+    }
+
+    /// <summary>The rapid spanning tree as <c>ovs-appctl rstp/show</c> prints it, or null when the bridge runs none.</summary>
+    public string? RstpShow()
+    {
+        if (_rstp is null) return null;
+        var s = new System.Text.StringBuilder();
+        _rstp.Show(s);
+        return s.ToString();
+    }
 
     /// <summary>The spanning tree as <c>ovs-appctl stp/show</c> prints it, or null when the bridge runs none.</summary>
     public string? StpShow()
@@ -564,7 +594,17 @@ internal sealed class Bridge : IDisposable
         FollowSflow(config);
         FollowOffload(config);
         FollowAdminStates();
-        FollowStp(config);
+        // The one stopped first, so its gates open before the other sets its own.
+        if (config.Rstp is null)
+        {
+            FollowRstp(config);
+            FollowStp(config);
+        }
+        else
+        {
+            FollowStp(config);
+            FollowRstp(config);
+        }
         FollowBonds(config);
         FollowMcast(config);
     }
@@ -708,6 +748,39 @@ internal sealed class Bridge : IDisposable
             _log.LogInformation("bridge {Bridge}: spanning tree (802.1D) started", Name);
         }
         _stp.Configure(stp, address, ports);
+    }
+
+    /// <summary>
+    /// Bridge rstp_enable followed: the rapid spanning tree started, reconfigured (its settings; its ports: every open
+    /// port but internal ones and mirror outputs, as Open vSwitch's port_configure_rstp) or stopped (every port's gate
+    /// opened). Its address is rstp-address, else other_config:hwaddr, else the LOCAL port's MAC.
+    /// </summary>
+    private void FollowRstp(BridgeConfig config)
+    {
+        if (config.Rstp is not { } rstp)
+        {
+            if (_rstp is null) return;
+            _rstp.Dispose();
+            _rstp = null;
+            _log.LogInformation("bridge {Bridge}: rapid spanning tree stopped", Name);
+            return;
+        }
+        var mirrorOutputs = config.Mirrors.Select(m => m.OutputPort).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var ports = new List<RstpPortInput>();
+        foreach (var open in _open.Values)
+        {
+            long mbps = (SpeedOf(open.Port.Info.Current)?.Bps ?? 0) / 1_000_000;
+            ports.Add(new RstpPortInput(open.No, open.Config.Name, open.Config.PortUuid, open.Config.Rstp,
+                Eligible: open.No != PortNumber.Local && open.Config.Type != "internal" && !mirrorOutputs.Contains(open.Config.PortName), mbps));
+        }
+        ulong address = config.HwAddr is { } hw && MacAddress.TryParse(hw, out var m) ? m.Value
+            : Dp.Ports.Get(PortNumber.Local)?.Port.Info.HwAddr.Value ?? (DatapathId & ((1UL << 48) - 1));
+        if (_rstp is null)
+        {
+            _rstp = new BridgeRstp(Name, Dp, rstp.Address ?? address, _host.Loggers.CreateLogger("rstp"));
+            _log.LogInformation("bridge {Bridge}: rapid spanning tree (802.1w) started", Name);
+        }
+        _rstp.Configure(rstp, address, ports);
     }
 
     /// <summary>The sFlow exporter while the bridge has an sFlow row that can be served, and that row as applied.</summary>
@@ -1310,6 +1383,7 @@ internal sealed class Bridge : IDisposable
             }
         }
         _stp?.AddStatusStamp(ref stamp);
+        _rstp?.AddStatusStamp(ref stamp);
         _bonds?.AddStatusStamp(ref stamp);
     }
 
@@ -1355,6 +1429,8 @@ internal sealed class Bridge : IDisposable
     {
         _stp?.Dispose();
         _stp = null;
+        _rstp?.Dispose();
+        _rstp = null;
         _bonds?.Dispose();
         _bonds = null;
         _mcast?.Dispose();

@@ -13,7 +13,8 @@ namespace Softswitch.Vswitchd;
 /// error when it cannot be opened; an open one's error names what of its row was ignored, see <see cref="AfXdpInterface"/>),
 /// ifindex, mac_in_use, link_state, admin_state, link_speed and duplex (from the port's link modes), mtu, status (a key
 /// per setting refused), lacp_current (a member of a bond running LACP: whether its partner is not defaulted; empty
-/// otherwise); <c>Port</c> status (likewise, and the spanning tree's keys), statistics (the spanning tree's BPDU
+/// otherwise); <c>Bridge</c> and <c>Port</c> rstp_status and Port rstp_statistics (the rapid spanning tree's keys,
+/// empty without it); <c>Port</c> status (likewise, and the spanning tree's keys), statistics (the spanning tree's BPDU
 /// counts) and bond_active_slave (a bond's active member's address); <c>Controller</c> is_connected, role, status (<c>last_error</c>: why its target is not served);
 /// <c>Mirror</c> statistics (tx_packets, tx_bytes) of each mirror served.
 /// </summary>
@@ -31,8 +32,8 @@ internal static class StatusWriter
     public static readonly IReadOnlyDictionary<string, string[]> WrittenColumns = new Dictionary<string, string[]>
     {
         ["Open_vSwitch"] = ["cur_cfg", "ovs_version", "datapath_types", "iface_types"],
-        ["Bridge"] = ["datapath_id", "status"],
-        ["Port"] = ["status", "statistics", "bond_active_slave"],
+        ["Bridge"] = ["datapath_id", "status", "rstp_status"],
+        ["Port"] = ["status", "statistics", "bond_active_slave", "rstp_status", "rstp_statistics"],
         ["Interface"] = ["ofport", "error", "ifindex", "mac_in_use", "link_state", "admin_state", "link_speed", "duplex", "mtu", "status", "lacp_current"],
         ["Controller"] = ["is_connected", "role", "status"],
         ["Mirror"] = ["statistics"],
@@ -62,6 +63,7 @@ internal static class StatusWriter
             {
                 ["datapath_id"] = JsonValue.Create(bridge.DatapathId.ToString("x16", CultureInfo.InvariantCulture)),
                 ["status"] = OvsdbDatum.Map(status),
+                ["rstp_status"] = OvsdbDatum.Map(bridge.RstpStatus),
             });
             var lacpCurrent = bridge.LacpCurrent;
             foreach (var (uuid, s) in bridge.Interfaces())
@@ -90,6 +92,8 @@ internal static class StatusWriter
             }
             foreach (var (uuid, (portStatus, statistics)) in bridge.PortStatus)
                 Add(ops, db, "Port", uuid, new() { ["status"] = OvsdbDatum.Map(portStatus), ["statistics"] = OvsdbDatum.Map(statistics) });
+            foreach (var (uuid, (rstpStatus, rstpStatistics)) in bridge.PortRstpStatus)
+                Add(ops, db, "Port", uuid, new() { ["rstp_status"] = OvsdbDatum.Map(rstpStatus), ["rstp_statistics"] = OvsdbDatum.Map(rstpStatistics) });
             foreach (var (uuid, activeSlave) in bridge.BondActiveSlaves)
                 Add(ops, db, "Port", uuid, new() { ["bond_active_slave"] = JsonValue.Create(activeSlave) });
             foreach (var c in bridge.ControllerTargets)

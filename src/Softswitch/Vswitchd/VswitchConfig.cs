@@ -36,6 +36,9 @@ internal sealed record InterfaceConfig(Guid Uuid, string Name, string Type, int?
 
     /// <summary>The Port row's spanning tree settings (its other_config stp-*), read whether or not the bridge runs it.</summary>
     public PortStpConfig Stp { get; init; } = PortStpConfig.Default;
+
+    /// <summary>The Port row's rapid spanning tree settings (its other_config rstp-*), read whether or not the bridge runs it.</summary>
+    public PortRstpConfig Rstp { get; init; } = PortRstpConfig.Default;
 }
 
 /// <summary>
@@ -82,6 +85,27 @@ internal sealed record StpConfig(ushort Priority, int HelloTimeMs, int MaxAgeMs,
 /// (by name, sorted).
 /// </summary>
 internal sealed record McastSnoopingConfig(int IdleTimeS, int MaxEntries, bool FloodUnregistered, IReadOnlyList<string> FloodPorts, IReadOnlyList<string> FloodReportPorts);
+
+/// <summary>A Port row's rapid spanning tree settings, as Open vSwitch's port_configure_rstp reads its other_config:
+/// rstp-enable (default true; false also for an rstp-port-num that is not 1 to 4095, as there), rstp-port-num (null:
+/// the first free number), rstp-port-priority (default 128), rstp-path-cost (null: from the link's speed),
+/// rstp-port-admin-edge (default false), rstp-port-auto-edge (default true), rstp-admin-p2p-mac (default 1, force
+/// true), rstp-admin-port-state (default true), rstp-port-mcheck (default false).</summary>
+internal sealed record PortRstpConfig(bool Enabled, int? PortNum, int Priority, uint? PathCost, bool AdminEdge, bool AutoEdge,
+    Stp.RstpPointToPoint PointToPoint, bool AdminPortState, bool Mcheck)
+{
+    public static readonly PortRstpConfig Default = new(true, null, Stp.RstpBridge.DefaultPortPriority, null, false, true,
+        Stp.RstpPointToPoint.ForceTrue, true, false);
+}
+
+/// <summary>A Bridge's rapid spanning tree (rstp_enable=true), as Open vSwitch's bridge_configure_rstp reads its
+/// other_config: rstp-priority, rstp-address (null: the bridge's address), rstp-ageing-time, rstp-force-protocol-version,
+/// rstp-max-age, rstp-forward-delay (seconds), rstp-transmit-hold-count.</summary>
+internal sealed record RstpConfig(int Priority, ulong? Address, int AgeingTime, int ForceProtocolVersion, int MaxAge, int ForwardDelay, int TransmitHoldCount)
+{
+    public static readonly RstpConfig Default = new(Stp.RstpBridge.DefaultPriority, null, Stp.RstpBridge.DefaultAgeingTime, 2,
+        Stp.RstpBridge.DefaultMaxAge, Stp.RstpBridge.DefaultForwardDelay, Stp.RstpBridge.DefaultTransmitHoldCount);
+}
 
 /// <summary>The defaults of the spanning tree settings (Open vSwitch's lib/stp.h).</summary>
 internal static class StpBridgeDefaults
@@ -143,6 +167,8 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 
     /// <summary>The bridge's multicast snooping (mcast_snooping_enable=true), or null: none.</summary>
     public McastSnoopingConfig? McastSnooping { get; init; }
+    /// <summary>The rapid spanning tree this bridge runs (rstp_enable=true, which wins over stp_enable as in Open vSwitch), or null: none.</summary>
+    public RstpConfig? Rstp { get; init; }
 
     /// <summary>The bridge's bonds (Port rows with two or more Interfaces), in port name order.</summary>
     public IReadOnlyList<BondConfig> Bonds { get; init; } = [];
@@ -224,15 +250,17 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 status[column] = "refused: " + why;
             }
             StpConfig? stp = null;
-            if (OvsdbDatum.Boolean(br["stp_enable"]) == true)
+            RstpConfig? rstp = null;
+            if (OvsdbDatum.Boolean(br["rstp_enable"]) == true)
             {
-                if (OvsdbDatum.Boolean(br["rstp_enable"]) == true)
-                    RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported (STP, stp_enable=true, runs)");
-                stp = ReadStp(other, RefuseBridge, refused.Add);
+                // As Open vSwitch's bridge_configure_spanning_tree: both asked, RSTP runs.
+                if (OvsdbDatum.Boolean(br["stp_enable"]) == true)
+                    RefuseBridge("stp_enable", "stp_enable=true", "RSTP and STP are mutually exclusive: RSTP (rstp_enable=true) runs");
+                rstp = ReadRstp(other, RefuseBridge);
             }
-            else if (OvsdbDatum.Boolean(br["rstp_enable"]) == true)
+            else if (OvsdbDatum.Boolean(br["stp_enable"]) == true)
             {
-                RefuseBridge("rstp_enable", "rstp_enable=true", "RSTP is not supported (802.1D STP is: stp_enable=true)");
+                stp = ReadStp(other, RefuseBridge, refused.Add);
             }
             foreach (var column in new[] { "netflow", "ipfix" })
                 if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
@@ -267,6 +295,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 var pStatus = new SortedDictionary<string, string>(StringComparer.Ordinal);
                 var portStp = ReadPortStp(port.Map("other_config"), portName, refused, pStatus);
                 ReadPortMcast(port.Map("other_config"), portName, refused, pStatus, mcastFlood, mcastFloodReports);
+                var portRstp = ReadPortRstp(port.Map("other_config"), portName, refused, pStatus);
                 portStatus[portUuid] = pStatus;
                 var bond = ReadBond(db, port, portUuid, portName, ifaces, refused, pStatus);
                 if (bond is not null) bonds.Add(bond);
@@ -289,6 +318,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                         PortUuid = portUuid,
                         // No spanning tree over a bond (its members are one port to NORMAL).
                         Stp = ifaces.Count > 1 ? portStp with { Enabled = false } : portStp,
+                        Rstp = ifaces.Count > 1 ? portRstp with { Enabled = false } : portRstp,
                     };
                     config = Device(config, iface, local: ifName == name, localMac, refused);
                     if (!claimedNames.TryAdd(ifName, where)) config = config with { Unserved = $"another Interface row named {ifName} is served (in {claimedNames[ifName]}): this one is not" };
@@ -315,6 +345,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
                 Stp = stp,
                 McastSnooping = mcast,
+                Rstp = rstp,
                 Bonds = [.. bonds.OrderBy(b => b.Name, StringComparer.Ordinal)],
                 Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
                     ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
@@ -609,6 +640,104 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         int priority = Number("stp-port-priority", 0, 255) ?? StpBridgeDefaults.PortPriority;
         int? cost = Number("stp-path-cost", 0, 65535);
         return new PortStpConfig(enabled, num, (byte)priority, cost);
+    }
+
+    /// <summary>
+    /// A Bridge's rapid spanning tree settings from its other_config, as Open vSwitch reads them and lib/rstp.c takes
+    /// them: rstp-priority 0 to 61440 (rounded down to a multiple of 4096), rstp-address a MAC address, rstp-ageing-time
+    /// 10 to 1000000 s, rstp-force-protocol-version 0 (STP compatibility) or 2, rstp-max-age 6 to 40 s,
+    /// rstp-forward-delay 4 to 30 s, with max age at most 2 × (forward delay − 1) (17.13), rstp-transmit-hold-count 1
+    /// to 10. rstp-hello-time is fixed at 2 s by the standard (Open vSwitch does not read it): another value is refused.
+    /// A value out of range is refused (its key in the Bridge status, a log line) and the default used, where Open
+    /// vSwitch keeps the old value silently.
+    /// </summary>
+    private static RstpConfig ReadRstp(IReadOnlyDictionary<string, string> other, Action<string, string, string> refuse)
+    {
+        var d = RstpConfig.Default;
+        int Number(string key, int min, int max, int dflt, string unit)
+        {
+            if (other.GetValueOrDefault(key) is not { } text) return dflt;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max) return v;
+            refuse(key, $"other_config:{key}={text}", $"not an integer from {min} to {max}{unit} (the default, {dflt}, is used)");
+            return dflt;
+        }
+        int priority = Number("rstp-priority", 0, Stp.RstpBridge.MaxPriority, d.Priority, "");
+        int ageing = Number("rstp-ageing-time", Stp.RstpBridge.MinAgeingTime, Stp.RstpBridge.MaxAgeingTime, d.AgeingTime, " s");
+        int version = d.ForceProtocolVersion;
+        if (other.GetValueOrDefault("rstp-force-protocol-version") is { } fpv)
+        {
+            if (fpv is "0" or "2") version = fpv[0] - '0';
+            else refuse("rstp-force-protocol-version", $"other_config:rstp-force-protocol-version={fpv}", "not 0 (STP compatibility) or 2 (RSTP): 2 is used");
+        }
+        int maxAge = Number("rstp-max-age", Stp.RstpBridge.MinMaxAge, Stp.RstpBridge.MaxMaxAge, d.MaxAge, " s");
+        int fwd = Number("rstp-forward-delay", Stp.RstpBridge.MinForwardDelay, Stp.RstpBridge.MaxForwardDelay, d.ForwardDelay, " s");
+        if (2 * (fwd - 1) < maxAge && other.ContainsKey("rstp-max-age") && maxAge != d.MaxAge)
+        {
+            refuse("rstp-max-age", $"other_config:rstp-max-age={maxAge}", $"more than 2 × (forward delay {fwd} − 1) s (the default, {d.MaxAge}, is used)");
+            maxAge = d.MaxAge;
+        }
+        if (2 * (fwd - 1) < maxAge)
+        {
+            refuse("rstp-forward-delay", $"other_config:rstp-forward-delay={fwd}", $"less than max age {maxAge} / 2 + 1 s (the default, {d.ForwardDelay}, is used)");
+            fwd = d.ForwardDelay;
+        }
+        int hold = Number("rstp-transmit-hold-count", Stp.RstpBridge.MinTransmitHoldCount, Stp.RstpBridge.MaxTransmitHoldCount, d.TransmitHoldCount, "");
+        if (other.GetValueOrDefault("rstp-hello-time") is { } hello && hello != "2")
+            refuse("rstp-hello-time", $"other_config:rstp-hello-time={hello}", "RSTP's hello time is fixed at 2 s (802.1D-2004 table 17-1)");
+        ulong? address = null;
+        if (other.GetValueOrDefault("rstp-address") is { } a)
+        {
+            if (MacAddress.TryParse(a, out var mac)) address = mac.Value;
+            else refuse("rstp-address", $"other_config:rstp-address={a}", "not a MAC address (the bridge's address is used)");
+        }
+        return new RstpConfig(priority, address, ageing, version, maxAge, fwd, hold);
+    }
+
+    /// <summary>A Port's rapid spanning tree settings from its other_config (see <see cref="PortRstpConfig"/>); a value
+    /// that does not parse or is out of range is refused (a key of the Port's status, a log line) and the default used.</summary>
+    private static PortRstpConfig ReadPortRstp(IReadOnlyDictionary<string, string> other, string portName, List<string> refused, IDictionary<string, string> status)
+    {
+        var d = PortRstpConfig.Default;
+        if (other.Count == 0) return d;
+        void Refuse(string key, string text, string why)
+        {
+            refused.Add($"port {portName}: other_config:{key}={text} ({why})");
+            status[key] = "refused: " + why;
+        }
+        long? Number(string key, long min, long max)
+        {
+            if (other.GetValueOrDefault(key) is not { } text) return null;
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && v >= min && v <= max) return v;
+            Refuse(key, text, $"not an integer from {min} to {max}: the default is used");
+            return null;
+        }
+        bool Bool(string key, bool dflt)
+        {
+            if (other.GetValueOrDefault(key) is not { } text) return dflt;
+            if (text is "true" or "false") return text == "true";
+            Refuse(key, text, $"not true or false: {(dflt ? "true" : "false")} is used");
+            return dflt;
+        }
+        bool enabled = Bool("rstp-enable", d.Enabled);
+        int? num = null;
+        if (other.GetValueOrDefault("rstp-port-num") is { } numText)
+        {
+            if (int.TryParse(numText, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= Stp.RstpBridge.MaxPorts)
+            {
+                num = n;
+            }
+            else
+            {
+                // As port_configure_rstp: an invalid number takes the port out of the protocol.
+                enabled = false;
+                Refuse("rstp-port-num", numText, $"not an integer from 1 to {Stp.RstpBridge.MaxPorts}: the port takes no part in RSTP");
+            }
+        }
+        int priority = (int)(Number("rstp-port-priority", 0, Stp.RstpBridge.MaxPortPriority) ?? d.Priority);
+        var cost = (uint?)Number("rstp-path-cost", Stp.RstpBridge.MinPortPathCost, Stp.RstpBridge.MaxPortPathCost);
+        var p2p = (Stp.RstpPointToPoint)(Number("rstp-admin-p2p-mac", 0, 2) ?? (long)d.PointToPoint);
+        return new PortRstpConfig(enabled, num, priority, cost, Bool("rstp-port-admin-edge", d.AdminEdge), Bool("rstp-port-auto-edge", d.AutoEdge),
+            p2p, Bool("rstp-admin-port-state", d.AdminPortState), Bool("rstp-port-mcheck", d.Mcheck));
     }
 
     private static bool IsUnicast(MacAddress m) => m.Value != 0 && (m.Value >> 40 & 1) == 0;

@@ -9,8 +9,8 @@ namespace Softswitch.Vswitchd;
 /// <summary>
 /// The control socket's commands under Open vSwitch's unixctl names, for `ovs-appctl` with its defaults: the daemon's
 /// own (exit, vlog/*, coverage/show, memory/show, dpif/show, ofproto/list) and the per-bridge ones that name their
-/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], mdb/show BRIDGE, mdb/flush [BRIDGE], stp/show [BRIDGE], bond/show [PORT],
-/// lacp/show [PORT], bond/list,
+/// bridge first (ofproto/trace BRIDGE, fdb/show BRIDGE, fdb/flush [BRIDGE], mdb/show BRIDGE, mdb/flush [BRIDGE], stp/show [BRIDGE],
+/// rstp/show [BRIDGE], bond/show [PORT], lacp/show [PORT], bond/list,
 /// bridge/dump-flows BRIDGE, offload/show
 /// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`, and dpctl/dump-flows
 /// (<see cref="DpctlDumpFlows"/>: every bridge's flows in Open vSwitch's datapath syntax, type=offloaded among them).
@@ -52,6 +52,7 @@ internal static class VswitchdCommands
             return ControlReply.Success("table successfully flushed\n");
         });
         commands.Register("stp/show", "[BRIDGE]", "the spanning tree of the bridge (of every bridge running one without)", 0, 1, args => StpShow(service, args));
+        commands.Register("rstp/show", "[BRIDGE]", "the rapid spanning tree of the bridge (of every bridge running one without)", 0, 1, args => RstpShow(service, args));
         commands.Register("bond/show", "[PORT]", "a bond's members, which are enabled and active (every bond's without)", 0, 1,
             args => ProtocolShow(service, args, (b, name) => b.BondShow(name), "no such bond"));
         commands.Register("lacp/show", "[PORT]", "a bond's LACP: actor and partner of each member (every LACP bond's without)", 0, 1,
@@ -87,6 +88,21 @@ internal static class VswitchdCommands
                 return bridge?.StpShow() is { } text ? ControlReply.Success(text) : ControlReply.Error("no such stp object");
             }
             return ControlReply.Success(string.Concat(service.Bridges.Select(b => b.StpShow()).OfType<string>()));
+        }
+    }
+
+    /// <summary>rstp/show as Open vSwitch answers it: one bridge's, or every bridge's that runs RSTP; "No such RSTP
+    /// object" for a bridge that does not.</summary>
+    private static ControlReply RstpShow(VswitchdService service, string[] args)
+    {
+        lock (service.BridgesLock)
+        {
+            if (args.Length == 1)
+            {
+                var bridge = service.Bridges.FirstOrDefault(b => b.Name == args[0]);
+                return bridge?.RstpShow() is { } text ? ControlReply.Success(text) : ControlReply.Error("No such RSTP object");
+            }
+            return ControlReply.Success(string.Concat(service.Bridges.Select(b => b.RstpShow()).OfType<string>()));
         }
     }
 

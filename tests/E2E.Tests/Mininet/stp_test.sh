@@ -10,6 +10,13 @@
 #  3. (`stp_test.sh ovs` only) A ring of two softswitch bridges and one Open vSwitch user-space bridge (ovsdb-server and
 #     ovs-vswitchd, datapath_type=netdev, in a namespace of their own): with the Open vSwitch bridge's priority lowest,
 #     then with a softswitch bridge's, every bridge names the same root. Prints "OVS ..." lines.
+#  4. (`stp_test.sh rstp` only) The same ring with RSTP (rstp_enable=true) and a host on each softswitch bridge: with
+#     the Open vSwitch bridge's priority lowest, then with a softswitch bridge's, every bridge names the same root and
+#     the same port is the one alternate; in the first round the link from the softswitch bridge that has the
+#     alternate port to its root is cut and the hosts ping again within a few hello times.
+#     Prints "RSTP ..." lines.
+#  5. (`stp_test.sh rstp-torus` only) As 1. with RSTP: `mn --custom rstp_switch.py --switch rstpbr` (OVSBridge with
+#     rstp_enable=true).
 # Then "RESULT done".
 set -e
 . "$(dirname "$0")/vswitchd_up.sh"
@@ -19,6 +26,11 @@ mode=${1:-all}
 if [ "$mode" = all ] || [ "$mode" = torus ]; then
   start=$(date +%s)
   timeout 300 mn --switch ovsbr,stp=1 --topo torus,3,3 --wait --test pingall 2>&1
+  echo "MN EXIT $? after $(( $(date +%s) - start )) s"
+fi
+if [ "$mode" = rstp-torus ]; then
+  start=$(date +%s)
+  timeout 300 mn --custom "$(dirname "$0")/rstp_switch.py" --switch rstpbr --topo torus,3,3 --wait --test pingall 2>&1
   echo "MN EXIT $? after $(( $(date +%s) - start )) s"
 fi
 if [ "$mode" = all ] || [ "$mode" = ring ]; then
@@ -138,6 +150,87 @@ if [ "$mode" = ovs ]; then
   report SSWROOT
   ovs-appctl -t $orun/ovs-vswitchd.ctl exit
   ovs-appctl -t $orun/ovsdb-server.ctl exit
+  ip netns del stpovs
+  for i in 1 2; do ovs-vsctl del-br stpr$i; done
+fi
+if [ "$mode" = rstp ]; then
+  ip netns add stpovs
+  ip netns exec stpovs ip link set lo up
+  orun=/tmp/ovs-peer
+  mkdir -p $orun
+  ovsdb-tool create $orun/conf.db /usr/share/openvswitch/vswitch.ovsschema
+  ip netns exec stpovs env OVS_RUNDIR=$orun OVS_LOGDIR=$orun OVS_DBDIR=$orun ovsdb-server $orun/conf.db \
+    --remote=punix:$orun/db.sock --pidfile=$orun/ovsdb-server.pid --log-file=$orun/ovsdb-server.log \
+    --unixctl=$orun/ovsdb-server.ctl --detach --no-chdir
+  ovs() { ovs-vsctl --timeout=20 --db=unix:$orun/db.sock "$@"; }
+  ovs --no-wait init
+  ip netns exec stpovs env OVS_RUNDIR=$orun OVS_LOGDIR=$orun OVS_DBDIR=$orun ovs-vswitchd unix:$orun/db.sock \
+    --pidfile=$orun/ovs-vswitchd.pid --log-file=$orun/ovs-vswitchd.log --unixctl=$orun/ovs-vswitchd.ctl --detach --no-chdir
+  # Priorities: Open vSwitch's bridge 4096 (the root), stpr1 16384 (designated between the two softswitch bridges).
+  for i in 1 2; do
+    ovs-vsctl add-br stpr$i -- set-fail-mode stpr$i standalone -- set bridge stpr$i rstp_enable=true
+  done
+  ovs-vsctl set bridge stpr1 other_config:rstp-priority=16384
+  ovs add-br stpo -- set bridge stpo datapath_type=netdev fail_mode=standalone rstp_enable=true other_config:rstp-priority=4096
+  ip link add sr12a type veth peer name sr12b
+  ip link set sr12a up
+  ip link set sr12b up
+  ovs-vsctl add-port stpr1 sr12a -- add-port stpr2 sr12b
+  for i in 1 2; do
+    ip link add so${i}a type veth peer name so${i}b netns stpovs
+    ip link set so${i}a up
+    ip -n stpovs link set so${i}b up
+    ovs-vsctl add-port stpr$i so${i}a
+    ovs add-port stpo so${i}b
+    ip netns add stph$i
+    ip link add sh$i type veth peer name eth0 netns stph$i
+    ip link set sh$i up
+    ip -n stph$i addr add 10.79.0.$i/24 dev eth0
+    ip -n stph$i link set eth0 up
+    # A host's port is an edge port (it forwards at once, not after auto-edge's 3 s without a BPDU).
+    ovs-vsctl add-port stpr$i sh$i -- set port sh$i other_config:rstp-port-admin-edge=true
+  done
+  roots() { echo "$(for i in 1 2; do ovs-vsctl get Bridge stpr$i rstp_status:rstp_root_id; done | tr '\n' ' ')$(ovs get Bridge stpo rstp_status:rstp_root_id)"; }
+  alternates() { echo "softswitch: $(ovs-vsctl --columns=name find Port rstp_status:rstp_port_role=Alternate | awk '{print $3}' | tr '\n' ' ')ovs: $(ovs --columns=name find Port rstp_status:rstp_port_role=Alternate | awk '{print $3}' | tr '\n' ' ')"; }
+  # Converged: one root named by all, one alternate, nothing learning (RSTP: well within a second or two).
+  converge() {
+    start=$(date +%s%N)
+    for _ in $(seq 150); do
+      r=$(roots)
+      if [ "$(echo "$r" | tr ' ' '\n' | grep -c .)" = 3 ] && [ "$(echo "$r" | tr ' ' '\n' | grep . | sort -u | wc -l)" = 1 ] \
+        && [ "$(alternates | wc -w)" = 3 ] \
+        && ! { ovs-vsctl --columns=rstp_status list Port; ovs --columns=rstp_status list Port; } | grep -q 'Learning'; then break; fi
+      sleep 0.2
+    done
+    echo "RSTP $1 CONVERGED AFTER $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  }
+  report() {
+    echo "RSTP $1 ROOTS $(roots)"
+    echo "RSTP $1 ALTERNATE $(alternates)"
+    for i in 1 2; do ovs-appctl rstp/show stpr$i; done
+    ovs-appctl -t $orun/ovs-vswitchd.ctl rstp/show stpo
+  }
+  converge OVSROOT
+  report OVSROOT
+  # stpr2's root port so2a, its alternate sr12b: the hosts ping, then so2a is cut.
+  ip netns exec stph1 ping -c 3 -i 0.2 -W 2 10.79.0.2 > /dev/null 2>&1
+  echo "RSTP PING $?"
+  ip link set so2a down
+  start=$(date +%s%N)
+  healed=no
+  for _ in $(seq 40); do
+    if ip netns exec stph1 ping -c 1 -W 1 10.79.0.2 > /dev/null 2>&1; then healed=yes; break; fi
+  done
+  echo "RSTP CUT so2a HEALED $healed AFTER $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  ovs-appctl rstp/show stpr2
+  ip link set so2a up
+  # A softswitch bridge takes the root.
+  ovs-vsctl set bridge stpr2 other_config:rstp-priority=0
+  converge SSWROOT
+  report SSWROOT
+  ovs-appctl -t $orun/ovs-vswitchd.ctl exit
+  ovs-appctl -t $orun/ovsdb-server.ctl exit
+  for i in 1 2; do ip netns del stph$i; done
   ip netns del stpovs
   for i in 1 2; do ovs-vsctl del-br stpr$i; done
 fi

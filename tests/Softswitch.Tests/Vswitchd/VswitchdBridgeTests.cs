@@ -50,13 +50,14 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"datapath_type":{"type":"string"},
                 "flow_tables":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":254},"value":{"type":"uuid"},"min":0,"max":"unlimited"}},"stp_enable":{"type":"boolean"},"rstp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
                 "mirrors":{"type":{"key":{"type":"uuid","refTable":"Mirror"},"min":0,"max":"unlimited"}},
-                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},"rstp_status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
                 "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
                 "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}},"bond_mode":{"type":{"key":"string","min":0,"max":1}},
                 "lacp":{"type":{"key":"string","min":0,"max":1}},"bond_updelay":{"type":"integer"},"bond_downdelay":{"type":"integer"},"bond_active_slave":{"type":{"key":"string","min":0,"max":1}},
                 "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},"statistics":{"type":{"key":"string","value":"integer","min":0,"max":"unlimited"}},
-                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+                "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},"rstp_status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
+                "rstp_statistics":{"type":{"key":"string","value":"integer","min":0,"max":"unlimited"}}}},
               "QoS":{"columns":{"type":{"type":"string"},"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},
                 "queues":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"value":{"type":"uuid","refTable":"Queue"},"min":0,"max":"unlimited"}}}},
               "Queue":{"columns":{"other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
@@ -355,21 +356,19 @@ public sealed class VswitchdBridgeTests : IDisposable
     }
 
     /// <summary>stp_enable runs spanning tree (the Bridge status has its keys, the ports their gates and status), and
-    /// rstp_enable is refused in the Bridge status column (a key, with the reason), the rest of the bridge served;
-    /// turned off, the keys go and the gates open.</summary>
+    /// the rest of the bridge served; turned off, the keys go and the gates open.</summary>
     [Fact]
-    public void Stp_IsServed_RstpRefusedInTheBridgeStatus()
+    public void Stp_IsServed_AndWrittenBack()
     {
         var db = Database();
-        ModifyBridge(db, new JsonObject { ["rstp_enable"] = true });
         var config = VswitchConfig.Read(db)!;
         using var bridge = Bridge.Create(config.Bridges[0], Host());
         Assert.NotNull(bridge.Dp.Ports.Get(7));
         var ops = StatusWriter.Operations(db, config, [bridge]);
         var row = BridgeRow(ops);
         var status = OvsdbDatum.StringMap(row["status"]);
-        Assert.Equal(["rstp_enable", "stp_bridge_id", "stp_designated_root", "stp_root_path_cost"], status.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal("refused: RSTP is not supported (STP, stp_enable=true, runs)", status["rstp_enable"]);
+        Assert.Equal(["stp_bridge_id", "stp_designated_root", "stp_root_path_cost"], status.Keys.Order(StringComparer.Ordinal));
+        Assert.Empty(OvsdbDatum.StringMap(row["rstp_status"]));
         // The bridge's identifier: priority 32768 over the LOCAL port's address; alone, it is the root.
         Assert.Equal("8000.020000000001", status["stp_bridge_id"]);
         Assert.Equal(status["stp_bridge_id"], status["stp_designated_root"]);
@@ -390,7 +389,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         for (int i = 0; i < 3 && StatusWriter.Operations(db, config, [bridge]) is { Count: > 0 } again; i++) ApplyWritten(db, again);
         Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
 
-        ModifyBridge(db, new JsonObject { ["stp_enable"] = false, ["rstp_enable"] = false });
+        ModifyBridge(db, new JsonObject { ["stp_enable"] = false });
         config = VswitchConfig.Read(db)!;
         bridge.Apply(config.Bridges[0]);
         Assert.Empty(OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]));
@@ -398,6 +397,84 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(PortConfig.None, bridge.Dp.Ports.Get(7)!.Config & (PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.StpNoLearn));
         Assert.Null(bridge.StpShow());
     }
+
+    /// <summary>rstp_enable runs the rapid spanning tree, and wins over stp_enable (said in the Bridge status, as Open
+    /// vSwitch warns of it): the Bridge and Port rstp_status and the Port rstp_statistics as Open vSwitch writes them,
+    /// the ports' gates, rstp/show; settings out of range refused in the status; turned off, the columns are emptied
+    /// and the gates open.</summary>
+    [Fact]
+    public void Rstp_IsServed_WinsOverStp_AndIsWrittenBack()
+    {
+        var db = Database();
+        ModifyBridge(db, new JsonObject
+        {
+            ["rstp_enable"] = true,
+            ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("rstp-priority", "4096"), new JsonArray("rstp-max-age", "40"),
+                new JsonArray("rstp-hello-time", "1"), new JsonArray("rstp-transmit-hold-count", "3"))),
+        });
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Port"] = new JsonObject
+        {
+            [Id("P-p1").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("rstp-port-num", "9"))) } },
+            [Id("P-p2").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["other_config"] = new JsonArray("map", new JsonArray(
+                new JsonArray("rstp-port-num", "5000"), new JsonArray("rstp-port-auto-edge", "maybe"))) } },
+        } }, out var e), e);
+        var config = VswitchConfig.Read(db)!;
+        var bc = config.Bridges[0];
+        Assert.Null(bc.Stp);
+        // Max age 40 needs a forward delay of 21 at least: refused, the default used.
+        Assert.Equal(new RstpConfig(4096, null, 300, 2, 20, 15, 3), bc.Rstp);
+        Assert.Equal(["rstp-hello-time", "rstp-max-age", "stp_enable"], bc.Status.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("refused: RSTP and STP are mutually exclusive: RSTP (rstp_enable=true) runs", bc.Status["stp_enable"]);
+        Assert.Equal(9, bc.Interfaces.Single(i => i.Name == "p1").Rstp.PortNum);
+        Assert.False(bc.Interfaces.Single(i => i.Name == "p2").Rstp.Enabled);
+        Assert.Equal(["rstp-port-auto-edge", "rstp-port-num"], bc.PortStatus[Id("P-p2")].Keys.Order(StringComparer.Ordinal));
+
+        using var bridge = Bridge.Create(bc, Host());
+        var ops = StatusWriter.Operations(db, config, [bridge]);
+        var row = BridgeRow(ops);
+        var rstp = OvsdbDatum.StringMap(row["rstp_status"]);
+        // The identifier as Open vSwitch prints it: priority 1 (4096 >> 12), system ID extension 0, the LOCAL port's address.
+        Assert.Equal("1.000.020000000001", rstp["rstp_bridge_id"]);
+        Assert.Equal(rstp["rstp_bridge_id"], rstp["rstp_root_id"]);
+        Assert.Equal(rstp["rstp_bridge_id"], rstp["rstp_designated_id"]);
+        Assert.Equal("0", rstp["rstp_root_path_cost"]);
+        Assert.Equal("0000", rstp["rstp_bridge_port_id"]);
+        Assert.Equal("0000", rstp["rstp_designated_port_id"]);
+        Assert.DoesNotContain("stp_bridge_id", OvsdbDatum.StringMap(row["status"]).Keys);
+        var p1 = ops.Select(o => o.AsObject()).Single(o => (string?)o["table"] == "Port" && o["row"]!.AsObject().ContainsKey("rstp_status")
+            && o["where"]!.ToJsonString().Contains(Id("P-p1").ToString(), StringComparison.Ordinal));
+        var p1Status = OvsdbDatum.StringMap(p1["row"]!["rstp_status"]);
+        Assert.Equal("8009", p1Status["rstp_port_id"]);
+        Assert.Equal("Designated", p1Status["rstp_port_role"]);
+        Assert.Equal("Discarding", p1Status["rstp_port_state"]);
+        Assert.Equal(rstp["rstp_bridge_id"], p1Status["rstp_designated_bridge_id"]);
+        Assert.Equal("8009", p1Status["rstp_designated_port_id"]);
+        Assert.Equal("0", p1Status["rstp_designated_path_cost"]);
+        Assert.Equal(["rstp_error_count", "rstp_rx_count", "rstp_tx_count", "rstp_uptime"],
+            OvsdbDatum.Pairs(p1["row"]!["rstp_statistics"]).Select(p => JsonRpcText(p.Key)).Order(StringComparer.Ordinal));
+        // Discarding gates as listening (OpenFlow 1.0's STP_LISTEN, 1.3's BLOCKED); the LOCAL port and p2 (its number
+        // refused) take no part and forward.
+        Assert.Equal(PortStpState.Listening, bridge.Dp.Ports.Get(7)!.Stp);
+        Assert.Equal(PortStpState.Excluded, bridge.Dp.Ports.Get(PortNumber.Local)!.Stp);
+        Assert.Null(bridge.StpShow());
+        string show = bridge.RstpShow()!;
+        Assert.StartsWith("---- br0 ----\nRoot ID:\n  stp-priority    4096\n  stp-system-id   02:00:00:00:00:01\n  stp-hello-time  2s\n  stp-max-age     20s\n  stp-fwd-delay   15s\n  This bridge is the root\n", show, StringComparison.Ordinal);
+        Assert.Contains("  Interface  Role       State      Cost     Pri.Nbr \n  ---------- ---------- ---------- -------- -------\n", show, StringComparison.Ordinal);
+        Assert.Contains("  p1         Designated Discarding 20000    128.9\n", show, StringComparison.Ordinal);
+        for (int i = 0; i < 3 && StatusWriter.Operations(db, config, [bridge]) is { Count: > 0 } again; i++) ApplyWritten(db, again);
+        Assert.Empty(StatusWriter.Operations(db, config, [bridge]));
+
+        ModifyBridge(db, new JsonObject { ["rstp_enable"] = false, ["stp_enable"] = false });
+        config = VswitchConfig.Read(db)!;
+        bridge.Apply(config.Bridges[0]);
+        ops = StatusWriter.Operations(db, config, [bridge]);
+        Assert.Empty(OvsdbDatum.StringMap(BridgeRow(ops)["rstp_status"]));
+        Assert.Contains(ops.Cast<JsonObject>(), o => (string)o["table"]! == "Port" && o["row"]!["rstp_status"] is { } st && !OvsdbDatum.Pairs(st).Any());
+        Assert.Equal(PortStpState.Off, bridge.Dp.Ports.Get(7)!.Stp);
+        Assert.Null(bridge.RstpShow());
+    }
+
+    private static string JsonRpcText(JsonNode? n) => n!.GetValue<string>();
 
     /// <summary>
     /// mcast_snooping_enable=true snoops: the datapath's NORMAL gets a snooping table with the Bridge's other_config

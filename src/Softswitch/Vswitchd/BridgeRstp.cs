@@ -1,0 +1,416 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Forwarding;
+using Softswitch.Stp;
+
+namespace Softswitch.Vswitchd;
+
+/// <summary>One port a bridge's rapid spanning tree is told of: its OpenFlow number, name, Port row settings, whether it
+/// may take part (not the LOCAL port, another internal interface or a mirror's output) and its link speed in Mbit/s
+/// (0: unknown).</summary>
+internal readonly record struct RstpPortInput(ushort No, string Name, Guid PortUuid, PortRstpConfig Settings, bool Eligible, long Mbps);
+
+/// <summary>
+/// A bridge's 802.1w rapid spanning tree (Bridge rstp_enable=true) between its <see cref="RstpBridge"/> engine and its
+/// datapath, as Open vSwitch's ofproto-dpif drives lib/rstp.c, and built as <see cref="BridgeStp"/> is: BPDUs the
+/// datapath consumes come here (<see cref="IBpduSink"/>), the engine's BPDUs go out through a packet-out to their port,
+/// the ports' links are the engine's MAC operational state, and each port's state becomes its datapath gate and
+/// OpenFlow state (<see cref="SwitchDatapath.SetPortStp"/>, a PORT_STATUS per change: discarding is 1.0's STP_LISTEN
+/// and 1.3's BLOCKED, as Open vSwitch's update_rstp_port_state maps it); a topology change flushes the addresses
+/// learned on the ports the engine names.
+/// </summary>
+/// <remarks>
+/// <para>Threads: a timer runs the protocol every <see cref="TickMs"/> ms (links, received BPDUs, time, then the states,
+/// flushes and the BPDUs it sent, in that order); the configuration thread calls <see cref="Configure"/>; forwarding
+/// threads call <see cref="Received"/>. One lock (<c>_lock</c>) serialises the engine; received BPDUs wait in a
+/// bounded ring under its own short lock (<see cref="ReceivedFrames"/>), so a forwarding thread never waits on the
+/// protocol. Nothing is allocated per BPDU or per tick.</para>
+/// </remarks>
+internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
+{
+    public const int TickMs = 100;
+    private const int RxSlots = 64, FrameSize = 128, TxSlots = 64;
+
+    private readonly SwitchDatapath _dp;
+    private readonly ILogger _log;
+    private readonly string _bridge;
+    private readonly Lock _lock = new();
+    private readonly RstpBridge _rstp;
+    /// <summary>Engine port number → OpenFlow port number (0: unused), the Port row each serves, its packet-out.</summary>
+    private readonly ushort[] _ofport = new ushort[RstpBridge.MaxPorts + 1];
+    private readonly Guid[] _portUuid = new Guid[RstpBridge.MaxPorts + 1];
+    private readonly FlowActions?[] _output = new FlowActions?[RstpBridge.MaxPorts + 1];
+    /// <summary>OpenFlow port number → engine port number (0: none).</summary>
+    private readonly Dictionary<ushort, int> _byOfport = [];
+    /// <summary>Ports with rstp-port-mcheck=true as last applied (mcheck runs when it becomes true).</summary>
+    private readonly HashSet<ushort> _mcheck = [];
+    /// <summary>The ports of the datapath this spanning tree has set a state on (participating or excluded).</summary>
+    private readonly HashSet<ushort> _gated = [];
+
+    private readonly ReceivedFrames _received = new(RxSlots, FrameSize);
+
+    private readonly byte[][] _txFrame = new byte[TxSlots][];
+    private readonly int[] _txPort = new int[TxSlots];
+    private readonly int[] _txSize = new int[TxSlots];
+    private int _txCount;
+
+    private readonly byte[] _scratch = new byte[FrameSize];
+    private readonly Timer _timer;
+    private long _lastTick;
+    private bool _disposed;
+
+    public BridgeRstp(string bridge, SwitchDatapath dp, ulong address, ILogger log)
+    {
+        _bridge = bridge;
+        _dp = dp;
+        _log = log;
+        _rstp = new RstpBridge(bridge, address, this);
+        for (int i = 0; i < TxSlots; i++) _txFrame[i] = new byte[FrameSize];
+        _lastTick = Environment.TickCount64;
+        dp.BpduSink = this;
+        _timer = new Timer(static s => ((BridgeRstp)s!).Run(), this, TickMs, TickMs);
+    }
+
+    /// <summary>BPDUs dropped because the receive ring was full.</summary>
+    public long RxOverflow => _received.Overflow;
+
+    /// <summary>
+    /// Applies the bridge's settings and its ports, as Open vSwitch's bridge_configure_rstp and port_configure_rstp:
+    /// eligible ports with rstp-enable take part, numbered by rstp-port-num (a number another port has already: the
+    /// first free one, as rstp_port_set_port_number__) or else the first free number, in OpenFlow port order; the
+    /// others are excluded (they forward; BPDUs they receive are consumed); a port no longer given leaves the protocol.
+    /// </summary>
+    public void Configure(RstpConfig config, ulong bridgeAddress, IReadOnlyList<RstpPortInput> ports)
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _rstp.SetAddress(config.Address ?? bridgeAddress);
+            _rstp.SetPriority(config.Priority);
+            _rstp.SetAgeingTime(config.AgeingTime);
+            _rstp.SetForceProtocolVersion(config.ForceProtocolVersion);
+            _rstp.SetTimes(config.MaxAge, config.ForwardDelay);
+            _rstp.SetTransmitHoldCount(config.TransmitHoldCount);
+
+            var taking = ports.Where(p => p.Eligible && p.Settings.Enabled).OrderBy(p => p.No).ToList();
+            var keep = taking.Select(p => p.No).ToHashSet();
+            // Ports that left the protocol, or whose number is to change.
+            foreach (var (no, number) in _byOfport.ToList())
+            {
+                var wanted = taking.FirstOrDefault(p => p.No == no);
+                if (keep.Contains(no) && (wanted.Settings.PortNum is not { } n || n == number)) continue;
+                if (_rstp.Port(number) is { } gone) _rstp.RemovePort(gone);
+                _ofport[number] = 0;
+                _output[number] = null;
+                _byOfport.Remove(no);
+            }
+            var taken = _byOfport.Values.ToHashSet();
+            int FirstFree()
+            {
+                for (int n = 1; n <= RstpBridge.MaxPorts; n++)
+                    if (!taken.Contains(n)) return n;
+                return 0;
+            }
+            foreach (var p in taking.OrderBy(p => p.Settings.PortNum is null))
+            {
+                if (_byOfport.ContainsKey(p.No)) continue;
+                int number = p.Settings.PortNum is { } n && !taken.Contains(n) ? n : FirstFree();
+                if (number == 0)
+                {
+                    _log.LogError("bridge {Bridge}: port {Port}: more than {Max} RSTP ports: it takes no part", _bridge, p.Name, RstpBridge.MaxPorts);
+                    continue;
+                }
+                if (p.Settings.PortNum is { } asked && asked != number)
+                    _log.LogError("bridge {Bridge}: port {Port}: rstp-port-num {Num} is another port's: it is number {Used}", _bridge, p.Name, asked, number);
+                taken.Add(number);
+                _rstp.AddPort(number);
+                _byOfport[p.No] = number;
+                _ofport[number] = p.No;
+                _output[number] = new FlowActions([FlowAction.Output(p.No)]);
+                SetState(p.No, PortStpState.Disabled);
+            }
+            foreach (var p in taking)
+            {
+                if (!_byOfport.TryGetValue(p.No, out int number) || _rstp.Port(number) is not { } port) continue;
+                var s = p.Settings;
+                port.Name = p.Name;
+                _portUuid[number] = p.PortUuid;
+                _rstp.SetPortPriority(port, s.Priority);
+                _rstp.SetPathCost(port, s.PathCost ?? RstpBridge.SpeedToCost(p.Mbps));
+                _rstp.SetEdge(port, s.AdminEdge, s.AutoEdge);
+                _rstp.SetPointToPoint(port, s.PointToPoint);
+                _rstp.SetAdminPortState(port, s.AdminPortState);
+                if (s.Mcheck && _mcheck.Add(p.No)) _rstp.Mcheck(port);
+                else if (!s.Mcheck) _mcheck.Remove(p.No);
+            }
+            _mcheck.IntersectWith(keep);
+            foreach (var p in ports)
+            {
+                if (_byOfport.ContainsKey(p.No)) continue;
+                SetState(p.No, PortStpState.Excluded);
+            }
+            _gated.IntersectWith(ports.Select(p => p.No));
+            RunLocked();
+        }
+    }
+
+    private void SetState(ushort no, PortStpState state)
+    {
+        _gated.Add(no);
+        _dp.SetPortStp(no, state);
+    }
+
+    /// <summary>Takes a BPDU the datapath consumed (a forwarding thread): copied into the ring, or counted when it is full.</summary>
+    public void Received(PortSlot port, ReadOnlySpan<byte> frame) => _received.Add(port.No, frame);
+
+    /// <summary>The engine's BPDU for engine port <paramref name="portNo"/>: framed from the port's address and kept
+    /// until the states are applied (see <see cref="RunLocked"/>).</summary>
+    void IStpTransmit.Send(int portNo, ReadOnlySpan<byte> bpdu)
+    {
+        if (_txCount == TxSlots || _ofport[portNo] == 0) return;
+        ushort no = _ofport[portNo];
+        ulong mac = _dp.Ports.Get(no)?.Port.Info.HwAddr.Value ?? 0;
+        _txSize[_txCount] = StpFrame.Write(_txFrame[_txCount], mac, bpdu);
+        _txPort[_txCount] = portNo;
+        _txCount++;
+    }
+
+    private void Run()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            try
+            {
+                RunLocked();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log.LogError(e, "bridge {Bridge}: rapid spanning tree round failed", _bridge);
+            }
+        }
+    }
+
+    /// <summary>One round (under <c>_lock</c>): links, received BPDUs, time, then states, flushes and BPDUs out.</summary>
+    private void RunLocked()
+    {
+        var ports = _rstp.Ports;
+        for (int i = 0; i < ports.Count; i++)
+        {
+            var port = ports[i];
+            var slot = _dp.Ports.Get(_ofport[port.Number]);
+            bool up = slot is not null && slot.LinkUp && (slot.Config & PortConfig.PortDown) == 0;
+            _rstp.SetMacOperational(port, up);
+        }
+        while (_received.TryTake(_scratch, out ushort no, out int size))
+        {
+            // An excluded port's BPDU: consumed, not heard.
+            if (!_byOfport.TryGetValue(no, out int number) || _rstp.Port(number) is not { } port) continue;
+            if (StpFrame.TryGetBpdu(_scratch.AsSpan(0, size), out var bpdu)) _rstp.Received(port, bpdu);
+            else port.ErrorCount++;
+            if (_log.IsEnabled(LogLevel.Debug))
+                _log.LogDebug("bridge {Bridge}: port {Port}: BPDU {Hex}", _bridge, port.Name, Convert.ToHexString(_scratch, 0, size));
+        }
+        long now = Environment.TickCount64;
+        _rstp.Tick((int)Math.Min(now - _lastTick, 10_000));
+        _lastTick = now;
+        while (_rstp.TryTakeChangedPort(out var changed))
+        {
+            ushort no = _ofport[changed.Number];
+            if (no == 0) continue;
+            SetState(no, Map(changed.State));
+            _log.LogInformation("bridge {Bridge}: port {Port}: RSTP state {State} (role {Role})", _bridge, changed.Name, Name(changed.State), Name(changed.Role));
+        }
+        // A port reopened under its number (a new slot, no gate) takes its state again.
+        for (int i = 0; i < ports.Count; i++)
+        {
+            var port = ports[i];
+            if (_dp.Ports.Get(_ofport[port.Number]) is not { } slot || slot.Stp == Map(port.State)) continue;
+            SetState(slot.No, Map(port.State));
+        }
+        while (_rstp.TryTakeFdbFlush(out var flushed))
+        {
+            if (_ofport[flushed.Number] is var no and not 0) _dp.MacTable.Age(_dp.Clock.NowNanos, no);
+        }
+        for (int t = 0; t < _txCount; t++)
+        {
+            if (_output[_txPort[t]] is { } output) _dp.PacketOut(_txFrame[t].AsSpan(0, _txSize[t]), PortNumber.None, output);
+        }
+        _txCount = 0;
+    }
+
+    /// <summary>The datapath state of an RSTP state: discarding gates as listening does (neither learns nor forwards,
+    /// and is OpenFlow 1.0's STP_LISTEN, as Open vSwitch reports it).</summary>
+    private static PortStpState Map(RstpState s) => s switch
+    {
+        RstpState.Learning => PortStpState.Learning,
+        RstpState.Forwarding => PortStpState.Forwarding,
+        RstpState.Discarding => PortStpState.Listening,
+        _ => PortStpState.Disabled,
+    };
+
+    /// <summary>A state's name as Open vSwitch writes it (rstp_state_name).</summary>
+    public static string Name(RstpState s) => s switch
+    {
+        RstpState.Disabled => "Disabled",
+        RstpState.Learning => "Learning",
+        RstpState.Forwarding => "Forwarding",
+        _ => "Discarding",
+    };
+
+    /// <summary>A role's name as Open vSwitch writes it (rstp_port_role_name).</summary>
+    public static string Name(RstpRole r) => r switch
+    {
+        RstpRole.Root => "Root",
+        RstpRole.Designated => "Designated",
+        RstpRole.Alternate => "Alternate",
+        RstpRole.Backup => "Backup",
+        _ => "Disabled",
+    };
+
+    /// <summary>An identifier as Open vSwitch prints it (RSTP_ID_FMT): the priority's top 4 bits, the system ID
+    /// extension (12 bits), the address, in hex: 8.000.aabbccddeeff.</summary>
+    public static string Id(ulong id) => $"{id >> 60:x1}.{(id >> 48) & 0xfff:x3}.{id & ((1UL << 48) - 1):x12}";
+
+    /// <summary>A port identifier as Open vSwitch prints it (RSTP_PORT_ID_FMT: four hex digits).</summary>
+    public static string PortId(ushort id) => id.ToString("x4", CultureInfo.InvariantCulture);
+
+    /// <summary>The Bridge rstp_status keys Open vSwitch writes (br_refresh_rstp_status).</summary>
+    public Dictionary<string, string> BridgeStatus()
+    {
+        lock (_lock)
+        {
+            return new Dictionary<string, string>
+            {
+                ["rstp_bridge_id"] = Id(_rstp.BridgeId),
+                ["rstp_root_path_cost"] = _rstp.RootPathCost.ToString(CultureInfo.InvariantCulture),
+                ["rstp_root_id"] = Id(_rstp.RootId),
+                ["rstp_designated_id"] = Id(_rstp.DesignatedId),
+                ["rstp_designated_port_id"] = PortId(_rstp.DesignatedPortId),
+                ["rstp_bridge_port_id"] = PortId(_rstp.BridgePortId),
+            };
+        }
+    }
+
+    /// <summary>Each participating Port row's rstp_status (port_refresh_rstp_status: rstp_port_id, rstp_port_role,
+    /// rstp_port_state, rstp_designated_bridge_id, rstp_designated_port_id, rstp_designated_path_cost) and
+    /// rstp_statistics (rstp_tx_count, rstp_rx_count, rstp_uptime, rstp_error_count).</summary>
+    public List<(Guid Port, Dictionary<string, string> Status, Dictionary<string, long> Statistics)> PortStatus()
+    {
+        var list = new List<(Guid, Dictionary<string, string>, Dictionary<string, long>)>();
+        lock (_lock)
+        {
+            foreach (var p in _rstp.Ports)
+            {
+                list.Add((_portUuid[p.Number], new Dictionary<string, string>
+                {
+                    ["rstp_port_id"] = PortId(p.PortId),
+                    ["rstp_port_role"] = Name(p.Role),
+                    ["rstp_port_state"] = Name(p.State),
+                    ["rstp_designated_bridge_id"] = Id(p.DesignatedBridgeId),
+                    ["rstp_designated_port_id"] = PortId(p.DesignatedPortId),
+                    ["rstp_designated_path_cost"] = p.DesignatedPathCost.ToString(CultureInfo.InvariantCulture),
+                }, new Dictionary<string, long>
+                {
+                    ["rstp_tx_count"] = p.TxCount,
+                    ["rstp_rx_count"] = p.RxCount,
+                    ["rstp_uptime"] = p.Uptime,
+                    ["rstp_error_count"] = p.ErrorCount,
+                }));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>Mixes what the status shows into <paramref name="stamp"/> (see <see cref="Bridge.AddStatusStamp"/>):
+    /// the root priority vector and each port's identifier, state, role, designated vector and counts (rstp_uptime moves
+    /// every second: it is written with whatever else is).</summary>
+    public void AddStatusStamp(ref StatusStamp stamp)
+    {
+        lock (_lock)
+        {
+            stamp.Add((long)_rstp.BridgeId);
+            stamp.Add((long)_rstp.RootId);
+            stamp.Add(_rstp.RootPathCost);
+            stamp.Add((long)_rstp.DesignatedId);
+            stamp.Add(_rstp.DesignatedPortId << 16 | _rstp.BridgePortId);
+            foreach (var p in _rstp.Ports)
+            {
+                stamp.Add(p.PortId);
+                stamp.Add((long)p.State << 8 | (long)p.Role);
+                stamp.Add((long)p.DesignatedBridgeId);
+                stamp.Add((long)p.DesignatedPortId << 32 | p.DesignatedPathCost);
+                stamp.Add(p.TxCount);
+                stamp.Add(p.RxCount);
+                stamp.Add(p.ErrorCount);
+            }
+        }
+    }
+
+    /// <summary>The bridge as Open vSwitch's <c>ovs-appctl rstp/show</c> prints it (lib/rstp.c rstp_print_details).</summary>
+    public void Show(StringBuilder s)
+    {
+        lock (_lock)
+        {
+            s.Append("---- ").Append(_bridge).Append(" ----\n");
+            s.Append("Root ID:\n");
+            if (_rstp.IsRoot)
+            {
+                IdDetails(s, _rstp.BridgeId, RstpBridge.HelloTime, _rstp.BridgeMaxAge, _rstp.BridgeForwardDelay);
+                s.Append("  This bridge is the root\n");
+            }
+            else if (_rstp.RootPort is not { } root)
+            {
+                s.Append("unknown root port\n");
+                return;
+            }
+            else
+            {
+                IdDetails(s, _rstp.RootId, _rstp.RootHelloTime, _rstp.RootMaxAge, _rstp.RootForwardDelay);
+                s.Append("  root-port       ").Append(root.Name).Append('\n');
+                s.Append("  root-path-cost  ").Append(_rstp.RootPathCost.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            }
+            s.Append('\n');
+            s.Append("Bridge ID:\n");
+            IdDetails(s, _rstp.BridgeId, RstpBridge.HelloTime, _rstp.BridgeMaxAge, _rstp.BridgeForwardDelay);
+            s.Append('\n');
+            s.Append(CultureInfo.InvariantCulture, $"  {"Interface",-11}{"Role",-11}{"State",-11}{"Cost",-9}{"Pri.Nbr",-8}\n");
+            s.Append("  ---------- ---------- ---------- -------- -------\n");
+            foreach (var p in _rstp.Ports.OrderBy(p => p.Number))
+            {
+                if (p.State == RstpState.Disabled) continue;
+                s.Append(CultureInfo.InvariantCulture, $"  {Cut(p.Name),-11}{Cut(Name(p.Role)),-11}{Cut(Name(p.State)),-11}{p.PathCost,-9}{p.Priority}.{p.Number}\n");
+            }
+            s.Append('\n');
+        }
+    }
+
+    private static string Cut(string s) => s.Length > 10 ? s[..10] : s;
+
+    private static void IdDetails(StringBuilder s, ulong id, int hello, int maxAge, int forwardDelay)
+    {
+        ulong mac = id & ((1UL << 48) - 1);
+        s.Append(CultureInfo.InvariantCulture, $"  stp-priority    {id >> 48}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-system-id   {mac >> 40:x2}:{(mac >> 32) & 0xff:x2}:{(mac >> 24) & 0xff:x2}:{(mac >> 16) & 0xff:x2}:{(mac >> 8) & 0xff:x2}:{mac & 0xff:x2}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-hello-time  {hello}s\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-max-age     {maxAge}s\n");
+        s.Append(CultureInfo.InvariantCulture, $"  stp-fwd-delay   {forwardDelay}s\n");
+    }
+
+    /// <summary>Stops the protocol: every port's gate opened, BPDUs forwarded as any frame again.</summary>
+    public void Dispose()
+    {
+        _timer.Dispose();
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (ReferenceEquals(_dp.BpduSink, this)) _dp.BpduSink = null;
+            foreach (var no in _gated) _dp.SetPortStp(no, PortStpState.Off);
+            _gated.Clear();
+        }
+    }
+}
