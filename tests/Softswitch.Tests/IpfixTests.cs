@@ -18,10 +18,15 @@ public sealed class IpfixTests
     private sealed class Sink : IIpfixSink
     {
         public readonly List<byte[]> Messages = [];
+        /// <summary>False: messages are counted, not kept (nothing allocated).</summary>
+        public bool Keep = true;
+        public int Count;
+
         public int Send(ReadOnlySpan<byte> message)
         {
-            Assert.True(message.Length <= IpfixMessage.MaxSize, $"a message of {message.Length} bytes");
-            Messages.Add(message.ToArray());
+            if (message.Length > IpfixMessage.MaxSize) Assert.Fail($"a message of {message.Length} bytes");
+            Count++;
+            if (Keep) Messages.Add(message.ToArray());
             return 0;
         }
     }
@@ -288,6 +293,49 @@ public sealed class IpfixTests
         r.Process.Run();
         Assert.Equal(0, r.Process.RecordsSent);
         Assert.Equal(1, r.Process.Unparsed);
+    }
+
+    /// <summary>Every template defined here is the one Open vSwitch 3.1 sends under the same id, field for field
+    /// (Data/ovs-3.1-ipfix-templates.hex: its template messages, captured from ovs-vswitchd), the options template too.</summary>
+    [Fact]
+    public void Templates_AreTheOnesOpenVswitchSends()
+    {
+        var lines = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Data", "ovs-3.1-ipfix-templates.hex"));
+        var ovs = IpfixDecoder.Decode(lines.Where(l => l.Length > 0 && l[0] != '#').Select(Convert.FromHexString));
+        Assert.Empty(ovs.Errors);
+        foreach (var t in IpfixTemplate.All())
+        {
+            var theirs = ovs.Templates[(9, t.Id)];
+            Assert.Equal(theirs, t.Fields(virtualObsId: false).Select(f => new IpfixFieldSpec((ushort)(f.Id & 0x7FFF), f.Length, f.Enterprise)));
+        }
+        Assert.Equal(ovs.Templates[(0, IpfixTemplate.ExporterStatsId)], [new IpfixFieldSpec(144, 4, 0), new IpfixFieldSpec(167, 8, 0)]);
+        // Open vSwitch also defines a tunnel template for each (its enterprise elements): not served here.
+        Assert.Equal(2 * 44 + 1, ovs.Templates.Count);
+    }
+
+    /// <summary>Once its cache has held its most flows, the exporting process allocates nothing per sample.</summary>
+    [Fact]
+    public void Sampling_InSteadyState_AllocatesNothing()
+    {
+        var r = new Rig(new IpfixSettings(10, CacheActiveTimeout: 5, CacheMaxFlows: 8));
+        var frames = Enumerable.Range(0, 16).Select(i => Udp4((ushort)(2000 + i))).ToArray();
+        var sample = new PacketSample(1, 2, 1, 60, 60, 0, 0);
+        void Round()
+        {
+            for (int i = 0; i < 1000; i++) r.Process.Sample(sample, frames[i % frames.Length], s_p1, s_p2);
+            r.Process.Run();
+        }
+        r.Sink.Keep = false;
+        Round(); // templates, the cache's entries and the dictionary's buckets made
+        long min = long.MaxValue;
+        for (int round = 0; round < 4 && min != 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Round();
+            min = Math.Min(min, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(r.Process.RecordsSent > 1000, $"{r.Process.RecordsSent} records");
+        Assert.Equal(0, min);
     }
 
     [Fact]
