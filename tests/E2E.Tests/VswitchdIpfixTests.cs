@@ -7,7 +7,8 @@ namespace Softswitch.E2E.Tests;
 /// <summary>
 /// IPFIX from the database under `softswitch vswitchd`, beside sFlow on the same bridge: an IPFIX row (targets,
 /// sampling, observation domain and point, a one-second cache) and an sFlow row at another rate; a UDP collector for
-/// each in the test. The IPFIX records (decoded by the test's own decoder, and by tshark without a malformed record)
+/// each in the test; a flow sends what p1 receives to p2, so each sample has an ingress and an egress record. The
+/// IPFIX records (decoded by the test's own decoder, and by tshark without a malformed record)
 /// count the sampled packets within 10% of the frames the port received divided by the IPFIX rate, and the sFlow
 /// samples theirs at the sFlow rate. Removing the row stops the export and says so.
 /// </summary>
@@ -34,6 +35,10 @@ public sealed class VswitchdIpfixTests
         {
             db.Vsctl("add-br", br, "--", "set-fail-mode", br, "standalone", "--", "add-port", br, h1.HostIf, "--", "add-port", br, h2.HostIf);
             string p1 = db.Vsctl("get", "Interface", h1.HostIf, "ofport").Trim();
+            string p2 = db.Vsctl("get", "Interface", h2.HostIf, "ofport").Trim();
+            // What p1 receives goes to p2 alone: its samples have an egress record too (output sampling).
+            var flow = db.Tool("ovs-ofctl", "add-flow", br, $"in_port={p1},actions=output:{p2}");
+            Assert.True(flow.Ok, flow.Stderr);
             db.Vsctl("--", "--id=@i", "create", "IPFIX", $"targets=\"127.0.0.1:{ipfix.Port}\"", $"sampling={IpfixSampling}", "obs_domain_id=123",
                 "obs_point_id=456", "cache_active_timeout=1", "cache_max_flows=64", "--", "set", "Bridge", br, "ipfix=@i",
                 "--", "--id=@s", "create", "sFlow", $"targets=\"127.0.0.1:{sflow.Port}\"", $"sampling={SflowSampling}", "--", "set", "Bridge", br, "sflow=@s");
@@ -52,8 +57,13 @@ public sealed class VswitchdIpfixTests
             var ingress = records.Where(r => r.U(61) == 0 && r.U(10) == ifindex && r.U(256) == 0x88B5).ToList();
             ulong packets = (ulong)ingress.Sum(r => (long)r.U(2));
             double expected = (double)seen / IpfixSampling;
-            Console.WriteLine($"vswitchd ipfix: {seen} frames received, {records.Count} records, {packets / IpfixSampling} samples (expected {expected:F0})");
+            ulong ifindex2 = ulong.Parse(db.Vsctl("get", "Interface", h2.HostIf, "ifindex").Trim(), CultureInfo.InvariantCulture);
+            var egress = records.Where(r => r.U(61) == 1 && r.U(10) == ifindex && r.U(14) == ifindex2 && r.U(256) == 0x88B5).ToList();
+            ulong egressPackets = (ulong)egress.Sum(r => (long)r.U(2));
+            Console.WriteLine($"vswitchd ipfix: {seen} frames received, {records.Count} records, {packets / IpfixSampling} samples (expected {expected:F0}), "
+                + $"{egressPackets / IpfixSampling} with an egress record");
             Assert.InRange(packets / (double)IpfixSampling, expected * 0.9, expected * 1.1);
+            Assert.Equal(packets, egressPackets);
             Assert.All(records, r =>
             {
                 Assert.Equal(456ul, r.U(138));
