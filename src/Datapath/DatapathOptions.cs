@@ -50,10 +50,10 @@ public sealed class DatapathOptions
     public int LingerMicros { get; set; } = DefaultLingerMicros;
     /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
     public int IdleWakeMs { get; set; } = 1000;
-    /// <summary>Sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off. The
-    /// rate the datapath starts with (<see cref="SwitchDatapath.SetSamplingRate"/> changes it).</summary>
+    /// <summary>sFlow: sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off. The
+    /// rate the datapath starts with (<see cref="SwitchDatapath.SetSamplingRate(int)"/> changes it).</summary>
     public int SamplingRate { get; set; }
-    /// <summary>Samples each forwarding thread's ring holds until an exporter reads them (more are counted as drops): 4096 hold 100 ms of 1-in-400 sampling at 16 Mpps.</summary>
+    /// <summary>Samples each forwarding thread's ring (one per sampling channel on) holds until an exporter reads them (more are counted as drops): 4096 hold 100 ms of 1-in-400 sampling at 16 Mpps.</summary>
     public int SampleRingSlots { get; set; } = 4096;
     /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
     public const int DefaultBusyPollMicros = 50;

@@ -124,7 +124,7 @@ public sealed partial class SwitchDatapath : IDisposable
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
-        _samplingRate = Options.SamplingRate;
+        _samplingRates[(int)SampleChannel.Sflow] = Options.SamplingRate;
         PacketInRatePerForwarder = Options.PacketInRate / threads;
         PacketInBurst = Options.PacketInBurst;
         // Counters other types keep, read into the registry on demand.
@@ -414,25 +414,47 @@ public sealed partial class SwitchDatapath : IDisposable
         return true;
     }
 
-    private volatile int _samplingRate;
+    /// <summary>Each <see cref="SampleChannel"/>'s rate (0: off); written under the port lock, whole.</summary>
+    private volatile int[] _samplingRates = new int[PacketSampler.ChannelCount];
 
-    /// <summary>Packets sampled: 1 in this many on each forwarding thread (sFlow); 0: off. Starts as
+    /// <summary>Packets sampled for sFlow: 1 in this many on each forwarding thread; 0: off. Starts as
     /// <see cref="DatapathOptions.SamplingRate"/>.</summary>
-    public int SamplingRate => _samplingRate;
+    public int SamplingRate => _samplingRates[(int)SampleChannel.Sflow];
+
+    /// <summary>Packets sampled for <paramref name="channel"/>: 1 in this many on each forwarding thread; 0: off.</summary>
+    public int SamplingRateOf(SampleChannel channel) => _samplingRates[(int)channel];
+
+    /// <summary>Whether any channel samples (a packet path the offload cannot take).</summary>
+    public bool Sampling
+    {
+        get
+        {
+            foreach (int r in _samplingRates)
+                if (r != 0) return true;
+            return false;
+        }
+    }
+
+    /// <summary>Samples 1 in <paramref name="rate"/> packets for sFlow from now on (0: none); see
+    /// <see cref="SetSamplingRate(SampleChannel, int)"/>.</summary>
+    public void SetSamplingRate(int rate) => SetSamplingRate(SampleChannel.Sflow, rate);
 
     /// <summary>
-    /// Samples 1 in <paramref name="rate"/> packets from now on (0: none): each forwarding thread gets a new sampler
-    /// (its ring of <see cref="DatapathOptions.SampleRingSlots"/>, made here), and samples the old one held and no
-    /// exporter read yet are let go. The forwarding path's cost is the same at any rate.
+    /// Samples 1 in <paramref name="rate"/> packets for <paramref name="channel"/> from now on (0: none): each
+    /// forwarding thread gets a new sampler (a ring of <see cref="DatapathOptions.SampleRingSlots"/> per channel on,
+    /// made here) that goes on from the old one's totals; samples the old one held and no exporter read yet, of every
+    /// channel, are let go. The forwarding path's cost is the same at any rate and with any number of channels on.
     /// </summary>
-    public void SetSamplingRate(int rate)
+    public void SetSamplingRate(SampleChannel channel, int rate)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rate);
         lock (_portLock)
         {
-            if (rate == _samplingRate) return;
-            foreach (var f in _forwarders) f.SetSampler(new PacketSampler(rate, Options.SampleRingSlots));
-            _samplingRate = rate;
+            if (rate == _samplingRates[(int)channel]) return;
+            var rates = (int[])_samplingRates.Clone();
+            rates[(int)channel] = rate;
+            foreach (var f in _forwarders) f.SetSampler(new PacketSampler(rates, Options.SampleRingSlots, previous: f.Sampler));
+            _samplingRates = rates;
         }
     }
 

@@ -70,6 +70,9 @@ public sealed class VswitchdRobustnessTests
                     "--", "--id=@m2", "create", "Mirror", "name=vrm2", "select_src_port=@p", "output_port=@p", "output_vlan=4095", "snaplen=14", "select_vlan=0,4095",
                     "--", "set", "Bridge", a, "mirrors=@m1,@m2"]),
                 ("sflow, netflow, ipfix", ["--", "--id=@s", "create", "sFlow", "targets=\"127.0.0.1:6343\"", "--", "set", "Bridge", a, "sflow=@s"]),
+                ("an IPFIX row of garbage, a collector set", ["--", "--id=@i", "create", "IPFIX", "targets=\"nope:99999\"", "other_config:enable-input-sampling=maybe",
+                    $"other_config:virtual_obs_id={new string('v', 300)}", "--", "set", "Bridge", a, "ipfix=@i",
+                    "--", "--id=@b", "get", "Bridge", a, "--", "create", "Flow_Sample_Collector_Set", "id=7", "bridge=@b", "ipfix=@i"]),
                 ("forwarding threads", ["set", "Open_vSwitch", ".", "other_config:n-pmd-threads=0", "other_config:pmd-cpu-mask=zz"]),
                 ("an SSL row of missing files", ["set-ssl", "/nonexistent/key.pem", "/nonexistent/cert.pem", "/nonexistent/ca.pem"]),
                 ("a Manager row", ["set-manager", "ptcp:1:127.0.0.1"]),
@@ -85,6 +88,8 @@ public sealed class VswitchdRobustnessTests
             Assert.Contains("interface type 'bogus' is not supported", db.Vsctl("get", "Interface", "vrbog" + s_id, "error"));
             Assert.Contains("refused", db.Vsctl("get", "Port", inner, "status:bond_mode"));
             Assert.Contains("refused", db.Vsctl("get", "Bridge", a, "status:flow_tables"));
+            Assert.Contains("refused", db.Vsctl("get", "Bridge", a, "status:ipfix"));
+            Assert.Contains("refused", db.Vsctl("get", "Bridge", a, "status:flow_sample_collector_set"));
             Assert.Contains("refused", db.Vsctl("get", "Interface", inner, "status:mtu_request"));
             Assert.Contains("refused", db.Vsctl("get", "Interface", "vrvx" + s_id, "status:mtu_request"));
 

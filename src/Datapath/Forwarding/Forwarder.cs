@@ -35,8 +35,8 @@ public sealed partial class Forwarder
     public readonly DropCounters Drops;
     public readonly UpcallRing Upcalls;
     public readonly ActionExecutor Executor;
-    /// <summary>This thread's 1-in-N packet sampling (sFlow); a countdown that never runs out while sampling is off.
-    /// Replaced whole when the rate changes (<see cref="SwitchDatapath.SetSamplingRate"/>).</summary>
+    /// <summary>This thread's 1-in-N packet sampling (sFlow, IPFIX: one ring each); a countdown that never runs out while
+    /// sampling is off. Replaced whole when a rate changes (<see cref="SwitchDatapath.SetSamplingRate(SampleChannel, int)"/>).</summary>
     public PacketSampler Sampler => _sampler;
     private PacketSampler _sampler;
 

@@ -211,9 +211,16 @@ public sealed partial class OffloadManager
         foreach (var t in dp.Tunnels.List)
             if (t.UnderlaySlot is { } u) underlays.Add(u.No);
         foreach (var u in underlays) sig = sig * 31 + u + 0x10000;
-        // The software features a target may not do: a live capture, sFlow sampling, port mirrors, the shaped ports.
+        // The software features a target may not do: a live capture, sFlow or IPFIX sampling (the least rate on), port
+        // mirrors, the shaped ports.
         bool capture = dp.Tap is not null;
-        int samplingRate = dp.SamplingRate;
+        int samplingRate = 0;
+        for (int c = 0; c < PacketSampler.ChannelCount; c++)
+        {
+            int rate = dp.SamplingRateOf((SampleChannel)c);
+            sig = sig * 31 + rate;
+            if (rate != 0 && (samplingRate == 0 || rate < samplingRate)) samplingRate = rate;
+        }
         var mirrors = dp.Mirrors;
         var shaped = new HashSet<ushort>();
         foreach (var p in ports)

@@ -69,7 +69,7 @@ internal sealed class SflowExporter : IDisposable
         _dp = dp;
         _log = log;
         Collectors = [.. collectors];
-        _rate = dp.SamplingRate;
+        _rate = dp.SamplingRateOf(SampleChannel.Sflow);
         _headerBytes = Math.Clamp(headerBytes, 1, PacketSampler.HeaderSize);
         _pollTicks = pollingSeconds * Stopwatch.Frequency;
         _nextPollTicks = Stopwatch.Frequency; // the first counters a second after the start
@@ -117,7 +117,7 @@ internal sealed class SflowExporter : IDisposable
         dp.Counters.AddSource(s_sampleDrops, () =>
         {
             long n = 0;
-            foreach (var f in dp.Forwarders) n += f.Sampler.DropCount;
+            foreach (var f in dp.Forwarders) n += f.Sampler.DropCountOf(SampleChannel.Sflow);
             return n;
         }, e);
         e._thread.Start();
@@ -125,29 +125,30 @@ internal sealed class SflowExporter : IDisposable
     }
 
     /// <summary>
-    /// Reads <c>HOST:PORT</c>, <c>HOST</c> (port 6343), <c>[IPv6]:PORT</c> or a bare IPv6 address; a name is resolved
-    /// now. False with a one-line reason on a bad form or an unknown name.
+    /// Reads <c>HOST:PORT</c>, <c>HOST</c> (port <paramref name="defaultPort"/>, sFlow's 6343 unless given),
+    /// <c>[IPv6]:PORT</c> or a bare IPv6 address; a name is resolved now. False with a one-line reason (naming the
+    /// setting as <paramref name="what"/>) on a bad form or an unknown name.
     /// </summary>
-    public static bool TryParseCollector(string text, out IPEndPoint? endpoint, out string error)
+    public static bool TryParseCollector(string text, out IPEndPoint? endpoint, out string error, int defaultPort = DefaultPort, string what = "--sflow")
     {
         endpoint = null;
         error = "";
         string host = text.Trim();
-        int port = DefaultPort;
+        int port = defaultPort;
         if (host.StartsWith('['))
         {
             int close = host.IndexOf(']', StringComparison.Ordinal);
             if (close < 0 || (close + 1 < host.Length && (host[close + 1] != ':' || !TryPort(host[(close + 2)..], out port))))
-                return Fail(text, out error);
+                return Fail(text, defaultPort, what, out error);
             host = host[1..close];
         }
         else if (host.Count(c => c == ':') == 1)
         {
             int colon = host.IndexOf(':', StringComparison.Ordinal);
-            if (!TryPort(host[(colon + 1)..], out port)) return Fail(text, out error);
+            if (!TryPort(host[(colon + 1)..], out port)) return Fail(text, defaultPort, what, out error);
             host = host[..colon];
         }
-        if (host.Length == 0) return Fail(text, out error);
+        if (host.Length == 0) return Fail(text, defaultPort, what, out error);
         if (!IPAddress.TryParse(host, out var address))
         {
             try
@@ -156,12 +157,12 @@ internal sealed class SflowExporter : IDisposable
             }
             catch (SocketException e)
             {
-                error = $"--sflow '{text}': cannot resolve '{host}': {e.Message}";
+                error = $"{what} '{text}': cannot resolve '{host}': {e.Message}";
                 return false;
             }
             if (address is null)
             {
-                error = $"--sflow '{text}': '{host}' has no address";
+                error = $"{what} '{text}': '{host}' has no address";
                 return false;
             }
         }
@@ -171,9 +172,9 @@ internal sealed class SflowExporter : IDisposable
         static bool TryPort(string s, out int p)
             => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out p) && p is >= 1 and <= IPEndPoint.MaxPort;
 
-        static bool Fail(string text, out string error)
+        static bool Fail(string text, int defaultPort, string what, out string error)
         {
-            error = $"--sflow '{text}': want COLLECTOR[:PORT], e.g. 192.0.2.1:6343 or [2001:db8::1]:6343 (port {DefaultPort} when left out)";
+            error = $"{what} '{text}': want COLLECTOR[:PORT], e.g. 192.0.2.1:{defaultPort} or [2001:db8::1]:{defaultPort} (port {defaultPort} when left out)";
             return false;
         }
     }
@@ -209,13 +210,13 @@ internal sealed class SflowExporter : IDisposable
         for (int f = 0; f < forwarders.Count; f++)
         {
             var sampler = forwarders[f].Sampler;
-            while (sampler.TryRead(_header, out var s))
+            while (sampler.TryRead(SampleChannel.Sflow, _header, out var s))
             {
                 long pool = s.Pool, drops = 0;
                 for (int o = 0; o < forwarders.Count; o++)
                 {
                     if (o != f) pool += forwarders[o].Sampler.SeenPackets;
-                    drops += forwarders[o].Sampler.DropCount;
+                    drops += forwarders[o].Sampler.DropCountOf(SampleChannel.Sflow);
                 }
                 int headerLength = Math.Min(s.HeaderLength, _headerBytes);
                 Reserve(SflowDatagram.FlowSampleSize(headerLength));

@@ -592,6 +592,7 @@ internal sealed class Bridge : IDisposable
         _config = config;
         FollowMirrors(config);
         FollowSflow(config);
+        FollowIpfix(config);
         FollowOffload(config);
         FollowAdminStates();
         // The one stopped first, so its gates open before the other sets its own.
@@ -842,6 +843,73 @@ internal sealed class Bridge : IDisposable
         _sflow = null;
         Dp.SetSamplingRate(0);
         _log.LogInformation("bridge {Bridge}: sFlow stopped", Name);
+    }
+
+    /// <summary>The IPFIX exporter while the bridge has an IPFIX row that can be served, and that row as applied.</summary>
+    private Ipfix.IpfixExporter? _ipfix;
+    private IpfixConfig? _ipfixApplied;
+
+    /// <summary>
+    /// The bridge's IPFIX row, as Open vSwitch's bridge exporter serves it: the datapath samples 1 in <c>sampling</c>
+    /// packets on its own channel (beside sFlow's, each at its own rate) and an exporter aggregates them in its flow cache
+    /// and sends the records to every target (port 4739 when left out). A change of the row starts a new exporter (the
+    /// old one's cache is sent first, as a forced end); a change of ports renames them in the records that follow. What
+    /// cannot be served is said (log) and leaves IPFIX sampling off.
+    /// </summary>
+    private void FollowIpfix(BridgeConfig config)
+    {
+        if (!Equals(config.Ipfix, _ipfixApplied))
+        {
+            _ipfixApplied = config.Ipfix;
+            StopIpfix();
+            if (config.Ipfix is { } ip) StartIpfix(ip);
+        }
+        if (_ipfix is null) return;
+        var ports = new Dictionary<ushort, Ipfix.IpfixPort>();
+        foreach (var open in _open.Values)
+            ports[open.No] = new Ipfix.IpfixPort((uint)Math.Max(0, Kernel(open).Ifindex ?? 0), open.Config.Name);
+        _ipfix.SetPorts(ports);
+    }
+
+    private void StartIpfix(IpfixConfig ip)
+    {
+        var targets = new List<System.Net.IPEndPoint>();
+        foreach (var t in ip.Targets)
+        {
+            if (Sflow.SflowExporter.TryParseCollector(t, out var ep, out var why, Ipfix.IpfixExporter.DefaultPort, "IPFIX target")) targets.Add(ep!);
+            else _log.LogWarning("bridge {Bridge}: IPFIX target {Target} left out: {Why}", Name, t, why);
+        }
+        string? error = targets.Count == 0 ? "no target (targets is empty or none parses)" : null;
+        if (ip.Sampling is < 1 or > int.MaxValue) error ??= $"sampling {ip.Sampling} is not 1 to {int.MaxValue}";
+        if (error is null)
+        {
+            var settings = new Ipfix.IpfixSettings((uint)ip.Sampling, (uint)ip.ObsDomainId, (uint)ip.ObsPointId, (uint)ip.CacheActiveTimeout, (uint)ip.CacheMaxFlows,
+                ip.InputSampling, ip.OutputSampling, ip.VirtualObsId);
+            Dp.SetSamplingRate(SampleChannel.Ipfix, (int)ip.Sampling);
+            try
+            {
+                _ipfix = Ipfix.IpfixExporter.Start(Dp, targets, settings, _host.Loggers.CreateLogger("ipfix"));
+                _log.LogInformation("bridge {Bridge}: IPFIX to {Targets}: 1 in {Sampling} packets, observation domain {Domain}, point {Point}, cache {Timeout} s / {MaxFlows} flows, "
+                    + "input sampling {Input}, output sampling {Output} (egress records for packets a flow sends to one port)",
+                    Name, string.Join(", ", targets), ip.Sampling, ip.ObsDomainId, ip.ObsPointId, ip.CacheActiveTimeout, ip.CacheMaxFlows, ip.InputSampling, ip.OutputSampling);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                error = $"cannot reach {targets[0]}: {e.Message}";
+                Dp.SetSamplingRate(SampleChannel.Ipfix, 0);
+            }
+        }
+        _log.LogWarning("bridge {Bridge}: IPFIX not served: {Why}", Name, error);
+    }
+
+    private void StopIpfix()
+    {
+        if (_ipfix is null) return;
+        _ipfix.Dispose(); // sends what its rings and cache hold
+        _ipfix = null;
+        Dp.SetSamplingRate(SampleChannel.Ipfix, 0);
+        _log.LogInformation("bridge {Bridge}: IPFIX stopped", Name);
     }
 
     /// <summary>An sFlow agent: an IP address, or the first IPv4 (else any) address of the interface so named; null when neither.</summary>
@@ -1437,6 +1505,7 @@ internal sealed class Bridge : IDisposable
         _mcast = null;
         DisposeAgent();
         StopSflow();
+        StopIpfix();
         DetachOffload("the bridge is deleted");
         Dp.Stop();
         _links?.Dispose();

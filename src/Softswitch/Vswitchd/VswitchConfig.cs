@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Ports;
@@ -122,6 +123,27 @@ internal sealed record SflowConfig(Guid Uuid, string Targets, long? Sampling, lo
 }
 
 /// <summary>
+/// A bridge's IPFIX row as Open vSwitch's bridge_configure_ipfix reads it: its targets (sorted), the sampling rate
+/// (default 400), the observation domain and point ids (default 0), the cache's active timeout and most flows (default
+/// 0: no caching), and other_config's enable-input-sampling and enable-output-sampling (default true) and
+/// virtual_obs_id (null: none).
+/// </summary>
+internal sealed record IpfixConfig(Guid Uuid, IReadOnlyList<string> Targets, long Sampling, long ObsDomainId, long ObsPointId, long CacheActiveTimeout,
+    long CacheMaxFlows, bool InputSampling, bool OutputSampling, string? VirtualObsId)
+{
+    /// <summary>Open vSwitch's default rate (bridge.c: SFL_DEFAULT_SAMPLING_RATE, as for sFlow).</summary>
+    public const int DefaultSampling = 400;
+
+    /// <summary>Equal when every setting is (the targets compared item by item).</summary>
+    public bool Equals(IpfixConfig? other) => other is not null && Uuid == other.Uuid && Targets.SequenceEqual(other.Targets) && Sampling == other.Sampling
+        && ObsDomainId == other.ObsDomainId && ObsPointId == other.ObsPointId && CacheActiveTimeout == other.CacheActiveTimeout
+        && CacheMaxFlows == other.CacheMaxFlows && InputSampling == other.InputSampling && OutputSampling == other.OutputSampling
+        && VirtualObsId == other.VirtualObsId;
+
+    public override int GetHashCode() => HashCode.Combine(Uuid, Sampling, ObsDomainId, ObsPointId, CacheActiveTimeout, CacheMaxFlows, VirtualObsId);
+}
+
+/// <summary>
 /// One Mirror row of a bridge, as Open vSwitch's bridge reads it (mirror_configure): the Port rows it selects by name
 /// (every port of the bridge with select_all), its VLANs (empty: all), and its output, a Port (SPAN) or a VLAN
 /// (RSPAN); snaplen 0 keeps whole frames. Lists are sorted, so two reads of an unchanged row compare alike.
@@ -159,6 +181,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 
     /// <summary>The bridge's sFlow row (its targets space-separated, sorted), or null: no sFlow.</summary>
     public SflowConfig? Sflow { get; init; }
+
+    /// <summary>The bridge's IPFIX row when it can be served, or null: no IPFIX (no row, or refused: <see cref="Status"/> says why).</summary>
+    public IpfixConfig? Ipfix { get; init; }
 
     /// <summary>The Mirror rows of the bridge (its mirrors column) that can be served; those that cannot are in <see cref="Refused"/>.</summary>
     public IReadOnlyList<MirrorConfig> Mirrors { get; init; } = [];
@@ -203,6 +228,8 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["Queue"] = ["other_config"],
         ["Controller"] = ["target", "inactivity_probe", "max_backoff", "connection_mode", "controller_rate_limit"],
         ["sFlow"] = ["targets", "sampling", "polling", "header", "agent"],
+        ["IPFIX"] = ["targets", "sampling", "obs_domain_id", "obs_point_id", "cache_active_timeout", "cache_max_flows", "other_config"],
+        ["Flow_Sample_Collector_Set"] = ["id", "bridge", "ipfix"],
         ["Mirror"] = ["name", "select_all", "select_src_port", "select_dst_port", "select_vlan", "output_port", "output_vlan", "snaplen"],
     };
 
@@ -262,8 +289,13 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             {
                 stp = ReadStp(other, RefuseBridge, refused.Add);
             }
-            foreach (var column in new[] { "netflow", "ipfix" })
-                if (br.Uuids(column).Count > 0) RefuseBridge(column, column, "not served by softswitch vswitchd yet");
+            if (br.Uuids("netflow").Count > 0) RefuseBridge("netflow", "netflow", "not served by softswitch vswitchd yet");
+            foreach (var set in db.Rows("Flow_Sample_Collector_Set"))
+            {
+                if (!set.Uuids("bridge").Contains(brUuid)) continue;
+                RefuseBridge("flow_sample_collector_set", $"Flow_Sample_Collector_Set id={set.Integer("id")?.ToString(CultureInfo.InvariantCulture) ?? "?"}",
+                    "per-flow IPFIX (the sample action's collector sets) is not supported; the bridge's ipfix column is");
+            }
             if (OvsdbDatum.Pairs(br["flow_tables"]).Any())
                 RefuseBridge("flow_tables", "flow_tables", "Flow_Table settings (names, flow limits, eviction, prefixes) are not supported");
             if (br.String("datapath_type") is { Length: > 0 } dpType && dpType is not ("netdev" or "system"))
@@ -340,12 +372,15 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             McastSnoopingConfig? mcast = OvsdbDatum.Boolean(br["mcast_snooping_enable"]) == true
                 ? ReadMcast(other, RefuseBridge) with { FloodPorts = [.. mcastFlood.Order(StringComparer.Ordinal)], FloodReportPorts = [.. mcastFloodReports.Order(StringComparer.Ordinal)] }
                 : null;
+            var ipfix = br.Uuids("ipfix") is [var ipfixUuid, ..] && db.Row("IPFIX", ipfixUuid) is { } ipfixRow
+                ? ReadIpfix(ipfixRow, interfaces, RefuseBridge, refused.Add) : null;
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
                 Stp = stp,
                 McastSnooping = mcast,
                 Rstp = rstp,
+                Ipfix = ipfix,
                 Bonds = [.. bonds.OrderBy(b => b.Name, StringComparer.Ordinal)],
                 Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
                     ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
@@ -358,6 +393,43 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             ManagerTargets = managers,
             Ignored = ignored,
         };
+    }
+
+    /// <summary>Interface types that are tunnels (whose headers Open vSwitch's tunnel sampling reports).</summary>
+    private static readonly HashSet<string> s_tunnelTypes = new(StringComparer.Ordinal) { "vxlan", "gre", "geneve", "ip6gre", "erspan", "ip6erspan", "gtpu", "bareudp", "srv6", "stt", "lisp" };
+
+    /// <summary>
+    /// A bridge's IPFIX row, as Open vSwitch's bridge_configure_ipfix reads it (defaults applied). A virtual_obs_id
+    /// longer than 254 bytes refuses the row (Open vSwitch then exports nothing); tunnel sampling (on unless
+    /// enable-tunnel-sampling=false) is refused while the bridge has a tunnel interface, since no record here reports a
+    /// tunnel header (the rest is served); a boolean that is neither true nor false is said and its default used.
+    /// </summary>
+    private static IpfixConfig? ReadIpfix(OvsdbRow row, List<InterfaceConfig> interfaces, Action<string, string, string> refuseBridge, Action<string> say)
+    {
+        var other = row.Map("other_config");
+        bool Flag(string key)
+        {
+            if (other.GetValueOrDefault(key) is not { } v) return true;
+            if (v.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
+            if (v.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
+            say($"IPFIX other_config:{key}={v} is neither true nor false (true, the default, is used)");
+            return true;
+        }
+        bool input = Flag("enable-input-sampling"), output = Flag("enable-output-sampling"), tunnel = Flag("enable-tunnel-sampling");
+        if (tunnel && interfaces.FirstOrDefault(i => s_tunnelTypes.Contains(i.Type)) is { } t)
+        {
+            refuseBridge("ipfix_tunnel_sampling", "IPFIX other_config:enable-tunnel-sampling",
+                $"tunnel headers are not reported in IPFIX records (interface {t.Name} is a {t.Type} tunnel; the rest of the IPFIX row is served)");
+        }
+        string? vobs = other.GetValueOrDefault("virtual_obs_id");
+        if (vobs is not null && Encoding.UTF8.GetByteCount(vobs) > Ipfix.IpfixSettings.MaxVirtualObsIdSize)
+        {
+            refuseBridge("ipfix", "ipfix", $"other_config:virtual_obs_id is {Encoding.UTF8.GetByteCount(vobs)} bytes, more than {Ipfix.IpfixSettings.MaxVirtualObsIdSize} (Open vSwitch exports nothing then)");
+            return null;
+        }
+        return new IpfixConfig(row.Uuid, [.. row.Strings("targets").Order(StringComparer.Ordinal)], row.Integer("sampling") ?? IpfixConfig.DefaultSampling,
+            row.Integer("obs_domain_id") ?? 0, row.Integer("obs_point_id") ?? 0, row.Integer("cache_active_timeout") ?? 0, row.Integer("cache_max_flows") ?? 0,
+            input, output, vobs);
     }
 
     /// <summary>

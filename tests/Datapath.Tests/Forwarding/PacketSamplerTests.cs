@@ -27,11 +27,11 @@ public sealed class PacketSamplerTests
         public void InPortTo(ushort inPort, params FlowAction[] actions)
             => Insert(0, new FlowMatch(new FlowKeyBuilder().InPort(0xFFFF).Key, new FlowKeyBuilder().InPort(inPort).Key), 100, actions);
 
-        public List<(PacketSample Sample, byte[] Header)> Drain()
+        public List<(PacketSample Sample, byte[] Header)> Drain(SampleChannel channel = SampleChannel.Sflow)
         {
             var list = new List<(PacketSample, byte[])>();
             var buf = new byte[PacketSampler.HeaderSize];
-            while (Sampler.TryRead(buf, out var s)) list.Add((s, buf[..s.HeaderLength]));
+            while (Sampler.TryRead(channel, buf, out var s)) list.Add((s, buf[..s.HeaderLength]));
             return list;
         }
 
@@ -172,6 +172,57 @@ public sealed class PacketSamplerTests
             r.Ports[0].SetGeneratorCount(10_000);
             r.Dp.PollUntilIdle(100_000);
             while (r.Sampler.TryRead(buf, out _)) { }
+        });
+        Assert.Equal(0, allocated);
+        Assert.True(r.Sampler.SeenPackets >= 10_000);
+    }
+
+    /// <summary>sFlow and IPFIX sample one forwarding thread at their own rates, each from its own ring; turning one off
+    /// leaves the other's samples and its pool going on where they were.</summary>
+    [Fact]
+    public void TwoChannels_SampleAtTheirOwnRates_FromTheirOwnRings()
+    {
+        using var r = new Rig(rate: 1, ringSlots: 8192);
+        r.InPortTo(1, FlowAction.Output(2));
+        r.Dp.SetSamplingRate(SampleChannel.Ipfix, 4);
+        Assert.Equal((1, 4), (r.Dp.SamplingRate, r.Dp.SamplingRateOf(SampleChannel.Ipfix)));
+        Assert.True(r.Dp.Sampling);
+        for (int i = 0; i < 4000; i++) r.Ports[0].Inject(Frame(i, 100));
+        r.Dp.PollUntilIdle();
+        var sflow = r.Drain();
+        var ipfix = r.Drain(SampleChannel.Ipfix);
+        Assert.Equal(4000, sflow.Count);
+        Assert.Equal(Enumerable.Range(1, 4000).Select(i => (long)i), sflow.Select(x => x.Sample.Pool));
+        Assert.InRange(ipfix.Count, 800, 1200);
+        Assert.True(ipfix.Zip(ipfix.Skip(1)).All(p => p.First.Sample.Pool < p.Second.Sample.Pool), "IPFIX samples in the order taken");
+        Assert.All(ipfix, x => Assert.Equal(((ushort)1, (ushort)2, 1), (x.Sample.InPort, x.Sample.OutPort, x.Sample.OutputCount)));
+        Assert.Equal(4000, r.Sampler.SeenPackets);
+
+        r.Dp.SetSamplingRate(SampleChannel.Ipfix, 0);
+        Assert.Equal(0, r.Sampler.RateOf(SampleChannel.Ipfix));
+        for (int i = 0; i < 10; i++) r.Ports[0].Inject(Frame(i, 100));
+        r.Dp.PollUntilIdle();
+        Assert.Equal(Enumerable.Range(4001, 10).Select(i => (long)i), r.Drain().Select(x => x.Sample.Pool));
+        Assert.Empty(r.Drain(SampleChannel.Ipfix));
+        r.Dp.SetSamplingRate(0);
+        Assert.False(r.Dp.Sampling);
+    }
+
+    [Fact]
+    public void BothChannelsOn_ForwardingAllocatesNothing()
+    {
+        using var r = new Rig(rate: 400, ringSlots: 64);
+        r.Dp.SetSamplingRate(SampleChannel.Ipfix, 300);
+        r.InPortTo(1, FlowAction.Output(2));
+        var frames = Enumerable.Range(0, 16).Select(i => Frame(i, 100)).ToArray();
+        r.Ports[0].SetGenerator(frames, 0);
+        var buf = new byte[PacketSampler.HeaderSize];
+        long allocated = AllocationMeter.SteadyState(() =>
+        {
+            r.Ports[0].SetGeneratorCount(10_000);
+            r.Dp.PollUntilIdle(100_000);
+            while (r.Sampler.TryRead(SampleChannel.Sflow, buf, out _)) { }
+            while (r.Sampler.TryRead(SampleChannel.Ipfix, buf, out _)) { }
         });
         Assert.Equal(0, allocated);
         Assert.True(r.Sampler.SeenPackets >= 10_000);

@@ -102,6 +102,22 @@ public sealed class OffloadSoftwareFeaturesTests : IDisposable
         Assert.Equal(OffloadReason.Sampling, ReasonOf(manager, e));
     }
 
+    /// <summary>IPFIX's sampling channel keeps flows in software as sFlow's does, while it is set.</summary>
+    [Fact]
+    public void IpfixSampling_KeepsTheFlowsInSoftwareWhileItIsSet()
+    {
+        var (dp, target, manager) = Rig();
+        var e = Add(dp, manager, 2);
+        Assert.True(target.Holds(e));
+        dp.SetSamplingRate(SampleChannel.Ipfix, 64);
+        manager.Poll();
+        Assert.False(target.Holds(e));
+        Assert.Equal(OffloadReason.Sampling, ReasonOf(manager, e));
+        dp.SetSamplingRate(SampleChannel.Ipfix, 0);
+        manager.Poll();
+        Assert.True(target.Holds(e));
+    }
+
     [Fact]
     public void APortMirror_KeepsTheFlowsInSoftwareWhileItIsSet()
     {

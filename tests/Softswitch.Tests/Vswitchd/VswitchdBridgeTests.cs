@@ -50,7 +50,16 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "datapath_id":{"type":{"key":"string","min":0,"max":1}},"datapath_type":{"type":"string"},
                 "flow_tables":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":254},"value":{"type":"uuid"},"min":0,"max":"unlimited"}},"stp_enable":{"type":"boolean"},"rstp_enable":{"type":"boolean"},"mcast_snooping_enable":{"type":"boolean"},
                 "mirrors":{"type":{"key":{"type":"uuid","refTable":"Mirror"},"min":0,"max":"unlimited"}},
+                "ipfix":{"type":{"key":{"type":"uuid","refTable":"IPFIX"},"min":0,"max":1}},
                 "status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}},"rstp_status":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+              "IPFIX":{"columns":{"targets":{"type":{"key":"string","min":0,"max":"unlimited"}},"sampling":{"type":{"key":{"type":"integer","minInteger":1,"maxInteger":4294967295},"min":0,"max":1}},
+                "obs_domain_id":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"min":0,"max":1}},
+                "obs_point_id":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"min":0,"max":1}},
+                "cache_active_timeout":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4200},"min":0,"max":1}},
+                "cache_max_flows":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295},"min":0,"max":1}},
+                "other_config":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}},
+              "Flow_Sample_Collector_Set":{"columns":{"id":{"type":{"key":{"type":"integer","minInteger":0,"maxInteger":4294967295}}},
+                "bridge":{"type":{"key":{"type":"uuid","refTable":"Bridge"}}},"ipfix":{"type":{"key":{"type":"uuid","refTable":"IPFIX"},"min":0,"max":1}}}},
               "Port":{"columns":{"name":{"type":"string"},"interfaces":{"type":{"key":{"type":"uuid"},"min":1,"max":"unlimited"}},"tag":{"type":{"key":"integer","min":0,"max":1}},
                 "trunks":{"type":{"key":"integer","min":0,"max":4096}},"vlan_mode":{"type":{"key":"string","min":0,"max":1}},
                 "qos":{"type":{"key":{"type":"uuid","refTable":"QoS"},"min":0,"max":1}},"bond_mode":{"type":{"key":"string","min":0,"max":1}},
@@ -87,6 +96,8 @@ public sealed class VswitchdBridgeTests : IDisposable
     }
 
     private static JsonNode Ref(Guid u) => new JsonArray("uuid", u.ToString());
+
+    private static JsonNode StringMap(params (string K, string V)[] kv) => new JsonArray("map", new JsonArray([.. kv.Select(p => (JsonNode)new JsonArray(p.K, p.V))]));
 
     private static JsonNode Refs(params Guid[] us) => new JsonArray("set", new JsonArray([.. us.Select(Ref)]));
 
@@ -1298,6 +1309,50 @@ public sealed class VswitchdBridgeTests : IDisposable
         bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
         var p1 = bridge.Interfaces().Single(s => s.Uuid == Id("I-p1")).Status;
         Assert.Equal((-1L, "mtu_request 70: Invalid argument"), (p1.Ofport, p1.Error));
+    }
+
+    /// <summary>
+    /// A bridge's IPFIX row is read with Open vSwitch's defaults; tunnel sampling is refused in the Bridge status while
+    /// the bridge has a tunnel port (the rest served), a virtual_obs_id over 254 bytes refuses the row, a
+    /// Flow_Sample_Collector_Set of the bridge is refused; the datapath samples for IPFIX at the row's rate while it is
+    /// served, and stops when the row goes.
+    /// </summary>
+    [Fact]
+    public void Ipfix_IsReadAndServed_TunnelSamplingAndCollectorSetsRefused()
+    {
+        var db = Database();
+        Insert(db, "IPFIX", "ipfix", new JsonObject
+        {
+            ["targets"] = new JsonArray("set", new JsonArray("127.0.0.1:4739", "127.0.0.1")), ["sampling"] = 64, ["obs_domain_id"] = 5,
+            ["other_config"] = StringMap(("enable-output-sampling", "false"), ("virtual_obs_id", "edge")),
+        });
+        ModifyBridge(db, new JsonObject { ["ipfix"] = Ref(Id("ipfix")) });
+        var config = VswitchConfig.Read(db)!;
+        var ip = config.Bridges[0].Ipfix!;
+        Assert.Equal(["127.0.0.1", "127.0.0.1:4739"], ip.Targets);
+        Assert.Equal((64L, 5L, 0L, 0L, 0L), (ip.Sampling, ip.ObsDomainId, ip.ObsPointId, ip.CacheActiveTimeout, ip.CacheMaxFlows));
+        Assert.Equal((true, false, "edge"), (ip.InputSampling, ip.OutputSampling, ip.VirtualObsId));
+        Assert.StartsWith("refused: tunnel headers are not reported", config.Bridges[0].Status["ipfix_tunnel_sampling"], StringComparison.Ordinal);
+        using (var bridge = Bridge.Create(config.Bridges[0], Host()))
+        {
+            Assert.Equal(64, bridge.Dp.SamplingRateOf(Datapath.Forwarding.SampleChannel.Ipfix));
+            Assert.Equal(0, bridge.Dp.SamplingRate);
+
+            Assert.True(db.TryApplyUpdate2(new JsonObject { ["IPFIX"] = new JsonObject { [Id("ipfix").ToString()] = new JsonObject
+            {
+                ["modify"] = new JsonObject { ["other_config"] = StringMap(("enable-tunnel-sampling", "false"), ("virtual_obs_id", new string('v', 255))) },
+            } } }, out var e), e);
+            config = VswitchConfig.Read(db)!;
+            Assert.Null(config.Bridges[0].Ipfix);
+            Assert.DoesNotContain("ipfix_tunnel_sampling", config.Bridges[0].Status.Keys);
+            Assert.Equal("refused: other_config:virtual_obs_id is 255 bytes, more than 254 (Open vSwitch exports nothing then)", config.Bridges[0].Status["ipfix"]);
+            bridge.Apply(config.Bridges[0]);
+            Assert.Equal(0, bridge.Dp.SamplingRateOf(Datapath.Forwarding.SampleChannel.Ipfix));
+        }
+
+        Insert(db, "Flow_Sample_Collector_Set", "fscs", new JsonObject { ["id"] = 3, ["bridge"] = Ref(Id("br0")), ["ipfix"] = Ref(Id("ipfix")) });
+        Assert.Equal("refused: per-flow IPFIX (the sample action's collector sets) is not supported; the bridge's ipfix column is",
+            VswitchConfig.Read(db)!.Bridges[0].Status["flow_sample_collector_set"]);
     }
 
     /// <summary>The manual's list of the columns the daemon reads is the code's (<see cref="VswitchConfig.ReadColumns"/>).</summary>
