@@ -157,6 +157,9 @@ public sealed partial class ActionExecutor
                 case ActionKind.Recirculate:
                 case ActionKind.Resubmit: // composed away by the pipeline walk; a list that holds one never runs here
                 case ActionKind.Exit:
+                case ActionKind.FieldLoad:
+                case ActionKind.FieldMove:
+                case ActionKind.OutputField:
                     break;
                 case ActionKind.SetTunnel:
                     _tunnel = a.Value;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Actions;
@@ -116,6 +117,22 @@ public enum ActionKind : byte
     /// tables; the action set still does. Only the pipeline walk runs it (it composes nothing after it).
     /// </summary>
     Exit,
+    /// <summary>
+    /// Open vSwitch's load (a set_field of a register): <see cref="FlowAction.LoadDst"/> set to <see cref="FlowAction.Wide"/>.
+    /// Only the pipeline walk runs it: a register is written in its register file, a packet field becomes the set-field
+    /// action that rewrites it.
+    /// </summary>
+    FieldLoad,
+    /// <summary>
+    /// Open vSwitch's move: <see cref="FlowAction.MoveDst"/> set to the bits of <see cref="FlowAction.MoveSrc"/>, each a
+    /// register or a packet field. Only the pipeline walk runs it, as <see cref="FieldLoad"/>.
+    /// </summary>
+    FieldMove,
+    /// <summary>
+    /// Open vSwitch's output_reg: an output to the port numbered by <see cref="FlowAction.OutputSrc"/>'s bits (MaxLen as an
+    /// output's). Only the pipeline walk runs it: it composes the output to that port.
+    /// </summary>
+    OutputField,
 }
 
 /// <summary>
@@ -208,10 +225,39 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
     public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
 
+    /// <summary>
+    /// Sets <paramref name="dst"/> to <paramref name="value"/> (right-aligned, <see cref="ActionKind.FieldLoad"/>);
+    /// <paramref name="form"/> is the layer above's (how the action was written, to be reported as given), never read here.
+    /// </summary>
+    public static FlowAction FieldLoad(FieldRef dst, UInt128 value, byte form = 0)
+        => new(ActionKind.FieldLoad, (ushort)dst.Field, (ushort)dst.Ofs, (uint)dst.Bits | (uint)form << 8,
+               (ulong)(value & dst.ValueMask), (ulong)((value & dst.ValueMask) >> 64));
+
+    /// <summary>A <see cref="ActionKind.FieldLoad"/>'s form (see <see cref="FieldLoad"/>).</summary>
+    public byte LoadForm => (byte)(QueueId >> 8);
+
+    /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> (<see cref="ActionKind.FieldMove"/>; equal widths).</summary>
+    public static FlowAction FieldMove(FieldRef src, FieldRef dst)
+        => new(ActionKind.FieldMove, (ushort)src.Field, (ushort)src.Ofs, (uint)src.Bits | (uint)dst.Field << 8 | (uint)dst.Ofs << 16, 0);
+
+    /// <summary>Outputs to the port <paramref name="src"/>'s bits name (<see cref="ActionKind.OutputField"/>).</summary>
+    public static FlowAction OutputField(FieldRef src, ushort maxLen = 0)
+        => new(ActionKind.OutputField, (ushort)src.Field, maxLen, (uint)src.Bits | (uint)src.Ofs << 8, 0);
+
+    /// <summary>A <see cref="ActionKind.FieldLoad"/>'s destination.</summary>
+    public FieldRef LoadDst => new((PipelineField)Port, MaxLen, (int)(QueueId & 0xFF));
+    /// <summary>A <see cref="ActionKind.FieldMove"/>'s source.</summary>
+    public FieldRef MoveSrc => new((PipelineField)Port, MaxLen, (int)(QueueId & 0xFF));
+    /// <summary>A <see cref="ActionKind.FieldMove"/>'s destination.</summary>
+    public FieldRef MoveDst => new((PipelineField)((QueueId >> 8) & 0xFF), (int)(QueueId >> 16), (int)(QueueId & 0xFF));
+    /// <summary>An <see cref="ActionKind.OutputField"/>'s source.</summary>
+    public FieldRef OutputSrc => new((PipelineField)Port, (int)(QueueId >> 8), (int)(QueueId & 0xFF));
+
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
-                                               or ActionKind.Resubmit or ActionKind.Exit);
+                                               or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
+                                               or ActionKind.OutputField);
 }
 
 /// <summary>
@@ -234,7 +280,9 @@ public sealed class FlowActions
     public readonly bool HasController;
     /// <summary>Number of output/enqueue actions.</summary>
     public readonly int OutputCount;
-    /// <summary>Some action is a <see cref="ActionKind.Resubmit"/> or an <see cref="ActionKind.Exit"/>: only the multi-stage pipeline walk runs such a list.</summary>
+    /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>, an <see cref="ActionKind.Exit"/> or a register action
+    /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>): only
+    /// the multi-stage pipeline walk runs such a list.</summary>
     public readonly bool NeedsWalk;
     /// <summary>What the executor runs: <see cref="Items"/> itself, or a shorter list with fused steps (<see cref="ActionPlan"/>).</summary>
     internal readonly FlowAction[] Plan;
@@ -259,7 +307,7 @@ public sealed class FlowActions
         {
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
-            if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit) NeedsWalk = true;
+            if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField) NeedsWalk = true;
             if (items[i].IsOutput)
             {
                 OutputCount++;

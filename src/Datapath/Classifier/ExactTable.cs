@@ -189,8 +189,8 @@ public sealed class ExactTable
     /// </summary>
     public void CollectSubsets(in FlowMatch request, List<FlowEntry> into)
     {
-        // Exact rules leave the tunnel id wildcarded, so they are subsets only of requests that do too.
-        if (!FlowHash.Covers(FlowMatch.ExactMaskNoTun, request.Mask)) return;
+        // Exact rules leave the tunnel id and the registers wildcarded, so they are subsets only of requests that do too.
+        if (!FlowHash.Covers(FlowMatch.ExactMaskNoTun, request.Mask) || request.UsesRegisters) return;
         if (request.Mask.Equals(FlowMatch.ExactMaskNoTun))
         {
             var e = Find(request.Value);

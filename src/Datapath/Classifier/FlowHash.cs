@@ -39,6 +39,26 @@ internal static class FlowHash
         uint h = Of(v.W0, v.W1, v.W2, v.W3, v.W4, v.W5);
         for (uint b = match.Shape.ExtWords; b != 0; b &= b - 1)
             h = BitOperations.Crc32C(h, match.ValueWord(FlowKey.BaseWords + BitOperations.TrailingZeroCount(b)));
+        if (match.Shape.RegisterWords != 0)
+        {
+            var r = match.RegisterValue;
+            for (uint b = match.Shape.RegisterWords; b != 0; b &= b - 1) h = BitOperations.Crc32C(h, r.Word(BitOperations.TrailingZeroCount(b)));
+        }
+        return h;
+    }
+
+    /// <summary>
+    /// Continues a hash of <c>key &amp; mask</c> over the register words in <paramref name="words"/> (bit i: word i) of
+    /// <c>regs &amp; mask</c>: a lookup's side of <see cref="OfRule"/> for a mask that tests registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static uint ExtendRegisters(uint h, in Registers regs, in Registers mask, byte words)
+    {
+        for (uint b = words; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            h = BitOperations.Crc32C(h, regs.Word(i) & mask.Word(i));
+        }
         return h;
     }
 

@@ -186,10 +186,11 @@ internal sealed class FlowHashMap
     }
 
     /// <summary>
-    /// Probe of a table whose mask covers extension words: the hash is <see cref="FlowHash.Extend"/>'s, and a tag hit
-    /// is compared over the base words and the extension words the mask covers. Scalar (these tables are the rare kind).
+    /// Probe of a table whose mask covers extension words or registers: the hash is <see cref="FlowHash.Extend"/>'s (and
+    /// <see cref="FlowHash.ExtendRegisters"/>'), and a tag hit is compared over the base words, the extension words the
+    /// mask covers and the registers. Scalar (these tables are the rare kind).
     /// </summary>
-    public static FlowEntry? ProbeExtended(Table t, uint hash, in FlowKey key, in FlowKey mask)
+    public static FlowEntry? ProbeExtended(Table t, uint hash, in FlowKey key, in FlowKey mask, in Registers regs)
     {
         uint[] tags = t.Tags;
         FlowEntry?[] entries = t.Entries;
@@ -206,7 +207,7 @@ internal sealed class FlowHashMap
                 if (tg == tag)
                 {
                     var e = Volatile.Read(ref entries[s0 + j]);
-                    if (e is not null && e.Match.ValueMatches(key, mask)) return e;
+                    if (e is not null && e.Match.ValueMatches(key, mask) && e.Match.RegistersMatch(regs)) return e;
                 }
                 else if (tg == 0)
                 {
@@ -283,13 +284,44 @@ internal sealed class FlowHashMap
         }
     }
 
-    /// <summary>Writer: the entry in a slot returned by <see cref="FindSlot"/>.</summary>
+    /// <summary>Writer: slot index of the rule whose value (key and registers) equals <paramref name="match"/>'s (its mask this map's), or -1.</summary>
+    public int FindSlot(in FlowMatch match, uint hash)
+    {
+        if (!match.UsesRegisters) return FindSlot(match.Value, hash);
+        var value = match.Value;
+        var regs = match.RegisterValue;
+        var t = _table;
+        uint tag = hash | TagBit;
+        uint b = hash & t.BucketMask;
+        while (true)
+        {
+            bool sawEmpty = false;
+            int s0 = (int)(b * BucketSlots);
+            for (int j = 0; j < BucketSlots; j++)
+            {
+                uint tg = t.Tags[s0 + j];
+                if (tg == tag)
+                {
+                    var e = t.Entries[s0 + j];
+                    if (e is not null && e.Match.ValueEquals(value) && e.Match.RegisterValueEquals(regs)) return s0 + j;
+                }
+                else if (tg == 0)
+                {
+                    sawEmpty = true;
+                }
+            }
+            if (sawEmpty) return -1;
+            b = (b + 1) & t.BucketMask;
+        }
+    }
+
+    /// <summary>Writer: the entry in a slot returned by <see cref="FindSlot(in FlowKey, uint)"/>.</summary>
     public FlowEntry SlotEntry(int slot) => _table.Entries[slot]!;
 
     /// <summary>Writer: replaces the entry of an existing key in place (same key, same tag): one atomic store.</summary>
     public void ReplaceAt(int slot, FlowEntry e) => Volatile.Write(ref _table.Entries[slot], e);
 
-    /// <summary>Writer: adds a key that is not present (<see cref="FindSlot"/> returned -1).</summary>
+    /// <summary>Writer: adds a key that is not present (<see cref="FindSlot(in FlowMatch, uint)"/> returned -1).</summary>
     public void Add(uint hash, FlowEntry e)
     {
         var t = _table;

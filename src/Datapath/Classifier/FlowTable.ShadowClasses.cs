@@ -9,7 +9,7 @@ public sealed partial class FlowTable
     /// <summary>Writer: the shadow class of rules of this mask and priority (created on first use; the miss class past the cap).</summary>
     private ShadowClass ClassFor(in FlowMatch match, ushort priority)
     {
-        var key = (match.Mask, priority);
+        var key = (match.MaskBits, priority);
         if (_classes.TryGetValue(key, out var c)) return c;
         if (_classes.Count >= MaxShadowClasses)
         {

@@ -394,6 +394,8 @@ public sealed partial class FlowTable
             }
             bool within = true;
             foreach (var mask in _tuple.PublishedMasks()) within &= WithinInPort(mask);
+            // A rule on registers is never answered per in_port: the walk looks it up with the registers.
+            within &= !_tuple.PublishedUsesRegisters();
             _tupleInPortShaped = within;
         }
         bool shaped = _tupleInPortShaped && _exact.Count == 0;

@@ -64,7 +64,7 @@ public sealed partial class FlowTable
     private long _recycledCount;
 
     // Shadow classes (see ShadowClass): writer-private but for each class's version.
-    private readonly Dictionary<(FlowKey Mask, ushort Priority), ShadowClass> _classes = new();
+    private readonly Dictionary<(FlowMaskBits Mask, ushort Priority), ShadowClass> _classes = new();
     private readonly ShadowClass _missClass = new(default, -1, 0);
     private readonly List<ShadowClass> _scopeClasses = new(); // flagged AddedInScope or BumpInScope
     private int _addMaxPriority = -1;   // the highest priority added in the scope
@@ -231,7 +231,28 @@ public sealed partial class FlowTable
 
     private static readonly FlowKey s_inPortMask = new FlowKeyBuilder().InPort(0xFFFF).Key;
 
-    /// <summary>Reader: the winning rule for one packet key, without cache, counted in <paramref name="stats"/> when given.</summary>
+    /// <summary>
+    /// Reader, the pipeline walk's lookup: the winning rule for <paramref name="key"/> with the register file
+    /// <paramref name="regs"/>. Only the tuple space holds rules on registers (never the exact table), so the exact
+    /// stage is looked up as always and only subtables whose mask tests registers read <paramref name="regs"/>.
+    /// </summary>
+    public FlowEntry? Lookup(in FlowKey key, in Registers regs)
+    {
+        if (regs.IsZero) return Lookup(key);
+        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        if (e is not null)
+        {
+            if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
+            {
+                var w = _tuple.Lookup(key, regs);
+                if (w is not null && w.Priority > e.Priority) e = w;
+            }
+            return e;
+        }
+        return _tuple.Lookup(key, regs);
+    }
+
+    /// <summary>Reader: the winning rule for one packet key (every register 0), without cache, counted in <paramref name="stats"/> when given.</summary>
     public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null)
     {
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
@@ -260,22 +281,25 @@ public sealed partial class FlowTable
     }
 
     /// <summary>
-    /// Reader, for diagnostics (ofproto/trace): the rule <see cref="Lookup"/> would return for <paramref name="key"/>,
+    /// Reader, for diagnostics (ofproto/trace): the rule <see cref="Lookup(in FlowKey, in Registers)"/> would return for <paramref name="key"/>,
     /// and which stage found it (with the tuple-space subtable's mask). Touches no counter, cache or rule.
     /// </summary>
-    public LookupTrace Trace(in FlowKey key)
+    public LookupTrace Trace(in FlowKey key) => Trace(key, default);
+
+    /// <summary>As <see cref="Trace(in FlowKey)"/>, with the register file <paramref name="regs"/>.</summary>
+    public LookupTrace Trace(in FlowKey key, in Registers regs)
     {
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
         {
             if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
             {
-                var w = _tuple.Trace(key, out var wMask, out int wProbed);
+                var w = _tuple.Trace(key, regs, out var wMask, out int wProbed);
                 if (w is not null && w.Priority > e.Priority) return new LookupTrace(w, LookupStage.TupleSpace, wMask, wProbed);
             }
             return new LookupTrace(e, LookupStage.Hash, e.Match.Mask, 0);
         }
-        var t = _tuple.Trace(key, out var mask, out int probed);
+        var t = _tuple.Trace(key, regs, out var mask, out int probed);
         return t is null ? new LookupTrace(null, LookupStage.None, default, probed) : new LookupTrace(t, LookupStage.TupleSpace, mask, probed);
     }
 

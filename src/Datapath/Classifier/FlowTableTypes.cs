@@ -68,7 +68,7 @@ public enum LookupStage : byte
 }
 
 /// <summary>
-/// The result of <see cref="FlowTable.Trace"/>: the winning rule (or null), the stage that found it, the mask of its
+/// The result of <see cref="FlowTable.Trace(in FlowKey, in Registers)"/>: the winning rule (or null), the stage that found it, the mask of its
 /// subtable (all ones for the hash stage) and how many tuple-space subtables were probed.
 /// </summary>
 public readonly record struct LookupTrace(FlowEntry? Entry, LookupStage Stage, FlowKey Mask, int SubtablesProbed);

@@ -5,14 +5,14 @@ using Softswitch.Datapath.Flow;
 namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
-/// The head of a continuation: the table a run goes on in after a re-parse point, the metadata it had, and the list
-/// state later outputs depend on (the run's last set_tunnel and set_queue, <c>default</c> for none). With the action
-/// set so far it is what a continuation is, and what <see cref="ContinuationInterner"/> finds one by.
+/// The head of a continuation: the table a run goes on in after a re-parse point, the metadata and registers it had,
+/// and the list state later outputs depend on (the run's last set_tunnel and set_queue, <c>default</c> for none). With
+/// the action set so far it is what a continuation is, and what <see cref="ContinuationInterner"/> finds one by.
 /// </summary>
-public readonly record struct ContinuationHead(int Table, ulong Metadata, FlowAction Tunnel, FlowAction Queue)
+public readonly record struct ContinuationHead(int Table, ulong Metadata, FlowAction Tunnel, FlowAction Queue, Registers Registers = default)
 {
-    /// <summary>The head of a run stopped before <paramref name="table"/> whose list so far is <paramref name="composed"/>.</summary>
-    internal static ContinuationHead Of(int table, ulong metadata, ReadOnlySpan<FlowAction> composed)
+    /// <summary>The head of a run stopped before <paramref name="table"/> with <paramref name="registers"/>, whose list so far is <paramref name="composed"/>.</summary>
+    internal static ContinuationHead Of(int table, ulong metadata, in Registers registers, ReadOnlySpan<FlowAction> composed)
     {
         FlowAction tunnel = default, queue = default;
         foreach (ref readonly var a in composed)
@@ -20,7 +20,7 @@ public readonly record struct ContinuationHead(int Table, ulong Metadata, FlowAc
             if (a.Kind == ActionKind.SetTunnel) tunnel = a;
             else if (a.Kind == ActionKind.SetQueue) queue = a;
         }
-        return new ContinuationHead(table, metadata, tunnel, queue);
+        return new ContinuationHead(table, metadata, tunnel, queue, registers);
     }
 
     internal bool HasTunnel => Tunnel.Kind == ActionKind.SetTunnel;
@@ -29,7 +29,8 @@ public readonly record struct ContinuationHead(int Table, ulong Metadata, FlowAc
 
 /// <summary>
 /// Where a pipeline run goes on after a re-parse point (a recirculation, as Open vSwitch's recirc_id): the table, the
-/// metadata, the action set so far and the list state later outputs depend on (the last set_tunnel and set_queue).
+/// metadata, the registers, the action set so far and the list state later outputs depend on (the last set_tunnel and
+/// set_queue); the rest of the run starts with these registers (Open vSwitch's frozen state carries them too).
 /// A verdict that ends in <see cref="PipelineEnd.Recirculate"/> holds one (<see cref="PipelineVerdict.Next"/>); the
 /// forwarder parses the rewritten packet anew, gives the key this metadata (and this tunnel id, when the run set
 /// one), and looks the rest of the pipeline up under that key and this continuation.

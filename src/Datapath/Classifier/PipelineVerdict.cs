@@ -60,10 +60,15 @@ public sealed class PipelineVerdict
     private ShadowClass _changes;
     private long _validatedAt;
     /// <summary>
-    /// The run resubmitted: a stage's key then depends on where in another stage's list the resubmit stood, which a
-    /// repair (rebuilding each stage's key from the stages before it) does not know, so such a verdict is walked anew.
+    /// The run resubmitted or ran a register action: a stage's key then depends on where in another stage's list the
+    /// resubmit stood, or on registers, which a repair (rebuilding each stage's key from the header rewrites of the
+    /// stages before it) does not know, so such a verdict is walked anew.
     /// </summary>
     private bool _resubmits;
+    private static readonly ulong[] s_noReads = [];
+
+    /// <summary>What the run's composed result read from the key (<see cref="PipelineWalk.KeyReads"/>): runs of the same chain share this verdict only when they read the same.</summary>
+    internal ulong[] KeyReads { get; private set; } = s_noReads;
 
     internal struct StageCheck
     {
@@ -180,7 +185,11 @@ public sealed class PipelineVerdict
         }
         Absent = walk.Absent;
         AbsentVersion = walk.AbsentVersion;
-        _resubmits = walk.Resubmits != 0;
+        _resubmits = walk.Resubmits != 0 || walk.UsedRegisterActions || (walk.Start is { } start && !start.Head.Registers.IsZero);
+        var reads = walk.KeyReads;
+        if (reads.Length == 0) KeyReads = s_noReads;
+        else if (KeyReads.Length == reads.Length) reads.CopyTo(KeyReads);
+        else KeyReads = reads.ToArray();
         Actions = actions;
         End = walk.End;
         Start = walk.Start;

@@ -10,7 +10,8 @@ namespace Softswitch.Datapath.Classifier;
 /// <param name="Key">The key the stage looked up (metadata and rewritten headers of earlier stages included).</param>
 /// <param name="Miss">The stage's miss mode, meaningful when it found nothing.</param>
 /// <param name="Depth">The resubmits the lookup is in (0: the table's own turn in the pipeline).</param>
-public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup, FlowKey Key, TableMissMode Miss, int Depth = 0);
+/// <param name="Registers">The register file the stage looked up with (the register actions of earlier stages applied).</param>
+public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup, FlowKey Key, TableMissMode Miss, int Depth = 0, Registers Registers = default);
 
 /// <summary>
 /// A pipeline run, table by table (the uncached classification, and the model every cached verdict must equal): what
@@ -39,6 +40,14 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// <see cref="MaxResubmitDepth"/> or <see cref="MaxResubmits"/> the run ends in <see cref="PipelineEnd.ResubmitDrop"/>
 /// (docs/datapath.md, "Resubmit"). An exit (<see cref="ActionKind.Exit"/>) ends the composition there, at every level;
 /// the action set is still appended.</para>
+/// <para>Registers (docs/datapath.md, "Registers"): the run keeps a register file (<see cref="Registers"/>) beside its
+/// key, zeroed at the start (or the continuation's, after a re-parse point), and every lookup reads it (only subtables
+/// whose mask tests registers pay). Register actions never reach the composed list: a load or move into a register
+/// writes the file; into a packet field it becomes the set-field action that rewrites the packet (and the key); an
+/// output to a field's value becomes the output to that port. What the composed result read from the key to do so (a
+/// move or output from a packet field, a partial write of one) is recorded (<see cref="KeyReads"/>): runs of one chain
+/// of rules compose the same result exactly when they read the same values, so the verdict interner shares a verdict
+/// only between them.</para>
 /// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
 /// </remarks>
 public sealed class PipelineWalk
@@ -61,6 +70,8 @@ public sealed class PipelineWalk
     // ended it, whether an apply-action changed which headers the packet has, the metadata packet-ins carry so far.
     private int _n;
     private bool _dropped, _reparse, _exit;
+    private Registers _regs;
+    private readonly List<ulong> _reads = new();
     private ulong _pinMetadata;
     private readonly ActionSet _set = new();
     private readonly List<FlowAction> _composed = new();
@@ -75,6 +86,12 @@ public sealed class PipelineWalk
     public PipelineEnd End { get; private set; }
     /// <summary>The key after the last run (metadata and rewritten headers).</summary>
     public FlowKey FinalKey { get; private set; }
+    /// <summary>The register file after the last run.</summary>
+    public Registers FinalRegisters => _regs;
+    /// <summary>The last run ran a register action (load, move or output of a field): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
+    public bool UsedRegisterActions { get; private set; }
+    /// <summary>What the last run's composed result read from the key (see the type remarks), in the order it read them.</summary>
+    public ReadOnlySpan<ulong> KeyReads => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_reads);
     /// <summary>
     /// Tests' reference: every goto-table is a re-parse point, so each table sees the packet parsed anew (the key
     /// rewriting of <see cref="Rewrite"/> then never serves a lookup).
@@ -151,6 +168,9 @@ public sealed class PipelineWalk
         AbsentVersion = v.AbsentVersion;
         Changes = v.ChangesClass;
         ChangesAtStart = changes;
+        _regs = default; // a repaired verdict ran no register action (PipelineVerdict.FindRepair)
+        _reads.Clear();
+        UsedRegisterActions = false;
         _composed.Clear();
         _composed.AddRange(v.Actions.Items);
         // The action set is not rebuilt (the composed list holds its actions; only a trace reads it, after a run).
@@ -173,6 +193,9 @@ public sealed class PipelineWalk
         _exit = false;
         _reparse = false; // an apply-action changed which headers the packet has: the key no longer tells
         _pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
+        _regs = default;
+        _reads.Clear();
+        UsedRegisterActions = false;
         int t = 0;
         PipelineEnd end = PipelineEnd.Actions;
         Start = start;
@@ -180,6 +203,7 @@ public sealed class PipelineWalk
         if (start is not null)
         {
             t = start.Table;
+            _regs = start.Head.Registers;
             _set.Load(start.ActionSet);
             _composed.AddRange(start.Preamble);
         }
@@ -230,7 +254,7 @@ public sealed class PipelineWalk
                 // The rest of the pipeline sees the packet parsed anew: this run ends here (see Recirculate's remarks).
                 _describe.Clear();
                 _set.CopyTo(_describe);
-                Next = _continuations.Intern(ContinuationHead.Of(t, b.KeyRef.Metadata, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_composed)), _describe);
+                Next = _continuations.Intern(ContinuationHead.Of(t, b.KeyRef.Metadata, _regs, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_composed)), _describe);
                 _composed.Add(FlowAction.Recirculate(t));
                 end = PipelineEnd.Recirculate;
             }
@@ -280,13 +304,13 @@ public sealed class PipelineWalk
         FlowEntry? e;
         if (trace is null)
         {
-            e = table.Lookup(b.KeyRef);
+            e = table.Lookup(b.KeyRef, _regs);
         }
         else
         {
-            var lt = table.Trace(b.Key);
+            var lt = table.Trace(b.Key, _regs);
             e = lt.Entry;
-            trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode, depth));
+            trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode, depth, _regs));
         }
         var cls = e?.Shadow ?? table.MissClass;
         long cv = cls.Version;
@@ -304,18 +328,22 @@ public sealed class PipelineWalk
     /// </summary>
     private void Compose(Pipeline pipeline, FlowActions actions, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
     {
-        foreach (ref readonly var a in actions.Items.AsSpan())
+        foreach (ref readonly var item in actions.Items.AsSpan())
         {
             if (_dropped || _exit) return;
-            if (a.Kind == ActionKind.Exit)
+            var a = item;
+            switch (a.Kind)
             {
-                _exit = true;
-                return;
-            }
-            if (a.Kind == ActionKind.Resubmit)
-            {
-                Resubmit(pipeline, a, ref b, t, trace, depth);
-                continue;
+                case ActionKind.Exit:
+                    _exit = true;
+                    return;
+                case ActionKind.Resubmit:
+                    Resubmit(pipeline, a, ref b, t, trace, depth);
+                    continue;
+                case ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField:
+                    // A register action composes nothing, or the set-field or output it stands for.
+                    if (!RegisterAction(ref b, ref a)) continue;
+                    break;
             }
             if (SendsPacketIns(a) && b.KeyRef.Metadata != _pinMetadata)
             {
@@ -374,6 +402,140 @@ public sealed class PipelineWalk
         if (ins.WriteActions is { } w) _set.Write(w);
         if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
         if (ins.GotoTable > target) Resubmit(pipeline, FlowAction.Resubmit((byte)ins.GotoTable), ref b, target, trace, depth + 1);
+    }
+
+    /// <summary>
+    /// Runs register action <paramref name="a"/> (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>,
+    /// <see cref="ActionKind.OutputField"/>) on the run's key and register file. Returns true with <paramref name="a"/>
+    /// the action to compose in its place (a write to a packet field becomes the set-field that rewrites it; an output
+    /// of a field's value, the output to that port), false when there is none (a register written, a port that names
+    /// nothing, or the packet dropped: a packet field read after a re-parse point, which the key no longer tells).
+    /// </summary>
+    private bool RegisterAction(ref FlowKeyBuilder b, ref FlowAction a)
+    {
+        UsedRegisterActions = true;
+        switch (a.Kind)
+        {
+            case ActionKind.FieldLoad:
+                return WriteField(ref b, a.LoadDst, a.Wide, ref a);
+            case ActionKind.FieldMove:
+            {
+                if (!ReadField(b.KeyRef, a.MoveSrc, out var bits)) return false;
+                return WriteField(ref b, a.MoveDst, bits, ref a);
+            }
+            default:
+            {
+                if (!ReadField(b.KeyRef, a.OutputSrc, out var v)) return false;
+                ushort port = OutputPort(v);
+                if (port == 0) return false;
+                a = FlowAction.Output(port, a.MaxLen);
+                return true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The bits of <paramref name="src"/>; a packet field's are recorded in <see cref="KeyReads"/> (false, the packet
+    /// dropped: a packet field after a re-parse point).
+    /// </summary>
+    private bool ReadField(in FlowKey key, FieldRef src, out UInt128 bits)
+    {
+        if (FieldRef.IsRegister(src.Field))
+        {
+            bits = src.Read(key, _regs);
+            return true;
+        }
+        bits = 0;
+        if (_reparse)
+        {
+            _dropped = true;
+            return false;
+        }
+        bits = src.Read(key, _regs);
+        NoteRead(bits);
+        return true;
+    }
+
+    private void NoteRead(UInt128 v)
+    {
+        _reads.Add((ulong)v);
+        if ((v >> 64) != 0) _reads.Add((ulong)(v >> 64));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="bits"/> into <paramref name="dst"/>: a register in the file (false: nothing to compose),
+    /// the metadata in the key (false), another packet field as the set-field action of its whole new value, returned
+    /// in <paramref name="a"/> (a partial write reads the rest of the field from the key: recorded, and after a re-parse
+    /// point the packet is dropped).
+    /// </summary>
+    private bool WriteField(ref FlowKeyBuilder b, FieldRef dst, UInt128 bits, ref FlowAction a)
+    {
+        if (FieldRef.IsRegister(dst.Field))
+        {
+            FieldRef.WriteRegister(dst.Field, ref _regs, dst.Insert(FieldRef.ReadWhole(dst.Field, default, _regs), bits));
+            return false;
+        }
+        UInt128 whole;
+        if (dst.IsWhole)
+        {
+            whole = bits & dst.ValueMask;
+        }
+        else
+        {
+            if (_reparse)
+            {
+                _dropped = true;
+                return false;
+            }
+            var old = FieldRef.ReadWhole(dst.Field, b.KeyRef, _regs);
+            NoteRead(old);
+            whole = dst.Insert(old, bits);
+        }
+        switch (dst.Field)
+        {
+            case PipelineField.Metadata: b.Metadata((ulong)whole); return false;
+            case PipelineField.TunId: a = FlowAction.SetTunnel((ulong)whole); return true;
+            case PipelineField.EthSrc: a = FlowAction.SetDlSrc(new MacAddress((ulong)whole)); return true;
+            case PipelineField.EthDst: a = FlowAction.SetDlDst(new MacAddress((ulong)whole)); return true;
+            case PipelineField.Ipv4Src: a = FlowAction.SetNwSrc((uint)whole); return true;
+            case PipelineField.Ipv4Dst: a = FlowAction.SetNwDst((uint)whole); return true;
+            case PipelineField.TcpSrc: a = FlowAction.SetTpSrc((ushort)whole, 6); return true;
+            case PipelineField.TcpDst: a = FlowAction.SetTpDst((ushort)whole, 6); return true;
+            case PipelineField.UdpSrc: a = FlowAction.SetTpSrc((ushort)whole, 17); return true;
+            case PipelineField.UdpDst: a = FlowAction.SetTpDst((ushort)whole, 17); return true;
+            case PipelineField.SctpSrc: a = FlowAction.SetTpSrc((ushort)whole, 132); return true;
+            case PipelineField.SctpDst: a = FlowAction.SetTpDst((ushort)whole, 132); return true;
+            case PipelineField.Ipv6Src: a = FlowAction.SetIpv6Src(whole); return true;
+            case PipelineField.Ipv6Dst: a = FlowAction.SetIpv6Dst(whole); return true;
+            case PipelineField.ArpSpa: a = FlowAction.SetArpSpa((uint)whole); return true;
+            case PipelineField.ArpTpa: a = FlowAction.SetArpTpa((uint)whole); return true;
+            case PipelineField.ArpSha: a = FlowAction.SetArpSha(new MacAddress((ulong)whole)); return true;
+            case PipelineField.ArpTha: a = FlowAction.SetArpTha(new MacAddress((ulong)whole)); return true;
+            default: return false; // read-only fields (in_port, eth_type, ip_proto): the layer above refuses such a write
+        }
+    }
+
+    /// <summary>
+    /// The port a 16-bit field value names for an output (Open vSwitch's output_reg, u16_to_ofp): a port number below
+    /// the reserved range as it is, and the reserved ports by OpenFlow 1.0's numbers, the 16-bit form every field that
+    /// holds a port has (0xfff8 in_port, 0xfffa normal, 0xfffb flood, 0xfffc all, 0xfffd controller, 0xfffe local);
+    /// 0 (no output) for any other value, a value past 16 bits included.
+    /// </summary>
+    internal static ushort OutputPort(UInt128 v)
+    {
+        if (v == 0 || v > 0xFFFF) return 0;
+        ushort p = (ushort)v;
+        if (p < Forwarding.PortNumber.Highest) return p;
+        return p switch
+        {
+            0xFFF8 => Forwarding.PortNumber.InPort,
+            0xFFFA => Forwarding.PortNumber.Normal,
+            0xFFFB => Forwarding.PortNumber.Flood,
+            0xFFFC => Forwarding.PortNumber.All,
+            0xFFFD => Forwarding.PortNumber.Controller,
+            0xFFFE => Forwarding.PortNumber.Local,
+            _ => 0,
+        };
     }
 
     /// <summary>

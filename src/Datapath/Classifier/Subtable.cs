@@ -13,6 +13,14 @@ internal sealed class Subtable
     /// <summary>The extension words the mask covers (bit i: word 6 + i); 0 for every OpenFlow 1.0 mask, whose lookups
     /// hash and compare the six base words only.</summary>
     public readonly ushort ExtWords;
+    /// <summary>The register bits the mask tests (all 0 for most subtables: only those pay for registers).</summary>
+    public readonly Registers RegisterMask;
+    /// <summary>The register words the mask covers (bit i: word i), hashed and compared after the key's.</summary>
+    public readonly byte RegisterWords;
+    /// <summary>The mask covers extension words or registers: lookups take <see cref="ProbeExtended"/>, not the base-word probe.</summary>
+    public readonly bool Extended;
+    /// <summary>The mask's key and register bits (the table's key for this subtable).</summary>
+    public FlowMaskBits Bits => new(Mask, RegisterMask);
     public readonly FlowHashMap Map = new(slotsPerKey: 4);
     public readonly int Specificity;
     /// <summary>The max priority in the currently published order (writer only).</summary>
@@ -35,28 +43,36 @@ internal sealed class Subtable
         [FieldOffset(72)] public int PublishedMax = -1;
     }
 
-    public Subtable(in FlowKey mask)
+    public Subtable(FlowMask mask)
     {
-        Mask = mask;
-        ExtWords = FlowMask.Intern(mask).ExtWords;
-        Specificity = FlowHash.PopCount(mask);
+        Mask = mask.Bits;
+        ExtWords = mask.ExtWords;
+        RegisterMask = mask.RegisterBits;
+        RegisterWords = mask.RegisterWords;
+        Extended = ExtWords != 0 || RegisterWords != 0;
+        Specificity = FlowHash.PopCount(Mask) + RegisterMask.PopCount();
     }
 
-    /// <summary>Reader: the top rule for a packet key in a subtable whose mask covers extension words.</summary>
-    public FlowEntry? ProbeExtended(in FlowKey key)
+    /// <summary>
+    /// Reader: the top rule for a packet key and register file in a subtable whose mask covers extension words or
+    /// registers (<see cref="Extended"/>).
+    /// </summary>
+    public FlowEntry? ProbeExtended(in FlowKey key, in Registers regs)
     {
         ref readonly FlowKey m = ref Mask;
         uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
         h = FlowHash.Extend(h, key, m, ExtWords);
-        return FlowHashMap.ProbeExtended(Map.Current, h, key, m);
+        if (RegisterWords != 0) h = FlowHash.ExtendRegisters(h, regs, RegisterMask, RegisterWords);
+        return FlowHashMap.ProbeExtended(Map.Current, h, key, m, regs);
     }
 
     public int RuleCount => _w.RuleCount;
     public int MaxPriority => _w.MaxPriority;
 
-    public FlowEntry? FindTop(in FlowKey value)
+    /// <summary>Writer: the top rule with <paramref name="match"/>'s value (its mask this subtable's).</summary>
+    public FlowEntry? FindTop(in FlowMatch match)
     {
-        int slot = Map.FindSlot(value, FlowHash.Of(value, ExtWords));
+        int slot = Map.FindSlot(match, FlowHash.OfRule(match));
         return slot < 0 ? null : Map.SlotEntry(slot);
     }
 

@@ -24,7 +24,7 @@ public sealed class TupleSpace
 {
     private static readonly SubtableRef[] s_empty = [];
 
-    private readonly Dictionary<FlowKey, Subtable> _byMask = new();
+    private readonly Dictionary<FlowMaskBits, Subtable> _byMask = new();
     private readonly Dictionary<ushort, HashSet<FlowEntry>> _byPriority = new();
     private SubtableRef[] _order = s_empty;
     private readonly WriterState _w = new(); // written with every flow-mod: off the lines lookups read (_order)
@@ -86,7 +86,7 @@ public sealed class TupleSpace
         get
         {
             foreach (var sub in _byMask.Values)
-                if (sub.ExtWords == 0 && sub.Map.Current.Tags.Length >= PrefetchSlots) return true;
+                if (!sub.Extended && sub.Map.Current.Tags.Length >= PrefetchSlots) return true;
             return false;
         }
     }
@@ -100,10 +100,23 @@ public sealed class TupleSpace
         foreach (var sr in Volatile.Read(ref _order)) yield return sr.Table.Mask;
     }
 
+    /// <summary>Whether some published subtable tests registers.</summary>
+    internal bool PublishedUsesRegisters()
+    {
+        foreach (var sr in Volatile.Read(ref _order))
+            if (sr.Table.RegisterWords != 0) return true;
+        return false;
+    }
+
+    private static readonly Registers s_noRegisters;
+
     // ---------------------------------------------------------------- readers
 
-    /// <summary>Reader: the winning wildcard rule for one packet key, or null.</summary>
-    public FlowEntry? Lookup(in FlowKey key)
+    /// <summary>Reader: the winning wildcard rule for one packet key (every register 0), or null.</summary>
+    public FlowEntry? Lookup(in FlowKey key) => Lookup(key, s_noRegisters);
+
+    /// <summary>Reader: the winning wildcard rule for one packet key and register file, or null.</summary>
+    public FlowEntry? Lookup(in FlowKey key, in Registers regs)
     {
         var order = Volatile.Read(ref _order);
         FlowEntry? best = null;
@@ -114,7 +127,7 @@ public sealed class TupleSpace
             if (bestPriority >= sr.MaxPriority) break;
             var sub = sr.Table;
             FlowEntry? e;
-            if (sub.ExtWords == 0)
+            if (!sub.Extended)
             {
                 ref readonly FlowKey m = ref sub.Mask;
                 ulong k0 = key.W0 & m.W0, k1 = key.W1 & m.W1, k2 = key.W2 & m.W2;
@@ -124,7 +137,7 @@ public sealed class TupleSpace
             }
             else
             {
-                e = sub.ProbeExtended(key);
+                e = sub.ProbeExtended(key, regs);
             }
             if (e is not null && e.Priority > bestPriority)
             {
@@ -136,11 +149,14 @@ public sealed class TupleSpace
     }
 
     /// <summary>
-    /// Reader, for diagnostics: what <see cref="Lookup"/> returns, plus the mask of the subtable that holds it and how
+    /// Reader, for diagnostics: what <see cref="Lookup(in FlowKey, in Registers)"/> returns, plus the mask of the subtable that holds it and how
     /// many subtables were probed (the search stops at the first subtable whose rules cannot beat the best so far).
     /// No side effect.
     /// </summary>
-    public FlowEntry? Trace(in FlowKey key, out FlowKey mask, out int probed)
+    public FlowEntry? Trace(in FlowKey key, out FlowKey mask, out int probed) => Trace(key, s_noRegisters, out mask, out probed);
+
+    /// <summary>As <see cref="Trace(in FlowKey, out FlowKey, out int)"/>, with the register file <paramref name="regs"/>.</summary>
+    public FlowEntry? Trace(in FlowKey key, in Registers regs, out FlowKey mask, out int probed)
     {
         var order = Volatile.Read(ref _order);
         FlowEntry? best = null;
@@ -154,8 +170,8 @@ public sealed class TupleSpace
             probed++;
             var sub = sr.Table;
             var masked = key.And(sub.Mask);
-            var e = sub.ExtWords != 0
-                ? sub.ProbeExtended(key)
+            var e = sub.Extended
+                ? sub.ProbeExtended(key, regs)
                 : FlowHashMap.Probe(sub.Map.Current, FlowHash.Of(masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5),
                                     masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
             if (e is not null && e.Priority > bestPriority)
@@ -195,9 +211,10 @@ public sealed class TupleSpace
         {
             var sub = order[s].Table;
             int nextMax = s + 1 < order.Length ? order[s + 1].MaxPriority : -1;
-            if (sub.ExtWords != 0)
+            if (sub.Extended)
             {
-                // A mask over extension words: hash and compare those too, key by key (the rare kind of subtable).
+                // A mask over extension words or registers: hash and compare those too, key by key (the rare kind of
+                // subtable; a burst lookup's registers are all 0).
                 remaining = VisitExtended(sub, nextMax, ref key0, ref best0, ref res0, remaining);
                 if (remaining == 0) break;
                 continue;
@@ -256,7 +273,7 @@ public sealed class TupleSpace
         {
             int i = BitOperations.TrailingZeroCount(bits);
             ref int bp = ref Unsafe.Add(ref best0, i);
-            var e = sub.ProbeExtended(Unsafe.Add(ref key0, i));
+            var e = sub.ProbeExtended(Unsafe.Add(ref key0, i), s_noRegisters);
             if (e is not null && e.Priority > bp)
             {
                 bp = e.Priority;
@@ -350,8 +367,8 @@ public sealed class TupleSpace
                 int i = BitOperations.TrailingZeroCount(bits);
                 ref FlowKey key = ref Unsafe.Add(ref key0, i);
                 var masked = key.And(sub.Mask);
-                var e = sub.ExtWords != 0
-                    ? sub.ProbeExtended(key)
+                var e = sub.Extended
+                    ? sub.ProbeExtended(key, s_noRegisters)
                     : FlowHashMap.ProbeScalar(table, FlowHash.Of(masked), masked.W0, masked.W1, masked.W2, masked.W3, masked.W4, masked.W5);
                 ref int bp = ref Unsafe.Add(ref best0, i);
                 if (e is not null && e.Priority > bp)
@@ -371,8 +388,8 @@ public sealed class TupleSpace
     /// <summary>Writer: the rule with exactly this match and priority, or null.</summary>
     public FlowEntry? Find(in FlowMatch match, ushort priority)
     {
-        if (!_byMask.TryGetValue(match.Mask, out var sub)) return null;
-        for (var e = sub.FindTop(match.Value); e is not null; e = Next(e))
+        if (!_byMask.TryGetValue(match.MaskBits, out var sub)) return null;
+        for (var e = sub.FindTop(match); e is not null; e = Next(e))
         {
             if (e.Priority == priority) return e;
             if (e.Priority < priority) break;
@@ -387,16 +404,17 @@ public sealed class TupleSpace
     public FlowEntry? Insert(FlowEntry entry)
     {
         ref readonly FlowMatch match = ref entry.Match;
-        if (!_byMask.TryGetValue(match.Mask, out var sub))
+        var bits = match.MaskBits;
+        if (!_byMask.TryGetValue(bits, out var sub))
         {
-            sub = new Subtable(match.Mask);
-            _byMask.Add(match.Mask, sub);
+            sub = new Subtable(match.Shape);
+            _byMask.Add(bits, sub);
             _w.Dirty = true;
         }
 
         FlowEntry? replaced = null;
         uint h = FlowHash.OfRule(match);
-        int slot = sub.Map.FindSlot(match.Value, h);
+        int slot = sub.Map.FindSlot(match, h);
         if (slot < 0)
         {
             entry.NextLowerPriority = null;
@@ -459,8 +477,8 @@ public sealed class TupleSpace
     public bool Remove(FlowEntry entry)
     {
         ref readonly FlowMatch match = ref entry.Match;
-        if (!_byMask.TryGetValue(match.Mask, out var sub)) return false;
-        int slot = sub.Map.FindSlot(match.Value, FlowHash.OfRule(match));
+        if (!_byMask.TryGetValue(match.MaskBits, out var sub)) return false;
+        int slot = sub.Map.FindSlot(match, FlowHash.OfRule(match));
         if (slot < 0) return false;
         var top = sub.Map.SlotEntry(slot);
         if (ReferenceEquals(top, entry))
@@ -489,7 +507,7 @@ public sealed class TupleSpace
         if (set.Count == 0) _byPriority.Remove(entry.Priority);
         if (sub.RuleCount == 0)
         {
-            _byMask.Remove(match.Mask);
+            _byMask.Remove(match.MaskBits);
             _w.Dirty = true;
         }
         else if (sub.MaxPriority != sub.PublishedMax)
@@ -533,9 +551,11 @@ public sealed class TupleSpace
         if (a.Priority != b.Priority) return a.Priority.CompareTo(b.Priority);
         bool ax = a.Match.IsExact, bx = b.Match.IsExact;
         if (ax != bx) return ax ? 1 : -1;
-        if (ax || a.Match.Mask.Equals(b.Match.Mask)) return 0;
-        var sa = _byMask[a.Match.Mask];
-        var sb = _byMask[b.Match.Mask];
+        var ma = a.Match.MaskBits;
+        var mb = b.Match.MaskBits;
+        if (ax || ma.Equals(mb)) return 0;
+        var sa = _byMask[ma];
+        var sb = _byMask[mb];
         return -CompareOrder(sa, sa.PublishedMax, sb, sb.PublishedMax);
     }
 
@@ -544,7 +564,8 @@ public sealed class TupleSpace
     {
         if (aMax != bMax) return bMax.CompareTo(aMax);
         if (a.Specificity != b.Specificity) return b.Specificity.CompareTo(a.Specificity);
-        return FlowHash.CompareWords(a.Mask, b.Mask);
+        int c = FlowHash.CompareWords(a.Mask, b.Mask);
+        return c != 0 ? c : a.RegisterMask.CompareWords(b.RegisterMask);
     }
 
     /// <summary>Writer: true when some rule of this priority overlaps <paramref name="match"/> (OFPFF_CHECK_OVERLAP).</summary>
@@ -562,17 +583,21 @@ public sealed class TupleSpace
         foreach (var sub in _byMask.Values)
         {
             // A rule can be a subset only if its mask has every bit of the request's mask.
-            if (!FlowHash.Covers(sub.Mask, request.Mask)) continue;
-            if (sub.Mask.Equals(request.Mask))
+            if (!FlowHash.Covers(sub.Mask, request.Mask) || !sub.RegisterMask.Covers(request.RegisterMask)) continue;
+            if (sub.Bits.Equals(request.MaskBits))
             {
-                for (var e = sub.FindTop(request.Value); e is not null; e = Next(e)) into.Add(e);
+                for (var e = sub.FindTop(request); e is not null; e = Next(e)) into.Add(e);
                 continue;
             }
             var entries = sub.Map.WriterTable.Entries;
             for (int i = 0; i < entries.Length; i++)
             {
                 var top = entries[i];
-                if (top is null || !top.Match.Value.MatchesMasked(request.Mask, request.Value)) continue;
+                if (top is null || !top.Match.Value.MatchesMasked(request.Mask, request.Value)
+                    || !top.Match.RegisterValue.MatchesMasked(request.RegisterMask, request.RegisterValue))
+                {
+                    continue;
+                }
                 for (var e = top; e is not null; e = Next(e)) into.Add(e);
             }
         }
@@ -581,8 +606,8 @@ public sealed class TupleSpace
     /// <summary>Writer: appends every rule with exactly this match, whatever its priority.</summary>
     public void CollectIdentical(in FlowMatch match, List<FlowEntry> into)
     {
-        if (!_byMask.TryGetValue(match.Mask, out var sub)) return;
-        for (var e = sub.FindTop(match.Value); e is not null; e = Next(e)) into.Add(e);
+        if (!_byMask.TryGetValue(match.MaskBits, out var sub)) return;
+        for (var e = sub.FindTop(match); e is not null; e = Next(e)) into.Add(e);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -6,7 +6,9 @@ namespace Softswitch.Datapath.Classifier;
 /// <summary>
 /// A forwarding thread's table of verdicts by chain (the stages visited, the rules hit, the versions read, how the run
 /// ended), so that every packet key with the same chain shares one <see cref="PipelineVerdict"/> and one composed
-/// action list: a run whose chain is already here allocates nothing. Direct-mapped (a new chain replaces the slot's);
+/// action list: a run whose chain is already here allocates nothing. Runs whose register actions read the key share a
+/// verdict only when they read the same values (<see cref="PipelineWalk.KeyReads"/>, part of the chain here).
+/// Direct-mapped (a new chain replaces the slot's);
 /// composed lists are shared through an <see cref="ActionInterner"/>. Not thread-safe (one per thread).
 /// </summary>
 public sealed class VerdictInterner
@@ -55,6 +57,7 @@ public sealed class VerdictInterner
             h = System.Numerics.BitOperations.Crc32C(h, (ulong)versions[i]);
             h = System.Numerics.BitOperations.Crc32C(h, hits[i] is { } e ? (uint)e.Serial : 0u);
         }
+        foreach (ulong r in walk.KeyReads) h = System.Numerics.BitOperations.Crc32C(h, r);
         if (_slots.Length == 0) _slots = new PipelineVerdict?[_slotCount];
         ref var slot = ref _slots[h & (uint)_mask];
         if (slot is { } v && Same(v, walk)) return v;
@@ -150,7 +153,7 @@ public sealed class VerdictInterner
     private static bool Same(PipelineVerdict v, PipelineWalk walk)
     {
         if (v.End != walk.End || v.Tables.Length != walk.Count || !ReferenceEquals(v.Absent, walk.Absent) || v.AbsentVersion != walk.AbsentVersion
-            || !ReferenceEquals(v.Start, walk.Start) || !ReferenceEquals(v.Next, walk.Next))
+            || !ReferenceEquals(v.Start, walk.Start) || !ReferenceEquals(v.Next, walk.Next) || !walk.KeyReads.SequenceEqual(v.KeyReads))
         {
             return false;
         }

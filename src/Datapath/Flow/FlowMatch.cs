@@ -15,7 +15,12 @@ namespace Softswitch.Datapath.Flow;
 /// flow needs: the six base words of the value (first, so a lookup's compare reads the entry's lines it prefetched),
 /// the shared mask (one interned <see cref="FlowMask"/> per distinct mask, holding the mask's words, its map of
 /// extension words and whether it is the exact table's), and a reference to the whole value only when the value has a
-/// non-zero extension word (null otherwise: the extension of the value is then zero). 64 bytes instead of 256.</para>
+/// non-zero extension word or the mask matches registers (null otherwise: the extension of the value is then zero).
+/// 64 bytes instead of 256.</para>
+/// <para>Registers (<see cref="Registers"/>, no packet carries them) are matched beside the key: the mask's register
+/// bits live in the interned <see cref="FlowMask"/> (<see cref="RegisterMask"/>), the value's in the boxed whole value
+/// (<see cref="RegisterValue"/>). A lookup with no register file (<see cref="Matches(in FlowKey)"/>) sees them all 0,
+/// as at the start of every pipeline run. A match on registers is never the exact table's.</para>
 /// <para>Immutable value type; its objects are immutable and shared across threads.</para>
 /// </remarks>
 [StructLayout(LayoutKind.Explicit)]
@@ -26,16 +31,25 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     /// <summary>The value's base words (W0-W5), what a lookup compares first.</summary>
     [FieldOffset(0)] internal readonly BaseWords ValueBase;
     [FieldOffset(48)] private readonly FlowMask? _mask;
-    /// <summary>The whole value when some extension word of it is non-zero, else null.</summary>
+    /// <summary>The whole value (and the register value) when some extension word of it is non-zero or the mask matches registers, else null.</summary>
     [FieldOffset(56)] private readonly FlowKeyBox? _extValue;
 
     /// <summary>A match of the packets whose key ANDed with <paramref name="mask"/> equals <paramref name="value"/> ANDed with it.</summary>
-    public FlowMatch(in FlowKey mask, in FlowKey value)
+    public FlowMatch(in FlowKey mask, in FlowKey value) : this(mask, value, default, default) { }
+
+    /// <summary>
+    /// A match of the packets whose key ANDed with <paramref name="mask"/> equals <paramref name="value"/> ANDed with it,
+    /// and whose registers ANDed with <paramref name="registerMask"/> equal <paramref name="registerValue"/> ANDed with it.
+    /// </summary>
+    public FlowMatch(in FlowKey mask, in FlowKey value, in Registers registerMask, in Registers registerValue)
     {
-        _mask = FlowMask.Intern(mask);
+        _mask = FlowMask.Intern(mask, registerMask);
         var v = value.And(_mask.Bits);
         ValueBase = new BaseWords(v);
-        _extValue = (v.W6 | v.W7 | v.W8 | v.W9 | v.W10 | v.W11 | v.W12 | v.W13 | v.W14 | v.W15) != 0 ? new FlowKeyBox(v) : null;
+        bool regs = _mask.UsesRegisters;
+        _extValue = regs || (v.W6 | v.W7 | v.W8 | v.W9 | v.W10 | v.W11 | v.W12 | v.W13 | v.W14 | v.W15) != 0
+            ? new FlowKeyBox(v, regs ? registerValue.And(_mask.RegisterBits) : default)
+            : null;
     }
 
     private FlowMask MaskInfo => _mask ?? FlowMask.Empty;
@@ -45,6 +59,25 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
 
     /// <summary>The interned mask object (identity is a fast equality test; tables key subtables by its bits).</summary>
     public FlowMask Shape => MaskInfo;
+
+    /// <summary>The mask's key and register bits together (what tables key subtables and shadow classes by).</summary>
+    public FlowMaskBits MaskBits => new(MaskInfo.Bits, MaskInfo.RegisterBits);
+
+    /// <summary>The register bits the match tests (all 0: none).</summary>
+    public ref readonly Registers RegisterMask => ref MaskInfo.RegisterBits;
+
+    /// <summary>The register value, ANDed with <see cref="RegisterMask"/>.</summary>
+    public Registers RegisterValue => _extValue is null ? default : _extValue.Regs;
+
+    /// <summary>True when the match tests some register bit.</summary>
+    public bool UsesRegisters => MaskInfo.UsesRegisters;
+
+    /// <summary>True when <paramref name="regs"/> ANDed with the register mask equals the register value (always, for a match on no register).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool RegistersMatch(in Registers regs) => !MaskInfo.UsesRegisters || regs.MatchesMasked(MaskInfo.RegisterBits, _extValue!.Regs);
+
+    /// <summary>True when the register value equals <paramref name="value"/> (already masked).</summary>
+    public bool RegisterValueEquals(in Registers value) => _extValue is null ? value.IsZero : _extValue.Regs.Equals(value);
 
     /// <summary>The value, ANDed with the mask (assembled: prefer <see cref="ValueEquals"/> and <see cref="ValueWord"/> on hot paths).</summary>
     public FlowKey Value => _extValue is not null ? _extValue.Key : ValueBase.ToKey();
@@ -73,7 +106,11 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     /// <summary>The match of every packet (the empty mask).</summary>
     public static readonly FlowMatch All = new(default, default);
 
-    public bool Matches(in FlowKey key) => ValueMatches(key, Mask);
+    /// <summary>True when <paramref name="key"/> matches, with every register 0 (a lookup outside a pipeline run).</summary>
+    public bool Matches(in FlowKey key) => ValueMatches(key, Mask) && (!UsesRegisters || RegisterValue.IsZero);
+
+    /// <summary>True when <paramref name="key"/> with the register file <paramref name="regs"/> matches.</summary>
+    public bool Matches(in FlowKey key, in Registers regs) => ValueMatches(key, Mask) && RegistersMatch(regs);
 
     /// <summary>
     /// True when <c>(key &amp; mask) == Value</c>, reading the extension only for the words the mask uses;
@@ -120,7 +157,7 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     {
         if (!ValueBase.Equals(value)) return false;
         bool extZero = (value.W6 | value.W7 | value.W8 | value.W9 | value.W10 | value.W11 | value.W12 | value.W13 | value.W14 | value.W15) == 0;
-        return _extValue is null ? extZero : !extZero && _extValue.Key.Equals(value);
+        return _extValue is null ? extZero : _extValue.Key.Equals(value);
     }
 
     /// <summary>An exact match on every field of <paramref name="key"/> except the tunnel id when <paramref name="withTunId"/> is false.</summary>
@@ -135,27 +172,30 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     {
         // other's mask must be a subset of our mask, and our value must agree with other's on other's bits.
         ref readonly FlowKey om = ref other.Mask;
-        return om.And(Mask).Equals(om) && other.ValueMatches(Value, om);
+        return om.And(Mask).Equals(om) && other.ValueMatches(Value, om)
+            && RegisterMask.Covers(other.RegisterMask) && RegisterValue.MatchesMasked(other.RegisterMask, other.RegisterValue);
     }
 
     /// <summary>True when some packet can match both (OFPFF_CHECK_OVERLAP).</summary>
     public bool Overlaps(in FlowMatch other)
     {
         var common = Mask.And(other.Mask);
-        return Value.And(common).Equals(other.Value.And(common));
+        var regs = RegisterMask.And(other.RegisterMask);
+        return Value.And(common).Equals(other.Value.And(common)) && RegisterValue.And(regs).Equals(other.RegisterValue.And(regs));
     }
 
     public bool Equals(FlowMatch other)
         => (ReferenceEquals(MaskInfo, other.MaskInfo) || Mask.Equals(other.Mask))
         && ValueBase.Equals(other.ValueBase)
-        && (_extValue is null ? other._extValue is null : other._extValue is not null && _extValue.Key.Equals(other._extValue.Key));
+        && (_extValue is null ? other._extValue is null : other._extValue is not null && _extValue.Key.Equals(other._extValue.Key)
+            && _extValue.Regs.Equals(other._extValue.Regs));
 
     public override bool Equals(object? obj) => obj is FlowMatch m && Equals(m);
-    public override int GetHashCode() => HashCode.Combine(Mask.Hash(), Value.Hash());
+    public override int GetHashCode() => HashCode.Combine(Mask.Hash(), Value.Hash(), RegisterValue.GetHashCode());
     public static bool operator ==(in FlowMatch a, in FlowMatch b) => a.Equals(b);
     public static bool operator !=(in FlowMatch a, in FlowMatch b) => !a.Equals(b);
 
-    public override string ToString() => $"match({MaskInfo}, {Value})";
+    public override string ToString() => UsesRegisters ? $"match({MaskInfo}, {Value}, {RegisterValue})" : $"match({MaskInfo}, {Value})";
 
     /// <summary>The six base words of a key, contiguous (a lookup compares them as the key's first 48 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -181,9 +221,10 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
             => ((W0 ^ k.W0) | (W1 ^ k.W1) | (W2 ^ k.W2) | (W3 ^ k.W3) | (W4 ^ k.W4) | (W5 ^ k.W5)) == 0;
     }
 
-    private sealed class FlowKeyBox(in FlowKey key)
+    private sealed class FlowKeyBox(in FlowKey key, in Registers regs)
     {
         public readonly FlowKey Key = key;
+        public readonly Registers Regs = regs;
     }
 }
 
@@ -192,7 +233,7 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
 /// covers (what a classifier hashes and compares beyond the base), and whether it is the exact table's.
 /// </summary>
 /// <remarks>
-/// Interned (<see cref="Intern"/>): equal masks are usually one object, so tables compare masks by reference first.
+/// Interned (<see cref="Intern(in FlowKey, in Registers)"/>): equal masks are usually one object, so tables compare masks by reference first.
 /// The intern table keeps at most <see cref="MaxInterned"/> masks (a controller sending endless distinct masks gets
 /// fresh objects past that: equality still compares bits). Immutable; thread-safe.
 /// </remarks>
@@ -202,7 +243,7 @@ public sealed class FlowMask
     public const ushort VlanBits = 0x1FFF;
     internal const int MaxInterned = 1 << 16;
 
-    private static readonly Dictionary<FlowKey, FlowMask> s_interned = new();
+    private static readonly Dictionary<FlowMaskBits, FlowMask> s_interned = new();
     private static readonly Lock s_lock = new();
     /// <summary>The mask interned last: a batch of flow-mods usually repeats one mask, which then costs a compare, not the lock.</summary>
     private static FlowMask? s_last;
@@ -221,6 +262,12 @@ public sealed class FlowMask
 
     /// <summary>The mask (the extension map bytes always zero).</summary>
     public readonly FlowKey Bits;
+    /// <summary>The register bits the mask tests (<see cref="Registers"/>; all 0 for a match on no register).</summary>
+    public readonly Registers RegisterBits;
+    /// <summary>Some register bit is tested.</summary>
+    public readonly bool UsesRegisters;
+    /// <summary>Register words the mask covers (bit i: word i of <see cref="Registers"/>).</summary>
+    public readonly byte RegisterWords;
     /// <summary>Extension words the mask covers (bit i: word 6 + i).</summary>
     public readonly ushort ExtWords;
     /// <summary>Equal to <see cref="FlowMatch.ExactMaskNoTun"/> (the exact table's kind of rule).</summary>
@@ -231,35 +278,46 @@ public sealed class FlowMask
     /// </summary>
     public readonly bool WithinExactNoTun;
 
-    private FlowMask(in FlowKey bits)
+    private FlowMask(in FlowKey bits, in Registers regs)
     {
         Bits = bits;
+        RegisterBits = regs;
+        RegisterWords = regs.NonZeroWords;
+        UsesRegisters = RegisterWords != 0;
         var words = bits.AllWords;
         for (int i = FlowKey.BaseWords; i < FlowKey.Words; i++)
             if (words[i] != 0) ExtWords |= (ushort)(1 << (i - FlowKey.BaseWords));
-        IsExactNoTun = bits.Equals(ExactNoTunBits);
-        WithinExactNoTun = bits.And(ExactNoTunBits).Equals(bits);
+        // A register match is never the exact table's (it holds packet fields only).
+        IsExactNoTun = !UsesRegisters && bits.Equals(ExactNoTunBits);
+        WithinExactNoTun = !UsesRegisters && bits.And(ExactNoTunBits).Equals(bits);
     }
 
     /// <summary>The shared object for <paramref name="mask"/> (its extension map bytes cleared).</summary>
-    public static FlowMask Intern(in FlowKey mask)
+    public static FlowMask Intern(in FlowKey mask) => Intern(mask, default);
+
+    /// <summary>The shared object for <paramref name="mask"/> (its extension map bytes cleared) with register bits <paramref name="registers"/>.</summary>
+    public static FlowMask Intern(in FlowKey mask, in Registers registers)
     {
         var b = new FlowKeyBuilder(mask);
         b.Bytes.Slice(FlowKey.ExtMapOffset, 2).Clear();
         var bits = b.Key;
         var last = Volatile.Read(ref s_last);
-        if (last is not null && last.Bits.Equals(bits)) return last;
+        if (last is not null && last.Bits.Equals(bits) && last.RegisterBits.Equals(registers)) return last;
+        var key = new FlowMaskBits(bits, registers);
         lock (s_lock)
         {
-            if (!s_interned.TryGetValue(bits, out var m))
+            if (!s_interned.TryGetValue(key, out var m))
             {
-                m = new FlowMask(bits);
-                if (s_interned.Count < MaxInterned) s_interned.Add(bits, m);
+                m = new FlowMask(bits, registers);
+                if (s_interned.Count < MaxInterned) s_interned.Add(key, m);
             }
             Volatile.Write(ref s_last, m);
             return m;
         }
     }
 
-    public override string ToString() => $"mask({Bits}, ext=0x{ExtWords:x})";
+    public override string ToString() => UsesRegisters ? $"mask({Bits}, ext=0x{ExtWords:x}, regs={RegisterBits})" : $"mask({Bits}, ext=0x{ExtWords:x})";
 }
+
+/// <summary>A mask's key bits and register bits (<see cref="FlowMask"/>): what tables key subtables and classes by.</summary>
+public readonly record struct FlowMaskBits(FlowKey Key, Registers Registers);

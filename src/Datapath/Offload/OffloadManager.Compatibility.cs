@@ -150,6 +150,8 @@ public sealed partial class OffloadManager
         // Every target runs apply-actions alone: a goto, the action set, metadata or a meter would be skipped.
         if (e.Instructions is { } ins)
             return (OffloadReason.Instructions, ins.Meter != 0 ? $"meter {ins.Meter}" : "goto-table, write-actions or metadata");
+        // Registers live in the pipeline walk: no target holds them, so a rule on them would match every packet there.
+        if (e.Match.UsesRegisters) return (OffloadReason.Instructions, "a match on registers");
         var env = _env;
         if (env.Suspended is { } why) return (OffloadReason.DatapathState, why);
         if (env.IsPermissive) return (OffloadReason.None, default);

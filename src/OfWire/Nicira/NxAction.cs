@@ -11,6 +11,8 @@ public enum NxActionSubtype : ushort
     SetTunnel = 2,
     /// <summary>NXAST_SET_QUEUE: 32-bit queue id, action length 16.</summary>
     SetQueue = 4,
+    /// <summary>NXAST_REG_MOVE: n_bits of one NXM/OXM field copied into another, action length 24.</summary>
+    RegMove = 6,
     /// <summary>NXAST_REG_LOAD: a 64-bit value into bits ofs..ofs+n_bits-1 of an NXM or OXM field, action length 24.</summary>
     RegLoad = 7,
     /// <summary>NXAST_NOTE: opaque bytes that do nothing to the packet, action length 16 or more.</summary>
@@ -19,6 +21,8 @@ public enum NxActionSubtype : ushort
     SetTunnel64 = 9,
     /// <summary>NXAST_RESUBMIT_TABLE: look the packet up again (in_port, table), action length 16.</summary>
     ResubmitTable = 14,
+    /// <summary>NXAST_OUTPUT_REG: output to the port a field's bits hold, action length 24.</summary>
+    OutputReg = 15,
     /// <summary>NXAST_EXIT: stop running actions, action length 16.</summary>
     Exit = 17,
     /// <summary>NXAST_DEC_TTL, action length 16.</summary>
@@ -35,6 +39,8 @@ public enum NxActionSubtype : ushort
     SetMplsLabel = 30,
     /// <summary>NXAST_SET_MPLS_TC: 8-bit traffic class, action length 16.</summary>
     SetMplsTc = 31,
+    /// <summary>NXAST_OUTPUT_REG2: NXAST_OUTPUT_REG with the header after max_len, action length 24.</summary>
+    OutputReg2 = 32,
     /// <summary>NXAST_REG_LOAD2: one OXM TLV, the field and the value it is set to, padded to 8 bytes.</summary>
     RegLoad2 = 33,
     /// <summary>NXAST_GROUP: 32-bit group id, action length 16.</summary>
@@ -51,6 +57,8 @@ public enum NxActionError : byte
     BadLen,
     /// <summary>An argument the subtype does not allow (BAD_ARGUMENT).</summary>
     BadArgument,
+    /// <summary>Padding that must be zero is not (Open vSwitch's NXBRC_MUST_BE_ZERO).</summary>
+    MustBeZero,
 }
 
 /// <summary>
@@ -66,12 +74,16 @@ public enum NxActionError : byte
 /// field of <see cref="FieldHeader"/> (its 32-bit NXM or OXM header, hasmask clear, the length byte the value's bytes):
 /// REG_LOAD's mask is its ofs/n_bits range, an unmasked REG_LOAD2's the all-ones of the value's bytes. Whether the switch
 /// can set that field is not the codec's to say. <see cref="Note"/>: NXAST_NOTE's bytes, kept as they came (padding
-/// included, as Open vSwitch keeps them).</para>
+/// included, as Open vSwitch keeps them). REG_MOVE: <see cref="Bits"/> bits from <see cref="SrcOfs"/> of the field of
+/// <see cref="SrcHeader"/> to <see cref="DstOfs"/> of <see cref="FieldHeader"/>'s. OUTPUT_REG and OUTPUT_REG2:
+/// <see cref="Bits"/> bits from <see cref="SrcOfs"/> of <see cref="SrcHeader"/>'s field, <see cref="MaxLen"/>. Headers
+/// are 32-bit NXM or OXM headers (hasmask clear); whether they name fields the switch knows is not the codec's to say.</para>
 /// <para>Immutable; stateless decoder.</para>
 /// </remarks>
 public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Arg = 0, ushort InPort = 0, byte Table = 0,
                                                uint FieldHeader = 0, UInt128 Value = default, UInt128 Mask = default,
-                                               byte[]? Note = null)
+                                               byte[]? Note = null, uint SrcHeader = 0, ushort Bits = 0, ushort SrcOfs = 0,
+                                               ushort DstOfs = 0, ushort MaxLen = 0)
 {
     /// <summary>The largest field value a load may carry (an IPv6 address).</summary>
     public const int MaxFieldSize = 16;
@@ -96,6 +108,9 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   NOTE(8)                                                 len 16+8n: note bytes (6+8n)
     //   REG_LOAD(7)                                                 len 24: ofs_nbits(2) dst(4) value(8)
     //   REG_LOAD2(33)                                       len 16+8n: OXM/NXM TLV, zero padding to 8
+    //   REG_MOVE(6)                          len 24: n_bits(2) src_ofs(2) dst_ofs(2) src(4) dst(4)
+    //   OUTPUT_REG(15)                       len 24: ofs_nbits(2) src(4) max_len(2) zero(6)
+    //   OUTPUT_REG2(32)                      len 24: ofs_nbits(2) max_len(2) src(4) zero(6)
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
@@ -114,7 +129,8 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 or NxActionSubtype.PushMpls or NxActionSubtype.PopMpls or NxActionSubtype.SetMplsTtl or NxActionSubtype.DecMplsTtl
                 or NxActionSubtype.SetMplsLabel or NxActionSubtype.SetMplsTc or NxActionSubtype.Group or NxActionSubtype.Resubmit
                 or NxActionSubtype.Exit => 8,
-            NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad => 16,
+            NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad or NxActionSubtype.RegMove or NxActionSubtype.OutputReg
+                or NxActionSubtype.OutputReg2 => 16,
             NxActionSubtype.RegLoad2 or NxActionSubtype.Note => b.Length,
             _ => -1,
         };
@@ -150,10 +166,33 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 return true;
             case NxActionSubtype.RegLoad:
                 return TryRegLoad(b, out nx, out error);
+            case NxActionSubtype.RegMove:
+            {
+                uint src = BinaryPrimitives.ReadUInt32BigEndian(b[8..]), dst = BinaryPrimitives.ReadUInt32BigEndian(b[12..]);
+                if (!PlainHeader(src) || !PlainHeader(dst)) return Fail(NxActionError.BadArgument, out error);
+                nx = new(subtype, FieldHeader: dst, SrcHeader: src, Bits: BinaryPrimitives.ReadUInt16BigEndian(b[2..]),
+                         SrcOfs: BinaryPrimitives.ReadUInt16BigEndian(b[4..]), DstOfs: BinaryPrimitives.ReadUInt16BigEndian(b[6..]));
+                return true;
+            }
+            case NxActionSubtype.OutputReg or NxActionSubtype.OutputReg2:
+            {
+                int ofsBits = BinaryPrimitives.ReadUInt16BigEndian(b[2..]);
+                bool two = subtype == NxActionSubtype.OutputReg2;
+                uint src = BinaryPrimitives.ReadUInt32BigEndian(b[(two ? 6 : 4)..]);
+                ushort maxLen = BinaryPrimitives.ReadUInt16BigEndian(b[(two ? 4 : 8)..]);
+                if (b[10..].ContainsAnyExcept((byte)0))
+                    return Fail(two ? NxActionError.MustBeZero : NxActionError.BadArgument, out error); // as Open vSwitch
+                if (!PlainHeader(src)) return Fail(NxActionError.BadArgument, out error);
+                nx = new(subtype, SrcHeader: src, SrcOfs: (ushort)(ofsBits >> 6), Bits: (ushort)((ofsBits & 63) + 1), MaxLen: maxLen);
+                return true;
+            }
             default:
                 return TryRegLoad2(b, out nx, out error);
         }
     }
+
+    /// <summary>A 32-bit NXM or OXM header without hasmask (an experimenter class takes 8 bytes: not here).</summary>
+    private static bool PlainHeader(uint header) => (header & 0x100) == 0 && header >> 16 != 0xffff && (header & 0xff) != 0;
 
     /// <summary>
     /// The size of the body <see cref="WriteBody"/> writes: the action's length less its 8-byte header (type, length,
@@ -161,7 +200,8 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     /// </summary>
     public int BodySize => Subtype switch
     {
-        NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad => 16,
+        NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad or NxActionSubtype.RegMove or NxActionSubtype.OutputReg
+            or NxActionSubtype.OutputReg2 => 16,
         NxActionSubtype.Note => ((8 + 2 + (Note?.Length ?? 0) + 7) & ~7) - 8,
         NxActionSubtype.RegLoad2 => ((8 + 2 + 4 + (IsWhole ? 1 : 2) * FieldSize + 7) & ~7) - 8,
         _ => 8,
@@ -211,6 +251,21 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 BinaryPrimitives.WriteUInt16BigEndian(dest[2..], (ushort)((ofs << 6) | (bits - 1)));
                 BinaryPrimitives.WriteUInt32BigEndian(dest[4..], FieldHeader);
                 BinaryPrimitives.WriteUInt64BigEndian(dest[8..], (ulong)(Value >> ofs));
+                break;
+            }
+            case NxActionSubtype.RegMove:
+                BinaryPrimitives.WriteUInt16BigEndian(dest[2..], Bits);
+                BinaryPrimitives.WriteUInt16BigEndian(dest[4..], SrcOfs);
+                BinaryPrimitives.WriteUInt16BigEndian(dest[6..], DstOfs);
+                BinaryPrimitives.WriteUInt32BigEndian(dest[8..], SrcHeader);
+                BinaryPrimitives.WriteUInt32BigEndian(dest[12..], FieldHeader);
+                break;
+            case NxActionSubtype.OutputReg or NxActionSubtype.OutputReg2:
+            {
+                bool two = Subtype == NxActionSubtype.OutputReg2;
+                BinaryPrimitives.WriteUInt16BigEndian(dest[2..], (ushort)((SrcOfs << 6) | ((Bits - 1) & 63)));
+                BinaryPrimitives.WriteUInt32BigEndian(dest[(two ? 6 : 4)..], SrcHeader);
+                BinaryPrimitives.WriteUInt16BigEndian(dest[(two ? 4 : 8)..], MaxLen);
                 break;
             }
             case NxActionSubtype.RegLoad2:

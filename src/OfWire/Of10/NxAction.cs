@@ -5,6 +5,9 @@ namespace Softswitch.OfWire;
 /// <summary>A Nicira action as OpenFlow 1.0 carries it: a vendor action (<see cref="OfpAction"/>) of vendor 0x00002320.</summary>
 public readonly partial record struct NxAction
 {
+    /// <summary>NXBRC_MUST_BE_ZERO's code under OFPET_BAD_REQUEST in OpenFlow 1.0.</summary>
+    public const ushort MustBeZeroCode = 526;
+
     /// <summary>
     /// Reads <paramref name="action"/> as a Nicira action (<see cref="TryDecodeBody"/>), with OpenFlow 1.0's errors
     /// (OFPET_BAD_ACTION): BAD_VENDOR (not Nicira's), BAD_VENDOR_TYPE, BAD_LEN, BAD_ARGUMENT.
@@ -19,7 +22,8 @@ public readonly partial record struct NxAction
             return false;
         }
         if (TryDecodeBody(action.VendorBody.Span, out nx, out var e)) return true;
-        error = OfpError.BadAction(e switch
+        // Open vSwitch's NXBRC_MUST_BE_ZERO is OFPET_BAD_REQUEST code 526 in OpenFlow 1.0 (NX1.0-1.1(1,526)).
+        error = e == NxActionError.MustBeZero ? new OfpError(OfpErrorType.BadRequest, MustBeZeroCode) : OfpError.BadAction(e switch
         {
             NxActionError.BadSubtype => OfpBadActionCode.BadVendorType,
             NxActionError.BadLen => OfpBadActionCode.BadLen,

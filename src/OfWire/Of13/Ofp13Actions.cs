@@ -155,9 +155,8 @@ public static class Ofp13Actions
                 {
                     var tlv = a[4..];
                     if (tlv.Length < 4) return Fail(Ofp13Codes.ActionBadSetLen, out error);
-                    ushort cls = BinaryPrimitives.ReadUInt16BigEndian(tlv);
-                    byte field = (byte)(tlv[2] >> 1);
-                    if (cls != Ofp13.OxmClassBasic || field >= Ofp13Match.FieldCount) return Fail(Ofp13Codes.ActionBadSetType, out error);
+                    byte field = Ofp13Match.FieldOf(BinaryPrimitives.ReadUInt16BigEndian(tlv), (byte)(tlv[2] >> 1));
+                    if (field == 0xff) return Fail(Ofp13Codes.ActionBadSetType, out error);
                     if ((tlv[2] & 1) != 0) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
                     if (tlv[3] != Ofp13Match.FieldLength(field) || len != ((4 + 4 + tlv[3] + 7) & ~7)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
                     if (!Ofp13Match.TryReadTlv(tlv, out var oxm, out _, out _)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
@@ -169,6 +168,8 @@ public static class Ofp13Actions
                     if (Be.U32(a, 4) != NxAction.VendorId) return Fail(Ofp13Codes.ActionBadExperimenter, out error);
                     if (!NxAction.TryDecodeBody(a[8..], out var nx, out var nxError))
                     {
+                        // NXBRC_MUST_BE_ZERO is an experimenter error from 1.2 on (NX1.2+(5)), which this codec does not
+                        // write: BAD_ARGUMENT.
                         return Fail(nxError switch
                         {
                             NxActionError.BadSubtype => Ofp13Codes.ActionBadExpType,

@@ -3,9 +3,9 @@ using System.Buffers.Binary;
 namespace Softswitch.OfWire.Of13;
 
 /// <summary>
-/// One OXM TLV of class OPENFLOW_BASIC: field number (OFPXMT_OFB_*), value and mask in host order (the field's bytes,
-/// big-endian, in the low bits), <see cref="HasMask"/> as the TLV's hasmask bit. Without a mask, <see cref="Mask"/> is
-/// the field's all-ones.
+/// One OXM TLV: field number (OFPXMT_OFB_* for class OPENFLOW_BASIC; Open vSwitch's registers past them, see
+/// <see cref="Ofp13Match.NxReg0"/>), value and mask in host order (the field's bytes, big-endian, in the low bits),
+/// <see cref="HasMask"/> as the TLV's hasmask bit. Without a mask, <see cref="Mask"/> is the field's all-ones.
 /// </summary>
 public readonly record struct Ofp13Oxm(byte Field, bool HasMask, UInt128 Value, UInt128 Mask)
 {
@@ -19,7 +19,9 @@ public readonly record struct Ofp13Oxm(byte Field, bool HasMask, UInt128 Value, 
 /// <remarks>
 /// <para>Decoding checks what the wire alone can tell, with OFPET_BAD_MATCH's codes: the match type (BAD_TYPE), lengths
 /// (BAD_LEN: a TLV whose length is not its field's, a match longer than its message), the class and field (BAD_FIELD:
-/// only OPENFLOW_BASIC's 40 fields), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
+/// OPENFLOW_BASIC's 40 fields, and Open vSwitch's registers: NXM_NX_REG0-15 of class NXM_1 (0x0001) fields 0-15,
+/// NXM_NX_XXREG0-3 of the same class fields 111-114, OXM_OF_PKT_REG0-7 of class 0x8001, numbered here
+/// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
 /// (BAD_WILDCARDS, as section 7.2.3.5 asks). Duplicates and prerequisites are the agent's (they need the whole match).
 /// The order of the TLVs is kept, so a decoded match re-encodes to its bytes.</para>
 /// <para>Stateless; the lists are the caller's.</para>
@@ -41,11 +43,44 @@ public static class Ofp13Match
     private const ulong MaskableFields = (1UL << 2) | (1UL << 3) | (1UL << 4) | (1UL << 6) | (1UL << 11) | (1UL << 12) | (1UL << 22)
         | (1UL << 23) | (1UL << 24) | (1UL << 25) | (1UL << 26) | (1UL << 27) | (1UL << 28) | (1UL << 37) | (1UL << 38) | (1UL << 39);
 
-    /// <summary>Bytes of a field's value; 0 for a field number 1.3 does not define.</summary>
-    public static int FieldLength(byte field) => field < FieldCount ? Lengths[field] : 0;
+    /// <summary>The field numbers of Open vSwitch's registers (not OPENFLOW_BASIC's): reg0-15, xreg0-7 (OXM_OF_PKT_REG), xxreg0-3.</summary>
+    public const byte NxReg0 = 64, PktReg0 = 80, NxXxReg0 = 88, LastRegister = 91;
+    /// <summary>OXM classes of the registers: NXM_1 (Nicira's NXM_NX_*) and OFPXMC_PKT_REGS.</summary>
+    public const ushort ClassNxm1 = 0x0001, ClassPktRegs = 0x8001;
 
-    /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field.</summary>
-    public static bool Maskable(byte field) => field < FieldCount && (MaskableFields & (1UL << field)) != 0;
+    /// <summary>Whether <paramref name="field"/> is one of Open vSwitch's registers.</summary>
+    public static bool IsRegister(byte field) => field is >= NxReg0 and <= LastRegister;
+
+    /// <summary>Bytes of a field's value; 0 for a field number 1.3 does not define.</summary>
+    public static int FieldLength(byte field) => field < FieldCount ? Lengths[field] : field switch
+    {
+        >= NxReg0 and < PktReg0 => 4,
+        >= PktReg0 and < NxXxReg0 => 8,
+        >= NxXxReg0 and <= LastRegister => 16,
+        _ => 0,
+    };
+
+    /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field (every register takes one).</summary>
+    public static bool Maskable(byte field) => field < FieldCount ? (MaskableFields & (1UL << field)) != 0 : IsRegister(field);
+
+    /// <summary>The field number of a TLV of class <paramref name="cls"/> and field <paramref name="oxmField"/>; 0xff for one not known here.</summary>
+    public static byte FieldOf(ushort cls, byte oxmField) => cls switch
+    {
+        Ofp13.OxmClassBasic when oxmField < FieldCount => oxmField,
+        ClassNxm1 when oxmField < 16 => (byte)(NxReg0 + oxmField),
+        ClassNxm1 when oxmField is >= 111 and <= 114 => (byte)(NxXxReg0 + oxmField - 111),
+        ClassPktRegs when oxmField < 8 => (byte)(PktReg0 + oxmField),
+        _ => 0xff,
+    };
+
+    /// <summary>The class and wire field number of <paramref name="field"/> (the inverse of <see cref="FieldOf"/>).</summary>
+    public static (ushort Class, byte Field) WireOf(byte field) => field switch
+    {
+        < FieldCount => (Ofp13.OxmClassBasic, field),
+        >= NxReg0 and < PktReg0 => (ClassNxm1, (byte)(field - NxReg0)),
+        >= PktReg0 and < NxXxReg0 => (ClassPktRegs, (byte)(field - PktReg0)),
+        _ => (ClassNxm1, (byte)(field - NxXxReg0 + 111)),
+    };
 
     /// <summary>The all-ones mask of a field (its value's width; VLAN_VID: 13 bits, with OFPVID_PRESENT).</summary>
     public static UInt128 AllOnes(byte field)
@@ -110,8 +145,9 @@ public static class Ofp13Match
     public static int WriteTlv(Span<byte> dest, in Ofp13Oxm f)
     {
         int len = FieldLength(f.Field);
-        BinaryPrimitives.WriteUInt16BigEndian(dest, Ofp13.OxmClassBasic);
-        dest[2] = (byte)((f.Field << 1) | (f.HasMask ? 1 : 0));
+        var (cls, wireField) = WireOf(f.Field);
+        BinaryPrimitives.WriteUInt16BigEndian(dest, cls);
+        dest[2] = (byte)((wireField << 1) | (f.HasMask ? 1 : 0));
         dest[3] = (byte)(f.HasMask ? 2 * len : len);
         WriteValue(dest.Slice(4, len), f.Value);
         if (f.HasMask) WriteValue(dest.Slice(4 + len, len), f.Mask);
@@ -155,7 +191,7 @@ public static class Ofp13Match
             return false;
         }
         ushort cls = BinaryPrimitives.ReadUInt16BigEndian(s);
-        byte f = (byte)(s[2] >> 1);
+        byte f = FieldOf(cls, (byte)(s[2] >> 1));
         bool hasMask = (s[2] & 1) != 0;
         int len = s[3];
         size = 4 + len;
@@ -164,7 +200,7 @@ public static class Ofp13Match
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
             return false;
         }
-        if (cls != Ofp13.OxmClassBasic || f >= FieldCount)
+        if (f == 0xff)
         {
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadField);
             return false;

@@ -82,6 +82,16 @@ public enum OfActionType : byte
     Resubmit,
     /// <summary>Open vSwitch's exit: no action after it runs (the action set still does). A flow's apply-actions only.</summary>
     Exit,
+    /// <summary>
+    /// Open vSwitch's load (or set_field) of a register: <see cref="OfAction.LoadDst"/> set to <see cref="OfAction.Wide"/>,
+    /// <see cref="OfAction.LoadForm"/> how it was written (<see cref="OfAction.LoadFormSetField"/>, <see cref="OfAction.LoadFormRegLoad"/>,
+    /// <see cref="OfAction.LoadFormRegLoad2"/>), to be written back the same way. A flow's apply-actions only.
+    /// </summary>
+    FieldLoad,
+    /// <summary>Open vSwitch's move: <see cref="OfAction.MoveSrc"/>'s bits into <see cref="OfAction.MoveDst"/>. A flow's apply-actions only.</summary>
+    FieldMove,
+    /// <summary>Open vSwitch's output_reg: output to the port <see cref="OfAction.OutputSrc"/>'s bits hold. A flow's apply-actions only.</summary>
+    OutputField,
 }
 
 /// <summary>
@@ -157,6 +167,27 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/>.</summary>
     public static OfAction Resubmit(byte table, uint inPort = OfPort.InPort) => new(OfActionType.Resubmit, inPort, QueueId: table);
     public static OfAction Exit() => new(OfActionType.Exit);
+
+    /// <summary>The forms a register load was written in (<see cref="LoadForm"/>).</summary>
+    public const byte LoadFormSetField = 0, LoadFormRegLoad = 1, LoadFormRegLoad2 = 2;
+
+    /// <summary>A load of <paramref name="value"/> (right-aligned) into <paramref name="dst"/>, written as <paramref name="form"/>.</summary>
+    public static OfAction FieldLoad(OfSubfield dst, UInt128 value, byte form = LoadFormSetField)
+        => new(OfActionType.FieldLoad, (uint)dst.Field, (ushort)dst.Ofs, (uint)dst.Bits | (uint)form << 8, (ulong)value, (ulong)(value >> 64));
+
+    /// <summary>A move of <paramref name="src"/>'s bits into <paramref name="dst"/> (equal widths).</summary>
+    public static OfAction FieldMove(OfSubfield src, OfSubfield dst)
+        => new(OfActionType.FieldMove, (uint)src.Field, (ushort)src.Ofs, (uint)src.Bits | (uint)dst.Field << 8 | (uint)dst.Ofs << 16);
+
+    /// <summary>An output to the port <paramref name="src"/>'s bits hold, at most <paramref name="maxLen"/> bytes to the controller.</summary>
+    public static OfAction OutputField(OfSubfield src, ushort maxLen)
+        => new(OfActionType.OutputField, (uint)src.Field, maxLen, (uint)src.Bits | (uint)src.Ofs << 8);
+
+    public OfSubfield LoadDst => new((OfField)Port, MaxLen, (int)(QueueId & 0xFF));
+    public byte LoadForm => (byte)(QueueId >> 8);
+    public OfSubfield MoveSrc => new((OfField)Port, MaxLen, (int)(QueueId & 0xFF));
+    public OfSubfield MoveDst => new((OfField)((QueueId >> 8) & 0xFF), (int)(QueueId >> 16), (int)(QueueId & 0xFF));
+    public OfSubfield OutputSrc => new((OfField)Port, (int)(QueueId >> 8), (int)(QueueId & 0xFF));
 }
 
 /// <summary>Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may.</summary>

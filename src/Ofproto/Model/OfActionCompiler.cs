@@ -93,6 +93,26 @@ public static class OfActionCompiler
                     if (context != ActionContext.FlowMod) return OfError.BadArgument;
                     items[i] = FlowAction.Exit();
                     break;
+                case OfActionType.FieldLoad:
+                {
+                    // Only the pipeline walk runs register actions: a flow's, never a packet-out's or a bucket's.
+                    var dst = a.LoadDst;
+                    if (context != ActionContext.FlowMod || !dst.IsValid || !OfSubfield.IsWritable(dst.Field) || (a.Wide & ~dst.ValueMask) != 0)
+                        return OfError.BadArgument;
+                    items[i] = FlowAction.FieldLoad(dst.ToDatapath(), a.Wide, a.LoadForm);
+                    break;
+                }
+                case OfActionType.FieldMove:
+                {
+                    var (src, dst) = (a.MoveSrc, a.MoveDst);
+                    if (context != ActionContext.FlowMod || !src.IsValid || !dst.IsValid || !OfSubfield.IsWritable(dst.Field)) return OfError.BadArgument;
+                    items[i] = FlowAction.FieldMove(src.ToDatapath(), dst.ToDatapath());
+                    break;
+                }
+                case OfActionType.OutputField:
+                    if (context != ActionContext.FlowMod || !a.OutputSrc.IsValid) return OfError.BadArgument;
+                    items[i] = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
+                    break;
                 default:
                 {
                     var e = CompileOfp13(a, out items[i]);
@@ -273,6 +293,9 @@ public static class OfActionCompiler
         ActionKind.Group => OfAction.Group(a.QueueId),
         ActionKind.Exit => OfAction.Exit(),
         ActionKind.Resubmit => OfAction.Resubmit((byte)a.QueueId, a.Port == PortNumber.InPort ? OfPort.InPort : OfPort.FromDatapath(a.Port)),
+        ActionKind.FieldLoad => OfAction.FieldLoad(OfSubfield.FromDatapath(a.LoadDst), a.Wide, a.LoadForm),
+        ActionKind.FieldMove => OfAction.FieldMove(OfSubfield.FromDatapath(a.MoveSrc), OfSubfield.FromDatapath(a.MoveDst)),
+        ActionKind.OutputField => OfAction.OutputField(OfSubfield.FromDatapath(a.OutputSrc), a.MaxLen),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
     };
 }

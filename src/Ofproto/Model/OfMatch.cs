@@ -54,6 +54,8 @@ public struct OfFields : IEquatable<OfFields>
     public byte MplsBos;
     /// <summary>PBB's 24-bit I-SID.</summary>
     public uint PbbIsid;
+    /// <summary>Open vSwitch's registers (reg0-reg15, seen also as xreg0-7 and xxreg0-3): no packet carries them, the pipeline sets them.</summary>
+    public OfRegisters Regs;
 
     public readonly bool Equals(OfFields o)
         => InPort == o.InPort && Metadata == o.Metadata && TunnelId == o.TunnelId && EthSrc == o.EthSrc && EthDst == o.EthDst
@@ -61,12 +63,13 @@ public struct OfFields : IEquatable<OfFields>
         && NwSrc == o.NwSrc && NwDst == o.NwDst && TpSrc == o.TpSrc && TpDst == o.TpDst
         && IpEcn == o.IpEcn && Ipv6Src == o.Ipv6Src && Ipv6Dst == o.Ipv6Dst && Ipv6Flabel == o.Ipv6Flabel && NdTarget == o.NdTarget
         && ArpSha == o.ArpSha && ArpTha == o.ArpTha && Ipv6ExtHdr == o.Ipv6ExtHdr && MplsLabel == o.MplsLabel && MplsTc == o.MplsTc
-        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid;
+        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs);
 
     public override readonly bool Equals(object? obj) => obj is OfFields f && Equals(f);
     public override readonly int GetHashCode()
         => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst,
-                            HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata, Ipv6Src, Ipv6Dst, HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget)));
+                            HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata, Ipv6Src, Ipv6Dst,
+                                             HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs)));
     public static bool operator ==(OfFields a, OfFields b) => a.Equals(b);
     public static bool operator !=(OfFields a, OfFields b) => !a.Equals(b);
 }
@@ -159,6 +162,30 @@ public struct OfMatch : IEquatable<OfMatch>
     public OfMatch MplsBos(byte bos) { Value.MplsBos = (byte)(bos & MplsBosMask); Mask.MplsBos = MplsBosMask; return this; }
     public OfMatch PbbIsid(uint value, uint mask = PbbIsidMask) { Value.PbbIsid = value & mask & PbbIsidMask; Mask.PbbIsid = mask & PbbIsidMask; return this; }
     public OfMatch Ipv6ExtHdr(ushort value, ushort mask = Ipv6ExtHdrMask) { Value.Ipv6ExtHdr = (ushort)(value & mask & Ipv6ExtHdrMask); Mask.Ipv6ExtHdr = (ushort)(mask & Ipv6ExtHdrMask); return this; }
+    /// <summary>Register <paramref name="i"/> (reg0-reg15) under <paramref name="mask"/>.</summary>
+    public OfMatch Reg(int i, uint value, uint mask = uint.MaxValue)
+    {
+        Value.Regs.SetReg(i, value & mask);
+        Mask.Regs.SetReg(i, mask);
+        return this;
+    }
+
+    /// <summary>The 64-bit register view <paramref name="i"/> (xreg0-xreg7: reg 2i and 2i+1) under <paramref name="mask"/>.</summary>
+    public OfMatch XReg(int i, ulong value, ulong mask = ulong.MaxValue)
+    {
+        Value.Regs.SetXReg(i, value & mask);
+        Mask.Regs.SetXReg(i, mask);
+        return this;
+    }
+
+    /// <summary>The 128-bit register view <paramref name="i"/> (xxreg0-xxreg3: reg 4i to 4i+3) under <paramref name="mask"/>.</summary>
+    public OfMatch XXReg(int i, UInt128 value, UInt128 mask)
+    {
+        Value.Regs.SetXXReg(i, value & mask);
+        Mask.Regs.SetXXReg(i, mask);
+        return this;
+    }
+
     /// <summary>An arbitrary-mask form of the fields above that take none on the wire (for codecs and tests).</summary>
     public OfMatch TpSrc(ushort value, ushort mask) { Value.TpSrc = (ushort)(value & mask); Mask.TpSrc = mask; return this; }
     public OfMatch TpDst(ushort value, ushort mask) { Value.TpDst = (ushort)(value & mask); Mask.TpDst = mask; return this; }

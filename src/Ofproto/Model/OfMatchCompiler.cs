@@ -59,7 +59,8 @@ public static class OfMatchCompiler
         Put8(vs, ms, FlowKey.MplsBosOffset, v.MplsBos, (byte)(k.MplsBos & OfMatch.MplsBosMask));
         Put32(vs, ms, FlowKey.MplsLabelOffset, v.MplsLabel, k.MplsLabel & OfMatch.MplsLabelMask);
         Put32(vs, ms, FlowKey.PbbIsidOffset, v.PbbIsid, k.PbbIsid & OfMatch.PbbIsidMask);
-        match = new FlowMatch(mb.Key, vb.Key);
+        var regMask = k.Regs.ToDatapath();
+        match = new FlowMatch(mb.Key, vb.Key, regMask, v.Regs.ToDatapath().And(regMask));
         return OfError.None;
     }
 
@@ -123,6 +124,11 @@ public static class OfMatchCompiler
         k.TpDst = q.TpDst; v.TpDst = f.TpDst;
         k.Ipv6Flabel = q.Ipv6Flabel & OfMatch.FlabelMask; v.Ipv6Flabel = f.Ipv6Flabel & k.Ipv6Flabel;
         k.TunnelId = q.TunId; v.TunnelId = f.TunId;
+        if (match.UsesRegisters)
+        {
+            k.Regs = OfRegisters.FromDatapath(match.RegisterMask);
+            v.Regs = OfRegisters.FromDatapath(match.RegisterValue);
+        }
         if (match.UsesExtension)
         {
             k.Metadata = q.Metadata; v.Metadata = f.Metadata;

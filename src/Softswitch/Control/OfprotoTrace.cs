@@ -237,6 +237,7 @@ internal static class OfprotoTrace
         {
             if (a.Kind == ActionKind.Meter) meterTexts.Add(MeterText(dp, a.QueueId, frame?.Length));
         }
+        string regs = walk.FinalRegisters.ToString();
 
         string StepText(PipelineTraceStep st)
         {
@@ -266,10 +267,15 @@ internal static class OfprotoTrace
             foreach (var m in meterTexts) sb.Append("Meter: ").Append(m).Append('\n');
             foreach (var b in bucketTexts) sb.Append("Bucket: ").Append(b).Append('\n');
             if (missText is not null) sb.Append("Miss: ").Append(missText).Append('\n');
+            // The registers as Open vSwitch's trace shows them: leading the final flow (reg0=0x5,in_port=1,...).
             if (final is not null)
             {
-                sb.Append("Final flow: ").Append(FlowFormat.Key(finalKey)).Append('\n');
+                sb.Append("Final flow: ").Append(regs.Length > 0 ? regs + "," : "").Append(FlowFormat.Key(finalKey)).Append('\n');
                 sb.Append("Final packet: ").Append(Hex(final)).Append('\n');
+            }
+            else if (regs.Length > 0)
+            {
+                sb.Append("Final registers: ").Append(regs).Append('\n');
             }
             sb.Append("Output: ").Append(outputs.Count > 0 ? string.Join(", ", outputs.Select(o => OutputText(dp, key.InPort, o))) : "drop").Append('\n');
             return sb.ToString();
@@ -285,6 +291,7 @@ internal static class OfprotoTrace
                 w.WriteNumber("table", st.TableId);
                 if (st.Depth > 0) w.WriteNumber("resubmit_depth", st.Depth);
                 w.WriteString("key", FlowFormat.Key(st.Key));
+                if (!st.Registers.IsZero) w.WriteString("registers", st.Registers.ToString());
                 if (st.Lookup.Entry is { } e)
                 {
                     w.WriteString("cookie", $"0x{OfFlowRule.CookieOf(e):x}");
@@ -316,6 +323,7 @@ internal static class OfprotoTrace
                 w.WriteEndArray();
             }
             if (missText is not null) w.WriteString("miss", missText);
+            if (regs.Length > 0) w.WriteString("final_registers", regs);
             if (final is not null)
             {
                 w.WriteString("final_flow", FlowFormat.Key(finalKey));

@@ -105,6 +105,7 @@ public static class FlowFormat
             typeShown = true;
         }
 
+        if (m.UsesRegisters) AppendRegisters(sb, m.RegisterValue, m.RegisterMask);
         if ((w & OfWildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
         ushort vlanMask = m.Mask.VlanVid;
         bool partialVlan = vlanMask != 0 && vlanMask != FlowMask.VlanBits;
@@ -132,6 +133,59 @@ public static class FlowFormat
         if (m.UsesExtension) AppendExtension(sb, v, q, icmp6);
         return sb.ToString();
     }
+
+    /// <summary>
+    /// A match's registers as ovs-ofctl prints them: 32 bits at a time whatever view the rule was written with
+    /// (<c>reg0=0x5</c>, <c>reg1=0x1/0xff</c>; a 0 is <c>0</c>, C's <c>%#x</c>).
+    /// </summary>
+    private static void AppendRegisters(StringBuilder sb, in Registers value, in Registers mask)
+    {
+        for (int i = 0; i < Registers.RegCount; i++)
+        {
+            uint mk = mask.Reg(i);
+            if (mk == 0) continue;
+            Add(sb, $"reg{i}=", Hex(value.Reg(i)) + (mk == uint.MaxValue ? "" : "/" + Hex(mk)));
+        }
+    }
+
+    private static string Hex(UInt128 v) => v == 0 ? "0" : "0x" + v.ToString("x", CultureInfo.InvariantCulture);
+
+    /// <summary>A field range as ovs-ofctl prints it: the field's NXM name (else its OXM one) and <c>[]</c> whole, <c>[ofs..end]</c>, or <c>[bit]</c>.</summary>
+    public static string Subfield(FieldRef f)
+    {
+        string range = f.IsWhole ? "[]" : f.Bits == 1 ? $"[{f.Ofs}]" : $"[{f.Ofs}..{f.Ofs + f.Bits - 1}]";
+        return FieldName(f.Field) + range;
+    }
+
+    /// <summary>Open vSwitch's name of a field in a move, load or output_reg (nxm_field_by_mf_id's name).</summary>
+    public static string FieldName(PipelineField f) => f switch
+    {
+        <= PipelineField.Reg15 => $"NXM_NX_REG{(int)f}",
+        >= PipelineField.XReg0 and <= PipelineField.XReg7 => $"OXM_OF_PKT_REG{f - PipelineField.XReg0}",
+        >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => $"NXM_NX_XXREG{f - PipelineField.XXReg0}",
+        PipelineField.InPort => "NXM_OF_IN_PORT",
+        PipelineField.Metadata => "OXM_OF_METADATA",
+        PipelineField.TunId => "NXM_NX_TUN_ID",
+        PipelineField.EthSrc => "NXM_OF_ETH_SRC",
+        PipelineField.EthDst => "NXM_OF_ETH_DST",
+        PipelineField.EthType => "NXM_OF_ETH_TYPE",
+        PipelineField.Ipv4Src => "NXM_OF_IP_SRC",
+        PipelineField.Ipv4Dst => "NXM_OF_IP_DST",
+        PipelineField.IpProto => "NXM_OF_IP_PROTO",
+        PipelineField.TcpSrc => "NXM_OF_TCP_SRC",
+        PipelineField.TcpDst => "NXM_OF_TCP_DST",
+        PipelineField.UdpSrc => "NXM_OF_UDP_SRC",
+        PipelineField.UdpDst => "NXM_OF_UDP_DST",
+        PipelineField.SctpSrc => "OXM_OF_SCTP_SRC",
+        PipelineField.SctpDst => "OXM_OF_SCTP_DST",
+        PipelineField.Ipv6Src => "NXM_NX_IPV6_SRC",
+        PipelineField.Ipv6Dst => "NXM_NX_IPV6_DST",
+        PipelineField.ArpSpa => "NXM_OF_ARP_SPA",
+        PipelineField.ArpTpa => "NXM_OF_ARP_TPA",
+        PipelineField.ArpSha => "NXM_NX_ARP_SHA",
+        PipelineField.ArpTha => "NXM_NX_ARP_THA",
+        _ => f.ToString(),
+    };
 
     /// <summary>The fields of the key's extension a match uses, in ovs-ofctl's spelling.</summary>
     private static void AppendExtension(StringBuilder sb, in FlowKey v, in FlowKey q, bool icmp6)
@@ -341,6 +395,9 @@ public static class FlowFormat
         ActionKind.PacketInMetadata => $"set_field:0x{a.Value:x}->metadata",
         ActionKind.Recirculate => $"recirc(table {a.QueueId})",
         ActionKind.Exit => "exit",
+        ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
+        ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
+        ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",
         ActionKind.Resubmit => a.Port == PortNumber.InPort
             ? $"resubmit(,{(a.QueueId == 0xff ? "" : a.QueueId.ToString(System.Globalization.CultureInfo.InvariantCulture))})"
             : $"resubmit({a.Port},{(a.QueueId == 0xff ? "" : a.QueueId.ToString(System.Globalization.CultureInfo.InvariantCulture))})",

@@ -57,7 +57,7 @@ internal sealed class ClassifierModel
         return best;
     }
 
-    /// <summary>The stage FlowTable finds <paramref name="winner"/> in (see <see cref="FlowTable.Trace"/>).</summary>
+    /// <summary>The stage FlowTable finds <paramref name="winner"/> in (see <see cref="FlowTable.Trace(in FlowKey)"/>).</summary>
     public LookupStage StageOf(FlowEntry? winner)
         => winner is null ? LookupStage.None : InHashStage(winner) ? LookupStage.Hash : LookupStage.TupleSpace;
 

@@ -5,7 +5,7 @@ using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
-/// <summary><see cref="FlowTable.Trace"/>: the same winner as the generic reference, the stage that holds it, no side effect.</summary>
+/// <summary><see cref="FlowTable.Trace(in FlowKey)"/>: the same winner as the generic reference, the stage that holds it, no side effect.</summary>
 public class ClassifierTraceTests
 {
     public static IEnumerable<object[]> Seeds => Enumerable.Range(1, 4).Select(s => new object[] { s });

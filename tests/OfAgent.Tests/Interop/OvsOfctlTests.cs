@@ -150,4 +150,26 @@ public sealed class OvsOfctlTests
         Assert.NotEqual(0, code);
         Assert.Contains("OFPBAC_BAD_OUT_PORT", se + so);
     }
+
+    /// <summary>
+    /// Open vSwitch's register actions over OpenFlow 1.0 (Nicira vendor actions in a plain flow-mod): a load, a move
+    /// back into a packet field and an output to a register's port forward the frame, and the dump shows them as
+    /// ovs-ofctl wrote them. A match on a register needs Open vSwitch's NXM flow format, which the switch does not
+    /// offer over 1.0: ovs-ofctl cannot send it.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task RegisterActions_LoadMoveOutput_ForwardAndDump()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "add-flow", "in_port=1,ip,actions=load:0xa000009->NXM_NX_REG1[],move:NXM_NX_REG1[]->NXM_OF_IP_DST[],load:0x3->NXM_NX_REG2[0..15],output:NXM_NX_REG2[0..15]");
+        rig.Ports[0].Inject(FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 0x0A000001, 0x0A000002, 1, 2));
+        rig.Poll();
+        var sent = Assert.Single(rig.Ports[2].TakeSent());
+        Assert.Equal(0x0A000009u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(sent.AsSpan(30)));
+        Assert.Contains("ip,in_port=1 actions=load:0xa000009->NXM_NX_REG1[],move:NXM_NX_REG1[]->NXM_OF_IP_DST[],load:0x3->NXM_NX_REG2[0..15],output:NXM_NX_REG2[0..15]",
+                        Ok(rig, "dump-flows"));
+        var (code, so, se) = Ofctl(rig, "add-flow", "reg0=5,actions=output:2");
+        Assert.True(code != 0, so + se);
+    }
 }

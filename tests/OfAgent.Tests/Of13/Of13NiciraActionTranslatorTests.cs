@@ -8,8 +8,8 @@ namespace Softswitch.OfAgent.Tests.Of13;
 
 /// <summary>
 /// Nicira's experimenter actions in OpenFlow 1.3 flow-mods: the same model actions OpenFlow 1.0's vendor actions give,
-/// resubmits and exits wherever they stand in a flow's apply-actions, and the register loads and notes refused with the
-/// error Open vSwitch would give for what it does not know.
+/// resubmits, exits and the register actions wherever they stand in a flow's apply-actions, and what the switch cannot
+/// run refused with the error Open vSwitch would give.
 /// </summary>
 public sealed class Of13NiciraActionTranslatorTests
 {
@@ -56,10 +56,13 @@ public sealed class Of13NiciraActionTranslatorTests
 
     public static TheoryData<string, NxAction, ushort> Refused => new()
     {
-        // Registers: no key word holds them yet (docs/datapath.md), so a load of one is a field the switch does not know.
-        { "load:1->NXM_NX_REG0[]", new(NxActionSubtype.RegLoad, FieldHeader: 0x00010004, Value: 1, Mask: 0xffffffff), Ofp13Codes.ActionBadSetType },
-        { "load:1->NXM_NX_REG15[0..7]", new(NxActionSubtype.RegLoad, FieldHeader: 0x00011e04, Value: 1, Mask: 0xff), Ofp13Codes.ActionBadSetType },
-        { "set_field:1->xreg0 (REG_LOAD2)", new(NxActionSubtype.RegLoad2, FieldHeader: 0x80014c08, Value: 1, Mask: ulong.MaxValue), Ofp13Codes.ActionBadSetType },
+        // A field the switch does not know (OFPXMC_PKT_REGS field 38), a register load2 under a mask of two runs, a move
+        // past its field's width, a move into in_port (Open vSwitch writes it; this switch does not), output_reg past its width.
+        { "REG_LOAD2 of class 0x8001 field 38", new(NxActionSubtype.RegLoad2, FieldHeader: 0x80014c08, Value: 1, Mask: ulong.MaxValue), Ofp13Codes.ActionBadSetType },
+        { "set_field:0x5/0x5->reg0", new(NxActionSubtype.RegLoad2, FieldHeader: 0x00010004, Value: 5, Mask: 5), Ofp13Codes.ActionBadArgument },
+        { "move:NXM_NX_REG0[24..39]->NXM_NX_REG1[0..15]", new(NxActionSubtype.RegMove, FieldHeader: 0x00010204, SrcHeader: 0x00010004, Bits: 16, SrcOfs: 24), Ofp13Codes.ActionBadSetLen },
+        { "move:NXM_NX_REG0[0..15]->NXM_OF_IN_PORT[]", new(NxActionSubtype.RegMove, FieldHeader: 0x00000002, SrcHeader: 0x00010004, Bits: 16), Ofp13Codes.ActionBadSetArgument },
+        { "output:NXM_NX_REG0[30..33]", new(NxActionSubtype.OutputReg, SrcHeader: 0x00010004, Bits: 4, SrcOfs: 30, MaxLen: 0xffff), Ofp13Codes.ActionBadSetLen },
         { "load of part of eth_dst", new(NxActionSubtype.RegLoad, FieldHeader: 0x00000206, Value: 1, Mask: 0xff), Ofp13Codes.ActionBadArgument },
         { "note", new(NxActionSubtype.Note, Note: [1, 2, 3, 4, 5, 6]), Ofp13Codes.ActionBadExpType },
     };
@@ -70,6 +73,47 @@ public sealed class Of13NiciraActionTranslatorTests
     {
         Assert.False(Of13Actions.TryToOf([Nx(nx)], out _, out var error), text);
         Assert.Equal(Ofp13Error.BadAction(code), error);
+    }
+
+    [Fact]
+    public void AMoveOfAFieldTheSwitchDoesNotKnow_IsBadField_AsOpenVswitchsNxPullHeader()
+    {
+        var move = new NxAction(NxActionSubtype.RegMove, FieldHeader: 0x00010004, SrcHeader: 0x00013e04, Bits: 16); // NXM_NX_TUN_IPV4_SRC
+        Assert.False(Of13Actions.TryToOf([Nx(move)], true, out _, out var error));
+        Assert.Equal(Ofp13Error.BadMatch(Ofp13Codes.MatchBadField), error);
+    }
+
+    private static OfSubfield Field(OfField f, int ofs, int bits) => new(f, ofs, bits);
+
+    public static TheoryData<string, Ofp13Action, OfAction> Registers => new()
+    {
+        { "load:0x1->NXM_NX_REG0[]", Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x00010004, Value: 1, Mask: 0xffffffff)),
+          OfAction.FieldLoad(Field(OfField.Reg0, 0, 32), 1, OfAction.LoadFormRegLoad) },
+        { "load:0x1->NXM_NX_REG15[8..15]", Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x00011e04, Value: 0x100, Mask: 0xff00)),
+          OfAction.FieldLoad(Field(OfField.Reg15, 8, 8), 1, OfAction.LoadFormRegLoad) },
+        { "set_field:0x1->xreg0 (REG_LOAD2)", Nx(new(NxActionSubtype.RegLoad2, FieldHeader: 0x80010008, Value: 1, Mask: ulong.MaxValue)),
+          OfAction.FieldLoad(Field(OfField.XReg0, 0, 64), 1, OfAction.LoadFormRegLoad2) },
+        { "set_field:0x7->reg3", Ofp13Action.SetField(new Ofp13Oxm((byte)(Ofp13Match.NxReg0 + 3), false, 7, uint.MaxValue)),
+          OfAction.FieldLoad(Field((OfField)3, 0, 32), 7) },
+        { "set_field:0x9->xxreg1", Ofp13Action.SetField(new Ofp13Oxm((byte)(Ofp13Match.NxXxReg0 + 1), false, 9, UInt128.MaxValue)),
+          OfAction.FieldLoad(Field(OfField.XXReg0 + 1, 0, 128), 9) },
+        { "move:NXM_OF_ETH_SRC[]->NXM_NX_XXREG1[0..47]", Nx(new(NxActionSubtype.RegMove, FieldHeader: 0x0001e010, SrcHeader: 0x00000406, Bits: 48)),
+          OfAction.FieldMove(Field(OfField.EthSrc, 0, 48), Field(OfField.XXReg0 + 1, 0, 48)) },
+        { "output:NXM_NX_REG0[0..15]", Nx(new(NxActionSubtype.OutputReg, SrcHeader: 0x00010004, Bits: 16, MaxLen: 0xffff)),
+          OfAction.OutputField(Field(OfField.Reg0, 0, 16), 0xffff) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Registers))]
+    public void ARegisterAction_IsServedInApplyActions_WrittenBackAsItCame_AndRefusedInWriteActions(string text, Ofp13Action wire, OfAction expected)
+    {
+        Assert.True(Of13Actions.TryToOf([wire], true, out var actions, out var error), $"{text}: {error}");
+        Assert.Equal([expected], actions);
+        var back = new List<Ofp13Action>();
+        Of13Actions.ToWire(actions, false, back);
+        Assert.Equal([wire], back);
+        Assert.False(Of13Actions.TryToOf([wire], false, out _, out error), text);
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
     }
 
     private static Ofp13FlowMod FlowMod(byte table, params Ofp13Instruction[] ins)

@@ -337,4 +337,30 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.StartsWith("drop (past 64 nested resubmits", Line(r.Text, "Miss: "));
         Assert.Equal("drop", Line(r.Text, "Output: "));
     }
+
+    [Fact]
+    public void Registers_AreShownInTheRulesTheyMatch_AndLeadTheFinalFlow()
+    {
+        var flows = _agent.Switch.Flows;
+        Datapath.Actions.FlowActions List(params Datapath.Actions.FlowAction[] a) => new(a);
+        var reg0 = new FieldRef(PipelineField.Reg0, 0, 16);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1,
+            List(Datapath.Actions.FlowAction.FieldLoad(reg0, 2), Datapath.Actions.FlowAction.Resubmit(1)), Rules: MatchRules.OpenFlow13)));
+        var regMask = new Registers();
+        var regValue = new Registers();
+        regMask.SetReg(0, uint.MaxValue);
+        regValue.SetReg(0, 2);
+        var onReg0 = new FlowMatch(default, default, regMask, regValue);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, onReg0, 5,
+            List(Datapath.Actions.FlowAction.OutputField(reg0)), Rules: MatchRules.OpenFlow13, TableId: 1)));
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Contains("actions: load:0x2->NXM_NX_REG0[0..15],resubmit(,1)", r.Text);
+        Assert.Contains("reg0=0x2", r.Text); // table 1's rule
+        Assert.Contains("actions: output:NXM_NX_REG0[0..15]", r.Text);
+        Assert.Equal("output:2", Line(r.Text, "Actions: "));
+        Assert.StartsWith("reg0=0x2,", Line(r.Text, "Final flow: "));
+        Assert.Equal("2", Line(r.Text, "Output: "));
+    }
 }

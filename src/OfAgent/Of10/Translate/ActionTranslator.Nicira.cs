@@ -17,6 +17,14 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// NXAST_REG_LOAD2 sets its field whole. A field left part set, or one no action sets, is OFPBAC_BAD_ARGUMENT. Fields
 /// are named by NXM header (Open vSwitch's NXM_OF_* and NXM_NX_* of the fields the switch sets, nw_ttl and the ToS
 /// byte included) or OXM header.</para>
+/// <para>Registers (reg0-15, xreg0-7, xxreg0-3; Open vSwitch's NXM_NX_REG*, OXM_OF_PKT_REG*, NXM_NX_XXREG*): a REG_LOAD
+/// or REG_LOAD2 of one, any bit range, is a register load (how it was written kept, to be written back the same way);
+/// NXAST_REG_MOVE copies bits between registers and packet fields (<see cref="OfField"/>: in_port, metadata,
+/// tun_id, the Ethernet, IPv4, TCP, UDP, SCTP, IPv6 addresses and ports, ARP's); NXAST_OUTPUT_REG and OUTPUT_REG2 output
+/// to the port a field's bits hold. As Open vSwitch refuses them: a field it does not know in a move or output_reg
+/// (OFPBMC_BAD_FIELD), a range past its field's width (OFPBAC_BAD_SET_LEN), a move into a field it does not write
+/// (OFPBAC_BAD_SET_ARGUMENT); OpenFlow 1.0, which has none of these codes, answers BAD_ARGUMENT, and BAD_FIELD as Open
+/// vSwitch encodes it there (OFPET_BAD_REQUEST, code 258).</para>
 /// <para>resubmit(,TABLE) is a goto-table only where the switch writes it: last in a flow-mod's list, the packet's own
 /// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.
 /// NXAST_RESUBMIT, note and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own.</para>
@@ -44,7 +52,16 @@ public static partial class ActionTranslator
         UnknownField,
         /// <summary>A subtype the codec reads that this translation does not take (note; exit and NXAST_RESUBMIT, which 1.3 takes itself).</summary>
         Unsupported,
+        /// <summary>A move's or output_reg's field that the switch does not know (OFPBMC_BAD_FIELD).</summary>
+        BadField,
+        /// <summary>A bit range past its field's width, or of no bits (OFPBAC_BAD_SET_LEN).</summary>
+        BadSetLen,
+        /// <summary>A move into a field the switch does not write (OFPBAC_BAD_SET_ARGUMENT).</summary>
+        NotWritable,
     }
+
+    /// <summary>OFPBMC_BAD_FIELD as Open vSwitch encodes it in OpenFlow 1.0 (NX1.0-1.1(1,258): OFPET_BAD_REQUEST, code 258).</summary>
+    internal const ushort BadFieldCode10 = 258;
 
     private static bool IsRegLoad(in OfpAction a)
         => a.Type == OfpActionType.Vendor && a.Vendor == NiciraVendorId && a.NxSubtype == (ushort)NxActionSubtype.RegLoad;
@@ -62,7 +79,12 @@ public static partial class ActionTranslator
         if (isResubmit) return BadArgument(out error);
         if (TryNiciraModel(nx, ref load, out item, out var why)) return true;
         // OpenFlow 1.0 names no set-type error: a load of a field the switch does not set is BAD_ARGUMENT, as before.
-        error = OfpError.BadAction(why == NxRefusal.Unsupported ? OfpBadActionCode.BadVendorType : OfpBadActionCode.BadArgument);
+        error = why switch
+        {
+            NxRefusal.Unsupported => OfpError.BadAction(OfpBadActionCode.BadVendorType),
+            NxRefusal.BadField => new OfpError(OfpErrorType.BadRequest, BadFieldCode10),
+            _ => OfpError.BadAction(OfpBadActionCode.BadArgument),
+        };
         return false;
     }
 
@@ -107,8 +129,30 @@ public static partial class ActionTranslator
             case NxActionSubtype.DecMplsTtl: item = OfAction.DecMplsTtl(); return true;
             case NxActionSubtype.SetMplsLabel: item = OfAction.SetMplsLabel((uint)nx.Arg); return true;
             case NxActionSubtype.SetMplsTc: item = OfAction.SetMplsTc((byte)nx.Arg); return true;
+            case NxActionSubtype.RegLoad when load.Header == 0 && RegisterOf(nx.FieldHeader) is { } reg:
+                return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, out item, out why);
             case NxActionSubtype.RegLoad:
                 return TryRegLoad(nx, ref load, out item, out why);
+            case NxActionSubtype.RegLoad2 when RegisterOf(nx.FieldHeader) is { } reg:
+                return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad2, out item, out why);
+            case NxActionSubtype.RegMove:
+            {
+                if (FieldOfHeader(nx.SrcHeader) is not { } src || FieldOfHeader(nx.FieldHeader) is not { } dst) return Refuse(NxRefusal.BadField, out why);
+                var s = new OfSubfield(src, nx.SrcOfs, nx.Bits);
+                var d = new OfSubfield(dst, nx.DstOfs, nx.Bits);
+                if (!s.IsValid || !d.IsValid) return Refuse(NxRefusal.BadSetLen, out why);
+                if (!OfSubfield.IsWritable(dst)) return Refuse(NxRefusal.NotWritable, out why);
+                item = OfAction.FieldMove(s, d);
+                return true;
+            }
+            case NxActionSubtype.OutputReg or NxActionSubtype.OutputReg2:
+            {
+                if (FieldOfHeader(nx.SrcHeader) is not { } src) return Refuse(NxRefusal.BadField, out why);
+                var s = new OfSubfield(src, nx.SrcOfs, nx.Bits);
+                if (!s.IsValid) return Refuse(NxRefusal.BadSetLen, out why);
+                item = OfAction.OutputField(s, nx.MaxLen);
+                return true;
+            }
             case NxActionSubtype.RegLoad2: // the whole field, unmasked or under an all-ones mask
             {
                 byte field = FieldOf(nx.FieldHeader, out var full);
@@ -136,6 +180,23 @@ public static partial class ActionTranslator
         item = SetField(field, load.Value);
         load = default;
         return item is not null;
+    }
+
+    /// <summary>
+    /// A REG_LOAD or REG_LOAD2 (<paramref name="form"/>) of register view <paramref name="reg"/>: the bits its mask
+    /// covers, which must be one run (a REG_LOAD's always is; a REG_LOAD2 under a mask of several runs is BAD_ARGUMENT).
+    /// </summary>
+    private static bool TryRegisterLoad(OfField reg, in NxAction nx, byte form, out OfAction? item, out NxRefusal why)
+    {
+        item = null;
+        why = NxRefusal.BadArgument;
+        if (nx.Mask == 0) return false;
+        int ofs = (int)UInt128.TrailingZeroCount(nx.Mask), bits = (int)UInt128.PopCount(nx.Mask);
+        var dst = new OfSubfield(reg, ofs, bits);
+        if (nx.Mask != dst.ValueMask << ofs) return false;
+        if (!dst.IsValid) return Refuse(NxRefusal.BadSetLen, out why);
+        item = OfAction.FieldLoad(dst, nx.Value >> ofs, form);
+        return true;
     }
 
     private static bool Refuse(NxRefusal reason, out NxRefusal why)
@@ -166,6 +227,92 @@ public static partial class ActionTranslator
     ];
 
     private static uint Nxm(uint cls, uint field, uint size) => cls << 16 | field << 9 | size;
+
+    // The fields a move or output_reg names, by NXM header (Open vSwitch's name) and, for those OpenFlow 1.3 has, OXM
+    // header too; the first header of a field is the one written back (nx_put_mff_header with version 0: the NXM one).
+    private static readonly (uint Header, OfField Field)[] s_fields = BuildFields();
+
+    private static (uint, OfField)[] BuildFields()
+    {
+        var list = new List<(uint, OfField)>();
+        for (int i = 0; i < OfRegisters.RegCount; i++) list.Add((Nxm(1, (uint)i, 4), (OfField)((int)OfField.Reg0 + i)));
+        for (int i = 0; i < OfRegisters.XRegCount; i++) list.Add((Nxm(0x8001, (uint)i, 8), (OfField)((int)OfField.XReg0 + i)));
+        for (int i = 0; i < OfRegisters.XXRegCount; i++) list.Add((Nxm(1, 111 + (uint)i, 16), (OfField)((int)OfField.XXReg0 + i)));
+        list.AddRange(
+        [
+            (Nxm(0, 0, 2), OfField.InPort), (Nxm(0x8000, 2, 8), OfField.Metadata),
+            (Nxm(1, 16, 8), OfField.TunId), (Nxm(0x8000, 38, 8), OfField.TunId),
+            (Nxm(0, 2, 6), OfField.EthSrc), (Nxm(0x8000, 4, 6), OfField.EthSrc),
+            (Nxm(0, 1, 6), OfField.EthDst), (Nxm(0x8000, 3, 6), OfField.EthDst),
+            (Nxm(0, 3, 2), OfField.EthType), (Nxm(0x8000, 5, 2), OfField.EthType),
+            (Nxm(0, 7, 4), OfField.Ipv4Src), (Nxm(0x8000, 11, 4), OfField.Ipv4Src),
+            (Nxm(0, 8, 4), OfField.Ipv4Dst), (Nxm(0x8000, 12, 4), OfField.Ipv4Dst),
+            (Nxm(0, 6, 1), OfField.IpProto), (Nxm(0x8000, 10, 1), OfField.IpProto),
+            (Nxm(0, 9, 2), OfField.TcpSrc), (Nxm(0x8000, 13, 2), OfField.TcpSrc),
+            (Nxm(0, 10, 2), OfField.TcpDst), (Nxm(0x8000, 14, 2), OfField.TcpDst),
+            (Nxm(0, 11, 2), OfField.UdpSrc), (Nxm(0x8000, 15, 2), OfField.UdpSrc),
+            (Nxm(0, 12, 2), OfField.UdpDst), (Nxm(0x8000, 16, 2), OfField.UdpDst),
+            (Nxm(0x8000, 17, 2), OfField.SctpSrc), (Nxm(0x8000, 18, 2), OfField.SctpDst),
+            (Nxm(1, 19, 16), OfField.Ipv6Src), (Nxm(0x8000, 26, 16), OfField.Ipv6Src),
+            (Nxm(1, 20, 16), OfField.Ipv6Dst), (Nxm(0x8000, 27, 16), OfField.Ipv6Dst),
+            (Nxm(0, 16, 4), OfField.ArpSpa), (Nxm(0x8000, 22, 4), OfField.ArpSpa),
+            (Nxm(0, 17, 4), OfField.ArpTpa), (Nxm(0x8000, 23, 4), OfField.ArpTpa),
+            (Nxm(1, 17, 6), OfField.ArpSha), (Nxm(0x8000, 24, 6), OfField.ArpSha),
+            (Nxm(1, 18, 6), OfField.ArpTha), (Nxm(0x8000, 25, 6), OfField.ArpTha),
+        ]);
+        return [.. list];
+    }
+
+    /// <summary>The field a 32-bit NXM or OXM header names in a move or output_reg (hasmask clear); null for one not known here.</summary>
+    internal static OfField? FieldOfHeader(uint header)
+    {
+        foreach (var (h, f) in s_fields)
+            if (h == header) return f;
+        return null;
+    }
+
+    /// <summary>The register view a header names (null: not a register).</summary>
+    private static OfField? RegisterOf(uint header) => FieldOfHeader(header) is { } f && OfSubfield.IsRegister(f) ? f : null;
+
+    /// <summary>The header <paramref name="f"/> is written back with (its NXM one, else its OXM one).</summary>
+    internal static uint HeaderOf(OfField f)
+    {
+        foreach (var (h, x) in s_fields)
+            if (x == f) return h;
+        return 0;
+    }
+
+    /// <summary>
+    /// A register load as Open vSwitch writes it back (encode_SET_FIELD, set_field_to_nxast): as it came when it came
+    /// as NXAST_REG_LOAD2 (or needs it: xreg has no NXM header), else as NXAST_REG_LOADs of at most 64 bits, the low
+    /// bits first. Returns how many (1 or 2).
+    /// </summary>
+    internal static int RegisterLoads(in OfAction a, out NxAction first, out NxAction second)
+    {
+        var dst = a.LoadDst;
+        uint header = HeaderOf(dst.Field);
+        second = default;
+        UInt128 mask = dst.ValueMask << dst.Ofs, value = a.Wide << dst.Ofs;
+        if (a.LoadForm == OfAction.LoadFormRegLoad2 || header >> 16 == 0x8001)
+        {
+            first = new NxAction(NxActionSubtype.RegLoad2, FieldHeader: header, Value: value, Mask: mask);
+            return 1;
+        }
+        int lowBits = Math.Min(dst.Bits, 64);
+        var lowMask = NxAction.AllOnes(lowBits) << dst.Ofs;
+        first = new NxAction(NxActionSubtype.RegLoad, FieldHeader: header, Value: value & lowMask, Mask: lowMask);
+        if (dst.Bits <= 64) return 1;
+        var highMask = NxAction.AllOnes(dst.Bits - 64) << (dst.Ofs + 64);
+        second = new NxAction(NxActionSubtype.RegLoad, FieldHeader: header, Value: value & highMask, Mask: highMask);
+        return 2;
+    }
+
+    /// <summary>A move as NXAST_REG_MOVE, an output_reg as NXAST_OUTPUT_REG (Open vSwitch's forms for 32-bit headers).</summary>
+    internal static NxAction RegisterNx(in OfAction a) => a.Type == OfActionType.FieldMove
+        ? new NxAction(NxActionSubtype.RegMove, FieldHeader: HeaderOf(a.MoveDst.Field), SrcHeader: HeaderOf(a.MoveSrc.Field),
+                       Bits: (ushort)a.MoveSrc.Bits, SrcOfs: (ushort)a.MoveSrc.Ofs, DstOfs: (ushort)a.MoveDst.Ofs)
+        : new NxAction(NxActionSubtype.OutputReg, SrcHeader: HeaderOf(a.OutputSrc.Field), Bits: (ushort)a.OutputSrc.Bits,
+                       SrcOfs: (ushort)a.OutputSrc.Ofs, MaxLen: a.MaxLen);
 
     /// <summary>
     /// The field of an NXM or OXM <paramref name="header"/> (hasmask clear, its length the value's bytes) as an OXM field

@@ -135,6 +135,14 @@ public static partial class ActionTranslator
         return n;
     }
 
+    /// <summary>A Nicira action as OpenFlow 1.0's vendor action.</summary>
+    private static OfpAction Vendor(in NxAction nx)
+    {
+        byte[] body = new byte[nx.BodySize];
+        nx.WriteBody(body);
+        return OfpAction.VendorAction(NiciraVendorId, body);
+    }
+
     /// <summary>
     /// The OpenFlow 1.0 form of <paramref name="a"/>, for what a flow added over OpenFlow 1.3 reads back as, as Open
     /// vSwitch writes it (ovs lib/ofp-actions.c, encode_*): OpenFlow 1.0's own actions, else the Nicira extensions for the
@@ -179,13 +187,24 @@ public static partial class ActionTranslator
             first = one;
             return 1;
         }
-        if (a.Type is OfActionType.Resubmit or OfActionType.Exit)
+        if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField)
         {
-            var nx = a.Type == OfActionType.Exit ? new NxAction(NxActionSubtype.Exit) : Of13.Translate.ActionTranslator.ResubmitOf(a);
-            byte[] body = new byte[nx.BodySize];
-            nx.WriteBody(body);
-            first = OfpAction.VendorAction(NiciraVendorId, body);
+            var nx = a.Type switch
+            {
+                OfActionType.Exit => new NxAction(NxActionSubtype.Exit),
+                OfActionType.Resubmit => Of13.Translate.ActionTranslator.ResubmitOf(a),
+                _ => RegisterNx(a),
+            };
+            first = Vendor(nx);
             return 1;
+        }
+        if (a.Type == OfActionType.FieldLoad)
+        {
+            // OpenFlow 1.0 has no set-field: a register load goes as the REG_LOADs (or REG_LOAD2) Open vSwitch writes.
+            int k = RegisterLoads(a, out var lo, out var hi);
+            first = Vendor(lo);
+            if (k > 1) second = Vendor(hi);
+            return k;
         }
         if (a.Type == OfActionType.SetNwTtl) return RegLoads(NxIpTtl, a.Value, out first, out second);
         if (Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } field) return RegLoads(field.Field, field.Value, out first, out second);

@@ -174,7 +174,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             return;
         }
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Flow, xid, Sender(c));
-        var oxm = new Ofp13Oxm[MatchTranslator.FieldCount];
+        var oxm = new Ofp13Oxm[MatchTranslator.MaxEntries];
         var entry = s_flowStats ??= new Ofp13FlowStats();
         var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
         {

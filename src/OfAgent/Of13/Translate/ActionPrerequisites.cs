@@ -1,4 +1,5 @@
 using Softswitch.OfWire.Of13;
+using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Translate;
 
@@ -17,7 +18,8 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <para>Checked, each as Open vSwitch 3.1 checks it for OpenFlow 1.1 and later: set_field on a field whose table-11
 /// prerequisites do not hold; set_field vlan_vid and pop_vlan on an untagged packet (the spec gives vlan_vid no
 /// prerequisite, Open vSwitch asks for a tag, and so does this switch: an untagged packet has no VID to set); set_nw_ttl
-/// and dec_nw_ttl without IPv4 or IPv6; set_mpls_ttl, dec_mpls_ttl and pop_mpls without MPLS.</para>
+/// and dec_nw_ttl without IPv4 or IPv6; set_mpls_ttl, dec_mpls_ttl and pop_mpls without MPLS; a Nicira move or
+/// output_reg naming a packet field whose prerequisites do not hold (Open vSwitch's mf_check_src and mf_check_dst).</para>
 /// <para>Stateless and allocation-free.</para>
 /// </remarks>
 internal static class ActionPrerequisites
@@ -95,8 +97,30 @@ internal static class ActionPrerequisites
             case Ofp13ActionType.PopPbb:
                 s.Unknown = true;
                 return true;
+            case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.RegMove:
+                return Holds(a.Nx.SrcHeader, s) && Holds(a.Nx.FieldHeader, s);
+            case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.OutputReg or OfWire.NxActionSubtype.OutputReg2:
+                return Holds(a.Nx.SrcHeader, s);
             default:
                 return true;
         }
+    }
+
+    /// <summary>Whether the packet field a move or output_reg names by <paramref name="header"/> has its prerequisites in <paramref name="s"/> (registers and unknown fields: yes).</summary>
+    private static bool Holds(uint header, in OxmShape s)
+    {
+        byte oxm = Of10.Translate.ActionTranslator.FieldOfHeader(header) switch
+        {
+            OfField.Ipv4Src or OfField.Ipv4Dst => MatchTranslator.Ipv4Src,
+            OfField.IpProto => MatchTranslator.IpProto,
+            OfField.TcpSrc or OfField.TcpDst => MatchTranslator.TcpSrc,
+            OfField.UdpSrc or OfField.UdpDst => MatchTranslator.UdpSrc,
+            OfField.SctpSrc or OfField.SctpDst => MatchTranslator.SctpSrc,
+            OfField.Ipv6Src or OfField.Ipv6Dst => MatchTranslator.Ipv6Src,
+            OfField.ArpSpa or OfField.ArpTpa or OfField.ArpSha
+                or OfField.ArpTha => MatchTranslator.ArpSpa,
+            _ => 0xff,
+        };
+        return oxm == 0xff || MatchTranslator.PrerequisiteHolds(oxm, s);
     }
 }

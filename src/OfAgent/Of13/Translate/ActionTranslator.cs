@@ -37,7 +37,11 @@ internal static class ActionTranslator
             if (a.Type == Ofp13ActionType.Experimenter)
             {
                 if (!TryNicira(a.Nx, flowApply, ref load, out var item, out error)) return false;
-                if (item is { } x) actions[n++] = x;
+                if (item is { } x)
+                {
+                    if (!flowApply && IsRegisterAction(x)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+                    actions[n++] = x;
+                }
                 continue;
             }
             if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part set
@@ -58,6 +62,7 @@ internal static class ActionTranslator
                 Ofp13ActionType.DecNwTtl => OfAction.DecNwTtl(),
                 Ofp13ActionType.PushPbb => OfAction.PushPbb((ushort)a.Arg),
                 Ofp13ActionType.PopPbb => OfAction.PopPbb(),
+                Ofp13ActionType.SetField when Ofp13Match.IsRegister(a.Field.Field) => RegisterSetField(a.Field),
                 Ofp13ActionType.SetField => SetField(a.Field),
                 _ => null,
             };
@@ -66,12 +71,19 @@ internal static class ActionTranslator
                 error = Ofp13Error.BadAction(a.Type == Ofp13ActionType.SetField ? Ofp13Codes.ActionBadSetType : Ofp13Codes.ActionBadType);
                 return false;
             }
+            if (!flowApply && IsRegisterAction(action)) return Fail(Ofp13Codes.ActionBadArgument, out error);
             actions[n++] = action;
         }
         if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error);
         if (n != actions.Length) actions = actions[..n];
         return true;
     }
+
+    /// <summary>
+    /// A register action: only the pipeline walk runs them, for a flow's apply-actions (in write-actions, a packet-out or
+    /// a group bucket they are BAD_ARGUMENT, as a resubmit there).
+    /// </summary>
+    private static bool IsRegisterAction(in OfAction a) => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField;
 
     private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
                                   out OfAction? item, out Ofp13Error error)
@@ -93,12 +105,39 @@ internal static class ActionTranslator
             return true;
         }
         if (Of10.Translate.ActionTranslator.TryNiciraModel(nx, ref load, out item, out var why)) return true;
+        if (why == Of10.Translate.ActionTranslator.NxRefusal.BadField)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadField); // as Open vSwitch's nx_pull_header
+            return false;
+        }
         return Fail(why switch
         {
             Of10.Translate.ActionTranslator.NxRefusal.UnknownField => Ofp13Codes.ActionBadSetType,
             Of10.Translate.ActionTranslator.NxRefusal.Unsupported => Ofp13Codes.ActionBadExpType,
+            Of10.Translate.ActionTranslator.NxRefusal.BadSetLen => Ofp13Codes.ActionBadSetLen,
+            Of10.Translate.ActionTranslator.NxRefusal.NotWritable => Ofp13Codes.ActionBadSetArgument,
             _ => Ofp13Codes.ActionBadArgument,
         }, out error);
+    }
+
+    /// <summary>A set-field of a register (OXM_OF_PKT_REG or an NXM register header in OFPAT_SET_FIELD): a load of the whole view.</summary>
+    private static OfAction RegisterSetField(in Ofp13Oxm f)
+    {
+        int x = f.Field;
+        var (field, bits) = x < Ofp13Match.PktReg0 ? ((int)OfField.Reg0 + x - Ofp13Match.NxReg0, 32)
+            : x < Ofp13Match.NxXxReg0 ? ((int)OfField.XReg0 + x - Ofp13Match.PktReg0, 64)
+            : ((int)OfField.XXReg0 + x - Ofp13Match.NxXxReg0, 128);
+        return OfAction.FieldLoad(new OfSubfield((OfField)field, 0, bits), f.Value);
+    }
+
+    /// <summary>The OXM entry (its NXM or OXM register header) a whole-register set-field writes.</summary>
+    private static Ofp13Oxm RegisterOxm(in OfAction a)
+    {
+        int f = (int)a.LoadDst.Field;
+        byte x = f <= (int)OfField.Reg15 ? (byte)(Ofp13Match.NxReg0 + f - (int)OfField.Reg0)
+            : f <= (int)OfField.XReg7 ? (byte)(Ofp13Match.PktReg0 + f - (int)OfField.XReg0)
+            : (byte)(Ofp13Match.NxXxReg0 + f - (int)OfField.XXReg0);
+        return new Ofp13Oxm(x, false, a.Wide, Ofp13Match.AllOnes(x));
     }
 
     /// <summary>A resubmit as Open vSwitch writes it: NXAST_RESUBMIT for "this table" (<c>resubmit:PORT</c>), else NXAST_RESUBMIT_TABLE.</summary>
@@ -191,6 +230,23 @@ internal static class ActionTranslator
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
+                case OfActionType.FieldMove or OfActionType.OutputField:
+                    into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.RegisterNx(a)));
+                    break;
+                case OfActionType.FieldLoad:
+                    // As Open vSwitch's encode_SET_FIELD: a set_field of a whole register stays one; a load goes back as
+                    // it came (REG_LOAD, REG_LOAD2), and so does a set_field of part of one.
+                    if (a.LoadForm == OfAction.LoadFormSetField && a.LoadDst.IsWhole)
+                    {
+                        into.Add(Ofp13Action.SetField(RegisterOxm(a)));
+                    }
+                    else
+                    {
+                        int k = Of10.Translate.ActionTranslator.RegisterLoads(a, out var lo, out var hi);
+                        into.Add(Ofp13Action.Nicira(lo));
+                        if (k > 1) into.Add(Ofp13Action.Nicira(hi));
+                    }
+                    break;
                 default:
                     if (SetFieldOf(a, ipv6) is { } f) into.Add(Ofp13Action.SetField(f));
                     break;

@@ -44,6 +44,9 @@ internal static class MatchTranslator
     /// <summary>The number of OPENFLOW_BASIC fields (in_port .. ipv6_exthdr).</summary>
     public const int FieldCount = 40;
 
+    /// <summary>The most entries <see cref="ToOxm"/> writes: every basic field and the sixteen registers.</summary>
+    public const int MaxEntries = FieldCount + OfRegisters.RegCount;
+
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
     internal const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
 
@@ -60,6 +63,7 @@ internal static class MatchTranslator
         foreach (var e in entries)
         {
             field = e.Field;
+            if (Ofp13Match.IsRegister(e.Field)) continue; // views of one register file: Apply finds a register matched twice
             if (e.Field >= FieldCount) return OxmProblem.BadField;
             if ((seen & (1UL << e.Field)) != 0) return OxmProblem.DupField;
             seen |= 1UL << e.Field;
@@ -125,6 +129,7 @@ internal static class MatchTranslator
     private static OxmProblem Apply(ref OfMatch m, in Ofp13Oxm e)
     {
         ulong v = (ulong)e.Value, k = (ulong)e.Mask;
+        if (Ofp13Match.IsRegister(e.Field)) return ApplyRegister(ref m, e);
         switch (e.Field)
         {
             // IN_PHY_PORT is the physical port under a logical in_port; every port here is physical (1.3.5 7.2.3.7).
@@ -168,8 +173,44 @@ internal static class MatchTranslator
     }
 
     /// <summary>
-    /// Writes the OXM entries of <paramref name="m"/> into <paramref name="into"/> (at least <see cref="FieldCount"/>
-    /// long) in field-number order, each field named as its prerequisites say; returns the count.
+    /// A register field (reg, xreg or xxreg): its bits into the match's registers; a register some earlier field of the
+    /// match already tests is a duplicate (Open vSwitch's nx_pull_match: the views share the register file).
+    /// </summary>
+    private static OxmProblem ApplyRegister(ref OfMatch m, in Ofp13Oxm e)
+    {
+        byte f = e.Field;
+        // The 32-bit registers the field spans, whatever its mask: a field is matched twice when any of them already is.
+        var (first, count) = f < Ofp13Match.PktReg0 ? (f - Ofp13Match.NxReg0, 1)
+            : f < Ofp13Match.NxXxReg0 ? (2 * (f - Ofp13Match.PktReg0), 2) : (4 * (f - Ofp13Match.NxXxReg0), 4);
+        for (int i = first; i < first + count; i++)
+            if (m.Mask.Regs.Reg(i) != 0) return OxmProblem.DupField;
+        return f < Ofp13Match.PktReg0 ? ApplyReg(ref m, first, (uint)e.Value, (uint)e.Mask)
+            : f < Ofp13Match.NxXxReg0 ? ApplyXReg(ref m, f - Ofp13Match.PktReg0, (ulong)e.Value, (ulong)e.Mask)
+            : ApplyXXReg(ref m, f - Ofp13Match.NxXxReg0, e.Value, e.Mask);
+    }
+
+    private static OxmProblem ApplyReg(ref OfMatch m, int i, uint value, uint mask)
+    {
+        m.Reg(i, value, mask);
+        return OxmProblem.None;
+    }
+
+    private static OxmProblem ApplyXReg(ref OfMatch m, int i, ulong value, ulong mask)
+    {
+        m.XReg(i, value, mask);
+        return OxmProblem.None;
+    }
+
+    private static OxmProblem ApplyXXReg(ref OfMatch m, int i, UInt128 value, UInt128 mask)
+    {
+        m.XXReg(i, value, mask);
+        return OxmProblem.None;
+    }
+
+    /// <summary>
+    /// Writes the OXM entries of <paramref name="m"/> into <paramref name="into"/> (at least <see cref="MaxEntries"/>
+    /// long) in field-number order, each field named as its prerequisites say, the registers last as Open vSwitch
+    /// writes them before OpenFlow 1.5 (NXM_NX_REG0-15, 32 bits each, whatever view set them); returns the count.
     /// </summary>
     public static int ToOxm(in OfMatch m, Span<Ofp13Oxm> into)
     {
@@ -254,6 +295,8 @@ internal static class MatchTranslator
         if (type == Pbb) Put(into, ref n, PbbIsid, v.PbbIsid, k.PbbIsid, OfMatch.PbbIsidMask);
         Put(into, ref n, TunnelId, v.TunnelId, k.TunnelId, ulong.MaxValue);
         if (ip6) Put(into, ref n, Ipv6Exthdr, v.Ipv6ExtHdr, k.Ipv6ExtHdr, OfMatch.Ipv6ExtHdrMask);
+        for (int i = 0; i < OfRegisters.RegCount; i++)
+            Put(into, ref n, (byte)(Ofp13Match.NxReg0 + i), v.Regs.Reg(i), k.Regs.Reg(i), uint.MaxValue);
         return n;
     }
 }

@@ -25,7 +25,7 @@ internal static class ReportTranslator
     /// <summary>A FLOW_REMOVED of <paramref name="version"/> for <paramref name="r"/>, whole.</summary>
     public static byte[] FlowRemoved(byte version, in OfFlowRemoved r)
     {
-        Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[MatchTranslator.FieldCount];
+        Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[MatchTranslator.MaxEntries];
         int n = MatchTranslator.ToOxm(r.Match, match);
         long d = Math.Max(0, r.DurationNanos);
         return Ofp13Messages.FlowRemoved(version, 0, r.Cookie, r.Priority, WireMap.ToWire(r.Reason, version), r.TableId, (uint)(d / 1_000_000_000),
@@ -76,7 +76,7 @@ internal static class ReportTranslator
     /// </summary>
     public static int FlowStatsSize(in OfMatch match, in OfInstructions ins)
     {
-        Span<Ofp13Oxm> oxm = stackalloc Ofp13Oxm[MatchTranslator.FieldCount];
+        Span<Ofp13Oxm> oxm = stackalloc Ofp13Oxm[MatchTranslator.MaxEntries];
         int size = Ofp13FlowStats.FixedSize + Ofp13Match.EncodedSize(oxm[..MatchTranslator.ToOxm(match, oxm)]);
         bool ipv6 = IsIpv6(match);
         const int instruction = 8;

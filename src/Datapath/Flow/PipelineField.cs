@@ -1,0 +1,135 @@
+namespace Softswitch.Datapath.Flow;
+
+/// <summary>
+/// A field the pipeline's register actions read or write (<see cref="Actions.ActionKind.FieldLoad"/>,
+/// <see cref="Actions.ActionKind.FieldMove"/>, <see cref="Actions.ActionKind.OutputField"/>): a register view or a
+/// packet field of the key. Values are host-order integers of the field's width (<see cref="FieldRef.Width"/>).
+/// </summary>
+public enum PipelineField : byte
+{
+    Reg0 = 0, Reg15 = 15,
+    XReg0 = 16, XReg7 = 23,
+    XXReg0 = 24, XXReg3 = 27,
+    InPort = 32,
+    Metadata,
+    TunId,
+    EthSrc,
+    EthDst,
+    EthType,
+    Ipv4Src,
+    Ipv4Dst,
+    IpProto,
+    /// <summary>The transport source port (TCP, UDP and SCTP name the same slot of the key; each keeps its name).</summary>
+    TcpSrc,
+    TcpDst,
+    UdpSrc,
+    UdpDst,
+    SctpSrc,
+    SctpDst,
+    Ipv6Src,
+    Ipv6Dst,
+    ArpSpa,
+    ArpTpa,
+    ArpSha,
+    ArpTha,
+}
+
+/// <summary>
+/// Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of a <see cref="PipelineField"/> (Open vSwitch's
+/// mf_subfield), and how the pipeline walk reads and writes them.
+/// </summary>
+/// <remarks>
+/// Registers are read and written in the walk's register file; packet fields are read from the walk's key, and a write
+/// to one becomes the set-field action that rewrites the packet (the walk composes it; see
+/// <see cref="Classifier.PipelineWalk"/>). Stateless; allocates nothing.
+/// </remarks>
+public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
+{
+    /// <summary>Whether <paramref name="f"/> names a field this type knows.</summary>
+    public static bool IsKnown(PipelineField f) => f is <= PipelineField.XXReg3 or (>= PipelineField.InPort and <= PipelineField.ArpTha);
+
+    /// <summary>Whether <paramref name="f"/> is a register view.</summary>
+    public static bool IsRegister(PipelineField f) => f <= PipelineField.XXReg3;
+
+    /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type or ip_proto).</summary>
+    public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto);
+
+    /// <summary>The field's width in bits (0 for an unknown field).</summary>
+    public static int Width(PipelineField f) => f switch
+    {
+        <= PipelineField.Reg15 => 32,
+        >= PipelineField.XReg0 and <= PipelineField.XReg7 => 64,
+        >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => 128,
+        PipelineField.InPort or PipelineField.EthType => 16,
+        >= PipelineField.TcpSrc and <= PipelineField.SctpDst => 16,
+        PipelineField.Metadata or PipelineField.TunId => 64,
+        PipelineField.EthSrc or PipelineField.EthDst or PipelineField.ArpSha or PipelineField.ArpTha => 48,
+        PipelineField.Ipv4Src or PipelineField.Ipv4Dst or PipelineField.ArpSpa or PipelineField.ArpTpa => 32,
+        PipelineField.IpProto => 8,
+        PipelineField.Ipv6Src or PipelineField.Ipv6Dst => 128,
+        _ => 0,
+    };
+
+    /// <summary>Whether the range lies within a known field (1..128 bits).</summary>
+    public bool IsValid => Bits > 0 && Ofs >= 0 && Ofs + Bits <= Width(Field);
+
+    /// <summary>The range's bits, right-aligned.</summary>
+    public UInt128 ValueMask => Bits >= 128 ? UInt128.MaxValue : ((UInt128)1 << Bits) - 1;
+
+    /// <summary>The whole field's value in <paramref name="key"/> and <paramref name="regs"/>.</summary>
+    public static UInt128 ReadWhole(PipelineField f, in FlowKey key, in Registers regs) => f switch
+    {
+        <= PipelineField.Reg15 => regs.Reg((int)f),
+        >= PipelineField.XReg0 and <= PipelineField.XReg7 => regs.XReg(f - PipelineField.XReg0),
+        >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => regs.XXReg(f - PipelineField.XXReg0),
+        PipelineField.InPort => key.InPort,
+        PipelineField.Metadata => key.Metadata,
+        PipelineField.TunId => key.TunId,
+        PipelineField.EthSrc => key.DlSrc.Value,
+        PipelineField.EthDst => key.DlDst.Value,
+        PipelineField.EthType => key.DlType,
+        PipelineField.Ipv4Src or PipelineField.ArpSpa => key.NwSrc,
+        PipelineField.Ipv4Dst or PipelineField.ArpTpa => key.NwDst,
+        PipelineField.IpProto => key.NwProto,
+        PipelineField.TcpSrc or PipelineField.UdpSrc or PipelineField.SctpSrc => key.TpSrc,
+        PipelineField.TcpDst or PipelineField.UdpDst or PipelineField.SctpDst => key.TpDst,
+        PipelineField.Ipv6Src => key.Ipv6Src,
+        PipelineField.Ipv6Dst => key.Ipv6Dst,
+        PipelineField.ArpSha => key.ArpSha.Value,
+        PipelineField.ArpTha => key.ArpTha.Value,
+        _ => 0,
+    };
+
+    /// <summary>The range's bits in <paramref name="key"/> and <paramref name="regs"/>, right-aligned.</summary>
+    public UInt128 Read(in FlowKey key, in Registers regs) => (ReadWhole(Field, key, regs) >> Ofs) & ValueMask;
+
+    /// <summary><paramref name="whole"/> (the field's value) with the range set to <paramref name="bits"/> (right-aligned).</summary>
+    public UInt128 Insert(UInt128 whole, UInt128 bits)
+    {
+        var m = ValueMask << Ofs;
+        return (whole & ~m) | ((bits << Ofs) & m);
+    }
+
+    /// <summary>Writes register view <paramref name="f"/> whole.</summary>
+    public static void WriteRegister(PipelineField f, ref Registers regs, UInt128 v)
+    {
+        if (f <= PipelineField.Reg15) regs.SetReg((int)f, (uint)v);
+        else if (f <= PipelineField.XReg7) regs.SetXReg(f - PipelineField.XReg0, (ulong)v);
+        else regs.SetXXReg(f - PipelineField.XXReg0, v);
+    }
+
+    /// <summary>Whether the range covers its whole field.</summary>
+    public bool IsWhole => Ofs == 0 && Bits == Width(Field);
+
+    public override string ToString()
+    {
+        string name = Field switch
+        {
+            <= PipelineField.Reg15 => $"reg{(int)Field}",
+            >= PipelineField.XReg0 and <= PipelineField.XReg7 => $"xreg{Field - PipelineField.XReg0}",
+            >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => $"xxreg{Field - PipelineField.XXReg0}",
+            _ => Field.ToString(),
+        };
+        return $"{name}[{Ofs}..{Ofs + Bits - 1}]";
+    }
+}
