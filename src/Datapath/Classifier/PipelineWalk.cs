@@ -525,15 +525,15 @@ public sealed class PipelineWalk
     {
         if (v == 0 || v > 0xFFFF) return 0;
         ushort p = (ushort)v;
-        if (p < Forwarding.PortNumber.Highest) return p;
+        if (p < Ports.PortNumber.Highest) return p;
         return p switch
         {
-            0xFFF8 => Forwarding.PortNumber.InPort,
-            0xFFFA => Forwarding.PortNumber.Normal,
-            0xFFFB => Forwarding.PortNumber.Flood,
-            0xFFFC => Forwarding.PortNumber.All,
-            0xFFFD => Forwarding.PortNumber.Controller,
-            0xFFFE => Forwarding.PortNumber.Local,
+            0xFFF8 => Ports.PortNumber.InPort,
+            0xFFFA => Ports.PortNumber.Normal,
+            0xFFFB => Ports.PortNumber.Flood,
+            0xFFFC => Ports.PortNumber.All,
+            0xFFFD => Ports.PortNumber.Controller,
+            0xFFFE => Ports.PortNumber.Local,
             _ => 0,
         };
     }

@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Offload;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Softswitch.Datapath.Ports;
 using Softswitch.Datapath;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Forwarding;

@@ -1,7 +1,8 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
-using Softswitch.Datapath.Forwarding;
+using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
 
