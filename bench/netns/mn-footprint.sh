@@ -13,6 +13,10 @@
 #                                                the run, and its resident memory by mapping; GCDUMP=FILE a heap
 #                                                report of the daemon (a JIT build, dotnet-gcdump installed) taken
 #                                                after the test, before Mininet takes the topology down)
+#   SWITCH_OPTS=ovsbr,stp=1,datapath=user MN_OPTS=--wait TOPO=torus,3,3 ROUNDS=2 bash bench/netns/mn-footprint.sh
+#       Mininet's OVSBridge with 802.1D spanning tree instead of the stock switch (SWITCH_OPTS replaces mn's --switch
+#       value; MN_OPTS adds mn arguments: --wait makes mn wait until every port reports STP_FORWARD); the daemons
+#       alternate round by round
 #   CONTROLLER=1 bash bench/netns/mn-footprint.sh
 #       the same with one ovs-testcontroller (a learning switch on 127.0.0.1:CPORT, default 16633, inside the run's own
 #       network namespace, so no other controller can be reached) as every switch's controller, failMode=secure (the
@@ -29,6 +33,8 @@ TOPO=${TOPO:-linear,$N}
 case "$TOPO" in linear*) TEST=${TEST:-pingpair} ;; *) TEST=${TEST:-pingall} ;; esac
 CONTROLLER=${CONTROLLER:-0}
 CPORT=${CPORT:-16633}
+SWITCH_OPTS=${SWITCH_OPTS:-}
+MN_OPTS=${MN_OPTS:-}
 for t in mn ovsdb-server ovs-vswitchd ovs-vsctl ovs-testcontroller unshare; do command -v $t >/dev/null || { echo "needs $t (bash scripts/install-deps.sh)"; exit 2; }; done
 # SSW=PATH runs that softswitch binary (a copy of another build) instead of building this tree's.
 [ "${1:-}" = --inner ] || [ -n "${SSW:-}" ] || dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || exit 2
@@ -104,7 +110,9 @@ inner() {
     echo "sh $HOME/.dotnet/tools/dotnet-gcdump collect -p $pid -o /tmp/fp.gcdump >/dev/null 2>&1; $HOME/.dotnet/tools/dotnet-gcdump report /tmp/fp.gcdump > /tmp/fp.gcreport 2>&1" > /tmp/fp-post
     post=(--post /tmp/fp-post)
   fi
-  timeout 600 mn --topo "$TOPO" --switch ovs,failMode="$fail",datapath=user "${mnctl[@]}" --test "$TEST" "${post[@]}" 2>&1 \
+  local -a mnopts
+  read -r -a mnopts <<< "$MN_OPTS"
+  timeout 600 mn --topo "$TOPO" --switch "${SWITCH_OPTS:-ovs,failMode=$fail,datapath=user}" "${mnctl[@]}" "${mnopts[@]}" --test "$TEST" "${post[@]}" 2>&1 \
     | while IFS= read -r line; do printf '%6.1f %s\n' "$(echo "$(date +%s.%N) - $start" | bc -l)" "$line"; done > /tmp/mn.out
   local rc=${PIPESTATUS[0]}
   end=$(date +%s.%N)
@@ -132,8 +140,8 @@ inner() {
   read -r peak threads < /tmp/fp-peak
   local result
   result=$(grep -o 'Results: [0-9.]*% dropped[^\n]*' /tmp/mn.out | head -1)
-  printf '%-11s %s %s%s  peak RSS %7.1f MB (VmHWM %7.1f MB)  peak threads %3s  idle start %6.1f MB %3s threads%s  wall %6.1f s  load %s-%s  mn exit %s  %s\n' \
-    "$kind" "$TOPO" "$TEST" "$([ "$CONTROLLER" = 1 ] && echo ' +controller')" "$(echo "$peak / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" "$threads" \
+  printf '%-11s %s %s%s%s  peak RSS %7.1f MB (VmHWM %7.1f MB)  peak threads %3s  idle start %6.1f MB %3s threads%s  wall %6.1f s  load %s-%s  mn exit %s  %s\n' \
+    "$kind" "$TOPO" "$TEST" "$([ "$CONTROLLER" = 1 ] && echo ' +controller')" "${SWITCH_OPTS:+ --switch $SWITCH_OPTS}${MN_OPTS:+ $MN_OPTS}" "$(echo "$peak / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" "$threads" \
     "$(echo "$idle_rss / 1024" | bc -l)" "$idle_threads" "$conn" "$(echo "$end - $start" | bc -l)" "$la0" "$la1" "$rc" "${result:-no result}"
   [ "$rc" = 0 ] || tail -20 /tmp/mn.out
   [ "${THREAD_NAMES:-0}" = 1 ] && [ -e /tmp/fp-conn-names ] && echo "  threads by name when most were connected: $(cat /tmp/fp-conn-names)"
@@ -143,7 +151,7 @@ inner() {
 
 if [ "${1:-}" = --inner ]; then
   shift
-  SSW=$2 TOPO=$3 TEST=$5 CONTROLLER=$6 CPORT=$7 inner "$1" "$4"
+  SSW=$2 TOPO=$3 TEST=$5 CONTROLLER=$6 CPORT=$7 SWITCH_OPTS=$8 MN_OPTS=$9 inner "$1" "$4"
   exit 0
 fi
 
@@ -152,7 +160,7 @@ for round in $(seq "$ROUNDS"); do
     dir=$(mktemp -d /tmp/fp-mn-XXXXXX)
     mkdir -p "$dir/tmp"
     unshare --net --mount --pid --fork --kill-child --mount-proc --propagation private \
-      bash "$(pwd)/bench/netns/mn-footprint.sh" --inner "$kind" "$SSW" "$TOPO" "$dir" "$TEST" "$CONTROLLER" "$CPORT"
+      bash "$(pwd)/bench/netns/mn-footprint.sh" --inner "$kind" "$SSW" "$TOPO" "$dir" "$TEST" "$CONTROLLER" "$CPORT" "$SWITCH_OPTS" "$MN_OPTS"
     rm -rf "$dir"
   done
 done

@@ -425,13 +425,14 @@ public sealed class MininetSandboxTests
     }
 
     /// <summary>
-    /// The same ring with 802.1w RSTP (Mininet/stp_test.sh rstp): two `softswitch vswitchd` bridges and one Open vSwitch
-    /// user-space bridge with rstp_enable=true, a host on each softswitch bridge. With the Open vSwitch bridge's priority
-    /// lowest every bridge names it root and the softswitch bridge of the higher priority has the one alternate port
-    /// (towards the other softswitch bridge); with a softswitch bridge's priority 0 every bridge names that one and the
-    /// alternate is the other softswitch bridge's port towards Open vSwitch (whose bridge ID is lower). Each converges
-    /// in seconds; in the first, when the root port of the bridge with the alternate loses its link, the hosts ping
-    /// again within a few hello times (the alternate forwards at once).
+    /// The same ring with 802.1w RSTP (Mininet/stp_test.sh rstp), laid out both ways: three bridges with fixed addresses
+    /// and priorities (stpo 4096, stpr1 16384, stpr2 32768), first with Open vSwitch (a user-space bridge, rstp_enable=true)
+    /// running stpo and `softswitch vswitchd` the other two, a host on each of those; then with Open vSwitch running
+    /// stpr2 and softswitch stpo and stpr1. Either way every bridge names stpo root and the one alternate is stpr2's port
+    /// towards stpr1 (sr12b); with stpr2's priority 0 every bridge names stpr2 and the alternate is stpr1's port towards
+    /// stpo (so1a, stpo's bridge ID being lower): the same root bridge ID and the same alternate port whichever daemon
+    /// runs which bridge. Each converges in seconds; in the first layout, when the root port of the bridge with the
+    /// alternate loses its link, the hosts ping again within a few hello times (the alternate forwards at once).
     /// </summary>
     [E2EFact]
     [RequiresTool("ovsdb-server")]
@@ -440,22 +441,28 @@ public sealed class MininetSandboxTests
     public void RstpRingWithAnOpenVswitchBridge_ElectsOneRoot_AndFailsOverFast()
     {
         var run = Sandboxed(new() { ["SOFTSWITCH"] = Softswitch }, 180_000, "sh", Path.Combine(Dir, "Mininet", "stp_test.sh"), "rstp");
-        Console.WriteLine($"a ring of two softswitch bridges and an Open vSwitch bridge with RSTP:\n{run.Output}");
+        Console.WriteLine($"a ring of softswitch bridges and an Open vSwitch bridge with RSTP, both ways round:\n{run.Output}");
         string output = run.Output.Replace("\r", "", StringComparison.Ordinal);
         Assert.True(run.ExitCode == 0 && output.Contains("RESULT done"), $"exit code {run.ExitCode}:\n{output}\n{run.Logs}");
-        foreach (var (round, root) in new[] { ("OVSROOT", "1"), ("SSWROOT", "0") })
+        // The root's bridge ID: its priority over 4096, the system ID extension 0, its address (other_config:hwaddr).
+        foreach (var (round, root, alternate) in new[] { ("root=stpo", "1.000.025700000003", "sr12b"), ("root=stpr2", "0.000.025700000002", "so1a") })
         {
-            var roots = Regex.Match(output, $@"RSTP {round} ROOTS ""([0-9a-f.]+)"" ""([0-9a-f.]+)"" ""([0-9a-f.]+)""");
-            Assert.True(roots.Success, output);
-            Assert.StartsWith(root + ".000.", roots.Groups[1].Value, StringComparison.Ordinal);
-            Assert.True(roots.Groups[1].Value == roots.Groups[2].Value && roots.Groups[2].Value == roots.Groups[3].Value,
-                $"{round}: the bridges name different roots\n{output}\n{run.Logs}");
-            var converged = Regex.Match(output, $@"RSTP {round} CONVERGED AFTER (\d+) ms");
-            Assert.True(converged.Success, output);
-            Assert.InRange(int.Parse(converged.Groups[1].Value, CultureInfo.InvariantCulture), 0, 15_000);
+            foreach (var layout in new[] { "ovs=stpo", "ovs=stpr2" })
+            {
+                var roots = Regex.Match(output, $@"RSTP {layout} {round} ROOTS ""([0-9a-f.]+)"" ""([0-9a-f.]+)"" ""([0-9a-f.]+)""");
+                Assert.True(roots.Success, output);
+                Assert.True(roots.Groups[1].Value == root && roots.Groups[2].Value == root && roots.Groups[3].Value == root,
+                    $"{layout} {round}: the bridges name {roots.Value}, not {root} each\n{output}\n{run.Logs}");
+                Assert.Contains($"RSTP {layout} {round} ALTERNATE {alternate} \n", output);
+                var converged = Regex.Match(output, $@"RSTP {layout} {round} CONVERGED AFTER (\d+) ms");
+                Assert.True(converged.Success, output);
+                Assert.InRange(int.Parse(converged.Groups[1].Value, CultureInfo.InvariantCulture), 0, 15_000);
+            }
         }
-        Assert.Contains("RSTP OVSROOT ALTERNATE softswitch: sr12b ovs: \n", output);
-        Assert.Contains("RSTP SSWROOT ALTERNATE softswitch: so1a ovs: \n", output);
+        // Which daemon found it: in the second layout Open vSwitch runs stpr2 and so sr12b.
+        Assert.Contains("RSTP ovs=stpo root=stpo ALTERNATE BY softswitch: sr12b ovs: \n", output);
+        Assert.Contains("RSTP ovs=stpr2 root=stpo ALTERNATE BY softswitch: ovs: sr12b \n", output);
+        Assert.Contains("RSTP ovs=stpr2 root=stpr2 ALTERNATE BY softswitch: so1a ovs: \n", output);
         Assert.Contains("RSTP PING 0", output);
         var healed = Regex.Match(output, @"RSTP CUT so2a HEALED yes AFTER (\d+) ms");
         Assert.True(healed.Success, $"the ring did not heal after a link cut\n{output}\n{run.Logs}");

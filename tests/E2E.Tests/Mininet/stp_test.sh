@@ -10,11 +10,12 @@
 #  3. (`stp_test.sh ovs` only) A ring of two softswitch bridges and one Open vSwitch user-space bridge (ovsdb-server and
 #     ovs-vswitchd, datapath_type=netdev, in a namespace of their own): with the Open vSwitch bridge's priority lowest,
 #     then with a softswitch bridge's, every bridge names the same root. Prints "OVS ..." lines.
-#  4. (`stp_test.sh rstp` only) The same ring with RSTP (rstp_enable=true) and a host on each softswitch bridge: with
-#     the Open vSwitch bridge's priority lowest, then with a softswitch bridge's, every bridge names the same root and
-#     the same port is the one alternate; in the first round the link from the softswitch bridge that has the
-#     alternate port to its root is cut and the hosts ping again within a few hello times.
-#     Prints "RSTP ..." lines.
+#  4. (`stp_test.sh rstp` only) The same ring with RSTP (rstp_enable=true), each bridge with a fixed address and
+#     priority, laid out twice: Open vSwitch running stpo (the lowest priority) and a host on each softswitch bridge,
+#     then Open vSwitch running stpr2 and softswitch stpo. In each, with stpo's priority lowest, then with stpr2's,
+#     every bridge names the same root and the same port is the one alternate (the same whichever daemon runs which
+#     bridge); in the first round the link from the bridge that has the alternate port to its root is cut and the
+#     hosts ping again within a few hello times. Prints "RSTP ..." lines.
 #  5. (`stp_test.sh rstp-torus` only) As 1. with RSTP: `mn --custom rstp_switch.py --switch rstpbr` (OVSBridge with
 #     rstp_enable=true).
 # Then "RESULT done".
@@ -166,22 +167,70 @@ if [ "$mode" = rstp ]; then
   ovs --no-wait init
   ip netns exec stpovs env OVS_RUNDIR=$orun OVS_LOGDIR=$orun OVS_DBDIR=$orun ovs-vswitchd unix:$orun/db.sock \
     --pidfile=$orun/ovs-vswitchd.pid --log-file=$orun/ovs-vswitchd.log --unixctl=$orun/ovs-vswitchd.ctl --detach --no-chdir
-  # Priorities: Open vSwitch's bridge 4096 (the root), stpr1 16384 (designated between the two softswitch bridges).
+  # Three bridges in a ring, each with its own fixed address and priority: stpo 4096 (the root), stpr1 16384
+  # (designated between the other two), stpr2 32768. Links sr12 (stpr1-stpr2), so1 (stpr1-stpo), so2 (stpr2-stpo), the
+  # "a" end on the first bridge named. $ovs_at is the bridge Open vSwitch runs (its ports in its namespace); softswitch
+  # runs the other two.
+  ovs_at=stpo
+  bridges="stpr1 stpr2 stpo"
+  vs() { b=$1; shift; if [ "$b" = "$ovs_at" ]; then ovs "$@"; else ovs-vsctl "$@"; fi; }
+  prio() { case $1 in stpr1) echo 16384 ;; stpr2) echo 32768 ;; stpo) echo 4096 ;; esac; }
+  mac() { case $1 in stpr1) echo 02:57:00:00:00:01 ;; stpr2) echo 02:57:00:00:00:02 ;; stpo) echo 02:57:00:00:00:03 ;; esac; }
+  end() {
+    if [ "$2" = "$ovs_at" ]; then
+      ip link set "$1" netns stpovs
+      ip -n stpovs link set "$1" up
+    else
+      ip link set "$1" up
+    fi
+    vs "$2" add-port "$2" "$1"
+  }
+  link() { ip link add "$1"a type veth peer name "$1"b; end "$1"a "$2"; end "$1"b "$3"; }
+  ring() {
+    for b in $bridges; do
+      dp=""
+      [ "$b" = "$ovs_at" ] && dp="datapath_type=netdev"
+      vs $b add-br $b -- set bridge $b $dp fail_mode=standalone rstp_enable=true \
+        other_config:rstp-priority="$(prio $b)" other_config:hwaddr="$(mac $b)"
+    done
+    link sr12 stpr1 stpr2
+    link so1 stpr1 stpo
+    link so2 stpr2 stpo
+  }
+  unring() {
+    for b in $bridges; do vs $b del-br $b; done
+    for l in sr12a so1a so2a; do ip link del $l 2>/dev/null || ip -n stpovs link del $l; done
+  }
+  roots() { echo "$(for b in $bridges; do vs $b get Bridge $b rstp_status:rstp_root_id; done | tr '\n' ' ')"; }
+  # The alternate ports by name (whichever daemon runs them), then by daemon.
+  alternates() {
+    { ovs-vsctl --columns=name find Port rstp_status:rstp_port_role=Alternate; ovs --columns=name find Port rstp_status:rstp_port_role=Alternate; } \
+      | awk '{print $3}' | sort | tr '\n' ' '
+  }
+  alternates_by() { echo "softswitch: $(ovs-vsctl --columns=name find Port rstp_status:rstp_port_role=Alternate | awk '{print $3}' | tr '\n' ' ')ovs: $(ovs --columns=name find Port rstp_status:rstp_port_role=Alternate | awk '{print $3}' | tr '\n' ' ')"; }
+  # Converged: one root named by all, one alternate, nothing learning (RSTP: well within a second or two).
+  converge() {
+    start=$(date +%s%N)
+    for _ in $(seq 150); do
+      r=$(roots)
+      if [ "$(echo "$r" | tr ' ' '\n' | grep -c .)" = 3 ] && [ "$(echo "$r" | tr ' ' '\n' | grep . | sort -u | wc -l)" = 1 ] \
+        && [ "$(alternates | wc -w)" = 1 ] \
+        && ! { ovs-vsctl --columns=rstp_status list Port; ovs --columns=rstp_status list Port; } | grep -q 'Learning'; then break; fi
+      sleep 0.2
+    done
+    echo "RSTP ovs=$ovs_at $1 CONVERGED AFTER $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  }
+  report() {
+    echo "RSTP ovs=$ovs_at $1 ROOTS $(roots)"
+    echo "RSTP ovs=$ovs_at $1 ALTERNATE $(alternates)"
+    echo "RSTP ovs=$ovs_at $1 ALTERNATE BY $(alternates_by)"
+    for b in $bridges; do
+      if [ "$b" = "$ovs_at" ]; then ovs-appctl -t $orun/ovs-vswitchd.ctl rstp/show $b; else ovs-appctl rstp/show $b; fi
+    done
+  }
+  # Open vSwitch runs stpo; a host on each softswitch bridge.
+  ring
   for i in 1 2; do
-    ovs-vsctl add-br stpr$i -- set-fail-mode stpr$i standalone -- set bridge stpr$i rstp_enable=true
-  done
-  ovs-vsctl set bridge stpr1 other_config:rstp-priority=16384
-  ovs add-br stpo -- set bridge stpo datapath_type=netdev fail_mode=standalone rstp_enable=true other_config:rstp-priority=4096
-  ip link add sr12a type veth peer name sr12b
-  ip link set sr12a up
-  ip link set sr12b up
-  ovs-vsctl add-port stpr1 sr12a -- add-port stpr2 sr12b
-  for i in 1 2; do
-    ip link add so${i}a type veth peer name so${i}b netns stpovs
-    ip link set so${i}a up
-    ip -n stpovs link set so${i}b up
-    ovs-vsctl add-port stpr$i so${i}a
-    ovs add-port stpo so${i}b
     ip netns add stph$i
     ip link add sh$i type veth peer name eth0 netns stph$i
     ip link set sh$i up
@@ -190,28 +239,8 @@ if [ "$mode" = rstp ]; then
     # A host's port is an edge port (it forwards at once, not after auto-edge's 3 s without a BPDU).
     ovs-vsctl add-port stpr$i sh$i -- set port sh$i other_config:rstp-port-admin-edge=true
   done
-  roots() { echo "$(for i in 1 2; do ovs-vsctl get Bridge stpr$i rstp_status:rstp_root_id; done | tr '\n' ' ')$(ovs get Bridge stpo rstp_status:rstp_root_id)"; }
-  alternates() { echo "softswitch: $(ovs-vsctl --columns=name find Port rstp_status:rstp_port_role=Alternate | awk '{print $3}' | tr '\n' ' ')ovs: $(ovs --columns=name find Port rstp_status:rstp_port_role=Alternate | awk '{print $3}' | tr '\n' ' ')"; }
-  # Converged: one root named by all, one alternate, nothing learning (RSTP: well within a second or two).
-  converge() {
-    start=$(date +%s%N)
-    for _ in $(seq 150); do
-      r=$(roots)
-      if [ "$(echo "$r" | tr ' ' '\n' | grep -c .)" = 3 ] && [ "$(echo "$r" | tr ' ' '\n' | grep . | sort -u | wc -l)" = 1 ] \
-        && [ "$(alternates | wc -w)" = 3 ] \
-        && ! { ovs-vsctl --columns=rstp_status list Port; ovs --columns=rstp_status list Port; } | grep -q 'Learning'; then break; fi
-      sleep 0.2
-    done
-    echo "RSTP $1 CONVERGED AFTER $(( ($(date +%s%N) - start) / 1000000 )) ms"
-  }
-  report() {
-    echo "RSTP $1 ROOTS $(roots)"
-    echo "RSTP $1 ALTERNATE $(alternates)"
-    for i in 1 2; do ovs-appctl rstp/show stpr$i; done
-    ovs-appctl -t $orun/ovs-vswitchd.ctl rstp/show stpo
-  }
-  converge OVSROOT
-  report OVSROOT
+  converge root=stpo
+  report root=stpo
   # stpr2's root port so2a, its alternate sr12b: the hosts ping, then so2a is cut.
   ip netns exec stph1 ping -c 3 -i 0.2 -W 2 10.79.0.2 > /dev/null 2>&1
   echo "RSTP PING $?"
@@ -225,14 +254,23 @@ if [ "$mode" = rstp ]; then
   ovs-appctl rstp/show stpr2
   ip link set so2a up
   # A softswitch bridge takes the root.
-  ovs-vsctl set bridge stpr2 other_config:rstp-priority=0
-  converge SSWROOT
-  report SSWROOT
+  vs stpr2 set bridge stpr2 other_config:rstp-priority=0
+  converge root=stpr2
+  report root=stpr2
+  for i in 1 2; do ip netns del stph$i; done
+  unring
+  # The same ring, the same priorities and addresses, Open vSwitch running stpr2 and softswitch stpo.
+  ovs_at=stpr2
+  ring
+  converge root=stpo
+  report root=stpo
+  vs stpr2 set bridge stpr2 other_config:rstp-priority=0
+  converge root=stpr2
+  report root=stpr2
+  unring
   ovs-appctl -t $orun/ovs-vswitchd.ctl exit
   ovs-appctl -t $orun/ovsdb-server.ctl exit
-  for i in 1 2; do ip netns del stph$i; done
   ip netns del stpovs
-  for i in 1 2; do ovs-vsctl del-br stpr$i; done
 fi
 ovs-appctl exit
 echo "RESULT done"
