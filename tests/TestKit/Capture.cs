@@ -179,7 +179,10 @@ public static class TunnelFrameCheck
                     Assert.Equal(key is { } gk ? $"0x{gk:x6}" : "", f.GeneveVni);
                     break;
                 case "gre":
-                    Assert.Equal(key is { } k ? $"0x{k:x8}" : "", f.GreKey);
+                    // The whole frame is said when it fails: one loaded run saw a frame with two GRE keys
+                    // ("0xc0ffee42,0xc0ffee42"), a GRE header inside the tunnelled frame, not yet explained.
+                    string greKey = key is { } k ? $"0x{k:x8}" : "";
+                    Assert.True(f.GreKey == greKey, $"gre.key {f.GreKey}, expected {greKey}: {f}");
                     break;
                 default:
                     Assert.True(f.IpChecksumStatus.Length >= 2, $"no inner IPv4 header: {f}");
