@@ -12,7 +12,9 @@
 #                                                memory/allocators while most switches were connected and after
 #                                                the run, and its resident memory by mapping; GCDUMP=FILE a heap
 #                                                report of the daemon (a JIT build, dotnet-gcdump installed) taken
-#                                                after the test, before Mininet takes the topology down)
+#                                                after the test, before Mininet takes the topology down; DUMP=PREFIX
+#                                                a heap dump at that moment and its resident pages, for
+#                                                bench/netns/resident-by-type.py)
 #   SWITCH_OPTS=ovsbr,stp=1,datapath=user MN_OPTS=--wait TOPO=torus,3,3 ROUNDS=2 bash bench/netns/mn-footprint.sh
 #       Mininet's OVSBridge with 802.1D spanning tree instead of the stock switch (SWITCH_OPTS replaces mn's --switch
 #       value; MN_OPTS adds mn arguments: --wait makes mn wait until every port reports STP_FORWARD); the daemons
@@ -105,7 +107,12 @@ inner() {
   local la0 la1
   la0=$(cut -d' ' -f1 /proc/loadavg)
   local post=()
-  if [ -n "${GCDUMP:-}" ]; then
+  if [ -n "${DUMP:-}" ]; then
+    # After the test, before Mininet takes the topology down: a heap-only dump of the daemon (a JIT build, dotnet-dump
+    # installed) and, just before it (the dump's reads map the zero page in), which of its pages are resident (/proc/PID/pagemap), into DUMP.dmp/DUMP.pages.
+    echo "sh python3 $(pwd)/bench/netns/resident-pages.py $pid > /tmp/fp.pages; $HOME/.dotnet/tools/dotnet-dump collect -p $pid --type Heap -o /tmp/fp.dmp >/dev/null 2>&1" > /tmp/fp-post
+    post=(--post /tmp/fp-post)
+  elif [ -n "${GCDUMP:-}" ]; then
     # After the test, before Mininet takes the topology down: a heap dump of the daemon (a JIT build) into GCDUMP.
     echo "sh $HOME/.dotnet/tools/dotnet-gcdump collect -p $pid -o /tmp/fp.gcdump >/dev/null 2>&1; $HOME/.dotnet/tools/dotnet-gcdump report /tmp/fp.gcdump > /tmp/fp.gcreport 2>&1" > /tmp/fp-post
     post=(--post /tmp/fp-post)
@@ -132,6 +139,7 @@ inner() {
       /proc/"$pid"/smaps | sort -rn | head -12 | sed 's/^/  smaps rss size: /'
   fi
   [ -n "${GCDUMP:-}" ] && cp /tmp/fp.gcreport "$GCDUMP" 2>/dev/null
+  [ -n "${DUMP:-}" ] && cp /tmp/fp.dmp "$DUMP.dmp" 2>/dev/null && cp /tmp/fp.pages "$DUMP.pages" 2>/dev/null
   touch /tmp/fp-stop
   wait "$sampler"
   [ -n "$cpid" ] && { kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; }

@@ -274,6 +274,7 @@ public sealed class PipelineVerdict
     /// </remarks>
     internal bool FindRepair(in FlowKey key, PipelineWalk scratch, out long changes)
     {
+        scratch.EnsureVisits(_checks.Length);
         var (repaired, classes, versions, removalsRead) = scratch.RepairScratch;
         changes = _changes.Version; // before any stage is read, as a run's
         if (_resubmits || (Absent is not null && Absent.Version != AbsentVersion)) return false;

@@ -59,13 +59,18 @@ public sealed class PipelineWalk
     /// <summary>The most lookups one run makes: a goto chain through every stage and every resubmit it may take.</summary>
     private const int MaxVisits = Pipeline.MaxStages + MaxResubmits;
 
-    private readonly FlowTable[] _tables = new FlowTable[MaxVisits];
-    private readonly ShadowClass[] _classes = new ShadowClass[MaxVisits];
-    private readonly long[] _versions = new long[MaxVisits];
-    private readonly long[] _removals = new long[MaxVisits];
-    private readonly FlowEntry?[] _hits = new FlowEntry?[MaxVisits];
-    private readonly FlowActions?[] _hitActions = new FlowActions?[MaxVisits];
-    private readonly FlowInstructions?[] _hitInstructions = new FlowInstructions?[MaxVisits];
+    /// <summary>The visits' arrays start this long and double as a run needs more, up to <see cref="MaxVisits"/>: a
+    /// walk per forwarder per bridge, so arrays sized for the most a run may take (4,351 visits, 243 KB a walk) cost a
+    /// hundred-bridge daemon tens of megabytes that pipelines of a few tables never touch.</summary>
+    private const int InitialVisits = 16;
+
+    private FlowTable[] _tables = new FlowTable[InitialVisits];
+    private ShadowClass[] _classes = new ShadowClass[InitialVisits];
+    private long[] _versions = new long[InitialVisits];
+    private long[] _removals = new long[InitialVisits];
+    private FlowEntry?[] _hits = new FlowEntry?[InitialVisits];
+    private FlowActions?[] _hitActions = new FlowActions?[InitialVisits];
+    private FlowInstructions?[] _hitInstructions = new FlowInstructions?[InitialVisits];
     // The run in progress: stages visited, resubmits taken, whether a limit (or a resubmit after a re-parse point)
     // ended it, whether an apply-action changed which headers the packet has, the metadata packet-ins carry so far.
     private int _n;
@@ -133,6 +138,25 @@ public sealed class PipelineWalk
     /// </summary>
     internal (FlowEntry?[] Hits, ShadowClass[] Classes, long[] Versions, long[] Removals) RepairScratch => (_hits, _classes, _versions, _removals);
 
+    /// <summary>
+    /// Makes the visits' arrays hold at least <paramref name="n"/> visits (doubling, at most <see cref="MaxVisits"/>,
+    /// which the resubmit limits keep a run within): once per walk for each new depth its pipelines reach, never per
+    /// packet. The visits recorded so far are kept.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    internal void EnsureVisits(int n)
+    {
+        if (n <= _tables.Length) return;
+        int size = Math.Min(MaxVisits, Math.Max(n, _tables.Length * 2));
+        Array.Resize(ref _tables, size);
+        Array.Resize(ref _classes, size);
+        Array.Resize(ref _versions, size);
+        Array.Resize(ref _removals, size);
+        Array.Resize(ref _hits, size);
+        Array.Resize(ref _hitActions, size);
+        Array.Resize(ref _hitInstructions, size);
+    }
+
     /// <summary>The key after the last stage of the verdict <see cref="PipelineVerdict.FindRepair"/> last looked at.</summary>
     internal FlowKey RepairFinalKey;
 
@@ -146,6 +170,7 @@ public sealed class PipelineWalk
     internal void LoadRepaired(PipelineVerdict v, long changes)
     {
         int n = v.Tables.Length;
+        EnsureVisits(n);
         for (int i = 0; i < n; i++)
         {
             ref readonly var c = ref v.Check(i);
@@ -298,6 +323,7 @@ public sealed class PipelineWalk
     private FlowEntry? Visit(FlowTable table, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
     {
         int n = _n++;
+        if (n == _tables.Length) EnsureVisits(n + 1);
         _tables[n] = table;
         _removals[n] = table.Removals;
         long tableVersion = table.Version; // before the lookup (see ShadowClass's remarks)

@@ -269,11 +269,16 @@ public sealed partial class Forwarder
         _creditCount = 0;
     }
 
-    /// <summary>The list of verdicts with pending credits is full: flushed, or made at its first use.</summary>
+    /// <summary>
+    /// The list of verdicts with pending credits is full: made at its first use, doubled while under
+    /// <see cref="DirtySlots"/> (a forwarder of a quiet bridge keeps a short list: a hundred bridges' forwarders with
+    /// full-size lists held megabytes), flushed once at that size.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void DirtyFull()
     {
-        if (_dirty.Length == 0) _dirty = new PipelineVerdict[DirtySlots];
+        if (_dirty.Length == 0) _dirty = new PipelineVerdict[FirstDirtySlots];
+        else if (_dirty.Length < DirtySlots) Array.Resize(ref _dirty, _dirty.Length * 2);
         else FlushVerdictCredits();
     }
 

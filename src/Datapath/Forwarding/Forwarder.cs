@@ -167,7 +167,7 @@ public sealed partial class Forwarder
     // Allocated at the first verdict credited (a switch whose pipeline has one table never has one): 64 KiB that a
     // hundred idle bridges would otherwise each keep resident.
     private PipelineVerdict[] _dirty = [];
-    private const int DirtySlots = 8192;
+    private const int DirtySlots = 8192, FirstDirtySlots = 256;
     private int _dirtyCount;
     private long _lastCreditFlush;
     private PortSlot? _lastActiveSlot;
