@@ -133,6 +133,8 @@ public sealed class PipelineVerdict
     internal bool Retired;
     /// <summary>The owner's slot this verdict was put in (it may have been replaced there since).</summary>
     internal int InternSlot = -1;
+    /// <summary>The chain's hash its owner placed it by (its slot again when the owner's slots grow).</summary>
+    internal uint InternHash;
 
     internal PipelineVerdict(PipelineWalk walk, FlowActions actions, VerdictInterner? owner)
     {

@@ -16,11 +16,14 @@ public sealed class VerdictInterner
     private const int MaxPooledStages = 16;
     private const int MaxPooled = 4096;
 
-    // Made at the first verdict interned (a switch whose pipeline has one table never interns one): 32 KiB that a
-    // hundred idle bridges would otherwise each keep resident.
+    // Made at the first verdict interned (a switch whose pipeline has one table never interns one), FirstSlots long,
+    // and doubled while more than half its slots are held, up to _slotCount: the full 32 KiB on every forwarder of a
+    // hundred bridges is a megabyte that bridges seeing a few chains each never use.
+    private const int FirstSlots = 256;
     private PipelineVerdict?[] _slots = [];
     private readonly int _slotCount;
-    private readonly int _mask;
+    private int _mask;
+    private int _held; // slots not null
     private readonly ActionInterner _actions = new();
     private readonly List<PipelineVerdict> _limbo = new();
     private int _limboWaiting; // the first verdicts of _limbo, known to wait for their credits
@@ -32,7 +35,6 @@ public sealed class VerdictInterner
     {
         int n = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, slots));
         _slotCount = n;
-        _mask = n - 1;
     }
 
     /// <summary>Verdicts built (chains not found here).</summary>
@@ -58,7 +60,8 @@ public sealed class VerdictInterner
             h = System.Numerics.BitOperations.Crc32C(h, hits[i] is { } e ? (uint)e.Serial : 0u);
         }
         foreach (ulong r in walk.KeyReads) h = System.Numerics.BitOperations.Crc32C(h, r);
-        if (_slots.Length == 0) _slots = new PipelineVerdict?[_slotCount];
+        if (_slots.Length == 0) Resize(Math.Min(_slotCount, FirstSlots));
+        else if (_held * 2 > _slots.Length && _slots.Length < _slotCount) Resize(_slots.Length * 2);
         ref var slot = ref _slots[h & (uint)_mask];
         if (slot is { } v && Same(v, walk)) return v;
         _built++;
@@ -76,7 +79,9 @@ public sealed class VerdictInterner
             v = new PipelineVerdict(walk, composed, this);
         }
         var old = slot;
+        if (old is null) _held++;
         slot = v;
+        v.InternHash = h;
         v.InternSlot = (int)(h & (uint)_mask);
         // A verdict no cache slot holds is reachable only from here: it goes with its slot.
         if (old is { Refs: 0 }) Retire(old);
@@ -100,7 +105,11 @@ public sealed class VerdictInterner
     {
         if (v.Retired) return;
         v.Retired = true;
-        if (v.InternSlot >= 0 && ReferenceEquals(_slots[v.InternSlot], v)) _slots[v.InternSlot] = null;
+        if (v.InternSlot >= 0 && ReferenceEquals(_slots[v.InternSlot], v))
+        {
+            _slots[v.InternSlot] = null;
+            _held--;
+        }
         _limbo.Add(v);
     }
 
@@ -184,5 +193,25 @@ public sealed class VerdictInterner
         foreach (var v in _slots)
             if (v is { Refs: 0 }) Retire(v);
         Array.Clear(_slots);
+        _held = 0;
+    }
+
+    /// <summary>
+    /// Makes the slots <paramref name="size"/> long, each held verdict moved to its chain's slot there: a larger table's
+    /// slot of a chain keeps the low bits of its slot here, so no two held verdicts meet (a slow path: a forwarder's
+    /// first few chains, never per packet).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Resize(int size)
+    {
+        var slots = new PipelineVerdict?[size];
+        _mask = size - 1;
+        foreach (var v in _slots)
+        {
+            if (v is null) continue;
+            v.InternSlot = (int)(v.InternHash & (uint)_mask);
+            slots[v.InternSlot] = v;
+        }
+        _slots = slots;
     }
 }
