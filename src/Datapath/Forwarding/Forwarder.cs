@@ -273,7 +273,7 @@ public sealed partial class Forwarder
             }
             pkts = FilterNoRecv(slot, pkts, config);
         }
-        if (slot.Policer is { } policer && !pkts.IsEmpty) pkts = Police(policer, pkts);
+        if (_dp.PortQos.PolicerOf(slot) is { } policer && !pkts.IsEmpty) pkts = Police(policer, pkts);
         return pkts;
     }
 

@@ -249,7 +249,7 @@ public sealed partial class OutputStage
     private PortSlot? ResolvePlain(ushort port, int w, long version)
     {
         var slot = _f.Owner.Ports.Get(port);
-        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd | PortConfig.StpNoForward)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null
+        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd | PortConfig.StpNoForward)) != 0 || _f.Owner.PortQos.ShaperOf(slot) is not null || slot.Encapsulating is not null
             || slot.MirrorDst != 0)
         {
             slot = null;
@@ -295,7 +295,7 @@ public sealed partial class OutputStage
                 : (config & PortConfig.NoFwd) != 0 ? DropReason.NoFwd : DropReason.StpNotForwarding);
             return;
         }
-        var shaper = slot.Shaper;
+        var shaper = _f.Owner.PortQos.ShaperOf(slot);
         if (_pool.IsLarge(p) && _pool.OwesOffload(p))
         {
             if (!slot.AcceptsOffload || shaper is not null)
