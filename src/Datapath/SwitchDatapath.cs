@@ -107,7 +107,7 @@ public sealed partial class SwitchDatapath : IDisposable
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
         Meters = new Meters.MeterTable(Clock);
-        Qos = new Qos.QosScheduler(Clock, () => _ports, new DropCounters(Counters.CreateSet()));
+        Qos = new Qos.QosScheduler(Clock, () => _ports, PortQos, new DropCounters(Counters.CreateSet()));
         Tunnels = new TunnelRegistry(this);
         int threads = SharedThreads?.Count ?? Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
@@ -282,6 +282,7 @@ public sealed partial class SwitchDatapath : IDisposable
             UnassignReceiveQueues(slot);
         }
         Tunnels.OnPortRemoved(slot);
+        PortQos.Remove(slot);
         RemovePortCounterSources(slot);
         MacTable.Age(Clock.NowNanos, no);
         foreach (var l in _listeners) l.OnPortStatus(PortStatusReason.Delete, slot);
@@ -831,14 +832,23 @@ public sealed partial class SwitchDatapath : IDisposable
         if (_ports.Get(no) is not { } slot) return false;
         if (rateKbps <= 0)
         {
-            slot.Policer = null;
+            PortQos.SetPolicer(slot, null);
             return true;
         }
         uint rate = (uint)Math.Min(rateKbps, uint.MaxValue), burst = (uint)Math.Min(burstKb > 0 ? burstKb : DefaultPolicingBurstKb, uint.MaxValue);
-        slot.Policer = new Softswitch.Datapath.Meters.Meter(0, Softswitch.Datapath.Meters.MeterUnit.Kbps, burst: true, stats: false,
-            [new Softswitch.Datapath.Meters.MeterBand(Softswitch.Datapath.Meters.MeterBandType.Drop, rate, burst)], Clock.NowNanos);
+        PortQos.SetPolicer(slot, new Softswitch.Datapath.Meters.Meter(0, Softswitch.Datapath.Meters.MeterUnit.Kbps, burst: true, stats: false,
+            [new Softswitch.Datapath.Meters.MeterBand(Softswitch.Datapath.Meters.MeterBandType.Drop, rate, burst)], Clock.NowNanos));
         return true;
     }
+
+    /// <summary>Each port's egress shaping and ingress policer (<see cref="SetShaping"/>, <see cref="SetPolicing"/>).</summary>
+    public Qos.PortQosTable PortQos { get; } = new();
+
+    /// <summary>Port <paramref name="no"/>'s egress shaping, or null (none, or no such port).</summary>
+    public Qos.PortShaper? ShaperOf(ushort no) => _ports.Get(no) is { } slot ? PortQos.ShaperOf(slot) : null;
+
+    /// <summary>Port <paramref name="no"/>'s ingress policer, or null (none, or no such port).</summary>
+    public Softswitch.Datapath.Meters.Meter? PolicerOf(ushort no) => _ports.Get(no) is { } slot ? PortQos.PolicerOf(slot) : null;
 
     /// <summary>The burst of a policer given none (kbit), as Open vSwitch's.</summary>
     public const long DefaultPolicingBurstKb = 8000;
@@ -850,7 +860,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public bool SetShaping(ushort no, Qos.PortShaper? shaper)
     {
         if (_ports.Get(no) is not { } slot) return false;
-        slot.Shaper = shaper;
+        PortQos.SetShaper(slot, shaper);
         if (shaper is not null) Qos.Kick();
         return true;
     }

@@ -594,7 +594,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     public OfError QueueConfig(uint port, List<OfQueueConfig> into)
     {
         if (!OfPort.ToDatapath(port, out var no) || _dp.Ports.Get(no) is not { } slot) return OfError.QueueBadPort;
-        var shaper = slot.Shaper;
+        var shaper = _dp.PortQos.ShaperOf(slot);
         long portRate = shaper is { MaxRate: > 0 } ? shaper.MaxRate : OfPorts.Kbps(slot.Port.Info.Current) * 1000L;
         ushort? Permille(long rate) => rate == 0 || portRate == 0 ? null : (ushort)Math.Min(1000, (rate * 1000 + portRate - 1) / portRate);
         for (uint q = 0; q < (uint)slot.Queues.Length; q++)

@@ -22,8 +22,6 @@ public sealed record TapOptions(bool AdminUp = true, MacAddress? Mac = null, int
 /// </summary>
 public sealed record PortRequest(PortKind Kind, string Name)
 {
-    /// <summary>The OpenFlow port number the port reports (0: the datapath's to give).</summary>
-    public ushort PortNo { get; init; }
     /// <summary>Where the port logs (null: the backend's own category of <see cref="PortFactory"/>'s caller, or none).</summary>
     public ILogger? Logger { get; init; }
     public AfPacketOptions? AfPacket { get; init; }
@@ -43,16 +41,16 @@ public static class PortFactory
         {
             case PortKind.AfPacket:
                 var ap = r.AfPacket ?? new AfPacketOptions();
-                return new AfPacketPort(r.Name, ap with { Logger = r.Logger ?? ap.Logger }) { PortNo = r.PortNo };
+                return new AfPacketPort(r.Name, ap with { Logger = r.Logger ?? ap.Logger });
             case PortKind.AfXdp:
                 var xdp = r.AfXdp ?? new AfXdpOptions();
-                return new AfXdpPort(r.Name, xdp with { Logger = r.Logger ?? xdp.Logger }) { PortNo = r.PortNo };
+                return new AfXdpPort(r.Name, xdp with { Logger = r.Logger ?? xdp.Logger });
             case PortKind.Pcap:
                 var pcap = r.Pcap ?? new PcapOptions();
-                return new PcapPort(r.Name, pcap with { Logger = r.Logger ?? pcap.Logger }) { PortNo = r.PortNo };
+                return new PcapPort(r.Name, pcap with { Logger = r.Logger ?? pcap.Logger });
             case PortKind.Tap:
                 var tap = r.Tap ?? new TapOptions();
-                return new TapPort(r.Name, r.Logger, tap.AdminUp, tap.Mac, tap.Mtu) { PortNo = r.PortNo };
+                return new TapPort(r.Name, r.Logger, tap.AdminUp, tap.Mac, tap.Mtu);
             case PortKind.Memory:
                 throw new PortOpenException(PortOpenError.Unsupported, null, "in-memory ports are made by their host (PortFactoryOptions.Memory), not opened by name.");
             default:

@@ -317,7 +317,6 @@ public static class PortSpec
                 var ap = o.AfPacket ?? new AfPacketOptions();
                 return PortFactory.Open(new PortRequest(e.Kind, e.Name)
                 {
-                    PortNo = no,
                     Logger = ap.Logger ?? Log("Softswitch.Ports.AfPacket"),
                     AfPacket = ap with { RxFrames = e.RxFrames ?? ap.RxFrames },
                 });
@@ -325,14 +324,13 @@ public static class PortSpec
                 var xdp = o.AfXdp ?? new AfXdpOptions();
                 return PortFactory.Open(new PortRequest(e.Kind, e.Name)
                 {
-                    PortNo = no,
                     Logger = xdp.Logger ?? Log("Softswitch.Ports.AfXdp"),
                     AfXdp = xdp with { QueueId = e.Queue ?? xdp.QueueId, RxFrames = e.RxFrames ?? xdp.RxFrames },
                 });
             case PortKind.Pcap:
-                return PortFactory.Open(new PortRequest(e.Kind, e.Name) { PortNo = no, Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap"), Pcap = o.Pcap });
+                return PortFactory.Open(new PortRequest(e.Kind, e.Name) { Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap"), Pcap = o.Pcap });
             case PortKind.Tap:
-                return o.Tap?.Invoke(no, e.Name) ?? PortFactory.Open(new PortRequest(e.Kind, e.Name) { PortNo = no, Logger = Log("Softswitch.Ports.Tap") });
+                return o.Tap?.Invoke(no, e.Name) ?? PortFactory.Open(new PortRequest(e.Kind, e.Name) { Logger = Log("Softswitch.Ports.Tap") });
             case PortKind.Memory:
                 if (o.Memory is null)
                     throw new PortOpenException(PortOpenError.Unsupported, null, "mem:N ports need an in-memory port factory (PortFactoryOptions.Memory).");

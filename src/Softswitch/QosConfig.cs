@@ -111,7 +111,7 @@ public sealed class QosConfig(SwitchDatapath dp)
         var sb = new StringBuilder();
         foreach (var slot in dp.Ports.WithLocal)
         {
-            if (slot.Shaper is not { } shaper) continue;
+            if (dp.PortQos.ShaperOf(slot) is not { } shaper) continue;
             sb.Append($"port {slot.No} ({slot.Port.Info.Name}): max-rate={Rate(shaper.MaxRate)}\n");
             foreach (var q in shaper.Queues)
             {
@@ -126,10 +126,10 @@ public sealed class QosConfig(SwitchDatapath dp)
     }
 
     /// <summary>The rates of a port's queues as QUEUE_GET_CONFIG reports them, by queue id: (min, max) bit/s, 0 for none.</summary>
-    public static IReadOnlyDictionary<uint, (long Min, long Max)> Rates(PortSlot slot)
+    public static IReadOnlyDictionary<uint, (long Min, long Max)> Rates(SwitchDatapath dp, PortSlot slot)
     {
         var d = new Dictionary<uint, (long, long)>();
-        if (slot.Shaper is { } s)
+        if (dp.PortQos.ShaperOf(slot) is { } s)
         {
             foreach (var q in s.Queues)
                 if (q is { Implicit: false }) d[q.Id] = (q.MinRate, q.MaxRate);

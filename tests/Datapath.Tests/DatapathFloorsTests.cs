@@ -6,7 +6,8 @@ namespace Softswitch.Datapath.Tests;
 /// The datapath's floors (docs/datapath.md, "Folders"): the port types, packets, flows, the classifier, actions, groups,
 /// meters, QoS and the counters stand below the forwarder, so no file of theirs names
 /// <c>Softswitch.Datapath.Forwarding</c>: no using of it (alias, static or global), no name qualified by it, no
-/// documentation reference to it. Read from the sources, which say all three (an assembly keeps no usings or crefs).
+/// documentation reference to it; and the port types, the lowest floor, name neither QoS nor the meters. Read from the
+/// sources, which say all three (an assembly keeps no usings or crefs).
 /// </summary>
 public sealed partial class DatapathFloorsTests
 {
@@ -55,6 +56,38 @@ public sealed partial class DatapathFloorsTests
         var hits = LinesNamingForwarding(src, s_below, out int files);
         Assert.True(files >= 60, $"only {files} files under {string.Join(", ", s_below)}: the scan is broken");
         Assert.True(hits.Count == 0, "files below the forwarder that name Softswitch.Datapath.Forwarding:\n" + string.Join('\n', hits));
+    }
+
+    // QoS's or the meters' namespace by its full name, or a name qualified by its last part (Qos.PortShaper, Meters.Meter).
+    [GeneratedRegex(@"\bDatapath\.(Qos|Meters)\b|(?<![\w.])(Qos|Meters)\.[A-Za-z_]")]
+    private static partial Regex NamesQosOrMetersPattern();
+
+    internal static bool NamesQosOrMeters(string line) => NamesQosOrMetersPattern().IsMatch(line);
+
+    /// <summary>
+    /// The port floor is the lowest: a port's shaping and policer are kept beside its slot (<c>Qos.PortQosTable</c>), so
+    /// no file of Ports names QoS or the meters (a using, a qualified name, a documentation reference).
+    /// </summary>
+    [Fact]
+    public void ThePortFloor_NamesNeitherQosNorMeters()
+    {
+        string src = DatapathSource();
+        var hits = new List<string>();
+        var files = Directory.GetFiles(Path.Combine(src, "Ports"), "*.cs", SearchOption.AllDirectories);
+        Assert.True(files.Length >= 8, $"only {files.Length} files under Ports: the scan is broken");
+        foreach (var file in files)
+        {
+            var lines = File.ReadAllLines(file);
+            for (int i = 0; i < lines.Length; i++)
+                if (NamesQosOrMeters(lines[i])) hits.Add($"{Path.GetRelativePath(src, file)}:{i + 1}: {lines[i].Trim()}");
+        }
+        Assert.True(hits.Count == 0, "files of the port floor that name QoS or the meters:\n" + string.Join('\n', hits));
+        // The check can fail: it finds what PortSlot held, and passes words that only contain the names.
+        Assert.True(NamesQosOrMeters("    private volatile Qos.PortShaper? _shaper;"));
+        Assert.True(NamesQosOrMeters("    public Meters.Meter? Policer"));
+        Assert.True(NamesQosOrMeters("using Softswitch.Datapath.Meters;"));
+        Assert.False(NamesQosOrMeters("/// <summary>Per-queue transmit counters (ENQUEUE); QosScheduler reads them.</summary>"));
+        Assert.False(NamesQosOrMeters("    public readonly QueueCounters[] Queues;"));
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Softswitch.TestKit;
 
@@ -50,7 +49,7 @@ public sealed class VswitchdAfXdpTests
         if (pid != 0)
         {
             Sh.Run("kill", "-TERM", pid.ToString(CultureInfo.InvariantCulture));
-            Poll(() => !File.Exists($"/proc/{pid}/stat"), 15);
+            Wait.Until(() => !File.Exists($"/proc/{pid}/stat"), 15_000, everyMs: 100);
         }
         foreach (var link in links) Sh.Run("ip", "link", "del", link);
         foreach (var ns in namespaces) Sh.Run("ip", "netns", "del", ns);
@@ -129,7 +128,7 @@ public sealed class VswitchdAfXdpTests
                 "--", "add-port", bridge, hA, "--", "set", "Interface", hA, "type=afxdp", "ofport_request=1",
                 "--", "add-port", bridge, hB, "--", "set", "Interface", hB, "type=afxdp", "ofport_request=2");
             Assert.Equal("2", db.Vsctl("get", "Interface", hB, "ofport").Trim());
-            Assert.True(Poll(() => Sh.Run("ip", "-d", "link", "show", hB).Stdout.Contains("ssw_xdp_flows", StringComparison.Ordinal), 10),
+            Assert.True(Wait.Until(() => Sh.Run("ip", "-d", "link", "show", hB).Stdout.Contains("ssw_xdp_flows", StringComparison.Ordinal), 10_000, everyMs: 100),
                 "the XDP flow program is not on the ports: " + Log(db.RunDir));
 
             // The ping's two directions as exact flows (OpenFlow 1.0's twelve fields; untagged, so no dl_vlan_pcp), the
@@ -176,14 +175,14 @@ public sealed class VswitchdAfXdpTests
             Sh.Check("ip", "link", "add", third, "type", "veth", "peer", "name", third + "p");
             Sh.Check("ip", "link", "set", third, "up");
             db.Vsctl("add-port", bridge, third, "--", "set", "Interface", third, "type=afxdp", "ofport_request=3");
-            Assert.True(Poll(() => Log(db.RunDir).Contains("the XDP flow program runs on AF_XDP ports 1,2,3", StringComparison.Ordinal), 10), Log(db.RunDir));
+            Assert.True(Wait.Until(() => Log(db.RunDir).Contains("the XDP flow program runs on AF_XDP ports 1,2,3", StringComparison.Ordinal), 10_000, everyMs: 100), Log(db.RunDir));
             Assert.Contains("the XDP flow offload on ports 1,2 is detached (the AF_XDP ports are now 1,2,3)", Log(db.RunDir));
             Assert.Equal(2, db.Tool("ovs-appctl", "offload/dump-flows", bridge, "hw").Stdout.TrimEnd('\n').Split('\n').Length);
             Assert.True(Ping(nsA, "10.78.0.2", 2), "no ping after the offload was attached anew");
 
             // hw-offload=false is followed at once: the flows go back to software, which forwards the ping.
             db.Vsctl("set", "Open_vSwitch", ".", "other_config:hw-offload=false");
-            Assert.True(Poll(() => !Sh.Run("ip", "-d", "link", "show", hB).Stdout.Contains("ssw_xdp_flows", StringComparison.Ordinal), 10),
+            Assert.True(Wait.Until(() => !Sh.Run("ip", "-d", "link", "show", hB).Stdout.Contains("ssw_xdp_flows", StringComparison.Ordinal), 10_000, everyMs: 100),
                 "the flow program outlived hw-offload=false");
             var off = db.Tool("ovs-appctl", "offload/show", bridge);
             Assert.False(off.Ok);
@@ -208,16 +207,6 @@ public sealed class VswitchdAfXdpTests
     private static bool Ping(string ns, string ip, int count)
         => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
 
-    private static bool Poll(Func<bool> ready, double seconds)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < seconds)
-        {
-            if (ready()) return true;
-            Thread.Sleep(100);
-        }
-        return ready();
-    }
 
     private static string Log(string run)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Softswitch.TestKit;
 
@@ -33,7 +32,7 @@ public sealed class VswitchdBridgesTests
                 "--", "add-port", bridges[1], p2, "--", "set", "Interface", p2, "type=patch", $"options:peer={p1}"]);
             foreach (var b in bridges) Assert.Equal("65534", db.Vsctl("get", "Interface", b, "ofport").Trim());
             Assert.Equal("1", db.Vsctl("get", "Interface", p1, "ofport").Trim());
-            Assert.True(Poll(() => db.Vsctl("get", "Interface", p2, "link_state").Trim() == "up", 10), "the patch's link never came up");
+            Assert.True(Wait.Until(() => db.Vsctl("get", "Interface", p2, "link_state").Trim() == "up", 10_000, everyMs: 100), "the patch's link never came up");
             Assert.Equal(2, Threads(pid, "fwd-"));
             Assert.Equal(1, Threads(pid, "link-monitor"));
             // One transaction deletes them all: by the time ovs-vsctl returns, every bridge's tap is gone.
@@ -69,7 +68,7 @@ public sealed class VswitchdBridgesTests
         try
         {
             db.Vsctl("add-br", bridge);
-            Assert.True(Poll(() => Threads(pid, "fwd-") == 1, 10), "no forwarding thread\n" + Log(db));
+            Assert.True(Wait.Until(() => Threads(pid, "fwd-") == 1, 10_000, everyMs: 100), "no forwarding thread\n" + Log(db));
             var threads = new List<(string Name, string Cpus)>();
             foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
             {
@@ -135,7 +134,7 @@ public sealed class VswitchdBridgesTests
                 "--", "add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
             Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp1" + s_id, "ofport").Trim());
             Assert.Equal("2", db.Vsctl("get", "Interface", "ovpp2" + s_id, "ofport").Trim());
-            Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "up", 10), "the patch's link never came up");
+            Assert.True(Wait.Until(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "up", 10_000, everyMs: 100), "the patch's link never came up");
             Assert.True(Ping(nsA, "10.78.0.2"), "no ping across the patch\n" + Log(db));
             Assert.Equal("\"refused: not served by softswitch vswitchd yet\"", db.Vsctl("get", "Bridge", br1, "status:netflow").Trim());
             Assert.Contains($"bridge {br1}: not applied: netflow", Log(db));
@@ -146,7 +145,7 @@ public sealed class VswitchdBridgesTests
 
             // A patch with its peer gone is down, and comes back with it.
             db.Vsctl("del-port", br2, "ovpp2" + s_id);
-            Assert.True(Poll(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "down", 10), "the patch stayed up without its peer");
+            Assert.True(Wait.Until(() => db.Vsctl("get", "Interface", "ovpp1" + s_id, "link_state").Trim() == "down", 10_000, everyMs: 100), "the patch stayed up without its peer");
             Assert.False(Ping(nsA, "10.78.0.2", 1), "a ping crossed a patch with no peer");
             db.Vsctl("add-port", br2, "ovpp2" + s_id, "--", "set", "Interface", "ovpp2" + s_id, "type=patch", $"options:peer=ovpp1{s_id}");
             Assert.True(Ping(nsA, "10.78.0.2"), "no ping after the patch's peer came back\n" + Log(db));
@@ -176,15 +175,15 @@ public sealed class VswitchdBridgesTests
             // daemon cannot see it; then the server listens where the daemon looks again.
             int server = int.Parse(File.ReadAllText(Path.Combine(run, "ovsdb-server.pid")).Trim(), CultureInfo.InvariantCulture);
             Sh.Check("kill", "-TERM", server.ToString(CultureInfo.InvariantCulture));
-            Assert.True(Poll(() => !File.Exists($"/proc/{server}/stat"), 10), "ovsdb-server did not stop");
-            Assert.True(Poll(() => Log(db).Contains("connection lost", StringComparison.Ordinal), 10), "the daemon did not see the server go\n" + Log(db));
+            Assert.True(Wait.Until(() => !File.Exists($"/proc/{server}/stat"), 10_000, everyMs: 100), "ovsdb-server did not stop");
+            Assert.True(Wait.Until(() => Log(db).Contains("connection lost", StringComparison.Ordinal), 10_000, everyMs: 100), "the daemon did not see the server go\n" + Log(db));
             Sh.Check("ovsdb-server", $"{run}/conf.db", $"--remote=punix:{run}/db2.sock", $"--pidfile={run}/ovsdb-server.pid",
                 $"--log-file={run}/ovsdb-server.log", $"--unixctl={run}/ovsdb-server.ctl", "--detach", "--no-chdir");
             Thread.Sleep(3000);   // the daemon fails a few times meanwhile: its pause grows
             OvsdbServer.Check(Sh.Run("ovs-vsctl", "--timeout=20", $"--db=unix:{run}/db2.sock", "--no-wait", "add-br", br2));
             Sh.Check("ovs-appctl", "-t", $"{run}/ovsdb-server.ctl", "ovsdb-server/add-remote", $"punix:{run}/db.sock");
 
-            Assert.True(Poll(() => db.Vsctl("--no-wait", "get", "Interface", br2, "ofport").Trim() == "65534", 30),
+            Assert.True(Wait.Until(() => db.Vsctl("--no-wait", "get", "Interface", br2, "ofport").Trim() == "65534", 30_000, everyMs: 100),
                 "the bridge added while the daemon was away was not applied\n" + Log(db));
             Assert.Contains("resynchronising", Log(db));
             Assert.Contains("retrying with backoff", Log(db));
@@ -378,7 +377,7 @@ public sealed class VswitchdBridgesTests
                 "--", "add-port", br, hB, "--", "set", "interface", hB, "ofport_request=2",
                 "--", "set-controller", br, $"tcp:127.0.0.1:{ports[0]}",
                 "--", "set", "controller", br, "connection-mode=out-of-band", "inactivity_probe=3000", "max_backoff=2000");
-            Assert.True(Poll(() => db.Vsctl("get", "Controller", br, "is_connected").Trim() == "true", 20),
+            Assert.True(Wait.Until(() => db.Vsctl("get", "Controller", br, "is_connected").Trim() == "true", 20_000, everyMs: 100),
                 "the controller never showed as connected: " + db.Vsctl("list", "Controller") + Log(db));
             Assert.Contains("inactivity probe 3 s, max backoff 2 s", Log(db));
             Assert.DoesNotContain("not applied", Log(db));
@@ -422,7 +421,7 @@ public sealed class VswitchdBridgesTests
     internal static void StopDaemon(int pid)
     {
         Sh.Run("kill", "-TERM", pid.ToString(CultureInfo.InvariantCulture));
-        Poll(() => !File.Exists($"/proc/{pid}/stat"), 15);
+        Wait.Until(() => !File.Exists($"/proc/{pid}/stat"), 15_000, everyMs: 100);
     }
 
     /// <summary>Threads of process <paramref name="pid"/> whose name starts with <paramref name="prefix"/>.</summary>
@@ -440,14 +439,4 @@ public sealed class VswitchdBridgesTests
         return n;
     }
 
-    internal static bool Poll(Func<bool> ready, double seconds)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < seconds)
-        {
-            if (ready()) return true;
-            Thread.Sleep(100);
-        }
-        return ready();
-    }
 }

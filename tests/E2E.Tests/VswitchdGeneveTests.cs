@@ -51,7 +51,7 @@ public sealed class VswitchdGeneveTests
         Sh.Check("ip", "-n", under.Name, "link", "set", "br-ul", "up");
         // Open vSwitch learns the underlay's route from the kernel's netlink messages, a moment after the address is
         // set: until then it has no route back to 10.97.0.1 and drops what it would send into its tunnel.
-        Assert.True(VswitchdBridgesTests.Poll(() => ovs.Appctl("ovs/route/show").Contains("10.97.0.0/24", StringComparison.Ordinal), 10),
+        Assert.True(Wait.Until(() => ovs.Appctl("ovs/route/show").Contains("10.97.0.0/24", StringComparison.Ordinal), 10_000, everyMs: 100),
             "Open vSwitch never learned the underlay's route: " + ovs.Appctl("ovs/route/show"));
 
         using var db = OvsdbServer.Start("ssw-vsdgnv-");
@@ -66,8 +66,8 @@ public sealed class VswitchdGeneveTests
                 "--", "add-port", br, gv, "--", "set", "Interface", gv, "type=geneve", "ofport_request=3",
                 "options:remote_ip=10.97.0.2", "options:local_ip=10.97.0.1", $"options:key={Key}", "options:underlay=2");
             // Interfaces open in name order: a tunnel tried before its underlay is open is tried again a second later.
-            Assert.True(VswitchdBridgesTests.Poll(() => db.Vsctl("get", "Interface", gv, "ofport").Trim() == "3"
-                                                        && db.Vsctl("get", "Interface", gv, "error").Trim() == "[]", 10),
+            Assert.True(Wait.Until(() => db.Vsctl("get", "Interface", gv, "ofport").Trim() == "3"
+                                                        && db.Vsctl("get", "Interface", gv, "error").Trim() == "[]", 10_000, everyMs: 100),
                 db.Vsctl("get", "Interface", gv, "error") + VswitchdBridgesTests.Log(db));
             Assert.Contains("geneve", db.Vsctl("get", "Open_vSwitch", ".", "iface_types"));
             foreach (var flow in new[] { "in_port=1,actions=output:3", "in_port=3,actions=output:1" })

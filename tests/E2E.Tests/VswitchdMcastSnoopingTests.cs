@@ -79,7 +79,7 @@ print(count)
 
             joiners.Add(Join(h1, "10.81.0.1"));
             joiners.Add(Join(h2, "10.81.0.2"));
-            Assert.True(VswitchdBridgesTests.Poll(() => Members(Mdb()).SetEquals([p1, p2]), 10),
+            Assert.True(Wait.Until(() => Members(Mdb()).SetEquals([p1, p2]), 10_000, everyMs: 100),
                 $"mdb/show did not list ports {p1} and {p2} in {Group}:\n{Mdb()}{VswitchdBridgesTests.Log(db)}");
             Assert.Matches(new Regex($@"^ +{p1} +0  IGMPv3    {Regex.Escape(Group)} +\d+$", RegexOptions.Multiline), Mdb());
 
@@ -91,7 +91,7 @@ print(count)
             joiners[1].StandardInput.WriteLine("leave");
             joiners[1].StandardInput.Flush();
             Assert.Equal("left", joiners[1].StandardOutput.ReadLine());
-            Assert.True(VswitchdBridgesTests.Poll(() => Members(Mdb()).SetEquals([p1]), 10), $"mdb/show after h2 left:\n{Mdb()}");
+            Assert.True(Wait.Until(() => Members(Mdb()).SetEquals([p1]), 10_000, everyMs: 100), $"mdb/show after h2 left:\n{Mdb()}");
             (got1, got2, got3) = Round(src, [h1, h2, h3], [Datagrams, 0, 0]);
             Console.WriteLine($"snooping after h2 left: h1 {got1}, h2 {got2}, h3 {got3}");
             Assert.Equal((Datagrams, 0, 0), (got1, got2, got3));

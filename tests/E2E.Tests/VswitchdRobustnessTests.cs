@@ -102,11 +102,11 @@ public sealed class VswitchdRobustnessTests
 
             // A passive controller on a port in use is said in its row; once the port is free it listens (tried again every second).
             db.Vsctl("set-controller", a, $"ptcp:{port}:127.0.0.1");
-            Assert.True(VswitchdBridgesTests.Poll(() => db.Vsctl("--columns=status", "list", "Controller").Contains("address already in use", StringComparison.Ordinal), 10),
+            Assert.True(Wait.Until(() => db.Vsctl("--columns=status", "list", "Controller").Contains("address already in use", StringComparison.Ordinal), 10_000, everyMs: 100),
                 "a taken port is not said in the Controller row: " + db.Vsctl("list", "Controller"));
             Survives("a passive controller on a port in use, again");
             taken.Stop();
-            Assert.True(VswitchdBridgesTests.Poll(() => !db.Vsctl("--columns=status", "list", "Controller").Contains("address already in use", StringComparison.Ordinal), 10),
+            Assert.True(Wait.Until(() => !db.Vsctl("--columns=status", "list", "Controller").Contains("address already in use", StringComparison.Ordinal), 10_000, everyMs: 100),
                 "the freed port was never listened on\n" + VswitchdBridgesTests.Log(db));
             using var probe = new TcpClient();
             probe.Connect(IPAddress.Loopback, port);

@@ -81,7 +81,7 @@ public sealed class VswitchdSideBySideTests
                     "--", "add-port", br1, $"ovspa{s_id}", "--", "set", "Interface", $"ovspa{s_id}", "type=patch", $"options:peer=ovspb{s_id}",
                     "--", "add-port", br2, $"ovspb{s_id}", "--", "set", "Interface", $"ovspb{s_id}", "type=patch", $"options:peer=ovspa{s_id}");
                 Vsctl("set-controller", br2, $"tcp:127.0.0.1:{ports[s]}");
-                Assert.True(VswitchdBridgesTests.Poll(() => Vsctl("get", "Controller", br2, "is_connected") == "true", 20), $"{side.Name}: the controller never connected\n{side.Log()}");
+                Assert.True(Wait.Until(() => Vsctl("get", "Controller", br2, "is_connected") == "true", 20_000, everyMs: 100), $"{side.Name}: the controller never connected\n{side.Log()}");
                 foreach (var flow in new[]
                 {
                     "ip,nw_dst=10.1.0.0/16,actions=mod_nw_tos:16,output:5",
@@ -145,8 +145,8 @@ public sealed class VswitchdSideBySideTests
                 Ip("link", "set", $"ovsv1{s_id}", "down");
                 Ip("link", "set", $"ovsv2{s_id}", "up");
                 string Show10() => side.OfctlIn("OpenFlow10", br1, ["show"]).Stdout;
-                Assert.True(VswitchdBridgesTests.Poll(() => Ports(Show10()).Contains($"port 10(ovsv1{s_id}) config PORT_DOWN")
-                    && Ports(Show10()).Contains($"port 11(ovsv2{s_id}) config 0"), 10), $"{side.Name}: show after the change:\n{Show10()}");
+                Assert.True(Wait.Until(() => Ports(Show10()).Contains($"port 10(ovsv1{s_id}) config PORT_DOWN")
+                    && Ports(Show10()).Contains($"port 11(ovsv2{s_id}) config 0"), 10_000, everyMs: 100), $"{side.Name}: show after the change:\n{Show10()}");
                 facts.AddRange(Ports(Show10()).Where(l => l.Contains("ovsv", StringComparison.Ordinal)).Select(l => "after " + l));
                 seen[s] = facts;
                 Vsctl("del-br", br1, "--", "del-br", br2);

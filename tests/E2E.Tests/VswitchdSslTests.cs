@@ -62,12 +62,12 @@ public sealed class VswitchdSslTests
 
             // No SSL row yet: the target waits, said once, and every other part of the daemon answers.
             db.Vsctl("set-controller", br, ssl);
-            Assert.True(VswitchdBridgesTests.Poll(() => VswitchdBridgesTests.Log(db).Contains($"bridge {br}: controller target(s) {ssl} not served: no SSL configuration"), 10),
+            Assert.True(Wait.Until(() => VswitchdBridgesTests.Log(db).Contains($"bridge {br}: controller target(s) {ssl} not served: no SSL configuration"), 10_000, everyMs: 100),
                 VswitchdBridgesTests.Log(db));
             Assert.Equal("false", db.Vsctl("get", "Controller", br, "is_connected").Trim());
 
             db.Vsctl("set-ssl", pki.SwitchKey, pki.SwitchCert, pki.ControllerCa);
-            Assert.True(VswitchdBridgesTests.Poll(() => db.Vsctl("get", "Controller", br, "is_connected").Trim() == "true", 20),
+            Assert.True(Wait.Until(() => db.Vsctl("get", "Controller", br, "is_connected").Trim() == "true", 20_000, everyMs: 100),
                 "the ssl: controller never connected: " + db.Vsctl("list", "Controller") + VswitchdBridgesTests.Log(db));
 
             // A pssl: listener beside it, with the same material: a controller with ovs-pki's files is served.
@@ -77,7 +77,7 @@ public sealed class VswitchdSslTests
             var show = pki.Ofctl("show", $"ssl:127.0.0.1:{listen}");
             Assert.True(show.Ok, $"ovs-ofctl show over pssl: {show.Stderr}\n{VswitchdBridgesTests.Log(db)}");
             Assert.Contains($"LOCAL({br})", show.Stdout);
-            Assert.True(VswitchdBridgesTests.Poll(() => Connected(db, ssl) == "true", 20), "the ssl: controller did not connect again after set-controller");
+            Assert.True(Wait.Until(() => Connected(db, ssl) == "true", 20_000, everyMs: 100), "the ssl: controller did not connect again after set-controller");
 
             // Another PKI's row: new connections take it (the old controller material is refused, the new one served);
             // the ssl: connection established with the old material stays.
@@ -91,7 +91,7 @@ public sealed class VswitchdSslTests
             // A Manager row names ovsdb-server's remotes: said once, nothing else changes.
             int manager = FreePorts.Tcp();
             db.Vsctl("set-manager", $"ptcp:{manager}:127.0.0.1");
-            Assert.True(VswitchdBridgesTests.Poll(() => VswitchdBridgesTests.Log(db).Contains($"manager ptcp:{manager}:127.0.0.1: a remote of ovsdb-server"), 10),
+            Assert.True(Wait.Until(() => VswitchdBridgesTests.Log(db).Contains($"manager ptcp:{manager}:127.0.0.1: a remote of ovsdb-server"), 10_000, everyMs: 100),
                 VswitchdBridgesTests.Log(db));
             db.Vsctl("set", "bridge", br, "other-config:dp-desc=after-manager");
             Assert.True(db.Tool("ovs-ofctl", "-O", "OpenFlow13", "show", br).Ok);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Softswitch.TestKit;
 
@@ -79,7 +78,7 @@ public sealed class VswitchdTests
             try
             {
                 db.Vsctl("set-controller", bridge, $"tcp:127.0.0.1:{port}");
-                Assert.True(Poll(() => db.Vsctl("get", "Controller", bridge, "is_connected").Trim() == "true", 15),
+                Assert.True(Wait.Until(() => db.Vsctl("get", "Controller", bridge, "is_connected").Trim() == "true", 15_000, everyMs: 100),
                     "the controller never showed as connected: " + db.Vsctl("list", "Controller"));
                 Assert.NotEqual("[]", db.Vsctl("get", "Controller", bridge, "role").Trim());
             }
@@ -138,7 +137,7 @@ public sealed class VswitchdTests
             // exit: the process ends, its control socket and pid file with it.
             var exit = db.Tool("ovs-appctl", "exit");
             Assert.True(exit.Ok, exit.Stderr);
-            Assert.True(Poll(() => !File.Exists($"/proc/{daemonPid}/stat"), 15), "vswitchd still runs after exit");
+            Assert.True(Wait.Until(() => !File.Exists($"/proc/{daemonPid}/stat"), 15_000, everyMs: 100), "vswitchd still runs after exit");
             daemonPid = 0;
             Assert.Empty(Directory.GetFiles(run, "ovs-vswitchd*"));
         }
@@ -147,7 +146,7 @@ public sealed class VswitchdTests
             if (daemonPid != 0)
             {
                 Kill(daemonPid.ToString(CultureInfo.InvariantCulture));
-                Poll(() => !File.Exists($"/proc/{daemonPid}/stat"), 10);
+                Wait.Until(() => !File.Exists($"/proc/{daemonPid}/stat"), 10_000, everyMs: 100);
             }
             foreach (var link in new[] { hA, hB, internalPort, bridge }) Sh.Run("ip", "link", "del", link);
             foreach (var ns in new[] { nsA, nsB }) Sh.Run("ip", "netns", "del", ns);
@@ -157,16 +156,6 @@ public sealed class VswitchdTests
     private static bool Ping(string ns, string ip, int count)
         => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "2", "-i", "0.3", ip], 30_000).Ok;
 
-    private static bool Poll(Func<bool> ready, double seconds)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < seconds)
-        {
-            if (ready()) return true;
-            Thread.Sleep(100);
-        }
-        return ready();
-    }
 
     private static void Kill(string pid) => Sh.Run("kill", "-TERM", pid);
 

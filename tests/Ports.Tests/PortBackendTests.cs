@@ -40,11 +40,15 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         ns.SendFrames(frames, peer);
 
         var pool = new PacketPool(512);
+        // The port fills frames and lengths; a packet's in_port is the forwarder's to stamp (IPort's contract).
+        const ushort untouched = 0xBEEF;
+        pool.InPort.AsSpan().Fill(untouched);
         var got = ReceiveUntil(port, pool, RxType, frames.Count, TimeSpan.FromSeconds(3));
         Assert.Equal(frames.Count, got.Count);
         for (int i = 0; i < frames.Count; i++)
             Assert.True(frames[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs: sent {frames[i].Length} B, got {got[i].Length} B");
         Assert.Equal(pool.Capacity, pool.FreeCount);
+        Assert.True(pool.InPort.AsSpan().IndexOfAnyExcept(untouched) < 0, "the port wrote a packet's InPort");
         var c = port.Counters.Snapshot();
         Assert.True(c.RxPackets >= frames.Count, $"RxPackets {c.RxPackets}");
         Assert.True(c.RxBytes >= frames.Sum(f => (long)f.Length), $"RxBytes {c.RxBytes}");

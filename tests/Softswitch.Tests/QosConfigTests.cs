@@ -32,11 +32,11 @@ public sealed class QosConfigTests : IDisposable
     public void ASpecShapesItsPortsAndItsErrorsSayWhatIsWrong()
     {
         Assert.True(_qos.TryApply("eth1 max-rate=100M; eth1:0 max-rate=30M; 1:1 min-rate=1.5M,max-rate=70m", out var error), error);
-        var shaper = _dp.Ports.Get(1)!.Shaper!;
+        var shaper = _dp.ShaperOf(1)!;
         Assert.Equal(100_000_000, shaper.MaxRate);
         Assert.Equal(30_000_000, shaper.Queues[0]!.MaxRate);
         Assert.Equal((1_500_000, 70_000_000), (shaper.Queues[1]!.MinRate, shaper.Queues[1]!.MaxRate));
-        Assert.Null(_dp.Ports.Get(2)!.Shaper);
+        Assert.Null(_dp.ShaperOf(2));
 
         Assert.False(_qos.TryApply("eth9 max-rate=1M", out error));
         Assert.Equal("'eth9 max-rate=1M': no port 'eth9' (ports: 1 (eth1), 2 (eth2))", error);
@@ -65,6 +65,6 @@ public sealed class QosConfigTests : IDisposable
         Assert.DoesNotContain("queue 3", Run("queue/del eth2 3").Text);
         Assert.False(Run("queue/del eth2 3").Ok);
         Assert.Equal("no port is shaped\n", Run("qos/set eth2 max-rate=0").Text);
-        Assert.Null(_dp.Ports.Get(2)!.Shaper);
+        Assert.Null(_dp.ShaperOf(2));
     }
 }

@@ -108,33 +108,11 @@ public sealed partial class Forwarder
                 Counters.Add(DatapathCounters.EmcBypass);
         }
 
-        // A batch is known by its first packet's index (its verdict is verdicts[first]), as in ClassifyAndExecute; a
-        // verdict belongs to this thread, so it holds its batch number for the burst itself (ovs keeps a flow's batch in
-        // the flow: its flows are per thread too) and grouping needs no index.
-        Span<byte> first = _batchFirst;
-        long burst = ++_verdictBursts;
-        int batches = 0;
-        for (int k = 0; k < grouped; k++)
-        {
-            int i = rest[k];
-            var v = verdicts[i]!;
-            int b = v.Batch;
-            if (v.BatchBurst != burst)
-            {
-                b = batches++;
-                v.BatchBurst = burst;
-                v.Batch = b;
-                first[b] = (byte)i;
-                _batchCount[b] = 0;
-            }
-            int slotIdx = b * Burst.Size + _batchCount[b]++;
-            _batchPkts[slotIdx] = pkts[i];
-            _batchLayers[slotIdx] = layers[i];
-        }
+        int batches = Group(new ByVerdict(_burstVerdicts, ++_verdictBursts), rest[..grouped], pkts, layers);
         for (int b = 0; b < batches; b++)
         {
-            int count = _batchCount[b];
-            RunVerdictBatch(verdicts[first[b]]!, _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count), inSlot);
+            RunVerdictBatch(verdicts[_batchFirst[b]]!, BatchPackets(b), BatchLayers(b), inSlot);
+            TunnelId = 0;   // what the batch's list set is its own (and its miss's packet-in's)
         }
         verdicts.Clear();
         if (_dirtyCount != 0 && _now - _lastCreditFlush >= CreditFlushNanos) FlushVerdictCredits();
@@ -406,7 +384,6 @@ public sealed partial class Forwarder
 
     private void ExecuteComposed(FlowActions actions, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
     {
-        TunnelId = 0;
         var sink = new OutputStage.Sink(Output, false);
         Executor.Execute(actions, Pool, pkts, layers, ref sink);
     }

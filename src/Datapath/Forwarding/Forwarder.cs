@@ -16,8 +16,9 @@ namespace Softswitch.Datapath.Forwarding;
 /// <remarks>
 /// A burst of up to 32 packets goes receive, parse, classify, act (once per flow-batch), output (one Send per port per
 /// burst); nothing allocates per packet. All state is owned by one thread; <see cref="Counters"/> are read racily
-/// (monotonic longs). The pipeline re-enters itself on the same thread for tunnel sub-bursts and for a packet-out to
-/// TABLE, sharing the burst arrays. The packet path takes only leaf locks (docs/locking.md).
+/// (monotonic longs). A burst goes down the steps once: a tunnel's decapsulated packets come back from the tunnel path
+/// as sub-bursts the forwarder runs itself. The pipeline re-enters itself only for a packet-out to TABLE, sharing the
+/// burst arrays. The packet path takes only leaf locks (docs/locking.md).
 /// Design: docs/datapath.md, "The hot path".
 /// </remarks>
 public sealed partial class Forwarder
@@ -41,7 +42,11 @@ public sealed partial class Forwarder
     private PacketSampler _sampler;
 
     internal void SetSampler(PacketSampler sampler) => Volatile.Write(ref _sampler, sampler);
-    /// <summary>Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output.</summary>
+    /// <summary>
+    /// Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output and by its packet-ins; 0
+    /// outside a list's run (a flow-batch's, a verdict batch's with its miss, a packet-out's), so a sole output
+    /// (<see cref="FlowActions.SoleOutput"/>) to a tunnel port and a table miss's packet-in find 0.
+    /// </summary>
     internal ulong TunnelId;
     /// <summary>The port mirrors as this burst read them (<see cref="SwitchDatapath.Mirrors"/>), or null: none.</summary>
     internal MirrorSet? BurstMirrors;
@@ -84,17 +89,6 @@ public sealed partial class Forwarder
     private readonly PacketLayers[] _layers = new PacketLayers[Burst.Size];
     private readonly FlowEntry?[] _entries = new FlowEntry?[Burst.Size];
 
-    // Flow batches: packets grouped by the flow they matched.
-    private readonly int[] _batchCount = new int[Burst.Size];
-    // A burst's grouping index (flow serial -> batch; verdicts hold their batch themselves) and each batch's first
-    // packet: the thread's arrays, not a stackalloc, for the reason Classifier.BurstScratch gives (the methods that
-    // group get the run's profile).
-    private readonly byte[] _batchIndex = new byte[64];
-    private readonly byte[] _batchFirst = new byte[Burst.Size];
-    // The positions of a burst's packets that go into batches (the others were run as they were classified).
-    private readonly byte[] _batchRest = new byte[Burst.Size];
-    private readonly int[] _batchPkts = new int[Burst.Size * Burst.Size];
-    private readonly PacketLayers[] _batchLayers = new PacketLayers[Burst.Size * Burst.Size];
     private readonly int[] _missPkts = new int[Burst.Size];
     private readonly PacketLayers[] _missLayers = new PacketLayers[Burst.Size];
 
@@ -230,62 +224,71 @@ public sealed partial class Forwarder
         return n;
     }
 
-    /// <summary>Forwards packets already in <see cref="Pool"/> that arrived on <paramref name="slot"/>; releases them.</summary>
-    public void Process(PortSlot slot, Span<int> pkts) => Process(slot, pkts, default);
-
-    /// <summary>As <see cref="Process(PortSlot, Span{int})"/>; <paramref name="tunIds"/>[i] is the tun_id of pkts[i] (empty: all 0).</summary>
-    [SkipLocalsInit]
-    internal void Process(PortSlot slot, Span<int> pkts, ReadOnlySpan<ulong> tunIds)
+    /// <summary>
+    /// Forwards packets already in <see cref="Pool"/> that arrived on <paramref name="slot"/>; releases them. A burst from
+    /// an underlay port first gives up its tunnels' packets (<see cref="TunnelPath.Receive"/>), which then go through
+    /// the pipeline as bursts received on their tunnel ports, before what stays of it.
+    /// </summary>
+    public void Process(PortSlot slot, Span<int> pkts)
     {
-        int n = pkts.Length;
         _now = _dp.Clock.NowNanos;
         Executor.BurstNanos = _now;
-        if (tunIds.IsEmpty) // decapsulated sub-bursts were counted with their underlay burst
+        Bursts++;
+        Packets += pkts.Length;
+        pkts = Admit(slot, pkts);
+        if (!pkts.IsEmpty && _tunnels.UnderlayOf(slot) is { } underlay)
         {
-            Bursts++;
-            Packets += n;
+            pkts = _tunnels.Receive(underlay, slot, pkts);
+            while (_tunnels.NextSubBurst(out var tunnelSlot, out var inner))
+            {
+                inner = Admit(tunnelSlot, inner);
+                if (!inner.IsEmpty) Forward(tunnelSlot, inner, tunnel: true);
+            }
         }
+        if (!pkts.IsEmpty) Forward(slot, pkts, tunnel: false);
+        Output.Flush();
+    }
+
+    /// <summary>
+    /// Step 1 past the port's receive, for a burst that arrived on <paramref name="slot"/>: stamps each packet's in_port
+    /// (<see cref="PacketPool.InPort"/>: the one place a received packet gets it; a decapsulated packet gets its tunnel
+    /// port's here too), then applies the receive gates and the ingress policer. Returns the packets that stay
+    /// (compacted at the front of <paramref name="pkts"/>); the others are released, counted.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Span<int> Admit(PortSlot slot, Span<int> pkts)
+    {
+        ushort inPort = slot.No;
+        var inPorts = Pool.InPort;
+        foreach (int p in pkts) inPorts[p] = inPort;
         var config = slot.Config;
         // One test for every receive gate (an administrator's, or a spanning tree's): none set costs nothing more.
         if ((config & (PortConfig.PortDown | PortConfig.NoRecv | PortConfig.NoRecvStp | PortConfig.StpBpdu | PortConfig.StpNoForward | PortConfig.Lacp)) != 0)
         {
             if ((config & PortConfig.PortDown) != 0)
             {
-                Drops.Add(DropReason.PortDown, n);
+                Drops.Add(DropReason.PortDown, pkts.Length);
                 Pool.Release(pkts);
-                return;
+                return default;
             }
             pkts = FilterNoRecv(slot, pkts, config);
-            n = pkts.Length;
-            if (n == 0) return;
         }
+        if (_dp.PortQos.PolicerOf(slot) is { } policer && !pkts.IsEmpty) pkts = Police(policer, pkts);
+        return pkts;
+    }
 
-        if (slot.Policer is { } policer)
-        {
-            pkts = Police(policer, pkts);
-            n = pkts.Length;
-            if (n == 0) return;
-        }
-
-        if (_tunnels.UnderlayOf(slot) is { } underlay)
-        {
-            pkts = _tunnels.Receive(underlay, slot, pkts);
-            n = pkts.Length;
-            if (n == 0)
-            {
-                Output.FlushTx();
-                return;
-            }
-        }
-
+    /// <summary>
+    /// Steps 2 to 5 for admitted packets that arrived on <paramref name="slot"/> (<paramref name="tunnel"/>: decapsulated,
+    /// their <see cref="PacketPool.TunId"/> their tunnel ids); releases them. Output stays staged for the caller's flush.
+    /// </summary>
+    [SkipLocalsInit]
+    private void Forward(PortSlot slot, Span<int> pkts, bool tunnel)
+    {
+        int n = pkts.Length;
         ushort inPort = slot.No;
         bool dropFrags = _dp.FragmentMode == FragmentMode.Drop;
         bool outerRx = TunnelRx;
-        if (!tunIds.IsEmpty)
-        {
-            TunnelRx = true;
-            for (int i = 0; i < n; i++) Pool.TunId[pkts[i]] = tunIds[i];
-        }
+        TunnelRx = tunnel;
         var keys = _keys.AsSpan(0, n);
         var hashes = _hashes.AsSpan(0, n);
         var layers = _layers.AsSpan(0, n);
@@ -293,8 +296,7 @@ public sealed partial class Forwarder
         for (int i = 0; i < n; i++)
         {
             int p = pkts[i];
-            Pool.InPort[p] = inPort;
-            var err = PacketParser.Parse(Pool.Frame(p), inPort, out keys[kept], out layers[kept], tunIds.IsEmpty ? 0 : tunIds[i]);
+            var err = PacketParser.Parse(Pool.Frame(p), inPort, out keys[kept], out layers[kept], tunnel ? Pool.TunId[p] : 0);
             if (err != ParseError.None) ParseErrors.Count(err);
             if (dropFrags && (layers[kept].Flags & LayerFlags.Fragment) != 0)
             {
@@ -308,7 +310,6 @@ public sealed partial class Forwarder
         if (kept == 0)
         {
             TunnelRx = outerRx;
-            Output.FlushTx(); // what the underlay's receive staged (ARP replies)
             return;
         }
         pkts = pkts[..kept];
@@ -323,7 +324,6 @@ public sealed partial class Forwarder
         ClassifyAndExecute(pkts, keys[..kept], hashes[..kept], layers[..kept], slot);
         TunnelRx = outerRx;
         Pool.Release(pkts);
-        Output.FlushTx();
     }
 
     /// <summary>
@@ -450,18 +450,14 @@ public sealed partial class Forwarder
                 if (entries[i] is { } e) Prefetch.Object(e.Actions, 1);
         }
 
-        // Group by flow (ovs packet_batch_per_flow) through a 64-slot open-addressing index keyed by the
-        // entry's serial number: O(1) per packet however many flows the burst holds. A flow whose whole list is one
-        // output to a port (FlowActions.SoleOutput, most flows of a forwarding table) needs no batch: its packet is
-        // counted and queued for the port here, in the order the packets came. While recent bursts showed almost
-        // every packet a flow of its own (batches would hold one packet each), runs of consecutive packets of one
-        // flow are run as they end instead (see BatchByRuns).
-        // A batch is known by its first packet's index (its flow is entries[first]): no reference is stored per packet.
-        Span<byte> index = _batchIndex;
-        Span<byte> first = _batchFirst;
+        // Group by flow (ovs packet_batch_per_flow, through Group's index by the entry's serial number: O(1) per packet
+        // however many flows the burst holds). A flow whose whole list is one output to a port (FlowActions.SoleOutput,
+        // most flows of a forwarding table) needs no batch: its packet is counted and queued for the port here, in the
+        // order the packets came. While recent bursts showed almost every packet a flow of its own (batches would hold
+        // one packet each), runs of consecutive packets of one flow are run as they end instead (see BatchByRuns).
+        Span<byte> rest = _batchRest;
         bool byRuns = BatchByRuns();
-        if (!byRuns) index.Fill(0xFF);
-        int batches = 0, misses = 0, wildcardWins = 0, sole = 0, runStart = 0, runEnd = 0;
+        int grouped = 0, misses = 0, wildcardWins = 0, runStart = 0, runEnd = 0;
         FlowEntry? run = null;
         for (int i = 0; i < n; i++)
         {
@@ -478,7 +474,6 @@ public sealed partial class Forwarder
             if (actions.SoleOutput != 0)
             {
                 SoleOutput(e, actions, pkts[i]);
-                sole++;
                 continue;
             }
             if (byRuns)
@@ -494,28 +489,15 @@ public sealed partial class Forwarder
                 runEnd = i + 1;
                 continue;
             }
-            int h = e.Serial & 63;
-            int b;
-            while (true)
-            {
-                b = index[h];
-                if (b == 0xFF)
-                {
-                    b = batches++;
-                    index[h] = (byte)b;
-                    first[b] = (byte)i;
-                    _batchCount[b] = 0;
-                    break;
-                }
-                if (ReferenceEquals(entries[first[b]], e)) break;
-                h = (h + 1) & 63;
-            }
-            int slotIdx = b * Burst.Size + _batchCount[b]++;
-            _batchPkts[slotIdx] = pkts[i];
-            _batchLayers[slotIdx] = layers[i];
+            rest[grouped++] = (byte)i;
         }
         if (run is not null) RunFlowBatch(run, pkts[runStart..runEnd], layers[runStart..runEnd]);
-        else if (!byRuns) Batched(n - misses - sole, batches);
+        int batches = 0;
+        if (!byRuns)
+        {
+            batches = Group(new ByFlow(_entries, _batchIndex, _batchFirst), rest[..grouped], pkts, layers);
+            Batched(grouped, batches);
+        }
 
         if (emc is not null)
         {
@@ -526,49 +508,15 @@ public sealed partial class Forwarder
 
         // The batches' action items, prefetched together (their entries and lists were, above).
         if (batches > 2)
-            for (int b = 0; b < batches; b++) Prefetch.Object(entries[first[b]]!.Actions.Items, 1);
+            for (int b = 0; b < batches; b++) Prefetch.Object(entries[_batchFirst[b]]!.Actions.Items, 1);
 
-        for (int b = 0; b < batches; b++)
-        {
-            int count = _batchCount[b];
-            RunFlowBatch(entries[first[b]]!, _batchPkts.AsSpan(b * Burst.Size, count), _batchLayers.AsSpan(b * Burst.Size, count));
-        }
+        for (int b = 0; b < batches; b++) RunFlowBatch(entries[_batchFirst[b]]!, BatchPackets(b), BatchLayers(b));
 
         if (misses > 0)
         {
             Misses += misses;
             HandleMisses(_missPkts.AsSpan(0, misses), _missLayers.AsSpan(0, misses), inSlot);
         }
-    }
-
-    // Batching by runs (see BatchByRuns): whether the last grouped bursts found almost one flow per packet, and a
-    // count of bursts that makes every 16th one group anyway, to see whether that still holds.
-    private bool _batchByRuns;
-    private int _batchProbe;
-    /// <summary>Bursts this thread batched by runs of consecutive packets of one flow rather than by flow (<see cref="BatchByRuns"/>).</summary>
-    public long BurstsBatchedByRuns { get; private set; }
-
-    /// <summary>
-    /// Whether this burst's packets that need a flow-batch are batched by runs: each run of consecutive packets of
-    /// one flow is one batch, run as soon as it ends, with no grouping index and no copy of the packets. That is what
-    /// grouping by flow gives when flows do not repeat within a burst (a large working set: each batch holds one
-    /// packet), for less; when they do (a few flows interleaved), grouping gives fewer, larger batches. So: by runs
-    /// while the last grouped burst with 8 or more such packets had a batch for at least 3 of every 4 of them (as
-    /// <see cref="Batched"/> records), and every 16th burst grouped anyway to look again.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool BatchByRuns()
-    {
-        if (!_batchByRuns || (++_batchProbe & 15) == 0) return false;
-        BurstsBatchedByRuns++;
-        return true;
-    }
-
-    /// <summary>A grouped burst had <paramref name="batches"/> flow-batches for <paramref name="packets"/> packets (see <see cref="BatchByRuns"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Batched(int packets, int batches)
-    {
-        if (packets >= 8) _batchByRuns = batches * 4 >= packets * 3;
     }
 
     /// <summary>Whether every key has the first one's in_port (true for any burst from one port).</summary>
@@ -622,7 +570,7 @@ public sealed partial class Forwarder
     private void QueueSole(FlowActions actions, int p)
     {
         if (Sampler.Skip(Pool, new ReadOnlySpan<int>(in p))) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
-        Output.StageSole(actions.SoleOutput, p);
+        Output.Stage(actions.SoleOutput, new ReadOnlySpan<int>(in p));
     }
 
     /// <summary>Step 4 for one flow-batch: counts it on its flow and runs the flow's actions once over it.</summary>
@@ -639,9 +587,9 @@ public sealed partial class Forwarder
             Drops.Add(DropReason.FlowDrop, pkts.Length);
             return;
         }
-        TunnelId = 0;
         var sink = new OutputStage.Sink(Output, false);
         Executor.Execute(actions, Pool, pkts, layers, ref sink);
+        TunnelId = 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -687,12 +635,17 @@ public sealed partial class Forwarder
             PacketParser.Parse(Pool.Frame(copy), inPort, out key[0], out layers[0]);
             var hashes = _hashes.AsSpan(0, 1);
             hashes[0] = key[0].Hash();
+            ulong outerTunnel = TunnelId;
             ClassifyAndExecute(one, key, hashes, layers, _dp.ControlSlot);
+            TunnelId = outerTunnel;
             Pool.Release(copy);
             if (_dirtyCount != 0) FlushVerdictCredits();
             return;
         }
+        // The packet-out's own list goes on after this with the tunnel id it set (the nested run leaves 0).
+        ulong tunnelId = TunnelId;
         Process(slot, one);
+        TunnelId = tunnelId;
         if (_dirtyCount != 0) FlushVerdictCredits(); // the control forwarder never polls: credit at once
     }
 
@@ -714,14 +667,14 @@ public sealed partial class Forwarder
             return;
         }
         Pool.InPort[p] = inPort;
-        TunnelId = 0;
         if ((BurstMirrors = _dp.Mirrors) is not null) Output.MirrorFresh(p);
         PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
         var sink = new OutputStage.Sink(Output, true);
         var one = new Span<int>(ref p);
         Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
+        TunnelId = 0;
         Pool.Release(p);
-        Output.FlushTx();
+        Output.Flush();
     }
 }
 

@@ -97,9 +97,9 @@ public sealed partial class OutputStage
             case McastKind.Report:
                 HandToSnooping(f, input);
                 foreach (var r in table.Routers)
-                    if (r.Vlan == input.Vlan && r.Port != input.LearnAs) StageNormal(r.Port, p, input, copy);
+                    if (r.Vlan == input.Vlan && r.Port != input.LearnAs) ToNormalPort(r.Port, p, input, copy);
                 foreach (ushort port in table.FloodReportPorts)
-                    if (port != input.LearnAs && !table.IsRouter(input.Vlan, port)) StageNormal(port, p, input, copy);
+                    if (port != input.LearnAs && !table.IsRouter(input.Vlan, port)) ToNormalPort(port, p, input, copy);
                 return true;
         }
 
@@ -111,12 +111,12 @@ public sealed partial class OutputStage
         }
         ReadOnlySpan<ushort> group = members;
         foreach (ushort port in group)
-            if (port != input.LearnAs) StageNormal(port, p, input, copy);
+            if (port != input.LearnAs) ToNormalPort(port, p, input, copy);
         ReadOnlySpan<ushort> flood = table.FloodPorts;
         foreach (ushort port in flood)
-            if (port != input.LearnAs && !group.Contains(port)) StageNormal(port, p, input, copy);
+            if (port != input.LearnAs && !group.Contains(port)) ToNormalPort(port, p, input, copy);
         foreach (var r in table.Routers)
-            if (r.Vlan == input.Vlan && r.Port != input.LearnAs && !group.Contains(r.Port) && !flood.Contains(r.Port)) StageNormal(r.Port, p, input, copy);
+            if (r.Vlan == input.Vlan && r.Port != input.LearnAs && !group.Contains(r.Port) && !flood.Contains(r.Port)) ToNormalPort(r.Port, p, input, copy);
         return true;
     }
 
@@ -131,7 +131,7 @@ public sealed partial class OutputStage
 
     /// <summary>NORMAL's output to one of its ports (a port's number, or a bond's key: by the member the bond chooses),
     /// in the frame's VLAN; a mirror's output port takes nothing (counted).</summary>
-    private void StageNormal(ushort port, int p, in NormalInput input, bool copy)
+    private void ToNormalPort(ushort port, int p, in NormalInput input, bool copy)
     {
         if (_f.Owner.Ports.Get(port) is not { } slot)
         {
@@ -139,8 +139,8 @@ public sealed partial class OutputStage
             return;
         }
         if (slot.MirrorOut) _f.Drops.Add(DropReason.MirrorPort);
-        else if (slot.Bond is { } bond) StageBond(bond, p, input.Vlan, input.Tagged, input.Vid, copy);
-        else StageVlan(slot, p, input.Vlan, input.Tagged, input.Vid, copy);
+        else if (slot.Bond is { } bond) ToBond(bond, p, input.Vlan, input.Tagged, input.Vid, copy);
+        else ToVlanPort(slot, p, input.Vlan, input.Tagged, input.Vid, copy);
     }
 
     /// <summary>The ICMPv6 type of the IPv6 packet at <paramref name="off"/> past its extension headers (hop-by-hop,

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Ports;
 
@@ -135,7 +134,7 @@ public sealed partial class OutputStage
             // A cut super-frame is one frame of snaplen bytes: nothing left to segment or checksum.
             if (_pool.IsLarge(c)) _pool.OffloadOf(c) = default;
         }
-        if (ok) StageTxCore(slot, c, false, ActionExecutor.NoQueue);
+        if (ok) Stage(slot, c, mirrored: true);
         else _f.Drops.Add(DropReason.TooBig);
         _pool.Release(c);
     }

@@ -104,8 +104,8 @@ public sealed partial class OutputStage
             }
             if (ports.Get(outPort) is not { } slot) _f.Drops.Add(DropReason.NoSuchPort);
             else if (slot.MirrorOut) _f.Drops.Add(DropReason.MirrorPort);
-            else if (slot.Bond is { } outBond) StageBond(outBond, p, vlan, tagged, vid, copy);
-            else StageVlan(slot, p, vlan, tagged, vid, copy);
+            else if (slot.Bond is { } outBond) ToBond(outBond, p, vlan, tagged, vid, copy);
+            else ToVlanPort(slot, p, vlan, tagged, vid, copy);
         }
     }
 
@@ -123,12 +123,12 @@ public sealed partial class OutputStage
                 if (ReferenceEquals(bond, input.Bond) || bond.Choose(f, input.Vlan) != s.No) continue;
                 bond.Account(f, input.Vlan);
             }
-            StageVlan(s, p, input.Vlan, input.Tagged, input.Vid, copy);
+            ToVlanPort(s, p, input.Vlan, input.Tagged, input.Vid, copy);
         }
     }
 
     /// <summary>NORMAL's output to a bond: by the member <see cref="Bond.Send"/> picks (its bytes counted to its bucket while the bond accounts), or dropped (counted) when it has none.</summary>
-    private void StageBond(Bond bond, int p, ushort vlan, bool tagged, ushort vid, bool copy)
+    private void ToBond(Bond bond, int p, ushort vlan, bool tagged, ushort vid, bool copy)
     {
         ushort member = bond.Send(_pool.Frame(p), vlan);
         if (member == PortNumber.None || _f.Owner.Ports.Get(member) is not { } slot)
@@ -136,21 +136,21 @@ public sealed partial class OutputStage
             _f.Drops.Add(DropReason.BondNoMember);
             return;
         }
-        StageVlan(slot, p, vlan, tagged, vid, copy);
+        ToVlanPort(slot, p, vlan, tagged, vid, copy);
     }
 
     /// <summary>
     /// Queues packet <paramref name="p"/> of VLAN <paramref name="vlan"/> for <paramref name="slot"/> if that port carries
     /// it: as it is when its tag is what the port sends, else a copy with the tag pushed, set or popped.
     /// </summary>
-    private void StageVlan(PortSlot slot, int p, ushort vlan, bool tagged, ushort vid, bool copy)
+    private void ToVlanPort(PortSlot slot, int p, ushort vlan, bool tagged, ushort vid, bool copy)
     {
         var membership = slot.Vlan;
         if (membership is not null && !membership.Carries(vlan)) return;
         bool wantTag = vlan != 0 && (membership is null || !membership.IsAccess);
         if (wantTag == tagged && (!tagged || vid == vlan))
         {
-            StageTxSlot(slot, p, copy, ActionExecutor.NoQueue);
+            Stage(slot, p, copy);
             return;
         }
         int c = _pool.Clone(p);
@@ -160,7 +160,7 @@ public sealed partial class OutputStage
             return;
         }
         if (_f.BurstMirrors is not null) MirrorsFollow(p, c);
-        if (Retag(c, tagged, wantTag, vlan)) StageTxSlot(slot, c, false, ActionExecutor.NoQueue);
+        if (Retag(c, tagged, wantTag, vlan)) Stage(slot, c);
         else _f.Drops.Add(DropReason.TooBig);
         if (_f.BurstMirrors is not null) MirrorsReturn(c, p);
         _pool.Release(c);

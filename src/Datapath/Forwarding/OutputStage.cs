@@ -16,9 +16,11 @@ namespace Softswitch.Datapath.Forwarding;
 /// <remarks>
 /// Owned by its forwarder's thread, like everything of the forwarder: no allocation per packet (queues grow when a port
 /// is added, once). Its only locks are shared leaves: a shaped queue's per packet enqueued, the controller meter's per
-/// packet to the controller, MAC learning's on a new address (docs/locking.md). A queued packet holds a reference (or is a copy when a later action rewrites it) until
-/// <see cref="FlushTx"/> sends and releases it. Virtual ports (through their <see cref="OutputContext"/>) and the tunnel
-/// receive path stage on these same queues from inside the stage (see the forwarder's re-entrancy note).
+/// packet to the controller, MAC learning's on a new address (docs/locking.md). Three verbs stage output: stage one
+/// packet to a port the caller chose (<see cref="Stage(PortSlot, int, bool, uint, bool)"/>), stage many to an OpenFlow
+/// port number (<see cref="Stage(ushort, ReadOnlySpan{int}, bool, uint)"/>), and <see cref="Flush"/>. A queued packet
+/// holds a reference (or is a copy when a later action rewrites it) until the flush sends and releases it. Virtual ports
+/// (through their <see cref="OutputContext"/>) and the tunnel receive path's ARP replies stage on these same queues.
 /// </remarks>
 public sealed partial class OutputStage
 {
@@ -114,15 +116,7 @@ public sealed partial class OutputStage
                 _f.Drops.Add(DropReason.NormalToInPort);
                 continue;
             }
-            // A plain port (see PlainSlot) takes the packet as a batched output's would; any other, StageTx's checks.
-            var slot = copy ? null : PlainSlot(outPort);
-            if (slot is null || _pool.IsLarge(p))
-            {
-                StageTx(outPort, p, copy, inPort, ActionExecutor.NoQueue);
-                continue;
-            }
-            _pool.AddRef(p);
-            Enqueue(slot.Index, slot, p);
+            Stage(outPort, new ReadOnlySpan<int>(in p), copy);
         }
     }
 
@@ -136,44 +130,53 @@ public sealed partial class OutputStage
             if (s.No == inPort) continue;
             // A port the spanning tree keeps from forwarding is left out of FLOOD and ALL alike.
             if ((s.Config & (respectNoFlood ? PortConfig.NoFlood | PortConfig.StpNoForward : PortConfig.StpNoForward)) != 0) continue;
-            StageTxSlot(s, p, copy, ActionExecutor.NoQueue);
+            Stage(s, p, copy);
         }
-    }
-
-    /// <summary>Queues packet <paramref name="p"/> for port number <paramref name="port"/>.</summary>
-    internal void StageTx(ushort port, int p, bool copy, ushort inPort, uint queueId)
-    {
-        if (port == inPort)
-        {
-            _f.Drops.Add(DropReason.OutputToInPort);
-            return;
-        }
-        var slot = _f.Owner.Ports.Get(port);
-        if (slot is null)
-        {
-            _f.Drops.Add(DropReason.NoSuchPort);
-            return;
-        }
-        StageTxSlot(slot, p, copy, queueId);
     }
 
     /// <summary>
-    /// Queues a batch of packets for port number <paramref name="port"/>: <see cref="StageTx"/> for each, with what is
-    /// the same for the whole batch (the port, its state, shaping, virtual port, queue, whether a later action rewrites
-    /// the packets) decided once. Each packet is still checked against its own input port, and a super-frame that owes
-    /// an offload still takes the per-packet path.
+    /// Stage many: queues <paramref name="pkts"/> for OpenFlow port number <paramref name="port"/> (a packet that came in
+    /// on it is dropped, output-to-in-port; a number without a port, no-such-port). To a plain port (see
+    /// <see cref="PlainSlot"/>) with nothing to copy or count per queue, a packet goes straight into its transmit queue
+    /// (a flow's <see cref="FlowActions.SoleOutput"/>, NORMAL's learned port) and a batch as a block; otherwise each
+    /// packet takes <see cref="Stage(PortSlot, int, bool, uint, bool)"/>'s checks, with what is the same for the whole batch
+    /// decided once.
     /// </summary>
-    internal void StageTxBatch(ushort port, ReadOnlySpan<int> pkts, bool copy, uint queueId)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Stage(ushort port, ReadOnlySpan<int> pkts, bool copy = false, uint queueId = ActionExecutor.NoQueue)
     {
         var slot = copy || queueId != ActionExecutor.NoQueue ? null : PlainSlot(port);
-        if (slot is null)
+        if (slot is not null && pkts.Length == 1)
         {
-            foreach (int p in pkts) StageTx(port, p, copy, _pool.InPort[p], queueId);
+            int p = pkts[0];
+            if (!_pool.IsLarge(p) && _pool.InPort[p] != port)
+            {
+                _pool.AddRef(p);
+                Enqueue(slot.Index, slot, p);
+                return;
+            }
+        }
+        ToNumberedPort(port, slot, pkts, copy, queueId);
+    }
+
+    /// <summary><see cref="Stage(ushort, ReadOnlySpan{int}, bool, uint)"/> past its one-packet case; <paramref name="plain"/>
+    /// is the port's slot when it is plain and nothing is copied or counted per queue, else null.</summary>
+    private void ToNumberedPort(ushort port, PortSlot? plain, ReadOnlySpan<int> pkts, bool copy, uint queueId)
+    {
+        var inPorts = _pool.InPort;
+        if (plain is null)
+        {
+            var slot = _f.Owner.Ports.Get(port);
+            foreach (int p in pkts)
+            {
+                if (inPorts[p] == port) _f.Drops.Add(DropReason.OutputToInPort);
+                else if (slot is null) _f.Drops.Add(DropReason.NoSuchPort);
+                else Stage(slot, p, copy, queueId);
+            }
             return;
         }
-        int q = slot.Index;
         // The usual batch (no packet from this port, none a super-frame): referenced, then copied into the queue whole.
-        var inPorts = _pool.InPort;
+        int q = plain.Index;
         bool whole = true;
         foreach (int p in pkts)
         {
@@ -186,7 +189,7 @@ public sealed partial class OutputStage
         if (whole)
         {
             foreach (int p in pkts) _pool.AddRef(p);
-            EnqueueAll(q, slot, pkts);
+            EnqueueAll(q, plain, pkts);
             return;
         }
         foreach (int p in pkts)
@@ -198,11 +201,11 @@ public sealed partial class OutputStage
             }
             if (_pool.IsLarge(p))
             {
-                StageTxSlot(slot, p, copy: false, queueId);
+                Stage(plain, p);
                 continue;
             }
             _pool.AddRef(p);
-            Enqueue(q, slot, p);
+            Enqueue(q, plain, p);
         }
     }
 
@@ -230,26 +233,8 @@ public sealed partial class OutputStage
     private readonly long[] _plainStamp = new long[PlainWays];
 
     /// <summary>
-    /// Queues packet <paramref name="p"/> for numbered port <paramref name="port"/> as the only action of its flow (a
-    /// <see cref="FlowActions.SoleOutput"/>): <see cref="StageTxBatch"/> for one packet that nothing rewrites after.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void StageSole(ushort port, int p)
-    {
-        var slot = PlainSlot(port);
-        if (slot is null || _pool.IsLarge(p) || _pool.InPort[p] == port)
-        {
-            _f.TunnelId = 0; // as a flow-batch's run starts (a virtual port reads it)
-            StageTxBatch(port, new ReadOnlySpan<int>(in p), false, ActionExecutor.NoQueue);
-            return;
-        }
-        _pool.AddRef(p);
-        Enqueue(slot.Index, slot, p);
-    }
-
-    /// <summary>
     /// The slot of port <paramref name="port"/> when it is a plain port (up, forwarding, not shaped, not virtual, no
-    /// mirror selects what it sends; its transmit queue exists), or null: its packets take <see cref="StageTx"/>'s checks.
+    /// mirror selects what it sends; its transmit queue exists), or null: its packets take <see cref="Stage(PortSlot, int, bool, uint, bool)"/>'s checks.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PortSlot? PlainSlot(ushort port)
@@ -264,7 +249,7 @@ public sealed partial class OutputStage
     private PortSlot? ResolvePlain(ushort port, int w, long version)
     {
         var slot = _f.Owner.Ports.Get(port);
-        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd | PortConfig.StpNoForward)) != 0 || slot.Shaper is not null || slot.Encapsulating is not null
+        if (slot is null || (slot.Config & (PortConfig.PortDown | PortConfig.NoFwd | PortConfig.StpNoForward)) != 0 || _f.Owner.PortQos.ShaperOf(slot) is not null || slot.Encapsulating is not null
             || slot.MirrorDst != 0)
         {
             slot = null;
@@ -290,16 +275,19 @@ public sealed partial class OutputStage
         return f.Length >= 6 && f[0] == 0x01 && f[1] == 0x80 && f[2] == 0xC2 && f[3] == 0 && f[4] == 0 && f[5] == 0;
     }
 
-    internal void StageTxSlot(PortSlot slot, int p, bool copy, uint queueId)
+    /// <summary>
+    /// Stage one: queues packet <paramref name="p"/> for <paramref name="slot"/>'s port, which the caller chose (no
+    /// in_port check: IN_PORT, FLOOD, NORMAL and a virtual port's underlay pick their ports themselves). The mirrors that
+    /// select what the port sends copy it first, unless <paramref name="mirrored"/> (a mirror's own copy, a segment of a
+    /// super-frame they had). Then the port's gates (down, no-fwd, a spanning tree's) drop it, counted; a super-frame the
+    /// port cannot take whole is cut into segments, each staged here; a virtual port encapsulates it; a shaped port's
+    /// queue takes a copy; else the transmit queue takes a reference, or a copy when <paramref name="copy"/> (a later
+    /// action rewrites the packet), counted on queue <paramref name="queueId"/> (ENQUEUE).
+    /// </summary>
+    internal void Stage(PortSlot slot, int p, bool copy = false, uint queueId = ActionExecutor.NoQueue, bool mirrored = false)
     {
         // A port that mirrors select for what it sends is never a plain port (PlainSlot): its packets all pass here.
-        if (slot.MirrorDst != 0 && _f.BurstMirrors is { } mirrors) MirrorEgress(mirrors, slot, p);
-        StageTxCore(slot, p, copy, queueId);
-    }
-
-    /// <summary><see cref="StageTxSlot"/> without the egress mirrors (a mirror's own copies).</summary>
-    private void StageTxCore(PortSlot slot, int p, bool copy, uint queueId)
-    {
+        if (slot.MirrorDst != 0 && !mirrored && _f.BurstMirrors is { } mirrors) MirrorEgress(mirrors, slot, p);
         var config = slot.Config;
         if ((config & (PortConfig.PortDown | PortConfig.NoFwd | PortConfig.StpNoForward)) != 0 && !SpanningTreeMayPass(slot, config, p))
         {
@@ -307,7 +295,7 @@ public sealed partial class OutputStage
                 : (config & PortConfig.NoFwd) != 0 ? DropReason.NoFwd : DropReason.StpNotForwarding);
             return;
         }
-        var shaper = slot.Shaper;
+        var shaper = _f.Owner.PortQos.ShaperOf(slot);
         if (_pool.IsLarge(p) && _pool.OwesOffload(p))
         {
             if (!slot.AcceptsOffload || shaper is not null)
@@ -350,17 +338,6 @@ public sealed partial class OutputStage
             Shape(slot, shaper, p, queueId);
             return;
         }
-        int q = slot.Index;
-        if ((uint)q >= (uint)_txq.Length) GrowTx(q);
-        if (queueId != ActionExecutor.NoQueue)
-        {
-            var queues = slot.Queues;
-            if (queueId < (uint)queues.Length)
-            {
-                Interlocked.Increment(ref queues[queueId].TxPackets);
-                Interlocked.Add(ref queues[queueId].TxBytes, _pool.Length[p]);
-            }
-        }
         int buf;
         if (copy)
         {
@@ -376,7 +353,7 @@ public sealed partial class OutputStage
             _pool.AddRef(p);
             buf = p;
         }
-        Enqueue(q, slot, buf);
+        Queue(slot, buf, queueId);
     }
 
     /// <summary>
@@ -397,7 +374,8 @@ public sealed partial class OutputStage
         if (q.Id < (uint)slot.Queues.Length) Interlocked.Increment(ref slot.Queues[q.Id].TxErrors);
     }
 
-    /// <summary>Queues <paramref name="buf"/> (its reference passes to the queue) on a port without virtual-port seam.</summary>
+    /// <summary>Queues <paramref name="buf"/> (its reference passes to the queue) on a port without virtual-port seam,
+    /// counted on its queue <paramref name="queueId"/> (the packet counts a queue's statistics take when it is sent).</summary>
     private void Queue(PortSlot slot, int buf, uint queueId)
     {
         int q = slot.Index;
@@ -437,7 +415,7 @@ public sealed partial class OutputStage
         {
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
-            StageTxCore(slot, s, false, queueId);   // the egress mirrors had the super-frame already
+            Stage(slot, s, false, queueId, mirrored: true);   // the egress mirrors had the super-frame already
             _pool.Release(s);
         }
     }
@@ -510,17 +488,6 @@ public sealed partial class OutputStage
     internal long NowNanos => _f.Owner.Clock.NowNanos;
     internal PortSlot? PortOf(ushort number) => number <= PortNumber.Highest ? _f.Owner.Ports.Get(number) : null;
 
-    /// <summary>A virtual port's send (<see cref="OutputContext.Send"/>): to a plain port only.</summary>
-    internal void StagePlain(PortSlot slot, int b)
-    {
-        if (slot.Encapsulating is not null)
-        {
-            _f.Drops.Add(DropReason.Unsupported);
-            return;
-        }
-        StageTxSlot(slot, b, false, ActionExecutor.NoQueue);
-    }
-
     // A virtual port's transmit counts, summed per run of packets to one port and handed over when that run ends.
     private IEncapsulatingPort? _txVirtual;
     private long _txVirtualPackets, _txVirtualBytes;
@@ -551,7 +518,9 @@ public sealed partial class OutputStage
         _txVirtualBytes = 0;
     }
 
-    internal void FlushTx()
+    /// <summary>Flush: sends every transmit queue's packets (one <see cref="IPort.Send"/> per port) and releases them, and
+    /// hands the virtual ports their transmit counts. The end of every burst, and of a packet-out.</summary>
+    internal void Flush()
     {
         FlushVirtualTx();
         if (!_txPending) return;
@@ -607,7 +576,7 @@ public sealed partial class OutputStage
                     {
                         var slot = f._f.Owner.Ports.Get(f._pool.InPort[p]);
                         if (slot is null) f._f.Drops.Add(DropReason.NoSuchPort);
-                        else f.StageTxSlot(slot, p, modifiedAfter, queueId);
+                        else f.Stage(slot, p, modifiedAfter, queueId);
                     }
                     return;
                 case PortNumber.Flood:
@@ -627,7 +596,7 @@ public sealed partial class OutputStage
                 case PortNumber.None:
                     return;
                 default:
-                    f.StageTxBatch(port, pkts, modifiedAfter, queueId);
+                    f.Stage(port, pkts, modifiedAfter, queueId);
                     return;
             }
         }

@@ -227,7 +227,7 @@ public sealed partial class OffloadManager
         var mirrors = dp.Mirrors;
         var shaped = new HashSet<ushort>();
         foreach (var p in ports)
-            if (p.Shaper is not null) shaped.Add(p.No);
+            if (dp.PortQos.ShaperOf(p) is not null) shaped.Add(p.No);
         sig = sig * 31 + (capture ? 1 : 0);
         sig = sig * 31 + samplingRate;
         sig = sig * 31 + (mirrors is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(mirrors));

@@ -48,8 +48,8 @@ public sealed class PacketPool
     /// <summary>The port number (<see cref="Ports.PortNumber"/>) the frame arrived on (or the packet-out in_port).</summary>
     public readonly ushort[] InPort;
     /// <summary>
-    /// The tunnel id a decapsulated frame arrived with: written and read only while its forwarder runs a tunnel's inner
-    /// packets (for the packet-in's tunnel_id), stale otherwise.
+    /// The tunnel id a decapsulated frame arrived with: written as the frame is decapsulated and read while its forwarder
+    /// runs the tunnel's inner packets (their flow keys' tun_id, the packet-in's tunnel_id), stale otherwise.
     /// </summary>
     public readonly ulong[] TunId;
     /// <summary>What a large buffer's frame still owes (index: buffer - <see cref="Capacity"/>).</summary>

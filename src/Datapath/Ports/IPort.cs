@@ -113,7 +113,8 @@ public readonly record struct PortCountersSnapshot(long RxPackets, long TxPacket
 /// </summary>
 /// <remarks>
 /// Contract: <see cref="Receive"/> is called by one poll thread at a time; it allocates buffers from the
-/// given pool, fills frame bytes, Length and InPort (the datapath sets InPort again), and returns how many
+/// given pool, fills frame bytes and Length (never InPort: the forwarder stamps the port's number on what it
+/// received, the one place a received packet gets it), and returns how many
 /// packets it produced (0 when nothing is waiting: it never blocks). An idle forwarding thread blocks in epoll on
 /// the ports' <see cref="WaitFd"/> after calling <see cref="PrepareWait"/> on each. <see cref="Send"/> may be called from several threads at once; it must copy or
 /// transmit the frames before returning and must not keep or release the caller's references.

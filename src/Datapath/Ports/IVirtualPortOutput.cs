@@ -12,6 +12,6 @@ internal interface IVirtualPortOutput
     PacketPool Pool { get; }
     long NowNanos { get; }
     PortSlot? PortOf(ushort number);
-    void StagePlain(PortSlot slot, int b);
+    void Send(PortSlot slot, int b);
     void CountVirtualTx(IEncapsulatingPort port, int bytes);
 }

@@ -43,7 +43,7 @@ public readonly ref struct OutputContext
     /// caller still releases <paramref name="b"/>). A port down or not forwarding drops it, counted; so does a virtual
     /// port (one level of encapsulation: an underlay is never virtual).
     /// </summary>
-    public void Send(PortSlot slot, int b) => _stage.StagePlain(slot, b);
+    public void Send(PortSlot slot, int b) => _stage.Send(slot, b);
 
     /// <summary>Counts one packet of <paramref name="bytes"/> as sent through the port being output to.</summary>
     public void CountTx(int bytes) => _stage.CountVirtualTx(_port, bytes);

@@ -31,31 +31,6 @@ public sealed class PortSlot
         for (int i = 0; i < queueCount; i++) Queues[i] = new QueueCounters();
     }
 
-    private volatile Qos.PortShaper? _shaper;
-
-    /// <summary>The port's egress shaping (queues with min and max rates, a ceiling), or null: sent at once.</summary>
-    public Qos.PortShaper? Shaper
-    {
-        get => _shaper;
-        internal set
-        {
-            _shaper = value;
-            StateChanged();
-        }
-    }
-
-    private volatile Meters.Meter? _policer;
-
-    /// <summary>
-    /// The port's ingress policer (Open vSwitch's ingress_policing_rate and ingress_policing_burst): a meter of one drop
-    /// band in kbit/s with its burst in kbit, measured over what the port receives before it is parsed; null: not policed.
-    /// </summary>
-    public Meters.Meter? Policer
-    {
-        get => _policer;
-        internal set => _policer = value;
-    }
-
     private volatile PortVlan? _vlan;
 
     /// <summary>The port's VLAN membership for NORMAL, or null: a trunk of every VLAN (frames pass as they are).</summary>
@@ -121,7 +96,8 @@ public sealed class PortSlot
     private static long s_stateVersion = 1;
 
     /// <summary>
-    /// Moves (after the change is published) whenever any port's config or shaping changes or a datapath publishes a new
+    /// Moves (after the change is published) whenever any port's config or shaping (kept beside the slot, by its index)
+    /// changes or a datapath publishes a new
     /// port table (a port added or removed), in any datapath of the process: what a forwarder concluded from a slot's state holds
     /// while this has not moved since it read it (before reading the state).
     /// </summary>

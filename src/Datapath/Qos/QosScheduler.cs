@@ -23,6 +23,7 @@ public sealed class QosScheduler : IDisposable
 {
     private readonly IClock _clock;
     private readonly Func<PortTable> _ports;
+    private readonly PortQosTable _shaping;
     // Buffers as large as a queue's slots: every frame a queue holds (jumbo frames included) leaves whole.
     private readonly PacketPool _pool = new(Burst.Size, ShapedQueue.SlotSize);
     private readonly byte[] _scratch = new byte[ShapedQueue.SlotSize];
@@ -34,10 +35,11 @@ public sealed class QosScheduler : IDisposable
     private volatile bool _stop;
 
     /// <param name="drops">Where the scheduler's own drops are counted (its thread is their only writer).</param>
-    public QosScheduler(IClock clock, Func<PortTable> ports, DropCounters drops)
+    public QosScheduler(IClock clock, Func<PortTable> ports, PortQosTable shaping, DropCounters drops)
     {
         _clock = clock;
         _ports = ports;
+        _shaping = shaping;
         _drops = drops;
     }
 
@@ -79,7 +81,7 @@ public sealed class QosScheduler : IDisposable
             long wait = long.MaxValue;
             foreach (var slot in _ports().WithLocal)
             {
-                if (slot.Shaper is not { } shaper) continue;
+                if (_shaping.ShaperOf(slot) is not { } shaper) continue;
                 shaper.Refill(now);
                 sent |= Drain(slot, shaper);
                 if (shaper.HasBacklog()) wait = Math.Min(wait, shaper.WaitNanos());

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Ports;
@@ -14,10 +13,11 @@ namespace Softswitch.Datapath.Tunnels;
 /// Design:
 /// <list type="bullet">
 /// <item>Receive: a burst from an underlay port is classified packet by packet (<see cref="UnderlayBinding"/>);
-/// tunnel packets are stripped in place and set aside, ARP requests for a local endpoint are answered in place
-/// through the underlay's transmit queue, and everything else stays in the burst, compacted. The decapsulated
-/// packets then run through the pipeline as sub-bursts, one per tunnel port, with that port as in_port and
-/// their VNI/key as tun_id; the forwarder continues with the rest.</item>
+/// tunnel packets are stripped in place, their VNI/key written as their <see cref="PacketPool.TunId"/>, and set aside;
+/// ARP requests for a local endpoint are answered in place through the underlay's transmit queue, and everything else
+/// stays in the burst, compacted. The forwarder then takes the set-aside packets back as sub-bursts, one per tunnel
+/// port (<see cref="NextSubBurst"/>), and runs each through its pipeline as a burst received on that port, then the
+/// rest. This step never calls back into the forwarder.</item>
 /// </list>
 /// No locks or allocation, except a tunnel's hold queue while its next hop is unresolved.
 /// </remarks>
@@ -25,11 +25,14 @@ internal sealed class TunnelPath
 {
     private readonly Forwarder _f;
     private readonly TunnelRegistry _registry;
+    // The packets the last Receive decapsulated and not yet handed back, and (once a second tunnel showed up in the
+    // burst) each one's tunnel; _subPkts holds the sub-burst handed back last.
     private readonly int[] _decPkts = new int[Burst.Size];
     private readonly TunnelPort?[] _decPort = new TunnelPort?[Burst.Size];
-    private readonly ulong[] _decIds = new ulong[Burst.Size];
     private readonly int[] _subPkts = new int[Burst.Size];
-    private readonly ulong[] _subIds = new ulong[Burst.Size];
+    private int _dec;
+    private TunnelPort? _first;
+    private bool _mixed;
 
     public TunnelPath(Forwarder f, TunnelRegistry registry)
     {
@@ -42,8 +45,9 @@ internal sealed class TunnelPath
     public UnderlayBinding? UnderlayOf(PortSlot slot) => _registry.UnderlayOf(slot.Index);
 
     /// <summary>
-    /// Splits a burst received on an underlay: decapsulates and forwards tunnel packets (as sub-bursts on their tunnel
-    /// ports), answers ARP for the endpoints, and returns the remaining packets (compacted at the front of <paramref name="pkts"/>).
+    /// Splits a burst received on an underlay: decapsulates its tunnel packets and sets them aside for
+    /// <see cref="NextSubBurst"/>, answers ARP for the endpoints, and returns the remaining packets (compacted at the
+    /// front of <paramref name="pkts"/>).
     /// </summary>
     public Span<int> Receive(UnderlayBinding b, PortSlot slot, Span<int> pkts)
     {
@@ -76,12 +80,11 @@ internal sealed class TunnelPath
                         _decPort.AsSpan(0, dec).Fill(first);
                         _decPort[dec] = t;
                     }
-                    _decPkts[dec] = p;
-                    _decIds[dec] = id;
-                    dec++;
+                    pool.TunId[p] = id;
+                    _decPkts[dec++] = p;
                     break;
                 case RxVerdict.ArpReply:
-                    _f.Output.StageTxSlot(slot, p, false, ActionExecutor.NoQueue);
+                    _f.Output.Stage(slot, p);
                     pool.Release(p);
                     break;
                 default:
@@ -89,71 +92,71 @@ internal sealed class TunnelPath
                     break;
             }
         }
-        if (dec > 0)
-        {
-            if (mixed) Deliver(dec);
-            else DeliverOne(first!, dec);
-        }
+        _dec = dec;
+        _first = first;
+        _mixed = mixed;
         return pkts[..keep];
     }
 
-    /// <summary>The decapsulated packets [0, dec) all came through <paramref name="t"/>: one sub-burst, no partitioning.</summary>
-    private void DeliverOne(TunnelPort t, int dec)
+    /// <summary>
+    /// The next sub-burst of the packets the last <see cref="Receive"/> decapsulated: those of one tunnel port, counted
+    /// as received by it, and its slot; false when none is left. A tunnel whose port has no slot (being removed) drops its
+    /// packets, counted. The packets are the caller's to release; the span is valid until the next call.
+    /// </summary>
+    public bool NextSubBurst(out PortSlot slot, out Span<int> pkts)
     {
         var pool = _f.Pool;
-        var sub = _decPkts.AsSpan(0, dec);
-        var ts = t.Slot;
-        if (ts is null)
+        while (_dec > 0)
         {
-            _registry.ReceiveDrops.Add(TunnelDropReason.NoPort, dec);
-            pool.Release(sub);
-            return;
-        }
-        long bytes = 0;
-        foreach (int p in sub) bytes += pool.Length[p];
-        t.CountRx(dec, bytes);
-        _f.Process(ts, sub, _decIds.AsSpan(0, dec));
-    }
-
-    /// <summary>The decapsulated packets [0, dec) came through several tunnels (<c>_decPort</c>): one sub-burst per tunnel.</summary>
-    private void Deliver(int dec)
-    {
-        var pool = _f.Pool;
-        while (dec > 0)
-        {
-            var t = _decPort[0]!;
-            int m = 0, rest = 0;
-            long bytes = 0;
-            for (int i = 0; i < dec; i++)
+            TunnelPort t;
+            Span<int> sub;
+            if (!_mixed)
             {
-                int p = _decPkts[i];
-                if (ReferenceEquals(_decPort[i], t))
-                {
-                    _subPkts[m] = p;
-                    _subIds[m] = _decIds[i];
-                    bytes += pool.Length[p];
-                    m++;
-                }
-                else
-                {
-                    _decPkts[rest] = p;
-                    _decPort[rest] = _decPort[i];
-                    _decIds[rest] = _decIds[i];
-                    rest++;
-                }
+                // One tunnel (the usual burst): the set-aside packets are the sub-burst, no partitioning.
+                t = _first!;
+                sub = _decPkts.AsSpan(0, _dec);
+                _dec = 0;
+                _first = null;
             }
-            for (int i = rest; i < dec; i++) _decPort[i] = null;
-            dec = rest;
-            var sub = _subPkts.AsSpan(0, m);
-            var ts = t.Slot;
-            if (ts is null)
+            else
             {
-                _registry.ReceiveDrops.Add(TunnelDropReason.NoPort, m);
+                t = _decPort[0]!;
+                int m = 0, rest = 0;
+                for (int i = 0; i < _dec; i++)
+                {
+                    int p = _decPkts[i];
+                    if (ReferenceEquals(_decPort[i], t))
+                    {
+                        _subPkts[m++] = p;
+                    }
+                    else
+                    {
+                        _decPkts[rest] = p;
+                        _decPort[rest] = _decPort[i];
+                        rest++;
+                    }
+                }
+                _decPort.AsSpan(rest, _dec - rest).Clear();
+                _dec = rest;
+                if (rest == 0) _mixed = false;
+                sub = _subPkts.AsSpan(0, m);
+            }
+            if (t.Slot is not { } ts)
+            {
+                _registry.ReceiveDrops.Add(TunnelDropReason.NoPort, sub.Length);
                 pool.Release(sub);
                 continue;
             }
-            t.CountRx(m, bytes);
-            _f.Process(ts, sub, _subIds.AsSpan(0, m));
+            long bytes = 0;
+            foreach (int p in sub) bytes += pool.Length[p];
+            t.CountRx(sub.Length, bytes);
+            slot = ts;
+            pkts = sub;
+            return true;
         }
+        _first = null;
+        slot = null!;
+        pkts = default;
+        return false;
     }
 }

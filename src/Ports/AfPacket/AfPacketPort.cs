@@ -135,8 +135,6 @@ public sealed unsafe class AfPacketPort : IPort
     public PortCounters Counters => _counters;
     public bool LinkUp => _if.IsUp;
     public NetInterface Interface => _if;
-    /// <summary>OpenFlow port number stamped into <see cref="PacketPool.InPort"/> on receive.</summary>
-    public ushort PortNo { get; set; }
     /// <summary>Whether the kernel honours PACKET_IGNORE_OUTGOING (else outgoing frames are filtered here).</summary>
     public bool IgnoresOutgoingInKernel { get; }
     /// <summary>Whether frames come with virtio-net headers (the kernel's offloads are taken in software).</summary>
@@ -398,7 +396,7 @@ public sealed unsafe class AfPacketPort : IPort
                 group = v & 0xFFFF;
             }
             for (int i = 1; i < count; i++)
-                list.Add(new AfPacketPort(_if.Name, _opt with { FanoutGroup = group }, _counters) { PortNo = PortNo });
+                list.Add(new AfPacketPort(_if.Name, _opt with { FanoutGroup = group }, _counters));
             _opt.Logger?.LogInformation("{If}: receiving through {Count} sockets of fanout group {Group} (hash by flow), one per forwarding thread",
                 _if.Name, count, group);
             return [.. list];
@@ -554,7 +552,6 @@ public sealed unsafe class AfPacketPort : IPort
         byte* dst = (byte*)Unsafe.AsPointer(ref pool.Slab[pool.FrameOffset(p)]);
         CopyWithTag(data, snap, dst, vlan, tpid, tci);
         pool.Length[p] = (ushort)len;
-        pool.InPort[p] = PortNo;
         if (vh.NeedsChecksum)
         {
             if (SoftwareOffload.CompleteChecksum(new Span<byte>(dst, len), vh.CsumStart + shift, vh.CsumOffset)) Interlocked.Increment(ref _counters.RxChecksumCompleted);
@@ -600,7 +597,6 @@ public sealed unsafe class AfPacketPort : IPort
             len += 4;
         }
         pool.Length[p] = (ushort)len;
-        pool.InPort[p] = PortNo;
         var f = pool.Frame(p);
         if (vh.IsGso)
         {
@@ -712,7 +708,6 @@ public sealed unsafe class AfPacketPort : IPort
                 break;
             }
             pool.Length[p] = (ushort)len;
-            pool.InPort[p] = PortNo;
             rxBytes += len;
             Interlocked.Increment(ref _counters.RxGsoSegments);
             n++;

@@ -96,7 +96,6 @@ public sealed unsafe class AfXdpPort : IPort
     public PortInfo Info { get; }
     public PortCounters Counters => _counters;
     public bool LinkUp => _if.IsUp;
-    public ushort PortNo { get; set; }
     public NetInterface Interface => _if;
     /// <summary>The XDP mode the redirect program got attached in (Native or Generic).</summary>
     public XdpAttachMode AttachedMode { get; }
@@ -303,7 +302,7 @@ public sealed unsafe class AfXdpPort : IPort
 
     private int ReceiveFrom(XskSocket[] served, PacketPool pool, Span<int> pkts)
     {
-        if (served.Length == 1) return served[0].Receive(pool, pkts, PortNo);
+        if (served.Length == 1) return served[0].Receive(pool, pkts);
         int n = 0;
         int start = _next;
         _next = start + 1 < served.Length ? start + 1 : 0;
@@ -311,7 +310,7 @@ public sealed unsafe class AfXdpPort : IPort
         {
             int i = start + k;
             if (i >= served.Length) i -= served.Length;
-            n += served[i].Receive(pool, pkts[n..], PortNo);
+            n += served[i].Receive(pool, pkts[n..]);
         }
         return n;
     }
@@ -442,7 +441,7 @@ public sealed unsafe class AfXdpPort : IPort
         public bool LinkUp => port.LinkUp;
         public int WaitFd => port._disposed ? PortWait.Unavailable : socket.Fd;
         public bool PrepareWait() => socket.PrepareWait();
-        public int Receive(PacketPool pool, Span<int> pkts) => socket.Receive(pool, pkts, port.PortNo);
+        public int Receive(PacketPool pool, Span<int> pkts) => socket.Receive(pool, pkts);
         public void Send(PacketPool pool, ReadOnlySpan<int> pkts) => port.Send(pool, pkts);
         public void Dispose() { }
         public override string ToString() => $"{port} queue {socket.QueueId}";

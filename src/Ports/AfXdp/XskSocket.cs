@@ -254,7 +254,7 @@ internal sealed unsafe class XskSocket : IDisposable
     public bool HasFrames => _fd >= 0 && _rx.Available != 0;
 
     /// <summary>Copies up to <paramref name="pkts"/>.Length waiting frames into pool buffers; 0 when none wait.</summary>
-    public int Receive(PacketPool pool, Span<int> pkts, ushort portNo)
+    public int Receive(PacketPool pool, Span<int> pkts)
     {
         if (_fd < 0 || pkts.IsEmpty) return 0;
         if (_txOwner == 0) ClaimTx();
@@ -283,7 +283,7 @@ internal sealed unsafe class XskSocket : IDisposable
             ref XdpDesc d = ref _rx.Desc(rxIdx + used);
             if ((d.Options & XDP_PKT_CONTD) != 0)
             {
-                int r = ReceiveChain(pool, pkts, n, portNo, rxIdx, fillIdx, used, avail, ref bytes);
+                int r = ReceiveChain(pool, pkts, n, rxIdx, fillIdx, used, avail, ref bytes);
                 if (r == 0) break;   // the chain's end is not in the ring yet (the kernel publishes chains whole)
                 used += (uint)Math.Abs(r);
                 if (r > 0) n++;
@@ -297,7 +297,6 @@ internal sealed unsafe class XskSocket : IDisposable
             {
                 new ReadOnlySpan<byte>(umem + addr, len).CopyTo(new Span<byte>(pool.Slab, pool.FrameOffset(p), len));
                 pool.Length[p] = (ushort)len;
-                pool.InPort[p] = portNo;
                 bytes += len;
                 n++;
             }
@@ -334,7 +333,7 @@ internal sealed unsafe class XskSocket : IDisposable
     /// in the ring.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int ReceiveChain(PacketPool pool, Span<int> pkts, int n, ushort portNo, uint rxIdx, uint fillIdx, uint first, uint avail, ref long bytes)
+    private int ReceiveChain(PacketPool pool, Span<int> pkts, int n, uint rxIdx, uint fillIdx, uint first, uint avail, ref long bytes)
     {
         uint last = first;
         int total = 0;
@@ -369,7 +368,6 @@ internal sealed unsafe class XskSocket : IDisposable
         }
         if (!fits) return -count;
         pool.Length[p] = (ushort)total;
-        pool.InPort[p] = portNo;
         bytes += total;
         return count;
     }

@@ -48,7 +48,6 @@ public sealed unsafe partial class TapPort : IPort
     public PortInfo Info { get; }
     public PortCounters Counters => _counters;
     public bool LinkUp => _if.IsUp;
-    public ushort PortNo { get; set; }
     public NetInterface Interface => _if;
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
@@ -138,7 +137,6 @@ public sealed unsafe partial class TapPort : IPort
             {
                 if (r >= room) { _rxTooBig++; _counters.RxDropped++; continue; } // possibly truncated
                 pool.Length[p] = (ushort)r;
-                pool.InPort[p] = PortNo;
                 pkts[n++] = p;
                 bytes += r;
                 if (n == pkts.Length) { p = -1; break; }

@@ -49,7 +49,6 @@ public sealed unsafe class PcapPort : IPort
     public PortInfo Info { get; }
     public PortCounters Counters => _counters;
     public bool LinkUp => _if.IsUp;
-    public ushort PortNo { get; set; }
     public NetInterface Interface => _if;
     public long RxTooBig => Volatile.Read(ref _rxTooBig);
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
@@ -154,7 +153,6 @@ public sealed unsafe class PcapPort : IPort
             {
                 new ReadOnlySpan<byte>(data, len).CopyTo(new Span<byte>(pool.Slab, pool.FrameOffset(p), len));
                 pool.Length[p] = (ushort)len;
-                pool.InPort[p] = PortNo;
                 bytes += len;
                 n++;
             }

@@ -201,7 +201,7 @@ internal sealed class SwitchMetrics : IDisposable
         var list = new List<Measurement<long>>();
         foreach (var slot in _dp.Ports.WithLocal)
         {
-            var shaper = slot.Shaper;
+            var shaper = _dp.PortQos.ShaperOf(slot);
             for (int q = 0; q < slot.Queues.Length; q++)
             {
                 var c = slot.Queues[q];
@@ -218,7 +218,7 @@ internal sealed class SwitchMetrics : IDisposable
         var list = new List<Measurement<long>>();
         foreach (var slot in _dp.Ports.WithLocal)
         {
-            if (slot.Shaper is not { } shaper) continue;
+            if (_dp.PortQos.ShaperOf(slot) is not { } shaper) continue;
             foreach (var q in shaper.Queues)
             {
                 if (q is not null) list.Add(new(q.Backlog, Tag("port", slot.Port.Info.Name), Tag("queue", q.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))));

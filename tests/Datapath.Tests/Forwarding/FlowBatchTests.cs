@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Ports;
@@ -67,6 +68,21 @@ public sealed class FlowBatchTests
         for (int i = 0; i < sent.Count; i++) Assert.Equal((byte)i, sent[i][^1]);
         Assert.Equal(40, e.Packets);
         Assert.Equal(40L * frames[0].Length, e.Bytes);
+    }
+
+    /// <summary>A set_tunnel is its flow-batch's own: a table miss later in the same burst goes to the controller
+    /// with no tunnel id (the packet came from no tunnel).</summary>
+    [Fact]
+    public void ASetTunnelInOneBatch_LeavesNoTunnelIdToTheBurstsMisses()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.MissBehavior = MissBehavior.Controller;
+        Add(r, 1000, FlowAction.SetTunnel(5), FlowAction.Output(2));
+        r.SendBurst(1, Frame(1000), Frame(1001));
+        var ups = new List<(ushort InPort, ulong Tunnel, UpcallReason Reason)>();
+        r.Dp.DrainUpcalls((in Upcall u) => ups.Add((u.InPort, u.TunnelId, u.Reason)));
+        Assert.Equal([((ushort)1, 0UL, UpcallReason.Miss)], ups);
+        Assert.Single(r.Sent(2));
     }
 
     [Fact]

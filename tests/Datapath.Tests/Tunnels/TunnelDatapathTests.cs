@@ -174,6 +174,35 @@ public sealed class TunnelDatapathTests
         Assert.Equal(HostFrame(), ups[0].Item2);
     }
 
+    /// <summary>
+    /// Decapsulated packets are admitted on their tunnel port like any port's burst, and each kept packet keeps its own
+    /// tunnel id: a flow-keyed tunnel with NO_RECV drops the first packet of the sub-burst and keeps the second (a
+    /// BPDU, which NO_RECV lets through), whose packet-in carries its own VNI, not the first one's.
+    /// </summary>
+    [Fact]
+    public void ATunnelPortsReceiveGate_LeavesEachKeptPacketItsOwnTunnelId()
+    {
+        using var r = new TunnelRig().WithTunnels(TunnelKind.Vxlan, 100, both: c => c with { FlowKey = true, HasKey = false, Key = 0 });
+        var plain = HostFrame();
+        var bpdu = HostFrame(64, 1001);
+        MacAddress.Parse("01:80:c2:00:00:00").Write(bpdu);
+        PacketParser.Parse(plain, TunnelRig.Host, out var kPlain, out _);
+        PacketParser.Parse(bpdu, TunnelRig.Host, out var kBpdu, out _);
+        r.SideA.Insert(0, FlowMatch.Exact(kPlain), 100, [FlowAction.SetTunnel(1), FlowAction.Output(TunnelRig.Tun)]);
+        r.SideA.Insert(0, FlowMatch.Exact(kBpdu), 100, [FlowAction.SetTunnel(2), FlowAction.Output(TunnelRig.Tun)]);
+        r.SideB.Insert(0, TunnelRig.InPort(TunnelRig.Tun), 100, [FlowAction.Output(PortNumber.Controller, 0xffff)]);
+        Assert.True(r.B.SetPortConfig(TunnelRig.Tun, PortConfig.NoRecv, PortConfig.NoRecv));
+        // One burst on A, one encapsulated burst on B's underlay: one sub-burst on B's tunnel port.
+        r.HostA.Inject(plain);
+        r.HostA.Inject(bpdu);
+        r.Pump();
+        var ups = new List<(ushort InPort, ulong Tunnel, byte Dst0)>();
+        r.B.DrainUpcalls((in Upcall u) => ups.Add((u.InPort, u.TunnelId, u.Frame[0])));
+        Assert.Equal([(TunnelRig.Tun, 2UL, (byte)0x01)], ups);
+        Assert.Equal(1, r.B.DropCount(DropReason.NoRecv));
+        Assert.Equal(2, r.TunB!.Counters.RxPackets);
+    }
+
     [Fact]
     public void PacketInsCarryTheTunnelIdThePacketHas()
     {

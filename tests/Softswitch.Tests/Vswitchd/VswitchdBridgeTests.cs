@@ -340,12 +340,12 @@ public sealed class VswitchdBridgeTests : IDisposable
         var config = VswitchConfig.Read(db)!.Bridges[0];
         Assert.Contains(config.Refused, r => r.StartsWith("port p1: queue 9 (queue ids here are 0 to 7", StringComparison.Ordinal));
         using var bridge = Bridge.Create(config, Host());
-        var shaper = bridge.Dp.Ports.Get(7)!.Shaper!;
+        var shaper = bridge.Dp.ShaperOf(7)!;
         Assert.Equal(100_000_000, shaper.MaxRate);
         Assert.Equal((0L, 30_000_000L), (shaper.Queues[0]!.MinRate, shaper.Queues[0]!.MaxRate));
         Assert.Equal((10_000_000L, 70_000_000L), (shaper.Queues[1]!.MinRate, shaper.Queues[1]!.MaxRate));
         Assert.Null(shaper.Queues[9]);
-        Assert.Null(bridge.Dp.Ports.Get(1)!.Shaper);   // p2 has no qos
+        Assert.Null(bridge.Dp.ShaperOf(1));   // p2 has no qos
 
         // A rate changed: a new shaping; an unchanged read keeps the same one.
         Assert.True(db.TryApplyUpdate2(new JsonObject { ["Queue"] = new JsonObject { [Id("q1").ToString()] = new JsonObject { ["modify"] = new JsonObject
@@ -353,17 +353,17 @@ public sealed class VswitchdBridgeTests : IDisposable
             ["other_config"] = Map(("min-rate", "20000000")),
         } } } }, out e), e);
         bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
-        var changed = bridge.Dp.Ports.Get(7)!.Shaper!;
+        var changed = bridge.Dp.ShaperOf(7)!;
         Assert.Equal(20_000_000, changed.Queues[1]!.MinRate);
         bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
-        Assert.Same(changed, bridge.Dp.Ports.Get(7)!.Shaper);
+        Assert.Same(changed, bridge.Dp.ShaperOf(7));
 
         // Another type is refused (not shaped), and so is no qos at all.
         Assert.True(db.TryApplyUpdate2(new JsonObject { ["QoS"] = new JsonObject { [Id("qos").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["type"] = "egress-policer" } } } }, out e), e);
         config = VswitchConfig.Read(db)!.Bridges[0];
         Assert.Contains(config.Refused, r => r.StartsWith("port p1: qos type 'egress-policer'", StringComparison.Ordinal));
         bridge.Apply(config);
-        Assert.Null(bridge.Dp.Ports.Get(7)!.Shaper);
+        Assert.Null(bridge.Dp.ShaperOf(7));
     }
 
     /// <summary>stp_enable runs spanning tree (the Bridge status has its keys, the ports their gates and status), and
@@ -1283,9 +1283,9 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(9000, mtus["p1"]);
         Assert.Equal((new MacAddress(0x02_00_00_00_00_aaUL), 1400), internals["in1"]);
         Assert.Equal(new MacAddress(0x02_00_00_00_00_77UL), internals["br0"].Mac);
-        var band = Assert.Single(bridge.Dp.Ports.Get(7)!.Policer!.Bands);
+        var band = Assert.Single(bridge.Dp.PolicerOf(7)!.Bands);
         Assert.Equal((1000u, 100u), (band.Rate, band.BurstSize));
-        Assert.Null(bridge.Dp.Ports.Get(1)!.Policer);
+        Assert.Null(bridge.Dp.PolicerOf(1));
 
         var ops = StatusWriter.Operations(db, config, [bridge]).Cast<JsonObject>().ToList();
         IReadOnlyDictionary<string, string> StatusOf(string table, string row)
@@ -1302,7 +1302,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         Modify("Interface", "I-p1", new JsonObject { ["ingress_policing_rate"] = 0 });
         Modify("Interface", "I-in1", new JsonObject { ["mtu_request"] = 1300 });
         bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
-        Assert.Null(bridge.Dp.Ports.Get(7)!.Policer);
+        Assert.Null(bridge.Dp.PolicerOf(7));
         Assert.Equal(1300, internals["in1"].Mtu);
         mtuRefusal = "Invalid argument";
         Modify("Interface", "I-p1", new JsonObject { ["mtu_request"] = 70 });
