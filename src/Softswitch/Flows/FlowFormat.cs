@@ -395,6 +395,7 @@ public static class FlowFormat
         ActionKind.PacketInMetadata => $"set_field:0x{a.Value:x}->metadata",
         ActionKind.Recirculate => $"recirc(table {a.QueueId})",
         ActionKind.Exit => "exit",
+        ActionKind.Conjunction => $"conjunction({a.ConjId},{a.ConjClause + 1}/{a.ConjClauses})",
         ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
         ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
         ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",
