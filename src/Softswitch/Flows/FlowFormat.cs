@@ -79,6 +79,7 @@ public static class FlowFormat
         bool typeSet = (w & OfWildcards.DlType) == 0, protoSet = (w & OfWildcards.NwProto) == 0;
         bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp, ip6 = typeSet && v.DlType == EthIpv6;
         bool typeShown = false, protoShown = false;
+        if (m.UsesConjId) Add(sb, "conj_id=", m.ConjIdValue.ToString(CultureInfo.InvariantCulture)); // first, as ovs's match_format
         if (ip && protoSet && v.NwProto is 1 or 6 or 17)
         {
             Add(sb, v.NwProto switch { 1 => "icmp", 6 => "tcp", _ => "udp" });
