@@ -77,4 +77,22 @@ public sealed class OvsOfctlConjunctionTests
     [ToolFact]
     [RequiresTool("ovs-ofctl")]
     public void OpenFlow13_ConjunctiveAcl_ForwardsFrames_TheDumpShowsItAsItCame_AndReAdds() => AddForwardDumpReAdd("OpenFlow13");
+
+    /// <summary>
+    /// Clauses over OpenFlow 1.0 (a plain 1.0 match with Nicira's conjunction action), the conj_id flow over 1.3 (its
+    /// match needs Open vSwitch's NXM flow format under 1.0): the ACL forwards, and a 1.0 dump shows the clauses.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public void OpenFlow10_ClausesAdd_AndForwardWithAConjIdFlowFromOneThree()
+    {
+        using var rig = new AgentRig();
+        foreach (var f in Acl.Where(f => !f.Contains("conj_id", StringComparison.Ordinal))) Ok(rig, "OpenFlow10", "add-flow", f);
+        Ok(rig, "OpenFlow13", "add-flow", "priority=100,conj_id=7,actions=output:2");
+        Assert.Equal(2, Egress(rig, 0x0a000001, 443));
+        Assert.Equal(3, Egress(rig, 0x0a000001, 22));
+        string dump = Ok(rig, "OpenFlow10", "dump-flows", "--no-stats");
+        Assert.Contains(" priority=100,ip,nw_src=10.0.0.3 actions=conjunction(7,1/2)", dump);
+        Assert.Contains(" priority=100,udp,tp_dst=443 actions=conjunction(7,2/2),conjunction(8,1/2)", dump);
+    }
 }
